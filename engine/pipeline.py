@@ -1,0 +1,179 @@
+"""Decode -> detect -> choose faces -> quality gate -> align -> embed, for one image or many.
+
+The batch path detects image by image (each at its own adaptive size) and then embeds every
+chosen face of the whole batch in as few onnxruntime calls as possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.decode import BgrImage, decode_image
+from engine.detector import FaceDetector
+from engine.embedder import FaceEmbedder
+from engine.errors import EngineError, ModelIntegrityError, MultipleFaces, NoFace
+from engine.manifest import ModelRole, ModelSpec, load_manifest, verified_model_path
+from engine.quality import QualityPolicy, require_quality
+from engine.sessions import choose_providers, session_options
+from engine.settings import EngineSettings
+from engine.types import DetectedFace, FaceEmbedding, FacePick
+
+
+@dataclass(slots=True)
+class ImageResult:
+    """What the batch path found in one image: the faces, the embeddings of the chosen ones,
+    or the engine error that refused it."""
+
+    faces: list[DetectedFace] = field(default_factory=list)
+    embeddings: list[FaceEmbedding] = field(default_factory=list)
+    error: EngineError | None = None
+
+
+def pick_faces(
+    faces: Sequence[DetectedFace], pick: FacePick, *, height: int, width: int
+) -> list[DetectedFace]:
+    """Choose the faces to embed; ``single`` refuses anything but exactly one face."""
+    if not faces:
+        raise NoFace("no face found in the image")
+    if pick is FacePick.SINGLE:
+        if len(faces) > 1:
+            raise MultipleFaces(
+                f"{len(faces)} faces found, exactly one is required",
+                details={"faces": len(faces)},
+            )
+        return list(faces)
+    if pick is FacePick.ALL:
+        return list(faces)
+    if pick is FacePick.LARGEST:
+        return [max(faces, key=lambda f: f.width * f.height)]
+    centre = np.array([width / 2, height / 2])
+    return [
+        min(
+            faces,
+            key=lambda f: float(
+                np.linalg.norm(np.array([(f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2])
+                - centre)
+            ),
+        )
+    ]
+
+
+class FacePipeline:
+    """The engine's one entry point for turning images into templates."""
+
+    def __init__(
+        self,
+        *,
+        detector: FaceDetector,
+        embedder: FaceEmbedder,
+        settings: EngineSettings,
+        models: dict[str, ModelSpec],
+    ) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.models = models
+        self._settings = settings
+        self._quality = QualityPolicy(
+            min_det_score=settings.min_det_score,
+            min_inter_eye_px=settings.min_inter_eye_px,
+            min_face_px=settings.min_face_px,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> FacePipeline:
+        """Load the configured models after checking their SHA-256 against the manifest."""
+        models = load_manifest(settings.manifest_path)
+        detector_spec = _spec(models, settings.detector_id, ModelRole.DETECTOR)
+        recognizer_spec = _spec(models, settings.recognizer_id, ModelRole.RECOGNIZER)
+        providers = choose_providers(settings.providers)
+        options = session_options(intra_op_threads=settings.intra_op_threads)
+        detector = FaceDetector(
+            verified_model_path(detector_spec, settings.model_dir),
+            providers=providers,
+            options=options,
+            sizes=settings.det_sizes,
+            threshold=settings.det_threshold,
+        )
+        embedder = FaceEmbedder(
+            verified_model_path(recognizer_spec, settings.model_dir),
+            model_id=recognizer_spec.id,
+            providers=providers,
+            options=options,
+            batch_size=settings.embed_batch_size,
+        )
+        return cls(
+            detector=detector,
+            embedder=embedder,
+            settings=settings,
+            models={detector_spec.id: detector_spec, recognizer_spec.id: recognizer_spec},
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    @property
+    def active_providers(self) -> dict[str, list[str]]:
+        return {
+            "detector": self.detector.active_providers,
+            "recognizer": self.embedder.active_providers,
+        }
+
+    def decode(self, data: bytes) -> BgrImage:
+        return decode_image(
+            data,
+            max_bytes=self._settings.max_image_bytes,
+            max_pixels=self._settings.max_image_pixels,
+            allowed_formats=self._settings.allowed_formats,
+        )
+
+    def embed_single(self, data: bytes) -> FaceEmbedding:
+        """The enrolment and probe rule: exactly one face, of sufficient quality, or a refusal.
+
+        Refusing a second face means a bystander is never enrolled nor searched.
+        """
+        image = self.decode(data)
+        faces = self.detector.detect(image)
+        (face,) = pick_faces(faces, FacePick.SINGLE, height=image.shape[0], width=image.shape[1])
+        require_quality(face, self._quality)
+        vector = self.embedder.embed_crops([self.embedder.align(image, face)])[0]
+        return FaceEmbedding(face=face, vector=vector, model_id=self.model_id)
+
+    def embed_images(
+        self, images: Sequence[BgrImage], pick: FacePick = FacePick.SINGLE
+    ) -> list[ImageResult]:
+        """Embed the chosen faces of many decoded images with batched recognizer calls."""
+        results = [ImageResult() for _ in images]
+        crops = []
+        owners: list[tuple[int, DetectedFace]] = []
+        for position, image in enumerate(images):
+            result = results[position]
+            try:
+                result.faces = self.detector.detect(image)
+                chosen = pick_faces(
+                    result.faces, pick, height=image.shape[0], width=image.shape[1]
+                )
+            except EngineError as error:
+                result.error = error
+                continue
+            for face in chosen:
+                crops.append(self.embedder.align(image, face))
+                owners.append((position, face))
+        vectors = self.embedder.embed_crops(crops)
+        for (position, face), vector in zip(owners, vectors, strict=True):
+            results[position].embeddings.append(
+                FaceEmbedding(face=face, vector=vector, model_id=self.model_id)
+            )
+        return results
+
+
+def _spec(models: dict[str, ModelSpec], model_id: str, role: ModelRole) -> ModelSpec:
+    spec = models.get(model_id)
+    if spec is None or spec.role is not role:
+        raise ModelIntegrityError(
+            f"no {role} named {model_id} in the manifest", details={"model_id": model_id}
+        )
+    return spec

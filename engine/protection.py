@@ -1,0 +1,70 @@
+"""Template protection: a secret orthogonal rotation per deployment.
+
+Every stored and indexed vector is ``v @ R``. Cosine similarity is unchanged (R is orthogonal),
+but templates leaked from two deployments cannot be linked to each other or to a public
+model's raw embeddings, and re-keying renews every template without re-capturing a face.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from engine.files import write_private_atomic
+from engine.types import Vector
+
+
+class TemplateProtector:
+    """Applies and removes the deployment's secret rotation."""
+
+    def __init__(self, rotation: Vector) -> None:
+        if rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
+            raise ValueError("the rotation must be a square matrix")
+        self._rotation = rotation.astype(np.float32)
+
+    @classmethod
+    def generate(cls, dim: int = 512) -> TemplateProtector:
+        """A fresh uniformly random orthogonal matrix (QR of a Gaussian, sign-corrected)."""
+        rng = np.random.default_rng()  # seeded from the OS entropy pool
+        q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+        return cls((q * np.sign(np.diag(r))).astype(np.float32))
+
+    @classmethod
+    def load_or_create(cls, path: Path, dim: int = 512) -> TemplateProtector:
+        """The deployment's key, created (mode 0600) on first run."""
+        if path.exists():
+            return cls(np.load(io.BytesIO(path.read_bytes()), allow_pickle=False))
+        protector = cls.generate(dim)
+        protector.save(path)
+        return protector
+
+    def save(self, path: Path) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, self._rotation, allow_pickle=False)
+        write_private_atomic(path, buffer.getvalue())
+
+    @property
+    def dim(self) -> int:
+        return int(self._rotation.shape[0])
+
+    @property
+    def fingerprint(self) -> str:
+        """A short public identifier of the key (for the register and audit), not the key."""
+        return hashlib.sha256(self._rotation.tobytes()).hexdigest()[:16]
+
+    def protect(self, vectors: Vector) -> Vector:
+        """Rotate raw embeddings into this deployment's template space."""
+        rotated: Vector = (vectors @ self._rotation).astype(np.float32)
+        return rotated
+
+    def unprotect(self, templates: Vector) -> Vector:
+        """Back to the model's raw space (R is orthogonal, so its inverse is its transpose)."""
+        raw: Vector = (templates @ self._rotation.T).astype(np.float32)
+        return raw
+
+    def reprotect(self, templates: Vector, new: TemplateProtector) -> Vector:
+        """Move templates protected by this key under ``new`` (re-keying)."""
+        return new.protect(self.unprotect(templates))

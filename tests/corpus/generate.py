@@ -1,0 +1,169 @@
+"""The bad-input corpus, generated (never hand-collected): every kind of upload that must get
+a documented answer rather than a crash.
+
+``build_corpus(portrait)`` returns the items in memory for the tests; run
+``python -m tests.corpus.generate OUT_DIR`` to write them as files for manual probing.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from engine.decode import BgrImage
+from engine.samples import encode
+
+ACCEPTED = "accepted"  # not an error: exactly one face of good quality
+
+
+@dataclass(frozen=True)
+class CorpusItem:
+    """One upload and the answer it must get (an error code, or ACCEPTED)."""
+
+    name: str
+    data: bytes
+    expected: str
+    filename: str
+
+
+def build_corpus(portrait: BgrImage, other: BgrImage, *, max_bytes: int) -> list[CorpusItem]:
+    """Every item of the corpus; ``portrait`` and ``other`` are two single-face images."""
+    rgb = Image.fromarray(portrait[:, :, ::-1])
+    jpeg = encode(portrait)
+    png = encode(portrait, ".png")
+    items = [
+        CorpusItem("empty", b"", "invalid_image", "empty.jpg"),
+        CorpusItem("random_bytes", np.random.default_rng(7).bytes(4096), "invalid_image", "r.jpg"),
+        CorpusItem("text_with_image_extension", b"hello, not a face\n" * 20, "invalid_image",
+                   "text.jpg"),
+        CorpusItem("truncated_jpeg", jpeg[: len(jpeg) // 2], "invalid_image", "truncated.jpg"),
+        CorpusItem("truncated_png", png[: len(png) // 2], "invalid_image", "truncated.png"),
+        CorpusItem("corrupted_huffman_tables", _corrupt_huffman(jpeg), "invalid_image",
+                   "huffman.jpg"),
+        CorpusItem("one_pixel", _pil_bytes(Image.new("RGB", (1, 1), "gray"), "PNG"), "no_face",
+                   "1x1.png"),
+        CorpusItem("grayscale", _pil_bytes(rgb.convert("L"), "PNG"), ACCEPTED, "gray.png"),
+        CorpusItem("cmyk_jpeg", _pil_bytes(rgb.convert("CMYK"), "JPEG"), ACCEPTED, "cmyk.jpg"),
+        CorpusItem("png_16_bit", _png16(portrait), ACCEPTED, "16bit.png"),
+        CorpusItem("png_alpha", _pil_bytes(rgb.convert("RGBA"), "PNG"), ACCEPTED, "alpha.png"),
+        CorpusItem("webp", _pil_bytes(rgb, "WEBP"), ACCEPTED, "face.webp"),
+        CorpusItem("animated_webp", _animated(rgb, "WEBP"), "invalid_image", "anim.webp"),
+        CorpusItem("animated_gif", _animated(rgb, "GIF"), "invalid_image", "anim.gif"),
+        CorpusItem("bmp_not_allowed", _pil_bytes(rgb, "BMP"), "invalid_image", "face.bmp"),
+        CorpusItem("decompression_bomb", _png_header_only(30000, 30000), "payload_too_large",
+                   "bomb.png"),
+        CorpusItem("over_size_limit", jpeg + b"\0" * (max_bytes + 1 - len(jpeg)),
+                   "payload_too_large", "huge.jpg"),
+        CorpusItem("exif_rotated", _exif_rotated(rgb), ACCEPTED, "rotated.jpg"),
+        CorpusItem("no_face", _pil_bytes(_gradient(), "PNG"), "no_face", "gradient.png"),
+        CorpusItem("non_face_object", encode(_shapes()), "no_face", "shapes.jpg"),
+        CorpusItem("two_faces", encode(_side_by_side(portrait, other)), "multiple_faces",
+                   "two.jpg"),
+        CorpusItem("face_too_small", encode(_small(portrait)), "low_quality", "small.jpg"),
+    ]
+    return items
+
+
+def _pil_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _corrupt_huffman(jpeg: bytes) -> bytes:
+    """Overwrite the code-length counts of every Huffman table (DHT segment, marker FFC4)."""
+    data = bytearray(jpeg)
+    position = data.find(b"\xff\xc4")
+    while position != -1:
+        for offset in range(position + 5, min(position + 21, len(data))):
+            data[offset] = 0xFF
+        position = data.find(b"\xff\xc4", position + 2)
+    return bytes(data)
+
+
+def _png16(portrait: BgrImage) -> bytes:
+    gray16 = cv2.cvtColor(portrait, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
+    return encode(gray16, ".png")  # OpenCV writes uint16 arrays as 16-bit PNG
+
+
+def _animated(rgb: Image.Image, fmt: str) -> bytes:
+    frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    return _pil_bytes(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A few hundred bytes declaring ``width`` x ``height`` pixels: a decompression bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 1024, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(
+        b"IEND", b""
+    )
+
+
+def _exif_rotated(rgb: Image.Image) -> bytes:
+    """Pixels stored sideways with EXIF orientation 6: only a decoder that applies it sees
+    an upright face."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = rgb.transpose(Image.Transpose.ROTATE_90)
+    return _pil_bytes(sideways, "JPEG", exif=exif.tobytes())
+
+
+def _gradient() -> Image.Image:
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.uint8), (256, 1))
+    return Image.fromarray(np.dstack([ramp, ramp.T, 255 - ramp]))
+
+
+def _shapes() -> BgrImage:
+    canvas = np.full((300, 300, 3), 235, dtype=np.uint8)
+    cv2.rectangle(canvas, (40, 60), (150, 240), (30, 90, 200), -1)
+    cv2.circle(canvas, (220, 120), 50, (40, 160, 40), -1)
+    return canvas
+
+
+def _side_by_side(left: BgrImage, right: BgrImage) -> BgrImage:
+    height = min(left.shape[0], right.shape[0])
+    return np.hstack([left[:height], right[:height]])
+
+
+def _small(portrait: BgrImage) -> BgrImage:
+    """The face shrunk to ~35 px inside a 250 px canvas: detectable, too small to enrol."""
+    tiny = cv2.resize(portrait, (80, 80), interpolation=cv2.INTER_AREA)
+    canvas = np.full((250, 250, 3), 128, dtype=np.uint8)
+    canvas[85:165, 85:165] = tiny
+    return canvas
+
+
+def main(out_dir: str) -> None:
+    """Write the corpus as files (``name.ext`` + ``expected.txt``)."""
+    from engine.pipeline import FacePipeline
+    from engine.samples import portraits
+    from engine.settings import EngineSettings
+
+    settings = EngineSettings()
+    faces = portraits(FacePipeline.from_settings(settings).detector)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for item in build_corpus(faces[0], faces[1], max_bytes=settings.max_image_bytes):
+        (folder / item.filename).write_bytes(item.data)
+        lines.append(f"{item.filename}\t{item.expected}")
+    (folder / "expected.txt").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "corpus-out")
