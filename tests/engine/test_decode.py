@@ -1,0 +1,81 @@
+"""Every kind of bad upload gets its typed refusal; every odd-but-valid image is accepted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.decode import BgrImage
+from engine.errors import EngineError
+from engine.pipeline import FacePipeline
+from engine.settings import EngineSettings
+from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(portrait_images: list[BgrImage]) -> list[CorpusItem]:
+    return build_corpus(
+        portrait_images[0], portrait_images[1], max_bytes=EngineSettings().max_image_bytes
+    )
+
+
+def _outcome(pipeline: FacePipeline, data: bytes) -> str:
+    try:
+        pipeline.embed_single(data)
+    except EngineError as error:
+        return error.code
+    return ACCEPTED
+
+
+def test_every_corpus_item_gets_its_documented_answer(
+    pipeline: FacePipeline, corpus: list[CorpusItem]
+) -> None:
+    outcomes = {item.name: _outcome(pipeline, item.data) for item in corpus}
+    assert outcomes == {item.name: item.expected for item in corpus}
+
+
+def test_the_corpus_covers_every_refusal_code(corpus: list[CorpusItem]) -> None:
+    codes = {item.expected for item in corpus}
+    assert codes >= {
+        "invalid_image", "payload_too_large", "no_face", "multiple_faces", "low_quality", ACCEPTED
+    }
+
+
+def test_exif_orientation_is_applied(pipeline: FacePipeline, corpus: list[CorpusItem]) -> None:
+    rotated = next(item for item in corpus if item.name == "exif_rotated")
+    upright = pipeline.decode(rotated.data)
+    assert upright.shape[0] > 0
+    face = pipeline.embed_single(rotated.data).face
+    # Eyes above the mouth only if the decoder turned the stored sideways pixels upright.
+    eyes_y = float(face.landmarks[:2, 1].mean())
+    mouth_y = float(face.landmarks[3:, 1].mean())
+    assert eyes_y < mouth_y
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(
+    pipeline: FacePipeline, corpus: list[CorpusItem]
+) -> None:
+    bomb = next(item for item in corpus if item.name == "decompression_bomb")
+    assert len(bomb.data) < 1024
+    with pytest.raises(EngineError) as refused:
+        pipeline.decode(bomb.data)
+    assert refused.value.code == "payload_too_large"
+
+
+def test_refusal_messages_carry_no_image_bytes(corpus: list[CorpusItem], pipeline: FacePipeline) -> None:
+    for item in corpus:
+        if item.expected == ACCEPTED:
+            continue
+        with pytest.raises(EngineError) as refused:
+            pipeline.embed_single(item.data)
+        text = f"{refused.value.message} {refused.value.details}"
+        assert len(text) < 300
+        assert "\\x" not in text
+
+
+def test_decoded_images_are_three_channel_uint8(pipeline: FacePipeline, corpus: list[CorpusItem]) -> None:
+    for item in corpus:
+        if item.expected != ACCEPTED:
+            continue
+        image = pipeline.decode(item.data)
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3

@@ -1,0 +1,74 @@
+"""Only models whose SHA-256 matches the manifest are ever loaded."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ModelIntegrityError
+from engine.manifest import (
+    ModelRole,
+    inspect_model,
+    load_manifest,
+    package_model_dir,
+    sha256_of,
+    verified_model_path,
+)
+from engine.pipeline import FacePipeline
+from engine.settings import DEFAULT_MANIFEST, EngineSettings
+
+EXPECTED = {
+    "w600k_mbf": "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
+    "scrfd_500m_bnkps": "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
+}
+
+
+def test_manifest_pins_the_two_default_models_with_licence() -> None:
+    models = load_manifest(DEFAULT_MANIFEST)
+    assert {model_id: spec.sha256 for model_id, spec in models.items()} == EXPECTED
+    assert models["w600k_mbf"].role is ModelRole.RECOGNIZER
+    assert models["w600k_mbf"].embedding_size == 512
+    assert all("non-commercial" in spec.licence for spec in models.values())
+
+
+def test_installed_package_files_verify() -> None:
+    for spec in load_manifest(DEFAULT_MANIFEST).values():
+        path = verified_model_path(spec, None)
+        assert path.parent == package_model_dir()
+        assert sha256_of(path) == spec.sha256
+
+
+def test_a_model_with_a_different_hash_is_refused(tmp_path: Path) -> None:
+    spec = load_manifest(DEFAULT_MANIFEST)["w600k_mbf"]
+    tampered = tmp_path / spec.file
+    shutil.copyfile(verified_model_path(spec, None), tampered)
+    with tampered.open("r+b") as stream:
+        stream.seek(4096)
+        stream.write(b"\x00\x01\x02\x03")
+    status = inspect_model(spec, tmp_path)
+    assert not status.verified and "differs" in (status.problem or "")
+    with pytest.raises(ModelIntegrityError) as refused:
+        verified_model_path(spec, tmp_path)
+    assert refused.value.code == "model_integrity"
+
+
+def test_the_pipeline_refuses_to_start_on_a_tampered_model(tmp_path: Path) -> None:
+    spec = load_manifest(DEFAULT_MANIFEST)["scrfd_500m_bnkps"]
+    (tmp_path / spec.file).write_bytes(b"not the model")
+    with pytest.raises(ModelIntegrityError):
+        FacePipeline.from_settings(EngineSettings(model_dir=tmp_path))
+
+
+def test_an_operator_model_is_found_before_the_package(tmp_path: Path) -> None:
+    spec = load_manifest(DEFAULT_MANIFEST)["w600k_mbf"]
+    shutil.copyfile(verified_model_path(spec, None), tmp_path / spec.file)
+    assert verified_model_path(spec, tmp_path) == tmp_path / spec.file
+
+
+def test_a_missing_model_is_reported_not_downloaded(tmp_path: Path) -> None:
+    spec = replace(load_manifest(DEFAULT_MANIFEST)["w600k_mbf"], file="w600k_r50.onnx")
+    status = inspect_model(spec, tmp_path)
+    assert not status.verified and "not found" in (status.problem or "")
