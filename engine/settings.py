@@ -39,6 +39,13 @@ class EngineSettings(BaseSettings):
     # 0 lets onnxruntime use every core; spinning is off because on 2 cores it burnt ~40% CPU.
     intra_op_threads: int = Field(default=0, ge=0)
 
+    match_fmr: float = Field(
+        default=1e-4,
+        gt=0,
+        lt=1,
+        description="False-match rate whose calibrated threshold decides match / no_match.",
+    )
+
     # Detection
     det_threshold: float = Field(default=0.5, gt=0, lt=1)
     det_sizes: list[int] = Field(

@@ -1,0 +1,63 @@
+"""Calibrated match thresholds, per model, written by ``benchmarks/calibrate.py``.
+
+A ``match`` must come with how often it is wrong: each entry states the false-match rate its
+threshold was calibrated for, on which data set, when, and the false non-match rate measured
+there. A model with no entry has no honest threshold, so matching with it is refused.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import EngineError
+
+
+class NotCalibrated(EngineError):
+    """No calibrated threshold exists for this model at the requested false-match rate."""
+
+    code = "not_calibrated"
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A cosine threshold (match if score >= threshold) and the evidence behind it."""
+
+    model_id: str
+    fmr: float
+    threshold: float
+    fnmr: float
+    dataset: str
+    calibrated_on: str
+
+
+def load_thresholds(path: Path) -> list[Threshold]:
+    """Every calibrated threshold in ``thresholds.toml`` (none if the file is absent)."""
+    if not path.is_file():
+        return []
+    with path.open("rb") as stream:
+        raw = tomllib.load(stream)
+    return [
+        Threshold(
+            model_id=model_id,
+            fmr=float(point["fmr"]),
+            threshold=float(point["threshold"]),
+            fnmr=float(point["fnmr"]),
+            dataset=str(entry["dataset"]),
+            calibrated_on=str(entry["date"]),
+        )
+        for model_id, entry in raw.get("models", {}).items()
+        for point in entry.get("points", [])
+    ]
+
+
+def threshold_for(path: Path, *, model_id: str, fmr: float) -> Threshold:
+    """The calibrated threshold for ``model_id`` at ``fmr``, or :class:`NotCalibrated`."""
+    for candidate in load_thresholds(path):
+        if candidate.model_id == model_id and abs(candidate.fmr - fmr) <= fmr * 1e-6:
+            return candidate
+    raise NotCalibrated(
+        f"model {model_id} has no calibrated threshold at FMR {fmr:g}; run benchmarks/calibrate.py",
+        details={"model_id": model_id, "fmr": fmr},
+    )
