@@ -67,3 +67,9 @@ class IndexCorrupt(EngineError):
     """The saved index cannot be read back."""
 
     code = "index_corrupt"
+
+
+class UnreadableFile(EngineError):
+    """A file named on the command line could not be read from disk."""
+
+    code = "unreadable_file"

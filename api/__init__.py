@@ -1,0 +1,1 @@
+"""The ways people use optinface: the FastAPI service, its web pages and the CLI."""

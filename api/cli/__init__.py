@@ -1,0 +1,1 @@
+"""The ``optinface`` command line: one module per command group."""

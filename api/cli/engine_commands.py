@@ -1,0 +1,167 @@
+"""``optinface models`` and ``optinface embed``: the engine, without the consent core.
+
+``embed`` is a research tool on images the operator already holds lawfully; it stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from engine.errors import EngineError, UnreadableFile
+from engine.manifest import inspect_model, load_manifest
+from engine.pipeline import FacePipeline, ImageResult
+from engine.settings import EngineSettings
+from engine.types import FacePick
+
+CHUNK = 32  # images decoded and embedded together: one batched recognizer call per chunk
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+    app.command("embed")(embed)
+
+
+def models(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the manifest's models, their licence, SHA-256 status and active providers.
+
+    Example: optinface models
+    """
+    settings = EngineSettings()
+    statuses = [
+        inspect_model(spec, settings.model_dir)
+        for spec in load_manifest(settings.manifest_path).values()
+    ]
+    providers: dict[str, list[str]] | str
+    try:
+        providers = FacePipeline.from_settings(settings).active_providers
+    except EngineError as error:
+        providers = f"not loaded: {error.message}"
+    rows = [
+        {
+            "id": s.spec.id,
+            "role": str(s.spec.role),
+            "file": str(s.path) if s.path else s.spec.file,
+            "sha256": s.spec.sha256,
+            "verified": s.verified,
+            "problem": s.problem,
+            "licence": s.spec.licence,
+            "source": s.spec.source,
+        }
+        for s in statuses
+    ]
+    if as_json:
+        typer.echo(json.dumps({"models": rows, "providers": providers}, indent=2))
+        return
+    console = Console()
+    table = Table(title="optinface models")
+    for column in ("id", "role", "sha256", "status", "licence"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        status = "[green]verified[/]" if row["verified"] else f"[red]{row['problem']}[/]"
+        table.add_row(row["id"], row["role"], row["sha256"][:16] + "…", status, row["licence"])
+    console.print(table)
+    console.print(f"Active execution providers: {providers}")
+    console.print(
+        "[bold yellow]The InsightFace pretrained models are for non-commercial research only."
+        "[/] License a model before any other use (see models/README.md)."
+    )
+    if not all(row["verified"] for row in rows):
+        raise typer.Exit(code=1)
+
+
+@dataclass
+class _Outcome:
+    path: Path
+    result: ImageResult
+
+
+def embed(
+    images: list[Path] = typer.Argument(..., help="Image files (JPEG, PNG, WebP)."),
+    out: Path | None = typer.Option(None, "--out", help="Write a float32 .npy of embeddings."),
+    pick: FacePick = typer.Option(FacePick.SINGLE, "--pick", help="Which faces to embed."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per input on stdout."),
+) -> None:
+    """Embed faces into 512-d vectors; a bad file is reported and the rest still processed.
+
+    --out writes shape (number of inputs, 512) in input order, a row of NaN where an input gave
+    no face; with --pick all, shape (number of faces, 512).
+
+    Example: optinface embed photos/*.jpg --out vectors.npy --pick largest --json
+    """
+    pipeline = FacePipeline.from_settings(EngineSettings())
+    outcomes = _embed_all(pipeline, images, pick, show_progress=not as_json)
+    for outcome in outcomes:
+        if as_json:
+            typer.echo(json.dumps(_describe(outcome)))
+        elif outcome.result.error is not None:
+            typer.echo(f"{outcome.path}: {outcome.result.error.code}: "
+                       f"{outcome.result.error.message}", err=True)
+    if out is not None:
+        np.save(out, _matrix(outcomes, pick, pipeline.embedder.dim))
+    if any(outcome.result.error is not None for outcome in outcomes):
+        raise typer.Exit(code=2)
+
+
+def _embed_all(
+    pipeline: FacePipeline, paths: list[Path], pick: FacePick, *, show_progress: bool
+) -> list[_Outcome]:
+    outcomes: list[_Outcome] = []
+    columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not show_progress, transient=True) as progress:
+        task = progress.add_task("embed", total=len(paths))
+        for start in range(0, len(paths), CHUNK):
+            chunk = paths[start : start + CHUNK]
+            outcomes.extend(_embed_chunk(pipeline, chunk, pick))
+            progress.advance(task, len(chunk))
+    return outcomes
+
+
+def _embed_chunk(pipeline: FacePipeline, paths: list[Path], pick: FacePick) -> list[_Outcome]:
+    """Decode every file (recording per-file errors), then embed the decodable ones together."""
+    decoded = {}
+    outcomes = {}
+    for position, path in enumerate(paths):
+        try:
+            decoded[position] = pipeline.decode(path.read_bytes())
+        except EngineError as error:
+            outcomes[position] = _Outcome(path, ImageResult(error=error))
+        except OSError as error:
+            problem = UnreadableFile(f"cannot read file: {error.strerror}")
+            outcomes[position] = _Outcome(path, ImageResult(error=problem))
+    positions = sorted(decoded)
+    results = pipeline.embed_images([decoded[p] for p in positions], pick)
+    for position, result in zip(positions, results, strict=True):
+        outcomes[position] = _Outcome(paths[position], result)
+    return [outcomes[position] for position in range(len(paths))]
+
+
+def _describe(outcome: _Outcome) -> dict[str, Any]:
+    result = outcome.result
+    return {
+        "path": str(outcome.path),
+        "faces_found": len(result.faces),
+        "chosen_boxes": [[round(v, 1) for v in e.face.box] for e in result.embeddings],
+        "error": result.error.code if result.error else None,
+    }
+
+
+def _matrix(outcomes: list[_Outcome], pick: FacePick, dim: int) -> np.ndarray:
+    if pick is FacePick.ALL:
+        rows = [e.vector for o in outcomes for e in o.result.embeddings]
+        return np.stack(rows) if rows else np.empty((0, dim), dtype=np.float32)
+    matrix = np.full((len(outcomes), dim), np.nan, dtype=np.float32)
+    for row, outcome in enumerate(outcomes):
+        if outcome.result.embeddings:
+            matrix[row] = outcome.result.embeddings[0].vector
+    return matrix

@@ -1,0 +1,29 @@
+"""The ``optinface`` console script: assembles the command groups."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from api.cli import engine_commands
+
+app = typer.Typer(
+    help="optinface: consent-first face matching. Every command has --help with an example.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback must never print keys or vectors
+)
+engine_commands.register(app)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+    """Configure logging once, here at the entry point."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,68 @@
+"""``optinface models`` and ``optinface embed`` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from engine.decode import BgrImage
+from engine.samples import encode, group_photo
+
+runner = CliRunner()
+
+
+def test_models_lists_verified_models_licence_and_providers() -> None:
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {m["id"]: m["verified"] for m in report["models"]} == {
+        "scrfd_500m_bnkps": True,
+        "w600k_mbf": True,
+    }
+    assert all("non-commercial" in m["licence"] for m in report["models"])
+    assert "CPUExecutionProvider" in report["providers"]["recognizer"]
+
+
+def test_models_table_warns_about_the_licence() -> None:
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert "non-commercial research only" in result.output.replace("\n", " ")
+
+
+def test_embed_writes_one_row_per_input_and_nan_for_failures(
+    tmp_path: Path, portrait_images: list[BgrImage]
+) -> None:
+    good = tmp_path / "a.jpg"
+    good.write_bytes(encode(portrait_images[0]))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    group = tmp_path / "group.jpg"
+    group.write_bytes(encode(group_photo()))
+    other = tmp_path / "b.png"
+    other.write_bytes(encode(portrait_images[1], ".png"))
+    out = tmp_path / "vectors.npy"
+    inputs = [good, broken, group, other, tmp_path / "missing.jpg"]
+    result = runner.invoke(app, ["embed", *map(str, inputs), "--out", str(out), "--json"])
+    assert result.exit_code == 2  # some inputs failed, the rest were processed
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [line["error"] for line in lines] == [
+        None, "invalid_image", "multiple_faces", None, "unreadable_file"
+    ]
+    assert lines[2]["faces_found"] == 6
+    vectors = np.load(out)
+    assert vectors.shape == (5, 512) and vectors.dtype == np.float32
+    assert np.isnan(vectors[[1, 2, 4]]).all()
+    assert np.allclose(np.linalg.norm(vectors[[0, 3]], axis=1), 1.0, atol=1e-5)
+
+
+def test_embed_pick_all_writes_one_row_per_face(tmp_path: Path) -> None:
+    group = tmp_path / "group.jpg"
+    group.write_bytes(encode(group_photo()))
+    out = tmp_path / "all.npy"
+    result = runner.invoke(app, ["embed", str(group), "--pick", "all", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (6, 512)
