@@ -1,0 +1,116 @@
+"""Reading LFW (Labeled Faces in the Wild, Huang et al., UMass Amherst) by path.
+
+LFW is used only as an offline benchmark: it is read where it lies (``--lfw PATH``), never
+copied into the project, never enrolled. Its people never consented to face recognition, so
+the embeddings computed from it are cached outside the repository, in the system temp folder,
+and can be deleted at any time (``--no-cache`` avoids writing them at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.pipeline import FacePipeline
+from engine.types import FacePick
+
+DEFAULT_LFW = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "lfw-deepfunneled"
+CITATION = (
+    "LFW: G. B. Huang, M. Ramesh, T. Berg, E. Learned-Miller. Labeled Faces in the Wild: "
+    "A Database for Studying Face Recognition in Unconstrained Environments. UMass Amherst "
+    "TR 07-49, 2007 (deep-funneled images)."
+)
+CHUNK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One line of ``pairs.txt``: two image paths, same person or not, and its fold (0-9)."""
+
+    first: Path
+    second: Path
+    same: bool
+    fold: int
+
+
+def image_path(root: Path, name: str, number: int) -> Path:
+    return root / name / f"{name}_{number:04d}.jpg"
+
+
+def read_pairs(root: Path) -> list[Pair]:
+    """The official 10 folds x (300 same + 300 different) pairs."""
+    lines = (root / "pairs.txt").read_text().split("\n")
+    folds, per_kind = (int(value) for value in lines[0].split())
+    pairs = []
+    for index, line in enumerate(item for item in lines[1:] if item.strip()):
+        fields = line.split("\t")
+        fold = index // (2 * per_kind)
+        if len(fields) == 3:
+            name, a, b = fields
+            pairs.append(Pair(image_path(root, name, int(a)), image_path(root, name, int(b)),
+                              True, fold))
+        else:
+            name_a, a, name_b, b = fields
+            pairs.append(Pair(image_path(root, name_a, int(a)), image_path(root, name_b, int(b)),
+                              False, fold))
+    if len(pairs) != folds * 2 * per_kind:
+        raise ValueError(f"pairs.txt holds {len(pairs)} pairs, expected {folds * 2 * per_kind}")
+    return pairs
+
+
+def people(root: Path) -> dict[str, list[Path]]:
+    """Every person's images, sorted by image number."""
+    return {
+        folder.name: sorted(folder.glob("*.jpg"))
+        for folder in sorted(root.iterdir())
+        if folder.is_dir()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedSet:
+    """Embeddings of a list of images (NaN rows where no face was found) and the cost."""
+
+    paths: list[Path]
+    vectors: np.ndarray
+    seconds: float
+
+    @property
+    def failures(self) -> int:
+        return int(np.isnan(self.vectors[:, 0]).sum())
+
+
+def embed_paths(
+    pipeline: FacePipeline, paths: Sequence[Path], *, use_cache: bool = True
+) -> EmbeddedSet:
+    """Embed each image as the service would, picking the face nearest the centre."""
+    cache = _cache_file(pipeline, paths)
+    if use_cache and cache.is_file():
+        stored = np.load(cache)
+        return EmbeddedSet(list(paths), stored["vectors"], float(stored["seconds"]))
+    vectors = np.full((len(paths), pipeline.embedder.dim), np.nan, dtype=np.float32)
+    started = time.perf_counter()
+    for start in range(0, len(paths), CHUNK):
+        chunk = paths[start : start + CHUNK]
+        images = [pipeline.decode(path.read_bytes()) for path in chunk]
+        for offset, result in enumerate(pipeline.embed_images(images, FacePick.CENTER)):
+            if result.embeddings:
+                vectors[start + offset] = result.embeddings[0].vector
+    seconds = time.perf_counter() - started
+    if use_cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, vectors=vectors, seconds=seconds)
+    return EmbeddedSet(list(paths), vectors, seconds)
+
+
+def _cache_file(pipeline: FacePipeline, paths: Sequence[Path]) -> Path:
+    key = hashlib.sha256(
+        "\n".join([pipeline.model_id, *pipeline.models, *map(str, paths)]).encode()
+    ).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / "optinface-lfw-cache" / f"{key}.npz"
