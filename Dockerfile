@@ -1,0 +1,37 @@
+# optinface: the API server, its pages and its CLI in one slim image.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    OPTINFACE_DATA_DIR=/data \
+    OPTINFACE_MANIFEST_PATH=/app/models/manifest.toml \
+    OPTINFACE_THRESHOLDS_PATH=/app/models/thresholds.toml
+
+# A non-editable install puts the packages in site-packages, so the model manifest and the
+# calibrated thresholds are named by path rather than found next to the code.
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY engine ./engine
+COPY consent ./consent
+COPY api ./api
+COPY models ./models
+COPY benchmarks ./benchmarks
+# `optinface models` exits non-zero, failing the build, when a model file is missing or its
+# SHA-256 differs from the manifest: an image never ships unverified weights.
+RUN pip install . \
+    && optinface models \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin optinface \
+    && mkdir -p /data \
+    && chown 10001 /data
+USER 10001
+
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+ENTRYPOINT ["optinface"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

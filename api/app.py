@@ -1,0 +1,82 @@
+"""The FastAPI application: ``create_app(settings)`` assembles routes, pages, errors and limits.
+
+The lifespan opens the consent core (unless a service is passed in, as tests do to share the
+loaded models) and runs the retention sweeper for as long as the server lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.errors import ErrorBody, install_error_handlers
+from api.limits import RateLimiter
+from api.routes import audit, health, keys, matching, purposes, subjects
+from api.settings import ApiSettings
+from api.sweeper import Sweeper
+from api.uploads import BodyLimitMiddleware
+from api.web import pages
+from api.web.sessions import SessionStore
+from consent.service import OptinFace
+
+API_PREFIX = "/v1"
+
+_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "unauthenticated",
+        403: "forbidden, or a consent gate refused (see the code)",
+        404: "not_found",
+        413: "payload_too_large",
+        422: "validation_error, or an image refused by the engine",
+        429: "rate_limited (see Retry-After)",
+    }.items()
+}
+
+
+def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> FastAPI:
+    """Build the app; with ``service`` given, the caller owns it (opens and closes it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        app.state.service = OptinFace.open(settings) if owned else service
+        sweeper = Sweeper(app.state.service, interval=settings.sweep_interval_seconds)
+        sweeper.start()
+        try:
+            yield
+        finally:
+            sweeper.stop()
+            if owned:
+                app.state.service.close()
+
+    app = FastAPI(
+        title="optinface",
+        version="1",
+        summary="Consent-first face matching: express consent, real erasure, a declared database.",
+        lifespan=lifespan,
+        responses=_ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
+    app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
+    if service is not None:
+        app.state.service = service  # usable without the lifespan (plain TestClient calls)
+    install_error_handlers(app)
+    for module in (purposes, subjects, matching, audit, keys):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.upload_limit_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    return app

@@ -1,0 +1,100 @@
+"""FastAPI dependencies: the service, the settings, and the one place a route states its rights.
+
+Every protected route declares ``actor: Actor = require(Permission.X)``. Which roles hold a
+permission is the consent core's table (:data:`consent.roles.PERMISSIONS`), not the API's:
+:class:`PermissionGuard` authenticates the secret through the consent core (which audits
+failures), spends one token of the key's rate limit and calls :func:`consent.roles.authorize`
+with the ``{subject}`` of the path, so a subject token only opens its own subject.
+``tests/api/test_roles.py`` walks every route of the app against that table, so a route without
+a guard cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import ApiError, ApiErrorCode
+from api.limits import RateLimiter, retry_after_header
+from api.settings import ApiSettings
+from consent.roles import Actor, Permission, authorize
+from consent.service import OptinFace
+
+SUBJECT_PATH_PARAM = "subject"
+
+_bearer = HTTPBearer(auto_error=False, description="An API key or a subject token.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+
+
+def get_service(request: Request) -> OptinFace:
+    service: OptinFace = request.app.state.service
+    return service
+
+
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+ServiceDep = Annotated[OptinFace, Depends(get_service)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+def api_secret(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> str:
+    """The secret from ``Authorization: Bearer`` or ``X-API-Key`` (cookies are for pages only)."""
+    secret = bearer.credentials if bearer is not None else api_key
+    if not secret:
+        raise ApiError(
+            ApiErrorCode.UNAUTHENTICATED,
+            "send an API key or subject token as 'Authorization: Bearer <secret>' or 'X-API-Key'",
+        )
+    return secret
+
+
+class PermissionGuard:
+    """Authenticate, rate-limit and authorise one request for one permission."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(
+        self,
+        request: Request,
+        secret: Annotated[str, Depends(api_secret)],
+        service: ServiceDep,
+        limiter: Annotated[RateLimiter, Depends(get_limiter)],
+    ) -> Actor:
+        actor = service.authenticate(secret)
+        admit(actor, self.permission, subject=request.path_params.get(SUBJECT_PATH_PARAM),
+              limiter=limiter)
+        return actor
+
+
+def admit(
+    actor: Actor, permission: Permission, *, subject: str | None, limiter: RateLimiter
+) -> None:
+    """The checks shared by the API and the web pages once a secret has been authenticated."""
+    wait = limiter.acquire(actor.key_id)
+    if wait > 0:
+        raise ApiError(
+            ApiErrorCode.RATE_LIMITED,
+            "rate limit reached for this key",
+            details={"retry_after_seconds": round(wait, 3)},
+            headers=retry_after_header(wait),
+        )
+    authorize(actor, permission, subject=subject)
+
+
+def require(permission: Permission) -> Any:
+    """``actor: Actor = require(Permission.ENROL)``: what a route needs, stated once."""
+    return Depends(PermissionGuard(permission))

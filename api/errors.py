@@ -1,0 +1,215 @@
+"""One JSON error shape, ``{"code", "message", "details"}``, and the one table from code to HTTP.
+
+Every refusal of the engine (:class:`engine.errors.EngineError`) and of the consent core
+(:class:`consent.errors.ConsentError`) keeps its stable ``code``; this module only chooses the
+HTTP status. Request validation, unknown routes and the API's own refusals (rate limits, body
+size) use the same shape, and an unexpected exception becomes a bare ``internal_error`` that
+leaks nothing (the traceback goes to the server log only).
+
+=========================  ======  ==========================================================
+code                       status  meaning
+=========================  ======  ==========================================================
+validation_error           422     the request does not match the OpenAPI schema
+invalid_image              400     the upload is not a decodable JPEG, PNG or WebP image
+payload_too_large          413     the body or the image exceeds the size limit
+no_face                    422     no face in the image
+multiple_faces             422     more than one face (a bystander is never enrolled/searched)
+low_quality                422     the face is too small or uncertain for a reliable template
+invalid_request            422     well-formed but against a rule (e.g. consent too long)
+unauthenticated            401     no, unknown, revoked or expired API key / subject token
+forbidden                  403     the role may not do this, or a subject token on another subject
+consent_required           403     no active consent covers this operation (a refusal of
+                                   permission, not a state conflict: the caller cannot fix it)
+consent_expired            403     the consent has expired
+consent_withdrawn          403     the consent was withdrawn
+guardian_consent_required  403     a minor needs the holder of parental authority
+purpose_not_consented      403     the subject did not consent to this purpose
+probe_consent_required     403     the person in the probe did not agree to this search
+operation_not_allowed      403     the purpose does not include this operation
+not_found                  404     no such subject, consent, purpose, key or route
+method_not_allowed         405     the route exists, the method does not
+subject_erased             410     the pseudonym was erased and can never be used again
+not_declared               409     matching refused until the register's declaration is recorded
+model_mismatch             409     templates from two models cannot be compared
+rate_limited               429     per-key rate or daily identify quota spent; see Retry-After
+not_calibrated             503     no calibrated threshold for the model at the stated FMR
+model_integrity            503     a model file is missing or its SHA-256 differs
+index_corrupt              503     the saved index cannot be read
+internal_error             500     an unexpected failure; nothing about it is returned
+=========================  ======  ==========================================================
+
+A code missing from the table (a new domain error) answers 400 for the consent core and 422
+for the engine; ``tests/api/test_errors.py`` fails until it is added here.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consent.errors import ConsentError
+from engine.errors import EngineError
+
+logger = logging.getLogger(__name__)
+
+
+class ApiErrorCode(StrEnum):
+    """Codes the API itself produces (the domain codes come from the engine and consent core)."""
+
+    VALIDATION_ERROR = "validation_error"
+    RATE_LIMITED = "rate_limited"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    INTERNAL_ERROR = "internal_error"
+
+
+STATUS_BY_CODE: dict[str, int] = {
+    "validation_error": 422,
+    "invalid_image": 400,
+    "payload_too_large": 413,
+    "no_face": 422,
+    "multiple_faces": 422,
+    "low_quality": 422,
+    "invalid_request": 422,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "consent_required": 403,
+    "consent_expired": 403,
+    "consent_withdrawn": 403,
+    "guardian_consent_required": 403,
+    "purpose_not_consented": 403,
+    "probe_consent_required": 403,
+    "operation_not_allowed": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "subject_erased": 410,
+    "not_declared": 409,
+    "model_mismatch": 409,
+    "rate_limited": 429,
+    "not_calibrated": 503,
+    "model_integrity": 503,
+    "index_corrupt": 503,
+    "internal_error": 500,
+}
+
+_CODE_BY_HTTP_STATUS = {
+    401: ApiErrorCode.UNAUTHENTICATED,
+    403: ApiErrorCode.FORBIDDEN,
+    404: ApiErrorCode.NOT_FOUND,
+    405: ApiErrorCode.METHOD_NOT_ALLOWED,
+    413: ApiErrorCode.PAYLOAD_TOO_LARGE,
+    429: ApiErrorCode.RATE_LIMITED,
+}
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the whole API."""
+
+    code: str = Field(description="Stable machine-readable code; see the table in the README.")
+    message: str = Field(description="Human-readable; pseudonyms and ids only, no personal data.")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApiError(Exception):
+    """A refusal decided by the API layer itself (rate limit, body size, session, CSRF)."""
+
+    def __init__(
+        self,
+        code: ApiErrorCode,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def status_for(code: str, *, default: int) -> int:
+    return STATUS_BY_CODE.get(code, default)
+
+
+def error_response(
+    code: str,
+    message: str,
+    *,
+    status: int,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, details=details or {})
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=all_headers)
+
+
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    """Translate any exception into the one shape; the single place that picks HTTP statuses."""
+    if isinstance(exc, ConsentError | EngineError):
+        default = 422 if isinstance(exc, EngineError) else 400
+        return error_response(
+            exc.code, exc.message, status=status_for(exc.code, default=default), details=exc.details
+        )
+    if isinstance(exc, ApiError):
+        return error_response(
+            exc.code,
+            exc.message,
+            status=STATUS_BY_CODE[exc.code],
+            details=exc.details,
+            headers=exc.headers,
+        )
+    if isinstance(exc, RequestValidationError):
+        return error_response(
+            ApiErrorCode.VALIDATION_ERROR,
+            "the request does not match the schema",
+            status=422,
+            details={"errors": _validation_errors(exc)},
+        )
+    if isinstance(exc, StarletteHTTPException):
+        code = _CODE_BY_HTTP_STATUS.get(exc.status_code)
+        if code is None:
+            code = ApiErrorCode.VALIDATION_ERROR if exc.status_code < 500 else (
+                ApiErrorCode.INTERNAL_ERROR
+            )
+        return error_response(
+            code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})
+        )
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(
+        ApiErrorCode.INTERNAL_ERROR, "internal error; the operator can find it in the log", status=500
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Location, message and type of each problem; the offending input is never echoed back."""
+    return [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", ""),
+         "type": error.get("type", "")}
+        for error in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_type in (
+        ConsentError,
+        EngineError,
+        ApiError,
+        RequestValidationError,
+        StarletteHTTPException,
+        Exception,
+    ):
+        app.add_exception_handler(exc_type, handle_error)

@@ -1,0 +1,64 @@
+"""Configuration of the HTTP service: the consent core's settings plus listening, limits and CORS.
+
+Built by :func:`load_settings` (or ``ApiSettings(...)`` in tests) and passed to
+:func:`api.app.create_app`; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from consent.settings import ConsentSettings
+
+
+class ApiSettings(ConsentSettings):
+    """Everything ``optinface serve`` needs; ``OPTINFACE_*`` environment variables override."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTINFACE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    # Per-key token bucket: a steady rate with a small burst, so a script cannot hammer the API.
+    rate_per_second: float = Field(default=5.0, gt=0)
+    rate_burst: int = Field(default=20, ge=1)
+    identify_daily_quota: int = Field(
+        default=200,
+        ge=1,
+        description="1:N searches per API key per UTC day: mass searching is the harm to prevent.",
+    )
+
+    cors_origins: list[str] = Field(
+        default=[], description="Explicit origins allowed by CORS; empty (the default) = CORS off."
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark portal and dashboard cookies Secure; set true behind HTTPS.",
+    )
+    session_hours: int = Field(default=8, ge=1, description="Lifetime of a web-page session.")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        """A wildcard would let any site drive a logged-in browser against the API."""
+        if "*" in origins:
+            raise ValueError("cors_origins must list explicit origins, never '*'")
+        return origins
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        """The largest request body accepted: one image plus room for the form fields."""
+        return self.max_image_bytes + FORM_OVERHEAD_BYTES
+
+
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def load_settings(*, data_dir: Path | None = None) -> ApiSettings:
+    """Settings from the environment, with ``data_dir`` (a command-line flag) taking precedence."""
+    if data_dir is None:
+        return ApiSettings()
+    return ApiSettings(data_dir=data_dir)

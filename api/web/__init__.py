@@ -1,0 +1,1 @@
+"""Server-rendered pages: the subject portal and the compliance reviewer's dashboard."""

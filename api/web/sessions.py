@@ -1,0 +1,76 @@
+"""Server-side sessions for the pages: the cookie holds only a random id.
+
+The secret (subject token or reviewer key) stays in this process's memory and is
+re-authenticated on every request, so a revoked key or an erased subject is logged out at once.
+Each session carries its own CSRF token, checked on every form post.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+
+class Area(StrEnum):
+    """The two logged-in areas; a session opens one only."""
+
+    PORTAL = "portal"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    area: Area
+    secret: str
+    csrf: str
+    expires_at: datetime
+
+    def csrf_matches(self, token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(self.csrf, token)
+
+
+class SessionStore:
+    """Thread-safe map from session id to :class:`WebSession`; sessions end on restart."""
+
+    def __init__(self, *, lifetime_hours: int) -> None:
+        self._lifetime = timedelta(hours=lifetime_hours)
+        self._sessions: dict[str, WebSession] = {}
+        self._lock = threading.Lock()
+
+    def create(self, area: Area, secret: str) -> tuple[str, WebSession]:
+        session_id = secrets.token_urlsafe(32)
+        session = WebSession(
+            area=area,
+            secret=secret,
+            csrf=secrets.token_urlsafe(32),
+            expires_at=datetime.now(UTC) + self._lifetime,
+        )
+        with self._lock:
+            self._drop_expired()
+            self._sessions[session_id] = session
+        return session_id, session
+
+    def get(self, session_id: str | None, area: Area) -> WebSession | None:
+        if not session_id:
+            return None
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or session.area is not area:
+                return None
+            if session.expires_at <= datetime.now(UTC):
+                del self._sessions[session_id]
+                return None
+            return session
+
+    def end(self, session_id: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(session_id or "", None)
+
+    def _drop_expired(self) -> None:
+        now = datetime.now(UTC)
+        for session_id in [k for k, v in self._sessions.items() if v.expires_at <= now]:
+            del self._sessions[session_id]
