@@ -31,8 +31,9 @@ from numpy.typing import ArrayLike, NDArray
 FloatArray = NDArray[np.floating[Any]]
 
 # A rate times a count can land just below an integer in binary floating point
-# (0.29 * 100 == 28.999999999999996); the tolerance keeps floor() from losing a whole score.
-_COUNT_TOLERANCE = 1e-9
+# (0.29 * 100 == 28.999999999999996): a product this close to an integer is that integer, so
+# floor() does not lose a whole score to rounding. Relative, because counts reach 10**8.
+_COUNT_REL_TOLERANCE = 1e-12
 
 
 # eq=False so that subclasses without their own __eq__ fall back to identity, not to
@@ -501,7 +502,7 @@ def _threshold_at_rate(negatives_sorted: FloatArray, rate: float) -> float | Non
     if not 0.0 < rate <= 1.0:
         raise ValueError(f"rate must be in (0, 1], got {rate!r}")
     n = negatives_sorted.size
-    allowed = math.floor(rate * n + _COUNT_TOLERANCE)
+    allowed = _allowed_count(rate, n)
     if allowed == 0:
         return None
     index = n - allowed
@@ -510,6 +511,15 @@ def _threshold_at_rate(negatives_sorted: FloatArray, rate: float) -> float | Non
     if index == n:
         return float(_just_above(negatives_sorted[-1:])[0])
     return float(negatives_sorted[index])
+
+
+def _allowed_count(rate: float, n: int) -> int:
+    """``floor(rate * n)``: how many negatives a rate lets through, read as the decimal meant."""
+    product = rate * n
+    nearest = round(product)
+    if math.isclose(product, nearest, rel_tol=_COUNT_REL_TOLERANCE):
+        return nearest
+    return math.floor(product)
 
 
 def _sorted_pair(genuine: ArrayLike, impostor: ArrayLike) -> tuple[FloatArray, FloatArray]:
