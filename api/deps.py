@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from consent.service import OptinFace
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -20,7 +21,6 @@ from api.errors import ApiError, ApiErrorCode
 from api.limits import RateLimiter, retry_after_header
 from api.settings import ApiSettings
 from consent.roles import Actor, Permission, authorize
-from consent.service import OptinFace
 
 SUBJECT_PATH_PARAM = "subject"
 
@@ -75,8 +75,12 @@ class PermissionGuard:
         limiter: Annotated[RateLimiter, Depends(get_limiter)],
     ) -> Actor:
         actor = service.authenticate(secret)
-        admit(actor, self.permission, subject=request.path_params.get(SUBJECT_PATH_PARAM),
-              limiter=limiter)
+        admit(
+            actor,
+            self.permission,
+            subject=request.path_params.get(SUBJECT_PATH_PARAM),
+            limiter=limiter,
+        )
         return actor
 
 

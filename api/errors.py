@@ -182,23 +182,30 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         code = _CODE_BY_HTTP_STATUS.get(exc.status_code)
         if code is None:
-            code = ApiErrorCode.VALIDATION_ERROR if exc.status_code < 500 else (
-                ApiErrorCode.INTERNAL_ERROR
+            code = (
+                ApiErrorCode.VALIDATION_ERROR
+                if exc.status_code < 500
+                else (ApiErrorCode.INTERNAL_ERROR)
             )
         return error_response(
             code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})
         )
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(
-        ApiErrorCode.INTERNAL_ERROR, "internal error; the operator can find it in the log", status=500
+        ApiErrorCode.INTERNAL_ERROR,
+        "internal error; the operator can find it in the log",
+        status=500,
     )
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Location, message and type of each problem; the offending input is never echoed back."""
     return [
-        {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", ""),
-         "type": error.get("type", "")}
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
         for error in exc.errors()
     ]
 

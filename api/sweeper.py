@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from consent.errors import ConsentError
 from consent.service import OptinFace
+
+from consent.errors import ConsentError
 
 logger = logging.getLogger(__name__)
 

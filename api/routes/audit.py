@@ -1,0 +1,190 @@
+"""The reviewer's views: the audit chain, the consent ledger, erasures and the register.
+
+Retention sweeps and the declaration (administrator) live here too: they are the operations the
+register reports on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+from consent.service import OptinFace
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse, Response
+
+from api.deps import ServiceDep, require
+from api.schemas import AuditExportFormat, DeclarationCreate, RegisterFormat
+from consent.audit import AuditAction
+from consent.roles import Actor, Permission
+from consent.schemas import (
+    AuditEventPublic,
+    AuditFilter,
+    AuditPage,
+    ChainStatus,
+    CheckpointPublic,
+    ConsentLedger,
+    Register,
+    SweepReport,
+    TombstonePublic,
+)
+
+router = APIRouter(tags=["audit and register"])
+
+MAX_PAGE = 1000
+AUDIT_CSV_COLUMNS = tuple(AuditEventPublic.model_fields)
+
+
+def audit_filter(
+    action: AuditAction | None = None,
+    subject: str | None = None,
+    actor_key_id: str | None = None,
+    purpose: str | None = None,
+    since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
+    until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
+) -> AuditFilter:
+    return AuditFilter(
+        action=action,
+        subject=subject,
+        actor_key_id=actor_key_id,
+        purpose=purpose,
+        since=since,
+        until=until,
+    )
+
+
+AuditFilterDep = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+@router.get("/audit/events")
+def audit_events(
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    filters: AuditFilterDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> AuditPage:
+    """The hash-chained audit events, filtered and paged; no biometric data is ever in them."""
+    return service.audit_events(actor=actor, filters=filters, offset=offset, limit=limit)
+
+
+@router.get("/audit/verify")
+def verify_audit(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_AUDIT)]
+) -> ChainStatus:
+    """Recompute the chain: any edit, deletion or reordering names the first bad sequence."""
+    return service.verify_audit(actor=actor)
+
+
+@router.post("/audit/checkpoints")
+def audit_checkpoint(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.CHECKPOINT_AUDIT)]
+) -> CheckpointPublic:
+    """Sign the chain's current head, so later tampering is provable to a third party."""
+    return service.audit_checkpoint(actor=actor)
+
+
+@router.get(
+    "/audit/export",
+    response_model=list[AuditEventPublic],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_audit(
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    filters: AuditFilterDep,
+    export_format: Annotated[AuditExportFormat, Query(alias="format")] = AuditExportFormat.JSON,
+) -> Response:
+    """Every matching event at once, as a JSON array or CSV (details as a JSON column)."""
+    events = list(all_events(service, actor, filters))
+    if export_format is AuditExportFormat.CSV:
+        return PlainTextResponse(
+            audit_csv(events),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        )
+    return Response(
+        json.dumps([event.model_dump(mode="json") for event in events]),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="audit.json"'},
+    )
+
+
+def all_events(
+    service: OptinFace, actor: Actor, filters: AuditFilter
+) -> Iterator[AuditEventPublic]:
+    """Every event matching ``filters``, fetched a page at a time."""
+    offset = 0
+    while True:
+        page = service.audit_events(actor=actor, filters=filters, offset=offset, limit=MAX_PAGE)
+        yield from page.events
+        offset += len(page.events)
+        if not page.events or offset >= page.total:
+            return
+
+
+def audit_csv(events: list[AuditEventPublic]) -> str:
+    """One row per event; list and dict fields as JSON so the file round-trips."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=AUDIT_CSV_COLUMNS)
+    writer.writeheader()
+    for event in events:
+        row = event.model_dump(mode="json")
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
+        )
+    return buffer.getvalue()
+
+
+@router.get("/ledger")
+def consent_ledger(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_LEDGER)]
+) -> ConsentLedger:
+    """Consents by status (active, withdrawn, expired) and by purpose."""
+    return service.consent_ledger(actor=actor)
+
+
+@router.get("/erasures")
+def erasures(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_LEDGER)]
+) -> list[TombstonePublic]:
+    """Tombstones with their signed receipts: proof that erasure happened, with no biometrics."""
+    return service.erasures(actor=actor)
+
+
+@router.get(
+    "/register",
+    response_model=Register,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def register(
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_REGISTER)],
+    register_format: Annotated[RegisterFormat, Query(alias="format")] = RegisterFormat.JSON,
+) -> Register | Response:
+    """The register of the biometric database (LCCJTI art. 45, GDPR art. 30), from live figures."""
+    current = service.register(actor=actor)
+    if register_format is RegisterFormat.MD:
+        return PlainTextResponse(
+            service.render_register(current), media_type="text/markdown; charset=utf-8"
+        )
+    return current
+
+
+@router.post("/register/declaration")
+def declare(
+    body: DeclarationCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.DECLARE)],
+) -> Register:
+    """Record the declaration to the regulator; matching is refused until one exists."""
+    return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.post("/sweep")
+def sweep(service: ServiceDep, actor: Annotated[Actor, require(Permission.SWEEP)]) -> SweepReport:
+    """Run the retention sweep now (the server also runs it periodically)."""
+    return service.sweep(actor=actor)

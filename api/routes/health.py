@@ -1,0 +1,16 @@
+"""``GET /healthz``: no authentication, nothing personal; for operators and orchestrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ServiceDep
+from api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(service: ServiceDep) -> Health:
+    """Status, the loaded models and their SHA-256, active execution providers, counts."""
+    return Health.model_validate(service.health())

@@ -1,0 +1,39 @@
+"""API keys (administrator): create (secret shown once), list, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from api.deps import ServiceDep, require
+from api.schemas import ApiKeyCreate
+from consent.roles import Actor, Permission
+from consent.schemas import ApiKeyCreated, ApiKeyPublic
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_key(
+    body: ApiKeyCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.MANAGE_KEYS)],
+) -> ApiKeyCreated:
+    """A new key for a role; its secret is in this answer only (a keyed hash is stored)."""
+    return service.create_api_key(actor=actor, role=body.role, name=body.name)
+
+
+@router.get("")
+def list_keys(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.MANAGE_KEYS)]
+) -> list[ApiKeyPublic]:
+    return service.list_api_keys(actor=actor)
+
+
+@router.delete("/{key_id}")
+def revoke_key(
+    key_id: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.MANAGE_KEYS)]
+) -> ApiKeyPublic:
+    """Revoke at once: the next request with this key is refused."""
+    return service.revoke_api_key(actor=actor, key_id=key_id)

@@ -1,0 +1,85 @@
+"""Probe consents and matching (the researcher's role): 1:1 verify and 1:N identify.
+
+``no_match`` is an ordinary 200 answer: it is the expected outcome, not an error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+
+from api.deps import ServiceDep, SettingsDep, require
+from api.quota import DailyQuota
+from api.uploads import read_image
+from consent.roles import Actor, Permission
+from consent.schemas import MatchResult, ProbeConsentCreate, ProbeConsentPublic
+
+router = APIRouter(tags=["matching"])
+
+MAX_CANDIDATES = 50
+
+ProbeImage = Annotated[UploadFile, File(description="The probe photo; exactly one face.")]
+PurposeId = Annotated[str, Form(description="The purpose this search is made for.")]
+ProbeConsentId = Annotated[
+    str, Form(description="The single-use consent of the person in the probe.")
+]
+
+
+def get_identify_quota(request: Request) -> DailyQuota:
+    quota: DailyQuota = request.app.state.identify_quota
+    return quota
+
+
+@router.post("/probe-consents", status_code=status.HTTP_201_CREATED)
+def create_probe_consent(
+    body: ProbeConsentCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.CREATE_PROBE_CONSENT)],
+) -> ProbeConsentPublic:
+    """Record that the person in a probe agreed to one search for one purpose (single use)."""
+    return service.create_probe_consent(actor=actor, body=body)
+
+
+@router.post("/identify")
+def identify(
+    image: ProbeImage,
+    purpose_id: PurposeId,
+    probe_consent_id: ProbeConsentId,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.IDENTIFY)],
+    settings: SettingsDep,
+    quota: Annotated[DailyQuota, Depends(get_identify_quota)],
+    k: Annotated[int, Form(ge=1, le=MAX_CANDIDATES)] = 5,
+) -> MatchResult:
+    """1:N search in the purpose's gallery: consenting, searchable subjects only.
+
+    Candidates are those at or above the calibrated threshold; the answer states that threshold,
+    its false-match rate and the model. Each key has a daily quota of searches.
+    """
+    quota.spend(actor.key_id)
+    data = read_image(image.file, max_bytes=settings.max_image_bytes)
+    return service.identify(
+        actor=actor, purpose_id=purpose_id, probe_consent_id=probe_consent_id, image=data, k=k
+    )
+
+
+@router.post("/verify")
+def verify(
+    image: ProbeImage,
+    subject: Annotated[str, Form(description="The pseudonym to compare against.")],
+    purpose_id: PurposeId,
+    probe_consent_id: ProbeConsentId,
+    service: ServiceDep,
+    settings: SettingsDep,
+    actor: Annotated[Actor, require(Permission.VERIFY)],
+) -> MatchResult:
+    """1:1: is the person in the probe this subject? Refused without the subject's consent."""
+    data = read_image(image.file, max_bytes=settings.max_image_bytes)
+    return service.verify(
+        actor=actor,
+        subject=subject,
+        purpose_id=purpose_id,
+        probe_consent_id=probe_consent_id,
+        image=data,
+    )

@@ -1,0 +1,47 @@
+"""Purposes (what a face may be used for) and the notices shown before consent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from api.deps import ServiceDep, require
+from consent.roles import Actor, Permission
+from consent.schemas import NoticeCreate, NoticePublic, PurposeCreate, PurposePublic
+
+router = APIRouter(tags=["purposes"])
+
+
+@router.post("/purposes", status_code=status.HTTP_201_CREATED)
+def create_purpose(
+    body: PurposeCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.MANAGE_PURPOSES)],
+) -> PurposePublic:
+    """Define a purpose: its operations (enrol, verify, identify), legal basis and retention."""
+    return service.create_purpose(actor=actor, body=body)
+
+
+@router.get("/purposes")
+def list_purposes(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_PURPOSES)]
+) -> list[PurposePublic]:
+    return service.list_purposes(actor=actor)
+
+
+@router.post("/notices", status_code=status.HTTP_201_CREATED)
+def publish_notice(
+    body: NoticeCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.MANAGE_PURPOSES)],
+) -> NoticePublic:
+    """Publish a versioned notice; its SHA-256 is what every consent records having shown."""
+    return service.publish_notice(actor=actor, body=body)
+
+
+@router.get("/notices")
+def list_notices(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_PURPOSES)]
+) -> list[NoticePublic]:
+    return service.list_notices(actor=actor)

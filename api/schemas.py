@@ -1,0 +1,54 @@
+"""Bodies and answers that exist only at the HTTP boundary; the rest are :mod:`consent.schemas`."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from consent.roles import Role
+
+
+class SearchableUpdate(BaseModel):
+    """Opt in to (or out of) 1:N search galleries; the subject's own choice."""
+
+    searchable: bool
+
+
+class DeclarationCreate(BaseModel):
+    """The date the database was declared to the regulator and the file reference it gave."""
+
+    date: date
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class ApiKeyCreate(BaseModel):
+    role: Role = Field(description="Subject tokens are issued with subjects, not here.")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ExportFormat(StrEnum):
+    JSON = "json"
+    MD = "md"
+    HTML = "html"
+
+
+class RegisterFormat(StrEnum):
+    JSON = "json"
+    MD = "md"
+
+
+class AuditExportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+class Health(BaseModel):
+    """What an operator or a container orchestrator needs to know, without authentication."""
+
+    status: str
+    models: list[dict[str, Any]] = Field(description="Model ids and SHA-256 as loaded.")
+    providers: dict[str, list[str]] = Field(description="Active onnxruntime execution providers.")
+    counts: dict[str, int]
