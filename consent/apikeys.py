@@ -1,0 +1,101 @@
+"""API keys and subject tokens: secrets shown once, stored only as keyed hashes.
+
+A secret is ``<key id>.<random>``: the id finds the row, the keyed hash of the whole secret is
+compared in constant time. Subject tokens work the same way but are scoped to one subject and
+expire.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.errors import NotFound, Unauthenticated
+from consent.keys import KeyRing
+from consent.roles import Actor, Role
+from consent.tables import ApiKey, Subject, SubjectToken
+
+API_KEY_PREFIX = "key_"
+SUBJECT_TOKEN_PREFIX = "stk_"
+HASH_DOMAIN = "secret"
+
+
+def _new_secret(prefix: str) -> tuple[str, str]:
+    key_id = prefix + secrets.token_hex(8)
+    return key_id, f"{key_id}.{secrets.token_urlsafe(32)}"
+
+
+def create_api_key(
+    session: Session, *, role: Role, name: str, keys: KeyRing, now: datetime
+) -> tuple[ApiKey, str]:
+    """A new key row and its secret (the only time the secret exists in clear)."""
+    key_id, secret = _new_secret(API_KEY_PREFIX)
+    row = ApiKey(
+        id=key_id,
+        name=name,
+        role=str(role),
+        secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def revoke_api_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}", details={"key_id": key_id})
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+def issue_subject_token(
+    session: Session, *, subject: Subject, keys: KeyRing, now: datetime, days: int
+) -> str:
+    token_id, secret = _new_secret(SUBJECT_TOKEN_PREFIX)
+    session.add(
+        SubjectToken(
+            id=token_id,
+            subject_id=subject.id,
+            secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+    )
+    return secret
+
+
+class AuthFailure(Unauthenticated):
+    """An :class:`Unauthenticated` that knows the public key id (never the secret) it concerned."""
+
+    def __init__(self, reason: str, *, key_id: str | None) -> None:
+        super().__init__("invalid or revoked credentials", details={"reason": reason})
+        self.key_id = key_id
+
+
+def authenticate(session: Session, secret: str, *, keys: KeyRing, now: datetime) -> Actor:
+    """The actor behind ``secret`` or :class:`AuthFailure` (the caller audits it)."""
+    key_id, dot, _ = secret.partition(".")
+    if not dot or not key_id.startswith((API_KEY_PREFIX, SUBJECT_TOKEN_PREFIX)):
+        raise AuthFailure("malformed", key_id=None)
+    digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
+    if key_id.startswith(API_KEY_PREFIX):
+        api_key = session.get(ApiKey, key_id)
+        if api_key is None or not hmac.compare_digest(api_key.secret_hash, digest):
+            raise AuthFailure("unknown_or_wrong", key_id=key_id if api_key else None)
+        if api_key.revoked_at is not None:
+            raise AuthFailure("revoked", key_id=key_id)
+        return Actor(key_id=key_id, role=Role(api_key.role))
+    token = session.get(SubjectToken, key_id)
+    if token is None or not hmac.compare_digest(token.secret_hash, digest):
+        raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
+    if token.expires_at <= now:
+        raise AuthFailure("expired", key_id=key_id)
+    pseudonym = session.scalar(select(Subject.pseudonym).where(Subject.id == token.subject_id))
+    return Actor(key_id=key_id, role=Role.SUBJECT, subject=pseudonym)

@@ -1,0 +1,39 @@
+"""AES-256-GCM for template ciphertexts and wrapped keys, and canonical JSON for signatures."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+def new_key() -> bytes:
+    """A fresh random 256-bit key."""
+    return os.urandom(KEY_BYTES)
+
+
+def seal(key: bytes, plaintext: bytes, *, associated: bytes) -> tuple[bytes, bytes]:
+    """Encrypt; ``associated`` binds the ciphertext to its row so rows cannot be swapped."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce, AESGCM(key).encrypt(nonce, plaintext, associated)
+
+
+def open_sealed(key: bytes, nonce: bytes, ciphertext: bytes, *, associated: bytes) -> bytes:
+    """Decrypt, or raise ``ValueError`` when the key, the nonce or the binding is wrong."""
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, associated)
+    except InvalidTag as error:
+        raise ValueError("ciphertext failed authentication") from error
+
+
+def canonical_json(payload: Any) -> bytes:
+    """The one byte form that is hashed and signed: sorted keys, compact, UTF-8."""
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode("utf-8")

@@ -1,0 +1,105 @@
+"""The database: engine, sessions, serialised write transactions, migrations, WAL checkpoint.
+
+SQLite is configured on every connection for what erasure needs: ``secure_delete`` overwrites
+deleted rows with zeros, and a ``wal_checkpoint(TRUNCATE)`` then empties the write-ahead log
+that still holds the old pages. Every transaction starts with ``BEGIN IMMEDIATE`` so two writers
+never interleave: that is what keeps the audit hash chain from forking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; for SQLite, with the pragmas set on every new connection."""
+    parsed = make_url(url)
+    if not parsed.get_backend_name() == "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN IMMEDIATE is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            "secure_delete=ON",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            "synchronous=FULL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the head revision (the one initial revision today)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """Fold the WAL into the database file and truncate it, so deleted pages leave no copy."""
+    if not is_sqlite(engine):
+        return
+    with engine.connect() as connection:
+        busy, frames, done = connection.exec_driver_sql(
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        ).one()
+    if busy:
+        logger.warning("WAL checkpoint blocked by a reader (%s of %s frames)", done, frames)
+
+
+class Database:
+    """Engine + session factory, with one way to run a write transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def open(self) -> None:
+        migrate(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits together or not at all."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def checkpoint(self) -> None:
+        checkpoint_wal(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()

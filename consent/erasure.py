@@ -1,0 +1,176 @@
+"""Erasure: unsearchable at once, then physically gone, in one call.
+
+Order matters. (1) The subject is marked excluded and committed, so every search started
+from then on leaves it out of its allowed set, and its vectors are scrubbed from the in-memory
+index. (2) The saved index is rewritten without them. (3) Template rows, the wrapped data key
+and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
+WAL, which still holds the old pages, is checkpointed and truncated.
+
+What remains, on purpose, holds no biometric data: a tombstone (keyed hash of the pseudonym,
+reason, time, signed receipt) that stops the pseudonym being reused; the consent rows, as proof
+that past processing had a legal basis, with the subject replaced by the tombstone hash and
+the guardian's name and the receipt (which names the pseudonym) removed; and the audit chain,
+which is append-only and names pseudonyms that now lead nowhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from consent.audit import AuditAction, Entry
+from consent.crypto import canonical_json
+from consent.ledger import get_subject, new_id, tombstone_hash
+from consent.receipts import CONSENT_RECEIPT_VERSION
+from consent.roles import Actor
+from consent.runtime import Runtime
+from consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
+from consent.tables import (
+    Consent,
+    ConsentStatus,
+    Subject,
+    SubjectKey,
+    SubjectStatus,
+    SubjectToken,
+    Template,
+    Tombstone,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Destroyed:
+    templates: int
+    index_entries: int
+
+
+def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> Destroyed:
+    """Remove ``labels`` from the index (and its file) and their rows from the ledger.
+
+    The caller commits and then checkpoints the WAL.
+    """
+    present = runtime.index.labels() & set(labels)
+    if present:
+        runtime.index.remove(present)
+    if labels:
+        runtime.index.save()  # also when already scrubbed in memory: the file still has them
+        session.execute(delete(Template).where(Template.id.in_(list(labels))))
+    return Destroyed(templates=len(labels), index_entries=len(present))
+
+
+def erase_subject(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None
+) -> ErasureReceipt:
+    """Erase everything biometric about ``pseudonym`` and return the signed receipt."""
+    started = time.perf_counter()
+    requested_at = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        subject.status = SubjectStatus.EXCLUDED
+        subject.erasure_reason = str(reason)
+        labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
+    present = runtime.index.labels() & labels
+    runtime.index.remove(present)
+    unsearchable_ms = (time.perf_counter() - started) * 1000
+    unsearchable_at = runtime.clock.now()
+
+    subject_hash = tombstone_hash(runtime.keys, pseudonym)
+    with runtime.db.transaction() as session:
+        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        destroyed = destroy_templates(runtime, session, labels)
+        key_destroyed = bool(
+            session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id)).rowcount
+        )
+        session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
+        _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
+        session.delete(subject)
+        tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason), erased_at=requested_at)
+        session.add(tombstone)
+        runtime.audit(
+            session,
+            Entry(
+                action=AuditAction.ERASE,
+                actor=actor,
+                subjects=[pseudonym],
+                details={
+                    "reason": str(reason),
+                    "templates": destroyed.templates,
+                    "index_entries": len(present),
+                },
+            ),
+        )
+    runtime.db.checkpoint()
+    gone_ms = (time.perf_counter() - started) * 1000
+
+    receipt = {
+        "version": CONSENT_RECEIPT_VERSION,
+        "type": "erasure",
+        "receiptID": new_id("era"),
+        "piiControllers": [
+            {
+                "piiController": runtime.settings.controller_name,
+                "contact": runtime.settings.controller_contact,
+            }
+        ],
+        "subjectHash": subject_hash,
+        "reason": str(reason),
+        "requestedAt": requested_at.isoformat(),
+        "unsearchableAt": unsearchable_at.isoformat(),
+        "goneAt": runtime.clock.now().isoformat(),
+        "destroyed": {
+            "templates": destroyed.templates,
+            "indexEntries": len(present),
+            "subjectKey": key_destroyed,
+        },
+        "kept": ["tombstone", "consent records without the subject", "audit chain"],
+        "publicKey": runtime.keys.public_key,
+    }
+    signature = runtime.keys.sign(canonical_json(receipt))
+    with runtime.db.transaction() as session:
+        session.execute(
+            update(Tombstone)
+            .where(Tombstone.subject_hash == subject_hash)
+            .values(receipt=receipt, receipt_signature=signature)
+        )
+    return ErasureReceipt(
+        subject_hash=subject_hash,
+        reason=reason,
+        templates_destroyed=destroyed.templates,
+        index_entries_removed=len(present),
+        key_destroyed=key_destroyed,
+        unsearchable_ms=unsearchable_ms,
+        gone_ms=gone_ms,
+        signed=SignedReceipt(
+            receipt=receipt, signature=signature, public_key=runtime.keys.public_key
+        ),
+    )
+
+
+def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str) -> None:
+    session.execute(
+        update(Consent)
+        .where(Consent.subject_id == subject.id)
+        .values(
+            subject_ref=subject_hash,
+            guardian_name=None,
+            receipt=None,
+            receipt_signature=None,
+            status=ConsentStatus.ERASED,
+        )
+    )
+
+
+def excluded_subjects(session: Session) -> list[str]:
+    """Pseudonyms whose erasure started but did not finish (a crash in between)."""
+    return list(
+        session.scalars(select(Subject.pseudonym).where(Subject.status == SubjectStatus.EXCLUDED))
+    )
+
+
+def subject_count(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
+    ) or 0

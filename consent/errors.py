@@ -1,0 +1,86 @@
+"""Typed refusals of the consent core, each with a stable ``code`` (part of the API contract).
+
+Messages and details carry pseudonyms and ids only: never embeddings, images or personal data.
+Engine refusals (``not_calibrated``, ``no_face``, ``model_mismatch``...) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConsentError(Exception):
+    """Base of every refusal the consent core raises on purpose."""
+
+    code: str = "consent_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class ConsentRequired(ConsentError):
+    """No active consent covers the operation."""
+
+    code = "consent_required"
+
+
+class ConsentExpired(ConsentError):
+    code = "consent_expired"
+
+
+class ConsentWithdrawn(ConsentError):
+    code = "consent_withdrawn"
+
+
+class GuardianConsentRequired(ConsentError):
+    """A minor below the jurisdiction's age of consent needs the holder of parental authority."""
+
+    code = "guardian_consent_required"
+
+
+class PurposeNotConsented(ConsentError):
+    code = "purpose_not_consented"
+
+
+class ProbeConsentRequired(ConsentError):
+    """The person in the probe has not (or no longer) agreed to this search."""
+
+    code = "probe_consent_required"
+
+
+class NotDeclared(ConsentError):
+    """Matching is refused until the biometric database has been declared."""
+
+    code = "not_declared"
+
+
+class OperationNotAllowed(ConsentError):
+    """The purpose does not include this operation."""
+
+    code = "operation_not_allowed"
+
+
+class NotFound(ConsentError):
+    code = "not_found"
+
+
+class SubjectErased(ConsentError):
+    """The pseudonym was erased; it can never be used again."""
+
+    code = "subject_erased"
+
+
+class InvalidRequest(ConsentError):
+    """Well-formed but against a rule (e.g. a consent longer than allowed)."""
+
+    code = "invalid_request"
+
+
+class Forbidden(ConsentError):
+    code = "forbidden"
+
+
+class Unauthenticated(ConsentError):
+    code = "unauthenticated"

@@ -1,0 +1,261 @@
+"""Reading and writing the ledger's rows: purposes, notices, subjects, consents, templates.
+
+Functions take an open session (the caller owns the transaction) and never decide policy:
+the gates live in :mod:`consent.policies`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.crypto import new_key, open_sealed, seal
+from consent.errors import NotFound, SubjectErased
+from consent.keys import KeyRing, template_binding
+from consent.schemas import (
+    ConsentCreate,
+    ConsentPublic,
+    NoticeCreate,
+    PurposeCreate,
+    SignedReceipt,
+    SubjectCreate,
+    TemplatePublic,
+)
+from consent.settings import Jurisdiction
+from consent.tables import (
+    Consent,
+    Notice,
+    Purpose,
+    Subject,
+    SubjectKey,
+    SubjectStatus,
+    Template,
+    Tombstone,
+)
+from engine.types import Vector
+
+TOMBSTONE_DOMAIN = "tombstone"
+
+
+def new_id(prefix: str) -> str:
+    """A random public identifier; random so that ids reveal neither order nor count."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def tombstone_hash(keys: KeyRing, pseudonym: str) -> str:
+    return keys.keyed_hash(pseudonym, domain=TOMBSTONE_DOMAIN)
+
+
+# Purposes and notices -------------------------------------------------------------------------
+def create_purpose(session: Session, body: PurposeCreate, *, now: datetime) -> Purpose:
+    purpose = Purpose(
+        id=new_id("pur"),
+        name=body.name,
+        description=body.description,
+        legal_basis=body.legal_basis,
+        operations=sorted(str(operation) for operation in body.operations),
+        retention_days=body.retention_days,
+        study=body.study,
+        created_at=now,
+    )
+    session.add(purpose)
+    session.flush()
+    return purpose
+
+
+def get_purpose(session: Session, purpose_id: str) -> Purpose:
+    purpose = session.get(Purpose, purpose_id)
+    if purpose is None:
+        raise NotFound(f"no purpose {purpose_id}", details={"purpose_id": purpose_id})
+    return purpose
+
+
+def publish_notice(session: Session, body: NoticeCreate, *, now: datetime) -> Notice:
+    notice = Notice(
+        id=new_id("ntc"),
+        version=body.version,
+        language=body.language,
+        text=body.text,
+        sha256=sha256_text(body.text),
+        published_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def get_notice(session: Session, notice_id: str) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"no notice {notice_id}", details={"notice_id": notice_id})
+    return notice
+
+
+# Subjects -------------------------------------------------------------------------------------
+def create_subject(
+    session: Session, body: SubjectCreate, *, default_jurisdiction: Jurisdiction, now: datetime
+) -> Subject:
+    subject = Subject(
+        pseudonym="subj_" + secrets.token_hex(12),
+        status=SubjectStatus.ACTIVE,
+        age_category=str(body.age_category),
+        jurisdiction=str(body.jurisdiction or default_jurisdiction),
+        searchable=body.searchable,
+        created_at=now,
+        last_interaction_at=now,
+    )
+    session.add(subject)
+    session.flush()
+    return subject
+
+
+def get_subject(
+    session: Session, pseudonym: str, *, keys: KeyRing, include_excluded: bool = False
+) -> Subject:
+    """The subject, or :class:`SubjectErased` for a tombstoned pseudonym, or :class:`NotFound`."""
+    subject = session.scalar(select(Subject).where(Subject.pseudonym == pseudonym))
+    if subject is not None and (include_excluded or subject.status == SubjectStatus.ACTIVE):
+        return subject
+    erased = session.scalar(
+        select(Tombstone.id).where(Tombstone.subject_hash == tombstone_hash(keys, pseudonym))
+    )
+    if erased is not None or subject is not None:
+        raise SubjectErased(f"subject {pseudonym} is erased", details={"subject": pseudonym})
+    raise NotFound(f"no subject {pseudonym}", details={"subject": pseudonym})
+
+
+# Consents -------------------------------------------------------------------------------------
+def record_consent(
+    session: Session,
+    *,
+    subject: Subject,
+    body: ConsentCreate,
+    purposes: list[Purpose],
+    notice: Notice,
+    now: datetime,
+) -> Consent:
+    consent = Consent(
+        id=new_id("cns"),
+        subject_id=subject.id,
+        subject_ref=subject.pseudonym,
+        notice_id=notice.id,
+        notice_version=notice.version,
+        notice_sha256=notice.sha256,
+        language=body.language,
+        method=str(body.method),
+        given_by=str(body.given_by),
+        guardian_name=body.guardian_name,
+        evidence_sha256=sha256_text(body.evidence),
+        obtained_at=now,
+        expires_at=body.expires_at,
+        purposes=purposes,
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Consent:
+    consent = session.get(Consent, consent_id)
+    if consent is None or consent.subject_id != subject.id:
+        raise NotFound(f"no consent {consent_id} for {subject.pseudonym}",
+                       details={"consent_id": consent_id, "subject": subject.pseudonym})
+    return consent
+
+
+def consent_public(consent: Consent, *, public_key: str, status: str) -> ConsentPublic:
+    receipt = None
+    if consent.receipt is not None and consent.receipt_signature is not None:
+        receipt = SignedReceipt(
+            receipt=consent.receipt, signature=consent.receipt_signature, public_key=public_key
+        )
+    return ConsentPublic.model_validate(
+        {
+            **{column: getattr(consent, column) for column in ConsentPublic.model_fields
+               if hasattr(consent, column) and column not in {"subject", "purposes", "receipt",
+                                                              "status"}},
+            "subject": consent.subject_ref,
+            "purposes": sorted(purpose.id for purpose in consent.purposes),
+            "status": status,
+            "receipt": receipt,
+        }
+    )
+
+
+# Templates ------------------------------------------------------------------------------------
+def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime) -> bytes:
+    """The subject's data key, created and stored wrapped under the master key on first use."""
+    row = session.get(SubjectKey, subject.id)
+    if row is not None:
+        return keys.unwrap(row.wrapped, subject_id=subject.id)
+    key = new_key()
+    session.add(
+        SubjectKey(subject_id=subject.id, wrapped=keys.wrap(key, subject_id=subject.id),
+                   created_at=now)
+    )
+    return key
+
+
+def add_template(
+    session: Session,
+    *,
+    subject: Subject,
+    consent: Consent,
+    protected: Vector,
+    model_id: str,
+    quality: float,
+    key: bytes,
+    now: datetime,
+) -> Template:
+    """Store one protected vector encrypted under the subject's key; its id is the index label."""
+    template = Template(
+        subject_id=subject.id,
+        consent_id=consent.id,
+        model_id=model_id,
+        quality=quality,
+        nonce=b"",
+        ciphertext=b"",
+        created_at=now,
+    )
+    session.add(template)
+    session.flush()  # the id is bound into the ciphertext
+    template.nonce, template.ciphertext = seal(
+        key,
+        np.asarray(protected, dtype=np.float32).tobytes(),
+        associated=template_binding(
+            template_id=template.id, subject_id=subject.id, model_id=model_id
+        ),
+    )
+    return template
+
+
+def decrypt_template(template: Template, *, key: bytes) -> Vector:
+    plaintext = open_sealed(
+        key,
+        template.nonce,
+        template.ciphertext,
+        associated=template_binding(
+            template_id=template.id, subject_id=template.subject_id, model_id=template.model_id
+        ),
+    )
+    return np.frombuffer(plaintext, dtype=np.float32).copy()
+
+
+def template_public(template: Template, *, pseudonym: str) -> TemplatePublic:
+    return TemplatePublic(
+        id=template.id,
+        subject=pseudonym,
+        consent_id=template.consent_id,
+        model_id=template.model_id,
+        quality=template.quality,
+        created_at=template.created_at,
+    )

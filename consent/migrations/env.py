@@ -1,0 +1,21 @@
+"""Alembic environment: runs on the connection that :func:`consent.db.migrate` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from consent.tables import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+
+if connection is None:  # command-line use: `alembic -x url=sqlite:///var/optinface.db upgrade head`
+    url = context.get_x_argument(as_dictionary=True).get("url", "sqlite:///var/optinface.db")
+    with create_engine(url).begin() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata,
+                          render_as_batch=True)
+        context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.run_migrations()

@@ -1,0 +1,182 @@
+"""The gates: every rule that can refuse an operation, each with its own typed refusal.
+
+They read the ledger and raise; they never write. The gallery query lives here too, because
+who may be found by a search is a policy, not a storage detail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.errors import (
+    ConsentExpired,
+    ConsentRequired,
+    ConsentWithdrawn,
+    GuardianConsentRequired,
+    NotDeclared,
+    OperationNotAllowed,
+    ProbeConsentRequired,
+    PurposeNotConsented,
+)
+from consent.schemas import AgeCategory, ConsentCapacity, Operation
+from consent.settings import ConsentSettings, Jurisdiction
+from consent.tables import (
+    Consent,
+    ConsentStatus,
+    ProbeConsent,
+    Purpose,
+    RegisterDeclaration,
+    Subject,
+    SubjectStatus,
+    Template,
+    consent_purposes,
+)
+
+
+def consent_status(consent: Consent, *, now: datetime) -> ConsentStatus:
+    """The status that counts now: a stored ``active`` consent past its expiry is expired."""
+    if consent.status == ConsentStatus.ACTIVE and consent.expires_at <= now:
+        return ConsentStatus.EXPIRED
+    return ConsentStatus(consent.status)
+
+
+def age_of_consent(jurisdiction: Jurisdiction, settings: ConsentSettings) -> int:
+    return settings.quebec_min_age if jurisdiction is Jurisdiction.QC else settings.gdpr_min_age
+
+
+def require_capacity(
+    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings
+) -> None:
+    """A minor below the age of consent of their jurisdiction needs parental authority."""
+    category = AgeCategory(subject.age_category)
+    minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
+    if category.min_age < minimum and given_by is not ConsentCapacity.PARENTAL_AUTHORITY:
+        raise GuardianConsentRequired(
+            f"subject {subject.pseudonym} is under {minimum}: the holder of parental authority"
+            " must consent",
+            details={"subject": subject.pseudonym, "age_of_consent": minimum},
+        )
+
+
+def require_usable(consent: Consent, *, now: datetime) -> None:
+    status = consent_status(consent, now=now)
+    details = {"consent_id": consent.id}
+    if status is ConsentStatus.WITHDRAWN or status is ConsentStatus.ERASED:
+        raise ConsentWithdrawn(f"consent {consent.id} was withdrawn", details=details)
+    if status is ConsentStatus.EXPIRED:
+        raise ConsentExpired(f"consent {consent.id} has expired", details=details)
+
+
+def require_enrol_consent(
+    subject: Subject, consent: Consent, *, now: datetime, settings: ConsentSettings
+) -> None:
+    """The consent is the subject's, in force, covers enrolment, and was given with capacity."""
+    require_usable(consent, now=now)
+    if not any(Operation.ENROL in purpose.operations for purpose in consent.purposes):
+        raise ConsentRequired(
+            f"consent {consent.id} does not cover enrolment",
+            details={"consent_id": consent.id, "subject": subject.pseudonym},
+        )
+    require_capacity(subject, ConsentCapacity(consent.given_by), settings)
+
+
+def require_operation(purpose: Purpose, operation: Operation) -> None:
+    if operation not in purpose.operations:
+        raise OperationNotAllowed(
+            f"purpose {purpose.id} does not allow {operation}",
+            details={"purpose_id": purpose.id, "operation": str(operation)},
+        )
+
+
+def require_probe_consent(
+    probe: ProbeConsent | None, *, probe_consent_id: str, purpose: Purpose, now: datetime
+) -> ProbeConsent:
+    """A single-use, unexpired consent of the person in the probe, for this very purpose."""
+    problem = None
+    if probe is None:
+        problem = "missing"
+    elif probe.used_at is not None:
+        problem = "used"
+    elif probe.expires_at <= now:
+        problem = "expired"
+    elif probe.purpose_id != purpose.id:
+        problem = "other_purpose"
+    if problem is not None or probe is None:
+        raise ProbeConsentRequired(
+            f"probe consent {probe_consent_id} is {problem}",
+            details={"probe_consent_id": probe_consent_id, "problem": problem},
+        )
+    return probe
+
+
+def require_declared(session: Session) -> RegisterDeclaration:
+    declaration = session.scalars(
+        select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
+    ).first()
+    if declaration is None:
+        raise NotDeclared(
+            "the biometric database has not been declared; matching is refused until it is"
+        )
+    return declaration
+
+
+def _active_consents_for(purpose_id: str, now: datetime):  # type: ignore[no-untyped-def]
+    return (
+        select(Consent.subject_id)
+        .join(consent_purposes, consent_purposes.c.consent_id == Consent.id)
+        .where(
+            consent_purposes.c.purpose_id == purpose_id,
+            Consent.status == ConsentStatus.ACTIVE,
+            Consent.expires_at > now,
+        )
+    )
+
+
+def require_verify_consent(
+    session: Session, subject: Subject, purpose: Purpose, *, now: datetime
+) -> None:
+    covered = session.scalar(
+        _active_consents_for(purpose.id, now).where(Consent.subject_id == subject.id).limit(1)
+    )
+    if covered is None:
+        raise PurposeNotConsented(
+            f"subject {subject.pseudonym} has no active consent to purpose {purpose.id}",
+            details={"subject": subject.pseudonym, "purpose_id": purpose.id},
+        )
+
+
+def gallery_labels(
+    session: Session, purpose: Purpose, *, model_id: str, now: datetime
+) -> set[int]:
+    """Templates searchable for ``purpose``: opted-in, active subjects with an active consent."""
+    query = (
+        select(Template.id)
+        .join(Subject, Subject.id == Template.subject_id)
+        .where(
+            Subject.status == SubjectStatus.ACTIVE,
+            Subject.searchable.is_(True),
+            Template.model_id == model_id,
+            Subject.id.in_(_active_consents_for(purpose.id, now)),
+        )
+    )
+    return set(session.scalars(query))
+
+
+def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[int]:
+    """Templates allowed in the index at all: an active subject with some consent in force."""
+    in_force = select(Consent.subject_id).where(
+        Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now
+    )
+    query = (
+        select(Template.id)
+        .join(Subject, Subject.id == Template.subject_id)
+        .where(
+            Subject.status == SubjectStatus.ACTIVE,
+            Template.model_id == model_id,
+            Subject.id.in_(in_force),
+        )
+    )
+    return set(session.scalars(query))

@@ -1,0 +1,71 @@
+"""Start-up reconciliation: the index is a cache of the ledger, never the other way round.
+
+A crash between a ledger commit and an index write can leave a vector without a consent, or a
+consented template out of the index. Here index entries the ledger does not allow are removed,
+and allowed templates missing from the index are decrypted and added back. Nothing is rebuilt
+from scratch, so start-up stays fast at scale. Erasures a crash interrupted are finished first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+
+from consent.audit import AuditAction, Entry
+from consent.erasure import erase_subject, excluded_subjects
+from consent.keys import KeyRing
+from consent.ledger import decrypt_template
+from consent.policies import indexable_labels
+from consent.runtime import Runtime
+from consent.schemas import ErasureReason, ReconcileReport
+from consent.tables import Subject, SubjectKey, Template
+
+
+def reconcile(runtime: Runtime, *, model_id: str) -> ReconcileReport:
+    with runtime.db.transaction() as session:
+        interrupted = [
+            (pseudonym, session.scalar(
+                select(Subject.erasure_reason).where(Subject.pseudonym == pseudonym)))
+            for pseudonym in excluded_subjects(session)
+        ]
+    for pseudonym, reason in interrupted:
+        erase_subject(
+            runtime,
+            pseudonym=pseudonym,
+            reason=ErasureReason(reason or ErasureReason.REQUEST),
+            actor=None,
+        )
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        allowed = indexable_labels(session, model_id=model_id, now=now)
+        present = runtime.index.labels()
+        extra = present - allowed
+        missing = sorted(allowed - present)
+        if extra:
+            runtime.index.remove(extra)
+        if missing:
+            templates = list(session.scalars(select(Template).where(Template.id.in_(missing))))
+            keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
+            vectors = np.stack(
+                [decrypt_template(t, key=keys[t.subject_id]) for t in templates]
+            )
+            runtime.index.add([t.id for t in templates], vectors)
+        if extra or missing:
+            runtime.index.save()
+        report = ReconcileReport(
+            ledger_templates=len(allowed),
+            index_entries=runtime.index.count(),
+            removed=len(extra),
+            re_added=len(missing),
+            erasures_completed=len(interrupted),
+        )
+        runtime.audit(
+            session,
+            Entry(action=AuditAction.RECONCILED, actor=None, details=report.model_dump()),
+        )
+    return report
+
+
+def _data_keys(session, keyring: KeyRing, subject_ids: set[int]) -> dict[int, bytes]:  # type: ignore[no-untyped-def]
+    rows = session.scalars(select(SubjectKey).where(SubjectKey.subject_id.in_(subject_ids)))
+    return {row.subject_id: keyring.unwrap(row.wrapped, subject_id=row.subject_id) for row in rows}

@@ -1,0 +1,100 @@
+"""Who may do what: roles, the permission table, and the one check the API calls too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from consent.errors import Forbidden
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    RESEARCHER = "researcher"
+    REVIEWER = "reviewer"
+    PORTAL = "portal"
+    SUBJECT = "subject"
+
+
+class Permission(StrEnum):
+    MANAGE_KEYS = "manage_keys"
+    MANAGE_PURPOSES = "manage_purposes"
+    READ_PURPOSES = "read_purposes"
+    CREATE_SUBJECT = "create_subject"
+    READ_SUBJECT = "read_subject"
+    UPDATE_SUBJECT = "update_subject"
+    GIVE_CONSENT = "give_consent"
+    WITHDRAW_CONSENT = "withdraw_consent"
+    CREATE_PROBE_CONSENT = "create_probe_consent"
+    ENROL = "enrol"
+    VERIFY = "verify"
+    IDENTIFY = "identify"
+    ERASE = "erase"
+    EXPORT = "export"
+    SWEEP = "sweep"
+    READ_AUDIT = "read_audit"
+    CHECKPOINT_AUDIT = "checkpoint_audit"
+    READ_REGISTER = "read_register"
+    DECLARE = "declare"
+    READ_LEDGER = "read_ledger"
+
+
+_SUBJECT_SIDE = {
+    Permission.READ_PURPOSES,
+    Permission.READ_SUBJECT,
+    Permission.UPDATE_SUBJECT,
+    Permission.GIVE_CONSENT,
+    Permission.WITHDRAW_CONSENT,
+    Permission.ENROL,
+    Permission.ERASE,
+    Permission.EXPORT,
+}
+
+# Searching is the researcher's alone: an administrator runs the system but never looks people up.
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        set(Permission)
+        - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT}
+    ),
+    Role.RESEARCHER: frozenset(
+        {
+            Permission.READ_PURPOSES,
+            Permission.CREATE_PROBE_CONSENT,
+            Permission.VERIFY,
+            Permission.IDENTIFY,
+        }
+    ),
+    Role.REVIEWER: frozenset(
+        {
+            Permission.READ_PURPOSES,
+            Permission.READ_AUDIT,
+            Permission.CHECKPOINT_AUDIT,
+            Permission.READ_REGISTER,
+            Permission.READ_LEDGER,
+        }
+    ),
+    Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),
+    Role.SUBJECT: frozenset(_SUBJECT_SIDE - {Permission.ENROL}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """An authenticated caller: the key it used, its role, and for a subject token, whose."""
+
+    key_id: str
+    role: Role
+    subject: str | None = None
+
+
+def authorize(actor: Actor, permission: Permission, *, subject: str | None = None) -> None:
+    """Raise :class:`Forbidden` unless ``actor`` may do ``permission`` (on ``subject``)."""
+    if permission not in PERMISSIONS[actor.role]:
+        raise Forbidden(
+            f"role {actor.role} may not {permission}",
+            details={"role": str(actor.role), "permission": str(permission)},
+        )
+    if actor.role is Role.SUBJECT and (subject is None or subject != actor.subject):
+        raise Forbidden(
+            "a subject token acts on its own subject only", details={"permission": str(permission)}
+        )

@@ -1,0 +1,392 @@
+"""The inputs and outputs of :class:`consent.service.OptinFace` (pydantic v2).
+
+These are the API's bodies and answers too, so their names and fields are a public contract.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from consent.audit import AuditAction
+from consent.roles import Role
+from consent.settings import Jurisdiction
+
+
+class Operation(StrEnum):
+    """What a purpose may use a face for."""
+
+    ENROL = "enrol"
+    VERIFY = "verify"  # 1:1 against one named subject
+    IDENTIFY = "identify"  # 1:N within the purpose's gallery
+
+
+class AgeCategory(StrEnum):
+    """An age bracket declared at the portal (from an ID check), never estimated from a face.
+
+    Brackets are cut at every age of consent in use (13 to 16 under GDPR art. 8, 14 in Québec)
+    so that the configured threshold decides, not the bracket.
+    """
+
+    ADULT = "adult"
+    MINOR_16_17 = "minor_16_17"
+    MINOR_15 = "minor_15"
+    MINOR_14 = "minor_14"
+    MINOR_13 = "minor_13"
+    UNDER_13 = "under_13"
+
+    @property
+    def min_age(self) -> int:
+        return _MIN_AGE[self]
+
+
+_MIN_AGE = {
+    AgeCategory.ADULT: 18,
+    AgeCategory.MINOR_16_17: 16,
+    AgeCategory.MINOR_15: 15,
+    AgeCategory.MINOR_14: 14,
+    AgeCategory.MINOR_13: 13,
+    AgeCategory.UNDER_13: 0,
+}
+
+
+class ConsentMethod(StrEnum):
+    E_SIGNATURE = "e_signature"
+    SIGNED_FORM = "signed_form"
+    PORTAL_CLICK = "portal_click"
+
+
+class ConsentCapacity(StrEnum):
+    SELF = "self"
+    PARENTAL_AUTHORITY = "parental_authority"
+
+
+class ErasureReason(StrEnum):
+    REQUEST = "request"
+    WITHDRAWAL = "withdrawal"
+    EXPIRY = "expiry"
+    RETENTION = "retention"
+
+
+class Decision(StrEnum):
+    MATCH = "match"
+    NO_MATCH = "no_match"
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# Keys -----------------------------------------------------------------------------------------
+class ApiKeyPublic(_Public):
+    key_id: str
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    secret: str = Field(description="Shown once; only a keyed hash is stored.")
+
+
+# Purposes and notices -------------------------------------------------------------------------
+class PurposeCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1)
+    legal_basis: str = Field(min_length=1, max_length=200)
+    operations: set[Operation] = Field(min_length=1)
+    retention_days: int = Field(gt=0)
+    study: str | None = None
+
+
+class PurposePublic(_Public):
+    id: str
+    name: str
+    description: str
+    legal_basis: str
+    operations: list[Operation]
+    retention_days: int
+    study: str | None
+    created_at: datetime
+
+
+class NoticeCreate(BaseModel):
+    version: str = Field(min_length=1, max_length=50)
+    language: str = Field(min_length=2, max_length=20)
+    text: str = Field(min_length=1)
+
+
+class NoticePublic(_Public):
+    id: str
+    version: str
+    language: str
+    text: str
+    sha256: str
+    published_at: datetime
+
+
+# Subjects and consents ------------------------------------------------------------------------
+class SubjectCreate(BaseModel):
+    age_category: AgeCategory
+    jurisdiction: Jurisdiction | None = Field(
+        default=None, description="Defaults to the deployment's jurisdiction."
+    )
+    searchable: bool = False
+
+
+class SubjectPublic(_Public):
+    pseudonym: str
+    status: str
+    age_category: AgeCategory
+    jurisdiction: Jurisdiction
+    searchable: bool
+    created_at: datetime
+    last_interaction_at: datetime
+
+
+class SubjectCreated(BaseModel):
+    pseudonym: str
+    subject: SubjectPublic
+    subject_token: str = Field(description="Shown once; scoped to this subject; expires.")
+    token_expires_at: datetime
+
+
+class SignedReceipt(BaseModel):
+    receipt: dict[str, Any]
+    signature: str = Field(description="Ed25519 over the canonical JSON of receipt, base64.")
+    public_key: str = Field(description="Ed25519 public key, base64 of the raw 32 bytes.")
+
+
+class ConsentCreate(BaseModel):
+    purposes: list[str] = Field(min_length=1)
+    notice_id: str
+    language: str = Field(min_length=2, max_length=20)
+    method: ConsentMethod
+    given_by: ConsentCapacity = ConsentCapacity.SELF
+    guardian_name: str | None = None
+    evidence: str = Field(min_length=1, description="Stored only as its SHA-256.")
+    expires_at: datetime
+
+
+class ConsentPublic(BaseModel):
+    id: str
+    subject: str = Field(description="The pseudonym, or the tombstone hash once erased.")
+    purposes: list[str]
+    notice_id: str
+    notice_version: str
+    notice_sha256: str
+    language: str
+    method: ConsentMethod
+    given_by: ConsentCapacity
+    guardian_name: str | None
+    evidence_sha256: str
+    obtained_at: datetime
+    expires_at: datetime
+    withdrawn_at: datetime | None
+    status: str
+    receipt: SignedReceipt | None = None
+
+
+class ConsentGiven(BaseModel):
+    consent: ConsentPublic
+    receipt: SignedReceipt
+
+
+class ProbeConsentCreate(BaseModel):
+    purpose_id: str
+    notice_id: str
+    method: ConsentMethod
+    evidence: str = Field(min_length=1)
+    expires_at: datetime
+
+
+class ProbeConsentPublic(_Public):
+    id: str
+    purpose_id: str
+    notice_id: str
+    method: ConsentMethod
+    evidence_sha256: str
+    obtained_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+# Templates and matching -----------------------------------------------------------------------
+class TemplatePublic(BaseModel):
+    """That a template exists and how it was made; never the vector."""
+
+    id: int
+    subject: str
+    consent_id: str
+    model_id: str
+    quality: float
+    created_at: datetime
+
+
+class Candidate(BaseModel):
+    subject: str
+    score: float
+
+
+class MatchResult(BaseModel):
+    decision: Decision
+    threshold: float
+    fmr: float = Field(description="The false-match rate the threshold was calibrated for.")
+    fnmr: float
+    model_id: str
+    purpose_id: str
+    candidates: list[Candidate] = Field(
+        description="Only candidates at or above the threshold: never the nearest stranger."
+    )
+
+
+# Erasure --------------------------------------------------------------------------------------
+class ErasureReceipt(BaseModel):
+    subject_hash: str = Field(description="Keyed hash of the pseudonym: the tombstone.")
+    reason: ErasureReason
+    templates_destroyed: int
+    index_entries_removed: int
+    key_destroyed: bool
+    unsearchable_ms: float
+    gone_ms: float
+    signed: SignedReceipt
+
+
+class WithdrawalResult(BaseModel):
+    consent: ConsentPublic
+    templates_erased: int
+    subject_erased: bool
+    erasure: ErasureReceipt | None = None
+
+
+class SweepReport(BaseModel):
+    ran_at: datetime
+    consents_expired: int
+    erasures: list[ErasureReceipt]
+
+
+class ReconcileReport(BaseModel):
+    ledger_templates: int
+    index_entries: int
+    removed: int
+    re_added: int
+    erasures_completed: int
+
+
+# Audit ----------------------------------------------------------------------------------------
+class AuditEventPublic(_Public):
+    seq: int
+    at: str
+    actor_key_id: str | None
+    actor_role: str | None
+    action: str
+    purpose: str | None
+    subjects: list[str]
+    outcome: str
+    probe_sha256: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditFilter(BaseModel):
+    action: AuditAction | None = None
+    subject: str | None = None
+    actor_key_id: str | None = None
+    purpose: str | None = None
+    since: str | None = Field(default=None, description="ISO time, inclusive.")
+    until: str | None = Field(default=None, description="ISO time, exclusive.")
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEventPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class ChainStatus(BaseModel):
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_sequence: int | None
+
+
+class CheckpointPublic(_Public):
+    seq: int
+    hash: str
+    signature: str
+    public_key: str
+    at: datetime
+
+
+# Access ---------------------------------------------------------------------------------------
+class AccessExport(BaseModel):
+    generated_at: datetime
+    controller_name: str
+    controller_contact: str
+    subject: SubjectPublic
+    consents: list[ConsentPublic]
+    templates: list[TemplatePublic]
+    events: list[AuditEventPublic]
+
+
+# Register and reviewer views ------------------------------------------------------------------
+class ModelInfo(BaseModel):
+    id: str
+    role: str
+    sha256: str
+    licence: str
+
+
+class DeclarationPublic(_Public):
+    declared_on: date
+    reference: str
+    recorded_at: datetime
+
+
+class Register(BaseModel):
+    generated_at: datetime
+    controller_name: str
+    controller_contact: str
+    privacy_officer: str
+    jurisdiction: Jurisdiction
+    purposes: list[PurposePublic]
+    categories_of_persons: list[str]
+    biometric_characteristic: str
+    models: list[ModelInfo]
+    active_model_id: str
+    subjects: int
+    templates: int
+    templates_needing_reenrolment: int
+    database_location: str
+    retention_rules: list[str]
+    security_measures: list[str]
+    pia_reference: str
+    recipients: list[str]
+    declaration: DeclarationPublic | None
+    in_service_from: date | None = Field(
+        description="Declaration date + the notice period (Québec: 60 days before service)."
+    )
+    warnings: list[str]
+
+
+class TombstonePublic(_Public):
+    subject_hash: str
+    reason: ErasureReason
+    erased_at: datetime
+    receipt: dict[str, Any] | None
+    receipt_signature: str | None
+
+
+class ConsentLedger(BaseModel):
+    by_status: dict[str, int]
+    by_purpose: dict[str, dict[str, int]]
+    consents: list[ConsentPublic]
+
+
+ExportFormat = Literal["md", "html"]

@@ -1,0 +1,712 @@
+"""OptinFace: the one door through which the API, the CLI and notebooks use the consent core.
+
+Every public method authorises the actor, applies the gates, does the work and chains an audit
+event in the same transaction. Refusals are audited too (in their own transaction, since the
+refused work is rolled back) and then raised unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consent import access, apikeys, ledger, policies
+from consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from consent.clock import Clock, SystemClock
+from consent.crypto import canonical_json
+from consent.db import Database
+from consent.erasure import destroy_templates, erase_subject
+from consent.errors import ConsentError, InvalidRequest
+from consent.keys import KeyRing
+from consent.receipts import consent_receipt
+from consent.reconcile import reconcile
+from consent.register import build_register, render_register
+from consent.roles import Actor, Permission, Role, authorize
+from consent.runtime import Runtime
+from consent.schemas import (
+    AccessExport,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    AuditEventPublic,
+    AuditFilter,
+    AuditPage,
+    Candidate,
+    ChainStatus,
+    CheckpointPublic,
+    ConsentCreate,
+    ConsentGiven,
+    ConsentLedger,
+    ConsentPublic,
+    Decision,
+    ErasureReason,
+    ErasureReceipt,
+    ExportFormat,
+    MatchResult,
+    NoticeCreate,
+    NoticePublic,
+    Operation,
+    ProbeConsentCreate,
+    ProbeConsentPublic,
+    PurposeCreate,
+    PurposePublic,
+    ReconcileReport,
+    Register,
+    SubjectCreate,
+    SubjectCreated,
+    SubjectPublic,
+    SweepReport,
+    TemplatePublic,
+    TombstonePublic,
+    WithdrawalResult,
+)
+from consent.settings import ConsentSettings
+from consent.sweeper import due_for_erasure
+from consent.tables import (
+    ApiKey,
+    AuditEvent,
+    Consent,
+    ConsentStatus,
+    Notice,
+    ProbeConsent,
+    Purpose,
+    RegisterDeclaration,
+    Subject,
+    Template,
+    Tombstone,
+)
+from engine.errors import EngineError, ModelMismatch
+from engine.pipeline import FacePipeline
+from engine.protection import TemplateProtector
+from engine.thresholds import Threshold, threshold_for
+from engine.types import VectorIndex
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+EMBEDDING_DIM = 512
+
+
+def _open_index(settings: ConsentSettings) -> VectorIndex:
+    from engine.index import HnswIndex  # the engine's default backend
+
+    index = HnswIndex.from_settings(settings, dim=EMBEDDING_DIM)
+    if settings.index_path.exists():
+        index.load(settings.index_path)
+    return index
+
+
+class OptinFace:
+    """The consent-first face-matching service."""
+
+    def __init__(
+        self,
+        *,
+        settings: ConsentSettings,
+        pipeline: FacePipeline,
+        clock: Clock,
+        runtime: Runtime,
+        protector: TemplateProtector,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.clock = clock
+        self._rt = runtime
+        self._protector = protector
+        self.last_reconcile: ReconcileReport | None = None
+
+    # Life cycle -------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        settings: ConsentSettings,
+        *,
+        pipeline: FacePipeline | None = None,
+        clock: Clock | None = None,
+        index: VectorIndex | None = None,
+    ) -> OptinFace:
+        """Create keys and data folder on first run, migrate, load the index, reconcile."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = KeyRing.load_or_create(
+            master_path=settings.master_key_path,
+            signing_path=settings.signing_key_path,
+            hmac_path=settings.hmac_key_path,
+        )
+        db = Database(settings.url)
+        db.open()
+        runtime = Runtime(
+            settings=settings,
+            db=db,
+            keys=keys,
+            index=index if index is not None else _open_index(settings),
+            clock=clock or SystemClock(),
+        )
+        service = cls(
+            settings=settings,
+            pipeline=pipeline or FacePipeline.from_settings(settings),
+            clock=runtime.clock,
+            runtime=runtime,
+            protector=TemplateProtector.load_or_create(settings.rotation_key_path),
+        )
+        service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id)
+        logger.info("optinface open: %s", service.last_reconcile)
+        return service
+
+    def close(self) -> None:
+        self._rt.index.save()
+        self._rt.db.close()
+
+    @property
+    def index(self) -> VectorIndex:
+        return self._rt.index
+
+    @property
+    def public_key(self) -> str:
+        return self._rt.keys.public_key
+
+    # Plumbing ---------------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._rt.db.transaction() as session:
+            yield session
+
+    def _audit(self, session: Session, entry: Entry) -> None:
+        self._rt.audit(session, entry)
+
+    def _guarded(
+        self,
+        work: Callable[[], T],
+        *,
+        actor: Actor | None,
+        action: AuditAction,
+        purpose: str | None = None,
+        subjects: list[str] | None = None,
+        probe_sha256: str | None = None,
+    ) -> T:
+        """Run ``work``; a refusal is chained into the audit log, then raised unchanged."""
+        try:
+            return work()
+        except (ConsentError, EngineError) as refusal:
+            with self._write() as session:
+                self._audit(
+                    session,
+                    Entry(
+                        action=AuditAction.REFUSED,
+                        actor=actor,
+                        outcome=refusal.code,
+                        purpose=purpose,
+                        subjects=subjects or [],
+                        probe_sha256=probe_sha256,
+                        details={"attempted": str(action)},
+                    ),
+                )
+            raise
+
+    def _consent_public(self, consent: Consent) -> ConsentPublic:
+        return ledger.consent_public(
+            consent,
+            public_key=self.public_key,
+            status=policies.consent_status(consent, now=self.clock.now()),
+        )
+
+    # Keys and authentication ------------------------------------------------------------------
+    def create_api_key(self, *, actor: Actor | None, role: Role, name: str) -> ApiKeyCreated:
+        """A new key; ``actor=None`` only bootstraps the first admin key of an empty system."""
+        with self._write() as session:
+            if actor is None:
+                if session.scalar(select(func.count()).select_from(ApiKey)):
+                    raise InvalidRequest("bootstrap is only possible while no API key exists")
+                if role is not Role.ADMIN:
+                    raise InvalidRequest("the bootstrap key must be an admin key")
+            else:
+                authorize(actor, Permission.MANAGE_KEYS)
+            row, secret = apikeys.create_api_key(
+                session, role=role, name=name, keys=self._rt.keys, now=self.clock.now()
+            )
+            self._audit(
+                session,
+                Entry(action=AuditAction.KEY_CREATED, actor=actor,
+                      details={"key_id": row.id, "role": str(role), "name": name}),
+            )
+            return ApiKeyCreated(**_key_public(row).model_dump(), secret=secret)
+
+    def list_api_keys(self, *, actor: Actor) -> list[ApiKeyPublic]:
+        authorize(actor, Permission.MANAGE_KEYS)
+        with self._write() as session:
+            return [_key_public(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.created_at))]
+
+    def revoke_api_key(self, *, actor: Actor, key_id: str) -> None:
+        authorize(actor, Permission.MANAGE_KEYS)
+        with self._write() as session:
+            apikeys.revoke_api_key(session, key_id=key_id, now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.KEY_REVOKED, actor=actor,
+                                       details={"key_id": key_id}))
+
+    def authenticate(self, secret: str) -> Actor:
+        """The actor behind an API key or subject token; failures are audited without the secret."""
+        try:
+            with self._write() as session:
+                return apikeys.authenticate(
+                    session, secret, keys=self._rt.keys, now=self.clock.now()
+                )
+        except apikeys.AuthFailure as failure:
+            with self._write() as session:
+                self._audit(
+                    session,
+                    Entry(
+                        action=AuditAction.LOGIN_FAILURE,
+                        actor=None,
+                        outcome=failure.code,
+                        details={"key_id": failure.key_id, **failure.details},
+                    ),
+                )
+            raise
+
+    # Purposes and notices ---------------------------------------------------------------------
+    def create_purpose(self, *, actor: Actor, body: PurposeCreate) -> PurposePublic:
+        authorize(actor, Permission.MANAGE_PURPOSES)
+        with self._write() as session:
+            purpose = ledger.create_purpose(session, body, now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.PURPOSE_CREATED, actor=actor,
+                                       purpose=purpose.id, details={"name": purpose.name}))
+            return PurposePublic.model_validate(purpose)
+
+    def list_purposes(self, *, actor: Actor) -> list[PurposePublic]:
+        authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
+        with self._write() as session:
+            rows = session.scalars(select(Purpose).order_by(Purpose.created_at))
+            return [PurposePublic.model_validate(p) for p in rows]
+
+    def publish_notice(self, *, actor: Actor, body: NoticeCreate) -> NoticePublic:
+        authorize(actor, Permission.MANAGE_PURPOSES)
+        with self._write() as session:
+            notice = ledger.publish_notice(session, body, now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.NOTICE_PUBLISHED, actor=actor,
+                                       details={"notice_id": notice.id, "sha256": notice.sha256}))
+            return NoticePublic.model_validate(notice)
+
+    def list_notices(self, *, actor: Actor) -> list[NoticePublic]:
+        authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
+        with self._write() as session:
+            rows = session.scalars(select(Notice).order_by(Notice.published_at))
+            return [NoticePublic.model_validate(n) for n in rows]
+
+    # Subjects and consents --------------------------------------------------------------------
+    def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
+        authorize(actor, Permission.CREATE_SUBJECT)
+        now = self.clock.now()
+        with self._write() as session:
+            subject = ledger.create_subject(
+                session, body, default_jurisdiction=self.settings.jurisdiction, now=now
+            )
+            token = apikeys.issue_subject_token(
+                session, subject=subject, keys=self._rt.keys, now=now,
+                days=self.settings.subject_token_days,
+            )
+            self._audit(session, Entry(action=AuditAction.SUBJECT_CREATED, actor=actor,
+                                       subjects=[subject.pseudonym],
+                                       details={"age_category": subject.age_category,
+                                                "jurisdiction": subject.jurisdiction}))
+            return SubjectCreated(
+                pseudonym=subject.pseudonym,
+                subject=SubjectPublic.model_validate(subject),
+                subject_token=token,
+                token_expires_at=now + timedelta(days=self.settings.subject_token_days),
+            )
+
+    def get_subject(self, *, actor: Actor, subject: str) -> SubjectPublic:
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._write() as session:
+            return SubjectPublic.model_validate(
+                ledger.get_subject(session, subject, keys=self._rt.keys)
+            )
+
+    def set_searchable(self, *, actor: Actor, subject: str, searchable: bool) -> SubjectPublic:
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            row.searchable = searchable
+            row.last_interaction_at = self.clock.now()
+            self._audit(session, Entry(action=AuditAction.SUBJECT_UPDATED, actor=actor,
+                                       subjects=[subject], details={"searchable": searchable}))
+            return SubjectPublic.model_validate(row)
+
+    def give_consent(self, *, actor: Actor, subject: str, body: ConsentCreate) -> ConsentGiven:
+        authorize(actor, Permission.GIVE_CONSENT, subject=subject)
+        return self._guarded(lambda: self._give_consent(actor, subject, body), actor=actor,
+                             action=AuditAction.CONSENT_GIVEN, subjects=[subject])
+
+    def _give_consent(self, actor: Actor, pseudonym: str, body: ConsentCreate) -> ConsentGiven:
+        now = self.clock.now()
+        if body.expires_at <= now or body.expires_at > now + timedelta(
+            days=self.settings.max_consent_days
+        ):
+            raise InvalidRequest(
+                f"a consent must expire in the future and within {self.settings.max_consent_days}"
+                " days", details={"max_consent_days": self.settings.max_consent_days})
+        with self._write() as session:
+            subject = ledger.get_subject(session, pseudonym, keys=self._rt.keys)
+            policies.require_capacity(subject, body.given_by, self.settings)
+            purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(body.purposes)]
+            notice = ledger.get_notice(session, body.notice_id)
+            consent = ledger.record_consent(
+                session, subject=subject, body=body, purposes=purposes, notice=notice, now=now
+            )
+            consent.receipt = consent_receipt(
+                receipt_id=consent.id,
+                timestamp=now,
+                jurisdiction=subject.jurisdiction,
+                method=consent.method,
+                controller=self.settings.controller_name,
+                contact=self.settings.controller_contact,
+                pseudonym=subject.pseudonym,
+                purposes=[
+                    {"purposeId": p.id, "purpose": p.name, "description": p.description,
+                     "legalBasis": p.legal_basis, "operations": p.operations,
+                     "retentionDays": p.retention_days, "study": p.study,
+                     "purposeCategory": ["biometric identification"], "consentType": "EXPLICIT",
+                     "piiCategory": ["face template"], "primaryPurpose": True,
+                     "termination": consent.expires_at.isoformat(), "thirdPartyDisclosure": False}
+                    for p in purposes
+                ],
+                policy_url=self.settings.policy_url,
+                notice={"id": notice.id, "version": notice.version, "language": body.language,
+                        "sha256": notice.sha256},
+                public_key=self.public_key,
+                expires_at=consent.expires_at,
+            )
+            consent.receipt_signature = self._rt.keys.sign(canonical_json(consent.receipt))
+            subject.last_interaction_at = now
+            self._audit(session, Entry(action=AuditAction.CONSENT_GIVEN, actor=actor,
+                                       subjects=[pseudonym],
+                                       details={"consent_id": consent.id,
+                                                "purposes": [p.id for p in purposes],
+                                                "given_by": consent.given_by}))
+            public = self._consent_public(consent)
+        assert public.receipt is not None
+        return ConsentGiven(consent=public, receipt=public.receipt)
+
+    def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            return [self._consent_public(c) for c in sorted(row.consents,
+                                                            key=lambda c: c.obtained_at)]
+
+    def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str) -> WithdrawalResult:
+        """Withdraw at once; templates enrolled under it go now; no consent left: erase all."""
+        authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
+        now = self.clock.now()
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+            consent.status = ConsentStatus.WITHDRAWN
+            consent.withdrawn_at = now
+            row.last_interaction_at = now
+            labels = set(session.scalars(select(Template.id).where(
+                Template.consent_id == consent_id)))
+            destroyed = destroy_templates(self._rt, session, labels)
+            remaining = [c for c in row.consents
+                         if policies.consent_status(c, now=now) is ConsentStatus.ACTIVE]
+            self._audit(session, Entry(action=AuditAction.CONSENT_WITHDRAWN, actor=actor,
+                                       subjects=[subject],
+                                       details={"consent_id": consent_id,
+                                                "templates_erased": destroyed.templates}))
+            public = self._consent_public(consent)
+        self._rt.db.checkpoint()
+        erasure = None
+        if not remaining:
+            erasure = erase_subject(self._rt, pseudonym=subject,
+                                    reason=ErasureReason.WITHDRAWAL, actor=actor)
+            public = public.model_copy(update={"subject": erasure.subject_hash, "receipt": None,
+                                               "guardian_name": None})
+        return WithdrawalResult(consent=public, templates_erased=destroyed.templates,
+                                subject_erased=erasure is not None, erasure=erasure)
+
+    def create_probe_consent(self, *, actor: Actor, body: ProbeConsentCreate) -> ProbeConsentPublic:
+        """The consent of the person in a probe image: one search, one purpose."""
+        authorize(actor, Permission.CREATE_PROBE_CONSENT)
+        now = self.clock.now()
+        if body.expires_at <= now:
+            raise InvalidRequest("a probe consent must expire in the future")
+        with self._write() as session:
+            ledger.get_purpose(session, body.purpose_id)
+            ledger.get_notice(session, body.notice_id)
+            probe = ProbeConsent(
+                id=ledger.new_id("prb"), purpose_id=body.purpose_id, notice_id=body.notice_id,
+                method=str(body.method), evidence_sha256=ledger.sha256_text(body.evidence),
+                obtained_at=now, expires_at=body.expires_at, created_by=actor.key_id,
+            )
+            session.add(probe)
+            session.flush()
+            self._audit(session, Entry(action=AuditAction.PROBE_CONSENT_CREATED, actor=actor,
+                                       purpose=body.purpose_id,
+                                       details={"probe_consent_id": probe.id}))
+            return ProbeConsentPublic.model_validate(probe)
+
+    # Enrolment and matching -------------------------------------------------------------------
+    def enrol(self, *, actor: Actor, subject: str, consent_id: str, image: bytes) -> TemplatePublic:
+        authorize(actor, Permission.ENROL, subject=subject)
+        return self._guarded(lambda: self._enrol(actor, subject, consent_id, image), actor=actor,
+                             action=AuditAction.ENROL, subjects=[subject])
+
+    def _enrol(self, actor: Actor, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
+        now = self.clock.now()
+        with self._write() as session:  # gates first: no face is processed without consent
+            subject = ledger.get_subject(session, pseudonym, keys=self._rt.keys)
+            consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
+            policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
+        embedding = self.pipeline.embed_single(image)
+        protected = self._protector.protect(embedding.vector[None, :])[0]
+        with self._write() as session:
+            subject = ledger.get_subject(session, pseudonym, keys=self._rt.keys)
+            consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
+            policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
+            key = ledger.data_key(session, subject, keys=self._rt.keys, now=now)
+            template = ledger.add_template(
+                session, subject=subject, consent=consent, protected=protected,
+                model_id=embedding.model_id, quality=embedding.face.score, key=key, now=now,
+            )
+            subject.last_interaction_at = now
+            self._audit(session, Entry(action=AuditAction.ENROL, actor=actor,
+                                       subjects=[pseudonym],
+                                       details={"template_id": template.id,
+                                                "consent_id": consent_id,
+                                                "model_id": template.model_id}))
+            # Inside the transaction: if the index write fails, the ledger row is rolled back.
+            self._rt.index.add([template.id], protected[None, :])
+            public = ledger.template_public(template, pseudonym=pseudonym)
+        self._rt.index.save()
+        return public
+
+    def _threshold(self) -> Threshold:
+        return threshold_for(self.settings.thresholds_path, model_id=self.pipeline.model_id,
+                             fmr=self.settings.match_fmr)
+
+    def _match_gates(self, session: Session, *, purpose_id: str, probe_consent_id: str,
+                     operation: Operation) -> tuple[Purpose, Threshold]:
+        policies.require_declared(session)
+        purpose = ledger.get_purpose(session, purpose_id)
+        policies.require_operation(purpose, operation)
+        policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),
+                                       probe_consent_id=probe_consent_id, purpose=purpose,
+                                       now=self.clock.now())
+        return purpose, self._threshold()
+
+    def verify(self, *, actor: Actor, subject: str, purpose_id: str, probe_consent_id: str,
+               image: bytes) -> MatchResult:
+        """1:1: is the person in ``image`` the subject? Only with the subject's consent to it."""
+        authorize(actor, Permission.VERIFY)
+        probe_sha = hashlib.sha256(image).hexdigest()
+        return self._guarded(
+            lambda: self._match(actor, Operation.VERIFY, purpose_id, probe_consent_id, image,
+                                subject=subject, k=1),
+            actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
+            probe_sha256=probe_sha)
+
+    def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
+                 k: int = 5) -> MatchResult:
+        """1:N within the purpose's gallery: opted-in subjects whose consent covers it."""
+        authorize(actor, Permission.IDENTIFY)
+        probe_sha = hashlib.sha256(image).hexdigest()
+        return self._guarded(
+            lambda: self._match(actor, Operation.IDENTIFY, purpose_id, probe_consent_id, image,
+                                subject=None, k=k),
+            actor=actor, action=AuditAction.IDENTIFY, purpose=purpose_id,
+            probe_sha256=probe_sha)
+
+    def _match(self, actor: Actor, operation: Operation, purpose_id: str, probe_consent_id: str,
+               image: bytes, *, subject: str | None, k: int) -> MatchResult:
+        with self._write() as session:
+            self._match_gates(session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+                              operation=operation)
+        # The probe's image and vector live only in this frame: never stored, never logged.
+        vector = self._protector.protect(self.pipeline.embed_single(image).vector[None, :])[0]
+        now = self.clock.now()
+        with self._write() as session:
+            purpose, threshold = self._match_gates(
+                session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+                operation=operation)
+            probe = session.get(ProbeConsent, probe_consent_id)
+            assert probe is not None
+            probe.used_at = now
+            allowed = self._allowed(session, purpose, subject=subject, now=now)
+            hits = (self._rt.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
+                    if allowed else [])
+            owners = dict(session.execute(
+                select(Template.id, Subject.pseudonym).join(Subject).where(
+                    Template.id.in_([h.label for h in hits]))).tuples())
+            best: dict[str, float] = {}
+            for hit in hits:
+                if hit.score >= threshold.threshold and hit.label in owners:
+                    pseudonym = owners[hit.label]
+                    best[pseudonym] = max(best.get(pseudonym, -1.0), hit.score)
+            candidates = [Candidate(subject=s, score=v)
+                          for s, v in sorted(best.items(), key=lambda item: -item[1])]
+            result = MatchResult(
+                decision=Decision.MATCH if candidates else Decision.NO_MATCH,
+                threshold=threshold.threshold, fmr=threshold.fmr, fnmr=threshold.fnmr,
+                model_id=self.pipeline.model_id, purpose_id=purpose_id, candidates=candidates)
+            self._audit(session, Entry(
+                action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
+                purpose=purpose_id, subjects=list(best),
+                probe_sha256=hashlib.sha256(image).hexdigest(),
+                details={"probe_consent_id": probe_consent_id, "k": k,
+                         "claimed_subject": subject, "gallery_size": len(allowed)}))
+            return result
+
+    def _allowed(self, session: Session, purpose: Purpose, *, subject: str | None,
+                 now: datetime) -> set[int]:
+        if subject is None:
+            return policies.gallery_labels(session, purpose, model_id=self.pipeline.model_id,
+                                           now=now)
+        row = ledger.get_subject(session, subject, keys=self._rt.keys)
+        policies.require_verify_consent(session, row, purpose, now=now)
+        models = dict(session.execute(select(Template.id, Template.model_id).where(
+            Template.subject_id == row.id)).tuples())
+        usable = {label for label, model in models.items() if model == self.pipeline.model_id}
+        if models and not usable:
+            raise ModelMismatch(
+                f"subject {subject} was enrolled with another model; re-enrolment needed",
+                details={"subject": subject, "model_id": self.pipeline.model_id})
+        return usable
+
+    # Erasure, access, retention ---------------------------------------------------------------
+    def erase(self, *, actor: Actor, subject: str, reason: ErasureReason) -> ErasureReceipt:
+        authorize(actor, Permission.ERASE, subject=subject)
+        return erase_subject(self._rt, pseudonym=subject, reason=reason, actor=actor)
+
+    def export(self, *, actor: Actor, subject: str) -> AccessExport:
+        authorize(actor, Permission.EXPORT, subject=subject)
+        now = self.clock.now()
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            self._audit(session, Entry(action=AuditAction.EXPORT, actor=actor, subjects=[subject]))
+            return access.build_export(session, subject=row, settings=self.settings,
+                                       public_key=self.public_key, now=now)
+
+    def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
+        return access.render(export, fmt)
+
+    def sweep(self, *, actor: Actor | None = None) -> SweepReport:
+        """Erase every subject past a retention limit (the scheduler calls it with no actor)."""
+        if actor is not None:
+            authorize(actor, Permission.SWEEP)
+        now = self.clock.now()
+        with self._write() as session:
+            due, expired = due_for_erasure(session, settings=self.settings, now=now)
+        erasures = [erase_subject(self._rt, pseudonym=p, reason=r, actor=actor) for p, r in due]
+        with self._write() as session:
+            self._audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
+                                       details={"erased": len(erasures),
+                                                "consents_expired": expired}))
+        return SweepReport(ran_at=now, consents_expired=expired, erasures=erasures)
+
+    # Audit, register, reviewer views ----------------------------------------------------------
+    def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
+                     limit: int = 100) -> AuditPage:
+        authorize(actor, Permission.READ_AUDIT)
+        query = select(AuditEvent)
+        if filters.action:
+            query = query.where(AuditEvent.action == str(filters.action))
+        if filters.actor_key_id:
+            query = query.where(AuditEvent.actor_key_id == filters.actor_key_id)
+        if filters.purpose:
+            query = query.where(AuditEvent.purpose == filters.purpose)
+        if filters.subject:
+            query = query.where(access.mentions(filters.subject))
+        if filters.since:
+            query = query.where(AuditEvent.at >= filters.since)
+        if filters.until:
+            query = query.where(AuditEvent.at < filters.until)
+        with self._write() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(AuditEvent.seq).offset(offset).limit(limit))
+            return AuditPage(events=[AuditEventPublic.model_validate(r) for r in rows],
+                             total=total, offset=offset, limit=limit)
+
+    def verify_audit(self, *, actor: Actor | None = None) -> ChainStatus:
+        if actor is not None:
+            authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            report = verify_chain(session, keys=self._rt.keys)
+        return ChainStatus(ok=report.ok, events=report.events, checkpoints=report.checkpoints,
+                           first_bad_sequence=report.first_bad_sequence)
+
+    def audit_checkpoint(self, *, actor: Actor) -> CheckpointPublic:
+        authorize(actor, Permission.CHECKPOINT_AUDIT)
+        now = self.clock.now()
+        with self._write() as session:
+            event = self._rt.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
+            checkpoint = sign_checkpoint(session, event, now=now, keys=self._rt.keys)
+            return CheckpointPublic(seq=checkpoint.seq, hash=checkpoint.hash,
+                                    signature=checkpoint.signature, public_key=self.public_key,
+                                    at=checkpoint.at)
+
+    def register(self, *, actor: Actor | None = None) -> Register:
+        if actor is not None:
+            authorize(actor, Permission.READ_REGISTER)
+        with self._write() as session:
+            return build_register(session, settings=self.settings, models=self.pipeline.models,
+                                  model_id=self.pipeline.model_id,
+                                  rotation_fingerprint=self._protector.fingerprint,
+                                  now=self.clock.now())
+
+    def render_register(self, register: Register) -> str:
+        return render_register(register)
+
+    def declare(self, *, actor: Actor, date: date, reference: str) -> Register:
+        """Record the declaration to the regulator; matching is allowed from then on."""
+        authorize(actor, Permission.DECLARE)
+        with self._write() as session:
+            session.add(RegisterDeclaration(declared_on=date, reference=reference,
+                                            recorded_at=self.clock.now(),
+                                            recorded_by=actor.key_id))
+            self._audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
+                                       details={"declared_on": date.isoformat(),
+                                                "reference": reference}))
+        return self.register(actor=None)
+
+    def health(self) -> dict[str, Any]:
+        register = self.register()
+        return {
+            "status": "ok",
+            "models": {m.id: m.sha256 for m in register.models},
+            "model_id": self.pipeline.model_id,
+            "active_providers": self.pipeline.active_providers,
+            "subjects": register.subjects,
+            "templates": register.templates,
+            "templates_needing_reenrolment": register.templates_needing_reenrolment,
+            "index_entries": self._rt.index.count(),
+            "declared": register.declaration is not None,
+        }
+
+    def consent_ledger(self, *, actor: Actor) -> ConsentLedger:
+        authorize(actor, Permission.READ_LEDGER)
+        with self._write() as session:
+            consents = [self._consent_public(c) for c in session.scalars(
+                select(Consent).order_by(Consent.obtained_at))]
+        by_purpose: dict[str, Counter[str]] = {}
+        for consent in consents:
+            for purpose in consent.purposes:
+                by_purpose.setdefault(purpose, Counter())[consent.status] += 1
+        return ConsentLedger(by_status=dict(Counter(c.status for c in consents)),
+                             by_purpose={p: dict(c) for p, c in by_purpose.items()},
+                             consents=consents)
+
+    def erasures(self, *, actor: Actor) -> list[TombstonePublic]:
+        authorize(actor, Permission.READ_LEDGER)
+        with self._write() as session:
+            return [TombstonePublic.model_validate(t) for t in session.scalars(
+                select(Tombstone).order_by(Tombstone.erased_at))]
+
+
+def _key_public(row: ApiKey) -> ApiKeyPublic:
+    return ApiKeyPublic(key_id=row.id, name=row.name, role=Role(row.role),
+                        created_at=row.created_at, revoked_at=row.revoked_at)

@@ -1,0 +1,77 @@
+"""Configuration of the consent core: the engine's settings plus who is responsible and the rules.
+
+Built by a factory (``ConsentSettings()``) and passed in; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from engine.settings import EngineSettings
+
+
+class Jurisdiction(StrEnum):
+    """Where a subject's consent is governed: decides the age of digital consent."""
+
+    QC = "QC"  # Québec: Law 25 / LCCJTI, consent alone from 14
+    EU = "EU"  # GDPR art. 8: member states choose 13 to 16
+
+
+class ConsentSettings(EngineSettings):
+    """Everything :class:`consent.service.OptinFace` needs."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTINFACE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/optinface.db."
+    )
+
+    # Who answers for the database (the register and every receipt name them).
+    controller_name: str = "optinface reference deployment"
+    controller_contact: str = "privacy@example.org"
+    privacy_officer: str = "Privacy officer, privacy@example.org"
+    pia_reference: str = "PIA-0000 (not yet written)"
+    policy_url: str = "https://example.org/privacy"
+    jurisdiction: Jurisdiction = Jurisdiction.QC
+
+    # Rules
+    max_consent_days: int = Field(default=3 * 365, ge=1)
+    quebec_min_age: int = Field(default=14, ge=0)
+    gdpr_min_age: int = Field(default=16, ge=13, le=16)
+    retention_years_after_last_interaction: int = Field(default=3, ge=1)
+    subject_token_days: int = Field(default=365, ge=1)
+    audit_checkpoint_every: int = Field(default=100, ge=1)
+    declaration_warning_days: int = Field(default=60, ge=0)
+    sweep_interval_seconds: int = Field(default=3600, ge=1)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> ConsentSettings:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'optinface.db'}"
+        return self
+
+    @property
+    def url(self) -> str:
+        """The database URL, always set after validation."""
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.keys_dir / "master.key"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.keys_dir / "signing.key"
+
+    @property
+    def hmac_key_path(self) -> Path:
+        return self.keys_dir / "hmac.key"

@@ -1,0 +1,57 @@
+"""Retention: find subjects whose data must go, at the earliest of the three limits.
+
+A subject is kept while some consent is in force and inside its purposes' retention period,
+and never longer than N years after their last interaction. The clock is injected, so the
+rule is tested by moving time, not by waiting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from consent.schemas import ErasureReason
+from consent.settings import ConsentSettings
+from consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
+
+
+def _kept_until(consent: Consent) -> tuple[datetime, ErasureReason]:
+    retention = max((p.retention_days for p in consent.purposes), default=0)
+    retained_to = consent.obtained_at + timedelta(days=retention)
+    if retained_to < consent.expires_at:
+        return retained_to, ErasureReason.RETENTION
+    return consent.expires_at, ErasureReason.EXPIRY
+
+
+def due_for_erasure(
+    session: Session, *, settings: ConsentSettings, now: datetime
+) -> tuple[list[tuple[str, ErasureReason]], int]:
+    """The (pseudonym, reason) pairs to erase now, and how many consents just expired.
+
+    Expired consents are marked as such on the way (in the caller's transaction).
+    """
+    due: list[tuple[str, ErasureReason]] = []
+    expired = 0
+    subjects = session.scalars(
+        select(Subject)
+        .where(Subject.status == SubjectStatus.ACTIVE)
+        .options(selectinload(Subject.consents).selectinload(Consent.purposes))
+    )
+    interaction_limit = timedelta(days=365 * settings.retention_years_after_last_interaction)
+    for subject in subjects:
+        deadlines = []
+        for consent in subject.consents:
+            if consent.status != ConsentStatus.ACTIVE:
+                continue
+            if consent.expires_at <= now:
+                consent.status = ConsentStatus.EXPIRED
+                expired += 1
+            deadlines.append(_kept_until(consent))
+        deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
+        if subject.last_interaction_at + interaction_limit < deadline:
+            deadline, reason = subject.last_interaction_at + interaction_limit, ErasureReason.RETENTION
+        if deadline <= now:
+            due.append((subject.pseudonym, reason))
+    return due, expired

@@ -1,0 +1,245 @@
+"""The ledger's tables (SQLAlchemy 2 declarative). The schema itself is created by Alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out (SQLite has no time zones and would hand back naive ones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class SubjectStatus(StrEnum):
+    ACTIVE = "active"
+    EXCLUDED = "excluded"  # erasure under way: invisible to every search already
+
+
+class ConsentStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    ERASED = "erased"  # kept as proof of a past legal basis, subject replaced by its tombstone
+
+
+consent_purposes = Table(
+    "consent_purposes",
+    Base.metadata,
+    Column("consent_id", ForeignKey("consents.id", ondelete="CASCADE"), primary_key=True),
+    Column("purpose_id", ForeignKey("purposes.id"), primary_key=True),
+)
+
+
+class Purpose(Base):
+    __tablename__ = "purposes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    operations: Mapped[list[str]] = mapped_column(JSON)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    study: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Notice(Base):
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("version", "language"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(50))
+    language: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Subject(Base):
+    __tablename__ = "subjects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=SubjectStatus.ACTIVE, index=True)
+    age_category: Mapped[str] = mapped_column(String(30))
+    jurisdiction: Mapped[str] = mapped_column(String(10))
+    searchable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    erasure_reason: Mapped[str | None] = mapped_column(String(20))
+
+    consents: Mapped[list[Consent]] = relationship(back_populates="subject")
+
+
+class SubjectToken(Base):
+    __tablename__ = "subject_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # NULL once the subject is erased; subject_ref then holds the tombstone hash.
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="SET NULL"), index=True
+    )
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"))
+    notice_version: Mapped[str] = mapped_column(String(50))
+    notice_sha256: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(30))
+    given_by: Mapped[str] = mapped_column(String(30))
+    guardian_name: Mapped[str | None] = mapped_column(String(200))
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    obtained_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=ConsentStatus.ACTIVE)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt_signature: Mapped[str | None] = mapped_column(String(200))
+
+    subject: Mapped[Subject | None] = relationship(back_populates="consents")
+    purposes: Mapped[list[Purpose]] = relationship(secondary=consent_purposes)
+
+
+class Template(Base):
+    __tablename__ = "templates"
+    __table_args__ = {"sqlite_autoincrement": True}  # labels are never reused
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    model_id: Mapped[str] = mapped_column(String(100))
+    quality: Mapped[float] = mapped_column(Float)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SubjectKey(Base):
+    __tablename__ = "subject_keys"
+
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
+    )
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProbeConsent(Base):
+    __tablename__ = "probe_consents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"))
+    method: Mapped[str] = mapped_column(String(30))
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    obtained_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(40))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))  # ISO text: hashed exactly as stored
+    actor_key_id: Mapped[str | None] = mapped_column(String(40))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(30), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(40))
+    subjects: Mapped[list[str]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(40))
+    probe_sha256: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Tombstone(Base):
+    __tablename__ = "tombstones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt_signature: Mapped[str | None] = mapped_column(String(200))
+
+
+class RegisterDeclaration(Base):
+    __tablename__ = "register_declarations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    declared_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,205 @@
+"""Fixtures of the consent tests: a real SQLite file, the real engine, a clock we can move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from consent.roles import Actor, Role
+from consent.schemas import (
+    AgeCategory,
+    ConsentCapacity,
+    ConsentCreate,
+    ConsentMethod,
+    NoticeCreate,
+    Operation,
+    ProbeConsentCreate,
+    PurposeCreate,
+    SubjectCreate,
+)
+from consent.service import OptinFace
+from consent.settings import ConsentSettings
+from engine.pipeline import FacePipeline
+
+# Not a calibrated figure: models/thresholds.toml comes from the LFW calibration, which these
+# tests must not depend on. 0.36 is in the usual range of ArcFace MobileFaceNet at FMR 1e-4.
+TEST_THRESHOLD = 0.36
+TEST_FMR = 1e-4
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def thresholds_path(tmp_path: Path) -> Path:
+    """This test's OWN threshold file (see TEST_THRESHOLD), not the project's calibration."""
+    path = tmp_path / "thresholds.toml"
+    path.write_text(
+        "[models.w600k_mbf]\n"
+        'dataset = "test fixture, not a calibration"\n'
+        'date = "2027-01-01"\n'
+        f"points = [{{ fmr = {TEST_FMR}, threshold = {TEST_THRESHOLD}, fnmr = 0.02 }}]\n"
+    )
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
+    return ConsentSettings(
+        data_dir=tmp_path / "var",
+        thresholds_path=thresholds_path,
+        match_fmr=TEST_FMR,
+        audit_checkpoint_every=10,
+    )
+
+
+@pytest.fixture
+def service(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> Iterator[OptinFace]:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    yield service
+    service.close()
+
+
+@dataclass
+class World:
+    """A deployment set up the usual way: keys per role, one purpose, one notice, declared."""
+
+    service: OptinFace
+    clock: FakeClock
+    admin: Actor
+    portal: Actor
+    researcher: Actor
+    reviewer: Actor
+    purpose: str
+    notice: str
+
+    def subject(
+        self,
+        *,
+        age: AgeCategory = AgeCategory.ADULT,
+        searchable: bool = True,
+        given_by: ConsentCapacity = ConsentCapacity.SELF,
+        purposes: list[str] | None = None,
+        days: int = 365,
+    ) -> tuple[str, str]:
+        """A new subject with one consent: (pseudonym, consent id)."""
+        created = self.service.create_subject(
+            actor=self.portal, body=SubjectCreate(age_category=age, searchable=searchable)
+        )
+        given = self.service.give_consent(
+            actor=self.portal, subject=created.pseudonym, body=self.consent_body(
+                given_by=given_by, purposes=purposes, days=days)
+        )
+        return created.pseudonym, given.consent.id
+
+    def consent_body(
+        self,
+        *,
+        given_by: ConsentCapacity = ConsentCapacity.SELF,
+        purposes: list[str] | None = None,
+        days: int = 365,
+    ) -> ConsentCreate:
+        return ConsentCreate(
+            purposes=purposes or [self.purpose],
+            notice_id=self.notice,
+            language="fr-CA",
+            method=ConsentMethod.E_SIGNATURE,
+            given_by=given_by,
+            guardian_name="A. Parent" if given_by is ConsentCapacity.PARENTAL_AUTHORITY else None,
+            evidence="signature-envelope-123",
+            expires_at=self.clock.now() + timedelta(days=days),
+        )
+
+    def probe(self, purpose: str | None = None) -> str:
+        return self.service.create_probe_consent(
+            actor=self.researcher,
+            body=ProbeConsentCreate(
+                purpose_id=purpose or self.purpose,
+                notice_id=self.notice,
+                method=ConsentMethod.SIGNED_FORM,
+                evidence="probe form 7",
+                expires_at=self.clock.now() + timedelta(hours=1),
+            ),
+        ).id
+
+    def purpose_with(self, *operations: Operation, name: str) -> str:
+        return self.service.create_purpose(
+            actor=self.admin,
+            body=PurposeCreate(name=name, description="test", legal_basis="consent",
+                               operations=set(operations), retention_days=3650),
+        ).id
+
+
+def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) -> World:
+    bootstrap = service.create_api_key(actor=None, role=Role.ADMIN, name="root")
+    admin = service.authenticate(bootstrap.secret)
+    actors = {
+        role: service.authenticate(
+            service.create_api_key(actor=admin, role=role, name=str(role)).secret
+        )
+        for role in (Role.PORTAL, Role.RESEARCHER, Role.REVIEWER)
+    }
+    purpose = service.create_purpose(
+        actor=admin,
+        body=PurposeCreate(
+            name="study-1",
+            description="Re-identification of consenting volunteers in study 1",
+            legal_basis="express consent (Law 25 s. 12; GDPR art. 9(2)(a))",
+            operations={Operation.ENROL, Operation.VERIFY, Operation.IDENTIFY},
+            retention_days=3650,
+            study="study 1",
+        ),
+    )
+    notice = service.publish_notice(
+        actor=admin, body=NoticeCreate(version="1.0", language="fr-CA", text="Avis ...")
+    )
+    if declare:
+        service.declare(actor=admin, date=date(2026, 12, 1), reference="CAI-2026-001")
+    return World(
+        service=service, clock=clock, admin=admin, portal=actors[Role.PORTAL],
+        researcher=actors[Role.RESEARCHER], reviewer=actors[Role.REVIEWER],
+        purpose=purpose.id, notice=notice.id,
+    )
+
+
+@pytest.fixture
+def world(service: OptinFace, clock: FakeClock) -> World:
+    return make_world(service, clock)
+
+
+@pytest.fixture(scope="session")
+def flipped_jpegs(portrait_images) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The same six people, mirrored: a different photo of the same face."""
+    from engine.samples import Variant, encode, variant
+
+    return [encode(variant(image, Variant.FLIP)) for image in portrait_images]
+
+
+def data_files(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()]
+
+
+def occurrences(folder: Path, needle: bytes) -> list[str]:
+    """Files under ``folder`` whose raw bytes contain ``needle``."""
+    return [str(path) for path in data_files(folder) if needle in path.read_bytes()]
