@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from consent.roles import Role
@@ -49,6 +47,11 @@ class Health(BaseModel):
     """What an operator or a container orchestrator needs to know, without authentication."""
 
     status: str
-    models: list[dict[str, Any]] = Field(description="Model ids and SHA-256 as loaded.")
-    providers: dict[str, list[str]] = Field(description="Active onnxruntime execution providers.")
-    counts: dict[str, int]
+    models: dict[str, str] = Field(description="Model id -> SHA-256 from the manifest.")
+    model_id: str = Field(description="The recognizer that makes templates.")
+    active_providers: dict[str, list[str]] = Field(description="onnxruntime providers in use.")
+    subjects: int
+    templates: int
+    templates_needing_reenrolment: int
+    index_entries: int
+    declared: bool

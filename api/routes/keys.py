@@ -31,9 +31,9 @@ def list_keys(
     return service.list_api_keys(actor=actor)
 
 
-@router.delete("/{key_id}")
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_key(
     key_id: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.MANAGE_KEYS)]
-) -> ApiKeyPublic:
+) -> None:
     """Revoke at once: the next request with this key is refused."""
-    return service.revoke_api_key(actor=actor, key_id=key_id)
+    service.revoke_api_key(actor=actor, key_id=key_id)

@@ -126,7 +126,8 @@ def export_subject(
     export = service.export(actor=actor, subject=subject)
     if export_format is ExportFormat.JSON:
         return export
-    text = service.render_export(export, fmt=export_format.value)
     if export_format is ExportFormat.HTML:
-        return HTMLResponse(text)
-    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+        return HTMLResponse(service.render_export(export, fmt="html"))
+    return PlainTextResponse(
+        service.render_export(export, fmt="md"), media_type="text/markdown; charset=utf-8"
+    )

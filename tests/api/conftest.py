@@ -1,0 +1,223 @@
+"""Fixtures of the API tests: a real app on a tmp_path data dir, sharing the session's engine.
+
+``api_settings`` uses ``models/thresholds.toml`` when the calibration has been run, and
+otherwise writes a test threshold file to tmp_path (0.36 at FMR 1e-4: in the usual range of
+ArcFace MobileFaceNet, but a test fixture, not a calibration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from consent.roles import Role
+from consent.service import OptinFace
+from engine.pipeline import FacePipeline
+from engine.settings import DEFAULT_THRESHOLDS
+
+TEST_FMR = 1e-4
+
+
+def write_test_thresholds(path: Path) -> Path:
+    path.write_text(
+        "[models.w600k_mbf]\n"
+        'dataset = "test fixture, not a calibration"\n'
+        'date = "2027-01-01"\n'
+        f"points = [{{ fmr = {TEST_FMR}, threshold = 0.36, fnmr = 0.02 }}]\n"
+    )
+    return path
+
+
+def thresholds_for_tests(tmp_path: Path) -> Path:
+    if DEFAULT_THRESHOLDS.is_file():
+        return DEFAULT_THRESHOLDS
+    return write_test_thresholds(tmp_path / "thresholds.toml")
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> ApiSettings:
+    """Generous rate limits so functional tests are not throttled (limits have their own tests)."""
+    return ApiSettings(
+        data_dir=tmp_path / "var",
+        thresholds_path=thresholds_for_tests(tmp_path),
+        match_fmr=TEST_FMR,
+        rate_per_second=1000,
+        rate_burst=1000,
+        identify_daily_quota=1000,
+    )
+
+
+@pytest.fixture
+def service(api_settings: ApiSettings, pipeline: FacePipeline) -> Iterator[OptinFace]:
+    service = OptinFace.open(api_settings, pipeline=pipeline)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def client(api_settings: ApiSettings, service: OptinFace) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings, service=service)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Keys:
+    """One API key secret per role, the admin's made by bootstrap."""
+
+    admin: str
+    researcher: str
+    reviewer: str
+    portal: str
+
+    def for_role(self, role: Role) -> str:
+        return str(getattr(self, role.value))
+
+
+def auth(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def keys(service: OptinFace) -> Keys:
+    admin = service.create_api_key(actor=None, role=Role.ADMIN, name="bootstrap")
+    actor = service.authenticate(admin.secret)
+    made = {
+        role: service.create_api_key(actor=actor, role=role, name=f"test {role}").secret
+        for role in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)
+    }
+    return Keys(
+        admin=admin.secret,
+        researcher=made[Role.RESEARCHER],
+        reviewer=made[Role.REVIEWER],
+        portal=made[Role.PORTAL],
+    )
+
+
+@dataclass
+class World:
+    """A declared deployment with one purpose, one notice and one consenting subject."""
+
+    client: TestClient
+    keys: Keys
+    purpose_id: str
+    notice_id: str
+    subject: str
+    subject_token: str
+    consent_id: str
+
+    def new_subject(self, *, searchable: bool = True) -> tuple[str, str]:
+        made = self.client.post(
+            "/v1/subjects",
+            json={"age_category": "adult", "searchable": searchable},
+            headers=auth(self.keys.portal),
+        )
+        assert made.status_code == 201, made.text
+        return made.json()["pseudonym"], made.json()["subject_token"]
+
+    def consent(self, subject: str, token: str) -> str:
+        given = self.client.post(
+            f"/v1/subjects/{subject}/consents",
+            json=consent_body(self.purpose_id, self.notice_id),
+            headers=auth(token),
+        )
+        assert given.status_code == 201, given.text
+        return str(given.json()["consent"]["id"])
+
+    def enrol(self, subject: str, consent_id: str, image: bytes) -> dict[str, object]:
+        response = self.client.post(
+            f"/v1/subjects/{subject}/faces",
+            data={"consent_id": consent_id},
+            files={"image": ("face.jpg", image, "image/jpeg")},
+            headers=auth(self.keys.portal),
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def probe_consent(self) -> str:
+        made = self.client.post(
+            "/v1/probe-consents",
+            json={
+                "purpose_id": self.purpose_id,
+                "notice_id": self.notice_id,
+                "method": "signed_form",
+                "evidence": "form 17, signed on site",
+                "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            },
+            headers=auth(self.keys.researcher),
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    def identify(self, image: bytes, *, k: int = 5) -> object:
+        return self.client.post(
+            "/v1/identify",
+            data={"purpose_id": self.purpose_id, "probe_consent_id": self.probe_consent(),
+                  "k": str(k)},
+            files={"image": ("probe.jpg", image, "image/jpeg")},
+            headers=auth(self.keys.researcher),
+        )
+
+
+def consent_body(purpose_id: str, notice_id: str) -> dict[str, object]:
+    return {
+        "purposes": [purpose_id],
+        "notice_id": notice_id,
+        "language": "en",
+        "method": "e_signature",
+        "evidence": "signature 4471",
+        "expires_at": (datetime.now(UTC) + timedelta(days=365)).isoformat(),
+    }
+
+
+def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> World:
+    admin = auth(keys.admin)
+    purpose = client.post(
+        "/v1/purposes",
+        json={
+            "name": "Study A",
+            "description": "Re-identification of consenting volunteers in study A",
+            "legal_basis": "express consent (LCCJTI art. 44)",
+            "operations": ["enrol", "verify", "identify"],
+            "retention_days": 365,
+            "study": "A",
+        },
+        headers=admin,
+    )
+    assert purpose.status_code == 201, purpose.text
+    notice = client.post(
+        "/v1/notices",
+        json={"version": "1", "language": "en", "text": "We use your face for study A only."},
+        headers=admin,
+    )
+    assert notice.status_code == 201, notice.text
+    if declare:
+        declared = client.post(
+            "/v1/register/declaration",
+            json={"date": date(2026, 1, 5).isoformat(), "reference": "CAI-2026-001"},
+            headers=admin,
+        )
+        assert declared.status_code == 200, declared.text
+    world = World(
+        client=client,
+        keys=keys,
+        purpose_id=purpose.json()["id"],
+        notice_id=notice.json()["id"],
+        subject="",
+        subject_token="",
+        consent_id="",
+    )
+    world.subject, world.subject_token = world.new_subject()
+    world.consent_id = world.consent(world.subject, world.subject_token)
+    return world
+
+
+@pytest.fixture
+def world(client: TestClient, keys: Keys) -> World:
+    return set_up_world(client, keys)
