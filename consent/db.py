@@ -74,10 +74,15 @@ def checkpoint_wal(engine: Engine) -> None:
     """Fold the WAL into the database file and truncate it, so deleted pages leave no copy."""
     if not is_sqlite(engine):
         return
-    with engine.connect() as connection:
-        busy, frames, done = connection.exec_driver_sql(
-            "PRAGMA wal_checkpoint(TRUNCATE)"
-        ).one()
+    # On the raw driver connection: a checkpoint cannot run inside the transaction that
+    # SQLAlchemy would otherwise open (BEGIN IMMEDIATE, see make_engine).
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        connection.close()
     if busy:
         logger.warning("WAL checkpoint blocked by a reader (%s of %s frames)", done, frames)
 

@@ -541,7 +541,7 @@ class OptinFace:
                     if allowed else [])
             owners = dict(session.execute(
                 select(Template.id, Subject.pseudonym).join(Subject).where(
-                    Template.id.in_([h.label for h in hits]))).tuples())
+                    Template.id.in_([h.label for h in hits]))).all())
             best: dict[str, float] = {}
             for hit in hits:
                 if hit.score >= threshold.threshold and hit.label in owners:
@@ -569,7 +569,7 @@ class OptinFace:
         row = ledger.get_subject(session, subject, keys=self._rt.keys)
         policies.require_verify_consent(session, row, purpose, now=now)
         models = dict(session.execute(select(Template.id, Template.model_id).where(
-            Template.subject_id == row.id)).tuples())
+            Template.subject_id == row.id)).all())
         usable = {label for label, model in models.items() if model == self.pipeline.model_id}
         if models and not usable:
             raise ModelMismatch(

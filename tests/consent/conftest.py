@@ -203,3 +203,18 @@ def data_files(folder: Path) -> list[Path]:
 def occurrences(folder: Path, needle: bytes) -> list[str]:
     """Files under ``folder`` whose raw bytes contain ``needle``."""
     return [str(path) for path in data_files(folder) if needle in path.read_bytes()]
+
+
+def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
+    """The stored ciphertext and the protected float32 vector of one template (test-only peek)."""
+    from consent.ledger import decrypt_template
+    from consent.tables import SubjectKey, Template
+
+    runtime = service._rt
+    with runtime.db.transaction() as session:
+        row = session.get(Template, template_id)
+        assert row is not None
+        wrapped = session.get(SubjectKey, row.subject_id)
+        assert wrapped is not None
+        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id)
+        return row.ciphertext, decrypt_template(row, key=key).tobytes()

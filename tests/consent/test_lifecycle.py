@@ -1,0 +1,105 @@
+"""The life of one subject, end to end, and the erasure that leaves no trace."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from consent.receipts import verify_receipt
+from consent.schemas import Decision, ErasureReason
+from tests.consent.conftest import World, occurrences, template_bytes
+
+
+def test_life_of_a_subject_from_notice_to_tombstone(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    service = world.service
+    pseudonym, consent_id = world.subject()
+    given = service.list_consents(actor=world.portal, subject=pseudonym)[0]
+    assert given.receipt is not None
+    receipt = given.receipt
+    assert receipt.receipt["piiPrincipalId"] == pseudonym
+    assert receipt.receipt["sensitive"] is True and receipt.receipt["spiCat"] == ["biometric"]
+    assert verify_receipt(receipt.receipt, receipt.signature, receipt.public_key)
+    forged = {**receipt.receipt, "piiPrincipalId": "subj_someone_else"}
+    assert not verify_receipt(forged, receipt.signature, receipt.public_key)
+
+    template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                             image=portrait_jpegs[0])
+    found = service.identify(actor=world.researcher, purpose_id=world.purpose,
+                             probe_consent_id=world.probe(), image=flipped_jpegs[0])
+    assert found.decision is Decision.MATCH
+    assert [c.subject for c in found.candidates] == [pseudonym]
+
+    export = service.export(actor=world.portal, subject=pseudonym)
+    identify_events = [e for e in export.events if e.action == "identify"]
+    assert identify_events and identify_events[0].actor_key_id == world.researcher.key_id
+    assert identify_events[0].purpose == world.purpose
+    assert [t.id for t in export.templates] == [template.id]
+    assert "identify" in service.render_export(export, "md")
+    assert "<li>" in service.render_export(export, "html")
+
+    ciphertext, plaintext = template_bytes(service, template.id)
+
+    withdrawn = service.withdraw_consent(actor=world.portal, subject=pseudonym,
+                                         consent_id=consent_id)
+    assert withdrawn.subject_erased and withdrawn.templates_erased == 1
+    assert withdrawn.erasure is not None
+    erasure = withdrawn.erasure
+    assert erasure.reason is ErasureReason.WITHDRAWAL and erasure.signed.receipt["destroyed"][
+        "subjectKey"]
+    assert verify_receipt(erasure.signed.receipt, erasure.signed.signature,
+                          erasure.signed.public_key)
+
+    again = service.identify(actor=world.researcher, purpose_id=world.purpose,
+                             probe_consent_id=world.probe(), image=flipped_jpegs[0])
+    assert again.decision is Decision.NO_MATCH and again.candidates == []
+
+    assert occurrences(service.settings.data_dir, ciphertext) == []
+    assert occurrences(service.settings.data_dir, plaintext) == []
+    assert occurrences(service.settings.data_dir, plaintext[:64]) == []
+    tombstones = service.erasures(actor=world.reviewer)
+    assert [t.subject_hash for t in tombstones] == [erasure.subject_hash]
+    assert service.verify_audit().ok
+
+
+def test_a_stranger_gets_no_match_never_the_nearest_face(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    for image in portrait_jpegs[:3]:
+        pseudonym, consent_id = world.subject()
+        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                            image=image)
+    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                    probe_consent_id=world.probe(), image=portrait_jpegs[5])
+    assert result.decision is Decision.NO_MATCH and result.candidates == []
+
+
+def test_erased_pseudonym_cannot_be_enrolled_again(world: World, portrait_jpegs: list[bytes]) -> None:
+    from consent.errors import SubjectErased
+
+    pseudonym, consent_id = world.subject()
+    world.service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
+    try:
+        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                            image=portrait_jpegs[0])
+    except SubjectErased as refused:
+        assert refused.code == "subject_erased"
+    else:
+        raise AssertionError("an erased pseudonym was enrolled")
+
+
+def test_verify_matches_the_claimed_subject_only(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    alice, alice_consent = world.subject(searchable=False)
+    bob, bob_consent = world.subject(searchable=False)
+    world.service.enrol(actor=world.portal, subject=alice, consent_id=alice_consent,
+                        image=portrait_jpegs[0])
+    world.service.enrol(actor=world.portal, subject=bob, consent_id=bob_consent,
+                        image=portrait_jpegs[1])
+    same = world.service.verify(actor=world.researcher, subject=alice, purpose_id=world.purpose,
+                                probe_consent_id=world.probe(), image=flipped_jpegs[0])
+    other = world.service.verify(actor=world.researcher, subject=bob, purpose_id=world.purpose,
+                                 probe_consent_id=world.probe(), image=flipped_jpegs[0])
+    assert same.decision is Decision.MATCH and other.decision is Decision.NO_MATCH
+    assert np.isclose(same.threshold, 0.36)
