@@ -1,0 +1,125 @@
+"""The LFW harness runs end to end without LFW, on a tiny LFW-shaped folder.
+
+The folder is cut from the photo insightface ships: four people with five images each (the
+portrait and four variants of it) and two people with a single image (the distractors), plus a
+``pairs.txt`` in the official format with two folds of three same and three different pairs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from benchmarks.calibrate import calibrate
+from benchmarks.eval_lfw import evaluate, identification, verification_official
+from benchmarks.scores import all_pair_scores, load_corpus
+from engine.decode import BgrImage
+from engine.pipeline import FacePipeline
+from engine.samples import Variant, variant
+from engine.settings import EngineSettings
+from engine.thresholds import load_thresholds, threshold_for
+
+NAMES = ["Person_A", "Person_B", "Person_C", "Person_D", "Person_E", "Person_F"]
+SEVERAL = 4  # the first four people have five images; the last two have one
+PAIRS = """2\t3
+Person_A\t1\t2
+Person_B\t1\t3
+Person_C\t2\t4
+Person_A\t1\tPerson_B\t2
+Person_C\t3\tPerson_E\t1
+Person_D\t1\tPerson_F\t1
+Person_D\t1\t5
+Person_A\t3\t5
+Person_B\t2\t4
+Person_A\t2\tPerson_C\t1
+Person_B\t5\tPerson_D\t3
+Person_E\t1\tPerson_F\t1
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_lfw(tmp_path_factory: pytest.TempPathFactory, portrait_images: list[BgrImage]) -> Path:
+    root = tmp_path_factory.mktemp("tiny-lfw")
+    for person, (name, portrait) in enumerate(zip(NAMES, portrait_images, strict=True)):
+        images = [portrait]
+        if person < SEVERAL:
+            images += [variant(portrait, kind) for kind in Variant]
+        (root / name).mkdir()
+        for number, image in enumerate(images, start=1):
+            cv2.imwrite(str(root / name / f"{name}_{number:04d}.jpg"), image)
+    (root / "pairs.txt").write_text(PAIRS)
+    return root
+
+
+def test_easy_pairs_are_verified_and_every_pair_is_scored(
+    pipeline: FacePipeline, tiny_lfw: Path
+) -> None:
+    corpus = load_corpus(pipeline, tiny_lfw, use_cache=False)
+    assert (len(corpus.paths), corpus.failures) == (22, 0)
+
+    official, _ = verification_official(corpus, tiny_lfw)
+    assert official["pairs"] == 12
+    assert official["pairs_with_failure"] == 0
+    assert official["kfold"]["mean"] >= 5 / 6
+    assert official["eer"]["rate"] <= 0.2
+
+    scores = all_pair_scores(corpus)
+    # 4 people x C(5, 2) same-person pairs; C(22, 2) pairs in all.
+    assert (scores.genuine.size, scores.impostor.size) == (40, 231 - 40)
+    assert scores.genuine_failed == scores.impostor_failed == 0
+    assert scores.genuine.mean() > scores.impostor.mean() + 0.3
+
+
+def test_identification_finds_the_enrolled_people_exactly_and_with_the_index(
+    pipeline: FacePipeline, tiny_lfw: Path
+) -> None:
+    corpus = load_corpus(pipeline, tiny_lfw, use_cache=False)
+    report, cmc = identification(corpus, settings=EngineSettings(), k=5)
+    assert (report["enrolled_people"], report["mated_probes"], report["distractors"]) == (4, 16, 2)
+    assert report["closed_set_gallery"] == 6
+    assert report["exact"]["rank_1"] >= 0.9
+    assert report["hnsw"]["rank_1"] == report["exact"]["rank_1"]
+    assert report["difference_hnsw_minus_exact"]["probes_with_different_rank_1_identity"] == 0
+    assert cmc["exact"][-1] == 1.0
+    # Two non-mated searches cannot support FPIR 1e-2: reported, not invented.
+    assert not report["exact"]["fnir_at_fpir"][0]["estimable"]
+
+
+def test_calibration_merges_a_thresholds_file_the_engine_reads(
+    pipeline: FacePipeline, tiny_lfw: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "thresholds.toml"
+    path.write_text(
+        '[models.other_model]\ndataset = "x"\ndate = "2026-01-01"\n'
+        "points = [{ fmr = 1e-3, threshold = 0.5, fnmr = 0.1 }]\n"
+    )
+    report = calibrate(
+        pipeline, tiny_lfw, thresholds_path=path, fmrs=(1e-2,), use_cache=False,
+        dataset_name="tiny test folder",
+    )
+    point = threshold_for(path, model_id=pipeline.model_id, fmr=1e-2)
+    assert point.threshold == report["points"][0]["threshold"]
+    assert 0.0 < point.threshold < 1.0
+    assert point.fnmr <= 0.1
+    assert point.dataset.startswith("tiny test folder")
+    assert threshold_for(path, model_id="other_model", fmr=1e-3).threshold == 0.5
+    assert len(load_thresholds(path)) == 2
+
+
+def test_a_full_run_writes_every_report_file(
+    pipeline: FacePipeline, tiny_lfw: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    evaluate(pipeline, tiny_lfw, out=out, settings=EngineSettings(), use_cache=False)
+    written = {path.name for path in out.iterdir()}
+    assert written == {
+        "eval_lfw.json", "eval_lfw.md", "eval_lfw_roc.png", "eval_lfw_det.png",
+        "eval_lfw_scores.png", "eval_lfw_cmc.png",
+    }
+    report = json.loads((out / "eval_lfw.json").read_text())
+    assert report["images"] == 22
+    assert "Huang" in report["citation"]
+    assert "Verification (1:1)" in (out / "eval_lfw.md").read_text()
