@@ -1,0 +1,192 @@
+"""Every gate refuses with its own stable code, and the refusal is audited."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from consent.audit import AuditAction
+from consent.errors import ConsentError
+from consent.schemas import AgeCategory, AuditFilter, ConsentCapacity, Operation, SubjectCreate
+from consent.settings import Jurisdiction
+from engine.errors import EngineError
+from tests.consent.conftest import FakeClock, World, make_world
+
+
+def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises((ConsentError, EngineError)) as error:
+        call()
+    assert error.value.code == code
+
+
+def test_enrol_without_a_consent_covering_enrolment_is_refused(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    verify_only = world.purpose_with(Operation.VERIFY, name="verify-only")
+    pseudonym, consent_id = world.subject(purposes=[verify_only])
+    refused("consent_required", lambda: world.service.enrol(
+        actor=world.portal, subject=pseudonym, consent_id=consent_id, image=portrait_jpegs[0]))
+    events = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(action=AuditAction.REFUSED))
+    assert events.events[-1].outcome == "consent_required"
+
+
+def test_enrol_under_an_expired_consent_is_refused(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    pseudonym, consent_id = world.subject(days=10)
+    clock.advance(days=11)
+    refused("consent_expired", lambda: world.service.enrol(
+        actor=world.portal, subject=pseudonym, consent_id=consent_id, image=portrait_jpegs[0]))
+
+
+def test_a_withdrawn_consent_never_authorises_again(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    pseudonym, first = world.subject()
+    second = world.service.give_consent(actor=world.portal, subject=pseudonym,
+                                        body=world.consent_body()).consent.id
+    result = world.service.withdraw_consent(actor=world.portal, subject=pseudonym,
+                                            consent_id=first)
+    assert not result.subject_erased  # another consent is still in force
+    refused("consent_withdrawn", lambda: world.service.enrol(
+        actor=world.portal, subject=pseudonym, consent_id=first, image=portrait_jpegs[0]))
+    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=second,
+                        image=portrait_jpegs[0])
+
+
+@pytest.mark.parametrize(
+    ("age", "jurisdiction", "needs_guardian"),
+    [
+        (AgeCategory.MINOR_13, Jurisdiction.QC, True),
+        (AgeCategory.MINOR_14, Jurisdiction.QC, False),
+        (AgeCategory.MINOR_15, Jurisdiction.EU, True),
+        (AgeCategory.MINOR_16_17, Jurisdiction.EU, False),
+        (AgeCategory.ADULT, Jurisdiction.EU, False),
+    ],
+)
+def test_a_minor_below_the_age_of_consent_needs_parental_authority(
+    world: World, age: AgeCategory, jurisdiction: Jurisdiction, needs_guardian: bool
+) -> None:
+    subject = world.service.create_subject(
+        actor=world.portal, body=SubjectCreate(age_category=age, jurisdiction=jurisdiction)
+    ).pseudonym
+    own = lambda: world.service.give_consent(  # noqa: E731
+        actor=world.portal, subject=subject, body=world.consent_body())
+    if needs_guardian:
+        refused("guardian_consent_required", own)
+        given = world.service.give_consent(
+            actor=world.portal, subject=subject,
+            body=world.consent_body(given_by=ConsentCapacity.PARENTAL_AUTHORITY))
+        assert given.consent.given_by is ConsentCapacity.PARENTAL_AUTHORITY
+    else:
+        own()
+
+
+def test_verify_outside_the_subjects_consented_purposes_is_refused(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    other = world.purpose_with(Operation.VERIFY, Operation.IDENTIFY, name="other-study")
+    pseudonym, consent_id = world.subject()
+    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                        image=portrait_jpegs[0])
+    refused("purpose_not_consented", lambda: world.service.verify(
+        actor=world.researcher, subject=pseudonym, purpose_id=other,
+        probe_consent_id=world.probe(other), image=portrait_jpegs[0]))
+
+
+def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    other = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="other-study")
+    in_other, c1 = world.subject(purposes=[other])
+    hidden, c2 = world.subject(searchable=False)
+    world.service.enrol(actor=world.portal, subject=in_other, consent_id=c1,
+                        image=portrait_jpegs[0])
+    world.service.enrol(actor=world.portal, subject=hidden, consent_id=c2,
+                        image=portrait_jpegs[1])
+    for image in portrait_jpegs[:2]:
+        result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                        probe_consent_id=world.probe(), image=image)
+        assert result.candidates == []
+
+
+def test_probe_consent_is_single_use_unexpired_and_for_this_purpose(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    other = world.purpose_with(Operation.IDENTIFY, name="other-study")
+    search = lambda probe: world.service.identify(  # noqa: E731
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=probe,
+        image=portrait_jpegs[0])
+    refused("probe_consent_required", lambda: search("prb_missing"))
+    used = world.probe()
+    search(used)
+    refused("probe_consent_required", lambda: search(used))
+    refused("probe_consent_required", lambda: search(world.probe(other)))
+    stale = world.probe()
+    clock.advance(hours=2)
+    refused("probe_consent_required", lambda: search(stale))
+
+
+def test_matching_is_refused_until_the_database_is_declared(
+    service, clock: FakeClock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
+) -> None:
+    world = make_world(service, clock, declare=False)
+    refused("not_declared", lambda: service.identify(
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(),
+        image=portrait_jpegs[0]))
+    register = service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
+    assert register.in_service_from == clock.now().date() + timedelta(days=60)
+    assert any("60 days" in warning for warning in register.warnings)
+    service.identify(actor=world.researcher, purpose_id=world.purpose,
+                     probe_consent_id=world.probe(), image=portrait_jpegs[0])
+    assert service.declare(actor=world.admin, date=date(2020, 1, 1), reference="x").warnings == []
+
+
+def test_an_uncalibrated_model_refuses_to_match(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    world.service.settings.thresholds_path.write_text("")
+    refused("not_calibrated", lambda: world.service.identify(
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(),
+        image=portrait_jpegs[0]))
+
+
+def test_a_purpose_without_the_operation_refuses_it(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    enrol_only = world.purpose_with(Operation.ENROL, name="enrol-only")
+    refused("operation_not_allowed", lambda: world.service.identify(
+        actor=world.researcher, purpose_id=enrol_only, probe_consent_id=world.probe(enrol_only),
+        image=portrait_jpegs[0]))
+
+
+def test_unknown_things_are_not_found(world: World) -> None:
+    refused("not_found", lambda: world.service.get_subject(actor=world.portal, subject="subj_x"))
+    refused("not_found", lambda: world.service.identify(
+        actor=world.researcher, purpose_id="pur_nope", probe_consent_id="p", image=b""))
+
+
+def test_a_consent_longer_than_allowed_is_refused(world: World) -> None:
+    subject = world.service.create_subject(
+        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT)).pseudonym
+    refused("invalid_request", lambda: world.service.give_consent(
+        actor=world.portal, subject=subject, body=world.consent_body(days=4 * 365)))
+
+
+def test_templates_of_another_model_are_not_compared(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    from sqlalchemy import update
+
+    from consent.tables import Template
+
+    pseudonym, consent_id = world.subject()
+    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                        image=portrait_jpegs[0])
+    with world.service._rt.db.transaction() as session:
+        session.execute(update(Template).values(model_id="w600k_r50"))
+    refused("model_mismatch", lambda: world.service.verify(
+        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
+        probe_consent_id=world.probe(), image=portrait_jpegs[0]))
+    assert world.service.health()["templates_needing_reenrolment"] == 1
