@@ -96,10 +96,7 @@ EMBEDDING_DIM = 512
 def _open_index(settings: ConsentSettings) -> VectorIndex:
     from engine.index import HnswIndex  # the engine's default backend
 
-    index = HnswIndex.from_settings(settings, dim=EMBEDDING_DIM)
-    if settings.index_path.exists():
-        index.load(settings.index_path)
-    return index
+    return HnswIndex.open(settings, dim=EMBEDDING_DIM)
 
 
 class OptinFace:

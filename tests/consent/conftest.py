@@ -69,6 +69,7 @@ def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
         thresholds_path=thresholds_path,
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
+        index_max_elements=64,  # a 10k-slot index file is 20 MB to write on every save
     )
 
 

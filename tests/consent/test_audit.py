@@ -1,0 +1,99 @@
+"""The audit chain notices edits, deletions, insertions, reorderings and full rewrites."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from consent.audit import event_hash
+from consent.service import OptinFace
+from consent.tables import AuditEvent
+from tests.consent.conftest import World
+
+
+@pytest.fixture
+def chain(world: World) -> OptinFace:
+    for _ in range(4):
+        world.subject()
+    assert world.service.verify_audit().ok
+    return world.service
+
+
+def raw(service: OptinFace, sql: str) -> None:
+    """Tamper as someone with file access would: straight SQL, no service."""
+    with service._rt.db.engine.begin() as connection:
+        connection.execute(text(sql))
+
+
+def test_an_edited_event_is_reported_at_its_sequence(chain: OptinFace) -> None:
+    raw(chain, "UPDATE audit_events SET outcome = 'nothing happened' WHERE seq = 5")
+    assert chain.verify_audit().first_bad_sequence == 5
+
+
+def test_a_deleted_event_is_reported_at_the_gap(chain: OptinFace) -> None:
+    raw(chain, "DELETE FROM audit_events WHERE seq = 6")
+    status = chain.verify_audit()
+    assert not status.ok and status.first_bad_sequence == 6
+
+
+def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace) -> None:
+    # The forger even computes a valid hash for the inserted row; the row after it still
+    # names the old predecessor, so the chain breaks right after the insertion.
+    raw(chain, "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 7")
+    raw(chain, "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1007")
+    with chain._rt.db.transaction() as session:
+        previous = session.get(AuditEvent, 6)
+        assert previous is not None
+        forged = AuditEvent(seq=7, at=previous.at, actor_key_id=None, actor_role=None,
+                            action="export", purpose=None, subjects=[], outcome="ok",
+                            probe_sha256=None, details={}, prev_hash=previous.hash, hash="")
+        forged.hash = event_hash(forged)
+        session.add(forged)
+    assert chain.verify_audit().first_bad_sequence == 8
+
+
+def test_reordered_events_are_reported_at_the_first_moved(chain: OptinFace) -> None:
+    raw(chain, "UPDATE audit_events SET seq = -1 WHERE seq = 4")
+    raw(chain, "UPDATE audit_events SET seq = 4 WHERE seq = 8")
+    raw(chain, "UPDATE audit_events SET seq = 8 WHERE seq = -1")
+    assert chain.verify_audit().first_bad_sequence == 4
+
+
+def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
+    chain: OptinFace, world: World
+) -> None:
+    checkpoint = chain.audit_checkpoint(actor=world.reviewer)
+    raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 3")
+    with chain._rt.db.transaction() as session:  # the forger re-hashes the whole chain
+        previous = "0" * 64
+        for seq in range(1, checkpoint.seq + 1):
+            event = session.get(AuditEvent, seq)
+            assert event is not None
+            event.prev_hash = previous
+            event.hash = previous = event_hash(event)
+    status = chain.verify_audit()
+    # Caught at the first signed checkpoint after the edit (one every 10 events here).
+    assert not status.ok and status.first_bad_sequence == 10 < checkpoint.seq
+
+
+def test_checkpoints_are_signed_every_n_events(chain: OptinFace) -> None:
+    status = chain.verify_audit()
+    assert status.checkpoints == status.events // 10 and status.ok
+
+
+def test_a_failed_login_is_audited_without_the_secret(world: World) -> None:
+    from consent.errors import Unauthenticated
+
+    secret = world.service.create_api_key(actor=world.admin, role="portal", name="x").secret  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(secret + "tampered")
+    events = world.service.audit_events(actor=world.reviewer, filters=_failures())
+    assert events.total == 1
+    assert secret.split(".")[1] not in events.events[0].model_dump_json()
+
+
+def _failures():  # type: ignore[no-untyped-def]
+    from consent.audit import AuditAction
+    from consent.schemas import AuditFilter
+
+    return AuditFilter(action=AuditAction.LOGIN_FAILURE)
