@@ -1,0 +1,179 @@
+"""The HTTP contract, route by route, as a subject, a researcher, a reviewer and an admin use it."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from engine.samples import encode, group_photo
+from tests.api.conftest import World, auth
+
+
+def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> None:
+    purposes = world.client.get("/v1/purposes", headers=auth(world.keys.researcher))
+    assert [p["id"] for p in purposes.json()] == [world.purpose_id]
+    notices = world.client.get("/v1/notices", headers=auth(world.keys.portal)).json()
+    assert len(notices[0]["sha256"]) == 64
+
+
+def test_subject_token_reads_its_own_subject_and_consents(world: World) -> None:
+    token = auth(world.subject_token)
+    assert world.client.get(f"/v1/subjects/{world.subject}", headers=token).json()[
+        "pseudonym"
+    ] == world.subject
+    consents = world.client.get(f"/v1/subjects/{world.subject}/consents", headers=token).json()
+    assert [c["id"] for c in consents] == [world.consent_id]
+    assert consents[0]["status"] == "active"
+
+
+def test_consent_answer_holds_a_signed_receipt(world: World) -> None:
+    subject, token = world.new_subject()
+    from tests.api.conftest import consent_body
+
+    given = world.client.post(
+        f"/v1/subjects/{subject}/consents",
+        json=consent_body(world.purpose_id, world.notice_id),
+        headers=auth(token),
+    ).json()
+    assert given["receipt"]["signature"] and given["receipt"]["public_key"]
+
+
+def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    answer = world.identify(portrait_jpegs[0])
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["decision"] == "match"
+    assert body["candidates"][0]["subject"] == world.subject
+    assert {"threshold", "fmr", "model_id"} <= body.keys()
+
+
+def test_no_match_is_an_ordinary_200_answer(world: World, portrait_jpegs: list[bytes]) -> None:
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    answer = world.identify(portrait_jpegs[3])
+    assert answer.status_code == 200
+    assert answer.json()["decision"] == "no_match"
+    assert answer.json()["candidates"] == []
+
+
+def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[1])
+    answer = world.client.post(
+        "/v1/verify",
+        data={"subject": world.subject, "purpose_id": world.purpose_id,
+              "probe_consent_id": world.probe_consent()},
+        files={"image": ("p.jpg", portrait_jpegs[1], "image/jpeg")},
+        headers=auth(world.keys.researcher),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["decision"] == "match"
+
+
+def test_withdrawal_takes_effect_at_once(world: World, portrait_jpegs: list[bytes]) -> None:
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    withdrawn = world.client.post(
+        f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw",
+        headers=auth(world.subject_token),
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert world.identify(portrait_jpegs[0]).json()["decision"] == "no_match"
+
+
+def test_export_in_json_markdown_and_html(world: World) -> None:
+    url = f"/v1/subjects/{world.subject}/export"
+    token = auth(world.subject_token)
+    assert world.client.get(url, headers=token).json()["subject"]["pseudonym"] == world.subject
+    markdown = world.client.get(url, params={"format": "md"}, headers=token)
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    html = world.client.get(url, params={"format": "html"}, headers=token)
+    assert html.headers["content-type"].startswith("text/html")
+    assert world.subject in html.text
+
+
+def test_erasure_returns_a_signed_receipt_and_the_subject_is_gone(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    erased = world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["signed"]["signature"]
+    assert world.identify(portrait_jpegs[0]).json()["decision"] == "no_match"
+    again = world.client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.portal))
+    assert again.status_code in (404, 410)
+
+
+def test_audit_events_filters_paging_and_chain_status(world: World) -> None:
+    reviewer = auth(world.keys.reviewer)
+    page = world.client.get("/v1/audit/events", params={"limit": 2}, headers=reviewer).json()
+    assert len(page["events"]) == 2 and page["total"] > 2
+    only = world.client.get(
+        "/v1/audit/events", params={"subject": world.subject}, headers=reviewer
+    ).json()
+    assert all(world.subject in e["subjects"] for e in only["events"])
+    assert world.client.get("/v1/audit/verify", headers=reviewer).json()["ok"] is True
+    checkpoint = world.client.post("/v1/audit/checkpoints", headers=reviewer)
+    assert checkpoint.status_code == 200 and checkpoint.json()["signature"]
+
+
+def test_audit_export_csv_and_json_hold_every_event(world: World) -> None:
+    reviewer = auth(world.keys.reviewer)
+    total = world.client.get("/v1/audit/events", headers=reviewer).json()["total"]
+    as_json = world.client.get("/v1/audit/export", headers=reviewer).json()
+    as_csv = world.client.get("/v1/audit/export", params={"format": "csv"}, headers=reviewer)
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert len(as_json) == len(rows) >= total
+
+
+def test_register_json_markdown_and_ledger_views(world: World) -> None:
+    reviewer = auth(world.keys.reviewer)
+    register = world.client.get("/v1/register", headers=reviewer).json()
+    assert register["declaration"]["reference"] == "CAI-2026-001"
+    markdown = world.client.get("/v1/register", params={"format": "md"}, headers=reviewer)
+    assert "CAI-2026-001" in markdown.text
+    ledger = world.client.get("/v1/ledger", headers=reviewer).json()
+    assert ledger["by_status"]["active"] == 1
+    assert world.client.get("/v1/erasures", headers=reviewer).json() == []
+
+
+def test_sweep_runs_on_demand(world: World) -> None:
+    report = world.client.post("/v1/sweep", headers=auth(world.keys.admin))
+    assert report.status_code == 200 and report.json()["erasures"] == []
+
+
+def test_keys_are_created_listed_and_revoked(world: World) -> None:
+    admin = auth(world.keys.admin)
+    made = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"}, headers=admin)
+    assert made.status_code == 201
+    key = made.json()
+    assert key["key_id"] in [k["key_id"] for k in world.client.get("/v1/keys", headers=admin).json()]
+    assert world.client.delete(f"/v1/keys/{key['key_id']}", headers=admin).status_code == 204
+    refused = world.client.get("/v1/purposes", headers=auth(key["secret"]))
+    assert refused.status_code == 401
+
+
+def test_searchable_opt_in_is_the_subjects_choice(world: World) -> None:
+    changed = world.client.patch(
+        f"/v1/subjects/{world.subject}", json={"searchable": False},
+        headers=auth(world.subject_token),
+    )
+    assert changed.status_code == 200 and changed.json()["searchable"] is False
+
+
+def test_health_needs_no_auth_and_names_models_and_providers(world: World) -> None:
+    health = world.client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert set(health["models"]) == {"scrfd_500m_bnkps", "w600k_mbf"}
+    assert "CPUExecutionProvider" in health["active_providers"]["recognizer"]
+
+
+def test_a_group_photo_is_refused_so_no_bystander_is_enrolled(world: World) -> None:
+    refused = world.client.post(
+        f"/v1/subjects/{world.subject}/faces",
+        data={"consent_id": world.consent_id},
+        files={"image": ("g.jpg", encode(group_photo()), "image/jpeg")},
+        headers=auth(world.keys.portal),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "multiple_faces"

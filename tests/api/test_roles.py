@@ -1,0 +1,145 @@
+"""Every route × every role: the matrix is generated from ``app.routes`` and the consent core's
+permission table, so a new route without a guard, or a guard with the wrong permission, fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.deps import PermissionGuard
+from api.settings import ApiSettings
+from consent.roles import PERMISSIONS, Permission, Role
+from consent.service import OptinFace
+from engine.pipeline import FacePipeline
+from tests.api.conftest import TEST_FMR, Keys, World, auth, set_up_world, thresholds_for_tests
+
+# Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
+UNGUARDED = re.compile(r"^(/healthz|/openapi\.json|/docs.*|/redoc|/portal.*|/review.*)$")
+
+
+def _guard(dependant: Dependant) -> PermissionGuard | None:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, PermissionGuard):
+            return sub.call
+        found = _guard(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def guarded_routes(app: FastAPI) -> list[tuple[str, str, Permission]]:
+    """(method, full path, permission) of every route; fails on an unguarded API route."""
+    routes = []
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        path = str(context.path)
+        guard = _guard(context.original_route.dependant)
+        if guard is None:
+            assert UNGUARDED.match(path), f"{path} has no permission guard"
+            continue
+        routes.extend((method, path, guard.permission) for method in context.methods or ())
+    return routes
+
+
+@pytest.fixture(scope="module")
+def matrix_world(
+    tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
+) -> Iterator[tuple[World, str]]:
+    """One app for the whole matrix (a few hundred requests), plus a second subject's token."""
+    tmp = tmp_path_factory.mktemp("roles")
+    settings = ApiSettings(
+        data_dir=tmp / "var", thresholds_path=thresholds_for_tests(tmp), match_fmr=TEST_FMR,
+        rate_per_second=10_000, rate_burst=10_000,
+    )
+    service = OptinFace.open(settings, pipeline=pipeline)
+    admin = service.create_api_key(actor=None, role=Role.ADMIN, name="admin")
+    actor = service.authenticate(admin.secret)
+    secrets = {r: service.create_api_key(actor=actor, role=r, name=str(r)).secret
+               for r in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)}
+    keys = Keys(admin=admin.secret, researcher=secrets[Role.RESEARCHER],
+                reviewer=secrets[Role.REVIEWER], portal=secrets[Role.PORTAL])
+    with TestClient(create_app(settings, service=service)) as client:
+        world = set_up_world(client, keys)
+        _, other_token = world.new_subject()
+        yield world, other_token
+    service.close()
+
+
+def _url(path: str, world: World) -> str:
+    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x")
+
+
+def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:
+    return sorted(guarded_routes(app))
+
+
+ROUTES = _cases(create_app(ApiSettings(data_dir=Path("unused"))))
+
+
+def test_every_v1_route_is_guarded() -> None:
+    app = create_app(ApiSettings(data_dir=Path("unused")))
+    v1 = {
+        (method, str(c.path))
+        for c in iter_route_contexts(app.routes)
+        if str(c.path).startswith("/v1")
+        for method in c.methods or ()
+    }
+    assert v1 == {(m, p) for m, p, _ in ROUTES}
+    assert len(v1) > 20
+
+
+@pytest.mark.parametrize(("method", "path", "permission"), ROUTES)
+def test_route_refuses_without_credentials(
+    matrix_world: tuple[World, str], method: str, path: str, permission: Permission
+) -> None:
+    world, _ = matrix_world
+    answer = world.client.request(method, _url(path, world))
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["code"] == "unauthenticated"
+    assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path", "permission"), ROUTES)
+def test_route_refuses_every_role_without_the_permission(
+    matrix_world: tuple[World, str], method: str, path: str, permission: Permission
+) -> None:
+    world, _ = matrix_world
+    secrets = {role: world.keys.for_role(role) for role in Role if role is not Role.SUBJECT}
+    secrets[Role.SUBJECT] = world.subject_token
+    for role, secret in secrets.items():
+        allowed = permission in PERMISSIONS[role] and (
+            role is not Role.SUBJECT or "{subject}" in path
+        )
+        if allowed:
+            continue
+        answer = world.client.request(method, _url(path, world), headers=auth(secret))
+        assert answer.status_code == 403, (role, answer.text)
+        assert answer.json()["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "permission"), [r for r in ROUTES if "{subject}" in r[1]]
+)
+def test_a_subject_token_never_opens_another_subject(
+    matrix_world: tuple[World, str], method: str, path: str, permission: Permission
+) -> None:
+    world, other_token = matrix_world
+    answer = world.client.request(method, _url(path, world), headers=auth(other_token))
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == "forbidden"
+
+
+def test_x_api_key_header_is_accepted_too(matrix_world: tuple[World, str]) -> None:
+    world, _ = matrix_world
+    answer = world.client.get("/v1/purposes", headers={"X-API-Key": world.keys.reviewer})
+    assert answer.status_code == 200
