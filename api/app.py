@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from consent.service import OptinFace
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -22,6 +21,7 @@ from api.sweeper import Sweeper
 from api.uploads import BodyLimitMiddleware
 from api.web import pages
 from api.web.sessions import SessionStore
+from consent.service import OptinFace
 
 API_PREFIX = "/v1"
 

@@ -35,6 +35,7 @@ rate_limited               429     per-key rate or daily identify quota spent; s
 not_calibrated             503     no calibrated threshold for the model at the stated FMR
 model_integrity            503     a model file is missing or its SHA-256 differs
 index_corrupt              503     the saved index cannot be read
+unreadable_file            400     (CLI only) a file named on the command line cannot be read
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -99,6 +100,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_calibrated": 503,
     "model_integrity": 503,
     "index_corrupt": 503,
+    "unreadable_file": 400,
     "internal_error": 500,
 }
 

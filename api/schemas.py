@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+
 from pydantic import BaseModel, Field
 
 from consent.roles import Role

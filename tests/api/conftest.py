@@ -158,8 +158,11 @@ class World:
     def identify(self, image: bytes, *, k: int = 5) -> object:
         return self.client.post(
             "/v1/identify",
-            data={"purpose_id": self.purpose_id, "probe_consent_id": self.probe_consent(),
-                  "k": str(k)},
+            data={
+                "purpose_id": self.purpose_id,
+                "probe_consent_id": self.probe_consent(),
+                "k": str(k),
+            },
             files={"image": ("probe.jpg", image, "image/jpeg")},
             headers=auth(self.keys.researcher),
         )

@@ -18,9 +18,10 @@ def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> N
 
 def test_subject_token_reads_its_own_subject_and_consents(world: World) -> None:
     token = auth(world.subject_token)
-    assert world.client.get(f"/v1/subjects/{world.subject}", headers=token).json()[
-        "pseudonym"
-    ] == world.subject
+    assert (
+        world.client.get(f"/v1/subjects/{world.subject}", headers=token).json()["pseudonym"]
+        == world.subject
+    )
     consents = world.client.get(f"/v1/subjects/{world.subject}/consents", headers=token).json()
     assert [c["id"] for c in consents] == [world.consent_id]
     assert consents[0]["status"] == "active"
@@ -62,8 +63,11 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
     world.enrol(world.subject, world.consent_id, portrait_jpegs[1])
     answer = world.client.post(
         "/v1/verify",
-        data={"subject": world.subject, "purpose_id": world.purpose_id,
-              "probe_consent_id": world.probe_consent()},
+        data={
+            "subject": world.subject,
+            "purpose_id": world.purpose_id,
+            "probe_consent_id": world.probe_consent(),
+        },
         files={"image": ("p.jpg", portrait_jpegs[1], "image/jpeg")},
         headers=auth(world.keys.researcher),
     )
@@ -144,10 +148,14 @@ def test_sweep_runs_on_demand(world: World) -> None:
 
 def test_keys_are_created_listed_and_revoked(world: World) -> None:
     admin = auth(world.keys.admin)
-    made = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"}, headers=admin)
+    made = world.client.post(
+        "/v1/keys", json={"role": "researcher", "name": "lab 2"}, headers=admin
+    )
     assert made.status_code == 201
     key = made.json()
-    assert key["key_id"] in [k["key_id"] for k in world.client.get("/v1/keys", headers=admin).json()]
+    assert key["key_id"] in [
+        k["key_id"] for k in world.client.get("/v1/keys", headers=admin).json()
+    ]
     assert world.client.delete(f"/v1/keys/{key['key_id']}", headers=admin).status_code == 204
     refused = world.client.get("/v1/purposes", headers=auth(key["secret"]))
     assert refused.status_code == 401
@@ -155,7 +163,8 @@ def test_keys_are_created_listed_and_revoked(world: World) -> None:
 
 def test_searchable_opt_in_is_the_subjects_choice(world: World) -> None:
     changed = world.client.patch(
-        f"/v1/subjects/{world.subject}", json={"searchable": False},
+        f"/v1/subjects/{world.subject}",
+        json={"searchable": False},
         headers=auth(world.subject_token),
     )
     assert changed.status_code == 200 and changed.json()["searchable"] is False

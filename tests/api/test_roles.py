@@ -58,16 +58,25 @@ def matrix_world(
     """One app for the whole matrix (a few hundred requests), plus a second subject's token."""
     tmp = tmp_path_factory.mktemp("roles")
     settings = ApiSettings(
-        data_dir=tmp / "var", thresholds_path=thresholds_for_tests(tmp), match_fmr=TEST_FMR,
-        rate_per_second=10_000, rate_burst=10_000,
+        data_dir=tmp / "var",
+        thresholds_path=thresholds_for_tests(tmp),
+        match_fmr=TEST_FMR,
+        rate_per_second=10_000,
+        rate_burst=10_000,
     )
     service = OptinFace.open(settings, pipeline=pipeline)
     admin = service.create_api_key(actor=None, role=Role.ADMIN, name="admin")
     actor = service.authenticate(admin.secret)
-    secrets = {r: service.create_api_key(actor=actor, role=r, name=str(r)).secret
-               for r in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)}
-    keys = Keys(admin=admin.secret, researcher=secrets[Role.RESEARCHER],
-                reviewer=secrets[Role.REVIEWER], portal=secrets[Role.PORTAL])
+    secrets = {
+        r: service.create_api_key(actor=actor, role=r, name=str(r)).secret
+        for r in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)
+    }
+    keys = Keys(
+        admin=admin.secret,
+        researcher=secrets[Role.RESEARCHER],
+        reviewer=secrets[Role.REVIEWER],
+        portal=secrets[Role.PORTAL],
+    )
     with TestClient(create_app(settings, service=service)) as client:
         world = set_up_world(client, keys)
         _, other_token = world.new_subject()

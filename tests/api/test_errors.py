@@ -1,0 +1,231 @@
+"""One error shape and one status per stable code; never a 500 for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import consent.errors
+import engine.errors
+import engine.thresholds
+from api.app import create_app
+from api.errors import STATUS_BY_CODE
+from api.settings import ApiSettings
+from consent.roles import Role
+from consent.service import OptinFace
+from engine.pipeline import FacePipeline
+from tests.api.conftest import World, auth, consent_body, set_up_world
+
+
+def _codes(base: type) -> set[str]:
+    found, stack = set(), list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.add(cls.code)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_domain_code_has_a_status_in_the_table() -> None:
+    codes = _codes(consent.errors.ConsentError) | _codes(engine.errors.EngineError)
+    assert engine.thresholds.NotCalibrated.code in codes
+    assert codes - STATUS_BY_CODE.keys() == set()
+
+
+def test_the_table_is_documented_in_the_module_docstring() -> None:
+    import api.errors
+
+    for code, status in STATUS_BY_CODE.items():
+        assert f"{code} " in (api.errors.__doc__ or "") and str(status) in (
+            api.errors.__doc__ or ""
+        )
+
+
+def _assert_error(response: object, status: int, code: str) -> None:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"code", "message", "details"}
+    assert body["code"] == code
+
+
+def _enrol(world: World, image: bytes, *, consent_id: str | None = None) -> object:
+    return world.client.post(
+        f"/v1/subjects/{world.subject}/faces",
+        data={"consent_id": consent_id or world.consent_id},
+        files={"image": ("x.jpg", image, "image/jpeg")},
+        headers=auth(world.keys.portal),
+    )
+
+
+def test_request_validation_uses_the_one_shape(world: World) -> None:
+    answer = world.client.post("/v1/purposes", json={"name": ""}, headers=auth(world.keys.admin))
+    _assert_error(answer, 422, "validation_error")
+    assert answer.json()["details"]["errors"]
+
+
+def test_malformed_json_is_a_client_error(world: World) -> None:
+    answer = world.client.post(
+        "/v1/purposes",
+        content=b"{nope",
+        headers={**auth(world.keys.admin), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error"
+
+
+def test_bytes_that_are_not_an_image(world: World) -> None:
+    _assert_error(_enrol(world, b"definitely not a jpeg"), 400, "invalid_image")
+
+
+def test_an_image_without_a_face(world: World, portrait_images: list) -> None:
+    from engine.samples import encode
+
+    blank = portrait_images[0].copy()
+    blank[:] = 128
+    _assert_error(_enrol(world, encode(blank)), 422, "no_face")
+
+
+def test_declared_body_over_the_limit_is_refused_before_reading(
+    world: World, api_settings: ApiSettings
+) -> None:
+    answer = world.client.post(
+        f"/v1/subjects/{world.subject}/faces",
+        content=b"x" * 10,
+        headers={
+            **auth(world.keys.portal),
+            "Content-Type": "multipart/form-data; boundary=b",
+            "Content-Length": str(api_settings.upload_limit_bytes + 1),
+        },
+    )
+    _assert_error(answer, 413, "payload_too_large")
+
+
+def test_image_over_the_limit_is_refused(
+    api_settings: ApiSettings, service: OptinFace, world: World
+) -> None:
+    small = api_settings.model_copy(update={"max_image_bytes": 1000})
+    with TestClient(create_app(small, service=service)) as client:
+        answer = client.post(
+            f"/v1/subjects/{world.subject}/faces",
+            data={"consent_id": world.consent_id},
+            files={"image": ("big.jpg", b"\xff" * 5000, "image/jpeg")},
+            headers=auth(world.keys.portal),
+        )
+    _assert_error(answer, 413, "payload_too_large")
+
+
+def test_streamed_body_over_the_limit_is_cut_off(
+    api_settings: ApiSettings, service: OptinFace, world: World
+) -> None:
+    small = api_settings.model_copy(update={"max_image_bytes": 1000})
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b"y" * 1024
+
+    with TestClient(create_app(small, service=service)) as client:
+        answer = client.post(
+            f"/v1/subjects/{world.subject}/faces",
+            content=chunks(),
+            headers={**auth(world.keys.portal), "Content-Type": "multipart/form-data; boundary=b"},
+        )
+    _assert_error(answer, 413, "payload_too_large")
+
+
+def test_enrol_under_a_consent_of_another_subject_is_refused(world: World, portrait_jpegs) -> None:
+    other, token = world.new_subject()
+    other_consent = world.consent(other, token)
+    answer = _enrol(world, portrait_jpegs[0], consent_id=other_consent)
+    assert answer.status_code in (403, 404), answer.text
+    assert answer.json()["code"] in {"consent_required", "not_found"}
+
+
+def test_withdrawn_consent_cannot_enrol(world: World, portrait_jpegs: list[bytes]) -> None:
+    """Withdrawing the only consent erases the subject, so the pseudonym is gone for good."""
+    world.client.post(
+        f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw",
+        headers=auth(world.subject_token),
+    )
+    _assert_error(_enrol(world, portrait_jpegs[0]), 410, "subject_erased")
+
+
+def test_a_probe_consent_is_single_use(world: World, portrait_jpegs: list[bytes]) -> None:
+    probe = world.probe_consent()
+    form = {"purpose_id": world.purpose_id, "probe_consent_id": probe}
+    files = {"image": ("p.jpg", portrait_jpegs[0], "image/jpeg")}
+    first = world.client.post(
+        "/v1/identify", data=form, files=files, headers=auth(world.keys.researcher)
+    )
+    assert first.status_code == 200, first.text
+    again = world.client.post(
+        "/v1/identify", data=form, files=files, headers=auth(world.keys.researcher)
+    )
+    _assert_error(again, 403, "probe_consent_required")
+
+
+def test_unknown_subject_is_not_found(world: World) -> None:
+    answer = world.client.get("/v1/subjects/subj_nobody", headers=auth(world.keys.portal))
+    _assert_error(answer, 404, "not_found")
+
+
+def test_unknown_route_and_wrong_method_use_the_one_shape(world: World) -> None:
+    _assert_error(world.client.get("/v1/nothing-here"), 404, "not_found")
+    _assert_error(world.client.put("/v1/purposes"), 405, "method_not_allowed")
+
+
+def test_matching_is_refused_until_the_database_is_declared(
+    client: TestClient, keys, portrait_jpegs: list[bytes]
+) -> None:
+    world = set_up_world(client, keys, declare=False)
+    _assert_error(world.identify(portrait_jpegs[0]), 409, "not_declared")
+
+
+def test_matching_without_a_calibrated_threshold(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    settings = ApiSettings(data_dir=tmp_path / "v", thresholds_path=tmp_path / "none.toml")
+    service = OptinFace.open(settings, pipeline=pipeline)
+    try:
+        admin = service.create_api_key(actor=None, role=Role.ADMIN, name="a").secret
+        actor = service.authenticate(admin)
+        from tests.api.conftest import Keys
+
+        keys = Keys(
+            admin=admin,
+            **{
+                r.value: service.create_api_key(actor=actor, role=r, name=r.value).secret
+                for r in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)
+            },
+        )
+        with TestClient(create_app(settings, service=service)) as client:
+            world = set_up_world(client, keys)
+            _assert_error(world.identify(portrait_jpegs[0]), 503, "not_calibrated")
+    finally:
+        service.close()
+
+
+def test_consent_to_an_unknown_purpose_is_refused(world: World) -> None:
+    subject, token = world.new_subject()
+    answer = world.client.post(
+        f"/v1/subjects/{subject}/consents",
+        json=consent_body("pur_unknown", world.notice_id),
+        headers=auth(token),
+    )
+    assert 400 <= answer.status_code < 500 and answer.json()["code"] in STATUS_BY_CODE
+
+
+def test_unexpected_failure_is_a_bare_internal_error(
+    api_settings: ApiSettings, service: OptinFace, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(**_: object) -> None:
+        raise RuntimeError("secret internals /var/lib/db")
+
+    monkeypatch.setattr(service, "list_purposes", explode)
+    with TestClient(
+        create_app(api_settings, service=service), raise_server_exceptions=False
+    ) as client:
+        answer = client.get("/v1/purposes", headers=auth(world.keys.admin))
+    _assert_error(answer, 500, "internal_error")
+    assert "secret" not in answer.text
