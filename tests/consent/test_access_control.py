@@ -1,0 +1,63 @@
+"""Roles, API keys and subject tokens: who may do what, and secrets stored only hashed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from consent.errors import Forbidden, InvalidRequest, Unauthenticated
+from consent.roles import Role
+from consent.schemas import AgeCategory, SubjectCreate
+from tests.consent.conftest import World
+
+
+def test_each_role_is_refused_what_it_may_not_do(world: World) -> None:
+    with pytest.raises(Forbidden) as refused:
+        world.service.list_api_keys(actor=world.researcher)
+    assert refused.value.code == "forbidden"
+    with pytest.raises(Forbidden):
+        world.service.identify(actor=world.admin, purpose_id=world.purpose,
+                               probe_consent_id="x", image=b"")
+    with pytest.raises(Forbidden):
+        world.service.audit_events(actor=world.portal, filters=_all())
+
+
+def test_a_subject_token_acts_on_its_own_subject_only(world: World) -> None:
+    mine = world.service.create_subject(
+        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
+    other, _ = world.subject()
+    me = world.service.authenticate(mine.subject_token)
+    assert me.role is Role.SUBJECT and me.subject == mine.pseudonym
+    assert world.service.export(actor=me, subject=mine.pseudonym).subject.pseudonym == mine.pseudonym
+    with pytest.raises(Forbidden):
+        world.service.export(actor=me, subject=other)
+
+
+def test_secrets_are_stored_only_as_hashes_and_revocation_is_immediate(world: World) -> None:
+    created = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
+    with world.service._rt.db.engine.connect() as connection:
+        dump = "\n".join(str(row) for row in connection.execute(text("SELECT * FROM api_keys")))
+    assert created.secret not in dump and created.secret.split(".")[1] not in dump
+    world.service.revoke_api_key(actor=world.admin, key_id=created.key_id)
+    with pytest.raises(Unauthenticated) as refused:
+        world.service.authenticate(created.secret)
+    assert refused.value.code == "unauthenticated"
+    assert [k.revoked_at is not None for k in world.service.list_api_keys(actor=world.admin)
+            if k.key_id == created.key_id] == [True]
+
+
+def test_bootstrap_works_only_on_an_empty_system(world: World) -> None:
+    with pytest.raises(InvalidRequest):
+        world.service.create_api_key(actor=None, role=Role.ADMIN, name="second root")
+
+
+def test_key_files_are_private(world: World) -> None:
+    settings = world.service.settings
+    for path in (settings.master_key_path, settings.signing_key_path, settings.hmac_key_path):
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _all():  # type: ignore[no-untyped-def]
+    from consent.schemas import AuditFilter
+
+    return AuditFilter()

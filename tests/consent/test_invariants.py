@@ -1,0 +1,61 @@
+"""After any sequence of enrolments, withdrawals and erasures, erased subjects are nowhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from consent.schemas import ErasureReason
+from consent.service import OptinFace
+from consent.settings import ConsentSettings
+from engine.pipeline import FacePipeline
+from tests.consent.conftest import FakeClock, make_world
+
+STEP = st.tuples(st.sampled_from(["enrol", "withdraw", "erase", "new"]), st.integers(0, 5))
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(STEP, min_size=1, max_size=8))
+def test_erased_subjects_are_nowhere_and_the_chain_verifies(
+    steps: list[tuple[str, int]], tmp_path_factory, thresholds_path: Path,  # type: ignore[no-untyped-def]
+    pipeline: FacePipeline, clock: FakeClock, portrait_jpegs: list[bytes],
+) -> None:
+    folder = tmp_path_factory.mktemp("hypothesis")
+    service = OptinFace.open(
+        ConsentSettings(data_dir=folder, thresholds_path=thresholds_path, index_max_elements=64),
+        pipeline=pipeline, clock=clock)
+    try:
+        world = make_world(service, clock)
+        live: list[tuple[str, str]] = [world.subject()]
+        erased: list[str] = []
+        for action, pick in steps:
+            if action == "new" or not live:
+                live.append(world.subject())
+                continue
+            pseudonym, consent_id = live[pick % len(live)]
+            if action == "enrol":
+                service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                              image=portrait_jpegs[pick])
+            elif action == "withdraw":
+                service.withdraw_consent(actor=world.portal, subject=pseudonym,
+                                         consent_id=consent_id)
+                live.remove((pseudonym, consent_id))
+                erased.append(pseudonym)
+            else:
+                service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
+                live.remove((pseudonym, consent_id))
+                erased.append(pseudonym)
+        with service._rt.db.transaction() as session:
+            from sqlalchemy import select
+
+            from consent.tables import Subject, Template
+
+            active = set(session.scalars(select(Template.id)))
+            pseudonyms = set(session.scalars(select(Subject.pseudonym)))
+        assert service.index.labels() <= active
+        assert not pseudonyms & set(erased)
+        assert service.verify_audit().ok
+    finally:
+        service.close()
