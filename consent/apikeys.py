@@ -20,7 +20,7 @@ from consent.roles import Actor, Role
 from consent.tables import ApiKey, Subject, SubjectToken
 
 API_KEY_PREFIX = "key_"
-SUBJECT_TOKEN_PREFIX = "stk_"
+SUBJECT_TOKEN_PREFIX = "stk_"  # noqa: S105 (an id prefix, not a secret)
 HASH_DOMAIN = "secret"
 
 

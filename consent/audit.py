@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.crypto import canonical_json
@@ -173,6 +173,3 @@ def verify_chain(session: Session, *, keys: KeyRing) -> ChainReport:
         ok=first is None, events=count, checkpoints=len(checkpoints), first_bad_sequence=first
     )
 
-
-def count_events(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0

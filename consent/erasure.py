@@ -19,7 +19,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from consent.audit import AuditAction, Entry
@@ -81,9 +81,8 @@ def erase_subject(
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
         destroyed = destroy_templates(runtime, session, labels)
-        key_destroyed = bool(
-            session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id)).rowcount
-        )
+        key_destroyed = session.get(SubjectKey, subject.id) is not None
+        session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
         session.delete(subject)
@@ -169,8 +168,3 @@ def excluded_subjects(session: Session) -> list[str]:
         session.scalars(select(Subject.pseudonym).where(Subject.status == SubjectStatus.EXCLUDED))
     )
 
-
-def subject_count(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
-    ) or 0

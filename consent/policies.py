@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from consent.errors import (
@@ -123,7 +123,7 @@ def require_declared(session: Session) -> RegisterDeclaration:
     return declaration
 
 
-def _active_consents_for(purpose_id: str, now: datetime):  # type: ignore[no-untyped-def]
+def _active_consents_for(purpose_id: str, now: datetime) -> Select[int | None]:
     return (
         select(Consent.subject_id)
         .join(consent_purposes, consent_purposes.c.consent_id == Consent.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent.audit import AuditAction, Entry
 from consent.erasure import erase_subject, excluded_subjects
@@ -66,6 +67,6 @@ def reconcile(runtime: Runtime, *, model_id: str) -> ReconcileReport:
     return report
 
 
-def _data_keys(session, keyring: KeyRing, subject_ids: set[int]) -> dict[int, bytes]:  # type: ignore[no-untyped-def]
+def _data_keys(session: Session, keyring: KeyRing, subject_ids: set[int]) -> dict[int, bytes]:
     rows = session.scalars(select(SubjectKey).where(SubjectKey.subject_id.in_(subject_ids)))
     return {row.subject_id: keyring.unwrap(row.wrapped, subject_id=row.subject_id) for row in rows}

@@ -236,7 +236,8 @@ class OptinFace:
     def list_api_keys(self, *, actor: Actor) -> list[ApiKeyPublic]:
         authorize(actor, Permission.MANAGE_KEYS)
         with self._write() as session:
-            return [_key_public(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.created_at))]
+            rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
+            return [_key_public(k) for k in rows]
 
     def revoke_api_key(self, *, actor: Actor, key_id: str) -> None:
         authorize(actor, Permission.MANAGE_KEYS)

@@ -51,7 +51,8 @@ def due_for_erasure(
             deadlines.append(_kept_until(consent))
         deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
         if subject.last_interaction_at + interaction_limit < deadline:
-            deadline, reason = subject.last_interaction_at + interaction_limit, ErasureReason.RETENTION
+            deadline = subject.last_interaction_at + interaction_limit
+            reason = ErasureReason.RETENTION
         if deadline <= now:
             due.append((subject.pseudonym, reason))
     return due, expired

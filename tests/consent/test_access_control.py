@@ -28,7 +28,8 @@ def test_a_subject_token_acts_on_its_own_subject_only(world: World) -> None:
     other, _ = world.subject()
     me = world.service.authenticate(mine.subject_token)
     assert me.role is Role.SUBJECT and me.subject == mine.pseudonym
-    assert world.service.export(actor=me, subject=mine.pseudonym).subject.pseudonym == mine.pseudonym
+    own = world.service.export(actor=me, subject=mine.pseudonym)
+    assert own.subject.pseudonym == mine.pseudonym
     with pytest.raises(Forbidden):
         world.service.export(actor=me, subject=other)
 

@@ -27,7 +27,8 @@ def test_enrol_without_a_consent_covering_enrolment_is_refused(
     pseudonym, consent_id = world.subject(purposes=[verify_only])
     refused("consent_required", lambda: world.service.enrol(
         actor=world.portal, subject=pseudonym, consent_id=consent_id, image=portrait_jpegs[0]))
-    events = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(action=AuditAction.REFUSED))
+    events = world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.REFUSED))
     assert events.events[-1].outcome == "consent_required"
 
 

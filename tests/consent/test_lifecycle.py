@@ -74,7 +74,9 @@ def test_a_stranger_gets_no_match_never_the_nearest_face(
     assert result.decision is Decision.NO_MATCH and result.candidates == []
 
 
-def test_erased_pseudonym_cannot_be_enrolled_again(world: World, portrait_jpegs: list[bytes]) -> None:
+def test_erased_pseudonym_cannot_be_enrolled_again(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
     from consent.errors import SubjectErased
 
     pseudonym, consent_id = world.subject()
