@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from api.cli import engine_commands
+from api.cli import audit, demo, engine_commands, keys, receipts, register, rights, serve
 
 app = typer.Typer(
     help="optinface: consent-first face matching. Every command has --help with an example.",
@@ -14,6 +14,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # a traceback must never print keys or vectors
 )
 engine_commands.register(app)
+serve.register(app)
+demo.register(app)
+rights.register(app)
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.add_typer(register.app, name="register")
+app.add_typer(receipts.app, name="receipt")
 
 
 @app.callback()

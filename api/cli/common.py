@@ -1,0 +1,68 @@
+"""What the command groups share: the data-dir option, opening the service, the operator's key.
+
+Commands that act on people's data (keys, export, erase, declare) authenticate an admin key like
+the API does, so the audit log names who did it; reading the register, verifying the chain and
+sweeping run as the system.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+
+from api.settings import ApiSettings, load_settings
+from consent.errors import ConsentError
+from consent.roles import Actor
+from consent.service import OptinFace
+from engine.errors import EngineError
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="The data directory (default: $OPTINFACE_DATA_DIR, else ./var).",
+        show_default=False,
+    ),
+]
+ApiKey = Annotated[
+    str,
+    typer.Option(
+        "--api-key",
+        envvar="OPTINFACE_API_KEY",
+        help="An admin API key secret (or set OPTINFACE_API_KEY).",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:
+    """The service on the data dir; a domain refusal ends the command with its code."""
+    settings = load_settings(data_dir=data_dir)
+    service = OptinFace.open(settings)
+    try:
+        yield settings, service
+    except (ConsentError, EngineError) as error:
+        typer.echo(f"refused: {error.code}: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+    finally:
+        service.close()
+
+
+def operator(service: OptinFace, api_key: str) -> Actor:
+    return service.authenticate(api_key)
+
+
+def echo_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        typer.echo(value.model_dump_json(indent=2))
+    elif isinstance(value, list):
+        typer.echo(json.dumps([item.model_dump(mode="json") for item in value], indent=2))
+    else:
+        typer.echo(json.dumps(value, indent=2))

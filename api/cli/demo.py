@@ -1,0 +1,246 @@
+"""``optinface demo``: the whole consent-first life cycle, step by step, through the HTTP API.
+
+It runs against an in-process app on a throw-away data dir (or a dedicated ``--data-dir``), or
+against a running server (``--url`` with an admin key). The faces are cut from the sample photo
+that insightface ships; nobody's photo is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from api.app import create_app
+from api.cli.serve import bootstrap_admin
+from api.settings import load_settings
+from consent.service import OptinFace
+from engine.samples import encode, portraits
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+class DemoFailed(Exception):
+    """A step did not answer as the walk-through expects."""
+
+
+@contextmanager
+def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx.Client, str, OptinFace]]:
+    with ExitStack() as stack:
+        root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        settings = load_settings(data_dir=root)
+        service = OptinFace.open(settings)
+        stack.callback(service.close)
+        admin = bootstrap_admin(service)
+        if admin is None:
+            raise typer.BadParameter("use an empty --data-dir: the demo makes its own admin key")
+        # Imported here: the test client is only needed by this command, not by every CLI start.
+        from fastapi.testclient import TestClient
+
+        client = stack.enter_context(TestClient(create_app(settings, service=service)))
+        yield client, admin, service
+
+
+def _step(title: str, detail: Any = None) -> None:
+    console.rule(f"[bold cyan]{title}")
+    if detail is not None:
+        text = detail if isinstance(detail, str) else json.dumps(detail, indent=2)
+        console.print(text, markup=False, highlight=False)
+
+
+def _call(client: httpx.Client, method: str, url: str, secret: str, **kwargs: Any) -> Any:
+    answer = client.request(method, url, headers={"Authorization": f"Bearer {secret}"}, **kwargs)
+    if answer.status_code >= 400:
+        raise DemoFailed(f"{method} {url} -> {answer.status_code} {answer.text}")
+    return answer.json() if answer.content else None
+
+
+def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
+    soon = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+    keys = {
+        role: _call(client, "POST", "/v1/keys", admin, json={"role": role, "name": f"demo {role}"})[
+            "secret"
+        ]
+        for role in ("researcher", "reviewer", "portal")
+    }
+    purpose = _call(
+        client,
+        "POST",
+        "/v1/purposes",
+        admin,
+        json={
+            "name": "Demo study",
+            "description": "Find consenting volunteers again in the demo study",
+            "legal_basis": "express consent",
+            "operations": ["enrol", "verify", "identify"],
+            "retention_days": 30,
+            "study": "demo",
+        },
+    )
+    notice = _call(
+        client,
+        "POST",
+        "/v1/notices",
+        admin,
+        json={
+            "version": "1",
+            "language": "en",
+            "text": "Your face is used for the demo study only; withdraw at any time.",
+        },
+    )
+    _step(
+        "1. Purpose and notice published",
+        {"purpose": purpose["id"], "notice_sha256": notice["sha256"]},
+    )
+    _call(
+        client,
+        "POST",
+        "/v1/register/declaration",
+        admin,
+        json={"date": date.today().isoformat(), "reference": "DEMO-NOT-A-REAL-DECLARATION"},
+    )
+    _step(
+        "2. Declaration recorded",
+        "THIS IS A DEMO: a real deployment records the date of its actual declaration to the "
+        "regulator (Québec: the CAI, 60 days before service). Matching is refused without it.",
+    )
+    subject = _call(
+        client,
+        "POST",
+        "/v1/subjects",
+        keys["portal"],
+        json={"age_category": "adult", "searchable": True},
+    )
+    pseudonym, token = subject["pseudonym"], subject["subject_token"]
+    _step("3. Subject created", {"pseudonym": pseudonym, "subject_token": "(shown once) …"})
+    given = _call(
+        client,
+        "POST",
+        f"/v1/subjects/{pseudonym}/consents",
+        token,
+        json={
+            "purposes": [purpose["id"]],
+            "notice_id": notice["id"],
+            "language": "en",
+            "method": "e_signature",
+            "evidence": "demo e-signature",
+            "expires_at": soon,
+        },
+    )
+    consent_id = given["consent"]["id"]
+    _step("4. Consent given: signed receipt", given["receipt"])
+    template = _call(
+        client,
+        "POST",
+        f"/v1/subjects/{pseudonym}/faces",
+        keys["portal"],
+        data={"consent_id": consent_id},
+        files={"image": ("face.jpg", faces[0], "image/jpeg")},
+    )
+    _step("5. Face enrolled (photo discarded)", template)
+
+    def identify() -> Any:
+        probe = _call(
+            client,
+            "POST",
+            "/v1/probe-consents",
+            keys["researcher"],
+            json={
+                "purpose_id": purpose["id"],
+                "notice_id": notice["id"],
+                "method": "signed_form",
+                "evidence": "demo probe form",
+                "expires_at": soon,
+            },
+        )
+        return _call(
+            client,
+            "POST",
+            "/v1/identify",
+            keys["researcher"],
+            data={"purpose_id": purpose["id"], "probe_consent_id": probe["id"]},
+            files={"image": ("probe.jpg", faces[0], "image/jpeg")},
+        )
+
+    _step("6. Probe consent + identify", identify())
+    export = _call(client, "GET", f"/v1/subjects/{pseudonym}/export", token)
+    _step(
+        "7. Access export",
+        {
+            "consents": len(export["consents"]),
+            "templates": len(export["templates"]),
+            "events": len(export["events"]),
+        },
+    )
+    withdrawal = _call(
+        client, "POST", f"/v1/subjects/{pseudonym}/consents/{consent_id}/withdraw", token
+    )
+    _step(
+        "8. Consent withdrawn",
+        {
+            "templates_erased": withdrawal["templates_erased"],
+            "subject_erased": withdrawal["subject_erased"],
+        },
+    )
+    _step("9. Identify again", identify())
+    if not withdrawal["subject_erased"]:
+        erasure = _call(client, "DELETE", f"/v1/subjects/{pseudonym}", token)
+    else:
+        erasure = withdrawal["erasure"]
+    _step("10. Erasure receipt (signed)", erasure)
+    chain = _call(client, "GET", "/v1/audit/verify", keys["reviewer"])
+    _step("11. Audit chain verified", chain)
+    if not chain["ok"]:
+        raise DemoFailed("the audit chain does not verify")
+
+
+def demo(
+    url: Annotated[
+        str | None, typer.Option("--url", help="A running server; default: in-process.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="An empty, dedicated data dir; default: a temporary one."),
+    ] = None,
+) -> None:
+    """Walk through consent -> enrol -> identify -> export -> withdraw -> erase -> audit verify.
+
+    Example: optinface demo
+    """
+    console.print(Panel("optinface demo: every step goes through the HTTP API"))
+    with ExitStack() as stack:
+        if url is None:
+            client, admin, service = stack.enter_context(_in_process(data_dir))
+            detector = service.pipeline.detector
+        else:
+            if not api_key:
+                raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+            client, admin = stack.enter_context(httpx.Client(base_url=url, timeout=60)), api_key
+            from engine.pipeline import FacePipeline
+            from engine.settings import EngineSettings
+
+            detector = FacePipeline.from_settings(EngineSettings()).detector
+        faces = [encode(image) for image in portraits(detector)]
+        try:
+            _walk(client, admin, faces)
+        except DemoFailed as failure:
+            console.print(f"[bold red]demo failed:[/] {failure}")
+            raise typer.Exit(code=1) from failure
+    console.print("[bold green]demo complete[/]")

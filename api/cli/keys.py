@@ -1,0 +1,85 @@
+"""``optinface keys create|list|revoke``: API keys for the roles of the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from consent.roles import Role
+
+app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    role: Annotated[Role, typer.Option("--role", help="admin, researcher, reviewer or portal.")],
+    name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")],
+    data_dir: DataDir = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="OPTINFACE_API_KEY",
+            help="An admin key; omit only to bootstrap the first admin key.",
+        ),
+    ] = None,
+) -> None:
+    """Create a key and print its secret, shown this once (only a keyed hash is stored).
+
+    Example: optinface keys create --role researcher --name "lab A" --api-key $ADMIN_KEY
+    """
+    if role is Role.SUBJECT:
+        raise typer.BadParameter("subject tokens are issued with subjects", param_hint="--role")
+    with opened(data_dir) as (_, service):
+        actor = operator(service, api_key) if api_key else None
+        made = service.create_api_key(actor=actor, role=role, name=name)
+    typer.echo(f"{made.key_id} ({made.role}, {made.name})")
+    typer.echo(f"secret (shown once): {made.secret}")
+
+
+@app.command("list")
+def list_keys(
+    api_key: ApiKey,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List keys: id, role, name, created, revoked (never the secrets).
+
+    Example: optinface keys list --api-key $ADMIN_KEY
+    """
+    with opened(data_dir) as (_, service):
+        rows = service.list_api_keys(actor=operator(service, api_key))
+    if as_json:
+        echo_json(list(rows))
+        return
+    table = Table(title="API keys")
+    for column in ("key id", "role", "name", "created", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.key_id,
+            str(row.role),
+            row.name,
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (key_...), not the secret.")],
+    api_key: ApiKey,
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key at once.
+
+    Example: optinface keys revoke key_0123456789abcdef --api-key $ADMIN_KEY
+    """
+    with opened(data_dir) as (_, service):
+        service.revoke_api_key(actor=operator(service, api_key), key_id=key_id)
+    typer.echo(f"revoked {key_id}")

@@ -1,0 +1,63 @@
+"""``optinface sweep``, ``optinface export SUBJECT``, ``optinface erase SUBJECT``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from api.schemas import ExportFormat
+from consent.schemas import ErasureReason
+
+Subject = Annotated[str, typer.Argument(help="The subject's pseudonym (subj_...).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)
+    app.command("export")(export)
+    app.command("erase")(erase)
+
+
+def sweep(data_dir: DataDir = None) -> None:
+    """Erase everyone past a retention limit now (the server also sweeps periodically).
+
+    Example: optinface sweep --data-dir /srv/optinface
+    """
+    with opened(data_dir) as (_, service):
+        report = service.sweep()
+    typer.echo(f"{report.consents_expired} consents expired, {len(report.erasures)} erased")
+    for receipt in report.erasures:
+        typer.echo(f"  erased {receipt.subject_hash[:16]}… ({receipt.reason})")
+
+
+def export(
+    subject: Subject,
+    api_key: ApiKey,
+    output_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.JSON,
+    data_dir: DataDir = None,
+) -> None:
+    """Print everything held about a subject (the right of access).
+
+    Example: optinface export subj_0123abcd --format md --api-key $ADMIN_KEY
+    """
+    with opened(data_dir) as (_, service):
+        result = service.export(actor=operator(service, api_key), subject=subject)
+        if output_format is ExportFormat.JSON:
+            echo_json(result)
+        elif output_format is ExportFormat.HTML:
+            typer.echo(service.render_export(result, fmt="html"))
+        else:
+            typer.echo(service.render_export(result, fmt="md"))
+
+
+def erase(subject: Subject, api_key: ApiKey, data_dir: DataDir = None) -> None:
+    """Erase a subject at once and print the signed erasure receipt.
+
+    Example: optinface erase subj_0123abcd --api-key $ADMIN_KEY > receipt.json
+    """
+    with opened(data_dir) as (_, service):
+        receipt = service.erase(
+            actor=operator(service, api_key), subject=subject, reason=ErasureReason.REQUEST
+        )
+    echo_json(receipt)

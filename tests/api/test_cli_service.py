@@ -1,0 +1,176 @@
+"""The operator's commands: keys, audit verify, register, sweep, export, erase, receipts, demo."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from tests.api.conftest import thresholds_for_tests
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
+    monkeypatch.setenv("OPTINFACE_MATCH_FMR", "0.0001")
+    monkeypatch.delenv("OPTINFACE_API_KEY", raising=False)
+    return tmp_path / "var"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def _secret(output: str) -> str:
+    match = re.search(r"secret \(shown once\): (\S+)", output)
+    assert match, output
+    return match.group(1)
+
+
+@pytest.fixture
+def admin(data_dir: Path) -> str:
+    code, output = run(
+        "keys", "create", "--role", "admin", "--name", "ops", "--data-dir", str(data_dir)
+    )
+    assert code == 0, output
+    return _secret(output)
+
+
+def test_first_admin_key_bootstraps_then_bootstrap_is_refused(data_dir: Path, admin: str) -> None:
+    code, output = run(
+        "keys", "create", "--role", "admin", "--name", "x", "--data-dir", str(data_dir)
+    )
+    assert code == 1 and "invalid_request" in output
+
+
+def test_keys_create_list_revoke(data_dir: Path, admin: str) -> None:
+    d = ("--data-dir", str(data_dir), "--api-key", admin)
+    code, output = run("keys", "create", "--role", "reviewer", "--name", "auditor", *d)
+    assert code == 0, output
+    key_id = output.split()[0]
+    code, output = run("keys", "list", "--json", *d)
+    assert key_id in [k["key_id"] for k in json.loads(output)]
+    assert run("keys", "revoke", key_id, *d)[0] == 0
+    revoked = [k for k in json.loads(run("keys", "list", "--json", *d)[1]) if k["key_id"] == key_id]
+    assert revoked[0]["revoked_at"] is not None
+
+
+def test_a_wrong_key_is_refused(data_dir: Path, admin: str) -> None:
+    code, output = run("keys", "list", "--data-dir", str(data_dir), "--api-key", "key_x.y")
+    assert code == 1 and "unauthenticated" in output
+
+
+def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
+    d = ("--data-dir", str(data_dir))
+    assert (
+        run(
+            "register",
+            "declare",
+            "--date",
+            "2026-01-05",
+            "--reference",
+            "CAI-9",
+            "--api-key",
+            admin,
+            *d,
+        )[0]
+        == 0
+    )
+    code, output = run("register", "--format", "json", *d)
+    assert code == 0 and json.loads(output)["declaration"]["reference"] == "CAI-9"
+    code, output = run("register", *d)
+    assert code == 0 and "CAI-9" in output
+
+
+def test_audit_verify_names_the_first_tampered_sequence(data_dir: Path, admin: str) -> None:
+    d = ("--data-dir", str(data_dir))
+    code, output = run("audit", "verify", *d)
+    assert code == 0 and "OK" in output
+    with sqlite3.connect(data_dir / "optinface.db") as db:
+        db.execute("UPDATE audit_events SET outcome = 'edited' WHERE seq = 1")
+    code, output = run("audit", "verify", *d)
+    assert code == 1 and "sequence 1" in output
+
+
+def test_sweep_reports_what_it_erased(data_dir: Path, admin: str) -> None:
+    code, output = run("sweep", "--data-dir", str(data_dir))
+    assert code == 0 and "0 erased" in output
+
+
+def test_demo_walks_the_whole_life_cycle(data_dir: Path) -> None:
+    code, output = run("demo", "--data-dir", str(data_dir))
+    assert code == 0, output
+    for marker in ("THIS IS A DEMO", '"match"', '"no_match"', "Erasure receipt", "demo complete"):
+        assert marker in output
+
+
+def test_receipt_verify_refuses_a_tampered_receipt(
+    data_dir: Path, admin: str, tmp_path: Path
+) -> None:
+    code, output = run("erase", "subj_nobody", "--data-dir", str(data_dir), "--api-key", admin)
+    assert code == 1 and "not_found" in output
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA", "public_key": "x"}))
+    assert run("receipt", "verify", str(forged), "--data-dir", str(data_dir))[0] == 1
+    (tmp_path / "junk.json").write_text("not json")
+    assert (
+        run("receipt", "verify", str(tmp_path / "junk.json"), "--data-dir", str(data_dir))[0] == 2
+    )
+
+
+def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) -> None:
+    from api.settings import load_settings
+    from consent.schemas import AgeCategory, SubjectCreate
+    from consent.service import OptinFace
+
+    service = OptinFace.open(load_settings(data_dir=data_dir))
+    try:
+        actor = service.authenticate(admin)
+        portal = service.create_api_key(actor=actor, role="portal", name="p")  # type: ignore[arg-type]
+        pseudonym = service.create_subject(
+            actor=service.authenticate(portal.secret),
+            body=SubjectCreate(age_category=AgeCategory.ADULT),
+        ).pseudonym
+    finally:
+        service.close()
+    d = ("--data-dir", str(data_dir), "--api-key", admin)
+    code, output = run("export", pseudonym, "--format", "md", *d)
+    assert code == 0 and pseudonym in output
+    code, output = run("erase", pseudonym, *d)
+    assert code == 0, output
+    path = tmp_path / "receipt.json"
+    path.write_text(output)
+    assert run("receipt", "verify", str(path), "--data-dir", str(data_dir))[0] == 0
+    tampered = json.loads(output)
+    tampered["signed"]["receipt"]["templates_destroyed"] = 99
+    path.write_text(json.dumps(tampered))
+    assert run("receipt", "verify", str(path), "--data-dir", str(data_dir))[0] == 1
+    assert run("export", pseudonym, *d)[0] == 1
+
+
+def test_every_command_help_has_an_example() -> None:
+    commands = [
+        ("serve",),
+        ("demo",),
+        ("sweep",),
+        ("export",),
+        ("erase",),
+        ("keys", "create"),
+        ("keys", "list"),
+        ("keys", "revoke"),
+        ("audit", "verify"),
+        ("register",),
+        ("register", "declare"),
+        ("receipt", "verify"),
+    ]
+    for command in commands:
+        code, output = run(*command, "--help")
+        assert code == 0 and "Example:" in output, command
