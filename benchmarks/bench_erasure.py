@@ -1,0 +1,167 @@
+"""Erasure latency at scale: from the erase request to unsearchable, and to physically gone.
+
+N synthetic subjects (one consent, one random protected template each) are written straight
+into the ledger and the index in bulk: the face model is not run N times, and a random unit
+vector is exactly what a protected template looks like to the index and the database. Then
+``--erasures`` random subjects are erased through :meth:`OptinFace.erase`, and the timings
+the erasure receipt reports are summarised (median, p99).
+
+    python -m benchmarks.bench_erasure --n 10000
+    python -m benchmarks.bench_erasure            # 100 000 subjects
+
+Writes benchmarks/results/bench_erasure.json (and _<n>.json) and a PNG next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import secrets
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from sqlalchemy import insert
+
+from consent.crypto import new_key, seal
+from consent.keys import template_binding
+from consent.roles import Role
+from consent.schemas import ErasureReason, NoticeCreate, Operation, PurposeCreate
+from consent.service import OptinFace
+from consent.settings import ConsentSettings
+from consent.tables import Consent, Subject, SubjectKey, Template, consent_purposes
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 20270301
+BATCH = 5000
+
+
+def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int) -> float:
+    """Bulk-insert ``n`` subjects with one encrypted template each; returns seconds taken."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    runtime = service._rt  # the benchmark fills the ledger below the service on purpose
+    now = service.clock.now()
+    model_id = service.pipeline.model_id
+    for start in range(1, n + 1, BATCH):
+        ids = list(range(start, min(start + BATCH, n + 1)))
+        vectors = rng.standard_normal((len(ids), 512)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        subjects, consents, links, keys, templates = [], [], [], [], []
+        for row, subject_id in enumerate(ids):
+            pseudonym = "subj_" + secrets.token_hex(12)
+            consent_id = f"cns_bench{subject_id}"
+            data_key = new_key()
+            subjects.append(dict(id=subject_id, pseudonym=pseudonym, status="active",
+                                 age_category="adult", jurisdiction="QC", searchable=True,
+                                 created_at=now, last_interaction_at=now))
+            consents.append(dict(id=consent_id, subject_id=subject_id, subject_ref=pseudonym,
+                                 notice_id=notice, notice_version="1", notice_sha256="0" * 64,
+                                 language="fr-CA", method="e_signature", given_by="self",
+                                 evidence_sha256="0" * 64, obtained_at=now,
+                                 expires_at=now + timedelta(days=365), status="active"))
+            links.append(dict(consent_id=consent_id, purpose_id=purpose))
+            keys.append(dict(subject_id=subject_id, created_at=now,
+                             wrapped=runtime.keys.wrap(data_key, subject_id=subject_id)))
+            nonce, ciphertext = seal(data_key, vectors[row].tobytes(), associated=template_binding(
+                template_id=subject_id, subject_id=subject_id, model_id=model_id))
+            templates.append(dict(id=subject_id, subject_id=subject_id, consent_id=consent_id,
+                                  model_id=model_id, quality=0.9, nonce=nonce,
+                                  ciphertext=ciphertext, created_at=now))
+        with runtime.db.transaction() as session:
+            for table, rows in ((Subject, subjects), (Consent, consents), (SubjectKey, keys),
+                                (Template, templates)):
+                session.execute(insert(table), rows)
+            session.execute(insert(consent_purposes), links)
+        runtime.index.add(ids, vectors)
+    runtime.index.save()
+    runtime.db.checkpoint()
+    return time.perf_counter() - started
+
+
+def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
+    settings = ConsentSettings(data_dir=folder, index_max_elements=n + 1024)
+    service = OptinFace.open(settings)
+    try:
+        admin = service.authenticate(
+            service.create_api_key(actor=None, role=Role.ADMIN, name="bench").secret)
+        purpose = service.create_purpose(actor=admin, body=PurposeCreate(
+            name="bench", description="erasure benchmark", legal_basis="consent",
+            operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=3650)).id
+        notice = service.publish_notice(actor=admin, body=NoticeCreate(
+            version="1", language="fr-CA", text="benchmark notice")).id
+        populate_s = populate(service, n=n, purpose=purpose, notice=notice, seed=SEED)
+        with service._rt.db.transaction() as session:
+            from sqlalchemy import select
+
+            pseudonyms = list(session.scalars(select(Subject.pseudonym).order_by(Subject.id)))
+        chosen = np.random.default_rng(SEED + 1).choice(len(pseudonyms), erasures, replace=False)
+        unsearchable, gone = [], []
+        for position in chosen:
+            receipt = service.erase(actor=admin, subject=pseudonyms[position],
+                                    reason=ErasureReason.REQUEST)
+            unsearchable.append(receipt.unsearchable_ms)
+            gone.append(receipt.gone_ms)
+        sizes = {p.name: p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+    finally:
+        service.close()
+    return {
+        "n_subjects": n,
+        "erasures": erasures,
+        "seed": SEED,
+        "populate_seconds": round(populate_s, 1),
+        "unsearchable_ms": _summary(unsearchable),
+        "gone_ms": _summary(gone),
+        "samples": {"unsearchable_ms": unsearchable, "gone_ms": gone},
+        "file_bytes": sizes,
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "measured_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values)
+    return {"median": round(float(np.median(array)), 2),
+            "p99": round(float(np.percentile(array, 99)), 2),
+            "max": round(float(array.max()), 2)}
+
+
+def plot(result: dict[str, object], path: Path) -> None:
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    figure = Figure(figsize=(6.4, 4.8), dpi=120)
+    axes = figure.add_subplot()
+    axes.boxplot([samples["unsearchable_ms"], samples["gone_ms"]])
+    axes.set_xticks([1, 2], ["unsearchable", "physically gone"])
+    axes.set_yscale("log")
+    axes.axhline(1000, color="red", linestyle="--", label="target 1 s")
+    axes.set_ylabel("ms from erase request")
+    axes.set_title(f"Erasure latency, {result['n_subjects']:,} subjects "
+                   f"({result['erasures']} erasures)")
+    axes.legend()
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="subjects in the ledger")
+    parser.add_argument("--erasures", type=int, default=50)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="data folder to keep (default: a temporary one, deleted)")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_erasure_") as temporary:
+        result = run(n=args.n, erasures=args.erasures, folder=args.keep or Path(temporary))
+    for name in ("bench_erasure.json", f"bench_erasure_{args.n}.json"):
+        (RESULTS / name).write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"bench_erasure_{args.n}.png")
+    print(json.dumps({k: result[k] for k in ("n_subjects", "populate_seconds",
+                                              "unsearchable_ms", "gone_ms")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
