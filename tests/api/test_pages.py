@@ -1,0 +1,144 @@
+"""The subject portal and the reviewer dashboard, driven by headless Chromium on a real server.
+
+CI installs the browser with ``apt-get install -y chromium`` and ``pip install playwright``
+(no browser download: the Debian binary is used). Without /usr/bin/chromium these tests skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from consent.service import OptinFace
+from tests.api.conftest import World, auth
+from tests.api.server import running
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = Path("/tmp/optinface-screenshots")
+
+
+@pytest.fixture
+def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
+    with running(create_app(api_settings, service=service)) as url:
+        yield url
+
+
+@pytest.fixture
+def page(base_url: str) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=base_url, accept_downloads=True)
+        yield context.new_page()
+        browser.close()
+
+
+def _shot(page: object, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+@pytest.mark.browser
+def test_subject_consents_sees_data_withdraws_and_erases_in_the_portal(
+    page, world: World, portrait_jpegs: list[bytes]
+) -> None:
+    page.goto("/portal")
+    _shot(page, "portal-login")
+    page.fill("#token", world.subject_token)
+    page.click("button[type=submit]")
+    assert page.inner_text("#pseudonym") == world.subject
+    boxes = page.locator("input[name=purposes]")
+    assert boxes.count() == 1 and not boxes.first.is_checked()  # express consent: unticked
+    _shot(page, "portal")
+    boxes.first.check()
+    page.click("#give-consent button[type=submit]")
+    assert "Consent recorded" in page.inner_text("h1")
+    assert '"signature"' in page.inner_text("#receipt")
+    _shot(page, "portal-consent-receipt")
+
+    # The photo is taken at the enrolment desk (portal key), under the consent just given.
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    page.goto("/portal/data")
+    assert "w600k_mbf" in page.inner_text("#export")
+    _shot(page, "portal-data")
+
+    page.goto("/portal")
+    page.locator("#consents form").first.locator("button").click()
+    assert "Consent withdrawn" in page.inner_text("h1")
+    page.goto("/portal")
+    page.check("#erase input[name=confirm]")
+    page.click("#erase button")
+    assert "Everything erased" in page.inner_text("h1")
+    assert '"subject_hash"' in page.inner_text("#receipt")
+    _shot(page, "portal-erasure-receipt")
+    page.goto("/portal")
+    assert page.locator("#token").count() == 1  # the session ended with the subject
+
+
+@pytest.mark.browser
+def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(
+    page, world: World
+) -> None:
+    world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
+    page.goto("/review")
+    page.fill("#token", world.keys.reviewer)
+    page.click("button[type=submit]")
+    assert "Verified" in page.inner_text("#chain")
+    assert "CAI-2026-001" in page.inner_text("#register")
+    assert "request" in page.inner_text("#erasures")
+    assert "erase" in page.inner_text("#access-log")
+    _shot(page, "review")
+    with page.expect_download() as download:
+        page.click("text=audit.csv")
+    assert download.value.suggested_filename == "audit.csv"
+
+
+@pytest.mark.browser
+def test_the_wrong_secret_does_not_open_the_dashboard(page, world: World) -> None:
+    page.goto("/review")
+    page.fill("#token", world.subject_token)
+    page.click("button[type=submit]")
+    assert "does not open this area" in page.inner_text("[role=alert]")
+
+
+def _login(client: TestClient, area: str, secret: str) -> None:
+    form = client.get(f"/{area}")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    answer = client.post(f"/{area}/login", data={"token": secret, "csrf": csrf},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+
+
+def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, world: World) -> None:
+    form = client.get("/portal")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    answer = client.post("/portal/login", data={"token": world.subject_token, "csrf": csrf},
+                         follow_redirects=False)
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/portal" in cookie
+
+
+def test_a_form_post_without_the_sessions_csrf_token_is_refused(
+    client: TestClient, world: World
+) -> None:
+    _login(client, "portal", world.subject_token)
+    answer = client.post("/portal/erase", data={"csrf": "forged", "confirm": "true"})
+    assert answer.status_code == 403 and "forbidden" in answer.text
+    assert client.get(f"/v1/subjects/{world.subject}",
+                      headers=auth(world.subject_token)).status_code == 200
+
+
+def test_a_login_without_the_form_token_is_refused(client: TestClient, world: World) -> None:
+    answer = client.post("/portal/login", data={"token": world.subject_token, "csrf": "x"})
+    assert answer.status_code == 401 and "expired" in answer.text
