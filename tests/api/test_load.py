@@ -1,0 +1,169 @@
+"""``optinface serve`` for real: first run, then 4 clients enrolling and searching for ~20 s.
+
+Bounded in time, on loopback; it checks behaviour (no 5xx, no lost enrolment), and prints the
+latencies rather than asserting on them (timings belong to benchmarks, not tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.api.conftest import TEST_FMR, thresholds_for_tests
+from tests.api.server import free_port
+
+CLIENTS = 4
+LOAD_SECONDS = 20.0
+RESULTS = Path("/tmp/optinface-load.json")
+
+
+@dataclass
+class Server:
+    url: str
+    admin: str
+    first_output: str
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp)),
+        "OPTINFACE_MATCH_FMR": str(TEST_FMR),
+        "OPTINFACE_RATE_PER_SECOND": "1000",
+        "OPTINFACE_RATE_BURST": "1000",
+        "OPTINFACE_IDENTIFY_DAILY_QUOTA": "100000",
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port),
+               "--data-dir", str(tmp / "var")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.2)
+    output = "".join(lines)
+    admin = re.search(r"^(key_\S+)$", output, re.MULTILINE)
+    assert admin, output
+    try:
+        yield Server(url=url, admin=admin.group(1), first_output=output)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_first_run_creates_the_data_dir_and_prints_one_admin_key(server: Server) -> None:
+    assert "First run" in server.first_output
+    assert f"listening on {server.url}" in server.first_output
+    answer = httpx.get(f"{server.url}/v1/keys", headers={"X-API-Key": server.admin})
+    assert answer.status_code == 200 and len(answer.json()) == 1
+
+
+@dataclass
+class Tally:
+    enrolled: int = 0
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"enrol": [], "identify": []})
+    statuses: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, kind: str, started: float, answer: httpx.Response) -> None:
+        with self.lock:
+            self.latencies[kind].append(time.perf_counter() - started)
+            self.statuses.append(answer.status_code)
+
+
+@pytest.mark.slow
+def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
+    server: Server, portrait_jpegs: list[bytes]
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as setup:
+        admin = {"Authorization": f"Bearer {server.admin}"}
+        key = {r: setup.post("/v1/keys", json={"role": r, "name": r}, headers=admin).json()["secret"]
+               for r in ("portal", "researcher")}
+        purpose = setup.post("/v1/purposes", headers=admin, json={
+            "name": "load", "description": "load test", "legal_basis": "consent",
+            "operations": ["enrol", "identify"], "retention_days": 30}).json()["id"]
+        notice = setup.post("/v1/notices", headers=admin, json={
+            "version": "1", "language": "en", "text": "load test"}).json()["id"]
+        setup.post("/v1/register/declaration", headers=admin,
+                   json={"date": date.today().isoformat(), "reference": "LOAD"})
+        before = setup.get("/healthz").json()["templates"]
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    tally = Tally()
+    stop_at = time.monotonic() + LOAD_SECONDS
+
+    def worker(number: int) -> None:
+        portal = {"Authorization": f"Bearer {key['portal']}"}
+        researcher = {"Authorization": f"Bearer {key['researcher']}"}
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            turn = 0
+            while time.monotonic() < stop_at:
+                face = portrait_jpegs[(number + turn) % len(portrait_jpegs)]
+                turn += 1
+                subject = client.post("/v1/subjects", headers=portal,
+                                      json={"age_category": "adult", "searchable": True}).json()
+                consent = client.post(
+                    f"/v1/subjects/{subject['pseudonym']}/consents", headers=portal,
+                    json={"purposes": [purpose], "notice_id": notice, "language": "en",
+                          "method": "signed_form", "evidence": f"load {number}.{turn}",
+                          "expires_at": expires}).json()["consent"]["id"]
+                started = time.perf_counter()
+                enrolled = client.post(f"/v1/subjects/{subject['pseudonym']}/faces",
+                                       headers=portal, data={"consent_id": consent},
+                                       files={"image": ("f.jpg", face, "image/jpeg")})
+                tally.record("enrol", started, enrolled)
+                if enrolled.status_code == 201:
+                    with tally.lock:
+                        tally.enrolled += 1
+                probe = client.post("/v1/probe-consents", headers=researcher, json={
+                    "purpose_id": purpose, "notice_id": notice, "method": "signed_form",
+                    "evidence": "probe", "expires_at": expires}).json()["id"]
+                started = time.perf_counter()
+                found = client.post("/v1/identify", headers=researcher,
+                                    data={"purpose_id": purpose, "probe_consent_id": probe},
+                                    files={"image": ("p.jpg", face, "image/jpeg")})
+                tally.record("identify", started, found)
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(worker, range(CLIENTS)))
+
+    health = httpx.get(f"{server.url}/healthz").json()
+    figures = {
+        kind: {"n": len(values), "p50_ms": round(1000 * float(np.percentile(values, 50)), 1),
+               "p99_ms": round(1000 * float(np.percentile(values, 99)), 1)}
+        for kind, values in tally.latencies.items()
+    }
+    figures["clients"] = CLIENTS  # type: ignore[assignment]
+    figures["seconds"] = LOAD_SECONDS  # type: ignore[assignment]
+    RESULTS.write_text(json.dumps(figures, indent=2))
+    print(f"\nload test ({CLIENTS} clients, {LOAD_SECONDS:.0f} s, loopback): {figures}")
+    assert not [s for s in tally.statuses if s >= 500]
+    assert set(tally.statuses) <= {200, 201}
+    assert tally.enrolled > 0
+    assert health["templates"] - before == tally.enrolled
+    assert health["index_entries"] == health["templates"]
