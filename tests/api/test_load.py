@@ -51,10 +51,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "OPTINFACE_IDENTIFY_DAILY_QUOTA": "100000",
         "COLUMNS": "200",
     }
-    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port),
-               "--data-dir", str(tmp / "var")]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli.main",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp / "var"),
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
     url = f"http://127.0.0.1:{port}"
@@ -103,15 +112,31 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
 ) -> None:
     with httpx.Client(base_url=server.url, timeout=60) as setup:
         admin = {"Authorization": f"Bearer {server.admin}"}
-        key = {r: setup.post("/v1/keys", json={"role": r, "name": r}, headers=admin).json()["secret"]
-               for r in ("portal", "researcher")}
-        purpose = setup.post("/v1/purposes", headers=admin, json={
-            "name": "load", "description": "load test", "legal_basis": "consent",
-            "operations": ["enrol", "identify"], "retention_days": 30}).json()["id"]
-        notice = setup.post("/v1/notices", headers=admin, json={
-            "version": "1", "language": "en", "text": "load test"}).json()["id"]
-        setup.post("/v1/register/declaration", headers=admin,
-                   json={"date": date.today().isoformat(), "reference": "LOAD"})
+        key = {
+            r: setup.post("/v1/keys", json={"role": r, "name": r}, headers=admin).json()["secret"]
+            for r in ("portal", "researcher")
+        }
+        purpose = setup.post(
+            "/v1/purposes",
+            headers=admin,
+            json={
+                "name": "load",
+                "description": "load test",
+                "legal_basis": "consent",
+                "operations": ["enrol", "identify"],
+                "retention_days": 30,
+            },
+        ).json()["id"]
+        notice = setup.post(
+            "/v1/notices",
+            headers=admin,
+            json={"version": "1", "language": "en", "text": "load test"},
+        ).json()["id"]
+        setup.post(
+            "/v1/register/declaration",
+            headers=admin,
+            json={"date": date.today().isoformat(), "reference": "LOAD"},
+        )
         before = setup.get("/healthz").json()["templates"]
     expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     tally = Tally()
@@ -125,28 +150,52 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
             while time.monotonic() < stop_at:
                 face = portrait_jpegs[(number + turn) % len(portrait_jpegs)]
                 turn += 1
-                subject = client.post("/v1/subjects", headers=portal,
-                                      json={"age_category": "adult", "searchable": True}).json()
+                subject = client.post(
+                    "/v1/subjects",
+                    headers=portal,
+                    json={"age_category": "adult", "searchable": True},
+                ).json()
                 consent = client.post(
-                    f"/v1/subjects/{subject['pseudonym']}/consents", headers=portal,
-                    json={"purposes": [purpose], "notice_id": notice, "language": "en",
-                          "method": "signed_form", "evidence": f"load {number}.{turn}",
-                          "expires_at": expires}).json()["consent"]["id"]
+                    f"/v1/subjects/{subject['pseudonym']}/consents",
+                    headers=portal,
+                    json={
+                        "purposes": [purpose],
+                        "notice_id": notice,
+                        "language": "en",
+                        "method": "signed_form",
+                        "evidence": f"load {number}.{turn}",
+                        "expires_at": expires,
+                    },
+                ).json()["consent"]["id"]
                 started = time.perf_counter()
-                enrolled = client.post(f"/v1/subjects/{subject['pseudonym']}/faces",
-                                       headers=portal, data={"consent_id": consent},
-                                       files={"image": ("f.jpg", face, "image/jpeg")})
+                enrolled = client.post(
+                    f"/v1/subjects/{subject['pseudonym']}/faces",
+                    headers=portal,
+                    data={"consent_id": consent},
+                    files={"image": ("f.jpg", face, "image/jpeg")},
+                )
                 tally.record("enrol", started, enrolled)
                 if enrolled.status_code == 201:
                     with tally.lock:
                         tally.enrolled += 1
-                probe = client.post("/v1/probe-consents", headers=researcher, json={
-                    "purpose_id": purpose, "notice_id": notice, "method": "signed_form",
-                    "evidence": "probe", "expires_at": expires}).json()["id"]
+                probe = client.post(
+                    "/v1/probe-consents",
+                    headers=researcher,
+                    json={
+                        "purpose_id": purpose,
+                        "notice_id": notice,
+                        "method": "signed_form",
+                        "evidence": "probe",
+                        "expires_at": expires,
+                    },
+                ).json()["id"]
                 started = time.perf_counter()
-                found = client.post("/v1/identify", headers=researcher,
-                                    data={"purpose_id": purpose, "probe_consent_id": probe},
-                                    files={"image": ("p.jpg", face, "image/jpeg")})
+                found = client.post(
+                    "/v1/identify",
+                    headers=researcher,
+                    data={"purpose_id": purpose, "probe_consent_id": probe},
+                    files={"image": ("p.jpg", face, "image/jpeg")},
+                )
                 tally.record("identify", started, found)
 
     with ThreadPoolExecutor(CLIENTS) as pool:
@@ -154,8 +203,11 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
 
     health = httpx.get(f"{server.url}/healthz").json()
     figures = {
-        kind: {"n": len(values), "p50_ms": round(1000 * float(np.percentile(values, 50)), 1),
-               "p99_ms": round(1000 * float(np.percentile(values, 99)), 1)}
+        kind: {
+            "n": len(values),
+            "p50_ms": round(1000 * float(np.percentile(values, 50)), 1),
+            "p99_ms": round(1000 * float(np.percentile(values, 99)), 1),
+        }
         for kind, values in tally.latencies.items()
     }
     figures["clients"] = CLIENTS  # type: ignore[assignment]

@@ -20,8 +20,14 @@ from tests.api.server import running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = Path("/tmp/optinface-screenshots")
 
@@ -87,9 +93,7 @@ def test_subject_consents_sees_data_withdraws_and_erases_in_the_portal(
 
 
 @pytest.mark.browser
-def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(
-    page, world: World
-) -> None:
+def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(page, world: World) -> None:
     world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
     page.goto("/review")
     page.fill("#token", world.keys.reviewer)
@@ -115,16 +119,18 @@ def test_the_wrong_secret_does_not_open_the_dashboard(page, world: World) -> Non
 def _login(client: TestClient, area: str, secret: str) -> None:
     form = client.get(f"/{area}")
     csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post(f"/{area}/login", data={"token": secret, "csrf": csrf},
-                         follow_redirects=False)
+    answer = client.post(
+        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
+    )
     assert answer.status_code == 303
 
 
 def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, world: World) -> None:
     form = client.get("/portal")
     csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post("/portal/login", data={"token": world.subject_token, "csrf": csrf},
-                         follow_redirects=False)
+    answer = client.post(
+        "/portal/login", data={"token": world.subject_token, "csrf": csrf}, follow_redirects=False
+    )
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/portal" in cookie
 
@@ -135,8 +141,10 @@ def test_a_form_post_without_the_sessions_csrf_token_is_refused(
     _login(client, "portal", world.subject_token)
     answer = client.post("/portal/erase", data={"csrf": "forged", "confirm": "true"})
     assert answer.status_code == 403 and "forbidden" in answer.text
-    assert client.get(f"/v1/subjects/{world.subject}",
-                      headers=auth(world.subject_token)).status_code == 200
+    assert (
+        client.get(f"/v1/subjects/{world.subject}", headers=auth(world.subject_token)).status_code
+        == 200
+    )
 
 
 def test_a_login_without_the_form_token_is_refused(client: TestClient, world: World) -> None:

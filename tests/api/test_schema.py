@@ -1,0 +1,54 @@
+"""Property-based requests generated from the OpenAPI schema: no input may cause a server error.
+
+Examples are bounded so the whole module runs in well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from api.app import create_app
+from api.settings import ApiSettings
+from consent.roles import Role
+from consent.service import OptinFace
+from engine.pipeline import FacePipeline
+from tests.api.conftest import TEST_FMR, thresholds_for_tests
+
+# The app exists at import time so schemathesis can read its schema; its service (on a
+# tmp_path data dir) is attached by the fixture below, before any generated request is sent.
+LIMITS = {"rate_per_second": 10_000, "rate_burst": 10_000}
+app = create_app(ApiSettings(data_dir=Path("unused"), **LIMITS))  # type: ignore[arg-type]
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+ADMIN: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def attached_service(
+    tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
+) -> Iterator[None]:
+    tmp = tmp_path_factory.mktemp("schema")
+    service_settings = ApiSettings(
+        data_dir=tmp / "var",
+        thresholds_path=thresholds_for_tests(tmp),
+        match_fmr=TEST_FMR,
+        **LIMITS,  # type: ignore[arg-type]
+    )
+    service = OptinFace.open(service_settings, pipeline=pipeline)
+    ADMIN["secret"] = service.create_api_key(actor=None, role=Role.ADMIN, name="fuzz").secret
+    app.state.service = service
+    yield
+    service.close()
+
+
+@schema.parametrize()
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_makes_a_server_error(case: schemathesis.Case) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {ADMIN['secret']}"}, checks=[not_a_server_error]
+    )
