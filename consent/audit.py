@@ -52,6 +52,8 @@ class AuditAction(StrEnum):
     REFUSED = "refused"
     RECONCILED = "reconciled"
     CHECKPOINT = "checkpoint"
+    MASTER_KEY_ROTATED = "master_key_rotated"
+    TEMPLATES_REKEYED = "templates_rekeyed"
 
 
 @dataclass(frozen=True, slots=True)
