@@ -158,9 +158,17 @@ def calibrate(
         "genuine_pairs_with_failure": scores.genuine_failed,
         "impostor_pairs_with_failure": scores.impostor_failed,
         "points": [asdict(point) for point in points],
-        "thresholds_file": str(thresholds_path),
+        "thresholds_file": _shown(thresholds_path),
         "citation": CITATION,
     }
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it lies below it (no home paths in JSON)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
 
 
 def main(argv: Sequence[str] | None = None) -> None:
