@@ -6,7 +6,17 @@ import logging
 
 import typer
 
-from api.cli import audit, demo, engine_commands, keys, receipts, register, rights, serve
+from api.cli import (
+    audit,
+    demo,
+    engine_commands,
+    keys,
+    receipts,
+    register,
+    rights,
+    rotation_commands,
+    serve,
+)
 
 app = typer.Typer(
     help="optinface: consent-first face matching. Every command has --help with an example.",
@@ -21,6 +31,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(register.app, name="register")
 app.add_typer(receipts.app, name="receipt")
+rotation_commands.register(app)
 
 
 @app.callback()

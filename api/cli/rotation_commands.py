@@ -1,0 +1,50 @@
+"""``optinface keys rotate-master`` and ``optinface protect rekey``: key rotation.
+
+Run them with the server stopped: a running server keeps the old keys in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import typer
+
+from api.cli import keys
+from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from api.settings import load_settings
+from consent.rotation import finish_interrupted_rotation, rekey_templates, rotate_master
+
+protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    keys.app.command("rotate-master")(rotate_master_command)
+    protect.command("rekey")(rekey_command)
+    app.add_typer(protect, name="protect")
+
+
+def _finish_interrupted(data_dir: DataDir) -> None:
+    for line in finish_interrupted_rotation(load_settings(data_dir=data_dir)):
+        typer.echo(f"recovered: {line}", err=True)
+
+
+def rotate_master_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
+    """Generate a new master key and re-wrap every subject key under it (server stopped).
+
+    Example: optinface keys rotate-master --api-key $ADMIN_KEY --data-dir /srv/optinface
+    """
+    _finish_interrupted(data_dir)
+    with opened(data_dir) as (_, service):
+        report = rotate_master(service, actor=operator(service, api_key))
+    echo_json(dataclasses.asdict(report))
+
+
+def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
+    """Generate a new protection key, re-protect every template and rebuild the index.
+
+    Example: optinface protect rekey --api-key $ADMIN_KEY --data-dir /srv/optinface
+    """
+    _finish_interrupted(data_dir)
+    with opened(data_dir) as (_, service):
+        report = rekey_templates(service, actor=operator(service, api_key))
+    echo_json(dataclasses.asdict(report))
