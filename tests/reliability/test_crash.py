@@ -39,6 +39,7 @@ from engine.index import HnswIndex
 from engine.pipeline import FacePipeline
 from tests.api.server import free_port
 from tests.reliability.conftest import record, reliability_settings
+from tests.reliability.test_secrets import key_forms
 
 SERVER_KILLS = 20
 SWEEP_KILLS = 3
@@ -312,6 +313,10 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged_and_keeps_erasure(
         time.sleep(0.05)
     assert not seen.refused, seen.refused
     figures = _check_invariants(settings, pipeline, seen, ciphertexts)
+    server_logs = b"".join(p.read_bytes() for p in tmp_path.glob("child-*.log"))
+    assert b"Uvicorn running" in server_logs or b"Application startup" in server_logs
+    for form in key_forms(settings):  # the servers' stdout and stderr never carry a key
+        assert form not in server_logs
     # The sweep finished by the last open (reconcile + a sweep) leaves no expired subject.
     service = OptinFace.open(settings, pipeline=pipeline)
     try:

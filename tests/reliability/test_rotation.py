@@ -1,0 +1,125 @@
+"""Key rotation: identification is unchanged afterwards, the old keys open nothing, both audited.
+
+``rotate_master`` re-wraps every subject data key under a new master key; ``rekey_templates``
+re-protects every template under a new secret rotation and rebuilds the index from the ledger.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from api.cli.main import app as cli
+from api.settings import ApiSettings
+from consent.audit import AuditAction
+from consent.keys import KeyRing
+from consent.rotation import rekey_templates, rotate_master
+from consent.schemas import AuditFilter
+from consent.service import OptinFace
+from consent.tables import SubjectKey
+from engine.pipeline import FacePipeline
+from engine.protection import TemplateProtector
+from tests.consent.conftest import FakeClock, World, make_world
+from tests.reliability.conftest import record
+
+TOLERANCE = 1e-4
+
+
+def _enrolled_world(service: OptinFace, jpegs: list[bytes]) -> World:
+    world = make_world(service, FakeClock(datetime.now(UTC)))
+    for jpeg in jpegs[:4]:
+        pseudonym, consent_id = world.subject()
+        service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id, image=jpeg)
+    return world
+
+
+def _results(world: World, jpegs: list[bytes]) -> list[list[tuple[str, float]]]:
+    return [[(c.subject, c.score) for c in world.service.identify(
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(),
+        image=jpeg).candidates] for jpeg in jpegs]
+
+
+def _assert_same(before: list[list[tuple[str, float]]],
+                 after: list[list[tuple[str, float]]]) -> None:
+    assert [[s for s, _ in r] for r in before] == [[s for s, _ in r] for r in after]
+    for old, new in zip(before, after, strict=True):
+        for (_, a), (_, b) in zip(old, new, strict=True):
+            assert abs(a - b) < TOLERANCE
+
+
+def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
+    service: OptinFace, api_settings: ApiSettings, portrait_jpegs: list[bytes],
+    pipeline: FacePipeline,
+) -> None:
+    world = _enrolled_world(service, portrait_jpegs)
+    probes = portrait_jpegs[:5]  # four enrolled people and one stranger
+    before = _results(world, probes)
+    assert sum(bool(r) for r in before) == 4
+    old_master = api_settings.master_key_path.read_bytes()
+    old_rotation = api_settings.rotation_key_path.read_bytes()
+
+    master = rotate_master(service, actor=world.admin)
+    rekey = rekey_templates(service, actor=world.admin)
+    assert master.subject_keys_rewrapped == 4 and rekey.templates_reprotected == 4
+    assert rekey.old_fingerprint != rekey.new_fingerprint
+    _assert_same(before, _results(world, probes))
+
+    for path in (api_settings.master_key_path, api_settings.rotation_key_path):
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert api_settings.master_key_path.read_bytes() != old_master
+    old_ring = KeyRing(master=old_master, signing=service._rt.keys.signing,
+                       hmac_key=service._rt.keys.hmac_key)
+    with service._rt.db.transaction() as session:
+        wrapped = list(session.scalars(select(SubjectKey)))
+    assert len(wrapped) == 4
+    for row in wrapped:
+        with pytest.raises(ValueError):
+            old_ring.unwrap(row.wrapped, subject_id=row.subject_id)
+    # The old rotation turns a probe into a vector that matches nobody in the new index.
+    old_protector = TemplateProtector(np.load(io.BytesIO(old_rotation), allow_pickle=False))
+    raw = pipeline.embed_single(portrait_jpegs[0]).vector[None, :]
+    stale = service.index.search(old_protector.protect(raw)[0], k=4)
+    assert max(hit.score for hit in stale) < 0.36
+    actions = {e.action for e in service.audit_events(
+        actor=world.admin, filters=AuditFilter(), limit=1000).events}
+    assert {AuditAction.MASTER_KEY_ROTATED, AuditAction.TEMPLATES_REKEYED} <= actions
+    assert service.verify_audit().ok
+    record("rotation", {"subject_keys_rewrapped": master.subject_keys_rewrapped,
+                        "templates_reprotected": rekey.templates_reprotected,
+                        "probes_compared": len(probes)})
+
+
+def test_cli_rotation_survives_a_restart(
+    tmp_path: Path, api_settings: ApiSettings, pipeline: FacePipeline,
+    portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = OptinFace.open(api_settings, pipeline=pipeline)
+    try:
+        world = _enrolled_world(service, portrait_jpegs)
+        admin = service.create_api_key(actor=world.admin, role=world.admin.role, name="ops")
+        before = _results(world, portrait_jpegs[:5])
+    finally:
+        service.close()
+    monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(api_settings.thresholds_path))
+    monkeypatch.setenv("OPTINFACE_INDEX_MAX_ELEMENTS", str(api_settings.index_max_elements))
+    runner = CliRunner()
+    data = ["--data-dir", str(api_settings.data_dir), "--api-key", admin.secret]
+    for command in (["keys", "rotate-master"], ["protect", "rekey"]):
+        result = runner.invoke(cli, [*command, *data])
+        assert result.exit_code == 0, result.output
+    service = OptinFace.open(api_settings, pipeline=pipeline)
+    try:
+        world.service = service
+        _assert_same(before, _results(world, portrait_jpegs[:5]))
+        assert service.last_reconcile is not None
+        assert service.last_reconcile.removed == service.last_reconcile.re_added == 0
+        assert service.verify_audit().ok
+    finally:
+        service.close()
+    assert not list(api_settings.keys_dir.glob("*.next"))
