@@ -565,15 +565,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    settings = EngineSettings()
-    use_cache = not args.no_cache
-    if args.det_sizes and args.det_sizes != settings.det_sizes:
-        settings = EngineSettings(det_sizes=args.det_sizes)
-        # The embedding cache is keyed on the models and the images, not on detector sizes.
-        logger.warning("non-default --det-sizes: embedding without the cache")
-        use_cache = False
+    settings = EngineSettings(**({"det_sizes": args.det_sizes} if args.det_sizes else {}))
     pipeline = FacePipeline.from_settings(settings)
-    evaluate(pipeline, args.lfw, out=args.out, settings=settings, use_cache=use_cache)
+    evaluate(pipeline, args.lfw, out=args.out, settings=settings, use_cache=not args.no_cache)
 
 
 if __name__ == "__main__":

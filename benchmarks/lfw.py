@@ -90,7 +90,7 @@ def embed_paths(
     pipeline: FacePipeline, paths: Sequence[Path], *, use_cache: bool = True
 ) -> EmbeddedSet:
     """Embed each image as the service would, picking the face nearest the centre."""
-    cache = _cache_file(pipeline, paths)
+    cache = cache_path(pipeline, paths)
     if use_cache and cache.is_file():
         stored = np.load(cache)
         return EmbeddedSet(list(paths), stored["vectors"], float(stored["seconds"]))
@@ -109,8 +109,11 @@ def embed_paths(
     return EmbeddedSet(list(paths), vectors, seconds)
 
 
-def _cache_file(pipeline: FacePipeline, paths: Sequence[Path]) -> Path:
+def cache_path(pipeline: FacePipeline, paths: Sequence[Path]) -> Path:
+    """Where the embeddings of ``paths`` by this pipeline's models and detector settings live."""
     key = hashlib.sha256(
-        "\n".join([pipeline.model_id, *pipeline.models, *map(str, paths)]).encode()
+        "\n".join(
+            [*pipeline.models, pipeline.detector.configuration, *map(str, paths)]
+        ).encode()
     ).hexdigest()[:20]
     return Path(tempfile.gettempdir()) / "optinface-lfw-cache" / f"{key}.npz"

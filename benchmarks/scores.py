@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from benchmarks.lfw import Pair, _cache_file, embed_paths, people
+from benchmarks.lfw import Pair, cache_path, embed_paths, people
 from engine.pipeline import FacePipeline
 
 FAILED_SCORE = np.float32(-1.0)
@@ -83,7 +83,7 @@ def load_corpus(pipeline: FacePipeline, root: Path, *, use_cache: bool = True) -
 
 def _is_cached(pipeline: FacePipeline, paths: Sequence[Path]) -> bool:
     # Only to report whether the timing is from this run; the cache itself belongs to lfw.py.
-    return _cache_file(pipeline, paths).is_file()
+    return cache_path(pipeline, paths).is_file()
 
 
 def pair_scores(corpus: Corpus, pairs: Sequence[Pair]) -> NDArray[np.float32]:

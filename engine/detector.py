@@ -39,6 +39,11 @@ class FaceDetector:
     def active_providers(self) -> list[str]:
         return list(self._model.session.get_providers())
 
+    @property
+    def configuration(self) -> str:
+        """What changes detections besides the model: for caches keyed on results."""
+        return f"sizes={self._sizes} threshold={self._threshold}"
+
     def input_size_for(self, height: int, width: int) -> int:
         """The smallest configured square size holding the image, else the largest."""
         longest = max(height, width)
