@@ -1,0 +1,622 @@
+"""The erasable ANN index: an hnswlib HNSW graph whose removals destroy the vector bytes.
+
+hnswlib's ``mark_deleted`` only hides an element: its float32 bytes stay in memory and in
+every later ``save_index``. Withdrawn consent must destroy the template, so :meth:`HnswIndex.remove`
+marks the element deleted and at once refills the freed slot with a random *filler* vector under
+a reserved internal label (hnswlib's replace-deleted mechanism overwrites the slot's data and
+label in place). Fillers stay live in the graph, which keeps hnswlib's set of deleted slots empty
+between operations: that is what guarantees the next replacement lands in exactly the slot just
+freed, and it costs one graph update per removal instead of a rebuild (12-22 minutes at 1M).
+
+Next to the graph the index keeps an exact float32 copy of the live vectors, one row per label.
+It serves the exact pass over a small ``allowed`` gallery (hnswlib's filtered search explores a
+large part of the graph when most of it is filtered out, and ``get_items`` costs 25-50 us
+a vector) and the exact scoring of the graph's answers, so both paths return the same numbers for
+the same pair. Removal zeroes the row; the copy is never written to disk (``load`` rebuilds it
+from the index file).
+
+File format: hnswlib 0.8.0's own file followed by a 56-byte trailer (magic, format version,
+dimension, payload length, SHA-256 of the payload), written to a 0600 temporary file in the
+target folder, fsynced and renamed over the target. The checksum turns a torn or bit-flipped
+file into :class:`IndexCorrupt` instead of a crash inside hnswlib's loader, which trusts the
+link lists it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mmap
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import hnswlib
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.errors import IndexCorrupt
+from engine.settings import EngineSettings
+from engine.types import SearchHit, Vector
+
+logger = logging.getLogger(__name__)
+
+RESERVED_LABELS = 1 << 62
+"""Labels at or above this value are the index's own fillers; callers' labels stay below."""
+
+EXACT_SEARCH_LIMIT = 20_000
+"""Largest live ``allowed`` gallery searched exactly instead of through the filtered graph.
+
+Measured by ``benchmarks/bench_index.py`` (section ``allowed_crossover``): on clustered data
+hnswlib's filtered search visits about ``ef / fraction`` nodes and calls the Python filter for
+each, so a 10% gallery at N=100k costs tens of milliseconds, while the exact pass costs about a
+microsecond a row.
+"""
+
+_UNIT_TOLERANCE = 1e-5  # re-normalising a unit row only adds rounding noise to its bytes
+_CHUNK_ROWS = 1024  # gather this many rows at a time: a 2 MiB scratch stays in cache
+_MAGIC = b"OPTIHNSW"
+_FORMAT_VERSION = 1
+_TRAILER = struct.Struct("<8sIIQ32s")  # magic, version, dim, payload length, sha256
+# hnswlib 0.8.0 saveIndex header: offsetLevel0, max_elements, cur_element_count,
+# size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M,
+# mult, ef_construction.
+_HNSW_HEADER = struct.Struct("<6QiI3QdQ")
+_DELETED_FLAG_BYTE = 2  # hnswlib keeps the deleted mark in byte 2 of each level-0 link header
+_IO_CHUNK = 16 * 1024 * 1024
+
+
+class HnswIndex:
+    """An hnswlib index over L2-normalised float32 vectors whose removals are physical.
+
+    Cosine similarity is computed as an inner product (hnswlib space ``ip``) on vectors this
+    class keeps at unit length: hnswlib's ``cosine`` space re-normalises every row, which changes
+    the stored bytes of three rows in four and would hide whether erasure really destroyed the
+    bytes it was given.
+
+    All public methods take one re-entrant lock: hnswlib does not support an insertion or a
+    resize running beside a search, and the exact copy must change together with the graph.
+
+    Attributes:
+        exact_search_limit: Largest live ``allowed`` gallery searched exactly (default
+            :data:`EXACT_SEARCH_LIMIT`); 0 sends every filtered search through the graph.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim: int = 512,
+        path: Path | None = None,
+        m: int = 32,
+        ef_construction: int = 200,
+        ef_search: int = 128,
+        max_elements: int = 10_000,
+    ) -> None:
+        """Start an empty index; nothing is read from ``path`` until :meth:`load`.
+
+        Args:
+            dim: Vector dimension.
+            path: Default file for :meth:`save` and :meth:`load`.
+            m: HNSW out-degree; memory grows by ``8 * m`` bytes a vector.
+            ef_construction: Candidate list size while inserting: build time against recall.
+            ef_search: Candidate list size while searching: latency against recall.
+            max_elements: Initial capacity; doubled whenever an insertion needs more.
+        """
+        if dim <= 0 or max_elements <= 0:
+            raise ValueError("dim and max_elements must be positive")
+        self._dim = dim
+        self._path = path
+        self._m = m
+        self._ef_construction = ef_construction
+        self._ef_search = ef_search
+        self._lock = threading.RLock()
+        self._rng = np.random.default_rng()
+        self._graph = self._new_graph(max_elements)
+        self._store = _VectorStore(dim, max_elements)
+        self._fillers: list[int] = []
+        self._next_filler = RESERVED_LABELS
+        self.exact_search_limit = EXACT_SEARCH_LIMIT
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings, dim: int = 512) -> HnswIndex:
+        """An empty index configured by ``settings`` (file: ``settings.index_path``)."""
+        return cls(
+            dim=dim,
+            path=settings.index_path,
+            m=settings.index_m,
+            ef_construction=settings.index_ef_construction,
+            ef_search=settings.index_ef_search,
+            max_elements=settings.index_max_elements,
+        )
+
+    @classmethod
+    def open(cls, settings: EngineSettings, dim: int = 512) -> HnswIndex:
+        """The index saved at ``settings.index_path``, or an empty one when there is no file."""
+        index = cls.from_settings(settings, dim)
+        if settings.index_path.exists():
+            index.load()
+        return index
+
+    # Properties ---------------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def ef_search(self) -> int:
+        """Search candidate list size (raised to ``k`` by hnswlib when ``k`` is larger)."""
+        return self._ef_search
+
+    @ef_search.setter
+    def ef_search(self, ef: int) -> None:
+        if ef <= 0:
+            raise ValueError("ef_search must be positive")
+        with self._lock:
+            self._ef_search = ef
+            self._graph.set_ef(ef)
+
+    def count(self) -> int:
+        """Number of live vectors (fillers excluded)."""
+        with self._lock:
+            return len(self._store)
+
+    def labels(self) -> set[int]:
+        """The live labels (fillers excluded)."""
+        with self._lock:
+            return self._store.labels()
+
+    # Mutations ----------------------------------------------------------------------------------
+    def add(self, labels: Sequence[int], vectors: Vector) -> None:
+        """Insert the vectors, replacing (and overwriting) those of labels already present.
+
+        New labels reuse the slots of removed ones before the graph grows, so add/remove cycles
+        keep the element count flat. A label repeated within the batch keeps its last vector.
+
+        Raises:
+            ValueError: A label outside ``[0, RESERVED_LABELS)``, a count or dimension mismatch,
+                or a row that is zero or not finite.
+        """
+        rows = self._unit_rows(vectors)
+        try:
+            batch = _last_row_per_label(labels, len(rows))
+            with self._lock:
+                present = [label for label in batch if label in self._store]
+                fresh = [label for label in batch if label not in self._store]
+                # One copy, present labels first, so both groups are views of it.
+                ordered = rows[[batch[label] for label in present + fresh]]
+                try:
+                    self._insert(present, fresh, ordered)
+                finally:
+                    ordered.fill(0)
+        finally:
+            rows.fill(0)
+
+    def remove(self, labels: Collection[int]) -> None:
+        """Erase the vectors: unsearchable at once and their bytes overwritten in memory.
+
+        Unknown labels are ignored, so a retried erasure is harmless. The file on disk still
+        holds the vectors until the next :meth:`save`.
+        """
+        with self._lock:
+            doomed = sorted(label for label in {int(x) for x in labels} if label in self._store)
+            if not doomed:
+                return
+            for label in doomed:
+                self._graph.mark_deleted(label)
+            # The deleted slots are exactly the doomed ones (fillers stay live), so each filler
+            # lands in one of them and overwrites its data and label.
+            fillers = list(range(self._next_filler, self._next_filler + len(doomed)))
+            self._next_filler += len(doomed)
+            self._graph.add_items(self._random_unit_rows(len(doomed)), fillers,
+                                  replace_deleted=True)
+            self._fillers.extend(fillers)
+            self._store.erase(doomed)
+            logger.debug("erased %d vectors; %d filler slots", len(doomed), len(self._fillers))
+
+    # Search -------------------------------------------------------------------------------------
+    def search(
+        self, vector: Vector, k: int, allowed: Collection[int] | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` nearest live labels by exact cosine, best first.
+
+        Args:
+            vector: The query, shape ``(dim,)`` or ``(1, dim)``; normalised here if needed.
+            k: Number of hits wanted; fewer come back when fewer labels qualify.
+            allowed: The labels the caller may see (a purpose's gallery). A gallery of at most
+                :attr:`exact_search_limit` live labels is searched exactly; a larger one goes
+                through the graph with a filter.
+
+        Raises:
+            ValueError: The query has the wrong dimension, is zero or is not finite.
+        """
+        query = self._unit_rows(vector, single=True)[0]
+        try:
+            if k <= 0:
+                return []
+            with self._lock:
+                if allowed is None or len(allowed) > self.exact_search_limit:
+                    return self._graph_search(query, k, allowed)
+                return self._ranked(query, self._store.rows(allowed), k)
+        finally:
+            query.fill(0)  # the probe is biometric data too
+
+    # Persistence --------------------------------------------------------------------------------
+    def save(self, path: Path | None = None) -> None:
+        """Write the index atomically: a crash leaves either the previous file or this one.
+
+        The file is created with mode 0600 in the target folder (parents made as needed),
+        fsynced, renamed over the target, and the folder fsynced so the rename is durable.
+        """
+        target = self._resolve(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                            suffix=".tmp")
+        os.close(descriptor)
+        temporary = Path(name)
+        try:
+            with self._lock:
+                self._graph.save_index(str(temporary))
+                live = len(self._store)
+            _append_trailer(temporary, self._dim)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        _fsync_directory(target.parent)
+        logger.debug("index saved: %d vectors to %s", live, target)
+
+    def load(self, path: Path | None = None) -> None:
+        """Replace the in-memory content by the saved file.
+
+        Raises:
+            IndexCorrupt: The file is not an index of this dimension, or is truncated or altered.
+            FileNotFoundError: There is no file.
+        """
+        source = self._resolve(path)
+        graph, labels, vectors = self._read(source)
+        fillers = labels >= RESERVED_LABELS
+        row_labels = labels.astype(np.int64)
+        row_labels[fillers] = -1
+        store = _VectorStore.adopt(row_labels, vectors)
+        with self._lock:
+            self._store.erase(self._store.labels())
+            self._graph, self._store = graph, store
+            self._m = graph.M
+            self._ef_construction = graph.ef_construction
+            self._fillers = labels[fillers].tolist()
+            self._next_filler = max(self._fillers, default=RESERVED_LABELS - 1) + 1
+        logger.info("index loaded: %d vectors, %d filler slots from %s",
+                    len(store), len(self._fillers), source)
+
+    # Internals ----------------------------------------------------------------------------------
+    def _new_graph(self, max_elements: int) -> hnswlib.Index:
+        graph = hnswlib.Index(space="ip", dim=self._dim)
+        graph.init_index(max_elements=max_elements, M=self._m,
+                         ef_construction=self._ef_construction, allow_replace_deleted=True)
+        graph.set_ef(self._ef_search)
+        return graph
+
+    def _resolve(self, path: Path | None) -> Path:
+        if path is not None:
+            return path
+        if self._path is None:
+            raise ValueError("no path given and the index has no default path")
+        return self._path
+
+    def _unit_rows(self, vectors: Vector, *, single: bool = False) -> NDArray[np.float32]:
+        """A float32 copy of ``vectors`` as unit rows, checked against the index's dimension.
+
+        Rows already of unit length are kept byte for byte, so what hnswlib stores is exactly
+        what the caller gave (and what an erasure check can look for).
+        """
+        rows = np.array(vectors, dtype=np.float32, ndmin=2)
+        if rows.ndim != 2 or rows.shape[1] != self._dim or (single and rows.shape[0] != 1):
+            expected = f"({self._dim},)" if single else f"(n, {self._dim})"
+            raise ValueError(f"expected shape {expected}, got {np.shape(vectors)}")
+        if not np.isfinite(rows).all():
+            raise ValueError("vectors must be finite")
+        norms = np.linalg.norm(rows, axis=1)
+        if (norms == 0).any():
+            raise ValueError("a zero vector has no direction")
+        off = np.abs(norms - 1) > _UNIT_TOLERANCE
+        rows[off] /= norms[off, None]
+        return rows
+
+    def _random_unit_rows(self, n: int) -> NDArray[np.float32]:
+        rows = self._rng.standard_normal((n, self._dim), dtype=np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows
+
+    def _insert(self, present: list[int], fresh: list[int], rows: NDArray[np.float32]) -> None:
+        """Overwrite the ``present`` labels in place, then put ``fresh`` ones in free slots.
+
+        ``rows`` holds the present labels' vectors first. Fresh labels go to filler slots
+        before new ones, so add/remove cycles do not grow the graph.
+        """
+        if present:
+            # Not replace_deleted: given a free slot, hnswlib would move the label there and
+            # leave the old vector live in its old slot.
+            self._graph.add_items(rows[: len(present)], present)
+        if fresh:
+            reused = min(len(fresh), len(self._fillers))
+            for _ in range(reused):
+                self._graph.mark_deleted(self._fillers.pop())
+            self._reserve(len(fresh) - reused)
+            self._graph.add_items(rows[len(present):], fresh, replace_deleted=True)
+        self._store.put(present + fresh, rows)
+
+    def _reserve(self, extra: int) -> None:
+        """Grow the graph's capacity (doubling) so ``extra`` new slots fit."""
+        needed = self._graph.get_current_count() + extra
+        capacity = self._graph.get_max_elements()
+        if needed > capacity:
+            capacity = max(needed, 2 * capacity)
+            self._graph.resize_index(capacity)
+            logger.info("index capacity grown to %d", capacity)
+
+    def _graph_search(
+        self, query: NDArray[np.float32], k: int, allowed: Collection[int] | None
+    ) -> list[SearchHit]:
+        """Candidates from the graph, scored exactly; the exact pass when the graph falls short.
+
+        Without a gallery the graph runs unfiltered (a Python filter costs about 40% more per
+        query) for ``k`` plus up to ``k`` extra candidates, as live fillers can take places.
+        The exact pass covers the rare case where fillers took more, or where the filtered
+        graph could not reach ``k`` allowed elements.
+        """
+        want = min(k, len(self._store))
+        if allowed is None:
+            wanted, accept = want + min(k, len(self._fillers)), None
+        else:
+            gallery = allowed if isinstance(allowed, set | frozenset) else set(allowed)
+            wanted, accept = want, gallery.__contains__
+        try:
+            found, _ = self._graph.knn_query(
+                query, k=min(wanted, self._graph.get_current_count()), num_threads=1,
+                filter=accept)
+        except RuntimeError:  # fewer than ``wanted`` allowed elements reachable
+            found = np.empty((1, 0), dtype=np.uint64)
+        candidates = self._store.rows(int(label) for label in found[0]
+                                      if label < RESERVED_LABELS)
+        if len(candidates) < want:
+            logger.debug("graph returned %d of %d wanted; exact pass", len(candidates), want)
+            rows = self._store.live_rows() if allowed is None else self._store.rows(allowed)
+            return self._ranked(query, rows, k)
+        return self._ranked(query, candidates, k)
+
+    def _ranked(
+        self, query: NDArray[np.float32], rows: NDArray[np.int64], k: int
+    ) -> list[SearchHit]:
+        if len(rows) == 0:
+            return []
+        scores = self._store.scores(rows, query)
+        if len(rows) > k:
+            best = np.argpartition(-scores, k - 1)[:k]
+            rows, scores = rows[best], scores[best]
+        order = np.argsort(-scores, kind="stable")
+        labels = self._store.labels_at(rows[order])
+        return [SearchHit(int(label), float(score))
+                for label, score in zip(labels, scores[order], strict=True)]
+
+    def _read(self, source: Path) -> tuple[hnswlib.Index, NDArray[np.uint64], NDArray[np.float32]]:
+        """Check and load ``source``: the graph, and every element's label and vector.
+
+        hnswlib only loads from a path, and the payload must be handed to it without the
+        trailer, so it goes through an in-memory file rather than a second plaintext file
+        on disk.
+        """
+        with source.open("rb") as stream:
+            length = _checked_payload_length(stream, self._dim)
+            descriptor = os.memfd_create("optinface-index", os.MFD_CLOEXEC)
+            try:
+                _copy_to_descriptor(stream, descriptor, length)
+                graph = hnswlib.Index(space="ip", dim=self._dim)
+                try:
+                    graph.load_index(f"/proc/self/fd/{descriptor}", allow_replace_deleted=True)
+                except (RuntimeError, MemoryError) as error:
+                    raise IndexCorrupt(f"hnswlib cannot load {source.name}") from error
+                labels, vectors = _elements(descriptor, length, self._dim)
+            finally:
+                os.close(descriptor)
+        _check_layout(graph, labels, vectors)
+        graph.set_ef(self._ef_search)
+        return graph, labels, vectors
+
+
+class _VectorStore:
+    """The exact float32 copy of the live vectors: one row per label, zeroed on removal."""
+
+    def __init__(self, dim: int, capacity: int) -> None:
+        self._matrix = np.zeros((capacity, dim), dtype=np.float32)
+        self._row_labels = np.full(capacity, -1, dtype=np.int64)
+        self._row_of: dict[int, int] = {}
+        self._free = list(range(capacity - 1, -1, -1))
+        # Reused for every gathered chunk and zeroed after use, so gathering leaves no copies.
+        self._scratch = np.zeros((_CHUNK_ROWS, dim), dtype=np.float32)
+
+    @classmethod
+    def adopt(cls, row_labels: NDArray[np.int64], matrix: NDArray[np.float32]) -> _VectorStore:
+        """A store over ``matrix`` itself (no copy); rows labelled -1 are zeroed and free."""
+        store = cls(matrix.shape[1], 0)
+        free = row_labels < 0
+        matrix[free] = 0
+        store._matrix, store._row_labels = matrix, row_labels
+        store._row_of = {int(label): row for row, label in enumerate(row_labels) if label >= 0}
+        store._free = np.flatnonzero(free)[::-1].tolist()
+        return store
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def __contains__(self, label: int) -> bool:
+        return label in self._row_of
+
+    def labels(self) -> set[int]:
+        return set(self._row_of)
+
+    def put(self, labels: Sequence[int], vectors: NDArray[np.float32]) -> None:
+        rows = np.fromiter((self._row_for(label) for label in labels), dtype=np.int64,
+                           count=len(labels))
+        self._matrix[rows] = vectors
+        self._row_labels[rows] = labels
+
+    def erase(self, labels: Iterable[int]) -> None:
+        rows = [self._row_of.pop(label) for label in labels]
+        self._matrix[rows] = 0
+        self._row_labels[rows] = -1
+        self._free.extend(rows)
+
+    def rows(self, labels: Iterable[int]) -> NDArray[np.int64]:
+        """The rows of the live labels among ``labels``; others are skipped."""
+        row_of = self._row_of
+        return np.fromiter((row_of[label] for label in labels if label in row_of),
+                           dtype=np.int64)
+
+    def live_rows(self) -> NDArray[np.int64]:
+        return np.flatnonzero(self._row_labels >= 0)
+
+    def labels_at(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        return self._row_labels[rows]
+
+    def scores(self, rows: NDArray[np.int64], query: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Exact inner products of ``query`` with the given rows, gathered chunk by chunk."""
+        scores = np.empty(len(rows), dtype=np.float32)
+        scratch = self._scratch
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            chunk = rows[start:start + _CHUNK_ROWS]
+            gathered = scratch[: len(chunk)]
+            np.take(self._matrix, chunk, axis=0, out=gathered)
+            np.matmul(gathered, query, out=scores[start:start + len(chunk)])
+        scratch[: min(len(rows), _CHUNK_ROWS)] = 0
+        return scores
+
+    def _row_for(self, label: int) -> int:
+        row = self._row_of.get(label)
+        if row is None:
+            if not self._free:
+                self._grow()
+            row = self._row_of[label] = self._free.pop()
+        return row
+
+    def _grow(self) -> None:
+        old_matrix, old_labels = self._matrix, self._row_labels
+        capacity = max(2 * len(old_matrix), _CHUNK_ROWS)
+        self._matrix = np.zeros((capacity, old_matrix.shape[1]), dtype=np.float32)
+        self._matrix[: len(old_matrix)] = old_matrix
+        self._row_labels = np.full(capacity, -1, dtype=np.int64)
+        self._row_labels[: len(old_labels)] = old_labels
+        self._free.extend(range(capacity - 1, len(old_matrix) - 1, -1))
+        old_matrix.fill(0)
+
+
+def _last_row_per_label(labels: Sequence[int], n_rows: int) -> dict[int, int]:
+    """Map each label to the index of its last row in the batch, after checking the labels."""
+    if len(labels) != n_rows:
+        raise ValueError(f"{len(labels)} labels for {n_rows} vectors")
+    batch: dict[int, int] = {}
+    for position, label in enumerate(labels):
+        value = int(label)
+        if not 0 <= value < RESERVED_LABELS:
+            raise ValueError(f"labels must be in [0, 2**62), got {value}")
+        batch.pop(value, None)  # re-insert so the order follows the last occurrence
+        batch[value] = position
+    return batch
+
+
+def _append_trailer(path: Path, dim: int) -> None:
+    """Hash the hnswlib payload at ``path``, append the trailer, and fsync the file."""
+    digest = hashlib.sha256()
+    with path.open("r+b") as stream:
+        length = 0
+        while block := stream.read(_IO_CHUNK):
+            digest.update(block)
+            length += len(block)
+        stream.write(_TRAILER.pack(_MAGIC, _FORMAT_VERSION, dim, length, digest.digest()))
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _checked_payload_length(stream: BinaryIO, dim: int) -> int:
+    """Check the trailer and the payload's checksum; return the payload's length."""
+    size = os.fstat(stream.fileno()).st_size
+    if size < _TRAILER.size + _HNSW_HEADER.size:
+        raise IndexCorrupt("index file too short to be an index")
+    stream.seek(size - _TRAILER.size)
+    magic, version, file_dim, length, expected = _TRAILER.unpack(stream.read(_TRAILER.size))
+    if magic != _MAGIC or version != _FORMAT_VERSION:
+        raise IndexCorrupt("not an optinface index file (or an unknown format version)")
+    if file_dim != dim:
+        raise IndexCorrupt(f"index file holds {file_dim}-dimensional vectors, expected {dim}",
+                           details={"file_dim": file_dim, "dim": dim})
+    if length != size - _TRAILER.size:
+        raise IndexCorrupt("index file truncated or extended")
+    digest = hashlib.sha256()
+    stream.seek(0)
+    remaining = length
+    while remaining:
+        block = stream.read(min(_IO_CHUNK, remaining))
+        digest.update(block)
+        remaining -= len(block)
+    if digest.digest() != expected:
+        raise IndexCorrupt("index file checksum mismatch")
+    stream.seek(0)
+    return length
+
+
+def _copy_to_descriptor(stream: BinaryIO, descriptor: int, length: int) -> None:
+    remaining = length
+    while remaining:
+        block = stream.read(min(_IO_CHUNK, remaining))
+        os.write(descriptor, block)
+        remaining -= len(block)
+
+
+def _elements(
+    descriptor: int, length: int, dim: int
+) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
+    """Every level-0 element's label and vector, read from an hnswlib 0.8.0 payload.
+
+    Reading the layout directly takes about a second at 1M elements where ``get_items`` would
+    take 25-50 s; :func:`_check_layout` compares a few rows with hnswlib's own answer.
+    """
+    with mmap.mmap(descriptor, length, access=mmap.ACCESS_READ) as view:
+        header = _HNSW_HEADER.unpack_from(view)
+        count, row_size, label_offset, data_offset = header[2], header[3], header[4], header[5]
+        if (label_offset - data_offset != 4 * dim or row_size < label_offset + 8
+                or _HNSW_HEADER.size + count * row_size > length):
+            raise IndexCorrupt("index payload layout does not match this hnswlib version")
+        table = np.frombuffer(view, dtype=np.uint8, count=count * row_size,
+                              offset=_HNSW_HEADER.size).reshape(count, row_size)
+        deleted = bool((table[:, _DELETED_FLAG_BYTE] & 1).any())
+        labels = table[:, label_offset:label_offset + 8].copy().view("<u8").ravel()
+        vectors = table[:, data_offset:label_offset].copy().view(np.float32)
+        del table  # release the buffer before the mapping closes
+    if deleted:
+        raise IndexCorrupt("index file holds deleted elements it should not")
+    if len(np.unique(labels)) != len(labels):
+        raise IndexCorrupt("index file holds a label twice")
+    return labels, vectors
+
+
+def _check_layout(graph: hnswlib.Index, labels: NDArray[np.uint64],
+                  vectors: NDArray[np.float32]) -> None:
+    """Cross-check the parsed elements against hnswlib, in case its file layout moved."""
+    if graph.get_current_count() != len(labels):
+        raise IndexCorrupt("index payload element count does not match hnswlib's")
+    probes = sorted({0, len(labels) // 2, len(labels) - 1}) if len(labels) else []
+    for probe in probes:
+        if not np.array_equal(graph.get_items([int(labels[probe])])[0], vectors[probe]):
+            raise IndexCorrupt("index payload layout does not match this hnswlib version")
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename itself durable (POSIX keeps it in the directory's metadata)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

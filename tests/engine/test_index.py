@@ -1,0 +1,391 @@
+"""The hnswlib index: removal destroys the bytes, search is exact, saved files are safe."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from engine.errors import IndexCorrupt
+from engine.index import RESERVED_LABELS, HnswIndex
+from engine.settings import EngineSettings
+from engine.types import VectorIndex
+
+DIM = 512
+FAST = {"m": 16, "ef_construction": 100}  # small graphs build in well under a second
+
+
+def _unit_rows(count: int, seed: int, dim: int = DIM) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((count, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _index(count: int, seed: int = 0, **options: int) -> tuple[HnswIndex, np.ndarray]:
+    vectors = _unit_rows(count, seed)
+    index = HnswIndex(dim=DIM, **{**FAST, **options})
+    index.add(list(range(count)), vectors)
+    return index, vectors
+
+
+@pytest.fixture(scope="module")
+def random_5k() -> tuple[HnswIndex, np.ndarray]:
+    return _index(5000, seed=11)
+
+
+def test_hnsw_index_satisfies_the_vector_index_protocol() -> None:
+    assert isinstance(HnswIndex(dim=8), VectorIndex)
+
+
+def test_stored_bytes_are_the_bytes_given() -> None:
+    """The erasure checks below are only meaningful if hnswlib stores the caller's bytes."""
+    index, vectors = _index(50)
+    stored = index._graph.get_items(list(range(50)))
+    assert stored.tobytes() == vectors.tobytes()
+
+
+def test_removed_vector_bytes_do_not_occur_in_saved_file(tmp_path: Path) -> None:
+    index, vectors = _index(300)
+    path = tmp_path / "templates.hnsw"
+    doomed = [3, 150, 299]
+    index.save(path)
+    before = path.read_bytes()
+    assert all(vectors[label].tobytes() in before for label in doomed)
+
+    index.remove(doomed)
+    index.save(path)
+    after = path.read_bytes()
+    assert not any(vectors[label].tobytes() in after for label in doomed)
+    kept = [label for label in range(300) if label not in doomed]
+    assert all(vectors[label].tobytes() in after for label in kept)
+
+
+def test_removed_vector_is_overwritten_in_memory() -> None:
+    index, vectors = _index(200)
+    index.remove([42])
+    with pytest.raises(RuntimeError):
+        index._graph.get_items([42])
+    in_graph = index._graph.get_items(index._graph.get_ids_list())
+    assert not (in_graph == vectors[42]).all(axis=1).any()
+    assert not (index._store._matrix == vectors[42]).all(axis=1).any()
+
+
+def test_removed_label_is_never_returned() -> None:
+    index, vectors = _index(400)
+    doomed = set(range(0, 400, 7))
+    index.remove(doomed)
+    for label in sorted(doomed)[:20]:
+        unfiltered = index.search(vectors[label], k=20)
+        filtered = index.search(vectors[label], k=20, allowed=set(range(400)))
+        assert not {hit.label for hit in unfiltered + filtered} & doomed
+    assert index.labels() == set(range(400)) - doomed
+    assert index.count() == 400 - len(doomed)
+    assert index.search(vectors[0], k=1000, allowed=doomed) == []
+
+
+def test_removing_an_unknown_label_is_a_no_op() -> None:
+    index, _ = _index(20)
+    index.remove([7])
+    index.remove([7, 1000])
+    assert index.labels() == set(range(20)) - {7}
+
+
+@pytest.mark.parametrize("path", ["exact", "graph"])
+@pytest.mark.parametrize("fraction", [0.10, 0.01])
+def test_filtered_search_matches_brute_force_on_random_data(
+    random_5k: tuple[HnswIndex, np.ndarray],
+    path: str,
+    fraction: float,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index, vectors = random_5k
+    monkeypatch.setattr(index, "exact_search_limit", 10**9 if path == "exact" else 0)
+    rng = np.random.default_rng(int(fraction * 1000))
+    allowed = np.sort(rng.choice(len(vectors), int(fraction * len(vectors)), replace=False))
+    gallery = set(allowed.tolist())
+    queries = _unit_rows(200, seed=99)
+    agree = 0
+    for query in queries:
+        hits = index.search(query, k=5, allowed=gallery)
+        exact = vectors[allowed] @ query
+        assert len(hits) == 5
+        assert {hit.label for hit in hits} <= gallery
+        agree += hits[0].label == allowed[int(np.argmax(exact))]
+        got = np.array([hit.score for hit in hits])
+        assert np.abs(got - vectors[[hit.label for hit in hits]] @ query).max() < 1e-5
+    assert agree >= 0.99 * len(queries)
+
+
+def test_unfiltered_search_matches_brute_force_on_near_duplicates(
+    random_5k: tuple[HnswIndex, np.ndarray],
+) -> None:
+    index, vectors = random_5k
+    rng = np.random.default_rng(5)
+    targets = rng.choice(len(vectors), 200, replace=False)
+    noisy = vectors[targets] + 0.03 * rng.standard_normal((200, DIM)).astype(np.float32)
+    queries = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+    top1 = [index.search(query, k=10)[0].label for query in queries]
+    exact = np.argmax(queries @ vectors.T, axis=1)
+    assert np.mean(np.array(top1) == exact) >= 0.99
+
+
+def test_scores_are_exact_cosines(random_5k: tuple[HnswIndex, np.ndarray]) -> None:
+    index, vectors = random_5k
+    for query in _unit_rows(20, seed=3):
+        hits = index.search(query, k=10)
+        scores = np.array([hit.score for hit in hits])
+        exact = vectors[[hit.label for hit in hits]].astype(np.float64) @ query.astype(np.float64)
+        assert np.abs(scores - exact).max() < 1e-5
+        assert (np.diff(scores) <= 0).all()
+
+
+def test_query_is_normalised_and_checked(random_5k: tuple[HnswIndex, np.ndarray]) -> None:
+    index, vectors = random_5k
+    assert index.search(3.0 * vectors[9], k=1)[0].label == 9
+    assert index.search(vectors[9][None, :], k=1)[0].score == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="512"):
+        index.search(np.ones(128, dtype=np.float32), k=1)
+    with pytest.raises(ValueError, match="zero"):
+        index.search(np.zeros(DIM, dtype=np.float32), k=1)
+
+
+def test_empty_index_and_non_positive_k_return_nothing(
+    random_5k: tuple[HnswIndex, np.ndarray],
+) -> None:
+    index, vectors = random_5k
+    assert HnswIndex(dim=DIM).search(vectors[0], k=5) == []
+    assert index.search(vectors[0], k=0) == []
+    assert index.search(vectors[0], k=-1) == []
+    assert index.search(vectors[0], k=3, allowed=set()) == []
+
+
+def test_fewer_hits_than_k_when_few_labels_qualify() -> None:
+    index, vectors = _index(30)
+    assert len(index.search(vectors[0], k=100)) == 30
+    assert [hit.label for hit in index.search(vectors[0], k=5, allowed={0, 2})] == [0, 2]
+
+
+def test_invalid_additions_are_refused() -> None:
+    index = HnswIndex(dim=DIM)
+    vectors = _unit_rows(2, seed=1)
+    with pytest.raises(ValueError, match="2 vectors"):
+        index.add([1], vectors)
+    with pytest.raises(ValueError, match="512"):
+        index.add([1, 2], vectors[:, :100])
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        index.add([RESERVED_LABELS], vectors[:1])
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        index.add([-1], vectors[:1])
+    with pytest.raises(ValueError, match="finite"):
+        index.add([1], np.full((1, DIM), np.nan, dtype=np.float32))
+    assert index.count() == 0
+
+
+def test_add_grows_capacity() -> None:
+    index = HnswIndex(dim=DIM, max_elements=16, **FAST)
+    vectors = _unit_rows(100, seed=4)
+    for start in range(0, 100, 10):
+        index.add(list(range(start, start + 10)), vectors[start:start + 10])
+    assert index.count() == 100
+    assert index._graph.get_max_elements() >= 100
+    assert all(index.search(vectors[label], k=1)[0].label == label for label in range(100))
+
+
+def test_re_adding_a_label_replaces_its_vector(tmp_path: Path) -> None:
+    index, vectors = _index(100)
+    replacement = _unit_rows(1, seed=77)
+    index.add([5], replacement)
+    assert index.count() == 100
+    hit = index.search(replacement[0], k=1)[0]
+    assert hit.label == 5
+    assert hit.score == pytest.approx(1.0, abs=1e-6)
+    assert index.search(vectors[5], k=1)[0].label != 5
+    index.save(tmp_path / "index.hnsw")
+    assert vectors[5].tobytes() not in (tmp_path / "index.hnsw").read_bytes()
+
+
+def test_a_label_repeated_in_one_batch_keeps_its_last_vector() -> None:
+    index = HnswIndex(dim=DIM, **FAST)
+    vectors = _unit_rows(3, seed=8)
+    index.add([1, 2, 1], vectors)
+    assert index.labels() == {1, 2}
+    assert index.search(vectors[2], k=1)[0].label == 1
+
+
+def test_rows_not_of_unit_length_are_normalised() -> None:
+    index = HnswIndex(dim=DIM, **FAST)
+    vectors = _unit_rows(2, seed=9)
+    index.add([1, 2], 5.0 * vectors)
+    hit = index.search(vectors[0], k=1)[0]
+    assert (hit.label, hit.score) == (1, pytest.approx(1.0, abs=1e-6))
+
+
+def test_removed_slots_are_reused_without_rebuild() -> None:
+    index, _ = _index(200)
+    graph = index._graph
+    for cycle in range(5):
+        doomed = list(range(cycle * 40, cycle * 40 + 40))
+        index.remove(doomed)
+        assert index._graph is graph  # no rebuild
+        index.add([1000 + label for label in doomed], _unit_rows(40, seed=100 + cycle))
+        assert graph.get_current_count() == 200
+    assert index.count() == 200
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    index, vectors = _index(300)
+    index.remove([10, 20])
+    path = tmp_path / "nested" / "templates.hnsw"
+    index.save(path)
+
+    loaded = HnswIndex(dim=DIM, path=path)
+    loaded.load()
+    assert loaded.labels() == index.labels()
+    for query in vectors[:30]:
+        assert loaded.search(query, k=5) == index.search(query, k=5)
+    assert loaded.search(vectors[10], k=300, allowed={10, 20}) == []
+    loaded.add([500, 501], _unit_rows(2, seed=5))  # fills the two erased slots
+    assert loaded._graph.get_current_count() == 300
+
+
+def test_load_replaces_in_memory_content(tmp_path: Path) -> None:
+    first, _ = _index(10, seed=1)
+    first.save(tmp_path / "first.hnsw")
+    second, _ = _index(40, seed=2)
+    second.load(tmp_path / "first.hnsw")
+    assert second.labels() == set(range(10))
+
+
+def test_open_starts_empty_then_reads_the_saved_file(tmp_path: Path) -> None:
+    engine_settings = EngineSettings(data_dir=tmp_path, index_max_elements=64)
+    index = HnswIndex.open(engine_settings, dim=DIM)
+    assert index.count() == 0
+    index.add([1, 2], _unit_rows(2, seed=3))
+    index.save()
+    assert engine_settings.index_path.exists()
+    assert HnswIndex.open(engine_settings, dim=DIM).labels() == {1, 2}
+
+
+def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index, _ = _index(50)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert os.listdir(tmp_path) == ["templates.hnsw"]
+    saved = path.read_bytes()
+
+    def crash(*_: object) -> None:
+        raise OSError("disk full")
+
+    index.remove([1])
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        index.save(path)
+    assert path.read_bytes() == saved  # the previous file, whole
+    assert os.listdir(tmp_path) == ["templates.hnsw"]
+
+
+def test_save_without_any_path_is_refused() -> None:
+    with pytest.raises(ValueError, match="no path"):
+        HnswIndex(dim=8).save()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate_end", "truncate_payload", "flip_payload_byte", "garbage", "empty"],
+)
+def test_corrupt_file_raises_index_corrupt(tmp_path: Path, damage: str) -> None:
+    index, _ = _index(50)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    data = bytearray(path.read_bytes())
+    damaged = {
+        "truncate_end": data[:-10],
+        "truncate_payload": data[:1000] + data[-56:],
+        "flip_payload_byte": data[:500] + bytes([data[500] ^ 1]) + data[501:],
+        "garbage": os.urandom(len(data)),
+        "empty": b"",
+    }[damage]
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(IndexCorrupt):
+        HnswIndex(dim=DIM).load(path)
+
+
+def test_plain_hnswlib_file_or_other_dimension_raises_index_corrupt(tmp_path: Path) -> None:
+    raw = hnswlib.Index(space="ip", dim=DIM)
+    raw.init_index(max_elements=10)
+    raw.add_items(_unit_rows(5, seed=1), list(range(5)))
+    raw.save_index(str(tmp_path / "raw.bin"))
+    with pytest.raises(IndexCorrupt, match="not an optinface index"):
+        HnswIndex(dim=DIM).load(tmp_path / "raw.bin")
+
+    index, _ = _index(5)
+    index.save(tmp_path / "templates.hnsw")
+    with pytest.raises(IndexCorrupt, match="512-dimensional"):
+        HnswIndex(dim=128).load(tmp_path / "templates.hnsw")
+
+
+def test_ef_search_is_tunable() -> None:
+    index = HnswIndex(dim=8, ef_search=40)
+    index.ef_search = 300
+    assert index.ef_search == 300
+    assert index._graph.ef == 300
+    with pytest.raises(ValueError):
+        index.ef_search = 0
+
+
+class AddRemoveMachine(RuleBasedStateMachine):
+    """After any sequence of additions and removals the index agrees with a plain dict."""
+
+    small_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = HnswIndex(dim=self.small_dim, m=8, ef_construction=32, max_elements=16)
+        self.model: dict[int, np.ndarray] = {}
+        self.removed: set[int] = set()
+        self.peak = 0
+
+    @rule(labels=st.lists(st.integers(0, 40), min_size=1, max_size=12), seed=st.integers(0, 999))
+    def add(self, labels: list[int], seed: int) -> None:
+        vectors = _unit_rows(len(labels), seed, dim=self.small_dim)
+        self.index.add(labels, vectors)
+        for label, vector in zip(labels, vectors, strict=True):
+            self.model[label] = vector
+            self.removed.discard(label)
+        self.peak = max(self.peak, len(self.model))
+
+    @rule(labels=st.lists(st.integers(0, 45), max_size=12))
+    def remove(self, labels: list[int]) -> None:
+        self.index.remove(labels)
+        for label in labels:
+            if self.model.pop(label, None) is not None:
+                self.removed.add(label)
+
+    @invariant()
+    def labels_match_the_model(self) -> None:
+        assert self.index.labels() == set(self.model)
+        assert self.index.count() == len(self.model)
+
+    @invariant()
+    def every_live_label_and_no_removed_one_is_searchable(self) -> None:
+        query = _unit_rows(1, seed=len(self.model), dim=self.small_dim)[0]
+        hits = self.index.search(query, k=len(self.model) + 5)
+        assert {hit.label for hit in hits} == set(self.model)
+        assert not self.index.search(query, k=50, allowed=self.removed)
+        for hit in hits:
+            assert hit.score == pytest.approx(float(self.model[hit.label] @ query), abs=1e-5)
+
+    @invariant()
+    def slots_are_reused(self) -> None:
+        assert self.index._graph.get_current_count() == self.peak
+
+
+TestAddRemoveMachine = AddRemoveMachine.TestCase
+TestAddRemoveMachine.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
