@@ -59,9 +59,9 @@ from benchmarks.metrics import (
 )
 from benchmarks.plots import plot_cmc, plot_det, plot_roc, plot_score_histograms
 from benchmarks.scores import FAILED_SCORE, Corpus, all_pair_scores, load_corpus, pair_scores
+from engine.index import HnswIndex
 from engine.pipeline import FacePipeline
 from engine.settings import EngineSettings
-from engine.types import SearchHit
 
 logger = logging.getLogger(__name__)
 
@@ -200,14 +200,8 @@ class IndexSearch:
             "ef_search": settings.index_ef_search,
             "max_elements": max(len(vectors), 16),
         }
-        try:
-            from engine.index import HnswIndex
-        except ImportError:  # engine/index.py not merged yet: same library, same parameters
-            self.backend = "hnswlib directly (engine.index.HnswIndex unavailable)"
-            self._index: Any = _HnswlibIndex(**parameters)
-        else:
-            self.backend = "engine.index.HnswIndex"
-            self._index = HnswIndex(**parameters)
+        self.backend = "engine.index.HnswIndex"
+        self._index = HnswIndex(**parameters)
         self._count = len(vectors)
         self._index.add(list(range(len(vectors))), vectors)
 
@@ -219,31 +213,6 @@ class IndexSearch:
             for column, hit in enumerate(self._index.search(vector, k)):
                 labels[row, column], scores[row, column] = hit.label, hit.score
         return labels, scores
-
-
-class _HnswlibIndex:
-    """Stand-in with ``HnswIndex``'s constructor and ``add``/``search``, on hnswlib directly."""
-
-    def __init__(
-        self, *, dim: int, m: int, ef_construction: int, ef_search: int, max_elements: int
-    ) -> None:
-        import hnswlib
-
-        self._index = hnswlib.Index(space="ip", dim=dim)
-        self._index.init_index(max_elements=max_elements, M=m, ef_construction=ef_construction)
-        self._index.set_ef(ef_search)
-        self._vectors = np.zeros((0, dim), dtype=np.float32)
-
-    def add(self, labels: Sequence[int], vectors: NDArray[np.float32]) -> None:
-        self._index.add_items(vectors, np.asarray(labels))
-        self._vectors = np.asarray(vectors, dtype=np.float32)
-
-    def search(self, vector: NDArray[np.float32], k: int) -> list[SearchHit]:
-        found, _ = self._index.knn_query(vector[None, :], k=k)
-        labels = found[0].astype(np.int64)
-        scores = self._vectors[labels] @ vector  # exact cosine, as SearchHit promises
-        order = np.argsort(-scores, kind="stable")
-        return [SearchHit(int(labels[i]), float(scores[i])) for i in order]
 
 
 def run_searches(
