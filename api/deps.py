@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from consent.service import OptinFace
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -21,6 +20,7 @@ from api.errors import ApiError, ApiErrorCode
 from api.limits import RateLimiter, retry_after_header
 from api.settings import ApiSettings
 from consent.roles import Actor, Permission, authorize
+from consent.service import OptinFace
 
 SUBJECT_PATH_PARAM = "subject"
 

@@ -34,7 +34,7 @@ def group_photo() -> BgrImage:
     image = cv2.imread(str(GROUP_PHOTO))
     if image is None:
         raise FileNotFoundError(f"insightface sample photo missing at {GROUP_PHOTO}")
-    return image
+    return np.asarray(image, dtype=np.uint8)
 
 
 def portraits(detector: FaceDetector) -> list[BgrImage]:
@@ -60,8 +60,9 @@ def variant(image: BgrImage, kind: Variant) -> BgrImage:
         dy, dx = height // 12, width // 12
         return image[dy : height - dy, dx : width - dx].copy()
     if kind is Variant.DARKER:
-        return cv2.convertScaleAbs(image, alpha=0.7, beta=-10)
-    return cv2.resize(image, (width * 3 // 4, height * 3 // 4), interpolation=cv2.INTER_AREA)
+        return np.asarray(cv2.convertScaleAbs(image, alpha=0.7, beta=-10), dtype=np.uint8)
+    smaller = cv2.resize(image, (width * 3 // 4, height * 3 // 4), interpolation=cv2.INTER_AREA)
+    return np.asarray(smaller, dtype=np.uint8)
 
 
 def encode(image: BgrImage, extension: str = ".jpg") -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
 
 def models(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
 ) -> None:
     """List the manifest's models, their licence, SHA-256 status and active providers.
 
@@ -47,7 +47,7 @@ def models(
         providers = FacePipeline.from_settings(settings).active_providers
     except EngineError as error:
         providers = f"not loaded: {error.message}"
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": s.spec.id,
             "role": str(s.spec.role),
@@ -87,10 +87,16 @@ class _Outcome:
 
 
 def embed(
-    images: list[Path] = typer.Argument(..., help="Image files (JPEG, PNG, WebP)."),
-    out: Path | None = typer.Option(None, "--out", help="Write a float32 .npy of embeddings."),
-    pick: FacePick = typer.Option(FacePick.SINGLE, "--pick", help="Which faces to embed."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per input on stdout."),
+    images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, WebP).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write a float32 .npy of embeddings.")
+    ] = None,
+    pick: Annotated[FacePick, typer.Option("--pick", help="Which faces to embed.")] = (
+        FacePick.SINGLE
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per input on stdout.")
+    ] = False,
 ) -> None:
     """Embed faces into 512-d vectors; a bad file is reported and the rest still processed.
 

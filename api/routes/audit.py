@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from typing import Annotated
 
-from consent.service import OptinFace
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
@@ -31,6 +30,7 @@ from consent.schemas import (
     SweepReport,
     TombstonePublic,
 )
+from consent.service import OptinFace
 
 router = APIRouter(tags=["audit and register"])
 

@@ -62,7 +62,9 @@ def test_a_decompression_bomb_is_refused_before_decoding(
     assert refused.value.code == "payload_too_large"
 
 
-def test_refusal_messages_carry_no_image_bytes(corpus: list[CorpusItem], pipeline: FacePipeline) -> None:
+def test_refusal_messages_carry_no_image_bytes(
+    corpus: list[CorpusItem], pipeline: FacePipeline
+) -> None:
     for item in corpus:
         if item.expected == ACCEPTED:
             continue
@@ -73,7 +75,9 @@ def test_refusal_messages_carry_no_image_bytes(corpus: list[CorpusItem], pipelin
         assert "\\x" not in text
 
 
-def test_decoded_images_are_three_channel_uint8(pipeline: FacePipeline, corpus: list[CorpusItem]) -> None:
+def test_decoded_images_are_three_channel_uint8(
+    pipeline: FacePipeline, corpus: list[CorpusItem]
+) -> None:
     for item in corpus:
         if item.expected != ACCEPTED:
             continue
