@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -92,11 +93,11 @@ def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:
     return sorted(guarded_routes(app))
 
 
-ROUTES = _cases(create_app(ApiSettings(data_dir=Path("unused"))))
+ROUTES = _cases(create_app(ApiSettings(data_dir=Path(tempfile.mkdtemp(prefix="optinface-unopened-")))))
 
 
 def test_every_v1_route_is_guarded() -> None:
-    app = create_app(ApiSettings(data_dir=Path("unused")))
+    app = create_app(ApiSettings(data_dir=Path(tempfile.mkdtemp(prefix="optinface-unopened-"))))
     v1 = {
         (method, str(c.path))
         for c in iter_route_contexts(app.routes)
