@@ -5,8 +5,8 @@ permission table, so a new route without a guard, or a guard with the wrong perm
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,8 @@ from consent.roles import PERMISSIONS, Permission, Role
 from consent.service import OptinFace
 from engine.pipeline import FacePipeline
 from tests.api.conftest import TEST_FMR, Keys, World, auth, set_up_world, thresholds_for_tests
+
+UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
 # Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
 UNGUARDED = re.compile(r"^(/healthz|/openapi\.json|/docs.*|/redoc|/portal.*|/review.*)$")
@@ -93,11 +95,11 @@ def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:
     return sorted(guarded_routes(app))
 
 
-ROUTES = _cases(create_app(ApiSettings(data_dir=Path(tempfile.mkdtemp(prefix="optinface-unopened-")))))
+ROUTES = _cases(create_app(ApiSettings(data_dir=UNOPENED)))
 
 
 def test_every_v1_route_is_guarded() -> None:
-    app = create_app(ApiSettings(data_dir=Path(tempfile.mkdtemp(prefix="optinface-unopened-"))))
+    app = create_app(ApiSettings(data_dir=UNOPENED))
     v1 = {
         (method, str(c.path))
         for c in iter_route_contexts(app.routes)

@@ -5,8 +5,8 @@ Examples are bounded so the whole module runs in well under a minute on two core
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,9 @@ from tests.api.conftest import TEST_FMR, thresholds_for_tests
 
 # The app exists at import time so schemathesis can read its schema; its service (on a
 # tmp_path data dir) is attached by the fixture below, before any generated request is sent.
+UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 LIMITS = {"rate_per_second": 10_000, "rate_burst": 10_000}
-app = create_app(ApiSettings(data_dir=Path(tempfile.mkdtemp(prefix="optinface-unopened-")), **LIMITS))  # type: ignore[arg-type]
+app = create_app(ApiSettings(data_dir=UNOPENED, **LIMITS))  # type: ignore[arg-type]
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 ADMIN: dict[str, str] = {}
 
