@@ -100,7 +100,7 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
 
     with ThreadPoolExecutor(WORKERS) as pool:
         futures = [pool.submit(run, kind, subject) for kind, subject in plan]
-        done, pending = wait(futures, timeout=JOIN_TIMEOUT_S)
+        _, pending = wait(futures, timeout=JOIN_TIMEOUT_S)
         assert not pending, "deadlock: operations still running"
     outcomes = [f.result() for f in futures]  # re-raises anything that was not a refusal
 
