@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     OPTINFACE_DATA_DIR=/data \
     OPTINFACE_MANIFEST_PATH=/app/models/manifest.toml \
-    OPTINFACE_THRESHOLDS_PATH=/app/models/thresholds.toml
+    OPTINFACE_THRESHOLDS_PATH=/app/models/thresholds.toml \
+    OPENBLAS_NUM_THREADS=1
 
 # A non-editable install puts the packages in site-packages, so the model manifest and the
 # calibrated thresholds are named by path rather than found next to the code.

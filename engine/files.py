@@ -26,10 +26,10 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
-def _fsync_directory(folder: Path) -> None:
+def fsync_directory(folder: Path) -> None:
     """Make the rename itself durable (POSIX keeps it in the directory's metadata)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:

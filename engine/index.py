@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.errors import IndexCorrupt
+from engine.files import fsync_directory
 from engine.settings import EngineSettings
 from engine.types import SearchHit, Vector
 
@@ -279,7 +280,7 @@ class HnswIndex:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
         logger.debug("index saved: %d vectors to %s", live, target)
 
     def load(self, path: Path | None = None) -> None:
@@ -624,12 +625,3 @@ def _check_layout(graph: hnswlib.Index, labels: NDArray[np.uint64],
     for probe in probes:
         if not np.array_equal(graph.get_items([int(labels[probe])])[0], vectors[probe]):
             raise IndexCorrupt("index payload layout does not match this hnswlib version")
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename itself durable (POSIX keeps it in the directory's metadata)."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

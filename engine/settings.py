@@ -67,7 +67,7 @@ class EngineSettings(BaseSettings):
     # Index (defaults chosen from benchmarks/bench_index.py)
     index_m: int = Field(default=32, ge=4)
     index_ef_construction: int = Field(default=200, ge=8)
-    index_ef_search: int = Field(default=256, ge=8)
+    index_ef_search: int = Field(default=128, ge=8)
     index_max_elements: int = Field(default=10_000, ge=16)
 
     @property
