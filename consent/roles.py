@@ -74,7 +74,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),
-    Role.SUBJECT: frozenset(_SUBJECT_SIDE - {Permission.ENROL}),
+    # A subject may upload their own photo (issue 4's portal); it still needs their own active
+    # consent covering enrol, and exactly one face, so no one else's face can ride along.
+    Role.SUBJECT: frozenset(_SUBJECT_SIDE),
 }
 
 

@@ -96,11 +96,11 @@ class ApiKeyCreated(ApiKeyPublic):
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1)
+    description: str = Field(min_length=1, max_length=5_000)
     legal_basis: str = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
     retention_days: int = Field(gt=0)
-    study: str | None = None
+    study: str | None = Field(default=None, max_length=200)
 
 
 class PurposePublic(_Public):
@@ -117,7 +117,7 @@ class PurposePublic(_Public):
 class NoticeCreate(BaseModel):
     version: str = Field(min_length=1, max_length=50)
     language: str = Field(min_length=2, max_length=20)
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=100_000)
 
 
 class NoticePublic(_Public):
@@ -167,8 +167,10 @@ class ConsentCreate(BaseModel):
     language: str = Field(min_length=2, max_length=20)
     method: ConsentMethod
     given_by: ConsentCapacity = ConsentCapacity.SELF
-    guardian_name: str | None = None
-    evidence: str = Field(min_length=1, description="Stored only as its SHA-256.")
+    guardian_name: str | None = Field(default=None, max_length=200)
+    evidence: str = Field(
+        min_length=1, max_length=20_000, description="Stored only as its SHA-256."
+    )
     expires_at: datetime
 
 
@@ -200,7 +202,7 @@ class ProbeConsentCreate(BaseModel):
     purpose_id: str
     notice_id: str
     method: ConsentMethod
-    evidence: str = Field(min_length=1)
+    evidence: str = Field(min_length=1, max_length=20_000)
     expires_at: datetime
 
 

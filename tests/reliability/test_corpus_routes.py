@@ -65,13 +65,6 @@ def _send(world: World, route: str, item: CorpusItem, portal_csrf: str):  # type
                        files=files)
 
 
-def _portal_expected(item: CorpusItem, max_bytes: int) -> str:
-    """A subject token does not carry the enrol permission (enrolment is the portal operator's),
-    so the portal refuses every upload as ``forbidden`` before a pixel is decoded; only an
-    over-size file is refused earlier, while it is read."""
-    return "payload_too_large" if len(item.data) > max_bytes else "forbidden"
-
-
 def test_every_corpus_item_gets_its_documented_answer_and_refusals_write_nothing(
     world: World, service: OptinFace, corpus: list[CorpusItem], api_settings: ApiSettings
 ) -> None:
@@ -89,8 +82,7 @@ def test_every_corpus_item_gets_its_documented_answer_and_refusals_write_nothing
             files_before = data_snapshot(data_dir)
             response = _send(world, route, item, portal_csrf)
             assert response.status_code < 500, f"{item.name} via {route}: {response.text[:300]}"
-            expected = (_portal_expected(item, api_settings.max_image_bytes)
-                        if route == "portal_enrol" else item.expected)
+            expected = item.expected
             if expected == ACCEPTED:
                 if response.status_code not in (200, 201):
                     failures.append(f"{item.name} via {route}: {response.status_code} "
