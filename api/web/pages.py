@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from consent.service import OptinFace
 from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -39,6 +38,7 @@ from consent.schemas import (
     ConsentMethod,
     ErasureReason,
 )
+from consent.service import OptinFace
 from engine.errors import EngineError
 
 HERE = Path(__file__).parent

@@ -1,5 +1,9 @@
 """Fixtures of the API tests: a real app on a tmp_path data dir, sharing the session's engine.
 
+One deployment (service + app) per test module, because opening the service dominates a test's
+time; each test gets its own subject, erased afterwards. Tests that need another configuration
+open their own with :func:`deployment`.
+
 ``api_settings`` uses ``models/thresholds.toml`` when the calibration has been run, and
 otherwise writes a test threshold file to tmp_path (0.36 at FMR 1e-4: in the usual range of
 ArcFace MobileFaceNet, but a test fixture, not a calibration).
@@ -8,7 +12,8 @@ ArcFace MobileFaceNet, but a test fixture, not a calibration).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -41,30 +46,61 @@ def thresholds_for_tests(tmp_path: Path) -> Path:
     return write_test_thresholds(tmp_path / "thresholds.toml")
 
 
-@pytest.fixture
-def api_settings(tmp_path: Path) -> ApiSettings:
+def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
     """Generous rate limits so functional tests are not throttled (limits have their own tests)."""
-    return ApiSettings(
-        data_dir=tmp_path / "var",
-        thresholds_path=thresholds_for_tests(tmp_path),
-        match_fmr=TEST_FMR,
-        rate_per_second=1000,
-        rate_burst=1000,
-        identify_daily_quota=1000,
-    )
+    values: dict[str, object] = {
+        "data_dir": data_root / "var",
+        "thresholds_path": thresholds_for_tests(data_root),
+        "match_fmr": TEST_FMR,
+        "rate_per_second": 10_000,
+        "rate_burst": 10_000,
+        "identify_daily_quota": 10_000,
+        **overrides,
+    }
+    return ApiSettings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def deployment(
+    data_root: Path, pipeline: FacePipeline, **overrides: object
+) -> Iterator[tuple[ApiSettings, OptinFace, TestClient, Keys]]:
+    """A fresh deployment on ``data_root``: settings, open service, client, one key per role."""
+    settings = settings_for_tests(data_root, **overrides)
+    service = OptinFace.open(settings, pipeline=pipeline)
+    try:
+        with TestClient(create_app(settings, service=service)) as client:
+            yield settings, service, client, make_keys(service)
+    finally:
+        service.close()
+
+
+@pytest.fixture(scope="module")
+def shared_deployment(
+    tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
+) -> Iterator[tuple[ApiSettings, OptinFace, TestClient, Keys]]:
+    """One deployment per test module: opening the service is the slow part of a test."""
+    with deployment(tmp_path_factory.mktemp("api"), pipeline) as made:
+        yield made
 
 
 @pytest.fixture
-def service(api_settings: ApiSettings, pipeline: FacePipeline) -> Iterator[OptinFace]:
-    service = OptinFace.open(api_settings, pipeline=pipeline)
-    yield service
-    service.close()
+def api_settings(shared_deployment: tuple[ApiSettings, OptinFace, TestClient, Keys]) -> ApiSettings:
+    return shared_deployment[0]
 
 
 @pytest.fixture
-def client(api_settings: ApiSettings, service: OptinFace) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings, service=service)) as test_client:
-        yield test_client
+def service(shared_deployment: tuple[ApiSettings, OptinFace, TestClient, Keys]) -> OptinFace:
+    return shared_deployment[1]
+
+
+@pytest.fixture
+def client(shared_deployment: tuple[ApiSettings, OptinFace, TestClient, Keys]) -> TestClient:
+    return shared_deployment[2]
+
+
+@pytest.fixture
+def keys(shared_deployment: tuple[ApiSettings, OptinFace, TestClient, Keys]) -> Keys:
+    return shared_deployment[3]
 
 
 @dataclass
@@ -84,8 +120,8 @@ def auth(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-@pytest.fixture
-def keys(service: OptinFace) -> Keys:
+def make_keys(service: OptinFace) -> Keys:
+    """The bootstrap admin key, then one key per other role made by that admin."""
     admin = service.create_api_key(actor=None, role=Role.ADMIN, name="bootstrap")
     actor = service.authenticate(admin.secret)
     made = {
@@ -111,6 +147,11 @@ class World:
     subject: str
     subject_token: str
     consent_id: str
+    created: list[str] = field(default_factory=list)
+
+    def add_consenting_subject(self) -> None:
+        self.subject, self.subject_token = self.new_subject()
+        self.consent_id = self.consent(self.subject, self.subject_token)
 
     def new_subject(self, *, searchable: bool = True) -> tuple[str, str]:
         made = self.client.post(
@@ -119,6 +160,7 @@ class World:
             headers=auth(self.keys.portal),
         )
         assert made.status_code == 201, made.text
+        self.created.append(made.json()["pseudonym"])
         return made.json()["pseudonym"], made.json()["subject_token"]
 
     def consent(self, subject: str, token: str) -> str:
@@ -180,6 +222,7 @@ def consent_body(purpose_id: str, notice_id: str) -> dict[str, object]:
 
 
 def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> World:
+    """Publish a purpose and a notice, declare the database, and add one consenting subject."""
     admin = auth(keys.admin)
     purpose = client.post(
         "/v1/purposes",
@@ -216,11 +259,26 @@ def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> Wor
         subject_token="",
         consent_id="",
     )
-    world.subject, world.subject_token = world.new_subject()
-    world.consent_id = world.consent(world.subject, world.subject_token)
+    world.add_consenting_subject()
     return world
 
 
-@pytest.fixture
-def world(client: TestClient, keys: Keys) -> World:
+@pytest.fixture(scope="module")
+def shared_world(shared_deployment: tuple[ApiSettings, OptinFace, TestClient, Keys]) -> World:
+    _, _, client, keys = shared_deployment
     return set_up_world(client, keys)
+
+
+@pytest.fixture
+def world(shared_world: World) -> Iterator[World]:
+    """The module's declared deployment with a new consenting subject for this test.
+
+    Every subject a test made is erased afterwards, so each test starts from an empty gallery.
+    """
+    client = shared_world.client
+    world = replace(shared_world)
+    world.created = []
+    world.add_consenting_subject()
+    yield world
+    for subject in world.created:
+        client.delete(f"/v1/subjects/{subject}", headers=auth(world.keys.admin))

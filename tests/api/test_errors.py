@@ -14,10 +14,9 @@ import engine.thresholds
 from api.app import create_app
 from api.errors import STATUS_BY_CODE
 from api.settings import ApiSettings
-from consent.roles import Role
 from consent.service import OptinFace
 from engine.pipeline import FacePipeline
-from tests.api.conftest import World, auth, consent_body, set_up_world
+from tests.api.conftest import World, auth, consent_body, deployment, set_up_world
 
 
 def _codes(base: type) -> set[str]:
@@ -176,34 +175,20 @@ def test_unknown_route_and_wrong_method_use_the_one_shape(world: World) -> None:
 
 
 def test_matching_is_refused_until_the_database_is_declared(
-    client: TestClient, keys, portrait_jpegs: list[bytes]
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
 ) -> None:
-    world = set_up_world(client, keys, declare=False)
-    _assert_error(world.identify(portrait_jpegs[0]), 409, "not_declared")
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        world = set_up_world(client, keys, declare=False)
+        _assert_error(world.identify(portrait_jpegs[0]), 409, "not_declared")
 
 
 def test_matching_without_a_calibrated_threshold(
     tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
 ) -> None:
-    settings = ApiSettings(data_dir=tmp_path / "v", thresholds_path=tmp_path / "none.toml")
-    service = OptinFace.open(settings, pipeline=pipeline)
-    try:
-        admin = service.create_api_key(actor=None, role=Role.ADMIN, name="a").secret
-        actor = service.authenticate(admin)
-        from tests.api.conftest import Keys
-
-        keys = Keys(
-            admin=admin,
-            **{
-                r.value: service.create_api_key(actor=actor, role=r, name=r.value).secret
-                for r in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)
-            },
-        )
-        with TestClient(create_app(settings, service=service)) as client:
-            world = set_up_world(client, keys)
-            _assert_error(world.identify(portrait_jpegs[0]), 503, "not_calibrated")
-    finally:
-        service.close()
+    no_thresholds = tmp_path / "none.toml"
+    with deployment(tmp_path, pipeline, thresholds_path=no_thresholds) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        _assert_error(world.identify(portrait_jpegs[0]), 503, "not_calibrated")
 
 
 def test_consent_to_an_unknown_purpose_is_refused(world: World) -> None:

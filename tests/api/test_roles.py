@@ -13,15 +13,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.deps import PermissionGuard
 from api.settings import ApiSettings
 from consent.roles import PERMISSIONS, Permission, Role
-from consent.service import OptinFace
 from engine.pipeline import FacePipeline
-from tests.api.conftest import TEST_FMR, Keys, World, auth, set_up_world, thresholds_for_tests
+from tests.api.conftest import World, auth, deployment, set_up_world
 
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
@@ -59,32 +57,10 @@ def matrix_world(
     tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
 ) -> Iterator[tuple[World, str]]:
     """One app for the whole matrix (a few hundred requests), plus a second subject's token."""
-    tmp = tmp_path_factory.mktemp("roles")
-    settings = ApiSettings(
-        data_dir=tmp / "var",
-        thresholds_path=thresholds_for_tests(tmp),
-        match_fmr=TEST_FMR,
-        rate_per_second=10_000,
-        rate_burst=10_000,
-    )
-    service = OptinFace.open(settings, pipeline=pipeline)
-    admin = service.create_api_key(actor=None, role=Role.ADMIN, name="admin")
-    actor = service.authenticate(admin.secret)
-    secrets = {
-        r: service.create_api_key(actor=actor, role=r, name=str(r)).secret
-        for r in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)
-    }
-    keys = Keys(
-        admin=admin.secret,
-        researcher=secrets[Role.RESEARCHER],
-        reviewer=secrets[Role.REVIEWER],
-        portal=secrets[Role.PORTAL],
-    )
-    with TestClient(create_app(settings, service=service)) as client:
+    with deployment(tmp_path_factory.mktemp("roles"), pipeline) as (_, _, client, keys):
         world = set_up_world(client, keys)
         _, other_token = world.new_subject()
         yield world, other_token
-    service.close()
 
 
 def _url(path: str, world: World) -> str:
