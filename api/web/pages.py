@@ -180,12 +180,14 @@ def _log_out(request: Request, service: OptinFace, login: _Login, csrf: str) -> 
 
 
 def _receipt_page(request: Request, title: str, summary: str, receipt: Any) -> HTMLResponse:
+    text = json.dumps(receipt.model_dump(mode="json"), indent=2, ensure_ascii=False)
     return _render(
         request,
         "receipt.html",
         title=title,
         summary=summary,
-        receipt=json.dumps(receipt.model_dump(mode="json"), indent=2, ensure_ascii=False),
+        receipt=text,
+        signed='"signature"' in text,
     )
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The HTTP contract, route by route, as a subject, a researcher, a reviewer and an admin use it."""
 
 from __future__ import annotations
@@ -7,6 +8,15 @@ import io
 
 from engine.samples import encode, group_photo
 from tests.api.conftest import World, auth
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
 
 
 def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> None:

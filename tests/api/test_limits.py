@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Rate limits, the daily identify quota, CORS (off by default) and the Dockerfile."""
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from api.quota import DailyQuota
 from api.settings import ApiSettings
 from consent.service import OptinFace
 from tests.api.conftest import Keys, World, auth
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

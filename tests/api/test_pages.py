@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The subject portal and the reviewer dashboard, driven by headless Chromium on a real server.
 
 CI installs the browser with ``apt-get install -y chromium`` and ``pip install playwright``
@@ -17,6 +18,15 @@ from api.settings import ApiSettings
 from consent.service import OptinFace
 from tests.api.conftest import World, auth
 from tests.api.server import running
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,8 +66,8 @@ def _shot(page: object, name: str) -> None:
 
 
 @pytest.mark.browser
-def test_subject_consents_sees_data_withdraws_and_erases_in_the_portal(
-    page, world: World, portrait_jpegs: list[bytes]
+def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
+    page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
 ) -> None:
     page.goto("/portal")
     _shot(page, "portal-login")
@@ -73,8 +83,13 @@ def test_subject_consents_sees_data_withdraws_and_erases_in_the_portal(
     assert '"signature"' in page.inner_text("#receipt")
     _shot(page, "portal-consent-receipt")
 
-    # The photo is taken at the enrolment desk (portal key), under the consent just given.
-    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    page.goto("/portal")
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(portrait_jpegs[0])
+    page.set_input_files("#enrol input[name=image]", str(photo))
+    page.click("#enrol button[type=submit]")
+    assert "Photo enrolled" in page.inner_text("h1")
+    _shot(page, "portal-enrol-receipt")
     page.goto("/portal/data")
     assert "w600k_mbf" in page.inner_text("#export")
     _shot(page, "portal-data")
