@@ -71,6 +71,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHECKPOINT_AUDIT,
             Permission.READ_REGISTER,
             Permission.READ_LEDGER,
+            # A compliance reviewer answers access requests and checks what is held (issue 4).
+            Permission.EXPORT,
         }
     ),
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),

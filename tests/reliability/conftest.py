@@ -18,13 +18,13 @@ import pytest
 
 from api.settings import ApiSettings
 from tests.api.conftest import (  # noqa: F401 (fixtures re-exported for this folder)
+    TEST_FMR,
     client,
     keys,
     service,
     thresholds_for_tests,
     world,
 )
-from tests.api.conftest import TEST_FMR
 
 OUT_ENV = "OPTINFACE_RELIABILITY_OUT"
 
