@@ -9,6 +9,7 @@ never interleave: that is what keeps the audit hash chain from forking.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,10 +21,20 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.files import PRIVATE_MODE
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+
+
+def _create_private(database: Path) -> None:
+    """Create the database file 0600 before SQLite does: its -wal and -shm files copy the
+    database's mode, and they hold the same ciphertext templates and ledger."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_MODE))
+    os.chmod(database, PRIVATE_MODE)
 
 
 def make_engine(url: str) -> Engine:
@@ -31,8 +42,8 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if not parsed.get_backend_name() == "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    if parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.database and parsed.database != ":memory:":
+        _create_private(Path(parsed.database))
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

@@ -129,7 +129,9 @@ class OptinFace:
         index: VectorIndex | None = None,
     ) -> OptinFace:
         """Create keys and data folder on first run, migrate, load the index, reconcile."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Only the service's user may even list what the data directory holds.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)
         keys = KeyRing.load_or_create(
             master_path=settings.master_key_path,
             signing_path=settings.signing_key_path,

@@ -58,6 +58,16 @@ def test_key_files_are_private(world: World) -> None:
         assert path.stat().st_mode & 0o777 == 0o600
 
 
+def test_the_data_directory_and_database_files_are_private(world: World) -> None:
+    world.subject()  # a write, so the WAL file exists
+    data_dir = world.service.settings.data_dir
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    databases = [p for p in data_dir.iterdir() if p.name.startswith("optinface.db")]
+    assert any(p.name.endswith("-wal") for p in databases)
+    for path in databases:
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+
+
 def _all():  # type: ignore[no-untyped-def]
     from consent.schemas import AuditFilter
 
