@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from consent.service import OptinFace
-
 from consent.errors import ConsentError
+from consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
 
