@@ -19,23 +19,22 @@ The exact pass multiplies with numpy's BLAS. On a busy two-core host run the ser
 ``OPENBLAS_NUM_THREADS=1``: OpenBLAS handing a 1024-row product to a busy second core took its
 p99 from 0.3 ms to 19 ms there.
 
-File format: hnswlib 0.8.0's own file followed by a 56-byte trailer (magic, format version,
-dimension, payload length, SHA-256 of the payload), written to a 0600 temporary file in the
-target folder, fsynced and renamed over the target. The checksum turns a torn or bit-flipped
-file into :class:`IndexCorrupt` instead of a crash inside hnswlib's loader, which trusts the
-link lists it reads.
+Saving: the first save, and any save after an addition, writes the whole file atomically
+(:mod:`engine.index_file` has the format). A save after removals only scrubs the removed
+elements' slots in the existing file in place, so an erasure costs kilobytes of writes instead
+of rewriting the file; the file's graph links then lag the memory's until the next full save,
+which is harmless: the slot holds the filler both in memory and on disk.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import mmap
 import os
 import struct
 import tempfile
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,6 +42,7 @@ import hnswlib
 import numpy as np
 from numpy.typing import NDArray
 
+from engine import index_file
 from engine.errors import IndexCorrupt
 from engine.files import fsync_directory
 from engine.settings import EngineSettings
@@ -65,14 +65,7 @@ one. It is only faster past ~15k rows, where its recall@10 is down to 0.90.
 
 _UNIT_TOLERANCE = 1e-5  # re-normalising a unit row only adds rounding noise to its bytes
 _CHUNK_ROWS = 1024  # gather this many rows at a time: a 2 MiB scratch stays in cache
-_MAGIC = b"OPTIHNSW"
-_FORMAT_VERSION = 1
-_TRAILER = struct.Struct("<8sIIQ32s")  # magic, version, dim, payload length, sha256
-# hnswlib 0.8.0 saveIndex header: offsetLevel0, max_elements, cur_element_count,
-# size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M,
-# mult, ef_construction.
-_HNSW_HEADER = struct.Struct("<6QiI3QdQ")
-_DELETED_FLAG_BYTE = 2  # hnswlib keeps the deleted mark in byte 2 of each level-0 link header
+_LABEL = struct.Struct("<Q")  # hnswlib stores a label as a little-endian size_t
 _IO_CHUNK = 16 * 1024 * 1024
 
 
@@ -128,11 +121,15 @@ class HnswIndex:
         self._ef_construction = ef_construction
         self._ef_search = ef_search
         self._lock = threading.RLock()
+        self._save_lock = threading.Lock()  # one save at a time: a scrub must hit its own file
         self._rng = np.random.default_rng()
         self._graph = self._new_graph(max_elements)
         self._store = _VectorStore(dim, max_elements)
         self._fillers: list[int] = []
         self._next_filler = RESERVED_LABELS
+        self._saved: _SavedFile | None = None
+        self._added_since_save = True
+        self._pending_scrubs: list[index_file.Write] = []
         self.exact_search_limit = EXACT_SEARCH_LIMIT
 
     @classmethod
@@ -202,6 +199,7 @@ class HnswIndex:
                 fresh = [label for label in batch if label not in self._store]
                 # One copy, present labels first, so both groups are views of it.
                 ordered = rows[[batch[label] for label in present + fresh]]
+                self._added_since_save = True
                 try:
                     self._insert(present, fresh, ordered)
                 finally:
@@ -213,23 +211,27 @@ class HnswIndex:
         """Erase the vectors: unsearchable at once and their bytes overwritten in memory.
 
         Unknown labels are ignored, so a retried erasure is harmless. The file on disk still
-        holds the vectors until the next :meth:`save`.
+        holds the vectors until the next :meth:`save`, which scrubs their slots there.
         """
         with self._lock:
             doomed = sorted(label for label in {int(x) for x in labels} if label in self._store)
-            if not doomed:
-                return
             for label in doomed:
+                # The only deleted slot is this label's (fillers stay live), so the filler lands
+                # in it and overwrites its data and label; one at a time, so we know which
+                # filler went where and can write the same one into the saved file.
                 self._graph.mark_deleted(label)
-            # The deleted slots are exactly the doomed ones (fillers stay live), so each filler
-            # lands in one of them and overwrites its data and label.
-            fillers = list(range(self._next_filler, self._next_filler + len(doomed)))
-            self._next_filler += len(doomed)
-            self._graph.add_items(self._random_unit_rows(len(doomed)), fillers,
-                                  replace_deleted=True)
-            self._fillers.extend(fillers)
+                filler, row = self._next_filler, self._random_unit_rows(1)
+                self._next_filler += 1
+                self._graph.add_items(row, [filler], replace_deleted=True)
+                self._fillers.append(filler)
+                if self._saved is not None and label in self._saved.slots:
+                    offset = self._saved.layout.element_offset(self._saved.slots.pop(label))
+                    self._pending_scrubs.append(
+                        index_file.Write(offset, row.tobytes() + _LABEL.pack(filler)))
             self._store.erase(doomed)
-            logger.debug("erased %d vectors; %d filler slots", len(doomed), len(self._fillers))
+            if doomed:
+                logger.debug("erased %d vectors; %d filler slots", len(doomed),
+                             len(self._fillers))
 
     # Search -------------------------------------------------------------------------------------
     def search(
@@ -260,12 +262,28 @@ class HnswIndex:
 
     # Persistence --------------------------------------------------------------------------------
     def save(self, path: Path | None = None) -> None:
-        """Write the index atomically: a crash leaves either the previous file or this one.
+        """Make the file at ``path`` hold exactly what memory holds, durably.
 
-        The file is created with mode 0600 in the target folder (parents made as needed),
-        fsynced, renamed over the target, and the folder fsynced so the rename is durable.
+        After removals only, the removed elements' slots are scrubbed in the existing file
+        (journaled, see :func:`engine.index_file.scrub`). Otherwise the whole index is written
+        with mode 0600 to a temporary file in the target folder (parents made as needed),
+        fsynced, renamed over the target, and the folder fsynced: a crash leaves either the
+        previous file or this one.
         """
         target = self._resolve(path)
+        with self._save_lock:
+            with self._lock:
+                saved = self._saved
+                if (saved is not None and saved.path == target and not self._added_since_save
+                        and saved.is_current()):
+                    writes, self._pending_scrubs = self._pending_scrubs, []
+                    if writes:
+                        saved.digest = index_file.scrub(target, writes)
+                        logger.debug("index scrubbed in place: %d slots", len(writes))
+                    return
+            self._save_whole(target)
+
+    def _save_whole(self, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                             suffix=".tmp")
@@ -275,10 +293,20 @@ class HnswIndex:
             with self._lock:
                 self._graph.save_index(str(temporary))
                 live = len(self._store)
-            _append_trailer(temporary, self._dim)
+                # What the file holds from now on: removals after this point scrub it.
+                layout, labels = index_file.element_labels(temporary, self._dim)
+                self._saved = _SavedFile.of(target, layout, labels)
+                self._added_since_save = False
+                self._pending_scrubs = []
+                saved = self._saved
+            saved.digest = index_file.seal(temporary, self._dim)
+            # A journal left by a crash belongs to the file about to be replaced.
+            index_file.journal_path(target).unlink(missing_ok=True)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
+            with self._lock:
+                self._saved = None  # the target still holds the previous file
             raise
         fsync_directory(target.parent)
         logger.debug("index saved: %d vectors to %s", live, target)
@@ -291,7 +319,8 @@ class HnswIndex:
             FileNotFoundError: There is no file.
         """
         source = self._resolve(path)
-        graph, labels, vectors = self._read(source)
+        index_file.recover(source)
+        graph, layout, labels, vectors = self._read(source)
         fillers = labels >= RESERVED_LABELS
         row_labels = labels.astype(np.int64)
         row_labels[fillers] = -1
@@ -303,6 +332,10 @@ class HnswIndex:
             self._ef_construction = graph.ef_construction
             self._fillers = labels[fillers].tolist()
             self._next_filler = max(self._fillers, default=RESERVED_LABELS - 1) + 1
+            self._saved = _SavedFile.of(source, layout, labels)
+            self._saved.digest = index_file.sealed_digest(source)
+            self._added_since_save = False
+            self._pending_scrubs = []
         logger.info("index loaded: %d vectors, %d filler slots from %s",
                     len(store), len(self._fillers), source)
 
@@ -416,7 +449,9 @@ class HnswIndex:
         return [SearchHit(int(label), float(score))
                 for label, score in zip(labels, scores[order], strict=True)]
 
-    def _read(self, source: Path) -> tuple[hnswlib.Index, NDArray[np.uint64], NDArray[np.float32]]:
+    def _read(
+        self, source: Path
+    ) -> tuple[hnswlib.Index, index_file.Layout, NDArray[np.uint64], NDArray[np.float32]]:
         """Check and load ``source``: the graph, and every element's label and vector.
 
         hnswlib only loads from a path, and the payload must be handed to it without the
@@ -424,7 +459,7 @@ class HnswIndex:
         on disk.
         """
         with source.open("rb") as stream:
-            length = _checked_payload_length(stream, self._dim)
+            length = index_file.checked_payload_length(stream, self._dim)
             descriptor = os.memfd_create("optinface-index", os.MFD_CLOEXEC)
             try:
                 _copy_to_descriptor(stream, descriptor, length)
@@ -433,12 +468,41 @@ class HnswIndex:
                     graph.load_index(f"/proc/self/fd/{descriptor}", allow_replace_deleted=True)
                 except (RuntimeError, MemoryError) as error:
                     raise IndexCorrupt(f"hnswlib cannot load {source.name}") from error
-                labels, vectors = _elements(descriptor, length, self._dim)
+                layout, labels, vectors = index_file.elements(descriptor, length, self._dim)
             finally:
                 os.close(descriptor)
         _check_layout(graph, labels, vectors)
         graph.set_ef(self._ef_search)
-        return graph, labels, vectors
+        return graph, layout, labels, vectors
+
+
+@dataclass(slots=True)
+class _SavedFile:
+    """The last file written or read: where each caller label's element sits in it."""
+
+    path: Path
+    layout: index_file.Layout
+    slots: dict[int, int]
+    digest: bytes | None = None  # the trailer's table digest after our last write
+
+    @classmethod
+    def of(cls, path: Path, layout: index_file.Layout,
+           labels: NDArray[np.uint64]) -> _SavedFile:
+        callers = np.flatnonzero(labels < RESERVED_LABELS)
+        return cls(path=path, layout=layout,
+                   slots=dict(zip(labels[callers].tolist(), callers.tolist(), strict=True)))
+
+    def is_current(self) -> bool:
+        """Whether ``path`` still holds what we last wrote (nobody replaced or deleted it)."""
+        return self.digest is not None and index_file.sealed_digest(self.path) == self.digest
+
+
+def _copy_to_descriptor(stream: BinaryIO, descriptor: int, length: int) -> None:
+    remaining = length
+    while remaining:
+        block = stream.read(min(_IO_CHUNK, remaining))
+        os.write(descriptor, block)
+        remaining -= len(block)
 
 
 class _VectorStore:
@@ -539,81 +603,6 @@ def _last_row_per_label(labels: Sequence[int], n_rows: int) -> dict[int, int]:
         batch.pop(value, None)  # re-insert so the order follows the last occurrence
         batch[value] = position
     return batch
-
-
-def _append_trailer(path: Path, dim: int) -> None:
-    """Hash the hnswlib payload at ``path``, append the trailer, and fsync the file."""
-    digest = hashlib.sha256()
-    with path.open("r+b") as stream:
-        length = 0
-        while block := stream.read(_IO_CHUNK):
-            digest.update(block)
-            length += len(block)
-        stream.write(_TRAILER.pack(_MAGIC, _FORMAT_VERSION, dim, length, digest.digest()))
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
-def _checked_payload_length(stream: BinaryIO, dim: int) -> int:
-    """Check the trailer and the payload's checksum; return the payload's length."""
-    size = os.fstat(stream.fileno()).st_size
-    if size < _TRAILER.size + _HNSW_HEADER.size:
-        raise IndexCorrupt("index file too short to be an index")
-    stream.seek(size - _TRAILER.size)
-    magic, version, file_dim, length, expected = _TRAILER.unpack(stream.read(_TRAILER.size))
-    if magic != _MAGIC or version != _FORMAT_VERSION:
-        raise IndexCorrupt("not an optinface index file (or an unknown format version)")
-    if file_dim != dim:
-        raise IndexCorrupt(f"index file holds {file_dim}-dimensional vectors, expected {dim}",
-                           details={"file_dim": file_dim, "dim": dim})
-    if length != size - _TRAILER.size:
-        raise IndexCorrupt("index file truncated or extended")
-    digest = hashlib.sha256()
-    stream.seek(0)
-    remaining = length
-    while remaining:
-        block = stream.read(min(_IO_CHUNK, remaining))
-        digest.update(block)
-        remaining -= len(block)
-    if digest.digest() != expected:
-        raise IndexCorrupt("index file checksum mismatch")
-    stream.seek(0)
-    return length
-
-
-def _copy_to_descriptor(stream: BinaryIO, descriptor: int, length: int) -> None:
-    remaining = length
-    while remaining:
-        block = stream.read(min(_IO_CHUNK, remaining))
-        os.write(descriptor, block)
-        remaining -= len(block)
-
-
-def _elements(
-    descriptor: int, length: int, dim: int
-) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
-    """Every level-0 element's label and vector, read from an hnswlib 0.8.0 payload.
-
-    Reading the layout directly takes about a second at 1M elements where ``get_items`` would
-    take 25-50 s; :func:`_check_layout` compares a few rows with hnswlib's own answer.
-    """
-    with mmap.mmap(descriptor, length, access=mmap.ACCESS_READ) as view:
-        header = _HNSW_HEADER.unpack_from(view)
-        count, row_size, label_offset, data_offset = header[2], header[3], header[4], header[5]
-        if (label_offset - data_offset != 4 * dim or row_size < label_offset + 8
-                or _HNSW_HEADER.size + count * row_size > length):
-            raise IndexCorrupt("index payload layout does not match this hnswlib version")
-        table = np.frombuffer(view, dtype=np.uint8, count=count * row_size,
-                              offset=_HNSW_HEADER.size).reshape(count, row_size)
-        deleted = bool((table[:, _DELETED_FLAG_BYTE] & 1).any())
-        labels = table[:, label_offset:label_offset + 8].copy().view("<u8").ravel()
-        vectors = table[:, data_offset:label_offset].copy().view(np.float32)
-        del table  # release the buffer before the mapping closes
-    if deleted:
-        raise IndexCorrupt("index file holds deleted elements it should not")
-    if len(np.unique(labels)) != len(labels):
-        raise IndexCorrupt("index file holds a label twice")
-    return labels, vectors
 
 
 def _check_layout(graph: hnswlib.Index, labels: NDArray[np.uint64],

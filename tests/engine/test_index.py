@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import hnswlib
@@ -13,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from engine import index_file
 from engine.errors import IndexCorrupt
 from engine.index import RESERVED_LABELS, HnswIndex
 from engine.settings import EngineSettings
@@ -283,12 +285,104 @@ def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def crash(*_: object) -> None:
         raise OSError("disk full")
 
-    index.remove([1])
+    index.add([1000], _unit_rows(1, seed=9))  # an addition: the whole file is rewritten
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         index.save(path)
     assert path.read_bytes() == saved  # the previous file, whole
     assert os.listdir(tmp_path) == ["templates.hnsw"]
+
+
+def test_erasure_after_a_save_scrubs_the_file_in_place(tmp_path: Path) -> None:
+    index, vectors = _index(300)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    inode = path.stat().st_ino
+    doomed = [0, 7, 299]
+
+    index.remove(doomed)
+    index.save(path)
+    assert path.stat().st_ino == inode  # scrubbed, not rewritten
+    after = path.read_bytes()
+    assert not any(vectors[label].tobytes() in after for label in doomed)
+    assert os.listdir(tmp_path) == ["templates.hnsw"]  # no journal left behind
+
+    loaded = HnswIndex(dim=DIM, path=path)
+    loaded.load()
+    assert loaded.labels() == index.labels()
+    assert len(loaded._fillers) == len(index._fillers) == len(doomed)
+    for query in vectors[:40]:
+        assert loaded.search(query, k=5) == index.search(query, k=5)
+
+
+def _crash_mid_scrub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next scrub die after its journal and half its first write reached the file."""
+
+    def torn(plan: index_file._Plan, descriptor: int) -> None:
+        first = plan.writes[0]
+        os.pwrite(descriptor, first.data[: len(first.data) // 2], first.offset)
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(index_file._Plan, "apply", torn)
+
+
+def test_scrub_interrupted_by_a_crash_is_finished_on_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, vectors = _index(200)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    doomed = [5, 6, 150]
+    index.remove(doomed)
+    with monkeypatch.context() as patch:
+        _crash_mid_scrub(patch)
+        with pytest.raises(KeyboardInterrupt):
+            index.save(path)
+    assert index_file.journal_path(path).exists()
+    with pytest.raises(IndexCorrupt, match="checksum"):  # torn without its journal
+        index_file.checked_payload_length(path.open("rb"), DIM)
+
+    loaded = HnswIndex(dim=DIM, path=path)
+    loaded.load()
+    assert not index_file.journal_path(path).exists()
+    assert loaded.labels() == set(range(200)) - set(doomed)
+    raw = path.read_bytes()
+    assert not any(vectors[label].tobytes() in raw for label in doomed)
+
+
+def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, vectors = _index(100)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    before = path.read_bytes()
+    index.remove([1])
+    with monkeypatch.context() as patch:
+        _crash_mid_scrub(patch)
+        with pytest.raises(KeyboardInterrupt):
+            index.save(path)
+    journal = index_file.journal_path(path).read_bytes()
+
+    # A copy of the file from before the erasure is the file the journal was written for.
+    path.unlink()
+    path.write_bytes(before)
+    HnswIndex(dim=DIM).load(path)
+    assert vectors[1].tobytes() not in path.read_bytes()
+
+    # Another index's file is not: the journal is dropped and the file left as it is.
+    other, _ = _index(100, seed=5)
+    other.save(path)
+    other_bytes = path.read_bytes()
+    index_file.journal_path(path).write_bytes(journal)
+    HnswIndex(dim=DIM).load(path)
+    assert path.read_bytes() == other_bytes
+    assert not index_file.journal_path(path).exists()
+
+    index_file.journal_path(path).write_bytes(journal[:-1])  # torn
+    HnswIndex(dim=DIM).load(path)
+    assert path.read_bytes() == other_bytes
+    assert not index_file.journal_path(path).exists()
 
 
 def test_save_without_any_path_is_refused() -> None:
@@ -298,7 +392,8 @@ def test_save_without_any_path_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate_end", "truncate_payload", "flip_payload_byte", "garbage", "empty"],
+    ["truncate_end", "truncate_payload", "flip_payload_byte", "flip_checksum_byte", "garbage",
+     "empty"],
 )
 def test_corrupt_file_raises_index_corrupt(tmp_path: Path, damage: str) -> None:
     index, _ = _index(50)
@@ -309,6 +404,7 @@ def test_corrupt_file_raises_index_corrupt(tmp_path: Path, damage: str) -> None:
         "truncate_end": data[:-10],
         "truncate_payload": data[:1000] + data[-56:],
         "flip_payload_byte": data[:500] + bytes([data[500] ^ 1]) + data[501:],
+        "flip_checksum_byte": data[:-70] + bytes([data[-70] ^ 1]) + data[-69:],
         "garbage": os.urandom(len(data)),
         "empty": b"",
     }[damage]
@@ -341,22 +437,31 @@ def test_ef_search_is_tunable() -> None:
 
 
 class AddRemoveMachine(RuleBasedStateMachine):
-    """After any sequence of additions and removals the index agrees with a plain dict."""
+    """After any sequence of additions, removals, saves and reloads the index agrees with a
+    plain dict, and the saved file holds no vector that was removed or replaced."""
 
     small_dim = 8
 
     def __init__(self) -> None:
         super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        self.path = Path(self.folder.name) / "templates.hnsw"
         self.index = HnswIndex(dim=self.small_dim, m=8, ef_construction=32, max_elements=16)
         self.model: dict[int, np.ndarray] = {}
         self.removed: set[int] = set()
+        self.destroyed: set[bytes] = set()
         self.peak = 0
+
+    def teardown(self) -> None:
+        self.folder.cleanup()
 
     @rule(labels=st.lists(st.integers(0, 40), min_size=1, max_size=12), seed=st.integers(0, 999))
     def add(self, labels: list[int], seed: int) -> None:
         vectors = _unit_rows(len(labels), seed, dim=self.small_dim)
         self.index.add(labels, vectors)
         for label, vector in zip(labels, vectors, strict=True):
+            if label in self.model:
+                self.destroyed.add(self.model[label].tobytes())
             self.model[label] = vector
             self.removed.discard(label)
         self.peak = max(self.peak, len(self.model))
@@ -365,8 +470,19 @@ class AddRemoveMachine(RuleBasedStateMachine):
     def remove(self, labels: list[int]) -> None:
         self.index.remove(labels)
         for label in labels:
-            if self.model.pop(label, None) is not None:
+            if (vector := self.model.pop(label, None)) is not None:
                 self.removed.add(label)
+                self.destroyed.add(vector.tobytes())
+
+    @rule(reload=st.booleans())
+    def save(self, reload: bool) -> None:
+        self.index.save(self.path)
+        raw = self.path.read_bytes()
+        live = {vector.tobytes() for vector in self.model.values()}
+        assert not [gone for gone in self.destroyed - live if gone in raw]
+        if reload:  # carry on from the file, as after a restart
+            self.index = HnswIndex(dim=self.small_dim)
+            self.index.load(self.path)
 
     @invariant()
     def labels_match_the_model(self) -> None:
