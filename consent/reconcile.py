@@ -22,7 +22,15 @@ from consent.schemas import ErasureReason, ReconcileReport
 from consent.tables import Subject, SubjectKey, Template
 
 
-def reconcile(runtime: Runtime, *, model_id: str) -> ReconcileReport:
+def reconcile(
+    runtime: Runtime, *, model_id: str, index_discarded: str | None = None
+) -> ReconcileReport:
+    """Bring the index in line with the ledger and record what changed in the audit log.
+
+    Args:
+        index_discarded: Why the saved index file was unusable and deleted, if it was; the
+            index then starts empty and every allowed template is re-added.
+    """
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, session.scalar(
@@ -59,6 +67,7 @@ def reconcile(runtime: Runtime, *, model_id: str) -> ReconcileReport:
             removed=len(extra),
             re_added=len(missing),
             erasures_completed=len(interrupted),
+            index_discarded=index_discarded,
         )
         runtime.audit(
             session,

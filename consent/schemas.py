@@ -277,6 +277,7 @@ class ReconcileReport(BaseModel):
     removed: int
     re_added: int
     erasures_completed: int
+    index_discarded: str | None = None
 
 
 # Audit ----------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ from consent.tables import (
     Template,
     Tombstone,
 )
-from engine.errors import EngineError, ModelMismatch
+from engine.errors import EngineError, IndexCorrupt, ModelMismatch
 from engine.pipeline import FacePipeline
 from engine.protection import TemplateProtector
 from engine.thresholds import Threshold, threshold_for
@@ -93,10 +93,20 @@ T = TypeVar("T")
 EMBEDDING_DIM = 512
 
 
-def _open_index(settings: ConsentSettings) -> VectorIndex:
+def _open_index(settings: ConsentSettings) -> tuple[VectorIndex, str | None]:
+    """The saved index; an empty one, and why, when the file is unusable.
+
+    The index is a cache of the ledger, so reconciliation refills an empty one: better than
+    refusing to start, and a damaged file of biometric vectors is not worth keeping.
+    """
     from engine.index import HnswIndex  # the engine's default backend
 
-    return HnswIndex.open(settings, dim=EMBEDDING_DIM)
+    try:
+        return HnswIndex.open(settings, dim=EMBEDDING_DIM), None
+    except IndexCorrupt as error:
+        logger.error("index file unusable, deleted and rebuilt from the ledger: %s", error)
+        settings.index_path.unlink()
+        return HnswIndex.from_settings(settings, dim=EMBEDDING_DIM), str(error)
 
 
 class OptinFace:
@@ -139,11 +149,12 @@ class OptinFace:
         )
         db = Database(settings.url)
         db.open()
+        index, discarded = (index, None) if index is not None else _open_index(settings)
         runtime = Runtime(
             settings=settings,
             db=db,
             keys=keys,
-            index=index if index is not None else _open_index(settings),
+            index=index,
             clock=clock or SystemClock(),
         )
         service = cls(
@@ -153,7 +164,8 @@ class OptinFace:
             runtime=runtime,
             protector=TemplateProtector.load_or_create(settings.rotation_key_path),
         )
-        service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id)
+        service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id,
+                                           index_discarded=discarded)
         logger.info("optinface open: %s", service.last_reconcile)
         return service
 

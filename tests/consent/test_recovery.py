@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from consent.schemas import Decision
+from consent.audit import AuditAction
+from consent.schemas import AuditFilter, Decision
 from consent.service import OptinFace
 from consent.settings import ConsentSettings
 from engine.pipeline import FacePipeline
@@ -35,6 +36,34 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
                                    probe_consent_id=world.probe(), image=flipped_jpegs[0])
         assert result.decision is Decision.MATCH
         assert reopened.verify_audit().ok
+    finally:
+        reopened.close()
+
+
+def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    pseudonym, consent_id = world.subject()
+    template = world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                                   image=portrait_jpegs[0])
+    world.service.close()
+    damaged = bytearray(settings.index_path.read_bytes())
+    damaged[200] ^= 0xFF
+    settings.index_path.write_bytes(bytes(damaged))
+
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        report = reopened.last_reconcile
+        assert report is not None and report.re_added == 1
+        assert report.index_discarded is not None and "checksum" in report.index_discarded
+        assert reopened.index.labels() == {template.id}
+        result = reopened.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=world.probe(), image=flipped_jpegs[0])
+        assert result.decision is Decision.MATCH
+        events = reopened.audit_events(
+            actor=world.reviewer, filters=AuditFilter(action=AuditAction.RECONCILED)).events
+        assert events[-1].details["index_discarded"] == report.index_discarded
     finally:
         reopened.close()
 
