@@ -276,7 +276,8 @@ class ReconcileReport(BaseModel):
     index_entries: int
     removed: int
     re_added: int
-    erasures_completed: int
+    erasures_completed: int  # interrupted by a crash, finished on start-up
+    consents_ended_erased: int  # no consent in force any more: erased on start-up
 
 
 # Audit ----------------------------------------------------------------------------------------
