@@ -21,7 +21,7 @@ from consent.errors import (
     ProbeConsentRequired,
     PurposeNotConsented,
 )
-from consent.schemas import AgeCategory, ConsentCapacity, Operation
+from consent.schemas import AgeCategory, ConsentCapacity, ErasureReason, Operation
 from consent.settings import ConsentSettings, Jurisdiction
 from consent.tables import (
     Consent,
@@ -165,11 +165,20 @@ def gallery_labels(
     return set(session.scalars(query))
 
 
-def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[int]:
-    """Templates allowed in the index at all: an active subject with some consent in force."""
-    in_force = select(Consent.subject_id).where(
+def _in_force(now: datetime) -> Select[int | None]:
+    return select(Consent.subject_id).where(
         Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now
     )
+
+
+def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[int]:
+    """Templates allowed in the index at all: an active subject with some consent in force.
+
+    A template of another model is the one row kept out of the index on purpose: its consent
+    still allows storing it, it cannot be compared with today's model, and the register counts
+    it as needing re-enrolment.
+    """
+    in_force = _in_force(now)
     query = (
         select(Template.id)
         .join(Subject, Subject.id == Template.subject_id)
@@ -180,3 +189,27 @@ def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[i
         )
     )
     return set(session.scalars(query))
+
+
+def subjects_with_consent_ended(
+    session: Session, *, now: datetime
+) -> list[tuple[str, ErasureReason]]:
+    """Active subjects who gave consent and have none in force any more, with the reason.
+
+    Nothing allows keeping them: withdrawal and expiry both mean erasure. A subject who never
+    consented yet (created, consent still to come) holds no template and is not one of them.
+    The reason is that of the consent that ended last: withdrawal if it was withdrawn.
+    """
+    subjects = session.scalars(
+        select(Subject).where(
+            Subject.status == SubjectStatus.ACTIVE,
+            Subject.id.in_(select(Consent.subject_id)),
+            Subject.id.not_in(_in_force(now)),
+        )
+    )
+    ended = []
+    for subject in subjects:
+        last = max(subject.consents, key=lambda c: c.withdrawn_at or c.expires_at)
+        reason = ErasureReason.WITHDRAWAL if last.withdrawn_at else ErasureReason.EXPIRY
+        ended.append((subject.pseudonym, reason))
+    return ended

@@ -3,7 +3,14 @@
 A crash between a ledger commit and an index write can leave a vector without a consent, or a
 consented template out of the index. Here index entries the ledger does not allow are removed,
 and allowed templates missing from the index are decrypted and added back. Nothing is rebuilt
-from scratch, so start-up stays fast at scale. Erasures a crash interrupted are finished first.
+from scratch, so start-up stays fast at scale.
+
+Erasures come first, and not only those a crash interrupted (subject already excluded): a
+subject whose last consent ended without the erasure that must follow is erased here too. A
+withdrawal committed just before a crash, or a consent that expired while the sweep was killed
+or the server down, would otherwise leave template rows that the index may not hold and that
+nothing allows keeping, until some later sweep. After this, every template row is in the index
+or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from consent.audit import AuditAction, Entry
 from consent.erasure import erase_subject, excluded_subjects
 from consent.keys import KeyRing
 from consent.ledger import decrypt_template
-from consent.policies import indexable_labels
+from consent.policies import indexable_labels, subjects_with_consent_ended
 from consent.runtime import Runtime
 from consent.schemas import ErasureReason, ReconcileReport
 from consent.tables import Subject, SubjectKey, Template
@@ -31,20 +38,17 @@ def reconcile(
         index_discarded: Why the saved index file was unusable and deleted, if it was; the
             index then starts empty and every allowed template is re-added.
     """
+    now = runtime.clock.now()
     with runtime.db.transaction() as session:
         interrupted = [
-            (pseudonym, session.scalar(
-                select(Subject.erasure_reason).where(Subject.pseudonym == pseudonym)))
+            (pseudonym, ErasureReason(session.scalar(
+                select(Subject.erasure_reason).where(Subject.pseudonym == pseudonym))
+                or ErasureReason.REQUEST))
             for pseudonym in excluded_subjects(session)
         ]
-    for pseudonym, reason in interrupted:
-        erase_subject(
-            runtime,
-            pseudonym=pseudonym,
-            reason=ErasureReason(reason or ErasureReason.REQUEST),
-            actor=None,
-        )
-    now = runtime.clock.now()
+        ended = subjects_with_consent_ended(session, now=now)
+    for pseudonym, reason in interrupted + ended:
+        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None)
     with runtime.db.transaction() as session:
         allowed = indexable_labels(session, model_id=model_id, now=now)
         present = runtime.index.labels()
@@ -67,6 +71,7 @@ def reconcile(
             removed=len(extra),
             re_added=len(missing),
             erasures_completed=len(interrupted),
+            consents_ended_erased=len(ended),
             index_discarded=index_discarded,
         )
         runtime.audit(

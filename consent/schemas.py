@@ -276,8 +276,9 @@ class ReconcileReport(BaseModel):
     index_entries: int
     removed: int
     re_added: int
-    erasures_completed: int
-    index_discarded: str | None = None
+    erasures_completed: int  # interrupted by a crash, finished on start-up
+    consents_ended_erased: int  # no consent in force any more: erased on start-up
+    index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 
 # Audit ----------------------------------------------------------------------------------------

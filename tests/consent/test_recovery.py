@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import numpy as np
+import pytest
+from sqlalchemy import func, select
 
 from consent.audit import AuditAction
-from consent.schemas import AuditFilter, Decision
+from consent.schemas import AgeCategory, AuditFilter, Decision, ErasureReason, SubjectCreate
 from consent.service import OptinFace
 from consent.settings import ConsentSettings
+from consent.tables import Subject, SubjectStatus, Template
 from engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, World
 
@@ -89,5 +94,74 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
         assert reopened.last_reconcile.erasures_completed == 1
         assert reopened.index.count() == 0
         assert len(reopened.erasures(actor=world.reviewer)) == 1
+    finally:
+        reopened.close()
+
+
+class Crash(Exception):
+    """The process dies here: nothing after this point of the call runs."""
+
+
+def _crash(*_: object, **__: object) -> NoReturn:
+    raise Crash
+
+
+@pytest.mark.parametrize("interruption", [
+    "consent expired while the service was down",
+    "sweep killed after marking the consent expired",
+    "withdrawal killed before the erasure it implies",
+])
+def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
+    interruption: str, world: World, settings: ConsentSettings, pipeline: FacePipeline,
+    clock: FakeClock, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After start-up every template row is in the index; nothing is left for a later sweep."""
+    service = world.service
+    kept, kept_consent = world.subject()
+    kept_template = service.enrol(actor=world.portal, subject=kept, consent_id=kept_consent,
+                                  image=portrait_jpegs[0])
+    ended, short_consent = world.subject(days=30)
+    service.enrol(actor=world.portal, subject=ended, consent_id=short_consent,
+                  image=portrait_jpegs[1])
+    waiting = service.create_subject(  # consent still to come: no template, nothing ended
+        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT)).pseudonym
+    reason = ErasureReason.EXPIRY
+    if interruption.startswith("withdrawal"):
+        long_consent = service.give_consent(actor=world.portal, subject=ended,
+                                            body=world.consent_body()).consent.id
+        service.enrol(actor=world.portal, subject=ended, consent_id=long_consent,
+                      image=portrait_jpegs[2])
+    clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
+    monkeypatch.setattr("consent.service.erase_subject", _crash)
+    if interruption.startswith("sweep"):
+        with pytest.raises(Crash):
+            service.sweep()
+    elif interruption.startswith("withdrawal"):
+        with pytest.raises(Crash):
+            service.withdraw_consent(actor=world.portal, subject=ended, consent_id=long_consent)
+        reason = ErasureReason.WITHDRAWAL
+    monkeypatch.undo()
+    with service._rt.db.transaction() as session:  # the state the crash left behind
+        subject = session.scalars(select(Subject).where(Subject.pseudonym == ended)).one()
+        assert subject.status == SubjectStatus.ACTIVE
+        assert session.scalar(select(func.count()).select_from(Template).where(
+            Template.subject_id == subject.id)) == 1
+    service.close()
+
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        assert reopened.last_reconcile is not None
+        assert reopened.last_reconcile.consents_ended_erased == 1
+        with reopened._rt.db.transaction() as session:
+            rows = set(session.scalars(select(Template.id)))
+            pseudonyms = set(session.scalars(select(Subject.pseudonym)))
+        assert rows == reopened.index.labels() == {kept_template.id}  # type: ignore[attr-defined]
+        assert pseudonyms == {kept, waiting}
+        [tombstone] = reopened.erasures(actor=world.reviewer)
+        assert tombstone.reason is reason
+        assert tombstone.receipt is not None and tombstone.receipt["reason"] == reason
+        assert tombstone.receipt["destroyed"]["templates"] == 1
+        assert tombstone.receipt_signature
+        assert reopened.verify_audit().ok
     finally:
         reopened.close()
