@@ -56,7 +56,7 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
     if present:
         runtime.index.remove(present)
     if labels:
-        runtime.index.save()  # also when already scrubbed in memory: the file still has them
+        runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
         session.execute(delete(Template).where(Template.id.in_(list(labels))))
     return Destroyed(templates=len(labels), index_entries=len(present))
 

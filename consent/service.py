@@ -494,7 +494,8 @@ class OptinFace:
             # Inside the transaction: if the index write fails, the ledger row is rolled back.
             self._rt.index.add([template.id], protected[None, :])
             public = ledger.template_public(template, pseudonym=pseudonym)
-        self._rt.index.save()
+        if self._rt.index.additions_since_save() >= self.settings.index_save_every:
+            self._rt.index.save()  # bounds what start-up reconciliation has to re-add
         return public
 
     def _threshold(self) -> Threshold:

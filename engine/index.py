@@ -128,7 +128,7 @@ class HnswIndex:
         self._fillers: list[int] = []
         self._next_filler = RESERVED_LABELS
         self._saved: _SavedFile | None = None
-        self._added_since_save = True
+        self._additions_since_save = 0
         self._pending_scrubs: list[index_file.Write] = []
         self.exact_search_limit = EXACT_SEARCH_LIMIT
 
@@ -199,7 +199,7 @@ class HnswIndex:
                 fresh = [label for label in batch if label not in self._store]
                 # One copy, present labels first, so both groups are views of it.
                 ordered = rows[[batch[label] for label in present + fresh]]
-                self._added_since_save = True
+                self._additions_since_save += len(batch)
                 try:
                     self._insert(present, fresh, ordered)
                 finally:
@@ -224,10 +224,7 @@ class HnswIndex:
                 self._next_filler += 1
                 self._graph.add_items(row, [filler], replace_deleted=True)
                 self._fillers.append(filler)
-                if self._saved is not None and label in self._saved.slots:
-                    offset = self._saved.layout.element_offset(self._saved.slots.pop(label))
-                    self._pending_scrubs.append(
-                        index_file.Write(offset, row.tobytes() + _LABEL.pack(filler)))
+                self._note_overwrite(label, row[0], filler)
             self._store.erase(doomed)
             if doomed:
                 logger.debug("erased %d vectors; %d filler slots", len(doomed),
@@ -273,15 +270,38 @@ class HnswIndex:
         target = self._resolve(path)
         with self._save_lock:
             with self._lock:
-                saved = self._saved
-                if (saved is not None and saved.path == target and not self._added_since_save
-                        and saved.is_current()):
-                    writes, self._pending_scrubs = self._pending_scrubs, []
-                    if writes:
-                        saved.digest = index_file.scrub(target, writes)
-                        logger.debug("index scrubbed in place: %d slots", len(writes))
+                if not self._additions_since_save and self._scrub_saved(target):
                     return
             self._save_whole(target)
+
+    def flush_removals(self) -> None:
+        """Scrub the removed elements' slots in the index's own file; no full save.
+
+        Kilobytes of writes where a full save rewrites the file (232 MB at 100k vectors):
+        this is what an erasure waits for. A file this index did not write or read last
+        may hold anything, so it is rewritten whole.
+        """
+        target = self._resolve(None)
+        with self._save_lock:
+            with self._lock:
+                if self._scrub_saved(target) or not target.exists():
+                    return
+            self._save_whole(target)
+
+    def additions_since_save(self) -> int:
+        with self._lock:
+            return self._additions_since_save
+
+    def _scrub_saved(self, target: Path) -> bool:
+        """Apply the pending scrubs if ``target`` is the file last written; False if not."""
+        saved = self._saved
+        if saved is None or saved.path != target or not saved.is_current():
+            return False
+        writes, self._pending_scrubs = self._pending_scrubs, []
+        if writes:
+            saved.digest = index_file.scrub(target, writes)
+            logger.debug("index scrubbed in place: %d slots", len(writes))
+        return True
 
     def _save_whole(self, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -296,7 +316,7 @@ class HnswIndex:
                 # What the file holds from now on: removals after this point scrub it.
                 layout, labels = index_file.element_labels(temporary, self._dim)
                 self._saved = _SavedFile.of(target, layout, labels)
-                self._added_since_save = False
+                self._additions_since_save = 0
                 self._pending_scrubs = []
                 saved = self._saved
             saved.digest = index_file.seal(temporary, self._dim)
@@ -334,7 +354,7 @@ class HnswIndex:
             self._next_filler = max(self._fillers, default=RESERVED_LABELS - 1) + 1
             self._saved = _SavedFile.of(source, layout, labels)
             self._saved.digest = index_file.sealed_digest(source)
-            self._added_since_save = False
+            self._additions_since_save = 0
             self._pending_scrubs = []
         logger.info("index loaded: %d vectors, %d filler slots from %s",
                     len(store), len(self._fillers), source)
@@ -388,6 +408,8 @@ class HnswIndex:
             # Not replace_deleted: given a free slot, hnswlib would move the label there and
             # leave the old vector live in its old slot.
             self._graph.add_items(rows[: len(present)], present)
+            for label, row in zip(present, rows, strict=False):
+                self._note_overwrite(label, row, label)  # the old vector is destroyed too
         if fresh:
             reused = min(len(fresh), len(self._fillers))
             for _ in range(reused):
@@ -395,6 +417,15 @@ class HnswIndex:
             self._reserve(len(fresh) - reused)
             self._graph.add_items(rows[len(present):], fresh, replace_deleted=True)
         self._store.put(present + fresh, rows)
+
+    def _note_overwrite(self, label: int, row: NDArray[np.float32], new_label: int) -> None:
+        """Queue the write that makes the saved file's slot of ``label`` match memory's."""
+        saved = self._saved
+        if saved is None or label not in saved.slots:
+            return  # not in the file: nothing of it to destroy there
+        slot = saved.slots.pop(label) if new_label != label else saved.slots[label]
+        self._pending_scrubs.append(index_file.Write(
+            saved.layout.element_offset(slot), row.tobytes() + _LABEL.pack(new_label)))
 
     def _reserve(self, extra: int) -> None:
         """Grow the graph's capacity (doubling) so ``extra`` new slots fit."""

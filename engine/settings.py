@@ -69,6 +69,13 @@ class EngineSettings(BaseSettings):
     index_ef_construction: int = Field(default=200, ge=8)
     index_ef_search: int = Field(default=128, ge=8)
     index_max_elements: int = Field(default=10_000, ge=16)
+    index_save_every: int = Field(
+        default=1000, ge=1,
+        description=(
+            "Enrolments between full saves of the index file. Removals reach the file at once; "
+            "additions not saved yet are re-added from the ledger at start-up."
+        ),
+    )
 
     @property
     def index_path(self) -> Path:

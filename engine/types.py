@@ -92,6 +92,15 @@ class VectorIndex(Protocol):
     def save(self, path: Path | None = None) -> None:
         """Write atomically (temporary file + rename) to ``path`` or the index's own path."""
 
+    def flush_removals(self) -> None:
+        """Make every removal so far physical in the index's own saved file, at once.
+
+        The file may lag memory by additions (the ledger holds them), never by removals.
+        """
+
+    def additions_since_save(self) -> int:
+        """Vectors added since the file was last written whole: what a crash would lose."""
+
     def load(self, path: Path | None = None) -> None:
         """Replace the in-memory content by the saved file."""
 

@@ -45,6 +45,29 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
         reopened.close()
 
 
+def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_ledger(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    enrolled = []
+    for image in portrait_jpegs[:2]:
+        pseudonym, consent_id = world.subject()
+        enrolled.append(world.service.enrol(actor=world.portal, subject=pseudonym,
+                                            consent_id=consent_id, image=image).id)
+    assert world.service.index.additions_since_save() == 2  # not written whole per enrolment
+    world.service._rt.db.close()  # the process dies: no final save
+
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        assert reopened.last_reconcile is not None and reopened.last_reconcile.re_added == 2
+        assert reopened.index.labels() == set(enrolled)
+        result = reopened.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=world.probe(), image=flipped_jpegs[1])
+        assert result.decision is Decision.MATCH
+    finally:
+        reopened.close()
+
+
 def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],

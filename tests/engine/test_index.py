@@ -315,6 +315,42 @@ def test_erasure_after_a_save_scrubs_the_file_in_place(tmp_path: Path) -> None:
         assert loaded.search(query, k=5) == index.search(query, k=5)
 
 
+def test_flushed_removals_reach_the_file_while_additions_wait_for_a_save(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "templates.hnsw"
+    index, vectors = _index(100)
+    index._path = path
+    index.save()
+    inode = path.stat().st_ino
+    late = _unit_rows(5, seed=77)
+    index.add(list(range(100, 105)), late)
+    assert index.additions_since_save() == 5
+
+    index.remove([3, 101])
+    index.flush_removals()
+    raw = path.read_bytes()
+    assert path.stat().st_ino == inode  # scrubbed in place, additions not written
+    assert vectors[3].tobytes() not in raw
+    assert not any(row.tobytes() in raw for row in late)
+    on_disk = HnswIndex(dim=DIM)
+    on_disk.load(path)
+    assert on_disk.labels() == set(range(100)) - {3}
+
+    index.save()
+    assert index.additions_since_save() == 0
+    on_disk.load(path)
+    assert on_disk.labels() == index.labels() == (set(range(105)) - {3, 101})
+
+
+def test_flush_without_a_file_writes_nothing(tmp_path: Path) -> None:
+    index, _ = _index(10)
+    index._path = tmp_path / "templates.hnsw"
+    index.remove([1])
+    index.flush_removals()
+    assert not index._path.exists()
+
+
 def _crash_mid_scrub(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the next scrub die after its journal and half its first write reached the file."""
 
@@ -446,7 +482,8 @@ class AddRemoveMachine(RuleBasedStateMachine):
         super().__init__()
         self.folder = tempfile.TemporaryDirectory()
         self.path = Path(self.folder.name) / "templates.hnsw"
-        self.index = HnswIndex(dim=self.small_dim, m=8, ef_construction=32, max_elements=16)
+        self.index = HnswIndex(dim=self.small_dim, path=self.path, m=8, ef_construction=32,
+                               max_elements=16)
         self.model: dict[int, np.ndarray] = {}
         self.removed: set[int] = set()
         self.destroyed: set[bytes] = set()
@@ -476,13 +513,22 @@ class AddRemoveMachine(RuleBasedStateMachine):
 
     @rule(reload=st.booleans())
     def save(self, reload: bool) -> None:
-        self.index.save(self.path)
+        self.index.save()
+        self._file_holds_nothing_destroyed()
+        if reload:  # carry on from the file, as after a restart
+            self.index = HnswIndex(dim=self.small_dim, path=self.path)
+            self.index.load()
+
+    @rule()
+    def flush_removals(self) -> None:
+        self.index.flush_removals()
+        if self.path.exists():
+            self._file_holds_nothing_destroyed()
+
+    def _file_holds_nothing_destroyed(self) -> None:
         raw = self.path.read_bytes()
         live = {vector.tobytes() for vector in self.model.values()}
         assert not [gone for gone in self.destroyed - live if gone in raw]
-        if reload:  # carry on from the file, as after a restart
-            self.index = HnswIndex(dim=self.small_dim)
-            self.index.load(self.path)
 
     @invariant()
     def labels_match_the_model(self) -> None:
