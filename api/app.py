@@ -14,7 +14,6 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import ErrorBody, install_error_handlers
 from api.limits import RateLimiter
-from api.quota import DailyQuota
 from api.routes import audit, health, keys, matching, purposes, subjects
 from api.settings import ApiSettings
 from api.sweeper import Sweeper
@@ -63,7 +62,6 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
-    app.state.identify_quota = DailyQuota(limit=settings.identify_daily_quota)
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)

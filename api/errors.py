@@ -55,7 +55,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consent.errors import ConsentError
+from api.limits import retry_after_header
+from consent.errors import ConsentError, QuotaExceeded
 from engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
@@ -163,8 +164,15 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """Translate any exception into the one shape; the single place that picks HTTP statuses."""
     if isinstance(exc, ConsentError | EngineError):
         default = 422 if isinstance(exc, EngineError) else 400
+        headers = (
+            retry_after_header(exc.retry_after_seconds) if isinstance(exc, QuotaExceeded) else None
+        )
         return error_response(
-            exc.code, exc.message, status=status_for(exc.code, default=default), details=exc.details
+            exc.code,
+            exc.message,
+            status=status_for(exc.code, default=default),
+            details=exc.details,
+            headers=headers,
         )
     if isinstance(exc, ApiError):
         return error_response(

@@ -2,7 +2,7 @@
 
 In memory on purpose: a rate limit protects this process from a burst, and losing it on restart
 costs nothing. The daily identify quota is different (it limits mass searching, the harm this
-system exists to prevent) and is counted elsewhere; see :mod:`api.quota`.
+system exists to prevent) and is counted from the audit log; see :mod:`consent.quota`.
 """
 
 from __future__ import annotations

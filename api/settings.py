@@ -28,7 +28,10 @@ class ApiSettings(ConsentSettings):
     identify_daily_quota: int = Field(
         default=200,
         ge=1,
-        description="1:N searches per API key per UTC day: mass searching is the harm to prevent.",
+        description=(
+            "1:N search attempts per API key per UTC day, counted from the audit log:"
+            " mass searching is the harm to prevent."
+        ),
     )
 
     cors_origins: list[str] = Field(

@@ -73,7 +73,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the head revision (the one initial revision today)."""
+    """Bring the schema to the head revision (see consent/migrations/versions)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

@@ -78,6 +78,18 @@ class InvalidRequest(ConsentError):
     code = "invalid_request"
 
 
+class QuotaExceeded(ConsentError):
+    """The key spent its daily identify attempts; it may try again after UTC midnight."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, retry_after_seconds: float
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Forbidden(ConsentError):
     code = "forbidden"
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consent.audit import AuditAction
 from consent.roles import Role
-from consent.settings import Jurisdiction
+from consent.settings import Jurisdiction, Recipient
 
 
 class Operation(StrEnum):
@@ -371,7 +371,9 @@ class Register(BaseModel):
     retention_rules: list[str]
     security_measures: list[str]
     pia_reference: str
-    recipients: list[str]
+    recipients: list[Recipient] = Field(
+        description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
+    )
     declaration: DeclarationPublic | None
     in_service_from: date | None = Field(
         description="Declaration date + the notice period (Québec: 60 days before service)."

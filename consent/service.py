@@ -24,8 +24,9 @@ from consent.clock import Clock, SystemClock
 from consent.crypto import canonical_json
 from consent.db import Database
 from consent.erasure import destroy_templates, erase_subject
-from consent.errors import ConsentError, InvalidRequest
+from consent.errors import ConsentError, InvalidRequest, QuotaExceeded
 from consent.keys import KeyRing
+from consent.quota import require_identify_quota
 from consent.receipts import consent_receipt
 from consent.reconcile import reconcile
 from consent.register import build_register, render_register
@@ -199,25 +200,45 @@ class OptinFace:
         purpose: str | None = None,
         subjects: list[str] | None = None,
         probe_sha256: str | None = None,
+        daily_quota: int | None = None,
     ) -> T:
-        """Run ``work``; a refusal is chained into the audit log, then raised unchanged."""
+        """Run ``work``; a refusal is chained into the audit log, then raised unchanged.
+
+        With ``daily_quota`` (identify), the refused attempt counts against the quota too: if
+        concurrent attempts spent the quota meanwhile, it is recorded and raised as
+        ``rate_limited`` instead, so the attempts counted never exceed the quota.
+        """
         try:
             return work()
         except (ConsentError, EngineError) as refusal:
+            raised: ConsentError | EngineError = refusal
             with self._write() as session:
+                if not isinstance(refusal, QuotaExceeded):
+                    try:
+                        self._check_quota(session, actor, daily_quota)
+                    except QuotaExceeded as spent:
+                        raised = spent
                 self._audit(
                     session,
                     Entry(
                         action=AuditAction.REFUSED,
                         actor=actor,
-                        outcome=refusal.code,
+                        outcome=raised.code,
                         purpose=purpose,
                         subjects=subjects or [],
                         probe_sha256=probe_sha256,
                         details={"attempted": str(action)},
                     ),
                 )
-            raise
+            if raised is refusal:
+                raise
+            raise raised from refusal
+
+    def _check_quota(self, session: Session, actor: Actor | None, daily_quota: int | None) -> None:
+        """In the transaction that appends the attempt's audit event (see :mod:`consent.quota`)."""
+        if daily_quota is not None and actor is not None:
+            require_identify_quota(session, key_id=actor.key_id, limit=daily_quota,
+                                   now=self.clock.now())
 
     def _consent_public(self, consent: Consent) -> ConsentPublic:
         return ledger.consent_public(
@@ -519,30 +540,40 @@ class OptinFace:
         probe_sha = hashlib.sha256(image).hexdigest()
         return self._guarded(
             lambda: self._match(actor, Operation.VERIFY, purpose_id, probe_consent_id, image,
-                                subject=subject, k=1),
+                                subject=subject, k=1, daily_quota=None),
             actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
             probe_sha256=probe_sha)
 
     def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
-                 k: int = 5) -> MatchResult:
-        """1:N within the purpose's gallery: opted-in subjects whose consent covers it."""
+                 k: int = 5, daily_quota: int | None = None) -> MatchResult:
+        """1:N within the purpose's gallery: opted-in subjects whose consent covers it.
+
+        With ``daily_quota``, the actor's key may make that many identify attempts (searches
+        and refusals) per UTC day, counted from the audit log; beyond it, ``rate_limited``.
+        The API passes its setting; ``None`` (the operator's own scripts) sets no quota.
+        """
         authorize(actor, Permission.IDENTIFY)
         probe_sha = hashlib.sha256(image).hexdigest()
         return self._guarded(
             lambda: self._match(actor, Operation.IDENTIFY, purpose_id, probe_consent_id, image,
-                                subject=None, k=k),
+                                subject=None, k=k, daily_quota=daily_quota),
             actor=actor, action=AuditAction.IDENTIFY, purpose=purpose_id,
-            probe_sha256=probe_sha)
+            probe_sha256=probe_sha, daily_quota=daily_quota)
 
     def _match(self, actor: Actor, operation: Operation, purpose_id: str, probe_consent_id: str,
-               image: bytes, *, subject: str | None, k: int) -> MatchResult:
+               image: bytes, *, subject: str | None, k: int,
+               daily_quota: int | None) -> MatchResult:
         with self._write() as session:
+            # Early and cheap: a spent key is refused before the embedding is computed.
+            self._check_quota(session, actor, daily_quota)
             self._match_gates(session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
                               operation=operation)
         # The probe's image and vector live only in this frame: never stored, never logged.
         vector = self._protector.protect(self.pipeline.embed_single(image).vector[None, :])[0]
         now = self.clock.now()
         with self._write() as session:
+            # Exact: this transaction also appends the search's audit event.
+            self._check_quota(session, actor, daily_quota)
             purpose, threshold = self._match_gates(
                 session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
                 operation=operation)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from engine.settings import EngineSettings
@@ -19,6 +19,16 @@ class Jurisdiction(StrEnum):
 
     QC = "QC"  # Québec: Law 25 / LCCJTI, consent alone from 14
     EU = "EU"  # GDPR art. 8: member states choose 13 to 16
+
+
+class Recipient(BaseModel):
+    """A recipient, or category of recipients, of disclosures (GDPR art. 30(1)(d))."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Who receives data, e.g. 'Ethics board'.")
+    purpose: str = Field(min_length=1, description="Why they receive it.")
+    legal_basis: str = Field(min_length=1, description="The legal ground of the disclosure.")
 
 
 class ConsentSettings(EngineSettings):
@@ -37,6 +47,11 @@ class ConsentSettings(EngineSettings):
     pia_reference: str = "PIA-0000 (not yet written)"
     policy_url: str = "https://example.org/privacy"
     jurisdiction: Jurisdiction = Jurisdiction.QC
+    # Stated in the register; from the environment as JSON, e.g. OPTINFACE_RECIPIENTS=
+    # '[{"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}]'
+    recipients: list[Recipient] = Field(
+        default=[], description="Who data are disclosed to (none by default)."
+    )
 
     # Rules
     max_consent_days: int = Field(default=3 * 365, ge=1)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -200,6 +201,8 @@ class ApiKey(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The daily identify quota counts one key's attempts on one day (consent.quota).
+    __table_args__ = (Index("ix_audit_events_actor_action_at", "actor_key_id", "action", "at"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))  # ISO text: hashed exactly as stored

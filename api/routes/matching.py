@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 
 from api.deps import ServiceDep, SettingsDep, require
-from api.quota import DailyQuota
 from api.uploads import read_image
 from consent.roles import Actor, Permission
 from consent.schemas import MatchResult, ProbeConsentCreate, ProbeConsentPublic
@@ -24,11 +23,6 @@ PurposeId = Annotated[str, Form(description="The purpose this search is made for
 ProbeConsentId = Annotated[
     str, Form(description="The single-use consent of the person in the probe.")
 ]
-
-
-def get_identify_quota(request: Request) -> DailyQuota:
-    quota: DailyQuota = request.app.state.identify_quota
-    return quota
 
 
 @router.post("/probe-consents", status_code=status.HTTP_201_CREATED)
@@ -49,18 +43,22 @@ def identify(
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.IDENTIFY)],
     settings: SettingsDep,
-    quota: Annotated[DailyQuota, Depends(get_identify_quota)],
     k: Annotated[int, Form(ge=1, le=MAX_CANDIDATES)] = 5,
 ) -> MatchResult:
     """1:N search in the purpose's gallery: consenting, searchable subjects only.
 
     Candidates are those at or above the calibrated threshold; the answer states that threshold,
-    its false-match rate and the model. Each key has a daily quota of searches.
+    its false-match rate and the model. Each key has a daily quota of attempts, counted from
+    the audit log (a restart does not reset it).
     """
-    quota.spend(actor.key_id)
     data = read_image(image.file, max_bytes=settings.max_image_bytes)
     return service.identify(
-        actor=actor, purpose_id=purpose_id, probe_consent_id=probe_consent_id, image=data, k=k
+        actor=actor,
+        purpose_id=purpose_id,
+        probe_consent_id=probe_consent_id,
+        image=data,
+        k=k,
+        daily_quota=settings.identify_daily_quota,
     )
 
 

@@ -90,6 +90,20 @@ def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     assert code == 0 and "CAI-9" in output
 
 
+def test_register_states_the_configured_recipients(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = ("--data-dir", str(data_dir))
+    code, output = run("register", *d)
+    assert code == 0 and "## Recipients\n- none\n" in output
+    board = {"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}
+    monkeypatch.setenv("OPTINFACE_RECIPIENTS", json.dumps([board]))
+    code, output = run("register", "--format", "json", *d)
+    assert code == 0 and json.loads(output)["recipients"] == [board]
+    code, output = run("register", *d)
+    assert code == 0 and "- **Ethics board**: audit of searches (consent)" in output
+
+
 def test_audit_verify_names_the_first_tampered_sequence(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir))
     code, output = run("audit", "verify", *d)

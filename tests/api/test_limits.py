@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.errors import ApiError
 from api.limits import RateLimiter
-from api.quota import DailyQuota
 from api.settings import ApiSettings
 from consent.service import OptinFace
-from tests.api.conftest import Keys, World, auth
+from engine.pipeline import FacePipeline
+from tests.api.conftest import Keys, World, auth, deployment, set_up_world
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
     client,
@@ -41,17 +39,6 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert limiter.acquire("k") == 0
 
 
-def test_daily_quota_resets_at_utc_midnight() -> None:
-    clock = [datetime(2027, 1, 1, 23, 0, tzinfo=UTC)]
-    quota = DailyQuota(limit=1, now=lambda: clock[0])
-    quota.spend("k")
-    with pytest.raises(ApiError) as refused:
-        quota.spend("k")
-    assert refused.value.headers["Retry-After"] == "3600"
-    clock[0] += timedelta(hours=1)
-    quota.spend("k")
-
-
 def test_rate_limited_answers_429_with_retry_after(
     api_settings: ApiSettings, service: OptinFace, keys: Keys
 ) -> None:
@@ -71,6 +58,26 @@ def test_identify_quota_stops_mass_searching(
         world.client = client
         assert world.identify(portrait_jpegs[0]).status_code == 200
         refused = world.identify(portrait_jpegs[0])
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert refused.json()["details"]["quota"] == 1
+    wait = refused.json()["details"]["retry_after_seconds"]
+    assert 0 <= wait <= 86_400 and int(refused.headers["Retry-After"]) in (wait, wait + 1)
+
+
+def test_identify_quota_survives_a_restart(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    with deployment(tmp_path, pipeline, identify_daily_quota=2) as (settings, _, client, keys):
+        world = set_up_world(client, keys)
+        assert [world.identify(portrait_jpegs[0]).status_code for _ in range(2)] == [200, 200]
+    # A new process on the same data dir: nothing in memory carries over, the ledger does.
+    service = OptinFace.open(settings, pipeline=pipeline)
+    try:
+        with TestClient(create_app(settings, service=service)) as client:
+            world.client = client
+            refused = world.identify(portrait_jpegs[0])
+    finally:
+        service.close()
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
     assert "Retry-After" in refused.headers
 

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from tests.consent.conftest import World
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from consent.service import OptinFace
+from consent.settings import ConsentSettings, Recipient
+from engine.pipeline import FacePipeline
+from tests.consent.conftest import FakeClock, World, make_world
+
+ETHICS_BOARD = Recipient(
+    name="Université Laval ethics board",
+    purpose="audit of the searches made in study 1",
+    legal_basis="express consent (Law 25 s. 12; GDPR art. 9(2)(a))",
+)
 
 
 def test_the_register_states_what_a_regulator_asks_for(
@@ -22,6 +36,46 @@ def test_the_register_states_what_a_regulator_asks_for(
     assert "CAI-2026-001" in markdown and "Security measures" in markdown
     health = world.service.health()
     assert health["declared"] and health["index_entries"] == 1
+
+
+def test_the_register_names_no_recipients_by_default(world: World) -> None:
+    register = world.service.register(actor=world.reviewer)
+    assert register.recipients == []
+    assert register.model_dump(mode="json")["recipients"] == []
+    markdown = world.service.render_register(register)
+    assert "## Recipients\n- none\n" in markdown
+
+
+def test_configured_recipients_are_stated_in_both_formats(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    auditor = Recipient(name="Commission d'accès à l'information", purpose="inspection",
+                        legal_basis="legal obligation (LCCJTI art. 45)")
+    configured = settings.model_copy(update={"recipients": [ETHICS_BOARD, auditor]})
+    service = OptinFace.open(configured, pipeline=pipeline, clock=clock)
+    try:
+        world = make_world(service, clock)
+        register = service.register(actor=world.reviewer)
+        markdown = service.render_register(register)
+    finally:
+        service.close()
+    assert register.model_dump(mode="json")["recipients"] == [
+        ETHICS_BOARD.model_dump(), auditor.model_dump()]
+    assert (
+        "## Recipients\n"
+        f"- **{ETHICS_BOARD.name}**: {ETHICS_BOARD.purpose} ({ETHICS_BOARD.legal_basis})\n"
+        f"- **{auditor.name}**: {auditor.purpose} ({auditor.legal_basis})\n"
+    ) in markdown
+
+
+def test_recipients_are_read_from_the_environment_as_json(
+    settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPTINFACE_RECIPIENTS", json.dumps([ETHICS_BOARD.model_dump()]))
+    assert ConsentSettings(data_dir=settings.data_dir).recipients == [ETHICS_BOARD]
+    monkeypatch.setenv("OPTINFACE_RECIPIENTS", '[{"name": "no purpose given"}]')
+    with pytest.raises(ValidationError):
+        ConsentSettings(data_dir=settings.data_dir)
 
 
 def test_the_ledger_view_counts_consents_by_status_and_purpose(world: World) -> None:

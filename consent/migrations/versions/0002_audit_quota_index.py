@@ -1,0 +1,27 @@
+"""index on audit_events (actor_key_id, action, at) for the daily identify quota
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23 10:55:33
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_audit_events_actor_action_at', ['actor_key_id', 'action', 'at'], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_actor_action_at')

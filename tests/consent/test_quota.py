@@ -1,0 +1,131 @@
+"""The daily identify quota is counted from the audit log: exact, per key, and restart-proof."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+
+from consent.errors import ConsentError, QuotaExceeded
+from consent.quota import identify_attempts, identify_attempts_query
+from consent.roles import Actor, Role
+from consent.service import OptinFace
+from consent.settings import ConsentSettings
+from consent.tables import AuditEvent, Base
+from engine.errors import EngineError
+from engine.pipeline import FacePipeline
+from tests.consent.conftest import FakeClock, World, make_world
+
+NOT_AN_IMAGE = b"not an image at all"
+
+
+def search(world: World, image: bytes, *, quota: int, actor: Actor | None = None) -> str:
+    """One identify attempt: the decision, or the code of the refusal."""
+    try:
+        result = world.service.identify(
+            actor=actor or world.researcher, purpose_id=world.purpose,
+            probe_consent_id=world.probe(), image=image, daily_quota=quota)
+    except (ConsentError, EngineError) as refusal:
+        return refusal.code
+    return str(result.decision)
+
+
+def attempts_today(world: World, actor: Actor) -> int:
+    with world.service._rt.db.transaction() as session:
+        return identify_attempts(session, key_id=actor.key_id, day=world.clock.now().date())
+
+
+def test_the_quota_refuses_with_the_seconds_until_utc_midnight(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    world.clock.current = datetime(2027, 3, 1, 23, 0, tzinfo=UTC)
+    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    with pytest.raises(QuotaExceeded) as refused:
+        world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                               probe_consent_id=world.probe(), image=portrait_jpegs[0],
+                               daily_quota=1)
+    assert refused.value.code == "rate_limited"
+    assert refused.value.retry_after_seconds == 3600
+    assert refused.value.details == {"quota": 1, "retry_after_seconds": 3600}
+    world.clock.advance(hours=1)
+    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+
+
+def test_refused_attempts_count_but_refusals_by_the_quota_do_not(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    assert search(world, NOT_AN_IMAGE, quota=3) == "invalid_image"
+    assert search(world, portrait_jpegs[0], quota=3) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=3) == "no_match"
+    assert [search(world, portrait_jpegs[0], quota=3) for _ in range(3)] == ["rate_limited"] * 3
+    assert attempts_today(world, world.researcher) == 3
+    with world.service._rt.db.transaction() as session:
+        outcomes = session.scalars(
+            select(AuditEvent.outcome).where(AuditEvent.action == "refused")).all()
+    assert outcomes == ["invalid_image", "rate_limited", "rate_limited", "rate_limited"]
+
+
+def test_the_quota_is_per_key(world: World, portrait_jpegs: list[bytes]) -> None:
+    other = world.service.authenticate(world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="lab-2").secret)
+    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "rate_limited"
+    assert search(world, portrait_jpegs[0], quota=1, actor=other) == "no_match"
+
+
+def test_the_quota_survives_a_restart(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    world = make_world(OptinFace.open(settings, pipeline=pipeline, clock=clock), clock)
+    try:
+        assert [search(world, portrait_jpegs[0], quota=2) for _ in range(2)] == ["no_match"] * 2
+    finally:
+        world.service.close()
+    world.service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        assert search(world, portrait_jpegs[0], quota=2) == "rate_limited"
+        clock.advance(days=1)
+        assert search(world, portrait_jpegs[0], quota=2) == "no_match"
+    finally:
+        world.service.close()
+
+
+def test_the_quota_is_exact_under_concurrent_searches_and_refusals(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    quota = 5
+    images = [portrait_jpegs[0], NOT_AN_IMAGE] * 8
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(lambda image: search(world, image, quota=quota), images))
+    assert len(codes) - codes.count("rate_limited") == quota
+    assert attempts_today(world, world.researcher) == quota
+
+
+def test_the_count_is_served_by_the_quota_index(world: World) -> None:
+    query = identify_attempts_query(key_id="key_x", day=world.clock.now().date())
+    with world.service._rt.db.transaction() as session:
+        sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+    assert "ix_audit_events_actor_action_at" in plan
+
+
+def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:
+    with world.service._rt.db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_a_day_is_counted_in_utc(world: World, portrait_jpegs: list[bytes]) -> None:
+    world.clock.current = datetime(2027, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    world.clock.advance(microseconds=1)
+    assert world.clock.now() == datetime(2027, 3, 2, tzinfo=UTC)
+    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert attempts_today(world, world.researcher) == 1
+    world.clock.current -= timedelta(days=1)
+    assert attempts_today(world, world.researcher) == 1
