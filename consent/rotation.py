@@ -28,7 +28,7 @@ from consent.roles import Actor, Permission, authorize
 from consent.service import OptinFace
 from consent.settings import ConsentSettings
 from consent.tables import SubjectKey, Template
-from engine.files import write_private_atomic
+from engine.files import shred_path, write_private_atomic
 from engine.index import HnswIndex
 from engine.protection import TemplateProtector
 
@@ -189,7 +189,7 @@ def finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
             db.close()
         if committed:
             _install(staged_rotation, settings.rotation_key_path)
-            settings.index_path.unlink(missing_ok=True)  # reconcile rebuilds it from the ledger
+            shred_path(settings.index_path)  # reconcile rebuilds it from the ledger
             done.append("protection key: staged key installed, index to be rebuilt")
         else:
             staged_rotation.unlink()

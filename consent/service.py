@@ -84,6 +84,7 @@ from consent.tables import (
     Tombstone,
 )
 from engine.errors import EngineError, IndexCorrupt, ModelMismatch
+from engine.files import shred_path
 from engine.pipeline import FacePipeline
 from engine.protection import TemplateProtector
 from engine.thresholds import Threshold, threshold_for
@@ -106,7 +107,7 @@ def _open_index(settings: ConsentSettings) -> tuple[VectorIndex, str | None]:
         return HnswIndex.open(settings, dim=EMBEDDING_DIM), None
     except IndexCorrupt as error:
         logger.error("index file unusable, deleted and rebuilt from the ledger: %s", error)
-        settings.index_path.unlink()
+        shred_path(settings.index_path)
         return HnswIndex.from_settings(settings, dim=EMBEDDING_DIM), str(error)
 
 

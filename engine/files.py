@@ -1,4 +1,12 @@
-"""Writing secret and derived files: atomically, and readable by the owner only."""
+"""Writing secret and derived files: atomically, readable by the owner only, shredded when replaced.
+
+Renaming a new file over an old one, or unlinking it, gives the old file's blocks back to the
+file system with their content intact: for a file of biometric vectors that is a copy nobody
+can see or erase any more. :func:`shred` overwrites the content with zeros first. That reaches
+the disk blocks on file systems that update in place (ext4, xfs); copy-on-write file systems
+(btrfs, zfs) and SSD wear levelling keep older copies whatever a program does, which is why the
+README asks for an encrypted volume under the data directory.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ import os
 from pathlib import Path
 
 PRIVATE_MODE = 0o600
+_SHRED_CHUNK = 16 * 1024 * 1024
 
 
 def write_private_atomic(path: Path, data: bytes) -> None:
@@ -36,3 +45,31 @@ def fsync_directory(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def open_if_exists(path: Path) -> int | None:
+    """A read-write descriptor on ``path`` to shred it after it is replaced; None if absent."""
+    try:
+        return os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+
+
+def shred(descriptor: int) -> None:
+    """Overwrite the whole file behind ``descriptor`` with zeros, fsync, and close it."""
+    try:
+        size = os.fstat(descriptor).st_size
+        zeros = bytes(min(size, _SHRED_CHUNK))
+        for offset in range(0, size, _SHRED_CHUNK):
+            os.pwrite(descriptor, zeros[: size - offset], offset)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def shred_path(path: Path) -> None:
+    """Shred and unlink ``path`` if it exists."""
+    descriptor = open_if_exists(path)
+    if descriptor is not None:
+        shred(descriptor)
+        path.unlink()

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from engine import index_file
 from engine.errors import IndexCorrupt
-from engine.files import fsync_directory
+from engine.files import fsync_directory, open_if_exists, shred, shred_path
 from engine.settings import EngineSettings
 from engine.types import SearchHit, Vector
 
@@ -309,6 +309,7 @@ class HnswIndex:
                                             suffix=".tmp")
         os.close(descriptor)
         temporary = Path(name)
+        previous = open_if_exists(target)  # the file being replaced, to shred once it is
         try:
             with self._lock:
                 self._graph.save_index(str(temporary))
@@ -324,11 +325,15 @@ class HnswIndex:
             index_file.journal_path(target).unlink(missing_ok=True)
             os.replace(temporary, target)
         except BaseException:
-            temporary.unlink(missing_ok=True)
+            if previous is not None:
+                os.close(previous)
+            shred_path(temporary)
             with self._lock:
                 self._saved = None  # the target still holds the previous file
             raise
         fsync_directory(target.parent)
+        if previous is not None:
+            shred(previous)
         logger.debug("index saved: %d vectors to %s", live, target)
 
     def load(self, path: Path | None = None) -> None:

@@ -421,6 +421,19 @@ def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
     assert not index_file.journal_path(path).exists()
 
 
+def test_a_replaced_index_file_is_zeroed_before_its_blocks_are_freed(tmp_path: Path) -> None:
+    index, vectors = _index(50)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    with path.open("rb") as old:  # the replaced inode, as anything still holding it sees it
+        index.add([100], _unit_rows(1, seed=8))
+        index.save(path)
+        old.seek(0)
+        content = old.read()
+    assert content and content.count(0) == len(content)
+    assert vectors[0].tobytes() in path.read_bytes()
+
+
 def test_save_without_any_path_is_refused() -> None:
     with pytest.raises(ValueError, match="no path"):
         HnswIndex(dim=8).save()
