@@ -1,0 +1,32 @@
+"""The README's examples run as written."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _python_block(heading: str) -> str:
+    section = README.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert found, f"no python block under '{heading}'"
+    return found.group(1)
+
+
+def test_library_example_matches_then_erases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its data dir lands in tmp_path
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(_python_block("As a Python library"), str(README), "exec"), {})
+    decision, timings = output.getvalue().splitlines()
+    assert re.fullmatch(r"match \['subj_[0-9a-f]+'\]", decision)
+    assert re.fullmatch(r"unsearchable after \d+ ms, gone after \d+ ms", timings)
