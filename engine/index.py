@@ -19,11 +19,12 @@ The exact pass multiplies with numpy's BLAS. On a busy two-core host run the ser
 ``OPENBLAS_NUM_THREADS=1``: OpenBLAS handing a 1024-row product to a busy second core took its
 p99 from 0.3 ms to 19 ms there.
 
-Saving: the first save, and any save after an addition, writes the whole file atomically
-(:mod:`engine.index_file` has the format). A save after removals only scrubs the removed
-elements' slots in the existing file in place, so an erasure costs kilobytes of writes instead
-of rewriting the file; the file's graph links then lag the memory's until the next full save,
-which is harmless: the slot holds the filler both in memory and on disk.
+Saving: :meth:`HnswIndex.save` writes the whole file atomically (:mod:`engine.index_file` has
+the format) and shreds the file it replaces. :meth:`HnswIndex.flush_removals`, what an erasure
+waits for, only overwrites the removed elements' slots in the existing file, in place and
+journaled: kilobytes instead of the whole file. The file may therefore lag memory by additions
+(the ledger re-adds them at start-up) and by graph links around refilled slots (harmless: the
+slot holds the same filler on disk as in memory), never by removals.
 """
 
 from __future__ import annotations
