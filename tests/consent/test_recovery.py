@@ -17,6 +17,13 @@ from engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, World
 
 
+def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
+    """Whether a search of the world's purpose matches someone with ``probe``."""
+    result = service.identify(actor=world.researcher, purpose_id=world.purpose,
+                              probe_consent_id=world.probe(), image=probe)
+    return result.decision is Decision.MATCH
+
+
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
@@ -37,9 +44,7 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
         report = reopened.last_reconcile
         assert report is not None and (report.removed, report.re_added) == (1, 1)
         assert reopened.index.labels() == {template.id}
-        result = reopened.identify(actor=world.researcher, purpose_id=world.purpose,
-                                   probe_consent_id=world.probe(), image=flipped_jpegs[0])
-        assert result.decision is Decision.MATCH
+        assert _finds(reopened, world, flipped_jpegs[0])
         assert reopened.verify_audit().ok
     finally:
         reopened.close()
@@ -61,9 +66,7 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
     try:
         assert reopened.last_reconcile is not None and reopened.last_reconcile.re_added == 2
         assert reopened.index.labels() == set(enrolled)
-        result = reopened.identify(actor=world.researcher, purpose_id=world.purpose,
-                                   probe_consent_id=world.probe(), image=flipped_jpegs[1])
-        assert result.decision is Decision.MATCH
+        assert _finds(reopened, world, flipped_jpegs[1])
     finally:
         reopened.close()
 
@@ -86,9 +89,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         assert report is not None and report.re_added == 1
         assert report.index_discarded is not None and "checksum" in report.index_discarded
         assert reopened.index.labels() == {template.id}
-        result = reopened.identify(actor=world.researcher, purpose_id=world.purpose,
-                                   probe_consent_id=world.probe(), image=flipped_jpegs[0])
-        assert result.decision is Decision.MATCH
+        assert _finds(reopened, world, flipped_jpegs[0])
         events = reopened.audit_events(
             actor=world.reviewer, filters=AuditFilter(action=AuditAction.RECONCILED)).events
         assert events[-1].details["index_discarded"] == report.index_discarded

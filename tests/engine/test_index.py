@@ -351,15 +351,18 @@ def test_flush_without_a_file_writes_nothing(tmp_path: Path) -> None:
     assert not index._path.exists()
 
 
-def _crash_mid_scrub(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the next scrub die after its journal and half its first write reached the file."""
+def _crash_mid_scrub(index: HnswIndex, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Save ``index`` with a power cut after the journal and half the first write hit the file."""
 
     def torn(plan: index_file._Plan, descriptor: int) -> None:
         first = plan.writes[0]
         os.pwrite(descriptor, first.data[: len(first.data) // 2], first.offset)
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(index_file._Plan, "apply", torn)
+    with monkeypatch.context() as patch:
+        patch.setattr(index_file._Plan, "apply", torn)
+        with pytest.raises(KeyboardInterrupt):
+            index.save(path)
 
 
 def test_scrub_interrupted_by_a_crash_is_finished_on_load(
@@ -370,10 +373,7 @@ def test_scrub_interrupted_by_a_crash_is_finished_on_load(
     index.save(path)
     doomed = [5, 6, 150]
     index.remove(doomed)
-    with monkeypatch.context() as patch:
-        _crash_mid_scrub(patch)
-        with pytest.raises(KeyboardInterrupt):
-            index.save(path)
+    _crash_mid_scrub(index, path, monkeypatch)
     assert index_file.journal_path(path).exists()
     with pytest.raises(IndexCorrupt, match="checksum"):  # torn without its journal
         index_file.checked_payload_length(path.open("rb"), DIM)
@@ -394,10 +394,7 @@ def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
     index.save(path)
     before = path.read_bytes()
     index.remove([1])
-    with monkeypatch.context() as patch:
-        _crash_mid_scrub(patch)
-        with pytest.raises(KeyboardInterrupt):
-            index.save(path)
+    _crash_mid_scrub(index, path, monkeypatch)
     journal = index_file.journal_path(path).read_bytes()
 
     # A copy of the file from before the erasure is the file the journal was written for.
