@@ -6,6 +6,10 @@ index. (2) The saved index is rewritten without them. (3) Template rows, the wra
 and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
 WAL, which still holds the old pages, is checkpointed and truncated.
 
+One consent ending while the subject holds another ends only the templates enrolled under it:
+``destroy_ended_templates`` (sweep, start-up), like withdrawal, destroys them and keeps the
+subject.
+
 What remains, on purpose, holds no biometric data: a tombstone (keyed hash of the pseudonym,
 reason, time, signed receipt) that stops the pseudonym being reused; the consent rows, as proof
 that past processing had a legal basis, with the subject replaced by the tombstone hash and
@@ -18,13 +22,15 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
 from consent.audit import AuditAction, Entry
 from consent.crypto import canonical_json
 from consent.ledger import get_subject, new_id, tombstone_hash
+from consent.policies import ended_reason, in_force
 from consent.receipts import CONSENT_RECEIPT_VERSION
 from consent.roles import Actor
 from consent.runtime import Runtime
@@ -146,6 +152,37 @@ def erase_subject(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),
     )
+
+
+def destroy_ended_templates(
+    runtime: Runtime, session: Session, *, now: datetime, actor: Actor | None
+) -> int:
+    """Destroy the templates whose own consent is no longer in force; return how many.
+
+    A template's legal basis is the consent it was enrolled under, so that consent's expiry
+    (or the end of its purposes' retention, which the sweeper records as expiry) ends the
+    template as withdrawal does, even while another consent keeps its subject. Subjects with
+    no consent left are ``erase_subject``'s (tombstone and receipt); an excluded subject's
+    erasure is under way and counts its own templates. One audit event per consent, naming
+    the subject, so their access export shows it. The caller commits, then checkpoints the WAL.
+    """
+    rows = session.execute(
+        select(Template.id, Consent, Subject.pseudonym)
+        .join(Consent, Consent.id == Template.consent_id)
+        .join(Subject, Subject.id == Template.subject_id)
+        .where(Subject.status == SubjectStatus.ACTIVE, not_(in_force(now)))
+    ).all()
+    ended: dict[str, tuple[Consent, str, list[int]]] = {}
+    for label, consent, pseudonym in rows:
+        ended.setdefault(consent.id, (consent, pseudonym, []))[2].append(label)
+    destroy_templates(runtime, session, [row[0] for row in rows])
+    for consent, pseudonym, labels in ended.values():
+        runtime.audit(session, Entry(
+            action=AuditAction.CONSENT_ENDED, actor=actor, subjects=[pseudonym],
+            details={"consent_id": consent.id,
+                     "reason": str(ended_reason(consent, now=now)),
+                     "templates_erased": len(labels)}))
+    return len(rows)
 
 
 def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str) -> None:

@@ -165,3 +165,33 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         assert reopened.verify_audit().ok
     finally:
         reopened.close()
+
+
+def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """The subject keeps another consent, so only the ended consent's template goes."""
+    service = world.service
+    pseudonym, short = world.subject(days=30)
+    long = service.give_consent(actor=world.portal, subject=pseudonym,
+                                body=world.consent_body()).consent.id
+    service.enrol(actor=world.portal, subject=pseudonym, consent_id=short,
+                  image=portrait_jpegs[0])
+    kept = service.enrol(actor=world.portal, subject=pseudonym, consent_id=long,
+                         image=portrait_jpegs[1])
+    service.close()
+    clock.advance(days=31)
+
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        report = reopened.last_reconcile
+        assert report is not None
+        assert (report.templates_destroyed, report.consents_ended_erased) == (1, 0)
+        with reopened._rt.db.transaction() as session:
+            rows = set(session.scalars(select(Template.id)))
+        assert rows == reopened.index.labels() == {kept.id}  # type: ignore[attr-defined]
+        assert reopened.get_subject(actor=world.portal, subject=pseudonym).status == "active"
+        assert reopened.verify_audit().ok
+    finally:
+        reopened.close()
