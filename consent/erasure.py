@@ -4,7 +4,9 @@ Order matters. (1) The subject is marked excluded and committed, so every search
 from then on leaves it out of its allowed set, and its vectors are scrubbed from the in-memory
 index. (2) The saved index is rewritten without them. (3) Template rows, the wrapped data key
 and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
-WAL, which still holds the old pages, is checkpointed and truncated.
+WAL, which still holds the old pages, is checkpointed and truncated. The signed receipt is
+built and stored in the transaction of step (3), so a destruction never commits without its
+proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``).
 
 One consent ending while the subject holds another ends only the templates enrolled under it:
 ``destroy_ended_templates`` (sweep, start-up), like withdrawal, destroys them and keeps the
@@ -92,8 +94,6 @@ def erase_subject(
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
         session.delete(subject)
-        tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason), erased_at=requested_at)
-        session.add(tombstone)
         runtime.audit(
             session,
             Entry(
@@ -107,39 +107,40 @@ def erase_subject(
                 },
             ),
         )
+        receipt = {
+            "version": CONSENT_RECEIPT_VERSION,
+            "type": "erasure",
+            "receiptID": new_id("era"),
+            "piiControllers": [
+                {
+                    "piiController": runtime.settings.controller_name,
+                    "contact": runtime.settings.controller_contact,
+                }
+            ],
+            "subjectHash": subject_hash,
+            "reason": str(reason),
+            "requestedAt": requested_at.isoformat(),
+            "unsearchableAt": unsearchable_at.isoformat(),
+            # Taken with the index file already scrubbed and the rows deleted, in the
+            # transaction that commits them together with this receipt: stored iff they are.
+            "destroyedAt": runtime.clock.now().isoformat(),
+            "afterDestroyedAt": "the database write-ahead log, which still holds old copies"
+            " of the deleted pages, is checkpointed and truncated (at the latest on the next"
+            " start-up)",
+            "destroyed": {
+                "templates": destroyed.templates,
+                "indexEntries": len(present),
+                "subjectKey": key_destroyed,
+            },
+            "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "publicKey": runtime.keys.public_key,
+        }
+        signature = runtime.keys.sign(canonical_json(receipt))
+        session.add(Tombstone(subject_hash=subject_hash, reason=str(reason),
+                              erased_at=requested_at, receipt=receipt,
+                              receipt_signature=signature))
     runtime.db.checkpoint()
     gone_ms = (time.perf_counter() - started) * 1000
-
-    receipt = {
-        "version": CONSENT_RECEIPT_VERSION,
-        "type": "erasure",
-        "receiptID": new_id("era"),
-        "piiControllers": [
-            {
-                "piiController": runtime.settings.controller_name,
-                "contact": runtime.settings.controller_contact,
-            }
-        ],
-        "subjectHash": subject_hash,
-        "reason": str(reason),
-        "requestedAt": requested_at.isoformat(),
-        "unsearchableAt": unsearchable_at.isoformat(),
-        "goneAt": runtime.clock.now().isoformat(),
-        "destroyed": {
-            "templates": destroyed.templates,
-            "indexEntries": len(present),
-            "subjectKey": key_destroyed,
-        },
-        "kept": ["tombstone", "consent records without the subject", "audit chain"],
-        "publicKey": runtime.keys.public_key,
-    }
-    signature = runtime.keys.sign(canonical_json(receipt))
-    with runtime.db.transaction() as session:
-        session.execute(
-            update(Tombstone)
-            .where(Tombstone.subject_hash == subject_hash)
-            .values(receipt=receipt, receipt_signature=signature)
-        )
     return ErasureReceipt(
         subject_hash=subject_hash,
         reason=reason,

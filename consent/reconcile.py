@@ -12,6 +12,9 @@ or the server down, would otherwise leave template rows that the index may not h
 nothing allows keeping, until some later sweep. Likewise the templates of a consent that ended
 while another keeps their subject are destroyed here. After this, every template row is in the
 index or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
+
+The WAL is checkpointed first: an erasure whose process died between its commit and its
+checkpoint left the deleted pages' old copies there, and its receipt says they go.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def reconcile(
             index then starts empty and every allowed template is re-added.
     """
     now = runtime.clock.now()
+    runtime.db.checkpoint()
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
