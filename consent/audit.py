@@ -34,6 +34,7 @@ GENESIS = "0" * 64
 class AuditAction(StrEnum):
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_ENDED = "consent_ended"  # expiry or retention: its templates destroyed
     ENROL = "enrol"
     VERIFY = "verify"
     IDENTIFY = "identify"

@@ -4,7 +4,13 @@ Order matters. (1) The subject is marked excluded and committed, so every search
 from then on leaves it out of its allowed set, and its vectors are scrubbed from the in-memory
 index. (2) The saved index is rewritten without them. (3) Template rows, the wrapped data key
 and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
-WAL, which still holds the old pages, is checkpointed and truncated.
+WAL, which still holds the old pages, is checkpointed and truncated. The signed receipt is
+built and stored in the transaction of step (3), so a destruction never commits without its
+proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``).
+
+One consent ending while the subject holds another ends only the templates enrolled under it:
+``destroy_ended_templates`` (sweep, start-up), like withdrawal, destroys them and keeps the
+subject.
 
 What remains, on purpose, holds no biometric data: a tombstone (keyed hash of the pseudonym,
 reason, time, signed receipt) that stops the pseudonym being reused; the consent rows, as proof
@@ -18,13 +24,15 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
 from consent.audit import AuditAction, Entry
 from consent.crypto import canonical_json
 from consent.ledger import get_subject, new_id, tombstone_hash
+from consent.policies import ended_reason, in_force
 from consent.receipts import CONSENT_RECEIPT_VERSION
 from consent.roles import Actor
 from consent.runtime import Runtime
@@ -86,8 +94,6 @@ def erase_subject(
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
         session.delete(subject)
-        tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason), erased_at=requested_at)
-        session.add(tombstone)
         runtime.audit(
             session,
             Entry(
@@ -101,39 +107,40 @@ def erase_subject(
                 },
             ),
         )
+        receipt = {
+            "version": CONSENT_RECEIPT_VERSION,
+            "type": "erasure",
+            "receiptID": new_id("era"),
+            "piiControllers": [
+                {
+                    "piiController": runtime.settings.controller_name,
+                    "contact": runtime.settings.controller_contact,
+                }
+            ],
+            "subjectHash": subject_hash,
+            "reason": str(reason),
+            "requestedAt": requested_at.isoformat(),
+            "unsearchableAt": unsearchable_at.isoformat(),
+            # Taken with the index file already scrubbed and the rows deleted, in the
+            # transaction that commits them together with this receipt: stored iff they are.
+            "destroyedAt": runtime.clock.now().isoformat(),
+            "afterDestroyedAt": "the database write-ahead log, which still holds old copies"
+            " of the deleted pages, is checkpointed and truncated (at the latest on the next"
+            " start-up)",
+            "destroyed": {
+                "templates": destroyed.templates,
+                "indexEntries": len(present),
+                "subjectKey": key_destroyed,
+            },
+            "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "publicKey": runtime.keys.public_key,
+        }
+        signature = runtime.keys.sign(canonical_json(receipt))
+        session.add(Tombstone(subject_hash=subject_hash, reason=str(reason),
+                              erased_at=requested_at, receipt=receipt,
+                              receipt_signature=signature))
     runtime.db.checkpoint()
     gone_ms = (time.perf_counter() - started) * 1000
-
-    receipt = {
-        "version": CONSENT_RECEIPT_VERSION,
-        "type": "erasure",
-        "receiptID": new_id("era"),
-        "piiControllers": [
-            {
-                "piiController": runtime.settings.controller_name,
-                "contact": runtime.settings.controller_contact,
-            }
-        ],
-        "subjectHash": subject_hash,
-        "reason": str(reason),
-        "requestedAt": requested_at.isoformat(),
-        "unsearchableAt": unsearchable_at.isoformat(),
-        "goneAt": runtime.clock.now().isoformat(),
-        "destroyed": {
-            "templates": destroyed.templates,
-            "indexEntries": len(present),
-            "subjectKey": key_destroyed,
-        },
-        "kept": ["tombstone", "consent records without the subject", "audit chain"],
-        "publicKey": runtime.keys.public_key,
-    }
-    signature = runtime.keys.sign(canonical_json(receipt))
-    with runtime.db.transaction() as session:
-        session.execute(
-            update(Tombstone)
-            .where(Tombstone.subject_hash == subject_hash)
-            .values(receipt=receipt, receipt_signature=signature)
-        )
     return ErasureReceipt(
         subject_hash=subject_hash,
         reason=reason,
@@ -146,6 +153,37 @@ def erase_subject(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),
     )
+
+
+def destroy_ended_templates(
+    runtime: Runtime, session: Session, *, now: datetime, actor: Actor | None
+) -> int:
+    """Destroy the templates whose own consent is no longer in force; return how many.
+
+    A template's legal basis is the consent it was enrolled under, so that consent's expiry
+    (or the end of its purposes' retention, which the sweeper records as expiry) ends the
+    template as withdrawal does, even while another consent keeps its subject. Subjects with
+    no consent left are ``erase_subject``'s (tombstone and receipt); an excluded subject's
+    erasure is under way and counts its own templates. One audit event per consent, naming
+    the subject, so their access export shows it. The caller commits, then checkpoints the WAL.
+    """
+    rows = session.execute(
+        select(Template.id, Consent, Subject.pseudonym)
+        .join(Consent, Consent.id == Template.consent_id)
+        .join(Subject, Subject.id == Template.subject_id)
+        .where(Subject.status == SubjectStatus.ACTIVE, not_(in_force(now)))
+    ).all()
+    ended: dict[str, tuple[Consent, str, list[int]]] = {}
+    for label, consent, pseudonym in rows:
+        ended.setdefault(consent.id, (consent, pseudonym, []))[2].append(label)
+    destroy_templates(runtime, session, [row[0] for row in rows])
+    for consent, pseudonym, labels in ended.values():
+        runtime.audit(session, Entry(
+            action=AuditAction.CONSENT_ENDED, actor=actor, subjects=[pseudonym],
+            details={"consent_id": consent.id,
+                     "reason": str(ended_reason(consent, now=now)),
+                     "templates_erased": len(labels)}))
+    return len(rows)
 
 
 def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
 
 from consent.errors import (
@@ -123,15 +123,36 @@ def require_declared(session: Session) -> RegisterDeclaration:
     return declaration
 
 
+def in_force(now: datetime) -> ColumnElement[bool]:
+    """A consent that can authorise something now: neither withdrawn nor expired.
+
+    The sweeper also marks a consent whose purposes' retention has run out as expired, so that
+    rule holds from its next run on.
+    """
+    return and_(Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now)
+
+
 def _active_consents_for(purpose_id: str, now: datetime) -> Select[int | None]:
     return (
         select(Consent.subject_id)
         .join(consent_purposes, consent_purposes.c.consent_id == Consent.id)
-        .where(
-            consent_purposes.c.purpose_id == purpose_id,
-            Consent.status == ConsentStatus.ACTIVE,
-            Consent.expires_at > now,
-        )
+        .where(consent_purposes.c.purpose_id == purpose_id, in_force(now))
+    )
+
+
+def _usable_for(purpose_id: str, now: datetime) -> Select[int, str]:
+    """(id, model id) of templates whose OWN consent is in force and covers ``purpose_id``.
+
+    A template's legal basis is the consent it was enrolled under: another consent of the same
+    subject, to this or another purpose, does not carry it past that consent's end, and a
+    template collected for one study is not matched in another. The sweeper destroys such
+    templates, but the gates must not wait for it.
+    """
+    return (
+        select(Template.id, Template.model_id)
+        .join(Consent, Consent.id == Template.consent_id)
+        .join(consent_purposes, consent_purposes.c.consent_id == Consent.id)
+        .where(consent_purposes.c.purpose_id == purpose_id, in_force(now))
     )
 
 
@@ -148,47 +169,62 @@ def require_verify_consent(
         )
 
 
+def claimed_templates(
+    session: Session, subject: Subject, purpose: Purpose, *, now: datetime
+) -> dict[int, str]:
+    """The claimed subject's templates usable for ``purpose`` (1:1), by id, with their model."""
+    query = _usable_for(purpose.id, now).where(Template.subject_id == subject.id)
+    return {label: model for label, model in session.execute(query)}
+
+
 def gallery_labels(
     session: Session, purpose: Purpose, *, model_id: str, now: datetime
 ) -> set[int]:
-    """Templates searchable for ``purpose``: opted-in, active subjects with an active consent."""
+    """Templates searchable for ``purpose``: opted-in, active subjects, each template's own
+    consent in force and covering the purpose."""
     query = (
-        select(Template.id)
+        _usable_for(purpose.id, now)
+        .with_only_columns(Template.id)
         .join(Subject, Subject.id == Template.subject_id)
         .where(
             Subject.status == SubjectStatus.ACTIVE,
             Subject.searchable.is_(True),
             Template.model_id == model_id,
-            Subject.id.in_(_active_consents_for(purpose.id, now)),
         )
     )
     return set(session.scalars(query))
 
 
 def _in_force(now: datetime) -> Select[int | None]:
-    return select(Consent.subject_id).where(
-        Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now
-    )
+    return select(Consent.subject_id).where(in_force(now))
 
 
 def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[int]:
-    """Templates allowed in the index at all: an active subject with some consent in force.
+    """Templates allowed in the index at all: an active subject, the template's own consent in
+    force (not merely some consent of the subject's).
 
     A template of another model is the one row kept out of the index on purpose: its consent
     still allows storing it, it cannot be compared with today's model, and the register counts
     it as needing re-enrolment.
     """
-    in_force = _in_force(now)
     query = (
         select(Template.id)
         .join(Subject, Subject.id == Template.subject_id)
+        .join(Consent, Consent.id == Template.consent_id)
         .where(
             Subject.status == SubjectStatus.ACTIVE,
             Template.model_id == model_id,
-            Subject.id.in_(in_force),
+            in_force(now),
         )
     )
     return set(session.scalars(query))
+
+
+def ended_reason(consent: Consent, *, now: datetime) -> ErasureReason:
+    """Why a consent no longer in force ended; marked expired before its expiry = retention."""
+    if consent.withdrawn_at is not None:
+        return ErasureReason.WITHDRAWAL
+    return ErasureReason.EXPIRY if consent.expires_at <= now else ErasureReason.RETENTION
 
 
 def subjects_with_consent_ended(

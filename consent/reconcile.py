@@ -9,8 +9,12 @@ Erasures come first, and not only those a crash interrupted (subject already exc
 subject whose last consent ended without the erasure that must follow is erased here too. A
 withdrawal committed just before a crash, or a consent that expired while the sweep was killed
 or the server down, would otherwise leave template rows that the index may not hold and that
-nothing allows keeping, until some later sweep. After this, every template row is in the index
-or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
+nothing allows keeping, until some later sweep. Likewise the templates of a consent that ended
+while another keeps their subject are destroyed here. After this, every template row is in the
+index or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
+
+The WAL is checkpointed first: an erasure whose process died between its commit and its
+checkpoint left the deleted pages' old copies there, and its receipt says they go.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.audit import AuditAction, Entry
-from consent.erasure import erase_subject, excluded_subjects
+from consent.erasure import destroy_ended_templates, erase_subject, excluded_subjects
 from consent.keys import KeyRing
 from consent.ledger import decrypt_template
 from consent.policies import indexable_labels, subjects_with_consent_ended
@@ -39,6 +43,7 @@ def reconcile(
             index then starts empty and every allowed template is re-added.
     """
     now = runtime.clock.now()
+    runtime.db.checkpoint()
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
@@ -50,6 +55,7 @@ def reconcile(
     for pseudonym, reason in interrupted + ended:
         erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None)
     with runtime.db.transaction() as session:
+        templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
         allowed = indexable_labels(session, model_id=model_id, now=now)
         present = runtime.index.labels()
         extra = present - allowed
@@ -72,12 +78,15 @@ def reconcile(
             re_added=len(missing),
             erasures_completed=len(interrupted),
             consents_ended_erased=len(ended),
+            templates_destroyed=templates_destroyed,
             index_discarded=index_discarded,
         )
         runtime.audit(
             session,
             Entry(action=AuditAction.RECONCILED, actor=None, details=report.model_dump()),
         )
+    if templates_destroyed:
+        runtime.db.checkpoint()
     return report
 
 

@@ -267,7 +267,8 @@ class WithdrawalResult(BaseModel):
 
 class SweepReport(BaseModel):
     ran_at: datetime
-    consents_expired: int
+    consents_expired: int  # past their expiry or their purposes' retention
+    templates_destroyed: int = 0  # enrolled under those consents, their subject kept
     erasures: list[ErasureReceipt]
 
 
@@ -278,6 +279,7 @@ class ReconcileReport(BaseModel):
     re_added: int
     erasures_completed: int  # interrupted by a crash, finished on start-up
     consents_ended_erased: int  # no consent in force any more: erased on start-up
+    templates_destroyed: int = 0  # their own consent ended, another keeps the subject
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 

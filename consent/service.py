@@ -23,7 +23,7 @@ from consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
 from consent.clock import Clock, SystemClock
 from consent.crypto import canonical_json
 from consent.db import Database
-from consent.erasure import destroy_templates, erase_subject
+from consent.erasure import destroy_ended_templates, destroy_templates, erase_subject
 from consent.errors import ConsentError, InvalidRequest, QuotaExceeded
 from consent.keys import KeyRing
 from consent.quota import require_identify_quota
@@ -613,8 +613,7 @@ class OptinFace:
                                            now=now)
         row = ledger.get_subject(session, subject, keys=self._rt.keys)
         policies.require_verify_consent(session, row, purpose, now=now)
-        models = dict(session.execute(select(Template.id, Template.model_id).where(
-            Template.subject_id == row.id)).all())
+        models = policies.claimed_templates(session, row, purpose, now=now)
         usable = {label for label, model in models.items() if model == self.pipeline.model_id}
         if models and not usable:
             raise ModelMismatch(
@@ -640,7 +639,8 @@ class OptinFace:
         return access.render(export, fmt)
 
     def sweep(self, *, actor: Actor | None = None) -> SweepReport:
-        """Erase every subject past a retention limit (the scheduler calls it with no actor)."""
+        """Erase every subject past a retention limit, and the templates of every consent past
+        one while another keeps their subject (the scheduler calls it with no actor)."""
         if actor is not None:
             authorize(actor, Permission.SWEEP)
         now = self.clock.now()
@@ -648,10 +648,15 @@ class OptinFace:
             due, expired = due_for_erasure(session, settings=self.settings, now=now)
         erasures = [erase_subject(self._rt, pseudonym=p, reason=r, actor=actor) for p, r in due]
         with self._write() as session:
+            destroyed = destroy_ended_templates(self._rt, session, now=now, actor=actor)
             self._audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                        details={"erased": len(erasures),
-                                                "consents_expired": expired}))
-        return SweepReport(ran_at=now, consents_expired=expired, erasures=erasures)
+                                                "consents_expired": expired,
+                                                "templates_destroyed": destroyed}))
+        if destroyed:
+            self._rt.db.checkpoint()
+        return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
+                           erasures=erasures)
 
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,

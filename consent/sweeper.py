@@ -1,8 +1,8 @@
-"""Retention: find subjects whose data must go, at the earliest of the three limits.
+"""Retention: find what must go, at the earliest of the three limits.
 
-A subject is kept while some consent is in force and inside its purposes' retention period,
-and never longer than N years after their last interaction. The clock is injected, so the
-rule is tested by moving time, not by waiting.
+A template is kept while the consent it was enrolled under is in force and inside its purposes'
+retention period; a subject while some consent is, and never longer than N years after their
+last interaction. The clock is injected, so the rule is tested by moving time, not by waiting.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ def _kept_until(consent: Consent) -> tuple[datetime, ErasureReason]:
 def due_for_erasure(
     session: Session, *, settings: ConsentSettings, now: datetime
 ) -> tuple[list[tuple[str, ErasureReason]], int]:
-    """The (pseudonym, reason) pairs to erase now, and how many consents just expired.
+    """The (pseudonym, reason) pairs to erase now, and how many consents just ended.
 
-    Expired consents are marked as such on the way (in the caller's transaction).
+    Consents past their expiry or their purposes' retention are marked expired on the way (in
+    the caller's transaction): either way they can authorise nothing more, and the templates
+    enrolled under them are then destroyed by ``erasure.destroy_ended_templates``.
     """
     due: list[tuple[str, ErasureReason]] = []
     expired = 0
@@ -45,10 +47,11 @@ def due_for_erasure(
         for consent in subject.consents:
             if consent.status != ConsentStatus.ACTIVE:
                 continue
-            if consent.expires_at <= now:
+            kept_until = _kept_until(consent)
+            if kept_until[0] <= now:
                 consent.status = ConsentStatus.EXPIRED
                 expired += 1
-            deadlines.append(_kept_until(consent))
+            deadlines.append(kept_until)
         deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
         if subject.last_interaction_at + interaction_limit < deadline:
             deadline = subject.last_interaction_at + interaction_limit

@@ -26,7 +26,8 @@ def sweep(data_dir: DataDir = None) -> None:
     """
     with opened(data_dir) as (_, service):
         report = service.sweep()
-    typer.echo(f"{report.consents_expired} consents expired, {len(report.erasures)} erased")
+    typer.echo(f"{report.consents_expired} consents expired, {report.templates_destroyed}"
+               f" templates of expired consents destroyed, {len(report.erasures)} erased")
     for receipt in report.erasures:
         typer.echo(f"  erased {receipt.subject_hash[:16]}… ({receipt.reason})")
 

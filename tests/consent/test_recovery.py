@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from consent.audit import AuditAction
+from consent.receipts import verify_receipt
 from consent.schemas import AgeCategory, AuditFilter, Decision, ErasureReason, SubjectCreate
 from consent.service import OptinFace
 from consent.settings import ConsentSettings
 from consent.tables import Subject, SubjectStatus, Template
 from engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, World
+from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 
 def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
@@ -186,6 +187,69 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         assert tombstone.receipt is not None and tombstone.receipt["reason"] == reason
         assert tombstone.receipt["destroyed"]["templates"] == 1
         assert tombstone.receipt_signature
+        assert reopened.verify_audit().ok
+    finally:
+        reopened.close()
+
+
+def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The receipt commits with the destruction: no tombstone is ever left without its proof."""
+    pseudonym, consent_id = world.subject()
+    template = world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                                   image=portrait_jpegs[0])
+    ciphertext, plaintext = template_bytes(world.service, template.id)
+    monkeypatch.setattr(world.service._rt.db, "checkpoint", _crash)  # the step after the commit
+    with pytest.raises(Crash):
+        world.service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
+    monkeypatch.undo()
+    world.service.close()
+
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        [tombstone] = reopened.erasures(actor=world.reviewer)
+        assert tombstone.receipt is not None and tombstone.receipt_signature is not None
+        assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
+                              reopened.public_key)
+        assert tombstone.receipt["subjectHash"] == tombstone.subject_hash
+        assert tombstone.receipt["destroyed"] == {"templates": 1, "indexEntries": 1,
+                                                  "subjectKey": True}
+        assert (tombstone.receipt["requestedAt"] <= tombstone.receipt["unsearchableAt"]
+                <= tombstone.receipt["destroyedAt"])
+        for needle in (ciphertext, plaintext, plaintext[:64]):
+            assert occurrences(settings.data_dir, needle) == []
+        assert reopened.verify_audit().ok
+    finally:
+        reopened.close()
+
+
+def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """The subject keeps another consent, so only the ended consent's template goes."""
+    service = world.service
+    pseudonym, short = world.subject(days=30)
+    long = service.give_consent(actor=world.portal, subject=pseudonym,
+                                body=world.consent_body()).consent.id
+    service.enrol(actor=world.portal, subject=pseudonym, consent_id=short,
+                  image=portrait_jpegs[0])
+    kept = service.enrol(actor=world.portal, subject=pseudonym, consent_id=long,
+                         image=portrait_jpegs[1])
+    service.close()
+    clock.advance(days=31)
+
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        report = reopened.last_reconcile
+        assert report is not None
+        assert (report.templates_destroyed, report.consents_ended_erased) == (1, 0)
+        with reopened._rt.db.transaction() as session:
+            rows = set(session.scalars(select(Template.id)))
+        assert rows == reopened.index.labels() == {kept.id}  # type: ignore[attr-defined]
+        assert reopened.get_subject(actor=world.portal, subject=pseudonym).status == "active"
         assert reopened.verify_audit().ok
     finally:
         reopened.close()

@@ -1,12 +1,19 @@
-"""The sweeper erases at the earliest of expiry, purpose retention and inactivity."""
+"""The sweeper erases at the earliest of expiry, purpose retention and inactivity.
+
+Per template: a consent that ends takes the templates enrolled under it, at once for the gates
+and physically at the next sweep; the subject goes when no consent is left in force.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from consent.audit import AuditAction
 from consent.errors import SubjectErased
-from consent.schemas import ErasureReason, Operation, PurposeCreate
-from tests.consent.conftest import FakeClock, World
+from consent.policies import indexable_labels
+from consent.receipts import verify_receipt
+from consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
+from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 
 def test_a_subject_whose_every_consent_expired_is_swept(
@@ -47,3 +54,84 @@ def test_three_years_without_interaction_ends_retention(
     assert world.service.sweep().erasures == []
     clock.advance(days=2)
     assert [e.reason for e in world.service.sweep().erasures] == [ErasureReason.RETENTION]
+
+
+def _found(world: World, image: bytes) -> list[str]:
+    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                    probe_consent_id=world.probe(), image=image)
+    return [c.subject for c in result.candidates]
+
+
+def _verified(world: World, subject: str, image: bytes) -> bool:
+    result = world.service.verify(actor=world.researcher, subject=subject,
+                                  purpose_id=world.purpose, probe_consent_id=world.probe(),
+                                  image=image)
+    return result.decision is Decision.MATCH
+
+
+def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subject(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    service = world.service
+    pseudonym, short = world.subject(days=30)
+    long = service.give_consent(actor=world.portal, subject=pseudonym,
+                                body=world.consent_body(days=365)).consent.id
+    ended = service.enrol(actor=world.portal, subject=pseudonym, consent_id=short,
+                          image=portrait_jpegs[0])
+    kept = service.enrol(actor=world.portal, subject=pseudonym, consent_id=long,
+                         image=portrait_jpegs[1])
+    assert _found(world, flipped_jpegs[0]) == [pseudonym]
+    ciphertext, plaintext = template_bytes(service, ended.id)
+
+    clock.advance(days=31)  # the short consent has expired; no sweep has run
+    assert _found(world, flipped_jpegs[0]) == []
+    assert not _verified(world, pseudonym, flipped_jpegs[0])
+    assert _found(world, flipped_jpegs[1]) == [pseudonym]
+    with service._rt.db.transaction() as session:
+        assert indexable_labels(session, model_id=service.pipeline.model_id,
+                                now=clock.now()) == {kept.id}
+
+    report = service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (1, 1, [])
+    assert service.index.labels() == {kept.id}  # type: ignore[attr-defined]
+    for needle in (ciphertext, plaintext, plaintext[:64]):
+        assert occurrences(service.settings.data_dir, needle) == []
+    assert service.get_subject(actor=world.portal, subject=pseudonym).status == "active"
+    assert _found(world, flipped_jpegs[1]) == [pseudonym]
+    assert _verified(world, pseudonym, flipped_jpegs[1])
+    [event] = service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_ENDED)).events
+    assert event.subjects == [pseudonym]
+    assert event.details == {"consent_id": short, "reason": "expiry", "templates_erased": 1}
+
+    clock.advance(days=335)  # now the second consent has expired too: nothing keeps the subject
+    [erasure] = service.sweep().erasures
+    assert erasure.reason is ErasureReason.EXPIRY and erasure.templates_destroyed == 1
+    assert verify_receipt(erasure.signed.receipt, erasure.signed.signature, service.public_key)
+    with pytest.raises(SubjectErased):
+        service.get_subject(actor=world.portal, subject=pseudonym)
+    [tombstone] = service.erasures(actor=world.reviewer)
+    assert tombstone.receipt == erasure.signed.receipt
+    assert service.index.count() == 0 and service.verify_audit().ok
+
+
+def test_a_consent_past_its_purposes_retention_ends_its_templates_not_the_subject(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    short = world.service.create_purpose(actor=world.admin, body=PurposeCreate(
+        name="short", description="d", legal_basis="consent",
+        operations={Operation.ENROL}, retention_days=10)).id
+    pseudonym, consent_id = world.subject(purposes=[short], days=300)
+    world.service.give_consent(actor=world.portal, subject=pseudonym, body=world.consent_body())
+    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                        image=portrait_jpegs[0])
+    clock.advance(days=11)
+    report = world.service.sweep()
+    assert (report.templates_destroyed, report.erasures) == (1, [])
+    assert world.service.index.count() == 0
+    statuses = {c.id: c.status for c in world.service.list_consents(
+        actor=world.portal, subject=pseudonym)}
+    assert statuses[consent_id] == "expired"  # it can authorise nothing more
+    [event] = world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_ENDED)).events
+    assert event.details["reason"] == "retention"
