@@ -2,7 +2,8 @@
 
 Order matters. (1) The subject is marked excluded and committed, so every search started
 from then on leaves it out of its allowed set, and its vectors are scrubbed from the in-memory
-index. (2) The saved index is rewritten without them. (3) Template rows, the wrapped data key
+index. (2) Their slots in the saved index file are overwritten in place (journaled, see
+``engine.index_file``). (3) Template rows, the wrapped data key
 and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
 WAL, which still holds the old pages, is checkpointed and truncated. The signed receipt is
 built and stored in the transaction of step (3), so a destruction never commits without its
