@@ -63,7 +63,8 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
                                  notice_id=notice, notice_version="1", notice_sha256="0" * 64,
                                  language="fr-CA", method="e_signature", given_by="self",
                                  evidence_sha256="0" * 64, obtained_at=now,
-                                 expires_at=now + timedelta(days=365), status="active"))
+                                 expires_at=now + timedelta(days=365),
+                                 retained_until=now + timedelta(days=3650), status="active"))
             links.append(dict(consent_id=consent_id, purpose_id=purpose))
             keys.append(dict(subject_id=subject_id, created_at=now,
                              wrapped=runtime.keys.wrap(data_key, subject_id=subject_id)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
@@ -157,6 +157,7 @@ def record_consent(
         evidence_sha256=sha256_text(body.evidence),
         obtained_at=now,
         expires_at=body.expires_at,
+        retained_until=now + timedelta(days=max(p.retention_days for p in purposes)),
         purposes=purposes,
     )
     session.add(consent)

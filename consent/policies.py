@@ -37,8 +37,10 @@ from consent.tables import (
 
 
 def consent_status(consent: Consent, *, now: datetime) -> ConsentStatus:
-    """The status that counts now: a stored ``active`` consent past its expiry is expired."""
-    if consent.status == ConsentStatus.ACTIVE and consent.expires_at <= now:
+    """The status that counts now: a stored ``active`` consent past its expiry, or past its
+    purposes' retention, is expired."""
+    if consent.status == ConsentStatus.ACTIVE and min(consent.expires_at,
+                                                      consent.retained_until) <= now:
         return ConsentStatus.EXPIRED
     return ConsentStatus(consent.status)
 
@@ -124,12 +126,10 @@ def require_declared(session: Session) -> RegisterDeclaration:
 
 
 def in_force(now: datetime) -> ColumnElement[bool]:
-    """A consent that can authorise something now: neither withdrawn nor expired.
-
-    The sweeper also marks a consent whose purposes' retention has run out as expired, so that
-    rule holds from its next run on.
-    """
-    return and_(Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now)
+    """A consent that can authorise something now: not withdrawn, not expired, and within its
+    purposes' retention."""
+    return and_(Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now,
+                Consent.retained_until > now)
 
 
 def _active_consents_for(purpose_id: str, now: datetime) -> Select[int | None]:
@@ -221,10 +221,11 @@ def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[i
 
 
 def ended_reason(consent: Consent, *, now: datetime) -> ErasureReason:
-    """Why a consent no longer in force ended; marked expired before its expiry = retention."""
+    """Why a consent no longer in force ended: withdrawal, or whichever limit came first."""
     if consent.withdrawn_at is not None:
         return ErasureReason.WITHDRAWAL
-    return ErasureReason.EXPIRY if consent.expires_at <= now else ErasureReason.RETENTION
+    return (ErasureReason.RETENTION if consent.retained_until < consent.expires_at
+            else ErasureReason.EXPIRY)
 
 
 def subjects_with_consent_ended(
@@ -245,7 +246,7 @@ def subjects_with_consent_ended(
     )
     ended = []
     for subject in subjects:
-        last = max(subject.consents, key=lambda c: c.withdrawn_at or c.expires_at)
-        reason = ErasureReason.WITHDRAWAL if last.withdrawn_at else ErasureReason.EXPIRY
-        ended.append((subject.pseudonym, reason))
+        last = max(subject.consents,
+                   key=lambda c: c.withdrawn_at or min(c.expires_at, c.retained_until))
+        ended.append((subject.pseudonym, ended_reason(last, now=now)))
     return ended

@@ -188,6 +188,9 @@ class ConsentPublic(BaseModel):
     evidence_sha256: str
     obtained_at: datetime
     expires_at: datetime
+    retained_until: datetime = Field(
+        description="The end of the purposes' retention: the consent authorises nothing after "
+        "it, nor after expires_at.")
     withdrawn_at: datetime | None
     status: str
     receipt: SignedReceipt | None = None

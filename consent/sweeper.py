@@ -18,10 +18,8 @@ from consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
 
 
 def _kept_until(consent: Consent) -> tuple[datetime, ErasureReason]:
-    retention = max((p.retention_days for p in consent.purposes), default=0)
-    retained_to = consent.obtained_at + timedelta(days=retention)
-    if retained_to < consent.expires_at:
-        return retained_to, ErasureReason.RETENTION
+    if consent.retained_until < consent.expires_at:
+        return consent.retained_until, ErasureReason.RETENTION
     return consent.expires_at, ErasureReason.EXPIRY
 
 

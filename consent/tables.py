@@ -138,6 +138,9 @@ class Consent(Base):
     evidence_sha256: Mapped[str] = mapped_column(String(64))
     obtained_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # obtained_at + the longest retention of its purposes, fixed when given: past it the consent
+    # authorises nothing, exactly like past expires_at, without waiting for a sweep.
+    retained_until: Mapped[datetime] = mapped_column(UtcDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(20), default=ConsentStatus.ACTIVE)
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)

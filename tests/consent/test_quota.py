@@ -6,8 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
 from consent.errors import ConsentError, QuotaExceeded
@@ -15,7 +13,7 @@ from consent.quota import identify_attempts, identify_attempts_query
 from consent.roles import Actor, Role
 from consent.service import OptinFace
 from consent.settings import ConsentSettings
-from consent.tables import AuditEvent, Base
+from consent.tables import AuditEvent
 from engine.errors import EngineError
 from engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, World, make_world
@@ -112,12 +110,6 @@ def test_the_count_is_served_by_the_quota_index(world: World) -> None:
         sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
         plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
     assert "ix_audit_events_actor_action_at" in plan
-
-
-def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:
-    with world.service._rt.db.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert differences == []
 
 
 def test_a_day_is_counted_in_utc(world: World, portrait_jpegs: list[bytes]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from consent.audit import AuditAction
-from consent.errors import SubjectErased
+from consent.errors import ConsentExpired, SubjectErased
 from consent.policies import indexable_labels
 from consent.receipts import verify_receipt
 from consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
@@ -113,6 +113,31 @@ def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subje
     [tombstone] = service.erasures(actor=world.reviewer)
     assert tombstone.receipt == erasure.signed.receipt
     assert service.index.count() == 0 and service.verify_audit().ok
+
+
+def test_a_consent_past_its_purposes_retention_authorises_nothing_even_before_a_sweep(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    short = world.service.create_purpose(actor=world.admin, body=PurposeCreate(
+        name="short", description="d", legal_basis="consent",
+        operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=10)).id
+    pseudonym, consent_id = world.subject(purposes=[short], days=300)
+    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                        image=portrait_jpegs[0])
+
+    def search() -> Decision:
+        return world.service.identify(
+            actor=world.researcher, purpose_id=short, probe_consent_id=world.probe(short),
+            image=flipped_jpegs[0]).decision
+
+    assert search() is Decision.MATCH
+    clock.advance(days=10, seconds=1)  # no sweep runs
+    assert search() is Decision.NO_MATCH
+    [consent] = world.service.list_consents(actor=world.portal, subject=pseudonym)
+    assert consent.status == "expired" and consent.retained_until < clock.now()
+    with pytest.raises(ConsentExpired):
+        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                            image=portrait_jpegs[1])
 
 
 def test_a_consent_past_its_purposes_retention_ends_its_templates_not_the_subject(
