@@ -36,6 +36,7 @@ not_calibrated             503     no calibrated threshold for the model at the 
 model_integrity            503     a model file is missing or its SHA-256 differs
 index_corrupt              503     the saved index cannot be read
 unreadable_file            400     (CLI only) a file named on the command line cannot be read
+data_dir_in_use            409     (CLI only) a running server has the data directory open
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -102,6 +103,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "model_integrity": 503,
     "index_corrupt": 503,
     "unreadable_file": 400,
+    "data_dir_in_use": 409,
     "internal_error": 500,
 }
 

@@ -96,3 +96,9 @@ class Forbidden(ConsentError):
 
 class Unauthenticated(ConsentError):
     code = "unauthenticated"
+
+
+class DataDirInUse(ConsentError):
+    """Another process has the data directory open (see :mod:`consent.lock`)."""
+
+    code = "data_dir_in_use"

@@ -24,6 +24,7 @@ from consent.crypto import new_key, seal
 from consent.db import Database
 from consent.keys import KeyRing, template_binding
 from consent.ledger import decrypt_template
+from consent.lock import DataDirLock
 from consent.roles import Actor, Permission, authorize
 from consent.service import OptinFace
 from consent.settings import ConsentSettings
@@ -146,8 +147,16 @@ def rekey_templates(service: OptinFace, *, actor: Actor) -> RotationReport:
 def finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
     """Put in place a staged key whose ledger transaction committed; drop one that did not.
 
-    Run before opening the service (the CLI's rotation commands do). Returns what it did.
+    Run before opening the service (the CLI's rotation commands do); it holds the data
+    directory's lock meanwhile, so never beside a running server. Returns what it did.
     """
+    if not settings.data_dir.exists():
+        return []  # nothing was ever rotated there
+    with DataDirLock.acquire(settings.data_dir):
+        return _finish_interrupted_rotation(settings)
+
+
+def _finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
     done: list[str] = []
     staged_master = _staged(settings.master_key_path)
     if staged_master.exists():

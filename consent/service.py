@@ -26,6 +26,7 @@ from consent.db import Database
 from consent.erasure import destroy_ended_templates, destroy_templates, erase_subject
 from consent.errors import ConsentError, InvalidRequest, QuotaExceeded
 from consent.keys import KeyRing
+from consent.lock import DataDirLock
 from consent.quota import require_identify_quota
 from consent.receipts import consent_receipt
 from consent.reconcile import reconcile
@@ -122,12 +123,14 @@ class OptinFace:
         clock: Clock,
         runtime: Runtime,
         protector: TemplateProtector,
+        lock: DataDirLock,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.clock = clock
         self._rt = runtime
         self._protector = protector
+        self._lock = lock
         self.last_reconcile: ReconcileReport | None = None
 
     # Life cycle -------------------------------------------------------------------------------
@@ -140,10 +143,33 @@ class OptinFace:
         clock: Clock | None = None,
         index: VectorIndex | None = None,
     ) -> OptinFace:
-        """Create keys and data folder on first run, migrate, load the index, reconcile."""
+        """Lock the data folder, create it and the keys on first run, migrate, load the index,
+        reconcile.
+
+        Raises:
+            DataDirInUse: Another process has the data folder open (see :mod:`consent.lock`).
+        """
         # Only the service's user may even list what the data directory holds.
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)
+        lock = DataDirLock.acquire(settings.data_dir)
+        try:
+            return cls._open_locked(settings, lock=lock, pipeline=pipeline, clock=clock,
+                                    index=index)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(
+        cls,
+        settings: ConsentSettings,
+        *,
+        lock: DataDirLock,
+        pipeline: FacePipeline | None,
+        clock: Clock | None,
+        index: VectorIndex | None,
+    ) -> OptinFace:
         keys = KeyRing.load_or_create(
             master_path=settings.master_key_path,
             signing_path=settings.signing_key_path,
@@ -165,6 +191,7 @@ class OptinFace:
             clock=runtime.clock,
             runtime=runtime,
             protector=TemplateProtector.load_or_create(settings.rotation_key_path),
+            lock=lock,
         )
         service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id,
                                            index_discarded=discarded)
@@ -172,8 +199,11 @@ class OptinFace:
         return service
 
     def close(self) -> None:
-        self._rt.index.save()
-        self._rt.db.close()
+        try:
+            self._rt.index.save()
+            self._rt.db.close()
+        finally:
+            self._lock.release()
 
     @property
     def index(self) -> VectorIndex:

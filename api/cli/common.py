@@ -45,14 +45,15 @@ ApiKey = Annotated[
 def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:
     """The service on the data dir; a domain refusal ends the command with its code."""
     settings = load_settings(data_dir=data_dir)
-    service = OptinFace.open(settings)
     try:
-        yield settings, service
+        service = OptinFace.open(settings)  # refused while a server has the data dir open
+        try:
+            yield settings, service
+        finally:
+            service.close()
     except (ConsentError, EngineError) as error:
         typer.echo(f"refused: {error.code}: {error.message}", err=True)
         raise typer.Exit(code=1) from error
-    finally:
-        service.close()
 
 
 def operator(service: OptinFace, api_key: str) -> Actor:

@@ -1,6 +1,6 @@
 """``optinface keys rotate-master`` and ``optinface protect rekey``: key rotation.
 
-Run them with the server stopped: a running server keeps the old keys in memory.
+They refuse to run beside a server (``data_dir_in_use``): it would keep the old keys in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import typer
 from api.cli import keys
 from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 from api.settings import load_settings
+from consent.errors import DataDirInUse
 from consent.rotation import finish_interrupted_rotation, rekey_templates, rotate_master
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
@@ -24,7 +25,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _finish_interrupted(data_dir: DataDir) -> None:
-    for line in finish_interrupted_rotation(load_settings(data_dir=data_dir)):
+    try:
+        recovered = finish_interrupted_rotation(load_settings(data_dir=data_dir))
+    except DataDirInUse as error:
+        typer.echo(f"refused: {error.code}: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+    for line in recovered:
         typer.echo(f"recovered: {line}", err=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli.main import app
+from api.settings import load_settings
+from consent.service import OptinFace
 from tests.api.conftest import thresholds_for_tests
 
 runner = CliRunner()
@@ -117,6 +120,21 @@ def test_audit_verify_names_the_first_tampered_sequence(data_dir: Path, admin: s
 def test_sweep_reports_what_it_erased(data_dir: Path, admin: str) -> None:
     code, output = run("sweep", "--data-dir", str(data_dir))
     assert code == 0 and "0 erased" in output
+
+
+def test_commands_are_refused_while_a_server_has_the_data_dir_open(
+    data_dir: Path, admin: str
+) -> None:
+    service = OptinFace.open(load_settings(data_dir=data_dir))  # as `optinface serve` holds it
+    try:
+        for command in (["sweep"], ["erase", "subj_00", "--api-key", admin],
+                        ["protect", "rekey", "--api-key", admin]):
+            code, output = run(*command, "--data-dir", str(data_dir))
+            assert code == 1 and "refused: data_dir_in_use" in output, command
+            assert f"process {os.getpid()}" in output
+    finally:
+        service.close()
+    assert run("sweep", "--data-dir", str(data_dir))[0] == 0
 
 
 def test_demo_walks_the_whole_life_cycle(data_dir: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import NoReturn
 
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from consent.audit import AuditAction
+from consent.errors import DataDirInUse
+from consent.lock import LOCK_FILE
 from consent.receipts import verify_receipt
 from consent.schemas import AgeCategory, AuditFilter, Decision, ErasureReason, SubjectCreate
 from consent.service import OptinFace
@@ -61,7 +65,8 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
         enrolled.append(world.service.enrol(actor=world.portal, subject=pseudonym,
                                             consent_id=consent_id, image=image).id)
     assert world.service.index.additions_since_save() == 2  # not written whole per enrolment
-    world.service._rt.db.close()  # the process dies: no final save
+    world.service._rt.db.close()  # the process dies: no final save, and its lock goes
+    world.service._lock.release()
 
     reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     try:
@@ -253,3 +258,16 @@ def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
         assert reopened.verify_audit().ok
     finally:
         reopened.close()
+
+
+def test_a_second_process_cannot_open_the_data_directory_until_the_first_closes(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+) -> None:
+    with pytest.raises(DataDirInUse) as refused:
+        OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    assert refused.value.details["pid"] == str(os.getpid())
+    lock_file = settings.data_dir / LOCK_FILE
+    assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
+    world.service.close()
+    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    reopened.close()

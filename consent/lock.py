@@ -1,0 +1,61 @@
+"""One process at a time on a data directory.
+
+The index lives in the memory of the process that opened it and is saved from there. Two
+processes on one data directory would each save their copy over the other's: an erasure made
+by one would be written back to disk by the other's next save, which still holds the vector,
+and a key rotation would leave a running server with the old keys. So the service takes an
+exclusive lock on ``<data dir>/optinface.lock`` for as long as it is open, and a second opener
+is refused with ``data_dir_in_use``: while the server runs, the API is the way in.
+
+``flock`` rather than a PID file: the kernel releases the lock when its process dies, even by
+``kill -9``, so a crash never leaves the directory locked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from consent.errors import DataDirInUse
+from engine.files import PRIVATE_MODE
+
+LOCK_FILE = "optinface.lock"
+
+
+class DataDirLock:
+    """Held from :meth:`acquire` to :meth:`release`; the file names the holder's PID."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor: int | None = descriptor
+
+    @classmethod
+    def acquire(cls, data_dir: Path) -> DataDirLock:
+        """Lock ``data_dir`` for this process, or raise :class:`DataDirInUse` at once."""
+        descriptor = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(descriptor)
+            raise DataDirInUse(
+                f"process {holder} has the data directory {data_dir} open; use its HTTP API,"
+                " or stop it first",
+                details={"pid": holder},
+            ) from error
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        return cls(descriptor)
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # closing the descriptor drops the flock
+            self._descriptor = None
+
+    def __enter__(self) -> DataDirLock:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.release()
