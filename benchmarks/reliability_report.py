@@ -28,6 +28,18 @@ WHAT = """\
 """
 
 
+KNOWN_GAPS = [
+    "- Below the file level, blocks that SQLite frees when it truncates its WAL are not zeroed,"
+    " and copy-on-write file systems and SSDs keep older copies whatever a program does: the"
+    " data directory belongs on an encrypted volume (index files are zeroed before they are"
+    " replaced).",
+    "- Portal web sessions are held in memory: a restart logs subjects out (their data is"
+    " untouched).",
+    "- The Dockerfile is linted (hadolint) and checked against the CLI but was never built"
+    " here: no Docker engine.",
+]
+
+
 def main() -> None:
     out = Path(os.environ.get("OPTINFACE_RELIABILITY_OUT")
                or Path(tempfile.gettempdir()) / "optinface-reliability")
@@ -46,14 +58,7 @@ def main() -> None:
     for name, values in figures.items():
         lines += [f"### {name}", "", "```json", json.dumps(values, indent=2, sort_keys=True),
                   "```", ""]
-    lines += ["## Known gaps", "",
-              "- The portal upload route refuses every upload by a subject as `forbidden` (a "
-              "subject token lacks the enrol permission), so the corpus reaches the decoder "
-              "there only for the over-size item.",
-              "- Purpose `description`, notice `text` and consent `evidence` have no maximum "
-              "length: a 1 MB value is accepted (the body limit is ~10 MB).",
-              "- Key rotation must run with the server stopped; an interrupted rotation is "
-              "finished by the rotation commands, not by `OptinFace.open`.", ""]
+    lines += ["## Known gaps", "", *KNOWN_GAPS, ""]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines))
     print(f"wrote {DOC}")
