@@ -161,12 +161,12 @@ def destroy_ended_templates(
 ) -> int:
     """Destroy the templates whose own consent is no longer in force; return how many.
 
-    A template's legal basis is the consent it was enrolled under, so that consent's expiry
-    (or the end of its purposes' retention, which the sweeper records as expiry) ends the
-    template as withdrawal does, even while another consent keeps its subject. Subjects with
-    no consent left are ``erase_subject``'s (tombstone and receipt); an excluded subject's
-    erasure is under way and counts its own templates. One audit event per consent, naming
-    the subject, so their access export shows it. The caller commits, then checkpoints the WAL.
+    A template's legal basis is the consent it was enrolled under, so that consent's expiry or
+    the end of its purposes' retention ends the template as withdrawal does, even while another
+    consent keeps its subject. Subjects with no consent left are ``erase_subject``'s (tombstone
+    and receipt); an excluded subject's erasure is under way and counts its own templates.
+    One audit event per consent, naming the subject, so their access export shows it. The
+    caller commits, then checkpoints the WAL.
     """
     rows = session.execute(
         select(Template.id, Consent, Subject.pseudonym)
@@ -182,7 +182,7 @@ def destroy_ended_templates(
         runtime.audit(session, Entry(
             action=AuditAction.CONSENT_ENDED, actor=actor, subjects=[pseudonym],
             details={"consent_id": consent.id,
-                     "reason": str(ended_reason(consent, now=now)),
+                     "reason": str(ended_reason(consent)),
                      "templates_erased": len(labels)}))
     return len(rows)
 

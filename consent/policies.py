@@ -220,7 +220,7 @@ def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[i
     return set(session.scalars(query))
 
 
-def ended_reason(consent: Consent, *, now: datetime) -> ErasureReason:
+def ended_reason(consent: Consent) -> ErasureReason:
     """Why a consent no longer in force ended: withdrawal, or whichever limit came first."""
     if consent.withdrawn_at is not None:
         return ErasureReason.WITHDRAWAL
@@ -248,5 +248,5 @@ def subjects_with_consent_ended(
     for subject in subjects:
         last = max(subject.consents,
                    key=lambda c: c.withdrawn_at or min(c.expires_at, c.retained_until))
-        ended.append((subject.pseudonym, ended_reason(last, now=now)))
+        ended.append((subject.pseudonym, ended_reason(last)))
     return ended
