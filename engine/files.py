@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 PRIVATE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700  # folders of keys and vectors: nobody else may even list them
 _SHRED_CHUNK = 16 * 1024 * 1024
 
 
@@ -23,7 +24,7 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     The temporary file is created with mode 0600 from the start, so a key is never readable by
     others, not even for the instant between creation and a later chmod.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
     try:

@@ -45,7 +45,13 @@ from numpy.typing import NDArray
 
 from engine import index_file
 from engine.errors import IndexCorrupt
-from engine.files import fsync_directory, open_if_exists, shred, shred_path
+from engine.files import (
+    PRIVATE_DIR_MODE,
+    fsync_directory,
+    open_if_exists,
+    shred,
+    shred_path,
+)
 from engine.settings import EngineSettings
 from engine.types import SearchHit, Vector
 
@@ -305,7 +311,7 @@ class HnswIndex:
         return True
 
     def _save_whole(self, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                             suffix=".tmp")
         os.close(descriptor)

@@ -52,10 +52,14 @@ def test_bootstrap_works_only_on_an_empty_system(world: World) -> None:
         world.service.create_api_key(actor=None, role=Role.ADMIN, name="second root")
 
 
-def test_key_files_are_private(world: World) -> None:
+def test_key_and_index_files_and_their_folders_are_private(world: World) -> None:
     settings = world.service.settings
-    for path in (settings.master_key_path, settings.signing_key_path, settings.hmac_key_path):
-        assert path.stat().st_mode & 0o777 == 0o600
+    world.service.index.save()
+    files = (settings.master_key_path, settings.signing_key_path, settings.hmac_key_path,
+             settings.rotation_key_path, settings.index_path)
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+        assert path.parent.stat().st_mode & 0o777 == 0o700, path.parent.name
 
 
 def test_the_data_directory_and_database_files_are_private(world: World) -> None:
