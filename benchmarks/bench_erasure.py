@@ -129,7 +129,7 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
         "erasures": erasures,
         "seed": SEED,
         "populate_seconds": round(populate_s, 1),
-        "full_save_seconds": round(full_save_s, 2),
+        "full_save_seconds": round(full_save_s, 4),
         "unsearchable_ms": _summary(unsearchable),
         "gone_ms": _summary(gone),
         "samples": {"unsearchable_ms": unsearchable, "gone_ms": gone},
