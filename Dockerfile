@@ -6,19 +6,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     OPTINFACE_DATA_DIR=/data \
-    OPTINFACE_MANIFEST_PATH=/app/models/manifest.toml \
-    OPTINFACE_THRESHOLDS_PATH=/app/models/thresholds.toml \
     OPENBLAS_NUM_THREADS=1
 
-# A non-editable install puts the packages in site-packages, so the model manifest and the
-# calibrated thresholds are named by path rather than found next to the code.
+# The wheel installs one package, optinface, with the model manifest and calibrated thresholds
+# inside it; src/optinface links to the top-level folders, so they are copied beside it.
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY src ./src
 COPY engine ./engine
 COPY consent ./consent
 COPY api ./api
 COPY models ./models
-COPY benchmarks ./benchmarks
 # `optinface models` exits non-zero, failing the build, when a model file is missing or its
 # SHA-256 differs from the manifest: an image never ships unverified weights.
 RUN pip install . \

@@ -12,15 +12,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.errors import ErrorBody, install_error_handlers
-from api.limits import RateLimiter
-from api.routes import audit, health, keys, matching, purposes, subjects
-from api.settings import ApiSettings
-from api.sweeper import Sweeper
-from api.uploads import BodyLimitMiddleware
-from api.web import pages
-from api.web.sessions import SessionStore
-from consent.service import OptinFace
+from optinface.api.errors import ErrorBody, install_error_handlers
+from optinface.api.limits import RateLimiter
+from optinface.api.routes import audit, health, keys, matching, purposes, subjects
+from optinface.api.settings import ApiSettings
+from optinface.api.sweeper import Sweeper
+from optinface.api.uploads import BodyLimitMiddleware
+from optinface.api.web import pages
+from optinface.api.web.sessions import SessionStore
+from optinface.consent.service import OptinFace
 
 API_PREFIX = "/v1"
 

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import ApiError, ApiErrorCode
-from api.limits import RateLimiter, retry_after_header
-from api.settings import ApiSettings
-from consent.roles import Actor, Permission, authorize
-from consent.service import OptinFace
+from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.limits import RateLimiter, retry_after_header
+from optinface.api.settings import ApiSettings
+from optinface.consent.roles import Actor, Permission, authorize
+from optinface.consent.service import OptinFace
 
 SUBJECT_PATH_PARAM = "subject"
 

@@ -37,6 +37,8 @@ model_integrity            503     a model file is missing or its SHA-256 differ
 index_corrupt              503     the saved index cannot be read
 unreadable_file            400     (CLI only) a file named on the command line cannot be read
 data_dir_in_use            409     (CLI only) a running server has the data directory open
+data_dir_unusable          503     (CLI only) the data directory cannot be created or written
+manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -56,9 +58,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.limits import retry_after_header
-from consent.errors import ConsentError, QuotaExceeded
-from engine.errors import EngineError
+from optinface.api.limits import retry_after_header
+from optinface.consent.errors import ConsentError, QuotaExceeded
+from optinface.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "index_corrupt": 503,
     "unreadable_file": 400,
     "data_dir_in_use": 409,
+    "data_dir_unusable": 503,
+    "manifest_unreadable": 503,
     "internal_error": 500,
 }
 

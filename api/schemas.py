@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from consent.roles import Role
+from optinface.consent.roles import Role
 
 
 class SearchableUpdate(BaseModel):

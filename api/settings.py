@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from consent.settings import ConsentSettings
+from optinface.consent.settings import ConsentSettings
 
 
 class ApiSettings(ConsentSettings):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from consent.errors import ConsentError
-from consent.service import OptinFace
+from optinface.consent.errors import ConsentError
+from optinface.consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import BinaryIO
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ApiError, ApiErrorCode, error_response
+from optinface.api.errors import ApiError, ApiErrorCode, error_response
 
 
 class BodyLimitMiddleware:

@@ -28,12 +28,12 @@ from insightface.app import FaceAnalysis
 
 from benchmarks.lfw import DEFAULT_LFW, people
 from benchmarks.plots import plot_bars
-from engine.decode import BgrImage
-from engine.manifest import load_manifest, verified_model_path
-from engine.pipeline import FacePipeline
-from engine.samples import Variant, portraits, variant
-from engine.settings import EngineSettings
-from engine.types import FacePick
+from optinface.engine.decode import BgrImage
+from optinface.engine.manifest import load_manifest, verified_model_path
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import Variant, portraits, variant
+from optinface.engine.settings import EngineSettings
+from optinface.engine.types import FacePick
 
 SEED = 20261123
 CHUNK = 32

@@ -27,13 +27,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from sqlalchemy import insert
 
-from consent.crypto import new_key, seal
-from consent.keys import template_binding
-from consent.roles import Role
-from consent.schemas import ErasureReason, NoticeCreate, Operation, PurposeCreate
-from consent.service import OptinFace
-from consent.settings import ConsentSettings
-from consent.tables import Consent, Subject, SubjectKey, Template, consent_purposes
+from optinface.consent.crypto import new_key, seal
+from optinface.consent.keys import template_binding
+from optinface.consent.roles import Role
+from optinface.consent.schemas import ErasureReason, NoticeCreate, Operation, PurposeCreate
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Consent, Subject, SubjectKey, Template, consent_purposes
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 20270301

@@ -46,7 +46,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from numpy.typing import NDArray
 
-from engine.index import HnswIndex
+from optinface.engine.index import HnswIndex
 
 SEED = 20261123
 DIM = 512

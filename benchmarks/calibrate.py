@@ -35,8 +35,8 @@ import tomli_w
 from benchmarks.lfw import CITATION, DEFAULT_LFW
 from benchmarks.metrics import fmr_at_threshold, fnmr_at_threshold, threshold_for_fmr
 from benchmarks.scores import Corpus, PairScores, all_pair_scores, load_corpus
-from engine.pipeline import FacePipeline
-from engine.settings import DEFAULT_THRESHOLDS, EngineSettings
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import DEFAULT_THRESHOLDS, EngineSettings
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.pipeline import FacePipeline
-from engine.samples import encode, portraits
-from engine.settings import EngineSettings
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import encode, portraits
+from optinface.engine.settings import EngineSettings
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,9 @@ from benchmarks.metrics import (
 )
 from benchmarks.plots import plot_cmc, plot_det, plot_roc, plot_score_histograms
 from benchmarks.scores import FAILED_SCORE, Corpus, all_pair_scores, load_corpus, pair_scores
-from engine.index import HnswIndex
-from engine.pipeline import FacePipeline
-from engine.settings import EngineSettings
+from optinface.engine.index import HnswIndex
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class IndexSearch:
             "ef_search": settings.index_ef_search,
             "max_elements": max(len(vectors), 16),
         }
-        self.backend = "engine.index.HnswIndex"
+        self.backend = "optinface.engine.index.HnswIndex"
         self._index = HnswIndex(**parameters)
         self._count = len(vectors)
         self._index.add(list(range(len(vectors))), vectors)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.pipeline import FacePipeline
-from engine.types import FacePick
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.types import FacePick
 
 DEFAULT_LFW = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "lfw-deepfunneled"
 CITATION = (

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from benchmarks.lfw import Pair, cache_path, embed_paths, people
-from engine.pipeline import FacePipeline
+from optinface.engine.pipeline import FacePipeline
 
 FAILED_SCORE = np.float32(-1.0)
 # Rows per block of the all-pairs matmul: 512 x 13,233 float32 scores (27 MB) plus two boolean

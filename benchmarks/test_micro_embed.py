@@ -6,8 +6,8 @@ import pytest
 from insightface.app import FaceAnalysis
 
 from benchmarks.bench_embed import baseline_model_dir, face_analysis
-from engine.pipeline import FacePipeline
-from engine.settings import EngineSettings
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import EngineSettings
 
 pytestmark = pytest.mark.micro
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_index import SEED, Dataset, brute_force, clustered
-from engine.index import HnswIndex
+from optinface.engine.index import HnswIndex
 
 pytestmark = pytest.mark.micro
 

@@ -15,11 +15,11 @@ from jinja2 import Environment
 from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.orm import Session
 
-from consent.ledger import consent_public, template_public
-from consent.policies import consent_status
-from consent.schemas import AccessExport, AuditEventPublic, ExportFormat, SubjectPublic
-from consent.settings import ConsentSettings
-from consent.tables import AuditEvent, Subject, Template
+from optinface.consent.ledger import consent_public, template_public
+from optinface.consent.policies import consent_status
+from optinface.consent.schemas import AccessExport, AuditEventPublic, ExportFormat, SubjectPublic
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent, Subject, Template
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.errors import NotFound, Unauthenticated
-from consent.keys import KeyRing
-from consent.roles import Actor, Role
-from consent.tables import ApiKey, Subject, SubjectToken
+from optinface.consent.errors import NotFound, Unauthenticated
+from optinface.consent.keys import KeyRing
+from optinface.consent.roles import Actor, Role
+from optinface.consent.tables import ApiKey, Subject, SubjectToken
 
 API_KEY_PREFIX = "key_"
 SUBJECT_TOKEN_PREFIX = "stk_"  # noqa: S105 (an id prefix, not a secret)

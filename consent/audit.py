@@ -23,10 +23,10 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.crypto import canonical_json
-from consent.keys import KeyRing
-from consent.roles import Actor
-from consent.tables import AuditCheckpoint, AuditEvent
+from optinface.consent.crypto import canonical_json
+from optinface.consent.keys import KeyRing
+from optinface.consent.roles import Actor
+from optinface.consent.tables import AuditCheckpoint, AuditEvent
 
 GENESIS = "0" * 64
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.files import PRIVATE_MODE
+from optinface.engine.files import PRIVATE_MODE
 
 logger = logging.getLogger(__name__)
 

@@ -30,15 +30,15 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
-from consent.audit import AuditAction, Entry
-from consent.crypto import canonical_json
-from consent.ledger import get_subject, new_id, tombstone_hash
-from consent.policies import ended_reason, in_force
-from consent.receipts import CONSENT_RECEIPT_VERSION
-from consent.roles import Actor
-from consent.runtime import Runtime
-from consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
-from consent.tables import (
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import canonical_json
+from optinface.consent.ledger import get_subject, new_id, tombstone_hash
+from optinface.consent.policies import ended_reason, in_force
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
+from optinface.consent.tables import (
     Consent,
     ConsentStatus,
     Subject,

@@ -102,3 +102,9 @@ class DataDirInUse(ConsentError):
     """Another process has the data directory open (see :mod:`consent.lock`)."""
 
     code = "data_dir_in_use"
+
+
+class DataDirUnusable(ConsentError):
+    """The data directory cannot be created or written (permissions, a file in the way)."""
+
+    code = "data_dir_unusable"

@@ -18,8 +18,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consent.crypto import new_key, open_sealed, seal
-from engine.files import write_private_atomic
+from optinface.consent.crypto import new_key, open_sealed, seal
+from optinface.engine.files import write_private_atomic
 
 
 def _load_or_create_secret(path: Path) -> bytes:

@@ -14,10 +14,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.crypto import new_key, open_sealed, seal
-from consent.errors import NotFound, SubjectErased
-from consent.keys import KeyRing, template_binding
-from consent.schemas import (
+from optinface.consent.crypto import new_key, open_sealed, seal
+from optinface.consent.errors import NotFound, SubjectErased
+from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.schemas import (
     ConsentCreate,
     ConsentPublic,
     NoticeCreate,
@@ -26,8 +26,8 @@ from consent.schemas import (
     SubjectCreate,
     TemplatePublic,
 )
-from consent.settings import Jurisdiction
-from consent.tables import (
+from optinface.consent.settings import Jurisdiction
+from optinface.consent.tables import (
     Consent,
     Notice,
     Purpose,
@@ -37,7 +37,7 @@ from consent.tables import (
     Template,
     Tombstone,
 )
-from engine.types import Vector
+from optinface.engine.types import Vector
 
 TOMBSTONE_DOMAIN = "tombstone"
 

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from consent.errors import DataDirInUse
-from engine.files import PRIVATE_MODE
+from optinface.consent.errors import DataDirInUse
+from optinface.engine.files import PRIVATE_MODE
 
 LOCK_FILE = "optinface.lock"
 

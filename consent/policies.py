@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
 
-from consent.errors import (
+from optinface.consent.errors import (
     ConsentExpired,
     ConsentRequired,
     ConsentWithdrawn,
@@ -21,9 +21,9 @@ from consent.errors import (
     ProbeConsentRequired,
     PurposeNotConsented,
 )
-from consent.schemas import AgeCategory, ConsentCapacity, ErasureReason, Operation
-from consent.settings import ConsentSettings, Jurisdiction
-from consent.tables import (
+from optinface.consent.schemas import AgeCategory, ConsentCapacity, ErasureReason, Operation
+from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.tables import (
     Consent,
     ConsentStatus,
     ProbeConsent,

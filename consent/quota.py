@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from consent.audit import AuditAction
-from consent.errors import QuotaExceeded
-from consent.tables import AuditEvent
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import QuotaExceeded
+from optinface.consent.tables import AuditEvent
 
 
 def identify_attempts_query(*, key_id: str, day: date) -> Select[int]:

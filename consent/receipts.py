@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consent.crypto import canonical_json
+from optinface.consent.crypto import canonical_json
 
 CONSENT_RECEIPT_VERSION = "KI-CR-v1.1.0"
 

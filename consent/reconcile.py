@@ -23,14 +23,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.audit import AuditAction, Entry
-from consent.erasure import destroy_ended_templates, erase_subject, excluded_subjects
-from consent.keys import KeyRing
-from consent.ledger import decrypt_template
-from consent.policies import indexable_labels, subjects_with_consent_ended
-from consent.runtime import Runtime
-from consent.schemas import ErasureReason, ReconcileReport
-from consent.tables import Subject, SubjectKey, Template
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.erasure import destroy_ended_templates, erase_subject, excluded_subjects
+from optinface.consent.keys import KeyRing
+from optinface.consent.ledger import decrypt_template
+from optinface.consent.policies import indexable_labels, subjects_with_consent_ended
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import ErasureReason, ReconcileReport
+from optinface.consent.tables import Subject, SubjectKey, Template
 
 
 def reconcile(

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from consent.policies import age_of_consent
-from consent.schemas import DeclarationPublic, ModelInfo, PurposePublic, Register
-from consent.settings import ConsentSettings, Jurisdiction
-from consent.tables import Purpose, RegisterDeclaration, Subject, SubjectStatus, Template
-from engine.manifest import ModelSpec
+from optinface.consent.policies import age_of_consent
+from optinface.consent.schemas import DeclarationPublic, ModelInfo, PurposePublic, Register
+from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.tables import Purpose, RegisterDeclaration, Subject, SubjectStatus, Template
+from optinface.engine.manifest import ModelSpec
 
 
 def build_register(

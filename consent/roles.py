@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from consent.errors import Forbidden
+from optinface.consent.errors import Forbidden
 
 
 class Role(StrEnum):

@@ -19,19 +19,19 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from consent.audit import AuditAction, Entry
-from consent.crypto import new_key, seal
-from consent.db import Database
-from consent.keys import KeyRing, template_binding
-from consent.ledger import decrypt_template
-from consent.lock import DataDirLock
-from consent.roles import Actor, Permission, authorize
-from consent.service import OptinFace
-from consent.settings import ConsentSettings
-from consent.tables import SubjectKey, Template
-from engine.files import shred_path, write_private_atomic
-from engine.index import HnswIndex
-from engine.protection import TemplateProtector
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import new_key, seal
+from optinface.consent.db import Database
+from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.ledger import decrypt_template
+from optinface.consent.lock import DataDirLock
+from optinface.consent.roles import Actor, Permission, authorize
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import SubjectKey, Template
+from optinface.engine.files import shred_path, write_private_atomic
+from optinface.engine.index import HnswIndex
+from optinface.engine.protection import TemplateProtector
 
 logger = logging.getLogger(__name__)
 STAGED_SUFFIX = ".next"
@@ -184,7 +184,7 @@ def _finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
     staged_rotation = _staged(settings.rotation_key_path)
     if staged_rotation.exists():
         # The re-key audit event names the new fingerprint: committed iff it is the last one.
-        from consent.tables import AuditEvent
+        from optinface.consent.tables import AuditEvent
 
         fingerprint = TemplateProtector.load_or_create(staged_rotation).fingerprint
         db = Database(settings.url)

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from consent.audit import Entry, append
-from consent.clock import Clock
-from consent.db import Database
-from consent.keys import KeyRing
-from consent.settings import ConsentSettings
-from consent.tables import AuditEvent
-from engine.types import VectorIndex
+from optinface.consent.audit import Entry, append
+from optinface.consent.clock import Clock
+from optinface.consent.db import Database
+from optinface.consent.keys import KeyRing
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent
+from optinface.engine.types import VectorIndex
 
 
 @dataclass(slots=True)

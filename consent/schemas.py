@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consent.audit import AuditAction
-from consent.roles import Role
-from consent.settings import Jurisdiction, Recipient
+from optinface.consent.audit import AuditAction
+from optinface.consent.roles import Role
+from optinface.consent.settings import Jurisdiction, Recipient
 
 
 class Operation(StrEnum):

@@ -18,22 +18,27 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consent import access, apikeys, ledger, policies
-from consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
-from consent.clock import Clock, SystemClock
-from consent.crypto import canonical_json
-from consent.db import Database
-from consent.erasure import destroy_ended_templates, destroy_templates, erase_subject
-from consent.errors import ConsentError, InvalidRequest, QuotaExceeded
-from consent.keys import KeyRing
-from consent.lock import DataDirLock
-from consent.quota import require_identify_quota
-from consent.receipts import consent_receipt
-from consent.reconcile import reconcile
-from consent.register import build_register, render_register
-from consent.roles import Actor, Permission, Role, authorize
-from consent.runtime import Runtime
-from consent.schemas import (
+from optinface.consent import access, apikeys, ledger, policies
+from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from optinface.consent.clock import Clock, SystemClock
+from optinface.consent.crypto import canonical_json
+from optinface.consent.db import Database
+from optinface.consent.erasure import destroy_ended_templates, destroy_templates, erase_subject
+from optinface.consent.errors import (
+    ConsentError,
+    DataDirUnusable,
+    InvalidRequest,
+    QuotaExceeded,
+)
+from optinface.consent.keys import KeyRing
+from optinface.consent.lock import DataDirLock
+from optinface.consent.quota import require_identify_quota
+from optinface.consent.receipts import consent_receipt
+from optinface.consent.reconcile import reconcile
+from optinface.consent.register import build_register, render_register
+from optinface.consent.roles import Actor, Permission, Role, authorize
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
     AccessExport,
     ApiKeyCreated,
     ApiKeyPublic,
@@ -69,9 +74,9 @@ from consent.schemas import (
     TombstonePublic,
     WithdrawalResult,
 )
-from consent.settings import ConsentSettings
-from consent.sweeper import due_for_erasure
-from consent.tables import (
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.sweeper import due_for_erasure
+from optinface.consent.tables import (
     ApiKey,
     AuditEvent,
     Consent,
@@ -84,12 +89,12 @@ from consent.tables import (
     Template,
     Tombstone,
 )
-from engine.errors import EngineError, IndexCorrupt, ModelMismatch
-from engine.files import shred_path
-from engine.pipeline import FacePipeline
-from engine.protection import TemplateProtector
-from engine.thresholds import Threshold, threshold_for
-from engine.types import VectorIndex
+from optinface.engine.errors import EngineError, IndexCorrupt, ModelMismatch
+from optinface.engine.files import shred_path
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.protection import TemplateProtector
+from optinface.engine.thresholds import Threshold, threshold_for
+from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,7 +107,7 @@ def _open_index(settings: ConsentSettings) -> tuple[VectorIndex, str | None]:
     The index is a cache of the ledger, so reconciliation refills an empty one: better than
     refusing to start, and a damaged file of biometric vectors is not worth keeping.
     """
-    from engine.index import HnswIndex  # the engine's default backend
+    from optinface.engine.index import HnswIndex  # the engine's default backend
 
     try:
         return HnswIndex.open(settings, dim=EMBEDDING_DIM), None
@@ -149,10 +154,16 @@ class OptinFace:
         Raises:
             DataDirInUse: Another process has the data folder open (see :mod:`consent.lock`).
         """
-        # Only the service's user may even list what the data directory holds.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        settings.data_dir.chmod(0o700)
-        lock = DataDirLock.acquire(settings.data_dir)
+        try:
+            # Only the service's user may even list what the data directory holds.
+            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            settings.data_dir.chmod(0o700)
+            lock = DataDirLock.acquire(settings.data_dir)
+        except PermissionError as error:
+            message = f"data directory {settings.data_dir}: {error.strerror}"
+            raise DataDirUnusable(message) from error
+        except (FileExistsError, NotADirectoryError) as error:
+            raise DataDirUnusable(f"data directory {settings.data_dir} is not a folder") from error
         try:
             return cls._open_locked(settings, lock=lock, pipeline=pipeline, clock=clock,
                                     index=index)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from engine.settings import EngineSettings
+from optinface.engine.settings import EngineSettings
 
 
 class Jurisdiction(StrEnum):

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from consent.schemas import ErasureReason
-from consent.settings import ConsentSettings
-from consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
 
 
 def _kept_until(consent: Consent) -> tuple[datetime, ErasureReason]:

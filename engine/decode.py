@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.errors import ImageTooLarge, InvalidImage
+from optinface.engine.errors import ImageTooLarge, InvalidImage
 
 BgrImage = NDArray[np.uint8]
 """An H x W x 3 uint8 image in OpenCV's BGR channel order."""

@@ -14,8 +14,8 @@ import numpy as np
 import onnxruntime as ort
 from insightface.model_zoo import get_model
 
-from engine.decode import BgrImage
-from engine.types import DetectedFace
+from optinface.engine.decode import BgrImage
+from optinface.engine.types import DetectedFace
 
 
 class FaceDetector:

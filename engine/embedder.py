@@ -16,8 +16,8 @@ from insightface.model_zoo import get_model
 from insightface.utils import face_align
 from numpy.typing import NDArray
 
-from engine.decode import BgrImage
-from engine.types import DetectedFace, Vector
+from optinface.engine.decode import BgrImage
+from optinface.engine.types import DetectedFace, Vector
 
 AlignedCrop = NDArray[np.uint8]
 

@@ -57,6 +57,12 @@ class ModelIntegrityError(EngineError):
     code = "model_integrity"
 
 
+class ManifestUnreadable(EngineError):
+    """The model manifest or the thresholds file is missing or is not valid TOML."""
+
+    code = "manifest_unreadable"
+
+
 class ModelMismatch(EngineError):
     """Templates from two different models cannot be compared."""
 

@@ -43,17 +43,17 @@ import hnswlib
 import numpy as np
 from numpy.typing import NDArray
 
-from engine import index_file
-from engine.errors import IndexCorrupt
-from engine.files import (
+from optinface.engine import index_file
+from optinface.engine.errors import IndexCorrupt
+from optinface.engine.files import (
     PRIVATE_DIR_MODE,
     fsync_directory,
     open_if_exists,
     shred,
     shred_path,
 )
-from engine.settings import EngineSettings
-from engine.types import SearchHit, Vector
+from optinface.engine.settings import EngineSettings
+from optinface.engine.types import SearchHit, Vector
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.errors import IndexCorrupt
-from engine.files import PRIVATE_MODE, fsync_directory
+from optinface.engine.errors import IndexCorrupt
+from optinface.engine.files import PRIVATE_MODE, fsync_directory
 
 logger = logging.getLogger(__name__)
 

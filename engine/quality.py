@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import LowQuality
-from engine.types import DetectedFace
+from optinface.engine.errors import LowQuality
+from optinface.engine.types import DetectedFace
 
 
 @dataclass(frozen=True, slots=True)

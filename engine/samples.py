@@ -14,8 +14,8 @@ import cv2
 import insightface
 import numpy as np
 
-from engine.decode import BgrImage
-from engine.detector import FaceDetector
+from optinface.engine.decode import BgrImage
+from optinface.engine.detector import FaceDetector
 
 GROUP_PHOTO = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
 PORTRAIT_MARGIN = 2.0  # crop side / face side: ~250 px portraits holding exactly one face

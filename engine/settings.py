@@ -11,9 +11,11 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MANIFEST = PROJECT_ROOT / "models" / "manifest.toml"
-DEFAULT_THRESHOLDS = PROJECT_ROOT / "models" / "thresholds.toml"
+# The folder that holds engine/ and models/: the installed ``optinface`` package in a wheel, the
+# repository in a checkout (the package's symlinks resolve there), so no path setting is needed.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MANIFEST = PACKAGE_ROOT / "models" / "manifest.toml"
+DEFAULT_THRESHOLDS = PACKAGE_ROOT / "models" / "thresholds.toml"
 
 
 class EngineSettings(BaseSettings):

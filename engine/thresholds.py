@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import EngineError
+from optinface.engine.errors import EngineError, ManifestUnreadable
 
 
 class NotCalibrated(EngineError):
@@ -36,8 +36,11 @@ def load_thresholds(path: Path) -> list[Threshold]:
     """Every calibrated threshold in ``thresholds.toml`` (none if the file is absent)."""
     if not path.is_file():
         return []
-    with path.open("rb") as stream:
-        raw = tomllib.load(stream)
+    try:
+        with path.open("rb") as stream:
+            raw = tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ManifestUnreadable(f"thresholds file {path} cannot be read: {error}") from error
     return [
         Threshold(
             model_id=model_id,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.decode import BgrImage
-from engine.pipeline import FacePipeline
-from engine.samples import encode, portraits
-from engine.settings import EngineSettings
+from optinface.engine.decode import BgrImage
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import encode, portraits
+from optinface.engine.settings import EngineSettings
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli.common import DataDir, opened
+from optinface.api.cli.common import DataDir, opened
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
-from api.settings import ApiSettings, load_settings
-from consent.errors import ConsentError
-from consent.roles import Actor
-from consent.service import OptinFace
-from engine.errors import EngineError
+from optinface.api.settings import ApiSettings, load_settings
+from optinface.consent.errors import ConsentError
+from optinface.consent.roles import Actor
+from optinface.consent.service import OptinFace
+from optinface.engine.errors import EngineError
 
 DataDir = Annotated[
     Path | None,

@@ -20,11 +20,11 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from api.app import create_app
-from api.cli.serve import bootstrap_admin
-from api.settings import load_settings
-from consent.service import OptinFace
-from engine.samples import encode, portraits
+from optinface.api.app import create_app
+from optinface.api.cli.serve import bootstrap_admin
+from optinface.api.settings import load_settings
+from optinface.consent.service import OptinFace
+from optinface.engine.samples import encode, portraits
 
 console = Console()
 
@@ -233,8 +233,8 @@ def demo(
             if not api_key:
                 raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
             client, admin = stack.enter_context(httpx.Client(base_url=url, timeout=60)), api_key
-            from engine.pipeline import FacePipeline
-            from engine.settings import EngineSettings
+            from optinface.engine.pipeline import FacePipeline
+            from optinface.engine.settings import EngineSettings
 
             detector = FacePipeline.from_settings(EngineSettings()).detector
         faces = [encode(image) for image in portraits(detector)]

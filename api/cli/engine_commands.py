@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.errors import EngineError, UnreadableFile
-from engine.manifest import inspect_model, load_manifest
-from engine.pipeline import FacePipeline, ImageResult
-from engine.settings import EngineSettings
-from engine.types import FacePick
+from optinface.engine.errors import EngineError, UnreadableFile
+from optinface.engine.manifest import inspect_model, load_manifest
+from optinface.engine.pipeline import FacePipeline, ImageResult
+from optinface.engine.settings import EngineSettings
+from optinface.engine.types import FacePick
 
 CHUNK = 32  # images decoded and embedded together: one batched recognizer call per chunk
 

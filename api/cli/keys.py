@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
-from consent.roles import Role
+from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.consent.roles import Role
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 

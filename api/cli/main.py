@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import typer
 
-from api.cli import (
+from optinface.api.cli import (
     audit,
     demo,
     engine_commands,
@@ -17,6 +18,8 @@ from api.cli import (
     rotation_commands,
     serve,
 )
+from optinface.consent.errors import ConsentError
+from optinface.engine.errors import EngineError
 
 app = typer.Typer(
     help="optinface: consent-first face matching. Every command has --help with an example.",
@@ -43,5 +46,18 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INF
     )
 
 
+def run() -> None:
+    """The console script: any refusal ends in one line with its stable code, never a traceback.
+
+    Commands that open the service already print their own refusals; this catches what happens
+    before (an unreadable manifest, a missing model file, a data directory that cannot be made).
+    """
+    try:
+        app()
+    except (EngineError, ConsentError) as error:
+        typer.echo(f"error: {error.code}: {error.message}", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    run()

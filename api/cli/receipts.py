@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli.common import DataDir
-from api.settings import load_settings
-from consent.keys import KeyRing
-from consent.receipts import verify_receipt
+from optinface.api.cli.common import DataDir
+from optinface.api.settings import load_settings
+from optinface.consent.keys import KeyRing
+from optinface.consent.receipts import verify_receipt
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import ApiKey, DataDir, opened, operator
-from api.schemas import RegisterFormat
+from optinface.api.cli.common import ApiKey, DataDir, opened, operator
+from optinface.api.schemas import RegisterFormat
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
-from api.schemas import ExportFormat
-from consent.schemas import ErasureReason
+from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.schemas import ExportFormat
+from optinface.consent.schemas import ErasureReason
 
 Subject = Annotated[str, typer.Argument(help="The subject's pseudonym (subj_...).")]
 

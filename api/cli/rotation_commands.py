@@ -9,11 +9,11 @@ import dataclasses
 
 import typer
 
-from api.cli import keys
-from api.cli.common import ApiKey, DataDir, echo_json, opened, operator
-from api.settings import load_settings
-from consent.errors import DataDirInUse
-from consent.rotation import finish_interrupted_rotation, rekey_templates, rotate_master
+from optinface.api.cli import keys
+from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.settings import load_settings
+from optinface.consent.errors import DataDirInUse
+from optinface.consent.rotation import finish_interrupted_rotation, rekey_templates, rotate_master
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
 

@@ -9,12 +9,12 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from api.app import create_app
-from api.cli.common import DataDir
-from api.settings import load_settings
-from consent.errors import InvalidRequest
-from consent.roles import Role
-from consent.service import OptinFace
+from optinface.api.app import create_app
+from optinface.api.cli.common import DataDir
+from optinface.api.settings import load_settings
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
 

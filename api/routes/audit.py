@@ -15,11 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from api.deps import ServiceDep, require
-from api.schemas import AuditExportFormat, DeclarationCreate, RegisterFormat
-from consent.audit import AuditAction
-from consent.roles import Actor, Permission
-from consent.schemas import (
+from optinface.api.deps import ServiceDep, require
+from optinface.api.schemas import AuditExportFormat, DeclarationCreate, RegisterFormat
+from optinface.consent.audit import AuditAction
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import (
     AuditEventPublic,
     AuditFilter,
     AuditPage,
@@ -30,7 +30,7 @@ from consent.schemas import (
     SweepReport,
     TombstonePublic,
 )
-from consent.service import OptinFace
+from optinface.consent.service import OptinFace
 
 router = APIRouter(tags=["audit and register"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ServiceDep
-from api.schemas import Health
+from optinface.api.deps import ServiceDep
+from optinface.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from api.deps import ServiceDep, require
-from api.schemas import ApiKeyCreate
-from consent.roles import Actor, Permission
-from consent.schemas import ApiKeyCreated, ApiKeyPublic
+from optinface.api.deps import ServiceDep, require
+from optinface.api.schemas import ApiKeyCreate
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 

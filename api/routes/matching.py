@@ -9,10 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
-from api.deps import ServiceDep, SettingsDep, require
-from api.uploads import read_image
-from consent.roles import Actor, Permission
-from consent.schemas import MatchResult, ProbeConsentCreate, ProbeConsentPublic
+from optinface.api.deps import ServiceDep, SettingsDep, require
+from optinface.api.uploads import read_image
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import MatchResult, ProbeConsentCreate, ProbeConsentPublic
 
 router = APIRouter(tags=["matching"])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from api.deps import ServiceDep, require
-from consent.roles import Actor, Permission
-from consent.schemas import NoticeCreate, NoticePublic, PurposeCreate, PurposePublic
+from optinface.api.deps import ServiceDep, require
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import NoticeCreate, NoticePublic, PurposeCreate, PurposePublic
 
 router = APIRouter(tags=["purposes"])
 

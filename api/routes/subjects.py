@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from api.deps import ServiceDep, SettingsDep, require
-from api.schemas import ExportFormat, SearchableUpdate
-from api.uploads import read_image
-from consent.roles import Actor, Permission
-from consent.schemas import (
+from optinface.api.deps import ServiceDep, SettingsDep, require
+from optinface.api.schemas import ExportFormat, SearchableUpdate
+from optinface.api.uploads import read_image
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import (
     AccessExport,
     ConsentCreate,
     ConsentGiven,

@@ -22,15 +22,15 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ServiceDep, SettingsDep, admit
-from api.errors import ApiError, ApiErrorCode, status_for
-from api.routes.audit import all_events, audit_csv
-from api.settings import ApiSettings
-from api.uploads import read_image
-from api.web.sessions import Area, SessionStore, WebSession
-from consent.errors import ConsentError
-from consent.roles import PERMISSIONS, Actor, Permission
-from consent.schemas import (
+from optinface.api.deps import ServiceDep, SettingsDep, admit
+from optinface.api.errors import ApiError, ApiErrorCode, status_for
+from optinface.api.routes.audit import all_events, audit_csv
+from optinface.api.settings import ApiSettings
+from optinface.api.uploads import read_image
+from optinface.api.web.sessions import Area, SessionStore, WebSession
+from optinface.consent.errors import ConsentError
+from optinface.consent.roles import PERMISSIONS, Actor, Permission
+from optinface.consent.schemas import (
     AuditEventPublic,
     AuditFilter,
     ConsentCapacity,
@@ -38,8 +38,8 @@ from consent.schemas import (
     ConsentMethod,
     ErasureReason,
 )
-from consent.service import OptinFace
-from engine.errors import EngineError
+from optinface.consent.service import OptinFace
+from optinface.engine.errors import EngineError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

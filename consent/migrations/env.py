@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from consent.tables import Base
+from optinface.consent.tables import Base
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from consent.roles import Role
-from consent.service import OptinFace
-from engine.pipeline import FacePipeline
-from engine.settings import DEFAULT_THRESHOLDS
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import DEFAULT_THRESHOLDS
 
 TEST_FMR = 1e-4
 

@@ -13,9 +13,9 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from api.settings import ApiSettings
-from consent.service import OptinFace
-from engine.pipeline import FacePipeline
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import Keys, World, auth, deployment, set_up_world
 
 Deployment = tuple[ApiSettings, OptinFace, TestClient, Keys]

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from engine.decode import BgrImage
-from engine.samples import encode, group_photo
+from optinface.api.cli.main import app
+from optinface.engine.decode import BgrImage
+from optinface.engine.samples import encode, group_photo
 
 runner = CliRunner()
 

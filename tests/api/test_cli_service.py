@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from api.settings import load_settings
-from consent.service import OptinFace
+from optinface.api.cli.main import app
+from optinface.api.settings import load_settings
+from optinface.consent.service import OptinFace
 from tests.api.conftest import thresholds_for_tests
 
 runner = CliRunner()
@@ -159,9 +159,9 @@ def test_receipt_verify_refuses_a_tampered_receipt(
 
 
 def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) -> None:
-    from api.settings import load_settings
-    from consent.schemas import AgeCategory, SubjectCreate
-    from consent.service import OptinFace
+    from optinface.api.settings import load_settings
+    from optinface.consent.schemas import AgeCategory, SubjectCreate
+    from optinface.consent.service import OptinFace
 
     service = OptinFace.open(load_settings(data_dir=data_dir))
     try:

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import consent.errors
-import engine.errors
-import engine.thresholds
-from api.app import create_app
-from api.errors import STATUS_BY_CODE
-from api.settings import ApiSettings
-from consent.service import OptinFace
-from engine.pipeline import FacePipeline
+import optinface.api.errors
+import optinface.consent.errors
+import optinface.engine.errors
+import optinface.engine.thresholds
+from optinface.api.app import create_app
+from optinface.api.errors import STATUS_BY_CODE
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import World, auth, consent_body, deployment, set_up_world
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -39,17 +40,17 @@ def _codes(base: type) -> set[str]:
 
 
 def test_every_domain_code_has_a_status_in_the_table() -> None:
-    codes = _codes(consent.errors.ConsentError) | _codes(engine.errors.EngineError)
-    assert engine.thresholds.NotCalibrated.code in codes
+    codes = _codes(optinface.consent.errors.ConsentError) | _codes(
+        optinface.engine.errors.EngineError
+    )
+    assert optinface.engine.thresholds.NotCalibrated.code in codes
     assert codes - STATUS_BY_CODE.keys() == set()
 
 
 def test_the_table_is_documented_in_the_module_docstring() -> None:
-    import api.errors
-
     for code, status in STATUS_BY_CODE.items():
-        assert f"{code} " in (api.errors.__doc__ or "") and str(status) in (
-            api.errors.__doc__ or ""
+        assert f"{code} " in (optinface.api.errors.__doc__ or "") and str(status) in (
+            optinface.api.errors.__doc__ or ""
         )
 
 
@@ -89,7 +90,7 @@ def test_bytes_that_are_not_an_image(world: World) -> None:
 
 
 def test_an_image_without_a_face(world: World, portrait_images: list) -> None:
-    from engine.samples import encode
+    from optinface.engine.samples import encode
 
     blank = portrait_images[0].copy()
     blank[:] = 128

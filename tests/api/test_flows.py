@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from engine.samples import encode, group_photo
+from optinface.engine.samples import encode, group_photo
 from tests.api.conftest import World, auth
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,

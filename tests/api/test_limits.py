@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.limits import RateLimiter
-from api.settings import ApiSettings
-from consent.service import OptinFace
-from engine.pipeline import FacePipeline
+from optinface.api.app import create_app
+from optinface.api.limits import RateLimiter
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import Keys, World, auth, deployment, set_up_world
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -114,7 +114,7 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_dockerfile_runs_commands_the_cli_has() -> None:
     from typer.testing import CliRunner
 
-    from api.cli.main import app
+    from optinface.api.cli.main import app
 
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["optinface"]' in text

@@ -54,7 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     command = [
         sys.executable,
         "-m",
-        "api.cli.main",
+        "optinface.api.cli.main",
         "serve",
         "--port",
         str(port),

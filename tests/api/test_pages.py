@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from consent.service import OptinFace
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
 from tests.api.conftest import World, auth
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from api.app import create_app
-from api.deps import PermissionGuard
-from api.settings import ApiSettings
-from consent.roles import PERMISSIONS, Permission, Role
-from engine.pipeline import FacePipeline
+from optinface.api.app import create_app
+from optinface.api.deps import PermissionGuard
+from optinface.api.settings import ApiSettings
+from optinface.consent.roles import PERMISSIONS, Permission, Role
+from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import World, auth, deployment, set_up_world
 
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout

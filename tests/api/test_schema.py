@@ -14,11 +14,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from api.app import create_app
-from api.settings import ApiSettings
-from consent.roles import Role
-from consent.service import OptinFace
-from engine.pipeline import FacePipeline
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import TEST_FMR, thresholds_for_tests
 
 # The app exists at import time so schemathesis can read its schema; its service (on a

@@ -16,11 +16,11 @@ import pytest
 from benchmarks.calibrate import calibrate
 from benchmarks.eval_lfw import evaluate, identification, verification_official
 from benchmarks.scores import all_pair_scores, load_corpus
-from engine.decode import BgrImage
-from engine.pipeline import FacePipeline
-from engine.samples import Variant, variant
-from engine.settings import EngineSettings
-from engine.thresholds import load_thresholds, threshold_for
+from optinface.engine.decode import BgrImage
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import Variant, variant
+from optinface.engine.settings import EngineSettings
+from optinface.engine.thresholds import load_thresholds, threshold_for
 
 NAMES = ["Person_A", "Person_B", "Person_C", "Person_D", "Person_E", "Person_F"]
 SEVERAL = 4  # the first four people have five images; the last two have one

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from consent.roles import Actor, Role
-from consent.schemas import (
+from optinface.consent.roles import Actor, Role
+from optinface.consent.schemas import (
     AgeCategory,
     ConsentCapacity,
     ConsentCreate,
@@ -21,9 +21,9 @@ from consent.schemas import (
     PurposeCreate,
     SubjectCreate,
 )
-from consent.service import OptinFace
-from consent.settings import ConsentSettings
-from engine.pipeline import FacePipeline
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.engine.pipeline import FacePipeline
 
 # Not a calibrated figure: models/thresholds.toml comes from the LFW calibration, which these
 # tests must not depend on. 0.36 is in the usual range of ArcFace MobileFaceNet at FMR 1e-4.
@@ -192,7 +192,7 @@ def world(service: OptinFace, clock: FakeClock) -> World:
 @pytest.fixture(scope="session")
 def flipped_jpegs(portrait_images) -> list[bytes]:  # type: ignore[no-untyped-def]
     """The same six people, mirrored: a different photo of the same face."""
-    from engine.samples import Variant, encode, variant
+    from optinface.engine.samples import Variant, encode, variant
 
     return [encode(variant(image, Variant.FLIP)) for image in portrait_images]
 
@@ -208,8 +208,8 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
 
 def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
     """The stored ciphertext and the protected float32 vector of one template (test-only peek)."""
-    from consent.ledger import decrypt_template
-    from consent.tables import SubjectKey, Template
+    from optinface.consent.ledger import decrypt_template
+    from optinface.consent.tables import SubjectKey, Template
 
     runtime = service._rt
     with runtime.db.transaction() as session:

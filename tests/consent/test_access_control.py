@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from consent.errors import Forbidden, InvalidRequest, Unauthenticated
-from consent.roles import Role
-from consent.schemas import AgeCategory, SubjectCreate
+from optinface.consent.errors import Forbidden, InvalidRequest, Unauthenticated
+from optinface.consent.roles import Role
+from optinface.consent.schemas import AgeCategory, SubjectCreate
 from tests.consent.conftest import World
 
 
@@ -73,6 +73,6 @@ def test_the_data_directory_and_database_files_are_private(world: World) -> None
 
 
 def _all():  # type: ignore[no-untyped-def]
-    from consent.schemas import AuditFilter
+    from optinface.consent.schemas import AuditFilter
 
     return AuditFilter()

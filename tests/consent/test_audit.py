@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from consent.audit import event_hash
-from consent.service import OptinFace
-from consent.tables import AuditEvent
+from optinface.consent.audit import event_hash
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import AuditEvent
 from tests.consent.conftest import World
 
 
@@ -82,7 +82,7 @@ def test_checkpoints_are_signed_every_n_events(chain: OptinFace) -> None:
 
 
 def test_a_failed_login_is_audited_without_the_secret(world: World) -> None:
-    from consent.errors import Unauthenticated
+    from optinface.consent.errors import Unauthenticated
 
     secret = world.service.create_api_key(actor=world.admin, role="portal", name="x").secret  # type: ignore[arg-type]
     with pytest.raises(Unauthenticated):
@@ -93,7 +93,7 @@ def test_a_failed_login_is_audited_without_the_secret(world: World) -> None:
 
 
 def _failures():  # type: ignore[no-untyped-def]
-    from consent.audit import AuditAction
-    from consent.schemas import AuditFilter
+    from optinface.consent.audit import AuditAction
+    from optinface.consent.schemas import AuditFilter
 
     return AuditFilter(action=AuditAction.LOGIN_FAILURE)

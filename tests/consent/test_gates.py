@@ -6,11 +6,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from consent.audit import AuditAction
-from consent.errors import ConsentError
-from consent.schemas import AgeCategory, AuditFilter, ConsentCapacity, Operation, SubjectCreate
-from consent.settings import Jurisdiction
-from engine.errors import EngineError
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import ConsentError
+from optinface.consent.schemas import (
+    AgeCategory,
+    AuditFilter,
+    ConsentCapacity,
+    Operation,
+    SubjectCreate,
+)
+from optinface.consent.settings import Jurisdiction
+from optinface.engine.errors import EngineError
 from tests.consent.conftest import FakeClock, World, make_world
 
 
@@ -180,7 +186,7 @@ def test_templates_of_another_model_are_not_compared(
 ) -> None:
     from sqlalchemy import update
 
-    from consent.tables import Template
+    from optinface.consent.tables import Template
 
     pseudonym, consent_id = world.subject()
     world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,

@@ -7,10 +7,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consent.schemas import ErasureReason
-from consent.service import OptinFace
-from consent.settings import ConsentSettings
-from engine.pipeline import FacePipeline
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, make_world
 
 STEP = st.tuples(st.sampled_from(["enrol", "withdraw", "erase", "new"]), st.integers(0, 5))
@@ -51,7 +51,7 @@ def test_erased_subjects_are_nowhere_and_the_chain_verifies(
         with service._rt.db.transaction() as session:
             from sqlalchemy import select
 
-            from consent.tables import Subject, Template
+            from optinface.consent.tables import Subject, Template
 
             active = set(session.scalars(select(Template.id)))
             pseudonyms = set(session.scalars(select(Subject.pseudonym)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from consent.receipts import verify_receipt
-from consent.schemas import Decision, ErasureReason
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import Decision, ErasureReason
 from tests.consent.conftest import World, occurrences, template_bytes
 
 
@@ -81,7 +81,7 @@ def test_a_stranger_gets_no_match_never_the_nearest_face(
 def test_erased_pseudonym_cannot_be_enrolled_again(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    from consent.errors import SubjectErased
+    from optinface.consent.errors import SubjectErased
 
     pseudonym, consent_id = world.subject()
     world.service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)

@@ -8,8 +8,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from consent.db import MIGRATIONS
-from consent.tables import Base, Consent
+from optinface.consent.db import MIGRATIONS
+from optinface.consent.tables import Base, Consent
 from tests.consent.conftest import World
 
 

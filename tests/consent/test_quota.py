@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from consent.errors import ConsentError, QuotaExceeded
-from consent.quota import identify_attempts, identify_attempts_query
-from consent.roles import Actor, Role
-from consent.service import OptinFace
-from consent.settings import ConsentSettings
-from consent.tables import AuditEvent
-from engine.errors import EngineError
-from engine.pipeline import FacePipeline
+from optinface.consent.errors import ConsentError, QuotaExceeded
+from optinface.consent.quota import identify_attempts, identify_attempts_query
+from optinface.consent.roles import Actor, Role
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent
+from optinface.engine.errors import EngineError
+from optinface.engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, World, make_world
 
 NOT_AN_IMAGE = b"not an image at all"

@@ -10,15 +10,21 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from consent.audit import AuditAction
-from consent.errors import DataDirInUse
-from consent.lock import LOCK_FILE
-from consent.receipts import verify_receipt
-from consent.schemas import AgeCategory, AuditFilter, Decision, ErasureReason, SubjectCreate
-from consent.service import OptinFace
-from consent.settings import ConsentSettings
-from consent.tables import Subject, SubjectStatus, Template
-from engine.pipeline import FacePipeline
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import DataDirInUse
+from optinface.consent.lock import LOCK_FILE
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import (
+    AgeCategory,
+    AuditFilter,
+    Decision,
+    ErasureReason,
+    SubjectCreate,
+)
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Subject, SubjectStatus, Template
+from optinface.engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 
@@ -109,7 +115,7 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
 ) -> None:
     from sqlalchemy import update
 
-    from consent.tables import Subject, SubjectStatus
+    from optinface.consent.tables import Subject, SubjectStatus
 
     pseudonym, consent_id = world.subject()
     world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
@@ -162,7 +168,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         service.enrol(actor=world.portal, subject=ended, consent_id=long_consent,
                       image=portrait_jpegs[2])
     clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
-    monkeypatch.setattr("consent.service.erase_subject", _crash)
+    monkeypatch.setattr("optinface.consent.service.erase_subject", _crash)
     if interruption.startswith("sweep"):
         with pytest.raises(Crash):
             service.sweep()

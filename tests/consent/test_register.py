@@ -7,9 +7,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from consent.service import OptinFace
-from consent.settings import ConsentSettings, Recipient
-from engine.pipeline import FacePipeline
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings, Recipient
+from optinface.engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, World, make_world
 
 ETHICS_BOARD = Recipient(

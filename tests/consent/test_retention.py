@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from consent.audit import AuditAction
-from consent.errors import ConsentExpired, SubjectErased
-from consent.policies import indexable_labels
-from consent.receipts import verify_receipt
-from consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import ConsentExpired, SubjectErased
+from optinface.consent.policies import indexable_labels
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
 from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 

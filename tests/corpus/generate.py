@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from engine.decode import BgrImage
-from engine.samples import encode
+from optinface.engine.decode import BgrImage
+from optinface.engine.samples import encode
 
 ACCEPTED = "accepted"  # not an error: exactly one face of good quality
 
@@ -150,9 +150,9 @@ def _small(portrait: BgrImage) -> BgrImage:
 
 def main(out_dir: str) -> None:
     """Write the corpus as files (``name.ext`` + ``expected.txt``)."""
-    from engine.pipeline import FacePipeline
-    from engine.samples import portraits
-    from engine.settings import EngineSettings
+    from optinface.engine.pipeline import FacePipeline
+    from optinface.engine.samples import portraits
+    from optinface.engine.settings import EngineSettings
 
     settings = EngineSettings()
     faces = portraits(FacePipeline.from_settings(settings).detector)

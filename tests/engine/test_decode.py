@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.decode import BgrImage
-from engine.errors import EngineError
-from engine.pipeline import FacePipeline
-from engine.settings import EngineSettings
+from optinface.engine.decode import BgrImage
+from optinface.engine.errors import EngineError
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import EngineSettings
 from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
 
 

@@ -14,11 +14,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from engine import index_file
-from engine.errors import IndexCorrupt
-from engine.index import RESERVED_LABELS, HnswIndex
-from engine.settings import EngineSettings
-from engine.types import VectorIndex
+from optinface.engine import index_file
+from optinface.engine.errors import IndexCorrupt
+from optinface.engine.index import RESERVED_LABELS, HnswIndex
+from optinface.engine.settings import EngineSettings
+from optinface.engine.types import VectorIndex
 
 DIM = 512
 FAST = {"m": 16, "ef_construction": 100}  # small graphs build in well under a second

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ModelIntegrityError
-from engine.manifest import (
+from optinface.engine.errors import ModelIntegrityError
+from optinface.engine.manifest import (
     ModelRole,
     inspect_model,
     load_manifest,
@@ -17,8 +17,8 @@ from engine.manifest import (
     sha256_of,
     verified_model_path,
 )
-from engine.pipeline import FacePipeline
-from engine.settings import DEFAULT_MANIFEST, EngineSettings
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import DEFAULT_MANIFEST, EngineSettings
 
 EXPECTED = {
     "w600k_mbf": "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",

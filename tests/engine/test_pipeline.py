@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.decode import BgrImage
-from engine.errors import MultipleFaces, NoFace
-from engine.pipeline import FacePipeline
-from engine.samples import Variant, encode, group_photo, variant
-from engine.types import FacePick
+from optinface.engine.decode import BgrImage
+from optinface.engine.errors import MultipleFaces, NoFace
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import Variant, encode, group_photo, variant
+from optinface.engine.types import FacePick
 
 
 def _embed(pipeline: FacePipeline, image: BgrImage) -> np.ndarray:

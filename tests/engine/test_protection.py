@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.protection import TemplateProtector
+from optinface.engine.protection import TemplateProtector
 
 
 def _unit_rows(count: int, seed: int) -> np.ndarray:

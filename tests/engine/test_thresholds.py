@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.thresholds import NotCalibrated, load_thresholds, threshold_for
+from optinface.engine.thresholds import NotCalibrated, load_thresholds, threshold_for
 
 CALIBRATION = """
 [models.w600k_mbf]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from api.settings import ApiSettings
+from optinface.api.settings import ApiSettings
 from tests.api.conftest import (  # noqa: F401 (fixtures re-exported for this folder)
     TEST_FMR,
     client,

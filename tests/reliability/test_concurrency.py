@@ -22,12 +22,12 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
-from consent.errors import ConsentError
-from consent.schemas import ErasureReason
-from consent.service import OptinFace
-from consent.tables import Template
-from engine.errors import EngineError
+from optinface.api.app import create_app
+from optinface.consent.errors import ConsentError
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import Template
+from optinface.engine.errors import EngineError
 from tests.api.conftest import Keys, auth, set_up_world
 from tests.consent.conftest import FakeClock, make_world
 from tests.reliability.conftest import record, reliability_settings

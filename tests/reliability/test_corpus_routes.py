@@ -14,9 +14,9 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
-from api.settings import ApiSettings
-from consent.service import OptinFace
-from engine.decode import BgrImage
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from optinface.engine.decode import BgrImage
 from tests.api.conftest import World, auth
 from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
 from tests.reliability.conftest import data_snapshot, peak_rss_mb, record

@@ -31,14 +31,14 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from api.settings import ApiSettings
-from consent.roles import Role
-from consent.schemas import NoticeCreate, Operation, PurposeCreate
-from consent.service import OptinFace
-from consent.tables import Consent, ConsentStatus, Subject, Template
-from engine.errors import IndexCorrupt
-from engine.index import HnswIndex
-from engine.pipeline import FacePipeline
+from optinface.api.settings import ApiSettings
+from optinface.consent.roles import Role
+from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
+from optinface.engine.errors import IndexCorrupt
+from optinface.engine.index import HnswIndex
+from optinface.engine.pipeline import FacePipeline
 from tests.api.server import free_port
 from tests.reliability.conftest import record, reliability_settings
 from tests.reliability.test_secrets import key_forms

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
-from consent.service import OptinFace
-from consent.tables import ApiKey, Consent, Notice, Purpose, Subject, Template
-from engine.decode import BgrImage, decode_image
-from engine.errors import ImageTooLarge, InvalidImage
-from engine.settings import EngineSettings
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import ApiKey, Consent, Notice, Purpose, Subject, Template
+from optinface.engine.decode import BgrImage, decode_image
+from optinface.engine.errors import ImageTooLarge, InvalidImage
+from optinface.engine.settings import EngineSettings
 from tests.api.conftest import World, auth
 from tests.reliability.conftest import record
 

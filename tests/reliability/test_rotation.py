@@ -15,16 +15,16 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from api.cli.main import app as cli
-from api.settings import ApiSettings
-from consent.audit import AuditAction
-from consent.keys import KeyRing
-from consent.rotation import rekey_templates, rotate_master
-from consent.schemas import AuditFilter
-from consent.service import OptinFace
-from consent.tables import SubjectKey
-from engine.pipeline import FacePipeline
-from engine.protection import TemplateProtector
+from optinface.api.cli.main import app as cli
+from optinface.api.settings import ApiSettings
+from optinface.consent.audit import AuditAction
+from optinface.consent.keys import KeyRing
+from optinface.consent.rotation import rekey_templates, rotate_master
+from optinface.consent.schemas import AuditFilter
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import SubjectKey
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.protection import TemplateProtector
 from tests.consent.conftest import FakeClock, World, make_world
 from tests.reliability.conftest import record
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from api.settings import ApiSettings
-from consent.service import OptinFace
-from consent.tables import SubjectToken
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import SubjectToken
 from tests.api.conftest import World, auth
 from tests.consent.conftest import template_bytes
 from tests.reliability.conftest import record

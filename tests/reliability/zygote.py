@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-import api.cli.serve
-from api.settings import load_settings
-from consent.service import OptinFace
-from engine.index import HnswIndex
+import optinface.api.cli.serve
+from optinface.api.settings import load_settings
+from optinface.consent.service import OptinFace
+from optinface.engine.index import HnswIndex
 
 SAVE_STEP = 200
 
@@ -31,7 +31,7 @@ SAVE_STEP = 200
 def _serve(port: int, out: int) -> None:
     os.dup2(out, 1)
     os.dup2(out, 2)
-    api.cli.serve.serve(host="127.0.0.1", port=port, data_dir=None)
+    optinface.api.cli.serve.serve(host="127.0.0.1", port=port, data_dir=None)
 
 
 def _sweep(out: int) -> None:

@@ -1,0 +1,1 @@
+"""The model manifest and calibrated thresholds, shipped as package data (no weights)."""
