@@ -44,7 +44,7 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
     """Bulk-insert ``n`` subjects with one encrypted template each; returns seconds taken."""
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    runtime = service._rt  # the benchmark fills the ledger below the service on purpose
+    runtime = service.runtime  # the benchmark fills the ledger below the service on purpose
     now = service.clock.now()
     model_id = service.pipeline.model_id
     for start in range(1, n + 1, BATCH):
@@ -87,7 +87,7 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
 def time_full_save(service: OptinFace) -> float:
     """Seconds for one whole-file save at this size (with the old file shredded): the cost an
     enrolment pays once every ``index_save_every`` enrolments."""
-    runtime = service._rt
+    runtime = service.runtime
     runtime.index.add([0], np.eye(1, 512, dtype=np.float32))  # label 0 is no subject's
     started = time.perf_counter()
     runtime.index.save()
@@ -110,7 +110,7 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
             version="1", language="fr-CA", text="benchmark notice")).id
         populate_s = populate(service, n=n, purpose=purpose, notice=notice, seed=SEED)
         full_save_s = time_full_save(service)
-        with service._rt.db.transaction() as session:
+        with service.runtime.db.transaction() as session:
             from sqlalchemy import select
 
             pseudonyms = list(session.scalars(select(Subject.pseudonym).order_by(Subject.id)))

@@ -70,7 +70,7 @@ def rotate_master(service: OptinFace, *, actor: Actor) -> RotationReport:
         Forbidden: ``actor`` may not manage keys.
     """
     authorize(actor, Permission.MANAGE_KEYS)
-    runtime = service._rt
+    runtime = service.runtime
     settings = service.settings
     old = runtime.keys
     new = dataclasses.replace(old, master=new_key())
@@ -98,7 +98,7 @@ def rekey_templates(service: OptinFace, *, actor: Actor) -> RotationReport:
         Forbidden: ``actor`` may not manage keys.
     """
     authorize(actor, Permission.MANAGE_KEYS)
-    runtime = service._rt
+    runtime = service.runtime
     settings = service.settings
     old: TemplateProtector = service._protector
     new = TemplateProtector.generate(old.dim)

@@ -133,7 +133,7 @@ class OptinFace:
         self.settings = settings
         self.pipeline = pipeline
         self.clock = clock
-        self._rt = runtime
+        self.runtime = runtime
         self._protector = protector
         self._lock = lock
         self.last_reconcile: ReconcileReport | None = None
@@ -211,27 +211,27 @@ class OptinFace:
 
     def close(self) -> None:
         try:
-            self._rt.index.save()
-            self._rt.db.close()
+            self.runtime.index.save()
+            self.runtime.db.close()
         finally:
             self._lock.release()
 
     @property
     def index(self) -> VectorIndex:
-        return self._rt.index
+        return self.runtime.index
 
     @property
     def public_key(self) -> str:
-        return self._rt.keys.public_key
+        return self.runtime.keys.public_key
 
     # Plumbing ---------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._rt.db.transaction() as session:
+        with self.runtime.db.transaction() as session:
             yield session
 
     def _audit(self, session: Session, entry: Entry) -> None:
-        self._rt.audit(session, entry)
+        self.runtime.audit(session, entry)
 
     def _guarded(
         self,
@@ -301,7 +301,7 @@ class OptinFace:
             else:
                 authorize(actor, Permission.MANAGE_KEYS)
             row, secret = apikeys.create_api_key(
-                session, role=role, name=name, keys=self._rt.keys, now=self.clock.now()
+                session, role=role, name=name, keys=self.runtime.keys, now=self.clock.now()
             )
             self._audit(
                 session,
@@ -328,7 +328,7 @@ class OptinFace:
         try:
             with self._write() as session:
                 return apikeys.authenticate(
-                    session, secret, keys=self._rt.keys, now=self.clock.now()
+                    session, secret, keys=self.runtime.keys, now=self.clock.now()
                 )
         except apikeys.AuthFailure as failure:
             with self._write() as session:
@@ -381,7 +381,7 @@ class OptinFace:
                 session, body, default_jurisdiction=self.settings.jurisdiction, now=now
             )
             token = apikeys.issue_subject_token(
-                session, subject=subject, keys=self._rt.keys, now=now,
+                session, subject=subject, keys=self.runtime.keys, now=now,
                 days=self.settings.subject_token_days,
             )
             self._audit(session, Entry(action=AuditAction.SUBJECT_CREATED, actor=actor,
@@ -399,13 +399,13 @@ class OptinFace:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._write() as session:
             return SubjectPublic.model_validate(
-                ledger.get_subject(session, subject, keys=self._rt.keys)
+                ledger.get_subject(session, subject, keys=self.runtime.keys)
             )
 
     def set_searchable(self, *, actor: Actor, subject: str, searchable: bool) -> SubjectPublic:
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
         with self._write() as session:
-            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             row.searchable = searchable
             row.last_interaction_at = self.clock.now()
             self._audit(session, Entry(action=AuditAction.SUBJECT_UPDATED, actor=actor,
@@ -426,7 +426,7 @@ class OptinFace:
                 f"a consent must expire in the future and within {self.settings.max_consent_days}"
                 " days", details={"max_consent_days": self.settings.max_consent_days})
         with self._write() as session:
-            subject = ledger.get_subject(session, pseudonym, keys=self._rt.keys)
+            subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             policies.require_capacity(subject, body.given_by, self.settings)
             purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(body.purposes)]
             notice = ledger.get_notice(session, body.notice_id)
@@ -456,7 +456,7 @@ class OptinFace:
                 public_key=self.public_key,
                 expires_at=consent.expires_at,
             )
-            consent.receipt_signature = self._rt.keys.sign(canonical_json(consent.receipt))
+            consent.receipt_signature = self.runtime.keys.sign(canonical_json(consent.receipt))
             subject.last_interaction_at = now
             self._audit(session, Entry(action=AuditAction.CONSENT_GIVEN, actor=actor,
                                        subjects=[pseudonym],
@@ -470,7 +470,7 @@ class OptinFace:
     def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._write() as session:
-            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             return [self._consent_public(c) for c in sorted(row.consents,
                                                             key=lambda c: c.obtained_at)]
 
@@ -479,14 +479,14 @@ class OptinFace:
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
         now = self.clock.now()
         with self._write() as session:
-            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
             consent.status = ConsentStatus.WITHDRAWN
             consent.withdrawn_at = now
             row.last_interaction_at = now
             labels = set(session.scalars(select(Template.id).where(
                 Template.consent_id == consent_id)))
-            destroyed = destroy_templates(self._rt, session, labels)
+            destroyed = destroy_templates(self.runtime, session, labels)
             remaining = [c for c in row.consents
                          if policies.consent_status(c, now=now) is ConsentStatus.ACTIVE]
             self._audit(session, Entry(action=AuditAction.CONSENT_WITHDRAWN, actor=actor,
@@ -494,10 +494,10 @@ class OptinFace:
                                        details={"consent_id": consent_id,
                                                 "templates_erased": destroyed.templates}))
             public = self._consent_public(consent)
-        self._rt.db.checkpoint()
+        self.runtime.db.checkpoint()
         erasure = None
         if not remaining:
-            erasure = erase_subject(self._rt, pseudonym=subject,
+            erasure = erase_subject(self.runtime, pseudonym=subject,
                                     reason=ErasureReason.WITHDRAWAL, actor=actor)
             public = public.model_copy(update={"subject": erasure.subject_hash, "receipt": None,
                                                "guardian_name": None})
@@ -534,16 +534,16 @@ class OptinFace:
     def _enrol(self, actor: Actor, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
         now = self.clock.now()
         with self._write() as session:  # gates first: no face is processed without consent
-            subject = ledger.get_subject(session, pseudonym, keys=self._rt.keys)
+            subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
         embedding = self.pipeline.embed_single(image)
         protected = self._protector.protect(embedding.vector[None, :])[0]
         with self._write() as session:
-            subject = ledger.get_subject(session, pseudonym, keys=self._rt.keys)
+            subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
-            key = ledger.data_key(session, subject, keys=self._rt.keys, now=now)
+            key = ledger.data_key(session, subject, keys=self.runtime.keys, now=now)
             template = ledger.add_template(
                 session, subject=subject, consent=consent, protected=protected,
                 model_id=embedding.model_id, quality=embedding.face.score, key=key, now=now,
@@ -555,10 +555,10 @@ class OptinFace:
                                                 "consent_id": consent_id,
                                                 "model_id": template.model_id}))
             # Inside the transaction: if the index write fails, the ledger row is rolled back.
-            self._rt.index.add([template.id], protected[None, :])
+            self.runtime.index.add([template.id], protected[None, :])
             public = ledger.template_public(template, pseudonym=pseudonym)
-        if self._rt.index.additions_since_save() >= self.settings.index_save_every:
-            self._rt.index.save()  # bounds what start-up reconciliation has to re-add
+        if self.runtime.index.additions_since_save() >= self.settings.index_save_every:
+            self.runtime.index.save()  # bounds what start-up reconciliation has to re-add
         return public
 
     def _threshold(self) -> Threshold:
@@ -623,7 +623,7 @@ class OptinFace:
             assert probe is not None
             probe.used_at = now
             allowed = self._allowed(session, purpose, subject=subject, now=now)
-            hits = (self._rt.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
+            hits = (self.runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                     if allowed else [])
             owners = dict(session.execute(
                 select(Template.id, Subject.pseudonym).join(Subject).where(
@@ -652,7 +652,7 @@ class OptinFace:
         if subject is None:
             return policies.gallery_labels(session, purpose, model_id=self.pipeline.model_id,
                                            now=now)
-        row = ledger.get_subject(session, subject, keys=self._rt.keys)
+        row = ledger.get_subject(session, subject, keys=self.runtime.keys)
         policies.require_verify_consent(session, row, purpose, now=now)
         models = policies.claimed_templates(session, row, purpose, now=now)
         usable = {label for label, model in models.items() if model == self.pipeline.model_id}
@@ -665,13 +665,13 @@ class OptinFace:
     # Erasure, access, retention ---------------------------------------------------------------
     def erase(self, *, actor: Actor, subject: str, reason: ErasureReason) -> ErasureReceipt:
         authorize(actor, Permission.ERASE, subject=subject)
-        return erase_subject(self._rt, pseudonym=subject, reason=reason, actor=actor)
+        return erase_subject(self.runtime, pseudonym=subject, reason=reason, actor=actor)
 
     def export(self, *, actor: Actor, subject: str) -> AccessExport:
         authorize(actor, Permission.EXPORT, subject=subject)
         now = self.clock.now()
         with self._write() as session:
-            row = ledger.get_subject(session, subject, keys=self._rt.keys)
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self._audit(session, Entry(action=AuditAction.EXPORT, actor=actor, subjects=[subject]))
             return access.build_export(session, subject=row, settings=self.settings,
                                        public_key=self.public_key, now=now)
@@ -687,15 +687,15 @@ class OptinFace:
         now = self.clock.now()
         with self._write() as session:
             due, expired = due_for_erasure(session, settings=self.settings, now=now)
-        erasures = [erase_subject(self._rt, pseudonym=p, reason=r, actor=actor) for p, r in due]
+        erasures = [erase_subject(self.runtime, pseudonym=p, reason=r, actor=actor) for p, r in due]
         with self._write() as session:
-            destroyed = destroy_ended_templates(self._rt, session, now=now, actor=actor)
+            destroyed = destroy_ended_templates(self.runtime, session, now=now, actor=actor)
             self._audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                        details={"erased": len(erasures),
                                                 "consents_expired": expired,
                                                 "templates_destroyed": destroyed}))
         if destroyed:
-            self._rt.db.checkpoint()
+            self.runtime.db.checkpoint()
         return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
                            erasures=erasures)
 
@@ -726,7 +726,7 @@ class OptinFace:
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._write() as session:
-            report = verify_chain(session, keys=self._rt.keys)
+            report = verify_chain(session, keys=self.runtime.keys)
         return ChainStatus(ok=report.ok, events=report.events, checkpoints=report.checkpoints,
                            first_bad_sequence=report.first_bad_sequence)
 
@@ -734,8 +734,8 @@ class OptinFace:
         authorize(actor, Permission.CHECKPOINT_AUDIT)
         now = self.clock.now()
         with self._write() as session:
-            event = self._rt.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
-            checkpoint = sign_checkpoint(session, event, now=now, keys=self._rt.keys)
+            event = self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
+            checkpoint = sign_checkpoint(session, event, now=now, keys=self.runtime.keys)
             return CheckpointPublic(seq=checkpoint.seq, hash=checkpoint.hash,
                                     signature=checkpoint.signature, public_key=self.public_key,
                                     at=checkpoint.at)
@@ -774,7 +774,7 @@ class OptinFace:
             "subjects": register.subjects,
             "templates": register.templates,
             "templates_needing_reenrolment": register.templates_needing_reenrolment,
-            "index_entries": self._rt.index.count(),
+            "index_entries": self.runtime.index.count(),
             "declared": register.declaration is not None,
         }
 

@@ -39,6 +39,17 @@ class ConsentSettings(EngineSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/optinface.db."
     )
+    # Kept apart from the data so that a copy of the data directory holds no key and no
+    # checkpoint it could rewrite; the defaults sit beside (never inside) the data directory and
+    # the README asks operators to move them to separate mounts.
+    key_dir: Path | None = Field(
+        default=None, description="The key store; default <data_dir>-keys beside the data."
+    )
+    audit_witness_dir: Path | None = Field(
+        default=None,
+        description="Append-only folder for signed checkpoints (and the erasure journal); "
+        "default <data_dir>-witness beside the data.",
+    )
 
     # Who answers for the database (the register and every receipt name them).
     controller_name: str = "optinface reference deployment"
@@ -64,9 +75,14 @@ class ConsentSettings(EngineSettings):
     sweep_interval_seconds: int = Field(default=3600, ge=1)
 
     @model_validator(mode="after")
-    def _default_database(self) -> ConsentSettings:
+    def _default_locations(self) -> ConsentSettings:
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir / 'optinface.db'}"
+        data = self.data_dir.absolute()  # "." has no name to put a suffix on
+        if self.key_dir is None:
+            self.key_dir = data.with_name(f"{data.name}-keys")
+        if self.audit_witness_dir is None:
+            self.audit_witness_dir = data.with_name(f"{data.name}-witness")
         return self
 
     @property

@@ -73,7 +73,8 @@ def test_the_wheel_installs_one_top_level_name_with_its_data(built: tuple[Path, 
     names = zipfile.ZipFile(built[0]).namelist()
     tops = {name.split("/")[0] for name in names}
     assert {top for top in tops if not top.endswith(".dist-info")} == {"optinface"}
-    for data in ("models/manifest.toml", "models/thresholds.toml", "consent/migrations/script.py.mako",
+    for data in ("models/manifest.toml", "models/thresholds.toml",
+                 "consent/migrations/script.py.mako",
                  "consent/migrations/versions/0001_initial_ledger.py",
                  "api/web/templates/base.html"):
         assert f"optinface/{data}" in names

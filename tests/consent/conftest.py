@@ -211,7 +211,7 @@ def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
     from optinface.consent.ledger import decrypt_template
     from optinface.consent.tables import SubjectKey, Template
 
-    runtime = service._rt
+    runtime = service.runtime
     with runtime.db.transaction() as session:
         row = session.get(Template, template_id)
         assert row is not None

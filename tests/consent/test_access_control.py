@@ -36,7 +36,7 @@ def test_a_subject_token_acts_on_its_own_subject_only(world: World) -> None:
 
 def test_secrets_are_stored_only_as_hashes_and_revocation_is_immediate(world: World) -> None:
     created = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
-    with world.service._rt.db.engine.connect() as connection:
+    with world.service.runtime.db.engine.connect() as connection:
         dump = "\n".join(str(row) for row in connection.execute(text("SELECT * FROM api_keys")))
     assert created.secret not in dump and created.secret.split(".")[1] not in dump
     world.service.revoke_api_key(actor=world.admin, key_id=created.key_id)

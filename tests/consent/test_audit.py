@@ -21,7 +21,7 @@ def chain(world: World) -> OptinFace:
 
 def raw(service: OptinFace, sql: str) -> None:
     """Tamper as someone with file access would: straight SQL, no service."""
-    with service._rt.db.engine.begin() as connection:
+    with service.runtime.db.engine.begin() as connection:
         connection.execute(text(sql))
 
 
@@ -41,7 +41,7 @@ def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace) -> 
     # names the old predecessor, so the chain breaks right after the insertion.
     raw(chain, "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 7")
     raw(chain, "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1007")
-    with chain._rt.db.transaction() as session:
+    with chain.runtime.db.transaction() as session:
         previous = session.get(AuditEvent, 6)
         assert previous is not None
         forged = AuditEvent(seq=7, at=previous.at, actor_key_id=None, actor_role=None,
@@ -64,7 +64,7 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
 ) -> None:
     checkpoint = chain.audit_checkpoint(actor=world.reviewer)
     raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 3")
-    with chain._rt.db.transaction() as session:  # the forger re-hashes the whole chain
+    with chain.runtime.db.transaction() as session:  # the forger re-hashes the whole chain
         previous = "0" * 64
         for seq in range(1, checkpoint.seq + 1):
             event = session.get(AuditEvent, seq)

@@ -191,7 +191,7 @@ def test_templates_of_another_model_are_not_compared(
     pseudonym, consent_id = world.subject()
     world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
                         image=portrait_jpegs[0])
-    with world.service._rt.db.transaction() as session:
+    with world.service.runtime.db.transaction() as session:
         session.execute(update(Template).values(model_id="w600k_r50"))
     refused("model_mismatch", lambda: world.service.verify(
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,

@@ -48,7 +48,7 @@ def test_erased_subjects_are_nowhere_and_the_chain_verifies(
                 service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
                 live.remove((pseudonym, consent_id))
                 erased.append(pseudonym)
-        with service._rt.db.transaction() as session:
+        with service.runtime.db.transaction() as session:
             from sqlalchemy import select
 
             from optinface.consent.tables import Subject, Template

@@ -40,7 +40,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
 
     ciphertext, plaintext = template_bytes(service, template.id)
     service.index.save()  # as the periodic full save does: the vector is now in the file too
-    service._rt.db.checkpoint()
+    service.runtime.db.checkpoint()
     assert occurrences(service.settings.data_dir, plaintext)  # the scans below can fail
     assert occurrences(service.settings.data_dir, ciphertext)
 

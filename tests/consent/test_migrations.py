@@ -14,7 +14,7 @@ from tests.consent.conftest import World
 
 
 def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:
-    with world.service._rt.db.engine.connect() as connection:
+    with world.service.runtime.db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
 
@@ -22,18 +22,18 @@ def test_the_migrations_build_the_schema_the_models_declare(world: World) -> Non
 def _migrate(world: World, revision: str, *, down: bool = False) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with world.service._rt.db.engine.begin() as connection:
+    with world.service.runtime.db.engine.begin() as connection:
         config.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def test_consents_from_before_retained_until_get_their_purposes_retention(world: World) -> None:
     world.subject()
-    with world.service._rt.db.transaction() as session:
+    with world.service.runtime.db.transaction() as session:
         [given] = session.scalars(select(Consent)).all()
         expected = given.retained_until
     _migrate(world, "0002", down=True)  # a ledger written before the column existed
     _migrate(world, "head")
-    with world.service._rt.db.transaction() as session:
+    with world.service.runtime.db.transaction() as session:
         [migrated] = session.scalars(select(Consent)).all()
         assert migrated.retained_until == expected

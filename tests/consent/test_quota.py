@@ -33,7 +33,7 @@ def search(world: World, image: bytes, *, quota: int, actor: Actor | None = None
 
 
 def attempts_today(world: World, actor: Actor) -> int:
-    with world.service._rt.db.transaction() as session:
+    with world.service.runtime.db.transaction() as session:
         return identify_attempts(session, key_id=actor.key_id, day=world.clock.now().date())
 
 
@@ -61,7 +61,7 @@ def test_refused_attempts_count_but_refusals_by_the_quota_do_not(
     assert search(world, portrait_jpegs[0], quota=3) == "no_match"
     assert [search(world, portrait_jpegs[0], quota=3) for _ in range(3)] == ["rate_limited"] * 3
     assert attempts_today(world, world.researcher) == 3
-    with world.service._rt.db.transaction() as session:
+    with world.service.runtime.db.transaction() as session:
         outcomes = session.scalars(
             select(AuditEvent.outcome).where(AuditEvent.action == "refused")).all()
     assert outcomes == ["invalid_image", "rate_limited", "rate_limited", "rate_limited"]
@@ -106,7 +106,7 @@ def test_the_quota_is_exact_under_concurrent_searches_and_refusals(
 
 def test_the_count_is_served_by_the_quota_index(world: World) -> None:
     query = identify_attempts_query(key_id="key_x", day=world.clock.now().date())
-    with world.service._rt.db.transaction() as session:
+    with world.service.runtime.db.transaction() as session:
         sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
         plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
     assert "ix_audit_events_actor_action_at" in plan

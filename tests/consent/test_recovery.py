@@ -71,7 +71,7 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
         enrolled.append(world.service.enrol(actor=world.portal, subject=pseudonym,
                                             consent_id=consent_id, image=image).id)
     assert world.service.index.additions_since_save() == 2  # not written whole per enrolment
-    world.service._rt.db.close()  # the process dies: no final save, and its lock goes
+    world.service.runtime.db.close()  # the process dies: no final save, and its lock goes
     world.service._lock.release()
 
     reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
@@ -120,7 +120,7 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
     pseudonym, consent_id = world.subject()
     world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
                         image=portrait_jpegs[0])
-    with world.service._rt.db.transaction() as session:  # step 1 of erase, then "crash"
+    with world.service.runtime.db.transaction() as session:  # step 1 of erase, then "crash"
         session.execute(update(Subject).values(status=SubjectStatus.EXCLUDED,
                                                erasure_reason="request"))
     world.service.close()
@@ -177,7 +177,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
             service.withdraw_consent(actor=world.portal, subject=ended, consent_id=long_consent)
         reason = ErasureReason.WITHDRAWAL
     monkeypatch.undo()
-    with service._rt.db.transaction() as session:  # the state the crash left behind
+    with service.runtime.db.transaction() as session:  # the state the crash left behind
         subject = session.scalars(select(Subject).where(Subject.pseudonym == ended)).one()
         assert subject.status == SubjectStatus.ACTIVE
         assert session.scalar(select(func.count()).select_from(Template).where(
@@ -188,7 +188,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
     try:
         assert reopened.last_reconcile is not None
         assert reopened.last_reconcile.consents_ended_erased == 1
-        with reopened._rt.db.transaction() as session:
+        with reopened.runtime.db.transaction() as session:
             rows = set(session.scalars(select(Template.id)))
             pseudonyms = set(session.scalars(select(Subject.pseudonym)))
         assert rows == reopened.index.labels() == {kept_template.id}  # type: ignore[attr-defined]
@@ -212,7 +212,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
     template = world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
                                    image=portrait_jpegs[0])
     ciphertext, plaintext = template_bytes(world.service, template.id)
-    monkeypatch.setattr(world.service._rt.db, "checkpoint", _crash)  # the step after the commit
+    monkeypatch.setattr(world.service.runtime.db, "checkpoint", _crash)  # the step after the commit
     with pytest.raises(Crash):
         world.service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
     monkeypatch.undo()
@@ -257,7 +257,7 @@ def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
         report = reopened.last_reconcile
         assert report is not None
         assert (report.templates_destroyed, report.consents_ended_erased) == (1, 0)
-        with reopened._rt.db.transaction() as session:
+        with reopened.runtime.db.transaction() as session:
             rows = set(session.scalars(select(Template.id)))
         assert rows == reopened.index.labels() == {kept.id}  # type: ignore[attr-defined]
         assert reopened.get_subject(actor=world.portal, subject=pseudonym).status == "active"

@@ -87,7 +87,7 @@ def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subje
     assert _found(world, flipped_jpegs[0]) == []
     assert not _verified(world, pseudonym, flipped_jpegs[0])
     assert _found(world, flipped_jpegs[1]) == [pseudonym]
-    with service._rt.db.transaction() as session:
+    with service.runtime.db.transaction() as session:
         assert indexable_labels(session, model_id=service.pipeline.model_id,
                                 now=clock.now()) == {kept.id}
 

@@ -114,7 +114,7 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
                 erased = gone_at.get(candidate.subject)
                 assert erased is None or erased > o.started, (
                     f"{candidate.subject} found by a search started after its erasure returned")
-    with service._rt.db.transaction() as session:
+    with service.runtime.db.transaction() as session:
         rows = set(session.scalars(select(Template.id)))
     labels = service.index.labels()  # type: ignore[attr-defined]
     for o in outcomes:

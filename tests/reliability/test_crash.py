@@ -236,7 +236,7 @@ def _check_invariants(settings: ApiSettings, pipeline: FacePipeline, seen: Seen,
     try:
         labels = service.index.labels()  # type: ignore[attr-defined]
         now = datetime.now(UTC)
-        with service._rt.db.transaction() as session:
+        with service.runtime.db.transaction() as session:
             rows = {t.id: t for t in session.scalars(select(Template))}
             pseudonyms = {s.id: s.pseudonym for s in session.scalars(select(Subject))}
             consents = {c.id: c for c in session.scalars(select(Consent))}
@@ -263,7 +263,7 @@ def _check_invariants(settings: ApiSettings, pipeline: FacePipeline, seen: Seen,
         assert not seen.erased & live_pseudonyms
         assert not gone_templates & set(rows)
         assert not gone_templates & labels
-        service._rt.db.checkpoint()
+        service.runtime.db.checkpoint()
         raw = _raw_files(settings.data_dir)
         for template_id in gone_templates:
             blob = ciphertexts.get(template_id)
@@ -346,7 +346,7 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged_and_keeps_erasure(
 
 
 def _live_pseudonyms(service: OptinFace) -> set[str]:
-    with service._rt.db.transaction() as session:
+    with service.runtime.db.transaction() as session:
         return set(session.scalars(select(Subject.pseudonym)))
 
 

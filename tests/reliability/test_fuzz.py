@@ -108,7 +108,7 @@ json_values = st.recursive(
 
 
 def _stored(service: OptinFace) -> tuple[Any, ...]:
-    with service._rt.db.transaction() as session:
+    with service.runtime.db.transaction() as session:
         rows = tuple(session.scalar(select(func.count()).select_from(t)) for t in
                      (Subject, Template, Purpose, Notice, Consent, ApiKey))
     return (*rows, service.index.count())

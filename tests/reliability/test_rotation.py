@@ -73,9 +73,9 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     for path in (api_settings.master_key_path, api_settings.rotation_key_path):
         assert path.stat().st_mode & 0o777 == 0o600
     assert api_settings.master_key_path.read_bytes() != old_master
-    old_ring = KeyRing(master=old_master, signing=service._rt.keys.signing,
-                       hmac_key=service._rt.keys.hmac_key)
-    with service._rt.db.transaction() as session:
+    old_ring = KeyRing(master=old_master, signing=service.runtime.keys.signing,
+                       hmac_key=service.runtime.keys.hmac_key)
+    with service.runtime.db.transaction() as session:
         wrapped = list(session.scalars(select(SubjectKey)))
     assert len(wrapped) == 4
     for row in wrapped:

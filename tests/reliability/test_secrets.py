@@ -61,13 +61,13 @@ def test_secrets_are_hashed_keys_private_and_never_logged(
         assert secret.encode() not in stored and secret.split(".")[1].encode() not in stored
     for path in key_files(api_settings):
         assert path.stat().st_mode & 0o777 == 0o600, path
-    with service._rt.db.engine.connect() as connection:
+    with service.runtime.db.engine.connect() as connection:
         audit = "\n".join(str(r) for r in connection.execute(text("SELECT * FROM audit_events")))
     logs = caplog.text.encode()
     for form in key_forms(api_settings):
         assert form not in logs and form not in audit.encode()
     ciphertext, protected = template_bytes(service, int(str(template["id"])))
-    service._rt.db.checkpoint()
+    service.runtime.db.checkpoint()
     stored = db_bytes(api_settings)
     assert ciphertext in stored and protected not in stored
     assert protected[:64] not in stored  # not even the first 16 floats
@@ -77,7 +77,7 @@ def test_secrets_are_hashed_keys_private_and_never_logged(
 
 
 def _login_failures(service: OptinFace) -> list[tuple[str, str]]:
-    with service._rt.db.engine.connect() as connection:
+    with service.runtime.db.engine.connect() as connection:
         return [(str(r[0]), str(r[1])) for r in connection.execute(text(
             "SELECT outcome, details FROM audit_events WHERE action = 'login_failure'"))]
 
@@ -93,7 +93,7 @@ def test_revoked_key_and_expired_token_are_refused_and_audited(
     assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
 
     other, token = world.new_subject()
-    with service._rt.db.transaction() as session:
+    with service.runtime.db.transaction() as session:
         session.execute(update(SubjectToken).where(SubjectToken.id == token.split(".")[0])
                         .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     expired = world.client.get(f"/v1/subjects/{other}", headers=auth(token))
