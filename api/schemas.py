@@ -23,6 +23,13 @@ class DeclarationCreate(BaseModel):
     reference: str = Field(min_length=1, max_length=200)
 
 
+class RegulatorOrderCreate(BaseModel):
+    """A regulator's order on the database (LCCJTI art. 45): suspend, or destroy every template."""
+
+    reference: str = Field(min_length=1, max_length=200)
+    destroy: bool = False
+
+
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
     name: str = Field(min_length=1, max_length=200)
