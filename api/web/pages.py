@@ -26,7 +26,7 @@ from optinface.api.deps import ServiceDep, SettingsDep, admit
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.routes.audit import all_events, audit_csv
 from optinface.api.settings import ApiSettings
-from optinface.api.uploads import read_image
+from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web.sessions import Area, SessionStore, WebSession
 from optinface.consent.errors import ConsentError
 from optinface.consent.roles import PERMISSIONS, Actor, Permission
@@ -43,7 +43,7 @@ from optinface.engine.errors import EngineError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 LOGIN_CSRF_COOKIE = "optinface_login_csrf"
 RECENT_EVENTS = 50
