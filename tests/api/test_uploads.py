@@ -116,6 +116,11 @@ def test_every_upload_route_parses_in_memory(client: TestClient) -> None:
             for param in context.original_route.dependant.body_params
         )
     }
-    assert set(with_upload) >= {"/v1/identify", "/v1/verify", "/v1/subjects/{subject}/faces"}
+    assert set(with_upload) >= {
+        "/v1/identify",
+        "/v1/verify",
+        "/v1/subjects/{subject}/faces",
+        "/portal/enrol",
+    }
     on_disk = [p for p, route in with_upload.items() if not isinstance(route, InMemoryUploadRoute)]
     assert on_disk == []
