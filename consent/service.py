@@ -84,7 +84,6 @@ from optinface.consent.tables import (
     Notice,
     ProbeConsent,
     Purpose,
-    RegisterDeclaration,
     RegulatorOrder,
     Subject,
     Template,

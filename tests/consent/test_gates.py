@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
 
 from optinface.consent.audit import AuditAction
@@ -17,7 +15,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import Jurisdiction
 from optinface.engine.errors import EngineError
-from tests.consent.conftest import FakeClock, World, make_world
+from tests.consent.conftest import FakeClock, World
 
 
 def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
