@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode
-from optinface.api.uploads import read_image
+from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web.auth import PORTAL, current, end_session, log_in, log_out, login_page, posted
 from optinface.api.web.rendering import attempt, receipt_page, render
 from optinface.api.web.sessions import Area
@@ -26,7 +26,7 @@ from optinface.consent.schemas import (
     ErasureReason,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
 
