@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import declaration
 from optinface.consent.accountability import accountability
 from optinface.consent.policies import age_of_consent
+from optinface.consent.receipts import published_key
 from optinface.consent.schemas import (
     DeclarationPublic,
     ModelInfo,
@@ -35,6 +36,7 @@ def build_register(
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
+    public_key: str,
     now: datetime,
 ) -> Register:
     current = declaration.state(session, settings=settings, models=models, today=now.date())
@@ -85,6 +87,7 @@ def build_register(
         security_measures=list(declaration.SECURITY_MEASURES),
         rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),
+        signing_keys=[published_key(public_key)],
         declaration=(DeclarationPublic.model_validate(current.declaration)
                      if current.declaration else None),
         in_service_from=current.in_service_from,
@@ -141,6 +144,12 @@ def render_register(register: Register) -> str:
         "## Recipients",
         *([f"- **{r.name}**: {r.purpose} ({r.legal_basis})" for r in register.recipients]
           or ["- none"]),
+        "",
+        "## Signing keys",
+        "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY`"
+        " (also published at `/.well-known/optinface-keys.json`).",
+        *[f"- **{k.key_id}** ({k.algorithm}): `{k.public_key}`; signs {', '.join(k.signs)}"
+          for k in register.signing_keys],
         "",
         "## Categories of persons",
         *[f"- {c}" for c in register.categories_of_persons],

@@ -52,7 +52,7 @@ def sessions(request: Request) -> SessionStore:
 def set_cookie(request: Request, response: Response, name: str, value: str, *, path: str) -> None:
     settings: ApiSettings = request.app.state.settings
     response.set_cookie(
-        name, value, path=path, httponly=True, samesite="strict", secure=settings.cookie_secure
+        name, value, path=path, httponly=True, samesite="strict", secure=settings.secure_cookies
     )
 
 
