@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import access, apikeys, ledger, policies
+from optinface.consent import access, activity, apikeys, ledger, policies
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
@@ -33,7 +33,7 @@ from optinface.consent.errors import (
 from optinface.consent.keys import KeyRing
 from optinface.consent.lock import DataDirLock
 from optinface.consent.quota import require_identify_quota
-from optinface.consent.receipts import consent_receipt
+from optinface.consent.receipts import consent_receipt, published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.register import build_register, render_register
 from optinface.consent.roles import Actor, Permission, Role, authorize
@@ -56,16 +56,19 @@ from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    KeyName,
     MatchResult,
     NoticeCreate,
     NoticePublic,
     Operation,
     ProbeConsentCreate,
     ProbeConsentPublic,
+    PublishedKey,
     PurposeCreate,
     PurposePublic,
     ReconcileReport,
     Register,
+    SearchCount,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -87,7 +90,6 @@ from optinface.consent.tables import (
     RegisterDeclaration,
     Subject,
     Template,
-    Tombstone,
 )
 from optinface.engine.errors import EngineError, IndexCorrupt, ModelMismatch
 from optinface.engine.files import shred_path
@@ -224,6 +226,10 @@ class OptinFace:
     def public_key(self) -> str:
         return self.runtime.keys.public_key
 
+    def published_keys(self) -> list[PublishedKey]:
+        """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
+        return [published_key(self.public_key)]
+
     # Plumbing ---------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -300,6 +306,8 @@ class OptinFace:
                     raise InvalidRequest("the bootstrap key must be an admin key")
             else:
                 authorize(actor, Permission.MANAGE_KEYS)
+            if role is Role.SUBJECT:
+                raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
             row, secret = apikeys.create_api_key(
                 session, role=role, name=name, keys=self.runtime.keys, now=self.clock.now()
             )
@@ -481,6 +489,10 @@ class OptinFace:
         with self._write() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+            if consent.withdrawn_at is not None:
+                # Withdrawing again changes nothing: the first withdrawal's time stays the record.
+                return WithdrawalResult(consent=self._consent_public(consent), templates_erased=0,
+                                        subject_erased=False, erasure=None)
             consent.status = ConsentStatus.WITHDRAWN
             consent.withdrawn_at = now
             row.last_interaction_at = now
@@ -701,26 +713,34 @@ class OptinFace:
 
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
-                     limit: int = 100) -> AuditPage:
+                     limit: int = 100, newest_first: bool = False) -> AuditPage:
+        """One page of the matching events, counted and cut in SQL (see consent.activity)."""
         authorize(actor, Permission.READ_AUDIT)
-        query = select(AuditEvent)
-        if filters.action:
-            query = query.where(AuditEvent.action == str(filters.action))
-        if filters.actor_key_id:
-            query = query.where(AuditEvent.actor_key_id == filters.actor_key_id)
-        if filters.purpose:
-            query = query.where(AuditEvent.purpose == filters.purpose)
-        if filters.subject:
-            query = query.where(access.mentions(filters.subject))
-        if filters.since:
-            query = query.where(AuditEvent.at >= filters.since)
-        if filters.until:
-            query = query.where(AuditEvent.at < filters.until)
+        query = activity.filtered(filters)
+        order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
         with self._write() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = session.scalars(query.order_by(AuditEvent.seq).offset(offset).limit(limit))
+            rows = session.scalars(query.order_by(order).offset(offset).limit(limit))
             return AuditPage(events=[AuditEventPublic.model_validate(r) for r in rows],
                              total=total, offset=offset, limit=limit)
+
+    def search_counts(self, *, actor: Actor, since: str | None = None,
+                      until: str | None = None) -> list[SearchCount]:
+        """Searches per UTC hour and purpose, for the reviewer's day-by-purpose table."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            return activity.searches_by_hour(session, since=since, until=until)
+
+    def audit_outcomes(self, *, actor: Actor) -> list[str]:
+        authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            return activity.outcomes(session)
+
+    def key_names(self, *, actor: Actor) -> list[KeyName]:
+        """The names behind the key ids of the log (the reviewer reads who, not ``key_…``)."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            return activity.key_names(session)
 
     def verify_audit(self, *, actor: Actor | None = None) -> ChainStatus:
         if actor is not None:
@@ -747,6 +767,7 @@ class OptinFace:
             return build_register(session, settings=self.settings, models=self.pipeline.models,
                                   model_id=self.pipeline.model_id,
                                   rotation_fingerprint=self._protector.fingerprint,
+                                  public_key=self.public_key,
                                   now=self.clock.now())
 
     def render_register(self, register: Register) -> str:
@@ -791,11 +812,13 @@ class OptinFace:
                              by_purpose={p: dict(c) for p, c in by_purpose.items()},
                              consents=consents)
 
-    def erasures(self, *, actor: Actor) -> list[TombstonePublic]:
+    def erasures(self, *, actor: Actor, since: datetime | None = None,
+                 until: datetime | None = None) -> list[TombstonePublic]:
+        """Tombstones erased in ``[since, until)`` (all by default), oldest first."""
         authorize(actor, Permission.READ_LEDGER)
         with self._write() as session:
-            return [TombstonePublic.model_validate(t) for t in session.scalars(
-                select(Tombstone).order_by(Tombstone.erased_at))]
+            return [TombstonePublic.model_validate(t)
+                    for t in activity.tombstones(session, since=since, until=until)]
 
 
 def _key_public(row: ApiKey) -> ApiKeyPublic:
