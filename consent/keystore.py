@@ -205,7 +205,7 @@ LEGACY_FOLDER = "keys"
 def adopt_legacy_keys(legacy: Path, store: KeyStore) -> None:
     """Move keys of an older layout into the store, then shred them out of the data directory.
 
-    The old master key becomes epoch 1, the epoch that migration 0004 gives existing rows.
+    The old master key becomes epoch 1, the epoch that migration 0005 gives existing rows.
     """
     if not legacy.is_dir():
         return

@@ -1,7 +1,7 @@
 """subject_keys.epoch and key_epochs: subject keys wrapped under rotating epoch keys
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 14:45:00
 
 Keys wrapped before this revision were wrapped under the single master key, which the key store
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
