@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import access, activity, apikeys, ledger, policies
+from optinface.consent import access, activity, apikeys, declaration, ledger, policies
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
@@ -88,7 +88,7 @@ from optinface.consent.tables import (
     Notice,
     ProbeConsent,
     Purpose,
-    RegisterDeclaration,
+    RegulatorOrder,
     Subject,
     Template,
 )
@@ -547,12 +547,14 @@ class OptinFace:
     def _enrol(self, actor: Actor, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
         now = self.clock.now()
         with self._write() as session:  # gates first: no face is processed without consent
+            declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
         embedding = self.pipeline.embed_single(image)
         protected = self._protector.protect(embedding.vector[None, :])[0]
         with self._write() as session:
+            declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
@@ -580,7 +582,8 @@ class OptinFace:
 
     def _match_gates(self, session: Session, *, purpose_id: str, probe_consent_id: str,
                      operation: Operation) -> tuple[Purpose, Threshold]:
-        policies.require_declared(session)
+        declaration.require_in_service(session, settings=self.settings,
+                                       models=self.pipeline.models, today=self.clock.now().date())
         purpose = ledger.get_purpose(session, purpose_id)
         policies.require_operation(purpose, operation)
         policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),
@@ -775,15 +778,48 @@ class OptinFace:
         return render_register(register)
 
     def declare(self, *, actor: Actor, date: date, reference: str) -> Register:
-        """Record the declaration to the regulator; matching is allowed from then on."""
+        """Record the declaration of the register as it stands (see :mod:`consent.declaration`):
+        matching opens once its period has run, while the register is unchanged."""
         authorize(actor, Permission.DECLARE)
         with self._write() as session:
-            session.add(RegisterDeclaration(declared_on=date, reference=reference,
-                                            recorded_at=self.clock.now(),
-                                            recorded_by=actor.key_id))
+            row = declaration.record_declaration(
+                session, declared_on=date, reference=reference, settings=self.settings,
+                models=self.pipeline.models, now=self.clock.now(), recorded_by=actor.key_id)
             self._audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
                                        details={"declared_on": date.isoformat(),
-                                                "reference": reference}))
+                                                "reference": reference,
+                                                "material_sha256": row.material_sha256,
+                                                "period_days": row.period_days}))
+        return self.register(actor=None)
+
+    def apply_regulator_order(self, *, actor: Actor, reference: str,
+                              destroy: bool = False) -> Register:
+        """A regulator's order: enrolment and matching stop; with ``destroy``, every subject's
+        templates are destroyed, each with its signed erasure receipt."""
+        authorize(actor, Permission.DECLARE)
+        kind = declaration.OrderKind.DESTROY if destroy else declaration.OrderKind.SUSPEND
+        with self._write() as session:
+            order = declaration.record_order(session, reference=reference, kind=kind,
+                                             now=self.clock.now(), recorded_by=actor.key_id)
+            order_id = order.id
+            self._audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
+                                       details={"order": reference, "kind": str(kind)}))
+            pseudonyms = list(session.scalars(select(Subject.pseudonym))) if destroy else []
+        erased = [erase_subject(self.runtime, pseudonym=p, reason=ErasureReason.REGULATOR_ORDER,
+                                actor=actor) for p in pseudonyms]
+        if destroy:
+            with self._write() as session:
+                row = session.get(RegulatorOrder, order_id)
+                assert row is not None
+                row.templates_destroyed = sum(e.templates_destroyed for e in erased)
+        return self.register(actor=None)
+
+    def lift_regulator_order(self, *, actor: Actor, reference: str) -> Register:
+        authorize(actor, Permission.DECLARE)
+        with self._write() as session:
+            declaration.lift_order(session, reference=reference, now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.REGULATOR_ORDER_LIFTED, actor=actor,
+                                       details={"order": reference}))
         return self.register(actor=None)
 
     def health(self) -> dict[str, Any]:
@@ -798,6 +834,8 @@ class OptinFace:
             "templates_needing_reenrolment": register.templates_needing_reenrolment,
             "index_entries": self.runtime.index.count(),
             "declared": register.declaration is not None,
+            "in_service": register.in_service,
+            "demo_mode": self.settings.demo_mode,
         }
 
     def consent_ledger(self, *, actor: Actor) -> ConsentLedger:

@@ -143,6 +143,32 @@ FRENCH: dict[str, str] = {
     ),
     "The signed receipt": "Le reçu signé",
     "Back to the erasures": "Retour aux effacements",
+    # Declaration and orders
+    "Declaration and regulator's orders": "Déclaration et ordonnances de l'autorité",
+    "In service": "En service",
+    "yes": "oui",
+    "no: matching is refused": "non : la comparaison est refusée",
+    "Declared": "Déclarée",
+    "{day} (reference {reference}), period {days} days, in service from {start}": (
+        "{day} (référence {reference}), délai de {days} jours, en service à partir du {start}"
+    ),
+    "never": "jamais",
+    "Register hash": "Empreinte du registre",
+    "changed since the declaration: declare again": (
+        "modifié depuis la déclaration : déclarez de nouveau"
+    ),
+    "Hosting": "Hébergement",
+    "{country}, {region}, by {provider}": "{country}, {region}, par {provider}",
+    "Regulator's orders": "Ordonnances de l'autorité",
+    "Order": "Ordonnance",
+    "Kind": "Type",
+    "Recorded": "Enregistrée",
+    "State": "État",
+    "lifted {when}": "levée le {when}",
+    "in force: enrolment and matching suspended": (
+        "en vigueur : enregistrement et comparaison suspendus"
+    ),
+    "No regulator's order.": "Aucune ordonnance de l'autorité.",
     # Vocabulary: actions
     "Consent given": "Consentement donné",
     "Consent withdrawn": "Consentement retiré",
