@@ -50,6 +50,8 @@ import httpx
 import numpy as np
 import typer
 
+from optinface.api.settings import load_settings
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.engine.index import HnswIndex
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import Variant, encode, portraits, variant
@@ -127,8 +129,10 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
     notice = api.call("POST", "/v1/notices", admin, json={
         "version": "bench", "language": "en", "text": "Benchmark faces, used for timing only."
     })["id"]
+    # Dated as if the regulator had received it a declaration period ago, as the demo does.
+    declared = declared_long_enough_ago(date.today(), load_settings())
     api.call("POST", "/v1/register/declaration", admin,
-             json={"date": date.today().isoformat(), "reference": "BENCH-NOT-A-DECLARATION"})
+             json={"date": declared.isoformat(), "reference": "BENCH-NOT-A-DECLARATION"})
     subjects = []
     for face in faces:
         created = api.call("POST", "/v1/subjects", portal["secret"],

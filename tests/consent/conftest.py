@@ -64,9 +64,10 @@ def thresholds_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
+def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) -> ConsentSettings:
     return ConsentSettings(
         data_dir=tmp_path / "var",
+        database_url=database_url,
         thresholds_path=thresholds_path,
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
