@@ -29,6 +29,7 @@ from optinface.consent.errors import (
     ConsentError,
     DataDirUnusable,
     InvalidRequest,
+    NotFound,
     QuotaExceeded,
 )
 from optinface.consent.keys import KeyRing, load_protector
@@ -878,6 +879,15 @@ class OptinFace:
         with self._write() as session:
             return [TombstonePublic.model_validate(t)
                     for t in activity.tombstones(session, since=since, until=until)]
+
+    def erasure(self, *, actor: Actor, subject_hash: str) -> TombstonePublic:
+        """One tombstone and its signed receipt, by the hash its receipt names."""
+        authorize(actor, Permission.READ_LEDGER)
+        with self._write() as session:
+            found = activity.tombstone(session, subject_hash)
+            if found is None:
+                raise NotFound(f"no erasure with subject hash {subject_hash}")
+            return TombstonePublic.model_validate(found)
 
 
 def _key_public(row: ApiKey) -> ApiKeyPublic:
