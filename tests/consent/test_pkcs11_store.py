@@ -72,7 +72,7 @@ def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
         with pytest.raises(ValueError):
             store.unwrap(epoch, wrapped, associated=b"subject-key:8")
         token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=hsm_settings.pkcs11_token_label)
-        with token.open(user_pin=PIN) as session:  # a second look at the token itself
+        with token.open() as session:  # a second look (the login is the application's)
             [key] = session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
                                          Attribute.KEY_TYPE: KeyType.AES})
             assert key[Attribute.EXTRACTABLE] is False and key[Attribute.SENSITIVE] is True
