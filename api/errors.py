@@ -42,6 +42,9 @@ unreadable_file            400     (CLI only) a file named on the command line c
 data_dir_in_use            409     (CLI only) a running server has the data directory open
 data_dir_unusable          503     (CLI only) the data directory cannot be created or written
 manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
+key_store_unusable         503     (CLI only) the key store is inside the data directory or unusable
+key_file_exposed           503     (CLI only) a key file or the key folder is group/world-readable
+key_unavailable            503     a subject key's epoch key is destroyed (a restored old copy)
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -114,6 +117,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
     "manifest_unreadable": 503,
+    "key_store_unusable": 503,
+    "key_file_exposed": 503,
+    "key_unavailable": 503,
     "internal_error": 500,
 }
 
