@@ -30,6 +30,7 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
@@ -134,6 +135,7 @@ def erase_subject(
                 "subjectKey": key_destroyed,
             },
             "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }
         signature = runtime.keys.sign(canonical_json(receipt))

@@ -31,6 +31,8 @@ def mount_static(app: FastAPI) -> None:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Every page states demo mode (placeholder accountability) in base.html's banner."""
+    context.setdefault("demo_mode", request.app.state.settings.demo_mode)
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
