@@ -15,7 +15,8 @@ from tests.api.test_privacy import REAL
 def test_the_defaults_are_all_placeholders(tmp_path: Path) -> None:
     found = placeholders(ConsentSettings(data_dir=tmp_path))
     assert {"privacy_officer_name", "privacy_officer_contact", "dpo_contact", "pia_reference",
-            "pia_sha256", "policy_url", "hosting_provider", "non_biometric_alternative"} <= set(found)
+            "pia_sha256", "policy_url", "hosting_provider",
+            "non_biometric_alternative"} <= set(found)
     with pytest.raises(PlaceholderAccountability):
         require_accountable(ConsentSettings(data_dir=tmp_path))
 
