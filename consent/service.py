@@ -28,6 +28,7 @@ from optinface.consent import (
     policies,
     purpose_withdrawal,
 )
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
@@ -74,6 +75,7 @@ from optinface.consent.schemas import (
     NoticeCreate,
     NoticePublic,
     Operation,
+    PrivacyStatement,
     ProbeConsentCreate,
     ProbeConsentPublic,
     PublishedKey,
@@ -385,13 +387,25 @@ class OptinFace:
             notice = ledger.publish_notice(session, body, now=self.clock.now())
             self._audit(session, Entry(action=AuditAction.NOTICE_PUBLISHED, actor=actor,
                                        details={"notice_id": notice.id, "sha256": notice.sha256}))
-            return NoticePublic.model_validate(notice)
+            return self._notice_public(notice)
 
     def list_notices(self, *, actor: Actor) -> list[NoticePublic]:
         authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
         with self._write() as session:
             rows = session.scalars(select(Notice).order_by(Notice.published_at))
-            return [NoticePublic.model_validate(n) for n in rows]
+            return [self._notice_public(n) for n in rows]
+
+    def _notice_public(self, notice: Notice) -> NoticePublic:
+        return NoticePublic.model_validate(notice).model_copy(
+            update={"accountability": accountability(self.settings)})
+
+    def privacy_statement(self) -> PrivacyStatement:
+        """The public privacy page's content (no authentication: nothing personal in it)."""
+        with self._write() as session:
+            purposes = [PurposePublic.model_validate(p) for p in session.scalars(
+                select(Purpose).order_by(Purpose.created_at))]
+        return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
+                                retention_rules=declaration.retention_rules(self.settings))
 
     # Subjects and consents --------------------------------------------------------------------
     def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
@@ -472,6 +486,7 @@ class OptinFace:
                     for p in purposes
                 ],
                 policy_url=self.settings.policy_url,
+                accountability=accountability(self.settings),
                 notice={"id": notice.id, "version": notice.version, "language": body.language,
                         "sha256": notice.sha256},
                 public_key=self.public_key,
