@@ -124,6 +124,33 @@ class NoticeCreate(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
 
 
+# Accountability -------------------------------------------------------------------------------
+class RightInstruction(BaseModel):
+    right: str
+    basis: str
+    how: str
+
+
+class Accountability(BaseModel):
+    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+
+    controller_name: str
+    controller_contact: str
+    privacy_officer_name: str
+    privacy_officer_title: str
+    privacy_officer_contact: str
+    dpo_contact: str
+    eu_representative: str | None
+    pia_reference: str
+    pia_sha256: str
+    policy_url: str
+    hosting: Hosting
+    non_biometric_alternative: str
+    rights: list[RightInstruction]
+    rights_request_days: int
+    demo_mode: bool
+
+
 class NoticePublic(_Public):
     id: str
     version: str
@@ -131,6 +158,9 @@ class NoticePublic(_Public):
     text: str
     sha256: str
     published_at: datetime
+    accountability: Accountability | None = Field(
+        default=None, description="Who answers, the alternative and the rights: shown with"
+        " every notice.")
 
 
 # Subjects and consents ------------------------------------------------------------------------
@@ -268,11 +298,24 @@ class ErasureReceipt(BaseModel):
     signed: SignedReceipt
 
 
+class PurposeWithdrawalPublic(BaseModel):
+    """One purpose withdrawn from a consent that keeps its others, and the signed receipt."""
+
+    id: str
+    consent_id: str
+    purpose_id: str
+    withdrawn_at: datetime
+    receipt: SignedReceipt
+
+
 class WithdrawalResult(BaseModel):
     consent: ConsentPublic
     templates_erased: int
     subject_erased: bool
     erasure: ErasureReceipt | None = None
+    purpose_withdrawal: PurposeWithdrawalPublic | None = Field(
+        default=None, description="Set when one purpose left a consent that keeps others."
+    )
 
 
 class SweepReport(BaseModel):
@@ -366,31 +409,12 @@ class CheckpointPublic(_Public):
     at: datetime
 
 
-# Accountability -------------------------------------------------------------------------------
-class RightInstruction(BaseModel):
-    right: str
-    basis: str
-    how: str
+class PrivacyStatement(BaseModel):
+    """The public privacy page (``/privacy``): accountability, purposes and retention."""
 
-
-class Accountability(BaseModel):
-    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
-
-    controller_name: str
-    controller_contact: str
-    privacy_officer_name: str
-    privacy_officer_title: str
-    privacy_officer_contact: str
-    dpo_contact: str
-    eu_representative: str | None
-    pia_reference: str
-    pia_sha256: str
-    policy_url: str
-    hosting: Hosting
-    non_biometric_alternative: str
-    rights: list[RightInstruction]
-    rights_request_days: int
-    demo_mode: bool
+    accountability: Accountability
+    purposes: list[PurposePublic]
+    retention_rules: list[str]
 
 
 # Access ---------------------------------------------------------------------------------------
@@ -398,6 +422,7 @@ class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
+    accountability: Accountability
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
