@@ -41,6 +41,8 @@ index_corrupt              503     the saved index cannot be read
 unreadable_file            400     (CLI only) a file named on the command line cannot be read
 data_dir_in_use            409     (CLI only) a running server has the data directory open
 data_dir_unusable          503     (CLI only) the data directory cannot be created or written
+placeholder_accountability 503     (CLI only) serve refuses placeholder accountability settings
+                                   outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
 key_store_unusable         503     (CLI only) the key store is inside the data directory or unusable
 key_file_exposed           503     (CLI only) a key file or the key folder is group/world-readable
@@ -116,6 +118,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unreadable_file": 400,
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
+    "placeholder_accountability": 503,
     "manifest_unreadable": 503,
     "key_store_unusable": 503,
     "key_file_exposed": 503,

@@ -35,6 +35,7 @@ from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import changefeed
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
@@ -151,6 +152,7 @@ def erase_subject(
                 "subjectKey": key_destroyed,
             },
             "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }
         signature = runtime.keys.sign(canonical_json(receipt))

@@ -116,6 +116,12 @@ class Unauthenticated(ConsentError):
     code = "unauthenticated"
 
 
+class PlaceholderAccountability(ConsentError):
+    """Who answers for the database is still a placeholder, outside demo mode."""
+
+    code = "placeholder_accountability"
+
+
 class DataDirInUse(ConsentError):
     """Another process has the data directory open (see :mod:`consent.lock`)."""
 

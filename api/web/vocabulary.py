@@ -19,6 +19,8 @@ ACTIONS: dict[str, str] = {
     "key_created": "Key created",
     "key_revoked": "Key revoked",
     "register_declared": "Register declared",
+    "regulator_order": "Regulator's order applied",
+    "regulator_order_lifted": "Regulator's order lifted",
     "login_failure": "Failed log-in",
     "purpose_created": "Purpose created",
     "notice_published": "Notice published",
@@ -44,6 +46,7 @@ ERASURE_REASONS: dict[str, str] = {
     "expiry": "consent expired",
     "retention": "retention period over",
     "inactivity": "no interaction for years",
+    "regulator_order": "the regulator ordered destruction",
 }
 
 STATUSES: dict[str, str] = {

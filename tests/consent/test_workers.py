@@ -8,7 +8,6 @@ not the replica, keeps an erased face from being served.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,11 +36,9 @@ def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> bool:
 
 
 def second_worker(settings: ConsentSettings) -> ConsentSettings:
-    """The same ledger and keys, its own data directory (its index replica and lock)."""
-    data_dir = settings.data_dir.with_name("worker-b")
-    data_dir.mkdir(mode=0o700)
-    shutil.copytree(settings.data_dir / "keys", data_dir / "keys")  # one key store for both
-    return settings.model_copy(update={"data_dir": data_dir})
+    """The same ledger, key store and witness folder; its own data directory (its index
+    replica and its lock)."""
+    return settings.model_copy(update={"data_dir": settings.data_dir.with_name("worker-b")})
 
 
 @pytest.fixture
