@@ -303,11 +303,24 @@ class ErasureReceipt(BaseModel):
     signed: SignedReceipt
 
 
+class PurposeWithdrawalPublic(BaseModel):
+    """One purpose withdrawn from a consent that keeps its others, and the signed receipt."""
+
+    id: str
+    consent_id: str
+    purpose_id: str
+    withdrawn_at: datetime
+    receipt: SignedReceipt
+
+
 class WithdrawalResult(BaseModel):
     consent: ConsentPublic
     templates_erased: int
     subject_erased: bool
     erasure: ErasureReceipt | None = None
+    purpose_withdrawal: PurposeWithdrawalPublic | None = Field(
+        default=None, description="Set when one purpose left a consent that keeps others."
+    )
 
 
 class SweepReport(BaseModel):

@@ -27,6 +27,7 @@ from optinface.consent import (
     epochs,
     ledger,
     policies,
+    purpose_withdrawal,
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
@@ -82,6 +83,7 @@ from optinface.consent.schemas import (
     PublishedKey,
     PurposeCreate,
     PurposePublic,
+    PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
     SearchCount,
@@ -560,6 +562,34 @@ class OptinFace:
                                                "guardian_name": None})
         return WithdrawalResult(consent=public, templates_erased=destroyed.templates,
                                 subject_erased=erasure is not None, erasure=erasure)
+
+    def withdraw_purpose(self, *, actor: Actor, subject: str, consent_id: str,
+                         purpose_id: str) -> WithdrawalResult:
+        """Withdraw one purpose of a consent (consent.purpose_withdrawal); its last purpose
+        withdraws the consent itself, like :meth:`withdraw_consent`."""
+        authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
+        narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
+                                             consent_id=consent_id, purpose_id=purpose_id)
+        if narrowed is None:
+            return self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+        consent = next(c for c in self.list_consents(actor=actor, subject=subject)
+                       if c.id == consent_id)
+        return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
+                                purpose_withdrawal=narrowed)
+
+    def is_last_purpose(self, *, actor: Actor, subject: str, consent_id: str,
+                        purpose_id: str) -> bool:
+        """Whether withdrawing this purpose ends the consent (the page asks to confirm)."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        return purpose_withdrawal.is_last_purpose(self.runtime, pseudonym=subject,
+                                                  consent_id=consent_id, purpose_id=purpose_id)
+
+    def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
+        """The subject's signed receipts of purposes withdrawn from consents they keep."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
 
     def create_probe_consent(self, *, actor: Actor, body: ProbeConsentCreate) -> ProbeConsentPublic:
         """The consent of the person in a probe image: one search, one purpose."""

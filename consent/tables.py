@@ -274,6 +274,24 @@ class RegisterDeclaration(Base):
     period_days: Mapped[int] = mapped_column(Integer, default=60)
 
 
+class PurposeWithdrawal(Base):
+    """One purpose withdrawn from a consent that keeps its other purposes, with the signed
+    receipt the person keeps. Goes with the subject on erasure (the receipt names the
+    pseudonym); the audit chain keeps the fact."""
+
+    __tablename__ = "purpose_withdrawals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt_signature: Mapped[str] = mapped_column(String(200))
+
+
 class RegulatorOrder(Base):
     """A regulator's order on the database (LCCJTI art. 45): in force until lifted."""
 
