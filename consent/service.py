@@ -43,6 +43,7 @@ from optinface.consent.errors import (
     NotFound,
     QuotaExceeded,
 )
+from optinface.consent.identifiers import require_identifiers
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
 from optinface.consent.lock import DataDirLock
@@ -271,8 +272,11 @@ class OptinFace:
 
         With ``daily_quota`` (identify), the refused attempt counts against the quota too: if
         concurrent attempts spent the quota meanwhile, it is recorded and raised as
-        ``rate_limited`` instead, so the attempts counted never exceed the quota.
+        ``rate_limited`` instead, so the attempts counted never exceed the quota. Identifiers
+        that cannot be ones are refused first, unrecorded: the log never holds what a caller
+        made up at any length.
         """
+        require_identifiers(purpose=purpose, subjects=subjects)
         try:
             return work()
         except (ConsentError, EngineError) as refusal:
