@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     access,
     activity,
+    alternative,
     apikeys,
     changefeed,
     declaration,
@@ -57,6 +58,7 @@ from optinface.consent.roles import Actor, Permission, Role, authorize
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
+    AlternativeChosenResult,
     ApiKeyCreated,
     ApiKeyPublic,
     AuditEventPublic,
@@ -465,6 +467,23 @@ class OptinFace:
                                        subjects=[subject], details={"searchable": searchable}))
             return SubjectPublic.model_validate(row)
 
+    def choose_alternative(self, *, actor: Actor, subject: str) -> AlternativeChosenResult:
+        """The person chooses the non-biometric alternative instead (see
+        :mod:`consent.alternative`): their templates go now, enrolment is refused from then."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            destroyed = alternative.choose_alternative(self.runtime, session, subject=row,
+                                                       now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.ALTERNATIVE_CHOSEN, actor=actor,
+                                       subjects=[subject],
+                                       details={"templates_erased": destroyed.templates}))
+            public = SubjectPublic.model_validate(row)
+        self.runtime.db.checkpoint()
+        return AlternativeChosenResult(subject=public,
+                                       alternative=self.settings.non_biometric_alternative,
+                                       templates_destroyed=destroyed.templates)
+
     def give_consent(self, *, actor: Actor, subject: str, body: ConsentCreate) -> ConsentGiven:
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
         return self._guarded(lambda: self._give_consent(actor, subject, body), actor=actor,
@@ -622,6 +641,7 @@ class OptinFace:
         with self._write() as session:  # gates first: no face is processed without consent
             declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
+            alternative.require_biometrics_accepted(subject)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
         embedding = self.pipeline.embed_single(image)
@@ -629,6 +649,7 @@ class OptinFace:
         with self._write() as session:
             declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
+            alternative.require_biometrics_accepted(subject)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
             key = ledger.data_key(session, subject, keys=self.runtime.keys, now=now)
