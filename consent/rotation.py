@@ -25,8 +25,8 @@ from optinface.consent.db import Database
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.lock import DataDirLock
-from optinface.consent.roles import Actor, Permission, authorize
-from optinface.consent.service import OptinFace
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import SubjectKey, Template
 from optinface.engine.files import shred_path, write_private_atomic
@@ -63,15 +63,12 @@ def _install(staged: Path, target: Path) -> None:
         os.close(descriptor)
 
 
-def rotate_master(service: OptinFace, *, actor: Actor) -> RotationReport:
+def rotate_master(runtime: Runtime, *, actor: Actor) -> RotationReport:
     """Generate a new master key and re-wrap every subject data key under it, in one transaction.
 
-    Raises:
-        Forbidden: ``actor`` may not manage keys.
+    ``actor`` is authorised by the caller (:meth:`consent.service.OptinFace.rotate_master_key`).
     """
-    authorize(actor, Permission.MANAGE_KEYS)
-    runtime = service.runtime
-    settings = service.settings
+    settings = runtime.settings
     old = runtime.keys
     new = dataclasses.replace(old, master=new_key())
     staged = _staged(settings.master_key_path)
@@ -91,16 +88,13 @@ def rotate_master(service: OptinFace, *, actor: Actor) -> RotationReport:
     return RotationReport(kind="master", subject_keys_rewrapped=rewrapped)
 
 
-def rekey_templates(service: OptinFace, *, actor: Actor) -> RotationReport:
+def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
     """A new protection key: every template re-protected and re-encrypted, the index rebuilt.
 
-    Raises:
-        Forbidden: ``actor`` may not manage keys.
+    ``actor`` is authorised by the caller (:meth:`consent.service.OptinFace.rekey_templates`).
     """
-    authorize(actor, Permission.MANAGE_KEYS)
-    runtime = service.runtime
-    settings = service.settings
-    old: TemplateProtector = service._protector
+    settings = runtime.settings
+    old = runtime.protector
     new = TemplateProtector.generate(old.dim)
     staged = _staged(settings.rotation_key_path)
     new.save(staged)
@@ -136,7 +130,7 @@ def rekey_templates(service: OptinFace, *, actor: Actor) -> RotationReport:
     _install(staged, settings.rotation_key_path)
     index.save()
     runtime.index = index
-    service._protector = new
+    runtime.protector = new
     runtime.db.checkpoint()
     logger.info("templates re-keyed: %d templates, %d index entries", len(templates), len(labels))
     return RotationReport(kind="protection", templates_reprotected=len(templates),

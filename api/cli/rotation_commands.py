@@ -13,7 +13,7 @@ from optinface.api.cli import keys
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 from optinface.api.settings import load_settings
 from optinface.consent.errors import DataDirInUse
-from optinface.consent.rotation import finish_interrupted_rotation, rekey_templates, rotate_master
+from optinface.consent.rotation import finish_interrupted_rotation
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
 
@@ -41,7 +41,7 @@ def rotate_master_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """
     _finish_interrupted(data_dir)
     with opened(data_dir) as (_, service):
-        report = rotate_master(service, actor=operator(service, api_key))
+        report = service.rotate_master_key(actor=operator(service, api_key))
     echo_json(dataclasses.asdict(report))
 
 
@@ -52,5 +52,5 @@ def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """
     _finish_interrupted(data_dir)
     with opened(data_dir) as (_, service):
-        report = rekey_templates(service, actor=operator(service, api_key))
+        report = service.rekey_templates(actor=operator(service, api_key))
     echo_json(dataclasses.asdict(report))

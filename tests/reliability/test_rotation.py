@@ -19,7 +19,6 @@ from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.audit import AuditAction
 from optinface.consent.keys import KeyRing
-from optinface.consent.rotation import rekey_templates, rotate_master
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectKey
@@ -64,8 +63,8 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     old_master = api_settings.master_key_path.read_bytes()
     old_rotation = api_settings.rotation_key_path.read_bytes()
 
-    master = rotate_master(service, actor=world.admin)
-    rekey = rekey_templates(service, actor=world.admin)
+    master = service.rotate_master_key(actor=world.admin)
+    rekey = service.rekey_templates(actor=world.admin)
     assert master.subject_keys_rewrapped == 4 and rekey.templates_reprotected == 4
     assert rekey.old_fingerprint != rekey.new_fingerprint
     _assert_same(before, _results(world, probes))
