@@ -120,6 +120,8 @@ def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role,
                 raise InvalidRequest("bootstrap is only possible while no API key exists")
             if role is not Role.ADMIN:
                 raise InvalidRequest("the bootstrap key must be an admin key")
+        if role is Role.SUBJECT:
+            raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
         row, secret = create_api_key(session, role=role, name=name, keys=runtime.keys,
                                      now=runtime.clock.now())
         runtime.audit(session, Entry(action=AuditAction.KEY_CREATED, actor=actor,

@@ -72,6 +72,10 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str,
     with runtime.db.transaction() as session:
         row = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+        if consent.withdrawn_at is not None:
+            # Withdrawing again changes nothing: the first withdrawal's time stays the record.
+            return WithdrawalResult(consent=public(runtime, consent), templates_erased=0,
+                                    subject_erased=False, erasure=None)
         consent.status = ConsentStatus.WITHDRAWN
         consent.withdrawn_at = now
         row.last_interaction_at = now

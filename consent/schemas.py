@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.roles import Role
@@ -171,7 +171,7 @@ class ConsentCreate(BaseModel):
     evidence: str = Field(
         min_length=1, max_length=20_000, description="Stored only as its SHA-256."
     )
-    expires_at: datetime
+    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
 
 
 class ConsentPublic(BaseModel):
@@ -206,7 +206,7 @@ class ProbeConsentCreate(BaseModel):
     notice_id: str
     method: ConsentMethod
     evidence: str = Field(min_length=1, max_length=20_000)
-    expires_at: datetime
+    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
 
 
 class ProbeConsentPublic(_Public):
