@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from optinface.consent.roles import Role
+from optinface.consent.schemas import PublishedKey
 
 
 class SearchableUpdate(BaseModel):
@@ -50,6 +51,13 @@ class RegisterFormat(StrEnum):
 class AuditExportFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
+
+
+class PublishedKeys(BaseModel):
+    """The document at /.well-known/optinface-keys.json."""
+
+    controller: str
+    keys: list[PublishedKey]
 
 
 class Health(BaseModel):

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from optinface.consent.policies import age_of_consent
+from optinface.consent.receipts import published_key
 from optinface.consent.schemas import DeclarationPublic, ModelInfo, PurposePublic, Register
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Purpose, RegisterDeclaration, Subject, SubjectStatus, Template
@@ -27,6 +28,7 @@ def build_register(
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
+    public_key: str,
     now: datetime,
 ) -> Register:
     declaration = session.scalars(
@@ -102,6 +104,7 @@ def build_register(
         ],
         pia_reference=settings.pia_reference,
         recipients=list(settings.recipients),
+        signing_keys=[published_key(public_key)],
         declaration=DeclarationPublic.model_validate(declaration) if declaration else None,
         in_service_from=in_service_from,
         warnings=warnings,
@@ -139,6 +142,12 @@ def render_register(register: Register) -> str:
         "## Recipients",
         *([f"- **{r.name}**: {r.purpose} ({r.legal_basis})" for r in register.recipients]
           or ["- none"]),
+        "",
+        "## Signing keys",
+        "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY`"
+        " (also published at `/.well-known/optinface-keys.json`).",
+        *[f"- **{k.key_id}** ({k.algorithm}): `{k.public_key}`; signs {', '.join(k.signs)}"
+          for k in register.signing_keys],
         "",
         "## Categories of persons",
         *[f"- {c}" for c in register.categories_of_persons],

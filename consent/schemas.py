@@ -307,8 +307,25 @@ class AuditFilter(BaseModel):
     subject: str | None = None
     actor_key_id: str | None = None
     purpose: str | None = None
+    outcome: str | None = None
     since: str | None = Field(default=None, description="ISO time, inclusive.")
     until: str | None = Field(default=None, description="ISO time, exclusive.")
+
+
+class SearchCount(BaseModel):
+    """Searches (identify and verify) of one purpose in one UTC hour."""
+
+    hour: str = Field(description="ISO UTC hour, e.g. 2026-11-30T14.")
+    purpose: str | None
+    searches: int
+
+
+class KeyName(BaseModel):
+    """Who an API key belongs to, as the log's reader needs it: never its secret."""
+
+    key_id: str
+    name: str
+    role: str
 
 
 class AuditPage(BaseModel):
@@ -358,6 +375,15 @@ class DeclarationPublic(_Public):
     recorded_at: datetime
 
 
+class PublishedKey(BaseModel):
+    """A public key anyone may use to check what the deployment signed."""
+
+    key_id: str = Field(description="ed25519: and the first 16 hex digits of the key's SHA-256.")
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    public_key: str = Field(description="The raw public key, base64.")
+    signs: list[str]
+
+
 class Register(BaseModel):
     generated_at: datetime
     controller_name: str
@@ -378,6 +404,10 @@ class Register(BaseModel):
     pia_reference: str
     recipients: list[Recipient] = Field(
         description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
+    )
+    signing_keys: list[PublishedKey] = Field(
+        description="The keys that sign receipts and checkpoints, also at"
+        " /.well-known/optinface-keys.json."
     )
     declaration: DeclarationPublic | None
     in_service_from: date | None = Field(

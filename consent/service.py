@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from contextlib import AbstractContextManager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import (
     access,
+    activity,
     apikeys,
     consents,
     enrolment,
     ledger,
     matching,
-    reviews,
     rotation,
 )
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
@@ -35,6 +35,7 @@ from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable
 from optinface.consent.keys import KeyRing
 from optinface.consent.lock import DataDirLock
+from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited
 from optinface.consent.register import build_register, render_register
@@ -57,16 +58,19 @@ from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    KeyName,
     MatchResult,
     NoticeCreate,
     NoticePublic,
     Operation,
     ProbeConsentCreate,
     ProbeConsentPublic,
+    PublishedKey,
     PurposeCreate,
     PurposePublic,
     ReconcileReport,
     Register,
+    SearchCount,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -76,7 +80,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, Tombstone
+from optinface.consent.tables import Consent
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -201,6 +205,10 @@ class OptinFace:
     def public_key(self) -> str:
         """The Ed25519 public key that checks every receipt and checkpoint this service signs."""
         return self.runtime.keys.public_key
+
+    def published_keys(self) -> list[PublishedKey]:
+        """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
+        return [published_key(self.public_key)]
 
     def _read(self) -> AbstractContextManager[Session]:
         return self.runtime.db.transaction()
@@ -409,11 +417,30 @@ class OptinFace:
 
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
-                     limit: int = 100) -> AuditPage:
-        """A page of the access log, filtered and paged in SQL."""
+                     limit: int = 100, newest_first: bool = False) -> AuditPage:
+        """One page of the matching events, counted and cut in SQL (see consent.activity)."""
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
-            return reviews.audit_page(session, filters, offset=offset, limit=limit)
+            return activity.audit_page(session, filters, offset=offset, limit=limit,
+                                       newest_first=newest_first)
+
+    def search_counts(self, *, actor: Actor, since: str | None = None,
+                      until: str | None = None) -> list[SearchCount]:
+        """Searches per UTC hour and purpose, for the reviewer's day-by-purpose table."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return activity.searches_by_hour(session, since=since, until=until)
+
+    def audit_outcomes(self, *, actor: Actor) -> list[str]:
+        authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return activity.outcomes(session)
+
+    def key_names(self, *, actor: Actor) -> list[KeyName]:
+        """The names behind the key ids of the log (the reviewer reads who, not ``key_…``)."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return activity.key_names(session)
 
     def verify_audit(self, *, actor: Actor | None = None) -> ChainStatus:
         """Check the hash chain and the signed checkpoints of the whole log."""
@@ -444,6 +471,7 @@ class OptinFace:
                                   models=self.runtime.pipeline.models,
                                   model_id=self.runtime.pipeline.model_id,
                                   rotation_fingerprint=self.runtime.protector.fingerprint,
+                                  public_key=self.public_key,
                                   now=self.clock.now())
 
     def render_register(self, register: Register) -> str:
@@ -481,11 +509,12 @@ class OptinFace:
         authorize(actor, Permission.READ_LEDGER)
         with self._read() as session:
             rows = session.scalars(select(Consent).order_by(Consent.obtained_at))
-            return reviews.ledger_summary([consents.public(self.runtime, c) for c in rows])
+            return activity.ledger_summary([consents.public(self.runtime, c) for c in rows])
 
-    def erasures(self, *, actor: Actor) -> list[TombstonePublic]:
-        """Every erasure's tombstone (keyed hash, time, reason, receipt), oldest first."""
+    def erasures(self, *, actor: Actor, since: datetime | None = None,
+                 until: datetime | None = None) -> list[TombstonePublic]:
+        """Tombstones erased in ``[since, until)`` (all by default), oldest first."""
         authorize(actor, Permission.READ_LEDGER)
         with self._read() as session:
-            return [TombstonePublic.model_validate(t) for t in session.scalars(
-                select(Tombstone).order_by(Tombstone.erased_at))]
+            return [TombstonePublic.model_validate(t)
+                    for t in activity.tombstones(session, since=since, until=until)]

@@ -36,6 +36,7 @@ def audit_filter(
     subject: str | None = None,
     actor_key_id: str | None = None,
     purpose: str | None = None,
+    outcome: str | None = None,
     since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
 ) -> AuditFilter:
@@ -44,6 +45,7 @@ def audit_filter(
         subject=subject,
         actor_key_id=actor_key_id,
         purpose=purpose,
+        outcome=outcome,
         since=since,
         until=until,
     )

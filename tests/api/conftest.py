@@ -204,6 +204,16 @@ class World:
         )
 
 
+def page_login(client: TestClient, area: str, secret: str) -> None:
+    """Log ``client`` in to a page area (portal or review) through its form, CSRF included."""
+    form = client.get(f"/{area}")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    answer = client.post(
+        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+
+
 def consent_body(purpose_id: str, notice_id: str) -> dict[str, object]:
     return {
         "purposes": [purpose_id],

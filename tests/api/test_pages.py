@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
-from tests.api.conftest import World, auth
+from tests.api.conftest import World, auth, page_login
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -131,15 +131,6 @@ def test_the_wrong_secret_does_not_open_the_dashboard(page, world: World) -> Non
     assert "does not open this area" in page.inner_text("[role=alert]")
 
 
-def _login(client: TestClient, area: str, secret: str) -> None:
-    form = client.get(f"/{area}")
-    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post(
-        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
-    )
-    assert answer.status_code == 303
-
-
 def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, world: World) -> None:
     form = client.get("/portal")
     csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
@@ -153,7 +144,7 @@ def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, worl
 def test_a_form_post_without_the_sessions_csrf_token_is_refused(
     client: TestClient, world: World
 ) -> None:
-    _login(client, "portal", world.subject_token)
+    page_login(client, "portal", world.subject_token)
     answer = client.post("/portal/erase", data={"csrf": "forged", "confirm": "true"})
     assert answer.status_code == 403 and "forbidden" in answer.text
     assert (

@@ -24,7 +24,10 @@ from tests.api.conftest import World, auth, deployment, set_up_world
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
 # Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
-UNGUARDED = re.compile(r"^(/healthz|/openapi\.json|/docs.*|/redoc|/portal.*|/review.*)$")
+UNGUARDED = re.compile(
+    r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
+    r"|/portal.*|/review.*)$"
+)
 
 
 def _guard(dependant: Dependant) -> PermissionGuard | None:

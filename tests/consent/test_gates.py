@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import func, select, update
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
@@ -16,6 +17,7 @@ from optinface.consent.schemas import (
     SubjectCreate,
 )
 from optinface.consent.settings import Jurisdiction
+from optinface.consent.tables import Consent, ConsentStatus, Template
 from optinface.engine.errors import EngineError
 from tests.consent.conftest import FakeClock, World, make_world
 
@@ -197,3 +199,29 @@ def test_templates_of_another_model_are_not_compared(
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
         probe_consent_id=world.probe(), image=portrait_jpegs[0]))
     assert world.service.health()["templates_needing_reenrolment"] == 1
+
+
+def test_the_gallery_drops_a_template_whose_consent_is_marked_withdrawn(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Withdrawal deletes templates in the same transaction, which hides the gallery's own
+    status check: here the row says withdrawn while the template and its index entry remain."""
+    pseudonym, consent_id = world.subject()
+    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
+                        image=portrait_jpegs[0])
+    found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=world.probe(), image=portrait_jpegs[0])
+    assert [c.subject for c in found.candidates] == [pseudonym]
+    with world.service.runtime.db.transaction() as session:
+        session.execute(
+            update(Consent)
+            .where(Consent.id == consent_id)
+            .values(status=ConsentStatus.WITHDRAWN, withdrawn_at=world.clock.now())
+        )
+        assert session.scalar(select(func.count()).select_from(Template)) == 1
+    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                    probe_consent_id=world.probe(), image=portrait_jpegs[0])
+    assert result.candidates == []
+    refused("purpose_not_consented", lambda: world.service.verify(
+        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
+        probe_consent_id=world.probe(), image=portrait_jpegs[0]))
