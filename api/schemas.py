@@ -24,6 +24,13 @@ class DeclarationCreate(BaseModel):
     reference: str = Field(min_length=1, max_length=200)
 
 
+class RegulatorOrderCreate(BaseModel):
+    """A regulator's order on the database (LCCJTI art. 45): suspend, or destroy every template."""
+
+    reference: str = Field(min_length=1, max_length=200)
+    destroy: bool = False
+
+
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
     name: str = Field(min_length=1, max_length=200)
@@ -72,3 +79,6 @@ class Health(BaseModel):
     templates_needing_reenrolment: int
     index_entries: int
     declared: bool
+    in_service: bool = Field(description="Matching allowed today (declared 60 days ago, register"
+                             " unchanged, no regulator's order in force).")
+    demo_mode: bool = Field(description="Placeholder accountability: not for real people.")

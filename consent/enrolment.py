@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, policies
+from optinface.consent import declaration, ledger, policies
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -20,6 +20,7 @@ from optinface.consent.tables import Consent, Subject
 def _consented(runtime: Runtime, session: Session, pseudonym: str,
                consent_id: str) -> tuple[Subject, Consent]:
     """The subject and the consent, once the consent is shown to authorise enrolment now."""
+    declaration.require_not_suspended(session)
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
     consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
@@ -33,7 +33,6 @@ from optinface.consent.tables import (
     Notice,
     ProbeConsent,
     Purpose,
-    RegisterDeclaration,
     Subject,
     SubjectKey,
     SubjectStatus,
@@ -289,14 +288,3 @@ def template_public(template: Template, *, pseudonym: str) -> TemplatePublic:
         quality=template.quality,
         created_at=template.created_at,
     )
-
-
-# The register ---------------------------------------------------------------------------------
-def record_declaration(
-    session: Session, *, declared_on: date, reference: str, recorded_by: str, now: datetime
-) -> RegisterDeclaration:
-    """The declaration of the biometric database to the regulator, as the operator states it."""
-    declaration = RegisterDeclaration(declared_on=declared_on, reference=reference,
-                                      recorded_at=now, recorded_by=recorded_by)
-    session.add(declaration)
-    return declaration

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, policies
+from optinface.consent import declaration, ledger, policies
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
@@ -31,7 +31,9 @@ def threshold(runtime: Runtime) -> Threshold:
 
 def _gates(runtime: Runtime, session: Session, *, purpose_id: str, probe_consent_id: str,
            operation: Operation) -> tuple[Purpose, Threshold]:
-    policies.require_declared(session)
+    declaration.require_in_service(session, settings=runtime.settings,
+                                   models=runtime.pipeline.models,
+                                   today=runtime.clock.now().date())
     purpose = ledger.get_purpose(session, purpose_id)
     policies.require_operation(purpose, operation)
     policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),

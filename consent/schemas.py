@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.roles import Role
-from optinface.consent.settings import Jurisdiction, Recipient
+from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
 
 class Operation(StrEnum):
@@ -69,6 +69,7 @@ class ErasureReason(StrEnum):
     WITHDRAWAL = "withdrawal"
     EXPIRY = "expiry"
     RETENTION = "retention"
+    REGULATOR_ORDER = "regulator_order"  # LCCJTI art. 45: the regulator ordered destruction
 
 
 class Decision(StrEnum):
@@ -350,6 +351,33 @@ class CheckpointPublic(_Public):
     at: datetime
 
 
+# Accountability -------------------------------------------------------------------------------
+class RightInstruction(BaseModel):
+    right: str
+    basis: str
+    how: str
+
+
+class Accountability(BaseModel):
+    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+
+    controller_name: str
+    controller_contact: str
+    privacy_officer_name: str
+    privacy_officer_title: str
+    privacy_officer_contact: str
+    dpo_contact: str
+    eu_representative: str | None
+    pia_reference: str
+    pia_sha256: str
+    policy_url: str
+    hosting: Hosting
+    non_biometric_alternative: str
+    rights: list[RightInstruction]
+    rights_request_days: int
+    demo_mode: bool
+
+
 # Access ---------------------------------------------------------------------------------------
 class AccessExport(BaseModel):
     generated_at: datetime
@@ -373,6 +401,16 @@ class DeclarationPublic(_Public):
     declared_on: date
     reference: str
     recorded_at: datetime
+    material_sha256: str | None
+    period_days: int
+
+
+class RegulatorOrderPublic(_Public):
+    reference: str
+    kind: str
+    recorded_at: datetime
+    lifted_at: datetime | None
+    templates_destroyed: int
 
 
 class PublishedKey(BaseModel):
@@ -388,7 +426,7 @@ class Register(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
-    privacy_officer: str
+    accountability: Accountability
     jurisdiction: Jurisdiction
     purposes: list[PurposePublic]
     categories_of_persons: list[str]
@@ -399,9 +437,10 @@ class Register(BaseModel):
     templates: int
     templates_needing_reenrolment: int
     database_location: str
+    hosting: Hosting
     retention_rules: list[str]
     security_measures: list[str]
-    pia_reference: str
+    rotation_fingerprint: str
     recipients: list[Recipient] = Field(
         description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
     )
@@ -413,6 +452,14 @@ class Register(BaseModel):
     in_service_from: date | None = Field(
         description="Declaration date + the notice period (Québec: 60 days before service)."
     )
+    in_service: bool = Field(description="Matching allowed today (see consent.declaration).")
+    material_sha256: str = Field(
+        description="SHA-256 of the register's material fields now; a declaration covers the"
+        " register only while its own hash equals this one."
+    )
+    orders: list[RegulatorOrderPublic]
+    biometric_data_sold_or_traded: Literal[False] = Field(
+        default=False, description="Never: no sale, lease, trade or profit (BIPA s. 15(c)).")
     warnings: list[str]
 
 

@@ -23,6 +23,7 @@ from optinface.consent import (
     activity,
     apikeys,
     consents,
+    declaration,
     enrolment,
     ledger,
     matching,
@@ -80,7 +81,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent
+from optinface.consent.tables import Consent, RegulatorOrder, Subject
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -479,14 +480,48 @@ class OptinFace:
         return render_register(register)
 
     def declare(self, *, actor: Actor, date: date, reference: str) -> Register:
-        """Record the declaration to the regulator; matching is allowed from then on."""
+        """Record the declaration of the register as it stands (see :mod:`consent.declaration`):
+        matching opens once its period has run, while the register is unchanged."""
         authorize(actor, Permission.DECLARE)
         with self.runtime.db.transaction() as session:
-            ledger.record_declaration(session, declared_on=date, reference=reference,
-                                      recorded_by=actor.key_id, now=self.clock.now())
+            row = declaration.record_declaration(
+                session, declared_on=date, reference=reference, settings=self.settings,
+                models=self.pipeline.models, now=self.clock.now(), recorded_by=actor.key_id)
             self.runtime.audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
-                                              details={"declared_on": date.isoformat(),
-                                                       "reference": reference}))
+                                       details={"declared_on": date.isoformat(),
+                                                "reference": reference,
+                                                "material_sha256": row.material_sha256,
+                                                "period_days": row.period_days}))
+        return self.register(actor=None)
+
+    def apply_regulator_order(self, *, actor: Actor, reference: str,
+                              destroy: bool = False) -> Register:
+        """A regulator's order: enrolment and matching stop; with ``destroy``, every subject's
+        templates are destroyed, each with its signed erasure receipt."""
+        authorize(actor, Permission.DECLARE)
+        kind = declaration.OrderKind.DESTROY if destroy else declaration.OrderKind.SUSPEND
+        with self.runtime.db.transaction() as session:
+            order = declaration.record_order(session, reference=reference, kind=kind,
+                                             now=self.clock.now(), recorded_by=actor.key_id)
+            order_id = order.id
+            self.runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
+                                       details={"order": reference, "kind": str(kind)}))
+            pseudonyms = list(session.scalars(select(Subject.pseudonym))) if destroy else []
+        erased = [erase_subject(self.runtime, pseudonym=p, reason=ErasureReason.REGULATOR_ORDER,
+                                actor=actor) for p in pseudonyms]
+        if destroy:
+            with self.runtime.db.transaction() as session:
+                row = session.get(RegulatorOrder, order_id)
+                assert row is not None
+                row.templates_destroyed = sum(e.templates_destroyed for e in erased)
+        return self.register(actor=None)
+
+    def lift_regulator_order(self, *, actor: Actor, reference: str) -> Register:
+        authorize(actor, Permission.DECLARE)
+        with self.runtime.db.transaction() as session:
+            declaration.lift_order(session, reference=reference, now=self.clock.now())
+            self.runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER_LIFTED,
+                                              actor=actor, details={"order": reference}))
         return self.register(actor=None)
 
     def health(self) -> dict[str, Any]:
@@ -502,6 +537,8 @@ class OptinFace:
             "templates_needing_reenrolment": register.templates_needing_reenrolment,
             "index_entries": self.runtime.index.count(),
             "declared": register.declaration is not None,
+            "in_service": register.in_service,
+            "demo_mode": self.settings.demo_mode,
         }
 
     def consent_ledger(self, *, actor: Actor) -> ConsentLedger:

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
@@ -250,7 +251,8 @@ def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> Wor
     if declare:
         declared = client.post(
             "/v1/register/declaration",
-            json={"date": date(2026, 1, 5).isoformat(), "reference": "CAI-2026-001"},
+            json={"date": declared_long_enough_ago(date.today(), ApiSettings()).isoformat(),
+                  "reference": "CAI-2026-001"},
             headers=admin,
         )
         assert declared.status_code == 200, declared.text

@@ -67,7 +67,8 @@ def matrix_world(
 
 
 def _url(path: str, world: World) -> str:
-    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x")
+    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x",
+                       reference="CAI-NONE")
 
 
 def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:

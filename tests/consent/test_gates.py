@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
 from sqlalchemy import func, select, update
 
@@ -19,7 +17,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Template
 from optinface.engine.errors import EngineError
-from tests.consent.conftest import FakeClock, World, make_world
+from tests.consent.conftest import FakeClock, World
 
 
 def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
@@ -135,21 +133,6 @@ def test_probe_consent_is_single_use_unexpired_and_for_this_purpose(
     stale = world.probe()
     clock.advance(hours=2)
     refused("probe_consent_required", lambda: search(stale))
-
-
-def test_matching_is_refused_until_the_database_is_declared(
-    service, clock: FakeClock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
-) -> None:
-    world = make_world(service, clock, declare=False)
-    refused("not_declared", lambda: service.identify(
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(),
-        image=portrait_jpegs[0]))
-    register = service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
-    assert register.in_service_from == clock.now().date() + timedelta(days=60)
-    assert any("60 days" in warning for warning in register.warnings)
-    service.identify(actor=world.researcher, purpose_id=world.purpose,
-                     probe_consent_id=world.probe(), image=portrait_jpegs[0])
-    assert service.declare(actor=world.admin, date=date(2020, 1, 1), reference="x").warnings == []
 
 
 def test_an_uncalibrated_model_refuses_to_match(
