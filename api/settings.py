@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -46,6 +47,19 @@ class ApiSettings(ConsentSettings):
         ),
     )
     session_hours: int = Field(default=8, ge=1, description="Lifetime of a web-page session.")
+    timezone: str = Field(
+        default="America/Toronto",
+        description="IANA time zone the pages show times and count days in (Québec by default).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {zone!r}") from error
+        return zone
 
     @field_validator("cors_origins")
     @classmethod

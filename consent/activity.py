@@ -112,3 +112,7 @@ def tombstones(
     if until is not None:
         query = query.where(Tombstone.erased_at < until)
     return list(session.scalars(query.order_by(Tombstone.erased_at)))
+
+
+def tombstone(session: Session, subject_hash: str) -> Tombstone | None:
+    return session.scalars(select(Tombstone).where(Tombstone.subject_hash == subject_hash)).first()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration, ledger, policies
+from optinface.consent import alternative, changefeed, declaration, ledger, policies
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.changefeed import ChangeOp
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import TemplatePublic
@@ -22,6 +23,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str,
     """The subject and the consent, once the consent is shown to authorise enrolment now."""
     declaration.require_not_suspended(session)
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+    alternative.require_biometrics_accepted(subject)
     consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
                                    settings=runtime.settings)
@@ -50,6 +52,7 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
                                               "model_id": template.model_id}))
         # Inside the transaction: if the index write fails, the ledger row is rolled back.
         runtime.index.add([template.id], protected[None, :])
+        changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
         public = ledger.template_public(template, pseudonym=pseudonym)
     if runtime.index.additions_since_save() >= runtime.settings.index_save_every:
         runtime.index.save()  # bounds what start-up reconciliation has to re-add

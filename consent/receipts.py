@@ -16,8 +16,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from optinface.consent.accountability import accountability
 from optinface.consent.crypto import canonical_json
-from optinface.consent.schemas import PublishedKey
+from optinface.consent.schemas import Accountability, PublishedKey
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, Notice, Purpose, Subject
 
@@ -55,6 +56,7 @@ def consent_receipt(
     pseudonym: str,
     purposes: list[dict[str, Any]],
     policy_url: str,
+    accountability: Accountability,
     notice: dict[str, str],
     public_key: str,
     expires_at: datetime,
@@ -73,6 +75,9 @@ def consent_receipt(
         "piiPrincipalId": pseudonym,
         "piiControllers": [{"piiController": controller, "contact": contact}],
         "policyUrl": policy_url,
+        # Who answers, the non-biometric alternative and how to exercise each right (P-39.1
+        # ss. 3.1, 8; GDPR art. 13): the same record as /privacy and the access export.
+        "accountability": accountability.model_dump(mode="json"),
         "notice": notice,
         "services": [{"service": "optinface face matching", "purposes": purposes}],
         "sensitive": True,
@@ -108,6 +113,7 @@ def receipt_for_consent(
             for p in purposes
         ],
         policy_url=settings.policy_url,
+        accountability=accountability(settings),
         notice={"id": notice.id, "version": notice.version, "language": consent.language,
                 "sha256": notice.sha256},
         public_key=public_key,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import ConsentError, QuotaExceeded
+from optinface.consent.identifiers import require_identifiers
 from optinface.consent.quota import require_identify_quota
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -45,8 +46,11 @@ def audited(
 
     With ``daily_quota`` (identify), the refused attempt counts against the quota too: if
     concurrent attempts spent the quota meanwhile, it is recorded and raised as
-    ``rate_limited`` instead, so the attempts counted never exceed the quota.
+    ``rate_limited`` instead, so the attempts counted never exceed the quota. Identifiers
+    that cannot be ones are refused first, unrecorded: the log never holds what a caller made
+    up at any length.
     """
+    require_identifiers(purpose=purpose, subjects=subjects)
     try:
         return work()
     except (ConsentError, EngineError) as refusal:

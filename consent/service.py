@@ -21,31 +21,39 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     access,
     activity,
+    alternative,
     apikeys,
     consents,
     declaration,
     enrolment,
+    epochs,
     ledger,
     matching,
+    purpose_withdrawal,
     rotation,
 )
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
+from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
-from optinface.consent.errors import DataDirUnusable
-from optinface.consent.keys import KeyRing
+from optinface.consent.errors import DataDirUnusable, NotFound
+from optinface.consent.keys import KeyRing, load_protector
+from optinface.consent.keystore import open_key_store
 from optinface.consent.lock import DataDirLock
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited
 from optinface.consent.register import build_register, render_register
+from optinface.consent.replica import Replica
 from optinface.consent.retention import sweep
 from optinface.consent.roles import Actor, Permission, Role, authorize
 from optinface.consent.rotation import RotationReport
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
+    AlternativeChosenResult,
     ApiKeyCreated,
     ApiKeyPublic,
     AuditFilter,
@@ -59,16 +67,19 @@ from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    KeyEpochPublic,
     KeyName,
     MatchResult,
     NoticeCreate,
     NoticePublic,
     Operation,
+    PrivacyStatement,
     ProbeConsentCreate,
     ProbeConsentPublic,
     PublishedKey,
     PurposeCreate,
     PurposePublic,
+    PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
     SearchCount,
@@ -81,11 +92,10 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, RegulatorOrder, Subject
+from optinface.consent.tables import Consent, Notice, RegulatorOrder, Subject
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
-from optinface.engine.protection import TemplateProtector
 from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -115,11 +125,7 @@ def _wire(
     index: VectorIndex | None,
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
-    keys = KeyRing.load_or_create(
-        master_path=settings.master_key_path,
-        signing_path=settings.signing_key_path,
-        hmac_path=settings.hmac_key_path,
-    )
+    keys = KeyRing.open(open_key_store(settings))
     db = Database(settings.url)
     db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
@@ -127,7 +133,9 @@ def _wire(
                         else _open_index(settings, dim=pipeline.embedding_size))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=TemplateProtector.load_or_create(settings.rotation_key_path))
+                      protector=load_protector(keys.store))
+    with db.transaction() as session:
+        epochs.record_current(runtime, session)  # the epoch's clock starts on first use
     return runtime, discarded
 
 
@@ -145,6 +153,7 @@ class OptinFace:
         self.clock = runtime.clock
         self.lock = lock
         self.last_reconcile: ReconcileReport | None = None
+        self.replica: Replica | None = None
 
     # Life cycle -------------------------------------------------------------------------------
     @classmethod
@@ -176,8 +185,16 @@ class OptinFace:
         try:
             runtime, discarded = _wire(settings, pipeline=pipeline, clock=clock, index=index)
             service = cls(runtime=runtime, lock=lock)
+            # Several workers on a shared ledger: this one's index is a replica (consent.replica).
+            replica = Replica(runtime, model_id=runtime.pipeline.model_id) if runtime.db.shared \
+                else None
+            if replica is not None:
+                replica.catch_up()  # the feed since this replica's last save
             service.last_reconcile = reconcile(runtime, model_id=runtime.pipeline.model_id,
                                                index_discarded=discarded)
+            if replica is not None:
+                replica.follow()
+                service.replica = replica
         except BaseException:
             lock.release()
             raise
@@ -187,8 +204,12 @@ class OptinFace:
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
-            self.runtime.index.save()
+            if self.replica is not None:
+                self.replica.close()  # stops following; saves the index and its feed position
+            else:
+                self.runtime.index.save()
             self.runtime.db.close()
+            self.runtime.keys.store.close()
         finally:
             self.lock.release()
 
@@ -260,13 +281,24 @@ class OptinFace:
             self.runtime.audit(session, Entry(action=AuditAction.NOTICE_PUBLISHED, actor=actor,
                                               details={"notice_id": notice.id,
                                                        "sha256": notice.sha256}))
-            return NoticePublic.model_validate(notice)
+            return self._notice_public(notice)
 
     def list_notices(self, *, actor: Actor) -> list[NoticePublic]:
         """Every published notice, oldest first."""
         authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
         with self._read() as session:
-            return [NoticePublic.model_validate(n) for n in ledger.notices(session)]
+            return [self._notice_public(n) for n in ledger.notices(session)]
+
+    def _notice_public(self, notice: Notice) -> NoticePublic:
+        return NoticePublic.model_validate(notice).model_copy(
+            update={"accountability": accountability(self.settings)})
+
+    def privacy_statement(self) -> PrivacyStatement:
+        """The public privacy page's content (no authentication: nothing personal in it)."""
+        with self._read() as session:
+            purposes = [PurposePublic.model_validate(p) for p in ledger.purposes(session)]
+        return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
+                                retention_rules=declaration.retention_rules(self.settings))
 
     # Subjects and consents --------------------------------------------------------------------
     def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
@@ -312,6 +344,12 @@ class OptinFace:
                                               details={"searchable": searchable}))
             return SubjectPublic.model_validate(row)
 
+    def choose_alternative(self, *, actor: Actor, subject: str) -> AlternativeChosenResult:
+        """The person chooses the non-biometric alternative instead (see
+        :mod:`consent.alternative`): their templates go now, enrolment is refused from then."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return alternative.choose(self.runtime, actor=actor, pseudonym=subject)
+
     def give_consent(self, *, actor: Actor, subject: str, body: ConsentCreate) -> ConsentGiven:
         """Record an express consent and return it with its signed receipt."""
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
@@ -333,6 +371,34 @@ class OptinFace:
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
         return consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
                                  consent_id=consent_id)
+
+    def withdraw_purpose(self, *, actor: Actor, subject: str, consent_id: str,
+                         purpose_id: str) -> WithdrawalResult:
+        """Withdraw one purpose of a consent (consent.purpose_withdrawal); its last purpose
+        withdraws the consent itself, like :meth:`withdraw_consent`."""
+        authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
+        narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
+                                             consent_id=consent_id, purpose_id=purpose_id)
+        if narrowed is None:
+            return self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+        consent = next(c for c in self.list_consents(actor=actor, subject=subject)
+                       if c.id == consent_id)
+        return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
+                                purpose_withdrawal=narrowed)
+
+    def is_last_purpose(self, *, actor: Actor, subject: str, consent_id: str,
+                        purpose_id: str) -> bool:
+        """Whether withdrawing this purpose ends the consent (the page asks to confirm)."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        return purpose_withdrawal.is_last_purpose(self.runtime, pseudonym=subject,
+                                                  consent_id=consent_id, purpose_id=purpose_id)
+
+    def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
+        """The subject's signed receipts of purposes withdrawn from consents they keep."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._read() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
 
     def create_probe_consent(self, *, actor: Actor, body: ProbeConsentCreate) -> ProbeConsentPublic:
         """The consent of the person in a probe image: one search, one purpose."""
@@ -406,10 +472,23 @@ class OptinFace:
         return sweep(self.runtime, actor=actor)
 
     # Keys of the deployment -------------------------------------------------------------------
-    def rotate_master_key(self, *, actor: Actor) -> RotationReport:
-        """A new master key; every subject key re-wrapped under it in one transaction."""
-        authorize(actor, Permission.MANAGE_KEYS)
-        return rotation.rotate_master(self.runtime, actor=actor)
+    def rotate_epoch(self, *, actor: Actor | None = None) -> EpochReport:
+        """Re-wrap every subject key under a new epoch key and destroy the older epoch keys:
+        copies made before an erasure become undecryptable for the erased subject."""
+        if actor is not None:
+            authorize(actor, Permission.MANAGE_KEYS)
+        return epochs.rotate_epoch(self.runtime, actor=actor)
+
+    def seconds_to_epoch_boundary(self) -> float:
+        """Seconds until the current epoch is due for rotation (the scheduler waits this)."""
+        return epochs.seconds_to_boundary(self.runtime)
+
+    def key_epochs(self, *, actor: Actor) -> list[KeyEpochPublic]:
+        """Every epoch with its creation and destruction time: where an erasure receipt's
+        ``copiesUndecryptableAt`` can be checked once passed."""
+        authorize(actor, Permission.READ_LEDGER)
+        with self._read() as session:
+            return [KeyEpochPublic.model_validate(row) for row in epochs.history(session)]
 
     def rekey_templates(self, *, actor: Actor) -> RotationReport:
         """A new template-protection key; every template re-protected and the index rebuilt."""
@@ -539,6 +618,7 @@ class OptinFace:
             "declared": register.declaration is not None,
             "in_service": register.in_service,
             "demo_mode": self.settings.demo_mode,
+            "replica_seq": self.replica.seq if self.replica is not None else None,
         }
 
     def consent_ledger(self, *, actor: Actor) -> ConsentLedger:
@@ -555,3 +635,12 @@ class OptinFace:
         with self._read() as session:
             return [TombstonePublic.model_validate(t)
                     for t in activity.tombstones(session, since=since, until=until)]
+
+    def erasure(self, *, actor: Actor, subject_hash: str) -> TombstonePublic:
+        """One tombstone and its signed receipt, by the hash its receipt names."""
+        authorize(actor, Permission.READ_LEDGER)
+        with self._read() as session:
+            found = activity.tombstone(session, subject_hash)
+            if found is None:
+                raise NotFound(f"no erasure with subject hash {subject_hash}")
+            return TombstonePublic.model_validate(found)

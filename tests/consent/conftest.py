@@ -64,9 +64,10 @@ def thresholds_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
+def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) -> ConsentSettings:
     return ConsentSettings(
         data_dir=tmp_path / "var",
+        database_url=database_url,
         thresholds_path=thresholds_path,
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
@@ -231,5 +232,6 @@ def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
         assert row is not None
         wrapped = session.get(SubjectKey, row.subject_id)
         assert wrapped is not None
-        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id)
+        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
+                                  epoch=wrapped.epoch)
         return row.ciphertext, decrypt_template(row, key=key).tobytes()

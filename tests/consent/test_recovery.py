@@ -25,6 +25,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from optinface.engine.pipeline import FacePipeline
+from tests.conftest import both_backends
 from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 
@@ -109,6 +110,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         reopened.close()
 
 
+@both_backends
 def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
