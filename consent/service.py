@@ -107,7 +107,7 @@ T = TypeVar("T")
 EMBEDDING_DIM = 512
 
 
-def _open_index(settings: ConsentSettings) -> tuple[VectorIndex, str | None]:
+def _open_index(settings: ConsentSettings, *, key: bytes) -> tuple[VectorIndex, str | None]:
     """The saved index; an empty one, and why, when the file is unusable.
 
     The index is a cache of the ledger, so reconciliation refills an empty one: better than
@@ -116,11 +116,11 @@ def _open_index(settings: ConsentSettings) -> tuple[VectorIndex, str | None]:
     from optinface.engine.index import HnswIndex  # the engine's default backend
 
     try:
-        return HnswIndex.open(settings, dim=EMBEDDING_DIM), None
+        return HnswIndex.open(settings, dim=EMBEDDING_DIM, key=key), None
     except IndexCorrupt as error:
         logger.error("index file unusable, deleted and rebuilt from the ledger: %s", error)
         shred_path(settings.index_path)
-        return HnswIndex.from_settings(settings, dim=EMBEDDING_DIM), str(error)
+        return HnswIndex.from_settings(settings, dim=EMBEDDING_DIM, key=key), str(error)
 
 
 class OptinFace:
@@ -190,7 +190,8 @@ class OptinFace:
         keys = KeyRing.open(open_key_store(settings))
         db = Database(settings.url)
         db.open()
-        index, discarded = (index, None) if index is not None else _open_index(settings)
+        index, discarded = ((index, None) if index is not None
+                            else _open_index(settings, key=keys.index_key))
         runtime = Runtime(
             settings=settings,
             db=db,
