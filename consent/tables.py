@@ -105,6 +105,8 @@ class Subject(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
+    # The person chose the non-biometric alternative (consent.alternative): no face is used.
+    alternative_chosen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 
@@ -272,6 +274,24 @@ class RegisterDeclaration(Base):
     period_days: Mapped[int] = mapped_column(Integer, default=60)
 
 
+class PurposeWithdrawal(Base):
+    """One purpose withdrawn from a consent that keeps its other purposes, with the signed
+    receipt the person keeps. Goes with the subject on erasure (the receipt names the
+    pseudonym); the audit chain keeps the fact."""
+
+    __tablename__ = "purpose_withdrawals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt_signature: Mapped[str] = mapped_column(String(200))
+
+
 class RegulatorOrder(Base):
     """A regulator's order on the database (LCCJTI art. 45): in force until lifted."""
 
@@ -284,3 +304,16 @@ class RegulatorOrder(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(40))
     lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     templates_destroyed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexChange(Base):
+    """One entry of the change feed that keeps every worker's index replica current
+    (:mod:`consent.changefeed`): a template id added or removed, nothing biometric."""
+
+    __tablename__ = "index_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(10))
+    template_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
