@@ -39,6 +39,8 @@ unreadable_file            400     (CLI only) a file named on the command line c
 data_dir_in_use            409     (CLI only) a running server has the data directory open
 data_dir_unusable          503     (CLI only) the data directory cannot be created or written
 manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
+witness_unusable           503     (CLI only) the audit witness folder cannot be written, or it
+                                   pins another checkpoint key
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -108,6 +110,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
     "manifest_unreadable": 503,
+    "witness_unusable": 503,
     "internal_error": 500,
 }
 

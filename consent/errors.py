@@ -108,3 +108,13 @@ class DataDirUnusable(ConsentError):
     """The data directory cannot be created or written (permissions, a file in the way)."""
 
     code = "data_dir_unusable"
+
+
+class WitnessUnusable(ConsentError):
+    """The witness folder cannot be created or written, or pins another checkpoint key.
+
+    Refused at start: a log whose checkpoints go nowhere outside the data directory, or that
+    another key signs, is no longer checkable by an outsider.
+    """
+
+    code = "witness_unusable"

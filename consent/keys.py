@@ -2,7 +2,10 @@
 
 - ``master.key``: wraps every subject's data key. Destroying a subject's wrapped key makes any
   backup of that subject's templates unreadable (crypto-shredding).
-- ``signing.key``: Ed25519, signs consent receipts, erasure receipts and audit checkpoints.
+- ``signing.key``: Ed25519, signs consent receipts and erasure receipts.
+- ``checkpoint.key``: Ed25519, signs the audit log's checkpoints and nothing else, kept in the key
+  folder outside the data directory (``OPTINFACE_KEY_DIR``): a receipt signature can never pass
+  for a checkpoint, and a copy of the data cannot sign one (:mod:`consent.notes`).
 - ``hmac.key``: keys the tombstone hashes and the API-key hashes, so neither can be
   brute-forced from a copy of the database alone.
 """
@@ -32,21 +35,24 @@ def _load_or_create_secret(path: Path) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class KeyRing:
-    """The three server secrets, loaded once."""
+    """The server secrets, loaded once."""
 
     master: bytes
     signing: Ed25519PrivateKey
     hmac_key: bytes
+    checkpoint: Ed25519PrivateKey
 
     @classmethod
     def load_or_create(
-        cls, *, master_path: Path, signing_path: Path, hmac_path: Path
+        cls, *, master_path: Path, signing_path: Path, hmac_path: Path, checkpoint_path: Path
     ) -> KeyRing:
         signing_seed = _load_or_create_secret(signing_path)
         return cls(
             master=_load_or_create_secret(master_path),
             signing=Ed25519PrivateKey.from_private_bytes(signing_seed),
             hmac_key=_load_or_create_secret(hmac_path),
+            checkpoint=Ed25519PrivateKey.from_private_bytes(
+                _load_or_create_secret(checkpoint_path)),
         )
 
     @property

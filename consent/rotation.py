@@ -209,4 +209,5 @@ def _finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
 def _ring(settings: ConsentSettings) -> KeyRing:
     return KeyRing.load_or_create(master_path=settings.master_key_path,
                                   signing_path=settings.signing_key_path,
-                                  hmac_path=settings.hmac_key_path)
+                                  hmac_path=settings.hmac_key_path,
+                                  checkpoint_path=settings.checkpoint_key_path)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import Entry, append
+from optinface.consent.audit import AuditLog, Entry, append
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
 from optinface.consent.keys import KeyRing
@@ -22,13 +22,13 @@ class Runtime:
     keys: KeyRing
     index: VectorIndex
     clock: Clock
+    log: AuditLog
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
-        """Chain ``entry`` into the log inside ``session``'s transaction."""
-        return append(
-            session,
-            entry,
-            now=self.clock.now(),
-            keys=self.keys,
-            checkpoint_every=self.settings.audit_checkpoint_every,
-        )
+        """Chain ``entry`` into the log inside ``session``'s transaction; every
+        ``audit_checkpoint_every`` events, sign a checkpoint (witnessed once committed)."""
+        now = self.clock.now()
+        event = append(session, entry, now=now)
+        if event.seq % self.settings.audit_checkpoint_every == 0:
+            self.log.checkpoint(session, now=now)
+        return event

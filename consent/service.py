@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import access, apikeys, ledger, policies
-from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from optinface.consent import access, apikeys, ledger, policies, transparency
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -185,7 +185,9 @@ class OptinFace:
             master_path=settings.master_key_path,
             signing_path=settings.signing_key_path,
             hmac_path=settings.hmac_key_path,
+            checkpoint_path=settings.checkpoint_key_path,
         )
+        log = transparency.open_audit_log(settings, keys)
         db = Database(settings.url)
         db.open()
         index, discarded = (index, None) if index is not None else _open_index(settings)
@@ -195,6 +197,7 @@ class OptinFace:
             keys=keys,
             index=index,
             clock=clock or SystemClock(),
+            log=log,
         )
         service = cls(
             settings=settings,
@@ -207,14 +210,22 @@ class OptinFace:
         service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id,
                                            index_discarded=discarded)
         logger.info("optinface open: %s", service.last_reconcile)
+        service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 
     def close(self) -> None:
         try:
+            self.witness_audit()
             self.runtime.index.save()
             self.runtime.db.close()
         finally:
             self._lock.release()
+
+    def witness_audit(self) -> None:
+        """Sign the log's head and copy it to the witness folder, if it moved since the last
+        witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
+        with self._write() as session:
+            self.runtime.log.witness_head(session, now=self.clock.now())
 
     @property
     def index(self) -> VectorIndex:
@@ -673,8 +684,9 @@ class OptinFace:
         with self._write() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self._audit(session, Entry(action=AuditAction.EXPORT, actor=actor, subjects=[subject]))
-            return access.build_export(session, subject=row, settings=self.settings,
-                                       public_key=self.public_key, now=now)
+            export = access.build_export(session, subject=row, settings=self.settings,
+                                         public_key=self.public_key, now=now)
+            return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
 
     def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
         return access.render(export, fmt)
@@ -726,19 +738,17 @@ class OptinFace:
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._write() as session:
-            report = verify_chain(session, keys=self.runtime.keys)
-        return ChainStatus(ok=report.ok, events=report.events, checkpoints=report.checkpoints,
-                           first_bad_sequence=report.first_bad_sequence)
+            return transparency.verify_running(session, self.runtime.log)
 
     def audit_checkpoint(self, *, actor: Actor) -> CheckpointPublic:
+        """A signed checkpoint of the log up to this request, also witnessed: for a reviewer
+        to keep and later check with ``optinface audit verify --against``."""
         authorize(actor, Permission.CHECKPOINT_AUDIT)
         now = self.clock.now()
         with self._write() as session:
-            event = self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
-            checkpoint = sign_checkpoint(session, event, now=now, keys=self.runtime.keys)
-            return CheckpointPublic(seq=checkpoint.seq, hash=checkpoint.hash,
-                                    signature=checkpoint.signature, public_key=self.public_key,
-                                    at=checkpoint.at)
+            self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
+            row = self.runtime.log.checkpoint(session, now=now)
+            return transparency.checkpoint_public(session, row, self.runtime.log)
 
     def register(self, *, actor: Actor | None = None) -> Register:
         if actor is not None:

@@ -71,6 +71,8 @@ class ConsentSettings(EngineSettings):
     retention_years_after_last_interaction: int = Field(default=3, ge=1)
     subject_token_days: int = Field(default=365, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    # While events happen, the witness folder is never more than this far behind the log.
+    audit_witness_interval_seconds: float = Field(default=60, gt=0)
     declaration_warning_days: int = Field(default=60, ge=0)
     sweep_interval_seconds: int = Field(default=3600, ge=1)
 
@@ -106,3 +108,15 @@ class ConsentSettings(EngineSettings):
     @property
     def hmac_key_path(self) -> Path:
         return self.keys_dir / "hmac.key"
+
+    @property
+    def checkpoint_key_path(self) -> Path:
+        """Outside the data directory: whoever can write the database cannot sign for it."""
+        assert self.key_dir is not None
+        return self.key_dir / "checkpoint.key"
+
+    @property
+    def witness_dir(self) -> Path:
+        """The witness folder (always set after validation)."""
+        assert self.audit_witness_dir is not None
+        return self.audit_witness_dir

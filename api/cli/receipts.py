@@ -43,6 +43,7 @@ def _published_key(data_dir: Path | None) -> str:
         master_path=settings.master_key_path,
         signing_path=settings.signing_key_path,
         hmac_path=settings.hmac_key_path,
+        checkpoint_path=settings.checkpoint_key_path,
     ).public_key
 
 

@@ -74,7 +74,8 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
         assert path.stat().st_mode & 0o777 == 0o600
     assert api_settings.master_key_path.read_bytes() != old_master
     old_ring = KeyRing(master=old_master, signing=service.runtime.keys.signing,
-                       hmac_key=service.runtime.keys.hmac_key)
+                       hmac_key=service.runtime.keys.hmac_key,
+                       checkpoint=service.runtime.keys.checkpoint)
     with service.runtime.db.transaction() as session:
         wrapped = list(session.scalars(select(SubjectKey)))
     assert len(wrapped) == 4
