@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
 from optinface.api.periodic import Periodic
-from optinface.api.routes import audit, health, keys, matching, purposes, subjects
+from optinface.api.routes import audit, health, keys, matching, purposes, subjects, wellknown
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -76,6 +76,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     for module in (purposes, subjects, matching, audit, keys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(wellknown.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.upload_limit_bytes)

@@ -30,6 +30,9 @@ not_found                  404     no such subject, consent, purpose, key or rou
 method_not_allowed         405     the route exists, the method does not
 subject_erased             410     the pseudonym was erased and can never be used again
 not_declared               409     matching refused until the register's declaration is recorded
+declaration_period_running 409     declared, but the 60-day period before service has not run
+redeclaration_required     409     the register changed since its declaration: declare again
+suspended_by_regulator     409     a regulator's order suspends enrolment and matching
 model_mismatch             409     templates from two models cannot be compared
 rate_limited               429     per-key rate or daily identify quota spent; see Retry-After
 not_calibrated             503     no calibrated threshold for the model at the stated FMR
@@ -101,6 +104,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "subject_erased": 410,
     "not_declared": 409,
+    "declaration_period_running": 409,
+    "redeclaration_required": 409,
+    "suspended_by_regulator": 409,
     "model_mismatch": 409,
     "rate_limited": 429,
     "not_calibrated": 503,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from optinface.consent.roles import Role
+from optinface.consent.schemas import PublishedKey
 
 
 class SearchableUpdate(BaseModel):
@@ -23,9 +24,24 @@ class DeclarationCreate(BaseModel):
     reference: str = Field(min_length=1, max_length=200)
 
 
+class RegulatorOrderCreate(BaseModel):
+    """A regulator's order on the database (LCCJTI art. 45): suspend, or destroy every template."""
+
+    reference: str = Field(min_length=1, max_length=200)
+    destroy: bool = False
+
+
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
     name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("role")
+    @classmethod
+    def _not_subject(cls, role: Role) -> Role:
+        """A subject's rights come with a token scoped to that subject, never with an API key."""
+        if role is Role.SUBJECT:
+            raise ValueError("subject tokens are issued with subjects, never as API keys")
+        return role
 
 
 class ExportFormat(StrEnum):
@@ -44,6 +60,13 @@ class AuditExportFormat(StrEnum):
     CSV = "csv"
 
 
+class PublishedKeys(BaseModel):
+    """The document at /.well-known/optinface-keys.json."""
+
+    controller: str
+    keys: list[PublishedKey]
+
+
 class Health(BaseModel):
     """What an operator or a container orchestrator needs to know, without authentication."""
 
@@ -56,3 +79,6 @@ class Health(BaseModel):
     templates_needing_reenrolment: int
     index_entries: int
     declared: bool
+    in_service: bool = Field(description="Matching allowed today (declared 60 days ago, register"
+                             " unchanged, no regulator's order in force).")
+    demo_mode: bool = Field(description="Placeholder accountability: not for real people.")

@@ -53,6 +53,8 @@ class AuditAction(StrEnum):
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"
     REGISTER_DECLARED = "register_declared"
+    REGULATOR_ORDER = "regulator_order"
+    REGULATOR_ORDER_LIFTED = "regulator_order_lifted"
     LOGIN_FAILURE = "login_failure"
     PURPOSE_CREATED = "purpose_created"
     NOTICE_PUBLISHED = "notice_published"

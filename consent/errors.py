@@ -56,6 +56,24 @@ class NotDeclared(ConsentError):
     code = "not_declared"
 
 
+class DeclarationPeriodRunning(NotDeclared):
+    """Declared, but the period before service (Québec: 60 days) has not run yet."""
+
+    code = "declaration_period_running"
+
+
+class RedeclarationRequired(NotDeclared):
+    """A material field of the register changed since the declaration."""
+
+    code = "redeclaration_required"
+
+
+class SuspendedByRegulator(NotDeclared):
+    """A regulator's suspension or destruction order is in force."""
+
+    code = "suspended_by_regulator"
+
+
 class OperationNotAllowed(ConsentError):
     """The purpose does not include this operation."""
 

@@ -16,7 +16,6 @@ from optinface.consent.errors import (
     ConsentRequired,
     ConsentWithdrawn,
     GuardianConsentRequired,
-    NotDeclared,
     OperationNotAllowed,
     ProbeConsentRequired,
     PurposeNotConsented,
@@ -28,7 +27,6 @@ from optinface.consent.tables import (
     ConsentStatus,
     ProbeConsent,
     Purpose,
-    RegisterDeclaration,
     Subject,
     SubjectStatus,
     Template,
@@ -112,17 +110,6 @@ def require_probe_consent(
             details={"probe_consent_id": probe_consent_id, "problem": problem},
         )
     return probe
-
-
-def require_declared(session: Session) -> RegisterDeclaration:
-    declaration = session.scalars(
-        select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
-    ).first()
-    if declaration is None:
-        raise NotDeclared(
-            "the biometric database has not been declared; matching is refused until it is"
-        )
-    return declaration
 
 
 def in_force(now: datetime) -> ColumnElement[bool]:

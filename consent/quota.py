@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction
@@ -23,19 +23,15 @@ from optinface.consent.errors import QuotaExceeded
 from optinface.consent.tables import AuditEvent
 
 
-def identify_attempts_query(*, key_id: str, day: date) -> Select[int]:
-    """The count behind :func:`identify_attempts`, served by the index on (actor_key_id, action,
-    at). ``at`` is the event's UTC ISO text (the clock is UTC by contract), so a day is the range
-    of strings from that date to the next."""
-    start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
+def _attempts_statement() -> Select[int]:
     return (
         select(func.count())
         .select_from(AuditEvent)
         .where(
-            AuditEvent.actor_key_id == key_id,
+            AuditEvent.actor_key_id == bindparam("key_id"),
             AuditEvent.action.in_([str(AuditAction.IDENTIFY), str(AuditAction.REFUSED)]),
-            AuditEvent.at >= start,
-            AuditEvent.at < end,
+            AuditEvent.at >= bindparam("start"),
+            AuditEvent.at < bindparam("end"),
             or_(
                 AuditEvent.action == str(AuditAction.IDENTIFY),
                 and_(
@@ -47,9 +43,26 @@ def identify_attempts_query(*, key_id: str, day: date) -> Select[int]:
     )
 
 
+# Built once: constructing this statement cost as much as running it (0.5 ms of each of the
+# two quota checks an identify makes, profiled on 2 cores).
+_ATTEMPTS = _attempts_statement()
+
+
+def _bounds(key_id: str, day: date) -> dict[str, str]:
+    return {"key_id": key_id, "start": day.isoformat(),
+            "end": (day + timedelta(days=1)).isoformat()}
+
+
+def identify_attempts_query(*, key_id: str, day: date) -> Select[int]:
+    """The count behind :func:`identify_attempts`, served by the index on (actor_key_id, action,
+    at). ``at`` is the event's UTC ISO text (the clock is UTC by contract), so a day is the range
+    of strings from that date to the next."""
+    return _ATTEMPTS.params(_bounds(key_id, day))
+
+
 def identify_attempts(session: Session, *, key_id: str, day: date) -> int:
     """How many identify attempts ``key_id`` made on the UTC ``day`` (see the module docstring)."""
-    return session.scalar(identify_attempts_query(key_id=key_id, day=day)) or 0
+    return session.scalar(_ATTEMPTS, _bounds(key_id, day)) or 0
 
 
 def require_identify_quota(session: Session, *, key_id: str, limit: int, now: datetime) -> None:

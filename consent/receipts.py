@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from optinface.consent.crypto import canonical_json
+from optinface.consent.schemas import PublishedKey
 
 CONSENT_RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -28,6 +30,16 @@ def verify_receipt(receipt: dict[str, Any], signature: str, public_key: str) -> 
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
+
+
+def published_key(public_key: str) -> PublishedKey:
+    """How the signing key is published: its id is a fingerprint, so a reader can compare."""
+    fingerprint = hashlib.sha256(base64.b64decode(public_key)).hexdigest()[:16]
+    return PublishedKey(
+        key_id=f"ed25519:{fingerprint}",
+        public_key=public_key,
+        signs=["consent receipts", "withdrawal receipts", "erasure receipts", "audit checkpoints"],
+    )
 
 
 def consent_receipt(

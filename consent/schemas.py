@@ -9,11 +9,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.roles import Role
-from optinface.consent.settings import Jurisdiction, Recipient
+from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
 
 class Operation(StrEnum):
@@ -69,6 +69,7 @@ class ErasureReason(StrEnum):
     WITHDRAWAL = "withdrawal"
     EXPIRY = "expiry"
     RETENTION = "retention"
+    REGULATOR_ORDER = "regulator_order"  # LCCJTI art. 45: the regulator ordered destruction
 
 
 class Decision(StrEnum):
@@ -171,7 +172,7 @@ class ConsentCreate(BaseModel):
     evidence: str = Field(
         min_length=1, max_length=20_000, description="Stored only as its SHA-256."
     )
-    expires_at: datetime
+    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
 
 
 class ConsentPublic(BaseModel):
@@ -206,7 +207,7 @@ class ProbeConsentCreate(BaseModel):
     notice_id: str
     method: ConsentMethod
     evidence: str = Field(min_length=1, max_length=20_000)
-    expires_at: datetime
+    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
 
 
 class ProbeConsentPublic(_Public):
@@ -307,8 +308,25 @@ class AuditFilter(BaseModel):
     subject: str | None = None
     actor_key_id: str | None = None
     purpose: str | None = None
+    outcome: str | None = None
     since: str | None = Field(default=None, description="ISO time, inclusive.")
     until: str | None = Field(default=None, description="ISO time, exclusive.")
+
+
+class SearchCount(BaseModel):
+    """Searches (identify and verify) of one purpose in one UTC hour."""
+
+    hour: str = Field(description="ISO UTC hour, e.g. 2026-11-30T14.")
+    purpose: str | None
+    searches: int
+
+
+class KeyName(BaseModel):
+    """Who an API key belongs to, as the log's reader needs it: never its secret."""
+
+    key_id: str
+    name: str
+    role: str
 
 
 class AuditPage(BaseModel):
@@ -359,6 +377,33 @@ class InclusionProof(BaseModel):
     audit_path: list[str] = Field(description="Base64 hashes, bottom up (RFC 9162 2.1.3).")
 
 
+# Accountability -------------------------------------------------------------------------------
+class RightInstruction(BaseModel):
+    right: str
+    basis: str
+    how: str
+
+
+class Accountability(BaseModel):
+    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+
+    controller_name: str
+    controller_contact: str
+    privacy_officer_name: str
+    privacy_officer_title: str
+    privacy_officer_contact: str
+    dpo_contact: str
+    eu_representative: str | None
+    pia_reference: str
+    pia_sha256: str
+    policy_url: str
+    hosting: Hosting
+    non_biometric_alternative: str
+    rights: list[RightInstruction]
+    rights_request_days: int
+    demo_mode: bool
+
+
 # Access ---------------------------------------------------------------------------------------
 class AccessExport(BaseModel):
     generated_at: datetime
@@ -386,13 +431,32 @@ class DeclarationPublic(_Public):
     declared_on: date
     reference: str
     recorded_at: datetime
+    material_sha256: str | None
+    period_days: int
+
+
+class RegulatorOrderPublic(_Public):
+    reference: str
+    kind: str
+    recorded_at: datetime
+    lifted_at: datetime | None
+    templates_destroyed: int
+
+
+class PublishedKey(BaseModel):
+    """A public key anyone may use to check what the deployment signed."""
+
+    key_id: str = Field(description="ed25519: and the first 16 hex digits of the key's SHA-256.")
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    public_key: str = Field(description="The raw public key, base64.")
+    signs: list[str]
 
 
 class Register(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
-    privacy_officer: str
+    accountability: Accountability
     jurisdiction: Jurisdiction
     purposes: list[PurposePublic]
     categories_of_persons: list[str]
@@ -403,16 +467,29 @@ class Register(BaseModel):
     templates: int
     templates_needing_reenrolment: int
     database_location: str
+    hosting: Hosting
     retention_rules: list[str]
     security_measures: list[str]
-    pia_reference: str
+    rotation_fingerprint: str
     recipients: list[Recipient] = Field(
         description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
+    )
+    signing_keys: list[PublishedKey] = Field(
+        description="The keys that sign receipts and checkpoints, also at"
+        " /.well-known/optinface-keys.json."
     )
     declaration: DeclarationPublic | None
     in_service_from: date | None = Field(
         description="Declaration date + the notice period (Québec: 60 days before service)."
     )
+    in_service: bool = Field(description="Matching allowed today (see consent.declaration).")
+    material_sha256: str = Field(
+        description="SHA-256 of the register's material fields now; a declaration covers the"
+        " register only while its own hash equals this one."
+    )
+    orders: list[RegulatorOrderPublic]
+    biometric_data_sold_or_traded: Literal[False] = Field(
+        default=False, description="Never: no sale, lease, trade or profit (BIPA s. 15(c)).")
     warnings: list[str]
 
 

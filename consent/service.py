@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import access, apikeys, ledger, policies, transparency
+from optinface.consent import (
+    access,
+    activity,
+    apikeys,
+    declaration,
+    ledger,
+    policies,
+    transparency,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
@@ -28,12 +36,13 @@ from optinface.consent.errors import (
     ConsentError,
     DataDirUnusable,
     InvalidRequest,
+    NotFound,
     QuotaExceeded,
 )
 from optinface.consent.keys import KeyRing
 from optinface.consent.lock import DataDirLock
 from optinface.consent.quota import require_identify_quota
-from optinface.consent.receipts import consent_receipt
+from optinface.consent.receipts import consent_receipt, published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.register import build_register, render_register
 from optinface.consent.roles import Actor, Permission, Role, authorize
@@ -56,16 +65,19 @@ from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    KeyName,
     MatchResult,
     NoticeCreate,
     NoticePublic,
     Operation,
     ProbeConsentCreate,
     ProbeConsentPublic,
+    PublishedKey,
     PurposeCreate,
     PurposePublic,
     ReconcileReport,
     Register,
+    SearchCount,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -84,10 +96,9 @@ from optinface.consent.tables import (
     Notice,
     ProbeConsent,
     Purpose,
-    RegisterDeclaration,
+    RegulatorOrder,
     Subject,
     Template,
-    Tombstone,
 )
 from optinface.engine.errors import EngineError, IndexCorrupt, ModelMismatch
 from optinface.engine.files import shred_path
@@ -235,6 +246,10 @@ class OptinFace:
     def public_key(self) -> str:
         return self.runtime.keys.public_key
 
+    def published_keys(self) -> list[PublishedKey]:
+        """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
+        return [published_key(self.public_key)]
+
     # Plumbing ---------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -311,6 +326,8 @@ class OptinFace:
                     raise InvalidRequest("the bootstrap key must be an admin key")
             else:
                 authorize(actor, Permission.MANAGE_KEYS)
+            if role is Role.SUBJECT:
+                raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
             row, secret = apikeys.create_api_key(
                 session, role=role, name=name, keys=self.runtime.keys, now=self.clock.now()
             )
@@ -492,6 +509,10 @@ class OptinFace:
         with self._write() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+            if consent.withdrawn_at is not None:
+                # Withdrawing again changes nothing: the first withdrawal's time stays the record.
+                return WithdrawalResult(consent=self._consent_public(consent), templates_erased=0,
+                                        subject_erased=False, erasure=None)
             consent.status = ConsentStatus.WITHDRAWN
             consent.withdrawn_at = now
             row.last_interaction_at = now
@@ -545,12 +566,14 @@ class OptinFace:
     def _enrol(self, actor: Actor, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
         now = self.clock.now()
         with self._write() as session:  # gates first: no face is processed without consent
+            declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
         embedding = self.pipeline.embed_single(image)
         protected = self._protector.protect(embedding.vector[None, :])[0]
         with self._write() as session:
+            declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
@@ -578,7 +601,8 @@ class OptinFace:
 
     def _match_gates(self, session: Session, *, purpose_id: str, probe_consent_id: str,
                      operation: Operation) -> tuple[Purpose, Threshold]:
-        policies.require_declared(session)
+        declaration.require_in_service(session, settings=self.settings,
+                                       models=self.pipeline.models, today=self.clock.now().date())
         purpose = ledger.get_purpose(session, purpose_id)
         policies.require_operation(purpose, operation)
         policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),
@@ -713,26 +737,34 @@ class OptinFace:
 
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
-                     limit: int = 100) -> AuditPage:
+                     limit: int = 100, newest_first: bool = False) -> AuditPage:
+        """One page of the matching events, counted and cut in SQL (see consent.activity)."""
         authorize(actor, Permission.READ_AUDIT)
-        query = select(AuditEvent)
-        if filters.action:
-            query = query.where(AuditEvent.action == str(filters.action))
-        if filters.actor_key_id:
-            query = query.where(AuditEvent.actor_key_id == filters.actor_key_id)
-        if filters.purpose:
-            query = query.where(AuditEvent.purpose == filters.purpose)
-        if filters.subject:
-            query = query.where(access.mentions(filters.subject))
-        if filters.since:
-            query = query.where(AuditEvent.at >= filters.since)
-        if filters.until:
-            query = query.where(AuditEvent.at < filters.until)
+        query = activity.filtered(filters)
+        order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
         with self._write() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = session.scalars(query.order_by(AuditEvent.seq).offset(offset).limit(limit))
+            rows = session.scalars(query.order_by(order).offset(offset).limit(limit))
             return AuditPage(events=[AuditEventPublic.model_validate(r) for r in rows],
                              total=total, offset=offset, limit=limit)
+
+    def search_counts(self, *, actor: Actor, since: str | None = None,
+                      until: str | None = None) -> list[SearchCount]:
+        """Searches per UTC hour and purpose, for the reviewer's day-by-purpose table."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            return activity.searches_by_hour(session, since=since, until=until)
+
+    def audit_outcomes(self, *, actor: Actor) -> list[str]:
+        authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            return activity.outcomes(session)
+
+    def key_names(self, *, actor: Actor) -> list[KeyName]:
+        """The names behind the key ids of the log (the reviewer reads who, not ``key_…``)."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._write() as session:
+            return activity.key_names(session)
 
     def verify_audit(self, *, actor: Actor | None = None) -> ChainStatus:
         if actor is not None:
@@ -757,21 +789,55 @@ class OptinFace:
             return build_register(session, settings=self.settings, models=self.pipeline.models,
                                   model_id=self.pipeline.model_id,
                                   rotation_fingerprint=self._protector.fingerprint,
+                                  public_key=self.public_key,
                                   now=self.clock.now())
 
     def render_register(self, register: Register) -> str:
         return render_register(register)
 
     def declare(self, *, actor: Actor, date: date, reference: str) -> Register:
-        """Record the declaration to the regulator; matching is allowed from then on."""
+        """Record the declaration of the register as it stands (see :mod:`consent.declaration`):
+        matching opens once its period has run, while the register is unchanged."""
         authorize(actor, Permission.DECLARE)
         with self._write() as session:
-            session.add(RegisterDeclaration(declared_on=date, reference=reference,
-                                            recorded_at=self.clock.now(),
-                                            recorded_by=actor.key_id))
+            row = declaration.record_declaration(
+                session, declared_on=date, reference=reference, settings=self.settings,
+                models=self.pipeline.models, now=self.clock.now(), recorded_by=actor.key_id)
             self._audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
                                        details={"declared_on": date.isoformat(),
-                                                "reference": reference}))
+                                                "reference": reference,
+                                                "material_sha256": row.material_sha256,
+                                                "period_days": row.period_days}))
+        return self.register(actor=None)
+
+    def apply_regulator_order(self, *, actor: Actor, reference: str,
+                              destroy: bool = False) -> Register:
+        """A regulator's order: enrolment and matching stop; with ``destroy``, every subject's
+        templates are destroyed, each with its signed erasure receipt."""
+        authorize(actor, Permission.DECLARE)
+        kind = declaration.OrderKind.DESTROY if destroy else declaration.OrderKind.SUSPEND
+        with self._write() as session:
+            order = declaration.record_order(session, reference=reference, kind=kind,
+                                             now=self.clock.now(), recorded_by=actor.key_id)
+            order_id = order.id
+            self._audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
+                                       details={"order": reference, "kind": str(kind)}))
+            pseudonyms = list(session.scalars(select(Subject.pseudonym))) if destroy else []
+        erased = [erase_subject(self.runtime, pseudonym=p, reason=ErasureReason.REGULATOR_ORDER,
+                                actor=actor) for p in pseudonyms]
+        if destroy:
+            with self._write() as session:
+                row = session.get(RegulatorOrder, order_id)
+                assert row is not None
+                row.templates_destroyed = sum(e.templates_destroyed for e in erased)
+        return self.register(actor=None)
+
+    def lift_regulator_order(self, *, actor: Actor, reference: str) -> Register:
+        authorize(actor, Permission.DECLARE)
+        with self._write() as session:
+            declaration.lift_order(session, reference=reference, now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.REGULATOR_ORDER_LIFTED, actor=actor,
+                                       details={"order": reference}))
         return self.register(actor=None)
 
     def health(self) -> dict[str, Any]:
@@ -786,6 +852,8 @@ class OptinFace:
             "templates_needing_reenrolment": register.templates_needing_reenrolment,
             "index_entries": self.runtime.index.count(),
             "declared": register.declaration is not None,
+            "in_service": register.in_service,
+            "demo_mode": self.settings.demo_mode,
         }
 
     def consent_ledger(self, *, actor: Actor) -> ConsentLedger:
@@ -801,11 +869,22 @@ class OptinFace:
                              by_purpose={p: dict(c) for p, c in by_purpose.items()},
                              consents=consents)
 
-    def erasures(self, *, actor: Actor) -> list[TombstonePublic]:
+    def erasures(self, *, actor: Actor, since: datetime | None = None,
+                 until: datetime | None = None) -> list[TombstonePublic]:
+        """Tombstones erased in ``[since, until)`` (all by default), oldest first."""
         authorize(actor, Permission.READ_LEDGER)
         with self._write() as session:
-            return [TombstonePublic.model_validate(t) for t in session.scalars(
-                select(Tombstone).order_by(Tombstone.erased_at))]
+            return [TombstonePublic.model_validate(t)
+                    for t in activity.tombstones(session, since=since, until=until)]
+
+    def erasure(self, *, actor: Actor, subject_hash: str) -> TombstonePublic:
+        """One tombstone and its signed receipt, by the hash its receipt names."""
+        authorize(actor, Permission.READ_LEDGER)
+        with self._write() as session:
+            found = activity.tombstone(session, subject_hash)
+            if found is None:
+                raise NotFound(f"no erasure with subject hash {subject_hash}")
+            return TombstonePublic.model_validate(found)
 
 
 def _key_public(row: ApiKey) -> ApiKeyPublic:

@@ -31,6 +31,16 @@ class Recipient(BaseModel):
     legal_basis: str = Field(min_length=1, description="The legal ground of the disclosure.")
 
 
+class Hosting(BaseModel):
+    """Where the database is kept (the declaration asks; P-39.1 s. 17 for outside Québec)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: str
+    region: str
+    provider: str
+
+
 class ConsentSettings(EngineSettings):
     """Everything :class:`consent.service.OptinFace` needs."""
 
@@ -51,12 +61,36 @@ class ConsentSettings(EngineSettings):
         "default <data_dir>-witness beside the data.",
     )
 
-    # Who answers for the database (the register and every receipt name them).
+    # Who answers for the database (the register, /privacy, every notice, receipt and export
+    # name them). The defaults are placeholders: ``serve`` refuses them outside demo mode
+    # (see :func:`placeholders`).
     controller_name: str = "optinface reference deployment"
     controller_contact: str = "privacy@example.org"
-    privacy_officer: str = "Privacy officer, privacy@example.org"
+    # P-39.1 s. 3.1: the person in charge of the protection of personal information.
+    privacy_officer_name: str = "Privacy officer (placeholder)"
+    privacy_officer_title: str = "Person in charge of the protection of personal information"
+    privacy_officer_contact: str = "privacy@example.org"
+    dpo_contact: str = Field(default="dpo@example.org", description="GDPR art. 37 DPO.")
+    eu_representative: str | None = Field(
+        default=None,
+        description="GDPR art. 27 representative; required when the jurisdiction is EU.",
+    )
     pia_reference: str = "PIA-0000 (not yet written)"
+    pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
     policy_url: str = "https://example.org/privacy"
+    hosting_country: str = Field(default="CA", min_length=2)
+    hosting_region: str = Field(default="Québec", min_length=1)
+    hosting_provider: str = Field(default="(placeholder) not chosen", min_length=1)
+    non_biometric_alternative: str = Field(
+        default="(placeholder) describe how a person is served without their face",
+        description="What a person can use instead of face matching (CAI biometrics "
+        "guidance, GDPR art. 7(4)); shown in every notice and receipt.",
+    )
+    demo_mode: bool = Field(
+        default=False,
+        description="Placeholder accountability allowed; /healthz, the register and every "
+        "page say so. Never for real people.",
+    )
     jurisdiction: Jurisdiction = Jurisdiction.QC
     # Stated in the register; from the environment as JSON, e.g. OPTINFACE_RECIPIENTS=
     # '[{"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}]'
@@ -73,7 +107,8 @@ class ConsentSettings(EngineSettings):
     audit_checkpoint_every: int = Field(default=100, ge=1)
     # While events happen, the witness folder is never more than this far behind the log.
     audit_witness_interval_seconds: float = Field(default=60, gt=0)
-    declaration_warning_days: int = Field(default=60, ge=0)
+    # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
+    declaration_period_days: int = Field(default=60, ge=60)
     sweep_interval_seconds: int = Field(default=3600, ge=1)
 
     @model_validator(mode="after")
@@ -86,6 +121,11 @@ class ConsentSettings(EngineSettings):
         if self.audit_witness_dir is None:
             self.audit_witness_dir = data.with_name(f"{data.name}-witness")
         return self
+
+    @property
+    def hosting(self) -> Hosting:
+        return Hosting(country=self.hosting_country, region=self.hosting_region,
+                       provider=self.hosting_provider)
 
     @property
     def url(self) -> str:

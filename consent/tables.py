@@ -225,7 +225,7 @@ class AuditCheckpoint(Base):
     """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
 
     ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
-    migration 0004 have none and were signed over (seq, hash) by the receipt key.
+    migration 0005 have none and were signed over (seq, hash) by the receipt key.
     """
 
     __tablename__ = "audit_checkpoints"
@@ -257,3 +257,21 @@ class RegisterDeclaration(Base):
     reference: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     recorded_by: Mapped[str | None] = mapped_column(String(40))
+    # SHA-256 of the register's material fields when declared (consent.declaration); NULL for
+    # declarations recorded before it was kept, which therefore need renewing.
+    material_sha256: Mapped[str | None] = mapped_column(String(64))
+    period_days: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class RegulatorOrder(Base):
+    """A regulator's order on the database (LCCJTI art. 45): in force until lifted."""
+
+    __tablename__ = "regulator_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(40))
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    templates_destroyed: Mapped[int] = mapped_column(Integer, default=0)

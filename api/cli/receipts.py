@@ -20,16 +20,21 @@ from optinface.consent.receipts import verify_receipt
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
 
 
-def _signed(document: Any) -> dict[str, Any] | None:
-    """The first ``{"receipt", "signature"}`` object in a receipt file, however it is wrapped."""
-    if isinstance(document, dict):
-        if isinstance(document.get("receipt"), dict) and "signature" in document:
-            return document
-        for value in document.values():
-            found = _signed(value)
-            if found is not None:
-                return found
-    return None
+def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:
+    """Every signed receipt in a file, however it is wrapped.
+
+    A receipt is an object with a ``receipt`` object beside its ``signature`` (consent,
+    withdrawal and erasure receipts, the access export) or its ``receipt_signature`` (the
+    tombstones of ``erasures.json``); lists such as ``erasures.json`` hold several.
+    """
+    if isinstance(document, list):
+        return [found for item in document for found in signed_receipts(item)]
+    if not isinstance(document, dict):
+        return []
+    signature = document.get("signature", document.get("receipt_signature"))
+    if isinstance(document.get("receipt"), dict) and isinstance(signature, str):
+        return [(document["receipt"], signature)]
+    return [found for value in document.values() for found in signed_receipts(value)]
 
 
 def _published_key(data_dir: Path | None) -> str:
@@ -56,21 +61,28 @@ def verify(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Exit 0 if the receipt was signed by the deployment's key, else 1.
+    """Exit 0 if every receipt in the file was signed by the deployment's key, else 1.
 
     Example: optinface receipt verify erasure.json --public-key 3q2+7w...=
     """
     try:
-        signed = _signed(json.loads(file.read_text(encoding="utf-8")))
+        found = signed_receipts(json.loads(file.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         typer.echo(f"{file}: not a JSON receipt ({error})", err=True)
         raise typer.Exit(code=2) from error
-    if signed is None:
+    if not found:
         typer.echo(f"{file}: no signed receipt in this file", err=True)
         raise typer.Exit(code=2)
     trusted = public_key or _published_key(data_dir)
-    if verify_receipt(signed["receipt"], str(signed["signature"]), trusted):
-        typer.echo(f"{file}: valid signature by {trusted}")
+    bad = [
+        n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)
+    ]
+    if not bad:
+        typer.echo(f"{file}: {len(found)} valid signature(s) by {trusted}")
         return
-    typer.echo(f"{file}: INVALID signature for key {trusted}", err=True)
+    typer.echo(
+        f"{file}: INVALID signature for key {trusted} (receipt {', '.join(map(str, bad))}"
+        f" of {len(found)})",
+        err=True,
+    )
     raise typer.Exit(code=1)

@@ -6,17 +6,19 @@ register reports on.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep, require
-from optinface.api.schemas import AuditExportFormat, DeclarationCreate, RegisterFormat
+from optinface.api.schemas import (
+    AuditExportFormat,
+    DeclarationCreate,
+    RegisterFormat,
+    RegulatorOrderCreate,
+)
 from optinface.consent.audit import AuditAction
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -30,12 +32,8 @@ from optinface.consent.schemas import (
     SweepReport,
     TombstonePublic,
 )
-from optinface.consent.service import OptinFace
 
 router = APIRouter(tags=["audit and register"])
-
-MAX_PAGE = 1000
-AUDIT_CSV_COLUMNS = tuple(AuditEventPublic.model_fields)
 
 
 def audit_filter(
@@ -43,6 +41,7 @@ def audit_filter(
     subject: str | None = None,
     actor_key_id: str | None = None,
     purpose: str | None = None,
+    outcome: str | None = None,
     since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
 ) -> AuditFilter:
@@ -51,6 +50,7 @@ def audit_filter(
         subject=subject,
         actor_key_id=actor_key_id,
         purpose=purpose,
+        outcome=outcome,
         since=since,
         until=until,
     )
@@ -107,36 +107,10 @@ def export_audit(
             headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
         )
     return Response(
-        json.dumps([event.model_dump(mode="json") for event in events]),
+        audit_json(events),
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="audit.json"'},
     )
-
-
-def all_events(
-    service: OptinFace, actor: Actor, filters: AuditFilter
-) -> Iterator[AuditEventPublic]:
-    """Every event matching ``filters``, fetched a page at a time."""
-    offset = 0
-    while True:
-        page = service.audit_events(actor=actor, filters=filters, offset=offset, limit=MAX_PAGE)
-        yield from page.events
-        offset += len(page.events)
-        if not page.events or offset >= page.total:
-            return
-
-
-def audit_csv(events: list[AuditEventPublic]) -> str:
-    """One row per event; list and dict fields as JSON so the file round-trips."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=AUDIT_CSV_COLUMNS)
-    writer.writeheader()
-    for event in events:
-        row = event.model_dump(mode="json")
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        )
-    return buffer.getvalue()
 
 
 @router.get("/ledger")
@@ -180,8 +154,31 @@ def declare(
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.DECLARE)],
 ) -> Register:
-    """Record the declaration to the regulator; matching is refused until one exists."""
+    """Record the declaration of the register as it stands; matching opens once its period
+    (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.post("/register/orders")
+def apply_order(
+    body: RegulatorOrderCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.DECLARE)],
+) -> Register:
+    """Apply a regulator's order: enrolment and matching suspended; with ``destroy``, every
+    template destroyed, each subject with a signed erasure receipt."""
+    return service.apply_regulator_order(actor=actor, reference=body.reference,
+                                         destroy=body.destroy)
+
+
+@router.post("/register/orders/{reference}/lift")
+def lift_order(
+    reference: str,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.DECLARE)],
+) -> Register:
+    """The regulator lifted its order: enrolment and matching resume (if declared)."""
+    return service.lift_regulator_order(actor=actor, reference=reference)
 
 
 @router.post("/sweep")

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.schemas import ExportFormat, SearchableUpdate
-from optinface.api.uploads import read_image
+from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AccessExport,
@@ -29,7 +29,9 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 
-router = APIRouter(prefix="/subjects", tags=["subjects"])
+router = APIRouter(
+    prefix="/subjects", tags=["subjects"], route_class=InMemoryUploadRoute
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

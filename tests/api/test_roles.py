@@ -24,7 +24,10 @@ from tests.api.conftest import World, auth, deployment, set_up_world
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
 # Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
-UNGUARDED = re.compile(r"^(/healthz|/openapi\.json|/docs.*|/redoc|/portal.*|/review.*)$")
+UNGUARDED = re.compile(
+    r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
+    r"|/portal.*|/review.*)$"
+)
 
 
 def _guard(dependant: Dependant) -> PermissionGuard | None:
@@ -64,7 +67,8 @@ def matrix_world(
 
 
 def _url(path: str, world: World) -> str:
-    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x")
+    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x",
+                       reference="CAI-NONE")
 
 
 def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:

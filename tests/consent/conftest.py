@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -63,9 +64,10 @@ def thresholds_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
+def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) -> ConsentSettings:
     return ConsentSettings(
         data_dir=tmp_path / "var",
+        database_url=database_url,
         thresholds_path=thresholds_path,
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
@@ -145,11 +147,23 @@ class World:
         ).id
 
     def purpose_with(self, *operations: Operation, name: str) -> str:
-        return self.service.create_purpose(
+        """A new purpose, declared: a new purpose suspends matching until a declaration
+        covers it (tests of that rule call ``create_purpose`` themselves)."""
+        created = self.service.create_purpose(
             actor=self.admin,
             body=PurposeCreate(name=name, description="test", legal_basis="consent",
                                operations=set(operations), retention_days=3650),
         ).id
+        self.declare()
+        return created
+
+    def declare(self) -> None:
+        """Declare the register as it stands, dated early enough to be in service now."""
+        self.service.declare(
+            actor=self.admin,
+            date=declared_long_enough_ago(self.clock.now().date(), self.service.settings),
+            reference="CAI-2026-001",
+        )
 
 
 def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) -> World:
@@ -175,13 +189,14 @@ def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) ->
     notice = service.publish_notice(
         actor=admin, body=NoticeCreate(version="1.0", language="fr-CA", text="Avis ...")
     )
-    if declare:
-        service.declare(actor=admin, date=date(2026, 12, 1), reference="CAI-2026-001")
-    return World(
+    world = World(
         service=service, clock=clock, admin=admin, portal=actors[Role.PORTAL],
         researcher=actors[Role.RESEARCHER], reviewer=actors[Role.REVIEWER],
         purpose=purpose.id, notice=notice.id,
     )
+    if declare:
+        world.declare()
+    return world
 
 
 @pytest.fixture

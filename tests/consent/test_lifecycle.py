@@ -6,6 +6,7 @@ import numpy as np
 
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import Decision, ErasureReason
+from tests.conftest import both_backends
 from tests.consent.conftest import World, occurrences, template_bytes
 
 
@@ -66,6 +67,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert service.verify_audit().ok
 
 
+@both_backends
 def test_a_stranger_gets_no_match_never_the_nearest_face(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
@@ -94,6 +96,7 @@ def test_erased_pseudonym_cannot_be_enrolled_again(
         raise AssertionError("an erased pseudonym was enrolled")
 
 
+@both_backends
 def test_verify_matches_the_claimed_subject_only(
     world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:

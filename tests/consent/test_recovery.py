@@ -25,6 +25,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from optinface.engine.pipeline import FacePipeline
+from tests.conftest import both_backends
 from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 
@@ -35,6 +36,7 @@ def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
     return result.decision is Decision.MATCH
 
 
+@both_backends
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
@@ -109,6 +111,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         reopened.close()
 
 
+@both_backends
 def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],

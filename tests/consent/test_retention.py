@@ -13,6 +13,7 @@ from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
+from tests.conftest import both_backends
 from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
 
 
@@ -69,6 +70,7 @@ def _verified(world: World, subject: str, image: bytes) -> bool:
     return result.decision is Decision.MATCH
 
 
+@both_backends
 def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subject(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:

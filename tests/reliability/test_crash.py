@@ -32,6 +32,7 @@ import pytest
 from sqlalchemy import select
 
 from optinface.api.settings import ApiSettings
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
@@ -84,7 +85,8 @@ def _declare(settings: ApiSettings, pipeline: FacePipeline) -> Secrets:
             retention_days=3650))
         notice = service.publish_notice(actor=admin, body=NoticeCreate(
             version="1", language="en", text="crash test notice"))
-        service.declare(actor=admin, date=date(2026, 1, 5), reference="CAI-TEST")
+        service.declare(actor=admin, date=declared_long_enough_ago(date.today(), settings),
+                        reference="CAI-TEST")
     finally:
         service.close()
     return Secrets(admin=admin_secret, portal=made[Role.PORTAL],
