@@ -44,6 +44,9 @@ data_dir_unusable          503     (CLI only) the data directory cannot be creat
 manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
 witness_unusable           503     (CLI only) the audit witness folder cannot be written, or it
                                    pins another checkpoint key
+key_store_unusable         503     (CLI only) the key store is inside the data directory or unusable
+key_file_exposed           503     (CLI only) a key file or the key folder is group/world-readable
+key_unavailable            503     a subject key's epoch key is destroyed (a restored old copy)
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -117,6 +120,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_dir_unusable": 503,
     "manifest_unreadable": 503,
     "witness_unusable": 503,
+    "key_store_unusable": 503,
+    "key_file_exposed": 503,
+    "key_unavailable": 503,
     "internal_error": 500,
 }
 

@@ -64,7 +64,8 @@ class AuditAction(StrEnum):
     REFUSED = "refused"
     RECONCILED = "reconciled"
     CHECKPOINT = "checkpoint"
-    MASTER_KEY_ROTATED = "master_key_rotated"
+    KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
+    SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
 
 

@@ -136,3 +136,21 @@ class WitnessUnusable(ConsentError):
     """
 
     code = "witness_unusable"
+
+
+class KeyStoreUnusable(ConsentError):
+    """The key store cannot be used: inside the data directory, unreachable, or no token."""
+
+    code = "key_store_unusable"
+
+
+class KeyFileExposed(ConsentError):
+    """A key file (or the key folder) is open to the group or others: refused at load."""
+
+    code = "key_file_exposed"
+
+
+class KeyUnavailable(ConsentError):
+    """The epoch key that wrapped a subject key is destroyed (crypto-shredded)."""
+
+    code = "key_unavailable"

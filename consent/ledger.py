@@ -194,15 +194,13 @@ def consent_public(consent: Consent, *, public_key: str, status: str) -> Consent
 
 # Templates ------------------------------------------------------------------------------------
 def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime) -> bytes:
-    """The subject's data key, created and stored wrapped under the master key on first use."""
+    """The subject's data key, created and stored wrapped under the current epoch on first use."""
     row = session.get(SubjectKey, subject.id)
     if row is not None:
-        return keys.unwrap(row.wrapped, subject_id=subject.id)
+        return keys.unwrap(row.wrapped, subject_id=subject.id, epoch=row.epoch)
     key = new_key()
-    session.add(
-        SubjectKey(subject_id=subject.id, wrapped=keys.wrap(key, subject_id=subject.id),
-                   created_at=now)
-    )
+    epoch, wrapped = keys.wrap(key, subject_id=subject.id)
+    session.add(SubjectKey(subject_id=subject.id, wrapped=wrapped, epoch=epoch, created_at=now))
     return key
 
 

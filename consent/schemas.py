@@ -259,6 +259,9 @@ class ErasureReceipt(BaseModel):
     key_destroyed: bool
     unsearchable_ms: float
     gone_ms: float
+    copies_undecryptable_at: datetime = Field(
+        description="When the epoch key that wrapped the subject's key in earlier copies of "
+        "the data (backups, snapshots) is due to be destroyed: the next epoch boundary.")
     signed: SignedReceipt
 
 
@@ -276,6 +279,14 @@ class SweepReport(BaseModel):
     erasures: list[ErasureReceipt]
 
 
+class KeyEpochPublic(_Public):
+    """An epoch key's life: copies of the data made during it are readable until destroyed_at."""
+
+    id: int
+    created_at: datetime
+    destroyed_at: datetime | None
+
+
 class ReconcileReport(BaseModel):
     ledger_templates: int
     index_entries: int
@@ -284,6 +295,7 @@ class ReconcileReport(BaseModel):
     erasures_completed: int  # interrupted by a crash, finished on start-up
     consents_ended_erased: int  # no consent in force any more: erased on start-up
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
+    subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 

@@ -23,6 +23,7 @@ from optinface.consent import (
     activity,
     apikeys,
     declaration,
+    epochs,
     ledger,
     policies,
     transparency,
@@ -31,6 +32,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
+from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import destroy_ended_templates, destroy_templates, erase_subject
 from optinface.consent.errors import (
     ConsentError,
@@ -39,7 +41,8 @@ from optinface.consent.errors import (
     NotFound,
     QuotaExceeded,
 )
-from optinface.consent.keys import KeyRing
+from optinface.consent.keys import KeyRing, load_protector
+from optinface.consent.keystore import open_key_store
 from optinface.consent.lock import DataDirLock
 from optinface.consent.quota import require_identify_quota
 from optinface.consent.receipts import consent_receipt, published_key
@@ -65,6 +68,7 @@ from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    KeyEpochPublic,
     KeyName,
     MatchResult,
     NoticeCreate,
@@ -192,12 +196,7 @@ class OptinFace:
         clock: Clock | None,
         index: VectorIndex | None,
     ) -> OptinFace:
-        keys = KeyRing.load_or_create(
-            master_path=settings.master_key_path,
-            signing_path=settings.signing_key_path,
-            hmac_path=settings.hmac_key_path,
-            checkpoint_path=settings.checkpoint_key_path,
-        )
+        keys = KeyRing.open(open_key_store(settings))
         log = transparency.open_audit_log(settings, keys)
         db = Database(settings.url)
         db.open()
@@ -215,9 +214,11 @@ class OptinFace:
             pipeline=pipeline or FacePipeline.from_settings(settings),
             clock=runtime.clock,
             runtime=runtime,
-            protector=TemplateProtector.load_or_create(settings.rotation_key_path),
+            protector=load_protector(keys.store),
             lock=lock,
         )
+        with db.transaction() as session:
+            epochs.record_current(runtime, session)  # the epoch's clock starts on first use
         service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id,
                                            index_discarded=discarded)
         logger.info("optinface open: %s", service.last_reconcile)
@@ -229,6 +230,7 @@ class OptinFace:
             self.witness_audit()
             self.runtime.index.save()
             self.runtime.db.close()
+            self.runtime.keys.store.close()
         finally:
             self._lock.release()
 
@@ -734,6 +736,25 @@ class OptinFace:
             self.runtime.db.checkpoint()
         return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
                            erasures=erasures)
+
+    # Key epochs (consent.epochs) ----------------------------------------------------------------
+    def rotate_epoch(self, *, actor: Actor | None = None) -> EpochReport:
+        """Re-wrap every subject key under a new epoch key and destroy the older epoch keys:
+        copies made before an erasure become undecryptable for the erased subject."""
+        if actor is not None:
+            authorize(actor, Permission.MANAGE_KEYS)
+        return epochs.rotate_epoch(self.runtime, actor=actor)
+
+    def seconds_to_epoch_boundary(self) -> float:
+        """Seconds until the current epoch is due for rotation (the scheduler waits this)."""
+        return epochs.seconds_to_boundary(self.runtime)
+
+    def key_epochs(self, *, actor: Actor) -> list[KeyEpochPublic]:
+        """Every epoch with its creation and destruction time: where an erasure receipt's
+        ``copiesUndecryptableAt`` can be checked once passed."""
+        authorize(actor, Permission.READ_LEDGER)
+        with self._write() as session:
+            return [KeyEpochPublic.model_validate(row) for row in epochs.history(session)]
 
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,

@@ -174,7 +174,23 @@ class SubjectKey(Base):
         ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
     )
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # The epoch key that wrapped it (consent.epochs); indexed for the re-wrap of one epoch.
+    epoch: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class KeyEpoch(Base):
+    """When each epoch key was created and destroyed: what an erasure receipt's bound refers to.
+
+    The key store decides which epoch keys exist; this history only records times, so a
+    restored old database that lacks recent rows loses nothing but history.
+    """
+
+    __tablename__ = "key_epochs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ProbeConsent(Base):
@@ -225,7 +241,7 @@ class AuditCheckpoint(Base):
     """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
 
     ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
-    migration 0005 have none and were signed over (seq, hash) by the receipt key.
+    migration 0006 have none and were signed over (seq, hash) by the receipt key.
     """
 
     __tablename__ = "audit_checkpoints"

@@ -95,7 +95,3 @@ class EngineSettings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index" / "templates.hnsw"
-
-    @property
-    def rotation_key_path(self) -> Path:
-        return self.data_dir / "keys" / "rotation.key"

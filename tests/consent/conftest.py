@@ -232,5 +232,6 @@ def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
         assert row is not None
         wrapped = session.get(SubjectKey, row.subject_id)
         assert wrapped is not None
-        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id)
+        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
+                                  epoch=wrapped.epoch)
         return row.ciphertext, decrypt_template(row, key=key).tobytes()

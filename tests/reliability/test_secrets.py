@@ -26,8 +26,7 @@ from tests.reliability.conftest import record
 
 
 def key_files(settings: ApiSettings) -> list[Path]:
-    return [settings.master_key_path, settings.signing_key_path, settings.hmac_key_path,
-            settings.rotation_key_path]
+    return sorted(settings.keys_dir.glob("*.key"))
 
 
 def key_forms(settings: ApiSettings) -> list[bytes]:
