@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from optinface.consent.identifiers import Name
 from optinface.consent.roles import Role
 from optinface.consent.schemas import PublishedKey
 
@@ -33,7 +34,7 @@ class RegulatorOrderCreate(BaseModel):
 
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
     @field_validator("role")
     @classmethod

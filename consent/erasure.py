@@ -34,6 +34,7 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.epochs import next_boundary
@@ -148,6 +149,7 @@ def erase_subject(
                 "subjectKey": key_destroyed,
             },
             "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }
         signature = runtime.keys.sign(canonical_json(receipt))

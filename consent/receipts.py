@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from optinface.consent.crypto import canonical_json
-from optinface.consent.schemas import PublishedKey
+from optinface.consent.schemas import Accountability, PublishedKey
 
 CONSENT_RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -53,6 +53,7 @@ def consent_receipt(
     pseudonym: str,
     purposes: list[dict[str, Any]],
     policy_url: str,
+    accountability: Accountability,
     notice: dict[str, str],
     public_key: str,
     expires_at: datetime,
@@ -71,6 +72,9 @@ def consent_receipt(
         "piiPrincipalId": pseudonym,
         "piiControllers": [{"piiController": controller, "contact": contact}],
         "policyUrl": policy_url,
+        # Who answers, the non-biometric alternative and how to exercise each right (P-39.1
+        # ss. 3.1, 8; GDPR art. 13): the same record as /privacy and the access export.
+        "accountability": accountability.model_dump(mode="json"),
         "notice": notice,
         "services": [{"service": "optinface face matching", "purposes": purposes}],
         "sensitive": True,

@@ -12,8 +12,11 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier, Name
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
+
+MAX_PURPOSES_PER_CONSENT = 50
 
 
 class Operation(StrEnum):
@@ -96,7 +99,7 @@ class ApiKeyCreated(ApiKeyPublic):
 
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: str = Field(min_length=1, max_length=5_000)
     legal_basis: str = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
@@ -121,6 +124,33 @@ class NoticeCreate(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
 
 
+# Accountability -------------------------------------------------------------------------------
+class RightInstruction(BaseModel):
+    right: str
+    basis: str
+    how: str
+
+
+class Accountability(BaseModel):
+    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+
+    controller_name: str
+    controller_contact: str
+    privacy_officer_name: str
+    privacy_officer_title: str
+    privacy_officer_contact: str
+    dpo_contact: str
+    eu_representative: str | None
+    pia_reference: str
+    pia_sha256: str
+    policy_url: str
+    hosting: Hosting
+    non_biometric_alternative: str
+    rights: list[RightInstruction]
+    rights_request_days: int
+    demo_mode: bool
+
+
 class NoticePublic(_Public):
     id: str
     version: str
@@ -128,6 +158,9 @@ class NoticePublic(_Public):
     text: str
     sha256: str
     published_at: datetime
+    accountability: Accountability | None = Field(
+        default=None, description="Who answers, the alternative and the rights: shown with"
+        " every notice.")
 
 
 # Subjects and consents ------------------------------------------------------------------------
@@ -147,6 +180,14 @@ class SubjectPublic(_Public):
     searchable: bool
     created_at: datetime
     last_interaction_at: datetime
+    alternative_chosen_at: datetime | None = Field(
+        default=None, description="When the person chose the non-biometric alternative.")
+
+
+class AlternativeChosenResult(BaseModel):
+    subject: SubjectPublic
+    alternative: str = Field(description="What the person uses instead of their face.")
+    templates_destroyed: int
 
 
 class SubjectCreated(BaseModel):
@@ -163,8 +204,8 @@ class SignedReceipt(BaseModel):
 
 
 class ConsentCreate(BaseModel):
-    purposes: list[str] = Field(min_length=1)
-    notice_id: str
+    purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
+    notice_id: Identifier
     language: str = Field(min_length=2, max_length=20)
     method: ConsentMethod
     given_by: ConsentCapacity = ConsentCapacity.SELF
@@ -203,8 +244,8 @@ class ConsentGiven(BaseModel):
 
 
 class ProbeConsentCreate(BaseModel):
-    purpose_id: str
-    notice_id: str
+    purpose_id: Identifier
+    notice_id: Identifier
     method: ConsentMethod
     evidence: str = Field(min_length=1, max_length=20_000)
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
@@ -265,11 +306,24 @@ class ErasureReceipt(BaseModel):
     signed: SignedReceipt
 
 
+class PurposeWithdrawalPublic(BaseModel):
+    """One purpose withdrawn from a consent that keeps its others, and the signed receipt."""
+
+    id: str
+    consent_id: str
+    purpose_id: str
+    withdrawn_at: datetime
+    receipt: SignedReceipt
+
+
 class WithdrawalResult(BaseModel):
     consent: ConsentPublic
     templates_erased: int
     subject_erased: bool
     erasure: ErasureReceipt | None = None
+    purpose_withdrawal: PurposeWithdrawalPublic | None = Field(
+        default=None, description="Set when one purpose left a consent that keeps others."
+    )
 
 
 class SweepReport(BaseModel):
@@ -317,9 +371,9 @@ class AuditEventPublic(_Public):
 
 class AuditFilter(BaseModel):
     action: AuditAction | None = None
-    subject: str | None = None
-    actor_key_id: str | None = None
-    purpose: str | None = None
+    subject: Identifier | None = None
+    actor_key_id: Identifier | None = None
+    purpose: Identifier | None = None
     outcome: str | None = None
     since: str | None = Field(default=None, description="ISO time, inclusive.")
     until: str | None = Field(default=None, description="ISO time, exclusive.")
@@ -389,31 +443,12 @@ class InclusionProof(BaseModel):
     audit_path: list[str] = Field(description="Base64 hashes, bottom up (RFC 9162 2.1.3).")
 
 
-# Accountability -------------------------------------------------------------------------------
-class RightInstruction(BaseModel):
-    right: str
-    basis: str
-    how: str
+class PrivacyStatement(BaseModel):
+    """The public privacy page (``/privacy``): accountability, purposes and retention."""
 
-
-class Accountability(BaseModel):
-    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
-
-    controller_name: str
-    controller_contact: str
-    privacy_officer_name: str
-    privacy_officer_title: str
-    privacy_officer_contact: str
-    dpo_contact: str
-    eu_representative: str | None
-    pia_reference: str
-    pia_sha256: str
-    policy_url: str
-    hosting: Hosting
-    non_biometric_alternative: str
-    rights: list[RightInstruction]
-    rights_request_days: int
-    demo_mode: bool
+    accountability: Accountability
+    purposes: list[PurposePublic]
+    retention_rules: list[str]
 
 
 # Access ---------------------------------------------------------------------------------------
@@ -421,6 +456,7 @@ class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
+    accountability: Accountability
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]

@@ -21,13 +21,16 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     access,
     activity,
+    alternative,
     apikeys,
     declaration,
     epochs,
     ledger,
     policies,
+    purpose_withdrawal,
     transparency,
 )
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
@@ -41,6 +44,7 @@ from optinface.consent.errors import (
     NotFound,
     QuotaExceeded,
 )
+from optinface.consent.identifiers import require_identifiers
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
 from optinface.consent.lock import DataDirLock
@@ -52,6 +56,7 @@ from optinface.consent.roles import Actor, Permission, Role, authorize
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
+    AlternativeChosenResult,
     ApiKeyCreated,
     ApiKeyPublic,
     AuditEventPublic,
@@ -74,11 +79,13 @@ from optinface.consent.schemas import (
     NoticeCreate,
     NoticePublic,
     Operation,
+    PrivacyStatement,
     ProbeConsentCreate,
     ProbeConsentPublic,
     PublishedKey,
     PurposeCreate,
     PurposePublic,
+    PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
     SearchCount,
@@ -276,8 +283,11 @@ class OptinFace:
 
         With ``daily_quota`` (identify), the refused attempt counts against the quota too: if
         concurrent attempts spent the quota meanwhile, it is recorded and raised as
-        ``rate_limited`` instead, so the attempts counted never exceed the quota.
+        ``rate_limited`` instead, so the attempts counted never exceed the quota. Identifiers
+        that cannot be ones are refused first, unrecorded: the log never holds what a caller
+        made up at any length.
         """
+        require_identifiers(purpose=purpose, subjects=subjects)
         try:
             return work()
         except (ConsentError, EngineError) as refusal:
@@ -394,13 +404,25 @@ class OptinFace:
             notice = ledger.publish_notice(session, body, now=self.clock.now())
             self._audit(session, Entry(action=AuditAction.NOTICE_PUBLISHED, actor=actor,
                                        details={"notice_id": notice.id, "sha256": notice.sha256}))
-            return NoticePublic.model_validate(notice)
+            return self._notice_public(notice)
 
     def list_notices(self, *, actor: Actor) -> list[NoticePublic]:
         authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
         with self._write() as session:
             rows = session.scalars(select(Notice).order_by(Notice.published_at))
-            return [NoticePublic.model_validate(n) for n in rows]
+            return [self._notice_public(n) for n in rows]
+
+    def _notice_public(self, notice: Notice) -> NoticePublic:
+        return NoticePublic.model_validate(notice).model_copy(
+            update={"accountability": accountability(self.settings)})
+
+    def privacy_statement(self) -> PrivacyStatement:
+        """The public privacy page's content (no authentication: nothing personal in it)."""
+        with self._write() as session:
+            purposes = [PurposePublic.model_validate(p) for p in session.scalars(
+                select(Purpose).order_by(Purpose.created_at))]
+        return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
+                                retention_rules=declaration.retention_rules(self.settings))
 
     # Subjects and consents --------------------------------------------------------------------
     def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
@@ -442,6 +464,23 @@ class OptinFace:
                                        subjects=[subject], details={"searchable": searchable}))
             return SubjectPublic.model_validate(row)
 
+    def choose_alternative(self, *, actor: Actor, subject: str) -> AlternativeChosenResult:
+        """The person chooses the non-biometric alternative instead (see
+        :mod:`consent.alternative`): their templates go now, enrolment is refused from then."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            destroyed = alternative.choose_alternative(self.runtime, session, subject=row,
+                                                       now=self.clock.now())
+            self._audit(session, Entry(action=AuditAction.ALTERNATIVE_CHOSEN, actor=actor,
+                                       subjects=[subject],
+                                       details={"templates_erased": destroyed.templates}))
+            public = SubjectPublic.model_validate(row)
+        self.runtime.db.checkpoint()
+        return AlternativeChosenResult(subject=public,
+                                       alternative=self.settings.non_biometric_alternative,
+                                       templates_destroyed=destroyed.templates)
+
     def give_consent(self, *, actor: Actor, subject: str, body: ConsentCreate) -> ConsentGiven:
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
         return self._guarded(lambda: self._give_consent(actor, subject, body), actor=actor,
@@ -481,6 +520,7 @@ class OptinFace:
                     for p in purposes
                 ],
                 policy_url=self.settings.policy_url,
+                accountability=accountability(self.settings),
                 notice={"id": notice.id, "version": notice.version, "language": body.language,
                         "sha256": notice.sha256},
                 public_key=self.public_key,
@@ -538,6 +578,34 @@ class OptinFace:
         return WithdrawalResult(consent=public, templates_erased=destroyed.templates,
                                 subject_erased=erasure is not None, erasure=erasure)
 
+    def withdraw_purpose(self, *, actor: Actor, subject: str, consent_id: str,
+                         purpose_id: str) -> WithdrawalResult:
+        """Withdraw one purpose of a consent (consent.purpose_withdrawal); its last purpose
+        withdraws the consent itself, like :meth:`withdraw_consent`."""
+        authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
+        narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
+                                             consent_id=consent_id, purpose_id=purpose_id)
+        if narrowed is None:
+            return self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+        consent = next(c for c in self.list_consents(actor=actor, subject=subject)
+                       if c.id == consent_id)
+        return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
+                                purpose_withdrawal=narrowed)
+
+    def is_last_purpose(self, *, actor: Actor, subject: str, consent_id: str,
+                        purpose_id: str) -> bool:
+        """Whether withdrawing this purpose ends the consent (the page asks to confirm)."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        return purpose_withdrawal.is_last_purpose(self.runtime, pseudonym=subject,
+                                                  consent_id=consent_id, purpose_id=purpose_id)
+
+    def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
+        """The subject's signed receipts of purposes withdrawn from consents they keep."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
+
     def create_probe_consent(self, *, actor: Actor, body: ProbeConsentCreate) -> ProbeConsentPublic:
         """The consent of the person in a probe image: one search, one purpose."""
         authorize(actor, Permission.CREATE_PROBE_CONSENT)
@@ -570,6 +638,7 @@ class OptinFace:
         with self._write() as session:  # gates first: no face is processed without consent
             declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
+            alternative.require_biometrics_accepted(subject)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
         embedding = self.pipeline.embed_single(image)
@@ -577,6 +646,7 @@ class OptinFace:
         with self._write() as session:
             declaration.require_not_suspended(session)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
+            alternative.require_biometrics_accepted(subject)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
             policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
             key = ledger.data_key(session, subject, keys=self.runtime.keys, now=now)

@@ -105,6 +105,8 @@ class Subject(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
+    # The person chose the non-biometric alternative (consent.alternative): no face is used.
+    alternative_chosen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 
@@ -241,7 +243,7 @@ class AuditCheckpoint(Base):
     """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
 
     ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
-    migration 0006 have none and were signed over (seq, hash) by the receipt key.
+    migration 0008 have none and were signed over (seq, hash) by the receipt key.
     """
 
     __tablename__ = "audit_checkpoints"
@@ -277,6 +279,24 @@ class RegisterDeclaration(Base):
     # declarations recorded before it was kept, which therefore need renewing.
     material_sha256: Mapped[str | None] = mapped_column(String(64))
     period_days: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class PurposeWithdrawal(Base):
+    """One purpose withdrawn from a consent that keeps its other purposes, with the signed
+    receipt the person keeps. Goes with the subject on erasure (the receipt names the
+    pseudonym); the audit chain keeps the fact."""
+
+    __tablename__ = "purpose_withdrawals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt_signature: Mapped[str] = mapped_column(String(200))
 
 
 class RegulatorOrder(Base):

@@ -10,6 +10,13 @@ FRENCH: dict[str, str] = {
     # Frame, log-in, refusals
     "Language and session": "Langue et session",
     "Times are shown in {zone}.": "Les heures sont celles du fuseau {zone}.",
+    "Privacy: who is in charge, your rights, the non-biometric alternative": (
+        "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
+    ),
+    "Non-biometric alternative chosen": "Solution non biométrique choisie",
+    "Regulator's order applied": "Ordonnance de l'organisme de réglementation appliquée",
+    "Regulator's order lifted": "Ordonnance de l'organisme de réglementation levée",
+    "the regulator ordered destruction": "la Commission a ordonné la destruction",
     "Log in": "Se connecter",
     "Log out": "Se déconnecter",
     "Your data and consents": "Vos données et vos consentements",

@@ -18,6 +18,7 @@ from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web.auth import PORTAL, current, end_session, log_in, log_out, login_page, posted
 from optinface.api.web.rendering import attempt, receipt_page, render
 from optinface.api.web.sessions import Area
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import PERMISSIONS, Permission
 from optinface.consent.schemas import (
     ConsentCapacity,
@@ -76,7 +77,7 @@ def portal_consent(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    notice_id: Annotated[str, Form()],
+    notice_id: Annotated[Identifier, Form()],
     language: Annotated[str, Form()],
     duration_days: Annotated[int, Form()],
     purposes: Annotated[list[str] | None, Form()] = None,
@@ -114,7 +115,7 @@ def portal_enrol(
     service: ServiceDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form()],
-    consent_id: Annotated[str, Form()],
+    consent_id: Annotated[Identifier, Form()],
     image: Annotated[UploadFile, File()],
 ) -> Response:
     def action() -> Response:
@@ -138,7 +139,7 @@ def portal_withdraw(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    consent_id: Annotated[str, Form()],
+    consent_id: Annotated[Identifier, Form()],
 ) -> Response:
     def action() -> Response:
         _, actor = posted(request, service, PORTAL, csrf)

@@ -55,6 +55,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "lang": words.language,
             "switch_url": str(request.url.include_query_params(lang=words.language.other)),
             "vocabulary": vocabulary,
+            # Every page states demo mode (placeholder accountability) in base.html's banner.
+            "demo_mode": request.app.state.settings.demo_mode,
             **context,
         },
         status_code=status_code,

@@ -19,11 +19,14 @@ ACTIONS: dict[str, str] = {
     "key_created": "Key created",
     "key_revoked": "Key revoked",
     "register_declared": "Register declared",
+    "regulator_order": "Regulator's order applied",
+    "regulator_order_lifted": "Regulator's order lifted",
     "login_failure": "Failed log-in",
     "purpose_created": "Purpose created",
     "notice_published": "Notice published",
     "subject_created": "Volunteer registered",
     "subject_updated": "Volunteer's settings changed",
+    "alternative_chosen": "Non-biometric alternative chosen",
     "probe_consent_created": "Consent of a searched person",
     "refused": "Refused",
     "reconciled": "Index reconciled",
@@ -44,6 +47,7 @@ ERASURE_REASONS: dict[str, str] = {
     "expiry": "consent expired",
     "retention": "retention period over",
     "inactivity": "no interaction for years",
+    "regulator_order": "the regulator ordered destruction",
 }
 
 STATUSES: dict[str, str] = {

@@ -26,7 +26,7 @@ UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folde
 # Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
 UNGUARDED = re.compile(
     r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
-    r"|/portal.*|/review.*)$"
+    r"|/portal.*|/review.*|/privacy|/privacy\.json)$"
 )
 
 

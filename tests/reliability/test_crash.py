@@ -101,7 +101,8 @@ class Zygote:
                "OPTINFACE_MATCH_FMR": str(settings.match_fmr),
                "OPTINFACE_INDEX_MAX_ELEMENTS": str(settings.index_max_elements),
                "OPTINFACE_RATE_PER_SECOND": "10000", "OPTINFACE_RATE_BURST": "10000",
-               "OPTINFACE_IDENTIFY_DAILY_QUOTA": "10000"}
+               "OPTINFACE_IDENTIFY_DAILY_QUOTA": "10000",
+               "OPTINFACE_DEMO_MODE": "true"}  # a test deployment: placeholder accountability
         self.folder = folder
         self.process = subprocess.Popen([sys.executable, str(ZYGOTE)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env,
