@@ -23,6 +23,7 @@ from optinface.consent import (
     activity,
     alternative,
     apikeys,
+    changefeed,
     declaration,
     epochs,
     ledger,
@@ -32,6 +33,7 @@ from optinface.consent import (
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.changefeed import ChangeOp
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -52,6 +54,7 @@ from optinface.consent.quota import require_identify_quota
 from optinface.consent.receipts import consent_receipt, published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.register import build_register, render_register
+from optinface.consent.replica import Replica
 from optinface.consent.roles import Actor, Permission, Role, authorize
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -159,6 +162,7 @@ class OptinFace:
         self._protector = protector
         self._lock = lock
         self.last_reconcile: ReconcileReport | None = None
+        self.replica: Replica | None = None
 
     # Life cycle -------------------------------------------------------------------------------
     @classmethod
@@ -226,8 +230,15 @@ class OptinFace:
         )
         with db.transaction() as session:
             epochs.record_current(runtime, session)  # the epoch's clock starts on first use
+        # Several workers on a shared ledger: this one's index is a replica (consent.replica).
+        replica = Replica(runtime, model_id=service.pipeline.model_id) if db.shared else None
+        if replica is not None:
+            replica.catch_up()  # the feed since this replica's last save
         service.last_reconcile = reconcile(runtime, model_id=service.pipeline.model_id,
                                            index_discarded=discarded)
+        if replica is not None:
+            replica.follow()
+            service.replica = replica
         logger.info("optinface open: %s", service.last_reconcile)
         service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
@@ -235,7 +246,10 @@ class OptinFace:
     def close(self) -> None:
         try:
             self.witness_audit()
-            self.runtime.index.save()
+            if self.replica is not None:
+                self.replica.close()  # stops following; saves the index and its feed position
+            else:
+                self.runtime.index.save()
             self.runtime.db.close()
             self.runtime.keys.store.close()
         finally:
@@ -662,6 +676,7 @@ class OptinFace:
                                                 "model_id": template.model_id}))
             # Inside the transaction: if the index write fails, the ledger row is rolled back.
             self.runtime.index.add([template.id], protected[None, :])
+            changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
             public = ledger.template_public(template, pseudonym=pseudonym)
         if self.runtime.index.additions_since_save() >= self.settings.index_save_every:
             self.runtime.index.save()  # bounds what start-up reconciliation has to re-add
@@ -945,6 +960,7 @@ class OptinFace:
             "declared": register.declaration is not None,
             "in_service": register.in_service,
             "demo_mode": self.settings.demo_mode,
+            "replica_seq": self.replica.seq if self.replica is not None else None,
         }
 
     def consent_ledger(self, *, actor: Actor) -> ConsentLedger:

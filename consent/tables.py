@@ -243,7 +243,7 @@ class AuditCheckpoint(Base):
     """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
 
     ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
-    migration 0008 have none and were signed over (seq, hash) by the receipt key.
+    migration 0009 have none and were signed over (seq, hash) by the receipt key.
     """
 
     __tablename__ = "audit_checkpoints"
@@ -311,3 +311,16 @@ class RegulatorOrder(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(40))
     lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     templates_destroyed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexChange(Base):
+    """One entry of the change feed that keeps every worker's index replica current
+    (:mod:`consent.changefeed`): a template id added or removed, nothing biometric."""
+
+    __tablename__ = "index_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(10))
+    template_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -36,7 +36,6 @@ def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
     return result.decision is Decision.MATCH
 
 
-@both_backends
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
