@@ -498,6 +498,9 @@ class PublishedKey(BaseModel):
     algorithm: Literal["Ed25519"] = "Ed25519"
     public_key: str = Field(description="The raw public key, base64.")
     signs: list[str]
+    verifier_key: str | None = Field(
+        default=None, description="For the checkpoint key: its C2SP note verifier key"
+        " (name+keyhash+key), what `optinface audit verify --public-key` and tlog tools take.")
 
 
 class Register(BaseModel):

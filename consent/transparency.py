@@ -7,6 +7,7 @@ and the checks (:mod:`consent.audit_verify`), kept out of ``service.py``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,13 @@ from optinface.consent.audit_verify import KnownCheckpoint, LogReport, verify_lo
 from optinface.consent.keys import KeyRing
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import Checkpoint, Signer
-from optinface.consent.schemas import AccessExport, ChainStatus, CheckpointPublic, InclusionProof
+from optinface.consent.schemas import (
+    AccessExport,
+    ChainStatus,
+    CheckpointPublic,
+    InclusionProof,
+    PublishedKey,
+)
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from optinface.consent.witness import Witness, witnessed
@@ -36,6 +43,17 @@ def open_audit_log(settings: ConsentSettings, keys: KeyRing) -> AuditLog:
     witness = Witness(settings.witness_dir)
     witness.pin(signer.verifier)
     return AuditLog(signer=signer, witness=witness)
+
+
+def published_checkpoint_key(log: AuditLog) -> PublishedKey:
+    """How the checkpoint key is published beside the receipt key (it signs nothing else)."""
+    verifier = log.signer.verifier
+    return PublishedKey(
+        key_id=f"ed25519:{hashlib.sha256(verifier.public).hexdigest()[:16]}",
+        public_key=base64.b64encode(verifier.public).decode(),
+        signs=["audit checkpoints (C2SP signed notes)"],
+        verifier_key=verifier.vkey,
+    )
 
 
 def checkpoint_public(session: Session, row: AuditCheckpoint, log: AuditLog) -> CheckpointPublic:
