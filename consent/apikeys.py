@@ -71,11 +71,17 @@ def issue_subject_token(
     return secret
 
 
+CREDENTIALS_REFUSED = "missing, invalid, revoked or expired credentials"
+"""The one message of every refused credential: the caller never learns which of these it was."""
+
+
 class AuthFailure(Unauthenticated):
-    """An :class:`Unauthenticated` that knows the public key id (never the secret) it concerned."""
+    """An :class:`Unauthenticated` that knows why and which public key id (never the secret) it
+    concerned, for the audit log only: its message and details are the same for every failure."""
 
     def __init__(self, reason: str, *, key_id: str | None) -> None:
-        super().__init__("invalid or revoked credentials", details={"reason": reason})
+        super().__init__(CREDENTIALS_REFUSED)
+        self.reason = reason
         self.key_id = key_id
 
 

@@ -30,6 +30,7 @@ from optinface.consent import (
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from optinface.consent.auth_failures import FailureSummary, FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -41,6 +42,7 @@ from optinface.consent.errors import (
     InvalidRequest,
     NotFound,
     QuotaExceeded,
+    Unauthenticated,
 )
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.keys import KeyRing, load_protector
@@ -155,6 +157,9 @@ class OptinFace:
         self.runtime = runtime
         self._protector = protector
         self._lock = lock
+        self._auth_failures = FailureTally(
+            window=timedelta(seconds=settings.auth_failure_audit_seconds)
+        )
         self.last_reconcile: ReconcileReport | None = None
 
     # Life cycle -------------------------------------------------------------------------------
@@ -228,6 +233,7 @@ class OptinFace:
 
     def close(self) -> None:
         try:
+            self.flush_auth_failures()
             self.runtime.index.save()
             self.runtime.db.close()
             self.runtime.keys.store.close()
@@ -358,17 +364,23 @@ class OptinFace:
                     session, secret, keys=self.runtime.keys, now=self.clock.now()
                 )
         except apikeys.AuthFailure as failure:
-            with self._write() as session:
-                self._audit(
-                    session,
-                    Entry(
-                        action=AuditAction.LOGIN_FAILURE,
-                        actor=None,
-                        outcome=failure.code,
-                        details={"key_id": failure.key_id, **failure.details},
-                    ),
-                )
+            summary = self._auth_failures.add(
+                reason=failure.reason, key_id=failure.key_id, now=self.clock.now()
+            )
+            self._record_auth_failures(summary)
             raise
+
+    def flush_auth_failures(self) -> None:
+        """Record the failed authentications not in the audit log yet (see
+        :mod:`consent.auth_failures`): the server's sweeper calls it every window."""
+        self._record_auth_failures(self._auth_failures.drain())
+
+    def _record_auth_failures(self, summary: FailureSummary | None) -> None:
+        if summary is None:
+            return
+        with self._write() as session:
+            self._audit(session, Entry(action=AuditAction.LOGIN_FAILURE, actor=None,
+                                       outcome=Unauthenticated.code, details=summary.details()))
 
     # Purposes and notices ---------------------------------------------------------------------
     def create_purpose(self, *, actor: Actor, body: PurposeCreate) -> PurposePublic:
