@@ -83,3 +83,6 @@ class Health(BaseModel):
     in_service: bool = Field(description="Matching allowed today (declared 60 days ago, register"
                              " unchanged, no regulator's order in force).")
     demo_mode: bool = Field(description="Placeholder accountability: not for real people.")
+    replica_seq: int | None = Field(
+        default=None, description="Several workers on PostgreSQL: the last change-feed entry "
+        "this worker's index replica has applied; null on the embedded SQLite default.")

@@ -180,6 +180,14 @@ class SubjectPublic(_Public):
     searchable: bool
     created_at: datetime
     last_interaction_at: datetime
+    alternative_chosen_at: datetime | None = Field(
+        default=None, description="When the person chose the non-biometric alternative.")
+
+
+class AlternativeChosenResult(BaseModel):
+    subject: SubjectPublic
+    alternative: str = Field(description="What the person uses instead of their face.")
+    templates_destroyed: int
 
 
 class SubjectCreated(BaseModel):

@@ -18,6 +18,7 @@ from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AccessExport,
+    AlternativeChosenResult,
     ConsentCreate,
     ConsentGiven,
     ConsentPublic,
@@ -61,6 +62,15 @@ def set_searchable(
 ) -> SubjectPublic:
     """Opt in to or out of 1:N galleries (consent to a purpose alone does not opt in)."""
     return service.set_searchable(actor=actor, subject=subject, searchable=body.searchable)
+
+
+@router.post("/{subject}/alternative")
+def choose_alternative(
+    subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)]
+) -> AlternativeChosenResult:
+    """The person chooses the non-biometric alternative instead of their face: their templates
+    are destroyed now and enrolment is refused from then on."""
+    return service.choose_alternative(actor=actor, subject=subject)
 
 
 @router.delete("/{subject}")
