@@ -102,7 +102,8 @@ from optinface.engine.types import VectorIndex
 logger = logging.getLogger(__name__)
 
 
-def _open_index(settings: ConsentSettings, *, dim: int) -> tuple[VectorIndex, str | None]:
+def _open_index(settings: ConsentSettings, *, dim: int,
+                key: bytes) -> tuple[VectorIndex, str | None]:
     """The saved index; an empty one, and why, when the file is unusable.
 
     The index is a cache of the ledger, so reconciliation refills an empty one: better than
@@ -111,11 +112,11 @@ def _open_index(settings: ConsentSettings, *, dim: int) -> tuple[VectorIndex, st
     from optinface.engine.index import HnswIndex  # the engine's default backend
 
     try:
-        return HnswIndex.open(settings, dim=dim), None
+        return HnswIndex.open(settings, dim=dim, key=key), None
     except IndexCorrupt as error:
         logger.error("index file unusable, deleted and rebuilt from the ledger: %s", error)
         shred_path(settings.index_path)
-        return HnswIndex.from_settings(settings, dim=dim), str(error)
+        return HnswIndex.from_settings(settings, dim=dim, key=key), str(error)
 
 
 def _wire(
@@ -131,7 +132,8 @@ def _wire(
     db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
-                        else _open_index(settings, dim=pipeline.embedding_size))
+                        else _open_index(settings, dim=pipeline.embedding_size,
+                                         key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=load_protector(keys.store),
