@@ -10,6 +10,7 @@
   receipt signature can never pass for a checkpoint nor the reverse (:mod:`consent.notes`); in
   the key store, so a copy of the data cannot sign one.
 - ``rotation``: the template-protection rotation (:mod:`engine.protection`).
+- ``index``: encrypts the saved index file (:mod:`engine.index_file`).
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
   from a copy of the database alone.
 """
@@ -31,6 +32,7 @@ SIGNING_KEY_NAME = "signing"
 HMAC_KEY_NAME = "hmac"
 ROTATION_KEY_NAME = "rotation"
 CHECKPOINT_KEY_NAME = "checkpoint"
+INDEX_KEY_NAME = "index"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class KeyRing:
     signing: Ed25519PrivateKey
     hmac_key: bytes
     checkpoint: Ed25519PrivateKey
+    index_key: bytes
 
     @classmethod
     def open(cls, store: KeyStore) -> KeyRing:
@@ -55,6 +58,7 @@ class KeyRing:
             hmac_key=load_or_create_secret(store, HMAC_KEY_NAME),
             checkpoint=Ed25519PrivateKey.from_private_bytes(
                 load_or_create_secret(store, CHECKPOINT_KEY_NAME)),
+            index_key=load_or_create_secret(store, INDEX_KEY_NAME),
         )
 
     @property

@@ -125,6 +125,11 @@ class ConsentSettings(EngineSettings):
     audit_checkpoint_every: int = Field(default=100, ge=1)
     # While events happen, the witness folder is never more than this far behind the log.
     audit_witness_interval_seconds: float = Field(default=60, gt=0)
+    auth_failure_audit_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="Failed authentications become one audit event per this many seconds.",
+    )
     # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
     declaration_period_days: int = Field(default=60, ge=60)
     sweep_interval_seconds: int = Field(default=3600, ge=1)
