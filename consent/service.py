@@ -552,7 +552,12 @@ class OptinFace:
         narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
                                              consent_id=consent_id, purpose_id=purpose_id)
         if narrowed is None:
-            return self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+            ended = self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+            if ended.subject_erased:
+                return ended  # the erasure receipt is the record; nothing may name them now
+            receipt = purpose_withdrawal.record_ended(self.runtime, pseudonym=subject,
+                                                      consent_id=consent_id, purpose_id=purpose_id)
+            return ended.model_copy(update={"purpose_withdrawal": receipt})
         consent = next(c for c in self.list_consents(actor=actor, subject=subject)
                        if c.id == consent_id)
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
