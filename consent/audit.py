@@ -51,6 +51,7 @@ class AuditAction(StrEnum):
     NOTICE_PUBLISHED = "notice_published"
     SUBJECT_CREATED = "subject_created"
     SUBJECT_UPDATED = "subject_updated"
+    ALTERNATIVE_CHOSEN = "alternative_chosen"
     PROBE_CONSENT_CREATED = "probe_consent_created"
     REFUSED = "refused"
     RECONCILED = "reconciled"

@@ -34,8 +34,10 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
+from optinface.consent import changefeed
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
 from optinface.consent.epochs import next_boundary
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
@@ -73,6 +75,7 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
     if labels:
         runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
         session.execute(delete(Template).where(Template.id.in_(list(labels))))
+        changefeed.record(session, ChangeOp.REMOVE, labels, now=runtime.clock.now())
     return Destroyed(templates=len(labels), index_entries=len(present))
 
 

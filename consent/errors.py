@@ -116,6 +116,12 @@ class Unauthenticated(ConsentError):
     code = "unauthenticated"
 
 
+class AlternativeChosen(ConsentError):
+    """The person chose the non-biometric alternative: their face is not used."""
+
+    code = "alternative_chosen"
+
+
 class PlaceholderAccountability(ConsentError):
     """Who answers for the database is still a placeholder, outside demo mode."""
 

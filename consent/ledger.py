@@ -21,6 +21,7 @@ from optinface.consent.schemas import (
     ConsentCreate,
     ConsentPublic,
     NoticeCreate,
+    ProbeConsentCreate,
     PurposeCreate,
     SignedReceipt,
     SubjectCreate,
@@ -30,6 +31,7 @@ from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import (
     Consent,
     Notice,
+    ProbeConsent,
     Purpose,
     Subject,
     SubjectKey,
@@ -72,6 +74,11 @@ def create_purpose(session: Session, body: PurposeCreate, *, now: datetime) -> P
     return purpose
 
 
+def purposes(session: Session) -> list[Purpose]:
+    """Every purpose, oldest first."""
+    return list(session.scalars(select(Purpose).order_by(Purpose.created_at)))
+
+
 def get_purpose(session: Session, purpose_id: str) -> Purpose:
     purpose = session.get(Purpose, purpose_id)
     if purpose is None:
@@ -91,6 +98,11 @@ def publish_notice(session: Session, body: NoticeCreate, *, now: datetime) -> No
     session.add(notice)
     session.flush()
     return notice
+
+
+def notices(session: Session) -> list[Notice]:
+    """Every published notice, oldest first."""
+    return list(session.scalars(select(Notice).order_by(Notice.published_at)))
 
 
 def get_notice(session: Session, notice_id: str) -> Notice:
@@ -163,6 +175,22 @@ def record_consent(
     session.add(consent)
     session.flush()
     return consent
+
+
+def record_probe_consent(
+    session: Session, body: ProbeConsentCreate, *, created_by: str, now: datetime
+) -> ProbeConsent:
+    """A single-use consent of the person in a probe, for one purpose (evidence kept as a hash)."""
+    get_purpose(session, body.purpose_id)
+    get_notice(session, body.notice_id)
+    probe = ProbeConsent(
+        id=new_id("prb"), purpose_id=body.purpose_id, notice_id=body.notice_id,
+        method=str(body.method), evidence_sha256=sha256_text(body.evidence),
+        obtained_at=now, expires_at=body.expires_at, created_by=created_by,
+    )
+    session.add(probe)
+    session.flush()
+    return probe
 
 
 def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Consent:

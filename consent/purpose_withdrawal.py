@@ -31,15 +31,6 @@ from optinface.consent.schemas import PurposeWithdrawalPublic, SignedReceipt
 from optinface.consent.tables import Consent, ConsentStatus, Purpose, PurposeWithdrawal, Subject
 
 
-def is_last_purpose(
-    runtime: Runtime, *, pseudonym: str, consent_id: str, purpose_id: str
-) -> bool:
-    """Whether withdrawing ``purpose_id`` would leave ``consent_id`` with no purpose."""
-    with runtime.db.transaction() as session:
-        consent = _active_consent(session, runtime, pseudonym, consent_id, now=runtime.clock.now())
-        return [p.id for p in consent.purposes] == [purpose_id]
-
-
 def narrow(
     runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str, purpose_id: str
 ) -> PurposeWithdrawalPublic | None:

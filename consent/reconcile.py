@@ -23,6 +23,8 @@ checkpoint left the deleted pages' old copies there, and its receipt says they g
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -73,12 +75,7 @@ def reconcile(
         if extra:
             runtime.index.remove(extra)
         if missing:
-            templates = list(session.scalars(select(Template).where(Template.id.in_(missing))))
-            keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
-            vectors = np.stack(
-                [decrypt_template(t, key=keys[t.subject_id]) for t in templates]
-            )
-            runtime.index.add([t.id for t in templates], vectors)
+            index_templates(runtime, session, missing)
         if extra or missing:
             runtime.index.save()
         report = ReconcileReport(
@@ -99,6 +96,18 @@ def reconcile(
     if templates_destroyed or lost:
         runtime.db.checkpoint()
     return report
+
+
+def index_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> int:
+    """Decrypt the templates ``labels`` names (those still in the ledger) and add them to the
+    index; how many were added. Start-up reconciliation and the replicas' change feed use it."""
+    templates = list(session.scalars(select(Template).where(Template.id.in_(list(labels)))))
+    if not templates:
+        return 0
+    keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
+    vectors = np.stack([decrypt_template(t, key=keys[t.subject_id]) for t in templates])
+    runtime.index.add([t.id for t in templates], vectors)
+    return len(templates)
 
 
 def _destroy_unreadable(runtime: Runtime, session: Session) -> int:

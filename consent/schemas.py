@@ -12,8 +12,11 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier, Name
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
+
+MAX_PURPOSES_PER_CONSENT = 50
 
 
 class Operation(StrEnum):
@@ -96,7 +99,7 @@ class ApiKeyCreated(ApiKeyPublic):
 
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: str = Field(min_length=1, max_length=5_000)
     legal_basis: str = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
@@ -177,6 +180,14 @@ class SubjectPublic(_Public):
     searchable: bool
     created_at: datetime
     last_interaction_at: datetime
+    alternative_chosen_at: datetime | None = Field(
+        default=None, description="When the person chose the non-biometric alternative.")
+
+
+class AlternativeChosenResult(BaseModel):
+    subject: SubjectPublic
+    alternative: str = Field(description="What the person uses instead of their face.")
+    templates_destroyed: int
 
 
 class SubjectCreated(BaseModel):
@@ -193,8 +204,8 @@ class SignedReceipt(BaseModel):
 
 
 class ConsentCreate(BaseModel):
-    purposes: list[str] = Field(min_length=1)
-    notice_id: str
+    purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
+    notice_id: Identifier
     language: str = Field(min_length=2, max_length=20)
     method: ConsentMethod
     given_by: ConsentCapacity = ConsentCapacity.SELF
@@ -233,8 +244,8 @@ class ConsentGiven(BaseModel):
 
 
 class ProbeConsentCreate(BaseModel):
-    purpose_id: str
-    notice_id: str
+    purpose_id: Identifier
+    notice_id: Identifier
     method: ConsentMethod
     evidence: str = Field(min_length=1, max_length=20_000)
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
@@ -360,9 +371,9 @@ class AuditEventPublic(_Public):
 
 class AuditFilter(BaseModel):
     action: AuditAction | None = None
-    subject: str | None = None
-    actor_key_id: str | None = None
-    purpose: str | None = None
+    subject: Identifier | None = None
+    actor_key_id: Identifier | None = None
+    purpose: Identifier | None = None
     outcome: str | None = None
     since: str | None = Field(default=None, description="ISO time, inclusive.")
     until: str | None = Field(default=None, description="ISO time, exclusive.")

@@ -105,6 +105,8 @@ class Subject(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
+    # The person chose the non-biometric alternative (consent.alternative): no face is used.
+    alternative_chosen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 
@@ -302,3 +304,16 @@ class RegulatorOrder(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(40))
     lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     templates_destroyed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexChange(Base):
+    """One entry of the change feed that keeps every worker's index replica current
+    (:mod:`consent.changefeed`): a template id added or removed, nothing biometric."""
+
+    __tablename__ = "index_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(10))
+    template_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -20,6 +20,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AuditEventPublic,
@@ -38,9 +39,9 @@ router = APIRouter(tags=["audit and register"])
 
 def audit_filter(
     action: AuditAction | None = None,
-    subject: str | None = None,
-    actor_key_id: str | None = None,
-    purpose: str | None = None,
+    subject: Identifier | None = None,
+    actor_key_id: Identifier | None = None,
+    purpose: Identifier | None = None,
     outcome: str | None = None,
     since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,

@@ -13,6 +13,7 @@ FRENCH: dict[str, str] = {
     "Privacy: who is in charge, your rights, the non-biometric alternative": (
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
+    "Non-biometric alternative chosen": "Solution non biométrique choisie",
     "Regulator's order applied": "Ordonnance de l'organisme de réglementation appliquée",
     "Regulator's order lifted": "Ordonnance de l'organisme de réglementation levée",
     "the regulator ordered destruction": "la Commission a ordonné la destruction",

@@ -24,6 +24,7 @@ from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
 from optinface.api.web.sessions import Area, WebSession
 from optinface.consent.errors import ConsentError
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
     ConsentCapacity,
@@ -138,7 +139,7 @@ def portal_consent(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    notice_id: Annotated[str, Form()],
+    notice_id: Annotated[Identifier, Form()],
     language: Annotated[str, Form()],
     duration_days: Annotated[int, Form()],
     purposes: Annotated[list[str] | None, Form()] = None,
@@ -177,7 +178,7 @@ def portal_enrol(
     service: ServiceDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form()],
-    consent_id: Annotated[str, Form()],
+    consent_id: Annotated[Identifier, Form()],
     image: Annotated[UploadFile, File()],
 ) -> Response:
     def act(actor: Actor) -> Response:
@@ -209,8 +210,8 @@ def portal_withdraw(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    consent_id: Annotated[str, Form()],
-    purpose_id: Annotated[str, Form()],
+    consent_id: Annotated[Identifier, Form()],
+    purpose_id: Annotated[Identifier, Form()],
     confirm: Annotated[bool, Form()] = False,
 ) -> Response:
     """Stop one use; the very last one is confirmed first, since it erases everything."""

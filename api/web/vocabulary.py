@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "notice_published": "Notice published",
     "subject_created": "Volunteer registered",
     "subject_updated": "Volunteer's settings changed",
+    "alternative_chosen": "Non-biometric alternative chosen",
     "probe_consent_created": "Consent of a searched person",
     "refused": "Refused",
     "reconciled": "Index reconciled",

@@ -104,3 +104,69 @@ def test_page_cookies_are_secure_off_loopback(
     with TestClient(create_app(settings, service=service)) as client:
         cookie = client.get("/portal").headers["set-cookie"]
     assert ("Secure" in cookie) is secure
+
+
+def _audit_total(world: World) -> int:
+    events = world.client.get("/v1/audit/events", headers=auth(world.keys.reviewer))
+    return int(events.json()["total"])
+
+
+HUGE = "x" * 1_000_000
+
+
+def test_an_oversized_identifier_is_refused_before_anything_is_logged(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    files = {"image": ("face.jpg", portrait_jpegs[0], "image/jpeg")}
+    researcher = auth(world.keys.researcher)
+    probe = world.probe_consent()
+    before = _audit_total(world)
+    attempts = [
+        world.client.post(
+            "/v1/identify",
+            data={"purpose_id": HUGE, "probe_consent_id": probe},
+            files=files,
+            headers=researcher,
+        ),
+        world.client.post(
+            "/v1/verify",
+            data={"subject": HUGE, "purpose_id": world.purpose_id, "probe_consent_id": probe},
+            files=files,
+            headers=researcher,
+        ),
+        world.client.post(
+            "/v1/identify",
+            data={"purpose_id": "pur_<script>", "probe_consent_id": probe},
+            files=files,
+            headers=researcher,
+        ),
+        world.client.get(f"/v1/subjects/{'s' * 5000}", headers=auth(world.keys.portal)),
+        world.client.post(
+            f"/v1/subjects/{world.subject}/consents",
+            json={**consent_body(world.purpose_id, world.notice_id), "purposes": [HUGE]},
+            headers=auth(world.subject_token),
+        ),
+        world.client.post(
+            "/v1/keys", json={"role": "researcher", "name": "a\nb"}, headers=auth(world.keys.admin)
+        ),
+    ]
+    assert [a.status_code for a in attempts] == [422] * len(attempts)
+    assert {a.json()["code"] for a in attempts} == {"validation_error"}
+    assert all(len(a.content) < 2000 for a in attempts)  # the value is never echoed
+    assert _audit_total(world) == before
+
+
+def test_the_core_refuses_an_oversized_identifier_without_a_record(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes]
+) -> None:
+    researcher = service.authenticate(world.keys.researcher)
+    before = _audit_total(world)
+    with pytest.raises(InvalidRequest) as refused:
+        service.identify(
+            actor=researcher,
+            purpose_id=HUGE,
+            probe_consent_id=world.probe_consent(),
+            image=portrait_jpegs[0],
+        )
+    assert refused.value.details == {"field": "purpose"}
+    assert _audit_total(world) == before + 1  # the probe consent made just above, nothing else

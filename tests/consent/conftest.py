@@ -204,14 +204,6 @@ def world(service: OptinFace, clock: FakeClock) -> World:
     return make_world(service, clock)
 
 
-@pytest.fixture(scope="session")
-def flipped_jpegs(portrait_images) -> list[bytes]:  # type: ignore[no-untyped-def]
-    """The same six people, mirrored: a different photo of the same face."""
-    from optinface.engine.samples import Variant, encode, variant
-
-    return [encode(variant(image, Variant.FLIP)) for image in portrait_images]
-
-
 def data_files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
 

@@ -41,8 +41,6 @@ def test_withdrawing_the_last_purpose_withdraws_the_consent_and_erases_a_lone_su
     world: World,
 ) -> None:
     subject, consent = world.subject()
-    assert world.service.is_last_purpose(actor=world.portal, subject=subject,
-                                         consent_id=consent, purpose_id=world.purpose)
     result = world.service.withdraw_purpose(actor=world.portal, subject=subject,
                                             consent_id=consent, purpose_id=world.purpose)
     assert result.subject_erased and result.erasure is not None

@@ -36,7 +36,6 @@ def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
     return result.decision is Decision.MATCH
 
 
-@both_backends
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
@@ -74,7 +73,7 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
                                             consent_id=consent_id, image=image).id)
     assert world.service.index.additions_since_save() == 2  # not written whole per enrolment
     world.service.runtime.db.close()  # the process dies: no final save, and its lock goes
-    world.service._lock.release()
+    world.service.lock.release()
 
     reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     try:
@@ -171,7 +170,8 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         service.enrol(actor=world.portal, subject=ended, consent_id=long_consent,
                       image=portrait_jpegs[2])
     clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
-    monkeypatch.setattr("optinface.consent.service.erase_subject", _crash)
+    monkeypatch.setattr("optinface.consent.retention.erase_subject", _crash)
+    monkeypatch.setattr("optinface.consent.consents.erase_subject", _crash)
     if interruption.startswith("sweep"):
         with pytest.raises(Crash):
             service.sweep()
