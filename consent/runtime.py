@@ -6,11 +6,13 @@ the runtime rather than the service, and key rotation swaps its index and protec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import Entry, append
+from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
 from optinface.consent.keys import KeyRing
@@ -32,6 +34,9 @@ class Runtime:
     clock: Clock
     pipeline: FacePipeline
     protector: TemplateProtector
+    auth_failures: FailureTally = field(
+        default_factory=lambda: FailureTally(window=timedelta(seconds=60))
+    )
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
         """Chain ``entry`` into the log inside ``session``'s transaction."""

@@ -34,6 +34,7 @@ from optinface.consent import (
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
 from optinface.consent.epochs import EpochReport
@@ -101,7 +102,8 @@ from optinface.engine.types import VectorIndex
 logger = logging.getLogger(__name__)
 
 
-def _open_index(settings: ConsentSettings, *, dim: int) -> tuple[VectorIndex, str | None]:
+def _open_index(settings: ConsentSettings, *, dim: int,
+                key: bytes) -> tuple[VectorIndex, str | None]:
     """The saved index; an empty one, and why, when the file is unusable.
 
     The index is a cache of the ledger, so reconciliation refills an empty one: better than
@@ -110,11 +112,11 @@ def _open_index(settings: ConsentSettings, *, dim: int) -> tuple[VectorIndex, st
     from optinface.engine.index import HnswIndex  # the engine's default backend
 
     try:
-        return HnswIndex.open(settings, dim=dim), None
+        return HnswIndex.open(settings, dim=dim, key=key), None
     except IndexCorrupt as error:
         logger.error("index file unusable, deleted and rebuilt from the ledger: %s", error)
         shred_path(settings.index_path)
-        return HnswIndex.from_settings(settings, dim=dim), str(error)
+        return HnswIndex.from_settings(settings, dim=dim, key=key), str(error)
 
 
 def _wire(
@@ -130,10 +132,13 @@ def _wire(
     db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
-                        else _open_index(settings, dim=pipeline.embedding_size))
+                        else _open_index(settings, dim=pipeline.embedding_size,
+                                         key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=load_protector(keys.store))
+                      protector=load_protector(keys.store),
+                      auth_failures=FailureTally(
+                          window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use
     return runtime, discarded
@@ -204,6 +209,7 @@ class OptinFace:
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
+            self.flush_auth_failures()
             if self.replica is not None:
                 self.replica.close()  # stops following; saves the index and its feed position
             else:
@@ -256,6 +262,11 @@ class OptinFace:
     def authenticate(self, secret: str) -> Actor:
         """The actor behind an API key or subject token; failures are audited without the secret."""
         return apikeys.authenticate_audited(self.runtime, secret)
+
+    def flush_auth_failures(self) -> None:
+        """Chain the failed authentications tallied since the last ``login_failure`` event into
+        the audit log (see :mod:`consent.auth_failures`); the server's sweeper calls it."""
+        apikeys.flush_failures(self.runtime)
 
     # Purposes and notices ---------------------------------------------------------------------
     def create_purpose(self, *, actor: Actor, body: PurposeCreate) -> PurposePublic:
