@@ -29,6 +29,7 @@ from optinface.consent import (
     ledger,
     policies,
     purpose_withdrawal,
+    rights_requests,
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
@@ -77,6 +78,7 @@ from optinface.consent.schemas import (
     ExportFormat,
     KeyEpochPublic,
     KeyName,
+    MatchingLogic,
     MatchResult,
     NoticeCreate,
     NoticePublic,
@@ -90,6 +92,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    RightsRequestCreate,
+    RightsRequestPublic,
     SearchCount,
     SubjectCreate,
     SubjectCreated,
@@ -752,10 +756,13 @@ class OptinFace:
                 model_id=self.pipeline.model_id, purpose_id=purpose_id, candidates=candidates)
             self._audit(session, Entry(
                 action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
-                purpose=purpose_id, subjects=list(best),
+                # A verify involves its claimed subject whatever the outcome: named so their
+                # access export shows a no_match too.
+                purpose=purpose_id, subjects=list(best) if subject is None else [subject],
                 probe_sha256=hashlib.sha256(image).hexdigest(),
                 details={"probe_consent_id": probe_consent_id, "k": k,
-                         "claimed_subject": subject, "gallery_size": len(allowed)}))
+                         "claimed_subject": subject, "gallery_size": len(allowed),
+                         "scores": {p: round(v, 2) for p, v in best.items()}}))
             return result
 
     def _allowed(self, session: Session, purpose: Purpose, *, subject: str | None,
@@ -785,7 +792,56 @@ class OptinFace:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self._audit(session, Entry(action=AuditAction.EXPORT, actor=actor, subjects=[subject]))
             return access.build_export(session, subject=row, settings=self.settings,
-                                       public_key=self.public_key, now=now)
+                                       public_key=self.public_key, logic=self._logic(),
+                                       now=now)
+
+    def _logic(self) -> MatchingLogic:
+        """The matching logic as an export states it (GDPR art. 15(1)(h))."""
+        try:
+            threshold: Threshold | None = self._threshold()
+        except EngineError:
+            threshold = None  # not calibrated: matching is refused, and the export says so
+        return MatchingLogic(
+            model_id=self.pipeline.model_id,
+            threshold=threshold.threshold if threshold else None,
+            fmr=threshold.fmr if threshold else None,
+            fnmr=threshold.fnmr if threshold else None,
+            description="your photo becomes a 512-number template (ArcFace); a probe photo is"
+            " compared by cosine similarity with the templates of people who consented to the"
+            " search's purpose; only scores at or above the threshold are candidates, and a"
+            " candidate is never a decision on its own")
+
+    def request_right(self, *, actor: Actor, subject: str,
+                      body: RightsRequestCreate) -> RightsRequestPublic:
+        """Record a rights request; it is due in 30 days (see :mod:`consent.rights_requests`)."""
+        authorize(actor, Permission.REQUEST_RIGHTS, subject=subject)
+        now = self.clock.now()
+        with self._write() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            request = rights_requests.record_request(session, subject=row, body=body, now=now)
+            self._audit(session, Entry(action=AuditAction.RIGHTS_REQUESTED, actor=actor,
+                                       subjects=[subject],
+                                       details={"request_id": request.id, "kind": request.kind,
+                                                "due_at": request.due_at.isoformat()}))
+            return rights_requests.public(request, now=now)
+
+    def answer_right(self, *, actor: Actor, request_id: str, answer: str) -> RightsRequestPublic:
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        now = self.clock.now()
+        with self._write() as session:
+            request = rights_requests.answer_request(session, request_id=request_id,
+                                                     answer=answer, answered_by=actor.key_id,
+                                                     now=now)
+            self._audit(session, Entry(action=AuditAction.RIGHTS_ANSWERED, actor=actor,
+                                       subjects=[request.subject_ref],
+                                       details={"request_id": request_id}))
+            return rights_requests.public(request, now=now)
+
+    def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
+        """Every request with its deadline, open ones first; ``overdue`` flags a late one."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        with self._write() as session:
+            return rights_requests.all_requests(session, now=self.clock.now())
 
     def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
         return access.render(export, fmt)
