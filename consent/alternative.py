@@ -15,9 +15,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import Destroyed, destroy_templates
 from optinface.consent.errors import AlternativeChosen
+from optinface.consent.ledger import get_subject
+from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import AlternativeChosenResult, SubjectPublic
 from optinface.consent.tables import Subject, Template
 
 
@@ -30,6 +34,21 @@ def choose_alternative(
     subject.last_interaction_at = now
     labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
     return destroy_templates(runtime, session, labels)
+
+
+def choose(runtime: Runtime, *, actor: Actor, pseudonym: str) -> AlternativeChosenResult:
+    """Record the choice now, destroy the templates, audit it; the WAL is checkpointed after."""
+    with runtime.db.transaction() as session:
+        row = get_subject(session, pseudonym, keys=runtime.keys)
+        destroyed = choose_alternative(runtime, session, subject=row, now=runtime.clock.now())
+        runtime.audit(session, Entry(action=AuditAction.ALTERNATIVE_CHOSEN, actor=actor,
+                                     subjects=[pseudonym],
+                                     details={"templates_erased": destroyed.templates}))
+        public = SubjectPublic.model_validate(row)
+    runtime.db.checkpoint()
+    return AlternativeChosenResult(subject=public,
+                                   alternative=runtime.settings.non_biometric_alternative,
+                                   templates_destroyed=destroyed.templates)
 
 
 def require_biometrics_accepted(subject: Subject) -> None:

@@ -7,6 +7,7 @@
   ``OPTINFACE_KEY_EPOCH_HOURS``). Until then a copy plus the key store can decrypt it.
 - ``signing``: Ed25519, signs consent receipts, erasure receipts and audit checkpoints.
 - ``rotation``: the template-protection rotation (:mod:`engine.protection`).
+- ``index``: encrypts the saved index file (:mod:`engine.index_file`).
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
   from a copy of the database alone.
 """
@@ -27,6 +28,7 @@ from optinface.engine.protection import TemplateProtector
 SIGNING_KEY_NAME = "signing"
 HMAC_KEY_NAME = "hmac"
 ROTATION_KEY_NAME = "rotation"
+INDEX_KEY_NAME = "index"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class KeyRing:
     epoch: int
     signing: Ed25519PrivateKey
     hmac_key: bytes
+    index_key: bytes
 
     @classmethod
     def open(cls, store: KeyStore) -> KeyRing:
@@ -48,6 +51,7 @@ class KeyRing:
             signing=Ed25519PrivateKey.from_private_bytes(
                 load_or_create_secret(store, SIGNING_KEY_NAME)),
             hmac_key=load_or_create_secret(store, HMAC_KEY_NAME),
+            index_key=load_or_create_secret(store, INDEX_KEY_NAME),
         )
 
     @property

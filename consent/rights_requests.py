@@ -16,8 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import InvalidRequest, NotFound
-from optinface.consent.ledger import new_id
+from optinface.consent.ledger import get_subject, new_id
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import RightsRequestCreate, RightsRequestPublic
 from optinface.consent.tables import RightsRequest, Subject
 
@@ -25,6 +28,32 @@ from optinface.consent.tables import RightsRequest, Subject
 class RequestStatus(StrEnum):
     OPEN = "open"
     ANSWERED = "answered"
+
+
+def request(runtime: Runtime, *, actor: Actor, pseudonym: str,
+            body: RightsRequestCreate) -> RightsRequestPublic:
+    """Record a request and its audit event in one transaction."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = get_subject(session, pseudonym, keys=runtime.keys)
+        row = record_request(session, subject=subject, body=body, now=now)
+        runtime.audit(session, Entry(action=AuditAction.RIGHTS_REQUESTED, actor=actor,
+                                     subjects=[pseudonym],
+                                     details={"request_id": row.id, "kind": row.kind,
+                                              "due_at": row.due_at.isoformat()}))
+        return public(row, now=now)
+
+
+def answer(runtime: Runtime, *, actor: Actor, request_id: str, answer: str
+           ) -> RightsRequestPublic:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = answer_request(session, request_id=request_id, answer=answer,
+                             answered_by=actor.key_id, now=now)
+        runtime.audit(session, Entry(action=AuditAction.RIGHTS_ANSWERED, actor=actor,
+                                     subjects=[row.subject_ref],
+                                     details={"request_id": request_id}))
+        return public(row, now=now)
 
 
 def record_request(

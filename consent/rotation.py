@@ -24,8 +24,8 @@ from optinface.consent.keys import ROTATION_KEY_NAME, template_binding
 from optinface.consent.keystore import KeyStore, open_key_store
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.lock import DataDirLock
-from optinface.consent.roles import Actor, Permission, authorize
-from optinface.consent.service import OptinFace
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, SubjectKey, Template
 from optinface.engine.files import shred_path
@@ -51,21 +51,18 @@ def _staged(name: str) -> str:
     return name + STAGED_SUFFIX
 
 
-def rekey_templates(service: OptinFace, *, actor: Actor) -> RotationReport:
+def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
     """A new protection key: every template re-protected and re-encrypted, the index rebuilt.
 
-    Raises:
-        Forbidden: ``actor`` may not manage keys.
+    ``actor`` is authorised by the caller (:meth:`consent.service.OptinFace.rekey_templates`).
     """
-    authorize(actor, Permission.MANAGE_KEYS)
-    runtime = service.runtime
-    settings = service.settings
-    old: TemplateProtector = service._protector
+    settings = runtime.settings
+    old = runtime.protector
     new = TemplateProtector.generate(old.dim)
     store = runtime.keys.store
     store.put_secret(_staged(ROTATION_KEY_NAME), new.to_bytes())
     indexed = runtime.index.labels()
-    index = HnswIndex.from_settings(settings, dim=old.dim)
+    index = HnswIndex.from_settings(settings, dim=old.dim, key=runtime.keys.index_key)
     labels: list[int] = []
     vectors: list[np.ndarray] = []
     with runtime.db.transaction() as session:
@@ -96,7 +93,7 @@ def rekey_templates(service: OptinFace, *, actor: Actor) -> RotationReport:
     _install(store)
     index.save()
     runtime.index = index
-    service._protector = new
+    runtime.protector = new
     runtime.db.checkpoint()
     logger.info("templates re-keyed: %d templates, %d index entries", len(templates), len(labels))
     return RotationReport(kind="protection", templates_reprotected=len(templates),

@@ -124,6 +124,11 @@ class ConsentSettings(EngineSettings):
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
     subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    auth_failure_audit_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="Failed authentications become one audit event per this many seconds.",
+    )
     # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
     declaration_period_days: int = Field(default=60, ge=60)
     sweep_interval_seconds: int = Field(default=3600, ge=1)

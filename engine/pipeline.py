@@ -117,6 +117,11 @@ class FacePipeline:
         return self.embedder.model_id
 
     @property
+    def embedding_size(self) -> int:
+        """The recognizer's output size (512 for ArcFace), read from the model itself."""
+        return self.embedder.dim
+
+    @property
     def active_providers(self) -> dict[str, list[str]]:
         return {
             "detector": self.detector.active_providers,

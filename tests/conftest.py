@@ -37,6 +37,14 @@ def portrait_jpegs(portrait_images: list[BgrImage]) -> list[bytes]:
     return [encode(image) for image in portrait_images]
 
 
+@pytest.fixture(scope="session")
+def flipped_jpegs(portrait_images: list[BgrImage]) -> list[bytes]:
+    """The same six people, mirrored: a different photo of the same face."""
+    from optinface.engine.samples import Variant, variant
+
+    return [encode(variant(image, Variant.FLIP)) for image in portrait_images]
+
+
 @pytest.fixture
 def engine_settings(tmp_path: Path) -> EngineSettings:
     return EngineSettings(data_dir=tmp_path / "var")

@@ -15,7 +15,7 @@ from optinface.api.cli import keys
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 from optinface.api.settings import load_settings
 from optinface.consent.errors import DataDirInUse
-from optinface.consent.rotation import finish_interrupted_rotation, rekey_templates
+from optinface.consent.rotation import finish_interrupted_rotation
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
 
@@ -65,5 +65,5 @@ def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """
     _finish_interrupted(data_dir)
     with opened(data_dir) as (_, service):
-        report = rekey_templates(service, actor=operator(service, api_key))
+        report = service.rekey_templates(actor=operator(service, api_key))
     echo_json(dataclasses.asdict(report))

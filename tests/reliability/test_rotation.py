@@ -20,7 +20,6 @@ from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import KeyUnavailable
-from optinface.consent.rotation import rekey_templates
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectKey
@@ -70,7 +69,7 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
         old_wrapped = [(row.subject_id, row.wrapped) for row in session.scalars(select(SubjectKey))]
 
     epoch = service.rotate_epoch(actor=world.admin)
-    rekey = rekey_templates(service, actor=world.admin)
+    rekey = service.rekey_templates(actor=world.admin)
     assert epoch.subject_keys_rewrapped == 4 and rekey.templates_reprotected == 4
     assert epoch.destroyed_epochs == [old_epoch] and not old_epoch_path.exists()
     assert rekey.old_fingerprint != rekey.new_fingerprint
