@@ -394,18 +394,16 @@ class OptinFace:
         narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
                                              consent_id=consent_id, purpose_id=purpose_id)
         if narrowed is None:
-            return self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+            ended = self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+            if ended.subject_erased:
+                return ended  # the erasure receipt is the record; nothing may name them now
+            receipt = purpose_withdrawal.record_ended(self.runtime, pseudonym=subject,
+                                                      consent_id=consent_id, purpose_id=purpose_id)
+            return ended.model_copy(update={"purpose_withdrawal": receipt})
         consent = next(c for c in self.list_consents(actor=actor, subject=subject)
                        if c.id == consent_id)
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
                                 purpose_withdrawal=narrowed)
-
-    def is_last_purpose(self, *, actor: Actor, subject: str, consent_id: str,
-                        purpose_id: str) -> bool:
-        """Whether withdrawing this purpose ends the consent (the page asks to confirm)."""
-        authorize(actor, Permission.READ_SUBJECT, subject=subject)
-        return purpose_withdrawal.is_last_purpose(self.runtime, pseudonym=subject,
-                                                  consent_id=consent_id, purpose_id=purpose_id)
 
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
         """The subject's signed receipts of purposes withdrawn from consents they keep."""
