@@ -48,6 +48,8 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    RIGHTS_REQUESTED = "rights_requested"
+    RIGHTS_ANSWERED = "rights_answered"
     ERASE = "erase"
     SWEEP = "sweep"
     KEY_CREATED = "key_created"

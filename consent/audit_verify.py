@@ -47,7 +47,7 @@ class Problem:
 class LogReport:
     events: int
     checkpoints: int  # signed checkpoint rows checked
-    legacy_checkpoints: int  # rows from before notes (migration 0009): not checked
+    legacy_checkpoints: int  # rows from before notes (migration 0010): not checked
     known: int  # checkpoints from outside the database checked
     root: bytes  # the recomputed root over every event
     problem: Problem | None

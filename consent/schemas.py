@@ -451,12 +451,81 @@ class PrivacyStatement(BaseModel):
     retention_rules: list[str]
 
 
+# Rights requests ------------------------------------------------------------------------------
+class RightKind(StrEnum):
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"
+
+
+class RightsRequestCreate(BaseModel):
+    kind: RightKind
+    channel: str = Field(default="api", min_length=1, max_length=50,
+                         description="How it arrived: api, portal, e-mail, letter...")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RightsRequestAnswer(BaseModel):
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+class RightsRequestPublic(BaseModel):
+    id: str
+    subject: str
+    kind: str
+    channel: str
+    note: str | None
+    received_at: datetime
+    due_at: datetime = Field(description="Received + 30 days (P-39.1 s. 32; GDPR art. 12(3)).")
+    status: str
+    answer: str | None
+    answered_at: datetime | None
+    overdue: bool = Field(description="Past the deadline, unanswered or answered late.")
+
+
 # Access ---------------------------------------------------------------------------------------
+class MatchingLogic(BaseModel):
+    """GDPR art. 15(1)(h): how a face is compared, and how often it errs."""
+
+    model_id: str
+    threshold: float | None
+    fmr: float | None = Field(description="False-match rate the threshold was calibrated for.")
+    fnmr: float | None = Field(description="False non-match rate measured at that threshold.")
+    description: str
+
+
+class RetentionDate(BaseModel):
+    what: str
+    until: datetime
+    rule: str
+
+
+class SearchInvolvement(BaseModel):
+    """One verify or identify that involved the subject, whatever its outcome."""
+
+    seq: int
+    at: str
+    operation: str
+    outcome: str = Field(description="For you: match, no_match, or refused with its code.")
+    purpose: str | None
+    actor_key_id: str | None
+    actor_role: str | None
+    score: float | None = Field(description="Your score, rounded to 2 decimals, when known.")
+
+
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
     accountability: Accountability
+    purposes: list[PurposePublic] = Field(description="The texts of the purposes consented to.")
+    recipients: list[Recipient]
+    source: str
+    retention: list[RetentionDate]
+    matching_logic: MatchingLogic
+    searches: list[SearchInvolvement]
+    rights_requests: list[RightsRequestPublic]
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]

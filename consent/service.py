@@ -30,6 +30,7 @@ from optinface.consent import (
     ledger,
     matching,
     purpose_withdrawal,
+    rights_requests,
     rotation,
     transparency,
 )
@@ -84,6 +85,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    RightsRequestCreate,
+    RightsRequestPublic,
     SearchCount,
     SubjectCreate,
     SubjectCreated,
@@ -479,8 +482,27 @@ class OptinFace:
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
                                               subjects=[subject]))
             export = access.build_export(session, subject=row, settings=self.settings,
-                                         public_key=self.public_key, now=now)
+                                         public_key=self.public_key,
+                                         logic=matching.matching_logic(self.runtime), now=now)
             return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
+
+    def request_right(self, *, actor: Actor, subject: str,
+                      body: RightsRequestCreate) -> RightsRequestPublic:
+        """Record a rights request; it is due in 30 days (see :mod:`consent.rights_requests`)."""
+        authorize(actor, Permission.REQUEST_RIGHTS, subject=subject)
+        return rights_requests.request(self.runtime, actor=actor, pseudonym=subject, body=body)
+
+    def answer_right(self, *, actor: Actor, request_id: str, answer: str) -> RightsRequestPublic:
+        """Record the answer to a rights request (a late answer stays flagged overdue)."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        return rights_requests.answer(self.runtime, actor=actor, request_id=request_id,
+                                      answer=answer)
+
+    def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
+        """Every request with its deadline, open ones first; ``overdue`` flags a late one."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        with self._read() as session:
+            return rights_requests.all_requests(session, now=self.clock.now())
 
     def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
         """The export as JSON, Markdown or HTML."""

@@ -30,6 +30,8 @@ from optinface.consent.schemas import (
     CheckpointPublic,
     ConsentLedger,
     Register,
+    RightsRequestAnswer,
+    RightsRequestPublic,
     SweepReport,
     TombstonePublic,
 )
@@ -161,6 +163,25 @@ def declare(
     """Record the declaration of the register as it stands; matching opens once its period
     (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.get("/requests")
+def rights_requests(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
+) -> list[RightsRequestPublic]:
+    """Every rights request with its 30-day deadline, open ones first; ``overdue`` flags late."""
+    return service.rights_requests(actor=actor)
+
+
+@router.post("/requests/{request_id}/answer")
+def answer_request(
+    request_id: str,
+    body: RightsRequestAnswer,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)],
+) -> RightsRequestPublic:
+    """Record the answer given to a rights request (and when: late answers stay flagged)."""
+    return service.answer_right(actor=actor, request_id=request_id, answer=body.answer)
 
 
 @router.post("/register/orders")

@@ -1,7 +1,7 @@
 """audit_checkpoints.note: checkpoints are C2SP signed notes over an RFC 6962 tree
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 15:00:00
 
 Rows signed before this revision keep note NULL: they were signatures by the receipt key over
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
