@@ -25,6 +25,7 @@ from optinface.consent.schemas import (
     ConsentCreate,
     ConsentMethod,
     ErasureReason,
+    ExportFormat,
 )
 
 router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
@@ -189,9 +190,8 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
         export = service.export(actor=actor, subject=actor.subject or "")
-        return render(
-            request, "portal_data.html", export_html=service.render_export(export, fmt="html")
-        )
+        page = service.render_export(export, ExportFormat.HTML)
+        return render(request, "portal_data.html", export_html=page)
 
     return attempt(request, action)
 
