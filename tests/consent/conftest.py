@@ -213,6 +213,24 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
     return [str(path) for path in data_files(folder) if needle in path.read_bytes()]
 
 
+def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
+    """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
+    encryption at rest must not be what makes an erasure check pass."""
+    from optinface.engine import index_file
+
+    found = occurrences(service.settings.data_dir, needle)
+    path = service.settings.index_path
+    if path.exists():
+        blocks: list[bytes] = []
+        with path.open("rb") as stream:
+            index_file.decrypt_to(stream, 512,
+                                  index_file.IndexKey.derive(service.runtime.keys.index_key),
+                                  sink=blocks.append)
+        if needle in b"".join(blocks):
+            found.append(f"{path} (decrypted)")
+    return found
+
+
 def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
     """The stored ciphertext and the protected float32 vector of one template (test-only peek)."""
     from optinface.consent.ledger import decrypt_template

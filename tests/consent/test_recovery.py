@@ -26,7 +26,12 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from optinface.engine.pipeline import FacePipeline
 from tests.conftest import both_backends
-from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
+from tests.consent.conftest import (
+    FakeClock,
+    World,
+    readable_occurrences,
+    template_bytes,
+)
 
 
 def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
@@ -233,7 +238,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
         assert (tombstone.receipt["requestedAt"] <= tombstone.receipt["unsearchableAt"]
                 <= tombstone.receipt["destroyedAt"])
         for needle in (ciphertext, plaintext, plaintext[:64]):
-            assert occurrences(settings.data_dir, needle) == []
+            assert readable_occurrences(reopened, needle) == []
         assert reopened.verify_audit().ok
     finally:
         reopened.close()
