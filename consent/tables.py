@@ -240,6 +240,12 @@ class AuditEvent(Base):
 
 
 class AuditCheckpoint(Base):
+    """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
+
+    ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
+    migration 0010 have none and were signed over (seq, hash) by the receipt key.
+    """
+
     __tablename__ = "audit_checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -247,6 +253,7 @@ class AuditCheckpoint(Base):
     hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Tombstone(Base):
