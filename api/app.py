@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` assembles routes, pages, errors and limits.
 
 The lifespan opens the consent core (unless a service is passed in, as tests do to share the
-loaded models) and runs the retention sweeper for as long as the server lives.
+loaded models) and runs the retention sweeper and the audit witnessing for as long as the server
+lives.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
+from optinface.api.periodic import Periodic
 from optinface.api.routes import audit, health, keys, matching, purposes, subjects, wellknown
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
@@ -51,9 +53,14 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             flush_interval=settings.auth_failure_audit_seconds,
         )
         sweeper.start()
+        # While events happen, the witness folder never lags the log by more than the interval.
+        witnessing = Periodic("audit witness", app.state.service.witness_audit,
+                              interval=settings.audit_witness_interval_seconds)
+        witnessing.start()
         try:
             yield
         finally:
+            witnessing.stop()
             sweeper.stop()
             if owned:
                 app.state.service.close()

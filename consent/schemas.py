@@ -405,16 +405,42 @@ class AuditPage(BaseModel):
 class ChainStatus(BaseModel):
     ok: bool
     events: int
-    checkpoints: int
+    checkpoints: int = Field(description="Signed checkpoint rows checked.")
+    witnessed: int = Field(default=0, description="Checkpoints from the witness folder (and"
+                           " files given to the CLI) checked.")
+    root_hash: str = Field(default="", description="Base64 RFC 6962 root over every event.")
     first_bad_sequence: int | None
+    problem: str | None = Field(default=None, description="The first inconsistency, in words.")
 
 
-class CheckpointPublic(_Public):
+class CheckpointPublic(BaseModel):
+    """A signed tree head a reviewer can keep and check without optinface.
+
+    ``note`` is the C2SP checkpoint (origin, tree size, base64 root hash, Ed25519 signature);
+    the other fields repeat it for reading, plus the chain hash and time of the last event it
+    covers, which the root commits to. Check it with ``optinface audit verify --against FILE``
+    or any C2SP note verifier given ``verifier_key``.
+    """
+
+    type: str = "optinface-audit-checkpoint/v1"
+    origin: str
+    seq: int = Field(description="The tree size: the sequence number of the last event.")
+    tree_size: int
+    root_hash: str = Field(description="Base64 RFC 6962 Merkle root over events 1..seq.")
+    head_hash: str = Field(description="The hash-chain hash of event seq (hex).")
+    at: str = Field(description="When event seq was recorded (ISO 8601).")
+    key_id: str = Field(description="The note key hash (hex), as in the signature line.")
+    verifier_key: str = Field(description="The C2SP verifier key: name+keyhash+key.")
+    note: str = Field(description="The signed note itself.")
+
+
+class InclusionProof(BaseModel):
+    """That event ``seq`` is leaf ``seq - 1`` of the tree in the export's checkpoint."""
+
     seq: int
-    hash: str
-    signature: str
-    public_key: str
-    at: datetime
+    leaf_index: int
+    tree_size: int
+    audit_path: list[str] = Field(description="Base64 hashes, bottom up (RFC 9162 2.1.3).")
 
 
 class PrivacyStatement(BaseModel):
@@ -425,16 +451,89 @@ class PrivacyStatement(BaseModel):
     retention_rules: list[str]
 
 
+# Rights requests ------------------------------------------------------------------------------
+class RightKind(StrEnum):
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"
+
+
+class RightsRequestCreate(BaseModel):
+    kind: RightKind
+    channel: str = Field(default="api", min_length=1, max_length=50,
+                         description="How it arrived: api, portal, e-mail, letter...")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RightsRequestAnswer(BaseModel):
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+class RightsRequestPublic(BaseModel):
+    id: str
+    subject: str
+    kind: str
+    channel: str
+    note: str | None
+    received_at: datetime
+    due_at: datetime = Field(description="Received + 30 days (P-39.1 s. 32; GDPR art. 12(3)).")
+    status: str
+    answer: str | None
+    answered_at: datetime | None
+    overdue: bool = Field(description="Past the deadline, unanswered or answered late.")
+
+
 # Access ---------------------------------------------------------------------------------------
+class MatchingLogic(BaseModel):
+    """GDPR art. 15(1)(h): how a face is compared, and how often it errs."""
+
+    model_id: str
+    threshold: float | None
+    fmr: float | None = Field(description="False-match rate the threshold was calibrated for.")
+    fnmr: float | None = Field(description="False non-match rate measured at that threshold.")
+    description: str
+
+
+class RetentionDate(BaseModel):
+    what: str
+    until: datetime
+    rule: str
+
+
+class SearchInvolvement(BaseModel):
+    """One verify or identify that involved the subject, whatever its outcome."""
+
+    seq: int
+    at: str
+    operation: str
+    outcome: str = Field(description="For you: match, no_match, or refused with its code.")
+    purpose: str | None
+    actor_key_id: str | None
+    actor_role: str | None
+    score: float | None = Field(description="Your score, rounded to 2 decimals, when known.")
+
+
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
     accountability: Accountability
+    purposes: list[PurposePublic] = Field(description="The texts of the purposes consented to.")
+    recipients: list[Recipient]
+    source: str
+    retention: list[RetentionDate]
+    matching_logic: MatchingLogic
+    searches: list[SearchInvolvement]
+    rights_requests: list[RightsRequestPublic]
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
     events: list[AuditEventPublic]
+    checkpoint: CheckpointPublic | None = Field(
+        default=None, description="The signed tree head the inclusion proofs lead to.")
+    inclusion_proofs: list[InclusionProof] = Field(
+        default=[], description="One per event: proof that it is in the signed log.")
 
 
 # Register and reviewer views ------------------------------------------------------------------
@@ -468,6 +567,9 @@ class PublishedKey(BaseModel):
     algorithm: Literal["Ed25519"] = "Ed25519"
     public_key: str = Field(description="The raw public key, base64.")
     signs: list[str]
+    verifier_key: str | None = Field(
+        default=None, description="For the checkpoint key: its C2SP note verifier key"
+        " (name+keyhash+key), what `optinface audit verify --public-key` and tlog tools take.")
 
 
 class Register(BaseModel):

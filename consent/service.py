@@ -30,10 +30,12 @@ from optinface.consent import (
     ledger,
     matching,
     purpose_withdrawal,
+    rights_requests,
     rotation,
+    transparency,
 )
 from optinface.consent.accountability import accountability
-from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
@@ -84,6 +86,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    RightsRequestCreate,
+    RightsRequestPublic,
     SearchCount,
     SubjectCreate,
     SubjectCreated,
@@ -129,6 +133,7 @@ def _wire(
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
     keys = KeyRing.open(open_key_store(settings))
+    log = transparency.open_audit_log(settings, keys)
     db = Database(settings.url)
     db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
@@ -137,7 +142,7 @@ def _wire(
                                          key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=load_protector(keys.store),
+                      protector=load_protector(keys.store), log=log,
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
@@ -205,12 +210,14 @@ class OptinFace:
             lock.release()
             raise
         logger.info("optinface open: %s", service.last_reconcile)
+        service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
             self.flush_auth_failures()
+            self.witness_audit()  # after the last events: the witness holds the whole log
             if self.replica is not None:
                 self.replica.close()  # stops following; saves the index and its feed position
             else:
@@ -225,6 +232,12 @@ class OptinFace:
         """The detector and recognizer in use."""
         return self.runtime.pipeline
 
+    def witness_audit(self) -> None:
+        """Sign the log's head and copy it to the witness folder, if it moved since the last
+        witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
+        with self.runtime.db.transaction() as session:
+            self.runtime.log.witness_head(session, now=self.clock.now())
+
     @property
     def index(self) -> VectorIndex:
         """The live search index (a cache of the ledger's templates)."""
@@ -232,12 +245,14 @@ class OptinFace:
 
     @property
     def public_key(self) -> str:
-        """The Ed25519 public key that checks every receipt and checkpoint this service signs."""
+        """The Ed25519 public key that checks every receipt this service signs (checkpoints have
+        their own key: :meth:`published_keys`)."""
         return self.runtime.keys.public_key
 
     def published_keys(self) -> list[PublishedKey]:
         """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
-        return [published_key(self.public_key)]
+        return [published_key(self.public_key),
+                transparency.published_checkpoint_key(self.runtime.log)]
 
     def _read(self) -> AbstractContextManager[Session]:
         return self.runtime.db.transaction()
@@ -474,8 +489,28 @@ class OptinFace:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
                                               subjects=[subject]))
-            return access.build_export(session, subject=row, settings=self.settings,
-                                       public_key=self.public_key, now=now)
+            export = access.build_export(session, subject=row, settings=self.settings,
+                                         public_key=self.public_key,
+                                         logic=matching.matching_logic(self.runtime), now=now)
+            return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
+
+    def request_right(self, *, actor: Actor, subject: str,
+                      body: RightsRequestCreate) -> RightsRequestPublic:
+        """Record a rights request; it is due in 30 days (see :mod:`consent.rights_requests`)."""
+        authorize(actor, Permission.REQUEST_RIGHTS, subject=subject)
+        return rights_requests.request(self.runtime, actor=actor, pseudonym=subject, body=body)
+
+    def answer_right(self, *, actor: Actor, request_id: str, answer: str) -> RightsRequestPublic:
+        """Record the answer to a rights request (a late answer stays flagged overdue)."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        return rights_requests.answer(self.runtime, actor=actor, request_id=request_id,
+                                      answer=answer)
+
+    def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
+        """Every request with its deadline, open ones first; ``overdue`` flags a late one."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        with self._read() as session:
+            return rights_requests.all_requests(session, now=self.clock.now())
 
     def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
         """The export as JSON, Markdown or HTML."""
@@ -544,20 +579,17 @@ class OptinFace:
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
-            report = verify_chain(session, keys=self.runtime.keys)
-        return ChainStatus(ok=report.ok, events=report.events, checkpoints=report.checkpoints,
-                           first_bad_sequence=report.first_bad_sequence)
+            return transparency.verify_running(session, self.runtime.log)
 
     def audit_checkpoint(self, *, actor: Actor) -> CheckpointPublic:
-        """Sign the log's head now; the answer is a checkpoint a reviewer can keep."""
+        """A signed checkpoint of the log up to this request, also witnessed: for a reviewer
+        to keep and later check with ``optinface audit verify --against``."""
         authorize(actor, Permission.CHECKPOINT_AUDIT)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
-            event = self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
-            checkpoint = sign_checkpoint(session, event, now=now, keys=self.runtime.keys)
-            return CheckpointPublic(seq=checkpoint.seq, hash=checkpoint.hash,
-                                    signature=checkpoint.signature, public_key=self.public_key,
-                                    at=checkpoint.at)
+            self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
+            row = self.runtime.log.checkpoint(session, now=now)
+            return transparency.checkpoint_public(session, row, self.runtime.log)
 
     def register(self, *, actor: Actor | None = None) -> Register:
         """The register of the biometric database, generated from the live system."""

@@ -240,6 +240,12 @@ class AuditEvent(Base):
 
 
 class AuditCheckpoint(Base):
+    """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
+
+    ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
+    migration 0010 have none and were signed over (seq, hash) by the receipt key.
+    """
+
     __tablename__ = "audit_checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -247,6 +253,7 @@ class AuditCheckpoint(Base):
     hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Tombstone(Base):
@@ -317,3 +324,25 @@ class IndexChange(Base):
     op: Mapped[str] = mapped_column(String(10))
     template_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RightsRequest(Base):
+    """A request to exercise a right, with its 30-day deadline (consent.rights_requests)."""
+
+    __tablename__ = "rights_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # NULL once the subject is erased; subject_ref then still names the pseudonym's request.
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="SET NULL"), index=True
+    )
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(40))

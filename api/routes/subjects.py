@@ -24,6 +24,8 @@ from optinface.consent.schemas import (
     ConsentPublic,
     ErasureReason,
     ErasureReceipt,
+    RightsRequestCreate,
+    RightsRequestPublic,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -62,6 +64,17 @@ def set_searchable(
 ) -> SubjectPublic:
     """Opt in to or out of 1:N galleries (consent to a purpose alone does not opt in)."""
     return service.set_searchable(actor=actor, subject=subject, searchable=body.searchable)
+
+
+@router.post("/{subject}/requests", status_code=status.HTTP_201_CREATED)
+def request_right(
+    subject: Identifier,
+    body: RightsRequestCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.REQUEST_RIGHTS)],
+) -> RightsRequestPublic:
+    """Record a request of access, rectification, erasure or withdrawal: due in 30 days."""
+    return service.request_right(actor=actor, subject=subject, body=body)
 
 
 @router.post("/{subject}/alternative")

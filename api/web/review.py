@@ -156,6 +156,7 @@ def review(request: Request, service: ServiceDep) -> Response:
             chain=service.verify_audit(actor=actor),
             ledger=service.consent_ledger(actor=actor),
             register=service.register(actor=actor),
+            rights_requests=service.rights_requests(actor=actor),
             names=_Names(service, actor),
         )
 

@@ -14,6 +14,8 @@ ACTIONS: dict[str, str] = {
     "verify": "Search (verify one person)",
     "identify": "Search (identify among all)",
     "export": "Data exported",
+    "rights_requested": "Rights request received",
+    "rights_answered": "Rights request answered",
     "erase": "Erased",
     "sweep": "Retention sweep",
     "key_created": "Key created",
