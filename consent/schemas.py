@@ -627,4 +627,9 @@ class ConsentLedger(BaseModel):
     consents: list[ConsentPublic]
 
 
-ExportFormat = Literal["md", "html"]
+class ExportFormat(StrEnum):
+    """How an access export is written: as data (JSON) or as a page (Markdown, HTML)."""
+
+    JSON = "json"
+    MD = "md"
+    HTML = "html"

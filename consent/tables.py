@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -23,7 +24,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
+    type_coerce,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -150,6 +154,18 @@ class Consent(Base):
 
     subject: Mapped[Subject | None] = relationship(back_populates="consents")
     purposes: Mapped[list[Purpose]] = relationship(secondary=consent_purposes)
+
+    @hybrid_property
+    def ends_at(self) -> datetime:
+        """When the consent stops authorising anything unless withdrawn first: the earlier of
+        its expiry and its purposes' retention. The one definition, in Python and in SQL."""
+        return min(self.expires_at, self.retained_until)
+
+    @ends_at.inplace.expression
+    @classmethod
+    def _ends_at_expression(cls) -> ColumnElement[datetime]:
+        return type_coerce(case((cls.retained_until < cls.expires_at, cls.retained_until),
+                                else_=cls.expires_at), UtcDateTime)
 
 
 class Template(Base):
