@@ -16,7 +16,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
 from optinface.api.periodic import Periodic
-from optinface.api.routes import audit, health, keys, matching, purposes, subjects, wellknown
+from optinface.api.routes import (
+    audit,
+    health,
+    incidents,
+    keys,
+    matching,
+    purposes,
+    subjects,
+    wellknown,
+)
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -82,7 +91,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys):
+    for module in (purposes, subjects, matching, audit, keys, incidents):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(wellknown.router)
