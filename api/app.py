@@ -19,6 +19,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
 from optinface.api.web import pages
+from optinface.api.web.keepsakes import Keepsakes
 from optinface.api.web.sessions import SessionStore
 from optinface.consent.service import OptinFace
 
@@ -44,7 +45,11 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = OptinFace.open(settings) if owned else service
-        sweeper = Sweeper(app.state.service, interval=settings.sweep_interval_seconds)
+        sweeper = Sweeper(
+            app.state.service,
+            interval=settings.sweep_interval_seconds,
+            flush_interval=settings.auth_failure_audit_seconds,
+        )
         sweeper.start()
         try:
             yield
@@ -62,7 +67,11 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
+    app.state.auth_throttle = RateLimiter(
+        rate=settings.auth_failures_per_minute / 60, burst=settings.auth_failure_burst
+    )
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
+    app.state.keepsakes = Keepsakes()
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)

@@ -26,6 +26,7 @@ guardian_consent_required  403     a minor needs the holder of parental authorit
 purpose_not_consented      403     the subject did not consent to this purpose
 probe_consent_required     403     the person in the probe did not agree to this search
 operation_not_allowed      403     the purpose does not include this operation
+alternative_chosen         409     the person chose the non-biometric alternative: no enrolment
 not_found                  404     no such subject, consent, purpose, key or route
 method_not_allowed         405     the route exists, the method does not
 subject_erased             410     the pseudonym was erased and can never be used again
@@ -41,7 +42,12 @@ index_corrupt              503     the saved index cannot be read
 unreadable_file            400     (CLI only) a file named on the command line cannot be read
 data_dir_in_use            409     (CLI only) a running server has the data directory open
 data_dir_unusable          503     (CLI only) the data directory cannot be created or written
+placeholder_accountability 503     (CLI only) serve refuses placeholder accountability settings
+                                   outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
+key_store_unusable         503     (CLI only) the key store is inside the data directory or unusable
+key_file_exposed           503     (CLI only) a key file or the key folder is group/world-readable
+key_unavailable            503     a subject key's epoch key is destroyed (a restored old copy)
 internal_error             500     an unexpected failure; nothing about it is returned
 =========================  ======  ==========================================================
 
@@ -98,6 +104,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "purpose_not_consented": 403,
     "probe_consent_required": 403,
     "operation_not_allowed": 403,
+    "alternative_chosen": 409,
     "not_found": 404,
     "method_not_allowed": 405,
     "subject_erased": 410,
@@ -113,7 +120,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "unreadable_file": 400,
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
+    "placeholder_accountability": 503,
     "manifest_unreadable": 503,
+    "key_store_unusable": 503,
+    "key_file_exposed": 503,
+    "key_unavailable": 503,
     "internal_error": 500,
 }
 

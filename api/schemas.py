@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from optinface.consent.identifiers import Name
 from optinface.consent.roles import Role
 from optinface.consent.schemas import PublishedKey
 
@@ -33,7 +34,7 @@ class RegulatorOrderCreate(BaseModel):
 
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
     @field_validator("role")
     @classmethod
@@ -82,3 +83,6 @@ class Health(BaseModel):
     in_service: bool = Field(description="Matching allowed today (declared 60 days ago, register"
                              " unchanged, no regulator's order in force).")
     demo_mode: bool = Field(description="Placeholder accountability: not for real people.")
+    replica_seq: int | None = Field(
+        default=None, description="Several workers on PostgreSQL: the last change-feed entry "
+        "this worker's index replica has applied; null on the embedded SQLite default.")

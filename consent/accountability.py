@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from optinface.consent.errors import PlaceholderAccountability
 from optinface.consent.schemas import Accountability, RightInstruction
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 
@@ -96,3 +97,14 @@ def placeholders(settings: ConsentSettings) -> list[str]:
     if not _SHA256.fullmatch(settings.pia_sha256):
         found.append("pia_sha256")
     return found
+
+
+def require_accountable(settings: ConsentSettings) -> None:
+    """Refuse to serve real people while accountability is a placeholder (demo mode excepted)."""
+    missing = placeholders(settings)
+    if missing and not settings.demo_mode:
+        raise PlaceholderAccountability(
+            "accountability settings are placeholders: set OPTINFACE_"
+            + ", OPTINFACE_".join(name.upper() for name in missing)
+            + " (or OPTINFACE_DEMO_MODE=true for a demonstration, never for real people)",
+            details={"settings": missing})

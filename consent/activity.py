@@ -8,6 +8,7 @@ largest unit every time zone's days are made of.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
@@ -15,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import access
 from optinface.consent.audit import AuditAction
-from optinface.consent.schemas import AuditFilter, KeyName, SearchCount
+from optinface.consent.schemas import (
+    AuditEventPublic,
+    AuditFilter,
+    AuditPage,
+    ConsentLedger,
+    ConsentPublic,
+    KeyName,
+    SearchCount,
+)
 from optinface.consent.tables import ApiKey, AuditEvent, Tombstone
 
 SEARCH_ACTIONS = (str(AuditAction.IDENTIFY), str(AuditAction.VERIFY))
@@ -40,6 +49,28 @@ def filtered(filters: AuditFilter) -> Select[AuditEvent]:
     if filters.until:
         query = query.where(AuditEvent.at < filters.until)
     return query
+
+
+def audit_page(session: Session, filters: AuditFilter, *, offset: int, limit: int,
+               newest_first: bool) -> AuditPage:
+    """One page of the events matching ``filters``, with the total count, both in SQL."""
+    query = filtered(filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
+    rows = session.scalars(query.order_by(order).offset(offset).limit(limit))
+    return AuditPage(events=[AuditEventPublic.model_validate(r) for r in rows],
+                     total=total, offset=offset, limit=limit)
+
+
+def ledger_summary(consents: list[ConsentPublic]) -> ConsentLedger:
+    """Every consent, and how many are in each status, overall and per purpose."""
+    by_purpose: dict[str, Counter[str]] = {}
+    for consent in consents:
+        for purpose in consent.purposes:
+            by_purpose.setdefault(purpose, Counter())[consent.status] += 1
+    return ConsentLedger(by_status=dict(Counter(c.status for c in consents)),
+                         by_purpose={p: dict(c) for p, c in by_purpose.items()},
+                         consents=consents)
 
 
 def searches_by_hour(
@@ -81,3 +112,7 @@ def tombstones(
     if until is not None:
         query = query.where(Tombstone.erased_at < until)
     return list(session.scalars(query.order_by(Tombstone.erased_at)))
+
+
+def tombstone(session: Session, subject_hash: str) -> Tombstone | None:
+    return session.scalars(select(Tombstone).where(Tombstone.subject_hash == subject_hash)).first()

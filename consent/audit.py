@@ -39,6 +39,8 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    RIGHTS_REQUESTED = "rights_requested"
+    RIGHTS_ANSWERED = "rights_answered"
     ERASE = "erase"
     SWEEP = "sweep"
     KEY_CREATED = "key_created"
@@ -51,11 +53,13 @@ class AuditAction(StrEnum):
     NOTICE_PUBLISHED = "notice_published"
     SUBJECT_CREATED = "subject_created"
     SUBJECT_UPDATED = "subject_updated"
+    ALTERNATIVE_CHOSEN = "alternative_chosen"
     PROBE_CONSENT_CREATED = "probe_consent_created"
     REFUSED = "refused"
     RECONCILED = "reconciled"
     CHECKPOINT = "checkpoint"
-    MASTER_KEY_ROTATED = "master_key_rotated"
+    KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
+    SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
 
 

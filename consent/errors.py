@@ -116,6 +116,18 @@ class Unauthenticated(ConsentError):
     code = "unauthenticated"
 
 
+class AlternativeChosen(ConsentError):
+    """The person chose the non-biometric alternative: their face is not used."""
+
+    code = "alternative_chosen"
+
+
+class PlaceholderAccountability(ConsentError):
+    """Who answers for the database is still a placeholder, outside demo mode."""
+
+    code = "placeholder_accountability"
+
+
 class DataDirInUse(ConsentError):
     """Another process has the data directory open (see :mod:`consent.lock`)."""
 
@@ -126,3 +138,21 @@ class DataDirUnusable(ConsentError):
     """The data directory cannot be created or written (permissions, a file in the way)."""
 
     code = "data_dir_unusable"
+
+
+class KeyStoreUnusable(ConsentError):
+    """The key store cannot be used: inside the data directory, unreachable, or no token."""
+
+    code = "key_store_unusable"
+
+
+class KeyFileExposed(ConsentError):
+    """A key file (or the key folder) is open to the group or others: refused at load."""
+
+    code = "key_file_exposed"
+
+
+class KeyUnavailable(ConsentError):
+    """The epoch key that wrapped a subject key is destroyed (crypto-shredded)."""
+
+    code = "key_unavailable"

@@ -16,8 +16,11 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from optinface.consent.accountability import accountability
 from optinface.consent.crypto import canonical_json
-from optinface.consent.schemas import PublishedKey
+from optinface.consent.schemas import Accountability, PublishedKey
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Consent, Notice, Purpose, Subject
 
 CONSENT_RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -53,6 +56,7 @@ def consent_receipt(
     pseudonym: str,
     purposes: list[dict[str, Any]],
     policy_url: str,
+    accountability: Accountability,
     notice: dict[str, str],
     public_key: str,
     expires_at: datetime,
@@ -71,8 +75,47 @@ def consent_receipt(
         "piiPrincipalId": pseudonym,
         "piiControllers": [{"piiController": controller, "contact": contact}],
         "policyUrl": policy_url,
+        # Who answers, the non-biometric alternative and how to exercise each right (P-39.1
+        # ss. 3.1, 8; GDPR art. 13): the same record as /privacy and the access export.
+        "accountability": accountability.model_dump(mode="json"),
         "notice": notice,
         "services": [{"service": "optinface face matching", "purposes": purposes}],
         "sensitive": True,
         "spiCat": ["biometric"],
     }
+
+
+def receipt_for_consent(
+    consent: Consent,
+    *,
+    subject: Subject,
+    purposes: list[Purpose],
+    notice: Notice,
+    settings: ConsentSettings,
+    public_key: str,
+) -> dict[str, Any]:
+    """The receipt of a consent just recorded: who, what for, under which notice, until when."""
+    return consent_receipt(
+        receipt_id=consent.id,
+        timestamp=consent.obtained_at,
+        jurisdiction=subject.jurisdiction,
+        method=consent.method,
+        controller=settings.controller_name,
+        contact=settings.controller_contact,
+        pseudonym=subject.pseudonym,
+        purposes=[
+            {"purposeId": p.id, "purpose": p.name, "description": p.description,
+             "legalBasis": p.legal_basis, "operations": p.operations,
+             "retentionDays": p.retention_days, "study": p.study,
+             "purposeCategory": ["biometric identification"], "consentType": "EXPLICIT",
+             "piiCategory": ["face template"], "primaryPurpose": True,
+             "termination": consent.expires_at.isoformat(), "thirdPartyDisclosure": False}
+            for p in purposes
+        ],
+        policy_url=settings.policy_url,
+        accountability=accountability(settings),
+        notice={"id": notice.id, "version": notice.version, "language": consent.language,
+                "sha256": notice.sha256},
+        public_key=public_key,
+        expires_at=consent.expires_at,
+    )

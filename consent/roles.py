@@ -37,6 +37,8 @@ class Permission(StrEnum):
     READ_REGISTER = "read_register"
     DECLARE = "declare"
     READ_LEDGER = "read_ledger"
+    REQUEST_RIGHTS = "request_rights"  # record a rights request (the subject's side)
+    ANSWER_REQUESTS = "answer_requests"  # see and answer rights requests (reviewer, admin)
 
 
 _SUBJECT_SIDE = {
@@ -48,6 +50,7 @@ _SUBJECT_SIDE = {
     Permission.ENROL,
     Permission.ERASE,
     Permission.EXPORT,
+    Permission.REQUEST_RIGHTS,
 }
 
 # Searching is the researcher's alone: an administrator runs the system but never looks people up.
@@ -73,6 +76,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_LEDGER,
             # A compliance reviewer answers access requests and checks what is held (issue 4).
             Permission.EXPORT,
+            Permission.ANSWER_REQUESTS,
         }
     ),
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),

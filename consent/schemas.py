@@ -12,8 +12,11 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier, Name
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
+
+MAX_PURPOSES_PER_CONSENT = 50
 
 
 class Operation(StrEnum):
@@ -96,7 +99,7 @@ class ApiKeyCreated(ApiKeyPublic):
 
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: str = Field(min_length=1, max_length=5_000)
     legal_basis: str = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
@@ -121,6 +124,33 @@ class NoticeCreate(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
 
 
+# Accountability -------------------------------------------------------------------------------
+class RightInstruction(BaseModel):
+    right: str
+    basis: str
+    how: str
+
+
+class Accountability(BaseModel):
+    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+
+    controller_name: str
+    controller_contact: str
+    privacy_officer_name: str
+    privacy_officer_title: str
+    privacy_officer_contact: str
+    dpo_contact: str
+    eu_representative: str | None
+    pia_reference: str
+    pia_sha256: str
+    policy_url: str
+    hosting: Hosting
+    non_biometric_alternative: str
+    rights: list[RightInstruction]
+    rights_request_days: int
+    demo_mode: bool
+
+
 class NoticePublic(_Public):
     id: str
     version: str
@@ -128,6 +158,9 @@ class NoticePublic(_Public):
     text: str
     sha256: str
     published_at: datetime
+    accountability: Accountability | None = Field(
+        default=None, description="Who answers, the alternative and the rights: shown with"
+        " every notice.")
 
 
 # Subjects and consents ------------------------------------------------------------------------
@@ -147,6 +180,14 @@ class SubjectPublic(_Public):
     searchable: bool
     created_at: datetime
     last_interaction_at: datetime
+    alternative_chosen_at: datetime | None = Field(
+        default=None, description="When the person chose the non-biometric alternative.")
+
+
+class AlternativeChosenResult(BaseModel):
+    subject: SubjectPublic
+    alternative: str = Field(description="What the person uses instead of their face.")
+    templates_destroyed: int
 
 
 class SubjectCreated(BaseModel):
@@ -163,8 +204,8 @@ class SignedReceipt(BaseModel):
 
 
 class ConsentCreate(BaseModel):
-    purposes: list[str] = Field(min_length=1)
-    notice_id: str
+    purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
+    notice_id: Identifier
     language: str = Field(min_length=2, max_length=20)
     method: ConsentMethod
     given_by: ConsentCapacity = ConsentCapacity.SELF
@@ -203,8 +244,8 @@ class ConsentGiven(BaseModel):
 
 
 class ProbeConsentCreate(BaseModel):
-    purpose_id: str
-    notice_id: str
+    purpose_id: Identifier
+    notice_id: Identifier
     method: ConsentMethod
     evidence: str = Field(min_length=1, max_length=20_000)
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
@@ -259,7 +300,20 @@ class ErasureReceipt(BaseModel):
     key_destroyed: bool
     unsearchable_ms: float
     gone_ms: float
+    copies_undecryptable_at: datetime = Field(
+        description="When the epoch key that wrapped the subject's key in earlier copies of "
+        "the data (backups, snapshots) is due to be destroyed: the next epoch boundary.")
     signed: SignedReceipt
+
+
+class PurposeWithdrawalPublic(BaseModel):
+    """One purpose withdrawn from a consent that keeps its others, and the signed receipt."""
+
+    id: str
+    consent_id: str
+    purpose_id: str
+    withdrawn_at: datetime
+    receipt: SignedReceipt
 
 
 class WithdrawalResult(BaseModel):
@@ -267,6 +321,9 @@ class WithdrawalResult(BaseModel):
     templates_erased: int
     subject_erased: bool
     erasure: ErasureReceipt | None = None
+    purpose_withdrawal: PurposeWithdrawalPublic | None = Field(
+        default=None, description="Set when one purpose left a consent that keeps others."
+    )
 
 
 class SweepReport(BaseModel):
@@ -274,6 +331,14 @@ class SweepReport(BaseModel):
     consents_expired: int  # past their expiry or their purposes' retention
     templates_destroyed: int = 0  # enrolled under those consents, their subject kept
     erasures: list[ErasureReceipt]
+
+
+class KeyEpochPublic(_Public):
+    """An epoch key's life: copies of the data made during it are readable until destroyed_at."""
+
+    id: int
+    created_at: datetime
+    destroyed_at: datetime | None
 
 
 class ReconcileReport(BaseModel):
@@ -284,6 +349,7 @@ class ReconcileReport(BaseModel):
     erasures_completed: int  # interrupted by a crash, finished on start-up
     consents_ended_erased: int  # no consent in force any more: erased on start-up
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
+    subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 
@@ -305,9 +371,9 @@ class AuditEventPublic(_Public):
 
 class AuditFilter(BaseModel):
     action: AuditAction | None = None
-    subject: str | None = None
-    actor_key_id: str | None = None
-    purpose: str | None = None
+    subject: Identifier | None = None
+    actor_key_id: Identifier | None = None
+    purpose: Identifier | None = None
     outcome: str | None = None
     since: str | None = Field(default=None, description="ISO time, inclusive.")
     until: str | None = Field(default=None, description="ISO time, exclusive.")
@@ -351,38 +417,89 @@ class CheckpointPublic(_Public):
     at: datetime
 
 
-# Accountability -------------------------------------------------------------------------------
-class RightInstruction(BaseModel):
-    right: str
-    basis: str
-    how: str
+class PrivacyStatement(BaseModel):
+    """The public privacy page (``/privacy``): accountability, purposes and retention."""
+
+    accountability: Accountability
+    purposes: list[PurposePublic]
+    retention_rules: list[str]
 
 
-class Accountability(BaseModel):
-    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+# Rights requests ------------------------------------------------------------------------------
+class RightKind(StrEnum):
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"
 
-    controller_name: str
-    controller_contact: str
-    privacy_officer_name: str
-    privacy_officer_title: str
-    privacy_officer_contact: str
-    dpo_contact: str
-    eu_representative: str | None
-    pia_reference: str
-    pia_sha256: str
-    policy_url: str
-    hosting: Hosting
-    non_biometric_alternative: str
-    rights: list[RightInstruction]
-    rights_request_days: int
-    demo_mode: bool
+
+class RightsRequestCreate(BaseModel):
+    kind: RightKind
+    channel: str = Field(default="api", min_length=1, max_length=50,
+                         description="How it arrived: api, portal, e-mail, letter...")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RightsRequestAnswer(BaseModel):
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+class RightsRequestPublic(BaseModel):
+    id: str
+    subject: str
+    kind: str
+    channel: str
+    note: str | None
+    received_at: datetime
+    due_at: datetime = Field(description="Received + 30 days (P-39.1 s. 32; GDPR art. 12(3)).")
+    status: str
+    answer: str | None
+    answered_at: datetime | None
+    overdue: bool = Field(description="Past the deadline, unanswered or answered late.")
 
 
 # Access ---------------------------------------------------------------------------------------
+class MatchingLogic(BaseModel):
+    """GDPR art. 15(1)(h): how a face is compared, and how often it errs."""
+
+    model_id: str
+    threshold: float | None
+    fmr: float | None = Field(description="False-match rate the threshold was calibrated for.")
+    fnmr: float | None = Field(description="False non-match rate measured at that threshold.")
+    description: str
+
+
+class RetentionDate(BaseModel):
+    what: str
+    until: datetime
+    rule: str
+
+
+class SearchInvolvement(BaseModel):
+    """One verify or identify that involved the subject, whatever its outcome."""
+
+    seq: int
+    at: str
+    operation: str
+    outcome: str = Field(description="For you: match, no_match, or refused with its code.")
+    purpose: str | None
+    actor_key_id: str | None
+    actor_role: str | None
+    score: float | None = Field(description="Your score, rounded to 2 decimals, when known.")
+
+
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
+    accountability: Accountability
+    purposes: list[PurposePublic] = Field(description="The texts of the purposes consented to.")
+    recipients: list[Recipient]
+    source: str
+    retention: list[RetentionDate]
+    matching_logic: MatchingLogic
+    searches: list[SearchInvolvement]
+    rights_requests: list[RightsRequestPublic]
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]

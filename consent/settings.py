@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from optinface.engine.settings import EngineSettings
@@ -29,6 +29,13 @@ class Recipient(BaseModel):
     name: str = Field(min_length=1, description="Who receives data, e.g. 'Ethics board'.")
     purpose: str = Field(min_length=1, description="Why they receive it.")
     legal_basis: str = Field(min_length=1, description="The legal ground of the disclosure.")
+
+
+class KeyStoreKind(StrEnum):
+    """Where the keys live: files in ``key_dir``, or a PKCS#11 token (an HSM, SoftHSM2)."""
+
+    FILE = "file"
+    PKCS11 = "pkcs11"
 
 
 class Hosting(BaseModel):
@@ -55,6 +62,17 @@ class ConsentSettings(EngineSettings):
     key_dir: Path | None = Field(
         default=None, description="The key store; default <data_dir>-keys beside the data."
     )
+    key_store: KeyStoreKind = Field(
+        default=KeyStoreKind.FILE, description="file (key_dir) or pkcs11 (a token)."
+    )
+    pkcs11_module: Path | None = Field(
+        default=None, description="The PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so."
+    )
+    pkcs11_token_label: str = Field(default="optinface", description="The token's label.")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="The token's user PIN.")
+    # Subject keys are re-wrapped under a fresh epoch key this often and the old one destroyed:
+    # the bound on how long a copy made before an erasure stays decryptable.
+    key_epoch_hours: float = Field(default=24, gt=0)
     audit_witness_dir: Path | None = Field(
         default=None,
         description="Append-only folder for signed checkpoints (and the erasure journal); "
@@ -103,11 +121,26 @@ class ConsentSettings(EngineSettings):
     quebec_min_age: int = Field(default=14, ge=0)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
     retention_years_after_last_interaction: int = Field(default=3, ge=1)
-    subject_token_days: int = Field(default=365, ge=1)
+    # A subject's credential must outlive their longest consent, or they could not withdraw it.
+    subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    auth_failure_audit_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="Failed authentications become one audit event per this many seconds.",
+    )
     # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
     declaration_period_days: int = Field(default=60, ge=60)
     sweep_interval_seconds: int = Field(default=3600, ge=1)
+
+    @model_validator(mode="after")
+    def _token_outlives_consent(self) -> ConsentSettings:
+        if self.subject_token_days < self.max_consent_days:
+            raise ValueError(
+                f"subject_token_days ({self.subject_token_days}) must be at least"
+                f" max_consent_days ({self.max_consent_days}): a subject must be able to"
+                " withdraw or erase for as long as any consent of theirs lasts")
+        return self
 
     @model_validator(mode="after")
     def _default_locations(self) -> ConsentSettings:
@@ -133,11 +166,15 @@ class ConsentSettings(EngineSettings):
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+        """The key store's folder (always set after validation)."""
+        assert self.key_dir is not None
+        return self.key_dir
 
     @property
-    def master_key_path(self) -> Path:
-        return self.keys_dir / "master.key"
+    def witness_dir(self) -> Path:
+        """The witness folder (always set after validation)."""
+        assert self.audit_witness_dir is not None
+        return self.audit_witness_dir
 
     @property
     def signing_key_path(self) -> Path:
@@ -146,3 +183,7 @@ class ConsentSettings(EngineSettings):
     @property
     def hmac_key_path(self) -> Path:
         return self.keys_dir / "hmac.key"
+
+    @property
+    def rotation_key_path(self) -> Path:
+        return self.keys_dir / "rotation.key"

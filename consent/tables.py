@@ -105,6 +105,8 @@ class Subject(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
+    # The person chose the non-biometric alternative (consent.alternative): no face is used.
+    alternative_chosen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 
@@ -174,7 +176,23 @@ class SubjectKey(Base):
         ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
     )
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # The epoch key that wrapped it (consent.epochs); indexed for the re-wrap of one epoch.
+    epoch: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class KeyEpoch(Base):
+    """When each epoch key was created and destroyed: what an erasure receipt's bound refers to.
+
+    The key store decides which epoch keys exist; this history only records times, so a
+    restored old database that lacks recent rows loses nothing but history.
+    """
+
+    __tablename__ = "key_epochs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ProbeConsent(Base):
@@ -256,6 +274,24 @@ class RegisterDeclaration(Base):
     period_days: Mapped[int] = mapped_column(Integer, default=60)
 
 
+class PurposeWithdrawal(Base):
+    """One purpose withdrawn from a consent that keeps its other purposes, with the signed
+    receipt the person keeps. Goes with the subject on erasure (the receipt names the
+    pseudonym); the audit chain keeps the fact."""
+
+    __tablename__ = "purpose_withdrawals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt_signature: Mapped[str] = mapped_column(String(200))
+
+
 class RegulatorOrder(Base):
     """A regulator's order on the database (LCCJTI art. 45): in force until lifted."""
 
@@ -268,3 +304,38 @@ class RegulatorOrder(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(40))
     lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     templates_destroyed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexChange(Base):
+    """One entry of the change feed that keeps every worker's index replica current
+    (:mod:`consent.changefeed`): a template id added or removed, nothing biometric."""
+
+    __tablename__ = "index_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(10))
+    template_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RightsRequest(Base):
+    """A request to exercise a right, with its 30-day deadline (consent.rights_requests)."""
+
+    __tablename__ = "rights_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # NULL once the subject is erased; subject_ref then still names the pseudonym's request.
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="SET NULL"), index=True
+    )
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(40))

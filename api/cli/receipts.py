@@ -14,7 +14,8 @@ import typer
 
 from optinface.api.cli.common import DataDir
 from optinface.api.settings import load_settings
-from optinface.consent.keys import KeyRing
+from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
+from optinface.consent.keystore import open_key_store
 from optinface.consent.receipts import verify_receipt
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
@@ -39,16 +40,17 @@ def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:
 
 def _published_key(data_dir: Path | None) -> str:
     settings = load_settings(data_dir=data_dir)
-    if not settings.signing_key_path.is_file():
+    store = open_key_store(settings)
+    try:
+        seed = store.read_secret(SIGNING_KEY_NAME)
+    finally:
+        store.close()
+    if seed is None:
         raise typer.BadParameter(
-            f"no signing key under {settings.keys_dir}; pass the published --public-key",
-            param_hint="--public-key",
+            f"no signing key in the key store {settings.keys_dir}; pass the published "
+            "--public-key", param_hint="--public-key",
         )
-    return KeyRing.load_or_create(
-        master_path=settings.master_key_path,
-        signing_path=settings.signing_key_path,
-        hmac_path=settings.hmac_key_path,
-    ).public_key
+    return public_key_of(seed)
 
 
 @app.command("verify")

@@ -20,6 +20,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AuditEventPublic,
@@ -29,6 +30,8 @@ from optinface.consent.schemas import (
     CheckpointPublic,
     ConsentLedger,
     Register,
+    RightsRequestAnswer,
+    RightsRequestPublic,
     SweepReport,
     TombstonePublic,
 )
@@ -38,9 +41,9 @@ router = APIRouter(tags=["audit and register"])
 
 def audit_filter(
     action: AuditAction | None = None,
-    subject: str | None = None,
-    actor_key_id: str | None = None,
-    purpose: str | None = None,
+    subject: Identifier | None = None,
+    actor_key_id: Identifier | None = None,
+    purpose: Identifier | None = None,
     outcome: str | None = None,
     since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
@@ -157,6 +160,25 @@ def declare(
     """Record the declaration of the register as it stands; matching opens once its period
     (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.get("/requests")
+def rights_requests(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
+) -> list[RightsRequestPublic]:
+    """Every rights request with its 30-day deadline, open ones first; ``overdue`` flags late."""
+    return service.rights_requests(actor=actor)
+
+
+@router.post("/requests/{request_id}/answer")
+def answer_request(
+    request_id: str,
+    body: RightsRequestAnswer,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)],
+) -> RightsRequestPublic:
+    """Record the answer given to a rights request (and when: late answers stay flagged)."""
+    return service.answer_right(actor=actor, request_id=request_id, answer=body.answer)
 
 
 @router.post("/register/orders")

@@ -76,8 +76,8 @@ def deployment(
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path) -> ApiSettings:
-    return settings_for_tests(tmp_path)
+def api_settings(tmp_path: Path, database_url: str | None) -> ApiSettings:
+    return settings_for_tests(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

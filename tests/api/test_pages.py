@@ -1,9 +1,5 @@
 # ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
-"""The subject portal and the reviewer dashboard, driven by headless Chromium on a real server.
-
-CI installs the browser with ``apt-get install -y chromium`` and ``pip install playwright``
-(no browser download: the Debian binary is used). Without /usr/bin/chromium these tests skip.
-"""
+"""The subject portal and the reviewer dashboard, driven by headless Chromium on a real server."""
 
 from __future__ import annotations
 
@@ -16,6 +12,7 @@ from fastapi.testclient import TestClient
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
+from tests.api.browser import DESKTOP, chromium_page, shot
 from tests.api.conftest import World, auth, page_login
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
@@ -28,19 +25,6 @@ from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per modul
     world,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path("/tmp/optinface-screenshots")
-
 
 @pytest.fixture
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
@@ -50,19 +34,8 @@ def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Ite
 
 @pytest.fixture
 def page(base_url: str) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=base_url, accept_downloads=True)
-        yield context.new_page()
-        browser.close()
-
-
-def _shot(page: object, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+    with chromium_page(base_url, DESKTOP) as opened:
+        yield opened
 
 
 @pytest.mark.browser
@@ -70,39 +43,39 @@ def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
     page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
 ) -> None:
     page.goto("/portal")
-    _shot(page, "portal-login")
+    shot(page, "portal-login")
     page.fill("#token", world.subject_token)
     page.click("button[type=submit]")
     assert page.inner_text("#pseudonym") == world.subject
     boxes = page.locator("input[name=purposes]")
     assert boxes.count() == 1 and not boxes.first.is_checked()  # express consent: unticked
-    _shot(page, "portal")
+    shot(page, "portal")
     boxes.first.check()
     page.click("#give-consent button[type=submit]")
     assert "Consent recorded" in page.inner_text("h1")
-    assert '"signature"' in page.inner_text("#receipt")
-    _shot(page, "portal-consent-receipt")
+    assert '"signature"' in page.text_content("#receipt")
+    shot(page, "portal-consent-receipt")
 
     page.goto("/portal")
     photo = tmp_path / "me.jpg"
     photo.write_bytes(portrait_jpegs[0])
     page.set_input_files("#enrol input[name=image]", str(photo))
     page.click("#enrol button[type=submit]")
-    assert "Photo enrolled" in page.inner_text("h1")
-    _shot(page, "portal-enrol-receipt")
+    assert "encrypted template" in page.inner_text("#enrol [role=status]")
+    shot(page, "portal-enrolled")
     page.goto("/portal/data")
     assert "w600k_mbf" in page.inner_text("#export")
-    _shot(page, "portal-data")
+    shot(page, "portal-data")
 
     page.goto("/portal")
     page.locator("#consents form").first.locator("button").click()
-    assert "Consent withdrawn" in page.inner_text("h1")
+    assert "Use stopped" in page.inner_text("h1")
     page.goto("/portal")
     page.check("#erase input[name=confirm]")
     page.click("#erase button")
     assert "Everything erased" in page.inner_text("h1")
-    assert '"subject_hash"' in page.inner_text("#receipt")
-    _shot(page, "portal-erasure-receipt")
+    assert '"signature"' in page.text_content("#receipt")
+    shot(page, "portal-erasure-receipt")
     page.goto("/portal")
     assert page.locator("#token").count() == 1  # the session ended with the subject
 
@@ -115,9 +88,7 @@ def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(page, worl
     page.click("button[type=submit]")
     assert "Verified" in page.inner_text("#chain")
     assert "CAI-2026-001" in page.inner_text("#register")
-    assert "request" in page.inner_text("#erasures")
-    assert "erase" in page.inner_text("#access-log")
-    _shot(page, "review")
+    shot(page, "review")
     with page.expect_download() as download:
         page.click("text=audit.csv")
     assert download.value.suggested_filename == "audit.csv"

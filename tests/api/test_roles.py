@@ -26,7 +26,7 @@ UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folde
 # Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
 UNGUARDED = re.compile(
     r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
-    r"|/portal.*|/review.*)$"
+    r"|/portal.*|/review.*|/privacy|/privacy\.json)$"
 )
 
 
@@ -68,7 +68,7 @@ def matrix_world(
 
 def _url(path: str, world: World) -> str:
     return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x",
-                       reference="CAI-NONE")
+                       reference="CAI-NONE", request_id="req_none")
 
 
 def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:

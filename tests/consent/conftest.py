@@ -64,9 +64,10 @@ def thresholds_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
+def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) -> ConsentSettings:
     return ConsentSettings(
         data_dir=tmp_path / "var",
+        database_url=database_url,
         thresholds_path=thresholds_path,
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
@@ -203,14 +204,6 @@ def world(service: OptinFace, clock: FakeClock) -> World:
     return make_world(service, clock)
 
 
-@pytest.fixture(scope="session")
-def flipped_jpegs(portrait_images) -> list[bytes]:  # type: ignore[no-untyped-def]
-    """The same six people, mirrored: a different photo of the same face."""
-    from optinface.engine.samples import Variant, encode, variant
-
-    return [encode(variant(image, Variant.FLIP)) for image in portrait_images]
-
-
 def data_files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
 
@@ -218,6 +211,24 @@ def data_files(folder: Path) -> list[Path]:
 def occurrences(folder: Path, needle: bytes) -> list[str]:
     """Files under ``folder`` whose raw bytes contain ``needle``."""
     return [str(path) for path in data_files(folder) if needle in path.read_bytes()]
+
+
+def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
+    """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
+    encryption at rest must not be what makes an erasure check pass."""
+    from optinface.engine import index_file
+
+    found = occurrences(service.settings.data_dir, needle)
+    path = service.settings.index_path
+    if path.exists():
+        blocks: list[bytes] = []
+        with path.open("rb") as stream:
+            index_file.decrypt_to(stream, 512,
+                                  index_file.IndexKey.derive(service.runtime.keys.index_key),
+                                  sink=blocks.append)
+        if needle in b"".join(blocks):
+            found.append(f"{path} (decrypted)")
+    return found
 
 
 def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
@@ -231,5 +242,6 @@ def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
         assert row is not None
         wrapped = session.get(SubjectKey, row.subject_id)
         assert wrapped is not None
-        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id)
+        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
+                                  epoch=wrapped.epoch)
         return row.ciphertext, decrypt_template(row, key=key).tobytes()

@@ -17,6 +17,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Template
 from optinface.engine.errors import EngineError
+from tests.conftest import both_backends
 from tests.consent.conftest import FakeClock, World
 
 
@@ -102,6 +103,7 @@ def test_verify_outside_the_subjects_consented_purposes_is_refused(
         probe_consent_id=world.probe(other), image=portrait_jpegs[0]))
 
 
+@both_backends
 def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
@@ -118,6 +120,7 @@ def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
         assert result.candidates == []
 
 
+@both_backends
 def test_probe_consent_is_single_use_unexpired_and_for_this_purpose(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:

@@ -16,6 +16,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
 from optinface.engine.pipeline import FacePipeline
+from tests.conftest import both_backends
 from tests.consent.conftest import FakeClock, World, make_world
 
 NOT_AN_IMAGE = b"not an image at all"
@@ -75,6 +76,7 @@ def test_the_quota_is_per_key(world: World, portrait_jpegs: list[bytes]) -> None
     assert search(world, portrait_jpegs[0], quota=1, actor=other) == "no_match"
 
 
+@both_backends
 def test_the_quota_survives_a_restart(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
@@ -93,6 +95,7 @@ def test_the_quota_survives_a_restart(
         world.service.close()
 
 
+@both_backends
 def test_the_quota_is_exact_under_concurrent_searches_and_refusals(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:

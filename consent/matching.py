@@ -1,0 +1,130 @@
+"""Matching: 1:1 verify and 1:N identify, inside the purpose's consented gallery only.
+
+The probe's image and vector live only in this module's frames: never stored, never logged; the
+audit event keeps the probe's SHA-256, the purpose, the caller and the pseudonyms returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent import declaration, ledger, policies
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.refusals import check_quota
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
+    Candidate,
+    Decision,
+    MatchingLogic,
+    MatchResult,
+    Operation,
+)
+from optinface.consent.tables import ProbeConsent, Purpose, Subject, Template
+from optinface.engine.errors import EngineError, ModelMismatch
+from optinface.engine.thresholds import Threshold, threshold_for
+
+
+def threshold(runtime: Runtime) -> Threshold:
+    """The calibrated threshold of the loaded recognizer at the configured false-match rate."""
+    return threshold_for(runtime.settings.thresholds_path, model_id=runtime.pipeline.model_id,
+                         fmr=runtime.settings.match_fmr)
+
+
+def matching_logic(runtime: Runtime) -> MatchingLogic:
+    """The matching logic as an access export states it (GDPR art. 15(1)(h))."""
+    try:
+        calibrated: Threshold | None = threshold(runtime)
+    except EngineError:
+        calibrated = None  # not calibrated: matching is refused, and the export says so
+    return MatchingLogic(
+        model_id=runtime.pipeline.model_id,
+        threshold=calibrated.threshold if calibrated else None,
+        fmr=calibrated.fmr if calibrated else None,
+        fnmr=calibrated.fnmr if calibrated else None,
+        description="your photo becomes a 512-number template (ArcFace); a probe photo is"
+        " compared by cosine similarity with the templates of people who consented to the"
+        " search's purpose; only scores at or above the threshold are candidates, and a"
+        " candidate is never a decision on its own")
+
+
+def _gates(runtime: Runtime, session: Session, *, purpose_id: str, probe_consent_id: str,
+           operation: Operation) -> tuple[Purpose, Threshold]:
+    declaration.require_in_service(session, settings=runtime.settings,
+                                   models=runtime.pipeline.models,
+                                   today=runtime.clock.now().date())
+    purpose = ledger.get_purpose(session, purpose_id)
+    policies.require_operation(purpose, operation)
+    policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),
+                                   probe_consent_id=probe_consent_id, purpose=purpose,
+                                   now=runtime.clock.now())
+    return purpose, threshold(runtime)
+
+
+def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: str | None,
+             now: datetime) -> set[int]:
+    """The labels a search may return: the purpose's gallery, or the claimed subject's."""
+    model_id = runtime.pipeline.model_id
+    if subject is None:
+        return policies.gallery_labels(session, purpose, model_id=model_id, now=now)
+    row = ledger.get_subject(session, subject, keys=runtime.keys)
+    policies.require_verify_consent(session, row, purpose, now=now)
+    models = policies.claimed_templates(session, row, purpose, now=now)
+    usable = {label for label, model in models.items() if model == model_id}
+    if models and not usable:
+        raise ModelMismatch(
+            f"subject {subject} was enrolled with another model; re-enrolment needed",
+            details={"subject": subject, "model_id": model_id})
+    return usable
+
+
+def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
+          probe_consent_id: str, image: bytes, subject: str | None, k: int,
+          daily_quota: int | None) -> MatchResult:
+    """Search ``image`` against the gallery (``subject`` set: that subject only); audited."""
+    with runtime.db.transaction() as session:
+        # Early and cheap: a spent key is refused before the embedding is computed.
+        check_quota(runtime, session, actor, daily_quota)
+        _gates(runtime, session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+               operation=operation)
+    vector = runtime.protector.protect(runtime.pipeline.embed_single(image).vector[None, :])[0]
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        # Exact: this transaction also appends the search's audit event.
+        check_quota(runtime, session, actor, daily_quota)
+        purpose, calibrated = _gates(runtime, session, purpose_id=purpose_id,
+                                     probe_consent_id=probe_consent_id, operation=operation)
+        probe = session.get(ProbeConsent, probe_consent_id)
+        assert probe is not None
+        probe.used_at = now
+        allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
+        hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
+                if allowed else [])
+        owners = dict(session.execute(
+            select(Template.id, Subject.pseudonym).join(Subject).where(
+                Template.id.in_([h.label for h in hits]))).all())
+        best: dict[str, float] = {}
+        for hit in hits:
+            if hit.score >= calibrated.threshold and hit.label in owners:
+                pseudonym = owners[hit.label]
+                best[pseudonym] = max(best.get(pseudonym, -1.0), hit.score)
+        candidates = [Candidate(subject=s, score=v)
+                      for s, v in sorted(best.items(), key=lambda item: -item[1])]
+        result = MatchResult(
+            decision=Decision.MATCH if candidates else Decision.NO_MATCH,
+            threshold=calibrated.threshold, fmr=calibrated.fmr, fnmr=calibrated.fnmr,
+            model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates)
+        runtime.audit(session, Entry(
+            action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
+            # A verify involves its claimed subject whatever the outcome: named, so their
+            # access export shows a no_match too. Scores at 2 decimals, for the export.
+            purpose=purpose_id, subjects=list(best) if subject is None else [subject],
+            probe_sha256=hashlib.sha256(image).hexdigest(),
+            details={"probe_consent_id": probe_consent_id, "k": k,
+                     "claimed_subject": subject, "gallery_size": len(allowed),
+                     "scores": {p: round(v, 2) for p, v in best.items()}}))
+        return result
