@@ -124,6 +124,8 @@ class ConsentSettings(EngineSettings):
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
     subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    # While events happen, the witness folder is never more than this far behind the log.
+    audit_witness_interval_seconds: float = Field(default=60, gt=0)
     auth_failure_audit_seconds: int = Field(
         default=60,
         ge=1,

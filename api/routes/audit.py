@@ -78,7 +78,8 @@ def audit_events(
 def verify_audit(
     service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_AUDIT)]
 ) -> ChainStatus:
-    """Recompute the chain: any edit, deletion or reordering names the first bad sequence."""
+    """Recompute the chain and the tree against every signed and witnessed checkpoint: an edit,
+    deletion, reordering, truncation or rewrite names the first inconsistency."""
     return service.verify_audit(actor=actor)
 
 
@@ -86,7 +87,9 @@ def verify_audit(
 def audit_checkpoint(
     service: ServiceDep, actor: Annotated[Actor, require(Permission.CHECKPOINT_AUDIT)]
 ) -> CheckpointPublic:
-    """Sign the chain's current head, so later tampering is provable to a third party."""
+    """Sign the log's current tree head (a C2SP checkpoint, also written to the witness folder):
+    keep the answer, and ``optinface audit verify --against FILE`` later proves the log still
+    holds every event it covers, unchanged."""
     return service.audit_checkpoint(actor=actor)
 
 

@@ -13,6 +13,8 @@ FRENCH: dict[str, str] = {
     "Privacy: who is in charge, your rights, the non-biometric alternative": (
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
+    "Incident recorded": "Incident de confidentialité consigné",
+    "Incident notified": "Incident de confidentialité déclaré",
     "Rights request received": "Demande d'exercice d'un droit reçue",
     "Rights request answered": "Demande d'exercice d'un droit répondue",
     "Non-biometric alternative chosen": "Solution non biométrique choisie",
