@@ -72,6 +72,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optinface.api.limits import retry_after_header
+from optinface.api.security_headers import security_headers
 from optinface.consent.errors import ConsentError, QuotaExceeded
 from optinface.engine.errors import EngineError
 
@@ -233,6 +234,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         ApiErrorCode.INTERNAL_ERROR,
         "internal error; the operator can find it in the log",
         status=500,
+        headers=security_headers(request.scope),
     )
 
 

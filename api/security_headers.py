@@ -34,6 +34,20 @@ def docs_policy(nonce: str) -> str:
     )
 
 
+def security_headers(scope: Scope, *, policy: str = STRICT_POLICY) -> dict[str, str]:
+    """The headers of one answer (also set by :func:`api.errors.handle_error` on a 500, which
+    Starlette sends from outside every middleware)."""
+    headers = {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if scope.get("scheme") == "https":
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
 class SecurityHeadersMiddleware:
     """Adds the headers to each response start; the documentation pages get a fresh nonce."""
 
@@ -49,17 +63,13 @@ class SecurityHeadersMiddleware:
             nonce = secrets.token_urlsafe(16)
             scope.setdefault("state", {})[NONCE_STATE_KEY] = nonce
             policy = docs_policy(nonce)
-        https = scope.get("scheme") == "https"
+        extra = security_headers(scope, policy=policy)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = policy
-                headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Content-Type-Options"] = "nosniff"
-                if https:
-                    headers["Strict-Transport-Security"] = HSTS
+                for name, value in extra.items():
+                    headers[name] = value
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
