@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` assembles routes, pages, errors and limits.
 
 The lifespan opens the consent core (unless a service is passed in, as tests do to share the
-loaded models) and runs the retention sweeper for as long as the server lives.
+loaded models) and runs the retention sweeper and the audit witnessing for as long as the server
+lives.
 """
 
 from __future__ import annotations
@@ -14,11 +15,22 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
-from optinface.api.routes import audit, health, keys, matching, purposes, subjects, wellknown
+from optinface.api.periodic import Periodic
+from optinface.api.routes import (
+    audit,
+    health,
+    incidents,
+    keys,
+    matching,
+    purposes,
+    subjects,
+    wellknown,
+)
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
 from optinface.api.web import pages
+from optinface.api.web.keepsakes import Keepsakes
 from optinface.api.web.sessions import SessionStore
 from optinface.consent.service import OptinFace
 
@@ -44,11 +56,20 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = OptinFace.open(settings) if owned else service
-        sweeper = Sweeper(app.state.service, interval=settings.sweep_interval_seconds)
+        sweeper = Sweeper(
+            app.state.service,
+            interval=settings.sweep_interval_seconds,
+            flush_interval=settings.auth_failure_audit_seconds,
+        )
         sweeper.start()
+        # While events happen, the witness folder never lags the log by more than the interval.
+        witnessing = Periodic("audit witness", app.state.service.witness_audit,
+                              interval=settings.audit_witness_interval_seconds)
+        witnessing.start()
         try:
             yield
         finally:
+            witnessing.stop()
             sweeper.stop()
             if owned:
                 app.state.service.close()
@@ -62,11 +83,15 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
+    app.state.auth_throttle = RateLimiter(
+        rate=settings.auth_failures_per_minute / 60, burst=settings.auth_failure_burst
+    )
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
+    app.state.keepsakes = Keepsakes()
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys):
+    for module in (purposes, subjects, matching, audit, keys, incidents):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(wellknown.router)

@@ -2,8 +2,9 @@
 
 Every protected route declares ``actor: Actor = require(Permission.X)``. Which roles hold a
 permission is the consent core's table (:data:`consent.roles.PERMISSIONS`), not the API's:
-:class:`PermissionGuard` authenticates the secret through the consent core (which audits
-failures), spends one token of the key's rate limit and calls :func:`consent.roles.authorize`
+:class:`PermissionGuard` authenticates the secret through the consent core (which tallies
+failures into the audit log) unless its client has failed too often, spends one token of the
+key's rate limit and calls :func:`consent.roles.authorize`
 with the ``{subject}`` of the path, so a subject token only opens its own subject.
 
 ``tests/api/test_roles.py`` walks every route of the app against that table, so a route without
@@ -24,6 +25,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.limits import RateLimiter, retry_after_header
 from optinface.api.settings import ApiSettings
+from optinface.consent.apikeys import CREDENTIALS_REFUSED
+from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Actor, Permission, authorize
 from optinface.consent.service import OptinFace
 
@@ -59,11 +62,28 @@ async def api_secret(
     """The secret from ``Authorization: Bearer`` or ``X-API-Key`` (cookies are for pages only)."""
     secret = bearer.credentials if bearer is not None else api_key
     if not secret:
-        raise ApiError(
-            ApiErrorCode.UNAUTHENTICATED,
-            "send an API key or subject token as 'Authorization: Bearer <secret>' or 'X-API-Key'",
-        )
+        raise ApiError(ApiErrorCode.UNAUTHENTICATED, CREDENTIALS_REFUSED)
     return secret
+
+
+def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
+    """The actor behind ``secret``, unless its client has failed too often: then 429 before any
+    lookup. Each failure spends one of the client's tokens (see :mod:`api.limits`)."""
+    throttle: RateLimiter = request.app.state.auth_throttle
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.delay(client)
+    if wait > 0:
+        raise ApiError(
+            ApiErrorCode.RATE_LIMITED,
+            "too many failed authentications from this client",
+            details={"retry_after_seconds": round(wait, 3)},
+            headers=retry_after_header(wait),
+        )
+    try:
+        return service.authenticate(secret)
+    except Unauthenticated:
+        throttle.acquire(client)
+        raise
 
 
 class PermissionGuard:
@@ -79,7 +99,7 @@ class PermissionGuard:
         service: ServiceDep,
         limiter: Annotated[RateLimiter, Depends(get_limiter)],
     ) -> Actor:
-        actor = service.authenticate(secret)
+        actor = authenticate(request, service, secret)
         admit(
             actor,
             self.permission,

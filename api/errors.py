@@ -45,6 +45,8 @@ data_dir_unusable          503     (CLI only) the data directory cannot be creat
 placeholder_accountability 503     (CLI only) serve refuses placeholder accountability settings
                                    outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
+witness_unusable           503     (CLI only) the audit witness folder cannot be written, or it
+                                   pins another checkpoint key
 key_store_unusable         503     (CLI only) the key store is inside the data directory or unusable
 key_file_exposed           503     (CLI only) a key file or the key folder is group/world-readable
 key_unavailable            503     a subject key's epoch key is destroyed (a restored old copy)
@@ -122,6 +124,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_dir_unusable": 503,
     "placeholder_accountability": 503,
     "manifest_unreadable": 503,
+    "witness_unusable": 503,
     "key_store_unusable": 503,
     "key_file_exposed": 503,
     "key_unavailable": 503,

@@ -27,6 +27,9 @@ class ApiSettings(ConsentSettings):
     # Per-key token bucket: a steady rate with a small burst, so a script cannot hammer the API.
     rate_per_second: float = Field(default=5.0, gt=0)
     rate_burst: int = Field(default=20, ge=1)
+    # Per client address, before authenticating: a steady trickle of typos passes, guessing not.
+    auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    auth_failure_burst: int = Field(default=10, ge=1)
     identify_daily_quota: int = Field(
         default=200,
         ge=1,

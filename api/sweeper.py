@@ -3,7 +3,8 @@
 The sweep erases whatever expired, every ``interval`` seconds. The epoch rotation
 (:mod:`consent.epochs`) runs when the current epoch is due, so the thread wakes at whichever
 comes first: the bound an erasure receipt states for backups is kept to the second, not to the
-next sweep.
+next sweep. It also wakes every ``flush_interval`` seconds to write the failed
+authentications tallied since (:mod:`consent.auth_failures`) as one audit event.
 
 A daemon thread rather than an asyncio task because ``OptinFace.sweep`` is blocking (database
 and index I/O) and must not stall the event loop.
@@ -28,9 +29,12 @@ class Sweeper:
     """Call ``service.sweep()`` every ``interval`` seconds, and ``service.rotate_epoch()`` at
     each epoch boundary, until :meth:`stop`."""
 
-    def __init__(self, service: OptinFace, *, interval: float) -> None:
+    def __init__(
+        self, service: OptinFace, *, interval: float, flush_interval: float = 60.0
+    ) -> None:
         self._service = service
         self._interval = interval
+        self._flush_interval = flush_interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="optinface-sweeper", daemon=True)
 
@@ -45,6 +49,7 @@ class Sweeper:
         # Sweep once at start-up: anything that expired while the server was down goes first.
         next_sweep = time.monotonic()
         while not self._stopped.is_set():
+            _guarded("failed-authentication audit", self._service.flush_auth_failures)
             if time.monotonic() >= next_sweep:
                 swept = _guarded("retention sweep", self._service.sweep)
                 logger.info("retention sweep: %s", swept)
@@ -54,7 +59,7 @@ class Sweeper:
                 rotated = _guarded("key epoch rotation", self._service.rotate_epoch)
                 logger.info("key epoch rotation: %s", rotated)
                 continue
-            wait = next_sweep - time.monotonic()
+            wait = min(next_sweep - time.monotonic(), self._flush_interval)
             if to_epoch is not None:
                 wait = min(wait, to_epoch)
             self._stopped.wait(max(wait, 1.0))

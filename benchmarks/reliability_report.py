@@ -28,6 +28,24 @@ WHAT = """\
 | test_decode_memory | the 80 kB 16-bit PNG of 36 Mpx (corpus `png_16_bit_large`) decoded in a fresh process, alone and three at once with one decode slot | peak RSS growth (VmHWM) under the header's estimate (2 + 10 bytes a pixel: 412 MiB); was 1 GB |
 """
 
+AUDIT = """\
+## The audit log against someone who can write the data
+
+Tested in `tests/api/test_cli_audit.py`, `tests/consent/test_audit.py`, `test_audit_witness.py`
+and `test_merkle.py` (RFC 6962 vectors), each shown failing once against the weakened verifier it
+guards against. With `sqlite3` on the database file: an edited, deleted, inserted or reordered
+event is named by its sequence number; an edit whose own hash is recomputed is named at the next
+event (broken `prev_hash` link); a truncated tail (even with the checkpoint rows above it
+deleted), emptied tables, a deleted database and deleted checkpoint rows fail against the
+witness folder; deleting the events a reviewer's saved checkpoint covers fails `--against` that
+file alone; a consistent rewrite with recomputed hashes and roots fails on the checkpoint
+signatures. `audit verify` leaves every byte of the data, key and witness folders unchanged and
+creates no key. A rolled-back transaction never reaches the witness folder. The bound: events
+after the last witnessed checkpoint (at most `OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS`, 60 s,
+while the server runs) are only as safe as the database; the witness folder is only as safe as
+its mount (append-only or WORM, separate from the data).
+"""
+
 
 GUARANTEES = """\
 ## Guarantees of an erasure and their time bounds
@@ -72,7 +90,7 @@ def main() -> None:
     figures = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
     lines = ["# Reliability", "",
              "Regenerate with `python -m benchmarks.reliability_report`.", "",
-             f"Test run: {status}.", "", GUARANTEES, WHAT, "## Figures", ""]
+             f"Test run: {status}.", "", GUARANTEES, WHAT, AUDIT, "## Figures", ""]
     for name, values in figures.items():
         lines += [f"### {name}", "", "```json", json.dumps(values, indent=2, sort_keys=True),
                   "```", ""]

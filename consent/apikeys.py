@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.errors import InvalidRequest, NotFound, Unauthenticated
 from optinface.consent.keys import KeyRing
 from optinface.consent.roles import Actor, Role
@@ -74,11 +75,17 @@ def issue_subject_token(
     return secret
 
 
+CREDENTIALS_REFUSED = "missing, invalid, revoked or expired credentials"
+"""The one message of every refused credential: the caller never learns which of these it was."""
+
+
 class AuthFailure(Unauthenticated):
-    """An :class:`Unauthenticated` that knows the public key id (never the secret) it concerned."""
+    """An :class:`Unauthenticated` that knows why and which public key id (never the secret) it
+    concerned, for the audit log only: its message and details are the same for every failure."""
 
     def __init__(self, reason: str, *, key_id: str | None) -> None:
-        super().__init__("invalid or revoked credentials", details={"reason": reason})
+        super().__init__(CREDENTIALS_REFUSED)
+        self.reason = reason
         self.key_id = key_id
 
 
@@ -143,13 +150,25 @@ def revoke_audited(runtime: Runtime, *, actor: Actor, key_id: str) -> None:
 
 
 def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
-    """:func:`authenticate`, with each failure chained into the log (without the secret)."""
+    """:func:`authenticate`, with failures tallied into the log (never the secret) as one event
+    per window (see :mod:`consent.auth_failures`)."""
     try:
         with runtime.db.transaction() as session:
             return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now())
     except AuthFailure as failure:
-        with runtime.db.transaction() as session:
-            runtime.audit(session, Entry(action=AuditAction.LOGIN_FAILURE, actor=None,
-                                         outcome=failure.code,
-                                         details={"key_id": failure.key_id, **failure.details}))
+        _record_failures(runtime, runtime.auth_failures.add(
+            reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
         raise
+
+
+def flush_failures(runtime: Runtime) -> None:
+    """Chain the failures tallied since the last ``login_failure`` event into the log."""
+    _record_failures(runtime, runtime.auth_failures.drain())
+
+
+def _record_failures(runtime: Runtime, summary: FailureSummary | None) -> None:
+    if summary is None:
+        return
+    with runtime.db.transaction() as session:
+        runtime.audit(session, Entry(action=AuditAction.LOGIN_FAILURE, actor=None,
+                                     outcome=Unauthenticated.code, details=summary.details()))

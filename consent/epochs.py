@@ -63,11 +63,13 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
     The caller checks the actor's permission (the scheduler runs it as the system).
     """
     store = runtime.keys.store
-    new = store.new_epoch()
-    old_ring = runtime.keys
-    runtime.keys = dataclasses.replace(old_ring, epoch=new)  # new subject keys wrap under it
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
+        # Created inside the ledger's lock: workers sharing a key store never both take the
+        # same next epoch number (consent.db serialises their transactions).
+        new = store.new_epoch()
+        old_ring = runtime.keys
+        runtime.keys = dataclasses.replace(old_ring, epoch=new)  # new subject keys wrap under it
         rewrapped = 0
         for row in session.scalars(select(SubjectKey).where(SubjectKey.epoch != new)):
             data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id, epoch=row.epoch)

@@ -6,12 +6,13 @@ the gates live in :mod:`consent.policies`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import new_key, open_sealed, seal
@@ -30,6 +31,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import (
     Consent,
+    KeyEpoch,
     Notice,
     ProbeConsent,
     Purpose,
@@ -227,6 +229,12 @@ def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime
     if row is not None:
         return keys.unwrap(row.wrapped, subject_id=subject.id, epoch=row.epoch)
     key = new_key()
+    # Another worker on a shared ledger may have rotated since this one loaded its ring: wrap
+    # under the newest epoch the ledger records (read inside the serialised transaction, so a
+    # rotation either re-wraps this row or came first), never under one being destroyed.
+    newest = session.scalar(select(func.max(KeyEpoch.id)))
+    if newest is not None and newest > keys.epoch:
+        keys = dataclasses.replace(keys, epoch=newest)
     epoch, wrapped = keys.wrap(key, subject_id=subject.id)
     session.add(SubjectKey(subject_id=subject.id, wrapped=wrapped, epoch=epoch, created_at=now))
     return key

@@ -9,7 +9,8 @@ it can only come sooner.
 
 Withdrawing the consent's last purpose is withdrawing the consent: :func:`narrow` refuses to
 empty a consent and the service withdraws it whole instead (templates destroyed, and the
-subject erased if it was their last consent).
+subject erased if it was their last consent). When the subject remains, :func:`record_ended`
+then gives that withdrawal its signed receipt too (purposes kept: none).
 """
 
 from __future__ import annotations
@@ -27,16 +28,7 @@ from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import PurposeWithdrawalPublic, SignedReceipt
-from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Subject
-
-
-def is_last_purpose(
-    runtime: Runtime, *, pseudonym: str, consent_id: str, purpose_id: str
-) -> bool:
-    """Whether withdrawing ``purpose_id`` would leave ``consent_id`` with no purpose."""
-    with runtime.db.transaction() as session:
-        consent = _active_consent(session, runtime, pseudonym, consent_id, now=runtime.clock.now())
-        return [p.id for p in consent.purposes] == [purpose_id]
+from optinface.consent.tables import Consent, ConsentStatus, Purpose, PurposeWithdrawal, Subject
 
 
 def narrow(
@@ -66,6 +58,22 @@ def narrow(
             details={"consent_id": consent.id, "purpose_id": purpose.id,
                      "purposes_kept": [p.id for p in consent.purposes],
                      "receipt_id": withdrawal.id}))
+        return public(withdrawal, public_key=runtime.keys.public_key)
+
+
+def record_ended(
+    runtime: Runtime, *, pseudonym: str, consent_id: str, purpose_id: str
+) -> PurposeWithdrawalPublic:
+    """The signed receipt of a consent withdrawn with its last purpose, its subject kept."""
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
+        purpose = session.get(Purpose, purpose_id)
+        if purpose is None:
+            raise NotFound(f"no purpose {purpose_id}", details={"purpose_id": purpose_id})
+        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
+                                    consent.withdrawn_at or runtime.clock.now())
+        session.add(withdrawal)
         return public(withdrawal, public_key=runtime.keys.public_key)
 
 
@@ -108,7 +116,9 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
         "withdrawnConsentID": consent.id,
         "withdrawnPurposeID": purpose_id,
         "withdrawnPurpose": purpose_name,
-        "purposesKept": [{"id": p.id, "name": p.name} for p in consent.purposes],
+        "purposesKept": [{"id": p.id, "name": p.name} for p in consent.purposes
+                         if p.id != purpose_id],
+        "consentWithdrawn": consent.withdrawn_at is not None,
         "piiPrincipalId": subject.pseudonym,
         "withdrawnAt": now.isoformat(),
         "publicKey": runtime.keys.public_key,

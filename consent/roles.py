@@ -37,6 +37,10 @@ class Permission(StrEnum):
     READ_REGISTER = "read_register"
     DECLARE = "declare"
     READ_LEDGER = "read_ledger"
+    REQUEST_RIGHTS = "request_rights"  # record a rights request (the subject's side)
+    ANSWER_REQUESTS = "answer_requests"  # see and answer rights requests (reviewer, admin)
+    MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
+    READ_INCIDENTS = "read_incidents"  # the incident register and its notices
 
 
 _SUBJECT_SIDE = {
@@ -48,6 +52,7 @@ _SUBJECT_SIDE = {
     Permission.ENROL,
     Permission.ERASE,
     Permission.EXPORT,
+    Permission.REQUEST_RIGHTS,
 }
 
 # Searching is the researcher's alone: an administrator runs the system but never looks people up.
@@ -73,6 +78,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_LEDGER,
             # A compliance reviewer answers access requests and checks what is held (issue 4).
             Permission.EXPORT,
+            Permission.ANSWER_REQUESTS,
+            Permission.READ_INCIDENTS,
         }
     ),
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),

@@ -6,11 +6,13 @@ the runtime rather than the service, and key rotation swaps its index and protec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import Entry, append
+from optinface.consent.audit import AuditLog, Entry, append
+from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
 from optinface.consent.keys import KeyRing
@@ -32,13 +34,16 @@ class Runtime:
     clock: Clock
     pipeline: FacePipeline
     protector: TemplateProtector
+    log: AuditLog
+    auth_failures: FailureTally = field(
+        default_factory=lambda: FailureTally(window=timedelta(seconds=60))
+    )
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
-        """Chain ``entry`` into the log inside ``session``'s transaction."""
-        return append(
-            session,
-            entry,
-            now=self.clock.now(),
-            keys=self.keys,
-            checkpoint_every=self.settings.audit_checkpoint_every,
-        )
+        """Chain ``entry`` into the log inside ``session``'s transaction; every
+        ``audit_checkpoint_every`` events, sign a checkpoint (witnessed once committed)."""
+        now = self.clock.now()
+        event = append(session, entry, now=now)
+        if event.seq % self.settings.audit_checkpoint_every == 0:
+            self.log.checkpoint(session, now=now)
+        return event

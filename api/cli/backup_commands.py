@@ -15,7 +15,7 @@ from optinface.consent.backup import backup, restore
 from optinface.consent.errors import ConsentError
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
 

@@ -64,7 +64,7 @@ HTTP_OPERATIONS = ("identify", "verify")
 _ADMIN_KEY_LINE = re.compile(r"^(key_\S+)$", re.MULTILINE)
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("bench")(bench)
 
 

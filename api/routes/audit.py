@@ -30,6 +30,8 @@ from optinface.consent.schemas import (
     CheckpointPublic,
     ConsentLedger,
     Register,
+    RightsRequestAnswer,
+    RightsRequestPublic,
     SweepReport,
     TombstonePublic,
 )
@@ -76,7 +78,8 @@ def audit_events(
 def verify_audit(
     service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_AUDIT)]
 ) -> ChainStatus:
-    """Recompute the chain: any edit, deletion or reordering names the first bad sequence."""
+    """Recompute the chain and the tree against every signed and witnessed checkpoint: an edit,
+    deletion, reordering, truncation or rewrite names the first inconsistency."""
     return service.verify_audit(actor=actor)
 
 
@@ -84,7 +87,9 @@ def verify_audit(
 def audit_checkpoint(
     service: ServiceDep, actor: Annotated[Actor, require(Permission.CHECKPOINT_AUDIT)]
 ) -> CheckpointPublic:
-    """Sign the chain's current head, so later tampering is provable to a third party."""
+    """Sign the log's current tree head (a C2SP checkpoint, also written to the witness folder):
+    keep the answer, and ``optinface audit verify --against FILE`` later proves the log still
+    holds every event it covers, unchanged."""
     return service.audit_checkpoint(actor=actor)
 
 
@@ -158,6 +163,25 @@ def declare(
     """Record the declaration of the register as it stands; matching opens once its period
     (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.get("/requests")
+def rights_requests(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
+) -> list[RightsRequestPublic]:
+    """Every rights request with its 30-day deadline, open ones first; ``overdue`` flags late."""
+    return service.rights_requests(actor=actor)
+
+
+@router.post("/requests/{request_id}/answer")
+def answer_request(
+    request_id: str,
+    body: RightsRequestAnswer,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)],
+) -> RightsRequestPublic:
+    """Record the answer given to a rights request (and when: late answers stay flagged)."""
+    return service.answer_right(actor=actor, request_id=request_id, answer=body.answer)
 
 
 @router.post("/register/orders")

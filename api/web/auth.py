@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from optinface.api.deps import admit
+from optinface.api.deps import admit, authenticate
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
@@ -77,7 +77,7 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
     if not expected or not secrets.compare_digest(expected, csrf):
         return login_page(request, login, error=N_("The form expired; please try again."))
     try:
-        actor = service.authenticate(secret.strip())
+        actor = authenticate(request, service, secret.strip())
         admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     except (ConsentError, ApiError):
         return login_page(request, login, error=N_("That secret does not open this area."))

@@ -13,6 +13,10 @@ FRENCH: dict[str, str] = {
     "Privacy: who is in charge, your rights, the non-biometric alternative": (
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
+    "Incident recorded": "Incident de confidentialité consigné",
+    "Incident notified": "Incident de confidentialité déclaré",
+    "Rights request received": "Demande d'exercice d'un droit reçue",
+    "Rights request answered": "Demande d'exercice d'un droit répondue",
     "Non-biometric alternative chosen": "Solution non biométrique choisie",
     "Regulator's order applied": "Ordonnance de l'organisme de réglementation appliquée",
     "Regulator's order lifted": "Ordonnance de l'organisme de réglementation levée",
@@ -150,6 +154,163 @@ FRENCH: dict[str, str] = {
     ),
     "The signed receipt": "Le reçu signé",
     "Back to the erasures": "Retour aux effacements",
+    # Portal
+    "Your area": "Votre espace",
+    "My page": "Ma page",
+    "My receipts": "Mes reçus",
+    "My data": "Mes données",
+    "Your consents": "Vos consentements",
+    "You are known here by a pseudonym only; we do not hold your name.": (
+        "Vous n'êtes connu ici que par un pseudonyme; nous ne détenons pas votre nom."
+    ),
+    "What you agreed to": "Ce que vous avez accepté",
+    "Consent of {when}": "Consentement du {when}",
+    "Ends on {until} at the latest.": "Prend fin le {until} au plus tard.",
+    "Stop using my face for {purpose}": "Cesser d'utiliser mon visage pour {purpose}",
+    "This is your last consent: stopping it erases everything we hold about you (you will be"
+    " asked to confirm).": (
+        "C'est votre dernier consentement : y mettre fin efface tout ce que nous détenons sur"
+        " vous (une confirmation vous sera demandée)."
+    ),
+    "You have no consent in force: we use your face for nothing.": (
+        "Vous n'avez aucun consentement en vigueur : nous n'utilisons votre visage pour rien."
+    ),
+    "Ended consents ({n})": "Consentements terminés ({n})",
+    "Give consent": "Donner votre consentement",
+    "What we do with your face (notice version {version})": (
+        "Ce que nous faisons de votre visage (avis, version {version})"
+    ),
+    "Tick only what you agree to. Nothing is ticked for you, and you can stop each use at any"
+    " time from this page.": (
+        "Cochez seulement ce que vous acceptez. Rien n'est coché d'avance, et vous pouvez mettre"
+        " fin à chaque utilisation en tout temps depuis cette page."
+    ),
+    "Uses of your face": "Utilisations de votre visage",
+    "Kept at most {days} days. Legal basis: {basis}.": (
+        "Conservé au plus {days} jours. Fondement juridique : {basis}."
+    ),
+    "For how long?": "Pour combien de temps?",
+    "{days} days": "{days} jours",
+    "I consent to the ticked uses": "Je consens aux utilisations cochées",
+    "No notice has been published yet, so no consent can be given.": (
+        "Aucun avis n'a encore été publié; aucun consentement ne peut donc être donné."
+    ),
+    "Searches among everyone": "Recherches parmi tout le monde",
+    "Searches among everyone (1:N) can find you, for the uses you agreed to.": (
+        "Les recherches parmi tout le monde (1:N) peuvent vous trouver, pour les utilisations"
+        " que vous avez acceptées."
+    ),
+    "Searches among everyone (1:N) cannot find you. Only you can change this.": (
+        "Les recherches parmi tout le monde (1:N) ne peuvent pas vous trouver. Vous seul pouvez"
+        " changer cela."
+    ),
+    "Stop searches from finding me": "Empêcher les recherches de me trouver",
+    "Let searches find me": "Permettre aux recherches de me trouver",
+    "Your photo": "Votre photo",
+    "Photos are taken at the enrolment desk, where your identity is checked, under one of your"
+    " consents.": (
+        "Les photos sont prises au comptoir d'inscription, où votre identité est vérifiée, sous"
+        " l'un de vos consentements."
+    ),
+    "Add your photo": "Ajouter votre photo",
+    "Your photo was turned into an encrypted template; the photo itself was not kept.": (
+        "Votre photo a été transformée en gabarit chiffré; la photo elle-même n'a pas été"
+        " conservée."
+    ),
+    "One photo of you alone. It is turned into an encrypted template and the photo itself is"
+    " not kept.": (
+        "Une photo de vous seul. Elle est transformée en gabarit chiffré et la photo elle-même"
+        " n'est pas conservée."
+    ),
+    "Under your consent of": "Sous votre consentement du",
+    "Photo (JPEG, PNG or WebP)": "Photo (JPEG, PNG ou WebP)",
+    "Upload my photo": "Téléverser ma photo",
+    "Your data and receipts": "Vos données et vos reçus",
+    "Every receipt you were given": "Tous les reçus qui vous ont été remis",
+    "See everything we hold about you": "Voir tout ce que nous détenons sur vous",
+    "Download it as JSON": "Le télécharger en JSON",
+    "Erase everything": "Tout effacer",
+    "Your photo templates, your key and your consents' link to you are destroyed at once; you"
+    " get a signed receipt.": (
+        "Vos gabarits, votre clé et le lien entre vos consentements et vous sont détruits"
+        " immédiatement; vous recevez un reçu signé."
+    ),
+    "I understand this cannot be undone.": "Je comprends que c'est irréversible.",
+    "Erase me": "M'effacer",
+    "Tick at least one use to consent.": "Cochez au moins une utilisation pour consentir.",
+    "Tick the box to confirm: this cannot be undone.": (
+        "Cochez la case pour confirmer : c'est irréversible."
+    ),
+    # Last withdrawal
+    "Erase everything?": "Tout effacer?",
+    "This is your last consent": "C'est votre dernier consentement",
+    "Stopping {purpose} leaves no use of your face: everything we hold about you will be"
+    " erased.": (
+        "Mettre fin à {purpose} ne laisse aucune utilisation de votre visage : tout ce que nous"
+        " détenons sur vous sera effacé."
+    ),
+    "Your photo templates and your key are destroyed at once.": (
+        "Vos gabarits et votre clé sont détruits immédiatement."
+    ),
+    "Your consents stay as records, without any link to you.": (
+        "Vos consentements restent comme preuves, sans aucun lien avec vous."
+    ),
+    "You are logged out; you get a signed receipt of the erasure to keep.": (
+        "Vous êtes déconnecté; vous recevez un reçu signé de l'effacement à conserver."
+    ),
+    "Stop and erase everything": "Mettre fin et tout effacer",
+    "Keep my consent": "Garder mon consentement",
+    # Receipts
+    "Consent recorded": "Consentement enregistré",
+    "You agreed that we use your face for: {purposes}.": (
+        "Vous avez accepté que nous utilisions votre visage pour : {purposes}."
+    ),
+    "Given on {when}; it ends on {until} at the latest.": (
+        "Donné le {when}; il prend fin le {until} au plus tard."
+    ),
+    "You can stop any of these uses at any time from your page.": (
+        "Vous pouvez mettre fin à chacune de ces utilisations en tout temps depuis votre page."
+    ),
+    "Use stopped": "Utilisation arrêtée",
+    "We no longer use your face for: {purpose}.": (
+        "Nous n'utilisons plus votre visage pour : {purpose}."
+    ),
+    "Stopped on {when}, at once.": "Arrêtée le {when}, immédiatement.",
+    "Still in force, as you chose: {kept}.": (
+        "Toujours en vigueur, comme vous l'avez choisi : {kept}."
+    ),
+    "Everything erased": "Tout est effacé",
+    "Everything we held about you is erased: {n} photo templates, your key, your consents' link"
+    " to you, your access.": (
+        "Tout ce que nous détenions sur vous est effacé : {n} gabarits, votre clé, le lien entre"
+        " vos consentements et vous, votre accès."
+    ),
+    "Only this signed receipt remains, with a keyed hash instead of your pseudonym.": (
+        "Seul ce reçu signé demeure, avec une empreinte à clé au lieu de votre pseudonyme."
+    ),
+    "Download it now: this page is the last one of your session.": (
+        "Téléchargez-le maintenant : cette page est la dernière de votre session."
+    ),
+    "Print": "Imprimer",
+    "Your session has ended. If the download fails, you can fetch the receipt once more,"
+    " within a day, with this code:": (
+        "Votre session a pris fin. Si le téléchargement échoue, vous pouvez obtenir le reçu une"
+        " fois de plus, d'ici un jour, avec ce code :"
+    ),
+    "Fetch my erasure receipt with a code": "Obtenir mon reçu d'effacement avec un code",
+    "Back to my page": "Retour à ma page",
+    "Anyone can check it with the deployment's published key, without access to this system:": (
+        "N'importe qui peut le vérifier avec la clé publiée du déploiement, sans accès à ce"
+        " système :"
+    ),
+    "Show the signed JSON": "Afficher le JSON signé",
+    "View": "Voir",
+    "You have no receipt yet.": "Vous n'avez encore aucun reçu.",
+    "Fetch your erasure receipt": "Obtenir votre reçu d'effacement",
+    "The code shown when you were erased": "Le code affiché lors de votre effacement",
+    "This code is wrong, expired or already used twice.": (
+        "Ce code est erroné, expiré ou déjà utilisé deux fois."
+    ),
     # Declaration and orders
     "Declaration and regulator's orders": "Déclaration et ordonnances de l'autorité",
     "In service": "En service",

@@ -1,35 +1,112 @@
-"""The subject portal (``/portal``): the notice, consent, enrolment, access, withdrawal, erasure.
+"""The volunteer's portal (``/portal``): the notice, consent, photo, searches, withdrawal, erasure.
 
-Plain HTML forms; each calls the same service method, with the same permission checks, as the
-JSON API.
+Phone first: consents are cards, each purpose with its own "Stop using my face for ..." button;
+the last one asks to confirm and says that everything will be erased. A refused form is shown
+again with the reason beside the field, what was typed kept, and advice; every act ends on a
+receipt page (:mod:`.receipts`). Each form calls the same service method, with the same
+permission checks, as the JSON API.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep
-from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.web import receipts, vocabulary
 from optinface.api.web.auth import PORTAL, current, end_session, log_in, log_out, login_page, posted
-from optinface.api.web.rendering import attempt, receipt_page, render
-from optinface.api.web.sessions import Area
+from optinface.api.web.i18n import Words
+from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
+from optinface.api.web.sessions import Area, WebSession
+from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
-from optinface.consent.roles import PERMISSIONS, Permission
+from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
     ConsentCapacity,
     ConsentCreate,
     ConsentMethod,
     ErasureReason,
+    ErasureReceipt,
+    ExportFormat,
+    NoticePublic,
 )
+from optinface.consent.service import OptinFace
+from optinface.engine.errors import EngineError
 
 router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
+
+
+def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
+    """The latest notice in the reader's language, else the latest in any."""
+    mine = [n for n in notices if n.language.lower().startswith(words.language)]
+    chosen = mine or notices
+    return chosen[-1] if chosen else None
+
+
+def _home(
+    request: Request,
+    service: OptinFace,
+    session: WebSession,
+    actor: Actor,
+    *,
+    errors: dict[str, Refusal] | None = None,
+    typed: dict[str, Any] | None = None,
+) -> Response:
+    """The volunteer's page; a refused form comes back with its error beside the field."""
+    subject = actor.subject or ""
+    consents = service.list_consents(actor=actor, subject=subject)
+    active = [c for c in consents if c.status == "active"]
+    errors = errors or {}
+    status = max((status_for(e.code, default=400) for e in errors.values()), default=200)
+    return render(
+        request,
+        "portal.html",
+        status_code=status,
+        csrf=session.csrf,
+        subject=service.get_subject(actor=actor, subject=subject),
+        notice=_notice(service.list_notices(actor=actor), words_for(request)),
+        purposes=service.list_purposes(actor=actor),
+        names=receipts.purpose_names(service, actor),
+        consents=consents,
+        active=active,
+        last_purpose=len(active) == 1 and len(active[0].purposes) == 1,
+        durations=CONSENT_DURATIONS_DAYS,
+        # The consent core decides whether a subject may upload their own photo.
+        can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
+        errors={field: (advice(e), e.code) for field, e in errors.items()},
+        typed=typed or {},
+    )
+
+
+def _form(
+    request: Request,
+    service: OptinFace,
+    csrf: str,
+    act: Any,
+    *,
+    field: str,
+    typed: dict[str, Any],
+) -> Response:
+    """Run a portal form; a domain refusal re-renders the page with the error at ``field``."""
+
+    def action() -> Response:
+        session, actor = posted(request, service, PORTAL, csrf)
+        try:
+            response: Response = act(actor)
+            return response
+        except (ConsentError, EngineError, ApiError) as error:
+            if error.code in {"unauthenticated", "forbidden"}:
+                raise
+            return _home(request, service, session, actor, errors={field: error}, typed=typed)
+
+    return attempt(request, action)
 
 
 @router.get("/portal")
@@ -38,21 +115,7 @@ def portal(request: Request, service: ServiceDep) -> Response:
         found = current(request, service, PORTAL)
         if found is None:
             return login_page(request, PORTAL)
-        session, actor = found
-        subject = actor.subject or ""
-        notices = service.list_notices(actor=actor)
-        return render(
-            request,
-            "portal.html",
-            csrf=session.csrf,
-            subject=service.get_subject(actor=actor, subject=subject),
-            notice=notices[-1] if notices else None,
-            purposes=service.list_purposes(actor=actor),
-            consents=service.list_consents(actor=actor, subject=subject),
-            durations=CONSENT_DURATIONS_DAYS,
-            # The consent core decides whether a subject may upload their own photo.
-            can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
-        )
+        return _home(request, service, *found)
 
     return attempt(request, action)
 
@@ -84,10 +147,9 @@ def portal_consent(
 ) -> Response:
     """Express consent: only the boxes the subject ticked (none are ticked in advance)."""
 
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
+    def act(actor: Actor) -> Response:
         if not purposes:
-            raise ApiError(ApiErrorCode.VALIDATION_ERROR, "tick at least one purpose to consent")
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.PICK_A_PURPOSE)
         now = service.clock.now()
         body = ConsentCreate(
             purposes=purposes,
@@ -102,11 +164,13 @@ def portal_consent(
             expires_at=now + timedelta(days=duration_days),
         )
         given = service.give_consent(actor=actor, subject=actor.subject or "", body=body)
-        return receipt_page(
-            request, "Consent recorded", "Keep this signed receipt of your consent.", given.receipt
+        names = receipts.purpose_names(service, actor)
+        return receipts.receipt_page(
+            request, receipts.consent_summary(words_for(request), given.consent, names)
         )
 
-    return attempt(request, action)
+    typed = {"purposes": purposes or [], "duration_days": duration_days}
+    return _form(request, service, csrf, act, field="purposes", typed=typed)
 
 
 @router.post("/portal/enrol")
@@ -118,20 +182,28 @@ def portal_enrol(
     consent_id: Annotated[Identifier, Form()],
     image: Annotated[UploadFile, File()],
 ) -> Response:
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
+    def act(actor: Actor) -> Response:
         data = read_image(image.file, max_bytes=settings.max_image_bytes)
-        template = service.enrol(
-            actor=actor, subject=actor.subject or "", consent_id=consent_id, image=data
-        )
-        return receipt_page(
-            request,
-            "Photo enrolled",
-            "Your photo was turned into an encrypted template and then discarded.",
-            template,
-        )
+        service.enrol(actor=actor, subject=actor.subject or "", consent_id=consent_id, image=data)
+        return RedirectResponse("/portal?done=photo#enrol", status_code=303)
 
-    return attempt(request, action)
+    return _form(request, service, csrf, act, field="image", typed={"consent_id": consent_id})
+
+
+@router.post("/portal/searchable")
+def portal_searchable(
+    request: Request,
+    service: ServiceDep,
+    csrf: Annotated[str, Form()],
+    searchable: Annotated[bool, Form()],
+) -> Response:
+    """The volunteer's own switch: may searches among everyone (1:N) find them."""
+
+    def act(actor: Actor) -> Response:
+        service.set_searchable(actor=actor, subject=actor.subject or "", searchable=searchable)
+        return RedirectResponse("/portal#searchable", status_code=303)
+
+    return _form(request, service, csrf, act, field="searchable", typed={})
 
 
 @router.post("/portal/withdraw")
@@ -140,17 +212,51 @@ def portal_withdraw(
     service: ServiceDep,
     csrf: Annotated[str, Form()],
     consent_id: Annotated[Identifier, Form()],
+    purpose_id: Annotated[Identifier, Form()],
+    confirm: Annotated[bool, Form()] = False,
 ) -> Response:
+    """Stop one use; the very last one is confirmed first, since it erases everything."""
+
     def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
-        result = service.withdraw_consent(
-            actor=actor, subject=actor.subject or "", consent_id=consent_id
+        session, actor = posted(request, service, PORTAL, csrf)
+        subject = actor.subject or ""
+        active = [c for c in service.list_consents(actor=actor, subject=subject)
+                  if c.status == "active"]
+        last = [c.id for c in active] == [consent_id] and active[0].purposes == [purpose_id]
+        names = receipts.purpose_names(service, actor)
+        if last and not confirm:
+            return render(
+                request,
+                "withdraw_last.html",
+                csrf=session.csrf,
+                consent_id=consent_id,
+                purpose_id=purpose_id,
+                purpose=names.get(purpose_id, purpose_id),
+            )
+        result = service.withdraw_purpose(
+            actor=actor, subject=subject, consent_id=consent_id, purpose_id=purpose_id
         )
-        return receipt_page(
-            request, "Consent withdrawn", "The withdrawal took effect immediately.", result
+        words = words_for(request)
+        if result.erasure is not None:
+            return _erased(request, service, result.erasure)
+        assert result.purpose_withdrawal is not None  # the subject stays: a receipt is kept
+        return receipts.receipt_page(
+            request, receipts.purpose_withdrawal_summary(words, result.purpose_withdrawal)
         )
 
     return attempt(request, action)
+
+
+def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Response:
+    """The erasure receipt page: download now, or later once with the code; session over."""
+    code = receipts.keepsakes(request).keep(
+        receipts.signed_json(erasure.signed), now=service.clock.now()
+    )
+    response = receipts.receipt_page(
+        request, receipts.erasure_summary(words_for(request), erasure, code=code)
+    )
+    end_session(request, response, Area.PORTAL)
+    return response
 
 
 @router.post("/portal/erase")
@@ -160,23 +266,15 @@ def portal_erase(
     csrf: Annotated[str, Form()],
     confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
+    def act(actor: Actor) -> Response:
         if not confirm:
-            raise ApiError(ApiErrorCode.VALIDATION_ERROR, "tick the box to confirm erasure")
-        receipt = service.erase(
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_ERASURE)
+        erasure = service.erase(
             actor=actor, subject=actor.subject or "", reason=ErasureReason.REQUEST
         )
-        response = receipt_page(
-            request,
-            "Everything erased",
-            "Your data is gone; this signed receipt is all that remains.",
-            receipt,
-        )
-        end_session(request, response, Area.PORTAL)
-        return response
+        return _erased(request, service, erasure)
 
-    return attempt(request, action)
+    return _form(request, service, csrf, act, field="erase", typed={})
 
 
 @router.get("/portal/data")
@@ -189,9 +287,8 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
         export = service.export(actor=actor, subject=actor.subject or "")
-        return render(
-            request, "portal_data.html", export_html=service.render_export(export, fmt="html")
-        )
+        page = service.render_export(export, ExportFormat.HTML)
+        return render(request, "portal_data.html", export_html=page)
 
     return attempt(request, action)
 

@@ -8,7 +8,6 @@ page that says what to do, keeps its stable code as a detail, and answers the JS
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,10 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 
 def advice(error: Refusal) -> str:
-    """The English source of what to tell a person about ``error`` (translated when rendered)."""
+    """The English source of what to tell a person about ``error`` (translated when rendered):
+    the page's own message when it raised one (marked with ``N_``), else the code's advice."""
+    if error.message in vocabulary.PAGE_MESSAGES:
+        return error.message
     return vocabulary.ERRORS.get(error.code, error.message)
 
 
@@ -89,15 +91,3 @@ def attempt(request: Request, action: Callable[[], Response]) -> Response:
         return action()
     except (ConsentError, EngineError, ApiError) as error:
         return refusal(request, error)
-
-
-def receipt_page(request: Request, title: str, summary: str, receipt: Any) -> HTMLResponse:
-    text = json.dumps(receipt.model_dump(mode="json"), indent=2, ensure_ascii=False)
-    return render(
-        request,
-        "receipt.html",
-        title=title,
-        summary=summary,
-        receipt=text,
-        signed='"signature"' in text,
-    )

@@ -14,6 +14,10 @@ ACTIONS: dict[str, str] = {
     "verify": "Search (verify one person)",
     "identify": "Search (identify among all)",
     "export": "Data exported",
+    "incident_recorded": "Incident recorded",
+    "incident_notified": "Incident notified",
+    "rights_requested": "Rights request received",
+    "rights_answered": "Rights request answered",
     "erase": "Erased",
     "sweep": "Retention sweep",
     "key_created": "Key created",
@@ -84,3 +88,8 @@ ERRORS: dict[str, str] = {
     "subject_erased": "This record was erased. Nothing about it can be used again.",
     "rate_limited": "Too many requests. Please wait a minute and try again.",
 }
+
+# Messages the pages raise themselves (already advice, so shown as they are).
+PICK_A_PURPOSE = "Tick at least one use to consent."
+CONFIRM_ERASURE = "Tick the box to confirm: this cannot be undone."
+PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE})

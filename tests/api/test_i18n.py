@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,19 +11,36 @@ from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, negotiate
 
 WEB = Path(vocabulary.__file__).parent
-# _("text") and _('text') in templates; plain string literals after `_(` in the modules.
-CALL = re.compile(r"""\bN?_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+# _("text") and _('text') in templates; _(...), N_(...) and words(...) of a literal in modules.
+CALL = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+TRANSLATORS = {"_", "N_", "words"}
+
+
+def _module_strings(path: Path) -> set[str]:
+    return {
+        node.args[0].value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in TRANSLATORS
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
 
 
 def source_strings() -> set[str]:
     found: set[str] = set()
-    modules = [p for p in WEB.glob("*.py") if p.stem not in {"i18n", "french"}]
-    for path in [*WEB.glob("templates/*.html"), *modules]:
+    for path in WEB.glob("templates/*.html"):
         for double, single in CALL.findall(path.read_text(encoding="utf-8")):
             found.add(double or single)
+    for path in WEB.glob("*.py"):
+        if path.stem not in {"i18n", "french"}:
+            found |= _module_strings(path)
     for table in (vocabulary.ACTIONS, vocabulary.OUTCOMES, vocabulary.ERASURE_REASONS,
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES):
         found.update(table.values())
+    found.update(vocabulary.PAGE_MESSAGES)
     return found
 
 

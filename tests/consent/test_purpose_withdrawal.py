@@ -41,8 +41,6 @@ def test_withdrawing_the_last_purpose_withdraws_the_consent_and_erases_a_lone_su
     world: World,
 ) -> None:
     subject, consent = world.subject()
-    assert world.service.is_last_purpose(actor=world.portal, subject=subject,
-                                         consent_id=consent, purpose_id=world.purpose)
     result = world.service.withdraw_purpose(actor=world.portal, subject=subject,
                                             consent_id=consent, purpose_id=world.purpose)
     assert result.subject_erased and result.erasure is not None
@@ -58,3 +56,18 @@ def test_purpose_withdrawal_receipts_go_with_the_subject_on_erasure(world: World
     world.service.erase(actor=world.portal, subject=subject, reason=ErasureReason.REQUEST)
     with world.service.runtime.db.transaction() as session:
         assert session.scalars(select(PurposeWithdrawal)).all() == []
+
+
+def test_a_consent_ended_with_its_last_purpose_gets_a_signed_receipt_when_the_subject_stays(
+    world: World,
+) -> None:
+    subject, first = world.subject()
+    world.service.give_consent(actor=world.portal, subject=subject, body=world.consent_body())
+    result = world.service.withdraw_purpose(actor=world.portal, subject=subject,
+                                            consent_id=first, purpose_id=world.purpose)
+    assert result.consent.status == "withdrawn" and not result.subject_erased
+    signed = result.purpose_withdrawal
+    assert signed is not None and signed.receipt.receipt["consentWithdrawn"] is True
+    assert signed.receipt.receipt["purposesKept"] == []
+    assert verify_receipt(signed.receipt.receipt, signed.receipt.signature,
+                          world.service.public_key)

@@ -25,7 +25,13 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, World, make_world, template_bytes
+from tests.consent.conftest import (
+    FakeClock,
+    World,
+    assert_witness_sees_the_restore,
+    make_world,
+    template_bytes,
+)
 
 
 @pytest.fixture
@@ -104,7 +110,7 @@ def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_er
         # them as a subject, without a template to match (they enrol again).
         assert report.subject_keys_lost == 1 and restored.index.count() == 0
         assert restored.get_subject(actor=world.portal, subject=kept).status == "active"
-        assert restored.verify_audit().ok
+        assert_witness_sees_the_restore(restored)
     finally:
         restored.close()
 
@@ -143,6 +149,6 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
         assert restored.verify(actor=world.researcher, subject=kept, purpose_id=world.purpose,
                                probe_consent_id=world.probe(),
                                image=portrait_jpegs[1]).decision == "match"
-        assert restored.verify_audit().ok
+        assert_witness_sees_the_restore(restored)
     finally:
         restored.close()

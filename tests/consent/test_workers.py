@@ -178,3 +178,18 @@ def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
             reopened.close()
     finally:
         service_a.close()
+
+
+def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epoch(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    a, b = workers
+    report = a.service.rotate_epoch(actor=a.admin)  # B loaded the epoch A just destroyed
+    pseudonym, consent_id = b.subject()
+    b.service.enrol(actor=b.portal, subject=pseudonym, consent_id=consent_id,
+                    image=portrait_jpegs[0])
+    assert [e.id for e in b.service.key_epochs(actor=b.admin)
+            if e.destroyed_at is None] == [report.new_epoch]
+    found = a.service.identify(actor=a.researcher, purpose_id=a.purpose,
+                               probe_consent_id=a.probe(), image=flipped_jpegs[0])
+    assert [c.subject for c in found.candidates] == [pseudonym]

@@ -98,6 +98,7 @@ def test_revoked_key_and_expired_token_are_refused_and_audited(
     expired = world.client.get(f"/v1/subjects/{other}", headers=auth(token))
     assert expired.status_code == 401 and expired.json()["code"] == "unauthenticated"
 
+    service.flush_auth_failures()  # failures are aggregated: one event per window
     failures = _login_failures(service)
     assert any(made["key_id"] in details and "revoked" in details for _, details in failures)
     assert any(token.split(".")[0] in details and "expired" in details for _, details in failures)
