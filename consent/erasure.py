@@ -43,6 +43,7 @@ from optinface.consent.epochs import next_boundary
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
@@ -146,9 +147,7 @@ def erase_subject(
             # Taken with the index file already scrubbed and the rows deleted, in the
             # transaction that commits them together with this receipt: stored iff they are.
             "destroyedAt": runtime.clock.now().isoformat(),
-            "afterDestroyedAt": "the database write-ahead log, which still holds old copies"
-            " of the deleted pages, is checkpointed and truncated (at the latest on the next"
-            " start-up)",
+            "afterDestroyedAt": after_destroyed(runtime.settings.url),
             # Backups and snapshots taken before this erasure: the subject key they hold is
             # wrapped under epoch key ``keyEpoch``, destroyed at the next epoch rotation
             # (``optinface keys epochs`` shows when it was).
