@@ -406,6 +406,7 @@ FRENCH: dict[str, str] = {
     "active": "actif",
     "withdrawn": "retiré",
     "expired": "expiré",
+    "erased": "effacé",
     "administrator": "administrateur",
     "portal": "portail",
     "researcher": "chercheur",
