@@ -185,7 +185,8 @@ def erase_subject(
 
 
 def erase_each(
-    runtime: Runtime, subjects: Iterable[tuple[str, ErasureReason]], *, actor: Actor | None
+    runtime: Runtime, subjects: Iterable[tuple[str, ErasureReason]], *, actor: Actor | None,
+    journaled: bool = False,
 ) -> list[ErasureReceipt]:
     """Erase each (pseudonym, reason) found due; the receipts of those erased here.
 
@@ -197,7 +198,7 @@ def erase_each(
     for pseudonym, reason in subjects:
         try:
             receipts.append(erase_subject(runtime, pseudonym=pseudonym, reason=reason,
-                                          actor=actor))
+                                          actor=actor, journaled=journaled))
         except SubjectErased:
             continue
     return receipts

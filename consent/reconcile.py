@@ -62,8 +62,7 @@ def reconcile(
     runtime.db.checkpoint()
     # A restored copy first loses every subject erased after it was taken.
     replayed = erasure_journal.pending(runtime)
-    for pseudonym, reason in replayed:
-        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None, journaled=True)
+    erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
