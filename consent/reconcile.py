@@ -65,6 +65,8 @@ def reconcile(
     for pseudonym, reason in replayed:
         erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None, journaled=True)
     with runtime.db.transaction() as session:
+        withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
+    with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
                 select(Subject.erasure_reason).where(Subject.pseudonym == pseudonym))
@@ -97,6 +99,7 @@ def reconcile(
             templates_destroyed=templates_destroyed,
             subject_keys_lost=lost,
             erasures_replayed=len(replayed),
+            withdrawals_replayed=len(withdrawals_replayed),
             index_discarded=index_discarded,
         )
         runtime.audit(
