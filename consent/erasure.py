@@ -109,10 +109,11 @@ def erase_subject(
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
         destroyed = destroy_templates(runtime, session, labels)
-        key_destroyed = session.get(SubjectKey, subject.id) is not None
-        # Copies made before now hold the key wrapped under the current epoch (or an older one,
-        # destroyed by then): they become undecryptable when the current epoch key is.
-        copies_epoch = runtime.keys.epoch
+        key_row = session.get(SubjectKey, subject.id)
+        key_destroyed = key_row is not None
+        # Copies made before now hold the key wrapped under this epoch (or an older one,
+        # destroyed by then): they become undecryptable when the next rotation destroys it.
+        copies_epoch = key_row.epoch if key_row is not None else runtime.keys.epoch
         copies_undecryptable_at = next_boundary(runtime, session)
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))

@@ -64,6 +64,8 @@ def reconcile(
     replayed = erasure_journal.pending(runtime)
     erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
+        withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
+    with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
                 select(Subject.erasure_reason).where(Subject.pseudonym == pseudonym))
@@ -95,6 +97,7 @@ def reconcile(
             templates_destroyed=templates_destroyed,
             subject_keys_lost=lost,
             erasures_replayed=len(replayed),
+            withdrawals_replayed=len(withdrawals_replayed),
             index_discarded=index_discarded,
         )
         runtime.audit(
