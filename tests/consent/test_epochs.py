@@ -160,6 +160,9 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
         assert restored.last_reconcile is not None
         assert restored.last_reconcile.subject_keys_lost == 1
         assert restored.index.count() == 0
-        assert restored.verify_audit().ok
+        # The copy's log lacks the events since the snapshot (the rotation among them), and the
+        # witness folder outside the data says so: a restore is visible to an outsider.
+        status = restored.verify_audit()
+        assert not status.ok and "witness checkpoint" in (status.problem or "")
     finally:
         restored.close()
