@@ -13,10 +13,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from optinface.api.docs import install_docs
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
 from optinface.api.periodic import Periodic
-from optinface.api.routes import audit, health, keys, matching, purposes, subjects, wellknown
+from optinface.api.routes import (
+    audit,
+    health,
+    incidents,
+    keys,
+    matching,
+    purposes,
+    subjects,
+    wellknown,
+)
+from optinface.api.security_headers import SecurityHeadersMiddleware
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -71,7 +82,10 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         summary="Consent-first face matching: express consent, real erasure, a declared database.",
         lifespan=lifespan,
         responses=_ERROR_RESPONSES,
+        docs_url=None,  # FastAPI's pages load from a CDN; api.docs serves them from this app
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
     app.state.auth_throttle = RateLimiter(
@@ -82,7 +96,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys):
+    for module in (purposes, subjects, matching, audit, keys, incidents):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(wellknown.router)
@@ -96,4 +110,5 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)  # last added: wraps every other answer
     return app

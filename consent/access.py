@@ -99,7 +99,10 @@ Generated {{ e.generated_at.isoformat() }} by {{ e.controller_name }} ({{ e.cont
 
 
 def render(export: AccessExport, fmt: ExportFormat) -> str:
-    """Markdown, or the same lines as escaped HTML (one layout, so the two never disagree)."""
+    """JSON, Markdown, or the same lines as escaped HTML (one layout, so the pages never
+    disagree)."""
+    if fmt == ExportFormat.JSON:
+        return export.model_dump_json(indent=2)
     markdown = Environment(autoescape=False, keep_trailing_newline=True).from_string(  # noqa: S701
         _TEMPLATE
     ).render(
@@ -107,7 +110,7 @@ def render(export: AccessExport, fmt: ExportFormat) -> str:
         heading=lambda level: "#" * level + " ",
         item=lambda key, value: f"- **{key}**: {value}\n",
     )
-    return markdown if fmt == "md" else markdown_to_html(markdown)
+    return markdown if fmt == ExportFormat.MD else markdown_to_html(markdown)
 
 
 def markdown_to_html(markdown: str) -> str:

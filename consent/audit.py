@@ -51,6 +51,8 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    INCIDENT_RECORDED = "incident_recorded"
+    INCIDENT_NOTIFIED = "incident_notified"
     RIGHTS_REQUESTED = "rights_requested"
     RIGHTS_ANSWERED = "rights_answered"
     ERASE = "erase"

@@ -39,6 +39,8 @@ class Permission(StrEnum):
     READ_LEDGER = "read_ledger"
     REQUEST_RIGHTS = "request_rights"  # record a rights request (the subject's side)
     ANSWER_REQUESTS = "answer_requests"  # see and answer rights requests (reviewer, admin)
+    MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
+    READ_INCIDENTS = "read_incidents"  # the incident register and its notices
 
 
 _SUBJECT_SIDE = {
@@ -77,6 +79,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # A compliance reviewer answers access requests and checks what is held (issue 4).
             Permission.EXPORT,
             Permission.ANSWER_REQUESTS,
+            Permission.READ_INCIDENTS,
         }
     ),
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),

@@ -350,6 +350,8 @@ class ReconcileReport(BaseModel):
     consents_ended_erased: int  # no consent in force any more: erased on start-up
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
     subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
+    erasures_replayed: int = 0  # erased after the restored copy was taken: erased again
+    withdrawals_replayed: int = 0  # consents withdrawn after it: withdrawn again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 
@@ -495,6 +497,65 @@ class RightsRequestPublic(BaseModel):
     overdue: bool = Field(description="Past the deadline, unanswered or answered late.")
 
 
+# Incidents ------------------------------------------------------------------------------------
+class IncidentCreate(BaseModel):
+    """Every field the Québec register (reg. A-2.1 r. 3.1 s. 7) and GDPR art. 33(3) ask for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=4000, description="What happened.")
+    circumstances: str = Field(min_length=1, max_length=4000, description="How, and the cause.")
+    occurred_from: AwareDatetime
+    occurred_until: AwareDatetime | None = None
+    became_aware_at: AwareDatetime = Field(description="Starts the 72-hour clock.")
+    data_categories: list[str] = Field(min_length=1, description="e.g. face templates.")
+    subjects_affected: int | None = Field(default=None, ge=0)
+    affected_is_estimate: bool = False
+    quebec_residents: int | None = Field(default=None, ge=0)
+    involves_templates: bool = True
+    risk_of_serious_injury: bool = Field(
+        default=True, description="Presumed when templates are involved (see downgrade_reason).")
+    risk_assessment: str = Field(min_length=1, max_length=4000,
+                                 description="Sensitivity, consequences, likelihood.")
+    downgrade_reason: str | None = Field(default=None, max_length=4000)
+    measures_taken: str = Field(min_length=1, max_length=4000)
+    measures_suggested: str = Field(min_length=1, max_length=4000,
+                                    description="What the persons can do to reduce the risk.")
+
+
+class IncidentPublic(BaseModel):
+    id: str
+    description: str
+    circumstances: str
+    occurred_from: datetime
+    occurred_until: datetime | None
+    became_aware_at: datetime
+    data_categories: list[str]
+    subjects_affected: int | None
+    affected_is_estimate: bool
+    quebec_residents: int | None
+    involves_templates: bool
+    risk_of_serious_injury: bool
+    risk_assessment: str
+    downgrade_reason: str | None
+    measures_taken: str
+    measures_suggested: str
+    recorded_at: datetime
+    keep_until: datetime = Field(description="At least 5 years after awareness.")
+    notify_by: datetime = Field(description="Awareness + 72 hours (GDPR art. 33(1)).")
+    regulator_notified_at: datetime | None
+    subjects_notified_at: datetime | None
+    hours_left: float | None = Field(description="Until notify_by; negative once late.")
+    notification_overdue: bool
+
+
+class IncidentNotice(BaseModel):
+    incident_id: str
+    audience: str
+    text: str
+    generated_at: datetime
+
+
 # Access ---------------------------------------------------------------------------------------
 class MatchingLogic(BaseModel):
     """GDPR art. 15(1)(h): how a face is compared, and how often it errs."""
@@ -638,4 +699,9 @@ class ConsentLedger(BaseModel):
     consents: list[ConsentPublic]
 
 
-ExportFormat = Literal["md", "html"]
+class ExportFormat(StrEnum):
+    """How an access export is written: as data (JSON) or as a page (Markdown, HTML)."""
+
+    JSON = "json"
+    MD = "md"
+    HTML = "html"

@@ -27,6 +27,7 @@ from optinface.consent import (
     declaration,
     enrolment,
     epochs,
+    incidents,
     ledger,
     matching,
     purpose_withdrawal,
@@ -42,8 +43,10 @@ from optinface.consent.db import Database
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound
+from optinface.consent.incidents import Audience
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
+from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
@@ -71,6 +74,9 @@ from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    IncidentCreate,
+    IncidentNotice,
+    IncidentPublic,
     KeyEpochPublic,
     KeyName,
     MatchResult,
@@ -418,6 +424,13 @@ class OptinFace:
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
                                 purpose_withdrawal=narrowed)
 
+    def is_erased(self, pseudonym: str) -> bool:
+        """Whether ``pseudonym`` has a tombstone: the portal tells a volunteer whose session
+        outlived their record, instead of asking them to log in again. Says nothing else."""
+        with self._read() as session:
+            found = activity.tombstone(session, tombstone_hash(self.runtime.keys, pseudonym))
+            return found is not None
+
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
         """The subject's signed receipts of purposes withdrawn from consents they keep."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
@@ -504,6 +517,33 @@ class OptinFace:
         authorize(actor, Permission.ANSWER_REQUESTS)
         with self._read() as session:
             return rights_requests.all_requests(session, now=self.clock.now())
+
+    # Incidents --------------------------------------------------------------------------------
+    def record_incident(self, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:
+        """Record a confidentiality incident; its 72-hour clock starts at awareness."""
+        authorize(actor, Permission.MANAGE_INCIDENTS)
+        return incidents.record(self.runtime, actor=actor, body=body)
+
+    def incident_notified(self, *, actor: Actor, incident_id: str,
+                          audience: Audience) -> IncidentPublic:
+        """Record that the regulator, or the persons concerned, were notified now."""
+        authorize(actor, Permission.MANAGE_INCIDENTS)
+        return incidents.mark_notified(self.runtime, actor=actor, incident_id=incident_id,
+                                       audience=audience)
+
+    def incidents(self, *, actor: Actor) -> list[IncidentPublic]:
+        """The incident register, newest first, each with its notification clock."""
+        authorize(actor, Permission.READ_INCIDENTS)
+        with self._read() as session:
+            return incidents.all_incidents(session, now=self.clock.now())
+
+    def incident_notice(self, *, actor: Actor, incident_id: str,
+                        audience: Audience) -> IncidentNotice:
+        """The notice for the regulator or for the persons concerned, from the record."""
+        authorize(actor, Permission.READ_INCIDENTS)
+        with self._read() as session:
+            return incidents.notice(session, incident_id=incident_id, audience=audience,
+                                    settings=self.settings, now=self.clock.now())
 
     def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
         """The export as JSON, Markdown or HTML."""

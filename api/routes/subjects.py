@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
-from optinface.api.schemas import ExportFormat, SearchableUpdate
+from optinface.api.schemas import SearchableUpdate
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
@@ -24,6 +24,7 @@ from optinface.consent.schemas import (
     ConsentPublic,
     ErasureReason,
     ErasureReceipt,
+    ExportFormat,
     RightsRequestCreate,
     RightsRequestPublic,
     SubjectCreate,
@@ -87,7 +88,7 @@ def choose_alternative(
 
 
 @router.delete("/{subject}")
-def erase_subject(
+def erase(
     subject: Identifier, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)]
 ) -> ErasureReceipt:
     """Erase the subject at once: unsearchable, templates and key destroyed; a signed receipt."""
@@ -155,7 +156,7 @@ def export_subject(
     if export_format is ExportFormat.JSON:
         return export
     if export_format is ExportFormat.HTML:
-        return HTMLResponse(service.render_export(export, fmt="html"))
+        return HTMLResponse(service.render_export(export, export_format))
     return PlainTextResponse(
-        service.render_export(export, fmt="md"), media_type="text/markdown; charset=utf-8"
+        service.render_export(export, export_format), media_type="text/markdown; charset=utf-8"
     )

@@ -32,6 +32,7 @@ from optinface.consent.schemas import (
     ConsentMethod,
     ErasureReason,
     ErasureReceipt,
+    ExportFormat,
     NoticePublic,
 )
 from optinface.consent.service import OptinFace
@@ -286,9 +287,8 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
         export = service.export(actor=actor, subject=actor.subject or "")
-        return render(
-            request, "portal_data.html", export_html=service.render_export(export, fmt="html")
-        )
+        page = service.render_export(export, ExportFormat.HTML)
+        return render(request, "portal_data.html", export_html=page)
 
     return attempt(request, action)
 

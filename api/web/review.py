@@ -157,6 +157,7 @@ def review(request: Request, service: ServiceDep) -> Response:
             ledger=service.consent_ledger(actor=actor),
             register=service.register(actor=actor),
             rights_requests=service.rights_requests(actor=actor),
+            incidents=service.incidents(actor=actor),
             names=_Names(service, actor),
         )
 
