@@ -436,6 +436,17 @@ class CheckpointPublic(BaseModel):
     note: str = Field(description="The signed note itself.")
 
 
+class ConsistencyProof(BaseModel):
+    """That the log of ``second_size`` events extends the one of ``first_size`` (RFC 9162
+    2.1.4): check it against the roots of two signed checkpoints you hold, not these."""
+
+    first_size: int
+    second_size: int
+    first_root: str = Field(description="Base64 root of the first tree, as the log has it now.")
+    second_root: str = Field(description="Base64 root of the second tree.")
+    proof: list[str] = Field(description="Base64 hashes (RFC 9162 2.1.4.1).")
+
+
 class InclusionProof(BaseModel):
     """That event ``seq`` is leaf ``seq - 1`` of the tree in the export's checkpoint."""
 
