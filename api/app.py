@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from optinface.api.docs import install_docs
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
 from optinface.api.periodic import Periodic
@@ -27,6 +28,7 @@ from optinface.api.routes import (
     subjects,
     wellknown,
 )
+from optinface.api.security_headers import SecurityHeadersMiddleware
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -81,7 +83,10 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         summary="Consent-first face matching: express consent, real erasure, a declared database.",
         lifespan=lifespan,
         responses=_ERROR_RESPONSES,
+        docs_url=None,  # FastAPI's pages load from a CDN; api.docs serves them from this app
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
     app.state.auth_throttle = RateLimiter(
@@ -106,4 +111,5 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)  # last added: wraps every other answer
     return app

@@ -17,6 +17,7 @@ multiple_faces             422     more than one face (a bystander is never enro
 low_quality                422     the face is too small or uncertain for a reliable template
 invalid_request            422     well-formed but against a rule (e.g. consent too long)
 unauthenticated            401     no, unknown, revoked or expired API key / subject token
+                                   (one message for all: the caller never learns which)
 forbidden                  403     the role may not do this, or a subject token on another subject
 consent_required           403     no active consent covers this operation (a refusal of
                                    permission, not a state conflict: the caller cannot fix it)
@@ -35,7 +36,8 @@ declaration_period_running 409     declared, but the 60-day period before servic
 redeclaration_required     409     the register changed since its declaration: declare again
 suspended_by_regulator     409     a regulator's order suspends enrolment and matching
 model_mismatch             409     templates from two models cannot be compared
-rate_limited               429     per-key rate or daily identify quota spent; see Retry-After
+rate_limited               429     per-key rate, daily identify quota or the client's failed
+                                   authentications spent; see Retry-After
 not_calibrated             503     no calibrated threshold for the model at the stated FMR
 model_integrity            503     a model file is missing or its SHA-256 differs
 index_corrupt              503     the saved index cannot be read
@@ -70,6 +72,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optinface.api.limits import retry_after_header
+from optinface.api.security_headers import security_headers
 from optinface.consent.errors import ConsentError, QuotaExceeded
 from optinface.engine.errors import EngineError
 
@@ -231,6 +234,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         ApiErrorCode.INTERNAL_ERROR,
         "internal error; the operator can find it in the log",
         status=500,
+        headers=security_headers(request.scope),
     )
 
 

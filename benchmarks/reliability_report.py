@@ -47,11 +47,28 @@ its mount (append-only or WORM, separate from the data).
 """
 
 
+GUARANTEES = """\
+## Guarantees of an erasure and their time bounds
+
+| Guarantee | What it covers | Time bound | Tests |
+|---|---|---|---|
+| unsearchable | every search started after the erasure call returns | at once | test_concurrency, tests/consent/test_lifecycle |
+| gone from the files | template rows, wrapped subject key (row and bytes), tokens, the index slot (re-encrypted in place), the WAL | at once, in the same call | test_crash, tests/consent/test_epochs (`no_wrapped_key_row`) |
+| undecryptable in backups | any copy of the database or index made before the erasure, even together with the key store | the next epoch boundary (`OPTINFACE_KEY_EPOCH_HOURS`, 24 h), stated in the receipt | tests/consent/test_epochs, tests/consent/test_restore |
+| never resurrected | a data directory restored from a disk snapshot or by `optinface restore` | before it serves (erasure journal replay) | tests/consent/test_restore |
+| no plaintext template on disk | every file of the data directory (the index is encrypted per segment; keys live apart) | always | tests/consent/test_at_rest, tests/engine/test_index |
+
+"""
+
+
 KNOWN_GAPS = [
     "- Below the file level, blocks that SQLite frees when it truncates its WAL are not zeroed,"
     " and copy-on-write file systems and SSDs keep older copies whatever a program does: the"
     " data directory belongs on an encrypted volume (index files are zeroed before they are"
-    " replaced).",
+    " replaced; what remains is ciphertext, bounded by the epoch rotation like backups).",
+    "- A backup older than the current key epoch restores consents, receipts and the audit log"
+    " but not templates: their epoch key is destroyed, as the erasure guarantee requires, and"
+    " the subjects enrol again.",
     "- Portal web sessions are held in memory: a restart logs subjects out (their data is"
     " untouched).",
     "- The Dockerfile is linted (hadolint) and checked against the CLI but was never built"
@@ -73,7 +90,7 @@ def main() -> None:
     figures = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
     lines = ["# Reliability", "",
              "Regenerate with `python -m benchmarks.reliability_report`.", "",
-             f"Test run: {status}.", "", WHAT, AUDIT, "## Figures", ""]
+             f"Test run: {status}.", "", GUARANTEES, WHAT, AUDIT, "## Figures", ""]
     for name, values in figures.items():
         lines += [f"### {name}", "", "```json", json.dumps(values, indent=2, sort_keys=True),
                   "```", ""]

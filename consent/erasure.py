@@ -34,7 +34,7 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent import changefeed
+from optinface.consent import changefeed, erasure_journal
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -43,6 +43,7 @@ from optinface.consent.epochs import next_boundary
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
@@ -80,9 +81,14 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
 
 
 def erase_subject(
-    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    journaled: bool = False,
 ) -> ErasureReceipt:
-    """Erase everything biometric about ``pseudonym`` and return the signed receipt."""
+    """Erase everything biometric about ``pseudonym`` and return the signed receipt.
+
+    Args:
+        journaled: The erasure journal already names it (a replay after a restore).
+    """
     started = time.perf_counter()
     requested_at = runtime.clock.now()
     with runtime.db.transaction() as session:
@@ -96,6 +102,9 @@ def erase_subject(
     unsearchable_at = runtime.clock.now()
 
     subject_hash = tombstone_hash(runtime.keys, pseudonym)
+    if not journaled:  # before the destruction commits: a restore must never undo it
+        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.JournalEntry(
+            subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
         destroyed = destroy_templates(runtime, session, labels)
@@ -138,9 +147,7 @@ def erase_subject(
             # Taken with the index file already scrubbed and the rows deleted, in the
             # transaction that commits them together with this receipt: stored iff they are.
             "destroyedAt": runtime.clock.now().isoformat(),
-            "afterDestroyedAt": "the database write-ahead log, which still holds old copies"
-            " of the deleted pages, is checkpointed and truncated (at the latest on the next"
-            " start-up)",
+            "afterDestroyedAt": after_destroyed(runtime.settings.url),
             # Backups and snapshots taken before this erasure: the subject key they hold is
             # wrapped under epoch key ``keyEpoch``, destroyed at the next epoch rotation
             # (``optinface keys epochs`` shows when it was).

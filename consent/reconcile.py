@@ -13,6 +13,10 @@ nothing allows keeping, until some later sweep. Likewise the templates of a cons
 while another keeps their subject are destroyed here. After this, every template row is in the
 index or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
 
+Before anything else, the erasures the journal in the witness directory records and this
+database does not (a copy restored from before them, see :mod:`consent.erasure_journal`) are
+made again.
+
 Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
 from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
 the subjects kept, to enrol again (``subject_keys_lost``).
@@ -29,6 +33,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
@@ -55,6 +60,10 @@ def reconcile(
     """
     now = runtime.clock.now()
     runtime.db.checkpoint()
+    # A restored copy first loses every subject erased after it was taken.
+    replayed = erasure_journal.pending(runtime)
+    for pseudonym, reason in replayed:
+        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
@@ -87,6 +96,7 @@ def reconcile(
             consents_ended_erased=len(ended),
             templates_destroyed=templates_destroyed,
             subject_keys_lost=lost,
+            erasures_replayed=len(replayed),
             index_discarded=index_discarded,
         )
         runtime.audit(

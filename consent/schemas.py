@@ -387,6 +387,7 @@ class ReconcileReport(BaseModel):
     consents_ended_erased: int  # no consent in force any more: erased on start-up
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
     subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
+    erasures_replayed: int = 0  # erased after the restored copy was taken: erased again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 

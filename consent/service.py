@@ -47,6 +47,7 @@ from optinface.consent.errors import DataDirUnusable, NotFound
 from optinface.consent.incidents import Audience
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
+from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
@@ -424,6 +425,13 @@ class OptinFace:
                        if c.id == consent_id)
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
                                 purpose_withdrawal=narrowed)
+
+    def is_erased(self, pseudonym: str) -> bool:
+        """Whether ``pseudonym`` has a tombstone: the portal tells a volunteer whose session
+        outlived their record, instead of asking them to log in again. Says nothing else."""
+        with self._read() as session:
+            found = activity.tombstone(session, tombstone_hash(self.runtime.keys, pseudonym))
+            return found is not None
 
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
         """The subject's signed receipts of purposes withdrawn from consents they keep."""

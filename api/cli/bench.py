@@ -166,8 +166,10 @@ def local_server(port: int | None = None) -> Iterator[tuple[str, str]]:
                    "--port", str(port), "--data-dir", str(Path(root) / "var")]
         env = {**os.environ, "COLUMNS": "200"}
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,  # noqa: S603 (our own CLI)
-                                   stderr=subprocess.STDOUT, text=True)
+        # Sample faces on a temporary data dir: a demonstration, as ./dev run's default says.
+        env.setdefault("OPTINFACE_DEMO_MODE", "true")
+        process = subprocess.Popen(  # noqa: S603 (our own console script, fixed arguments)
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
         threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
         url = f"http://127.0.0.1:{port}"

@@ -9,6 +9,7 @@ import typer
 
 from optinface.api.cli import (
     audit,
+    backup_commands,
     bench,
     demo,
     engine_commands,
@@ -37,6 +38,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(register.app, name="register")
 app.add_typer(receipts.app, name="receipt")
 rotation_commands.add_commands(app)
+backup_commands.add_commands(app)
 
 
 @app.callback()

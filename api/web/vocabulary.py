@@ -59,6 +59,7 @@ STATUSES: dict[str, str] = {
     "active": "active",
     "withdrawn": "withdrawn",
     "expired": "expired",
+    "erased": "erased",
 }
 
 ROLES: dict[str, str] = {

@@ -252,3 +252,12 @@ def test_every_refused_credential_gets_the_same_401(world: World, service: Optin
     answers.append(world.client.get("/v1/purposes"))
     assert {a.status_code for a in answers} == {401}
     assert len({a.content for a in answers}) == 1, {a.text for a in answers}
+
+
+def test_the_core_refuses_a_key_name_that_is_not_one_printable_line(
+    world: World, service: OptinFace
+) -> None:
+    admin = service.authenticate(world.keys.admin)
+    for name in ("", "a\nb", "x" * 201):
+        with pytest.raises(InvalidRequest):
+            service.create_api_key(actor=admin, role=Role.RESEARCHER, name=name)
