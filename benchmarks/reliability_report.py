@@ -55,7 +55,7 @@ GUARANTEES = """\
 | unsearchable | every search started after the erasure call returns | at once | test_concurrency, tests/consent/test_lifecycle |
 | gone from the files | template rows, wrapped subject key (row and bytes), tokens, the index slot (re-encrypted in place), the WAL | at once, in the same call | test_crash, tests/consent/test_epochs (`no_wrapped_key_row`) |
 | undecryptable in backups | any copy of the database or index made before the erasure, even together with the key store | the next epoch boundary (`OPTINFACE_KEY_EPOCH_HOURS`, 24 h), stated in the receipt | tests/consent/test_epochs, tests/consent/test_restore |
-| never resurrected | a data directory restored from a disk snapshot or by `optinface restore` | before it serves (erasure journal replay) | tests/consent/test_restore |
+| never resurrected | a data directory restored from a disk snapshot or by `optinface restore`: erasures and consent withdrawals made since are replayed | before it serves (erasure journal replay) | tests/consent/test_restore |
 | no plaintext template on disk | every file of the data directory (the index is encrypted per segment; keys live apart) | always | tests/consent/test_at_rest, tests/engine/test_index |
 
 """

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from optinface.consent import ledger, policies
+from optinface.consent import erasure_journal, ledger, policies
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import destroy_templates, erase_subject
@@ -76,6 +76,9 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str,
             # Withdrawing again changes nothing: the first withdrawal's time stays the record.
             return WithdrawalResult(consent=public(runtime, consent), templates_erased=0,
                                     subject_erased=False, erasure=None)
+        # Journaled before it commits, so a restored copy of the data withdraws it again.
+        erasure_journal.record(runtime.settings.witness_dir,
+                               erasure_journal.Withdrawal(consent_id=consent_id, at=now))
         consent.status = ConsentStatus.WITHDRAWN
         consent.withdrawn_at = now
         row.last_interaction_at = now

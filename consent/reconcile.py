@@ -38,7 +38,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
     destroy_templates,
-    erase_subject,
+    erase_each,
     excluded_subjects,
 )
 from optinface.consent.keys import KeyRing
@@ -62,8 +62,9 @@ def reconcile(
     runtime.db.checkpoint()
     # A restored copy first loses every subject erased after it was taken.
     replayed = erasure_journal.pending(runtime)
-    for pseudonym, reason in replayed:
-        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None, journaled=True)
+    erase_each(runtime, replayed, actor=None, journaled=True)
+    with runtime.db.transaction() as session:
+        withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
@@ -72,8 +73,7 @@ def reconcile(
             for pseudonym in excluded_subjects(session)
         ]
         ended = subjects_with_consent_ended(session, now=now)
-    for pseudonym, reason in interrupted + ended:
-        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None)
+    erase_each(runtime, interrupted + ended, actor=None)
     with runtime.db.transaction() as session:
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
@@ -97,6 +97,7 @@ def reconcile(
             templates_destroyed=templates_destroyed,
             subject_keys_lost=lost,
             erasures_replayed=len(replayed),
+            withdrawals_replayed=len(withdrawals_replayed),
             index_discarded=index_discarded,
         )
         runtime.audit(

@@ -388,6 +388,7 @@ class ReconcileReport(BaseModel):
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
     subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
     erasures_replayed: int = 0  # erased after the restored copy was taken: erased again
+    withdrawals_replayed: int = 0  # consents withdrawn after it: withdrawn again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 
@@ -470,6 +471,17 @@ class CheckpointPublic(BaseModel):
     key_id: str = Field(description="The note key hash (hex), as in the signature line.")
     verifier_key: str = Field(description="The C2SP verifier key: name+keyhash+key.")
     note: str = Field(description="The signed note itself.")
+
+
+class ConsistencyProof(BaseModel):
+    """That the log of ``second_size`` events extends the one of ``first_size`` (RFC 9162
+    2.1.4): check it against the roots of two signed checkpoints you hold, not these."""
+
+    first_size: int
+    second_size: int
+    first_root: str = Field(description="Base64 root of the first tree, as the log has it now.")
+    second_root: str = Field(description="Base64 root of the second tree.")
+    proof: list[str] = Field(description="Base64 hashes (RFC 9162 2.1.4.1).")
 
 
 class InclusionProof(BaseModel):

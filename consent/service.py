@@ -71,6 +71,7 @@ from optinface.consent.schemas import (
     ConsentGiven,
     ConsentLedger,
     ConsentPublic,
+    ConsistencyProof,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
@@ -628,6 +629,14 @@ class OptinFace:
             authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             return transparency.verify_running(session, self.runtime.log)
+
+    def audit_consistency(self, *, actor: Actor, first: int,
+                          second: int | None = None) -> ConsistencyProof:
+        """Proof that the log of ``second`` events (default: all) extends the one of ``first``:
+        a reviewer holding two checkpoints checks it without reading the log."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return transparency.consistency(session, first=first, second=second)
 
     def audit_checkpoint(self, *, actor: Actor) -> CheckpointPublic:
         """A signed checkpoint of the log up to this request, also witnessed: for a reviewer

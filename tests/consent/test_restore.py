@@ -152,3 +152,31 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
         assert_witness_sees_the_restore(restored)
     finally:
         restored.close()
+
+
+def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+) -> None:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    world = make_world(service, clock)
+    pseudonym, first = world.subject()
+    second = service.give_consent(actor=world.portal, subject=pseudonym,
+                                  body=world.consent_body()).consent.id
+    template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=first,
+                             image=portrait_jpegs[0])
+    destination = tmp_path / "backup"
+    assert CliRunner().invoke(cli, ["backup", str(destination), *cli_env]).exit_code == 0
+    service.withdraw_consent(actor=world.portal, subject=pseudonym, consent_id=first)
+    service.close()
+
+    done = CliRunner().invoke(cli, ["restore", str(destination), *cli_env])
+    assert done.exit_code == 0, done.output
+    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        assert template.id not in restored.index.labels()
+        statuses = {c.id: c.status for c in restored.list_consents(actor=world.portal,
+                                                                    subject=pseudonym)}
+        assert statuses == {first: "withdrawn", second: "active"}
+    finally:
+        restored.close()
