@@ -141,17 +141,19 @@ def _wire(
     index: VectorIndex | None,
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
-    keys = KeyRing.open(open_key_store(settings))
-    log = transparency.open_audit_log(settings, keys)
     db = Database(settings.url)
-    db.open()
+    with db.first_use():  # several workers on one ledger: one creates the shared keys
+        keys = KeyRing.open(open_key_store(settings))
+        protector = load_protector(keys.store)
+        log = transparency.open_audit_log(settings, keys)
+        db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
                         else _open_index(settings, dim=pipeline.embedding_size,
                                          key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=load_protector(keys.store), log=log,
+                      protector=protector, log=log,
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
