@@ -31,6 +31,7 @@ from optinface.consent import (
     ledger,
     matching,
     purpose_withdrawal,
+    review,
     rights_requests,
     rotation,
     transparency,
@@ -92,6 +93,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    ReviewDecisionCreate,
+    ReviewPublic,
     RightsRequestCreate,
     RightsRequestPublic,
     SearchCount,
@@ -519,6 +522,19 @@ class OptinFace:
         authorize(actor, Permission.ANSWER_REQUESTS)
         with self._read() as session:
             return rights_requests.all_requests(session, now=self.clock.now())
+
+    # Human review -----------------------------------------------------------------------------
+    def pending_reviews(self, *, actor: Actor) -> list[ReviewPublic]:
+        """Candidates awaiting a verifier's decision, oldest first."""
+        authorize(actor, Permission.REVIEW_CANDIDATES)
+        with self._read() as session:
+            return review.pending(session)
+
+    def decide_review(self, *, actor: Actor, review_id: str,
+                      body: ReviewDecisionCreate) -> ReviewPublic:
+        """A verifier confirms or rejects a candidate (see :mod:`consent.review`)."""
+        authorize(actor, Permission.REVIEW_CANDIDATES)
+        return review.decide(self.runtime, actor=actor, review_id=review_id, body=body)
 
     # Incidents --------------------------------------------------------------------------------
     def record_incident(self, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:
