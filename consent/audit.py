@@ -21,6 +21,7 @@ This is not logging: no biometric data, no secrets, pseudonyms only.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +38,8 @@ from optinface.consent.roles import Actor
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from optinface.consent.witness import Witness
 
+logger = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
 
 
@@ -48,6 +51,7 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    REVIEW_DECIDED = "review_decided"
     INCIDENT_RECORDED = "incident_recorded"
     INCIDENT_NOTIFIED = "incident_notified"
     RIGHTS_REQUESTED = "rights_requested"
@@ -191,6 +195,12 @@ class AuditLog:
     def witness_head(self, session: Session, *, now: datetime) -> AuditCheckpoint | None:
         """Sign and witness the head when the witness is behind it (periodically, at close)."""
         head = self.tree.head(session)
-        if head.size <= self.witness.latest_size():
+        witnessed = self.witness.latest_size()
+        if head.size < witnessed:
+            # Not refused: the operator must be able to start and look. But the log lost events.
+            logger.error("the audit log holds %d events but %d were witnessed: events were lost"
+                         " (a restored copy?); optinface audit verify will fail",
+                         head.size, witnessed)
+        if head.size <= witnessed:
             return None
         return self.checkpoint(session, now=now)

@@ -27,7 +27,7 @@ which is append-only and names pseudonyms that now lead nowhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +40,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
 from optinface.consent.epochs import next_boundary
+from optinface.consent.errors import SubjectErased
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
@@ -182,6 +183,26 @@ def erase_subject(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),
     )
+
+
+def erase_each(
+    runtime: Runtime, subjects: Iterable[tuple[str, ErasureReason]], *, actor: Actor | None,
+    journaled: bool = False,
+) -> list[ErasureReceipt]:
+    """Erase each (pseudonym, reason) found due; the receipts of those erased here.
+
+    With several workers on one ledger another worker may erase the same subject meanwhile
+    (a start-up finishing an erasure the other is still running); that one is skipped, its
+    receipt is the other worker's.
+    """
+    receipts = []
+    for pseudonym, reason in subjects:
+        try:
+            receipts.append(erase_subject(runtime, pseudonym=pseudonym, reason=reason,
+                                          actor=actor, journaled=journaled))
+        except SubjectErased:
+            continue
+    return receipts
 
 
 def destroy_ended_templates(

@@ -38,7 +38,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
     destroy_templates,
-    erase_subject,
+    erase_each,
     excluded_subjects,
 )
 from optinface.consent.keys import KeyRing
@@ -62,8 +62,7 @@ def reconcile(
     runtime.db.checkpoint()
     # A restored copy first loses every subject erased after it was taken.
     replayed = erasure_journal.pending(runtime)
-    for pseudonym, reason in replayed:
-        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None, journaled=True)
+    erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
     with runtime.db.transaction() as session:
@@ -74,8 +73,7 @@ def reconcile(
             for pseudonym in excluded_subjects(session)
         ]
         ended = subjects_with_consent_ended(session, now=now)
-    for pseudonym, reason in interrupted + ended:
-        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None)
+    erase_each(runtime, interrupted + ended, actor=None)
     with runtime.db.transaction() as session:
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditLog, event_leaf
 from optinface.consent.audit_verify import KnownCheckpoint, LogReport, verify_log
+from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import KeyRing
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import Checkpoint, Signer
@@ -25,6 +26,7 @@ from optinface.consent.schemas import (
     AccessExport,
     ChainStatus,
     CheckpointPublic,
+    ConsistencyProof,
     InclusionProof,
     PublishedKey,
 )
@@ -74,17 +76,43 @@ def with_inclusion_proofs(
 ) -> AccessExport:
     """``export`` with a fresh signed checkpoint and, for each event, its inclusion proof."""
     row = log.checkpoint(session, now=now)
-    leaves = [event_leaf(e) for e in session.scalars(
-        select(AuditEvent).where(AuditEvent.seq <= row.seq).order_by(AuditEvent.seq))]
-    tree = MerkleTree(leaves)
+    tree = _tree(session, row.seq)
     proofs = [
         InclusionProof(seq=event.seq, leaf_index=event.seq - 1, tree_size=tree.size,
-                       audit_path=[base64.b64encode(h).decode()
-                                   for h in tree.inclusion_proof(event.seq - 1)])
+                       audit_path=[_b64(h) for h in tree.inclusion_proof(event.seq - 1)])
         for event in export.events
     ]
     return export.model_copy(update={"checkpoint": checkpoint_public(session, row, log),
                                      "inclusion_proofs": proofs})
+
+
+def _tree(session: Session, size: int | None = None) -> MerkleTree:
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if size is not None:
+        query = query.where(AuditEvent.seq <= size)
+    return MerkleTree([event_leaf(e) for e in session.scalars(query)])
+
+
+def consistency(session: Session, *, first: int, second: int | None) -> ConsistencyProof:
+    """The proof that the log's first ``second`` events extend its first ``first``.
+
+    Raises:
+        InvalidRequest: A size beyond the log, or ``first`` above ``second``.
+    """
+    tree = _tree(session, second)
+    second = tree.size if second is None else second
+    try:
+        proof = tree.consistency_proof(first, second)
+    except ValueError as error:
+        raise InvalidRequest(f"no consistency proof from {first} to {second} events: the log"
+                             f" holds {tree.size}") from error
+    return ConsistencyProof(
+        first_size=first, second_size=second, first_root=_b64(tree.root(first)),
+        second_root=_b64(tree.root(second)), proof=[_b64(h) for h in proof])
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
 def chain_status(report: LogReport) -> ChainStatus:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import suppress
 from pathlib import Path
 
 from optinface.consent.errors import WitnessUnusable
@@ -32,15 +33,26 @@ SUFFIX = ".note"
 
 
 def _write_once(path: Path, text: str) -> bool:
-    """Create ``path`` durably with ``text``; False when it already exists."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
+    """Create ``path`` durably with ``text``, whole or not at all; False when it exists.
+
+    The text goes to a temporary file first and is hard-linked into place, which fails if the
+    name exists: a crash never leaves a truncated checkpoint that would fail verification.
+    """
+    if path.exists():
         return False
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
         stream.write(text)
         stream.flush()
         os.fsync(stream.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        with suppress(OSError):  # an append-only folder refuses the unlink: a harmless leftover
+            temporary.unlink()
     fsync_directory(path.parent)
     return True
 

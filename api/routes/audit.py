@@ -29,6 +29,7 @@ from optinface.consent.schemas import (
     ChainStatus,
     CheckpointPublic,
     ConsentLedger,
+    ConsistencyProof,
     Register,
     RightsRequestAnswer,
     RightsRequestPublic,
@@ -81,6 +82,19 @@ def verify_audit(
     """Recompute the chain and the tree against every signed and witnessed checkpoint: an edit,
     deletion, reordering, truncation or rewrite names the first inconsistency."""
     return service.verify_audit(actor=actor)
+
+
+@router.get("/audit/consistency")
+def audit_consistency(
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    first: Annotated[int, Query(ge=0, description="Tree size of the older checkpoint.")],
+    second: Annotated[int | None, Query(ge=1, description="Tree size of the newer one"
+                                                         " (default: the whole log).")] = None,
+) -> ConsistencyProof:
+    """RFC 9162 consistency proof between two tree sizes: verify it against the root hashes of
+    two checkpoints you kept, and the newer log provably extends the older one."""
+    return service.audit_consistency(actor=actor, first=first, second=second)
 
 
 @router.post("/audit/checkpoints")

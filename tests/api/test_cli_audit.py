@@ -209,3 +209,13 @@ def test_a_witness_folder_pinning_another_key_is_refused(settings: ApiSettings,
     shutil.rmtree(settings.key_dir)  # a new checkpoint key would sign from now on
     with pytest.raises(WitnessUnusable):
         OptinFace.open(settings)
+
+
+def test_a_server_started_on_a_shorter_log_than_its_witness_says_so(
+    settings: ApiSettings, saved: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sql(settings, "DELETE FROM audit_events WHERE seq > 10",
+        "DELETE FROM audit_checkpoints WHERE seq > 10")
+    OptinFace.open(settings).close()  # starts: a restored copy must be inspectable
+    assert "events were lost" in caplog.text
+    assert verify(settings)[0] == 1

@@ -132,3 +132,21 @@ def test_receipts_and_checkpoints_are_signed_by_separate_keys(world: World) -> N
     forger = Signer(name=world.service.runtime.log.signer.name, key=keys.signing)
     with pytest.raises(NoteError):
         open_checkpoint(forger.sign(text), world.service.runtime.log.signer.verifier)
+
+
+def test_a_reviewer_proves_the_log_grew_from_their_old_checkpoint_to_a_new_one(
+    world: World,
+) -> None:
+    from optinface.consent.errors import InvalidRequest
+
+    service = world.service
+    trusted = service.runtime.log.signer.verifier
+    old = open_checkpoint(service.audit_checkpoint(actor=world.reviewer).note, trusted)
+    world.subject()
+    new = open_checkpoint(service.audit_checkpoint(actor=world.reviewer).note, trusted)
+    answer = service.audit_consistency(actor=world.reviewer, first=old.size, second=new.size)
+    proof = [base64.b64decode(h) for h in answer.proof]
+    assert verify_consistency(old.size, new.size, old.root, new.root, proof)
+    assert not verify_consistency(old.size, new.size, new.root, new.root, proof)
+    with pytest.raises(InvalidRequest):
+        service.audit_consistency(actor=world.reviewer, first=new.size + 1)

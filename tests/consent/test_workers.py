@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import pytest
 
+from optinface.consent.erasure import erase_each
 from optinface.consent.errors import ConsentError, InvalidRequest
 from optinface.consent.roles import Role
 from optinface.consent.schemas import Decision, ErasureReason
@@ -110,6 +111,20 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     assert readable_occurrences(b.service, vector) == []
 
 
+def test_workers_starting_together_on_an_empty_database_all_start(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    """One creates the schema, the others wait for it (no duplicate CREATE TABLE)."""
+    folders = [pg_settings.data_dir.with_name(f"worker-{i}") for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        opened = list(pool.map(lambda folder: OptinFace.open(
+            pg_settings.model_copy(update={"data_dir": folder}), pipeline=pipeline,
+            clock=clock), folders))
+    for service in opened:
+        service.close()
+    assert len(opened) == 3
+
+
 def test_exactly_one_first_admin_across_workers(
     pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
 ) -> None:
@@ -201,3 +216,15 @@ def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epo
     found = a.service.identify(actor=a.researcher, purpose_id=a.purpose,
                                probe_consent_id=a.probe(), image=flipped_jpegs[0])
     assert [c.subject for c in found.candidates] == [pseudonym]
+
+
+def test_an_erasure_another_worker_finished_meanwhile_is_skipped_not_failed(
+    workers: tuple[World, World]
+) -> None:
+    """A start-up finishing an erasure the other worker is still running must not fail."""
+    a, b = workers
+    pseudonym, _ = a.subject()
+    due = [(pseudonym, ErasureReason.RETENTION)]  # listed by B before A's erasure committed
+    a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    assert erase_each(b.service.runtime, due, actor=None) == []
+    assert len(b.service.erasures(actor=b.admin)) == 1
