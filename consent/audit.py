@@ -51,6 +51,7 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    REVIEW_DECIDED = "review_decided"
     INCIDENT_RECORDED = "incident_recorded"
     INCIDENT_NOTIFIED = "incident_notified"
     RIGHTS_REQUESTED = "rights_requested"

@@ -12,6 +12,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     RESEARCHER = "researcher"
     REVIEWER = "reviewer"
+    VERIFIER = "verifier"  # confirms or rejects candidates (consent.review)
     PORTAL = "portal"
     SUBJECT = "subject"
 
@@ -41,6 +42,7 @@ class Permission(StrEnum):
     ANSWER_REQUESTS = "answer_requests"  # see and answer rights requests (reviewer, admin)
     MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
     READ_INCIDENTS = "read_incidents"  # the incident register and its notices
+    REVIEW_CANDIDATES = "review_candidates"  # confirm or reject a search's candidates
 
 
 _SUBJECT_SIDE = {
@@ -59,8 +61,11 @@ _SUBJECT_SIDE = {
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         set(Permission)
-        - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT}
+        - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT,
+           Permission.REVIEW_CANDIDATES}
     ),
+    # A person who checks candidates: sees them, decides, nothing else (never searches).
+    Role.VERIFIER: frozenset({Permission.REVIEW_CANDIDATES}),
     Role.RESEARCHER: frozenset(
         {
             Permission.READ_PURPOSES,

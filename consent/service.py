@@ -31,6 +31,7 @@ from optinface.consent import (
     ledger,
     matching,
     purpose_withdrawal,
+    review,
     rights_requests,
     rotation,
     transparency,
@@ -92,6 +93,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    ReviewDecisionCreate,
+    ReviewPublic,
     RightsRequestCreate,
     RightsRequestPublic,
     SearchCount,
@@ -138,17 +141,19 @@ def _wire(
     index: VectorIndex | None,
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
-    keys = KeyRing.open(open_key_store(settings))
-    log = transparency.open_audit_log(settings, keys)
     db = Database(settings.url)
-    db.open()
+    with db.first_use():  # several workers on one ledger: one creates the shared keys
+        keys = KeyRing.open(open_key_store(settings))
+        protector = load_protector(keys.store)
+        log = transparency.open_audit_log(settings, keys)
+        db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
                         else _open_index(settings, dim=pipeline.embedding_size,
                                          key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=load_protector(keys.store), log=log,
+                      protector=protector, log=log,
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
@@ -517,6 +522,19 @@ class OptinFace:
         authorize(actor, Permission.ANSWER_REQUESTS)
         with self._read() as session:
             return rights_requests.all_requests(session, now=self.clock.now())
+
+    # Human review -----------------------------------------------------------------------------
+    def pending_reviews(self, *, actor: Actor) -> list[ReviewPublic]:
+        """Candidates awaiting a verifier's decision, oldest first."""
+        authorize(actor, Permission.REVIEW_CANDIDATES)
+        with self._read() as session:
+            return review.pending(session)
+
+    def decide_review(self, *, actor: Actor, review_id: str,
+                      body: ReviewDecisionCreate) -> ReviewPublic:
+        """A verifier confirms or rejects a candidate (see :mod:`consent.review`)."""
+        authorize(actor, Permission.REVIEW_CANDIDATES)
+        return review.decide(self.runtime, actor=actor, review_id=review_id, body=body)
 
     # Incidents --------------------------------------------------------------------------------
     def record_incident(self, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:

@@ -121,6 +121,8 @@ class ConsentSettings(EngineSettings):
     quebec_min_age: int = Field(default=14, ge=0)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
     retention_years_after_last_interaction: int = Field(default=3, ge=1)
+    # Fewer candidates leak less about the gallery (and each needs a human to review it).
+    max_candidates: int = Field(default=10, ge=1, le=50)
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
     subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)

@@ -106,6 +106,7 @@ class Keys:
     researcher: str
     reviewer: str
     portal: str
+    verifier: str
 
     def for_role(self, role: Role) -> str:
         return str(getattr(self, role.value))
@@ -121,13 +122,14 @@ def make_keys(service: OptinFace) -> Keys:
     actor = service.authenticate(admin.secret)
     made = {
         role: service.create_api_key(actor=actor, role=role, name=f"test {role}").secret
-        for role in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL)
+        for role in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL, Role.VERIFIER)
     }
     return Keys(
         admin=admin.secret,
         researcher=made[Role.RESEARCHER],
         reviewer=made[Role.REVIEWER],
         portal=made[Role.PORTAL],
+        verifier=made[Role.VERIFIER],
     )
 
 
