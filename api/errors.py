@@ -27,6 +27,7 @@ guardian_consent_required  403     a minor needs the holder of parental authorit
 purpose_not_consented      403     the subject did not consent to this purpose
 probe_consent_required     403     the person in the probe did not agree to this search
 operation_not_allowed      403     the purpose does not include this operation
+written_release_required   403     Illinois (BIPA): consent needs an e-signature or signed form
 alternative_chosen         409     the person chose the non-biometric alternative: no enrolment
 not_found                  404     no such subject, consent, purpose, key or route
 method_not_allowed         405     the route exists, the method does not
@@ -109,6 +110,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "purpose_not_consented": 403,
     "probe_consent_required": 403,
     "operation_not_allowed": 403,
+    "written_release_required": 403,
     "alternative_chosen": 409,
     "not_found": 404,
     "method_not_allowed": 405,

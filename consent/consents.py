@@ -46,6 +46,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str, body: ConsentCreate)
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         policies.require_capacity(subject, body.given_by, runtime.settings)
+        policies.require_written_release(subject, body.method)
         purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(body.purposes)]
         notice = ledger.get_notice(session, body.notice_id)
         consent = ledger.record_consent(session, subject=subject, body=body, purposes=purposes,

@@ -71,6 +71,8 @@ def build_register(
             f"{age_of_consent(Jurisdiction.QC, settings)} (Québec) or "
             f"{age_of_consent(Jurisdiction.EU, settings)} (GDPR) with their own consent",
             "younger minors with the consent of the holder of parental authority",
+            "Illinois: adults with a written release; minors (under 18) with the written"
+            " release of their legally authorized representative",
         ],
         biometric_characteristic=declaration.BIOMETRIC_CHARACTERISTIC,
         models=[

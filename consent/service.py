@@ -601,11 +601,22 @@ class OptinFace:
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
                      limit: int = 100, newest_first: bool = False) -> AuditPage:
-        """One page of the matching events, counted and cut in SQL (see consent.activity)."""
+        """One page of the matching events, counted and cut in SQL (see consent.activity).
+
+        The read is itself chained into the log (``audit_read``: who, which filters, how many
+        events), after the page is taken: reading who was searched is access to personal data.
+        """
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
-            return activity.audit_page(session, filters, offset=offset, limit=limit,
+            page = activity.audit_page(session, filters, offset=offset, limit=limit,
                                        newest_first=newest_first)
+        with self.runtime.db.transaction() as session:
+            self.runtime.audit(session, Entry(
+                action=AuditAction.AUDIT_READ, actor=actor,
+                subjects=[filters.subject] if filters.subject else [],
+                details={"filters": filters.model_dump(mode="json", exclude_none=True),
+                         "offset": offset, "returned": len(page.events)}))
+        return page
 
     def search_counts(self, *, actor: Actor, since: str | None = None,
                       until: str | None = None) -> list[SearchCount]:

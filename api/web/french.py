@@ -15,6 +15,7 @@ FRENCH: dict[str, str] = {
     ),
     "Candidate reviewed by a verifier": "Candidat examiné par un vérificateur",
     "verifier": "contrôleur des correspondances",
+    "Access log read": "Journal des accès consulté",
     "Incident recorded": "Incident de confidentialité consigné",
     "Incident notified": "Incident de confidentialité déclaré",
     "Rights request received": "Demande d'exercice d'un droit reçue",
