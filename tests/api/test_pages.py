@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The subject portal and the reviewer dashboard, driven by headless Chromium on a real server."""
 
 from __future__ import annotations
@@ -15,15 +14,8 @@ from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page, shot
 from tests.api.conftest import World, auth, page_login
 from tests.api.server import running
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 
 @pytest.fixture
