@@ -12,7 +12,7 @@ ArcFace MobileFaceNet, but a test fixture, not a calibration).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -92,22 +92,19 @@ def api_settings(
 def service(
     request: pytest.FixtureRequest, api_settings: ApiSettings, pipeline: FacePipeline
 ) -> Iterator[OptinFace]:
-    if (made := shared(request)) is not None:
-        yield made[1]
-        return
-    service = OptinFace.open(api_settings, pipeline=pipeline)
-    yield service
-    service.close()
+    made = shared(request)
+    with nullcontext(made[1]) if made else closing(
+            OptinFace.open(api_settings, pipeline=pipeline)) as opened:
+        yield opened
 
 
 @pytest.fixture
 def client(
     request: pytest.FixtureRequest, api_settings: ApiSettings, service: OptinFace
 ) -> Iterator[TestClient]:
-    if (made := shared(request)) is not None:
-        yield made[2]
-        return
-    with TestClient(create_app(api_settings, service=service)) as test_client:
+    made = shared(request)
+    with nullcontext(made[2]) if made else TestClient(
+            create_app(api_settings, service=service)) as test_client:
         yield test_client
 
 
