@@ -9,8 +9,8 @@ from optinface.consent.audit import AuditAction, event_hash
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-from tests.conftest import both_backends
 from tests.consent.conftest import World
+from tests.support.backends import both_backends
 
 pytestmark = both_backends
 
