@@ -373,15 +373,16 @@ def test_flush_without_a_file_writes_nothing(tmp_path: Path) -> None:
 
 
 def _crash_mid_scrub(index: HnswIndex, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Save ``index`` with a power cut after the journal and half the first write hit the file."""
+    """Save ``index`` with a power cut after the journal and half the first write hit the file
+    (the scrub's writes to the file are its only ``pwrite`` calls)."""
+    write = os.pwrite
 
-    def torn(plan: index_file._Plan, descriptor: int) -> None:
-        first = plan.writes[0]
-        os.pwrite(descriptor, first.data[: len(first.data) // 2], first.offset)
+    def torn(descriptor: int, data: bytes, offset: int) -> int:
+        write(descriptor, data[: len(data) // 2], offset)
         raise KeyboardInterrupt("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(index_file._Plan, "apply", torn)
+        patch.setattr(os, "pwrite", torn)
         with pytest.raises(KeyboardInterrupt):
             index.save(path)
 
