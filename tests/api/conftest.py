@@ -11,11 +11,12 @@ ArcFace MobileFaceNet, but a test fixture, not a calibration).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -45,6 +46,7 @@ def deployment(
         service.close()
 
 
+T = TypeVar("T")
 SHARED = "shared_deployment"
 """The marker (``pytestmark = pytest.mark.shared_deployment``) of a module whose tests share one
 deployment: opening the service is the slow part of a test. Each test still gets a fresh
@@ -88,13 +90,19 @@ def api_settings(
                               database_url=request.getfixturevalue("database_url"))
 
 
+def shared_or_own(request: pytest.FixtureRequest, part: int,
+                  own: Callable[[], AbstractContextManager[T]]) -> AbstractContextManager[T]:
+    """Part ``part`` of the module's deployment (left open for the next test), or ``own()``."""
+    made = shared(request)
+    return nullcontext(made[part]) if made is not None else own()
+
+
 @pytest.fixture
 def service(
     request: pytest.FixtureRequest, api_settings: ApiSettings, pipeline: FacePipeline
 ) -> Iterator[OptinFace]:
-    made = shared(request)
-    with nullcontext(made[1]) if made else closing(
-            OptinFace.open(api_settings, pipeline=pipeline)) as opened:
+    with shared_or_own(request, 1, lambda: closing(
+            OptinFace.open(api_settings, pipeline=pipeline))) as opened:
         yield opened
 
 
@@ -102,9 +110,8 @@ def service(
 def client(
     request: pytest.FixtureRequest, api_settings: ApiSettings, service: OptinFace
 ) -> Iterator[TestClient]:
-    made = shared(request)
-    with nullcontext(made[2]) if made else TestClient(
-            create_app(api_settings, service=service)) as test_client:
+    with shared_or_own(request, 2, lambda: TestClient(
+            create_app(api_settings, service=service))) as test_client:
         yield test_client
 
 
