@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
-from optinface.api.routes import audit, health, keys, matching, purposes, subjects
+from optinface.api.routes import audit, health, keys, matching, passkeys, purposes, subjects
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -66,7 +66,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys):
+    for module in (purposes, subjects, matching, audit, keys, passkeys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(pages.router)

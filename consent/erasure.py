@@ -196,6 +196,8 @@ def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str
             guardian_name=None,
             receipt=None,
             receipt_signature=None,
+            withdrawal_receipt=None,
+            withdrawal_signature=None,
             status=ConsentStatus.ERASED,
         )
     )

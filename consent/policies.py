@@ -18,7 +18,6 @@ from optinface.consent.errors import (
     GuardianConsentRequired,
     NotDeclared,
     OperationNotAllowed,
-    ProbeConsentRequired,
     PurposeNotConsented,
 )
 from optinface.consent.schemas import AgeCategory, ConsentCapacity, ErasureReason, Operation
@@ -26,7 +25,6 @@ from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import (
     Consent,
     ConsentStatus,
-    ProbeConsent,
     Purpose,
     RegisterDeclaration,
     Subject,
@@ -91,27 +89,6 @@ def require_operation(purpose: Purpose, operation: Operation) -> None:
             f"purpose {purpose.id} does not allow {operation}",
             details={"purpose_id": purpose.id, "operation": str(operation)},
         )
-
-
-def require_probe_consent(
-    probe: ProbeConsent | None, *, probe_consent_id: str, purpose: Purpose, now: datetime
-) -> ProbeConsent:
-    """A single-use, unexpired consent of the person in the probe, for this very purpose."""
-    problem = None
-    if probe is None:
-        problem = "missing"
-    elif probe.used_at is not None:
-        problem = "used"
-    elif probe.expires_at <= now:
-        problem = "expired"
-    elif probe.purpose_id != purpose.id:
-        problem = "other_purpose"
-    if problem is not None or probe is None:
-        raise ProbeConsentRequired(
-            f"probe consent {probe_consent_id} is {problem}",
-            details={"probe_consent_id": probe_consent_id, "problem": problem},
-        )
-    return probe
 
 
 def require_declared(session: Session) -> RegisterDeclaration:

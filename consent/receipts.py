@@ -44,9 +44,16 @@ def consent_receipt(
     notice: dict[str, str],
     public_key: str,
     expires_at: datetime,
+    subject_signature: dict[str, Any],
 ) -> dict[str, Any]:
-    """A Kantara Consent Receipt (v1.1 field names) for one consent to some purposes."""
+    """A Kantara Consent Receipt (v1.1 field names) for one consent to some purposes.
+
+    ``subjectSignature`` is the person's own WebAuthn assertion over the statement they signed
+    (:func:`consent.passkeys.verify_evidence` checks it offline): the controller's Ed25519
+    signature alone would only prove what the operator says.
+    """
     return {
+        "subjectSignature": subject_signature,
         "version": CONSENT_RECEIPT_VERSION,
         "jurisdiction": jurisdiction,
         "consentTimestamp": int(timestamp.timestamp()),

@@ -12,28 +12,37 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import access, apikeys, ledger, policies
+from optinface.consent import (
+    access,
+    apikeys,
+    enrolment_links,
+    ledger,
+    policies,
+    probe_consent,
+    subject_acts,
+)
 from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
 from optinface.consent.clock import Clock, SystemClock
-from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
 from optinface.consent.erasure import destroy_ended_templates, destroy_templates, erase_subject
 from optinface.consent.errors import (
+    ChallengeInvalid,
     ConsentError,
     DataDirUnusable,
     InvalidRequest,
     QuotaExceeded,
+    SubjectCredentialRequired,
 )
 from optinface.consent.keys import KeyRing
 from optinface.consent.lock import DataDirLock
+from optinface.consent.one_person import require_same_person
 from optinface.consent.quota import require_identify_quota
-from optinface.consent.receipts import consent_receipt
 from optinface.consent.reconcile import reconcile
 from optinface.consent.register import build_register, render_register
 from optinface.consent.roles import Actor, Permission, Role, authorize
@@ -46,26 +55,36 @@ from optinface.consent.schemas import (
     AuditFilter,
     AuditPage,
     Candidate,
+    CaptureAct,
+    CapturePublic,
     ChainStatus,
     CheckpointPublic,
-    ConsentCreate,
+    ConsentCapacity,
     ConsentGiven,
     ConsentLedger,
     ConsentPublic,
     Decision,
+    EnrolmentLink,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    LinkSecret,
     MatchResult,
     NoticeCreate,
     NoticePublic,
     Operation,
-    ProbeConsentCreate,
+    PasskeyChallenge,
+    PasskeyRegistered,
+    PasskeyResponse,
+    ProbeConsentLink,
     ProbeConsentPublic,
+    ProbeConsentRequest,
     PurposeCreate,
     PurposePublic,
     ReconcileReport,
     Register,
+    SignedIn,
+    SubjectAct,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -82,7 +101,6 @@ from optinface.consent.tables import (
     Consent,
     ConsentStatus,
     Notice,
-    ProbeConsent,
     Purpose,
     RegisterDeclaration,
     Subject,
@@ -99,6 +117,8 @@ from optinface.engine.types import VectorIndex
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 EMBEDDING_DIM = 512
+_ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.WITHDRAW_CONSENT,
+                    "searchable": Permission.UPDATE_SUBJECT}
 
 
 def _open_index(settings: ConsentSettings) -> tuple[VectorIndex, str | None]:
@@ -257,7 +277,7 @@ class OptinFace:
             with self._write() as session:
                 if not isinstance(refusal, QuotaExceeded):
                     try:
-                        self._check_quota(session, actor, daily_quota)
+                        self._check_quota(session, actor, daily_quota, purpose=purpose)
                     except QuotaExceeded as spent:
                         raised = spent
                 self._audit(
@@ -276,11 +296,12 @@ class OptinFace:
                 raise
             raise raised from refusal
 
-    def _check_quota(self, session: Session, actor: Actor | None, daily_quota: int | None) -> None:
+    def _check_quota(self, session: Session, actor: Actor | None, daily_quota: int | None,
+                     *, purpose: str | None = None) -> None:
         """In the transaction that appends the attempt's audit event (see :mod:`consent.quota`)."""
         if daily_quota is not None and actor is not None:
             require_identify_quota(session, key_id=actor.key_id, limit=daily_quota,
-                                   now=self.clock.now())
+                                   now=self.clock.now(), purpose=purpose)
 
     def _consent_public(self, consent: Consent) -> ConsentPublic:
         return ledger.consent_public(
@@ -372,28 +393,38 @@ class OptinFace:
             rows = session.scalars(select(Notice).order_by(Notice.published_at))
             return [NoticePublic.model_validate(n) for n in rows]
 
-    # Subjects and consents --------------------------------------------------------------------
+    # Subjects, passkeys and the person's signed acts (consent.enrolment_links, subject_acts) ----
     def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
+        """A subject shell and the one-time links to hand over; never a credential."""
         authorize(actor, Permission.CREATE_SUBJECT)
-        now = self.clock.now()
-        with self._write() as session:
-            subject = ledger.create_subject(
-                session, body, default_jurisdiction=self.settings.jurisdiction, now=now
-            )
-            token = apikeys.issue_subject_token(
-                session, subject=subject, keys=self.runtime.keys, now=now,
-                days=self.settings.subject_token_days,
-            )
-            self._audit(session, Entry(action=AuditAction.SUBJECT_CREATED, actor=actor,
-                                       subjects=[subject.pseudonym],
-                                       details={"age_category": subject.age_category,
-                                                "jurisdiction": subject.jurisdiction}))
-            return SubjectCreated(
-                pseudonym=subject.pseudonym,
-                subject=SubjectPublic.model_validate(subject),
-                subject_token=token,
-                token_expires_at=now + timedelta(days=self.settings.subject_token_days),
-            )
+        if body.searchable:
+            raise SubjectCredentialRequired(
+                "only the subject opts in to search, with their own passkey",
+                details={"field": "searchable"})
+        return enrolment_links.create_subject(self.runtime, actor=actor, body=body)
+
+    def new_enrolment_link(self, *, actor: Actor, subject: str,
+                           capacity: ConsentCapacity) -> EnrolmentLink:
+        """Another link while no passkey of that capacity is registered (lost or expired)."""
+        authorize(actor, Permission.CREATE_SUBJECT)
+        return enrolment_links.new_enrolment_link(self.runtime, actor=actor, pseudonym=subject,
+                                                  capacity=capacity)
+
+    def passkey_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
+        """Options for ``navigator.credentials.create``; the one-time link is the credential."""
+        return enrolment_links.registration_options(self.runtime, body,
+                                                    kind=enrolment_links.ENROLMENT)
+
+    def register_passkey(self, body: PasskeyResponse) -> PasskeyRegistered:
+        credential, _, pseudonym = enrolment_links.register(self.runtime, body)
+        return enrolment_links.registered(credential, pseudonym)
+
+    def sign_in_options(self) -> PasskeyChallenge:
+        return enrolment_links.sign_in_options(self.runtime)
+
+    def sign_in(self, body: PasskeyResponse) -> SignedIn:
+        """The person's passkey opens their subject; their own token is issued to them."""
+        return enrolment_links.sign_in(self.runtime, body)
 
     def get_subject(self, *, actor: Actor, subject: str) -> SubjectPublic:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
@@ -402,70 +433,43 @@ class OptinFace:
                 ledger.get_subject(session, subject, keys=self.runtime.keys)
             )
 
-    def set_searchable(self, *, actor: Actor, subject: str, searchable: bool) -> SubjectPublic:
+    def challenge(self, *, actor: Actor, subject: str, act: SubjectAct) -> PasskeyChallenge:
+        """The statement the person is asked to sign for ``act``, and its WebAuthn options.
+
+        A capture session (``enrol``) may be opened by the desk; every other act only by the
+        subject's own token.
+        """
+        permission = (Permission.OPEN_CAPTURE if isinstance(act, CaptureAct)
+                      else _ACT_PERMISSIONS[act.act])
+        authorize(actor, permission, subject=subject)
+        return self._guarded(lambda: subject_acts.challenge(self.runtime, actor=actor,
+                                                            pseudonym=subject, act=act),
+                             actor=actor, action=AuditAction.CHALLENGE, subjects=[subject])
+
+    def set_searchable(self, *, actor: Actor, subject: str,
+                       signed: PasskeyResponse) -> SubjectPublic:
+        """Opt in to or out of 1:N galleries: the subject's signed choice, audited."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        with self._write() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            row.searchable = searchable
-            row.last_interaction_at = self.clock.now()
-            self._audit(session, Entry(action=AuditAction.SUBJECT_UPDATED, actor=actor,
-                                       subjects=[subject], details={"searchable": searchable}))
-            return SubjectPublic.model_validate(row)
+        row = self._guarded(lambda: subject_acts.set_searchable(
+            self.runtime, actor=actor, pseudonym=subject, response=signed),
+            actor=actor, action=AuditAction.SUBJECT_UPDATED, subjects=[subject])
+        return SubjectPublic.model_validate(row)
 
-    def give_consent(self, *, actor: Actor, subject: str, body: ConsentCreate) -> ConsentGiven:
+    def give_consent(self, *, actor: Actor, subject: str,
+                     signed: PasskeyResponse) -> ConsentGiven:
+        """Record the consent the person signed with their passkey (see consent.subject_acts)."""
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
-        return self._guarded(lambda: self._give_consent(actor, subject, body), actor=actor,
-                             action=AuditAction.CONSENT_GIVEN, subjects=[subject])
 
-    def _give_consent(self, actor: Actor, pseudonym: str, body: ConsentCreate) -> ConsentGiven:
-        now = self.clock.now()
-        if body.expires_at <= now or body.expires_at > now + timedelta(
-            days=self.settings.max_consent_days
-        ):
-            raise InvalidRequest(
-                f"a consent must expire in the future and within {self.settings.max_consent_days}"
-                " days", details={"max_consent_days": self.settings.max_consent_days})
-        with self._write() as session:
-            subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
-            policies.require_capacity(subject, body.given_by, self.settings)
-            purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(body.purposes)]
-            notice = ledger.get_notice(session, body.notice_id)
-            consent = ledger.record_consent(
-                session, subject=subject, body=body, purposes=purposes, notice=notice, now=now
-            )
-            consent.receipt = consent_receipt(
-                receipt_id=consent.id,
-                timestamp=now,
-                jurisdiction=subject.jurisdiction,
-                method=consent.method,
-                controller=self.settings.controller_name,
-                contact=self.settings.controller_contact,
-                pseudonym=subject.pseudonym,
-                purposes=[
-                    {"purposeId": p.id, "purpose": p.name, "description": p.description,
-                     "legalBasis": p.legal_basis, "operations": p.operations,
-                     "retentionDays": p.retention_days, "study": p.study,
-                     "purposeCategory": ["biometric identification"], "consentType": "EXPLICIT",
-                     "piiCategory": ["face template"], "primaryPurpose": True,
-                     "termination": consent.expires_at.isoformat(), "thirdPartyDisclosure": False}
-                    for p in purposes
-                ],
-                policy_url=self.settings.policy_url,
-                notice={"id": notice.id, "version": notice.version, "language": body.language,
-                        "sha256": notice.sha256},
-                public_key=self.public_key,
-                expires_at=consent.expires_at,
-            )
-            consent.receipt_signature = self.runtime.keys.sign(canonical_json(consent.receipt))
-            subject.last_interaction_at = now
-            self._audit(session, Entry(action=AuditAction.CONSENT_GIVEN, actor=actor,
-                                       subjects=[pseudonym],
-                                       details={"consent_id": consent.id,
-                                                "purposes": [p.id for p in purposes],
-                                                "given_by": consent.given_by}))
-            public = self._consent_public(consent)
-        assert public.receipt is not None
-        return ConsentGiven(consent=public, receipt=public.receipt)
+        def work() -> ConsentGiven:
+            consent = subject_acts.give_consent(self.runtime, actor=actor, pseudonym=subject,
+                                                response=signed)
+            with self._write() as session:
+                public = self._consent_public(session.merge(consent))
+            assert public.receipt is not None
+            return ConsentGiven(consent=public, receipt=public.receipt)
+
+        return self._guarded(work, actor=actor, action=AuditAction.CONSENT_GIVEN,
+                             subjects=[subject])
 
     def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
@@ -474,13 +478,23 @@ class OptinFace:
             return [self._consent_public(c) for c in sorted(row.consents,
                                                             key=lambda c: c.obtained_at)]
 
-    def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str) -> WithdrawalResult:
-        """Withdraw at once; templates enrolled under it go now; no consent left: erase all."""
+    def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str,
+                         signed: PasskeyResponse) -> WithdrawalResult:
+        """Withdraw at once, signed like the consent; templates enrolled under it go now; no
+        consent left: erase all."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
+        return self._guarded(lambda: self._withdraw(actor, subject, consent_id, signed),
+                             actor=actor, action=AuditAction.CONSENT_WITHDRAWN,
+                             subjects=[subject])
+
+    def _withdraw(self, actor: Actor, subject: str, consent_id: str,
+                  signed: PasskeyResponse) -> WithdrawalResult:
         now = self.clock.now()
         with self._write() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+            subject_acts.sign_withdrawal(session, self.runtime, row, consent, actor=actor,
+                                         response=signed, now=now)
             consent.status = ConsentStatus.WITHDRAWN
             consent.withdrawn_at = now
             row.last_interaction_at = now
@@ -504,46 +518,66 @@ class OptinFace:
         return WithdrawalResult(consent=public, templates_erased=destroyed.templates,
                                 subject_erased=erasure is not None, erasure=erasure)
 
-    def create_probe_consent(self, *, actor: Actor, body: ProbeConsentCreate) -> ProbeConsentPublic:
-        """The consent of the person in a probe image: one search, one purpose."""
+    def approve_capture(self, *, actor: Actor, subject: str,
+                        signed: PasskeyResponse) -> CapturePublic:
+        """The subject approves, with their passkey, enrolling one photo (by its SHA-256)."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return self._guarded(lambda: subject_acts.approve_capture(
+            self.runtime, actor=actor, pseudonym=subject, response=signed),
+            actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
+
+    # Probe consents (consent.probe_consent) ----------------------------------------------------
+    def request_probe_consent(self, *, actor: Actor,
+                              body: ProbeConsentRequest) -> ProbeConsentLink:
+        """A one-time link for the person in the probe: one image, one purpose, this key."""
         authorize(actor, Permission.CREATE_PROBE_CONSENT)
-        now = self.clock.now()
-        if body.expires_at <= now:
-            raise InvalidRequest("a probe consent must expire in the future")
-        with self._write() as session:
-            ledger.get_purpose(session, body.purpose_id)
-            ledger.get_notice(session, body.notice_id)
-            probe = ProbeConsent(
-                id=ledger.new_id("prb"), purpose_id=body.purpose_id, notice_id=body.notice_id,
-                method=str(body.method), evidence_sha256=ledger.sha256_text(body.evidence),
-                obtained_at=now, expires_at=body.expires_at, created_by=actor.key_id,
-            )
-            session.add(probe)
-            session.flush()
-            self._audit(session, Entry(action=AuditAction.PROBE_CONSENT_CREATED, actor=actor,
-                                       purpose=body.purpose_id,
-                                       details={"probe_consent_id": probe.id}))
-            return ProbeConsentPublic.model_validate(probe)
+        return probe_consent.request(self.runtime, actor=actor, body=body)
+
+    def probe_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
+        return enrolment_links.registration_options(self.runtime, body,
+                                                    kind=probe_consent.PROBE)
+
+    def register_probe_passkey(self, body: PasskeyResponse) -> PasskeyChallenge:
+        """The person in the probe registered a passkey: here is the statement to sign."""
+        credential, link, _ = enrolment_links.register(self.runtime, body)
+        return probe_consent.challenge(self.runtime, credential, link)
+
+    def sign_probe_consent(self, body: PasskeyResponse) -> ProbeConsentPublic:
+        return probe_consent.sign(self.runtime, body)
 
     # Enrolment and matching -------------------------------------------------------------------
-    def enrol(self, *, actor: Actor, subject: str, consent_id: str, image: bytes) -> TemplatePublic:
-        authorize(actor, Permission.ENROL, subject=subject)
-        return self._guarded(lambda: self._enrol(actor, subject, consent_id, image), actor=actor,
-                             action=AuditAction.ENROL, subjects=[subject])
+    def enrol(self, *, actor: Actor, subject: str, capture_id: str | None,
+              image: bytes) -> TemplatePublic:
+        """Enrol the photo of a capture session the subject approved with their passkey.
 
-    def _enrol(self, actor: Actor, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
+        The upload must be the very photo approved (same SHA-256); the photo lives only in this
+        call (see consent.one_person for the one-person-per-subject check).
+        """
+        authorize(actor, Permission.ENROL, subject=subject)
+        if capture_id is None:
+            raise SubjectCredentialRequired(
+                "enrolment needs a capture session approved by the subject's passkey",
+                details={"subject": subject})
+        return self._guarded(lambda: self._enrol(actor, subject, capture_id, image),
+                             actor=actor, action=AuditAction.ENROL, subjects=[subject])
+
+    def _enrol(self, actor: Actor, pseudonym: str, capture_id: str,
+               image: bytes) -> TemplatePublic:
         now = self.clock.now()
+        photo_sha = hashlib.sha256(image).hexdigest()
         with self._write() as session:  # gates first: no face is processed without consent
-            subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
-            consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
-            policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
+            consent_id = self._capture_gates(session, pseudonym, capture_id, photo_sha, now=now)
         embedding = self.pipeline.embed_single(image)
         protected = self._protector.protect(embedding.vector[None, :])[0]
         with self._write() as session:
+            consent_id = self._capture_gates(session, pseudonym, capture_id, photo_sha, now=now)
             subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
-            policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
             key = ledger.data_key(session, subject, keys=self.runtime.keys, now=now)
+            require_same_person(session, subject, protected, model_id=embedding.model_id,
+                                key=key, threshold=self._threshold().threshold,
+                                max_templates=self.settings.max_templates_per_subject)
+            subject_acts.open_capture(session, subject, capture_id, now=now).consumed_at = now
             template = ledger.add_template(
                 session, subject=subject, consent=consent, protected=protected,
                 model_id=embedding.model_id, quality=embedding.face.score, key=key, now=now,
@@ -553,6 +587,8 @@ class OptinFace:
                                        subjects=[pseudonym],
                                        details={"template_id": template.id,
                                                 "consent_id": consent_id,
+                                                "capture_id": capture_id,
+                                                "photo_sha256": photo_sha,
                                                 "model_id": template.model_id}))
             # Inside the transaction: if the index write fails, the ledger row is rolled back.
             self.runtime.index.add([template.id], protected[None, :])
@@ -561,38 +597,52 @@ class OptinFace:
             self.runtime.index.save()  # bounds what start-up reconciliation has to re-add
         return public
 
+    def _capture_gates(self, session: Session, pseudonym: str, capture_id: str, photo_sha: str,
+                       *, now: datetime) -> str:
+        """The approved capture's consent id, once the photo and the consent are checked."""
+        subject = ledger.get_subject(session, pseudonym, keys=self.runtime.keys)
+        capture = subject_acts.open_capture(session, subject, capture_id, now=now)
+        statement = capture.statement or {}
+        if statement.get("photoSha256") != photo_sha:
+            raise ChallengeInvalid("this is not the photo the subject approved",
+                                   details={"capture_id": capture_id})
+        consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
+        policies.require_enrol_consent(subject, consent, now=now, settings=self.settings)
+        return consent.id
+
     def _threshold(self) -> Threshold:
         return threshold_for(self.settings.thresholds_path, model_id=self.pipeline.model_id,
                              fmr=self.settings.match_fmr)
 
-    def _match_gates(self, session: Session, *, purpose_id: str, probe_consent_id: str,
+    def _match_gates(self, session: Session, *, purpose_id: str,
                      operation: Operation) -> tuple[Purpose, Threshold]:
         policies.require_declared(session)
         purpose = ledger.get_purpose(session, purpose_id)
         policies.require_operation(purpose, operation)
-        policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),
-                                       probe_consent_id=probe_consent_id, purpose=purpose,
-                                       now=self.clock.now())
         return purpose, self._threshold()
 
     def verify(self, *, actor: Actor, subject: str, purpose_id: str, probe_consent_id: str,
-               image: bytes) -> MatchResult:
-        """1:1: is the person in ``image`` the subject? Only with the subject's consent to it."""
+               image: bytes, daily_quota: int | None = None) -> MatchResult:
+        """1:1: is the person in ``image`` the subject? Only with the subject's consent to it.
+
+        Counts against the same daily quota as identify (see :mod:`consent.quota`).
+        """
         authorize(actor, Permission.VERIFY)
         probe_sha = hashlib.sha256(image).hexdigest()
         return self._guarded(
             lambda: self._match(actor, Operation.VERIFY, purpose_id, probe_consent_id, image,
-                                subject=subject, k=1, daily_quota=None),
+                                subject=subject, k=1, daily_quota=daily_quota),
             actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
-            probe_sha256=probe_sha)
+            probe_sha256=probe_sha, daily_quota=daily_quota)
 
     def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
                  k: int = 5, daily_quota: int | None = None) -> MatchResult:
         """1:N within the purpose's gallery: opted-in subjects whose consent covers it.
 
-        With ``daily_quota``, the actor's key may make that many identify attempts (searches
-        and refusals) per UTC day, counted from the audit log; beyond it, ``rate_limited``.
-        The API passes its setting; ``None`` (the operator's own scripts) sets no quota.
+        With ``daily_quota``, the actor's key, and the purpose over all keys, may make that many
+        matching attempts (searches and refusals) per UTC day, counted from the audit log;
+        beyond it, ``rate_limited``. The API passes its setting; ``None`` (the operator's own
+        scripts) sets no quota.
         """
         authorize(actor, Permission.IDENTIFY)
         probe_sha = hashlib.sha256(image).hexdigest()
@@ -605,23 +655,27 @@ class OptinFace:
     def _match(self, actor: Actor, operation: Operation, purpose_id: str, probe_consent_id: str,
                image: bytes, *, subject: str | None, k: int,
                daily_quota: int | None) -> MatchResult:
+        probe_sha = hashlib.sha256(image).hexdigest()
         with self._write() as session:
             # Early and cheap: a spent key is refused before the embedding is computed.
-            self._check_quota(session, actor, daily_quota)
-            self._match_gates(session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                              operation=operation)
+            self._check_quota(session, actor, daily_quota, purpose=purpose_id)
+            # The first attempt consumes the probe consent, refused or not: committed here.
+            refusal = probe_consent.consume(
+                session, probe_consent_id, purpose=session.get(Purpose, purpose_id),
+                operation=operation, probe_sha256=probe_sha, key_id=actor.key_id,
+                now=self.clock.now())
+        if refusal is not None:
+            raise refusal
+        with self._write() as session:
+            self._match_gates(session, purpose_id=purpose_id, operation=operation)
         # The probe's image and vector live only in this frame: never stored, never logged.
         vector = self._protector.protect(self.pipeline.embed_single(image).vector[None, :])[0]
         now = self.clock.now()
         with self._write() as session:
             # Exact: this transaction also appends the search's audit event.
-            self._check_quota(session, actor, daily_quota)
-            purpose, threshold = self._match_gates(
-                session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                operation=operation)
-            probe = session.get(ProbeConsent, probe_consent_id)
-            assert probe is not None
-            probe.used_at = now
+            self._check_quota(session, actor, daily_quota, purpose=purpose_id)
+            purpose, threshold = self._match_gates(session, purpose_id=purpose_id,
+                                                   operation=operation)
             allowed = self._allowed(session, purpose, subject=subject, now=now)
             hits = (self.runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                     if allowed else [])
@@ -642,7 +696,7 @@ class OptinFace:
             self._audit(session, Entry(
                 action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
                 purpose=purpose_id, subjects=list(best),
-                probe_sha256=hashlib.sha256(image).hexdigest(),
+                probe_sha256=probe_sha,
                 details={"probe_consent_id": probe_consent_id, "k": k,
                          "claimed_subject": subject, "gallery_size": len(allowed)}))
             return result
