@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from optinface.consent.roles import Role
 
@@ -20,6 +20,14 @@ class DeclarationCreate(BaseModel):
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
     name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("role")
+    @classmethod
+    def _not_subject(cls, role: Role) -> Role:
+        """A subject's rights come with a token scoped to that subject, never with an API key."""
+        if role is Role.SUBJECT:
+            raise ValueError("subject tokens are issued with subjects, never as API keys")
+        return role
 
 
 class ExportFormat(StrEnum):

@@ -6,6 +6,7 @@ Built by :func:`load_settings` (or ``ApiSettings(...)`` in tests) and passed to
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -37,9 +38,12 @@ class ApiSettings(ConsentSettings):
     cors_origins: list[str] = Field(
         default=[], description="Explicit origins allowed by CORS; empty (the default) = CORS off."
     )
-    cookie_secure: bool = Field(
-        default=False,
-        description="Mark portal and dashboard cookies Secure; set true behind HTTPS.",
+    cookie_secure: bool | None = Field(
+        default=None,
+        description=(
+            "Mark portal and dashboard cookies Secure. Unset: Secure unless the server listens"
+            " on a loopback address (off loopback the pages must be served over HTTPS)."
+        ),
     )
     session_hours: int = Field(default=8, ge=1, description="Lifetime of a web-page session.")
 
@@ -52,12 +56,30 @@ class ApiSettings(ConsentSettings):
         return origins
 
     @property
+    def secure_cookies(self) -> bool:
+        """Whether session cookies carry ``Secure``: a session id must never cross a network
+        in clear, and only a loopback listener keeps it on the machine."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return not is_loopback(self.host)
+
+    @property
     def upload_limit_bytes(self) -> int:
         """The largest request body accepted: one image plus room for the form fields."""
         return self.max_image_bytes + FORM_OVERHEAD_BYTES
 
 
 FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); a name is never resolved."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(*, data_dir: Path | None = None) -> ApiSettings:

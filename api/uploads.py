@@ -1,16 +1,28 @@
-"""Image uploads with their size limit enforced before the body is in memory.
+"""Image uploads: size-limited before the body is in memory, and never written to disk.
 
 Two layers, because a client may lie or stream: :class:`BodyLimitMiddleware` refuses a
 declared ``Content-Length`` over the limit without reading a byte and stops counting a body
 that grows past it; :func:`read_image` then reads at most ``max_image_bytes + 1`` bytes of
 the file part, so the engine never sees more than it allows.
+
+Starlette spools a multipart file part over 1 MiB to the system temp folder, outside the data
+volume and never overwritten: a probe photo would be stored after all. Every router that takes
+an upload is built with ``route_class=InMemoryUploadRoute``, whose parser keeps each part in
+memory (the body limit above bounds it); ``tests/api/test_uploads.py`` checks both.
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from collections.abc import Callable, Coroutine
+from contextlib import aclosing
+from typing import Any, BinaryIO
 
+from fastapi.routing import APIRoute
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optinface.api.errors import ApiError, ApiErrorCode, error_response
@@ -52,6 +64,56 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class InMemoryMultiPartParser(MultiPartParser):
+    """Starlette's parser with file parts that never roll over to a temporary file."""
+
+    # SpooledTemporaryFile reads a max_size of 0 as "no limit": the part stays in its BytesIO.
+    # Its size is bounded by BodyLimitMiddleware, which counts the body before parsing.
+    spool_max_size = 0
+
+
+class InMemoryFormRequest(Request):
+    """A request whose multipart body is parsed by :class:`InMemoryMultiPartParser`."""
+
+    async def _get_form(
+        self,
+        *,
+        max_files: int | float = 1000,
+        max_fields: int | float = 1000,
+        max_part_size: int = 1024 * 1024,
+    ) -> FormData:
+        content_type = self.headers.get("content-type", "")
+        if self._form is not None or not content_type.lower().startswith("multipart/form-data"):
+            return await super()._get_form(
+                max_files=max_files, max_fields=max_fields, max_part_size=max_part_size
+            )
+        try:
+            async with aclosing(self.stream()) as stream:
+                parser = InMemoryMultiPartParser(
+                    self.headers,
+                    stream,
+                    max_files=max_files,
+                    max_fields=max_fields,
+                    max_part_size=max_part_size,
+                )
+                self._form = await parser.parse()
+        except MultiPartException as error:
+            raise HTTPException(status_code=400, detail=error.message) from error
+        return self._form
+
+
+class InMemoryUploadRoute(APIRoute):
+    """The route class of every router with an upload: its form parts stay in memory."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def in_memory(request: Request) -> Response:
+            return await handler(InMemoryFormRequest(request.scope, request.receive))
+
+        return in_memory
 
 
 def _content_length(scope: Scope) -> int | None:

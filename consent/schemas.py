@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.roles import Role
@@ -226,7 +226,7 @@ class ConsentAct(BaseModel):
     purposes: list[str] = Field(min_length=1)
     notice_id: str
     language: str = Field(min_length=2, max_length=20)
-    expires_at: datetime
+    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
     given_by: ConsentCapacity | None = Field(
         default=None, description="Defaults to the signer's capacity; never more than it.")
 
@@ -265,19 +265,6 @@ class SignedReceipt(BaseModel):
     receipt: dict[str, Any]
     signature: str = Field(description="Ed25519 over the canonical JSON of receipt, base64.")
     public_key: str = Field(description="Ed25519 public key, base64 of the raw 32 bytes.")
-
-
-class ConsentCreate(BaseModel):
-    purposes: list[str] = Field(min_length=1)
-    notice_id: str
-    language: str = Field(min_length=2, max_length=20)
-    method: ConsentMethod
-    given_by: ConsentCapacity = ConsentCapacity.SELF
-    guardian_name: str | None = Field(default=None, max_length=200)
-    evidence: str = Field(
-        min_length=1, max_length=20_000, description="Stored only as its SHA-256."
-    )
-    expires_at: datetime
 
 
 class ConsentPublic(BaseModel):

@@ -321,6 +321,8 @@ class OptinFace:
                     raise InvalidRequest("the bootstrap key must be an admin key")
             else:
                 authorize(actor, Permission.MANAGE_KEYS)
+            if role is Role.SUBJECT:
+                raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
             row, secret = apikeys.create_api_key(
                 session, role=role, name=name, keys=self.runtime.keys, now=self.clock.now()
             )
@@ -493,6 +495,10 @@ class OptinFace:
         with self._write() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+            if consent.withdrawn_at is not None:
+                # Withdrawing again changes nothing: the first withdrawal's time stays the record.
+                return WithdrawalResult(consent=self._consent_public(consent), templates_erased=0,
+                                        subject_erased=False, erasure=None)
             subject_acts.sign_withdrawal(session, self.runtime, row, consent, actor=actor,
                                          response=signed, now=now)
             consent.status = ConsentStatus.WITHDRAWN

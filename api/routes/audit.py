@@ -6,15 +6,12 @@ register reports on.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep, require
 from optinface.api.schemas import AuditExportFormat, DeclarationCreate, RegisterFormat
 from optinface.consent.audit import AuditAction
@@ -30,12 +27,8 @@ from optinface.consent.schemas import (
     SweepReport,
     TombstonePublic,
 )
-from optinface.consent.service import OptinFace
 
 router = APIRouter(tags=["audit and register"])
-
-MAX_PAGE = 1000
-AUDIT_CSV_COLUMNS = tuple(AuditEventPublic.model_fields)
 
 
 def audit_filter(
@@ -107,36 +100,10 @@ def export_audit(
             headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
         )
     return Response(
-        json.dumps([event.model_dump(mode="json") for event in events]),
+        audit_json(events),
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="audit.json"'},
     )
-
-
-def all_events(
-    service: OptinFace, actor: Actor, filters: AuditFilter
-) -> Iterator[AuditEventPublic]:
-    """Every event matching ``filters``, fetched a page at a time."""
-    offset = 0
-    while True:
-        page = service.audit_events(actor=actor, filters=filters, offset=offset, limit=MAX_PAGE)
-        yield from page.events
-        offset += len(page.events)
-        if not page.events or offset >= page.total:
-            return
-
-
-def audit_csv(events: list[AuditEventPublic]) -> str:
-    """One row per event; list and dict fields as JSON so the file round-trips."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=AUDIT_CSV_COLUMNS)
-    writer.writeheader()
-    for event in events:
-        row = event.model_dump(mode="json")
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        )
-    return buffer.getvalue()
 
 
 @router.get("/ledger")

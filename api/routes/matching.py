@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
-from optinface.api.uploads import read_image
+from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     LinkSecret,
@@ -22,7 +22,7 @@ from optinface.consent.schemas import (
     ProbeConsentRequest,
 )
 
-router = APIRouter(tags=["matching"])
+router = APIRouter(tags=["matching"], route_class=InMemoryUploadRoute)
 
 MAX_CANDIDATES = 50
 

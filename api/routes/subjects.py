@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.schemas import ExportFormat
-from optinface.api.uploads import read_image
+from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AccessExport,
@@ -37,7 +37,9 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 
-router = APIRouter(prefix="/subjects", tags=["subjects"])
+router = APIRouter(
+    prefix="/subjects", tags=["subjects"], route_class=InMemoryUploadRoute
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -2,7 +2,8 @@
 
 The secret (subject token or reviewer key) stays in this process's memory and is
 re-authenticated on every request, so a revoked key or an erased subject is logged out at once.
-Each session carries its own CSRF token, checked on every form post.
+Each session carries its own CSRF token, checked on every form post. Callers pass the time from
+the service's injected clock, so session expiry follows the same clock as consent expiry.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -41,27 +42,27 @@ class SessionStore:
         self._sessions: dict[str, WebSession] = {}
         self._lock = threading.Lock()
 
-    def create(self, area: Area, secret: str) -> tuple[str, WebSession]:
+    def create(self, area: Area, secret: str, *, now: datetime) -> tuple[str, WebSession]:
         session_id = secrets.token_urlsafe(32)
         session = WebSession(
             area=area,
             secret=secret,
             csrf=secrets.token_urlsafe(32),
-            expires_at=datetime.now(UTC) + self._lifetime,
+            expires_at=now + self._lifetime,
         )
         with self._lock:
-            self._drop_expired()
+            self._drop_expired(now)
             self._sessions[session_id] = session
         return session_id, session
 
-    def get(self, session_id: str | None, area: Area) -> WebSession | None:
+    def get(self, session_id: str | None, area: Area, *, now: datetime) -> WebSession | None:
         if not session_id:
             return None
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None or session.area is not area:
                 return None
-            if session.expires_at <= datetime.now(UTC):
+            if session.expires_at <= now:
                 del self._sessions[session_id]
                 return None
             return session
@@ -70,7 +71,6 @@ class SessionStore:
         with self._lock:
             self._sessions.pop(session_id or "", None)
 
-    def _drop_expired(self) -> None:
-        now = datetime.now(UTC)
+    def _drop_expired(self, now: datetime) -> None:
         for session_id in [k for k, v in self._sessions.items() if v.expires_at <= now]:
             del self._sessions[session_id]

@@ -1,0 +1,131 @@
+"""Logging in to the pages: secrets traded for server-side sessions, and CSRF on every post.
+
+Logging in trades a subject token or a reviewer key for a session whose id lives in an
+HttpOnly, SameSite=Strict cookie scoped to its area's path. Every form post carries a CSRF
+token: the session's own once logged in, a double-submit cookie on the login forms. The secret
+is re-authenticated by the consent core on every request, so revocation and erasure end a
+session at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from optinface.api.deps import admit
+from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.settings import ApiSettings
+from optinface.api.web.rendering import attempt, render
+from optinface.api.web.sessions import Area, SessionStore, WebSession
+from optinface.consent.errors import ConsentError
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.service import OptinFace
+
+LOGIN_CSRF_COOKIE = "optinface_login_csrf"
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Where a session of an area comes from and what it must be allowed to do."""
+
+    area: Area
+    permission: Permission
+    secret_label: str
+
+
+PORTAL = Login(Area.PORTAL, Permission.READ_SUBJECT, "Your subject token")
+REVIEW = Login(Area.REVIEW, Permission.READ_AUDIT, "Your reviewer API key")
+
+
+def cookie_name(area: Area) -> str:
+    return f"optinface_{area}"
+
+
+def sessions(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.sessions
+    return store
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, *, path: str) -> None:
+    settings: ApiSettings = request.app.state.settings
+    response.set_cookie(
+        name, value, path=path, httponly=True, samesite="strict", secure=settings.secure_cookies
+    )
+
+
+def login_page(request: Request, login: Login, *, error: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        status_code=401 if error else 200,
+        area=login.area,
+        label=login.secret_label,
+        csrf=token,
+        error=error,
+    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, path=f"/{login.area}")
+    return response
+
+
+def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf: str) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not secrets.compare_digest(expected, csrf):
+        return login_page(request, login, error="The form expired; please try again.")
+    try:
+        actor = service.authenticate(secret.strip())
+        admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
+    except (ConsentError, ApiError):
+        return login_page(request, login, error="That secret does not open this area.")
+    session_id, _ = sessions(request).create(login.area, secret.strip(), now=service.clock.now())
+    response = RedirectResponse(f"/{login.area}", status_code=303)
+    set_cookie(request, response, cookie_name(login.area), session_id, path=f"/{login.area}")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"/{login.area}")
+    return response
+
+
+def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSession, Actor] | None:
+    """The session and re-authenticated actor, or None (not logged in, revoked, erased)."""
+    session = sessions(request).get(
+        request.cookies.get(cookie_name(login.area)), login.area, now=service.clock.now()
+    )
+    if session is None:
+        return None
+    try:
+        actor = service.authenticate(session.secret)
+    except ConsentError:
+        return None
+    admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
+    return session, actor
+
+
+def posted(
+    request: Request, service: OptinFace, login: Login, csrf: str
+) -> tuple[WebSession, Actor]:
+    """The session of a form post after checking its CSRF token."""
+    found = current(request, service, login)
+    if found is None:
+        raise ApiError(ApiErrorCode.UNAUTHENTICATED, "your session has ended; please log in again")
+    session, actor = found
+    if not session.csrf_matches(csrf):
+        raise ApiError(ApiErrorCode.FORBIDDEN, "the form's CSRF token does not match your session")
+    return session, actor
+
+
+def end_session(request: Request, response: Response, area: Area) -> None:
+    """Forget the area's session here and in the browser."""
+    sessions(request).end(request.cookies.get(cookie_name(area)))
+    response.delete_cookie(cookie_name(area), path=f"/{area}")
+
+
+def log_out(request: Request, service: OptinFace, login: Login, csrf: str) -> Response:
+    def action() -> Response:
+        posted(request, service, login, csrf)
+        response = RedirectResponse(f"/{login.area}", status_code=303)
+        end_session(request, response, login.area)
+        return response
+
+    return attempt(request, action)
