@@ -56,6 +56,7 @@ class AuditAction(StrEnum):
     PASSKEY_SIGN_IN = "passkey_sign_in"
     CAPTURE_APPROVED = "capture_approved"
     CHALLENGE = "challenge"
+    SUBJECT_TOKEN_ISSUED = "subject_token_issued"  # noqa: S105 (an action name)
     OWN_CONSENT_REQUESTED = "own_consent_requested"
     REFUSED = "refused"
     RECONCILED = "reconciled"

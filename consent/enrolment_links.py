@@ -172,3 +172,19 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
         return SignedIn(subject=subject.pseudonym,
                         capacity=ConsentCapacity(credential.capacity), subject_token=token,
                         token_expires_at=now + timedelta(days=settings.subject_token_days))
+
+
+def issue_token(runtime: Runtime, *, actor: Actor) -> SignedIn:
+    """Another API token for the signed-in person, in their capacity (shown to them once)."""
+    now = runtime.clock.now()
+    settings = runtime.settings
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, actor.subject or "", keys=runtime.keys)
+        token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
+                                            now=now, days=settings.subject_token_days,
+                                            capacity=actor.capacity)
+        runtime.audit(session, Entry(action=AuditAction.SUBJECT_TOKEN_ISSUED, actor=actor,
+                                     subjects=[subject.pseudonym]))
+        return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(actor.capacity),
+                        subject_token=token,
+                        token_expires_at=now + timedelta(days=settings.subject_token_days))

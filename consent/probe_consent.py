@@ -93,7 +93,7 @@ def signer_of(session: Session, ceremony: Ceremony) -> PasskeyCredential:
     return credential
 
 
-def consume(session: Session, probe_consent_id: str, *, purpose: Purpose | None,
+def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             operation: Operation, probe_sha256: str, key_id: str,
             now: datetime) -> ProbeConsentRequired | None:
     """Use the probe consent once: the caller commits this even when the attempt is refused.
@@ -111,7 +111,7 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose | None,
         probe.used_at = now
         if probe.expires_at <= now:
             problem = "expired"
-        elif purpose is None or probe.purpose_id != purpose.id:
+        elif probe.purpose_id != purpose.id:
             problem = "other_purpose"
         elif probe.probe_sha256 is None or probe.researcher_key_id is None:
             problem = "not_signed_by_the_person"

@@ -3,6 +3,12 @@
 A receipt is a JSON object; its signature is Ed25519 over the canonical JSON (sorted keys,
 compact separators, UTF-8). :func:`verify_receipt` needs nothing but the public key, so a
 subject, a regulator or a court can check a receipt without access to optinface.
+
+A receipt of the person's own act (consent, withdrawal, probe consent) also carries their
+WebAuthn assertion (``subjectSignature``): :func:`subject_signature_problem` checks it against
+the credential public key it carries and checks that the statement signed is this receipt's
+(pseudonym, notice hash, purposes, expiry), so the controller's signature alone, which the
+operator can always make, never stands for the person's.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from optinface.consent.crypto import canonical_json
+from optinface.consent.passkeys import verify_evidence
 
 CONSENT_RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -71,3 +78,40 @@ def consent_receipt(
         "sensitive": True,
         "spiCat": ["biometric"],
     }
+
+
+def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bool:
+    """The person signed what this receipt says, not something else."""
+    act = statement.get("act")
+    if act == "consent":
+        purposes = sorted(p["purposeId"] for service in receipt.get("services", [])
+                          for p in service.get("purposes", []))
+        return (statement.get("subject") == receipt.get("piiPrincipalId")
+                and statement.get("notice", {}).get("sha256")
+                == receipt.get("notice", {}).get("sha256")
+                and statement.get("purposes") == purposes
+                and statement.get("expiresAt") == receipt.get("expiresISO"))
+    if act == "withdraw":
+        return (statement.get("subject") == receipt.get("piiPrincipalId")
+                and statement.get("consentId") == receipt.get("withdrawnConsentID"))
+    if act == "probe":
+        return (statement.get("probeSha256") == receipt.get("probeSha256")
+                and statement.get("purposeId") == receipt.get("purposeId")
+                and statement.get("researcherKeyId") == receipt.get("researcherKeyId"))
+    return False
+
+
+def subject_signature_problem(receipt: dict[str, Any]) -> str | None:
+    """Why the person's own signature in ``receipt`` does not hold, or None when it does.
+
+    Receipts with no ``subjectSignature`` (an erasure receipt, or a consent recorded before
+    passkeys) answer None: there is no person's signature to check.
+    """
+    evidence = receipt.get("subjectSignature")
+    if evidence is None:
+        return None
+    if not isinstance(evidence, dict) or not verify_evidence(evidence):
+        return "the person's passkey signature does not verify"
+    if not _statement_matches(receipt, evidence.get("statement") or {}):
+        return "the person signed a different statement than this receipt states"
+    return None

@@ -90,6 +90,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# Asked by a key that does not hold them, these are refused as the person's own (not as a mere
+# role mismatch): enrolling a face too, which the desk may only do for a photo the person approved.
+FOR_THE_PERSON = PERSONAL_ACTS | {Permission.ENROL, Permission.OPEN_CAPTURE}
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """An authenticated caller: the key it used, its role, and for a subject token, whose."""
@@ -103,7 +108,7 @@ class Actor:
 
 def authorize(actor: Actor, permission: Permission, *, subject: str | None = None) -> None:
     """Raise :class:`Forbidden` unless ``actor`` may do ``permission`` (on ``subject``)."""
-    if permission in PERSONAL_ACTS and actor.role is not Role.SUBJECT:
+    if permission in FOR_THE_PERSON and permission not in PERMISSIONS[actor.role]:
         raise SubjectCredentialRequired(
             f"role {actor.role} may not {permission}: only the person, with their own passkey",
             details={"role": str(actor.role), "permission": str(permission)},

@@ -330,6 +330,13 @@ class CapturePublic(BaseModel):
     expires_at: datetime
 
 
+class PendingCapture(BaseModel):
+    """A capture session the desk opened, with the WebAuthn options to approve it."""
+
+    capture: CapturePublic
+    options: dict[str, Any]
+
+
 # Templates and matching -----------------------------------------------------------------------
 class TemplatePublic(BaseModel):
     """That a template exists and how it was made; never the vector."""

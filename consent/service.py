@@ -76,6 +76,7 @@ from optinface.consent.schemas import (
     PasskeyChallenge,
     PasskeyRegistered,
     PasskeyResponse,
+    PendingCapture,
     ProbeConsentLink,
     ProbeConsentPublic,
     ProbeConsentRequest,
@@ -532,6 +533,16 @@ class OptinFace:
             self.runtime, actor=actor, pseudonym=subject, response=signed),
             actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
 
+    def pending_captures(self, *, actor: Actor, subject: str) -> list[PendingCapture]:
+        """Capture sessions the desk opened for ``subject``, waiting for their approval."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return subject_acts.pending_captures(self.runtime, actor=actor, pseudonym=subject)
+
+    def issue_subject_token(self, *, actor: Actor) -> SignedIn:
+        """Another API token for the signed-in subject (the portal shows it to them once)."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=actor.subject)
+        return enrolment_links.issue_token(self.runtime, actor=actor)
+
     # Probe consents (consent.probe_consent) ----------------------------------------------------
     def request_probe_consent(self, *, actor: Actor,
                               body: ProbeConsentRequest) -> ProbeConsentLink:
@@ -667,7 +678,7 @@ class OptinFace:
             self._check_quota(session, actor, daily_quota, purpose=purpose_id)
             # The first attempt consumes the probe consent, refused or not: committed here.
             refusal = probe_consent.consume(
-                session, probe_consent_id, purpose=session.get(Purpose, purpose_id),
+                session, probe_consent_id, purpose=ledger.get_purpose(session, purpose_id),
                 operation=operation, probe_sha256=probe_sha, key_id=actor.key_id,
                 now=self.clock.now())
         if refusal is not None:

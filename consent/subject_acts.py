@@ -22,6 +22,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import ledger, passkeys, policies
@@ -40,6 +41,7 @@ from optinface.consent.schemas import (
     ConsentMethod,
     PasskeyChallenge,
     PasskeyResponse,
+    PendingCapture,
     SearchableAct,
     SubjectAct,
     WithdrawAct,
@@ -236,6 +238,9 @@ def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         signed = complete(session, subject, response, act="enrol", actor=actor,
                           settings=runtime.settings, now=now)
+        # A child under the age of consent does not approve their own photo: their guardian does.
+        policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
+                                  runtime.settings)
         signed.ceremony.evidence = signed.evidence
         runtime.audit(session, Entry(
             action=AuditAction.CAPTURE_APPROVED, actor=actor, subjects=[pseudonym],
@@ -250,3 +255,21 @@ def capture_public(ceremony: Ceremony, pseudonym: str) -> CapturePublic:
     return CapturePublic(id=ceremony.id, subject=pseudonym, consent_id=statement["consentId"],
                          photo_sha256=statement["photoSha256"],
                          approved=ceremony.evidence is not None, expires_at=ceremony.expires_at)
+
+
+def pending_captures(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[PendingCapture]:
+    """Capture sessions the desk opened that wait for the subject's approval, with the options
+    their device signs (the challenge is the statement's hash, fixed when the desk opened it)."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        rows = session.scalars(select(Ceremony).where(
+            Ceremony.subject_id == subject.id, Ceremony.kind == "enrol",
+            Ceremony.used_at.is_(None), Ceremony.expires_at > now))
+        allowed = [{"type": "public-key", "id": c.id}
+                   for c in signers(session, subject, actor)]
+        return [PendingCapture(
+            capture=capture_public(row, pseudonym),
+            options={"challenge": row.challenge, "rpId": runtime.settings.passkey_rp_id,
+                     "allowCredentials": allowed, "userVerification": "required",
+                     "timeout": 60000}) for row in rows]

@@ -33,3 +33,11 @@ def portrait_jpegs(portrait_images: list[BgrImage]) -> list[bytes]:
 @pytest.fixture
 def engine_settings(tmp_path: Path) -> EngineSettings:
     return EngineSettings(data_dir=tmp_path / "var")
+
+
+@pytest.fixture(scope="session")
+def flipped_jpegs(portrait_images) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The same six people, mirrored: a different photo of the same face."""
+    from optinface.engine.samples import Variant, encode, variant
+
+    return [encode(variant(image, Variant.FLIP)) for image in portrait_images]

@@ -1,7 +1,11 @@
-"""``optinface receipt verify FILE``: check a consent or erasure receipt's Ed25519 signature.
+"""``optinface receipt verify FILE``: check a receipt's signatures, offline.
 
-The key that is trusted is the deployment's published one (``--public-key``, or the server's own
-when run next to its data dir), never the key a receipt carries: anyone can sign with their own.
+Two checks: the controller's Ed25519 signature, with the deployment's published key
+(``--public-key``, or the server's own when run next to its data dir), never the key a receipt
+carries, since anyone can sign with their own; and, on a receipt of the person's own act, their
+passkey's WebAuthn assertion over the statement whose SHA-256 was the challenge, against the
+credential public key registered when they enrolled (carried in the receipt: it is theirs, and
+the controller's signature binds it to them).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import typer
 from optinface.api.cli.common import DataDir
 from optinface.api.settings import load_settings
 from optinface.consent.keys import KeyRing
-from optinface.consent.receipts import verify_receipt
+from optinface.consent.receipts import subject_signature_problem, verify_receipt
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
 
@@ -55,9 +59,10 @@ def verify(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Exit 0 if the receipt was signed by the deployment's key, else 1.
+    """Exit 0 if the receipt was signed by the deployment's key and, for a consent, a
+    withdrawal or a probe consent, by the person's passkey; else 1.
 
-    Example: optinface receipt verify erasure.json --public-key 3q2+7w...=
+    Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
     try:
         signed = _signed(json.loads(file.read_text(encoding="utf-8")))
@@ -68,8 +73,14 @@ def verify(
         typer.echo(f"{file}: no signed receipt in this file", err=True)
         raise typer.Exit(code=2)
     trusted = public_key or _published_key(data_dir)
-    if verify_receipt(signed["receipt"], str(signed["signature"]), trusted):
-        typer.echo(f"{file}: valid signature by {trusted}")
-        return
-    typer.echo(f"{file}: INVALID signature for key {trusted}", err=True)
-    raise typer.Exit(code=1)
+    if not verify_receipt(signed["receipt"], str(signed["signature"]), trusted):
+        typer.echo(f"{file}: INVALID signature for key {trusted}", err=True)
+        raise typer.Exit(code=1)
+    problem = subject_signature_problem(signed["receipt"])
+    if problem is not None:
+        typer.echo(f"{file}: INVALID: {problem}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{file}: valid signature by {trusted}")
+    if "subjectSignature" in signed["receipt"]:
+        capacity = signed["receipt"]["subjectSignature"].get("capacity")
+        typer.echo(f"{file}: valid passkey signature by the person ({capacity})")

@@ -1,34 +1,63 @@
 """The subject portal (``/portal``): the notice, consent, enrolment, access, withdrawal, erasure.
 
-Plain HTML forms; each calls the same service method, with the same permission checks, as the
-JSON API.
+The person signs in with their passkey, and every act that creates or ends a legal basis
+(consent, withdrawal, opting in to search, approving a photo) is signed on their device by
+``static/passkey.js``: it asks ``/portal/challenge`` for the statement, has the authenticator
+sign it, and posts the form with the signature in its ``signed`` field. The server then calls
+the same service method, with the same checks, as the JSON API. Also here: the landing pages of
+the one-time links (``/passkey`` to register a passkey, ``/probe`` for the person in a probe).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.uploads import InMemoryUploadRoute, read_image
-from optinface.api.web.auth import PORTAL, current, end_session, log_in, log_out, login_page, posted
+from optinface.api.web.auth import (
+    PORTAL,
+    current,
+    end_session,
+    log_out,
+    login_csrf_matches,
+    login_page,
+    passkey_log_in,
+    posted,
+)
 from optinface.api.web.rendering import attempt, receipt_page, render
 from optinface.api.web.sessions import Area
-from optinface.consent.roles import PERMISSIONS, Permission
+from optinface.consent.roles import Actor
 from optinface.consent.schemas import (
-    ConsentCapacity,
-    ConsentCreate,
-    ConsentMethod,
     ErasureReason,
+    PasskeyChallenge,
+    PasskeyResponse,
+    SubjectAct,
 )
+from optinface.consent.service import OptinFace
 
 router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
+CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token")]
+
+
+def _signed(text: str) -> PasskeyResponse:
+    """The form's ``signed`` field: the assertion passkey.js put there."""
+    try:
+        return PasskeyResponse.model_validate_json(text)
+    except ValidationError as error:
+        raise ApiError(ApiErrorCode.VALIDATION_ERROR,
+                       "this form must be signed with your passkey (JavaScript is needed)"
+                       ) from error
+
+
+def _subject(actor: Actor) -> str:
+    return actor.subject or ""
 
 
 @router.get("/portal")
@@ -38,32 +67,37 @@ def portal(request: Request, service: ServiceDep) -> Response:
         if found is None:
             return login_page(request, PORTAL)
         session, actor = found
-        subject = actor.subject or ""
+        subject = _subject(actor)
         notices = service.list_notices(actor=actor)
         return render(
             request,
             "portal.html",
             csrf=session.csrf,
+            capacity=actor.capacity,
             subject=service.get_subject(actor=actor, subject=subject),
             notice=notices[-1] if notices else None,
             purposes=service.list_purposes(actor=actor),
             consents=service.list_consents(actor=actor, subject=subject),
+            captures=service.pending_captures(actor=actor, subject=subject),
             durations=CONSENT_DURATIONS_DAYS,
-            # The consent core decides whether a subject may upload their own photo.
-            can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
         )
 
     return attempt(request, action)
 
 
-@router.post("/portal/login")
-def portal_login(
-    request: Request,
-    service: ServiceDep,
-    token: Annotated[str, Form()],
-    csrf: Annotated[str, Form()],
-) -> Response:
-    return log_in(request, service, PORTAL, token, csrf)
+@router.post("/portal/passkey/options")
+def portal_sign_in_options(request: Request, service: ServiceDep,
+                           csrf: CsrfHeader = None) -> PasskeyChallenge:
+    """JSON for passkey.js: a sign-in challenge (the login page's CSRF cookie must match)."""
+    if not login_csrf_matches(request, csrf):
+        raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
+    return service.sign_in_options()
+
+
+@router.post("/portal/passkey/sign-in")
+def portal_sign_in(request: Request, service: ServiceDep, body: PasskeyResponse,
+                   csrf: CsrfHeader = None) -> Response:
+    return passkey_log_in(request, service, body, csrf)
 
 
 @router.post("/portal/logout")
@@ -71,41 +105,58 @@ def portal_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Fo
     return log_out(request, service, PORTAL, csrf)
 
 
-@router.post("/portal/consent")
-def portal_consent(
-    request: Request,
-    service: ServiceDep,
-    csrf: Annotated[str, Form()],
-    notice_id: Annotated[str, Form()],
-    language: Annotated[str, Form()],
-    duration_days: Annotated[int, Form()],
-    purposes: Annotated[list[str] | None, Form()] = None,
-) -> Response:
-    """Express consent: only the boxes the subject ticked (none are ticked in advance)."""
+@router.post("/portal/challenge")
+def portal_challenge(request: Request, service: ServiceDep, body: SubjectAct,
+                     csrf: CsrfHeader = None) -> PasskeyChallenge:
+    """JSON for passkey.js: the statement of an act and the options to sign it."""
+    _, actor = posted(request, service, PORTAL, csrf or "")
+    return service.challenge(actor=actor, subject=_subject(actor), act=body)
+
+
+def _signed_act(request: Request, service: OptinFace, csrf: str, signed: str,
+                act: str) -> Response:
+    """Post a signed act and show its receipt."""
 
     def action() -> Response:
         _, actor = posted(request, service, PORTAL, csrf)
-        if not purposes:
-            raise ApiError(ApiErrorCode.VALIDATION_ERROR, "tick at least one purpose to consent")
-        now = service.clock.now()
-        body = ConsentCreate(
-            purposes=purposes,
-            notice_id=notice_id,
-            language=language,
-            method=ConsentMethod.PORTAL_CLICK,
-            given_by=ConsentCapacity.SELF,
-            evidence=(
-                f"portal click by {actor.key_id} at {now.isoformat()} on notice {notice_id} "
-                f"for {sorted(purposes)} from {request.headers.get('user-agent', '?')}"
-            ),
-            expires_at=now + timedelta(days=duration_days),
-        )
-        given = service.give_consent(actor=actor, subject=actor.subject or "", body=body)
-        return receipt_page(
-            request, "Consent recorded", "Keep this signed receipt of your consent.", given.receipt
-        )
+        response = _signed(signed)
+        subject = _subject(actor)
+        if act == "consent":
+            given = service.give_consent(actor=actor, subject=subject, signed=response)
+            return receipt_page(request, "Consent recorded",
+                                "Keep this receipt: it holds your passkey's signature.",
+                                given.receipt)
+        if act == "searchable":
+            changed = service.set_searchable(actor=actor, subject=subject, signed=response)
+            return receipt_page(request, "Search preference recorded",
+                                "Your signed choice is in the audit log.", changed)
+        capture = service.approve_capture(actor=actor, subject=subject, signed=response)
+        return receipt_page(request, "Photo approved",
+                            "The desk may now upload that photo, and only that one.", capture)
 
     return attempt(request, action)
+
+
+@router.post("/portal/consent")
+def portal_consent(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
+                   signed: Annotated[str, Form()]) -> Response:
+    """Express consent: only the boxes the subject ticked, signed with their passkey."""
+    return _signed_act(request, service, csrf, signed, "consent")
+
+
+@router.post("/portal/searchable")
+def portal_searchable(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
+                      signed: Annotated[str, Form()]) -> Response:
+    """Opt in to (or out of) 1:N search: the subject's signed choice."""
+    return _signed_act(request, service, csrf, signed, "searchable")
+
+
+@router.post("/portal/capture-approval")
+def portal_capture_approval(request: Request, service: ServiceDep,
+                            csrf: Annotated[str, Form()],
+                            signed: Annotated[str, Form()]) -> Response:
+    """Approve a capture session the desk opened (the photo's SHA-256 is in the statement)."""
+    return _signed_act(request, service, csrf, signed, "capture")
 
 
 @router.post("/portal/enrol")
@@ -114,15 +165,18 @@ def portal_enrol(
     service: ServiceDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form()],
-    consent_id: Annotated[str, Form()],
+    signed: Annotated[str, Form()],
     image: Annotated[UploadFile, File()],
 ) -> Response:
+    """The person's own photo: a capture session approved with their passkey, then enrolled."""
+
     def action() -> Response:
         _, actor = posted(request, service, PORTAL, csrf)
         data = read_image(image.file, max_bytes=settings.max_image_bytes)
-        template = service.enrol(
-            actor=actor, subject=actor.subject or "", consent_id=consent_id, image=data
-        )
+        capture = service.approve_capture(actor=actor, subject=_subject(actor),
+                                          signed=_signed(signed))
+        template = service.enrol(actor=actor, subject=_subject(actor), capture_id=capture.id,
+                                 image=data)
         return receipt_page(
             request,
             "Photo enrolled",
@@ -139,15 +193,31 @@ def portal_withdraw(
     service: ServiceDep,
     csrf: Annotated[str, Form()],
     consent_id: Annotated[str, Form()],
+    signed: Annotated[str, Form()],
 ) -> Response:
+    """One click (and the passkey's touch): withdrawal takes effect at once."""
+
     def action() -> Response:
         _, actor = posted(request, service, PORTAL, csrf)
         result = service.withdraw_consent(
-            actor=actor, subject=actor.subject or "", consent_id=consent_id
+            actor=actor, subject=_subject(actor), consent_id=consent_id, signed=_signed(signed)
         )
         return receipt_page(
             request, "Consent withdrawn", "The withdrawal took effect immediately.", result
         )
+
+    return attempt(request, action)
+
+
+@router.post("/portal/token")
+def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
+    """An API token for the person's own use, shown to them once, here."""
+
+    def action() -> Response:
+        _, actor = posted(request, service, PORTAL, csrf)
+        return receipt_page(request, "Your API token",
+                            "Shown once. It opens your own record only; keep it secret.",
+                            service.issue_subject_token(actor=actor))
 
     return attempt(request, action)
 
@@ -164,7 +234,7 @@ def portal_erase(
         if not confirm:
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, "tick the box to confirm erasure")
         receipt = service.erase(
-            actor=actor, subject=actor.subject or "", reason=ErasureReason.REQUEST
+            actor=actor, subject=_subject(actor), reason=ErasureReason.REQUEST
         )
         response = receipt_page(
             request,
@@ -187,7 +257,7 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
         if found is None:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
-        export = service.export(actor=actor, subject=actor.subject or "")
+        export = service.export(actor=actor, subject=_subject(actor))
         return render(
             request, "portal_data.html", export_html=service.render_export(export, fmt="html")
         )
@@ -202,7 +272,7 @@ def portal_data_json(request: Request, service: ServiceDep) -> Response:
         if found is None:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
-        export = service.export(actor=actor, subject=actor.subject or "")
+        export = service.export(actor=actor, subject=_subject(actor))
         return Response(
             export.model_dump_json(indent=2),
             media_type="application/json",
@@ -210,3 +280,15 @@ def portal_data_json(request: Request, service: ServiceDep) -> Response:
         )
 
     return attempt(request, action)
+
+
+@router.get("/passkey")
+def passkey_page(request: Request) -> Response:
+    """Where an enrolment link lands: the person creates their passkey on their own device."""
+    return render(request, "passkey.html")
+
+
+@router.get("/probe")
+def probe_page(request: Request) -> Response:
+    """Where a probe-consent link lands: the person in the photo agrees, or not."""
+    return render(request, "probe.html")

@@ -14,7 +14,7 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
-from tests.api.conftest import World, auth, consent_body
+from tests.api.conftest import World, auth, consent_act
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
     client,
@@ -38,24 +38,9 @@ def _refused_as_validation_error(answer: object, field: str) -> None:
 
 
 def test_a_consent_expiry_without_a_utc_offset_is_refused(world: World) -> None:
-    body = {**consent_body(world.purpose_id, world.notice_id), "expires_at": BARE_TIME}
+    body = {**consent_act(world.purpose_id, world.notice_id), "expires_at": BARE_TIME}
     answer = world.client.post(
-        f"/v1/subjects/{world.subject}/consents", json=body, headers=auth(world.subject_token)
-    )
-    _refused_as_validation_error(answer, "expires_at")
-
-
-def test_a_probe_consent_expiry_without_a_utc_offset_is_refused(world: World) -> None:
-    answer = world.client.post(
-        "/v1/probe-consents",
-        json={
-            "purpose_id": world.purpose_id,
-            "notice_id": world.notice_id,
-            "method": "signed_form",
-            "evidence": "form 18",
-            "expires_at": BARE_TIME,
-        },
-        headers=auth(world.keys.researcher),
+        f"/v1/subjects/{world.subject}/challenges", json=body, headers=auth(world.subject_token)
     )
     _refused_as_validation_error(answer, "expires_at")
 
@@ -81,15 +66,12 @@ def _withdrawal_events(world: World) -> int:
 
 def test_withdrawing_twice_keeps_the_first_withdrawal(world: World) -> None:
     world.consent(world.subject, world.subject_token)  # a second consent keeps the subject
-    url = f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw"
-    token = auth(world.subject_token)
-    first = world.client.post(url, headers=token)
-    assert first.status_code == 200, first.text
+    person = world.people[world.subject]
+    first = person.withdraw(world.consent_id)
     events = _withdrawal_events(world)
-    again = world.client.post(url, headers=token)
-    assert again.status_code == 200, again.text
-    assert again.json()["consent"]["withdrawn_at"] == first.json()["consent"]["withdrawn_at"]
-    assert again.json()["templates_erased"] == 0 and not again.json()["subject_erased"]
+    again = person.withdraw(world.consent_id)
+    assert again["consent"]["withdrawn_at"] == first["consent"]["withdrawn_at"]
+    assert again["templates_erased"] == 0 and not again["subject_erased"]
     assert _withdrawal_events(world) == events
 
 

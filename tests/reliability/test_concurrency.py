@@ -55,8 +55,7 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
     consents = dict(subjects)
     image_of = {p: portrait_jpegs[i % len(portrait_jpegs)] for i, (p, _) in enumerate(subjects)}
     for pseudonym, consent_id in subjects[:4]:
-        service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                      image=image_of[pseudonym])
+        world.enrol(pseudonym, consent_id, image_of[pseudonym])
     probes = [world.probe() for _ in range(16)]
     rng = random.Random(SEED)
     plan: list[tuple[str, str | None]] = (
@@ -80,16 +79,14 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
         try:
             if kind == "enrol":
                 assert subject is not None
-                result = service.enrol(actor=world.portal, subject=subject,
-                                       consent_id=consents[subject], image=image_of[subject])
+                result = world.enrol(subject, consents[subject], image_of[subject])
             elif kind == "identify":
                 assert image is not None and probe is not None
                 result = service.identify(actor=world.researcher, purpose_id=world.purpose,
                                           probe_consent_id=probe, image=image)
             elif kind == "withdraw":
                 assert subject is not None
-                result = service.withdraw_consent(actor=world.portal, subject=subject,
-                                                  consent_id=consents[subject])
+                result = world.withdraw(subject, consents[subject])
             else:
                 assert subject is not None
                 result = service.erase(actor=world.portal, subject=subject,
