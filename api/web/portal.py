@@ -139,14 +139,14 @@ def _signed_act(request: Request, service: OptinFace, csrf: str, signed: str,
 
 @router.post("/portal/consent")
 def portal_consent(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
-                   signed: Annotated[str, Form()]) -> Response:
+                   signed: Annotated[str, Form()] = "") -> Response:
     """Express consent: only the boxes the subject ticked, signed with their passkey."""
     return _signed_act(request, service, csrf, signed, "consent")
 
 
 @router.post("/portal/searchable")
 def portal_searchable(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
-                      signed: Annotated[str, Form()]) -> Response:
+                      signed: Annotated[str, Form()] = "") -> Response:
     """Opt in to (or out of) 1:N search: the subject's signed choice."""
     return _signed_act(request, service, csrf, signed, "searchable")
 
@@ -154,7 +154,7 @@ def portal_searchable(request: Request, service: ServiceDep, csrf: Annotated[str
 @router.post("/portal/capture-approval")
 def portal_capture_approval(request: Request, service: ServiceDep,
                             csrf: Annotated[str, Form()],
-                            signed: Annotated[str, Form()]) -> Response:
+                            signed: Annotated[str, Form()] = "") -> Response:
     """Approve a capture session the desk opened (the photo's SHA-256 is in the statement)."""
     return _signed_act(request, service, csrf, signed, "capture")
 
@@ -165,8 +165,8 @@ def portal_enrol(
     service: ServiceDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form()],
-    signed: Annotated[str, Form()],
     image: Annotated[UploadFile, File()],
+    signed: Annotated[str, Form()] = "",
 ) -> Response:
     """The person's own photo: a capture session approved with their passkey, then enrolled."""
 
@@ -193,7 +193,7 @@ def portal_withdraw(
     service: ServiceDep,
     csrf: Annotated[str, Form()],
     consent_id: Annotated[str, Form()],
-    signed: Annotated[str, Form()],
+    signed: Annotated[str, Form()] = "",
 ) -> Response:
     """One click (and the passkey's touch): withdrawal takes effect at once."""
 

@@ -204,6 +204,20 @@ class World:
         )
 
 
+def portal_session(client: TestClient, person: SoftHttpPerson) -> str:
+    """Sign in to the portal with the person's passkey, as ``passkey.js`` does; returns the
+    session's CSRF token (the client keeps the session cookie)."""
+    login = client.get("/portal")
+    headers = {"X-CSRF-Token": login.text.split('data-csrf="')[1].split('"')[0]}
+    challenge = client.post("/portal/passkey/options", headers=headers)
+    assert challenge.status_code == 200, challenge.text
+    signed = client.post("/portal/passkey/sign-in", headers=headers, json={
+        "ceremony_id": challenge.json()["ceremony_id"],
+        "credential": person.authenticator.get(challenge.json()["options"])})
+    assert signed.status_code == 200, signed.text
+    return client.get("/portal").text.split('name="csrf" value="')[1].split('"')[0]
+
+
 def in_a_year() -> str:
     return (datetime.now(UTC) + timedelta(days=365)).isoformat()
 

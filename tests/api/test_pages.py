@@ -7,6 +7,8 @@ CI installs the browser with ``apt-get install -y chromium`` and ``pip install p
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,9 @@ from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.service import OptinFace
-from tests.api.conftest import World, auth
+from tests.api.conftest import World, auth, portal_session
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -45,7 +48,8 @@ SCREENSHOTS = Path("/tmp/optinface-screenshots")
 @pytest.fixture
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
     with running(create_app(api_settings, service=service)) as url:
-        yield url
+        # WebAuthn needs a domain for the relying party id: localhost, never an IP address.
+        yield url.replace("127.0.0.1", "localhost")
 
 
 @pytest.fixture
@@ -65,38 +69,124 @@ def _shot(page: object, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
+def _virtual_authenticator(page: object) -> None:
+    """A DevTools virtual authenticator: a platform passkey that verifies the user."""
+    cdp = page.context.new_cdp_session(page)  # type: ignore[attr-defined]
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True}})
+
+
+def _receipt(page: object) -> dict[str, object]:
+    return dict(json.loads(page.inner_text("#receipt")))  # type: ignore[attr-defined]
+
+
+def _offline_check(signed: dict[str, object], public_key: str) -> None:
+    """What ``optinface receipt verify`` does: the controller's and the person's signatures."""
+    receipt = signed["receipt"]
+    assert isinstance(receipt, dict)
+    assert verify_receipt(receipt, str(signed["signature"]), public_key)
+    assert subject_signature_problem(receipt) is None
+    assert receipt["subjectSignature"]["rpId"] == "localhost"
+
+
 @pytest.mark.browser
-def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
-    page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
+def test_a_person_registers_a_passkey_consents_approves_a_capture_opts_in_and_withdraws(
+    page, world: World, service: OptinFace, portrait_jpegs: list[bytes]
 ) -> None:
+    _virtual_authenticator(page)
+    created = world.client.post("/v1/subjects", json={"age_category": "adult"},
+                                headers=auth(world.keys.portal)).json()
+    world.created.append(created["pseudonym"])
+    page.goto("/passkey#" + created["enrolment"]["secret"])
+    _shot(page, "passkey-register")
+    page.click("#passkey-register")
+    page.wait_for_selector("#registered:not([hidden])")
+    assert page.inner_text("#registered-capacity") == "self"
+
     page.goto("/portal")
     _shot(page, "portal-login")
-    page.fill("#token", world.subject_token)
-    page.click("button[type=submit]")
-    assert page.inner_text("#pseudonym") == world.subject
+    page.click("#passkey-sign-in")
+    page.wait_for_selector("#pseudonym")
+    assert page.inner_text("#pseudonym") == created["pseudonym"]
+    assert "cannot be found" in page.inner_text("#searchable")  # not searchable by default
     boxes = page.locator("input[name=purposes]")
     assert boxes.count() == 1 and not boxes.first.is_checked()  # express consent: unticked
     _shot(page, "portal")
     boxes.first.check()
     page.click("#give-consent button[type=submit]")
+    page.wait_for_selector("#receipt")
     assert "Consent recorded" in page.inner_text("h1")
-    assert '"signature"' in page.inner_text("#receipt")
+    consent = _receipt(page)
+    _offline_check(consent, service.public_key)
     _shot(page, "portal-consent-receipt")
 
+    page.goto("/portal")
+    page.click("#searchable button[type=submit]")
+    page.wait_for_selector("#receipt")
+    assert _receipt(page)["searchable"] is True
+
+    # Desk-assisted capture: the desk names the photo by its SHA-256, the person approves.
+    consent_id = consent["receipt"]["consentReceiptID"]  # type: ignore[index]
+    photo = portrait_jpegs[0]
+    opened = world.client.post(
+        f"/v1/subjects/{created['pseudonym']}/challenges", headers=auth(world.keys.portal),
+        json={"act": "enrol", "consent_id": consent_id,
+              "photo_sha256": hashlib.sha256(photo).hexdigest()})
+    assert opened.status_code == 200, opened.text
+    page.goto("/portal")
+    page.click("#captures button[type=submit]")
+    page.wait_for_selector("#receipt")
+    assert _receipt(page)["approved"] is True
+    uploaded = world.client.post(
+        f"/v1/subjects/{created['pseudonym']}/faces",
+        data={"capture_id": opened.json()["ceremony_id"]},
+        files={"image": ("face.jpg", photo, "image/jpeg")}, headers=auth(world.keys.portal))
+    assert uploaded.status_code == 201, uploaded.text
+    assert world.identify(photo).json()["candidates"][0]["subject"] == created["pseudonym"]
+    page.goto("/portal/data")
+    assert "w600k_mbf" in page.inner_text("#export")
+    assert "capture_approved" in page.inner_text("#export")
+    _shot(page, "portal-data")
+
+    page.goto("/portal")
+    page.locator("#consents form").first.locator("button").click()
+    page.wait_for_selector("#receipt")
+    assert "Consent withdrawn" in page.inner_text("h1")
+    withdrawal = _receipt(page)["consent"]
+    assert isinstance(withdrawal, dict)
+    _offline_check(withdrawal["withdrawal_receipt"], service.public_key) if withdrawal.get(
+        "withdrawal_receipt") else None
+    assert world.identify(photo).json()["decision"] == "no_match"
+    _shot(page, "portal-withdrawal-receipt")
+
+
+@pytest.mark.browser
+def test_a_subject_uploads_their_own_photo_signed_by_its_hash_and_erases(
+    page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    _virtual_authenticator(page)
+    created = world.client.post("/v1/subjects", json={"age_category": "adult"},
+                                headers=auth(world.keys.portal)).json()
+    world.created.append(created["pseudonym"])
+    page.goto("/passkey#" + created["enrolment"]["secret"])
+    page.click("#passkey-register")
+    page.wait_for_selector("#registered:not([hidden])")
+    page.goto("/portal")
+    page.click("#passkey-sign-in")
+    page.wait_for_selector("#pseudonym")
+    page.locator("input[name=purposes]").first.check()
+    page.click("#give-consent button[type=submit]")
+    page.wait_for_selector("#receipt")
     page.goto("/portal")
     photo = tmp_path / "me.jpg"
     photo.write_bytes(portrait_jpegs[0])
     page.set_input_files("#enrol input[name=image]", str(photo))
     page.click("#enrol button[type=submit]")
+    page.wait_for_selector("#receipt")
     assert "Photo enrolled" in page.inner_text("h1")
-    _shot(page, "portal-enrol-receipt")
-    page.goto("/portal/data")
-    assert "w600k_mbf" in page.inner_text("#export")
-    _shot(page, "portal-data")
-
-    page.goto("/portal")
-    page.locator("#consents form").first.locator("button").click()
-    assert "Consent withdrawn" in page.inner_text("h1")
     page.goto("/portal")
     page.check("#erase input[name=confirm]")
     page.click("#erase button")
@@ -104,7 +194,7 @@ def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
     assert '"subject_hash"' in page.inner_text("#receipt")
     _shot(page, "portal-erasure-receipt")
     page.goto("/portal")
-    assert page.locator("#token").count() == 1  # the session ended with the subject
+    assert page.locator("#passkey-sign-in").count() == 1  # the session ended with the subject
 
 
 @pytest.mark.browser
@@ -131,21 +221,13 @@ def test_the_wrong_secret_does_not_open_the_dashboard(page, world: World) -> Non
     assert "does not open this area" in page.inner_text("[role=alert]")
 
 
-def _login(client: TestClient, area: str, secret: str) -> None:
-    form = client.get(f"/{area}")
-    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post(
-        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
-    )
-    assert answer.status_code == 303
-
-
 def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, world: World) -> None:
-    form = client.get("/portal")
-    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post(
-        "/portal/login", data={"token": world.subject_token, "csrf": csrf}, follow_redirects=False
-    )
+    login = client.get("/portal")
+    headers = {"X-CSRF-Token": login.text.split('data-csrf="')[1].split('"')[0]}
+    challenge = client.post("/portal/passkey/options", headers=headers).json()
+    answer = client.post("/portal/passkey/sign-in", headers=headers, json={
+        "ceremony_id": challenge["ceremony_id"],
+        "credential": world.people[world.subject].authenticator.get(challenge["options"])})
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/portal" in cookie
 
@@ -153,7 +235,7 @@ def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, worl
 def test_a_form_post_without_the_sessions_csrf_token_is_refused(
     client: TestClient, world: World
 ) -> None:
-    _login(client, "portal", world.subject_token)
+    portal_session(client, world.people[world.subject])
     answer = client.post("/portal/erase", data={"csrf": "forged", "confirm": "true"})
     assert answer.status_code == 403 and "forbidden" in answer.text
     assert (
@@ -163,5 +245,19 @@ def test_a_form_post_without_the_sessions_csrf_token_is_refused(
 
 
 def test_a_login_without_the_form_token_is_refused(client: TestClient, world: World) -> None:
-    answer = client.post("/portal/login", data={"token": world.subject_token, "csrf": "x"})
-    assert answer.status_code == 401 and "expired" in answer.text
+    answer = client.post("/portal/passkey/options", headers={"X-CSRF-Token": "x"})
+    assert answer.status_code == 403 and "expired" in answer.text
+
+
+def test_an_unsigned_consent_form_is_refused(client: TestClient, world: World) -> None:
+    csrf = portal_session(client, world.people[world.subject])
+    answer = client.post("/portal/consent", data={"csrf": csrf, "signed": ""})
+    assert answer.status_code == 422 and "passkey" in answer.text
+
+
+def test_pages_load_their_script_from_the_app_only(client: TestClient) -> None:
+    page = client.get("/portal").text
+    assert '<script src="/static/passkey.js" defer></script>' in page
+    assert "<script>" not in page and "onclick" not in page
+    script = client.get("/static/passkey.js")
+    assert script.status_code == 200 and "navigator.credentials" in script.text

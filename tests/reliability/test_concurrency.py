@@ -56,7 +56,6 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
     image_of = {p: portrait_jpegs[i % len(portrait_jpegs)] for i, (p, _) in enumerate(subjects)}
     for pseudonym, consent_id in subjects[:4]:
         world.enrol(pseudonym, consent_id, image_of[pseudonym])
-    probes = [world.probe() for _ in range(16)]
     rng = random.Random(SEED)
     plan: list[tuple[str, str | None]] = (
         [("enrol", rng.choice(subjects)[0]) for _ in range(16)]
@@ -65,8 +64,9 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
         + [("erase", p) for p, _ in rng.sample(subjects, 3)]
     )
     rng.shuffle(plan)
-    identify_images = iter(rng.choice(portrait_jpegs) for _ in range(16))
-    probe_ids = iter(probes)
+    pictures = [rng.choice(portrait_jpegs) for _ in range(16)]
+    identify_images = iter(pictures)
+    probe_ids = iter([world.probe(image=picture) for picture in pictures])
     lock = threading.Lock()
 
     def run(kind: str, subject: str | None) -> Outcome:
@@ -159,7 +159,7 @@ def test_daily_identify_quota_holds_exactly_under_concurrency(
     settings = reliability_settings(tmp_path, identify_daily_quota=quota)
     with TestClient(create_app(settings, service=service)) as client:
         world = set_up_world(client, keys)
-        probes = [world.probe_consent() for _ in range(16)]
+        probes = [world.probe_consent(portrait_jpegs[0]) for _ in range(16)]
         requests = [{"method": "POST", "url": "/v1/identify",
                      "data": {"purpose_id": world.purpose_id, "probe_consent_id": probe},
                      "files": {"image": ("p.jpg", portrait_jpegs[0], "image/jpeg")},
