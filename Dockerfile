@@ -6,6 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     OPTINFACE_DATA_DIR=/data \
+    OPTINFACE_KEY_DIR=/keys \
+    OPTINFACE_AUDIT_WITNESS_DIR=/witness \
     OPENBLAS_NUM_THREADS=1
 
 # The wheel installs one package, optinface, with the model manifest and calibrated thresholds
@@ -22,11 +24,14 @@ COPY models ./models
 RUN pip install . \
     && optinface models \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin optinface \
-    && mkdir -p /data \
-    && chown 10001 /data
+    && mkdir -p /data /keys /witness \
+    && chown 10001 /data /keys /witness \
+    && chmod 700 /data /keys
 USER 10001
 
-VOLUME ["/data"]
+# Three volumes, meant for three mounts: a copy of /data must carry neither its keys nor the
+# witness that checks it (README, "Keys, backups and erasure").
+VOLUME ["/data", "/keys", "/witness"]
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

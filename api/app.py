@@ -14,11 +14,21 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
-from optinface.api.routes import audit, health, keys, matching, passkeys, purposes, subjects
+from optinface.api.routes import (
+    audit,
+    health,
+    keys,
+    matching,
+    passkeys,
+    purposes,
+    subjects,
+    wellknown,
+)
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
 from optinface.api.web import pages
+from optinface.api.web.keepsakes import Keepsakes
 from optinface.api.web.sessions import SessionStore
 from optinface.consent.service import OptinFace
 
@@ -44,7 +54,11 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = OptinFace.open(settings) if owned else service
-        sweeper = Sweeper(app.state.service, interval=settings.sweep_interval_seconds)
+        sweeper = Sweeper(
+            app.state.service,
+            interval=settings.sweep_interval_seconds,
+            flush_interval=settings.auth_failure_audit_seconds,
+        )
         sweeper.start()
         try:
             yield
@@ -62,13 +76,18 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
+    app.state.auth_throttle = RateLimiter(
+        rate=settings.auth_failures_per_minute / 60, burst=settings.auth_failure_burst
+    )
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
+    app.state.keepsakes = Keepsakes()
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
     for module in (purposes, subjects, matching, audit, keys, passkeys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(wellknown.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.upload_limit_bytes)

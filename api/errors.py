@@ -40,11 +40,15 @@ face_mismatch                  403     the face does not match the subject's tem
 template_limit                 409     the subject already has as many templates as allowed
 already_registered             409     a passkey of that capacity exists; no new enrolment link
 link_invalid                   410     the one-time link is unknown, used or expired
+alternative_chosen             409     the person chose the non-biometric alternative: no enrolment
 not_found                      404     no such subject, consent, purpose, key or route
 method_not_allowed             405     the route exists, the method does not
 subject_erased                 410     the pseudonym was erased and can never be used again
 not_declared                   409     matching refused until the register's declaration is
                                        recorded
+declaration_period_running     409     declared, but the 60-day period before service has not run
+redeclaration_required         409     the register changed since its declaration: declare again
+suspended_by_regulator         409     a regulator's order suspends enrolment and matching
 model_mismatch                 409     templates from two models cannot be compared
 rate_limited                   429     per-key rate, or the daily matching quota (key or purpose)
 not_calibrated                 503     no calibrated threshold for the model at the stated FMR
@@ -53,8 +57,15 @@ index_corrupt                  503     the saved index cannot be read
 unreadable_file                400     (CLI only) a file named on the command line cannot be read
 data_dir_in_use                409     (CLI only) a running server has the data directory open
 data_dir_unusable              503     (CLI only) the data directory cannot be created or written
+placeholder_accountability     503     (CLI only) serve refuses placeholder accountability settings
+                                       outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable            503     (CLI only) the model manifest or thresholds file is
                                        unreadable
+key_store_unusable             503     (CLI only) the key store is inside the data directory or
+                                       unusable
+key_file_exposed               503     (CLI only) a key file or the key folder is
+                                       group/world-readable
+key_unavailable                503     a subject key's epoch key is destroyed (a restored old copy)
 internal_error                 500     an unexpected failure; nothing about it is returned
 =============================  ======  ==========================================================
 
@@ -111,6 +122,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "purpose_not_consented": 403,
     "probe_consent_required": 403,
     "operation_not_allowed": 403,
+    "alternative_chosen": 409,
     "subject_credential_required": 403,
     "passkey_invalid": 403,
     "challenge_invalid": 403,
@@ -123,6 +135,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "subject_erased": 410,
     "not_declared": 409,
+    "declaration_period_running": 409,
+    "redeclaration_required": 409,
+    "suspended_by_regulator": 409,
     "model_mismatch": 409,
     "rate_limited": 429,
     "not_calibrated": 503,
@@ -131,7 +146,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "unreadable_file": 400,
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
+    "placeholder_accountability": 503,
     "manifest_unreadable": 503,
+    "key_store_unusable": 503,
+    "key_file_exposed": 503,
+    "key_unavailable": 503,
     "internal_error": 500,
 }
 

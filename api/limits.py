@@ -1,4 +1,6 @@
-"""Per-key rate limiting: a token bucket per API key, in memory and thread-safe.
+"""Token buckets in memory, thread-safe: per API key for requests, per client address for failed
+authentications (spent on each failure, checked before authenticating, so a client guessing
+secrets is refused without a database lookup or an audit event).
 
 In memory on purpose: a rate limit protects this process from a burst, and losing it on restart
 costs nothing. The daily identify quota is different (it limits mass searching, the harm this
@@ -34,15 +36,25 @@ class RateLimiter:
 
     def acquire(self, key: str) -> float:
         """Take one token for ``key``; return 0 on success, else the seconds until one is due."""
+        return self._take(key, spend=True)
+
+    def delay(self, key: str) -> float:
+        """Like :meth:`acquire` without taking the token: 0 while ``key`` has one left."""
+        return self._take(key, spend=False)
+
+    def _take(self, key: str, *, spend: bool) -> float:
         now = self._monotonic()
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
+                if not spend:
+                    return 0.0  # a full bucket, not worth storing for a peek
                 bucket = self._buckets[key] = _Bucket(tokens=self._burst, updated=now)
             bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
             bucket.updated = now
             if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+                if spend:
+                    bucket.tokens -= 1.0
                 return 0.0
             return (1.0 - bucket.tokens) / self._rate
 

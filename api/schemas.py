@@ -7,7 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from optinface.consent.identifiers import Name
 from optinface.consent.roles import Role
+from optinface.consent.schemas import PublishedKey
 
 
 class DeclarationCreate(BaseModel):
@@ -17,9 +19,16 @@ class DeclarationCreate(BaseModel):
     reference: str = Field(min_length=1, max_length=200)
 
 
+class RegulatorOrderCreate(BaseModel):
+    """A regulator's order on the database (LCCJTI art. 45): suspend, or destroy every template."""
+
+    reference: str = Field(min_length=1, max_length=200)
+    destroy: bool = False
+
+
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
     @field_validator("role")
     @classmethod
@@ -46,6 +55,13 @@ class AuditExportFormat(StrEnum):
     CSV = "csv"
 
 
+class PublishedKeys(BaseModel):
+    """The document at /.well-known/optinface-keys.json."""
+
+    controller: str
+    keys: list[PublishedKey]
+
+
 class Health(BaseModel):
     """What an operator or a container orchestrator needs to know, without authentication."""
 
@@ -58,3 +74,9 @@ class Health(BaseModel):
     templates_needing_reenrolment: int
     index_entries: int
     declared: bool
+    in_service: bool = Field(description="Matching allowed today (declared 60 days ago, register"
+                             " unchanged, no regulator's order in force).")
+    demo_mode: bool = Field(description="Placeholder accountability: not for real people.")
+    replica_seq: int | None = Field(
+        default=None, description="Several workers on PostgreSQL: the last change-feed entry "
+        "this worker's index replica has applied; null on the embedded SQLite default.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -26,6 +27,9 @@ class ApiSettings(ConsentSettings):
     # Per-key token bucket: a steady rate with a small burst, so a script cannot hammer the API.
     rate_per_second: float = Field(default=5.0, gt=0)
     rate_burst: int = Field(default=20, ge=1)
+    # Per client address, before authenticating: a steady trickle of typos passes, guessing not.
+    auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    auth_failure_burst: int = Field(default=10, ge=1)
     identify_daily_quota: int = Field(
         default=200,
         ge=1,
@@ -46,6 +50,19 @@ class ApiSettings(ConsentSettings):
         ),
     )
     session_hours: int = Field(default=8, ge=1, description="Lifetime of a web-page session.")
+    timezone: str = Field(
+        default="America/Toronto",
+        description="IANA time zone the pages show times and count days in (Québec by default).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {zone!r}") from error
+        return zone
 
     @field_validator("cors_origins")
     @classmethod

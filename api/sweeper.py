@@ -1,4 +1,10 @@
-"""The periodic retention sweep: erases whatever expired, even when nobody calls the API.
+"""The periodic retention sweep and key-epoch rotation, which run even when nobody calls the API.
+
+The sweep erases whatever expired, every ``interval`` seconds. The epoch rotation
+(:mod:`consent.epochs`) runs when the current epoch is due, so the thread wakes at whichever
+comes first: the bound an erasure receipt states for backups is kept to the second, not to the
+next sweep. It also wakes every ``flush_interval`` seconds to write the failed
+authentications tallied since (:mod:`consent.auth_failures`) as one audit event.
 
 A daemon thread rather than an asyncio task because ``OptinFace.sweep`` is blocking (database
 and index I/O) and must not stall the event loop.
@@ -8,19 +14,27 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from optinface.consent.errors import ConsentError
 from optinface.consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Sweeper:
-    """Call ``service.sweep()`` every ``interval`` seconds until :meth:`stop`."""
+    """Call ``service.sweep()`` every ``interval`` seconds, and ``service.rotate_epoch()`` at
+    each epoch boundary, until :meth:`stop`."""
 
-    def __init__(self, service: OptinFace, *, interval: float) -> None:
+    def __init__(
+        self, service: OptinFace, *, interval: float, flush_interval: float = 60.0
+    ) -> None:
         self._service = service
         self._interval = interval
+        self._flush_interval = flush_interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="optinface-sweeper", daemon=True)
 
@@ -33,13 +47,31 @@ class Sweeper:
 
     def _run(self) -> None:
         # Sweep once at start-up: anything that expired while the server was down goes first.
+        next_sweep = time.monotonic()
         while not self._stopped.is_set():
-            try:
-                report = self._service.sweep()
-                logger.info("retention sweep: %s", report)
-            except ConsentError as error:
-                logger.error("retention sweep refused: %s", error.code)
-            except Exception:
-                # The sweeper must outlive one failure: the next round retries the erasures.
-                logger.exception("retention sweep failed")
-            self._stopped.wait(self._interval)
+            _guarded("failed-authentication audit", self._service.flush_auth_failures)
+            if time.monotonic() >= next_sweep:
+                swept = _guarded("retention sweep", self._service.sweep)
+                logger.info("retention sweep: %s", swept)
+                next_sweep = time.monotonic() + self._interval
+            to_epoch = _guarded("epoch check", self._service.seconds_to_epoch_boundary)
+            if to_epoch is not None and to_epoch <= 0:
+                rotated = _guarded("key epoch rotation", self._service.rotate_epoch)
+                logger.info("key epoch rotation: %s", rotated)
+                continue
+            wait = min(next_sweep - time.monotonic(), self._flush_interval)
+            if to_epoch is not None:
+                wait = min(wait, to_epoch)
+            self._stopped.wait(max(wait, 1.0))
+
+
+def _guarded(what: str, task: Callable[[], T]) -> T | None:
+    """Run ``task``, logging its outcome; the thread must outlive one failure (the next round
+    retries)."""
+    try:
+        return task()
+    except ConsentError as error:
+        logger.error("%s refused: %s", what, error.code)
+    except Exception:
+        logger.exception("%s failed", what)
+    return None

@@ -66,8 +66,8 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
                                  expires_at=now + timedelta(days=365),
                                  retained_until=now + timedelta(days=3650), status="active"))
             links.append(dict(consent_id=consent_id, purpose_id=purpose))
-            keys.append(dict(subject_id=subject_id, created_at=now,
-                             wrapped=runtime.keys.wrap(data_key, subject_id=subject_id)))
+            epoch, wrapped = runtime.keys.wrap(data_key, subject_id=subject_id)
+            keys.append(dict(subject_id=subject_id, created_at=now, epoch=epoch, wrapped=wrapped))
             nonce, ciphertext = seal(data_key, vectors[row].tobytes(), associated=template_binding(
                 template_id=subject_id, subject_id=subject_id, model_id=model_id))
             templates.append(dict(id=subject_id, subject_id=subject_id, consent_id=consent_id,

@@ -23,8 +23,9 @@ WHAT = """\
 | test_crash | `kill -9` of a real server (code of `optinface serve`) at random points while a client enrols/erases; kills of the retention sweep and of index saves | every index label has an active template; acknowledged enrolments kept; erased subjects absent from ledger, index labels and raw bytes of db/WAL/index; audit chain verifies; index file is the old or the new version; no key in server logs |
 | test_concurrency | threads enrolling, identifying, withdrawing and erasing on shared subjects; threads hammering one key | no lost acknowledged enrolment; no search started after an erasure returned shows the subject; no deadlock; only domain refusals; rate limit and daily quota exact |
 | test_secrets | DB/WAL byte scans, key file modes, caplog and audit scans | secrets hashed; keys 0600 and never logged; templates ciphertext at rest; revoked key, expired token and other-subject token refused and audited |
-| test_rotation | `rotate_master`, `rekey_templates`, CLI `keys rotate-master` and `protect rekey` across a restart | identify results unchanged (1e-4); old master unwraps nothing; old rotation matches nothing; both audited |
+| test_rotation | `rotate_epoch`, `rekey_templates`, CLI `keys rotate-epoch` and `protect rekey` across a restart | identify results unchanged (1e-4); the old epoch key is destroyed and unwraps nothing; old rotation matches nothing; no old key byte left in the key store; both audited |
 | test_fuzz | hypothesis on the decoder and on API bodies/ids (SQL-looking text, 1 MB strings) | only InvalidImage/ImageTooLarge; never 5xx; one error shape; refusals store nothing |
+| test_decode_memory | the 80 kB 16-bit PNG of 36 Mpx (corpus `png_16_bit_large`) decoded in a fresh process, alone and three at once with one decode slot | peak RSS growth (VmHWM) under the header's estimate (2 + 10 bytes a pixel: 412 MiB); was 1 GB |
 """
 
 

@@ -15,6 +15,7 @@ from jinja2 import Environment
 from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.orm import Session
 
+from optinface.consent.accountability import accountability
 from optinface.consent.ledger import consent_public, template_public
 from optinface.consent.policies import consent_status
 from optinface.consent.schemas import AccessExport, AuditEventPublic, ExportFormat, SubjectPublic
@@ -27,6 +28,14 @@ _TEMPLATE = """\
 {% set h = heading %}{{ h(1) }}Data held about {{ e.subject.pseudonym }}
 Generated {{ e.generated_at.isoformat() }} by {{ e.controller_name }} ({{ e.controller_contact }}).
 
+{% set a = e.accountability %}\
+{{ h(2) }}Who answers for your data
+{{ item("person in charge", a.privacy_officer_name ~ ", " ~ a.privacy_officer_title ~ " ("
+  ~ a.privacy_officer_contact ~ ")") }}{{ item("data protection officer", a.dpo_contact) }}\
+{{ item("EU representative", a.eu_representative or "none designated") }}\
+{{ item("policy", a.policy_url) }}\
+{{ item("non-biometric alternative", a.non_biometric_alternative) }}\
+{{ item("hosting", a.hosting.country ~ ", " ~ a.hosting.region ~ ", by " ~ a.hosting.provider) }}
 {{ h(2) }}Subject
 {{ item("status", e.subject.status) }}{{ item("age category", e.subject.age_category) }}\
 {{ item("jurisdiction", e.subject.jurisdiction) }}{{ item("searchable", e.subject.searchable) }}\
@@ -113,6 +122,7 @@ def build_export(
         generated_at=now,
         controller_name=settings.controller_name,
         controller_contact=settings.controller_contact,
+        accountability=accountability(settings),
         subject=SubjectPublic.model_validate(subject),
         consents=[
             consent_public(c, public_key=public_key, status=consent_status(c, now=now))

@@ -11,12 +11,16 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.errors import NotFound, Unauthenticated
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.auth_failures import FailureSummary
+from optinface.consent.errors import InvalidRequest, NotFound, Unauthenticated
 from optinface.consent.keys import KeyRing
 from optinface.consent.roles import Actor, Role
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
 from optinface.consent.tables import ApiKey, Subject, SubjectToken
 
 API_KEY_PREFIX = "key_"
@@ -73,11 +77,17 @@ def issue_subject_token(
     return secret
 
 
+CREDENTIALS_REFUSED = "missing, invalid, revoked or expired credentials"
+"""The one message of every refused credential: the caller never learns which of these it was."""
+
+
 class AuthFailure(Unauthenticated):
-    """An :class:`Unauthenticated` that knows the public key id (never the secret) it concerned."""
+    """An :class:`Unauthenticated` that knows why and which public key id (never the secret) it
+    concerned, for the audit log only: its message and details are the same for every failure."""
 
     def __init__(self, reason: str, *, key_id: str | None) -> None:
-        super().__init__("invalid or revoked credentials", details={"reason": reason})
+        super().__init__(CREDENTIALS_REFUSED)
+        self.reason = reason
         self.key_id = key_id
 
 
@@ -101,3 +111,66 @@ def authenticate(session: Session, secret: str, *, keys: KeyRing, now: datetime)
         raise AuthFailure("expired", key_id=key_id)
     pseudonym = session.scalar(select(Subject.pseudonym).where(Subject.id == token.subject_id))
     return Actor(key_id=key_id, role=Role.SUBJECT, subject=pseudonym, capacity=token.capacity)
+
+
+# Use cases: each in its own transaction, audited ---------------------------------------------
+def key_public(row: ApiKey) -> ApiKeyPublic:
+    """A key as listed to admins: never its secret or hash."""
+    return ApiKeyPublic(key_id=row.id, name=row.name, role=Role(row.role),
+                        created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role,
+                   name: str) -> ApiKeyCreated:
+    """A new key; ``actor=None`` only bootstraps the first admin key of an empty system."""
+    with runtime.db.transaction() as session:
+        if actor is None:
+            if session.scalar(select(func.count()).select_from(ApiKey)):
+                raise InvalidRequest("bootstrap is only possible while no API key exists")
+            if role is not Role.ADMIN:
+                raise InvalidRequest("the bootstrap key must be an admin key")
+        if role is Role.SUBJECT:
+            raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
+        row, secret = create_api_key(session, role=role, name=name, keys=runtime.keys,
+                                     now=runtime.clock.now())
+        runtime.audit(session, Entry(action=AuditAction.KEY_CREATED, actor=actor,
+                                     details={"key_id": row.id, "role": str(role), "name": name}))
+        return ApiKeyCreated(**key_public(row).model_dump(), secret=secret)
+
+
+def list_public(session: Session) -> list[ApiKeyPublic]:
+    """Every key, oldest first."""
+    return [key_public(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.created_at))]
+
+
+def revoke_audited(runtime: Runtime, *, actor: Actor, key_id: str) -> None:
+    """Revoke ``key_id`` now (revoking twice keeps the first time)."""
+    with runtime.db.transaction() as session:
+        revoke_api_key(session, key_id=key_id, now=runtime.clock.now())
+        runtime.audit(session, Entry(action=AuditAction.KEY_REVOKED, actor=actor,
+                                     details={"key_id": key_id}))
+
+
+def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
+    """:func:`authenticate`, with failures tallied into the log (never the secret) as one event
+    per window (see :mod:`consent.auth_failures`)."""
+    try:
+        with runtime.db.transaction() as session:
+            return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now())
+    except AuthFailure as failure:
+        _record_failures(runtime, runtime.auth_failures.add(
+            reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
+        raise
+
+
+def flush_failures(runtime: Runtime) -> None:
+    """Chain the failures tallied since the last ``login_failure`` event into the log."""
+    _record_failures(runtime, runtime.auth_failures.drain())
+
+
+def _record_failures(runtime: Runtime, summary: FailureSummary | None) -> None:
+    if summary is None:
+        return
+    with runtime.db.transaction() as session:
+        runtime.audit(session, Entry(action=AuditAction.LOGIN_FAILURE, actor=None,
+                                     outcome=Unauthenticated.code, details=summary.details()))

@@ -44,11 +44,14 @@ class AuditAction(StrEnum):
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"
     REGISTER_DECLARED = "register_declared"
+    REGULATOR_ORDER = "regulator_order"
+    REGULATOR_ORDER_LIFTED = "regulator_order_lifted"
     LOGIN_FAILURE = "login_failure"
     PURPOSE_CREATED = "purpose_created"
     NOTICE_PUBLISHED = "notice_published"
     SUBJECT_CREATED = "subject_created"
     SUBJECT_UPDATED = "subject_updated"
+    ALTERNATIVE_CHOSEN = "alternative_chosen"
     PROBE_CONSENT_CREATED = "probe_consent_created"
     PROBE_CONSENT_REQUESTED = "probe_consent_requested"
     ENROLMENT_LINK_CREATED = "enrolment_link_created"
@@ -61,7 +64,8 @@ class AuditAction(StrEnum):
     REFUSED = "refused"
     RECONCILED = "reconciled"
     CHECKPOINT = "checkpoint"
-    MASTER_KEY_ROTATED = "master_key_rotated"
+    KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
+    SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
 
 

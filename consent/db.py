@@ -1,9 +1,18 @@
 """The database: engine, sessions, serialised write transactions, migrations, WAL checkpoint.
 
-SQLite is configured on every connection for what erasure needs: ``secure_delete`` overwrites
-deleted rows with zeros, and a ``wal_checkpoint(TRUNCATE)`` then empties the write-ahead log
-that still holds the old pages. Every transaction starts with ``BEGIN IMMEDIATE`` so two writers
-never interleave: that is what keeps the audit hash chain from forking.
+SQLite (the embedded default) is configured on every connection for what erasure needs:
+``secure_delete`` overwrites deleted rows with zeros, and a ``wal_checkpoint(TRUNCATE)`` then
+empties the write-ahead log that still holds the old pages. Every transaction starts with
+``BEGIN IMMEDIATE`` so two writers never interleave: that is what keeps the audit hash chain
+from forking, and what makes the daily quota, the single-use probe consents and the first-admin
+bootstrap exact (each reads and writes in one transaction nobody else runs beside).
+
+PostgreSQL (several workers, see :mod:`consent.changefeed`) gets the same guarantee across
+processes and machines from a transaction-level advisory lock taken first in every
+:meth:`Database.transaction`: ``pg_advisory_xact_lock`` is released by the commit or rollback
+(or by the server when a worker's connection dies, even by ``kill -9``). Under READ COMMITTED
+each statement after the lock sees every transaction committed before it, so the chain's last
+hash, the quota's count and the probe's ``used_at`` are read exactly as SQLite reads them.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger transaction takes
 
 
 def _create_private(database: Path) -> None:
@@ -72,6 +82,10 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the head revision (see consent/migrations/versions)."""
     config = Config()
@@ -104,14 +118,30 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.shared = is_postgresql(self.engine)
+        """True when other processes may write the same ledger (PostgreSQL)."""
 
     def open(self) -> None:
         migrate(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work commits together or not at all."""
+        """A session whose work commits together or not at all, serialised with every other
+        transaction on the ledger (see the module docstring)."""
         with self._sessions() as session, session.begin():
+            if self.shared:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session that waits for no writer (PostgreSQL replicas following the
+        change feed); on SQLite the same as :meth:`transaction`."""
+        if not self.shared:
+            with self.transaction() as session:
+                yield session
+            return
+        with self._sessions() as session:  # closing it rolls its transaction back
             yield session
 
     def checkpoint(self) -> None:

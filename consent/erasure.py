@@ -1,5 +1,9 @@
 """Erasure: unsearchable at once, then physically gone, in one call.
 
+Copies made before the erasure (backups, snapshots) still hold the wrapped key: they become
+undecryptable at the next epoch boundary, when the epoch key that wrapped it is destroyed
+(:mod:`consent.epochs`); the receipt states that time.
+
 Order matters. (1) The subject is marked excluded and committed, so every search started
 from then on leaves it out of its allowed set, and its vectors are scrubbed from the in-memory
 index. (2) Their slots in the saved index file are overwritten in place (journaled, see
@@ -30,8 +34,12 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
+from optinface.consent import changefeed
+from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
+from optinface.consent.epochs import next_boundary
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
@@ -67,6 +75,7 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
     if labels:
         runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
         session.execute(delete(Template).where(Template.id.in_(list(labels))))
+        changefeed.record(session, ChangeOp.REMOVE, labels, now=runtime.clock.now())
     return Destroyed(templates=len(labels), index_entries=len(present))
 
 
@@ -91,6 +100,10 @@ def erase_subject(
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
         destroyed = destroy_templates(runtime, session, labels)
         key_destroyed = session.get(SubjectKey, subject.id) is not None
+        # Copies made before now hold the key wrapped under the current epoch (or an older one,
+        # destroyed by then): they become undecryptable when the current epoch key is.
+        copies_epoch = runtime.keys.epoch
+        copies_undecryptable_at = next_boundary(runtime, session)
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
@@ -128,12 +141,18 @@ def erase_subject(
             "afterDestroyedAt": "the database write-ahead log, which still holds old copies"
             " of the deleted pages, is checkpointed and truncated (at the latest on the next"
             " start-up)",
+            # Backups and snapshots taken before this erasure: the subject key they hold is
+            # wrapped under epoch key ``keyEpoch``, destroyed at the next epoch rotation
+            # (``optinface keys epochs`` shows when it was).
+            "keyEpoch": copies_epoch,
+            "copiesUndecryptableAt": copies_undecryptable_at.isoformat(),
             "destroyed": {
                 "templates": destroyed.templates,
                 "indexEntries": len(present),
                 "subjectKey": key_destroyed,
             },
             "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }
         signature = runtime.keys.sign(canonical_json(receipt))
@@ -150,6 +169,7 @@ def erase_subject(
         key_destroyed=key_destroyed,
         unsearchable_ms=unsearchable_ms,
         gone_ms=gone_ms,
+        copies_undecryptable_at=copies_undecryptable_at,
         signed=SignedReceipt(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),

@@ -56,6 +56,24 @@ class NotDeclared(ConsentError):
     code = "not_declared"
 
 
+class DeclarationPeriodRunning(NotDeclared):
+    """Declared, but the period before service (Québec: 60 days) has not run yet."""
+
+    code = "declaration_period_running"
+
+
+class RedeclarationRequired(NotDeclared):
+    """A material field of the register changed since the declaration."""
+
+    code = "redeclaration_required"
+
+
+class SuspendedByRegulator(NotDeclared):
+    """A regulator's suspension or destruction order is in force."""
+
+    code = "suspended_by_regulator"
+
+
 class OperationNotAllowed(ConsentError):
     """The purpose does not include this operation."""
 
@@ -98,6 +116,18 @@ class Unauthenticated(ConsentError):
     code = "unauthenticated"
 
 
+class AlternativeChosen(ConsentError):
+    """The person chose the non-biometric alternative: their face is not used."""
+
+    code = "alternative_chosen"
+
+
+class PlaceholderAccountability(ConsentError):
+    """Who answers for the database is still a placeholder, outside demo mode."""
+
+    code = "placeholder_accountability"
+
+
 class DataDirInUse(ConsentError):
     """Another process has the data directory open (see :mod:`consent.lock`)."""
 
@@ -108,6 +138,24 @@ class DataDirUnusable(ConsentError):
     """The data directory cannot be created or written (permissions, a file in the way)."""
 
     code = "data_dir_unusable"
+
+
+class KeyStoreUnusable(ConsentError):
+    """The key store cannot be used: inside the data directory, unreachable, or no token."""
+
+    code = "key_store_unusable"
+
+
+class KeyFileExposed(ConsentError):
+    """A key file (or the key folder) is open to the group or others: refused at load."""
+
+    code = "key_file_exposed"
+
+
+class KeyUnavailable(ConsentError):
+    """The epoch key that wrapped a subject key is destroyed (crypto-shredded)."""
+
+    code = "key_unavailable"
 
 
 class SubjectCredentialRequired(ConsentError):

@@ -6,12 +6,13 @@ the gates live in :mod:`consent.policies`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import new_key, open_sealed, seal
@@ -30,6 +31,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import (
     Consent,
+    KeyEpoch,
     Notice,
     Purpose,
     Subject,
@@ -73,6 +75,11 @@ def create_purpose(session: Session, body: PurposeCreate, *, now: datetime) -> P
     return purpose
 
 
+def purposes(session: Session) -> list[Purpose]:
+    """Every purpose, oldest first."""
+    return list(session.scalars(select(Purpose).order_by(Purpose.created_at)))
+
+
 def get_purpose(session: Session, purpose_id: str) -> Purpose:
     purpose = session.get(Purpose, purpose_id)
     if purpose is None:
@@ -92,6 +99,11 @@ def publish_notice(session: Session, body: NoticeCreate, *, now: datetime) -> No
     session.add(notice)
     session.flush()
     return notice
+
+
+def notices(session: Session) -> list[Notice]:
+    """Every published notice, oldest first."""
+    return list(session.scalars(select(Notice).order_by(Notice.published_at)))
 
 
 def get_notice(session: Session, notice_id: str) -> Notice:
@@ -205,15 +217,19 @@ def consent_public(consent: Consent, *, public_key: str, status: str) -> Consent
 
 # Templates ------------------------------------------------------------------------------------
 def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime) -> bytes:
-    """The subject's data key, created and stored wrapped under the master key on first use."""
+    """The subject's data key, created and stored wrapped under the current epoch on first use."""
     row = session.get(SubjectKey, subject.id)
     if row is not None:
-        return keys.unwrap(row.wrapped, subject_id=subject.id)
+        return keys.unwrap(row.wrapped, subject_id=subject.id, epoch=row.epoch)
     key = new_key()
-    session.add(
-        SubjectKey(subject_id=subject.id, wrapped=keys.wrap(key, subject_id=subject.id),
-                   created_at=now)
-    )
+    # Another worker on a shared ledger may have rotated since this one loaded its ring: wrap
+    # under the newest epoch the ledger records (read inside the serialised transaction, so a
+    # rotation either re-wraps this row or came first), never under one being destroyed.
+    newest = session.scalar(select(func.max(KeyEpoch.id)))
+    if newest is not None and newest > keys.epoch:
+        keys = dataclasses.replace(keys, epoch=newest)
+    epoch, wrapped = keys.wrap(key, subject_id=subject.id)
+    session.add(SubjectKey(subject_id=subject.id, wrapped=wrapped, epoch=epoch, created_at=now))
     return key
 
 

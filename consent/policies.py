@@ -16,7 +16,6 @@ from optinface.consent.errors import (
     ConsentRequired,
     ConsentWithdrawn,
     GuardianConsentRequired,
-    NotDeclared,
     OperationNotAllowed,
     PurposeNotConsented,
 )
@@ -26,7 +25,6 @@ from optinface.consent.tables import (
     Consent,
     ConsentStatus,
     Purpose,
-    RegisterDeclaration,
     Subject,
     SubjectStatus,
     Template,
@@ -89,17 +87,6 @@ def require_operation(purpose: Purpose, operation: Operation) -> None:
             f"purpose {purpose.id} does not allow {operation}",
             details={"purpose_id": purpose.id, "operation": str(operation)},
         )
-
-
-def require_declared(session: Session) -> RegisterDeclaration:
-    declaration = session.scalars(
-        select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
-    ).first()
-    if declaration is None:
-        raise NotDeclared(
-            "the biometric database has not been declared; matching is refused until it is"
-        )
-    return declaration
 
 
 def in_force(now: datetime) -> ColumnElement[bool]:

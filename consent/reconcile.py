@@ -13,18 +13,29 @@ nothing allows keeping, until some later sweep. Likewise the templates of a cons
 while another keeps their subject are destroyed here. After this, every template row is in the
 index or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
 
+Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
+from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
+the subjects kept, to enrol again (``subject_keys_lost``).
+
 The WAL is checkpointed first: an erasure whose process died between its commit and its
 checkpoint left the deleted pages' old copies there, and its receipt says they go.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.erasure import destroy_ended_templates, erase_subject, excluded_subjects
+from optinface.consent.erasure import (
+    destroy_ended_templates,
+    destroy_templates,
+    erase_subject,
+    excluded_subjects,
+)
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.policies import indexable_labels, subjects_with_consent_ended
@@ -55,6 +66,7 @@ def reconcile(
     for pseudonym, reason in interrupted + ended:
         erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None)
     with runtime.db.transaction() as session:
+        lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
         allowed = indexable_labels(session, model_id=model_id, now=now)
         present = runtime.index.labels()
@@ -63,12 +75,7 @@ def reconcile(
         if extra:
             runtime.index.remove(extra)
         if missing:
-            templates = list(session.scalars(select(Template).where(Template.id.in_(missing))))
-            keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
-            vectors = np.stack(
-                [decrypt_template(t, key=keys[t.subject_id]) for t in templates]
-            )
-            runtime.index.add([t.id for t in templates], vectors)
+            index_templates(runtime, session, missing)
         if extra or missing:
             runtime.index.save()
         report = ReconcileReport(
@@ -79,17 +86,50 @@ def reconcile(
             erasures_completed=len(interrupted),
             consents_ended_erased=len(ended),
             templates_destroyed=templates_destroyed,
+            subject_keys_lost=lost,
             index_discarded=index_discarded,
         )
         runtime.audit(
             session,
             Entry(action=AuditAction.RECONCILED, actor=None, details=report.model_dump()),
         )
-    if templates_destroyed:
+    if templates_destroyed or lost:
         runtime.db.checkpoint()
     return report
 
 
+def index_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> int:
+    """Decrypt the templates ``labels`` names (those still in the ledger) and add them to the
+    index; how many were added. Start-up reconciliation and the replicas' change feed use it."""
+    templates = list(session.scalars(select(Template).where(Template.id.in_(list(labels)))))
+    if not templates:
+        return 0
+    keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
+    vectors = np.stack([decrypt_template(t, key=keys[t.subject_id]) for t in templates])
+    runtime.index.add([t.id for t in templates], vectors)
+    return len(templates)
+
+
+def _destroy_unreadable(runtime: Runtime, session: Session) -> int:
+    """Destroy templates whose subject key's epoch key is gone; return how many keys were."""
+    epochs = runtime.keys.store.epochs()
+    rows = list(session.scalars(select(SubjectKey).where(SubjectKey.epoch.not_in(epochs))))
+    if not rows:
+        return 0
+    subject_ids = [row.subject_id for row in rows]
+    labels = list(session.scalars(select(Template.id).where(
+        Template.subject_id.in_(subject_ids))))
+    destroy_templates(runtime, session, labels)
+    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(subject_ids)))
+    pseudonyms = list(session.scalars(select(Subject.pseudonym).where(
+        Subject.id.in_(subject_ids))))
+    runtime.audit(session, Entry(action=AuditAction.SUBJECT_KEYS_LOST, actor=None,
+                                 subjects=pseudonyms,
+                                 details={"subject_keys": len(rows), "templates": len(labels)}))
+    return len(rows)
+
+
 def _data_keys(session: Session, keyring: KeyRing, subject_ids: set[int]) -> dict[int, bytes]:
     rows = session.scalars(select(SubjectKey).where(SubjectKey.subject_id.in_(subject_ids)))
-    return {row.subject_id: keyring.unwrap(row.wrapped, subject_id=row.subject_id) for row in rows}
+    return {row.subject_id: keyring.unwrap(row.wrapped, subject_id=row.subject_id,
+                                           epoch=row.epoch) for row in rows}

@@ -2,21 +2,30 @@
 
 It is what Québec's LCCJTI art. 45 asks an operator to declare to the Commission d'accès à
 l'information (at least 60 days before the database is put into service) and the GDPR art. 30
-record of processing. Matching is refused until a declaration date is recorded.
+record of processing. When matching is allowed is :mod:`consent.declaration`'s rule.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from optinface.consent import declaration
+from optinface.consent.accountability import accountability
 from optinface.consent.policies import age_of_consent
-from optinface.consent.schemas import DeclarationPublic, ModelInfo, PurposePublic, Register
+from optinface.consent.receipts import published_key
+from optinface.consent.schemas import (
+    DeclarationPublic,
+    ModelInfo,
+    PurposePublic,
+    Register,
+    RegulatorOrderPublic,
+)
 from optinface.consent.settings import ConsentSettings, Jurisdiction
-from optinface.consent.tables import Purpose, RegisterDeclaration, Subject, SubjectStatus, Template
+from optinface.consent.tables import Purpose, Subject, SubjectStatus, Template
 from optinface.engine.manifest import ModelSpec
 
 
@@ -27,11 +36,10 @@ def build_register(
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
+    public_key: str,
     now: datetime,
 ) -> Register:
-    declaration = session.scalars(
-        select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
-    ).first()
+    current = declaration.state(session, settings=settings, models=models, today=now.date())
     subjects = session.scalar(
         select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
     )
@@ -39,27 +47,19 @@ def build_register(
     stale = session.scalar(
         select(func.count()).select_from(Template).where(Template.model_id != model_id)
     )
-    in_service_from = (
-        declaration.declared_on + timedelta(days=settings.declaration_warning_days)
-        if declaration
-        else None
-    )
     warnings = []
-    if declaration is None:
-        warnings.append("Not declared: identification and verification are refused.")
-    elif in_service_from is not None and now.date() < in_service_from:
-        warnings.append(
-            f"Declared on {declaration.declared_on}: Québec requires the declaration"
-            f" {settings.declaration_warning_days} days before the database is put into"
-            f" service, i.e. not before {in_service_from}."
-        )
+    if settings.demo_mode:
+        warnings.append("DEMO MODE: accountability settings may be placeholders; not for real"
+                        " people.")
+    if current.refusal is not None:
+        warnings.append(f"Matching refused: {current.refusal.message}.")
     if stale:
         warnings.append(f"{stale} templates were made by another model: re-enrolment needed.")
     return Register(
         generated_at=now,
         controller_name=settings.controller_name,
         controller_contact=settings.controller_contact,
-        privacy_officer=settings.privacy_officer,
+        accountability=accountability(settings),
         jurisdiction=settings.jurisdiction,
         purposes=[
             PurposePublic.model_validate(p)
@@ -72,10 +72,7 @@ def build_register(
             f"{age_of_consent(Jurisdiction.EU, settings)} (GDPR) with their own consent",
             "younger minors with the consent of the holder of parental authority",
         ],
-        biometric_characteristic=(
-            "face: 512-dimensional ArcFace templates, protected by a secret rotation and"
-            " encrypted; no images kept"
-        ),
+        biometric_characteristic=declaration.BIOMETRIC_CHARACTERISTIC,
         models=[
             ModelInfo(id=spec.id, role=str(spec.role), sha256=spec.sha256, licence=spec.licence)
             for spec in models.values()
@@ -85,25 +82,18 @@ def build_register(
         templates=templates or 0,
         templates_needing_reenrolment=stale or 0,
         database_location=make_url(settings.url).render_as_string(hide_password=True),
-        retention_rules=[
-            "until consent expires or is withdrawn (erased in the same call)",
-            "at most each purpose's retention period after consent",
-            f"at most {settings.retention_years_after_last_interaction} years after the last"
-            " interaction",
-            f"consents last at most {settings.max_consent_days} days",
-        ],
-        security_measures=[
-            "AES-256-GCM template encryption under per-subject keys wrapped by a master key",
-            f"template protection by a secret orthogonal rotation (fingerprint"
-            f" {rotation_fingerprint})",
-            "hash-chained audit log with Ed25519-signed checkpoints",
-            "SQLite secure_delete and WAL truncation on erasure; index entries scrubbed",
-            "API keys and subject tokens stored as keyed hashes; role-based access",
-        ],
-        pia_reference=settings.pia_reference,
+        hosting=settings.hosting,
+        retention_rules=declaration.retention_rules(settings),
+        security_measures=list(declaration.SECURITY_MEASURES),
+        rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),
-        declaration=DeclarationPublic.model_validate(declaration) if declaration else None,
-        in_service_from=in_service_from,
+        signing_keys=[published_key(public_key)],
+        declaration=(DeclarationPublic.model_validate(current.declaration)
+                     if current.declaration else None),
+        in_service_from=current.in_service_from,
+        in_service=current.in_service,
+        material_sha256=current.current_sha256,
+        orders=[RegulatorOrderPublic.model_validate(o) for o in declaration.orders(session)],
         warnings=warnings,
     )
 
@@ -111,16 +101,27 @@ def build_register(
 def render_register(register: Register) -> str:
     """The register as Markdown, for the reviewer and the declaration file."""
     declared = (
-        f"{register.declaration.declared_on} (reference {register.declaration.reference})"
+        f"{register.declaration.declared_on} (reference {register.declaration.reference},"
+        f" material sha256 {register.declaration.material_sha256})"
         if register.declaration
         else "not declared"
     )
+    a = register.accountability
+    hosting = register.hosting
     lines = [
         "# Register of the biometric database",
         f"Generated {register.generated_at.isoformat()}",
         "",
         f"- **Controller**: {register.controller_name} ({register.controller_contact})",
-        f"- **Privacy officer**: {register.privacy_officer}",
+        f"- **Person in charge of personal information**: {a.privacy_officer_name},"
+        f" {a.privacy_officer_title} ({a.privacy_officer_contact})",
+        f"- **Data protection officer**: {a.dpo_contact}",
+        f"- **EU representative**: {a.eu_representative or 'none designated'}",
+        f"- **Policy**: {a.policy_url}",
+        f"- **Non-biometric alternative**: {a.non_biometric_alternative}",
+        f"- **Hosting location**: {hosting.country}, {hosting.region}, by {hosting.provider}",
+        *(["- **DEMO MODE**: placeholder accountability, not for real people"]
+          if a.demo_mode else []),
         f"- **Jurisdiction**: {register.jurisdiction}",
         f"- **Biometric characteristic**: {register.biometric_characteristic}",
         f"- **Active model**: {register.active_model_id}",
@@ -129,8 +130,12 @@ def render_register(register: Register) -> str:
         f"- **Subjects**: {register.subjects}; **templates**: {register.templates}"
         f" ({register.templates_needing_reenrolment} needing re-enrolment)",
         f"- **Database**: {register.database_location}",
-        f"- **PIA**: {register.pia_reference}",
+        f"- **PIA**: {a.pia_reference} (sha256 {a.pia_sha256 or 'none'})",
         f"- **Declaration**: {declared}",
+        f"- **In service**: {'yes' if register.in_service else 'no'}"
+        f" (from {register.in_service_from or 'a declaration + 60 days'}; material sha256"
+        f" now {register.material_sha256})",
+        "- **Biometric data sold, leased or traded**: never",
         "",
         "## Purposes",
         *[f"- **{p.name}** ({p.legal_basis}): {', '.join(p.operations)};"
@@ -140,6 +145,12 @@ def render_register(register: Register) -> str:
         *([f"- **{r.name}**: {r.purpose} ({r.legal_basis})" for r in register.recipients]
           or ["- none"]),
         "",
+        "## Signing keys",
+        "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY`"
+        " (also published at `/.well-known/optinface-keys.json`).",
+        *[f"- **{k.key_id}** ({k.algorithm}): `{k.public_key}`; signs {', '.join(k.signs)}"
+          for k in register.signing_keys],
+        "",
         "## Categories of persons",
         *[f"- {c}" for c in register.categories_of_persons],
         "",
@@ -148,6 +159,13 @@ def render_register(register: Register) -> str:
         "",
         "## Security measures",
         *[f"- {m}" for m in register.security_measures],
+        f"- rotation fingerprint {register.rotation_fingerprint}",
+        "",
+        "## Regulator's orders",
+        *([f"- **{o.reference}** ({o.kind}) recorded {o.recorded_at.isoformat()},"
+           f" {o.templates_destroyed} templates destroyed"
+           + (f", lifted {o.lifted_at.isoformat()}" if o.lifted_at else ", in force")
+           for o in register.orders] or ["- none"]),
         "",
         "## Warnings",
         *([f"- {w}" for w in register.warnings] or ["- none"]),

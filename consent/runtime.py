@@ -1,27 +1,42 @@
-"""What every operation needs at hand: settings, database, keys, index and clock."""
+"""What every use case needs at hand, wired once by :meth:`consent.service.OptinFace.open`.
+
+Public on purpose: the use-case modules (enrolment, matching, consents, erasure, rotation) take
+the runtime rather than the service, and key rotation swaps its index and protector here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import Entry, append
+from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.protection import TemplateProtector
 from optinface.engine.types import VectorIndex
 
 
 @dataclass(slots=True)
 class Runtime:
+    """The live parts of one open service: configuration, ledger, keys, engine and index."""
+
     settings: ConsentSettings
     db: Database
     keys: KeyRing
     index: VectorIndex
     clock: Clock
+    pipeline: FacePipeline
+    protector: TemplateProtector
+    auth_failures: FailureTally = field(
+        default_factory=lambda: FailureTally(window=timedelta(seconds=60))
+    )
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
         """Chain ``entry`` into the log inside ``session``'s transaction."""

@@ -12,8 +12,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier, Name
 from optinface.consent.roles import Role
-from optinface.consent.settings import Jurisdiction, Recipient
+from optinface.consent.settings import Hosting, Jurisdiction, Recipient
+
+MAX_PURPOSES_PER_CONSENT = 50
 
 
 class Operation(StrEnum):
@@ -73,6 +76,7 @@ class ErasureReason(StrEnum):
     WITHDRAWAL = "withdrawal"
     EXPIRY = "expiry"
     RETENTION = "retention"
+    REGULATOR_ORDER = "regulator_order"  # LCCJTI art. 45: the regulator ordered destruction
 
 
 class Decision(StrEnum):
@@ -99,7 +103,7 @@ class ApiKeyCreated(ApiKeyPublic):
 
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: str = Field(min_length=1, max_length=5_000)
     legal_basis: str = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
@@ -124,6 +128,33 @@ class NoticeCreate(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
 
 
+# Accountability -------------------------------------------------------------------------------
+class RightInstruction(BaseModel):
+    right: str
+    basis: str
+    how: str
+
+
+class Accountability(BaseModel):
+    """Who answers for the database and how to reach them (see :mod:`consent.accountability`)."""
+
+    controller_name: str
+    controller_contact: str
+    privacy_officer_name: str
+    privacy_officer_title: str
+    privacy_officer_contact: str
+    dpo_contact: str
+    eu_representative: str | None
+    pia_reference: str
+    pia_sha256: str
+    policy_url: str
+    hosting: Hosting
+    non_biometric_alternative: str
+    rights: list[RightInstruction]
+    rights_request_days: int
+    demo_mode: bool
+
+
 class NoticePublic(_Public):
     id: str
     version: str
@@ -131,6 +162,9 @@ class NoticePublic(_Public):
     text: str
     sha256: str
     published_at: datetime
+    accountability: Accountability | None = Field(
+        default=None, description="Who answers, the alternative and the rights: shown with"
+        " every notice.")
 
 
 # Subjects and consents ------------------------------------------------------------------------
@@ -155,6 +189,14 @@ class SubjectPublic(_Public):
     searchable: bool
     created_at: datetime
     last_interaction_at: datetime
+    alternative_chosen_at: datetime | None = Field(
+        default=None, description="When the person chose the non-biometric alternative.")
+
+
+class AlternativeChosenResult(BaseModel):
+    subject: SubjectPublic
+    alternative: str = Field(description="What the person uses instead of their face.")
+    templates_destroyed: int
     age_declared_on: date | None = None
     own_consent_requested_at: datetime | None = None
 
@@ -199,7 +241,7 @@ class PasskeyChallenge(BaseModel):
 class PasskeyResponse(BaseModel):
     """The browser's (or authenticator's) answer to a challenge, in WebAuthn's JSON form."""
 
-    ceremony_id: str = Field(max_length=40)
+    ceremony_id: Identifier
     credential: dict[str, Any]
 
 
@@ -223,8 +265,8 @@ class ConsentAct(BaseModel):
     expiry and the pseudonym."""
 
     act: Literal["consent"] = "consent"
-    purposes: list[str] = Field(min_length=1)
-    notice_id: str
+    purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
+    notice_id: Identifier
     language: str = Field(min_length=2, max_length=20)
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
     given_by: ConsentCapacity | None = Field(
@@ -232,8 +274,11 @@ class ConsentAct(BaseModel):
 
 
 class WithdrawAct(BaseModel):
+    """Withdraw a consent, or only one of its purposes."""
+
     act: Literal["withdraw"] = "withdraw"
-    consent_id: str
+    consent_id: Identifier
+    purpose_id: Identifier | None = None
 
 
 class SearchableAct(BaseModel):
@@ -245,7 +290,7 @@ class CaptureAct(BaseModel):
     """A capture session: the subject approves enrolling the photo with this SHA-256."""
 
     act: Literal["enrol"] = "enrol"
-    consent_id: str
+    consent_id: Identifier
     photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
 
 
@@ -256,8 +301,8 @@ SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct,
 class ProbeConsentRequest(BaseModel):
     """A researcher asks the person in a probe for their consent: one image, one purpose."""
 
-    purpose_id: str
-    notice_id: str
+    purpose_id: Identifier
+    notice_id: Identifier
     probe_sha256: str = Field(pattern="^[0-9a-f]{64}$")
 
 
@@ -375,7 +420,20 @@ class ErasureReceipt(BaseModel):
     key_destroyed: bool
     unsearchable_ms: float
     gone_ms: float
+    copies_undecryptable_at: datetime = Field(
+        description="When the epoch key that wrapped the subject's key in earlier copies of "
+        "the data (backups, snapshots) is due to be destroyed: the next epoch boundary.")
     signed: SignedReceipt
+
+
+class PurposeWithdrawalPublic(BaseModel):
+    """One purpose withdrawn from a consent that keeps its others, and the signed receipt."""
+
+    id: str
+    consent_id: str
+    purpose_id: str
+    withdrawn_at: datetime
+    receipt: SignedReceipt
 
 
 class WithdrawalResult(BaseModel):
@@ -383,6 +441,9 @@ class WithdrawalResult(BaseModel):
     templates_erased: int
     subject_erased: bool
     erasure: ErasureReceipt | None = None
+    purpose_withdrawal: PurposeWithdrawalPublic | None = Field(
+        default=None, description="Set when one purpose left a consent that keeps others."
+    )
 
 
 class SweepReport(BaseModel):
@@ -390,6 +451,14 @@ class SweepReport(BaseModel):
     consents_expired: int  # past their expiry or their purposes' retention
     templates_destroyed: int = 0  # enrolled under those consents, their subject kept
     erasures: list[ErasureReceipt]
+
+
+class KeyEpochPublic(_Public):
+    """An epoch key's life: copies of the data made during it are readable until destroyed_at."""
+
+    id: int
+    created_at: datetime
+    destroyed_at: datetime | None
 
 
 class ReconcileReport(BaseModel):
@@ -400,6 +469,7 @@ class ReconcileReport(BaseModel):
     erasures_completed: int  # interrupted by a crash, finished on start-up
     consents_ended_erased: int  # no consent in force any more: erased on start-up
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
+    subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 
@@ -421,11 +491,28 @@ class AuditEventPublic(_Public):
 
 class AuditFilter(BaseModel):
     action: AuditAction | None = None
-    subject: str | None = None
-    actor_key_id: str | None = None
-    purpose: str | None = None
+    subject: Identifier | None = None
+    actor_key_id: Identifier | None = None
+    purpose: Identifier | None = None
+    outcome: str | None = None
     since: str | None = Field(default=None, description="ISO time, inclusive.")
     until: str | None = Field(default=None, description="ISO time, exclusive.")
+
+
+class SearchCount(BaseModel):
+    """Searches (identify and verify) of one purpose in one UTC hour."""
+
+    hour: str = Field(description="ISO UTC hour, e.g. 2026-11-30T14.")
+    purpose: str | None
+    searches: int
+
+
+class KeyName(BaseModel):
+    """Who an API key belongs to, as the log's reader needs it: never its secret."""
+
+    key_id: str
+    name: str
+    role: str
 
 
 class AuditPage(BaseModel):
@@ -450,11 +537,20 @@ class CheckpointPublic(_Public):
     at: datetime
 
 
+class PrivacyStatement(BaseModel):
+    """The public privacy page (``/privacy``): accountability, purposes and retention."""
+
+    accountability: Accountability
+    purposes: list[PurposePublic]
+    retention_rules: list[str]
+
+
 # Access ---------------------------------------------------------------------------------------
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
+    accountability: Accountability
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
@@ -473,13 +569,32 @@ class DeclarationPublic(_Public):
     declared_on: date
     reference: str
     recorded_at: datetime
+    material_sha256: str | None
+    period_days: int
+
+
+class RegulatorOrderPublic(_Public):
+    reference: str
+    kind: str
+    recorded_at: datetime
+    lifted_at: datetime | None
+    templates_destroyed: int
+
+
+class PublishedKey(BaseModel):
+    """A public key anyone may use to check what the deployment signed."""
+
+    key_id: str = Field(description="ed25519: and the first 16 hex digits of the key's SHA-256.")
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    public_key: str = Field(description="The raw public key, base64.")
+    signs: list[str]
 
 
 class Register(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
-    privacy_officer: str
+    accountability: Accountability
     jurisdiction: Jurisdiction
     purposes: list[PurposePublic]
     categories_of_persons: list[str]
@@ -490,16 +605,29 @@ class Register(BaseModel):
     templates: int
     templates_needing_reenrolment: int
     database_location: str
+    hosting: Hosting
     retention_rules: list[str]
     security_measures: list[str]
-    pia_reference: str
+    rotation_fingerprint: str
     recipients: list[Recipient] = Field(
         description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
+    )
+    signing_keys: list[PublishedKey] = Field(
+        description="The keys that sign receipts and checkpoints, also at"
+        " /.well-known/optinface-keys.json."
     )
     declaration: DeclarationPublic | None
     in_service_from: date | None = Field(
         description="Declaration date + the notice period (Québec: 60 days before service)."
     )
+    in_service: bool = Field(description="Matching allowed today (see consent.declaration).")
+    material_sha256: str = Field(
+        description="SHA-256 of the register's material fields now; a declaration covers the"
+        " register only while its own hash equals this one."
+    )
+    orders: list[RegulatorOrderPublic]
+    biometric_data_sold_or_traded: Literal[False] = Field(
+        default=False, description="Never: no sale, lease, trade or profit (BIPA s. 15(c)).")
     warnings: list[str]
 
 

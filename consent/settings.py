@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from optinface.engine.settings import EngineSettings
@@ -31,6 +31,23 @@ class Recipient(BaseModel):
     legal_basis: str = Field(min_length=1, description="The legal ground of the disclosure.")
 
 
+class KeyStoreKind(StrEnum):
+    """Where the keys live: files in ``key_dir``, or a PKCS#11 token (an HSM, SoftHSM2)."""
+
+    FILE = "file"
+    PKCS11 = "pkcs11"
+
+
+class Hosting(BaseModel):
+    """Where the database is kept (the declaration asks; P-39.1 s. 17 for outside Québec)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: str
+    region: str
+    provider: str
+
+
 class ConsentSettings(EngineSettings):
     """Everything :class:`consent.service.OptinFace` needs."""
 
@@ -45,18 +62,53 @@ class ConsentSettings(EngineSettings):
     key_dir: Path | None = Field(
         default=None, description="The key store; default <data_dir>-keys beside the data."
     )
+    key_store: KeyStoreKind = Field(
+        default=KeyStoreKind.FILE, description="file (key_dir) or pkcs11 (a token)."
+    )
+    pkcs11_module: Path | None = Field(
+        default=None, description="The PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so."
+    )
+    pkcs11_token_label: str = Field(default="optinface", description="The token's label.")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="The token's user PIN.")
+    # Subject keys are re-wrapped under a fresh epoch key this often and the old one destroyed:
+    # the bound on how long a copy made before an erasure stays decryptable.
+    key_epoch_hours: float = Field(default=24, gt=0)
     audit_witness_dir: Path | None = Field(
         default=None,
         description="Append-only folder for signed checkpoints (and the erasure journal); "
         "default <data_dir>-witness beside the data.",
     )
 
-    # Who answers for the database (the register and every receipt name them).
+    # Who answers for the database (the register, /privacy, every notice, receipt and export
+    # name them). The defaults are placeholders: ``serve`` refuses them outside demo mode
+    # (see :func:`placeholders`).
     controller_name: str = "optinface reference deployment"
     controller_contact: str = "privacy@example.org"
-    privacy_officer: str = "Privacy officer, privacy@example.org"
+    # P-39.1 s. 3.1: the person in charge of the protection of personal information.
+    privacy_officer_name: str = "Privacy officer (placeholder)"
+    privacy_officer_title: str = "Person in charge of the protection of personal information"
+    privacy_officer_contact: str = "privacy@example.org"
+    dpo_contact: str = Field(default="dpo@example.org", description="GDPR art. 37 DPO.")
+    eu_representative: str | None = Field(
+        default=None,
+        description="GDPR art. 27 representative; required when the jurisdiction is EU.",
+    )
     pia_reference: str = "PIA-0000 (not yet written)"
+    pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
     policy_url: str = "https://example.org/privacy"
+    hosting_country: str = Field(default="CA", min_length=2)
+    hosting_region: str = Field(default="Québec", min_length=1)
+    hosting_provider: str = Field(default="(placeholder) not chosen", min_length=1)
+    non_biometric_alternative: str = Field(
+        default="(placeholder) describe how a person is served without their face",
+        description="What a person can use instead of face matching (CAI biometrics "
+        "guidance, GDPR art. 7(4)); shown in every notice and receipt.",
+    )
+    demo_mode: bool = Field(
+        default=False,
+        description="Placeholder accountability allowed; /healthz, the register and every "
+        "page say so. Never for real people.",
+    )
     jurisdiction: Jurisdiction = Jurisdiction.QC
     # Stated in the register; from the environment as JSON, e.g. OPTINFACE_RECIPIENTS=
     # '[{"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}]'
@@ -72,7 +124,13 @@ class ConsentSettings(EngineSettings):
     retention_years_after_last_interaction: int = Field(default=3, ge=1)
     subject_token_days: int = Field(default=365, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)
-    declaration_warning_days: int = Field(default=60, ge=0)
+    auth_failure_audit_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="Failed authentications become one audit event per this many seconds.",
+    )
+    # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
+    declaration_period_days: int = Field(default=60, ge=60)
     sweep_interval_seconds: int = Field(default=3600, ge=1)
     # One person per subject: a cap, and every enrolment after the first must match (issue 11).
     max_templates_per_subject: int = Field(default=5, ge=1)
@@ -104,6 +162,11 @@ class ConsentSettings(EngineSettings):
         return self
 
     @property
+    def hosting(self) -> Hosting:
+        return Hosting(country=self.hosting_country, region=self.hosting_region,
+                       provider=self.hosting_provider)
+
+    @property
     def url(self) -> str:
         """The database URL, always set after validation."""
         assert self.database_url is not None
@@ -111,11 +174,15 @@ class ConsentSettings(EngineSettings):
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+        """The key store's folder (always set after validation)."""
+        assert self.key_dir is not None
+        return self.key_dir
 
     @property
-    def master_key_path(self) -> Path:
-        return self.keys_dir / "master.key"
+    def witness_dir(self) -> Path:
+        """The witness folder (always set after validation)."""
+        assert self.audit_witness_dir is not None
+        return self.audit_witness_dir
 
     @property
     def signing_key_path(self) -> Path:
@@ -124,3 +191,7 @@ class ConsentSettings(EngineSettings):
     @property
     def hmac_key_path(self) -> Path:
         return self.keys_dir / "hmac.key"
+
+    @property
+    def rotation_key_path(self) -> Path:
+        return self.keys_dir / "rotation.key"

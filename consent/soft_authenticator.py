@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cbor2
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 FLAG_USER_PRESENT = 0x01
@@ -102,6 +102,17 @@ class SoftAuthenticator:
                          "signature": b64url(signature), "userHandle": b64url(key.user_handle)},
             "clientExtensionResults": {}, "authenticatorAttachment": "platform",
         }
+
+    def export(self) -> list[dict[str, Any]]:
+        """Its passkeys in the form of DevTools' ``WebAuthn.addCredential``, so that a browser
+        test can sign in as the same person (the private key leaves only for the test)."""
+        return [{"credentialId": base64.b64encode(cid).decode(), "isResidentCredential": True,
+                 "rpId": key.rp_id, "signCount": key.sign_count,
+                 "userHandle": base64.b64encode(key.user_handle).decode(),
+                 "privateKey": base64.b64encode(key.private.private_bytes(
+                     serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                     serialization.NoEncryption())).decode()}
+                for cid, key in self._keys.items()]
 
     def _auth_data(self, key: _Key, extra_flags: int) -> bytes:
         key.sign_count += 1

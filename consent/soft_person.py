@@ -78,6 +78,12 @@ class SoftPerson:
         return self.service.withdraw_consent(actor=self.actor, subject=self.pseudonym,
                                              consent_id=consent_id, signed=signed)
 
+    def withdraw_purpose(self, consent_id: str, purpose_id: str) -> WithdrawalResult:
+        signed = self.sign(WithdrawAct(consent_id=consent_id, purpose_id=purpose_id))
+        return self.service.withdraw_purpose(actor=self.actor, subject=self.pseudonym,
+                                             consent_id=consent_id, purpose_id=purpose_id,
+                                             signed=signed)
+
     def set_searchable(self, searchable: bool) -> SubjectPublic:
         signed = self.sign(SearchableAct(searchable=searchable))
         return self.service.set_searchable(actor=self.actor, subject=self.pseudonym,

@@ -30,7 +30,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
 from optinface.consent.passkeys import Signed
-from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, consent_receipt
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -38,16 +38,16 @@ from optinface.consent.schemas import (
     CapturePublic,
     ConsentAct,
     ConsentCapacity,
-    ConsentMethod,
     PasskeyChallenge,
     PasskeyResponse,
     PendingCapture,
     SearchableAct,
     SubjectAct,
+    SubjectPublic,
     WithdrawAct,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Purpose, Subject
+from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
 
 ACT_KINDS = ("consent", "withdraw", "searchable", "enrol")
 
@@ -92,7 +92,8 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
         return consent_statement(session, subject, act, actor=actor, settings=settings, now=now)
     if isinstance(act, WithdrawAct):
         ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
-        return {**_base("withdraw", subject, settings, now), "consentId": act.consent_id}
+        return {**_base("withdraw", subject, settings, now), "consentId": act.consent_id,
+                "purposeId": act.purpose_id}
     if isinstance(act, SearchableAct):
         return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
     assert isinstance(act, CaptureAct)
@@ -145,56 +146,6 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str,
         return begin(session, subject, act, actor=actor, settings=runtime.settings, now=now)
 
 
-def give_consent(runtime: Runtime, *, actor: Actor, pseudonym: str,
-                 response: PasskeyResponse) -> Consent:
-    """Record the consent the person signed; the receipt embeds their assertion."""
-    settings, now = runtime.settings, runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        signed = complete(session, subject, response, act="consent", actor=actor,
-                          settings=settings, now=now)
-        statement = signed.ceremony.statement or {}
-        capacity = ConsentCapacity(signed.credential.capacity)
-        policies.require_capacity(subject, capacity, settings)
-        purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]
-        notice = ledger.get_notice(session, statement["notice"]["id"])
-        if notice.sha256 != statement["notice"]["sha256"]:
-            raise ChallengeInvalid("the notice changed since the challenge; sign again")
-        consent = ledger.record_consent(
-            session, subject=subject, purposes=purposes, notice=notice, now=now,
-            language=statement["notice"]["language"], method=ConsentMethod.PASSKEY,
-            given_by=capacity, evidence=canonical_json(signed.evidence),
-            expires_at=datetime.fromisoformat(statement["expiresAt"]))
-        consent.receipt = consent_receipt(
-            receipt_id=consent.id, timestamp=now, jurisdiction=subject.jurisdiction,
-            method=consent.method, controller=settings.controller_name,
-            contact=settings.controller_contact, pseudonym=subject.pseudonym,
-            purposes=[purpose_entry(p, consent.expires_at) for p in purposes],
-            policy_url=settings.policy_url,
-            notice={"id": notice.id, "version": notice.version,
-                    "language": statement["notice"]["language"], "sha256": notice.sha256},
-            public_key=runtime.keys.public_key, expires_at=consent.expires_at,
-            subject_signature=signed.evidence)
-        consent.receipt_signature = runtime.keys.sign(canonical_json(consent.receipt))
-        subject.last_interaction_at = now
-        runtime.audit(session, Entry(
-            action=AuditAction.CONSENT_GIVEN, actor=actor, subjects=[pseudonym],
-            details={"consent_id": consent.id, "purposes": [p.id for p in purposes],
-                     "given_by": consent.given_by, "credential_id": signed.credential.id}))
-        return consent
-
-
-def purpose_entry(purpose: Purpose, expires_at: datetime) -> dict[str, Any]:
-    """One purpose as a Kantara receipt lists it."""
-    return {"purposeId": purpose.id, "purpose": purpose.name,
-            "description": purpose.description, "legalBasis": purpose.legal_basis,
-            "operations": purpose.operations, "retentionDays": purpose.retention_days,
-            "study": purpose.study, "purposeCategory": ["biometric identification"],
-            "consentType": "EXPLICIT", "piiCategory": ["face template"],
-            "primaryPurpose": True, "termination": expires_at.isoformat(),
-            "thirdPartyDisclosure": False}
-
-
 def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consent: Consent, *,
                     actor: Actor, response: PasskeyResponse, now: datetime) -> None:
     """Check the person's signature of this withdrawal and keep it, signed by the controller
@@ -211,7 +162,7 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
 
 
 def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
-                   response: PasskeyResponse) -> Subject:
+                   response: PasskeyResponse) -> SubjectPublic:
     """Opt in to (or out of) 1:N galleries: the subject's signed choice, audited."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
@@ -227,7 +178,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
                      "statement_sha256": hashlib.sha256(
                          canonical_json(signed.ceremony.statement)).hexdigest()}))
         session.flush()
-        return subject
+        return SubjectPublic.model_validate(subject)
 
 
 def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,

@@ -105,6 +105,8 @@ class Subject(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
+    # The person chose the non-biometric alternative (consent.alternative): no face is used.
+    alternative_chosen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The day the age bracket was declared: a bracket ages, and the sweeper reads it to ask a
     # minor for their own consent once they reach the age of consent.
     age_declared_on: Mapped[date | None] = mapped_column(Date)
@@ -183,7 +185,23 @@ class SubjectKey(Base):
         ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
     )
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # The epoch key that wrapped it (consent.epochs); indexed for the re-wrap of one epoch.
+    epoch: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class KeyEpoch(Base):
+    """When each epoch key was created and destroyed: what an erasure receipt's bound refers to.
+
+    The key store decides which epoch keys exist; this history only records times, so a
+    restored old database that lacks recent rows loses nothing but history.
+    """
+
+    __tablename__ = "key_epochs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ProbeConsent(Base):
@@ -322,3 +340,52 @@ class RegisterDeclaration(Base):
     reference: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     recorded_by: Mapped[str | None] = mapped_column(String(40))
+    # SHA-256 of the register's material fields when declared (consent.declaration); NULL for
+    # declarations recorded before it was kept, which therefore need renewing.
+    material_sha256: Mapped[str | None] = mapped_column(String(64))
+    period_days: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class PurposeWithdrawal(Base):
+    """One purpose withdrawn from a consent that keeps its other purposes, with the signed
+    receipt the person keeps. Goes with the subject on erasure (the receipt names the
+    pseudonym); the audit chain keeps the fact."""
+
+    __tablename__ = "purpose_withdrawals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt_signature: Mapped[str] = mapped_column(String(200))
+
+
+class RegulatorOrder(Base):
+    """A regulator's order on the database (LCCJTI art. 45): in force until lifted."""
+
+    __tablename__ = "regulator_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(40))
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    templates_destroyed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexChange(Base):
+    """One entry of the change feed that keeps every worker's index replica current
+    (:mod:`consent.changefeed`): a template id added or removed, nothing biometric."""
+
+    __tablename__ = "index_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(10))
+    template_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,13 +1,18 @@
 """Decoding uploads into pixels, with limits checked before any pixel is decoded.
 
-Pillow reads the header lazily, so the format and the declared size of a decompression bomb
-are refused from a few hundred bytes. Every failure becomes :class:`InvalidImage` or
-:class:`ImageTooLarge`; no decoder exception escapes.
+Pillow reads the header lazily, so the format, the declared size of a decompression bomb and
+the memory its decoding would take are refused from a few hundred bytes. The memory estimate
+is the pixel count times what the header's mode stores per pixel plus what the conversion to
+BGR needs (:func:`decode_bytes`); the conversions are written to stay within it (a 16-bit
+image is reduced by a view on its high bytes, not through float64 copies), and
+``tests/reliability/test_decode_memory.py`` measures the peak in a subprocess. Every failure
+becomes :class:`InvalidImage` or :class:`ImageTooLarge`; no decoder exception escapes.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Collection
 
@@ -16,9 +21,44 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from optinface.engine.errors import ImageTooLarge, InvalidImage
+from optinface.engine.settings import EngineSettings
 
 BgrImage = NDArray[np.uint8]
 """An H x W x 3 uint8 image in OpenCV's BGR channel order."""
+
+
+# What Pillow stores per decoded pixel, by mode (every mode not listed takes 4 bytes).
+_STORED_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# On top of the decoded pixels: a converted copy (RGB, or alpha composited on white), numpy's
+# copy of it with the transient one Pillow's ``tobytes`` joins, and the BGR output. Measured at
+# 36 Mpx: 5.7 (16-bit gray) to 8.6 (palette) bytes per pixel; 10 keeps a margin.
+WORKING_BYTES_PER_PIXEL = 10
+_HIGH_BITS_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+_ROWS_PER_CHUNK = 256
+
+
+class Decoder:
+    """:func:`decode_image` with the engine's limits, at most ``max_concurrent_decodes`` at once,
+    so the memory of all decodes together stays under that many times ``max_decode_bytes``."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._slots = threading.BoundedSemaphore(settings.max_concurrent_decodes)
+
+    def decode(self, data: bytes) -> BgrImage:
+        with self._slots:
+            return decode_image(
+                data,
+                max_bytes=self._settings.max_image_bytes,
+                max_pixels=self._settings.max_image_pixels,
+                max_decode_bytes=self._settings.max_decode_bytes,
+                allowed_formats=self._settings.allowed_formats,
+            )
+
+
+def decode_bytes(mode: str, pixels: int) -> int:
+    """The most memory decoding ``pixels`` of ``mode`` into BGR takes, known from the header."""
+    return pixels * (_STORED_BYTES_PER_PIXEL.get(mode, 4) + WORKING_BYTES_PER_PIXEL)
 
 
 def decode_image(
@@ -26,12 +66,13 @@ def decode_image(
     *,
     max_bytes: int,
     max_pixels: int,
+    max_decode_bytes: int,
     allowed_formats: Collection[str],
 ) -> BgrImage:
     """Decode ``data`` into an upright BGR image.
 
     Animated files are refused (which frame would be the face?), EXIF orientation is applied,
-    and grayscale, palette, 16-bit, CMYK and alpha images are converted to 8-bit RGB.
+    and grayscale, palette, 16-bit, CMYK and alpha images are converted to 8-bit BGR.
     """
     if len(data) > max_bytes:
         raise ImageTooLarge(
@@ -52,9 +93,17 @@ def decode_image(
             f"image declares {width}x{height} pixels, over the limit of {max_pixels}",
             details={"limit_pixels": max_pixels, "width": width, "height": height},
         )
+    needed = decode_bytes(image.mode, width * height)
+    if needed > max_decode_bytes:
+        raise ImageTooLarge(
+            f"decoding this {image.mode} image would take {needed} bytes,"
+            f" over the limit of {max_decode_bytes}",
+            details={"limit_decode_bytes": max_decode_bytes, "mode": image.mode},
+        )
     if getattr(image, "n_frames", 1) > 1:
         raise InvalidImage("animated images are not accepted")
-    return _to_bgr(image)
+    with image:
+        return _to_bgr(image)
 
 
 def _open_header(data: bytes) -> Image.Image:
@@ -72,26 +121,52 @@ def _to_bgr(image: Image.Image) -> BgrImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            upright = ImageOps.exif_transpose(image)
-            rgb = _to_rgb8(upright)
-            pixels = np.asarray(rgb, dtype=np.uint8)
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
+            pixels = _bgr_pixels(image)
     except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombWarning) as e:
         raise InvalidImage("the image data is truncated or corrupt") from e
     if pixels.ndim != 3 or pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise InvalidImage("the image has no pixels")
-    return np.ascontiguousarray(pixels[:, :, ::-1])
+    return pixels
 
 
-def _to_rgb8(image: Image.Image) -> Image.Image:
-    """Convert any mode to 8-bit RGB; 16-bit integer modes are scaled, not clipped."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        wide = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if image.mode.startswith("I;16") else max(float(wide.max()), 1.0)
-        gray = np.clip(wide / peak * 255.0, 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+def _bgr_pixels(image: Image.Image) -> BgrImage:
+    """Any mode to 8-bit BGR, never holding more than :data:`WORKING_BYTES_PER_PIXEL` extra."""
+    if image.mode in _HIGH_BITS_MODES or image.mode in ("I", "F"):
+        return _gray_to_bgr(_gray8(image))
+    if image.mode in ("L", "1"):
+        return _gray_to_bgr(np.asarray(image.convert("L") if image.mode == "1" else image))
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
         # Composite on white: a transparent background must not turn black around the face.
         rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return image.convert("RGB")
+        rgb = Image.new("RGB", rgba.size, (255, 255, 255))
+        rgb.paste(rgba, mask=rgba)
+        rgba.close()
+    else:
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+    with rgb:
+        return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+
+
+def _gray8(image: Image.Image) -> NDArray[np.uint8]:
+    """16- and 32-bit gray reduced to 8 bits: scaled to the range, not clipped."""
+    wide = np.asarray(image)
+    if image.mode in _HIGH_BITS_MODES:
+        # The high byte of each 16-bit value is the value scaled to 0-255; a view, no copy.
+        high = 1 if wide.dtype.byteorder == "<" or (
+            wide.dtype.byteorder == "=" and np.little_endian
+        ) else 0
+        return wide.view(np.uint8)[:, high::2]
+    peak = max(float(wide.max()), 1.0)
+    gray = np.empty(wide.shape, dtype=np.uint8)
+    for start in range(0, wide.shape[0], _ROWS_PER_CHUNK):  # bounded float temporaries
+        rows = wide[start : start + _ROWS_PER_CHUNK].astype(np.float32) * (255.0 / peak)
+        gray[start : start + _ROWS_PER_CHUNK] = np.clip(rows, 0, 255)
+    return gray
+
+
+def _gray_to_bgr(gray: NDArray[np.uint8]) -> BgrImage:
+    return np.repeat(gray[:, :, np.newaxis], 3, axis=2)

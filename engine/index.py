@@ -37,7 +37,6 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import hnswlib
 import numpy as np
@@ -73,7 +72,6 @@ one. It is only faster past ~15k rows, where its recall@10 is down to 0.90.
 _UNIT_TOLERANCE = 1e-5  # re-normalising a unit row only adds rounding noise to its bytes
 _CHUNK_ROWS = 1024  # gather this many rows at a time: a 2 MiB scratch stays in cache
 _LABEL = struct.Struct("<Q")  # hnswlib stores a label as a little-endian size_t
-_IO_CHUNK = 16 * 1024 * 1024
 
 
 class HnswIndex:
@@ -101,6 +99,7 @@ class HnswIndex:
         ef_construction: int = 200,
         ef_search: int = 128,
         max_elements: int = 10_000,
+        key: bytes | None = None,
     ) -> None:
         """Start an empty index; nothing is read from ``path`` until :meth:`load`.
 
@@ -119,6 +118,8 @@ class HnswIndex:
             ef_construction: Candidate list size while inserting: build time against recall.
             ef_search: Candidate list size while searching: latency against recall.
             max_elements: Initial capacity; doubled whenever an insertion needs more.
+            key: The 32-byte key the file is encrypted with (the key store's); an index
+                without one lives in memory only and refuses to save or load.
         """
         if dim <= 0 or max_elements <= 0:
             raise ValueError("dim and max_elements must be positive")
@@ -127,6 +128,7 @@ class HnswIndex:
         self._m = m
         self._ef_construction = ef_construction
         self._ef_search = ef_search
+        self._key = None if key is None else index_file.IndexKey.derive(key)
         self._lock = threading.RLock()
         self._save_lock = threading.Lock()  # one save at a time: a scrub must hit its own file
         self._rng = np.random.default_rng()
@@ -140,7 +142,8 @@ class HnswIndex:
         self.exact_search_limit = EXACT_SEARCH_LIMIT
 
     @classmethod
-    def from_settings(cls, settings: EngineSettings, dim: int = 512) -> HnswIndex:
+    def from_settings(cls, settings: EngineSettings, dim: int = 512, *,
+                      key: bytes | None = None) -> HnswIndex:
         """An empty index configured by ``settings`` (file: ``settings.index_path``)."""
         return cls(
             dim=dim,
@@ -149,12 +152,22 @@ class HnswIndex:
             ef_construction=settings.index_ef_construction,
             ef_search=settings.index_ef_search,
             max_elements=settings.index_max_elements,
+            key=key,
         )
 
     @classmethod
-    def open(cls, settings: EngineSettings, dim: int = 512) -> HnswIndex:
-        """The index saved at ``settings.index_path``, or an empty one when there is no file."""
-        index = cls.from_settings(settings, dim)
+    def open(cls, settings: EngineSettings, dim: int = 512, *,
+             key: bytes | None = None) -> HnswIndex:
+        """The index saved at ``settings.index_path``, or an empty one when there is no file.
+
+        Temporaries a crash left mid-save are shredded first: each holds the whole index.
+        """
+        path = settings.index_path
+        if path.parent.is_dir():
+            for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+                logger.warning("shredding an index temporary left by a crash: %s", leftover.name)
+                shred_path(leftover)
+        index = cls.from_settings(settings, dim, key=key)
         if settings.index_path.exists():
             index.load()
         return index
@@ -306,28 +319,32 @@ class HnswIndex:
             return False
         writes, self._pending_scrubs = self._pending_scrubs, []
         if writes:
-            saved.digest = index_file.scrub(target, writes)
+            saved.digest = index_file.scrub(target, writes, key=self._file_key())
             logger.debug("index scrubbed in place: %d slots", len(writes))
         return True
 
     def _save_whole(self, target: Path) -> None:
+        key = self._file_key()
         target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                             suffix=".tmp")
         os.close(descriptor)
         temporary = Path(name)
         previous = open_if_exists(target)  # the file being replaced, to shred once it is
+        # hnswlib writes its plaintext to memory only; the disk gets the ciphertext.
+        plain = os.memfd_create("optinface-index", os.MFD_CLOEXEC)
         try:
             with self._lock:
-                self._graph.save_index(str(temporary))
+                self._graph.save_index(f"/proc/self/fd/{plain}")
                 live = len(self._store)
                 # What the file holds from now on: removals after this point scrub it.
-                layout, labels = index_file.element_labels(temporary, self._dim)
+                layout, labels = index_file.element_labels(plain, self._dim)
                 self._saved = _SavedFile.of(target, layout, labels)
                 self._additions_since_save = 0
                 self._pending_scrubs = []
                 saved = self._saved
-            saved.digest = index_file.seal(temporary, self._dim)
+            saved.digest = index_file.write_sealed(plain, os.fstat(plain).st_size, temporary,
+                                                   dim=self._dim, key=key)
             # A journal left by a crash belongs to the file about to be replaced.
             index_file.journal_path(target).unlink(missing_ok=True)
             os.replace(temporary, target)
@@ -338,6 +355,8 @@ class HnswIndex:
             with self._lock:
                 self._saved = None  # the target still holds the previous file
             raise
+        finally:
+            os.close(plain)
         fsync_directory(target.parent)
         if previous is not None:
             shred(previous)
@@ -378,6 +397,12 @@ class HnswIndex:
                          ef_construction=self._ef_construction, allow_replace_deleted=True)
         graph.set_ef(self._ef_search)
         return graph
+
+    def _file_key(self) -> index_file.IndexKey:
+        if self._key is None:
+            raise ValueError("an index without a key lives in memory only: it is never saved "
+                             "in clear")
+        return self._key
 
     def _resolve(self, path: Path | None) -> Path:
         if path is not None:
@@ -497,15 +522,16 @@ class HnswIndex:
     ) -> tuple[hnswlib.Index, index_file.Layout, NDArray[np.uint64], NDArray[np.float32]]:
         """Check and load ``source``: the graph, and every element's label and vector.
 
-        hnswlib only loads from a path, and the payload must be handed to it without the
-        trailer, so it goes through an in-memory file rather than a second plaintext file
-        on disk.
+        hnswlib only loads from a path, and the payload must be handed to it decrypted and
+        without the trailer, so it goes through an in-memory file, never a plaintext file on
+        disk.
         """
+        key = self._file_key()
         with source.open("rb") as stream:
-            length = index_file.checked_payload_length(stream, self._dim)
             descriptor = os.memfd_create("optinface-index", os.MFD_CLOEXEC)
             try:
-                _copy_to_descriptor(stream, descriptor, length)
+                length = index_file.decrypt_to(stream, self._dim, key,
+                                               sink=lambda block: _write_all(descriptor, block))
                 graph = hnswlib.Index(space="ip", dim=self._dim)
                 try:
                     graph.load_index(f"/proc/self/fd/{descriptor}", allow_replace_deleted=True)
@@ -540,12 +566,10 @@ class _SavedFile:
         return self.digest is not None and index_file.sealed_digest(self.path) == self.digest
 
 
-def _copy_to_descriptor(stream: BinaryIO, descriptor: int, length: int) -> None:
-    remaining = length
-    while remaining:
-        block = stream.read(min(_IO_CHUNK, remaining))
-        os.write(descriptor, block)
-        remaining -= len(block)
+def _write_all(descriptor: int, block: bytes) -> None:
+    view = memoryview(block)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 class _VectorStore:

@@ -1,37 +1,44 @@
-"""The saved index file: checksummed by segment, so an erasure rewrites kilobytes, not the file.
+"""The saved index file: encrypted and authenticated by segment, so an erasure rewrites kilobytes.
 
-Layout: hnswlib 0.8.0's own file (the *payload*), then one SHA-256 per 64 KiB segment of it
-(the *table*), then a 64-byte trailer (magic, format version, dimension, payload length,
-segment size, SHA-256 of the table). The checksums turn a torn or bit-flipped file into
+Layout: hnswlib 0.8.0's own file (the *payload*) encrypted with AES-256-CTR, one 64 KiB segment
+at a time, each under a fresh random 16-byte nonce; then one entry per segment (the *table*:
+the nonce and an HMAC-SHA256 over the segment's number, the payload length, the nonce and the
+ciphertext); then a 64-byte trailer (magic, format version, dimension, payload length, segment
+size, SHA-256 of the table). No template is ever on disk in clear: the plaintext exists only in
+memory (an anonymous ``memfd`` that hnswlib writes and reads), and the key comes from the key
+store, outside the data directory. The MACs turn a torn, bit-flipped or forged file into
 :class:`IndexCorrupt` instead of a crash inside hnswlib's loader, which trusts the link lists
 it reads.
 
 Why segments: erasing a subject must destroy their vector in the saved file too. Rewriting a
 100k-template file (232 MB) and hashing it whole took a second per erasure. Instead
-:func:`scrub` overwrites only the erased element's vector and label in place (with the random
-filler that took its slot in memory) and re-hashes the one or two segments they touch.
+:func:`scrub` decrypts the one or two segments that hold the erased element's vector and label,
+puts the random filler that took its slot in memory there, and writes them back encrypted under
+a new nonce (the old ciphertext, which the old nonce and the key could open, is overwritten).
 
-A scrub touches the payload, the table and the trailer: three writes that a crash can tear.
-It is journaled: the new bytes (random fillers, never biometric data) and the table checksum
-before and after go to ``<file>.scrub``, fsynced, before the file is touched. The trailer is
-written last, in one 64-byte write, so it always names one of the two. :func:`recover` replays
-a complete journal on the file it was written for and discards any other, so the file is always
-whole and the erased bytes always gone.
+A scrub touches the payload, the table and the trailer: writes that a crash can tear. It is
+journaled: the exact bytes to write (ciphertext and table entries, never plaintext) and the
+table checksum before and after go to ``<file>.scrub``, fsynced, before the file is touched.
+The trailer is written last, in one 64-byte write, so it always names one of the two.
+:func:`recover` replays a complete journal on the file it was written for and discards any
+other, so the file is always whole and the erased bytes always gone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import mmap
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from numpy.typing import NDArray
 
 from optinface.engine.errors import IndexCorrupt
@@ -40,21 +47,65 @@ from optinface.engine.files import PRIVATE_MODE, fsync_directory
 logger = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 64 * 1024
-"""Checksum granularity: a scrub re-hashes one or two segments (about 0.1 ms each)."""
+"""Encryption and checksum granularity: a scrub re-encrypts one or two segments."""
+KEY_BYTES = 32
 
 _MAGIC = b"OPTIHNSW"
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3  # 2 was the same layout in clear, with a SHA-256 per segment
 _TRAILER = struct.Struct("<8sIIQQ32s")  # magic, version, dim, payload length, segment, sha256
-_DIGEST = 32
+_NONCE = 16
+_MAC = 32
+_ENTRY = _NONCE + _MAC  # one table entry: the segment's nonce and its HMAC
+_MAC_HEAD = struct.Struct("<QQ")  # segment number, payload length: a segment cannot move
 # hnswlib 0.8.0 saveIndex header: offsetLevel0, max_elements, cur_element_count,
 # size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M,
 # mult, ef_construction.
 _HNSW_HEADER = struct.Struct("<6QiI3QdQ")
 _DELETED_FLAG_BYTE = 2  # hnswlib keeps the deleted mark in byte 2 of each level-0 link header
 _IO_CHUNK = 256 * SEGMENT_BYTES
-_JOURNAL_MAGIC = b"OPTISCRB"
+_JOURNAL_MAGIC = b"OPTISCR3"
 _JOURNAL_HEAD = struct.Struct("<8s32s32sI")  # magic, table sha256 before, after, writes
-_JOURNAL_WRITE = struct.Struct("<QI")  # payload offset, length
+_JOURNAL_WRITE = struct.Struct("<QI")  # file offset, length
+_DIGEST = 32
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKey:
+    """The index file's key, from the key store; two subkeys so no key does two jobs."""
+
+    encryption: bytes
+    authentication: bytes
+
+    @classmethod
+    def derive(cls, key: bytes) -> IndexKey:
+        if len(key) != KEY_BYTES:
+            raise ValueError("the index key must be 32 bytes")
+        return cls(hmac.new(key, b"optinface index encryption", hashlib.sha256).digest(),
+                   hmac.new(key, b"optinface index authentication", hashlib.sha256).digest())
+
+    def _crypt(self, nonce: bytes, data: bytes) -> bytes:
+        worker = Cipher(algorithms.AES(self.encryption), modes.CTR(nonce)).encryptor()
+        return worker.update(data) + worker.finalize()
+
+    def _mac(self, segment: int, length: int, nonce: bytes, ciphertext: bytes) -> bytes:
+        tag = hmac.new(self.authentication, _MAC_HEAD.pack(segment, length), hashlib.sha256)
+        tag.update(nonce)
+        tag.update(ciphertext)
+        return tag.digest()
+
+    def encrypt(self, segment: int, length: int, plaintext: bytes) -> tuple[bytes, bytes]:
+        """(ciphertext, table entry) of one segment, under a fresh nonce."""
+        nonce = os.urandom(_NONCE)
+        ciphertext = self._crypt(nonce, plaintext)
+        return ciphertext, nonce + self._mac(segment, length, nonce, ciphertext)
+
+    def decrypt(self, segment: int, length: int, ciphertext: bytes, entry: bytes) -> bytes:
+        """The segment's plaintext; :class:`IndexCorrupt` when its MAC does not match."""
+        nonce, mac = entry[:_NONCE], entry[_NONCE:]
+        if not hmac.compare_digest(mac, self._mac(segment, length, nonce, ciphertext)):
+            raise IndexCorrupt(f"index file checksum mismatch in segment {segment}",
+                               details={"segment": segment})
+        return self._crypt(nonce, ciphertext)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +144,19 @@ class Layout:
         return _HNSW_HEADER.size + slot * self.row_size + self.data_offset
 
 
-def seal(path: Path, dim: int) -> bytes:
-    """Append the segment table and the trailer to the hnswlib payload at ``path``; fsync.
+def write_sealed(source: int, length: int, path: Path, *, dim: int, key: IndexKey) -> bytes:
+    """Encrypt the ``length``-byte hnswlib payload read from descriptor ``source`` into ``path``
+    (an empty private file), with its table and trailer; fsync.
 
     Returns the table's SHA-256, which names this exact content (see :func:`sealed_digest`).
     """
+    table = bytearray()
     with path.open("r+b") as stream:
-        length = os.fstat(stream.fileno()).st_size
-        table = _segment_digests(stream, length)
-        stream.seek(length)
+        for segment, start in enumerate(range(0, length, SEGMENT_BYTES)):
+            plaintext = os.pread(source, min(SEGMENT_BYTES, length - start), start)
+            ciphertext, entry = key.encrypt(segment, length, plaintext)
+            stream.write(ciphertext)
+            table += entry
         digest = hashlib.sha256(table).digest()
         stream.write(table)
         stream.write(_TRAILER.pack(_MAGIC, _FORMAT_VERSION, dim, length, SEGMENT_BYTES, digest))
@@ -127,18 +182,22 @@ def sealed_digest(path: Path) -> bytes | None:
         return None
 
 
-def checked_payload_length(stream: BinaryIO, dim: int) -> int:
-    """Check the trailer and every segment's checksum; return the payload's length."""
+def decrypt_to(stream: BinaryIO, dim: int, key: IndexKey,
+               sink: Callable[[bytes], object] | None = None) -> int:
+    """Check the trailer and every segment's MAC, handing each plaintext segment to ``sink``
+    (a memory file: never a file on disk); return the payload's length.
+    """
     size = os.fstat(stream.fileno()).st_size
     if size < _TRAILER.size + _HNSW_HEADER.size:
         raise IndexCorrupt("index file too short to be an index")
     length, table = _read_table(stream.fileno(), size, dim)
-    actual = _segment_digests(stream, length)
-    if actual != table:
-        bad = next(i for i in range(0, len(table), _DIGEST)
-                   if table[i:i + _DIGEST] != actual[i:i + _DIGEST]) // _DIGEST
-        raise IndexCorrupt(f"index file checksum mismatch in segment {bad}",
-                           details={"segment": bad})
+    stream.seek(0)
+    for segment, start in enumerate(range(0, length, SEGMENT_BYTES)):
+        ciphertext = stream.read(min(SEGMENT_BYTES, length - start))
+        plaintext = key.decrypt(segment, length, ciphertext,
+                                table[segment * _ENTRY:(segment + 1) * _ENTRY])
+        if sink is not None:
+            sink(plaintext)
     stream.seek(0)
     return length
 
@@ -167,9 +226,9 @@ def elements(
     return layout, labels, vectors
 
 
-def element_labels(path: Path, dim: int) -> tuple[Layout, NDArray[np.uint64]]:
-    """The layout and slot-ordered labels of the file just written at ``path`` (not checked)."""
-    with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view:
+def element_labels(descriptor: int, dim: int) -> tuple[Layout, NDArray[np.uint64]]:
+    """The layout and slot-ordered labels of the plaintext payload hnswlib just wrote."""
+    with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as view:
         layout = Layout.parse(view, len(view), dim)
         if not layout.count:
             return layout, np.empty(0, dtype="<u8")
@@ -179,7 +238,7 @@ def element_labels(path: Path, dim: int) -> tuple[Layout, NDArray[np.uint64]]:
     return layout, labels
 
 
-def scrub(path: Path, writes: Sequence[Write]) -> bytes:
+def scrub(path: Path, writes: Sequence[Write], *, key: IndexKey) -> bytes:
     """Overwrite payload bytes of the file in place, durably and crash-safely (journaled).
 
     Returns the file's new table digest.
@@ -187,7 +246,7 @@ def scrub(path: Path, writes: Sequence[Write]) -> bytes:
     journal = journal_path(path)
     descriptor = os.open(path, os.O_RDWR)
     try:
-        plan = _Plan.of(descriptor, writes)
+        plan = _Plan.of(descriptor, writes, key)
         _write_journal(journal, plan)
         plan.apply(descriptor)
     finally:
@@ -210,7 +269,7 @@ def recover(path: Path) -> None:
     if parsed is not None and sealed_digest(path) in (parsed.before, parsed.after):
         descriptor = os.open(path, os.O_RDWR)
         try:
-            _Plan.of(descriptor, parsed.writes).apply(descriptor)
+            _apply(descriptor, parsed.writes)
         finally:
             os.close(descriptor)
         logger.warning("index scrub interrupted by a crash: replayed %d writes",
@@ -225,21 +284,6 @@ def journal_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.scrub")
 
 
-def _segment_digests(stream: BinaryIO, length: int) -> bytes:
-    """The concatenated SHA-256 of each segment of the first ``length`` bytes."""
-    stream.seek(0)
-    digests = bytearray()
-    remaining = length
-    while remaining:
-        block = memoryview(stream.read(min(_IO_CHUNK, remaining)))
-        if not block:
-            raise IndexCorrupt("index file truncated")
-        for start in range(0, len(block), SEGMENT_BYTES):
-            digests += hashlib.sha256(block[start:start + SEGMENT_BYTES]).digest()
-        remaining -= len(block)
-    return bytes(digests)
-
-
 def _read_table(descriptor: int, size: int, dim: int) -> tuple[int, bytes]:
     """The payload length and the segment table, after checking trailer and table."""
     magic, version, file_dim, length, segment, table_digest = _TRAILER.unpack(
@@ -249,7 +293,7 @@ def _read_table(descriptor: int, size: int, dim: int) -> tuple[int, bytes]:
     if file_dim != dim:
         raise IndexCorrupt(f"index file holds {file_dim}-dimensional vectors, expected {dim}",
                            details={"file_dim": file_dim, "dim": dim})
-    table_size = -(-length // segment) * _DIGEST
+    table_size = -(-length // segment) * _ENTRY
     if length + table_size + _TRAILER.size != size:
         raise IndexCorrupt("index file truncated or extended")
     table = os.pread(descriptor, table_size, length)
@@ -260,59 +304,61 @@ def _read_table(descriptor: int, size: int, dim: int) -> tuple[int, bytes]:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """A scrub worked out before anything is written: the new bytes, digests and trailer."""
+    """A scrub worked out before anything is written: the exact bytes for each file offset.
+
+    ``writes`` are file writes (re-encrypted segments, their table entries, the trailer last),
+    so replaying them after a crash is idempotent.
+    """
 
     writes: Sequence[Write]
-    length: int
-    trailer_offset: int
-    digests: dict[int, bytes]  # segment -> its digest once the writes are made
-    trailer: bytes
     before: bytes
     after: bytes
 
     @classmethod
-    def of(cls, descriptor: int, writes: Sequence[Write]) -> _Plan:
-        """Read the touched segments, patch them in memory and hash them and the new table.
-
-        Patching in memory makes the plan the same whether the file has none, some or all of
-        the writes already (a replay after a crash).
-        """
+    def of(cls, descriptor: int, writes: Sequence[Write], key: IndexKey) -> _Plan:
+        """Decrypt the touched segments, patch them in memory, re-encrypt under new nonces."""
         size = os.fstat(descriptor).st_size
         head = _TRAILER.unpack(os.pread(descriptor, _TRAILER.size, size - _TRAILER.size))
         length = head[3]
+        table = bytearray(os.pread(descriptor, size - _TRAILER.size - length, length))
         segments: dict[int, bytearray] = {}
         for write in writes:
             if not _HNSW_HEADER.size <= write.offset <= length - len(write.data):
                 raise IndexCorrupt("scrub outside the index payload")
             for segment in range(write.offset // SEGMENT_BYTES,
                                  (write.offset + len(write.data) - 1) // SEGMENT_BYTES + 1):
+                start = segment * SEGMENT_BYTES
                 if segment not in segments:
-                    start = segment * SEGMENT_BYTES
-                    segments[segment] = bytearray(
-                        os.pread(descriptor, min(SEGMENT_BYTES, length - start), start))
-                block, start = segments[segment], segment * SEGMENT_BYTES
+                    segments[segment] = bytearray(key.decrypt(
+                        segment, length,
+                        os.pread(descriptor, min(SEGMENT_BYTES, length - start), start),
+                        bytes(table[segment * _ENTRY:(segment + 1) * _ENTRY])))
+                block = segments[segment]
                 low, high = max(write.offset, start), min(write.offset + len(write.data),
                                                           start + len(block))
                 block[low - start:high - start] = write.data[low - write.offset:
                                                              high - write.offset]
-        digests = {segment: hashlib.sha256(block).digest()
-                   for segment, block in segments.items()}
-        table = bytearray(os.pread(descriptor, size - _TRAILER.size - length, length))
-        for segment, digest in digests.items():
-            table[segment * _DIGEST:(segment + 1) * _DIGEST] = digest
+        planned: list[Write] = []
+        entries: list[Write] = []
+        for segment, block in sorted(segments.items()):
+            ciphertext, entry = key.encrypt(segment, length, bytes(block))
+            block[:] = bytes(len(block))  # the plaintext goes no further than this
+            planned.append(Write(segment * SEGMENT_BYTES, ciphertext))
+            entries.append(Write(length + segment * _ENTRY, entry))
+            table[segment * _ENTRY:(segment + 1) * _ENTRY] = entry
         after = hashlib.sha256(table).digest()
-        return cls(writes=writes, length=length, trailer_offset=size - _TRAILER.size,
-                   digests=digests, trailer=_TRAILER.pack(*head[:5], after),
-                   before=head[5], after=after)
+        trailer = Write(size - _TRAILER.size, _TRAILER.pack(*head[:5], after))
+        return cls(writes=[*planned, *entries, trailer], before=head[5], after=after)
 
     def apply(self, descriptor: int) -> None:
-        """Payload bytes, then their segments' digests, then the trailer last; fsync."""
-        for write in self.writes:
-            os.pwrite(descriptor, write.data, write.offset)
-        for segment, digest in self.digests.items():
-            os.pwrite(descriptor, digest, self.length + segment * _DIGEST)
-        os.pwrite(descriptor, self.trailer, self.trailer_offset)
-        os.fsync(descriptor)
+        """Segments, then their table entries, then the trailer last; fsync."""
+        _apply(descriptor, self.writes)
+
+
+def _apply(descriptor: int, writes: Sequence[Write]) -> None:
+    for write in writes:
+        os.pwrite(descriptor, write.data, write.offset)
+    os.fsync(descriptor)
 
 
 def _write_journal(journal: Path, plan: _Plan) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optinface.engine.decode import BgrImage, decode_image
+from optinface.engine.decode import BgrImage, Decoder
 from optinface.engine.detector import FaceDetector
 from optinface.engine.embedder import FaceEmbedder
 from optinface.engine.errors import EngineError, ModelIntegrityError, MultipleFaces, NoFace
@@ -76,6 +76,7 @@ class FacePipeline:
         self.embedder = embedder
         self.models = models
         self._settings = settings
+        self._decoder = Decoder(settings)
         self._quality = QualityPolicy(
             min_det_score=settings.min_det_score,
             min_inter_eye_px=settings.min_inter_eye_px,
@@ -116,6 +117,11 @@ class FacePipeline:
         return self.embedder.model_id
 
     @property
+    def embedding_size(self) -> int:
+        """The recognizer's output size (512 for ArcFace), read from the model itself."""
+        return self.embedder.dim
+
+    @property
     def active_providers(self) -> dict[str, list[str]]:
         return {
             "detector": self.detector.active_providers,
@@ -123,12 +129,8 @@ class FacePipeline:
         }
 
     def decode(self, data: bytes) -> BgrImage:
-        return decode_image(
-            data,
-            max_bytes=self._settings.max_image_bytes,
-            max_pixels=self._settings.max_image_pixels,
-            allowed_formats=self._settings.allowed_formats,
-        )
+        """Decode within the size, pixel and memory limits, a bounded number at a time."""
+        return self._decoder.decode(data)
 
     def embed_single(self, data: bytes) -> FaceEmbedding:
         """The enrolment and probe rule: exactly one face, of sufficient quality, or a refusal.

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import numpy as np
 
-from optinface.engine.files import write_private_atomic
 from optinface.engine.types import Vector
 
 
@@ -33,18 +31,15 @@ class TemplateProtector:
         return cls((q * np.sign(np.diag(r))).astype(np.float32))
 
     @classmethod
-    def load_or_create(cls, path: Path, dim: int = 512) -> TemplateProtector:
-        """The deployment's key, created (mode 0600) on first run."""
-        if path.exists():
-            return cls(np.load(io.BytesIO(path.read_bytes()), allow_pickle=False))
-        protector = cls.generate(dim)
-        protector.save(path)
-        return protector
+    def from_bytes(cls, data: bytes) -> TemplateProtector:
+        """The key as :meth:`to_bytes` wrote it (the key store keeps it, not the engine)."""
+        return cls(np.load(io.BytesIO(data), allow_pickle=False))
 
-    def save(self, path: Path) -> None:
+    def to_bytes(self) -> bytes:
+        """The matrix as ``.npy`` bytes: what the key store holds."""
         buffer = io.BytesIO()
         np.save(buffer, self._rotation, allow_pickle=False)
-        write_private_atomic(path, buffer.getvalue())
+        return buffer.getvalue()
 
     @property
     def dim(self) -> int:

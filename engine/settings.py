@@ -59,6 +59,19 @@ class EngineSettings(BaseSettings):
     # Decoding limits
     max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    max_decode_bytes: int = Field(
+        default=600 * 1024 * 1024,
+        gt=0,
+        description=(
+            "Memory one decode may take, estimated from the header before any pixel is decoded"
+            " (engine.decode.decode_bytes); the default admits max_image_pixels in any mode."
+        ),
+    )
+    max_concurrent_decodes: int = Field(
+        default=2,
+        ge=1,
+        description="Decodes at once; with max_decode_bytes, bounds the memory of all uploads.",
+    )
     allowed_formats: list[str] = ["JPEG", "PNG", "WEBP"]
 
     # Quality gate for enrolment
@@ -82,7 +95,3 @@ class EngineSettings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index" / "templates.hnsw"
-
-    @property
-    def rotation_key_path(self) -> Path:
-        return self.data_dir / "keys" / "rotation.key"

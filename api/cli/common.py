@@ -8,7 +8,7 @@ sweeping run as the system.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,7 +60,7 @@ def operator(service: OptinFace, api_key: str) -> Actor:
     return service.authenticate(api_key)
 
 
-def echo_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     if isinstance(value, BaseModel):
         typer.echo(value.model_dump_json(indent=2))
     elif isinstance(value, list):

@@ -24,6 +24,7 @@ from optinface.api.app import create_app
 from optinface.api.cli.serve import bootstrap_admin
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, portraits
 
@@ -111,12 +112,17 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
         "POST",
         "/v1/register/declaration",
         admin,
-        json={"date": date.today().isoformat(), "reference": "DEMO-NOT-A-REAL-DECLARATION"},
+        json={
+            "date": declared_long_enough_ago(date.today(), load_settings()).isoformat(),
+            "reference": "DEMO-NOT-A-REAL-DECLARATION",
+        },
     )
     _step(
         "2. Declaration recorded",
-        "THIS IS A DEMO: a real deployment records the date of its actual declaration to the "
-        "regulator (Québec: the CAI, 60 days before service). Matching is refused without it.",
+        "THIS IS A DEMO, dated as if sent 60 days ago: a real deployment records the date the "
+        "regulator received its declaration (Québec: the CAI, 60 days before service) and "
+        "declares again whenever a purpose, model, hosting or retention rule changes. "
+        "Matching is refused until then.",
     )
     subject = _call(client, "POST", "/v1/subjects", keys["portal"],
                     json={"age_category": "adult"})

@@ -9,6 +9,7 @@ import typer
 
 from optinface.api.cli import (
     audit,
+    bench,
     demo,
     engine_commands,
     keys,
@@ -29,6 +30,7 @@ app = typer.Typer(
 engine_commands.register(app)
 serve.register(app)
 demo.register(app)
+bench.register(app)
 rights.register(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

@@ -18,36 +18,43 @@ import typer
 
 from optinface.api.cli.common import DataDir
 from optinface.api.settings import load_settings
-from optinface.consent.keys import KeyRing
+from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
+from optinface.consent.keystore import open_key_store
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
 
 
-def _signed(document: Any) -> dict[str, Any] | None:
-    """The first ``{"receipt", "signature"}`` object in a receipt file, however it is wrapped."""
-    if isinstance(document, dict):
-        if isinstance(document.get("receipt"), dict) and "signature" in document:
-            return document
-        for value in document.values():
-            found = _signed(value)
-            if found is not None:
-                return found
-    return None
+def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:
+    """Every signed receipt in a file, however it is wrapped.
+
+    A receipt is an object with a ``receipt`` object beside its ``signature`` (consent,
+    withdrawal and erasure receipts, the access export) or its ``receipt_signature`` (the
+    tombstones of ``erasures.json``); lists such as ``erasures.json`` hold several.
+    """
+    if isinstance(document, list):
+        return [found for item in document for found in signed_receipts(item)]
+    if not isinstance(document, dict):
+        return []
+    signature = document.get("signature", document.get("receipt_signature"))
+    if isinstance(document.get("receipt"), dict) and isinstance(signature, str):
+        return [(document["receipt"], signature)]
+    return [found for value in document.values() for found in signed_receipts(value)]
 
 
 def _published_key(data_dir: Path | None) -> str:
     settings = load_settings(data_dir=data_dir)
-    if not settings.signing_key_path.is_file():
+    store = open_key_store(settings)
+    try:
+        seed = store.read_secret(SIGNING_KEY_NAME)
+    finally:
+        store.close()
+    if seed is None:
         raise typer.BadParameter(
-            f"no signing key under {settings.keys_dir}; pass the published --public-key",
-            param_hint="--public-key",
+            f"no signing key in the key store {settings.keys_dir}; pass the published "
+            "--public-key", param_hint="--public-key",
         )
-    return KeyRing.load_or_create(
-        master_path=settings.master_key_path,
-        signing_path=settings.signing_key_path,
-        hmac_path=settings.hmac_key_path,
-    ).public_key
+    return public_key_of(seed)
 
 
 @app.command("verify")
@@ -59,28 +66,38 @@ def verify(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Exit 0 if the receipt was signed by the deployment's key and, for a consent, a
-    withdrawal or a probe consent, by the person's passkey; else 1.
+    """Exit 0 if every receipt in the file was signed by the deployment's key and, for a
+    consent, a withdrawal or a probe consent, by the person's passkey; else 1.
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
     try:
-        signed = _signed(json.loads(file.read_text(encoding="utf-8")))
+        found = signed_receipts(json.loads(file.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         typer.echo(f"{file}: not a JSON receipt ({error})", err=True)
         raise typer.Exit(code=2) from error
-    if signed is None:
+    if not found:
         typer.echo(f"{file}: no signed receipt in this file", err=True)
         raise typer.Exit(code=2)
     trusted = public_key or _published_key(data_dir)
-    if not verify_receipt(signed["receipt"], str(signed["signature"]), trusted):
-        typer.echo(f"{file}: INVALID signature for key {trusted}", err=True)
+    bad = [
+        n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)
+    ]
+    if bad:
+        typer.echo(
+            f"{file}: INVALID signature for key {trusted} (receipt {', '.join(map(str, bad))}"
+            f" of {len(found)})",
+            err=True,
+        )
         raise typer.Exit(code=1)
-    problem = subject_signature_problem(signed["receipt"])
-    if problem is not None:
-        typer.echo(f"{file}: INVALID: {problem}", err=True)
-        raise typer.Exit(code=1)
-    typer.echo(f"{file}: valid signature by {trusted}")
-    if "subjectSignature" in signed["receipt"]:
-        capacity = signed["receipt"]["subjectSignature"].get("capacity")
-        typer.echo(f"{file}: valid passkey signature by the person ({capacity})")
+    for n, (receipt, _) in enumerate(found, 1):
+        problem = subject_signature_problem(receipt)
+        if problem is not None:
+            typer.echo(f"{file}: INVALID: receipt {n}: {problem}", err=True)
+            raise typer.Exit(code=1)
+    typer.echo(f"{file}: {len(found)} valid signature(s) by {trusted}")
+    people = [receipt["subjectSignature"].get("capacity") for receipt, _ in found
+              if "subjectSignature" in receipt]
+    if people:
+        typer.echo(f"{file}: {len(people)} valid passkey signature(s) by the person "
+                   f"({', '.join(sorted(set(map(str, people))))})")

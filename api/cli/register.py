@@ -1,4 +1,4 @@
-"""``optinface register`` and ``optinface register declare``: the declared biometric database."""
+"""``optinface register`` (show, declare, suspend, lift): the declared biometric database."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def declare(
     api_key: ApiKey,
     data_dir: DataDir = None,
 ) -> None:
-    """Record the declaration to the regulator; matching is refused until one is recorded.
+    """Record the declaration of the register as it stands; matching opens 60 days after --date.
 
     Example: optinface register declare --date 2026-01-05 --reference CAI-2026-001
     """
@@ -54,3 +54,39 @@ def declare(
     with opened(data_dir) as (_, service):
         service.declare(actor=operator(service, api_key), date=day, reference=reference)
     typer.echo(f"declaration of {day.isoformat()} recorded (reference {reference})")
+
+
+@app.command("suspend")
+def suspend(
+    order: Annotated[str, typer.Option("--order", help="The regulator's order reference.")],
+    api_key: ApiKey,
+    destroy: Annotated[
+        bool, typer.Option("--destroy", help="Also destroy every template, with receipts.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Apply a regulator's order: enrolment and matching stop (LCCJTI art. 45).
+
+    Example: optinface register suspend --order CAI-1037199 --destroy
+    """
+    with opened(data_dir) as (_, service):
+        register = service.apply_regulator_order(actor=operator(service, api_key),
+                                                 reference=order, destroy=destroy)
+    [applied] = [o for o in register.orders if o.reference == order and o.lifted_at is None]
+    typer.echo(f"order {order} applied ({applied.kind}): enrolment and matching suspended;"
+               f" {applied.templates_destroyed} templates destroyed")
+
+
+@app.command("lift")
+def lift(
+    order: Annotated[str, typer.Option("--order", help="The order the regulator lifted.")],
+    api_key: ApiKey,
+    data_dir: DataDir = None,
+) -> None:
+    """Record that the regulator lifted its order.
+
+    Example: optinface register lift --order CAI-1037199
+    """
+    with opened(data_dir) as (_, service):
+        service.lift_regulator_order(actor=operator(service, api_key), reference=order)
+    typer.echo(f"order {order} lifted")

@@ -1,11 +1,13 @@
-"""``optinface keys rotate-master`` and ``optinface protect rekey``: key rotation.
+"""``optinface keys rotate-epoch``, ``optinface keys epochs`` and ``optinface protect rekey``.
 
 They refuse to run beside a server (``data_dir_in_use``): it would keep the old keys in memory.
+A running server rotates the epoch itself every ``OPTINFACE_KEY_EPOCH_HOURS``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import typer
 
@@ -13,13 +15,14 @@ from optinface.api.cli import keys
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 from optinface.api.settings import load_settings
 from optinface.consent.errors import DataDirInUse
-from optinface.consent.rotation import finish_interrupted_rotation, rekey_templates, rotate_master
+from optinface.consent.rotation import finish_interrupted_rotation
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    keys.app.command("rotate-master")(rotate_master_command)
+    keys.app.command("rotate-epoch")(rotate_epoch_command)
+    keys.app.command("epochs")(epochs_command)
     protect.command("rekey")(rekey_command)
     app.add_typer(protect, name="protect")
 
@@ -34,15 +37,25 @@ def _finish_interrupted(data_dir: DataDir) -> None:
         typer.echo(f"recovered: {line}", err=True)
 
 
-def rotate_master_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
-    """Generate a new master key and re-wrap every subject key under it (server stopped).
+def rotate_epoch_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
+    """Re-wrap every subject key under a new epoch key and destroy the older epoch keys, so
+    backups made before an erasure can no longer decrypt the erased subject (server stopped).
 
-    Example: optinface keys rotate-master --api-key $ADMIN_KEY --data-dir /srv/optinface
+    Example: optinface keys rotate-epoch --api-key $ADMIN_KEY --data-dir /srv/optinface
     """
-    _finish_interrupted(data_dir)
     with opened(data_dir) as (_, service):
-        report = rotate_master(service, actor=operator(service, api_key))
-    echo_json(dataclasses.asdict(report))
+        report = service.rotate_epoch(actor=operator(service, api_key))
+    echo_json(json.loads(json.dumps(dataclasses.asdict(report), default=str)))
+
+
+def epochs_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
+    """List the key epochs: when each was created and destroyed (an erasure receipt's
+    ``copiesUndecryptableAt`` names the destruction of its ``keyEpoch``).
+
+    Example: optinface keys epochs --api-key $ADMIN_KEY
+    """
+    with opened(data_dir) as (_, service):
+        echo_json(service.key_epochs(actor=operator(service, api_key)))
 
 
 def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
@@ -52,5 +65,5 @@ def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """
     _finish_interrupted(data_dir)
     with opened(data_dir) as (_, service):
-        report = rekey_templates(service, actor=operator(service, api_key))
+        report = service.rekey_templates(actor=operator(service, api_key))
     echo_json(dataclasses.asdict(report))

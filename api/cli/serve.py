@@ -12,6 +12,7 @@ from rich.console import Console
 from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir
 from optinface.api.settings import load_settings
+from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
@@ -44,12 +45,19 @@ def serve(
     The data dir (--data-dir, else $OPTINFACE_DATA_DIR, else ./var) is created on first run with
     its keys, and one admin API key is printed, once.
 
+    It refuses to start while the accountability settings (person in charge, DPO, PIA, policy,
+    hosting, non-biometric alternative...) are placeholders, unless OPTINFACE_DEMO_MODE=true,
+    which /healthz, the register and every page then state.
+
     Example: optinface serve --host 127.0.0.1 --port 8000 --data-dir /srv/optinface
     """
     settings = load_settings(data_dir=data_dir)
     update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=update)
+    require_accountable(settings)
     console = Console()
+    if settings.demo_mode:
+        console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
     service = OptinFace.open(settings)
     try:
         secret = bootstrap_admin(service)

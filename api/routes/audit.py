@@ -13,8 +13,14 @@ from fastapi.responses import PlainTextResponse, Response
 
 from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep, require
-from optinface.api.schemas import AuditExportFormat, DeclarationCreate, RegisterFormat
+from optinface.api.schemas import (
+    AuditExportFormat,
+    DeclarationCreate,
+    RegisterFormat,
+    RegulatorOrderCreate,
+)
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AuditEventPublic,
@@ -33,9 +39,10 @@ router = APIRouter(tags=["audit and register"])
 
 def audit_filter(
     action: AuditAction | None = None,
-    subject: str | None = None,
-    actor_key_id: str | None = None,
-    purpose: str | None = None,
+    subject: Identifier | None = None,
+    actor_key_id: Identifier | None = None,
+    purpose: Identifier | None = None,
+    outcome: str | None = None,
     since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
 ) -> AuditFilter:
@@ -44,6 +51,7 @@ def audit_filter(
         subject=subject,
         actor_key_id=actor_key_id,
         purpose=purpose,
+        outcome=outcome,
         since=since,
         until=until,
     )
@@ -147,8 +155,31 @@ def declare(
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.DECLARE)],
 ) -> Register:
-    """Record the declaration to the regulator; matching is refused until one exists."""
+    """Record the declaration of the register as it stands; matching opens once its period
+    (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.post("/register/orders")
+def apply_order(
+    body: RegulatorOrderCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.DECLARE)],
+) -> Register:
+    """Apply a regulator's order: enrolment and matching suspended; with ``destroy``, every
+    template destroyed, each subject with a signed erasure receipt."""
+    return service.apply_regulator_order(actor=actor, reference=body.reference,
+                                         destroy=body.destroy)
+
+
+@router.post("/register/orders/{reference}/lift")
+def lift_order(
+    reference: str,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.DECLARE)],
+) -> Register:
+    """The regulator lifted its order: enrolment and matching resume (if declared)."""
+    return service.lift_regulator_order(actor=actor, reference=reference)
 
 
 @router.post("/sweep")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from optinface.api.deps import ServiceDep, require
 from optinface.api.schemas import ApiKeyCreate
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
 
@@ -33,7 +34,9 @@ def list_keys(
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_key(
-    key_id: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.MANAGE_KEYS)]
+    key_id: Identifier,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.MANAGE_KEYS)],
 ) -> None:
     """Revoke at once: the next request with this key is refused."""
     service.revoke_api_key(actor=actor, key_id=key_id)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     LinkSecret,
@@ -27,9 +28,9 @@ router = APIRouter(tags=["matching"], route_class=InMemoryUploadRoute)
 MAX_CANDIDATES = 50
 
 ProbeImage = Annotated[UploadFile, File(description="The probe photo; exactly one face.")]
-PurposeId = Annotated[str, Form(description="The purpose this search is made for.")]
+PurposeId = Annotated[Identifier, Form(description="The purpose this search is made for.")]
 ProbeConsentId = Annotated[
-    str, Form(description="The single-use consent of the person in the probe.")
+    Identifier, Form(description="The single-use consent of the person in the probe.")
 ]
 
 
@@ -93,7 +94,7 @@ def identify(
 @router.post("/verify")
 def verify(
     image: ProbeImage,
-    subject: Annotated[str, Form(description="The pseudonym to compare against.")],
+    subject: Annotated[Identifier, Form(description="The pseudonym to compare against.")],
     purpose_id: PurposeId,
     probe_consent_id: ProbeConsentId,
     service: ServiceDep,

@@ -17,9 +17,11 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.schemas import ExportFormat
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AccessExport,
+    AlternativeChosenResult,
     CapturePublic,
     ConsentGiven,
     ConsentPublic,
@@ -37,9 +39,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 
-router = APIRouter(
-    prefix="/subjects", tags=["subjects"], route_class=InMemoryUploadRoute
-)
+router = APIRouter(prefix="/subjects", tags=["subjects"], route_class=InMemoryUploadRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -80,14 +80,16 @@ def challenge(
 
 @router.get("/{subject}")
 def get_subject(
-    subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_SUBJECT)]
+    subject: Identifier,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_SUBJECT)],
 ) -> SubjectPublic:
     return service.get_subject(actor=actor, subject=subject)
 
 
 @router.patch("/{subject}")
 def set_searchable(
-    subject: str,
+    subject: Identifier,
     body: PasskeyResponse,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)],
@@ -97,9 +99,18 @@ def set_searchable(
     return service.set_searchable(actor=actor, subject=subject, signed=body)
 
 
+@router.post("/{subject}/alternative")
+def choose_alternative(
+    subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)]
+) -> AlternativeChosenResult:
+    """The person chooses the non-biometric alternative instead of their face: their templates
+    are destroyed now and enrolment is refused from then on."""
+    return service.choose_alternative(actor=actor, subject=subject)
+
+
 @router.delete("/{subject}")
 def erase_subject(
-    subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)]
+    subject: Identifier, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)]
 ) -> ErasureReceipt:
     """Erase the subject at once: unsearchable, templates and key destroyed; a signed receipt."""
     return service.erase(actor=actor, subject=subject, reason=ErasureReason.REQUEST)
@@ -107,7 +118,7 @@ def erase_subject(
 
 @router.post("/{subject}/consents", status_code=status.HTTP_201_CREATED)
 def give_consent(
-    subject: str,
+    subject: Identifier,
     body: PasskeyResponse,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.GIVE_CONSENT)],
@@ -119,15 +130,17 @@ def give_consent(
 
 @router.get("/{subject}/consents")
 def list_consents(
-    subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_SUBJECT)]
+    subject: Identifier,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_SUBJECT)],
 ) -> list[ConsentPublic]:
     return service.list_consents(actor=actor, subject=subject)
 
 
 @router.post("/{subject}/consents/{consent_id}/withdraw")
 def withdraw_consent(
-    subject: str,
-    consent_id: str,
+    subject: Identifier,
+    consent_id: Identifier,
     body: PasskeyResponse,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.WITHDRAW_CONSENT)],
@@ -151,7 +164,7 @@ def approve_capture(
 
 @router.post("/{subject}/faces", status_code=status.HTTP_201_CREATED)
 def enrol_face(
-    subject: str,
+    subject: Identifier,
     image: Annotated[UploadFile, File(description="One photo, exactly one face (JPEG/PNG/WebP).")],
     service: ServiceDep,
     settings: SettingsDep,
@@ -172,7 +185,7 @@ def enrol_face(
     responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
 )
 def export_subject(
-    subject: str,
+    subject: Identifier,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.EXPORT)],
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from optinface.api.deps import admit
+from optinface.api.deps import admit, authenticate
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.settings import ApiSettings
+from optinface.api.web.i18n import N_
 from optinface.api.web.rendering import attempt, render
 from optinface.api.web.sessions import Area, SessionStore, WebSession
 from optinface.consent.errors import ConsentError
@@ -38,8 +39,8 @@ class Login:
     secret_label: str
 
 
-PORTAL = Login(Area.PORTAL, Permission.READ_SUBJECT, "Your passkey")
-REVIEW = Login(Area.REVIEW, Permission.READ_AUDIT, "Your reviewer API key")
+PORTAL = Login(Area.PORTAL, Permission.READ_SUBJECT, N_("Your passkey"))
+REVIEW = Login(Area.REVIEW, Permission.READ_AUDIT, N_("Your reviewer API key"))
 
 
 def cookie_name(area: Area) -> str:
@@ -75,12 +76,12 @@ def login_page(request: Request, login: Login, *, error: str | None = None) -> H
 
 def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf: str) -> Response:
     if not login_csrf_matches(request, csrf):
-        return login_page(request, login, error="The form expired; please try again.")
+        return login_page(request, login, error=N_("The form expired; please try again."))
     try:
-        actor = service.authenticate(secret.strip())
+        actor = authenticate(request, service, secret.strip())
         admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     except (ConsentError, ApiError):
-        return login_page(request, login, error="That secret does not open this area.")
+        return login_page(request, login, error=N_("That secret does not open this area."))
     session_id, _ = sessions(request).create(login.area, secret.strip(), now=service.clock.now())
     response = RedirectResponse(f"/{login.area}", status_code=303)
     set_cookie(request, response, cookie_name(login.area), session_id, path=f"/{login.area}")

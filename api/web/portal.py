@@ -1,24 +1,31 @@
-"""The subject portal (``/portal``): the notice, consent, enrolment, access, withdrawal, erasure.
+"""The volunteer's portal (``/portal``): the notice, consent, photo, searches, withdrawal, erasure.
+
+Phone first: consents are cards, each purpose with its own "Stop using my face for ..." button;
+the last one asks to confirm and says that everything will be erased. A refused form is shown
+again with the reason beside the field, what was typed kept, and advice; every act ends on a
+receipt page (:mod:`.receipts`). Each form calls the same service method, with the same
+permission checks, as the JSON API.
 
 The person signs in with their passkey, and every act that creates or ends a legal basis
 (consent, withdrawal, opting in to search, approving a photo) is signed on their device by
-``static/passkey.js``: it asks ``/portal/challenge`` for the statement, has the authenticator
-sign it, and posts the form with the signature in its ``signed`` field. The server then calls
-the same service method, with the same checks, as the JSON API. Also here: the landing pages of
-the one-time links (``/passkey`` to register a passkey, ``/probe`` for the person in a probe).
+``static/passkey.js``: it asks ``/portal/challenge`` for the act's statement, has the
+authenticator sign it, and posts the form with the signature in its ``signed`` field. Also
+here: the landing pages of one-time links (``/passkey`` to create a passkey, ``/probe`` for the
+person in a probe).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from optinface.api.deps import ServiceDep, SettingsDep
-from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.web import receipts, vocabulary
 from optinface.api.web.auth import (
     PORTAL,
     current,
@@ -29,21 +36,28 @@ from optinface.api.web.auth import (
     passkey_log_in,
     posted,
 )
-from optinface.api.web.rendering import attempt, receipt_page, render
-from optinface.api.web.sessions import Area
-from optinface.consent.roles import Actor
+from optinface.api.web.i18n import Words
+from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
+from optinface.api.web.sessions import Area, WebSession
+from optinface.consent.errors import ConsentError
+from optinface.consent.identifiers import Identifier
+from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
     ErasureReason,
+    ErasureReceipt,
+    NoticePublic,
     PasskeyChallenge,
     PasskeyResponse,
     SubjectAct,
 )
 from optinface.consent.service import OptinFace
+from optinface.engine.errors import EngineError
 
 router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
 CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token")]
+Signed = Annotated[str, Form(description="The passkey's answer, put there by passkey.js.")]
 
 
 def _signed(text: str) -> PasskeyResponse:
@@ -56,8 +70,72 @@ def _signed(text: str) -> PasskeyResponse:
                        ) from error
 
 
-def _subject(actor: Actor) -> str:
-    return actor.subject or ""
+def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
+    """The latest notice in the reader's language, else the latest in any."""
+    mine = [n for n in notices if n.language.lower().startswith(words.language)]
+    chosen = mine or notices
+    return chosen[-1] if chosen else None
+
+
+def _home(
+    request: Request,
+    service: OptinFace,
+    session: WebSession,
+    actor: Actor,
+    *,
+    errors: dict[str, Refusal] | None = None,
+    typed: dict[str, Any] | None = None,
+) -> Response:
+    """The volunteer's page; a refused form comes back with its error beside the field."""
+    subject = actor.subject or ""
+    consents = service.list_consents(actor=actor, subject=subject)
+    active = [c for c in consents if c.status == "active"]
+    errors = errors or {}
+    status = max((status_for(e.code, default=400) for e in errors.values()), default=200)
+    return render(
+        request,
+        "portal.html",
+        status_code=status,
+        csrf=session.csrf,
+        capacity=actor.capacity,
+        captures=service.pending_captures(actor=actor, subject=subject),
+        subject=service.get_subject(actor=actor, subject=subject),
+        notice=_notice(service.list_notices(actor=actor), words_for(request)),
+        purposes=service.list_purposes(actor=actor),
+        names=receipts.purpose_names(service, actor),
+        consents=consents,
+        active=active,
+        last_purpose=len(active) == 1 and len(active[0].purposes) == 1,
+        durations=CONSENT_DURATIONS_DAYS,
+        # The consent core decides whether a subject may upload their own photo.
+        can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
+        errors={field: (advice(e), e.code) for field, e in errors.items()},
+        typed=typed or {},
+    )
+
+
+def _form(
+    request: Request,
+    service: OptinFace,
+    csrf: str,
+    act: Any,
+    *,
+    field: str,
+    typed: dict[str, Any],
+) -> Response:
+    """Run a portal form; a domain refusal re-renders the page with the error at ``field``."""
+
+    def action() -> Response:
+        session, actor = posted(request, service, PORTAL, csrf)
+        try:
+            response: Response = act(actor)
+            return response
+        except (ConsentError, EngineError, ApiError) as error:
+            if error.code in {"unauthenticated", "forbidden"}:
+                raise
+            return _home(request, service, session, actor, errors={field: error}, typed=typed)
+
+    return attempt(request, action)
 
 
 @router.get("/portal")
@@ -66,21 +144,7 @@ def portal(request: Request, service: ServiceDep) -> Response:
         found = current(request, service, PORTAL)
         if found is None:
             return login_page(request, PORTAL)
-        session, actor = found
-        subject = _subject(actor)
-        notices = service.list_notices(actor=actor)
-        return render(
-            request,
-            "portal.html",
-            csrf=session.csrf,
-            capacity=actor.capacity,
-            subject=service.get_subject(actor=actor, subject=subject),
-            notice=notices[-1] if notices else None,
-            purposes=service.list_purposes(actor=actor),
-            consents=service.list_consents(actor=actor, subject=subject),
-            captures=service.pending_captures(actor=actor, subject=subject),
-            durations=CONSENT_DURATIONS_DAYS,
-        )
+        return _home(request, service, *found)
 
     return attempt(request, action)
 
@@ -97,12 +161,8 @@ def portal_sign_in_options(request: Request, service: ServiceDep,
 @router.post("/portal/passkey/sign-in")
 def portal_sign_in(request: Request, service: ServiceDep, body: PasskeyResponse,
                    csrf: CsrfHeader = None) -> Response:
+    """The passkey's answer: a session whose secret is the person's own subject token."""
     return passkey_log_in(request, service, body, csrf)
-
-
-@router.post("/portal/logout")
-def portal_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
-    return log_out(request, service, PORTAL, csrf)
 
 
 @router.post("/portal/challenge")
@@ -110,53 +170,38 @@ def portal_challenge(request: Request, service: ServiceDep, body: SubjectAct,
                      csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: the statement of an act and the options to sign it."""
     _, actor = posted(request, service, PORTAL, csrf or "")
-    return service.challenge(actor=actor, subject=_subject(actor), act=body)
+    return service.challenge(actor=actor, subject=actor.subject or "", act=body)
 
 
-def _signed_act(request: Request, service: OptinFace, csrf: str, signed: str,
-                act: str) -> Response:
-    """Post a signed act and show its receipt."""
-
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
-        response = _signed(signed)
-        subject = _subject(actor)
-        if act == "consent":
-            given = service.give_consent(actor=actor, subject=subject, signed=response)
-            return receipt_page(request, "Consent recorded",
-                                "Keep this receipt: it holds your passkey's signature.",
-                                given.receipt)
-        if act == "searchable":
-            changed = service.set_searchable(actor=actor, subject=subject, signed=response)
-            return receipt_page(request, "Search preference recorded",
-                                "Your signed choice is in the audit log.", changed)
-        capture = service.approve_capture(actor=actor, subject=subject, signed=response)
-        return receipt_page(request, "Photo approved",
-                            "The desk may now upload that photo, and only that one.", capture)
-
-    return attempt(request, action)
+@router.post("/portal/logout")
+def portal_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
+    return log_out(request, service, PORTAL, csrf)
 
 
 @router.post("/portal/consent")
-def portal_consent(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
-                   signed: Annotated[str, Form()] = "") -> Response:
-    """Express consent: only the boxes the subject ticked, signed with their passkey."""
-    return _signed_act(request, service, csrf, signed, "consent")
+def portal_consent(
+    request: Request,
+    service: ServiceDep,
+    csrf: Annotated[str, Form()],
+    signed: Signed = "",
+    duration_days: Annotated[int, Form()] = CONSENT_DURATIONS_DAYS[0],
+    purposes: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Express consent: only the boxes the subject ticked (none are ticked in advance), signed
+    with their passkey (the statement names the notice's SHA-256, purposes and expiry)."""
 
+    def act(actor: Actor) -> Response:
+        if not purposes:
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.PICK_A_PURPOSE)
+        given = service.give_consent(actor=actor, subject=actor.subject or "",
+                                     signed=_signed(signed))
+        names = receipts.purpose_names(service, actor)
+        return receipts.receipt_page(
+            request, receipts.consent_summary(words_for(request), given.consent, names)
+        )
 
-@router.post("/portal/searchable")
-def portal_searchable(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
-                      signed: Annotated[str, Form()] = "") -> Response:
-    """Opt in to (or out of) 1:N search: the subject's signed choice."""
-    return _signed_act(request, service, csrf, signed, "searchable")
-
-
-@router.post("/portal/capture-approval")
-def portal_capture_approval(request: Request, service: ServiceDep,
-                            csrf: Annotated[str, Form()],
-                            signed: Annotated[str, Form()] = "") -> Response:
-    """Approve a capture session the desk opened (the photo's SHA-256 is in the statement)."""
-    return _signed_act(request, service, csrf, signed, "capture")
+    typed = {"purposes": purposes or [], "duration_days": duration_days}
+    return _form(request, service, csrf, act, field="purposes", typed=typed)
 
 
 @router.post("/portal/enrol")
@@ -165,26 +210,37 @@ def portal_enrol(
     service: ServiceDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form()],
+    consent_id: Annotated[Identifier, Form()],
     image: Annotated[UploadFile, File()],
-    signed: Annotated[str, Form()] = "",
+    signed: Signed = "",
 ) -> Response:
-    """The person's own photo: a capture session approved with their passkey, then enrolled."""
+    """The person's own photo: a capture session approved with their passkey (the statement
+    names the photo's SHA-256), then that photo enrolled."""
 
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
+    def act(actor: Actor) -> Response:
         data = read_image(image.file, max_bytes=settings.max_image_bytes)
-        capture = service.approve_capture(actor=actor, subject=_subject(actor),
-                                          signed=_signed(signed))
-        template = service.enrol(actor=actor, subject=_subject(actor), capture_id=capture.id,
-                                 image=data)
-        return receipt_page(
-            request,
-            "Photo enrolled",
-            "Your photo was turned into an encrypted template and then discarded.",
-            template,
-        )
+        subject = actor.subject or ""
+        capture = service.approve_capture(actor=actor, subject=subject, signed=_signed(signed))
+        service.enrol(actor=actor, subject=subject, capture_id=capture.id, image=data)
+        return RedirectResponse("/portal?done=photo#enrol", status_code=303)
 
-    return attempt(request, action)
+    return _form(request, service, csrf, act, field="image", typed={"consent_id": consent_id})
+
+
+@router.post("/portal/searchable")
+def portal_searchable(
+    request: Request,
+    service: ServiceDep,
+    csrf: Annotated[str, Form()],
+    signed: Signed = "",
+) -> Response:
+    """The volunteer's own switch, signed: may searches among everyone (1:N) find them."""
+
+    def act(actor: Actor) -> Response:
+        service.set_searchable(actor=actor, subject=actor.subject or "", signed=_signed(signed))
+        return RedirectResponse("/portal#searchable", status_code=303)
+
+    return _form(request, service, csrf, act, field="searchable", typed={})
 
 
 @router.post("/portal/withdraw")
@@ -192,34 +248,91 @@ def portal_withdraw(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    consent_id: Annotated[str, Form()],
-    signed: Annotated[str, Form()] = "",
+    consent_id: Annotated[Identifier, Form()],
+    purpose_id: Annotated[Identifier, Form()],
+    confirm: Annotated[bool, Form()] = False,
+    signed: Signed = "",
 ) -> Response:
-    """One click (and the passkey's touch): withdrawal takes effect at once."""
+    """Stop one use, signed with the passkey; the very last one is confirmed first, since it
+    erases everything."""
 
     def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
-        result = service.withdraw_consent(
-            actor=actor, subject=_subject(actor), consent_id=consent_id, signed=_signed(signed)
+        session, actor = posted(request, service, PORTAL, csrf)
+        subject = actor.subject or ""
+        active = [c for c in service.list_consents(actor=actor, subject=subject)
+                  if c.status == "active"]
+        last = [c.id for c in active] == [consent_id] and active[0].purposes == [purpose_id]
+        names = receipts.purpose_names(service, actor)
+        if last and not confirm:
+            return render(
+                request,
+                "withdraw_last.html",
+                csrf=session.csrf,
+                consent_id=consent_id,
+                purpose_id=purpose_id,
+                purpose=names.get(purpose_id, purpose_id),
+            )
+        result = service.withdraw_purpose(
+            actor=actor, subject=subject, consent_id=consent_id, purpose_id=purpose_id,
+            signed=_signed(signed),
         )
-        return receipt_page(
-            request, "Consent withdrawn", "The withdrawal took effect immediately.", result
+        words = words_for(request)
+        if result.erasure is not None:
+            return _erased(request, service, result.erasure)
+        assert result.purpose_withdrawal is not None  # the subject stays: a receipt is kept
+        return receipts.receipt_page(
+            request, receipts.purpose_withdrawal_summary(words, result.purpose_withdrawal)
         )
 
     return attempt(request, action)
+
+
+@router.post("/portal/capture-approval")
+def portal_capture_approval(request: Request, service: ServiceDep,
+                            csrf: Annotated[str, Form()], signed: Signed = "") -> Response:
+    """Approve a capture session the desk opened (the photo's SHA-256 is in the statement)."""
+
+    def act(actor: Actor) -> Response:
+        service.approve_capture(actor=actor, subject=actor.subject or "", signed=_signed(signed))
+        return RedirectResponse("/portal?done=approved#captures", status_code=303)
+
+    return _form(request, service, csrf, act, field="captures", typed={})
 
 
 @router.post("/portal/token")
 def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
-    """An API token for the person's own use, shown to them once, here."""
+    """An API token for the person's own use, shown to them once, on this page."""
 
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
-        return receipt_page(request, "Your API token",
-                            "Shown once. It opens your own record only; keep it secret.",
-                            service.issue_subject_token(actor=actor))
+    def act(actor: Actor) -> Response:
+        issued = service.issue_subject_token(actor=actor)
+        return render(request, "portal_token.html", token=issued.subject_token,
+                      expires_at=issued.token_expires_at)
 
-    return attempt(request, action)
+    return _form(request, service, csrf, act, field="token", typed={})
+
+
+@router.get("/passkey")
+def passkey_page(request: Request) -> Response:
+    """Where an enrolment link lands: the person creates their passkey on their own device."""
+    return render(request, "passkey.html")
+
+
+@router.get("/probe")
+def probe_page(request: Request) -> Response:
+    """Where a probe-consent link lands: the person in the photo agrees, or not."""
+    return render(request, "probe.html")
+
+
+def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Response:
+    """The erasure receipt page: download now, or later once with the code; session over."""
+    code = receipts.keepsakes(request).keep(
+        receipts.signed_json(erasure.signed), now=service.clock.now()
+    )
+    response = receipts.receipt_page(
+        request, receipts.erasure_summary(words_for(request), erasure, code=code)
+    )
+    end_session(request, response, Area.PORTAL)
+    return response
 
 
 @router.post("/portal/erase")
@@ -229,23 +342,15 @@ def portal_erase(
     csrf: Annotated[str, Form()],
     confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    def action() -> Response:
-        _, actor = posted(request, service, PORTAL, csrf)
+    def act(actor: Actor) -> Response:
         if not confirm:
-            raise ApiError(ApiErrorCode.VALIDATION_ERROR, "tick the box to confirm erasure")
-        receipt = service.erase(
-            actor=actor, subject=_subject(actor), reason=ErasureReason.REQUEST
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_ERASURE)
+        erasure = service.erase(
+            actor=actor, subject=actor.subject or "", reason=ErasureReason.REQUEST
         )
-        response = receipt_page(
-            request,
-            "Everything erased",
-            "Your data is gone; this signed receipt is all that remains.",
-            receipt,
-        )
-        end_session(request, response, Area.PORTAL)
-        return response
+        return _erased(request, service, erasure)
 
-    return attempt(request, action)
+    return _form(request, service, csrf, act, field="erase", typed={})
 
 
 @router.get("/portal/data")
@@ -257,7 +362,7 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
         if found is None:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
-        export = service.export(actor=actor, subject=_subject(actor))
+        export = service.export(actor=actor, subject=actor.subject or "")
         return render(
             request, "portal_data.html", export_html=service.render_export(export, fmt="html")
         )
@@ -272,7 +377,7 @@ def portal_data_json(request: Request, service: ServiceDep) -> Response:
         if found is None:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
-        export = service.export(actor=actor, subject=_subject(actor))
+        export = service.export(actor=actor, subject=actor.subject or "")
         return Response(
             export.model_dump_json(indent=2),
             media_type="application/json",
@@ -280,15 +385,3 @@ def portal_data_json(request: Request, service: ServiceDep) -> Response:
         )
 
     return attempt(request, action)
-
-
-@router.get("/passkey")
-def passkey_page(request: Request) -> Response:
-    """Where an enrolment link lands: the person creates their passkey on their own device."""
-    return render(request, "passkey.html")
-
-
-@router.get("/probe")
-def probe_page(request: Request) -> Response:
-    """Where a probe-consent link lands: the person in the photo agrees, or not."""
-    return render(request, "probe.html")

@@ -1,15 +1,17 @@
-"""Rendering for the pages: the Jinja2 environment, the static files and the refusal page.
+"""Rendering for the pages: the Jinja2 environment, the reader's language, the refusal page.
 
-Every page action runs through :func:`attempt`, so a domain refusal (consent core, engine or
-API) is rendered as a readable page with its stable code and the status of the JSON API.
+Every page is rendered with :class:`~.i18n.Words` for its reader (``_``, ``when``), the link
+that switches language, and the vocabulary for codes. Every page action runs through
+:func:`attempt`, so a domain refusal (consent core, engine or API) is rendered as a readable
+page that says what to do, keeps its stable code as a detail, and answers the JSON API's status.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from optinface.api.errors import ApiError, status_for
+from optinface.api.settings import ApiSettings
+from optinface.api.web import vocabulary
+from optinface.api.web.i18n import LANGUAGE_COOKIE, Words, negotiate
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
 
@@ -30,8 +35,42 @@ def mount_static(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
+def words_for(request: Request) -> Words:
+    """The reader's language (switch, else browser) and the deployment's time zone."""
+    settings: ApiSettings = request.app.state.settings
+    chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    language = negotiate(request.headers.get("accept-language"), chosen)
+    return Words(language=language, zone=ZoneInfo(settings.timezone))
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    words = words_for(request)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "_": words,
+            "words": words,
+            "lang": words.language,
+            "switch_url": str(request.url.include_query_params(lang=words.language.other)),
+            "vocabulary": vocabulary,
+            # Every page states demo mode (placeholder accountability) in base.html's banner.
+            "demo_mode": request.app.state.settings.demo_mode,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") == words.language:
+        response.set_cookie(LANGUAGE_COOKIE, words.language, samesite="lax", httponly=True)
+    return response
+
+
+def advice(error: Refusal) -> str:
+    """The English source of what to tell a person about ``error`` (translated when rendered):
+    the page's own message when it raised one (marked with ``N_``), else the code's advice."""
+    if error.message in vocabulary.PAGE_MESSAGES:
+        return error.message
+    return vocabulary.ERRORS.get(error.code, error.message)
 
 
 def refusal(request: Request, error: Refusal) -> HTMLResponse:
@@ -40,6 +79,7 @@ def refusal(request: Request, error: Refusal) -> HTMLResponse:
         "refused.html",
         status_code=status_for(error.code, default=400),
         code=error.code,
+        advice=advice(error),
         message=error.message,
         back=request.url.path.split("/")[1],
     )
@@ -51,15 +91,3 @@ def attempt(request: Request, action: Callable[[], Response]) -> Response:
         return action()
     except (ConsentError, EngineError, ApiError) as error:
         return refusal(request, error)
-
-
-def receipt_page(request: Request, title: str, summary: str, receipt: Any) -> HTMLResponse:
-    text = json.dumps(receipt.model_dump(mode="json"), indent=2, ensure_ascii=False)
-    return render(
-        request,
-        "receipt.html",
-        title=title,
-        summary=summary,
-        receipt=text,
-        signed='"signature"' in text,
-    )

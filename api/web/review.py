@@ -1,14 +1,25 @@
-"""The compliance reviewer's dashboard (``/review``): chain status, ledger, register, erasures, log.
+"""The compliance reviewer's dashboard (``/review``): pages that answer the reviewer's questions.
+
+- ``/review``: the chain's status first, then the ledger, the register and its signing keys.
+- ``/review/log``: the access log filtered by subject, purpose, actor, action, outcome and local
+  days, paged in SQL newest first (``/review/log.csv``: the same events as a file).
+- ``/review/subjects/{pseudonym}``: the searches that returned a subject, then all their events.
+- ``/review/searches``: searches per local day and purpose, a chart drawn here, and its CSV.
+- ``/review/erasures``: the erasures of a month, each with a page that verifies its receipt.
 
 Read-only: the reviewer's key holds the read permissions only, checked by the consent core.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections import Counter
+import math
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -17,46 +28,368 @@ from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.web.auth import REVIEW, current, log_in, log_out, login_page
-from optinface.api.web.rendering import attempt, render
-from optinface.consent.schemas import AuditEventPublic, AuditFilter
+from optinface.api.web.charts import Series, bar_chart, colour
+from optinface.api.web.i18n import Words
+from optinface.api.web.rendering import attempt, render, words_for
+from optinface.api.web.sessions import WebSession
+from optinface.consent.audit import AuditAction
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.roles import Actor
+from optinface.consent.schemas import AuditFilter, TombstonePublic
+from optinface.consent.service import OptinFace
 
 router = APIRouter(include_in_schema=False)
 
-RECENT_EVENTS = 50
+PAGE_SIZE = 50
+SEARCH_DAYS = 14
+MAX_SEARCH_DAYS = 366
+SEARCH_ACTIONS = (AuditAction.IDENTIFY, AuditAction.VERIFY)
+SUBJECT_SEARCHES = 100
 
 
-@router.get("/review")
-def review(request: Request, service: ServiceDep) -> Response:
+def _invalid(message: str) -> ApiError:
+    return ApiError(ApiErrorCode.VALIDATION_ERROR, message)
+
+
+def _day(text: str | None, name: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise _invalid(f"{name} is not a date (YYYY-MM-DD): {text}") from None
+
+
+def _utc_text(day: date, words: Words) -> str:
+    """The first instant of a local day as the log stores times: UTC ISO text."""
+    return datetime.combine(day, time(), tzinfo=words.zone).astimezone(UTC).isoformat()
+
+
+def _local_day(moment: datetime, words: Words) -> date:
+    return moment.astimezone(words.zone).date()
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """The access log's filters as the reviewer typed them (kept in the form and the links)."""
+
+    subject: str = ""
+    purpose: str = ""
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: str = ""  # local day, inclusive
+    until: str = ""  # local day, inclusive
+    page: int = 1
+
+    @classmethod
+    def from_request(cls, request: Request, **fixed: str) -> LogQuery:
+        values = {f.name: request.query_params.get(f.name, "").strip() for f in fields(cls)}
+        values.update(fixed)
+        if values["action"] and values["action"] not in set(AuditAction):
+            raise _invalid(f"no such action: {values['action']}")
+        page = values.pop("page") or "1"
+        if not page.isdigit() or int(page) < 1:
+            raise _invalid(f"not a page number: {page}")
+        return cls(page=int(page), **values)
+
+    def audit_filter(self, words: Words) -> AuditFilter:
+        since, until = _day(self.since, "from"), _day(self.until, "to")
+        return AuditFilter(
+            subject=self.subject or None,
+            purpose=self.purpose or None,
+            actor_key_id=self.actor or None,
+            action=AuditAction(self.action) if self.action else None,
+            outcome=self.outcome or None,
+            since=_utc_text(since, words) if since else None,
+            until=_utc_text(until + timedelta(days=1), words) if until else None,
+        )
+
+    def link(self, **changes: Any) -> str:
+        """This query's URL parameters with ``changes``, empty ones left out."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)} | changes
+        return "&".join(f"{k}={v}" for k, v in values.items() if v and (k, v) != ("page", 1))
+
+
+class _Names:
+    """Purpose and key names for the ids of the log, fetched once per page."""
+
+    def __init__(self, service: OptinFace, actor: Actor) -> None:
+        self.purposes = {p.id: p.name for p in service.list_purposes(actor=actor)}
+        self.keys = {k.key_id: k for k in service.key_names(actor=actor)}
+
+
+def _page(
+    request: Request, service: OptinFace, build: Callable[[WebSession, Actor], Response]
+) -> Response:
+    """A reviewer page: the login form until logged in, a readable refusal on a domain error."""
+
     def action() -> Response:
         found = current(request, service, REVIEW)
         if found is None:
             return login_page(request, REVIEW)
-        session, actor = found
-        events = list(all_events(service, actor, AuditFilter()))
+        return build(*found)
+
+    return attempt(request, action)
+
+
+def _file(text: str, name: str, media_type: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        text,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
+# Overview -------------------------------------------------------------------------------------
+@router.get("/review")
+def review(request: Request, service: ServiceDep) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
         return render(
             request,
             "review.html",
             csrf=session.csrf,
             chain=service.verify_audit(actor=actor),
             ledger=service.consent_ledger(actor=actor),
-            erasures=service.erasures(actor=actor),
             register=service.register(actor=actor),
-            events=events[: -RECENT_EVENTS - 1 : -1],
-            total_events=len(events),
-            per_day=_events_per_day(events),
+            names=_Names(service, actor),
         )
 
-    return attempt(request, action)
+    return _page(request, service, build)
 
 
-def _events_per_day(events: list[AuditEventPublic]) -> list[tuple[str, dict[str, int]]]:
-    """Counts over time: events per UTC day and action, newest day first."""
-    counts: dict[str, Counter[str]] = {}
-    for event in events:
-        counts.setdefault(event.at[:10], Counter())[event.action] += 1
-    return [(day, dict(counts[day])) for day in sorted(counts, reverse=True)]
+# Access log -----------------------------------------------------------------------------------
+def _log_page(request: Request, service: OptinFace, *, template: str, **fixed: str) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        words = words_for(request)
+        query = LogQuery.from_request(request, **fixed)
+        filters = query.audit_filter(words)
+        events = service.audit_events(
+            actor=actor,
+            filters=filters,
+            offset=(query.page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+            newest_first=True,
+        )
+        searches = []
+        if query.subject and template == "review_subject.html":
+            for search in SEARCH_ACTIONS:
+                found = service.audit_events(
+                    actor=actor,
+                    filters=AuditFilter(subject=query.subject, action=search),
+                    limit=SUBJECT_SEARCHES,
+                    newest_first=True,
+                )
+                searches.extend(found.events)
+            searches.sort(key=lambda e: e.seq, reverse=True)
+        return render(
+            request,
+            template,
+            csrf=session.csrf,
+            query=query,
+            fixed_subject=bool(fixed),
+            events=events,
+            pages=max(math.ceil(events.total / PAGE_SIZE), 1),
+            searches=searches,
+            names=_Names(service, actor),
+            actions=list(AuditAction),
+            outcomes=service.audit_outcomes(actor=actor),
+        )
+
+    return _page(request, service, build)
 
 
+@router.get("/review/log")
+def review_log(request: Request, service: ServiceDep) -> Response:
+    return _log_page(request, service, template="review_log.html")
+
+
+@router.get("/review/subjects/{pseudonym}")
+def review_subject(request: Request, service: ServiceDep, pseudonym: str) -> Response:
+    return _log_page(request, service, template="review_subject.html", subject=pseudonym)
+
+
+@router.get("/review/log.csv")
+def review_log_csv(request: Request, service: ServiceDep) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        filters = LogQuery.from_request(request).audit_filter(words_for(request))
+        return _file(audit_csv(list(all_events(service, actor, filters))), "audit.csv", "text/csv")
+
+    return _page(request, service, build)
+
+
+# Searches per day and purpose -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SearchTable:
+    days: list[date]
+    purposes: list[tuple[str, str]]  # (id, name), the columns
+    counts: dict[tuple[date, str], int]
+
+    def count(self, day: date, purpose: str) -> int:
+        return self.counts.get((day, purpose), 0)
+
+    def day_total(self, day: date) -> int:
+        return sum(self.count(day, p) for p, _ in self.purposes)
+
+    def purpose_total(self, purpose: str) -> int:
+        return sum(self.count(d, purpose) for d in self.days)
+
+    @property
+    def grand_total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _search_table(
+    request: Request, service: OptinFace, actor: Actor
+) -> tuple[SearchTable, date, date]:
+    words = words_for(request)
+    today = _local_day(service.clock.now(), words)
+    until = _day(request.query_params.get("until"), "to") or today
+    since = _day(request.query_params.get("since"), "from") or until - timedelta(SEARCH_DAYS - 1)
+    if since > until or (until - since).days >= MAX_SEARCH_DAYS:
+        raise _invalid(f"choose 'from' before 'to', at most {MAX_SEARCH_DAYS} days apart")
+    names = {p.id: p.name for p in service.list_purposes(actor=actor)}
+    counts: dict[tuple[date, str], int] = {}
+    for row in service.search_counts(
+        actor=actor,
+        since=_utc_text(since, words),
+        until=_utc_text(until + timedelta(days=1), words),
+    ):
+        hour = datetime.fromisoformat(f"{row.hour}:00:00+00:00")
+        key = (_local_day(hour, words), row.purpose or "")
+        counts[key] = counts.get(key, 0) + row.searches
+    used = sorted({p for _, p in counts}, key=lambda p: names.get(p, p))
+    days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
+    table = SearchTable(
+        days=days, purposes=[(p, names.get(p, p or "-")) for p in used], counts=counts
+    )
+    return table, since, until
+
+
+@router.get("/review/searches")
+def review_searches(request: Request, service: ServiceDep) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        words = words_for(request)
+        table, since, until = _search_table(request, service, actor)
+        chart = bar_chart(
+            [words.day(d).rsplit(" ", 2)[0] for d in table.days],
+            [Series(name, [table.count(d, p) for d in table.days]) for p, name in table.purposes],
+            title=words("Searches per day and purpose"),
+        )
+        return render(
+            request,
+            "review_searches.html",
+            csrf=session.csrf,
+            table=table,
+            since=since,
+            until=until,
+            chart=chart,
+            colours=[colour(i) for i in range(len(table.purposes))],
+        )
+
+    return _page(request, service, build)
+
+
+@router.get("/review/searches.csv")
+def review_searches_csv(request: Request, service: ServiceDep) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        table, since, until = _search_table(request, service, actor)
+        rows: list[list[Any]] = [["day", "purpose_id", "purpose", "searches"]]
+        rows += [
+            [d.isoformat(), p, name, table.count(d, p)]
+            for d in table.days
+            for p, name in table.purposes
+        ]
+        return _file(_csv(rows), f"searches-{since}-{until}.csv", "text/csv")
+
+    return _page(request, service, build)
+
+
+# Erasures -------------------------------------------------------------------------------------
+def _month(request: Request, service: OptinFace, words: Words) -> date:
+    text = request.query_params.get("month", "")
+    if not text:
+        return _local_day(service.clock.now(), words).replace(day=1)
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise _invalid(f"month is not YYYY-MM: {text}") from None
+
+
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+def _month_erasures(
+    request: Request, service: OptinFace, actor: Actor
+) -> tuple[date, list[TombstonePublic]]:
+    words = words_for(request)
+    first = _month(request, service, words)
+    start = datetime.combine(first, time(), tzinfo=words.zone)
+    end = datetime.combine(_next_month(first), time(), tzinfo=words.zone)
+    return first, service.erasures(actor=actor, since=start, until=end)
+
+
+def _verified(tomb: TombstonePublic, public_key: str) -> bool:
+    return bool(
+        tomb.receipt
+        and tomb.receipt_signature
+        and verify_receipt(tomb.receipt, tomb.receipt_signature, public_key)
+    )
+
+
+@router.get("/review/erasures")
+def review_erasures(request: Request, service: ServiceDep) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        first, tombs = _month_erasures(request, service, actor)
+        return render(
+            request,
+            "review_erasures.html",
+            csrf=session.csrf,
+            month=first,
+            previous=(first - timedelta(days=1)).strftime("%Y-%m"),
+            following=_next_month(first).strftime("%Y-%m"),
+            erasures=[(t, _verified(t, service.public_key)) for t in tombs],
+        )
+
+    return _page(request, service, build)
+
+
+@router.get("/review/erasures.json")
+def review_erasures_json(request: Request, service: ServiceDep) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        first, tombs = _month_erasures(request, service, actor)
+        text = json.dumps([t.model_dump(mode="json") for t in tombs], indent=2)
+        return _file(text, f"erasures-{first:%Y-%m}.json", "application/json")
+
+    return _page(request, service, build)
+
+
+@router.get("/review/erasures/{subject_hash}")
+def review_erasure(request: Request, service: ServiceDep, subject_hash: str) -> Response:
+    def build(session: WebSession, actor: Actor) -> Response:
+        tomb = service.erasure(actor=actor, subject_hash=subject_hash.removesuffix(".json"))
+        if subject_hash.endswith(".json"):
+            text = tomb.model_dump_json(indent=2)
+            return _file(text, f"erasure-{tomb.subject_hash[:16]}.json", "application/json")
+        return render(
+            request,
+            "review_erasure.html",
+            csrf=session.csrf,
+            tomb=tomb,
+            verified=_verified(tomb, service.public_key),
+            keys=service.published_keys(),
+            receipt=json.dumps(tomb.receipt, indent=2, ensure_ascii=False),
+        )
+
+    return _page(request, service, build)
+
+
+# Log in and out, whole-deployment downloads ---------------------------------------------------
 @router.post("/review/login")
 def review_login(
     request: Request,
@@ -110,10 +443,6 @@ def review_download(request: Request, service: ServiceDep, name: str) -> Respons
         if name not in producers:
             raise ApiError(ApiErrorCode.NOT_FOUND, f"no download named {name}")
         text, media_type = producers[name]()
-        return PlainTextResponse(
-            text,
-            media_type=f"{media_type}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _file(text, name, media_type)
 
     return attempt(request, action)

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
@@ -77,8 +78,8 @@ def deployment(
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path) -> ApiSettings:
-    return settings_for_tests(tmp_path)
+def api_settings(tmp_path: Path, database_url: str | None) -> ApiSettings:
+    return settings_for_tests(tmp_path, database_url=database_url)
 
 
 @pytest.fixture
@@ -204,6 +205,16 @@ class World:
         )
 
 
+def page_login(client: TestClient, area: str, secret: str) -> None:
+    """Log ``client`` in to a page area (portal or review) through its form, CSRF included."""
+    form = client.get(f"/{area}")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    answer = client.post(
+        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+
+
 def portal_session(client: TestClient, person: SoftHttpPerson) -> str:
     """Sign in to the portal with the person's passkey, as ``passkey.js`` does; returns the
     session's CSRF token (the client keeps the session cookie)."""
@@ -253,7 +264,8 @@ def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> Wor
     if declare:
         declared = client.post(
             "/v1/register/declaration",
-            json={"date": date(2026, 1, 5).isoformat(), "reference": "CAI-2026-001"},
+            json={"date": declared_long_enough_ago(date.today(), ApiSettings()).isoformat(),
+                  "reference": "CAI-2026-001"},
             headers=admin,
         )
         assert declared.status_code == 200, declared.text

@@ -17,17 +17,29 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import Keys, World, auth, deployment, set_up_world
+from tests.conftest import BACKENDS, url_for_backend
 
 Deployment = tuple[ApiSettings, OptinFace, TestClient, Keys]
 
 
 @pytest.fixture(scope="module")
 def shared_deployment(
-    tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    pipeline: FacePipeline
 ) -> Iterator[Deployment]:
-    """One deployment per test module: opening the service is the slow part of a test."""
-    with deployment(tmp_path_factory.mktemp("api"), pipeline) as made:
+    """One deployment per test module: opening the service is the slow part of a test.
+
+    On SQLite, unless the module parametrises it (``on_both_backends``) or the environment
+    asks for PostgreSQL (see ``tests.conftest.database_url``).
+    """
+    with deployment(tmp_path_factory.mktemp("api"), pipeline,
+                    database_url=url_for_backend(request)) as made:
         yield made
+
+
+on_both_backends = pytest.mark.parametrize("shared_deployment", BACKENDS, indirect=True,
+                                           scope="module")
+"""``pytestmark = on_both_backends`` runs a whole module once on SQLite, once on PostgreSQL."""
 
 
 @pytest.fixture

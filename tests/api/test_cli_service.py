@@ -93,6 +93,28 @@ def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     assert code == 0 and "CAI-9" in output
 
 
+def test_register_md_states_the_hosting_location(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "CA")
+    monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Montréal, Québec")
+    monkeypatch.setenv("OPTINFACE_HOSTING_PROVIDER", "OVHcloud BHS")
+    code, output = run("register", "--format", "md", "--data-dir", str(data_dir))
+    assert code == 0
+    assert "**Hosting location**: CA, Montréal, Québec, by OVHcloud BHS" in output
+
+
+def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str) -> None:
+    d = ("--data-dir", str(data_dir), "--api-key", admin)
+    code, output = run("register", "suspend", "--order", "CAI-ORD-7", "--destroy", *d)
+    assert code == 0 and "CAI-ORD-7" in output, output
+    code, output = run("register", "--format", "json", "--data-dir", str(data_dir))
+    [order] = json.loads(output)["orders"]
+    assert order["reference"] == "CAI-ORD-7" and order["kind"] == "destroy"
+    assert not json.loads(output)["in_service"]
+    assert run("register", "lift", "--order", "CAI-ORD-7", *d)[0] == 0
+
+
 def test_register_states_the_configured_recipients(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,6 +223,8 @@ def test_every_command_help_has_an_example() -> None:
         ("audit", "verify"),
         ("register",),
         ("register", "declare"),
+        ("register", "suspend"),
+        ("register", "lift"),
         ("receipt", "verify"),
     ]
     for command in commands:

@@ -13,11 +13,14 @@ from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per modul
     api_settings,
     client,
     keys,
+    on_both_backends,
     service,
     shared_deployment,
     shared_world,
     world,
 )
+
+pytestmark = on_both_backends
 
 
 def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> None:

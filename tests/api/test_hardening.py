@@ -4,16 +4,20 @@ cookies off loopback."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.roles import Role
+from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
+from optinface.consent.tables import SubjectToken
 from tests.api.conftest import World, auth, consent_act
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -86,3 +90,148 @@ def test_page_cookies_are_secure_off_loopback(
     with TestClient(create_app(settings, service=service)) as client:
         cookie = client.get("/portal").headers["set-cookie"]
     assert ("Secure" in cookie) is secure
+
+
+def _audit_total(world: World) -> int:
+    events = world.client.get("/v1/audit/events", headers=auth(world.keys.reviewer))
+    return int(events.json()["total"])
+
+
+HUGE = "x" * 1_000_000
+
+
+def test_an_oversized_identifier_is_refused_before_anything_is_logged(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    files = {"image": ("face.jpg", portrait_jpegs[0], "image/jpeg")}
+    researcher = auth(world.keys.researcher)
+    probe = world.probe_consent(portrait_jpegs[0])
+    before = _audit_total(world)
+    attempts = [
+        world.client.post(
+            "/v1/identify",
+            data={"purpose_id": HUGE, "probe_consent_id": probe},
+            files=files,
+            headers=researcher,
+        ),
+        world.client.post(
+            "/v1/verify",
+            data={"subject": HUGE, "purpose_id": world.purpose_id, "probe_consent_id": probe},
+            files=files,
+            headers=researcher,
+        ),
+        world.client.post(
+            "/v1/identify",
+            data={"purpose_id": "pur_<script>", "probe_consent_id": probe},
+            files=files,
+            headers=researcher,
+        ),
+        world.client.get(f"/v1/subjects/{'s' * 5000}", headers=auth(world.keys.portal)),
+        world.client.post(
+            f"/v1/subjects/{world.subject}/consents",
+            json={"ceremony_id": HUGE, "credential": {}},
+            headers=auth(world.subject_token),
+        ),
+        world.client.post(
+            "/v1/keys", json={"role": "researcher", "name": "a\nb"}, headers=auth(world.keys.admin)
+        ),
+    ]
+    assert [a.status_code for a in attempts] == [422] * len(attempts)
+    assert {a.json()["code"] for a in attempts} == {"validation_error"}
+    assert all(len(a.content) < 2000 for a in attempts)  # the value is never echoed
+    assert _audit_total(world) == before
+
+
+def test_the_core_refuses_an_oversized_identifier_without_a_record(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes]
+) -> None:
+    researcher = service.authenticate(world.keys.researcher)
+    probe = world.probe_consent(portrait_jpegs[0])
+    before = _audit_total(world)
+    with pytest.raises(InvalidRequest) as refused:
+        service.identify(
+            actor=researcher,
+            purpose_id=HUGE,
+            probe_consent_id=probe,
+            image=portrait_jpegs[0],
+        )
+    assert refused.value.details == {"field": "purpose"}
+    assert _audit_total(world) == before
+
+
+def _login_failure_events(service: OptinFace, world: World) -> list[dict[str, object]]:
+    reviewer = service.authenticate(world.keys.reviewer)
+    page = service.audit_events(
+        actor=reviewer, filters=AuditFilter(action=AuditAction.LOGIN_FAILURE), limit=1000
+    )
+    return [event.details for event in page.events]
+
+
+def test_failed_authentications_are_throttled_per_client_before_authenticating(
+    api_settings: ApiSettings, service: OptinFace, world: World
+) -> None:
+    tight = api_settings.model_copy(
+        update={"auth_failures_per_minute": 0.01, "auth_failure_burst": 3}
+    )
+    service.flush_auth_failures()
+    before = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+    with TestClient(create_app(tight, service=service), client=("192.0.2.7", 4000)) as guesser:
+        guesses = [
+            guesser.get("/v1/purposes", headers=auth(f"key_{n:016x}.guess")).status_code
+            for n in range(6)
+        ]
+        # Refused before its secret is looked at: even a good key waits now.
+        good_from_guesser = guesser.get("/v1/purposes", headers=auth(world.keys.admin))
+    with TestClient(create_app(tight, service=service), client=("192.0.2.8", 4000)) as other:
+        good_from_other = other.get("/v1/purposes", headers=auth(world.keys.admin))
+    assert guesses == [401, 401, 401, 429, 429, 429]
+    assert good_from_guesser.status_code == 429
+    assert good_from_guesser.json()["code"] == "rate_limited"
+    assert int(good_from_guesser.headers["Retry-After"]) >= 1
+    assert good_from_other.status_code == 200
+    service.flush_auth_failures()
+    after = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+    assert after - before == 3  # the throttled guesses never reached the consent core
+
+
+def test_failed_authentications_are_aggregated_in_the_audit_log(
+    service: OptinFace, world: World
+) -> None:
+    service.flush_auth_failures()
+    events_before = len(_login_failure_events(service, world))
+    for n in range(25):
+        with pytest.raises(Unauthenticated):
+            service.authenticate(f"key_{n:016x}.guess")
+    # At most one event while the window is open (the first failure of a quiet period).
+    assert len(_login_failure_events(service, world)) - events_before <= 1
+    service.flush_auth_failures()
+    new = _login_failure_events(service, world)[events_before:]
+    assert 1 <= len(new) <= 2
+    assert sum(int(e["failures"]) for e in new) == 25  # type: ignore[call-overload]
+    assert all(e["key_ids"] == [] for e in new)  # unknown key ids are not the attacker's to log
+
+
+def test_every_refused_credential_gets_the_same_401(world: World, service: OptinFace) -> None:
+    admin = auth(world.keys.admin)
+    made = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab"}, headers=admin)
+    revoked = made.json()["secret"]
+    assert (
+        world.client.delete(f"/v1/keys/{made.json()['key_id']}", headers=admin).status_code == 204
+    )
+    other, expired = world.new_subject()
+    with service.runtime.db.transaction() as session:
+        session.execute(
+            update(SubjectToken)
+            .where(SubjectToken.id == expired.split(".")[0])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    unknown = "key_0123456789abcdef.not-a-secret"
+    wrong = world.keys.researcher[:-4] + "AAAA"
+    answers = [
+        world.client.get("/v1/purposes", headers=auth(secret))
+        for secret in (revoked, unknown, wrong, "malformed")
+    ]
+    answers.append(world.client.get(f"/v1/subjects/{other}", headers=auth(expired)))
+    answers.append(world.client.get("/v1/purposes"))
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.content for a in answers}) == 1, {a.text for a in answers}

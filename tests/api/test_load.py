@@ -23,7 +23,9 @@ import httpx
 import numpy as np
 import pytest
 
+from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.consent.declaration import declared_long_enough_ago
 from tests.api.conftest import TEST_FMR, thresholds_for_tests
 from tests.api.server import free_port
 
@@ -51,6 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "OPTINFACE_RATE_BURST": "1000",
         "OPTINFACE_IDENTIFY_DAILY_QUOTA": "100000",
         "COLUMNS": "200",
+        "OPTINFACE_DEMO_MODE": "true",  # placeholder accountability: a test deployment
     }
     command = [
         sys.executable,
@@ -136,7 +139,8 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
         setup.post(
             "/v1/register/declaration",
             headers=admin,
-            json={"date": date.today().isoformat(), "reference": "LOAD"},
+            json={"date": declared_long_enough_ago(date.today(), ApiSettings()).isoformat(),
+                  "reference": "LOAD"},
         )
         before = setup.get("/healthz").json()["templates"]
     expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()

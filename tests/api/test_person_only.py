@@ -228,7 +228,7 @@ def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
         result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
                                      service.public_key])
         assert result.exit_code == 0, result.output
-        assert "valid passkey signature by the person" in result.output
+        assert "valid passkey signature(s) by the person" in result.output
     assert withdrawn["subject_erased"]  # the withdrawal was signed, then erased everything
     forged = json.loads(json.dumps(given["receipt"]))
     forged["receipt"]["subjectSignature"]["statement"]["purposes"] = ["pur_other"]

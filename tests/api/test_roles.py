@@ -25,8 +25,11 @@ UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folde
 
 # Routes that authenticate otherwise (the pages use sessions; a person's one-time link, then
 # their passkey, is their credential) or not at all, on purpose.
-UNGUARDED = re.compile(r"^(/healthz|/openapi\.json|/docs.*|/redoc|/portal.*|/review.*|/passkey"
-                       r"|/probe|/v1/passkeys/.*|/v1/probe-links/.*)$")
+UNGUARDED = re.compile(
+    r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
+    r"|/portal.*|/review.*|/privacy|/privacy\.json|/passkey|/probe|/v1/passkeys/.*"
+    r"|/v1/probe-links/.*)$"
+)
 
 
 def _guard(dependant: Dependant) -> PermissionGuard | None:
@@ -66,7 +69,8 @@ def matrix_world(
 
 
 def _url(path: str, world: World) -> str:
-    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x")
+    return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x",
+                       reference="CAI-NONE")
 
 
 def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:

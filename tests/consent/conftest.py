@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -65,9 +66,10 @@ def thresholds_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, thresholds_path: Path) -> ConsentSettings:
+def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) -> ConsentSettings:
     return ConsentSettings(
         data_dir=tmp_path / "var",
+        database_url=database_url,
         thresholds_path=thresholds_path,
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
@@ -150,6 +152,10 @@ class World:
     def withdraw(self, pseudonym: str, consent_id: str) -> WithdrawalResult:
         return self.signer(pseudonym).withdraw(consent_id)
 
+    def withdraw_purpose(self, pseudonym: str, consent_id: str,
+                         purpose_id: str) -> WithdrawalResult:
+        return self.signer(pseudonym).withdraw_purpose(consent_id, purpose_id)
+
     def probe(self, purpose: str | None = None, *, image: bytes,
               researcher: Actor | None = None) -> str:
         """A probe consent signed by the person in ``image`` for this researcher's key."""
@@ -160,11 +166,23 @@ class World:
         return probe_consent(self.service, link.secret).id
 
     def purpose_with(self, *operations: Operation, name: str) -> str:
-        return self.service.create_purpose(
+        """A new purpose, declared: a new purpose suspends matching until a declaration
+        covers it (tests of that rule call ``create_purpose`` themselves)."""
+        created = self.service.create_purpose(
             actor=self.admin,
             body=PurposeCreate(name=name, description="test", legal_basis="consent",
                                operations=set(operations), retention_days=3650),
         ).id
+        self.declare()
+        return created
+
+    def declare(self) -> None:
+        """Declare the register as it stands, dated early enough to be in service now."""
+        self.service.declare(
+            actor=self.admin,
+            date=declared_long_enough_ago(self.clock.now().date(), self.service.settings),
+            reference="CAI-2026-001",
+        )
 
 
 def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) -> World:
@@ -190,13 +208,14 @@ def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) ->
     notice = service.publish_notice(
         actor=admin, body=NoticeCreate(version="1.0", language="fr-CA", text="Avis ...")
     )
-    if declare:
-        service.declare(actor=admin, date=date(2026, 12, 1), reference="CAI-2026-001")
-    return World(
+    world = World(
         service=service, clock=clock, admin=admin, portal=actors[Role.PORTAL],
         researcher=actors[Role.RESEARCHER], reviewer=actors[Role.REVIEWER],
         purpose=purpose.id, notice=notice.id,
     )
+    if declare:
+        world.declare()
+    return world
 
 
 @pytest.fixture
@@ -213,6 +232,24 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
     return [str(path) for path in data_files(folder) if needle in path.read_bytes()]
 
 
+def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
+    """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
+    encryption at rest must not be what makes an erasure check pass."""
+    from optinface.engine import index_file
+
+    found = occurrences(service.settings.data_dir, needle)
+    path = service.settings.index_path
+    if path.exists():
+        blocks: list[bytes] = []
+        with path.open("rb") as stream:
+            index_file.decrypt_to(stream, 512,
+                                  index_file.IndexKey.derive(service.runtime.keys.index_key),
+                                  sink=blocks.append)
+        if needle in b"".join(blocks):
+            found.append(f"{path} (decrypted)")
+    return found
+
+
 def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
     """The stored ciphertext and the protected float32 vector of one template (test-only peek)."""
     from optinface.consent.ledger import decrypt_template
@@ -224,5 +261,6 @@ def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
         assert row is not None
         wrapped = session.get(SubjectKey, row.subject_id)
         assert wrapped is not None
-        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id)
+        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
+                                  epoch=wrapped.epoch)
         return row.ciphertext, decrypt_template(row, key=key).tobytes()

@@ -8,7 +8,10 @@ from sqlalchemy import text
 from optinface.consent.audit import event_hash
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditEvent
+from tests.conftest import both_backends
 from tests.consent.conftest import World
+
+pytestmark = both_backends
 
 
 @pytest.fixture

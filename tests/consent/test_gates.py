@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select, update
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
@@ -16,8 +17,10 @@ from optinface.consent.schemas import (
     Operation,
 )
 from optinface.consent.settings import Jurisdiction
+from optinface.consent.tables import Consent, ConsentStatus, Template
 from optinface.engine.errors import EngineError
-from tests.consent.conftest import FakeClock, World, make_world
+from tests.conftest import both_backends
+from tests.consent.conftest import FakeClock, World
 
 
 def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
@@ -102,6 +105,7 @@ def test_verify_outside_the_subjects_consented_purposes_is_refused(
         probe_consent_id=world.probe(other, image=portrait_jpegs[0]), image=portrait_jpegs[0]))
 
 
+@both_backends
 def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
@@ -116,6 +120,7 @@ def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
         assert result.candidates == []
 
 
+@both_backends
 def test_probe_consent_is_single_use_unexpired_and_for_this_purpose_image_and_key(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
@@ -138,22 +143,6 @@ def test_probe_consent_is_single_use_unexpired_and_for_this_purpose_image_and_ke
     stale = world.probe(image=image)
     clock.advance(hours=2)
     refused("probe_consent_required", lambda: search(stale))
-
-
-def test_matching_is_refused_until_the_database_is_declared(
-    service, clock: FakeClock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
-) -> None:
-    world = make_world(service, clock, declare=False)
-    refused("not_declared", lambda: service.identify(
-        actor=world.researcher, purpose_id=world.purpose,
-        probe_consent_id=world.probe(image=portrait_jpegs[0]),
-        image=portrait_jpegs[0]))
-    register = service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
-    assert register.in_service_from == clock.now().date() + timedelta(days=60)
-    assert any("60 days" in warning for warning in register.warnings)
-    service.identify(actor=world.researcher, purpose_id=world.purpose,
-                     probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0])
-    assert service.declare(actor=world.admin, date=date(2020, 1, 1), reference="x").warnings == []
 
 
 def test_an_uncalibrated_model_refuses_to_match(
@@ -202,3 +191,30 @@ def test_templates_of_another_model_are_not_compared(
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
         probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0]))
     assert world.service.health()["templates_needing_reenrolment"] == 1
+
+
+def test_the_gallery_drops_a_template_whose_consent_is_marked_withdrawn(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Withdrawal deletes templates in the same transaction, which hides the gallery's own
+    status check: here the row says withdrawn while the template and its index entry remain."""
+    pseudonym, consent_id = world.subject()
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                                   image=portrait_jpegs[0])
+    assert [c.subject for c in found.candidates] == [pseudonym]
+    with world.service.runtime.db.transaction() as session:
+        session.execute(
+            update(Consent)
+            .where(Consent.id == consent_id)
+            .values(status=ConsentStatus.WITHDRAWN, withdrawn_at=world.clock.now())
+        )
+        assert session.scalar(select(func.count()).select_from(Template)) == 1
+    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                    probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                                    image=portrait_jpegs[0])
+    assert result.candidates == []
+    refused("purpose_not_consented", lambda: world.service.verify(
+        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
+        probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0]))

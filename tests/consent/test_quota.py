@@ -18,6 +18,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
 from optinface.engine.pipeline import FacePipeline
+from tests.conftest import both_backends
 from tests.consent.conftest import FakeClock, World, make_world
 
 NOT_AN_IMAGE = b"not an image at all"
@@ -112,6 +113,7 @@ def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: lis
         verify()
 
 
+@both_backends
 def test_the_quota_survives_a_restart(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
@@ -130,6 +132,7 @@ def test_the_quota_survives_a_restart(
         world.service.close()
 
 
+@both_backends
 def test_the_quota_is_exact_under_concurrent_searches_and_refusals(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:

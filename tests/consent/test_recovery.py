@@ -23,7 +23,13 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
+from tests.conftest import both_backends
+from tests.consent.conftest import (
+    FakeClock,
+    World,
+    readable_occurrences,
+    template_bytes,
+)
 
 
 def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
@@ -68,7 +74,7 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
         enrolled.append(world.enrol(pseudonym, consent_id, image).id)
     assert world.service.index.additions_since_save() == 2  # not written whole per enrolment
     world.service.runtime.db.close()  # the process dies: no final save, and its lock goes
-    world.service._lock.release()
+    world.service.lock.release()
 
     reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     try:
@@ -104,6 +110,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         reopened.close()
 
 
+@both_backends
 def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
@@ -158,7 +165,8 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         long_consent = world.consent(ended).consent.id
         world.enrol(ended, long_consent, flipped_jpegs[1])  # the same person, another photo
     clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
-    monkeypatch.setattr("optinface.consent.service.erase_subject", _crash)
+    monkeypatch.setattr("optinface.consent.retention.erase_subject", _crash)
+    monkeypatch.setattr("optinface.consent.consents.erase_subject", _crash)
     if interruption.startswith("sweep"):
         with pytest.raises(Crash):
             service.sweep()
@@ -219,7 +227,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
         assert (tombstone.receipt["requestedAt"] <= tombstone.receipt["unsearchableAt"]
                 <= tombstone.receipt["destroyedAt"])
         for needle in (ciphertext, plaintext, plaintext[:64]):
-            assert occurrences(settings.data_dir, needle) == []
+            assert readable_occurrences(reopened, needle) == []
         assert reopened.verify_audit().ok
     finally:
         reopened.close()

@@ -13,7 +13,13 @@ from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
-from tests.consent.conftest import FakeClock, World, occurrences, template_bytes
+from tests.conftest import both_backends
+from tests.consent.conftest import (
+    FakeClock,
+    World,
+    readable_occurrences,
+    template_bytes,
+)
 
 
 def test_a_subject_whose_every_consent_expired_is_swept(
@@ -69,6 +75,7 @@ def _verified(world: World, subject: str, image: bytes) -> bool:
     return result.decision is Decision.MATCH
 
 
+@both_backends
 def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subject(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
@@ -90,7 +97,7 @@ def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subje
     assert (report.consents_expired, report.templates_destroyed, report.erasures) == (1, 1, [])
     assert service.index.labels() == {kept.id}  # type: ignore[attr-defined]
     for needle in (ciphertext, plaintext, plaintext[:64]):
-        assert occurrences(service.settings.data_dir, needle) == []
+        assert readable_occurrences(service, needle) == []
     assert service.get_subject(actor=world.portal, subject=pseudonym).status == "active"
     assert _found(world, flipped_jpegs[0]) == [pseudonym]
     assert _verified(world, pseudonym, flipped_jpegs[0])

@@ -60,6 +60,11 @@ def build_corpus(portrait: BgrImage, other: BgrImage, *, max_bytes: int) -> list
         CorpusItem("bmp_not_allowed", _pil_bytes(rgb, "BMP"), "invalid_image", "face.bmp"),
         CorpusItem("decompression_bomb", _png_header_only(30000, 30000), "payload_too_large",
                    "bomb.png"),
+        # 42 Mpx: over the configured 40 Mpx, under Pillow's own guard (89 Mpx), so only our
+        # limit refuses it.
+        CorpusItem("pixels_over_the_limit", _png_header_only(7000, 6000), "payload_too_large",
+                   "42mpx.png"),
+        CorpusItem("png_16_bit_large", large_16_bit_png(), "no_face", "16bit-36mpx.png"),
         CorpusItem("over_size_limit", jpeg + b"\0" * (max_bytes + 1 - len(jpeg)),
                    "payload_too_large", "huge.jpg"),
         CorpusItem("exif_rotated", _exif_rotated(rgb), ACCEPTED, "rotated.jpg"),
@@ -94,6 +99,16 @@ def _png16(portrait: BgrImage) -> bytes:
     return encode(gray16, ".png")  # OpenCV writes uint16 arrays as 16-bit PNG
 
 
+def large_16_bit_png(side: int = 6000) -> bytes:
+    """About 80 kB of flat 16-bit gray PNG that decodes to ``side``² pixels (36 Mpx): a
+    converter working in float64 took 1 GB for it. Built row by row, never whole in memory."""
+    compressor = zlib.compressobj(9)
+    row = b"\0" + b"\x80\x00" * side  # filter byte "none", then mid-gray 16-bit samples
+    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0)  # 16-bit grayscale
+    return _png(header, pixels)
+
+
 def _animated(rgb: Image.Image, fmt: str) -> bytes:
     frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     return _pil_bytes(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100)
@@ -101,14 +116,16 @@ def _animated(rgb: Image.Image, fmt: str) -> bytes:
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A few hundred bytes declaring ``width`` x ``height`` pixels: a decompression bomb."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return _png(header, zlib.compress(b"\0" * 1024, 9))
 
+
+def _png(header: bytes, pixels: bytes) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(
             ">I", zlib.crc32(kind + body) & 0xFFFFFFFF
         )
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0" * 1024, 9)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(
         b"IEND", b""
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optinface.engine.decode import BgrImage
-from optinface.engine.errors import EngineError
+from optinface.engine.decode import BgrImage, decode_bytes, decode_image
+from optinface.engine.errors import EngineError, ImageTooLarge
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
-from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
+from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus, large_16_bit_png
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,13 @@ def test_decoded_images_are_three_channel_uint8(
             continue
         image = pipeline.decode(item.data)
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def test_an_image_whose_decoding_would_exceed_the_memory_limit_is_refused_from_its_header() -> None:
+    data = large_16_bit_png()
+    needed = decode_bytes("I;16", 6000 * 6000)
+    with pytest.raises(ImageTooLarge) as refused:
+        decode_image(data, max_bytes=len(data), max_pixels=40_000_000,
+                     max_decode_bytes=needed - 1, allowed_formats=["PNG"])
+    assert refused.value.code == "payload_too_large"
+    assert refused.value.details == {"limit_decode_bytes": needed - 1, "mode": "I;16"}

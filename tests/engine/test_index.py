@@ -22,6 +22,15 @@ from optinface.engine.types import VectorIndex
 
 DIM = 512
 FAST = {"m": 16, "ef_construction": 100}  # small graphs build in well under a second
+KEY = bytes(range(32))  # the tests' index key (the service's comes from its key store)
+
+
+def _plain(path: Path) -> bytes:
+    """The decrypted payload of the index file at ``path``: what the key holder could read."""
+    blocks: list[bytes] = []
+    with path.open("rb") as stream:
+        index_file.decrypt_to(stream, DIM, index_file.IndexKey.derive(KEY), sink=blocks.append)
+    return b"".join(blocks)
 
 
 def _unit_rows(count: int, seed: int, dim: int = DIM) -> np.ndarray:
@@ -31,7 +40,7 @@ def _unit_rows(count: int, seed: int, dim: int = DIM) -> np.ndarray:
 
 def _index(count: int, seed: int = 0, **options: int) -> tuple[HnswIndex, np.ndarray]:
     vectors = _unit_rows(count, seed)
-    index = HnswIndex(dim=DIM, **{**FAST, **options})
+    index = HnswIndex(key=KEY, dim=DIM, **{**FAST, **options})
     index.add(list(range(count)), vectors)
     return index, vectors
 
@@ -42,7 +51,7 @@ def random_5k() -> tuple[HnswIndex, np.ndarray]:
 
 
 def test_hnsw_index_satisfies_the_vector_index_protocol() -> None:
-    assert isinstance(HnswIndex(dim=8), VectorIndex)
+    assert isinstance(HnswIndex(key=KEY, dim=8), VectorIndex)
 
 
 def test_stored_bytes_are_the_bytes_given() -> None:
@@ -57,15 +66,26 @@ def test_removed_vector_bytes_do_not_occur_in_saved_file(tmp_path: Path) -> None
     path = tmp_path / "templates.hnsw"
     doomed = [3, 150, 299]
     index.save(path)
-    before = path.read_bytes()
+    before = _plain(path)
     assert all(vectors[label].tobytes() in before for label in doomed)
 
     index.remove(doomed)
     index.save(path)
-    after = path.read_bytes()
+    after = _plain(path)
     assert not any(vectors[label].tobytes() in after for label in doomed)
     kept = [label for label in range(300) if label not in doomed]
     assert all(vectors[label].tobytes() in after for label in kept)
+
+
+def test_the_saved_file_holds_no_vector_in_clear(tmp_path: Path) -> None:
+    index, vectors = _index(300)
+    path = tmp_path / "templates.hnsw"
+    index.save(path)
+    raw = path.read_bytes()
+    assert not any(row.tobytes() in raw for row in vectors)
+    assert not any(row[:4].tobytes() in raw for row in vectors)  # not even a 16-byte run
+    with pytest.raises(IndexCorrupt):  # another deployment's key opens nothing
+        HnswIndex(key=bytes(32), dim=DIM).load(path)
 
 
 def test_removed_vector_is_overwritten_in_memory() -> None:
@@ -161,7 +181,7 @@ def test_empty_index_and_non_positive_k_return_nothing(
     random_5k: tuple[HnswIndex, np.ndarray],
 ) -> None:
     index, vectors = random_5k
-    assert HnswIndex(dim=DIM).search(vectors[0], k=5) == []
+    assert HnswIndex(key=KEY, dim=DIM).search(vectors[0], k=5) == []
     assert index.search(vectors[0], k=0) == []
     assert index.search(vectors[0], k=-1) == []
     assert index.search(vectors[0], k=3, allowed=set()) == []
@@ -174,7 +194,7 @@ def test_fewer_hits_than_k_when_few_labels_qualify() -> None:
 
 
 def test_invalid_additions_are_refused() -> None:
-    index = HnswIndex(dim=DIM)
+    index = HnswIndex(key=KEY, dim=DIM)
     vectors = _unit_rows(2, seed=1)
     with pytest.raises(ValueError, match="2 vectors"):
         index.add([1], vectors)
@@ -190,7 +210,7 @@ def test_invalid_additions_are_refused() -> None:
 
 
 def test_add_grows_capacity() -> None:
-    index = HnswIndex(dim=DIM, max_elements=16, **FAST)
+    index = HnswIndex(key=KEY, dim=DIM, max_elements=16, **FAST)
     vectors = _unit_rows(100, seed=4)
     for start in range(0, 100, 10):
         index.add(list(range(start, start + 10)), vectors[start:start + 10])
@@ -213,7 +233,7 @@ def test_re_adding_a_label_replaces_its_vector(tmp_path: Path) -> None:
 
 
 def test_a_label_repeated_in_one_batch_keeps_its_last_vector() -> None:
-    index = HnswIndex(dim=DIM, **FAST)
+    index = HnswIndex(key=KEY, dim=DIM, **FAST)
     vectors = _unit_rows(3, seed=8)
     index.add([1, 2, 1], vectors)
     assert index.labels() == {1, 2}
@@ -221,7 +241,7 @@ def test_a_label_repeated_in_one_batch_keeps_its_last_vector() -> None:
 
 
 def test_rows_not_of_unit_length_are_normalised() -> None:
-    index = HnswIndex(dim=DIM, **FAST)
+    index = HnswIndex(key=KEY, dim=DIM, **FAST)
     vectors = _unit_rows(2, seed=9)
     index.add([1, 2], 5.0 * vectors)
     hit = index.search(vectors[0], k=1)[0]
@@ -246,7 +266,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "templates.hnsw"
     index.save(path)
 
-    loaded = HnswIndex(dim=DIM, path=path)
+    loaded = HnswIndex(key=KEY, dim=DIM, path=path)
     loaded.load()
     assert loaded.labels() == index.labels()
     for query in vectors[:30]:
@@ -266,12 +286,12 @@ def test_load_replaces_in_memory_content(tmp_path: Path) -> None:
 
 def test_open_starts_empty_then_reads_the_saved_file(tmp_path: Path) -> None:
     engine_settings = EngineSettings(data_dir=tmp_path, index_max_elements=64)
-    index = HnswIndex.open(engine_settings, dim=DIM)
+    index = HnswIndex.open(engine_settings, dim=DIM, key=KEY)
     assert index.count() == 0
     index.add([1, 2], _unit_rows(2, seed=3))
     index.save()
     assert engine_settings.index_path.exists()
-    assert HnswIndex.open(engine_settings, dim=DIM).labels() == {1, 2}
+    assert HnswIndex.open(engine_settings, dim=DIM, key=KEY).labels() == {1, 2}
 
 
 def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,11 +323,11 @@ def test_erasure_after_a_save_scrubs_the_file_in_place(tmp_path: Path) -> None:
     index.remove(doomed)
     index.save(path)
     assert path.stat().st_ino == inode  # scrubbed, not rewritten
-    after = path.read_bytes()
+    after = _plain(path)
     assert not any(vectors[label].tobytes() in after for label in doomed)
     assert os.listdir(tmp_path) == ["templates.hnsw"]  # no journal left behind
 
-    loaded = HnswIndex(dim=DIM, path=path)
+    loaded = HnswIndex(key=KEY, dim=DIM, path=path)
     loaded.load()
     assert loaded.labels() == index.labels()
     assert len(loaded._fillers) == len(index._fillers) == len(doomed)
@@ -329,11 +349,11 @@ def test_flushed_removals_reach_the_file_while_additions_wait_for_a_save(
 
     index.remove([3, 101])
     index.flush_removals()
-    raw = path.read_bytes()
+    raw = _plain(path)
     assert path.stat().st_ino == inode  # scrubbed in place, additions not written
     assert vectors[3].tobytes() not in raw
     assert not any(row.tobytes() in raw for row in late)
-    on_disk = HnswIndex(dim=DIM)
+    on_disk = HnswIndex(key=KEY, dim=DIM)
     on_disk.load(path)
     assert on_disk.labels() == set(range(100)) - {3}
 
@@ -376,13 +396,13 @@ def test_scrub_interrupted_by_a_crash_is_finished_on_load(
     _crash_mid_scrub(index, path, monkeypatch)
     assert index_file.journal_path(path).exists()
     with pytest.raises(IndexCorrupt, match="checksum"):  # torn without its journal
-        index_file.checked_payload_length(path.open("rb"), DIM)
+        _plain(path)
 
-    loaded = HnswIndex(dim=DIM, path=path)
+    loaded = HnswIndex(key=KEY, dim=DIM, path=path)
     loaded.load()
     assert not index_file.journal_path(path).exists()
     assert loaded.labels() == set(range(200)) - set(doomed)
-    raw = path.read_bytes()
+    raw = _plain(path)
     assert not any(vectors[label].tobytes() in raw for label in doomed)
 
 
@@ -400,20 +420,20 @@ def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
     # A copy of the file from before the erasure is the file the journal was written for.
     path.unlink()
     path.write_bytes(before)
-    HnswIndex(dim=DIM).load(path)
-    assert vectors[1].tobytes() not in path.read_bytes()
+    HnswIndex(key=KEY, dim=DIM).load(path)
+    assert vectors[1].tobytes() not in _plain(path)
 
     # Another index's file is not: the journal is dropped and the file left as it is.
     other, _ = _index(100, seed=5)
     other.save(path)
     other_bytes = path.read_bytes()
     index_file.journal_path(path).write_bytes(journal)
-    HnswIndex(dim=DIM).load(path)
+    HnswIndex(key=KEY, dim=DIM).load(path)
     assert path.read_bytes() == other_bytes
     assert not index_file.journal_path(path).exists()
 
     index_file.journal_path(path).write_bytes(journal[:-1])  # torn
-    HnswIndex(dim=DIM).load(path)
+    HnswIndex(key=KEY, dim=DIM).load(path)
     assert path.read_bytes() == other_bytes
     assert not index_file.journal_path(path).exists()
 
@@ -428,12 +448,12 @@ def test_a_replaced_index_file_is_zeroed_before_its_blocks_are_freed(tmp_path: P
         old.seek(0)
         content = old.read()
     assert content and content.count(0) == len(content)
-    assert vectors[0].tobytes() in path.read_bytes()
+    assert vectors[0].tobytes() in _plain(path)
 
 
 def test_save_without_any_path_is_refused() -> None:
     with pytest.raises(ValueError, match="no path"):
-        HnswIndex(dim=8).save()
+        HnswIndex(key=KEY, dim=8).save()
 
 
 @pytest.mark.parametrize(
@@ -456,7 +476,7 @@ def test_corrupt_file_raises_index_corrupt(tmp_path: Path, damage: str) -> None:
     }[damage]
     path.write_bytes(bytes(damaged))
     with pytest.raises(IndexCorrupt):
-        HnswIndex(dim=DIM).load(path)
+        HnswIndex(key=KEY, dim=DIM).load(path)
 
 
 def test_plain_hnswlib_file_or_other_dimension_raises_index_corrupt(tmp_path: Path) -> None:
@@ -465,16 +485,16 @@ def test_plain_hnswlib_file_or_other_dimension_raises_index_corrupt(tmp_path: Pa
     raw.add_items(_unit_rows(5, seed=1), list(range(5)))
     raw.save_index(str(tmp_path / "raw.bin"))
     with pytest.raises(IndexCorrupt, match="not an optinface index"):
-        HnswIndex(dim=DIM).load(tmp_path / "raw.bin")
+        HnswIndex(key=KEY, dim=DIM).load(tmp_path / "raw.bin")
 
     index, _ = _index(5)
     index.save(tmp_path / "templates.hnsw")
     with pytest.raises(IndexCorrupt, match="512-dimensional"):
-        HnswIndex(dim=128).load(tmp_path / "templates.hnsw")
+        HnswIndex(key=KEY, dim=128).load(tmp_path / "templates.hnsw")
 
 
 def test_ef_search_is_tunable() -> None:
-    index = HnswIndex(dim=8, ef_search=40)
+    index = HnswIndex(key=KEY, dim=8, ef_search=40)
     index.ef_search = 300
     assert index.ef_search == 300
     assert index._graph.ef == 300
@@ -492,7 +512,7 @@ class AddRemoveMachine(RuleBasedStateMachine):
         super().__init__()
         self.folder = tempfile.TemporaryDirectory()
         self.path = Path(self.folder.name) / "templates.hnsw"
-        self.index = HnswIndex(dim=self.small_dim, path=self.path, m=8, ef_construction=32,
+        self.index = HnswIndex(key=KEY, dim=self.small_dim, path=self.path, m=8, ef_construction=32,
                                max_elements=16)
         self.model: dict[int, np.ndarray] = {}
         self.removed: set[int] = set()
@@ -526,7 +546,7 @@ class AddRemoveMachine(RuleBasedStateMachine):
         self.index.save()
         self._file_holds_nothing_destroyed()
         if reload:  # carry on from the file, as after a restart
-            self.index = HnswIndex(dim=self.small_dim, path=self.path)
+            self.index = HnswIndex(key=KEY, dim=self.small_dim, path=self.path)
             self.index.load()
 
     @rule()

@@ -38,3 +38,14 @@ def test_an_uncalibrated_model_refuses_to_match(tmp_path: Path) -> None:
 def test_a_missing_calibration_file_refuses_to_match(tmp_path: Path) -> None:
     with pytest.raises(NotCalibrated):
         threshold_for(tmp_path / "absent.toml", model_id="w600k_mbf", fmr=1e-3)
+
+
+def test_a_new_calibration_is_read_at_the_next_match(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.toml"
+    path.write_text(CALIBRATION)
+    assert threshold_for(path, model_id="w600k_mbf", fmr=1e-4).threshold == 0.36
+    path.write_text(CALIBRATION.replace("threshold = 0.36", "threshold = 0.415"))
+    assert threshold_for(path, model_id="w600k_mbf", fmr=1e-4).threshold == 0.415
+    path.unlink()
+    with pytest.raises(NotCalibrated):
+        threshold_for(path, model_id="w600k_mbf", fmr=1e-4)

@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed
+from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
@@ -40,9 +41,11 @@ from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.index import HnswIndex
 from optinface.engine.pipeline import FacePipeline
+from optinface.engine.settings import EngineSettings
 from tests.api.server import free_port
 from tests.reliability.conftest import record, reliability_settings
 from tests.reliability.test_secrets import key_forms
+from tests.reliability.zygote import INDEX_KEY
 
 SERVER_KILLS = 20
 SWEEP_KILLS = 3
@@ -85,7 +88,8 @@ def _declare(settings: ApiSettings, pipeline: FacePipeline) -> Secrets:
             retention_days=3650))
         notice = service.publish_notice(actor=admin, body=NoticeCreate(
             version="1", language="en", text="crash test notice"))
-        service.declare(actor=admin, date=date(2026, 1, 5), reference="CAI-TEST")
+        service.declare(actor=admin, date=declared_long_enough_ago(date.today(), settings),
+                        reference="CAI-TEST")
     finally:
         service.close()
     return Secrets(admin=admin_secret, portal=made[Role.PORTAL],
@@ -100,7 +104,8 @@ class Zygote:
                "OPTINFACE_MATCH_FMR": str(settings.match_fmr),
                "OPTINFACE_INDEX_MAX_ELEMENTS": str(settings.index_max_elements),
                "OPTINFACE_RATE_PER_SECOND": "10000", "OPTINFACE_RATE_BURST": "10000",
-               "OPTINFACE_IDENTIFY_DAILY_QUOTA": "10000"}
+               "OPTINFACE_IDENTIFY_DAILY_QUOTA": "10000",
+               "OPTINFACE_DEMO_MODE": "true"}  # a test deployment: placeholder accountability
         self.folder = folder
         self.process = subprocess.Popen([sys.executable, str(ZYGOTE)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env,
@@ -355,22 +360,23 @@ def test_kill_9_during_index_save_leaves_the_old_or_the_new_file(
     rng = random.Random(SEED)
     versions_seen: list[int] = []
     for attempt in range(SAVE_KILLS):
-        path = tmp_path / f"index-{attempt}" / "templates.hnsw"
+        engine = EngineSettings(data_dir=tmp_path / f"data-{attempt}", index_m=4,
+                                index_ef_construction=8, index_max_elements=20_000)
+        path = engine.index_path
         pid, progress = zygote.fork("save", str(path), "12")
         _wait_for(progress, "saved 1", pid=pid)
         time.sleep(rng.uniform(0.0, 0.6))
         _kill(pid)
         time.sleep(0.05)
-        index = HnswIndex(dim=512, path=path, m=4, ef_construction=8, max_elements=20_000)
         try:
-            index.load()
+            index = HnswIndex.open(engine, dim=512, key=INDEX_KEY)
         except IndexCorrupt as error:  # pragma: no cover - the failure this test exists for
             raise AssertionError(f"index file corrupt after kill -9: {error}") from error
         count = index.count()
         assert count % 200 == 0 and count >= 200
         assert index.labels() == set(range(count))
-        assert not [p for p in path.parent.iterdir() if p.name != path.name
-                    and not p.name.endswith(".tmp")]
+        # A temporary the kill left held every vector: opening shreds it, none is tolerated.
+        assert list(path.parent.iterdir()) == [path]
         versions_seen.append(count // 200)
         assert np.isfinite(count)
     record("crash", {"index_save_kills": SAVE_KILLS, "index_versions_found": versions_seen})

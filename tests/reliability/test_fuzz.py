@@ -62,6 +62,7 @@ def _decode(data: bytes) -> None:
     try:
         image = decode_image(data, max_bytes=engine.max_image_bytes,
                              max_pixels=engine.max_image_pixels,
+                             max_decode_bytes=engine.max_decode_bytes,
                              allowed_formats=engine.allowed_formats)
     except (InvalidImage, ImageTooLarge):
         return

@@ -1,7 +1,8 @@
 """Key rotation: identification is unchanged afterwards, the old keys open nothing, both audited.
 
-``rotate_master`` re-wraps every subject data key under a new master key; ``rekey_templates``
-re-protects every template under a new secret rotation and rebuilds the index from the ledger.
+``rotate_epoch`` re-wraps every subject data key under a new epoch key and destroys the old one;
+``rekey_templates`` re-protects every template under a new secret rotation and rebuilds the
+index from the ledger. Neither leaves the old key's bytes in the key store's files.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.audit import AuditAction
-from optinface.consent.keys import KeyRing
-from optinface.consent.rotation import rekey_templates, rotate_master
+from optinface.consent.errors import KeyUnavailable
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectKey
@@ -61,26 +61,32 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     probes = portrait_jpegs[:5]  # four enrolled people and one stranger
     before = _results(world, probes)
     assert sum(bool(r) for r in before) == 4
-    old_master = api_settings.master_key_path.read_bytes()
+    old_epoch = service.runtime.keys.epoch
+    old_epoch_path = api_settings.keys_dir / f"epoch-{old_epoch}.key"
+    old_epoch_key = old_epoch_path.read_bytes()
     old_rotation = api_settings.rotation_key_path.read_bytes()
+    with service.runtime.db.transaction() as session:
+        old_wrapped = [(row.subject_id, row.wrapped) for row in session.scalars(select(SubjectKey))]
 
-    master = rotate_master(service, actor=world.admin)
-    rekey = rekey_templates(service, actor=world.admin)
-    assert master.subject_keys_rewrapped == 4 and rekey.templates_reprotected == 4
+    epoch = service.rotate_epoch(actor=world.admin)
+    rekey = service.rekey_templates(actor=world.admin)
+    assert epoch.subject_keys_rewrapped == 4 and rekey.templates_reprotected == 4
+    assert epoch.destroyed_epochs == [old_epoch] and not old_epoch_path.exists()
     assert rekey.old_fingerprint != rekey.new_fingerprint
     _assert_same(before, _results(world, probes))
 
-    for path in (api_settings.master_key_path, api_settings.rotation_key_path):
-        assert path.stat().st_mode & 0o777 == 0o600
-    assert api_settings.master_key_path.read_bytes() != old_master
-    old_ring = KeyRing(master=old_master, signing=service.runtime.keys.signing,
-                       hmac_key=service.runtime.keys.hmac_key)
+    assert api_settings.rotation_key_path.stat().st_mode & 0o777 == 0o600
     with service.runtime.db.transaction() as session:
         wrapped = list(session.scalars(select(SubjectKey)))
-    assert len(wrapped) == 4
-    for row in wrapped:
-        with pytest.raises(ValueError):
-            old_ring.unwrap(row.wrapped, subject_id=row.subject_id)
+    assert len(wrapped) == 4 and {row.epoch for row in wrapped} == {epoch.new_epoch}
+    for subject_id, blob in old_wrapped:  # what a backup from before the rotation holds
+        with pytest.raises(KeyUnavailable):
+            service.runtime.keys.unwrap(blob, subject_id=subject_id, epoch=old_epoch)
+    # Neither old key's bytes survive anywhere in the key store (shredded, not renamed).
+    for path in api_settings.keys_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert old_epoch_key not in content and old_rotation[-64:] not in content, path
     # The old rotation turns a probe into a vector that matches nobody in the new index.
     old_protector = TemplateProtector(np.load(io.BytesIO(old_rotation), allow_pickle=False))
     raw = pipeline.embed_single(portrait_jpegs[0]).vector[None, :]
@@ -88,9 +94,9 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     assert max(hit.score for hit in stale) < 0.36
     actions = {e.action for e in service.audit_events(
         actor=world.admin, filters=AuditFilter(), limit=1000).events}
-    assert {AuditAction.MASTER_KEY_ROTATED, AuditAction.TEMPLATES_REKEYED} <= actions
+    assert {AuditAction.KEY_EPOCH_ROTATED, AuditAction.TEMPLATES_REKEYED} <= actions
     assert service.verify_audit().ok
-    record("rotation", {"subject_keys_rewrapped": master.subject_keys_rewrapped,
+    record("rotation", {"subject_keys_rewrapped": epoch.subject_keys_rewrapped,
                         "templates_reprotected": rekey.templates_reprotected,
                         "probes_compared": len(probes)})
 
@@ -110,7 +116,7 @@ def test_cli_rotation_survives_a_restart(
     monkeypatch.setenv("OPTINFACE_INDEX_MAX_ELEMENTS", str(api_settings.index_max_elements))
     runner = CliRunner()
     data = ["--data-dir", str(api_settings.data_dir), "--api-key", admin.secret]
-    for command in (["keys", "rotate-master"], ["protect", "rekey"]):
+    for command in (["keys", "rotate-epoch"], ["protect", "rekey"]):
         result = runner.invoke(cli, [*command, *data])
         assert result.exit_code == 0, result.output
     service = OptinFace.open(api_settings, pipeline=pipeline)

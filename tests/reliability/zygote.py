@@ -26,6 +26,7 @@ from optinface.consent.service import OptinFace
 from optinface.engine.index import HnswIndex
 
 SAVE_STEP = 200
+INDEX_KEY = bytes(range(32))  # the test's own index key: the saving child and the test share it
 
 
 def _serve(port: int, out: int) -> None:
@@ -42,7 +43,8 @@ def _sweep(out: int) -> None:
 
 
 def _save(path: Path, versions: int, out: int) -> None:
-    index = HnswIndex(dim=512, path=path, m=4, ef_construction=8, max_elements=20_000)
+    index = HnswIndex(dim=512, path=path, m=4, ef_construction=8, max_elements=20_000,
+                      key=INDEX_KEY)
     rng = np.random.default_rng(0)
     for version in range(1, versions + 1):
         start = (version - 1) * SAVE_STEP

@@ -98,7 +98,11 @@
         expires_at: new Date(Date.now() + days * 86400000).toISOString(),
       };
     }
-    if (kind === "withdraw") { return { act: "withdraw", consent_id: field("consent_id").value }; }
+    if (kind === "withdraw") {
+      const purpose = field("purpose_id");
+      return { act: "withdraw", consent_id: field("consent_id").value,
+               purpose_id: purpose ? purpose.value : null };
+    }
     if (kind === "searchable") {
       return { act: "searchable", searchable: field("searchable").value === "true" };
     }
@@ -115,6 +119,10 @@
     const csrf = form.elements.namedItem("csrf").value;
     let options = null;
     let ceremony = form.dataset.ceremony;
+    if (form.dataset.act === "consent" && !form.querySelector("input[name=purposes]:checked")) {
+      form.submit();  // nothing to sign: the server shows its advice beside the field
+      return;
+    }
     if (ceremony) {
       options = JSON.parse(form.dataset.options);
     } else {

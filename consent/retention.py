@@ -1,4 +1,4 @@
-"""Retention: find what must go, at the earliest of the three limits.
+"""Retention: find what must go, at the earliest of the three limits, and sweep it away.
 
 A template is kept while the consent it was enrolled under is in force and inside its purposes'
 retention period; a subject while some consent is, and never longer than N years after their
@@ -12,7 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from optinface.consent.schemas import ErasureReason
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.erasure import destroy_ended_templates, erase_subject
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import ErasureReason, SweepReport
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
 
@@ -57,3 +61,22 @@ def due_for_erasure(
         if deadline <= now:
             due.append((subject.pseudonym, reason))
     return due, expired
+
+
+def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
+    """Erase every subject past a limit, and the templates of every consent past one while
+    another keeps their subject; audited (``actor`` is None for the scheduler)."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        due, expired = due_for_erasure(session, settings=runtime.settings, now=now)
+    erasures = [erase_subject(runtime, pseudonym=p, reason=r, actor=actor) for p, r in due]
+    with runtime.db.transaction() as session:
+        destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
+        runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
+                                     details={"erased": len(erasures),
+                                              "consents_expired": expired,
+                                              "templates_destroyed": destroyed}))
+    if destroyed:
+        runtime.db.checkpoint()
+    return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
+                       erasures=erasures)

@@ -1,0 +1,438 @@
+"""``optinface bench``: the latency and throughput a tester sees, on this machine's providers.
+
+Three operations, each at concurrency 1, 2, 4 and 8:
+
+* ``embed``: decode, detect, align and embed one probe, in this process with the engine's
+  active execution providers (CPU or CUDA). It is the biometric work every request pays.
+* ``identify`` and ``verify``: the same probes through the HTTP API, end to end (a fresh
+  single-use probe consent each, created beforehand and not timed).
+
+At concurrency 1 the bench also times the in-process ``embed + search`` of each probe just
+before its HTTP identify, interleaved, and reports ``overhead_ratio``: identify p50 over that
+p50. It is what the API, the consent gates and the durable audit commit add to the biometric
+work, measured in one run so a busy machine slows both sides alike.
+
+Without ``--url`` the bench starts ``optinface serve`` on a temporary data dir and a free port
+(the server a fresh clone gets from ``./dev run``) and stops it afterwards; with ``--url`` and
+an admin ``--api-key`` it measures that server. Either way the bench creates its own keys,
+purpose, notice, subjects and consents through the API (:func:`prepare`): run it against a
+throw-away deployment, never one holding real people. The faces are cut from the sample photo
+that insightface ships.
+
+Default server limits (5 requests/s, burst 20 per key; 200 identify attempts per key and day)
+would throttle a benchmark, so each key is given at most :data:`CALLS_PER_KEY` timed calls and
+as many untimed probe consents: a pool of researcher keys, never a weaker limit. A 429 during
+setup is waited out; during timing it is counted as an error, not as a latency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import numpy as np
+import typer
+
+from optinface.api.settings import load_settings
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.consent.declaration import declared_long_enough_ago
+from optinface.engine.index import HnswIndex
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import Variant, encode, portraits, variant
+from optinface.engine.settings import EngineSettings
+
+CONCURRENCY = (1, 2, 4, 8)
+CALLS_PER_KEY = 10
+"""Timed calls per researcher key: with its 10 probe consents, 20 tokens (the default burst)."""
+HTTP_OPERATIONS = ("identify", "verify")
+_ADMIN_KEY_LINE = re.compile(r"^(key_\S+)$", re.MULTILINE)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+
+
+class BenchFailed(Exception):
+    """The server refused a setup step or never came up."""
+
+
+# Talking to the server ----------------------------------------------------------------------
+@dataclass
+class Api:
+    """An HTTP client that waits out rate limits during setup (never during timing)."""
+
+    client: httpx.Client
+
+    def call(self, method: str, url: str, secret: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {secret}"}
+        for _ in range(60):
+            answer = self.client.request(method, url, headers=headers, **kwargs)
+            if answer.status_code != 429:
+                break
+            time.sleep(float(answer.headers.get("Retry-After", "1")))
+        if answer.status_code >= 400:
+            raise BenchFailed(f"{method} {url} -> {answer.status_code} {answer.text}")
+        return answer.json() if answer.content else None
+
+
+@dataclass
+class Deployment:
+    """What :func:`prepare` set up: one purpose, enrolled subjects, researcher keys."""
+
+    purpose_id: str
+    notice_id: str
+    subjects: list[str]
+    keys: list[str]
+
+    def probe_consent(self, client: httpx.Client, key: str, image: bytes) -> str:
+        """A probe consent signed by the (software) person in ``image`` for ``key``: set-up,
+        made before the timed calls."""
+        return str(probe_consent(client, key, purpose_id=self.purpose_id,
+                                 notice_id=self.notice_id, image=image)["id"])
+
+
+def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: int) -> Deployment:
+    """Everything an identify and a verify need, through the API as an operator would do it.
+
+    The consent rules live here and only here (purpose, notice, register declaration, subject
+    consent, enrolment, probe consents): when they change, this is the function to adapt. The
+    flow follows ``optinface demo``.
+    """
+    soon = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+    portal = api.call("POST", "/v1/keys", admin, json={"role": "portal", "name": "bench portal"})
+    keys = [
+        api.call("POST", "/v1/keys", admin,
+                 json={"role": "researcher", "name": f"bench researcher {n}"})["secret"]
+        for n in range(researcher_keys)
+    ]
+    purpose = api.call("POST", "/v1/purposes", admin, json={
+        "name": "Benchmark",
+        "description": "Latency benchmark on sample faces; no real person",
+        "legal_basis": "express consent",
+        "operations": ["enrol", "verify", "identify"],
+        "retention_days": 30,
+        "study": "bench",
+    })["id"]
+    notice = api.call("POST", "/v1/notices", admin, json={
+        "version": "bench", "language": "en", "text": "Benchmark faces, used for timing only."
+    })["id"]
+    # Dated as if the regulator had received it a declaration period ago, as the demo does.
+    declared = declared_long_enough_ago(date.today(), load_settings())
+    api.call("POST", "/v1/register/declaration", admin,
+             json={"date": declared.isoformat(), "reference": "BENCH-NOT-A-DECLARATION"})
+    subjects = []
+    for face in faces:
+        created = api.call("POST", "/v1/subjects", portal["secret"],
+                           json={"age_category": "adult"})
+        # SOFTWARE PASSKEYS: benchmark people sign their consent, opt-in and photo approval
+        # with an in-process authenticator (see consent.soft_authenticator).
+        person = SoftHttpPerson.take_over(api.client, created["enrolment"]["secret"])
+        person.set_searchable(True)
+        given = person.consent(purposes=[purpose], notice_id=notice, expires_at=soon)
+        person.enrol(given["consent"]["id"], face, desk=portal["secret"])
+        subjects.append(person.pseudonym)
+    return Deployment(purpose_id=purpose, notice_id=notice, subjects=subjects, keys=keys)
+
+
+@contextmanager
+def local_server(port: int | None = None) -> Iterator[tuple[str, str]]:
+    """``optinface serve`` on a temporary data dir; yields its URL and first admin key."""
+    with tempfile.TemporaryDirectory(prefix="optinface-bench-") as root:
+        port = port or _free_port()
+        command = [sys.executable, "-m", "optinface.api.cli.main", "serve",
+                   "--port", str(port), "--data-dir", str(Path(root) / "var")]
+        env = {**os.environ, "COLUMNS": "200"}
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does
+        # The daily matching quota holds per purpose over all keys: the benchmark's own
+        # throw-away server lifts it, or its many keys would be refused on one purpose.
+        env.setdefault("OPTINFACE_IDENTIFY_DAILY_QUOTA", "1000000")
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,  # noqa: S603 (our own CLI)
+                                   stderr=subprocess.STDOUT, text=True)
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, process, lines)
+            admin = _ADMIN_KEY_LINE.search("".join(lines))
+            if admin is None:
+                raise BenchFailed("the server printed no admin key:\n" + "".join(lines))
+            yield url, admin.group(1)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str], lines: list[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise BenchFailed("the server did not come up:\n" + "".join(lines))
+
+
+# Timing ---------------------------------------------------------------------------------------
+@dataclass
+class Level:
+    """Latencies of one operation at one concurrency, and the wall time they took."""
+
+    seconds: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        done = np.asarray(self.seconds) * 1000
+        figures: dict[str, Any] = {"requests": len(self.seconds), "errors": self.errors}
+        if len(done):
+            figures |= {f"p{q}_ms": round(float(np.percentile(done, q)), 2) for q in (50, 90, 99)}
+            figures["throughput_per_s"] = round(len(done) / self.wall, 2)
+        return figures
+
+
+def run_level(work: Callable[[int], str | None], *, calls: int, concurrency: int) -> Level:
+    """``calls`` calls of ``work(i)`` on ``concurrency`` threads; each returns an error or None."""
+    level = Level()
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        started = time.perf_counter()
+        error = work(i)
+        elapsed = time.perf_counter() - started
+        with lock:
+            if error is None:
+                level.seconds.append(elapsed)
+            else:
+                level.errors[error] = level.errors.get(error, 0) + 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(calls)))
+    level.wall = time.perf_counter() - started
+    return level
+
+
+@dataclass
+class Bench:
+    """One run: the server, the prepared deployment, the local engine and the probes."""
+
+    client: httpx.Client
+    deployment: Deployment
+    pipeline: FacePipeline
+    probes: list[bytes]
+    search_index: HnswIndex
+    key_cursor: int = 0
+
+    def _next_keys(self, calls: int) -> list[str]:
+        count = math.ceil(calls / CALLS_PER_KEY)
+        keys = self.deployment.keys[self.key_cursor : self.key_cursor + count]
+        self.key_cursor += count
+        return [keys[i // CALLS_PER_KEY] for i in range(calls)]
+
+    def http_work(self, operation: str, calls: int) -> Callable[[int], str | None]:
+        keys = self._next_keys(calls)
+        consents = [self.deployment.probe_consent(self.client, key,
+                                                  self.probes[i % len(self.probes)])
+                    for i, key in enumerate(keys)]
+
+        def work(i: int) -> str | None:
+            probe = i % len(self.probes)
+            form = {"purpose_id": self.deployment.purpose_id, "probe_consent_id": consents[i]}
+            if operation == "verify":
+                form["subject"] = self.deployment.subjects[probe]
+            answer = self.client.post(
+                f"/v1/{operation}", headers={"Authorization": f"Bearer {keys[i]}"}, data=form,
+                files={"image": ("probe.jpg", self.probes[probe], "image/jpeg")})
+            if answer.status_code != 200:
+                return str(answer.json().get("code", answer.status_code))
+            return None if answer.json()["decision"] == "match" else "no_match"
+
+        return work
+
+    def embed_work(self, i: int) -> str | None:
+        self.pipeline.embed_single(self.probes[i % len(self.probes)])
+        return None
+
+    def overhead(self, calls: int) -> dict[str, Any]:
+        """Identify over HTTP against in-process embed + search of the same probe, interleaved."""
+        identify = self.http_work("identify", calls)
+        local, remote = Level(), Level()
+        for i in range(calls):
+            started = time.perf_counter()
+            vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
+            self.search_index.search(vector, k=5, allowed=self.search_index.labels())
+            local.seconds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            error = identify(i)
+            remote.seconds.append(time.perf_counter() - started)
+            if error is not None:
+                raise BenchFailed(f"identify answered {error} while measuring the overhead")
+        local.wall, remote.wall = sum(local.seconds), sum(remote.seconds)
+        in_process, http = local.summary(), remote.summary()
+        return {"in_process_embed_search": in_process, "http_identify": http,
+                "overhead_ratio": round(http["p50_ms"] / in_process["p50_ms"], 3),
+                "overhead_ms_p50": round(http["p50_ms"] - in_process["p50_ms"], 2)}
+
+
+def measure(bench: Bench, *, requests: int, levels: Sequence[int],
+            progress: Callable[[str], None]) -> dict[str, Any]:
+    results: dict[str, Any] = {"overhead": bench.overhead(requests)}
+    progress(f"overhead ratio {results['overhead']['overhead_ratio']}")
+    operations: dict[str, dict[str, Any]] = {"embed": {}, "identify": {}, "verify": {}}
+    for concurrency in levels:
+        operations["embed"][str(concurrency)] = run_level(
+            bench.embed_work, calls=requests, concurrency=concurrency).summary()
+        for operation in HTTP_OPERATIONS:
+            operations[operation][str(concurrency)] = run_level(
+                bench.http_work(operation, requests), calls=requests,
+                concurrency=concurrency).summary()
+        progress(f"concurrency {concurrency}: " + ", ".join(
+            f"{op} p50 {operations[op][str(concurrency)].get('p50_ms')} ms" for op in operations))
+    results["operations"] = operations
+    return results
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+        cpu = found.group(1) if found else cpu
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
+            "cpus": len(os.sched_getaffinity(0)), "load_average": list(os.getloadavg())}
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """p50 and p99 latency, and throughput, against concurrency; one line per operation."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
+
+    figure = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(figure)
+    latency, throughput = figure.subplots(1, 2)
+    for operation, levels in results["operations"].items():
+        xs = [int(c) for c in levels if "p50_ms" in levels[c]]
+        latency.plot(xs, [levels[str(c)]["p50_ms"] for c in xs], "o-", label=f"{operation} p50")
+        latency.plot(xs, [levels[str(c)]["p99_ms"] for c in xs], "x--", label=f"{operation} p99")
+        throughput.plot(xs, [levels[str(c)]["throughput_per_s"] for c in xs], "o-",
+                        label=operation)
+    overhead = results["overhead"]
+    latency.set(xlabel="concurrent clients", ylabel="latency (ms)",
+                title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}")
+    throughput.set(xlabel="concurrent clients", ylabel="requests / s", title="throughput")
+    for axes in (latency, throughput):
+        axes.set_xscale("log", base=2)
+        axes.xaxis.set_minor_locator(NullLocator())
+        axes.set_xticks(CONCURRENCY, [str(c) for c in CONCURRENCY])
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.suptitle(f"optinface bench: {results['tag']} ({results['machine']['cpus']} CPUs)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+# The command ----------------------------------------------------------------------------------
+def bench(
+    url: Annotated[
+        str | None, typer.Option("--url", help="A running server; default: a fresh local one.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
+    ] = None,
+    requests: Annotated[
+        int, typer.Option("--requests", min=2, help="Calls per operation and concurrency.")
+    ] = 40,
+    concurrency: Annotated[
+        list[int] | None, typer.Option("--concurrency", help="Repeat for each level (1 2 4 8).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the JSON and the PNG.")] = Path(
+        "benchmarks/results"
+    ),
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="File name tag; default: cpu or cuda.")
+    ] = None,
+) -> None:
+    """Embed, identify and verify latency (p50/p90/p99) and throughput at 1, 2, 4, 8 clients.
+
+    Run it against a throw-away deployment: it creates keys, a purpose and sample subjects.
+    Writes bench_api_<tag>.json and .png.
+
+    Example: optinface bench --url http://127.0.0.1:8000 --api-key key_... --requests 40
+    """
+    levels = tuple(concurrency or CONCURRENCY)
+    if url is not None and not api_key:
+        raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+    pipeline = FacePipeline.from_settings(EngineSettings())
+    faces = [encode(image) for image in portraits(pipeline.detector)]
+    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
+    gallery = HnswIndex(dim=512)
+    gallery.add(list(range(len(faces))),
+                np.stack([pipeline.embed_single(face).vector for face in faces]))
+    # Each timed batch (the overhead pass, then each operation at each level) has its own keys.
+    researcher_keys = math.ceil(requests / CALLS_PER_KEY) * (1 + len(levels) * len(HTTP_OPERATIONS))
+    try:
+        with ExitStack() as stack:
+            if url is None:
+                typer.echo("starting optinface serve on a temporary data dir ...")
+                url, api_key = stack.enter_context(local_server())
+            assert api_key is not None
+            client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
+            typer.echo(f"preparing {url}: {researcher_keys} researcher keys")
+            deployment = prepare(Api(client), api_key, faces, researcher_keys=researcher_keys)
+            health = client.get("/healthz").json()
+            runner = Bench(client=client, deployment=deployment, pipeline=pipeline,
+                           probes=probes, search_index=gallery)
+            measured = measure(runner, requests=requests, levels=levels, progress=typer.echo)
+    except BenchFailed as failure:
+        typer.echo(f"error: {failure}", err=True)
+        raise typer.Exit(code=1) from failure
+    on_cuda = any("CUDA" in p for ps in pipeline.active_providers.values() for p in ps)
+    tag = tag or ("cuda" if on_cuda else "cpu")
+    results = {
+        "tag": tag,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "server": {"url": url, "providers": health["active_providers"],
+                   "models": health["models"], "model_id": health["model_id"]},
+        "in_process": {"providers": pipeline.active_providers,
+                       "models": {spec.id: spec.sha256 for spec in pipeline.models.values()}},
+        "requests_per_level": requests,
+        "notes": "Latencies are wall-clock per call; throughput is calls / wall time of the "
+                 "level. embed runs in this process; identify and verify over HTTP. The machine "
+                 "may be shared: compare ratios within one run.",
+        **measured,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = out / f"bench_api_{tag}.json", out / f"bench_api_{tag}.png"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, png_path)
+    typer.echo(f"wrote {json_path} and {png_path}")

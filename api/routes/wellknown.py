@@ -1,0 +1,23 @@
+"""``GET /.well-known/optinface-keys.json``: the deployment's public signing keys, at a stable URL.
+
+Anyone holding a receipt (a volunteer, a regulator, a court) checks it against a key published
+here and in the register, never against the key the receipt carries: anyone can sign with their
+own. No authentication, nothing personal.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from optinface.api.deps import ServiceDep
+from optinface.api.schemas import PublishedKeys
+
+router = APIRouter(tags=["health"])
+
+KEYS_PATH = "/.well-known/optinface-keys.json"
+
+
+@router.get(KEYS_PATH)
+def published_keys(service: ServiceDep) -> PublishedKeys:
+    """The Ed25519 keys that sign consent, withdrawal and erasure receipts and checkpoints."""
+    return PublishedKeys(controller=service.settings.controller_name, keys=service.published_keys())

@@ -1,0 +1,413 @@
+"""French for every English source string of the pages (see :mod:`.i18n` for why a dict).
+
+Québec French: « courriel », « téléverser », the 24-hour clock. Keys are the English text
+exactly as the pages write it; ``{fields}`` are kept.
+"""
+
+from __future__ import annotations
+
+FRENCH: dict[str, str] = {
+    # Frame, log-in, refusals
+    "Language and session": "Langue et session",
+    "Times are shown in {zone}.": "Les heures sont celles du fuseau {zone}.",
+    "Privacy: who is in charge, your rights, the non-biometric alternative": (
+        "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
+    ),
+    "Non-biometric alternative chosen": "Solution non biométrique choisie",
+    "Regulator's order applied": "Ordonnance de l'organisme de réglementation appliquée",
+    "Regulator's order lifted": "Ordonnance de l'organisme de réglementation levée",
+    "the regulator ordered destruction": "la Commission a ordonné la destruction",
+    "Log in": "Se connecter",
+    "Log out": "Se déconnecter",
+    "Your data and consents": "Vos données et vos consentements",
+    "Compliance review": "Vérification de conformité",
+    "Your subject token": "Votre jeton personnel",
+    "Your reviewer API key": "Votre clé d'API de vérificateur",
+    "The form expired; please try again.": "Le formulaire a expiré; veuillez réessayer.",
+    "That secret does not open this area.": "Ce secret n'ouvre pas cet espace.",
+    "Your subject token was given to you when you registered. It opens your own record only.": (
+        "Votre jeton personnel vous a été remis à l'inscription. Il n'ouvre que votre propre"
+        " dossier."
+    ),
+    "Not done": "Non effectué",
+    "Details": "Détails",
+    "Code": "Code",
+    "Back": "Retour",
+    # Dashboard
+    "Dashboard": "Tableau de bord",
+    "Overview": "Vue d'ensemble",
+    "Access log": "Journal des accès",
+    "Searches per day": "Recherches par jour",
+    "Erasures": "Effacements",
+    "Audit chain": "Chaîne d'audit",
+    "Verified: {events} events, {checkpoints} signed checkpoints.": (
+        "Vérifiée : {events} événements, {checkpoints} points de contrôle signés."
+    ),
+    "BROKEN at event {seq} ({events} events): the log was edited.": (
+        "ROMPUE à l'événement {seq} ({events} événements) : le journal a été modifié."
+    ),
+    "Questions": "Questions",
+    "Who searched, for whom, and when": "Qui a cherché qui, et quand",
+    "How many searches per purpose per day": "Combien de recherches par finalité et par jour",
+    "Which erasures happened this month, and do their receipts verify": (
+        "Quels effacements ce mois-ci, et leurs reçus se vérifient-ils"
+    ),
+    "The whole access log, filtered": "Tout le journal des accès, filtré",
+    "Consent ledger": "Registre des consentements",
+    "Consents by purpose and status": "Consentements par finalité et par état",
+    "Purpose": "Finalité",
+    "Purposes": "Finalités",
+    "Register of the biometric database": "Registre de la banque de caractéristiques biométriques",
+    "Controller": "Responsable",
+    "Declaration": "Déclaration",
+    "reference": "référence",
+    "not declared: matching is refused": "non déclarée : la comparaison est refusée",
+    "Volunteers / templates": "Volontaires / gabarits",
+    "Model": "Modèle",
+    "Signing keys": "Clés de signature",
+    "Downloads": "Téléchargements",
+    # Access log
+    "Filter": "Filtrer",
+    "Volunteer (pseudonym)": "Volontaire (pseudonyme)",
+    "any": "toutes",
+    "anyone": "tout le monde",
+    "anything": "tout",
+    "Who": "Qui",
+    "What": "Quoi",
+    "When": "Quand",
+    "Outcome": "Résultat",
+    "From (day)": "Du (jour)",
+    "To (day, included)": "Au (jour, inclus)",
+    "Show": "Afficher",
+    "Clear": "Effacer les filtres",
+    "Events": "Événements",
+    "{total} events match; page {page} of {pages}, newest first.": (
+        "{total} événements correspondent; page {page} sur {pages}, les plus récents d'abord."
+    ),
+    "Download these events (CSV)": "Télécharger ces événements (CSV)",
+    "Matching events": "Événements correspondants",
+    "No event matches these filters.": "Aucun événement ne correspond à ces filtres.",
+    "Pages": "Pages",
+    "Newer": "Plus récents",
+    "Older": "Plus anciens",
+    "Volunteers": "Volontaires",
+    "the system": "le système",
+    "{n} details": "{n} détails",
+    "Volunteer": "Volontaire",
+    "Searches that returned this volunteer": "Recherches qui ont trouvé ce volontaire",
+    "Searches that returned this volunteer, newest first": (
+        "Recherches qui ont trouvé ce volontaire, les plus récentes d'abord"
+    ),
+    "No search has returned this volunteer.": "Aucune recherche n'a trouvé ce volontaire.",
+    # Searches per day
+    "Searches per day and purpose": "Recherches par jour et par finalité",
+    "{first} to {last}": "Du {first} au {last}",
+    "Searches done (identify and verify), by local day. Refused attempts are in the access log.": (
+        "Recherches effectuées (identification et vérification), par jour local. Les tentatives"
+        " refusées sont dans le journal des accès."
+    ),
+    "Download this table (CSV)": "Télécharger ce tableau (CSV)",
+    "Searches per day (rows) and purpose (columns)": (
+        "Recherches par jour (lignes) et par finalité (colonnes)"
+    ),
+    "Day": "Jour",
+    "Total": "Total",
+    # Erasures
+    "Erasures of {month}": "Effacements de {month}",
+    "Months": "Mois",
+    "Previous month": "Mois précédent",
+    "Next month": "Mois suivant",
+    "Month": "Mois",
+    "{n} erasures": "{n} effacements",
+    "Every receipt verifies with the published key.": (
+        "Chaque reçu se vérifie avec la clé publiée."
+    ),
+    "{bad} receipts do NOT verify with the published key.": (
+        "{bad} reçus ne se vérifient PAS avec la clé publiée."
+    ),
+    "Download these receipts (JSON)": "Télécharger ces reçus (JSON)",
+    "Erasures, oldest first": "Effacements, les plus anciens d'abord",
+    "Why": "Pourquoi",
+    "Templates destroyed": "Gabarits détruits",
+    "Receipt": "Reçu",
+    "verifies": "se vérifie",
+    "does not verify": "ne se vérifie pas",
+    "no receipt": "aucun reçu",
+    "View and verify": "Voir et vérifier",
+    "No erasure this month.": "Aucun effacement ce mois-ci.",
+    "Erasure receipt": "Reçu d'effacement",
+    "This receipt verifies: it was signed by the published key.": (
+        "Ce reçu se vérifie : il a été signé par la clé publiée."
+    ),
+    "This receipt does NOT verify with the published key.": (
+        "Ce reçu ne se vérifie PAS avec la clé publiée."
+    ),
+    "Erased": "Effacé",
+    "Tombstone": "Pierre tombale",
+    "Download receipt": "Télécharger le reçu",
+    "Anyone can check it again, without access to this system:": (
+        "N'importe qui peut le vérifier de nouveau, sans accès à ce système :"
+    ),
+    "The signed receipt": "Le reçu signé",
+    "Back to the erasures": "Retour aux effacements",
+    # Portal
+    "Your area": "Votre espace",
+    "My page": "Ma page",
+    "My receipts": "Mes reçus",
+    "My data": "Mes données",
+    "Your consents": "Vos consentements",
+    "You are known here by a pseudonym only; we do not hold your name.": (
+        "Vous n'êtes connu ici que par un pseudonyme; nous ne détenons pas votre nom."
+    ),
+    "What you agreed to": "Ce que vous avez accepté",
+    "Consent of {when}": "Consentement du {when}",
+    "Ends on {until} at the latest.": "Prend fin le {until} au plus tard.",
+    "Stop using my face for {purpose}": "Cesser d'utiliser mon visage pour {purpose}",
+    "This is your last consent: stopping it erases everything we hold about you (you will be"
+    " asked to confirm).": (
+        "C'est votre dernier consentement : y mettre fin efface tout ce que nous détenons sur"
+        " vous (une confirmation vous sera demandée)."
+    ),
+    "You have no consent in force: we use your face for nothing.": (
+        "Vous n'avez aucun consentement en vigueur : nous n'utilisons votre visage pour rien."
+    ),
+    "Ended consents ({n})": "Consentements terminés ({n})",
+    "Give consent": "Donner votre consentement",
+    "What we do with your face (notice version {version})": (
+        "Ce que nous faisons de votre visage (avis, version {version})"
+    ),
+    "Tick only what you agree to. Nothing is ticked for you, and you can stop each use at any"
+    " time from this page.": (
+        "Cochez seulement ce que vous acceptez. Rien n'est coché d'avance, et vous pouvez mettre"
+        " fin à chaque utilisation en tout temps depuis cette page."
+    ),
+    "Uses of your face": "Utilisations de votre visage",
+    "Kept at most {days} days. Legal basis: {basis}.": (
+        "Conservé au plus {days} jours. Fondement juridique : {basis}."
+    ),
+    "For how long?": "Pour combien de temps?",
+    "{days} days": "{days} jours",
+    "I consent to the ticked uses": "Je consens aux utilisations cochées",
+    "No notice has been published yet, so no consent can be given.": (
+        "Aucun avis n'a encore été publié; aucun consentement ne peut donc être donné."
+    ),
+    "Searches among everyone": "Recherches parmi tout le monde",
+    "Searches among everyone (1:N) can find you, for the uses you agreed to.": (
+        "Les recherches parmi tout le monde (1:N) peuvent vous trouver, pour les utilisations"
+        " que vous avez acceptées."
+    ),
+    "Searches among everyone (1:N) cannot find you. Only you can change this.": (
+        "Les recherches parmi tout le monde (1:N) ne peuvent pas vous trouver. Vous seul pouvez"
+        " changer cela."
+    ),
+    "Stop searches from finding me": "Empêcher les recherches de me trouver",
+    "Let searches find me": "Permettre aux recherches de me trouver",
+    "Your photo": "Votre photo",
+    "Photos are taken at the enrolment desk, where your identity is checked, under one of your"
+    " consents.": (
+        "Les photos sont prises au comptoir d'inscription, où votre identité est vérifiée, sous"
+        " l'un de vos consentements."
+    ),
+    "Add your photo": "Ajouter votre photo",
+    "Your photo was turned into an encrypted template; the photo itself was not kept.": (
+        "Votre photo a été transformée en gabarit chiffré; la photo elle-même n'a pas été"
+        " conservée."
+    ),
+    "One photo of you alone. It is turned into an encrypted template and the photo itself is"
+    " not kept.": (
+        "Une photo de vous seul. Elle est transformée en gabarit chiffré et la photo elle-même"
+        " n'est pas conservée."
+    ),
+    "Under your consent of": "Sous votre consentement du",
+    "Photo (JPEG, PNG or WebP)": "Photo (JPEG, PNG ou WebP)",
+    "Upload my photo": "Téléverser ma photo",
+    "Your data and receipts": "Vos données et vos reçus",
+    "Every receipt you were given": "Tous les reçus qui vous ont été remis",
+    "See everything we hold about you": "Voir tout ce que nous détenons sur vous",
+    "Download it as JSON": "Le télécharger en JSON",
+    "Erase everything": "Tout effacer",
+    "Your photo templates, your key and your consents' link to you are destroyed at once; you"
+    " get a signed receipt.": (
+        "Vos gabarits, votre clé et le lien entre vos consentements et vous sont détruits"
+        " immédiatement; vous recevez un reçu signé."
+    ),
+    "I understand this cannot be undone.": "Je comprends que c'est irréversible.",
+    "Erase me": "M'effacer",
+    "Tick at least one use to consent.": "Cochez au moins une utilisation pour consentir.",
+    "Tick the box to confirm: this cannot be undone.": (
+        "Cochez la case pour confirmer : c'est irréversible."
+    ),
+    # Last withdrawal
+    "Erase everything?": "Tout effacer?",
+    "This is your last consent": "C'est votre dernier consentement",
+    "Stopping {purpose} leaves no use of your face: everything we hold about you will be"
+    " erased.": (
+        "Mettre fin à {purpose} ne laisse aucune utilisation de votre visage : tout ce que nous"
+        " détenons sur vous sera effacé."
+    ),
+    "Your photo templates and your key are destroyed at once.": (
+        "Vos gabarits et votre clé sont détruits immédiatement."
+    ),
+    "Your consents stay as records, without any link to you.": (
+        "Vos consentements restent comme preuves, sans aucun lien avec vous."
+    ),
+    "You are logged out; you get a signed receipt of the erasure to keep.": (
+        "Vous êtes déconnecté; vous recevez un reçu signé de l'effacement à conserver."
+    ),
+    "Stop and erase everything": "Mettre fin et tout effacer",
+    "Keep my consent": "Garder mon consentement",
+    # Receipts
+    "Consent recorded": "Consentement enregistré",
+    "You agreed that we use your face for: {purposes}.": (
+        "Vous avez accepté que nous utilisions votre visage pour : {purposes}."
+    ),
+    "Given on {when}; it ends on {until} at the latest.": (
+        "Donné le {when}; il prend fin le {until} au plus tard."
+    ),
+    "You can stop any of these uses at any time from your page.": (
+        "Vous pouvez mettre fin à chacune de ces utilisations en tout temps depuis votre page."
+    ),
+    "Use stopped": "Utilisation arrêtée",
+    "We no longer use your face for: {purpose}.": (
+        "Nous n'utilisons plus votre visage pour : {purpose}."
+    ),
+    "Stopped on {when}, at once.": "Arrêtée le {when}, immédiatement.",
+    "Still in force, as you chose: {kept}.": (
+        "Toujours en vigueur, comme vous l'avez choisi : {kept}."
+    ),
+    "Everything erased": "Tout est effacé",
+    "Everything we held about you is erased: {n} photo templates, your key, your consents' link"
+    " to you, your access.": (
+        "Tout ce que nous détenions sur vous est effacé : {n} gabarits, votre clé, le lien entre"
+        " vos consentements et vous, votre accès."
+    ),
+    "Only this signed receipt remains, with a keyed hash instead of your pseudonym.": (
+        "Seul ce reçu signé demeure, avec une empreinte à clé au lieu de votre pseudonyme."
+    ),
+    "Download it now: this page is the last one of your session.": (
+        "Téléchargez-le maintenant : cette page est la dernière de votre session."
+    ),
+    "Print": "Imprimer",
+    "Your session has ended. If the download fails, you can fetch the receipt once more,"
+    " within a day, with this code:": (
+        "Votre session a pris fin. Si le téléchargement échoue, vous pouvez obtenir le reçu une"
+        " fois de plus, d'ici un jour, avec ce code :"
+    ),
+    "Fetch my erasure receipt with a code": "Obtenir mon reçu d'effacement avec un code",
+    "Back to my page": "Retour à ma page",
+    "Anyone can check it with the deployment's published key, without access to this system:": (
+        "N'importe qui peut le vérifier avec la clé publiée du déploiement, sans accès à ce"
+        " système :"
+    ),
+    "Show the signed JSON": "Afficher le JSON signé",
+    "View": "Voir",
+    "You have no receipt yet.": "Vous n'avez encore aucun reçu.",
+    "Fetch your erasure receipt": "Obtenir votre reçu d'effacement",
+    "The code shown when you were erased": "Le code affiché lors de votre effacement",
+    "This code is wrong, expired or already used twice.": (
+        "Ce code est erroné, expiré ou déjà utilisé deux fois."
+    ),
+    # Declaration and orders
+    "Declaration and regulator's orders": "Déclaration et ordonnances de l'autorité",
+    "In service": "En service",
+    "yes": "oui",
+    "no: matching is refused": "non : la comparaison est refusée",
+    "Declared": "Déclarée",
+    "{day} (reference {reference}), period {days} days, in service from {start}": (
+        "{day} (référence {reference}), délai de {days} jours, en service à partir du {start}"
+    ),
+    "never": "jamais",
+    "Register hash": "Empreinte du registre",
+    "changed since the declaration: declare again": (
+        "modifié depuis la déclaration : déclarez de nouveau"
+    ),
+    "Hosting": "Hébergement",
+    "{country}, {region}, by {provider}": "{country}, {region}, par {provider}",
+    "Regulator's orders": "Ordonnances de l'autorité",
+    "Order": "Ordonnance",
+    "Kind": "Type",
+    "Recorded": "Enregistrée",
+    "State": "État",
+    "lifted {when}": "levée le {when}",
+    "in force: enrolment and matching suspended": (
+        "en vigueur : enregistrement et comparaison suspendus"
+    ),
+    "No regulator's order.": "Aucune ordonnance de l'autorité.",
+    # Vocabulary: actions
+    "Consent given": "Consentement donné",
+    "Consent withdrawn": "Consentement retiré",
+    "Consent ended (expiry or retention)": "Consentement terminé (expiration ou conservation)",
+    "Photo enrolled": "Photo enregistrée",
+    "Search (verify one person)": "Recherche (vérifier une personne)",
+    "Search (identify among all)": "Recherche (identifier parmi tous)",
+    "Data exported": "Données exportées",
+    "Retention sweep": "Purge de conservation",
+    "Key created": "Clé créée",
+    "Key revoked": "Clé révoquée",
+    "Register declared": "Registre déclaré",
+    "Failed log-in": "Connexion refusée",
+    "Purpose created": "Finalité créée",
+    "Notice published": "Avis publié",
+    "Volunteer registered": "Volontaire inscrit",
+    "Volunteer's settings changed": "Réglages du volontaire modifiés",
+    "Consent of a searched person": "Consentement d'une personne recherchée",
+    "Refused": "Refusé",
+    "Index reconciled": "Index réconcilié",
+    "Chain checkpoint signed": "Point de contrôle signé",
+    "Master key rotated": "Clé maîtresse renouvelée",
+    "Templates re-keyed": "Gabarits rechiffrés",
+    # Vocabulary: outcomes, reasons, statuses, roles
+    "done": "effectué",
+    "match": "correspondance",
+    "no match": "aucune correspondance",
+    "the person asked": "à la demande de la personne",
+    "last consent withdrawn": "dernier consentement retiré",
+    "consent expired": "consentement expiré",
+    "retention period over": "durée de conservation écoulée",
+    "no interaction for years": "aucune interaction depuis des années",
+    "active": "actif",
+    "withdrawn": "retiré",
+    "expired": "expiré",
+    "administrator": "administrateur",
+    "portal": "portail",
+    "researcher": "chercheur",
+    "reviewer": "vérificateur",
+    "volunteer": "volontaire",
+    # Vocabulary: errors
+    "Something in the form is missing or not in the expected form.": (
+        "Il manque quelque chose dans le formulaire, ou une valeur n'a pas la forme attendue."
+    ),
+    "This file is not a photo we can read. Use a JPEG, PNG or WebP photo.": (
+        "Ce fichier n'est pas une photo lisible. Utilisez une photo JPEG, PNG ou WebP."
+    ),
+    "This photo is too large. Use a smaller photo (a phone photo is fine).": (
+        "Cette photo est trop lourde. Utilisez une photo plus petite (celle d'un téléphone"
+        " convient)."
+    ),
+    "We found no face in this photo. Use a photo where your face is clearly visible.": (
+        "Aucun visage trouvé sur cette photo. Utilisez une photo où votre visage est bien"
+        " visible."
+    ),
+    "There is more than one face in this photo. Crop the photo so only you are in it.": (
+        "Il y a plus d'un visage sur cette photo. Recadrez-la pour que vous seul y figuriez."
+    ),
+    "Your face is too small or blurred in this photo. Use a sharper, closer photo.": (
+        "Votre visage est trop petit ou flou sur cette photo. Utilisez une photo plus nette,"
+        " prise de plus près."
+    ),
+    "This request is against one of the rules.": "Cette demande va à l'encontre d'une règle.",
+    "Your session has ended. Please log in again.": (
+        "Votre session a pris fin. Veuillez vous reconnecter."
+    ),
+    "You may not do this here.": "Vous ne pouvez pas faire ceci ici.",
+    "No active consent covers this.": "Aucun consentement actif ne couvre ceci.",
+    "This consent has expired.": "Ce consentement a expiré.",
+    "This consent was already withdrawn.": "Ce consentement a déjà été retiré.",
+    "We could not find what you asked for.": "Nous n'avons pas trouvé ce que vous demandez.",
+    "This record was erased. Nothing about it can be used again.": (
+        "Ce dossier a été effacé. Rien de ce qui le concerne ne peut plus servir."
+    ),
+    "Too many requests. Please wait a minute and try again.": (
+        "Trop de demandes. Attendez une minute, puis réessayez."
+    ),
+}

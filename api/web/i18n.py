@@ -1,0 +1,98 @@
+"""The pages in French and English: English source strings, one typed dictionary for French.
+
+Why not Babel's gettext catalogues for the words: ``.po`` files must be compiled to ``.mo`` at
+build time, our setuptools build has no hook for it, and a forgotten compile only shows at run
+time. Here the pages write ``_("English text")`` and :data:`french.FRENCH` maps it, a plain dict
+that mypy checks and ``tests/api/test_i18n.py`` proves complete (every ``_("...")`` of the
+templates and of the page modules has a French entry). Babel does what a dictionary cannot:
+dates and times in the reader's language and the deployment's time zone, from the CLDR data in
+its wheel.
+
+The language is the one the reader chose with the switch (a cookie), else the first of the
+browser's ``Accept-Language`` we speak, else English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+from optinface.api.web.french import FRENCH
+
+LANGUAGE_COOKIE = "optinface_lang"
+
+
+class Language(StrEnum):
+    EN = "en"
+    FR = "fr"
+
+    @property
+    def other(self) -> Language:
+        return Language.FR if self is Language.EN else Language.EN
+
+    @property
+    def name_in_itself(self) -> str:
+        return "Français" if self is Language.FR else "English"
+
+
+_LOCALES = {Language.EN: "en_CA", Language.FR: "fr_CA"}
+
+
+def N_(text: str) -> str:
+    """Mark a source string where it is defined; it is translated where it is rendered."""
+    return text
+
+
+def negotiate(accept_language: str | None, chosen: str | None) -> Language:
+    """The reader's choice, else the browser's first language we speak (by q-value)."""
+    if chosen in set(Language):
+        return Language(chosen)
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        ranked.append((-weight, position, tag.split("-")[0].lower()))
+    for weight, _, tag in sorted(ranked):
+        if weight < 0 and tag in set(Language):
+            return Language(tag)
+    return Language.EN
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """What a page needs to speak to its reader: words, times and days in one language."""
+
+    language: Language
+    zone: ZoneInfo
+
+    def __call__(self, text: str, /, **values: object) -> str:
+        """``text`` in the reader's language, with ``{name}`` fields filled from ``values``."""
+        template = FRENCH.get(text, text) if self.language is Language.FR else text
+        return template.format(**values) if values else template
+
+    @property
+    def locale(self) -> str:
+        return _LOCALES[self.language]
+
+    def when(self, moment: datetime | str | None) -> str:
+        """A time as a person reads it: local, to the minute, with the time zone."""
+        if moment is None:
+            return ""
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        return format_datetime(moment, "d MMM y, HH:mm zzz", tzinfo=self.zone, locale=self.locale)
+
+    def day(self, day: date) -> str:
+        return format_date(day, "EEE d MMM y", locale=self.locale)
+
+    def month(self, first: date) -> str:
+        return format_date(first, "MMMM y", locale=self.locale)

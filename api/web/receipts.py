@@ -1,0 +1,192 @@
+"""Receipts people keep: a plain-language summary, "Download receipt" and "Print", and a list.
+
+Every consent, purpose withdrawal and erasure ends on :func:`receipt_page`; ``/portal/receipts``
+lists every signed receipt the person holds, each viewable and downloadable again. The download
+is the signed JSON exactly as signed, which ``optinface receipt verify`` checks against the key
+at ``/.well-known/optinface-keys.json``. The erasure receipt cannot be listed later (the person
+is gone), so its page carries a one-time code (:mod:`.keepsakes`) that fetches it once more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from optinface.api.deps import ServiceDep
+from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.web.auth import PORTAL, current
+from optinface.api.web.i18n import N_, Words
+from optinface.api.web.keepsakes import Keepsakes
+from optinface.api.web.rendering import attempt, render, words_for
+from optinface.consent.roles import Actor
+from optinface.consent.schemas import (
+    ConsentPublic,
+    ErasureReceipt,
+    PurposeWithdrawalPublic,
+    SignedReceipt,
+)
+from optinface.consent.service import OptinFace
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a receipt says, in the reader's words, and the signed JSON behind it."""
+
+    title: str
+    lines: list[str]
+    receipt_id: str
+    signed: SignedReceipt | None = None
+    code: str | None = None  # the erasure receipt's one-time code
+    notes: list[str] = field(default_factory=list)
+
+
+def keepsakes(request: Request) -> Keepsakes:
+    store: Keepsakes = request.app.state.keepsakes
+    return store
+
+
+def purpose_names(service: OptinFace, actor: Actor) -> dict[str, str]:
+    return {p.id: p.name for p in service.list_purposes(actor=actor)}
+
+
+def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str]) -> Summary:
+    listed = ", ".join(sorted(names.get(p, p) for p in consent.purposes))
+    return Summary(
+        title=words("Consent recorded"),
+        lines=[
+            words("You agreed that we use your face for: {purposes}.", purposes=listed),
+            words("Given on {when}; it ends on {until} at the latest.",
+                  when=words.when(consent.obtained_at), until=words.when(consent.expires_at)),
+            words("You can stop any of these uses at any time from your page."),
+        ],
+        receipt_id=consent.id,
+        signed=consent.receipt,
+    )
+
+
+def purpose_withdrawal_summary(words: Words, withdrawal: PurposeWithdrawalPublic) -> Summary:
+    receipt = withdrawal.receipt.receipt
+    kept = ", ".join(p["name"] for p in receipt.get("purposesKept", []))
+    return Summary(
+        title=words("Use stopped"),
+        lines=[
+            words("We no longer use your face for: {purpose}.",
+                  purpose=receipt.get("withdrawnPurpose", withdrawal.purpose_id)),
+            words("Stopped on {when}, at once.", when=words.when(withdrawal.withdrawn_at)),
+            words("Still in force, as you chose: {kept}.", kept=kept),
+        ],
+        receipt_id=withdrawal.id,
+        signed=withdrawal.receipt,
+    )
+
+
+def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summary:
+    return Summary(
+        title=words("Everything erased"),
+        lines=[
+            words("Everything we held about you is erased: {n} photo templates, your key, your"
+                  " consents' link to you, your access.", n=erasure.templates_destroyed),
+            words("Only this signed receipt remains, with a keyed hash instead of your"
+                  " pseudonym."),
+            words("Download it now: this page is the last one of your session."),
+        ],
+        receipt_id=erasure.subject_hash[:16],
+        signed=erasure.signed,
+        code=code,
+    )
+
+
+def receipt_page(request: Request, summary: Summary, *, status_code: int = 200) -> HTMLResponse:
+    return render(request, "receipt.html", status_code=status_code, summary=summary)
+
+
+def signed_json(signed: SignedReceipt) -> str:
+    return signed.model_dump_json(indent=2)
+
+
+def _download(text: str, name: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        text,
+        media_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
+    """Every receipt the person holds, newest first."""
+    subject = actor.subject or ""
+    names = purpose_names(service, actor)
+    dated: list[tuple[Any, Summary]] = [
+        (c.obtained_at, consent_summary(words, c, names))
+        for c in service.list_consents(actor=actor, subject=subject)
+        if c.receipt is not None
+    ]
+    dated += [
+        (w.withdrawn_at, purpose_withdrawal_summary(words, w))
+        for w in service.purpose_withdrawals(actor=actor, subject=subject)
+    ]
+    return [s for _, s in sorted(dated, key=lambda d: d[0], reverse=True)]
+
+
+def _one(service: OptinFace, actor: Actor, words: Words, receipt_id: str) -> Summary:
+    for summary in _all(service, actor, words):
+        if summary.receipt_id == receipt_id:
+            return summary
+    raise ApiError(ApiErrorCode.NOT_FOUND, f"no receipt {receipt_id}")
+
+
+@router.get("/portal/receipts")
+def portal_receipts(request: Request, service: ServiceDep) -> Response:
+    def action() -> Response:
+        found = current(request, service, PORTAL)
+        if found is None:
+            return RedirectResponse("/portal", status_code=303)
+        session, actor = found
+        receipts = _all(service, actor, words_for(request))
+        return render(request, "receipts.html", csrf=session.csrf, receipts=receipts)
+
+    return attempt(request, action)
+
+
+@router.get("/portal/receipts/{receipt_id}")
+def portal_receipt(request: Request, service: ServiceDep, receipt_id: str) -> Response:
+    """One receipt's page, or with ``.json`` its signed JSON to keep."""
+
+    def action() -> Response:
+        found = current(request, service, PORTAL)
+        if found is None:
+            return RedirectResponse("/portal", status_code=303)
+        _, actor = found
+        summary = _one(service, actor, words_for(request), receipt_id.removesuffix(".json"))
+        if receipt_id.endswith(".json") and summary.signed is not None:
+            return _download(signed_json(summary.signed), f"receipt-{summary.receipt_id}.json")
+        return receipt_page(request, summary)
+
+    return attempt(request, action)
+
+
+@router.get("/portal/erasure-receipt")
+def erasure_receipt_form(request: Request) -> Response:
+    return render(request, "erasure_code.html", error=None, code="")
+
+
+@router.post("/portal/erasure-receipt")
+def erasure_receipt(
+    request: Request, service: ServiceDep, code: Annotated[str, Form()] = ""
+) -> Response:
+    """The erasure receipt for its one-time code: no session, the person is gone."""
+    text = keepsakes(request).fetch(code, now=service.clock.now())
+    if text is None:
+        return render(
+            request,
+            "erasure_code.html",
+            status_code=404,
+            error=N_("This code is wrong, expired or already used twice."),
+            code=code,
+        )
+    return _download(text, "erasure-receipt.json")

@@ -1,0 +1,91 @@
+"""Words for the codes the pages show: audit actions, outcomes, erasure reasons, error advice.
+
+The English texts here are the source strings; :data:`french.FRENCH` translates them like any
+other page text. A code without a word is shown as itself, muted (never hidden).
+"""
+
+from __future__ import annotations
+
+ACTIONS: dict[str, str] = {
+    "consent_given": "Consent given",
+    "consent_withdrawn": "Consent withdrawn",
+    "consent_ended": "Consent ended (expiry or retention)",
+    "enrol": "Photo enrolled",
+    "verify": "Search (verify one person)",
+    "identify": "Search (identify among all)",
+    "export": "Data exported",
+    "erase": "Erased",
+    "sweep": "Retention sweep",
+    "key_created": "Key created",
+    "key_revoked": "Key revoked",
+    "register_declared": "Register declared",
+    "regulator_order": "Regulator's order applied",
+    "regulator_order_lifted": "Regulator's order lifted",
+    "login_failure": "Failed log-in",
+    "purpose_created": "Purpose created",
+    "notice_published": "Notice published",
+    "subject_created": "Volunteer registered",
+    "subject_updated": "Volunteer's settings changed",
+    "alternative_chosen": "Non-biometric alternative chosen",
+    "probe_consent_created": "Consent of a searched person",
+    "refused": "Refused",
+    "reconciled": "Index reconciled",
+    "checkpoint": "Chain checkpoint signed",
+    "master_key_rotated": "Master key rotated",
+    "templates_rekeyed": "Templates re-keyed",
+}
+
+OUTCOMES: dict[str, str] = {
+    "ok": "done",
+    "match": "match",
+    "no_match": "no match",
+}
+
+ERASURE_REASONS: dict[str, str] = {
+    "request": "the person asked",
+    "withdrawal": "last consent withdrawn",
+    "expiry": "consent expired",
+    "retention": "retention period over",
+    "inactivity": "no interaction for years",
+    "regulator_order": "the regulator ordered destruction",
+}
+
+STATUSES: dict[str, str] = {
+    "active": "active",
+    "withdrawn": "withdrawn",
+    "expired": "expired",
+}
+
+ROLES: dict[str, str] = {
+    "admin": "administrator",
+    "portal": "portal",
+    "researcher": "researcher",
+    "reviewer": "reviewer",
+    "subject": "volunteer",
+}
+
+# What went wrong and what to do about it, per stable error code.
+ERRORS: dict[str, str] = {
+    "validation_error": "Something in the form is missing or not in the expected form.",
+    "invalid_image": "This file is not a photo we can read. Use a JPEG, PNG or WebP photo.",
+    "payload_too_large": "This photo is too large. Use a smaller photo (a phone photo is fine).",
+    "no_face": "We found no face in this photo. Use a photo where your face is clearly visible.",
+    "multiple_faces": (
+        "There is more than one face in this photo. Crop the photo so only you are in it."
+    ),
+    "low_quality": "Your face is too small or blurred in this photo. Use a sharper, closer photo.",
+    "invalid_request": "This request is against one of the rules.",
+    "unauthenticated": "Your session has ended. Please log in again.",
+    "forbidden": "You may not do this here.",
+    "consent_required": "No active consent covers this.",
+    "consent_expired": "This consent has expired.",
+    "consent_withdrawn": "This consent was already withdrawn.",
+    "not_found": "We could not find what you asked for.",
+    "subject_erased": "This record was erased. Nothing about it can be used again.",
+    "rate_limited": "Too many requests. Please wait a minute and try again.",
+}
+
+# Messages the pages raise themselves (already advice, so shown as they are).
+PICK_A_PURPOSE = "Tick at least one use to consent."
+CONFIRM_ERASURE = "Tick the box to confirm: this cannot be undone."
+PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE})

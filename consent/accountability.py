@@ -1,0 +1,110 @@
+"""Who answers for the database, as one public record, and whether it is still a placeholder.
+
+P-39.1 s. 3.1 (the person in charge, published), s. 3.2 (the governance policy), GDPR arts. 13,
+27 and 37 (contacts, EU representative, DPO), LCCJTI art. 45 (where the database is kept), and
+the CAI's biometrics guidance (a non-biometric alternative). The same record goes into the
+register, the public ``/privacy`` page, every consent receipt and every access export, so they
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from optinface.consent.errors import PlaceholderAccountability
+from optinface.consent.schemas import Accountability, RightInstruction
+from optinface.consent.settings import ConsentSettings, Jurisdiction
+
+_PLACEHOLDER = re.compile(r"example\.(org|com|net)|placeholder|not yet written|PIA-0000",
+                          re.IGNORECASE)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+RIGHTS_REQUEST_DAYS = 30  # P-39.1 s. 32 (30 days) and GDPR art. 12(3) (one month)
+
+
+def rights(settings: ConsentSettings) -> list[RightInstruction]:
+    """Each right and how to exercise it; every one is free and answered within 30 days."""
+    contact = settings.privacy_officer_contact
+    return [
+        RightInstruction(
+            right="access", basis="P-39.1 s. 27; GDPR art. 15",
+            how="GET /v1/subjects/{pseudonym}/export with your subject token (JSON, Markdown or"
+            f" HTML), at any time and free; or write to {contact}"),
+        RightInstruction(
+            right="rectification", basis="P-39.1 s. 28; GDPR art. 16",
+            how="enrol a new photo under your consent (the old template can be erased), or"
+            f" write to {contact}"),
+        RightInstruction(
+            right="withdrawal", basis="P-39.1 s. 9.1, 14; GDPR art. 7(3)",
+            how="POST /v1/subjects/{pseudonym}/consents/{id}/withdraw, or the portal's"
+            " withdraw button: one step, templates destroyed at once"),
+        RightInstruction(
+            right="erasure", basis="P-39.1 s. 28; GDPR art. 17",
+            how="DELETE /v1/subjects/{pseudonym}, or the portal: a signed receipt is returned"),
+        RightInstruction(
+            right="de-indexation", basis="P-39.1 s. 28.1",
+            how="PATCH /v1/subjects/{pseudonym} {searchable: false}: out of every search at once"),
+        RightInstruction(
+            right="human review and observations", basis="P-39.1 s. 12.1; GDPR art. 22",
+            how=f"write to {contact}: a person reviews any outcome that concerns you"),
+        RightInstruction(
+            right="complaint", basis="P-39.1 s. 3.2; GDPR art. 77",
+            how=f"write to {contact}; or to the Commission d'accès à l'information du Québec"
+            " or your EU supervisory authority"),
+    ]
+
+
+def accountability(settings: ConsentSettings) -> Accountability:
+    return Accountability(
+        controller_name=settings.controller_name,
+        controller_contact=settings.controller_contact,
+        privacy_officer_name=settings.privacy_officer_name,
+        privacy_officer_title=settings.privacy_officer_title,
+        privacy_officer_contact=settings.privacy_officer_contact,
+        dpo_contact=settings.dpo_contact,
+        eu_representative=settings.eu_representative,
+        pia_reference=settings.pia_reference,
+        pia_sha256=settings.pia_sha256,
+        policy_url=settings.policy_url,
+        hosting=settings.hosting,
+        non_biometric_alternative=settings.non_biometric_alternative,
+        rights=rights(settings),
+        rights_request_days=RIGHTS_REQUEST_DAYS,
+        demo_mode=settings.demo_mode,
+    )
+
+
+def placeholders(settings: ConsentSettings) -> list[str]:
+    """The settings that still hold a placeholder (or nothing) where a real value is owed."""
+    fields = {
+        "controller_name": settings.controller_name,
+        "controller_contact": settings.controller_contact,
+        "privacy_officer_name": settings.privacy_officer_name,
+        "privacy_officer_title": settings.privacy_officer_title,
+        "privacy_officer_contact": settings.privacy_officer_contact,
+        "dpo_contact": settings.dpo_contact,
+        "pia_reference": settings.pia_reference,
+        "policy_url": settings.policy_url,
+        "hosting_country": settings.hosting_country,
+        "hosting_region": settings.hosting_region,
+        "hosting_provider": settings.hosting_provider,
+        "non_biometric_alternative": settings.non_biometric_alternative,
+    }
+    if settings.jurisdiction is Jurisdiction.EU:
+        fields["eu_representative"] = settings.eu_representative or ""
+    found = [name for name, value in fields.items()
+             if not value.strip() or _PLACEHOLDER.search(value)]
+    if not _SHA256.fullmatch(settings.pia_sha256):
+        found.append("pia_sha256")
+    return found
+
+
+def require_accountable(settings: ConsentSettings) -> None:
+    """Refuse to serve real people while accountability is a placeholder (demo mode excepted)."""
+    missing = placeholders(settings)
+    if missing and not settings.demo_mode:
+        raise PlaceholderAccountability(
+            "accountability settings are placeholders: set OPTINFACE_"
+            + ", OPTINFACE_".join(name.upper() for name in missing)
+            + " (or OPTINFACE_DEMO_MODE=true for a demonstration, never for real people)",
+            details={"settings": missing})

@@ -1,0 +1,113 @@
+"""Consents: giving one (with its signed receipt), withdrawing one; both signed by the person.
+
+A withdrawal takes effect in its own transaction: the templates enrolled under the consent are
+destroyed with it, and a subject left with no consent in force is erased at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from optinface.consent import ledger, policies, subject_acts
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import canonical_json
+from optinface.consent.erasure import destroy_templates, erase_subject
+from optinface.consent.errors import ChallengeInvalid
+from optinface.consent.receipts import receipt_for_consent
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
+    ConsentCapacity,
+    ConsentGiven,
+    ConsentMethod,
+    ConsentPublic,
+    ErasureReason,
+    PasskeyResponse,
+    WithdrawalResult,
+)
+from optinface.consent.tables import Consent, ConsentStatus, Template
+
+
+def public(runtime: Runtime, consent: Consent) -> ConsentPublic:
+    """The consent as the API shows it, with its status now and its signed receipt."""
+    return ledger.consent_public(consent, public_key=runtime.keys.public_key,
+                                 status=policies.consent_status(consent, now=runtime.clock.now()))
+
+
+def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
+         response: PasskeyResponse) -> ConsentGiven:
+    """Record the consent the person signed with their passkey (see :mod:`consent.subject_acts`
+    for the statement); its capacity is the signing credential's, and the receipt embeds the
+    person's assertion before the controller signs it."""
+    settings, now = runtime.settings, runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        signed = subject_acts.complete(session, subject, response, act="consent", actor=actor,
+                                       settings=settings, now=now)
+        statement = signed.ceremony.statement or {}
+        capacity = ConsentCapacity(signed.credential.capacity)
+        policies.require_capacity(subject, capacity, settings)
+        purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]
+        notice = ledger.get_notice(session, statement["notice"]["id"])
+        if notice.sha256 != statement["notice"]["sha256"]:
+            raise ChallengeInvalid("the notice changed since the challenge; sign again")
+        consent = ledger.record_consent(
+            session, subject=subject, purposes=purposes, notice=notice, now=now,
+            language=statement["notice"]["language"], method=ConsentMethod.PASSKEY,
+            given_by=capacity, evidence=canonical_json(signed.evidence),
+            expires_at=datetime.fromisoformat(statement["expiresAt"]))
+        consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
+                                              notice=notice, settings=settings,
+                                              public_key=runtime.keys.public_key,
+                                              subject_signature=signed.evidence)
+        consent.receipt_signature = runtime.keys.sign(canonical_json(consent.receipt))
+        subject.last_interaction_at = now
+        runtime.audit(session, Entry(action=AuditAction.CONSENT_GIVEN, actor=actor,
+                                     subjects=[pseudonym],
+                                     details={"consent_id": consent.id,
+                                              "purposes": [p.id for p in purposes],
+                                              "given_by": consent.given_by,
+                                              "credential_id": signed.credential.id}))
+        given = public(runtime, consent)
+    assert given.receipt is not None
+    return ConsentGiven(consent=given, receipt=given.receipt)
+
+
+def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
+             response: PasskeyResponse) -> WithdrawalResult:
+    """Withdraw at once, signed by the person like the consent; templates enrolled under it go
+    now; no consent left: erase all."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
+        if consent.withdrawn_at is not None:
+            # Withdrawing again changes nothing: the first withdrawal's time stays the record.
+            return WithdrawalResult(consent=public(runtime, consent), templates_erased=0,
+                                    subject_erased=False, erasure=None)
+        subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
+                                     response=response, now=now)
+        consent.status = ConsentStatus.WITHDRAWN
+        consent.withdrawn_at = now
+        row.last_interaction_at = now
+        labels = set(session.scalars(select(Template.id).where(
+            Template.consent_id == consent_id)))
+        destroyed = destroy_templates(runtime, session, labels)
+        remaining = [c for c in row.consents
+                     if policies.consent_status(c, now=now) is ConsentStatus.ACTIVE]
+        runtime.audit(session, Entry(action=AuditAction.CONSENT_WITHDRAWN, actor=actor,
+                                     subjects=[pseudonym],
+                                     details={"consent_id": consent_id,
+                                              "templates_erased": destroyed.templates}))
+        withdrawn = public(runtime, consent)
+    runtime.db.checkpoint()
+    erasure = None
+    if not remaining:
+        erasure = erase_subject(runtime, pseudonym=pseudonym, reason=ErasureReason.WITHDRAWAL,
+                                actor=actor)
+        withdrawn = withdrawn.model_copy(update={"subject": erasure.subject_hash,
+                                                 "receipt": None, "guardian_name": None})
+    return WithdrawalResult(consent=withdrawn, templates_erased=destroyed.templates,
+                            subject_erased=erasure is not None, erasure=erasure)

@@ -1,0 +1,241 @@
+"""The declaration of the biometric database to the regulator (LCCJTI art. 45) and its orders.
+
+Québec requires a database of biometric characteristics to be declared to the Commission
+d'accès à l'information at least 60 days before it is put into service, and lets the Commission
+suspend it or order its destruction. Three rules follow, checked before every enrolment and
+match:
+
+- Matching opens only ``declaration_period_days`` (60, configurable only upward) after the
+  recorded declaration date.
+- A declaration covers what it described: it records the SHA-256 of the register's material
+  fields (purposes, characteristic, models and their hashes, hosting location, retention,
+  security measures, recipients). When any of them changes, the hash differs and new matching
+  is refused until a new declaration has run its own period.
+- A regulator's order in force suspends enrolment and matching; a destruction order also
+  destroys every template (one signed erasure receipt per subject, see :mod:`consent.erasure`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import (
+    DeclarationPeriodRunning,
+    InvalidRequest,
+    NotDeclared,
+    RedeclarationRequired,
+    SuspendedByRegulator,
+)
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder
+from optinface.engine.manifest import ModelSpec
+
+BIOMETRIC_CHARACTERISTIC = (
+    "face: 512-dimensional ArcFace templates, protected by a secret rotation and encrypted;"
+    " no images kept"
+)
+SECURITY_MEASURES = (
+    "AES-256-GCM template encryption under per-subject keys wrapped by a master key",
+    "template protection by a secret orthogonal rotation (fingerprint in the register)",
+    "hash-chained audit log with Ed25519-signed checkpoints",
+    "SQLite secure_delete and WAL truncation on erasure; index entries scrubbed",
+    "API keys and subject tokens stored as keyed hashes; role-based access",
+)
+
+
+class OrderKind(StrEnum):
+    SUSPEND = "suspend"  # enrolment and matching stop
+    DESTROY = "destroy"  # the same, and every template is destroyed
+
+
+def retention_rules(settings: ConsentSettings) -> list[str]:
+    return [
+        "until consent expires or is withdrawn (erased in the same call)",
+        "at most each purpose's retention period after consent",
+        f"at most {settings.retention_years_after_last_interaction} years after the last"
+        " interaction",
+        f"consents last at most {settings.max_consent_days} days",
+    ]
+
+
+def material_fields(
+    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec]
+) -> dict[str, Any]:
+    """What the declaration describes: a change to any of it needs a new declaration.
+
+    Live counts and the rotation's fingerprint are left out on purpose: enrolling people or
+    rotating keys changes no declared characteristic of the database.
+    """
+    purposes = session.scalars(select(Purpose).order_by(Purpose.id))
+    return {
+        "purposes": [
+            {"id": p.id, "name": p.name, "description": p.description,
+             "legal_basis": p.legal_basis, "operations": sorted(p.operations),
+             "retention_days": p.retention_days, "study": p.study}
+            for p in purposes
+        ],
+        "characteristic": BIOMETRIC_CHARACTERISTIC,
+        "models": sorted(
+            ({"id": m.id, "role": str(m.role), "sha256": m.sha256} for m in models.values()),
+            key=lambda m: m["id"],
+        ),
+        "hosting": settings.hosting.model_dump(),
+        "retention": retention_rules(settings),
+        "security_measures": list(SECURITY_MEASURES),
+        "recipients": [r.model_dump() for r in settings.recipients],
+    }
+
+
+def material_sha256(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(fields)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationState:
+    """Whether the database may be used today, and the reason when it may not."""
+
+    declaration: RegisterDeclaration | None
+    current_sha256: str
+    in_service_from: date | None
+    order: RegulatorOrder | None
+    refusal: NotDeclared | None
+
+    @property
+    def in_service(self) -> bool:
+        return self.refusal is None
+
+
+def latest_declaration(session: Session) -> RegisterDeclaration | None:
+    return session.scalars(
+        select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
+    ).first()
+
+
+def order_in_force(session: Session) -> RegulatorOrder | None:
+    return session.scalars(
+        select(RegulatorOrder).where(RegulatorOrder.lifted_at.is_(None))
+        .order_by(RegulatorOrder.id.desc()).limit(1)
+    ).first()
+
+
+def state(
+    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
+) -> DeclarationState:
+    current = material_sha256(material_fields(session, settings=settings, models=models))
+    declaration = latest_declaration(session)
+    order = order_in_force(session)
+    in_service_from = (
+        declaration.declared_on + timedelta(days=declaration.period_days) if declaration else None
+    )
+    refusal: NotDeclared | None = None
+    if order is not None:
+        refusal = SuspendedByRegulator(
+            f"suspended by the regulator's order {order.reference} ({order.kind}):"
+            " enrolment and matching are refused",
+            details={"order": order.reference, "kind": order.kind})
+    elif declaration is None:
+        refusal = NotDeclared(
+            "the biometric database has not been declared; matching is refused until it is")
+    elif declaration.material_sha256 != current:
+        refusal = RedeclarationRequired(
+            f"the register changed since the declaration of {declaration.declared_on}"
+            " (purposes, models, hosting, retention, security or recipients): new matching"
+            " is refused until a new declaration has run its period",
+            details={"declared_sha256": declaration.material_sha256, "current_sha256": current})
+    elif in_service_from is not None and today < in_service_from:
+        refusal = DeclarationPeriodRunning(
+            f"declared on {declaration.declared_on}: the database may not be put into service"
+            f" before {in_service_from} ({declaration.period_days} days)",
+            details={"in_service_from": in_service_from.isoformat()})
+    return DeclarationState(declaration=declaration, current_sha256=current,
+                            in_service_from=in_service_from, order=order, refusal=refusal)
+
+
+def require_in_service(
+    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
+) -> None:
+    """Raise the reason matching is refused today, if any."""
+    refusal = state(session, settings=settings, models=models, today=today).refusal
+    if refusal is not None:
+        raise refusal
+
+
+def require_not_suspended(session: Session) -> None:
+    """Enrolment stops under an order too (it does not wait for a declaration: consent and
+    enrolment may precede service, matching may not)."""
+    order = order_in_force(session)
+    if order is not None:
+        raise SuspendedByRegulator(
+            f"suspended by the regulator's order {order.reference}: enrolment is refused",
+            details={"order": order.reference, "kind": order.kind})
+
+
+def declared_long_enough_ago(today: date, settings: ConsentSettings) -> date:
+    """The latest declaration date that puts the database in service ``today``.
+
+    For tests and the demo, which record a declaration as if it had been sent to the regulator
+    that long ago; a real deployment records the date the regulator actually received it.
+    """
+    return today - timedelta(days=settings.declaration_period_days)
+
+
+def record_declaration(
+    session: Session,
+    *,
+    declared_on: date,
+    reference: str,
+    settings: ConsentSettings,
+    models: dict[str, ModelSpec],
+    now: datetime,
+    recorded_by: str | None,
+) -> RegisterDeclaration:
+    """Record a declaration of the register as it stands now.
+
+    A declaration dated in the future is refused: the period runs from the day the regulator
+    received it, which cannot be after the day it is recorded.
+    """
+    if declared_on > now.date():
+        raise InvalidRequest("a declaration cannot be dated in the future",
+                             details={"declared_on": declared_on.isoformat()})
+    row = RegisterDeclaration(
+        declared_on=declared_on, reference=reference, recorded_at=now, recorded_by=recorded_by,
+        material_sha256=material_sha256(
+            material_fields(session, settings=settings, models=models)),
+        period_days=settings.declaration_period_days,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_order(
+    session: Session, *, reference: str, kind: OrderKind, now: datetime, recorded_by: str | None
+) -> RegulatorOrder:
+    row = RegulatorOrder(reference=reference, kind=str(kind), recorded_at=now,
+                         recorded_by=recorded_by)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def lift_order(session: Session, *, reference: str, now: datetime) -> RegulatorOrder:
+    row = session.scalars(
+        select(RegulatorOrder).where(RegulatorOrder.reference == reference,
+                                     RegulatorOrder.lifted_at.is_(None))
+    ).first()
+    if row is None:
+        raise InvalidRequest(f"no order {reference} is in force", details={"order": reference})
+    row.lifted_at = now
+    return row
+
+
+def orders(session: Session) -> list[RegulatorOrder]:
+    return list(session.scalars(select(RegulatorOrder).order_by(RegulatorOrder.id)))

@@ -1,0 +1,224 @@
+"""The key store: where the server's secrets live, apart from the data they protect.
+
+A copy of the data directory (a backup, a snapshot, a stolen disk) must not carry the keys that
+decrypt it, so the store is a separate folder (``OPTINFACE_KEY_DIR``, refused inside the data
+directory) or a PKCS#11 token (:mod:`consent.pkcs11_store`). It holds:
+
+- *epoch keys*, numbered, which wrap every subject's data key. Only the newest wraps; an older
+  one is destroyed once every live subject key is re-wrapped under a newer one
+  (:mod:`consent.epochs`), which is what makes an erased subject's row in an old copy
+  undecryptable;
+- *named secrets*: the signing seed, the HMAC key, the template-protection rotation and the
+  index key.
+
+The file backend keeps each secret in its own 0600 file and refuses to load one that the group
+or others may read. A replaced or destroyed key file is overwritten before it is unlinked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+from optinface.consent.crypto import NONCE_BYTES, new_key, open_sealed, seal
+from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable, KeyUnavailable
+from optinface.consent.settings import ConsentSettings, KeyStoreKind
+from optinface.engine.files import (
+    PRIVATE_DIR_MODE,
+    open_if_exists,
+    shred,
+    shred_path,
+    write_private_atomic,
+)
+
+_EPOCH_FILE = re.compile(r"^epoch-(\d+)\.key$")
+_SECRET_NAME = re.compile(r"^[a-z][a-z0-9-]*(\.next)?$")
+
+
+class KeyStore(Protocol):
+    """What the consent core asks of a key store; key bytes of epochs never have to leave it."""
+
+    def read_secret(self, name: str) -> bytes | None:
+        """The named secret, or None when there is none."""
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        """Store ``value`` under ``name``, destroying the value it replaces."""
+
+    def destroy_secret(self, name: str) -> None:
+        """Destroy the named secret (a no-op when absent)."""
+
+    def epochs(self) -> list[int]:
+        """The epoch keys that exist, oldest first."""
+
+    def new_epoch(self) -> int:
+        """Create the next epoch key, durably, and return its number."""
+
+    def wrap(self, epoch: int, key: bytes, *, associated: bytes) -> bytes:
+        """``key`` encrypted under epoch ``epoch`` (inside the token for PKCS#11)."""
+
+    def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
+        """Raises :class:`KeyUnavailable` when the epoch is destroyed, ValueError when forged."""
+
+    def import_epoch(self, epoch: int, key: bytes) -> None:
+        """Install ``key`` as epoch ``epoch`` (adopting an older layout's master key)."""
+
+    def destroy_epoch(self, epoch: int) -> None:
+        """Destroy epoch ``epoch``'s key for good."""
+
+    def close(self) -> None:
+        """Release the store (log out of the token)."""
+
+
+def load_or_create_secret(store: KeyStore, name: str) -> bytes:
+    """The named 256-bit secret, created on first use."""
+    secret = store.read_secret(name)
+    if secret is None:
+        secret = new_key()
+        store.put_secret(name, secret)
+    return secret
+
+
+def refuse_inside(key_dir: Path, data_dir: Path) -> None:
+    """A key store inside the data directory would travel with every copy of the data.
+
+    Raises:
+        KeyStoreUnusable: ``key_dir`` is the data directory or lies under it.
+    """
+    keys, data = key_dir.resolve(), data_dir.resolve()
+    if keys == data or data in keys.parents:
+        raise KeyStoreUnusable(
+            f"the key directory {key_dir} lies inside the data directory {data_dir}: "
+            "a copy of the data would carry its keys; set OPTINFACE_KEY_DIR elsewhere",
+            details={"key_dir": str(key_dir)})
+
+
+class FileKeyStore:
+    """One 0600 file per secret in a 0700 folder outside the data directory."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        except OSError as error:
+            raise KeyStoreUnusable(f"key directory {folder}: {error.strerror}") from error
+        if folder.stat().st_mode & 0o077:
+            raise KeyFileExposed(f"key directory {folder} is open to the group or others "
+                                 "(chmod 700 it)", details={"path": str(folder)})
+
+    def _path(self, name: str) -> Path:
+        if not _SECRET_NAME.match(name):
+            raise ValueError(f"not a key name: {name!r}")
+        return self.folder / f"{name}.key"
+
+    def _epoch_path(self, epoch: int) -> Path:
+        return self.folder / f"epoch-{epoch}.key"
+
+    def read_secret(self, name: str) -> bytes | None:
+        return _read_private(self._path(name))
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        path = self._path(name)
+        replaced = open_if_exists(path)  # kept open to overwrite the old content once renamed
+        try:
+            write_private_atomic(path, value)
+        finally:
+            if replaced is not None:
+                shred(replaced)
+
+    def destroy_secret(self, name: str) -> None:
+        shred_path(self._path(name))
+
+    def epochs(self) -> list[int]:
+        found = (_EPOCH_FILE.match(path.name) for path in self.folder.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def new_epoch(self) -> int:
+        epoch = max(self.epochs(), default=0) + 1
+        self.import_epoch(epoch, new_key())
+        return epoch
+
+    def import_epoch(self, epoch: int, key: bytes) -> None:
+        write_private_atomic(self._epoch_path(epoch), key)
+
+    def _epoch_key(self, epoch: int) -> bytes:
+        key = _read_private(self._epoch_path(epoch))
+        if key is None:
+            raise KeyUnavailable(f"epoch key {epoch} is destroyed", details={"epoch": epoch})
+        return key
+
+    def wrap(self, epoch: int, key: bytes, *, associated: bytes) -> bytes:
+        nonce, wrapped = seal(self._epoch_key(epoch), key, associated=associated)
+        return nonce + wrapped
+
+    def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
+        return open_sealed(self._epoch_key(epoch), blob[:NONCE_BYTES], blob[NONCE_BYTES:],
+                           associated=associated)
+
+    def destroy_epoch(self, epoch: int) -> None:
+        shred_path(self._epoch_path(epoch))
+
+    def close(self) -> None:
+        """Nothing to release: files are read when used."""
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The file's bytes, refused when its mode lets the group or others read it.
+
+    Raises:
+        KeyFileExposed: the file is group- or world-accessible (someone else may have a copy).
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(descriptor, "rb") as stream:
+        if os.fstat(stream.fileno()).st_mode & 0o077:
+            raise KeyFileExposed(f"key file {path.name} is readable by the group or others "
+                                 "(chmod 600 it, and consider the key compromised)",
+                                 details={"path": str(path)})
+        return stream.read()
+
+
+def open_key_store(settings: ConsentSettings) -> KeyStore:
+    """The configured backend, after refusing a key folder inside the data directory.
+
+    Raises:
+        KeyStoreUnusable: the folder lies inside the data directory, or the token is unusable.
+        KeyFileExposed: the key folder is open to the group or others.
+    """
+    if settings.key_store is KeyStoreKind.PKCS11:
+        from optinface.consent.pkcs11_store import Pkcs11KeyStore  # only where configured
+
+        return Pkcs11KeyStore.from_settings(settings)
+    refuse_inside(settings.keys_dir, settings.data_dir)
+    store = FileKeyStore(settings.keys_dir)
+    adopt_legacy_keys(settings.data_dir / LEGACY_FOLDER, store)
+    return store
+
+
+LEGACY_FOLDER = "keys"
+"""Where keys lived before the key store: ``<data_dir>/keys``, inside every copy of the data."""
+
+
+def adopt_legacy_keys(legacy: Path, store: KeyStore) -> None:
+    """Move keys of an older layout into the store, then shred them out of the data directory.
+
+    The old master key becomes epoch 1, the epoch that migration 0005 gives existing rows.
+    """
+    if not legacy.is_dir():
+        return
+    for path in sorted(legacy.glob("*.key")):
+        value = _read_private(path)
+        assert value is not None
+        name = path.stem
+        if name == "master":
+            if not store.epochs():
+                store.import_epoch(1, value)
+        elif store.read_secret(name) is None:
+            store.put_secret(name, value)
+        shred_path(path)
+    for leftover in legacy.iterdir():
+        shred_path(leftover)
+    legacy.rmdir()

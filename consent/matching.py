@@ -1,0 +1,106 @@
+"""Matching: 1:1 verify and 1:N identify, inside the purpose's consented gallery only.
+
+The probe's image and vector live only in this module's frames: never stored, never logged; the
+audit event keeps the probe's SHA-256, the purpose, the caller and the pseudonyms returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent import declaration, ledger, policies, probe_consent
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.refusals import check_quota
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import Candidate, Decision, MatchResult, Operation
+from optinface.consent.tables import Purpose, Subject, Template
+from optinface.engine.errors import ModelMismatch
+from optinface.engine.thresholds import Threshold, threshold_for
+
+
+def threshold(runtime: Runtime) -> Threshold:
+    """The calibrated threshold of the loaded recognizer at the configured false-match rate."""
+    return threshold_for(runtime.settings.thresholds_path, model_id=runtime.pipeline.model_id,
+                         fmr=runtime.settings.match_fmr)
+
+
+def _gates(runtime: Runtime, session: Session, *, purpose_id: str,
+           operation: Operation) -> tuple[Purpose, Threshold]:
+    declaration.require_in_service(session, settings=runtime.settings,
+                                   models=runtime.pipeline.models,
+                                   today=runtime.clock.now().date())
+    purpose = ledger.get_purpose(session, purpose_id)
+    policies.require_operation(purpose, operation)
+    return purpose, threshold(runtime)
+
+
+def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: str | None,
+             now: datetime) -> set[int]:
+    """The labels a search may return: the purpose's gallery, or the claimed subject's."""
+    model_id = runtime.pipeline.model_id
+    if subject is None:
+        return policies.gallery_labels(session, purpose, model_id=model_id, now=now)
+    row = ledger.get_subject(session, subject, keys=runtime.keys)
+    policies.require_verify_consent(session, row, purpose, now=now)
+    models = policies.claimed_templates(session, row, purpose, now=now)
+    usable = {label for label, model in models.items() if model == model_id}
+    if models and not usable:
+        raise ModelMismatch(
+            f"subject {subject} was enrolled with another model; re-enrolment needed",
+            details={"subject": subject, "model_id": model_id})
+    return usable
+
+
+def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
+          probe_consent_id: str, image: bytes, subject: str | None, k: int,
+          daily_quota: int | None) -> MatchResult:
+    """Search ``image`` against the gallery (``subject`` set: that subject only); audited."""
+    probe_sha256 = hashlib.sha256(image).hexdigest()
+    with runtime.db.transaction() as session:
+        # Early and cheap: a spent key is refused before the embedding is computed.
+        check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
+        # The first attempt consumes the probe consent, refused or not: committed here.
+        refusal = probe_consent.consume(
+            session, probe_consent_id, purpose=ledger.get_purpose(session, purpose_id),
+            operation=operation, probe_sha256=probe_sha256, key_id=actor.key_id,
+            now=runtime.clock.now())
+    if refusal is not None:
+        raise refusal
+    with runtime.db.transaction() as session:
+        _gates(runtime, session, purpose_id=purpose_id, operation=operation)
+    vector = runtime.protector.protect(runtime.pipeline.embed_single(image).vector[None, :])[0]
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        # Exact: this transaction also appends the search's audit event.
+        check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
+        purpose, calibrated = _gates(runtime, session, purpose_id=purpose_id,
+                                     operation=operation)
+        allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
+        hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
+                if allowed else [])
+        owners = dict(session.execute(
+            select(Template.id, Subject.pseudonym).join(Subject).where(
+                Template.id.in_([h.label for h in hits]))).all())
+        best: dict[str, float] = {}
+        for hit in hits:
+            if hit.score >= calibrated.threshold and hit.label in owners:
+                pseudonym = owners[hit.label]
+                best[pseudonym] = max(best.get(pseudonym, -1.0), hit.score)
+        candidates = [Candidate(subject=s, score=v)
+                      for s, v in sorted(best.items(), key=lambda item: -item[1])]
+        result = MatchResult(
+            decision=Decision.MATCH if candidates else Decision.NO_MATCH,
+            threshold=calibrated.threshold, fmr=calibrated.fmr, fnmr=calibrated.fnmr,
+            model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates)
+        runtime.audit(session, Entry(
+            action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
+            purpose=purpose_id, subjects=list(best),
+            probe_sha256=probe_sha256,
+            details={"probe_consent_id": probe_consent_id, "k": k,
+                     "claimed_subject": subject, "gallery_size": len(allowed)}))
+        return result

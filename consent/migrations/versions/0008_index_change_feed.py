@@ -1,0 +1,32 @@
+"""index_changes: the change feed that keeps several workers' index replicas current
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-30 14:50:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'index_changes',
+        sa.Column('seq', sa.Integer(), nullable=False),
+        sa.Column('op', sa.String(length=10), nullable=False),
+        sa.Column('template_id', sa.Integer(), nullable=False),
+        sa.Column('at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('seq'),
+        sqlite_autoincrement=True,
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('index_changes')

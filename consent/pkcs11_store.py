@@ -1,0 +1,145 @@
+"""The PKCS#11 key store: epoch keys that never leave the token (an HSM, or SoftHSM2 in tests).
+
+Epoch keys are AES-256 token objects generated inside the token, sensitive and not extractable:
+wrapping and unwrapping a subject's data key is an AES-GCM operation the token performs, so
+neither a copy of the data directory nor a copy of the server's memory yields an epoch key.
+Destroying an epoch is ``C_DestroyObject``. The other secrets (signing seed, HMAC key, rotation,
+index key) are private data objects on the token: the server needs their bytes in memory.
+
+One session per store, used under a lock: PKCS#11 sessions are not safe to share across
+threads, and the server calls in from its request and sweeper threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import pkcs11
+from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import NoSuchKey, NoSuchToken, PKCS11Error
+
+from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
+from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
+from optinface.consent.settings import ConsentSettings
+
+_PREFIX = "optinface-"
+_EPOCH_PREFIX = f"{_PREFIX}epoch-"
+
+
+class Pkcs11KeyStore:
+    """Epoch keys and secrets as objects of one token, found by label."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: ConsentSettings) -> Pkcs11KeyStore:
+        """Log in to the configured token.
+
+        Raises:
+            KeyStoreUnusable: no module, no such token, or the PIN is refused.
+        """
+        if settings.pkcs11_module is None or settings.pkcs11_pin is None:
+            raise KeyStoreUnusable("the pkcs11 key store needs OPTINFACE_PKCS11_MODULE and "
+                                   "OPTINFACE_PKCS11_PIN")
+        try:
+            token = pkcs11.lib(str(settings.pkcs11_module)).get_token(
+                token_label=settings.pkcs11_token_label)
+            session = token.open(rw=True, user_pin=settings.pkcs11_pin.get_secret_value())
+        except (NoSuchToken, PKCS11Error, RuntimeError, OSError) as error:
+            # The PIN and the error text never reach the message: only what was asked for.
+            raise KeyStoreUnusable(
+                f"PKCS#11 token {settings.pkcs11_token_label!r} unusable "
+                f"({type(error).__name__})",
+                details={"token": settings.pkcs11_token_label}) from error
+        return cls(session)
+
+    # Named secrets: private data objects --------------------------------------------------------
+    def _data(self, name: str) -> Any | None:
+        found = list(self._session.get_objects({Attribute.CLASS: ObjectClass.DATA,
+                                                 Attribute.LABEL: _PREFIX + name}))
+        return found[0] if found else None
+
+    def read_secret(self, name: str) -> bytes | None:
+        with self._lock:
+            found = self._data(name)
+            return None if found is None else bytes(found[Attribute.VALUE])
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        with self._lock:
+            old = self._data(name)
+            self._session.create_object({
+                Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: True,
+                Attribute.PRIVATE: True, Attribute.MODIFIABLE: False,
+                Attribute.LABEL: _PREFIX + name, Attribute.VALUE: value})
+            if old is not None:
+                old.destroy()
+
+    def destroy_secret(self, name: str) -> None:
+        with self._lock:
+            found = self._data(name)
+            if found is not None:
+                found.destroy()
+
+    # Epoch keys: AES keys generated in the token, never extractable ------------------------------
+    def _epoch_keys(self) -> dict[int, Any]:
+        keys = self._session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
+                                          Attribute.KEY_TYPE: KeyType.AES})
+        return {int(key.label[len(_EPOCH_PREFIX):]): key for key in keys
+                if key.label.startswith(_EPOCH_PREFIX)}
+
+    def epochs(self) -> list[int]:
+        with self._lock:
+            return sorted(self._epoch_keys())
+
+    def new_epoch(self) -> int:
+        with self._lock:
+            epoch = max(self._epoch_keys(), default=0) + 1
+            self._session.generate_key(
+                KeyType.AES, KEY_BYTES * 8, label=f"{_EPOCH_PREFIX}{epoch}", store=True,
+                template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+                          Attribute.PRIVATE: True, Attribute.ENCRYPT: True,
+                          Attribute.DECRYPT: True})
+            return epoch
+
+    def import_epoch(self, epoch: int, key: bytes) -> None:
+        raise KeyStoreUnusable("an older layout's master key cannot be imported into a token: "
+                               "start on the file key store, then move")
+
+    def _epoch_key(self, epoch: int) -> Any:
+        try:
+            return self._session.get_key(object_class=ObjectClass.SECRET_KEY,
+                                         key_type=KeyType.AES, label=f"{_EPOCH_PREFIX}{epoch}")
+        except NoSuchKey as error:
+            raise KeyUnavailable(f"epoch key {epoch} is destroyed",
+                                 details={"epoch": epoch}) from error
+
+    def wrap(self, epoch: int, key: bytes, *, associated: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        with self._lock:
+            sealed = self._epoch_key(epoch).encrypt(
+                key, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, associated))
+        return nonce + bytes(sealed)
+
+    def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
+        with self._lock:
+            key = self._epoch_key(epoch)
+            try:
+                return bytes(key.decrypt(blob[NONCE_BYTES:], mechanism=Mechanism.AES_GCM,
+                                         mechanism_param=GCMParams(blob[:NONCE_BYTES],
+                                                                   associated)))
+            except PKCS11Error as error:
+                raise ValueError("wrapped key failed authentication") from error
+
+    def destroy_epoch(self, epoch: int) -> None:
+        with self._lock:
+            found = self._epoch_keys().get(epoch)
+            if found is not None:
+                found.destroy()
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()

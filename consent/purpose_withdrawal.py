@@ -1,0 +1,138 @@
+"""Withdrawing one purpose of a consent, as easily as it was given.
+
+A consent covers the purposes ticked together; the person may stop one and keep the others,
+signing it with their passkey like any withdrawal (:mod:`consent.subject_acts`).
+The purpose leaves the consent at once (every gate reads the consent's purposes, so no later
+search or enrolment can use it), the controller signs a receipt the person keeps, and the audit
+chain records it. Templates stay: they were enrolled under the consent, which still holds for
+its other purposes. The consent's retention end is recomputed from the purposes it keeps, so
+it can only come sooner.
+
+Withdrawing the consent's last purpose is withdrawing the consent: :func:`narrow` refuses to
+empty a consent and the service withdraws it whole instead (templates destroyed, and the
+subject erased if it was their last consent). When the subject remains, :func:`record_ended`
+then gives that withdrawal its signed receipt too (purposes kept: none).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent import ledger, policies, subject_acts
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import PasskeyResponse, PurposeWithdrawalPublic, SignedReceipt
+from optinface.consent.tables import Consent, ConsentStatus, Purpose, PurposeWithdrawal, Subject
+
+
+def narrow(
+    runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str, purpose_id: str,
+    response: PasskeyResponse,
+) -> PurposeWithdrawalPublic | None:
+    """Take ``purpose_id`` out of the consent, as the person signed it (a ``withdraw`` act
+    naming the purpose); None when it is the consent's only purpose (the caller withdraws the
+    whole consent with the same signature)."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
+        purpose = next((p for p in consent.purposes if p.id == purpose_id), None)
+        if purpose is None:
+            raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
+                           details={"consent_id": consent_id, "purpose_id": purpose_id})
+        if len(consent.purposes) == 1:
+            return None
+        subject = consent.subject
+        assert subject is not None  # an active consent has its subject
+        signed = subject_acts.complete(session, subject, response, act="withdraw", actor=actor,
+                                       settings=runtime.settings, now=now)
+        statement = signed.ceremony.statement or {}
+        if (statement.get("consentId"), statement.get("purposeId")) != (consent_id, purpose_id):
+            raise ChallengeInvalid("this signature withdraws something else")
+        consent.purposes.remove(purpose)
+        consent.retained_until = consent.obtained_at + timedelta(
+            days=max(p.retention_days for p in consent.purposes))
+        subject.last_interaction_at = now
+        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now)
+        session.add(withdrawal)
+        runtime.audit(session, Entry(
+            action=AuditAction.CONSENT_WITHDRAWN, actor=actor, purpose=purpose.id,
+            subjects=[pseudonym],
+            details={"consent_id": consent.id, "purpose_id": purpose.id,
+                     "purposes_kept": [p.id for p in consent.purposes],
+                     "receipt_id": withdrawal.id, "credential_id": signed.credential.id}))
+        return public(withdrawal, public_key=runtime.keys.public_key)
+
+
+def record_ended(
+    runtime: Runtime, *, pseudonym: str, consent_id: str, purpose_id: str
+) -> PurposeWithdrawalPublic:
+    """The signed receipt of a consent withdrawn with its last purpose, its subject kept."""
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
+        purpose = session.get(Purpose, purpose_id)
+        if purpose is None:
+            raise NotFound(f"no purpose {purpose_id}", details={"purpose_id": purpose_id})
+        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
+                                    consent.withdrawn_at or runtime.clock.now())
+        session.add(withdrawal)
+        return public(withdrawal, public_key=runtime.keys.public_key)
+
+
+def for_subject(
+    session: Session, subject: Subject, *, public_key: str
+) -> list[PurposeWithdrawalPublic]:
+    """Every purpose the subject withdrew from a consent they keep, oldest first."""
+    rows = session.scalars(select(PurposeWithdrawal)
+                           .where(PurposeWithdrawal.subject_id == subject.id)
+                           .order_by(PurposeWithdrawal.withdrawn_at))
+    return [public(r, public_key=public_key) for r in rows]
+
+
+def public(row: PurposeWithdrawal, *, public_key: str) -> PurposeWithdrawalPublic:
+    return PurposeWithdrawalPublic(
+        id=row.id, consent_id=row.consent_id, purpose_id=row.purpose_id,
+        withdrawn_at=row.withdrawn_at,
+        receipt=SignedReceipt(receipt=row.receipt, signature=row.receipt_signature,
+                              public_key=public_key))
+
+
+def _active_consent(
+    session: Session, runtime: Runtime, pseudonym: str, consent_id: str, *, now: datetime
+) -> Consent:
+    subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+    consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
+    if policies.consent_status(consent, now=now) is not ConsentStatus.ACTIVE:
+        raise ConsentWithdrawn(f"consent {consent_id} is no longer active",
+                               details={"consent_id": consent_id})
+    return consent
+
+
+def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose_id: str,
+                   purpose_name: str, now: datetime) -> PurposeWithdrawal:
+    receipt_id = ledger.new_id("pwd")
+    receipt = {
+        "version": CONSENT_RECEIPT_VERSION,
+        "receiptType": "purpose withdrawal",
+        "receiptID": receipt_id,
+        "withdrawnConsentID": consent.id,
+        "withdrawnPurposeID": purpose_id,
+        "withdrawnPurpose": purpose_name,
+        "purposesKept": [{"id": p.id, "name": p.name} for p in consent.purposes
+                         if p.id != purpose_id],
+        "consentWithdrawn": consent.withdrawn_at is not None,
+        "piiPrincipalId": subject.pseudonym,
+        "withdrawnAt": now.isoformat(),
+        "publicKey": runtime.keys.public_key,
+    }
+    return PurposeWithdrawal(
+        id=receipt_id, subject_id=subject.id, consent_id=consent.id, purpose_id=purpose_id,
+        withdrawn_at=now, receipt=receipt,
+        receipt_signature=runtime.keys.sign(canonical_json(receipt)))

@@ -1,0 +1,127 @@
+"""Headless Chromium for the page tests, and the checks every page passes at every width.
+
+CI installs the browser with ``apt-get install -y chromium`` and ``pip install playwright``
+(no browser download: the Debian binary is used). Without /usr/bin/chromium these tests skip.
+axe-core comes inside the ``axe-playwright-python`` wheel: nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path("/tmp/optinface-screenshots")
+DESKTOP, PHONE = 1280, 390
+WIDTHS = [DESKTOP, PHONE]
+# What a person acts on: each must be on screen without sideways scrolling and big enough to hit.
+ACTIONS = "button, a.button, input:not([type=hidden]), select, summary, nav a"
+SERIOUS = {"serious", "critical"}
+
+
+@contextmanager
+def chromium_page(base_url: str, width: int, *, language: str = "en-CA") -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            base_url=base_url,
+            accept_downloads=True,
+            viewport={"width": width, "height": 900},
+            locale=language,
+            is_mobile=width < DESKTOP,
+            has_touch=width < DESKTOP,
+        )
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def virtual_authenticator(page: Any, *, credentials: list[dict[str, Any]] | None = None) -> None:
+    """A DevTools virtual authenticator (a platform passkey that verifies its user), holding
+    ``credentials`` if given (a software authenticator's, so the browser signs as that person)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    made = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True}})
+    for credential in credentials or []:
+        cdp.send("WebAuthn.addCredential", {"authenticatorId": made["authenticatorId"],
+                                            "credential": credential})
+
+
+def passkey_log_in(page: Any, credentials: list[dict[str, Any]]) -> None:
+    """Sign in to the portal in the browser with these passkeys."""
+    virtual_authenticator(page, credentials=credentials)
+    page.goto("/portal")
+    page.click("#passkey-sign-in")
+    page.wait_for_selector("#pseudonym")
+
+
+def localhost(url: str) -> str:
+    """WebAuthn needs a domain for the relying party id: localhost, never an IP address."""
+    return url.replace("127.0.0.1", "localhost")
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+
+
+def assert_usable(page: Any) -> None:
+    """No sideways scrolling; every action inside the screen and at least 44 px high and wide."""
+    width = page.viewport_size["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url} scrolls sideways: {scroll_width} > {width} px"
+    boxes = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+            .filter(e => e.offsetParent !== null)
+            .map(e => { const r = e.getBoundingClientRect();
+                        return {what: e.outerHTML.slice(0, 80), left: r.left, right: r.right,
+                                width: r.width, height: r.height}; })""",
+        ACTIONS,
+    )
+    assert boxes, f"{page.url}: no action found"
+    for box in boxes:
+        assert box["left"] >= 0 and box["right"] <= width, f"{page.url}: off screen: {box}"
+        if box["what"].startswith(("<button", '<a class="button', "<select", "<summary")):
+            assert box["height"] >= 44 and box["width"] >= 44, f"{page.url}: too small: {box}"
+
+
+def assert_accessible(page: Any) -> None:
+    """axe-core finds no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        (v["id"], v["impact"], [n["html"][:80] for n in v["nodes"][:3]])
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+    assert not bad, f"{page.url}: {bad}"
+
+
+def check_page(page: Any, name: str) -> None:
+    """Screenshot, then the checks every page passes."""
+    shot(page, name)
+    assert_usable(page)
+    assert_accessible(page)

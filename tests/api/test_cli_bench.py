@@ -1,0 +1,42 @@
+"""``optinface bench`` as a tester runs it from a fresh clone: it starts its own server.
+
+Tiny sizes: this checks that every operation and level is measured without an error and that
+the JSON names the machine, the providers and the model hashes; the figures themselves are
+evidence for ``benchmarks/README.md``, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app
+from optinface.engine.manifest import load_manifest
+from optinface.engine.settings import EngineSettings
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_bench_measures_every_operation_and_level_against_a_fresh_server(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", "--requests", "2", "--concurrency", "1",
+                                 "--concurrency", "2", "--out", str(tmp_path), "--tag", "smoke"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "bench_api_smoke.json").read_text())
+    assert (tmp_path / "bench_api_smoke.png").stat().st_size > 0
+    specs = load_manifest(EngineSettings().manifest_path).values()
+    manifest = {spec.id: spec.sha256 for spec in specs}
+    for side in ("server", "in_process"):
+        models = report[side]["models"]
+        assert models and models == {name: manifest[name] for name in models}
+    assert "CPUExecutionProvider" in report["server"]["providers"]["recognizer"]
+    assert report["machine"]["cpus"] >= 1
+    for operation in ("embed", "identify", "verify"):
+        for level in ("1", "2"):
+            figures = report["operations"][operation][level]
+            assert figures["errors"] == {} and figures["requests"] == 2, (operation, figures)
+            assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    assert report["overhead"]["overhead_ratio"] > 0

@@ -1,0 +1,67 @@
+"""Every page text has its French: the source strings of the templates and page modules."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from optinface.api.web import vocabulary
+from optinface.api.web.french import FRENCH
+from optinface.api.web.i18n import Language, negotiate
+
+WEB = Path(vocabulary.__file__).parent
+# _("text") and _('text') in templates; _(...), N_(...) and words(...) of a literal in modules.
+CALL = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+TRANSLATORS = {"_", "N_", "words"}
+
+
+def _module_strings(path: Path) -> set[str]:
+    return {
+        node.args[0].value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in TRANSLATORS
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+
+
+def source_strings() -> set[str]:
+    found: set[str] = set()
+    for path in WEB.glob("templates/*.html"):
+        for double, single in CALL.findall(path.read_text(encoding="utf-8")):
+            found.add(double or single)
+    for path in WEB.glob("*.py"):
+        if path.stem not in {"i18n", "french"}:
+            found |= _module_strings(path)
+    for table in (vocabulary.ACTIONS, vocabulary.OUTCOMES, vocabulary.ERASURE_REASONS,
+                  vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES):
+        found.update(table.values())
+    found.update(vocabulary.PAGE_MESSAGES)
+    return found
+
+
+def test_every_page_text_has_a_french_translation() -> None:
+    missing = sorted(s for s in source_strings() if s not in FRENCH)
+    assert not missing, "\n".join(missing)
+
+
+def test_translations_keep_their_fields() -> None:
+    field = re.compile(r"\{(\w+)\}")
+    for english, french in FRENCH.items():
+        assert set(field.findall(english)) == set(field.findall(french)), english
+
+
+def test_no_translation_is_left_over() -> None:
+    assert not sorted(set(FRENCH) - source_strings())
+
+
+def test_the_browser_language_is_chosen_unless_the_reader_switched() -> None:
+    assert negotiate("fr-CA,fr;q=0.9,en;q=0.8", None) is Language.FR
+    assert negotiate("de-DE,en;q=0.5,fr;q=0.7", None) is Language.FR
+    assert negotiate("en-US,en;q=0.9", None) is Language.EN
+    assert negotiate("fr-CA", "en") is Language.EN
+    assert negotiate(None, None) is Language.EN

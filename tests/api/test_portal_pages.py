@@ -1,0 +1,206 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
+"""The volunteer's tasks in Chromium, at a desktop width and a phone's.
+
+Consent to two uses, keep the signed receipt, stop one use and keep the other, keep that
+receipt too, then stop the last one (confirmed: it erases everything) and fetch the erasure
+receipt once more with its code. Every page: no sideways scrolling, actions of at least 44 px,
+no serious axe-core violation. Every downloaded receipt verifies with ``optinface receipt
+verify`` against the key published at /.well-known/optinface-keys.json.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from optinface.api.app import create_app
+from optinface.api.cli.main import app as cli
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from tests.api.browser import (
+    PHONE,
+    WIDTHS,
+    check_page,
+    chromium_page,
+    localhost,
+    passkey_log_in,
+)
+from tests.api.conftest import World, auth
+from tests.api.server import running
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def second_use(shared_world: World) -> str:
+    """A second purpose, so one use can be stopped and the other kept."""
+    made = shared_world.client.post(
+        "/v1/purposes",
+        json={
+            "name": "Study B",
+            "description": "Re-identification of consenting volunteers in study B",
+            "legal_basis": "express consent (LCCJTI art. 44)",
+            "operations": ["enrol", "verify", "identify"],
+            "retention_days": 365,
+            "study": "B",
+        },
+        headers=auth(shared_world.keys.admin),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+@pytest.fixture
+def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
+    with running(create_app(api_settings, service=service)) as url:
+        yield localhost(url)
+
+
+def _log_in(page: object, world: World, subject: str) -> None:
+    """The person signs in with their passkey (copied into the browser's authenticator)."""
+    passkey_log_in(page, world.people[subject].authenticator.export())
+
+
+def _verified(page: object, download: object) -> bool:
+    """The downloaded file verifies with the key the deployment publishes."""
+    published = page.request.get("/.well-known/optinface-keys.json")  # type: ignore[attr-defined]
+    key = published.json()["keys"][0]["public_key"]
+    path = Path(download.value.path())  # type: ignore[attr-defined]
+    args = ["receipt", "verify", str(path), "--public-key", key]
+    return CliRunner().invoke(cli, args).exit_code == 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
+    base_url: str, world: World, second_use: str, width: int
+) -> None:
+    subject, _ = world.new_subject()
+    with chromium_page(base_url, width) as page:
+        _log_in(page, world, subject)
+        check_page(page, "portal-new")
+        boxes = page.locator("#give-consent input[name=purposes]")
+        assert boxes.count() == 2 and not any(boxes.nth(i).is_checked() for i in range(2))
+        for study in ("Study A", "Study B"):
+            page.locator("#give-consent label", has_text=study).locator("input").check()
+        page.click("#give-consent button[type=submit]")
+        page.wait_for_selector("#summary")  # signed by the passkey first, then posted
+        assert page.inner_text("h1") == "Consent recorded"
+        assert "Study A, Study B" in page.inner_text("#summary")
+        assert page.locator("[data-print]").is_visible()
+        check_page(page, "portal-consent-receipt")
+        with page.expect_download() as consent_receipt:
+            page.click("#download-receipt")
+        assert _verified(page, consent_receipt)
+
+        page.goto("/portal")
+        check_page(page, "portal-consented")
+        page.click("text=Stop using my face for Study B")
+        page.wait_for_selector("#summary")
+        assert page.inner_text("h1") == "Use stopped"
+        assert "Study B" in page.inner_text("#summary") and "Study A" in page.inner_text("#summary")
+        with page.expect_download() as withdrawal_receipt:
+            page.click("#download-receipt")
+        assert _verified(page, withdrawal_receipt)
+
+        page.goto("/portal")
+        uses = page.locator("#consents ul.uses button").all_inner_texts()
+        assert uses == ["Stop using my face for Study A"]  # Study B stopped, Study A kept
+        page.click("nav.areas >> text=My receipts")
+        assert page.locator("#receipts article").count() == 2
+        check_page(page, "portal-receipts")
+
+        page.goto("/portal")
+        page.click("text=Stop using my face for Study A")
+        page.wait_for_selector("#confirm-last")
+        assert page.inner_text("h1") == "This is your last consent"
+        assert "everything we hold about you will be erased" in page.inner_text("#confirm-last")
+        check_page(page, "portal-withdraw-last")
+        page.click("text=Stop and erase everything")
+        page.wait_for_selector("#one-time-code")
+        assert page.inner_text("h1") == "Everything erased"
+        code = page.inner_text("#one-time-code .code")
+        check_page(page, "portal-erasure-receipt")
+        with page.expect_download() as erasure_receipt:
+            page.click("#download-receipt")
+        assert _verified(page, erasure_receipt)
+
+        page.goto("/portal/erasure-receipt")
+        page.fill("#code", code.lower())  # typed by hand, in any case
+        with page.expect_download() as once_more:
+            page.click("button[type=submit]")
+        assert _verified(page, once_more)
+        page.goto("/portal/erasure-receipt")
+        page.fill("#code", code)
+        page.click("button[type=submit]")
+        assert "already used twice" in page.inner_text("#code-error")
+        check_page(page, "portal-erasure-code")
+        page.goto("/portal")
+        assert page.locator("#passkey-sign-in").count() == 1  # the session ended with them
+
+
+def _blank_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((240, 240, 3), 200, dtype=np.uint8)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_refusals_are_shown_beside_the_field_with_advice_keeping_what_was_typed(
+    base_url: str, world: World, tmp_path: Path
+) -> None:
+    with chromium_page(base_url, PHONE) as page:
+        _log_in(page, world, world.subject)
+        page.select_option("#duration", "30")
+        page.click("#give-consent button[type=submit]")
+        page.wait_for_selector("#purposes-error")
+        assert "Tick at least one use" in page.inner_text("#purposes-error")
+        assert page.input_value("#duration") == "30"  # what was chosen is kept
+        check_page(page, "portal-consent-error")
+
+        photo = tmp_path / "wall.jpg"
+        photo.write_bytes(_blank_jpeg())
+        page.set_input_files("#photo", str(photo))
+        page.click("#enrol button[type=submit]")
+        page.wait_for_selector("#image-error")  # the photo was signed, then refused
+        assert "no face" in page.inner_text("#image-error")
+        assert page.get_attribute("#photo", "aria-invalid") == "true"
+        check_page(page, "portal-photo-error")
+
+        page.click("#erase button[type=submit]")
+        assert "Tick the box to confirm" in page.inner_text("#erase-error")
+
+
+def test_the_volunteer_switches_searches_on_and_off(base_url: str, world: World) -> None:
+    with chromium_page(base_url, PHONE) as page:
+        _log_in(page, world, world.subject)
+        assert "can find you" in page.inner_text("#searchable")
+        page.click("#searchable-switch")
+        page.wait_for_selector("#searchable >> text=cannot find you")
+        mine = auth(world.subject_token)
+        assert world.client.get(f"/v1/subjects/{world.subject}", headers=mine).json()[
+            "searchable"
+        ] is False
+        page.click("#searchable-switch")
+        page.wait_for_selector("#searchable >> text=can find you")
+
+
+def test_the_portal_reads_in_french(base_url: str, world: World) -> None:
+    with chromium_page(base_url, PHONE, language="fr-CA") as page:
+        _log_in(page, world, world.subject)
+        assert page.inner_text("h1") == "Vos données et vos consentements"
+        assert "Cesser d'utiliser mon visage pour Study A" in page.inner_text("#consents")
+        check_page(page, "portal-fr")

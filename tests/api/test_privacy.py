@@ -1,0 +1,92 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
+"""Accountability that cannot stay a placeholder: the public /privacy page, demo mode stated
+everywhere, serve refusing placeholders, and the same record in notices, receipts and exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app
+from optinface.consent.errors import PlaceholderAccountability
+from optinface.engine.pipeline import FacePipeline
+from tests.api.conftest import World, auth, deployment
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
+
+REAL = {
+    "controller_name": "Université Exemplaire",
+    "controller_contact": "vie-privee@univ.qc.ca",
+    "privacy_officer_name": "Claire Tremblay",
+    "privacy_officer_title": "Responsable de la protection des renseignements personnels",
+    "privacy_officer_contact": "rprp@univ.qc.ca",
+    "dpo_contact": "dpo@univ.qc.ca",
+    "pia_reference": "EFVP-2026-07",
+    "pia_sha256": "ab" * 32,
+    "policy_url": "https://univ.qc.ca/politique-biometrie",
+    "hosting_country": "CA",
+    "hosting_region": "Montréal, Québec",
+    "hosting_provider": "university data centre",
+    "non_biometric_alternative": "Show your student card at the front desk instead.",
+}
+
+
+def test_privacy_page_answers_without_authentication(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    with deployment(tmp_path, pipeline, **REAL) as (_, _, client, _):
+        page = client.get("/privacy")
+        assert page.status_code == 200
+        for value in ("Claire Tremblay", "rprp@univ.qc.ca", "dpo@univ.qc.ca",
+                      "https://univ.qc.ca/politique-biometrie", "student card at the front desk",
+                      "Montréal, Québec", "within 30 days", "never sold"):
+            assert value in page.text, value
+        for right in ("access", "rectification", "withdrawal", "erasure", "complaint"):
+            assert f"<td>{right}</td>" in page.text, right
+        data = client.get("/privacy.json").json()
+        assert data["accountability"]["privacy_officer_name"] == "Claire Tremblay"
+        assert "DEMO MODE" not in page.text
+
+
+def test_every_page_and_healthz_state_demo_mode(tmp_path: Path, pipeline: FacePipeline) -> None:
+    with deployment(tmp_path, pipeline, demo_mode=True) as (_, _, client, keys):
+        assert client.get("/healthz").json()["demo_mode"] is True
+        for path in ("/privacy", "/portal", "/review"):
+            assert "DEMO MODE" in client.get(path).text, path
+        register = client.get("/v1/register", params={"format": "md"}, headers=auth(keys.admin))
+        assert "DEMO MODE" in register.text
+
+
+def test_serve_refuses_placeholder_accountability_outside_demo_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "false")
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "var")])
+    assert isinstance(result.exception, PlaceholderAccountability)
+    assert "privacy_officer_contact" in result.exception.details["settings"]
+    assert not (tmp_path / "var").exists()  # refused before anything is created
+
+
+def test_notices_receipts_and_exports_carry_the_accountability(world: World) -> None:
+    notices = world.client.get("/v1/notices", headers=auth(world.keys.admin)).json()
+    assert all(n["accountability"]["non_biometric_alternative"] for n in notices)
+    consents = world.client.get(f"/v1/subjects/{world.subject}/consents",
+                                headers=auth(world.subject_token)).json()
+    receipt = consents[0]["receipt"]["receipt"]
+    assert receipt["accountability"]["privacy_officer_contact"]
+    assert receipt["accountability"]["non_biometric_alternative"]
+    export = world.client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token)).json()
+    assert export["accountability"]["rights"]
+    readable = world.client.get(f"/v1/subjects/{world.subject}/export",
+                                params={"format": "md"}, headers=auth(world.subject_token))
+    assert "non-biometric alternative" in readable.text

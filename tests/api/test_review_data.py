@@ -1,0 +1,101 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
+"""What the reviewer's dashboard stands on: published keys, receipts that verify, SQL filters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app as cli
+from optinface.consent.schemas import AuditFilter
+from optinface.consent.service import OptinFace
+from tests.api.conftest import World, auth, page_login
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
+
+KEYS_URL = "/.well-known/optinface-keys.json"
+
+
+def verify(path: Path, public_key: str) -> int:
+    return (
+        CliRunner()
+        .invoke(cli, ["receipt", "verify", str(path), "--public-key", public_key])
+        .exit_code
+    )
+
+
+def test_public_keys_are_published_at_a_stable_url_and_in_the_register(
+    client: TestClient, world: World, service: OptinFace
+) -> None:
+    published = client.get(KEYS_URL)  # no credentials: anyone holding a receipt may check it
+    assert published.status_code == 200
+    (key,) = published.json()["keys"]
+    assert key["public_key"] == service.public_key and key["algorithm"] == "Ed25519"
+    register = client.get("/v1/register", headers=auth(world.keys.reviewer)).json()
+    assert register["signing_keys"] == [key]
+    markdown = client.get("/v1/register?format=md", headers=auth(world.keys.reviewer)).text
+    assert key["public_key"] in markdown and KEYS_URL in markdown
+
+
+def test_receipt_verify_accepts_the_erasures_download_and_refuses_one_tampered_row(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    erased = [world.subject]
+    world.add_consenting_subject()
+    erased.append(world.subject)
+    for subject in erased:
+        client.delete(f"/v1/subjects/{subject}", headers=auth(world.keys.admin))
+    page_login(client, "review", world.keys.reviewer)
+    download = client.get("/review/download/erasures.json")
+    rows = download.json()
+    assert len(rows) >= 2 and all(r["receipt_signature"] for r in rows)
+    key = client.get(KEYS_URL).json()["keys"][0]["public_key"]
+    path = tmp_path / "erasures.json"
+    path.write_text(download.text)
+    assert verify(path, key) == 0
+    rows[-1]["receipt"]["templates_destroyed"] = 7
+    path.write_text(json.dumps(rows))
+    assert verify(path, key) == 1
+
+
+def test_access_log_filters_by_outcome_and_pages_newest_first_in_sql(
+    service: OptinFace, world: World
+) -> None:
+    reviewer = service.authenticate(world.keys.reviewer)
+    everything = service.audit_events(actor=reviewer, filters=AuditFilter(), limit=1)
+    newest = service.audit_events(actor=reviewer, filters=AuditFilter(), limit=3, newest_first=True)
+    assert [e.seq for e in newest.events] == list(range(everything.total, everything.total - 3, -1))
+    assert newest.total == everything.total  # counted in SQL, not by loading the log
+    world.client.get("/v1/purposes", headers=auth("not-a-key"))  # a refused login
+    failures = service.audit_events(actor=reviewer, filters=AuditFilter(action="login_failure"))
+    outcome = failures.events[-1].outcome
+    assert outcome != "ok"
+    refused = service.audit_events(actor=reviewer, filters=AuditFilter(outcome=outcome))
+    assert 0 < refused.total < everything.total
+    assert all(e.outcome == outcome for e in refused.events)
+    mine = service.audit_events(actor=reviewer, filters=AuditFilter(subject=world.subject))
+    assert mine.events and all(world.subject in e.subjects for e in mine.events)
+
+
+def test_searches_are_counted_per_hour_and_purpose(
+    service: OptinFace, world: World, portrait_jpegs: list[bytes]
+) -> None:
+    reviewer = service.authenticate(world.keys.reviewer)
+    before = sum(c.searches for c in service.search_counts(actor=reviewer))
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    for image in portrait_jpegs[:2]:
+        assert world.identify(image).status_code == 200  # type: ignore[attr-defined]
+    counts = service.search_counts(actor=reviewer)
+    assert sum(c.searches for c in counts) == before + 2
+    assert {c.purpose for c in counts} == {world.purpose_id}
+    assert all(len(c.hour) == len("2026-11-30T14") for c in counts)

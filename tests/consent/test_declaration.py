@@ -1,0 +1,139 @@
+"""LCCJTI art. 45: declared 60 days before service, re-declared on any material change, and
+the regulator's suspension and destruction orders applied."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Template, Tombstone
+from tests.consent.conftest import FakeClock, World, make_world
+from tests.consent.test_gates import refused
+
+
+def _identify(world: World, image: bytes) -> object:
+    return world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                  probe_consent_id=world.probe(image=image), image=image)
+
+
+def test_matching_is_refused_until_the_database_is_declared(
+    service, clock: FakeClock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
+) -> None:
+    world = make_world(service, clock, declare=False)
+    refused("not_declared", lambda: _identify(world, portrait_jpegs[0]))
+    register = service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
+    assert register.in_service_from == clock.now().date() + timedelta(days=60)
+    assert not register.in_service
+    refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+    clock.advance(days=59)
+    refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+    clock.advance(days=1)
+    _identify(world, portrait_jpegs[0])
+    assert service.register().in_service
+
+
+def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:
+    refused("invalid_request", lambda: world.service.declare(
+        actor=world.admin, date=clock.now().date() + timedelta(days=1), reference="CAI-2"))
+
+
+def test_the_declaration_period_is_configurable_only_upward(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationError):
+        ConsentSettings(data_dir=tmp_path, declaration_period_days=59)
+    assert ConsentSettings(data_dir=tmp_path, declaration_period_days=90
+                           ).declaration_period_days == 90
+
+
+def test_adding_a_purpose_suspends_matching_until_redeclared(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    _identify(world, portrait_jpegs[0])
+    world.service.create_purpose(actor=world.admin, body=PurposeCreate(
+        name="another study", description="new", legal_basis="consent",
+        operations={Operation.IDENTIFY}, retention_days=30))
+    assert not world.service.register().in_service
+    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+    world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-3")
+    refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+    clock.advance(days=60)
+    _identify(world, portrait_jpegs[0])
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hosting_provider", "another cloud"),
+    ("hosting_country", "US"),
+    ("max_consent_days", 30),  # a retention rule
+])
+def test_a_material_change_of_the_register_needs_a_new_declaration(
+    world: World, portrait_jpegs: list[bytes], field: str, value: object
+) -> None:
+    before = world.service.register().material_sha256
+    setattr(world.service.settings, field, value)
+    assert world.service.register().material_sha256 != before
+    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+
+
+def test_enrolling_people_is_not_a_material_change(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    before = world.service.register().material_sha256
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[1])
+    assert world.service.register().material_sha256 == before
+
+
+def test_a_regulator_suspension_stops_enrolment_and_matching(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    pseudonym, consent = world.subject()
+    register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-1")
+    assert [o.reference for o in register.orders] == ["CAI-ORD-1"]
+    assert any("CAI-ORD-1" in w for w in register.warnings)
+    refused("suspended_by_regulator", lambda: _identify(world, portrait_jpegs[0]))
+    refused("suspended_by_regulator", lambda: world.enrol(pseudonym, consent, portrait_jpegs[0]))
+    events = world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.REGULATOR_ORDER)).events
+    assert [e.details["order"] for e in events] == ["CAI-ORD-1"]
+    world.service.lift_regulator_order(actor=world.admin, reference="CAI-ORD-1")
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    _identify(world, portrait_jpegs[0])
+
+
+def test_a_destruction_order_destroys_every_template_with_receipts(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    for image in portrait_jpegs[:3]:
+        pseudonym, consent = world.subject()
+        world.enrol(pseudonym, consent, image)
+    register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-2",
+                                                   destroy=True)
+    assert register.orders[0].kind == "destroy" and register.orders[0].templates_destroyed == 3
+    assert world.service.index.count() == 0
+    with world.service.runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Template)) == 0
+        tombstones = session.scalars(select(Tombstone)).all()
+    assert len(tombstones) == 3
+    for tombstone in tombstones:
+        assert tombstone.reason == "regulator_order" and tombstone.receipt is not None
+        assert tombstone.receipt_signature is not None
+        assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
+                                world.service.public_key)
+    refused("suspended_by_regulator", lambda: _identify(world, portrait_jpegs[0]))
+
+
+def test_old_declarations_without_a_material_hash_do_not_cover_the_register(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    from optinface.consent.tables import RegisterDeclaration
+
+    with world.service.runtime.db.transaction() as session:
+        for row in session.scalars(select(RegisterDeclaration)):
+            row.material_sha256 = None  # as migration 0004 leaves a declaration made before it
+    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))

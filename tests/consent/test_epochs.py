@@ -1,0 +1,160 @@
+"""Epoch crypto-shredding: an erasure reaches the copies of the data made before it.
+
+A copy of the database taken before an erasure still holds the erased subject's wrapped key.
+With the current keys it decrypts the erased template; after the next epoch rotation it does
+not, because the epoch key that wrapped it is destroyed. The receipt says when that happens.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optinface.api.sweeper import Sweeper
+from optinface.consent.crypto import open_sealed
+from optinface.consent.errors import KeyUnavailable
+from optinface.consent.keys import template_binding
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.engine.pipeline import FacePipeline
+from tests.consent.conftest import FakeClock, World, make_world, occurrences, template_bytes
+
+
+def _copy_database(settings: ConsentSettings, destination: Path) -> Path:
+    """A consistent copy of the live database, as a backup tool would take it."""
+    copy = destination / "copy.db"
+    with sqlite3.connect(settings.data_dir / "optinface.db") as live, \
+            sqlite3.connect(copy) as target:
+        live.backup(target)
+    return copy
+
+
+def _decrypt_from_copy(service: OptinFace, copy: Path, template_id: int) -> np.ndarray:
+    """What an attacker holding the copy and today's key store gets for ``template_id``."""
+    with sqlite3.connect(copy) as db:
+        subject_id, model_id, nonce, ciphertext = db.execute(
+            "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
+            (template_id,)).fetchone()
+        wrapped, epoch = db.execute(
+            "SELECT wrapped, epoch FROM subject_keys WHERE subject_id = ?",
+            (subject_id,)).fetchone()
+    key = service.runtime.keys.unwrap(wrapped, subject_id=subject_id, epoch=epoch)
+    plain = open_sealed(key, nonce, ciphertext, associated=template_binding(
+        template_id=template_id, subject_id=subject_id, model_id=model_id))
+    return np.frombuffer(plain, dtype=np.float32)
+
+
+def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
+    world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    tmp_path: Path,
+) -> None:
+    erased, consent = world.subject()
+    kept, kept_consent = world.subject()
+    template = world.enrol(erased, consent, portrait_jpegs[0])
+    world.enrol(kept, kept_consent, portrait_jpegs[1])
+    _, protected = template_bytes(service, template.id)
+    copy = _copy_database(settings, tmp_path)
+    service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+
+    # Before the rotation the promise is not kept yet: the copy decrypts with today's keys.
+    assert _decrypt_from_copy(service, copy, template.id).tobytes() == protected
+    report = service.rotate_epoch(actor=world.admin)
+    assert report.subject_keys_rewrapped == 1  # the kept subject only
+    with pytest.raises(KeyUnavailable):
+        _decrypt_from_copy(service, copy, template.id)
+    # The kept subject is still served from the live database.
+    assert service.verify(actor=world.researcher, subject=kept, purpose_id=world.purpose,
+                          probe_consent_id=world.probe(image=portrait_jpegs[1]),
+                          image=portrait_jpegs[1]).decision == "match"
+
+
+def test_erasure_leaves_no_wrapped_key_row_nor_its_bytes(
+    world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
+) -> None:
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    database = settings.data_dir / "optinface.db"
+    with sqlite3.connect(database) as db:
+        subject_id, wrapped = db.execute(
+            "SELECT k.subject_id, k.wrapped FROM subject_keys k JOIN subjects s "
+            "ON s.id = k.subject_id WHERE s.pseudonym = ?", (pseudonym,)).fetchone()
+    receipt = service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    assert receipt.key_destroyed
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM subject_keys WHERE subject_id = ?",
+                          (subject_id,)).fetchone() == (0,)
+    assert occurrences(settings.data_dir, wrapped) == []
+
+
+def test_the_erasure_receipt_states_when_copies_become_undecryptable(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes],
+) -> None:
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    [current] = service.key_epochs(actor=world.admin)
+    receipt = service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    signed = receipt.signed.receipt
+    assert signed["keyEpoch"] == current.id
+    bound = current.created_at.timestamp() + 24 * 3600
+    assert receipt.copies_undecryptable_at.timestamp() == bound
+    assert datetime.fromisoformat(signed["copiesUndecryptableAt"]).timestamp() == bound
+
+    world.clock.advance(hours=24)
+    service.rotate_epoch(actor=world.admin)
+    looked_up = {e.id: e for e in service.key_epochs(actor=world.admin)}
+    assert looked_up[signed["keyEpoch"]].destroyed_at == world.clock.now()
+
+
+def test_the_server_rotates_the_epoch_by_itself_when_due(
+    world: World, service: OptinFace, settings: ConsentSettings,
+) -> None:
+    first = service.runtime.keys.epoch
+    assert service.seconds_to_epoch_boundary() == pytest.approx(24 * 3600)
+    world.clock.advance(hours=24, seconds=1)
+    sweeper = Sweeper(service, interval=3600)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while service.runtime.keys.epoch == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while not service.key_epochs(actor=world.admin)[0].destroyed_at \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+    assert service.runtime.keys.epoch == first + 1
+    assert not (settings.keys_dir / f"epoch-{first}.key").exists()
+    assert service.seconds_to_epoch_boundary() == pytest.approx(24 * 3600)
+
+
+def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decrypt(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path,
+) -> None:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    world = make_world(service, clock)
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    service.close()
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(settings.data_dir, snapshot)
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service.rotate_epoch(actor=world.admin)
+    service.close()
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(snapshot, settings.data_dir)
+    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        assert restored.last_reconcile is not None
+        assert restored.last_reconcile.subject_keys_lost == 1
+        assert restored.index.count() == 0
+        assert restored.verify_audit().ok
+    finally:
+        restored.close()

@@ -1,0 +1,111 @@
+"""The PKCS#11 key store against a real SoftHSM2 token: wrapping happens inside the token.
+
+Each test initialises its own token in a tmp folder (``SOFTHSM2_CONF`` is read once per
+process, so one configuration serves the session and tokens are told apart by label), then
+reloads the library, which lists tokens only when it loads.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pkcs11
+import pytest
+from pkcs11 import Attribute, KeyType, ObjectClass
+from pydantic import SecretStr
+
+from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
+from optinface.consent.keystore import open_key_store
+from optinface.consent.pkcs11_store import Pkcs11KeyStore
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings, KeyStoreKind
+from optinface.engine.pipeline import FacePipeline
+from tests.consent.conftest import FakeClock, make_world, template_bytes
+
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
+PIN = "4711-" + "0" * 4
+
+
+@pytest.fixture(scope="session")
+def softhsm_conf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\n"
+                    "objectstore.backend = file\nlog.level = ERROR\n")
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    yield conf
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous
+
+
+@pytest.fixture
+def hsm_settings(softhsm_conf: Path, settings: ConsentSettings) -> ConsentSettings:
+    label = f"optinface-test-{secrets.token_hex(4)}"
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
+                    "--pin", PIN, "--so-pin", "so-" + PIN], check=True, capture_output=True)
+    pkcs11.unload(str(SOFTHSM))  # the library lists tokens once per load: see the new one
+    return settings.model_copy(update={
+        "key_store": KeyStoreKind.PKCS11, "pkcs11_module": SOFTHSM,
+        "pkcs11_token_label": label, "pkcs11_pin": SecretStr(PIN)})
+
+
+def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
+    hsm_settings: ConsentSettings,
+) -> None:
+    store = open_key_store(hsm_settings)
+    assert isinstance(store, Pkcs11KeyStore)
+    try:
+        epoch = store.new_epoch()
+        data_key = secrets.token_bytes(32)
+        wrapped = store.wrap(epoch, data_key, associated=b"subject-key:7")
+        assert data_key not in wrapped
+        assert store.unwrap(epoch, wrapped, associated=b"subject-key:7") == data_key
+        with pytest.raises(ValueError):
+            store.unwrap(epoch, wrapped, associated=b"subject-key:8")
+        token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=hsm_settings.pkcs11_token_label)
+        with token.open() as session:  # a second look (the login is the application's)
+            [key] = session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
+                                         Attribute.KEY_TYPE: KeyType.AES})
+            assert key[Attribute.EXTRACTABLE] is False and key[Attribute.SENSITIVE] is True
+
+        store.destroy_epoch(epoch)
+        assert store.epochs() == []
+        with pytest.raises(KeyUnavailable):
+            store.unwrap(epoch, wrapped, associated=b"subject-key:7")
+    finally:
+        store.close()
+
+
+def test_a_wrong_pin_is_refused_with_a_code(hsm_settings: ConsentSettings) -> None:
+    wrong = hsm_settings.model_copy(update={"pkcs11_pin": SecretStr("0000")})
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_key_store(wrong)
+    assert refused.value.code == "key_store_unusable" and "0000" not in refused.value.message
+
+
+def test_the_service_runs_on_a_token_and_an_epoch_rotation_shreds_there(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    service = OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)
+    try:
+        world = make_world(service, clock)
+        pseudonym, consent = world.subject()
+        template = world.enrol(pseudonym, consent, portrait_jpegs[0])
+        assert template_bytes(service, template.id)[1]  # decrypts through the token
+        first = service.runtime.keys.epoch
+        service.rotate_epoch(actor=world.admin)
+        assert service.runtime.keys.store.epochs() == [first + 1]
+        service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    finally:
+        service.close()
+    assert not hsm_settings.keys_dir.exists()  # nothing written beside the data

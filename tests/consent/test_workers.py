@@ -1,0 +1,192 @@
+"""Two workers on one PostgreSQL ledger, in one process: each with its own data directory and
+index replica, kept current by the change feed (consent.changefeed, consent.replica).
+
+The subprocess tests against real ``optinface serve`` workers are in tests/api/test_workers.py;
+these drive the consent core directly, where a replica can be paused to show that the ledger,
+not the replica, keeps an erased face from being served.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pytest
+
+from optinface.consent.errors import ConsentError, InvalidRequest
+from optinface.consent.roles import Role
+from optinface.consent.schemas import Decision, ErasureReason
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.engine.pipeline import FacePipeline
+from tests.consent.conftest import FakeClock, World, make_world, occurrences, template_bytes
+from tests.postgres import PostgresServer
+
+
+def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> bool:
+    """Poll ``condition`` (replicas apply the feed in the background)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def second_worker(settings: ConsentSettings) -> ConsentSettings:
+    """The same ledger, key store and witness folder; its own data directory (its index
+    replica and its lock)."""
+    return settings.model_copy(update={"data_dir": settings.data_dir.with_name("worker-b")})
+
+
+@pytest.fixture
+def pg_settings(settings: ConsentSettings, postgres: PostgresServer) -> ConsentSettings:
+    return settings.model_copy(update={"database_url": postgres.new_database()})
+
+
+@pytest.fixture
+def workers(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> Iterator[tuple[World, World]]:
+    """Worker A (which made the keys) and worker B, with the usual world set up through A."""
+    a = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
+    try:
+        b = OptinFace.open(second_worker(pg_settings), pipeline=pipeline, clock=clock)
+        try:
+            world = make_world(a, clock)
+            yield world, replace(world, service=b)
+        finally:
+            b.close()
+    finally:
+        a.close()
+
+
+def test_an_enrolment_through_one_worker_is_searchable_through_the_other(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    a, b = workers
+    pseudonym, consent_id = a.subject()
+    template = a.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    assert eventually(lambda: template.id in b.service.index.labels())
+    found = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
+                               probe_consent_id=b.probe(image=flipped_jpegs[0]),
+                               image=flipped_jpegs[0])
+    assert found.decision is Decision.MATCH and [c.subject for c in found.candidates] == [
+        pseudonym]
+
+
+def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    a, b = workers
+    pseudonym, consent_id = a.subject()
+    template = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
+    assert eventually(lambda: template.id in b.service.index.labels())
+    assert b.service.replica is not None
+    b.service.replica.stop()  # B's replica now lags: only the ledger stands between
+    b.service.index.save()
+    _, vector = template_bytes(a.service, template.id)
+    assert occurrences(b.service.settings.data_dir, vector)  # the scan below can fail
+
+    a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    assert template.id in b.service.index.labels()
+    result = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
+                                probe_consent_id=b.probe(image=flipped_jpegs[1]),
+                                image=flipped_jpegs[1])
+    assert result.decision is Decision.NO_MATCH and result.candidates == []
+
+    b.service.replica.follow()
+    assert eventually(lambda: template.id not in b.service.index.labels())
+    assert occurrences(b.service.settings.data_dir, vector) == []
+
+
+def test_exactly_one_first_admin_across_workers(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    a = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
+    b = OptinFace.open(second_worker(pg_settings), pipeline=pipeline, clock=clock)
+    try:
+        def bootstrap(service: OptinFace) -> str:
+            try:
+                service.create_api_key(actor=None, role=Role.ADMIN, name="first admin")
+            except InvalidRequest:
+                return "refused"
+            return "made"
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(bootstrap, [a, b] * 4))
+        assert sorted(outcomes) == ["made"] + ["refused"] * 7
+    finally:
+        b.close()
+        a.close()
+
+
+def test_a_probe_consent_serves_one_search_across_workers(
+    workers: tuple[World, World], portrait_jpegs: list[bytes]
+) -> None:
+    a, b = workers
+    probe = a.probe(image=portrait_jpegs[2])
+
+    def search(world: World) -> str:
+        try:
+            return str(world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                              probe_consent_id=probe,
+                                              image=portrait_jpegs[2]).decision)
+        except ConsentError as refusal:
+            return refusal.code
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(search, [a, b, a, b]))
+    assert outcomes.count("no_match") == 1, outcomes
+    assert a.service.verify_audit().ok
+
+
+def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes]
+) -> None:
+    service_a = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
+    try:
+        b_settings = second_worker(pg_settings)
+        a = make_world(service_a, clock)
+        first, first_consent = a.subject()
+        service_b = OptinFace.open(b_settings, pipeline=pipeline, clock=clock)
+        kept = a.enrol(first, first_consent, portrait_jpegs[3])
+        assert eventually(lambda: kept.id in service_b.index.labels())
+        service_b.close()  # saves its index and the feed position it holds
+
+        erased_subject, erased_consent = a.subject()
+        erased = a.enrol(erased_subject, erased_consent, portrait_jpegs[4])
+        second, second_consent = a.subject()
+        added = a.enrol(second, second_consent, portrait_jpegs[5])
+        a.service.erase(actor=a.admin, subject=first, reason=ErasureReason.REQUEST)
+        a.service.erase(actor=a.admin, subject=erased_subject, reason=ErasureReason.REQUEST)
+
+        reopened = OptinFace.open(b_settings, pipeline=pipeline, clock=clock)
+        try:
+            assert reopened.index.labels() == {added.id}
+            assert erased.id not in reopened.index.labels()
+            report = reopened.last_reconcile
+            # The feed did it all; reconciliation, the safety net, found nothing left to do.
+            assert report is not None and (report.re_added, report.removed) == (0, 0)
+        finally:
+            reopened.close()
+    finally:
+        service_a.close()
+
+
+def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epoch(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    a, b = workers
+    report = a.service.rotate_epoch(actor=a.admin)  # B loaded the epoch A just destroyed
+    pseudonym, consent_id = b.subject()
+    b.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    assert [e.id for e in b.service.key_epochs(actor=b.admin)
+            if e.destroyed_at is None] == [report.new_epoch]
+    found = a.service.identify(actor=a.researcher, purpose_id=a.purpose,
+                               probe_consent_id=a.probe(image=flipped_jpegs[0]),
+                               image=flipped_jpegs[0])
+    assert [c.subject for c in found.candidates] == [pseudonym]

@@ -1,0 +1,112 @@
+"""A real PostgreSQL 15 server for the tests, started and stopped by the tests themselves.
+
+``initdb`` and ``pg_ctl`` come from the machine's installation (``./dev test`` installs
+``postgresql-15`` when it is missing). PostgreSQL refuses to run as root and CI runs as root, so
+the server then runs as the unprivileged ``postgres`` user (``runuser``) in a folder it owns.
+It listens on a free loopback port with ``trust`` authentication and no Unix socket outside its
+folder; ``fsync`` is off because a test cluster is thrown away (never do this in production).
+Each test gets its own database (``CREATE DATABASE``), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+BIN = Path(os.environ.get("OPTINFACE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+SERVER_USER = "postgres"
+
+
+def available() -> str | None:
+    """Why a server cannot be started here, or None when it can."""
+    if not (BIN / "initdb").is_file():
+        return f"no PostgreSQL 15 at {BIN} (./dev test installs postgresql-15)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            return f"running as root and no '{SERVER_USER}' user to run PostgreSQL as"
+    return None
+
+
+class PostgresServer:
+    """One cluster in a temporary folder; :meth:`new_database` hands out fresh databases."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.data = root / "cluster"
+
+    def _run(self, *argv: str) -> None:
+        command = [str(BIN / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        subprocess.run(command, check=True, capture_output=True, cwd=self.root)
+
+    def start(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                  "--encoding=UTF8", "--no-sync")
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+                   f"-c unix_socket_directories={self.root} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
+                  "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh empty database; its SQLAlchemy URL."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def dump(self, url: str, target: Path) -> Path:
+        """``pg_dump`` of the database at ``url``, as an operator's nightly backup takes it."""
+        subprocess.run([str(BIN / "pg_dump"), "--format=plain", "--file", str(target),
+                        _libpq(url)], check=True, capture_output=True)
+        return target
+
+    def restore(self, dump: Path) -> str:
+        """The dump loaded into a fresh database (``psql``); its URL."""
+        url = self.new_database()
+        subprocess.run([str(BIN / "psql"), "--quiet", "--set", "ON_ERROR_STOP=1",
+                        "--file", str(dump), _libpq(url)], check=True, capture_output=True)
+        return url
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextmanager
+def postgres_server(port: int) -> Iterator[PostgresServer]:
+    """Start a throw-away cluster on ``port``; stopped and deleted when the block ends."""
+    root = Path(tempfile.mkdtemp(prefix="optinface-pg-"))
+    if os.geteuid() == 0:
+        account = pwd.getpwnam(SERVER_USER)
+        os.chown(root, account.pw_uid, account.pw_gid)
+    server = PostgresServer(root, port)
+    try:
+        server.start()
+        yield server
+    finally:
+        try:
+            server.stop()
+        except subprocess.CalledProcessError:
+            pass  # never started: nothing to stop
+        shutil.rmtree(root, ignore_errors=True)
