@@ -48,7 +48,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                        settings=settings, now=now)
         statement = signed.ceremony.statement or {}
         capacity = ConsentCapacity(signed.credential.capacity)
-        policies.require_capacity(subject, capacity, settings)
+        policies.require_capacity(subject, capacity, settings, today=now.date())
         purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]
         notice = ledger.get_notice(session, statement["notice"]["id"])
         if notice.sha256 != statement["notice"]["sha256"]:

@@ -6,7 +6,7 @@ who may be found by a search is a policy, not a storage detail.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
@@ -45,13 +45,25 @@ def age_of_consent(jurisdiction: Jurisdiction, settings: ConsentSettings) -> int
     return settings.quebec_min_age if jurisdiction is Jurisdiction.QC else settings.gdpr_min_age
 
 
+def age_at_least(subject: Subject, *, today: date) -> int:
+    """The age the declared bracket guarantees today: its lowest age plus the whole years since
+    it was declared (a bracket carries its date; a child of 13 is 14 a year later)."""
+    bracket_age = AgeCategory(subject.age_category).min_age
+    declared = subject.age_declared_on
+    if declared is None:
+        return bracket_age
+    years = today.year - declared.year - ((today.month, today.day) < (declared.month,
+                                                                        declared.day))
+    return bracket_age + max(years, 0)
+
+
 def require_capacity(
-    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings
+    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings, *, today: date
 ) -> None:
     """A minor below the age of consent of their jurisdiction needs parental authority."""
-    category = AgeCategory(subject.age_category)
     minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
-    if category.min_age < minimum and given_by is not ConsentCapacity.PARENTAL_AUTHORITY:
+    if (age_at_least(subject, today=today) < minimum
+            and given_by is not ConsentCapacity.PARENTAL_AUTHORITY):
         raise GuardianConsentRequired(
             f"subject {subject.pseudonym} is under {minimum}: the holder of parental authority"
             " must consent",
@@ -78,7 +90,7 @@ def require_enrol_consent(
             f"consent {consent.id} does not cover enrolment",
             details={"consent_id": consent.id, "subject": subject.pseudonym},
         )
-    require_capacity(subject, ConsentCapacity(consent.given_by), settings)
+    require_capacity(subject, ConsentCapacity(consent.given_by), settings, today=now.date())
 
 
 def require_operation(purpose: Purpose, operation: Operation) -> None:

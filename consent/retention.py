@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -72,11 +73,13 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     erasures = [erase_subject(runtime, pseudonym=p, reason=r, actor=actor) for p, r in due]
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
+        asked = request_own_consent(runtime, session, actor=actor)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures),
                                               "consents_expired": expired,
-                                              "templates_destroyed": destroyed}))
+                                              "templates_destroyed": destroyed,
+                                              "own_consent_requested": asked}))
     if destroyed:
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
-                       erasures=erasures)
+                       erasures=erasures, own_consent_requested=asked)

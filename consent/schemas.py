@@ -191,14 +191,17 @@ class SubjectPublic(_Public):
     last_interaction_at: datetime
     alternative_chosen_at: datetime | None = Field(
         default=None, description="When the person chose the non-biometric alternative.")
+    age_declared_on: date | None = Field(
+        default=None, description="The day the age bracket was declared (a bracket ages).")
+    own_consent_requested_at: datetime | None = Field(
+        default=None, description="When a minor who came of age was asked to consent in "
+        "their own name.")
 
 
 class AlternativeChosenResult(BaseModel):
     subject: SubjectPublic
     alternative: str = Field(description="What the person uses instead of their face.")
     templates_destroyed: int
-    age_declared_on: date | None = None
-    own_consent_requested_at: datetime | None = None
 
 
 class EnrolmentLink(BaseModel):
@@ -451,6 +454,7 @@ class SweepReport(BaseModel):
     consents_expired: int  # past their expiry or their purposes' retention
     templates_destroyed: int = 0  # enrolled under those consents, their subject kept
     erasures: list[ErasureReceipt]
+    own_consent_requested: int = 0  # minors come of age under a guardian's consent (asked)
 
 
 class KeyEpochPublic(_Public):

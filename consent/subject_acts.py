@@ -75,7 +75,7 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
         raise CapacityNotHeld(
             f"this passkey signs as {capacity}, not as {act.given_by}",
             details={"subject": subject.pseudonym, "capacity": str(capacity)})
-    policies.require_capacity(subject, capacity, settings)
+    policies.require_capacity(subject, capacity, settings, today=now.date())
     purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(act.purposes)]
     notice = ledger.get_notice(session, act.notice_id)
     return {**_base("consent", subject, settings, now), "capacity": str(capacity),
@@ -191,7 +191,7 @@ def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
                           settings=runtime.settings, now=now)
         # A child under the age of consent does not approve their own photo: their guardian does.
         policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
-                                  runtime.settings)
+                                  runtime.settings, today=now.date())
         signed.ceremony.evidence = signed.evidence
         runtime.audit(session, Entry(
             action=AuditAction.CAPTURE_APPROVED, actor=actor, subjects=[pseudonym],

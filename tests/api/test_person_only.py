@@ -25,6 +25,7 @@ from tests.api.conftest import (
     consent_act,
     deployment,
     in_a_year,
+    page_login,
     set_up_world,
 )
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
@@ -260,3 +261,17 @@ def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_pur
         refused = verify(second)
         _refused(refused, 429, "rate_limited")
         assert refused.json()["details"]["spent_by"] == "purpose"
+
+
+def test_a_new_researcher_key_is_audited_and_listed_on_the_reviewers_dashboard(
+    world: World,
+) -> None:
+    made = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 9"},
+                             headers=auth(world.keys.admin)).json()
+    events = world.client.get("/v1/audit/events", params={"action": "key_created"},
+                              headers=auth(world.keys.reviewer)).json()["events"]
+    assert made["key_id"] in [e["details"]["key_id"] for e in events]
+    page_login(world.client, "review", world.keys.reviewer)
+    dashboard = world.client.get("/review").text
+    section = dashboard.split('id="researcher-keys"')[1].split("</section>")[0]
+    assert made["key_id"] in section and "lab 9" in section
