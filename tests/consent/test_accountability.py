@@ -50,7 +50,8 @@ def test_choosing_the_alternative_destroys_templates_and_refuses_enrolment(
 ) -> None:
     pseudonym, consent = world.subject()
     world.enrol(pseudonym, consent, portrait_jpegs[0])
-    chosen = world.service.choose_alternative(actor=world.portal, subject=pseudonym)
+    chosen = world.service.choose_alternative(actor=world.signer(pseudonym).actor,
+                                              subject=pseudonym)
     assert chosen.templates_destroyed == 1 and chosen.alternative
     assert chosen.subject.alternative_chosen_at is not None and not chosen.subject.searchable
     assert world.service.index.count() == 0
