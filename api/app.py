@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` assembles routes, pages, errors and limits.
 
 The lifespan opens the consent core (unless a service is passed in, as tests do to share the
-loaded models) and runs the retention sweeper for as long as the server lives.
+loaded models) and runs the retention sweeper and the audit witnessing for as long as the server
+lives.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from optinface.api.docs import install_docs
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
+from optinface.api.periodic import Periodic
 from optinface.api.routes import (
     audit,
     health,
+    incidents,
     keys,
     matching,
     passkeys,
@@ -24,6 +28,7 @@ from optinface.api.routes import (
     subjects,
     wellknown,
 )
+from optinface.api.security_headers import SecurityHeadersMiddleware
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -60,9 +65,14 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             flush_interval=settings.auth_failure_audit_seconds,
         )
         sweeper.start()
+        # While events happen, the witness folder never lags the log by more than the interval.
+        witnessing = Periodic("audit witness", app.state.service.witness_audit,
+                              interval=settings.audit_witness_interval_seconds)
+        witnessing.start()
         try:
             yield
         finally:
+            witnessing.stop()
             sweeper.stop()
             if owned:
                 app.state.service.close()
@@ -73,7 +83,10 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         summary="Consent-first face matching: express consent, real erasure, a declared database.",
         lifespan=lifespan,
         responses=_ERROR_RESPONSES,
+        docs_url=None,  # FastAPI's pages load from a CDN; api.docs serves them from this app
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.rate_burst)
     app.state.auth_throttle = RateLimiter(
@@ -84,7 +97,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys, passkeys):
+    for module in (purposes, subjects, matching, audit, keys, incidents, passkeys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(wellknown.router)
@@ -98,4 +111,5 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)  # last added: wraps every other answer
     return app

@@ -39,12 +39,6 @@ class ApiKeyCreate(BaseModel):
         return role
 
 
-class ExportFormat(StrEnum):
-    JSON = "json"
-    MD = "md"
-    HTML = "html"
-
-
 class RegisterFormat(StrEnum):
     JSON = "json"
     MD = "md"

@@ -28,12 +28,47 @@ WHAT = """\
 | test_decode_memory | the 80 kB 16-bit PNG of 36 Mpx (corpus `png_16_bit_large`) decoded in a fresh process, alone and three at once with one decode slot | peak RSS growth (VmHWM) under the header's estimate (2 + 10 bytes a pixel: 412 MiB); was 1 GB |
 """
 
+AUDIT = """\
+## The audit log against someone who can write the data
+
+Tested in `tests/api/test_cli_audit.py`, `tests/consent/test_audit.py`, `test_audit_witness.py`
+and `test_merkle.py` (RFC 6962 vectors), each shown failing once against the weakened verifier it
+guards against. With `sqlite3` on the database file: an edited, deleted, inserted or reordered
+event is named by its sequence number; an edit whose own hash is recomputed is named at the next
+event (broken `prev_hash` link); a truncated tail (even with the checkpoint rows above it
+deleted), emptied tables, a deleted database and deleted checkpoint rows fail against the
+witness folder; deleting the events a reviewer's saved checkpoint covers fails `--against` that
+file alone; a consistent rewrite with recomputed hashes and roots fails on the checkpoint
+signatures. `audit verify` leaves every byte of the data, key and witness folders unchanged and
+creates no key. A rolled-back transaction never reaches the witness folder. The bound: events
+after the last witnessed checkpoint (at most `OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS`, 60 s,
+while the server runs) are only as safe as the database; the witness folder is only as safe as
+its mount (append-only or WORM, separate from the data).
+"""
+
+
+GUARANTEES = """\
+## Guarantees of an erasure and their time bounds
+
+| Guarantee | What it covers | Time bound | Tests |
+|---|---|---|---|
+| unsearchable | every search started after the erasure call returns | at once | test_concurrency, tests/consent/test_lifecycle |
+| gone from the files | template rows, wrapped subject key (row and bytes), tokens, the index slot (re-encrypted in place), the WAL | at once, in the same call | test_crash, tests/consent/test_epochs (`no_wrapped_key_row`) |
+| undecryptable in backups | any copy of the database or index made before the erasure, even together with the key store | the next epoch boundary (`OPTINFACE_KEY_EPOCH_HOURS`, 24 h), stated in the receipt | tests/consent/test_epochs, tests/consent/test_restore |
+| never resurrected | a data directory restored from a disk snapshot or by `optinface restore`: erasures and consent withdrawals made since are replayed | before it serves (erasure journal replay) | tests/consent/test_restore |
+| no plaintext template on disk | every file of the data directory (the index is encrypted per segment; keys live apart) | always | tests/consent/test_at_rest, tests/engine/test_index |
+
+"""
+
 
 KNOWN_GAPS = [
     "- Below the file level, blocks that SQLite frees when it truncates its WAL are not zeroed,"
     " and copy-on-write file systems and SSDs keep older copies whatever a program does: the"
     " data directory belongs on an encrypted volume (index files are zeroed before they are"
-    " replaced).",
+    " replaced; what remains is ciphertext, bounded by the epoch rotation like backups).",
+    "- A backup older than the current key epoch restores consents, receipts and the audit log"
+    " but not templates: their epoch key is destroyed, as the erasure guarantee requires, and"
+    " the subjects enrol again.",
     "- Portal web sessions are held in memory: a restart logs subjects out (their data is"
     " untouched).",
     "- The Dockerfile is linted (hadolint) and checked against the CLI but was never built"
@@ -55,7 +90,7 @@ def main() -> None:
     figures = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
     lines = ["# Reliability", "",
              "Regenerate with `python -m benchmarks.reliability_report`.", "",
-             f"Test run: {status}.", "", WHAT, "## Figures", ""]
+             f"Test run: {status}.", "", GUARANTEES, WHAT, AUDIT, "## Figures", ""]
     for name, values in figures.items():
         lines += [f"### {name}", "", "```json", json.dumps(values, indent=2, sort_keys=True),
                   "```", ""]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.errors import InvalidRequest, NotFound, Unauthenticated
+from optinface.consent.identifiers import require_name
 from optinface.consent.keys import KeyRing
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
@@ -131,6 +132,7 @@ def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role,
                 raise InvalidRequest("the bootstrap key must be an admin key")
         if role is Role.SUBJECT:
             raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
+        require_name(name)
         row, secret = create_api_key(session, role=role, name=name, keys=runtime.keys,
                                      now=runtime.clock.now())
         runtime.audit(session, Entry(action=AuditAction.KEY_CREATED, actor=actor,

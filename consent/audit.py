@@ -1,32 +1,44 @@
-"""The audit log: an append-only hash chain with signed checkpoints.
+"""The audit log: a hash chain of events, and an RFC 6962 Merkle tree over the same events.
 
-Each event's hash is SHA-256 over the canonical JSON of the event including the previous
-event's hash, so editing, deleting, inserting or reordering rows breaks the chain from that
-row on. Every ``checkpoint_every`` events (and on demand) the server signs (seq, hash) with
-its Ed25519 key, so even a rewrite of the whole chain is caught at the first checkpoint.
-Appends happen inside the caller's ``BEGIN IMMEDIATE`` transaction: the business change and
-its event commit together, and two writers never fork the chain.
+Each event's ``hash`` is SHA-256 over its canonical JSON, which includes the previous event's
+hash, so an edit, deletion, insertion or reordering breaks the chain from that row on and the
+first bad sequence number can be named without any checkpoint. The same bytes are the leaves of
+a Merkle tree (:mod:`consent.merkle`) whose signed heads, the checkpoints, are C2SP notes
+(:mod:`consent.notes`) copied to a witness folder outside the data directory
+(:mod:`consent.witness`). The chain says *where* a log was edited; the tree lets an outsider
+holding one checkpoint prove that a later log extends it, or that an event is in it, with
+logarithmic proofs, and lets standard witnesses cosign it. The chain also makes the server's
+cached tree cheap to trust: one row's hash commits to the whole prefix (:class:`AuditTree`).
+
+Appends happen inside the caller's ``BEGIN IMMEDIATE`` transaction: the business change and its
+event commit together, and two writers never fork the chain. A checkpoint is written to the
+witness folder only once its transaction has committed, so a rollback never leaves the witness
+holding a tree that never existed.
 
 This is not logging: no biometric data, no secrets, pseudonyms only.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import canonical_json
-from optinface.consent.keys import KeyRing
+from optinface.consent.merkle import Frontier, leaf_hash
+from optinface.consent.notes import Checkpoint, Signer
 from optinface.consent.roles import Actor
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
+from optinface.consent.witness import Witness
+
+logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 
@@ -39,6 +51,10 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    INCIDENT_RECORDED = "incident_recorded"
+    INCIDENT_NOTIFIED = "incident_notified"
+    RIGHTS_REQUESTED = "rights_requested"
+    RIGHTS_ANSWERED = "rights_answered"
     ERASE = "erase"
     SWEEP = "sweep"
     KEY_CREATED = "key_created"
@@ -82,31 +98,26 @@ class Entry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def event_hash(event: AuditEvent) -> str:
-    """The hash an untampered row must carry."""
-    body = {
-        "seq": event.seq,
-        "at": event.at,
-        "actor_key_id": event.actor_key_id,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "purpose": event.purpose,
-        "subjects": event.subjects,
-        "outcome": event.outcome,
-        "probe_sha256": event.probe_sha256,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-    }
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+EVENT_FIELDS = ("seq", "at", "actor_key_id", "actor_role", "action", "purpose", "subjects",
+                "outcome", "probe_sha256", "details", "prev_hash")
 
 
-def checkpoint_message(seq: int, chain_hash: str) -> bytes:
-    return canonical_json({"seq": seq, "hash": chain_hash})
+def event_bytes(event: Any) -> bytes:
+    """The bytes that are hashed: the canonical JSON of a stored or exported event."""
+    return canonical_json({name: getattr(event, name) for name in EVENT_FIELDS})
 
 
-def append(
-    session: Session, entry: Entry, *, now: datetime, keys: KeyRing, checkpoint_every: int
-) -> AuditEvent:
+def event_hash(event: Any) -> str:
+    """The hash an untampered row must carry (its link in the chain)."""
+    return hashlib.sha256(event_bytes(event)).hexdigest()
+
+
+def event_leaf(event: Any) -> bytes:
+    """The event's leaf in the Merkle tree: SHA-256(0x00 || event bytes)."""
+    return leaf_hash(event_bytes(event))
+
+
+def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
     """Add ``entry`` at the end of the chain (within the caller's write transaction)."""
     last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
     event = AuditEvent(
@@ -125,66 +136,78 @@ def append(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
-    if event.seq % checkpoint_every == 0:
-        sign_checkpoint(session, event, now=now, keys=keys)
     return event
 
 
-def sign_checkpoint(
-    session: Session, event: AuditEvent, *, now: datetime, keys: KeyRing
-) -> AuditCheckpoint:
-    checkpoint = AuditCheckpoint(
-        seq=event.seq,
-        hash=event.hash,
-        signature=keys.sign(checkpoint_message(event.seq, event.hash)),
-        at=now,
-    )
-    session.add(checkpoint)
-    session.flush()
-    return checkpoint
-
-
 @dataclass(frozen=True, slots=True)
-class ChainReport:
-    ok: bool
-    events: int
-    checkpoints: int
-    first_bad_sequence: int | None
+class Head:
+    """The log's current tree head: its size (the last sequence number), root and chain hash."""
+
+    size: int
+    root: bytes
+    head_hash: str
 
 
-def verify_chain(session: Session, *, keys: KeyRing) -> ChainReport:
-    """Recompute every hash and check every checkpoint; name the first sequence that fails.
+class AuditTree:
+    """The Merkle tree of the log as this process last saw it, extended incrementally.
 
-    A deletion shows as a gap (the missing number is reported), an edit or a reordering as a
-    row whose recomputed hash differs, an insertion as the row after it whose previous-hash
-    link no longer holds, and a consistent rewrite as a checkpoint that no longer matches.
+    Only the right edge is kept (:class:`Frontier`). Before reuse, the stored hash of the last
+    event it covers is compared with the one it remembers: that hash chains over every earlier
+    event, so if it still matches, so does the whole prefix (a rolled-back append, or rows
+    rewritten behind the server's back, make it start over from the table).
     """
-    bad: list[int] = []
-    hashes: dict[int, str] = {}
-    previous, expected, count = GENESIS, 1, 0
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
-        count += 1
-        if event.seq != expected:
-            bad.append(expected)
-        elif event.prev_hash != previous or event_hash(event) != event.hash:
-            bad.append(event.seq)
-        hashes[event.seq] = event.hash
-        previous, expected = event.hash, event.seq + 1
-    public = keys.signing.public_key()
-    checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
-    for checkpoint in checkpoints:
-        try:
-            public.verify(
-                base64.b64decode(checkpoint.signature),
-                checkpoint_message(checkpoint.seq, checkpoint.hash),
-            )
-            intact = hashes.get(checkpoint.seq) == checkpoint.hash
-        except InvalidSignature:
-            intact = False
-        if not intact:
-            bad.append(checkpoint.seq)
-    first = min(bad) if bad else None
-    return ChainReport(
-        ok=first is None, events=count, checkpoints=len(checkpoints), first_bad_sequence=first
-    )
 
+    def __init__(self) -> None:
+        self._frontier = Frontier()
+        self._head_hash = GENESIS
+
+    def head(self, session: Session) -> Head:
+        size = self._frontier.size
+        if size and session.scalar(
+            select(AuditEvent.hash).where(AuditEvent.seq == size)
+        ) != self._head_hash:
+            self._frontier, self._head_hash = Frontier(), GENESIS
+        for row in session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > self._frontier.size)
+            .order_by(AuditEvent.seq)
+        ):
+            self._frontier.append(event_leaf(row))
+            self._head_hash = row.hash
+        return Head(size=self._frontier.size, root=self._frontier.root(),
+                    head_hash=self._head_hash)
+
+
+@dataclass(slots=True)
+class AuditLog:
+    """Signs checkpoints of the log and hands them to the witness once committed."""
+
+    signer: Signer
+    witness: Witness
+    tree: AuditTree = field(default_factory=AuditTree)
+
+    def checkpoint(self, session: Session, *, now: datetime) -> AuditCheckpoint:
+        """Sign the current head inside ``session``'s transaction; witness it after commit."""
+        head = self.tree.head(session)
+        note = self.signer.sign(
+            Checkpoint(origin=self.signer.name, size=head.size, root=head.root).text()
+        )
+        row = AuditCheckpoint(seq=head.size, hash=head.head_hash, note=note,
+                              signature=note.rstrip("\n").rsplit(" ", 1)[1], at=now)
+        session.add(row)
+        session.flush()
+        orm_event.listen(session, "after_commit",
+                         lambda _session: self.witness.record(note, size=head.size), once=True)
+        return row
+
+    def witness_head(self, session: Session, *, now: datetime) -> AuditCheckpoint | None:
+        """Sign and witness the head when the witness is behind it (periodically, at close)."""
+        head = self.tree.head(session)
+        witnessed = self.witness.latest_size()
+        if head.size < witnessed:
+            # Not refused: the operator must be able to start and look. But the log lost events.
+            logger.error("the audit log holds %d events but %d were witnessed: events were lost"
+                         " (a restored copy?); optinface audit verify will fail",
+                         head.size, witnessed)
+        if head.size <= witnessed:
+            return None
+        return self.checkpoint(session, now=now)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from optinface.consent import ledger, policies, subject_acts
+from optinface.consent import erasure_journal, ledger, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import destroy_templates, erase_subject
@@ -89,6 +89,9 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
                                     subject_erased=False, erasure=None)
         subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
                                      response=response, now=now)
+        # Journaled before it commits, so a restored copy of the data withdraws it again.
+        erasure_journal.record(runtime.settings.witness_dir,
+                               erasure_journal.Withdrawal(consent_id=consent_id, at=now))
         consent.status = ConsentStatus.WITHDRAWN
         consent.withdrawn_at = now
         row.last_interaction_at = now

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -76,6 +78,29 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def read_only_engine(url: str) -> Engine:
+    """An engine for checking the database without changing it, for outsiders' tools.
+
+    SQLite is opened with ``mode=ro``: the file is never created, migrated, checkpointed or
+    written, and no pragma is set. With no write-ahead log beside it (no server has it open, and
+    the last one closed cleanly) it is also ``immutable``, or SQLite would create the ``-shm``
+    file of WAL mode; with one, the server's ``-wal`` and ``-shm`` are read as they are. Other
+    databases get a plain engine: the callers only read.
+
+    Raises:
+        FileNotFoundError: The SQLite file does not exist.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    path = Path(parsed.database or "")
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    wal = path.with_name(f"{path.name}-wal")
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro{'' if wal.exists() else '&immutable=1'}"
+    return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def is_sqlite(engine: Engine) -> bool:

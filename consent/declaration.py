@@ -34,6 +34,7 @@ from optinface.consent.errors import (
     RedeclarationRequired,
     SuspendedByRegulator,
 )
+from optinface.consent.residue import storage_measure
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder
 from optinface.engine.manifest import ModelSpec
@@ -42,13 +43,18 @@ BIOMETRIC_CHARACTERISTIC = (
     "face: 512-dimensional ArcFace templates, protected by a secret rotation and encrypted;"
     " no images kept"
 )
-SECURITY_MEASURES = (
+_MEASURES = (
     "AES-256-GCM template encryption under per-subject keys wrapped by a master key",
     "template protection by a secret orthogonal rotation (fingerprint in the register)",
     "hash-chained audit log with Ed25519-signed checkpoints",
-    "SQLite secure_delete and WAL truncation on erasure; index entries scrubbed",
     "API keys and subject tokens stored as keyed hashes; role-based access",
 )
+
+
+def security_measures(settings: ConsentSettings) -> list[str]:
+    """The register's security measures; the fourth says what the ledger's backend keeps of
+    an erased row (:mod:`consent.residue`)."""
+    return [*_MEASURES[:3], storage_measure(settings.url), *_MEASURES[3:]]
 
 
 class OrderKind(StrEnum):
@@ -89,7 +95,7 @@ def material_fields(
         ),
         "hosting": settings.hosting.model_dump(),
         "retention": retention_rules(settings),
-        "security_measures": list(SECURITY_MEASURES),
+        "security_measures": security_measures(settings),
         "recipients": [r.model_dump() for r in settings.recipients],
     }
 

@@ -52,8 +52,14 @@ def record_current(runtime: Runtime, session: Session) -> KeyEpoch:
 
 
 def next_boundary(runtime: Runtime, session: Session) -> datetime:
-    """When the current epoch key is due to be destroyed: copies made now are readable until."""
-    started = record_current(runtime, session).created_at
+    """When the current epoch key is due to be destroyed: copies made now are readable until.
+
+    The newest epoch the ledger records counts, not only this process's: another worker on a
+    shared ledger may have rotated since this one loaded its keys.
+    """
+    current = record_current(runtime, session)
+    newest = session.scalars(select(KeyEpoch).order_by(KeyEpoch.id.desc()).limit(1)).first()
+    started = (newest or current).created_at
     return started + timedelta(hours=runtime.settings.key_epoch_hours)
 
 

@@ -27,22 +27,24 @@ which is append-only and names pseudonyms that now lead nowhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent import changefeed
+from optinface.consent import changefeed, erasure_journal
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
 from optinface.consent.epochs import next_boundary
+from optinface.consent.errors import SubjectErased
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
@@ -80,9 +82,14 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
 
 
 def erase_subject(
-    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    journaled: bool = False,
 ) -> ErasureReceipt:
-    """Erase everything biometric about ``pseudonym`` and return the signed receipt."""
+    """Erase everything biometric about ``pseudonym`` and return the signed receipt.
+
+    Args:
+        journaled: The erasure journal already names it (a replay after a restore).
+    """
     started = time.perf_counter()
     requested_at = runtime.clock.now()
     with runtime.db.transaction() as session:
@@ -96,13 +103,17 @@ def erase_subject(
     unsearchable_at = runtime.clock.now()
 
     subject_hash = tombstone_hash(runtime.keys, pseudonym)
+    if not journaled:  # before the destruction commits: a restore must never undo it
+        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.JournalEntry(
+            subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
         destroyed = destroy_templates(runtime, session, labels)
-        key_destroyed = session.get(SubjectKey, subject.id) is not None
-        # Copies made before now hold the key wrapped under the current epoch (or an older one,
-        # destroyed by then): they become undecryptable when the current epoch key is.
-        copies_epoch = runtime.keys.epoch
+        key_row = session.get(SubjectKey, subject.id)
+        key_destroyed = key_row is not None
+        # Copies made before now hold the key wrapped under this epoch (or an older one,
+        # destroyed by then): they become undecryptable when the next rotation destroys it.
+        copies_epoch = key_row.epoch if key_row is not None else runtime.keys.epoch
         copies_undecryptable_at = next_boundary(runtime, session)
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
@@ -138,9 +149,7 @@ def erase_subject(
             # Taken with the index file already scrubbed and the rows deleted, in the
             # transaction that commits them together with this receipt: stored iff they are.
             "destroyedAt": runtime.clock.now().isoformat(),
-            "afterDestroyedAt": "the database write-ahead log, which still holds old copies"
-            " of the deleted pages, is checkpointed and truncated (at the latest on the next"
-            " start-up)",
+            "afterDestroyedAt": after_destroyed(runtime.settings.url),
             # Backups and snapshots taken before this erasure: the subject key they hold is
             # wrapped under epoch key ``keyEpoch``, destroyed at the next epoch rotation
             # (``optinface keys epochs`` shows when it was).
@@ -174,6 +183,26 @@ def erase_subject(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),
     )
+
+
+def erase_each(
+    runtime: Runtime, subjects: Iterable[tuple[str, ErasureReason]], *, actor: Actor | None,
+    journaled: bool = False,
+) -> list[ErasureReceipt]:
+    """Erase each (pseudonym, reason) found due; the receipts of those erased here.
+
+    With several workers on one ledger another worker may erase the same subject meanwhile
+    (a start-up finishing an erasure the other is still running); that one is skipped, its
+    receipt is the other worker's.
+    """
+    receipts = []
+    for pseudonym, reason in subjects:
+        try:
+            receipts.append(erase_subject(runtime, pseudonym=pseudonym, reason=reason,
+                                          actor=actor, journaled=journaled))
+        except SubjectErased:
+            continue
+    return receipts
 
 
 def destroy_ended_templates(

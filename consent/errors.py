@@ -140,6 +140,16 @@ class DataDirUnusable(ConsentError):
     code = "data_dir_unusable"
 
 
+class WitnessUnusable(ConsentError):
+    """The witness folder cannot be created or written, or pins another checkpoint key.
+
+    Refused at start: a log whose checkpoints go nowhere outside the data directory, or that
+    another key signs, is no longer checkable by an outsider.
+    """
+
+    code = "witness_unusable"
+
+
 class KeyStoreUnusable(ConsentError):
     """The key store cannot be used: inside the data directory, unreachable, or no token."""
 

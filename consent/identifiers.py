@@ -35,6 +35,7 @@ Name = Annotated[
 """A human-chosen label (an API key's or a purpose's name): one line of printable text."""
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
 
 
 def is_identifier(value: str) -> bool:
@@ -52,3 +53,13 @@ def require_identifiers(**values: str | list[str] | None) -> None:
                 " '_' or '-')",
                 details={"field": field},
             )
+
+
+def require_name(name: str, *, field: str = "name") -> None:
+    """Refuse (``invalid_request``) a name that is empty, too long or holds a control character;
+    for callers that do not come through a :data:`Name` field (the command line)."""
+    if not 0 < len(name) <= MAX_NAME_LENGTH or _NAME.match(name) is None:
+        raise InvalidRequest(
+            f"{field} must be one line of printable text, at most {MAX_NAME_LENGTH} characters",
+            details={"field": field},
+        )

@@ -5,7 +5,10 @@
   the WAL) still holds the wrapped key, and becomes unreadable only when the epoch key that
   wrapped it is destroyed, at the next epoch rotation (:mod:`consent.epochs`, every
   ``OPTINFACE_KEY_EPOCH_HOURS``). Until then a copy plus the key store can decrypt it.
-- ``signing``: Ed25519, signs consent receipts, erasure receipts and audit checkpoints.
+- ``signing``: Ed25519, signs consent receipts and erasure receipts.
+- ``checkpoint``: Ed25519, signs the audit log's checkpoints (C2SP notes) and nothing else, so a
+  receipt signature can never pass for a checkpoint nor the reverse (:mod:`consent.notes`); in
+  the key store, so a copy of the data cannot sign one.
 - ``rotation``: the template-protection rotation (:mod:`engine.protection`).
 - ``index``: encrypts the saved index file (:mod:`engine.index_file`).
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
@@ -28,6 +31,7 @@ from optinface.engine.protection import TemplateProtector
 SIGNING_KEY_NAME = "signing"
 HMAC_KEY_NAME = "hmac"
 ROTATION_KEY_NAME = "rotation"
+CHECKPOINT_KEY_NAME = "checkpoint"
 INDEX_KEY_NAME = "index"
 
 
@@ -39,6 +43,7 @@ class KeyRing:
     epoch: int
     signing: Ed25519PrivateKey
     hmac_key: bytes
+    checkpoint: Ed25519PrivateKey
     index_key: bytes
 
     @classmethod
@@ -51,6 +56,8 @@ class KeyRing:
             signing=Ed25519PrivateKey.from_private_bytes(
                 load_or_create_secret(store, SIGNING_KEY_NAME)),
             hmac_key=load_or_create_secret(store, HMAC_KEY_NAME),
+            checkpoint=Ed25519PrivateKey.from_private_bytes(
+                load_or_create_secret(store, CHECKPOINT_KEY_NAME)),
             index_key=load_or_create_secret(store, INDEX_KEY_NAME),
         )
 

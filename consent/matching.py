@@ -17,9 +17,15 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import Candidate, Decision, MatchResult, Operation
+from optinface.consent.schemas import (
+    Candidate,
+    Decision,
+    MatchingLogic,
+    MatchResult,
+    Operation,
+)
 from optinface.consent.tables import Purpose, Subject, Template
-from optinface.engine.errors import ModelMismatch
+from optinface.engine.errors import EngineError, ModelMismatch
 from optinface.engine.thresholds import Threshold, threshold_for
 
 
@@ -27,6 +33,23 @@ def threshold(runtime: Runtime) -> Threshold:
     """The calibrated threshold of the loaded recognizer at the configured false-match rate."""
     return threshold_for(runtime.settings.thresholds_path, model_id=runtime.pipeline.model_id,
                          fmr=runtime.settings.match_fmr)
+
+
+def matching_logic(runtime: Runtime) -> MatchingLogic:
+    """The matching logic as an access export states it (GDPR art. 15(1)(h))."""
+    try:
+        calibrated: Threshold | None = threshold(runtime)
+    except EngineError:
+        calibrated = None  # not calibrated: matching is refused, and the export says so
+    return MatchingLogic(
+        model_id=runtime.pipeline.model_id,
+        threshold=calibrated.threshold if calibrated else None,
+        fmr=calibrated.fmr if calibrated else None,
+        fnmr=calibrated.fnmr if calibrated else None,
+        description="your photo becomes a 512-number template (ArcFace); a probe photo is"
+        " compared by cosine similarity with the templates of people who consented to the"
+        " search's purpose; only scores at or above the threshold are candidates, and a"
+        " candidate is never a decision on its own")
 
 
 def _gates(runtime: Runtime, session: Session, *, purpose_id: str,
@@ -99,8 +122,11 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates)
         runtime.audit(session, Entry(
             action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
-            purpose=purpose_id, subjects=list(best),
+            # A verify involves its claimed subject whatever the outcome: named, so their
+            # access export shows a no_match too. Scores at 2 decimals, for the export.
+            purpose=purpose_id, subjects=list(best) if subject is None else [subject],
             probe_sha256=probe_sha256,
             details={"probe_consent_id": probe_consent_id, "k": k,
-                     "claimed_subject": subject, "gallery_size": len(allowed)}))
+                     "claimed_subject": subject, "gallery_size": len(allowed),
+                     "scores": {p: round(v, 2) for p, v in best.items()}}))
         return result

@@ -35,8 +35,7 @@ from optinface.consent.tables import (
 def consent_status(consent: Consent, *, now: datetime) -> ConsentStatus:
     """The status that counts now: a stored ``active`` consent past its expiry, or past its
     purposes' retention, is expired."""
-    if consent.status == ConsentStatus.ACTIVE and min(consent.expires_at,
-                                                      consent.retained_until) <= now:
+    if consent.status == ConsentStatus.ACTIVE and consent.ends_at <= now:
         return ConsentStatus.EXPIRED
     return ConsentStatus(consent.status)
 
@@ -104,8 +103,7 @@ def require_operation(purpose: Purpose, operation: Operation) -> None:
 def in_force(now: datetime) -> ColumnElement[bool]:
     """A consent that can authorise something now: not withdrawn, not expired, and within its
     purposes' retention."""
-    return and_(Consent.status == ConsentStatus.ACTIVE, Consent.expires_at > now,
-                Consent.retained_until > now)
+    return and_(Consent.status == ConsentStatus.ACTIVE, Consent.ends_at > now)
 
 
 def _active_consents_for(purpose_id: str, now: datetime) -> Select[int | None]:
@@ -196,12 +194,17 @@ def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[i
     return set(session.scalars(query))
 
 
+def limit_reason(consent: Consent) -> ErasureReason:
+    """Which of its two limits ends a consent at ``Consent.ends_at``: retention or expiry."""
+    return (ErasureReason.RETENTION if consent.retained_until < consent.expires_at
+            else ErasureReason.EXPIRY)
+
+
 def ended_reason(consent: Consent) -> ErasureReason:
     """Why a consent no longer in force ended: withdrawal, or whichever limit came first."""
     if consent.withdrawn_at is not None:
         return ErasureReason.WITHDRAWAL
-    return (ErasureReason.RETENTION if consent.retained_until < consent.expires_at
-            else ErasureReason.EXPIRY)
+    return limit_reason(consent)
 
 
 def subjects_with_consent_ended(
@@ -223,6 +226,6 @@ def subjects_with_consent_ended(
     ended = []
     for subject in subjects:
         last = max(subject.consents,
-                   key=lambda c: c.withdrawn_at or min(c.expires_at, c.retained_until))
+                   key=lambda c: c.withdrawn_at or c.ends_at)
         ended.append((subject.pseudonym, ended_reason(last)))
     return ended

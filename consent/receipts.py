@@ -48,7 +48,7 @@ def published_key(public_key: str) -> PublishedKey:
     return PublishedKey(
         key_id=f"ed25519:{fingerprint}",
         public_key=public_key,
-        signs=["consent receipts", "withdrawal receipts", "erasure receipts", "audit checkpoints"],
+        signs=["consent receipts", "withdrawal receipts", "erasure receipts"],
     )
 
 

@@ -13,6 +13,10 @@ nothing allows keeping, until some later sweep. Likewise the templates of a cons
 while another keeps their subject are destroyed here. After this, every template row is in the
 index or belongs to another model (kept for re-enrolment, see ``indexable_labels``).
 
+Before anything else, the erasures the journal in the witness directory records and this
+database does not (a copy restored from before them, see :mod:`consent.erasure_journal`) are
+made again.
+
 Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
 from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
 the subjects kept, to enrol again (``subject_keys_lost``).
@@ -29,11 +33,12 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
     destroy_templates,
-    erase_subject,
+    erase_each,
     excluded_subjects,
 )
 from optinface.consent.keys import KeyRing
@@ -55,6 +60,11 @@ def reconcile(
     """
     now = runtime.clock.now()
     runtime.db.checkpoint()
+    # A restored copy first loses every subject erased after it was taken.
+    replayed = erasure_journal.pending(runtime)
+    erase_each(runtime, replayed, actor=None, journaled=True)
+    with runtime.db.transaction() as session:
+        withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
@@ -63,8 +73,7 @@ def reconcile(
             for pseudonym in excluded_subjects(session)
         ]
         ended = subjects_with_consent_ended(session, now=now)
-    for pseudonym, reason in interrupted + ended:
-        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=None)
+    erase_each(runtime, interrupted + ended, actor=None)
     with runtime.db.transaction() as session:
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
@@ -87,6 +96,8 @@ def reconcile(
             consents_ended_erased=len(ended),
             templates_destroyed=templates_destroyed,
             subject_keys_lost=lost,
+            erasures_replayed=len(replayed),
+            withdrawals_replayed=len(withdrawals_replayed),
             index_discarded=index_discarded,
         )
         runtime.audit(

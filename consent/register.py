@@ -84,7 +84,7 @@ def build_register(
         database_location=make_url(settings.url).render_as_string(hide_password=True),
         hosting=settings.hosting,
         retention_rules=declaration.retention_rules(settings),
-        security_measures=list(declaration.SECURITY_MEASURES),
+        security_measures=declaration.security_measures(settings),
         rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),
         signing_keys=[published_key(public_key)],

@@ -15,17 +15,12 @@ from sqlalchemy.orm import Session, selectinload
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
+from optinface.consent.policies import limit_reason
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
-
-
-def _kept_until(consent: Consent) -> tuple[datetime, ErasureReason]:
-    if consent.retained_until < consent.expires_at:
-        return consent.retained_until, ErasureReason.RETENTION
-    return consent.expires_at, ErasureReason.EXPIRY
 
 
 def due_for_erasure(
@@ -50,11 +45,10 @@ def due_for_erasure(
         for consent in subject.consents:
             if consent.status != ConsentStatus.ACTIVE:
                 continue
-            kept_until = _kept_until(consent)
-            if kept_until[0] <= now:
+            if consent.ends_at <= now:
                 consent.status = ConsentStatus.EXPIRED
                 expired += 1
-            deadlines.append(kept_until)
+            deadlines.append((consent.ends_at, limit_reason(consent)))
         deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
         if subject.last_interaction_at + interaction_limit < deadline:
             deadline = subject.last_interaction_at + interaction_limit

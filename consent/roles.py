@@ -38,6 +38,10 @@ class Permission(StrEnum):
     READ_REGISTER = "read_register"
     DECLARE = "declare"
     READ_LEDGER = "read_ledger"
+    REQUEST_RIGHTS = "request_rights"  # record a rights request (the subject's side)
+    ANSWER_REQUESTS = "answer_requests"  # see and answer rights requests (reviewer, admin)
+    MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
+    READ_INCIDENTS = "read_incidents"  # the incident register and its notices
 
 
 # Acts that create or end a legal basis: the person's own, signed with their passkey. No
@@ -55,6 +59,7 @@ _SUBJECT_SIDE = {
     Permission.OPEN_CAPTURE,
     Permission.ERASE,
     Permission.EXPORT,
+    Permission.REQUEST_RIGHTS,
 }
 
 # Searching is the researcher's alone: an administrator runs the system but never looks people up.
@@ -82,6 +87,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_LEDGER,
             # A compliance reviewer answers access requests and checks what is held (issue 4).
             Permission.EXPORT,
+            Permission.ANSWER_REQUESTS,
+            Permission.READ_INCIDENTS,
         }
     ),
     # The desk opens capture sessions and uploads the approved photo; the subject approves.

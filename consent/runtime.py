@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import Entry, append
+from optinface.consent.audit import AuditLog, Entry, append
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
@@ -34,16 +34,16 @@ class Runtime:
     clock: Clock
     pipeline: FacePipeline
     protector: TemplateProtector
+    log: AuditLog
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
-        """Chain ``entry`` into the log inside ``session``'s transaction."""
-        return append(
-            session,
-            entry,
-            now=self.clock.now(),
-            keys=self.keys,
-            checkpoint_every=self.settings.audit_checkpoint_every,
-        )
+        """Chain ``entry`` into the log inside ``session``'s transaction; every
+        ``audit_checkpoint_every`` events, sign a checkpoint (witnessed once committed)."""
+        now = self.clock.now()
+        event = append(session, entry, now=now)
+        if event.seq % self.settings.audit_checkpoint_every == 0:
+            self.log.checkpoint(session, now=now)
+        return event

@@ -474,6 +474,8 @@ class ReconcileReport(BaseModel):
     consents_ended_erased: int  # no consent in force any more: erased on start-up
     templates_destroyed: int = 0  # their own consent ended, another keeps the subject
     subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
+    erasures_replayed: int = 0  # erased after the restored copy was taken: erased again
+    withdrawals_replayed: int = 0  # consents withdrawn after it: withdrawn again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 
@@ -529,16 +531,53 @@ class AuditPage(BaseModel):
 class ChainStatus(BaseModel):
     ok: bool
     events: int
-    checkpoints: int
+    checkpoints: int = Field(description="Signed checkpoint rows checked.")
+    witnessed: int = Field(default=0, description="Checkpoints from the witness folder (and"
+                           " files given to the CLI) checked.")
+    root_hash: str = Field(default="", description="Base64 RFC 6962 root over every event.")
     first_bad_sequence: int | None
+    problem: str | None = Field(default=None, description="The first inconsistency, in words.")
 
 
-class CheckpointPublic(_Public):
+class CheckpointPublic(BaseModel):
+    """A signed tree head a reviewer can keep and check without optinface.
+
+    ``note`` is the C2SP checkpoint (origin, tree size, base64 root hash, Ed25519 signature);
+    the other fields repeat it for reading, plus the chain hash and time of the last event it
+    covers, which the root commits to. Check it with ``optinface audit verify --against FILE``
+    or any C2SP note verifier given ``verifier_key``.
+    """
+
+    type: str = "optinface-audit-checkpoint/v1"
+    origin: str
+    seq: int = Field(description="The tree size: the sequence number of the last event.")
+    tree_size: int
+    root_hash: str = Field(description="Base64 RFC 6962 Merkle root over events 1..seq.")
+    head_hash: str = Field(description="The hash-chain hash of event seq (hex).")
+    at: str = Field(description="When event seq was recorded (ISO 8601).")
+    key_id: str = Field(description="The note key hash (hex), as in the signature line.")
+    verifier_key: str = Field(description="The C2SP verifier key: name+keyhash+key.")
+    note: str = Field(description="The signed note itself.")
+
+
+class ConsistencyProof(BaseModel):
+    """That the log of ``second_size`` events extends the one of ``first_size`` (RFC 9162
+    2.1.4): check it against the roots of two signed checkpoints you hold, not these."""
+
+    first_size: int
+    second_size: int
+    first_root: str = Field(description="Base64 root of the first tree, as the log has it now.")
+    second_root: str = Field(description="Base64 root of the second tree.")
+    proof: list[str] = Field(description="Base64 hashes (RFC 9162 2.1.4.1).")
+
+
+class InclusionProof(BaseModel):
+    """That event ``seq`` is leaf ``seq - 1`` of the tree in the export's checkpoint."""
+
     seq: int
-    hash: str
-    signature: str
-    public_key: str
-    at: datetime
+    leaf_index: int
+    tree_size: int
+    audit_path: list[str] = Field(description="Base64 hashes, bottom up (RFC 9162 2.1.3).")
 
 
 class PrivacyStatement(BaseModel):
@@ -549,16 +588,148 @@ class PrivacyStatement(BaseModel):
     retention_rules: list[str]
 
 
+# Rights requests ------------------------------------------------------------------------------
+class RightKind(StrEnum):
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"
+
+
+class RightsRequestCreate(BaseModel):
+    kind: RightKind
+    channel: str = Field(default="api", min_length=1, max_length=50,
+                         description="How it arrived: api, portal, e-mail, letter...")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RightsRequestAnswer(BaseModel):
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+class RightsRequestPublic(BaseModel):
+    id: str
+    subject: str
+    kind: str
+    channel: str
+    note: str | None
+    received_at: datetime
+    due_at: datetime = Field(description="Received + 30 days (P-39.1 s. 32; GDPR art. 12(3)).")
+    status: str
+    answer: str | None
+    answered_at: datetime | None
+    overdue: bool = Field(description="Past the deadline, unanswered or answered late.")
+
+
+# Incidents ------------------------------------------------------------------------------------
+class IncidentCreate(BaseModel):
+    """Every field the Québec register (reg. A-2.1 r. 3.1 s. 7) and GDPR art. 33(3) ask for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=4000, description="What happened.")
+    circumstances: str = Field(min_length=1, max_length=4000, description="How, and the cause.")
+    occurred_from: AwareDatetime
+    occurred_until: AwareDatetime | None = None
+    became_aware_at: AwareDatetime = Field(description="Starts the 72-hour clock.")
+    data_categories: list[str] = Field(min_length=1, description="e.g. face templates.")
+    subjects_affected: int | None = Field(default=None, ge=0)
+    affected_is_estimate: bool = False
+    quebec_residents: int | None = Field(default=None, ge=0)
+    involves_templates: bool = True
+    risk_of_serious_injury: bool = Field(
+        default=True, description="Presumed when templates are involved (see downgrade_reason).")
+    risk_assessment: str = Field(min_length=1, max_length=4000,
+                                 description="Sensitivity, consequences, likelihood.")
+    downgrade_reason: str | None = Field(default=None, max_length=4000)
+    measures_taken: str = Field(min_length=1, max_length=4000)
+    measures_suggested: str = Field(min_length=1, max_length=4000,
+                                    description="What the persons can do to reduce the risk.")
+
+
+class IncidentPublic(BaseModel):
+    id: str
+    description: str
+    circumstances: str
+    occurred_from: datetime
+    occurred_until: datetime | None
+    became_aware_at: datetime
+    data_categories: list[str]
+    subjects_affected: int | None
+    affected_is_estimate: bool
+    quebec_residents: int | None
+    involves_templates: bool
+    risk_of_serious_injury: bool
+    risk_assessment: str
+    downgrade_reason: str | None
+    measures_taken: str
+    measures_suggested: str
+    recorded_at: datetime
+    keep_until: datetime = Field(description="At least 5 years after awareness.")
+    notify_by: datetime = Field(description="Awareness + 72 hours (GDPR art. 33(1)).")
+    regulator_notified_at: datetime | None
+    subjects_notified_at: datetime | None
+    hours_left: float | None = Field(description="Until notify_by; negative once late.")
+    notification_overdue: bool
+
+
+class IncidentNotice(BaseModel):
+    incident_id: str
+    audience: str
+    text: str
+    generated_at: datetime
+
+
 # Access ---------------------------------------------------------------------------------------
+class MatchingLogic(BaseModel):
+    """GDPR art. 15(1)(h): how a face is compared, and how often it errs."""
+
+    model_id: str
+    threshold: float | None
+    fmr: float | None = Field(description="False-match rate the threshold was calibrated for.")
+    fnmr: float | None = Field(description="False non-match rate measured at that threshold.")
+    description: str
+
+
+class RetentionDate(BaseModel):
+    what: str
+    until: datetime
+    rule: str
+
+
+class SearchInvolvement(BaseModel):
+    """One verify or identify that involved the subject, whatever its outcome."""
+
+    seq: int
+    at: str
+    operation: str
+    outcome: str = Field(description="For you: match, no_match, or refused with its code.")
+    purpose: str | None
+    actor_key_id: str | None
+    actor_role: str | None
+    score: float | None = Field(description="Your score, rounded to 2 decimals, when known.")
+
+
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
     controller_contact: str
     accountability: Accountability
+    purposes: list[PurposePublic] = Field(description="The texts of the purposes consented to.")
+    recipients: list[Recipient]
+    source: str
+    retention: list[RetentionDate]
+    matching_logic: MatchingLogic
+    searches: list[SearchInvolvement]
+    rights_requests: list[RightsRequestPublic]
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
     events: list[AuditEventPublic]
+    checkpoint: CheckpointPublic | None = Field(
+        default=None, description="The signed tree head the inclusion proofs lead to.")
+    inclusion_proofs: list[InclusionProof] = Field(
+        default=[], description="One per event: proof that it is in the signed log.")
 
 
 # Register and reviewer views ------------------------------------------------------------------
@@ -592,6 +763,9 @@ class PublishedKey(BaseModel):
     algorithm: Literal["Ed25519"] = "Ed25519"
     public_key: str = Field(description="The raw public key, base64.")
     signs: list[str]
+    verifier_key: str | None = Field(
+        default=None, description="For the checkpoint key: its C2SP note verifier key"
+        " (name+keyhash+key), what `optinface audit verify --public-key` and tlog tools take.")
 
 
 class Register(BaseModel):
@@ -649,4 +823,9 @@ class ConsentLedger(BaseModel):
     consents: list[ConsentPublic]
 
 
-ExportFormat = Literal["md", "html"]
+class ExportFormat(StrEnum):
+    """How an access export is written: as data (JSON) or as a page (Markdown, HTML)."""
+
+    JSON = "json"
+    MD = "md"
+    HTML = "html"

@@ -28,23 +28,28 @@ from optinface.consent import (
     enrolment,
     enrolment_links,
     epochs,
+    incidents,
     ledger,
     matching,
     probe_consent,
     purpose_withdrawal,
+    rights_requests,
     rotation,
     subject_acts,
+    transparency,
 )
 from optinface.consent.accountability import accountability
-from optinface.consent.audit import AuditAction, Entry, sign_checkpoint, verify_chain
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
+from optinface.consent.incidents import Audience
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
+from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
@@ -70,10 +75,14 @@ from optinface.consent.schemas import (
     ConsentGiven,
     ConsentLedger,
     ConsentPublic,
+    ConsistencyProof,
     EnrolmentLink,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    IncidentCreate,
+    IncidentNotice,
+    IncidentPublic,
     KeyEpochPublic,
     KeyName,
     LinkSecret,
@@ -95,6 +104,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    RightsRequestCreate,
+    RightsRequestPublic,
     SearchCount,
     SignedIn,
     SubjectAct,
@@ -144,6 +155,7 @@ def _wire(
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
     keys = KeyRing.open(open_key_store(settings))
+    log = transparency.open_audit_log(settings, keys)
     db = Database(settings.url)
     db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
@@ -152,7 +164,7 @@ def _wire(
                                          key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=load_protector(keys.store),
+                      protector=load_protector(keys.store), log=log,
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
@@ -220,12 +232,14 @@ class OptinFace:
             lock.release()
             raise
         logger.info("optinface open: %s", service.last_reconcile)
+        service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
             self.flush_auth_failures()
+            self.witness_audit()  # after the last events: the witness holds the whole log
             if self.replica is not None:
                 self.replica.close()  # stops following; saves the index and its feed position
             else:
@@ -240,6 +254,12 @@ class OptinFace:
         """The detector and recognizer in use."""
         return self.runtime.pipeline
 
+    def witness_audit(self) -> None:
+        """Sign the log's head and copy it to the witness folder, if it moved since the last
+        witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
+        with self.runtime.db.transaction() as session:
+            self.runtime.log.witness_head(session, now=self.clock.now())
+
     @property
     def index(self) -> VectorIndex:
         """The live search index (a cache of the ledger's templates)."""
@@ -247,12 +267,14 @@ class OptinFace:
 
     @property
     def public_key(self) -> str:
-        """The Ed25519 public key that checks every receipt and checkpoint this service signs."""
+        """The Ed25519 public key that checks every receipt this service signs (checkpoints have
+        their own key: :meth:`published_keys`)."""
         return self.runtime.keys.public_key
 
     def published_keys(self) -> list[PublishedKey]:
         """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
-        return [published_key(self.public_key)]
+        return [published_key(self.public_key),
+                transparency.published_checkpoint_key(self.runtime.log)]
 
     def _read(self) -> AbstractContextManager[Session]:
         return self.runtime.db.transaction()
@@ -468,6 +490,13 @@ class OptinFace:
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
                                 purpose_withdrawal=narrowed)
 
+    def is_erased(self, pseudonym: str) -> bool:
+        """Whether ``pseudonym`` has a tombstone: the portal tells a volunteer whose session
+        outlived their record, instead of asking them to log in again. Says nothing else."""
+        with self._read() as session:
+            found = activity.tombstone(session, tombstone_hash(self.runtime.keys, pseudonym))
+            return found is not None
+
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
         """The subject's signed receipts of purposes withdrawn from consents they keep."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
@@ -558,8 +587,55 @@ class OptinFace:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
                                               subjects=[subject]))
-            return access.build_export(session, subject=row, settings=self.settings,
-                                       public_key=self.public_key, now=now)
+            export = access.build_export(session, subject=row, settings=self.settings,
+                                         public_key=self.public_key,
+                                         logic=matching.matching_logic(self.runtime), now=now)
+            return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
+
+    def request_right(self, *, actor: Actor, subject: str,
+                      body: RightsRequestCreate) -> RightsRequestPublic:
+        """Record a rights request; it is due in 30 days (see :mod:`consent.rights_requests`)."""
+        authorize(actor, Permission.REQUEST_RIGHTS, subject=subject)
+        return rights_requests.request(self.runtime, actor=actor, pseudonym=subject, body=body)
+
+    def answer_right(self, *, actor: Actor, request_id: str, answer: str) -> RightsRequestPublic:
+        """Record the answer to a rights request (a late answer stays flagged overdue)."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        return rights_requests.answer(self.runtime, actor=actor, request_id=request_id,
+                                      answer=answer)
+
+    def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
+        """Every request with its deadline, open ones first; ``overdue`` flags a late one."""
+        authorize(actor, Permission.ANSWER_REQUESTS)
+        with self._read() as session:
+            return rights_requests.all_requests(session, now=self.clock.now())
+
+    # Incidents --------------------------------------------------------------------------------
+    def record_incident(self, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:
+        """Record a confidentiality incident; its 72-hour clock starts at awareness."""
+        authorize(actor, Permission.MANAGE_INCIDENTS)
+        return incidents.record(self.runtime, actor=actor, body=body)
+
+    def incident_notified(self, *, actor: Actor, incident_id: str,
+                          audience: Audience) -> IncidentPublic:
+        """Record that the regulator, or the persons concerned, were notified now."""
+        authorize(actor, Permission.MANAGE_INCIDENTS)
+        return incidents.mark_notified(self.runtime, actor=actor, incident_id=incident_id,
+                                       audience=audience)
+
+    def incidents(self, *, actor: Actor) -> list[IncidentPublic]:
+        """The incident register, newest first, each with its notification clock."""
+        authorize(actor, Permission.READ_INCIDENTS)
+        with self._read() as session:
+            return incidents.all_incidents(session, now=self.clock.now())
+
+    def incident_notice(self, *, actor: Actor, incident_id: str,
+                        audience: Audience) -> IncidentNotice:
+        """The notice for the regulator or for the persons concerned, from the record."""
+        authorize(actor, Permission.READ_INCIDENTS)
+        with self._read() as session:
+            return incidents.notice(session, incident_id=incident_id, audience=audience,
+                                    settings=self.settings, now=self.clock.now())
 
     def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
         """The export as JSON, Markdown or HTML."""
@@ -628,20 +704,25 @@ class OptinFace:
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
-            report = verify_chain(session, keys=self.runtime.keys)
-        return ChainStatus(ok=report.ok, events=report.events, checkpoints=report.checkpoints,
-                           first_bad_sequence=report.first_bad_sequence)
+            return transparency.verify_running(session, self.runtime.log)
+
+    def audit_consistency(self, *, actor: Actor, first: int,
+                          second: int | None = None) -> ConsistencyProof:
+        """Proof that the log of ``second`` events (default: all) extends the one of ``first``:
+        a reviewer holding two checkpoints checks it without reading the log."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return transparency.consistency(session, first=first, second=second)
 
     def audit_checkpoint(self, *, actor: Actor) -> CheckpointPublic:
-        """Sign the log's head now; the answer is a checkpoint a reviewer can keep."""
+        """A signed checkpoint of the log up to this request, also witnessed: for a reviewer
+        to keep and later check with ``optinface audit verify --against``."""
         authorize(actor, Permission.CHECKPOINT_AUDIT)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
-            event = self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
-            checkpoint = sign_checkpoint(session, event, now=now, keys=self.runtime.keys)
-            return CheckpointPublic(seq=checkpoint.seq, hash=checkpoint.hash,
-                                    signature=checkpoint.signature, public_key=self.public_key,
-                                    at=checkpoint.at)
+            self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
+            row = self.runtime.log.checkpoint(session, now=now)
+            return transparency.checkpoint_public(session, row, self.runtime.log)
 
     def register(self, *, actor: Actor | None = None) -> Register:
         """The register of the biometric database, generated from the live system."""

@@ -122,8 +122,11 @@ class ConsentSettings(EngineSettings):
     quebec_min_age: int = Field(default=14, ge=14)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
     retention_years_after_last_interaction: int = Field(default=3, ge=1)
-    subject_token_days: int = Field(default=365, ge=1)
+    # A subject's credential must outlive their longest consent, or they could not withdraw it.
+    subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    # While events happen, the witness folder is never more than this far behind the log.
+    audit_witness_interval_seconds: float = Field(default=60, gt=0)
     auth_failure_audit_seconds: int = Field(
         default=60,
         ge=1,
@@ -149,6 +152,15 @@ class ConsentSettings(EngineSettings):
     )
     enrolment_link_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     challenge_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _token_outlives_consent(self) -> ConsentSettings:
+        if self.subject_token_days < self.max_consent_days:
+            raise ValueError(
+                f"subject_token_days ({self.subject_token_days}) must be at least"
+                f" max_consent_days ({self.max_consent_days}): a subject must be able to"
+                " withdraw or erase for as long as any consent of theirs lasts")
+        return self
 
     @model_validator(mode="after")
     def _default_locations(self) -> ConsentSettings:

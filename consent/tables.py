@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -23,7 +24,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
+    type_coerce,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -159,6 +163,18 @@ class Consent(Base):
 
     subject: Mapped[Subject | None] = relationship(back_populates="consents")
     purposes: Mapped[list[Purpose]] = relationship(secondary=consent_purposes)
+
+    @hybrid_property
+    def ends_at(self) -> datetime:
+        """When the consent stops authorising anything unless withdrawn first: the earlier of
+        its expiry and its purposes' retention. The one definition, in Python and in SQL."""
+        return min(self.expires_at, self.retained_until)
+
+    @ends_at.inplace.expression
+    @classmethod
+    def _ends_at_expression(cls) -> ColumnElement[datetime]:
+        return type_coerce(case((cls.retained_until < cls.expires_at, cls.retained_until),
+                                else_=cls.expires_at), UtcDateTime)
 
 
 class Template(Base):
@@ -312,6 +328,12 @@ class AuditEvent(Base):
 
 
 class AuditCheckpoint(Base):
+    """A signed tree head: ``seq`` is the tree size, ``hash`` the chain hash of event ``seq``.
+
+    ``note`` is the C2SP signed note (origin, size, root hash and signature); rows from before
+    migration 0010 have none and were signed over (seq, hash) by the receipt key.
+    """
+
     __tablename__ = "audit_checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -319,6 +341,7 @@ class AuditCheckpoint(Base):
     hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Tombstone(Base):
@@ -389,3 +412,53 @@ class IndexChange(Base):
     op: Mapped[str] = mapped_column(String(10))
     template_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RightsRequest(Base):
+    """A request to exercise a right, with its 30-day deadline (consent.rights_requests)."""
+
+    __tablename__ = "rights_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # NULL once the subject is erased; subject_ref then still names the pseudonym's request.
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="SET NULL"), index=True
+    )
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class Incident(Base):
+    """A confidentiality incident: the register kept at least 5 years (consent.incidents)."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    circumstances: Mapped[str] = mapped_column(Text)
+    occurred_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    occurred_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    became_aware_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    data_categories: Mapped[list[str]] = mapped_column(JSON)
+    subjects_affected: Mapped[int | None] = mapped_column(Integer)
+    affected_is_estimate: Mapped[bool] = mapped_column(Boolean)
+    quebec_residents: Mapped[int | None] = mapped_column(Integer)
+    involves_templates: Mapped[bool] = mapped_column(Boolean)
+    risk_of_serious_injury: Mapped[bool] = mapped_column(Boolean)
+    risk_assessment: Mapped[str] = mapped_column(Text)
+    downgrade_reason: Mapped[str | None] = mapped_column(Text)
+    measures_taken: Mapped[str] = mapped_column(Text)
+    measures_suggested: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(40))
+    keep_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    regulator_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    subjects_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

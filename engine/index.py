@@ -8,7 +8,8 @@ label in place). Fillers stay live in the graph, which keeps hnswlib's set of de
 between operations: that is what guarantees the next replacement lands in exactly the slot just
 freed, and it costs one graph update per removal instead of a rebuild (12-22 minutes at 1M).
 
-Next to the graph the index keeps an exact float32 copy of the live vectors, one row per label.
+Next to the graph the index keeps an exact float32 copy of the live vectors, one row per label
+(:class:`engine.vector_store.VectorStore`).
 It serves the exact pass over a small ``allowed`` gallery (hnswlib's filtered search explores a
 large part of the graph when most of it is filtered out, and ``get_items`` costs 25-50 us
 a vector) and the scoring of the graph's answers, so both paths score with the same float32
@@ -31,10 +32,9 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import tempfile
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,7 @@ from optinface.engine.files import (
 )
 from optinface.engine.settings import EngineSettings
 from optinface.engine.types import SearchHit, Vector
+from optinface.engine.vector_store import VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,6 @@ one. It is only faster past ~15k rows, where its recall@10 is down to 0.90.
 """
 
 _UNIT_TOLERANCE = 1e-5  # re-normalising a unit row only adds rounding noise to its bytes
-_CHUNK_ROWS = 1024  # gather this many rows at a time: a 2 MiB scratch stays in cache
-_LABEL = struct.Struct("<Q")  # hnswlib stores a label as a little-endian size_t
 
 
 class HnswIndex:
@@ -133,7 +132,7 @@ class HnswIndex:
         self._save_lock = threading.Lock()  # one save at a time: a scrub must hit its own file
         self._rng = np.random.default_rng()
         self._graph = self._new_graph(max_elements)
-        self._store = _VectorStore(dim, max_elements)
+        self._store = VectorStore(dim, max_elements)
         self._fillers: list[int] = []
         self._next_filler = RESERVED_LABELS
         self._saved: _SavedFile | None = None
@@ -375,7 +374,7 @@ class HnswIndex:
         fillers = labels >= RESERVED_LABELS
         row_labels = labels.astype(np.int64)
         row_labels[fillers] = -1
-        store = _VectorStore.adopt(row_labels, vectors)
+        store = VectorStore.adopt(row_labels, vectors)
         with self._lock:
             self._store.erase(self._store.labels())
             self._graph, self._store = graph, store
@@ -462,7 +461,7 @@ class HnswIndex:
             return  # not in the file: nothing of it to destroy there
         slot = saved.slots.pop(label) if new_label != label else saved.slots[label]
         self._pending_scrubs.append(index_file.Write(
-            saved.layout.element_offset(slot), row.tobytes() + _LABEL.pack(new_label)))
+            saved.layout.element_offset(slot), row.tobytes() + index_file.LABEL.pack(new_label)))
 
     def _reserve(self, extra: int) -> None:
         """Grow the graph's capacity (doubling) so ``extra`` new slots fit."""
@@ -540,7 +539,7 @@ class HnswIndex:
                 layout, labels, vectors = index_file.elements(descriptor, length, self._dim)
             finally:
                 os.close(descriptor)
-        _check_layout(graph, labels, vectors)
+        index_file.check_layout(graph, labels, vectors)
         graph.set_ef(self._ef_search)
         return graph, layout, labels, vectors
 
@@ -572,92 +571,6 @@ def _write_all(descriptor: int, block: bytes) -> None:
         view = view[os.write(descriptor, view):]
 
 
-class _VectorStore:
-    """The exact float32 copy of the live vectors: one row per label, zeroed on removal."""
-
-    def __init__(self, dim: int, capacity: int) -> None:
-        self._matrix = np.zeros((capacity, dim), dtype=np.float32)
-        self._row_labels = np.full(capacity, -1, dtype=np.int64)
-        self._row_of: dict[int, int] = {}
-        self._free = list(range(capacity - 1, -1, -1))
-        # Reused for every gathered chunk and zeroed after use, so gathering leaves no copies.
-        self._scratch = np.zeros((_CHUNK_ROWS, dim), dtype=np.float32)
-
-    @classmethod
-    def adopt(cls, row_labels: NDArray[np.int64], matrix: NDArray[np.float32]) -> _VectorStore:
-        """A store over ``matrix`` itself (no copy); rows labelled -1 are zeroed and free."""
-        store = cls(matrix.shape[1], 0)
-        free = row_labels < 0
-        matrix[free] = 0
-        store._matrix, store._row_labels = matrix, row_labels
-        store._row_of = {int(label): row for row, label in enumerate(row_labels) if label >= 0}
-        store._free = np.flatnonzero(free)[::-1].tolist()
-        return store
-
-    def __len__(self) -> int:
-        return len(self._row_of)
-
-    def __contains__(self, label: int) -> bool:
-        return label in self._row_of
-
-    def labels(self) -> set[int]:
-        return set(self._row_of)
-
-    def put(self, labels: Sequence[int], vectors: NDArray[np.float32]) -> None:
-        rows = np.fromiter((self._row_for(label) for label in labels), dtype=np.int64,
-                           count=len(labels))
-        self._matrix[rows] = vectors
-        self._row_labels[rows] = labels
-
-    def erase(self, labels: Iterable[int]) -> None:
-        rows = [self._row_of.pop(label) for label in labels]
-        self._matrix[rows] = 0
-        self._row_labels[rows] = -1
-        self._free.extend(rows)
-
-    def rows(self, labels: Iterable[int]) -> NDArray[np.int64]:
-        """The rows of the live labels among ``labels``; others are skipped."""
-        row_of = self._row_of
-        return np.fromiter((row_of[label] for label in labels if label in row_of),
-                           dtype=np.int64)
-
-    def live_rows(self) -> NDArray[np.int64]:
-        return np.flatnonzero(self._row_labels >= 0)
-
-    def labels_at(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
-        return self._row_labels[rows]
-
-    def scores(self, rows: NDArray[np.int64], query: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Exact inner products of ``query`` with the given rows, gathered chunk by chunk."""
-        scores = np.empty(len(rows), dtype=np.float32)
-        scratch = self._scratch
-        for start in range(0, len(rows), _CHUNK_ROWS):
-            chunk = rows[start:start + _CHUNK_ROWS]
-            gathered = scratch[: len(chunk)]
-            np.take(self._matrix, chunk, axis=0, out=gathered)
-            np.matmul(gathered, query, out=scores[start:start + len(chunk)])
-        scratch[: min(len(rows), _CHUNK_ROWS)] = 0
-        return scores
-
-    def _row_for(self, label: int) -> int:
-        row = self._row_of.get(label)
-        if row is None:
-            if not self._free:
-                self._grow()
-            row = self._row_of[label] = self._free.pop()
-        return row
-
-    def _grow(self) -> None:
-        old_matrix, old_labels = self._matrix, self._row_labels
-        capacity = max(2 * len(old_matrix), _CHUNK_ROWS)
-        self._matrix = np.zeros((capacity, old_matrix.shape[1]), dtype=np.float32)
-        self._matrix[: len(old_matrix)] = old_matrix
-        self._row_labels = np.full(capacity, -1, dtype=np.int64)
-        self._row_labels[: len(old_labels)] = old_labels
-        self._free.extend(range(capacity - 1, len(old_matrix) - 1, -1))
-        old_matrix.fill(0)
-
-
 def _last_row_per_label(labels: Sequence[int], n_rows: int) -> dict[int, int]:
     """Map each label to the index of its last row in the batch, after checking the labels."""
     if len(labels) != n_rows:
@@ -670,14 +583,3 @@ def _last_row_per_label(labels: Sequence[int], n_rows: int) -> dict[int, int]:
         batch.pop(value, None)  # re-insert so the order follows the last occurrence
         batch[value] = position
     return batch
-
-
-def _check_layout(graph: hnswlib.Index, labels: NDArray[np.uint64],
-                  vectors: NDArray[np.float32]) -> None:
-    """Cross-check the parsed elements against hnswlib, in case its file layout moved."""
-    if graph.get_current_count() != len(labels):
-        raise IndexCorrupt("index payload element count does not match hnswlib's")
-    probes = sorted({0, len(labels) // 2, len(labels) - 1}) if len(labels) else []
-    for probe in probes:
-        if not np.array_equal(graph.get_items([int(labels[probe])])[0], vectors[probe]):
-            raise IndexCorrupt("index payload layout does not match this hnswlib version")

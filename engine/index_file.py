@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import hnswlib
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from numpy.typing import NDArray
@@ -56,6 +57,8 @@ _TRAILER = struct.Struct("<8sIIQQ32s")  # magic, version, dim, payload length, s
 _NONCE = 16
 _MAC = 32
 _ENTRY = _NONCE + _MAC  # one table entry: the segment's nonce and its HMAC
+LABEL = struct.Struct("<Q")
+"""How hnswlib stores an element's label: a little-endian size_t after its vector."""
 _MAC_HEAD = struct.Struct("<QQ")  # segment number, payload length: a segment cannot move
 # hnswlib 0.8.0 saveIndex header: offsetLevel0, max_elements, cur_element_count,
 # size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M,
@@ -399,3 +402,14 @@ def _read_journal(journal: Path) -> _Journal | None:
         writes.append(Write(offset, body[position:position + size]))
         position += size
     return _Journal(before, after, writes)
+
+
+def check_layout(graph: hnswlib.Index, labels: NDArray[np.uint64],
+                  vectors: NDArray[np.float32]) -> None:
+    """Cross-check the parsed elements against hnswlib, in case its file layout moved."""
+    if graph.get_current_count() != len(labels):
+        raise IndexCorrupt("index payload element count does not match hnswlib's")
+    probes = sorted({0, len(labels) // 2, len(labels) - 1}) if len(labels) else []
+    for probe in probes:
+        if not np.array_equal(graph.get_items([int(labels[probe])])[0], vectors[probe]):
+            raise IndexCorrupt("index payload layout does not match this hnswlib version")

@@ -4,7 +4,8 @@
 ``postgresql-15`` when it is missing). PostgreSQL refuses to run as root and CI runs as root, so
 the server then runs as the unprivileged ``postgres`` user (``runuser``) in a folder it owns.
 It listens on a free loopback port with ``trust`` authentication and no Unix socket outside its
-folder; ``fsync`` is off because a test cluster is thrown away (never do this in production).
+folder; for the tests ``fsync`` is off because their cluster is thrown away (never do this in
+production; the benchmark keeps it on).
 Each test gets its own database (``CREATE DATABASE``), so tests never see each other's rows.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -41,23 +43,38 @@ def available() -> str | None:
 class PostgresServer:
     """One cluster in a temporary folder; :meth:`new_database` hands out fresh databases."""
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(self, root: Path, port: int, *, durable: bool = False) -> None:
         self.root = root
         self.port = port
         self.data = root / "cluster"
+        self.durable = durable
 
-    def _run(self, *argv: str) -> None:
+    def _command(self, *argv: str) -> list[str]:
         command = [str(BIN / argv[0]), *argv[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, cwd=self.root)
+        return command
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run(self._command(*argv), check=True, capture_output=True, cwd=self.root)
+
+    def stop_when_gone(self, pid: int) -> None:
+        """Stop the cluster and delete its folder once process ``pid`` is gone, even if it was
+        killed before its clean-up ran (a timeout on a shared machine): a detached watchdog."""
+        stop = shlex.join(self._command("pg_ctl", "-D", str(self.data), "-m", "immediate",
+                                        "-w", "stop"))
+        script = (f"while kill -0 {pid} 2>/dev/null; do sleep 2; done; {stop} >/dev/null 2>&1;"
+                  f" rm -rf {shlex.quote(str(self.root))}")
+        subprocess.Popen(["sh", "-c", script], start_new_session=True, cwd="/",
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                   f"-c unix_socket_directories={self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c unix_socket_directories={self.root} -c max_connections=200")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
                   "-o", options, "-w", "-t", "60", "start")
 
@@ -94,15 +111,20 @@ def _libpq(url: str) -> str:
 
 
 @contextmanager
-def postgres_server(port: int) -> Iterator[PostgresServer]:
-    """Start a throw-away cluster on ``port``; stopped and deleted when the block ends."""
+def postgres_server(port: int, *, durable: bool = False) -> Iterator[PostgresServer]:
+    """Start a throw-away cluster on ``port``; stopped and deleted when the block ends.
+
+    ``durable`` keeps PostgreSQL's default fsync and synchronous commit (the benchmark: a
+    commit then costs what SQLite's ``synchronous=FULL`` costs); the tests turn them off.
+    """
     root = Path(tempfile.mkdtemp(prefix="optinface-pg-"))
     if os.geteuid() == 0:
         account = pwd.getpwnam(SERVER_USER)
         os.chown(root, account.pw_uid, account.pw_gid)
-    server = PostgresServer(root, port)
+    server = PostgresServer(root, port, durable=durable)
     try:
         server.start()
+        server.stop_when_gone(os.getpid())
         yield server
     finally:
         try:

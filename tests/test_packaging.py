@@ -14,7 +14,6 @@ import subprocess
 import sys
 import venv
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,24 +44,29 @@ def installed(built: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory)
     """A fresh environment holding the wheel; returns its ``bin`` folder."""
     env_dir = tmp_path_factory.mktemp("env")
     venv.EnvBuilder(with_pip=True).create(env_dir)
-    purelib = next((env_dir / "lib").glob("python*/site-packages"))
-    # The dependencies come from this environment's site-packages, added as a plain path: its
-    # .pth files are not processed there, so the checkout's editable link stays out.
-    (purelib / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     subprocess.run(
         [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index",
          "--quiet", str(built[0])],
-        check=True,
+        check=True, env=_clean_environment(),
     )
+    # The dependencies come from this environment's site-packages, added as a plain path after
+    # the install (pip would take the checkout's editable install for this wheel): .pth files
+    # are not processed there, so the checkout's editable link stays out.
+    purelib = next((env_dir / "lib").glob("python*/site-packages"))
+    (purelib / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return env_dir / "bin"
 
 
+def _clean_environment() -> dict[str, str]:
+    """This environment without ``OPTINFACE_*`` and without a path to the checkout."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("OPTINFACE_") and k != "PYTHONPATH"}
+
+
 @pytest.fixture()
-def outside(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """An environment with no ``OPTINFACE_*`` variable, for commands run in ``tmp_path``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTINFACE_")}
-    env.pop("PYTHONPATH", None)
-    yield env
+def outside() -> dict[str, str]:
+    """The environment for commands run from a folder outside the checkout."""
+    return _clean_environment()
 
 
 def test_building_prints_no_deprecation_warning(built: tuple[Path, str]) -> None:

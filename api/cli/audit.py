@@ -1,24 +1,108 @@
-"""``optinface audit verify``: recompute the hash chain and its signed checkpoints."""
+"""``optinface audit verify``: check the audit log as an outsider would, changing nothing.
+
+The database is opened read-only (nothing is created, migrated or written, no key is made), the
+verifying key is the one pinned in the witness folder or given with ``--public-key``, never one
+from the data directory, and every checkpoint of the witness folder and of ``--against`` files
+must still be covered by the log.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from optinface.api.cli.common import DataDir, opened
+from optinface.api.cli.common import DataDir
+from optinface.api.settings import load_settings
+from optinface.consent.audit_verify import KnownCheckpoint, verify_log
+from optinface.consent.db import read_only_engine
+from optinface.consent.notes import NoteError, Verifier
+from optinface.consent.transparency import (
+    chain_status,
+    read_checkpoint_file,
+    witness_checkpoints,
+)
+from optinface.consent.witness import pinned_key
 
-app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app = typer.Typer(help="The hash-chained, witnessed audit log.", no_args_is_help=True)
+
+Against = Annotated[
+    list[Path] | None,
+    typer.Option("--against", exists=True, dir_okay=False,
+                 help="A checkpoint you kept (POST /v1/audit/checkpoints, an access export or"
+                      " a .note file); repeatable."),
+]
+PublicKey = Annotated[
+    str | None,
+    typer.Option("--public-key", help="The published checkpoint verifier key"
+                                      " (name+keyhash+key), if not the witness folder's."),
+]
+
+
+def _fail(message: str, *, code: int) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code=code)
+
+
+def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
+    try:
+        pinned = pinned_key(witness)
+        given = Verifier.parse(public_key) if public_key else None
+    except (NoteError, OSError) as error:
+        raise _fail(f"unusable checkpoint key: {error}", code=2) from error
+    if pinned and given and pinned != given:
+        raise _fail(f"audit log BROKEN: the witness folder {witness} pins another key than"
+                    " --public-key", code=1)
+    trusted = given or pinned
+    if trusted is None:
+        raise _fail(f"no checkpoint key: {witness} pins none; pass the published --public-key",
+                    code=2)
+    return trusted
 
 
 @app.command("verify")
-def verify(data_dir: DataDir = None) -> None:
-    """Exit 0 if the chain is intact, else 1 and the first bad sequence number.
+def verify(data_dir: DataDir = None, against: Against = None,
+           public_key: PublicKey = None) -> None:
+    """Exit 0 if the log is intact and covers every known checkpoint, else 1 and the first
+    inconsistency (2: a file or key that cannot be used). Read-only.
 
-    Example: optinface audit verify --data-dir /srv/optinface
+    Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
-    with opened(data_dir) as (_, service):
-        status = service.verify_audit()
-    if status.ok:
-        typer.echo(f"audit chain OK: {status.events} events, {status.checkpoints} checkpoints")
+    settings = load_settings(data_dir=data_dir)
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise _fail(f"refused: data_dir_unusable: data directory {settings.data_dir} is not a"
+                    " folder", code=1)
+    verifier = _trusted_key(settings.witness_dir, public_key)
+    try:
+        known = witness_checkpoints(settings.witness_dir) + [
+            read_checkpoint_file(path) for path in against or []]
+    except (ValueError, OSError) as error:
+        raise _fail(str(error), code=2) from error
+    status = _check(settings.url, verifier, known)
+    if status is None:
         return
-    typer.echo(f"audit chain BROKEN at sequence {status.first_bad_sequence}", err=True)
-    raise typer.Exit(code=1)
+    raise _fail(status, code=1)
+
+
+def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint]) -> str | None:
+    """None when the log verifies (the summary is printed), else the failure line."""
+    try:
+        engine = read_only_engine(url)
+    except FileNotFoundError as error:
+        return f"audit log BROKEN: no database at {error} ({len(known)} checkpoints known)"
+    try:
+        with Session(engine) as session:
+            status = chain_status(verify_log(session, verifier=verifier, known=known))
+    except SQLAlchemyError as error:
+        return f"audit log BROKEN: the audit tables cannot be read ({error.__class__.__name__})"
+    finally:
+        engine.dispose()
+    if not status.ok:
+        return f"audit log BROKEN at sequence {status.first_bad_sequence}: {status.problem}"
+    typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
+               f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
+               f" key {verifier.vkey}")
+    return None

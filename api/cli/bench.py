@@ -65,7 +65,7 @@ HTTP_OPERATIONS = ("identify", "verify")
 _ADMIN_KEY_LINE = re.compile(r"^(key_\S+)$", re.MULTILINE)
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("bench")(bench)
 
 
@@ -160,11 +160,13 @@ def local_server(port: int | None = None) -> Iterator[tuple[str, str]]:
                    "--port", str(port), "--data-dir", str(Path(root) / "var")]
         env = {**os.environ, "COLUMNS": "200"}
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does
+        # Sample faces on a temporary data dir: a demonstration, as ./dev run's default says.
+        env.setdefault("OPTINFACE_DEMO_MODE", "true")
         # The daily matching quota holds per purpose over all keys: the benchmark's own
         # throw-away server lifts it, or its many keys would be refused on one purpose.
         env.setdefault("OPTINFACE_IDENTIFY_DAILY_QUOTA", "1000000")
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,  # noqa: S603 (our own CLI)
-                                   stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(  # noqa: S603 (our own console script, fixed arguments)
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
         threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
         url = f"http://127.0.0.1:{port}"

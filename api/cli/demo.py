@@ -31,7 +31,7 @@ from optinface.engine.samples import encode, portraits
 console = Console()
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 

@@ -25,7 +25,7 @@ from optinface.engine.types import FacePick
 CHUNK = 32  # images decoded and embedded together: one batched recognizer call per chunk
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("models")(models)
     app.command("embed")(embed)
 

@@ -9,6 +9,7 @@ import typer
 
 from optinface.api.cli import (
     audit,
+    backup_commands,
     bench,
     demo,
     engine_commands,
@@ -27,16 +28,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a traceback must never print keys or vectors
 )
-engine_commands.register(app)
-serve.register(app)
-demo.register(app)
-bench.register(app)
-rights.register(app)
+engine_commands.add_commands(app)
+serve.add_commands(app)
+demo.add_commands(app)
+bench.add_commands(app)
+rights.add_commands(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(register.app, name="register")
 app.add_typer(receipts.app, name="receipt")
-rotation_commands.register(app)
+rotation_commands.add_commands(app)
+backup_commands.add_commands(app)
 
 
 @app.callback()

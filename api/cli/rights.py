@@ -7,13 +7,12 @@ from typing import Annotated
 import typer
 
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
-from optinface.api.schemas import ExportFormat
-from optinface.consent.schemas import ErasureReason
+from optinface.consent.schemas import ErasureReason, ExportFormat
 
 Subject = Annotated[str, typer.Argument(help="The subject's pseudonym (subj_...).")]
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
     app.command("export")(export)
     app.command("erase")(erase)
@@ -44,12 +43,7 @@ def export(
     """
     with opened(data_dir) as (_, service):
         result = service.export(actor=operator(service, api_key), subject=subject)
-        if output_format is ExportFormat.JSON:
-            echo_json(result)
-        elif output_format is ExportFormat.HTML:
-            typer.echo(service.render_export(result, fmt="html"))
-        else:
-            typer.echo(service.render_export(result, fmt="md"))
+        typer.echo(service.render_export(result, output_format))
 
 
 def erase(subject: Subject, api_key: ApiKey, data_dir: DataDir = None) -> None:

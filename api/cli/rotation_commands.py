@@ -20,7 +20,7 @@ from optinface.consent.rotation import finish_interrupted_rotation
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     keys.app.command("rotate-epoch")(rotate_epoch_command)
     keys.app.command("epochs")(epochs_command)
     protect.command("rekey")(rekey_command)

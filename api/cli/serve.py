@@ -20,7 +20,7 @@ from optinface.consent.service import OptinFace
 logger = logging.getLogger(__name__)
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 

@@ -29,7 +29,10 @@ from optinface.consent.schemas import (
     ChainStatus,
     CheckpointPublic,
     ConsentLedger,
+    ConsistencyProof,
     Register,
+    RightsRequestAnswer,
+    RightsRequestPublic,
     SweepReport,
     TombstonePublic,
 )
@@ -76,15 +79,31 @@ def audit_events(
 def verify_audit(
     service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_AUDIT)]
 ) -> ChainStatus:
-    """Recompute the chain: any edit, deletion or reordering names the first bad sequence."""
+    """Recompute the chain and the tree against every signed and witnessed checkpoint: an edit,
+    deletion, reordering, truncation or rewrite names the first inconsistency."""
     return service.verify_audit(actor=actor)
+
+
+@router.get("/audit/consistency")
+def audit_consistency(
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    first: Annotated[int, Query(ge=0, description="Tree size of the older checkpoint.")],
+    second: Annotated[int | None, Query(ge=1, description="Tree size of the newer one"
+                                                         " (default: the whole log).")] = None,
+) -> ConsistencyProof:
+    """RFC 9162 consistency proof between two tree sizes: verify it against the root hashes of
+    two checkpoints you kept, and the newer log provably extends the older one."""
+    return service.audit_consistency(actor=actor, first=first, second=second)
 
 
 @router.post("/audit/checkpoints")
 def audit_checkpoint(
     service: ServiceDep, actor: Annotated[Actor, require(Permission.CHECKPOINT_AUDIT)]
 ) -> CheckpointPublic:
-    """Sign the chain's current head, so later tampering is provable to a third party."""
+    """Sign the log's current tree head (a C2SP checkpoint, also written to the witness folder):
+    keep the answer, and ``optinface audit verify --against FILE`` later proves the log still
+    holds every event it covers, unchanged."""
     return service.audit_checkpoint(actor=actor)
 
 
@@ -158,6 +177,25 @@ def declare(
     """Record the declaration of the register as it stands; matching opens once its period
     (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
+
+
+@router.get("/requests")
+def rights_requests(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
+) -> list[RightsRequestPublic]:
+    """Every rights request with its 30-day deadline, open ones first; ``overdue`` flags late."""
+    return service.rights_requests(actor=actor)
+
+
+@router.post("/requests/{request_id}/answer")
+def answer_request(
+    request_id: str,
+    body: RightsRequestAnswer,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)],
+) -> RightsRequestPublic:
+    """Record the answer given to a rights request (and when: late answers stay flagged)."""
+    return service.answer_right(actor=actor, request_id=request_id, answer=body.answer)
 
 
 @router.post("/register/orders")

@@ -15,7 +15,6 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
-from optinface.api.schemas import ExportFormat
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
@@ -29,8 +28,11 @@ from optinface.consent.schemas import (
     EnrolmentLinkCreate,
     ErasureReason,
     ErasureReceipt,
+    ExportFormat,
     PasskeyChallenge,
     PasskeyResponse,
+    RightsRequestCreate,
+    RightsRequestPublic,
     SubjectAct,
     SubjectCreate,
     SubjectCreated,
@@ -99,6 +101,17 @@ def set_searchable(
     return service.set_searchable(actor=actor, subject=subject, signed=body)
 
 
+@router.post("/{subject}/requests", status_code=status.HTTP_201_CREATED)
+def request_right(
+    subject: Identifier,
+    body: RightsRequestCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.REQUEST_RIGHTS)],
+) -> RightsRequestPublic:
+    """Record a request of access, rectification, erasure or withdrawal: due in 30 days."""
+    return service.request_right(actor=actor, subject=subject, body=body)
+
+
 @router.post("/{subject}/alternative")
 def choose_alternative(
     subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)]
@@ -109,7 +122,7 @@ def choose_alternative(
 
 
 @router.delete("/{subject}")
-def erase_subject(
+def erase(
     subject: Identifier, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)]
 ) -> ErasureReceipt:
     """Erase the subject at once: unsearchable, templates and key destroyed; a signed receipt."""
@@ -195,7 +208,7 @@ def export_subject(
     if export_format is ExportFormat.JSON:
         return export
     if export_format is ExportFormat.HTML:
-        return HTMLResponse(service.render_export(export, fmt="html"))
+        return HTMLResponse(service.render_export(export, export_format))
     return PlainTextResponse(
-        service.render_export(export, fmt="md"), media_type="text/markdown; charset=utf-8"
+        service.render_export(export, export_format), media_type="text/markdown; charset=utf-8"
     )

@@ -22,7 +22,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
 from optinface.api.web.rendering import attempt, render
 from optinface.api.web.sessions import Area, SessionStore, WebSession
-from optinface.consent.errors import ConsentError
+from optinface.consent.errors import ConsentError, SubjectErased
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import PasskeyResponse
 from optinface.consent.service import OptinFace
@@ -82,7 +82,9 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
         admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     except (ConsentError, ApiError):
         return login_page(request, login, error=N_("That secret does not open this area."))
-    session_id, _ = sessions(request).create(login.area, secret.strip(), now=service.clock.now())
+    session_id, _ = sessions(request).create(
+        login.area, secret.strip(), now=service.clock.now(), subject=actor.subject
+    )
     response = RedirectResponse(f"/{login.area}", status_code=303)
     set_cookie(request, response, cookie_name(login.area), session_id, path=f"/{login.area}")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"/{login.area}")
@@ -110,15 +112,21 @@ def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
 
 
 def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSession, Actor] | None:
-    """The session and re-authenticated actor, or None (not logged in, revoked, erased)."""
-    session = sessions(request).get(
-        request.cookies.get(cookie_name(login.area)), login.area, now=service.clock.now()
-    )
+    """The session and re-authenticated actor, or None (not logged in, revoked, expired).
+
+    A volunteer whose record was erased meanwhile (by a withdrawal elsewhere, the sweeper, an
+    administrator) gets :class:`SubjectErased`, so the page says so rather than "log in".
+    """
+    session_id = request.cookies.get(cookie_name(login.area))
+    session = sessions(request).get(session_id, login.area, now=service.clock.now())
     if session is None:
         return None
     try:
         actor = service.authenticate(session.secret)
     except ConsentError:
+        sessions(request).end(session_id)
+        if session.subject is not None and service.is_erased(session.subject):
+            raise SubjectErased(f"subject {session.subject} is erased") from None
         return None
     admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     return session, actor

@@ -13,6 +13,10 @@ FRENCH: dict[str, str] = {
     "Privacy: who is in charge, your rights, the non-biometric alternative": (
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
+    "Incident recorded": "Incident de confidentialité consigné",
+    "Incident notified": "Incident de confidentialité déclaré",
+    "Rights request received": "Demande d'exercice d'un droit reçue",
+    "Rights request answered": "Demande d'exercice d'un droit répondue",
     "Non-biometric alternative chosen": "Solution non biométrique choisie",
     "Regulator's order applied": "Ordonnance de l'organisme de réglementation appliquée",
     "Regulator's order lifted": "Ordonnance de l'organisme de réglementation levée",
@@ -302,6 +306,40 @@ FRENCH: dict[str, str] = {
     "This code is wrong, expired or already used twice.": (
         "Ce code est erroné, expiré ou déjà utilisé deux fois."
     ),
+    # My data, privacy page
+    "Everything we hold about you": "Tout ce que nous détenons sur vous",
+    "Privacy": "Confidentialité",
+    "Privacy: who answers for your face data": (
+        "Confidentialité : qui répond des données de votre visage"
+    ),
+    "Person in charge": "Personne responsable",
+    "Person in charge of personal information": (
+        "Responsable de la protection des renseignements personnels"
+    ),
+    "Data protection officer": "Délégué à la protection des données",
+    "EU representative": "Représentant dans l'UE",
+    "none designated": "aucun désigné",
+    "Governance policy": "Politique de gouvernance",
+    "Privacy impact assessment": "Évaluation des facteurs relatifs à la vie privée",
+    "Where the data are kept": "Où les données sont conservées",
+    "You do not have to use your face": "Vous n'êtes pas obligé d'utiliser votre visage",
+    "How long we keep it (public retention schedule)": (
+        "Combien de temps nous les gardons (calendrier de conservation public)"
+    ),
+    "What for": "Pour quoi",
+    "Kept at most": "Conservé au plus",
+    "{days} days after consent": "{days} jours après le consentement",
+    "Biometric data are never sold, leased, traded or otherwise used for profit.": (
+        "Les données biométriques ne sont jamais vendues, louées, échangées ni autrement"
+        " utilisées à des fins lucratives."
+    ),
+    "Your rights and how to exercise them": "Vos droits et comment les exercer",
+    "Free of charge; every request is answered within {days} days.": (
+        "Sans frais; chaque demande reçoit une réponse dans les {days} jours."
+    ),
+    "Right": "Droit",
+    "How": "Comment",
+    "Law": "Loi",
     # Declaration and orders
     "Declaration and regulator's orders": "Déclaration et ordonnances de l'autorité",
     "In service": "En service",
@@ -363,6 +401,7 @@ FRENCH: dict[str, str] = {
     "active": "actif",
     "withdrawn": "retiré",
     "expired": "expiré",
+    "erased": "effacé",
     "administrator": "administrateur",
     "portal": "portail",
     "researcher": "chercheur",

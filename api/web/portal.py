@@ -45,6 +45,7 @@ from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
     ErasureReason,
     ErasureReceipt,
+    ExportFormat,
     NoticePublic,
     PasskeyChallenge,
     PasskeyResponse,
@@ -363,9 +364,8 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
         export = service.export(actor=actor, subject=actor.subject or "")
-        return render(
-            request, "portal_data.html", export_html=service.render_export(export, fmt="html")
-        )
+        page = service.render_export(export, ExportFormat.HTML)
+        return render(request, "portal_data.html", export_html=page)
 
     return attempt(request, action)
 

@@ -60,6 +60,9 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         },
         status_code=status_code,
     )
+    # Pages show personal data and change with every act: never kept by the browser (a cached
+    # page would outlive a withdrawal or an erasure, and 410 is cacheable by default).
+    response.headers["Cache-Control"] = "no-store"
     if request.query_params.get("lang") == words.language:
         response.set_cookie(LANGUAGE_COOKIE, words.language, samesite="lax", httponly=True)
     return response

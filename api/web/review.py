@@ -156,6 +156,8 @@ def review(request: Request, service: ServiceDep) -> Response:
             chain=service.verify_audit(actor=actor),
             ledger=service.consent_ledger(actor=actor),
             register=service.register(actor=actor),
+            rights_requests=service.rights_requests(actor=actor),
+            incidents=service.incidents(actor=actor),
             names=_Names(service, actor),
             researcher_keys=_researcher_keys(service, actor),
         )

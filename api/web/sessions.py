@@ -29,6 +29,7 @@ class WebSession:
     secret: str
     csrf: str
     expires_at: datetime
+    subject: str | None = None  # a volunteer's pseudonym: to tell them when it was erased
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(self.csrf, token)
@@ -42,13 +43,16 @@ class SessionStore:
         self._sessions: dict[str, WebSession] = {}
         self._lock = threading.Lock()
 
-    def create(self, area: Area, secret: str, *, now: datetime) -> tuple[str, WebSession]:
+    def create(
+        self, area: Area, secret: str, *, now: datetime, subject: str | None = None
+    ) -> tuple[str, WebSession]:
         session_id = secrets.token_urlsafe(32)
         session = WebSession(
             area=area,
             secret=secret,
             csrf=secrets.token_urlsafe(32),
             expires_at=now + self._lifetime,
+            subject=subject,
         )
         with self._lock:
             self._drop_expired(now)

@@ -14,6 +14,10 @@ ACTIONS: dict[str, str] = {
     "verify": "Search (verify one person)",
     "identify": "Search (identify among all)",
     "export": "Data exported",
+    "incident_recorded": "Incident recorded",
+    "incident_notified": "Incident notified",
+    "rights_requested": "Rights request received",
+    "rights_answered": "Rights request answered",
     "erase": "Erased",
     "sweep": "Retention sweep",
     "key_created": "Key created",
@@ -61,6 +65,7 @@ STATUSES: dict[str, str] = {
     "active": "active",
     "withdrawn": "withdrawn",
     "expired": "expired",
+    "erased": "erased",
 }
 
 ROLES: dict[str, str] = {

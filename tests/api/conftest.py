@@ -206,7 +206,9 @@ class World:
 
 
 def page_login(client: TestClient, area: str, secret: str) -> None:
-    """Log ``client`` in to a page area (portal or review) through its form, CSRF included."""
+    """Log ``client`` in afresh to a page area (portal or review) through its form, CSRF included
+    (cookies left by an earlier test's session are dropped first)."""
+    client.cookies.clear()
     form = client.get(f"/{area}")
     csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
     answer = client.post(

@@ -229,3 +229,5 @@ def test_unexpected_failure_is_a_bare_internal_error(
         answer = client.get("/v1/purposes", headers=auth(world.keys.admin))
     _assert_error(answer, 500, "internal_error")
     assert "secret" not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"

@@ -129,7 +129,14 @@ def test_audit_events_filters_paging_and_chain_status(world: World) -> None:
     assert all(world.subject in e["subjects"] for e in only["events"])
     assert world.client.get("/v1/audit/verify", headers=reviewer).json()["ok"] is True
     checkpoint = world.client.post("/v1/audit/checkpoints", headers=reviewer)
-    assert checkpoint.status_code == 200 and checkpoint.json()["signature"]
+    assert checkpoint.status_code == 200 and checkpoint.json()["note"]
+    size = checkpoint.json()["tree_size"]
+    proof = world.client.get("/v1/audit/consistency", params={"first": 1, "second": size},
+                             headers=reviewer)
+    assert proof.status_code == 200 and proof.json()["second_size"] == size
+    beyond = world.client.get("/v1/audit/consistency", params={"first": size + 5},
+                              headers=reviewer)
+    assert beyond.status_code == 422 and beyond.json()["code"] == "invalid_request"
 
 
 def test_audit_export_csv_and_json_hold_every_event(world: World) -> None:

@@ -235,3 +235,33 @@ def test_every_refused_credential_gets_the_same_401(world: World, service: Optin
     answers.append(world.client.get("/v1/purposes"))
     assert {a.status_code for a in answers} == {401}
     assert len({a.content for a in answers}) == 1, {a.text for a in answers}
+
+
+def test_the_core_refuses_a_key_name_that_is_not_one_printable_line(
+    world: World, service: OptinFace
+) -> None:
+    admin = service.authenticate(world.keys.admin)
+    for name in ("", "a\nb", "x" * 201):
+        with pytest.raises(InvalidRequest):
+            service.create_api_key(actor=admin, role=Role.RESEARCHER, name=name)
+
+
+def test_failed_page_logins_are_throttled_per_client_too(
+    api_settings: ApiSettings, service: OptinFace, world: World
+) -> None:
+    tight = api_settings.model_copy(
+        update={"auth_failures_per_minute": 0.01, "auth_failure_burst": 2}
+    )
+    service.flush_auth_failures()
+    before = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+    with TestClient(create_app(tight, service=service), client=("192.0.2.9", 4000)) as guesser:
+        for n in range(4):
+            form = guesser.get("/review")
+            csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+            answer = guesser.post(
+                "/review/login", data={"token": f"key_{n:016x}.guess", "csrf": csrf}
+            )
+            assert "does not open this area" in answer.text
+    service.flush_auth_failures()
+    after = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+    assert after - before == 2  # the last two never reached the consent core

@@ -204,3 +204,27 @@ def test_the_portal_reads_in_french(base_url: str, world: World) -> None:
         assert page.inner_text("h1") == "Vos données et vos consentements"
         assert "Cesser d'utiliser mon visage pour Study A" in page.inner_text("#consents")
         check_page(page, "portal-fr")
+
+
+def test_a_volunteer_erased_meanwhile_is_told_so_not_asked_to_log_in(
+    base_url: str, world: World
+) -> None:
+    with chromium_page(base_url, PHONE) as page:
+        _log_in(page, world.subject_token)
+        world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
+        answer = page.goto("/portal")
+        assert answer is not None and answer.status == 410
+        assert "This record was erased" in page.inner_text("[role=alert]")
+        check_page(page, "portal-erased")
+        page.goto("/portal")
+        assert page.locator("#token").count() == 1  # that session is over
+
+
+@pytest.mark.parametrize("language", ["en-CA", "fr-CA"])
+def test_the_data_and_privacy_pages_fit_a_phone(base_url: str, world: World, language: str) -> None:
+    with chromium_page(base_url, PHONE, language=language) as page:
+        _log_in(page, world.subject_token)
+        page.goto("/portal/data")
+        check_page(page, f"portal-data-{language}")
+        page.goto("/privacy")
+        check_page(page, f"privacy-{language}")

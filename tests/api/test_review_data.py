@@ -39,8 +39,11 @@ def test_public_keys_are_published_at_a_stable_url_and_in_the_register(
 ) -> None:
     published = client.get(KEYS_URL)  # no credentials: anyone holding a receipt may check it
     assert published.status_code == 200
-    (key,) = published.json()["keys"]
+    key, checkpoints = published.json()["keys"]
     assert key["public_key"] == service.public_key and key["algorithm"] == "Ed25519"
+    # The checkpoint key is separate and published with its note verifier key.
+    assert checkpoints["verifier_key"] == service.runtime.log.signer.verifier.vkey
+    assert checkpoints["public_key"] != key["public_key"]
     register = client.get("/v1/register", headers=auth(world.keys.reviewer)).json()
     assert register["signing_keys"] == [key]
     markdown = client.get("/v1/register?format=md", headers=auth(world.keys.reviewer)).text

@@ -27,7 +27,8 @@ def unit_vectors_in(data: bytes) -> int:
         if usable < DIM * 4:
             continue
         values = np.frombuffer(data, dtype="<f4", count=usable // 4, offset=shift)
-        squares = values.astype(np.float64) ** 2
+        with np.errstate(over="ignore", invalid="ignore"):  # random bytes: huge, inf or NaN
+            squares = values.astype(np.float64) ** 2
         squares[~np.isfinite(squares) | (np.abs(values) > 1)] = np.inf
         sums = np.convolve(squares, np.ones(DIM), mode="valid")
         found += int(np.count_nonzero(np.abs(sums - 1) < 1e-3))

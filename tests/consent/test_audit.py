@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from optinface.consent.audit import event_hash
 from optinface.consent.service import OptinFace
-from optinface.consent.tables import AuditEvent
+from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from tests.conftest import both_backends
 from tests.consent.conftest import World
 
@@ -81,7 +81,10 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
 
 def test_checkpoints_are_signed_every_n_events(chain: OptinFace) -> None:
     status = chain.verify_audit()
-    assert status.checkpoints == status.events // 10 and status.ok
+    with chain.runtime.db.transaction() as session:
+        sizes = set(session.scalars(select(AuditCheckpoint.seq)))
+    # Every 10th event, plus the one signed at start (after the start-up reconciliation).
+    assert {10 * n for n in range(1, status.events // 10 + 1)} <= sizes and status.ok
 
 
 def test_a_failed_login_is_audited_without_the_secret(world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from optinface.consent.receipts import verify_receipt
-from optinface.consent.schemas import Decision, ErasureReason
+from optinface.consent.schemas import Decision, ErasureReason, ExportFormat
 from tests.conftest import both_backends
 from tests.consent.conftest import World, occurrences, readable_occurrences, template_bytes
 
@@ -36,8 +36,8 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert identify_events and identify_events[0].actor_key_id == world.researcher.key_id
     assert identify_events[0].purpose == world.purpose
     assert [t.id for t in export.templates] == [template.id]
-    assert "identify" in service.render_export(export, "md")
-    assert "<li>" in service.render_export(export, "html")
+    assert "identify" in service.render_export(export, ExportFormat.MD)
+    assert "<li>" in service.render_export(export, ExportFormat.HTML)
 
     ciphertext, plaintext = template_bytes(service, template.id)
     service.index.save()  # as the periodic full save does: the vector is now in the file too

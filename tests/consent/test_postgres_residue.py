@@ -17,6 +17,7 @@ import pytest
 from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import KeyUnavailable
 from optinface.consent.keys import template_binding
+from optinface.consent.residue import POSTGRESQL_MEASURE, SQLITE_MEASURE
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -53,8 +54,13 @@ def test_a_pg_dump_from_before_an_erasure_yields_no_template_after_the_next_epoc
         template = world.enrol(pseudonym, consent, portrait_jpegs[0])
         _, protected = template_bytes(service, template.id)
         dump = postgres.dump(url, tmp_path / "before-erasure.sql")
-        service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+        erased = service.erase(actor=world.admin, subject=pseudonym,
+                               reason=ErasureReason.REQUEST)
         restored = postgres.restore(dump)
+        # The receipt and the register say what PostgreSQL keeps, and until when.
+        stated = erased.signed.receipt["afterDestroyedAt"]
+        assert "dead tuples" in stated and "backups" in stated and "copiesUndecryptableAt" in stated
+        assert POSTGRESQL_MEASURE in service.register().security_measures
 
         # Until the next epoch the dump is a real residue: it decrypts with today's key store.
         assert decrypt_from_dump(service, restored, template.id) == protected
@@ -63,3 +69,8 @@ def test_a_pg_dump_from_before_an_erasure_yields_no_template_after_the_next_epoc
             decrypt_from_dump(service, restored, template.id)
     finally:
         service.close()
+
+
+def test_the_sqlite_register_keeps_its_own_statement(service: OptinFace) -> None:
+    measures = service.register().security_measures
+    assert SQLITE_MEASURE in measures and POSTGRESQL_MEASURE not in measures

@@ -142,11 +142,25 @@ def zygote_factory(tmp_path: Path) -> Iterator[type[Zygote]]:
         zygote.close()
 
 
-def _kill(pid: int) -> None:
+def _kill(pid: int, *, timeout: float = 30) -> None:
+    """SIGKILL, then wait until the process has died (a zombie has closed its files and released
+    its data-directory lock; on a loaded host that can take longer than any fixed sleep)."""
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        pass
+        return
+    status = Path(f"/proc/{pid}/status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = next(line for line in status.read_text().splitlines()
+                         if line.startswith("State:"))
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if "Z" in state.split()[1]:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still alive {timeout} s after SIGKILL")
 
 
 def _wait_for(progress: Path, text: str, *, pid: int, timeout: float = 60) -> None:

@@ -1,0 +1,59 @@
+"""``optinface backup DEST`` and ``optinface restore SRC``: ledger copies without keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optinface.api.cli.common import DataDir, opened
+from optinface.api.settings import load_settings
+from optinface.consent.backup import backup, restore
+from optinface.consent.errors import ConsentError
+
+
+def add_commands(app: typer.Typer) -> None:
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
+
+
+def backup_command(
+    destination: Annotated[Path, typer.Argument(help="A new or empty folder.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the ledger consistently, even while the server runs; no key is copied.
+
+    Example: optinface backup /mnt/backups/optinface-2027-03-01
+    """
+    settings = load_settings(data_dir=data_dir)
+    try:
+        report = backup(settings, destination, now=datetime.now(UTC))
+    except ConsentError as error:
+        typer.echo(f"refused: {error.code}: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+    typer.echo(json.dumps({"destination": str(report.destination), "bytes": report.bytes,
+                           "sha256": report.sha256, "createdAt": report.created_at.isoformat()},
+                          indent=2))
+
+
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="A folder written by optinface backup.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the ledger by a backup (server stopped), then start once to replay every
+    erasure recorded since the backup and rebuild the index.
+
+    Example: optinface restore /mnt/backups/optinface-2027-03-01
+    """
+    settings = load_settings(data_dir=data_dir)
+    try:
+        restore(settings, source)
+    except ConsentError as error:
+        typer.echo(f"refused: {error.code}: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+    with opened(data_dir) as (_, service):
+        report = service.last_reconcile
+    typer.echo(report.model_dump_json(indent=2) if report else "{}")

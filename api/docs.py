@@ -1,0 +1,68 @@
+"""``/docs`` (Swagger UI) and ``/redoc``, served entirely by this application.
+
+FastAPI's defaults load both from a public CDN: a blank page offline, and a third party told
+each time an administrator opens the documentation. The assets come from the ``fastapi-offline``
+wheel instead, mounted under ``/docs/assets``, and the one inline start-up script carries the
+nonce that :mod:`api.security_headers` allows.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from optinface.api.security_headers import NONCE_STATE_KEY
+
+ASSETS_URL = "/docs/assets"
+ASSETS = Path(str(files("fastapi_offline") / "static"))
+
+
+def install_docs(app: FastAPI) -> None:
+    """Add the two documentation pages and their assets (``create_app`` turns off FastAPI's)."""
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API",
+            oauth2_redirect_url=redirect_url,
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+        return _with_nonce(page, request)
+
+    @app.get(redirect_url, include_in_schema=False)
+    def swagger_ui_redirect(request: Request) -> HTMLResponse:
+        return _with_nonce(get_swagger_ui_oauth2_redirect_html(), request)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        page = get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+        return _with_nonce(page, request)
+
+
+def _with_nonce(page: HTMLResponse, request: Request) -> HTMLResponse:
+    """The page with its inline scripts marked by the request's CSP nonce."""
+    nonce = getattr(request.state, NONCE_STATE_KEY, "")
+    html = bytes(page.body).decode().replace("<script>", f'<script nonce="{nonce}">')
+    return HTMLResponse(html)

@@ -1,0 +1,44 @@
+"""A blocking task repeated in a daemon thread for as long as the server lives.
+
+A thread rather than an asyncio task because the consent core is blocking (database and file
+I/O) and must not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from optinface.consent.errors import ConsentError
+
+logger = logging.getLogger(__name__)
+
+
+class Periodic:
+    """Call ``task`` every ``interval`` seconds (the first time after one interval) until
+    :meth:`stop`."""
+
+    def __init__(self, name: str, task: Callable[[], object], *, interval: float) -> None:
+        self._name = name
+        self._task = task
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"optinface-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._task()
+            except ConsentError as error:
+                logger.error("%s refused: %s", self._name, error.code)
+            except Exception:
+                # The thread must outlive one failure: the next round retries.
+                logger.exception("%s failed", self._name)

@@ -1,0 +1,65 @@
+"""Confidentiality incidents: the register, the 72-hour clock and the generated notices.
+
+Recording and marking notifications is the administrator's; reviewers read the register and
+the notices. No route deletes an incident: the register is kept at least 5 years.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import PlainTextResponse, Response
+
+from optinface.api.deps import ServiceDep, require
+from optinface.consent.identifiers import Identifier
+from optinface.consent.incidents import Audience
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def record_incident(
+    body: IncidentCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.MANAGE_INCIDENTS)],
+) -> IncidentPublic:
+    """Record an incident; the answer states when the regulator must be notified (72 hours)."""
+    return service.record_incident(actor=actor, body=body)
+
+
+@router.get("")
+def list_incidents(
+    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_INCIDENTS)]
+) -> list[IncidentPublic]:
+    """The register, newest first, each incident with its notification clock."""
+    return service.incidents(actor=actor)
+
+
+@router.get("/{incident_id}/notice", response_model=IncidentNotice,
+            responses={200: {"content": {"text/markdown": {}}}})
+def incident_notice(
+    incident_id: Identifier,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_INCIDENTS)],
+    audience: Audience = Audience.REGULATOR,
+    as_text: Annotated[bool, Query(alias="text")] = False,
+) -> IncidentNotice | Response:
+    """The notice for the regulator or for the persons concerned, from the one record."""
+    made = service.incident_notice(actor=actor, incident_id=incident_id, audience=audience)
+    if as_text:
+        return PlainTextResponse(made.text, media_type="text/markdown; charset=utf-8")
+    return made
+
+
+@router.post("/{incident_id}/notified")
+def incident_notified(
+    incident_id: Identifier,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.MANAGE_INCIDENTS)],
+    audience: Audience = Audience.REGULATOR,
+) -> IncidentPublic:
+    """Record that the regulator (or the persons concerned) were notified now."""
+    return service.incident_notified(actor=actor, incident_id=incident_id, audience=audience)

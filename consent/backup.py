@@ -1,0 +1,110 @@
+"""``optinface backup`` and ``optinface restore``: copies of the ledger that carry no key.
+
+A backup is the SQLite database only, copied with SQLite's online backup API (a consistent
+snapshot while the server keeps writing; no lock on the data directory is needed). It holds
+no key (the key store is elsewhere) and no index (a cache, rebuilt from the ledger on start).
+Its templates and wrapped subject keys can be read only while the key store still holds the
+epoch key that wrapped them: a backup outlives its epoch as a ledger of consents and events,
+not as a gallery (subjects then enrol again, see ``reconcile``).
+
+Restoring replaces the data directory's database by the backup (the files it replaces are
+shredded, the index with them); the next start replays the erasure journal before it serves,
+so a subject erased after the backup was taken never comes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.lock import DataDirLock
+from optinface.consent.settings import ConsentSettings
+from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
+
+DATABASE_NAME = "optinface.db"
+MANIFEST_NAME = "backup.json"
+
+
+@dataclass(frozen=True, slots=True)
+class BackupReport:
+    destination: Path
+    bytes: int
+    sha256: str
+    created_at: datetime
+
+
+def _database(settings: ConsentSettings) -> Path:
+    url = make_url(settings.url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise InvalidRequest("backup and restore copy a SQLite ledger; back up PostgreSQL "
+                             "with its own tools (pg_dump, base backups)")
+    return Path(url.database)
+
+
+def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> BackupReport:
+    """Copy the live ledger into ``destination`` (a new or empty folder), without keys.
+
+    Raises:
+        InvalidRequest: not a SQLite ledger, or ``destination`` is not empty.
+    """
+    source = _database(settings)
+    if not source.exists():
+        raise InvalidRequest(f"no ledger at {source}")
+    destination.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if any(destination.iterdir()):
+        raise InvalidRequest(f"backup destination {destination} is not empty")
+    target = destination / DATABASE_NAME
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as live, \
+            sqlite3.connect(target) as copy:
+        live.backup(copy)  # one step: a consistent snapshot of the last commit
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
+    data = target.read_bytes()
+    report = BackupReport(destination=destination, bytes=len(data),
+                          sha256=hashlib.sha256(data).hexdigest(), created_at=now)
+    manifest = destination / MANIFEST_NAME
+    manifest.write_text(json.dumps({"createdAt": now.isoformat(), "database": DATABASE_NAME,
+                                    "sha256": report.sha256, "keys": "none: kept apart"},
+                                   indent=2))
+    manifest.chmod(PRIVATE_MODE)
+    fsync_directory(destination)
+    return report
+
+
+def restore(settings: ConsentSettings, source: Path) -> None:
+    """Put the backup in ``source`` in place of the data directory's ledger (server stopped).
+
+    The replaced database, its WAL and the index are shredded; start the service afterwards
+    (the CLI does) so the erasure journal is replayed before anything is served.
+
+    Raises:
+        DataDirInUse: a server has the data directory open.
+        InvalidRequest: ``source`` holds no backup, or its checksum does not match.
+    """
+    backup_file = source / DATABASE_NAME
+    manifest_file = source / MANIFEST_NAME
+    if not backup_file.is_file() or not manifest_file.is_file():
+        raise InvalidRequest(f"{source} holds no optinface backup")
+    expected = json.loads(manifest_file.read_text())["sha256"]
+    if hashlib.sha256(backup_file.read_bytes()).hexdigest() != expected:
+        raise InvalidRequest(f"the backup in {source} does not match its checksum")
+    target = _database(settings)
+    settings.data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    with DataDirLock.acquire(settings.data_dir):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            shred_path(target.with_name(target.name + suffix))
+        shred_path(settings.index_path)  # a cache of the ledger being replaced
+        staged = target.with_name(f".{target.name}.restore")
+        os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE))
+        shutil.copyfile(backup_file, staged)
+        os.replace(staged, target)
+        fsync_directory(target.parent)

@@ -1,0 +1,134 @@
+"""The erasure journal: restores never resurrect an erased subject or a withdrawn consent.
+
+A data directory restored from a disk snapshot or a backup (``optinface restore``) holds the
+subjects erased, and the consents withdrawn, since it was taken. Each erasure therefore first
+appends one line to ``erasures.jsonl`` in the witness directory, which lies outside the data
+directory and is meant for an append-only mount: the tombstone hash (keyed hash of the
+pseudonym, no biometric or personal data), the reason and the time; each withdrawal a line with
+the consent's random public id and the time. At every start, before the service answers
+anything, ``reconcile`` erases again every subject whose tombstone hash the journal names but
+the database does not (:func:`pending`), and withdraws again every consent the journal names
+that the database still has in force (:func:`pending_withdrawals`).
+
+The line is written and fsynced before the destruction commits: a crash in between leaves an
+erasure the journal requests and the next start completes, never the reverse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.ledger import tombstone_hash
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.tables import Consent, ConsentStatus, Subject, Tombstone
+from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory
+
+logger = logging.getLogger(__name__)
+JOURNAL_NAME = "erasures.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    subject_hash: str
+    reason: ErasureReason
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    consent_id: str
+    at: datetime
+
+
+def journal_path(witness_dir: Path) -> Path:
+    return witness_dir / JOURNAL_NAME
+
+
+def record(witness_dir: Path, entry: JournalEntry | Withdrawal) -> None:
+    """Append ``entry`` durably (O_APPEND, fsync) before the destruction commits."""
+    if isinstance(entry, Withdrawal):
+        fields = {"kind": "withdrawal", "consentId": entry.consent_id}
+    else:
+        fields = {"subjectHash": entry.subject_hash, "reason": str(entry.reason)}
+    _append(witness_dir, {**fields, "at": entry.at.isoformat()})
+
+
+def _append(witness_dir: Path, fields: dict[str, str]) -> None:
+    witness_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    path = journal_path(witness_dir)
+    created = not path.exists()
+    line = json.dumps(fields, sort_keys=True) + "\n"
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
+    try:
+        os.write(descriptor, line.encode("utf-8"))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    if created:
+        fsync_directory(witness_dir)
+
+
+def entries(witness_dir: Path) -> list[JournalEntry | Withdrawal]:
+    """Every complete line; a torn last line (a crash mid-append) is skipped."""
+    path = journal_path(witness_dir)
+    if not path.exists():
+        return []
+    found: list[JournalEntry | Withdrawal] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            raw = json.loads(line)
+            at = datetime.fromisoformat(raw["at"])
+            if raw.get("kind") == "withdrawal":
+                found.append(Withdrawal(consent_id=raw["consentId"], at=at))
+            else:
+                found.append(JournalEntry(subject_hash=raw["subjectHash"],
+                                          reason=ErasureReason(raw["reason"]), at=at))
+        except (ValueError, KeyError, TypeError):
+            logger.warning("erasure journal: skipped an unreadable line")
+    return found
+
+
+def pending_withdrawals(runtime: Runtime, session: Session) -> list[str]:
+    """Withdraw again, in ``session``, the consents the journal withdrew and the database
+    still has active (a copy from before); return their ids. Their templates then go with
+    ``destroy_ended_templates``, their subject with ``subjects_with_consent_ended``."""
+    withdrawn = {entry.consent_id: entry.at for entry in entries(runtime.settings.witness_dir)
+                 if isinstance(entry, Withdrawal)}
+    if not withdrawn:
+        return []
+    again = list(session.scalars(select(Consent).where(
+        Consent.id.in_(list(withdrawn)), Consent.withdrawn_at.is_(None),
+        Consent.status == ConsentStatus.ACTIVE)))
+    for consent in again:
+        consent.status = ConsentStatus.WITHDRAWN
+        consent.withdrawn_at = withdrawn[consent.id]
+    return [consent.id for consent in again]
+
+
+def pending(runtime: Runtime) -> list[tuple[str, ErasureReason]]:
+    """(pseudonym, reason) of the subjects the journal erased and the database still holds."""
+    journal = {entry.subject_hash: entry.reason for entry in entries(runtime.settings.witness_dir)
+               if isinstance(entry, JournalEntry)}
+    if not journal:
+        return []
+    with runtime.db.transaction() as session:
+        done = set(session.scalars(select(Tombstone.subject_hash).where(
+            Tombstone.subject_hash.in_(list(journal)))))
+        if done.issuperset(journal):
+            return []
+        pseudonyms = list(session.scalars(select(Subject.pseudonym)))
+    found = []
+    for pseudonym in pseudonyms:
+        hashed = tombstone_hash(runtime.keys, pseudonym)
+        if hashed in journal and hashed not in done:
+            found.append((pseudonym, journal[hashed]))
+    return found

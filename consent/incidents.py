@@ -1,0 +1,155 @@
+"""Confidentiality incidents: the register, the 72-hour clock and the two notices.
+
+P-39.1 ss. 3.5-3.8 and the Regulation respecting confidentiality incidents (A-2.1, r. 3.1):
+an enterprise that has cause to believe an incident occurred reduces the risk, assesses whether
+there is a risk of serious injury, notifies the Commission and the persons concerned promptly
+when there is, and keeps a register of every incident (at least 5 years: kept here with its
+``keep_until``, and no route deletes one). GDPR arts. 33-34: the supervisory authority within
+72 hours of becoming aware, the persons when the risk is high; art. 33(5) documentation is this
+same record.
+
+An incident that touches templates is presumed to carry a risk of serious injury (biometric
+data cannot be changed like a password); recording it otherwise needs a written reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.accountability import accountability
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import InvalidRequest, NotFound
+from optinface.consent.ledger import new_id
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Incident
+
+NOTIFY_WITHIN = timedelta(hours=72)  # GDPR art. 33(1); Québec asks "promptly", no later
+KEEP_YEARS = 5  # reg. A-2.1 r. 3.1 s. 7 as read by the matrix [verify]
+
+
+class Audience(StrEnum):
+    REGULATOR = "regulator"
+    SUBJECTS = "subjects"
+
+
+def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:
+    if body.involves_templates and not body.risk_of_serious_injury and not body.downgrade_reason:
+        raise InvalidRequest(
+            "an incident touching templates is presumed to risk serious injury: give the"
+            " reason for assessing otherwise (downgrade_reason)")
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = Incident(
+            id=new_id("inc"), recorded_at=now, recorded_by=actor.key_id,
+            keep_until=body.became_aware_at + timedelta(days=365 * KEEP_YEARS + 2),
+            **body.model_dump(),
+        )
+        session.add(row)
+        session.flush()
+        runtime.audit(session, Entry(action=AuditAction.INCIDENT_RECORDED, actor=actor,
+                                     details={"incident_id": row.id,
+                                              "risk_of_serious_injury":
+                                                  row.risk_of_serious_injury}))
+        return public(row, now=now)
+
+
+def mark_notified(runtime: Runtime, *, actor: Actor, incident_id: str,
+                  audience: Audience) -> IncidentPublic:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = _get(session, incident_id)
+        if audience is Audience.REGULATOR:
+            row.regulator_notified_at = now
+        else:
+            row.subjects_notified_at = now
+        runtime.audit(session, Entry(action=AuditAction.INCIDENT_NOTIFIED, actor=actor,
+                                     details={"incident_id": incident_id,
+                                              "audience": str(audience)}))
+        return public(row, now=now)
+
+
+def _get(session: Session, incident_id: str) -> Incident:
+    row = session.get(Incident, incident_id)
+    if row is None:
+        raise NotFound(f"no incident {incident_id}", details={"incident_id": incident_id})
+    return row
+
+
+def public(row: Incident, *, now: datetime) -> IncidentPublic:
+    notify_by = row.became_aware_at + NOTIFY_WITHIN
+    done = row.regulator_notified_at or now
+    return IncidentPublic(
+        id=row.id, description=row.description, circumstances=row.circumstances,
+        occurred_from=row.occurred_from, occurred_until=row.occurred_until,
+        became_aware_at=row.became_aware_at, data_categories=row.data_categories,
+        subjects_affected=row.subjects_affected, affected_is_estimate=row.affected_is_estimate,
+        quebec_residents=row.quebec_residents, involves_templates=row.involves_templates,
+        risk_of_serious_injury=row.risk_of_serious_injury,
+        risk_assessment=row.risk_assessment, downgrade_reason=row.downgrade_reason,
+        measures_taken=row.measures_taken, measures_suggested=row.measures_suggested,
+        recorded_at=row.recorded_at, keep_until=row.keep_until,
+        notify_by=notify_by, regulator_notified_at=row.regulator_notified_at,
+        subjects_notified_at=row.subjects_notified_at,
+        hours_left=round((notify_by - now).total_seconds() / 3600, 1)
+        if row.regulator_notified_at is None else None,
+        notification_overdue=done > notify_by,
+    )
+
+
+def all_incidents(session: Session, *, now: datetime) -> list[IncidentPublic]:
+    rows = session.scalars(select(Incident).order_by(Incident.became_aware_at.desc()))
+    return [public(r, now=now) for r in rows]
+
+
+def notice(session: Session, *, incident_id: str, audience: Audience,
+           settings: ConsentSettings, now: datetime) -> IncidentNotice:
+    """The notice to the regulator (reg. s. 3; GDPR art. 33(3)) or to the persons concerned
+    (reg. s. 5; GDPR art. 34(2)), from the one record."""
+    i = public(_get(session, incident_id), now=now)
+    a = accountability(settings)
+    contact = (f"{a.privacy_officer_name}, {a.privacy_officer_title},"
+               f" {a.privacy_officer_contact}; DPO {a.dpo_contact}")
+    period = (f"{i.occurred_from.isoformat()} to "
+              f"{i.occurred_until.isoformat() if i.occurred_until else 'unknown'}")
+    persons = (f"{'about ' if i.affected_is_estimate else ''}{i.subjects_affected}"
+               if i.subjects_affected is not None else "unknown")
+    if audience is Audience.REGULATOR:
+        lines = [
+            f"# Notice of a confidentiality incident to the regulator ({i.id})",
+            f"- **Enterprise**: {a.controller_name} ({a.controller_contact})",
+            f"- **Contact**: {contact}",
+            f"- **Personal information concerned**: {', '.join(i.data_categories)}",
+            f"- **Description**: {i.description}",
+            f"- **Circumstances and cause**: {i.circumstances}",
+            f"- **When**: {period}; became aware {i.became_aware_at.isoformat()}",
+            f"- **Persons concerned**: {persons}"
+            + (f", of whom {i.quebec_residents} in Québec" if i.quebec_residents is not None
+               else ""),
+            f"- **Risk of serious injury**: {'yes' if i.risk_of_serious_injury else 'no'};"
+            f" {i.risk_assessment}",
+            f"- **Measures taken**: {i.measures_taken}",
+            "- **Notice to the persons**: "
+            + (i.subjects_notified_at.isoformat() if i.subjects_notified_at
+               else "not yet sent"),
+        ]
+    else:
+        lines = [
+            "# A confidentiality incident concerning your information",
+            f"- **What happened**: {i.description} ({i.circumstances})",
+            f"- **When**: {period}",
+            f"- **Your information concerned**: {', '.join(i.data_categories)}",
+            f"- **What we did**: {i.measures_taken}",
+            f"- **What you can do**: {i.measures_suggested}",
+            f"- **Whom to contact**: {contact}",
+            f"- **Your rights**: you can complain to the Commission d'accès à l'information or"
+            f" your supervisory authority; see {a.policy_url}",
+        ]
+    return IncidentNotice(incident_id=i.id, audience=str(audience),
+                          text="\n".join(lines) + "\n", generated_at=now)

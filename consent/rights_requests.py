@@ -1,0 +1,108 @@
+"""Rights requests with their legal clock: answered within 30 days, overdue ones flagged.
+
+P-39.1 s. 32 gives an enterprise 30 days to answer a request of access, rectification or
+deletion (silence is a refusal); GDPR art. 12(3) one month. Self-service actions (the export,
+withdrawal, erasure) answer at once; a request made by letter or e-mail, or one the person
+wants a human to handle, is recorded here so reviewers see each deadline. The record names the
+subject by a keyed hash once the subject is erased, like consents.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import InvalidRequest, NotFound
+from optinface.consent.ledger import get_subject, new_id
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import RightsRequestCreate, RightsRequestPublic
+from optinface.consent.tables import RightsRequest, Subject
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+
+
+def request(runtime: Runtime, *, actor: Actor, pseudonym: str,
+            body: RightsRequestCreate) -> RightsRequestPublic:
+    """Record a request and its audit event in one transaction."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = get_subject(session, pseudonym, keys=runtime.keys)
+        row = record_request(session, subject=subject, body=body, now=now)
+        runtime.audit(session, Entry(action=AuditAction.RIGHTS_REQUESTED, actor=actor,
+                                     subjects=[pseudonym],
+                                     details={"request_id": row.id, "kind": row.kind,
+                                              "due_at": row.due_at.isoformat()}))
+        return public(row, now=now)
+
+
+def answer(runtime: Runtime, *, actor: Actor, request_id: str, answer: str
+           ) -> RightsRequestPublic:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = answer_request(session, request_id=request_id, answer=answer,
+                             answered_by=actor.key_id, now=now)
+        runtime.audit(session, Entry(action=AuditAction.RIGHTS_ANSWERED, actor=actor,
+                                     subjects=[row.subject_ref],
+                                     details={"request_id": request_id}))
+        return public(row, now=now)
+
+
+def record_request(
+    session: Session, *, subject: Subject, body: RightsRequestCreate, now: datetime
+) -> RightsRequest:
+    row = RightsRequest(
+        id=new_id("req"), subject_id=subject.id, subject_ref=subject.pseudonym,
+        kind=str(body.kind), channel=body.channel, note=body.note, received_at=now,
+        due_at=now + timedelta(days=RIGHTS_REQUEST_DAYS), status=str(RequestStatus.OPEN),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def answer_request(
+    session: Session, *, request_id: str, answer: str, answered_by: str, now: datetime
+) -> RightsRequest:
+    row = session.get(RightsRequest, request_id)
+    if row is None:
+        raise NotFound(f"no rights request {request_id}", details={"request_id": request_id})
+    if row.status == RequestStatus.ANSWERED:
+        raise InvalidRequest(f"rights request {request_id} was already answered",
+                             details={"request_id": request_id})
+    row.status = str(RequestStatus.ANSWERED)
+    row.answer = answer
+    row.answered_at = now
+    row.answered_by = answered_by
+    return row
+
+
+def public(row: RightsRequest, *, now: datetime) -> RightsRequestPublic:
+    done = row.answered_at or now
+    return RightsRequestPublic(
+        id=row.id, subject=row.subject_ref, kind=row.kind, channel=row.channel, note=row.note,
+        received_at=row.received_at, due_at=row.due_at, status=row.status, answer=row.answer,
+        answered_at=row.answered_at,
+        overdue=done > row.due_at,
+    )
+
+
+def all_requests(session: Session, *, now: datetime) -> list[RightsRequestPublic]:
+    """Open requests first, earliest deadline first: what a reviewer must do next."""
+    rows = session.scalars(select(RightsRequest).order_by(RightsRequest.due_at))
+    found = [public(r, now=now) for r in rows]
+    return sorted(found, key=lambda r: (r.status != RequestStatus.OPEN, r.due_at))
+
+
+def of_subject(session: Session, subject: Subject, *, now: datetime) -> list[RightsRequestPublic]:
+    rows = session.scalars(select(RightsRequest).where(RightsRequest.subject_id == subject.id)
+                           .order_by(RightsRequest.received_at))
+    return [public(r, now=now) for r in rows]

@@ -1,0 +1,164 @@
+"""What the service shows outsiders of its log: checkpoints to keep, proofs, and verification.
+
+The wiring between the log (:mod:`consent.audit`), its witness folder (:mod:`consent.witness`)
+and the checks (:mod:`consent.audit_verify`), kept out of ``service.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditLog, event_leaf
+from optinface.consent.audit_verify import KnownCheckpoint, LogReport, verify_log
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.keys import KeyRing
+from optinface.consent.merkle import MerkleTree
+from optinface.consent.notes import Checkpoint, Signer
+from optinface.consent.schemas import (
+    AccessExport,
+    ChainStatus,
+    CheckpointPublic,
+    ConsistencyProof,
+    InclusionProof,
+    PublishedKey,
+)
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditCheckpoint, AuditEvent
+from optinface.consent.witness import Witness, witnessed
+
+
+def open_audit_log(settings: ConsentSettings, keys: KeyRing) -> AuditLog:
+    """The log's signer and its witness folder, whose key is pinned on first start.
+
+    Raises:
+        WitnessUnusable: The folder cannot be written, or pins another key.
+    """
+    signer = Signer.for_log(keys.checkpoint)
+    witness = Witness(settings.witness_dir)
+    witness.pin(signer.verifier)
+    return AuditLog(signer=signer, witness=witness)
+
+
+def published_checkpoint_key(log: AuditLog) -> PublishedKey:
+    """How the checkpoint key is published beside the receipt key (it signs nothing else)."""
+    verifier = log.signer.verifier
+    return PublishedKey(
+        key_id=f"ed25519:{hashlib.sha256(verifier.public).hexdigest()[:16]}",
+        public_key=base64.b64encode(verifier.public).decode(),
+        signs=["audit checkpoints (C2SP signed notes)"],
+        verifier_key=verifier.vkey,
+    )
+
+
+def checkpoint_public(session: Session, row: AuditCheckpoint, log: AuditLog) -> CheckpointPublic:
+    assert row.note is not None  # rows this process signs always carry their note
+    checkpoint = Checkpoint.parse(log.signer.verifier.open(row.note))
+    head = session.get(AuditEvent, row.seq)
+    verifier = log.signer.verifier
+    return CheckpointPublic(
+        origin=checkpoint.origin, seq=row.seq, tree_size=checkpoint.size,
+        root_hash=base64.b64encode(checkpoint.root).decode(), head_hash=row.hash,
+        at=head.at if head is not None else "", key_id=verifier.key_hash.hex(),
+        verifier_key=verifier.vkey, note=row.note,
+    )
+
+
+def with_inclusion_proofs(
+    session: Session, export: AccessExport, log: AuditLog, *, now: datetime
+) -> AccessExport:
+    """``export`` with a fresh signed checkpoint and, for each event, its inclusion proof."""
+    row = log.checkpoint(session, now=now)
+    tree = _tree(session, row.seq)
+    proofs = [
+        InclusionProof(seq=event.seq, leaf_index=event.seq - 1, tree_size=tree.size,
+                       audit_path=[_b64(h) for h in tree.inclusion_proof(event.seq - 1)])
+        for event in export.events
+    ]
+    return export.model_copy(update={"checkpoint": checkpoint_public(session, row, log),
+                                     "inclusion_proofs": proofs})
+
+
+def _tree(session: Session, size: int | None = None) -> MerkleTree:
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if size is not None:
+        query = query.where(AuditEvent.seq <= size)
+    return MerkleTree([event_leaf(e) for e in session.scalars(query)])
+
+
+def consistency(session: Session, *, first: int, second: int | None) -> ConsistencyProof:
+    """The proof that the log's first ``second`` events extend its first ``first``.
+
+    Raises:
+        InvalidRequest: A size beyond the log, or ``first`` above ``second``.
+    """
+    tree = _tree(session, second)
+    second = tree.size if second is None else second
+    try:
+        proof = tree.consistency_proof(first, second)
+    except ValueError as error:
+        raise InvalidRequest(f"no consistency proof from {first} to {second} events: the log"
+                             f" holds {tree.size}") from error
+    return ConsistencyProof(
+        first_size=first, second_size=second, first_root=_b64(tree.root(first)),
+        second_root=_b64(tree.root(second)), proof=[_b64(h) for h in proof])
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def chain_status(report: LogReport) -> ChainStatus:
+    problem = report.problem
+    return ChainStatus(
+        ok=report.ok, events=report.events, checkpoints=report.checkpoints,
+        witnessed=report.known, root_hash=base64.b64encode(report.root).decode(),
+        first_bad_sequence=problem.sequence if problem else None,
+        problem=problem.message if problem else None,
+    )
+
+
+def witness_checkpoints(directory: Path) -> list[KnownCheckpoint]:
+    return [KnownCheckpoint(source=f"witness checkpoint {path.name}",
+                            note=path.read_text(encoding="utf-8"))
+            for path in witnessed(directory)]
+
+
+def verify_running(session: Session, log: AuditLog) -> ChainStatus:
+    """The server's own check: its rows against its pinned key and its witness folder."""
+    return chain_status(verify_log(session, verifier=log.signer.verifier,
+                                   known=witness_checkpoints(log.witness.directory)))
+
+
+def _note_in(document: Any) -> str | None:
+    """The signed note in a kept checkpoint, an access export, or the bare note text."""
+    if isinstance(document, dict):
+        if isinstance(document.get("note"), str):
+            return document["note"]
+        checkpoint = document.get("checkpoint")
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get("note"), str):
+            return checkpoint["note"]
+    return None
+
+
+def read_checkpoint_file(path: Path) -> KnownCheckpoint:
+    """A checkpoint a reviewer kept: the JSON the API answered, an export, or a note file.
+
+    Raises:
+        ValueError: The file holds no checkpoint (a receipt, for instance).
+    """
+    text = path.read_text(encoding="utf-8")
+    try:
+        note = _note_in(json.loads(text))
+    except json.JSONDecodeError:
+        note = text  # a bare C2SP note, as in the witness folder
+    if note is None:
+        raise ValueError(f"{path}: no signed checkpoint in this file (a receipt is not one)")
+    return KnownCheckpoint(source=str(path), note=note)

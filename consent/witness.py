@@ -1,0 +1,117 @@
+"""The witness folder: signed checkpoints and the pinned checkpoint key, outside the data.
+
+Whoever can write the database can truncate or rewrite the log and its checkpoint rows; they
+cannot take back what was already copied here if this folder is a separate append-only or WORM
+mount (``chattr +a``, an NFS/SMB share with retention, an object-lock bucket mounted by a FUSE
+driver...). Every file is written once and never changed:
+
+- ``checkpoint.vkey``: the checkpoint verifier key, pinned at first start. ``optinface audit
+  verify`` trusts this key (or one given on its command line), never one from the data
+  directory.
+- ``checkpoints/<size>.note``: one C2SP signed checkpoint per witnessed tree size.
+
+Files only ever get created (``O_EXCL``), so the folder also works on mounts that refuse any
+rewrite, and a reviewer can copy it with ``rsync`` or ``cp -n`` at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import suppress
+from pathlib import Path
+
+from optinface.consent.errors import WitnessUnusable
+from optinface.consent.notes import Verifier
+from optinface.engine.files import fsync_directory
+
+logger = logging.getLogger(__name__)
+
+VKEY_FILE = "checkpoint.vkey"
+CHECKPOINTS = "checkpoints"
+SUFFIX = ".note"
+
+
+def _write_once(path: Path, text: str) -> bool:
+    """Create ``path`` durably with ``text``, whole or not at all; False when it exists.
+
+    The text goes to a temporary file first and is hard-linked into place, which fails if the
+    name exists: a crash never leaves a truncated checkpoint that would fail verification.
+    """
+    if path.exists():
+        return False
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        with suppress(OSError):  # an append-only folder refuses the unlink: a harmless leftover
+            temporary.unlink()
+    fsync_directory(path.parent)
+    return True
+
+
+def pinned_key(directory: Path) -> Verifier | None:
+    """The verifier key pinned in ``directory``, if any (read-only)."""
+    path = directory / VKEY_FILE
+    return Verifier.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def witnessed(directory: Path) -> list[Path]:
+    """The witnessed checkpoint files, smallest tree first (read-only)."""
+    folder = directory / CHECKPOINTS
+    return sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+
+
+class Witness:
+    """Appends checkpoints to ``directory``; the server holds one for as long as it runs."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._latest: int | None = None
+
+    def pin(self, verifier: Verifier) -> None:
+        """Pin ``verifier`` at first start; refuse a folder that pins another key.
+
+        Raises:
+            WitnessUnusable: The folder cannot be written, or pins another key.
+        """
+        try:
+            (self.directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+            _write_once(self.directory / VKEY_FILE, verifier.vkey + "\n")
+            pinned = pinned_key(self.directory)
+        except (OSError, ValueError) as error:
+            raise WitnessUnusable(f"witness folder {self.directory}: {error}") from error
+        if pinned != verifier:
+            raise WitnessUnusable(
+                f"witness folder {self.directory} pins another checkpoint key; point"
+                " OPTINFACE_AUDIT_WITNESS_DIR at this deployment's own witness folder"
+            )
+
+    def latest_size(self) -> int:
+        """The largest tree size witnessed so far."""
+        if self._latest is None:
+            files = witnessed(self.directory)
+            self._latest = int(files[-1].stem) if files else 0
+        return self._latest
+
+    def record(self, note: str, *, size: int) -> None:
+        """Append a committed checkpoint; one per tree size (the first one is kept).
+
+        A failure is logged, never raised: the transaction it witnesses has committed, and the
+        next checkpoint (at the latest within ``audit_witness_interval_seconds``) covers it.
+        """
+        path = self.directory / CHECKPOINTS / f"{size:012d}{SUFFIX}"
+        try:
+            _write_once(path, note)
+        except OSError as error:
+            logger.error("audit checkpoint %d not witnessed in %s: %s", size, path.parent,
+                         error.strerror)
+            return
+        self._latest = max(self.latest_size(), size)

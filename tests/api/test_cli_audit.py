@@ -1,0 +1,221 @@
+"""``optinface audit verify`` catches what someone with write access to the data can do.
+
+Every tampering here is done as a new user would, with ``sqlite3`` on the database file; the
+witness folder stands for a separate append-only mount, and a reviewer's saved checkpoint for the
+file they kept. Each test was seen failing against the weakened verifier it guards against.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app
+from optinface.api.settings import ApiSettings, load_settings
+from optinface.consent.audit import EVENT_FIELDS, GENESIS
+from optinface.consent.crypto import canonical_json
+from optinface.consent.merkle import MerkleTree, leaf_hash
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
+from optinface.consent.witness import pinned_key
+from tests.api.conftest import thresholds_for_tests
+
+runner = CliRunner()
+# Events: 1 reconciled, 2-11 keys created, 12 the reviewer's checkpoint, 13 a last key.
+# Checkpoints (rows and witness files) at 1 (the first start), 10, 12 (kept) and 13 (close).
+KEYS = 12
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ApiSettings:
+    monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
+    monkeypatch.setenv("OPTINFACE_MATCH_FMR", "0.0001")
+    monkeypatch.setenv("OPTINFACE_AUDIT_CHECKPOINT_EVERY", "10")
+    return load_settings(data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def saved(settings: ApiSettings, tmp_path: Path) -> Path:
+    """A log of 13 events, closed; returns the checkpoint a reviewer kept at event 12."""
+    service = OptinFace.open(settings)
+    try:
+        admin = service.authenticate(
+            service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret)
+        for number in range(KEYS - 3):
+            service.create_api_key(actor=admin, role=Role.REVIEWER, name=f"r{number}")
+        kept = service.audit_checkpoint(actor=admin)  # event 11: the CHECKPOINT itself
+        service.create_api_key(actor=admin, role=Role.REVIEWER, name="late")
+    finally:
+        service.close()
+    path = tmp_path / "kept-checkpoint.json"
+    path.write_text(kept.model_dump_json())
+    return path
+
+
+def verify(settings: ApiSettings, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "verify", "--data-dir", str(settings.data_dir),
+                                 *extra])
+    return result.exit_code, result.output
+
+
+def sql(settings: ApiSettings, *statements: str) -> None:
+    with sqlite3.connect(settings.data_dir / "optinface.db") as db:
+        for statement in statements:
+            db.execute(statement)
+
+
+def vkey(settings: ApiSettings) -> str:
+    pinned = pinned_key(settings.witness_dir)
+    assert pinned is not None
+    return pinned.vkey
+
+
+def test_an_untouched_log_verifies(settings: ApiSettings, saved: Path) -> None:
+    code, output = verify(settings, "--against", str(saved))
+    assert code == 0, output
+    assert "audit log OK: 13 events, 4 signed checkpoints, 5 outside" in output
+
+
+def test_a_truncated_tail_fails_below_the_witnessed_checkpoint(
+    settings: ApiSettings, saved: Path
+) -> None:
+    # The red team's proof of concept, made careful: the last three events and every
+    # checkpoint row that mentions them are gone, so the database agrees with itself.
+    sql(settings, "DELETE FROM audit_events WHERE seq > 10",
+        "DELETE FROM audit_checkpoints WHERE seq > 10")
+    code, output = verify(settings)
+    assert code == 1 and "BROKEN at sequence 11" in output and "truncated" in output, output
+
+
+def test_deleting_every_checkpoint_row_fails(settings: ApiSettings, saved: Path) -> None:
+    sql(settings, "DELETE FROM audit_checkpoints")
+    code, output = verify(settings)
+    assert code == 1 and "missing from the checkpoint rows" in output, output
+
+
+def test_an_emptied_log_fails(settings: ApiSettings, saved: Path) -> None:
+    sql(settings, "DELETE FROM audit_events", "DELETE FROM audit_checkpoints")
+    code, output = verify(settings)
+    assert code == 1 and "BROKEN at sequence 1" in output, output
+
+
+def test_a_deleted_database_fails(settings: ApiSettings, saved: Path) -> None:
+    (settings.data_dir / "optinface.db").unlink()
+    code, output = verify(settings)
+    assert code == 1 and "BROKEN" in output, output
+
+
+def test_a_reviewers_saved_checkpoint_alone_catches_deleted_events(
+    settings: ApiSettings, saved: Path
+) -> None:
+    # Here the attacker could also wipe the witness folder: only the reviewer's file is left.
+    key = vkey(settings)
+    shutil.rmtree(settings.witness_dir)
+    sql(settings, "DELETE FROM audit_events WHERE seq > 11", "DELETE FROM audit_checkpoints")
+    assert verify(settings, "--public-key", key)[0] == 0  # nothing else remembers the log
+    code, output = verify(settings, "--public-key", key, "--against", str(saved))
+    assert code == 1 and "BROKEN at sequence 12" in output and str(saved) in output, output
+
+
+def _rewrite_consistently(settings: ApiSettings) -> None:
+    """Edit event 3, re-hash the chain, and put the new roots in the checkpoint notes (the
+    forger cannot sign them, so the old signature lines stay)."""
+    with sqlite3.connect(settings.data_dir / "optinface.db") as db:
+        db.row_factory = sqlite3.Row
+        db.execute("UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 3")
+        rows = [dict(r) for r in db.execute("SELECT * FROM audit_events ORDER BY seq")]
+        previous, leaves = GENESIS, []
+        for row in rows:
+            row["subjects"], row["details"] = json.loads(row["subjects"]), json.loads(
+                row["details"])
+            row["prev_hash"] = previous
+            body = canonical_json({name: row[name] for name in EVENT_FIELDS})
+            previous = hashlib.sha256(body).hexdigest()
+            leaves.append(leaf_hash(body))
+            db.execute("UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?",
+                       (row["prev_hash"], previous, row["seq"]))
+        tree = MerkleTree(leaves)
+        hashes = dict(db.execute("SELECT seq, hash FROM audit_events").fetchall())
+        for seq, note in db.execute("SELECT seq, note FROM audit_checkpoints").fetchall():
+            lines = note.split("\n")
+            lines[2] = base64.b64encode(tree.root(seq)).decode()
+            db.execute("UPDATE audit_checkpoints SET note = ?, hash = ? WHERE seq = ?",
+                       ("\n".join(lines), hashes[seq], seq))
+
+
+def test_a_consistent_rewrite_fails_on_the_checkpoint_signatures(
+    settings: ApiSettings, saved: Path
+) -> None:
+    key = vkey(settings)
+    shutil.rmtree(settings.witness_dir)  # the worst case: only the database is left
+    _rewrite_consistently(settings)
+    code, output = verify(settings, "--public-key", key)
+    assert code == 1 and "not signed by the pinned key" in output, output
+
+
+def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(
+    settings: ApiSettings, saved: Path
+) -> None:
+    with sqlite3.connect(settings.data_dir / "optinface.db") as db:
+        db.row_factory = sqlite3.Row
+        row = dict(db.execute("SELECT * FROM audit_events WHERE seq = 5").fetchone())
+        row["outcome"] = "nothing happened"
+        row["subjects"], row["details"] = json.loads(row["subjects"]), json.loads(row["details"])
+        forged = hashlib.sha256(canonical_json({n: row[n] for n in EVENT_FIELDS})).hexdigest()
+        db.execute("UPDATE audit_events SET outcome = ?, hash = ? WHERE seq = 5",
+                   (row["outcome"], forged))
+    code, output = verify(settings)
+    assert code == 1 and "BROKEN at sequence 6:" in output, output
+
+
+def _snapshot(*folders: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for folder in folders if folder.exists()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_verify_changes_no_byte_and_creates_no_key(settings: ApiSettings, saved: Path) -> None:
+    assert settings.key_dir is not None
+    shutil.rmtree(settings.key_dir)  # an auditor's copy holds no keys: none may appear
+    folders = (settings.data_dir, settings.key_dir, settings.witness_dir)
+    before = _snapshot(*folders)
+    assert verify(settings, "--against", str(saved))[0] == 0
+    assert _snapshot(*folders) == before and not settings.key_dir.exists()
+
+
+def test_a_checkpoint_is_not_a_receipt_and_a_receipt_is_not_a_checkpoint(
+    settings: ApiSettings, saved: Path, tmp_path: Path
+) -> None:
+    refused = runner.invoke(app, ["receipt", "verify", str(saved), "--data-dir",
+                                  str(settings.data_dir)])
+    assert refused.exit_code != 0 and "no signed receipt" in refused.output
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA"}))
+    code, output = verify(settings, "--against", str(receipt))
+    assert code == 2 and "no signed checkpoint" in output, output
+
+
+def test_a_witness_folder_pinning_another_key_is_refused(settings: ApiSettings,
+                                                         saved: Path) -> None:
+    from optinface.consent.errors import WitnessUnusable
+
+    assert settings.key_dir is not None
+    shutil.rmtree(settings.key_dir)  # a new checkpoint key would sign from now on
+    with pytest.raises(WitnessUnusable):
+        OptinFace.open(settings)
+
+
+def test_a_server_started_on_a_shorter_log_than_its_witness_says_so(
+    settings: ApiSettings, saved: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sql(settings, "DELETE FROM audit_events WHERE seq > 10",
+        "DELETE FROM audit_checkpoints WHERE seq > 10")
+    OptinFace.open(settings).close()  # starts: a restored copy must be inspectable
+    assert "events were lost" in caplog.text
+    assert verify(settings)[0] == 1

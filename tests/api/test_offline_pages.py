@@ -1,0 +1,139 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
+"""The API documentation works offline and every answer carries the security headers.
+
+``/docs`` and ``/redoc`` are rendered by headless Chromium with every request to another origin
+aborted and recorded: the pages must render and the record stay empty. Framing is tried by a
+page of another origin (``about:blank``) holding each page in an iframe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from tests.api.browser import DESKTOP, chromium_page
+from tests.api.conftest import World, auth
+from tests.api.server import running
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
+
+PAGES = ("/portal", "/review", "/docs", "/redoc")
+
+
+def _assert_hardened(answer: Any, *, https: bool = False) -> None:
+    headers = answer.headers
+    policy = headers["content-security-policy"]
+    where = f"{answer.request.method} {answer.request.url.path} ({answer.status_code})"
+    assert "frame-ancestors 'none'" in policy, where
+    assert "://" not in policy and "*" not in policy, f"{where}: another origin in {policy}"
+    assert headers["x-frame-options"] == "DENY", where
+    assert headers["referrer-policy"] == "no-referrer", where
+    assert headers["x-content-type-options"] == "nosniff", where
+    assert ("strict-transport-security" in headers) is https, where
+
+
+def test_every_answer_carries_the_security_headers(client: TestClient, world: World) -> None:
+    answers = [client.get(path) for path in (*PAGES, "/openapi.json", "/healthz")]
+    answers += [
+        client.get("/static/style.css"),
+        client.get("/docs/assets/swagger-ui.css"),
+        client.get("/v1/purposes"),  # 401
+        client.get("/v1/purposes", headers=auth(world.keys.admin)),
+        client.get("/no/such/page"),  # 404
+        client.post("/v1/identify", content=b"x" * 20, headers={"Content-Length": str(10**9)}),
+        client.post("/v1/keys", json={"role": 1}, headers=auth(world.keys.admin)),  # 422
+    ]
+    assert [a.status_code for a in answers[:8]] == [200] * 6 + [200, 200]
+    assert [a.status_code for a in answers[8:]] == [401, 200, 404, 413, 422]
+    for answer in answers:
+        _assert_hardened(answer)
+
+
+def test_hsts_is_sent_over_https(
+    api_settings: ApiSettings, service: OptinFace, world: World
+) -> None:
+    app = create_app(api_settings, service=service)
+    with TestClient(app, base_url="https://optinface.example") as secure:
+        for path in ("/portal", "/docs", "/healthz"):
+            _assert_hardened(secure.get(path), https=True)
+
+
+@pytest.fixture
+def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
+    with running(create_app(api_settings, service=service)) as url:
+        yield url
+
+
+@pytest.fixture
+def offline_page(base_url: str) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A page whose requests to any other origin are aborted and recorded, and its console's
+    Content-Security-Policy complaints."""
+    with chromium_page(base_url, DESKTOP) as page:
+        foreign: list[str] = []
+        complaints: list[str] = []
+
+        def only_this_origin(route: Any) -> None:
+            url = route.request.url
+            if url.startswith(base_url) or url.startswith(("data:", "blob:", "about:")):
+                route.continue_()
+            else:
+                foreign.append(url)
+                route.abort()
+
+        page.context.route("**/*", only_this_origin)
+        page.on(
+            "console",
+            lambda message: (
+                complaints.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        yield page, foreign, complaints
+
+
+@pytest.mark.browser
+def test_docs_render_with_no_request_to_another_origin(
+    offline_page: tuple[Any, list[str], list[str]], base_url: str
+) -> None:
+    page, foreign, complaints = offline_page
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+    assert "optinface" in page.inner_text(".swagger-ui .info .title")
+    assert page.locator(".opblock").count() > 10  # the operations are listed
+    page.goto("/redoc")
+    page.wait_for_selector("[data-section-id]", timeout=30_000)
+    assert "optinface" in page.inner_text("h1")
+    assert foreign == []
+    # ReDoc's footer links a logo on its vendor's CDN: the policy blocks it, nothing else.
+    assert all("://" in c and base_url not in c and "inline" not in c for c in complaints)
+
+
+@pytest.mark.browser
+def test_no_page_can_be_framed(base_url: str) -> None:
+    """A page of another origin frames each page; the browser must show none of them."""
+    with chromium_page(base_url, DESKTOP) as page:
+        frames = "".join(
+            f'<iframe src="{base_url}{path}" onload="this.dataset.loaded=1"></iframe>'
+            for path in PAGES
+        )
+        page.set_content(f"<html><body>{frames}</body></html>")
+        page.wait_for_function(
+            "[...document.querySelectorAll('iframe')].every(f => f.dataset.loaded)"
+        )
+        shown = [frame.url for frame in page.frames[1:]]
+    assert len(shown) == len(PAGES)
+    assert [url for url in shown if url.startswith(base_url)] == []

@@ -1,0 +1,101 @@
+"""The right of access in full (GDPR art. 15, P-39.1 s. 27), and rights requests on a clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from optinface.consent.schemas import AgeCategory, RightKind, RightsRequestCreate, SubjectCreate
+from optinface.consent.settings import ConsentSettings
+from tests.consent.conftest import TEST_THRESHOLD, FakeClock, World
+
+
+def _enrolled(world: World, image: bytes) -> str:
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, image)
+    return pseudonym
+
+
+def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs: list[bytes]
+                                                   ) -> None:
+    pseudonym = _enrolled(world, portrait_jpegs[0])
+    export = world.service.export(actor=world.reviewer, subject=pseudonym)
+    [purpose] = export.purposes  # (a) purposes, with their texts
+    assert purpose.description == "Re-identification of consenting volunteers in study 1"
+    assert export.recipients == []  # (c) recipients: none configured
+    assert {d.what for d in export.retention} >= {"everything held about you"}  # (d)
+    assert all(d.until > world.clock.now() for d in export.retention)
+    rights = {r.right for r in export.accountability.rights}  # (e), (f)
+    assert {"access", "rectification", "erasure", "withdrawal", "complaint"} <= rights
+    assert export.source.startswith("you")  # (g)
+    logic = export.matching_logic  # (h)
+    assert (logic.model_id, logic.threshold) == ("w600k_mbf", TEST_THRESHOLD)
+    assert logic.fmr is not None and logic.fnmr is not None
+    assert export.accountability.privacy_officer_contact  # P-39.1 s. 27: the officer
+    markdown = world.service.render_export(export, "md")
+    for heading in ("Purposes", "Recipients", "Retention", "How faces are compared",
+                    "Searches that involved you", "Your rights"):
+        assert f"## {heading}" in markdown, heading
+
+
+def test_a_verify_that_ended_in_no_match_is_in_the_subjects_export(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    pseudonym = _enrolled(world, portrait_jpegs[0])
+    result = world.service.verify(actor=world.researcher, subject=pseudonym,
+                                  purpose_id=world.purpose,
+                                      probe_consent_id=world.probe(image=portrait_jpegs[3]),
+                                  image=portrait_jpegs[3])
+    assert result.decision == "no_match"
+    [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
+    assert (search.operation, search.outcome, search.score) == ("verify", "no_match", None)
+    assert search.actor_key_id == world.researcher.key_id
+
+
+def test_the_export_never_shows_another_subject_or_the_gallery_size(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    mine = _enrolled(world, portrait_jpegs[0])
+    other = _enrolled(world, portrait_jpegs[0])  # the same face under another pseudonym
+    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                    image=flipped_jpegs[0])
+    assert {c.subject for c in result.candidates} == {mine, other}  # the scan below can fail
+    export = world.service.export(actor=world.reviewer, subject=mine)
+    text = export.model_dump_json()
+    assert other not in text and "gallery_size" not in text
+    [search] = export.searches
+    assert search.operation == "identify" and search.outcome == "match"
+    assert search.score is not None and search.score == round(search.score, 2)
+
+
+def test_rights_requests_are_due_in_30_days_and_overdue_is_flagged(
+    world: World, clock: FakeClock
+) -> None:
+    pseudonym, _ = world.subject()
+    made = world.service.request_right(
+        actor=world.portal, subject=pseudonym,
+        body=RightsRequestCreate(kind=RightKind.RECTIFICATION, channel="letter"))
+    assert made.received_at == clock.now() and not made.overdue
+    assert made.due_at - made.received_at == timedelta(days=30)
+    clock.advance(days=31)
+    [listed] = world.service.rights_requests(actor=world.reviewer)
+    assert listed.overdue and listed.status == "open"
+    answered = world.service.answer_right(actor=world.reviewer, request_id=made.id,
+                                          answer="template replaced")
+    assert answered.status == "answered" and answered.overdue  # answered late stays flagged
+    [mine] = world.service.export(actor=world.reviewer, subject=pseudonym).rights_requests
+    assert mine.id == made.id
+
+
+def test_a_subject_token_outlives_the_longest_consent(world: World, tmp_path: Path) -> None:
+    settings = world.service.settings
+    created = world.service.create_subject(
+        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
+    lifetime = created.token_expires_at - world.clock.now()
+    assert lifetime >= timedelta(days=settings.max_consent_days)
+    with pytest.raises(ValidationError):
+        ConsentSettings(data_dir=tmp_path, max_consent_days=400, subject_token_days=365)

@@ -1,0 +1,152 @@
+"""Checkpoints leave the data directory, prove inclusion and consistency, and sign nothing else."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from optinface.consent.audit import AuditAction, Entry, event_leaf
+from optinface.consent.merkle import MerkleTree, verify_consistency, verify_inclusion
+from optinface.consent.notes import Verifier, open_checkpoint
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent
+from optinface.consent.witness import pinned_key, witnessed
+from tests.consent.conftest import FakeClock, World
+
+
+def witness_sizes(settings: ConsentSettings) -> list[int]:
+    return [int(path.stem) for path in witnessed(settings.witness_dir)]
+
+
+def test_the_witness_folder_is_outside_the_data_and_pins_the_checkpoint_key(
+    world: World, settings: ConsentSettings
+) -> None:
+    assert not settings.witness_dir.is_relative_to(settings.data_dir)
+    pinned = pinned_key(settings.witness_dir)
+    assert pinned == world.service.runtime.log.signer.verifier
+
+
+def test_checkpoints_are_witnessed_every_n_events_and_at_close(
+    settings: ConsentSettings, pipeline, clock: FakeClock  # type: ignore[no-untyped-def]
+) -> None:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    from tests.consent.conftest import make_world
+
+    world = make_world(service, clock)
+    while service.verify_audit().events < 12:
+        world.subject()
+    assert 10 in witness_sizes(settings)
+    events = service.verify_audit().events
+    service.close()
+    assert witness_sizes(settings)[-1] == events  # the tail since the last one, at shutdown
+
+
+def test_the_periodic_witness_signs_the_head_only_when_it_moved(
+    world: World, settings: ConsentSettings
+) -> None:
+    service = world.service
+    service.witness_audit()
+    files = witness_sizes(settings)
+    assert files[-1] == service.verify_audit().events
+    service.witness_audit()  # nothing happened since: no new checkpoint
+    assert witness_sizes(settings) == files
+    world.subject()
+    service.witness_audit()
+    assert witness_sizes(settings)[-1] == service.verify_audit().events > files[-1]
+
+
+def test_a_rolled_back_checkpoint_is_never_witnessed(
+    world: World, settings: ConsentSettings
+) -> None:
+    runtime = world.service.runtime
+    before = witness_sizes(settings)
+    with pytest.raises(RuntimeError), runtime.db.transaction() as session:
+        runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=None))
+        runtime.log.checkpoint(session, now=world.clock.now())
+        raise RuntimeError("the business change failed")
+    assert witness_sizes(settings) == before
+    world.service.witness_audit()  # the tree cache noticed the rollback: the head is right
+    assert world.service.verify_audit().ok
+
+
+def test_an_access_export_proves_each_event_is_in_the_signed_log(
+    world: World, settings: ConsentSettings
+) -> None:
+    pseudonym, _ = world.subject()
+    export = world.service.export(actor=world.admin, subject=pseudonym)
+    assert export.checkpoint is not None and len(export.inclusion_proofs) == len(export.events)
+    trusted = pinned_key(settings.witness_dir)  # what a subject would get from the witness
+    assert trusted is not None
+    checkpoint = open_checkpoint(export.checkpoint.note, trusted)
+    for event, proof in zip(export.events, export.inclusion_proofs, strict=True):
+        path = [base64.b64decode(h) for h in proof.audit_path]
+        assert proof.seq == event.seq and proof.tree_size == checkpoint.size
+        assert verify_inclusion(event_leaf(event), proof.leaf_index, proof.tree_size, path,
+                                checkpoint.root)
+        altered = event.model_copy(update={"outcome": "nothing happened"})
+        assert not verify_inclusion(event_leaf(altered), proof.leaf_index, proof.tree_size,
+                                    path, checkpoint.root)
+
+
+def test_two_witnessed_checkpoints_are_provably_consistent(
+    world: World, settings: ConsentSettings
+) -> None:
+    for _ in range(6):
+        world.subject()
+    trusted = world.service.runtime.log.signer.verifier
+    first, second = (open_checkpoint(p.read_text(), trusted)
+                     for p in witnessed(settings.witness_dir)[-2:])
+    with world.service.runtime.db.transaction() as session:
+        tree = MerkleTree([event_leaf(e) for e in session.query(AuditEvent).order_by(
+            AuditEvent.seq)])
+    proof = tree.consistency_proof(first.size, second.size)
+    assert verify_consistency(first.size, second.size, first.root, second.root, proof)
+
+
+def test_a_kept_checkpoint_is_self_contained_and_checks_with_its_verifier_key(
+    world: World,
+) -> None:
+    kept = json.loads(world.service.audit_checkpoint(actor=world.reviewer).model_dump_json())
+    checkpoint = open_checkpoint(kept["note"], Verifier.parse(kept["verifier_key"]))
+    assert checkpoint.size == kept["seq"] == kept["tree_size"] == world.service.verify_audit(
+    ).events
+    assert base64.b64encode(checkpoint.root).decode() == kept["root_hash"]
+    assert kept["key_id"] in kept["verifier_key"] and kept["head_hash"] and kept["at"]
+
+
+def test_receipts_and_checkpoints_are_signed_by_separate_keys(world: World) -> None:
+    keys = world.service.runtime.keys
+    assert keys.checkpoint.public_key() != keys.signing.public_key()
+    kept = world.service.audit_checkpoint(actor=world.reviewer)
+    signature = base64.b64encode(base64.b64decode(kept.note.rsplit(" ", 1)[1])[4:]).decode()
+    text = kept.note.rpartition("\n\n")[0] + "\n"
+    # A checkpoint signature passed off as a receipt's, under the receipt key, fails ...
+    assert not verify_receipt({"note": text}, signature, world.service.public_key)
+    # ... and a receipt's signer cannot sign a checkpoint the pinned key accepts.
+    from optinface.consent.notes import NoteError, Signer
+
+    forger = Signer(name=world.service.runtime.log.signer.name, key=keys.signing)
+    with pytest.raises(NoteError):
+        open_checkpoint(forger.sign(text), world.service.runtime.log.signer.verifier)
+
+
+def test_a_reviewer_proves_the_log_grew_from_their_old_checkpoint_to_a_new_one(
+    world: World,
+) -> None:
+    from optinface.consent.errors import InvalidRequest
+
+    service = world.service
+    trusted = service.runtime.log.signer.verifier
+    old = open_checkpoint(service.audit_checkpoint(actor=world.reviewer).note, trusted)
+    world.subject()
+    new = open_checkpoint(service.audit_checkpoint(actor=world.reviewer).note, trusted)
+    answer = service.audit_consistency(actor=world.reviewer, first=old.size, second=new.size)
+    proof = [base64.b64decode(h) for h in answer.proof]
+    assert verify_consistency(old.size, new.size, old.root, new.root, proof)
+    assert not verify_consistency(old.size, new.size, new.root, new.root, proof)
+    with pytest.raises(InvalidRequest):
+        service.audit_consistency(actor=world.reviewer, first=new.size + 1)

@@ -1,0 +1,80 @@
+"""Confidentiality incidents (P-39.1 ss. 3.5-3.8, reg. A-2.1 r. 3.1; GDPR arts. 33-34): the
+register, the 72-hour clock, the two notices, and the 5 years the register is kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.incidents import Audience
+from optinface.consent.schemas import IncidentCreate
+from tests.consent.conftest import FakeClock, World
+
+
+def _body(clock: FakeClock, **changes: object) -> IncidentCreate:
+    values: dict[str, object] = {
+        "description": "a backup disk with the ledger was lost in transit",
+        "circumstances": "courier lost the parcel; the disk was not encrypted at rest",
+        "occurred_from": clock.now() - timedelta(days=2),
+        "became_aware_at": clock.now() - timedelta(hours=10),
+        "data_categories": ["face templates", "consent records"],
+        "subjects_affected": 120,
+        "affected_is_estimate": True,
+        "quebec_residents": 100,
+        "risk_assessment": "biometric data, cannot be changed; likelihood of misuse moderate",
+        "measures_taken": "epoch key rotated so the copy is undecryptable; courier contacted",
+        "measures_suggested": "choose the non-biometric alternative or erase your template",
+        **changes,
+    }
+    return IncidentCreate.model_validate(values)
+
+
+def test_an_incident_starts_a_72_hour_clock(world: World, clock: FakeClock) -> None:
+    made = world.service.record_incident(actor=world.admin, body=_body(clock))
+    assert made.notify_by == made.became_aware_at + timedelta(hours=72)
+    assert made.hours_left == 62.0 and not made.notification_overdue
+    clock.advance(hours=63)
+    [late] = world.service.incidents(actor=world.reviewer)
+    assert late.notification_overdue and late.hours_left == -1.0
+    notified = world.service.incident_notified(actor=world.admin, incident_id=made.id,
+                                               audience=Audience.REGULATOR)
+    assert notified.regulator_notified_at == clock.now()
+    assert notified.notification_overdue and notified.hours_left is None  # late stays late
+
+
+def test_an_incident_touching_templates_needs_a_reason_to_rule_out_serious_injury(
+    world: World, clock: FakeClock
+) -> None:
+    with pytest.raises(InvalidRequest):
+        world.service.record_incident(actor=world.admin,
+                                      body=_body(clock, risk_of_serious_injury=False))
+    made = world.service.record_incident(actor=world.admin, body=_body(
+        clock, risk_of_serious_injury=False,
+        downgrade_reason="templates were encrypted under keys that were not lost"))
+    assert not made.risk_of_serious_injury and made.downgrade_reason
+
+
+def test_notices_for_the_regulator_and_the_persons_carry_the_required_content(
+    world: World, clock: FakeClock
+) -> None:
+    made = world.service.record_incident(actor=world.admin, body=_body(clock))
+    settings = world.service.settings
+    regulator = world.service.incident_notice(actor=world.reviewer, incident_id=made.id,
+                                              audience=Audience.REGULATOR).text
+    for expected in (settings.controller_name, settings.privacy_officer_contact,
+                     "courier lost the parcel", "about 120", "100 in Québec",
+                     "face templates", "epoch key rotated", "Risk of serious injury**: yes"):
+        assert expected in regulator, expected
+    persons = world.service.incident_notice(actor=world.reviewer, incident_id=made.id,
+                                            audience=Audience.SUBJECTS).text
+    for expected in ("face templates", "epoch key rotated", "non-biometric alternative",
+                     settings.privacy_officer_contact, "Commission d'accès"):
+        assert expected in persons, expected
+
+
+def test_the_register_keeps_an_incident_at_least_five_years(world: World,
+                                                           clock: FakeClock) -> None:
+    made = world.service.record_incident(actor=world.admin, body=_body(clock))
+    assert made.keep_until - made.became_aware_at >= timedelta(days=5 * 365 + 1)

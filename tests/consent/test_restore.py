@@ -1,0 +1,179 @@
+"""Restores never resurrect: a copy taken before an erasure comes back without the subject.
+
+The erasure journal in the witness directory (outside the data) is replayed at start-up, before
+anything is served; after an epoch rotation the erased template in the copy cannot be decrypted
+with the current keys at all, while before the rotation it still could.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app as cli
+from optinface.consent.crypto import open_sealed
+from optinface.consent.errors import KeyUnavailable, SubjectErased
+from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.keystore import open_key_store
+from optinface.consent.roles import Role
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.engine.pipeline import FacePipeline
+from tests.consent.conftest import (
+    FakeClock,
+    World,
+    assert_witness_sees_the_restore,
+    make_world,
+    template_bytes,
+)
+
+
+@pytest.fixture
+def cli_env(settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The CLI sees the same deployment as the ``settings`` fixture."""
+    monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(settings.thresholds_path))
+    monkeypatch.setenv("OPTINFACE_MATCH_FMR", str(settings.match_fmr))
+    monkeypatch.setenv("OPTINFACE_INDEX_MAX_ELEMENTS", str(settings.index_max_elements))
+    return ["--data-dir", str(settings.data_dir)]
+
+
+def _two_enrolled(service: OptinFace, clock: FakeClock,
+                  jpegs: list[bytes]) -> tuple[World, str, int, str, str]:
+    """(world, erased pseudonym, its template id, kept pseudonym, an admin secret)."""
+    world = make_world(service, clock)
+    erased, consent = world.subject()
+    template = world.enrol(erased, consent, jpegs[0])
+    kept, kept_consent = world.subject()
+    world.enrol(kept, kept_consent, jpegs[1])
+    admin = service.create_api_key(actor=world.admin, role=Role.ADMIN, name="ops").secret
+    return world, erased, template.id, kept, admin
+
+
+def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
+                               template_id: int) -> bytes:
+    """What the holder of a copy of ``database`` and today's key store gets."""
+    with sqlite3.connect(database) as db:
+        subject_id, model_id, nonce, ciphertext = db.execute(
+            "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
+            (template_id,)).fetchone()
+        wrapped, epoch = db.execute("SELECT wrapped, epoch FROM subject_keys "
+                                    "WHERE subject_id = ?", (subject_id,)).fetchone()
+    store = open_key_store(settings)
+    try:
+        key = KeyRing.open(store).unwrap(wrapped, subject_id=subject_id, epoch=epoch)
+    finally:
+        store.close()
+    return open_sealed(key, nonce, ciphertext, associated=template_binding(
+        template_id=template_id, subject_id=subject_id, model_id=model_id))
+
+
+def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_erased(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+) -> None:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    world, erased, template_id, kept, admin = _two_enrolled(service, clock, portrait_jpegs)
+    protected = template_bytes(service, template_id)[1]
+    service.close()
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(settings.data_dir, snapshot)  # the disk snapshot, taken server stopped
+
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+    service.close()
+    # Until the epoch ends the copy still opens with the live keys: the promise has a bound.
+    assert _decrypt_with_current_keys(settings, snapshot / "optinface.db",
+                                      template_id) == protected
+    rotated = CliRunner().invoke(cli, ["keys", "rotate-epoch", *cli_env, "--api-key", admin])
+    assert rotated.exit_code == 0, rotated.output
+
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(snapshot, settings.data_dir)  # the disk restored from the snapshot
+    with pytest.raises(KeyUnavailable):
+        _decrypt_with_current_keys(settings, settings.data_dir / "optinface.db", template_id)
+
+    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        report = restored.last_reconcile
+        assert report is not None and report.erasures_replayed == 1
+        with pytest.raises(SubjectErased):
+            restored.get_subject(actor=world.portal, subject=erased)
+        assert template_id not in restored.index.labels()
+        # The kept subject's key was wrapped under the destroyed epoch too: the copy keeps
+        # them as a subject, without a template to match (they enrol again).
+        assert report.subject_keys_lost == 1 and restored.index.count() == 0
+        assert restored.get_subject(actor=world.portal, subject=kept).status == "active"
+        assert_witness_sees_the_restore(restored)
+    finally:
+        restored.close()
+
+
+def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+) -> None:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    world, erased, template_id, kept, _ = _two_enrolled(service, clock, portrait_jpegs)
+    destination = tmp_path / "backup"
+    # Online: the server (this process) holds the data directory meanwhile.
+    made = CliRunner().invoke(cli, ["backup", str(destination), *cli_env])
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in destination.iterdir()) == ["backup.json", "optinface.db"]
+    copied = (destination / "optinface.db").read_bytes()
+    for key_file in settings.keys_dir.iterdir():
+        secret = key_file.read_bytes()[-32:]
+        assert secret not in copied, key_file.name
+    service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+    service.close()
+    journal = (settings.witness_dir / "erasures.jsonl").read_text()
+    assert [set(json.loads(line)) for line in journal.splitlines()] == [
+        {"subjectHash", "reason", "at"}] and erased not in journal  # a tombstone, no pseudonym
+
+    done = CliRunner().invoke(cli, ["restore", str(destination), *cli_env])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output[done.output.index("{"):])["erasures_replayed"] == 1
+
+    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        with pytest.raises(SubjectErased):
+            restored.get_subject(actor=world.portal, subject=erased)
+        assert template_id not in restored.index.labels()
+        world.service = restored
+        assert restored.verify(actor=world.researcher, subject=kept, purpose_id=world.purpose,
+                               probe_consent_id=world.probe(image=portrait_jpegs[1]),
+                               image=portrait_jpegs[1]).decision == "match"
+        assert_witness_sees_the_restore(restored)
+    finally:
+        restored.close()
+
+
+def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+) -> None:
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    world = make_world(service, clock)
+    pseudonym, first = world.subject()
+    second = world.consent(pseudonym).consent.id
+    template = world.enrol(pseudonym, first, portrait_jpegs[0])
+    destination = tmp_path / "backup"
+    assert CliRunner().invoke(cli, ["backup", str(destination), *cli_env]).exit_code == 0
+    world.withdraw(pseudonym, first)
+    service.close()
+
+    done = CliRunner().invoke(cli, ["restore", str(destination), *cli_env])
+    assert done.exit_code == 0, done.output
+    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    try:
+        assert template.id not in restored.index.labels()
+        statuses = {c.id: c.status for c in restored.list_consents(actor=world.portal,
+                                                                    subject=pseudonym)}
+        assert statuses == {first: "withdrawn", second: "active"}
+    finally:
+        restored.close()
