@@ -104,7 +104,7 @@ def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
         raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
     signed_in = service.sign_in(body)
     session_id, _ = sessions(request).create(Area.PORTAL, signed_in.subject_token,
-                                             now=service.clock.now())
+                                             now=service.clock.now(), subject=signed_in.subject)
     response = JSONResponse({"subject": signed_in.subject, "capacity": signed_in.capacity})
     set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")

@@ -210,20 +210,20 @@ def test_a_volunteer_erased_meanwhile_is_told_so_not_asked_to_log_in(
     base_url: str, world: World
 ) -> None:
     with chromium_page(base_url, PHONE) as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
         answer = page.goto("/portal")
         assert answer is not None and answer.status == 410
         assert "This record was erased" in page.inner_text("[role=alert]")
         check_page(page, "portal-erased")
         page.goto("/portal")
-        assert page.locator("#token").count() == 1  # that session is over
+        assert page.locator("#passkey-sign-in").count() == 1  # that session is over
 
 
 @pytest.mark.parametrize("language", ["en-CA", "fr-CA"])
 def test_the_data_and_privacy_pages_fit_a_phone(base_url: str, world: World, language: str) -> None:
     with chromium_page(base_url, PHONE, language=language) as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         page.goto("/portal/data")
         check_page(page, f"portal-data-{language}")
         page.goto("/privacy")
