@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from optinface.consent.schemas import AgeCategory, RightKind, RightsRequestCreate, SubjectCreate
+from optinface.consent.schemas import RightKind, RightsRequestCreate
 from optinface.consent.settings import ConsentSettings
 from tests.consent.conftest import TEST_THRESHOLD, FakeClock, World
 
@@ -93,9 +93,9 @@ def test_rights_requests_are_due_in_30_days_and_overdue_is_flagged(
 
 def test_a_subject_token_outlives_the_longest_consent(world: World, tmp_path: Path) -> None:
     settings = world.service.settings
-    created = world.service.create_subject(
-        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
-    lifetime = created.token_expires_at - world.clock.now()
+    person = world.person()  # the token is issued to the person at their passkey sign-in
+    issued = world.service.issue_subject_token(actor=person.actor)
+    lifetime = issued.token_expires_at - world.clock.now()
     assert lifetime >= timedelta(days=settings.max_consent_days)
     with pytest.raises(ValidationError):
         ConsentSettings(data_dir=tmp_path, max_consent_days=400, subject_token_days=365)
