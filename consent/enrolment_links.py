@@ -43,7 +43,7 @@ ENROLMENT = "enrolment"
 
 def _enrolment_link(runtime: Runtime, link: OneTimeLink, secret: str) -> EnrolmentLink:
     url = passkeys.link_url(runtime.settings, "passkey", secret)
-    return EnrolmentLink(url=url, secret=secret, capacity=ConsentCapacity(link.capacity),
+    return EnrolmentLink(link_url=url, secret=secret, capacity=ConsentCapacity(link.capacity),
                          expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
 
 

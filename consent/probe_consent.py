@@ -138,7 +138,7 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
             action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
             probe_sha256=body.probe_sha256, details={"request_id": link.id}))
         url = passkeys.link_url(runtime.settings, "probe", secret)
-        return ProbeConsentLink(request_id=link.id, url=url, secret=secret,
+        return ProbeConsentLink(request_id=link.id, link_url=url, secret=secret,
                                 expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
 
 

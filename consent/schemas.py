@@ -207,7 +207,7 @@ class AlternativeChosenResult(BaseModel):
 class EnrolmentLink(BaseModel):
     """A one-time, short-lived link for a person to register their own passkey."""
 
-    url: str
+    link_url: str = Field(description="The page to open; the secret rides in its fragment.")
     secret: str = Field(description="Shown once; the link's one-time secret.")
     capacity: ConsentCapacity
     expires_at: datetime
@@ -347,7 +347,7 @@ class ProbeConsentLink(BaseModel):
     """The one-time link the researcher hands to the person in the probe."""
 
     request_id: str
-    url: str
+    link_url: str = Field(description="The page to open; the secret rides in its fragment.")
     secret: str
     expires_at: datetime
     qr_svg: str

@@ -127,7 +127,7 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
     subject = _call(client, "POST", "/v1/subjects", keys["portal"],
                     json={"age_category": "adult"})
     _step("3. Subject shell created: a one-time link to hand over (no credential)",
-          {"pseudonym": subject["pseudonym"], "link": subject["enrolment"]["url"][:48] + "…",
+          {"pseudonym": subject["pseudonym"], "link": subject["enrolment"]["link_url"][:48] + "…",
            "expires_at": subject["enrolment"]["expires_at"]})
     # SOFTWARE PASSKEY: the demo plays the person with an in-process authenticator. A real
     # person opens the link on their own device and signs in the portal; the server checks

@@ -126,7 +126,7 @@ def test_the_operators_answer_holds_links_never_a_subject_credential(world: Worl
     person, answer = world.new_person()
     assert "subject_token" not in json.dumps(answer)
     link = answer["enrolment"]
-    assert link["url"].endswith("#" + link["secret"]) and link["qr_svg"].startswith("<svg")
+    assert link["link_url"].endswith("#" + link["secret"]) and link["qr_svg"].startswith("<svg")
     _refused(world.client.get(f"/v1/subjects/{person.pseudonym}",
                               headers=auth(str(link["secret"]))), 401, "unauthenticated")
     again = world.client.post("/v1/passkeys/registration-options",
@@ -195,7 +195,7 @@ def test_a_probe_consent_comes_from_the_person_in_the_probe_and_binds_image_and_
     request = world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher), json={
         "purpose_id": world.purpose_id, "notice_id": world.notice_id,
         "probe_sha256": hashlib.sha256(image).hexdigest()}).json()
-    assert set(request) == {"request_id", "url", "secret", "expires_at", "qr_svg"}
+    assert set(request) == {"request_id", "link_url", "secret", "expires_at", "qr_svg"}
     _refused(_identify(world, request["request_id"], image, world.keys.researcher), 403,
              "probe_consent_required")  # a request is not a consent
     second_key = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"},

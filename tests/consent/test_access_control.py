@@ -37,7 +37,7 @@ def test_the_operator_gets_links_never_a_subject_credential(world: World) -> Non
     created = world.service.create_subject(
         actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
     assert "subject_token" not in created.model_dump()
-    assert created.enrolment.url.endswith("#" + created.enrolment.secret)
+    assert created.enrolment.link_url.endswith("#" + created.enrolment.secret)
     assert created.enrolment.qr_svg.startswith("<svg")
     with pytest.raises(Unauthenticated):  # a link is no API credential
         world.service.authenticate(created.enrolment.secret)

@@ -71,7 +71,8 @@ def _send(world: World, route: str, item: CorpusItem, portal_csrf: str):  # type
                                  "probe_consent_id": world.probe_consent(item.data)},
                            files=files, headers=auth(world.keys.researcher))
     return client.post("/portal/enrol", files=files, data={
-        "csrf": portal_csrf, "signed": _portal_signed(world, item.data, portal_csrf)})
+        "csrf": portal_csrf, "consent_id": world.consent_id,
+        "signed": _portal_signed(world, item.data, portal_csrf)})
 
 
 def test_every_corpus_item_gets_its_documented_answer_and_refusals_write_nothing(
