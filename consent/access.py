@@ -19,7 +19,7 @@ from jinja2 import Environment
 from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import rights_requests
+from optinface.consent import review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.ledger import consent_public, template_public
 from optinface.consent.policies import consent_status
@@ -30,6 +30,8 @@ from optinface.consent.schemas import (
     MatchingLogic,
     PurposePublic,
     RetentionDate,
+    ReviewPublic,
+    ReviewStatus,
     SearchInvolvement,
     SubjectPublic,
 )
@@ -84,6 +86,7 @@ Generated {{ e.generated_at.isoformat() }} by {{ e.controller_name }} ({{ e.cont
 {{ h(2) }}Searches that involved you ({{ e.searches | length }})
 {% for v in e.searches %}{{ item("#" ~ v.seq ~ " " ~ v.at, v.operation ~ ": " ~ v.outcome
   ~ (" (score " ~ v.score ~ ")" if v.score is not none else "")
+  ~ (", verifiers " ~ v.verifiers | join(", ") if v.verifiers else "")
   ~ (" by " ~ v.actor_key_id ~ " (" ~ v.actor_role ~ ")" if v.actor_key_id else "")
   ~ (" for purpose " ~ v.purpose if v.purpose else "")) }}{% endfor %}
 {{ h(2) }}Your rights and how to exercise them
@@ -147,7 +150,7 @@ def mentions(pseudonym: str) -> ColumnElement[bool]:
 
 SEARCHES = {"verify", "identify"}
 # Details that describe other people or the gallery: never in someone's export.
-_NOT_YOURS = {"gallery_size", "scores", "k"}
+_NOT_YOURS = {"gallery_size", "scores", "k", "review_ids"}
 
 
 def own_view(event: AuditEvent, pseudonym: str) -> AuditEventPublic:
@@ -158,18 +161,31 @@ def own_view(event: AuditEvent, pseudonym: str) -> AuditEventPublic:
     return public.model_copy(update={"subjects": [pseudonym], "details": details})
 
 
-def _involvement(event: AuditEvent, pseudonym: str) -> SearchInvolvement | None:
+def _involvement(event: AuditEvent, pseudonym: str,
+                 reviews: dict[str, ReviewPublic]) -> SearchInvolvement | None:
+    """A search as its subject sees it; "identified" only once verifiers confirmed it."""
     refused = event.action == "refused" and event.details.get("attempted") in SEARCHES
     if event.action not in SEARCHES and not refused:
         return None
     score = (event.details.get("scores") or {}).get(pseudonym)
+    checked = reviews.get((event.details.get("review_ids") or {}).get(pseudonym, ""))
+    if refused:
+        outcome = f"refused: {event.outcome}"
+    elif score is None:
+        outcome = "no_match"
+    elif checked is not None and checked.status == ReviewStatus.CONFIRMED:
+        outcome = "identified (confirmed by verifiers)"
+    else:
+        outcome = f"candidate ({checked.status if checked else 'not reviewed'}), not an" \
+                  " identification"
     return SearchInvolvement(
         seq=event.seq, at=event.at,
         operation=str(event.details.get("attempted", event.action)),
-        outcome=(f"refused: {event.outcome}" if refused
-                 else "match" if score is not None or event.outcome == "match" else "no_match"),
+        outcome=outcome,
         purpose=event.purpose, actor_key_id=event.actor_key_id, actor_role=event.actor_role,
         score=round(score, 2) if score is not None else None,
+        review_status=checked.status if checked else None,
+        verifiers=checked.verifiers if checked else [],
     )
 
 
@@ -203,6 +219,7 @@ def build_export(
         select(AuditEvent).where(mentions(subject.pseudonym)).order_by(AuditEvent.seq)
     ))
     purposes = {p.id: p for c in subject.consents for p in c.purposes}
+    reviews = {r.id: r for r in review.of_candidate(session, subject.pseudonym)}
     return AccessExport(
         generated_at=now,
         controller_name=settings.controller_name,
@@ -214,7 +231,7 @@ def build_export(
         " enrolment; photos are discarded once the template is made",
         retention=_retention(subject, settings),
         matching_logic=logic,
-        searches=[s for s in (_involvement(e, subject.pseudonym) for e in events) if s],
+        searches=[s for s in (_involvement(e, subject.pseudonym, reviews) for e in events) if s],
         rights_requests=rights_requests.of_subject(session, subject, now=now),
         subject=SubjectPublic.model_validate(subject),
         consents=[

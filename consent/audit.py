@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import canonical_json
-from optinface.consent.merkle import Frontier, leaf_hash
+from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, Signer
 from optinface.consent.roles import Actor
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -51,6 +51,8 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
+    AUDIT_READ = "audit_read"  # a read of the log is itself logged
+    REVIEW_DECIDED = "review_decided"
     INCIDENT_RECORDED = "incident_recorded"
     INCIDENT_NOTIFIED = "incident_notified"
     RIGHTS_REQUESTED = "rights_requested"
@@ -149,32 +151,36 @@ class Head:
 
 
 class AuditTree:
-    """The Merkle tree of the log as this process last saw it, extended incrementally.
+    """The Merkle tree of the log as this process last saw it, extended as events come.
 
-    Only the right edge is kept (:class:`Frontier`). Before reuse, the stored hash of the last
+    Kept whole in memory (64 bytes an event), so a checkpoint and an export's inclusion proofs
+    cost O(log n) rather than a pass over the log. Before reuse, the stored hash of the last
     event it covers is compared with the one it remembers: that hash chains over every earlier
     event, so if it still matches, so does the whole prefix (a rolled-back append, or rows
     rewritten behind the server's back, make it start over from the table).
     """
 
     def __init__(self) -> None:
-        self._frontier = Frontier()
+        self._tree = MerkleTree()
         self._head_hash = GENESIS
 
-    def head(self, session: Session) -> Head:
-        size = self._frontier.size
+    def sync(self, session: Session) -> MerkleTree:
+        """The tree of every event visible in ``session`` (do not keep it: it keeps growing)."""
+        size = self._tree.size
         if size and session.scalar(
             select(AuditEvent.hash).where(AuditEvent.seq == size)
         ) != self._head_hash:
-            self._frontier, self._head_hash = Frontier(), GENESIS
+            self._tree, self._head_hash = MerkleTree(), GENESIS
         for row in session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > self._frontier.size)
-            .order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.seq > self._tree.size).order_by(AuditEvent.seq)
         ):
-            self._frontier.append(event_leaf(row))
+            self._tree.append(event_leaf(row))
             self._head_hash = row.hash
-        return Head(size=self._frontier.size, root=self._frontier.root(),
-                    head_hash=self._head_hash)
+        return self._tree
+
+    def head(self, session: Session) -> Head:
+        tree = self.sync(session)
+        return Head(size=tree.size, root=tree.root(), head_hash=self._head_hash)
 
 
 @dataclass(slots=True)

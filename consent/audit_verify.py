@@ -17,14 +17,15 @@ The first inconsistency, the one at the lowest sequence number, is named.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import GENESIS, event_hash, event_leaf
-from optinface.consent.merkle import MerkleTree
+from optinface.consent.audit import GENESIS, event_bytes
+from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 
@@ -62,16 +63,17 @@ def _walk_chain(session: Session, problems: list[Problem]) -> tuple[list[bytes],
     hashes: dict[int, str] = {}
     previous, expected = GENESIS, 1
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        body = event_bytes(event)  # once: both the chain hash and the leaf are over it
         if event.seq != expected:
             problems.append(Problem(expected, f"event {expected} is missing (deleted rows)"))
-        elif event_hash(event) != event.hash:
+        elif hashlib.sha256(body).hexdigest() != event.hash:
             problems.append(Problem(event.seq, f"event {event.seq} differs from its hash"
                                                " (edited)"))
         elif event.prev_hash != previous:
             problems.append(Problem(event.seq, f"event {event.seq} does not link to event"
                                                f" {event.seq - 1} (inserted, reordered or"
                                                " rewritten)"))
-        leaves.append(event_leaf(event))
+        leaves.append(leaf_hash(body))
         hashes[event.seq] = event.hash
         previous, expected = event.hash, event.seq + 1
     return leaves, hashes

@@ -49,6 +49,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
         statement = signed.ceremony.statement or {}
         capacity = ConsentCapacity(signed.credential.capacity)
         policies.require_capacity(subject, capacity, settings, today=now.date())
+        policies.require_written_release(subject, ConsentMethod.PASSKEY)
         purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]
         notice = ledger.get_notice(session, statement["notice"]["id"])
         if notice.sha256 != statement["notice"]["sha256"]:

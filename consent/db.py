@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger transaction takes
+FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
 
 
 def _create_private(database: Path) -> None:
@@ -116,6 +117,8 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if is_postgresql(engine):  # workers starting together: one migrates, the others wait
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -148,6 +151,23 @@ class Database:
 
     def open(self) -> None:
         migrate(self.engine)
+
+    @contextmanager
+    def first_use(self) -> Iterator[None]:
+        """Held while a process opens what every worker shares and creates on first use (the
+        key store's keys, the witness folder, the schema), so workers started together on a
+        fresh deployment take turns instead of each creating its own keys. A PostgreSQL session
+        advisory lock; nothing on SQLite, where the data directory's lock allows one process."""
+        if not self.shared:
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": FIRST_USE_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": FIRST_USE_LOCK})
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

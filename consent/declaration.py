@@ -69,6 +69,9 @@ def retention_rules(settings: ConsentSettings) -> list[str]:
         f"at most {settings.retention_years_after_last_interaction} years after the last"
         " interaction",
         f"consents last at most {settings.max_consent_days} days",
+        "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
+        " interaction, whichever comes first",
+        "biometric data are never sold, leased, traded or otherwise used for profit",
     ]
 
 

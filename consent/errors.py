@@ -116,6 +116,12 @@ class Unauthenticated(ConsentError):
     code = "unauthenticated"
 
 
+class WrittenReleaseRequired(ConsentError):
+    """Illinois (BIPA s. 15(b)): consent must be a written release, not a click."""
+
+    code = "written_release_required"
+
+
 class AlternativeChosen(ConsentError):
     """The person chose the non-biometric alternative: their face is not used."""
 

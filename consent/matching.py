@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration, ledger, policies, probe_consent
+from optinface.consent import declaration, ledger, policies, probe_consent, review
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
@@ -104,6 +104,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         purpose, calibrated = _gates(runtime, session, purpose_id=purpose_id,
                                      operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
+        k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                 if allowed else [])
         owners = dict(session.execute(
@@ -114,12 +115,17 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             if hit.score >= calibrated.threshold and hit.label in owners:
                 pseudonym = owners[hit.label]
                 best[pseudonym] = max(best.get(pseudonym, -1.0), hit.score)
-        candidates = [Candidate(subject=s, score=v)
-                      for s, v in sorted(best.items(), key=lambda item: -item[1])]
+        # Rounded: full-precision scores help hill-climbing attacks on the templates.
+        ranked = [(s, round(v, 2)) for s, v in sorted(best.items(), key=lambda item: -item[1])]
+        review_ids = review.open_reviews(session, operation=operation, purpose_id=purpose_id,
+                                         searcher=actor, scores=ranked, now=now)
+        candidates = [Candidate(subject=s, score=v, review_id=r)
+                      for (s, v), r in zip(ranked, review_ids, strict=True)]
         result = MatchResult(
             decision=Decision.MATCH if candidates else Decision.NO_MATCH,
             threshold=calibrated.threshold, fmr=calibrated.fmr, fnmr=calibrated.fnmr,
-            model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates)
+            model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates,
+            confirmations_required=review.CONFIRMATIONS[operation])
         runtime.audit(session, Entry(
             action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
             # A verify involves its claimed subject whatever the outcome: named, so their
@@ -128,5 +134,6 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             probe_sha256=probe_sha256,
             details={"probe_consent_id": probe_consent_id, "k": k,
                      "claimed_subject": subject, "gallery_size": len(allowed),
-                     "scores": {p: round(v, 2) for p, v in best.items()}}))
+                     "scores": dict(ranked),
+                     "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True))}))
         return result

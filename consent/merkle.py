@@ -8,9 +8,8 @@ prove that a later tree extends an earlier one (consistency) and that an event i
 (inclusion).
 
 :class:`MerkleTree` keeps every level, so a root, an inclusion proof or a consistency proof costs
-O(log n) hashes once the tree is built (O(n) once). :class:`Frontier` keeps only the right edge
-(O(log n) hashes), enough to append and to compute the root: what the server holds between
-checkpoints.
+O(log n) hashes once the tree is built, and appending a leaf costs one hash on average: the
+server keeps the tree of its log in memory (64 bytes an event) and extends it as events come.
 """
 
 from __future__ import annotations
@@ -42,13 +41,24 @@ class MerkleTree:
     or split at the largest power of two, so a root or a proof costs O(log n) lookups.
     """
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
+    def __init__(self, leaves: Sequence[bytes] = ()) -> None:
         self.levels: list[list[bytes]] = [list(leaves)]
         while len(self.levels[-1]) > 1:
             below = self.levels[-1]
             self.levels.append(
                 [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
             )
+
+    def append(self, leaf: bytes) -> None:
+        """Add a leaf hash; each level that becomes even pairs its last two nodes upward."""
+        self.levels[0].append(leaf)
+        height = 0
+        while len(self.levels[height]) % 2 == 0:
+            if height + 1 == len(self.levels):
+                self.levels.append([])
+            below = self.levels[height]
+            self.levels[height + 1].append(node_hash(below[-2], below[-1]))
+            height += 1
 
     @property
     def size(self) -> int:
@@ -103,31 +113,6 @@ class MerkleTree:
                     self._subtree(start + k, end)]
         return [*self._subproof(m - k, start + k, end, complete=False),
                 self._subtree(start, start + k)]
-
-
-class Frontier:
-    """The right edge of a growing tree: append a leaf hash, read the root, in O(log n)."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self._peaks: list[bytes] = []  # perfect subtrees, largest (leftmost) first
-
-    def append(self, leaf: bytes) -> None:
-        self._peaks.append(leaf)
-        self.size += 1
-        merged = self.size
-        while merged % 2 == 0:  # each trailing zero bit of the size merges two equal peaks
-            right = self._peaks.pop()
-            self._peaks[-1] = node_hash(self._peaks[-1], right)
-            merged //= 2
-
-    def root(self) -> bytes:
-        if not self._peaks:
-            return EMPTY_ROOT
-        root = self._peaks[-1]
-        for peak in reversed(self._peaks[:-1]):
-            root = node_hash(peak, root)
-        return root
 
 
 def verify_inclusion(

@@ -18,8 +18,15 @@ from optinface.consent.errors import (
     GuardianConsentRequired,
     OperationNotAllowed,
     PurposeNotConsented,
+    WrittenReleaseRequired,
 )
-from optinface.consent.schemas import AgeCategory, ConsentCapacity, ErasureReason, Operation
+from optinface.consent.schemas import (
+    AgeCategory,
+    ConsentCapacity,
+    ConsentMethod,
+    ErasureReason,
+    Operation,
+)
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import (
     Consent,
@@ -40,7 +47,12 @@ def consent_status(consent: Consent, *, now: datetime) -> ConsentStatus:
     return ConsentStatus(consent.status)
 
 
+ILLINOIS_AGE_OF_MAJORITY = 18  # below it, BIPA's release is the legal representative's
+
+
 def age_of_consent(jurisdiction: Jurisdiction, settings: ConsentSettings) -> int:
+    if jurisdiction is Jurisdiction.IL:
+        return ILLINOIS_AGE_OF_MAJORITY
     return settings.quebec_min_age if jurisdiction is Jurisdiction.QC else settings.gdpr_min_age
 
 
@@ -54,6 +66,17 @@ def age_at_least(subject: Subject, *, today: date) -> int:
     years = today.year - declared.year - ((today.month, today.day) < (declared.month,
                                                                         declared.day))
     return bracket_age + max(years, 0)
+
+
+def require_written_release(subject: Subject, method: ConsentMethod) -> None:
+    """BIPA s. 15(b)(3): in Illinois, a written release (an e-signature counts since SB 2979,
+    or a signed form); a click on a portal is not one."""
+    if Jurisdiction(subject.jurisdiction) is Jurisdiction.IL and method not in (
+            ConsentMethod.E_SIGNATURE, ConsentMethod.SIGNED_FORM, ConsentMethod.PASSKEY):
+        raise WrittenReleaseRequired(
+            f"subject {subject.pseudonym} is in Illinois: BIPA requires a written release"
+            " (e_signature or signed_form)",
+            details={"subject": subject.pseudonym, "method": str(method)})
 
 
 def require_capacity(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration
+from optinface.consent import declaration, review
 from optinface.consent.accountability import accountability
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
@@ -71,6 +71,8 @@ def build_register(
             f"{age_of_consent(Jurisdiction.QC, settings)} (Québec) or "
             f"{age_of_consent(Jurisdiction.EU, settings)} (GDPR) with their own consent",
             "younger minors with the consent of the holder of parental authority",
+            "Illinois: adults with a written release; minors (under 18) with the written"
+            " release of their legally authorized representative",
         ],
         biometric_characteristic=declaration.BIOMETRIC_CHARACTERISTIC,
         models=[
@@ -94,6 +96,7 @@ def build_register(
         in_service=current.in_service,
         material_sha256=current.current_sha256,
         orders=[RegulatorOrderPublic.model_validate(o) for o in declaration.orders(session)],
+        confirmed_identifications=review.confirmed_identifications(session),
         warnings=warnings,
     )
 
@@ -127,6 +130,7 @@ def render_register(register: Register) -> str:
         f"- **Active model**: {register.active_model_id}",
         *[f"- **Model {m.id}** ({m.role}): sha256 {m.sha256}, {m.licence}"
           for m in register.models],
+        f"- **Identifications confirmed by verifiers**: {register.confirmed_identifications}",
         f"- **Subjects**: {register.subjects}; **templates**: {register.templates}"
         f" ({register.templates_needing_reenrolment} needing re-enrolment)",
         f"- **Database**: {register.database_location}",

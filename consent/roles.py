@@ -12,6 +12,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     RESEARCHER = "researcher"
     REVIEWER = "reviewer"
+    VERIFIER = "verifier"  # confirms or rejects candidates (consent.review)
     PORTAL = "portal"
     SUBJECT = "subject"
 
@@ -42,6 +43,7 @@ class Permission(StrEnum):
     ANSWER_REQUESTS = "answer_requests"  # see and answer rights requests (reviewer, admin)
     MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
     READ_INCIDENTS = "read_incidents"  # the incident register and its notices
+    REVIEW_CANDIDATES = "review_candidates"  # confirm or reject a search's candidates
 
 
 # Acts that create or end a legal basis: the person's own, signed with their passkey. No
@@ -68,8 +70,10 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         set(Permission)
         - PERSONAL_ACTS
         - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT,
-           Permission.ENROL, Permission.OPEN_CAPTURE}
+           Permission.ENROL, Permission.OPEN_CAPTURE, Permission.REVIEW_CANDIDATES}
     ),
+    # A person who checks candidates: sees them, decides, nothing else (never searches).
+    Role.VERIFIER: frozenset({Permission.REVIEW_CANDIDATES}),
     Role.RESEARCHER: frozenset(
         {
             Permission.READ_PURPOSES,

@@ -397,9 +397,24 @@ class TemplatePublic(BaseModel):
     created_at: datetime
 
 
+class ReviewStatus(StrEnum):
+    PROVISIONAL = "provisional"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class ReviewDecision(StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"
+
+
 class Candidate(BaseModel):
+    """A possible identity for a person to review: never an identification by itself."""
+
     subject: str
-    score: float
+    score: float = Field(description="Cosine similarity rounded to 2 decimals.")
+    review_id: str = Field(description="Verifiers confirm or reject it: POST /v1/reviews/{id}.")
+    status: ReviewStatus = ReviewStatus.PROVISIONAL
 
 
 class MatchResult(BaseModel):
@@ -411,7 +426,29 @@ class MatchResult(BaseModel):
     purpose_id: str
     candidates: list[Candidate] = Field(
         description="Only candidates at or above the threshold: never the nearest stranger."
+        " Candidates, not verdicts: each is provisional until verifiers confirm it."
     )
+    confirmations_required: int = Field(
+        description="Distinct verifier keys that must confirm a candidate (two for 1:N).")
+
+
+class ReviewDecisionCreate(BaseModel):
+    decision: ReviewDecision
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewPublic(BaseModel):
+    id: str
+    operation: str
+    purpose_id: str
+    searcher_key_id: str
+    candidate: str
+    score: float
+    created_at: datetime
+    status: ReviewStatus
+    confirmations_required: int
+    verifiers: list[str] = Field(description="key_id:decision of each verifier, in order.")
+    decided_at: datetime | None
 
 
 # Erasure --------------------------------------------------------------------------------------
@@ -708,6 +745,10 @@ class SearchInvolvement(BaseModel):
     actor_key_id: str | None
     actor_role: str | None
     score: float | None = Field(description="Your score, rounded to 2 decimals, when known.")
+    review_status: str | None = Field(
+        default=None, description="provisional, confirmed or rejected by verifiers; only"
+        " confirmed counts as an identification.")
+    verifiers: list[str] = Field(default=[], description="key_id:decision of each verifier.")
 
 
 class AccessExport(BaseModel):
@@ -804,6 +845,8 @@ class Register(BaseModel):
         " register only while its own hash equals this one."
     )
     orders: list[RegulatorOrderPublic]
+    confirmed_identifications: int = Field(
+        description="Candidates verifiers confirmed: the only count of identifications.")
     biometric_data_sold_or_traded: Literal[False] = Field(
         default=False, description="Never: no sale, lease, trade or profit (BIPA s. 15(c)).")
     warnings: list[str]

@@ -33,6 +33,7 @@ from optinface.consent import (
     matching,
     probe_consent,
     purpose_withdrawal,
+    review,
     rights_requests,
     rotation,
     subject_acts,
@@ -104,6 +105,8 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    ReviewDecisionCreate,
+    ReviewPublic,
     RightsRequestCreate,
     RightsRequestPublic,
     SearchCount,
@@ -154,17 +157,19 @@ def _wire(
     index: VectorIndex | None,
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
-    keys = KeyRing.open(open_key_store(settings))
-    log = transparency.open_audit_log(settings, keys)
     db = Database(settings.url)
-    db.open()
+    with db.first_use():  # several workers on one ledger: one creates the shared keys
+        keys = KeyRing.open(open_key_store(settings))
+        protector = load_protector(keys.store)
+        log = transparency.open_audit_log(settings, keys)
+        db.open()
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
                         else _open_index(settings, dim=pipeline.embedding_size,
                                          key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=load_protector(keys.store), log=log,
+                      protector=protector, log=log,
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
@@ -610,6 +615,19 @@ class OptinFace:
         with self._read() as session:
             return rights_requests.all_requests(session, now=self.clock.now())
 
+    # Human review -----------------------------------------------------------------------------
+    def pending_reviews(self, *, actor: Actor) -> list[ReviewPublic]:
+        """Candidates awaiting a verifier's decision, oldest first."""
+        authorize(actor, Permission.REVIEW_CANDIDATES)
+        with self._read() as session:
+            return review.pending(session)
+
+    def decide_review(self, *, actor: Actor, review_id: str,
+                      body: ReviewDecisionCreate) -> ReviewPublic:
+        """A verifier confirms or rejects a candidate (see :mod:`consent.review`)."""
+        authorize(actor, Permission.REVIEW_CANDIDATES)
+        return review.decide(self.runtime, actor=actor, review_id=review_id, body=body)
+
     # Incidents --------------------------------------------------------------------------------
     def record_incident(self, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:
         """Record a confidentiality incident; its 72-hour clock starts at awareness."""
@@ -675,11 +693,22 @@ class OptinFace:
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
                      limit: int = 100, newest_first: bool = False) -> AuditPage:
-        """One page of the matching events, counted and cut in SQL (see consent.activity)."""
+        """One page of the matching events, counted and cut in SQL (see consent.activity).
+
+        The read is itself chained into the log (``audit_read``: who, which filters, how many
+        events), after the page is taken: reading who was searched is access to personal data.
+        """
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
-            return activity.audit_page(session, filters, offset=offset, limit=limit,
+            page = activity.audit_page(session, filters, offset=offset, limit=limit,
                                        newest_first=newest_first)
+        with self.runtime.db.transaction() as session:
+            self.runtime.audit(session, Entry(
+                action=AuditAction.AUDIT_READ, actor=actor,
+                subjects=[filters.subject] if filters.subject else [],
+                details={"filters": filters.model_dump(mode="json", exclude_none=True),
+                         "offset": offset, "returned": len(page.events)}))
+        return page
 
     def search_counts(self, *, actor: Actor, since: str | None = None,
                       until: str | None = None) -> list[SearchCount]:

@@ -19,6 +19,8 @@ class Jurisdiction(StrEnum):
 
     QC = "QC"  # Québec: Law 25 / LCCJTI, consent alone from 14
     EU = "EU"  # GDPR art. 8: member states choose 13 to 16
+    IL = "IL"  # Illinois BIPA s. 15: a written release, by the legally authorized
+    # representative for a minor (under 18)
 
 
 class Recipient(BaseModel):
@@ -121,7 +123,10 @@ class ConsentSettings(EngineSettings):
     # Law 25 sets 14; a lower setting would let a child's own passkey bind them (issue 11).
     quebec_min_age: int = Field(default=14, ge=14)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
-    retention_years_after_last_interaction: int = Field(default=3, ge=1)
+    # BIPA s. 15(a): destroyed 3 years after the last interaction at the latest; shorter only.
+    retention_years_after_last_interaction: int = Field(default=3, ge=1, le=3)
+    # Fewer candidates leak less about the gallery (and each needs a human to review it).
+    max_candidates: int = Field(default=10, ge=1, le=50)
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
     subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
     audit_checkpoint_every: int = Field(default=100, ge=1)

@@ -462,3 +462,35 @@ class Incident(Base):
     keep_until: Mapped[datetime] = mapped_column(UtcDateTime)
     regulator_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     subjects_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MatchReview(Base):
+    """A candidate awaiting human review (consent.review): provisional until verifiers decide."""
+
+    __tablename__ = "match_reviews"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(20))
+    purpose_id: Mapped[str] = mapped_column(String(40))
+    searcher_key_id: Mapped[str] = mapped_column(String(40))
+    # The pseudonym; it leads nowhere once the subject is erased, like the audit chain's.
+    candidate: Mapped[str] = mapped_column(String(64), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    confirmations_required: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReviewVote(Base):
+    """One verifier's decision on one candidate; a key decides once per candidate."""
+
+    __tablename__ = "review_votes"
+
+    review_id: Mapped[str] = mapped_column(
+        ForeignKey("match_reviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    verifier_key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -27,6 +27,7 @@ def test_library_example_matches_then_erases(
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         exec(compile(_python_block("As a Python library"), str(README), "exec"), {})
-    decision, timings = output.getvalue().splitlines()
-    assert re.fullmatch(r"match \['subj_[0-9a-f]+'\]", decision)
+    decision, review, timings = output.getvalue().splitlines()
+    assert re.fullmatch(r"match \[\('subj_[0-9a-f]+', 'provisional'\)\]", decision)
+    assert review == "confirmed"
     assert re.fullmatch(r"unsearchable after \d+ ms, gone after \d+ ms", timings)

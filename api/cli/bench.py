@@ -271,7 +271,8 @@ class Bench:
                 f"/v1/{operation}", headers={"Authorization": f"Bearer {keys[i]}"}, data=form,
                 files={"image": ("probe.jpg", self.probes[probe], "image/jpeg")})
             if answer.status_code != 200:
-                return str(answer.json().get("code", answer.status_code))
+                json_body = answer.headers.get("content-type", "").startswith("application/json")
+                return str(answer.json().get("code") if json_body else answer.status_code)
             return None if answer.json()["decision"] == "match" else "no_match"
 
         return work
@@ -303,6 +304,7 @@ class Bench:
 
 def measure(bench: Bench, *, requests: int, levels: Sequence[int],
             progress: Callable[[str], None]) -> dict[str, Any]:
+    """The overhead pass, then every operation at every level, in a fixed order."""
     results: dict[str, Any] = {"overhead": bench.overhead(requests)}
     progress(f"overhead ratio {results['overhead']['overhead_ratio']}")
     operations: dict[str, dict[str, Any]] = {"embed": {}, "identify": {}, "verify": {}}
@@ -320,6 +322,7 @@ def measure(bench: Bench, *, requests: int, levels: Sequence[int],
 
 
 def machine() -> dict[str, Any]:
+    """What a reader needs to compare runs: the CPU, its cores and how busy it was."""
     cpu = platform.processor()
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()

@@ -76,7 +76,7 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
         role: _call(client, "POST", "/v1/keys", admin, json={"role": role, "name": f"demo {role}"})[
             "secret"
         ]
-        for role in ("researcher", "reviewer", "portal")
+        for role in ("researcher", "reviewer", "portal", "verifier")
     }
     purpose = _call(
         client,
@@ -155,7 +155,21 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
             files={"image": ("probe.jpg", faces[0], "image/jpeg")},
         )
 
-    _step("6. The person in the probe signs a probe consent; identify", identify())
+    found = identify()
+    _step("6. The person in the probe signs a probe consent; identify: candidates, not verdicts",
+          found)
+    second_verifier = _call(client, "POST", "/v1/keys", admin,
+                            json={"role": "verifier", "name": "demo verifier 2"})["secret"]
+    decisions = [
+        _call(client, "POST", f"/v1/reviews/{candidate['review_id']}", verifier,
+              json={"decision": "confirm", "reason": "demo: same person"})
+        for candidate in found["candidates"]
+        for verifier in (keys["verifier"], second_verifier)
+    ]
+    _step(
+        "6b. Two verifiers confirm each candidate (AI Act art. 14(5))",
+        [{"candidate": d["candidate"], "status": d["status"]} for d in decisions[1::2]],
+    )
     token = person.token
     pseudonym = person.pseudonym
     export = _call(client, "GET", f"/v1/subjects/{pseudonym}/export", token)

@@ -13,6 +13,9 @@ FRENCH: dict[str, str] = {
     "Privacy: who is in charge, your rights, the non-biometric alternative": (
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
+    "Candidate reviewed by a verifier": "Candidat examiné par un vérificateur",
+    "verifier": "contrôleur des correspondances",
+    "Access log read": "Journal des accès consulté",
     "Incident recorded": "Incident de confidentialité consigné",
     "Incident notified": "Incident de confidentialité déclaré",
     "Rights request received": "Demande d'exercice d'un droit reçue",

@@ -14,6 +14,8 @@ ACTIONS: dict[str, str] = {
     "verify": "Search (verify one person)",
     "identify": "Search (identify among all)",
     "export": "Data exported",
+    "audit_read": "Access log read",
+    "review_decided": "Candidate reviewed by a verifier",
     "incident_recorded": "Incident recorded",
     "incident_notified": "Incident notified",
     "rights_requested": "Rights request received",
@@ -73,6 +75,7 @@ ROLES: dict[str, str] = {
     "portal": "portal",
     "researcher": "researcher",
     "reviewer": "reviewer",
+    "verifier": "verifier",
     "subject": "volunteer",
 }
 

@@ -21,8 +21,8 @@ import pytest
 
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import thresholds_for_tests
-from tests.postgres import PostgresServer
+from tests.support.api import thresholds_for_tests
+from tests.support.postgres import PostgresServer
 from tests.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
 

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,13 @@ class World:
         ).id
         self.declare()
         return created
+
+    @cached_property
+    def verifiers(self) -> tuple[Actor, Actor]:
+        """Two verifier keys (made on first use: other tests count the audit events)."""
+        made = [self.service.authenticate(self.service.create_api_key(
+            actor=self.admin, role=Role.VERIFIER, name=f"verifier {n}").secret) for n in (1, 2)]
+        return made[0], made[1]
 
     def declare(self) -> None:
         """Declare the register as it stands, dated early enough to be in service now."""

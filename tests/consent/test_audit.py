@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from optinface.consent.audit import event_hash
+from optinface.consent.audit import AuditAction, event_hash
+from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-from tests.conftest import both_backends
 from tests.consent.conftest import World
+from tests.support.backends import both_backends
 
 pytestmark = both_backends
 
@@ -103,3 +104,16 @@ def _failures():  # type: ignore[no-untyped-def]
     from optinface.consent.schemas import AuditFilter
 
     return AuditFilter(action=AuditAction.LOGIN_FAILURE)
+
+
+def test_every_read_of_the_audit_log_is_itself_logged(world: World) -> None:
+    pseudonym, _ = world.subject()
+    service = world.service
+    page = service.audit_events(actor=world.reviewer, filters=AuditFilter(subject=pseudonym))
+    reads = service.audit_events(actor=world.reviewer,
+                                 filters=AuditFilter(action=AuditAction.AUDIT_READ)).events
+    first = reads[0]
+    assert first.actor_key_id == world.reviewer.key_id and first.subjects == [pseudonym]
+    assert first.details["returned"] == len(page.events)
+    assert first.details["filters"] == {"subject": pseudonym}
+    assert service.verify_audit().ok

@@ -10,7 +10,6 @@ import pytest
 
 from optinface.consent.merkle import (
     EMPTY_ROOT,
-    Frontier,
     MerkleTree,
     leaf_hash,
     verify_consistency,
@@ -52,13 +51,14 @@ TREE = MerkleTree([leaf_hash(data) for data in LEAVES])
 
 
 def test_roots_are_rfc6962s_for_every_size() -> None:
-    frontier = Frontier()
-    assert TREE.root(0) == frontier.root() == EMPTY_ROOT
+    grown = MerkleTree()
+    assert TREE.root(0) == grown.root() == EMPTY_ROOT
     for size, expected in enumerate(ROOTS, start=1):
-        frontier.append(leaf_hash(LEAVES[size - 1]))
+        grown.append(leaf_hash(LEAVES[size - 1]))
         assert TREE.root(size) == expected
         assert MerkleTree([leaf_hash(d) for d in LEAVES[:size]]).root() == expected
-        assert frontier.root() == expected
+        assert grown.root() == expected and grown.levels == MerkleTree(
+            [leaf_hash(d) for d in LEAVES[:size]]).levels
 
 
 @pytest.mark.parametrize(("index", "size"), sorted(INCLUSION))
@@ -78,6 +78,10 @@ def test_consistency_proofs_are_rfc6962s(first: int, second: int) -> None:
 def test_every_proof_of_every_shape_verifies_and_a_tampered_one_does_not() -> None:
     leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(37)]
     tree = MerkleTree(leaves)
+    grown = MerkleTree()
+    for leaf in leaves:
+        grown.append(leaf)
+    assert grown.levels == tree.levels
     for size in range(1, len(leaves) + 1):
         root = tree.root(size)
         for index in range(size):

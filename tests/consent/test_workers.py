@@ -30,7 +30,7 @@ from tests.consent.conftest import (
     readable_occurrences,
     template_bytes,
 )
-from tests.postgres import PostgresServer
+from tests.support.postgres import PostgresServer
 
 
 def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> bool:
@@ -109,6 +109,20 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     b.service.replica.follow()
     assert eventually(lambda: template.id not in b.service.index.labels())
     assert readable_occurrences(b.service, vector) == []
+
+
+def test_workers_starting_together_on_an_empty_database_all_start(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    """One creates the schema, the others wait for it (no duplicate CREATE TABLE)."""
+    folders = [pg_settings.data_dir.with_name(f"worker-{i}") for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        opened = list(pool.map(lambda folder: OptinFace.open(
+            pg_settings.model_copy(update={"data_dir": folder}), pipeline=pipeline,
+            clock=clock), folders))
+    for service in opened:
+        service.close()
+    assert len(opened) == 3
 
 
 def test_exactly_one_first_admin_across_workers(

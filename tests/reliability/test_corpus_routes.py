@@ -20,7 +20,12 @@ from optinface.consent.service import OptinFace
 from optinface.engine.decode import BgrImage
 from tests.api.conftest import World, auth, portal_session
 from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
-from tests.reliability.conftest import data_snapshot, peak_rss_mb, record, reliability_settings
+from tests.support.reliability import (
+    data_snapshot,
+    peak_rss_mb,
+    record,
+    reliability_settings,
+)
 
 RSS_GROWTH_LIMIT_MB = 500
 ROUTES = ("enrol", "identify", "verify", "portal_enrol")

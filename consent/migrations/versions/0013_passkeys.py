@@ -1,7 +1,7 @@
 """passkeys: credentials, one-time links, ceremonies; signed probe consents; dated age brackets
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30 14:45:00
 
 Plain ADD COLUMN for the existing tables (no batch copy: see 0003 on why a copy of consents
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

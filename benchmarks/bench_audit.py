@@ -1,0 +1,145 @@
+"""Cost of the witnessed audit log: verifying it, signing a checkpoint, proving an export.
+
+Usage: python -m benchmarks.bench_audit [--n 100000]
+
+Events are appended with the log's own code (:func:`consent.audit.append`) into a real SQLite
+file, 1,000 per transaction, with a signed and witnessed checkpoint every 100 events as the
+server does. At each size of ``SIZES`` up to ``--n`` it times: ``optinface audit verify``'s work
+on a read-only connection (chain, tree, every checkpoint row and witness file), the tree a server
+builds once at start, one checkpoint (the cached tree extended, signed, committed, witnessed),
+and ten inclusion proofs of an access export from the cached tree. Writes
+``results/bench_audit.json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from matplotlib.figure import Figure
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append
+from optinface.consent.audit_verify import verify_log
+from optinface.consent.db import Database, read_only_engine
+from optinface.consent.notes import Signer
+from optinface.consent.transparency import witness_checkpoints
+from optinface.consent.witness import Witness
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES = (1_000, 10_000, 100_000)
+BATCH = 1_000
+CHECKPOINT_EVERY = 100
+NOW = datetime(2027, 3, 1, tzinfo=UTC)
+
+
+def _entry(seq: int) -> Entry:
+    """An identify event as the server writes one: a purpose, a subject, a probe hash."""
+    return Entry(action=AuditAction.IDENTIFY, actor=None, purpose="pur_0123456789abcdef01234567",
+                 subjects=[f"{seq:032x}"], probe_sha256=f"{seq:064x}", details={"k": 3})
+
+
+def _measure(url: str, log: AuditLog, db: Database) -> dict[str, float]:
+    engine = read_only_engine(url)
+    try:
+        start = time.perf_counter()
+        with Session(engine) as session:
+            report = verify_log(session, verifier=log.signer.verifier,
+                                known=witness_checkpoints(log.witness.directory))
+        verify_s = time.perf_counter() - start
+        assert report.ok, report.problem
+        start = time.perf_counter()
+        with Session(engine) as session:
+            AuditTree().sync(session)  # what a server start pays: the whole tree, once
+        start_s = time.perf_counter() - start
+    finally:
+        engine.dispose()
+    start = time.perf_counter()
+    with db.transaction() as session:  # an export: the server's cached tree, ten proofs
+        tree = log.tree.sync(session)
+        for index in range(0, tree.size, max(1, tree.size // 10)):
+            tree.inclusion_proof(index)
+    proofs_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    with db.transaction() as session:
+        append(session, _entry(0), now=NOW)
+        log.checkpoint(session, now=NOW)
+    checkpoint_ms = (time.perf_counter() - start) * 1000
+    return {"verify_seconds": round(verify_s, 3), "tree_at_start_seconds": round(start_s, 3),
+            "export_proofs_ms": round(proofs_ms, 2),
+            "checkpoint_ms": round(checkpoint_ms, 2), "checkpoints": report.checkpoints,
+            "witnessed": report.known}
+
+
+def run(*, n: int, folder: Path) -> dict[str, object]:
+    db_path = folder / "audit.db"
+    url = f"sqlite:///{db_path}"
+    db = Database(url)
+    db.open()
+    log = AuditLog(signer=Signer.for_log(Ed25519PrivateKey.generate()),
+                   witness=Witness(folder / "witness"))
+    log.witness.pin(log.signer.verifier)
+    rows: list[dict[str, float]] = []
+    sizes = [s for s in SIZES if s <= n] or [n]
+    appended, populate = 0, 0.0
+    for size in sizes:
+        start = time.perf_counter()
+        while appended < size:
+            with db.transaction() as session:
+                for _ in range(min(BATCH, size - appended)):
+                    event = append(session, _entry(appended), now=NOW)
+                    appended += 1
+                    if event.seq % CHECKPOINT_EVERY == 0:
+                        log.checkpoint(session, now=NOW)
+        populate += time.perf_counter() - start
+        db.checkpoint()
+        row = _measure(url, log, db)
+        appended += 1  # the measured checkpoint's own event
+        rows.append({"events": appended, **row,
+                     "database_mb": round(db_path.stat().st_size / 1e6, 1)})
+        print(json.dumps(rows[-1]))
+    db.close()
+    return {"populate_seconds": round(populate, 1), "checkpoint_every": CHECKPOINT_EVERY,
+            "rows": rows, "machine": "shared, 2 cores, other agents running"}
+
+
+def plot(result: dict[str, object], path: Path) -> None:
+    rows = result["rows"]
+    assert isinstance(rows, list)
+    figure = Figure(figsize=(6.4, 4.8), dpi=120)
+    axes = figure.add_subplot()
+    events = [r["events"] for r in rows]
+    axes.plot(events, [r["verify_seconds"] for r in rows], marker="o", label="audit verify (s)")
+    axes.plot(events, [r["tree_at_start_seconds"] for r in rows], marker="o",
+              label="tree built at server start (s)")
+    axes.plot(events, [r["export_proofs_ms"] / 1000 for r in rows], marker="o",
+              label="an export's inclusion proofs (s)")
+    axes.plot(events, [r["checkpoint_ms"] / 1000 for r in rows], marker="o",
+              label="one checkpoint (s)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("events in the log")
+    axes.set_ylabel("seconds")
+    axes.set_title("Witnessed audit log: cost against size (shared 2-core machine)")
+    axes.legend()
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="events in the largest log")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
+        result = run(n=args.n, folder=Path(temporary))
+    (RESULTS / "bench_audit.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / "bench_audit.png")
+
+
+if __name__ == "__main__":
+    main()

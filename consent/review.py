@@ -1,0 +1,124 @@
+"""Human review: a search returns candidates, and only people confirm an identification.
+
+P-39.1 s. 12.1 and GDPR art. 22 forbid resting a decision on the matcher alone; AI Act art.
+14(5) asks, for 1:N identification, that at least two competent persons verify and confirm it
+separately. So every candidate a verify or identify returns opens a review, ``provisional``
+until holders of the ``verifier`` role decide: one confirmation for a 1:1 verify, two from
+different verifier keys for a 1:N identify; one rejection rejects. A verifier's key is never
+the key that ran the search (the searcher cannot confirm their own hit). Only ``confirmed``
+reviews count as identifications, in the subject's export and in the register's figures.
+Each decision is chained into the audit log naming the candidate, so the candidate's export
+shows who confirmed what.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import Forbidden, InvalidRequest, NotFound
+from optinface.consent.ledger import new_id
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
+    Operation,
+    ReviewDecision,
+    ReviewDecisionCreate,
+    ReviewPublic,
+    ReviewStatus,
+)
+from optinface.consent.tables import MatchReview, ReviewVote
+
+CONFIRMATIONS = {Operation.VERIFY: 1, Operation.IDENTIFY: 2}  # AI Act art. 14(5) for 1:N
+
+
+def open_reviews(session: Session, *, operation: Operation, purpose_id: str, searcher: Actor,
+                 scores: list[tuple[str, float]], now: datetime) -> list[str]:
+    """One provisional review per candidate, in the search's own transaction; their ids."""
+    ids = []
+    for pseudonym, score in scores:
+        row = MatchReview(
+            id=new_id("rev"), operation=str(operation), purpose_id=purpose_id,
+            searcher_key_id=searcher.key_id, candidate=pseudonym, score=score,
+            created_at=now, status=str(ReviewStatus.PROVISIONAL),
+            confirmations_required=CONFIRMATIONS[operation],
+        )
+        session.add(row)
+        ids.append(row.id)
+    session.flush()
+    return ids
+
+
+def decide(runtime: Runtime, *, actor: Actor, review_id: str,
+           body: ReviewDecisionCreate) -> ReviewPublic:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = session.get(MatchReview, review_id)
+        if row is None:
+            raise NotFound(f"no review {review_id}", details={"review_id": review_id})
+        if row.searcher_key_id == actor.key_id:
+            raise Forbidden("the key that ran the search cannot review its own candidate",
+                            details={"review_id": review_id})
+        if row.status != ReviewStatus.PROVISIONAL:
+            raise InvalidRequest(f"review {review_id} is already {row.status}",
+                                 details={"review_id": review_id, "status": row.status})
+        if session.get(ReviewVote, (review_id, actor.key_id)) is not None:
+            raise InvalidRequest("this verifier already decided on this candidate; a second"
+                                 " confirmation must come from another verifier",
+                                 details={"review_id": review_id})
+        session.add(ReviewVote(review_id=review_id, verifier_key_id=actor.key_id,
+                               decision=str(body.decision), reason=body.reason, at=now))
+        session.flush()
+        if body.decision is ReviewDecision.REJECT:
+            row.status = str(ReviewStatus.REJECTED)
+        elif _confirmations(session, review_id) >= row.confirmations_required:
+            row.status = str(ReviewStatus.CONFIRMED)
+        if row.status != ReviewStatus.PROVISIONAL:
+            row.decided_at = now
+        runtime.audit(session, Entry(
+            action=AuditAction.REVIEW_DECIDED, actor=actor, outcome=row.status,
+            purpose=row.purpose_id, subjects=[row.candidate],
+            details={"review_id": review_id, "decision": str(body.decision),
+                     "operation": row.operation, "searcher_key_id": row.searcher_key_id}))
+        return public(session, row)
+
+
+def _confirmations(session: Session, review_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(ReviewVote).where(
+        ReviewVote.review_id == review_id,
+        ReviewVote.decision == str(ReviewDecision.CONFIRM))) or 0
+
+
+def public(session: Session, row: MatchReview) -> ReviewPublic:
+    votes = session.scalars(select(ReviewVote).where(ReviewVote.review_id == row.id)
+                            .order_by(ReviewVote.at))
+    return ReviewPublic(
+        id=row.id, operation=row.operation, purpose_id=row.purpose_id,
+        searcher_key_id=row.searcher_key_id, candidate=row.candidate, score=row.score,
+        created_at=row.created_at, status=row.status,
+        confirmations_required=row.confirmations_required,
+        verifiers=[f"{v.verifier_key_id}:{v.decision}" for v in votes],
+        decided_at=row.decided_at,
+    )
+
+
+def pending(session: Session, *, limit: int = 200) -> list[ReviewPublic]:
+    rows = session.scalars(select(MatchReview).where(
+        MatchReview.status == str(ReviewStatus.PROVISIONAL))
+        .order_by(MatchReview.created_at).limit(limit))
+    return [public(session, r) for r in rows]
+
+
+def of_candidate(session: Session, pseudonym: str) -> list[ReviewPublic]:
+    rows = session.scalars(select(MatchReview).where(MatchReview.candidate == pseudonym)
+                           .order_by(MatchReview.created_at))
+    return [public(session, r) for r in rows]
+
+
+def confirmed_identifications(session: Session) -> int:
+    """The only figure of identifications: reviews people confirmed."""
+    return session.scalar(select(func.count()).select_from(MatchReview).where(
+        MatchReview.status == str(ReviewStatus.CONFIRMED))) or 0

@@ -1,0 +1,41 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
+"""Human review over HTTP: identify answers provisional candidates; two verifier keys confirm."""
+
+from __future__ import annotations
+
+from tests.api.conftest import World, auth
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
+
+
+def test_identify_returns_candidates_that_two_verifiers_confirm(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    answer = world.identify(portrait_jpegs[0])
+    assert answer.status_code == 200, answer.text  # type: ignore[attr-defined]
+    found = answer.json()  # type: ignore[attr-defined]
+    [candidate] = [c for c in found["candidates"] if c["subject"] == world.subject]
+    assert candidate["status"] == "provisional" and found["confirmations_required"] == 2
+    path = f"/v1/reviews/{candidate['review_id']}"
+    body = {"decision": "confirm", "reason": "same person"}
+    assert world.client.post(path, json=body,
+                             headers=auth(world.keys.researcher)).status_code == 403
+    pending = world.client.get("/v1/reviews", headers=auth(world.keys.verifier)).json()
+    assert candidate["review_id"] in [r["id"] for r in pending]
+    first = world.client.post(path, json=body, headers=auth(world.keys.verifier)).json()
+    assert first["status"] == "provisional"
+    second_key = world.client.post("/v1/keys", json={"role": "verifier", "name": "second"},
+                                   headers=auth(world.keys.admin)).json()["secret"]
+    second = world.client.post(path, json=body, headers=auth(second_key)).json()
+    assert second["status"] == "confirmed"
+    export = world.client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token)).json()
+    assert any(s["review_status"] == "confirmed" for s in export["searches"])

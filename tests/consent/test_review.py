@@ -1,0 +1,102 @@
+"""Human review (P-39.1 s. 12.1, GDPR art. 22, AI Act art. 14(5)): searches return provisional
+candidates; verifiers, never the searcher's key, confirm them; 1:N needs two; only confirmed
+candidates count as identifications."""
+
+from __future__ import annotations
+
+import pytest
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import ConsentError, Forbidden, InvalidRequest
+from optinface.consent.roles import Actor, Role
+from optinface.consent.schemas import AuditFilter, ReviewDecision, ReviewDecisionCreate
+from optinface.consent.service import OptinFace
+from tests.consent.conftest import World
+
+CONFIRM = ReviewDecisionCreate(decision=ReviewDecision.CONFIRM, reason="same person")
+REJECT = ReviewDecisionCreate(decision=ReviewDecision.REJECT, reason="different ears")
+
+
+def _found(world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+           ) -> tuple[str, str]:
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                    image=flipped_jpegs[0])
+    [candidate] = result.candidates
+    assert candidate.status == "provisional" and result.confirmations_required == 2
+    assert candidate.score == round(candidate.score, 2)
+    return pseudonym, candidate.review_id
+
+
+def test_an_identification_needs_two_different_verifiers(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    pseudonym, review_id = _found(world, portrait_jpegs, flipped_jpegs)
+    first, second = world.verifiers
+    assert world.service.register().confirmed_identifications == 0
+    after_one = world.service.decide_review(actor=first, review_id=review_id, body=CONFIRM)
+    assert after_one.status == "provisional"
+    with pytest.raises(InvalidRequest):  # the same verifier cannot count twice
+        world.service.decide_review(actor=first, review_id=review_id, body=CONFIRM)
+    export = world.service.export(actor=world.reviewer, subject=pseudonym)
+    assert not export.searches[0].outcome.startswith("identified")
+    after_two = world.service.decide_review(actor=second, review_id=review_id, body=CONFIRM)
+    assert after_two.status == "confirmed" and len(after_two.verifiers) == 2
+    assert world.service.register().confirmed_identifications == 1
+    [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
+    assert search.outcome.startswith("identified") and search.review_status == "confirmed"
+    assert {v.split(":")[0] for v in search.verifiers} == {first.key_id, second.key_id}
+
+
+def test_one_rejection_rejects_the_candidate(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    _, review_id = _found(world, portrait_jpegs, flipped_jpegs)
+    rejected = world.service.decide_review(actor=world.verifiers[0], review_id=review_id,
+                                           body=REJECT)
+    assert rejected.status == "rejected"
+    assert world.service.pending_reviews(actor=world.verifiers[1]) == []
+    assert world.service.register().confirmed_identifications == 0
+
+
+def test_the_searchers_key_cannot_confirm_its_own_candidate(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    _, review_id = _found(world, portrait_jpegs, flipped_jpegs)
+    researcher = world.researcher
+    with pytest.raises(Forbidden):  # the role has no review permission at all
+        world.service.decide_review(actor=researcher, review_id=review_id, body=CONFIRM)
+    # Even a verifier role on the searcher's own key is refused.
+    same_key = Actor(key_id=researcher.key_id, role=Role.VERIFIER)
+    with pytest.raises(ConsentError) as refused:
+        world.service.decide_review(actor=same_key, review_id=review_id, body=CONFIRM)
+    assert refused.value.code == "forbidden"
+
+
+def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
+                                     flipped_jpegs: list[bytes]) -> None:
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    result = world.service.verify(actor=world.researcher, subject=pseudonym,
+                                  purpose_id=world.purpose,
+                                      probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                  image=flipped_jpegs[0])
+    assert result.confirmations_required == 1
+    decided = world.service.decide_review(actor=world.verifiers[0],
+                                          review_id=result.candidates[0].review_id,
+                                          body=CONFIRM)
+    assert decided.status == "confirmed"
+
+
+def test_k_is_capped_at_ten_by_default(world: World, portrait_jpegs: list[bytes]) -> None:
+    service: OptinFace = world.service
+    assert service.settings.max_candidates == 10
+    result = service.identify(actor=world.researcher, purpose_id=world.purpose,
+                              probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                              image=portrait_jpegs[0], k=50)
+    assert len(result.candidates) <= 10
+    [event] = service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.IDENTIFY)).events
+    assert event.details["k"] == 10
