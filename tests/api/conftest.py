@@ -191,6 +191,7 @@ def page_login(client: TestClient, area: str, secret: str) -> None:
 def portal_session(client: TestClient, person: SoftHttpPerson) -> str:
     """Sign in to the portal with the person's passkey, as ``passkey.js`` does; returns the
     session's CSRF token (the client keeps the session cookie)."""
+    client.cookies.clear()  # a fresh browser: no session of an earlier test
     login = client.get("/portal")
     headers = {"X-CSRF-Token": login.text.split('data-csrf="')[1].split('"')[0]}
     challenge = client.post("/portal/passkey/options", headers=headers)
