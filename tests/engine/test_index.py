@@ -46,6 +46,14 @@ def _index(count: int, seed: int = 0, path: Path | None = None,
     return index, vectors
 
 
+def _saved_index(folder: Path, count: int) -> tuple[HnswIndex, np.ndarray, Path]:
+    """An index of ``count`` random vectors saved to ``folder/templates.hnsw``, its file."""
+    path = folder / "templates.hnsw"
+    index, vectors = _index(count, path=path)
+    index.save()
+    return index, vectors, path
+
+
 @pytest.fixture(scope="module")
 def random_5k() -> tuple[HnswIndex, np.ndarray]:
     return _index(5000, seed=11)
@@ -82,9 +90,7 @@ def test_removed_vector_bytes_do_not_occur_in_saved_file(tmp_path: Path) -> None
 
 
 def test_the_saved_file_holds_no_vector_in_clear(tmp_path: Path) -> None:
-    index, vectors = _index(300)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    _, vectors, path = _saved_index(tmp_path, 300)
     raw = path.read_bytes()
     assert not any(row.tobytes() in raw for row in vectors)
     assert not any(row[:4].tobytes() in raw for row in vectors)  # not even a 16-byte run
@@ -295,9 +301,7 @@ def test_open_starts_empty_then_reads_the_saved_file(tmp_path: Path) -> None:
 
 
 def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index, _ = _index(50)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, _, path = _saved_index(tmp_path, 50)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert os.listdir(tmp_path) == ["templates.hnsw"]
     saved = path.read_bytes()
@@ -314,9 +318,7 @@ def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_erasure_after_a_save_scrubs_the_file_in_place(tmp_path: Path) -> None:
-    index, vectors = _index(300)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 300)
     inode = path.stat().st_ino
     doomed = [0, 7, 299]
 
@@ -371,15 +373,16 @@ def test_flush_without_a_file_writes_nothing(tmp_path: Path) -> None:
 
 
 def _crash_mid_scrub(index: HnswIndex, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Save ``index`` with a power cut after the journal and half the first write hit the file."""
+    """Save ``index`` with a power cut after the journal and half the first write hit the file
+    (the scrub's writes to the file are its only ``pwrite`` calls)."""
+    write = os.pwrite
 
-    def torn(plan: index_file._Plan, descriptor: int) -> None:
-        first = plan.writes[0]
-        os.pwrite(descriptor, first.data[: len(first.data) // 2], first.offset)
+    def torn(descriptor: int, data: bytes, offset: int) -> int:
+        write(descriptor, data[: len(data) // 2], offset)
         raise KeyboardInterrupt("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(index_file._Plan, "apply", torn)
+        patch.setattr(os, "pwrite", torn)
         with pytest.raises(KeyboardInterrupt):
             index.save(path)
 
@@ -387,9 +390,7 @@ def _crash_mid_scrub(index: HnswIndex, path: Path, monkeypatch: pytest.MonkeyPat
 def test_scrub_interrupted_by_a_crash_is_finished_on_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index, vectors = _index(200)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 200)
     doomed = [5, 6, 150]
     index.remove(doomed)
     _crash_mid_scrub(index, path, monkeypatch)
@@ -408,9 +409,7 @@ def test_scrub_interrupted_by_a_crash_is_finished_on_load(
 def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index, vectors = _index(100)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 100)
     before = path.read_bytes()
     index.remove([1])
     _crash_mid_scrub(index, path, monkeypatch)
@@ -438,9 +437,7 @@ def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
 
 
 def test_a_replaced_index_file_is_zeroed_before_its_blocks_are_freed(tmp_path: Path) -> None:
-    index, vectors = _index(50)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 50)
     with path.open("rb") as old:  # the replaced inode, as anything still holding it sees it
         index.add([100], _unit_rows(1, seed=8))
         index.save(path)
@@ -461,9 +458,7 @@ def test_save_without_any_path_is_refused() -> None:
      "empty"],
 )
 def test_corrupt_file_raises_index_corrupt(tmp_path: Path, damage: str) -> None:
-    index, _ = _index(50)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    _, _, path = _saved_index(tmp_path, 50)
     data = bytearray(path.read_bytes())
     damaged = {
         "truncate_end": data[:-10],
