@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from optinface.consent.errors import ConsentError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Periodic:
@@ -35,10 +37,16 @@ class Periodic:
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval):
-            try:
-                self._task()
-            except ConsentError as error:
-                logger.error("%s refused: %s", self._name, error.code)
-            except Exception:
-                # The thread must outlive one failure: the next round retries.
-                logger.exception("%s failed", self._name)
+            guarded(self._name, self._task)
+
+
+def guarded(what: str, task: Callable[[], T]) -> T | None:
+    """Run ``task``, logging a failure instead of raising it: a background thread must outlive
+    one failure (its next round retries)."""
+    try:
+        return task()
+    except ConsentError as error:
+        logger.error("%s refused: %s", what, error.code)
+    except Exception:
+        logger.exception("%s failed", what)
+    return None

@@ -15,14 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
-from optinface.consent.errors import ConsentError
+from optinface.api.periodic import guarded
 from optinface.consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Sweeper:
@@ -49,29 +46,17 @@ class Sweeper:
         # Sweep once at start-up: anything that expired while the server was down goes first.
         next_sweep = time.monotonic()
         while not self._stopped.is_set():
-            _guarded("failed-authentication audit", self._service.flush_auth_failures)
+            guarded("failed-authentication audit", self._service.flush_auth_failures)
             if time.monotonic() >= next_sweep:
-                swept = _guarded("retention sweep", self._service.sweep)
+                swept = guarded("retention sweep", self._service.sweep)
                 logger.info("retention sweep: %s", swept)
                 next_sweep = time.monotonic() + self._interval
-            to_epoch = _guarded("epoch check", self._service.seconds_to_epoch_boundary)
+            to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)
             if to_epoch is not None and to_epoch <= 0:
-                rotated = _guarded("key epoch rotation", self._service.rotate_epoch)
+                rotated = guarded("key epoch rotation", self._service.rotate_epoch)
                 logger.info("key epoch rotation: %s", rotated)
                 continue
             wait = min(next_sweep - time.monotonic(), self._flush_interval)
             if to_epoch is not None:
                 wait = min(wait, to_epoch)
             self._stopped.wait(max(wait, 1.0))
-
-
-def _guarded(what: str, task: Callable[[], T]) -> T | None:
-    """Run ``task``, logging its outcome; the thread must outlive one failure (the next round
-    retries)."""
-    try:
-        return task()
-    except ConsentError as error:
-        logger.error("%s refused: %s", what, error.code)
-    except Exception:
-        logger.exception("%s failed", what)
-    return None

@@ -1,7 +1,7 @@
 """Several workers on one PostgreSQL ledger: throughput, latency and replica lag.
 
 Three deployments of real ``optinface serve`` processes on loopback ports, started the way the
-tests start them (``tests/postgres.py``, ``tests/workers.py``):
+tests start them (``tests/support/postgres.py``, ``tests/workers.py``):
 
 * ``sqlite_1``: the embedded default, one process (SQLite + hnswlib in its data directory);
 * ``postgres_1``: one worker on a local PostgreSQL 15;
@@ -50,7 +50,7 @@ from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import Variant, encode, portraits, variant
 from optinface.engine.settings import EngineSettings
 from tests.api.server import free_port
-from tests.postgres import PostgresServer, postgres_server
+from tests.support.postgres import PostgresServer, postgres_server
 from tests.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from optinface.consent import log_retention
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
 from optinface.consent.policies import limit_reason
@@ -66,10 +67,13 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     erasures = [erase_subject(runtime, pseudonym=p, reason=r, actor=actor) for p, r in due]
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
+        pruned = log_retention.prune(
+            session, retention_days=runtime.settings.access_log_retention_days, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures),
                                               "consents_expired": expired,
-                                              "templates_destroyed": destroyed}))
+                                              "templates_destroyed": destroyed,
+                                              "log_events_pruned": pruned}))
     if destroyed:
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,

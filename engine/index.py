@@ -71,6 +71,7 @@ one. It is only faster past ~15k rows, where its recall@10 is down to 0.90.
 """
 
 _UNIT_TOLERANCE = 1e-5  # re-normalising a unit row only adds rounding noise to its bytes
+_AUDIT_CHUNK = 1024  # slots read at a time by :meth:`HnswIndex.holds`
 
 
 class HnswIndex:
@@ -198,6 +199,35 @@ class HnswIndex:
         """The live labels (fillers excluded)."""
         with self._lock:
             return self._store.labels()
+
+    def slots(self) -> int:
+        """Graph slots in use, fillers included: a removal refills its slot in place, so
+        add/remove cycles keep this flat instead of growing the graph and its file."""
+        with self._lock:
+            return int(self._graph.get_current_count())
+
+    def holds(self, vector: Vector) -> bool:
+        """Whether these exact float32 bytes are still in memory: in a graph slot (live or
+        filler) or in the exact copy.
+
+        The audit behind the erasure promise: a removed or replaced vector must be gone, not
+        hidden. It reads every slot (``get_items`` costs 25-50 us a vector), so it serves tests
+        and investigations, never a request.
+
+        Raises:
+            ValueError: ``vector`` does not have the index's dimension.
+        """
+        row = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if row.shape != (self._dim,):
+            raise ValueError(f"expected shape ({self._dim},), got {np.shape(vector)}")
+        with self._lock:
+            ids = self._graph.get_ids_list()
+            for start in range(0, len(ids), _AUDIT_CHUNK):
+                items = np.asarray(self._graph.get_items(ids[start:start + _AUDIT_CHUNK]),
+                                   dtype=np.float32)
+                if (items == row).all(axis=1).any():
+                    return True
+            return self._store.holds(row)
 
     # Mutations ----------------------------------------------------------------------------------
     def add(self, labels: Sequence[int], vectors: Vector) -> None:

@@ -46,6 +46,10 @@ class VectorStore:
     def labels(self) -> set[int]:
         return set(self._row_of)
 
+    def holds(self, row: NDArray[np.float32]) -> bool:
+        """Whether any row, live or freed, still holds these exact bytes (an erasure audit)."""
+        return bool((self._matrix == row).all(axis=1).any())
+
     def put(self, labels: Sequence[int], vectors: NDArray[np.float32]) -> None:
         rows = np.fromiter((self._row_for(label) for label in labels), dtype=np.int64,
                            count=len(labels))

@@ -3,7 +3,6 @@ images cut from the photo that insightface ships (no photo is committed)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +12,8 @@ from optinface.engine.decode import BgrImage
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import encode, portraits
 from optinface.engine.settings import EngineSettings
-from tests.postgres import PostgresServer, available, postgres_server
-
-BACKENDS = ("sqlite", "postgresql")
-both_backends = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
-"""Runs a test once on the embedded SQLite default and once on a fresh PostgreSQL database."""
+from tests.support.backends import url_for_backend
+from tests.support.postgres import PostgresServer, available, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +48,7 @@ def engine_settings(tmp_path: Path) -> EngineSettings:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL 15 server for the whole session (see :mod:`tests.postgres`)."""
+    """One real PostgreSQL 15 server for the whole session (see :mod:`tests.support.postgres`)."""
     from tests.api.server import free_port
 
     missing = available()
@@ -64,19 +60,11 @@ def postgres() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str | None:
-    """None (SQLite in the data directory) unless parametrised with "postgresql"
-    (see :data:`both_backends`): then a fresh database on the session's server.
+    """None (SQLite in the data directory) unless parametrised with "postgresql" (see
+    :data:`tests.support.backends.both_backends`): then a fresh database on the session's server.
 
     ``OPTINFACE_TEST_BACKEND=postgresql`` runs every unparametrised test on PostgreSQL too
     (the whole suite takes too long for CI twice over; CI runs the ``both_backends`` ones).
     """
     return url_for_backend(request)
 
-
-def url_for_backend(request: pytest.FixtureRequest) -> str | None:
-    """The database URL for the backend a fixture was parametrised with (see above)."""
-    default = os.environ.get("OPTINFACE_TEST_BACKEND", "sqlite")
-    if getattr(request, "param", default) == "sqlite":
-        return None
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()

@@ -17,7 +17,7 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import Keys, World, auth, deployment, set_up_world
-from tests.conftest import BACKENDS, url_for_backend
+from tests.support.backends import BACKENDS, url_for_backend
 
 Deployment = tuple[ApiSettings, OptinFace, TestClient, Keys]
 

@@ -25,7 +25,7 @@ from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import pinned_key
-from tests.api.conftest import thresholds_for_tests
+from tests.support.api import thresholds_for_tests
 
 runner = CliRunner()
 # Events: 1 reconciled, 2-11 keys created, 12 the reviewer's checkpoint, 13 a last key.

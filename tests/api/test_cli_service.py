@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
-from tests.api.conftest import thresholds_for_tests
+from tests.support.api import thresholds_for_tests
 
 runner = CliRunner()
 

@@ -111,8 +111,10 @@ def test_page_cookies_are_secure_off_loopback(
 
 
 def _audit_total(world: World) -> int:
-    events = world.client.get("/v1/audit/events", headers=auth(world.keys.reviewer))
-    return int(events.json()["total"])
+    # The chain check counts the events without reading them (a read of the events would be
+    # logged itself and change the count).
+    status = world.client.get("/v1/audit/verify", headers=auth(world.keys.reviewer))
+    return int(status.json()["events"])
 
 
 HUGE = "x" * 1_000_000

@@ -25,8 +25,8 @@ import pytest
 
 from optinface.api.settings import ApiSettings
 from optinface.consent.declaration import declared_long_enough_ago
-from tests.api.conftest import TEST_FMR, thresholds_for_tests
 from tests.api.server import free_port
+from tests.support.api import TEST_FMR, thresholds_for_tests
 
 CLIENTS = 4
 LOAD_SECONDS = 20.0

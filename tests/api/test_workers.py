@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import thresholds_for_tests
-from tests.postgres import PostgresServer
+from tests.support.api import thresholds_for_tests
+from tests.support.postgres import PostgresServer
 from tests.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import Decision, ErasureReason, ExportFormat
-from tests.conftest import both_backends
 from tests.consent.conftest import World, occurrences, readable_occurrences, template_bytes
+from tests.support.backends import both_backends
 
 
 def test_life_of_a_subject_from_notice_to_tombstone(

@@ -23,7 +23,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
 from tests.consent.conftest import FakeClock, make_world, template_bytes
-from tests.postgres import PostgresServer
+from tests.support.postgres import PostgresServer
 
 
 def decrypt_from_dump(service: OptinFace, restored_url: str, template_id: int) -> bytes:

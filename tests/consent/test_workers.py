@@ -30,7 +30,7 @@ from tests.consent.conftest import (
     readable_occurrences,
     template_bytes,
 )
-from tests.postgres import PostgresServer
+from tests.support.postgres import PostgresServer
 
 
 def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> bool:

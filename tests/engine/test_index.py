@@ -38,11 +38,20 @@ def _unit_rows(count: int, seed: int, dim: int = DIM) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def _index(count: int, seed: int = 0, **options: int) -> tuple[HnswIndex, np.ndarray]:
+def _index(count: int, seed: int = 0, path: Path | None = None,
+           **options: int) -> tuple[HnswIndex, np.ndarray]:
     vectors = _unit_rows(count, seed)
-    index = HnswIndex(key=KEY, dim=DIM, **{**FAST, **options})
+    index = HnswIndex(key=KEY, dim=DIM, path=path, **{**FAST, **options})
     index.add(list(range(count)), vectors)
     return index, vectors
+
+
+def _saved_index(folder: Path, count: int) -> tuple[HnswIndex, np.ndarray, Path]:
+    """An index of ``count`` random vectors saved to ``folder/templates.hnsw``, its file."""
+    path = folder / "templates.hnsw"
+    index, vectors = _index(count, path=path)
+    index.save()
+    return index, vectors, path
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +63,14 @@ def test_hnsw_index_satisfies_the_vector_index_protocol() -> None:
     assert isinstance(HnswIndex(key=KEY, dim=8), VectorIndex)
 
 
-def test_stored_bytes_are_the_bytes_given() -> None:
+def test_stored_bytes_are_the_bytes_given(tmp_path: Path) -> None:
     """The erasure checks below are only meaningful if hnswlib stores the caller's bytes."""
     index, vectors = _index(50)
-    stored = index._graph.get_items(list(range(50)))
-    assert stored.tobytes() == vectors.tobytes()
+    assert all(index.holds(row) for row in vectors)
+    index.save(tmp_path / "templates.hnsw")
+    saved = _plain(tmp_path / "templates.hnsw")  # hnswlib's own memory, as it writes it
+    assert all(row.tobytes() in saved for row in vectors)
+    assert not index.holds(_unit_rows(1, seed=1234)[0])
 
 
 def test_removed_vector_bytes_do_not_occur_in_saved_file(tmp_path: Path) -> None:
@@ -78,9 +90,7 @@ def test_removed_vector_bytes_do_not_occur_in_saved_file(tmp_path: Path) -> None
 
 
 def test_the_saved_file_holds_no_vector_in_clear(tmp_path: Path) -> None:
-    index, vectors = _index(300)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    _, vectors, path = _saved_index(tmp_path, 300)
     raw = path.read_bytes()
     assert not any(row.tobytes() in raw for row in vectors)
     assert not any(row[:4].tobytes() in raw for row in vectors)  # not even a 16-byte run
@@ -90,12 +100,10 @@ def test_the_saved_file_holds_no_vector_in_clear(tmp_path: Path) -> None:
 
 def test_removed_vector_is_overwritten_in_memory() -> None:
     index, vectors = _index(200)
+    assert index.holds(vectors[42])
     index.remove([42])
-    with pytest.raises(RuntimeError):
-        index._graph.get_items([42])
-    in_graph = index._graph.get_items(index._graph.get_ids_list())
-    assert not (in_graph == vectors[42]).all(axis=1).any()
-    assert not (index._store._matrix == vectors[42]).all(axis=1).any()
+    assert not index.holds(vectors[42])  # neither in the graph nor in the exact copy
+    assert index.holds(vectors[41])
 
 
 def test_removed_label_is_never_returned() -> None:
@@ -214,8 +222,7 @@ def test_add_grows_capacity() -> None:
     vectors = _unit_rows(100, seed=4)
     for start in range(0, 100, 10):
         index.add(list(range(start, start + 10)), vectors[start:start + 10])
-    assert index.count() == 100
-    assert index._graph.get_max_elements() >= 100
+    assert index.count() == 100 and index.slots() == 100
     assert all(index.search(vectors[label], k=1)[0].label == label for label in range(100))
 
 
@@ -250,13 +257,12 @@ def test_rows_not_of_unit_length_are_normalised() -> None:
 
 def test_removed_slots_are_reused_without_rebuild() -> None:
     index, _ = _index(200)
-    graph = index._graph
     for cycle in range(5):
         doomed = list(range(cycle * 40, cycle * 40 + 40))
         index.remove(doomed)
-        assert index._graph is graph  # no rebuild
+        assert index.slots() == 200  # refilled in place: no rebuild, no growth
         index.add([1000 + label for label in doomed], _unit_rows(40, seed=100 + cycle))
-        assert graph.get_current_count() == 200
+        assert index.slots() == 200
     assert index.count() == 200
 
 
@@ -273,7 +279,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
         assert loaded.search(query, k=5) == index.search(query, k=5)
     assert loaded.search(vectors[10], k=300, allowed={10, 20}) == []
     loaded.add([500, 501], _unit_rows(2, seed=5))  # fills the two erased slots
-    assert loaded._graph.get_current_count() == 300
+    assert loaded.slots() == 300
 
 
 def test_load_replaces_in_memory_content(tmp_path: Path) -> None:
@@ -295,9 +301,7 @@ def test_open_starts_empty_then_reads_the_saved_file(tmp_path: Path) -> None:
 
 
 def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index, _ = _index(50)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, _, path = _saved_index(tmp_path, 50)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert os.listdir(tmp_path) == ["templates.hnsw"]
     saved = path.read_bytes()
@@ -314,9 +318,7 @@ def test_save_is_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_erasure_after_a_save_scrubs_the_file_in_place(tmp_path: Path) -> None:
-    index, vectors = _index(300)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 300)
     inode = path.stat().st_ino
     doomed = [0, 7, 299]
 
@@ -330,7 +332,8 @@ def test_erasure_after_a_save_scrubs_the_file_in_place(tmp_path: Path) -> None:
     loaded = HnswIndex(key=KEY, dim=DIM, path=path)
     loaded.load()
     assert loaded.labels() == index.labels()
-    assert len(loaded._fillers) == len(index._fillers) == len(doomed)
+    fillers = len(doomed)  # the slots refilled by the removals, read back from the file
+    assert loaded.slots() - loaded.count() == index.slots() - index.count() == fillers
     for query in vectors[:40]:
         assert loaded.search(query, k=5) == index.search(query, k=5)
 
@@ -339,8 +342,7 @@ def test_flushed_removals_reach_the_file_while_additions_wait_for_a_save(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "templates.hnsw"
-    index, vectors = _index(100)
-    index._path = path
+    index, vectors = _index(100, path=path)
     index.save()
     inode = path.stat().st_ino
     late = _unit_rows(5, seed=77)
@@ -364,23 +366,23 @@ def test_flushed_removals_reach_the_file_while_additions_wait_for_a_save(
 
 
 def test_flush_without_a_file_writes_nothing(tmp_path: Path) -> None:
-    index, _ = _index(10)
-    index._path = tmp_path / "templates.hnsw"
+    index, _ = _index(10, path=tmp_path / "templates.hnsw")
     index.remove([1])
     index.flush_removals()
-    assert not index._path.exists()
+    assert not (tmp_path / "templates.hnsw").exists()
 
 
 def _crash_mid_scrub(index: HnswIndex, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Save ``index`` with a power cut after the journal and half the first write hit the file."""
+    """Save ``index`` with a power cut after the journal and half the first write hit the file
+    (the scrub's writes to the file are its only ``pwrite`` calls)."""
+    write = os.pwrite
 
-    def torn(plan: index_file._Plan, descriptor: int) -> None:
-        first = plan.writes[0]
-        os.pwrite(descriptor, first.data[: len(first.data) // 2], first.offset)
+    def torn(descriptor: int, data: bytes, offset: int) -> int:
+        write(descriptor, data[: len(data) // 2], offset)
         raise KeyboardInterrupt("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(index_file._Plan, "apply", torn)
+        patch.setattr(os, "pwrite", torn)
         with pytest.raises(KeyboardInterrupt):
             index.save(path)
 
@@ -388,9 +390,7 @@ def _crash_mid_scrub(index: HnswIndex, path: Path, monkeypatch: pytest.MonkeyPat
 def test_scrub_interrupted_by_a_crash_is_finished_on_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index, vectors = _index(200)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 200)
     doomed = [5, 6, 150]
     index.remove(doomed)
     _crash_mid_scrub(index, path, monkeypatch)
@@ -409,9 +409,7 @@ def test_scrub_interrupted_by_a_crash_is_finished_on_load(
 def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index, vectors = _index(100)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 100)
     before = path.read_bytes()
     index.remove([1])
     _crash_mid_scrub(index, path, monkeypatch)
@@ -439,9 +437,7 @@ def test_scrub_journal_is_replayed_only_on_the_file_it_was_written_for(
 
 
 def test_a_replaced_index_file_is_zeroed_before_its_blocks_are_freed(tmp_path: Path) -> None:
-    index, vectors = _index(50)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    index, vectors, path = _saved_index(tmp_path, 50)
     with path.open("rb") as old:  # the replaced inode, as anything still holding it sees it
         index.add([100], _unit_rows(1, seed=8))
         index.save(path)
@@ -462,9 +458,7 @@ def test_save_without_any_path_is_refused() -> None:
      "empty"],
 )
 def test_corrupt_file_raises_index_corrupt(tmp_path: Path, damage: str) -> None:
-    index, _ = _index(50)
-    path = tmp_path / "templates.hnsw"
-    index.save(path)
+    _, _, path = _saved_index(tmp_path, 50)
     data = bytearray(path.read_bytes())
     damaged = {
         "truncate_end": data[:-10],
@@ -494,10 +488,20 @@ def test_plain_hnswlib_file_or_other_dimension_raises_index_corrupt(tmp_path: Pa
 
 
 def test_ef_search_is_tunable() -> None:
-    index = HnswIndex(key=KEY, dim=8, ef_search=40)
+    """The setting reaches the graph: a wider candidate list finds more true nearest
+    neighbours of random queries (where the greedy search with ef=1 stops early)."""
+    index, vectors = _index(2000, seed=21, ef_search=1)
+    queries = _unit_rows(100, seed=22)
+    truth = np.argmax(queries @ vectors.T, axis=1)
+
+    def recall() -> float:
+        return float(np.mean([index.search(query, k=1)[0].label == best
+                              for query, best in zip(queries, truth, strict=True)]))
+
+    narrow = recall()
     index.ef_search = 300
     assert index.ef_search == 300
-    assert index._graph.ef == 300
+    assert recall() > narrow + 0.2
     with pytest.raises(ValueError):
         index.ef_search = 0
 
@@ -576,7 +580,7 @@ class AddRemoveMachine(RuleBasedStateMachine):
 
     @invariant()
     def slots_are_reused(self) -> None:
-        assert self.index._graph.get_current_count() == self.peak
+        assert self.index.slots() == self.peak
 
 
 TestAddRemoveMachine = AddRemoveMachine.TestCase

@@ -30,7 +30,7 @@ from optinface.consent.tables import Template
 from optinface.engine.errors import EngineError
 from tests.api.conftest import Keys, auth, set_up_world
 from tests.consent.conftest import FakeClock, make_world
-from tests.reliability.conftest import record, reliability_settings
+from tests.support.reliability import record, reliability_settings
 
 SEED = 11
 WORKERS = 6

@@ -19,7 +19,7 @@ from optinface.consent.service import OptinFace
 from optinface.engine.decode import BgrImage
 from tests.api.conftest import World, auth
 from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
-from tests.reliability.conftest import data_snapshot, peak_rss_mb, record
+from tests.support.reliability import data_snapshot, peak_rss_mb, record
 
 RSS_GROWTH_LIMIT_MB = 500
 ROUTES = ("enrol", "identify", "verify", "portal_enrol")

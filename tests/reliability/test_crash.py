@@ -42,9 +42,9 @@ from optinface.engine.index import HnswIndex
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
 from tests.api.server import free_port
-from tests.reliability.conftest import record, reliability_settings
 from tests.reliability.test_secrets import key_forms
 from tests.reliability.zygote import INDEX_KEY
+from tests.support.reliability import record, reliability_settings
 
 SERVER_KILLS = 20
 SWEEP_KILLS = 3

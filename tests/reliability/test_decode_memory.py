@@ -15,7 +15,7 @@ from pathlib import Path
 
 from optinface.engine.decode import decode_bytes
 from tests.corpus.generate import large_16_bit_png
-from tests.reliability.conftest import record
+from tests.support.reliability import record
 
 MIB = 1024 * 1024
 SIDE = 6000

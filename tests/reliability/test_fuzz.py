@@ -27,7 +27,7 @@ from optinface.engine.decode import BgrImage, decode_image
 from optinface.engine.errors import ImageTooLarge, InvalidImage
 from optinface.engine.settings import EngineSettings
 from tests.api.conftest import World, auth
-from tests.reliability.conftest import record
+from tests.support.reliability import record
 
 EXAMPLES = 150
 SQL = ["'; DROP TABLE subjects;--", "1 OR 1=1", "\" OR \"\"=\"", "%' --", "../../etc/passwd",

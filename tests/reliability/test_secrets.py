@@ -22,7 +22,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
 from tests.api.conftest import World, auth
 from tests.consent.conftest import template_bytes
-from tests.reliability.conftest import record
+from tests.support.reliability import record
 
 
 def key_files(settings: ApiSettings) -> list[Path]:

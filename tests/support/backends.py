@@ -1,0 +1,30 @@
+"""Which database a test runs on: the embedded SQLite default or a fresh PostgreSQL database.
+
+The ``database_url`` fixture (``tests/conftest.py``) asks :func:`url_for_backend`; a test opts in
+to both backends with :data:`both_backends`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.postgres import PostgresServer
+
+BACKENDS = ("sqlite", "postgresql")
+both_backends = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+"""Runs a test once on the embedded SQLite default and once on a fresh PostgreSQL database."""
+
+BACKEND_ENV = "OPTINFACE_TEST_BACKEND"
+"""``OPTINFACE_TEST_BACKEND=postgresql`` runs every unparametrised test on PostgreSQL too."""
+
+
+def url_for_backend(request: pytest.FixtureRequest) -> str | None:
+    """The database URL for the backend a fixture was parametrised with: None (SQLite in the
+    data directory) or a new database on the session's server (the ``postgres`` fixture)."""
+    default = os.environ.get(BACKEND_ENV, "sqlite")
+    if getattr(request, "param", default) == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
