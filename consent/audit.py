@@ -115,8 +115,10 @@ def event_hash(event: Any) -> str:
 
 
 def event_leaf(event: Any) -> bytes:
-    """The event's leaf in the Merkle tree: SHA-256(0x00 || event bytes)."""
-    return leaf_hash(event_bytes(event))
+    """The event's leaf in the Merkle tree: SHA-256(0x00 || event bytes), or the leaf kept
+    when retention removed the event's content (:mod:`consent.log_retention`)."""
+    kept = getattr(event, "pruned_leaf", None)
+    return bytes.fromhex(kept) if kept else leaf_hash(event_bytes(event))
 
 
 def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:

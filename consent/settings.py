@@ -125,6 +125,9 @@ class ConsentSettings(EngineSettings):
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
     # BIPA s. 15(a): destroyed 3 years after the last interaction at the latest; shorter only.
     retention_years_after_last_interaction: int = Field(default=3, ge=1, le=3)
+    # Access-log events lose their content after this many days (consent.log_retention);
+    # unset: kept whole. At least 6 months (AI Act arts. 19, 26(6)).
+    access_log_retention_days: int | None = Field(default=None, ge=183)
     # Fewer candidates leak less about the gallery (and each needs a human to review it).
     max_candidates: int = Field(default=10, ge=1, le=50)
     # A subject's credential must outlive their longest consent, or they could not withdraw it.

@@ -325,6 +325,8 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Set when retention removed the content (consent.log_retention): the Merkle leaf it had.
+    pruned_leaf: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditCheckpoint(Base):

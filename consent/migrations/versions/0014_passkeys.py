@@ -1,7 +1,7 @@
 """passkeys: credentials, one-time links, ceremonies; signed probe consents; dated age brackets
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 14:45:00
 
 Plain ADD COLUMN for the existing tables (no batch copy: see 0003 on why a copy of consents
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
