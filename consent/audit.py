@@ -71,6 +71,14 @@ class AuditAction(StrEnum):
     SUBJECT_UPDATED = "subject_updated"
     ALTERNATIVE_CHOSEN = "alternative_chosen"
     PROBE_CONSENT_CREATED = "probe_consent_created"
+    PROBE_CONSENT_REQUESTED = "probe_consent_requested"
+    ENROLMENT_LINK_CREATED = "enrolment_link_created"
+    PASSKEY_REGISTERED = "passkey_registered"
+    PASSKEY_SIGN_IN = "passkey_sign_in"
+    CAPTURE_APPROVED = "capture_approved"
+    CHALLENGE = "challenge"
+    SUBJECT_TOKEN_ISSUED = "subject_token_issued"  # noqa: S105 (an action name)
+    OWN_CONSENT_REQUESTED = "own_consent_requested"
     REFUSED = "refused"
     RECONCILED = "reconciled"
     CHECKPOINT = "checkpoint"
@@ -107,8 +115,10 @@ def event_hash(event: Any) -> str:
 
 
 def event_leaf(event: Any) -> bytes:
-    """The event's leaf in the Merkle tree: SHA-256(0x00 || event bytes)."""
-    return leaf_hash(event_bytes(event))
+    """The event's leaf in the Merkle tree: SHA-256(0x00 || event bytes), or the leaf kept
+    when retention removed the event's content (:mod:`consent.log_retention`)."""
+    kept = getattr(event, "pruned_leaf", None)
+    return bytes.fromhex(kept) if kept else leaf_hash(event_bytes(event))
 
 
 def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:

@@ -117,3 +117,30 @@ def test_every_read_of_the_audit_log_is_itself_logged(world: World) -> None:
     assert first.details["returned"] == len(page.events)
     assert first.details["filters"] == {"subject": pseudonym}
     assert service.verify_audit().ok
+
+
+def test_retention_prunes_old_access_events_and_the_chain_still_verifies(
+    service: OptinFace, clock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.consent.conftest import make_world
+
+    world = make_world(service, clock)
+    pseudonym, consent = world.subject()
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    service.identify(actor=world.researcher, purpose_id=world.purpose,
+                     probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0])
+    service.audit_checkpoint(actor=world.reviewer)  # pruning needs a signed checkpoint
+    service.settings.access_log_retention_days = 183
+    clock.advance(days=184)
+    assert service.sweep().ran_at == clock.now()
+    with service.runtime.db.transaction() as session:
+        search = session.scalars(select(AuditEvent).where(AuditEvent.action == "identify")).one()
+        enrol = session.scalars(select(AuditEvent).where(AuditEvent.action == "enrol")).one()
+        assert search.pruned_leaf and search.subjects == [] and search.details == {}
+        assert enrol.pruned_leaf is None and enrol.subjects == [pseudonym]  # not an access
+    assert service.verify_audit().ok
+    # A pruned event's kept leaf is what the signed checkpoint committed to: changing it fails.
+    with service.runtime.db.transaction() as session:
+        search = session.scalars(select(AuditEvent).where(AuditEvent.action == "identify")).one()
+        search.pruned_leaf = "00" * 32
+    assert not service.verify_audit().ok

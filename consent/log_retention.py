@@ -1,0 +1,46 @@
+"""Retention of the access log: old events lose their content, the chain stays verifiable.
+
+The CNIL's logging recommendation (deliberation 2021-122) keeps access logs 6 to 12 months; the
+AI Act (arts. 19, 26(6)) asks at least 6 months. Past ``access_log_retention_days`` (unset:
+kept whole; at least 183 days), the content of access events (searches, refusals, exports,
+reads of the log, failed log-ins) is removed: actor, purpose, subjects, probe hash, details.
+What makes the log checkable stays: sequence, time, action, outcome, the event's chain hash and
+its Merkle leaf hash (``pruned_leaf``), which the verifier uses in place of the removed bytes.
+Only events already covered by a signed checkpoint are pruned, so the leaves kept are the ones
+a signature committed to: rewriting one still breaks the signed root, and the next event's
+``prev_hash`` still pins its chain hash. The edit check of a pruned event is what is given up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditAction, event_leaf
+from optinface.consent.tables import AuditCheckpoint, AuditEvent
+
+ACCESS_ACTIONS = (AuditAction.VERIFY, AuditAction.IDENTIFY, AuditAction.REFUSED,
+                  AuditAction.EXPORT, AuditAction.AUDIT_READ, AuditAction.LOGIN_FAILURE)
+
+
+def prune(session: Session, *, retention_days: int | None, now: datetime) -> int:
+    """Remove the content of access events older than the retention; how many were pruned."""
+    if retention_days is None:
+        return 0
+    signed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
+    cutoff = (now - timedelta(days=retention_days)).isoformat()
+    rows = session.scalars(select(AuditEvent).where(
+        AuditEvent.seq <= signed, AuditEvent.at < cutoff, AuditEvent.pruned_leaf.is_(None),
+        AuditEvent.action.in_([str(a) for a in ACCESS_ACTIONS])))
+    count = 0
+    for event in rows:
+        event.pruned_leaf = event_leaf(event).hex()  # before the content goes
+        event.actor_key_id = None
+        event.purpose = None
+        event.subjects = []
+        event.probe_sha256 = None
+        event.details = {}
+        count += 1
+    return count
