@@ -23,6 +23,7 @@ from optinface.api.routes import (
     incidents,
     keys,
     matching,
+    passkeys,
     purposes,
     reviews,
     subjects,
@@ -97,7 +98,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys, incidents, reviews):
+    for module in (purposes, subjects, matching, audit, keys, incidents, reviews, passkeys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(wellknown.router)

@@ -12,12 +12,6 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import PublishedKey
 
 
-class SearchableUpdate(BaseModel):
-    """Opt in to (or out of) 1:N search galleries; the subject's own choice."""
-
-    searchable: bool
-
-
 class DeclarationCreate(BaseModel):
     """The date the database was declared to the regulator and the file reference it gave."""
 

@@ -46,6 +46,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from optinface.api.cli.bench import machine, run_level
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import Variant, encode, portraits, variant
 from optinface.engine.settings import EngineSettings
@@ -70,29 +71,34 @@ class Deployment:
         return self.http.post(f"{worker.url}{path}", headers={"Authorization": f"Bearer {key}"},
                               **kwargs)
 
-    def consenting_subject(self, i: int) -> tuple[str, str]:
-        """A new subject with a consent, made through worker ``i``: (pseudonym, consent id)."""
+    def consenting_subject(self, i: int, image: bytes) -> tuple[str, str]:
+        """A new subject, made through worker ``i``, whose person (a SOFTWARE passkey, see
+        consent.soft_authenticator) consented and approved ``image``: (pseudonym, capture id).
+        Set-up, untimed: the timed enrolment is the desk's upload of the approved photo."""
         worker = self.workers[i % len(self.workers)]
         made = self._post(worker, "/v1/subjects", self.secrets.portal,
-                          json={"age_category": "adult", "searchable": True}).json()
-        given = self._post(worker, f"/v1/subjects/{made['pseudonym']}/consents",
-                           made["subject_token"], json={
-                               "purposes": [self.secrets.purpose],
-                               "notice_id": self.secrets.notice, "language": "en",
-                               "method": "e_signature", "evidence": "benchmark",
-                               "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()})
-        return made["pseudonym"], given.json()["consent"]["id"]
+                          json={"age_category": "adult"}).json()
+        client = httpx.Client(base_url=worker.url, timeout=120)
+        person = SoftHttpPerson.take_over(client, made["enrolment"]["secret"])
+        person.set_searchable(True)
+        given = person.consent(purposes=[self.secrets.purpose], notice_id=self.secrets.notice,
+                               expires_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
+        capture = person.approve_capture(given["consent"]["id"], image,
+                                         desk=self.secrets.portal)
+        client.close()
+        return person.pseudonym, capture
 
-    def probe_consent(self, i: int) -> str:
+    def probe_consent(self, i: int, image: bytes) -> str:
+        """A probe consent signed by the (software) person in ``image``; set-up, untimed."""
         worker = self.workers[i % len(self.workers)]
-        return str(self._post(worker, "/v1/probe-consents", self.secrets.researcher, json={
-            "purpose_id": self.secrets.purpose, "notice_id": self.secrets.notice,
-            "method": "signed_form", "evidence": "benchmark probe",
-            "expires_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}).json()["id"])
+        with httpx.Client(base_url=worker.url, timeout=120) as client:
+            return str(probe_consent(client, self.secrets.researcher,
+                                     purpose_id=self.secrets.purpose,
+                                     notice_id=self.secrets.notice, image=image)["id"])
 
     def enrol(self, worker: Worker, subject: tuple[str, str], image: bytes) -> httpx.Response:
         return self._post(worker, f"/v1/subjects/{subject[0]}/faces", self.secrets.portal,
-                          data={"consent_id": subject[1]},
+                          data={"capture_id": subject[1]},
                           files={"image": ("face.jpg", image, "image/jpeg")})
 
     def identify(self, worker: Worker, probe_consent: str, image: bytes) -> httpx.Response:
@@ -118,14 +124,16 @@ def prepared(count: int, make: Callable[[int], Any]) -> list[Any]:
 def throughput(deployment: Deployment, faces: list[bytes], probes: list[bytes], *,
                requests: int, concurrency: int) -> dict[str, Any]:
     workers = deployment.workers
-    subjects = prepared(requests, deployment.consenting_subject)
+    subjects = prepared(requests, lambda i: deployment.consenting_subject(
+        i, faces[i % len(faces)]))
 
     def enrol(i: int) -> str | None:
         answer = deployment.enrol(workers[i % len(workers)], subjects[i], faces[i % len(faces)])
         return None if answer.status_code == 201 else str(answer.status_code)
 
     enrolled = run_level(enrol, calls=requests, concurrency=concurrency).summary()
-    consents = prepared(requests, deployment.probe_consent)
+    consents = prepared(requests, lambda i: deployment.probe_consent(
+        i, probes[i % len(probes)]))
 
     def identify(i: int) -> str | None:
         answer = deployment.identify(workers[i % len(workers)], consents[i],
@@ -152,7 +160,7 @@ def replica_lag(deployment: Deployment, faces: list[bytes], *, samples: int) -> 
     a, b = deployment.workers
     searchable, scrubbed = [], []
     for i in range(samples):
-        subject = deployment.consenting_subject(0)
+        subject = deployment.consenting_subject(0, faces[i % len(faces)])
         before = deployment.index_entries(b)
         assert deployment.enrol(a, subject, faces[i % len(faces)]).status_code == 201
         searchable.append(wait_for(lambda n=before + 1: deployment.index_entries(b) == n))

@@ -61,7 +61,8 @@ def revoke_api_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
 
 
 def issue_subject_token(
-    session: Session, *, subject: Subject, keys: KeyRing, now: datetime, days: int
+    session: Session, *, subject: Subject, keys: KeyRing, now: datetime, days: int,
+    capacity: str = "self",
 ) -> str:
     token_id, secret = _new_secret(SUBJECT_TOKEN_PREFIX)
     session.add(
@@ -71,6 +72,7 @@ def issue_subject_token(
             secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
             created_at=now,
             expires_at=now + timedelta(days=days),
+            capacity=capacity,
         )
     )
     return secret
@@ -109,7 +111,7 @@ def authenticate(session: Session, secret: str, *, keys: KeyRing, now: datetime)
     if token.expires_at <= now:
         raise AuthFailure("expired", key_id=key_id)
     pseudonym = session.scalar(select(Subject.pseudonym).where(Subject.id == token.subject_id))
-    return Actor(key_id=key_id, role=Role.SUBJECT, subject=pseudonym)
+    return Actor(key_id=key_id, role=Role.SUBJECT, subject=pseudonym, capacity=token.capacity)
 
 
 # Use cases: each in its own transaction, audited ---------------------------------------------

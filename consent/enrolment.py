@@ -1,46 +1,65 @@
 """Enrolment: a consented subject's photo becomes an encrypted template row and an index entry.
 
-Gates first, so no face is processed without consent; the same gates again in the writing
-transaction, since a withdrawal may commit while the embedding is computed. The photo and its
-raw embedding live only in this call's frames.
+Only the photo of a capture session the person approved with their passkey (its SHA-256 is in
+the statement they signed) is enrolled, once. Gates first, so no face is processed without
+consent; the same gates again in the writing transaction, since a withdrawal may commit while
+the embedding is computed. The photo and its raw embedding live only in this call's frames: the
+capture session holds the photo's hash, never the photo (the desk uploads it only once
+approved). One person per subject: see :mod:`consent.one_person`.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.orm import Session
 
-from optinface.consent import alternative, changefeed, declaration, ledger, policies
+from optinface.consent import alternative, changefeed, declaration, ledger, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
+from optinface.consent.errors import ChallengeInvalid
+from optinface.consent.matching import threshold
+from optinface.consent.one_person import require_same_person
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import TemplatePublic
 from optinface.consent.tables import Consent, Subject
 
 
-def _consented(runtime: Runtime, session: Session, pseudonym: str,
-               consent_id: str) -> tuple[Subject, Consent]:
-    """The subject and the consent, once the consent is shown to authorise enrolment now."""
+def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: str,
+               photo_sha256: str) -> tuple[Subject, Consent]:
+    """The subject and the consent, once the approved capture session is shown to name this
+    photo and its consent to authorise enrolment now."""
     declaration.require_not_suspended(session)
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
     alternative.require_biometrics_accepted(subject)
-    consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
+    capture = subject_acts.open_capture(session, subject, capture_id, now=runtime.clock.now())
+    statement = capture.statement or {}
+    if statement.get("photoSha256") != photo_sha256:
+        raise ChallengeInvalid("this is not the photo the subject approved",
+                               details={"capture_id": capture_id})
+    consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
                                    settings=runtime.settings)
     return subject, consent
 
 
-def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
+def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
           image: bytes) -> TemplatePublic:
-    """Embed the one face in ``image`` and store it under ``consent_id``; audited."""
+    """Embed the one face of the approved photo and store it under the capture's consent."""
+    photo_sha256 = hashlib.sha256(image).hexdigest()
     with runtime.db.transaction() as session:
-        _consented(runtime, session, pseudonym, consent_id)
+        _consented(runtime, session, pseudonym, capture_id, photo_sha256)
     embedding = runtime.pipeline.embed_single(image)
     protected = runtime.protector.protect(embedding.vector[None, :])[0]
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject, consent = _consented(runtime, session, pseudonym, consent_id)
+        subject, consent = _consented(runtime, session, pseudonym, capture_id, photo_sha256)
         key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
+        require_same_person(session, subject, protected, model_id=embedding.model_id, key=key,
+                            threshold=threshold(runtime).threshold,
+                            max_templates=runtime.settings.max_templates_per_subject)
+        subject_acts.open_capture(session, subject, capture_id, now=now).consumed_at = now
         template = ledger.add_template(
             session, subject=subject, consent=consent, protected=protected,
             model_id=embedding.model_id, quality=embedding.face.score, key=key, now=now,
@@ -48,7 +67,9 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
         subject.last_interaction_at = now
         runtime.audit(session, Entry(action=AuditAction.ENROL, actor=actor, subjects=[pseudonym],
                                      details={"template_id": template.id,
-                                              "consent_id": consent_id,
+                                              "consent_id": consent.id,
+                                              "capture_id": capture_id,
+                                              "photo_sha256": photo_sha256,
                                               "model_id": template.model_id}))
         # Inside the transaction: if the index write fails, the ledger row is rolled back.
         runtime.index.add([template.id], protected[None, :])

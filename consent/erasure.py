@@ -245,6 +245,8 @@ def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str
             guardian_name=None,
             receipt=None,
             receipt_signature=None,
+            withdrawal_receipt=None,
+            withdrawal_signature=None,
             status=ConsentStatus.ERASED,
         )
     )

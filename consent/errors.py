@@ -184,3 +184,53 @@ class KeyUnavailable(ConsentError):
     """The epoch key that wrapped a subject key is destroyed (crypto-shredded)."""
 
     code = "key_unavailable"
+
+
+class SubjectCredentialRequired(ConsentError):
+    """Only the person (or the holder of parental authority), signing with their own passkey,
+    may do this: an operator's key never acts in a subject's name."""
+
+    code = "subject_credential_required"
+
+
+class PasskeyInvalid(ConsentError):
+    """The WebAuthn response does not verify (signature, challenge, origin or credential)."""
+
+    code = "passkey_invalid"
+
+
+class ChallengeInvalid(ConsentError):
+    """The challenge is unknown, already used, expired, or for another subject or act."""
+
+    code = "challenge_invalid"
+
+
+class LinkInvalid(ConsentError):
+    """The one-time link is unknown, already used or expired."""
+
+    code = "link_invalid"
+
+
+class AlreadyRegistered(ConsentError):
+    """A passkey of this capacity is registered already; no new enrolment link is issued."""
+
+    code = "already_registered"
+
+
+class CapacityNotHeld(ConsentError):
+    """The credential does not hold the capacity claimed (a minor's own passkey is never the
+    holder of parental authority)."""
+
+    code = "capacity_not_held"
+
+
+class FaceMismatch(ConsentError):
+    """The face does not match the subject's enrolled templates: one person per subject."""
+
+    code = "face_mismatch"
+
+
+class TemplateLimit(ConsentError):
+    """The subject has as many templates as allowed."""
+
+    code = "template_limit"

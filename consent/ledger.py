@@ -19,10 +19,10 @@ from optinface.consent.crypto import new_key, open_sealed, seal
 from optinface.consent.errors import NotFound, NoticeExists, PurposeExists, SubjectErased
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.schemas import (
-    ConsentCreate,
+    ConsentCapacity,
+    ConsentMethod,
     ConsentPublic,
     NoticeCreate,
-    ProbeConsentCreate,
     PurposeCreate,
     SignedReceipt,
     SubjectCreate,
@@ -33,7 +33,6 @@ from optinface.consent.tables import (
     Consent,
     KeyEpoch,
     Notice,
-    ProbeConsent,
     Purpose,
     Subject,
     SubjectKey,
@@ -141,8 +140,9 @@ def create_subject(
         pseudonym="subj_" + secrets.token_hex(12),
         status=SubjectStatus.ACTIVE,
         age_category=str(body.age_category),
+        age_declared_on=body.age_declared_on or now.date(),
         jurisdiction=str(body.jurisdiction or default_jurisdiction),
-        searchable=body.searchable,
+        searchable=False,  # opting in is the subject's own signed act
         created_at=now,
         last_interaction_at=now,
     )
@@ -171,9 +171,13 @@ def record_consent(
     session: Session,
     *,
     subject: Subject,
-    body: ConsentCreate,
     purposes: list[Purpose],
     notice: Notice,
+    language: str,
+    method: ConsentMethod,
+    given_by: ConsentCapacity,
+    evidence: bytes,
+    expires_at: datetime,
     now: datetime,
 ) -> Consent:
     consent = Consent(
@@ -183,35 +187,19 @@ def record_consent(
         notice_id=notice.id,
         notice_version=notice.version,
         notice_sha256=notice.sha256,
-        language=body.language,
-        method=str(body.method),
-        given_by=str(body.given_by),
-        guardian_name=body.guardian_name,
-        evidence_sha256=sha256_text(body.evidence),
+        language=language,
+        method=str(method),
+        given_by=str(given_by),
+        guardian_name=None,
+        evidence_sha256=hashlib.sha256(evidence).hexdigest(),
         obtained_at=now,
-        expires_at=body.expires_at,
+        expires_at=expires_at,
         retained_until=now + timedelta(days=max(p.retention_days for p in purposes)),
         purposes=purposes,
     )
     session.add(consent)
     session.flush()
     return consent
-
-
-def record_probe_consent(
-    session: Session, body: ProbeConsentCreate, *, created_by: str, now: datetime
-) -> ProbeConsent:
-    """A single-use consent of the person in a probe, for one purpose (evidence kept as a hash)."""
-    get_purpose(session, body.purpose_id)
-    get_notice(session, body.notice_id)
-    probe = ProbeConsent(
-        id=new_id("prb"), purpose_id=body.purpose_id, notice_id=body.notice_id,
-        method=str(body.method), evidence_sha256=sha256_text(body.evidence),
-        obtained_at=now, expires_at=body.expires_at, created_by=created_by,
-    )
-    session.add(probe)
-    session.flush()
-    return probe
 
 
 def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Consent:
@@ -223,20 +211,25 @@ def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Conse
 
 
 def consent_public(consent: Consent, *, public_key: str, status: str) -> ConsentPublic:
-    receipt = None
+    receipt = withdrawal = None
     if consent.receipt is not None and consent.receipt_signature is not None:
         receipt = SignedReceipt(
             receipt=consent.receipt, signature=consent.receipt_signature, public_key=public_key
         )
+    if consent.withdrawal_receipt is not None and consent.withdrawal_signature is not None:
+        withdrawal = SignedReceipt(receipt=consent.withdrawal_receipt,
+                                   signature=consent.withdrawal_signature, public_key=public_key)
     return ConsentPublic.model_validate(
         {
             **{column: getattr(consent, column) for column in ConsentPublic.model_fields
                if hasattr(consent, column) and column not in {"subject", "purposes", "receipt",
-                                                              "status"}},
+                                                              "status",
+                                                              "withdrawal_receipt"}},
             "subject": consent.subject_ref,
             "purposes": sorted(purpose.id for purpose in consent.purposes),
             "status": status,
             "receipt": receipt,
+            "withdrawal_receipt": withdrawal,
         }
     )
 

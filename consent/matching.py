@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration, ledger, policies, review
+from optinface.consent import declaration, ledger, policies, probe_consent, review
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
@@ -24,7 +24,7 @@ from optinface.consent.schemas import (
     MatchResult,
     Operation,
 )
-from optinface.consent.tables import ProbeConsent, Purpose, Subject, Template
+from optinface.consent.tables import Purpose, Subject, Template
 from optinface.engine.errors import EngineError, ModelMismatch
 from optinface.engine.thresholds import Threshold, threshold_for
 
@@ -52,16 +52,13 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
         " candidate is never a decision on its own")
 
 
-def _gates(runtime: Runtime, session: Session, *, purpose_id: str, probe_consent_id: str,
+def _gates(runtime: Runtime, session: Session, *, purpose_id: str,
            operation: Operation) -> tuple[Purpose, Threshold]:
     declaration.require_in_service(session, settings=runtime.settings,
                                    models=runtime.pipeline.models,
                                    today=runtime.clock.now().date())
     purpose = ledger.get_purpose(session, purpose_id)
     policies.require_operation(purpose, operation)
-    policies.require_probe_consent(session.get(ProbeConsent, probe_consent_id),
-                                   probe_consent_id=probe_consent_id, purpose=purpose,
-                                   now=runtime.clock.now())
     return purpose, threshold(runtime)
 
 
@@ -86,21 +83,26 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
           probe_consent_id: str, image: bytes, subject: str | None, k: int,
           daily_quota: int | None) -> MatchResult:
     """Search ``image`` against the gallery (``subject`` set: that subject only); audited."""
+    probe_sha256 = hashlib.sha256(image).hexdigest()
     with runtime.db.transaction() as session:
         # Early and cheap: a spent key is refused before the embedding is computed.
-        check_quota(runtime, session, actor, daily_quota)
-        _gates(runtime, session, purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-               operation=operation)
+        check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
+        # The first attempt consumes the probe consent, refused or not: committed here.
+        refusal = probe_consent.consume(
+            session, probe_consent_id, purpose=ledger.get_purpose(session, purpose_id),
+            operation=operation, probe_sha256=probe_sha256, key_id=actor.key_id,
+            now=runtime.clock.now())
+    if refusal is not None:
+        raise refusal
+    with runtime.db.transaction() as session:
+        _gates(runtime, session, purpose_id=purpose_id, operation=operation)
     vector = runtime.protector.protect(runtime.pipeline.embed_single(image).vector[None, :])[0]
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         # Exact: this transaction also appends the search's audit event.
-        check_quota(runtime, session, actor, daily_quota)
+        check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         purpose, calibrated = _gates(runtime, session, purpose_id=purpose_id,
-                                     probe_consent_id=probe_consent_id, operation=operation)
-        probe = session.get(ProbeConsent, probe_consent_id)
-        assert probe is not None
-        probe.used_at = now
+                                     operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
@@ -129,7 +131,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             # A verify involves its claimed subject whatever the outcome: named, so their
             # access export shows a no_match too. Scores at 2 decimals, for the export.
             purpose=purpose_id, subjects=list(best) if subject is None else [subject],
-            probe_sha256=hashlib.sha256(image).hexdigest(),
+            probe_sha256=probe_sha256,
             details={"probe_consent_id": probe_consent_id, "k": k,
                      "claimed_subject": subject, "gallery_size": len(allowed),
                      "scores": dict(ranked),

@@ -6,7 +6,7 @@ who may be found by a search is a policy, not a storage detail.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
@@ -17,7 +17,6 @@ from optinface.consent.errors import (
     ConsentWithdrawn,
     GuardianConsentRequired,
     OperationNotAllowed,
-    ProbeConsentRequired,
     PurposeNotConsented,
     WrittenReleaseRequired,
 )
@@ -32,7 +31,6 @@ from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import (
     Consent,
     ConsentStatus,
-    ProbeConsent,
     Purpose,
     Subject,
     SubjectStatus,
@@ -58,11 +56,23 @@ def age_of_consent(jurisdiction: Jurisdiction, settings: ConsentSettings) -> int
     return settings.quebec_min_age if jurisdiction is Jurisdiction.QC else settings.gdpr_min_age
 
 
+def age_at_least(subject: Subject, *, today: date) -> int:
+    """The age the declared bracket guarantees today: its lowest age plus the whole years since
+    it was declared (a bracket carries its date; a child of 13 is 14 a year later)."""
+    bracket_age = AgeCategory(subject.age_category).min_age
+    declared = subject.age_declared_on
+    if declared is None:
+        return bracket_age
+    years = today.year - declared.year - ((today.month, today.day) < (declared.month,
+                                                                        declared.day))
+    return bracket_age + max(years, 0)
+
+
 def require_written_release(subject: Subject, method: ConsentMethod) -> None:
     """BIPA s. 15(b)(3): in Illinois, a written release (an e-signature counts since SB 2979,
     or a signed form); a click on a portal is not one."""
     if Jurisdiction(subject.jurisdiction) is Jurisdiction.IL and method not in (
-            ConsentMethod.E_SIGNATURE, ConsentMethod.SIGNED_FORM):
+            ConsentMethod.E_SIGNATURE, ConsentMethod.SIGNED_FORM, ConsentMethod.PASSKEY):
         raise WrittenReleaseRequired(
             f"subject {subject.pseudonym} is in Illinois: BIPA requires a written release"
             " (e_signature or signed_form)",
@@ -70,12 +80,12 @@ def require_written_release(subject: Subject, method: ConsentMethod) -> None:
 
 
 def require_capacity(
-    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings
+    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings, *, today: date
 ) -> None:
     """A minor below the age of consent of their jurisdiction needs parental authority."""
-    category = AgeCategory(subject.age_category)
     minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
-    if category.min_age < minimum and given_by is not ConsentCapacity.PARENTAL_AUTHORITY:
+    if (age_at_least(subject, today=today) < minimum
+            and given_by is not ConsentCapacity.PARENTAL_AUTHORITY):
         raise GuardianConsentRequired(
             f"subject {subject.pseudonym} is under {minimum}: the holder of parental authority"
             " must consent",
@@ -102,7 +112,7 @@ def require_enrol_consent(
             f"consent {consent.id} does not cover enrolment",
             details={"consent_id": consent.id, "subject": subject.pseudonym},
         )
-    require_capacity(subject, ConsentCapacity(consent.given_by), settings)
+    require_capacity(subject, ConsentCapacity(consent.given_by), settings, today=now.date())
 
 
 def require_operation(purpose: Purpose, operation: Operation) -> None:
@@ -111,27 +121,6 @@ def require_operation(purpose: Purpose, operation: Operation) -> None:
             f"purpose {purpose.id} does not allow {operation}",
             details={"purpose_id": purpose.id, "operation": str(operation)},
         )
-
-
-def require_probe_consent(
-    probe: ProbeConsent | None, *, probe_consent_id: str, purpose: Purpose, now: datetime
-) -> ProbeConsent:
-    """A single-use, unexpired consent of the person in the probe, for this very purpose."""
-    problem = None
-    if probe is None:
-        problem = "missing"
-    elif probe.used_at is not None:
-        problem = "used"
-    elif probe.expires_at <= now:
-        problem = "expired"
-    elif probe.purpose_id != purpose.id:
-        problem = "other_purpose"
-    if problem is not None or probe is None:
-        raise ProbeConsentRequired(
-            f"probe consent {probe_consent_id} is {problem}",
-            details={"probe_consent_id": probe_consent_id, "problem": problem},
-        )
-    return probe
 
 
 def in_force(now: datetime) -> ColumnElement[bool]:

@@ -1,6 +1,7 @@
 """Withdrawing one purpose of a consent, as easily as it was given.
 
-A consent covers the purposes ticked together; the person may stop one and keep the others.
+A consent covers the purposes ticked together; the person may stop one and keep the others,
+signing it with their passkey like any withdrawal (:mod:`consent.subject_acts`).
 The purpose leaves the consent at once (every gate reads the consent's purposes, so no later
 search or enrolment can use it), the controller signs a receipt the person keeps, and the audit
 chain records it. Templates stay: they were enrolled under the consent, which still holds for
@@ -20,21 +21,24 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, policies
+from optinface.consent import ledger, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
-from optinface.consent.errors import ConsentWithdrawn, NotFound
+from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import PurposeWithdrawalPublic, SignedReceipt
+from optinface.consent.schemas import PasskeyResponse, PurposeWithdrawalPublic, SignedReceipt
 from optinface.consent.tables import Consent, ConsentStatus, Purpose, PurposeWithdrawal, Subject
 
 
 def narrow(
-    runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str, purpose_id: str
+    runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str, purpose_id: str,
+    response: PasskeyResponse,
 ) -> PurposeWithdrawalPublic | None:
-    """Take ``purpose_id`` out of the consent; None when it is the consent's only purpose."""
+    """Take ``purpose_id`` out of the consent, as the person signed it (a ``withdraw`` act
+    naming the purpose); None when it is the consent's only purpose (the caller withdraws the
+    whole consent with the same signature)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
@@ -44,11 +48,16 @@ def narrow(
                            details={"consent_id": consent_id, "purpose_id": purpose_id})
         if len(consent.purposes) == 1:
             return None
+        subject = consent.subject
+        assert subject is not None  # an active consent has its subject
+        signed = subject_acts.complete(session, subject, response, act="withdraw", actor=actor,
+                                       settings=runtime.settings, now=now)
+        statement = signed.ceremony.statement or {}
+        if (statement.get("consentId"), statement.get("purposeId")) != (consent_id, purpose_id):
+            raise ChallengeInvalid("this signature withdraws something else")
         consent.purposes.remove(purpose)
         consent.retained_until = consent.obtained_at + timedelta(
             days=max(p.retention_days for p in consent.purposes))
-        subject = consent.subject
-        assert subject is not None  # an active consent has its subject
         subject.last_interaction_at = now
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now)
         session.add(withdrawal)
@@ -57,7 +66,7 @@ def narrow(
             subjects=[pseudonym],
             details={"consent_id": consent.id, "purpose_id": purpose.id,
                      "purposes_kept": [p.id for p in consent.purposes],
-                     "receipt_id": withdrawal.id}))
+                     "receipt_id": withdrawal.id, "credential_id": signed.credential.id}))
         return public(withdrawal, public_key=runtime.keys.public_key)
 
 

@@ -3,6 +3,12 @@
 A receipt is a JSON object; its signature is Ed25519 over the canonical JSON (sorted keys,
 compact separators, UTF-8). :func:`verify_receipt` needs nothing but the public key, so a
 subject, a regulator or a court can check a receipt without access to optinface.
+
+A receipt of the person's own act (consent, withdrawal, probe consent) also carries their
+WebAuthn assertion (``subjectSignature``): :func:`subject_signature_problem` checks it against
+the credential public key it carries and checks that the statement signed is this receipt's
+(pseudonym, notice hash, purposes, expiry), so the controller's signature alone, which the
+operator can always make, never stands for the person's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from optinface.consent.accountability import accountability
 from optinface.consent.crypto import canonical_json
+from optinface.consent.passkeys import verify_evidence
 from optinface.consent.schemas import Accountability, PublishedKey
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, Notice, Purpose, Subject
@@ -60,9 +67,16 @@ def consent_receipt(
     notice: dict[str, str],
     public_key: str,
     expires_at: datetime,
+    subject_signature: dict[str, Any],
 ) -> dict[str, Any]:
-    """A Kantara Consent Receipt (v1.1 field names) for one consent to some purposes."""
+    """A Kantara Consent Receipt (v1.1 field names) for one consent to some purposes.
+
+    ``subjectSignature`` is the person's own WebAuthn assertion over the statement they signed
+    (:func:`consent.passkeys.verify_evidence` checks it offline): the controller's Ed25519
+    signature alone would only prove what the operator says.
+    """
     return {
+        "subjectSignature": subject_signature,
         "version": CONSENT_RECEIPT_VERSION,
         "jurisdiction": jurisdiction,
         "consentTimestamp": int(timestamp.timestamp()),
@@ -93,8 +107,10 @@ def receipt_for_consent(
     notice: Notice,
     settings: ConsentSettings,
     public_key: str,
+    subject_signature: dict[str, Any],
 ) -> dict[str, Any]:
-    """The receipt of a consent just recorded: who, what for, under which notice, until when."""
+    """The receipt of a consent just recorded: who, what for, under which notice, until when,
+    and the person's own passkey signature of it."""
     return consent_receipt(
         receipt_id=consent.id,
         timestamp=consent.obtained_at,
@@ -118,4 +134,42 @@ def receipt_for_consent(
                 "sha256": notice.sha256},
         public_key=public_key,
         expires_at=consent.expires_at,
+        subject_signature=subject_signature,
     )
+
+
+def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bool:
+    """The person signed what this receipt says, not something else."""
+    act = statement.get("act")
+    if act == "consent":
+        purposes = sorted(p["purposeId"] for service in receipt.get("services", [])
+                          for p in service.get("purposes", []))
+        return (statement.get("subject") == receipt.get("piiPrincipalId")
+                and statement.get("notice", {}).get("sha256")
+                == receipt.get("notice", {}).get("sha256")
+                and statement.get("purposes") == purposes
+                and statement.get("expiresAt") == receipt.get("expiresISO"))
+    if act == "withdraw":
+        return (statement.get("subject") == receipt.get("piiPrincipalId")
+                and statement.get("consentId") == receipt.get("withdrawnConsentID"))
+    if act == "probe":
+        return (statement.get("probeSha256") == receipt.get("probeSha256")
+                and statement.get("purposeId") == receipt.get("purposeId")
+                and statement.get("researcherKeyId") == receipt.get("researcherKeyId"))
+    return False
+
+
+def subject_signature_problem(receipt: dict[str, Any]) -> str | None:
+    """Why the person's own signature in ``receipt`` does not hold, or None when it does.
+
+    Receipts with no ``subjectSignature`` (an erasure receipt, or a consent recorded before
+    passkeys) answer None: there is no person's signature to check.
+    """
+    evidence = receipt.get("subjectSignature")
+    if evidence is None:
+        return None
+    if not isinstance(evidence, dict) or not verify_evidence(evidence):
+        return "the person's passkey signature does not verify"
+    if not _statement_matches(receipt, evidence.get("statement") or {}):
+        return "the person signed a different statement than this receipt states"
+    return None

@@ -23,12 +23,14 @@ T = TypeVar("T")
 
 
 def check_quota(
-    runtime: Runtime, session: Session, actor: Actor | None, daily_quota: int | None
+    runtime: Runtime, session: Session, actor: Actor | None, daily_quota: int | None,
+    *, purpose: str | None = None,
 ) -> None:
-    """In the transaction that appends the attempt's audit event (see :mod:`consent.quota`)."""
+    """In the transaction that appends the attempt's audit event (see :mod:`consent.quota`):
+    the key's quota, and the purpose's over all keys."""
     if daily_quota is not None and actor is not None:
         require_identify_quota(session, key_id=actor.key_id, limit=daily_quota,
-                               now=runtime.clock.now())
+                               now=runtime.clock.now(), purpose=purpose)
 
 
 def audited(
@@ -58,7 +60,7 @@ def audited(
         with runtime.db.transaction() as session:
             if not isinstance(refusal, QuotaExceeded):
                 try:
-                    check_quota(runtime, session, actor, daily_quota)
+                    check_quota(runtime, session, actor, daily_quota, purpose=purpose)
                 except QuotaExceeded as spent:
                     raised = spent
             runtime.audit(

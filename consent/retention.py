@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent import log_retention
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
 from optinface.consent.policies import limit_reason
 from optinface.consent.roles import Actor
@@ -67,14 +68,16 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     erasures = [erase_subject(runtime, pseudonym=p, reason=r, actor=actor) for p, r in due]
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
+        asked = request_own_consent(runtime, session, actor=actor)
         pruned = log_retention.prune(
             session, retention_days=runtime.settings.access_log_retention_days, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures),
                                               "consents_expired": expired,
                                               "templates_destroyed": destroyed,
+                                              "own_consent_requested": asked,
                                               "log_events_pruned": pruned}))
     if destroyed:
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
-                       erasures=erasures)
+                       erasures=erasures, own_consent_requested=asked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from optinface.consent.errors import Forbidden
+from optinface.consent.errors import Forbidden, SubjectCredentialRequired
 
 
 class Role(StrEnum):
@@ -28,6 +28,7 @@ class Permission(StrEnum):
     WITHDRAW_CONSENT = "withdraw_consent"
     CREATE_PROBE_CONSENT = "create_probe_consent"
     ENROL = "enrol"
+    OPEN_CAPTURE = "open_capture"
     VERIFY = "verify"
     IDENTIFY = "identify"
     ERASE = "erase"
@@ -45,13 +46,19 @@ class Permission(StrEnum):
     REVIEW_CANDIDATES = "review_candidates"  # confirm or reject a search's candidates
 
 
+# Acts that create or end a legal basis: the person's own, signed with their passkey. No
+# operator key holds them; asking gets subject_credential_required, not a plain forbidden.
+PERSONAL_ACTS = frozenset({
+    Permission.GIVE_CONSENT,
+    Permission.WITHDRAW_CONSENT,
+    Permission.UPDATE_SUBJECT,
+})
+
 _SUBJECT_SIDE = {
     Permission.READ_PURPOSES,
     Permission.READ_SUBJECT,
-    Permission.UPDATE_SUBJECT,
-    Permission.GIVE_CONSENT,
-    Permission.WITHDRAW_CONSENT,
     Permission.ENROL,
+    Permission.OPEN_CAPTURE,
     Permission.ERASE,
     Permission.EXPORT,
     Permission.REQUEST_RIGHTS,
@@ -61,8 +68,9 @@ _SUBJECT_SIDE = {
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         set(Permission)
+        - PERSONAL_ACTS
         - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT,
-           Permission.REVIEW_CANDIDATES}
+           Permission.ENROL, Permission.OPEN_CAPTURE, Permission.REVIEW_CANDIDATES}
     ),
     # A person who checks candidates: sees them, decides, nothing else (never searches).
     Role.VERIFIER: frozenset({Permission.REVIEW_CANDIDATES}),
@@ -87,11 +95,15 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_INCIDENTS,
         }
     ),
+    # The desk opens capture sessions and uploads the approved photo; the subject approves.
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),
-    # A subject may upload their own photo (issue 4's portal); it still needs their own active
-    # consent covering enrol, and exactly one face, so no one else's face can ride along.
-    Role.SUBJECT: frozenset(_SUBJECT_SIDE),
+    Role.SUBJECT: frozenset(_SUBJECT_SIDE | PERSONAL_ACTS),
 }
+
+
+# Asked by a key that does not hold them, these are refused as the person's own (not as a mere
+# role mismatch): enrolling a face too, which the desk may only do for a photo the person approved.
+FOR_THE_PERSON = PERSONAL_ACTS | {Permission.ENROL, Permission.OPEN_CAPTURE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +113,17 @@ class Actor:
     key_id: str
     role: Role
     subject: str | None = None
+    # For a subject token: whose passkey sign-in issued it ("self" or "parental_authority").
+    capacity: str = "self"
 
 
 def authorize(actor: Actor, permission: Permission, *, subject: str | None = None) -> None:
     """Raise :class:`Forbidden` unless ``actor`` may do ``permission`` (on ``subject``)."""
+    if permission in FOR_THE_PERSON and permission not in PERMISSIONS[actor.role]:
+        raise SubjectCredentialRequired(
+            f"role {actor.role} may not {permission}: only the person, with their own passkey",
+            details={"role": str(actor.role), "permission": str(permission)},
+        )
     if permission not in PERMISSIONS[actor.role]:
         raise Forbidden(
             f"role {actor.role} may not {permission}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -57,6 +57,10 @@ _MIN_AGE = {
 
 
 class ConsentMethod(StrEnum):
+    """How consent was expressed. New consents are ``passkey``: signed by the person's own
+    WebAuthn credential; the other values remain for consents recorded before."""
+
+    PASSKEY = "passkey"
     E_SIGNATURE = "e_signature"
     SIGNED_FORM = "signed_form"
     PORTAL_CLICK = "portal_click"
@@ -166,10 +170,15 @@ class NoticePublic(_Public):
 # Subjects and consents ------------------------------------------------------------------------
 class SubjectCreate(BaseModel):
     age_category: AgeCategory
+    age_declared_on: date | None = Field(
+        default=None, description="The day the age bracket was checked; default today.")
     jurisdiction: Jurisdiction | None = Field(
         default=None, description="Defaults to the deployment's jurisdiction."
     )
-    searchable: bool = False
+    searchable: bool = Field(
+        default=False,
+        description="Only false: opting in to 1:N search is the subject's own signed act "
+        "(true is refused with subject_credential_required).")
 
 
 class SubjectPublic(_Public):
@@ -182,6 +191,11 @@ class SubjectPublic(_Public):
     last_interaction_at: datetime
     alternative_chosen_at: datetime | None = Field(
         default=None, description="When the person chose the non-biometric alternative.")
+    age_declared_on: date | None = Field(
+        default=None, description="The day the age bracket was declared (a bracket ages).")
+    own_consent_requested_at: datetime | None = Field(
+        default=None, description="When a minor who came of age was asked to consent in "
+        "their own name.")
 
 
 class AlternativeChosenResult(BaseModel):
@@ -190,30 +204,115 @@ class AlternativeChosenResult(BaseModel):
     templates_destroyed: int
 
 
+class EnrolmentLink(BaseModel):
+    """A one-time, short-lived link for a person to register their own passkey."""
+
+    link_url: str = Field(description="The page to open; the secret rides in its fragment.")
+    secret: str = Field(description="Shown once; the link's one-time secret.")
+    capacity: ConsentCapacity
+    expires_at: datetime
+    qr_svg: str = Field(description="The link as a QR code (SVG), to show on the desk's screen.")
+
+
 class SubjectCreated(BaseModel):
+    """What the operator gets: a shell and links to hand over, never a credential."""
+
     pseudonym: str
     subject: SubjectPublic
+    enrolment: EnrolmentLink
+    guardian_enrolment: EnrolmentLink | None = Field(
+        default=None, description="For a minor under the age of consent: their guardian's.")
+
+
+class EnrolmentLinkCreate(BaseModel):
+    capacity: ConsentCapacity = ConsentCapacity.SELF
+
+
+class LinkSecret(BaseModel):
+    link: str = Field(min_length=8, max_length=200)
+
+
+class PasskeyChallenge(BaseModel):
+    """WebAuthn options for ``navigator.credentials.create/get`` and, for a signed act, the
+    statement whose SHA-256 is the challenge (show it to the person)."""
+
+    ceremony_id: str
+    options: dict[str, Any]
+    statement: dict[str, Any] | None = None
+
+
+class PasskeyResponse(BaseModel):
+    """The browser's (or authenticator's) answer to a challenge, in WebAuthn's JSON form."""
+
+    ceremony_id: Identifier
+    credential: dict[str, Any]
+
+
+class PasskeyRegistered(BaseModel):
+    subject: str | None
+    capacity: str
+    credential_id: str
+
+
+class SignedIn(BaseModel):
+    """The subject's own API token, issued to the person who signed in with their passkey."""
+
+    subject: str
+    capacity: ConsentCapacity
     subject_token: str = Field(description="Shown once; scoped to this subject; expires.")
     token_expires_at: datetime
+
+
+class ConsentAct(BaseModel):
+    """Ask to sign a consent: the statement commits to the notice's SHA-256, the purposes, the
+    expiry and the pseudonym."""
+
+    act: Literal["consent"] = "consent"
+    purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
+    notice_id: Identifier
+    language: str = Field(min_length=2, max_length=20)
+    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
+    given_by: ConsentCapacity | None = Field(
+        default=None, description="Defaults to the signer's capacity; never more than it.")
+
+
+class WithdrawAct(BaseModel):
+    """Withdraw a consent, or only one of its purposes."""
+
+    act: Literal["withdraw"] = "withdraw"
+    consent_id: Identifier
+    purpose_id: Identifier | None = None
+
+
+class SearchableAct(BaseModel):
+    act: Literal["searchable"] = "searchable"
+    searchable: bool
+
+
+class CaptureAct(BaseModel):
+    """A capture session: the subject approves enrolling the photo with this SHA-256."""
+
+    act: Literal["enrol"] = "enrol"
+    consent_id: Identifier
+    photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+
+
+SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct,
+                       Field(discriminator="act")]
+
+
+class ProbeConsentRequest(BaseModel):
+    """A researcher asks the person in a probe for their consent: one image, one purpose."""
+
+    purpose_id: Identifier
+    notice_id: Identifier
+    probe_sha256: str = Field(pattern="^[0-9a-f]{64}$")
 
 
 class SignedReceipt(BaseModel):
     receipt: dict[str, Any]
     signature: str = Field(description="Ed25519 over the canonical JSON of receipt, base64.")
     public_key: str = Field(description="Ed25519 public key, base64 of the raw 32 bytes.")
-
-
-class ConsentCreate(BaseModel):
-    purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
-    notice_id: Identifier
-    language: str = Field(min_length=2, max_length=20)
-    method: ConsentMethod
-    given_by: ConsentCapacity = ConsentCapacity.SELF
-    guardian_name: str | None = Field(default=None, max_length=200)
-    evidence: str = Field(
-        min_length=1, max_length=20_000, description="Stored only as its SHA-256."
-    )
-    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
 
 
 class ConsentPublic(BaseModel):
@@ -236,6 +335,7 @@ class ConsentPublic(BaseModel):
     withdrawn_at: datetime | None
     status: str
     receipt: SignedReceipt | None = None
+    withdrawal_receipt: SignedReceipt | None = None
 
 
 class ConsentGiven(BaseModel):
@@ -243,12 +343,14 @@ class ConsentGiven(BaseModel):
     receipt: SignedReceipt
 
 
-class ProbeConsentCreate(BaseModel):
-    purpose_id: Identifier
-    notice_id: Identifier
-    method: ConsentMethod
-    evidence: str = Field(min_length=1, max_length=20_000)
-    expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
+class ProbeConsentLink(BaseModel):
+    """The one-time link the researcher hands to the person in the probe."""
+
+    request_id: str
+    link_url: str = Field(description="The page to open; the secret rides in its fragment.")
+    secret: str
+    expires_at: datetime
+    qr_svg: str
 
 
 class ProbeConsentPublic(_Public):
@@ -260,6 +362,27 @@ class ProbeConsentPublic(_Public):
     obtained_at: datetime
     expires_at: datetime
     used_at: datetime | None
+    probe_sha256: str | None = None
+    researcher_key_id: str | None = None
+    receipt: SignedReceipt | None = None
+
+
+class CapturePublic(BaseModel):
+    """A capture session: approved by the subject's passkey for one photo's SHA-256."""
+
+    id: str
+    subject: str
+    consent_id: str
+    photo_sha256: str
+    approved: bool
+    expires_at: datetime
+
+
+class PendingCapture(BaseModel):
+    """A capture session the desk opened, with the WebAuthn options to approve it."""
+
+    capture: CapturePublic
+    options: dict[str, Any]
 
 
 # Templates and matching -----------------------------------------------------------------------
@@ -368,6 +491,7 @@ class SweepReport(BaseModel):
     consents_expired: int  # past their expiry or their purposes' retention
     templates_destroyed: int = 0  # enrolled under those consents, their subject kept
     erasures: list[ErasureReceipt]
+    own_consent_requested: int = 0  # minors come of age under a guardian's consent (asked)
 
 
 class KeyEpochPublic(_Public):

@@ -26,14 +26,17 @@ from optinface.consent import (
     consents,
     declaration,
     enrolment,
+    enrolment_links,
     epochs,
     incidents,
     ledger,
     matching,
+    probe_consent,
     purpose_withdrawal,
     review,
     rights_requests,
     rotation,
+    subject_acts,
     transparency,
 )
 from optinface.consent.accountability import accountability
@@ -43,7 +46,7 @@ from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
-from optinface.consent.errors import DataDirUnusable, NotFound
+from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
 from optinface.consent.incidents import Audience
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
@@ -65,13 +68,16 @@ from optinface.consent.schemas import (
     ApiKeyPublic,
     AuditFilter,
     AuditPage,
+    CaptureAct,
+    CapturePublic,
     ChainStatus,
     CheckpointPublic,
-    ConsentCreate,
+    ConsentCapacity,
     ConsentGiven,
     ConsentLedger,
     ConsentPublic,
     ConsistencyProof,
+    EnrolmentLink,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
@@ -80,13 +86,19 @@ from optinface.consent.schemas import (
     IncidentPublic,
     KeyEpochPublic,
     KeyName,
+    LinkSecret,
     MatchResult,
     NoticeCreate,
     NoticePublic,
     Operation,
+    PasskeyChallenge,
+    PasskeyRegistered,
+    PasskeyResponse,
+    PendingCapture,
     PrivacyStatement,
-    ProbeConsentCreate,
+    ProbeConsentLink,
     ProbeConsentPublic,
+    ProbeConsentRequest,
     PublishedKey,
     PurposeCreate,
     PurposePublic,
@@ -98,6 +110,8 @@ from optinface.consent.schemas import (
     RightsRequestCreate,
     RightsRequestPublic,
     SearchCount,
+    SignedIn,
+    SubjectAct,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -114,6 +128,8 @@ from optinface.engine.pipeline import FacePipeline
 from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
+_ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.WITHDRAW_CONSENT,
+                    "searchable": Permission.UPDATE_SUBJECT}
 
 
 def _open_index(settings: ConsentSettings, *, dim: int,
@@ -338,29 +354,73 @@ class OptinFace:
         return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
                                 retention_rules=declaration.retention_rules(self.settings))
 
-    # Subjects and consents --------------------------------------------------------------------
+    # Subjects, passkeys and the person's signed acts (consent.enrolment_links, subject_acts) ----
     def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
-        """A subject shell (pseudonym) and its token; nothing biometric yet."""
+        """A subject shell and the one-time links to hand over; never a credential."""
         authorize(actor, Permission.CREATE_SUBJECT)
-        now = self.clock.now()
-        with self.runtime.db.transaction() as session:
-            subject = ledger.create_subject(
-                session, body, default_jurisdiction=self.settings.jurisdiction, now=now
-            )
-            token = apikeys.issue_subject_token(
-                session, subject=subject, keys=self.runtime.keys, now=now,
-                days=self.settings.subject_token_days,
-            )
-            self.runtime.audit(session, Entry(action=AuditAction.SUBJECT_CREATED, actor=actor,
-                                              subjects=[subject.pseudonym],
-                                              details={"age_category": subject.age_category,
-                                                       "jurisdiction": subject.jurisdiction}))
-            return SubjectCreated(
-                pseudonym=subject.pseudonym,
-                subject=SubjectPublic.model_validate(subject),
-                subject_token=token,
-                token_expires_at=now + timedelta(days=self.settings.subject_token_days),
-            )
+        if body.searchable:
+            raise SubjectCredentialRequired(
+                "only the subject opts in to search, with their own passkey",
+                details={"field": "searchable"})
+        return enrolment_links.create_subject(self.runtime, actor=actor, body=body)
+
+    def new_enrolment_link(self, *, actor: Actor, subject: str,
+                           capacity: ConsentCapacity) -> EnrolmentLink:
+        """Another link while no passkey of that capacity is registered (lost or expired)."""
+        authorize(actor, Permission.CREATE_SUBJECT)
+        return enrolment_links.new_enrolment_link(self.runtime, actor=actor, pseudonym=subject,
+                                                  capacity=capacity)
+
+    def passkey_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
+        """Options for ``navigator.credentials.create``; the one-time link is the credential."""
+        return enrolment_links.registration_options(self.runtime, body,
+                                                    kind=enrolment_links.ENROLMENT)
+
+    def register_passkey(self, body: PasskeyResponse) -> PasskeyRegistered:
+        """Store the person's new passkey; the link is used up."""
+        credential, _, pseudonym = enrolment_links.register(self.runtime, body)
+        return enrolment_links.registered(credential, pseudonym)
+
+    def sign_in_options(self) -> PasskeyChallenge:
+        """A sign-in challenge for ``navigator.credentials.get``."""
+        return enrolment_links.sign_in_options(self.runtime)
+
+    def sign_in(self, body: PasskeyResponse) -> SignedIn:
+        """The person's passkey opens their subject; their own token is issued to them."""
+        return enrolment_links.sign_in(self.runtime, body)
+
+    def issue_subject_token(self, *, actor: Actor) -> SignedIn:
+        """Another API token for the signed-in subject (the portal shows it to them once)."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=actor.subject)
+        return enrolment_links.issue_token(self.runtime, actor=actor)
+
+    def challenge(self, *, actor: Actor, subject: str, act: SubjectAct) -> PasskeyChallenge:
+        """The statement the person is asked to sign for ``act``, and its WebAuthn options.
+
+        A capture session (``enrol``) may be opened by the desk; every other act only by the
+        subject's own token.
+        """
+        permission = (Permission.OPEN_CAPTURE if isinstance(act, CaptureAct)
+                      else _ACT_PERMISSIONS[act.act])
+        authorize(actor, permission, subject=subject)
+        return audited(self.runtime,
+                       lambda: subject_acts.challenge(self.runtime, actor=actor,
+                                                      pseudonym=subject, act=act),
+                       actor=actor, action=AuditAction.CHALLENGE, subjects=[subject])
+
+    def approve_capture(self, *, actor: Actor, subject: str,
+                        signed: PasskeyResponse) -> CapturePublic:
+        """The subject approves, with their passkey, enrolling one photo (by its SHA-256)."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return audited(self.runtime,
+                       lambda: subject_acts.approve_capture(self.runtime, actor=actor,
+                                                            pseudonym=subject, response=signed),
+                       actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
+
+    def pending_captures(self, *, actor: Actor, subject: str) -> list[PendingCapture]:
+        """Capture sessions the desk opened for ``subject``, waiting for their approval."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return subject_acts.pending_captures(self.runtime, actor=actor, pseudonym=subject)
 
     def get_subject(self, *, actor: Actor, subject: str) -> SubjectPublic:
         """The subject's public record (refused for an erased pseudonym)."""
@@ -370,17 +430,14 @@ class OptinFace:
                 ledger.get_subject(session, subject, keys=self.runtime.keys)
             )
 
-    def set_searchable(self, *, actor: Actor, subject: str, searchable: bool) -> SubjectPublic:
-        """Opt the subject into (or out of) 1:N search galleries; audited."""
+    def set_searchable(self, *, actor: Actor, subject: str,
+                       signed: PasskeyResponse) -> SubjectPublic:
+        """Opt in to or out of 1:N galleries: the subject's signed choice, audited."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        with self.runtime.db.transaction() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            row.searchable = searchable
-            row.last_interaction_at = self.clock.now()
-            self.runtime.audit(session, Entry(action=AuditAction.SUBJECT_UPDATED, actor=actor,
-                                              subjects=[subject],
-                                              details={"searchable": searchable}))
-            return SubjectPublic.model_validate(row)
+        return audited(self.runtime,
+                       lambda: subject_acts.set_searchable(self.runtime, actor=actor,
+                                                           pseudonym=subject, response=signed),
+                       actor=actor, action=AuditAction.SUBJECT_UPDATED, subjects=[subject])
 
     def choose_alternative(self, *, actor: Actor, subject: str) -> AlternativeChosenResult:
         """The person chooses the non-biometric alternative instead (see
@@ -388,12 +445,14 @@ class OptinFace:
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
         return alternative.choose(self.runtime, actor=actor, pseudonym=subject)
 
-    def give_consent(self, *, actor: Actor, subject: str, body: ConsentCreate) -> ConsentGiven:
-        """Record an express consent and return it with its signed receipt."""
+    def give_consent(self, *, actor: Actor, subject: str,
+                     signed: PasskeyResponse) -> ConsentGiven:
+        """Record the consent the person signed with their passkey; the receipt embeds their
+        signature."""
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
         return audited(self.runtime,
                        lambda: consents.give(self.runtime, actor=actor, pseudonym=subject,
-                                             body=body),
+                                             response=signed),
                        actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
 
     def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
@@ -404,21 +463,28 @@ class OptinFace:
             return [consents.public(self.runtime, c)
                     for c in sorted(row.consents, key=lambda c: c.obtained_at)]
 
-    def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str) -> WithdrawalResult:
-        """Withdraw at once; templates enrolled under it go now; no consent left: erase all."""
+    def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str,
+                         signed: PasskeyResponse) -> WithdrawalResult:
+        """Withdraw at once, signed like the consent; templates enrolled under it go now; no
+        consent left: erase all."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        return consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
-                                 consent_id=consent_id)
+        return audited(self.runtime,
+                       lambda: consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
+                                                 consent_id=consent_id, response=signed),
+                       actor=actor, action=AuditAction.CONSENT_WITHDRAWN, subjects=[subject])
 
     def withdraw_purpose(self, *, actor: Actor, subject: str, consent_id: str,
-                         purpose_id: str) -> WithdrawalResult:
-        """Withdraw one purpose of a consent (consent.purpose_withdrawal); its last purpose
-        withdraws the consent itself, like :meth:`withdraw_consent`."""
+                         purpose_id: str, signed: PasskeyResponse) -> WithdrawalResult:
+        """Withdraw one purpose of a consent (consent.purpose_withdrawal), signed by the person
+        (a ``withdraw`` act naming the purpose); its last purpose withdraws the consent itself,
+        like :meth:`withdraw_consent`."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
         narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
-                                             consent_id=consent_id, purpose_id=purpose_id)
+                                             consent_id=consent_id, purpose_id=purpose_id,
+                                             response=signed)
         if narrowed is None:
-            ended = self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+            ended = self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id,
+                                          signed=signed)
             if ended.subject_erased:
                 return ended  # the erasure receipt is the record; nothing may name them now
             receipt = purpose_withdrawal.record_ended(self.runtime, pseudonym=subject,
@@ -443,38 +509,64 @@ class OptinFace:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             return purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
 
-    def create_probe_consent(self, *, actor: Actor, body: ProbeConsentCreate) -> ProbeConsentPublic:
-        """The consent of the person in a probe image: one search, one purpose."""
+    # Probe consents (consent.probe_consent) ----------------------------------------------------
+    def request_probe_consent(self, *, actor: Actor,
+                              body: ProbeConsentRequest) -> ProbeConsentLink:
+        """A one-time link for the person in the probe: one image, one purpose, this key."""
         authorize(actor, Permission.CREATE_PROBE_CONSENT)
-        return consents.record_probe_consent(self.runtime, actor=actor, body=body)
+        return probe_consent.request(self.runtime, actor=actor, body=body)
+
+    def probe_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
+        """Options for the person in the probe to create a passkey (the link is the key)."""
+        return enrolment_links.registration_options(self.runtime, body,
+                                                    kind=probe_consent.PROBE)
+
+    def register_probe_passkey(self, body: PasskeyResponse) -> PasskeyChallenge:
+        """The person in the probe registered a passkey: here is the statement to sign."""
+        credential, link, _ = enrolment_links.register(self.runtime, body)
+        return probe_consent.challenge(self.runtime, credential, link)
+
+    def sign_probe_consent(self, body: PasskeyResponse) -> ProbeConsentPublic:
+        """The probe consent the person signed; single use, this image, purpose and key."""
+        return probe_consent.sign(self.runtime, body)
 
     # Enrolment and matching -------------------------------------------------------------------
-    def enrol(self, *, actor: Actor, subject: str, consent_id: str, image: bytes) -> TemplatePublic:
-        """Enrol the one face of ``image`` under a consent that covers enrolment."""
+    def enrol(self, *, actor: Actor, subject: str, capture_id: str | None,
+              image: bytes) -> TemplatePublic:
+        """Enrol the photo of a capture session the subject approved with their passkey (see
+        consent.enrolment); without one, ``subject_credential_required``."""
         authorize(actor, Permission.ENROL, subject=subject)
+        if capture_id is None:
+            raise SubjectCredentialRequired(
+                "enrolment needs a capture session approved by the subject's passkey",
+                details={"subject": subject})
         return audited(self.runtime,
                        lambda: enrolment.enrol(self.runtime, actor=actor, pseudonym=subject,
-                                               consent_id=consent_id, image=image),
+                                               capture_id=capture_id, image=image),
                        actor=actor, action=AuditAction.ENROL, subjects=[subject])
 
     def verify(self, *, actor: Actor, subject: str, purpose_id: str, probe_consent_id: str,
-               image: bytes) -> MatchResult:
-        """1:1: is the person in ``image`` the subject? Only with the subject's consent to it."""
+               image: bytes, daily_quota: int | None = None) -> MatchResult:
+        """1:1: is the person in ``image`` the subject? Only with the subject's consent to it.
+
+        Counts against the same daily quota as identify (see :mod:`consent.quota`).
+        """
         authorize(actor, Permission.VERIFY)
         return audited(
             self.runtime,
             lambda: matching.match(self.runtime, actor=actor, operation=Operation.VERIFY,
                                    purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                   image=image, subject=subject, k=1, daily_quota=None),
+                                   image=image, subject=subject, k=1, daily_quota=daily_quota),
             actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
-            probe_sha256=hashlib.sha256(image).hexdigest())
+            probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 
     def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
                  k: int = 5, daily_quota: int | None = None) -> MatchResult:
         """1:N within the purpose's gallery: opted-in subjects whose consent covers it.
 
-        With ``daily_quota``, the actor's key may make that many identify attempts (searches
-        and refusals) per UTC day, counted from the audit log; beyond it, ``rate_limited``.
+        With ``daily_quota``, the actor's key, and the purpose over all keys, may make that many
+        matching attempts (searches and refusals) per UTC day, counted from the audit log;
+        beyond it, ``rate_limited``.
         The API passes its setting; ``None`` (the operator's own scripts) sets no quota.
         """
         authorize(actor, Permission.IDENTIFY)

@@ -120,7 +120,8 @@ class ConsentSettings(EngineSettings):
 
     # Rules
     max_consent_days: int = Field(default=3 * 365, ge=1)
-    quebec_min_age: int = Field(default=14, ge=0)
+    # Law 25 sets 14; a lower setting would let a child's own passkey bind them (issue 11).
+    quebec_min_age: int = Field(default=14, ge=14)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
     # BIPA s. 15(a): destroyed 3 years after the last interaction at the latest; shorter only.
     retention_years_after_last_interaction: int = Field(default=3, ge=1, le=3)
@@ -142,6 +143,23 @@ class ConsentSettings(EngineSettings):
     # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
     declaration_period_days: int = Field(default=60, ge=60)
     sweep_interval_seconds: int = Field(default=3600, ge=1)
+    # One person per subject: a cap, and every enrolment after the first must match (issue 11).
+    max_templates_per_subject: int = Field(default=5, ge=1)
+
+    # Passkeys (WebAuthn): the person's own credential signs every act that creates or ends a
+    # legal basis. The relying party id is the site's domain; origins are where the portal runs.
+    passkey_rp_id: str = Field(default="localhost", min_length=1)
+    passkey_rp_name: str = "optinface"
+    passkey_origins: list[str] = Field(
+        default=[],
+        description="Origins allowed in clientDataJSON; empty = https://<rp id>, and any "
+        "http(s)://localhost:<port> when the rp id is localhost (development).",
+    )
+    public_url: str = Field(
+        default="http://localhost:8000", description="Base of the links handed to people."
+    )
+    enrolment_link_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    challenge_seconds: int = Field(default=300, ge=10, le=3600)
 
     @model_validator(mode="after")
     def _token_outlives_consent(self) -> ConsentSettings:

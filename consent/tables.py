@@ -111,6 +111,10 @@ class Subject(Base):
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
     # The person chose the non-biometric alternative (consent.alternative): no face is used.
     alternative_chosen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The day the age bracket was declared: a bracket ages, and the sweeper reads it to ask a
+    # minor for their own consent once they reach the age of consent.
+    age_declared_on: Mapped[date | None] = mapped_column(Date)
+    own_consent_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 
@@ -123,6 +127,8 @@ class SubjectToken(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Whose passkey sign-in issued it: the subject (self) or their guardian.
+    capacity: Mapped[str] = mapped_column(String(30), default="self")
 
 
 class Consent(Base):
@@ -151,6 +157,9 @@ class Consent(Base):
     status: Mapped[str] = mapped_column(String(20), default=ConsentStatus.ACTIVE)
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
+    # The withdrawal's own signed evidence (the person's assertion), kept with the consent.
+    withdrawal_receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    withdrawal_signature: Mapped[str | None] = mapped_column(String(200))
 
     subject: Mapped[Subject | None] = relationship(back_populates="consents")
     purposes: Mapped[list[Purpose]] = relationship(secondary=consent_purposes)
@@ -223,6 +232,69 @@ class ProbeConsent(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(40))
+    # Bound when the person in the probe signs it (consent.probe_consent): one image, one key.
+    probe_sha256: Mapped[str | None] = mapped_column(String(64))
+    researcher_key_id: Mapped[str | None] = mapped_column(String(40))
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt_signature: Mapped[str | None] = mapped_column(String(200))
+
+
+class PasskeyCredential(Base):
+    """A WebAuthn public key registered by a person: the subject, their guardian, or the person
+    in a probe (no subject then). Only the person's authenticator holds the private key."""
+
+    __tablename__ = "passkey_credentials"
+
+    id: Mapped[str] = mapped_column(String(1400), primary_key=True)  # base64url credential id
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    capacity: Mapped[str] = mapped_column(String(30))  # self, parental_authority, probe
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OneTimeLink(Base):
+    """A one-time, short-lived secret handed to a person: to register a passkey for a subject
+    (or as their guardian), or to agree to be the person in one probe."""
+
+    __tablename__ = "one_time_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # enrolment or probe
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    capacity: Mapped[str] = mapped_column(String(30))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Ceremony(Base):
+    """One WebAuthn challenge: single use, short-lived. For a signed act the challenge is the
+    SHA-256 of ``statement``, so the person's signature commits to exactly what it authorises."""
+
+    __tablename__ = "ceremonies"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # register, sign_in or an act
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    link_id: Mapped[str | None] = mapped_column(String(40))
+    challenge: Mapped[str] = mapped_column(String(200))  # base64url
+    statement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A capture session is approved first and consumed by the upload that matches its hash.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):

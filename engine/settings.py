@@ -82,7 +82,8 @@ class EngineSettings(BaseSettings):
     # Index (defaults chosen from benchmarks/bench_index.py)
     index_m: int = Field(default=32, ge=4)
     index_ef_construction: int = Field(default=200, ge=8)
-    index_ef_search: int = Field(default=128, ge=8)
+    # 512: every genuine match and rank-1 on real templates at 100k (bench_index_variants.py)
+    index_ef_search: int = Field(default=512, ge=8)
     index_max_elements: int = Field(default=10_000, ge=16)
     index_save_every: int = Field(
         default=1000, ge=1,

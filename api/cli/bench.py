@@ -51,6 +51,7 @@ import numpy as np
 import typer
 
 from optinface.api.settings import load_settings
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.engine.index import HnswIndex
 from optinface.engine.pipeline import FacePipeline
@@ -96,12 +97,15 @@ class Deployment:
     """What :func:`prepare` set up: one purpose, enrolled subjects, researcher keys."""
 
     purpose_id: str
+    notice_id: str
     subjects: list[str]
     keys: list[str]
-    probe_consents: dict[str, list[str]] = field(default_factory=dict)
 
-    def take_probe_consent(self, key: str) -> str:
-        return self.probe_consents[key].pop()
+    def probe_consent(self, client: httpx.Client, key: str, image: bytes) -> str:
+        """A probe consent signed by the (software) person in ``image`` for ``key``: set-up,
+        made before the timed calls."""
+        return str(probe_consent(client, key, purpose_id=self.purpose_id,
+                                 notice_id=self.notice_id, image=image)["id"])
 
 
 def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: int) -> Deployment:
@@ -136,25 +140,15 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
     subjects = []
     for face in faces:
         created = api.call("POST", "/v1/subjects", portal["secret"],
-                           json={"age_category": "adult", "searchable": True})
-        pseudonym = created["pseudonym"]
-        given = api.call("POST", f"/v1/subjects/{pseudonym}/consents", created["subject_token"],
-                         json={"purposes": [purpose], "notice_id": notice, "language": "en",
-                               "method": "e_signature", "evidence": "bench",
-                               "expires_at": soon})
-        api.call("POST", f"/v1/subjects/{pseudonym}/faces", portal["secret"],
-                 data={"consent_id": given["consent"]["id"]},
-                 files={"image": ("face.jpg", face, "image/jpeg")})
-        subjects.append(pseudonym)
-    deployment = Deployment(purpose_id=purpose, subjects=subjects, keys=keys)
-    for key in keys:
-        deployment.probe_consents[key] = [
-            api.call("POST", "/v1/probe-consents", key,
-                     json={"purpose_id": purpose, "notice_id": notice, "method": "signed_form",
-                           "evidence": "bench probe", "expires_at": soon})["id"]
-            for _ in range(CALLS_PER_KEY)
-        ]
-    return deployment
+                           json={"age_category": "adult"})
+        # SOFTWARE PASSKEYS: benchmark people sign their consent, opt-in and photo approval
+        # with an in-process authenticator (see consent.soft_authenticator).
+        person = SoftHttpPerson.take_over(api.client, created["enrolment"]["secret"])
+        person.set_searchable(True)
+        given = person.consent(purposes=[purpose], notice_id=notice, expires_at=soon)
+        person.enrol(given["consent"]["id"], face, desk=portal["secret"])
+        subjects.append(person.pseudonym)
+    return Deployment(purpose_id=purpose, notice_id=notice, subjects=subjects, keys=keys)
 
 
 @contextmanager
@@ -168,6 +162,9 @@ def local_server(port: int | None = None) -> Iterator[tuple[str, str]]:
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does
         # Sample faces on a temporary data dir: a demonstration, as ./dev run's default says.
         env.setdefault("OPTINFACE_DEMO_MODE", "true")
+        # The daily matching quota holds per purpose over all keys: the benchmark's own
+        # throw-away server lifts it, or its many keys would be refused on one purpose.
+        env.setdefault("OPTINFACE_IDENTIFY_DAILY_QUOTA", "1000000")
         process = subprocess.Popen(  # noqa: S603 (our own console script, fixed arguments)
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
@@ -261,7 +258,9 @@ class Bench:
 
     def http_work(self, operation: str, calls: int) -> Callable[[int], str | None]:
         keys = self._next_keys(calls)
-        consents = [self.deployment.take_probe_consent(key) for key in keys]
+        consents = [self.deployment.probe_consent(self.client, key,
+                                                  self.probes[i % len(self.probes)])
+                    for i, key in enumerate(keys)]
 
         def work(i: int) -> str | None:
             probe = i % len(self.probes)

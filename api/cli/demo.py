@@ -23,6 +23,7 @@ from rich.panel import Panel
 from optinface.api.app import create_app
 from optinface.api.cli.serve import bootstrap_admin
 from optinface.api.settings import load_settings
+from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, portraits
@@ -123,55 +124,28 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
         "declares again whenever a purpose, model, hosting or retention rule changes. "
         "Matching is refused until then.",
     )
-    subject = _call(
-        client,
-        "POST",
-        "/v1/subjects",
-        keys["portal"],
-        json={"age_category": "adult", "searchable": True},
-    )
-    pseudonym, token = subject["pseudonym"], subject["subject_token"]
-    _step("3. Subject created", {"pseudonym": pseudonym, "subject_token": "(shown once) …"})
-    given = _call(
-        client,
-        "POST",
-        f"/v1/subjects/{pseudonym}/consents",
-        token,
-        json={
-            "purposes": [purpose["id"]],
-            "notice_id": notice["id"],
-            "language": "en",
-            "method": "e_signature",
-            "evidence": "demo e-signature",
-            "expires_at": soon,
-        },
-    )
+    subject = _call(client, "POST", "/v1/subjects", keys["portal"],
+                    json={"age_category": "adult"})
+    _step("3. Subject shell created: a one-time link to hand over (no credential)",
+          {"pseudonym": subject["pseudonym"], "link": subject["enrolment"]["link_url"][:48] + "…",
+           "expires_at": subject["enrolment"]["expires_at"]})
+    # SOFTWARE PASSKEY: the demo plays the person with an in-process authenticator. A real
+    # person opens the link on their own device and signs in the portal; the server checks
+    # both the same way.
+    person = SoftHttpPerson.take_over(client, subject["enrolment"]["secret"])
+    person.set_searchable(True)
+    given = person.consent(purposes=[purpose["id"]], notice_id=notice["id"], expires_at=soon)
     consent_id = given["consent"]["id"]
-    _step("4. Consent given: signed receipt", given["receipt"])
-    template = _call(
-        client,
-        "POST",
-        f"/v1/subjects/{pseudonym}/faces",
-        keys["portal"],
-        data={"consent_id": consent_id},
-        files={"image": ("face.jpg", faces[0], "image/jpeg")},
-    )
-    _step("5. Face enrolled (photo discarded)", template)
+    _step("4. The person registered a passkey, opted in to search and signed a consent: the "
+          "receipt holds their signature", {
+              "consent": consent_id, "given_by": given["consent"]["given_by"],
+              "signed_statement": given["receipt"]["receipt"]["subjectSignature"]["statement"]})
+    template = person.enrol(consent_id, faces[0], desk=keys["portal"])
+    _step("5. Capture session approved by the person, face enrolled (photo discarded)", template)
 
     def identify() -> Any:
-        probe = _call(
-            client,
-            "POST",
-            "/v1/probe-consents",
-            keys["researcher"],
-            json={
-                "purpose_id": purpose["id"],
-                "notice_id": notice["id"],
-                "method": "signed_form",
-                "evidence": "demo probe form",
-                "expires_at": soon,
-            },
-        )
+        probe = probe_consent(client, keys["researcher"], purpose_id=purpose["id"],
+                              notice_id=notice["id"], image=faces[0])
         return _call(
             client,
             "POST",
@@ -182,7 +156,8 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
         )
 
     found = identify()
-    _step("6. Probe consent + identify: candidates, not verdicts", found)
+    _step("6. The person in the probe signs a probe consent; identify: candidates, not verdicts",
+          found)
     second_verifier = _call(client, "POST", "/v1/keys", admin,
                             json={"role": "verifier", "name": "demo verifier 2"})["secret"]
     decisions = [
@@ -195,6 +170,8 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
         "6b. Two verifiers confirm each candidate (AI Act art. 14(5))",
         [{"candidate": d["candidate"], "status": d["status"]} for d in decisions[1::2]],
     )
+    token = person.token
+    pseudonym = person.pseudonym
     export = _call(client, "GET", f"/v1/subjects/{pseudonym}/export", token)
     _step(
         "7. Access export",
@@ -204,11 +181,9 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
             "events": len(export["events"]),
         },
     )
-    withdrawal = _call(
-        client, "POST", f"/v1/subjects/{pseudonym}/consents/{consent_id}/withdraw", token
-    )
+    withdrawal = person.withdraw(consent_id)
     _step(
-        "8. Consent withdrawn",
+        "8. Consent withdrawn (signed with the passkey too)",
         {
             "templates_erased": withdrawal["templates_erased"],
             "subject_erased": withdrawal["subject_erased"],
@@ -259,7 +234,7 @@ def demo(
         faces = [encode(image) for image in portraits(detector)]
         try:
             _walk(client, admin, faces)
-        except DemoFailed as failure:
+        except (DemoFailed, SoftPersonFailed) as failure:
             console.print(f"[bold red]demo failed:[/] {failure}")
             raise typer.Exit(code=1) from failure
     console.print("[bold green]demo complete[/]")

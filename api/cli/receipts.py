@@ -1,7 +1,11 @@
-"""``optinface receipt verify FILE``: check a consent or erasure receipt's Ed25519 signature.
+"""``optinface receipt verify FILE``: check a receipt's signatures, offline.
 
-The key that is trusted is the deployment's published one (``--public-key``, or the server's own
-when run next to its data dir), never the key a receipt carries: anyone can sign with their own.
+Two checks: the controller's Ed25519 signature, with the deployment's published key
+(``--public-key``, or the server's own when run next to its data dir), never the key a receipt
+carries, since anyone can sign with their own; and, on a receipt of the person's own act, their
+passkey's WebAuthn assertion over the statement whose SHA-256 was the challenge, against the
+credential public key registered when they enrolled (carried in the receipt: it is theirs, and
+the controller's signature binds it to them).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from optinface.api.cli.common import DataDir
 from optinface.api.settings import load_settings
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.keystore import open_key_store
-from optinface.consent.receipts import verify_receipt
+from optinface.consent.receipts import subject_signature_problem, verify_receipt
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
 
@@ -62,9 +66,10 @@ def verify(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Exit 0 if every receipt in the file was signed by the deployment's key, else 1.
+    """Exit 0 if every receipt in the file was signed by the deployment's key and, for a
+    consent, a withdrawal or a probe consent, by the person's passkey; else 1.
 
-    Example: optinface receipt verify erasure.json --public-key 3q2+7w...=
+    Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
     try:
         found = signed_receipts(json.loads(file.read_text(encoding="utf-8")))
@@ -78,12 +83,21 @@ def verify(
     bad = [
         n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)
     ]
-    if not bad:
-        typer.echo(f"{file}: {len(found)} valid signature(s) by {trusted}")
-        return
-    typer.echo(
-        f"{file}: INVALID signature for key {trusted} (receipt {', '.join(map(str, bad))}"
-        f" of {len(found)})",
-        err=True,
-    )
-    raise typer.Exit(code=1)
+    if bad:
+        typer.echo(
+            f"{file}: INVALID signature for key {trusted} (receipt {', '.join(map(str, bad))}"
+            f" of {len(found)})",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    for n, (receipt, _) in enumerate(found, 1):
+        problem = subject_signature_problem(receipt)
+        if problem is not None:
+            typer.echo(f"{file}: INVALID: receipt {n}: {problem}", err=True)
+            raise typer.Exit(code=1)
+    typer.echo(f"{file}: {len(found)} valid signature(s) by {trusted}")
+    people = [receipt["subjectSignature"].get("capacity") for receipt, _ in found
+              if "subjectSignature" in receipt]
+    if people:
+        typer.echo(f"{file}: {len(people)} valid passkey signature(s) by the person "
+                   f"({', '.join(sorted(set(map(str, people))))})")

@@ -13,7 +13,15 @@ from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
-from optinface.consent.schemas import MatchResult, ProbeConsentCreate, ProbeConsentPublic
+from optinface.consent.schemas import (
+    LinkSecret,
+    MatchResult,
+    PasskeyChallenge,
+    PasskeyResponse,
+    ProbeConsentLink,
+    ProbeConsentPublic,
+    ProbeConsentRequest,
+)
 
 router = APIRouter(tags=["matching"], route_class=InMemoryUploadRoute)
 
@@ -27,13 +35,33 @@ ProbeConsentId = Annotated[
 
 
 @router.post("/probe-consents", status_code=status.HTTP_201_CREATED)
-def create_probe_consent(
-    body: ProbeConsentCreate,
+def request_probe_consent(
+    body: ProbeConsentRequest,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.CREATE_PROBE_CONSENT)],
-) -> ProbeConsentPublic:
-    """Record that the person in a probe agreed to one search for one purpose (single use)."""
-    return service.create_probe_consent(actor=actor, body=body)
+) -> ProbeConsentLink:
+    """Ask the person in a probe for their consent: a one-time link (and QR code) bound to one
+    purpose, the probe image's SHA-256 and this key. The researcher gets no consent here: the
+    person opens the link, registers a passkey and signs (``/probe-links/...``)."""
+    return service.request_probe_consent(actor=actor, body=body)
+
+
+@router.post("/probe-links/registration-options")
+def probe_registration_options(body: LinkSecret, service: ServiceDep) -> PasskeyChallenge:
+    """For the person in the probe (no API key: the one-time link is the credential)."""
+    return service.probe_registration_options(body)
+
+
+@router.post("/probe-links/registrations")
+def register_probe_passkey(body: PasskeyResponse, service: ServiceDep) -> PasskeyChallenge:
+    """Store the person's new passkey; the answer is the statement for them to sign."""
+    return service.register_probe_passkey(body)
+
+
+@router.post("/probe-links/signatures", status_code=status.HTTP_201_CREATED)
+def sign_probe_consent(body: PasskeyResponse, service: ServiceDep) -> ProbeConsentPublic:
+    """The signed probe consent: single use, for that image, purpose and researcher key."""
+    return service.sign_probe_consent(body)
 
 
 @router.post("/identify")
@@ -81,4 +109,5 @@ def verify(
         purpose_id=purpose_id,
         probe_consent_id=probe_consent_id,
         image=data,
+        daily_quota=settings.identify_daily_quota,
     )

@@ -1,7 +1,10 @@
 """Subjects and their rights: consent, withdrawal, enrolment, access export and erasure.
 
-Withdrawal goes through the same channel as consent (the portal or the subject's own token),
-as the law asks: withdrawing must be as easy as consenting.
+Every act that creates or ends a legal basis is signed by the person's own passkey: ask for the
+statement and its WebAuthn options at ``POST /subjects/{subject}/challenges``, sign it with
+``navigator.credentials.get``, then post the answer to the act's route. Operator keys (admin,
+portal) get 403 ``subject_credential_required`` on those routes. Withdrawal goes through the
+same channel as consent, as the law asks: withdrawing must be as easy as consenting.
 """
 
 from __future__ import annotations
@@ -12,21 +15,25 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
-from optinface.api.schemas import SearchableUpdate
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AccessExport,
     AlternativeChosenResult,
-    ConsentCreate,
+    CapturePublic,
     ConsentGiven,
     ConsentPublic,
+    EnrolmentLink,
+    EnrolmentLinkCreate,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
+    PasskeyChallenge,
+    PasskeyResponse,
     RightsRequestCreate,
     RightsRequestPublic,
+    SubjectAct,
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
@@ -43,8 +50,34 @@ def create_subject(
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.CREATE_SUBJECT)],
 ) -> SubjectCreated:
-    """Create a pseudonymous subject; the answer holds its subject token, shown this once."""
+    """Create a pseudonymous subject shell; the answer holds one-time enrolment links (and QR
+    codes) to hand to the person, and for a minor under the age of consent to their guardian.
+    It holds no credential: the person registers their own passkey through the link."""
     return service.create_subject(actor=actor, body=body)
+
+
+@router.post("/{subject}/enrolment-links", status_code=status.HTTP_201_CREATED)
+def new_enrolment_link(
+    subject: str,
+    body: EnrolmentLinkCreate,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.CREATE_SUBJECT)],
+) -> EnrolmentLink:
+    """A fresh link while no passkey of that capacity is registered (409 once one is)."""
+    return service.new_enrolment_link(actor=actor, subject=subject, capacity=body.capacity)
+
+
+@router.post("/{subject}/challenges")
+def challenge(
+    subject: str,
+    body: SubjectAct,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_SUBJECT)],
+) -> PasskeyChallenge:
+    """The statement to sign for an act, and the WebAuthn options whose challenge is its
+    SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
+    ``consent``, ``withdraw`` and ``searchable`` only by the subject's own token."""
+    return service.challenge(actor=actor, subject=subject, act=body)
 
 
 @router.get("/{subject}")
@@ -59,12 +92,13 @@ def get_subject(
 @router.patch("/{subject}")
 def set_searchable(
     subject: Identifier,
-    body: SearchableUpdate,
+    body: PasskeyResponse,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)],
 ) -> SubjectPublic:
-    """Opt in to or out of 1:N galleries (consent to a purpose alone does not opt in)."""
-    return service.set_searchable(actor=actor, subject=subject, searchable=body.searchable)
+    """Opt in to or out of 1:N galleries with a signed ``searchable`` act (consent to a purpose
+    alone does not opt in; the default is not searchable)."""
+    return service.set_searchable(actor=actor, subject=subject, signed=body)
 
 
 @router.post("/{subject}/requests", status_code=status.HTTP_201_CREATED)
@@ -98,12 +132,13 @@ def erase(
 @router.post("/{subject}/consents", status_code=status.HTTP_201_CREATED)
 def give_consent(
     subject: Identifier,
-    body: ConsentCreate,
+    body: PasskeyResponse,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.GIVE_CONSENT)],
 ) -> ConsentGiven:
-    """Record express consent to one or more purposes; the answer holds the signed receipt."""
-    return service.give_consent(actor=actor, subject=subject, body=body)
+    """Record the consent the person signed (a ``consent`` challenge); the receipt embeds their
+    assertion and is signed by the controller."""
+    return service.give_consent(actor=actor, subject=subject, signed=body)
 
 
 @router.get("/{subject}/consents")
@@ -119,25 +154,42 @@ def list_consents(
 def withdraw_consent(
     subject: Identifier,
     consent_id: Identifier,
+    body: PasskeyResponse,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.WITHDRAW_CONSENT)],
 ) -> WithdrawalResult:
-    """Withdraw at once; templates that no other consent covers are erased in the same call."""
-    return service.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id)
+    """Withdraw at once (a signed ``withdraw`` act); templates enrolled under it are erased in
+    the same call."""
+    return service.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id,
+                                    signed=body)
+
+
+@router.post("/{subject}/capture-approvals")
+def approve_capture(
+    subject: str,
+    body: PasskeyResponse,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)],
+) -> CapturePublic:
+    """The subject approves a capture session (an ``enrol`` challenge) with their passkey."""
+    return service.approve_capture(actor=actor, subject=subject, signed=body)
 
 
 @router.post("/{subject}/faces", status_code=status.HTTP_201_CREATED)
 def enrol_face(
     subject: Identifier,
     image: Annotated[UploadFile, File(description="One photo, exactly one face (JPEG/PNG/WebP).")],
-    consent_id: Annotated[Identifier, Form(description="The consent that covers enrolment.")],
     service: ServiceDep,
     settings: SettingsDep,
     actor: Annotated[Actor, require(Permission.ENROL)],
+    capture_id: Annotated[
+        str | None, Form(description="The capture session the subject approved.")] = None,
 ) -> TemplatePublic:
-    """Enrol one face under a consent; the photo is discarded once the template is made."""
+    """Enrol the photo of an approved capture session (its SHA-256 must be the one approved);
+    the photo is discarded once the template is made. Without a capture session: 403
+    ``subject_credential_required``."""
     data = read_image(image.file, max_bytes=settings.max_image_bytes)
-    return service.enrol(actor=actor, subject=subject, consent_id=consent_id, image=data)
+    return service.enrol(actor=actor, subject=subject, capture_id=capture_id, image=data)
 
 
 @router.get(

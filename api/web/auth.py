@@ -1,7 +1,8 @@
 """Logging in to the pages: secrets traded for server-side sessions, and CSRF on every post.
 
-Logging in trades a subject token or a reviewer key for a session whose id lives in an
-HttpOnly, SameSite=Strict cookie scoped to its area's path. Every form post carries a CSRF
+A person signs in to the portal with their passkey (the sign-in issues their own subject token,
+which the session keeps); a reviewer logs in with their key. Either way the session's id lives
+in an HttpOnly, SameSite=Strict cookie scoped to its area's path. Every form post carries a CSRF
 token: the session's own once logged in, a double-submit cookie on the login forms. The secret
 is re-authenticated by the consent core on every request, so revocation and erasure end a
 session at once.
@@ -13,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from optinface.api.deps import admit, authenticate
 from optinface.api.errors import ApiError, ApiErrorCode
@@ -23,6 +24,7 @@ from optinface.api.web.rendering import attempt, render
 from optinface.api.web.sessions import Area, SessionStore, WebSession
 from optinface.consent.errors import ConsentError, SubjectErased
 from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import PasskeyResponse
 from optinface.consent.service import OptinFace
 
 LOGIN_CSRF_COOKIE = "optinface_login_csrf"
@@ -37,7 +39,7 @@ class Login:
     secret_label: str
 
 
-PORTAL = Login(Area.PORTAL, Permission.READ_SUBJECT, N_("Your subject token"))
+PORTAL = Login(Area.PORTAL, Permission.READ_SUBJECT, N_("Your passkey"))
 REVIEW = Login(Area.REVIEW, Permission.READ_AUDIT, N_("Your reviewer API key"))
 
 
@@ -73,8 +75,7 @@ def login_page(request: Request, login: Login, *, error: str | None = None) -> H
 
 
 def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf: str) -> Response:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or not secrets.compare_digest(expected, csrf):
+    if not login_csrf_matches(request, csrf):
         return login_page(request, login, error=N_("The form expired; please try again."))
     try:
         actor = authenticate(request, service, secret.strip())
@@ -87,6 +88,26 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
     response = RedirectResponse(f"/{login.area}", status_code=303)
     set_cookie(request, response, cookie_name(login.area), session_id, path=f"/{login.area}")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"/{login.area}")
+    return response
+
+
+def login_csrf_matches(request: Request, token: str | None) -> bool:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    return bool(expected and token and secrets.compare_digest(expected, token))
+
+
+def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
+                   csrf: str | None) -> Response:
+    """The portal's sign-in: the passkey is verified by the consent core, which issues the
+    person's own subject token; the session keeps it, the browser only gets the cookie."""
+    if not login_csrf_matches(request, csrf):
+        raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
+    signed_in = service.sign_in(body)
+    session_id, _ = sessions(request).create(Area.PORTAL, signed_in.subject_token,
+                                             now=service.clock.now(), subject=signed_in.subject)
+    response = JSONResponse({"subject": signed_in.subject, "capacity": signed_in.capacity})
+    set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
     return response
 
 

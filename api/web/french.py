@@ -28,14 +28,9 @@ FRENCH: dict[str, str] = {
     "Log out": "Se déconnecter",
     "Your data and consents": "Vos données et vos consentements",
     "Compliance review": "Vérification de conformité",
-    "Your subject token": "Votre jeton personnel",
     "Your reviewer API key": "Votre clé d'API de vérificateur",
     "The form expired; please try again.": "Le formulaire a expiré; veuillez réessayer.",
     "That secret does not open this area.": "Ce secret n'ouvre pas cet espace.",
-    "Your subject token was given to you when you registered. It opens your own record only.": (
-        "Votre jeton personnel vous a été remis à l'inscription. Il n'ouvre que votre propre"
-        " dossier."
-    ),
     "Not done": "Non effectué",
     "Details": "Détails",
     "Code": "Code",
@@ -451,5 +446,129 @@ FRENCH: dict[str, str] = {
     ),
     "Too many requests. Please wait a minute and try again.": (
         "Trop de demandes. Attendez une minute, puis réessayez."
+    ),
+    # Passkeys: the person's own acts, captures, probe consents, researcher keys (issue 11)
+    (
+        'A researcher asks to search for the person in one photo: you. Nothing happens '
+        'unless you agree here, on your own device. Your agreement covers one search, '
+        'with that photo only, for one purpose, by one researcher.'
+    ): (
+        "Un chercheur demande à rechercher la personne d'une photo : vous. Rien ne se "
+        'fait sans votre accord, donné ici, sur votre propre appareil. Votre accord vaut '
+        'pour une seule recherche, avec cette photo seulement, pour une seule fin, par un'
+        ' seul chercheur.'
+    ),
+    'A search with your photo': 'Une recherche avec votre photo',
+    'API token issued to the person': "Jeton d'API remis à la personne",
+    'Approve this photo': 'Approuver cette photo',
+    'Approved: the desk may now upload that photo, and no other.': (
+        'Approuvée : le comptoir peut maintenant téléverser cette photo, et aucune autre.'
+    ),
+    'Asked for their own consent (came of age)': (
+        'Consentement personnel demandé (majorité atteinte)'
+    ),
+    'Back to your page': 'Retour à votre page',
+    'Consent asked of a searched person': 'Consentement demandé à une personne recherchée',
+    'Continue': 'Continuer',
+    'Create an API token for my own use': "Créer un jeton d'API pour mon propre usage",
+    'Create my passkey': "Créer ma clé d'accès",
+    'Create your passkey': "Créez votre clé d'accès",
+    'Created': 'Créée',
+    'Created by': 'Créée par',
+    (
+        'Each of your choices below is signed with your passkey on your device; your '
+        'receipts hold that signature, so anyone can check it was you.'
+    ): (
+        "Chacun de vos choix ci-dessous est signé avec votre clé d'accès, sur votre "
+        "appareil; vos reçus contiennent cette signature, si bien que n'importe qui peut "
+        "vérifier que c'était vous."
+    ),
+    'Enrolment link issued': "Lien d'inscription remis",
+    (
+        'Every key that may search, when and by whom it was created. The daily search '
+        'quota holds per key and per purpose: more keys do not mean more searches.'
+    ): (
+        'Chaque clé qui peut faire des recherches, avec sa date de création et son '
+        'auteur. Le quota quotidien de recherches vaut par clé et par fin : plus de clés '
+        'ne donnent pas plus de recherches.'
+    ),
+    'I agree to this one search': "J'accepte cette seule recherche",
+    'Key': 'Clé',
+    'No researcher key has been created.': "Aucune clé de chercheur n'a été créée.",
+    'Passkey registered': "Clé d'accès enregistrée",
+    'Photo approved by the person': 'Photo approuvée par la personne',
+    'Photos waiting for your approval': 'Photos en attente de votre approbation',
+    'Researcher key': 'Clé du chercheur',
+    'Researcher keys': 'Clés de chercheurs',
+    'Shown once. It opens your own record only; keep it secret.': (
+        "Affiché une seule fois. Il n'ouvre que votre propre dossier; gardez-le secret."
+    ),
+    'Sign in to your page': 'Vous connecter à votre page',
+    'Sign in with my passkey': "Me connecter avec ma clé d'accès",
+    (
+        'Sign in with the passkey you created from your enrolment link. It stays on your '
+        'device: nobody here, staff included, can use it for you.'
+    ): (
+        "Connectez-vous avec la clé d'accès créée à partir de votre lien d'inscription. "
+        "Elle reste sur votre appareil : personne ici, personnel compris, ne peut s'en "
+        'servir à votre place.'
+    ),
+    'Signed in with a passkey': "Connexion avec une clé d'accès",
+    "Thank you. Keep this receipt: it holds your passkey's signature.": (
+        "Merci. Conservez ce reçu : il contient la signature de votre clé d'accès."
+    ),
+    (
+        'The enrolment desk took these photos of you. Approve one only if it is yours: '
+        'the desk can then upload that photo, and no other.'
+    ): (
+        "Le comptoir d'inscription a pris ces photos de vous. N'en approuvez une que si "
+        "c'est bien vous : le comptoir pourra alors téléverser cette photo, et aucune "
+        'autre.'
+    ),
+    'The holder of parental authority must do this, with their passkey.': (
+        "Le titulaire de l'autorité parentale doit le faire, avec sa clé d'accès."
+    ),
+    (
+        'This one-time link lets you create a passkey on this device (a phone, a '
+        'computer, a security key). From now on, only this passkey can give or withdraw '
+        'your consent, let searches find you or approve a photo of you: nobody else, '
+        'staff included, can do it in your name.'
+    ): (
+        "Ce lien à usage unique vous permet de créer une clé d'accès sur cet appareil (un"
+        ' téléphone, un ordinateur, une clé de sécurité). Dès lors, seule cette clé peut '
+        'donner ou retirer votre consentement, permettre aux recherches de vous trouver '
+        "ou approuver une photo de vous : personne d'autre, personnel compris, ne peut le"
+        ' faire en votre nom.'
+    ),
+    'This photo is not of the same person as your other photos.': (
+        "Cette photo n'est pas de la même personne que vos autres photos."
+    ),
+    'This request expired or was already used. Please try again.': (
+        'Cette demande a expiré ou a déjà servi. Veuillez réessayer.'
+    ),
+    'Valid until {until}.': "Valide jusqu'au {until}.",
+    'You act as the holder of parental authority for this person.': (
+        "Vous agissez comme titulaire de l'autorité parentale de cette personne."
+    ),
+    'You already have as many photos as allowed.': 'Vous avez déjà autant de photos que permis.',
+    (
+        'You have reached the age of consent: please give your consent in your own name, '
+        'with your own passkey.'
+    ): (
+        "Vous avez atteint l'âge du consentement : veuillez donner votre consentement en "
+        "votre propre nom, avec votre propre clé d'accès."
+    ),
+    'Your API token': "Votre jeton d'API",
+    'Your passkey': "Votre clé d'accès",
+    'Your passkey does not hold parental authority.': (
+        "Votre clé d'accès ne détient pas l'autorité parentale."
+    ),
+    'Your passkey is ready.': "Votre clé d'accès est prête.",
+    "Your passkey signs the photo's fingerprint (SHA-256): only that photo can be enrolled.": (
+        "Votre clé d'accès signe l'empreinte (SHA-256) de la photo : seule cette photo "
+        'peut être inscrite.'
+    ),
+    "Your passkey's answer could not be checked. Please try again.": (
+        "La réponse de votre clé d'accès n'a pas pu être vérifiée. Veuillez réessayer."
     ),
 }

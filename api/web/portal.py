@@ -5,21 +5,37 @@ the last one asks to confirm and says that everything will be erased. A refused 
 again with the reason beside the field, what was typed kept, and advice; every act ends on a
 receipt page (:mod:`.receipts`). Each form calls the same service method, with the same
 permission checks, as the JSON API.
+
+The person signs in with their passkey, and every act that creates or ends a legal basis
+(consent, withdrawal, opting in to search, approving a photo) is signed on their device by
+``static/passkey.js``: it asks ``/portal/challenge`` for the act's statement, has the
+authenticator sign it, and posts the form with the signature in its ``signed`` field. Also
+here: the landing pages of one-time links (``/passkey`` to create a passkey, ``/probe`` for the
+person in a probe).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import receipts, vocabulary
-from optinface.api.web.auth import PORTAL, current, end_session, log_in, log_out, login_page, posted
+from optinface.api.web.auth import (
+    PORTAL,
+    current,
+    end_session,
+    log_out,
+    login_csrf_matches,
+    login_page,
+    passkey_log_in,
+    posted,
+)
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
 from optinface.api.web.sessions import Area, WebSession
@@ -27,13 +43,13 @@ from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
-    ConsentCapacity,
-    ConsentCreate,
-    ConsentMethod,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
     NoticePublic,
+    PasskeyChallenge,
+    PasskeyResponse,
+    SubjectAct,
 )
 from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
@@ -41,6 +57,18 @@ from optinface.engine.errors import EngineError
 router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
+CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token")]
+Signed = Annotated[str, Form(description="The passkey's answer, put there by passkey.js.")]
+
+
+def _signed(text: str) -> PasskeyResponse:
+    """The form's ``signed`` field: the assertion passkey.js put there."""
+    try:
+        return PasskeyResponse.model_validate_json(text)
+    except ValidationError as error:
+        raise ApiError(ApiErrorCode.VALIDATION_ERROR,
+                       "this form must be signed with your passkey (JavaScript is needed)"
+                       ) from error
 
 
 def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
@@ -70,6 +98,8 @@ def _home(
         "portal.html",
         status_code=status,
         csrf=session.csrf,
+        capacity=actor.capacity,
+        captures=service.pending_captures(actor=actor, subject=subject),
         subject=service.get_subject(actor=actor, subject=subject),
         notice=_notice(service.list_notices(actor=actor), words_for(request)),
         purposes=service.list_purposes(actor=actor),
@@ -120,14 +150,28 @@ def portal(request: Request, service: ServiceDep) -> Response:
     return attempt(request, action)
 
 
-@router.post("/portal/login")
-def portal_login(
-    request: Request,
-    service: ServiceDep,
-    token: Annotated[str, Form()],
-    csrf: Annotated[str, Form()],
-) -> Response:
-    return log_in(request, service, PORTAL, token, csrf)
+@router.post("/portal/passkey/options")
+def portal_sign_in_options(request: Request, service: ServiceDep,
+                           csrf: CsrfHeader = None) -> PasskeyChallenge:
+    """JSON for passkey.js: a sign-in challenge (the login page's CSRF cookie must match)."""
+    if not login_csrf_matches(request, csrf):
+        raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
+    return service.sign_in_options()
+
+
+@router.post("/portal/passkey/sign-in")
+def portal_sign_in(request: Request, service: ServiceDep, body: PasskeyResponse,
+                   csrf: CsrfHeader = None) -> Response:
+    """The passkey's answer: a session whose secret is the person's own subject token."""
+    return passkey_log_in(request, service, body, csrf)
+
+
+@router.post("/portal/challenge")
+def portal_challenge(request: Request, service: ServiceDep, body: SubjectAct,
+                     csrf: CsrfHeader = None) -> PasskeyChallenge:
+    """JSON for passkey.js: the statement of an act and the options to sign it."""
+    _, actor = posted(request, service, PORTAL, csrf or "")
+    return service.challenge(actor=actor, subject=actor.subject or "", act=body)
 
 
 @router.post("/portal/logout")
@@ -140,30 +184,18 @@ def portal_consent(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    notice_id: Annotated[Identifier, Form()],
-    language: Annotated[str, Form()],
-    duration_days: Annotated[int, Form()],
+    signed: Signed = "",
+    duration_days: Annotated[int, Form()] = CONSENT_DURATIONS_DAYS[0],
     purposes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Express consent: only the boxes the subject ticked (none are ticked in advance)."""
+    """Express consent: only the boxes the subject ticked (none are ticked in advance), signed
+    with their passkey (the statement names the notice's SHA-256, purposes and expiry)."""
 
     def act(actor: Actor) -> Response:
         if not purposes:
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.PICK_A_PURPOSE)
-        now = service.clock.now()
-        body = ConsentCreate(
-            purposes=purposes,
-            notice_id=notice_id,
-            language=language,
-            method=ConsentMethod.PORTAL_CLICK,
-            given_by=ConsentCapacity.SELF,
-            evidence=(
-                f"portal click by {actor.key_id} at {now.isoformat()} on notice {notice_id} "
-                f"for {sorted(purposes)} from {request.headers.get('user-agent', '?')}"
-            ),
-            expires_at=now + timedelta(days=duration_days),
-        )
-        given = service.give_consent(actor=actor, subject=actor.subject or "", body=body)
+        given = service.give_consent(actor=actor, subject=actor.subject or "",
+                                     signed=_signed(signed))
         names = receipts.purpose_names(service, actor)
         return receipts.receipt_page(
             request, receipts.consent_summary(words_for(request), given.consent, names)
@@ -181,10 +213,16 @@ def portal_enrol(
     csrf: Annotated[str, Form()],
     consent_id: Annotated[Identifier, Form()],
     image: Annotated[UploadFile, File()],
+    signed: Signed = "",
 ) -> Response:
+    """The person's own photo: a capture session approved with their passkey (the statement
+    names the photo's SHA-256), then that photo enrolled."""
+
     def act(actor: Actor) -> Response:
         data = read_image(image.file, max_bytes=settings.max_image_bytes)
-        service.enrol(actor=actor, subject=actor.subject or "", consent_id=consent_id, image=data)
+        subject = actor.subject or ""
+        capture = service.approve_capture(actor=actor, subject=subject, signed=_signed(signed))
+        service.enrol(actor=actor, subject=subject, capture_id=capture.id, image=data)
         return RedirectResponse("/portal?done=photo#enrol", status_code=303)
 
     return _form(request, service, csrf, act, field="image", typed={"consent_id": consent_id})
@@ -195,12 +233,12 @@ def portal_searchable(
     request: Request,
     service: ServiceDep,
     csrf: Annotated[str, Form()],
-    searchable: Annotated[bool, Form()],
+    signed: Signed = "",
 ) -> Response:
-    """The volunteer's own switch: may searches among everyone (1:N) find them."""
+    """The volunteer's own switch, signed: may searches among everyone (1:N) find them."""
 
     def act(actor: Actor) -> Response:
-        service.set_searchable(actor=actor, subject=actor.subject or "", searchable=searchable)
+        service.set_searchable(actor=actor, subject=actor.subject or "", signed=_signed(signed))
         return RedirectResponse("/portal#searchable", status_code=303)
 
     return _form(request, service, csrf, act, field="searchable", typed={})
@@ -214,8 +252,10 @@ def portal_withdraw(
     consent_id: Annotated[Identifier, Form()],
     purpose_id: Annotated[Identifier, Form()],
     confirm: Annotated[bool, Form()] = False,
+    signed: Signed = "",
 ) -> Response:
-    """Stop one use; the very last one is confirmed first, since it erases everything."""
+    """Stop one use, signed with the passkey; the very last one is confirmed first, since it
+    erases everything."""
 
     def action() -> Response:
         session, actor = posted(request, service, PORTAL, csrf)
@@ -234,7 +274,8 @@ def portal_withdraw(
                 purpose=names.get(purpose_id, purpose_id),
             )
         result = service.withdraw_purpose(
-            actor=actor, subject=subject, consent_id=consent_id, purpose_id=purpose_id
+            actor=actor, subject=subject, consent_id=consent_id, purpose_id=purpose_id,
+            signed=_signed(signed),
         )
         words = words_for(request)
         if result.erasure is not None:
@@ -245,6 +286,42 @@ def portal_withdraw(
         )
 
     return attempt(request, action)
+
+
+@router.post("/portal/capture-approval")
+def portal_capture_approval(request: Request, service: ServiceDep,
+                            csrf: Annotated[str, Form()], signed: Signed = "") -> Response:
+    """Approve a capture session the desk opened (the photo's SHA-256 is in the statement)."""
+
+    def act(actor: Actor) -> Response:
+        service.approve_capture(actor=actor, subject=actor.subject or "", signed=_signed(signed))
+        return RedirectResponse("/portal?done=approved#captures", status_code=303)
+
+    return _form(request, service, csrf, act, field="captures", typed={})
+
+
+@router.post("/portal/token")
+def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
+    """An API token for the person's own use, shown to them once, on this page."""
+
+    def act(actor: Actor) -> Response:
+        issued = service.issue_subject_token(actor=actor)
+        return render(request, "portal_token.html", token=issued.subject_token,
+                      expires_at=issued.token_expires_at)
+
+    return _form(request, service, csrf, act, field="token", typed={})
+
+
+@router.get("/passkey")
+def passkey_page(request: Request) -> Response:
+    """Where an enrolment link lands: the person creates their passkey on their own device."""
+    return render(request, "passkey.html")
+
+
+@router.get("/probe")
+def probe_page(request: Request) -> Response:
+    """Where a probe-consent link lands: the person in the photo agrees, or not."""
+    return render(request, "probe.html")
 
 
 def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Response:

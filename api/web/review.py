@@ -159,9 +159,18 @@ def review(request: Request, service: ServiceDep) -> Response:
             rights_requests=service.rights_requests(actor=actor),
             incidents=service.incidents(actor=actor),
             names=_Names(service, actor),
+            researcher_keys=_researcher_keys(service, actor),
         )
 
     return _page(request, service, build)
+
+
+def _researcher_keys(service: OptinFace, actor: Actor) -> list[dict[str, Any]]:
+    """Every researcher key ever created, from the audit log: a reviewer sees who may search,
+    and that minting keys cannot multiply searches (the quota also holds per purpose)."""
+    created = all_events(service, actor, AuditFilter(action=AuditAction.KEY_CREATED))
+    return [{"at": e.at, "key_id": e.details.get("key_id"), "name": e.details.get("name"),
+             "by": e.actor_key_id} for e in created if e.details.get("role") == "researcher"]
 
 
 # Access log -----------------------------------------------------------------------------------

@@ -34,6 +34,13 @@ ACTIONS: dict[str, str] = {
     "subject_updated": "Volunteer's settings changed",
     "alternative_chosen": "Non-biometric alternative chosen",
     "probe_consent_created": "Consent of a searched person",
+    "probe_consent_requested": "Consent asked of a searched person",
+    "enrolment_link_created": "Enrolment link issued",
+    "passkey_registered": "Passkey registered",
+    "passkey_sign_in": "Signed in with a passkey",
+    "capture_approved": "Photo approved by the person",
+    "subject_token_issued": "API token issued to the person",
+    "own_consent_requested": "Asked for their own consent (came of age)",
     "refused": "Refused",
     "reconciled": "Index reconciled",
     "checkpoint": "Chain checkpoint signed",
@@ -91,6 +98,14 @@ ERRORS: dict[str, str] = {
     "not_found": "We could not find what you asked for.",
     "subject_erased": "This record was erased. Nothing about it can be used again.",
     "rate_limited": "Too many requests. Please wait a minute and try again.",
+    "passkey_invalid": "Your passkey's answer could not be checked. Please try again.",
+    "challenge_invalid": "This request expired or was already used. Please try again.",
+    "guardian_consent_required": (
+        "The holder of parental authority must do this, with their passkey."
+    ),
+    "capacity_not_held": "Your passkey does not hold parental authority.",
+    "face_mismatch": "This photo is not of the same person as your other photos.",
+    "template_limit": "You already have as many photos as allowed.",
 }
 
 # Messages the pages raise themselves (already advice, so shown as they are).

@@ -54,6 +54,33 @@ def chromium_page(base_url: str, width: int, *, language: str = "en-CA") -> Iter
             browser.close()
 
 
+def virtual_authenticator(page: Any, *, credentials: list[dict[str, Any]] | None = None) -> None:
+    """A DevTools virtual authenticator (a platform passkey that verifies its user), holding
+    ``credentials`` if given (a software authenticator's, so the browser signs as that person)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    made = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True}})
+    for credential in credentials or []:
+        cdp.send("WebAuthn.addCredential", {"authenticatorId": made["authenticatorId"],
+                                            "credential": credential})
+
+
+def passkey_log_in(page: Any, credentials: list[dict[str, Any]]) -> None:
+    """Sign in to the portal in the browser with these passkeys."""
+    virtual_authenticator(page, credentials=credentials)
+    page.goto("/portal")
+    page.click("#passkey-sign-in")
+    page.wait_for_selector("#pseudonym")
+
+
+def localhost(url: str) -> str:
+    """WebAuthn needs a domain for the relying party id: localhost, never an IP address."""
+    return url.replace("127.0.0.1", "localhost")
+
+
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     width = page.viewport_size["width"]

@@ -22,11 +22,14 @@ from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import settings_for_tests
+
+ORIGIN = "http://localhost:8000"  # where the software authenticators' "browser" runs
 
 
 @contextmanager
@@ -103,7 +106,12 @@ def make_keys(service: OptinFace) -> Keys:
 
 @dataclass
 class World:
-    """A declared deployment with one purpose, one notice and one consenting subject."""
+    """A declared deployment with one purpose, one notice and one consenting subject.
+
+    Each subject is taken over by a person with a software passkey (:mod:`api.soft_person`),
+    who signs their consent, opt-in, photo approvals and withdrawals over HTTP; the desk (the
+    portal key) only creates shells, opens capture sessions and uploads approved photos.
+    """
 
     client: TestClient
     keys: Keys
@@ -113,61 +121,54 @@ class World:
     subject_token: str
     consent_id: str
     created: list[str] = field(default_factory=list)
+    people: dict[str, SoftHttpPerson] = field(default_factory=dict)
 
     def add_consenting_subject(self) -> None:
         self.subject, self.subject_token = self.new_subject()
         self.consent_id = self.consent(self.subject, self.subject_token)
 
-    def new_subject(self, *, searchable: bool = True) -> tuple[str, str]:
-        made = self.client.post(
-            "/v1/subjects",
-            json={"age_category": "adult", "searchable": searchable},
-            headers=auth(self.keys.portal),
-        )
+    def new_person(self, *, age: str = "adult") -> tuple[SoftHttpPerson, dict[str, object]]:
+        """A subject shell taken over by its person; also the operator's answer."""
+        made = self.client.post("/v1/subjects", json={"age_category": age},
+                                headers=auth(self.keys.portal))
         assert made.status_code == 201, made.text
-        self.created.append(made.json()["pseudonym"])
-        return made.json()["pseudonym"], made.json()["subject_token"]
+        answer = made.json()
+        person = SoftHttpPerson.take_over(self.client, answer["enrolment"]["secret"],
+                                          origin=ORIGIN)
+        self.created.append(person.pseudonym)
+        self.people[person.pseudonym] = person
+        return person, answer
 
-    def consent(self, subject: str, token: str) -> str:
-        given = self.client.post(
-            f"/v1/subjects/{subject}/consents",
-            json=consent_body(self.purpose_id, self.notice_id),
-            headers=auth(token),
-        )
-        assert given.status_code == 201, given.text
-        return str(given.json()["consent"]["id"])
+    def new_subject(self, *, searchable: bool = True) -> tuple[str, str]:
+        """(pseudonym, the person's own subject token), opted in to search unless told."""
+        person, _ = self.new_person()
+        if searchable:
+            person.set_searchable(True)
+        return person.pseudonym, person.token
+
+    def consent(self, subject: str, token: str | None = None) -> str:
+        """The person signs a consent to the world's purpose (``token`` is theirs already)."""
+        given = self.people[subject].consent(
+            purposes=[self.purpose_id], notice_id=self.notice_id, expires_at=in_a_year())
+        return str(given["consent"]["id"])
 
     def enrol(self, subject: str, consent_id: str, image: bytes) -> dict[str, object]:
-        response = self.client.post(
-            f"/v1/subjects/{subject}/faces",
-            data={"consent_id": consent_id},
-            files={"image": ("face.jpg", image, "image/jpeg")},
-            headers=auth(self.keys.portal),
-        )
-        assert response.status_code == 201, response.text
-        return dict(response.json())
+        """Desk-assisted: the desk opens a capture session, the person approves, the desk
+        uploads the approved photo."""
+        return self.people[subject].enrol(consent_id, image, desk=self.keys.portal)
 
-    def probe_consent(self) -> str:
-        made = self.client.post(
-            "/v1/probe-consents",
-            json={
-                "purpose_id": self.purpose_id,
-                "notice_id": self.notice_id,
-                "method": "signed_form",
-                "evidence": "form 17, signed on site",
-                "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
-            },
-            headers=auth(self.keys.researcher),
-        )
-        assert made.status_code == 201, made.text
-        return str(made.json()["id"])
+    def probe_consent(self, image: bytes, *, researcher: str | None = None) -> str:
+        """A probe consent signed by the person in ``image``, for this researcher key."""
+        return str(probe_consent(self.client, researcher or self.keys.researcher,
+                                 purpose_id=self.purpose_id, notice_id=self.notice_id,
+                                 image=image, origin=ORIGIN)["id"])
 
     def identify(self, image: bytes, *, k: int = 5) -> object:
         return self.client.post(
             "/v1/identify",
             data={
                 "purpose_id": self.purpose_id,
-                "probe_consent_id": self.probe_consent(),
+                "probe_consent_id": self.probe_consent(image),
                 "k": str(k),
             },
             files={"image": ("probe.jpg", image, "image/jpeg")},
@@ -187,15 +188,29 @@ def page_login(client: TestClient, area: str, secret: str) -> None:
     assert answer.status_code == 303, answer.text
 
 
-def consent_body(purpose_id: str, notice_id: str) -> dict[str, object]:
-    return {
-        "purposes": [purpose_id],
-        "notice_id": notice_id,
-        "language": "en",
-        "method": "e_signature",
-        "evidence": "signature 4471",
-        "expires_at": (datetime.now(UTC) + timedelta(days=365)).isoformat(),
-    }
+def portal_session(client: TestClient, person: SoftHttpPerson) -> str:
+    """Sign in to the portal with the person's passkey, as ``passkey.js`` does; returns the
+    session's CSRF token (the client keeps the session cookie)."""
+    client.cookies.clear()  # a fresh browser: no session of an earlier test
+    login = client.get("/portal")
+    headers = {"X-CSRF-Token": login.text.split('data-csrf="')[1].split('"')[0]}
+    challenge = client.post("/portal/passkey/options", headers=headers)
+    assert challenge.status_code == 200, challenge.text
+    signed = client.post("/portal/passkey/sign-in", headers=headers, json={
+        "ceremony_id": challenge.json()["ceremony_id"],
+        "credential": person.authenticator.get(challenge.json()["options"])})
+    assert signed.status_code == 200, signed.text
+    return client.get("/portal").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def in_a_year() -> str:
+    return (datetime.now(UTC) + timedelta(days=365)).isoformat()
+
+
+def consent_act(purpose_id: str, notice_id: str) -> dict[str, object]:
+    """The body of a ``consent`` challenge request."""
+    return {"act": "consent", "purposes": [purpose_id], "notice_id": notice_id,
+            "language": "en", "expires_at": in_a_year()}
 
 
 def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> World:

@@ -16,9 +16,10 @@ import optinface.engine.thresholds
 from optinface.api.app import create_app
 from optinface.api.errors import STATUS_BY_CODE
 from optinface.api.settings import ApiSettings
+from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import World, auth, consent_body, deployment, set_up_world
+from tests.api.conftest import World, auth, consent_act, deployment, set_up_world
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
     client,
@@ -62,9 +63,15 @@ def _assert_error(response: object, status: int, code: str) -> None:
 
 
 def _enrol(world: World, image: bytes, *, consent_id: str | None = None) -> object:
+    """A capture session the person approves, then the desk's upload: the refusing answer."""
+    try:
+        capture = world.people[world.subject].approve_capture(
+            consent_id or world.consent_id, image, desk=world.keys.portal)
+    except SoftPersonFailed as refused:
+        return refused.response
     return world.client.post(
         f"/v1/subjects/{world.subject}/faces",
-        data={"consent_id": consent_id or world.consent_id},
+        data={"capture_id": capture},
         files={"image": ("x.jpg", image, "image/jpeg")},
         headers=auth(world.keys.portal),
     )
@@ -119,7 +126,7 @@ def test_image_over_the_limit_is_refused(
     with TestClient(create_app(small, service=service)) as client:
         answer = client.post(
             f"/v1/subjects/{world.subject}/faces",
-            data={"consent_id": world.consent_id},
+            data={"capture_id": "cer_any"},
             files={"image": ("big.jpg", b"\xff" * 5000, "image/jpeg")},
             headers=auth(world.keys.portal),
         )
@@ -154,15 +161,12 @@ def test_enrol_under_a_consent_of_another_subject_is_refused(world: World, portr
 
 def test_withdrawn_consent_cannot_enrol(world: World, portrait_jpegs: list[bytes]) -> None:
     """Withdrawing the only consent erases the subject, so the pseudonym is gone for good."""
-    world.client.post(
-        f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw",
-        headers=auth(world.subject_token),
-    )
+    world.people[world.subject].withdraw(world.consent_id)
     _assert_error(_enrol(world, portrait_jpegs[0]), 410, "subject_erased")
 
 
 def test_a_probe_consent_is_single_use(world: World, portrait_jpegs: list[bytes]) -> None:
-    probe = world.probe_consent()
+    probe = world.probe_consent(portrait_jpegs[0])
     form = {"purpose_id": world.purpose_id, "probe_consent_id": probe}
     files = {"image": ("p.jpg", portrait_jpegs[0], "image/jpeg")}
     first = world.client.post(
@@ -205,8 +209,8 @@ def test_matching_without_a_calibrated_threshold(
 def test_consent_to_an_unknown_purpose_is_refused(world: World) -> None:
     subject, token = world.new_subject()
     answer = world.client.post(
-        f"/v1/subjects/{subject}/consents",
-        json=consent_body("pur_unknown", world.notice_id),
+        f"/v1/subjects/{subject}/challenges",
+        json=consent_act("pur_unknown", world.notice_id),
         headers=auth(token),
     )
     assert 400 <= answer.status_code < 500 and answer.json()["code"] in STATUS_BY_CODE

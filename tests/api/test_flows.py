@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 
+from optinface.consent.passkeys import verify_evidence
 from optinface.engine.samples import encode, group_photo
-from tests.api.conftest import World, auth
+from tests.api.conftest import World, auth, in_a_year
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
     client,
@@ -40,16 +41,16 @@ def test_subject_token_reads_its_own_subject_and_consents(world: World) -> None:
     assert consents[0]["status"] == "active"
 
 
-def test_consent_answer_holds_a_signed_receipt(world: World) -> None:
-    subject, token = world.new_subject()
-    from tests.api.conftest import consent_body
-
-    given = world.client.post(
-        f"/v1/subjects/{subject}/consents",
-        json=consent_body(world.purpose_id, world.notice_id),
-        headers=auth(token),
-    ).json()
+def test_consent_answer_holds_a_receipt_signed_by_the_controller_and_the_person(
+    world: World,
+) -> None:
+    subject, _ = world.new_subject()
+    given = world.people[subject].consent(
+        purposes=[world.purpose_id], notice_id=world.notice_id, expires_at=in_a_year())
     assert given["receipt"]["signature"] and given["receipt"]["public_key"]
+    evidence = given["receipt"]["receipt"]["subjectSignature"]
+    assert evidence["statement"]["subject"] == subject
+    assert verify_evidence(evidence)
 
 
 def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
@@ -79,7 +80,7 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
         data={
             "subject": world.subject,
             "purpose_id": world.purpose_id,
-            "probe_consent_id": world.probe_consent(),
+            "probe_consent_id": world.probe_consent(portrait_jpegs[1]),
         },
         files={"image": ("p.jpg", portrait_jpegs[1], "image/jpeg")},
         headers=auth(world.keys.researcher),
@@ -90,11 +91,8 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
 
 def test_withdrawal_takes_effect_at_once(world: World, portrait_jpegs: list[bytes]) -> None:
     world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
-    withdrawn = world.client.post(
-        f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw",
-        headers=auth(world.subject_token),
-    )
-    assert withdrawn.status_code == 200, withdrawn.text
+    withdrawn = world.people[world.subject].withdraw(world.consent_id)
+    assert withdrawn["subject_erased"]
     assert world.identify(portrait_jpegs[0]).json()["decision"] == "no_match"
 
 
@@ -187,13 +185,19 @@ def test_keys_are_created_listed_and_revoked(world: World) -> None:
     assert refused.status_code == 401
 
 
-def test_searchable_opt_in_is_the_subjects_choice(world: World) -> None:
-    changed = world.client.patch(
-        f"/v1/subjects/{world.subject}",
-        json={"searchable": False},
-        headers=auth(world.subject_token),
-    )
-    assert changed.status_code == 200 and changed.json()["searchable"] is False
+def test_searchable_opt_in_is_the_subjects_signed_choice_and_audited(world: World) -> None:
+    assert world.people[world.subject].set_searchable(False)["searchable"] is False
+    export = world.client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token)).json()
+    choices = [e["details"]["searchable"] for e in export["events"]
+               if e["action"] == "subject_updated"]
+    assert choices == [True, False]  # both signed choices, visible to the subject
+    assert export["subject"]["searchable"] is False
+
+
+def test_a_new_subject_is_not_searchable(world: World) -> None:
+    _, answer = world.new_person()
+    assert answer["subject"]["searchable"] is False
 
 
 def test_health_needs_no_auth_and_names_models_and_providers(world: World) -> None:
@@ -204,10 +208,13 @@ def test_health_needs_no_auth_and_names_models_and_providers(world: World) -> No
 
 
 def test_a_group_photo_is_refused_so_no_bystander_is_enrolled(world: World) -> None:
+    group = encode(group_photo())
+    capture = world.people[world.subject].approve_capture(world.consent_id, group,
+                                                          desk=world.keys.portal)
     refused = world.client.post(
         f"/v1/subjects/{world.subject}/faces",
-        data={"consent_id": world.consent_id},
-        files={"image": ("g.jpg", encode(group_photo()), "image/jpeg")},
+        data={"capture_id": capture},
+        files={"image": ("g.jpg", group, "image/jpeg")},
         headers=auth(world.keys.portal),
     )
     assert refused.status_code == 422

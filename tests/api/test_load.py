@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from optinface.api.settings import ApiSettings
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from tests.api.server import free_port
 from tests.support.api import TEST_FMR, thresholds_for_tests
@@ -154,45 +155,28 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
             while time.monotonic() < stop_at:
                 face = portrait_jpegs[(number + turn) % len(portrait_jpegs)]
                 turn += 1
-                subject = client.post(
-                    "/v1/subjects",
-                    headers=portal,
-                    json={"age_category": "adult", "searchable": True},
-                ).json()
-                consent = client.post(
-                    f"/v1/subjects/{subject['pseudonym']}/consents",
-                    headers=portal,
-                    json={
-                        "purposes": [purpose],
-                        "notice_id": notice,
-                        "language": "en",
-                        "method": "signed_form",
-                        "evidence": f"load {number}.{turn}",
-                        "expires_at": expires,
-                    },
-                ).json()["consent"]["id"]
+                made = client.post("/v1/subjects", headers=portal,
+                                   json={"age_category": "adult"}).json()
+                # The person's own acts (passkey sign-in, consent, opt-in, photo approval)
+                # are set-up here: the timed calls are the enrolment upload and the search.
+                person = SoftHttpPerson.take_over(client, made["enrolment"]["secret"])
+                person.set_searchable(True)
+                consent = person.consent(purposes=[purpose], notice_id=notice,
+                                         expires_at=expires)["consent"]["id"]
+                capture = person.approve_capture(consent, face, desk=key["portal"])
                 started = time.perf_counter()
                 enrolled = client.post(
-                    f"/v1/subjects/{subject['pseudonym']}/faces",
+                    f"/v1/subjects/{person.pseudonym}/faces",
                     headers=portal,
-                    data={"consent_id": consent},
+                    data={"capture_id": capture},
                     files={"image": ("f.jpg", face, "image/jpeg")},
                 )
                 tally.record("enrol", started, enrolled)
                 if enrolled.status_code == 201:
                     with tally.lock:
                         tally.enrolled += 1
-                probe = client.post(
-                    "/v1/probe-consents",
-                    headers=researcher,
-                    json={
-                        "purpose_id": purpose,
-                        "notice_id": notice,
-                        "method": "signed_form",
-                        "evidence": "probe",
-                        "expires_at": expires,
-                    },
-                ).json()["id"]
+                probe = probe_consent(client, key["researcher"], purpose_id=purpose,
+                                      notice_id=notice, image=face)["id"]
                 started = time.perf_counter()
                 found = client.post(
                     "/v1/identify",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.service import OptinFace
-from tests.api.browser import DESKTOP, chromium_page, shot
-from tests.api.conftest import World, auth, page_login
+from tests.api.browser import DESKTOP, chromium_page, localhost, shot, virtual_authenticator
+from tests.api.conftest import World, auth, portal_session
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
     api_settings,
@@ -29,7 +32,7 @@ from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per modul
 @pytest.fixture
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
     with running(create_app(api_settings, service=service)) as url:
-        yield url
+        yield localhost(url)
 
 
 @pytest.fixture
@@ -38,46 +41,108 @@ def page(base_url: str) -> Iterator[object]:
         yield opened
 
 
-@pytest.mark.browser
-def test_subject_consents_enrols_sees_data_withdraws_and_erases_in_the_portal(
-    page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
-) -> None:
-    page.goto("/portal")
+def _signed_json(page: object) -> dict[str, object]:
+    return dict(json.loads(page.text_content("#receipt")))  # type: ignore[attr-defined]
+
+
+def _offline_check(signed: dict[str, object], public_key: str) -> None:
+    """What ``optinface receipt verify`` does: the controller's and the person's signatures."""
+    receipt = signed["receipt"]
+    assert isinstance(receipt, dict)
+    assert verify_receipt(receipt, str(signed["signature"]), public_key)
+    assert subject_signature_problem(receipt) is None
+    assert receipt["subjectSignature"]["rpId"] == "localhost"
+
+
+def _new_person_in_the_browser(page: object, world: World) -> str:
+    """The desk creates a shell; the person opens the link, creates a passkey in the browser's
+    virtual authenticator and signs in with it."""
+    virtual_authenticator(page)
+    created = world.client.post("/v1/subjects", json={"age_category": "adult"},
+                                headers=auth(world.keys.portal)).json()
+    world.created.append(created["pseudonym"])
+    page.goto("/passkey#" + created["enrolment"]["secret"])  # type: ignore[attr-defined]
+    shot(page, "passkey-register")
+    page.click("#passkey-register")  # type: ignore[attr-defined]
+    page.wait_for_selector("#registered:not([hidden])")  # type: ignore[attr-defined]
+    assert page.inner_text("#registered-capacity") == "self"  # type: ignore[attr-defined]
+    page.goto("/portal")  # type: ignore[attr-defined]
     shot(page, "portal-login")
-    page.fill("#token", world.subject_token)
-    page.click("button[type=submit]")
-    assert page.inner_text("#pseudonym") == world.subject
+    page.click("#passkey-sign-in")  # type: ignore[attr-defined]
+    page.wait_for_selector("#pseudonym")  # type: ignore[attr-defined]
+    assert page.inner_text("#pseudonym") == created["pseudonym"]  # type: ignore[attr-defined]
+    return str(created["pseudonym"])
+
+
+@pytest.mark.browser
+def test_a_person_registers_a_passkey_consents_approves_a_capture_opts_in_and_withdraws(
+    page, world: World, service: OptinFace, portrait_jpegs: list[bytes]
+) -> None:
+    subject = _new_person_in_the_browser(page, world)
+    assert "cannot find you" in page.inner_text("#searchable")  # not searchable by default
     boxes = page.locator("input[name=purposes]")
     assert boxes.count() == 1 and not boxes.first.is_checked()  # express consent: unticked
     shot(page, "portal")
     boxes.first.check()
     page.click("#give-consent button[type=submit]")
+    page.wait_for_selector("#summary")
     assert "Consent recorded" in page.inner_text("h1")
-    assert '"signature"' in page.text_content("#receipt")
+    consent = _signed_json(page)
+    _offline_check(consent, service.public_key)
     shot(page, "portal-consent-receipt")
 
     page.goto("/portal")
-    photo = tmp_path / "me.jpg"
-    photo.write_bytes(portrait_jpegs[0])
-    page.set_input_files("#enrol input[name=image]", str(photo))
-    page.click("#enrol button[type=submit]")
-    assert "encrypted template" in page.inner_text("#enrol [role=status]")
-    shot(page, "portal-enrolled")
+    page.click("#searchable-switch")
+    page.wait_for_selector("text=can find you")
+    assert "cannot" not in page.inner_text("#searchable")
+
+    # Desk-assisted capture: the desk names the photo by its SHA-256, the person approves.
+    consent_id = consent["receipt"]["consentReceiptID"]  # type: ignore[index]
+    photo = portrait_jpegs[0]
+    opened = world.client.post(
+        f"/v1/subjects/{subject}/challenges", headers=auth(world.keys.portal),
+        json={"act": "enrol", "consent_id": consent_id,
+              "photo_sha256": hashlib.sha256(photo).hexdigest()})
+    assert opened.status_code == 200, opened.text
+    page.goto("/portal")
+    page.click("#captures button[type=submit]")
+    page.wait_for_selector("#capture-approved")
+    uploaded = world.client.post(
+        f"/v1/subjects/{subject}/faces", data={"capture_id": opened.json()["ceremony_id"]},
+        files={"image": ("face.jpg", photo, "image/jpeg")}, headers=auth(world.keys.portal))
+    assert uploaded.status_code == 201, uploaded.text
+    assert world.identify(photo).json()["candidates"][0]["subject"] == subject
     page.goto("/portal/data")
     assert "w600k_mbf" in page.inner_text("#export")
     shot(page, "portal-data")
 
     page.goto("/portal")
     page.locator("#consents form").first.locator("button").click()
-    assert "Use stopped" in page.inner_text("h1")
-    page.goto("/portal")
-    page.check("#erase input[name=confirm]")
-    page.click("#erase button")
+    page.click("text=Stop and erase everything")  # the last use: confirmed, signed again
+    page.wait_for_selector("#summary")
     assert "Everything erased" in page.inner_text("h1")
-    assert '"signature"' in page.text_content("#receipt")
+    assert world.identify(photo).json()["decision"] == "no_match"
     shot(page, "portal-erasure-receipt")
     page.goto("/portal")
-    assert page.locator("#token").count() == 1  # the session ended with the subject
+    assert page.locator("#passkey-sign-in").count() == 1  # the session ended with them
+
+
+@pytest.mark.browser
+def test_a_person_uploads_their_own_photo_signed_by_its_hash(
+    page, world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    _new_person_in_the_browser(page, world)
+    page.locator("input[name=purposes]").first.check()
+    page.click("#give-consent button[type=submit]")
+    page.wait_for_selector("#summary")
+    page.goto("/portal")
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(portrait_jpegs[0])
+    page.set_input_files("#enrol input[name=image]", str(photo))
+    page.click("#enrol button[type=submit]")
+    page.wait_for_selector("#enrol [role=status]")
+    assert "encrypted template" in page.inner_text("#enrol [role=status]")
+    shot(page, "portal-enrolled")
 
 
 @pytest.mark.browser
@@ -103,11 +168,12 @@ def test_the_wrong_secret_does_not_open_the_dashboard(page, world: World) -> Non
 
 
 def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, world: World) -> None:
-    form = client.get("/portal")
-    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post(
-        "/portal/login", data={"token": world.subject_token, "csrf": csrf}, follow_redirects=False
-    )
+    login = client.get("/portal")
+    headers = {"X-CSRF-Token": login.text.split('data-csrf="')[1].split('"')[0]}
+    challenge = client.post("/portal/passkey/options", headers=headers).json()
+    answer = client.post("/portal/passkey/sign-in", headers=headers, json={
+        "ceremony_id": challenge["ceremony_id"],
+        "credential": world.people[world.subject].authenticator.get(challenge["options"])})
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/portal" in cookie
 
@@ -115,7 +181,7 @@ def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient, worl
 def test_a_form_post_without_the_sessions_csrf_token_is_refused(
     client: TestClient, world: World
 ) -> None:
-    page_login(client, "portal", world.subject_token)
+    portal_session(client, world.people[world.subject])
     answer = client.post("/portal/erase", data={"csrf": "forged", "confirm": "true"})
     assert answer.status_code == 403 and "forbidden" in answer.text
     assert (
@@ -125,5 +191,19 @@ def test_a_form_post_without_the_sessions_csrf_token_is_refused(
 
 
 def test_a_login_without_the_form_token_is_refused(client: TestClient, world: World) -> None:
-    answer = client.post("/portal/login", data={"token": world.subject_token, "csrf": "x"})
-    assert answer.status_code == 401 and "expired" in answer.text
+    answer = client.post("/portal/passkey/options", headers={"X-CSRF-Token": "x"})
+    assert answer.status_code == 403 and "expired" in answer.text
+
+
+def test_an_unsigned_consent_form_is_refused(client: TestClient, world: World) -> None:
+    csrf = portal_session(client, world.people[world.subject])
+    answer = client.post("/portal/consent", data={"csrf": csrf, "purposes": [world.purpose_id]})
+    assert answer.status_code == 422 and "passkey" in answer.text
+
+
+def test_pages_load_their_script_from_the_app_only(client: TestClient) -> None:
+    page = client.get("/portal").text
+    assert '<script src="/static/passkey.js" defer></script>' in page
+    assert "<script>" not in page and "onclick" not in page
+    script = client.get("/static/passkey.js")
+    assert script.status_code == 200 and "navigator.credentials" in script.text

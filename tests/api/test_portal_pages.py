@@ -23,7 +23,14 @@ from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
-from tests.api.browser import PHONE, WIDTHS, check_page, chromium_page
+from tests.api.browser import (
+    PHONE,
+    WIDTHS,
+    check_page,
+    chromium_page,
+    localhost,
+    passkey_log_in,
+)
 from tests.api.conftest import World, auth
 from tests.api.server import running
 from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
@@ -61,13 +68,12 @@ def second_use(shared_world: World) -> str:
 @pytest.fixture
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
     with running(create_app(api_settings, service=service)) as url:
-        yield url
+        yield localhost(url)
 
 
-def _log_in(page: object, token: str) -> None:
-    page.goto("/portal")  # type: ignore[attr-defined]
-    page.fill("#token", token)  # type: ignore[attr-defined]
-    page.click("form[action='/portal/login'] button")  # type: ignore[attr-defined]
+def _log_in(page: object, world: World, subject: str) -> None:
+    """The person signs in with their passkey (copied into the browser's authenticator)."""
+    passkey_log_in(page, world.people[subject].authenticator.export())
 
 
 def _verified(page: object, download: object) -> bool:
@@ -83,15 +89,16 @@ def _verified(page: object, download: object) -> bool:
 def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
     base_url: str, world: World, second_use: str, width: int
 ) -> None:
-    _, token = world.new_subject()
+    subject, _ = world.new_subject()
     with chromium_page(base_url, width) as page:
-        _log_in(page, token)
+        _log_in(page, world, subject)
         check_page(page, "portal-new")
         boxes = page.locator("#give-consent input[name=purposes]")
         assert boxes.count() == 2 and not any(boxes.nth(i).is_checked() for i in range(2))
         for study in ("Study A", "Study B"):
             page.locator("#give-consent label", has_text=study).locator("input").check()
         page.click("#give-consent button[type=submit]")
+        page.wait_for_selector("#summary")  # signed by the passkey first, then posted
         assert page.inner_text("h1") == "Consent recorded"
         assert "Study A, Study B" in page.inner_text("#summary")
         assert page.locator("[data-print]").is_visible()
@@ -103,6 +110,7 @@ def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
         page.goto("/portal")
         check_page(page, "portal-consented")
         page.click("text=Stop using my face for Study B")
+        page.wait_for_selector("#summary")
         assert page.inner_text("h1") == "Use stopped"
         assert "Study B" in page.inner_text("#summary") and "Study A" in page.inner_text("#summary")
         with page.expect_download() as withdrawal_receipt:
@@ -118,10 +126,12 @@ def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
 
         page.goto("/portal")
         page.click("text=Stop using my face for Study A")
+        page.wait_for_selector("#confirm-last")
         assert page.inner_text("h1") == "This is your last consent"
         assert "everything we hold about you will be erased" in page.inner_text("#confirm-last")
         check_page(page, "portal-withdraw-last")
         page.click("text=Stop and erase everything")
+        page.wait_for_selector("#one-time-code")
         assert page.inner_text("h1") == "Everything erased"
         code = page.inner_text("#one-time-code .code")
         check_page(page, "portal-erasure-receipt")
@@ -140,7 +150,7 @@ def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
         assert "already used twice" in page.inner_text("#code-error")
         check_page(page, "portal-erasure-code")
         page.goto("/portal")
-        assert page.locator("#token").count() == 1  # the session ended with the subject
+        assert page.locator("#passkey-sign-in").count() == 1  # the session ended with them
 
 
 def _blank_jpeg() -> bytes:
@@ -153,9 +163,10 @@ def test_refusals_are_shown_beside_the_field_with_advice_keeping_what_was_typed(
     base_url: str, world: World, tmp_path: Path
 ) -> None:
     with chromium_page(base_url, PHONE) as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         page.select_option("#duration", "30")
         page.click("#give-consent button[type=submit]")
+        page.wait_for_selector("#purposes-error")
         assert "Tick at least one use" in page.inner_text("#purposes-error")
         assert page.input_value("#duration") == "30"  # what was chosen is kept
         check_page(page, "portal-consent-error")
@@ -164,6 +175,7 @@ def test_refusals_are_shown_beside_the_field_with_advice_keeping_what_was_typed(
         photo.write_bytes(_blank_jpeg())
         page.set_input_files("#photo", str(photo))
         page.click("#enrol button[type=submit]")
+        page.wait_for_selector("#image-error")  # the photo was signed, then refused
         assert "no face" in page.inner_text("#image-error")
         assert page.get_attribute("#photo", "aria-invalid") == "true"
         check_page(page, "portal-photo-error")
@@ -174,21 +186,21 @@ def test_refusals_are_shown_beside_the_field_with_advice_keeping_what_was_typed(
 
 def test_the_volunteer_switches_searches_on_and_off(base_url: str, world: World) -> None:
     with chromium_page(base_url, PHONE) as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         assert "can find you" in page.inner_text("#searchable")
         page.click("#searchable-switch")
-        assert "cannot find you" in page.inner_text("#searchable")
+        page.wait_for_selector("#searchable >> text=cannot find you")
         mine = auth(world.subject_token)
         assert world.client.get(f"/v1/subjects/{world.subject}", headers=mine).json()[
             "searchable"
         ] is False
         page.click("#searchable-switch")
-        assert "can find you" in page.inner_text("#searchable")
+        page.wait_for_selector("#searchable >> text=can find you")
 
 
 def test_the_portal_reads_in_french(base_url: str, world: World) -> None:
     with chromium_page(base_url, PHONE, language="fr-CA") as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         assert page.inner_text("h1") == "Vos données et vos consentements"
         assert "Cesser d'utiliser mon visage pour Study A" in page.inner_text("#consents")
         check_page(page, "portal-fr")
@@ -198,20 +210,20 @@ def test_a_volunteer_erased_meanwhile_is_told_so_not_asked_to_log_in(
     base_url: str, world: World
 ) -> None:
     with chromium_page(base_url, PHONE) as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
         answer = page.goto("/portal")
         assert answer is not None and answer.status == 410
         assert "This record was erased" in page.inner_text("[role=alert]")
         check_page(page, "portal-erased")
         page.goto("/portal")
-        assert page.locator("#token").count() == 1  # that session is over
+        assert page.locator("#passkey-sign-in").count() == 1  # that session is over
 
 
 @pytest.mark.parametrize("language", ["en-CA", "fr-CA"])
 def test_the_data_and_privacy_pages_fit_a_phone(base_url: str, world: World, language: str) -> None:
     with chromium_page(base_url, PHONE, language=language) as page:
-        _log_in(page, world.subject_token)
+        _log_in(page, world, world.subject)
         page.goto("/portal/data")
         check_page(page, f"portal-data-{language}")
         page.goto("/privacy")

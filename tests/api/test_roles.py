@@ -17,16 +17,18 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from optinface.api.app import create_app
 from optinface.api.deps import PermissionGuard
 from optinface.api.settings import ApiSettings
-from optinface.consent.roles import PERMISSIONS, Permission, Role
+from optinface.consent.roles import FOR_THE_PERSON, PERMISSIONS, Permission, Role
 from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import World, auth, deployment, set_up_world
 
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
-# Routes that authenticate otherwise (the pages use sessions) or not at all, on purpose.
+# Routes that authenticate otherwise (the pages use sessions; a person's one-time link, then
+# their passkey, is their credential) or not at all, on purpose.
 UNGUARDED = re.compile(
     r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
-    r"|/portal.*|/review.*|/privacy|/privacy\.json)$"
+    r"|/portal.*|/review.*|/privacy|/privacy\.json|/passkey|/probe|/v1/passkeys/.*"
+    r"|/v1/probe-links/.*)$"
 )
 
 
@@ -84,7 +86,7 @@ def test_every_v1_route_is_guarded() -> None:
     v1 = {
         (method, str(c.path))
         for c in iter_route_contexts(app.routes)
-        if str(c.path).startswith("/v1")
+        if str(c.path).startswith("/v1") and not UNGUARDED.match(str(c.path))
         for method in c.methods or ()
     }
     assert v1 == {(m, p) for m, p, _ in ROUTES}
@@ -117,7 +119,11 @@ def test_route_refuses_every_role_without_the_permission(
             continue
         answer = world.client.request(method, _url(path, world), headers=auth(secret))
         assert answer.status_code == 403, (role, answer.text)
-        assert answer.json()["code"] == "forbidden"
+        # What only the person may do is refused as such, not as a mere role mismatch.
+        expected = ("subject_credential_required"
+                    if permission in FOR_THE_PERSON and permission not in PERMISSIONS[role]
+                    else "forbidden")
+        assert answer.json()["code"] == expected
 
 
 @pytest.mark.parametrize(

@@ -77,16 +77,19 @@ def test_upload_is_never_written_to_a_temporary_file(
 ) -> None:
     image = _large_upload(portrait_jpegs[0])
     files = {"image": ("face.jpg", image, "image/jpeg")}
+    capture = world.people[world.subject].approve_capture(world.consent_id, image,
+                                                          desk=world.keys.portal)
+    probes = [world.probe_consent(image), world.probe_consent(image)]
     with watching_temp_folder(tmp_path, monkeypatch) as opened:
         enrolled = client.post(
             f"/v1/subjects/{world.subject}/faces",
-            data={"consent_id": world.consent_id},
+            data={"capture_id": capture},
             files=files,
             headers=auth(world.keys.portal),
         )
         identified = client.post(
             "/v1/identify",
-            data={"purpose_id": world.purpose_id, "probe_consent_id": world.probe_consent()},
+            data={"purpose_id": world.purpose_id, "probe_consent_id": probes[0]},
             files=files,
             headers=auth(world.keys.researcher),
         )
@@ -95,7 +98,7 @@ def test_upload_is_never_written_to_a_temporary_file(
             data={
                 "subject": world.subject,
                 "purpose_id": world.purpose_id,
-                "probe_consent_id": world.probe_consent(),
+                "probe_consent_id": probes[1],
             },
             files=files,
             headers=auth(world.keys.researcher),

@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import thresholds_for_tests
 from tests.support.postgres import PostgresServer
@@ -35,34 +36,24 @@ class Cluster:
         """A new consenting subject enrolled through ``worker``: (pseudonym, template id)."""
         portal = {"Authorization": f"Bearer {self.secrets.portal}"}
         with httpx.Client(base_url=worker.url, timeout=60) as http:
-            made = http.post("/v1/subjects", json={"age_category": "adult", "searchable": True},
-                             headers=portal)
+            made = http.post("/v1/subjects", json={"age_category": "adult"}, headers=portal)
             assert made.status_code == 201, made.text
-            pseudonym, token = made.json()["pseudonym"], made.json()["subject_token"]
-            given = http.post(f"/v1/subjects/{pseudonym}/consents", json={
-                "purposes": [self.secrets.purpose], "notice_id": self.secrets.notice,
-                "language": "en", "method": "e_signature", "evidence": "workers test",
-                "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
-                headers={"Authorization": f"Bearer {token}"})
-            assert given.status_code == 201, given.text
-            enrolled = http.post(f"/v1/subjects/{pseudonym}/faces",
-                                 data={"consent_id": given.json()["consent"]["id"]},
-                                 files={"image": ("f.jpg", image, "image/jpeg")}, headers=portal)
-            assert enrolled.status_code == 201, enrolled.text
-            return pseudonym, int(enrolled.json()["id"])
+            person = SoftHttpPerson.take_over(http, made.json()["enrolment"]["secret"])
+            person.set_searchable(True)
+            given = person.consent(
+                purposes=[self.secrets.purpose], notice_id=self.secrets.notice,
+                expires_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
+            enrolled = person.enrol(given["consent"]["id"], image, desk=self.secrets.portal)
+            return person.pseudonym, int(enrolled["id"])
 
     def identify(self, worker: Worker, image: bytes) -> list[str]:
         """The subjects ``worker`` returns for ``image`` (empty: no match)."""
         researcher = {"Authorization": f"Bearer {self.secrets.researcher}"}
         with httpx.Client(base_url=worker.url, timeout=60) as http:
-            probe = http.post("/v1/probe-consents", json={
-                "purpose_id": self.secrets.purpose, "notice_id": self.secrets.notice,
-                "method": "signed_form", "evidence": "probe form",
-                "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
-                headers=researcher)
-            assert probe.status_code == 201, probe.text
+            probe = probe_consent(http, self.secrets.researcher, purpose_id=self.secrets.purpose,
+                                  notice_id=self.secrets.notice, image=image)
             found = http.post("/v1/identify", data={
-                "purpose_id": self.secrets.purpose, "probe_consent_id": probe.json()["id"]},
+                "purpose_id": self.secrets.purpose, "probe_consent_id": probe["id"]},
                 files={"image": ("p.jpg", image, "image/jpeg")}, headers=researcher)
             assert found.status_code == 200, found.text
             return [c["subject"] for c in found.json()["candidates"]]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -14,17 +15,18 @@ from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AgeCategory,
-    ConsentCapacity,
-    ConsentCreate,
-    ConsentMethod,
+    ConsentGiven,
     NoticeCreate,
     Operation,
-    ProbeConsentCreate,
+    ProbeConsentRequest,
     PurposeCreate,
     SubjectCreate,
+    TemplatePublic,
+    WithdrawalResult,
 )
 from optinface.consent.service import OptinFace
-from optinface.consent.settings import ConsentSettings
+from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.soft_person import SoftPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
 
 # Not a calibrated figure: models/thresholds.toml comes from the LFW calibration, which these
@@ -87,7 +89,11 @@ def service(
 
 @dataclass
 class World:
-    """A deployment set up the usual way: keys per role, one purpose, one notice, declared."""
+    """A deployment set up the usual way: keys per role, one purpose, one notice, declared.
+
+    People hold software passkeys (:mod:`consent.soft_person`): every consent, withdrawal,
+    opt-in, photo approval and probe consent below is signed by the person, as the rules ask.
+    """
 
     service: OptinFace
     clock: FakeClock
@@ -97,55 +103,68 @@ class World:
     reviewer: Actor
     purpose: str
     notice: str
+    people: dict[str, SoftPerson] = field(default_factory=dict)
+    guardians: dict[str, SoftPerson] = field(default_factory=dict)
+
+    def person(self, *, age: AgeCategory = AgeCategory.ADULT,
+               jurisdiction: Jurisdiction | None = None) -> SoftPerson:
+        """A new subject shell taken over by its person (and their guardian, for a minor under
+        the age of consent), no consent yet."""
+        created = self.service.create_subject(
+            actor=self.portal, body=SubjectCreate(age_category=age, jurisdiction=jurisdiction))
+        person = SoftPerson.take_over(self.service, created.enrolment.secret)
+        self.people[person.pseudonym] = person
+        if created.guardian_enrolment is not None:
+            self.guardians[person.pseudonym] = SoftPerson.take_over(
+                self.service, created.guardian_enrolment.secret)
+        return person
+
+    def signer(self, pseudonym: str) -> SoftPerson:
+        """Who signs for the subject: their guardian if they have one, else themselves."""
+        return self.guardians.get(pseudonym) or self.people[pseudonym]
 
     def subject(
         self,
         *,
         age: AgeCategory = AgeCategory.ADULT,
         searchable: bool = True,
-        given_by: ConsentCapacity = ConsentCapacity.SELF,
         purposes: list[str] | None = None,
         days: int = 365,
     ) -> tuple[str, str]:
-        """A new subject with one consent: (pseudonym, consent id)."""
-        created = self.service.create_subject(
-            actor=self.portal, body=SubjectCreate(age_category=age, searchable=searchable)
-        )
-        given = self.service.give_consent(
-            actor=self.portal, subject=created.pseudonym, body=self.consent_body(
-                given_by=given_by, purposes=purposes, days=days)
-        )
-        return created.pseudonym, given.consent.id
+        """A new subject with one consent (opted in to search unless told): (pseudonym,
+        consent id)."""
+        person = self.person(age=age)
+        consent = self.consent(person.pseudonym, purposes=purposes, days=days)
+        if searchable:
+            person.set_searchable(True)
+        return person.pseudonym, consent.consent.id
 
-    def consent_body(
-        self,
-        *,
-        given_by: ConsentCapacity = ConsentCapacity.SELF,
-        purposes: list[str] | None = None,
-        days: int = 365,
-    ) -> ConsentCreate:
-        return ConsentCreate(
-            purposes=purposes or [self.purpose],
-            notice_id=self.notice,
-            language="fr-CA",
-            method=ConsentMethod.E_SIGNATURE,
-            given_by=given_by,
-            guardian_name="A. Parent" if given_by is ConsentCapacity.PARENTAL_AUTHORITY else None,
-            evidence="signature-envelope-123",
-            expires_at=self.clock.now() + timedelta(days=days),
-        )
+    def consent(self, pseudonym: str, *, purposes: list[str] | None = None,
+                days: int = 365) -> ConsentGiven:
+        return self.signer(pseudonym).consent(
+            purposes=purposes or [self.purpose], notice_id=self.notice, language="fr-CA",
+            expires_at=self.clock.now() + timedelta(days=days))
 
-    def probe(self, purpose: str | None = None) -> str:
-        return self.service.create_probe_consent(
-            actor=self.researcher,
-            body=ProbeConsentCreate(
-                purpose_id=purpose or self.purpose,
-                notice_id=self.notice,
-                method=ConsentMethod.SIGNED_FORM,
-                evidence="probe form 7",
-                expires_at=self.clock.now() + timedelta(hours=1),
-            ),
-        ).id
+    def enrol(self, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
+        """Desk-assisted: the desk opens a capture session, the person approves, the desk
+        uploads."""
+        return self.signer(pseudonym).enrol(consent_id, image, desk=self.portal)
+
+    def withdraw(self, pseudonym: str, consent_id: str) -> WithdrawalResult:
+        return self.signer(pseudonym).withdraw(consent_id)
+
+    def withdraw_purpose(self, pseudonym: str, consent_id: str,
+                         purpose_id: str) -> WithdrawalResult:
+        return self.signer(pseudonym).withdraw_purpose(consent_id, purpose_id)
+
+    def probe(self, purpose: str | None = None, *, image: bytes,
+              researcher: Actor | None = None) -> str:
+        """A probe consent signed by the person in ``image`` for this researcher's key."""
+        link = self.service.request_probe_consent(
+            actor=researcher or self.researcher,
+            body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
+                                     probe_sha256=hashlib.sha256(image).hexdigest()))
+        return probe_consent(self.service, link.secret).id
 
     def purpose_with(self, *operations: Operation, name: str) -> str:
         """A new purpose, declared: a new purpose suspends matching until a declaration

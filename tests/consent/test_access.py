@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from optinface.consent.schemas import AgeCategory, RightKind, RightsRequestCreate, SubjectCreate
+from optinface.consent.schemas import RightKind, RightsRequestCreate
 from optinface.consent.settings import ConsentSettings
 from tests.consent.conftest import TEST_THRESHOLD, FakeClock, World
 
 
 def _enrolled(world: World, image: bytes) -> str:
     pseudonym, consent = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent, image=image)
+    world.enrol(pseudonym, consent, image)
     return pseudonym
 
 
@@ -46,7 +46,8 @@ def test_a_verify_that_ended_in_no_match_is_in_the_subjects_export(
 ) -> None:
     pseudonym = _enrolled(world, portrait_jpegs[0])
     result = world.service.verify(actor=world.researcher, subject=pseudonym,
-                                  purpose_id=world.purpose, probe_consent_id=world.probe(),
+                                  purpose_id=world.purpose,
+                                      probe_consent_id=world.probe(image=portrait_jpegs[3]),
                                   image=portrait_jpegs[3])
     assert result.decision == "no_match"
     [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
@@ -60,7 +61,8 @@ def test_the_export_never_shows_another_subject_or_the_gallery_size(
     mine = _enrolled(world, portrait_jpegs[0])
     other = _enrolled(world, portrait_jpegs[0])  # the same face under another pseudonym
     result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(), image=flipped_jpegs[0])
+                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                    image=flipped_jpegs[0])
     assert {c.subject for c in result.candidates} == {mine, other}  # the scan below can fail
     export = world.service.export(actor=world.reviewer, subject=mine)
     text = export.model_dump_json()
@@ -91,9 +93,9 @@ def test_rights_requests_are_due_in_30_days_and_overdue_is_flagged(
 
 def test_a_subject_token_outlives_the_longest_consent(world: World, tmp_path: Path) -> None:
     settings = world.service.settings
-    created = world.service.create_subject(
-        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
-    lifetime = created.token_expires_at - world.clock.now()
+    person = world.person()  # the token is issued to the person at their passkey sign-in
+    issued = world.service.issue_subject_token(actor=person.actor)
+    lifetime = issued.token_expires_at - world.clock.now()
     assert lifetime >= timedelta(days=settings.max_consent_days)
     with pytest.raises(ValidationError):
         ConsentSettings(data_dir=tmp_path, max_consent_days=400, subject_token_days=365)

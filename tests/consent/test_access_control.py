@@ -23,15 +23,24 @@ def test_each_role_is_refused_what_it_may_not_do(world: World) -> None:
 
 
 def test_a_subject_token_acts_on_its_own_subject_only(world: World) -> None:
-    mine = world.service.create_subject(
-        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
+    mine = world.person()
     other, _ = world.subject()
-    me = world.service.authenticate(mine.subject_token)
+    me = mine.actor
     assert me.role is Role.SUBJECT and me.subject == mine.pseudonym
     own = world.service.export(actor=me, subject=mine.pseudonym)
     assert own.subject.pseudonym == mine.pseudonym
     with pytest.raises(Forbidden):
         world.service.export(actor=me, subject=other)
+
+
+def test_the_operator_gets_links_never_a_subject_credential(world: World) -> None:
+    created = world.service.create_subject(
+        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT))
+    assert "subject_token" not in created.model_dump()
+    assert created.enrolment.link_url.endswith("#" + created.enrolment.secret)
+    assert created.enrolment.qr_svg.startswith("<svg")
+    with pytest.raises(Unauthenticated):  # a link is no API credential
+        world.service.authenticate(created.enrolment.secret)
 
 
 def test_secrets_are_stored_only_as_hashes_and_revocation_is_immediate(world: World) -> None:

@@ -49,15 +49,14 @@ def test_choosing_the_alternative_destroys_templates_and_refuses_enrolment(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     pseudonym, consent = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                        image=portrait_jpegs[0])
-    chosen = world.service.choose_alternative(actor=world.portal, subject=pseudonym)
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    chosen = world.service.choose_alternative(actor=world.signer(pseudonym).actor,
+                                              subject=pseudonym)
     assert chosen.templates_destroyed == 1 and chosen.alternative
     assert chosen.subject.alternative_chosen_at is not None and not chosen.subject.searchable
     assert world.service.index.count() == 0
     with pytest.raises(AlternativeChosen):
-        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                            image=portrait_jpegs[0])
+        world.enrol(pseudonym, consent, portrait_jpegs[0])
     events = world.service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.ALTERNATIVE_CHOSEN)).events
     assert [e.subjects for e in events] == [[pseudonym]]

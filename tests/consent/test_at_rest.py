@@ -46,8 +46,7 @@ def test_no_file_of_the_data_directory_holds_a_plaintext_template(
     enrolled = []
     for jpeg in portrait_jpegs[:4]:
         pseudonym, consent = world.subject()
-        enrolled.append(service.enrol(actor=world.portal, subject=pseudonym,
-                                      consent_id=consent, image=jpeg))
+        enrolled.append(world.enrol(pseudonym, consent, jpeg))
     service.index.save()
     # The scan finds what it is looking for: a protected template is a unit vector.
     assert unit_vectors_in(template_bytes(service, enrolled[0].id)[1]) == 1

@@ -9,42 +9,31 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from optinface.consent import policies
 from optinface.consent.errors import GuardianConsentRequired, WrittenReleaseRequired
-from optinface.consent.schemas import (
-    AgeCategory,
-    ConsentCapacity,
-    ConsentMethod,
-    SubjectCreate,
-)
+from optinface.consent.schemas import AgeCategory, ConsentCapacity, ConsentMethod
 from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.tables import Subject
 from tests.consent.conftest import World
 
 
-def _illinois(world: World, age: AgeCategory = AgeCategory.ADULT) -> str:
-    return world.service.create_subject(actor=world.portal, body=SubjectCreate(
-        age_category=age, jurisdiction=Jurisdiction.IL)).pseudonym
-
-
-def test_illinois_needs_a_written_release_not_a_click(world: World) -> None:
-    pseudonym = _illinois(world)
-    click = world.consent_body().model_copy(update={"method": ConsentMethod.PORTAL_CLICK})
-    with pytest.raises(WrittenReleaseRequired):
-        world.service.give_consent(actor=world.portal, subject=pseudonym, body=click)
-    signed = world.service.give_consent(actor=world.portal, subject=pseudonym,
-                                        body=world.consent_body())  # e_signature
-    assert signed.consent.method == "e_signature"
-    # Elsewhere a portal click is still express consent.
-    quebec, _ = world.subject()
-    world.service.give_consent(actor=world.portal, subject=quebec, body=click)
+def test_illinois_needs_a_written_release_and_a_passkey_signature_is_one(world: World) -> None:
+    person = world.person(jurisdiction=Jurisdiction.IL)
+    signed = world.consent(person.pseudonym)  # the person's own passkey: an e-signature
+    assert signed.consent.method == "passkey"
+    illinois = Subject(pseudonym="subj_il", jurisdiction="IL", age_category="adult")
+    with pytest.raises(WrittenReleaseRequired):  # a click would not be one
+        policies.require_written_release(illinois, ConsentMethod.PORTAL_CLICK)
+    policies.require_written_release(illinois, ConsentMethod.E_SIGNATURE)
 
 
 def test_an_illinois_minor_needs_the_legally_authorized_representative(world: World) -> None:
-    pseudonym = _illinois(world, AgeCategory.MINOR_16_17)
+    minor = world.person(age=AgeCategory.MINOR_16_17, jurisdiction=Jurisdiction.IL)
     with pytest.raises(GuardianConsentRequired):
-        world.service.give_consent(actor=world.portal, subject=pseudonym,
-                                   body=world.consent_body())
-    world.service.give_consent(actor=world.portal, subject=pseudonym, body=world.consent_body(
-        given_by=ConsentCapacity.PARENTAL_AUTHORITY))
+        minor.consent(purposes=[world.purpose], notice_id=world.notice,
+                      expires_at=world.clock.now() + timedelta(days=30))
+    given = world.consent(minor.pseudonym)  # signed by the representative's own passkey
+    assert given.consent.given_by is ConsentCapacity.PARENTAL_AUTHORITY
 
 
 def test_retention_after_the_last_interaction_can_never_exceed_three_years(

@@ -20,7 +20,7 @@ from tests.consent.test_gates import refused
 
 def _identify(world: World, image: bytes) -> object:
     return world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                  probe_consent_id=world.probe(), image=image)
+                                  probe_consent_id=world.probe(image=image), image=image)
 
 
 def test_matching_is_refused_until_the_database_is_declared(
@@ -85,8 +85,7 @@ def test_enrolling_people_is_not_a_material_change(
 ) -> None:
     before = world.service.register().material_sha256
     pseudonym, consent = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                        image=portrait_jpegs[1])
+    world.enrol(pseudonym, consent, portrait_jpegs[1])
     assert world.service.register().material_sha256 == before
 
 
@@ -98,14 +97,12 @@ def test_a_regulator_suspension_stops_enrolment_and_matching(
     assert [o.reference for o in register.orders] == ["CAI-ORD-1"]
     assert any("CAI-ORD-1" in w for w in register.warnings)
     refused("suspended_by_regulator", lambda: _identify(world, portrait_jpegs[0]))
-    refused("suspended_by_regulator", lambda: world.service.enrol(
-        actor=world.portal, subject=pseudonym, consent_id=consent, image=portrait_jpegs[0]))
+    refused("suspended_by_regulator", lambda: world.enrol(pseudonym, consent, portrait_jpegs[0]))
     events = world.service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.REGULATOR_ORDER)).events
     assert [e.details["order"] for e in events] == ["CAI-ORD-1"]
     world.service.lift_regulator_order(actor=world.admin, reference="CAI-ORD-1")
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
     _identify(world, portrait_jpegs[0])
 
 
@@ -114,8 +111,7 @@ def test_a_destruction_order_destroys_every_template_with_receipts(
 ) -> None:
     for image in portrait_jpegs[:3]:
         pseudonym, consent = world.subject()
-        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                            image=image)
+        world.enrol(pseudonym, consent, image)
     register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-2",
                                                    destroy=True)
     assert register.orders[0].kind == "destroy" and register.orders[0].templates_destroyed == 3

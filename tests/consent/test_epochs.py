@@ -64,10 +64,8 @@ def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
 ) -> None:
     erased, consent = world.subject()
     kept, kept_consent = world.subject()
-    template = service.enrol(actor=world.portal, subject=erased, consent_id=consent,
-                             image=portrait_jpegs[0])
-    service.enrol(actor=world.portal, subject=kept, consent_id=kept_consent,
-                  image=portrait_jpegs[1])
+    template = world.enrol(erased, consent, portrait_jpegs[0])
+    world.enrol(kept, kept_consent, portrait_jpegs[1])
     _, protected = template_bytes(service, template.id)
     copy = _copy_database(settings, tmp_path)
     service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
@@ -80,7 +78,7 @@ def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
         _decrypt_from_copy(service, copy, template.id)
     # The kept subject is still served from the live database.
     assert service.verify(actor=world.researcher, subject=kept, purpose_id=world.purpose,
-                          probe_consent_id=world.probe(),
+                          probe_consent_id=world.probe(image=portrait_jpegs[1]),
                           image=portrait_jpegs[1]).decision == "match"
 
 
@@ -88,8 +86,7 @@ def test_erasure_leaves_no_wrapped_key_row_nor_its_bytes(
     world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
 ) -> None:
     pseudonym, consent = world.subject()
-    service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                  image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
     database = settings.data_dir / "optinface.db"
     with sqlite3.connect(database) as db:
         subject_id, wrapped = db.execute(
@@ -107,8 +104,7 @@ def test_the_erasure_receipt_states_when_copies_become_undecryptable(
     world: World, service: OptinFace, portrait_jpegs: list[bytes],
 ) -> None:
     pseudonym, consent = world.subject()
-    service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                  image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
     [current] = service.key_epochs(actor=world.admin)
     receipt = service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     signed = receipt.signed.receipt
@@ -152,8 +148,7 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
     service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     world = make_world(service, clock)
     pseudonym, consent = world.subject()
-    service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                  image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
     service.close()
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select, update
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
+from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
     AuditFilter,
     ConsentCapacity,
     Operation,
-    SubjectCreate,
 )
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Template
@@ -32,8 +34,7 @@ def test_enrol_without_a_consent_covering_enrolment_is_refused(
 ) -> None:
     verify_only = world.purpose_with(Operation.VERIFY, name="verify-only")
     pseudonym, consent_id = world.subject(purposes=[verify_only])
-    refused("consent_required", lambda: world.service.enrol(
-        actor=world.portal, subject=pseudonym, consent_id=consent_id, image=portrait_jpegs[0]))
+    refused("consent_required", lambda: world.enrol(pseudonym, consent_id, portrait_jpegs[0]))
     events = world.service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.REFUSED))
     assert events.events[-1].outcome == "consent_required"
@@ -44,23 +45,18 @@ def test_enrol_under_an_expired_consent_is_refused(
 ) -> None:
     pseudonym, consent_id = world.subject(days=10)
     clock.advance(days=11)
-    refused("consent_expired", lambda: world.service.enrol(
-        actor=world.portal, subject=pseudonym, consent_id=consent_id, image=portrait_jpegs[0]))
+    refused("consent_expired", lambda: world.enrol(pseudonym, consent_id, portrait_jpegs[0]))
 
 
 def test_a_withdrawn_consent_never_authorises_again(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     pseudonym, first = world.subject()
-    second = world.service.give_consent(actor=world.portal, subject=pseudonym,
-                                        body=world.consent_body()).consent.id
-    result = world.service.withdraw_consent(actor=world.portal, subject=pseudonym,
-                                            consent_id=first)
+    second = world.consent(pseudonym).consent.id
+    result = world.withdraw(pseudonym, first)
     assert not result.subject_erased  # another consent is still in force
-    refused("consent_withdrawn", lambda: world.service.enrol(
-        actor=world.portal, subject=pseudonym, consent_id=first, image=portrait_jpegs[0]))
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=second,
-                        image=portrait_jpegs[0])
+    refused("consent_withdrawn", lambda: world.enrol(pseudonym, first, portrait_jpegs[0]))
+    world.enrol(pseudonym, second, portrait_jpegs[0])
 
 
 @pytest.mark.parametrize(
@@ -76,19 +72,26 @@ def test_a_withdrawn_consent_never_authorises_again(
 def test_a_minor_below_the_age_of_consent_needs_parental_authority(
     world: World, age: AgeCategory, jurisdiction: Jurisdiction, needs_guardian: bool
 ) -> None:
-    subject = world.service.create_subject(
-        actor=world.portal, body=SubjectCreate(age_category=age, jurisdiction=jurisdiction)
-    ).pseudonym
-    own = lambda: world.service.give_consent(  # noqa: E731
-        actor=world.portal, subject=subject, body=world.consent_body())
+    person = world.person(age=age, jurisdiction=jurisdiction)
+    own = lambda: person.consent(  # noqa: E731
+        purposes=[world.purpose], notice_id=world.notice,
+        expires_at=world.clock.now() + timedelta(days=30))
+    assert (person.pseudonym in world.guardians) is needs_guardian
     if needs_guardian:
         refused("guardian_consent_required", own)
-        given = world.service.give_consent(
-            actor=world.portal, subject=subject,
-            body=world.consent_body(given_by=ConsentCapacity.PARENTAL_AUTHORITY))
+        given = world.consent(person.pseudonym)  # signed by the guardian's own passkey
         assert given.consent.given_by is ConsentCapacity.PARENTAL_AUTHORITY
+        assert given.receipt.receipt["subjectSignature"]["capacity"] == "parental_authority"
     else:
-        own()
+        assert own().consent.given_by is ConsentCapacity.SELF
+
+
+def test_a_minors_own_passkey_never_claims_parental_authority(world: World) -> None:
+    person = world.person(age=AgeCategory.MINOR_13)
+    refused("capacity_not_held", lambda: person.consent(
+        purposes=[world.purpose], notice_id=world.notice,
+        expires_at=world.clock.now() + timedelta(days=30),
+        given_by=ConsentCapacity.PARENTAL_AUTHORITY))
 
 
 def test_verify_outside_the_subjects_consented_purposes_is_refused(
@@ -96,11 +99,10 @@ def test_verify_outside_the_subjects_consented_purposes_is_refused(
 ) -> None:
     other = world.purpose_with(Operation.VERIFY, Operation.IDENTIFY, name="other-study")
     pseudonym, consent_id = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     refused("purpose_not_consented", lambda: world.service.verify(
         actor=world.researcher, subject=pseudonym, purpose_id=other,
-        probe_consent_id=world.probe(other), image=portrait_jpegs[0]))
+        probe_consent_id=world.probe(other, image=portrait_jpegs[0]), image=portrait_jpegs[0]))
 
 
 @both_backends
@@ -110,30 +112,35 @@ def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
     other = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="other-study")
     in_other, c1 = world.subject(purposes=[other])
     hidden, c2 = world.subject(searchable=False)
-    world.service.enrol(actor=world.portal, subject=in_other, consent_id=c1,
-                        image=portrait_jpegs[0])
-    world.service.enrol(actor=world.portal, subject=hidden, consent_id=c2,
-                        image=portrait_jpegs[1])
+    world.enrol(in_other, c1, portrait_jpegs[0])
+    world.enrol(hidden, c2, portrait_jpegs[1])
     for image in portrait_jpegs[:2]:
         result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                        probe_consent_id=world.probe(), image=image)
+                                        probe_consent_id=world.probe(image=image), image=image)
         assert result.candidates == []
 
 
 @both_backends
-def test_probe_consent_is_single_use_unexpired_and_for_this_purpose(
+def test_probe_consent_is_single_use_unexpired_and_for_this_purpose_image_and_key(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
     other = world.purpose_with(Operation.IDENTIFY, name="other-study")
-    search = lambda probe: world.service.identify(  # noqa: E731
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=probe,
-        image=portrait_jpegs[0])
+    image = portrait_jpegs[0]
+    search = lambda probe, picture=image, actor=world.researcher: (  # noqa: E731
+        world.service.identify(actor=actor, purpose_id=world.purpose, probe_consent_id=probe,
+                               image=picture))
     refused("probe_consent_required", lambda: search("prb_missing"))
-    used = world.probe()
+    used = world.probe(image=image)
     search(used)
     refused("probe_consent_required", lambda: search(used))
-    refused("probe_consent_required", lambda: search(world.probe(other)))
-    stale = world.probe()
+    refused("probe_consent_required", lambda: search(world.probe(other, image=image)))
+    other_image = world.probe(image=image)
+    refused("probe_consent_required", lambda: search(other_image, portrait_jpegs[1]))
+    refused("probe_consent_required", lambda: search(other_image))  # consumed by the refusal
+    second_key = world.service.authenticate(world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="second").secret)
+    refused("probe_consent_required", lambda: search(world.probe(image=image), actor=second_key))
+    stale = world.probe(image=image)
     clock.advance(hours=2)
     refused("probe_consent_required", lambda: search(stale))
 
@@ -143,7 +150,8 @@ def test_an_uncalibrated_model_refuses_to_match(
 ) -> None:
     world.service.settings.thresholds_path.write_text("")
     refused("not_calibrated", lambda: world.service.identify(
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(),
+        actor=world.researcher, purpose_id=world.purpose,
+        probe_consent_id=world.probe(image=portrait_jpegs[0]),
         image=portrait_jpegs[0]))
 
 
@@ -152,7 +160,8 @@ def test_a_purpose_without_the_operation_refuses_it(
 ) -> None:
     enrol_only = world.purpose_with(Operation.ENROL, name="enrol-only")
     refused("operation_not_allowed", lambda: world.service.identify(
-        actor=world.researcher, purpose_id=enrol_only, probe_consent_id=world.probe(enrol_only),
+        actor=world.researcher, purpose_id=enrol_only,
+        probe_consent_id=world.probe(enrol_only, image=portrait_jpegs[0]),
         image=portrait_jpegs[0]))
 
 
@@ -163,10 +172,8 @@ def test_unknown_things_are_not_found(world: World) -> None:
 
 
 def test_a_consent_longer_than_allowed_is_refused(world: World) -> None:
-    subject = world.service.create_subject(
-        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT)).pseudonym
-    refused("invalid_request", lambda: world.service.give_consent(
-        actor=world.portal, subject=subject, body=world.consent_body(days=4 * 365)))
+    subject = world.person().pseudonym
+    refused("invalid_request", lambda: world.consent(subject, days=4 * 365))
 
 
 def test_templates_of_another_model_are_not_compared(
@@ -177,13 +184,12 @@ def test_templates_of_another_model_are_not_compared(
     from optinface.consent.tables import Template
 
     pseudonym, consent_id = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     with world.service.runtime.db.transaction() as session:
         session.execute(update(Template).values(model_id="w600k_r50"))
     refused("model_mismatch", lambda: world.service.verify(
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
-        probe_consent_id=world.probe(), image=portrait_jpegs[0]))
+        probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0]))
     assert world.service.health()["templates_needing_reenrolment"] == 1
 
 
@@ -193,10 +199,10 @@ def test_the_gallery_drops_a_template_whose_consent_is_marked_withdrawn(
     """Withdrawal deletes templates in the same transaction, which hides the gallery's own
     status check: here the row says withdrawn while the template and its index entry remain."""
     pseudonym, consent_id = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                   probe_consent_id=world.probe(), image=portrait_jpegs[0])
+                                   probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                                   image=portrait_jpegs[0])
     assert [c.subject for c in found.candidates] == [pseudonym]
     with world.service.runtime.db.transaction() as session:
         session.execute(
@@ -206,8 +212,9 @@ def test_the_gallery_drops_a_template_whose_consent_is_marked_withdrawn(
         )
         assert session.scalar(select(func.count()).select_from(Template)) == 1
     result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(), image=portrait_jpegs[0])
+                                    probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                                    image=portrait_jpegs[0])
     assert result.candidates == []
     refused("purpose_not_consented", lambda: world.service.verify(
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
-        probe_consent_id=world.probe(), image=portrait_jpegs[0]))
+        probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0]))

@@ -25,23 +25,25 @@ def test_erased_subjects_are_nowhere_and_the_chain_verifies(
 ) -> None:
     folder = tmp_path_factory.mktemp("hypothesis")
     service = OptinFace.open(
-        ConsentSettings(data_dir=folder, thresholds_path=thresholds_path, index_max_elements=64),
+        ConsentSettings(data_dir=folder, thresholds_path=thresholds_path, index_max_elements=64,
+                        max_templates_per_subject=10),
         pipeline=pipeline, clock=clock)
     try:
         world = make_world(service, clock)
         live: list[tuple[str, str]] = [world.subject()]
         erased: list[str] = []
+        # One person per subject: each subject's enrolments are of their own face.
+        face = {live[0][0]: portrait_jpegs[0]}
         for action, pick in steps:
             if action == "new" or not live:
                 live.append(world.subject())
+                face[live[-1][0]] = portrait_jpegs[len(face) % len(portrait_jpegs)]
                 continue
             pseudonym, consent_id = live[pick % len(live)]
             if action == "enrol":
-                service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                              image=portrait_jpegs[pick])
+                world.enrol(pseudonym, consent_id, face[pseudonym])
             elif action == "withdraw":
-                service.withdraw_consent(actor=world.portal, subject=pseudonym,
-                                         consent_id=consent_id)
+                world.withdraw(pseudonym, consent_id)
                 live.remove((pseudonym, consent_id))
                 erased.append(pseudonym)
             else:

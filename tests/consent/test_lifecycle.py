@@ -24,10 +24,10 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     forged = {**receipt.receipt, "piiPrincipalId": "subj_someone_else"}
     assert not verify_receipt(forged, receipt.signature, receipt.public_key)
 
-    template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                             image=portrait_jpegs[0])
+    template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     found = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                             probe_consent_id=world.probe(), image=flipped_jpegs[0])
+                             probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                             image=flipped_jpegs[0])
     assert found.decision is Decision.MATCH
     assert [c.subject for c in found.candidates] == [pseudonym]
 
@@ -46,8 +46,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert occurrences(service.settings.data_dir, plaintext) == []  # encrypted at rest
     assert occurrences(service.settings.data_dir, ciphertext)
 
-    withdrawn = service.withdraw_consent(actor=world.portal, subject=pseudonym,
-                                         consent_id=consent_id)
+    withdrawn = world.withdraw(pseudonym, consent_id)
     assert withdrawn.subject_erased and withdrawn.templates_erased == 1
     assert withdrawn.erasure is not None
     erasure = withdrawn.erasure
@@ -57,7 +56,8 @@ def test_life_of_a_subject_from_notice_to_tombstone(
                           erasure.signed.public_key)
 
     again = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                             probe_consent_id=world.probe(), image=flipped_jpegs[0])
+                             probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                             image=flipped_jpegs[0])
     assert again.decision is Decision.NO_MATCH and again.candidates == []
 
     assert occurrences(service.settings.data_dir, ciphertext) == []
@@ -74,10 +74,10 @@ def test_a_stranger_gets_no_match_never_the_nearest_face(
 ) -> None:
     for image in portrait_jpegs[:3]:
         pseudonym, consent_id = world.subject()
-        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                            image=image)
+        world.enrol(pseudonym, consent_id, image)
     result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(), image=portrait_jpegs[5])
+                                    probe_consent_id=world.probe(image=portrait_jpegs[5]),
+                                    image=portrait_jpegs[5])
     assert result.decision is Decision.NO_MATCH and result.candidates == []
 
 
@@ -89,8 +89,7 @@ def test_erased_pseudonym_cannot_be_enrolled_again(
     pseudonym, consent_id = world.subject()
     world.service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
     try:
-        world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                            image=portrait_jpegs[0])
+        world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     except SubjectErased as refused:
         assert refused.code == "subject_erased"
     else:
@@ -103,13 +102,13 @@ def test_verify_matches_the_claimed_subject_only(
 ) -> None:
     alice, alice_consent = world.subject(searchable=False)
     bob, bob_consent = world.subject(searchable=False)
-    world.service.enrol(actor=world.portal, subject=alice, consent_id=alice_consent,
-                        image=portrait_jpegs[0])
-    world.service.enrol(actor=world.portal, subject=bob, consent_id=bob_consent,
-                        image=portrait_jpegs[1])
+    world.enrol(alice, alice_consent, portrait_jpegs[0])
+    world.enrol(bob, bob_consent, portrait_jpegs[1])
     same = world.service.verify(actor=world.researcher, subject=alice, purpose_id=world.purpose,
-                                probe_consent_id=world.probe(), image=flipped_jpegs[0])
+                                probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                image=flipped_jpegs[0])
     other = world.service.verify(actor=world.researcher, subject=bob, purpose_id=world.purpose,
-                                 probe_consent_id=world.probe(), image=flipped_jpegs[0])
+                                 probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                 image=flipped_jpegs[0])
     assert same.decision is Decision.MATCH and other.decision is Decision.NO_MATCH
     assert np.isclose(same.threshold, 0.36)

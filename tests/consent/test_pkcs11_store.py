@@ -100,8 +100,7 @@ def test_the_service_runs_on_a_token_and_an_epoch_rotation_shreds_there(
     try:
         world = make_world(service, clock)
         pseudonym, consent = world.subject()
-        template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                                 image=portrait_jpegs[0])
+        template = world.enrol(pseudonym, consent, portrait_jpegs[0])
         assert template_bytes(service, template.id)[1]  # decrypts through the token
         first = service.runtime.keys.epoch
         service.rotate_epoch(actor=world.admin)

@@ -51,8 +51,7 @@ def test_a_pg_dump_from_before_an_erasure_yields_no_template_after_the_next_epoc
     try:
         world = make_world(service, clock)
         pseudonym, consent = world.subject()
-        template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                                 image=portrait_jpegs[0])
+        template = world.enrol(pseudonym, consent, portrait_jpegs[0])
         _, protected = template_bytes(service, template.id)
         dump = postgres.dump(url, tmp_path / "before-erasure.sql")
         erased = service.erase(actor=world.admin, subject=pseudonym,

@@ -15,18 +15,17 @@ def test_a_withdrawn_purpose_finds_nobody_while_the_kept_purpose_still_does(
 ) -> None:
     other = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
     subject, consent = world.subject(purposes=[world.purpose, other])
-    world.service.enrol(actor=world.portal, subject=subject, consent_id=consent,
-                        image=portrait_jpegs[0])
+    world.enrol(subject, consent, portrait_jpegs[0])
 
     def found(purpose: str) -> bool:
+        image = portrait_jpegs[0]
         result = world.service.identify(actor=world.researcher, purpose_id=purpose,
-                                        probe_consent_id=world.probe(purpose),
-                                        image=portrait_jpegs[0])
+                                        probe_consent_id=world.probe(purpose, image=image),
+                                        image=image)
         return [c.subject for c in result.candidates] == [subject]
 
     assert found(world.purpose) and found(other)
-    result = world.service.withdraw_purpose(actor=world.portal, subject=subject,
-                                            consent_id=consent, purpose_id=other)
+    result = world.withdraw_purpose(subject, consent, other)
     assert not found(other) and found(world.purpose)
     assert result.consent.purposes == [world.purpose] and not result.subject_erased
     signed = result.purpose_withdrawal
@@ -41,8 +40,7 @@ def test_withdrawing_the_last_purpose_withdraws_the_consent_and_erases_a_lone_su
     world: World,
 ) -> None:
     subject, consent = world.subject()
-    result = world.service.withdraw_purpose(actor=world.portal, subject=subject,
-                                            consent_id=consent, purpose_id=world.purpose)
+    result = world.withdraw_purpose(subject, consent, world.purpose)
     assert result.subject_erased and result.erasure is not None
     assert result.purpose_withdrawal is None
 
@@ -50,8 +48,7 @@ def test_withdrawing_the_last_purpose_withdraws_the_consent_and_erases_a_lone_su
 def test_purpose_withdrawal_receipts_go_with_the_subject_on_erasure(world: World) -> None:
     other = world.purpose_with(Operation.ENROL, name="study-3")
     subject, consent = world.subject(purposes=[world.purpose, other])
-    world.service.withdraw_purpose(actor=world.portal, subject=subject, consent_id=consent,
-                                   purpose_id=other)
+    world.withdraw_purpose(subject, consent, other)
     assert world.service.purpose_withdrawals(actor=world.portal, subject=subject)
     world.service.erase(actor=world.portal, subject=subject, reason=ErasureReason.REQUEST)
     with world.service.runtime.db.transaction() as session:
@@ -62,9 +59,8 @@ def test_a_consent_ended_with_its_last_purpose_gets_a_signed_receipt_when_the_su
     world: World,
 ) -> None:
     subject, first = world.subject()
-    world.service.give_consent(actor=world.portal, subject=subject, body=world.consent_body())
-    result = world.service.withdraw_purpose(actor=world.portal, subject=subject,
-                                            consent_id=first, purpose_id=world.purpose)
+    world.consent(subject)
+    result = world.withdraw_purpose(subject, first, world.purpose)
     assert result.consent.status == "withdrawn" and not result.subject_erased
     signed = result.purpose_withdrawal
     assert signed is not None and signed.receipt.receipt["consentWithdrawn"] is True

@@ -1,4 +1,5 @@
-"""The daily identify quota is counted from the audit log: exact, per key, and restart-proof."""
+"""The daily matching quota is counted from the audit log: exact, per key and per purpose,
+identify and verify alike, and restart-proof."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select, text
 from optinface.consent.errors import ConsentError, QuotaExceeded
 from optinface.consent.quota import identify_attempts, identify_attempts_query
 from optinface.consent.roles import Actor, Role
+from optinface.consent.schemas import Operation
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
@@ -27,7 +29,7 @@ def search(world: World, image: bytes, *, quota: int, actor: Actor | None = None
     try:
         result = world.service.identify(
             actor=actor or world.researcher, purpose_id=world.purpose,
-            probe_consent_id=world.probe(), image=image, daily_quota=quota)
+            probe_consent_id=world.probe(image=image), image=image, daily_quota=quota)
     except (ConsentError, EngineError) as refusal:
         return refusal.code
     return str(result.decision)
@@ -45,11 +47,12 @@ def test_the_quota_refuses_with_the_seconds_until_utc_midnight(
     assert search(world, portrait_jpegs[0], quota=1) == "no_match"
     with pytest.raises(QuotaExceeded) as refused:
         world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                               probe_consent_id=world.probe(), image=portrait_jpegs[0],
+                               probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                               image=portrait_jpegs[0],
                                daily_quota=1)
     assert refused.value.code == "rate_limited"
     assert refused.value.retry_after_seconds == 3600
-    assert refused.value.details == {"quota": 1, "retry_after_seconds": 3600}
+    assert refused.value.details == {"quota": 1, "spent_by": "key", "retry_after_seconds": 3600}
     world.clock.advance(hours=1)
     assert search(world, portrait_jpegs[0], quota=1) == "no_match"
 
@@ -68,12 +71,46 @@ def test_refused_attempts_count_but_refusals_by_the_quota_do_not(
     assert outcomes == ["invalid_image", "rate_limited", "rate_limited", "rate_limited"]
 
 
-def test_the_quota_is_per_key(world: World, portrait_jpegs: list[bytes]) -> None:
+def test_a_second_key_does_not_reset_the_purposes_quota(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
     other = world.service.authenticate(world.service.create_api_key(
         actor=world.admin, role=Role.RESEARCHER, name="lab-2").secret)
     assert search(world, portrait_jpegs[0], quota=1) == "no_match"
     assert search(world, portrait_jpegs[0], quota=1) == "rate_limited"
-    assert search(world, portrait_jpegs[0], quota=1, actor=other) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1, actor=other) == "rate_limited"
+    with world.service.runtime.db.transaction() as session:
+        assert identify_attempts(session, purpose=world.purpose,
+                                 day=world.clock.now().date()) == 1
+
+
+def test_the_quota_holds_per_key_across_purposes(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    second = world.purpose_with(Operation.IDENTIFY, name="study-2")
+    other = world.service.authenticate(world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="lab-2").secret)
+    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    image = portrait_jpegs[0]
+    attempt = lambda actor: world.service.identify(  # noqa: E731
+        actor=actor, purpose_id=second, image=image, daily_quota=1,
+        probe_consent_id=world.probe(second, image=image, researcher=actor))
+    with pytest.raises(QuotaExceeded):
+        attempt(world.researcher)
+    assert attempt(other).decision == "no_match"
+
+
+def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: list[bytes]) -> None:
+    pseudonym, consent_id = world.subject()
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    image = portrait_jpegs[0]
+    verify = lambda: world.service.verify(  # noqa: E731
+        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose, image=image,
+        probe_consent_id=world.probe(image=image), daily_quota=2)
+    assert verify().decision == "match"
+    assert search(world, image, quota=2) == "match"
+    with pytest.raises(QuotaExceeded):
+        verify()
 
 
 @both_backends

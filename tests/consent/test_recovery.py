@@ -15,11 +15,9 @@ from optinface.consent.errors import DataDirInUse
 from optinface.consent.lock import LOCK_FILE
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import (
-    AgeCategory,
     AuditFilter,
     Decision,
     ErasureReason,
-    SubjectCreate,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -37,7 +35,7 @@ from tests.support.backends import both_backends
 def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
     """Whether a search of the world's purpose matches someone with ``probe``."""
     result = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                              probe_consent_id=world.probe(), image=probe)
+                              probe_consent_id=world.probe(image=probe), image=probe)
     return result.decision is Decision.MATCH
 
 
@@ -47,8 +45,7 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
 ) -> None:
     service = world.service
     pseudonym, consent_id = world.subject()
-    template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                             image=portrait_jpegs[0])
+    template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     # Crash 1: the ledger committed but the index write was lost.
     service.index.remove([template.id])
     # Crash 2: a vector reached the index with no ledger row behind it.
@@ -74,8 +71,7 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
     enrolled = []
     for image in portrait_jpegs[:2]:
         pseudonym, consent_id = world.subject()
-        enrolled.append(world.service.enrol(actor=world.portal, subject=pseudonym,
-                                            consent_id=consent_id, image=image).id)
+        enrolled.append(world.enrol(pseudonym, consent_id, image).id)
     assert world.service.index.additions_since_save() == 2  # not written whole per enrolment
     world.service.runtime.db.close()  # the process dies: no final save, and its lock goes
     world.service.lock.release()
@@ -94,8 +90,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
 ) -> None:
     pseudonym, consent_id = world.subject()
-    template = world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                                   image=portrait_jpegs[0])
+    template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     world.service.close()
     damaged = bytearray(settings.index_path.read_bytes())
     damaged[200] ^= 0xFF
@@ -125,8 +120,7 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
     from optinface.consent.tables import Subject, SubjectStatus
 
     pseudonym, consent_id = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     with world.service.runtime.db.transaction() as session:  # step 1 of erase, then "crash"
         session.execute(update(Subject).values(status=SubjectStatus.EXCLUDED,
                                                erasure_reason="request"))
@@ -156,24 +150,20 @@ def _crash(*_: object, **__: object) -> NoReturn:
 ])
 def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
     interruption: str, world: World, settings: ConsentSettings, pipeline: FacePipeline,
-    clock: FakeClock, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+    clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After start-up every template row is in the index; nothing is left for a later sweep."""
     service = world.service
     kept, kept_consent = world.subject()
-    kept_template = service.enrol(actor=world.portal, subject=kept, consent_id=kept_consent,
-                                  image=portrait_jpegs[0])
+    kept_template = world.enrol(kept, kept_consent, portrait_jpegs[0])
     ended, short_consent = world.subject(days=30)
-    service.enrol(actor=world.portal, subject=ended, consent_id=short_consent,
-                  image=portrait_jpegs[1])
-    waiting = service.create_subject(  # consent still to come: no template, nothing ended
-        actor=world.portal, body=SubjectCreate(age_category=AgeCategory.ADULT)).pseudonym
+    world.enrol(ended, short_consent, portrait_jpegs[1])
+    waiting = world.person().pseudonym  # consent still to come: no template, nothing ended
     reason = ErasureReason.EXPIRY
     if interruption.startswith("withdrawal"):
-        long_consent = service.give_consent(actor=world.portal, subject=ended,
-                                            body=world.consent_body()).consent.id
-        service.enrol(actor=world.portal, subject=ended, consent_id=long_consent,
-                      image=portrait_jpegs[2])
+        long_consent = world.consent(ended).consent.id
+        world.enrol(ended, long_consent, flipped_jpegs[1])  # the same person, another photo
     clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
     monkeypatch.setattr("optinface.consent.retention.erase_subject", _crash)
     monkeypatch.setattr("optinface.consent.consents.erase_subject", _crash)
@@ -182,7 +172,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
             service.sweep()
     elif interruption.startswith("withdrawal"):
         with pytest.raises(Crash):
-            service.withdraw_consent(actor=world.portal, subject=ended, consent_id=long_consent)
+            world.withdraw(ended, long_consent)
         reason = ErasureReason.WITHDRAWAL
     monkeypatch.undo()
     with service.runtime.db.transaction() as session:  # the state the crash left behind
@@ -217,8 +207,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
 ) -> None:
     """The receipt commits with the destruction: no tombstone is ever left without its proof."""
     pseudonym, consent_id = world.subject()
-    template = world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                                   image=portrait_jpegs[0])
+    template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     ciphertext, plaintext = template_bytes(world.service, template.id)
     monkeypatch.setattr(world.service.runtime.db, "checkpoint", _crash)  # the step after the commit
     with pytest.raises(Crash):
@@ -246,17 +235,14 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
 
 def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
     world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes],
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
 ) -> None:
     """The subject keeps another consent, so only the ended consent's template goes."""
     service = world.service
     pseudonym, short = world.subject(days=30)
-    long = service.give_consent(actor=world.portal, subject=pseudonym,
-                                body=world.consent_body()).consent.id
-    service.enrol(actor=world.portal, subject=pseudonym, consent_id=short,
-                  image=portrait_jpegs[0])
-    kept = service.enrol(actor=world.portal, subject=pseudonym, consent_id=long,
-                         image=portrait_jpegs[1])
+    long = world.consent(pseudonym).consent.id
+    world.enrol(pseudonym, short, portrait_jpegs[0])
+    kept = world.enrol(pseudonym, long, flipped_jpegs[0])  # the same person, another photo
     service.close()
     clock.advance(days=31)
 

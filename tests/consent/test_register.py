@@ -23,8 +23,7 @@ def test_the_register_states_what_a_regulator_asks_for(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     pseudonym, consent_id = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     register = world.service.register(actor=world.reviewer)
     assert (register.subjects, register.templates) == (1, 1)
     assert register.declaration is not None and register.declaration.reference == "CAI-2026-001"
@@ -81,7 +80,7 @@ def test_recipients_are_read_from_the_environment_as_json(
 def test_the_ledger_view_counts_consents_by_status_and_purpose(world: World) -> None:
     pseudonym, consent_id = world.subject()
     world.subject()
-    world.service.withdraw_consent(actor=world.portal, subject=pseudonym, consent_id=consent_id)
+    world.withdraw(pseudonym, consent_id)
     ledger = world.service.consent_ledger(actor=world.reviewer)
     assert ledger.by_status == {"active": 1, "erased": 1}
     assert ledger.by_purpose[world.purpose] == {"active": 1, "erased": 1}

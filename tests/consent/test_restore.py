@@ -48,10 +48,9 @@ def _two_enrolled(service: OptinFace, clock: FakeClock,
     """(world, erased pseudonym, its template id, kept pseudonym, an admin secret)."""
     world = make_world(service, clock)
     erased, consent = world.subject()
-    template = service.enrol(actor=world.portal, subject=erased, consent_id=consent,
-                             image=jpegs[0])
+    template = world.enrol(erased, consent, jpegs[0])
     kept, kept_consent = world.subject()
-    service.enrol(actor=world.portal, subject=kept, consent_id=kept_consent, image=jpegs[1])
+    world.enrol(kept, kept_consent, jpegs[1])
     admin = service.create_api_key(actor=world.admin, role=Role.ADMIN, name="ops").secret
     return world, erased, template.id, kept, admin
 
@@ -147,7 +146,7 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
         assert template_id not in restored.index.labels()
         world.service = restored
         assert restored.verify(actor=world.researcher, subject=kept, purpose_id=world.purpose,
-                               probe_consent_id=world.probe(),
+                               probe_consent_id=world.probe(image=portrait_jpegs[1]),
                                image=portrait_jpegs[1]).decision == "match"
         assert_witness_sees_the_restore(restored)
     finally:
@@ -161,13 +160,11 @@ def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
     service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     world = make_world(service, clock)
     pseudonym, first = world.subject()
-    second = service.give_consent(actor=world.portal, subject=pseudonym,
-                                  body=world.consent_body()).consent.id
-    template = service.enrol(actor=world.portal, subject=pseudonym, consent_id=first,
-                             image=portrait_jpegs[0])
+    second = world.consent(pseudonym).consent.id
+    template = world.enrol(pseudonym, first, portrait_jpegs[0])
     destination = tmp_path / "backup"
     assert CliRunner().invoke(cli, ["backup", str(destination), *cli_env]).exit_code == 0
-    service.withdraw_consent(actor=world.portal, subject=pseudonym, consent_id=first)
+    world.withdraw(pseudonym, first)
     service.close()
 
     done = CliRunner().invoke(cli, ["restore", str(destination), *cli_env])

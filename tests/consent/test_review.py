@@ -20,10 +20,10 @@ REJECT = ReviewDecisionCreate(decision=ReviewDecision.REJECT, reason="different 
 def _found(world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
            ) -> tuple[str, str]:
     pseudonym, consent = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
     result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(), image=flipped_jpegs[0])
+                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                    image=flipped_jpegs[0])
     [candidate] = result.candidates
     assert candidate.status == "provisional" and result.confirmations_required == 2
     assert candidate.score == round(candidate.score, 2)
@@ -78,10 +78,10 @@ def test_the_searchers_key_cannot_confirm_its_own_candidate(
 def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
                                      flipped_jpegs: list[bytes]) -> None:
     pseudonym, consent = world.subject()
-    world.service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent,
-                        image=portrait_jpegs[0])
+    world.enrol(pseudonym, consent, portrait_jpegs[0])
     result = world.service.verify(actor=world.researcher, subject=pseudonym,
-                                  purpose_id=world.purpose, probe_consent_id=world.probe(),
+                                  purpose_id=world.purpose,
+                                      probe_consent_id=world.probe(image=flipped_jpegs[0]),
                                   image=flipped_jpegs[0])
     assert result.confirmations_required == 1
     decided = world.service.decide_review(actor=world.verifiers[0],
@@ -94,7 +94,8 @@ def test_k_is_capped_at_ten_by_default(world: World, portrait_jpegs: list[bytes]
     service: OptinFace = world.service
     assert service.settings.max_candidates == 10
     result = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                              probe_consent_id=world.probe(), image=portrait_jpegs[0], k=50)
+                              probe_consent_id=world.probe(image=portrait_jpegs[0]),
+                              image=portrait_jpegs[0], k=50)
     assert len(result.candidates) <= 10
     [event] = service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.IDENTIFY)).events

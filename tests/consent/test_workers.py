@@ -76,11 +76,11 @@ def test_an_enrolment_through_one_worker_is_searchable_through_the_other(
 ) -> None:
     a, b = workers
     pseudonym, consent_id = a.subject()
-    template = a.service.enrol(actor=a.portal, subject=pseudonym, consent_id=consent_id,
-                               image=portrait_jpegs[0])
+    template = a.enrol(pseudonym, consent_id, portrait_jpegs[0])
     assert eventually(lambda: template.id in b.service.index.labels())
     found = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
-                               probe_consent_id=b.probe(), image=flipped_jpegs[0])
+                               probe_consent_id=b.probe(image=flipped_jpegs[0]),
+                               image=flipped_jpegs[0])
     assert found.decision is Decision.MATCH and [c.subject for c in found.candidates] == [
         pseudonym]
 
@@ -90,8 +90,7 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
 ) -> None:
     a, b = workers
     pseudonym, consent_id = a.subject()
-    template = a.service.enrol(actor=a.portal, subject=pseudonym, consent_id=consent_id,
-                               image=portrait_jpegs[1])
+    template = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
     assert eventually(lambda: template.id in b.service.index.labels())
     assert b.service.replica is not None
     b.service.replica.stop()  # B's replica now lags: only the ledger stands between
@@ -103,7 +102,8 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     assert template.id in b.service.index.labels()
     result = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
-                                probe_consent_id=b.probe(), image=flipped_jpegs[1])
+                                probe_consent_id=b.probe(image=flipped_jpegs[1]),
+                                image=flipped_jpegs[1])
     assert result.decision is Decision.NO_MATCH and result.candidates == []
 
     b.service.replica.follow()
@@ -150,7 +150,7 @@ def test_a_probe_consent_serves_one_search_across_workers(
     workers: tuple[World, World], portrait_jpegs: list[bytes]
 ) -> None:
     a, b = workers
-    probe = a.probe()
+    probe = a.probe(image=portrait_jpegs[2])
 
     def search(world: World) -> str:
         try:
@@ -176,17 +176,14 @@ def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
         a = make_world(service_a, clock)
         first, first_consent = a.subject()
         service_b = OptinFace.open(b_settings, pipeline=pipeline, clock=clock)
-        kept = a.service.enrol(actor=a.portal, subject=first, consent_id=first_consent,
-                               image=portrait_jpegs[3])
+        kept = a.enrol(first, first_consent, portrait_jpegs[3])
         assert eventually(lambda: kept.id in service_b.index.labels())
         service_b.close()  # saves its index and the feed position it holds
 
         erased_subject, erased_consent = a.subject()
-        erased = a.service.enrol(actor=a.portal, subject=erased_subject,
-                                 consent_id=erased_consent, image=portrait_jpegs[4])
+        erased = a.enrol(erased_subject, erased_consent, portrait_jpegs[4])
         second, second_consent = a.subject()
-        added = a.service.enrol(actor=a.portal, subject=second, consent_id=second_consent,
-                                image=portrait_jpegs[5])
+        added = a.enrol(second, second_consent, portrait_jpegs[5])
         a.service.erase(actor=a.admin, subject=first, reason=ErasureReason.REQUEST)
         a.service.erase(actor=a.admin, subject=erased_subject, reason=ErasureReason.REQUEST)
 
@@ -209,12 +206,12 @@ def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epo
     a, b = workers
     report = a.service.rotate_epoch(actor=a.admin)  # B loaded the epoch A just destroyed
     pseudonym, consent_id = b.subject()
-    b.service.enrol(actor=b.portal, subject=pseudonym, consent_id=consent_id,
-                    image=portrait_jpegs[0])
+    b.enrol(pseudonym, consent_id, portrait_jpegs[0])
     assert [e.id for e in b.service.key_epochs(actor=b.admin)
             if e.destroyed_at is None] == [report.new_epoch]
     found = a.service.identify(actor=a.researcher, purpose_id=a.purpose,
-                               probe_consent_id=a.probe(), image=flipped_jpegs[0])
+                               probe_consent_id=a.probe(image=flipped_jpegs[0]),
+                               image=flipped_jpegs[0])
     assert [c.subject for c in found.candidates] == [pseudonym]
 
 

@@ -55,9 +55,7 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
     consents = dict(subjects)
     image_of = {p: portrait_jpegs[i % len(portrait_jpegs)] for i, (p, _) in enumerate(subjects)}
     for pseudonym, consent_id in subjects[:4]:
-        service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id,
-                      image=image_of[pseudonym])
-    probes = [world.probe() for _ in range(16)]
+        world.enrol(pseudonym, consent_id, image_of[pseudonym])
     rng = random.Random(SEED)
     plan: list[tuple[str, str | None]] = (
         [("enrol", rng.choice(subjects)[0]) for _ in range(16)]
@@ -66,8 +64,9 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
         + [("erase", p) for p, _ in rng.sample(subjects, 3)]
     )
     rng.shuffle(plan)
-    identify_images = iter(rng.choice(portrait_jpegs) for _ in range(16))
-    probe_ids = iter(probes)
+    pictures = [rng.choice(portrait_jpegs) for _ in range(16)]
+    identify_images = iter(pictures)
+    probe_ids = iter([world.probe(image=picture) for picture in pictures])
     lock = threading.Lock()
 
     def run(kind: str, subject: str | None) -> Outcome:
@@ -80,16 +79,14 @@ def test_concurrent_enrol_identify_withdraw_erase_keep_every_promise(
         try:
             if kind == "enrol":
                 assert subject is not None
-                result = service.enrol(actor=world.portal, subject=subject,
-                                       consent_id=consents[subject], image=image_of[subject])
+                result = world.enrol(subject, consents[subject], image_of[subject])
             elif kind == "identify":
                 assert image is not None and probe is not None
                 result = service.identify(actor=world.researcher, purpose_id=world.purpose,
                                           probe_consent_id=probe, image=image)
             elif kind == "withdraw":
                 assert subject is not None
-                result = service.withdraw_consent(actor=world.portal, subject=subject,
-                                                  consent_id=consents[subject])
+                result = world.withdraw(subject, consents[subject])
             else:
                 assert subject is not None
                 result = service.erase(actor=world.portal, subject=subject,
@@ -162,7 +159,7 @@ def test_daily_identify_quota_holds_exactly_under_concurrency(
     settings = reliability_settings(tmp_path, identify_daily_quota=quota)
     with TestClient(create_app(settings, service=service)) as client:
         world = set_up_world(client, keys)
-        probes = [world.probe_consent() for _ in range(16)]
+        probes = [world.probe_consent(portrait_jpegs[0]) for _ in range(16)]
         requests = [{"method": "POST", "url": "/v1/identify",
                      "data": {"purpose_id": world.purpose_id, "probe_consent_id": probe},
                      "files": {"image": ("p.jpg", portrait_jpegs[0], "image/jpeg")},

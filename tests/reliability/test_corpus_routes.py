@@ -8,18 +8,24 @@ decompression bomb declares 30000 x 30000 pixels and must be refused from its he
 
 from __future__ import annotations
 
-import re
+import hashlib
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.decode import BgrImage
-from tests.api.conftest import World, auth
+from tests.api.conftest import World, auth, portal_session
 from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
-from tests.support.reliability import data_snapshot, peak_rss_mb, record
+from tests.support.reliability import (
+    data_snapshot,
+    peak_rss_mb,
+    record,
+    reliability_settings,
+)
 
 RSS_GROWTH_LIMIT_MB = 500
 ROUTES = ("enrol", "identify", "verify", "portal_enrol")
@@ -31,17 +37,25 @@ def corpus(portrait_images: list[BgrImage], api_settings: ApiSettings) -> list[C
                         max_bytes=api_settings.max_image_bytes)
 
 
-def _portal_session(world: World) -> tuple[TestClient, str]:
-    client = world.client
-    login = client.get("/portal")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
-    assert csrf is not None
-    logged = client.post("/portal/login", data={"token": world.subject_token, "csrf": csrf[1]},
-                         follow_redirects=True)
-    assert logged.status_code == 200, logged.text
-    session_csrf = re.search(r'name="csrf" value="([^"]+)"', logged.text)
-    assert session_csrf is not None
-    return client, session_csrf[1]
+@pytest.fixture
+def api_settings(tmp_path: Path) -> ApiSettings:
+    """Every accepted item is enrolled for the same subject (the same face, variously encoded)."""
+    return reliability_settings(tmp_path, max_templates_per_subject=10_000)
+
+
+def _capture(world: World, data: bytes) -> str:
+    """A capture session for exactly these bytes, approved by the subject's passkey."""
+    return world.people[world.subject].approve_capture(world.consent_id, data,
+                                                       desk=world.keys.portal)
+
+
+def _portal_signed(world: World, data: bytes, csrf: str) -> str:
+    """What passkey.js posts in the portal's ``signed`` field for this photo."""
+    challenge = world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf}, json={
+        "act": "enrol", "consent_id": world.consent_id,
+        "photo_sha256": hashlib.sha256(data).hexdigest()}).json()
+    credential = world.people[world.subject].authenticator.get(challenge["options"])
+    return json.dumps({"ceremony_id": challenge["ceremony_id"], "credential": credential})
 
 
 def _send(world: World, route: str, item: CorpusItem, portal_csrf: str):  # type: ignore[no-untyped-def]
@@ -49,20 +63,21 @@ def _send(world: World, route: str, item: CorpusItem, portal_csrf: str):  # type
     client = world.client
     if route == "enrol":
         return client.post(f"/v1/subjects/{world.subject}/faces",
-                           data={"consent_id": world.consent_id}, files=files,
+                           data={"capture_id": _capture(world, item.data)}, files=files,
                            headers=auth(world.keys.portal))
     if route == "identify":
         return client.post("/v1/identify",
                            data={"purpose_id": world.purpose_id,
-                                 "probe_consent_id": world.probe_consent()},
+                                 "probe_consent_id": world.probe_consent(item.data)},
                            files=files, headers=auth(world.keys.researcher))
     if route == "verify":
         return client.post("/v1/verify",
                            data={"subject": world.subject, "purpose_id": world.purpose_id,
-                                 "probe_consent_id": world.probe_consent()},
+                                 "probe_consent_id": world.probe_consent(item.data)},
                            files=files, headers=auth(world.keys.researcher))
-    return client.post("/portal/enrol", data={"csrf": portal_csrf, "consent_id": world.consent_id},
-                       files=files)
+    return client.post("/portal/enrol", files=files, data={
+        "csrf": portal_csrf, "consent_id": world.consent_id,
+        "signed": _portal_signed(world, item.data, portal_csrf)})
 
 
 def test_every_corpus_item_gets_its_documented_answer_and_refusals_write_nothing(
@@ -71,7 +86,7 @@ def test_every_corpus_item_gets_its_documented_answer_and_refusals_write_nothing
     # A first template, so that verify has something to compare with.
     accepted_jpeg = next(i for i in corpus if i.expected == ACCEPTED and i.name == "exif_rotated")
     world.enrol(world.subject, world.consent_id, accepted_jpeg.data)
-    _, portal_csrf = _portal_session(world)
+    portal_csrf = portal_session(world.client, world.people[world.subject])
     data_dir = api_settings.data_dir
     rss_before = peak_rss_mb()
     answers: Counter[str] = Counter()

@@ -32,6 +32,7 @@ import pytest
 from sqlalchemy import select
 
 from optinface.api.settings import ApiSettings
+from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
@@ -213,26 +214,22 @@ def _client_loop(url: str, secrets: Secrets, seen: Seen, images: list[bytes],
                     if made.status_code != 201:
                         seen.refused.append(f"subject {made.status_code}")
                         continue
-                    pseudonym, token = made.json()["pseudonym"], made.json()["subject_token"]
-                    expires = datetime.now(UTC) + timedelta(days=consent_days)
-                    given = http.post(f"/v1/subjects/{pseudonym}/consents", json={
-                        "purposes": [secrets.purpose], "notice_id": secrets.notice,
-                        "language": "en", "method": "e_signature", "evidence": "crash test",
-                        "expires_at": expires.isoformat()},
-                        headers={"Authorization": f"Bearer {token}"})
-                    if given.status_code != 201:
-                        seen.refused.append(f"consent {given.status_code}")
+                    try:  # the person takes the shell over, consents, approves one photo
+                        person = SoftHttpPerson.take_over(http, made.json()["enrolment"]["secret"])
+                        expires = datetime.now(UTC) + timedelta(days=consent_days)
+                        consent_id = person.consent(
+                            purposes=[secrets.purpose], notice_id=secrets.notice,
+                            expires_at=expires.isoformat())["consent"]["id"]
+                    except SoftPersonFailed as refused:
+                        seen.refused.append(f"consent {refused.response.status_code}")
                         continue
-                    consent_id = given.json()["consent"]["id"]
-                    seen.tokens[pseudonym] = (token, consent_id)
-                    enrolled = http.post(
-                        f"/v1/subjects/{pseudonym}/faces", data={"consent_id": consent_id},
-                        files={"image": ("f.jpg", rng.choice(images), "image/jpeg")},
-                        headers=portal)
-                    if enrolled.status_code == 201:
-                        seen.enrolled[int(enrolled.json()["id"])] = pseudonym
-                    else:
-                        seen.refused.append(f"enrol {enrolled.status_code}")
+                    seen.tokens[person.pseudonym] = (person.token, consent_id)
+                    try:
+                        enrolled = person.enrol(consent_id, rng.choice(images),
+                                                desk=secrets.portal)
+                        seen.enrolled[int(enrolled["id"])] = person.pseudonym
+                    except SoftPersonFailed as refused:
+                        seen.refused.append(f"enrol {refused.response.status_code}")
                 seen.operations += 1
     except httpx.HTTPError:
         return  # the server was killed under us: expected

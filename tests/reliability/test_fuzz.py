@@ -146,18 +146,33 @@ def test_subject_creation_fuzz(world: World, service: OptinFace, body: Any) -> N
 
 @FUZZ
 @given(body=_body({
-    "purposes": st.lists(text, max_size=3), "notice_id": text,
+    "act": st.sampled_from(["consent", "withdraw", "searchable", "enrol", "telepathy"]),
+    "purposes": st.lists(text, max_size=3), "notice_id": text, "consent_id": text,
     "language": st.sampled_from(["en", "fr-CA", "", "x" * 30]),
-    "method": st.sampled_from(["e_signature", "portal_click", "telepathy"]),
-    "evidence": text, "given_by": st.sampled_from(["self", "parental_authority", "cat"]),
+    "photo_sha256": st.sampled_from(["0" * 64, "zz", ""]), "searchable": st.booleans(),
+    "given_by": st.sampled_from(["self", "parental_authority", "cat"]),
     "expires_at": st.sampled_from(["2030-01-01T00:00:00Z", "yesterday", "1999-01-01T00:00:00Z",
                                    "9999-12-31T23:59:59Z"])}),
        subject=st.one_of(st.just(""), text))
-def test_consent_creation_fuzz(world: World, service: OptinFace, body: Any, subject: str) -> None:
+def test_signed_act_challenge_fuzz(
+    world: World, service: OptinFace, body: Any, subject: str
+) -> None:
+    """Challenges for consent, withdrawal, opt-in and capture: what a person's act starts from."""
     _count("api_consent_bodies")
     target = subject if subject and subject.strip("./") else world.subject
-    _check(world, service, "POST", f"/v1/subjects/{quote(target, safe='')}/consents",
+    _check(world, service, "POST", f"/v1/subjects/{quote(target, safe='')}/challenges",
            secret=world.subject_token if target == world.subject else world.keys.admin,
+           body=body)
+
+
+@FUZZ
+@given(body=_body({"ceremony_id": text, "credential": json_values}))
+def test_signed_act_answer_fuzz(world: World, service: OptinFace, body: Any) -> None:
+    """Forged or garbled WebAuthn answers are refused with a code, never a 500."""
+    _count("api_passkey_answers")
+    _check(world, service, "POST", f"/v1/subjects/{world.subject}/consents",
+           secret=world.subject_token, body=body)
+    _check(world, service, "POST", "/v1/passkeys/sign-ins", secret=world.subject_token,
            body=body)
 
 
@@ -194,8 +209,8 @@ def test_one_megabyte_strings_are_refused(world: World, service: OptinFace, fiel
 
 def test_unknown_purpose_in_consent_is_refused(world: World, service: OptinFace) -> None:
     expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-    body = {"purposes": ["pur_does_not_exist"], "notice_id": world.notice_id, "language": "en",
-            "method": "e_signature", "evidence": "e", "expires_at": expires}
-    status = _check(world, service, "POST", f"/v1/subjects/{world.subject}/consents",
+    body = {"act": "consent", "purposes": ["pur_does_not_exist"], "notice_id": world.notice_id,
+            "language": "en", "expires_at": expires}
+    status = _check(world, service, "POST", f"/v1/subjects/{world.subject}/challenges",
                     secret=world.subject_token, body=body)
     assert status == 404

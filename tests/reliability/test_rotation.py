@@ -35,13 +35,13 @@ def _enrolled_world(service: OptinFace, jpegs: list[bytes]) -> World:
     world = make_world(service, FakeClock(datetime.now(UTC)))
     for jpeg in jpegs[:4]:
         pseudonym, consent_id = world.subject()
-        service.enrol(actor=world.portal, subject=pseudonym, consent_id=consent_id, image=jpeg)
+        world.enrol(pseudonym, consent_id, jpeg)
     return world
 
 
 def _results(world: World, jpegs: list[bytes]) -> list[list[tuple[str, float]]]:
     return [[(c.subject, c.score) for c in world.service.identify(
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(),
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(image=jpeg),
         image=jpeg).candidates] for jpeg in jpegs]
 
 

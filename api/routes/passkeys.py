@@ -1,0 +1,45 @@
+"""Passkeys (WebAuthn) for people: register through a one-time link, then sign in.
+
+These routes take no API key: the one-time link, then the passkey itself, is the credential.
+A sign-in answers the person's own subject token (for their own API use); an operator never
+receives one.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from optinface.api.deps import ServiceDep
+from optinface.consent.schemas import (
+    LinkSecret,
+    PasskeyChallenge,
+    PasskeyRegistered,
+    PasskeyResponse,
+    SignedIn,
+)
+
+router = APIRouter(prefix="/passkeys", tags=["passkeys"])
+
+
+@router.post("/registration-options")
+def registration_options(body: LinkSecret, service: ServiceDep) -> PasskeyChallenge:
+    """Options for ``navigator.credentials.create``, for the holder of an enrolment link."""
+    return service.passkey_registration_options(body)
+
+
+@router.post("/registrations", status_code=status.HTTP_201_CREATED)
+def register(body: PasskeyResponse, service: ServiceDep) -> PasskeyRegistered:
+    """Store the new passkey; the link is used up."""
+    return service.register_passkey(body)
+
+
+@router.post("/sign-in-options")
+def sign_in_options(service: ServiceDep) -> PasskeyChallenge:
+    """A challenge for ``navigator.credentials.get`` (the device offers its passkey)."""
+    return service.sign_in_options()
+
+
+@router.post("/sign-ins")
+def sign_in(body: PasskeyResponse, service: ServiceDep) -> SignedIn:
+    """Verify the passkey; the answer is the person's own subject token, shown once."""
+    return service.sign_in(body)

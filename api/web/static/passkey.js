@@ -1,0 +1,197 @@
+// Passkeys in the portal: the person's own device signs every act that creates or ends a legal
+// basis. Served by the app (no CDN) and loaded with <script src> only, so the pages run under
+// Content-Security-Policy script-src 'self'. Everything is wired through data- attributes.
+"use strict";
+
+(function () {
+  function toBuffer(text) {
+    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)).buffer;
+  }
+
+  function toText(buffer) {
+    let binary = "";
+    new Uint8Array(buffer).forEach((byte) => { binary += String.fromCharCode(byte); });
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function creationOptions(options) {
+    return Object.assign({}, options, {
+      challenge: toBuffer(options.challenge),
+      user: Object.assign({}, options.user, { id: toBuffer(options.user.id) }),
+      excludeCredentials: (options.excludeCredentials || []).map(
+        (c) => Object.assign({}, c, { id: toBuffer(c.id) })),
+    });
+  }
+
+  function requestOptions(options) {
+    return Object.assign({}, options, {
+      challenge: toBuffer(options.challenge),
+      allowCredentials: (options.allowCredentials || []).map(
+        (c) => Object.assign({}, c, { id: toBuffer(c.id) })),
+    });
+  }
+
+  function credentialJSON(credential) {
+    const r = credential.response;
+    const response = { clientDataJSON: toText(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toText(r.attestationObject);
+      response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      response.authenticatorData = toText(r.authenticatorData);
+      response.signature = toText(r.signature);
+      response.userHandle = r.userHandle ? toText(r.userHandle) : null;
+    }
+    return {
+      id: credential.id, rawId: toText(credential.rawId), type: credential.type, response,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      authenticatorAttachment: credential.authenticatorAttachment,
+    };
+  }
+
+  async function postJSON(url, body, csrf) {
+    const answer = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+      body: JSON.stringify(body),
+    });
+    const data = await answer.json().catch(() => ({}));
+    if (!answer.ok) {
+      throw new Error((data.code ? data.code + ": " : "") + (data.message || answer.statusText));
+    }
+    return data;
+  }
+
+  async function create(options) {
+    const made = await navigator.credentials.create({ publicKey: creationOptions(options) });
+    return credentialJSON(made);
+  }
+
+  async function sign(options) {
+    const got = await navigator.credentials.get({ publicKey: requestOptions(options) });
+    return credentialJSON(got);
+  }
+
+  function showError(scope, error) {
+    const box = (scope && scope.querySelector("[data-passkey-error]"))
+      || document.querySelector("[data-passkey-error]");
+    if (box) { box.textContent = String(error.message || error); box.hidden = false; }
+  }
+
+  async function digest(file) {
+    const hash = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+    return Array.from(new Uint8Array(hash)).map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // What each form asks the person to sign, read from its fields.
+  async function actOf(form) {
+    const kind = form.dataset.act;
+    const field = (name) => form.elements.namedItem(name);
+    if (kind === "consent") {
+      const days = Number(field("duration_days").value);
+      return {
+        act: "consent", notice_id: field("notice_id").value, language: field("language").value,
+        purposes: Array.from(form.querySelectorAll("input[name=purposes]:checked"))
+          .map((box) => box.value),
+        expires_at: new Date(Date.now() + days * 86400000).toISOString(),
+      };
+    }
+    if (kind === "withdraw") {
+      const purpose = field("purpose_id");
+      return { act: "withdraw", consent_id: field("consent_id").value,
+               purpose_id: purpose ? purpose.value : null };
+    }
+    if (kind === "searchable") {
+      return { act: "searchable", searchable: field("searchable").value === "true" };
+    }
+    if (kind === "enrol") {
+      const file = field("image").files[0];
+      if (!file) { throw new Error("choose a photo first"); }
+      return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file) };
+    }
+    throw new Error("unknown act " + kind);
+  }
+
+  // A form whose act is signed: ask the server for the statement, sign it, post the form.
+  async function signAndSubmit(form) {
+    const csrf = form.elements.namedItem("csrf").value;
+    let options = null;
+    let ceremony = form.dataset.ceremony;
+    if (form.dataset.act === "consent" && !form.querySelector("input[name=purposes]:checked")) {
+      form.submit();  // nothing to sign: the server shows its advice beside the field
+      return;
+    }
+    if (ceremony) {
+      options = JSON.parse(form.dataset.options);
+    } else {
+      const challenge = await postJSON("/portal/challenge", await actOf(form), csrf);
+      ceremony = challenge.ceremony_id;
+      options = challenge.options;
+    }
+    const credential = await sign(options);
+    form.elements.namedItem("signed").value = JSON.stringify({ ceremony_id: ceremony, credential });
+    form.submit();
+  }
+
+  async function signIn(button) {
+    const csrf = button.dataset.csrf;
+    const challenge = await postJSON("/portal/passkey/options", {}, csrf);
+    const credential = await sign(challenge.options);
+    await postJSON("/portal/passkey/sign-in", { ceremony_id: challenge.ceremony_id, credential }, csrf);
+    window.location.assign("/portal");
+  }
+
+  async function register(button) {
+    const link = window.location.hash.slice(1);
+    const options = await postJSON("/v1/passkeys/registration-options", { link });
+    const made = await postJSON("/v1/passkeys/registrations",
+      { ceremony_id: options.ceremony_id, credential: await create(options.options) });
+    document.getElementById("registered").hidden = false;
+    document.getElementById("registered-capacity").textContent = made.capacity;
+    button.hidden = true;
+  }
+
+  let probeChallenge = null;
+
+  async function probeRegister(button) {
+    const link = window.location.hash.slice(1);
+    const options = await postJSON("/v1/probe-links/registration-options", { link });
+    probeChallenge = await postJSON("/v1/probe-links/registrations",
+      { ceremony_id: options.ceremony_id, credential: await create(options.options) });
+    const statement = probeChallenge.statement;
+    document.getElementById("probe-purpose").textContent = statement.purpose;
+    document.getElementById("probe-image").textContent = statement.probeSha256;
+    document.getElementById("probe-researcher").textContent = statement.researcherKeyId;
+    document.getElementById("probe-statement").hidden = false;
+    button.hidden = true;
+  }
+
+  async function probeSign(button) {
+    const credential = await sign(probeChallenge.options);
+    const consent = await postJSON("/v1/probe-links/signatures",
+      { ceremony_id: probeChallenge.ceremony_id, credential });
+    const receipt = document.getElementById("receipt");
+    receipt.textContent = JSON.stringify(consent, null, 2);
+    document.getElementById("probe-done").hidden = false;
+    button.hidden = true;
+  }
+
+  function on(selector, event, handler) {
+    document.querySelectorAll(selector).forEach((element) => {
+      element.addEventListener(event, (e) => {
+        e.preventDefault();
+        handler(element).catch((error) => showError(element.closest("section"), error));
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    on("form[data-act]", "submit", signAndSubmit);
+    on("[data-passkey-sign-in]", "click", signIn);
+    on("[data-passkey-register]", "click", register);
+    on("[data-probe-register]", "click", probeRegister);
+    on("[data-probe-sign]", "click", probeSign);
+  });
+})();

@@ -1,0 +1,190 @@
+"""Subject shells and how a person takes them over: a one-time link, their own passkey, sign-in.
+
+The operator creates the shell (an age bracket, a jurisdiction, a pseudonym) and receives only
+one-time, short-lived links to hand over, with their QR code; never a credential. The person
+opens the link on their own device and registers a passkey; from then on they sign in with it,
+and the subject API token they may want is issued to them there. For a minor under the age of
+consent a second link is for the holder of parental authority, whose own passkey is linked to
+the minor with that capacity.
+
+The link's secret travels in the URL's fragment (after ``#``), which browsers never send to the
+server, so it appears in no access log.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from optinface.consent import apikeys, ledger, passkeys, policies
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import AlreadyRegistered, ChallengeInvalid, PasskeyInvalid
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
+    AgeCategory,
+    ConsentCapacity,
+    EnrolmentLink,
+    LinkSecret,
+    PasskeyChallenge,
+    PasskeyRegistered,
+    PasskeyResponse,
+    SignedIn,
+    SubjectCreate,
+    SubjectCreated,
+    SubjectPublic,
+)
+from optinface.consent.settings import Jurisdiction
+from optinface.consent.tables import OneTimeLink, PasskeyCredential, Subject
+
+ENROLMENT = "enrolment"
+
+
+def _enrolment_link(runtime: Runtime, link: OneTimeLink, secret: str) -> EnrolmentLink:
+    url = passkeys.link_url(runtime.settings, "passkey", secret)
+    return EnrolmentLink(link_url=url, secret=secret, capacity=ConsentCapacity(link.capacity),
+                         expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
+
+
+def needs_guardian(subject: Subject, runtime: Runtime) -> bool:
+    minimum = policies.age_of_consent(Jurisdiction(subject.jurisdiction), runtime.settings)
+    return AgeCategory(subject.age_category).min_age < minimum
+
+
+def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.create_subject(session, body,
+                                        default_jurisdiction=runtime.settings.jurisdiction,
+                                        now=now)
+        links = [ConsentCapacity.SELF]
+        if needs_guardian(subject, runtime):
+            links.append(ConsentCapacity.PARENTAL_AUTHORITY)
+        made = []
+        for capacity in links:
+            link, secret = passkeys.new_link(
+                session, kind=ENROLMENT, subject=subject, capacity=str(capacity), details={},
+                created_by=actor.key_id, keys=runtime.keys, now=now,
+                minutes=runtime.settings.enrolment_link_minutes)
+            made.append(_enrolment_link(runtime, link, secret))
+        runtime.audit(session, Entry(
+            action=AuditAction.SUBJECT_CREATED, actor=actor, subjects=[subject.pseudonym],
+            details={"age_category": subject.age_category, "jurisdiction": subject.jurisdiction,
+                     "age_declared_on": str(subject.age_declared_on),
+                     "links": [str(c) for c in links]}))
+        return SubjectCreated(pseudonym=subject.pseudonym,
+                              subject=SubjectPublic.model_validate(subject),
+                              enrolment=made[0], guardian_enrolment=made[1] if len(made) > 1
+                              else None)
+
+
+def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
+                       capacity: ConsentCapacity) -> EnrolmentLink:
+    """A fresh link while no passkey of that capacity exists (a lost or expired link): once the
+    person registered, nobody else can add a credential to their subject."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        if passkeys.credentials_of(session, subject, capacity=str(capacity)):
+            raise AlreadyRegistered(f"{subject.pseudonym} already has a {capacity} passkey",
+                                    details={"subject": pseudonym, "capacity": str(capacity)})
+        link, secret = passkeys.new_link(
+            session, kind=ENROLMENT, subject=subject, capacity=str(capacity), details={},
+            created_by=actor.key_id, keys=runtime.keys, now=now,
+            minutes=runtime.settings.enrolment_link_minutes)
+        runtime.audit(session, Entry(action=AuditAction.ENROLMENT_LINK_CREATED, actor=actor,
+                                     subjects=[pseudonym], details={"capacity": str(capacity)}))
+        return _enrolment_link(runtime, link, secret)
+
+
+def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> PasskeyChallenge:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
+        subject = session.get(Subject, link.subject_id) if link.subject_id else None
+        name = subject.pseudonym if subject is not None else f"probe {link.id}"
+        if link.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
+            name = f"guardian of {name}"
+        ceremony, options = passkeys.registration_options(
+            session, link, user_name=name, settings=runtime.settings, now=now)
+        return PasskeyChallenge(ceremony_id=ceremony.id, options=options)
+
+
+def register(runtime: Runtime, body: PasskeyResponse) -> tuple[PasskeyCredential, OneTimeLink,
+                                                                 str | None]:
+    """Store the person's new passkey (audited without any secret); the link is used up."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        credential, link = passkeys.register(session, body.ceremony_id, body.credential,
+                                             settings=runtime.settings, now=now)
+        subject = session.get(Subject, link.subject_id) if link.subject_id else None
+        pseudonym = subject.pseudonym if subject is not None else None
+        runtime.audit(session, Entry(
+            action=AuditAction.PASSKEY_REGISTERED, actor=None,
+            subjects=[pseudonym] if pseudonym else [],
+            details={"credential_id": credential.id, "capacity": credential.capacity,
+                     "link_id": link.id}))
+        session.expunge(credential)
+        session.expunge(link)
+        return credential, link, pseudonym
+
+
+def registered(credential: PasskeyCredential, pseudonym: str | None) -> PasskeyRegistered:
+    return PasskeyRegistered(subject=pseudonym, capacity=credential.capacity,
+                             credential_id=credential.id)
+
+
+def sign_in_options(runtime: Runtime) -> PasskeyChallenge:
+    """A discoverable-credential challenge: the person's device offers the passkey it holds."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        ceremony, options = passkeys.assertion_options(
+            session, kind=passkeys.SIGN_IN, statement=None, credentials=[], subject_id=None,
+            settings=runtime.settings, now=now)
+        return PasskeyChallenge(ceremony_id=ceremony.id, options=options)
+
+
+def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
+    """Verify the sign-in and issue the person's own subject token, in their capacity."""
+    now = runtime.clock.now()
+    settings = runtime.settings
+    with runtime.db.transaction() as session:
+        ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=passkeys.SIGN_IN,
+                                          now=now)
+        credential = session.scalar(select(PasskeyCredential).where(
+            PasskeyCredential.id == str(body.credential.get("id", ""))))
+        if credential is None or credential.subject_id is None:
+            raise PasskeyInvalid("this passkey opens no subject here")
+        passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],
+                                  settings=settings)
+        subject = session.get(Subject, credential.subject_id)
+        if subject is None:
+            raise ChallengeInvalid("the subject of this passkey no longer exists")
+        ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
+        token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
+                                            now=now, days=settings.subject_token_days,
+                                            capacity=credential.capacity)
+        runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
+                                     subjects=[subject.pseudonym],
+                                     details={"credential_id": credential.id,
+                                              "capacity": credential.capacity}))
+        return SignedIn(subject=subject.pseudonym,
+                        capacity=ConsentCapacity(credential.capacity), subject_token=token,
+                        token_expires_at=now + timedelta(days=settings.subject_token_days))
+
+
+def issue_token(runtime: Runtime, *, actor: Actor) -> SignedIn:
+    """Another API token for the signed-in person, in their capacity (shown to them once)."""
+    now = runtime.clock.now()
+    settings = runtime.settings
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, actor.subject or "", keys=runtime.keys)
+        token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
+                                            now=now, days=settings.subject_token_days,
+                                            capacity=actor.capacity)
+        runtime.audit(session, Entry(action=AuditAction.SUBJECT_TOKEN_ISSUED, actor=actor,
+                                     subjects=[subject.pseudonym]))
+        return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(actor.capacity),
+                        subject_token=token,
+                        token_expires_at=now + timedelta(days=settings.subject_token_days))

@@ -1,0 +1,300 @@
+"""Passkeys (WebAuthn): one-time links, registration, sign-in and signed acts.
+
+Every act that creates or ends a legal basis is a *signed act*: the server writes a statement
+(what is authorised: the act, the pseudonym, the notice's SHA-256, the purposes, the expiry, a
+photo's or a probe's SHA-256...), the WebAuthn challenge is the SHA-256 of its canonical JSON,
+and the person's authenticator signs it. The evidence kept in receipts holds the statement, the
+assertion and the credential's public key, so :func:`verify_evidence` needs nothing else: the
+operator, who never holds the private key, cannot produce such evidence afterwards.
+
+The ``webauthn`` library does every check of a response (challenge, origin, relying party,
+flags, signature); this module keeps the state around it: links, ceremonies, credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import segno
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers.exceptions import (
+    InvalidAuthenticationResponse,
+    InvalidCBORData,
+    InvalidJSONStructure,
+    InvalidRegistrationResponse,
+)
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import ChallengeInvalid, LinkInvalid, PasskeyInvalid
+from optinface.consent.keys import KeyRing
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, Subject
+
+LINK_PREFIX = "otl_"
+LINK_HASH_DOMAIN = "one-time-link"
+REGISTER, SIGN_IN = "register", "sign_in"
+_LOCALHOST = re.compile(r"^https?://localhost(:\d{1,5})?$")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def from_b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def challenge_for(statement: dict[str, Any]) -> bytes:
+    """The WebAuthn challenge of a signed act: SHA-256 of the statement's canonical JSON."""
+    return hashlib.sha256(canonical_json(statement)).digest()
+
+
+def qr_svg(url: str) -> str:
+    """The URL as an inline SVG QR code, drawn here: nothing is fetched from elsewhere."""
+    return str(segno.make(url, error="m").svg_inline(scale=4))
+
+
+def link_url(settings: ConsentSettings, page: str, secret: str) -> str:
+    """The secret travels in the fragment: browsers never send it, no access log holds it."""
+    return f"{settings.public_url.rstrip('/')}/{page}#{secret}"
+
+
+# One-time links -------------------------------------------------------------------------------
+def new_link(
+    session: Session, *, kind: str, subject: Subject | None, capacity: str,
+    details: dict[str, Any], created_by: str | None, keys: KeyRing, now: datetime,
+    minutes: int,
+) -> tuple[OneTimeLink, str]:
+    """A link row and its secret (shown once; a keyed hash is stored)."""
+    link_id = _new_id("lnk")
+    secret = f"{LINK_PREFIX}{link_id}.{secrets.token_urlsafe(24)}"
+    row = OneTimeLink(id=link_id, kind=kind, subject_id=subject.id if subject else None,
+                      capacity=capacity, secret_hash=keys.keyed_hash(secret,
+                                                                     domain=LINK_HASH_DOMAIN),
+                      details=details, created_by=created_by, created_at=now,
+                      expires_at=now + timedelta(minutes=minutes))
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def open_link(session: Session, secret: str, *, kind: str, keys: KeyRing,
+              now: datetime) -> OneTimeLink:
+    """The unused, unexpired link of ``kind`` behind ``secret``, or :class:`LinkInvalid`."""
+    link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
+    row = session.get(OneTimeLink, link_id)
+    digest = keys.keyed_hash(secret, domain=LINK_HASH_DOMAIN)
+    if (row is None or not secrets.compare_digest(row.secret_hash, digest) or row.kind != kind
+            or row.used_at is not None or row.expires_at <= now):
+        raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
+    return row
+
+
+# Ceremonies -----------------------------------------------------------------------------------
+def _ceremony(session: Session, *, kind: str, challenge: bytes, subject_id: int | None,
+              statement: dict[str, Any] | None, link_id: str | None, now: datetime,
+              settings: ConsentSettings) -> Ceremony:
+    row = Ceremony(id=_new_id("cer"), kind=kind, subject_id=subject_id, link_id=link_id,
+                   challenge=b64url(challenge), statement=statement, created_at=now,
+                   expires_at=now + timedelta(seconds=settings.challenge_seconds))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetime,
+                  subject_id: int | None = None) -> Ceremony:
+    """Mark the ceremony used (single use, refusals included) or :class:`ChallengeInvalid`."""
+    row = session.get(Ceremony, ceremony_id)
+    if (row is None or row.kind != kind or row.used_at is not None or row.expires_at <= now
+            or (subject_id is not None and row.subject_id != subject_id)):
+        raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
+                               "another act", details={"ceremony_id": ceremony_id})
+    row.used_at = now
+    return row
+
+
+def _options_json(options: Any) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(options_to_json(options))
+    return parsed
+
+
+def _origins(settings: ConsentSettings, origin: str) -> bool:
+    if settings.passkey_origins:
+        return origin in settings.passkey_origins
+    if settings.passkey_rp_id == "localhost":
+        return bool(_LOCALHOST.match(origin))
+    return origin == f"https://{settings.passkey_rp_id}"
+
+
+def _client_origin(response: dict[str, Any]) -> str:
+    try:
+        client_data = json.loads(from_b64url(response["response"]["clientDataJSON"]))
+        return str(client_data["origin"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise PasskeyInvalid("the WebAuthn response has no readable clientDataJSON") from error
+
+
+# Registration ---------------------------------------------------------------------------------
+def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
+                         settings: ConsentSettings, now: datetime) -> tuple[Ceremony,
+                                                                            dict[str, Any]]:
+    existing = session.scalars(select(PasskeyCredential.id).where(
+        PasskeyCredential.subject_id == link.subject_id)).all() if link.subject_id else []
+    options = generate_registration_options(
+        rp_id=settings.passkey_rp_id, rp_name=settings.passkey_rp_name, user_name=user_name,
+        user_id=secrets.token_bytes(16),
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.PREFERRED,
+            user_verification=UserVerificationRequirement.REQUIRED),
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=from_b64url(c)) for c in existing],
+    )
+    ceremony = _ceremony(session, kind=REGISTER, challenge=options.challenge,
+                         subject_id=link.subject_id, statement=None, link_id=link.id, now=now,
+                         settings=settings)
+    return ceremony, _options_json(options)
+
+
+def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
+             settings: ConsentSettings, now: datetime) -> tuple[PasskeyCredential, OneTimeLink]:
+    """Verify a registration and store the credential; the link is used up."""
+    ceremony = take_ceremony(session, ceremony_id, kind=REGISTER, now=now)
+    link = session.get(OneTimeLink, ceremony.link_id or "")
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
+    origin = _client_origin(response)
+    if not _origins(settings, origin):
+        raise PasskeyInvalid(f"origin {origin} is not this service's")
+    try:
+        verified = verify_registration_response(
+            credential=response, expected_challenge=from_b64url(ceremony.challenge),
+            expected_rp_id=settings.passkey_rp_id, expected_origin=origin,
+            require_user_verification=True)
+    except (InvalidRegistrationResponse, InvalidJSONStructure, InvalidCBORData, ValueError,
+            KeyError, TypeError) as error:
+        raise PasskeyInvalid(f"the passkey registration does not verify: {error}") from error
+    credential = PasskeyCredential(
+        id=b64url(verified.credential_id), subject_id=link.subject_id, capacity=link.capacity,
+        public_key=verified.credential_public_key, sign_count=verified.sign_count,
+        created_at=now)
+    session.add(credential)
+    link.used_at = now
+    session.flush()
+    return credential, link
+
+
+# Assertions: sign-in and signed acts ----------------------------------------------------------
+def assertion_options(
+    session: Session, *, kind: str, statement: dict[str, Any] | None,
+    credentials: list[PasskeyCredential], subject_id: int | None, settings: ConsentSettings,
+    now: datetime, link_id: str | None = None,
+) -> tuple[Ceremony, dict[str, Any]]:
+    """A challenge: random for a sign-in, the statement's hash for a signed act."""
+    challenge = challenge_for(statement) if statement is not None else secrets.token_bytes(32)
+    options = generate_authentication_options(
+        rp_id=settings.passkey_rp_id, challenge=challenge,
+        allow_credentials=[PublicKeyCredentialDescriptor(id=from_b64url(c.id))
+                           for c in credentials],
+        user_verification=UserVerificationRequirement.REQUIRED)
+    ceremony = _ceremony(session, kind=kind, challenge=challenge, subject_id=subject_id,
+                         statement=statement, link_id=link_id, now=now, settings=settings)
+    return ceremony, _options_json(options)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A verified assertion: which credential, and the evidence to embed in a receipt."""
+
+    ceremony: Ceremony
+    credential: PasskeyCredential
+    evidence: dict[str, Any]
+
+
+def verify_assertion(
+    session: Session, ceremony: Ceremony, response: dict[str, Any], *,
+    allowed: list[PasskeyCredential], settings: ConsentSettings,
+) -> Signed:
+    """Check ``response`` against the (already taken) ceremony and one of ``allowed``."""
+    by_id = {c.id: c for c in allowed}
+    credential = by_id.get(str(response.get("id", "")))
+    if credential is None:
+        raise PasskeyInvalid("this passkey is not one allowed for this act")
+    origin = _client_origin(response)
+    if not _origins(settings, origin):
+        raise PasskeyInvalid(f"origin {origin} is not this service's")
+    try:
+        verified = verify_authentication_response(
+            credential=response, expected_challenge=from_b64url(ceremony.challenge),
+            expected_rp_id=settings.passkey_rp_id, expected_origin=origin,
+            credential_public_key=credential.public_key,
+            credential_current_sign_count=credential.sign_count,
+            require_user_verification=True)
+    except (InvalidAuthenticationResponse, InvalidJSONStructure, InvalidCBORData, ValueError,
+            KeyError, TypeError) as error:
+        raise PasskeyInvalid(f"the passkey assertion does not verify: {error}") from error
+    credential.sign_count = verified.new_sign_count
+    evidence = {
+        "statement": ceremony.statement,
+        "assertion": response,
+        "credentialId": credential.id,
+        "credentialPublicKey": b64url(credential.public_key),
+        "capacity": credential.capacity,
+        "rpId": settings.passkey_rp_id,
+        "origin": origin,
+    }
+    return Signed(ceremony=ceremony, credential=credential, evidence=evidence)
+
+
+def verify_evidence(evidence: dict[str, Any]) -> bool:
+    """Offline: does the embedded assertion sign this statement with this public key?
+
+    Recomputes the challenge from the statement, so an edited statement (other purposes,
+    another expiry, another pseudonym) fails, as does any other key or relying party.
+    """
+    try:
+        statement = evidence["statement"]
+        assertion = evidence["assertion"]
+        if assertion.get("id") != evidence["credentialId"]:
+            return False
+        verify_authentication_response(
+            credential=assertion, expected_challenge=challenge_for(statement),
+            expected_rp_id=evidence["rpId"], expected_origin=evidence["origin"],
+            credential_public_key=from_b64url(evidence["credentialPublicKey"]),
+            credential_current_sign_count=0, require_user_verification=True)
+    except (InvalidAuthenticationResponse, InvalidJSONStructure, InvalidCBORData, ValueError,
+            KeyError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def credentials_of(session: Session, subject: Subject, *,
+                   capacity: str | None = None) -> list[PasskeyCredential]:
+    query = select(PasskeyCredential).where(PasskeyCredential.subject_id == subject.id)
+    if capacity is not None:
+        query = query.where(PasskeyCredential.capacity == capacity)
+    return list(session.scalars(query.order_by(PasskeyCredential.created_at)))

@@ -1,0 +1,194 @@
+"""Probe consent from the person in the probe, not from the researcher who searches.
+
+The researcher asks for a one-time link bound to one purpose, one image (its SHA-256) and their
+own key. The person in the photo opens it on their own device, registers a passkey there and
+signs a statement that commits to the notice, the purpose, the image's hash and the researcher's
+key. Identify and verify then refuse another image or another key, and the first attempt that
+names a probe consent consumes it, a refused one included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from optinface.consent import ledger, passkeys
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
+from optinface.consent.keys import KeyRing
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
+    ConsentMethod,
+    Operation,
+    PasskeyChallenge,
+    PasskeyResponse,
+    ProbeConsentLink,
+    ProbeConsentPublic,
+    ProbeConsentRequest,
+    SignedReceipt,
+)
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import (
+    Ceremony,
+    OneTimeLink,
+    PasskeyCredential,
+    ProbeConsent,
+    Purpose,
+)
+
+PROBE = "probe"
+
+
+def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, keys: KeyRing,
+                 settings: ConsentSettings, now: datetime) -> tuple[OneTimeLink, str]:
+    purpose = ledger.get_purpose(session, body.purpose_id)
+    notice = ledger.get_notice(session, body.notice_id)
+    return passkeys.new_link(
+        session, kind=PROBE, subject=None, capacity=PROBE,
+        details={"purpose_id": purpose.id, "notice_id": notice.id,
+                 "probe_sha256": body.probe_sha256, "researcher_key_id": key_id},
+        created_by=key_id, keys=keys, now=now, minutes=settings.enrolment_link_minutes)
+
+
+def statement(session: Session, link: OneTimeLink, credential: PasskeyCredential, *,
+              settings: ConsentSettings, now: datetime) -> dict[str, Any]:
+    """What the person in the probe signs: this purpose, this image, this researcher."""
+    purpose = ledger.get_purpose(session, link.details["purpose_id"])
+    notice = ledger.get_notice(session, link.details["notice_id"])
+    return {"act": PROBE, "requestId": link.id, "purposeId": purpose.id,
+            "purpose": purpose.name, "probeSha256": link.details["probe_sha256"],
+            "researcherKeyId": link.details["researcher_key_id"],
+            "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
+                       "language": notice.language},
+            "signer": credential.id, "rpId": settings.passkey_rp_id,
+            "issuedAt": now.isoformat(), "nonce": secrets.token_hex(16),
+            "expiresAt": (now + timedelta(minutes=settings.enrolment_link_minutes)).isoformat()}
+
+
+def record(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
+           now: datetime) -> ProbeConsent:
+    body = signed.ceremony.statement or {}
+    evidence_sha = hashlib.sha256(canonical_json(signed.evidence)).hexdigest()
+    probe = ProbeConsent(
+        id=ledger.new_id("prb"), purpose_id=body["purposeId"], notice_id=body["notice"]["id"],
+        method=str(ConsentMethod.PASSKEY), evidence_sha256=evidence_sha, obtained_at=now,
+        expires_at=datetime.fromisoformat(body["expiresAt"]), created_by=body["researcherKeyId"],
+        probe_sha256=body["probeSha256"], researcher_key_id=body["researcherKeyId"])
+    session.add(probe)
+    session.flush()
+    return probe
+
+
+def signer_of(session: Session, ceremony: Ceremony) -> PasskeyCredential:
+    credential = session.get(PasskeyCredential, (ceremony.statement or {}).get("signer", ""))
+    if credential is None:
+        raise ChallengeInvalid("no passkey was registered for this probe consent")
+    return credential
+
+
+def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
+            operation: Operation, probe_sha256: str, key_id: str,
+            now: datetime) -> ProbeConsentRequired | None:
+    """Use the probe consent once: the caller commits this even when the attempt is refused.
+
+    Returns (never raises, so that the use is committed) the :class:`ProbeConsentRequired` to
+    raise when it is missing, used, expired, for another purpose, another image or another key.
+    """
+    probe = session.get(ProbeConsent, probe_consent_id)
+    problem = None
+    if probe is None:
+        problem = "missing"
+    elif probe.used_at is not None:
+        problem = "used"
+    else:
+        probe.used_at = now
+        if probe.expires_at <= now:
+            problem = "expired"
+        elif probe.purpose_id != purpose.id:
+            problem = "other_purpose"
+        elif probe.probe_sha256 is None or probe.researcher_key_id is None:
+            problem = "not_signed_by_the_person"
+        elif probe.probe_sha256 != probe_sha256:
+            problem = "other_image"
+        elif probe.researcher_key_id != key_id:
+            problem = "other_key"
+    if problem is None:
+        return None
+    return ProbeConsentRequired(
+        f"probe consent {probe_consent_id} is {problem}",
+        details={"probe_consent_id": probe_consent_id, "problem": problem,
+                 "operation": str(operation)})
+
+
+# Use cases ------------------------------------------------------------------------------------
+def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> ProbeConsentLink:
+    """The researcher's request: a one-time link for the person in the probe."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        link, secret = request_link(session, body, key_id=actor.key_id, keys=runtime.keys,
+                                    settings=runtime.settings, now=now)
+        runtime.audit(session, Entry(
+            action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
+            probe_sha256=body.probe_sha256, details={"request_id": link.id}))
+        url = passkeys.link_url(runtime.settings, "probe", secret)
+        return ProbeConsentLink(request_id=link.id, link_url=url, secret=secret,
+                                expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
+
+
+def challenge(runtime: Runtime, credential: PasskeyCredential,
+              link: OneTimeLink) -> PasskeyChallenge:
+    """Right after the person registered their passkey: the statement for them to sign."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        signer = session.get(PasskeyCredential, credential.id)
+        assert signer is not None
+        body = statement(session, link, signer, settings=runtime.settings, now=now)
+        ceremony, options = passkeys.assertion_options(
+            session, kind=PROBE, statement=body, credentials=[signer], subject_id=None,
+            settings=runtime.settings, now=now, link_id=link.id)
+        return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=body)
+
+
+def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
+    """Record the probe consent the person signed; its receipt embeds their assertion."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=PROBE, now=now)
+        signed = passkeys.verify_assertion(session, ceremony, response.credential,
+                                           allowed=[signer_of(session, ceremony)],
+                                           settings=runtime.settings)
+        probe = record(session, ceremony, signed, now=now)
+        probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
+                         "purposeId": probe.purpose_id, "probeSha256": probe.probe_sha256,
+                         "researcherKeyId": probe.researcher_key_id,
+                         "consentTimestampISO": now.isoformat(),
+                         "expiresISO": probe.expires_at.isoformat(),
+                         "publicKey": runtime.keys.public_key,
+                         "subjectSignature": signed.evidence}
+        probe.receipt_signature = runtime.keys.sign(canonical_json(probe.receipt))
+        runtime.audit(session, Entry(
+            action=AuditAction.PROBE_CONSENT_CREATED, actor=None, purpose=probe.purpose_id,
+            probe_sha256=probe.probe_sha256,
+            details={"probe_consent_id": probe.id, "researcher_key_id": probe.researcher_key_id,
+                     "credential_id": signed.credential.id}))
+        return probe_public(probe, public_key=runtime.keys.public_key)
+
+
+def probe_public(probe: ProbeConsent, *, public_key: str) -> ProbeConsentPublic:
+    receipt = None
+    if probe.receipt is not None and probe.receipt_signature is not None:
+        receipt = SignedReceipt(receipt=probe.receipt, signature=probe.receipt_signature,
+                                public_key=public_key)
+    return ProbeConsentPublic(
+        id=probe.id, purpose_id=probe.purpose_id, notice_id=probe.notice_id,
+        method=ConsentMethod(probe.method), evidence_sha256=probe.evidence_sha256,
+        obtained_at=probe.obtained_at, expires_at=probe.expires_at, used_at=probe.used_at,
+        probe_sha256=probe.probe_sha256, researcher_key_id=probe.researcher_key_id,
+        receipt=receipt)

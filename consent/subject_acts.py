@@ -1,0 +1,226 @@
+"""The person's own acts, signed with their passkey: the legal basis is theirs to create or end.
+
+Two steps each. :func:`begin` checks what can be checked before anyone signs (the consent
+exists, the purposes and notice exist, the capacity is held) and writes the statement; the
+person's authenticator signs its SHA-256; :func:`complete` verifies the assertion with the
+credentials the signer may use and returns the evidence for the receipt. Which capacity a
+consent is given in comes from the credential that signed it, never from the request: a minor's
+own passkey is never the holder of parental authority.
+
+Credentials allowed to sign:
+
+* a subject token acts with the credentials of the capacity its sign-in had (the subject's own,
+  or the guardian's);
+* a capture session opened at the desk (portal key) may be approved by any credential of the
+  subject, self or guardian, but only through a subject token: the desk never signs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent import ledger, passkeys, policies
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
+from optinface.consent.passkeys import Signed
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.roles import Actor, Role
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import (
+    CaptureAct,
+    CapturePublic,
+    ConsentAct,
+    ConsentCapacity,
+    PasskeyChallenge,
+    PasskeyResponse,
+    PendingCapture,
+    SearchableAct,
+    SubjectAct,
+    SubjectPublic,
+    WithdrawAct,
+)
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
+
+ACT_KINDS = ("consent", "withdraw", "searchable", "enrol")
+
+
+def _base(act: str, subject: Subject, settings: ConsentSettings, now: datetime) -> dict[str, Any]:
+    return {"act": act, "subject": subject.pseudonym, "rpId": settings.passkey_rp_id,
+            "issuedAt": now.isoformat(), "nonce": secrets.token_hex(16)}
+
+
+def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCredential]:
+    """The credentials that may sign for ``actor`` (see the module docstring)."""
+    if actor.role is Role.SUBJECT:
+        return passkeys.credentials_of(session, subject, capacity=actor.capacity)
+    return passkeys.credentials_of(session, subject)
+
+
+def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, actor: Actor,
+                      settings: ConsentSettings, now: datetime) -> dict[str, Any]:
+    if act.expires_at <= now or act.expires_at > now + timedelta(days=settings.max_consent_days):
+        raise InvalidRequest(
+            f"a consent must expire in the future and within {settings.max_consent_days} days",
+            details={"max_consent_days": settings.max_consent_days})
+    capacity = ConsentCapacity(actor.capacity)
+    if act.given_by is not None and act.given_by is not capacity:
+        raise CapacityNotHeld(
+            f"this passkey signs as {capacity}, not as {act.given_by}",
+            details={"subject": subject.pseudonym, "capacity": str(capacity)})
+    policies.require_capacity(subject, capacity, settings, today=now.date())
+    purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(act.purposes)]
+    notice = ledger.get_notice(session, act.notice_id)
+    return {**_base("consent", subject, settings, now), "capacity": str(capacity),
+            "purposes": sorted(p.id for p in purposes),
+            "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
+                       "language": act.language},
+            "expiresAt": act.expires_at.isoformat()}
+
+
+def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
+                  settings: ConsentSettings, now: datetime) -> dict[str, Any]:
+    """What the person is asked to sign, after the checks that need no signature."""
+    if isinstance(act, ConsentAct):
+        return consent_statement(session, subject, act, actor=actor, settings=settings, now=now)
+    if isinstance(act, WithdrawAct):
+        ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
+        return {**_base("withdraw", subject, settings, now), "consentId": act.consent_id,
+                "purposeId": act.purpose_id}
+    if isinstance(act, SearchableAct):
+        return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
+    assert isinstance(act, CaptureAct)
+    consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
+    policies.require_enrol_consent(subject, consent, now=now, settings=settings)
+    return {**_base("enrol", subject, settings, now), "consentId": act.consent_id,
+            "photoSha256": act.photo_sha256}
+
+
+def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
+          settings: ConsentSettings, now: datetime) -> PasskeyChallenge:
+    statement = statement_for(session, subject, act, actor=actor, settings=settings, now=now)
+    allowed = signers(session, subject, actor)
+    if not allowed:
+        raise ChallengeInvalid(f"no passkey is registered to sign for {subject.pseudonym}",
+                               details={"subject": subject.pseudonym})
+    ceremony, options = passkeys.assertion_options(
+        session, kind=statement["act"], statement=statement, credentials=allowed,
+        subject_id=subject.id, settings=settings, now=now)
+    return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement)
+
+
+def complete(session: Session, subject: Subject, response: PasskeyResponse, *, act: str,
+             actor: Actor, settings: ConsentSettings, now: datetime) -> Signed:
+    """The verified signature of ``act`` by one of the signer's credentials (single use)."""
+    ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=act, now=now,
+                                      subject_id=subject.id)
+    return passkeys.verify_assertion(session, ceremony, response.credential,
+                                     allowed=signers(session, subject, actor), settings=settings)
+
+
+def open_capture(session: Session, subject: Subject, capture_id: str, *,
+                 now: datetime) -> Ceremony:
+    """An approved, unconsumed, unexpired capture session of ``subject``."""
+    row = session.get(Ceremony, capture_id)
+    if (row is None or row.kind != "enrol" or row.subject_id != subject.id
+            or row.evidence is None or row.consumed_at is not None or row.expires_at <= now):
+        raise ChallengeInvalid(
+            f"capture session {capture_id} is unknown, not approved by the subject, used or "
+            "expired", details={"capture_id": capture_id})
+    return row
+
+
+# Use cases (each in its own transaction, its audit event chained in it) -----------------------
+def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str,
+              act: SubjectAct) -> PasskeyChallenge:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        return begin(session, subject, act, actor=actor, settings=runtime.settings, now=now)
+
+
+def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consent: Consent, *,
+                    actor: Actor, response: PasskeyResponse, now: datetime) -> None:
+    """Check the person's signature of this withdrawal and keep it, signed by the controller
+    too, with the consent."""
+    signed = complete(session, subject, response, act="withdraw", actor=actor,
+                      settings=runtime.settings, now=now)
+    if (signed.ceremony.statement or {}).get("consentId") != consent.id:
+        raise ChallengeInvalid("this signature withdraws another consent")
+    consent.withdrawal_receipt = {
+        "version": CONSENT_RECEIPT_VERSION, "withdrawnConsentID": consent.id,
+        "piiPrincipalId": subject.pseudonym, "withdrawnAt": now.isoformat(),
+        "publicKey": runtime.keys.public_key, "subjectSignature": signed.evidence}
+    consent.withdrawal_signature = runtime.keys.sign(canonical_json(consent.withdrawal_receipt))
+
+
+def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
+                   response: PasskeyResponse) -> SubjectPublic:
+    """Opt in to (or out of) 1:N galleries: the subject's signed choice, audited."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        signed = complete(session, subject, response, act="searchable", actor=actor,
+                          settings=runtime.settings, now=now)
+        searchable = bool((signed.ceremony.statement or {})["searchable"])
+        subject.searchable = searchable
+        subject.last_interaction_at = now
+        runtime.audit(session, Entry(
+            action=AuditAction.SUBJECT_UPDATED, actor=actor, subjects=[pseudonym],
+            details={"searchable": searchable, "credential_id": signed.credential.id,
+                     "statement_sha256": hashlib.sha256(
+                         canonical_json(signed.ceremony.statement)).hexdigest()}))
+        session.flush()
+        return SubjectPublic.model_validate(subject)
+
+
+def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
+                    response: PasskeyResponse) -> CapturePublic:
+    """The subject approves enrolling the photo whose SHA-256 the capture session names."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        signed = complete(session, subject, response, act="enrol", actor=actor,
+                          settings=runtime.settings, now=now)
+        # A child under the age of consent does not approve their own photo: their guardian does.
+        policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
+                                  runtime.settings, today=now.date())
+        signed.ceremony.evidence = signed.evidence
+        runtime.audit(session, Entry(
+            action=AuditAction.CAPTURE_APPROVED, actor=actor, subjects=[pseudonym],
+            details={"capture_id": signed.ceremony.id,
+                     "photo_sha256": (signed.ceremony.statement or {})["photoSha256"],
+                     "credential_id": signed.credential.id}))
+        return capture_public(signed.ceremony, pseudonym)
+
+
+def capture_public(ceremony: Ceremony, pseudonym: str) -> CapturePublic:
+    statement = ceremony.statement or {}
+    return CapturePublic(id=ceremony.id, subject=pseudonym, consent_id=statement["consentId"],
+                         photo_sha256=statement["photoSha256"],
+                         approved=ceremony.evidence is not None, expires_at=ceremony.expires_at)
+
+
+def pending_captures(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[PendingCapture]:
+    """Capture sessions the desk opened that wait for the subject's approval, with the options
+    their device signs (the challenge is the statement's hash, fixed when the desk opened it)."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        rows = session.scalars(select(Ceremony).where(
+            Ceremony.subject_id == subject.id, Ceremony.kind == "enrol",
+            Ceremony.used_at.is_(None), Ceremony.expires_at > now))
+        allowed = [{"type": "public-key", "id": c.id}
+                   for c in signers(session, subject, actor)]
+        return [PendingCapture(
+            capture=capture_public(row, pseudonym),
+            options={"challenge": row.challenge, "rpId": runtime.settings.passkey_rp_id,
+                     "allowCredentials": allowed, "userVerification": "required",
+                     "timeout": 60000}) for row in rows]

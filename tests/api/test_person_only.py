@@ -1,0 +1,277 @@
+# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
+"""Consent only the person can give (issue 11): every shortcut an operator had is refused.
+
+Each test tries, over HTTP, what an admin, desk (portal), researcher or minor could do before,
+and checks its 403 and stable code; then that the person's own passkey still does it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app as cli
+from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
+from tests.api.conftest import (
+    ORIGIN,
+    World,
+    auth,
+    consent_act,
+    deployment,
+    in_a_year,
+    page_login,
+    set_up_world,
+)
+from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
+    api_settings,
+    client,
+    keys,
+    service,
+    shared_deployment,
+    shared_world,
+    world,
+)
+
+
+def _refused(answer: object, status: int, code: str) -> None:
+    assert answer.status_code == status, answer.text  # type: ignore[attr-defined]
+    assert answer.json()["code"] == code  # type: ignore[attr-defined]
+
+
+def _operators(world: World) -> list[str]:
+    return [world.keys.admin, world.keys.portal]
+
+
+def test_an_operator_key_cannot_give_consent_in_a_subjects_name(world: World) -> None:
+    signed = world.people[world.subject].sign(consent_act(world.purpose_id, world.notice_id))
+    old_style = {"purposes": [world.purpose_id], "notice_id": world.notice_id, "language": "en",
+                 "method": "e_signature", "evidence": "anything", "expires_at": in_a_year()}
+    for key in _operators(world):
+        for body in (old_style, signed):
+            _refused(world.client.post(f"/v1/subjects/{world.subject}/consents", json=body,
+                                       headers=auth(key)), 403, "subject_credential_required")
+        _refused(world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                                   json=consent_act(world.purpose_id, world.notice_id),
+                                   headers=auth(key)), 403, "subject_credential_required")
+
+
+def test_an_operator_key_cannot_withdraw_for_the_subject(world: World) -> None:
+    url = f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw"
+    signed = world.people[world.subject].sign({"act": "withdraw",
+                                               "consent_id": world.consent_id})
+    for key in _operators(world):
+        _refused(world.client.post(url, json=signed, headers=auth(key)), 403,
+                 "subject_credential_required")
+    assert world.people[world.subject].withdraw(world.consent_id)["consent"]["status"] == (
+        "withdrawn")
+
+
+def test_an_operator_key_cannot_enrol_a_photo_the_subject_did_not_approve(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    url = f"/v1/subjects/{world.subject}/faces"
+    files = {"image": ("x.jpg", portrait_jpegs[0], "image/jpeg")}
+    for key in _operators(world):
+        _refused(world.client.post(url, data={"consent_id": world.consent_id}, files=files,
+                                   headers=auth(key)), 403, "subject_credential_required")
+    # The desk opens a capture session, but only the person's passkey approves it.
+    capture = world.client.post(
+        f"/v1/subjects/{world.subject}/challenges", headers=auth(world.keys.portal),
+        json={"act": "enrol", "consent_id": world.consent_id,
+              "photo_sha256": hashlib.sha256(portrait_jpegs[0]).hexdigest()}).json()
+    _refused(world.client.post(url, data={"capture_id": capture["ceremony_id"]}, files=files,
+                               headers=auth(world.keys.portal)), 403, "challenge_invalid")
+    person = world.people[world.subject]
+    desk_signed = {"ceremony_id": capture["ceremony_id"],
+                   "credential": person.authenticator.get(capture["options"])}
+    _refused(world.client.post(f"/v1/subjects/{world.subject}/capture-approvals",
+                               json=desk_signed, headers=auth(world.keys.portal)),
+             403, "subject_credential_required")
+
+
+def test_an_approved_capture_enrols_that_photo_only_and_once(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    person = world.people[world.subject]
+    capture = person.approve_capture(world.consent_id, portrait_jpegs[0], desk=world.keys.portal)
+    url = f"/v1/subjects/{world.subject}/faces"
+    other = {"image": ("x.jpg", flipped_jpegs[0], "image/jpeg")}
+    _refused(world.client.post(url, data={"capture_id": capture}, files=other,
+                               headers=auth(world.keys.portal)), 403, "challenge_invalid")
+    same = {"image": ("x.jpg", portrait_jpegs[0], "image/jpeg")}
+    enrolled = world.client.post(url, data={"capture_id": capture}, files=same,
+                                 headers=auth(world.keys.portal))
+    assert enrolled.status_code == 201, enrolled.text
+    _refused(world.client.post(url, data={"capture_id": capture}, files=same,
+                               headers=auth(world.keys.portal)), 403, "challenge_invalid")
+
+
+def test_an_operator_key_cannot_make_a_subject_searchable(world: World) -> None:
+    for key in _operators(world):
+        _refused(world.client.patch(f"/v1/subjects/{world.subject}", json={"searchable": True},
+                                    headers=auth(key)), 403, "subject_credential_required")
+    _refused(world.client.post("/v1/subjects", json={"age_category": "adult",
+                                                      "searchable": True},
+                               headers=auth(world.keys.portal)), 403,
+             "subject_credential_required")
+
+
+def test_the_operators_answer_holds_links_never_a_subject_credential(world: World) -> None:
+    person, answer = world.new_person()
+    assert "subject_token" not in json.dumps(answer)
+    link = answer["enrolment"]
+    assert link["link_url"].endswith("#" + link["secret"]) and link["qr_svg"].startswith("<svg")
+    _refused(world.client.get(f"/v1/subjects/{person.pseudonym}",
+                              headers=auth(str(link["secret"]))), 401, "unauthenticated")
+    again = world.client.post("/v1/passkeys/registration-options",
+                              json={"link": link["secret"]})
+    _refused(again, 410, "link_invalid")  # used by the person: nobody else can register
+    _refused(world.client.post(f"/v1/subjects/{person.pseudonym}/enrolment-links", json={},
+                               headers=auth(world.keys.portal)), 409, "already_registered")
+
+
+def test_a_minors_own_token_cannot_claim_parental_authority(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    minor, answer = world.new_person(age="minor_13")
+    act = {**consent_act(world.purpose_id, world.notice_id), "given_by": "parental_authority"}
+    _refused(world.client.post(f"/v1/subjects/{minor.pseudonym}/challenges", json=act,
+                               headers=minor.headers), 403, "capacity_not_held")
+    with pytest.raises(SoftPersonFailed) as own:
+        minor.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
+                      expires_at=in_a_year())
+    assert own.value.response.json()["code"] == "guardian_consent_required"
+    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
+                                        origin=ORIGIN)
+    assert guardian.pseudonym == minor.pseudonym
+    given = guardian.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
+                             expires_at=in_a_year())
+    assert given["consent"]["given_by"] == "parental_authority"
+    with pytest.raises(SoftPersonFailed) as photo:  # the child does not approve their photo
+        minor.approve_capture(given["consent"]["id"], portrait_jpegs[0])
+    assert photo.value.response.json()["code"] == "guardian_consent_required"
+    guardian.enrol(given["consent"]["id"], portrait_jpegs[0], desk=world.keys.portal)
+
+
+def test_a_second_persons_face_is_refused_for_a_subject(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    person = world.people[world.subject]
+    person.enrol(world.consent_id, portrait_jpegs[0])
+    person.enrol(world.consent_id, flipped_jpegs[0])  # the same person, another photo
+    with pytest.raises(SoftPersonFailed) as refused:
+        person.enrol(world.consent_id, portrait_jpegs[1])  # someone else in the group photo
+    _refused(refused.value.response, 403, "face_mismatch")
+
+
+def test_templates_per_subject_are_capped(
+    tmp_path: Path, pipeline: FacePipeline, flipped_jpegs: list[bytes]
+) -> None:
+    with deployment(tmp_path, pipeline, max_templates_per_subject=1) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        person = world.people[world.subject]
+        person.enrol(world.consent_id, flipped_jpegs[0])
+        with pytest.raises(SoftPersonFailed) as refused:
+            person.enrol(world.consent_id, flipped_jpegs[0])
+        _refused(refused.value.response, 409, "template_limit")
+
+
+def _identify(world: World, probe: str, image: bytes, key: str) -> object:
+    return world.client.post(
+        "/v1/identify", data={"purpose_id": world.purpose_id, "probe_consent_id": probe},
+        files={"image": ("p.jpg", image, "image/jpeg")}, headers=auth(key))
+
+
+def test_a_probe_consent_comes_from_the_person_in_the_probe_and_binds_image_and_key(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    image = portrait_jpegs[0]
+    request = world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher), json={
+        "purpose_id": world.purpose_id, "notice_id": world.notice_id,
+        "probe_sha256": hashlib.sha256(image).hexdigest()}).json()
+    assert set(request) == {"request_id", "link_url", "secret", "expires_at", "qr_svg"}
+    _refused(_identify(world, request["request_id"], image, world.keys.researcher), 403,
+             "probe_consent_required")  # a request is not a consent
+    second_key = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"},
+                                   headers=auth(world.keys.admin)).json()["secret"]
+    for key, picture in ((world.keys.researcher, portrait_jpegs[1]), (second_key, image)):
+        probe = world.probe_consent(image)
+        _refused(_identify(world, probe, picture, key), 403, "probe_consent_required")
+        _refused(_identify(world, probe, image, world.keys.researcher), 403,
+                 "probe_consent_required")  # the refused attempt consumed it
+    probe = world.probe_consent(image)
+    assert _identify(world, probe, image, world.keys.researcher).status_code == 200
+    _refused(_identify(world, probe, image, world.keys.researcher), 403,
+             "probe_consent_required")
+
+
+def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    subject, _ = world.new_subject()
+    person = world.people[subject]
+    given = person.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
+                           expires_at=in_a_year())
+    withdrawn = person.withdraw(given["consent"]["id"])
+    signed_probe = probe_consent(world.client, world.keys.researcher, purpose_id=world.purpose_id,
+                                 notice_id=world.notice_id, image=portrait_jpegs[0],
+                                 origin=ORIGIN)
+    runner = CliRunner()
+    for name, document in (("consent", given), ("probe", signed_probe)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(document))
+        result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
+                                     service.public_key])
+        assert result.exit_code == 0, result.output
+        assert "valid passkey signature(s) by the person" in result.output
+    assert withdrawn["subject_erased"]  # the withdrawal was signed, then erased everything
+    forged = json.loads(json.dumps(given["receipt"]))
+    forged["receipt"]["subjectSignature"]["statement"]["purposes"] = ["pur_other"]
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
+                                 service.public_key])
+    assert result.exit_code == 1
+
+
+def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_purpose(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    with deployment(tmp_path, pipeline, identify_daily_quota=2) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        image = portrait_jpegs[0]
+        world.enrol(world.subject, world.consent_id, image)
+
+        def verify(key: str) -> object:
+            return client.post("/v1/verify", headers=auth(key), files={
+                "image": ("p.jpg", image, "image/jpeg")}, data={
+                "subject": world.subject, "purpose_id": world.purpose_id,
+                "probe_consent_id": world.probe_consent(image, researcher=key)})
+
+        assert [verify(keys.researcher).status_code for _ in range(2)] == [200, 200]
+        _refused(verify(keys.researcher), 429, "rate_limited")
+        second = client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"},
+                             headers=auth(keys.admin)).json()["secret"]
+        refused = verify(second)
+        _refused(refused, 429, "rate_limited")
+        assert refused.json()["details"]["spent_by"] == "purpose"
+
+
+def test_a_new_researcher_key_is_audited_and_listed_on_the_reviewers_dashboard(
+    world: World,
+) -> None:
+    made = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 9"},
+                             headers=auth(world.keys.admin)).json()
+    events = world.client.get("/v1/audit/events", params={"action": "key_created"},
+                              headers=auth(world.keys.reviewer)).json()["events"]
+    assert made["key_id"] in [e["details"]["key_id"] for e in events]
+    page_login(world.client, "review", world.keys.reviewer)
+    dashboard = world.client.get("/review").text
+    section = dashboard.split('id="researcher-keys"')[1].split("</section>")[0]
+    assert made["key_id"] in section and "lab 9" in section
