@@ -1,18 +1,44 @@
-"""Fixtures shared by every test folder: the real engine, loaded once per session, and face
-images cut from the photo that insightface ships (no photo is committed)."""
+"""Fixtures shared by every test folder: the real engine, loaded once per session, face images
+cut from the photo that insightface ships (no photo is committed), the database backend, and
+the API deployment the API and reliability tests run against.
+
+The deployment fixtures give each test its own deployment, except in a module marked
+``pytest.mark.shared_deployment`` (:data:`SHARED`), whose tests share one. Tests that need
+another configuration open their own with :func:`tests.support.api.deployment`. A folder
+overrides ``api_settings`` for its own (``tests/reliability``: a 64-slot index); the consent
+tests override ``service`` and ``world`` with the consent core's own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from fastapi.testclient import TestClient
 
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
 from optinface.engine.decode import BgrImage
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import encode, portraits
 from optinface.engine.settings import EngineSettings
+from tests.support.api import (
+    Deployment,
+    Keys,
+    World,
+    auth,
+    deployment,
+    make_keys,
+    set_up_world,
+    settings_for_tests,
+)
 from tests.support.backends import url_for_backend
+from tests.support.lazy import OpenedOnFirstUse
 from tests.support.postgres import PostgresServer, available, postgres_server
 
 
@@ -68,3 +94,101 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     """
     return url_for_backend(request)
 
+
+T = TypeVar("T")
+SHARED = "shared_deployment"
+"""The marker (``pytestmark = pytest.mark.shared_deployment``) of a module whose tests share one
+deployment: opening the service is the slow part of a test. Each test still gets a fresh
+consenting subject, erased after it (see :func:`world`)."""
+
+
+def shared(request: pytest.FixtureRequest) -> Deployment | None:
+    """The module's deployment when the test's module is marked :data:`SHARED`, else None."""
+    if request.node.get_closest_marker(SHARED) is None:
+        return None
+    module: OpenedOnFirstUse[Deployment] = request.getfixturevalue("module_deployment")
+    return module.get()
+
+
+@pytest.fixture(scope="module")
+def module_deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    pipeline: FacePipeline,
+) -> Iterator[OpenedOnFirstUse[Deployment]]:
+    """The deployment of a :data:`SHARED` module, opened when a test first asks for it.
+
+    On SQLite, unless the module parametrises it (:data:`tests.support.backends.on_both_backends`)
+    or the environment asks for PostgreSQL (see ``tests.conftest.database_url``).
+    """
+    database_url = url_for_backend(request)
+    with ExitStack() as stack:
+        yield OpenedOnFirstUse(lambda: deployment(tmp_path_factory.mktemp("api"), pipeline,
+                                                  database_url=database_url), stack)
+
+
+@pytest.fixture
+def api_settings(
+    request: pytest.FixtureRequest, module_deployment: OpenedOnFirstUse[Deployment]
+) -> ApiSettings:
+    """The module's settings, or this test's own on its ``tmp_path`` and ``database_url``."""
+    if (made := shared(request)) is not None:
+        return made[0]
+    return settings_for_tests(request.getfixturevalue("tmp_path"),
+                              database_url=request.getfixturevalue("database_url"))
+
+
+def shared_or_own(request: pytest.FixtureRequest, part: int,
+                  own: Callable[[], AbstractContextManager[T]]) -> AbstractContextManager[T]:
+    """Part ``part`` of the module's deployment (left open for the next test), or ``own()``."""
+    made = shared(request)
+    return nullcontext(made[part]) if made is not None else own()
+
+
+@pytest.fixture
+def service(
+    request: pytest.FixtureRequest, api_settings: ApiSettings, pipeline: FacePipeline
+) -> Iterator[OptinFace]:
+    with shared_or_own(request, 1, lambda: closing(
+            OptinFace.open(api_settings, pipeline=pipeline))) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(
+    request: pytest.FixtureRequest, api_settings: ApiSettings, service: OptinFace
+) -> Iterator[TestClient]:
+    with shared_or_own(request, 2, lambda: TestClient(
+            create_app(api_settings, service=service))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def keys(request: pytest.FixtureRequest, service: OptinFace) -> Keys:
+    if (made := shared(request)) is not None:
+        return made[3]
+    return make_keys(service)
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_deployment: OpenedOnFirstUse[Deployment]) -> World:
+    """The declared world of a :data:`SHARED` module (purpose, notice, declaration)."""
+    _, _, client, keys = module_deployment.get()
+    return set_up_world(client, keys)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, client: TestClient, keys: Keys) -> Iterator[World]:
+    """A declared world with one consenting subject.
+
+    In a :data:`SHARED` module: the module's world with a new consenting subject for this test;
+    every subject the test made is erased afterwards, so each test starts from an empty gallery.
+    """
+    if shared(request) is None:
+        yield set_up_world(client, keys)
+        return
+    world = replace(request.getfixturevalue("shared_world"))
+    world.created = []
+    world.add_consenting_subject()
+    yield world
+    for subject in world.created:
+        client.delete(f"/v1/subjects/{subject}", headers=auth(world.keys.admin))

@@ -18,7 +18,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import World, auth, consent_act, deployment, set_up_world
+from tests.support.api import World, auth, consent_act, deployment, set_up_world
 
 pytestmark = pytest.mark.shared_deployment
 

@@ -9,7 +9,7 @@ import pytest
 
 from optinface.consent.passkeys import verify_evidence
 from optinface.engine.samples import encode, group_photo
-from tests.api.conftest import World, auth, in_a_year
+from tests.support.api import World, auth, in_a_year
 from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]

@@ -17,7 +17,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
-from tests.api.conftest import World, auth, consent_act
+from tests.support.api import World, auth, consent_act
 
 pytestmark = pytest.mark.shared_deployment
 

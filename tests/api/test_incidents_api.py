@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.api.conftest import World, auth, page_login
+from tests.support.api import World, auth, page_login
 
 pytestmark = pytest.mark.shared_deployment
 

@@ -14,7 +14,7 @@ from optinface.api.limits import RateLimiter
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import Keys, World, auth, deployment, set_up_world
+from tests.support.api import Keys, World, auth, deployment, set_up_world
 
 pytestmark = pytest.mark.shared_deployment
 

@@ -27,7 +27,8 @@ from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from tests.api.server import free_port
-from tests.support.api import TEST_FMR, thresholds_for_tests
+from tests.support.api import thresholds_for_tests
+from tests.support.thresholds import TEST_FMR
 
 CLIENTS = 4
 LOAD_SECONDS = 20.0

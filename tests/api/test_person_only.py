@@ -17,7 +17,7 @@ from optinface.api.cli.main import app as cli
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import (
+from tests.support.api import (
     ORIGIN,
     World,
     auth,

@@ -30,8 +30,8 @@ from tests.api.browser import (
     localhost,
     passkey_log_in,
 )
-from tests.api.conftest import World, auth
 from tests.api.server import running
+from tests.support.api import World, auth
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 

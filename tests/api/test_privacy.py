@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.consent.errors import PlaceholderAccountability
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import World, auth, deployment
+from tests.support.api import World, auth, deployment
 
 pytestmark = pytest.mark.shared_deployment
 

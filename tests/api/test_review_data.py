@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app as cli
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
-from tests.api.conftest import World, auth, page_login
+from tests.support.api import World, auth, page_login
 
 pytestmark = pytest.mark.shared_deployment
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import World, auth
+from tests.support.api import World, auth
 
 pytestmark = pytest.mark.shared_deployment
 

@@ -19,7 +19,7 @@ from optinface.api.deps import PermissionGuard
 from optinface.api.settings import ApiSettings
 from optinface.consent.roles import FOR_THE_PERSON, PERMISSIONS, Permission, Role
 from optinface.engine.pipeline import FacePipeline
-from tests.api.conftest import World, auth, deployment, set_up_world
+from tests.support.api import World, auth, deployment, set_up_world
 
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 

@@ -21,7 +21,8 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import TEST_FMR, thresholds_for_tests
+from tests.support.api import thresholds_for_tests
+from tests.support.thresholds import TEST_FMR
 
 # The app exists at import time so schemathesis can read its schema; its service (on a
 # tmp_path data dir) is attached by the fixture below, before any generated request is sent.

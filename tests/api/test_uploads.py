@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from optinface.api.uploads import InMemoryUploadRoute
-from tests.api.conftest import World, auth
+from tests.support.api import World, auth
 
 pytestmark = pytest.mark.shared_deployment
 

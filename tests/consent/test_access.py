@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from optinface.consent.schemas import RightKind, RightsRequestCreate
 from optinface.consent.settings import ConsentSettings
-from tests.consent.conftest import TEST_THRESHOLD, FakeClock, World
+from tests.support.consent import FakeClock, World
+from tests.support.thresholds import TEST_THRESHOLD
 
 
 def _enrolled(world: World, image: bytes) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from optinface.consent.errors import Forbidden, InvalidRequest, Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AgeCategory, SubjectCreate
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 
 def test_each_role_is_refused_what_it_may_not_do(world: World) -> None:

@@ -13,7 +13,7 @@ from optinface.consent.errors import AlternativeChosen, PlaceholderAccountabilit
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from tests.api.test_privacy import REAL
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 
 def test_the_defaults_are_all_placeholders(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from optinface.consent.audit import AuditAction, event_hash
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-from tests.consent.conftest import World
 from tests.support.backends import both_backends
+from tests.support.consent import World
 
 pytestmark = both_backends
 
@@ -122,7 +122,7 @@ def test_every_read_of_the_audit_log_is_itself_logged(world: World) -> None:
 def test_retention_prunes_old_access_events_and_the_chain_still_verifies(
     service: OptinFace, clock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
 ) -> None:
-    from tests.consent.conftest import make_world
+    from tests.support.consent import make_world
 
     world = make_world(service, clock)
     pseudonym, consent = world.subject()

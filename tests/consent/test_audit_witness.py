@@ -15,7 +15,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import pinned_key, witnessed
-from tests.consent.conftest import FakeClock, World
+from tests.support.consent import FakeClock, World
 
 
 def witness_sizes(settings: ConsentSettings) -> list[int]:
@@ -34,7 +34,7 @@ def test_checkpoints_are_witnessed_every_n_events_and_at_close(
     settings: ConsentSettings, pipeline, clock: FakeClock  # type: ignore[no-untyped-def]
 ) -> None:
     service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    from tests.consent.conftest import make_world
+    from tests.support.consent import make_world
 
     world = make_world(service, clock)
     while service.verify_audit().events < 12:

@@ -14,7 +14,7 @@ from optinface.consent.errors import GuardianConsentRequired, WrittenReleaseRequ
 from optinface.consent.schemas import AgeCategory, ConsentCapacity, ConsentMethod
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Subject
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 
 def test_illinois_needs_a_written_release_and_a_passkey_signature_is_one(world: World) -> None:

@@ -14,8 +14,8 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template, Tombstone
-from tests.consent.conftest import FakeClock, World, make_world
 from tests.consent.test_gates import refused
+from tests.support.consent import FakeClock, World, make_world
 
 
 def _identify(world: World, image: bytes) -> object:

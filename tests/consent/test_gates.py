@@ -19,8 +19,8 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Template
 from optinface.engine.errors import EngineError
-from tests.consent.conftest import FakeClock, World
 from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, World
 
 
 def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]

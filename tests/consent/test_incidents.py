@@ -10,7 +10,7 @@ import pytest
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.incidents import Audience
 from optinface.consent.schemas import IncidentCreate
-from tests.consent.conftest import FakeClock, World
+from tests.support.consent import FakeClock, World
 
 
 def _body(clock: FakeClock, **changes: object) -> IncidentCreate:

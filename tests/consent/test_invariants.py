@@ -11,7 +11,7 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, make_world
+from tests.support.consent import FakeClock, make_world
 
 STEP = st.tuples(st.sampled_from(["enrol", "withdraw", "erase", "new"]), st.integers(0, 5))
 

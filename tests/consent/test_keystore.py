@@ -16,7 +16,7 @@ from optinface.consent.keystore import FileKeyStore, open_key_store
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, World
+from tests.support.consent import FakeClock, World
 
 
 def test_no_key_lives_in_the_data_directory(world: World, settings: ConsentSettings) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from optinface.consent.db import MIGRATIONS
 from optinface.consent.tables import Base, Consent
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 
 def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from optinface.consent.errors import ConsentError
 from optinface.consent.schemas import AgeCategory, ConsentCapacity
 from optinface.consent.settings import ConsentSettings
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 
 def test_quebec_age_of_consent_cannot_be_configured_below_14() -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import ErasureReason, Operation
 from optinface.consent.tables import PurposeWithdrawal
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 
 def test_a_withdrawn_purpose_finds_nobody_while_the_kept_purpose_still_does(

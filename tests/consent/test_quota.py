@@ -18,8 +18,8 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, World, make_world
 from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, World, make_world
 
 NOT_AN_IMAGE = b"not an image at all"
 

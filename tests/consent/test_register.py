@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, Recipient
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world
 
 ETHICS_BOARD = Recipient(
     name="Université Laval ethics board",

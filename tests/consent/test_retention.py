@@ -13,8 +13,8 @@ from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
-from tests.consent.conftest import FakeClock, World
 from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, World
 from tests.support.files import readable_occurrences, template_bytes
 
 

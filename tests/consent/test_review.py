@@ -11,7 +11,7 @@ from optinface.consent.errors import ConsentError, Forbidden, InvalidRequest
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import AuditFilter, ReviewDecision, ReviewDecisionCreate
 from optinface.consent.service import OptinFace
-from tests.consent.conftest import World
+from tests.support.consent import World
 
 CONFIRM = ReviewDecisionCreate(decision=ReviewDecision.CONFIRM, reason="same person")
 REJECT = ReviewDecisionCreate(decision=ReviewDecision.REJECT, reason="different ears")

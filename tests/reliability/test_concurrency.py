@@ -28,8 +28,8 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import Template
 from optinface.engine.errors import EngineError
-from tests.api.conftest import Keys, auth, set_up_world
-from tests.consent.conftest import FakeClock, make_world
+from tests.support.api import Keys, auth, set_up_world
+from tests.support.consent import FakeClock, make_world
 from tests.support.reliability import record, reliability_settings
 
 SEED = 11

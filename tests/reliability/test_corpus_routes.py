@@ -18,8 +18,8 @@ import pytest
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.decode import BgrImage
-from tests.api.conftest import World, auth, portal_session
 from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus
+from tests.support.api import World, auth, portal_session
 from tests.support.reliability import (
     data_snapshot,
     peak_rss_mb,

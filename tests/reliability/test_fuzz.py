@@ -26,7 +26,7 @@ from optinface.consent.tables import ApiKey, Consent, Notice, Purpose, Subject, 
 from optinface.engine.decode import BgrImage, decode_image
 from optinface.engine.errors import ImageTooLarge, InvalidImage
 from optinface.engine.settings import EngineSettings
-from tests.api.conftest import World, auth
+from tests.support.api import World, auth
 from tests.support.reliability import record
 
 EXAMPLES = 150

@@ -25,7 +25,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectKey
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
-from tests.consent.conftest import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world
 from tests.support.reliability import record
 
 TOLERANCE = 1e-4

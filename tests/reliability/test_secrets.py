@@ -20,7 +20,7 @@ from sqlalchemy import text, update
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
-from tests.api.conftest import World, auth
+from tests.support.api import World, auth
 from tests.support.files import template_bytes
 from tests.support.reliability import record
 

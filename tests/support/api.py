@@ -1,4 +1,5 @@
-"""Deployments for the API tests: settings that do not throttle, and the files they need.
+"""What the API tests build with: settings that do not throttle, a deployment, keys per role,
+and a declared world whose people sign with software passkeys.
 
 ``settings_for_tests`` uses ``models/thresholds.toml`` when the calibration has been run, and
 otherwise writes a test threshold file (0.36 at FMR 1e-4: in the usual range of ArcFace
@@ -7,22 +8,23 @@ MobileFaceNet, but a test fixture, not a calibration).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.consent.declaration import declared_long_enough_ago
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import DEFAULT_THRESHOLDS
-
-TEST_FMR = 1e-4
-
-
-def write_test_thresholds(path: Path) -> Path:
-    path.write_text(
-        "[models.w600k_mbf]\n"
-        'dataset = "test fixture, not a calibration"\n'
-        'date = "2027-01-01"\n'
-        f"points = [{{ fmr = {TEST_FMR}, threshold = 0.36, fnmr = 0.02 }}]\n"
-    )
-    return path
+from tests.support.thresholds import TEST_FMR, write_test_thresholds
 
 
 def thresholds_for_tests(tmp_path: Path) -> Path:
@@ -43,3 +45,210 @@ def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
         **overrides,
     }
     return ApiSettings(**values)  # type: ignore[arg-type]
+
+
+ORIGIN = "http://localhost:8000"  # where the software authenticators' "browser" runs
+
+
+@contextmanager
+def deployment(
+    data_root: Path, pipeline: FacePipeline, **overrides: object
+) -> Iterator[tuple[ApiSettings, OptinFace, TestClient, Keys]]:
+    """A fresh deployment on ``data_root``: settings, open service, client, one key per role."""
+    settings = settings_for_tests(data_root, **overrides)
+    service = OptinFace.open(settings, pipeline=pipeline)
+    try:
+        with TestClient(create_app(settings, service=service)) as client:
+            yield settings, service, client, make_keys(service)
+    finally:
+        service.close()
+
+
+Deployment = tuple[ApiSettings, OptinFace, TestClient, "Keys"]
+
+
+@dataclass
+class Keys:
+    """One API key secret per role, the admin's made by bootstrap."""
+
+    admin: str
+    researcher: str
+    reviewer: str
+    portal: str
+    verifier: str
+
+    def for_role(self, role: Role) -> str:
+        return str(getattr(self, role.value))
+
+
+def auth(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def make_keys(service: OptinFace) -> Keys:
+    """The bootstrap admin key, then one key per other role made by that admin."""
+    admin = service.create_api_key(actor=None, role=Role.ADMIN, name="bootstrap")
+    actor = service.authenticate(admin.secret)
+    made = {
+        role: service.create_api_key(actor=actor, role=role, name=f"test {role}").secret
+        for role in (Role.RESEARCHER, Role.REVIEWER, Role.PORTAL, Role.VERIFIER)
+    }
+    return Keys(
+        admin=admin.secret,
+        researcher=made[Role.RESEARCHER],
+        reviewer=made[Role.REVIEWER],
+        portal=made[Role.PORTAL],
+        verifier=made[Role.VERIFIER],
+    )
+
+
+@dataclass
+class World:
+    """A declared deployment with one purpose, one notice and one consenting subject.
+
+    Each subject is taken over by a person with a software passkey (:mod:`api.soft_person`),
+    who signs their consent, opt-in, photo approvals and withdrawals over HTTP; the desk (the
+    portal key) only creates shells, opens capture sessions and uploads approved photos.
+    """
+
+    client: TestClient
+    keys: Keys
+    purpose_id: str
+    notice_id: str
+    subject: str
+    subject_token: str
+    consent_id: str
+    created: list[str] = field(default_factory=list)
+    people: dict[str, SoftHttpPerson] = field(default_factory=dict)
+
+    def add_consenting_subject(self) -> None:
+        self.subject, self.subject_token = self.new_subject()
+        self.consent_id = self.consent(self.subject, self.subject_token)
+
+    def new_person(self, *, age: str = "adult") -> tuple[SoftHttpPerson, dict[str, object]]:
+        """A subject shell taken over by its person; also the operator's answer."""
+        made = self.client.post("/v1/subjects", json={"age_category": age},
+                                headers=auth(self.keys.portal))
+        assert made.status_code == 201, made.text
+        answer = made.json()
+        person = SoftHttpPerson.take_over(self.client, answer["enrolment"]["secret"],
+                                          origin=ORIGIN)
+        self.created.append(person.pseudonym)
+        self.people[person.pseudonym] = person
+        return person, answer
+
+    def new_subject(self, *, searchable: bool = True) -> tuple[str, str]:
+        """(pseudonym, the person's own subject token), opted in to search unless told."""
+        person, _ = self.new_person()
+        if searchable:
+            person.set_searchable(True)
+        return person.pseudonym, person.token
+
+    def consent(self, subject: str, token: str | None = None) -> str:
+        """The person signs a consent to the world's purpose (``token`` is theirs already)."""
+        given = self.people[subject].consent(
+            purposes=[self.purpose_id], notice_id=self.notice_id, expires_at=in_a_year())
+        return str(given["consent"]["id"])
+
+    def enrol(self, subject: str, consent_id: str, image: bytes) -> dict[str, object]:
+        """Desk-assisted: the desk opens a capture session, the person approves, the desk
+        uploads the approved photo."""
+        return self.people[subject].enrol(consent_id, image, desk=self.keys.portal)
+
+    def probe_consent(self, image: bytes, *, researcher: str | None = None) -> str:
+        """A probe consent signed by the person in ``image``, for this researcher key."""
+        return str(probe_consent(self.client, researcher or self.keys.researcher,
+                                 purpose_id=self.purpose_id, notice_id=self.notice_id,
+                                 image=image, origin=ORIGIN)["id"])
+
+    def identify(self, image: bytes, *, k: int = 5) -> object:
+        return self.client.post(
+            "/v1/identify",
+            data={
+                "purpose_id": self.purpose_id,
+                "probe_consent_id": self.probe_consent(image),
+                "k": str(k),
+            },
+            files={"image": ("probe.jpg", image, "image/jpeg")},
+            headers=auth(self.keys.researcher),
+        )
+
+
+def page_login(client: TestClient, area: str, secret: str) -> None:
+    """Log ``client`` in afresh to a page area (portal or review) through its form, CSRF included
+    (cookies left by an earlier test's session are dropped first)."""
+    client.cookies.clear()
+    form = client.get(f"/{area}")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    answer = client.post(
+        f"/{area}/login", data={"token": secret, "csrf": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def portal_session(client: TestClient, person: SoftHttpPerson) -> str:
+    """Sign in to the portal with the person's passkey, as ``passkey.js`` does; returns the
+    session's CSRF token (the client keeps the session cookie)."""
+    client.cookies.clear()  # a fresh browser: no session of an earlier test
+    login = client.get("/portal")
+    headers = {"X-CSRF-Token": login.text.split('data-csrf="')[1].split('"')[0]}
+    challenge = client.post("/portal/passkey/options", headers=headers)
+    assert challenge.status_code == 200, challenge.text
+    signed = client.post("/portal/passkey/sign-in", headers=headers, json={
+        "ceremony_id": challenge.json()["ceremony_id"],
+        "credential": person.authenticator.get(challenge.json()["options"])})
+    assert signed.status_code == 200, signed.text
+    return client.get("/portal").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def in_a_year() -> str:
+    return (datetime.now(UTC) + timedelta(days=365)).isoformat()
+
+
+def consent_act(purpose_id: str, notice_id: str) -> dict[str, object]:
+    """The body of a ``consent`` challenge request."""
+    return {"act": "consent", "purposes": [purpose_id], "notice_id": notice_id,
+            "language": "en", "expires_at": in_a_year()}
+
+
+def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> World:
+    """Publish a purpose and a notice, declare the database, and add one consenting subject."""
+    admin = auth(keys.admin)
+    purpose = client.post(
+        "/v1/purposes",
+        json={
+            "name": "Study A",
+            "description": "Re-identification of consenting volunteers in study A",
+            "legal_basis": "express consent (LCCJTI art. 44)",
+            "operations": ["enrol", "verify", "identify"],
+            "retention_days": 365,
+            "study": "A",
+        },
+        headers=admin,
+    )
+    assert purpose.status_code == 201, purpose.text
+    notice = client.post(
+        "/v1/notices",
+        json={"version": "1", "language": "en", "text": "We use your face for study A only."},
+        headers=admin,
+    )
+    assert notice.status_code == 201, notice.text
+    if declare:
+        declared = client.post(
+            "/v1/register/declaration",
+            json={"date": declared_long_enough_ago(date.today(), ApiSettings()).isoformat(),
+                  "reference": "CAI-2026-001"},
+            headers=admin,
+        )
+        assert declared.status_code == 200, declared.text
+    world = World(
+        client=client,
+        keys=keys,
+        purpose_id=purpose.json()["id"],
+        notice_id=notice.json()["id"],
+        subject="",
+        subject_token="",
+        consent_id="",
+    )
+    world.add_consenting_subject()
+    return world

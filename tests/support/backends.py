@@ -32,4 +32,4 @@ def url_for_backend(request: pytest.FixtureRequest) -> str | None:
 on_both_backends = pytest.mark.parametrize("module_deployment", BACKENDS, indirect=True,
                                            scope="module")
 """``pytestmark = [pytest.mark.shared_deployment, on_both_backends]`` runs a whole API test
-module on one deployment on SQLite, then on one on PostgreSQL (see ``tests/api/conftest.py``)."""
+module on one deployment on SQLite, then on one on PostgreSQL (see ``tests/conftest.py``)."""

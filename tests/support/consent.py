@@ -1,8 +1,30 @@
-"""What the consent tests build with: checks shared by several of their modules."""
+"""What the consent tests build with: a clock that only moves when told, and a deployment set
+up the usual way (keys per role, one purpose, one notice, declared) whose people sign with
+software passkeys."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from optinface.consent.declaration import declared_long_enough_ago
+from optinface.consent.roles import Actor, Role
+from optinface.consent.schemas import (
+    AgeCategory,
+    ConsentGiven,
+    NoticeCreate,
+    Operation,
+    ProbeConsentRequest,
+    PurposeCreate,
+    SubjectCreate,
+    TemplatePublic,
+    WithdrawalResult,
+)
 from optinface.consent.service import OptinFace
+from optinface.consent.settings import Jurisdiction
+from optinface.consent.soft_person import SoftPerson, probe_consent
 
 
 def assert_witness_sees_the_restore(service: OptinFace) -> None:
@@ -10,3 +32,155 @@ def assert_witness_sees_the_restore(service: OptinFace) -> None:
     first event the restore rewrote (known gap: no signed restore marker accepts the fork)."""
     status = service.verify_audit()
     assert not status.ok and status.problem is not None and "witness" in status.problem
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@dataclass
+class World:
+    """A deployment set up the usual way: keys per role, one purpose, one notice, declared.
+
+    People hold software passkeys (:mod:`consent.soft_person`): every consent, withdrawal,
+    opt-in, photo approval and probe consent below is signed by the person, as the rules ask.
+    """
+
+    service: OptinFace
+    clock: FakeClock
+    admin: Actor
+    portal: Actor
+    researcher: Actor
+    reviewer: Actor
+    purpose: str
+    notice: str
+    people: dict[str, SoftPerson] = field(default_factory=dict)
+    guardians: dict[str, SoftPerson] = field(default_factory=dict)
+
+    def person(self, *, age: AgeCategory = AgeCategory.ADULT,
+               jurisdiction: Jurisdiction | None = None) -> SoftPerson:
+        """A new subject shell taken over by its person (and their guardian, for a minor under
+        the age of consent), no consent yet."""
+        created = self.service.create_subject(
+            actor=self.portal, body=SubjectCreate(age_category=age, jurisdiction=jurisdiction))
+        person = SoftPerson.take_over(self.service, created.enrolment.secret)
+        self.people[person.pseudonym] = person
+        if created.guardian_enrolment is not None:
+            self.guardians[person.pseudonym] = SoftPerson.take_over(
+                self.service, created.guardian_enrolment.secret)
+        return person
+
+    def signer(self, pseudonym: str) -> SoftPerson:
+        """Who signs for the subject: their guardian if they have one, else themselves."""
+        return self.guardians.get(pseudonym) or self.people[pseudonym]
+
+    def subject(
+        self,
+        *,
+        age: AgeCategory = AgeCategory.ADULT,
+        searchable: bool = True,
+        purposes: list[str] | None = None,
+        days: int = 365,
+    ) -> tuple[str, str]:
+        """A new subject with one consent (opted in to search unless told): (pseudonym,
+        consent id)."""
+        person = self.person(age=age)
+        consent = self.consent(person.pseudonym, purposes=purposes, days=days)
+        if searchable:
+            person.set_searchable(True)
+        return person.pseudonym, consent.consent.id
+
+    def consent(self, pseudonym: str, *, purposes: list[str] | None = None,
+                days: int = 365) -> ConsentGiven:
+        return self.signer(pseudonym).consent(
+            purposes=purposes or [self.purpose], notice_id=self.notice, language="fr-CA",
+            expires_at=self.clock.now() + timedelta(days=days))
+
+    def enrol(self, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
+        """Desk-assisted: the desk opens a capture session, the person approves, the desk
+        uploads."""
+        return self.signer(pseudonym).enrol(consent_id, image, desk=self.portal)
+
+    def withdraw(self, pseudonym: str, consent_id: str) -> WithdrawalResult:
+        return self.signer(pseudonym).withdraw(consent_id)
+
+    def withdraw_purpose(self, pseudonym: str, consent_id: str,
+                         purpose_id: str) -> WithdrawalResult:
+        return self.signer(pseudonym).withdraw_purpose(consent_id, purpose_id)
+
+    def probe(self, purpose: str | None = None, *, image: bytes,
+              researcher: Actor | None = None) -> str:
+        """A probe consent signed by the person in ``image`` for this researcher's key."""
+        link = self.service.request_probe_consent(
+            actor=researcher or self.researcher,
+            body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
+                                     probe_sha256=hashlib.sha256(image).hexdigest()))
+        return probe_consent(self.service, link.secret).id
+
+    def purpose_with(self, *operations: Operation, name: str) -> str:
+        """A new purpose, declared: a new purpose suspends matching until a declaration
+        covers it (tests of that rule call ``create_purpose`` themselves)."""
+        created = self.service.create_purpose(
+            actor=self.admin,
+            body=PurposeCreate(name=name, description="test", legal_basis="consent",
+                               operations=set(operations), retention_days=3650),
+        ).id
+        self.declare()
+        return created
+
+    @cached_property
+    def verifiers(self) -> tuple[Actor, Actor]:
+        """Two verifier keys (made on first use: other tests count the audit events)."""
+        made = [self.service.authenticate(self.service.create_api_key(
+            actor=self.admin, role=Role.VERIFIER, name=f"verifier {n}").secret) for n in (1, 2)]
+        return made[0], made[1]
+
+    def declare(self) -> None:
+        """Declare the register as it stands, dated early enough to be in service now."""
+        self.service.declare(
+            actor=self.admin,
+            date=declared_long_enough_ago(self.clock.now().date(), self.service.settings),
+            reference="CAI-2026-001",
+        )
+
+
+def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) -> World:
+    bootstrap = service.create_api_key(actor=None, role=Role.ADMIN, name="root")
+    admin = service.authenticate(bootstrap.secret)
+    actors = {
+        role: service.authenticate(
+            service.create_api_key(actor=admin, role=role, name=str(role)).secret
+        )
+        for role in (Role.PORTAL, Role.RESEARCHER, Role.REVIEWER)
+    }
+    purpose = service.create_purpose(
+        actor=admin,
+        body=PurposeCreate(
+            name="study-1",
+            description="Re-identification of consenting volunteers in study 1",
+            legal_basis="express consent (Law 25 s. 12; GDPR art. 9(2)(a))",
+            operations={Operation.ENROL, Operation.VERIFY, Operation.IDENTIFY},
+            retention_days=3650,
+            study="study 1",
+        ),
+    )
+    notice = service.publish_notice(
+        actor=admin, body=NoticeCreate(version="1.0", language="fr-CA", text="Avis ...")
+    )
+    world = World(
+        service=service, clock=clock, admin=admin, portal=actors[Role.PORTAL],
+        researcher=actors[Role.RESEARCHER], reviewer=actors[Role.REVIEWER],
+        purpose=purpose.id, notice=notice.id,
+    )
+    if declare:
+        world.declare()
+    return world
