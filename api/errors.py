@@ -156,6 +156,8 @@ operation_not_allowed      403     the purpose does not include this operation
 written_release_required   403     Illinois (BIPA): consent needs an e-signature or signed form
 alternative_chosen         409     the person chose the non-biometric alternative: no enrolment
 not_found                  404     no such subject, consent, purpose, key or route
+purpose_exists             409     a purpose of that name exists (subjects tell purposes by name)
+notice_exists              409     that notice version is published in that language already
 method_not_allowed         405     the route exists, the method does not
 subject_erased             410     the pseudonym was erased and can never be used again
 not_declared               409     matching refused until the register's declaration is recorded
@@ -247,6 +249,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_registered": 409,
     "link_invalid": 410,
     "not_found": 404,
+    "purpose_exists": 409,
+    "notice_exists": 409,
     "method_not_allowed": 405,
     "subject_erased": 410,
     "not_declared": 409,

@@ -84,6 +84,18 @@ class NotFound(ConsentError):
     code = "not_found"
 
 
+class PurposeExists(ConsentError):
+    """A purpose of that name exists: subjects tell purposes apart by their names."""
+
+    code = "purpose_exists"
+
+
+class NoticeExists(ConsentError):
+    """A notice of that version and language is published: a notice is never replaced."""
+
+    code = "notice_exists"
+
+
 class SubjectErased(ConsentError):
     """The pseudonym was erased; it can never be used again."""
 

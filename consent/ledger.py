@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import new_key, open_sealed, seal
-from optinface.consent.errors import NotFound, SubjectErased
+from optinface.consent.errors import NotFound, NoticeExists, PurposeExists, SubjectErased
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.schemas import (
     ConsentCapacity,
@@ -60,6 +60,15 @@ def tombstone_hash(keys: KeyRing, pseudonym: str) -> str:
 
 # Purposes and notices -------------------------------------------------------------------------
 def create_purpose(session: Session, body: PurposeCreate, *, now: datetime) -> Purpose:
+    """A new purpose; its name must be new too (notices, receipts and pages show names).
+
+    Raises:
+        PurposeExists: another purpose has this name.
+    """
+    taken = session.scalar(select(Purpose.id).where(Purpose.name == body.name))
+    if taken is not None:
+        raise PurposeExists(f"purpose {taken} is already named {body.name!r}",
+                            details={"purpose_id": taken})
     purpose = Purpose(
         id=new_id("pur"),
         name=body.name,
@@ -88,6 +97,16 @@ def get_purpose(session: Session, purpose_id: str) -> Purpose:
 
 
 def publish_notice(session: Session, body: NoticeCreate, *, now: datetime) -> Notice:
+    """Publish a notice; a version in a language is published once (consents cite its hash).
+
+    Raises:
+        NoticeExists: that version is already published in that language.
+    """
+    taken = session.scalar(select(Notice.id).where(Notice.version == body.version,
+                                                   Notice.language == body.language))
+    if taken is not None:
+        raise NoticeExists(f"notice {taken} is version {body.version} in {body.language}",
+                           details={"notice_id": taken})
     notice = Notice(
         id=new_id("ntc"),
         version=body.version,

@@ -670,9 +670,10 @@ class IncidentCreate(BaseModel):
     occurred_until: AwareDatetime | None = None
     became_aware_at: AwareDatetime = Field(description="Starts the 72-hour clock.")
     data_categories: list[str] = Field(min_length=1, description="e.g. face templates.")
-    subjects_affected: int | None = Field(default=None, ge=0)
+    # Bounded by the world's population: a count a database integer can hold.
+    subjects_affected: int | None = Field(default=None, ge=0, le=10**10)
     affected_is_estimate: bool = False
-    quebec_residents: int | None = Field(default=None, ge=0)
+    quebec_residents: int | None = Field(default=None, ge=0, le=10**10)
     involves_templates: bool = True
     risk_of_serious_injury: bool = Field(
         default=True, description="Presumed when templates are involved (see downgrade_reason).")

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The volunteer's tasks in Chromium, at a desktop width and a phone's.
 
 Consent to two uses, keep the signed receipt, stop one use and keep the other, keep that
@@ -33,17 +32,8 @@ from tests.api.browser import (
 )
 from tests.api.conftest import World, auth
 from tests.api.server import running
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,13 @@ Examples are bounded so the whole module runs in well under a minute on two core
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -26,6 +28,16 @@ from tests.support.api import TEST_FMR, thresholds_for_tests
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 LIMITS = {"rate_per_second": 10_000, "rate_burst": 10_000}
 app = create_app(ApiSettings(data_dir=UNOPENED, **LIMITS))  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def _service_attached_by_the_fixture(_: FastAPI) -> AsyncIterator[None]:
+    """Schemathesis starts the app's lifespan, which would open a service of its own on
+    ``UNOPENED`` (and a second one while the first is still up); the fixture's is used."""
+    yield
+
+
+app.router.lifespan_context = _service_attached_by_the_fixture
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 ADMIN: dict[str, str] = {}
 
