@@ -1,7 +1,7 @@
 """Several workers on one PostgreSQL ledger: throughput, latency and replica lag.
 
 Three deployments of real ``optinface serve`` processes on loopback ports, started the way the
-tests start them (``tests/support/postgres.py``, ``tests/workers.py``):
+tests start them (``tests/support/postgres.py``, ``tests/support/workers.py``):
 
 * ``sqlite_1``: the embedded default, one process (SQLite + hnswlib in its data directory);
 * ``postgres_1``: one worker on a local PostgreSQL 15;
@@ -52,7 +52,7 @@ from optinface.engine.samples import Variant, encode, portraits, variant
 from optinface.engine.settings import EngineSettings
 from tests.api.server import free_port
 from tests.support.postgres import PostgresServer, postgres_server
-from tests.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
+from tests.support.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POLL_SECONDS = 0.005

@@ -1,8 +1,8 @@
 """Fixtures of the API tests: a real app on a tmp_path data dir, sharing the session's engine.
 
-These fixtures give each test its own deployment; the API's own modules import the faster
-module-scoped ones from :mod:`tests.api.shared`. Tests that need another configuration open
-their own with :func:`deployment`.
+These fixtures give each test its own deployment, except in a module marked
+``pytest.mark.shared_deployment`` (:data:`SHARED`), whose tests share one. Tests that need
+another configuration open their own with :func:`deployment`.
 
 ``api_settings`` uses ``models/thresholds.toml`` when the calibration has been run, and
 otherwise writes a test threshold file to tmp_path (0.36 at FMR 1e-4: in the usual range of
@@ -11,11 +11,12 @@ ArcFace MobileFaceNet, but a test fixture, not a calibration).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,6 +29,8 @@ from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import settings_for_tests
+from tests.support.backends import url_for_backend
+from tests.support.lazy import OpenedOnFirstUse
 
 ORIGIN = "http://localhost:8000"  # where the software authenticators' "browser" runs
 
@@ -46,26 +49,79 @@ def deployment(
         service.close()
 
 
-@pytest.fixture
-def api_settings(tmp_path: Path, database_url: str | None) -> ApiSettings:
-    return settings_for_tests(tmp_path, database_url=database_url)
+T = TypeVar("T")
+SHARED = "shared_deployment"
+"""The marker (``pytestmark = pytest.mark.shared_deployment``) of a module whose tests share one
+deployment: opening the service is the slow part of a test. Each test still gets a fresh
+consenting subject, erased after it (see :func:`world`)."""
+
+Deployment = tuple[ApiSettings, OptinFace, TestClient, "Keys"]
+
+
+def shared(request: pytest.FixtureRequest) -> Deployment | None:
+    """The module's deployment when the test's module is marked :data:`SHARED`, else None."""
+    if request.node.get_closest_marker(SHARED) is None:
+        return None
+    module: OpenedOnFirstUse[Deployment] = request.getfixturevalue("module_deployment")
+    return module.get()
+
+
+@pytest.fixture(scope="module")
+def module_deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    pipeline: FacePipeline,
+) -> Iterator[OpenedOnFirstUse[Deployment]]:
+    """The deployment of a :data:`SHARED` module, opened when a test first asks for it.
+
+    On SQLite, unless the module parametrises it (:data:`tests.support.backends.on_both_backends`)
+    or the environment asks for PostgreSQL (see ``tests.conftest.database_url``).
+    """
+    database_url = url_for_backend(request)
+    with ExitStack() as stack:
+        yield OpenedOnFirstUse(lambda: deployment(tmp_path_factory.mktemp("api"), pipeline,
+                                                  database_url=database_url), stack)
 
 
 @pytest.fixture
-def service(api_settings: ApiSettings, pipeline: FacePipeline) -> Iterator[OptinFace]:
-    service = OptinFace.open(api_settings, pipeline=pipeline)
-    yield service
-    service.close()
+def api_settings(
+    request: pytest.FixtureRequest, module_deployment: OpenedOnFirstUse[Deployment]
+) -> ApiSettings:
+    """The module's settings, or this test's own on its ``tmp_path`` and ``database_url``."""
+    if (made := shared(request)) is not None:
+        return made[0]
+    return settings_for_tests(request.getfixturevalue("tmp_path"),
+                              database_url=request.getfixturevalue("database_url"))
+
+
+def shared_or_own(request: pytest.FixtureRequest, part: int,
+                  own: Callable[[], AbstractContextManager[T]]) -> AbstractContextManager[T]:
+    """Part ``part`` of the module's deployment (left open for the next test), or ``own()``."""
+    made = shared(request)
+    return nullcontext(made[part]) if made is not None else own()
 
 
 @pytest.fixture
-def client(api_settings: ApiSettings, service: OptinFace) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings, service=service)) as test_client:
+def service(
+    request: pytest.FixtureRequest, api_settings: ApiSettings, pipeline: FacePipeline
+) -> Iterator[OptinFace]:
+    with shared_or_own(request, 1, lambda: closing(
+            OptinFace.open(api_settings, pipeline=pipeline))) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(
+    request: pytest.FixtureRequest, api_settings: ApiSettings, service: OptinFace
+) -> Iterator[TestClient]:
+    with shared_or_own(request, 2, lambda: TestClient(
+            create_app(api_settings, service=service))) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def keys(service: OptinFace) -> Keys:
+def keys(request: pytest.FixtureRequest, service: OptinFace) -> Keys:
+    if (made := shared(request)) is not None:
+        return made[3]
     return make_keys(service)
 
 
@@ -256,6 +312,26 @@ def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> Wor
     return world
 
 
-@pytest.fixture
-def world(client: TestClient, keys: Keys) -> World:
+@pytest.fixture(scope="module")
+def shared_world(module_deployment: OpenedOnFirstUse[Deployment]) -> World:
+    """The declared world of a :data:`SHARED` module (purpose, notice, declaration)."""
+    _, _, client, keys = module_deployment.get()
     return set_up_world(client, keys)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, client: TestClient, keys: Keys) -> Iterator[World]:
+    """A declared world with one consenting subject.
+
+    In a :data:`SHARED` module: the module's world with a new consenting subject for this test;
+    every subject the test made is erased afterwards, so each test starts from an empty gallery.
+    """
+    if shared(request) is None:
+        yield set_up_world(client, keys)
+        return
+    world = replace(request.getfixturevalue("shared_world"))
+    world.created = []
+    world.add_consenting_subject()
+    yield world
+    for subject in world.created:
+        client.delete(f"/v1/subjects/{subject}", headers=auth(world.keys.admin))

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """One error shape and one status per stable code; never a 500 for bad input."""
 
 from __future__ import annotations
@@ -20,15 +19,8 @@ from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import World, auth, consent_act, deployment, set_up_world
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 
 def _codes(base: type) -> set[str]:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The HTTP contract, route by route, as a subject, a researcher, a reviewer and an admin use it."""
 
 from __future__ import annotations
@@ -6,21 +5,14 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from optinface.consent.passkeys import verify_evidence
 from optinface.engine.samples import encode, group_photo
 from tests.api.conftest import World, auth, in_a_year
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    on_both_backends,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+from tests.support.backends import on_both_backends
 
-pytestmark = on_both_backends
+pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
 
 def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> None:

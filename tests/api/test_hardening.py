@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Findings of the red-team review, each pinned: bare times, subject API keys, re-withdrawal,
 cookies off loopback."""
 
@@ -19,15 +18,8 @@ from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
 from tests.api.conftest import World, auth, consent_act
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 BARE_TIME = (datetime.now() + timedelta(days=30)).replace(microsecond=0).isoformat()
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Incidents over HTTP: the admin records, the reviewer reads the register, the notices and the
 72-hour clock on the dashboard; nothing deletes an incident."""
 
@@ -6,16 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.api.conftest import World, auth, page_login
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 
 def test_an_incident_and_its_72_hour_clock_show_on_the_dashboard(world: World) -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Rate limits, the daily identify quota, CORS (off by default) and the Dockerfile."""
 
 from __future__ import annotations
@@ -16,15 +15,8 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import Keys, World, auth, deployment, set_up_world
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The API documentation works offline and every answer carries the security headers.
 
 ``/docs`` and ``/redoc`` are rendered by headless Chromium with every request to another origin
@@ -20,15 +19,8 @@ from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page
 from tests.api.conftest import World, auth
 from tests.api.server import running
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 PAGES = ("/portal", "/review", "/docs", "/redoc")
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The subject portal and the reviewer dashboard, driven by headless Chromium on a real server."""
 
 from __future__ import annotations
@@ -18,15 +17,8 @@ from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page, localhost, shot, virtual_authenticator
 from tests.api.conftest import World, auth, portal_session
 from tests.api.server import running
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Consent only the person can give (issue 11): every shortcut an operator had is refused.
 
 Each test tries, over HTTP, what an admin, desk (portal), researcher or minor could do before,
@@ -28,15 +27,8 @@ from tests.api.conftest import (
     page_login,
     set_up_world,
 )
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 
 def _refused(answer: object, status: int, code: str) -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Accountability that cannot stay a placeholder: the public /privacy page, demo mode stated
 everywhere, serve refusing placeholders, and the same record in notices, receipts and exports."""
 
@@ -13,15 +12,8 @@ from optinface.api.cli.main import app
 from optinface.consent.errors import PlaceholderAccountability
 from optinface.engine.pipeline import FacePipeline
 from tests.api.conftest import World, auth, deployment
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 REAL = {
     "controller_name": "Université Exemplaire",

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """What the reviewer's dashboard stands on: published keys, receipts that verify, SQL filters."""
 
 from __future__ import annotations
@@ -6,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -13,15 +13,8 @@ from optinface.api.cli.main import app as cli
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from tests.api.conftest import World, auth, page_login
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 KEYS_URL = "/.well-known/optinface-keys.json"
 

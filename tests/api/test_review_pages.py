@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """The reviewer answers the issue's four questions from the dashboard alone, in Chromium.
 
 Who searched for a subject and when; how many searches per purpose per day; which erasures
@@ -25,17 +24,8 @@ from optinface.consent.service import OptinFace
 from tests.api.browser import PHONE, WIDTHS, check_page, chromium_page
 from tests.api.conftest import World, auth
 from tests.api.server import running
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 
 
 @pytest.fixture

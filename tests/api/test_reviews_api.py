@@ -1,18 +1,12 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Human review over HTTP: identify answers provisional candidates; two verifier keys confirm."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.conftest import World, auth
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 
 def test_identify_returns_candidates_that_two_verifiers_confirm(

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (test parameters take the names of the fixtures imported from shared)
 """Uploads are parsed in memory: a probe photo never lands in a temporary file.
 
 Starlette spools a multipart file part over 1 MiB to the system temp folder. The test points
@@ -22,15 +21,8 @@ from fastapi.testclient import TestClient
 
 from optinface.api.uploads import InMemoryUploadRoute
 from tests.api.conftest import World, auth
-from tests.api.shared import (  # noqa: F401 (fixtures: one deployment per module)
-    api_settings,
-    client,
-    keys,
-    service,
-    shared_deployment,
-    shared_world,
-    world,
-)
+
+pytestmark = pytest.mark.shared_deployment
 
 SPOOL_THRESHOLD = 1024 * 1024
 _watched: list[Path] = []

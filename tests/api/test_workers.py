@@ -23,7 +23,7 @@ from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import thresholds_for_tests
 from tests.support.postgres import PostgresServer
-from tests.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
+from tests.support.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
 
 class Cluster:

@@ -14,7 +14,8 @@ import numpy as np
 
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from tests.consent.conftest import World, template_bytes
+from tests.consent.conftest import World
+from tests.support.files import template_bytes
 
 DIM = 512
 

@@ -6,8 +6,9 @@ import numpy as np
 
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import Decision, ErasureReason, ExportFormat
-from tests.consent.conftest import World, occurrences, readable_occurrences, template_bytes
+from tests.consent.conftest import World
 from tests.support.backends import both_backends
+from tests.support.files import occurrences, readable_occurrences, template_bytes
 
 
 def test_life_of_a_subject_from_notice_to_tombstone(

@@ -25,7 +25,8 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, KeyStoreKind
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, make_world, template_bytes
+from tests.consent.conftest import FakeClock, make_world
+from tests.support.files import template_bytes
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 PIN = "4711-" + "0" * 4

@@ -22,7 +22,8 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import FakeClock, make_world, template_bytes
+from tests.consent.conftest import FakeClock, make_world
+from tests.support.files import template_bytes
 from tests.support.postgres import PostgresServer
 
 

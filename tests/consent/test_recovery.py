@@ -23,13 +23,9 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import (
-    FakeClock,
-    World,
-    readable_occurrences,
-    template_bytes,
-)
+from tests.consent.conftest import FakeClock, World
 from tests.support.backends import both_backends
+from tests.support.files import readable_occurrences, template_bytes
 
 
 def _finds(service: OptinFace, world: World, probe: bytes) -> bool:

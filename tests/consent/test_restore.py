@@ -25,13 +25,9 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import (
-    FakeClock,
-    World,
-    assert_witness_sees_the_restore,
-    make_world,
-    template_bytes,
-)
+from tests.consent.conftest import FakeClock, World, make_world
+from tests.support.consent import assert_witness_sees_the_restore
+from tests.support.files import template_bytes
 
 
 @pytest.fixture

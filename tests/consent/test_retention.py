@@ -13,13 +13,9 @@ from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
-from tests.consent.conftest import (
-    FakeClock,
-    World,
-    readable_occurrences,
-    template_bytes,
-)
+from tests.consent.conftest import FakeClock, World
 from tests.support.backends import both_backends
+from tests.support.files import readable_occurrences, template_bytes
 
 
 def test_a_subject_whose_every_consent_expired_is_swept(

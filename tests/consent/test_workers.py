@@ -22,14 +22,8 @@ from optinface.consent.schemas import Decision, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.conftest import (
-    FakeClock,
-    World,
-    make_world,
-    occurrences,
-    readable_occurrences,
-    template_bytes,
-)
+from tests.consent.conftest import FakeClock, World, make_world
+from tests.support.files import occurrences, readable_occurrences, template_bytes
 from tests.support.postgres import PostgresServer
 
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -33,9 +33,6 @@ from sqlalchemy import select
 
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed
-from optinface.consent.declaration import declared_long_enough_ago
-from optinface.consent.roles import Role
-from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
 from optinface.engine.errors import IndexCorrupt
@@ -46,21 +43,13 @@ from tests.api.server import free_port
 from tests.reliability.test_secrets import key_forms
 from tests.reliability.zygote import INDEX_KEY
 from tests.support.reliability import record, reliability_settings
+from tests.support.workers import Secrets, declare_ledger
 
 SERVER_KILLS = 20
 SWEEP_KILLS = 3
 SAVE_KILLS = 5
 SEED = 20260601
 ZYGOTE = Path(__file__).with_name("zygote.py")
-
-
-@dataclass
-class Secrets:
-    admin: str
-    portal: str
-    researcher: str
-    purpose: str
-    notice: str
 
 
 @dataclass
@@ -73,27 +62,6 @@ class Seen:
     erased: set[str] = field(default_factory=set)
     operations: int = 0
     refused: list[str] = field(default_factory=list)
-
-
-def _declare(settings: ApiSettings, pipeline: FacePipeline) -> Secrets:
-    service = OptinFace.open(settings, pipeline=pipeline)
-    try:
-        admin_secret = service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret
-        admin = service.authenticate(admin_secret)
-        made = {role: service.create_api_key(actor=admin, role=role, name=str(role)).secret
-                for role in (Role.PORTAL, Role.RESEARCHER)}
-        purpose = service.create_purpose(actor=admin, body=PurposeCreate(
-            name="study", description="crash test", legal_basis="consent",
-            operations={Operation.ENROL, Operation.VERIFY, Operation.IDENTIFY},
-            retention_days=3650))
-        notice = service.publish_notice(actor=admin, body=NoticeCreate(
-            version="1", language="en", text="crash test notice"))
-        service.declare(actor=admin, date=declared_long_enough_ago(date.today(), settings),
-                        reference="CAI-TEST")
-    finally:
-        service.close()
-    return Secrets(admin=admin_secret, portal=made[Role.PORTAL],
-                   researcher=made[Role.RESEARCHER], purpose=purpose.id, notice=notice.id)
 
 
 class Zygote:
@@ -297,7 +265,7 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged_and_keeps_erasure(
     zygote_factory: type[Zygote],
 ) -> None:
     settings = reliability_settings(tmp_path)
-    secrets = _declare(settings, pipeline)
+    secrets = declare_ledger(settings, pipeline)
     zygote = zygote_factory(settings, tmp_path)
     rng = random.Random(SEED)
     seen = Seen()

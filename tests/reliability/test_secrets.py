@@ -21,7 +21,7 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
 from tests.api.conftest import World, auth
-from tests.consent.conftest import template_bytes
+from tests.support.files import template_bytes
 from tests.support.reliability import record
 
 

@@ -28,3 +28,8 @@ def url_for_backend(request: pytest.FixtureRequest) -> str | None:
         return None
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.new_database()
+
+on_both_backends = pytest.mark.parametrize("module_deployment", BACKENDS, indirect=True,
+                                           scope="module")
+"""``pytestmark = [pytest.mark.shared_deployment, on_both_backends]`` runs a whole API test
+module on one deployment on SQLite, then on one on PostgreSQL (see ``tests/api/conftest.py``)."""

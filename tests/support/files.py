@@ -1,0 +1,51 @@
+"""What an erasure check reads: the files of a data directory, as they are and as the key
+holder would read them, and a template's stored bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optinface.consent.service import OptinFace
+
+
+def data_files(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()]
+
+
+def occurrences(folder: Path, needle: bytes) -> list[str]:
+    """Files under ``folder`` whose raw bytes contain ``needle``."""
+    return [str(path) for path in data_files(folder) if needle in path.read_bytes()]
+
+
+def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
+    """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
+    encryption at rest must not be what makes an erasure check pass."""
+    from optinface.engine import index_file
+
+    found = occurrences(service.settings.data_dir, needle)
+    path = service.settings.index_path
+    if path.exists():
+        blocks: list[bytes] = []
+        with path.open("rb") as stream:
+            index_file.decrypt_to(stream, 512,
+                                  index_file.IndexKey.derive(service.runtime.keys.index_key),
+                                  sink=blocks.append)
+        if needle in b"".join(blocks):
+            found.append(f"{path} (decrypted)")
+    return found
+
+
+def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
+    """The stored ciphertext and the protected float32 vector of one template (test-only peek)."""
+    from optinface.consent.ledger import decrypt_template
+    from optinface.consent.tables import SubjectKey, Template
+
+    runtime = service.runtime
+    with runtime.db.transaction() as session:
+        row = session.get(Template, template_id)
+        assert row is not None
+        wrapped = session.get(SubjectKey, row.subject_id)
+        assert wrapped is not None
+        key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
+                                  epoch=wrapped.epoch)
+        return row.ciphertext, decrypt_template(row, key=key).tobytes()
