@@ -274,6 +274,10 @@ FRENCH: dict[str, str] = {
         "Nous n'utilisons plus votre visage pour : {purpose}."
     ),
     "Stopped on {when}, at once.": "Arrêtée le {when}, immédiatement.",
+    "Withdrawn on {when}, at once.": "Retiré le {when}, immédiatement.",
+    "We no longer use your face for: {purposes}.": (
+        "Nous n'utilisons plus votre visage pour : {purposes}."
+    ),
     "Still in force, as you chose: {kept}.": (
         "Toujours en vigueur, comme vous l'avez choisi : {kept}."
     ),

@@ -85,6 +85,21 @@ def purpose_withdrawal_summary(words: Words, withdrawal: PurposeWithdrawalPublic
     )
 
 
+def withdrawal_summary(words: Words, consent: ConsentPublic, names: dict[str, str]) -> Summary:
+    """A whole consent withdrawn (through the API, or its last use stopped), its receipt
+    signed by the person's passkey and the controller."""
+    listed = ", ".join(sorted(names.get(p, p) for p in consent.purposes))
+    return Summary(
+        title=words("Consent withdrawn"),
+        lines=[
+            words("We no longer use your face for: {purposes}.", purposes=listed),
+            words("Withdrawn on {when}, at once.", when=words.when(consent.withdrawn_at)),
+        ],
+        receipt_id=f"{consent.id}-withdrawn",
+        signed=consent.withdrawal_receipt,
+    )
+
+
 def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summary:
     return Summary(
         title=words("Everything erased"),
@@ -121,14 +136,18 @@ def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
     """Every receipt the person holds, newest first."""
     subject = actor.subject or ""
     names = purpose_names(service, actor)
+    consents = service.list_consents(actor=actor, subject=subject)
     dated: list[tuple[Any, Summary]] = [
-        (c.obtained_at, consent_summary(words, c, names))
-        for c in service.list_consents(actor=actor, subject=subject)
-        if c.receipt is not None
+        (c.obtained_at, consent_summary(words, c, names)) for c in consents if c.receipt is not None
     ]
+    stopped = service.purpose_withdrawals(actor=actor, subject=subject)
+    dated += [(w.withdrawn_at, purpose_withdrawal_summary(words, w)) for w in stopped]
+    # A consent ended by stopping its last use already has that receipt, naming the use.
+    ended_by_a_use = {w.consent_id for w in stopped if w.receipt.receipt.get("consentWithdrawn")}
     dated += [
-        (w.withdrawn_at, purpose_withdrawal_summary(words, w))
-        for w in service.purpose_withdrawals(actor=actor, subject=subject)
+        (c.withdrawn_at, withdrawal_summary(words, c, names))
+        for c in consents
+        if c.withdrawal_receipt is not None and c.id not in ended_by_a_use
     ]
     return [s for _, s in sorted(dated, key=lambda d: d[0], reverse=True)]
 

@@ -218,3 +218,20 @@ def test_the_data_and_privacy_pages_fit_a_phone(base_url: str, world: World, lan
         check_page(page, f"portal-data-{language}")
         page.goto("/privacy")
         check_page(page, f"privacy-{language}")
+
+
+def test_a_consent_withdrawn_through_the_api_is_listed_with_its_signed_receipt(
+    base_url: str, world: World
+) -> None:
+    kept = world.consent(world.subject)
+    world.people[world.subject].withdraw(world.consent_id)  # the person, over the JSON API
+    with chromium_page(base_url, PHONE) as page:
+        _log_in(page, world, world.subject)
+        page.goto("/portal/receipts")
+        titles = page.locator("#receipts article h2").all_inner_texts()
+        assert titles.count("Consent recorded") == 2 and titles.count("Consent withdrawn") == 1
+        check_page(page, "portal-receipts-withdrawn")
+        with page.expect_download() as withdrawal:
+            page.click(f"a[href='/portal/receipts/{world.consent_id}-withdrawn.json']")
+        assert _verified(page, withdrawal)
+        assert kept in page.inner_text("#receipts")
