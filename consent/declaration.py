@@ -26,7 +26,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
+from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import (
     DeclarationPeriodRunning,
     InvalidRequest,
@@ -35,8 +37,11 @@ from optinface.consent.errors import (
     SuspendedByRegulator,
 )
 from optinface.consent.residue import storage_measure
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import ErasureReason
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder
+from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder, Subject
 from optinface.engine.manifest import ModelSpec
 
 BIOMETRIC_CHARACTERISTIC = (
@@ -233,6 +238,26 @@ def record_order(
     session.add(row)
     session.flush()
     return row
+
+
+def apply_order(runtime: Runtime, *, actor: Actor, reference: str, destroy: bool) -> None:
+    """Record a regulator's order (audited); with ``destroy``, erase every subject, each with
+    its signed receipt, and count the templates destroyed on the order's row."""
+    kind = OrderKind.DESTROY if destroy else OrderKind.SUSPEND
+    with runtime.db.transaction() as session:
+        order = record_order(session, reference=reference, kind=kind, now=runtime.clock.now(),
+                             recorded_by=actor.key_id)
+        order_id = order.id
+        runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
+                                     details={"order": reference, "kind": str(kind)}))
+        pseudonyms = list(session.scalars(select(Subject.pseudonym))) if destroy else []
+    erased = [erase_subject(runtime, pseudonym=p, reason=ErasureReason.REGULATOR_ORDER,
+                            actor=actor) for p in pseudonyms]
+    if destroy:
+        with runtime.db.transaction() as session:
+            row = session.get(RegulatorOrder, order_id)
+            assert row is not None
+            row.templates_destroyed = sum(e.templates_destroyed for e in erased)
 
 
 def lift_order(session: Session, *, reference: str, now: datetime) -> RegulatorOrder:

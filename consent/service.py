@@ -121,7 +121,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, Notice, RegulatorOrder, Subject
+from optinface.consent.tables import Consent, Notice
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -789,21 +789,7 @@ class OptinFace:
         """A regulator's order: enrolment and matching stop; with ``destroy``, every subject's
         templates are destroyed, each with its signed erasure receipt."""
         authorize(actor, Permission.DECLARE)
-        kind = declaration.OrderKind.DESTROY if destroy else declaration.OrderKind.SUSPEND
-        with self.runtime.db.transaction() as session:
-            order = declaration.record_order(session, reference=reference, kind=kind,
-                                             now=self.clock.now(), recorded_by=actor.key_id)
-            order_id = order.id
-            self.runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
-                                       details={"order": reference, "kind": str(kind)}))
-            pseudonyms = list(session.scalars(select(Subject.pseudonym))) if destroy else []
-        erased = [erase_subject(self.runtime, pseudonym=p, reason=ErasureReason.REGULATOR_ORDER,
-                                actor=actor) for p in pseudonyms]
-        if destroy:
-            with self.runtime.db.transaction() as session:
-                row = session.get(RegulatorOrder, order_id)
-                assert row is not None
-                row.templates_destroyed = sum(e.templates_destroyed for e in erased)
+        declaration.apply_order(self.runtime, actor=actor, reference=reference, destroy=destroy)
         return self.register(actor=None)
 
     def lift_regulator_order(self, *, actor: Actor, reference: str) -> Register:
