@@ -31,7 +31,7 @@ from tests.api.browser import (
     passkey_log_in,
 )
 from tests.api.server import running
-from tests.support.api import World, auth
+from tests.support.api import World, auth, publish_purpose
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 
@@ -39,20 +39,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 @pytest.fixture(scope="module")
 def second_use(shared_world: World) -> str:
     """A second purpose, so one use can be stopped and the other kept."""
-    made = shared_world.client.post(
-        "/v1/purposes",
-        json={
-            "name": "Study B",
-            "description": "Re-identification of consenting volunteers in study B",
-            "legal_basis": "express consent (LCCJTI art. 44)",
-            "operations": ["enrol", "verify", "identify"],
-            "retention_days": 365,
-            "study": "B",
-        },
-        headers=auth(shared_world.keys.admin),
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return publish_purpose(shared_world.client, shared_world.keys, "B")
 
 
 @pytest.fixture

@@ -211,22 +211,24 @@ def consent_act(purpose_id: str, notice_id: str) -> dict[str, object]:
             "language": "en", "expires_at": in_a_year()}
 
 
+def publish_purpose(client: TestClient, keys: Keys, study: str) -> str:
+    """Publish the purpose of study ``study`` (enrol, verify, identify; a year); its id."""
+    made = client.post("/v1/purposes", headers=auth(keys.admin), json={
+        "name": f"Study {study}",
+        "description": f"Re-identification of consenting volunteers in study {study}",
+        "legal_basis": "express consent (LCCJTI art. 44)",
+        "operations": ["enrol", "verify", "identify"],
+        "retention_days": 365,
+        "study": study,
+    })
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
 def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> World:
     """Publish a purpose and a notice, declare the database, and add one consenting subject."""
     admin = auth(keys.admin)
-    purpose = client.post(
-        "/v1/purposes",
-        json={
-            "name": "Study A",
-            "description": "Re-identification of consenting volunteers in study A",
-            "legal_basis": "express consent (LCCJTI art. 44)",
-            "operations": ["enrol", "verify", "identify"],
-            "retention_days": 365,
-            "study": "A",
-        },
-        headers=admin,
-    )
-    assert purpose.status_code == 201, purpose.text
+    purpose_id = publish_purpose(client, keys, "A")
     notice = client.post(
         "/v1/notices",
         json={"version": "1", "language": "en", "text": "We use your face for study A only."},
@@ -244,7 +246,7 @@ def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> Wor
     world = World(
         client=client,
         keys=keys,
-        purpose_id=purpose.json()["id"],
+        purpose_id=purpose_id,
         notice_id=notice.json()["id"],
         subject="",
         subject_token="",
