@@ -50,8 +50,8 @@ from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import Variant, encode, portraits, variant
 from optinface.engine.settings import EngineSettings
-from tests.api.server import free_port
 from tests.support.postgres import PostgresServer, postgres_server
+from tests.support.server import free_port
 from tests.support.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -75,7 +75,7 @@ def engine_settings(tmp_path: Path) -> EngineSettings:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL 15 server for the whole session (see :mod:`tests.support.postgres`)."""
-    from tests.api.server import free_port
+    from tests.support.server import free_port
 
     missing = available()
     if missing:

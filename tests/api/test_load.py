@@ -26,8 +26,8 @@ import pytest
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
-from tests.api.server import free_port
 from tests.support.api import thresholds_for_tests
+from tests.support.server import free_port, wait_until_healthy
 from tests.support.thresholds import TEST_FMR
 
 CLIENTS = 4
@@ -72,15 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
-        time.sleep(0.2)
+    wait_until_healthy(url, seconds=60, interval=0.2, log=lambda: "".join(lines),
+                       alive=lambda: process.poll() is None)
     output = "".join(lines)
     admin = re.search(r"^(key_\S+)$", output, re.MULTILINE)
     assert admin, output

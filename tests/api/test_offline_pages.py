@@ -17,8 +17,8 @@ from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page
-from tests.api.server import running
 from tests.support.api import World, auth
+from tests.support.server import running
 
 pytestmark = pytest.mark.shared_deployment
 

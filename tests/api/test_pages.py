@@ -15,8 +15,8 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page, localhost, shot, virtual_authenticator
-from tests.api.server import running
 from tests.support.api import World, auth, portal_session
+from tests.support.server import running
 
 pytestmark = pytest.mark.shared_deployment
 

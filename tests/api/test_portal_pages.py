@@ -30,8 +30,8 @@ from tests.api.browser import (
     localhost,
     passkey_log_in,
 )
-from tests.api.server import running
 from tests.support.api import World, auth, publish_purpose
+from tests.support.server import running
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 

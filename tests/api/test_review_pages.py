@@ -22,8 +22,8 @@ from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from tests.api.browser import PHONE, WIDTHS, check_page, chromium_page
-from tests.api.server import running
 from tests.support.api import World, auth
+from tests.support.server import running
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 

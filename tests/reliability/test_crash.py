@@ -39,10 +39,10 @@ from optinface.engine.errors import IndexCorrupt
 from optinface.engine.index import HnswIndex
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
-from tests.api.server import free_port
 from tests.reliability.test_secrets import key_forms
 from tests.reliability.zygote import INDEX_KEY
 from tests.support.reliability import record, reliability_settings
+from tests.support.server import free_port, wait_until_healthy
 from tests.support.workers import Secrets, declare_ledger
 
 SERVER_KILLS = 20
@@ -146,15 +146,8 @@ def _server(zygote: Zygote) -> Iterator[tuple[str, int]]:
     port = free_port()
     pid, progress = zygote.fork("serve", str(port))
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, progress.read_text(errors="replace")[-2000:]
-        time.sleep(0.05)
+    wait_until_healthy(url, seconds=90, interval=0.05,
+                       log=lambda: progress.read_text(errors="replace")[-2000:])
     try:
         yield url, pid
     finally:

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +24,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.api.server import free_port
+from tests.support.server import free_port, wait_until_healthy
 
 START_SECONDS = 180  # imports and models on a loaded two-core machine
 
@@ -108,18 +107,11 @@ class Worker:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             env=self.env)
-        deadline = time.monotonic() + START_SECONDS
-        while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start: {self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        process = self.process
+        wait_until_healthy(self.url, seconds=START_SECONDS, interval=0.1,
+                           log=lambda: f"worker did not start: {self.log.read_text()[-3000:]}",
+                           alive=lambda: process.poll() is None)
         return self
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def health(self) -> dict[str, object]:
         return dict(httpx.get(f"{self.url}/healthz", timeout=10).json())

@@ -1,11 +1,12 @@
-"""A real uvicorn server on 127.0.0.1 and a free port, in a thread, for browser and load tests."""
+"""Real servers for browser, load, crash and worker tests: a uvicorn server on 127.0.0.1 and a
+free port in a thread, and the wait for a server process to answer ``/healthz``."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -17,6 +18,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def healthy(url: str) -> bool:
+    """Whether the server at ``url`` answers ``/healthz`` with 200 now."""
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until_healthy(url: str, *, seconds: float, interval: float, log: Callable[[], str],
+                       alive: Callable[[], bool] = lambda: True) -> None:
+    """Poll ``url`` until it is healthy; fail with ``log()`` if the process dies (``alive``)
+    or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while not healthy(url):
+        assert alive() and time.monotonic() < deadline, log()
+        time.sleep(interval)
 
 
 @contextmanager
