@@ -10,8 +10,7 @@ the audit chain both wrote verifies.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import thresholds_for_tests
+from tests.support.polling import eventually
 from tests.support.postgres import PostgresServer
 from tests.support.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
@@ -79,14 +79,6 @@ class Cluster:
         assert answer.status_code == 200, answer.text
         return bool(answer.json()["ok"])
 
-
-def eventually(condition: Callable[[], bool], *, within: float = 20.0) -> bool:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def index_entries(worker: Worker) -> int:

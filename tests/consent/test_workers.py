@@ -8,8 +8,7 @@ not the replica, keeps an erased face from being served.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -24,17 +23,8 @@ from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import occurrences, readable_occurrences, template_bytes
+from tests.support.polling import eventually
 from tests.support.postgres import PostgresServer
-
-
-def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> bool:
-    """Poll ``condition`` (replicas apply the feed in the background)."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def second_worker(settings: ConsentSettings) -> ConsentSettings:
