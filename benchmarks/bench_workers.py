@@ -140,7 +140,7 @@ def throughput(deployment: Deployment, faces: list[bytes], probes: list[bytes], 
                                      probes[i % len(probes)])
         if answer.status_code != 200:
             return str(answer.status_code)
-        return None if answer.json()["decision"] == "match" else "no_match"
+        return None if answer.json()["outcome"] == "candidates_for_review" else "no_candidate"
 
     identified = run_level(identify, calls=requests, concurrency=concurrency).summary()
     return {"enrol": enrolled, "identify": identified}

@@ -3,7 +3,7 @@
 No time window and no frequency limit: every consent (withdrawn ones too), every receipt,
 every template's existence and model (never the vector), and every audit event naming the
 subject, including each verify and identify that involved them whatever the outcome (a 1:1
-verify that ended in no_match too), with the caller's key and purpose; the purposes' texts,
+verify that found no candidate too), with the caller's key and purpose; the purposes' texts,
 recipients, retention dates, the matching logic, the rights and the person in charge (GDPR
 art. 15(1)(a)-(h), 15(2); P-39.1 s. 27). Never another subject's pseudonym or score, nor the
 size of the gallery searched.
@@ -34,6 +34,7 @@ from optinface.consent.schemas import (
     ReviewStatus,
     SearchInvolvement,
     SubjectPublic,
+    current_outcome,
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Subject, Template
@@ -95,7 +96,7 @@ Generated {{ e.generated_at.isoformat() }} by {{ e.controller_name }} ({{ e.cont
 {% for r in e.rights_requests %}{{ item(r.id, r.kind ~ ", received " ~ r.received_at.isoformat()
   ~ ", due " ~ r.due_at.isoformat() ~ ", " ~ r.status) }}{% endfor %}
 {{ h(2) }}Events ({{ e.events | length }})
-{% for v in e.events %}{{ item("#" ~ v.seq ~ " " ~ v.at, v.action ~ " " ~ v.outcome
+{% for v in e.events %}{{ item("#" ~ v.seq ~ " " ~ v.at, v.action ~ " " ~ now(v.outcome)
   ~ (" by " ~ v.actor_key_id ~ " (" ~ v.actor_role ~ ")" if v.actor_key_id else "")
   ~ (" for purpose " ~ v.purpose if v.purpose else "")) }}{% endfor %}
 """
@@ -112,6 +113,7 @@ def render(export: AccessExport, fmt: ExportFormat) -> str:
         e=export,
         heading=lambda level: "#" * level + " ",
         item=lambda key, value: f"- **{key}**: {value}\n",
+        now=current_outcome,
     )
     return markdown if fmt == ExportFormat.MD else markdown_to_html(markdown)
 
@@ -172,7 +174,7 @@ def _involvement(event: AuditEvent, pseudonym: str,
     if refused:
         outcome = f"refused: {event.outcome}"
     elif score is None:
-        outcome = "no_match"
+        outcome = "no_candidate"
     elif checked is not None and checked.status == ReviewStatus.CONFIRMED:
         outcome = "identified (confirmed by verifiers)"
     else:

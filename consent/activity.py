@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import access
 from optinface.consent.audit import AuditAction
 from optinface.consent.schemas import (
+    LEGACY_SEARCH_OUTCOMES,
     AuditEventPublic,
     AuditFilter,
     AuditPage,
@@ -24,6 +25,7 @@ from optinface.consent.schemas import (
     ConsentPublic,
     KeyName,
     SearchCount,
+    current_outcome,
 )
 from optinface.consent.tables import ApiKey, AuditEvent, Tombstone
 
@@ -41,7 +43,10 @@ def filtered(filters: AuditFilter) -> Select[AuditEvent]:
     if filters.purpose:
         query = query.where(AuditEvent.purpose == filters.purpose)
     if filters.outcome:
-        query = query.where(AuditEvent.outcome == filters.outcome)
+        # Rows written before issue 12 say match / no_match: one filter finds both spellings.
+        recorded = [filters.outcome, *(old for old, now in LEGACY_SEARCH_OUTCOMES.items()
+                                       if now == filters.outcome)]
+        query = query.where(AuditEvent.outcome.in_(recorded))
     if filters.subject:
         query = query.where(access.mentions(filters.subject))
     if filters.since:
@@ -90,8 +95,9 @@ def searches_by_hour(
 
 
 def outcomes(session: Session) -> list[str]:
-    """The outcomes the log holds, for a filter's choices."""
-    return list(session.scalars(select(AuditEvent.outcome).distinct().order_by(AuditEvent.outcome)))
+    """The outcomes the log holds, for a filter's choices, old spellings in today's words."""
+    recorded = session.scalars(select(AuditEvent.outcome).distinct())
+    return sorted({current_outcome(outcome) for outcome in recorded})
 
 
 def key_names(session: Session) -> list[KeyName]:

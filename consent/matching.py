@@ -19,10 +19,10 @@ from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     Candidate,
-    Decision,
     MatchingLogic,
     MatchResult,
     Operation,
+    SearchOutcome,
 )
 from optinface.consent.tables import Purpose, Subject, Template
 from optinface.engine.errors import EngineError, ModelMismatch
@@ -122,14 +122,14 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         candidates = [Candidate(subject=s, score=v, review_id=r)
                       for (s, v), r in zip(ranked, review_ids, strict=True)]
         result = MatchResult(
-            decision=Decision.MATCH if candidates else Decision.NO_MATCH,
+            outcome=SearchOutcome.CANDIDATES if candidates else SearchOutcome.NO_CANDIDATE,
             threshold=calibrated.threshold, fmr=calibrated.fmr, fnmr=calibrated.fnmr,
             model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates,
             confirmations_required=review.CONFIRMATIONS[operation])
         runtime.audit(session, Entry(
-            action=AuditAction(str(operation)), actor=actor, outcome=str(result.decision),
+            action=AuditAction(str(operation)), actor=actor, outcome=str(result.outcome),
             # A verify involves its claimed subject whatever the outcome: named, so their
-            # access export shows a no_match too. Scores at 2 decimals, for the export.
+            # access export shows a no_candidate too. Scores at 2 decimals, for the export.
             purpose=purpose_id, subjects=list(best) if subject is None else [subject],
             probe_sha256=probe_sha256,
             details={"probe_consent_id": probe_consent_id, "k": k,

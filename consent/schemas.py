@@ -79,9 +79,29 @@ class ErasureReason(StrEnum):
     REGULATOR_ORDER = "regulator_order"  # LCCJTI art. 45: the regulator ordered destruction
 
 
-class Decision(StrEnum):
-    MATCH = "match"
-    NO_MATCH = "no_match"
+class SearchOutcome(StrEnum):
+    """What a verify or identify found: candidates for people to review, never a verdict.
+
+    No person has confirmed anything when the search answers, so the answer names candidates,
+    not a "match". Audit rows written before issue 12 say ``match`` / ``no_match``: the pages
+    and exports show them with these words (``api/web/vocabulary.py``).
+    """
+
+    CANDIDATES = "candidates_for_review"
+    NO_CANDIDATE = "no_candidate"
+
+
+# What the outcomes of audit rows written before issue 12 mean today. The rows stay as written
+# (the chain hashes cover them); the dashboard, its filter and the subject's export read them so.
+LEGACY_SEARCH_OUTCOMES: dict[str, SearchOutcome] = {
+    "match": SearchOutcome.CANDIDATES,
+    "no_match": SearchOutcome.NO_CANDIDATE,
+}
+
+
+def current_outcome(recorded: str) -> str:
+    """An audit row's outcome in today's words: ``match`` reads ``candidates_for_review``."""
+    return str(LEGACY_SEARCH_OUTCOMES.get(recorded, recorded))
 
 
 class _Public(BaseModel):
@@ -418,7 +438,9 @@ class Candidate(BaseModel):
 
 
 class MatchResult(BaseModel):
-    decision: Decision
+    outcome: SearchOutcome = Field(
+        description="candidates_for_review: provisional candidates for verifiers to confirm or"
+        " reject, not an identification; no_candidate: nobody at or above the threshold.")
     threshold: float
     fmr: float = Field(description="The false-match rate the threshold was calibrated for.")
     fnmr: float
@@ -741,7 +763,8 @@ class SearchInvolvement(BaseModel):
     seq: int
     at: str
     operation: str
-    outcome: str = Field(description="For you: match, no_match, or refused with its code.")
+    outcome: str = Field(description="For you: candidate (with its review status), identified once"
+                         " verifiers confirmed it, no_candidate, or refused with its code.")
     purpose: str | None
     actor_key_id: str | None
     actor_role: str | None

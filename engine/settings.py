@@ -45,7 +45,7 @@ class EngineSettings(BaseSettings):
         default=1e-4,
         gt=0,
         lt=1,
-        description="False-match rate whose calibrated threshold decides match / no_match.",
+        description="False-match rate of the calibrated threshold that decides who is a candidate.",
     )
 
     # Detection

@@ -20,14 +20,14 @@ def _python_block(heading: str) -> str:
     return found.group(1)
 
 
-def test_library_example_matches_then_erases(
+def test_library_example_finds_a_candidate_then_erases(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its data dir lands in tmp_path
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         exec(compile(_python_block("As a Python library"), str(README), "exec"), {})
-    decision, review, timings = output.getvalue().splitlines()
-    assert re.fullmatch(r"match \[\('subj_[0-9a-f]+', 'provisional'\)\]", decision)
+    outcome, review, timings = output.getvalue().splitlines()
+    assert re.fullmatch(r"candidates_for_review \[\('subj_[0-9a-f]+', 'provisional'\)\]", outcome)
     assert review == "confirmed"
     assert re.fullmatch(r"unsearchable after \d+ ms, gone after \d+ ms", timings)

@@ -273,7 +273,7 @@ class Bench:
             if answer.status_code != 200:
                 json_body = answer.headers.get("content-type", "").startswith("application/json")
                 return str(answer.json().get("code") if json_body else answer.status_code)
-            return None if answer.json()["decision"] == "match" else "no_match"
+            return None if answer.json()["outcome"] == "candidates_for_review" else "no_candidate"
 
         return work
 

@@ -1,6 +1,6 @@
 """Probe consents and matching (the researcher's role): 1:1 verify and 1:N identify.
 
-``no_match`` is an ordinary 200 answer: it is the expected outcome, not an error.
+``no_candidate`` is an ordinary 200 answer: it is the expected outcome, not an error.
 """
 
 from __future__ import annotations

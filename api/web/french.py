@@ -398,8 +398,8 @@ FRENCH: dict[str, str] = {
     "Templates re-keyed": "Gabarits rechiffrés",
     # Vocabulary: outcomes, reasons, statuses, roles
     "done": "effectué",
-    "match": "correspondance",
-    "no match": "aucune correspondance",
+    "candidates for review": "candidats à examiner",
+    "no candidate": "aucun candidat",
     "the person asked": "à la demande de la personne",
     "last consent withdrawn": "dernier consentement retiré",
     "consent expired": "consentement expiré",

@@ -6,6 +6,8 @@ other page text. A code without a word is shown as itself, muted (never hidden).
 
 from __future__ import annotations
 
+from optinface.consent.schemas import LEGACY_SEARCH_OUTCOMES
+
 ACTIONS: dict[str, str] = {
     "consent_given": "Consent given",
     "consent_withdrawn": "Consent withdrawn",
@@ -50,9 +52,11 @@ ACTIONS: dict[str, str] = {
 
 OUTCOMES: dict[str, str] = {
     "ok": "done",
-    "match": "match",
-    "no_match": "no match",
+    "candidates_for_review": "candidates for review",
+    "no_candidate": "no candidate",
 }
+# Rows written before issue 12 named a verdict nobody had confirmed: shown as what they were.
+OUTCOMES |= {old: OUTCOMES[now] for old, now in LEGACY_SEARCH_OUTCOMES.items()}
 
 ERASURE_REASONS: dict[str, str] = {
     "request": "the person asked",

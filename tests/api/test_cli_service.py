@@ -162,7 +162,8 @@ def test_commands_are_refused_while_a_server_has_the_data_dir_open(
 def test_demo_walks_the_whole_life_cycle(data_dir: Path) -> None:
     code, output = run("demo", "--data-dir", str(data_dir))
     assert code == 0, output
-    for marker in ("THIS IS A DEMO", '"match"', '"no_match"', "Erasure receipt", "demo complete"):
+    for marker in ("THIS IS A DEMO", '"candidates_for_review"', '"no_candidate"',
+                   "Erasure receipt", "demo complete"):
         assert marker in output
 
 

@@ -52,16 +52,16 @@ def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
     answer = world.identify(portrait_jpegs[0])
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["decision"] == "match"
+    assert body["outcome"] == "candidates_for_review"
     assert body["candidates"][0]["subject"] == world.subject
     assert {"threshold", "fmr", "model_id"} <= body.keys()
 
 
-def test_no_match_is_an_ordinary_200_answer(world: World, portrait_jpegs: list[bytes]) -> None:
+def test_no_candidate_is_an_ordinary_200_answer(world: World, portrait_jpegs: list[bytes]) -> None:
     world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
     answer = world.identify(portrait_jpegs[3])
     assert answer.status_code == 200
-    assert answer.json()["decision"] == "no_match"
+    assert answer.json()["outcome"] == "no_candidate"
     assert answer.json()["candidates"] == []
 
 
@@ -78,14 +78,14 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
         headers=auth(world.keys.researcher),
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["decision"] == "match"
+    assert answer.json()["outcome"] == "candidates_for_review"
 
 
 def test_withdrawal_takes_effect_at_once(world: World, portrait_jpegs: list[bytes]) -> None:
     world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
     withdrawn = world.people[world.subject].withdraw(world.consent_id)
     assert withdrawn["subject_erased"]
-    assert world.identify(portrait_jpegs[0]).json()["decision"] == "no_match"
+    assert world.identify(portrait_jpegs[0]).json()["outcome"] == "no_candidate"
 
 
 def test_export_in_json_markdown_and_html(world: World) -> None:
@@ -106,7 +106,7 @@ def test_erasure_returns_a_signed_receipt_and_the_subject_is_gone(
     erased = world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
     assert erased.status_code == 200, erased.text
     assert erased.json()["signed"]["signature"]
-    assert world.identify(portrait_jpegs[0]).json()["decision"] == "no_match"
+    assert world.identify(portrait_jpegs[0]).json()["outcome"] == "no_candidate"
     again = world.client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.portal))
     assert again.status_code in (404, 410)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from optinface.api.web import vocabulary
 from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, negotiate
+from optinface.consent.schemas import SearchOutcome
 
 WEB = Path(vocabulary.__file__).parent
 # _("text") and _('text') in templates; _(...), N_(...) and words(...) of a literal in modules.
@@ -65,3 +66,11 @@ def test_the_browser_language_is_chosen_unless_the_reader_switched() -> None:
     assert negotiate("en-US,en;q=0.9", None) is Language.EN
     assert negotiate("fr-CA", "en") is Language.EN
     assert negotiate(None, None) is Language.EN
+
+
+def test_old_match_outcomes_are_shown_as_candidates_not_verdicts() -> None:
+    """Audit rows written before issue 12 say match / no_match: the pages use today's words."""
+    assert all(outcome in vocabulary.OUTCOMES for outcome in SearchOutcome)
+    assert vocabulary.OUTCOMES["match"] == vocabulary.OUTCOMES[SearchOutcome.CANDIDATES]
+    assert vocabulary.OUTCOMES["no_match"] == vocabulary.OUTCOMES[SearchOutcome.NO_CANDIDATE]
+    assert "match" not in " ".join(vocabulary.OUTCOMES.values())

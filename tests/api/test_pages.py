@@ -113,7 +113,7 @@ def test_a_person_registers_a_passkey_consents_approves_a_capture_opts_in_and_wi
     page.click("text=Stop and erase everything")  # the last use: confirmed, signed again
     page.wait_for_selector("#summary")
     assert "Everything erased" in page.inner_text("h1")
-    assert world.identify(photo).json()["decision"] == "no_match"
+    assert world.identify(photo).json()["outcome"] == "no_candidate"
     shot(page, "portal-erasure-receipt")
     page.goto("/portal")
     assert page.locator("#passkey-sign-in").count() == 1  # the session ended with them

@@ -78,7 +78,7 @@ def test_reviewer_answers_the_four_questions_from_the_pages(
         assert rows.count() == 2
         for n in range(2):
             row = rows.nth(n).inner_text()
-            assert "researcher" in row and "Study A" in row and "match" in row
+            assert "researcher" in row and "Study A" in row and "candidates for review" in row
             assert str(today.year) in row  # a readable local time, with its zone
         check_page(page, "review-log")
         page.locator("#access-log tbody tr").first.locator("a.id-link").first.click()

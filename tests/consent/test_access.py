@@ -42,7 +42,7 @@ def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs:
         assert f"## {heading}" in markdown, heading
 
 
-def test_a_verify_that_ended_in_no_match_is_in_the_subjects_export(
+def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     pseudonym = _enrolled(world, portrait_jpegs[0])
@@ -50,9 +50,9 @@ def test_a_verify_that_ended_in_no_match_is_in_the_subjects_export(
                                   purpose_id=world.purpose,
                                       probe_consent_id=world.probe(image=portrait_jpegs[3]),
                                   image=portrait_jpegs[3])
-    assert result.decision == "no_match"
+    assert result.outcome == "no_candidate"
     [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
-    assert (search.operation, search.outcome, search.score) == ("verify", "no_match", None)
+    assert (search.operation, search.outcome, search.score) == ("verify", "no_candidate", None)
     assert search.actor_key_id == world.researcher.key_id
 
 

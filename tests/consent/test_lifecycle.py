@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from optinface.consent.receipts import verify_receipt
-from optinface.consent.schemas import Decision, ErasureReason, ExportFormat
+from optinface.consent.schemas import ErasureReason, ExportFormat, SearchOutcome
 from tests.support.backends import both_backends
 from tests.support.consent import World
 from tests.support.files import occurrences, readable_occurrences, template_bytes
@@ -29,7 +29,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     found = service.identify(actor=world.researcher, purpose_id=world.purpose,
                              probe_consent_id=world.probe(image=flipped_jpegs[0]),
                              image=flipped_jpegs[0])
-    assert found.decision is Decision.MATCH
+    assert found.outcome is SearchOutcome.CANDIDATES
     assert [c.subject for c in found.candidates] == [pseudonym]
 
     export = service.export(actor=world.portal, subject=pseudonym)
@@ -59,7 +59,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     again = service.identify(actor=world.researcher, purpose_id=world.purpose,
                              probe_consent_id=world.probe(image=flipped_jpegs[0]),
                              image=flipped_jpegs[0])
-    assert again.decision is Decision.NO_MATCH and again.candidates == []
+    assert again.outcome is SearchOutcome.NO_CANDIDATE and again.candidates == []
 
     assert occurrences(service.settings.data_dir, ciphertext) == []
     assert readable_occurrences(service, plaintext) == []
@@ -70,7 +70,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
 
 
 @both_backends
-def test_a_stranger_gets_no_match_never_the_nearest_face(
+def test_a_stranger_gets_no_candidate_never_the_nearest_face(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     for image in portrait_jpegs[:3]:
@@ -79,7 +79,7 @@ def test_a_stranger_gets_no_match_never_the_nearest_face(
     result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
                                     probe_consent_id=world.probe(image=portrait_jpegs[5]),
                                     image=portrait_jpegs[5])
-    assert result.decision is Decision.NO_MATCH and result.candidates == []
+    assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
 
 
 def test_erased_pseudonym_cannot_be_enrolled_again(
@@ -111,5 +111,5 @@ def test_verify_matches_the_claimed_subject_only(
     other = world.service.verify(actor=world.researcher, subject=bob, purpose_id=world.purpose,
                                  probe_consent_id=world.probe(image=flipped_jpegs[0]),
                                  image=flipped_jpegs[0])
-    assert same.decision is Decision.MATCH and other.decision is Decision.NO_MATCH
+    assert same.outcome is SearchOutcome.CANDIDATES and other.outcome is SearchOutcome.NO_CANDIDATE
     assert np.isclose(same.threshold, 0.36)

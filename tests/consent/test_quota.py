@@ -25,14 +25,14 @@ NOT_AN_IMAGE = b"not an image at all"
 
 
 def search(world: World, image: bytes, *, quota: int, actor: Actor | None = None) -> str:
-    """One identify attempt: the decision, or the code of the refusal."""
+    """One identify attempt: the outcome, or the code of the refusal."""
     try:
         result = world.service.identify(
             actor=actor or world.researcher, purpose_id=world.purpose,
             probe_consent_id=world.probe(image=image), image=image, daily_quota=quota)
     except (ConsentError, EngineError) as refusal:
         return refusal.code
-    return str(result.decision)
+    return str(result.outcome)
 
 
 def attempts_today(world: World, actor: Actor) -> int:
@@ -44,7 +44,7 @@ def test_the_quota_refuses_with_the_seconds_until_utc_midnight(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     world.clock.current = datetime(2027, 3, 1, 23, 0, tzinfo=UTC)
-    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "no_candidate"
     with pytest.raises(QuotaExceeded) as refused:
         world.service.identify(actor=world.researcher, purpose_id=world.purpose,
                                probe_consent_id=world.probe(image=portrait_jpegs[0]),
@@ -54,15 +54,15 @@ def test_the_quota_refuses_with_the_seconds_until_utc_midnight(
     assert refused.value.retry_after_seconds == 3600
     assert refused.value.details == {"quota": 1, "spent_by": "key", "retry_after_seconds": 3600}
     world.clock.advance(hours=1)
-    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "no_candidate"
 
 
 def test_refused_attempts_count_but_refusals_by_the_quota_do_not(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     assert search(world, NOT_AN_IMAGE, quota=3) == "invalid_image"
-    assert search(world, portrait_jpegs[0], quota=3) == "no_match"
-    assert search(world, portrait_jpegs[0], quota=3) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=3) == "no_candidate"
+    assert search(world, portrait_jpegs[0], quota=3) == "no_candidate"
     assert [search(world, portrait_jpegs[0], quota=3) for _ in range(3)] == ["rate_limited"] * 3
     assert attempts_today(world, world.researcher) == 3
     with world.service.runtime.db.transaction() as session:
@@ -76,7 +76,7 @@ def test_a_second_key_does_not_reset_the_purposes_quota(
 ) -> None:
     other = world.service.authenticate(world.service.create_api_key(
         actor=world.admin, role=Role.RESEARCHER, name="lab-2").secret)
-    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "no_candidate"
     assert search(world, portrait_jpegs[0], quota=1) == "rate_limited"
     assert search(world, portrait_jpegs[0], quota=1, actor=other) == "rate_limited"
     with world.service.runtime.db.transaction() as session:
@@ -90,14 +90,14 @@ def test_the_quota_holds_per_key_across_purposes(
     second = world.purpose_with(Operation.IDENTIFY, name="study-2")
     other = world.service.authenticate(world.service.create_api_key(
         actor=world.admin, role=Role.RESEARCHER, name="lab-2").secret)
-    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "no_candidate"
     image = portrait_jpegs[0]
     attempt = lambda actor: world.service.identify(  # noqa: E731
         actor=actor, purpose_id=second, image=image, daily_quota=1,
         probe_consent_id=world.probe(second, image=image, researcher=actor))
     with pytest.raises(QuotaExceeded):
         attempt(world.researcher)
-    assert attempt(other).decision == "no_match"
+    assert attempt(other).outcome == "no_candidate"
 
 
 def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: list[bytes]) -> None:
@@ -107,8 +107,8 @@ def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: lis
     verify = lambda: world.service.verify(  # noqa: E731
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose, image=image,
         probe_consent_id=world.probe(image=image), daily_quota=2)
-    assert verify().decision == "match"
-    assert search(world, image, quota=2) == "match"
+    assert verify().outcome == "candidates_for_review"
+    assert search(world, image, quota=2) == "candidates_for_review"
     with pytest.raises(QuotaExceeded):
         verify()
 
@@ -120,14 +120,14 @@ def test_the_quota_survives_a_restart(
 ) -> None:
     world = make_world(OptinFace.open(settings, pipeline=pipeline, clock=clock), clock)
     try:
-        assert [search(world, portrait_jpegs[0], quota=2) for _ in range(2)] == ["no_match"] * 2
+        assert [search(world, portrait_jpegs[0], quota=2) for _ in range(2)] == ["no_candidate"] * 2
     finally:
         world.service.close()
     world.service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     try:
         assert search(world, portrait_jpegs[0], quota=2) == "rate_limited"
         clock.advance(days=1)
-        assert search(world, portrait_jpegs[0], quota=2) == "no_match"
+        assert search(world, portrait_jpegs[0], quota=2) == "no_candidate"
     finally:
         world.service.close()
 
@@ -154,10 +154,10 @@ def test_the_count_is_served_by_the_quota_index(world: World) -> None:
 
 def test_a_day_is_counted_in_utc(world: World, portrait_jpegs: list[bytes]) -> None:
     world.clock.current = datetime(2027, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)
-    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "no_candidate"
     world.clock.advance(microseconds=1)
     assert world.clock.now() == datetime(2027, 3, 2, tzinfo=UTC)
-    assert search(world, portrait_jpegs[0], quota=1) == "no_match"
+    assert search(world, portrait_jpegs[0], quota=1) == "no_candidate"
     assert attempts_today(world, world.researcher) == 1
     world.clock.current -= timedelta(days=1)
     assert attempts_today(world, world.researcher) == 1

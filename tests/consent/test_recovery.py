@@ -16,8 +16,8 @@ from optinface.consent.lock import LOCK_FILE
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import (
     AuditFilter,
-    Decision,
     ErasureReason,
+    SearchOutcome,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -32,7 +32,7 @@ def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
     """Whether a search of the world's purpose matches someone with ``probe``."""
     result = service.identify(actor=world.researcher, purpose_id=world.purpose,
                               probe_consent_id=world.probe(image=probe), image=probe)
-    return result.decision is Decision.MATCH
+    return result.outcome is SearchOutcome.CANDIDATES
 
 
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(

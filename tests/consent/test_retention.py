@@ -12,7 +12,13 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
-from optinface.consent.schemas import AuditFilter, Decision, ErasureReason, Operation, PurposeCreate
+from optinface.consent.schemas import (
+    AuditFilter,
+    ErasureReason,
+    Operation,
+    PurposeCreate,
+    SearchOutcome,
+)
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World
 from tests.support.files import readable_occurrences, template_bytes
@@ -68,7 +74,7 @@ def _verified(world: World, subject: str, image: bytes) -> bool:
                                   purpose_id=world.purpose,
                                       probe_consent_id=world.probe(image=image),
                                   image=image)
-    return result.decision is Decision.MATCH
+    return result.outcome is SearchOutcome.CANDIDATES
 
 
 @both_backends
@@ -123,15 +129,15 @@ def test_a_consent_past_its_purposes_retention_authorises_nothing_even_before_a_
     pseudonym, consent_id = world.subject(purposes=[short], days=300)
     world.enrol(pseudonym, consent_id, portrait_jpegs[0])
 
-    def search() -> Decision:
+    def search() -> SearchOutcome:
         return world.service.identify(
             actor=world.researcher, purpose_id=short,
             probe_consent_id=world.probe(short, image=flipped_jpegs[0]),
-            image=flipped_jpegs[0]).decision
+            image=flipped_jpegs[0]).outcome
 
-    assert search() is Decision.MATCH
+    assert search() is SearchOutcome.CANDIDATES
     clock.advance(days=10, seconds=1)  # no sweep runs
-    assert search() is Decision.NO_MATCH
+    assert search() is SearchOutcome.NO_CANDIDATE
     [consent] = world.service.list_consents(actor=world.portal, subject=pseudonym)
     assert consent.status == "expired" and consent.retained_until < clock.now()
     with pytest.raises(ConsentExpired):

@@ -17,7 +17,7 @@ import pytest
 from optinface.consent.erasure import erase_each
 from optinface.consent.errors import ConsentError, InvalidRequest
 from optinface.consent.roles import Role
-from optinface.consent.schemas import Decision, ErasureReason
+from optinface.consent.schemas import ErasureReason, SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
@@ -65,7 +65,7 @@ def test_an_enrolment_through_one_worker_is_searchable_through_the_other(
     found = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
                                probe_consent_id=b.probe(image=flipped_jpegs[0]),
                                image=flipped_jpegs[0])
-    assert found.decision is Decision.MATCH and [c.subject for c in found.candidates] == [
+    assert found.outcome is SearchOutcome.CANDIDATES and [c.subject for c in found.candidates] == [
         pseudonym]
 
 
@@ -88,7 +88,7 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     result = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
                                 probe_consent_id=b.probe(image=flipped_jpegs[1]),
                                 image=flipped_jpegs[1])
-    assert result.decision is Decision.NO_MATCH and result.candidates == []
+    assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
 
     b.service.replica.follow()
     assert eventually(lambda: template.id not in b.service.index.labels())
@@ -140,13 +140,13 @@ def test_a_probe_consent_serves_one_search_across_workers(
         try:
             return str(world.service.identify(actor=world.researcher, purpose_id=world.purpose,
                                               probe_consent_id=probe,
-                                              image=portrait_jpegs[2]).decision)
+                                              image=portrait_jpegs[2]).outcome)
         except ConsentError as refusal:
             return refusal.code
 
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(search, [a, b, a, b]))
-    assert outcomes.count("no_match") == 1, outcomes
+    assert outcomes.count("no_candidate") == 1, outcomes
     assert a.service.verify_audit().ok
 
 
