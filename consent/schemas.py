@@ -127,7 +127,9 @@ class PurposeCreate(BaseModel):
     description: str = Field(min_length=1, max_length=5_000)
     legal_basis: str = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
-    retention_days: int = Field(gt=0)
+    # At most a century: a longer keep is no retention limit, and past SQLite's 64-bit integers
+    # or Python's dates a larger number was a 500 instead of a 422.
+    retention_days: int = Field(gt=0, le=36_500)
     study: str | None = Field(default=None, max_length=200)
 
 
