@@ -146,9 +146,7 @@ def state(
     current = material_sha256(material_fields(session, settings=settings, models=models))
     declaration = latest_declaration(session)
     order = order_in_force(session)
-    in_service_from = (
-        declaration.declared_on + timedelta(days=declaration.period_days) if declaration else None
-    )
+    in_service_from = service_start(declaration, settings=settings) if declaration else None
     refusal: NotDeclared | None = None
     if order is not None:
         refusal = SuspendedByRegulator(
@@ -171,6 +169,18 @@ def state(
             details={"in_service_from": in_service_from.isoformat()})
     return DeclarationState(declaration=declaration, current_sha256=current,
                             in_service_from=in_service_from, order=order, refusal=refusal)
+
+
+def service_start(declaration: RegisterDeclaration, *, settings: ConsentSettings) -> date:
+    """The first day matching may run: the declaration period counted from the day the
+    regulator received it, but never from before the day this system recorded the register it
+    hashes, since that register did not exist earlier: a backdated date would otherwise open
+    matching at once. Demo mode, which every page and ``/healthz`` state, lets a demonstration
+    record a declaration as if sent a period ago."""
+    start = declaration.declared_on
+    if not settings.demo_mode:
+        start = max(start, declaration.recorded_at.date())
+    return start + timedelta(days=declaration.period_days)
 
 
 def require_in_service(

@@ -43,7 +43,9 @@ class DemoFailed(Exception):
 def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx.Client, str, OptinFace]]:
     with ExitStack() as stack:
         root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        settings = load_settings(data_dir=root)
+        # A demonstration by definition: stated on every page, and its declaration may be
+        # recorded as if sent a period ago (consent.declaration.service_start).
+        settings = load_settings(data_dir=root).model_copy(update={"demo_mode": True})
         service = OptinFace.open(settings)
         stack.callback(service.close)
         admin = bootstrap_admin(service)

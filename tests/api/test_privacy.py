@@ -16,6 +16,7 @@ from tests.support.api import World, auth, deployment
 pytestmark = pytest.mark.shared_deployment
 
 REAL = {
+    "demo_mode": False,
     "controller_name": "Université Exemplaire",
     "controller_contact": "vie-privee@univ.qc.ca",
     "privacy_officer_name": "Claire Tremblay",

@@ -35,6 +35,7 @@ def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) ->
         match_fmr=TEST_FMR,
         audit_checkpoint_every=10,
         index_max_elements=64,  # a 10k-slot index file is 20 MB to write on every save
+        demo_mode=True,  # a test deployment: declarations recorded as if sent a period ago
     )
 
 

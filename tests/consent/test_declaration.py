@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from optinface.consent.audit import AuditAction
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
+from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template, Tombstone
+from optinface.engine.pipeline import FacePipeline
 from tests.consent.test_gates import refused
 from tests.support.consent import FakeClock, World, make_world
 
@@ -37,6 +39,24 @@ def test_matching_is_refused_until_the_database_is_declared(
     clock.advance(days=1)
     _identify(world, portrait_jpegs[0])
     assert service.register().in_service
+
+
+def test_outside_demo_mode_a_backdated_declaration_opens_nothing_early(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    real = ConsentSettings(**{**settings.model_dump(), "demo_mode": False})
+    service = OptinFace.open(real, pipeline=pipeline, clock=clock)
+    try:
+        world = make_world(service, clock, declare=False)
+        backdated = clock.now().date() - timedelta(days=90)
+        register = service.declare(actor=world.admin, date=backdated, reference="CAI-OLD")
+        assert register.in_service_from == clock.now().date() + timedelta(days=60)
+        refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+        clock.advance(days=60)
+        _identify(world, portrait_jpegs[0])
+    finally:
+        service.close()
 
 
 def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:

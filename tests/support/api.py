@@ -42,6 +42,9 @@ def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
         "rate_per_second": 10_000,
         "rate_burst": 10_000,
         "identify_daily_quota": 10_000,
+        # Test deployments are demonstrations: placeholder accountability, and declarations
+        # recorded as if sent a period ago (tests/consent/test_declaration.py has the real rule).
+        "demo_mode": True,
         **overrides,
     }
     return ApiSettings(**values)  # type: ignore[arg-type]
