@@ -6,183 +6,71 @@ HTTP status. Request validation, unknown routes and the API's own refusals (rate
 size) use the same shape, and an unexpected exception becomes a bare ``internal_error`` that
 leaks nothing (the traceback goes to the server log only).
 
-validation_error               422     the request does not match the OpenAPI schema
-invalid_image                  400     the upload is not a decodable JPEG, PNG or WebP image
-payload_too_large              413     the body or the image exceeds the size limit
-no_face                        422     no face in the image
-multiple_faces                 422     more than one face (a bystander is never enrolled/searched)
-low_quality                    422     the face is too small or uncertain for a reliable template
-invalid_request                422     well-formed but against a rule (e.g. consent too long)
-unauthenticated                401     no, unknown, revoked or expired API key / subject token
-forbidden                      403     the role may not do this, or a subject token on another
-                                       subject
-consent_required               403     no active consent covers this operation (a refusal of
-                                       permission, not a state conflict: the caller cannot fix it)
-consent_expired                403     the consent has expired
-consent_withdrawn              403     the consent was withdrawn
-guardian_consent_required      403     a minor needs the holder of parental authority
-purpose_not_consented          403     the subject did not consent to this purpose
-probe_consent_required         403     the person in the probe did not agree to this search
-operation_not_allowed          403     the purpose does not include this operation
-subject_credential_required    403     only the person (or their guardian), signing with their own
-                                       passkey, may do this: an operator key never acts for them
-passkey_invalid                403     the WebAuthn response does not verify (signature, challenge,
-                                       origin, or a passkey not allowed to sign this act)
-challenge_invalid              403     the challenge or capture session is unknown, used, expired,
-                                       for another act, or the upload is not the approved photo
-capacity_not_held              403     the signer's passkey does not hold the capacity claimed (a
-                                       minor's own passkey is never parental authority)
-face_mismatch                  403     the face does not match the subject's templates (one person
-                                       per subject)
-template_limit                 409     the subject already has as many templates as allowed
-already_registered             409     a passkey of that capacity exists; no new enrolment link
-link_invalid                   410     the one-time link is unknown, used or expired
-alternative_chosen             409     the person chose the non-biometric alternative: no enrolment
-not_found                      404     no such subject, consent, purpose, key or route
-method_not_allowed             405     the route exists, the method does not
-subject_erased                 410     the pseudonym was erased and can never be used again
-not_declared                   409     matching refused until the register's declaration is
-                                       recorded
-declaration_period_running     409     declared, but the 60-day period before service has not run
-redeclaration_required         409     the register changed since its declaration: declare again
-suspended_by_regulator         409     a regulator's order suspends enrolment and matching
-model_mismatch                 409     templates from two models cannot be compared
-rate_limited                   429     per-key rate, or the daily matching quota (key or purpose)
-not_calibrated                 503     no calibrated threshold for the model at the stated FMR
-model_integrity                503     a model file is missing or its SHA-256 differs
-index_corrupt                  503     the saved index cannot be read
-unreadable_file                400     (CLI only) a file named on the command line cannot be read
-data_dir_in_use                409     (CLI only) a running server has the data directory open
-data_dir_unusable              503     (CLI only) the data directory cannot be created or written
-placeholder_accountability     503     (CLI only) serve refuses placeholder accountability settings
-                                       outside demo mode (OPTINFACE_DEMO_MODE=true)
-manifest_unreadable            503     (CLI only) the model manifest or thresholds file is
-                                       unreadable
-key_store_unusable             503     (CLI only) the key store is inside the data directory or
-                                       unusable
-key_file_exposed               503     (CLI only) a key file or the key folder is
-                                       group/world-readable
-key_unavailable                503     a subject key's epoch key is destroyed (a restored old copy)
-internal_error                 500     an unexpected failure; nothing about it is returned
-=============================  ======  ==========================================================
-=======
-=============================  ======  ==========================================================
-code                           status  meaning
-=============================  ======  ==========================================================
-validation_error               422     the request does not match the OpenAPI schema
-invalid_image                  400     the upload is not a decodable JPEG, PNG or WebP image
-payload_too_large              413     the body or the image exceeds the size limit
-no_face                        422     no face in the image
-multiple_faces                 422     more than one face (a bystander is never enrolled/searched)
-low_quality                    422     the face is too small or uncertain for a reliable template
-invalid_request                422     well-formed but against a rule (e.g. consent too long)
-unauthenticated                401     no, unknown, revoked or expired API key / subject token
-                                       (one message for all: the caller never learns which)
-forbidden                      403     the role may not do this, or a subject token on another
-                                       subject
-consent_required               403     no active consent covers this operation (a refusal of
-                                       permission, not a state conflict: the caller cannot fix it)
-consent_expired                403     the consent has expired
-consent_withdrawn              403     the consent was withdrawn
-guardian_consent_required      403     a minor needs the holder of parental authority
-purpose_not_consented          403     the subject did not consent to this purpose
-probe_consent_required         403     the person in the probe did not agree to this search
-operation_not_allowed          403     the purpose does not include this operation
-subject_credential_required    403     only the person (or their guardian), signing with their own
-                                       passkey, may do this: an operator key never acts for them
-passkey_invalid                403     the WebAuthn response does not verify (signature, challenge,
-                                       origin, or a passkey not allowed to sign this act)
-challenge_invalid              403     the challenge or capture session is unknown, used, expired,
-                                       for another act, or the upload is not the approved photo
-capacity_not_held              403     the signer's passkey does not hold the capacity claimed (a
-                                       minor's own passkey is never parental authority)
-face_mismatch                  403     the face does not match the subject's templates (one person
-                                       per subject)
-template_limit                 409     the subject already has as many templates as allowed
-already_registered             409     a passkey of that capacity exists; no new enrolment link
-link_invalid                   410     the one-time link is unknown, used or expired
-alternative_chosen             409     the person chose the non-biometric alternative: no enrolment
-not_found                      404     no such subject, consent, purpose, key or route
-method_not_allowed             405     the route exists, the method does not
-subject_erased                 410     the pseudonym was erased and can never be used again
-not_declared                   409     matching refused until the register's declaration is recorded
-declaration_period_running     409     declared, but the 60-day period before service has not run
-redeclaration_required         409     the register changed since its declaration: declare again
-suspended_by_regulator         409     a regulator's order suspends enrolment and matching
-model_mismatch                 409     templates from two models cannot be compared
-rate_limited                   429     per-key rate, the daily matching quota (key or purpose) or
-                                       the client's failed authentications spent; see Retry-After
-not_calibrated                 503     no calibrated threshold for the model at the stated FMR
-model_integrity                503     a model file is missing or its SHA-256 differs
-index_corrupt                  503     the saved index cannot be read
-unreadable_file                400     (CLI only) a file named on the command line cannot be read
-data_dir_in_use                409     (CLI only) a running server has the data directory open
-data_dir_unusable              503     (CLI only) the data directory cannot be created or written
-placeholder_accountability     503     (CLI only) serve refuses placeholder accountability settings
-                                       outside demo mode (OPTINFACE_DEMO_MODE=true)
-manifest_unreadable            503     (CLI only) the model manifest or thresholds file is
-                                       unreadable
-witness_unusable               503     (CLI only) the audit witness folder cannot be written, or it
-                                       pins another checkpoint key
-key_store_unusable             503     (CLI only) the key store is inside the data directory or
-                                       unusable
-key_file_exposed               503     (CLI only) a key file or the key folder is
-                                       group/world-readable
-key_unavailable                503     a subject key's epoch key is destroyed (a restored old copy)
-internal_error                 500     an unexpected failure; nothing about it is returned
-=============================  ======  ==========================================================
-=======
-=========================  ======  ==========================================================
-code                       status  meaning
-=========================  ======  ==========================================================
-validation_error           422     the request does not match the OpenAPI schema
-invalid_image              400     the upload is not a decodable JPEG, PNG or WebP image
-payload_too_large          413     the body or the image exceeds the size limit
-no_face                    422     no face in the image
-multiple_faces             422     more than one face (a bystander is never enrolled/searched)
-low_quality                422     the face is too small or uncertain for a reliable template
-invalid_request            422     well-formed but against a rule (e.g. consent too long)
-unauthenticated            401     no, unknown, revoked or expired API key / subject token
-                                   (one message for all: the caller never learns which)
-forbidden                  403     the role may not do this, or a subject token on another subject
-consent_required           403     no active consent covers this operation (a refusal of
-                                   permission, not a state conflict: the caller cannot fix it)
-consent_expired            403     the consent has expired
-consent_withdrawn          403     the consent was withdrawn
-guardian_consent_required  403     a minor needs the holder of parental authority
-purpose_not_consented      403     the subject did not consent to this purpose
-probe_consent_required     403     the person in the probe did not agree to this search
-operation_not_allowed      403     the purpose does not include this operation
-written_release_required   403     Illinois (BIPA): consent needs an e-signature or signed form
-alternative_chosen         409     the person chose the non-biometric alternative: no enrolment
-not_found                  404     no such subject, consent, purpose, key or route
-purpose_exists             409     a purpose of that name exists (subjects tell purposes by name)
-notice_exists              409     that notice version is published in that language already
-method_not_allowed         405     the route exists, the method does not
-subject_erased             410     the pseudonym was erased and can never be used again
-not_declared               409     matching refused until the register's declaration is recorded
-declaration_period_running 409     declared, but the 60-day period before service has not run
-redeclaration_required     409     the register changed since its declaration: declare again
-suspended_by_regulator     409     a regulator's order suspends enrolment and matching
-model_mismatch             409     templates from two models cannot be compared
-rate_limited               429     per-key rate, daily identify quota or the client's failed
-                                   authentications spent; see Retry-After
-not_calibrated             503     no calibrated threshold for the model at the stated FMR
-model_integrity            503     a model file is missing or its SHA-256 differs
-index_corrupt              503     the saved index cannot be read
-unreadable_file            400     (CLI only) a file named on the command line cannot be read
-data_dir_in_use            409     (CLI only) a running server has the data directory open
-data_dir_unusable          503     (CLI only) the data directory cannot be created or written
-placeholder_accountability 503     (CLI only) serve refuses placeholder accountability settings
-                                   outside demo mode (OPTINFACE_DEMO_MODE=true)
-manifest_unreadable        503     (CLI only) the model manifest or thresholds file is unreadable
-witness_unusable           503     (CLI only) the audit witness folder cannot be written, or it
-                                   pins another checkpoint key
-key_store_unusable         503     (CLI only) the key store is inside the data directory or unusable
-key_file_exposed           503     (CLI only) a key file or the key folder is group/world-readable
-key_unavailable            503     a subject key's epoch key is destroyed (a restored old copy)
-internal_error             500     an unexpected failure; nothing about it is returned
-=========================  ======  ==========================================================
+===========================  ======  ===============================================================
+code                         status  meaning
+===========================  ======  ===============================================================
+validation_error             422     the request does not match the OpenAPI schema
+invalid_image                400     the upload is not a decodable JPEG, PNG or WebP image
+payload_too_large            413     the body or the image exceeds the size limit
+no_face                      422     no face in the image
+multiple_faces               422     more than one face (a bystander is never enrolled/searched)
+low_quality                  422     the face is too small or uncertain for a reliable template
+invalid_request              422     well-formed but against a rule (e.g. consent too long)
+unauthenticated              401     no, unknown, revoked or expired API key / subject token (one
+                                     message for all: the caller never learns which)
+forbidden                    403     the role may not do this, or a subject token on another subject
+consent_required             403     no active consent covers this operation (a refusal of
+                                     permission, not a state conflict: the caller cannot fix it)
+consent_expired              403     the consent has expired
+consent_withdrawn            403     the consent was withdrawn
+guardian_consent_required    403     a minor needs the holder of parental authority
+purpose_not_consented        403     the subject did not consent to this purpose
+probe_consent_required       403     the person in the probe did not agree to this search
+operation_not_allowed        403     the purpose does not include this operation
+subject_credential_required  403     only the person (or their guardian), signing with their own
+                                     passkey, may do this: an operator key never acts for them
+passkey_invalid              403     the WebAuthn response does not verify (signature, challenge,
+                                     origin, or a passkey not allowed to sign this act)
+challenge_invalid            403     the challenge or capture session is unknown, used, expired, for
+                                     another act, or the upload is not the approved photo
+capacity_not_held            403     the signer's passkey does not hold the capacity claimed (a
+                                     minor's own passkey is never parental authority)
+face_mismatch                403     the face does not match the subject's templates (one person per
+                                     subject)
+template_limit               409     the subject already has as many templates as allowed
+already_registered           409     a passkey of that capacity exists; no new enrolment link
+link_invalid                 410     the one-time link is unknown, used or expired
+alternative_chosen           409     the person chose the non-biometric alternative: no enrolment
+not_found                    404     no such subject, consent, purpose, key or route
+method_not_allowed           405     the route exists, the method does not
+subject_erased               410     the pseudonym was erased and can never be used again
+not_declared                 409     matching refused until the register's declaration is recorded
+declaration_period_running   409     declared, but the 60-day period before service has not run
+redeclaration_required       409     the register changed since its declaration: declare again
+suspended_by_regulator       409     a regulator's order suspends enrolment and matching
+model_mismatch               409     templates from two models cannot be compared
+rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
+                                     client's failed authentications spent; see Retry-After
+not_calibrated               503     no calibrated threshold for the model at the stated FMR
+model_integrity              503     a model file is missing or its SHA-256 differs
+index_corrupt                503     the saved index cannot be read
+unreadable_file              400     (CLI only) a file named on the command line cannot be read
+data_dir_in_use              409     (CLI only) a running server has the data directory open
+data_dir_unusable            503     (CLI only) the data directory cannot be created or written
+placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
+                                     outside demo mode (OPTINFACE_DEMO_MODE=true)
+manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable
+key_store_unusable           503     (CLI only) the key store is inside the data directory or
+                                     unusable
+key_file_exposed             503     (CLI only) a key file or the key folder is group/world-readable
+key_unavailable              503     a subject key's epoch key is destroyed (a restored old copy)
+witness_unusable             503     (CLI only) the audit witness folder cannot be written, or it
+                                     pins another checkpoint key
+written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
+purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
+notice_exists                409     that notice version is published in that language already
+internal_error               500     an unexpected failure; nothing about it is returned
+===========================  ======  ===============================================================
 
 A code missing from the table (a new domain error) answers 400 for the consent core and 422
 for the engine; ``tests/api/test_errors.py`` fails until it is added here.
