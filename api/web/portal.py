@@ -16,6 +16,7 @@ person in a probe).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
@@ -43,6 +44,7 @@ from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
+    AccessExport,
     ErasureReason,
     ErasureReceipt,
     ExportFormat,
@@ -354,34 +356,35 @@ def portal_erase(
     return _form(request, service, csrf, act, field="erase", typed={})
 
 
-@router.get("/portal/data")
-def portal_data(request: Request, service: ServiceDep) -> Response:
-    """The access export, rendered by the consent core, inside the portal's frame."""
+def _own_export(
+    request: Request, service: OptinFace, respond: Callable[[AccessExport], Response]
+) -> Response:
+    """The signed-in person's access export, answered by ``respond`` (to the portal if no one
+    is signed in)."""
 
     def action() -> Response:
         found = current(request, service, PORTAL)
         if found is None:
             return RedirectResponse("/portal", status_code=303)
         _, actor = found
-        export = service.export(actor=actor, subject=actor.subject or "")
-        page = service.render_export(export, ExportFormat.HTML)
-        return render(request, "portal_data.html", export_html=page)
+        return respond(service.export(actor=actor, subject=actor.subject or ""))
 
     return attempt(request, action)
+
+
+@router.get("/portal/data")
+def portal_data(request: Request, service: ServiceDep) -> Response:
+    """The access export, rendered by the consent core, inside the portal's frame."""
+    return _own_export(request, service, lambda export: render(
+        request, "portal_data.html",
+        export_html=service.render_export(export, ExportFormat.HTML)))
 
 
 @router.get("/portal/data.json")
 def portal_data_json(request: Request, service: ServiceDep) -> Response:
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        _, actor = found
-        export = service.export(actor=actor, subject=actor.subject or "")
-        return Response(
-            export.model_dump_json(indent=2),
-            media_type="application/json",
-            headers={"Content-Disposition": 'attachment; filename="my-data.json"'},
-        )
-
-    return attempt(request, action)
+    """The access export as the JSON file a person keeps."""
+    return _own_export(request, service, lambda export: Response(
+        export.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-data.json"'},
+    ))
