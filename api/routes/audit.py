@@ -189,7 +189,7 @@ def rights_requests(
 
 @router.post("/requests/{request_id}/answer")
 def answer_request(
-    request_id: str,
+    request_id: Identifier,
     body: RightsRequestAnswer,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)],
