@@ -17,14 +17,12 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Periodic:
-    """Call ``task`` every ``interval`` seconds (the first time after one interval) until
-    :meth:`stop`."""
+class BackgroundThread:
+    """A daemon thread running :meth:`_run` from :meth:`start` until :meth:`stop` sets
+    ``_stopped``; subclasses say what the loop does."""
 
-    def __init__(self, name: str, task: Callable[[], object], *, interval: float) -> None:
+    def __init__(self, name: str) -> None:
         self._name = name
-        self._task = task
-        self._interval = interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"optinface-{name}", daemon=True)
 
@@ -34,6 +32,19 @@ class Periodic:
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Periodic(BackgroundThread):
+    """Call ``task`` every ``interval`` seconds (the first time after one interval) until
+    :meth:`stop`."""
+
+    def __init__(self, name: str, task: Callable[[], object], *, interval: float) -> None:
+        super().__init__(name)
+        self._task = task
+        self._interval = interval
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval):

@@ -13,34 +13,25 @@ and index I/O) and must not stall the event loop.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
-from optinface.api.periodic import guarded
+from optinface.api.periodic import BackgroundThread, guarded
 from optinface.consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
 
 
-class Sweeper:
+class Sweeper(BackgroundThread):
     """Call ``service.sweep()`` every ``interval`` seconds, and ``service.rotate_epoch()`` at
     each epoch boundary, until :meth:`stop`."""
 
     def __init__(
         self, service: OptinFace, *, interval: float, flush_interval: float = 60.0
     ) -> None:
+        super().__init__("sweeper")
         self._service = service
         self._interval = interval
         self._flush_interval = flush_interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="optinface-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=30)
 
     def _run(self) -> None:
         # Sweep once at start-up: anything that expired while the server was down goes first.
