@@ -159,9 +159,28 @@ def withdraw_consent(
     actor: Annotated[Actor, require(Permission.WITHDRAW_CONSENT)],
 ) -> WithdrawalResult:
     """Withdraw at once (a signed ``withdraw`` act); templates enrolled under it are erased in
-    the same call."""
+    the same call. A signature that stops one purpose of a consent covering others withdraws
+    nothing here (403 ``challenge_invalid``): that act goes to the purpose's route."""
     return service.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id,
                                     signed=body)
+
+
+@router.post("/{subject}/consents/{consent_id}/purposes/{purpose_id}/withdraw")
+def withdraw_purpose(
+    subject: Identifier,
+    consent_id: Identifier,
+    purpose_id: Identifier,
+    body: PasskeyResponse,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.WITHDRAW_CONSENT)],
+) -> WithdrawalResult:
+    """Stop one use and keep the others: a signed ``withdraw`` act naming ``purpose_id``. The
+    purpose leaves the consent at once and ``purpose_withdrawal`` holds its signed receipt; the
+    consent's last purpose withdraws the consent, as the whole-consent route does (its
+    templates are erased, and the subject with its last consent). A signature naming another
+    consent or purpose: 403 ``challenge_invalid``; a purpose the consent does not cover: 404."""
+    return service.withdraw_purpose(actor=actor, subject=subject, consent_id=consent_id,
+                                    purpose_id=purpose_id, signed=body)
 
 
 @router.post("/{subject}/capture-approvals")
