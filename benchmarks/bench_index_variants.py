@@ -157,6 +157,8 @@ def lfw(size: int, queries: int, root: Path, images: int, rng: np.random.Generat
         "queries_with_a_match_above_threshold": int((truth.scores[:, 0] >= MATCH_SCORE).sum()),
     }
     row_person = np.concatenate([person[kept], np.full(len(distractors), -1)])
+    notes["above_thresholds_per_query"] = above_thresholds(vectors, probes, row_person,
+                                                           person[held])
     return Data("lfw", vectors, probes, truth.top, truth.scores, notes,
                 row_person=row_person, query_person=person[held])
 
@@ -197,6 +199,31 @@ def score_distributions(templates: NDArray[np.float32], person: NDArray[np.int64
 
     return {"lfw_impostor": describe(lfw_scores), "distractor_vs_lfw": describe(mixed),
             "lfw_genuine": describe(genuine)}
+
+
+def above_thresholds(vectors: NDArray[np.float32], probes: NDArray[np.float32],
+                     row_person: NDArray[np.int64],
+                     query_person: NDArray[np.int64]) -> dict[str, dict[str, float]]:
+    """Per query, how many gallery rows score at or above each threshold, over the whole
+    gallery (not only the top 10): the query's mates, other LFW people and distractors, beside
+    what a gallery of real strangers would give at that FMR (``N x FMR``)."""
+    thresholds = {"1e-3": MATCH_SCORE, **STRICT_THRESHOLDS}
+    counts = {fmr: np.zeros(3) for fmr in thresholds}
+    distractor = row_person < 0
+    for start in range(0, len(probes), 64):
+        scores = probes[start:start + 64] @ vectors.T
+        mate = row_person[None, :] == query_person[start:start + 64, None]
+        for fmr, threshold in thresholds.items():
+            above = scores >= threshold
+            counts[fmr] += [(above & mate).sum(), (above & ~mate & ~distractor).sum(),
+                            (above & distractor).sum()]
+    strangers = len(vectors) - 1
+    return {fmr: {"threshold": thresholds[fmr],
+                  **dict(zip(("mates", "lfw_strangers", "distractors"),
+                             (round(float(c) / len(probes), 3) for c in counts[fmr]),
+                             strict=True)),
+                  "strangers_expected_at_fmr": round(strangers * float(fmr), 3)}
+            for fmr in thresholds}
 
 
 def same_person_pairs(person: NDArray[np.int64],
@@ -433,8 +460,19 @@ def plot(reports: list[dict[str, Any]], path: Path) -> None:
     figure = Figure(figsize=(6.4 * len(reports), 4.8), dpi=110, layout="tight")
     for ax, report in zip(np.atleast_1d(figure.subplots(1, len(reports))), reports, strict=True):
         for name, rows in report["variants"].items():
-            ax.plot([r["cpu_p99_ms"] for r in rows], [r["match_recall"] for r in rows], "o-",
-                    label=name)
+            cpu = [r["cpu_p99_ms"] for r in rows]
+            (line,) = ax.plot(cpu, [r["match_recall"] for r in rows], "o-",
+                              label=f"{name}, FMR 1e-3 ({MATCH_SCORE})")
+            strictest = list(STRICT_THRESHOLDS)[-1]
+            ax.plot(cpu, [r["strict"][f"fmr_{strictest}"]["match_recall"] for r in rows],
+                    "s--", color=line.get_color(),
+                    label=f"{name}, FMR {strictest} ({STRICT_THRESHOLDS[strictest]})")
+            for row in rows:
+                knob = next(value for key, value in row["params"].items()
+                            if key in ("ef", "nprobe", "expansion_search"))
+                ax.annotate(str(knob),
+                            (row["cpu_p99_ms"], row["match_recall"]), fontsize=7,
+                            textcoords="offset points", xytext=(3, -9))
         brute = report["brute_force"]
         ax.scatter([brute["cpu_p99_ms"]], [brute["match_recall"]], marker="*", s=150,
                    color="black", label="numpy exact", zorder=3)

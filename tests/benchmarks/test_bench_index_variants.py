@@ -9,6 +9,7 @@ import numpy as np
 from benchmarks.bench_index_variants import (
     STRICT_THRESHOLDS,
     Data,
+    above_thresholds,
     gaussian_like,
     run,
     strict_recall,
@@ -67,3 +68,14 @@ def test_strict_thresholds_count_only_the_neighbours_above_them() -> None:
     assert (at_1e5["genuine_match_recall"], at_1e5["mates_above"]) == (1.0, 1)
     assert strict_recall(result, data, STRICT_THRESHOLDS["1e-4"])["match_recall"] == 2 / 3
     assert strict_recall(result, data, STRICT_THRESHOLDS["1e-6"])["match_recall"] == 1.0
+
+
+def test_rows_above_each_threshold_are_counted_by_kind() -> None:
+    # Query of person 7: its mate scores 0.8, an LFW stranger 0.4, a distractor 0.3, one 0.
+    probe = np.array([[1.0, 0.0]], dtype=np.float32)
+    rows = np.array([[0.8, 0.6], [0.4, 0.9165], [0.3, 0.9539], [0.0, 1.0]], dtype=np.float32)
+    counts = above_thresholds(rows, probe, np.array([7, 3, -1, -1]), np.array([7]))
+    assert (counts["1e-3"]["mates"], counts["1e-3"]["lfw_strangers"],
+            counts["1e-3"]["distractors"]) == (1, 1, 1)
+    assert (counts["1e-5"]["lfw_strangers"], counts["1e-5"]["distractors"]) == (1, 0)
+    assert (counts["1e-6"]["mates"], counts["1e-6"]["lfw_strangers"]) == (1, 0)
