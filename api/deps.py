@@ -1,11 +1,13 @@
 """FastAPI dependencies: the service, the settings, and the one place a route states its rights.
 
-Every protected route declares ``actor: Actor = require(Permission.X)``. Which roles hold a
-permission is the consent core's table (:data:`consent.roles.PERMISSIONS`), not the API's:
-:class:`PermissionGuard` authenticates the secret through the consent core (which tallies
-failures into the audit log) unless its client has failed too often, spends one token of the
-key's rate limit and calls :func:`consent.roles.authorize`
-with the ``{subject}`` of the path, so a subject token only opens its own subject.
+Every protected route declares ``actor: Annotated[Actor, require(Permission.X)]``, or a name
+its module gives that type when several of its routes need the same permission (``KeyManager``
+in ``routes/keys.py``). Which roles hold a permission is the consent core's table
+(:data:`consent.roles.PERMISSIONS`), not the API's: :class:`PermissionGuard` authenticates the
+secret through the consent core (which tallies failures into the audit log) unless its client
+has failed too often, spends one token of the key's rate limit and calls
+:func:`consent.roles.authorize` with the ``{subject}`` of the path, so a subject token only
+opens its own subject.
 
 ``tests/api/test_roles.py`` walks every route of the app against that table, so a route without
 a guard cannot go unnoticed.
@@ -66,6 +68,13 @@ async def api_secret(
     return secret
 
 
+def _rate_limited(message: str, wait: float) -> ApiError:
+    """429 ``rate_limited`` with how long to wait, in the body and in ``Retry-After``."""
+    return ApiError(ApiErrorCode.RATE_LIMITED, message,
+                    details={"retry_after_seconds": round(wait, 3)},
+                    headers=retry_after_header(wait))
+
+
 def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
     """The actor behind ``secret``, unless its client has failed too often: then 429 before any
     lookup. Each failure spends one of the client's tokens (see :mod:`api.limits`)."""
@@ -73,12 +82,7 @@ def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
     client = request.client.host if request.client else "unknown"
     wait = throttle.delay(client)
     if wait > 0:
-        raise ApiError(
-            ApiErrorCode.RATE_LIMITED,
-            "too many failed authentications from this client",
-            details={"retry_after_seconds": round(wait, 3)},
-            headers=retry_after_header(wait),
-        )
+        raise _rate_limited("too many failed authentications from this client", wait)
     try:
         return service.authenticate(secret)
     except Unauthenticated:
@@ -115,15 +119,10 @@ def admit(
     """The checks shared by the API and the web pages once a secret has been authenticated."""
     wait = limiter.acquire(actor.key_id)
     if wait > 0:
-        raise ApiError(
-            ApiErrorCode.RATE_LIMITED,
-            "rate limit reached for this key",
-            details={"retry_after_seconds": round(wait, 3)},
-            headers=retry_after_header(wait),
-        )
+        raise _rate_limited("rate limit reached for this key", wait)
     authorize(actor, permission, subject=subject)
 
 
 def require(permission: Permission) -> Any:
-    """``actor: Actor = require(Permission.ENROL)``: what a route needs, stated once."""
+    """``actor: Annotated[Actor, require(Permission.ENROL)]``: what a route needs, stated once."""
     return Depends(PermissionGuard(permission))

@@ -85,11 +85,14 @@ class SoftHttpPerson:
         return dict(_ok(self.client.post(f"/v1/subjects/{self.pseudonym}/consents",
                                          json=self.sign(act), headers=self.headers)))
 
-    def withdraw(self, consent_id: str) -> dict[str, Any]:
-        signed = self.sign({"act": "withdraw", "consent_id": consent_id})
-        return dict(_ok(self.client.post(
-            f"/v1/subjects/{self.pseudonym}/consents/{consent_id}/withdraw", json=signed,
-            headers=self.headers)))
+    def withdraw(self, consent_id: str, purpose_id: str | None = None) -> dict[str, Any]:
+        """Withdraw the consent, or with ``purpose_id`` only that purpose of it."""
+        signed = self.sign({"act": "withdraw", "consent_id": consent_id,
+                            "purpose_id": purpose_id})
+        url = f"/v1/subjects/{self.pseudonym}/consents/{consent_id}"
+        if purpose_id is not None:
+            url += f"/purposes/{purpose_id}"
+        return dict(_ok(self.client.post(f"{url}/withdraw", json=signed, headers=self.headers)))
 
     def set_searchable(self, searchable: bool) -> dict[str, Any]:
         signed = self.sign({"act": "searchable", "searchable": searchable})

@@ -65,7 +65,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from numpy.typing import NDArray
 
-from benchmarks.bench_index import MATCH_SCORE, clustered, exact_top, unit
+from benchmarks.bench_index import MATCH_SCORE, clustered, exact_top, rss_mib, unit
 from benchmarks.lfw import DEFAULT_LFW, embed_paths, people
 from optinface.engine.index import HnswIndex
 
@@ -75,6 +75,13 @@ K = 10
 RERANK = 64
 SCALING_ROWS = 20_000
 TARGETS = {"match_recall": 0.999, "rank1_identical": 0.999, "p99_ms": 5.0}
+EFS = (64, 128, 256, 512)
+BUILD_CHUNK = 50_000  # rows per add(): progress and build time per chunk on long builds
+BRUTE_FORCE_QUERIES = 200  # exact search is timed on these; its recall is 1 by definition
+# Stricter thresholds, for a gallery so large that N x FMR strangers pass FMR 1e-3: the cosine
+# at each FMR on all 87M impostor pairs of LFW (results/eval_lfw.json, tar_at_far). FMR 1e-6
+# rests on 87 pairs, several of them one person filed under two names (benchmarks/README.md).
+STRICT_THRESHOLDS = {"1e-4": 0.2954, "1e-5": 0.3579, "1e-6": 0.5390}
 
 Searcher = Callable[[NDArray[np.float32]], NDArray[np.int64]]
 
@@ -207,23 +214,34 @@ def rerank(store: NDArray[np.float32], candidates: NDArray[np.int64],
     return candidates[np.argsort(-scores)[:K]]
 
 
-def hnswlib_variant(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
+def hnswlib_variant(data: Data, efs: Sequence[int]) -> Iterator[tuple[dict[str, Any], Searcher]]:
+    before = rss_mib()
     index = HnswIndex(dim=DIM, max_elements=len(data.vectors))
-    started = time.perf_counter()
-    index.add(range(len(data.vectors)), data.vectors)
-    build = time.perf_counter() - started
+    started, started_cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(data.vectors), BUILD_CHUNK):
+        rows = data.vectors[start:start + BUILD_CHUNK]
+        index.add(range(start, start + len(rows)), rows)
+        if len(data.vectors) > BUILD_CHUNK:
+            print(f"    hnswlib build {start + len(rows):,} rows: "
+                  f"{time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f}",
+                  flush=True)
+    build = {"build_s": time.perf_counter() - started,
+             "build_cpu_s": time.process_time() - started_cpu,
+             "build_threads": len(os.sched_getaffinity(0)),
+             "rss_delta_mib": rss_mib() - before}
     # Per vector: the graph's float32 row and level-0 links (2M ints), label, and our exact copy.
     memory = DIM * 4 + 2 * 32 * 4 + 12 + DIM * 4
-    for ef in (64, 128, 256, 512):
+    for ef in efs:
         index.ef_search = ef
-        yield ({"params": {"m": 32, "ef_construction": 200, "ef": ef}, "build_s": build,
+        yield ({"params": {"m": 32, "ef_construction": 200, "ef": ef}, **build,
                 "bytes_per_vector": memory},
                lambda q: np.asarray([h.label for h in index.search(q, K)], dtype=np.int64))
 
 
-def faiss_ivf_sq8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
+def faiss_ivf_sq8(data: Data, efs: Sequence[int]) -> Iterator[tuple[dict[str, Any], Searcher]]:
     import faiss
 
+    del efs  # swept by nprobe instead
     faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
     lists = int(4 * math.sqrt(len(data.vectors)))
     quantizer = faiss.IndexFlatIP(DIM)
@@ -244,7 +262,7 @@ def faiss_ivf_sq8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
                lambda q: rerank(data.vectors, index.search(q[None, :], RERANK)[1][0], q))
 
 
-def faiss_hnsw_sq8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
+def faiss_hnsw_sq8(data: Data, efs: Sequence[int]) -> Iterator[tuple[dict[str, Any], Searcher]]:
     import faiss
 
     faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
@@ -256,14 +274,14 @@ def faiss_hnsw_sq8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
     build = time.perf_counter() - started
     faiss.omp_set_num_threads(1)
     memory = DIM + 2 * 32 * 4 + DIM * 4
-    for ef in (64, 128, 256, 512):
+    for ef in efs:
         index.hnsw.efSearch = ef
         yield ({"params": {"m": 32, "ef_construction": 200, "ef": ef, "rerank": RERANK},
                 "build_s": build, "bytes_per_vector": memory},
                lambda q: rerank(data.vectors, index.search(q[None, :], RERANK)[1][0], q))
 
 
-def usearch_i8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
+def usearch_i8(data: Data, efs: Sequence[int]) -> Iterator[tuple[dict[str, Any], Searcher]]:
     from usearch.index import Index
 
     index = Index(ndim=DIM, metric="cos", dtype="i8", connectivity=32, expansion_add=200)
@@ -272,7 +290,7 @@ def usearch_i8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
               threads=len(os.sched_getaffinity(0)))
     build = time.perf_counter() - started
     memory = DIM + 2 * 32 * 4 + DIM * 4
-    for ef in (64, 128, 256, 512):
+    for ef in efs:
         index.expansion_search = ef
         yield ({"params": {"connectivity": 32, "expansion_add": 200, "expansion_search": ef,
                            "rerank": RERANK}, "build_s": build, "bytes_per_vector": memory},
@@ -281,12 +299,13 @@ def usearch_i8(data: Data) -> Iterator[tuple[dict[str, Any], Searcher]]:
                                            dtype=np.int64), q))
 
 
-VARIANTS = {"hnswlib": hnswlib_variant, "faiss-ivf-sq8": faiss_ivf_sq8,
+Variant = Callable[[Data, Sequence[int]], Iterator[tuple[dict[str, Any], Searcher]]]
+VARIANTS: dict[str, Variant] = {"hnswlib": hnswlib_variant, "faiss-ivf-sq8": faiss_ivf_sq8,
             "faiss-hnsw-sq8": faiss_hnsw_sq8, "usearch-i8": usearch_i8}
 
 
 # Measuring --------------------------------------------------------------------------------------
-def measure(search: Searcher, data: Data) -> dict[str, float]:
+def measure(search: Searcher, data: Data) -> dict[str, Any]:
     latencies, cpu, results = [], [], []
     for query in data.queries:
         started, started_cpu = time.perf_counter(), time.thread_time()
@@ -309,6 +328,8 @@ def measure(search: Searcher, data: Data) -> dict[str, float]:
     return {
         **genuine,
         "match_recall": found / wanted if wanted else 1.0,
+        "strict": {f"fmr_{fmr}": strict_recall(results, data, threshold)
+                   for fmr, threshold in STRICT_THRESHOLDS.items()},
         "rank1_identical": float(np.mean([len(r) and r[0] == t[0]
                                           for r, t in zip(results, data.top, strict=True)])),
         "recall_at_10": float(np.mean([len(set(r[:K].tolist()) & set(t.tolist())) / K
@@ -319,17 +340,41 @@ def measure(search: Searcher, data: Data) -> dict[str, float]:
     }
 
 
-def brute_force(data: Data) -> dict[str, float]:
+def strict_recall(results: list[NDArray[np.int64]], data: Data,
+                  threshold: float) -> dict[str, float]:
+    """Match recall and its genuine share at a stricter ``threshold``, with what it counts."""
+    found = wanted = mates_found = mates_wanted = 0
+    for number, (result, top, scores) in enumerate(zip(results, data.top, data.scores,
+                                                       strict=True)):
+        matches = top[scores >= threshold]
+        hits = np.isin(matches, result[:K])
+        found, wanted = found + int(hits.sum()), wanted + len(matches)
+        if data.row_person is not None and data.query_person is not None:
+            mate = data.row_person[matches] == data.query_person[number]
+            mates_found, mates_wanted = mates_found + int(hits[mate].sum()), mates_wanted + int(
+                mate.sum())
+    row = {"threshold": threshold, "match_recall": found / wanted if wanted else 1.0,
+           "neighbours_above": wanted}
+    if mates_wanted:
+        row |= {"genuine_match_recall": mates_found / mates_wanted, "mates_above": mates_wanted}
+    return row
+
+
+def brute_force(data: Data) -> dict[str, Any]:
+    """Exact search timed on the first BRUTE_FORCE_QUERIES queries (a 1M scan is ~0.2 s)."""
     def search(query: NDArray[np.float32]) -> NDArray[np.int64]:
         scores = data.vectors @ query
         top = np.argpartition(-scores, K - 1)[:K]
         return top[np.argsort(-scores[top])]
 
-    return measure(search, data)
+    n = BRUTE_FORCE_QUERIES
+    subset = Data(data.name, data.vectors, data.queries[:n], data.top[:n], data.scores[:n], {},
+                  data.row_person, None if data.query_person is None else data.query_person[:n])
+    return measure(search, subset)
 
 
-def build_scaling(data: Data) -> dict[str, float]:
-    """hnswlib build of the first SCALING_ROWS vectors with 1 thread, then with 2.
+def build_scaling(data: Data, rows_wanted: int = SCALING_ROWS) -> dict[str, float]:
+    """hnswlib build of the first ``rows_wanted`` vectors with 1 thread, then with 2.
 
     The process CPU time is recorded too: on a shared machine the wall-time ratio moves with
     the load, while equal CPU seconds for both mean the work divides between threads without
@@ -337,8 +382,8 @@ def build_scaling(data: Data) -> dict[str, float]:
     """
     import hnswlib
 
-    rows = data.vectors[:SCALING_ROWS]
-    seconds = {}
+    rows = data.vectors[:rows_wanted]
+    seconds: dict[str, float] = {"rows": len(rows)}
     for threads in (1, 2):
         graph = hnswlib.Index(space="ip", dim=DIM)
         graph.init_index(max_elements=len(rows), M=32, ef_construction=200)
@@ -346,22 +391,27 @@ def build_scaling(data: Data) -> dict[str, float]:
         graph.add_items(rows, np.arange(len(rows)), num_threads=threads)
         seconds[f"{threads}_thread_s"] = time.perf_counter() - started
         seconds[f"{threads}_thread_cpu_s"] = time.process_time() - started_cpu
+        print(f"  build of {len(rows):,} rows, {threads} thread(s): "
+              f"{seconds[f'{threads}_thread_s']:.0f} s", flush=True)
     seconds["speedup_2_threads"] = seconds["1_thread_s"] / seconds["2_thread_s"]
     return seconds
 
 
 def run(data: Data, only: Sequence[str],
-        saved: Callable[[dict[str, Any]], None] = lambda report: None) -> dict[str, Any]:
-    """Every variant in ``only`` on ``data``; ``saved`` gets the report after each one, so a
-    run stopped on a busy machine still leaves what it measured."""
+        saved: Callable[[dict[str, Any]], None] = lambda report: None,
+        efs: Sequence[int] = EFS) -> dict[str, Any]:
+    """Every variant in ``only`` on ``data`` (graphs searched at each of ``efs``); ``saved`` gets
+    the report after each row, so a run stopped on a busy machine still leaves what it
+    measured."""
     report: dict[str, Any] = {"data": data.name, "size": len(data.vectors),
                               "queries": len(data.queries), "notes": data.notes,
                               "load_average_start": os.getloadavg(),
                               "brute_force": brute_force(data), "variants": {}}
     print(f"{data.name} N={len(data.vectors)}: brute force {report['brute_force']}", flush=True)
     for name in only:
-        rows = []
-        for config, search in VARIANTS[name](data):
+        rows: list[dict[str, Any]] = []
+        report["variants"][name] = rows
+        for config, search in VARIANTS[name](data, efs):
             row = {**config, **measure(search, data)}
             row["meets_targets"] = (row["match_recall"] >= TARGETS["match_recall"]
                                     and row["rank1_identical"] >= TARGETS["rank1_identical"]
@@ -371,10 +421,11 @@ def run(data: Data, only: Sequence[str],
                   f"{row['match_recall']:.4f} genuine {row.get('genuine_match_recall', '-')} "
                   f"rank1 {row['rank1_identical']:.4f} p50 "
                   f"{row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} ms, cpu p50 "
-                  f"{row['cpu_p50_ms']:.2f} p99 {row['cpu_p99_ms']:.2f} ms", flush=True)
-        report["variants"][name] = rows
-        report["load_average_end"] = os.getloadavg()
-        saved(report)
+                  f"{row['cpu_p50_ms']:.2f} p99 {row['cpu_p99_ms']:.2f} ms; strict "
+                  f"{ {fmr: round(r['match_recall'], 4) for fmr, r in row['strict'].items()} }",
+                  flush=True)
+            report["load_average_end"] = os.getloadavg()
+            saved(report)
     return report
 
 
@@ -407,19 +458,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
     parser.add_argument("--lfw-images", type=int, default=3000)
     parser.add_argument("--only", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--efs", type=int, nargs="+", default=list(EFS),
+                        help="search list sizes of the graph variants")
     parser.add_argument("--scaling", action="store_true", help="time 1 vs 2 build threads")
+    parser.add_argument("--scaling-rows", type=int, default=SCALING_ROWS)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
     rng = np.random.default_rng(SEED)
     reports: list[dict[str, Any]] = []
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"bench_index_variants_{args.size}"
+    kinds = "" if set(args.data) == {"synthetic", "lfw"} else "_" + "_".join(args.data)
+    stem = args.out / f"bench_index_variants_{args.size}{kinds}"
 
     def save(current: dict[str, Any]) -> None:
         done = [*reports, current]
         stem.with_suffix(".json").write_text(json.dumps({
             "seed": SEED, "k": K, "rerank": RERANK, "match_score": MATCH_SCORE,
-            "targets": TARGETS, "machine": platform.platform(),
+            "targets": TARGETS, "strict_thresholds": STRICT_THRESHOLDS,
+            "machine": platform.platform(),
             "cpus": len(os.sched_getaffinity(0)),
             "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "numpy default"),
             "note": "2 cores shared with other agents: compare variants within this run",
@@ -429,9 +485,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in args.data:
         data = (synthetic(args.size, args.queries, rng) if name == "synthetic"
                 else lfw(args.size, args.queries, args.lfw, args.lfw_images, rng))
-        report = run(data, args.only, save)
+        report = run(data, args.only, save, args.efs)
         if args.scaling:
-            report["build_scaling"] = build_scaling(data)
+            report["build_scaling"] = build_scaling(data, args.scaling_rows)
             print(f"  build scaling: {report['build_scaling']}", flush=True)
             save(report)
         reports.append(report)

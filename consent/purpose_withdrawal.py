@@ -17,6 +17,7 @@ then gives that withdrawal its signed receipt too (purposes kept: none).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import PasskeyResponse, PurposeWithdrawalPublic, SignedReceipt
-from optinface.consent.tables import Consent, ConsentStatus, Purpose, PurposeWithdrawal, Subject
+from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Subject
 
 
 def narrow(
@@ -59,7 +60,8 @@ def narrow(
         consent.retained_until = consent.obtained_at + timedelta(
             days=max(p.retention_days for p in consent.purposes))
         subject.last_interaction_at = now
-        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now)
+        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now,
+                                    evidence=signed.evidence)
         session.add(withdrawal)
         runtime.audit(session, Entry(
             action=AuditAction.CONSENT_WITHDRAWN, actor=actor, purpose=purpose.id,
@@ -77,11 +79,11 @@ def record_ended(
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
-        purpose = session.get(Purpose, purpose_id)
-        if purpose is None:
-            raise NotFound(f"no purpose {purpose_id}", details={"purpose_id": purpose_id})
+        purpose = ledger.get_purpose(session, purpose_id)
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
-                                    consent.withdrawn_at or runtime.clock.now())
+                                    consent.withdrawn_at or runtime.clock.now(),
+                                    evidence=(consent.withdrawal_receipt or {}).get(
+                                        "subjectSignature"))
         session.add(withdrawal)
         return public(withdrawal, public_key=runtime.keys.public_key)
 
@@ -116,7 +118,10 @@ def _active_consent(
 
 
 def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose_id: str,
-                   purpose_name: str, now: datetime) -> PurposeWithdrawal:
+                   purpose_name: str, now: datetime, *,
+                   evidence: dict[str, Any] | None) -> PurposeWithdrawal:
+    """The controller's signed receipt, embedding the person's signed act (``evidence``) so
+    anyone can check offline that the person, not the operator, stopped this use."""
     receipt_id = ledger.new_id("pwd")
     receipt = {
         "version": CONSENT_RECEIPT_VERSION,
@@ -131,6 +136,7 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
         "piiPrincipalId": subject.pseudonym,
         "withdrawnAt": now.isoformat(),
         "publicKey": runtime.keys.public_key,
+        "subjectSignature": evidence,
     }
     return PurposeWithdrawal(
         id=receipt_id, subject_id=subject.id, consent_id=consent.id, purpose_id=purpose_id,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     access,
     activity,
+    after_erasure,
     alternative,
     apikeys,
     consents,
@@ -112,6 +113,7 @@ from optinface.consent.schemas import (
     RightsRequestPublic,
     SearchCount,
     SignedIn,
+    SignedReceipt,
     SubjectAct,
     SubjectCreate,
     SubjectCreated,
@@ -502,6 +504,15 @@ class OptinFace:
         with self._read() as session:
             found = activity.tombstone(session, tombstone_hash(self.runtime.keys, pseudonym))
             return found is not None
+
+    def keep_erasure_receipt(self, erasure: ErasureReceipt) -> str:
+        """A one-time code that fetches ``erasure``'s signed receipt again (a day, twice), for
+        the person whose session the erasure ended (consent.after_erasure)."""
+        return after_erasure.issue_code(self.runtime, subject_hash=erasure.subject_hash)
+
+    def erasure_receipt_by_code(self, code: str) -> SignedReceipt:
+        """The signed erasure receipt a one-time code opens; no credential, the person is gone."""
+        return after_erasure.fetch(self.runtime, code)
 
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
         """The subject's signed receipts of purposes withdrawn from consents they keep."""

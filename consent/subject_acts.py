@@ -152,8 +152,13 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
     too, with the consent."""
     signed = complete(session, subject, response, act="withdraw", actor=actor,
                       settings=runtime.settings, now=now)
-    if (signed.ceremony.statement or {}).get("consentId") != consent.id:
+    statement = signed.ceremony.statement or {}
+    if statement.get("consentId") != consent.id:
         raise ChallengeInvalid("this signature withdraws another consent")
+    # A signature that stops one use never ends a consent that covers others too.
+    named = statement.get("purposeId")
+    if named is not None and [p.id for p in consent.purposes] != [named]:
+        raise ChallengeInvalid("this signature withdraws one purpose, not the whole consent")
     consent.withdrawal_receipt = {
         "version": CONSENT_RECEIPT_VERSION, "withdrawnConsentID": consent.id,
         "piiPrincipalId": subject.pseudonym, "withdrawnAt": now.isoformat(),

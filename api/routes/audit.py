@@ -39,6 +39,11 @@ from optinface.consent.schemas import (
 
 router = APIRouter(tags=["audit and register"])
 
+AuditReader = Annotated[Actor, require(Permission.READ_AUDIT)]
+LedgerReader = Annotated[Actor, require(Permission.READ_LEDGER)]
+Declarant = Annotated[Actor, require(Permission.DECLARE)]
+RequestAnswerer = Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
+
 
 def audit_filter(
     action: AuditAction | None = None,
@@ -66,7 +71,7 @@ AuditFilterDep = Annotated[AuditFilter, Depends(audit_filter)]
 @router.get("/audit/events")
 def audit_events(
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    actor: AuditReader,
     filters: AuditFilterDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -76,9 +81,7 @@ def audit_events(
 
 
 @router.get("/audit/verify")
-def verify_audit(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_AUDIT)]
-) -> ChainStatus:
+def verify_audit(service: ServiceDep, actor: AuditReader) -> ChainStatus:
     """Recompute the chain and the tree against every signed and witnessed checkpoint: an edit,
     deletion, reordering, truncation or rewrite names the first inconsistency."""
     return service.verify_audit(actor=actor)
@@ -87,7 +90,7 @@ def verify_audit(
 @router.get("/audit/consistency")
 def audit_consistency(
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    actor: AuditReader,
     first: Annotated[int, Query(ge=0, description="Tree size of the older checkpoint.")],
     second: Annotated[int | None, Query(ge=1, description="Tree size of the newer one"
                                                          " (default: the whole log).")] = None,
@@ -114,7 +117,7 @@ def audit_checkpoint(
 )
 def export_audit(
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_AUDIT)],
+    actor: AuditReader,
     filters: AuditFilterDep,
     export_format: Annotated[AuditExportFormat, Query(alias="format")] = AuditExportFormat.JSON,
 ) -> Response:
@@ -134,17 +137,13 @@ def export_audit(
 
 
 @router.get("/ledger")
-def consent_ledger(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_LEDGER)]
-) -> ConsentLedger:
+def consent_ledger(service: ServiceDep, actor: LedgerReader) -> ConsentLedger:
     """Consents by status (active, withdrawn, expired) and by purpose."""
     return service.consent_ledger(actor=actor)
 
 
 @router.get("/erasures")
-def erasures(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_LEDGER)]
-) -> list[TombstonePublic]:
+def erasures(service: ServiceDep, actor: LedgerReader) -> list[TombstonePublic]:
     """Tombstones with their signed receipts: proof that erasure happened, with no biometrics."""
     return service.erasures(actor=actor)
 
@@ -169,20 +168,14 @@ def register(
 
 
 @router.post("/register/declaration")
-def declare(
-    body: DeclarationCreate,
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.DECLARE)],
-) -> Register:
+def declare(body: DeclarationCreate, service: ServiceDep, actor: Declarant) -> Register:
     """Record the declaration of the register as it stands; matching opens once its period
     (60 days) has run, and closes again when a material field of the register changes."""
     return service.declare(actor=actor, date=body.date, reference=body.reference)
 
 
 @router.get("/requests")
-def rights_requests(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
-) -> list[RightsRequestPublic]:
+def rights_requests(service: ServiceDep, actor: RequestAnswerer) -> list[RightsRequestPublic]:
     """Every rights request with its 30-day deadline, open ones first; ``overdue`` flags late."""
     return service.rights_requests(actor=actor)
 
@@ -192,18 +185,14 @@ def answer_request(
     request_id: Identifier,
     body: RightsRequestAnswer,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.ANSWER_REQUESTS)],
+    actor: RequestAnswerer,
 ) -> RightsRequestPublic:
     """Record the answer given to a rights request (and when: late answers stay flagged)."""
     return service.answer_right(actor=actor, request_id=request_id, answer=body.answer)
 
 
 @router.post("/register/orders")
-def apply_order(
-    body: RegulatorOrderCreate,
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.DECLARE)],
-) -> Register:
+def apply_order(body: RegulatorOrderCreate, service: ServiceDep, actor: Declarant) -> Register:
     """Apply a regulator's order: enrolment and matching suspended; with ``destroy``, every
     template destroyed, each subject with a signed erasure receipt."""
     return service.apply_regulator_order(actor=actor, reference=body.reference,
@@ -211,11 +200,7 @@ def apply_order(
 
 
 @router.post("/register/orders/{reference}/lift")
-def lift_order(
-    reference: str,
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.DECLARE)],
-) -> Register:
+def lift_order(reference: str, service: ServiceDep, actor: Declarant) -> Register:
     """The regulator lifted its order: enrolment and matching resume (if declared)."""
     return service.lift_regulator_order(actor=actor, reference=reference)
 

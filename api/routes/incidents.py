@@ -19,21 +19,22 @@ from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPu
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
+IncidentManager = Annotated[Actor, require(Permission.MANAGE_INCIDENTS)]
+IncidentReader = Annotated[Actor, require(Permission.READ_INCIDENTS)]
+
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def record_incident(
     body: IncidentCreate,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.MANAGE_INCIDENTS)],
+    actor: IncidentManager,
 ) -> IncidentPublic:
     """Record an incident; the answer states when the regulator must be notified (72 hours)."""
     return service.record_incident(actor=actor, body=body)
 
 
 @router.get("")
-def list_incidents(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.READ_INCIDENTS)]
-) -> list[IncidentPublic]:
+def list_incidents(service: ServiceDep, actor: IncidentReader) -> list[IncidentPublic]:
     """The register, newest first, each incident with its notification clock."""
     return service.incidents(actor=actor)
 
@@ -43,7 +44,7 @@ def list_incidents(
 def incident_notice(
     incident_id: Identifier,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_INCIDENTS)],
+    actor: IncidentReader,
     audience: Audience = Audience.REGULATOR,
     as_text: Annotated[bool, Query(alias="text")] = False,
 ) -> IncidentNotice | Response:
@@ -58,7 +59,7 @@ def incident_notice(
 def incident_notified(
     incident_id: Identifier,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.MANAGE_INCIDENTS)],
+    actor: IncidentManager,
     audience: Audience = Audience.REGULATOR,
 ) -> IncidentPublic:
     """Record that the regulator (or the persons concerned) were notified now."""

@@ -14,29 +14,21 @@ from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
+KeyManager = Annotated[Actor, require(Permission.MANAGE_KEYS)]
+
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_key(
-    body: ApiKeyCreate,
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.MANAGE_KEYS)],
-) -> ApiKeyCreated:
+def create_key(body: ApiKeyCreate, service: ServiceDep, actor: KeyManager) -> ApiKeyCreated:
     """A new key for a role; its secret is in this answer only (a keyed hash is stored)."""
     return service.create_api_key(actor=actor, role=body.role, name=body.name)
 
 
 @router.get("")
-def list_keys(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.MANAGE_KEYS)]
-) -> list[ApiKeyPublic]:
+def list_keys(service: ServiceDep, actor: KeyManager) -> list[ApiKeyPublic]:
     return service.list_api_keys(actor=actor)
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_key(
-    key_id: Identifier,
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.MANAGE_KEYS)],
-) -> None:
+def revoke_key(key_id: Identifier, service: ServiceDep, actor: KeyManager) -> None:
     """Revoke at once: the next request with this key is refused."""
     service.revoke_api_key(actor=actor, key_id=key_id)

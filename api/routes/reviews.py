@@ -16,11 +16,11 @@ from optinface.consent.schemas import ReviewDecisionCreate, ReviewPublic
 
 router = APIRouter(prefix="/reviews", tags=["human review"])
 
+Verifier = Annotated[Actor, require(Permission.REVIEW_CANDIDATES)]
+
 
 @router.get("")
-def pending_reviews(
-    service: ServiceDep, actor: Annotated[Actor, require(Permission.REVIEW_CANDIDATES)]
-) -> list[ReviewPublic]:
+def pending_reviews(service: ServiceDep, actor: Verifier) -> list[ReviewPublic]:
     """Candidates awaiting a decision, oldest first."""
     return service.pending_reviews(actor=actor)
 
@@ -30,7 +30,7 @@ def decide_review(
     review_id: Identifier,
     body: ReviewDecisionCreate,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.REVIEW_CANDIDATES)],
+    actor: Verifier,
 ) -> ReviewPublic:
     """Confirm or reject a candidate; confirmed once enough distinct verifiers agree."""
     return service.decide_review(actor=actor, review_id=review_id, body=body)

@@ -43,12 +43,16 @@ from optinface.consent.schemas import (
 
 router = APIRouter(prefix="/subjects", tags=["subjects"], route_class=InMemoryUploadRoute)
 
+SubjectReader = Annotated[Actor, require(Permission.READ_SUBJECT)]
+SubjectUpdater = Annotated[Actor, require(Permission.UPDATE_SUBJECT)]
+SubjectCreator = Annotated[Actor, require(Permission.CREATE_SUBJECT)]
+
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_subject(
     body: SubjectCreate,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.CREATE_SUBJECT)],
+    actor: SubjectCreator,
 ) -> SubjectCreated:
     """Create a pseudonymous subject shell; the answer holds one-time enrolment links (and QR
     codes) to hand to the person, and for a minor under the age of consent to their guardian.
@@ -61,7 +65,7 @@ def new_enrolment_link(
     subject: str,
     body: EnrolmentLinkCreate,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.CREATE_SUBJECT)],
+    actor: SubjectCreator,
 ) -> EnrolmentLink:
     """A fresh link while no passkey of that capacity is registered (409 once one is)."""
     return service.new_enrolment_link(actor=actor, subject=subject, capacity=body.capacity)
@@ -72,7 +76,7 @@ def challenge(
     subject: str,
     body: SubjectAct,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_SUBJECT)],
+    actor: SubjectReader,
 ) -> PasskeyChallenge:
     """The statement to sign for an act, and the WebAuthn options whose challenge is its
     SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
@@ -81,11 +85,7 @@ def challenge(
 
 
 @router.get("/{subject}")
-def get_subject(
-    subject: Identifier,
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_SUBJECT)],
-) -> SubjectPublic:
+def get_subject(subject: Identifier, service: ServiceDep, actor: SubjectReader) -> SubjectPublic:
     return service.get_subject(actor=actor, subject=subject)
 
 
@@ -94,7 +94,7 @@ def set_searchable(
     subject: Identifier,
     body: PasskeyResponse,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)],
+    actor: SubjectUpdater,
 ) -> SubjectPublic:
     """Opt in to or out of 1:N galleries with a signed ``searchable`` act (consent to a purpose
     alone does not opt in; the default is not searchable)."""
@@ -114,7 +114,7 @@ def request_right(
 
 @router.post("/{subject}/alternative")
 def choose_alternative(
-    subject: str, service: ServiceDep, actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)]
+    subject: str, service: ServiceDep, actor: SubjectUpdater
 ) -> AlternativeChosenResult:
     """The person chooses the non-biometric alternative instead of their face: their templates
     are destroyed now and enrolment is refused from then on."""
@@ -145,7 +145,7 @@ def give_consent(
 def list_consents(
     subject: Identifier,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_SUBJECT)],
+    actor: SubjectReader,
 ) -> list[ConsentPublic]:
     return service.list_consents(actor=actor, subject=subject)
 
@@ -159,9 +159,28 @@ def withdraw_consent(
     actor: Annotated[Actor, require(Permission.WITHDRAW_CONSENT)],
 ) -> WithdrawalResult:
     """Withdraw at once (a signed ``withdraw`` act); templates enrolled under it are erased in
-    the same call."""
+    the same call. A signature that stops one purpose of a consent covering others withdraws
+    nothing here (403 ``challenge_invalid``): that act goes to the purpose's route."""
     return service.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id,
                                     signed=body)
+
+
+@router.post("/{subject}/consents/{consent_id}/purposes/{purpose_id}/withdraw")
+def withdraw_purpose(
+    subject: Identifier,
+    consent_id: Identifier,
+    purpose_id: Identifier,
+    body: PasskeyResponse,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.WITHDRAW_CONSENT)],
+) -> WithdrawalResult:
+    """Stop one use and keep the others: a signed ``withdraw`` act naming ``purpose_id``. The
+    purpose leaves the consent at once and ``purpose_withdrawal`` holds its signed receipt; the
+    consent's last purpose withdraws the consent, as the whole-consent route does (its
+    templates are erased, and the subject with its last consent). A signature naming another
+    consent or purpose: 403 ``challenge_invalid``; a purpose the consent does not cover: 404."""
+    return service.withdraw_purpose(actor=actor, subject=subject, consent_id=consent_id,
+                                    purpose_id=purpose_id, signed=body)
 
 
 @router.post("/{subject}/capture-approvals")
@@ -169,7 +188,7 @@ def approve_capture(
     subject: str,
     body: PasskeyResponse,
     service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.UPDATE_SUBJECT)],
+    actor: SubjectUpdater,
 ) -> CapturePublic:
     """The subject approves a capture session (an ``enrol`` challenge) with their passkey."""
     return service.approve_capture(actor=actor, subject=subject, signed=body)

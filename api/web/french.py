@@ -31,6 +31,13 @@ FRENCH: dict[str, str] = {
     "Your reviewer API key": "Votre clé d'API de vérificateur",
     "The form expired; please try again.": "Le formulaire a expiré; veuillez réessayer.",
     "That secret does not open this area.": "Ce secret n'ouvre pas cet espace.",
+    "This record was erased on {when}. Nothing of your face is kept: no photo, no template,"
+    " no key. Your erasure receipt can be fetched with the one-time code shown when you were"
+    " erased.": (
+        "Ce dossier a été effacé le {when}. Rien de votre visage n'est conservé : aucune photo,"
+        " aucun gabarit, aucune clé. Votre reçu d'effacement peut être obtenu avec le code à"
+        " usage unique affiché lors de l'effacement."
+    ),
     "Not done": "Non effectué",
     "Details": "Détails",
     "Code": "Code",

@@ -328,9 +328,7 @@ def probe_page(request: Request) -> Response:
 
 def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Response:
     """The erasure receipt page: download now, or later once with the code; session over."""
-    code = receipts.keepsakes(request).keep(
-        receipts.signed_json(erasure.signed), now=service.clock.now()
-    )
+    code = service.keep_erasure_receipt(erasure)
     response = receipts.receipt_page(
         request, receipts.erasure_summary(words_for(request), erasure, code=code)
     )

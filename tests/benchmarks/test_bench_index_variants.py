@@ -6,7 +6,14 @@ import importlib.util
 
 import numpy as np
 
-from benchmarks.bench_index_variants import Data, gaussian_like, run, synthetic
+from benchmarks.bench_index_variants import (
+    STRICT_THRESHOLDS,
+    Data,
+    gaussian_like,
+    run,
+    strict_recall,
+    synthetic,
+)
 
 
 def test_the_service_index_finds_every_match_of_a_tiny_gallery() -> None:
@@ -45,3 +52,18 @@ def test_optional_libraries_are_measured_when_installed() -> None:
     for name in wanted:
         assert report["variants"][name] and all("cpu_p99_ms" in row
                                                 for row in report["variants"][name])
+
+
+def test_strict_thresholds_count_only_the_neighbours_above_them() -> None:
+    # One query; its exact top-10 scores 0.9 (its mate, row 0), 0.4 and 0.3 (strangers), then
+    # below every threshold. The variant misses row 1, the stranger at 0.4.
+    scores = np.array([[0.9, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]], dtype=np.float32)
+    top = np.arange(10, dtype=np.int64)[None, :]
+    data = Data("known", np.zeros((10, 4), np.float32), np.zeros((1, 4), np.float32), top,
+                scores, {}, row_person=np.array([7] + [-1] * 9), query_person=np.array([7]))
+    result = [np.array([0, 2, 3, 4, 5, 6, 7, 8, 9, 9], dtype=np.int64)]
+    at_1e5 = strict_recall(result, data, STRICT_THRESHOLDS["1e-5"])
+    assert (at_1e5["match_recall"], at_1e5["neighbours_above"]) == (0.5, 2)
+    assert (at_1e5["genuine_match_recall"], at_1e5["mates_above"]) == (1.0, 1)
+    assert strict_recall(result, data, STRICT_THRESHOLDS["1e-4"])["match_recall"] == 2 / 3
+    assert strict_recall(result, data, STRICT_THRESHOLDS["1e-6"])["match_recall"] == 1.0

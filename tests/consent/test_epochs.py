@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -151,11 +152,8 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
     service.close()
     shutil.rmtree(settings.data_dir)
     shutil.copytree(snapshot, settings.data_dir)
-    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restored:
         assert restored.last_reconcile is not None
         assert restored.last_reconcile.subject_keys_lost == 1
         assert restored.index.count() == 0
         assert_witness_sees_the_restore(restored)
-    finally:
-        restored.close()

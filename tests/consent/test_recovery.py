@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import closing
 from typing import NoReturn
 
 import numpy as np
@@ -49,15 +50,12 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
     service.index.add([999_999], (orphan / np.linalg.norm(orphan))[None, :])
     service.close()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         report = reopened.last_reconcile
         assert report is not None and (report.removed, report.re_added) == (1, 1)
         assert reopened.index.labels() == {template.id}
         assert _finds(reopened, world, flipped_jpegs[0])
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_ledger(
@@ -72,13 +70,10 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
     world.service.runtime.db.close()  # the process dies: no final save, and its lock goes
     world.service.lock.release()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         assert reopened.last_reconcile is not None and reopened.last_reconcile.re_added == 2
         assert reopened.index.labels() == set(enrolled)
         assert _finds(reopened, world, flipped_jpegs[1])
-    finally:
-        reopened.close()
 
 
 def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
@@ -92,8 +87,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
     damaged[200] ^= 0xFF
     settings.index_path.write_bytes(bytes(damaged))
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         report = reopened.last_reconcile
         assert report is not None and report.re_added == 1
         assert report.index_discarded is not None and "checksum" in report.index_discarded
@@ -102,8 +96,6 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         events = reopened.audit_events(
             actor=world.reviewer, filters=AuditFilter(action=AuditAction.RECONCILED)).events
         assert events[-1].details["index_discarded"] == report.index_discarded
-    finally:
-        reopened.close()
 
 
 @both_backends
@@ -121,14 +113,11 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
         session.execute(update(Subject).values(status=SubjectStatus.EXCLUDED,
                                                erasure_reason="request"))
     world.service.close()
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         assert reopened.last_reconcile is not None
         assert reopened.last_reconcile.erasures_completed == 1
         assert reopened.index.count() == 0
         assert len(reopened.erasures(actor=world.reviewer)) == 1
-    finally:
-        reopened.close()
 
 
 class Crash(Exception):
@@ -178,8 +167,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
             Template.subject_id == subject.id)) == 1
     service.close()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         assert reopened.last_reconcile is not None
         assert reopened.last_reconcile.consents_ended_erased == 1
         with reopened.runtime.db.transaction() as session:
@@ -193,8 +181,6 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         assert tombstone.receipt["destroyed"]["templates"] == 1
         assert tombstone.receipt_signature
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
@@ -211,8 +197,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
     monkeypatch.undo()
     world.service.close()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         [tombstone] = reopened.erasures(actor=world.reviewer)
         assert tombstone.receipt is not None and tombstone.receipt_signature is not None
         assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
@@ -225,8 +210,6 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
         for needle in (ciphertext, plaintext, plaintext[:64]):
             assert readable_occurrences(reopened, needle) == []
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
@@ -242,8 +225,7 @@ def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
     service.close()
     clock.advance(days=31)
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as reopened:
         report = reopened.last_reconcile
         assert report is not None
         assert (report.templates_destroyed, report.consents_ended_erased) == (1, 0)
@@ -252,8 +234,6 @@ def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
         assert rows == reopened.index.labels() == {kept.id}  # type: ignore[attr-defined]
         assert reopened.get_subject(actor=world.portal, subject=pseudonym).status == "active"
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_a_second_process_cannot_open_the_data_directory_until_the_first_closes(

@@ -1,9 +1,4 @@
-"""initial ledger
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 09:13:56.483392
-"""
+"""initial ledger"""
 
 from __future__ import annotations
 
@@ -15,8 +10,6 @@ from alembic import op
 
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""index on audit_events (actor_key_id, action, at) for the daily identify quota
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-23 10:55:33
-"""
+"""index on audit_events (actor_key_id, action, at) for the daily identify quota"""
 
 from __future__ import annotations
 
@@ -11,8 +6,6 @@ from alembic import op
 
 revision = '0002'
 down_revision = '0001'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

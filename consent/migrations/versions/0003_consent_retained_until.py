@@ -1,9 +1,5 @@
 """consents.retained_until: the end of the purposes' retention, enforced like expiry
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-23 11:50:00
-
 Existing consents get obtained_at + the longest retention of their purposes, which is what the
 sweeper computed for them until now.
 """
@@ -17,8 +13,6 @@ from alembic import op
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 _consents = sa.table(
     'consents',

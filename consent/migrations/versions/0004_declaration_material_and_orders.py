@@ -1,9 +1,5 @@
 """declarations keep the register's material hash and period; regulator orders
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-30 14:40:00
-
 Declarations recorded before this revision have no material hash: they no longer cover the
 register, so matching needs a new declaration (LCCJTI art. 45 asks for one on any change, and
 these were never checked against one).
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

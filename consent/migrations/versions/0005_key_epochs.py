@@ -1,9 +1,5 @@
 """subject_keys.epoch and key_epochs: subject keys wrapped under rotating epoch keys
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-30 14:45:00
-
 Keys wrapped before this revision were wrapped under the single master key, which the key store
 adopts as epoch 1 (``consent.keystore.adopt_legacy_keys``).
 """
@@ -15,8 +11,6 @@ from alembic import op
 
 revision = '0005'
 down_revision = '0004'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

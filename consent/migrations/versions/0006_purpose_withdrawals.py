@@ -1,9 +1,4 @@
-"""purpose_withdrawals: one purpose of a consent withdrawn, with its signed receipt
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-30 14:50:00
-"""
+"""purpose_withdrawals: one purpose of a consent withdrawn, with its signed receipt"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0006'
 down_revision = '0005'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""subjects.alternative_chosen_at: the person chose the non-biometric alternative
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-30 14:55:00
-"""
+"""subjects.alternative_chosen_at: the person chose the non-biometric alternative"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0007'
 down_revision = '0006'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

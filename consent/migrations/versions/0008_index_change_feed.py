@@ -1,9 +1,4 @@
-"""index_changes: the change feed that keeps several workers' index replicas current
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-30 14:50:00
-"""
+"""index_changes: the change feed that keeps several workers' index replicas current"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0008'
 down_revision = '0007'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""rights_requests: requests to exercise a right, with their 30-day deadline
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-11-30 15:05:00
-"""
+"""rights_requests: requests to exercise a right, with their 30-day deadline"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0009'
 down_revision = '0008'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """audit_checkpoints.note: checkpoints are C2SP signed notes over an RFC 6962 tree
 
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-11-30 15:00:00
-
 Rows signed before this revision keep note NULL: they were signatures by the receipt key over
 (seq, chain hash), which the verifier no longer trusts for checkpoints. The first start after
 the upgrade signs a note over the whole log and copies it to the witness folder.
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = '0010'
 down_revision = '0009'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""incidents: the register of confidentiality incidents
-
-Revision ID: 0011
-Revises: 0010
-Create Date: 2026-11-30 15:15:00
-"""
+"""incidents: the register of confidentiality incidents"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0011'
 down_revision = '0010'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""match_reviews and review_votes: candidates confirmed or rejected by verifiers
-
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-11-30 15:30:00
-"""
+"""match_reviews and review_votes: candidates confirmed or rejected by verifiers"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0012'
 down_revision = '0011'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

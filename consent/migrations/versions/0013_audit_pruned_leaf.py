@@ -1,9 +1,4 @@
-"""audit_events.pruned_leaf: the Merkle leaf kept when retention removes an event's content
-
-Revision ID: 0013
-Revises: 0012
-Create Date: 2026-11-30 16:05:00
-"""
+"""audit_events.pruned_leaf: the Merkle leaf kept when retention removes an event's content"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = '0013'
 down_revision = '0012'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """passkeys: credentials, one-time links, ceremonies; signed probe consents; dated age brackets
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-11-30 14:45:00
-
 Plain ADD COLUMN for the existing tables (no batch copy: see 0003 on why a copy of consents
 would cascade), new tables for the WebAuthn state.
 """
@@ -15,8 +11,6 @@ from alembic import op
 
 revision = '0014'
 down_revision = '0013'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
