@@ -26,7 +26,6 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
 from tests.support.files import template_bytes
 
@@ -78,17 +77,17 @@ def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
 
 
 def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_erased(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world, erased, template_id, kept, admin = _two_enrolled(service, clock, portrait_jpegs)
     protected = template_bytes(service, template_id)[1]
     service.close()
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)  # the disk snapshot, taken server stopped
 
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
     service.close()
     # Until the epoch ends the copy still opens with the live keys: the promise has a bound.
@@ -101,7 +100,7 @@ def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_er
     with pytest.raises(KeyUnavailable):
         _decrypt_with_current_keys(settings, settings.data_dir / "optinface.db", template_id)
 
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restored:
+    with closing(open_service()) as restored:
         report = restored.last_reconcile
         assert report is not None and report.erasures_replayed == 1
         with pytest.raises(SubjectErased):
@@ -115,10 +114,10 @@ def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_er
 
 
 def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world, erased, template_id, kept, _ = _two_enrolled(service, clock, portrait_jpegs)
     destination = tmp_path / "backup"
     # Online: the server (this process) holds the data directory meanwhile.
@@ -137,7 +136,7 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
     done = optinface("restore", str(destination))
     assert json.loads(done[done.index("{"):])["erasures_replayed"] == 1
 
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restored:
+    with closing(open_service()) as restored:
         with pytest.raises(SubjectErased):
             restored.get_subject(actor=world.portal, subject=erased)
         assert template_id not in restored.index.labels()
@@ -149,10 +148,10 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
 
 
 def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world = make_world(service, clock)
     pseudonym, first = world.subject()
     second = world.consent(pseudonym).consent.id
@@ -163,7 +162,7 @@ def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
     service.close()
 
     optinface("restore", str(destination))
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restored:
+    with closing(open_service()) as restored:
         assert template.id not in restored.index.labels()
         statuses = {c.id: c.status for c in restored.list_consents(actor=world.portal,
                                                                     subject=pseudonym)}
