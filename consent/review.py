@@ -48,8 +48,7 @@ def open_reviews(session: Session, *, operation: Operation, purpose_id: str, sea
         )
         session.add(row)
         ids.append(row.id)
-    session.flush()
-    return ids
+    return ids  # written by the flush of the search's audit event, in the same transaction
 
 
 def decide(runtime: Runtime, *, actor: Actor, review_id: str,
