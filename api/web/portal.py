@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
 from optinface.api.web.auth import (
     PORTAL,
@@ -47,7 +48,6 @@ from optinface.consent.schemas import (
     AccessExport,
     ErasureReason,
     ErasureReceipt,
-    ExportFormat,
     NoticePublic,
     PasskeyChallenge,
     PasskeyResponse,
@@ -372,10 +372,11 @@ def _own_export(
 
 @router.get("/portal/data")
 def portal_data(request: Request, service: ServiceDep) -> Response:
-    """The access export, rendered by the consent core, inside the portal's frame."""
+    """The access export inside the portal's frame, every label in the reader's language."""
+    words = words_for(request)
     return _own_export(request, service, lambda export: render(
-        request, "portal_data.html",
-        export_html=service.render_export(export, ExportFormat.HTML)))
+        request, "portal_data.html", generated=my_data.generated(export, words),
+        sections=my_data.sections(export, words)))
 
 
 @router.get("/portal/data.json")
