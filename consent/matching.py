@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import declaration, ledger, policies, probe_consent, review
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import ConsentError
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -57,14 +58,14 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
         description=MATCHING_DESCRIPTION)
 
 
-def _gates(runtime: Runtime, session: Session, *, purpose_id: str,
-           operation: Operation) -> tuple[Purpose, Threshold]:
-    declaration.require_in_service(session, settings=runtime.settings,
+def _gates(runtime: Runtime, session: Session, purpose: Purpose, *,
+           operation: Operation) -> Threshold:
+    declaration.require_in_service(runtime.register_reads.rows(session),
+                                   settings=runtime.settings,
                                    models=runtime.pipeline.models,
                                    today=runtime.clock.now().date())
-    purpose = ledger.get_purpose(session, purpose_id)
     policies.require_operation(purpose, operation)
-    return purpose, threshold(runtime)
+    return threshold(runtime)
 
 
 def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: str | None,
@@ -89,25 +90,29 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
           daily_quota: int | None) -> MatchResult:
     """Search ``image`` against the gallery (``subject`` set: that subject only); audited."""
     probe_sha256 = hashlib.sha256(image).hexdigest()
+    refusal: ConsentError | EngineError | None
     with runtime.db.transaction() as session:
         # Early and cheap: a spent key is refused before the embedding is computed.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         # The first attempt consumes the probe consent, refused or not: committed here.
+        purpose = ledger.get_purpose(session, purpose_id)
         refusal = probe_consent.consume(
-            session, probe_consent_id, purpose=ledger.get_purpose(session, purpose_id),
-            operation=operation, probe_sha256=probe_sha256, key_id=actor.key_id,
-            now=runtime.clock.now())
+            session, probe_consent_id, purpose=purpose, operation=operation,
+            probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now())
+        if refusal is None:
+            try:  # then the gates, before the face is processed; a refusal keeps the use
+                _gates(runtime, session, purpose, operation=operation)
+            except (ConsentError, EngineError) as gate:
+                refusal = gate
     if refusal is not None:
         raise refusal
-    with runtime.db.transaction() as session:
-        _gates(runtime, session, purpose_id=purpose_id, operation=operation)
     vector = runtime.protector.protect(runtime.pipeline.embed_single(image).vector[None, :])[0]
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
-        purpose, calibrated = _gates(runtime, session, purpose_id=purpose_id,
-                                     operation=operation)
+        purpose = ledger.get_purpose(session, purpose_id)
+        calibrated = _gates(runtime, session, purpose, operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)

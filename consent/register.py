@@ -39,7 +39,8 @@ def build_register(
     public_key: str,
     now: datetime,
 ) -> Register:
-    current = declaration.state(session, settings=settings, models=models, today=now.date())
+    current = declaration.state(declaration.RegisterRows.read(session), settings=settings,
+                                models=models, today=now.date())
     subjects = session.scalar(
         select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
     )

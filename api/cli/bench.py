@@ -50,6 +50,7 @@ import httpx
 import numpy as np
 import typer
 
+from optinface.api.cli.common import RemoteApiKey, check_remote
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
@@ -369,10 +370,7 @@ def bench(
     url: Annotated[
         str | None, typer.Option("--url", help="A running server; default: a fresh local one.")
     ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
-    ] = None,
+    api_key: RemoteApiKey = None,
     requests: Annotated[
         int, typer.Option("--requests", min=2, help="Calls per operation and concurrency.")
     ] = 40,
@@ -394,8 +392,7 @@ def bench(
     Example: optinface bench --url http://127.0.0.1:8000 --api-key key_... --requests 40
     """
     levels = tuple(concurrency or CONCURRENCY)
-    if url is not None and not api_key:
-        raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+    check_remote(url, api_key)
     pipeline = FacePipeline.from_settings(EngineSettings())
     faces = [encode(image) for image in portraits(pipeline.detector)]
     probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
