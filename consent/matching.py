@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import declaration, ledger, policies, probe_consent, review
@@ -85,6 +85,11 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     return usable
 
 
+_OWNERS = (select(Template.id, Subject.pseudonym).join(Subject)
+           .where(Template.id.in_(bindparam("labels", expanding=True))))
+"""The pseudonyms of the templates found (built once, like the gallery's query)."""
+
+
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
           probe_consent_id: str, image: bytes, subject: str | None, k: int,
           daily_quota: int | None) -> MatchResult:
@@ -117,9 +122,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                 if allowed else [])
-        owners = dict(session.execute(
-            select(Template.id, Subject.pseudonym).join(Subject).where(
-                Template.id.in_([h.label for h in hits]))).all())
+        owners = dict(session.execute(_OWNERS, {"labels": [h.label for h in hits]}).all())
         best: dict[str, float] = {}
         for hit in hits:
             if hit.score >= calibrated.threshold and hit.label in owners:

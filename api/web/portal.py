@@ -37,6 +37,7 @@ from optinface.api.web.auth import (
     login_page,
     passkey_log_in,
     posted,
+    signed_in,
 )
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
@@ -360,14 +361,10 @@ def _own_export(
     """The signed-in person's access export, answered by ``respond`` (to the portal if no one
     is signed in)."""
 
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        _, actor = found
+    def build(_: WebSession, actor: Actor) -> Response:
         return respond(service.export(actor=actor, subject=actor.subject or ""))
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build)
 
 
 @router.get("/portal/data")
