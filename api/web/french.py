@@ -784,4 +784,35 @@ FRENCH: dict[str, str] = {
     "Instead of your face: the non-biometric alternative": (
         "Au lieu de votre visage : la solution non biométrique"
     ),
+    # The regulator's side of the dashboard: rights requests and incidents
+    "Rights requests (answer within {days} days)": (
+        "Demandes d'exercice d'un droit (réponse dans les {days} jours)"
+    ),
+    "Request": "Demande",
+    "Received": "Reçue",
+    "Due": "Échéance",
+    "{when}, OVERDUE": "{when}, EN RETARD",
+    "answered {when}": "répondue le {when}",
+    "open": "ouverte",
+    "No rights request recorded.": "Aucune demande d'exercice d'un droit consignée.",
+    "Confidentiality incidents (notify within {hours} hours)": (
+        "Incidents de confidentialité (à déclarer dans les {hours} heures)"
+    ),
+    "Incident": "Incident",
+    "Aware": "Connu le",
+    "Notify the regulator by": "À déclarer à la Commission au plus tard le",
+    "OVERDUE by {hours} h": "EN RETARD de {hours} h",
+    "{hours} h left": "encore {hours} h",
+    "Risk of serious injury": "Risque de préjudice sérieux",
+    "Persons": "Personnes",
+    "unknown": "inconnu",
+    "about {n}": "environ {n}",
+    "Regulator notified": "Commission avisée",
+    "Persons notified": "Personnes avisées",
+    "Notices": "Avis",
+    "The register is kept at least 5 years (each incident's keep-until date is in the API).": (
+        "Le registre est conservé au moins 5 ans (la date de fin de conservation de chaque"
+        " incident est dans l'API)."
+    ),
+    "No incident recorded.": "Aucun incident consigné.",
 }

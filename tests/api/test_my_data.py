@@ -1,4 +1,5 @@
-""""My data" and the privacy page in the reader's language, every label and sentence.
+""""My data", the privacy page and the regulator's side of the dashboard in the reader's
+language, every label and sentence.
 
 The consent core returns the access export as data (its JSON stays English: an interface); the
 pages render it with the same words as every page. A French page must hold no English text
@@ -9,13 +10,14 @@ the pages could have translated: :func:`english_left_in` looks for every English
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
 
 from optinface.api.web.french import FRENCH
 from optinface.consent import access
-from tests.support.api import World, auth, portal_session
+from tests.support.api import World, auth, page_login, portal_session
 
 pytestmark = pytest.mark.shared_deployment
 FRENCH_READER = {"Accept-Language": "fr-CA,fr;q=0.9"}
@@ -82,3 +84,26 @@ def test_the_privacy_page_reads_in_french_every_sentence(world: World) -> None:
     assert "Commission d'accès à l'information du Québec ou à votre autorité de contrôle" in text
     assert "Ce qui reste après un effacement" in text
     assert english_left_in(text) == []
+
+
+def test_the_regulators_side_of_the_dashboard_reads_in_french(world: World) -> None:
+    admin = auth(world.keys.admin)
+    asked = world.client.post(f"/v1/subjects/{world.subject}/requests", headers=admin,
+                              json={"kind": "access", "channel": "letter"})
+    assert asked.status_code == 201, asked.text
+    now = datetime.now(UTC)
+    incident = world.client.post("/v1/incidents", headers=admin, json={
+        "description": "laptop stolen", "circumstances": "from a car",
+        "occurred_from": (now - timedelta(days=1)).isoformat(),
+        "became_aware_at": (now - timedelta(hours=2)).isoformat(),
+        "data_categories": ["access export"], "subjects_affected": 1, "affected_is_estimate": True,
+        "risk_assessment": "one person's consents", "measures_taken": "device wiped",
+        "measures_suggested": "none"})
+    assert incident.status_code == 201, incident.text
+    page_login(world.client, "review", world.keys.reviewer)
+    page = world.client.get("/review", headers=FRENCH_READER).text
+    regulator = _text(page[page.index('id="rights-requests"'):page.index("</main>")])
+    assert "Demandes d'exercice d'un droit (réponse dans les 30 jours)" in regulator
+    assert "Incidents de confidentialité (à déclarer dans les 72 heures)" in regulator
+    assert "environ 1" in regulator and "encore" in regulator
+    assert english_left_in(regulator) == []
