@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 from optinface.api.web import export as my_data
-from optinface.api.web.i18n import Language, Words
+from optinface.api.web.i18n import Language
+from optinface.api.web.rendering import words_in
 from optinface.consent.schemas import ErasureReason, ExportFormat
 
 Subject = Annotated[str, typer.Argument(help="The subject's pseudonym (subj_...).")]
@@ -49,8 +49,7 @@ def export(
     """
     with opened(data_dir) as (settings, service):
         result = service.export(actor=operator(service, api_key), subject=subject)
-        words = Words(language=language, zone=ZoneInfo(settings.timezone))
-        typer.echo(my_data.render(result, output_format, words))
+        typer.echo(my_data.render(result, output_format, words_in(language, settings)))
 
 
 def erase(subject: Subject, api_key: ApiKey, data_dir: DataDir = None) -> None:

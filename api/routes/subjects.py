@@ -10,7 +10,6 @@ same channel as consent, as the law asks: withdrawing must be as easy as consent
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -18,7 +17,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import export as my_data
-from optinface.api.web.i18n import Words, negotiate
+from optinface.api.web.i18n import negotiate
+from optinface.api.web.rendering import words_in
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -233,7 +233,7 @@ def export_subject(
     export = service.export(actor=actor, subject=subject)
     if export_format is ExportFormat.JSON:
         return export
-    words = Words(language=negotiate(accept_language, None), zone=ZoneInfo(settings.timezone))
+    words = words_in(negotiate(accept_language, None), settings)
     text = my_data.render(export, export_format, words)
     if export_format is ExportFormat.HTML:
         return HTMLResponse(text)

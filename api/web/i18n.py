@@ -15,7 +15,8 @@ browser's ``Accept-Language`` we speak, else English.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from string import Formatter
@@ -47,10 +48,10 @@ _LOCALES = {Language.EN: "en_CA", Language.FR: "fr_CA"}
 def _pattern(template: str) -> re.Pattern[str]:
     """A regular expression matching ``template`` formatted with any values of its fields."""
     parts = []
-    for literal, field, _, _ in Formatter().parse(template):
+    for literal, name, _, _ in Formatter().parse(template):
         parts.append(re.escape(literal))
-        if field:
-            parts.append(f"(?P<{field}>.+?)")
+        if name:
+            parts.append(f"(?P<{name}>.+?)")
     return re.compile("".join(parts), re.DOTALL)
 
 
@@ -97,10 +98,13 @@ class Words:
 
     language: Language
     zone: ZoneInfo
+    own: Mapping[str, str] = field(default_factory=dict)  # the operator's French for its texts
 
     def __call__(self, text: str, /, **values: object) -> str:
         """``text`` in the reader's language, with ``{name}`` fields filled from ``values``."""
-        template = FRENCH.get(text, text) if self.language is Language.FR else text
+        template = text
+        if self.language is Language.FR:
+            template = self.own.get(text) or FRENCH.get(text, text)
         return template.format(**values) if values else template
 
     def reword(self, text: str) -> str:

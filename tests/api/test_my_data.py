@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import pytest
 
 from optinface.api.web.french import FRENCH
 from optinface.consent import access
-from tests.support.api import World, auth, page_login, portal_session
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import World, auth, deployment, page_login, portal_session
 
 pytestmark = pytest.mark.shared_deployment
 FRENCH_READER = {"Accept-Language": "fr-CA,fr;q=0.9"}
@@ -107,3 +109,21 @@ def test_the_regulators_side_of_the_dashboard_reads_in_french(world: World) -> N
     assert "Incidents de confidentialité (à déclarer dans les 72 heures)" in regulator
     assert "environ 1" in regulator and "encore" in regulator
     assert english_left_in(regulator) == []
+
+
+def test_the_operators_own_texts_read_in_french_when_the_operator_wrote_them(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    alternative = ("Come to the front desk with a photo ID: the same service, without your"
+                   " face.")
+    french = ("Présentez-vous à l'accueil avec une pièce d'identité avec photo : le même"
+              " service, sans votre visage.")
+    with deployment(tmp_path, pipeline, non_biometric_alternative=alternative,
+                    non_biometric_alternative_fr=french,
+                    privacy_officer_title="Head of privacy",
+                    privacy_officer_title_fr="Responsable de la vie privée") as (_, _, client, _):
+        in_french = _text(client.get("/privacy", headers=FRENCH_READER).text)
+        assert french in in_french and alternative not in in_french
+        assert "Responsable de la vie privée" in in_french and "Head of privacy" not in in_french
+        in_english = _text(client.get("/privacy").text)
+        assert alternative in in_english and french not in in_english
