@@ -19,7 +19,7 @@ from html import escape
 
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import Words
-from optinface.consent import access, declaration, matching
+from optinface.consent import access, declaration, matching, register
 from optinface.consent.accountability import RIGHTS
 from optinface.consent.schemas import (
     AccessExport,
@@ -38,9 +38,11 @@ CORE_TEXTS: tuple[str, ...] = (
     access.CONSENT_RULE, access.IDENTIFIED, access.CANDIDATE, access.NOT_REVIEWED,
     matching.MATCHING_DESCRIPTION, *declaration.RETENTION_RULES,
     *(text for row in RIGHTS for text in row),
+    register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )
-"""The consent core's English prose that reaches people, and the demonstration's placeholder
+"""The consent core's English prose that reaches people (the register's warnings on the
+dashboard too), and the demonstration's placeholder
 settings (an operator's own values are shown as written); ``tests/api/test_i18n.py`` checks
 that each has its French."""
 

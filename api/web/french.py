@@ -815,4 +815,12 @@ FRENCH: dict[str, str] = {
         " incident est dans l'API)."
     ),
     "No incident recorded.": "Aucun incident consigné.",
+    "DEMO MODE: accountability settings may be placeholders; not for real people.": (
+        "MODE DÉMONSTRATION : les paramètres de responsabilité peuvent être provisoires; ne pas"
+        " utiliser avec de vraies personnes."
+    ),
+    "Matching refused: {reason}.": "Recherches refusées : {reason}.",
+    "{n} templates were made by another model: re-enrolment needed.": (
+        "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."
+    ),
 }
