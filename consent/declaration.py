@@ -73,17 +73,22 @@ class OrderKind(StrEnum):
     DESTROY = "destroy"  # the same, and every template is destroyed
 
 
+# The public retention schedule: English source strings (the pages translate them); the
+# register's material hash covers the formatted text, which must not change by accident.
+RETENTION_RULES = (
+    "until consent expires or is withdrawn (erased in the same call)",
+    "at most each purpose's retention period after consent",
+    "at most {years} years after the last interaction",
+    "consents last at most {days} days",
+    "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
+    " interaction, whichever comes first",
+    "biometric data are never sold, leased, traded or otherwise used for profit",
+)
+
+
 def retention_rules(settings: ConsentSettings) -> list[str]:
-    return [
-        "until consent expires or is withdrawn (erased in the same call)",
-        "at most each purpose's retention period after consent",
-        f"at most {settings.retention_years_after_last_interaction} years after the last"
-        " interaction",
-        f"consents last at most {settings.max_consent_days} days",
-        "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
-        " interaction, whichever comes first",
-        "biometric data are never sold, leased, traded or otherwise used for profit",
-    ]
+    return [rule.format(years=settings.retention_years_after_last_interaction,
+                        days=settings.max_consent_days) for rule in RETENTION_RULES]
 
 
 def _purpose_material(purpose: Purpose) -> dict[str, Any]:

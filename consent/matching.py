@@ -36,6 +36,14 @@ def threshold(runtime: Runtime) -> Threshold:
                          fmr=runtime.settings.match_fmr)
 
 
+MATCHING_DESCRIPTION = (  # an English source string: the pages translate it
+    "your photo becomes a 512-number template (ArcFace); a probe photo is compared by cosine"
+    " similarity with the templates of people who consented to the search's purpose; only"
+    " scores at or above the threshold are candidates, and a candidate is never a decision on"
+    " its own"
+)
+
+
 def matching_logic(runtime: Runtime) -> MatchingLogic:
     """The matching logic as an access export states it (GDPR art. 15(1)(h))."""
     try:
@@ -47,10 +55,7 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
         threshold=calibrated.threshold if calibrated else None,
         fmr=calibrated.fmr if calibrated else None,
         fnmr=calibrated.fnmr if calibrated else None,
-        description="your photo becomes a 512-number template (ArcFace); a probe photo is"
-        " compared by cosine similarity with the templates of people who consented to the"
-        " search's purpose; only scores at or above the threshold are candidates, and a"
-        " candidate is never a decision on its own")
+        description=MATCHING_DESCRIPTION)
 
 
 def _gates(runtime: Runtime, session: Session, purpose: Purpose, *,

@@ -82,7 +82,6 @@ from optinface.consent.schemas import (
     EnrolmentLink,
     ErasureReason,
     ErasureReceipt,
-    ExportFormat,
     IncidentCreate,
     IncidentNotice,
     IncidentPublic,
@@ -666,10 +665,6 @@ class OptinFace:
         with self._read() as session:
             return incidents.notice(session, incident_id=incident_id, audience=audience,
                                     settings=self.settings, now=self.clock.now())
-
-    def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
-        """The export as JSON, Markdown or HTML."""
-        return access.render(export, fmt)
 
     def sweep(self, *, actor: Actor | None = None) -> SweepReport:
         """Erase every subject past a retention limit, and the templates of every consent past

@@ -11,6 +11,7 @@ session at once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -146,6 +147,22 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
         return None
     admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     return session, actor
+
+
+def signed_in(
+    request: Request, service: OptinFace, login: Login,
+    build: Callable[[WebSession, Actor], Response],
+) -> Response:
+    """``build`` the response for the area's signed-in session, or send the browser back to the
+    area's page (303) when there is none; a domain refusal becomes a readable page."""
+
+    def action() -> Response:
+        found = current(request, service, login)
+        if found is None:
+            return RedirectResponse(f"/{login.area}", status_code=303)
+        return build(*found)
+
+    return attempt(request, action)
 
 
 def posted(

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
-from optinface.api.web.auth import PORTAL, current
+from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
-from optinface.api.web.rendering import attempt, render, words_for
+from optinface.api.web.rendering import render, words_for
+from optinface.api.web.sessions import WebSession
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import (
@@ -158,32 +159,24 @@ def _one(service: OptinFace, actor: Actor, words: Words, receipt_id: str) -> Sum
 
 @router.get("/portal/receipts")
 def portal_receipts(request: Request, service: ServiceDep) -> Response:
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        session, actor = found
+    def build(session: WebSession, actor: Actor) -> Response:
         receipts = _all(service, actor, words_for(request))
         return render(request, "receipts.html", csrf=session.csrf, receipts=receipts)
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build)
 
 
 @router.get("/portal/receipts/{receipt_id}")
 def portal_receipt(request: Request, service: ServiceDep, receipt_id: str) -> Response:
     """One receipt's page, or with ``.json`` its signed JSON to keep."""
 
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        _, actor = found
+    def build(_: WebSession, actor: Actor) -> Response:
         summary = _one(service, actor, words_for(request), receipt_id.removesuffix(".json"))
         if receipt_id.endswith(".json") and summary.signed is not None:
             return _download(signed_json(summary.signed), f"receipt-{summary.receipt_id}.json")
         return receipt_page(request, summary)
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build)
 
 
 @router.get("/portal/erasure-receipt")

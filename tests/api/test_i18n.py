@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from optinface.api.web import vocabulary
+from optinface.api.web import export, vocabulary
 from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, negotiate
 from optinface.consent.schemas import SearchOutcome
@@ -42,6 +42,7 @@ def source_strings() -> set[str]:
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
+    found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it
     return found
 
 

@@ -6,6 +6,7 @@ restart and on every worker; the ledger keeps keyed hashes only, never a code or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 
 import pytest
@@ -15,10 +16,8 @@ from optinface.consent.errors import PasskeyInvalid, ReceiptCodeInvalid, Subject
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import ErasureReason, PasskeyResponse
 from optinface.consent.service import OptinFace
-from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.tables import ErasedCredential, ErasureReceiptCode, PasskeyCredential
-from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, make_world
 
@@ -36,11 +35,11 @@ def _erase_one(service: OptinFace, clock: FakeClock) -> tuple[str, str, SoftAuth
 
 
 def test_an_erasure_receipt_code_works_after_a_restart_and_only_twice(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+    open_service: Callable[[], OptinFace], clock: FakeClock
 ) -> None:
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+    with closing(open_service()) as service:
         code, receipt_id, _ = _erase_one(service, clock)
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restarted:
+    with closing(open_service()) as restarted:
         for typed in (code.lower(), code.replace("-", " ")):  # typed by hand, any case
             signed = restarted.erasure_receipt_by_code(typed)
             assert signed.receipt["receiptID"] == receipt_id
@@ -52,9 +51,9 @@ def test_an_erasure_receipt_code_works_after_a_restart_and_only_twice(
 
 
 def test_an_erasure_receipt_code_expires_after_a_day(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+    open_service: Callable[[], OptinFace], clock: FakeClock
 ) -> None:
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+    with closing(open_service()) as service:
         code, _, _ = _erase_one(service, clock)
         clock.advance(hours=24, seconds=1)
         with pytest.raises(ReceiptCodeInvalid) as refused:
@@ -63,9 +62,9 @@ def test_an_erasure_receipt_code_expires_after_a_day(
 
 
 def test_a_passkey_of_an_erased_record_is_told_when_it_was_erased(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+    open_service: Callable[[], OptinFace], clock: FakeClock
 ) -> None:
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+    with closing(open_service()) as service:
         erased_at = clock.now()
         code, _, authenticator = _erase_one(service, clock)
         clock.advance(days=30)
