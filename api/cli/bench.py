@@ -157,13 +157,19 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
 
 
 @contextmanager
-def local_server(port: int | None = None) -> Iterator[tuple[str, str, int]]:
-    """``optinface serve`` on a temporary data dir; yields its URL, first admin key and pid."""
+def local_server(port: int | None = None, *,
+                 python_path: str | None = None) -> Iterator[tuple[str, str, int]]:
+    """``optinface serve`` on a temporary data dir; yields its URL, first admin key and pid.
+
+    ``python_path``: the ``src`` folder of another checkout, to serve that version
+    (``benchmarks/bench_api_ab.py`` compares two)."""
     with tempfile.TemporaryDirectory(prefix="optinface-bench-") as root:
         port = port or _free_port()
         command = [sys.executable, "-m", "optinface.api.cli.main", "serve",
                    "--port", str(port), "--data-dir", str(Path(root) / "var")]
         env = {**os.environ, "COLUMNS": "200"}
+        if python_path is not None:
+            env["PYTHONPATH"] = python_path
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does
         # Sample faces on a temporary data dir: a demonstration, as ./dev run's default says.
         env.setdefault("OPTINFACE_DEMO_MODE", "true")
@@ -343,6 +349,7 @@ class Bench:
         summary = {key: value for key, value in pooled.summary().items() if key != "cpu"}
         return summary | {
             "overhead_ratio_per_round": ratios,
+            "overhead_ratio_median_of_rounds": round(float(np.median(ratios)), 3),
             "overhead_ratio_spread": [min(ratios), max(ratios)],
             "cpu": pooled_cpu([c for c in cpu if c is not None]),
             "rounds": [one.summary() for one in each],
