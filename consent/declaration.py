@@ -208,6 +208,19 @@ class RegisterReads:
         return rows
 
 
+# Why matching is refused: English source strings (the dashboard shows them in the reader's
+# language through the register's warning).
+SUSPENDED = ("suspended by the regulator's order {reference} ({kind}):"
+             " enrolment and matching are refused")
+UNDECLARED = "the biometric database has not been declared; matching is refused until it is"
+REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
+             " hosting, retention, security or recipients): new matching is refused until a new"
+             " declaration has run its period")
+PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
+                  " {start} ({days} days)")
+REFUSALS = (SUSPENDED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
+
+
 def state(
     rows: RegisterRows, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
 ) -> DeclarationState:
@@ -217,22 +230,18 @@ def state(
     refusal: NotDeclared | None = None
     if order is not None:
         refusal = SuspendedByRegulator(
-            f"suspended by the regulator's order {order.reference} ({order.kind}):"
-            " enrolment and matching are refused",
+            SUSPENDED.format(reference=order.reference, kind=order.kind),
             details={"order": order.reference, "kind": order.kind})
     elif declaration is None:
-        refusal = NotDeclared(
-            "the biometric database has not been declared; matching is refused until it is")
+        refusal = NotDeclared(UNDECLARED)
     elif declaration.material_sha256 != current:
         refusal = RedeclarationRequired(
-            f"the register changed since the declaration of {declaration.declared_on}"
-            " (purposes, models, hosting, retention, security or recipients): new matching"
-            " is refused until a new declaration has run its period",
+            REDECLARE.format(declared_on=declaration.declared_on),
             details={"declared_sha256": declaration.material_sha256, "current_sha256": current})
     elif in_service_from is not None and today < in_service_from:
         refusal = DeclarationPeriodRunning(
-            f"declared on {declaration.declared_on}: the database may not be put into service"
-            f" before {in_service_from} ({declaration.period_days} days)",
+            PERIOD_RUNNING.format(declared_on=declaration.declared_on, start=in_service_from,
+                                  days=declaration.period_days),
             details={"in_service_from": in_service_from.isoformat()})
     return DeclarationState(declaration=declaration, current_sha256=current,
                             in_service_from=in_service_from, order=order, refusal=refusal)

@@ -39,6 +39,7 @@ CORE_TEXTS: tuple[str, ...] = (
     matching.MATCHING_DESCRIPTION, *declaration.RETENTION_RULES,
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
+    *declaration.REFUSALS,
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )
 """The consent core's English prose that reaches people (the register's warnings on the

@@ -820,6 +820,27 @@ FRENCH: dict[str, str] = {
         " utiliser avec de vraies personnes."
     ),
     "Matching refused: {reason}.": "Recherches refusées : {reason}.",
+    "suspended by the regulator's order {reference} ({kind}): enrolment and matching are"
+    " refused": (
+        "suspendu par l'ordonnance {reference} ({kind}) de l'autorité de contrôle : inscription"
+        " et recherches refusées"
+    ),
+    "the biometric database has not been declared; matching is refused until it is": (
+        "la banque de caractéristiques biométriques n'a pas été déclarée ; les recherches sont"
+        " refusées jusqu'à sa déclaration"
+    ),
+    "the register changed since the declaration of {declared_on} (purposes, models, hosting,"
+    " retention, security or recipients): new matching is refused until a new declaration has"
+    " run its period": (
+        "le registre a changé depuis la déclaration du {declared_on} (finalités, modèles,"
+        " hébergement, conservation, sécurité ou destinataires) : toute nouvelle recherche est"
+        " refusée jusqu'à ce qu'une nouvelle déclaration ait couru son délai"
+    ),
+    "declared on {declared_on}: the database may not be put into service before {start}"
+    " ({days} days)": (
+        "déclarée le {declared_on} : la banque ne peut être mise en service avant le {start}"
+        " ({days} jours)"
+    ),
     "{n} templates were made by another model: re-enrolment needed.": (
         "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."
     ),

@@ -111,13 +111,15 @@ class Words:
         """``text`` written by the consent core from an English source string (formatted with
         its ``{fields}``, e.g. a rule naming a number of years), in the reader's language: the
         source string is found by matching, its fields carried over. Text no source string
-        matches (an operator's own words) is shown as it is."""
+        matches (an operator's own words) is shown as it is. A field's value is reworded too:
+        a warning quoting a refusal ("Matching refused: {reason}.") reads wholly French."""
         if self.language is Language.EN or text in FRENCH:
             return self(text)
         for template, pattern in _PATTERNS:
             found = pattern.fullmatch(text)
             if found:  # format() even without fields: a route's {{braces}} become single
-                return self(template).format(**found.groupdict())
+                return self(template).format(
+                    **{name: self.reword(value) for name, value in found.groupdict().items()})
         return text
 
     @property
