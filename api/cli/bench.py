@@ -448,8 +448,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
         throughput.plot(xs, [levels[str(c)]["throughput_per_s"] for c in xs], "o-",
                         label=operation)
     overhead = results["overhead"]
+    low, high = overhead.get("overhead_ratio_spread", [overhead["overhead_ratio"]] * 2)
+    cpu = f"; CPU {overhead['cpu']['ratio']}" if overhead.get("cpu") else ""
     latency.set(xlabel="concurrent clients", ylabel="latency (ms)",
-                title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}")
+                title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}"
+                      f"\n(passes {low}-{high}{cpu})")
     throughput.set(xlabel="concurrent clients", ylabel="requests / s", title="throughput")
     for axes in (latency, throughput):
         axes.set_xscale("log", base=2)
