@@ -11,7 +11,7 @@ same load. Per round: each side's p50 and CPU time per call (the servers' every 
 ``.png``.
 
     python -m benchmarks.bench_api_ab --before ../old-checkout/src [--after src] \\
-        [--requests 40] [--rounds 7]
+        [--requests 40] [--rounds 7] [--after-first]
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def one_round(servers: dict[str, Bench], local: Bench, calls: int) -> dict[str, 
             "load_average": list(os.getloadavg())}
 
 
-def run(*, before: str, after: str, calls: int, rounds: int) -> dict[str, Any]:
+def run(*, before: str, after: str, calls: int, rounds: int,
+        after_first: bool = False) -> dict[str, Any]:
+    """``after_first``: start (and prepare) the newer server first, to see that the order the
+    two were started in is not what differs."""
     pipeline = FacePipeline.from_settings(EngineSettings())
     faces = [encode(image) for image in portraits(pipeline.detector)]
     probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
@@ -84,7 +87,8 @@ def run(*, before: str, after: str, calls: int, rounds: int) -> dict[str, Any]:
                 np.stack([pipeline.embed_single(face).vector for face in faces]))
     with ExitStack() as stack:
         servers = {}
-        for side, source in zip(SIDES, (before, after), strict=True):
+        order = list(zip(SIDES, (before, after), strict=True))
+        for side, source in order[::-1] if after_first else order:
             url, admin, pid = stack.enter_context(start_server(python_path=source))
             client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
             deployment = prepare(Api(client), admin, faces,
@@ -103,7 +107,8 @@ def run(*, before: str, after: str, calls: int, rounds: int) -> dict[str, Any]:
         "cpu_overhead_ms_median": round(float(np.median(
             [r["cpu_ms_per_call"][side] - r["cpu_ms_per_call"]["in_process"] for r in each])), 2),
     } for side in SIDES}
-    return {"before": before, "after": after, "requests_per_round": calls,
+    return {"before": before, "after": after, "started_first": "after" if after_first
+            else "before", "requests_per_round": calls,
             "machine": machine(), "summary": summary, "rounds": each}
 
 
@@ -131,11 +136,15 @@ def main() -> None:
                         help="src folder of the newer checkout (default: this one)")
     parser.add_argument("--requests", type=int, default=40, help="probes per round")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--after-first", action="store_true",
+                        help="start the newer server first; writes bench_api_ab_after_first.*")
     args = parser.parse_args()
-    result = run(before=args.before, after=args.after, calls=args.requests, rounds=args.rounds)
+    result = run(before=args.before, after=args.after, calls=args.requests, rounds=args.rounds,
+                 after_first=args.after_first)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_api_ab.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(result, RESULTS / "bench_api_ab.png")
+    name = "bench_api_ab_after_first" if args.after_first else "bench_api_ab"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, RESULTS / f"{name}.png")
 
 
 if __name__ == "__main__":
