@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 _WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _WROTE = "optinface_table_writes"  # Connection.info key: this transaction wrote a watched table
@@ -39,6 +40,9 @@ class TableWrites:
         event.listen(engine, "after_cursor_execute", self._statement)
         event.listen(engine, "commit", self._ended)
         event.listen(engine, "rollback", self._ended)
+        # A connection handed back to the pool mid-transaction is rolled back by the pool,
+        # without the rollback event above.
+        event.listen(engine.pool, "reset", self._reset)
 
     @property
     def generation(self) -> int:
@@ -56,4 +60,9 @@ class TableWrites:
 
     def _ended(self, connection: Connection) -> None:
         if connection.info.pop(_WROTE, False):
+            self._bump()
+
+    def _reset(self, dbapi_connection: Any, connection_record: ConnectionPoolEntry,
+               reset_state: Any) -> None:
+        if connection_record.info.pop(_WROTE, False):
             self._bump()
