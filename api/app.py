@@ -34,7 +34,6 @@ from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
 from optinface.api.web import pages
-from optinface.api.web.keepsakes import Keepsakes
 from optinface.api.web.sessions import SessionStore
 from optinface.consent.service import OptinFace
 
@@ -94,7 +93,6 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         rate=settings.auth_failures_per_minute / 60, burst=settings.auth_failure_burst
     )
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
-    app.state.keepsakes = Keepsakes()
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)

@@ -40,6 +40,7 @@ face_mismatch                403     the face does not match the subject's templ
 template_limit               409     the subject already has as many templates as allowed
 already_registered           409     a passkey of that capacity exists; no new enrolment link
 link_invalid                 410     the one-time link is unknown, used or expired
+receipt_code_invalid         410     the erasure receipt's one-time code is unknown, expired or used
 alternative_chosen           409     the person chose the non-biometric alternative: no enrolment
 not_found                    404     no such subject, consent, purpose, key or route
 method_not_allowed           405     the route exists, the method does not
@@ -136,6 +137,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "template_limit": 409,
     "already_registered": 409,
     "link_invalid": 410,
+    "receipt_code_invalid": 410,
     "not_found": 404,
     "purpose_exists": 409,
     "notice_exists": 409,

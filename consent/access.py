@@ -1,4 +1,4 @@
-"""The right of access: everything held about a subject, as data and as a readable page.
+"""The right of access: everything held about a subject, as data.
 
 No time window and no frequency limit: every consent (withdrawn ones too), every receipt,
 every template's existence and model (never the vector), and every audit event naming the
@@ -6,16 +6,15 @@ subject, including each verify and identify that involved them whatever the outc
 verify that found no candidate too), with the caller's key and purpose; the purposes' texts,
 recipients, retention dates, the matching logic, the rights and the person in charge (GDPR
 art. 15(1)(a)-(h), 15(2); P-39.1 s. 27). Never another subject's pseudonym or score, nor the
-size of the gallery searched.
+size of the gallery searched. The JSON of :class:`AccessExport` is the interface; the pages
+render it for people in their language (``api/web/export.py``), so its prose is kept here as
+English source strings.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from html import escape
 
-from jinja2 import Environment
 from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.orm import Session
 
@@ -26,120 +25,30 @@ from optinface.consent.policies import consent_status
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
-    ExportFormat,
     MatchingLogic,
     PurposePublic,
     RetentionDate,
     ReviewPublic,
     ReviewStatus,
     SearchInvolvement,
+    SearchOutcome,
     SubjectPublic,
-    current_outcome,
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Subject, Template
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-
-_TEMPLATE = """\
-{% set h = heading %}{{ h(1) }}Data held about {{ e.subject.pseudonym }}
-Generated {{ e.generated_at.isoformat() }} by {{ e.controller_name }} ({{ e.controller_contact }}).
-
-{% set a = e.accountability %}\
-{{ h(2) }}Who answers for your data
-{{ item("person in charge", a.privacy_officer_name ~ ", " ~ a.privacy_officer_title ~ " ("
-  ~ a.privacy_officer_contact ~ ")") }}{{ item("data protection officer", a.dpo_contact) }}\
-{{ item("EU representative", a.eu_representative or "none designated") }}\
-{{ item("policy", a.policy_url) }}\
-{{ item("non-biometric alternative", a.non_biometric_alternative) }}\
-{{ item("hosting", a.hosting.country ~ ", " ~ a.hosting.region ~ ", by " ~ a.hosting.provider) }}
-{{ h(2) }}Subject
-{{ item("status", e.subject.status) }}{{ item("age category", e.subject.age_category) }}\
-{{ item("jurisdiction", e.subject.jurisdiction) }}{{ item("searchable", e.subject.searchable) }}\
-{{ item("created", e.subject.created_at.isoformat()) }}\
-{{ item("last interaction", e.subject.last_interaction_at.isoformat()) }}
-{{ h(2) }}Consents ({{ e.consents | length }})
-{% for c in e.consents %}{{ item(c.id, c.status ~ ", purposes " ~ c.purposes | join(", ")
-  ~ ", notice " ~ c.notice_version ~ " (" ~ c.notice_sha256[:12] ~ "), " ~ c.method ~ " by "
-  ~ c.given_by ~ ", obtained " ~ c.obtained_at.isoformat() ~ ", expires "
-  ~ c.expires_at.isoformat() ~ (", withdrawn " ~ c.withdrawn_at.isoformat()
-  if c.withdrawn_at else "")) }}{% endfor %}
-{{ h(2) }}Face templates ({{ e.templates | length }})
-{% for t in e.templates %}{{ item("template " ~ t.id, "model " ~ t.model_id ~ ", quality "
-  ~ "%.2f" | format(t.quality) ~ ", created " ~ t.created_at.isoformat() ~ ", consent "
-  ~ t.consent_id) }}{% endfor %}
-{{ h(2) }}Purposes
-{% for p in e.purposes %}{{ item(p.name, p.description ~ " (" ~ p.legal_basis ~ "; kept at most "
-  ~ p.retention_days ~ " days)") }}{% endfor %}
-{{ h(2) }}Recipients
-{% for r in e.recipients %}{{ item(r.name, r.purpose ~ " (" ~ r.legal_basis ~ ")") }}\
-{% else %}{{ item("none", "no one receives your data") }}{% endfor %}
-{{ h(2) }}Source
-{{ item("source", e.source) }}
-{{ h(2) }}Retention
-{% for d in e.retention %}{{ item(d.what, "until " ~ d.until.isoformat() ~ " (" ~ d.rule ~ ")")
-  }}{% endfor %}
-{{ h(2) }}How faces are compared
-{% set m = e.matching_logic %}{{ item("model", m.model_id) }}\
-{{ item("threshold", m.threshold if m.threshold is not none else "not calibrated: no matching")
-  }}{{ item("false-match rate", m.fmr) }}{{ item("false non-match rate", m.fnmr) }}\
-{{ item("logic", m.description) }}
-{{ h(2) }}Searches that involved you ({{ e.searches | length }})
-{% for v in e.searches %}{{ item("#" ~ v.seq ~ " " ~ v.at, v.operation ~ ": " ~ v.outcome
-  ~ (" (score " ~ v.score ~ ")" if v.score is not none else "")
-  ~ (", verifiers " ~ v.verifiers | join(", ") if v.verifiers else "")
-  ~ (" by " ~ v.actor_key_id ~ " (" ~ v.actor_role ~ ")" if v.actor_key_id else "")
-  ~ (" for purpose " ~ v.purpose if v.purpose else "")) }}{% endfor %}
-{{ h(2) }}Your rights and how to exercise them
-{% for r in a.rights %}{{ item(r.right, r.how ~ " (" ~ r.basis ~ ")") }}{% endfor %}
-{{ h(2) }}Your requests ({{ e.rights_requests | length }})
-{% for r in e.rights_requests %}{{ item(r.id, r.kind ~ ", received " ~ r.received_at.isoformat()
-  ~ ", due " ~ r.due_at.isoformat() ~ ", " ~ r.status) }}{% endfor %}
-{{ h(2) }}Events ({{ e.events | length }})
-{% for v in e.events %}{{ item("#" ~ v.seq ~ " " ~ v.at, v.action ~ " " ~ now(v.outcome)
-  ~ (" by " ~ v.actor_key_id ~ " (" ~ v.actor_role ~ ")" if v.actor_key_id else "")
-  ~ (" for purpose " ~ v.purpose if v.purpose else "")) }}{% endfor %}
-"""
-
-
-def render(export: AccessExport, fmt: ExportFormat) -> str:
-    """JSON, Markdown, or the same lines as escaped HTML (one layout, so the pages never
-    disagree)."""
-    if fmt == ExportFormat.JSON:
-        return export.model_dump_json(indent=2)
-    markdown = Environment(autoescape=False, keep_trailing_newline=True).from_string(  # noqa: S701
-        _TEMPLATE
-    ).render(
-        e=export,
-        heading=lambda level: "#" * level + " ",
-        item=lambda key, value: f"- **{key}**: {value}\n",
-        now=current_outcome,
-    )
-    return markdown if fmt == ExportFormat.MD else markdown_to_html(markdown)
-
-
-def markdown_to_html(markdown: str) -> str:
-    """The small Markdown subset the renderers produce (headings, bullets, bold keys)."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'></head><body>"]
-    in_list = False
-    for line in markdown.splitlines():
-        text = escape(line)
-        is_item = text.startswith("- ")
-        if in_list and not is_item:
-            parts.append("</ul>")
-        if is_item and not in_list:
-            parts.append("<ul>")
-        in_list = is_item
-        if text.startswith("#"):
-            level = len(text) - len(text.lstrip("#"))
-            parts.append(f"<h{level}>{text[level:].strip()}</h{level}>")
-        elif is_item:
-            item = _BOLD.sub(r"<b>\1</b>", text[2:])
-            parts.append(f"<li>{item}</li>")
-        elif text.strip():
-            parts.append(f"<p>{text}</p>")
-    parts.append("</ul></body></html>" if in_list else "</body></html>")
-    return "".join(parts)
+# English source strings of the prose the export carries (the pages translate them, see
+# ``api/web/export.py``); the JSON keeps the English, formatted.
+SOURCE = ("you: the photos you (or the holder of parental authority) submitted at enrolment;"
+          " photos are discarded once the template is made")
+EVERYTHING = "everything held about you"
+EVERYTHING_RULE = "{years} years after your last interaction at most"
+CONSENT_HELD = "consent {consent_id} and its templates"
+CONSENT_RULE = "the consent's expiry or its purposes' retention, whichever comes first"
+REFUSED = "refused: {code}"
+IDENTIFIED = "identified (confirmed by verifiers)"
+CANDIDATE = "candidate ({status}), not an identification"
+NOT_REVIEWED = "not reviewed"
 
 
 def mentions(pseudonym: str) -> ColumnElement[bool]:
@@ -172,14 +81,13 @@ def _involvement(event: AuditEvent, pseudonym: str,
     score = (event.details.get("scores") or {}).get(pseudonym)
     checked = reviews.get((event.details.get("review_ids") or {}).get(pseudonym, ""))
     if refused:
-        outcome = f"refused: {event.outcome}"
+        outcome = REFUSED.format(code=event.outcome)
     elif score is None:
-        outcome = "no_candidate"
+        outcome = SearchOutcome.NO_CANDIDATE
     elif checked is not None and checked.status == ReviewStatus.CONFIRMED:
-        outcome = "identified (confirmed by verifiers)"
+        outcome = IDENTIFIED
     else:
-        outcome = f"candidate ({checked.status if checked else 'not reviewed'}), not an" \
-                  " identification"
+        outcome = CANDIDATE.format(status=checked.status if checked else NOT_REVIEWED)
     return SearchInvolvement(
         seq=event.seq, at=event.at,
         operation=str(event.details.get("attempted", event.action)),
@@ -192,15 +100,14 @@ def _involvement(event: AuditEvent, pseudonym: str,
 
 
 def _retention(subject: Subject, settings: ConsentSettings) -> list[RetentionDate]:
+    years = settings.retention_years_after_last_interaction
     dates = [RetentionDate(
-        what="everything held about you", rule="3 years after your last interaction at most",
-        until=subject.last_interaction_at + timedelta(
-            days=365 * settings.retention_years_after_last_interaction))]
+        what=EVERYTHING, rule=EVERYTHING_RULE.format(years=years),
+        until=subject.last_interaction_at + timedelta(days=365 * years))]
     for consent in subject.consents:
-        dates.append(RetentionDate(what=f"consent {consent.id} and its templates",
+        dates.append(RetentionDate(what=CONSENT_HELD.format(consent_id=consent.id),
                                    until=min(consent.expires_at, consent.retained_until),
-                                   rule="the consent's expiry or its purposes' retention,"
-                                   " whichever comes first"))
+                                   rule=CONSENT_RULE))
     return dates
 
 
@@ -229,8 +136,7 @@ def build_export(
         accountability=accountability(settings),
         purposes=[PurposePublic.model_validate(p) for p in purposes.values()],
         recipients=list(settings.recipients),
-        source="you: the photos you (or the holder of parental authority) submitted at"
-        " enrolment; photos are discarded once the template is made",
+        source=SOURCE,
         retention=_retention(subject, settings),
         matching_logic=logic,
         searches=[s for s in (_involvement(e, subject.pseudonym, reviews) for e in events) if s],

@@ -22,36 +22,37 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 RIGHTS_REQUEST_DAYS = 30  # P-39.1 s. 32 (30 days) and GDPR art. 12(3) (one month)
 
 
+# Each right, its law and how to exercise it: English source strings with ``{contact}`` (the
+# pages translate them, see ``api/web/export.py``); ``{{...}}`` is a literal brace of a route.
+RIGHTS: tuple[tuple[str, str, str], ...] = (
+    ("access", "P-39.1 s. 27; GDPR art. 15",
+     "GET /v1/subjects/{{pseudonym}}/export with your subject token (JSON, Markdown or HTML), at"
+     " any time and free; or write to {contact}"),
+    ("rectification", "P-39.1 s. 28; GDPR art. 16",
+     "enrol a new photo under your consent (the old template can be erased), or write to"
+     " {contact}"),
+    ("withdrawal", "P-39.1 s. 9.1, 14; GDPR art. 7(3)",
+     "POST /v1/subjects/{{pseudonym}}/consents/{{id}}/withdraw (one purpose only:"
+     " .../consents/{{id}}/purposes/{{purpose}}/withdraw), or the portal's \"Stop using my face"
+     " for...\" buttons: one step, signed with your passkey, effective at once"),
+    ("erasure", "P-39.1 s. 28; GDPR art. 17",
+     "DELETE /v1/subjects/{{pseudonym}}, or the portal: a signed receipt is returned"),
+    ("de-indexation", "P-39.1 s. 28.1",
+     "the portal's search switch, or PATCH /v1/subjects/{{pseudonym}} signed with your passkey:"
+     " out of every search at once"),
+    ("human review and observations", "P-39.1 s. 12.1; GDPR art. 22",
+     "write to {contact}: a person reviews any outcome that concerns you"),
+    ("complaint", "P-39.1 s. 3.2; GDPR art. 77",
+     "write to {contact}; or to the Commission d'accès à l'information du Québec or your EU"
+     " supervisory authority"),
+)
+
+
 def rights(settings: ConsentSettings) -> list[RightInstruction]:
     """Each right and how to exercise it; every one is free and answered within 30 days."""
     contact = settings.privacy_officer_contact
-    return [
-        RightInstruction(
-            right="access", basis="P-39.1 s. 27; GDPR art. 15",
-            how="GET /v1/subjects/{pseudonym}/export with your subject token (JSON, Markdown or"
-            f" HTML), at any time and free; or write to {contact}"),
-        RightInstruction(
-            right="rectification", basis="P-39.1 s. 28; GDPR art. 16",
-            how="enrol a new photo under your consent (the old template can be erased), or"
-            f" write to {contact}"),
-        RightInstruction(
-            right="withdrawal", basis="P-39.1 s. 9.1, 14; GDPR art. 7(3)",
-            how="POST /v1/subjects/{pseudonym}/consents/{id}/withdraw, or the portal's"
-            " withdraw button: one step, templates destroyed at once"),
-        RightInstruction(
-            right="erasure", basis="P-39.1 s. 28; GDPR art. 17",
-            how="DELETE /v1/subjects/{pseudonym}, or the portal: a signed receipt is returned"),
-        RightInstruction(
-            right="de-indexation", basis="P-39.1 s. 28.1",
-            how="PATCH /v1/subjects/{pseudonym} {searchable: false}: out of every search at once"),
-        RightInstruction(
-            right="human review and observations", basis="P-39.1 s. 12.1; GDPR art. 22",
-            how=f"write to {contact}: a person reviews any outcome that concerns you"),
-        RightInstruction(
-            right="complaint", basis="P-39.1 s. 3.2; GDPR art. 77",
-            how=f"write to {contact}; or to the Commission d'accès à l'information du Québec"
-            " or your EU supervisory authority"),
-    ]
+    return [RightInstruction(right=right, basis=basis, how=how.format(contact=contact))
+            for right, basis, how in RIGHTS]
 
 
 def accountability(settings: ConsentSettings) -> Accountability:

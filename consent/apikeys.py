@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
-from optinface.consent.errors import InvalidRequest, NotFound, Unauthenticated
+from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
 from optinface.consent.keys import KeyRing
+from optinface.consent.ledger import get_row
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
@@ -52,9 +53,7 @@ def create_api_key(
 
 
 def revoke_api_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
-    row = session.get(ApiKey, key_id)
-    if row is None:
-        raise NotFound(f"no API key {key_id}", details={"key_id": key_id})
+    row = get_row(session, ApiKey, key_id, noun="API key", field="key_id")
     if row.revoked_at is None:
         row.revoked_at = now
     return row

@@ -121,9 +121,13 @@ def event_leaf(event: Any) -> bytes:
     return bytes.fromhex(kept) if kept else leaf_hash(event_bytes(event))
 
 
+_LAST_LINK = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+"""The chain's last link: only what the next event needs, not the whole row (its JSON)."""
+
+
 def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
     """Add ``entry`` at the end of the chain (within the caller's write transaction)."""
-    last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    last = session.execute(_LAST_LINK).first()
     event = AuditEvent(
         seq=1 if last is None else last.seq + 1,
         at=now.isoformat(),

@@ -42,10 +42,8 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
     for the statement); its capacity is the signing credential's, and the receipt embeds the
     person's assertion before the controller signs it."""
     settings, now = runtime.settings, runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        signed = subject_acts.complete(session, subject, response, act="consent", actor=actor,
-                                       settings=settings, now=now)
+    with subject_acts.signed_act(runtime, pseudonym, response, act="consent", actor=actor,
+                                 now=now) as (session, subject, signed):
         statement = signed.ceremony.statement or {}
         capacity = ConsentCapacity(signed.credential.capacity)
         policies.require_capacity(subject, capacity, settings, today=now.date())

@@ -13,6 +13,10 @@ match:
   is refused until a new declaration has run its own period.
 - A regulator's order in force suspends enrolment and matching; a destruction order also
   destroys every template (one signed erasure receipt per subject, see :mod:`consent.erasure`).
+
+Every match checks the first two twice (before the face is processed, and in the transaction
+that commits its audit event): :class:`RegisterReads` keeps the register's rows between
+requests until one of its tables is written, so a check reads no table when nothing changed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
+from optinface.consent.db import Database
 from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import (
     DeclarationPeriodRunning,
@@ -41,6 +46,7 @@ from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder, Subject
 from optinface.engine.manifest import ModelSpec
 
@@ -67,17 +73,32 @@ class OrderKind(StrEnum):
     DESTROY = "destroy"  # the same, and every template is destroyed
 
 
+# The public retention schedule: English source strings (the pages translate them); the
+# register's material hash covers the formatted text, which must not change by accident.
+RETENTION_RULES = (
+    "until consent expires or is withdrawn (erased in the same call)",
+    "at most each purpose's retention period after consent",
+    "at most {years} years after the last interaction",
+    "consents last at most {days} days",
+    "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
+    " interaction, whichever comes first",
+    "biometric data are never sold, leased, traded or otherwise used for profit",
+)
+
+
 def retention_rules(settings: ConsentSettings) -> list[str]:
-    return [
-        "until consent expires or is withdrawn (erased in the same call)",
-        "at most each purpose's retention period after consent",
-        f"at most {settings.retention_years_after_last_interaction} years after the last"
-        " interaction",
-        f"consents last at most {settings.max_consent_days} days",
-        "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
-        " interaction, whichever comes first",
-        "biometric data are never sold, leased, traded or otherwise used for profit",
-    ]
+    return [rule.format(years=settings.retention_years_after_last_interaction,
+                        days=settings.max_consent_days) for rule in RETENTION_RULES]
+
+
+def _purpose_material(purpose: Purpose) -> dict[str, Any]:
+    return {"id": purpose.id, "name": purpose.name, "description": purpose.description,
+            "legal_basis": purpose.legal_basis, "operations": sorted(purpose.operations),
+            "retention_days": purpose.retention_days, "study": purpose.study}
+
+
+def _purposes_material(session: Session) -> list[dict[str, Any]]:
+    return [_purpose_material(p) for p in session.scalars(select(Purpose).order_by(Purpose.id))]
 
 
 def material_fields(
@@ -88,14 +109,13 @@ def material_fields(
     Live counts and the rotation's fingerprint are left out on purpose: enrolling people or
     rotating keys changes no declared characteristic of the database.
     """
-    purposes = session.scalars(select(Purpose).order_by(Purpose.id))
+    return _material(_purposes_material(session), settings=settings, models=models)
+
+
+def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
+              models: dict[str, ModelSpec]) -> dict[str, Any]:
     return {
-        "purposes": [
-            {"id": p.id, "name": p.name, "description": p.description,
-             "legal_basis": p.legal_basis, "operations": sorted(p.operations),
-             "retention_days": p.retention_days, "study": p.study}
-            for p in purposes
-        ],
+        "purposes": purposes,
         "characteristic": BIOMETRIC_CHARACTERISTIC,
         "models": sorted(
             ({"id": m.id, "role": str(m.role), "sha256": m.sha256} for m in models.values()),
@@ -127,45 +147,101 @@ class DeclarationState:
         return self.refusal is None
 
 
+_LATEST_DECLARATION = select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
+_ORDER_IN_FORCE = (select(RegulatorOrder).where(RegulatorOrder.lifted_at.is_(None))
+                   .order_by(RegulatorOrder.id.desc()).limit(1))
+
+
 def latest_declaration(session: Session) -> RegisterDeclaration | None:
-    return session.scalars(
-        select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
-    ).first()
+    return session.scalars(_LATEST_DECLARATION).first()
 
 
 def order_in_force(session: Session) -> RegulatorOrder | None:
-    return session.scalars(
-        select(RegulatorOrder).where(RegulatorOrder.lifted_at.is_(None))
-        .order_by(RegulatorOrder.id.desc()).limit(1)
-    ).first()
+    return session.scalars(_ORDER_IN_FORCE).first()
+
+
+REGISTER_TABLES = (Purpose.__tablename__, RegisterDeclaration.__tablename__,
+                   RegulatorOrder.__tablename__)
+"""The tables the gate reads; any write to one of them is a new version of the register."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRows:
+    """What the gate reads from the ledger: the purposes' material, the latest declaration and
+    the order in force. Kept between requests by :class:`RegisterReads` (read-only use)."""
+
+    purposes: list[dict[str, Any]]
+    declaration: RegisterDeclaration | None
+    order: RegulatorOrder | None
+
+    @classmethod
+    def read(cls, session: Session) -> RegisterRows:
+        return cls(purposes=_purposes_material(session), declaration=latest_declaration(session),
+                   order=order_in_force(session))
+
+
+class RegisterReads:
+    """The register's rows, read once per version of the register instead of twice a match.
+
+    A version ends at any write to :data:`REGISTER_TABLES` through this process's engine
+    (:class:`consent.table_writes.TableWrites`): a new purpose, declaration or order, an order
+    lifted, whatever issues it. The settings and models, the other half of the material, are
+    not kept: they are hashed again on every check (microseconds), so an operator's changed
+    setting is seen at once too. With other processes writing the ledger (PostgreSQL workers),
+    nothing is kept: every check reads.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._writes = None if db.shared else TableWrites(db.engine, REGISTER_TABLES)
+        self._kept: tuple[int, RegisterRows] | None = None
+
+    def rows(self, session: Session) -> RegisterRows:
+        """The rows as of this transaction (read again if the register was written since)."""
+        if self._writes is None:
+            return RegisterRows.read(session)
+        generation = self._writes.generation  # before reading: a write meanwhile moves it
+        kept = self._kept
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        rows = RegisterRows.read(session)
+        self._kept = (generation, rows)
+        return rows
+
+
+# Why matching is refused: English source strings (the dashboard shows them in the reader's
+# language through the register's warning).
+SUSPENDED = ("suspended by the regulator's order {reference} ({kind}):"
+             " enrolment and matching are refused")
+UNDECLARED = "the biometric database has not been declared; matching is refused until it is"
+REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
+             " hosting, retention, security or recipients): new matching is refused until a new"
+             " declaration has run its period")
+PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
+                  " {start} ({days} days)")
+REFUSALS = (SUSPENDED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
 
 
 def state(
-    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
+    rows: RegisterRows, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
 ) -> DeclarationState:
-    current = material_sha256(material_fields(session, settings=settings, models=models))
-    declaration = latest_declaration(session)
-    order = order_in_force(session)
+    current = material_sha256(_material(rows.purposes, settings=settings, models=models))
+    declaration, order = rows.declaration, rows.order
     in_service_from = service_start(declaration, settings=settings) if declaration else None
     refusal: NotDeclared | None = None
     if order is not None:
         refusal = SuspendedByRegulator(
-            f"suspended by the regulator's order {order.reference} ({order.kind}):"
-            " enrolment and matching are refused",
+            SUSPENDED.format(reference=order.reference, kind=order.kind),
             details={"order": order.reference, "kind": order.kind})
     elif declaration is None:
-        refusal = NotDeclared(
-            "the biometric database has not been declared; matching is refused until it is")
+        refusal = NotDeclared(UNDECLARED)
     elif declaration.material_sha256 != current:
         refusal = RedeclarationRequired(
-            f"the register changed since the declaration of {declaration.declared_on}"
-            " (purposes, models, hosting, retention, security or recipients): new matching"
-            " is refused until a new declaration has run its period",
+            REDECLARE.format(declared_on=declaration.declared_on),
             details={"declared_sha256": declaration.material_sha256, "current_sha256": current})
     elif in_service_from is not None and today < in_service_from:
         refusal = DeclarationPeriodRunning(
-            f"declared on {declaration.declared_on}: the database may not be put into service"
-            f" before {in_service_from} ({declaration.period_days} days)",
+            PERIOD_RUNNING.format(declared_on=declaration.declared_on, start=in_service_from,
+                                  days=declaration.period_days),
             details={"in_service_from": in_service_from.isoformat()})
     return DeclarationState(declaration=declaration, current_sha256=current,
                             in_service_from=in_service_from, order=order, refusal=refusal)
@@ -184,10 +260,10 @@ def service_start(declaration: RegisterDeclaration, *, settings: ConsentSettings
 
 
 def require_in_service(
-    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
+    rows: RegisterRows, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
 ) -> None:
     """Raise the reason matching is refused today, if any."""
-    refusal = state(session, settings=settings, models=models, today=today).refusal
+    refusal = state(rows, settings=settings, models=models, today=today).refusal
     if refusal is not None:
         raise refusal
 

@@ -17,9 +17,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from optinface.consent import apikeys, ledger, passkeys, policies
+from optinface.consent import after_erasure, apikeys, ledger, passkeys, policies
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import AlreadyRegistered, ChallengeInvalid, PasskeyInvalid
+from optinface.consent.errors import (
+    AlreadyRegistered,
+    ChallengeInvalid,
+    PasskeyInvalid,
+    SubjectErased,
+)
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -154,6 +159,12 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
                                           now=now)
         credential = session.scalar(select(PasskeyCredential).where(
             PasskeyCredential.id == str(body.credential.get("id", ""))))
+        if credential is None:
+            erased = after_erasure.erased_by_credential(session, runtime.keys,
+                                                        str(body.credential.get("id", "")))
+            if erased is not None:
+                raise SubjectErased("the record of this passkey was erased",
+                                    details={"erased_at": erased.erased_at.isoformat()})
         if credential is None or credential.subject_id is None:
             raise PasskeyInvalid("this passkey opens no subject here")
         passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],

@@ -18,7 +18,9 @@ One consent ending while the subject holds another ends only the templates enrol
 subject.
 
 What remains, on purpose, holds no biometric data: a tombstone (keyed hash of the pseudonym,
-reason, time, signed receipt) that stops the pseudonym being reused; the consent rows, as proof
+reason, time, signed receipt) that stops the pseudonym being reused, with the keyed hashes of
+the subject's passkey credential ids and the receipt's one-time codes
+(:mod:`consent.after_erasure`); the consent rows, as proof
 that past processing had a legal basis, with the subject replaced by the tombstone hash and
 the guardian's name and the receipt (which names the pseudonym) removed; and the audit chain,
 which is append-only and names pseudonyms that now lead nowhere.
@@ -34,7 +36,7 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent import changefeed, erasure_journal
+from optinface.consent import after_erasure, changefeed, erasure_journal
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -118,6 +120,8 @@ def erase_subject(
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
+        credentials = after_erasure.credential_hashes(session, runtime.keys,
+                                                      subject_id=subject.id)
         session.delete(subject)
         runtime.audit(
             session,
@@ -165,9 +169,11 @@ def erase_subject(
             "publicKey": runtime.keys.public_key,
         }
         signature = runtime.keys.sign(canonical_json(receipt))
-        session.add(Tombstone(subject_hash=subject_hash, reason=str(reason),
+        tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason),
                               erased_at=requested_at, receipt=receipt,
-                              receipt_signature=signature))
+                              receipt_signature=signature)
+        session.add(tombstone)
+        after_erasure.remember_credentials(session, tombstone, credentials)
     runtime.db.checkpoint()
     gone_ms = (time.perf_counter() - started) * 1000
     return ErasureReceipt(

@@ -211,6 +211,13 @@ class LinkInvalid(ConsentError):
     code = "link_invalid"
 
 
+class ReceiptCodeInvalid(ConsentError):
+    """The erasure receipt's one-time code is unknown, expired or used up (one answer for all,
+    so a guesser learns nothing)."""
+
+    code = "receipt_code_invalid"
+
+
 class AlreadyRegistered(ConsentError):
     """A passkey of this capacity is registered already; no new enrolment link is issued."""
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import InvalidRequest, NotFound
-from optinface.consent.ledger import new_id
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.ledger import get_row, new_id
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
@@ -76,10 +76,7 @@ def mark_notified(runtime: Runtime, *, actor: Actor, incident_id: str,
 
 
 def _get(session: Session, incident_id: str) -> Incident:
-    row = session.get(Incident, incident_id)
-    if row is None:
-        raise NotFound(f"no incident {incident_id}", details={"incident_id": incident_id})
-    return row
+    return get_row(session, Incident, incident_id, noun="incident", field="incident_id")
 
 
 def public(row: Incident, *, now: datetime) -> IncidentPublic:

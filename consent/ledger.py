@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import func, select
@@ -58,6 +59,25 @@ def tombstone_hash(keys: KeyRing, pseudonym: str) -> str:
     return keys.keyed_hash(pseudonym, domain=TOMBSTONE_DOMAIN)
 
 
+Row = TypeVar("Row")
+
+
+def get_row(session: Session, table: type[Row], row_id: str, *, noun: str, field: str) -> Row:
+    """The row of ``table`` with primary key ``row_id``, or :class:`NotFound` naming it as
+    ``no {noun} {row_id}`` with ``{field: row_id}`` in its details."""
+    row = session.get(table, row_id)
+    if row is None:
+        raise NotFound(f"no {noun} {row_id}", details={field: row_id})
+    return row
+
+
+def _inserted(session: Session, row: Row) -> Row:
+    """``row`` added and flushed, so its generated id and defaults are set."""
+    session.add(row)
+    session.flush()
+    return row
+
+
 # Purposes and notices -------------------------------------------------------------------------
 def create_purpose(session: Session, body: PurposeCreate, *, now: datetime) -> Purpose:
     """A new purpose; its name must be new too (notices, receipts and pages show names).
@@ -79,9 +99,7 @@ def create_purpose(session: Session, body: PurposeCreate, *, now: datetime) -> P
         study=body.study,
         created_at=now,
     )
-    session.add(purpose)
-    session.flush()
-    return purpose
+    return _inserted(session, purpose)
 
 
 def purposes(session: Session) -> list[Purpose]:
@@ -90,10 +108,7 @@ def purposes(session: Session) -> list[Purpose]:
 
 
 def get_purpose(session: Session, purpose_id: str) -> Purpose:
-    purpose = session.get(Purpose, purpose_id)
-    if purpose is None:
-        raise NotFound(f"no purpose {purpose_id}", details={"purpose_id": purpose_id})
-    return purpose
+    return get_row(session, Purpose, purpose_id, noun="purpose", field="purpose_id")
 
 
 def publish_notice(session: Session, body: NoticeCreate, *, now: datetime) -> Notice:
@@ -115,9 +130,7 @@ def publish_notice(session: Session, body: NoticeCreate, *, now: datetime) -> No
         sha256=sha256_text(body.text),
         published_at=now,
     )
-    session.add(notice)
-    session.flush()
-    return notice
+    return _inserted(session, notice)
 
 
 def notices(session: Session) -> list[Notice]:
@@ -126,10 +139,7 @@ def notices(session: Session) -> list[Notice]:
 
 
 def get_notice(session: Session, notice_id: str) -> Notice:
-    notice = session.get(Notice, notice_id)
-    if notice is None:
-        raise NotFound(f"no notice {notice_id}", details={"notice_id": notice_id})
-    return notice
+    return get_row(session, Notice, notice_id, noun="notice", field="notice_id")
 
 
 # Subjects -------------------------------------------------------------------------------------
@@ -146,9 +156,7 @@ def create_subject(
         created_at=now,
         last_interaction_at=now,
     )
-    session.add(subject)
-    session.flush()
-    return subject
+    return _inserted(session, subject)
 
 
 def get_subject(
@@ -197,9 +205,7 @@ def record_consent(
         retained_until=now + timedelta(days=max(p.retention_days for p in purposes)),
         purposes=purposes,
     )
-    session.add(consent)
-    session.flush()
-    return consent
+    return _inserted(session, consent)
 
 
 def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Consent:

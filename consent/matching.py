@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import declaration, ledger, policies, probe_consent, review
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import ConsentError
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -35,6 +36,14 @@ def threshold(runtime: Runtime) -> Threshold:
                          fmr=runtime.settings.match_fmr)
 
 
+MATCHING_DESCRIPTION = (  # an English source string: the pages translate it
+    "your photo becomes a 512-number template (ArcFace); a probe photo is compared by cosine"
+    " similarity with the templates of people who consented to the search's purpose; only"
+    " scores at or above the threshold are candidates, and a candidate is never a decision on"
+    " its own"
+)
+
+
 def matching_logic(runtime: Runtime) -> MatchingLogic:
     """The matching logic as an access export states it (GDPR art. 15(1)(h))."""
     try:
@@ -46,20 +55,17 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
         threshold=calibrated.threshold if calibrated else None,
         fmr=calibrated.fmr if calibrated else None,
         fnmr=calibrated.fnmr if calibrated else None,
-        description="your photo becomes a 512-number template (ArcFace); a probe photo is"
-        " compared by cosine similarity with the templates of people who consented to the"
-        " search's purpose; only scores at or above the threshold are candidates, and a"
-        " candidate is never a decision on its own")
+        description=MATCHING_DESCRIPTION)
 
 
-def _gates(runtime: Runtime, session: Session, *, purpose_id: str,
-           operation: Operation) -> tuple[Purpose, Threshold]:
-    declaration.require_in_service(session, settings=runtime.settings,
+def _gates(runtime: Runtime, session: Session, purpose: Purpose, *,
+           operation: Operation) -> Threshold:
+    declaration.require_in_service(runtime.register_reads.rows(session),
+                                   settings=runtime.settings,
                                    models=runtime.pipeline.models,
                                    today=runtime.clock.now().date())
-    purpose = ledger.get_purpose(session, purpose_id)
     policies.require_operation(purpose, operation)
-    return purpose, threshold(runtime)
+    return threshold(runtime)
 
 
 def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: str | None,
@@ -79,37 +85,44 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     return usable
 
 
+_OWNERS = (select(Template.id, Subject.pseudonym).join(Subject)
+           .where(Template.id.in_(bindparam("labels", expanding=True))))
+"""The pseudonyms of the templates found (built once, like the gallery's query)."""
+
+
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
           probe_consent_id: str, image: bytes, subject: str | None, k: int,
           daily_quota: int | None) -> MatchResult:
     """Search ``image`` against the gallery (``subject`` set: that subject only); audited."""
     probe_sha256 = hashlib.sha256(image).hexdigest()
+    refusal: ConsentError | EngineError | None
     with runtime.db.transaction() as session:
         # Early and cheap: a spent key is refused before the embedding is computed.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         # The first attempt consumes the probe consent, refused or not: committed here.
+        purpose = ledger.get_purpose(session, purpose_id)
         refusal = probe_consent.consume(
-            session, probe_consent_id, purpose=ledger.get_purpose(session, purpose_id),
-            operation=operation, probe_sha256=probe_sha256, key_id=actor.key_id,
-            now=runtime.clock.now())
+            session, probe_consent_id, purpose=purpose, operation=operation,
+            probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now())
+        if refusal is None:
+            try:  # then the gates, before the face is processed; a refusal keeps the use
+                _gates(runtime, session, purpose, operation=operation)
+            except (ConsentError, EngineError) as gate:
+                refusal = gate
     if refusal is not None:
         raise refusal
-    with runtime.db.transaction() as session:
-        _gates(runtime, session, purpose_id=purpose_id, operation=operation)
     vector = runtime.protector.protect(runtime.pipeline.embed_single(image).vector[None, :])[0]
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
-        purpose, calibrated = _gates(runtime, session, purpose_id=purpose_id,
-                                     operation=operation)
+        purpose = ledger.get_purpose(session, purpose_id)
+        calibrated = _gates(runtime, session, purpose, operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                 if allowed else [])
-        owners = dict(session.execute(
-            select(Template.id, Subject.pseudonym).join(Subject).where(
-                Template.id.in_([h.label for h in hits]))).all())
+        owners = dict(session.execute(_OWNERS, {"labels": [h.label for h in hits]}).all())
         best: dict[str, float] = {}
         for hit in hits:
             if hit.score >= calibrated.threshold and hit.label in owners:

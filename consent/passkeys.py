@@ -160,6 +160,18 @@ def _client_origin(response: dict[str, Any]) -> str:
         raise PasskeyInvalid("the WebAuthn response has no readable clientDataJSON") from error
 
 
+def _service_origin(response: dict[str, Any], settings: ConsentSettings) -> str:
+    """The origin the browser reports for ``response``, once it is known to be this service's."""
+    origin = _client_origin(response)
+    if not _origins(settings, origin):
+        raise PasskeyInvalid(f"origin {origin} is not this service's")
+    return origin
+
+
+_MALFORMED = (InvalidJSONStructure, InvalidCBORData, ValueError, KeyError, TypeError)
+"""What py_webauthn raises for a malformed response, beside its ``Invalid...Response``."""
+
+
 # Registration ---------------------------------------------------------------------------------
 def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
                          settings: ConsentSettings, now: datetime) -> tuple[Ceremony,
@@ -187,16 +199,13 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
     link = session.get(OneTimeLink, ceremony.link_id or "")
     if link is None or link.used_at is not None or link.expires_at <= now:
         raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
-    origin = _client_origin(response)
-    if not _origins(settings, origin):
-        raise PasskeyInvalid(f"origin {origin} is not this service's")
+    origin = _service_origin(response, settings)
     try:
         verified = verify_registration_response(
             credential=response, expected_challenge=from_b64url(ceremony.challenge),
             expected_rp_id=settings.passkey_rp_id, expected_origin=origin,
             require_user_verification=True)
-    except (InvalidRegistrationResponse, InvalidJSONStructure, InvalidCBORData, ValueError,
-            KeyError, TypeError) as error:
+    except (InvalidRegistrationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey registration does not verify: {error}") from error
     credential = PasskeyCredential(
         id=b64url(verified.credential_id), subject_id=link.subject_id, capacity=link.capacity,
@@ -244,9 +253,7 @@ def verify_assertion(
     credential = by_id.get(str(response.get("id", "")))
     if credential is None:
         raise PasskeyInvalid("this passkey is not one allowed for this act")
-    origin = _client_origin(response)
-    if not _origins(settings, origin):
-        raise PasskeyInvalid(f"origin {origin} is not this service's")
+    origin = _service_origin(response, settings)
     try:
         verified = verify_authentication_response(
             credential=response, expected_challenge=from_b64url(ceremony.challenge),
@@ -254,8 +261,7 @@ def verify_assertion(
             credential_public_key=credential.public_key,
             credential_current_sign_count=credential.sign_count,
             require_user_verification=True)
-    except (InvalidAuthenticationResponse, InvalidJSONStructure, InvalidCBORData, ValueError,
-            KeyError, TypeError) as error:
+    except (InvalidAuthenticationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey assertion does not verify: {error}") from error
     credential.sign_count = verified.new_sign_count
     evidence = {
@@ -286,8 +292,7 @@ def verify_evidence(evidence: dict[str, Any]) -> bool:
             expected_rp_id=evidence["rpId"], expected_origin=evidence["origin"],
             credential_public_key=from_b64url(evidence["credentialPublicKey"]),
             credential_current_sign_count=0, require_user_verification=True)
-    except (InvalidAuthenticationResponse, InvalidJSONStructure, InvalidCBORData, ValueError,
-            KeyError, TypeError, AttributeError):
+    except (InvalidAuthenticationResponse, *_MALFORMED, AttributeError):
         return False
     return True
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.errors import (
@@ -123,7 +123,7 @@ def require_operation(purpose: Purpose, operation: Operation) -> None:
         )
 
 
-def in_force(now: datetime) -> ColumnElement[bool]:
+def in_force(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """A consent that can authorise something now: not withdrawn, not expired, and within its
     purposes' retention."""
     return and_(Consent.status == ConsentStatus.ACTIVE, Consent.ends_at > now)
@@ -137,7 +137,8 @@ def _active_consents_for(purpose_id: str, now: datetime) -> Select[int | None]:
     )
 
 
-def _usable_for(purpose_id: str, now: datetime) -> Select[int, str]:
+def _usable_for(purpose_id: str | BindParameter[str],
+                now: datetime | BindParameter[datetime]) -> Select[int, str]:
     """(id, model id) of templates whose OWN consent is in force and covers ``purpose_id``.
 
     A template's legal basis is the consent it was enrolled under: another consent of the same
@@ -174,22 +175,26 @@ def claimed_templates(
     return {label: model for label, model in session.execute(query)}
 
 
+_GALLERY = (
+    _usable_for(bindparam("purpose_id"), bindparam("now"))
+    .with_only_columns(Template.id)
+    .join(Subject, Subject.id == Template.subject_id)
+    .where(
+        Subject.status == SubjectStatus.ACTIVE,
+        Subject.searchable.is_(True),
+        Template.model_id == bindparam("model_id"),
+    )
+)
+"""Built once with bound parameters: building it cost more than running it, on every search."""
+
+
 def gallery_labels(
     session: Session, purpose: Purpose, *, model_id: str, now: datetime
 ) -> set[int]:
     """Templates searchable for ``purpose``: opted-in, active subjects, each template's own
     consent in force and covering the purpose."""
-    query = (
-        _usable_for(purpose.id, now)
-        .with_only_columns(Template.id)
-        .join(Subject, Subject.id == Template.subject_id)
-        .where(
-            Subject.status == SubjectStatus.ACTIVE,
-            Subject.searchable.is_(True),
-            Template.model_id == model_id,
-        )
-    )
-    return set(session.scalars(query))
+    return set(session.scalars(_GALLERY, {"purpose_id": purpose.id, "model_id": model_id,
+                                          "now": now}))
 
 
 def _in_force(now: datetime) -> Select[int | None]:

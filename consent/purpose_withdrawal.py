@@ -30,7 +30,7 @@ from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import PasskeyResponse, PurposeWithdrawalPublic, SignedReceipt
-from optinface.consent.tables import Consent, ConsentStatus, Purpose, PurposeWithdrawal, Subject
+from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Subject
 
 
 def narrow(
@@ -79,9 +79,7 @@ def record_ended(
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
-        purpose = session.get(Purpose, purpose_id)
-        if purpose is None:
-            raise NotFound(f"no purpose {purpose_id}", details={"purpose_id": purpose_id})
+        purpose = ledger.get_purpose(session, purpose_id)
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
                                     consent.withdrawn_at or runtime.clock.now(),
                                     evidence=(consent.withdrawal_receipt or {}).get(

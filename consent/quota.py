@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction
@@ -26,23 +26,21 @@ from optinface.consent.tables import AuditEvent
 MATCHING = (str(AuditAction.IDENTIFY), str(AuditAction.VERIFY))
 
 
-def identify_attempts_query(*, key_id: str | None = None, purpose: str | None = None,
-                            day: date) -> Select[int]:
+def _attempts_statement(*, by_purpose: bool) -> Select[int]:
     """The count behind :func:`identify_attempts`, for one key (served by the index on
     (actor_key_id, action, at)) or for one purpose, whichever keys made them. ``at`` is the
     event's UTC ISO text (the clock is UTC by contract), so a day is the range of strings from
-    that date to the next. Verify attempts count like identify attempts: a 1:1 comparison run
-    against every subject in turn is a search too."""
-    start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
-    query = select(func.count()).select_from(AuditEvent)
-    if key_id is not None:
-        query = query.where(AuditEvent.actor_key_id == key_id)
-    if purpose is not None:
-        query = query.where(AuditEvent.purpose == purpose)
-    return query.where(
+    ``start`` to ``end``. Verify attempts count like identify attempts: a 1:1 comparison run
+    against every subject in turn is a search too.
+
+    Built once with bound parameters (see :data:`_BY_KEY`): building it per call cost more than
+    running it, twice per search."""
+    owner = AuditEvent.purpose if by_purpose else AuditEvent.actor_key_id
+    return select(func.count()).select_from(AuditEvent).where(
+        owner == bindparam("owner"),
         AuditEvent.action.in_([*MATCHING, str(AuditAction.REFUSED)]),
-        AuditEvent.at >= start,
-        AuditEvent.at < end,
+        AuditEvent.at >= bindparam("start"),
+        AuditEvent.at < bindparam("end"),
         or_(
             AuditEvent.action.in_(MATCHING),
             and_(
@@ -53,10 +51,31 @@ def identify_attempts_query(*, key_id: str | None = None, purpose: str | None = 
     )
 
 
+_BY_KEY = _attempts_statement(by_purpose=False)
+_BY_PURPOSE = _attempts_statement(by_purpose=True)
+
+
+def _bound(key_id: str | None, purpose: str | None,
+           day: date) -> tuple[Select[int], dict[str, str]]:
+    """The statement counting for ``key_id`` (else ``purpose``) and its parameters."""
+    statement, owner = (_BY_KEY, key_id) if key_id is not None else (_BY_PURPOSE, purpose)
+    if owner is None:
+        raise ValueError("count the attempts of a key or of a purpose")
+    return statement, {"owner": owner, "start": day.isoformat(),
+                       "end": (day + timedelta(days=1)).isoformat()}
+
+
+def identify_attempts_query(*, key_id: str | None = None, purpose: str | None = None,
+                            day: date) -> Select[int]:
+    """The count of :func:`identify_attempts` with its values bound (to read or explain it)."""
+    statement, parameters = _bound(key_id, purpose, day)
+    return statement.params(parameters)
+
+
 def identify_attempts(session: Session, *, key_id: str | None = None,
                       purpose: str | None = None, day: date) -> int:
     """How many matching attempts ``key_id`` (or all keys for ``purpose``) made on ``day``."""
-    return session.scalar(identify_attempts_query(key_id=key_id, purpose=purpose, day=day)) or 0
+    return session.scalar(*_bound(key_id, purpose, day)) or 0
 
 
 def require_identify_quota(session: Session, *, key_id: str, limit: int, now: datetime,

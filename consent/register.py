@@ -28,6 +28,11 @@ from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Purpose, Subject, SubjectStatus, Template
 from optinface.engine.manifest import ModelSpec
 
+# The register's warnings: English source strings (the dashboard translates them).
+DEMO_WARNING = "DEMO MODE: accountability settings may be placeholders; not for real people."
+REFUSED_WARNING = "Matching refused: {reason}."
+STALE_WARNING = "{n} templates were made by another model: re-enrolment needed."
+
 
 def build_register(
     session: Session,
@@ -39,7 +44,8 @@ def build_register(
     public_key: str,
     now: datetime,
 ) -> Register:
-    current = declaration.state(session, settings=settings, models=models, today=now.date())
+    current = declaration.state(declaration.RegisterRows.read(session), settings=settings,
+                                models=models, today=now.date())
     subjects = session.scalar(
         select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
     )
@@ -49,12 +55,11 @@ def build_register(
     )
     warnings = []
     if settings.demo_mode:
-        warnings.append("DEMO MODE: accountability settings may be placeholders; not for real"
-                        " people.")
+        warnings.append(DEMO_WARNING)
     if current.refusal is not None:
-        warnings.append(f"Matching refused: {current.refusal.message}.")
+        warnings.append(REFUSED_WARNING.format(reason=current.refusal.message))
     if stale:
-        warnings.append(f"{stale} templates were made by another model: re-enrolment needed.")
+        warnings.append(STALE_WARNING.format(n=stale))
     return Register(
         generated_at=now,
         controller_name=settings.controller_name,

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import Forbidden, InvalidRequest, NotFound
-from optinface.consent.ledger import new_id
+from optinface.consent.errors import Forbidden, InvalidRequest
+from optinface.consent.ledger import get_row, new_id
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -48,17 +48,14 @@ def open_reviews(session: Session, *, operation: Operation, purpose_id: str, sea
         )
         session.add(row)
         ids.append(row.id)
-    session.flush()
-    return ids
+    return ids  # written by the flush of the search's audit event, in the same transaction
 
 
 def decide(runtime: Runtime, *, actor: Actor, review_id: str,
            body: ReviewDecisionCreate) -> ReviewPublic:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        row = session.get(MatchReview, review_id)
-        if row is None:
-            raise NotFound(f"no review {review_id}", details={"review_id": review_id})
+        row = get_row(session, MatchReview, review_id, noun="review", field="review_id")
         if row.searcher_key_id == actor.key_id:
             raise Forbidden("the key that ran the search cannot review its own candidate",
                             details={"review_id": review_id})

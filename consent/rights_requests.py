@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import InvalidRequest, NotFound
-from optinface.consent.ledger import get_subject, new_id
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.ledger import get_row, get_subject, new_id
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import RightsRequestCreate, RightsRequestPublic
@@ -72,9 +72,8 @@ def record_request(
 def answer_request(
     session: Session, *, request_id: str, answer: str, answered_by: str, now: datetime
 ) -> RightsRequest:
-    row = session.get(RightsRequest, request_id)
-    if row is None:
-        raise NotFound(f"no rights request {request_id}", details={"request_id": request_id})
+    row = get_row(session, RightsRequest, request_id, noun="rights request",
+                         field="request_id")
     if row.status == RequestStatus.ANSWERED:
         raise InvalidRequest(f"rights request {request_id} was already answered",
                              details={"request_id": request_id})

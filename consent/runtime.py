@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,9 @@ from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from optinface.engine.types import VectorIndex
 
+if TYPE_CHECKING:  # consent.declaration's use cases take a Runtime
+    from optinface.consent.declaration import RegisterReads
+
 
 @dataclass(slots=True)
 class Runtime:
@@ -35,6 +39,8 @@ class Runtime:
     pipeline: FacePipeline
     protector: TemplateProtector
     log: AuditLog
+    register_reads: RegisterReads
+    """The declaration gate's reads of the register, kept until the register changes."""
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     access,
     activity,
+    after_erasure,
     alternative,
     apikeys,
     consents,
@@ -44,6 +45,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
+from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
@@ -80,7 +82,6 @@ from optinface.consent.schemas import (
     EnrolmentLink,
     ErasureReason,
     ErasureReceipt,
-    ExportFormat,
     IncidentCreate,
     IncidentNotice,
     IncidentPublic,
@@ -111,6 +112,7 @@ from optinface.consent.schemas import (
     RightsRequestPublic,
     SearchCount,
     SignedIn,
+    SignedReceipt,
     SubjectAct,
     SubjectCreate,
     SubjectCreated,
@@ -169,7 +171,7 @@ def _wire(
                                          key=keys.index_key))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=protector, log=log,
+                      protector=protector, log=log, register_reads=RegisterReads(db),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
@@ -502,6 +504,15 @@ class OptinFace:
             found = activity.tombstone(session, tombstone_hash(self.runtime.keys, pseudonym))
             return found is not None
 
+    def keep_erasure_receipt(self, erasure: ErasureReceipt) -> str:
+        """A one-time code that fetches ``erasure``'s signed receipt again (a day, twice), for
+        the person whose session the erasure ended (consent.after_erasure)."""
+        return after_erasure.issue_code(self.runtime, subject_hash=erasure.subject_hash)
+
+    def erasure_receipt_by_code(self, code: str) -> SignedReceipt:
+        """The signed erasure receipt a one-time code opens; no credential, the person is gone."""
+        return after_erasure.fetch(self.runtime, code)
+
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
         """The subject's signed receipts of purposes withdrawn from consents they keep."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
@@ -654,10 +665,6 @@ class OptinFace:
         with self._read() as session:
             return incidents.notice(session, incident_id=incident_id, audience=audience,
                                     settings=self.settings, now=self.clock.now())
-
-    def render_export(self, export: AccessExport, fmt: ExportFormat) -> str:
-        """The export as JSON, Markdown or HTML."""
-        return access.render(export, fmt)
 
     def sweep(self, *, actor: Actor | None = None) -> SweepReport:
         """Erase every subject past a retention limit, and the templates of every consent past

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,6 +127,17 @@ def complete(session: Session, subject: Subject, response: PasskeyResponse, *, a
                                      allowed=signers(session, subject, actor), settings=settings)
 
 
+@contextmanager
+def signed_act(runtime: Runtime, pseudonym: str, response: PasskeyResponse, *, act: str,
+               actor: Actor, now: datetime) -> Iterator[tuple[Session, Subject, Signed]]:
+    """A transaction in which the subject's signature of ``act`` is verified (:func:`complete`):
+    the session, the subject, and the signature."""
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        yield session, subject, complete(session, subject, response, act=act, actor=actor,
+                                         settings=runtime.settings, now=now)
+
+
 def open_capture(session: Session, subject: Subject, capture_id: str, *,
                  now: datetime) -> Ceremony:
     """An approved, unconsumed, unexpired capture session of ``subject``."""
@@ -170,10 +183,8 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
                    response: PasskeyResponse) -> SubjectPublic:
     """Opt in to (or out of) 1:N galleries: the subject's signed choice, audited."""
     now = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        signed = complete(session, subject, response, act="searchable", actor=actor,
-                          settings=runtime.settings, now=now)
+    with signed_act(runtime, pseudonym, response, act="searchable", actor=actor,
+                    now=now) as (session, subject, signed):
         searchable = bool((signed.ceremony.statement or {})["searchable"])
         subject.searchable = searchable
         subject.last_interaction_at = now
@@ -190,10 +201,8 @@ def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
                     response: PasskeyResponse) -> CapturePublic:
     """The subject approves enrolling the photo whose SHA-256 the capture session names."""
     now = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        signed = complete(session, subject, response, act="enrol", actor=actor,
-                          settings=runtime.settings, now=now)
+    with signed_act(runtime, pseudonym, response, act="enrol", actor=actor,
+                    now=now) as (session, subject, signed):
         # A child under the age of consent does not approve their own photo: their guardian does.
         policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
                                   runtime.settings, today=now.date())

@@ -357,6 +357,33 @@ class Tombstone(Base):
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
 
 
+class ErasedCredential(Base):
+    """A keyed hash of a passkey credential id of an erased subject (never the id itself), so a
+    sign-in with it is told that the record was erased (:mod:`consent.after_erasure`)."""
+
+    __tablename__ = "erased_credentials"
+
+    credential_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tombstone_id: Mapped[int] = mapped_column(
+        ForeignKey("tombstones.id", ondelete="CASCADE"), index=True
+    )
+    tombstone: Mapped[Tombstone] = relationship()
+
+
+class ErasureReceiptCode(Base):
+    """A one-time code that fetches a tombstone's signed receipt: its keyed hash only, with its
+    expiry and the fetches left (:mod:`consent.after_erasure`)."""
+
+    __tablename__ = "erasure_receipt_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tombstone_id: Mapped[int] = mapped_column(
+        ForeignKey("tombstones.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    fetches_left: Mapped[int] = mapped_column(Integer)
+
+
 class RegisterDeclaration(Base):
     __tablename__ = "register_declarations"
 

@@ -7,10 +7,14 @@ Three operations, each at concurrency 1, 2, 4 and 8:
 * ``identify`` and ``verify``: the same probes through the HTTP API, end to end (a fresh
   single-use probe consent each, created beforehand and not timed).
 
-At concurrency 1 the bench also times the in-process ``embed + search`` of each probe just
-before its HTTP identify, interleaved, and reports ``overhead_ratio``: identify p50 over that
-p50. It is what the API, the consent gates and the durable audit commit add to the biometric
-work, measured in one run so a busy machine slows both sides alike.
+Before the levels, the bench times the in-process ``embed + search`` of each probe just before
+its HTTP identify, interleaved, one client, in ``--overhead-rounds`` passes, and reports
+``overhead_ratio``: identify p50 over that p50, pooled over the passes, with each pass's ratio
+and their spread. It is what the API, the consent gates and the durable audit commit add to
+the biometric work, measured in one run so a busy machine slows both sides alike. With its own
+server, the bench also reads the server's CPU time per identify (every thread, from
+``/proc``) against its own per embed + search: the same comparison, far less moved by the
+machine's load (recorded before and after each pass).
 
 Without ``--url`` the bench starts ``optinface serve`` on a temporary data dir and a free port
 (the server a fresh clone gets from ``./dev run``) and stops it afterwards; with ``--url`` and
@@ -50,6 +54,7 @@ import httpx
 import numpy as np
 import typer
 
+from optinface.api.cli.common import RemoteApiKey, check_remote
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
@@ -152,13 +157,19 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
 
 
 @contextmanager
-def local_server(port: int | None = None) -> Iterator[tuple[str, str]]:
-    """``optinface serve`` on a temporary data dir; yields its URL and first admin key."""
+def local_server(port: int | None = None, *,
+                 python_path: str | None = None) -> Iterator[tuple[str, str, int]]:
+    """``optinface serve`` on a temporary data dir; yields its URL, first admin key and pid.
+
+    ``python_path``: the ``src`` folder of another checkout, to serve that version
+    (``benchmarks/bench_api_ab.py`` compares two)."""
     with tempfile.TemporaryDirectory(prefix="optinface-bench-") as root:
         port = port or _free_port()
         command = [sys.executable, "-m", "optinface.api.cli.main", "serve",
                    "--port", str(port), "--data-dir", str(Path(root) / "var")]
         env = {**os.environ, "COLUMNS": "200"}
+        if python_path is not None:
+            env["PYTHONPATH"] = python_path
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does
         # Sample faces on a temporary data dir: a demonstration, as ./dev run's default says.
         env.setdefault("OPTINFACE_DEMO_MODE", "true")
@@ -175,7 +186,7 @@ def local_server(port: int | None = None) -> Iterator[tuple[str, str]]:
             admin = _ADMIN_KEY_LINE.search("".join(lines))
             if admin is None:
                 raise BenchFailed("the server printed no admin key:\n" + "".join(lines))
-            yield url, admin.group(1)
+            yield url, admin.group(1), process.pid
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -200,6 +211,22 @@ def _wait_healthy(url: str, process: subprocess.Popen[str], lines: list[str]) ->
 
 
 # Timing ---------------------------------------------------------------------------------------
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time of every thread of ``pid`` so far, to the nanosecond (the scheduler's own
+    count in ``/proc/PID/task/*/schedstat``); None where that is not readable (not Linux)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
 @dataclass
 class Level:
     """Latencies of one operation at one concurrency, and the wall time they took."""
@@ -248,6 +275,8 @@ class Bench:
     pipeline: FacePipeline
     probes: list[bytes]
     search_index: HnswIndex
+    server_pid: int | None = None
+    """The server's process when the bench started it: its CPU time is then measured too."""
     key_cursor: int = 0
 
     def _next_keys(self, calls: int) -> list[str]:
@@ -281,32 +310,101 @@ class Bench:
         self.pipeline.embed_single(self.probes[i % len(self.probes)])
         return None
 
-    def overhead(self, calls: int) -> dict[str, Any]:
-        """Identify over HTTP against in-process embed + search of the same probe, interleaved."""
+    def overhead_round(self, calls: int) -> OverheadRound:
+        """Identify over HTTP against in-process embed + search of the same probe, interleaved,
+        in wall time and in CPU time (the server's, all threads, while it answers; this
+        process's while it embeds and searches)."""
         identify = self.http_work("identify", calls)
-        local, remote = Level(), Level()
+        measured = OverheadRound(load_before=os.getloadavg())
         for i in range(calls):
-            started = time.perf_counter()
+            cpu_started, started = time.process_time(), time.perf_counter()
             vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
             self.search_index.search(vector, k=5, allowed=self.search_index.labels())
-            local.seconds.append(time.perf_counter() - started)
-            started = time.perf_counter()
+            measured.local.seconds.append(time.perf_counter() - started)
+            measured.local_cpu += time.process_time() - cpu_started
+            server_before, started = self._server_cpu(), time.perf_counter()
             error = identify(i)
-            remote.seconds.append(time.perf_counter() - started)
+            measured.remote.seconds.append(time.perf_counter() - started)
+            server_after = self._server_cpu()
+            if server_before is not None and server_after is not None:
+                measured.server_cpu = (measured.server_cpu or 0.0) + server_after - server_before
             if error is not None:
                 raise BenchFailed(f"identify answered {error} while measuring the overhead")
-        local.wall, remote.wall = sum(local.seconds), sum(remote.seconds)
-        in_process, http = local.summary(), remote.summary()
+        measured.load_after = os.getloadavg()
+        return measured
+
+    def _server_cpu(self) -> float | None:
+        return None if self.server_pid is None else process_cpu_seconds(self.server_pid)
+
+    def overhead(self, calls: int, rounds: int) -> dict[str, Any]:
+        """:meth:`overhead_round` ``rounds`` times: the pooled ratio, each round's, its spread,
+        and the same in CPU time when the server is this bench's own."""
+        each = [self.overhead_round(calls) for _ in range(rounds)]
+        pooled = OverheadRound(load_before=each[0].load_before, load_after=each[-1].load_after)
+        for one in each:
+            pooled.local.seconds += one.local.seconds
+            pooled.remote.seconds += one.remote.seconds
+        ratios = [one.summary()["overhead_ratio"] for one in each]
+        cpu = [one.cpu() for one in each]
+        summary = {key: value for key, value in pooled.summary().items() if key != "cpu"}
+        return summary | {
+            "overhead_ratio_per_round": ratios,
+            "overhead_ratio_median_of_rounds": round(float(np.median(ratios)), 3),
+            "overhead_ratio_spread": [min(ratios), max(ratios)],
+            "cpu": pooled_cpu([c for c in cpu if c is not None]),
+            "rounds": [one.summary() for one in each],
+        }
+
+
+@dataclass
+class OverheadRound:
+    """One interleaved pass of :meth:`Bench.overhead_round`."""
+
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    local: Level = field(default_factory=Level)
+    remote: Level = field(default_factory=Level)
+    local_cpu: float = 0.0
+    server_cpu: float | None = None
+
+    def cpu(self) -> dict[str, float] | None:
+        """CPU milliseconds per call on each side, and their ratio (None: server not ours)."""
+        if not self.server_cpu or not self.local_cpu:
+            return None
+        calls = len(self.remote.seconds)
+        return {"server_ms_per_identify": round(1000 * self.server_cpu / calls, 2),
+                "in_process_ms_per_embed_search": round(1000 * self.local_cpu / calls, 2),
+                "ratio": round(self.server_cpu / self.local_cpu, 3)}
+
+    def summary(self) -> dict[str, Any]:
+        for level in (self.local, self.remote):
+            level.wall = sum(level.seconds)
+        in_process, http = self.local.summary(), self.remote.summary()
         return {"in_process_embed_search": in_process, "http_identify": http,
                 "overhead_ratio": round(http["p50_ms"] / in_process["p50_ms"], 3),
-                "overhead_ms_p50": round(http["p50_ms"] - in_process["p50_ms"], 2)}
+                "overhead_ms_p50": round(http["p50_ms"] - in_process["p50_ms"], 2),
+                "cpu": self.cpu(),
+                "load_average": {"before": list(self.load_before), "after": list(self.load_after)}}
 
 
-def measure(bench: Bench, *, requests: int, levels: Sequence[int],
+def pooled_cpu(rounds: list[dict[str, float]]) -> dict[str, float] | None:
+    """The median over rounds of each side's CPU per call, and the ratio of those medians."""
+    if not rounds:
+        return None
+    server = float(np.median([r["server_ms_per_identify"] for r in rounds]))
+    local = float(np.median([r["in_process_ms_per_embed_search"] for r in rounds]))
+    return {"server_ms_per_identify": round(server, 2),
+            "in_process_ms_per_embed_search": round(local, 2), "ratio": round(server / local, 3)}
+
+
+def measure(bench: Bench, *, requests: int, levels: Sequence[int], overhead_rounds: int,
             progress: Callable[[str], None]) -> dict[str, Any]:
-    """The overhead pass, then every operation at every level, in a fixed order."""
-    results: dict[str, Any] = {"overhead": bench.overhead(requests)}
-    progress(f"overhead ratio {results['overhead']['overhead_ratio']}")
+    """The overhead rounds, then every operation at every level, in a fixed order."""
+    overhead = bench.overhead(requests, overhead_rounds)
+    results: dict[str, Any] = {"overhead": overhead}
+    progress(f"overhead ratio {overhead['overhead_ratio']} (rounds:"
+             f" {', '.join(map(str, overhead['overhead_ratio_per_round']))}; CPU: "
+             f"{overhead['cpu']['ratio'] if overhead['cpu'] else 'not measured'})")
     operations: dict[str, dict[str, Any]] = {"embed": {}, "identify": {}, "verify": {}}
     for concurrency in levels:
         operations["embed"][str(concurrency)] = run_level(
@@ -350,8 +448,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
         throughput.plot(xs, [levels[str(c)]["throughput_per_s"] for c in xs], "o-",
                         label=operation)
     overhead = results["overhead"]
+    low, high = overhead.get("overhead_ratio_spread", [overhead["overhead_ratio"]] * 2)
+    cpu = f"; CPU {overhead['cpu']['ratio']}" if overhead.get("cpu") else ""
     latency.set(xlabel="concurrent clients", ylabel="latency (ms)",
-                title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}")
+                title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}"
+                      f"\n(passes {low}-{high}{cpu})")
     throughput.set(xlabel="concurrent clients", ylabel="requests / s", title="throughput")
     for axes in (latency, throughput):
         axes.set_xscale("log", base=2)
@@ -369,13 +470,14 @@ def bench(
     url: Annotated[
         str | None, typer.Option("--url", help="A running server; default: a fresh local one.")
     ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
-    ] = None,
+    api_key: RemoteApiKey = None,
     requests: Annotated[
         int, typer.Option("--requests", min=2, help="Calls per operation and concurrency.")
     ] = 40,
+    overhead_rounds: Annotated[
+        int, typer.Option("--overhead-rounds", min=1,
+                          help="Interleaved identify / in-process passes for the overhead ratio.")
+    ] = 3,
     concurrency: Annotated[
         list[int] | None, typer.Option("--concurrency", help="Repeat for each level (1 2 4 8).")
     ] = None,
@@ -394,8 +496,8 @@ def bench(
     Example: optinface bench --url http://127.0.0.1:8000 --api-key key_... --requests 40
     """
     levels = tuple(concurrency or CONCURRENCY)
-    if url is not None and not api_key:
-        raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+    server_pid: int | None = None
+    check_remote(url, api_key)
     pipeline = FacePipeline.from_settings(EngineSettings())
     faces = [encode(image) for image in portraits(pipeline.detector)]
     probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
@@ -403,20 +505,22 @@ def bench(
     gallery.add(list(range(len(faces))),
                 np.stack([pipeline.embed_single(face).vector for face in faces]))
     # Each timed batch (the overhead pass, then each operation at each level) has its own keys.
-    researcher_keys = math.ceil(requests / CALLS_PER_KEY) * (1 + len(levels) * len(HTTP_OPERATIONS))
+    researcher_keys = math.ceil(requests / CALLS_PER_KEY) * (
+        overhead_rounds + len(levels) * len(HTTP_OPERATIONS))
     try:
         with ExitStack() as stack:
             if url is None:
                 typer.echo("starting optinface serve on a temporary data dir ...")
-                url, api_key = stack.enter_context(local_server())
+                url, api_key, server_pid = stack.enter_context(local_server())
             assert api_key is not None
             client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
             typer.echo(f"preparing {url}: {researcher_keys} researcher keys")
             deployment = prepare(Api(client), api_key, faces, researcher_keys=researcher_keys)
             health = client.get("/healthz").json()
             runner = Bench(client=client, deployment=deployment, pipeline=pipeline,
-                           probes=probes, search_index=gallery)
-            measured = measure(runner, requests=requests, levels=levels, progress=typer.echo)
+                           probes=probes, search_index=gallery, server_pid=server_pid)
+            measured = measure(runner, requests=requests, levels=levels,
+                               overhead_rounds=overhead_rounds, progress=typer.echo)
     except BenchFailed as failure:
         typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(code=1) from failure
@@ -433,7 +537,11 @@ def bench(
         "requests_per_level": requests,
         "notes": "Latencies are wall-clock per call; throughput is calls / wall time of the "
                  "level. embed runs in this process; identify and verify over HTTP. The machine "
-                 "may be shared: compare ratios within one run.",
+                 "may be shared: compare ratios within one run. overhead: identify over HTTP "
+                 "against in-process embed + search of the same probes, interleaved, in "
+                 "--overhead-rounds passes; cpu: the server's CPU time (all threads) per "
+                 "identify against this process's per embed + search, with the bench's own "
+                 "server only.",
         **measured,
     }
     out.mkdir(parents=True, exist_ok=True)

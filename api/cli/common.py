@@ -40,6 +40,18 @@ ApiKey = Annotated[
     ),
 ]
 
+RemoteApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
+]
+"""The admin key of the running server that ``--url`` names (``bench``, ``demo``)."""
+
+
+def check_remote(url: str | None, api_key: str | None) -> None:
+    """A running server named by ``--url`` is driven with its own admin key."""
+    if url is not None and not api_key:
+        raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+
 
 @contextmanager
 def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from optinface.api.app import create_app
+from optinface.api.cli.common import RemoteApiKey, check_remote
 from optinface.api.cli.serve import bootstrap_admin
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
@@ -207,10 +208,7 @@ def demo(
     url: Annotated[
         str | None, typer.Option("--url", help="A running server; default: in-process.")
     ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
-    ] = None,
+    api_key: RemoteApiKey = None,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="An empty, dedicated data dir; default: a temporary one."),
@@ -221,13 +219,13 @@ def demo(
     Example: optinface demo
     """
     console.print(Panel("optinface demo: every step goes through the HTTP API"))
+    check_remote(url, api_key)
     with ExitStack() as stack:
         if url is None:
             client, admin, service = stack.enter_context(_in_process(data_dir))
             detector = service.pipeline.detector
         else:
-            if not api_key:
-                raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+            assert api_key is not None  # check_remote
             client, admin = stack.enter_context(httpx.Client(base_url=url, timeout=60)), api_key
             from optinface.engine.pipeline import FacePipeline
             from optinface.engine.settings import EngineSettings

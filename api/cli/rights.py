@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.web import export as my_data
+from optinface.api.web.i18n import Language
+from optinface.api.web.rendering import words_in
 from optinface.consent.schemas import ErasureReason, ExportFormat
 
 Subject = Annotated[str, typer.Argument(help="The subject's pseudonym (subj_...).")]
@@ -35,15 +38,18 @@ def export(
     subject: Subject,
     api_key: ApiKey,
     output_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.JSON,
+    language: Annotated[Language, typer.Option(
+        "--language", help="Of the Markdown and HTML (the JSON is never translated).")
+    ] = Language.EN,
     data_dir: DataDir = None,
 ) -> None:
     """Print everything held about a subject (the right of access).
 
-    Example: optinface export subj_0123abcd --format md --api-key $ADMIN_KEY
+    Example: optinface export subj_0123abcd --format md --language fr --api-key $ADMIN_KEY
     """
-    with opened(data_dir) as (_, service):
+    with opened(data_dir) as (settings, service):
         result = service.export(actor=operator(service, api_key), subject=subject)
-        typer.echo(service.render_export(result, output_format))
+        typer.echo(my_data.render(result, output_format, words_in(language, settings)))
 
 
 def erase(subject: Subject, api_key: ApiKey, data_dir: DataDir = None) -> None:

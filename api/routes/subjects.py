@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.web import export as my_data
+from optinface.api.web.i18n import negotiate
+from optinface.api.web.rendering import words_in
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -220,14 +223,18 @@ def export_subject(
     subject: Identifier,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.EXPORT)],
+    settings: SettingsDep,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> AccessExport | Response:
-    """Everything held about the subject: consents, templates, every event that names them."""
+    """Everything held about the subject: consents, templates, every event that names them.
+    The JSON's fields and texts are fixed; Markdown and HTML are written for people, in the
+    first language of ``Accept-Language`` we speak (French or English)."""
     export = service.export(actor=actor, subject=subject)
     if export_format is ExportFormat.JSON:
         return export
+    words = words_in(negotiate(accept_language, None), settings)
+    text = my_data.render(export, export_format, words)
     if export_format is ExportFormat.HTML:
-        return HTMLResponse(service.render_export(export, export_format))
-    return PlainTextResponse(
-        service.render_export(export, export_format), media_type="text/markdown; charset=utf-8"
-    )
+        return HTMLResponse(text)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

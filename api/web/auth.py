@@ -11,16 +11,17 @@ session at once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from optinface.api.deps import admit, authenticate
-from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.errors import ApiError, ApiErrorCode, error_response, status_for
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
-from optinface.api.web.rendering import attempt, render
+from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import Area, SessionStore, WebSession
 from optinface.consent.errors import ConsentError, SubjectErased
 from optinface.consent.roles import Actor, Permission
@@ -102,13 +103,29 @@ def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
     person's own subject token; the session keeps it, the browser only gets the cookie."""
     if not login_csrf_matches(request, csrf):
         raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
-    signed_in = service.sign_in(body)
+    try:
+        signed_in = service.sign_in(body)
+    except SubjectErased as erased:
+        return _erased_at_sign_in(request, erased)
     session_id, _ = sessions(request).create(Area.PORTAL, signed_in.subject_token,
                                              now=service.clock.now(), subject=signed_in.subject)
     response = JSONResponse({"subject": signed_in.subject, "capacity": signed_in.capacity})
     set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
     return response
+
+
+def _erased_at_sign_in(request: Request, erased: SubjectErased) -> JSONResponse:
+    """The passkey belonged to an erased record: say so, when, and where the receipt is, in
+    the page's language (passkey.js shows ``advice`` and the receipt link)."""
+    words = words_for(request)
+    erased_at = erased.details.get("erased_at")
+    advice = words("This record was erased on {when}. Nothing of your face is kept: no photo,"
+                   " no template, no key. Your erasure receipt can be fetched with the one-time"
+                   " code shown when you were erased.", when=words.when(erased_at))
+    return error_response(erased.code, erased.message, status=status_for(erased.code, default=410),
+                          details={"erased_at": erased_at, "advice": advice,
+                                   "erasure_receipt": "/portal/erasure-receipt"})
 
 
 def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSession, Actor] | None:
@@ -130,6 +147,22 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
         return None
     admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     return session, actor
+
+
+def signed_in(
+    request: Request, service: OptinFace, login: Login,
+    build: Callable[[WebSession, Actor], Response],
+) -> Response:
+    """``build`` the response for the area's signed-in session, or send the browser back to the
+    area's page (303) when there is none; a domain refusal becomes a readable page."""
+
+    def action() -> Response:
+        found = current(request, service, login)
+        if found is None:
+            return RedirectResponse(f"/{login.area}", status_code=303)
+        return build(*found)
+
+    return attempt(request, action)
 
 
 def posted(

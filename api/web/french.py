@@ -31,6 +31,13 @@ FRENCH: dict[str, str] = {
     "Your reviewer API key": "Votre clé d'API de vérificateur",
     "The form expired; please try again.": "Le formulaire a expiré; veuillez réessayer.",
     "That secret does not open this area.": "Ce secret n'ouvre pas cet espace.",
+    "This record was erased on {when}. Nothing of your face is kept: no photo, no template,"
+    " no key. Your erasure receipt can be fetched with the one-time code shown when you were"
+    " erased.": (
+        "Ce dossier a été effacé le {when}. Rien de votre visage n'est conservé : aucune photo,"
+        " aucun gabarit, aucune clé. Votre reçu d'effacement peut être obtenu avec le code à"
+        " usage unique affiché lors de l'effacement."
+    ),
     "Not done": "Non effectué",
     "Details": "Détails",
     "Code": "Code",
@@ -574,5 +581,267 @@ FRENCH: dict[str, str] = {
     ),
     "Your passkey's answer could not be checked. Please try again.": (
         "La réponse de votre clé d'accès n'a pas pu être vérifiée. Veuillez réessayer."
+    ),
+    # "My data": the access export as people read it (api/web/export.py)
+    "Data held about {pseudonym}": "Données détenues à votre sujet ({pseudonym})",
+    "Generated on {when} by {controller} ({contact}).": (
+        "Produit le {when} par {controller} ({contact})."
+    ),
+    "Who answers for your data": "Qui répond de vos données",
+    "You": "Vous",
+    "Status": "État",
+    "Age bracket": "Tranche d'âge",
+    "Rules that apply": "Règles applicables",
+    "Searches among everyone can find you": (
+        "Les recherches parmi toutes les personnes peuvent vous trouver"
+    ),
+    "Registered on": "Inscription le",
+    "Last interaction": "Dernière interaction",
+    "Consents ({n})": "Consentements ({n})",
+    "Consent to {uses}": "Consentement pour {uses}",
+    "{status}; notice {version} ({sha}); given by {who} on {when}; ends on {until}": (
+        "{status}; avis {version} ({sha}); donné par {who} le {when}; prend fin le {until}"
+    ),
+    "the holder of parental authority": "le titulaire de l'autorité parentale",
+    "you": "vous",
+    "; withdrawn on {when}": "; retiré le {when}",
+    "Face templates ({n})": "Gabarits du visage ({n})",
+    "Template {id}": "Gabarit {id}",
+    "model {model}, quality {quality}, made on {when}, under consent {consent}": (
+        "modèle {model}, qualité {quality}, créé le {when}, sous le consentement {consent}"
+    ),
+    "{description} ({basis}; kept at most {days} days)": (
+        "{description} ({basis}; conservé au plus {days} jours)"
+    ),
+    "Recipients": "Destinataires",
+    "none": "aucun",
+    "no one receives your data": "personne ne reçoit vos données",
+    "Where your data come from": "D'où viennent vos données",
+    "Source": "Source",
+    "Retention": "Conservation",
+    "until {when} ({rule})": "jusqu'au {when} ({rule})",
+    "How faces are compared": "Comment les visages sont comparés",
+    "Threshold": "Seuil",
+    "{value} (calibrated for a false-match rate of {fmr})": (
+        "{value} (étalonné pour un taux de fausses correspondances de {fmr})"
+    ),
+    "not calibrated: searches are refused": "non étalonné : les recherches sont refusées",
+    "False non-match rate": "Taux de fausses non-correspondances",
+    "Searches that involved you ({n})": "Recherches qui vous ont concerné ({n})",
+    " (score {score})": " (score {score})",
+    ", verifiers {verifiers}": ", contrôleurs {verifiers}",
+    ", by {key} ({role})": ", par {key} ({role})",
+    ", for {purpose}": ", pour {purpose}",
+    "refused ({reason})": "refusée ({reason})",
+    "awaiting verifiers": "en attente des contrôleurs",
+    "rejected by verifiers": "rejeté par les contrôleurs",
+    "Your requests ({n})": "Vos demandes ({n})",
+    "{kind}, received on {received}, due on {due}: {status}": (
+        "{kind}, reçue le {received}, réponse due le {due} : {status}"
+    ),
+    "Events ({n})": "Événements ({n})",
+    "no": "non",
+    # The consent core's prose (consent/access.py, matching.py, accountability.py,
+    # declaration.py): the JSON keeps the English, the pages show this.
+    "you: the photos you (or the holder of parental authority) submitted at enrolment; photos"
+    " are discarded once the template is made": (
+        "vous : les photos que vous (ou le titulaire de l'autorité parentale) avez fournies à"
+        " l'inscription; les photos sont supprimées dès que le gabarit est créé"
+    ),
+    "everything held about you": "tout ce que nous détenons à votre sujet",
+    "{years} years after your last interaction at most": (
+        "au plus {years} ans après votre dernière interaction"
+    ),
+    "consent {consent_id} and its templates": "le consentement {consent_id} et ses gabarits",
+    "the consent's expiry or its purposes' retention, whichever comes first": (
+        "l'échéance du consentement ou la durée de conservation de ses fins, selon la première"
+        " des deux"
+    ),
+    "identified (confirmed by verifiers)": "identifié (confirmé par les contrôleurs)",
+    "not reviewed": "non examiné",
+    "your photo becomes a 512-number template (ArcFace); a probe photo is compared by cosine"
+    " similarity with the templates of people who consented to the search's purpose; only"
+    " scores at or above the threshold are candidates, and a candidate is never a decision on"
+    " its own": (
+        "votre photo devient un gabarit de 512 nombres (ArcFace); une photo recherchée est"
+        " comparée par similarité cosinus aux gabarits des personnes qui ont consenti à la fin"
+        " de la recherche; seuls les scores égaux ou supérieurs au seuil donnent des candidats,"
+        " et un candidat n'est jamais une décision à lui seul"
+    ),
+    "until consent expires or is withdrawn (erased in the same call)": (
+        "jusqu'à l'échéance ou au retrait du consentement (effacement dans la même opération)"
+    ),
+    "at most each purpose's retention period after consent": (
+        "au plus la durée de conservation de chaque fin après le consentement"
+    ),
+    "at most {years} years after the last interaction": (
+        "au plus {years} ans après la dernière interaction"
+    ),
+    "consents last at most {days} days": "un consentement dure au plus {days} jours",
+    "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
+    " interaction, whichever comes first": (
+        "Illinois (BIPA, art. 15(a)) : détruites lorsque la fin est atteinte ou 3 ans après la"
+        " dernière interaction, selon la première des deux"
+    ),
+    "biometric data are never sold, leased, traded or otherwise used for profit": (
+        "les données biométriques ne sont jamais vendues, louées, échangées ni autrement"
+        " utilisées à des fins lucratives"
+    ),
+    "access": "accès",
+    "rectification": "rectification",
+    "withdrawal": "retrait du consentement",
+    "erasure": "effacement",
+    "de-indexation": "désindexation",
+    "human review and observations": "révision par une personne et observations",
+    "complaint": "plainte",
+    "GET /v1/subjects/{{pseudonym}}/export with your subject token (JSON, Markdown or HTML),"
+    " at any time and free; or write to {contact}": (
+        "la page « Mes données » du portail, ou GET /v1/subjects/{{pseudonym}}/export avec votre"
+        " jeton (JSON, Markdown ou HTML), en tout temps et gratuitement; ou écrivez à {contact}"
+    ),
+    "enrol a new photo under your consent (the old template can be erased), or write to"
+    " {contact}": (
+        "inscrivez une nouvelle photo sous votre consentement (l'ancien gabarit peut être"
+        " effacé), ou écrivez à {contact}"
+    ),
+    "POST /v1/subjects/{{pseudonym}}/consents/{{id}}/withdraw (one purpose only:"
+    " .../consents/{{id}}/purposes/{{purpose}}/withdraw), or the portal's \"Stop using my face"
+    " for...\" buttons: one step, signed with your passkey, effective at once": (
+        "les boutons « Cesser d'utiliser mon visage pour… » du portail, ou POST"
+        " /v1/subjects/{{pseudonym}}/consents/{{id}}/withdraw (une seule fin :"
+        " .../consents/{{id}}/purposes/{{purpose}}/withdraw) : une seule étape, signée avec"
+        " votre clé d'accès, effet immédiat"
+    ),
+    "DELETE /v1/subjects/{{pseudonym}}, or the portal: a signed receipt is returned": (
+        "le portail, ou DELETE /v1/subjects/{{pseudonym}} : un reçu signé vous est remis"
+    ),
+    "the portal's search switch, or PATCH /v1/subjects/{{pseudonym}} signed with your passkey:"
+    " out of every search at once": (
+        "l'interrupteur de recherche du portail, ou PATCH /v1/subjects/{{pseudonym}} signé avec"
+        " votre clé d'accès : retiré de toute recherche immédiatement"
+    ),
+    "write to {contact}: a person reviews any outcome that concerns you": (
+        "écrivez à {contact} : une personne révise tout résultat qui vous concerne"
+    ),
+    "write to {contact}; or to the Commission d'accès à l'information du Québec or your EU"
+    " supervisory authority": (
+        "écrivez à {contact}; ou à la Commission d'accès à l'information du Québec ou à votre"
+        " autorité de contrôle de l'UE"
+    ),
+    # The demonstration's placeholder settings (an operator's own values are shown as written)
+    "Privacy officer (placeholder)": "Responsable de la protection (à remplacer)",
+    "Person in charge of the protection of personal information": (
+        "Personne responsable de la protection des renseignements personnels"
+    ),
+    "PIA-0000 (not yet written)": "PIA-0000 (pas encore rédigée)",
+    "(placeholder) not chosen": "(à remplacer) non choisi",
+    "(placeholder) describe how a person is served without their face": (
+        "(à remplacer) décrivez comment une personne est servie sans son visage"
+    ),
+    "DEMO MODE: the accountability settings are placeholders; not for real people.": (
+        "MODE DÉMONSTRATION : les paramètres de responsabilité sont provisoires; ne pas utiliser"
+        " avec de vraies personnes."
+    ),
+    "What remains after an erasure": "Ce qui reste après un effacement",
+    "Nothing of your face: no photo, no template, no key. What remains proves that the erasure"
+    " happened, as the law asks us to be able to show (P-39.1 s. 28; GDPR arts. 5(2) and 17),"
+    " and names no one:": (
+        "Rien de votre visage : aucune photo, aucun gabarit, aucune clé. Ce qui reste prouve que"
+        " l'effacement a eu lieu, comme la loi nous demande de pouvoir le démontrer (P-39.1,"
+        " art. 28; RGPD, art. 5(2) et 17), et ne nomme personne :"
+    ),
+    "a tombstone: a keyed hash of your pseudonym, the reason and the time, and the signed"
+    " erasure receipt;": (
+        "une pierre tombale : un hachage à clé de votre pseudonyme, le motif et l'heure, et le"
+        " reçu d'effacement signé;"
+    ),
+    "keyed hashes of the identifiers of your passkeys, so that signing in with one later tells"
+    " you that your record was erased and when, rather than refusing you without a reason;": (
+        "des hachages à clé des identifiants de vos clés d'accès, pour qu'une connexion"
+        " ultérieure avec l'une d'elles vous dise que votre dossier a été effacé et quand,"
+        " plutôt que de vous refuser sans raison;"
+    ),
+    "a keyed hash of the one-time code that fetches your erasure receipt again, for one day"
+    " and two downloads;": (
+        "un hachage à clé du code à usage unique qui permet d'obtenir de nouveau votre reçu"
+        " d'effacement, pendant un jour et pour deux téléchargements;"
+    ),
+    "your past consents without your name, as proof that past processing had a legal basis,"
+    " and the audit log, whose entries now lead to no one.": (
+        "vos consentements passés sans votre nom, comme preuve que les traitements passés"
+        " avaient un fondement légal, et le journal d'audit, dont les entrées ne mènent plus à"
+        " personne."
+    ),
+    "candidate ({status}), not an identification": "candidat ({status}), pas une identification",
+    "P-39.1 s. 27; GDPR art. 15": "P-39.1, art. 27; RGPD, art. 15",
+    "P-39.1 s. 28; GDPR art. 16": "P-39.1, art. 28; RGPD, art. 16",
+    "P-39.1 s. 9.1, 14; GDPR art. 7(3)": "P-39.1, art. 9.1 et 14; RGPD, art. 7(3)",
+    "P-39.1 s. 28; GDPR art. 17": "P-39.1, art. 28; RGPD, art. 17",
+    "P-39.1 s. 28.1": "P-39.1, art. 28.1",
+    "P-39.1 s. 12.1; GDPR art. 22": "P-39.1, art. 12.1; RGPD, art. 22",
+    "P-39.1 s. 3.2; GDPR art. 77": "P-39.1, art. 3.2; RGPD, art. 77",
+    "{action}: {outcome}": "{action} : {outcome}",
+    "Instead of your face: the non-biometric alternative": (
+        "Au lieu de votre visage : la solution non biométrique"
+    ),
+    # The regulator's side of the dashboard: rights requests and incidents
+    "Rights requests (answer within {days} days)": (
+        "Demandes d'exercice d'un droit (réponse dans les {days} jours)"
+    ),
+    "Request": "Demande",
+    "Received": "Reçue",
+    "Due": "Échéance",
+    "{when}, OVERDUE": "{when}, EN RETARD",
+    "answered {when}": "répondue le {when}",
+    "open": "ouverte",
+    "No rights request recorded.": "Aucune demande d'exercice d'un droit consignée.",
+    "Confidentiality incidents (notify within {hours} hours)": (
+        "Incidents de confidentialité (à déclarer dans les {hours} heures)"
+    ),
+    "Incident": "Incident",
+    "Aware": "Connu le",
+    "Notify the regulator by": "À déclarer à la Commission au plus tard le",
+    "OVERDUE by {hours} h": "EN RETARD de {hours} h",
+    "{hours} h left": "encore {hours} h",
+    "Risk of serious injury": "Risque de préjudice sérieux",
+    "Persons": "Personnes",
+    "unknown": "inconnu",
+    "about {n}": "environ {n}",
+    "Regulator notified": "Commission avisée",
+    "Persons notified": "Personnes avisées",
+    "Notices": "Avis",
+    "The register is kept at least 5 years (each incident's keep-until date is in the API).": (
+        "Le registre est conservé au moins 5 ans (la date de fin de conservation de chaque"
+        " incident est dans l'API)."
+    ),
+    "No incident recorded.": "Aucun incident consigné.",
+    "DEMO MODE: accountability settings may be placeholders; not for real people.": (
+        "MODE DÉMONSTRATION : les paramètres de responsabilité peuvent être provisoires; ne pas"
+        " utiliser avec de vraies personnes."
+    ),
+    "Matching refused: {reason}.": "Recherches refusées : {reason}.",
+    "suspended by the regulator's order {reference} ({kind}): enrolment and matching are"
+    " refused": (
+        "suspendu par l'ordonnance {reference} ({kind}) de l'autorité de contrôle : inscription"
+        " et recherches refusées"
+    ),
+    "the biometric database has not been declared; matching is refused until it is": (
+        "la banque de caractéristiques biométriques n'a pas été déclarée ; les recherches sont"
+        " refusées jusqu'à sa déclaration"
+    ),
+    "the register changed since the declaration of {declared_on} (purposes, models, hosting,"
+    " retention, security or recipients): new matching is refused until a new declaration has"
+    " run its period": (
+        "le registre a changé depuis la déclaration du {declared_on} (finalités, modèles,"
+        " hébergement, conservation, sécurité ou destinataires) : toute nouvelle recherche est"
+        " refusée jusqu'à ce qu'une nouvelle déclaration ait couru son délai"
+    ),
+    "declared on {declared_on}: the database may not be put into service before {start}"
+    " ({days} days)": (
+        "déclarée le {declared_on} : la banque ne peut être mise en service avant le {start}"
+        " ({days} jours)"
+    ),
+    "{n} templates were made by another model: re-enrolment needed.": (
+        "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."
     ),
 }

@@ -14,9 +14,12 @@ browser's ``Accept-Language`` we speak, else English.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from string import Formatter
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -40,6 +43,28 @@ class Language(StrEnum):
 
 
 _LOCALES = {Language.EN: "en_CA", Language.FR: "fr_CA"}
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching ``template`` formatted with any values of its fields."""
+    parts = []
+    for literal, name, _, _ in Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name:
+            parts.append(f"(?P<{name}>.+?)")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _literal(template: str) -> str:
+    return "".join(literal for literal, _, _, _ in Formatter().parse(template))
+
+
+# Source strings with fields or braces, the most specific (longest literal text) first; a
+# template that is mostly fields ("{action}: {outcome}") would match any text, so is left out.
+_PATTERNS = sorted(
+    ((t, _pattern(t)) for t in FRENCH if "{" in t and len(_literal(t)) >= 12),
+    key=lambda found: -len(_literal(found[0])),
+)
 
 
 def N_(text: str) -> str:
@@ -73,11 +98,29 @@ class Words:
 
     language: Language
     zone: ZoneInfo
+    own: Mapping[str, str] = field(default_factory=dict)  # the operator's French for its texts
 
     def __call__(self, text: str, /, **values: object) -> str:
         """``text`` in the reader's language, with ``{name}`` fields filled from ``values``."""
-        template = FRENCH.get(text, text) if self.language is Language.FR else text
+        template = text
+        if self.language is Language.FR:
+            template = self.own.get(text) or FRENCH.get(text, text)
         return template.format(**values) if values else template
+
+    def reword(self, text: str) -> str:
+        """``text`` written by the consent core from an English source string (formatted with
+        its ``{fields}``, e.g. a rule naming a number of years), in the reader's language: the
+        source string is found by matching, its fields carried over. Text no source string
+        matches (an operator's own words) is shown as it is. A field's value is reworded too:
+        a warning quoting a refusal ("Matching refused: {reason}.") reads wholly French."""
+        if self.language is Language.EN or text in FRENCH:
+            return self(text)
+        for template, pattern in _PATTERNS:
+            found = pattern.fullmatch(text)
+            if found:  # format() even without fields: a route's {{braces}} become single
+                return self(template).format(
+                    **{name: self.reword(value) for name, value in found.groupdict().items()})
+        return text
 
     @property
     def locale(self) -> str:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
 from optinface.api.web.auth import (
     PORTAL,
@@ -36,6 +37,7 @@ from optinface.api.web.auth import (
     login_page,
     passkey_log_in,
     posted,
+    signed_in,
 )
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
@@ -47,7 +49,6 @@ from optinface.consent.schemas import (
     AccessExport,
     ErasureReason,
     ErasureReceipt,
-    ExportFormat,
     NoticePublic,
     PasskeyChallenge,
     PasskeyResponse,
@@ -328,9 +329,7 @@ def probe_page(request: Request) -> Response:
 
 def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Response:
     """The erasure receipt page: download now, or later once with the code; session over."""
-    code = receipts.keepsakes(request).keep(
-        receipts.signed_json(erasure.signed), now=service.clock.now()
-    )
+    code = service.keep_erasure_receipt(erasure)
     response = receipts.receipt_page(
         request, receipts.erasure_summary(words_for(request), erasure, code=code)
     )
@@ -362,22 +361,19 @@ def _own_export(
     """The signed-in person's access export, answered by ``respond`` (to the portal if no one
     is signed in)."""
 
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        _, actor = found
+    def build(_: WebSession, actor: Actor) -> Response:
         return respond(service.export(actor=actor, subject=actor.subject or ""))
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build)
 
 
 @router.get("/portal/data")
 def portal_data(request: Request, service: ServiceDep) -> Response:
-    """The access export, rendered by the consent core, inside the portal's frame."""
+    """The access export inside the portal's frame, every label in the reader's language."""
+    words = words_for(request)
     return _own_export(request, service, lambda export: render(
-        request, "portal_data.html",
-        export_html=service.render_export(export, ExportFormat.HTML)))
+        request, "portal_data.html", generated=my_data.generated(export, words),
+        sections=my_data.sections(export, words)))
 
 
 @router.get("/portal/data.json")

@@ -4,7 +4,9 @@ Every consent, purpose withdrawal and erasure ends on :func:`receipt_page`; ``/p
 lists every signed receipt the person holds, each viewable and downloadable again. The download
 is the signed JSON exactly as signed, which ``optinface receipt verify`` checks against the key
 at ``/.well-known/optinface-keys.json``. The erasure receipt cannot be listed later (the person
-is gone), so its page carries a one-time code (:mod:`.keepsakes`) that fetches it once more.
+is gone), so its page carries a one-time code that fetches it once more: the ledger keeps the
+code's keyed hash with the tombstone (:mod:`consent.after_erasure`), so it survives a restart
+and works on every worker.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from optinface.api.deps import ServiceDep
-from optinface.api.errors import ApiError, ApiErrorCode
-from optinface.api.web.auth import PORTAL, current
+from optinface.api.errors import ApiError, ApiErrorCode, status_for
+from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
-from optinface.api.web.keepsakes import Keepsakes
-from optinface.api.web.rendering import attempt, render, words_for
+from optinface.api.web.rendering import render, words_for
+from optinface.api.web.sessions import WebSession
+from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import (
     ConsentPublic,
@@ -43,11 +46,6 @@ class Summary:
     signed: SignedReceipt | None = None
     code: str | None = None  # the erasure receipt's one-time code
     notes: list[str] = field(default_factory=list)
-
-
-def keepsakes(request: Request) -> Keepsakes:
-    store: Keepsakes = request.app.state.keepsakes
-    return store
 
 
 def purpose_names(service: OptinFace, actor: Actor) -> dict[str, str]:
@@ -161,32 +159,24 @@ def _one(service: OptinFace, actor: Actor, words: Words, receipt_id: str) -> Sum
 
 @router.get("/portal/receipts")
 def portal_receipts(request: Request, service: ServiceDep) -> Response:
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        session, actor = found
+    def build(session: WebSession, actor: Actor) -> Response:
         receipts = _all(service, actor, words_for(request))
         return render(request, "receipts.html", csrf=session.csrf, receipts=receipts)
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build)
 
 
 @router.get("/portal/receipts/{receipt_id}")
 def portal_receipt(request: Request, service: ServiceDep, receipt_id: str) -> Response:
     """One receipt's page, or with ``.json`` its signed JSON to keep."""
 
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return RedirectResponse("/portal", status_code=303)
-        _, actor = found
+    def build(_: WebSession, actor: Actor) -> Response:
         summary = _one(service, actor, words_for(request), receipt_id.removesuffix(".json"))
         if receipt_id.endswith(".json") and summary.signed is not None:
             return _download(signed_json(summary.signed), f"receipt-{summary.receipt_id}.json")
         return receipt_page(request, summary)
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build)
 
 
 @router.get("/portal/erasure-receipt")
@@ -199,13 +189,14 @@ def erasure_receipt(
     request: Request, service: ServiceDep, code: Annotated[str, Form()] = ""
 ) -> Response:
     """The erasure receipt for its one-time code: no session, the person is gone."""
-    text = keepsakes(request).fetch(code, now=service.clock.now())
-    if text is None:
+    try:
+        signed = service.erasure_receipt_by_code(code)
+    except ReceiptCodeInvalid as error:
         return render(
             request,
             "erasure_code.html",
-            status_code=404,
+            status_code=status_for(error.code, default=410),
             error=N_("This code is wrong, expired or already used twice."),
             code=code,
         )
-    return _download(text, "erasure-receipt.json")
+    return _download(signed_json(signed), "erasure-receipt.json")

@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from optinface.api.errors import ApiError, status_for
 from optinface.api.settings import ApiSettings
 from optinface.api.web import vocabulary
-from optinface.api.web.i18n import LANGUAGE_COOKIE, Words, negotiate
+from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
 
@@ -40,7 +40,12 @@ def words_for(request: Request) -> Words:
     settings: ApiSettings = request.app.state.settings
     chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     language = negotiate(request.headers.get("accept-language"), chosen)
-    return Words(language=language, zone=ZoneInfo(settings.timezone))
+    return words_in(language, settings)
+
+
+def words_in(language: Language, settings: ApiSettings) -> Words:
+    """Words in ``language`` with the deployment's time zone and the operator's own French."""
+    return Words(language=language, zone=ZoneInfo(settings.timezone), own=settings.own_french)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

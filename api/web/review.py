@@ -22,12 +22,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
-from optinface.api.web.auth import REVIEW, current, log_in, log_out, login_page
+from optinface.api.web.auth import REVIEW, current, log_in, log_out, login_page, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import attempt, render, words_for
@@ -420,11 +420,7 @@ def review_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Fo
 def review_download(request: Request, service: ServiceDep, name: str) -> Response:
     """audit.csv, audit.json, register.json, register.md, ledger.json, erasures.json."""
 
-    def action() -> Response:
-        found = current(request, service, REVIEW)
-        if found is None:
-            return RedirectResponse("/review", status_code=303)
-        _, actor = found
+    def build(_: WebSession, actor: Actor) -> Response:
         producers: dict[str, Callable[[], tuple[str, str]]] = {
             "audit.csv": lambda: (
                 audit_csv(list(all_events(service, actor, AuditFilter()))),
@@ -456,4 +452,4 @@ def review_download(request: Request, service: ServiceDep, name: str) -> Respons
         text, media_type = producers[name]()
         return _file(text, name, media_type)
 
-    return attempt(request, action)
+    return signed_in(request, service, REVIEW, build)

@@ -22,7 +22,8 @@ runner = CliRunner()
 
 @pytest.mark.slow
 def test_bench_measures_every_operation_and_level_against_a_fresh_server(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["bench", "--requests", "2", "--concurrency", "1",
+    result = runner.invoke(app, ["bench", "--requests", "2", "--overhead-rounds", "2",
+                                 "--concurrency", "1",
                                  "--concurrency", "2", "--out", str(tmp_path), "--tag", "smoke"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "bench_api_smoke.json").read_text())
@@ -39,4 +40,10 @@ def test_bench_measures_every_operation_and_level_against_a_fresh_server(tmp_pat
             figures = report["operations"][operation][level]
             assert figures["errors"] == {} and figures["requests"] == 2, (operation, figures)
             assert 0 < figures["p50_ms"] <= figures["p99_ms"]
-    assert report["overhead"]["overhead_ratio"] > 0
+    overhead = report["overhead"]
+    assert overhead["overhead_ratio"] > 0 and len(overhead["overhead_ratio_per_round"]) == 2
+    for side in ("in_process_embed_search", "http_identify"):
+        assert overhead[side]["requests"] == 4
+    assert overhead["cpu"]["server_ms_per_identify"] > 0
+    assert overhead["cpu"]["in_process_ms_per_embed_search"] > 0
+    assert len(overhead["rounds"][0]["load_average"]["before"]) == 3

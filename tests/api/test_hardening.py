@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -161,30 +162,39 @@ def _login_failure_events(service: OptinFace, world: World) -> list[dict[str, ob
     return [event.details for event in page.events]
 
 
+def _failures_logged(service: OptinFace, world: World) -> int:
+    """Failed authentications the audit log counts so far (the pending tally flushed first)."""
+    service.flush_auth_failures()
+    return sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+
+
+def _throttling_app(api_settings: ApiSettings, service: OptinFace, *, burst: int) -> FastAPI:
+    """An app on ``service`` where a client's ``burst`` failed authentications make it wait."""
+    tight = api_settings.model_copy(
+        update={"auth_failures_per_minute": 0.01, "auth_failure_burst": burst})
+    return create_app(tight, service=service)
+
+
 def test_failed_authentications_are_throttled_per_client_before_authenticating(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
-    tight = api_settings.model_copy(
-        update={"auth_failures_per_minute": 0.01, "auth_failure_burst": 3}
-    )
-    service.flush_auth_failures()
-    before = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
-    with TestClient(create_app(tight, service=service), client=("192.0.2.7", 4000)) as guesser:
+    app = _throttling_app(api_settings, service, burst=3)
+    before = _failures_logged(service, world)
+    with TestClient(app, client=("192.0.2.7", 4000)) as guesser:
         guesses = [
             guesser.get("/v1/purposes", headers=auth(f"key_{n:016x}.guess")).status_code
             for n in range(6)
         ]
         # Refused before its secret is looked at: even a good key waits now.
         good_from_guesser = guesser.get("/v1/purposes", headers=auth(world.keys.admin))
-    with TestClient(create_app(tight, service=service), client=("192.0.2.8", 4000)) as other:
+    with TestClient(app, client=("192.0.2.8", 4000)) as other:  # the same server
         good_from_other = other.get("/v1/purposes", headers=auth(world.keys.admin))
     assert guesses == [401, 401, 401, 429, 429, 429]
     assert good_from_guesser.status_code == 429
     assert good_from_guesser.json()["code"] == "rate_limited"
     assert int(good_from_guesser.headers["Retry-After"]) >= 1
     assert good_from_other.status_code == 200
-    service.flush_auth_failures()
-    after = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+    after = _failures_logged(service, world)
     assert after - before == 3  # the throttled guesses never reached the consent core
 
 
@@ -243,12 +253,9 @@ def test_the_core_refuses_a_key_name_that_is_not_one_printable_line(
 def test_failed_page_logins_are_throttled_per_client_too(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
-    tight = api_settings.model_copy(
-        update={"auth_failures_per_minute": 0.01, "auth_failure_burst": 2}
-    )
-    service.flush_auth_failures()
-    before = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
-    with TestClient(create_app(tight, service=service), client=("192.0.2.9", 4000)) as guesser:
+    app = _throttling_app(api_settings, service, burst=2)
+    before = _failures_logged(service, world)
+    with TestClient(app, client=("192.0.2.9", 4000)) as guesser:
         for n in range(4):
             form = guesser.get("/review")
             csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
@@ -256,6 +263,5 @@ def test_failed_page_logins_are_throttled_per_client_too(
                 "/review/login", data={"token": f"key_{n:016x}.guess", "csrf": csrf}
             )
             assert "does not open this area" in answer.text
-    service.flush_auth_failures()
-    after = sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
+    after = _failures_logged(service, world)
     assert after - before == 2  # the last two never reached the consent core

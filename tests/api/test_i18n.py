@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from optinface.api.web import vocabulary
+from optinface.api.web import export, vocabulary
 from optinface.api.web.french import FRENCH
-from optinface.api.web.i18n import Language, negotiate
+from optinface.api.web.i18n import Language, Words, negotiate
+from optinface.consent import declaration, register
 from optinface.consent.schemas import SearchOutcome
 
 WEB = Path(vocabulary.__file__).parent
@@ -42,6 +44,7 @@ def source_strings() -> set[str]:
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
+    found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it
     return found
 
 
@@ -74,3 +77,13 @@ def test_old_match_outcomes_are_shown_as_candidates_not_verdicts() -> None:
     assert vocabulary.OUTCOMES["match"] == vocabulary.OUTCOMES[SearchOutcome.CANDIDATES]
     assert vocabulary.OUTCOMES["no_match"] == vocabulary.OUTCOMES[SearchOutcome.NO_CANDIDATE]
     assert "match" not in " ".join(vocabulary.OUTCOMES.values())
+
+
+def test_a_warning_quoting_a_refusal_reads_wholly_in_french() -> None:
+    """The dashboard's "Matching refused: {reason}." quotes the gate's own refusal: the reason
+    is reworded too, so a regulator's suspension reads in French on a French page."""
+    reason = declaration.SUSPENDED.format(reference="CAI-2026-7", kind="suspension")
+    french = Words(Language.FR, ZoneInfo("America/Toronto")).reword(
+        register.REFUSED_WARNING.format(reason=reason))
+    assert french == ("Recherches refusées : suspendu par l'ordonnance CAI-2026-7 (suspension)"
+                      " de l'autorité de contrôle : inscription et recherches refusées.")

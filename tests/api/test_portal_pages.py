@@ -29,6 +29,7 @@ from tests.api.browser import (
     chromium_page,
     localhost,
     passkey_log_in,
+    virtual_authenticator,
 )
 from tests.support.api import World, auth, publish_purpose
 from tests.support.server import running
@@ -195,6 +196,24 @@ def test_a_volunteer_erased_meanwhile_is_told_so_not_asked_to_log_in(
         check_page(page, "portal-erased")
         page.goto("/portal")
         assert page.locator("#passkey-sign-in").count() == 1  # that session is over
+
+
+@pytest.mark.parametrize(("language", "told"), [
+    ("en-CA", "This record was erased on"), ("fr-CA", "Ce dossier a été effacé le")])
+def test_a_volunteer_who_signs_in_after_their_erasure_is_told_when_it_happened(
+    base_url: str, world: World, language: str, told: str
+) -> None:
+    passkeys = world.people[world.subject].authenticator.export()
+    world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
+    with chromium_page(base_url, PHONE, language=language) as page:
+        virtual_authenticator(page, credentials=passkeys)  # the passkey they used before
+        page.goto("/portal")
+        page.click("#passkey-sign-in")
+        page.wait_for_selector("[data-erasure-receipt] a")
+        said = page.inner_text("[data-passkey-error]")
+        assert said.startswith(told) and "subject_erased" not in said
+        assert page.get_attribute("[data-erasure-receipt] a", "href") == "/portal/erasure-receipt"
+        check_page(page, f"portal-erased-sign-in-{language}")
 
 
 @pytest.mark.parametrize("language", ["en-CA", "fr-CA"])

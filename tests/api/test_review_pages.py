@@ -131,3 +131,24 @@ def test_the_dashboard_reads_in_french(base_url: str, world: World) -> None:
         assert "events match" in page.inner_text("#log-count")
         page.goto("/review")
         assert page.inner_text("h1") == "Compliance review"  # the choice is remembered
+
+
+def test_the_regulators_side_reads_in_french_and_fits_a_phone(base_url: str, world: World) -> None:
+    """A rights request and an incident, on the dashboard in French at a phone's width."""
+    admin = auth(world.keys.admin)
+    world.client.post(f"/v1/subjects/{world.subject}/requests", headers=admin,
+                      json={"kind": "erasure", "channel": "e-mail"})
+    now = datetime.now(UTC)
+    world.client.post("/v1/incidents", headers=admin, json={
+        "description": "export e-mailed to the wrong address", "circumstances": "typo",
+        "occurred_from": (now - timedelta(hours=5)).isoformat(),
+        "became_aware_at": (now - timedelta(hours=1)).isoformat(),
+        "data_categories": ["access export"], "subjects_affected": 1,
+        "risk_assessment": "one person's consents", "measures_taken": "recall asked",
+        "measures_suggested": "none"})
+    with chromium_page(base_url, PHONE, language="fr-CA") as page:
+        _log_in(page, world)
+        assert "réponse dans les 30 jours" in page.inner_text("#rights-requests h2")
+        assert "Commission avisée" in page.inner_text("#incidents")
+        assert "peuvent être provisoires" in page.inner_text("main")  # the register's warning
+        check_page(page, "review-regulator-fr")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,10 +41,17 @@ def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) ->
 
 
 @pytest.fixture
-def service(
+def open_service(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
-) -> Iterator[OptinFace]:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+) -> Callable[[], OptinFace]:
+    """Opens this test's deployment (its settings, the real engine, the clock): the ``service``
+    fixture's, and again in the tests that close it, crash it or restore a copy under it."""
+    return functools.partial(OptinFace.open, settings, pipeline=pipeline, clock=clock)
+
+
+@pytest.fixture
+def service(open_service: Callable[[], OptinFace]) -> Iterator[OptinFace]:
+    service = open_service()
     yield service
     service.close()
 

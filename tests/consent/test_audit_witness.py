@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -31,9 +32,9 @@ def test_the_witness_folder_is_outside_the_data_and_pins_the_checkpoint_key(
 
 
 def test_checkpoints_are_witnessed_every_n_events_and_at_close(
-    settings: ConsentSettings, pipeline, clock: FakeClock  # type: ignore[no-untyped-def]
+    settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     from tests.support.consent import make_world
 
     world = make_world(service, clock)

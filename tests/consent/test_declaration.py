@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Template, Tombstone
+from optinface.consent.tables import Purpose, Template, Tombstone
 from optinface.engine.pipeline import FacePipeline
 from tests.consent.test_gates import refused
 from tests.support.consent import FakeClock, World, make_world
@@ -157,3 +157,31 @@ def test_old_declarations_without_a_material_hash_do_not_cover_the_register(
         for row in session.scalars(select(RegisterDeclaration)):
             row.material_sha256 = None  # as migration 0004 leaves a declaration made before it
     refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+
+
+def test_a_register_change_after_a_kept_read_is_seen_by_the_next_match(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The gate keeps the register's rows between matches (consent.declaration.RegisterReads):
+    a write to them, even in plain SQL, ends what was kept."""
+    _identify(world, portrait_jpegs[0])  # the rows are read and kept
+    _identify(world, portrait_jpegs[0])  # and used
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text("UPDATE register_declarations SET material_sha256 = 'edited'"))
+    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+
+
+def test_a_register_write_rolled_back_is_not_kept(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    _identify(world, portrait_jpegs[0])
+    reads = world.service.runtime.register_reads
+    with pytest.raises(RuntimeError), world.service.runtime.db.transaction() as session:
+        before = len(reads.rows(session).purposes)
+        session.add(Purpose(id="pur_rolled_back", name="never committed", description="-",
+                            legal_basis="consent", operations=["identify"], retention_days=1,
+                            created_at=clock.now()))
+        session.flush()
+        assert len(reads.rows(session).purposes) == before + 1  # read inside the transaction
+        raise RuntimeError("rolled back")
+    _identify(world, portrait_jpegs[0])  # the purpose never existed: still declared

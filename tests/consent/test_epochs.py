@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +25,6 @@ from optinface.consent.keys import template_binding
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
 from tests.support.files import occurrences, template_bytes
 
@@ -136,26 +137,23 @@ def test_the_server_rotates_the_epoch_by_itself_when_due(
 
 
 def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decrypt(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path,
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world = make_world(service, clock)
     pseudonym, consent = world.subject()
     world.enrol(pseudonym, consent, portrait_jpegs[0])
     service.close()
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     service.rotate_epoch(actor=world.admin)
     service.close()
     shutil.rmtree(settings.data_dir)
     shutil.copytree(snapshot, settings.data_dir)
-    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as restored:
         assert restored.last_reconcile is not None
         assert restored.last_reconcile.subject_keys_lost == 1
         assert restored.index.count() == 0
         assert_witness_sees_the_restore(restored)
-    finally:
-        restored.close()

@@ -7,6 +7,7 @@ it and is refused inside it; a key file the group or others can read is refused 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,12 +42,12 @@ def test_a_key_directory_inside_the_data_directory_is_refused(
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
 def test_a_key_file_readable_by_others_is_refused_at_load(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock, mode: int
+    settings: ConsentSettings, mode: int, open_service: Callable[[], OptinFace],
 ) -> None:
-    OptinFace.open(settings, pipeline=pipeline, clock=clock).close()
+    open_service().close()
     (settings.keys_dir / "hmac.key").chmod(mode)
     with pytest.raises(KeyFileExposed) as refused:
-        OptinFace.open(settings, pipeline=pipeline, clock=clock)
+        open_service()
     assert refused.value.code == "key_file_exposed"
 
 

@@ -3,6 +3,7 @@ identify and verify alike, and restart-proof."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -14,10 +15,8 @@ from optinface.consent.quota import identify_attempts, identify_attempts_query
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import Operation
 from optinface.consent.service import OptinFace
-from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
-from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world
 
@@ -115,15 +114,14 @@ def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: lis
 
 @both_backends
 def test_the_quota_survives_a_restart(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes],
+    clock: FakeClock, portrait_jpegs: list[bytes], open_service: Callable[[], OptinFace],
 ) -> None:
-    world = make_world(OptinFace.open(settings, pipeline=pipeline, clock=clock), clock)
+    world = make_world(open_service(), clock)
     try:
         assert [search(world, portrait_jpegs[0], quota=2) for _ in range(2)] == ["no_candidate"] * 2
     finally:
         world.service.close()
-    world.service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    world.service = open_service()
     try:
         assert search(world, portrait_jpegs[0], quota=2) == "rate_limited"
         clock.advance(days=1)

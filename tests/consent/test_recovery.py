@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from contextlib import closing
 from typing import NoReturn
 
 import numpy as np
@@ -22,7 +24,6 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
-from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World
 from tests.support.files import readable_occurrences, template_bytes
@@ -36,8 +37,8 @@ def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
 
 
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
 ) -> None:
     service = world.service
     pseudonym, consent_id = world.subject()
@@ -49,20 +50,17 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
     service.index.add([999_999], (orphan / np.linalg.norm(orphan))[None, :])
     service.close()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         report = reopened.last_reconcile
         assert report is not None and (report.removed, report.re_added) == (1, 1)
         assert reopened.index.labels() == {template.id}
         assert _finds(reopened, world, flipped_jpegs[0])
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_ledger(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
 ) -> None:
     enrolled = []
     for image in portrait_jpegs[:2]:
@@ -72,18 +70,15 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
     world.service.runtime.db.close()  # the process dies: no final save, and its lock goes
     world.service.lock.release()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         assert reopened.last_reconcile is not None and reopened.last_reconcile.re_added == 2
         assert reopened.index.labels() == set(enrolled)
         assert _finds(reopened, world, flipped_jpegs[1])
-    finally:
-        reopened.close()
 
 
 def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace],
 ) -> None:
     pseudonym, consent_id = world.subject()
     template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
@@ -92,8 +87,7 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
     damaged[200] ^= 0xFF
     settings.index_path.write_bytes(bytes(damaged))
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         report = reopened.last_reconcile
         assert report is not None and report.re_added == 1
         assert report.index_discarded is not None and "checksum" in report.index_discarded
@@ -102,14 +96,11 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         events = reopened.audit_events(
             actor=world.reviewer, filters=AuditFilter(action=AuditAction.RECONCILED)).events
         assert events[-1].details["index_discarded"] == report.index_discarded
-    finally:
-        reopened.close()
 
 
 @both_backends
 def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes],
+    world: World, portrait_jpegs: list[bytes], open_service: Callable[[], OptinFace],
 ) -> None:
     from sqlalchemy import update
 
@@ -121,14 +112,11 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
         session.execute(update(Subject).values(status=SubjectStatus.EXCLUDED,
                                                erasure_reason="request"))
     world.service.close()
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         assert reopened.last_reconcile is not None
         assert reopened.last_reconcile.erasures_completed == 1
         assert reopened.index.count() == 0
         assert len(reopened.erasures(actor=world.reviewer)) == 1
-    finally:
-        reopened.close()
 
 
 class Crash(Exception):
@@ -145,9 +133,9 @@ def _crash(*_: object, **__: object) -> NoReturn:
     "withdrawal killed before the erasure it implies",
 ])
 def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
-    interruption: str, world: World, settings: ConsentSettings, pipeline: FacePipeline,
-    clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
-    monkeypatch: pytest.MonkeyPatch,
+    interruption: str, world: World, clock: FakeClock, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+    open_service: Callable[[], OptinFace],
 ) -> None:
     """After start-up every template row is in the index; nothing is left for a later sweep."""
     service = world.service
@@ -178,8 +166,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
             Template.subject_id == subject.id)) == 1
     service.close()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         assert reopened.last_reconcile is not None
         assert reopened.last_reconcile.consents_ended_erased == 1
         with reopened.runtime.db.transaction() as session:
@@ -193,13 +180,11 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         assert tombstone.receipt["destroyed"]["templates"] == 1
         assert tombstone.receipt_signature
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+    world: World, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+    open_service: Callable[[], OptinFace],
 ) -> None:
     """The receipt commits with the destruction: no tombstone is ever left without its proof."""
     pseudonym, consent_id = world.subject()
@@ -211,8 +196,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
     monkeypatch.undo()
     world.service.close()
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         [tombstone] = reopened.erasures(actor=world.reviewer)
         assert tombstone.receipt is not None and tombstone.receipt_signature is not None
         assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
@@ -225,13 +209,11 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
         for needle in (ciphertext, plaintext, plaintext[:64]):
             assert readable_occurrences(reopened, needle) == []
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
 ) -> None:
     """The subject keeps another consent, so only the ended consent's template goes."""
     service = world.service
@@ -242,8 +224,7 @@ def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
     service.close()
     clock.advance(days=31)
 
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as reopened:
         report = reopened.last_reconcile
         assert report is not None
         assert (report.templates_destroyed, report.consents_ended_erased) == (1, 0)
@@ -252,18 +233,16 @@ def test_reopening_destroys_the_templates_of_a_consent_that_ended_while_down(
         assert rows == reopened.index.labels() == {kept.id}  # type: ignore[attr-defined]
         assert reopened.get_subject(actor=world.portal, subject=pseudonym).status == "active"
         assert reopened.verify_audit().ok
-    finally:
-        reopened.close()
 
 
 def test_a_second_process_cannot_open_the_data_directory_until_the_first_closes(
-    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    world: World, settings: ConsentSettings, open_service: Callable[[], OptinFace],
 ) -> None:
     with pytest.raises(DataDirInUse) as refused:
-        OptinFace.open(settings, pipeline=pipeline, clock=clock)
+        open_service()
     assert refused.value.details["pid"] == str(os.getpid())
     lock_file = settings.data_dir / LOCK_FILE
     assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
     world.service.close()
-    reopened = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    reopened = open_service()
     reopened.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -24,18 +26,24 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
 from tests.support.files import template_bytes
 
 
 @pytest.fixture
-def cli_env(settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The CLI sees the same deployment as the ``settings`` fixture."""
+def optinface(settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Runs an ``optinface`` command on the deployment of the ``settings`` fixture, checks that
+    it succeeded and returns its output."""
     monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(settings.thresholds_path))
     monkeypatch.setenv("OPTINFACE_MATCH_FMR", str(settings.match_fmr))
     monkeypatch.setenv("OPTINFACE_INDEX_MAX_ELEMENTS", str(settings.index_max_elements))
-    return ["--data-dir", str(settings.data_dir)]
+
+    def run(*argv: str) -> str:
+        result = CliRunner().invoke(cli, [*argv, "--data-dir", str(settings.data_dir)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
 
 
 def _two_enrolled(service: OptinFace, clock: FakeClock,
@@ -69,32 +77,30 @@ def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
 
 
 def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_erased(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world, erased, template_id, kept, admin = _two_enrolled(service, clock, portrait_jpegs)
     protected = template_bytes(service, template_id)[1]
     service.close()
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)  # the disk snapshot, taken server stopped
 
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
     service.close()
     # Until the epoch ends the copy still opens with the live keys: the promise has a bound.
     assert _decrypt_with_current_keys(settings, snapshot / "optinface.db",
                                       template_id) == protected
-    rotated = CliRunner().invoke(cli, ["keys", "rotate-epoch", *cli_env, "--api-key", admin])
-    assert rotated.exit_code == 0, rotated.output
+    optinface("keys", "rotate-epoch", "--api-key", admin)
 
     shutil.rmtree(settings.data_dir)
     shutil.copytree(snapshot, settings.data_dir)  # the disk restored from the snapshot
     with pytest.raises(KeyUnavailable):
         _decrypt_with_current_keys(settings, settings.data_dir / "optinface.db", template_id)
 
-    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as restored:
         report = restored.last_reconcile
         assert report is not None and report.erasures_replayed == 1
         with pytest.raises(SubjectErased):
@@ -105,20 +111,17 @@ def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_er
         assert report.subject_keys_lost == 1 and restored.index.count() == 0
         assert restored.get_subject(actor=world.portal, subject=kept).status == "active"
         assert_witness_sees_the_restore(restored)
-    finally:
-        restored.close()
 
 
 def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world, erased, template_id, kept, _ = _two_enrolled(service, clock, portrait_jpegs)
     destination = tmp_path / "backup"
     # Online: the server (this process) holds the data directory meanwhile.
-    made = CliRunner().invoke(cli, ["backup", str(destination), *cli_env])
-    assert made.exit_code == 0, made.output
+    optinface("backup", str(destination))
     assert sorted(p.name for p in destination.iterdir()) == ["backup.json", "optinface.db"]
     copied = (destination / "optinface.db").read_bytes()
     for key_file in settings.keys_dir.iterdir():
@@ -130,12 +133,10 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
     assert [set(json.loads(line)) for line in journal.splitlines()] == [
         {"subjectHash", "reason", "at"}] and erased not in journal  # a tombstone, no pseudonym
 
-    done = CliRunner().invoke(cli, ["restore", str(destination), *cli_env])
-    assert done.exit_code == 0, done.output
-    assert json.loads(done.output[done.output.index("{"):])["erasures_replayed"] == 1
+    done = optinface("restore", str(destination))
+    assert json.loads(done[done.index("{"):])["erasures_replayed"] == 1
 
-    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(open_service()) as restored:
         with pytest.raises(SubjectErased):
             restored.get_subject(actor=world.portal, subject=erased)
         assert template_id not in restored.index.labels()
@@ -144,31 +145,25 @@ def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
                                probe_consent_id=world.probe(image=portrait_jpegs[1]),
                                image=portrait_jpegs[1]).outcome == "candidates_for_review"
         assert_witness_sees_the_restore(restored)
-    finally:
-        restored.close()
 
 
 def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], tmp_path: Path, cli_env: list[str],
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
 ) -> None:
-    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
+    service = open_service()
     world = make_world(service, clock)
     pseudonym, first = world.subject()
     second = world.consent(pseudonym).consent.id
     template = world.enrol(pseudonym, first, portrait_jpegs[0])
     destination = tmp_path / "backup"
-    assert CliRunner().invoke(cli, ["backup", str(destination), *cli_env]).exit_code == 0
+    optinface("backup", str(destination))
     world.withdraw(pseudonym, first)
     service.close()
 
-    done = CliRunner().invoke(cli, ["restore", str(destination), *cli_env])
-    assert done.exit_code == 0, done.output
-    restored = OptinFace.open(settings, pipeline=pipeline, clock=clock)
-    try:
+    optinface("restore", str(destination))
+    with closing(open_service()) as restored:
         assert template.id not in restored.index.labels()
         statuses = {c.id: c.status for c in restored.list_consents(actor=world.portal,
                                                                     subject=pseudonym)}
         assert statuses == {first: "withdrawn", second: "active"}
-    finally:
-        restored.close()

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from optinface.api.web import export as my_data
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.schemas import AuditFilter, ExportFormat, SearchOutcome
+from optinface.consent.schemas import AuditFilter, SearchOutcome
+from tests.support.api import ENGLISH
 from tests.support.consent import World
 
 
@@ -45,6 +47,7 @@ def test_old_match_rows_are_filtered_and_exported_as_candidates_not_verdicts(
     assert service.verify_audit().ok
 
     export = service.export(actor=world.reviewer, subject=pseudonym)
-    markdown = service.render_export(export, ExportFormat.MD)
-    assert "identify candidates_for_review" in markdown and "verify no_candidate" in markdown
+    markdown = my_data.markdown(export, ENGLISH)  # as "My data" and the exports show it
+    assert "Search (identify among all): candidates for review" in markdown
+    assert "Search (verify one person): no candidate" in markdown
     assert " match" not in markdown and "no_match" not in markdown

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import replace
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from optinface.consent.erasure import erase_each
 from optinface.consent.errors import ConsentError, InvalidRequest
 from optinface.consent.roles import Role
-from optinface.consent.schemas import ErasureReason, SearchOutcome
+from optinface.consent.schemas import ErasureReason, SearchOutcome, TemplatePublic
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
@@ -43,25 +44,26 @@ def workers(
     pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
 ) -> Iterator[tuple[World, World]]:
     """Worker A (which made the keys) and worker B, with the usual world set up through A."""
-    a = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
-    try:
-        b = OptinFace.open(second_worker(pg_settings), pipeline=pipeline, clock=clock)
-        try:
-            world = make_world(a, clock)
-            yield world, replace(world, service=b)
-        finally:
-            b.close()
-    finally:
-        a.close()
+    second = second_worker(pg_settings)
+    with (closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as a,
+          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b):
+        world = make_world(a, clock)
+        yield world, replace(world, service=b)
+
+
+def _enrolled_through_a_seen_by_b(a: World, b: World, image: bytes) -> tuple[str, TemplatePublic]:
+    """A new subject enrolled through worker A, once B's replica holds the template."""
+    pseudonym, consent_id = a.subject()
+    template = a.enrol(pseudonym, consent_id, image)
+    assert eventually(lambda: template.id in b.service.index.labels())
+    return pseudonym, template
 
 
 def test_an_enrolment_through_one_worker_is_searchable_through_the_other(
     workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
     a, b = workers
-    pseudonym, consent_id = a.subject()
-    template = a.enrol(pseudonym, consent_id, portrait_jpegs[0])
-    assert eventually(lambda: template.id in b.service.index.labels())
+    pseudonym, _ = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[0])
     found = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
                                probe_consent_id=b.probe(image=flipped_jpegs[0]),
                                image=flipped_jpegs[0])
@@ -73,9 +75,7 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
     a, b = workers
-    pseudonym, consent_id = a.subject()
-    template = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
-    assert eventually(lambda: template.id in b.service.index.labels())
+    pseudonym, template = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[1])
     assert b.service.replica is not None
     b.service.replica.stop()  # B's replica now lags: only the ledger stands between
     b.service.index.save()
@@ -112,22 +112,19 @@ def test_workers_starting_together_on_an_empty_database_all_start(
 def test_exactly_one_first_admin_across_workers(
     pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
 ) -> None:
-    a = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
-    b = OptinFace.open(second_worker(pg_settings), pipeline=pipeline, clock=clock)
-    try:
-        def bootstrap(service: OptinFace) -> str:
-            try:
-                service.create_api_key(actor=None, role=Role.ADMIN, name="first admin")
-            except InvalidRequest:
-                return "refused"
-            return "made"
+    def bootstrap(service: OptinFace) -> str:
+        try:
+            service.create_api_key(actor=None, role=Role.ADMIN, name="first admin")
+        except InvalidRequest:
+            return "refused"
+        return "made"
 
-        with ThreadPoolExecutor(8) as pool:
-            outcomes = list(pool.map(bootstrap, [a, b] * 4))
-        assert sorted(outcomes) == ["made"] + ["refused"] * 7
-    finally:
-        b.close()
-        a.close()
+    second = second_worker(pg_settings)
+    with (closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as a,
+          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b,
+          ThreadPoolExecutor(8) as pool):
+        outcomes = list(pool.map(bootstrap, [a, b] * 4))
+    assert sorted(outcomes) == ["made"] + ["refused"] * 7
 
 
 def test_a_probe_consent_serves_one_search_across_workers(
@@ -154,8 +151,7 @@ def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
     pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes]
 ) -> None:
-    service_a = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as service_a:
         b_settings = second_worker(pg_settings)
         a = make_world(service_a, clock)
         first, first_consent = a.subject()
@@ -171,17 +167,12 @@ def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
         a.service.erase(actor=a.admin, subject=first, reason=ErasureReason.REQUEST)
         a.service.erase(actor=a.admin, subject=erased_subject, reason=ErasureReason.REQUEST)
 
-        reopened = OptinFace.open(b_settings, pipeline=pipeline, clock=clock)
-        try:
+        with closing(OptinFace.open(b_settings, pipeline=pipeline, clock=clock)) as reopened:
             assert reopened.index.labels() == {added.id}
             assert erased.id not in reopened.index.labels()
             report = reopened.last_reconcile
             # The feed did it all; reconciliation, the safety net, found nothing left to do.
             assert report is not None and (report.re_added, report.removed) == (0, 0)
-        finally:
-            reopened.close()
-    finally:
-        service_a.close()
 
 
 def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epoch(

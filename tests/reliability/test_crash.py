@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,8 +209,7 @@ def _raw_files(data_dir: Path) -> dict[str, bytes]:
 
 def _check_invariants(settings: ApiSettings, pipeline: FacePipeline, seen: Seen,
                       ciphertexts: dict[int, bytes]) -> dict[str, int]:
-    service = OptinFace.open(settings, pipeline=pipeline)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline)) as service:
         labels = service.index.labels()  # type: ignore[attr-defined]
         now = datetime.now(UTC)
         with service.runtime.db.transaction() as session:
@@ -249,8 +248,6 @@ def _check_invariants(settings: ApiSettings, pipeline: FacePipeline, seen: Seen,
         assert service.verify_audit().ok
         return {"labels": len(labels), "templates": len(rows),
                 "erased_scanned": sum(1 for t in gone_templates if t in ciphertexts)}
-    finally:
-        service.close()
 
 
 def test_kill_9_at_random_points_loses_nothing_acknowledged_and_keeps_erasure(
@@ -305,14 +302,11 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged_and_keeps_erasure(
         assert form not in server_logs
     # The subjects whose consent expired under the killed sweeps are gone on opening, before
     # any sweep: start-up reconciliation erased them.
-    service = OptinFace.open(settings, pipeline=pipeline)
-    try:
+    with closing(OptinFace.open(settings, pipeline=pipeline)) as service:
         assert not set(expiring.tokens) & _live_pseudonyms(service)
         service.sweep()
         assert not set(expiring.tokens) & _live_pseudonyms(service)
         assert service.verify_audit().ok
-    finally:
-        service.close()
     record("crash", {
         "server_kills": SERVER_KILLS, "sweep_kills": SWEEP_KILLS,
         "client_operations": seen.operations, "acknowledged_enrolments": len(seen.enrolled),

@@ -8,6 +8,7 @@ index from the ledger. Neither leaves the old key's bytes in the key store's fil
 from __future__ import annotations
 
 import io
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,13 +106,10 @@ def test_cli_rotation_survives_a_restart(
     tmp_path: Path, api_settings: ApiSettings, pipeline: FacePipeline,
     portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    service = OptinFace.open(api_settings, pipeline=pipeline)
-    try:
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world = _enrolled_world(service, portrait_jpegs)
         admin = service.create_api_key(actor=world.admin, role=world.admin.role, name="ops")
         before = _results(world, portrait_jpegs[:5])
-    finally:
-        service.close()
     monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(api_settings.thresholds_path))
     monkeypatch.setenv("OPTINFACE_INDEX_MAX_ELEMENTS", str(api_settings.index_max_elements))
     runner = CliRunner()
@@ -119,13 +117,10 @@ def test_cli_rotation_survives_a_restart(
     for command in (["keys", "rotate-epoch"], ["protect", "rekey"]):
         result = runner.invoke(cli, [*command, *data])
         assert result.exit_code == 0, result.output
-    service = OptinFace.open(api_settings, pipeline=pipeline)
-    try:
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world.service = service
         _assert_same(before, _results(world, portrait_jpegs[:5]))
         assert service.last_reconcile is not None
         assert service.last_reconcile.removed == service.last_reconcile.re_added == 0
         assert service.verify_audit().ok
-    finally:
-        service.close()
     assert not list(api_settings.keys_dir.glob("*.next"))

@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.api.web.i18n import Language, Words
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
@@ -51,6 +53,8 @@ def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
 
 
 ORIGIN = "http://localhost:8000"  # where the software authenticators' "browser" runs
+ENGLISH = Words(language=Language.EN, zone=ZoneInfo("UTC"))
+"""How the tests read a rendering for people (``api/web/export.py``) in English."""
 
 
 @contextmanager

@@ -59,7 +59,9 @@
     });
     const data = await answer.json().catch(() => ({}));
     if (!answer.ok) {
-      throw new Error((data.code ? data.code + ": " : "") + (data.message || answer.statusText));
+      const error = new Error((data.code ? data.code + ": " : "") + (data.message || answer.statusText));
+      error.answer = data;
+      throw error;
     }
     return data;
   }
@@ -74,10 +76,16 @@
     return credentialJSON(got);
   }
 
+  // A refusal written for people (details.advice, in the page's language) is shown as it is;
+  // an erased record also reveals the way to its erasure receipt.
   function showError(scope, error) {
-    const box = (scope && scope.querySelector("[data-passkey-error]"))
-      || document.querySelector("[data-passkey-error]");
-    if (box) { box.textContent = String(error.message || error); box.hidden = false; }
+    const within = (selector) => (scope && scope.querySelector(selector))
+      || document.querySelector(selector);
+    const details = (error.answer && error.answer.details) || {};
+    const box = within("[data-passkey-error]");
+    if (box) { box.textContent = String(details.advice || error.message || error); box.hidden = false; }
+    const receipt = within("[data-erasure-receipt]");
+    if (receipt && details.erasure_receipt) { receipt.hidden = false; }
   }
 
   async function digest(file) {

@@ -1,0 +1,151 @@
+"""API overhead, A/B in one run: two versions of the server against the same in-process work.
+
+``optinface bench`` gives one server's identify p50 over the in-process detect + embed + search
+of the same probes; on a shared machine that ratio moves by a third from one run to the next,
+more than a change to the request path may move it. To compare two versions of the server
+(before and after a change), this starts both, each from the ``src`` folder of its own checkout
+(``--before``, ``--after``), on throw-away data dirs, and, probe by probe, times the in-process
+work, then one identify on each server, alternating which goes first: the three sides see the
+same load. Per round: each side's p50 and CPU time per call (the servers' every thread, from
+``/proc``), and each server's ratio to the in-process side. Writes ``bench_api_ab.json`` and
+``.png``.
+
+    python -m benchmarks.bench_api_ab --before ../old-checkout/src [--after src] \\
+        [--requests 40] [--rounds 7] [--after-first]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from matplotlib.figure import Figure
+
+from optinface.api.cli.bench import (
+    CALLS_PER_KEY,
+    Api,
+    Bench,
+    machine,
+    prepare,
+    process_cpu_seconds,
+)
+from optinface.api.cli.bench import local_server as start_server
+from optinface.engine.index import HnswIndex
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import Variant, encode, portraits, variant
+from optinface.engine.settings import EngineSettings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIDES = ("before", "after")
+
+
+def one_round(servers: dict[str, Bench], local: Bench, calls: int) -> dict[str, Any]:
+    """``calls`` probes: in-process embed + search, then an identify on each server."""
+    work = {side: bench.http_work("identify", calls) for side, bench in servers.items()}
+    seconds: dict[str, list[float]] = {"in_process": [], **{side: [] for side in SIDES}}
+    cpu = dict.fromkeys(seconds, 0.0)
+    for i in range(calls):
+        cpu_started, started = time.process_time(), time.perf_counter()
+        vector = local.pipeline.embed_single(local.probes[i % len(local.probes)]).vector
+        local.search_index.search(vector, k=5, allowed=local.search_index.labels())
+        seconds["in_process"].append(time.perf_counter() - started)
+        cpu["in_process"] += time.process_time() - cpu_started
+        for side in SIDES if i % 2 == 0 else SIDES[::-1]:
+            pid = servers[side].server_pid
+            assert pid is not None
+            cpu_before, started = process_cpu_seconds(pid) or 0.0, time.perf_counter()
+            error = work[side](i)
+            seconds[side].append(time.perf_counter() - started)
+            cpu[side] += (process_cpu_seconds(pid) or 0.0) - cpu_before
+            if error is not None:
+                raise RuntimeError(f"{side} identify answered {error}")
+    p50 = {side: 1000 * float(np.median(s)) for side, s in seconds.items()}
+    return {"p50_ms": {side: round(v, 2) for side, v in p50.items()},
+            "ratio": {side: round(p50[side] / p50["in_process"], 3) for side in SIDES},
+            "cpu_ms_per_call": {side: round(1000 * c / calls, 2) for side, c in cpu.items()},
+            "cpu_ratio": {side: round(cpu[side] / cpu["in_process"], 3) for side in SIDES},
+            "load_average": list(os.getloadavg())}
+
+
+def run(*, before: str, after: str, calls: int, rounds: int,
+        after_first: bool = False) -> dict[str, Any]:
+    """``after_first``: start (and prepare) the newer server first, to see that the order the
+    two were started in is not what differs."""
+    pipeline = FacePipeline.from_settings(EngineSettings())
+    faces = [encode(image) for image in portraits(pipeline.detector)]
+    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
+    gallery = HnswIndex(dim=512)
+    gallery.add(list(range(len(faces))),
+                np.stack([pipeline.embed_single(face).vector for face in faces]))
+    with ExitStack() as stack:
+        servers = {}
+        order = list(zip(SIDES, (before, after), strict=True))
+        for side, source in order[::-1] if after_first else order:
+            url, admin, pid = stack.enter_context(start_server(python_path=source))
+            client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
+            deployment = prepare(Api(client), admin, faces,
+                                 researcher_keys=math.ceil(calls / CALLS_PER_KEY) * rounds)
+            servers[side] = Bench(client=client, deployment=deployment, pipeline=pipeline,
+                                  probes=probes, search_index=gallery, server_pid=pid)
+        each = []
+        for _ in range(rounds):
+            each.append(one_round(servers, servers["after"], calls))
+            print(json.dumps(each[-1]))
+    summary = {side: {
+        "ratio_median": float(np.median([r["ratio"][side] for r in each])),
+        "cpu_ratio_median": float(np.median([r["cpu_ratio"][side] for r in each])),
+        "overhead_ms_median": round(float(np.median(
+            [r["p50_ms"][side] - r["p50_ms"]["in_process"] for r in each])), 2),
+        "cpu_overhead_ms_median": round(float(np.median(
+            [r["cpu_ms_per_call"][side] - r["cpu_ms_per_call"]["in_process"] for r in each])), 2),
+    } for side in SIDES}
+    return {"before": before, "after": after, "started_first": "after" if after_first
+            else "before", "requests_per_round": calls,
+            "machine": machine(), "summary": summary, "rounds": each}
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Each round's ratio, wall and CPU, for both servers."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=120, layout="tight")
+    axes = figure.subplots()
+    rounds = range(1, len(result["rounds"]) + 1)
+    for side, colour in zip(SIDES, ("tab:red", "tab:blue"), strict=True):
+        axes.plot(rounds, [r["ratio"][side] for r in result["rounds"]], "o-", color=colour,
+                  label=f"{side}: identify p50 / in-process p50")
+        axes.plot(rounds, [r["cpu_ratio"][side] for r in result["rounds"]], "x--",
+                  color=colour, label=f"{side}: CPU per identify / in-process CPU")
+    axes.axhline(1.3, color="grey", linewidth=0.8, label="target 1.3")
+    axes.set(xlabel="round (interleaved, same load for all sides)", ylabel="ratio",
+             title="Identify over HTTP against in-process embed + search")
+    axes.legend(fontsize=7)
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, help="src folder of the older checkout")
+    parser.add_argument("--after", default=str(Path(__file__).resolve().parents[1] / "src"),
+                        help="src folder of the newer checkout (default: this one)")
+    parser.add_argument("--requests", type=int, default=40, help="probes per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--after-first", action="store_true",
+                        help="start the newer server first; writes bench_api_ab_after_first.*")
+    args = parser.parse_args()
+    result = run(before=args.before, after=args.after, calls=args.requests, rounds=args.rounds,
+                 after_first=args.after_first)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "bench_api_ab_after_first" if args.after_first else "bench_api_ab"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, RESULTS / f"{name}.png")
+
+
+if __name__ == "__main__":
+    main()

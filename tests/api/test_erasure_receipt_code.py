@@ -1,0 +1,42 @@
+"""The erasure receipt's one-time code lives in the ledger: it outlives the server process."""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from optinface.api.app import create_app
+from optinface.api.cli.main import app as cli
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import deployment, portal_session, set_up_world, settings_for_tests
+
+
+def test_the_erasure_receipt_code_still_works_after_a_restart_then_is_used_up(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        csrf = portal_session(client, world.people[world.subject])
+        erased = client.post("/portal/erase", data={"csrf": csrf, "confirm": "true"})
+        assert erased.status_code == 200, erased.text
+        code = erased.text.split('<p class="code">')[1].split("<")[0]
+    settings = settings_for_tests(tmp_path)  # a new process on the same data
+    with closing(OptinFace.open(settings, pipeline=pipeline)) as service, TestClient(
+            create_app(settings, service=service)) as client:
+        first = client.post("/portal/erasure-receipt", data={"code": code})
+        assert first.status_code == 200, first.text
+        path = tmp_path / "erasure.json"
+        path.write_text(first.text)
+        verified = CliRunner().invoke(cli, ["receipt", "verify", str(path), "--public-key",
+                                            service.public_key])
+        assert verified.exit_code == 0, verified.output
+        assert json.loads(first.text)["receipt"]["type"] == "erasure"
+        assert client.post("/portal/erasure-receipt", data={"code": code}).status_code == 200
+        used = client.post("/portal/erasure-receipt", data={"code": code})
+        assert used.status_code == 410  # receipt_code_invalid: the two fetches are spent
+        assert "already used twice" in used.text

@@ -1,0 +1,129 @@
+""""My data", the privacy page and the regulator's side of the dashboard in the reader's
+language, every label and sentence.
+
+The consent core returns the access export as data (its JSON stays English: an interface); the
+pages render it with the same words as every page. A French page must hold no English text
+the pages could have translated: :func:`english_left_in` looks for every English source string
+(three words or more) of the dictionary in the page.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from optinface.api.web.french import FRENCH
+from optinface.consent import access
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import World, auth, deployment, page_login, portal_session
+
+pytestmark = pytest.mark.shared_deployment
+FRENCH_READER = {"Accept-Language": "fr-CA,fr;q=0.9"}
+
+
+def _text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def english_left_in(text: str) -> list[str]:
+    """English source strings (their literal parts of three words or more) found in ``text``."""
+    left = []
+    for english, french in FRENCH.items():
+        if english == french:
+            continue
+        for part in re.split(r"\{\w+\}", english.replace("{{", "{").replace("}}", "}")):
+            if len(part.split()) >= 3 and part.strip() in text and part.strip() not in french:
+                left.append(part.strip())
+    return sorted(set(left))
+
+
+def _searched(world: World, image: bytes) -> None:
+    """The person's face is enrolled and found once, so their export lists a search."""
+    world.enrol(world.subject, world.consent_id, image)
+    assert world.identify(image).status_code == 200  # type: ignore[attr-defined]
+
+
+def test_my_data_reads_in_french_every_label(world: World, portrait_jpegs: list[bytes]) -> None:
+    _searched(world, portrait_jpegs[0])
+    portal_session(world.client, world.people[world.subject])
+    page = world.client.get("/portal/data", headers=FRENCH_READER)
+    assert page.status_code == 200, page.text
+    text = _text(page.text)
+    for heading in ("Qui répond de vos données", "Consentements (1)", "Comment les visages sont"
+                    " comparés", "Recherches qui vous ont concerné (1)", "Vos droits et comment"
+                    " les exercer", "Conservation"):
+        assert heading in text, heading
+    assert "candidat (en attente des contrôleurs), pas une identification" in text
+    assert english_left_in(text) == []
+
+
+def test_the_api_exports_for_people_speak_the_callers_language_and_the_json_does_not(
+    world: World,
+) -> None:
+    url = f"/v1/subjects/{world.subject}/export"
+    token = auth(world.subject_token)
+    markdown = world.client.get(url, params={"format": "md"},
+                                headers={**token, **FRENCH_READER}).text
+    assert markdown.startswith("# Données détenues à votre sujet")
+    assert "## Qui répond de vos données" in markdown and english_left_in(markdown) == []
+    html = world.client.get(url, params={"format": "html"}, headers={**token, **FRENCH_READER})
+    assert "<html lang='fr'>" in html.text and english_left_in(_text(html.text)) == []
+    english = world.client.get(url, params={"format": "md"}, headers=token).text
+    assert "## Who answers for your data" in english
+    exported = world.client.get(url, headers={**token, **FRENCH_READER}).json()
+    assert exported["source"] == access.SOURCE  # the JSON is an interface: never translated
+    assert exported["retention"][0]["what"] == access.EVERYTHING
+
+
+def test_the_privacy_page_reads_in_french_every_sentence(world: World) -> None:
+    page = world.client.get("/privacy", headers=FRENCH_READER)
+    text = _text(page.text)
+    assert "au plus 3 ans après la dernière interaction" in text  # a retention rule, with years
+    assert "Commission d'accès à l'information du Québec ou à votre autorité de contrôle" in text
+    assert "Ce qui reste après un effacement" in text
+    assert english_left_in(text) == []
+
+
+def test_the_regulators_side_of_the_dashboard_reads_in_french(world: World) -> None:
+    admin = auth(world.keys.admin)
+    asked = world.client.post(f"/v1/subjects/{world.subject}/requests", headers=admin,
+                              json={"kind": "access", "channel": "letter"})
+    assert asked.status_code == 201, asked.text
+    now = datetime.now(UTC)
+    incident = world.client.post("/v1/incidents", headers=admin, json={
+        "description": "laptop stolen", "circumstances": "from a car",
+        "occurred_from": (now - timedelta(days=1)).isoformat(),
+        "became_aware_at": (now - timedelta(hours=2)).isoformat(),
+        "data_categories": ["access export"], "subjects_affected": 1, "affected_is_estimate": True,
+        "risk_assessment": "one person's consents", "measures_taken": "device wiped",
+        "measures_suggested": "none"})
+    assert incident.status_code == 201, incident.text
+    page_login(world.client, "review", world.keys.reviewer)
+    page = world.client.get("/review", headers=FRENCH_READER).text
+    regulator = _text(page[page.index('id="rights-requests"'):page.index("</main>")])
+    assert "Demandes d'exercice d'un droit (réponse dans les 30 jours)" in regulator
+    assert "Incidents de confidentialité (à déclarer dans les 72 heures)" in regulator
+    assert "environ 1" in regulator and "encore" in regulator
+    assert english_left_in(regulator) == []
+
+
+def test_the_operators_own_texts_read_in_french_when_the_operator_wrote_them(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    alternative = ("Come to the front desk with a photo ID: the same service, without your"
+                   " face.")
+    french = ("Présentez-vous à l'accueil avec une pièce d'identité avec photo : le même"
+              " service, sans votre visage.")
+    with deployment(tmp_path, pipeline, non_biometric_alternative=alternative,
+                    non_biometric_alternative_fr=french,
+                    privacy_officer_title="Head of privacy",
+                    privacy_officer_title_fr="Responsable de la vie privée") as (_, _, client, _):
+        in_french = _text(client.get("/privacy", headers=FRENCH_READER).text)
+        assert french in in_french and alternative not in in_french
+        assert "Responsable de la vie privée" in in_french and "Head of privacy" not in in_french
+        in_english = _text(client.get("/privacy").text)
+        assert alternative in in_english and french not in in_english

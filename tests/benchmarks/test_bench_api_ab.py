@@ -1,0 +1,26 @@
+"""The A/B benchmark of two servers runs end to end (here both from this checkout) and draws
+its figure; the figures themselves are evidence for ``benchmarks/README.md``, never asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_api_ab import SIDES, plot, run
+
+SOURCE = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.mark.slow
+def test_ab_bench_times_both_servers_and_the_in_process_side_in_each_round(
+    tmp_path: Path,
+) -> None:
+    result = run(before=SOURCE, after=SOURCE, calls=2, rounds=2)
+    assert len(result["rounds"]) == 2
+    for row in result["rounds"]:
+        for side in SIDES:
+            assert row["ratio"][side] > 0 and row["cpu_ms_per_call"][side] > 0
+        assert row["cpu_ms_per_call"]["in_process"] > 0
+    plot(result, tmp_path / "ab.png")
+    assert (tmp_path / "ab.png").stat().st_size > 0

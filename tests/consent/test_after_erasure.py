@@ -1,0 +1,89 @@
+"""What an erased person can still get: the receipt by one-time code, the truth at sign-in.
+
+Both live in the ledger with the tombstone, on SQLite and PostgreSQL, so they hold after a
+restart and on every worker; the ledger keeps keyed hashes only, never a code or credential id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+
+import pytest
+from sqlalchemy import select
+
+from optinface.consent.errors import PasskeyInvalid, ReceiptCodeInvalid, SubjectErased
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import ErasureReason, PasskeyResponse
+from optinface.consent.service import OptinFace
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.tables import ErasedCredential, ErasureReceiptCode, PasskeyCredential
+from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, make_world
+
+pytestmark = both_backends
+
+
+def _erase_one(service: OptinFace, clock: FakeClock) -> tuple[str, str, SoftAuthenticator]:
+    """A person consents and erases themself: (their code, the receipt id, their passkey)."""
+    world = make_world(service, clock)
+    pseudonym, _ = world.subject()
+    person = world.people[pseudonym]
+    erasure = service.erase(actor=person.actor, subject=pseudonym, reason=ErasureReason.REQUEST)
+    code = service.keep_erasure_receipt(erasure)
+    return code, str(erasure.signed.receipt["receiptID"]), person.authenticator
+
+
+def test_an_erasure_receipt_code_works_after_a_restart_and_only_twice(
+    open_service: Callable[[], OptinFace], clock: FakeClock
+) -> None:
+    with closing(open_service()) as service:
+        code, receipt_id, _ = _erase_one(service, clock)
+    with closing(open_service()) as restarted:
+        for typed in (code.lower(), code.replace("-", " ")):  # typed by hand, any case
+            signed = restarted.erasure_receipt_by_code(typed)
+            assert signed.receipt["receiptID"] == receipt_id
+            assert verify_receipt(signed.receipt, signed.signature, signed.public_key)
+        with pytest.raises(ReceiptCodeInvalid):
+            restarted.erasure_receipt_by_code(code)  # used twice
+        with pytest.raises(ReceiptCodeInvalid):
+            restarted.erasure_receipt_by_code("AAAA-BBBB-CCCC")
+
+
+def test_an_erasure_receipt_code_expires_after_a_day(
+    open_service: Callable[[], OptinFace], clock: FakeClock
+) -> None:
+    with closing(open_service()) as service:
+        code, _, _ = _erase_one(service, clock)
+        clock.advance(hours=24, seconds=1)
+        with pytest.raises(ReceiptCodeInvalid) as refused:
+            service.erasure_receipt_by_code(code)
+        assert refused.value.code == "receipt_code_invalid"
+
+
+def test_a_passkey_of_an_erased_record_is_told_when_it_was_erased(
+    open_service: Callable[[], OptinFace], clock: FakeClock
+) -> None:
+    with closing(open_service()) as service:
+        erased_at = clock.now()
+        code, _, authenticator = _erase_one(service, clock)
+        clock.advance(days=30)
+        challenge = service.sign_in_options()
+        credential = authenticator.get(challenge.options)
+        with pytest.raises(SubjectErased) as told:
+            service.sign_in(PasskeyResponse(ceremony_id=challenge.ceremony_id,
+                                            credential=credential))
+        assert told.value.details["erased_at"] == erased_at.isoformat()
+        stranger = SoftAuthenticator(origin=authenticator.origin)
+        stranger.create({"rp": {"id": challenge.options["rpId"]}, "user": {"id": "c3RyYW5nZXI"},
+                         "challenge": "c3RyYW5nZXI"})
+        challenge = service.sign_in_options()
+        with pytest.raises(PasskeyInvalid):  # a passkey nobody erased: the usual refusal
+            service.sign_in(PasskeyResponse(ceremony_id=challenge.ceremony_id,
+                                            credential=stranger.get(challenge.options)))
+        with service.runtime.db.transaction() as session:
+            kept = [*session.scalars(select(ErasedCredential.credential_hash)),
+                    *session.scalars(select(ErasureReceiptCode.code_hash))]
+            assert session.scalars(select(PasskeyCredential.id)).all() == []
+    assert len(kept) == 2 and all(len(h) == 64 for h in kept)
+    assert not {credential["id"], code, code.replace("-", "")} & set(kept)
