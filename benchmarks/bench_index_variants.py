@@ -3,7 +3,7 @@
 The question (issue 15): at 1M templates on one core, can a search find every neighbour above
 the match threshold (match recall >= 0.999), return the exact rank-1 on >= 99.9% of queries,
 and stay within 5 ms at p99? Every variant is measured against exact numpy search of the same
-queries. A 1M hnswlib graph takes 45-65 minutes to build on two shared cores, so the other
+queries. A 1M hnswlib graph took 22-63 minutes to build on two shared cores, so the other
 variants were measured at 30k and 100k, hnswlib and usearch i8 also at 1M
 (``benchmarks/README.md``).
 
