@@ -36,12 +36,9 @@ from optinface.api.cli.bench import (
     machine,
     prepare,
     process_cpu_seconds,
+    samples,
 )
 from optinface.api.cli.bench import local_server as start_server
-from optinface.engine.index import HnswIndex
-from optinface.engine.pipeline import FacePipeline
-from optinface.engine.samples import Variant, encode, portraits, variant
-from optinface.engine.settings import EngineSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIDES = ("before", "after")
@@ -79,12 +76,7 @@ def run(*, before: str, after: str, calls: int, rounds: int,
         after_first: bool = False) -> dict[str, Any]:
     """``after_first``: start (and prepare) the newer server first, to see that the order the
     two were started in is not what differs."""
-    pipeline = FacePipeline.from_settings(EngineSettings())
-    faces = [encode(image) for image in portraits(pipeline.detector)]
-    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
-    gallery = HnswIndex(dim=512)
-    gallery.add(list(range(len(faces))),
-                np.stack([pipeline.embed_single(face).vector for face in faces]))
+    pipeline, faces, probes, gallery = samples()
     with ExitStack() as stack:
         servers = {}
         order = list(zip(SIDES, (before, after), strict=True))

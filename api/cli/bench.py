@@ -48,7 +48,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import httpx
 import numpy as np
@@ -111,6 +111,27 @@ class Deployment:
         made before the timed calls."""
         return str(probe_consent(client, key, purpose_id=self.purpose_id,
                                  notice_id=self.notice_id, image=image)["id"])
+
+
+class Samples(NamedTuple):
+    """What every timed comparison works on: the engine of the bench's own process, the sample
+    faces to enrol (those of insightface's ``t1.jpg``), their mirrored probes, and an in-process
+    gallery of the faces, for the in-process side of the overhead ratio."""
+
+    pipeline: FacePipeline
+    faces: list[bytes]
+    probes: list[bytes]
+    gallery: HnswIndex
+
+
+def samples() -> Samples:
+    pipeline = FacePipeline.from_settings(EngineSettings())
+    faces = [encode(image) for image in portraits(pipeline.detector)]
+    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
+    gallery = HnswIndex(dim=pipeline.embedding_size)
+    gallery.add(list(range(len(faces))),
+                np.stack([pipeline.embed_single(face).vector for face in faces]))
+    return Samples(pipeline, faces, probes, gallery)
 
 
 def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: int) -> Deployment:
@@ -498,12 +519,7 @@ def bench(
     levels = tuple(concurrency or CONCURRENCY)
     server_pid: int | None = None
     check_remote(url, api_key)
-    pipeline = FacePipeline.from_settings(EngineSettings())
-    faces = [encode(image) for image in portraits(pipeline.detector)]
-    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
-    gallery = HnswIndex(dim=512)
-    gallery.add(list(range(len(faces))),
-                np.stack([pipeline.embed_single(face).vector for face in faces]))
+    pipeline, faces, probes, gallery = samples()
     # Each timed batch (the overhead pass, then each operation at each level) has its own keys.
     researcher_keys = math.ceil(requests / CALLS_PER_KEY) * (
         overhead_rounds + len(levels) * len(HTTP_OPERATIONS))
