@@ -22,6 +22,9 @@ MAX_IDENTIFIER_LENGTH = 64
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_NAME_LENGTH = 200
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+MAX_LEDGER_INTEGER = 2**63 - 1
+"""The largest integer a ledger column holds (SQLite INTEGER, PostgreSQL bigint): a position,
+offset or tree size beyond it names nothing, and handed to the database it would be a 500."""
 
 Identifier = Annotated[
     str,

@@ -20,7 +20,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.consent.audit import AuditAction
-from optinface.consent.identifiers import Identifier
+from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AuditEventPublic,
@@ -73,7 +73,7 @@ def audit_events(
     service: ServiceDep,
     actor: AuditReader,
     filters: AuditFilterDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LEDGER_INTEGER)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AuditPage:
     """The hash-chained audit events, filtered and paged; no biometric data is ever in them."""
@@ -91,9 +91,11 @@ def verify_audit(service: ServiceDep, actor: AuditReader) -> ChainStatus:
 def audit_consistency(
     service: ServiceDep,
     actor: AuditReader,
-    first: Annotated[int, Query(ge=0, description="Tree size of the older checkpoint.")],
-    second: Annotated[int | None, Query(ge=1, description="Tree size of the newer one"
-                                                         " (default: the whole log).")] = None,
+    first: Annotated[int, Query(ge=0, le=MAX_LEDGER_INTEGER,
+                                description="Tree size of the older checkpoint.")],
+    second: Annotated[int | None, Query(ge=1, le=MAX_LEDGER_INTEGER,
+                                        description="Tree size of the newer one"
+                                                    " (default: the whole log).")] = None,
 ) -> ConsistencyProof:
     """RFC 9162 consistency proof between two tree sizes: verify it against the root hashes of
     two checkpoints you kept, and the newer log provably extends the older one."""

@@ -33,6 +33,7 @@ from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.audit import AuditAction
+from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import AuditFilter, TombstonePublic
@@ -87,7 +88,7 @@ class LogQuery:
         if values["action"] and values["action"] not in set(AuditAction):
             raise _invalid(f"no such action: {values['action']}")
         page = values.pop("page") or "1"
-        if not page.isdigit() or int(page) < 1:
+        if not page.isdigit() or not 1 <= int(page) <= MAX_LEDGER_INTEGER // PAGE_SIZE:
             raise _invalid(f"not a page number: {page}")
         return cls(page=int(page), **values)
 

@@ -18,7 +18,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
-from tests.support.api import World, auth, consent_act
+from tests.support.api import World, auth, consent_act, page_login
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -265,3 +265,25 @@ def test_failed_page_logins_are_throttled_per_client_too(
             assert "does not open this area" in answer.text
     after = _failures_logged(service, world)
     assert after - before == 2  # the last two never reached the consent core
+
+
+BEYOND_THE_LEDGER = 2**63  # one past the largest integer a ledger column holds
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/v1/audit/consistency", {"first": BEYOND_THE_LEDGER}),
+    ("/v1/audit/consistency", {"first": 0, "second": BEYOND_THE_LEDGER}),
+    ("/v1/audit/events", {"offset": BEYOND_THE_LEDGER}),
+])
+def test_a_position_beyond_the_ledger_is_a_validation_error_not_a_server_error(
+    world: World, path: str, params: dict[str, int],
+) -> None:
+    """Found by schemathesis: a tree size past 2**63 - 1 reached SQLite and overflowed (500)."""
+    answer = world.client.get(path, params=params, headers=auth(world.keys.reviewer))
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+
+
+def test_a_dashboard_page_beyond_the_ledger_is_refused_on_the_page(world: World) -> None:
+    page_login(world.client, "review", world.keys.reviewer)
+    answer = world.client.get("/review/log", params={"page": BEYOND_THE_LEDGER})
+    assert answer.status_code == 422, answer.text
