@@ -19,7 +19,6 @@ Writes (merges) the entry of the pipeline's recognizer in ``--thresholds`` and
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import logging
@@ -32,7 +31,7 @@ from typing import Any
 
 import tomli_w
 
-from benchmarks.lfw import CITATION, DEFAULT_LFW
+from benchmarks.lfw import CITATION, lfw_parser
 from benchmarks.metrics import fmr_at_threshold, fnmr_at_threshold, threshold_for_fmr
 from benchmarks.scores import Corpus, PairScores, all_pair_scores, load_corpus
 from optinface.engine.pipeline import FacePipeline
@@ -172,19 +171,11 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.calibrate",
-        description=__doc__.split("\n\n")[0],
-        epilog="example: python -m benchmarks.calibrate --lfw ~/data/lfw-deepfunneled",
-    )
-    parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="LFW folder (read in place)")
+    parser = lfw_parser("benchmarks.calibrate", __doc__)
     parser.add_argument(
         "--thresholds", type=Path, default=DEFAULT_THRESHOLDS, help="thresholds file to merge into"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for calibration.json")
-    parser.add_argument(
-        "--no-cache", action="store_true", help="embed again and keep no embeddings on disk"
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 

@@ -30,7 +30,6 @@ Writes ``eval_lfw.json`` (every figure), ``eval_lfw.md`` (summary) and the plots
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import logging
@@ -45,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from benchmarks.calibrate import FMRS, calibration_points
-from benchmarks.lfw import CITATION, DEFAULT_LFW, read_pairs
+from benchmarks.lfw import CITATION, lfw_parser, read_pairs
 from benchmarks.metrics import (
     cmc_curve,
     det_curve,
@@ -517,16 +516,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.eval_lfw",
-        description=__doc__.split("\n\n")[0],
-        epilog="example: python -m benchmarks.eval_lfw --lfw ~/data/lfw-deepfunneled",
-    )
-    parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="LFW folder (read in place)")
+    parser = lfw_parser("benchmarks.eval_lfw", __doc__)
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results")
-    parser.add_argument(
-        "--no-cache", action="store_true", help="embed again and keep no embeddings on disk"
-    )
     parser.add_argument(
         "--det-sizes", type=int, nargs="+", metavar="PX",
         help="detector input sizes (default: the service's EngineSettings.det_sizes)",

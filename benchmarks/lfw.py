@@ -8,6 +8,7 @@ and can be deleted at any time (``--no-cache`` avoids writing them at all).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import tempfile
 import time
@@ -27,6 +28,22 @@ CITATION = (
     "TR 07-49, 2007 (deep-funneled images)."
 )
 CHUNK = 64
+
+
+def lfw_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of a script that embeds LFW with :func:`embed_paths`, with ``--lfw PATH``
+    and ``--no-cache`` defined once: calibration and evaluation read and cache the data set
+    alike. ``doc`` is the script's docstring (its first paragraph is the description)."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc.split("\n\n")[0],
+        epilog=f"example: python -m {module} --lfw ~/data/lfw-deepfunneled",
+    )
+    parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="LFW folder (read in place)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="embed again and keep no embeddings on disk"
+    )
+    return parser
 
 
 @dataclass(frozen=True, slots=True)
