@@ -30,6 +30,7 @@ from optinface.api.routes import (
     wellknown,
 )
 from optinface.api.security_headers import SecurityHeadersMiddleware
+from optinface.api.server_timing import ServerTimingMiddleware
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
 from optinface.api.uploads import BodyLimitMiddleware
@@ -110,5 +111,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    if settings.server_timing:
+        app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)  # last added: wraps every other answer
     return app

@@ -31,6 +31,7 @@ from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Actor, Permission, authorize
 from optinface.consent.service import OptinFace
+from optinface.engine.stopwatch import stage
 
 SUBJECT_PATH_PARAM = "subject"
 
@@ -103,13 +104,14 @@ class PermissionGuard:
         service: ServiceDep,
         limiter: Annotated[RateLimiter, Depends(get_limiter)],
     ) -> Actor:
-        actor = authenticate(request, service, secret)
-        admit(
-            actor,
-            self.permission,
-            subject=request.path_params.get(SUBJECT_PATH_PARAM),
-            limiter=limiter,
-        )
+        with stage("auth"):
+            actor = authenticate(request, service, secret)
+            admit(
+                actor,
+                self.permission,
+                subject=request.path_params.get(SUBJECT_PATH_PARAM),
+                limiter=limiter,
+            )
         return actor
 
 

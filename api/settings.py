@@ -39,6 +39,15 @@ class ApiSettings(ConsentSettings):
         ),
     )
 
+    server_timing: bool = Field(
+        default=False,
+        description=(
+            "Answer with a Server-Timing header (authentication, consent checks, embedding,"
+            " search): for testers measuring the overhead; stage times say a little about the"
+            " gallery searched, so it is off by default."
+        ),
+    )
+
     cors_origins: list[str] = Field(
         default=[], description="Explicit origins allowed by CORS; empty (the default) = CORS off."
     )

@@ -92,7 +92,7 @@ def require_identify_quota(session: Session, *, key_id: str, limit: int, now: da
         by_key, by_purpose = session.scalar(*_bound(key_id, None, now.date())) or 0, 0
     else:
         by_key, by_purpose = session.execute(
-            _BOTH_COUNTS, {"key": key_id, "purpose": purpose, **_day(now.date())}).tuples().one()
+            _BOTH_COUNTS, {"key": key_id, "purpose": purpose, **_day(now.date())}).one()
     if by_key < limit and by_purpose < limit:
         return
     spent_by = "key" if by_key >= limit else "purpose"

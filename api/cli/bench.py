@@ -54,7 +54,9 @@ import httpx
 import numpy as np
 import typer
 
+from optinface.api import server_timing
 from optinface.api.cli.common import RemoteApiKey, check_remote
+from optinface.api.cli.overhead_split import split
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
@@ -197,6 +199,8 @@ def local_server(port: int | None = None, *,
         # The daily matching quota holds per purpose over all keys: the benchmark's own
         # throw-away server lifts it, or its many keys would be refused on one purpose.
         env.setdefault("OPTINFACE_IDENTIFY_DAILY_QUOTA", "1000000")
+        # Stage times in each answer: where the overhead goes (api.cli.overhead_split).
+        env.setdefault("OPTINFACE_SERVER_TIMING", "true")
         process = subprocess.Popen(  # noqa: S603 (our own console script, fixed arguments)
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
@@ -306,7 +310,11 @@ class Bench:
         self.key_cursor += count
         return [keys[i // CALLS_PER_KEY] for i in range(calls)]
 
-    def http_work(self, operation: str, calls: int) -> Callable[[int], str | None]:
+    def http_work(self, operation: str, calls: int, *,
+                  stages: list[dict[str, float] | None] | None = None,
+                  ) -> Callable[[int], str | None]:
+        """Call ``i`` of ``operation``; with ``stages``, each answer's Server-Timing stages are
+        appended to it (None where the server sent none): sequential calls only."""
         keys = self._next_keys(calls)
         consents = [self.deployment.probe_consent(self.client, key,
                                                   self.probes[i % len(self.probes)])
@@ -320,6 +328,9 @@ class Bench:
             answer = self.client.post(
                 f"/v1/{operation}", headers={"Authorization": f"Bearer {keys[i]}"}, data=form,
                 files={"image": ("probe.jpg", self.probes[probe], "image/jpeg")})
+            if stages is not None:
+                timing = answer.headers.get(server_timing.HEADER)
+                stages.append(server_timing.parse(timing) if timing else None)
             if answer.status_code != 200:
                 json_body = answer.headers.get("content-type", "").startswith("application/json")
                 return str(answer.json().get("code") if json_body else answer.status_code)
@@ -335,8 +346,8 @@ class Bench:
         """Identify over HTTP against in-process embed + search of the same probe, interleaved,
         in wall time and in CPU time (the server's, all threads, while it answers; this
         process's while it embeds and searches)."""
-        identify = self.http_work("identify", calls)
         measured = OverheadRound(load_before=os.getloadavg())
+        identify = self.http_work("identify", calls, stages=measured.stages)
         for i in range(calls):
             cpu_started, started = time.process_time(), time.perf_counter()
             vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
@@ -365,6 +376,7 @@ class Bench:
         for one in each:
             pooled.local.seconds += one.local.seconds
             pooled.remote.seconds += one.remote.seconds
+            pooled.stages += one.stages
         ratios = [one.summary()["overhead_ratio"] for one in each]
         cpu = [one.cpu() for one in each]
         summary = {key: value for key, value in pooled.summary().items() if key != "cpu"}
@@ -373,6 +385,7 @@ class Bench:
             "overhead_ratio_median_of_rounds": round(float(np.median(ratios)), 3),
             "overhead_ratio_spread": [min(ratios), max(ratios)],
             "cpu": pooled_cpu([c for c in cpu if c is not None]),
+            "split_ms_p50": split(pooled.remote.seconds, pooled.stages),
             "rounds": [one.summary() for one in each],
         }
 
@@ -387,6 +400,8 @@ class OverheadRound:
     remote: Level = field(default_factory=Level)
     local_cpu: float = 0.0
     server_cpu: float | None = None
+    stages: list[dict[str, float] | None] = field(default_factory=list)
+    """Each identify's Server-Timing stages (see :mod:`api.cli.overhead_split`)."""
 
     def cpu(self) -> dict[str, float] | None:
         """CPU milliseconds per call on each side, and their ratio (None: server not ours)."""
@@ -426,6 +441,9 @@ def measure(bench: Bench, *, requests: int, levels: Sequence[int], overhead_roun
     progress(f"overhead ratio {overhead['overhead_ratio']} (rounds:"
              f" {', '.join(map(str, overhead['overhead_ratio_per_round']))}; CPU: "
              f"{overhead['cpu']['ratio'] if overhead['cpu'] else 'not measured'})")
+    parts = overhead["split_ms_p50"]
+    progress("identify p50 split (ms): " + (", ".join(f"{k} {v}" for k, v in parts.items())
+                                            if parts else "no Server-Timing from the server"))
     operations: dict[str, dict[str, Any]] = {"embed": {}, "identify": {}, "verify": {}}
     for concurrency in levels:
         operations["embed"][str(concurrency)] = run_level(
@@ -454,28 +472,32 @@ def machine() -> dict[str, Any]:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    """p50 and p99 latency, and throughput, against concurrency; one line per operation."""
+    """p50 and p99 latency, and throughput, against concurrency; one line per operation. With
+    the server's stage times, a third panel splits identify's p50 against in-process work."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullLocator
 
-    figure = Figure(figsize=(11, 4.2))
+    overhead = results["overhead"]
+    parts = overhead.get("split_ms_p50")
+    figure = Figure(figsize=(16 if parts else 11, 4.2))
     FigureCanvasAgg(figure)
-    latency, throughput = figure.subplots(1, 2)
+    latency, throughput, *where = figure.subplots(1, 3 if parts else 2)
     for operation, levels in results["operations"].items():
         xs = [int(c) for c in levels if "p50_ms" in levels[c]]
         latency.plot(xs, [levels[str(c)]["p50_ms"] for c in xs], "o-", label=f"{operation} p50")
         latency.plot(xs, [levels[str(c)]["p99_ms"] for c in xs], "x--", label=f"{operation} p99")
         throughput.plot(xs, [levels[str(c)]["throughput_per_s"] for c in xs], "o-",
                         label=operation)
-    overhead = results["overhead"]
+    if parts:
+        plot_split(where[0], parts, in_process_ms=overhead["in_process_embed_search"]["p50_ms"])
     low, high = overhead.get("overhead_ratio_spread", [overhead["overhead_ratio"]] * 2)
     cpu = f"; CPU {overhead['cpu']['ratio']}" if overhead.get("cpu") else ""
     latency.set(xlabel="concurrent clients", ylabel="latency (ms)",
                 title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}"
                       f"\n(passes {low}-{high}{cpu})")
     throughput.set(xlabel="concurrent clients", ylabel="requests / s", title="throughput")
-    for axes in (latency, throughput):
+    for axes in (latency, throughput):  # the split panel keeps its own axes
         axes.set_xscale("log", base=2)
         axes.xaxis.set_minor_locator(NullLocator())
         axes.set_xticks(CONCURRENCY, [str(c) for c in CONCURRENCY])
@@ -484,6 +506,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
     figure.suptitle(f"optinface bench: {results['tag']} ({results['machine']['cpus']} CPUs)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def plot_split(axes: Any, parts: dict[str, float], *, in_process_ms: float) -> None:
+    """One stacked bar of identify's parts over HTTP beside the in-process embed + search."""
+    left = 0.0
+    for name, ms in parts.items():
+        axes.barh("HTTP identify", ms, left=left, label=f"{name} {ms:.1f}")
+        left += ms
+    axes.barh("in process", in_process_ms, color="grey", label=f"embed+search {in_process_ms}")
+    axes.set(xlabel="ms (medians per part)", title="where identify's p50 goes")
+    axes.legend(fontsize=7, loc="lower right")
 
 
 # The command ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
+from optinface.api.cli.overhead_split import FRAMEWORK, OUTSIDE
 from optinface.engine.manifest import load_manifest
 from optinface.engine.settings import EngineSettings
 
@@ -47,3 +48,6 @@ def test_bench_measures_every_operation_and_level_against_a_fresh_server(tmp_pat
     assert overhead["cpu"]["server_ms_per_identify"] > 0
     assert overhead["cpu"]["in_process_ms_per_embed_search"] > 0
     assert len(overhead["rounds"][0]["load_average"]["before"]) == 3
+    parts = overhead["split_ms_p50"]  # the bench's own server answers with Server-Timing
+    assert set(parts) == {"auth", "consent", "embed", "search", FRAMEWORK, OUTSIDE}, parts
+    assert parts["embed"] > 0 and parts[OUTSIDE] > 0

@@ -1,0 +1,55 @@
+"""The ``Server-Timing`` header (W3C Server Timing): the stages of :mod:`engine.stopwatch`.
+
+Off unless ``OPTINFACE_SERVER_TIMING`` is set: the durations of an identify's stages tell its
+caller a little about the gallery searched, which only a tester measuring the service needs.
+``optinface bench`` sets it on the server it starts, and splits the HTTP overhead with it.
+``app`` is the time from the request reaching the application to its answer starting.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from optinface.engine.stopwatch import recording
+
+HEADER = "Server-Timing"
+APP_STAGE = "app"
+
+
+def header_value(stages: dict[str, float]) -> str:
+    """``name;dur=milliseconds`` per stage, as the specification writes them."""
+    return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in stages.items())
+
+
+def parse(value: str) -> dict[str, float]:
+    """The stages of a header written by :func:`header_value`, in milliseconds."""
+    stages = {}
+    for metric in filter(None, (part.strip() for part in value.split(","))):
+        name, _, duration = metric.partition(";dur=")
+        stages[name] = float(duration)
+    return stages
+
+
+class ServerTimingMiddleware:
+    """Opens a recording per HTTP request and writes it into the answer's headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        with recording() as stages:
+
+            async def send_with_timing(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    stages[APP_STAGE] = time.perf_counter() - started
+                    MutableHeaders(scope=message).append(HEADER, header_value(stages))
+                await send(message)
+
+            await self.app(scope, receive, send_with_timing)
