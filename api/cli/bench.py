@@ -480,7 +480,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     overhead = results["overhead"]
     parts = overhead.get("split_ms_p50")
-    figure = Figure(figsize=(16 if parts else 11, 4.2))
+    figure = Figure(figsize=(16 if parts else 11, 5 if parts else 4.2))
     FigureCanvasAgg(figure)
     latency, throughput, *where = figure.subplots(1, 3 if parts else 2)
     for operation, levels in results["operations"].items():
@@ -516,7 +516,7 @@ def plot_split(axes: Any, parts: dict[str, float], *, in_process_ms: float) -> N
         left += ms
     axes.barh("in process", in_process_ms, color="grey", label=f"embed+search {in_process_ms}")
     axes.set(xlabel="ms (medians per part)", title="where identify's p50 goes")
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
 # The command ----------------------------------------------------------------------------------
