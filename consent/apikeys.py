@@ -154,9 +154,13 @@ def revoke_audited(runtime: Runtime, *, actor: Actor, key_id: str) -> None:
 
 def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
     """:func:`authenticate`, with failures tallied into the log (never the secret) as one event
-    per window (see :mod:`consent.auth_failures`)."""
+    per window (see :mod:`consent.auth_failures`).
+
+    A read: on PostgreSQL it does not take the ledger lock, so no worker's request waits for
+    another worker's write to learn who is calling. A key revoked by a transaction committed
+    before the read is refused; one revoked while it reads counts as revoked just after it."""
     try:
-        with runtime.db.transaction() as session:
+        with runtime.db.reading() as session:
             return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now())
     except AuthFailure as failure:
         _record_failures(runtime, runtime.auth_failures.add(

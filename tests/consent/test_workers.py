@@ -200,3 +200,14 @@ def test_an_erasure_another_worker_finished_meanwhile_is_skipped_not_failed(
     a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     assert erase_each(b.service.runtime, due, actor=None) == []
     assert len(b.service.erasures(actor=b.admin)) == 1
+
+
+def test_authentication_does_not_wait_for_another_workers_write(
+    workers: tuple[World, World],
+) -> None:
+    a, b = workers
+    secret = a.service.create_api_key(actor=a.admin, role=Role.RESEARCHER, name="r2").secret
+    with ThreadPoolExecutor(1) as pool, a.service.runtime.db.transaction():
+        # Worker A holds the ledger lock, as during any write; B authenticates meanwhile.
+        answer = pool.submit(b.service.authenticate, secret)
+        assert answer.result(timeout=20).role is Role.RESEARCHER
