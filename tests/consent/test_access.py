@@ -48,10 +48,7 @@ def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     pseudonym = _enrolled(world, portrait_jpegs[0])
-    result = world.service.verify(actor=world.researcher, subject=pseudonym,
-                                  purpose_id=world.purpose,
-                                      probe_consent_id=world.probe(image=portrait_jpegs[3]),
-                                  image=portrait_jpegs[3])
+    result = world.verify(pseudonym, portrait_jpegs[3])
     assert result.outcome == "no_candidate"
     [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
     assert (search.operation, search.outcome, search.score) == ("verify", "no_candidate", None)
@@ -63,9 +60,7 @@ def test_the_export_never_shows_another_subject_or_the_gallery_size(
 ) -> None:
     mine = _enrolled(world, portrait_jpegs[0])
     other = _enrolled(world, portrait_jpegs[0])  # the same face under another pseudonym
-    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                                    image=flipped_jpegs[0])
+    result = world.identify(flipped_jpegs[0])
     assert {c.subject for c in result.candidates} == {mine, other}  # the scan below can fail
     export = world.service.export(actor=world.reviewer, subject=mine)
     text = export.model_dump_json()

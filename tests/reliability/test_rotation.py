@@ -41,9 +41,7 @@ def _enrolled_world(service: OptinFace, jpegs: list[bytes]) -> World:
 
 
 def _results(world: World, jpegs: list[bytes]) -> list[list[tuple[str, float]]]:
-    return [[(c.subject, c.score) for c in world.service.identify(
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(image=jpeg),
-        image=jpeg).candidates] for jpeg in jpegs]
+    return [[(c.subject, c.score) for c in world.identify(jpeg).candidates] for jpeg in jpegs]
 
 
 def _assert_same(before: list[list[tuple[str, float]]],

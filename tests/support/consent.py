@@ -14,6 +14,7 @@ from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AgeCategory,
     ConsentGiven,
+    MatchResult,
     NoticeCreate,
     Operation,
     ProbeConsentRequest,
@@ -125,6 +126,22 @@ class World:
             body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
                                      probe_sha256=hashlib.sha256(image).hexdigest()))
         return probe_consent(self.service, link.secret).id
+
+    def identify(self, image: bytes, *, purpose: str | None = None) -> MatchResult:
+        """The researcher's 1:N search with ``image``, under a probe consent the person in it
+        signed for it (in the world's purpose unless told)."""
+        purpose = purpose or self.purpose
+        return self.service.identify(actor=self.researcher, purpose_id=purpose,
+                                     probe_consent_id=self.probe(purpose, image=image),
+                                     image=image)
+
+    def verify(self, subject: str, image: bytes, *, purpose: str | None = None) -> MatchResult:
+        """The researcher's 1:1 comparison of ``image`` with ``subject``, under a probe consent
+        the person in it signed for it (in the world's purpose unless told)."""
+        purpose = purpose or self.purpose
+        return self.service.verify(actor=self.researcher, subject=subject, purpose_id=purpose,
+                                   probe_consent_id=self.probe(purpose, image=image),
+                                   image=image)
 
     def purpose_with(self, *operations: Operation, name: str) -> str:
         """A new purpose, declared: a new purpose suspends matching until a declaration
