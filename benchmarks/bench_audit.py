@@ -7,7 +7,8 @@ file, 1,000 per transaction, with a signed and witnessed checkpoint every 100 ev
 server does. At each size of ``SIZES`` up to ``--n`` it times: ``optinface audit verify``'s work
 on a read-only connection (chain, tree, every checkpoint row and witness file), the tree a server
 builds once at start, one checkpoint (the cached tree extended, signed, committed, witnessed),
-and ten inclusion proofs of an access export from the cached tree. Writes
+ten inclusion proofs of an access export from the cached tree, and the daily quota's check of
+the next day's first search (it must read that day's rows only, not the log). Writes
 ``results/bench_audit.json`` and ``.png``.
 """
 
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,6 +30,7 @@ from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, app
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
 from optinface.consent.notes import Signer
+from optinface.consent.quota import require_identify_quota
 from optinface.consent.transparency import witness_checkpoints
 from optinface.consent.witness import Witness
 
@@ -36,11 +39,13 @@ SIZES = (1_000, 10_000, 100_000)
 BATCH = 1_000
 CHECKPOINT_EVERY = 100
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
+PURPOSE = "pur_0123456789abcdef01234567"
+QUOTA_CHECKS = 21
 
 
 def _entry(seq: int) -> Entry:
     """An identify event as the server writes one: a purpose, a subject, a probe hash."""
-    return Entry(action=AuditAction.IDENTIFY, actor=None, purpose="pur_0123456789abcdef01234567",
+    return Entry(action=AuditAction.IDENTIFY, actor=None, purpose=PURPOSE,
                  subjects=[f"{seq:032x}"], probe_sha256=f"{seq:064x}", details={"k": 3})
 
 
@@ -72,8 +77,22 @@ def _measure(url: str, log: AuditLog, db: Database) -> dict[str, float]:
     checkpoint_ms = (time.perf_counter() - start) * 1000
     return {"verify_seconds": round(verify_s, 3), "tree_at_start_seconds": round(start_s, 3),
             "export_proofs_ms": round(proofs_ms, 2),
-            "checkpoint_ms": round(checkpoint_ms, 2), "checkpoints": report.checkpoints,
+            "checkpoint_ms": round(checkpoint_ms, 2), "quota_check_ms": _quota_check_ms(db),
+            "checkpoints": report.checkpoints,
             "witnessed": report.known}
+
+
+def _quota_check_ms(db: Database) -> float:
+    """The quota check of the first search on the day after the log's events (median of
+    ``QUOTA_CHECKS``): nothing to count, so its cost is what it reads to find that out."""
+    timings = []
+    for _ in range(QUOTA_CHECKS):
+        start = time.perf_counter()
+        with db.transaction() as session:
+            require_identify_quota(session, key_id="key_bench", purpose=PURPOSE, limit=200,
+                                   now=NOW + timedelta(days=1))
+        timings.append(time.perf_counter() - start)
+    return round(statistics.median(timings) * 1000, 3)
 
 
 def run(*, n: int, folder: Path) -> dict[str, object]:
@@ -121,6 +140,8 @@ def plot(result: dict[str, object], path: Path) -> None:
               label="an export's inclusion proofs (s)")
     axes.plot(events, [r["checkpoint_ms"] / 1000 for r in rows], marker="o",
               label="one checkpoint (s)")
+    axes.plot(events, [r["quota_check_ms"] / 1000 for r in rows], marker="o",
+              label="a search's quota check, the next day (s)")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("events in the log")

@@ -310,8 +310,10 @@ class ApiKey(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    # The daily identify quota counts one key's attempts on one day (consent.quota).
-    __table_args__ = (Index("ix_audit_events_actor_action_at", "actor_key_id", "action", "at"),)
+    # The daily identify quota counts one key's, and one purpose's, attempts on one day
+    # (consent.quota): each count reads the day's rows of its owner, never the whole log.
+    __table_args__ = (Index("ix_audit_events_actor_action_at", "actor_key_id", "action", "at"),
+                      Index("ix_audit_events_purpose_action_at", "purpose", "action", "at"))
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))  # ISO text: hashed exactly as stored

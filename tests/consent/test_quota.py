@@ -142,12 +142,18 @@ def test_the_quota_is_exact_under_concurrent_searches_and_refusals(
     assert attempts_today(world, world.researcher) == quota
 
 
-def test_the_count_is_served_by_the_quota_index(world: World) -> None:
-    query = identify_attempts_query(key_id="key_x", day=world.clock.now().date())
+@pytest.mark.parametrize(("owner", "index"), [
+    ({"key_id": "key_x"}, "ix_audit_events_actor_action_at"),
+    ({"purpose": "pur_x"}, "ix_audit_events_purpose_action_at"),
+])
+def test_the_count_reads_only_the_days_rows_of_its_owner(
+    world: World, owner: dict[str, str], index: str
+) -> None:
+    query = identify_attempts_query(day=world.clock.now().date(), **owner)
     with world.service.runtime.db.transaction() as session:
         sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
         plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
-    assert "ix_audit_events_actor_action_at" in plan
+    assert plan.count(index) == 2, plan  # the searches and the refusals
 
 
 def test_a_day_is_counted_in_utc(world: World, portrait_jpegs: list[bytes]) -> None:
