@@ -99,8 +99,7 @@ def test_enrolling_people_is_not_a_material_change(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     before = world.service.register().material_sha256
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[1])
+    world.enrolled(portrait_jpegs[1])
     assert world.service.register().material_sha256 == before
 
 
@@ -125,8 +124,7 @@ def test_a_destruction_order_destroys_every_template_with_receipts(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     for image in portrait_jpegs[:3]:
-        pseudonym, consent = world.subject()
-        world.enrol(pseudonym, consent, image)
+        world.enrolled(image)
     register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-2",
                                                    destroy=True)
     assert register.orders[0].kind == "destroy" and register.orders[0].templates_destroyed == 3

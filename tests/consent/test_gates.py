@@ -98,8 +98,7 @@ def test_verify_outside_the_subjects_consented_purposes_is_refused(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     other = world.purpose_with(Operation.VERIFY, Operation.IDENTIFY, name="other-study")
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     refused("purpose_not_consented",
             lambda: world.verify(pseudonym, portrait_jpegs[0], purpose=other))
 
@@ -175,8 +174,7 @@ def test_templates_of_another_model_are_not_compared(
 
     from optinface.consent.tables import Template
 
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     with world.service.runtime.db.transaction() as session:
         session.execute(update(Template).values(model_id="w600k_r50"))
     refused("model_mismatch", lambda: world.verify(pseudonym, portrait_jpegs[0]))

@@ -72,8 +72,7 @@ def test_a_stranger_gets_no_candidate_never_the_nearest_face(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     for image in portrait_jpegs[:3]:
-        pseudonym, consent_id = world.subject()
-        world.enrol(pseudonym, consent_id, image)
+        world.enrolled(image)
     result = world.identify(portrait_jpegs[5])
     assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
 

@@ -52,8 +52,7 @@ def _two_enrolled(service: OptinFace, clock: FakeClock,
     world = make_world(service, clock)
     erased, consent = world.subject()
     template = world.enrol(erased, consent, jpegs[0])
-    kept, kept_consent = world.subject()
-    world.enrol(kept, kept_consent, jpegs[1])
+    kept = world.enrolled(jpegs[1])
     admin = service.create_api_key(actor=world.admin, role=Role.ADMIN, name="ops").secret
     return world, erased, template.id, kept, admin
 

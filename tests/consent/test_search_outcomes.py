@@ -23,8 +23,7 @@ def _old_rows(world: World, pseudonym: str) -> None:
 def test_old_match_rows_are_filtered_and_exported_as_candidates_not_verdicts(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     _old_rows(world, pseudonym)
     found = world.identify(portrait_jpegs[0])
     assert found.outcome is SearchOutcome.CANDIDATES

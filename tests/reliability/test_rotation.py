@@ -35,8 +35,7 @@ TOLERANCE = 1e-4
 def _enrolled_world(service: OptinFace, jpegs: list[bytes]) -> World:
     world = make_world(service, FakeClock(datetime.now(UTC)))
     for jpeg in jpegs[:4]:
-        pseudonym, consent_id = world.subject()
-        world.enrol(pseudonym, consent_id, jpeg)
+        world.enrolled(jpeg)
     return world
 
 

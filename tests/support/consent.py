@@ -111,6 +111,12 @@ class World:
         uploads."""
         return self.signer(pseudonym).enrol(consent_id, image, desk=self.portal)
 
+    def enrolled(self, image: bytes) -> str:
+        """A new searchable subject with one consent and ``image`` enrolled: their pseudonym."""
+        pseudonym, consent_id = self.subject()
+        self.enrol(pseudonym, consent_id, image)
+        return pseudonym
+
     def withdraw(self, pseudonym: str, consent_id: str) -> WithdrawalResult:
         return self.signer(pseudonym).withdraw(consent_id)
 
