@@ -16,15 +16,9 @@ from tests.support.consent import FakeClock, World
 from tests.support.thresholds import TEST_THRESHOLD
 
 
-def _enrolled(world: World, image: bytes) -> str:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, image)
-    return pseudonym
-
-
 def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs: list[bytes]
                                                    ) -> None:
-    pseudonym = _enrolled(world, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     export = world.service.export(actor=world.reviewer, subject=pseudonym)
     [purpose] = export.purposes  # (a) purposes, with their texts
     assert purpose.description == "Re-identification of consenting volunteers in study 1"
@@ -47,11 +41,8 @@ def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs:
 def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    pseudonym = _enrolled(world, portrait_jpegs[0])
-    result = world.service.verify(actor=world.researcher, subject=pseudonym,
-                                  purpose_id=world.purpose,
-                                      probe_consent_id=world.probe(image=portrait_jpegs[3]),
-                                  image=portrait_jpegs[3])
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    result = world.verify(pseudonym, portrait_jpegs[3])
     assert result.outcome == "no_candidate"
     [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
     assert (search.operation, search.outcome, search.score) == ("verify", "no_candidate", None)
@@ -61,11 +52,9 @@ def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
 def test_the_export_never_shows_another_subject_or_the_gallery_size(
     world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
-    mine = _enrolled(world, portrait_jpegs[0])
-    other = _enrolled(world, portrait_jpegs[0])  # the same face under another pseudonym
-    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                                    image=flipped_jpegs[0])
+    mine = world.enrolled(portrait_jpegs[0])
+    other = world.enrolled(portrait_jpegs[0])  # the same face under another pseudonym
+    result = world.identify(flipped_jpegs[0])
     assert {c.subject for c in result.candidates} == {mine, other}  # the scan below can fail
     export = world.service.export(actor=world.reviewer, subject=mine)
     text = export.model_dump_json()

@@ -125,10 +125,8 @@ def test_retention_prunes_old_access_events_and_the_chain_still_verifies(
     from tests.support.consent import make_world
 
     world = make_world(service, clock)
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
-    service.identify(actor=world.researcher, purpose_id=world.purpose,
-                     probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    world.identify(portrait_jpegs[0])
     service.audit_checkpoint(actor=world.reviewer)  # pruning needs a signed checkpoint
     service.settings.access_log_retention_days = 183
     clock.advance(days=184)

@@ -20,24 +20,19 @@ from tests.consent.test_gates import refused
 from tests.support.consent import FakeClock, World, make_world
 
 
-def _identify(world: World, image: bytes) -> object:
-    return world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                  probe_consent_id=world.probe(image=image), image=image)
-
-
 def test_matching_is_refused_until_the_database_is_declared(
     service, clock: FakeClock, portrait_jpegs: list[bytes]  # type: ignore[no-untyped-def]
 ) -> None:
     world = make_world(service, clock, declare=False)
-    refused("not_declared", lambda: _identify(world, portrait_jpegs[0]))
+    refused("not_declared", lambda: world.identify(portrait_jpegs[0]))
     register = service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
     assert register.in_service_from == clock.now().date() + timedelta(days=60)
     assert not register.in_service
-    refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+    refused("declaration_period_running", lambda: world.identify(portrait_jpegs[0]))
     clock.advance(days=59)
-    refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+    refused("declaration_period_running", lambda: world.identify(portrait_jpegs[0]))
     clock.advance(days=1)
-    _identify(world, portrait_jpegs[0])
+    world.identify(portrait_jpegs[0])
     assert service.register().in_service
 
 
@@ -52,9 +47,9 @@ def test_outside_demo_mode_a_backdated_declaration_opens_nothing_early(
         backdated = clock.now().date() - timedelta(days=90)
         register = service.declare(actor=world.admin, date=backdated, reference="CAI-OLD")
         assert register.in_service_from == clock.now().date() + timedelta(days=60)
-        refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+        refused("declaration_period_running", lambda: world.identify(portrait_jpegs[0]))
         clock.advance(days=60)
-        _identify(world, portrait_jpegs[0])
+        world.identify(portrait_jpegs[0])
     finally:
         service.close()
 
@@ -74,16 +69,16 @@ def test_the_declaration_period_is_configurable_only_upward(tmp_path) -> None:  
 def test_adding_a_purpose_suspends_matching_until_redeclared(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
-    _identify(world, portrait_jpegs[0])
+    world.identify(portrait_jpegs[0])
     world.service.create_purpose(actor=world.admin, body=PurposeCreate(
         name="another study", description="new", legal_basis="consent",
         operations={Operation.IDENTIFY}, retention_days=30))
     assert not world.service.register().in_service
-    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
     world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-3")
-    refused("declaration_period_running", lambda: _identify(world, portrait_jpegs[0]))
+    refused("declaration_period_running", lambda: world.identify(portrait_jpegs[0]))
     clock.advance(days=60)
-    _identify(world, portrait_jpegs[0])
+    world.identify(portrait_jpegs[0])
 
 
 @pytest.mark.parametrize("field, value", [
@@ -97,15 +92,14 @@ def test_a_material_change_of_the_register_needs_a_new_declaration(
     before = world.service.register().material_sha256
     setattr(world.service.settings, field, value)
     assert world.service.register().material_sha256 != before
-    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
 
 
 def test_enrolling_people_is_not_a_material_change(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     before = world.service.register().material_sha256
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[1])
+    world.enrolled(portrait_jpegs[1])
     assert world.service.register().material_sha256 == before
 
 
@@ -116,22 +110,21 @@ def test_a_regulator_suspension_stops_enrolment_and_matching(
     register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-1")
     assert [o.reference for o in register.orders] == ["CAI-ORD-1"]
     assert any("CAI-ORD-1" in w for w in register.warnings)
-    refused("suspended_by_regulator", lambda: _identify(world, portrait_jpegs[0]))
+    refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
     refused("suspended_by_regulator", lambda: world.enrol(pseudonym, consent, portrait_jpegs[0]))
     events = world.service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.REGULATOR_ORDER)).events
     assert [e.details["order"] for e in events] == ["CAI-ORD-1"]
     world.service.lift_regulator_order(actor=world.admin, reference="CAI-ORD-1")
     world.enrol(pseudonym, consent, portrait_jpegs[0])
-    _identify(world, portrait_jpegs[0])
+    world.identify(portrait_jpegs[0])
 
 
 def test_a_destruction_order_destroys_every_template_with_receipts(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     for image in portrait_jpegs[:3]:
-        pseudonym, consent = world.subject()
-        world.enrol(pseudonym, consent, image)
+        world.enrolled(image)
     register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-2",
                                                    destroy=True)
     assert register.orders[0].kind == "destroy" and register.orders[0].templates_destroyed == 3
@@ -145,7 +138,7 @@ def test_a_destruction_order_destroys_every_template_with_receipts(
         assert tombstone.receipt_signature is not None
         assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
                                 world.service.public_key)
-    refused("suspended_by_regulator", lambda: _identify(world, portrait_jpegs[0]))
+    refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
 
 
 def test_old_declarations_without_a_material_hash_do_not_cover_the_register(
@@ -156,7 +149,7 @@ def test_old_declarations_without_a_material_hash_do_not_cover_the_register(
     with world.service.runtime.db.transaction() as session:
         for row in session.scalars(select(RegisterDeclaration)):
             row.material_sha256 = None  # as migration 0004 leaves a declaration made before it
-    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
 
 
 def test_a_register_change_after_a_kept_read_is_seen_by_the_next_match(
@@ -164,17 +157,17 @@ def test_a_register_change_after_a_kept_read_is_seen_by_the_next_match(
 ) -> None:
     """The gate keeps the register's rows between matches (consent.declaration.RegisterReads):
     a write to them, even in plain SQL, ends what was kept."""
-    _identify(world, portrait_jpegs[0])  # the rows are read and kept
-    _identify(world, portrait_jpegs[0])  # and used
+    world.identify(portrait_jpegs[0])  # the rows are read and kept
+    world.identify(portrait_jpegs[0])  # and used
     with world.service.runtime.db.transaction() as session:
         session.execute(text("UPDATE register_declarations SET material_sha256 = 'edited'"))
-    refused("redeclaration_required", lambda: _identify(world, portrait_jpegs[0]))
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
 
 
 def test_a_register_write_rolled_back_is_not_kept(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
-    _identify(world, portrait_jpegs[0])
+    world.identify(portrait_jpegs[0])
     reads = world.service.runtime.register_reads
     with pytest.raises(RuntimeError), world.service.runtime.db.transaction() as session:
         before = len(reads.rows(session).purposes)
@@ -184,4 +177,4 @@ def test_a_register_write_rolled_back_is_not_kept(
         session.flush()
         assert len(reads.rows(session).purposes) == before + 1  # read inside the transaction
         raise RuntimeError("rolled back")
-    _identify(world, portrait_jpegs[0])  # the purpose never existed: still declared
+    world.identify(portrait_jpegs[0])  # the purpose never existed: still declared

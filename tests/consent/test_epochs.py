@@ -72,16 +72,13 @@ def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
     with pytest.raises(KeyUnavailable):
         _decrypt_from_copy(service, copy, template.id)
     # The kept subject is still served from the live database.
-    assert service.verify(actor=world.researcher, subject=kept, purpose_id=world.purpose,
-                          probe_consent_id=world.probe(image=portrait_jpegs[1]),
-                          image=portrait_jpegs[1]).outcome == "candidates_for_review"
+    assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
 
 
 def test_erasure_leaves_no_wrapped_key_row_nor_its_bytes(
     world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
 ) -> None:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     database = settings.data_dir / "optinface.db"
     with sqlite3.connect(database) as db:
         subject_id, wrapped = db.execute(
@@ -98,8 +95,7 @@ def test_erasure_leaves_no_wrapped_key_row_nor_its_bytes(
 def test_the_erasure_receipt_states_when_copies_become_undecryptable(
     world: World, service: OptinFace, portrait_jpegs: list[bytes],
 ) -> None:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     [current] = service.key_epochs(actor=world.admin)
     receipt = service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     signed = receipt.signed.receipt
@@ -142,8 +138,7 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
 ) -> None:
     service = open_service()
     world = make_world(service, clock)
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    world.enrolled(portrait_jpegs[0])
     service.close()
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)

@@ -98,11 +98,9 @@ def test_verify_outside_the_subjects_consented_purposes_is_refused(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     other = world.purpose_with(Operation.VERIFY, Operation.IDENTIFY, name="other-study")
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
-    refused("purpose_not_consented", lambda: world.service.verify(
-        actor=world.researcher, subject=pseudonym, purpose_id=other,
-        probe_consent_id=world.probe(other, image=portrait_jpegs[0]), image=portrait_jpegs[0]))
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    refused("purpose_not_consented",
+            lambda: world.verify(pseudonym, portrait_jpegs[0], purpose=other))
 
 
 @both_backends
@@ -115,9 +113,7 @@ def test_identify_never_finds_subjects_outside_the_purpose_or_not_opted_in(
     world.enrol(in_other, c1, portrait_jpegs[0])
     world.enrol(hidden, c2, portrait_jpegs[1])
     for image in portrait_jpegs[:2]:
-        result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                        probe_consent_id=world.probe(image=image), image=image)
-        assert result.candidates == []
+        assert world.identify(image).candidates == []
 
 
 @both_backends
@@ -149,20 +145,15 @@ def test_an_uncalibrated_model_refuses_to_match(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     world.service.settings.thresholds_path.write_text("")
-    refused("not_calibrated", lambda: world.service.identify(
-        actor=world.researcher, purpose_id=world.purpose,
-        probe_consent_id=world.probe(image=portrait_jpegs[0]),
-        image=portrait_jpegs[0]))
+    refused("not_calibrated", lambda: world.identify(portrait_jpegs[0]))
 
 
 def test_a_purpose_without_the_operation_refuses_it(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     enrol_only = world.purpose_with(Operation.ENROL, name="enrol-only")
-    refused("operation_not_allowed", lambda: world.service.identify(
-        actor=world.researcher, purpose_id=enrol_only,
-        probe_consent_id=world.probe(enrol_only, image=portrait_jpegs[0]),
-        image=portrait_jpegs[0]))
+    refused("operation_not_allowed",
+            lambda: world.identify(portrait_jpegs[0], purpose=enrol_only))
 
 
 def test_unknown_things_are_not_found(world: World) -> None:
@@ -183,13 +174,10 @@ def test_templates_of_another_model_are_not_compared(
 
     from optinface.consent.tables import Template
 
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     with world.service.runtime.db.transaction() as session:
         session.execute(update(Template).values(model_id="w600k_r50"))
-    refused("model_mismatch", lambda: world.service.verify(
-        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
-        probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0]))
+    refused("model_mismatch", lambda: world.verify(pseudonym, portrait_jpegs[0]))
     assert world.service.health()["templates_needing_reenrolment"] == 1
 
 
@@ -200,9 +188,7 @@ def test_the_gallery_drops_a_template_whose_consent_is_marked_withdrawn(
     status check: here the row says withdrawn while the template and its index entry remain."""
     pseudonym, consent_id = world.subject()
     world.enrol(pseudonym, consent_id, portrait_jpegs[0])
-    found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                   probe_consent_id=world.probe(image=portrait_jpegs[0]),
-                                   image=portrait_jpegs[0])
+    found = world.identify(portrait_jpegs[0])
     assert [c.subject for c in found.candidates] == [pseudonym]
     with world.service.runtime.db.transaction() as session:
         session.execute(
@@ -211,10 +197,5 @@ def test_the_gallery_drops_a_template_whose_consent_is_marked_withdrawn(
             .values(status=ConsentStatus.WITHDRAWN, withdrawn_at=world.clock.now())
         )
         assert session.scalar(select(func.count()).select_from(Template)) == 1
-    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(image=portrait_jpegs[0]),
-                                    image=portrait_jpegs[0])
-    assert result.candidates == []
-    refused("purpose_not_consented", lambda: world.service.verify(
-        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
-        probe_consent_id=world.probe(image=portrait_jpegs[0]), image=portrait_jpegs[0]))
+    assert world.identify(portrait_jpegs[0]).candidates == []
+    refused("purpose_not_consented", lambda: world.verify(pseudonym, portrait_jpegs[0]))

@@ -28,9 +28,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert not verify_receipt(forged, receipt.signature, receipt.public_key)
 
     template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
-    found = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                             probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                             image=flipped_jpegs[0])
+    found = world.identify(flipped_jpegs[0])
     assert found.outcome is SearchOutcome.CANDIDATES
     assert [c.subject for c in found.candidates] == [pseudonym]
 
@@ -58,9 +56,7 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert verify_receipt(erasure.signed.receipt, erasure.signed.signature,
                           erasure.signed.public_key)
 
-    again = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                             probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                             image=flipped_jpegs[0])
+    again = world.identify(flipped_jpegs[0])
     assert again.outcome is SearchOutcome.NO_CANDIDATE and again.candidates == []
 
     assert occurrences(service.settings.data_dir, ciphertext) == []
@@ -76,11 +72,8 @@ def test_a_stranger_gets_no_candidate_never_the_nearest_face(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     for image in portrait_jpegs[:3]:
-        pseudonym, consent_id = world.subject()
-        world.enrol(pseudonym, consent_id, image)
-    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(image=portrait_jpegs[5]),
-                                    image=portrait_jpegs[5])
+        world.enrolled(image)
+    result = world.identify(portrait_jpegs[5])
     assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
 
 
@@ -107,11 +100,7 @@ def test_verify_matches_the_claimed_subject_only(
     bob, bob_consent = world.subject(searchable=False)
     world.enrol(alice, alice_consent, portrait_jpegs[0])
     world.enrol(bob, bob_consent, portrait_jpegs[1])
-    same = world.service.verify(actor=world.researcher, subject=alice, purpose_id=world.purpose,
-                                probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                                image=flipped_jpegs[0])
-    other = world.service.verify(actor=world.researcher, subject=bob, purpose_id=world.purpose,
-                                 probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                                 image=flipped_jpegs[0])
+    same = world.verify(alice, flipped_jpegs[0])
+    other = world.verify(bob, flipped_jpegs[0])
     assert same.outcome is SearchOutcome.CANDIDATES and other.outcome is SearchOutcome.NO_CANDIDATE
     assert np.isclose(same.threshold, 0.36)

@@ -19,9 +19,7 @@ def test_a_withdrawn_purpose_finds_nobody_while_the_kept_purpose_still_does(
 
     def found(purpose: str) -> bool:
         image = portrait_jpegs[0]
-        result = world.service.identify(actor=world.researcher, purpose_id=purpose,
-                                        probe_consent_id=world.probe(purpose, image=image),
-                                        image=image)
+        result = world.identify(image, purpose=purpose)
         return [c.subject for c in result.candidates] == [subject]
 
     assert found(world.purpose) and found(other)

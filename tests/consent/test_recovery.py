@@ -106,8 +106,7 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
 
     from optinface.consent.tables import Subject, SubjectStatus
 
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    world.enrolled(portrait_jpegs[0])
     with world.service.runtime.db.transaction() as session:  # step 1 of erase, then "crash"
         session.execute(update(Subject).values(status=SubjectStatus.EXCLUDED,
                                                erasure_reason="request"))

@@ -22,8 +22,7 @@ ETHICS_BOARD = Recipient(
 def test_the_register_states_what_a_regulator_asks_for(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    world.enrolled(portrait_jpegs[0])
     register = world.service.register(actor=world.reviewer)
     assert (register.subjects, register.templates) == (1, 1)
     assert register.declaration is not None and register.declaration.reference == "CAI-2026-001"

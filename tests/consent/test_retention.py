@@ -64,17 +64,11 @@ def test_three_years_without_interaction_ends_retention(
 
 
 def _found(world: World, image: bytes) -> list[str]:
-    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(image=image), image=image)
-    return [c.subject for c in result.candidates]
+    return [c.subject for c in world.identify(image).candidates]
 
 
 def _verified(world: World, subject: str, image: bytes) -> bool:
-    result = world.service.verify(actor=world.researcher, subject=subject,
-                                  purpose_id=world.purpose,
-                                      probe_consent_id=world.probe(image=image),
-                                  image=image)
-    return result.outcome is SearchOutcome.CANDIDATES
+    return world.verify(subject, image).outcome is SearchOutcome.CANDIDATES
 
 
 @both_backends
@@ -130,10 +124,7 @@ def test_a_consent_past_its_purposes_retention_authorises_nothing_even_before_a_
     world.enrol(pseudonym, consent_id, portrait_jpegs[0])
 
     def search() -> SearchOutcome:
-        return world.service.identify(
-            actor=world.researcher, purpose_id=short,
-            probe_consent_id=world.probe(short, image=flipped_jpegs[0]),
-            image=flipped_jpegs[0]).outcome
+        return world.identify(flipped_jpegs[0], purpose=short).outcome
 
     assert search() is SearchOutcome.CANDIDATES
     clock.advance(days=10, seconds=1)  # no sweep runs

@@ -19,11 +19,8 @@ REJECT = ReviewDecisionCreate(decision=ReviewDecision.REJECT, reason="different 
 
 def _found(world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
            ) -> tuple[str, str]:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
-    result = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                    probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                                    image=flipped_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    result = world.identify(flipped_jpegs[0])
     [candidate] = result.candidates
     assert candidate.status == "provisional" and result.confirmations_required == 2
     assert candidate.score == round(candidate.score, 2)
@@ -77,12 +74,8 @@ def test_the_searchers_key_cannot_confirm_its_own_candidate(
 
 def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
                                      flipped_jpegs: list[bytes]) -> None:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
-    result = world.service.verify(actor=world.researcher, subject=pseudonym,
-                                  purpose_id=world.purpose,
-                                      probe_consent_id=world.probe(image=flipped_jpegs[0]),
-                                  image=flipped_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    result = world.verify(pseudonym, flipped_jpegs[0])
     assert result.confirmations_required == 1
     decided = world.service.decide_review(actor=world.verifiers[0],
                                           review_id=result.candidates[0].review_id,

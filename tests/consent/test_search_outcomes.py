@@ -23,12 +23,9 @@ def _old_rows(world: World, pseudonym: str) -> None:
 def test_old_match_rows_are_filtered_and_exported_as_candidates_not_verdicts(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    pseudonym, consent = world.subject()
-    world.enrol(pseudonym, consent, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     _old_rows(world, pseudonym)
-    found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
-                                   probe_consent_id=world.probe(image=portrait_jpegs[0]),
-                                   image=portrait_jpegs[0])
+    found = world.identify(portrait_jpegs[0])
     assert found.outcome is SearchOutcome.CANDIDATES
     service = world.service
 

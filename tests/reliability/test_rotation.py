@@ -35,15 +35,12 @@ TOLERANCE = 1e-4
 def _enrolled_world(service: OptinFace, jpegs: list[bytes]) -> World:
     world = make_world(service, FakeClock(datetime.now(UTC)))
     for jpeg in jpegs[:4]:
-        pseudonym, consent_id = world.subject()
-        world.enrol(pseudonym, consent_id, jpeg)
+        world.enrolled(jpeg)
     return world
 
 
 def _results(world: World, jpegs: list[bytes]) -> list[list[tuple[str, float]]]:
-    return [[(c.subject, c.score) for c in world.service.identify(
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=world.probe(image=jpeg),
-        image=jpeg).candidates] for jpeg in jpegs]
+    return [[(c.subject, c.score) for c in world.identify(jpeg).candidates] for jpeg in jpegs]
 
 
 def _assert_same(before: list[list[tuple[str, float]]],

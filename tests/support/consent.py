@@ -14,6 +14,7 @@ from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AgeCategory,
     ConsentGiven,
+    MatchResult,
     NoticeCreate,
     Operation,
     ProbeConsentRequest,
@@ -110,6 +111,12 @@ class World:
         uploads."""
         return self.signer(pseudonym).enrol(consent_id, image, desk=self.portal)
 
+    def enrolled(self, image: bytes) -> str:
+        """A new searchable subject with one consent and ``image`` enrolled: their pseudonym."""
+        pseudonym, consent_id = self.subject()
+        self.enrol(pseudonym, consent_id, image)
+        return pseudonym
+
     def withdraw(self, pseudonym: str, consent_id: str) -> WithdrawalResult:
         return self.signer(pseudonym).withdraw(consent_id)
 
@@ -125,6 +132,22 @@ class World:
             body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
                                      probe_sha256=hashlib.sha256(image).hexdigest()))
         return probe_consent(self.service, link.secret).id
+
+    def identify(self, image: bytes, *, purpose: str | None = None) -> MatchResult:
+        """The researcher's 1:N search with ``image``, under a probe consent the person in it
+        signed for it (in the world's purpose unless told)."""
+        purpose = purpose or self.purpose
+        return self.service.identify(actor=self.researcher, purpose_id=purpose,
+                                     probe_consent_id=self.probe(purpose, image=image),
+                                     image=image)
+
+    def verify(self, subject: str, image: bytes, *, purpose: str | None = None) -> MatchResult:
+        """The researcher's 1:1 comparison of ``image`` with ``subject``, under a probe consent
+        the person in it signed for it (in the world's purpose unless told)."""
+        purpose = purpose or self.purpose
+        return self.service.verify(actor=self.researcher, subject=subject, purpose_id=purpose,
+                                   probe_consent_id=self.probe(purpose, image=image),
+                                   image=image)
 
     def purpose_with(self, *operations: Operation, name: str) -> str:
         """A new purpose, declared: a new purpose suspends matching until a declaration
