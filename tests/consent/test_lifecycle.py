@@ -71,10 +71,11 @@ def test_life_of_a_subject_from_notice_to_tombstone(
 def test_a_stranger_gets_no_candidate_never_the_nearest_face(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    for image in portrait_jpegs[:3]:
-        world.enrolled(image)
+    enrolled = [world.enrolled(image) for image in portrait_jpegs[:3]]
     result = world.identify(portrait_jpegs[5])
     assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
+    # The gallery searched was not empty: a member's face is found in it.
+    assert [c.subject for c in world.identify(portrait_jpegs[1]).candidates] == [enrolled[1]]
 
 
 def test_erased_pseudonym_cannot_be_enrolled_again(
