@@ -11,9 +11,12 @@ ReDoc use; every other page gets the strict policy.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from optinface.api.start_headers import HeadersAtStart, StartHeadersMiddleware
 
 NONCE_STATE_KEY = "csp_nonce"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
@@ -48,28 +51,15 @@ def security_headers(scope: Scope, *, policy: str = STRICT_POLICY) -> dict[str, 
     return headers
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(StartHeadersMiddleware):
     """Adds the headers to each response start; the documentation pages get a fresh nonce."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    @contextmanager
+    def headers_for(self, scope: Scope) -> Iterator[HeadersAtStart]:
         policy = STRICT_POLICY
         if scope["path"] in DOCS_PATHS:
             nonce = secrets.token_urlsafe(16)
             scope.setdefault("state", {})[NONCE_STATE_KEY] = nonce
             policy = docs_policy(nonce)
         extra = security_headers(scope, policy=policy)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        yield lambda: extra

@@ -9,10 +9,12 @@ caller a little about the gallery searched, which only a tester measuring the se
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
+from optinface.api.start_headers import HeadersAtStart, StartHeadersMiddleware
 from optinface.engine.stopwatch import recording
 
 HEADER = "Server-Timing"
@@ -33,23 +35,16 @@ def parse(value: str) -> dict[str, float]:
     return stages
 
 
-class ServerTimingMiddleware:
+class ServerTimingMiddleware(StartHeadersMiddleware):
     """Opens a recording per HTTP request and writes it into the answer's headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    @contextmanager
+    def headers_for(self, scope: Scope) -> Iterator[HeadersAtStart]:
         started = time.perf_counter()
         with recording() as stages:
 
-            async def send_with_timing(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    stages[APP_STAGE] = time.perf_counter() - started
-                    MutableHeaders(scope=message).append(HEADER, header_value(stages))
-                await send(message)
+            def at_start() -> dict[str, str]:
+                stages[APP_STAGE] = time.perf_counter() - started
+                return {HEADER: header_value(stages)}
 
-            await self.app(scope, receive, send_with_timing)
+            yield at_start
