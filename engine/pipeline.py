@@ -90,7 +90,8 @@ class FacePipeline:
         detector_spec = _spec(models, settings.detector_id, ModelRole.DETECTOR)
         recognizer_spec = _spec(models, settings.recognizer_id, ModelRole.RECOGNIZER)
         providers = choose_providers(settings.providers)
-        options = session_options(intra_op_threads=settings.intra_op_threads)
+        options = session_options(intra_op_threads=settings.intra_op_threads,
+                                  intra_op_affinities=settings.intra_op_affinities)
         detector = FaceDetector(
             verified_model_path(detector_spec, settings.model_dir),
             providers=providers,

@@ -6,9 +6,11 @@ Nothing reads the environment at import time: callers build settings with
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The folder that holds engine/ and models/: the installed ``optinface`` package in a wheel, the
@@ -16,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MANIFEST = PACKAGE_ROOT / "models" / "manifest.toml"
 DEFAULT_THRESHOLDS = PACKAGE_ROOT / "models" / "thresholds.toml"
+_AFFINITY = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+"""One helper thread's CPUs in onnxruntime's notation: '1', '1,3', '1-2'."""
 
 
 class EngineSettings(BaseSettings):
@@ -40,6 +44,15 @@ class EngineSettings(BaseSettings):
     )
     # 0 lets onnxruntime use every core; spinning is off because on 2 cores it burnt ~40% CPU.
     intra_op_threads: int = Field(default=0, ge=0)
+    intra_op_affinities: str | None = Field(
+        default=None,
+        description=(
+            "Pins onnxruntime's intra-op helper threads (its session.intra_op_thread_affinities):"
+            " one entry per helper, intra_op_threads - 1 of them, separated by ';', each a list"
+            " of CPUs counted from 1 ('1', '1,2', '1-3'). For a machine whose disk interrupts"
+            " land where a helper runs: measured in benchmarks/README.md."
+        ),
+    )
 
     match_fmr: float = Field(
         default=1e-4,
@@ -96,3 +109,22 @@ class EngineSettings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index" / "templates.hnsw"
+
+    @model_validator(mode="after")
+    def _one_affinity_per_helper(self) -> EngineSettings:
+        """onnxruntime takes one affinity per helper thread, the caller being the last of
+        ``intra_op_threads``; checked here so that a wrong value is a settings error."""
+        if self.intra_op_affinities is None:
+            return self
+        entries = self.intra_op_affinities.split(";")
+        if self.intra_op_threads != len(entries) + 1:
+            raise ValueError(
+                f"intra_op_affinities names {len(entries)} helper thread(s): set"
+                f" intra_op_threads to {len(entries) + 1}")
+        cpus = os.cpu_count() or 1
+        for entry in entries:
+            if not _AFFINITY.fullmatch(entry) or any(
+                    not 1 <= int(cpu) <= cpus for cpu in re.findall(r"\d+", entry)):
+                raise ValueError(
+                    f"intra_op_affinities entry {entry!r} is not a list of CPUs from 1 to {cpus}")
+        return self

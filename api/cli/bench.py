@@ -573,6 +573,7 @@ def bench(
     except BenchFailed as failure:
         typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(code=1) from failure
+    engine = EngineSettings()
     on_cuda = any("CUDA" in p for ps in pipeline.active_providers.values() for p in ps)
     tag = tag or ("cuda" if on_cuda else "cpu")
     results = {
@@ -581,6 +582,9 @@ def bench(
         "machine": machine(),
         "server": {"url": url, "providers": health["active_providers"],
                    "models": health["models"], "model_id": health["model_id"]},
+        # The bench's own server reads the same environment: its threads are set alike.
+        "onnxruntime_threads": {"intra_op_threads": engine.intra_op_threads,
+                                "intra_op_affinities": engine.intra_op_affinities},
         "in_process": {"providers": pipeline.active_providers,
                        "models": {spec.id: spec.sha256 for spec in pipeline.models.values()}},
         "requests_per_level": requests,

@@ -6,6 +6,7 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from optinface.api.cli import (
     audit,
@@ -22,6 +23,9 @@ from optinface.api.cli import (
 )
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
+
+INVALID_SETTINGS = "invalid_settings"
+ENV_PREFIX = "OPTINFACE_"
 
 app = typer.Typer(
     help="optinface: consent-first face matching. Every command has --help with an example.",
@@ -54,13 +58,27 @@ def run() -> None:
     """The console script: any refusal ends in one line with its stable code, never a traceback.
 
     Commands that open the service already print their own refusals; this catches what happens
-    before (an unreadable manifest, a missing model file, a data directory that cannot be made).
+    before (an unreadable manifest, a missing model file, a data directory that cannot be made,
+    an ``OPTINFACE_*`` setting that is not valid).
     """
     try:
         app()
     except (EngineError, ConsentError) as error:
         typer.echo(f"error: {error.code}: {error.message}", err=True)
         sys.exit(1)
+    except ValidationError as error:
+        if not error.title.endswith("Settings"):
+            raise
+        typer.echo(f"error: {INVALID_SETTINGS}: {settings_problems(error)}", err=True)
+        sys.exit(1)
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each refused setting by its environment variable, with pydantic's reason; never the
+    value given (a database URL may hold a password)."""
+    return "; ".join(
+        f"{ENV_PREFIX + str(problem['loc'][0]).upper() if problem['loc'] else 'settings'}:"
+        f" {problem['msg']}" for problem in error.errors(include_url=False, include_input=False))
 
 
 if __name__ == "__main__":

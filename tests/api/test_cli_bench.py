@@ -36,6 +36,7 @@ def test_bench_measures_every_operation_and_level_against_a_fresh_server(tmp_pat
         assert models and models == {name: manifest[name] for name in models}
     assert "CPUExecutionProvider" in report["server"]["providers"]["recognizer"]
     assert report["machine"]["cpus"] >= 1
+    assert set(report["onnxruntime_threads"]) == {"intra_op_threads", "intra_op_affinities"}
     for operation in ("embed", "identify", "verify"):
         for level in ("1", "2"):
             figures = report["operations"][operation][level]

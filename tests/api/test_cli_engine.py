@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +69,14 @@ def test_embed_pick_all_writes_one_row_per_face(tmp_path: Path) -> None:
     result = runner.invoke(app, ["embed", str(group), "--pick", "all", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert np.load(out).shape == (6, 512)
+
+
+def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+    env = {**os.environ, "OPTINFACE_INTRA_OP_THREADS": "-1",
+           "OPTINFACE_DATABASE_URL": "postgresql://user:hunter2@db/optinface"}
+    result = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "models"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid_settings: OPTINFACE_INTRA_OP_THREADS: Input should be greater than or"
+        " equal to 0"]
