@@ -12,6 +12,12 @@ same load. Per round: each side's p50 and CPU time per call (the servers' every 
 
     python -m benchmarks.bench_api_ab --before ../old-checkout/src [--after src] \\
         [--requests 40] [--rounds 7] [--after-first]
+
+Two configurations of one version: the same ``src`` on both sides, and ``--after-setting
+NAME=VALUE`` (repeatable) for the after server only, with ``--name`` for the output files:
+
+    python -m benchmarks.bench_api_ab --before src --after-setting OPTINFACE_INTRA_OP_THREADS=2 \\
+        --after-setting OPTINFACE_INTRA_OP_AFFINITIES=1 --name bench_api_ab_pinned
 """
 
 from __future__ import annotations
@@ -72,16 +78,17 @@ def one_round(servers: dict[str, Bench], local: Bench, calls: int) -> dict[str, 
             "load_average": list(os.getloadavg())}
 
 
-def run(*, before: str, after: str, calls: int, rounds: int,
-        after_first: bool = False) -> dict[str, Any]:
+def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool = False,
+        after_settings: dict[str, str] | None = None) -> dict[str, Any]:
     """``after_first``: start (and prepare) the newer server first, to see that the order the
-    two were started in is not what differs."""
+    two were started in is not what differs. ``after_settings``: for the after server only."""
     pipeline, faces, probes, gallery = samples()
     with ExitStack() as stack:
         servers = {}
         order = list(zip(SIDES, (before, after), strict=True))
         for side, source in order[::-1] if after_first else order:
-            url, admin, pid = stack.enter_context(start_server(python_path=source))
+            url, admin, pid = stack.enter_context(start_server(
+                python_path=source, settings=after_settings if side == "after" else None))
             client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
             deployment = prepare(Api(client), admin, faces,
                                  researcher_keys=math.ceil(calls / CALLS_PER_KEY) * rounds)
@@ -99,8 +106,8 @@ def run(*, before: str, after: str, calls: int, rounds: int,
         "cpu_overhead_ms_median": round(float(np.median(
             [r["cpu_ms_per_call"][side] - r["cpu_ms_per_call"]["in_process"] for r in each])), 2),
     } for side in SIDES}
-    return {"before": before, "after": after, "started_first": "after" if after_first
-            else "before", "requests_per_round": calls,
+    return {"before": before, "after": after, "after_settings": after_settings or {},
+            "started_first": "after" if after_first else "before", "requests_per_round": calls,
             "machine": machine(), "summary": summary, "rounds": each}
 
 
@@ -130,11 +137,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--after-first", action="store_true",
                         help="start the newer server first; writes bench_api_ab_after_first.*")
+    parser.add_argument("--after-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="an OPTINFACE_* variable for the after server only (repeatable)")
+    parser.add_argument("--name", help="output file stem (default: bench_api_ab[_after_first])")
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.after_setting)
     result = run(before=args.before, after=args.after, calls=args.requests, rounds=args.rounds,
-                 after_first=args.after_first)
+                 after_first=args.after_first, after_settings=settings)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "bench_api_ab_after_first" if args.after_first else "bench_api_ab"
+    name = args.name or ("bench_api_ab_after_first" if args.after_first else "bench_api_ab")
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, RESULTS / f"{name}.png")
 

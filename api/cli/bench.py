@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -180,17 +180,18 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
 
 
 @contextmanager
-def local_server(port: int | None = None, *,
-                 python_path: str | None = None) -> Iterator[tuple[str, str, int]]:
+def local_server(port: int | None = None, *, python_path: str | None = None,
+                 settings: Mapping[str, str] | None = None) -> Iterator[tuple[str, str, int]]:
     """``optinface serve`` on a temporary data dir; yields its URL, first admin key and pid.
 
-    ``python_path``: the ``src`` folder of another checkout, to serve that version
-    (``benchmarks/bench_api_ab.py`` compares two)."""
+    ``python_path``: the ``src`` folder of another checkout, to serve that version;
+    ``settings``: ``OPTINFACE_*`` variables for this server only (``benchmarks/bench_api_ab.py``
+    compares two versions, or two configurations)."""
     with tempfile.TemporaryDirectory(prefix="optinface-bench-") as root:
         port = port or _free_port()
         command = [sys.executable, "-m", "optinface.api.cli.main", "serve",
                    "--port", str(port), "--data-dir", str(Path(root) / "var")]
-        env = {**os.environ, "COLUMNS": "200"}
+        env = {**os.environ, "COLUMNS": "200", **(settings or {})}
         if python_path is not None:
             env["PYTHONPATH"] = python_path
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_api_ab import SIDES, plot, run
+from optinface.api.cli.bench import BenchFailed
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -24,3 +25,11 @@ def test_ab_bench_times_both_servers_and_the_in_process_side_in_each_round(
         assert row["cpu_ms_per_call"]["in_process"] > 0
     plot(result, tmp_path / "ab.png")
     assert (tmp_path / "ab.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_setting_for_the_after_server_reaches_it_alone() -> None:
+    # Affinities without their thread count: a server given them refuses to start.
+    with pytest.raises(BenchFailed, match=r"invalid_settings: settings: .*intra_op_affinities"):
+        run(before=SOURCE, after=SOURCE, calls=2, rounds=1,
+            after_settings={"OPTINFACE_INTRA_OP_AFFINITIES": "1"})
