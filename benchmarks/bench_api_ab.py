@@ -113,7 +113,7 @@ def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool =
 
 def plot(result: dict[str, Any], path: Path) -> None:
     """Each round's ratio, wall and CPU, for both servers."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=120, layout="tight")
+    figure = Figure(figsize=(6.4, 5.4), dpi=120, layout="tight")
     axes = figure.subplots()
     rounds = range(1, len(result["rounds"]) + 1)
     for side, colour in zip(SIDES, ("tab:red", "tab:blue"), strict=True):
@@ -122,9 +122,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
         axes.plot(rounds, [r["cpu_ratio"][side] for r in result["rounds"]], "x--",
                   color=colour, label=f"{side}: CPU per identify / in-process CPU")
     axes.axhline(1.3, color="grey", linewidth=0.8, label="target 1.3")
-    axes.set(xlabel="round (interleaved, same load for all sides)", ylabel="ratio",
-             title="Identify over HTTP against in-process embed + search")
-    axes.legend(fontsize=7)
+    settings = ", ".join(f"{k}={v}" for k, v in result.get("after_settings", {}).items())
+    axes.set(xlabel="round (interleaved, same load for all sides)", ylabel="ratio")
+    axes.set_title("Identify over HTTP against in-process embed + search"
+                   + (f"\nafter: {settings}" if settings else ""), fontsize=8 if settings else 12)
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     figure.savefig(path)
 
 
