@@ -126,10 +126,16 @@ class Samples(NamedTuple):
     gallery: HnswIndex
 
 
+def sample_faces(pipeline: FacePipeline) -> tuple[list[bytes], list[bytes]]:
+    """The sample faces cut by ``pipeline``'s detector, and each one's mirrored probe."""
+    images = portraits(pipeline.detector)
+    return [encode(image) for image in images], [
+        encode(variant(image, Variant.FLIP)) for image in images]
+
+
 def samples() -> Samples:
     pipeline = FacePipeline.from_settings(EngineSettings())
-    faces = [encode(image) for image in portraits(pipeline.detector)]
-    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
+    faces, probes = sample_faces(pipeline)
     gallery = HnswIndex(dim=pipeline.embedding_size)
     gallery.add(list(range(len(faces))),
                 np.stack([pipeline.embed_single(face).vector for face in faces]))
