@@ -126,10 +126,16 @@ class Samples(NamedTuple):
     gallery: HnswIndex
 
 
+def sample_faces(pipeline: FacePipeline) -> tuple[list[bytes], list[bytes]]:
+    """The sample faces cut by ``pipeline``'s detector, and each one's mirrored probe."""
+    images = portraits(pipeline.detector)
+    return [encode(image) for image in images], [
+        encode(variant(image, Variant.FLIP)) for image in images]
+
+
 def samples() -> Samples:
     pipeline = FacePipeline.from_settings(EngineSettings())
-    faces = [encode(image) for image in portraits(pipeline.detector)]
-    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
+    faces, probes = sample_faces(pipeline)
     gallery = HnswIndex(dim=pipeline.embedding_size)
     gallery.add(list(range(len(faces))),
                 np.stack([pipeline.embed_single(face).vector for face in faces]))
@@ -350,21 +356,37 @@ class Bench:
         measured = OverheadRound(load_before=os.getloadavg())
         identify = self.http_work("identify", calls, stages=measured.stages)
         for i in range(calls):
-            cpu_started, started = time.process_time(), time.perf_counter()
-            vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
-            self.search_index.search(vector, k=5, allowed=self.search_index.labels())
-            measured.local.seconds.append(time.perf_counter() - started)
-            measured.local_cpu += time.process_time() - cpu_started
-            server_before, started = self._server_cpu(), time.perf_counter()
-            error = identify(i)
-            measured.remote.seconds.append(time.perf_counter() - started)
-            server_after = self._server_cpu()
-            if server_before is not None and server_after is not None:
-                measured.server_cpu = (measured.server_cpu or 0.0) + server_after - server_before
+            wall, cpu = self.time_in_process(i)
+            measured.local.seconds.append(wall)
+            measured.local_cpu += cpu
+            wall, server_cpu, error = self.time_identify(identify, i)
+            measured.remote.seconds.append(wall)
+            if server_cpu is not None:
+                measured.server_cpu = (measured.server_cpu or 0.0) + server_cpu
             if error is not None:
                 raise BenchFailed(f"identify answered {error} while measuring the overhead")
         measured.load_after = os.getloadavg()
         return measured
+
+    def time_in_process(self, i: int) -> tuple[float, float]:
+        """Embed and search probe ``i`` in this process: its wall and CPU seconds."""
+        cpu_started, started = time.process_time(), time.perf_counter()
+        vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
+        self.search_index.search(vector, k=5, allowed=self.search_index.labels())
+        return time.perf_counter() - started, time.process_time() - cpu_started
+
+    def time_identify(self, work: Callable[[int], str | None], i: int,
+                      ) -> tuple[float, float | None, str | None]:
+        """Call ``i`` of ``work`` (an identify from :meth:`http_work`): its wall seconds, the
+        server's CPU seconds meanwhile (None where not readable: not the bench's own server,
+        or no ``/proc``) and its error (None: it answered with candidates)."""
+        server_before, started = self._server_cpu(), time.perf_counter()
+        error = work(i)
+        wall = time.perf_counter() - started
+        server_after = self._server_cpu()
+        if server_before is None or server_after is None:
+            return wall, None, error
+        return wall, server_after - server_before, error
 
     def _server_cpu(self) -> float | None:
         return None if self.server_pid is None else process_cpu_seconds(self.server_pid)
