@@ -170,7 +170,9 @@ class World:
                                  purpose_id=self.purpose_id, notice_id=self.notice_id,
                                  image=image, origin=ORIGIN)["id"])
 
-    def identify(self, image: bytes, *, k: int = 5) -> object:
+    def identify(self, image: bytes, *, k: int = 5) -> httpx.Response:
+        """The researcher's 1:N search with ``image``, under a probe consent the person in it
+        signed for it; the answer as it came (refusals included)."""
         return self.client.post(
             "/v1/identify",
             data={
@@ -181,6 +183,14 @@ class World:
             files={"image": ("probe.jpg", image, "image/jpeg")},
             headers=auth(self.keys.researcher),
         )
+
+    def enrolled_and_identified(self, image: bytes) -> httpx.Response:
+        """``image`` enrolled under the world's subject's consent, then searched with: the 200
+        answer."""
+        self.enrol(self.subject, self.consent_id, image)
+        answer = self.identify(image)
+        assert answer.status_code == 200, answer.text
+        return answer
 
 
 def assert_refused(response: httpx.Response, status: int, code: str) -> None:
