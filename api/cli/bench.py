@@ -438,9 +438,7 @@ class OverheadRound:
         if not self.server_cpu or not self.local_cpu:
             return None
         calls = len(self.remote.seconds)
-        return {"server_ms_per_identify": round(1000 * self.server_cpu / calls, 2),
-                "in_process_ms_per_embed_search": round(1000 * self.local_cpu / calls, 2),
-                "ratio": round(self.server_cpu / self.local_cpu, 3)}
+        return cpu_figures(1000 * self.server_cpu / calls, 1000 * self.local_cpu / calls)
 
     def summary(self) -> dict[str, Any]:
         return compared(self.local, self.remote) | {
@@ -461,10 +459,16 @@ def pooled_cpu(rounds: list[dict[str, float]]) -> dict[str, float] | None:
     """The median over rounds of each side's CPU per call, and the ratio of those medians."""
     if not rounds:
         return None
-    server = float(np.median([r["server_ms_per_identify"] for r in rounds]))
-    local = float(np.median([r["in_process_ms_per_embed_search"] for r in rounds]))
-    return {"server_ms_per_identify": round(server, 2),
-            "in_process_ms_per_embed_search": round(local, 2), "ratio": round(server / local, 3)}
+    return cpu_figures(float(np.median([r["server_ms_per_identify"] for r in rounds])),
+                       float(np.median([r["in_process_ms_per_embed_search"] for r in rounds])))
+
+
+def cpu_figures(server_ms: float, local_ms: float) -> dict[str, float]:
+    """The server's CPU milliseconds per identify, this process's per embed + search, and
+    their ratio, as ``optinface bench`` reports them."""
+    return {"server_ms_per_identify": round(server_ms, 2),
+            "in_process_ms_per_embed_search": round(local_ms, 2),
+            "ratio": round(server_ms / local_ms, 3)}
 
 
 def measure(bench: Bench, *, requests: int, levels: Sequence[int], overhead_rounds: int,
