@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class BackgroundThread:
+class BackgroundThread(ABC):
     """A daemon thread running :meth:`_run` from :meth:`start` until :meth:`stop` sets
     ``_stopped``; subclasses say what the loop does."""
 
@@ -33,8 +34,9 @@ class BackgroundThread:
         self._stopped.set()
         self._thread.join(timeout=30)
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The loop: return once ``_stopped`` is set."""
 
 
 class Periodic(BackgroundThread):

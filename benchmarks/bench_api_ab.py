@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from optinface.api.cli.bench import (
     Bench,
     machine,
     prepare,
-    process_cpu_seconds,
     samples,
 )
 from optinface.api.cli.bench import local_server as start_server
@@ -51,30 +49,31 @@ SIDES = ("before", "after")
 
 
 def one_round(servers: dict[str, Bench], local: Bench, calls: int) -> dict[str, Any]:
-    """``calls`` probes: in-process embed + search, then an identify on each server."""
+    """``calls`` probes: in-process embed + search, then an identify on each server. A server
+    CPU time that could not be read (no ``/proc``) makes that side's CPU figures None."""
     work = {side: bench.http_work("identify", calls) for side, bench in servers.items()}
     seconds: dict[str, list[float]] = {"in_process": [], **{side: [] for side in SIDES}}
-    cpu = dict.fromkeys(seconds, 0.0)
+    local_cpu = 0.0
+    server_cpu: dict[str, float | None] = dict.fromkeys(SIDES, 0.0)
     for i in range(calls):
-        cpu_started, started = time.process_time(), time.perf_counter()
-        vector = local.pipeline.embed_single(local.probes[i % len(local.probes)]).vector
-        local.search_index.search(vector, k=5, allowed=local.search_index.labels())
-        seconds["in_process"].append(time.perf_counter() - started)
-        cpu["in_process"] += time.process_time() - cpu_started
+        wall, cpu = local.time_in_process(i)
+        seconds["in_process"].append(wall)
+        local_cpu += cpu
         for side in SIDES if i % 2 == 0 else SIDES[::-1]:
-            pid = servers[side].server_pid
-            assert pid is not None
-            cpu_before, started = process_cpu_seconds(pid) or 0.0, time.perf_counter()
-            error = work[side](i)
-            seconds[side].append(time.perf_counter() - started)
-            cpu[side] += (process_cpu_seconds(pid) or 0.0) - cpu_before
+            wall, spent, error = servers[side].time_identify(work[side], i)
+            seconds[side].append(wall)
+            so_far = server_cpu[side]
+            server_cpu[side] = None if so_far is None or spent is None else so_far + spent
             if error is not None:
                 raise RuntimeError(f"{side} identify answered {error}")
     p50 = {side: 1000 * float(np.median(s)) for side, s in seconds.items()}
+    cpu_ms = {side: None if c is None else round(1000 * c / calls, 2)
+              for side, c in {"in_process": local_cpu, **server_cpu}.items()}
     return {"p50_ms": {side: round(v, 2) for side, v in p50.items()},
             "ratio": {side: round(p50[side] / p50["in_process"], 3) for side in SIDES},
-            "cpu_ms_per_call": {side: round(1000 * c / calls, 2) for side, c in cpu.items()},
-            "cpu_ratio": {side: round(cpu[side] / cpu["in_process"], 3) for side in SIDES},
+            "cpu_ms_per_call": cpu_ms,
+            "cpu_ratio": {side: None if (c := server_cpu[side]) is None
+                          else round(c / local_cpu, 3) for side in SIDES},
             "load_average": list(os.getloadavg())}
 
 
@@ -100,15 +99,24 @@ def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool =
             print(json.dumps(each[-1]))
     summary = {side: {
         "ratio_median": float(np.median([r["ratio"][side] for r in each])),
-        "cpu_ratio_median": float(np.median([r["cpu_ratio"][side] for r in each])),
+        "cpu_ratio_median": _median([r["cpu_ratio"][side] for r in each]),
         "overhead_ms_median": round(float(np.median(
             [r["p50_ms"][side] - r["p50_ms"]["in_process"] for r in each])), 2),
-        "cpu_overhead_ms_median": round(float(np.median(
-            [r["cpu_ms_per_call"][side] - r["cpu_ms_per_call"]["in_process"] for r in each])), 2),
+        "cpu_overhead_ms_median": _median(
+            [None if (c := r["cpu_ms_per_call"][side]) is None
+             else c - r["cpu_ms_per_call"]["in_process"] for r in each], digits=2),
     } for side in SIDES}
     return {"before": before, "after": after, "after_settings": after_settings or {},
             "started_first": "after" if after_first else "before", "requests_per_round": calls,
             "machine": machine(), "summary": summary, "rounds": each}
+
+
+def _median(values: list[float | None], *, digits: int | None = None) -> float | None:
+    """The median, or None where a round's CPU time was not read (never a 0 taken for one)."""
+    if any(v is None for v in values):
+        return None
+    median = float(np.median([v for v in values if v is not None]))
+    return median if digits is None else round(median, digits)
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -119,7 +127,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     for side, colour in zip(SIDES, ("tab:red", "tab:blue"), strict=True):
         axes.plot(rounds, [r["ratio"][side] for r in result["rounds"]], "o-", color=colour,
                   label=f"{side}: identify p50 / in-process p50")
-        axes.plot(rounds, [r["cpu_ratio"][side] for r in result["rounds"]], "x--",
+        axes.plot(rounds, [math.nan if (c := r["cpu_ratio"][side]) is None else c
+                           for r in result["rounds"]], "x--",
                   color=colour, label=f"{side}: CPU per identify / in-process CPU")
     axes.axhline(1.3, color="grey", linewidth=0.8, label="target 1.3")
     settings = ", ".join(f"{k}={v}" for k, v in result.get("after_settings", {}).items())

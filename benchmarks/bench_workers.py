@@ -45,10 +45,9 @@ import httpx
 import numpy as np
 from matplotlib.figure import Figure
 
-from optinface.api.cli.bench import machine, run_level
+from optinface.api.cli.bench import machine, run_level, sample_faces
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
-from optinface.engine.samples import Variant, encode, portraits, variant
 from optinface.engine.settings import EngineSettings
 from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.server import free_port
@@ -237,9 +236,7 @@ def main() -> None:
     args = parser.parse_args()
 
     pipeline = FacePipeline.from_settings(EngineSettings())
-    images = portraits(pipeline.detector)
-    faces = [encode(image) for image in images]
-    probes = [encode(variant(image, Variant.FLIP)) for image in images]
+    faces, probes = sample_faces(pipeline)
     results: dict[str, Any] = {
         "benchmark": "bench_workers", "machine": machine(),
         "note": "one shared 2-core machine (other agents were running): every worker, "

@@ -157,11 +157,11 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
     with runtime.db.transaction() as session:
         ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=passkeys.SIGN_IN,
                                           now=now)
+        credential_id = str(body.credential.get("id", ""))
         credential = session.scalar(select(PasskeyCredential).where(
-            PasskeyCredential.id == str(body.credential.get("id", ""))))
+            PasskeyCredential.id == credential_id))
         if credential is None:
-            erased = after_erasure.erased_by_credential(session, runtime.keys,
-                                                        str(body.credential.get("id", "")))
+            erased = after_erasure.erased_by_credential(session, runtime.keys, credential_id)
             if erased is not None:
                 raise SubjectErased("the record of this passkey was erased",
                                     details={"erased_at": erased.erased_at.isoformat()})

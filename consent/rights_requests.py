@@ -72,8 +72,7 @@ def record_request(
 def answer_request(
     session: Session, *, request_id: str, answer: str, answered_by: str, now: datetime
 ) -> RightsRequest:
-    row = get_row(session, RightsRequest, request_id, noun="rights request",
-                         field="request_id")
+    row = get_row(session, RightsRequest, request_id, noun="rights request", field="request_id")
     if row.status == RequestStatus.ANSWERED:
         raise InvalidRequest(f"rights request {request_id} was already answered",
                              details={"request_id": request_id})

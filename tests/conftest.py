@@ -34,6 +34,7 @@ from tests.support.api import (
     auth,
     deployment,
     make_keys,
+    publish_purpose,
     set_up_world,
     settings_for_tests,
 )
@@ -174,6 +175,13 @@ def shared_world(module_deployment: OpenedOnFirstUse[Deployment]) -> World:
     """The declared world of a :data:`SHARED` module (purpose, notice, declaration)."""
     _, _, client, keys = module_deployment.get()
     return set_up_world(client, keys)
+
+
+@pytest.fixture(scope="module")
+def second_use(shared_world: World) -> str:
+    """A second purpose of a :data:`SHARED` module's world, so one use can be stopped and the
+    other kept."""
+    return publish_purpose(shared_world.client, shared_world.keys, "B")
 
 
 @pytest.fixture

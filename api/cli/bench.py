@@ -126,10 +126,16 @@ class Samples(NamedTuple):
     gallery: HnswIndex
 
 
+def sample_faces(pipeline: FacePipeline) -> tuple[list[bytes], list[bytes]]:
+    """The sample faces cut by ``pipeline``'s detector, and each one's mirrored probe."""
+    images = portraits(pipeline.detector)
+    return [encode(image) for image in images], [
+        encode(variant(image, Variant.FLIP)) for image in images]
+
+
 def samples() -> Samples:
     pipeline = FacePipeline.from_settings(EngineSettings())
-    faces = [encode(image) for image in portraits(pipeline.detector)]
-    probes = [encode(variant(image, Variant.FLIP)) for image in portraits(pipeline.detector)]
+    faces, probes = sample_faces(pipeline)
     gallery = HnswIndex(dim=pipeline.embedding_size)
     gallery.add(list(range(len(faces))),
                 np.stack([pipeline.embed_single(face).vector for face in faces]))
@@ -261,6 +267,11 @@ class Level:
     wall: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def sequential(cls, seconds: list[float]) -> Level:
+        """Calls made one after another: the level's wall time is the sum of their latencies."""
+        return cls(seconds=seconds, wall=sum(seconds))
+
     def summary(self) -> dict[str, Any]:
         done = np.asarray(self.seconds) * 1000
         figures: dict[str, Any] = {"requests": len(self.seconds), "errors": self.errors}
@@ -349,22 +360,41 @@ class Bench:
         process's while it embeds and searches)."""
         measured = OverheadRound(load_before=os.getloadavg())
         identify = self.http_work("identify", calls, stages=measured.stages)
+        local: list[float] = []
+        remote: list[float] = []
         for i in range(calls):
-            cpu_started, started = time.process_time(), time.perf_counter()
-            vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
-            self.search_index.search(vector, k=5, allowed=self.search_index.labels())
-            measured.local.seconds.append(time.perf_counter() - started)
-            measured.local_cpu += time.process_time() - cpu_started
-            server_before, started = self._server_cpu(), time.perf_counter()
-            error = identify(i)
-            measured.remote.seconds.append(time.perf_counter() - started)
-            server_after = self._server_cpu()
-            if server_before is not None and server_after is not None:
-                measured.server_cpu = (measured.server_cpu or 0.0) + server_after - server_before
+            wall, cpu = self.time_in_process(i)
+            local.append(wall)
+            measured.local_cpu += cpu
+            wall, server_cpu, error = self.time_identify(identify, i)
+            remote.append(wall)
+            if server_cpu is not None:
+                measured.server_cpu = (measured.server_cpu or 0.0) + server_cpu
             if error is not None:
                 raise BenchFailed(f"identify answered {error} while measuring the overhead")
+        measured.local, measured.remote = Level.sequential(local), Level.sequential(remote)
         measured.load_after = os.getloadavg()
         return measured
+
+    def time_in_process(self, i: int) -> tuple[float, float]:
+        """Embed and search probe ``i`` in this process: its wall and CPU seconds."""
+        cpu_started, started = time.process_time(), time.perf_counter()
+        vector = self.pipeline.embed_single(self.probes[i % len(self.probes)]).vector
+        self.search_index.search(vector, k=5, allowed=self.search_index.labels())
+        return time.perf_counter() - started, time.process_time() - cpu_started
+
+    def time_identify(self, work: Callable[[int], str | None], i: int,
+                      ) -> tuple[float, float | None, str | None]:
+        """Call ``i`` of ``work`` (an identify from :meth:`http_work`): its wall seconds, the
+        server's CPU seconds meanwhile (None where not readable: not the bench's own server,
+        or no ``/proc``) and its error (None: it answered with candidates)."""
+        server_before, started = self._server_cpu(), time.perf_counter()
+        error = work(i)
+        wall = time.perf_counter() - started
+        server_after = self._server_cpu()
+        if server_before is None or server_after is None:
+            return wall, None, error
+        return wall, server_after - server_before, error
 
     def _server_cpu(self) -> float | None:
         return None if self.server_pid is None else process_cpu_seconds(self.server_pid)
@@ -373,21 +403,20 @@ class Bench:
         """:meth:`overhead_round` ``rounds`` times: the pooled ratio, each round's, its spread,
         and the same in CPU time when the server is this bench's own."""
         each = [self.overhead_round(calls) for _ in range(rounds)]
-        pooled = OverheadRound(load_before=each[0].load_before, load_after=each[-1].load_after)
-        for one in each:
-            pooled.local.seconds += one.local.seconds
-            pooled.remote.seconds += one.remote.seconds
-            pooled.stages += one.stages
-        ratios = [one.summary()["overhead_ratio"] for one in each]
-        cpu = [one.cpu() for one in each]
-        summary = {key: value for key, value in pooled.summary().items() if key != "cpu"}
-        return summary | {
+        summaries = [one.summary() for one in each]
+        ratios = [summary["overhead_ratio"] for summary in summaries]
+        local = Level.sequential([s for one in each for s in one.local.seconds])
+        remote = Level.sequential([s for one in each for s in one.remote.seconds])
+        return compared(local, remote) | {
+            "load_average": {"before": list(each[0].load_before),
+                             "after": list(each[-1].load_after)},
             "overhead_ratio_per_round": ratios,
             "overhead_ratio_median_of_rounds": round(float(np.median(ratios)), 3),
             "overhead_ratio_spread": [min(ratios), max(ratios)],
-            "cpu": pooled_cpu([c for c in cpu if c is not None]),
-            "split_ms_p50": split(pooled.remote.seconds, pooled.stages),
-            "rounds": [one.summary() for one in each],
+            "cpu": pooled_cpu([summary["cpu"] for summary in summaries
+                                if summary["cpu"] is not None]),
+            "split_ms_p50": split(remote.seconds, [s for one in each for s in one.stages]),
+            "rounds": summaries,
         }
 
 
@@ -409,29 +438,37 @@ class OverheadRound:
         if not self.server_cpu or not self.local_cpu:
             return None
         calls = len(self.remote.seconds)
-        return {"server_ms_per_identify": round(1000 * self.server_cpu / calls, 2),
-                "in_process_ms_per_embed_search": round(1000 * self.local_cpu / calls, 2),
-                "ratio": round(self.server_cpu / self.local_cpu, 3)}
+        return cpu_figures(1000 * self.server_cpu / calls, 1000 * self.local_cpu / calls)
 
     def summary(self) -> dict[str, Any]:
-        for level in (self.local, self.remote):
-            level.wall = sum(level.seconds)
-        in_process, http = self.local.summary(), self.remote.summary()
-        return {"in_process_embed_search": in_process, "http_identify": http,
-                "overhead_ratio": round(http["p50_ms"] / in_process["p50_ms"], 3),
-                "overhead_ms_p50": round(http["p50_ms"] - in_process["p50_ms"], 2),
-                "cpu": self.cpu(),
-                "load_average": {"before": list(self.load_before), "after": list(self.load_after)}}
+        return compared(self.local, self.remote) | {
+            "cpu": self.cpu(),
+            "load_average": {"before": list(self.load_before), "after": list(self.load_after)}}
+
+
+def compared(local: Level, remote: Level) -> dict[str, Any]:
+    """In-process embed + search against identify over HTTP: each side's figures, and the
+    ratio and the difference of their p50s."""
+    in_process, http = local.summary(), remote.summary()
+    return {"in_process_embed_search": in_process, "http_identify": http,
+            "overhead_ratio": round(http["p50_ms"] / in_process["p50_ms"], 3),
+            "overhead_ms_p50": round(http["p50_ms"] - in_process["p50_ms"], 2)}
 
 
 def pooled_cpu(rounds: list[dict[str, float]]) -> dict[str, float] | None:
     """The median over rounds of each side's CPU per call, and the ratio of those medians."""
     if not rounds:
         return None
-    server = float(np.median([r["server_ms_per_identify"] for r in rounds]))
-    local = float(np.median([r["in_process_ms_per_embed_search"] for r in rounds]))
-    return {"server_ms_per_identify": round(server, 2),
-            "in_process_ms_per_embed_search": round(local, 2), "ratio": round(server / local, 3)}
+    return cpu_figures(float(np.median([r["server_ms_per_identify"] for r in rounds])),
+                       float(np.median([r["in_process_ms_per_embed_search"] for r in rounds])))
+
+
+def cpu_figures(server_ms: float, local_ms: float) -> dict[str, float]:
+    """The server's CPU milliseconds per identify, this process's per embed + search, and
+    their ratio, as ``optinface bench`` reports them."""
+    return {"server_ms_per_identify": round(server_ms, 2),
+            "in_process_ms_per_embed_search": round(local_ms, 2),
+            "ratio": round(server_ms / local_ms, 3)}
 
 
 def measure(bench: Bench, *, requests: int, levels: Sequence[int], overhead_rounds: int,

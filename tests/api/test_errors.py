@@ -144,8 +144,8 @@ def test_streamed_body_over_the_limit_is_cut_off(
 
 
 def test_enrol_under_a_consent_of_another_subject_is_refused(world: World, portrait_jpegs) -> None:
-    other, token = world.new_subject()
-    other_consent = world.consent(other, token)
+    other, _ = world.new_subject()
+    other_consent = world.consent(other)
     answer = _enrol(world, portrait_jpegs[0], consent_id=other_consent)
     assert answer.status_code in (403, 404), answer.text
     assert answer.json()["code"] in {"consent_required", "not_found"}

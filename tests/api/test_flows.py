@@ -48,10 +48,7 @@ def test_consent_answer_holds_a_receipt_signed_by_the_controller_and_the_person(
 def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
-    answer = world.identify(portrait_jpegs[0])
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
+    body = world.enrolled_and_identified(portrait_jpegs[0]).json()
     assert body["outcome"] == "candidates_for_review"
     assert body["candidates"][0]["subject"] == world.subject
     assert {"threshold", "fmr", "model_id"} <= body.keys()

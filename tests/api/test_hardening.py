@@ -62,7 +62,7 @@ def _withdrawal_events(world: World) -> int:
 
 
 def test_withdrawing_twice_keeps_the_first_withdrawal(world: World) -> None:
-    world.consent(world.subject, world.subject_token)  # a second consent keeps the subject
+    world.consent(world.subject)  # a second consent keeps the subject
     person = world.people[world.subject]
     first = person.withdraw(world.consent_id)
     events = _withdrawal_events(world)

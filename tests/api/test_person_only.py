@@ -10,56 +10,49 @@ import hashlib
 import json
 from pathlib import Path
 
+import httpx
 import pytest
-from typer.testing import CliRunner
 
-from optinface.api.cli.main import app as cli
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
     ORIGIN,
     World,
+    assert_refused,
     auth,
     consent_act,
     deployment,
     in_a_year,
+    operators,
     page_login,
     set_up_world,
+    verify_receipt_file,
 )
 
 pytestmark = pytest.mark.shared_deployment
-
-
-def _refused(answer: object, status: int, code: str) -> None:
-    assert answer.status_code == status, answer.text  # type: ignore[attr-defined]
-    assert answer.json()["code"] == code  # type: ignore[attr-defined]
-
-
-def _operators(world: World) -> list[str]:
-    return [world.keys.admin, world.keys.portal]
 
 
 def test_an_operator_key_cannot_give_consent_in_a_subjects_name(world: World) -> None:
     signed = world.people[world.subject].sign(consent_act(world.purpose_id, world.notice_id))
     old_style = {"purposes": [world.purpose_id], "notice_id": world.notice_id, "language": "en",
                  "method": "e_signature", "evidence": "anything", "expires_at": in_a_year()}
-    for key in _operators(world):
+    for key in operators(world):
         for body in (old_style, signed):
-            _refused(world.client.post(f"/v1/subjects/{world.subject}/consents", json=body,
-                                       headers=auth(key)), 403, "subject_credential_required")
-        _refused(world.client.post(f"/v1/subjects/{world.subject}/challenges",
-                                   json=consent_act(world.purpose_id, world.notice_id),
-                                   headers=auth(key)), 403, "subject_credential_required")
+            assert_refused(world.client.post(f"/v1/subjects/{world.subject}/consents", json=body,
+                                             headers=auth(key)), 403, "subject_credential_required")
+        assert_refused(world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                                         json=consent_act(world.purpose_id, world.notice_id),
+                                         headers=auth(key)), 403, "subject_credential_required")
 
 
 def test_an_operator_key_cannot_withdraw_for_the_subject(world: World) -> None:
     url = f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw"
     signed = world.people[world.subject].sign({"act": "withdraw",
                                                "consent_id": world.consent_id})
-    for key in _operators(world):
-        _refused(world.client.post(url, json=signed, headers=auth(key)), 403,
-                 "subject_credential_required")
+    for key in operators(world):
+        assert_refused(world.client.post(url, json=signed, headers=auth(key)), 403,
+                       "subject_credential_required")
     assert world.people[world.subject].withdraw(world.consent_id)["consent"]["status"] == (
         "withdrawn")
 
@@ -69,22 +62,22 @@ def test_an_operator_key_cannot_enrol_a_photo_the_subject_did_not_approve(
 ) -> None:
     url = f"/v1/subjects/{world.subject}/faces"
     files = {"image": ("x.jpg", portrait_jpegs[0], "image/jpeg")}
-    for key in _operators(world):
-        _refused(world.client.post(url, data={"consent_id": world.consent_id}, files=files,
-                                   headers=auth(key)), 403, "subject_credential_required")
+    for key in operators(world):
+        assert_refused(world.client.post(url, data={"consent_id": world.consent_id}, files=files,
+                                         headers=auth(key)), 403, "subject_credential_required")
     # The desk opens a capture session, but only the person's passkey approves it.
     capture = world.client.post(
         f"/v1/subjects/{world.subject}/challenges", headers=auth(world.keys.portal),
         json={"act": "enrol", "consent_id": world.consent_id,
               "photo_sha256": hashlib.sha256(portrait_jpegs[0]).hexdigest()}).json()
-    _refused(world.client.post(url, data={"capture_id": capture["ceremony_id"]}, files=files,
-                               headers=auth(world.keys.portal)), 403, "challenge_invalid")
+    assert_refused(world.client.post(url, data={"capture_id": capture["ceremony_id"]}, files=files,
+                                     headers=auth(world.keys.portal)), 403, "challenge_invalid")
     person = world.people[world.subject]
     desk_signed = {"ceremony_id": capture["ceremony_id"],
                    "credential": person.authenticator.get(capture["options"])}
-    _refused(world.client.post(f"/v1/subjects/{world.subject}/capture-approvals",
-                               json=desk_signed, headers=auth(world.keys.portal)),
-             403, "subject_credential_required")
+    assert_refused(world.client.post(f"/v1/subjects/{world.subject}/capture-approvals",
+                                     json=desk_signed, headers=auth(world.keys.portal)),
+                   403, "subject_credential_required")
 
 
 def test_an_approved_capture_enrols_that_photo_only_and_once(
@@ -94,24 +87,25 @@ def test_an_approved_capture_enrols_that_photo_only_and_once(
     capture = person.approve_capture(world.consent_id, portrait_jpegs[0], desk=world.keys.portal)
     url = f"/v1/subjects/{world.subject}/faces"
     other = {"image": ("x.jpg", flipped_jpegs[0], "image/jpeg")}
-    _refused(world.client.post(url, data={"capture_id": capture}, files=other,
-                               headers=auth(world.keys.portal)), 403, "challenge_invalid")
+    assert_refused(world.client.post(url, data={"capture_id": capture}, files=other,
+                                     headers=auth(world.keys.portal)), 403, "challenge_invalid")
     same = {"image": ("x.jpg", portrait_jpegs[0], "image/jpeg")}
     enrolled = world.client.post(url, data={"capture_id": capture}, files=same,
                                  headers=auth(world.keys.portal))
     assert enrolled.status_code == 201, enrolled.text
-    _refused(world.client.post(url, data={"capture_id": capture}, files=same,
-                               headers=auth(world.keys.portal)), 403, "challenge_invalid")
+    assert_refused(world.client.post(url, data={"capture_id": capture}, files=same,
+                                     headers=auth(world.keys.portal)), 403, "challenge_invalid")
 
 
 def test_an_operator_key_cannot_make_a_subject_searchable(world: World) -> None:
-    for key in _operators(world):
-        _refused(world.client.patch(f"/v1/subjects/{world.subject}", json={"searchable": True},
-                                    headers=auth(key)), 403, "subject_credential_required")
-    _refused(world.client.post("/v1/subjects", json={"age_category": "adult",
-                                                      "searchable": True},
-                               headers=auth(world.keys.portal)), 403,
-             "subject_credential_required")
+    for key in operators(world):
+        assert_refused(world.client.patch(f"/v1/subjects/{world.subject}",
+                                          json={"searchable": True}, headers=auth(key)),
+                       403, "subject_credential_required")
+    assert_refused(world.client.post("/v1/subjects", json={"age_category": "adult",
+                                                            "searchable": True},
+                                     headers=auth(world.keys.portal)), 403,
+                   "subject_credential_required")
 
 
 def test_the_operators_answer_holds_links_never_a_subject_credential(world: World) -> None:
@@ -119,13 +113,13 @@ def test_the_operators_answer_holds_links_never_a_subject_credential(world: Worl
     assert "subject_token" not in json.dumps(answer)
     link = answer["enrolment"]
     assert link["link_url"].endswith("#" + link["secret"]) and link["qr_svg"].startswith("<svg")
-    _refused(world.client.get(f"/v1/subjects/{person.pseudonym}",
-                              headers=auth(str(link["secret"]))), 401, "unauthenticated")
+    assert_refused(world.client.get(f"/v1/subjects/{person.pseudonym}",
+                                    headers=auth(str(link["secret"]))), 401, "unauthenticated")
     again = world.client.post("/v1/passkeys/registration-options",
                               json={"link": link["secret"]})
-    _refused(again, 410, "link_invalid")  # used by the person: nobody else can register
-    _refused(world.client.post(f"/v1/subjects/{person.pseudonym}/enrolment-links", json={},
-                               headers=auth(world.keys.portal)), 409, "already_registered")
+    assert_refused(again, 410, "link_invalid")  # used by the person: nobody else can register
+    assert_refused(world.client.post(f"/v1/subjects/{person.pseudonym}/enrolment-links", json={},
+                                     headers=auth(world.keys.portal)), 409, "already_registered")
 
 
 def test_a_minors_own_token_cannot_claim_parental_authority(
@@ -133,8 +127,8 @@ def test_a_minors_own_token_cannot_claim_parental_authority(
 ) -> None:
     minor, answer = world.new_person(age="minor_13")
     act = {**consent_act(world.purpose_id, world.notice_id), "given_by": "parental_authority"}
-    _refused(world.client.post(f"/v1/subjects/{minor.pseudonym}/challenges", json=act,
-                               headers=minor.headers), 403, "capacity_not_held")
+    assert_refused(world.client.post(f"/v1/subjects/{minor.pseudonym}/challenges", json=act,
+                                     headers=minor.headers), 403, "capacity_not_held")
     with pytest.raises(SoftPersonFailed) as own:
         minor.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
                       expires_at=in_a_year())
@@ -159,7 +153,7 @@ def test_a_second_persons_face_is_refused_for_a_subject(
     person.enrol(world.consent_id, flipped_jpegs[0])  # the same person, another photo
     with pytest.raises(SoftPersonFailed) as refused:
         person.enrol(world.consent_id, portrait_jpegs[1])  # someone else in the group photo
-    _refused(refused.value.response, 403, "face_mismatch")
+    assert_refused(refused.value.response, 403, "face_mismatch")
 
 
 def test_templates_per_subject_are_capped(
@@ -171,10 +165,10 @@ def test_templates_per_subject_are_capped(
         person.enrol(world.consent_id, flipped_jpegs[0])
         with pytest.raises(SoftPersonFailed) as refused:
             person.enrol(world.consent_id, flipped_jpegs[0])
-        _refused(refused.value.response, 409, "template_limit")
+        assert_refused(refused.value.response, 409, "template_limit")
 
 
-def _identify(world: World, probe: str, image: bytes, key: str) -> object:
+def _identify(world: World, probe: str, image: bytes, key: str) -> httpx.Response:
     return world.client.post(
         "/v1/identify", data={"purpose_id": world.purpose_id, "probe_consent_id": probe},
         files={"image": ("p.jpg", image, "image/jpeg")}, headers=auth(key))
@@ -188,19 +182,19 @@ def test_a_probe_consent_comes_from_the_person_in_the_probe_and_binds_image_and_
         "purpose_id": world.purpose_id, "notice_id": world.notice_id,
         "probe_sha256": hashlib.sha256(image).hexdigest()}).json()
     assert set(request) == {"request_id", "link_url", "secret", "expires_at", "qr_svg"}
-    _refused(_identify(world, request["request_id"], image, world.keys.researcher), 403,
-             "probe_consent_required")  # a request is not a consent
+    assert_refused(_identify(world, request["request_id"], image, world.keys.researcher), 403,
+                   "probe_consent_required")  # a request is not a consent
     second_key = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"},
                                    headers=auth(world.keys.admin)).json()["secret"]
     for key, picture in ((world.keys.researcher, portrait_jpegs[1]), (second_key, image)):
         probe = world.probe_consent(image)
-        _refused(_identify(world, probe, picture, key), 403, "probe_consent_required")
-        _refused(_identify(world, probe, image, world.keys.researcher), 403,
-                 "probe_consent_required")  # the refused attempt consumed it
+        assert_refused(_identify(world, probe, picture, key), 403, "probe_consent_required")
+        assert_refused(_identify(world, probe, image, world.keys.researcher), 403,
+                       "probe_consent_required")  # the refused attempt consumed it
     probe = world.probe_consent(image)
     assert _identify(world, probe, image, world.keys.researcher).status_code == 200
-    _refused(_identify(world, probe, image, world.keys.researcher), 403,
-             "probe_consent_required")
+    assert_refused(_identify(world, probe, image, world.keys.researcher), 403,
+                   "probe_consent_required")
 
 
 def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
@@ -214,12 +208,10 @@ def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
     signed_probe = probe_consent(world.client, world.keys.researcher, purpose_id=world.purpose_id,
                                  notice_id=world.notice_id, image=portrait_jpegs[0],
                                  origin=ORIGIN)
-    runner = CliRunner()
     for name, document in (("consent", given), ("probe", signed_probe)):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(document))
-        result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
-                                     service.public_key])
+        result = verify_receipt_file(path, service.public_key)
         assert result.exit_code == 0, result.output
         assert "valid passkey signature(s) by the person" in result.output
     assert withdrawn["subject_erased"]  # the withdrawal was signed, then erased everything
@@ -227,9 +219,7 @@ def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
     forged["receipt"]["subjectSignature"]["statement"]["purposes"] = ["pur_other"]
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(forged))
-    result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
-                                 service.public_key])
-    assert result.exit_code == 1
+    assert verify_receipt_file(path, service.public_key).exit_code == 1
 
 
 def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_purpose(
@@ -240,18 +230,18 @@ def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_pur
         image = portrait_jpegs[0]
         world.enrol(world.subject, world.consent_id, image)
 
-        def verify(key: str) -> object:
+        def verify(key: str) -> httpx.Response:
             return client.post("/v1/verify", headers=auth(key), files={
                 "image": ("p.jpg", image, "image/jpeg")}, data={
                 "subject": world.subject, "purpose_id": world.purpose_id,
                 "probe_consent_id": world.probe_consent(image, researcher=key)})
 
         assert [verify(keys.researcher).status_code for _ in range(2)] == [200, 200]
-        _refused(verify(keys.researcher), 429, "rate_limited")
+        assert_refused(verify(keys.researcher), 429, "rate_limited")
         second = client.post("/v1/keys", json={"role": "researcher", "name": "lab 2"},
                              headers=auth(keys.admin)).json()["secret"]
         refused = verify(second)
-        _refused(refused, 429, "rate_limited")
+        assert_refused(refused, 429, "rate_limited")
         assert refused.json()["details"]["spent_by"] == "purpose"
 
 

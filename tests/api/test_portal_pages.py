@@ -31,16 +31,10 @@ from tests.api.browser import (
     passkey_log_in,
     virtual_authenticator,
 )
-from tests.support.api import World, auth, publish_purpose
+from tests.support.api import World, auth
 from tests.support.server import running
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
-
-
-@pytest.fixture(scope="module")
-def second_use(shared_world: World) -> str:
-    """A second purpose, so one use can be stopped and the other kept."""
-    return publish_purpose(shared_world.client, shared_world.keys, "B")
 
 
 @pytest.fixture

@@ -11,44 +11,22 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from optinface.api.cli.main import app as cli
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
-from tests.support.api import World, auth, in_a_year, publish_purpose
+from tests.support.api import World, assert_refused, auth, operators, verify_receipt_file
 
 pytestmark = pytest.mark.shared_deployment
-
-
-@pytest.fixture(scope="module")
-def second_use(shared_world: World) -> str:
-    """A second purpose, so one use can be stopped and the other kept."""
-    return publish_purpose(shared_world.client, shared_world.keys, "B")
-
-
-def _consent_to_both(world: World, second_use: str) -> str:
-    given = world.people[world.subject].consent(
-        purposes=[world.purpose_id, second_use], notice_id=world.notice_id,
-        expires_at=in_a_year())
-    return str(given["consent"]["id"])
 
 
 def _url(world: World, consent_id: str, purpose_id: str) -> str:
     return f"/v1/subjects/{world.subject}/consents/{consent_id}/purposes/{purpose_id}/withdraw"
 
 
-def _refused(error: pytest.ExceptionInfo[SoftPersonFailed] | object, status: int,
-             code: str) -> None:
-    answer = error.value.response if isinstance(error, pytest.ExceptionInfo) else error
-    assert answer.status_code == status, answer.text  # type: ignore[attr-defined]
-    assert answer.json()["code"] == code  # type: ignore[attr-defined]
-
-
 def test_a_person_stops_one_use_over_the_api_and_keeps_the_other(
     world: World, second_use: str, service: OptinFace, tmp_path: Path
 ) -> None:
-    consent_id = _consent_to_both(world, second_use)
+    consent_id = world.consent(world.subject, purposes=[world.purpose_id, second_use])
     result = world.people[world.subject].withdraw(consent_id, purpose_id=second_use)
     assert not result["subject_erased"]
     assert result["consent"]["status"] == "active"
@@ -61,8 +39,7 @@ def test_a_person_stops_one_use_over_the_api_and_keeps_the_other(
     assert next(c for c in listed if c["id"] == consent_id)["purposes"] == [world.purpose_id]
     path = tmp_path / "stopped.json"
     path.write_text(json.dumps(result["purpose_withdrawal"]["receipt"]))
-    verified = CliRunner().invoke(cli, ["receipt", "verify", str(path), "--public-key",
-                                        service.public_key])
+    verified = verify_receipt_file(path, service.public_key)
     assert verified.exit_code == 0, verified.output
     assert "valid passkey signature(s) by the person" in verified.output
 
@@ -76,33 +53,34 @@ def test_stopping_the_last_use_of_a_consent_withdraws_it(world: World) -> None:
 def test_an_operator_key_cannot_stop_a_use_for_the_subject(
     world: World, second_use: str
 ) -> None:
-    consent_id = _consent_to_both(world, second_use)
+    consent_id = world.consent(world.subject, purposes=[world.purpose_id, second_use])
     signed = world.people[world.subject].sign(
         {"act": "withdraw", "consent_id": consent_id, "purpose_id": second_use})
-    for key in (world.keys.admin, world.keys.portal):
-        _refused(world.client.post(_url(world, consent_id, second_use), json=signed,
-                                   headers=auth(key)), 403, "subject_credential_required")
-        _refused(world.client.post(f"/v1/subjects/{world.subject}/challenges", headers=auth(key),
-                                   json={"act": "withdraw", "consent_id": consent_id,
-                                         "purpose_id": second_use}),
-                 403, "subject_credential_required")
+    for key in operators(world):
+        assert_refused(world.client.post(_url(world, consent_id, second_use), json=signed,
+                                         headers=auth(key)), 403, "subject_credential_required")
+        assert_refused(world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                                         headers=auth(key),
+                                         json={"act": "withdraw", "consent_id": consent_id,
+                                               "purpose_id": second_use}),
+                       403, "subject_credential_required")
 
 
 def test_a_signature_withdraws_only_what_the_person_signed(
     world: World, second_use: str
 ) -> None:
-    consent_id = _consent_to_both(world, second_use)
+    consent_id = world.consent(world.subject, purposes=[world.purpose_id, second_use])
     person = world.people[world.subject]
     stop_b = person.sign({"act": "withdraw", "consent_id": consent_id, "purpose_id": second_use})
     whole = f"/v1/subjects/{world.subject}/consents/{consent_id}/withdraw"
-    _refused(world.client.post(whole, json=stop_b, headers=person.headers), 403,
-             "challenge_invalid")  # stopping B never ends the consent to A
+    assert_refused(world.client.post(whole, json=stop_b, headers=person.headers), 403,
+                   "challenge_invalid")  # stopping B never ends the consent to A
     stop_b = person.sign({"act": "withdraw", "consent_id": consent_id, "purpose_id": second_use})
-    _refused(world.client.post(_url(world, consent_id, world.purpose_id), json=stop_b,
-                               headers=person.headers), 403, "challenge_invalid")
+    assert_refused(world.client.post(_url(world, consent_id, world.purpose_id), json=stop_b,
+                                     headers=person.headers), 403, "challenge_invalid")
     with pytest.raises(SoftPersonFailed) as unknown:
         person.withdraw(world.consent_id, purpose_id=second_use)  # not a purpose of it
-    _refused(unknown, 404, "not_found")
+    assert_refused(unknown.value.response, 404, "not_found")
     consent = world.client.get(f"/v1/subjects/{world.subject}/consents",
                                headers=person.headers).json()
     kept = next(c for c in consent if c["id"] == consent_id)["purposes"]

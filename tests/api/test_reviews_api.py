@@ -12,10 +12,7 @@ pytestmark = pytest.mark.shared_deployment
 def test_identify_returns_candidates_that_two_verifiers_confirm(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
-    answer = world.identify(portrait_jpegs[0])
-    assert answer.status_code == 200, answer.text  # type: ignore[attr-defined]
-    found = answer.json()  # type: ignore[attr-defined]
+    found = world.enrolled_and_identified(portrait_jpegs[0]).json()
     [candidate] = [c for c in found["candidates"] if c["subject"] == world.subject]
     assert candidate["status"] == "provisional" and found["confirmations_required"] == 2
     path = f"/v1/reviews/{candidate['review_id']}"

@@ -15,17 +15,10 @@ from tests.support.api import World, auth, deployment, set_up_world
 STAGES = {"auth", "consent", "embed", "search"}
 
 
-def _identified(world: World, image: bytes) -> dict[str, str]:
-    world.enrol(world.subject, world.consent_id, image)
-    answer = world.identify(image)
-    assert answer.status_code == 200, answer.text  # type: ignore[attr-defined]
-    return dict(answer.headers)  # type: ignore[attr-defined]
-
-
 def test_no_answer_carries_server_timing_by_default(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    assert HEADER.lower() not in _identified(world, portrait_jpegs[0])
+    assert HEADER not in world.enrolled_and_identified(portrait_jpegs[0]).headers
     assert HEADER not in world.client.get("/healthz").headers
 
 
@@ -34,8 +27,8 @@ def test_an_identify_names_its_stages_when_server_timing_is_on(
     tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
 ) -> None:
     with deployment(tmp_path, pipeline, server_timing=True) as (_, _, client, keys):
-        headers = _identified(set_up_world(client, keys), portrait_jpegs[0])
-        stages = parse(headers[HEADER.lower()])
+        headers = set_up_world(client, keys).enrolled_and_identified(portrait_jpegs[0]).headers
+        stages = parse(headers[HEADER])
         assert set(stages) == STAGES | {APP_STAGE}, stages
         assert all(ms > 0 for ms in stages.values()), stages
         # The stages run inside the application's time, one after the other.

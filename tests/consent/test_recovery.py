@@ -29,13 +29,6 @@ from tests.support.consent import FakeClock, World
 from tests.support.files import readable_occurrences, template_bytes
 
 
-def _finds(service: OptinFace, world: World, probe: bytes) -> bool:
-    """Whether a search of the world's purpose matches someone with ``probe``."""
-    result = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                              probe_consent_id=world.probe(image=probe), image=probe)
-    return result.outcome is SearchOutcome.CANDIDATES
-
-
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
     world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
     open_service: Callable[[], OptinFace],
@@ -54,7 +47,8 @@ def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missin
         report = reopened.last_reconcile
         assert report is not None and (report.removed, report.re_added) == (1, 1)
         assert reopened.index.labels() == {template.id}
-        assert _finds(reopened, world, flipped_jpegs[0])
+        world.service = reopened
+        assert world.identify(flipped_jpegs[0]).outcome is SearchOutcome.CANDIDATES
         assert reopened.verify_audit().ok
 
 
@@ -73,7 +67,8 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
     with closing(open_service()) as reopened:
         assert reopened.last_reconcile is not None and reopened.last_reconcile.re_added == 2
         assert reopened.index.labels() == set(enrolled)
-        assert _finds(reopened, world, flipped_jpegs[1])
+        world.service = reopened
+        assert world.identify(flipped_jpegs[1]).outcome is SearchOutcome.CANDIDATES
 
 
 def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
@@ -92,7 +87,8 @@ def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
         assert report is not None and report.re_added == 1
         assert report.index_discarded is not None and "checksum" in report.index_discarded
         assert reopened.index.labels() == {template.id}
-        assert _finds(reopened, world, flipped_jpegs[0])
+        world.service = reopened
+        assert world.identify(flipped_jpegs[0]).outcome is SearchOutcome.CANDIDATES
         events = reopened.audit_events(
             actor=world.reviewer, filters=AuditFilter(action=AuditAction.RECONCILED)).events
         assert events[-1].details["index_discarded"] == report.index_discarded

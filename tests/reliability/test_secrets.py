@@ -51,7 +51,7 @@ def test_secrets_are_hashed_keys_private_and_never_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     template = world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
-    assert world.identify(portrait_jpegs[0]).status_code == 200  # type: ignore[attr-defined]
+    assert world.identify(portrait_jpegs[0]).status_code == 200
     _, other_token = world.new_subject()
     secrets = [world.keys.admin, world.keys.researcher, world.keys.reviewer, world.keys.portal,
                world.subject_token, other_token]

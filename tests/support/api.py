@@ -15,9 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
 from optinface.api.app import create_app
+from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.api.web.i18n import Language, Words
@@ -130,7 +133,7 @@ class World:
 
     def add_consenting_subject(self) -> None:
         self.subject, self.subject_token = self.new_subject()
-        self.consent_id = self.consent(self.subject, self.subject_token)
+        self.consent_id = self.consent(self.subject)
 
     def new_person(self, *, age: str = "adult") -> tuple[SoftHttpPerson, dict[str, object]]:
         """A subject shell taken over by its person; also the operator's answer."""
@@ -151,10 +154,11 @@ class World:
             person.set_searchable(True)
         return person.pseudonym, person.token
 
-    def consent(self, subject: str, token: str | None = None) -> str:
-        """The person signs a consent to the world's purpose (``token`` is theirs already)."""
+    def consent(self, subject: str, *, purposes: list[str] | None = None) -> str:
+        """The person signs a consent to ``purposes`` (the world's purpose unless told)."""
         given = self.people[subject].consent(
-            purposes=[self.purpose_id], notice_id=self.notice_id, expires_at=in_a_year())
+            purposes=purposes or [self.purpose_id], notice_id=self.notice_id,
+            expires_at=in_a_year())
         return str(given["consent"]["id"])
 
     def enrol(self, subject: str, consent_id: str, image: bytes) -> dict[str, object]:
@@ -168,7 +172,9 @@ class World:
                                  purpose_id=self.purpose_id, notice_id=self.notice_id,
                                  image=image, origin=ORIGIN)["id"])
 
-    def identify(self, image: bytes, *, k: int = 5) -> object:
+    def identify(self, image: bytes, *, k: int = 5) -> httpx.Response:
+        """The researcher's 1:N search with ``image``, under a probe consent the person in it
+        signed for it; the answer as it came (refusals included)."""
         return self.client.post(
             "/v1/identify",
             data={
@@ -179,6 +185,31 @@ class World:
             files={"image": ("probe.jpg", image, "image/jpeg")},
             headers=auth(self.keys.researcher),
         )
+
+    def enrolled_and_identified(self, image: bytes) -> httpx.Response:
+        """``image`` enrolled under the world's subject's consent, then searched with: the 200
+        answer."""
+        self.enrol(self.subject, self.consent_id, image)
+        answer = self.identify(image)
+        assert answer.status_code == 200, answer.text
+        return answer
+
+
+def assert_refused(response: httpx.Response, status: int, code: str) -> None:
+    """The API refused with ``status`` and the stable error ``code`` (``api/errors.py``)."""
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+
+
+def operators(world: World) -> tuple[str, str]:
+    """The operator keys (admin, desk) that may never act in a person's name."""
+    return world.keys.admin, world.keys.portal
+
+
+def verify_receipt_file(path: Path, public_key: str) -> Result:
+    """``optinface receipt verify PATH --public-key KEY``: the offline check a person or an
+    auditor runs on a receipt they saved, with only the published key."""
+    return CliRunner().invoke(cli, ["receipt", "verify", str(path), "--public-key", public_key])
 
 
 def page_login(client: TestClient, area: str, secret: str) -> None:
