@@ -12,9 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from optinface.api.cli.main import app as cli
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
@@ -29,6 +27,7 @@ from tests.support.api import (
     operators,
     page_login,
     set_up_world,
+    verify_receipt_file,
 )
 
 pytestmark = pytest.mark.shared_deployment
@@ -209,12 +208,10 @@ def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
     signed_probe = probe_consent(world.client, world.keys.researcher, purpose_id=world.purpose_id,
                                  notice_id=world.notice_id, image=portrait_jpegs[0],
                                  origin=ORIGIN)
-    runner = CliRunner()
     for name, document in (("consent", given), ("probe", signed_probe)):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(document))
-        result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
-                                     service.public_key])
+        result = verify_receipt_file(path, service.public_key)
         assert result.exit_code == 0, result.output
         assert "valid passkey signature(s) by the person" in result.output
     assert withdrawn["subject_erased"]  # the withdrawal was signed, then erased everything
@@ -222,9 +219,7 @@ def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
     forged["receipt"]["subjectSignature"]["statement"]["purposes"] = ["pur_other"]
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(forged))
-    result = runner.invoke(cli, ["receipt", "verify", str(path), "--public-key",
-                                 service.public_key])
-    assert result.exit_code == 1
+    assert verify_receipt_file(path, service.public_key).exit_code == 1
 
 
 def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_purpose(

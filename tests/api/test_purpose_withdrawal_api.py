@@ -11,12 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from optinface.api.cli.main import app as cli
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
-from tests.support.api import World, assert_refused, auth, operators
+from tests.support.api import World, assert_refused, auth, operators, verify_receipt_file
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -41,8 +39,7 @@ def test_a_person_stops_one_use_over_the_api_and_keeps_the_other(
     assert next(c for c in listed if c["id"] == consent_id)["purposes"] == [world.purpose_id]
     path = tmp_path / "stopped.json"
     path.write_text(json.dumps(result["purpose_withdrawal"]["receipt"]))
-    verified = CliRunner().invoke(cli, ["receipt", "verify", str(path), "--public-key",
-                                        service.public_key])
+    verified = verify_receipt_file(path, service.public_key)
     assert verified.exit_code == 0, verified.output
     assert "valid passkey signature(s) by the person" in verified.output
 

@@ -7,24 +7,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from optinface.api.cli.main import app as cli
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
-from tests.support.api import World, auth, page_login
+from tests.support.api import World, auth, page_login, verify_receipt_file
 
 pytestmark = pytest.mark.shared_deployment
 
 KEYS_URL = "/.well-known/optinface-keys.json"
-
-
-def verify(path: Path, public_key: str) -> int:
-    return (
-        CliRunner()
-        .invoke(cli, ["receipt", "verify", str(path), "--public-key", public_key])
-        .exit_code
-    )
 
 
 def test_public_keys_are_published_at_a_stable_url_and_in_the_register(
@@ -58,10 +48,10 @@ def test_receipt_verify_accepts_the_erasures_download_and_refuses_one_tampered_r
     key = client.get(KEYS_URL).json()["keys"][0]["public_key"]
     path = tmp_path / "erasures.json"
     path.write_text(download.text)
-    assert verify(path, key) == 0
+    assert verify_receipt_file(path, key).exit_code == 0
     rows[-1]["receipt"]["templates_destroyed"] = 7
     path.write_text(json.dumps(rows))
-    assert verify(path, key) == 1
+    assert verify_receipt_file(path, key).exit_code == 1
 
 
 def test_access_log_filters_by_outcome_and_pages_newest_first_in_sql(

@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
 from optinface.api.app import create_app
+from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.api.web.i18n import Language, Words
@@ -202,6 +204,12 @@ def assert_refused(response: httpx.Response, status: int, code: str) -> None:
 def operators(world: World) -> tuple[str, str]:
     """The operator keys (admin, desk) that may never act in a person's name."""
     return world.keys.admin, world.keys.portal
+
+
+def verify_receipt_file(path: Path, public_key: str) -> Result:
+    """``optinface receipt verify PATH --public-key KEY``: the offline check a person or an
+    auditor runs on a receipt they saved, with only the published key."""
+    return CliRunner().invoke(cli, ["receipt", "verify", str(path), "--public-key", public_key])
 
 
 def page_login(client: TestClient, area: str, secret: str) -> None:
