@@ -43,6 +43,7 @@ from optinface.api.cli.bench import (
     samples,
 )
 from optinface.api.cli.bench import local_server as start_server
+from optinface.engine.settings import EngineSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIDES = ("before", "after")
@@ -81,7 +82,7 @@ def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool =
         after_settings: dict[str, str] | None = None) -> dict[str, Any]:
     """``after_first``: start (and prepare) the newer server first, to see that the order the
     two were started in is not what differs. ``after_settings``: for the after server only."""
-    pipeline, faces, probes, gallery = samples()
+    pipeline, faces, probes, gallery = samples(EngineSettings())
     with ExitStack() as stack:
         servers = {}
         order = list(zip(SIDES, (before, after), strict=True))

@@ -133,8 +133,8 @@ def sample_faces(pipeline: FacePipeline) -> tuple[list[bytes], list[bytes]]:
         encode(variant(image, Variant.FLIP)) for image in images]
 
 
-def samples() -> Samples:
-    pipeline = FacePipeline.from_settings(EngineSettings())
+def samples(engine: EngineSettings) -> Samples:
+    pipeline = FacePipeline.from_settings(engine)
     faces, probes = sample_faces(pipeline)
     gallery = HnswIndex(dim=pipeline.embedding_size)
     gallery.add(list(range(len(faces))),
@@ -590,7 +590,8 @@ def bench(
     levels = tuple(concurrency or CONCURRENCY)
     server_pid: int | None = None
     check_remote(url, api_key)
-    pipeline, faces, probes, gallery = samples()
+    engine = EngineSettings()
+    pipeline, faces, probes, gallery = samples(engine)
     # Each timed batch (the overhead pass, then each operation at each level) has its own keys.
     researcher_keys = math.ceil(requests / CALLS_PER_KEY) * (
         overhead_rounds + len(levels) * len(HTTP_OPERATIONS))
@@ -611,7 +612,6 @@ def bench(
     except BenchFailed as failure:
         typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(code=1) from failure
-    engine = EngineSettings()
     on_cuda = any("CUDA" in p for ps in pipeline.active_providers.values() for p in ps)
     tag = tag or ("cuda" if on_cuda else "cpu")
     results = {
@@ -620,7 +620,8 @@ def bench(
         "machine": machine(),
         "server": {"url": url, "providers": health["active_providers"],
                    "models": health["models"], "model_id": health["model_id"]},
-        # The bench's own server reads the same environment: its threads are set alike.
+        # This process's threads; the bench's own server reads the same environment, so its
+        # are set alike, but a --url server's are its own and not known here.
         "onnxruntime_threads": {"intra_op_threads": engine.intra_op_threads,
                                 "intra_op_affinities": engine.intra_op_affinities},
         "in_process": {"providers": pipeline.active_providers,
@@ -632,7 +633,8 @@ def bench(
                  "against in-process embed + search of the same probes, interleaved, in "
                  "--overhead-rounds passes; cpu: the server's CPU time (all threads) per "
                  "identify against this process's per embed + search, with the bench's own "
-                 "server only.",
+                 "server only. onnxruntime_threads: this process's settings (and the bench's "
+                 "own server's, which reads the same environment; not a --url server's).",
         **measured,
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,17 @@ def _day(text: str | None, name: str) -> date | None:
         raise _invalid(f"{name} is not a date (YYYY-MM-DD): {text}") from None
 
 
+def _is_page_number(text: str) -> bool:
+    """ASCII digits only, few enough for ``int`` and within the ledger: ``str.isdigit`` alone
+    lets "²" and 4,301-digit strings through to an ``int`` that raises (a 500, not a 422)."""
+    return (
+        text.isascii()
+        and text.isdigit()
+        and len(text) <= len(str(MAX_LEDGER_INTEGER))
+        and 1 <= int(text) <= MAX_LEDGER_INTEGER // PAGE_SIZE
+    )
+
+
 def _utc_text(day: date, words: Words) -> str:
     """The first instant of a local day as the log stores times: UTC ISO text."""
     return datetime.combine(day, time(), tzinfo=words.zone).astimezone(UTC).isoformat()
@@ -88,7 +99,7 @@ class LogQuery:
         if values["action"] and values["action"] not in set(AuditAction):
             raise _invalid(f"no such action: {values['action']}")
         page = values.pop("page") or "1"
-        if not page.isdigit() or not 1 <= int(page) <= MAX_LEDGER_INTEGER // PAGE_SIZE:
+        if not _is_page_number(page):
             raise _invalid(f"not a page number: {page}")
         return cls(page=int(page), **values)
 

@@ -287,3 +287,13 @@ def test_a_dashboard_page_beyond_the_ledger_is_refused_on_the_page(world: World)
     page_login(world.client, "review", world.keys.reviewer)
     answer = world.client.get("/review/log", params={"page": BEYOND_THE_LEDGER})
     assert answer.status_code == 422, answer.text
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "9" * 5000, "0", "x"])
+def test_a_dashboard_page_that_is_not_an_ascii_number_is_refused_on_the_page(
+    world: World, page: str
+) -> None:
+    """A page "²" passed ``str.isdigit`` and made ``int`` raise: a 500, not the refusal page."""
+    page_login(world.client, "review", world.keys.reviewer)
+    answer = world.client.get("/review/log", params={"page": page})
+    assert answer.status_code == 422 and "validation_error" in answer.text, answer.text
