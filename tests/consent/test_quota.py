@@ -100,8 +100,7 @@ def test_the_quota_holds_per_key_across_purposes(
 
 
 def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: list[bytes]) -> None:
-    pseudonym, consent_id = world.subject()
-    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    pseudonym = world.enrolled(portrait_jpegs[0])
     image = portrait_jpegs[0]
     verify = lambda: world.service.verify(  # noqa: E731
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose, image=image,

@@ -64,9 +64,7 @@ def test_an_enrolment_through_one_worker_is_searchable_through_the_other(
 ) -> None:
     a, b = workers
     pseudonym, _ = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[0])
-    found = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
-                               probe_consent_id=b.probe(image=flipped_jpegs[0]),
-                               image=flipped_jpegs[0])
+    found = b.identify(flipped_jpegs[0])
     assert found.outcome is SearchOutcome.CANDIDATES and [c.subject for c in found.candidates] == [
         pseudonym]
 
@@ -85,9 +83,7 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
 
     a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     assert template.id in b.service.index.labels()
-    result = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
-                                probe_consent_id=b.probe(image=flipped_jpegs[1]),
-                                image=flipped_jpegs[1])
+    result = b.identify(flipped_jpegs[1])
     assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
 
     b.service.replica.follow()
@@ -180,13 +176,10 @@ def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epo
 ) -> None:
     a, b = workers
     report = a.service.rotate_epoch(actor=a.admin)  # B loaded the epoch A just destroyed
-    pseudonym, consent_id = b.subject()
-    b.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    pseudonym = b.enrolled(portrait_jpegs[0])
     assert [e.id for e in b.service.key_epochs(actor=b.admin)
             if e.destroyed_at is None] == [report.new_epoch]
-    found = a.service.identify(actor=a.researcher, purpose_id=a.purpose,
-                               probe_consent_id=a.probe(image=flipped_jpegs[0]),
-                               image=flipped_jpegs[0])
+    found = a.identify(flipped_jpegs[0])
     assert [c.subject for c in found.candidates] == [pseudonym]
 
 
