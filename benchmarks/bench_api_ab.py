@@ -38,6 +38,7 @@ from optinface.api.cli.bench import (
     CALLS_PER_KEY,
     Api,
     Bench,
+    BenchFailed,
     machine,
     prepare,
     samples,
@@ -87,8 +88,11 @@ def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool =
         servers = {}
         order = list(zip(SIDES, (before, after), strict=True))
         for side, source in order[::-1] if after_first else order:
-            url, admin, pid = stack.enter_context(start_server(
-                python_path=source, settings=after_settings if side == "after" else None))
+            try:
+                url, admin, pid = stack.enter_context(start_server(
+                    python_path=source, settings=after_settings if side == "after" else None))
+            except BenchFailed as error:
+                raise BenchFailed(f"{side} server: {error}") from error
             client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
             deployment = prepare(Api(client), admin, faces,
                                  researcher_keys=math.ceil(calls / CALLS_PER_KEY) * rounds)

@@ -16,8 +16,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Purpose, Template, Tombstone
 from optinface.engine.pipeline import FacePipeline
-from tests.consent.test_gates import refused
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, refused
 
 
 def test_matching_is_refused_until_the_database_is_declared(

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from optinface.consent.audit import AuditAction
-from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -18,15 +17,8 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Template
-from optinface.engine.errors import EngineError
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World
-
-
-def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises((ConsentError, EngineError)) as error:
-        call()
-    assert error.value.code == code
+from tests.support.consent import FakeClock, World, refused
 
 
 def test_enrol_without_a_consent_covering_enrolment_is_refused(

@@ -5,11 +5,15 @@ software passkeys."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+import pytest
+
 from optinface.consent.declaration import declared_long_enough_ago
+from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -26,6 +30,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.soft_person import SoftPerson, probe_consent
+from optinface.engine.errors import EngineError
 
 
 def assert_witness_sees_the_restore(service: OptinFace) -> None:
@@ -33,6 +38,15 @@ def assert_witness_sees_the_restore(service: OptinFace) -> None:
     first event the restore rewrote (known gap: no signed restore marker accepts the fork)."""
     status = service.verify_audit()
     assert not status.ok and status.problem is not None and "witness" in status.problem
+
+
+def refused(code: str, call: Callable[[], object]) -> None:
+    """``call`` is refused with the stable error ``code`` (a gate of the consent core or of
+    the engine)."""
+    with pytest.raises((ConsentError, EngineError)) as error:
+        call()
+    refusal = error.value
+    assert isinstance(refusal, ConsentError | EngineError) and refusal.code == code
 
 
 class FakeClock:
