@@ -19,6 +19,8 @@ Only the guard, which queries the database, keeps its own thread.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -76,19 +78,28 @@ def _rate_limited(message: str, wait: float) -> ApiError:
                     headers=retry_after_header(wait))
 
 
-def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
-    """The actor behind ``secret``, unless its client has failed too often: then 429 before any
-    lookup. Each failure spends one of the client's tokens (see :mod:`api.limits`)."""
+@contextmanager
+def failures_throttled(request: Request, failure: type[Exception]) -> Iterator[None]:
+    """Guard one guess at a secret (an API key, a subject token, an erasure receipt's code):
+    429 before the guess when its client has failed too often, and one of the client's tokens
+    spent when the guarded block raises ``failure`` (see :mod:`api.limits`)."""
     throttle: RateLimiter = request.app.state.auth_throttle
     client = request.client.host if request.client else "unknown"
     wait = throttle.delay(client)
     if wait > 0:
         raise _rate_limited("too many failed authentications from this client", wait)
     try:
-        return service.authenticate(secret)
-    except Unauthenticated:
+        yield
+    except failure:
         throttle.acquire(client)
         raise
+
+
+def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
+    """The actor behind ``secret``, unless its client has failed too often: then 429 before any
+    lookup. Each failure spends one of the client's tokens."""
+    with failures_throttled(request, Unauthenticated):
+        return service.authenticate(secret)
 
 
 class PermissionGuard:

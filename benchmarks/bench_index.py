@@ -254,18 +254,12 @@ def sweep_ef(index: HnswIndex, data: Dataset, efs: Sequence[int]) -> list[dict[s
     return rows
 
 
-def ours(index: HnswIndex, allowed: set[int] | None = None) -> Search:
-    def search(query: NDArray[np.float32]) -> Sequence[int]:
-        return [hit.label for hit in index.search(query, K, allowed=allowed)]
-
-    return search
-
-
-def pooled(index: HnswIndex, pool: int) -> Search:
-    """The top ``pool`` of the graph, re-ranked exactly by the index, cut to the top K."""
+def ours(index: HnswIndex, allowed: set[int] | None = None, *, pool: int = K) -> Search:
+    """The index's top K; with a wider ``pool``, its top ``pool`` (the index re-ranks every
+    pool exactly) cut to the top K."""
 
     def search(query: NDArray[np.float32]) -> Sequence[int]:
-        return [hit.label for hit in index.search(query, pool)][:K]
+        return [hit.label for hit in index.search(query, pool, allowed=allowed)][:K]
 
     return search
 
@@ -309,7 +303,7 @@ def candidate_pools(index: HnswIndex, data: Dataset, efs: Sequence[int]) -> list
     for ef in efs:
         index.ef_search = ef
         for pool in POOLS:
-            row = measure(pooled(index, pool), data.queries, data.truth)
+            row = measure(ours(index, pool=pool), data.queries, data.truth)
             rows.append({"ef": ef, "pool": pool, "effective_ef": max(ef, pool),
                          "recall_at_10": row["recall_at_10"],
                          "match_recall_at_10": row["match_recall_at_10"],

@@ -517,7 +517,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     from matplotlib.ticker import NullLocator
 
     overhead = results["overhead"]
-    parts = overhead.get("split_ms_p50")
+    parts = overhead["split_ms_p50"]
     figure = Figure(figsize=(16 if parts else 11, 5 if parts else 4.2))
     FigureCanvasAgg(figure)
     latency, throughput, *where = figure.subplots(1, 3 if parts else 2)
@@ -529,8 +529,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
                         label=operation)
     if parts:
         plot_split(where[0], parts, in_process_ms=overhead["in_process_embed_search"]["p50_ms"])
-    low, high = overhead.get("overhead_ratio_spread", [overhead["overhead_ratio"]] * 2)
-    cpu = f"; CPU {overhead['cpu']['ratio']}" if overhead.get("cpu") else ""
+    low, high = overhead["overhead_ratio_spread"]
+    cpu = f"; CPU {overhead['cpu']['ratio']}" if overhead["cpu"] else ""
     latency.set(xlabel="concurrent clients", ylabel="latency (ms)",
                 title=f"identify / in-process embed+search at p50: {overhead['overhead_ratio']}"
                       f"\n(passes {low}-{high}{cpu})")

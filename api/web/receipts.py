@@ -17,11 +17,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from optinface.api.deps import ServiceDep
+from optinface.api.deps import ServiceDep, failures_throttled
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
-from optinface.api.web.rendering import render, words_for
+from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.roles import Actor
@@ -188,15 +188,22 @@ def erasure_receipt_form(request: Request) -> Response:
 def erasure_receipt(
     request: Request, service: ServiceDep, code: Annotated[str, Form()] = ""
 ) -> Response:
-    """The erasure receipt for its one-time code: no session, the person is gone."""
-    try:
-        signed = service.erasure_receipt_by_code(code)
-    except ReceiptCodeInvalid as error:
-        return render(
-            request,
-            "erasure_code.html",
-            status_code=status_for(error.code, default=410),
-            error=N_("This code is wrong, expired or already used twice."),
-            code=code,
-        )
-    return _download(signed_json(signed), "erasure-receipt.json")
+    """The erasure receipt for its one-time code: no session, the person is gone. A wrong code
+    counts as a failed authentication of its client, so guessing meets the same limit as keys
+    (a client past it gets the 429 refusal page before its code is looked up)."""
+
+    def action() -> Response:
+        try:
+            with failures_throttled(request, ReceiptCodeInvalid):
+                signed = service.erasure_receipt_by_code(code)
+        except ReceiptCodeInvalid as error:
+            return render(
+                request,
+                "erasure_code.html",
+                status_code=status_for(error.code, default=410),
+                error=N_("This code is wrong, expired or already used twice."),
+                code=code,
+            )
+        return _download(signed_json(signed), "erasure-receipt.json")
+
+    return attempt(request, action)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
+from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import deployment, portal_session, set_up_world, settings_for_tests
@@ -40,3 +41,16 @@ def test_the_erasure_receipt_code_still_works_after_a_restart_then_is_used_up(
         used = client.post("/portal/erasure-receipt", data={"code": code})
         assert used.status_code == 410  # receipt_code_invalid: the two fetches are spent
         assert "already used twice" in used.text
+
+
+def test_wrong_erasure_receipt_codes_meet_the_failed_authentication_limit(
+    api_settings: ApiSettings, service: OptinFace
+) -> None:
+    """The code's 60 bits assume the limit in front: a client's third wrong code waits (429)."""
+    tight = api_settings.model_copy(
+        update={"auth_failures_per_minute": 0.01, "auth_failure_burst": 2})
+    with TestClient(create_app(tight, service=service), client=("192.0.2.11", 4000)) as guesser:
+        answers = [guesser.post("/portal/erasure-receipt", data={"code": f"AAAA-BBBB-CCC{n}"})
+                   for n in range(3)]
+    assert [a.status_code for a in answers] == [410, 410, 429], answers[-1].text
+    assert "rate_limited" in answers[-1].text
