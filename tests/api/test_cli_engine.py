@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.engine.decode import BgrImage
 from optinface.engine.samples import encode, group_photo
+from tests.support.server import inherited_environment
 
 runner = CliRunner()
 
@@ -72,7 +72,7 @@ def test_embed_pick_all_writes_one_row_per_face(tmp_path: Path) -> None:
 
 
 def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(tmp_path: Path) -> None:
-    env = {**os.environ, "OPTINFACE_INTRA_OP_THREADS": "-1",
+    env = {**inherited_environment(), "OPTINFACE_INTRA_OP_THREADS": "-1",
            "OPTINFACE_DATABASE_URL": "postgresql://user:hunter2@db/optinface"}
     result = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "models"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, check=False)

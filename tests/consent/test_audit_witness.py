@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from contextlib import closing
 
 import pytest
 
@@ -16,7 +17,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import pinned_key, witnessed
-from tests.support.consent import FakeClock, World
+from tests.support.consent import FakeClock, World, make_world
 
 
 def witness_sizes(settings: ConsentSettings) -> list[int]:
@@ -34,15 +35,12 @@ def test_the_witness_folder_is_outside_the_data_and_pins_the_checkpoint_key(
 def test_checkpoints_are_witnessed_every_n_events_and_at_close(
     settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],
 ) -> None:
-    service = open_service()
-    from tests.support.consent import make_world
-
-    world = make_world(service, clock)
-    while service.verify_audit().events < 12:
-        world.subject()
-    assert 10 in witness_sizes(settings)
-    events = service.verify_audit().events
-    service.close()
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        while service.verify_audit().events < 12:
+            world.subject()
+        assert 10 in witness_sizes(settings)
+        events = service.verify_audit().events
     assert witness_sizes(settings)[-1] == events  # the tail since the last one, at shutdown
 
 

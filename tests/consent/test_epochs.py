@@ -136,15 +136,13 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
     settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
     open_service: Callable[[], OptinFace],
 ) -> None:
-    service = open_service()
-    world = make_world(service, clock)
-    world.enrolled(portrait_jpegs[0])
-    service.close()
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        world.enrolled(portrait_jpegs[0])
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)
-    service = open_service()
-    service.rotate_epoch(actor=world.admin)
-    service.close()
+    with closing(open_service()) as service:
+        service.rotate_epoch(actor=world.admin)
     shutil.rmtree(settings.data_dir)
     shutil.copytree(snapshot, settings.data_dir)
     with closing(open_service()) as restored:

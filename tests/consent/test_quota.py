@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -115,18 +116,14 @@ def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: lis
 def test_the_quota_survives_a_restart(
     clock: FakeClock, portrait_jpegs: list[bytes], open_service: Callable[[], OptinFace],
 ) -> None:
-    world = make_world(open_service(), clock)
-    try:
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
         assert [search(world, portrait_jpegs[0], quota=2) for _ in range(2)] == ["no_candidate"] * 2
-    finally:
-        world.service.close()
-    world.service = open_service()
-    try:
+    with closing(open_service()) as reopened:
+        world.service = reopened
         assert search(world, portrait_jpegs[0], quota=2) == "rate_limited"
         clock.advance(days=1)
         assert search(world, portrait_jpegs[0], quota=2) == "no_candidate"
-    finally:
-        world.service.close()
 
 
 @both_backends

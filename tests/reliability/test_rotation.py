@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from contextlib import closing
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,7 +99,7 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
 
 
 def test_cli_rotation_survives_a_restart(
-    tmp_path: Path, api_settings: ApiSettings, pipeline: FacePipeline,
+    api_settings: ApiSettings, pipeline: FacePipeline,
     portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:

@@ -1,8 +1,10 @@
 """Real servers for browser, load, crash and worker tests: a uvicorn server on 127.0.0.1 and a
-free port in a thread, and the wait for a server process to answer ``/healthz``."""
+free port in a thread, the environment a server process starts with, and the wait for it to
+answer ``/healthz``."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -18,6 +20,12 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def inherited_environment() -> dict[str, str]:
+    """This process's environment without its ``OPTINFACE_*`` variables: a child process runs
+    with the settings its test gives it, never with the developer's or the CI's own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("OPTINFACE_")}
 
 
 def healthy(url: str) -> bool:

@@ -8,7 +8,6 @@ notice and the declaration through the consent core before the workers start.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.support.server import free_port, wait_until_healthy
+from tests.support.server import free_port, inherited_environment, wait_until_healthy
 
 START_SECONDS = 180  # imports and models on a loaded two-core machine
 
@@ -72,7 +71,7 @@ def declare_ledger(settings: ApiSettings, pipeline: FacePipeline) -> Secrets:
 def environment(settings: ApiSettings) -> dict[str, str]:
     """The OPTINFACE_* variables a worker process needs to join ``settings``' ledger."""
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OPTINFACE_")},
+        **inherited_environment(),
         "OPENBLAS_NUM_THREADS": "1",
         "OPTINFACE_DATABASE_URL": settings.url,
         "OPTINFACE_KEY_DIR": str(settings.keys_dir),
