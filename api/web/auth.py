@@ -151,14 +151,17 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
 
 def signed_in(
     request: Request, service: OptinFace, login: Login,
-    build: Callable[[WebSession, Actor], Response],
+    build: Callable[[WebSession, Actor], Response], *, login_form: bool = False,
 ) -> Response:
-    """``build`` the response for the area's signed-in session, or send the browser back to the
-    area's page (303) when there is none; a domain refusal becomes a readable page."""
+    """``build`` the response for the area's signed-in session; without one, the login form
+    (``login_form``: the area's own pages) or back to the area's page (303: the pages under it);
+    a domain refusal becomes a readable page."""
 
     def action() -> Response:
         found = current(request, service, login)
         if found is None:
+            if login_form:
+                return login_page(request, login)
             return RedirectResponse(f"/{login.area}", status_code=303)
         return build(*found)
 

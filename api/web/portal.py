@@ -30,11 +30,9 @@ from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
 from optinface.api.web.auth import (
     PORTAL,
-    current,
     end_session,
     log_out,
     login_csrf_matches,
-    login_page,
     passkey_log_in,
     posted,
     signed_in,
@@ -144,13 +142,10 @@ def _form(
 
 @router.get("/portal")
 def portal(request: Request, service: ServiceDep) -> Response:
-    def action() -> Response:
-        found = current(request, service, PORTAL)
-        if found is None:
-            return login_page(request, PORTAL)
-        return _home(request, service, *found)
+    def build(session: WebSession, actor: Actor) -> Response:
+        return _home(request, service, session, actor)
 
-    return attempt(request, action)
+    return signed_in(request, service, PORTAL, build, login_form=True)
 
 
 @router.post("/portal/passkey/options")

@@ -27,10 +27,10 @@ from fastapi.responses import PlainTextResponse, Response
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
-from optinface.api.web.auth import REVIEW, current, log_in, log_out, login_page, signed_in
+from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import attempt, render, words_for
+from optinface.api.web.rendering import render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER
@@ -129,20 +129,6 @@ class _Names:
         self.keys = {k.key_id: k for k in service.key_names(actor=actor)}
 
 
-def _page(
-    request: Request, service: OptinFace, build: Callable[[WebSession, Actor], Response]
-) -> Response:
-    """A reviewer page: the login form until logged in, a readable refusal on a domain error."""
-
-    def action() -> Response:
-        found = current(request, service, REVIEW)
-        if found is None:
-            return login_page(request, REVIEW)
-        return build(*found)
-
-    return attempt(request, action)
-
-
 def _file(text: str, name: str, media_type: str) -> PlainTextResponse:
     return PlainTextResponse(
         text,
@@ -174,7 +160,7 @@ def review(request: Request, service: ServiceDep) -> Response:
             researcher_keys=_researcher_keys(service, actor),
         )
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 def _researcher_keys(service: OptinFace, actor: Actor) -> list[dict[str, Any]]:
@@ -223,7 +209,7 @@ def _log_page(request: Request, service: OptinFace, *, template: str, **fixed: s
             outcomes=service.audit_outcomes(actor=actor),
         )
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 @router.get("/review/log")
@@ -242,7 +228,7 @@ def review_log_csv(request: Request, service: ServiceDep) -> Response:
         filters = LogQuery.from_request(request).audit_filter(words_for(request))
         return _file(audit_csv(list(all_events(service, actor, filters))), "audit.csv", "text/csv")
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 # Searches per day and purpose -----------------------------------------------------------------
@@ -314,7 +300,7 @@ def review_searches(request: Request, service: ServiceDep) -> Response:
             colours=[colour(i) for i in range(len(table.purposes))],
         )
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 @router.get("/review/searches.csv")
@@ -329,7 +315,7 @@ def review_searches_csv(request: Request, service: ServiceDep) -> Response:
         ]
         return _file(_csv(rows), f"searches-{since}-{until}.csv", "text/csv")
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 # Erasures -------------------------------------------------------------------------------------
@@ -379,7 +365,7 @@ def review_erasures(request: Request, service: ServiceDep) -> Response:
             erasures=[(t, _verified(t, service.public_key)) for t in tombs],
         )
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 @router.get("/review/erasures.json")
@@ -389,7 +375,7 @@ def review_erasures_json(request: Request, service: ServiceDep) -> Response:
         text = json.dumps([t.model_dump(mode="json") for t in tombs], indent=2)
         return _file(text, f"erasures-{first:%Y-%m}.json", "application/json")
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 @router.get("/review/erasures/{subject_hash}")
@@ -409,7 +395,7 @@ def review_erasure(request: Request, service: ServiceDep, subject_hash: str) -> 
             receipt=json.dumps(tomb.receipt, indent=2, ensure_ascii=False),
         )
 
-    return _page(request, service, build)
+    return signed_in(request, service, REVIEW, build, login_form=True)
 
 
 # Log in and out, whole-deployment downloads ---------------------------------------------------
