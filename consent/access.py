@@ -51,6 +51,15 @@ CANDIDATE = "candidate ({status}), not an identification"
 NOT_REVIEWED = "not reviewed"
 
 
+def refusal_code(outcome: str) -> str | None:
+    """The error code in a refused search's ``outcome`` as :data:`REFUSED` writes it, else None:
+    the pages translate the code, so they read it back here, beside the wording that wrote it."""
+    before, _, after = REFUSED.partition("{code}")
+    if not (outcome.startswith(before) and outcome.endswith(after)):
+        return None
+    return outcome.removeprefix(before).removesuffix(after) or None
+
+
 def mentions(pseudonym: str) -> ColumnElement[bool]:
     """Audit events naming ``pseudonym``.
 

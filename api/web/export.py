@@ -93,8 +93,8 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
 
 def _outcome(words: Words, search: SearchInvolvement) -> str:
     """What a search found about the person, in words (the JSON keeps its English)."""
-    if search.outcome.startswith(access.REFUSED.format(code="")):
-        code = search.outcome.removeprefix(access.REFUSED.format(code=""))
+    code = access.refusal_code(search.outcome)
+    if code is not None:
         return words("refused ({reason})", reason=_word(words, vocabulary.ERRORS, code))
     if search.score is None:
         return _word(words, vocabulary.OUTCOMES, search.outcome)

@@ -127,3 +127,11 @@ def test_the_operators_own_texts_read_in_french_when_the_operator_wrote_them(
         assert "Responsable de la vie privée" in in_french and "Head of privacy" not in in_french
         in_english = _text(client.get("/privacy").text)
         assert alternative in in_english and french not in in_english
+
+
+@pytest.mark.parametrize("code", ["no_calibration", "consent_missing"])
+def test_a_refused_searchs_code_reads_back_from_the_wording_that_wrote_it(code: str) -> None:
+    """The pages translate a refusal's code: it must survive a change of ``access.REFUSED``."""
+    assert access.refusal_code(access.REFUSED.format(code=code)) == code
+    assert access.refusal_code("no_candidate") is None
+    assert access.refusal_code(access.REFUSED.format(code="")) is None
