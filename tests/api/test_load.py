@@ -7,7 +7,6 @@ latencies rather than asserting on them (timings belong to benchmarks, not tests
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from tests.support.api import thresholds_for_tests
-from tests.support.server import free_port, wait_until_healthy
+from tests.support.server import free_port, inherited_environment, wait_until_healthy
 from tests.support.thresholds import TEST_FMR
 
 CLIENTS = 4
@@ -47,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("serve")
     port = free_port()
     env = {
-        **os.environ,
+        **inherited_environment(),
         "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp)),
         "OPTINFACE_MATCH_FMR": str(TEST_FMR),
         "OPTINFACE_RATE_PER_SECOND": "1000",

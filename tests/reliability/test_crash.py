@@ -42,7 +42,7 @@ from optinface.engine.settings import EngineSettings
 from tests.reliability.test_secrets import key_forms
 from tests.reliability.zygote import INDEX_KEY
 from tests.support.reliability import record, reliability_settings
-from tests.support.server import free_port, wait_until_healthy
+from tests.support.server import free_port, inherited_environment, wait_until_healthy
 from tests.support.workers import Secrets, declare_ledger
 
 SERVER_KILLS = 20
@@ -66,7 +66,7 @@ class Seen:
 
 class Zygote:
     def __init__(self, settings: ApiSettings, folder: Path) -> None:
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1",
+        env = {**inherited_environment(), "OPENBLAS_NUM_THREADS": "1",
                "OPTINFACE_DATA_DIR": str(settings.data_dir),
                "OPTINFACE_THRESHOLDS_PATH": str(settings.thresholds_path),
                "OPTINFACE_MATCH_FMR": str(settings.match_fmr),
