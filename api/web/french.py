@@ -810,8 +810,9 @@ FRENCH: dict[str, str] = {
     "Regulator notified": "Commission avisée",
     "Persons notified": "Personnes avisées",
     "Notices": "Avis",
-    "The register is kept at least 5 years (each incident's keep-until date is in the API).": (
-        "Le registre est conservé au moins 5 ans (la date de fin de conservation de chaque"
+    "The register is kept at least {years} years (each incident's keep-until date is in the"
+    " API).": (
+        "Le registre est conservé au moins {years} ans (la date de fin de conservation de chaque"
         " incident est dans l'API)."
     ),
     "No incident recorded.": "Aucun incident consigné.",

@@ -32,8 +32,10 @@ from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import render, words_for
 from optinface.api.web.sessions import WebSession
+from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER
+from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import AuditFilter, TombstonePublic
@@ -156,6 +158,9 @@ def review(request: Request, service: ServiceDep) -> Response:
             register=service.register(actor=actor),
             rights_requests=service.rights_requests(actor=actor),
             incidents=service.incidents(actor=actor),
+            rights_request_days=RIGHTS_REQUEST_DAYS,
+            notify_hours=NOTIFY_WITHIN // timedelta(hours=1),
+            incident_keep_years=KEEP_YEARS,
             names=_Names(service, actor),
             researcher_keys=_researcher_keys(service, actor),
         )

@@ -107,6 +107,7 @@ def test_the_regulators_side_of_the_dashboard_reads_in_french(world: World) -> N
     regulator = _text(page[page.index('id="rights-requests"'):page.index("</main>")])
     assert "Demandes d'exercice d'un droit (réponse dans les 30 jours)" in regulator
     assert "Incidents de confidentialité (à déclarer dans les 72 heures)" in regulator
+    assert "conservé au moins 5 ans" in regulator
     assert "environ 1" in regulator and "encore" in regulator
     assert english_left_in(regulator) == []
 
