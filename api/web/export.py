@@ -186,8 +186,9 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
             (words(r.right), f"{words.reword(r.how)} ({words(r.basis)})") for r in a.rights]),
         Section("requests", words("Your requests ({n})", n=len(export.rights_requests)), [
             (r.id, words("{kind}, received on {received}, due on {due}: {status}",
-                         kind=r.kind, received=words.when(r.received_at),
-                         due=words.when(r.due_at), status=r.status))
+                         kind=words(r.kind), received=words.when(r.received_at),
+                         due=words.when(r.due_at),
+                         status=_word(words, vocabulary.REQUEST_STATUSES, r.status)))
             for r in export.rights_requests]),
         Section("events", words("Events ({n})", n=len(export.events)),
                 [_event(words, e, names) for e in export.events]),

@@ -794,6 +794,7 @@ FRENCH: dict[str, str] = {
     "{when}, OVERDUE": "{when}, EN RETARD",
     "answered {when}": "répondue le {when}",
     "open": "ouverte",
+    "answered": "répondue",
     "No rights request recorded.": "Aucune demande d'exercice d'un droit consignée.",
     "Confidentiality incidents (notify within {hours} hours)": (
         "Incidents de confidentialité (à déclarer dans les {hours} heures)"

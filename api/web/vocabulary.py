@@ -74,6 +74,11 @@ STATUSES: dict[str, str] = {
     "erased": "erased",
 }
 
+REQUEST_STATUSES: dict[str, str] = {  # consent.rights_requests.RequestStatus
+    "open": "open",
+    "answered": "answered",
+}
+
 ROLES: dict[str, str] = {
     "admin": "administrator",
     "portal": "portal",

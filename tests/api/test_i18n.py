@@ -41,7 +41,8 @@ def source_strings() -> set[str]:
         if path.stem not in {"i18n", "french"}:
             found |= _module_strings(path)
     for table in (vocabulary.ACTIONS, vocabulary.OUTCOMES, vocabulary.ERASURE_REASONS,
-                  vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES):
+                  vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES,
+                  vocabulary.REQUEST_STATUSES):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it

@@ -61,6 +61,19 @@ def test_my_data_reads_in_french_every_label(world: World, portrait_jpegs: list[
     assert english_left_in(text) == []
 
 
+def test_my_data_shows_a_rights_requests_kind_and_state_in_french(world: World) -> None:
+    """The request's kind and state are codes: the page words them, as the dashboard does."""
+    asked = world.client.post(f"/v1/subjects/{world.subject}/requests",
+                              headers=auth(world.keys.admin),
+                              json={"kind": "withdrawal", "channel": "letter"})
+    assert asked.status_code == 201, asked.text
+    portal_session(world.client, world.people[world.subject])
+    page = world.client.get("/portal/data", headers=FRENCH_READER).text
+    requests = _text(page[page.index('id="requests"'):page.index('<section id="events"')])
+    assert "retrait du consentement, reçue le" in requests, requests
+    assert requests.rstrip().endswith(" : ouverte"), requests
+
+
 def test_the_api_exports_for_people_speak_the_callers_language_and_the_json_does_not(
     world: World,
 ) -> None:
