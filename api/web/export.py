@@ -24,6 +24,7 @@ from optinface.consent.accountability import RIGHTS
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
+    ConsentCapacity,
     ConsentPublic,
     ExportFormat,
     ReviewStatus,
@@ -84,7 +85,7 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
                  status=_word(words, vocabulary.STATUSES, consent.status),
                  version=consent.notice_version, sha=consent.notice_sha256[:12],
                  who=words("the holder of parental authority")
-                 if consent.given_by == "parental_authority" else words("you"),
+                 if consent.given_by == ConsentCapacity.PARENTAL_AUTHORITY else words("you"),
                  when=words.when(consent.obtained_at), until=words.when(consent.expires_at))
     if consent.withdrawn_at:
         text += words("; withdrawn on {when}", when=words.when(consent.withdrawn_at))
