@@ -738,10 +738,6 @@ FRENCH: dict[str, str] = {
     "(placeholder) describe how a person is served without their face": (
         "(à remplacer) décrivez comment une personne est servie sans son visage"
     ),
-    "DEMO MODE: the accountability settings are placeholders; not for real people.": (
-        "MODE DÉMONSTRATION : les paramètres de responsabilité sont provisoires; ne pas utiliser"
-        " avec de vraies personnes."
-    ),
     "What remains after an erasure": "Ce qui reste après un effacement",
     "Nothing of your face: no photo, no template, no key. What remains proves that the erasure"
     " happened, as the law asks us to be able to show (P-39.1 s. 28; GDPR arts. 5(2) and 17),"

@@ -23,6 +23,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
 from optinface.consent.errors import ConsentError
+from optinface.consent.register import DEMO_WARNING
 from optinface.engine.errors import EngineError
 
 HERE = Path(__file__).parent
@@ -59,8 +60,10 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "lang": words.language,
             "switch_url": str(request.url.include_query_params(lang=words.language.other)),
             "vocabulary": vocabulary,
-            # Every page states demo mode (placeholder accountability) in base.html's banner.
+            # Every page states demo mode (placeholder accountability) in base.html's banner,
+            # in the register's own words (one source string, one translation).
             "demo_mode": request.app.state.settings.demo_mode,
+            "demo_warning": DEMO_WARNING,
             **context,
         },
         status_code=status_code,
