@@ -38,7 +38,7 @@ from optinface.api.web.auth import (
     signed_in,
 )
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
+from optinface.api.web.rendering import Refusal, advice, attempt, download, render, words_for
 from optinface.api.web.sessions import Area, WebSession
 from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
@@ -374,8 +374,5 @@ def portal_data(request: Request, service: ServiceDep) -> Response:
 @router.get("/portal/data.json")
 def portal_data_json(request: Request, service: ServiceDep) -> Response:
     """The access export as the JSON file a person keeps."""
-    return _own_export(request, service, lambda export: Response(
-        export.model_dump_json(indent=2),
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="my-data.json"'},
-    ))
+    return _own_export(request, service, lambda export: download(
+        export.model_dump_json(indent=2), "my-data.json", "application/json"))

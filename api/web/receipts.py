@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from optinface.api.deps import ServiceDep, failures_throttled
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
-from optinface.api.web.rendering import attempt, render, words_for
+from optinface.api.web.rendering import attempt, download, render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.roles import Actor
@@ -122,14 +122,6 @@ def signed_json(signed: SignedReceipt) -> str:
     return signed.model_dump_json(indent=2)
 
 
-def _download(text: str, name: str) -> PlainTextResponse:
-    return PlainTextResponse(
-        text,
-        media_type="application/json; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
 def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
     """Every receipt the person holds, newest first."""
     subject = actor.subject or ""
@@ -173,7 +165,8 @@ def portal_receipt(request: Request, service: ServiceDep, receipt_id: str) -> Re
     def build(_: WebSession, actor: Actor) -> Response:
         summary = _one(service, actor, words_for(request), receipt_id.removesuffix(".json"))
         if receipt_id.endswith(".json") and summary.signed is not None:
-            return _download(signed_json(summary.signed), f"receipt-{summary.receipt_id}.json")
+            return download(signed_json(summary.signed), f"receipt-{summary.receipt_id}.json",
+                            "application/json")
         return receipt_page(request, summary)
 
     return signed_in(request, service, PORTAL, build)
@@ -204,6 +197,6 @@ def erasure_receipt(
                 error=N_("This code is wrong, expired or already used twice."),
                 code=code,
             )
-        return _download(signed_json(signed), "erasure-receipt.json")
+        return download(signed_json(signed), "erasure-receipt.json", "application/json")
 
     return attempt(request, action)

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep
@@ -30,7 +30,7 @@ from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import render, words_for
+from optinface.api.web.rendering import download, render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
@@ -131,14 +131,6 @@ class _Names:
         self.keys = {k.key_id: k for k in service.key_names(actor=actor)}
 
 
-def _file(text: str, name: str, media_type: str) -> PlainTextResponse:
-    return PlainTextResponse(
-        text,
-        media_type=f"{media_type}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
 def _csv(rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
@@ -231,7 +223,8 @@ def review_subject(request: Request, service: ServiceDep, pseudonym: str) -> Res
 def review_log_csv(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         filters = LogQuery.from_request(request).audit_filter(words_for(request))
-        return _file(audit_csv(list(all_events(service, actor, filters))), "audit.csv", "text/csv")
+        events = list(all_events(service, actor, filters))
+        return download(audit_csv(events), "audit.csv", "text/csv")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
 
@@ -318,7 +311,7 @@ def review_searches_csv(request: Request, service: ServiceDep) -> Response:
             for d in table.days
             for p, name in table.purposes
         ]
-        return _file(_csv(rows), f"searches-{since}-{until}.csv", "text/csv")
+        return download(_csv(rows), f"searches-{since}-{until}.csv", "text/csv")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
 
@@ -378,7 +371,7 @@ def review_erasures_json(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         first, tombs = _month_erasures(request, service, actor)
         text = json.dumps([t.model_dump(mode="json") for t in tombs], indent=2)
-        return _file(text, f"erasures-{first:%Y-%m}.json", "application/json")
+        return download(text, f"erasures-{first:%Y-%m}.json", "application/json")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
 
@@ -389,7 +382,7 @@ def review_erasure(request: Request, service: ServiceDep, subject_hash: str) -> 
         tomb = service.erasure(actor=actor, subject_hash=subject_hash.removesuffix(".json"))
         if subject_hash.endswith(".json"):
             text = tomb.model_dump_json(indent=2)
-            return _file(text, f"erasure-{tomb.subject_hash[:16]}.json", "application/json")
+            return download(text, f"erasure-{tomb.subject_hash[:16]}.json", "application/json")
         return render(
             request,
             "review_erasure.html",
@@ -453,6 +446,6 @@ def review_download(request: Request, service: ServiceDep, name: str) -> Respons
         if name not in producers:
             raise ApiError(ApiErrorCode.NOT_FOUND, f"no download named {name}")
         text, media_type = producers[name]()
-        return _file(text, name, media_type)
+        return download(text, name, media_type)
 
     return signed_in(request, service, REVIEW, build)
