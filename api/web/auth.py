@@ -104,12 +104,12 @@ def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
     if not login_csrf_matches(request, csrf):
         raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
     try:
-        signed_in = service.sign_in(body)
+        person = service.sign_in(body)
     except SubjectErased as erased:
         return _erased_at_sign_in(request, erased)
-    session_id, _ = sessions(request).create(Area.PORTAL, signed_in.subject_token,
-                                             now=service.clock.now(), subject=signed_in.subject)
-    response = JSONResponse({"subject": signed_in.subject, "capacity": signed_in.capacity})
+    session_id, _ = sessions(request).create(Area.PORTAL, person.subject_token,
+                                             now=service.clock.now(), subject=person.subject)
+    response = JSONResponse({"subject": person.subject, "capacity": person.capacity})
     set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
     return response
