@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from optinface.consent import erasure_journal, ledger, policies, subject_acts
+from optinface.consent import erasure_journal, ledger, passkeys, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import destroy_templates, erase_subject
@@ -68,7 +68,8 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                      details={"consent_id": consent.id,
                                               "purposes": [p.id for p in purposes],
                                               "given_by": consent.given_by,
-                                              "credential_id": signed.credential.id}))
+                                              "credential_hash": passkeys.audit_reference(
+                                                  runtime.keys, signed.credential)}))
         given = public(runtime, consent)
     assert given.receipt is not None
     return ConsentGiven(consent=given, receipt=given.receipt)

@@ -128,8 +128,8 @@ def register(runtime: Runtime, body: PasskeyResponse) -> tuple[PasskeyCredential
         runtime.audit(session, Entry(
             action=AuditAction.PASSKEY_REGISTERED, actor=None,
             subjects=[pseudonym] if pseudonym else [],
-            details={"credential_id": credential.id, "capacity": credential.capacity,
-                     "link_id": link.id}))
+            details={"credential_hash": passkeys.audit_reference(runtime.keys, credential),
+                     "capacity": credential.capacity, "link_id": link.id}))
         session.expunge(credential)
         session.expunge(link)
         return credential, link, pseudonym
@@ -178,7 +178,8 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
                                             capacity=credential.capacity)
         runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
                                      subjects=[subject.pseudonym],
-                                     details={"credential_id": credential.id,
+                                     details={"credential_hash": passkeys.audit_reference(
+                                                  runtime.keys, credential),
                                               "capacity": credential.capacity}))
         return SignedIn(subject=subject.pseudonym,
                         capacity=ConsentCapacity(credential.capacity), subject_token=token,

@@ -23,7 +23,8 @@ the subject's passkey credential ids and the receipt's one-time codes
 (:mod:`consent.after_erasure`); the consent rows, as proof
 that past processing had a legal basis, with the subject replaced by the tombstone hash and
 the guardian's name and the receipt (which names the pseudonym) removed; and the audit chain,
-which is append-only and names pseudonyms that now lead nowhere.
+which is append-only and names pseudonyms that now lead nowhere (and passkeys by a keyed hash,
+never by the credential id their authenticator presents: ``passkeys.audit_reference``).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, S
 
 LINK_PREFIX = "otl_"
 LINK_HASH_DOMAIN = "one-time-link"
+AUDIT_HASH_DOMAIN = "audit-credential"
 REGISTER, SIGN_IN = "register", "sign_in"
 _LOCALHOST = re.compile(r"^https?://localhost(:\d{1,5})?$")
 
@@ -274,6 +275,17 @@ def verify_assertion(
         "origin": origin,
     }
     return Signed(ceremony=ceremony, credential=credential, evidence=evidence)
+
+
+def audit_reference(keys: KeyRing, credential: PasskeyCredential) -> str:
+    """How the audit log names a passkey: a keyed hash of its credential id, never the id.
+
+    An auditor can still follow one passkey from its registration to every act it signed. But
+    the log outlives an erasure, and the credential id is what the person's authenticator
+    presents at every sign-in: in the clear, it would lead whoever reads the log and sees that
+    id back to the erased pseudonym's events. Hashed, it leads nowhere without the key store's
+    HMAC key, as the erased credentials' own hashes (:mod:`consent.after_erasure`)."""
+    return keys.keyed_hash(credential.id, domain=AUDIT_HASH_DOMAIN)
 
 
 def verify_evidence(evidence: dict[str, Any]) -> bool:

@@ -177,7 +177,8 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             action=AuditAction.PROBE_CONSENT_CREATED, actor=None, purpose=probe.purpose_id,
             probe_sha256=probe.probe_sha256,
             details={"probe_consent_id": probe.id, "researcher_key_id": probe.researcher_key_id,
-                     "credential_id": signed.credential.id}))
+                     "credential_hash": passkeys.audit_reference(
+                         runtime.keys, signed.credential)}))
         return probe_public(probe, public_key=runtime.keys.public_key)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, policies, subject_acts
+from optinface.consent import ledger, passkeys, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
@@ -68,7 +68,8 @@ def narrow(
             subjects=[pseudonym],
             details={"consent_id": consent.id, "purpose_id": purpose.id,
                      "purposes_kept": [p.id for p in consent.purposes],
-                     "receipt_id": withdrawal.id, "credential_id": signed.credential.id}))
+                     "receipt_id": withdrawal.id,
+                     "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential)}))
         return public(withdrawal, public_key=runtime.keys.public_key)
 
 

@@ -190,7 +190,8 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         subject.last_interaction_at = now
         runtime.audit(session, Entry(
             action=AuditAction.SUBJECT_UPDATED, actor=actor, subjects=[pseudonym],
-            details={"searchable": searchable, "credential_id": signed.credential.id,
+            details={"searchable": searchable,
+                     "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential),
                      "statement_sha256": hashlib.sha256(
                          canonical_json(signed.ceremony.statement)).hexdigest()}))
         session.flush()
@@ -211,7 +212,8 @@ def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
             action=AuditAction.CAPTURE_APPROVED, actor=actor, subjects=[pseudonym],
             details={"capture_id": signed.ceremony.id,
                      "photo_sha256": (signed.ceremony.statement or {})["photoSha256"],
-                     "credential_id": signed.credential.id}))
+                     "credential_hash": passkeys.audit_reference(
+                         runtime.keys, signed.credential)}))
         return capture_public(signed.ceremony, pseudonym)
 
 

@@ -6,18 +6,26 @@ restart and on every worker; the ledger keeps keyed hashes only, never a code or
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import closing
 
 import pytest
 from sqlalchemy import select
 
+from optinface.consent.audit import AuditAction
 from optinface.consent.errors import PasskeyInvalid, ReceiptCodeInvalid, SubjectErased
+from optinface.consent.passkeys import from_b64url
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import ErasureReason, PasskeyResponse
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator
-from optinface.consent.tables import ErasedCredential, ErasureReceiptCode, PasskeyCredential
+from optinface.consent.tables import (
+    AuditEvent,
+    ErasedCredential,
+    ErasureReceiptCode,
+    PasskeyCredential,
+)
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, make_world
 
@@ -87,3 +95,31 @@ def test_a_passkey_of_an_erased_record_is_told_when_it_was_erased(
             assert session.scalars(select(PasskeyCredential.id)).all() == []
     assert len(kept) == 2 and all(len(h) == 64 for h in kept)
     assert not {credential["id"], code, code.replace("-", "")} & set(kept)
+
+
+def test_the_audit_log_names_a_passkey_by_a_keyed_hash_never_by_its_credential_id(
+    open_service: Callable[[], OptinFace], clock: FakeClock
+) -> None:
+    """The log outlives an erasure, and the credential id is what the person's authenticator
+    presents at every sign-in: in the log, it would lead back to the erased pseudonym's
+    events. An auditor can still follow each passkey from its registration to its acts."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        pseudonym, _ = world.subject()
+        world.probe(image=b"the bytes of a probe photo")
+        with service.runtime.db.transaction() as session:
+            credential_ids = set(session.scalars(select(PasskeyCredential.id)))
+        service.erase(actor=world.people[pseudonym].actor, subject=pseudonym,
+                      reason=ErasureReason.REQUEST)
+        with service.runtime.db.transaction() as session:
+            logged = [(AuditAction(e.action), e.subjects, e.details)
+                      for e in session.scalars(select(AuditEvent))]
+    assert len(credential_ids) == 2  # the subject's passkey and the probe person's
+    raw = {form for i in credential_ids for form in (i, from_b64url(i).hex())}
+    assert not [a for a, _, details in logged if any(r in json.dumps(details) for r in raw)]
+    signed = {(action, pseudonym in subjects): details["credential_hash"]
+              for action, subjects, details in logged if "credential_hash" in details}
+    theirs = {signed[(action, True)] for action in (
+        AuditAction.PASSKEY_REGISTERED, AuditAction.CONSENT_GIVEN, AuditAction.SUBJECT_UPDATED)}
+    assert len(theirs) == 1  # one passkey, followed from its registration through its acts
+    assert signed[(AuditAction.PROBE_CONSENT_CREATED, False)] not in theirs
