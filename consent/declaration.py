@@ -347,6 +347,7 @@ def apply_order(runtime: Runtime, *, actor: Actor, reference: str, destroy: bool
 
 
 def lift_order(session: Session, *, reference: str, now: datetime) -> RegulatorOrder:
+    """Mark the order in force under ``reference`` lifted; ``invalid_request`` if none is."""
     row = session.scalars(
         select(RegulatorOrder).where(RegulatorOrder.reference == reference,
                                      RegulatorOrder.lifted_at.is_(None))

@@ -725,6 +725,7 @@ class OptinFace:
             return activity.searches_by_hour(session, since=since, until=until)
 
     def audit_outcomes(self, *, actor: Actor) -> list[str]:
+        """The outcomes the log holds, for the reviewer's filter (their codes, sorted)."""
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             return activity.outcomes(session)
@@ -800,6 +801,9 @@ class OptinFace:
         return self.register(actor=None)
 
     def lift_regulator_order(self, *, actor: Actor, reference: str) -> Register:
+        """Record that the regulator lifted order ``reference`` (audited): enrolment and
+        matching resume unless another order is in force; nothing a destroy order erased comes
+        back. Returns the register as it now stands."""
         authorize(actor, Permission.DECLARE)
         with self.runtime.db.transaction() as session:
             declaration.lift_order(session, reference=reference, now=self.clock.now())
