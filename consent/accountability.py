@@ -56,6 +56,8 @@ def rights(settings: ConsentSettings) -> list[RightInstruction]:
 
 
 def accountability(settings: ConsentSettings) -> Accountability:
+    """The one accountability record, built from settings for the register, ``/privacy``,
+    receipts, exports and incident notices alike, so none of them can name another contact."""
     return Accountability(
         controller_name=settings.controller_name,
         controller_contact=settings.controller_contact,

@@ -63,6 +63,13 @@ def issue_subject_token(
     session: Session, *, subject: Subject, keys: KeyRing, now: datetime, days: int,
     capacity: str = "self",
 ) -> str:
+    """A new token for ``subject``, valid ``days`` days; its secret, the only time it exists
+    in clear.
+
+    The token carries the capacity of the passkey that signed in (the person's own, or
+    parental authority); acts it begins can be signed only by passkeys of that capacity
+    (:func:`consent.subject_acts.signers`).
+    """
     token_id, secret = _new_secret(SUBJECT_TOKEN_PREFIX)
     session.add(
         SubjectToken(

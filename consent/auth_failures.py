@@ -31,6 +31,7 @@ class FailureSummary:
     until: datetime
 
     def details(self) -> dict[str, Any]:
+        """The event's JSON details (times as ISO 8601 text, as the chain hashes them)."""
         return {
             "failures": self.failures,
             "reasons": self.reasons,
@@ -58,6 +59,11 @@ class FailureTally:
         self._lock = threading.Lock()
 
     def add(self, *, reason: str, key_id: str | None, now: datetime) -> FailureSummary | None:
+        """Count one failure; the summary to record when the window has closed, else None.
+
+        At most :data:`MAX_KEY_IDS` key ids are kept per window, so a flood of made-up ids
+        cannot grow the tally or the event.
+        """
         with self._lock:
             pending = self._pending
             pending.reasons[reason] += 1

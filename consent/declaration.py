@@ -224,6 +224,13 @@ REFUSALS = (SUSPENDED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
 def state(
     rows: RegisterRows, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
 ) -> DeclarationState:
+    """Whether the database is in service ``today``, and the first reason it is not.
+
+    The reasons are checked in order of precedence: a regulator's order in force, no
+    declaration, a register whose material hash no longer matches the declared one, then a
+    declaration period still running. The hash is recomputed from the live settings and models
+    on every call, so a changed setting closes matching at once.
+    """
     current = material_sha256(_material(rows.purposes, settings=settings, models=models))
     declaration, order = rows.declaration, rows.order
     in_service_from = service_start(declaration, settings=settings) if declaration else None
@@ -319,6 +326,8 @@ def record_declaration(
 def record_order(
     session: Session, *, reference: str, kind: OrderKind, now: datetime, recorded_by: str | None
 ) -> RegulatorOrder:
+    """Insert the order's row; from then on it is in force until lifted (see
+    :func:`apply_order` for the audit and the destruction it may require)."""
     row = RegulatorOrder(reference=reference, kind=str(kind), recorded_at=now,
                          recorded_by=recorded_by)
     session.add(row)

@@ -58,6 +58,12 @@ def needs_guardian(subject: Subject, runtime: Runtime) -> bool:
 
 
 def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
+    """A subject shell and the one-time links to hand over: the person's own, and for a minor
+    under the age of consent a second one for the holder of parental authority.
+
+    The operator gets links, never a credential: only whoever opens a link can register the
+    passkey that acts for the subject.
+    """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.create_subject(session, body,
@@ -104,6 +110,12 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
 
 
 def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> PasskeyChallenge:
+    """The WebAuthn creation options for the person holding a valid ``kind`` link (enrolment
+    or probe); the link is checked here but used up only when the passkey is registered.
+
+    The name the authenticator shows is the pseudonym (or the probe link's id), prefixed for a
+    guardian: the service holds no real name to send.
+    """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)

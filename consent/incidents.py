@@ -40,6 +40,12 @@ class Audience(StrEnum):
 
 
 def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:
+    """Enter an incident in the register (audited), kept five years from awareness.
+
+    An incident touching templates recorded without a risk of serious injury is refused unless
+    ``downgrade_reason`` says why: the presumption is that it carries one. The two extra days
+    of ``keep_until`` cover the leap days of five years.
+    """
     if body.involves_templates and not body.risk_of_serious_injury and not body.downgrade_reason:
         raise InvalidRequest(
             "an incident touching templates is presumed to risk serious injury: give the"
@@ -62,6 +68,10 @@ def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentP
 
 def mark_notified(runtime: Runtime, *, actor: Actor, incident_id: str,
                   audience: Audience) -> IncidentPublic:
+    """Record (audited) that the regulator or the persons concerned were notified now.
+
+    A second call moves the date: the register keeps the latest notice of each audience.
+    """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         row = _get(session, incident_id)
@@ -80,6 +90,9 @@ def _get(session: Session, incident_id: str) -> Incident:
 
 
 def public(row: Incident, *, now: datetime) -> IncidentPublic:
+    """The incident with its 72-hour clock: the deadline, the hours left while the regulator
+    is not yet notified, and whether the notice came (or is still) late, which stays on the
+    record once it is sent."""
     notify_by = row.became_aware_at + NOTIFY_WITHIN
     done = row.regulator_notified_at or now
     return IncidentPublic(

@@ -119,6 +119,8 @@ class FileKeyStore:
         return _read_private(self._path(name))
 
     def put_secret(self, name: str, value: bytes) -> None:
+        """Replace the file atomically (a crash leaves the old value or the new one), then
+        overwrite the old content, held open across the rename, so it does not linger on disk."""
         path = self._path(name)
         replaced = open_if_exists(path)  # kept open to overwrite the old content once renamed
         try:

@@ -146,6 +146,12 @@ def get_notice(session: Session, notice_id: str) -> Notice:
 def create_subject(
     session: Session, body: SubjectCreate, *, default_jurisdiction: Jurisdiction, now: datetime
 ) -> Subject:
+    """A new active subject under a random pseudonym, never searchable until they opt in.
+
+    The pseudonym is random so that it carries no personal data and reveals no order; the age
+    bracket carries its date, so the age it guarantees grows each year
+    (:func:`consent.policies.age_at_least`).
+    """
     subject = Subject(
         pseudonym="subj_" + secrets.token_hex(12),
         status=SubjectStatus.ACTIVE,
@@ -188,6 +194,12 @@ def record_consent(
     expires_at: datetime,
     now: datetime,
 ) -> Consent:
+    """Insert the consent row; the caller has already passed the gates and signs the receipt.
+
+    Only a hash of ``evidence`` is kept, as proof without a second copy of what the person
+    signed. ``retained_until`` is set by the longest retention among ``purposes``: the
+    consent ends at that date or at ``expires_at``, whichever comes first.
+    """
     consent = Consent(
         id=new_id("cns"),
         subject_id=subject.id,
@@ -217,6 +229,11 @@ def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Conse
 
 
 def consent_public(consent: Consent, *, public_key: str, status: str) -> ConsentPublic:
+    """The consent as the API shows it, under the subject's pseudonym, with its signed receipts.
+
+    ``status`` is passed in rather than computed here: when a consent ends is decided by
+    :func:`consent.policies.consent_status` alone.
+    """
     receipt = withdrawal = None
     if consent.receipt is not None and consent.receipt_signature is not None:
         receipt = SignedReceipt(
@@ -292,6 +309,12 @@ def add_template(
 
 
 def decrypt_template(template: Template, *, key: bytes) -> Vector:
+    """The protected vector of ``template``, opened with the subject's data key.
+
+    The ciphertext is bound to the template id, subject and model, so a row copied to another
+    subject or relabelled to another model raises ``ValueError`` instead of matching the wrong
+    person.
+    """
     plaintext = open_sealed(
         key,
         template.nonce,
@@ -304,6 +327,7 @@ def decrypt_template(template: Template, *, key: bytes) -> Vector:
 
 
 def template_public(template: Template, *, pseudonym: str) -> TemplatePublic:
+    """The template's metadata for the API; the vector itself is never shown."""
     return TemplatePublic(
         id=template.id,
         subject=pseudonym,

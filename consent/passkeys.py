@@ -177,6 +177,14 @@ _MALFORMED = (InvalidJSONStructure, InvalidCBORData, ValueError, KeyError, TypeE
 def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
                          settings: ConsentSettings, now: datetime) -> tuple[Ceremony,
                                                                             dict[str, Any]]:
+    """A single-use registration ceremony for ``link`` and its ``navigator.credentials.create``
+    options.
+
+    User verification is required, so the device's PIN or biometric shows that the holder
+    acted; a resident key is preferred, so sign-in can later be discoverable. The user handle
+    is random, never the subject's id, and the subject's existing credentials are excluded so
+    one authenticator is not registered twice.
+    """
     existing = session.scalars(select(PasskeyCredential.id).where(
         PasskeyCredential.subject_id == link.subject_id)).all() if link.subject_id else []
     options = generate_registration_options(

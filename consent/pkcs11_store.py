@@ -69,6 +69,11 @@ class Pkcs11KeyStore:
             return None if found is None else bytes(found[Attribute.VALUE])
 
     def put_secret(self, name: str, value: bytes) -> None:
+        """Store ``value`` as a private, unmodifiable token object named ``name``.
+
+        The new object is created before the old one is destroyed, so a failure in between
+        never leaves ``name`` without a value.
+        """
         with self._lock:
             old = self._data(name)
             self._session.create_object({
@@ -96,6 +101,8 @@ class Pkcs11KeyStore:
             return sorted(self._epoch_keys())
 
     def new_epoch(self) -> int:
+        """Generate the next epoch's AES key inside the token, sensitive and not extractable:
+        its bytes never exist outside the token."""
         with self._lock:
             epoch = max(self._epoch_keys(), default=0) + 1
             self._session.generate_key(
@@ -125,6 +132,8 @@ class Pkcs11KeyStore:
         return nonce + bytes(sealed)
 
     def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
+        """The data key in ``blob``, decrypted by the token. As with the file store, a destroyed
+        epoch raises :class:`KeyUnavailable` and a forged or rebound blob ``ValueError``."""
         with self._lock:
             key = self._epoch_key(epoch)
             try:

@@ -157,6 +157,11 @@ def _usable_for(purpose_id: str | BindParameter[str],
 def require_verify_consent(
     session: Session, subject: Subject, purpose: Purpose, *, now: datetime
 ) -> None:
+    """A 1:1 verify needs a consent of the claimed subject to ``purpose`` in force now.
+
+    Refused with :class:`PurposeNotConsented` rather than searched against no templates, so
+    the caller learns that consent is missing instead of reading a non-match.
+    """
     covered = session.scalar(
         _active_consents_for(purpose.id, now).where(Consent.subject_id == subject.id).limit(1)
     )

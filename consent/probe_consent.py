@@ -48,6 +48,12 @@ PROBE = "probe"
 
 def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, keys: KeyRing,
                  settings: ConsentSettings, now: datetime) -> tuple[OneTimeLink, str]:
+    """A one-time link, and its secret, bound to one purpose, one notice, one image and the
+    requesting researcher's key.
+
+    The image is named by its SHA-256 only: the researcher never sends the probe to ask for
+    consent, and the service never stores it.
+    """
     purpose = ledger.get_purpose(session, body.purpose_id)
     notice = ledger.get_notice(session, body.notice_id)
     return passkeys.new_link(
@@ -74,6 +80,9 @@ def statement(session: Session, link: OneTimeLink, credential: PasskeyCredential
 
 def record(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
            now: datetime) -> ProbeConsent:
+    """Insert the probe consent from the statement the person signed, never from the
+    researcher's request: purpose, image hash, researcher key and expiry are what was signed.
+    The row keeps only a hash of the evidence; the receipt carries the assertion itself."""
     body = signed.ceremony.statement or {}
     evidence_sha = hashlib.sha256(canonical_json(signed.evidence)).hexdigest()
     probe = ProbeConsent(
@@ -183,6 +192,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
 
 
 def probe_public(probe: ProbeConsent, *, public_key: str) -> ProbeConsentPublic:
+    """The probe consent as the API shows it, with its signed receipt once the person signed."""
     receipt = None
     if probe.receipt is not None and probe.receipt_signature is not None:
         receipt = SignedReceipt(receipt=probe.receipt, signature=probe.receipt_signature,

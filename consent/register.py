@@ -44,6 +44,12 @@ def build_register(
     public_key: str,
     now: datetime,
 ) -> Register:
+    """The register as it stands at ``now``: settings, purposes, models and counts read live.
+
+    Built from the database each time rather than stored, so what the operator declares is
+    what the system does; warnings name what makes it unfit to declare (demo mode, matching
+    refused, templates made by a model other than ``model_id``).
+    """
     current = declaration.state(declaration.RegisterRows.read(session), settings=settings,
                                 models=models, today=now.date())
     subjects = session.scalar(

@@ -53,6 +53,13 @@ def open_reviews(session: Session, *, operation: Operation, purpose_id: str, sea
 
 def decide(runtime: Runtime, *, actor: Actor, review_id: str,
            body: ReviewDecisionCreate) -> ReviewPublic:
+    """One verifier's vote on a provisional candidate, which may settle the review.
+
+    Refused to the key that ran the search, on a review already decided, and to a verifier
+    who already voted: the confirmations an identification needs must come from different
+    people. One rejection rejects; the review is confirmed once it has
+    :data:`CONFIRMATIONS` votes to confirm. The vote is audited naming the candidate.
+    """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         row = get_row(session, MatchReview, review_id, noun="review", field="review_id")
@@ -90,6 +97,7 @@ def _confirmations(session: Session, review_id: str) -> int:
 
 
 def public(session: Session, row: MatchReview) -> ReviewPublic:
+    """The review as the API shows it, with each verifier's vote in the order cast."""
     votes = session.scalars(select(ReviewVote).where(ReviewVote.review_id == row.id)
                             .order_by(ReviewVote.at))
     return ReviewPublic(

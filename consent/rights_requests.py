@@ -46,6 +46,8 @@ def request(runtime: Runtime, *, actor: Actor, pseudonym: str,
 
 def answer(runtime: Runtime, *, actor: Actor, request_id: str, answer: str
            ) -> RightsRequestPublic:
+    """Record a reviewer's answer and its audit event in one transaction; a request is
+    answered once (see :func:`answer_request`)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         row = answer_request(session, request_id=request_id, answer=answer,
@@ -59,6 +61,8 @@ def answer(runtime: Runtime, *, actor: Actor, request_id: str, answer: str
 def record_request(
     session: Session, *, subject: Subject, body: RightsRequestCreate, now: datetime
 ) -> RightsRequest:
+    """Insert an open request due :data:`RIGHTS_REQUEST_DAYS` after it was received (P-39.1
+    s. 32: 30 days, after which silence counts as a refusal)."""
     row = RightsRequest(
         id=new_id("req"), subject_id=subject.id, subject_ref=subject.pseudonym,
         kind=str(body.kind), channel=body.channel, note=body.note, received_at=now,
@@ -72,6 +76,8 @@ def record_request(
 def answer_request(
     session: Session, *, request_id: str, answer: str, answered_by: str, now: datetime
 ) -> RightsRequest:
+    """Close the request with its answer and who gave it; a second answer is refused, so the
+    date the deadline was met (or missed) cannot be rewritten."""
     row = get_row(session, RightsRequest, request_id, noun="rights request", field="request_id")
     if row.status == RequestStatus.ANSWERED:
         raise InvalidRequest(f"rights request {request_id} was already answered",
@@ -84,6 +90,7 @@ def answer_request(
 
 
 def public(row: RightsRequest, *, now: datetime) -> RightsRequestPublic:
+    """The request with its deadline; ``overdue`` also stays true for one answered late."""
     done = row.answered_at or now
     return RightsRequestPublic(
         id=row.id, subject=row.subject_ref, kind=row.kind, channel=row.channel, note=row.note,

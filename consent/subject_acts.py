@@ -68,6 +68,13 @@ def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCre
 
 def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, actor: Actor,
                       settings: ConsentSettings, now: datetime) -> dict[str, Any]:
+    """The consent statement to sign: purposes, the notice's version and SHA-256, the expiry.
+
+    Refused before anyone signs: an expiry in the past or beyond ``max_consent_days``, a
+    ``given_by`` the signer's capacity does not match, and a capacity the subject's age does not
+    allow (a minor's own consent below the age of consent). Hashing the notice into the
+    statement makes the signature cover the very text the person was shown.
+    """
     if act.expires_at <= now or act.expires_at > now + timedelta(days=settings.max_consent_days):
         raise InvalidRequest(
             f"a consent must expire in the future and within {settings.max_consent_days} days",
@@ -107,6 +114,8 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
 
 def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
           settings: ConsentSettings, now: datetime) -> PasskeyChallenge:
+    """Check ``act``, write its statement and open a single-use assertion ceremony whose
+    challenge is the statement's hash; refused when no passkey may sign for ``actor``."""
     statement = statement_for(session, subject, act, actor=actor, settings=settings, now=now)
     allowed = signers(session, subject, actor)
     if not allowed:

@@ -59,6 +59,11 @@ def published_checkpoint_key(log: AuditLog) -> PublishedKey:
 
 
 def checkpoint_public(session: Session, row: AuditCheckpoint, log: AuditLog) -> CheckpointPublic:
+    """The checkpoint as the API shows it, with its signed note for the reader to keep.
+
+    Size and root are read back from the note, opened with the log's own key, rather than from
+    the row's columns: what is shown is exactly what was signed.
+    """
     assert row.note is not None  # rows this process signs always carry their note
     checkpoint = Checkpoint.parse(log.signer.verifier.open(row.note))
     head = session.get(AuditEvent, row.seq)
@@ -116,6 +121,8 @@ def _b64(digest: bytes) -> str:
 
 
 def chain_status(report: LogReport) -> ChainStatus:
+    """A verification report as the API shows it: the first bad sequence number and the
+    problem, never the events themselves."""
     problem = report.problem
     return ChainStatus(
         ok=report.ok, events=report.events, checkpoints=report.checkpoints,
