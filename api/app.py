@@ -58,6 +58,8 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """The server's background work runs between start and shutdown; it stops before the
+        service closes, since the sweeper and the witness both write through it."""
         owned = service is None
         app.state.service = OptinFace.open(settings) if owned else service
         sweeper = Sweeper(

@@ -212,6 +212,8 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The one JSON shape of every refusal: a stable ``code``, a message, ``details``.
+    A 401 also names the Bearer scheme, which RFC 9110 requires of every 401."""
     body = ErrorBody(code=code, message=message, details=details or {})
     all_headers = dict(headers or {})
     if status == 401:
@@ -281,6 +283,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Send every exception, ``Exception`` included, through :func:`handle_error`, so that
+    even a bug answers in the one shape (a 500 that says nothing of its cause)."""
     for exc_type in (
         ConsentError,
         EngineError,

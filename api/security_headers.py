@@ -56,6 +56,8 @@ class SecurityHeadersMiddleware(StartHeadersMiddleware):
 
     @contextmanager
     def headers_for(self, scope: Scope) -> Iterator[HeadersAtStart]:
+        """The strict policy, except on the documentation pages: their one inline script is
+        allowed by a nonce made for this request, which the page reads from ``scope``."""
         policy = STRICT_POLICY
         if scope["path"] in DOCS_PATHS:
             nonce = secrets.token_urlsafe(16)

@@ -40,6 +40,8 @@ class ServerTimingMiddleware(StartHeadersMiddleware):
 
     @contextmanager
     def headers_for(self, scope: Scope) -> Iterator[HeadersAtStart]:
+        """Record the engine's stages for this request; ``app`` is measured when the answer
+        starts, so it covers the whole handler and nothing of the sending."""
         started = time.perf_counter()
         with recording() as stages:
 

@@ -53,6 +53,8 @@ class BodyLimitMiddleware:
         received = 0
 
         async def counting_receive() -> Message:
+            """The app's ``receive``, counting body bytes: a body with no or a false length
+            is stopped as soon as it passes the limit, before the parser holds all of it."""
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":

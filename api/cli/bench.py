@@ -88,6 +88,8 @@ class Api:
     client: httpx.Client
 
     def call(self, method: str, url: str, secret: str, **kwargs: Any) -> Any:
+        """The JSON answer to a setup call made with ``secret``; a 429 is waited out (its
+        Retry-After, 60 times at most), any other refusal is a :class:`BenchFailed`."""
         headers = {"Authorization": f"Bearer {secret}"}
         for _ in range(60):
             answer = self.client.request(method, url, headers=headers, **kwargs)
@@ -287,6 +289,7 @@ def run_level(work: Callable[[int], str | None], *, calls: int, concurrency: int
     lock = threading.Lock()
 
     def one(i: int) -> None:
+        """Time call ``i``: only successes enter the latencies, a refusal is counted by code."""
         started = time.perf_counter()
         error = work(i)
         elapsed = time.perf_counter() - started
@@ -333,6 +336,9 @@ class Bench:
                     for i, key in enumerate(keys)]
 
         def work(i: int) -> str | None:
+            """Call ``i`` with its own key and probe consent. Only an answer with candidates
+            is a success: a search that stops finding its subject shows up as an error, never
+            as a faster call."""
             probe = i % len(self.probes)
             form = {"purpose_id": self.deployment.purpose_id, "probe_consent_id": consents[i]}
             if operation == "verify":

@@ -147,6 +147,8 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
     _step("5. Capture session approved by the person, face enrolled (photo discarded)", template)
 
     def identify() -> Any:
+        """One identify of the enrolled face, each time under a fresh probe consent: one is
+        used up by the attempt that names it (steps 6 and 9)."""
         probe = probe_consent(client, keys["researcher"], purpose_id=purpose["id"],
                               notice_id=notice["id"], image=faces[0])
         return _call(

@@ -54,6 +54,9 @@ def audit_filter(
     since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
 ) -> AuditFilter:
+    """The log's filters as query parameters, one definition for the events page and the
+    export. Identifiers are checked as :data:`Identifier`: a malformed one is a 422 before any
+    query, and never echoed into the log."""
     return AuditFilter(
         action=action,
         subject=subject,

@@ -61,6 +61,11 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, p
 
 
 def login_page(request: Request, login: Login, *, error: str | None = None) -> HTMLResponse:
+    """The area's login form (401 when it shows ``error``).
+
+    Before login there is no session to hold a CSRF token, so the form's token is also set as a
+    cookie scoped to the area (double submit): :func:`log_in` accepts only a post that echoes it.
+    """
     token = secrets.token_urlsafe(32)
     response = render(
         request,
@@ -76,6 +81,12 @@ def login_page(request: Request, login: Login, *, error: str | None = None) -> H
 
 
 def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf: str) -> Response:
+    """Trade a secret for a session of the area, then go to the area's page (303).
+
+    The secret must authenticate and hold the area's permission; the session keeps it server
+    side and the browser gets only the HttpOnly cookie. Every refusal shows the form again with
+    the same words, so the page does not tell an unknown secret from one without permission.
+    """
     if not login_csrf_matches(request, csrf):
         return login_page(request, login, error=N_("The form expired; please try again."))
     try:
@@ -188,6 +199,10 @@ def end_session(request: Request, response: Response, area: Area) -> None:
 
 
 def log_out(request: Request, service: OptinFace, login: Login, csrf: str) -> Response:
+    """End the area's session, here and in the browser, then back to the area's page.
+
+    A form post with the session's CSRF token, so another site cannot log a person out.
+    """
     def action() -> Response:
         posted(request, service, login, csrf)
         response = RedirectResponse(f"/{login.area}", status_code=303)

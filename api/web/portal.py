@@ -339,6 +339,10 @@ def portal_erase(
     csrf: Annotated[str, Form()],
     confirm: Annotated[bool, Form()] = False,
 ) -> Response:
+    """The person's own erasure, once they ticked the confirmation: everything of theirs is
+    destroyed, the page shows the erasure receipt (and the code to fetch it later), and the
+    session ends, since there is no longer a subject to sign in to."""
+
     def act(actor: Actor) -> Response:
         if not confirm:
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_ERASURE)

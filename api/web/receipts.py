@@ -53,6 +53,8 @@ def purpose_names(service: OptinFace, actor: Actor) -> dict[str, str]:
 
 
 def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str]) -> Summary:
+    """A consent in plain words: its purposes by name, when it was given, the latest day it
+    ends, and that each use can be stopped at any time."""
     listed = ", ".join(sorted(names.get(p, p) for p in consent.purposes))
     return Summary(
         title=words("Consent recorded"),
@@ -68,6 +70,8 @@ def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str])
 
 
 def purpose_withdrawal_summary(words: Words, withdrawal: PurposeWithdrawalPublic) -> Summary:
+    """One use stopped while the consent stays for the others. The purposes are named as the
+    signed receipt names them, so the page says what the person holds, not today's names."""
     receipt = withdrawal.receipt.receipt
     kept = ", ".join(p["name"] for p in receipt.get("purposesKept", []))
     return Summary(
@@ -99,6 +103,8 @@ def withdrawal_summary(words: Words, consent: ConsentPublic, names: dict[str, st
 
 
 def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summary:
+    """An erasure in plain words, with the one-time ``code`` that fetches its receipt once
+    more: the person can no longer sign in to list it, and this page ends their session."""
     return Summary(
         title=words("Everything erased"),
         lines=[

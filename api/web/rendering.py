@@ -50,6 +50,8 @@ def words_in(language: Language, settings: ApiSettings) -> Words:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Template ``name`` in the reader's language, with the demo-mode banner's words, never
+    cached by the browser; a ``?lang=`` choice is remembered in a cookie."""
     words = words_for(request)
     response = templates.TemplateResponse(
         request,
@@ -95,6 +97,8 @@ def advice(error: Refusal) -> str:
 
 
 def refusal(request: Request, error: Refusal) -> HTMLResponse:
+    """The refusal page: what to do in the reader's language, the stable code as a detail,
+    and the status the JSON API answers for that code, with a link back to the area."""
     return render(
         request,
         "refused.html",

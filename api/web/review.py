@@ -96,6 +96,8 @@ class LogQuery:
 
     @classmethod
     def from_request(cls, request: Request, **fixed: str) -> LogQuery:
+        """The query in the URL, with ``fixed`` values (the subject of a subject's page)
+        overriding it; an unknown action or a page number out of range is a 422, not a 500."""
         values = {f.name: request.query_params.get(f.name, "").strip() for f in fields(cls)}
         values.update(fixed)
         if values["action"] and values["action"] not in set(AuditAction):
@@ -106,6 +108,11 @@ class LogQuery:
         return cls(page=int(page), **values)
 
     def audit_filter(self, words: Words) -> AuditFilter:
+        """The filter the consent core applies in SQL.
+
+        The reviewer picks days in their own time zone; the log stores UTC, so each day
+        becomes the UTC instant of its local midnight, the last one exclusive.
+        """
         since, until = _day(self.since, "from"), _day(self.until, "to")
         return AuditFilter(
             subject=self.subject or None,
@@ -140,6 +147,8 @@ def _csv(rows: list[list[Any]]) -> str:
 # Overview -------------------------------------------------------------------------------------
 @router.get("/review")
 def review(request: Request, service: ServiceDep) -> Response:
+    """The dashboard's overview: the chain's status first, then the consent ledger, the
+    register, rights requests and incidents with their legal clocks, and the researcher keys."""
     def build(session: WebSession, actor: Actor) -> Response:
         return render(
             request,
@@ -171,6 +180,9 @@ def _researcher_keys(service: OptinFace, actor: Actor) -> list[dict[str, Any]]:
 # Access log -----------------------------------------------------------------------------------
 def _log_page(request: Request, service: OptinFace, *, template: str, **fixed: str) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
+        """One page of the filtered log, newest first. A subject's page first lists the
+        latest searches that returned them (up to :data:`SUBJECT_SEARCHES` of each kind),
+        whatever page of their events is shown."""
         words = words_for(request)
         query = LogQuery.from_request(request, **fixed)
         filters = query.audit_filter(words)
@@ -279,6 +291,9 @@ def _search_table(
 
 @router.get("/review/searches")
 def review_searches(request: Request, service: ServiceDep) -> Response:
+    """Searches per local day and purpose, as a table and a bar chart drawn on the server
+    (no script, no CDN); the last two weeks unless ``since``/``until`` say otherwise, at most
+    :data:`MAX_SEARCH_DAYS` days."""
     def build(session: WebSession, actor: Actor) -> Response:
         words = words_for(request)
         table, since, until = _search_table(request, service, actor)
@@ -303,6 +318,7 @@ def review_searches(request: Request, service: ServiceDep) -> Response:
 
 @router.get("/review/searches.csv")
 def review_searches_csv(request: Request, service: ServiceDep) -> Response:
+    """The same counts as ``/review/searches``, one row per day and purpose, zeros included."""
     def build(session: WebSession, actor: Actor) -> Response:
         table, since, until = _search_table(request, service, actor)
         rows: list[list[Any]] = [["day", "purpose_id", "purpose", "searches"]]
@@ -351,6 +367,8 @@ def _verified(tomb: TombstonePublic, public_key: str) -> bool:
 
 @router.get("/review/erasures")
 def review_erasures(request: Request, service: ServiceDep) -> Response:
+    """The erasures of one local month (``month=YYYY-MM``, this month by default), each
+    marked by whether its signed receipt verifies under the published key."""
     def build(session: WebSession, actor: Actor) -> Response:
         first, tombs = _month_erasures(request, service, actor)
         return render(
@@ -378,6 +396,8 @@ def review_erasures_json(request: Request, service: ServiceDep) -> Response:
 
 @router.get("/review/erasures/{subject_hash}")
 def review_erasure(request: Request, service: ServiceDep, subject_hash: str) -> Response:
+    """One erasure, named by its keyed subject hash (the pseudonym is gone): its receipt,
+    whether it verifies, and the keys to check it with; with ``.json``, the record as a file."""
     def build(session: WebSession, actor: Actor) -> Response:
         tomb = service.erasure(actor=actor, subject_hash=subject_hash.removesuffix(".json"))
         if subject_hash.endswith(".json"):

@@ -46,6 +46,9 @@ class SessionStore:
     def create(
         self, area: Area, secret: str, *, now: datetime, subject: str | None = None
     ) -> tuple[str, WebSession]:
+        """A new session of ``area`` and its id, the only thing the cookie will hold; its own
+        CSRF token is random too. Expired sessions are dropped here, so the map does not grow
+        with sessions nobody ends."""
         session_id = secrets.token_urlsafe(32)
         session = WebSession(
             area=area,
@@ -60,6 +63,8 @@ class SessionStore:
         return session_id, session
 
     def get(self, session_id: str | None, area: Area, *, now: datetime) -> WebSession | None:
+        """The live session behind ``session_id``, or None: unknown, expired (then dropped),
+        or of the other area, so a portal cookie never opens the review pages."""
         if not session_id:
             return None
         with self._lock:
