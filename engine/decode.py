@@ -46,6 +46,8 @@ class Decoder:
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_decodes)
 
     def decode(self, data: bytes) -> BgrImage:
+        """The BGR pixels of ``data``, once a decode slot is free: a burst of uploads waits
+        rather than decoding together past the memory the slots allow."""
         with self._slots:
             return decode_image(
                 data,

@@ -133,6 +133,9 @@ class Layout:
 
     @classmethod
     def parse(cls, payload: bytes | mmap.mmap, length: int, dim: int) -> Layout:
+        """The layout hnswlib's header declares, checked against ``dim`` and ``length`` before
+        any row is read: a file of another hnswlib version, another dimension or cut short is
+        :class:`IndexCorrupt`, never a read past the payload or a misread vector."""
         header = _HNSW_HEADER.unpack_from(payload)
         layout = cls(count=header[2], row_size=header[3], label_offset=header[4],
                      data_offset=header[5])
