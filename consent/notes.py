@@ -151,9 +151,9 @@ class Checkpoint:
     def parse(cls, text: str) -> Checkpoint:
         """The checkpoint in a note's verified text, or :class:`NoteError`.
 
-        Strict where the format is: a size in canonical decimal (no leading zero) and a root
-        of exactly 32 bytes, so one tree head has one text and one signature. Extension lines
-        after the root, which tlog-checkpoint allows, are accepted and ignored.
+        Strict where the format is: a size in canonical decimal (no leading zero), so a size
+        has one spelling, and a root of exactly 32 bytes. Extension lines after the root,
+        which tlog-checkpoint allows, are accepted and ignored.
         """
         lines = text.split("\n")
         if len(lines) < 4 or lines[-1] != "":

@@ -47,8 +47,8 @@ def build_register(
     """The register as it stands at ``now``: settings, purposes, models and counts read live.
 
     Built from the database each time rather than stored, so what the operator declares is
-    what the system does; warnings name what makes it unfit to declare (demo mode, matching
-    refused, templates made by a model other than ``model_id``).
+    what the system does. The warnings say what a reader must know first: demo mode, why
+    matching is refused, templates made by a model other than ``model_id``.
     """
     current = declaration.state(declaration.RegisterRows.read(session), settings=settings,
                                 models=models, today=now.date())

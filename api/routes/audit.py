@@ -56,7 +56,7 @@ def audit_filter(
 ) -> AuditFilter:
     """The log's filters as query parameters, one definition for the events page and the
     export. Identifiers are checked as :data:`Identifier`: a malformed one is a 422 before any
-    query, and never echoed into the log."""
+    query runs."""
     return AuditFilter(
         action=action,
         subject=subject,

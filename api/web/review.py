@@ -110,8 +110,8 @@ class LogQuery:
     def audit_filter(self, words: Words) -> AuditFilter:
         """The filter the consent core applies in SQL.
 
-        The reviewer picks days in their own time zone; the log stores UTC, so each day
-        becomes the UTC instant of its local midnight, the last one exclusive.
+        The reviewer picks days in the deployment's time zone and the log stores UTC: the
+        range runs from the first day's local midnight to the midnight after the last day.
         """
         since, until = _day(self.since, "from"), _day(self.until, "to")
         return AuditFilter(
