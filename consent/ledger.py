@@ -196,9 +196,11 @@ def record_consent(
 ) -> Consent:
     """Insert the consent row; the caller has already passed the gates and signs the receipt.
 
-    Only a hash of ``evidence`` is kept, as proof without a second copy of what the person
-    signed. ``retained_until`` is set by the longest retention among ``purposes``: the
-    consent ends at that date or at ``expires_at``, whichever comes first.
+    The row keeps the SHA-256 of ``evidence``; the evidence itself travels in the signed
+    receipt, which an erasure removes (it names the pseudonym), so the hash is what still
+    shows afterwards that the person signed. ``retained_until`` is set by the longest
+    retention among ``purposes``: the consent ends at that date or at ``expires_at``,
+    whichever comes first.
     """
     consent = Consent(
         id=new_id("cns"),
