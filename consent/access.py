@@ -115,7 +115,7 @@ def _retention(subject: Subject, settings: ConsentSettings) -> list[RetentionDat
         until=subject.last_interaction_at + timedelta(days=365 * years))]
     for consent in subject.consents:
         dates.append(RetentionDate(what=CONSENT_HELD.format(consent_id=consent.id),
-                                   until=min(consent.expires_at, consent.retained_until),
+                                   until=consent.ends_at,
                                    rule=CONSENT_RULE))
     return dates
 

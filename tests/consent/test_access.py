@@ -9,7 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from optinface.api.web import export as my_data
-from optinface.consent.schemas import RightKind, RightsRequestCreate
+from optinface.consent import access
+from optinface.consent.schemas import (
+    Operation,
+    PurposeCreate,
+    RightKind,
+    RightsRequestCreate,
+)
 from optinface.consent.settings import ConsentSettings
 from tests.support.api import ENGLISH
 from tests.support.consent import FakeClock, World
@@ -36,6 +42,21 @@ def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs:
     for heading in ("Purposes", "Recipients", "Retention", "How faces are compared",
                     "Searches that involved you", "Your rights"):
         assert f"## {heading}" in markdown, heading
+
+
+def test_the_export_dates_each_consent_at_its_expiry_or_its_purposes_retention_if_sooner(
+    world: World,
+) -> None:
+    short = world.service.create_purpose(actor=world.admin, body=PurposeCreate(
+        name="short study", description="kept 30 days", legal_basis="consent",
+        operations={Operation.ENROL}, retention_days=30)).id
+    world.declare()
+    pseudonym, _ = world.subject()  # the world's purpose keeps ten years: expiry comes first
+    world.consent(pseudonym, purposes=[short])  # a year's consent, kept 30 days
+    now = world.clock.now()
+    export = world.service.export(actor=world.reviewer, subject=pseudonym)
+    held = {date.until - now for date in export.retention if date.rule == access.CONSENT_RULE}
+    assert held == {timedelta(days=365), timedelta(days=30)}
 
 
 def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
