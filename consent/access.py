@@ -13,7 +13,7 @@ English source strings.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.ledger import consent_public, template_public
-from optinface.consent.policies import consent_status
+from optinface.consent.policies import consent_status, inactivity_limit
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
@@ -112,7 +112,7 @@ def _retention(subject: Subject, settings: ConsentSettings) -> list[RetentionDat
     years = settings.retention_years_after_last_interaction
     dates = [RetentionDate(
         what=EVERYTHING, rule=EVERYTHING_RULE.format(years=years),
-        until=subject.last_interaction_at + timedelta(days=365 * years))]
+        until=inactivity_limit(subject, settings))]
     for consent in subject.consents:
         dates.append(RetentionDate(what=CONSENT_HELD.format(consent_id=consent.id),
                                    until=consent.ends_at,

@@ -6,7 +6,7 @@ who may be found by a search is a policy, not a storage detail.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -231,6 +231,13 @@ def limit_reason(consent: Consent) -> ErasureReason:
     """Which of its two limits ends a consent at ``Consent.ends_at``: retention or expiry."""
     return (ErasureReason.RETENTION if consent.retained_until < consent.expires_at
             else ErasureReason.EXPIRY)
+
+
+def inactivity_limit(subject: Subject, settings: ConsentSettings) -> datetime:
+    """When everything about ``subject`` goes if they never interact again, whatever their
+    consents say: the storage limit that the sweep enforces and the access export states."""
+    years = settings.retention_years_after_last_interaction
+    return subject.last_interaction_at + timedelta(days=365 * years)
 
 
 def ended_reason(consent: Consent) -> ErasureReason:

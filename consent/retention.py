@@ -7,7 +7,7 @@ last interaction. The clock is injected, so the rule is tested by moving time, n
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -16,7 +16,7 @@ from optinface.consent import log_retention
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
-from optinface.consent.policies import limit_reason
+from optinface.consent.policies import inactivity_limit, limit_reason
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
@@ -40,7 +40,6 @@ def due_for_erasure(
         .where(Subject.status == SubjectStatus.ACTIVE)
         .options(selectinload(Subject.consents).selectinload(Consent.purposes))
     )
-    interaction_limit = timedelta(days=365 * settings.retention_years_after_last_interaction)
     for subject in subjects:
         deadlines = []
         for consent in subject.consents:
@@ -51,9 +50,8 @@ def due_for_erasure(
                 expired += 1
             deadlines.append((consent.ends_at, limit_reason(consent)))
         deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
-        if subject.last_interaction_at + interaction_limit < deadline:
-            deadline = subject.last_interaction_at + interaction_limit
-            reason = ErasureReason.RETENTION
+        if inactivity_limit(subject, settings) < deadline:
+            deadline, reason = inactivity_limit(subject, settings), ErasureReason.RETENTION
         if deadline <= now:
             due.append((subject.pseudonym, reason))
     return due, expired

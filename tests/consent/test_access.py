@@ -44,7 +44,7 @@ def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs:
         assert f"## {heading}" in markdown, heading
 
 
-def test_the_export_dates_each_consent_at_its_expiry_or_its_purposes_retention_if_sooner(
+def test_the_export_dates_each_consent_by_its_expiry_or_retention_and_all_by_inactivity(
     world: World,
 ) -> None:
     short = world.service.create_purpose(actor=world.admin, body=PurposeCreate(
@@ -57,6 +57,9 @@ def test_the_export_dates_each_consent_at_its_expiry_or_its_purposes_retention_i
     export = world.service.export(actor=world.reviewer, subject=pseudonym)
     held = {date.until - now for date in export.retention if date.rule == access.CONSENT_RULE}
     assert held == {timedelta(days=365), timedelta(days=30)}
+    [everything] = [date for date in export.retention if date.what == access.EVERYTHING]
+    years = world.service.settings.retention_years_after_last_interaction
+    assert everything.until - now == timedelta(days=365 * years)  # they just interacted
 
 
 def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
