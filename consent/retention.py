@@ -50,8 +50,9 @@ def due_for_erasure(
                 expired += 1
             deadlines.append((consent.ends_at, limit_reason(consent)))
         deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
-        if inactivity_limit(subject, settings) < deadline:
-            deadline, reason = inactivity_limit(subject, settings), ErasureReason.RETENTION
+        inactive = inactivity_limit(subject, settings)
+        if inactive < deadline:
+            deadline, reason = inactive, ErasureReason.RETENTION
         if deadline <= now:
             due.append((subject.pseudonym, reason))
     return due, expired
