@@ -5,6 +5,13 @@ own key. The person in the photo opens it on their own device, registers a passk
 signs a statement that commits to the notice, the purpose, the image's hash and the researcher's
 key. Identify and verify then refuse another image or another key, and the first attempt that
 names a probe consent consumes it, a refused one included.
+
+The person in a probe is not a subject: nothing of theirs is kept longer than its job. Their
+passkey is deleted as soon as it has signed (the receipt embeds its public key, so the
+signature stays checkable offline), and the sweep (:func:`forget_spent`) deletes a passkey that
+never signed once its one challenge has expired, the links and challenges that named the image
+and the researcher once spent or expired, and each probe consent :data:`RECEIPT_YEARS` years
+after it expired, the proof that a search had the person's consent being kept no longer.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from optinface.consent import ledger, passkeys
@@ -44,6 +52,10 @@ from optinface.consent.tables import (
 )
 
 PROBE = "probe"
+RECEIPT_YEARS = 5
+"""Consent receipts are kept for the processing and five years more (the compliance matrix's
+retention schedule, X-RET; GDPR arts. 5(2), 7(1)): a probe consent, whose processing is one
+search, goes five years after it expired."""
 
 
 def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, keys: KeyRing,
@@ -188,7 +200,30 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             details={"probe_consent_id": probe.id, "researcher_key_id": probe.researcher_key_id,
                      "credential_hash": passkeys.audit_reference(
                          runtime.keys, signed.credential)}))
+        session.delete(signed.credential)  # its one signature is made, and in the receipt
         return probe_public(probe, public_key=runtime.keys.public_key)
+
+
+def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) -> int:
+    """Delete what people in probes left that can serve nothing more (see the module
+    docstring); how many rows went. Run by the sweep."""
+    challenge_expired = now - timedelta(seconds=settings.challenge_seconds)
+    receipts_expired = now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
+    spent = (
+        # Registered on a probe link, never signed: it could sign only the challenge issued
+        # with its registration, expired by now.
+        delete(PasskeyCredential).where(PasskeyCredential.capacity == PROBE,
+                                        PasskeyCredential.subject_id.is_(None),
+                                        PasskeyCredential.created_at < challenge_expired),
+        delete(OneTimeLink).where(OneTimeLink.kind == PROBE,
+                                  or_(OneTimeLink.used_at.is_not(None),
+                                      OneTimeLink.expires_at <= now)),
+        delete(Ceremony).where(Ceremony.kind == PROBE,
+                               or_(Ceremony.used_at.is_not(None), Ceremony.expires_at <= now)),
+        delete(ProbeConsent).where(ProbeConsent.expires_at < receipts_expired),
+    )
+    connection = session.connection()  # a Core delete reports its row count
+    return sum(connection.execute(statement).rowcount for statement in spent)
 
 
 def probe_public(probe: ProbeConsent, *, public_key: str) -> ProbeConsentPublic:

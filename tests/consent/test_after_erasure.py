@@ -25,6 +25,7 @@ from optinface.consent.tables import (
     ErasedCredential,
     ErasureReceiptCode,
     PasskeyCredential,
+    ProbeConsent,
 )
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, make_world
@@ -108,7 +109,10 @@ def test_the_audit_log_names_a_passkey_by_a_keyed_hash_never_by_its_credential_i
         pseudonym, _ = world.subject()
         world.probe(image=b"the bytes of a probe photo")
         with service.runtime.db.transaction() as session:
-            credential_ids = set(session.scalars(select(PasskeyCredential.id)))
+            credential_ids = {*session.scalars(select(PasskeyCredential.id)),
+                              # the probe person's passkey went once it signed: in the receipt
+                              *(receipt["subjectSignature"]["credentialId"] for receipt
+                                in session.scalars(select(ProbeConsent.receipt)) if receipt)}
         service.erase(actor=world.people[pseudonym].actor, subject=pseudonym,
                       reason=ErasureReason.REQUEST)
         with service.runtime.db.transaction() as session:

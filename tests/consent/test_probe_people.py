@@ -1,0 +1,88 @@
+"""The people in probes are not subjects: nothing of theirs outlives its job.
+
+Their passkey goes as soon as it signed (the receipt still proves the signature offline); the
+sweep deletes a passkey that never signed once its one challenge expired, the links and
+challenges that named the image and the researcher once spent or expired, and each probe
+consent five years after it expired. On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.probe_consent import PROBE, RECEIPT_YEARS
+from optinface.consent.receipts import subject_signature_problem, verify_receipt
+from optinface.consent.schemas import AuditFilter, LinkSecret, PasskeyResponse, ProbeConsentRequest
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN, probe_consent
+from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, ProbeConsent
+from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, World
+
+pytestmark = both_backends
+
+PROBE_IMAGE = b"the bytes of a probe photo"
+
+
+def _link(world: World) -> str:
+    """A researcher's request for the consent of the person in ``PROBE_IMAGE``: the secret."""
+    return world.service.request_probe_consent(
+        actor=world.researcher,
+        body=ProbeConsentRequest(purpose_id=world.purpose, notice_id=world.notice,
+                                 probe_sha256=hashlib.sha256(PROBE_IMAGE).hexdigest())).secret
+
+
+def _probe_rows(world: World) -> dict[str, int]:
+    """How many rows of each kind the people in probes have left in the ledger."""
+    with world.service.runtime.db.transaction() as session:
+        def count(table: type, *where: object) -> int:
+            return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+
+        return {"passkeys": count(PasskeyCredential, PasskeyCredential.capacity == PROBE),
+                "links": count(OneTimeLink, OneTimeLink.kind == PROBE),
+                "challenges": count(Ceremony, Ceremony.kind == PROBE),
+                "consents": count(ProbeConsent)}
+
+
+def test_a_probe_persons_passkey_is_deleted_once_it_signed_and_the_receipt_still_proves_it(
+    world: World,
+) -> None:
+    signed = probe_consent(world.service, _link(world))
+    assert _probe_rows(world)["passkeys"] == 0
+    assert signed.receipt is not None
+    assert verify_receipt(signed.receipt.receipt, signed.receipt.signature,
+                          signed.receipt.public_key)
+    assert subject_signature_problem(signed.receipt.receipt) is None
+
+
+def test_the_sweep_forgets_what_people_in_probes_left_once_it_can_serve_nothing(
+    world: World, clock: FakeClock
+) -> None:
+    _link(world)  # a link the person never opens
+    registered_only = _link(world)
+    options = world.service.probe_registration_options(LinkSecret(link=registered_only))
+    world.service.register_probe_passkey(PasskeyResponse(  # and never signs the statement
+        ceremony_id=options.ceremony_id,
+        credential=SoftAuthenticator(origin=DEFAULT_ORIGIN).create(options.options)))
+    probe_consent(world.service, _link(world))
+    assert _probe_rows(world) == {"passkeys": 1, "links": 3, "challenges": 2, "consents": 1}
+
+    world.service.sweep()  # the used links and the signed challenge: nothing else has expired
+    assert _probe_rows(world) == {"passkeys": 1, "links": 1, "challenges": 1, "consents": 1}
+    settings = world.service.settings
+    clock.advance(minutes=settings.enrolment_link_minutes, seconds=settings.challenge_seconds)
+    world.service.sweep()
+    assert _probe_rows(world) == {"passkeys": 0, "links": 0, "challenges": 0, "consents": 1}
+
+    clock.advance(days=365 * RECEIPT_YEARS)  # a consent receipt: five years after it ended
+    world.service.sweep()
+    assert _probe_rows(world)["consents"] == 1
+    clock.advance(days=3)
+    world.service.sweep()
+    assert _probe_rows(world)["consents"] == 0
+    sweeps = world.service.audit_events(actor=world.admin,
+                                        filters=AuditFilter(action=AuditAction.SWEEP)).events
+    assert [event.details["probe_rows_deleted"] for event in sweeps] == [3, 3, 0, 1]
