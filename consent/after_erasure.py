@@ -14,7 +14,7 @@ are kept with the tombstone, both non-biometric and neither re-identifying:
   pseudonym, no face, no consent). Without the key store's HMAC key, the hashes link to nothing.
 
 Both are proof of the erasure the controller must be able to give (GDPR art. 5(2), 17;
-P-39.1 s. 28), kept as long as the tombstone.
+P-39.1 s. 28), kept as long as the tombstone: five years (:mod:`consent.proof_retention`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ that past processing had a legal basis, with the subject replaced by the tombsto
 the guardian's name and the receipt (which names the pseudonym) removed; and the audit chain,
 which is append-only and names pseudonyms that now lead nowhere (and passkeys by a keyed hash,
 never by the credential id their authenticator presents: ``passkeys.audit_reference``).
+Five years after the erasure the sweep deletes the tombstone and all kept with it
+(:mod:`consent.proof_retention`); the audit chain stays.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ The person in a probe is not a subject: nothing of theirs is kept longer than it
 passkey is deleted as soon as it has signed (the receipt embeds its public key, so the
 signature stays checkable offline), and the sweep (:func:`forget_spent`) deletes a passkey that
 never signed once its one challenge has expired, the links and challenges that named the image
-and the researcher once spent or expired, and each probe consent :data:`RECEIPT_YEARS` years
-after it expired, the proof that a search had the person's consent being kept no longer.
+and the researcher once spent or expired, and each probe consent, the proof that a search had the
+person's consent, five years after it expired (:mod:`consent.proof_retention`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
+from optinface.consent.proof_retention import receipts_expired
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -52,10 +53,6 @@ from optinface.consent.tables import (
 )
 
 PROBE = "probe"
-RECEIPT_YEARS = 5
-"""Consent receipts are kept for the processing and five years more (the compliance matrix's
-retention schedule, X-RET; GDPR arts. 5(2), 7(1)): a probe consent, whose processing is one
-search, goes five years after it expired."""
 
 
 def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, keys: KeyRing,
@@ -208,7 +205,6 @@ def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) 
     """Delete what people in probes left that can serve nothing more (see the module
     docstring); how many rows went. Run by the sweep."""
     challenge_expired = now - timedelta(seconds=settings.challenge_seconds)
-    receipts_expired = now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
     spent = (
         # Registered on a probe link, never signed: it could sign only the challenge issued
         # with its registration, expired by now.
@@ -220,7 +216,7 @@ def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) 
                                       OneTimeLink.expires_at <= now)),
         delete(Ceremony).where(Ceremony.kind == PROBE,
                                or_(Ceremony.used_at.is_not(None), Ceremony.expires_at <= now)),
-        delete(ProbeConsent).where(ProbeConsent.expires_at < receipts_expired),
+        delete(ProbeConsent).where(ProbeConsent.expires_at < receipts_expired(now)),
     )
     connection = session.connection()  # a Core delete reports its row count
     return sum(connection.execute(statement).rowcount for statement in spent)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from optinface.consent import log_retention, probe_consent
+from optinface.consent import log_retention, probe_consent, proof_retention
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
@@ -71,13 +71,15 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         pruned = log_retention.prune(
             session, retention_days=runtime.settings.access_log_retention_days, now=now)
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
+        erasure_proof = proof_retention.forget_old_erasures(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures),
                                               "consents_expired": expired,
                                               "templates_destroyed": destroyed,
                                               "own_consent_requested": asked,
                                               "log_events_pruned": pruned,
-                                              "probe_rows_deleted": probe_rows}))
+                                              "probe_rows_deleted": probe_rows,
+                                              "erasure_proof_deleted": erasure_proof}))
     if destroyed:
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,

@@ -11,21 +11,24 @@ from collections.abc import Callable
 from contextlib import closing
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import PasskeyInvalid, ReceiptCodeInvalid, SubjectErased
 from optinface.consent.passkeys import from_b64url
+from optinface.consent.proof_retention import RECEIPT_YEARS
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import ErasureReason, PasskeyResponse
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.tables import (
     AuditEvent,
+    Consent,
     ErasedCredential,
     ErasureReceiptCode,
     PasskeyCredential,
     ProbeConsent,
+    Tombstone,
 )
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, make_world
@@ -127,3 +130,34 @@ def test_the_audit_log_names_a_passkey_by_a_keyed_hash_never_by_its_credential_i
         AuditAction.PASSKEY_REGISTERED, AuditAction.CONSENT_GIVEN, AuditAction.SUBJECT_UPDATED)}
     assert len(theirs) == 1  # one passkey, followed from its registration through its acts
     assert signed[(AuditAction.PROBE_CONSENT_CREATED, False)] not in theirs
+
+
+def test_the_proof_of_an_erasure_is_deleted_five_years_after_it(
+    open_service: Callable[[], OptinFace], clock: FakeClock
+) -> None:
+    """Kept for the processing and five years (the retention schedule), then swept: the
+    tombstone with its receipt, the credential hashes, the receipt codes, the consent rows."""
+    with closing(open_service()) as service:
+        _, _, authenticator = _erase_one(service, clock)
+
+        def kept() -> list[int]:
+            with service.runtime.db.transaction() as session:
+                return [session.scalar(select(func.count()).select_from(table)) or 0
+                        for table in (Tombstone, ErasedCredential, ErasureReceiptCode, Consent)]
+
+        def sign_in() -> None:
+            challenge = service.sign_in_options()
+            service.sign_in(PasskeyResponse(ceremony_id=challenge.ceremony_id,
+                                            credential=authenticator.get(challenge.options)))
+
+        clock.advance(days=365 * RECEIPT_YEARS)
+        service.sweep()
+        assert kept() == [1, 1, 1, 1]
+        with pytest.raises(SubjectErased):
+            sign_in()
+        clock.advance(days=3)
+        service.sweep()
+        assert kept() == [0, 0, 0, 0]
+        with pytest.raises(PasskeyInvalid):  # now a passkey like any unknown one
+            sign_in()
+        assert service.verify_audit().ok

@@ -13,7 +13,8 @@ import hashlib
 from sqlalchemy import func, select
 
 from optinface.consent.audit import AuditAction
-from optinface.consent.probe_consent import PROBE, RECEIPT_YEARS
+from optinface.consent.probe_consent import PROBE
+from optinface.consent.proof_retention import RECEIPT_YEARS
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.schemas import AuditFilter, LinkSecret, PasskeyResponse, ProbeConsentRequest
 from optinface.consent.soft_authenticator import SoftAuthenticator

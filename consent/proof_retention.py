@@ -1,0 +1,46 @@
+"""Proof kept for the processing and five years more, then deleted by the sweep.
+
+What stays after the processing on purpose holds no biometric data but still concerns a person:
+an erasure's tombstone with its signed receipt, the keyed hashes that tell a later sign-in
+"erased on DATE", the receipt's one-time codes, the erased subject's consent rows (their subject
+replaced by the tombstone hash, kept to show that the processing before had a legal basis), and
+a probe consent once its one search is made (:mod:`consent.probe_consent`). The compliance
+matrix's retention schedule (X-RET: consent, withdrawal and erasure receipts, the processing
+and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
+
+Five years after an erasure, :func:`forget_old_erasures` deletes all of it. The erasure
+journal keeps its line (a keyed hash, outside the data directory): a restored copy that still
+holds the subject is erased again at start-up, with a new tombstone. After the deletion, the
+pseudonym is simply unknown (``not_found``) and a sign-in with the erased passkey is refused
+like any unknown one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from optinface.consent.tables import Consent, Tombstone
+
+RECEIPT_YEARS = 5
+"""How long proof outlives the processing it proves."""
+
+
+def receipts_expired(now: datetime) -> datetime:
+    """Proof of a processing that ended before this instant is no longer kept."""
+    return now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
+
+
+def forget_old_erasures(session: Session, *, now: datetime) -> int:
+    """Delete the tombstones of erasures older than :data:`RECEIPT_YEARS` years, with their
+    credential hashes and receipt codes (by cascade) and the consent rows that name them; how
+    many tombstones and consents went."""
+    old = select(Tombstone.subject_hash).where(Tombstone.erased_at < receipts_expired(now))
+    connection = session.connection()  # a Core delete reports its row count
+    consents = connection.execute(delete(Consent).where(Consent.subject_id.is_(None),
+                                                        Consent.subject_ref.in_(old)))
+    tombstones = connection.execute(
+        delete(Tombstone).where(Tombstone.erased_at < receipts_expired(now)))
+    return consents.rowcount + tombstones.rowcount
