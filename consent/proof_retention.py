@@ -8,7 +8,9 @@ a probe consent once its one search is made (:mod:`consent.probe_consent`). The 
 matrix's retention schedule (X-RET: consent, withdrawal and erasure receipts, the processing
 and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
 
-Five years after an erasure, :func:`forget_old_erasures` deletes all of it. The erasure
+Five years after an erasure, :func:`forget_old_proof` deletes all of it; so too a subject's
+consent rows (with their withdrawal receipts) five years after each ended, while the subject
+stays for their other consents. The erasure
 journal keeps its line (a keyed hash, outside the data directory): a restored copy that still
 holds the subject is erased again at start-up, with a new tombstone. After the deletion, the
 pseudonym is simply unknown (``not_found``) and a sign-in with the erased passkey is refused
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.tables import Consent, Tombstone
+from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Tombstone
 
 RECEIPT_YEARS = 5
 """How long proof outlives the processing it proves."""
@@ -33,14 +35,19 @@ def receipts_expired(now: datetime) -> datetime:
     return now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
 
 
-def forget_old_erasures(session: Session, *, now: datetime) -> int:
-    """Delete the tombstones of erasures older than :data:`RECEIPT_YEARS` years, with their
-    credential hashes and receipt codes (by cascade) and the consent rows that name them; how
-    many tombstones and consents went."""
-    old = select(Tombstone.subject_hash).where(Tombstone.erased_at < receipts_expired(now))
+def forget_old_proof(session: Session, *, now: datetime) -> int:
+    """Delete the proof whose five years are over (see the module docstring); how many
+    tombstones, consents and withdrawal receipts went. Run by the sweep."""
+    cutoff = receipts_expired(now)
+    erased_long_ago = select(Tombstone.subject_hash).where(Tombstone.erased_at < cutoff)
+    ended_long_ago = select(Consent.id).where(
+        or_(Consent.subject_ref.in_(erased_long_ago) & Consent.subject_id.is_(None),
+            (Consent.status != ConsentStatus.ACTIVE)
+            & or_(Consent.ends_at < cutoff, Consent.withdrawn_at < cutoff)))
+    old = (
+        delete(PurposeWithdrawal).where(PurposeWithdrawal.consent_id.in_(ended_long_ago)),
+        delete(Consent).where(Consent.id.in_(ended_long_ago)),  # their purposes by cascade
+        delete(Tombstone).where(Tombstone.erased_at < cutoff),  # hashes, codes by cascade
+    )
     connection = session.connection()  # a Core delete reports its row count
-    consents = connection.execute(delete(Consent).where(Consent.subject_id.is_(None),
-                                                        Consent.subject_ref.in_(old)))
-    tombstones = connection.execute(
-        delete(Tombstone).where(Tombstone.erased_at < receipts_expired(now)))
-    return consents.rowcount + tombstones.rowcount
+    return sum(connection.execute(statement).rowcount for statement in old)

@@ -3,6 +3,9 @@
 A template is kept while the consent it was enrolled under is in force and inside its purposes'
 retention period; a subject while some consent is, and never longer than N years after their
 last interaction. The clock is injected, so the rule is tested by moving time, not by waiting.
+The same sweep prunes the access log (:mod:`consent.log_retention`), forgets what people in
+probes left (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five years are
+over (:mod:`consent.proof_retention`).
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         pruned = log_retention.prune(
             session, retention_days=runtime.settings.access_log_retention_days, now=now)
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
-        erasure_proof = proof_retention.forget_old_erasures(session, now=now)
+        old_proof = proof_retention.forget_old_proof(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures),
                                               "consents_expired": expired,
@@ -79,7 +82,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
                                               "own_consent_requested": asked,
                                               "log_events_pruned": pruned,
                                               "probe_rows_deleted": probe_rows,
-                                              "erasure_proof_deleted": erasure_proof}))
+                                              "proof_rows_deleted": old_proof}))
     if destroyed:
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,

@@ -7,6 +7,7 @@ and physically at the next sweep; the subject goes when no consent is left in fo
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentExpired, SubjectErased
@@ -19,6 +20,7 @@ from optinface.consent.schemas import (
     PurposeCreate,
     SearchOutcome,
 )
+from optinface.consent.tables import PurposeWithdrawal
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World
 from tests.support.files import readable_occurrences, template_bytes
@@ -154,3 +156,31 @@ def test_a_consent_past_its_purposes_retention_ends_its_templates_not_the_subjec
     [event] = world.service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_ENDED)).events
     assert event.details["reason"] == "retention"
+
+
+@both_backends
+def test_a_consent_that_ended_is_deleted_five_years_later_while_its_subject_stays(
+    world: World, clock: FakeClock
+) -> None:
+    """A consent's row and receipts, a withdrawn purpose's included, are proof for the
+    processing and five years (the retention schedule); a subject who keeps consenting keeps
+    only that much of their past."""
+    other = world.purpose_with(Operation.ENROL, name="other study")
+    pseudonym, first = world.subject(purposes=[world.purpose, other], days=30)
+    world.withdraw_purpose(pseudonym, first, other)
+    renewals = [world.consent(pseudonym, days=1000).consent.id]
+    for _ in range(2):  # consenting again every two years keeps the subject
+        clock.advance(days=730)
+        renewals.append(world.consent(pseudonym, days=1000).consent.id)
+
+    def held() -> tuple[set[str], int]:
+        world.service.sweep()
+        export = world.service.export(actor=world.reviewer, subject=pseudonym)
+        with world.service.runtime.db.transaction() as session:
+            withdrawals = session.scalar(select(func.count()).select_from(PurposeWithdrawal))
+        return {consent.id for consent in export.consents}, withdrawals or 0
+
+    clock.advance(days=365)  # the first consent ended 30 days after it was given
+    assert held() == ({first, *renewals}, 1)
+    clock.advance(days=35)
+    assert held() == (set(renewals), 0)
