@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,6 +138,13 @@ def checkpoint_wal(engine: Engine) -> None:
         connection.close()
     if busy:
         logger.warning("WAL checkpoint blocked by a reader (%s of %s frames)", done, frames)
+
+
+def rows_deleted(session: Session, *statements: Delete) -> int:
+    """Run the deletes in ``session``'s transaction; how many rows they removed in all (the
+    sweep reports it)."""
+    connection = session.connection()  # Core: its result reports the row count
+    return sum(connection.execute(statement).rowcount for statement in statements)
 
 
 class Database:

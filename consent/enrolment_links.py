@@ -104,6 +104,7 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
             session, kind=ENROLMENT, subject=subject, capacity=str(capacity), details={},
             created_by=actor.key_id, keys=runtime.keys, now=now,
             minutes=runtime.settings.enrolment_link_minutes)
+        subject.last_interaction_at = now  # a link in their hands: the wait restarts with it
         runtime.audit(session, Entry(action=AuditAction.ENROLMENT_LINK_CREATED, actor=actor,
                                      subjects=[pseudonym], details={"capacity": str(capacity)}))
         return _enrolment_link(runtime, link, secret)
@@ -137,6 +138,8 @@ def register(runtime: Runtime, body: PasskeyResponse) -> tuple[PasskeyCredential
                                              settings=runtime.settings, now=now)
         subject = session.get(Subject, link.subject_id) if link.subject_id else None
         pseudonym = subject.pseudonym if subject is not None else None
+        if subject is not None:  # their person is here: the wait for a first consent restarts
+            subject.last_interaction_at = now
         runtime.audit(session, Entry(
             action=AuditAction.PASSKEY_REGISTERED, actor=None,
             subjects=[pseudonym] if pseudonym else [],

@@ -18,12 +18,13 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import segno
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -46,6 +47,7 @@ from webauthn.helpers.structs import (
 )
 
 from optinface.consent.crypto import canonical_json
+from optinface.consent.db import rows_deleted
 from optinface.consent.errors import ChallengeInvalid, LinkInvalid, PasskeyInvalid
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
@@ -138,6 +140,22 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
     return row
+
+
+def forget_spent_challenges(session: Session, *, now: datetime, keep: Collection[str]) -> int:
+    """Delete every one-time link and every ceremony that is used or expired, except the
+    ceremonies of the kinds in ``keep``; how many rows went. Run by the sweep.
+
+    A spent one can open or sign nothing more, and what it held is in the receipts and the
+    audit log already: kept, links and challenges would only grow, naming pseudonyms, probe
+    hashes and researcher keys.
+    """
+    return rows_deleted(
+        session,
+        delete(OneTimeLink).where(or_(OneTimeLink.used_at.is_not(None),
+                                      OneTimeLink.expires_at <= now)),
+        delete(Ceremony).where(Ceremony.kind.not_in(list(keep)),
+                               or_(Ceremony.used_at.is_not(None), Ceremony.expires_at <= now)))
 
 
 def _options_json(options: Any) -> dict[str, Any]:

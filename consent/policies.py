@@ -240,6 +240,13 @@ def inactivity_limit(subject: Subject, settings: ConsentSettings) -> datetime:
     return subject.last_interaction_at + timedelta(days=365 * years)
 
 
+def awaits_first_consent_until(subject: Subject, settings: ConsentSettings) -> datetime:
+    """How long a subject given no consent yet waits for its person: as long as an enrolment
+    link lasts, from its last interaction (its creation, a new link, the person registering
+    their passkey). Nothing but a consent allows keeping it longer."""
+    return subject.last_interaction_at + timedelta(minutes=settings.enrolment_link_minutes)
+
+
 def ended_reason(consent: Consent) -> ErasureReason:
     """Why a consent no longer in force ended: withdrawal, or whichever limit came first."""
     if consent.withdrawn_at is not None:

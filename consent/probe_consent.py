@@ -9,9 +9,10 @@ names a probe consent consumes it, a refused one included.
 The person in a probe is not a subject: nothing of theirs is kept longer than its job. Their
 passkey is deleted as soon as it has signed (the receipt embeds its public key, so the
 signature stays checkable offline), and the sweep (:func:`forget_spent`) deletes a passkey that
-never signed once its one challenge has expired, the links and challenges that named the image
-and the researcher once spent or expired, and each probe consent, the proof that a search had the
-person's consent, five years after it expired (:mod:`consent.proof_retention`).
+never signed once its one challenge has expired, and each probe consent, the proof that a search
+had the person's consent, five years after it expired (:mod:`consent.proof_retention`). The
+links and challenges that named the image and the researcher go once spent or expired, as every
+one does (:func:`consent.passkeys.forget_spent_challenges`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from optinface.consent import ledger, passkeys
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
+from optinface.consent.db import rows_deleted
 from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
 from optinface.consent.proof_retention import receipts_expired
@@ -205,21 +207,14 @@ def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) 
     """Delete what people in probes left that can serve nothing more (see the module
     docstring); how many rows went. Run by the sweep."""
     challenge_expired = now - timedelta(seconds=settings.challenge_seconds)
-    spent = (
+    return rows_deleted(
+        session,
         # Registered on a probe link, never signed: it could sign only the challenge issued
         # with its registration, expired by now.
         delete(PasskeyCredential).where(PasskeyCredential.capacity == PROBE,
                                         PasskeyCredential.subject_id.is_(None),
                                         PasskeyCredential.created_at < challenge_expired),
-        delete(OneTimeLink).where(OneTimeLink.kind == PROBE,
-                                  or_(OneTimeLink.used_at.is_not(None),
-                                      OneTimeLink.expires_at <= now)),
-        delete(Ceremony).where(Ceremony.kind == PROBE,
-                               or_(Ceremony.used_at.is_not(None), Ceremony.expires_at <= now)),
-        delete(ProbeConsent).where(ProbeConsent.expires_at < receipts_expired(now)),
-    )
-    connection = session.connection()  # a Core delete reports its row count
-    return sum(connection.execute(statement).rowcount for statement in spent)
+        delete(ProbeConsent).where(ProbeConsent.expires_at < receipts_expired(now)))
 
 
 def probe_public(probe: ProbeConsent, *, public_key: str) -> ProbeConsentPublic:

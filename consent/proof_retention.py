@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from optinface.consent.db import rows_deleted
 from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Tombstone
 
 RECEIPT_YEARS = 5
@@ -44,10 +45,8 @@ def forget_old_proof(session: Session, *, now: datetime) -> int:
         or_(Consent.subject_ref.in_(erased_long_ago) & Consent.subject_id.is_(None),
             (Consent.status != ConsentStatus.ACTIVE)
             & or_(Consent.ends_at < cutoff, Consent.withdrawn_at < cutoff)))
-    old = (
+    return rows_deleted(
+        session,
         delete(PurposeWithdrawal).where(PurposeWithdrawal.consent_id.in_(ended_long_ago)),
         delete(Consent).where(Consent.id.in_(ended_long_ago)),  # their purposes by cascade
-        delete(Tombstone).where(Tombstone.erased_at < cutoff),  # hashes, codes by cascade
-    )
-    connection = session.connection()  # a Core delete reports its row count
-    return sum(connection.execute(statement).rowcount for statement in old)
+        delete(Tombstone).where(Tombstone.erased_at < cutoff))  # hashes, codes by cascade

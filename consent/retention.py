@@ -1,11 +1,15 @@
 """Retention: find what must go, at the earliest of the three limits, and sweep it away.
 
 A template is kept while the consent it was enrolled under is in force and inside its purposes'
-retention period; a subject while some consent is, and never longer than N years after their
-last interaction. The clock is injected, so the rule is tested by moving time, not by waiting.
-The same sweep prunes the access log (:mod:`consent.log_retention`), forgets what people in
-probes left (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five years are
-over (:mod:`consent.proof_retention`).
+retention period; a subject while some consent is (or, before their first consent, while an
+enrolment link would last: :func:`consent.policies.awaits_first_consent_until`), and never
+longer than N years after their last interaction. The clock is injected, so the rule is
+tested by moving time, not by waiting.
+
+The same sweep prunes the access log (:mod:`consent.log_retention`), deletes spent one-time
+links and challenges (capture approvals excepted: they are the photo's proof), forgets what
+people in probes left (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five
+years are over (:mod:`consent.proof_retention`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from optinface.consent import log_retention, probe_consent, proof_retention
+from optinface.consent import (
+    log_retention,
+    passkeys,
+    probe_consent,
+    proof_retention,
+    subject_acts,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.erasure import destroy_ended_templates, erase_subject
-from optinface.consent.policies import inactivity_limit, limit_reason
+from optinface.consent.policies import (
+    awaits_first_consent_until,
+    inactivity_limit,
+    limit_reason,
+)
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
@@ -52,7 +66,10 @@ def due_for_erasure(
                 consent.status = ConsentStatus.EXPIRED
                 expired += 1
             deadlines.append((consent.ends_at, limit_reason(consent)))
-        deadline, reason = max(deadlines, default=(now, ErasureReason.EXPIRY))
+        # No consent in force: erased now, unless none was ever given (its person may still
+        # be on their way, link in hand).
+        waiting = awaits_first_consent_until(subject, settings) if not subject.consents else now
+        deadline, reason = max(deadlines, default=(waiting, ErasureReason.EXPIRY))
         inactive = inactivity_limit(subject, settings)
         if inactive < deadline:
             deadline, reason = inactive, ErasureReason.RETENTION
@@ -73,6 +90,8 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         asked = request_own_consent(runtime, session, actor=actor)
         pruned = log_retention.prune(
             session, retention_days=runtime.settings.access_log_retention_days, now=now)
+        one_time_rows = passkeys.forget_spent_challenges(session, now=now,
+                                                         keep=(subject_acts.CAPTURE,))
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
         old_proof = proof_retention.forget_old_proof(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
@@ -81,6 +100,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
                                               "templates_destroyed": destroyed,
                                               "own_consent_requested": asked,
                                               "log_events_pruned": pruned,
+                                              "one_time_rows_deleted": one_time_rows,
                                               "probe_rows_deleted": probe_rows,
                                               "proof_rows_deleted": old_proof}))
     if destroyed:

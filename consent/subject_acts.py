@@ -51,7 +51,10 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
 
-ACT_KINDS = ("consent", "withdraw", "searchable", "enrol")
+CAPTURE = "enrol"
+"""The act, and the kind of its ceremony, by which a subject approves the photo a capture session
+enrols: the ceremony keeps the approval's evidence after it is used (:func:`open_capture`)."""
+ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE)
 
 
 def _base(act: str, subject: Subject, settings: ConsentSettings, now: datetime) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
     assert isinstance(act, CaptureAct)
     consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
     policies.require_enrol_consent(subject, consent, now=now, settings=settings)
-    return {**_base("enrol", subject, settings, now), "consentId": act.consent_id,
+    return {**_base(CAPTURE, subject, settings, now), "consentId": act.consent_id,
             "photoSha256": act.photo_sha256}
 
 
@@ -151,7 +154,7 @@ def open_capture(session: Session, subject: Subject, capture_id: str, *,
                  now: datetime) -> Ceremony:
     """An approved, unconsumed, unexpired capture session of ``subject``."""
     row = session.get(Ceremony, capture_id)
-    if (row is None or row.kind != "enrol" or row.subject_id != subject.id
+    if (row is None or row.kind != CAPTURE or row.subject_id != subject.id
             or row.evidence is None or row.consumed_at is not None or row.expires_at <= now):
         raise ChallengeInvalid(
             f"capture session {capture_id} is unknown, not approved by the subject, used or "
@@ -211,7 +214,7 @@ def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
                     response: PasskeyResponse) -> CapturePublic:
     """The subject approves enrolling the photo whose SHA-256 the capture session names."""
     now = runtime.clock.now()
-    with signed_act(runtime, pseudonym, response, act="enrol", actor=actor,
+    with signed_act(runtime, pseudonym, response, act=CAPTURE, actor=actor,
                     now=now) as (session, subject, signed):
         # A child under the age of consent does not approve their own photo: their guardian does.
         policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
@@ -240,7 +243,7 @@ def pending_captures(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         rows = session.scalars(select(Ceremony).where(
-            Ceremony.subject_id == subject.id, Ceremony.kind == "enrol",
+            Ceremony.subject_id == subject.id, Ceremony.kind == CAPTURE,
             Ceremony.used_at.is_(None), Ceremony.expires_at > now))
         allowed = [{"type": "public-key", "id": c.id}
                    for c in signers(session, subject, actor)]

@@ -14,13 +14,18 @@ from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import (
+    AgeCategory,
     AuditFilter,
     ErasureReason,
     Operation,
     PurposeCreate,
     SearchOutcome,
+    SubjectCreate,
+    SubjectCreated,
 )
-from optinface.consent.tables import PurposeWithdrawal
+from optinface.consent.soft_person import SoftPerson
+from optinface.consent.subject_acts import CAPTURE
+from optinface.consent.tables import Ceremony, OneTimeLink, PurposeWithdrawal
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World
 from tests.support.files import readable_occurrences, template_bytes
@@ -184,3 +189,54 @@ def test_a_consent_that_ended_is_deleted_five_years_later_while_its_subject_stay
     assert held() == ({first, *renewals}, 1)
     clock.advance(days=35)
     assert held() == (set(renewals), 0)
+
+
+def test_spent_links_and_challenges_are_swept_and_a_photos_approval_is_kept(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """A used or expired one-time link or challenge can open or sign nothing more: the sweep
+    deletes it. A capture session stays: its evidence is the person's approval of the photo."""
+    world.enrolled(portrait_jpegs[0])  # its link, registration, and signed acts all used
+    world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT))  # a link not yet opened
+    pending = world.service.sign_in_options().ceremony_id  # a challenge not yet answered
+
+    def left() -> tuple[int, list[tuple[str, str]]]:
+        with world.service.runtime.db.transaction() as session:
+            links = session.scalar(select(func.count()).select_from(OneTimeLink)) or 0
+            ceremonies = session.execute(select(Ceremony.kind, Ceremony.id)).all()
+        return links, sorted((kind, ceremony_id if kind == "sign_in" else "")
+                             for kind, ceremony_id in ceremonies)
+
+    assert left()[0] == 2 and len(left()[1]) > 2
+    world.service.sweep()
+    assert left() == (1, [(CAPTURE, ""), ("sign_in", pending)])
+
+
+def test_a_new_subject_waits_for_its_first_consent_as_long_as_a_link_lasts(
+    world: World, clock: FakeClock
+) -> None:
+    """Created by the desk, the subject holds no consent until its person comes with the link:
+    a sweep meanwhile keeps it. Registering their passkey restarts the wait; once a link's
+    lifetime has passed with no consent, nothing allows keeping it."""
+    def shell() -> SubjectCreated:
+        return world.service.create_subject(actor=world.portal,
+                                            body=SubjectCreate(age_category=AgeCategory.ADULT))
+
+    def erased(pseudonym: str) -> bool:
+        try:
+            world.service.get_subject(actor=world.portal, subject=pseudonym)
+        except SubjectErased:
+            return True
+        return False
+
+    half = world.service.settings.enrolment_link_minutes / 2
+    unopened, opened = shell(), shell()
+    clock.advance(minutes=half)
+    person = SoftPerson.take_over(world.service, opened.enrolment.secret)
+    assert world.service.sweep().erasures == []
+    clock.advance(minutes=half, seconds=1)  # the unopened link's lifetime is over
+    assert [e.reason for e in world.service.sweep().erasures] == [ErasureReason.EXPIRY]
+    assert erased(unopened.subject.pseudonym) and not erased(person.pseudonym)
+    clock.advance(minutes=half)
+    assert len(world.service.sweep().erasures) == 1 and erased(person.pseudonym)
