@@ -142,20 +142,24 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
     return row
 
 
-def forget_spent_challenges(session: Session, *, now: datetime, keep: Collection[str]) -> int:
-    """Delete every one-time link and every ceremony that is used or expired, except the
-    ceremonies of the kinds in ``keep``; how many rows went. Run by the sweep.
+def forget_spent_challenges(session: Session, *, now: datetime,
+                            keep_used: Collection[str]) -> int:
+    """Delete every one-time link and every ceremony that is used or expired, except the used
+    ceremonies of the kinds in ``keep_used``; how many rows went. Run by the sweep.
 
     A spent one can open or sign nothing more, and what it held is in the receipts and the
     audit log already: kept, links and challenges would only grow, naming pseudonyms, probe
-    hashes and researcher keys.
+    hashes and researcher keys. A used capture session is the exception the sweep names: its
+    evidence is the person's approval of the photo enrolled (:mod:`consent.proof_retention`
+    ends it with its consent's proof).
     """
     return rows_deleted(
         session,
         delete(OneTimeLink).where(or_(OneTimeLink.used_at.is_not(None),
                                       OneTimeLink.expires_at <= now)),
-        delete(Ceremony).where(Ceremony.kind.not_in(list(keep)),
-                               or_(Ceremony.used_at.is_not(None), Ceremony.expires_at <= now)))
+        delete(Ceremony).where(
+            or_(Ceremony.used_at.is_not(None), Ceremony.expires_at <= now),
+            ~(Ceremony.kind.in_(list(keep_used)) & Ceremony.used_at.is_not(None))))
 
 
 def _options_json(options: Any) -> dict[str, Any]:

@@ -9,7 +9,8 @@ matrix's retention schedule (X-RET: consent, withdrawal and erasure receipts, th
 and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
 
 Five years after an erasure, :func:`forget_old_proof` deletes all of it, and a consent that
-ended (with its withdrawal receipts) five years after it ended, while its subject stays for
+ended (with its withdrawal receipts and the approvals of the photos enrolled under it) five
+years after it ended, while its subject stays for
 their other consents; the probe consents go by :data:`RECEIPT_YEARS` too. The erasure journal
 keeps its line (a keyed hash, outside the data directory): a restored copy that still holds
 the subject is erased again at start-up, with a new tombstone. After the deletion, the
@@ -25,7 +26,14 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.db import rows_deleted
-from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Tombstone
+from optinface.consent.subject_acts import CAPTURE
+from optinface.consent.tables import (
+    Ceremony,
+    Consent,
+    ConsentStatus,
+    PurposeWithdrawal,
+    Tombstone,
+)
 
 RECEIPT_YEARS = 5
 """How long proof outlives the processing it proves."""
@@ -38,7 +46,7 @@ def receipts_expired(now: datetime) -> datetime:
 
 def forget_old_proof(session: Session, *, now: datetime) -> int:
     """Delete the proof whose five years are over (see the module docstring); how many
-    tombstones, consents and withdrawal receipts went. Run by the sweep."""
+    tombstones, consents, withdrawal receipts and photo approvals went. Run by the sweep."""
     cutoff = receipts_expired(now)
     erased_long_ago = select(Tombstone.subject_hash).where(Tombstone.erased_at < cutoff)
     ended_long_ago = select(Consent.id).where(
@@ -48,5 +56,8 @@ def forget_old_proof(session: Session, *, now: datetime) -> int:
     return rows_deleted(
         session,
         delete(PurposeWithdrawal).where(PurposeWithdrawal.consent_id.in_(ended_long_ago)),
+        # The person's approval of a photo enrolled under the consent (a capture session).
+        delete(Ceremony).where(Ceremony.kind == CAPTURE,
+                               Ceremony.statement["consentId"].as_string().in_(ended_long_ago)),
         delete(Consent).where(Consent.id.in_(ended_long_ago)),  # their purposes by cascade
         delete(Tombstone).where(Tombstone.erased_at < cutoff))  # hashes, codes by cascade

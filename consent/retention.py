@@ -7,7 +7,7 @@ longer than N years after their last interaction. The clock is injected, so the 
 tested by moving time, not by waiting.
 
 The same sweep prunes the access log (:mod:`consent.log_retention`), deletes spent one-time
-links and challenges (capture approvals excepted: they are the photo's proof), forgets what
+links and challenges (photo approvals excepted: they are proof), forgets what
 people in probes left (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five
 years are over (:mod:`consent.proof_retention`).
 """
@@ -91,7 +91,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         pruned = log_retention.prune(
             session, retention_days=runtime.settings.access_log_retention_days, now=now)
         one_time_rows = passkeys.forget_spent_challenges(session, now=now,
-                                                         keep=(subject_acts.CAPTURE,))
+                                                         keep_used=(subject_acts.CAPTURE,))
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
         old_proof = proof_retention.forget_old_proof(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,

@@ -16,6 +16,7 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import (
     AgeCategory,
     AuditFilter,
+    CaptureAct,
     ErasureReason,
     Operation,
     PurposeCreate,
@@ -165,52 +166,61 @@ def test_a_consent_past_its_purposes_retention_ends_its_templates_not_the_subjec
 
 @both_backends
 def test_a_consent_that_ended_is_deleted_five_years_later_while_its_subject_stays(
-    world: World, clock: FakeClock
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
-    """A consent's row and receipts, a withdrawn purpose's included, are proof for the
-    processing and five years (the retention schedule); a subject who keeps consenting keeps
-    only that much of their past."""
+    """A consent's row and receipts, a withdrawn purpose's and a photo's approval included,
+    are proof for the processing and five years (the retention schedule); a subject who keeps
+    consenting keeps only that much of their past."""
     other = world.purpose_with(Operation.ENROL, name="other study")
     pseudonym, first = world.subject(purposes=[world.purpose, other], days=30)
+    world.enrol(pseudonym, first, portrait_jpegs[0])
     world.withdraw_purpose(pseudonym, first, other)
     renewals = [world.consent(pseudonym, days=1000).consent.id]
     for _ in range(2):  # consenting again every two years keeps the subject
         clock.advance(days=730)
         renewals.append(world.consent(pseudonym, days=1000).consent.id)
 
-    def held() -> tuple[set[str], int]:
+    def held() -> tuple[set[str], int, int]:
         world.service.sweep()
         export = world.service.export(actor=world.reviewer, subject=pseudonym)
         with world.service.runtime.db.transaction() as session:
             withdrawals = session.scalar(select(func.count()).select_from(PurposeWithdrawal))
-        return {consent.id for consent in export.consents}, withdrawals or 0
+            approvals = session.scalar(select(func.count()).select_from(Ceremony))
+        return {consent.id for consent in export.consents}, withdrawals or 0, approvals or 0
 
     clock.advance(days=365)  # the first consent ended 30 days after it was given
-    assert held() == ({first, *renewals}, 1)
+    assert held() == ({first, *renewals}, 1, 1)
     clock.advance(days=35)
-    assert held() == (set(renewals), 0)
+    assert held() == (set(renewals), 0, 0)
 
 
 def test_spent_links_and_challenges_are_swept_and_a_photos_approval_is_kept(
-    world: World, portrait_jpegs: list[bytes]
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
     """A used or expired one-time link or challenge can open or sign nothing more: the sweep
-    deletes it. A capture session stays: its evidence is the person's approval of the photo."""
-    world.enrolled(portrait_jpegs[0])  # its link, registration, and signed acts all used
+    deletes it. An approved capture session stays: its evidence is the person's approval of
+    the photo."""
+    pseudonym, consent_id = world.subject()  # its link, registration and signed acts all used
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    with world.service.runtime.db.transaction() as session:
+        approved = session.scalar(select(Ceremony.id).where(Ceremony.kind == CAPTURE))
     world.service.create_subject(actor=world.portal, body=SubjectCreate(
         age_category=AgeCategory.ADULT))  # a link not yet opened
-    pending = world.service.sign_in_options().ceremony_id  # a challenge not yet answered
+    unanswered = {world.service.sign_in_options().ceremony_id, world.service.challenge(
+        actor=world.people[pseudonym].actor, subject=pseudonym,
+        act=CaptureAct(consent_id=consent_id, photo_sha256="0" * 64)).ceremony_id}
 
-    def left() -> tuple[int, list[tuple[str, str]]]:
+    def left() -> tuple[int, set[str]]:
         with world.service.runtime.db.transaction() as session:
             links = session.scalar(select(func.count()).select_from(OneTimeLink)) or 0
-            ceremonies = session.execute(select(Ceremony.kind, Ceremony.id)).all()
-        return links, sorted((kind, ceremony_id if kind == "sign_in" else "")
-                             for kind, ceremony_id in ceremonies)
+            return links, set(session.scalars(select(Ceremony.id)))
 
-    assert left()[0] == 2 and len(left()[1]) > 2
+    assert left()[0] == 2 and len(left()[1]) > 3
     world.service.sweep()
-    assert left() == (1, [(CAPTURE, ""), ("sign_in", pending)])
+    assert left() == (1, {approved, *unanswered})
+    clock.advance(seconds=world.service.settings.challenge_seconds)
+    world.service.sweep()
+    assert left() == (1, {approved})
 
 
 def test_a_new_subject_waits_for_its_first_consent_as_long_as_a_link_lasts(
