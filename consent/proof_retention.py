@@ -10,12 +10,11 @@ and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
 
 Five years after an erasure, :func:`forget_old_proof` deletes all of it, and a consent that
 ended (with its withdrawal receipts and the approvals of the photos enrolled under it) five
-years after it ended, while its subject stays for
-their other consents; the probe consents go by :data:`RECEIPT_YEARS` too. The erasure journal
-keeps its line (a keyed hash, outside the data directory): a restored copy that still holds
-the subject is erased again at start-up, with a new tombstone. After the deletion, the
-pseudonym is simply unknown (``not_found``) and a sign-in with the erased passkey is refused
-like any unknown one.
+years after it ended, while its subject stays for their other consents; the probe consents go
+by :data:`RECEIPT_YEARS` too. The erasure journal keeps its line (a keyed hash, outside the
+data directory): a restored copy that still holds the subject is erased again at start-up,
+with a new tombstone. After the deletion, the pseudonym is simply unknown (``not_found``) and
+a sign-in with the erased passkey is refused like any unknown one.
 """
 
 from __future__ import annotations
