@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import closing
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import PasskeyInvalid, ReceiptCodeInvalid, SubjectErased
@@ -31,7 +31,7 @@ from optinface.consent.tables import (
     Tombstone,
 )
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, make_world
+from tests.support.consent import FakeClock, make_world, row_count
 
 pytestmark = both_backends
 
@@ -141,9 +141,8 @@ def test_the_proof_of_an_erasure_is_deleted_five_years_after_it(
         _, _, authenticator = _erase_one(service, clock)
 
         def kept() -> list[int]:
-            with service.runtime.db.transaction() as session:
-                return [session.scalar(select(func.count()).select_from(table)) or 0
-                        for table in (Tombstone, ErasedCredential, ErasureReceiptCode, Consent)]
+            return [row_count(service, table)
+                    for table in (Tombstone, ErasedCredential, ErasureReceiptCode, Consent)]
 
         def sign_in() -> None:
             challenge = service.sign_in_options()

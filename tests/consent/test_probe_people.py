@@ -8,8 +8,6 @@ consent five years after it expired. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from optinface.consent.audit import AuditAction
 from optinface.consent.probe_consent import PROBE
 from optinface.consent.proof_retention import RECEIPT_YEARS
@@ -19,7 +17,7 @@ from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, probe_consent
 from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, ProbeConsent
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World
+from tests.support.consent import FakeClock, World, row_count
 
 pytestmark = both_backends
 
@@ -28,14 +26,11 @@ PROBE_IMAGE = b"the bytes of a probe photo"
 
 def _probe_rows(world: World) -> dict[str, int]:
     """How many rows of each kind the people in probes have left in the ledger."""
-    with world.service.runtime.db.transaction() as session:
-        def count(table: type, *where: object) -> int:
-            return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
-
-        return {"passkeys": count(PasskeyCredential, PasskeyCredential.capacity == PROBE),
-                "links": count(OneTimeLink, OneTimeLink.kind == PROBE),
-                "challenges": count(Ceremony, Ceremony.kind == PROBE),
-                "consents": count(ProbeConsent)}
+    service = world.service
+    return {"passkeys": row_count(service, PasskeyCredential, PasskeyCredential.capacity == PROBE),
+            "links": row_count(service, OneTimeLink, OneTimeLink.kind == PROBE),
+            "challenges": row_count(service, Ceremony, Ceremony.kind == PROBE),
+            "consents": row_count(service, ProbeConsent)}
 
 
 def test_a_probe_persons_passkey_is_deleted_once_it_signed_and_the_receipt_still_proves_it(

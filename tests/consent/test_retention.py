@@ -7,7 +7,7 @@ and physically at the next sweep; the subject goes when no consent is left in fo
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentExpired, SubjectErased
@@ -28,7 +28,7 @@ from optinface.consent.soft_person import SoftPerson
 from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import Ceremony, OneTimeLink, PurposeWithdrawal
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World
+from tests.support.consent import FakeClock, World, row_count
 from tests.support.files import readable_occurrences, template_bytes
 
 
@@ -183,10 +183,8 @@ def test_a_consent_that_ended_is_deleted_five_years_later_while_its_subject_stay
     def held() -> tuple[set[str], int, int]:
         world.service.sweep()
         export = world.service.export(actor=world.reviewer, subject=pseudonym)
-        with world.service.runtime.db.transaction() as session:
-            withdrawals = session.scalar(select(func.count()).select_from(PurposeWithdrawal))
-            approvals = session.scalar(select(func.count()).select_from(Ceremony))
-        return {consent.id for consent in export.consents}, withdrawals or 0, approvals or 0
+        return ({consent.id for consent in export.consents},
+                row_count(world.service, PurposeWithdrawal), row_count(world.service, Ceremony))
 
     clock.advance(days=365)  # the first consent ended 30 days after it was given
     assert held() == ({first, *renewals}, 1, 1)
@@ -212,8 +210,8 @@ def test_spent_links_and_challenges_are_swept_and_a_photos_approval_is_kept(
 
     def left() -> tuple[int, set[str]]:
         with world.service.runtime.db.transaction() as session:
-            links = session.scalar(select(func.count()).select_from(OneTimeLink)) or 0
-            return links, set(session.scalars(select(Ceremony.id)))
+            ceremonies = set(session.scalars(select(Ceremony.id)))
+        return row_count(world.service, OneTimeLink), ceremonies
 
     assert left()[0] == 2 and len(left()[1]) > 3
     world.service.sweep()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 import pytest
+from sqlalchemy import ColumnElement, func, select
 
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.errors import ConsentError
@@ -38,6 +39,13 @@ def assert_witness_sees_the_restore(service: OptinFace) -> None:
     first event the restore rewrote (known gap: no signed restore marker accepts the fork)."""
     status = service.verify_audit()
     assert not status.ok and status.problem is not None and "witness" in status.problem
+
+
+def row_count(service: OptinFace, table: type, *where: ColumnElement[bool]) -> int:
+    """How many rows of ``table`` (those matching ``where``) the ledger holds now: what the
+    sweep and the erasure tests watch disappear."""
+    with service.runtime.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
 
 
 def refused(code: str, call: Callable[[], object]) -> None:
