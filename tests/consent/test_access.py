@@ -10,12 +10,7 @@ from pydantic import ValidationError
 
 from optinface.api.web import export as my_data
 from optinface.consent import access
-from optinface.consent.schemas import (
-    Operation,
-    PurposeCreate,
-    RightKind,
-    RightsRequestCreate,
-)
+from optinface.consent.schemas import Operation, RightKind, RightsRequestCreate
 from optinface.consent.settings import ConsentSettings
 from tests.support.api import ENGLISH
 from tests.support.consent import FakeClock, World
@@ -47,10 +42,7 @@ def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs:
 def test_the_export_dates_each_consent_by_its_expiry_or_retention_and_all_by_inactivity(
     world: World,
 ) -> None:
-    short = world.service.create_purpose(actor=world.admin, body=PurposeCreate(
-        name="short study", description="kept 30 days", legal_basis="consent",
-        operations={Operation.ENROL}, retention_days=30)).id
-    world.declare()
+    short = world.purpose_with(Operation.ENROL, name="short study", retention_days=30)
     pseudonym, _ = world.subject()  # the world's purpose keeps ten years: expiry comes first
     world.consent(pseudonym, purposes=[short])  # a year's consent, kept 30 days
     now = world.clock.now()

@@ -124,10 +124,8 @@ def test_an_expired_consent_ends_its_own_templates_while_another_keeps_the_subje
 def test_a_consent_past_its_purposes_retention_authorises_nothing_even_before_a_sweep(
     world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
-    short = world.service.create_purpose(actor=world.admin, body=PurposeCreate(
-        name="short", description="d", legal_basis="consent",
-        operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=10)).id
-    world.declare()  # a new purpose changes the register: matching waits for its declaration
+    short = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="short",
+                               retention_days=10)
     pseudonym, consent_id = world.subject(purposes=[short], days=300)
     world.enrol(pseudonym, consent_id, portrait_jpegs[0])
 

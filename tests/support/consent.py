@@ -177,13 +177,13 @@ class World:
                                    probe_consent_id=self.probe(purpose, image=image),
                                    image=image)
 
-    def purpose_with(self, *operations: Operation, name: str) -> str:
+    def purpose_with(self, *operations: Operation, name: str, retention_days: int = 3650) -> str:
         """A new purpose, declared: a new purpose suspends matching until a declaration
         covers it (tests of that rule call ``create_purpose`` themselves)."""
         created = self.service.create_purpose(
             actor=self.admin,
             body=PurposeCreate(name=name, description="test", legal_basis="consent",
-                               operations=set(operations), retention_days=3650),
+                               operations=set(operations), retention_days=retention_days),
         ).id
         self.declare()
         return created
