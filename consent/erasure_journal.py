@@ -115,20 +115,29 @@ def pending_withdrawals(runtime: Runtime, session: Session) -> list[str]:
 
 
 def pending(runtime: Runtime) -> list[tuple[str, ErasureReason]]:
-    """(pseudonym, reason) of the subjects the journal erased and the database still holds."""
-    journal = {entry.subject_hash: entry.reason for entry in entries(runtime.settings.witness_dir)
+    """(pseudonym, reason) of the subjects the journal erased and the database still holds.
+
+    Only the journal's hashes without a tombstone are looked for: a copy restored from before
+    the erasure, or an erasure whose proof was deleted five years on
+    (:mod:`consent.proof_retention`). A subject can only be one of them if it was created
+    before that erasure, so only those subjects are hashed, not every subject at every start.
+    """
+    journal = {entry.subject_hash: entry for entry in entries(runtime.settings.witness_dir)
                if isinstance(entry, JournalEntry)}
     if not journal:
         return []
     with runtime.db.transaction() as session:
         done = set(session.scalars(select(Tombstone.subject_hash).where(
             Tombstone.subject_hash.in_(list(journal)))))
-        if done.issuperset(journal):
+        missing = {h: entry for h, entry in journal.items() if h not in done}
+        if not missing:
             return []
-        pseudonyms = list(session.scalars(select(Subject.pseudonym)))
+        latest = max(entry.at for entry in missing.values())
+        pseudonyms = list(session.scalars(select(Subject.pseudonym).where(
+            Subject.created_at <= latest)))
     found = []
     for pseudonym in pseudonyms:
-        hashed = tombstone_hash(runtime.keys, pseudonym)
-        if hashed in journal and hashed not in done:
-            found.append((pseudonym, journal[hashed]))
+        entry = missing.get(tombstone_hash(runtime.keys, pseudonym))
+        if entry is not None:
+            found.append((pseudonym, entry.reason))
     return found

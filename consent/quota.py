@@ -89,7 +89,7 @@ def require_identify_quota(session: Session, *, key_id: str, limit: int, now: da
     """
     now = now.astimezone(UTC)
     if purpose is None:
-        by_key, by_purpose = session.scalar(*_bound(key_id, None, now.date())) or 0, 0
+        by_key, by_purpose = identify_attempts(session, key_id=key_id, day=now.date()), 0
     else:
         by_key, by_purpose = session.execute(
             _BOTH_COUNTS, {"key": key_id, "purpose": purpose, **_day(now.date())}).one()

@@ -3,14 +3,17 @@ stages of its time, and ``optinface bench`` splits its HTTP overhead with them."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from fastapi.testclient import TestClient
 
+from optinface.api.app import create_app
 from optinface.api.cli.overhead_split import FRAMEWORK, OUTSIDE, split
 from optinface.api.server_timing import APP_STAGE, HEADER, header_value, parse
-from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, auth, deployment, set_up_world
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
+from tests.support.api import World, auth
+
+pytestmark = pytest.mark.shared_deployment
 
 STAGES = {"auth", "consent", "embed", "search"}
 
@@ -22,19 +25,20 @@ def test_no_answer_carries_server_timing_by_default(
     assert HEADER not in world.client.get("/healthz").headers
 
 
-@pytest.mark.slow
 def test_an_identify_names_its_stages_when_server_timing_is_on(
-    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+    api_settings: ApiSettings, service: OptinFace, world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    with deployment(tmp_path, pipeline, server_timing=True) as (_, _, client, keys):
-        headers = set_up_world(client, keys).enrolled_and_identified(portrait_jpegs[0]).headers
+    timed = api_settings.model_copy(update={"server_timing": True})
+    with TestClient(create_app(timed, service=service)) as client:
+        world.client = client
+        headers = world.enrolled_and_identified(portrait_jpegs[0]).headers
         stages = parse(headers[HEADER])
         assert set(stages) == STAGES | {APP_STAGE}, stages
         assert all(ms > 0 for ms in stages.values()), stages
         # The stages run inside the application's time, one after the other.
         assert sum(stages[name] for name in STAGES) <= stages[APP_STAGE]
-        assert set(parse(client.get("/healthz", headers=auth(keys.admin)).headers[HEADER])) == {
-            APP_STAGE}
+        health = client.get("/healthz", headers=auth(world.keys.admin))
+        assert set(parse(health.headers[HEADER])) == {APP_STAGE}
 
 
 def test_a_header_reads_back_as_written() -> None:

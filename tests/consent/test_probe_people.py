@@ -8,15 +8,13 @@ consent five years after it expired. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import func, select
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.probe_consent import PROBE
 from optinface.consent.proof_retention import RECEIPT_YEARS
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
-from optinface.consent.schemas import AuditFilter, LinkSecret, PasskeyResponse, ProbeConsentRequest
+from optinface.consent.schemas import AuditFilter, LinkSecret, PasskeyResponse
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, probe_consent
 from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, ProbeConsent
@@ -26,14 +24,6 @@ from tests.support.consent import FakeClock, World
 pytestmark = both_backends
 
 PROBE_IMAGE = b"the bytes of a probe photo"
-
-
-def _link(world: World) -> str:
-    """A researcher's request for the consent of the person in ``PROBE_IMAGE``: the secret."""
-    return world.service.request_probe_consent(
-        actor=world.researcher,
-        body=ProbeConsentRequest(purpose_id=world.purpose, notice_id=world.notice,
-                                 probe_sha256=hashlib.sha256(PROBE_IMAGE).hexdigest())).secret
 
 
 def _probe_rows(world: World) -> dict[str, int]:
@@ -51,7 +41,7 @@ def _probe_rows(world: World) -> dict[str, int]:
 def test_a_probe_persons_passkey_is_deleted_once_it_signed_and_the_receipt_still_proves_it(
     world: World,
 ) -> None:
-    signed = probe_consent(world.service, _link(world))
+    signed = probe_consent(world.service, world.probe_link(image=PROBE_IMAGE))
     assert _probe_rows(world)["passkeys"] == 0
     assert signed.receipt is not None
     assert verify_receipt(signed.receipt.receipt, signed.receipt.signature,
@@ -62,13 +52,13 @@ def test_a_probe_persons_passkey_is_deleted_once_it_signed_and_the_receipt_still
 def test_the_sweep_forgets_what_people_in_probes_left_once_it_can_serve_nothing(
     world: World, clock: FakeClock
 ) -> None:
-    _link(world)  # a link the person never opens
-    registered_only = _link(world)
+    world.probe_link(image=PROBE_IMAGE)  # a link the person never opens
+    registered_only = world.probe_link(image=PROBE_IMAGE)
     options = world.service.probe_registration_options(LinkSecret(link=registered_only))
     world.service.register_probe_passkey(PasskeyResponse(  # and never signs the statement
         ceremony_id=options.ceremony_id,
         credential=SoftAuthenticator(origin=DEFAULT_ORIGIN).create(options.options)))
-    probe_consent(world.service, _link(world))
+    probe_consent(world.service, world.probe_link(image=PROBE_IMAGE))
     assert _probe_rows(world) == {"passkeys": 1, "links": 3, "challenges": 2, "consents": 1}
 
     world.service.sweep()  # the used links and the signed challenge: nothing else has expired

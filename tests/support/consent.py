@@ -138,14 +138,20 @@ class World:
                          purpose_id: str) -> WithdrawalResult:
         return self.signer(pseudonym).withdraw_purpose(consent_id, purpose_id)
 
+    def probe_link(self, purpose: str | None = None, *, image: bytes,
+                   researcher: Actor | None = None) -> str:
+        """A researcher's request for the consent of the person in ``image``: the link's
+        secret, not yet opened."""
+        return self.service.request_probe_consent(
+            actor=researcher or self.researcher,
+            body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
+                                     probe_sha256=hashlib.sha256(image).hexdigest())).secret
+
     def probe(self, purpose: str | None = None, *, image: bytes,
               researcher: Actor | None = None) -> str:
         """A probe consent signed by the person in ``image`` for this researcher's key."""
-        link = self.service.request_probe_consent(
-            actor=researcher or self.researcher,
-            body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
-                                     probe_sha256=hashlib.sha256(image).hexdigest()))
-        return probe_consent(self.service, link.secret).id
+        return probe_consent(self.service, self.probe_link(purpose, image=image,
+                                                           researcher=researcher)).id
 
     def identify(self, image: bytes, *, purpose: str | None = None) -> MatchResult:
         """The researcher's 1:N search with ``image``, under a probe consent the person in it
