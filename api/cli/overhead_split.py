@@ -1,6 +1,6 @@
 """Where an identify's time goes over HTTP: its wall time split by the server's stages.
 
-The server starts ``optinface bench``'s own with ``OPTINFACE_SERVER_TIMING`` set, and a tester
+``optinface bench`` starts its own server with ``OPTINFACE_SERVER_TIMING`` set, and a tester
 can set it on theirs: each answer then carries the stages of :mod:`engine.stopwatch` in a
 ``Server-Timing`` header (:mod:`api.server_timing`). Per call, the stages account for part of
 the application's time; the rest of it is the framework (routing, form parsing, dependencies,
