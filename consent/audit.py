@@ -67,6 +67,7 @@ class AuditAction(StrEnum):
     LOGIN_FAILURE = "login_failure"
     PURPOSE_CREATED = "purpose_created"
     NOTICE_PUBLISHED = "notice_published"
+    RETENTION_POLICY_PUBLISHED = "retention_policy_published"  # a new version applies
     SUBJECT_CREATED = "subject_created"
     SUBJECT_UPDATED = "subject_updated"
     ALTERNATIVE_CHOSEN = "alternative_chosen"

@@ -10,7 +10,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from optinface.consent import erasure_journal, ledger, passkeys, policies, subject_acts
+from optinface.consent import (
+    erasure_journal,
+    ledger,
+    passkeys,
+    policies,
+    retention_policy,
+    subject_acts,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import destroy_templates, erase_subject
@@ -52,13 +59,19 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
         notice = ledger.get_notice(session, statement["notice"]["id"])
         if notice.sha256 != statement["notice"]["sha256"]:
             raise ChallengeInvalid("the notice changed since the challenge; sign again")
+        policy = retention_policy.versioned(settings)
+        if statement.get("retentionPolicy") != policy:
+            raise ChallengeInvalid("the retention policy changed since the challenge; sign again",
+                                   details={"retention_policy_sha256": policy["sha256"]})
         consent = ledger.record_consent(
             session, subject=subject, purposes=purposes, notice=notice, now=now,
+            retention_policy_sha256=policy["sha256"],
             language=statement["notice"]["language"], method=ConsentMethod.PASSKEY,
             given_by=capacity, evidence=canonical_json(signed.evidence),
             expires_at=datetime.fromisoformat(statement["expiresAt"]))
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
+                                              retention_policy=policy,
                                               public_key=runtime.keys.public_key,
                                               subject_signature=signed.evidence)
         consent.receipt_signature = runtime.keys.sign(canonical_json(consent.receipt))

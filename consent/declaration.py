@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent import retention_policy
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -73,24 +74,6 @@ class OrderKind(StrEnum):
     DESTROY = "destroy"  # the same, and every template is destroyed
 
 
-# The public retention schedule: English source strings (the pages translate them); the
-# register's material hash covers the formatted text, which must not change by accident.
-RETENTION_RULES = (
-    "until consent expires or is withdrawn (erased in the same call)",
-    "at most each purpose's retention period after consent",
-    "at most {years} years after the last interaction",
-    "consents last at most {days} days",
-    "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
-    " interaction, whichever comes first",
-    "biometric data are never sold, leased, traded or otherwise used for profit",
-)
-
-
-def retention_rules(settings: ConsentSettings) -> list[str]:
-    return [rule.format(years=settings.retention_years_after_last_interaction,
-                        days=settings.max_consent_days) for rule in RETENTION_RULES]
-
-
 def _purpose_material(purpose: Purpose) -> dict[str, Any]:
     return {"id": purpose.id, "name": purpose.name, "description": purpose.description,
             "legal_basis": purpose.legal_basis, "operations": sorted(purpose.operations),
@@ -122,7 +105,7 @@ def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
             key=lambda m: m["id"],
         ),
         "hosting": settings.hosting.model_dump(),
-        "retention": retention_rules(settings),
+        "retention": retention_policy.retention_rules(settings),
         "security_measures": security_measures(settings),
         "recipients": [r.model_dump() for r in settings.recipients],
     }

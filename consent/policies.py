@@ -105,11 +105,19 @@ def require_usable(consent: Consent, *, now: datetime) -> None:
 def require_enrol_consent(
     subject: Subject, consent: Consent, *, now: datetime, settings: ConsentSettings
 ) -> None:
-    """The consent is the subject's, in force, covers enrolment, and was given with capacity."""
+    """The consent is the subject's, in force, covers enrolment, names the retention policy its
+    person signed (P-39.1 s. 3.2, BIPA s. 15(a): no collection before a published policy), and
+    was given with capacity."""
     require_usable(consent, now=now)
     if not any(Operation.ENROL in purpose.operations for purpose in consent.purposes):
         raise ConsentRequired(
             f"consent {consent.id} does not cover enrolment",
+            details={"consent_id": consent.id, "subject": subject.pseudonym},
+        )
+    if consent.retention_policy_sha256 is None:
+        raise ConsentRequired(
+            f"consent {consent.id} was given before retention policies were signed: a new"
+            " consent is needed to enrol a photo",
             details={"consent_id": consent.id, "subject": subject.pseudonym},
         )
     require_capacity(subject, ConsentCapacity(consent.given_by), settings, today=now.date())

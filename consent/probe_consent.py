@@ -31,8 +31,8 @@ from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
-from optinface.consent.proof_retention import receipts_expired
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (

@@ -11,20 +11,22 @@ and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
 Five years after an erasure, :func:`forget_old_proof` deletes all of it, and a consent that
 ended (with its withdrawal receipts and the approvals of the photos enrolled under it) five
 years after it ended, while its subject stays for their other consents; the probe consents go
-by :data:`RECEIPT_YEARS` too. The erasure journal keeps its line (a keyed hash, outside the
-data directory): a restored copy that still holds the subject is erased again at start-up,
+after the same :data:`consent.retention_policy.RECEIPT_YEARS`. The erasure journal keeps its
+line (a keyed hash, outside the data directory): a restored copy that still holds the subject
+is erased again at start-up,
 with a new tombstone. After the deletion, the pseudonym is simply unknown (``not_found``) and
 a sign-in with the erased passkey is refused like any unknown one.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.db import rows_deleted
+from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import (
     Ceremony,
@@ -33,14 +35,6 @@ from optinface.consent.tables import (
     PurposeWithdrawal,
     Tombstone,
 )
-
-RECEIPT_YEARS = 5
-"""How long proof outlives the processing it proves."""
-
-
-def receipts_expired(now: datetime) -> datetime:
-    """Proof of a processing that ended before this instant is no longer kept."""
-    return now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
 
 
 def forget_old_proof(session: Session, *, now: datetime) -> int:

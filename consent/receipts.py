@@ -7,8 +7,9 @@ subject, a regulator or a court can check a receipt without access to optinface.
 A receipt of the person's own act (consent, withdrawal, probe consent) also carries their
 WebAuthn assertion (``subjectSignature``): :func:`subject_signature_problem` checks it against
 the credential public key it carries and checks that the statement signed is this receipt's
-(pseudonym, notice hash, purposes, expiry), so the controller's signature alone, which the
-operator can always make, never stands for the person's.
+(pseudonym, notice hash, retention policy, purposes, expiry), so the controller's signature
+alone, which the operator can always make, never stands for the person's; and that the retention
+policy's text is the one its SHA-256 names.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from optinface.consent.accountability import accountability
 from optinface.consent.crypto import canonical_json
 from optinface.consent.passkeys import verify_evidence
+from optinface.consent.retention_policy import version_problem
 from optinface.consent.schemas import Accountability, PublishedKey
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, Notice, Purpose, Subject
@@ -65,6 +67,7 @@ def consent_receipt(
     policy_url: str,
     accountability: Accountability,
     notice: dict[str, str],
+    retention_policy: dict[str, Any],
     public_key: str,
     expires_at: datetime,
     subject_signature: dict[str, Any],
@@ -93,6 +96,8 @@ def consent_receipt(
         # ss. 3.1, 8; GDPR art. 13): the same record as /privacy and the access export.
         "accountability": accountability.model_dump(mode="json"),
         "notice": notice,
+        # The retention policy the person signed, whole, with its SHA-256 (its version).
+        "retentionPolicy": retention_policy,
         "services": [{"service": "optinface face matching", "purposes": purposes}],
         "sensitive": True,
         "spiCat": ["biometric"],
@@ -106,6 +111,7 @@ def receipt_for_consent(
     purposes: list[Purpose],
     notice: Notice,
     settings: ConsentSettings,
+    retention_policy: dict[str, Any],
     public_key: str,
     subject_signature: dict[str, Any],
 ) -> dict[str, Any]:
@@ -132,6 +138,7 @@ def receipt_for_consent(
         accountability=accountability(settings),
         notice={"id": notice.id, "version": notice.version, "language": consent.language,
                 "sha256": notice.sha256},
+        retention_policy=retention_policy,
         public_key=public_key,
         expires_at=consent.expires_at,
         subject_signature=subject_signature,
@@ -147,6 +154,7 @@ def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bo
         return (statement.get("subject") == receipt.get("piiPrincipalId")
                 and statement.get("notice", {}).get("sha256")
                 == receipt.get("notice", {}).get("sha256")
+                and statement.get("retentionPolicy") == receipt.get("retentionPolicy")
                 and statement.get("purposes") == purposes
                 and statement.get("expiresAt") == receipt.get("expiresISO"))
     if act == "withdraw":
@@ -172,4 +180,6 @@ def subject_signature_problem(receipt: dict[str, Any]) -> str | None:
         return "the person's passkey signature does not verify"
     if not _statement_matches(receipt, evidence.get("statement") or {}):
         return "the person signed a different statement than this receipt states"
+    if "retentionPolicy" in receipt:
+        return version_problem(receipt["retentionPolicy"])
     return None

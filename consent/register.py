@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration, review
+from optinface.consent import declaration, retention_policy, review
 from optinface.consent.accountability import accountability
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
@@ -96,7 +96,7 @@ def build_register(
         templates_needing_reenrolment=stale or 0,
         database_location=make_url(settings.url).render_as_string(hide_password=True),
         hosting=settings.hosting,
-        retention_rules=declaration.retention_rules(settings),
+        retention_rules=retention_policy.retention_rules(settings),
         security_measures=declaration.security_measures(settings),
         rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),

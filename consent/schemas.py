@@ -344,6 +344,9 @@ class ConsentPublic(BaseModel):
     notice_id: str
     notice_version: str
     notice_sha256: str
+    retention_policy_sha256: str | None = Field(
+        default=None, description="The retention policy version the person signed"
+        " (/privacy/policy/{sha256}); null for a consent given before policies were signed.")
     language: str
     method: ConsentMethod
     given_by: ConsentCapacity
@@ -641,12 +644,24 @@ class InclusionProof(BaseModel):
     audit_path: list[str] = Field(description="Base64 hashes, bottom up (RFC 9162 2.1.3).")
 
 
+class RetentionPolicyPublic(_Public):
+    """A version of the public retention policy (see :mod:`consent.retention_policy`)."""
+
+    sha256: str = Field(description="The version: SHA-256 of the canonical JSON of"
+                        " {policyUrl, rules}.")
+    policy_url: str
+    rules: list[str]
+    published_at: datetime = Field(description="When the service first applied it.")
+
+
 class PrivacyStatement(BaseModel):
     """The public privacy page (``/privacy``): accountability, purposes and retention."""
 
     accountability: Accountability
     purposes: list[PurposePublic]
     retention_rules: list[str]
+    retention_policy: RetentionPolicyPublic = Field(
+        description="The retention policy in force, the version each consent now signs.")
 
 
 # Rights requests ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from optinface.consent import (
     matching,
     probe_consent,
     purpose_withdrawal,
+    retention_policy,
     review,
     rights_requests,
     rotation,
@@ -106,6 +107,7 @@ from optinface.consent.schemas import (
     PurposeWithdrawalPublic,
     ReconcileReport,
     Register,
+    RetentionPolicyPublic,
     ReviewDecisionCreate,
     ReviewPublic,
     RightsRequestCreate,
@@ -232,6 +234,7 @@ class OptinFace:
                 replica.catch_up()  # the feed since this replica's last save
             service.last_reconcile = reconcile(runtime, model_id=runtime.pipeline.model_id,
                                                index_discarded=discarded)
+            retention_policy.publish(runtime)  # before any consent can sign it
             if replica is not None:
                 replica.follow()
                 service.replica = replica
@@ -353,8 +356,21 @@ class OptinFace:
         """The public privacy page's content (no authentication: nothing personal in it)."""
         with self._read() as session:
             purposes = [PurposePublic.model_validate(p) for p in ledger.purposes(session)]
+        policy = self.retention_policy()
         return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
-                                retention_rules=declaration.retention_rules(self.settings))
+                                retention_rules=policy.rules, retention_policy=policy)
+
+    def retention_policy(self, sha256: str | None = None) -> RetentionPolicyPublic:
+        """A retention policy version ever in force, by the SHA-256 a receipt names, or the one
+        in force now (public)."""
+        with self._read() as session:
+            return retention_policy.version(
+                session, sha256 or retention_policy.versioned(self.settings)["sha256"])
+
+    def retention_policies(self) -> list[RetentionPolicyPublic]:
+        """Every retention policy version ever in force, oldest first (public)."""
+        with self._read() as session:
+            return retention_policy.versions(session)
 
     # Subjects, passkeys and the person's signed acts (consent.enrolment_links, subject_acts) ----
     def create_subject(self, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, passkeys, policies
+from optinface.consent import ledger, passkeys, policies, retention_policy
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
@@ -71,7 +71,8 @@ def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCre
 
 def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, actor: Actor,
                       settings: ConsentSettings, now: datetime) -> dict[str, Any]:
-    """The consent statement to sign: purposes, the notice's version and SHA-256, the expiry.
+    """The consent statement to sign: purposes, the notice's version and SHA-256, the retention
+    policy in force (its whole text and SHA-256, :mod:`consent.retention_policy`), the expiry.
 
     Refused before anyone signs: an expiry in the past or beyond ``max_consent_days``, a
     ``given_by`` the signer's capacity does not match, and a capacity the subject's age does not
@@ -94,6 +95,7 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
             "purposes": sorted(p.id for p in purposes),
             "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
                        "language": act.language},
+            "retentionPolicy": retention_policy.versioned(settings),
             "expiresAt": act.expires_at.isoformat()}
 
 

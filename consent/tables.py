@@ -97,6 +97,18 @@ class Notice(Base):
     published_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class RetentionPolicy(Base):
+    """A version of the public retention policy, kept from the day it first applied (see
+    :mod:`consent.retention_policy`); consents name the version their person signed."""
+
+    __tablename__ = "retention_policies"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_url: Mapped[str] = mapped_column(String(500))
+    rules: Mapped[list[str]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Subject(Base):
     __tablename__ = "subjects"
 
@@ -143,6 +155,10 @@ class Consent(Base):
     notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"))
     notice_version: Mapped[str] = mapped_column(String(50))
     notice_sha256: Mapped[str] = mapped_column(String(64))
+    # The retention policy version the person signed (a retention_policies row, published
+    # before any consent could name it); NULL for consents given before policies were signed.
+    # No foreign key: SQLite could not drop such a column again without copying the table.
+    retention_policy_sha256: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(20))
     method: Mapped[str] = mapped_column(String(30))
     given_by: Mapped[str] = mapped_column(String(30))

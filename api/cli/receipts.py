@@ -101,3 +101,8 @@ def verify(
     if people:
         typer.echo(f"{file}: {len(people)} valid passkey signature(s) by the person "
                    f"({', '.join(sorted(set(map(str, people))))})")
+    policies = sorted({receipt["retentionPolicy"]["sha256"] for receipt, _ in found
+                       if "retentionPolicy" in receipt})
+    if policies:
+        typer.echo(f"{file}: the person signed retention policy {', '.join(policies)}"
+                   " (its text matches; /privacy/policy/SHA256 shows it)")

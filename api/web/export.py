@@ -19,7 +19,7 @@ from html import escape
 
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import Words
-from optinface.consent import access, declaration, matching, register
+from optinface.consent import access, declaration, matching, register, retention_policy
 from optinface.consent.accountability import RIGHTS
 from optinface.consent.schemas import (
     AccessExport,
@@ -37,7 +37,8 @@ _PLACEHOLDERS = ("privacy_officer_name", "privacy_officer_title", "pia_reference
 CORE_TEXTS: tuple[str, ...] = (
     access.SOURCE, access.EVERYTHING, access.EVERYTHING_RULE, access.CONSENT_HELD,
     access.CONSENT_RULE, access.IDENTIFIED, access.CANDIDATE, access.NOT_REVIEWED,
-    matching.MATCHING_DESCRIPTION, *declaration.RETENTION_RULES,
+    matching.MATCHING_DESCRIPTION, *retention_policy.RETENTION_RULES,
+    retention_policy.LOG_KEPT_WHOLE, retention_policy.LOG_PRUNED,
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
     *declaration.REFUSALS,
@@ -87,6 +88,8 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
                  who=words("the holder of parental authority")
                  if consent.given_by == ConsentCapacity.PARENTAL_AUTHORITY else words("you"),
                  when=words.when(consent.obtained_at), until=words.when(consent.expires_at))
+    if consent.retention_policy_sha256:
+        text += words("; retention policy {sha}", sha=consent.retention_policy_sha256[:12])
     if consent.withdrawn_at:
         text += words("; withdrawn on {when}", when=words.when(consent.withdrawn_at))
     return words("Consent to {uses}", uses=uses), text

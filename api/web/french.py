@@ -395,6 +395,7 @@ FRENCH: dict[str, str] = {
     "Failed log-in": "Connexion refusée",
     "Purpose created": "Finalité créée",
     "Notice published": "Avis publié",
+    "Retention policy published": "Politique de conservation publiée",
     "Volunteer registered": "Volontaire inscrit",
     "Volunteer's settings changed": "Réglages du volontaire modifiés",
     "Consent of a searched person": "Consentement d'une personne recherchée",
@@ -602,6 +603,7 @@ FRENCH: dict[str, str] = {
     "{status}; notice {version} ({sha}); given by {who} on {when}; ends on {until}": (
         "{status}; avis {version} ({sha}); donné par {who} le {when}; prend fin le {until}"
     ),
+    "; retention policy {sha}": " ; politique de conservation {sha}",
     "the holder of parental authority": "le titulaire de l'autorité parentale",
     "you": "vous",
     "; withdrawn on {when}": "; retiré le {when}",
@@ -687,6 +689,33 @@ FRENCH: dict[str, str] = {
         "les données biométriques ne sont jamais vendues, louées, échangées ni autrement"
         " utilisées à des fins lucratives"
     ),
+    "a probe (the photo searched with), its template and its scores are never stored: they"
+    " live for the request only": (
+        "une photo de recherche, son gabarit et ses scores ne sont jamais conservés : ils ne"
+        " vivent que le temps de la requête"
+    ),
+    "consent, withdrawal and erasure receipts are kept {receipt_years} years after the consent"
+    " ends or the erasure, then deleted": (
+        "les reçus de consentement, de retrait et d'effacement sont conservés {receipt_years} ans"
+        " après la fin du consentement ou l'effacement, puis supprimés"
+    ),
+    "the access log is kept whole, without biometric data": (
+        "le journal des accès est conservé en entier, sans donnée biométrique"
+    ),
+    "the access log's entries lose their content {log_days} days after they are written (their"
+    " chained hashes stay, so the log can still be verified)": (
+        "les entrées du journal des accès perdent leur contenu {log_days} jours après leur"
+        " écriture (leurs empreintes chaînées restent : le journal reste vérifiable)"
+    ),
+    "How long we keep it (retention policy, signed with your consent)": (
+        "Combien de temps nous les conservons (politique de conservation, signée avec votre"
+        " consentement)"
+    ),
+    "Version": "Version",
+    "Version in force since {date}: each consent signs it.": (
+        "Version en vigueur depuis le {date} : chaque consentement la signe."
+    ),
+    "Every version": "Toutes les versions",
     "access": "accès",
     "rectification": "rectification",
     "withdrawal": "retrait du consentement",

@@ -103,6 +103,7 @@ def _home(
         captures=service.pending_captures(actor=actor, subject=subject),
         subject=service.get_subject(actor=actor, subject=subject),
         notice=_notice(service.list_notices(actor=actor), words_for(request)),
+        policy=service.retention_policy(),
         purposes=service.list_purposes(actor=actor),
         names=receipts.purpose_names(service, actor),
         consents=consents,
@@ -187,7 +188,8 @@ def portal_consent(
     purposes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Express consent: only the boxes the subject ticked (none are ticked in advance), signed
-    with their passkey (the statement names the notice's SHA-256, purposes and expiry)."""
+    with their passkey (the statement names the notice's SHA-256, the retention policy, the
+    purposes and the expiry)."""
 
     def act(actor: Actor) -> Response:
         if not purposes:

@@ -4,16 +4,22 @@ Who is in charge and how to reach them, the policy, the non-biometric alternativ
 everything is kept and how to exercise each right; ``/privacy.json`` is the same record as data.
 Everything on it comes from :func:`consent.accountability.accountability` and the register's
 purposes and retention rules, the same record the receipts and exports carry.
+
+``/privacy/policy`` is the retention policy in force, ``/privacy/policy/versions`` every version
+ever in force and ``/privacy/policy/{sha256}`` one of them: the version a consent receipt names
+(:mod:`consent.retention_policy`).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from optinface.api.deps import ServiceDep
 from optinface.api.web.rendering import render
-from optinface.consent.schemas import PrivacyStatement
+from optinface.consent.schemas import PrivacyStatement, RetentionPolicyPublic
 
 router = APIRouter()
 
@@ -26,3 +32,23 @@ def privacy(request: Request, service: ServiceDep) -> Response:
 @router.get("/privacy.json")
 def privacy_json(service: ServiceDep) -> PrivacyStatement:
     return service.privacy_statement()
+
+
+@router.get("/privacy/policy")
+def retention_policy(service: ServiceDep) -> RetentionPolicyPublic:
+    """The retention policy in force: the version each consent now signs."""
+    return service.retention_policy()
+
+
+@router.get("/privacy/policy/versions")
+def retention_policies(service: ServiceDep) -> list[RetentionPolicyPublic]:
+    """Every retention policy version ever in force, oldest first."""
+    return service.retention_policies()
+
+
+@router.get("/privacy/policy/{sha256}")
+def retention_policy_version(
+    sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")], service: ServiceDep
+) -> RetentionPolicyPublic:
+    """The version a consent receipt names (``retentionPolicy.sha256``)."""
+    return service.retention_policy(sha256)

@@ -32,6 +32,7 @@ ACTIONS: dict[str, str] = {
     "login_failure": "Failed log-in",
     "purpose_created": "Purpose created",
     "notice_published": "Notice published",
+    "retention_policy_published": "Retention policy published",
     "subject_created": "Volunteer registered",
     "subject_updated": "Volunteer's settings changed",
     "alternative_chosen": "Non-biometric alternative chosen",

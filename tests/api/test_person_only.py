@@ -214,6 +214,8 @@ def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
         result = verify_receipt_file(path, service.public_key)
         assert result.exit_code == 0, result.output
         assert "valid passkey signature(s) by the person" in result.output
+    assert f"signed retention policy {given['consent']['retention_policy_sha256']}" in (
+        verify_receipt_file(tmp_path / "consent.json", service.public_key).output)
     assert withdrawn["subject_erased"]  # the withdrawal was signed, then erased everything
     forged = json.loads(json.dumps(given["receipt"]))
     forged["receipt"]["subjectSignature"]["statement"]["purposes"] = ["pur_other"]

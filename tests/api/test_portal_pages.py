@@ -67,6 +67,8 @@ def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
         check_page(page, "portal-new")
         boxes = page.locator("#give-consent input[name=purposes]")
         assert boxes.count() == 2 and not any(boxes.nth(i).is_checked() for i in range(2))
+        policy = world.client.get("/privacy/policy").json()  # what the passkey will sign
+        assert policy["sha256"] in page.inner_text("#retention-policy")
         for study in ("Study A", "Study B"):
             page.locator("#give-consent label", has_text=study).locator("input").check()
         page.click("#give-consent button[type=submit]")

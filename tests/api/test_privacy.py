@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.consent.errors import PlaceholderAccountability
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, auth, deployment
+from tests.support.api import World, assert_refused, auth, deployment
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -83,3 +83,20 @@ def test_notices_receipts_and_exports_carry_the_accountability(world: World) -> 
     readable = world.client.get(f"/v1/subjects/{world.subject}/export",
                                 params={"format": "md"}, headers=auth(world.subject_token))
     assert "non-biometric alternative" in readable.text
+    signed = consents[0]["retention_policy_sha256"]
+    assert receipt["retentionPolicy"]["sha256"] == signed
+    assert f"retention policy {signed[:12]}" in readable.text
+
+
+def test_the_retention_policy_and_every_version_of_it_are_public(world: World) -> None:
+    """No key needed: a person, a court or a regulator reads the version a receipt names."""
+    client = world.client
+    in_force = client.get("/privacy/policy").json()
+    assert "at most 3 years after the last interaction" in in_force["rules"]
+    assert client.get(f"/privacy/policy/{in_force['sha256']}").json() == in_force
+    assert client.get("/privacy/policy/versions").json() == [in_force]
+    assert client.get("/privacy.json").json()["retention_policy"] == in_force
+    page = client.get("/privacy").text
+    assert f"/privacy/policy/{in_force['sha256']}" in page
+    assert_refused(client.get("/privacy/policy/" + "0" * 64), 404, "not_found")
+    assert_refused(client.get("/privacy/policy/not-a-hash"), 422, "validation_error")

@@ -27,7 +27,8 @@ UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folde
 # their passkey, is their credential) or not at all, on purpose.
 UNGUARDED = re.compile(
     r"^(/healthz|/\.well-known/optinface-keys\.json|/openapi\.json|/docs.*|/redoc"
-    r"|/portal.*|/review.*|/privacy|/privacy\.json|/passkey|/probe|/v1/passkeys/.*"
+    r"|/portal.*|/review.*|/privacy|/privacy\.json|/privacy/policy.*|/passkey|/probe"
+    r"|/v1/passkeys/.*"
     r"|/v1/probe-links/.*)$"
 )
 

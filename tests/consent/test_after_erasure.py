@@ -16,8 +16,8 @@ from sqlalchemy import select
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import PasskeyInvalid, ReceiptCodeInvalid, SubjectErased
 from optinface.consent.passkeys import from_b64url
-from optinface.consent.proof_retention import RECEIPT_YEARS
 from optinface.consent.receipts import verify_receipt
+from optinface.consent.retention_policy import RECEIPT_YEARS
 from optinface.consent.schemas import ErasureReason, PasskeyResponse
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator

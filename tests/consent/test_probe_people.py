@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.probe_consent import PROBE
-from optinface.consent.proof_retention import RECEIPT_YEARS
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
+from optinface.consent.retention_policy import RECEIPT_YEARS
 from optinface.consent.schemas import AuditFilter, LinkSecret, PasskeyResponse
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, probe_consent

@@ -1,0 +1,119 @@
+"""The public retention policy: one text, versioned by its SHA-256, signed into every consent.
+
+BIPA s. 15(a) asks for a written, public retention schedule that exists before anything is
+collected; P-39.1 s. 3.2 a published governance policy; and each consent must show which version
+the person agreed to (compliance rows B-01, Q-02, X-CON). The policy here is generated from the
+live settings, so what is published is what the sweep enforces: ``/privacy`` shows it, the
+register declares it, and :func:`versioned` gives it its version, the SHA-256 of its canonical
+JSON.
+
+The consent statement carries the whole versioned text (:mod:`consent.subject_acts`), so the
+person's passkey signs the policy itself, and the receipt repeats it: anyone holding a receipt
+can recompute the hash offline (:func:`version_problem`). Each version in force is also kept in
+``retention_policies`` from the day the service first applied it, so ``/privacy/policy/{sha256}``
+still answers for a receipt years later, after the settings changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import NotFound
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import RetentionPolicyPublic
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import RetentionPolicy
+
+# Consent, withdrawal and erasure receipts are proof: kept the processing plus five years
+# (X-RET; GDPR art. 5(2), the BIPA limitation period), then deleted
+# (:mod:`consent.proof_retention`).
+RECEIPT_YEARS = 5
+
+# English source strings (the pages translate them); the register's material hash and every
+# policy version cover the formatted text, which must not change by accident.
+RETENTION_RULES = (
+    "until consent expires or is withdrawn (erased in the same call)",
+    "at most each purpose's retention period after consent",
+    "at most {years} years after the last interaction",
+    "consents last at most {days} days",
+    "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
+    " interaction, whichever comes first",
+    "biometric data are never sold, leased, traded or otherwise used for profit",
+    "a probe (the photo searched with), its template and its scores are never stored: they"
+    " live for the request only",
+    "consent, withdrawal and erasure receipts are kept {receipt_years} years after the consent"
+    " ends or the erasure, then deleted",
+)
+LOG_KEPT_WHOLE = "the access log is kept whole, without biometric data"
+LOG_PRUNED = ("the access log's entries lose their content {log_days} days after they are"
+              " written (their chained hashes stay, so the log can still be verified)")
+
+
+def receipts_expired(now: datetime) -> datetime:
+    """Proof of a processing that ended before this instant is no longer kept."""
+    return now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
+
+
+def retention_rules(settings: ConsentSettings) -> list[str]:
+    """The schedule as these settings enforce it, one rule a line."""
+    log_days = settings.access_log_retention_days
+    rules = (*RETENTION_RULES, LOG_KEPT_WHOLE if log_days is None else LOG_PRUNED)
+    return [rule.format(years=settings.retention_years_after_last_interaction,
+                        days=settings.max_consent_days, receipt_years=RECEIPT_YEARS,
+                        log_days=log_days) for rule in rules]
+
+
+def _sha256(text: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(text)).hexdigest()
+
+
+def versioned(settings: ConsentSettings) -> dict[str, Any]:
+    """The policy in force: the governance policy's address, the rules, and their SHA-256."""
+    text = {"policyUrl": settings.policy_url, "rules": retention_rules(settings)}
+    return {**text, "sha256": _sha256(text)}
+
+
+def version_problem(policy: dict[str, Any]) -> str | None:
+    """Why a stated policy (a receipt's copy) is not the text its SHA-256 names, or None."""
+    text = {key: value for key, value in policy.items() if key != "sha256"}
+    if policy.get("sha256") != _sha256(text):
+        return "the retention policy's text does not match its SHA-256"
+    return None
+
+
+def publish(runtime: Runtime) -> RetentionPolicyPublic:
+    """Keep the policy in force as a version, from the first time the service applies it, with
+    an audit event when it is new (every ledger transaction is serialised, so two workers never
+    both insert it)."""
+    policy = versioned(runtime.settings)
+    with runtime.db.transaction() as session:
+        row = session.get(RetentionPolicy, policy["sha256"])
+        if row is None:
+            row = RetentionPolicy(sha256=policy["sha256"], policy_url=policy["policyUrl"],
+                                  rules=policy["rules"], published_at=runtime.clock.now())
+            session.add(row)
+            runtime.audit(session, Entry(action=AuditAction.RETENTION_POLICY_PUBLISHED,
+                                         actor=None, details={"sha256": row.sha256}))
+        return RetentionPolicyPublic.model_validate(row)
+
+
+def version(session: Session, sha256: str) -> RetentionPolicyPublic:
+    """A version ever in force, by its SHA-256."""
+    row = session.get(RetentionPolicy, sha256)
+    if row is None:
+        raise NotFound(f"no retention policy has SHA-256 {sha256}",
+                       details={"sha256": sha256})
+    return RetentionPolicyPublic.model_validate(row)
+
+
+def versions(session: Session) -> list[RetentionPolicyPublic]:
+    """Every version ever in force, oldest first."""
+    rows = session.scalars(select(RetentionPolicy).order_by(RetentionPolicy.published_at))
+    return [RetentionPolicyPublic.model_validate(row) for row in rows]
