@@ -105,7 +105,7 @@ def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
             key=lambda m: m["id"],
         ),
         "hosting": settings.hosting.model_dump(),
-        "retention": retention_policy.retention_rules(settings),
+        "retention": retention_policy.database_rules(settings),
         "security_measures": security_measures(settings),
         "recipients": [r.model_dump() for r in settings.recipients],
     }

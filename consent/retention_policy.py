@@ -36,9 +36,10 @@ from optinface.consent.tables import RetentionPolicy
 # (:mod:`consent.proof_retention`).
 RECEIPT_YEARS = 5
 
-# English source strings (the pages translate them); the register's material hash and every
-# policy version cover the formatted text, which must not change by accident.
-RETENTION_RULES = (
+# English source strings (the pages translate them). The biometric database's own schedule: the
+# register declares it (its material hash covers the formatted text, which must not change by
+# accident), and every policy version holds it.
+DATABASE_RULES = (
     "until consent expires or is withdrawn (erased in the same call)",
     "at most each purpose's retention period after consent",
     "at most {years} years after the last interaction",
@@ -46,6 +47,10 @@ RETENTION_RULES = (
     "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
     " interaction, whichever comes first",
     "biometric data are never sold, leased, traded or otherwise used for profit",
+)
+# What is kept beside the database: in every policy version, not in the declared material, so
+# that choosing how long the access log keeps its content needs no new declaration.
+RECORD_RULES = (
     "a probe (the photo searched with), its template and its scores are never stored: they"
     " live for the request only",
     "consent, withdrawal and erasure receipts are kept {receipt_years} years after the consent"
@@ -61,13 +66,21 @@ def receipts_expired(now: datetime) -> datetime:
     return now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
 
 
-def retention_rules(settings: ConsentSettings) -> list[str]:
-    """The schedule as these settings enforce it, one rule a line."""
-    log_days = settings.access_log_retention_days
-    rules = (*RETENTION_RULES, LOG_KEPT_WHOLE if log_days is None else LOG_PRUNED)
+def _formatted(rules: tuple[str, ...], settings: ConsentSettings) -> list[str]:
     return [rule.format(years=settings.retention_years_after_last_interaction,
                         days=settings.max_consent_days, receipt_years=RECEIPT_YEARS,
-                        log_days=log_days) for rule in rules]
+                        log_days=settings.access_log_retention_days) for rule in rules]
+
+
+def database_rules(settings: ConsentSettings) -> list[str]:
+    """The biometric database's schedule as these settings enforce it (declared material)."""
+    return _formatted(DATABASE_RULES, settings)
+
+
+def retention_rules(settings: ConsentSettings) -> list[str]:
+    """The whole public schedule as these settings enforce it, one rule a line."""
+    log = LOG_KEPT_WHOLE if settings.access_log_retention_days is None else LOG_PRUNED
+    return [*database_rules(settings), *_formatted((*RECORD_RULES, log), settings)]
 
 
 def _sha256(text: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ _PLACEHOLDERS = ("privacy_officer_name", "privacy_officer_title", "pia_reference
 CORE_TEXTS: tuple[str, ...] = (
     access.SOURCE, access.EVERYTHING, access.EVERYTHING_RULE, access.CONSENT_HELD,
     access.CONSENT_RULE, access.IDENTIFIED, access.CANDIDATE, access.NOT_REVIEWED,
-    matching.MATCHING_DESCRIPTION, *retention_policy.RETENTION_RULES,
+    matching.MATCHING_DESCRIPTION, *retention_policy.DATABASE_RULES, *retention_policy.RECORD_RULES,
     retention_policy.LOG_KEPT_WHOLE, retention_policy.LOG_PRUNED,
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,

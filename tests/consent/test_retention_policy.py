@@ -114,3 +114,21 @@ def test_no_photo_is_enrolled_under_a_consent_that_signed_no_retention_policy(
     refused("consent_required", lambda: world.enrol(pseudonym, old, portrait_jpegs[0]))
     renewed = world.consent(pseudonym).consent.id
     assert world.enrol(pseudonym, renewed, portrait_jpegs[0]).consent_id == renewed
+
+
+def test_the_log_rule_changes_the_policy_version_but_not_the_declared_database(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    """The declared material covers the biometric database's schedule only: how long the
+    access log keeps its content is in the policy people sign, and needs no new declaration."""
+    seen = []
+    for days in (None, 200, 400):
+        changed = settings.model_copy(update={"access_log_retention_days": days})
+        with closing(OptinFace.open(changed, pipeline=pipeline, clock=clock)) as service:
+            seen.append((service.register().material_sha256, service.retention_policy()))
+    assert len({material for material, _ in seen}) == 1
+    assert len({policy.sha256 for _, policy in seen}) == 3
+    assert any("lose their content 200 days" in rule for rule in seen[1][1].rules)
+    shorter = settings.model_copy(update={"retention_years_after_last_interaction": 2})
+    with closing(OptinFace.open(shorter, pipeline=pipeline, clock=clock)) as service:
+        assert service.register().material_sha256 != seen[0][0]  # the database's own schedule
