@@ -121,10 +121,12 @@ class EngineSettings(BaseSettings):
             raise ValueError(
                 f"intra_op_affinities names {len(entries)} helper thread(s): set"
                 f" intra_op_threads to {len(entries) + 1}")
-        cpus = os.cpu_count() or 1
+        # The CPUs this process may run on (a container's or taskset's share, not the host's),
+        # counted from 1 as onnxruntime counts them: a pin outside them cannot apply.
+        allowed = sorted(cpu + 1 for cpu in os.sched_getaffinity(0))
         for entry in entries:
             if not _AFFINITY.fullmatch(entry) or any(
-                    not 1 <= int(cpu) <= cpus for cpu in re.findall(r"\d+", entry)):
-                raise ValueError(
-                    f"intra_op_affinities entry {entry!r} is not a list of CPUs from 1 to {cpus}")
+                    int(cpu) not in allowed for cpu in re.findall(r"\d+", entry)):
+                raise ValueError(f"intra_op_affinities entry {entry!r} is not a list of the CPUs"
+                                 f" this process may run on (counted from 1: {allowed})")
         return self

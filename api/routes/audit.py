@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from optinface.api.attachments import download
 from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep, require
 from optinface.api.schemas import (
@@ -129,16 +130,8 @@ def export_audit(
     """Every matching event at once, as a JSON array or CSV (details as a JSON column)."""
     events = list(all_events(service, actor, filters))
     if export_format is AuditExportFormat.CSV:
-        return PlainTextResponse(
-            audit_csv(events),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
-        )
-    return Response(
-        audit_json(events),
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="audit.json"'},
-    )
+        return download(audit_csv(events), "audit.csv", "text/csv")
+    return download(audit_json(events), "audit.json", "application/json")
 
 
 @router.get("/ledger")

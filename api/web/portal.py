@@ -23,6 +23,7 @@ from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
@@ -38,7 +39,7 @@ from optinface.api.web.auth import (
     signed_in,
 )
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import Refusal, advice, attempt, download, render, words_for
+from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
 from optinface.api.web.sessions import Area, WebSession
 from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier

@@ -17,11 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, failures_throttled
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
-from optinface.api.web.rendering import attempt, download, render, words_for
+from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.roles import Actor

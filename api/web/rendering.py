@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -76,16 +76,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     if request.query_params.get("lang") == words.language:
         response.set_cookie(LANGUAGE_COOKIE, words.language, samesite="lax", httponly=True)
     return response
-
-
-def download(text: str, name: str, media_type: str) -> PlainTextResponse:
-    """``text`` as a file the browser saves as ``name`` (receipts, exports, the reviewer's
-    CSV and JSON), UTF-8 whatever the type."""
-    return PlainTextResponse(
-        text,
-        media_type=f"{media_type}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
 
 
 def advice(error: Refusal) -> str:

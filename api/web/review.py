@@ -24,13 +24,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from optinface.api.attachments import download
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import download, render, words_for
+from optinface.api.web.rendering import render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction

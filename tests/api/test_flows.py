@@ -131,8 +131,12 @@ def test_audit_events_filters_paging_and_chain_status(world: World) -> None:
 def test_audit_export_csv_and_json_hold_every_event(world: World) -> None:
     reviewer = auth(world.keys.reviewer)
     total = world.client.get("/v1/audit/events", headers=reviewer).json()["total"]
-    as_json = world.client.get("/v1/audit/export", headers=reviewer).json()
+    saved = world.client.get("/v1/audit/export", headers=reviewer)
+    as_json = saved.json()
     as_csv = world.client.get("/v1/audit/export", params={"format": "csv"}, headers=reviewer)
+    for response, name in ((saved, "audit.json"), (as_csv, "audit.csv")):
+        assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     # Each read is itself logged, so the CSV taken after the JSON holds that read too.
     assert len(rows) > len(as_json) >= total

@@ -47,3 +47,18 @@ def test_the_helper_threads_run_on_the_cpus_named(
 def test_affinities_that_cannot_apply_are_refused(threads: int, affinities: str) -> None:
     with pytest.raises(ValidationError, match="intra_op"):
         EngineSettings(intra_op_threads=threads, intra_op_affinities=affinities)
+
+
+def test_a_cpu_this_process_may_not_run_on_is_refused() -> None:
+    """A container or ``taskset`` gives the process fewer CPUs than the machine has."""
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs to withhold one")
+    kept, withheld = sorted(allowed)[:2]
+    os.sched_setaffinity(0, {kept})  # this thread only, as taskset would start the service
+    try:
+        with pytest.raises(ValidationError, match="may run on"):
+            EngineSettings(intra_op_threads=2, intra_op_affinities=str(withheld + 1))
+        EngineSettings(intra_op_threads=2, intra_op_affinities=str(kept + 1))
+    finally:
+        os.sched_setaffinity(0, allowed)
