@@ -43,8 +43,9 @@ RIGHTS: tuple[tuple[str, str, str], ...] = (
     ("human review and observations", "P-39.1 s. 12.1; GDPR art. 22",
      "write to {contact}: a person reviews any outcome that concerns you"),
     ("complaint", "P-39.1 s. 3.2; GDPR art. 77",
-     "write to {contact}; or to the Commission d'accès à l'information du Québec or your EU"
-     " supervisory authority"),
+     "POST /v1/subjects/{{pseudonym}}/requests with kind \"complaint\" (answered within 30"
+     " days), or write to {contact}; or to the Commission d'accès à l'information du Québec or"
+     " your EU supervisory authority"),
 )
 
 

@@ -670,6 +670,7 @@ class RightKind(StrEnum):
     RECTIFICATION = "rectification"
     ERASURE = "erasure"
     WITHDRAWAL = "withdrawal"
+    COMPLAINT = "complaint"  # about how the person's information is handled (P-39.1 s. 3.2)
 
 
 class RightsRequestCreate(BaseModel):

@@ -636,6 +636,13 @@ class OptinFace:
         return rights_requests.answer(self.runtime, actor=actor, request_id=request_id,
                                       answer=answer)
 
+    def requests_of(self, *, actor: Actor, subject: str) -> list[RightsRequestPublic]:
+        """The subject's own requests and complaints, oldest first, each with its deadline."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._read() as session:
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return rights_requests.of_subject(session, row, now=self.clock.now())
+
     def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
         """Every request with its deadline, open ones first; ``overdue`` flags a late one."""
         authorize(actor, Permission.ANSWER_REQUESTS)

@@ -111,7 +111,8 @@ def request_right(
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.REQUEST_RIGHTS)],
 ) -> RightsRequestPublic:
-    """Record a request of access, rectification, erasure or withdrawal: due in 30 days."""
+    """Record a request of access, rectification, erasure or withdrawal, or a complaint about
+    how the person's information is handled: each is due in 30 days."""
     return service.request_right(actor=actor, subject=subject, body=body)
 
 

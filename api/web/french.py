@@ -243,6 +243,21 @@ FRENCH: dict[str, str] = {
     "I understand this cannot be undone.": "Je comprends que c'est irréversible.",
     "Erase me": "M'effacer",
     "Tick at least one use to consent.": "Cochez au moins une utilisation pour consentir.",
+    "Write your message, in at most 2000 characters.": (
+        "Écrivez votre message, en 2000 caractères au plus."
+    ),
+    "Ask a person, or complain": "Demander à une personne, ou porter plainte",
+    "A person in charge answers within {days} days, free of charge. You may also complain to the"
+    " Commission d'accès à l'information du Québec or your EU supervisory authority.": (
+        "Une personne responsable répond dans les {days} jours, gratuitement. Vous pouvez aussi"
+        " porter plainte auprès de la Commission d'accès à l'information du Québec ou de votre"
+        " autorité de contrôle de l'UE."
+    ),
+    "Sent. The answer will appear here.": "Envoyé. La réponse s'affichera ici.",
+    "answer due by {when}": "réponse attendue au plus tard le {when}",
+    "What about?": "À quel sujet ?",
+    "Your message": "Votre message",
+    "Send": "Envoyer",
     "Tick the box to confirm: this cannot be undone.": (
         "Cochez la case pour confirmer : c'est irréversible."
     ),
@@ -752,10 +767,12 @@ FRENCH: dict[str, str] = {
     "write to {contact}: a person reviews any outcome that concerns you": (
         "écrivez à {contact} : une personne révise tout résultat qui vous concerne"
     ),
-    "write to {contact}; or to the Commission d'accès à l'information du Québec or your EU"
-    " supervisory authority": (
-        "écrivez à {contact}; ou à la Commission d'accès à l'information du Québec ou à votre"
-        " autorité de contrôle de l'UE"
+    "POST /v1/subjects/{{pseudonym}}/requests with kind \"complaint\" (answered within 30"
+    " days), or write to {contact}; or to the Commission d'accès à l'information du Québec or"
+    " your EU supervisory authority": (
+        "POST /v1/subjects/{{pseudonym}}/requests avec le type « complaint » (réponse dans les 30"
+        " jours), ou écrivez à {contact}; ou à la Commission d'accès à l'information du Québec ou"
+        " à votre autorité de contrôle de l'UE"
     ),
     # The demonstration's placeholder settings (an operator's own values are shown as written)
     "Privacy officer (placeholder)": "Responsable de la protection (à remplacer)",

@@ -41,6 +41,7 @@ from optinface.api.web.auth import (
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
 from optinface.api.web.sessions import Area, WebSession
+from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import PERMISSIONS, Actor, Permission
@@ -51,6 +52,8 @@ from optinface.consent.schemas import (
     NoticePublic,
     PasskeyChallenge,
     PasskeyResponse,
+    RightKind,
+    RightsRequestCreate,
     SubjectAct,
 )
 from optinface.consent.service import OptinFace
@@ -59,6 +62,8 @@ from optinface.engine.errors import EngineError
 router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
+# What a person asks a human for from the portal; withdrawal and erasure have their own buttons.
+PORTAL_REQUEST_KINDS = (RightKind.COMPLAINT, RightKind.RECTIFICATION, RightKind.ACCESS)
 CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token")]
 Signed = Annotated[str, Form(description="The passkey's answer, put there by passkey.js.")]
 
@@ -111,6 +116,9 @@ def _home(
         active=active,
         last_purpose=len(active) == 1 and len(active[0].purposes) == 1,
         durations=CONSENT_DURATIONS_DAYS,
+        requests=service.requests_of(actor=actor, subject=subject),
+        request_kinds=PORTAL_REQUEST_KINDS,
+        request_days=RIGHTS_REQUEST_DAYS,
         # The consent core decides whether a subject may upload their own photo.
         can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
         errors={field: (advice(e), e.code) for field, e in errors.items()},
@@ -227,6 +235,30 @@ def portal_enrol(
         return RedirectResponse("/portal?done=photo#enrol", status_code=303)
 
     return _form(request, service, csrf, act, field="image", typed={"consent_id": consent_id})
+
+
+@router.post("/portal/requests")
+def portal_request(
+    request: Request,
+    service: ServiceDep,
+    csrf: Annotated[str, Form()],
+    kind: Annotated[RightKind, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """A complaint, or a request a person handles, written from the portal: due in 30 days
+    like one sent by letter (P-39.1 ss. 3.2, 32; GDPR art. 12(3))."""
+
+    def act(actor: Actor) -> Response:
+        try:
+            body = RightsRequestCreate(kind=kind, channel="portal", note=note.strip() or None)
+        except ValidationError as error:  # longer than a note may be: refused, never cut
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.WRITE_A_MESSAGE) from error
+        if body.note is None:
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.WRITE_A_MESSAGE)
+        service.request_right(actor=actor, subject=actor.subject or "", body=body)
+        return RedirectResponse("/portal?done=request#requests", status_code=303)
+
+    return _form(request, service, csrf, act, field="note", typed={"kind": kind, "note": note})
 
 
 @router.post("/portal/searchable")

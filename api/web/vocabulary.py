@@ -121,4 +121,5 @@ ERRORS: dict[str, str] = {
 # Messages the pages raise themselves (already advice, so shown as they are).
 PICK_A_PURPOSE = "Tick at least one use to consent."
 CONFIRM_ERASURE = "Tick the box to confirm: this cannot be undone."
-PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE})
+WRITE_A_MESSAGE = "Write your message, in at most 2000 characters."
+PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE, WRITE_A_MESSAGE})

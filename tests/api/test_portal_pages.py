@@ -172,6 +172,33 @@ def test_the_volunteer_switches_searches_on_and_off(base_url: str, world: World)
         page.wait_for_selector("#searchable >> text=can find you")
 
 
+def test_the_volunteer_complains_and_sees_the_deadline_then_the_answer(
+    base_url: str, world: World
+) -> None:
+    """P-39.1 s. 3.2: a complaint process; answered within 30 days like any request."""
+    with chromium_page(base_url, PHONE) as page:
+        _log_in(page, world, world.subject)
+        page.select_option("#request-kind", "complaint")
+        page.click("#requests button[type=submit]")
+        page.wait_for_selector("#note-error")  # nothing written: refused, the choice kept
+        assert "Write your message" in page.inner_text("#note-error")
+        assert page.input_value("#request-kind") == "complaint"
+        page.fill("#request-note", "I was asked for my photo twice.")
+        page.click("#requests button[type=submit]")
+        page.wait_for_selector("#request-recorded")
+        assert "answer due by" in page.inner_text("#requests")
+        check_page(page, "portal-request")
+        reviewer = auth(world.keys.reviewer)
+        [mine] = [r for r in world.client.get("/v1/requests", headers=reviewer).json()
+                  if r["subject"] == world.subject and r["kind"] == "complaint"]
+        assert (mine["note"], mine["channel"], mine["status"]) == (
+            "I was asked for my photo twice.", "portal", "open")
+        world.client.post(f"/v1/requests/{mine['id']}/answer", headers=reviewer,
+                          json={"answer": "We are sorry: the desk now checks first."})
+        page.goto("/portal")
+        assert "the desk now checks first" in page.inner_text("#requests")
+
+
 def test_the_portal_reads_in_french(base_url: str, world: World) -> None:
     with chromium_page(base_url, PHONE, language="fr-CA") as page:
         _log_in(page, world, world.subject)

@@ -80,13 +80,17 @@ def test_the_export_never_shows_another_subject_or_the_gallery_size(
     assert search.score is not None and search.score == round(search.score, 2)
 
 
+@pytest.mark.parametrize("kind", [RightKind.RECTIFICATION, RightKind.COMPLAINT])
 def test_rights_requests_are_due_in_30_days_and_overdue_is_flagged(
-    world: World, clock: FakeClock
+    world: World, clock: FakeClock, kind: RightKind
 ) -> None:
+    """A complaint (P-39.1 s. 3.2: the governance policy's complaint process) runs on the same
+    clock as a request to exercise a right."""
     pseudonym, _ = world.subject()
     made = world.service.request_right(
         actor=world.portal, subject=pseudonym,
-        body=RightsRequestCreate(kind=RightKind.RECTIFICATION, channel="letter"))
+        body=RightsRequestCreate(kind=kind, channel="letter"))
+    assert made.kind == kind
     assert made.received_at == clock.now() and not made.overdue
     assert made.due_at - made.received_at == timedelta(days=30)
     clock.advance(days=31)
