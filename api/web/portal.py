@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, SettingsDep
@@ -237,20 +237,24 @@ def portal_enrol(
     return _form(request, service, csrf, act, field="image", typed={"consent_id": consent_id})
 
 
+class RequestForm(BaseModel):
+    """The portal's "Ask a person, or complain" form."""
+
+    csrf: str
+    kind: RightKind
+    note: str = ""
+
+
 @router.post("/portal/requests")
-def portal_request(
-    request: Request,
-    service: ServiceDep,
-    csrf: Annotated[str, Form()],
-    kind: Annotated[RightKind, Form()],
-    note: Annotated[str, Form()] = "",
-) -> Response:
+def portal_request(request: Request, service: ServiceDep,
+                   form: Annotated[RequestForm, Form()]) -> Response:
     """A complaint, or a request a person handles, written from the portal: due in 30 days
     like one sent by letter (P-39.1 ss. 3.2, 32; GDPR art. 12(3))."""
 
     def act(actor: Actor) -> Response:
         try:
-            body = RightsRequestCreate(kind=kind, channel="portal", note=note.strip() or None)
+            body = RightsRequestCreate(kind=form.kind, channel="portal",
+                                       note=form.note.strip() or None)
         except ValidationError as error:  # longer than a note may be: refused, never cut
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.WRITE_A_MESSAGE) from error
         if body.note is None:
@@ -258,7 +262,8 @@ def portal_request(
         service.request_right(actor=actor, subject=actor.subject or "", body=body)
         return RedirectResponse("/portal?done=request#requests", status_code=303)
 
-    return _form(request, service, csrf, act, field="note", typed={"kind": kind, "note": note})
+    return _form(request, service, form.csrf, act, field="note",
+                 typed={"kind": form.kind, "note": form.note})
 
 
 @router.post("/portal/searchable")
