@@ -26,6 +26,10 @@ consent_withdrawn            403     the consent was withdrawn
 guardian_consent_required    403     a minor needs the holder of parental authority
 purpose_not_consented        403     the subject did not consent to this purpose
 probe_consent_required       403     the person in the probe did not agree to this search
+                                     (details.problem: missing, used, expired, other_purpose,
+                                     other_image, other_key, not_signed_by_the_person; a verify's:
+                                     not_signed_by_the_subject, other_subject; an identify's:
+                                     for_a_verify)
 operation_not_allowed        403     the purpose does not include this operation
 subject_credential_required  403     only the person (or their guardian), signing with their own
                                      passkey, may do this: an operator key never acts for them

@@ -109,6 +109,15 @@ class SoftHttpPerson:
                                         json=self.sign(act, opener=desk), headers=self.headers))
         return str(approved["id"])
 
+    def sign_probe(self, link: str) -> dict[str, Any]:
+        """As the subject a verify compares with: sign the researcher's link with this
+        passkey (none is made on the link): the probe consent."""
+        challenge = _ok(self.client.post("/v1/probe-links/subject-challenge",
+                                         json={"link": link}))
+        return dict(_ok(self.client.post("/v1/probe-links/signatures", json={
+            "ceremony_id": challenge["ceremony_id"],
+            "credential": self.authenticator.get(challenge["options"])})))
+
     def enrol(self, consent_id: str, image: bytes, *, desk: str | None = None) -> dict[str, Any]:
         capture_id = self.approve_capture(consent_id, image, desk=desk)
         return dict(_ok(self.client.post(
@@ -117,12 +126,21 @@ class SoftHttpPerson:
             headers=_bearer(desk or self.token))))
 
 
+def probe_link(client: httpx.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
+               image: bytes, subject: str | None = None) -> str:
+    """The researcher asks for the consent of the person in ``image`` (for a verify, of the
+    ``subject`` compared with): the link's secret."""
+    link = _ok(client.post("/v1/probe-consents", headers=_bearer(researcher_key), json={
+        "purpose_id": purpose_id, "notice_id": notice_id, "subject": subject,
+        "probe_sha256": hashlib.sha256(image).hexdigest()}))
+    return str(link["secret"])
+
+
 def probe_consent(client: httpx.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
                   image: bytes, origin: str = DEFAULT_ORIGIN) -> dict[str, Any]:
     """The researcher asks; the person in the probe opens the link, registers and signs."""
-    link = _ok(client.post("/v1/probe-consents", headers=_bearer(researcher_key), json={
-        "purpose_id": purpose_id, "notice_id": notice_id,
-        "probe_sha256": hashlib.sha256(image).hexdigest()}))
+    link = {"secret": probe_link(client, researcher_key, purpose_id=purpose_id,
+                                 notice_id=notice_id, image=image)}
     authenticator = SoftAuthenticator(origin=origin)
     options = _ok(client.post("/v1/probe-links/registration-options",
                               json={"link": link["secret"]}))

@@ -22,9 +22,11 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import (
     AlreadyRegistered,
     ChallengeInvalid,
+    LinkInvalid,
     PasskeyInvalid,
     SubjectErased,
 )
+from optinface.consent.probe_consent import PROBE
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -121,6 +123,9 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
         subject = session.get(Subject, link.subject_id) if link.subject_id else None
+        if subject is not None and link.capacity == PROBE:
+            raise LinkInvalid("this link is signed with the passkey you already have: choose"
+                              " Sign with my passkey")
         name = subject.pseudonym if subject is not None else f"probe {link.id}"
         if link.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
             name = f"guardian of {name}"

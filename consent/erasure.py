@@ -56,6 +56,7 @@ from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedRecei
 from optinface.consent.tables import (
     Consent,
     ConsentStatus,
+    ProbeConsent,
     Subject,
     SubjectKey,
     SubjectStatus,
@@ -246,6 +247,10 @@ def destroy_ended_templates(
 
 
 def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str) -> None:
+    """The consents stay as proof under the tombstone hash; the receipts that name the
+    pseudonym go, a verify's probe consents' included (their rows hold the hash only)."""
+    session.execute(update(ProbeConsent).where(ProbeConsent.subject_ref == subject_hash)
+                    .values(receipt=None, receipt_signature=None))
     session.execute(
         update(Consent)
         .where(Consent.subject_id == subject.id)

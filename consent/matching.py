@@ -104,7 +104,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         purpose = ledger.get_purpose(session, purpose_id)
         refusal = probe_consent.consume(
             session, probe_consent_id, purpose=purpose, operation=operation,
-            probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now())
+            probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
+            subject_ref=None if subject is None else ledger.tombstone_hash(runtime.keys, subject))
         if refusal is None:
             try:  # then the gates, before the face is processed; a refusal keeps the use
                 _gates(runtime, session, purpose, operation=operation)

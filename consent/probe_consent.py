@@ -6,6 +6,14 @@ signs a statement that commits to the notice, the purpose, the image's hash and 
 key. Identify and verify then refuse another image or another key, and the first attempt that
 names a probe consent consumes it, a refused one included.
 
+A verify compares the probe with one subject, so the person in it claims to be that subject:
+its link names the subject, and the subject signs with the passkey they registered, never with
+one made on the link (:func:`subject_challenge`). Whoever holds the link, the researcher
+included, cannot sign in the subject's name; a verify refuses any other probe consent
+(``not_signed_by_the_subject``, ``other_subject``), and an identification refuses one bound to
+a subject (``for_a_verify``): agreeing to be compared with one's own record is not agreeing to
+a search among everyone.
+
 The person in a probe is not a subject: nothing of theirs is kept longer than its job. Their
 passkey is deleted as soon as it has signed (the receipt embeds its public key, so the
 signature stays checkable offline), and the sweep (:func:`forget_spent`) deletes a passkey that
@@ -29,7 +37,7 @@ from optinface.consent import ledger, passkeys
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
+from optinface.consent.errors import ChallengeInvalid, LinkInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
@@ -37,6 +45,7 @@ from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     ConsentMethod,
+    LinkSecret,
     Operation,
     PasskeyChallenge,
     PasskeyResponse,
@@ -52,6 +61,7 @@ from optinface.consent.tables import (
     PasskeyCredential,
     ProbeConsent,
     Purpose,
+    Subject,
 )
 
 PROBE = "probe"
@@ -67,59 +77,74 @@ def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, ke
     """
     purpose = ledger.get_purpose(session, body.purpose_id)
     notice = ledger.get_notice(session, body.notice_id)
+    subject = None if body.subject is None else ledger.get_subject(session, body.subject,
+                                                                     keys=keys)
     return passkeys.new_link(
-        session, kind=PROBE, subject=None, capacity=PROBE,
+        session, kind=PROBE, subject=subject, capacity=PROBE,
         details={"purpose_id": purpose.id, "notice_id": notice.id,
                  "probe_sha256": body.probe_sha256, "researcher_key_id": key_id},
         created_by=key_id, keys=keys, now=now, minutes=settings.enrolment_link_minutes)
 
 
-def statement(session: Session, link: OneTimeLink, credential: PasskeyCredential, *,
+def statement(session: Session, link: OneTimeLink, signer: PasskeyCredential | Subject, *,
               settings: ConsentSettings, now: datetime) -> dict[str, Any]:
-    """What the person in the probe signs: this purpose, this image, this researcher."""
+    """What the person in the probe signs: this purpose, this image, this researcher; and who
+    signs: the passkey made on the link, or (for a verify) the subject, with any of theirs."""
     purpose = ledger.get_purpose(session, link.details["purpose_id"])
     notice = ledger.get_notice(session, link.details["notice_id"])
+    who = ({"subject": signer.pseudonym} if isinstance(signer, Subject)
+           else {"signer": signer.id})
     return {"act": PROBE, "requestId": link.id, "purposeId": purpose.id,
             "purpose": purpose.name, "probeSha256": link.details["probe_sha256"],
             "researcherKeyId": link.details["researcher_key_id"],
             "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
                        "language": notice.language},
-            "signer": credential.id, "rpId": settings.passkey_rp_id,
+            **who, "rpId": settings.passkey_rp_id,
             "issuedAt": now.isoformat(), "nonce": secrets.token_hex(16),
             "expiresAt": (now + timedelta(minutes=settings.enrolment_link_minutes)).isoformat()}
 
 
-def record(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
+def record(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *, keys: KeyRing,
            now: datetime) -> ProbeConsent:
     """Insert the probe consent from the statement the person signed, never from the
-    researcher's request: purpose, image hash, researcher key and expiry are what was signed.
-    The row keeps only a hash of the evidence; the receipt carries the assertion itself."""
+    researcher's request: purpose, image hash, researcher key, subject and expiry are what was
+    signed. The row keeps only a hash of the evidence; the receipt carries the assertion."""
     body = signed.ceremony.statement or {}
     evidence_sha = hashlib.sha256(canonical_json(signed.evidence)).hexdigest()
+    subject = body.get("subject")
     probe = ProbeConsent(
         id=ledger.new_id("prb"), purpose_id=body["purposeId"], notice_id=body["notice"]["id"],
         method=str(ConsentMethod.PASSKEY), evidence_sha256=evidence_sha, obtained_at=now,
         expires_at=datetime.fromisoformat(body["expiresAt"]), created_by=body["researcherKeyId"],
-        probe_sha256=body["probeSha256"], researcher_key_id=body["researcherKeyId"])
+        probe_sha256=body["probeSha256"], researcher_key_id=body["researcherKeyId"],
+        subject_ref=None if subject is None else ledger.tombstone_hash(keys, subject))
     session.add(probe)
     session.flush()
     return probe
 
 
-def signer_of(session: Session, ceremony: Ceremony) -> PasskeyCredential:
+def signers_of(session: Session, ceremony: Ceremony) -> list[PasskeyCredential]:
+    """The passkeys that may sign: the one made on the link, or the subject's own."""
+    if ceremony.subject_id is not None:
+        subject = session.get(Subject, ceremony.subject_id)
+        if subject is None:
+            raise ChallengeInvalid("the subject of this probe consent no longer exists")
+        return passkeys.credentials_of(session, subject)
     credential = session.get(PasskeyCredential, (ceremony.statement or {}).get("signer", ""))
     if credential is None:
         raise ChallengeInvalid("no passkey was registered for this probe consent")
-    return credential
+    return [credential]
 
 
 def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
-            operation: Operation, probe_sha256: str, key_id: str,
+            operation: Operation, probe_sha256: str, key_id: str, subject_ref: str | None,
             now: datetime) -> ProbeConsentRequired | None:
     """Use the probe consent once: the caller commits this even when the attempt is refused.
 
-    Returns (never raises, so that the use is committed) the :class:`ProbeConsentRequired` to
-    raise when it is missing, used, expired, for another purpose, another image or another key.
+    ``subject_ref`` is the tombstone hash of the subject a verify compares with (None for an
+    identification). Returns (never raises, so that the use is committed) the
+    :class:`ProbeConsentRequired` to raise when it is missing, used, expired, for another
+    purpose, another image, another key or another subject, or not signed by the subject.
     """
     probe = session.get(ProbeConsent, probe_consent_id)
     problem = None
@@ -139,6 +164,10 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             problem = "other_image"
         elif probe.researcher_key_id != key_id:
             problem = "other_key"
+        elif probe.subject_ref != subject_ref:
+            problem = ("for_a_verify" if subject_ref is None
+                       else "not_signed_by_the_subject" if probe.subject_ref is None
+                       else "other_subject")
     if problem is None:
         return None
     return ProbeConsentRequired(
@@ -157,7 +186,9 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
         runtime.audit(session, Entry(
             action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
             probe_sha256=body.probe_sha256, details={"request_id": link.id}))
-        url = passkeys.link_url(runtime.settings, "probe", secret)
+        # The page asks the subject of a verify for their own passkey, anyone else for a new one.
+        page = "probe" if body.subject is None else "probe?signer=subject"
+        url = passkeys.link_url(runtime.settings, page, secret)
         return ProbeConsentLink(request_id=link.id, link_url=url, secret=secret,
                                 expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
 
@@ -176,30 +207,52 @@ def challenge(runtime: Runtime, credential: PasskeyCredential,
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=body)
 
 
+def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
+    """A verify's link, opened by its subject: the statement for them to sign with a passkey
+    they registered. The link is used up here: one statement, one probe consent."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        link = passkeys.open_link(session, body.link, kind=PROBE, keys=runtime.keys, now=now)
+        subject = session.get(Subject, link.subject_id) if link.subject_id else None
+        if subject is None:
+            raise LinkInvalid("this link is for a new passkey: choose Continue to make one")
+        ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
+        link.used_at = now
+        statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
+        ceremony, options = passkeys.assertion_options(
+            session, kind=PROBE, statement=statement_,
+            credentials=passkeys.credentials_of(session, subject), subject_id=subject.id,
+            settings=runtime.settings, now=now, link_id=link.id)
+        return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement_)
+
+
 def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
     """Record the probe consent the person signed; its receipt embeds their assertion."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=PROBE, now=now)
         signed = passkeys.verify_assertion(session, ceremony, response.credential,
-                                           allowed=[signer_of(session, ceremony)],
+                                           allowed=signers_of(session, ceremony),
                                            settings=runtime.settings)
-        probe = record(session, ceremony, signed, now=now)
+        probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
+        subject = (signed.ceremony.statement or {}).get("subject")
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
                          "purposeId": probe.purpose_id, "probeSha256": probe.probe_sha256,
                          "researcherKeyId": probe.researcher_key_id,
                          "consentTimestampISO": now.isoformat(),
                          "expiresISO": probe.expires_at.isoformat(),
                          "publicKey": runtime.keys.public_key,
-                         "subjectSignature": signed.evidence}
+                         "subjectSignature": signed.evidence,
+                         **({} if subject is None else {"subject": subject})}
         probe.receipt_signature = runtime.keys.sign(canonical_json(probe.receipt))
         runtime.audit(session, Entry(
             action=AuditAction.PROBE_CONSENT_CREATED, actor=None, purpose=probe.purpose_id,
-            probe_sha256=probe.probe_sha256,
+            probe_sha256=probe.probe_sha256, subjects=[] if subject is None else [subject],
             details={"probe_consent_id": probe.id, "researcher_key_id": probe.researcher_key_id,
                      "credential_hash": passkeys.audit_reference(
                          runtime.keys, signed.credential)}))
-        session.delete(signed.credential)  # its one signature is made, and in the receipt
+        if signed.credential.capacity == PROBE:  # made on the link for this one signature,
+            session.delete(signed.credential)  # now made and in the receipt
         return probe_public(probe, public_key=runtime.keys.public_key)
 
 

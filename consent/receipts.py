@@ -163,7 +163,8 @@ def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bo
     if act == "probe":
         return (statement.get("probeSha256") == receipt.get("probeSha256")
                 and statement.get("purposeId") == receipt.get("purposeId")
-                and statement.get("researcherKeyId") == receipt.get("researcherKeyId"))
+                and statement.get("researcherKeyId") == receipt.get("researcherKeyId")
+                and statement.get("subject") == receipt.get("subject"))
     return False
 
 

@@ -329,6 +329,10 @@ class ProbeConsentRequest(BaseModel):
     purpose_id: Identifier
     notice_id: Identifier
     probe_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    subject: Identifier | None = Field(
+        default=None, description="For a verify: the subject the probe is compared with. That"
+        " subject then signs with the passkey they registered (a verify needs it); no new"
+        " passkey is made on the link.")
 
 
 class SignedReceipt(BaseModel):

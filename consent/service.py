@@ -548,6 +548,11 @@ class OptinFace:
         return enrolment_links.registration_options(self.runtime, body,
                                                     kind=probe_consent.PROBE)
 
+    def probe_subject_challenge(self, body: LinkSecret) -> PasskeyChallenge:
+        """A verify's link, opened by the subject compared with: the statement to sign with a
+        passkey they registered (the link is the key; see :mod:`consent.probe_consent`)."""
+        return probe_consent.subject_challenge(self.runtime, body)
+
     def register_probe_passkey(self, body: PasskeyResponse) -> PasskeyChallenge:
         """The person in the probe registered a passkey: here is the statement to sign."""
         credential, link, _ = enrolment_links.register(self.runtime, body)

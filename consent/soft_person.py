@@ -84,6 +84,14 @@ class SoftPerson:
                                              consent_id=consent_id, purpose_id=purpose_id,
                                              signed=signed)
 
+    def sign_probe(self, link: str) -> ProbeConsentPublic:
+        """As the subject a verify compares with: sign the researcher's link with this
+        passkey (none is made on the link): the probe consent."""
+        challenge = self.service.probe_subject_challenge(LinkSecret(link=link))
+        return self.service.sign_probe_consent(PasskeyResponse(
+            ceremony_id=challenge.ceremony_id,
+            credential=self.authenticator.get(challenge.options)))
+
     def set_searchable(self, searchable: bool) -> SubjectPublic:
         signed = self.sign(SearchableAct(searchable=searchable))
         return self.service.set_searchable(actor=self.actor, subject=self.pseudonym,

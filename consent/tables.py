@@ -251,6 +251,9 @@ class ProbeConsent(Base):
     # Bound when the person in the probe signs it (consent.probe_consent): one image, one key.
     probe_sha256: Mapped[str | None] = mapped_column(String(64))
     researcher_key_id: Mapped[str | None] = mapped_column(String(40))
+    # For a verify: the tombstone hash of the subject who signed it with their own passkey
+    # (never the pseudonym, so an erasure leaves nothing here that names them).
+    subject_ref: Mapped[str | None] = mapped_column(String(64))
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
 

@@ -58,7 +58,7 @@ from optinface.api import server_timing
 from optinface.api.cli.common import RemoteApiKey, check_remote
 from optinface.api.cli.overhead_split import split
 from optinface.api.settings import load_settings
-from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.engine.index import HnswIndex
 from optinface.engine.pipeline import FacePipeline
@@ -103,16 +103,24 @@ class Api:
 
 @dataclass
 class Deployment:
-    """What :func:`prepare` set up: one purpose, enrolled subjects, researcher keys."""
+    """What :func:`prepare` set up: one purpose, enrolled subjects (the software people who
+    hold their passkeys), researcher keys."""
 
     purpose_id: str
     notice_id: str
-    subjects: list[str]
+    people: list[SoftHttpPerson]
     keys: list[str]
 
-    def probe_consent(self, client: httpx.Client, key: str, image: bytes) -> str:
-        """A probe consent signed by the (software) person in ``image`` for ``key``: set-up,
-        made before the timed calls."""
+    def probe_consent(self, client: httpx.Client, key: str, image: bytes, *,
+                      subject: int | None = None) -> str:
+        """A probe consent for ``key``, signed by the (software) person in ``image``, or for a
+        verify against subject number ``subject``, by that subject's passkey: set-up, made
+        before the timed calls."""
+        if subject is not None:
+            person = self.people[subject]
+            link = probe_link(client, key, purpose_id=self.purpose_id,
+                              notice_id=self.notice_id, image=image, subject=person.pseudonym)
+            return str(person.sign_probe(link)["id"])
         return str(probe_consent(client, key, purpose_id=self.purpose_id,
                                  notice_id=self.notice_id, image=image)["id"])
 
@@ -173,7 +181,7 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
     declared = declared_long_enough_ago(date.today(), load_settings())
     api.call("POST", "/v1/register/declaration", admin,
              json={"date": declared.isoformat(), "reference": "BENCH-NOT-A-DECLARATION"})
-    subjects = []
+    people = []
     for face in faces:
         created = api.call("POST", "/v1/subjects", portal["secret"],
                            json={"age_category": "adult"})
@@ -183,8 +191,8 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
         person.set_searchable(True)
         given = person.consent(purposes=[purpose], notice_id=notice, expires_at=soon)
         person.enrol(given["consent"]["id"], face, desk=portal["secret"])
-        subjects.append(person.pseudonym)
-    return Deployment(purpose_id=purpose, notice_id=notice, subjects=subjects, keys=keys)
+        people.append(person)
+    return Deployment(purpose_id=purpose, notice_id=notice, people=people, keys=keys)
 
 
 @contextmanager
@@ -331,9 +339,11 @@ class Bench:
         """Call ``i`` of ``operation``; with ``stages``, each answer's Server-Timing stages are
         appended to it (None where the server sent none): sequential calls only."""
         keys = self._next_keys(calls)
-        consents = [self.deployment.probe_consent(self.client, key,
-                                                  self.probes[i % len(self.probes)])
-                    for i, key in enumerate(keys)]
+        # A verify compares probe i with subject i (its mirrored face), who signs for it.
+        consents = [self.deployment.probe_consent(
+            self.client, key, self.probes[i % len(self.probes)],
+            subject=i % len(self.probes) if operation == "verify" else None)
+            for i, key in enumerate(keys)]
 
         def work(i: int) -> str | None:
             """Call ``i`` with its own key and probe consent. Only an answer with candidates
@@ -342,7 +352,7 @@ class Bench:
             probe = i % len(self.probes)
             form = {"purpose_id": self.deployment.purpose_id, "probe_consent_id": consents[i]}
             if operation == "verify":
-                form["subject"] = self.deployment.subjects[probe]
+                form["subject"] = self.deployment.people[probe].pseudonym
             answer = self.client.post(
                 f"/v1/{operation}", headers={"Authorization": f"Bearer {keys[i]}"}, data=form,
                 files={"image": ("probe.jpg", self.probes[probe], "image/jpeg")})

@@ -42,7 +42,8 @@ def request_probe_consent(
 ) -> ProbeConsentLink:
     """Ask the person in a probe for their consent: a one-time link (and QR code) bound to one
     purpose, the probe image's SHA-256 and this key. The researcher gets no consent here: the
-    person opens the link, registers a passkey and signs (``/probe-links/...``)."""
+    person opens the link, registers a passkey and signs (``/probe-links/...``). For a verify,
+    name the ``subject``: they sign with the passkey they already have (a verify needs it)."""
     return service.request_probe_consent(actor=actor, body=body)
 
 
@@ -50,6 +51,12 @@ def request_probe_consent(
 def probe_registration_options(body: LinkSecret, service: ServiceDep) -> PasskeyChallenge:
     """For the person in the probe (no API key: the one-time link is the credential)."""
     return service.probe_registration_options(body)
+
+
+@router.post("/probe-links/subject-challenge")
+def probe_subject_challenge(body: LinkSecret, service: ServiceDep) -> PasskeyChallenge:
+    """For a verify's link: the statement for the subject to sign with their own passkey."""
+    return service.probe_subject_challenge(body)
 
 
 @router.post("/probe-links/registrations")

@@ -258,6 +258,16 @@ FRENCH: dict[str, str] = {
     "What about?": "À quel sujet ?",
     "Your message": "Votre message",
     "Send": "Envoyer",
+    "A researcher asks to compare one photo with your record: is it you? Nothing happens unless"
+    " you agree here, with the passkey you already have. Your agreement covers one comparison,"
+    " with that photo only, for one purpose, by one researcher.": (
+        "Un chercheur demande à comparer une photo avec votre dossier : est-ce bien vous ? Rien"
+        " ne se passe sans votre accord, donné ici avec la clé d'accès que vous avez déjà. Votre"
+        " accord couvre une comparaison, avec cette photo seulement, pour une fin, par un"
+        " chercheur."
+    ),
+    "Sign with my passkey": "Signer avec ma clé d'accès",
+    "I agree to this one comparison": "J'accepte cette comparaison",
     "Tick the box to confirm: this cannot be undone.": (
         "Cochez la case pour confirmer : c'est irréversible."
     ),

@@ -69,7 +69,7 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
         data={
             "subject": world.subject,
             "purpose_id": world.purpose_id,
-            "probe_consent_id": world.probe_consent(portrait_jpegs[1]),
+            "probe_consent_id": world.probe_consent(portrait_jpegs[1], subject=world.subject),
         },
         files={"image": ("p.jpg", portrait_jpegs[1], "image/jpeg")},
         headers=auth(world.keys.researcher),

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,7 +34,7 @@ def page(base_url: str) -> Iterator[object]:
         yield opened
 
 
-def _signed_json(page: object) -> dict[str, object]:
+def _signed_json(page: object) -> dict[str, Any]:
     return dict(json.loads(page.text_content("#receipt")))  # type: ignore[attr-defined]
 
 
@@ -64,6 +65,25 @@ def _new_person_in_the_browser(page: object, world: World) -> str:
     page.wait_for_selector("#pseudonym")  # type: ignore[attr-defined]
     assert page.inner_text("#pseudonym") == created["pseudonym"]  # type: ignore[attr-defined]
     return str(created["pseudonym"])
+
+
+def _probe_signed_in_the_browser(page: object, world: World, photo: bytes, *,
+                                 subject: str | None, button: str) -> dict[str, Any]:
+    """The researcher asks for a probe consent (for a verify against ``subject``); the person
+    opens the link's page and signs there: the probe consent, with its receipt."""
+    sha256 = hashlib.sha256(photo).hexdigest()
+    link = world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher), json={
+        "purpose_id": world.purpose_id, "notice_id": world.notice_id, "subject": subject,
+        "probe_sha256": sha256}).json()
+    page.goto("/" + link["link_url"].split("/", 3)[3])  # type: ignore[attr-defined]
+    page.click(button)  # type: ignore[attr-defined]
+    page.wait_for_selector("#probe-statement:not([hidden])")  # type: ignore[attr-defined]
+    assert page.inner_text("#probe-image") == sha256  # type: ignore[attr-defined]
+    assert not page.is_visible(button)  # type: ignore[attr-defined]  # done: hidden
+    shot(page, f"probe-{button.removeprefix('#probe-')}")
+    page.click("#probe-sign")  # type: ignore[attr-defined]
+    page.wait_for_selector("#probe-done:not([hidden])")  # type: ignore[attr-defined]
+    return _signed_json(page)
 
 
 @pytest.mark.browser
@@ -104,6 +124,19 @@ def test_a_person_registers_a_passkey_consents_approves_a_capture_opts_in_and_wi
         files={"image": ("face.jpg", photo, "image/jpeg")}, headers=auth(world.keys.portal))
     assert uploaded.status_code == 201, uploaded.text
     assert world.identify(photo).json()["candidates"][0]["subject"] == subject
+    # The probe page: for an identification the person in the photo makes a passkey on the
+    # link; for a verify the subject compared with signs with the one they already have.
+    for operation, via, button in (("identify", None, "#probe-register"),
+                                   ("verify", subject, "#probe-subject")):
+        signed_probe = _probe_signed_in_the_browser(page, world, photo, subject=via,
+                                                    button=button)
+        _offline_check(signed_probe["receipt"], service.public_key)
+        answer = world.client.post(
+            f"/v1/{operation}", headers=auth(world.keys.researcher),
+            data={"purpose_id": world.purpose_id, "probe_consent_id": signed_probe["id"],
+                  **({"subject": subject} if via else {})},
+            files={"image": ("probe.jpg", photo, "image/jpeg")})
+        assert answer.json()["candidates"][0]["subject"] == subject, answer.text
     page.goto("/portal/data")
     assert "w600k_mbf" in page.inner_text("#export")
     shot(page, "portal-data")

@@ -236,7 +236,8 @@ def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_pur
             return client.post("/v1/verify", headers=auth(key), files={
                 "image": ("p.jpg", image, "image/jpeg")}, data={
                 "subject": world.subject, "purpose_id": world.purpose_id,
-                "probe_consent_id": world.probe_consent(image, researcher=key)})
+                "probe_consent_id": world.probe_consent(image, researcher=key,
+                                                        subject=world.subject)})
 
         assert [verify(keys.researcher).status_code for _ in range(2)] == [200, 200]
         assert_refused(verify(keys.researcher), 429, "rate_limited")

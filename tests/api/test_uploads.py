@@ -71,7 +71,7 @@ def test_upload_is_never_written_to_a_temporary_file(
     files = {"image": ("face.jpg", image, "image/jpeg")}
     capture = world.people[world.subject].approve_capture(world.consent_id, image,
                                                           desk=world.keys.portal)
-    probes = [world.probe_consent(image), world.probe_consent(image)]
+    probes = [world.probe_consent(image), world.probe_consent(image, subject=world.subject)]
     with watching_temp_folder(tmp_path, monkeypatch) as opened:
         enrolled = client.post(
             f"/v1/subjects/{world.subject}/faces",

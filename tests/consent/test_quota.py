@@ -105,7 +105,7 @@ def test_verify_counts_against_the_daily_quota(world: World, portrait_jpegs: lis
     image = portrait_jpegs[0]
     verify = lambda: world.service.verify(  # noqa: E731
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose, image=image,
-        probe_consent_id=world.probe(image=image), daily_quota=2)
+        probe_consent_id=world.probe(image=image, subject=pseudonym), daily_quota=2)
     assert verify().outcome == "candidates_for_review"
     assert search(world, image, quota=2) == "candidates_for_review"
     with pytest.raises(QuotaExceeded):

@@ -73,7 +73,8 @@ def _send(world: World, route: str, item: CorpusItem, portal_csrf: str):  # type
     if route == "verify":
         return client.post("/v1/verify",
                            data={"subject": world.subject, "purpose_id": world.purpose_id,
-                                 "probe_consent_id": world.probe_consent(item.data)},
+                                 "probe_consent_id": world.probe_consent(
+                                     item.data, subject=world.subject)},
                            files=files, headers=auth(world.keys.researcher))
     return client.post("/portal/enrol", files=files, data={
         "csrf": portal_csrf, "consent_id": world.consent_id,

@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
-from optinface.api.soft_person import SoftHttpPerson, probe_consent
+from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.api.web.i18n import Language, Words
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
@@ -166,11 +166,17 @@ class World:
         uploads the approved photo."""
         return self.people[subject].enrol(consent_id, image, desk=self.keys.portal)
 
-    def probe_consent(self, image: bytes, *, researcher: str | None = None) -> str:
-        """A probe consent signed by the person in ``image``, for this researcher key."""
-        return str(probe_consent(self.client, researcher or self.keys.researcher,
-                                 purpose_id=self.purpose_id, notice_id=self.notice_id,
-                                 image=image, origin=ORIGIN)["id"])
+    def probe_consent(self, image: bytes, *, researcher: str | None = None,
+                      subject: str | None = None) -> str:
+        """A probe consent signed by the person in ``image``, for this researcher key; for a
+        verify against ``subject``, signed by that subject's own passkey."""
+        key = researcher or self.keys.researcher
+        if subject is not None:
+            link = probe_link(self.client, key, purpose_id=self.purpose_id,
+                              notice_id=self.notice_id, image=image, subject=subject)
+            return str(self.people[subject].sign_probe(link)["id"])
+        return str(probe_consent(self.client, key, purpose_id=self.purpose_id,
+                                 notice_id=self.notice_id, image=image, origin=ORIGIN)["id"])
 
     def identify(self, image: bytes, *, k: int = 5) -> httpx.Response:
         """The researcher's 1:N search with ``image``, under a probe consent the person in it

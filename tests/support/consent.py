@@ -147,19 +147,23 @@ class World:
         return self.signer(pseudonym).withdraw_purpose(consent_id, purpose_id)
 
     def probe_link(self, purpose: str | None = None, *, image: bytes,
-                   researcher: Actor | None = None) -> str:
-        """A researcher's request for the consent of the person in ``image``: the link's
-        secret, not yet opened."""
+                   researcher: Actor | None = None, subject: str | None = None) -> str:
+        """A researcher's request for the consent of the person in ``image`` (for a verify,
+        of the ``subject`` compared with): the link's secret, not yet opened."""
         return self.service.request_probe_consent(
             actor=researcher or self.researcher,
             body=ProbeConsentRequest(purpose_id=purpose or self.purpose, notice_id=self.notice,
-                                     probe_sha256=hashlib.sha256(image).hexdigest())).secret
+                                     probe_sha256=hashlib.sha256(image).hexdigest(),
+                                     subject=subject)).secret
 
     def probe(self, purpose: str | None = None, *, image: bytes,
-              researcher: Actor | None = None) -> str:
-        """A probe consent signed by the person in ``image`` for this researcher's key."""
-        return probe_consent(self.service, self.probe_link(purpose, image=image,
-                                                           researcher=researcher)).id
+              researcher: Actor | None = None, subject: str | None = None) -> str:
+        """A probe consent signed by the person in ``image`` for this researcher's key; for a
+        verify against ``subject``, signed by that subject's own passkey."""
+        link = self.probe_link(purpose, image=image, researcher=researcher, subject=subject)
+        if subject is not None:
+            return self.signer(subject).sign_probe(link).id
+        return probe_consent(self.service, link).id
 
     def identify(self, image: bytes, *, purpose: str | None = None) -> MatchResult:
         """The researcher's 1:N search with ``image``, under a probe consent the person in it
@@ -174,7 +178,8 @@ class World:
         the person in it signed for it (in the world's purpose unless told)."""
         purpose = purpose or self.purpose
         return self.service.verify(actor=self.researcher, subject=subject, purpose_id=purpose,
-                                   probe_consent_id=self.probe(purpose, image=image),
+                                   probe_consent_id=self.probe(purpose, image=image,
+                                                               subject=subject),
                                    image=image)
 
     def purpose_with(self, *operations: Operation, name: str, retention_days: int = 3650) -> str:

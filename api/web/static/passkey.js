@@ -168,6 +168,17 @@
     const options = await postJSON("/v1/probe-links/registration-options", { link });
     probeChallenge = await postJSON("/v1/probe-links/registrations",
       { ceremony_id: options.ceremony_id, credential: await create(options.options) });
+    showProbeStatement(button);
+  }
+
+  // A verify's link: the subject signs with the passkey they registered, none is made.
+  async function probeSubject(button) {
+    const link = window.location.hash.slice(1);
+    probeChallenge = await postJSON("/v1/probe-links/subject-challenge", { link });
+    showProbeStatement(button);
+  }
+
+  function showProbeStatement(button) {
     const statement = probeChallenge.statement;
     document.getElementById("probe-purpose").textContent = statement.purpose;
     document.getElementById("probe-image").textContent = statement.probeSha256;
@@ -200,6 +211,7 @@
     on("[data-passkey-sign-in]", "click", signIn);
     on("[data-passkey-register]", "click", register);
     on("[data-probe-register]", "click", probeRegister);
+    on("[data-probe-subject]", "click", probeSubject);
     on("[data-probe-sign]", "click", probeSign);
   });
 })();
