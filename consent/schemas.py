@@ -573,6 +573,19 @@ class AuditFilter(BaseModel):
     until: str | None = Field(default=None, description="ISO time, exclusive.")
 
 
+class AnomalyAlert(BaseModel):
+    """A researcher key whose searches in the last 24 hours form an enumeration pattern (see
+    :mod:`consent.anomalies`): for a reviewer to look into, not a verdict."""
+
+    key_id: str
+    kind: str = Field(description="no_candidate_sweep, repeated_refusals or"
+                      " many_subjects_verified.")
+    count: int = Field(description="Searches that found no one, refused searches, or"
+                       " distinct subjects verified against.")
+    of: int = Field(description="Out of how many searches by the key in the window.")
+    since: datetime
+
+
 class SearchCount(BaseModel):
     """Searches (identify and verify) of one purpose in one UTC hour."""
 

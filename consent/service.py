@@ -23,6 +23,7 @@ from optinface.consent import (
     activity,
     after_erasure,
     alternative,
+    anomalies,
     apikeys,
     consents,
     declaration,
@@ -67,6 +68,7 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
     AlternativeChosenResult,
+    AnomalyAlert,
     ApiKeyCreated,
     ApiKeyPublic,
     AuditFilter,
@@ -744,6 +746,13 @@ class OptinFace:
                 details={"filters": filters.model_dump(mode="json", exclude_none=True),
                          "offset": offset, "returned": len(page.events)}))
         return page
+
+    def anomaly_alerts(self, *, actor: Actor) -> list[AnomalyAlert]:
+        """Researcher keys whose last 24 hours of searches form an enumeration pattern (see
+        :mod:`consent.anomalies`); keys and counts only, like the search counts."""
+        authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return anomalies.alerts(session, now=self.clock.now())
 
     def search_counts(self, *, actor: Actor, since: str | None = None,
                       until: str | None = None) -> list[SearchCount]:

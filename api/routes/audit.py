@@ -24,6 +24,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
+    AnomalyAlert,
     AuditEventPublic,
     AuditFilter,
     AuditPage,
@@ -89,6 +90,13 @@ def verify_audit(service: ServiceDep, actor: AuditReader) -> ChainStatus:
     """Recompute the chain and the tree against every signed and witnessed checkpoint: an edit,
     deletion, reordering, truncation or rewrite names the first inconsistency."""
     return service.verify_audit(actor=actor)
+
+
+@router.get("/audit/alerts")
+def anomaly_alerts(service: ServiceDep, actor: AuditReader) -> list[AnomalyAlert]:
+    """Researcher keys whose last 24 hours of searches form an enumeration pattern: many
+    searches finding no one, repeated refusals, verifies against many subjects."""
+    return service.anomaly_alerts(actor=actor)
 
 
 @router.get("/audit/consistency")

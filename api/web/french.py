@@ -268,6 +268,20 @@ FRENCH: dict[str, str] = {
     ),
     "Sign with my passkey": "Signer avec ma clé d'accès",
     "I agree to this one comparison": "J'accepte cette comparaison",
+    "Alerts (last 24 hours)": "Alertes (dernières 24 heures)",
+    "No researcher key shows an enumeration pattern.": (
+        "Aucune clé de chercheur ne montre un schéma d'énumération."
+    ),
+    "{count} of {of} searches found no one: fishing with faces that are not in the gallery?": (
+        "{count} recherches sur {of} n'ont trouvé personne : une pêche avec des visages absents"
+        " de la galerie ?"
+    ),
+    "{count} of {of} searches refused: probing the gates?": (
+        "{count} recherches sur {of} refusées : un sondage des contrôles ?"
+    ),
+    "verified against {count} different subjects: walking the pseudonyms?": (
+        "vérification contre {count} personnes différentes : un parcours des pseudonymes ?"
+    ),
     "Tick the box to confirm: this cannot be undone.": (
         "Cochez la case pour confirmer : c'est irréversible."
     ),

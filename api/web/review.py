@@ -165,6 +165,7 @@ def review(request: Request, service: ServiceDep) -> Response:
             incident_keep_years=KEEP_YEARS,
             names=_Names(service, actor),
             researcher_keys=_researcher_keys(service, actor),
+            alerts=service.anomaly_alerts(actor=actor),
         )
 
     return signed_in(request, service, REVIEW, build, login_form=True)

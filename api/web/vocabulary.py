@@ -75,6 +75,14 @@ STATUSES: dict[str, str] = {
     "erased": "erased",
 }
 
+ALERTS: dict[str, str] = {  # consent.anomalies.AlertKind
+    "no_candidate_sweep": "{count} of {of} searches found no one: fishing with faces that are"
+                          " not in the gallery?",
+    "repeated_refusals": "{count} of {of} searches refused: probing the gates?",
+    "many_subjects_verified": "verified against {count} different subjects: walking the"
+                              " pseudonyms?",
+}
+
 REQUEST_STATUSES: dict[str, str] = {  # consent.rights_requests.RequestStatus
     "open": "open",
     "answered": "answered",

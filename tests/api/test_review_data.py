@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from tests.support.api import World, auth, page_login, verify_receipt_file
@@ -85,3 +86,22 @@ def test_searches_are_counted_per_hour_and_purpose(
     assert sum(c.searches for c in counts) == before + 2
     assert {c.purpose for c in counts} == {world.purpose_id}
     assert all(len(c.hour) == len("2026-11-30T14") for c in counts)
+
+
+def test_enumeration_alerts_are_for_reviewers_on_the_api_and_the_dashboard(
+    client: TestClient, world: World, portrait_jpegs: list[bytes]
+) -> None:
+    prober = client.post("/v1/keys", headers=auth(world.keys.admin),
+                         json={"role": "researcher", "name": "prober"}).json()
+    for _ in range(REFUSALS):  # no probe consent: refused before any face is processed
+        client.post("/v1/identify", headers=auth(prober["secret"]),
+                    data={"purpose_id": world.purpose_id, "probe_consent_id": "prb_none"},
+                    files={"image": ("p.jpg", portrait_jpegs[0], "image/jpeg")})
+    assert client.get("/v1/audit/alerts", headers=auth(prober["secret"])).status_code == 403
+    alerts = client.get("/v1/audit/alerts", headers=auth(world.keys.reviewer)).json()
+    assert {"key_id": prober["key_id"], "kind": "repeated_refusals",
+            "count": REFUSALS} in [{k: a[k] for k in ("key_id", "kind", "count")} for a in alerts]
+    page_login(client, "review", world.keys.reviewer)
+    section = client.get("/review").text.split('<section id="alerts">')[1].split("</section>")[0]
+    assert f"{REFUSALS} of {REFUSALS} searches refused" in section
+    assert "prober" in section and f"/review/log?actor={prober['key_id']}" in section

@@ -1,0 +1,89 @@
+"""Alerts on enumeration patterns in the access log, per researcher key (X-LOG).
+
+Each search keeps the rules: a probe consent, the gates, the daily quota. A pattern of searches
+can still be what the rules exist to stop. A researcher who holds probe links could sign them
+and search with faces that are not in the gallery, or walk the pseudonyms with verifies, or
+keep trying what the gates refuse. The compliance matrix asks for alerts on such patterns (CNIL
+delib. 2021-122 on logging; AI Act art. 26(5), monitoring by the deployer).
+
+The alerts are read from the last :data:`WINDOW` of the chained log when asked for. Nothing new
+is stored, so no one can silence an alert but by editing the log, which its verification would
+show. Each alert names a key and counts; never a face, and never a subject.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.schemas import AnomalyAlert, Operation, SearchOutcome
+from optinface.consent.tables import AuditEvent
+
+WINDOW = timedelta(hours=24)
+MIN_SEARCHES = 20  # fewer searches than this say too little about a key's pattern
+NO_CANDIDATE_SHARE = 0.8  # of a key's searches finding no one: fishing with absent faces
+REFUSALS = 10  # refused searches by one key: probing the gates
+VERIFIED_SUBJECTS = 10  # distinct subjects one key verified against: walking the pseudonyms
+
+_SEARCHES = (AuditAction.IDENTIFY, AuditAction.VERIFY)
+
+
+class AlertKind(StrEnum):
+    NO_CANDIDATE_SWEEP = "no_candidate_sweep"
+    REPEATED_REFUSALS = "repeated_refusals"
+    MANY_SUBJECTS_VERIFIED = "many_subjects_verified"
+
+
+@dataclass
+class _KeyActivity:
+    """One key's searches in the window."""
+
+    searches: int = 0
+    no_candidate: int = 0
+    refused: int = 0
+    verified: set[str] = field(default_factory=set)
+
+    def alerts(self, key_id: str, since: datetime) -> list[AnomalyAlert]:
+        found = []
+        sweeping = self.no_candidate >= NO_CANDIDATE_SHARE * self.searches
+        if self.searches >= MIN_SEARCHES and sweeping:
+            found.append(AnomalyAlert(key_id=key_id, kind=AlertKind.NO_CANDIDATE_SWEEP,
+                                      count=self.no_candidate, of=self.searches, since=since))
+        if self.refused >= REFUSALS:
+            found.append(AnomalyAlert(key_id=key_id, kind=AlertKind.REPEATED_REFUSALS,
+                                      count=self.refused, of=self.searches + self.refused,
+                                      since=since))
+        if len(self.verified) >= VERIFIED_SUBJECTS:
+            found.append(AnomalyAlert(key_id=key_id, kind=AlertKind.MANY_SUBJECTS_VERIFIED,
+                                      count=len(self.verified), of=self.searches, since=since))
+        return found
+
+
+def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
+    """The keys whose searches in the last :data:`WINDOW` form a pattern above, by key."""
+    since = (now - WINDOW).astimezone(UTC)
+    rows = session.execute(
+        select(AuditEvent.actor_key_id, AuditEvent.action, AuditEvent.outcome,
+               AuditEvent.details)  # ``at`` is ISO text in UTC: compared as text, as written
+        .where(AuditEvent.at >= since.isoformat(), AuditEvent.actor_key_id.is_not(None),
+               AuditEvent.action.in_([*_SEARCHES, AuditAction.REFUSED])))
+    activity: dict[str, _KeyActivity] = defaultdict(_KeyActivity)
+    for key_id, action, outcome, details in rows:
+        details = details or {}
+        if action == AuditAction.REFUSED:
+            if details.get("attempted") in _SEARCHES:
+                activity[key_id].refused += 1
+            continue
+        key = activity[key_id]
+        key.searches += 1
+        key.no_candidate += outcome == SearchOutcome.NO_CANDIDATE
+        if action == Operation.VERIFY and details.get("claimed_subject"):
+            key.verified.add(details["claimed_subject"])
+    return [alert for key_id in sorted(activity)
+            for alert in activity[key_id].alerts(key_id, since)]

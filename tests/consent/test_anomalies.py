@@ -1,0 +1,45 @@
+"""Alerts on enumeration patterns: each search keeps the rules, the pattern does not (X-LOG)."""
+
+from __future__ import annotations
+
+from optinface.consent import anomalies
+from optinface.consent.anomalies import AlertKind
+from tests.support.consent import FakeClock, World, refused
+
+
+def _kinds(world: World) -> list[tuple[str, str, int, int]]:
+    return [(a.key_id, a.kind, a.count, a.of)
+            for a in world.service.anomaly_alerts(actor=world.reviewer)]
+
+
+def test_a_key_searching_with_faces_that_are_not_there_is_flagged_for_a_day(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    world.enrolled(portrait_jpegs[0])
+    absent = portrait_jpegs[1]  # a face nobody enrolled
+    assert world.identify(portrait_jpegs[0]).outcome == "candidates_for_review"
+    for _ in range(anomalies.MIN_SEARCHES - 2):
+        assert world.identify(absent).outcome == "no_candidate"
+    assert _kinds(world) == []  # 19 searches: too few to call it a pattern
+    world.identify(absent)
+    assert _kinds(world) == [(world.researcher.key_id, AlertKind.NO_CANDIDATE_SWEEP, 19, 20)]
+    clock.advance(hours=24, seconds=1)
+    assert _kinds(world) == []  # the window has passed: the log keeps the events
+
+
+def test_repeated_refusals_and_verifies_against_many_subjects_are_flagged(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    image = portrait_jpegs[0]
+    for _ in range(anomalies.REFUSALS):
+        refused("probe_consent_required", lambda: world.service.identify(
+            actor=world.researcher, purpose_id=world.purpose, probe_consent_id="prb_none",
+            image=image))
+    walked = [world.subject()[0] for _ in range(anomalies.VERIFIED_SUBJECTS)]
+    for subject in walked:
+        assert world.verify(subject, image).outcome == "no_candidate"  # none enrolled a face
+    key = world.researcher.key_id
+    assert _kinds(world) == [
+        (key, AlertKind.REPEATED_REFUSALS, anomalies.REFUSALS, 20),
+        (key, AlertKind.MANY_SUBJECTS_VERIFIED, anomalies.VERIFIED_SUBJECTS, 10),
+    ]
