@@ -676,9 +676,14 @@ class PrivacyStatement(BaseModel):
 
     accountability: Accountability
     purposes: list[PurposePublic]
+    recipients: list[Recipient] = Field(description="Who receives data (GDPR art. 13(1)(e));"
+                                        " none by default.")
     retention_rules: list[str]
     retention_policy: RetentionPolicyPublic = Field(
         description="The retention policy in force, the version each consent now signs.")
+    source: str = Field(description="Where the data come from (P-39.1 s. 8: the means of"
+                        " collection).")
+    matching: str = Field(description="How a face is used: the matching logic in words.")
 
 
 # Rights requests ------------------------------------------------------------------------------

@@ -360,7 +360,9 @@ class OptinFace:
             purposes = [PurposePublic.model_validate(p) for p in ledger.purposes(session)]
         policy = self.retention_policy()
         return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
-                                retention_rules=policy.rules, retention_policy=policy)
+                                recipients=self.settings.recipients,
+                                retention_rules=policy.rules, retention_policy=policy,
+                                source=access.SOURCE, matching=matching.MATCHING_DESCRIPTION)
 
     def retention_policy(self, sha256: str | None = None) -> RetentionPolicyPublic:
         """A retention policy version ever in force, by the SHA-256 a receipt names, or the one

@@ -269,6 +269,22 @@ FRENCH: dict[str, str] = {
     "Sign with my passkey": "Signer avec ma clé d'accès",
     "I agree to this one comparison": "J'accepte cette comparaison",
     "Alerts (last 24 hours)": "Alertes (dernières 24 heures)",
+    "How your face is used, and who answers for it": (
+        "Comment votre visage est utilisé, et qui en répond"
+    ),
+    "Who answers for it:": "Qui en répond :",
+    "Where it comes from:": "D'où viennent ces données :",
+    "How it is used:": "Comment il est utilisé :",
+    "Who receives it:": "Qui les reçoit :",
+    "Who receives it": "Qui les reçoit",
+    "nobody: it is never disclosed": "personne : elles ne sont jamais communiquées",
+    "Where it is kept:": "Où elles sont conservées :",
+    "Your rights: stop each use at any time from this page; see, correct or erase what we hold;"
+    " complain.": (
+        "Vos droits : cesser chaque utilisation à tout moment depuis cette page; voir, faire"
+        " corriger ou effacer ce que nous détenons; porter plainte."
+    ),
+    "How, and within what time": "Comment, et dans quel délai",
     "No researcher key shows an enumeration pattern.": (
         "Aucune clé de chercheur ne montre un schéma d'énumération."
     ),

@@ -109,7 +109,7 @@ def _home(
         captures=service.pending_captures(actor=actor, subject=subject),
         subject=service.get_subject(actor=actor, subject=subject),
         notice=_notice(service.list_notices(actor=actor), words_for(request)),
-        policy=service.retention_policy(),
+        privacy=service.privacy_statement(),
         purposes=service.list_purposes(actor=actor),
         names=receipts.purpose_names(service, actor),
         consents=consents,

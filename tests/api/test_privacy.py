@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.consent.errors import PlaceholderAccountability
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, assert_refused, auth, deployment
+from tests.support.api import World, assert_refused, auth, deployment, portal_session
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -100,3 +100,22 @@ def test_the_retention_policy_and_every_version_of_it_are_public(world: World) -
     assert f"/privacy/policy/{in_force['sha256']}" in page
     assert_refused(client.get("/privacy/policy/" + "0" * 64), 404, "not_found")
     assert_refused(client.get("/privacy/policy/not-a-hash"), 422, "validation_error")
+
+
+def test_the_consent_form_tells_how_the_face_is_used_and_who_answers_before_anyone_signs(
+    world: World
+) -> None:
+    """P-39.1 s. 8, GDPR art. 13: told at collection, from the live system, whatever the
+    operator's notice says: the means, who answers, who receives, where, the rights."""
+    told = world.client.get("/privacy.json").json()
+    portal_session(world.client, world.people[world.subject])
+    page = world.client.get("/portal").text
+    box = page.split('id="before-you-agree"')[1].split("</details>")[0]
+    accountability = told["accountability"]
+    for expected in ("512-number template", "photos are discarded once the template is made",
+                     accountability["controller_name"], accountability["privacy_officer_contact"],
+                     "nobody: it is never disclosed", accountability["hosting"]["region"],
+                     "stop each use at any time", 'href="/privacy#rights"'):
+        assert expected in box, expected
+    assert told["source"] and told["matching"] and told["recipients"] == []
+    assert "nobody: it is never disclosed" in world.client.get("/privacy").text
