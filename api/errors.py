@@ -52,6 +52,9 @@ subject_erased               410     the pseudonym was erased and can never be u
 not_declared                 409     matching refused until the register's declaration is recorded
 declaration_period_running   409     declared, but the 60-day period before service has not run
 redeclaration_required       409     the register changed since its declaration: declare again
+assessment_outdated          409     outside demo mode, the privacy impact assessment does not
+                                     cover the register as it stands: assess it, then set
+                                     OPTINFACE_PIA_MATERIAL_SHA256
 suspended_by_regulator       409     a regulator's order suspends enrolment and matching
 model_mismatch               409     templates from two models cannot be compared
 rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
@@ -150,6 +153,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_declared": 409,
     "declaration_period_running": 409,
     "redeclaration_required": 409,
+    "assessment_outdated": 409,
     "suspended_by_regulator": 409,
     "model_mismatch": 409,
     "rate_limited": 429,

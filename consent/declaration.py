@@ -36,6 +36,7 @@ from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
 from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import (
+    AssessmentOutdated,
     DeclarationPeriodRunning,
     InvalidRequest,
     NotDeclared,
@@ -201,7 +202,10 @@ REDECLARE = ("the register changed since the declaration of {declared_on} (purpo
              " declaration has run its period")
 PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
                   " {start} ({days} days)")
-REFUSALS = (SUSPENDED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
+UNASSESSED = ("the privacy impact assessment {reference} does not cover the register as it"
+              " stands (purposes, models, hosting, retention, security or recipients): matching"
+              " is refused until an assessment of it is in force")
+REFUSALS = (SUSPENDED, UNASSESSED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
 
 
 def state(
@@ -209,7 +213,8 @@ def state(
 ) -> DeclarationState:
     """Whether the database is in service ``today``, and the first reason it is not.
 
-    The reasons are checked in order of precedence: a regulator's order in force, no
+    The reasons are checked in order of precedence: a regulator's order in force, outside demo
+    mode a privacy impact assessment of other material (``pia_material_sha256``), no
     declaration, a register whose material hash no longer matches the declared one, then a
     declaration period still running. The hash is recomputed from the live settings and models
     on every call, so a changed setting closes matching at once.
@@ -222,6 +227,10 @@ def state(
         refusal = SuspendedByRegulator(
             SUSPENDED.format(reference=order.reference, kind=order.kind),
             details={"order": order.reference, "kind": order.kind})
+    elif not settings.demo_mode and settings.pia_material_sha256 != current:
+        refusal = AssessmentOutdated(
+            UNASSESSED.format(reference=settings.pia_reference),
+            details={"assessed_sha256": settings.pia_material_sha256, "current_sha256": current})
     elif declaration is None:
         refusal = NotDeclared(UNDECLARED)
     elif declaration.material_sha256 != current:

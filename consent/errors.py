@@ -68,6 +68,12 @@ class RedeclarationRequired(NotDeclared):
     code = "redeclaration_required"
 
 
+class AssessmentOutdated(NotDeclared):
+    """The privacy impact assessment does not cover the register as it stands."""
+
+    code = "assessment_outdated"
+
+
 class SuspendedByRegulator(NotDeclared):
     """A regulator's suspension or destruction order is in force."""
 

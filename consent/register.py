@@ -186,3 +186,41 @@ def render_register(register: Register) -> str:
         *([f"- {w}" for w in register.warnings] or ["- none"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_pia_skeleton(register: Register) -> str:
+    """A privacy impact assessment to complete, generated from the live register (X-REG): the
+    processing as declared, the material hash it assesses, and the sections only people can
+    write. Once signed, its reference, its SHA-256 and that material hash are settings; outside
+    demo mode, matching is refused while the register's material differs."""
+    a = register.accountability
+    # The register without its title, one heading level down: a section of this document.
+    processing = render_register(register).split("\n", 1)[1].replace("\n## ", "\n### ")
+    return "\n".join([
+        "# Privacy impact assessment (P-39.1 s. 3.3; GDPR art. 35): to complete and sign",
+        f"Generated {register.generated_at.isoformat()} from the live register.",
+        "",
+        f"- **Register material assessed**: {register.material_sha256}",
+        "- Once signed, set `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256` (this document's"
+        " hash) and `OPTINFACE_PIA_MATERIAL_SHA256` (the line above). A change to the purposes,"
+        " models, hosting, retention, security measures or recipients changes the material and"
+        " refuses matching until it is assessed again.",
+        "",
+        "## 1. Necessity and proportionality (TO ASSESS)",
+        "Why a face, why these purposes, why 1:N where it is allowed, why these retention"
+        f" periods; the non-biometric alternative offered: {a.non_biometric_alternative}",
+        "",
+        "## 2. Risks to the persons (TO ASSESS)",
+        "Likelihood and severity for the subjects and for the people in probes: misidentification"
+        " (the false-match rate in force), misuse by a searcher, a breach of the templates.",
+        "",
+        "## 3. Measures (TO ASSESS beyond those in force, listed below)",
+        "",
+        f"## 4. Opinion of the person in charge: {a.privacy_officer_name},"
+        f" {a.privacy_officer_title} (TO SIGN)",
+        "",
+        "## 5. The processing assessed, as the register states it",
+        "",
+        processing,
+    ])
+

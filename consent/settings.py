@@ -97,6 +97,11 @@ class ConsentSettings(EngineSettings):
     )
     pia_reference: str = "PIA-0000 (not yet written)"
     pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
+    # The register's material SHA-256 the PIA assessed (`optinface register pia` writes it into
+    # the skeleton): outside demo mode matching is refused while the register differs, so a new
+    # purpose, model, hosting, retention, measure or recipient needs a new assessment first
+    # (P-39.1 s. 3.3; GDPR art. 35).
+    pia_material_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
     policy_url: str = "https://example.org/privacy"
     hosting_country: str = Field(default="CA", min_length=2)
     hosting_region: str = Field(default="Québec", min_length=1)

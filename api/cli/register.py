@@ -1,4 +1,4 @@
-"""``optinface register`` (show, declare, suspend, lift): the declared biometric database."""
+"""``optinface register`` (show, pia, declare, suspend, lift): the declared biometric database."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 from optinface.api.cli.common import ApiKey, DataDir, opened, operator
 from optinface.api.schemas import RegisterFormat
+from optinface.consent.register import render_pia_skeleton
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
 
@@ -35,6 +36,18 @@ def show(
             else current.model_dump_json(indent=2)
         )
     typer.echo(text)
+
+
+@app.command("pia")
+def pia(data_dir: DataDir = None) -> None:
+    """Print a privacy impact assessment to complete and sign, generated from the live
+    register with the material hash it assesses (set it as OPTINFACE_PIA_MATERIAL_SHA256 once
+    signed: outside demo mode, matching is refused while the register differs).
+
+    Example: optinface register pia > pia.md
+    """
+    with opened(data_dir) as (_, service):
+        typer.echo(render_pia_skeleton(service.register()), nl=False)
 
 
 @app.command("declare")

@@ -920,6 +920,13 @@ FRENCH: dict[str, str] = {
         " hébergement, conservation, sécurité ou destinataires) : toute nouvelle recherche est"
         " refusée jusqu'à ce qu'une nouvelle déclaration ait couru son délai"
     ),
+    "the privacy impact assessment {reference} does not cover the register as it stands"
+    " (purposes, models, hosting, retention, security or recipients): matching is refused until"
+    " an assessment of it is in force": (
+        "l'évaluation des facteurs relatifs à la vie privée {reference} ne couvre pas le registre"
+        " tel qu'il est (finalités, modèles, hébergement, conservation, sécurité ou"
+        " destinataires) : toute recherche est refusée jusqu'à ce qu'une évaluation le couvre"
+    ),
     "declared on {declared_on}: the database may not be put into service before {start}"
     " ({days} days)": (
         "déclarée le {declared_on} : la banque ne peut être mise en service avant le {start}"

@@ -93,6 +93,15 @@ def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     assert code == 0 and "CAI-9" in output
 
 
+def test_register_pia_prints_a_skeleton_naming_the_material_to_assess(data_dir: Path) -> None:
+    d = ("--data-dir", str(data_dir))
+    material = json.loads(run("register", "--format", "json", *d)[1])["material_sha256"]
+    code, output = run("register", "pia", *d)
+    assert code == 0, output
+    assert f"**Register material assessed**: {material}" in output
+    assert "OPTINFACE_PIA_MATERIAL_SHA256" in output and "### Purposes" in output
+
+
 def test_register_md_states_the_hosting_location(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,9 @@ the regulator's suspension and destruction orders applied."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import timedelta
 
 import pytest
@@ -11,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.receipts import verify_receipt
+from optinface.consent.register import render_pia_skeleton
 from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -35,22 +39,57 @@ def test_matching_is_refused_until_the_database_is_declared(
     assert service.register().in_service
 
 
+def _outside_demo_mode(settings: ConsentSettings, **changes: object) -> ConsentSettings:
+    return ConsentSettings(**{**settings.model_dump(), "demo_mode": False, **changes})
+
+
+@contextmanager
+def _assessed(settings: ConsentSettings, pipeline: FacePipeline,
+              clock: FakeClock) -> Iterator[World]:
+    """A deployment outside demo mode, reopened once its register is assessed (until then
+    matching is refused, and the PIA skeleton names the material to assess); not declared."""
+    with closing(OptinFace.open(_outside_demo_mode(settings), pipeline=pipeline,
+                                clock=clock)) as service:
+        world = make_world(service, clock, declare=False)
+        refused("assessment_outdated", lambda: world.identify(b"never reaches the engine"))
+        register = service.register()
+        assert f"**Register material assessed**: {register.material_sha256}" in (
+            render_pia_skeleton(register))
+    assessed = _outside_demo_mode(settings, pia_material_sha256=register.material_sha256)
+    with closing(OptinFace.open(assessed, pipeline=pipeline, clock=clock)) as service:
+        yield dataclasses.replace(world, service=service)
+
+
 def test_outside_demo_mode_a_backdated_declaration_opens_nothing_early(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
 ) -> None:
-    real = ConsentSettings(**{**settings.model_dump(), "demo_mode": False})
-    service = OptinFace.open(real, pipeline=pipeline, clock=clock)
-    try:
-        world = make_world(service, clock, declare=False)
+    with _assessed(settings, pipeline, clock) as world:
+        refused("not_declared", lambda: world.identify(portrait_jpegs[0]))
         backdated = clock.now().date() - timedelta(days=90)
-        register = service.declare(actor=world.admin, date=backdated, reference="CAI-OLD")
+        register = world.service.declare(actor=world.admin, date=backdated,
+                                         reference="CAI-OLD")
         assert register.in_service_from == clock.now().date() + timedelta(days=60)
         refused("declaration_period_running", lambda: world.identify(portrait_jpegs[0]))
         clock.advance(days=60)
         world.identify(portrait_jpegs[0])
-    finally:
-        service.close()
+
+
+def test_outside_demo_mode_a_change_of_the_register_needs_a_new_assessment_first(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """P-39.1 s. 3.3, GDPR art. 35: assessed before declared, again after any change."""
+    with _assessed(settings, pipeline, clock) as world:
+        service = world.service
+        service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
+        clock.advance(days=60)
+        world.identify(portrait_jpegs[0])
+        service.create_purpose(actor=world.admin, body=PurposeCreate(
+            name="another study", description="new", legal_basis="consent",
+            operations={Operation.IDENTIFY}, retention_days=30))
+        refused("assessment_outdated", lambda: world.identify(portrait_jpegs[0]))
+        assert service.register().warnings  # the dashboard and the register say why
 
 
 def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:
