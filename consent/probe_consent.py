@@ -183,8 +183,9 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
     with runtime.db.transaction() as session:
         link, secret = request_link(session, body, key_id=actor.key_id, keys=runtime.keys,
                                     settings=runtime.settings, now=now)
-        runtime.audit(session, Entry(
+        runtime.audit(session, Entry(  # a verify's names its subject: in their access export
             action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
+            subjects=[] if body.subject is None else [body.subject],
             probe_sha256=body.probe_sha256, details={"request_id": link.id}))
         # The page asks the subject of a verify for their own passkey, anyone else for a new one.
         page = "probe" if body.subject is None else "probe?signer=subject"

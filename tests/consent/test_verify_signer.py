@@ -81,6 +81,11 @@ def test_a_verify_is_refused_unless_the_subject_compared_with_signed_its_probe_c
     forged = {**signed.receipt.receipt, "subject": other}
     assert subject_signature_problem(forged) == (
         "the person signed a different statement than this receipt states")
+    # The subject sees, in their access export, each request naming them and what they signed.
+    actions = [e.action for e in service.export(actor=world.reviewer, subject=subject).events]
+    assert actions.count("probe_consent_requested") == 3  # the links that named them
+    assert actions.count("probe_consent_created") == 2  # for the identify refused, the verify
+    assert actions.count("verify") == 1 and actions.count("refused") == 2  # the two verifies
 
 
 def test_an_erasure_leaves_no_receipt_naming_the_subject_in_their_probe_consents(
