@@ -195,6 +195,15 @@ _MALFORMED = (InvalidJSONStructure, InvalidCBORData, ValueError, KeyError, TypeE
 """What py_webauthn raises for a malformed response, beside its ``Invalid...Response``."""
 
 
+def _expected(ceremony: Ceremony, response: dict[str, Any], origin: str,
+              settings: ConsentSettings) -> dict[str, Any]:
+    """What every ceremony checks, registration and assertion alike: its own challenge, this
+    relying party, this service's origin, and the person verified on their device."""
+    return {"credential": response, "expected_challenge": from_b64url(ceremony.challenge),
+            "expected_rp_id": settings.passkey_rp_id, "expected_origin": origin,
+            "require_user_verification": True}
+
+
 # Registration ---------------------------------------------------------------------------------
 def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
                          settings: ConsentSettings, now: datetime) -> tuple[Ceremony,
@@ -233,9 +242,7 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
     origin = _service_origin(response, settings)
     try:
         verified = verify_registration_response(
-            credential=response, expected_challenge=from_b64url(ceremony.challenge),
-            expected_rp_id=settings.passkey_rp_id, expected_origin=origin,
-            require_user_verification=True)
+            **_expected(ceremony, response, origin, settings))
     except (InvalidRegistrationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey registration does not verify: {error}") from error
     credential = PasskeyCredential(
@@ -287,11 +294,9 @@ def verify_assertion(
     origin = _service_origin(response, settings)
     try:
         verified = verify_authentication_response(
-            credential=response, expected_challenge=from_b64url(ceremony.challenge),
-            expected_rp_id=settings.passkey_rp_id, expected_origin=origin,
+            **_expected(ceremony, response, origin, settings),
             credential_public_key=credential.public_key,
-            credential_current_sign_count=credential.sign_count,
-            require_user_verification=True)
+            credential_current_sign_count=credential.sign_count)
     except (InvalidAuthenticationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey assertion does not verify: {error}") from error
     credential.sign_count = verified.new_sign_count

@@ -50,11 +50,14 @@ class _Key:
 class SoftAuthenticator:
     """One person's software authenticator: it may hold passkeys for several relying parties.
 
-    ``origin`` is where the "browser" runs (``clientDataJSON.origin``).
+    ``origin`` is where the "browser" runs (``clientDataJSON.origin``); ``verifies_user``
+    False is a security key that only tests presence (no PIN, no biometric), which the service
+    must refuse.
     """
 
     origin: str
     _keys: dict[bytes, _Key] = field(default_factory=dict)
+    verifies_user: bool = True
 
     def create(self, options: dict[str, Any]) -> dict[str, Any]:
         """The answer to ``navigator.credentials.create({publicKey: options})`` (JSON form)."""
@@ -116,7 +119,7 @@ class SoftAuthenticator:
 
     def _auth_data(self, key: _Key, extra_flags: int) -> bytes:
         key.sign_count += 1
-        flags = FLAG_USER_PRESENT | FLAG_USER_VERIFIED | extra_flags
+        flags = FLAG_USER_PRESENT | extra_flags | (FLAG_USER_VERIFIED if self.verifies_user else 0)
         return (hashlib.sha256(key.rp_id.encode()).digest() + bytes([flags])
                 + struct.pack(">I", key.sign_count))
 

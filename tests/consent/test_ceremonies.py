@@ -1,0 +1,69 @@
+"""Every WebAuthn ceremony checks the same things, registration and signature alike: its own
+challenge, this relying party, this service's origin, and that the person was verified on
+their device (``consent.passkeys``). On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from optinface.consent.schemas import (
+    AgeCategory,
+    LinkSecret,
+    PasskeyResponse,
+    SubjectCreate,
+    WithdrawAct,
+)
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN
+from tests.support.backends import both_backends
+from tests.support.consent import World, refused
+
+pytestmark = both_backends
+
+Options = dict[str, Any]
+Tampering = Callable[[SoftAuthenticator, Options], tuple[SoftAuthenticator, Options]]
+
+ON_ANY_CEREMONY: dict[str, Tampering] = {
+    # A look-alike site relaying the ceremony to the person's device.
+    "another origin": lambda device, options: (
+        dataclasses.replace(device, origin="https://optinface.example.net"), options),
+    # A security key that only tests presence: anyone holding it could sign.
+    "no user verification": lambda device, options: (
+        dataclasses.replace(device, verifies_user=False), options),
+}
+ON_REGISTRATION: dict[str, Tampering] = {
+    **ON_ANY_CEREMONY,
+    "another relying party": lambda device, options: (
+        device, {**options, "rp": {**options["rp"], "id": "example.net"}}),
+}
+
+
+def test_a_registration_is_refused_from_another_origin_rp_or_without_user_verification(
+    world: World
+) -> None:
+    for tamper in ON_REGISTRATION.values():
+        created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
+            age_category=AgeCategory.ADULT))
+        options = world.service.passkey_registration_options(
+            LinkSecret(link=created.enrolment.secret))
+        device, asked = tamper(SoftAuthenticator(origin=DEFAULT_ORIGIN), options.options)
+        answer = PasskeyResponse(ceremony_id=options.ceremony_id, credential=device.create(asked))
+        refused("passkey_invalid", lambda: world.service.register_passkey(answer))  # noqa: B023
+
+
+def test_a_signature_is_refused_from_another_origin_or_without_user_verification(
+    world: World
+) -> None:
+    pseudonym, consent_id = world.subject()
+    person = world.people[pseudonym]
+    for tamper in ON_ANY_CEREMONY.values():
+        challenge = world.service.challenge(actor=person.actor, subject=pseudonym,
+                                            act=WithdrawAct(consent_id=consent_id))
+        device, asked = tamper(person.authenticator, challenge.options)
+        answer = PasskeyResponse(ceremony_id=challenge.ceremony_id, credential=device.get(asked))
+        refused("passkey_invalid", lambda: world.service.withdraw_consent(
+            actor=person.actor, subject=pseudonym, consent_id=consent_id,
+            signed=answer))  # noqa: B023
+    assert world.withdraw(pseudonym, consent_id).consent.status == "withdrawn"  # untampered
