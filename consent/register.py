@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration, retention_policy, review
+from optinface.consent import classification, declaration, retention_policy, review
 from optinface.consent.accountability import accountability
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
@@ -85,6 +85,7 @@ def build_register(
             "Illinois: adults with a written release; minors (under 18) with the written"
             " release of their legally authorized representative",
         ],
+        categories_of_data=classification.categories_of_data(),
         biometric_characteristic=declaration.BIOMETRIC_CHARACTERISTIC,
         models=[
             ModelInfo(id=spec.id, role=str(spec.role), sha256=spec.sha256, licence=spec.licence)
@@ -168,6 +169,9 @@ def render_register(register: Register) -> str:
         "",
         "## Categories of persons",
         *[f"- {c}" for c in register.categories_of_persons],
+        "",
+        "## Categories of data",
+        *[f"- {c}" for c in register.categories_of_data],
         "",
         "## Retention",
         *[f"- {r}" for r in register.retention_rules],

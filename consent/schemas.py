@@ -881,6 +881,9 @@ class Register(BaseModel):
     jurisdiction: Jurisdiction
     purposes: list[PurposePublic]
     categories_of_persons: list[str]
+    categories_of_data: list[str] = Field(
+        description="GDPR art. 30(1)(c), from consent.classification: each category with the"
+        " ledger's tables that hold it.")
     biometric_characteristic: str
     models: list[ModelInfo]
     active_model_id: str
