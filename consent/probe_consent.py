@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, passkeys
+from optinface.consent import ledger, passkeys, policies
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
@@ -44,6 +44,7 @@ from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
+    ConsentCapacity,
     ConsentMethod,
     LinkSecret,
     Operation,
@@ -210,7 +211,13 @@ def challenge(runtime: Runtime, credential: PasskeyCredential,
 
 def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     """A verify's link, opened by its subject: the statement for them to sign with a passkey
-    they registered. The link is used up here: one statement, one probe consent."""
+    they registered (the link is used up by the signature: one link, one probe consent).
+
+    The options name no passkey: the link passes through the researcher's hands, and the
+    subject's credential ids are what a sign-in presents (an erased one is told its erasure
+    date). The person's device offers the passkey it holds, and :func:`sign` accepts only the
+    subject's, in a capacity that may consent for them.
+    """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=PROBE, keys=runtime.keys, now=now)
@@ -218,11 +225,9 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
         if subject is None:
             raise LinkInvalid("this link is for a new passkey: choose Continue to make one")
         ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
-        link.used_at = now
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
-            session, kind=PROBE, statement=statement_,
-            credentials=passkeys.credentials_of(session, subject), subject_id=subject.id,
+            session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
             settings=runtime.settings, now=now, link_id=link.id)
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement_)
 
@@ -235,6 +240,8 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
         signed = passkeys.verify_assertion(session, ceremony, response.credential,
                                            allowed=signers_of(session, ceremony),
                                            settings=runtime.settings)
+        if ceremony.subject_id is not None:  # a verify's: the subject's own act
+            _use_subject_link(session, ceremony, signed, settings=runtime.settings, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
@@ -255,6 +262,20 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
         return probe_public(probe, public_key=runtime.keys.public_key)
+
+
+def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
+                      settings: ConsentSettings, now: datetime) -> None:
+    """The subject's signature uses up their link, once; and like a consent it must come from
+    a capacity that may consent for them (a minor below the age of consent: their guardian)."""
+    link = session.get(OneTimeLink, ceremony.link_id or "")
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
+    link.used_at = now
+    subject = session.get(Subject, ceremony.subject_id)
+    assert subject is not None  # signers_of found it
+    policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity), settings,
+                              today=now.date())
 
 
 def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) -> int:

@@ -15,12 +15,12 @@ from sqlalchemy import select
 from optinface.consent.errors import LinkInvalid, PasskeyInvalid, ProbeConsentRequired
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
-from optinface.consent.schemas import ErasureReason, LinkSecret, PasskeyResponse
+from optinface.consent.schemas import AgeCategory, ErasureReason, LinkSecret, PasskeyResponse
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import PasskeyCredential, ProbeConsent
 from tests.support.backends import both_backends
-from tests.support.consent import World, row_count
+from tests.support.consent import World, refused, row_count
 
 pytestmark = both_backends
 
@@ -59,18 +59,19 @@ def test_a_verify_is_refused_unless_the_subject_compared_with_signed_its_probe_c
         service.probe_registration_options(LinkSecret(link=link))
     challenge = service.probe_subject_challenge(LinkSecret(link=link))
     assert challenge.statement is not None and challenge.statement["subject"] == subject
+    # The link passes through the researcher's hands: it names none of the subject's passkeys.
+    assert not challenge.options.get("allowCredentials")
     stranger = SoftAuthenticator(origin=DEFAULT_ORIGIN)
     stranger.create({"rp": {"id": challenge.options["rpId"]}, "user": {"id": "c3RyYW5nZXI"},
                      "challenge": "c3RyYW5nZXI"})
-    anyone = {**challenge.options, "allowCredentials": []}  # the stranger's own device
     with pytest.raises(PasskeyInvalid):
         service.sign_probe_consent(PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                                                   credential=stranger.get(anyone)))
-    with pytest.raises(LinkInvalid):  # one statement per link
-        service.probe_subject_challenge(LinkSecret(link=link))
+                                                   credential=stranger.get(challenge.options)))
 
     passkeys_before = row_count(service, PasskeyCredential)
-    signed = world.signer(subject).sign_probe(world.probe_link(image=image, subject=subject))
+    signed = world.signer(subject).sign_probe(link)  # the same link, still unused
+    with pytest.raises(LinkInvalid):  # one link, one probe consent
+        service.probe_subject_challenge(LinkSecret(link=link))
     result = verify(signed.id)
     assert result.outcome == "candidates_for_review" and result.candidates[0].subject == subject
     assert row_count(service, PasskeyCredential) == passkeys_before  # the subject's stays
@@ -83,7 +84,7 @@ def test_a_verify_is_refused_unless_the_subject_compared_with_signed_its_probe_c
         "the person signed a different statement than this receipt states")
     # The subject sees, in their access export, each request naming them and what they signed.
     actions = [e.action for e in service.export(actor=world.reviewer, subject=subject).events]
-    assert actions.count("probe_consent_requested") == 3  # the links that named them
+    assert actions.count("probe_consent_requested") == 2  # the links that named them
     assert actions.count("probe_consent_created") == 2  # for the identify refused, the verify
     assert actions.count("verify") == 1 and actions.count("refused") == 2  # the two verifies
 
@@ -102,3 +103,15 @@ def test_an_erasure_leaves_no_receipt_naming_the_subject_in_their_probe_consents
         assert kept.subject_ref == tombstone_hash(world.service.runtime.keys, subject)
         assert kept.receipt is None and kept.receipt_signature is None
         assert kept.used_at is not None  # the proof that it was used stays, naming no one
+
+
+def test_a_minor_below_the_age_of_consent_cannot_agree_to_a_verify_alone(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Like a consent: the holder of parental authority signs for them."""
+    minor = world.person(age=AgeCategory.UNDER_13)
+    link = world.probe_link(image=portrait_jpegs[0], subject=minor.pseudonym)
+    refused("guardian_consent_required", lambda: minor.sign_probe(link))
+    signed = world.guardians[minor.pseudonym].sign_probe(link)  # the link was not used up
+    assert signed.receipt is not None
+    assert signed.receipt.receipt["subjectSignature"]["capacity"] == "parental_authority"
