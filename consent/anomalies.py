@@ -28,10 +28,13 @@ from optinface.consent.tables import AuditEvent
 WINDOW = timedelta(hours=24)
 MIN_SEARCHES = 20  # fewer searches than this say too little about a key's pattern
 NO_CANDIDATE_SHARE = 0.8  # of a key's searches finding no one: fishing with absent faces
-REFUSALS = 10  # refused searches by one key: probing the gates
+REFUSALS = 10  # refused searches or probe consent requests by one key: probing the gates
 VERIFIED_SUBJECTS = 10  # distinct subjects one key verified against: walking the pseudonyms
 
 _SEARCHES = (AuditAction.IDENTIFY, AuditAction.VERIFY)
+# Refused attempts that count: searches, and asks for a probe consent (a verify's names a
+# subject, so asking whether a pseudonym exists is a search of its own).
+_PROBING = (*_SEARCHES, AuditAction.PROBE_CONSENT_REQUESTED)
 
 
 class AlertKind(StrEnum):
@@ -77,7 +80,7 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
     for key_id, action, outcome, details in rows:
         details = details or {}
         if action == AuditAction.REFUSED:
-            if details.get("attempted") in _SEARCHES:
+            if details.get("attempted") in _PROBING:
                 activity[key_id].refused += 1
             continue
         key = activity[key_id]

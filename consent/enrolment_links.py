@@ -124,8 +124,8 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
         link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
         subject = session.get(Subject, link.subject_id) if link.subject_id else None
         if subject is not None and link.capacity == PROBE:
-            raise LinkInvalid("this link is signed with the passkey you already have: choose"
-                              " Sign with my passkey")
+            raise LinkInvalid("this link is for the person it names, to sign with the passkey"
+                              " they already have: open it exactly as it was sent")
         name = subject.pseudonym if subject is not None else f"probe {link.id}"
         if link.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
             name = f"guardian of {name}"

@@ -175,8 +175,9 @@ def subject_signature_problem(receipt: dict[str, Any]) -> str | None:
     passkeys) answer None: there is no person's signature to check.
     """
     evidence = receipt.get("subjectSignature")
-    if evidence is None:
-        return None
+    if evidence is None:  # a policy no person signed cannot be presented as agreed to
+        return ("the receipt states a retention policy no signature of the person covers"
+                if "retentionPolicy" in receipt else None)
     if not isinstance(evidence, dict) or not verify_evidence(evidence):
         return "the person's passkey signature does not verify"
     if not _statement_matches(receipt, evidence.get("statement") or {}):

@@ -93,8 +93,11 @@ def versioned(settings: ConsentSettings) -> dict[str, Any]:
     return {**text, "sha256": _sha256(text)}
 
 
-def version_problem(policy: dict[str, Any]) -> str | None:
-    """Why a stated policy (a receipt's copy) is not the text its SHA-256 names, or None."""
+def version_problem(policy: object) -> str | None:
+    """Why a stated policy (a receipt's copy, so anything) is not the text its SHA-256 names,
+    or None."""
+    if not isinstance(policy, dict):
+        return "the retention policy is not a policy"
     text = {key: value for key, value in policy.items() if key != "sha256"}
     if policy.get("sha256") != _sha256(text):
         return "the retention policy's text does not match its SHA-256"

@@ -543,9 +543,17 @@ class OptinFace:
     # Probe consents (consent.probe_consent) ----------------------------------------------------
     def request_probe_consent(self, *, actor: Actor,
                               body: ProbeConsentRequest) -> ProbeConsentLink:
-        """A one-time link for the person in the probe: one image, one purpose, this key."""
+        """A one-time link for the person in the probe: one image, one purpose, this key.
+
+        A refusal is chained into the log like a search's (a verify's link names a subject, so
+        asking is a way to learn whether a pseudonym exists): the enumeration alerts count it.
+        """
         authorize(actor, Permission.CREATE_PROBE_CONSENT)
-        return probe_consent.request(self.runtime, actor=actor, body=body)
+        return audited(self.runtime,
+                       lambda: probe_consent.request(self.runtime, actor=actor, body=body),
+                       actor=actor, action=AuditAction.PROBE_CONSENT_REQUESTED,
+                       purpose=body.purpose_id, probe_sha256=body.probe_sha256,
+                       subjects=[] if body.subject is None else [body.subject])
 
     def probe_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
         """Options for the person in the probe to create a passkey (the link is the key)."""

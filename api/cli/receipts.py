@@ -101,6 +101,7 @@ def verify(
     if people:
         typer.echo(f"{file}: {len(people)} valid passkey signature(s) by the person "
                    f"({', '.join(sorted(set(map(str, people))))})")
+    # Each one checked above: inside the person's signed statement, its text matching its hash.
     policies = sorted({receipt["retentionPolicy"]["sha256"] for receipt, _ in found
                        if "retentionPolicy" in receipt})
     if policies:

@@ -246,6 +246,9 @@ FRENCH: dict[str, str] = {
     "Write your message, in at most 2000 characters.": (
         "Écrivez votre message, en 2000 caractères au plus."
     ),
+    "Choose what your message is about from the list.": (
+        "Choisissez dans la liste le sujet de votre message."
+    ),
     "Ask a person, or complain": "Demander à une personne, ou porter plainte",
     "A person in charge answers within {days} days, free of charge. You may also complain to the"
     " Commission d'accès à l'information du Québec or your EU supervisory authority.": (

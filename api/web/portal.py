@@ -252,6 +252,8 @@ def portal_request(request: Request, service: ServiceDep,
     like one sent by letter (P-39.1 ss. 3.2, 32; GDPR art. 12(3))."""
 
     def act(actor: Actor) -> Response:
+        if form.kind not in PORTAL_REQUEST_KINDS:  # the others have their own buttons
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.PICK_WHAT_ABOUT)
         try:
             body = RightsRequestCreate(kind=form.kind, channel="portal",
                                        note=form.note.strip() or None)

@@ -119,3 +119,15 @@ def test_the_consent_form_tells_how_the_face_is_used_and_who_answers_before_anyo
         assert expected in box, expected
     assert told["source"] and told["matching"] and told["recipients"] == []
     assert "nobody: it is never disclosed" in world.client.get("/privacy").text
+
+
+def test_the_portal_request_form_takes_only_the_kinds_it_offers(world: World) -> None:
+    """Withdrawal and erasure have their own signed buttons; the form refuses them, keeps
+    what was typed, and records nothing."""
+    csrf = portal_session(world.client, world.people[world.subject])
+    before = world.client.get("/v1/requests", headers=auth(world.keys.reviewer)).json()
+    answer = world.client.post("/portal/requests", data={
+        "csrf": csrf, "kind": "erasure", "note": "please erase me"})
+    assert answer.status_code == 422
+    assert "Choose what your message is about" in answer.text and "please erase me" in answer.text
+    assert world.client.get("/v1/requests", headers=auth(world.keys.reviewer)).json() == before

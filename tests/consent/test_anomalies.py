@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from optinface.consent import anomalies
 from optinface.consent.anomalies import AlertKind
+from optinface.consent.roles import Role
 from tests.support.consent import FakeClock, World, refused
 
 
@@ -43,3 +44,17 @@ def test_repeated_refusals_and_verifies_against_many_subjects_are_flagged(
         (key, AlertKind.REPEATED_REFUSALS, anomalies.REFUSALS, 20),
         (key, AlertKind.MANY_SUBJECTS_VERIFIED, anomalies.VERIFIED_SUBJECTS, 10),
     ]
+
+
+def test_asking_whether_pseudonyms_exist_counts_as_probing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """A verify's probe consent request names a subject: an unknown one is refused, logged,
+    and counted like a refused search."""
+    prober = world.service.authenticate(world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="prober").secret)
+    for unknown in [f"subj_{n:020x}" for n in range(anomalies.REFUSALS)]:
+        refused("not_found", lambda: world.probe_link(
+            image=portrait_jpegs[0], researcher=prober, subject=unknown))  # noqa: B023
+    assert _kinds(world) == [(prober.key_id, AlertKind.REPEATED_REFUSALS, anomalies.REFUSALS,
+                              anomalies.REFUSALS)]

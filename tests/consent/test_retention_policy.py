@@ -62,6 +62,10 @@ def test_each_consent_signs_the_retention_policy_in_force_and_its_receipt_proves
     assert retention_policy.version_problem(shorter) == (
         "the retention policy's text does not match its SHA-256")
     assert retention_policy.version_problem(stated) is None
+    assert retention_policy.version_problem("rules") == "the retention policy is not a policy"
+    unsigned = {k: v for k, v in receipt.items() if k != "subjectSignature"}  # operator-made
+    assert subject_signature_problem(unsigned) == (
+        "the receipt states a retention policy no signature of the person covers")
     assert consent_id == consent.id
 
 
