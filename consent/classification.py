@@ -2,14 +2,13 @@
 
 A face template is special-category data (GDPR arts. 4(14), 9(1)), a biometric identifier
 (BIPA s. 10) and sensitive information (P-39.1 s. 12): rows G-01 and B-00 of the compliance
-matrix ask for that classification to be explicit and to drive the rules. The category is held
-per table, so it holds for every row of it:
+matrix ask for that classification to be explicit. The category is held per table, so it holds
+for every row of it. Two things read it:
 
-- the register states the categories of data it holds, from :data:`TABLES` (GDPR art.
-  30(1)(c));
-- an erasure leaves no row of a biometric or key table naming the subject, whatever table is
-  added later (``tests/consent/test_classification.py`` checks every table so classified);
-- a table nobody classified fails the same tests, so no new table escapes the rules.
+- the register, which states the categories of data held (GDPR art. 30(1)(c));
+- the erasure tests (``tests/consent/test_classification.py``): every biometric or key table
+  must name its subject, and an erasure must leave it no row naming the subject, so a table
+  added later is held to the rule; a table nobody classified fails them too.
 
 The vectors of probes have no table: they live for the request only (X-RET).
 """
@@ -66,7 +65,7 @@ DESCRIPTIONS: dict[DataCategory, str] = {
                       " key; destroyed at erasure",
     DataCategory.PERSONAL: "pseudonymous personal data: the subject's record, consents and"
                            " receipts, passkeys' public keys, requests, reviews and the access"
-                           " log; no name, no photo",
+                           " log; no photo, and no name but what a person writes in a request",
     DataCategory.PROOF: "proof kept after an erasure, naming no one: keyed hashes and the signed"
                         " receipt, five years",
 }

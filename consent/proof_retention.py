@@ -11,10 +11,10 @@ and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
 Five years after an erasure, :func:`forget_old_proof` deletes all of it, and a consent that
 ended (with its withdrawal receipts and the approvals of the photos enrolled under it) five
 years after it ended, while its subject stays for their other consents; the probe consents go
-after the same :data:`consent.retention_policy.RECEIPT_YEARS`. The erasure journal keeps its
-line (a keyed hash, outside the data directory): a restored copy that still holds the subject
-is erased again at start-up,
-with a new tombstone. After the deletion, the pseudonym is simply unknown (``not_found``) and
+after the same :data:`consent.retention_policy.RECEIPT_YEARS`, and a request or complaint five
+years after it was answered. The erasure journal keeps its line (a keyed hash, outside the data
+directory): a restored copy that still holds the subject is erased again at start-up, with a
+new tombstone. After the deletion, the pseudonym is simply unknown (``not_found``) and
 a sign-in with the erased passkey is refused like any unknown one.
 """
 
@@ -33,13 +33,15 @@ from optinface.consent.tables import (
     Consent,
     ConsentStatus,
     PurposeWithdrawal,
+    RightsRequest,
     Tombstone,
 )
 
 
 def forget_old_proof(session: Session, *, now: datetime) -> int:
     """Delete the proof whose five years are over (see the module docstring); how many
-    tombstones, consents, withdrawal receipts and photo approvals went. Run by the sweep."""
+    tombstones, consents, withdrawal receipts, photo approvals and answered requests went. Run
+    by the sweep."""
     cutoff = receipts_expired(now)
     erased_long_ago = select(Tombstone.subject_hash).where(Tombstone.erased_at < cutoff)
     ended_long_ago = select(Consent.id).where(
@@ -53,4 +55,6 @@ def forget_old_proof(session: Session, *, now: datetime) -> int:
         delete(Ceremony).where(Ceremony.kind == CAPTURE,
                                Ceremony.statement["consentId"].as_string().in_(ended_long_ago)),
         delete(Consent).where(Consent.id.in_(ended_long_ago)),  # their purposes by cascade
-        delete(Tombstone).where(Tombstone.erased_at < cutoff))  # hashes, codes by cascade
+        delete(Tombstone).where(Tombstone.erased_at < cutoff),  # hashes, codes by cascade
+        # A request or complaint, with its answer: proof that it was answered, and when.
+        delete(RightsRequest).where(RightsRequest.answered_at < cutoff))

@@ -53,8 +53,11 @@ DATABASE_RULES = (
 RECORD_RULES = (
     "a probe (the photo searched with), its template and its scores are never stored: they"
     " live for the request only",
-    "consent, withdrawal and erasure receipts are kept {receipt_years} years after the consent"
-    " ends or the erasure, then deleted",
+    "proof of consents, withdrawals and erasures is kept {receipt_years} years after the consent"
+    " ends or the erasure, then deleted; an erasure deletes at once the receipts that name the"
+    " person, keeping the signed erasure receipt and the consent records without their name",
+    "requests and complaints, with their answers, are kept {receipt_years} years after they"
+    " were answered, then deleted",
 )
 LOG_KEPT_WHOLE = "the access log is kept whole, without biometric data"
 LOG_PRUNED = ("the access log's entries lose their content {log_days} days after they are"

@@ -752,10 +752,18 @@ FRENCH: dict[str, str] = {
         "une photo de recherche, son gabarit et ses scores ne sont jamais conservés : ils ne"
         " vivent que le temps de la requête"
     ),
-    "consent, withdrawal and erasure receipts are kept {receipt_years} years after the consent"
-    " ends or the erasure, then deleted": (
-        "les reçus de consentement, de retrait et d'effacement sont conservés {receipt_years} ans"
-        " après la fin du consentement ou l'effacement, puis supprimés"
+    "proof of consents, withdrawals and erasures is kept {receipt_years} years after the consent"
+    " ends or the erasure, then deleted; an erasure deletes at once the receipts that name the"
+    " person, keeping the signed erasure receipt and the consent records without their name": (
+        "la preuve des consentements, des retraits et des effacements est conservée"
+        " {receipt_years} ans après la fin du consentement ou l'effacement, puis supprimée; un"
+        " effacement supprime aussitôt les reçus qui nomment la personne, et garde le reçu"
+        " d'effacement signé et les consentements sans leur nom"
+    ),
+    "requests and complaints, with their answers, are kept {receipt_years} years after they"
+    " were answered, then deleted": (
+        "les demandes et les plaintes, avec leurs réponses, sont conservées {receipt_years} ans"
+        " après leur réponse, puis supprimées"
     ),
     "the access log is kept whole, without biometric data": (
         "le journal des accès est conservé en entier, sans donnée biométrique"

@@ -28,8 +28,12 @@ def test_an_erasure_leaves_no_row_of_a_biometric_or_key_table_naming_the_subject
     pseudonym = world.enrolled(portrait_jpegs[0])
     with world.service.runtime.db.transaction() as session:
         subject_id = session.scalar(select(Subject.id).where(Subject.pseudonym == pseudonym))
-    tables = [Base.metadata.tables[name] for name, category in TABLES.items()
-              if category in ERASED_AT_ONCE and "subject_id" in Base.metadata.tables[name].c]
+    erased = [Base.metadata.tables[name] for name, category in TABLES.items()
+              if category in ERASED_AT_ONCE]
+    # Every one names its subject, but the epoch keys, which wrap every subject's key at once
+    # and are destroyed by rotation (consent.epochs): a new one without a subject fails here.
+    tables = [table for table in erased if table.name != "key_epochs"]
+    assert all("subject_id" in table.c for table in tables)
     assert {t.name for t in tables} == {"templates", "subject_keys"}
 
     def rows() -> list[int]:

@@ -13,6 +13,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
 from optinface.consent.receipts import verify_receipt
+from optinface.consent.retention_policy import RECEIPT_YEARS
 from optinface.consent.schemas import (
     AgeCategory,
     AuditFilter,
@@ -20,13 +21,15 @@ from optinface.consent.schemas import (
     ErasureReason,
     Operation,
     PurposeCreate,
+    RightKind,
+    RightsRequestCreate,
     SearchOutcome,
     SubjectCreate,
     SubjectCreated,
 )
 from optinface.consent.soft_person import SoftPerson
 from optinface.consent.subject_acts import CAPTURE
-from optinface.consent.tables import Ceremony, OneTimeLink, PurposeWithdrawal
+from optinface.consent.tables import Ceremony, OneTimeLink, PurposeWithdrawal, RightsRequest
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, row_count
 from tests.support.files import readable_occurrences, template_bytes
@@ -246,3 +249,22 @@ def test_a_new_subject_waits_for_its_first_consent_as_long_as_a_link_lasts(
     assert erased(unopened.subject.pseudonym) and not erased(person.pseudonym)
     clock.advance(minutes=half)
     assert len(world.service.sweep().erasures) == 1 and erased(person.pseudonym)
+
+
+def test_an_answered_request_is_deleted_five_years_after_its_answer(
+    world: World, clock: FakeClock
+) -> None:
+    """Its free text is the person's own words: kept as proof of the answer, then deleted; an
+    open request stays until it is answered."""
+    pseudonym, _ = world.subject()
+    ask = RightsRequestCreate(kind=RightKind.COMPLAINT, channel="letter", note="my own words")
+    answered = world.service.request_right(actor=world.portal, subject=pseudonym, body=ask)
+    world.service.answer_right(actor=world.reviewer, request_id=answered.id, answer="done")
+    world.service.request_right(actor=world.portal, subject=pseudonym, body=ask)  # still open
+    clock.advance(days=365 * RECEIPT_YEARS)
+    world.service.sweep()
+    assert row_count(world.service, RightsRequest) == 2
+    clock.advance(days=3)
+    world.service.sweep()
+    [left] = world.service.rights_requests(actor=world.reviewer)
+    assert left.status == "open" and row_count(world.service, RightsRequest) == 1

@@ -39,7 +39,7 @@ def test_each_consent_signs_the_retention_policy_in_force_and_its_receipt_proves
     assert in_force.published_at == world.clock.now()  # published when the service opened
     assert _publications(service) == [in_force.sha256]
     assert "at most 3 years after the last interaction" in in_force.rules
-    assert any("receipts are kept 5 years" in rule for rule in in_force.rules)
+    assert any("is kept 5 years after the consent ends" in rule for rule in in_force.rules)
     assert service.privacy_statement().retention_policy == in_force
 
     pseudonym, consent_id = world.subject()
