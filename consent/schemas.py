@@ -668,7 +668,8 @@ class RetentionPolicyPublic(_Public):
                         " {policyUrl, rules}.")
     policy_url: str
     rules: list[str]
-    published_at: datetime = Field(description="When the service first applied it.")
+    published_at: datetime = Field(description="When the service first applied it (each period"
+                                   " in force is an audit event, retention_policy_published).")
 
 
 class PrivacyStatement(BaseModel):

@@ -778,8 +778,8 @@ FRENCH: dict[str, str] = {
         " consentement)"
     ),
     "Version": "Version",
-    "Version in force since {date}: each consent signs it.": (
-        "Version en vigueur depuis le {date} : chaque consentement la signe."
+    "Version first published on {date}: each consent signs it.": (
+        "Version publiée pour la première fois le {date} : chaque consentement la signe."
     ),
     "Every version": "Toutes les versions",
     "access": "accès",

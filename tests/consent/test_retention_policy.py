@@ -100,7 +100,11 @@ def test_a_changed_policy_needs_a_new_signature_and_every_version_stays_readable
 
     with closing(OptinFace.open(shorter, pipeline=pipeline, clock=clock)) as service:
         assert [v.sha256 for v in service.retention_policies()] == [first.sha256, second.sha256]
-        assert _publications(service) == [first.sha256, second.sha256]  # once each
+        assert _publications(service) == [first.sha256, second.sha256]  # a restart: no change
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+        # Back to the first: no new version, but the log dates its return.
+        assert service.retention_policy() == first
+        assert _publications(service) == [first.sha256, second.sha256, first.sha256]
         with service.runtime.db.transaction() as session:
             assert session.scalars(select(Consent.retention_policy_sha256)).all() == [
                 second.sha256]
