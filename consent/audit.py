@@ -67,7 +67,8 @@ class AuditAction(StrEnum):
     LOGIN_FAILURE = "login_failure"
     PURPOSE_CREATED = "purpose_created"
     NOTICE_PUBLISHED = "notice_published"
-    RETENTION_POLICY_PUBLISHED = "retention_policy_published"  # a new version applies
+    RETENTION_POLICY_PUBLISHED = "retention_policy_published"  # another version applies
+    ASSESSMENT_RECORDED = "assessment_recorded"  # the PIA settings changed
     SUBJECT_CREATED = "subject_created"
     SUBJECT_UPDATED = "subject_updated"
     ALTERNATIVE_CHOSEN = "alternative_chosen"
@@ -146,6 +147,12 @@ def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
     session.add(event)
     session.flush()
     return event
+
+
+def last_details(session: Session, action: AuditAction) -> dict[str, Any] | None:
+    """The details of the latest event of ``action``, if any."""
+    return session.scalar(select(AuditEvent.details).where(AuditEvent.action == action)
+                          .order_by(AuditEvent.seq.desc()).limit(1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,6 +246,19 @@ def state(
                             in_service_from=in_service_from, order=order, refusal=refusal)
 
 
+def record_assessment(runtime: Runtime) -> None:
+    """Chain the PIA's settings (reference, the document's SHA-256, the material it assessed)
+    at start-up whenever they change. The matching gate trusts what the operator configured:
+    the document itself is not read here, so the log dates each change, for an auditor to set
+    against the signed document."""
+    settings = runtime.settings
+    with runtime.db.transaction() as session:
+        runtime.audit_if_changed(session, Entry(
+            action=AuditAction.ASSESSMENT_RECORDED, actor=None,
+            details={"reference": settings.pia_reference, "document_sha256": settings.pia_sha256,
+                     "material_sha256": settings.pia_material_sha256}))
+
+
 def service_start(declaration: RegisterDeclaration, *, settings: ConsentSettings) -> date:
     """The first day matching may run: the declaration period counted from the day the
     regulator received it, but never from before the day this system recorded the register it

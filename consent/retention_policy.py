@@ -29,7 +29,7 @@ from optinface.consent.errors import NotFound
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import RetentionPolicyPublic
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent, RetentionPolicy
+from optinface.consent.tables import RetentionPolicy
 
 # Consent, withdrawal and erasure receipts are proof: kept the processing plus five years
 # (X-RET; GDPR art. 5(2), the BIPA limitation period), then deleted
@@ -107,11 +107,6 @@ def version_problem(policy: object) -> str | None:
     return None
 
 
-_LAST_APPLIED = (select(AuditEvent.details)
-                 .where(AuditEvent.action == AuditAction.RETENTION_POLICY_PUBLISHED)
-                 .order_by(AuditEvent.seq.desc()).limit(1))
-
-
 def publish(runtime: Runtime) -> RetentionPolicyPublic:
     """Keep the policy in force as a version from the first time the service applies it, and
     chain an event each time the policy in force changes, a return to an older version
@@ -124,10 +119,8 @@ def publish(runtime: Runtime) -> RetentionPolicyPublic:
             row = RetentionPolicy(sha256=policy["sha256"], policy_url=policy["policyUrl"],
                                   rules=policy["rules"], published_at=runtime.clock.now())
             session.add(row)
-        last = session.scalar(_LAST_APPLIED) or {}
-        if last.get("sha256") != row.sha256:
-            runtime.audit(session, Entry(action=AuditAction.RETENTION_POLICY_PUBLISHED,
-                                         actor=None, details={"sha256": row.sha256}))
+        runtime.audit_if_changed(session, Entry(action=AuditAction.RETENTION_POLICY_PUBLISHED,
+                                                actor=None, details={"sha256": row.sha256}))
         return RetentionPolicyPublic.model_validate(row)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditLog, Entry, append
+from optinface.consent.audit import AuditLog, Entry, append, last_details
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
@@ -44,6 +44,13 @@ class Runtime:
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )
+
+    def audit_if_changed(self, session: Session, entry: Entry) -> None:
+        """Chain ``entry`` unless the latest event of its action has the same details: how a
+        setting applied at start-up (the retention policy, the PIA's) is dated in the log,
+        once per change, a return to an earlier value included."""
+        if last_details(session, entry.action) != entry.details:
+            self.audit(session, entry)
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
         """Chain ``entry`` into the log inside ``session``'s transaction; every

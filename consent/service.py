@@ -237,6 +237,7 @@ class OptinFace:
             service.last_reconcile = reconcile(runtime, model_id=runtime.pipeline.model_id,
                                                index_discarded=discarded)
             retention_policy.publish(runtime)  # before any consent can sign it
+            declaration.record_assessment(runtime)
             if replica is not None:
                 replica.follow()
                 service.replica = replica

@@ -454,6 +454,9 @@ FRENCH: dict[str, str] = {
     "Purpose created": "Finalité créée",
     "Notice published": "Avis publié",
     "Retention policy published": "Politique de conservation publiée",
+    "Privacy impact assessment recorded": (
+        "Évaluation des facteurs relatifs à la vie privée consignée"
+    ),
     "Volunteer registered": "Volontaire inscrit",
     "Volunteer's settings changed": "Réglages du volontaire modifiés",
     "Consent of a searched person": "Consentement d'une personne recherchée",

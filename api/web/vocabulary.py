@@ -33,6 +33,7 @@ ACTIONS: dict[str, str] = {
     "purpose_created": "Purpose created",
     "notice_published": "Notice published",
     "retention_policy_published": "Retention policy published",
+    "assessment_recorded": "Privacy impact assessment recorded",
     "subject_created": "Volunteer registered",
     "subject_updated": "Volunteer's settings changed",
     "alternative_chosen": "Non-biometric alternative chosen",

@@ -124,10 +124,12 @@ def test_a_person_registers_a_passkey_consents_approves_a_capture_opts_in_and_wi
         files={"image": ("face.jpg", photo, "image/jpeg")}, headers=auth(world.keys.portal))
     assert uploaded.status_code == 201, uploaded.text
     assert world.identify(photo).json()["candidates"][0]["subject"] == subject
-    # The probe page: for an identification the person in the photo makes a passkey on the
-    # link; for a verify the subject compared with signs with the one they already have.
-    for operation, via, button in (("identify", None, "#probe-register"),
-                                   ("verify", subject, "#probe-subject")):
+    # The probe page: for a verify the subject compared with signs with the passkey they
+    # already have (the device offers it: the page names none); for an identification the
+    # person in the photo makes one on the link. This browser's authenticator plays both, in
+    # that order, so that it holds one passkey when asked to offer the subject's.
+    for operation, via, button in (("verify", subject, "#probe-subject"),
+                                   ("identify", None, "#probe-register")):
         signed_probe = _probe_signed_in_the_browser(page, world, photo, subject=via,
                                                     button=button)
         _offline_check(signed_probe["receipt"], service.public_key)

@@ -67,7 +67,9 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
     chain: OptinFace, world: World
 ) -> None:
     checkpoint = chain.audit_checkpoint(actor=world.reviewer)
-    raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 3")
+    # After the start-up events (reconciliation, retention policy, assessment), which the
+    # checkpoint signed at start covers.
+    raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 5")
     with chain.runtime.db.transaction() as session:  # the forger re-hashes the whole chain
         previous = "0" * 64
         for seq in range(1, checkpoint.seq + 1):

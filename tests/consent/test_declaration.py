@@ -90,6 +90,11 @@ def test_outside_demo_mode_a_change_of_the_register_needs_a_new_assessment_first
             operations={Operation.IDENTIFY}, retention_days=30))
         refused("assessment_outdated", lambda: world.identify(portrait_jpegs[0]))
         assert service.register().warnings  # the dashboard and the register say why
+        # Each PIA setting in force is dated in the log: the placeholder's, then the assessed.
+        recorded = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.ASSESSMENT_RECORDED)).events
+        assert [e.details["material_sha256"] for e in recorded] == [
+            None, service.settings.pia_material_sha256]
 
 
 def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:
