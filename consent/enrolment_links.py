@@ -22,11 +22,9 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import (
     AlreadyRegistered,
     ChallengeInvalid,
-    LinkInvalid,
     PasskeyInvalid,
     SubjectErased,
 )
-from optinface.consent.probe_consent import PROBE
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -123,9 +121,6 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
         subject = session.get(Subject, link.subject_id) if link.subject_id else None
-        if subject is not None and link.capacity == PROBE:
-            raise LinkInvalid("this link is for the person it names, to sign with the passkey"
-                              " they already have: open it exactly as it was sent")
         name = subject.pseudonym if subject is not None else f"probe {link.id}"
         if link.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
             name = f"guardian of {name}"

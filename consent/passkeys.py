@@ -112,10 +112,18 @@ def open_link(session: Session, secret: str, *, kind: str, keys: KeyRing,
     link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
     row = session.get(OneTimeLink, link_id)
     digest = keys.keyed_hash(secret, domain=LINK_HASH_DOMAIN)
-    if (row is None or not secrets.compare_digest(row.secret_hash, digest) or row.kind != kind
-            or row.used_at is not None or row.expires_at <= now):
+    if row is not None and (not secrets.compare_digest(row.secret_hash, digest)
+                            or row.kind != kind):
+        row = None
+    return unspent(row, now=now)
+
+
+def unspent(link: OneTimeLink | None, *, now: datetime) -> OneTimeLink:
+    """``link`` if it exists, unused and unexpired, else :class:`LinkInvalid`: the one rule for
+    opening a link and for the ceremony that uses it up."""
+    if link is None or link.used_at is not None or link.expires_at <= now:
         raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
-    return row
+    return link
 
 
 # Ceremonies -----------------------------------------------------------------------------------
@@ -236,9 +244,7 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
              settings: ConsentSettings, now: datetime) -> tuple[PasskeyCredential, OneTimeLink]:
     """Verify a registration and store the credential; the link is used up."""
     ceremony = take_ceremony(session, ceremony_id, kind=REGISTER, now=now)
-    link = session.get(OneTimeLink, ceremony.link_id or "")
-    if link is None or link.used_at is not None or link.expires_at <= now:
-        raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
+    link = unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
     origin = _service_origin(response, settings)
     try:
         verified = verify_registration_response(

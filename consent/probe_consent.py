@@ -37,7 +37,7 @@ from optinface.consent import ledger, passkeys, policies
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import ChallengeInvalid, LinkInvalid, ProbeConsentRequired
+from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
@@ -66,6 +66,7 @@ from optinface.consent.tables import (
 )
 
 PROBE = "probe"
+SUBJECT_PROBE = "probe-subject"  # a verify's link: opened to sign, never to make a passkey
 
 
 def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, keys: KeyRing,
@@ -81,7 +82,8 @@ def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, ke
     subject = None if body.subject is None else ledger.get_subject(session, body.subject,
                                                                      keys=keys)
     return passkeys.new_link(
-        session, kind=PROBE, subject=subject, capacity=PROBE,
+        session, kind=PROBE if subject is None else SUBJECT_PROBE, subject=subject,
+        capacity=PROBE,
         details={"purpose_id": purpose.id, "notice_id": notice.id,
                  "probe_sha256": body.probe_sha256, "researcher_key_id": key_id},
         created_by=key_id, keys=keys, now=now, minutes=settings.enrolment_link_minutes)
@@ -220,11 +222,11 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        link = passkeys.open_link(session, body.link, kind=PROBE, keys=runtime.keys, now=now)
-        subject = session.get(Subject, link.subject_id) if link.subject_id else None
-        if subject is None:
-            raise LinkInvalid("this link is for a new passkey: choose Continue to make one")
-        ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
+        link = passkeys.open_link(session, body.link, kind=SUBJECT_PROBE, keys=runtime.keys,
+                                  now=now)
+        subject = session.get(Subject, link.subject_id)
+        assert subject is not None  # its links go with it (cascade)
+        ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erasing: refused
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
             session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
@@ -268,9 +270,7 @@ def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Sig
                       settings: ConsentSettings, now: datetime) -> None:
     """The subject's signature uses up their link, once; and like a consent it must come from
     a capacity that may consent for them (a minor below the age of consent: their guardian)."""
-    link = session.get(OneTimeLink, ceremony.link_id or "")
-    if link is None or link.used_at is not None or link.expires_at <= now:
-        raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
+    link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
     link.used_at = now
     subject = session.get(Subject, ceremony.subject_id)
     assert subject is not None  # signers_of found it

@@ -281,7 +281,7 @@ class OneTimeLink(Base):
     __tablename__ = "one_time_links"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # enrolment or probe
+    kind: Mapped[str] = mapped_column(String(20))  # enrolment, probe or probe-subject
     subject_id: Mapped[int | None] = mapped_column(
         ForeignKey("subjects.id", ondelete="CASCADE"), index=True
     )
