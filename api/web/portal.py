@@ -100,6 +100,7 @@ def _home(
     active = [c for c in consents if c.status == "active"]
     errors = errors or {}
     status = max((status_for(e.code, default=400) for e in errors.values()), default=200)
+    privacy = service.privacy_statement()  # what the person is told, purposes included
     return render(
         request,
         "portal.html",
@@ -109,8 +110,8 @@ def _home(
         captures=service.pending_captures(actor=actor, subject=subject),
         subject=service.get_subject(actor=actor, subject=subject),
         notice=_notice(service.list_notices(actor=actor), words_for(request)),
-        privacy=service.privacy_statement(),
-        purposes=service.list_purposes(actor=actor),
+        privacy=privacy,
+        purposes=privacy.purposes,
         names=receipts.purpose_names(service, actor),
         consents=consents,
         active=active,
