@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import Identifier, Name
@@ -679,12 +679,17 @@ class PrivacyStatement(BaseModel):
     purposes: list[PurposePublic]
     recipients: list[Recipient] = Field(description="Who receives data (GDPR art. 13(1)(e));"
                                         " none by default.")
-    retention_rules: list[str]
     retention_policy: RetentionPolicyPublic = Field(
         description="The retention policy in force, the version each consent now signs.")
     source: str = Field(description="Where the data come from (P-39.1 s. 8: the means of"
                         " collection).")
     matching: str = Field(description="How a face is used: the matching logic in words.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def retention_rules(self) -> list[str]:
+        """The policy's rules, as /privacy.json always gave them."""
+        return self.retention_policy.rules
 
 
 # Rights requests ------------------------------------------------------------------------------

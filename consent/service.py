@@ -198,6 +198,8 @@ class OptinFace:
         self.lock = lock
         self.last_reconcile: ReconcileReport | None = None
         self.replica: Replica | None = None
+        # Published by open(): the settings, hence the policy, are fixed for the process's life.
+        self.policy_in_force: RetentionPolicyPublic | None = None
 
     # Life cycle -------------------------------------------------------------------------------
     @classmethod
@@ -236,7 +238,7 @@ class OptinFace:
                 replica.catch_up()  # the feed since this replica's last save
             service.last_reconcile = reconcile(runtime, model_id=runtime.pipeline.model_id,
                                                index_discarded=discarded)
-            retention_policy.publish(runtime)  # before any consent can sign it
+            service.policy_in_force = retention_policy.publish(runtime)  # before any consent
             declaration.record_assessment(runtime)
             if replica is not None:
                 replica.follow()
@@ -361,16 +363,18 @@ class OptinFace:
             purposes = [PurposePublic.model_validate(p) for p in ledger.purposes(session)]
         policy = self.retention_policy()
         return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
-                                recipients=self.settings.recipients,
-                                retention_rules=policy.rules, retention_policy=policy,
+                                recipients=self.settings.recipients, retention_policy=policy,
                                 source=access.SOURCE, matching=matching.MATCHING_DESCRIPTION)
 
     def retention_policy(self, sha256: str | None = None) -> RetentionPolicyPublic:
         """A retention policy version ever in force, by the SHA-256 a receipt names, or the one
         in force now (public)."""
+        in_force = self.policy_in_force
+        assert in_force is not None  # published by open()
+        if sha256 is None or sha256 == in_force.sha256:
+            return in_force
         with self._read() as session:
-            return retention_policy.version(
-                session, sha256 or retention_policy.versioned(self.settings)["sha256"])
+            return retention_policy.version(session, sha256)
 
     def retention_policies(self) -> list[RetentionPolicyPublic]:
         """Every retention policy version ever in force, oldest first (public)."""
