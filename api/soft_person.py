@@ -139,11 +139,11 @@ def probe_link(client: httpx.Client, researcher_key: str, *, purpose_id: str, no
 def probe_consent(client: httpx.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
                   image: bytes, origin: str = DEFAULT_ORIGIN) -> dict[str, Any]:
     """The researcher asks; the person in the probe opens the link, registers and signs."""
-    link = {"secret": probe_link(client, researcher_key, purpose_id=purpose_id,
-                                 notice_id=notice_id, image=image)}
+    secret = probe_link(client, researcher_key, purpose_id=purpose_id, notice_id=notice_id,
+                        image=image)
     authenticator = SoftAuthenticator(origin=origin)
     options = _ok(client.post("/v1/probe-links/registration-options",
-                              json={"link": link["secret"]}))
+                              json={"link": secret}))
     challenge = _ok(client.post("/v1/probe-links/registrations", json={
         "ceremony_id": options["ceremony_id"],
         "credential": authenticator.create(options["options"])}))

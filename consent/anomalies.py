@@ -21,6 +21,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent.activity import SEARCH_ACTIONS
 from optinface.consent.audit import AuditAction
 from optinface.consent.schemas import AnomalyAlert, Operation, SearchOutcome
 from optinface.consent.tables import AuditEvent
@@ -31,10 +32,9 @@ NO_CANDIDATE_SHARE = 0.8  # of a key's searches finding no one: fishing with abs
 REFUSALS = 10  # refused searches or probe consent requests by one key: probing the gates
 VERIFIED_SUBJECTS = 10  # distinct subjects one key verified against: walking the pseudonyms
 
-_SEARCHES = (AuditAction.IDENTIFY, AuditAction.VERIFY)
 # Refused attempts that count: searches, and asks for a probe consent (a verify's names a
 # subject, so asking whether a pseudonym exists is a search of its own).
-_PROBING = (*_SEARCHES, AuditAction.PROBE_CONSENT_REQUESTED)
+_PROBING = (*SEARCH_ACTIONS, str(AuditAction.PROBE_CONSENT_REQUESTED))
 
 
 class AlertKind(StrEnum):
@@ -75,7 +75,7 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
         select(AuditEvent.actor_key_id, AuditEvent.action, AuditEvent.outcome,
                AuditEvent.details)  # ``at`` is ISO text in UTC: compared as text, as written
         .where(AuditEvent.at >= since.isoformat(), AuditEvent.actor_key_id.is_not(None),
-               AuditEvent.action.in_([*_SEARCHES, AuditAction.REFUSED])))
+               AuditEvent.action.in_([*SEARCH_ACTIONS, AuditAction.REFUSED])))
     activity: dict[str, _KeyActivity] = defaultdict(_KeyActivity)
     for key_id, action, outcome, details in rows:
         details = details or {}

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.clock import years
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.ledger import get_row, new_id
 from optinface.consent.roles import Actor
@@ -54,7 +55,7 @@ def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentP
     with runtime.db.transaction() as session:
         row = Incident(
             id=new_id("inc"), recorded_at=now, recorded_by=actor.key_id,
-            keep_until=body.became_aware_at + timedelta(days=365 * KEEP_YEARS + 2),
+            keep_until=body.became_aware_at + years(KEEP_YEARS),
             **body.model_dump(),
         )
         session.add(row)

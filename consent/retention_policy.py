@@ -17,13 +17,14 @@ still answers for a receipt years later, after the settings changed.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.clock import years
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import NotFound
 from optinface.consent.runtime import Runtime
@@ -66,7 +67,7 @@ LOG_PRUNED = ("the access log's entries lose their content {log_days} days after
 
 def receipts_expired(now: datetime) -> datetime:
     """Proof of a processing that ended before this instant is no longer kept."""
-    return now - timedelta(days=365 * RECEIPT_YEARS + 2)  # and the leap days
+    return now - years(RECEIPT_YEARS)
 
 
 def _formatted(rules: tuple[str, ...], settings: ConsentSettings) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, Entry, last_details
 from optinface.consent.crypto import seal
 from optinface.consent.db import Database
 from optinface.consent.keys import ROTATION_KEY_NAME, template_binding
@@ -27,7 +27,7 @@ from optinface.consent.lock import DataDirLock
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent, SubjectKey, Template
+from optinface.consent.tables import SubjectKey, Template
 from optinface.engine.files import shred_path
 from optinface.engine.index import HnswIndex
 from optinface.engine.protection import TemplateProtector
@@ -134,10 +134,8 @@ def _finish_interrupted_rotation(settings: ConsentSettings, store: KeyStore) -> 
     db = Database(settings.url)
     try:
         with db.transaction() as session:
-            last = session.scalars(select(AuditEvent).where(
-                AuditEvent.action == str(AuditAction.TEMPLATES_REKEYED)
-            ).order_by(AuditEvent.seq.desc()).limit(1)).first()
-            committed = last is not None and last.details.get("new_fingerprint") == fingerprint
+            last = last_details(session, AuditAction.TEMPLATES_REKEYED) or {}
+            committed = last.get("new_fingerprint") == fingerprint
     finally:
         db.close()
     if committed:
