@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import review, rights_requests
 from optinface.consent.accountability import accountability
+from optinface.consent.audit_seals import mentions, seal_of
 from optinface.consent.ledger import consent_public, template_public
 from optinface.consent.policies import consent_status, inactivity_limit
 from optinface.consent.schemas import (
@@ -60,14 +61,6 @@ def refusal_code(outcome: str) -> str | None:
     return outcome.removeprefix(before).removesuffix(after) or None
 
 
-def mentions(pseudonym: str) -> ColumnElement[bool]:
-    """Audit events naming ``pseudonym``.
-
-    Pseudonyms are random hex tokens, so a quoted substring match on the JSON list is exact.
-    """
-    return cast(AuditEvent.subjects, String).contains(f'"{pseudonym}"')
-
-
 SEARCHES = {"verify", "identify"}
 # Details that describe other people or the gallery: never in someone's export.
 _NOT_YOURS = {"gallery_size", "scores", "k", "review_ids"}
@@ -78,7 +71,11 @@ def own_view(event: AuditEvent, pseudonym: str) -> AuditEventPublic:
     other candidate's score (the chain hashes stay, so the event can still be checked)."""
     public = AuditEventPublic.model_validate(event)
     details = {k: v for k, v in public.details.items() if k not in _NOT_YOURS}
-    return public.model_copy(update={"subjects": [pseudonym], "details": details})
+    mine = seal_of(event, pseudonym)
+    seals = None if public.subject_seals is None else [
+        s for s in public.subject_seals if s["hash"] == mine]
+    return public.model_copy(update={"subjects": [pseudonym], "subject_seals": seals,
+                                     "details": details})
 
 
 def _involvement(event: AuditEvent, pseudonym: str,
@@ -87,8 +84,9 @@ def _involvement(event: AuditEvent, pseudonym: str,
     refused = event.action == "refused" and event.details.get("attempted") in SEARCHES
     if event.action not in SEARCHES and not refused:
         return None
-    score = (event.details.get("scores") or {}).get(pseudonym)
-    checked = reviews.get((event.details.get("review_ids") or {}).get(pseudonym, ""))
+    mine = seal_of(event, pseudonym)
+    score = (event.details.get("scores") or {}).get(mine)
+    checked = reviews.get((event.details.get("review_ids") or {}).get(mine, ""))
     if refused:
         outcome = REFUSED.format(code=event.outcome)
     elif score is None:

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import access
 from optinface.consent.audit import AuditAction
+from optinface.consent.audit_seals import mentions
 from optinface.consent.schemas import (
     LEGACY_SEARCH_OUTCOMES,
     AuditEventPublic,
@@ -48,7 +48,7 @@ def filtered(filters: AuditFilter) -> Select[AuditEvent]:
                                        if now == filters.outcome)]
         query = query.where(AuditEvent.outcome.in_(recorded))
     if filters.subject:
-        query = query.where(access.mentions(filters.subject))
+        query = query.where(mentions(filters.subject))
     if filters.since:
         query = query.where(AuditEvent.at >= filters.since)
     if filters.until:

@@ -73,11 +73,12 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
     since = (now - WINDOW).astimezone(UTC)
     rows = session.execute(
         select(AuditEvent.actor_key_id, AuditEvent.action, AuditEvent.outcome,
-               AuditEvent.details)  # ``at`` is ISO text in UTC: compared as text, as written
+               AuditEvent.subjects, AuditEvent.details)
+        # ``at`` is ISO text in UTC: compared as text, as written
         .where(AuditEvent.at >= since.isoformat(), AuditEvent.actor_key_id.is_not(None),
                AuditEvent.action.in_([*SEARCH_ACTIONS, AuditAction.REFUSED])))
     activity: dict[str, _KeyActivity] = defaultdict(_KeyActivity)
-    for key_id, action, outcome, details in rows:
+    for key_id, action, outcome, subjects, details in rows:
         details = details or {}
         if action == AuditAction.REFUSED:
             if details.get("attempted") in _PROBING:
@@ -86,7 +87,7 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
         key = activity[key_id]
         key.searches += 1
         key.no_candidate += outcome == SearchOutcome.NO_CANDIDATE
-        if action == Operation.VERIFY and details.get("claimed_subject"):
-            key.verified.add(details["claimed_subject"])
+        if action == Operation.VERIFY:
+            key.verified.update(subjects)  # the claimed subject, whatever the outcome
     return [alert for key_id in sorted(activity)
             for alert in activity[key_id].alerts(key_id, since)]

@@ -15,7 +15,8 @@ event commit together, and two writers never fork the chain. A checkpoint is wri
 witness folder only once its transaction has committed, so a rollback never leaves the witness
 holding a tree that never existed.
 
-This is not logging: no biometric data, no secrets, pseudonyms only.
+This is not logging: no biometric data, no secrets, pseudonyms only, each beside its salted
+hash so that an erasure can remove it and leave the chain whole (:mod:`consent.audit_seals`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent import audit_seals
 from optinface.consent.crypto import canonical_json
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, Signer
@@ -106,9 +108,20 @@ EVENT_FIELDS = ("seq", "at", "actor_key_id", "actor_role", "action", "purpose", 
                 "outcome", "probe_sha256", "details", "prev_hash")
 
 
+def hashed_fields(event: Any) -> dict[str, Any]:
+    """What an event's hash covers. A sealed event (:mod:`consent.audit_seals`) covers its
+    seals' hashes in place of its pseudonyms, so erasing a pseudonym leaves it verifiable."""
+    fields = {name: getattr(event, name) for name in EVENT_FIELDS}
+    seals = getattr(event, "subject_seals", None)
+    if seals is not None:
+        del fields["subjects"]
+        fields["subject_seals"] = [s["hash"] for s in seals]
+    return fields
+
+
 def event_bytes(event: Any) -> bytes:
     """The bytes that are hashed: the canonical JSON of a stored or exported event."""
-    return canonical_json({name: getattr(event, name) for name in EVENT_FIELDS})
+    return canonical_json(hashed_fields(event))
 
 
 def event_hash(event: Any) -> str:
@@ -130,6 +143,7 @@ _LAST_LINK = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.des
 def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
     """Add ``entry`` at the end of the chain (within the caller's write transaction)."""
     last = session.execute(_LAST_LINK).first()
+    seals = {pseudonym: audit_seals.seal(pseudonym) for pseudonym in sorted(entry.subjects)}
     event = AuditEvent(
         seq=1 if last is None else last.seq + 1,
         at=now.isoformat(),
@@ -137,10 +151,11 @@ def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
         actor_role=str(entry.actor.role) if entry.actor else None,
         action=str(entry.action),
         purpose=entry.purpose,
-        subjects=sorted(entry.subjects),
+        subjects=list(seals),
+        subject_seals=list(seals.values()),
         outcome=entry.outcome,
         probe_sha256=entry.probe_sha256,
-        details=entry.details,
+        details=audit_seals.sealed_details(entry.details, seals),
         prev_hash=GENESIS if last is None else last.hash,
     )
     event.hash = event_hash(event)

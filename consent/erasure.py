@@ -23,8 +23,10 @@ the subject's passkey credential ids and the receipt's one-time codes
 (:mod:`consent.after_erasure`); the consent rows, as proof
 that past processing had a legal basis, with the subject replaced by the tombstone hash and
 the guardian's name and the receipt (which names the pseudonym) removed; and the audit chain,
-which is append-only and names pseudonyms that now lead nowhere (and passkeys by a keyed hash,
-never by the credential id their authenticator presents: ``passkeys.audit_reference``).
+which is append-only and now names the subject only by salted hashes no one can link back to
+the pseudonym (:mod:`consent.audit_seals`; events from before migration 0019 keep the
+pseudonym), and passkeys by a keyed hash, never by the credential id their authenticator
+presents (``passkeys.audit_reference``).
 Five years after the erasure the sweep deletes the tombstone and all kept with it
 (:mod:`consent.proof_retention`); the audit chain stays.
 """
@@ -39,7 +41,7 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent import after_erasure, changefeed, erasure_journal
+from optinface.consent import after_erasure, audit_seals, changefeed, erasure_journal
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -140,6 +142,8 @@ def erase_subject(
                 },
             ),
         )
+        # This event's pseudonym too: from now on the log names the subject by hashes alone.
+        log_events = audit_seals.forget(session, pseudonym)
         receipt = {
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",
@@ -167,8 +171,10 @@ def erase_subject(
                 "templates": destroyed.templates,
                 "indexEntries": len(present),
                 "subjectKey": key_destroyed,
+                "logPseudonyms": log_events,
             },
-            "kept": ["tombstone", "consent records without the subject", "audit chain"],
+            "kept": ["tombstone", "consent records without the subject",
+                     "audit chain, naming the subject by salted hashes only"],
             "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }

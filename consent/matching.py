@@ -149,8 +149,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             # access export shows a no_candidate too. Scores at 2 decimals, for the export.
             purpose=purpose_id, subjects=list(best) if subject is None else [subject],
             probe_sha256=probe_sha256,
-            details={"probe_consent_id": probe_consent_id, "k": k,
-                     "claimed_subject": subject, "gallery_size": len(allowed),
+            details={"probe_consent_id": probe_consent_id, "k": k, "gallery_size": len(allowed),
                      "scores": dict(ranked),
                      "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True))}))
         return result

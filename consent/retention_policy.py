@@ -63,6 +63,7 @@ RECORD_RULES = (
 LOG_KEPT_WHOLE = "the access log is kept whole, without biometric data"
 LOG_PRUNED = ("the access log's entries lose their content {log_days} days after they are"
               " written (their chained hashes stay, so the log can still be verified)")
+LOG_HOLD = ", under an investigation hold: {log_hold}"
 
 
 def receipts_expired(now: datetime) -> datetime:
@@ -73,7 +74,8 @@ def receipts_expired(now: datetime) -> datetime:
 def _formatted(rules: tuple[str, ...], settings: ConsentSettings) -> list[str]:
     return [rule.format(years=settings.retention_years_after_last_interaction,
                         days=settings.max_consent_days, receipt_years=RECEIPT_YEARS,
-                        log_days=settings.access_log_retention_days) for rule in rules]
+                        log_days=settings.access_log_retention_days,
+                        log_hold=settings.access_log_hold) for rule in rules]
 
 
 def database_rules(settings: ConsentSettings) -> list[str]:
@@ -84,6 +86,8 @@ def database_rules(settings: ConsentSettings) -> list[str]:
 def retention_rules(settings: ConsentSettings) -> list[str]:
     """The whole public schedule as these settings enforce it, one rule a line."""
     log = LOG_KEPT_WHOLE if settings.access_log_retention_days is None else LOG_PRUNED
+    if settings.access_log_hold is not None:
+        log += LOG_HOLD
     return [*database_rules(settings), *_formatted((*RECORD_RULES, log), settings)]
 
 

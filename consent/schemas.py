@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import Identifier, Name
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
@@ -556,6 +557,9 @@ class AuditEventPublic(_Public):
     action: str
     purpose: str | None
     subjects: list[str]
+    subject_seals: list[Seal] | None = Field(
+        default=None, description="Each subject's salted hash, which the chain covers in place"
+        " of the pseudonym; an erased subject's keeps no salt. Absent before migration 0019.")
     outcome: str
     probe_sha256: str | None
     details: dict[str, Any]

@@ -13,6 +13,8 @@ from pydantic_settings import SettingsConfigDict
 
 from optinface.engine.settings import EngineSettings
 
+ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
+
 
 class Jurisdiction(StrEnum):
     """Where a subject's consent is governed: decides the age of digital consent."""
@@ -130,9 +132,15 @@ class ConsentSettings(EngineSettings):
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
     # BIPA s. 15(a): destroyed 3 years after the last interaction at the latest; shorter only.
     retention_years_after_last_interaction: int = Field(default=3, ge=1, le=3)
-    # Access-log events lose their content after this many days (consent.log_retention);
-    # unset: kept whole. At least 6 months (AI Act arts. 19, 26(6)).
-    access_log_retention_days: int | None = Field(default=None, ge=183)
+    # Access-log events lose their content after this many days (consent.log_retention): 6 to
+    # 12 months (CNIL deliberation 2021-122; the AI Act, arts. 19 and 26(6), asks at least 6).
+    # Longer, or unset (kept whole), only under an investigation hold, stated in the policy.
+    access_log_retention_days: int | None = Field(default=ACCESS_LOG_MAX_DAYS, ge=183)
+    access_log_hold: str | None = Field(
+        default=None, min_length=1, max_length=500,
+        description="Why the access log is kept beyond a year (an investigation hold, with its"
+        " reference): required for a longer retention or none, and stated in the public"
+        " retention policy, so each hold and its lifting are dated in the log.")
     # Fewer candidates leak less about the gallery (and each needs a human to review it).
     max_candidates: int = Field(default=10, ge=1, le=50)
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
@@ -173,6 +181,16 @@ class ConsentSettings(EngineSettings):
                 f"subject_token_days ({self.subject_token_days}) must be at least"
                 f" max_consent_days ({self.max_consent_days}): a subject must be able to"
                 " withdraw or erase for as long as any consent of theirs lasts")
+        return self
+
+    @model_validator(mode="after")
+    def _log_kept_longer_only_under_a_hold(self) -> ConsentSettings:
+        days = self.access_log_retention_days
+        if (days is None or days > ACCESS_LOG_MAX_DAYS) and self.access_log_hold is None:
+            raise ValueError(
+                f"access_log_retention_days ({days or 'unset: kept whole'}) is over"
+                f" {ACCESS_LOG_MAX_DAYS}: access logs are kept 6 to 12 months; longer only under"
+                " an investigation hold (set access_log_hold to its reason)")
         return self
 
     @model_validator(mode="after")

@@ -341,6 +341,9 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(30), index=True)
     purpose: Mapped[str | None] = mapped_column(String(40))
     subjects: Mapped[list[str]] = mapped_column(JSON)
+    # Each subject's salted hash, which the chain covers in place of the pseudonym; NULL in
+    # events from before migration 0019, which hash their pseudonyms (consent.audit_seals).
+    subject_seals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     outcome: Mapped[str] = mapped_column(String(40))
     probe_sha256: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)

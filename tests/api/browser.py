@@ -1,7 +1,9 @@
 """Headless Chromium for the page tests, and the checks every page passes at every width.
 
 CI installs the browser with ``apt-get install -y chromium`` and ``pip install playwright``
-(no browser download: the Debian binary is used). Without /usr/bin/chromium these tests skip.
+(no browser download: the Debian binary is used; ``./dev test`` installs it). Without
+/usr/bin/chromium these tests fail rather than skip: a skipped page test would let a broken
+page pass unseen.
 axe-core comes inside the ``axe-playwright-python`` wheel: nothing is fetched at run time.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,9 +39,8 @@ SERIOUS = {"serious", "critical"}
 @contextmanager
 def chromium_page(base_url: str, width: int, *, language: str = "en-CA") -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
+        pytest.fail("needs /usr/bin/chromium (apt-get install -y chromium, or ./dev test)")
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(
             base_url=base_url,

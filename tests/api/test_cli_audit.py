@@ -13,14 +13,15 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
 from optinface.api.settings import ApiSettings, load_settings
-from optinface.consent.audit import EVENT_FIELDS, GENESIS
-from optinface.consent.crypto import canonical_json
+from optinface.consent.audit import GENESIS, event_bytes
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
@@ -31,6 +32,7 @@ runner = CliRunner()
 # Events: 1 reconciled, 2-11 keys created, 12 the reviewer's checkpoint, 13 a last key.
 # Checkpoints (rows and witness files) at 1 (the first start), 10, 12 (kept) and 13 (close).
 KEYS = 12
+JSON_COLUMNS = {"subjects", "subject_seals", "details"}  # as sqlite3 returns them: text
 
 
 @pytest.fixture
@@ -124,6 +126,13 @@ def test_a_reviewers_saved_checkpoint_alone_catches_deleted_events(
     assert code == 1 and "BROKEN at sequence 12" in output and str(saved) in output, output
 
 
+def _hashed(row: dict[str, Any]) -> bytes:
+    """The bytes a forger must hash for a raw row, as the server does (``event_bytes``)."""
+    columns = {name: json.loads(row[name]) if name in JSON_COLUMNS and row[name] else row[name]
+               for name in row}
+    return event_bytes(SimpleNamespace(**columns))
+
+
 def _rewrite_consistently(settings: ApiSettings) -> None:
     """Edit event 3, re-hash the chain, and put the new roots in the checkpoint notes (the
     forger cannot sign them, so the old signature lines stay)."""
@@ -133,10 +142,8 @@ def _rewrite_consistently(settings: ApiSettings) -> None:
         rows = [dict(r) for r in db.execute("SELECT * FROM audit_events ORDER BY seq")]
         previous, leaves = GENESIS, []
         for row in rows:
-            row["subjects"], row["details"] = json.loads(row["subjects"]), json.loads(
-                row["details"])
             row["prev_hash"] = previous
-            body = canonical_json({name: row[name] for name in EVENT_FIELDS})
+            body = _hashed(row)
             previous = hashlib.sha256(body).hexdigest()
             leaves.append(leaf_hash(body))
             db.execute("UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?",
@@ -167,8 +174,7 @@ def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(
         db.row_factory = sqlite3.Row
         row = dict(db.execute("SELECT * FROM audit_events WHERE seq = 5").fetchone())
         row["outcome"] = "nothing happened"
-        row["subjects"], row["details"] = json.loads(row["subjects"]), json.loads(row["details"])
-        forged = hashlib.sha256(canonical_json({n: row[n] for n in EVENT_FIELDS})).hexdigest()
+        forged = hashlib.sha256(_hashed(row)).hexdigest()
         db.execute("UPDATE audit_events SET outcome = ?, hash = ? WHERE seq = 5",
                    (row["outcome"], forged))
     code, output = verify(settings)

@@ -119,13 +119,13 @@ def test_the_audit_log_names_a_passkey_by_a_keyed_hash_never_by_its_credential_i
         service.erase(actor=world.people[pseudonym].actor, subject=pseudonym,
                       reason=ErasureReason.REQUEST)
         with service.runtime.db.transaction() as session:
-            logged = [(AuditAction(e.action), e.subjects, e.details)
+            logged = [(AuditAction(e.action), bool(e.subject_seals), e.details)
                       for e in session.scalars(select(AuditEvent))]
     assert len(credential_ids) == 2  # the subject's passkey and the probe person's
     raw = {form for i in credential_ids for form in (i, from_b64url(i).hex())}
     assert not [a for a, _, details in logged if any(r in json.dumps(details) for r in raw)]
-    signed = {(action, pseudonym in subjects): details["credential_hash"]
-              for action, subjects, details in logged if "credential_hash" in details}
+    signed = {(action, names_a_subject): details["credential_hash"]
+              for action, names_a_subject, details in logged if "credential_hash" in details}
     theirs = {signed[(action, True)] for action in (
         AuditAction.PASSKEY_REGISTERED, AuditAction.CONSENT_GIVEN, AuditAction.SUBJECT_UPDATED)}
     assert len(theirs) == 1  # one passkey, followed from its registration through its acts

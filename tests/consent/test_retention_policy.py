@@ -130,13 +130,15 @@ def test_the_log_rule_changes_the_policy_version_but_not_the_declared_database(
     """The declared material covers the biometric database's schedule only: how long the
     access log keeps its content is in the policy people sign, and needs no new declaration."""
     seen = []
-    for days in (None, 200, 400):
-        changed = settings.model_copy(update={"access_log_retention_days": days})
+    for days, hold in ((None, "case 12"), (200, None), (400, "case 12")):
+        changed = settings.model_copy(update={"access_log_retention_days": days,
+                                              "access_log_hold": hold})
         with closing(OptinFace.open(changed, pipeline=pipeline, clock=clock)) as service:
             seen.append((service.register().material_sha256, service.retention_policy()))
     assert len({material for material, _ in seen}) == 1
     assert len({policy.sha256 for _, policy in seen}) == 3
     assert any("lose their content 200 days" in rule for rule in seen[1][1].rules)
+    assert any(rule.endswith("under an investigation hold: case 12") for rule in seen[2][1].rules)
     shorter = settings.model_copy(update={"retention_years_after_last_interaction": 2})
     with closing(OptinFace.open(shorter, pipeline=pipeline, clock=clock)) as service:
         assert service.register().material_sha256 != seen[0][0]  # the database's own schedule

@@ -1,0 +1,100 @@
+"""How the audit log names a person: a pseudonym beside its salted hash; after erasure, the hash.
+
+An erasure must leave the search log only a salted hash of the person (compliance matrix X-ERA,
+step 3), yet the log is a hash chain: rewriting a row's pseudonym would break it. So an event
+does not hash its pseudonyms. Each one gets a *seal*, ``SHA-256(salt || pseudonym)`` with a
+fresh random salt, and the event's hashed bytes hold the seals' hashes in place of the
+pseudonyms (:func:`optinface.consent.audit.hashed_fields`). Details that speak of one subject
+(a search's scores and review ids) are keyed by the seal's hash too.
+
+While the person exists, the row keeps the pseudonym and the salt, so anyone holding an export
+can check that the pseudonym is the one the chain committed to (:func:`problem`). An erasure
+removes both (:func:`forget`): what stays is a hash that no one can link to the pseudonym, not
+even someone who knows it, and every event still verifies. Events written before migration
+0019 have no seals and hash their pseudonyms; they keep them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, select
+from sqlalchemy.orm import Session
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
+
+from optinface.consent.tables import AuditEvent
+
+SALT_BYTES = 16
+SUBJECT_KEYED_DETAILS = ("scores", "review_ids")
+"""Details whose keys are subjects: stored keyed by the seal's hash, never by the pseudonym."""
+
+
+class Seal(TypedDict):
+    hash: str
+    salt: str | None  # None once the subject is erased
+
+
+def _sealed(salt: str, pseudonym: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + pseudonym.encode()).hexdigest()
+
+
+def seal(pseudonym: str) -> Seal:
+    """A new seal of ``pseudonym``: its own random salt, so two events' seals never match."""
+    salt = secrets.token_bytes(SALT_BYTES).hex()
+    return Seal(hash=_sealed(salt, pseudonym), salt=salt)
+
+
+def sealed_details(details: Mapping[str, Any], seals: Mapping[str, Seal]) -> dict[str, Any]:
+    """``details`` with each subject-keyed detail keyed by the subject's seal hash instead."""
+    return {name: ({seals[p]["hash"]: v for p, v in value.items()}
+                   if name in SUBJECT_KEYED_DETAILS else value)
+            for name, value in details.items()}
+
+
+def seal_of(event: Any, pseudonym: str) -> str | None:
+    """The hash that stands for ``pseudonym`` in ``event``; the pseudonym itself in an event
+    from before seals, None if the event does not name them."""
+    if event.subject_seals is None:
+        return pseudonym if pseudonym in event.subjects else None
+    return next((s["hash"] for s in event.subject_seals
+                 if s["salt"] is not None and _sealed(s["salt"], pseudonym) == s["hash"]), None)
+
+
+def problem(subjects: Iterable[str], seals: Sequence[Mapping[str, Any]] | None) -> str | None:
+    """Why the pseudonyms a row shows are not those its seals commit to, or None.
+
+    Each pseudonym must open exactly one salted seal and each salted seal one pseudonym: a
+    pseudonym changed, added or removed without its salt is an edit the chain cannot see.
+    """
+    if seals is None:
+        return None  # before seals: the pseudonyms themselves are hashed
+    named = sorted(subjects)
+    opened = sorted(p for s in seals if s["salt"] is not None for p in named
+                    if _sealed(s["salt"], p) == s["hash"])
+    if opened != named or len(named) != sum(s["salt"] is not None for s in seals):
+        return "names subjects its seals do not commit to (edited)"
+    return None
+
+
+def mentions(pseudonym: str) -> ColumnElement[bool]:
+    """Audit events naming ``pseudonym``.
+
+    Pseudonyms are random hex tokens, so a quoted substring match on the JSON list is exact.
+    """
+    return cast(AuditEvent.subjects, String).contains(f'"{pseudonym}"')
+
+
+def forget(session: Session, pseudonym: str) -> int:
+    """Remove ``pseudonym`` and its salts from every sealed event; how many events held it."""
+    count = 0
+    for event in session.scalars(select(AuditEvent).where(
+            mentions(pseudonym), AuditEvent.subject_seals.is_not(None))):
+        mine = seal_of(event, pseudonym)
+        event.subjects = [p for p in event.subjects if p != pseudonym]
+        event.subject_seals = [{"hash": s["hash"], "salt": None} if s["hash"] == mine else s
+                               for s in event.subject_seals or ()]
+        count += 1
+    return count

@@ -1,0 +1,20 @@
+"""audit_events.subject_seals: each subject's salted hash, covered by the chain in their place
+
+NULL for the events written before: they hash their pseudonyms and keep them after an erasure.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0019'
+down_revision = '0018'
+
+
+def upgrade() -> None:
+    op.add_column('audit_events', sa.Column('subject_seals', sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('audit_events', 'subject_seals')

@@ -1,0 +1,69 @@
+"""After an erasure the log names the subject only by salted hashes, and still verifies.
+
+Compliance matrix X-ERA step 3: search-log rows referencing an erased subject keep only a
+salted hash. The chain covers each pseudonym through its seal (:mod:`consent.audit_seals`),
+so removing the pseudonym and its salt leaves every event's hash, and every signed root, intact.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select, text
+
+from optinface.consent.audit_seals import seal_of
+from optinface.consent.schemas import ErasureReason
+from optinface.consent.tables import AuditEvent
+from tests.support.backends import both_backends
+from tests.support.consent import World
+
+pytestmark = both_backends
+
+
+def _events(world: World) -> list[AuditEvent]:
+    with world.service.runtime.db.transaction() as session:
+        events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        session.expunge_all()
+    return events
+
+
+def test_after_an_erasure_the_log_names_the_subject_by_a_salted_hash_only(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    mine = world.enrolled(portrait_jpegs[0])
+    other = world.enrolled(portrait_jpegs[0])  # the same face: both in one search's scores
+    assert {c.subject for c in world.identify(flipped_jpegs[0]).candidates} == {mine, other}
+    world.verify(mine, flipped_jpegs[0])
+    named = [e.seq for e in _events(world) if mine in e.subjects]
+    [search] = [e for e in _events(world) if e.action == "identify"]
+    assert mine not in json.dumps(search.details)  # scores are keyed by seal, even before
+
+    receipt = world.service.erase(actor=world.people[mine].actor, subject=mine,
+                                  reason=ErasureReason.REQUEST)
+
+    after = _events(world)
+    assert not [e.seq for e in after if mine in json.dumps(
+        [e.subjects, e.subject_seals, e.details])]
+    forgotten = [e for e in after if e.seq in named]
+    assert forgotten and all(e.subject_seals and any(s["salt"] is None for s in e.subject_seals)
+                             for e in forgotten)
+    assert receipt.signed.receipt["destroyed"]["logPseudonyms"] == len(named) + 1  # + ERASE
+    [search] = [e for e in after if e.action == "identify"]
+    assert seal_of(search, other) in search.details["scores"]  # the other keeps their name
+    [involved] = world.service.export(actor=world.reviewer, subject=other).searches
+    assert involved.score is not None
+    assert world.service.verify_audit().ok
+
+
+def test_a_pseudonym_changed_in_a_sealed_event_breaks_the_chain_at_that_event(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The hash covers a pseudonym only through its seal: the seal check is what sees this."""
+    mine = world.enrolled(portrait_jpegs[0])
+    other, _ = world.subject()
+    seq = max(e.seq for e in _events(world) if e.subjects == [mine])
+    with world.service.runtime.db.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET subjects = :subjects WHERE seq = :seq"),
+                           {"subjects": json.dumps([other]), "seq": seq})
+    status = world.service.verify_audit()
+    assert not status.ok and status.first_bad_sequence == seq
