@@ -93,7 +93,13 @@ class ConsentSettings(EngineSettings):
     dpo_contact: str = Field(default="dpo@example.org", description="GDPR art. 37 DPO.")
     eu_representative: str | None = Field(
         default=None,
-        description="GDPR art. 27 representative; required when the jurisdiction is EU.",
+        description="GDPR art. 27 representative (name, address, contact); required, unless "
+        "eu_establishment, before any EU data subject is accepted.",
+    )
+    eu_establishment: bool = Field(
+        default=False,
+        description="The controller is established in the EU (GDPR art. 3(1)): no art. 27 "
+        "representative is owed.",
     )
     pia_reference: str = "PIA-0000 (not yet written)"
     pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
