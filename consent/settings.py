@@ -105,13 +105,20 @@ class ConsentSettings(EngineSettings):
     pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
     # The register's material SHA-256 the PIA assessed (`optinface register pia` writes it into
     # the skeleton): outside demo mode matching is refused while the register differs, so a new
-    # purpose, model, hosting, retention, measure or recipient needs a new assessment first
-    # (P-39.1 s. 3.3; GDPR art. 35).
+    # purpose, model, hosting, retention, measure, recipient or transfer safeguard needs a new
+    # assessment first (P-39.1 s. 3.3; GDPR art. 35).
     pia_material_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
     policy_url: str = "https://example.org/privacy"
     hosting_country: str = Field(default="CA", min_length=2)
     hosting_region: str = Field(default="Québec", min_length=1)
     hosting_provider: str = Field(default="(placeholder) not chosen", min_length=1)
+    # Stated in the register for every transfer out of a served jurisdiction (consent.transfers).
+    transfer_safeguards: str | None = Field(
+        default=None, min_length=1,
+        description="What protects data kept outside their persons' jurisdiction, e.g. "
+        "'adequacy decision 2002/2/EC' or 'standard contractual clauses (2021/914)' (GDPR "
+        "arts. 45-46; P-39.1 s. 17 assessment).",
+    )
     non_biometric_alternative: str = Field(
         default="(placeholder) describe how a person is served without their face",
         description="What a person can use instead of face matching (CAI biometrics "
