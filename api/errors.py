@@ -56,6 +56,9 @@ assessment_outdated          409     outside demo mode, the privacy impact asses
                                      cover the register as it stands: assess it, then set
                                      OPTINFACE_PIA_MATERIAL_SHA256
 suspended_by_regulator       409     a regulator's order suspends enrolment and matching
+eu_representative_required   409     an EU data subject, while the controller has no EU
+                                     establishment and names no EU representative (GDPR art. 27):
+                                     set OPTINFACE_EU_REPRESENTATIVE (or OPTINFACE_EU_ESTABLISHMENT)
 model_mismatch               409     templates from two models cannot be compared
 rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
                                      client's failed authentications spent; see Retry-After
@@ -155,6 +158,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "redeclaration_required": 409,
     "assessment_outdated": 409,
     "suspended_by_regulator": 409,
+    "eu_representative_required": 409,
     "model_mismatch": 409,
     "rate_limited": 429,
     "not_calibrated": 503,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from optinface.consent.errors import PlaceholderAccountability
+from optinface.consent.errors import EuRepresentativeRequired, PlaceholderAccountability
 from optinface.consent.schemas import Accountability, RightInstruction
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 
@@ -78,6 +78,33 @@ def accountability(settings: ConsentSettings) -> Accountability:
     )
 
 
+def _placeholder(value: str) -> bool:
+    return not value.strip() or bool(_PLACEHOLDER.search(value))
+
+
+def representative_owed(settings: ConsentSettings) -> bool:
+    """GDPR art. 27: a controller with no EU establishment that processes EU data subjects'
+    data owes them a named EU representative; none (or a placeholder) is configured."""
+    return not settings.eu_establishment and _placeholder(settings.eu_representative or "")
+
+
+def accepts(jurisdiction: Jurisdiction, settings: ConsentSettings) -> bool:
+    """Whether this deployment may take subjects of ``jurisdiction``: EU ones only once their
+    representative is named (or none is owed). Demo mode, never for real people, is excused
+    as it is for every placeholder (:func:`require_accountable`)."""
+    return (jurisdiction is not Jurisdiction.EU or settings.demo_mode
+            or not representative_owed(settings))
+
+
+def require_accepted(jurisdiction: Jurisdiction, settings: ConsentSettings) -> None:
+    """Refuse a subject of a jurisdiction this deployment may not take (see :func:`accepts`)."""
+    if not accepts(jurisdiction, settings):
+        raise EuRepresentativeRequired(
+            "an EU data subject needs the controller's EU representative (GDPR art. 27): set"
+            " OPTINFACE_EU_REPRESENTATIVE, or OPTINFACE_EU_ESTABLISHMENT=true where the"
+            " controller is established in the EU", details={"jurisdiction": str(jurisdiction)})
+
+
 def placeholders(settings: ConsentSettings) -> list[str]:
     """The settings that still hold a placeholder (or nothing) where a real value is owed."""
     fields = {
@@ -94,10 +121,9 @@ def placeholders(settings: ConsentSettings) -> list[str]:
         "hosting_provider": settings.hosting_provider,
         "non_biometric_alternative": settings.non_biometric_alternative,
     }
-    if settings.jurisdiction is Jurisdiction.EU:
-        fields["eu_representative"] = settings.eu_representative or ""
-    found = [name for name, value in fields.items()
-             if not value.strip() or _PLACEHOLDER.search(value)]
+    found = [name for name, value in fields.items() if _placeholder(value)]
+    if settings.jurisdiction is Jurisdiction.EU and representative_owed(settings):
+        found.append("eu_representative")
     if not _SHA256.fullmatch(settings.pia_sha256):
         found.append("pia_sha256")
     return found

@@ -9,8 +9,9 @@ match:
   recorded declaration date.
 - A declaration covers what it described: it records the SHA-256 of the register's material
   fields (purposes, characteristic, models and their hashes, hosting location, retention,
-  security measures, recipients). When any of them changes, the hash differs and new matching
-  is refused until a new declaration has run its own period.
+  security measures, recipients, and the transfer safeguards once stated). When any of them
+  changes, the hash differs and new matching is refused until a new declaration has run its
+  own period.
 - A regulator's order in force suspends enrolment and matching; a destruction order also
   destroys every template (one signed erasure receipt per subject, see :mod:`consent.erasure`).
 
@@ -109,6 +110,10 @@ def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
         "retention": retention_policy.database_rules(settings),
         "security_measures": security_measures(settings),
         "recipients": [r.model_dump() for r in settings.recipients],
+        # Only once stated: a deployment that never set it keeps the hash it declared and
+        # assessed. The transfers themselves follow from the hosting, already material.
+        **({"transfer_safeguards": settings.transfer_safeguards}
+           if settings.transfer_safeguards else {}),
     }
 
 
@@ -198,13 +203,13 @@ SUSPENDED = ("suspended by the regulator's order {reference} ({kind}):"
              " enrolment and matching are refused")
 UNDECLARED = "the biometric database has not been declared; matching is refused until it is"
 REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
-             " hosting, retention, security or recipients): new matching is refused until a new"
-             " declaration has run its period")
+             " hosting, retention, security, recipients or transfer safeguards): new matching"
+             " is refused until a new declaration has run its period")
 PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
                   " {start} ({days} days)")
 UNASSESSED = ("the privacy impact assessment {reference} does not cover the register as it"
-              " stands (purposes, models, hosting, retention, security or recipients): matching"
-              " is refused until an assessment of it is in force")
+              " stands (purposes, models, hosting, retention, security, recipients or transfer"
+              " safeguards): matching is refused until an assessment of it is in force")
 REFUSALS = (SUSPENDED, UNASSESSED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
 
 

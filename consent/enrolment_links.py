@@ -18,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from optinface.consent import after_erasure, apikeys, ledger, passkeys, policies
+from optinface.consent.accountability import require_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import (
     AlreadyRegistered,
@@ -62,13 +63,15 @@ def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> Su
     under the age of consent a second one for the holder of parental authority.
 
     The operator gets links, never a credential: only whoever opens a link can register the
-    passkey that acts for the subject.
+    passkey that acts for the subject. An EU subject is refused (the transaction rolls back)
+    while the controller's EU representative is owed and not named (GDPR art. 27).
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.create_subject(session, body,
                                         default_jurisdiction=runtime.settings.jurisdiction,
                                         now=now)
+        require_accepted(Jurisdiction(subject.jurisdiction), runtime.settings)
         links = [ConsentCapacity.SELF]
         if needs_guardian(subject, runtime):
             links.append(ConsentCapacity.PARENTAL_AUTHORITY)

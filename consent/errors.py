@@ -152,6 +152,13 @@ class PlaceholderAccountability(ConsentError):
     code = "placeholder_accountability"
 
 
+class EuRepresentativeRequired(ConsentError):
+    """An EU data subject, while a controller with no EU establishment names no EU
+    representative (GDPR art. 27), outside demo mode."""
+
+    code = "eu_representative_required"
+
+
 class DataDirInUse(ConsentError):
     """Another process has the data directory open (see :mod:`consent.lock`)."""
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from optinface.consent import classification, declaration, retention_policy, review
+from optinface.consent import classification, declaration, retention_policy, review, transfers
 from optinface.consent.accountability import accountability
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
@@ -101,6 +101,7 @@ def build_register(
         security_measures=declaration.security_measures(settings),
         rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),
+        transfers=transfers.transfers(settings),
         signing_keys=[published_key(public_key)],
         declaration=(DeclarationPublic.model_validate(current.declaration)
                      if current.declaration else None),
@@ -161,6 +162,9 @@ def render_register(register: Register) -> str:
         *([f"- **{r.name}**: {r.purpose} ({r.legal_basis})" for r in register.recipients]
           or ["- none"]),
         "",
+        "## Transfers",
+        *[f"- **{t.jurisdiction}**: {transfers.describe(t)}" for t in register.transfers],
+        "",
         "## Signing keys",
         "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY`"
         " (also published at `/.well-known/optinface-keys.json`).",
@@ -207,8 +211,8 @@ def render_pia_skeleton(register: Register) -> str:
         f"- **Register material assessed**: {register.material_sha256}",
         "- Once signed, set `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256` (this document's"
         " hash) and `OPTINFACE_PIA_MATERIAL_SHA256` (the line above). A change to the purposes,"
-        " models, hosting, retention, security measures or recipients changes the material and"
-        " refuses matching until it is assessed again.",
+        " models, hosting, retention, security measures, recipients or transfer safeguards"
+        " changes the material and refuses matching until it is assessed again.",
         "",
         "## 1. Necessity and proportionality (TO ASSESS)",
         "Why a face, why these purposes, why 1:N where it is allowed, why these retention"

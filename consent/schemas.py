@@ -883,6 +883,17 @@ class PublishedKey(BaseModel):
         " (name+keyhash+key), what `optinface audit verify --public-key` and tlog tools take.")
 
 
+class Transfer(BaseModel):
+    """Where one jurisdiction's persons' data are kept (see :mod:`consent.transfers`)."""
+
+    jurisdiction: Jurisdiction
+    hosted_in: Hosting
+    transfer: bool = Field(description="Kept outside the jurisdiction (GDPR: outside the EEA;"
+                           " Québec: outside Québec, P-39.1 s. 17).")
+    safeguards: str | None = Field(description="For a transfer, the safeguards configured"
+                                   " (OPTINFACE_TRANSFER_SAFEGUARDS); null when none is stated.")
+
+
 class Register(BaseModel):
     generated_at: datetime
     controller_name: str
@@ -908,6 +919,9 @@ class Register(BaseModel):
     recipients: list[Recipient] = Field(
         description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
     )
+    transfers: list[Transfer] = Field(
+        description="Transfers out of each jurisdiction served, and their safeguards (GDPR"
+        " art. 30(1)(e)); derived from the hosting location and the persons accepted.")
     signing_keys: list[PublishedKey] = Field(
         description="The keys that sign receipts and checkpoints, also at"
         " /.well-known/optinface-keys.json."

@@ -95,19 +95,32 @@ class ConsentSettings(EngineSettings):
     dpo_contact: str = Field(default="dpo@example.org", description="GDPR art. 37 DPO.")
     eu_representative: str | None = Field(
         default=None,
-        description="GDPR art. 27 representative; required when the jurisdiction is EU.",
+        description="GDPR art. 27 representative (name, address, contact); required, unless "
+        "eu_establishment, before any EU data subject is accepted.",
+    )
+    eu_establishment: bool = Field(
+        default=False,
+        description="The controller is established in the EU (GDPR art. 3(1)): no art. 27 "
+        "representative is owed.",
     )
     pia_reference: str = "PIA-0000 (not yet written)"
     pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
     # The register's material SHA-256 the PIA assessed (`optinface register pia` writes it into
     # the skeleton): outside demo mode matching is refused while the register differs, so a new
-    # purpose, model, hosting, retention, measure or recipient needs a new assessment first
-    # (P-39.1 s. 3.3; GDPR art. 35).
+    # purpose, model, hosting, retention, measure, recipient or transfer safeguard needs a new
+    # assessment first (P-39.1 s. 3.3; GDPR art. 35).
     pia_material_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
     policy_url: str = "https://example.org/privacy"
     hosting_country: str = Field(default="CA", min_length=2)
     hosting_region: str = Field(default="Québec", min_length=1)
     hosting_provider: str = Field(default="(placeholder) not chosen", min_length=1)
+    # Stated in the register for every transfer out of a served jurisdiction (consent.transfers).
+    transfer_safeguards: str | None = Field(
+        default=None, min_length=1,
+        description="What protects data kept outside their persons' jurisdiction, e.g. "
+        "'adequacy decision 2002/2/EC' or 'standard contractual clauses (2021/914)' (GDPR "
+        "arts. 45-46; P-39.1 s. 17 assessment).",
+    )
     non_biometric_alternative: str = Field(
         default="(placeholder) describe how a person is served without their face",
         description="What a person can use instead of face matching (CAI biometrics "

@@ -428,6 +428,14 @@ FRENCH: dict[str, str] = {
     ),
     "Hosting": "Hébergement",
     "{country}, {region}, by {provider}": "{country}, {region}, par {provider}",
+    "Transfers": "Transferts",
+    "none: hosted in {country}": "aucun : hébergement dans le pays {country}",
+    "transferred to {country}; safeguards: {safeguards}": (
+        "transfert vers le pays {country} ; garanties : {safeguards}"
+    ),
+    "transferred to {country}; no safeguard stated": (
+        "transfert vers le pays {country} ; aucune garantie indiquée"
+    ),
     "Regulator's orders": "Ordonnances de l'autorité",
     "Order": "Ordonnance",
     "Kind": "Type",
@@ -928,18 +936,20 @@ FRENCH: dict[str, str] = {
         " refusées jusqu'à sa déclaration"
     ),
     "the register changed since the declaration of {declared_on} (purposes, models, hosting,"
-    " retention, security or recipients): new matching is refused until a new declaration has"
-    " run its period": (
+    " retention, security, recipients or transfer safeguards): new matching is refused until a"
+    " new declaration has run its period": (
         "le registre a changé depuis la déclaration du {declared_on} (finalités, modèles,"
-        " hébergement, conservation, sécurité ou destinataires) : toute nouvelle recherche est"
-        " refusée jusqu'à ce qu'une nouvelle déclaration ait couru son délai"
+        " hébergement, conservation, sécurité, destinataires ou garanties des transferts) : toute"
+        " nouvelle recherche est refusée jusqu'à ce qu'une nouvelle déclaration ait couru son"
+        " délai"
     ),
     "the privacy impact assessment {reference} does not cover the register as it stands"
-    " (purposes, models, hosting, retention, security or recipients): matching is refused until"
-    " an assessment of it is in force": (
+    " (purposes, models, hosting, retention, security, recipients or transfer safeguards):"
+    " matching is refused until an assessment of it is in force": (
         "l'évaluation des facteurs relatifs à la vie privée {reference} ne couvre pas le registre"
-        " tel qu'il est (finalités, modèles, hébergement, conservation, sécurité ou"
-        " destinataires) : toute recherche est refusée jusqu'à ce qu'une évaluation le couvre"
+        " tel qu'il est (finalités, modèles, hébergement, conservation, sécurité, destinataires"
+        " ou garanties des transferts) : toute recherche est refusée jusqu'à ce qu'une"
+        " évaluation le couvre"
     ),
     "declared on {declared_on}: the database may not be put into service before {start}"
     " ({days} days)": (

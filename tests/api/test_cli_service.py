@@ -113,6 +113,26 @@ def test_register_md_states_the_hosting_location(
     assert "**Hosting location**: CA, Montréal, Québec, by OVHcloud BHS" in output
 
 
+def test_register_states_the_transfers_from_the_settings(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GDPR art. 30(1)(e) from OPTINFACE_HOSTING_* and OPTINFACE_TRANSFER_SAFEGUARDS; EU
+    persons once OPTINFACE_EU_REPRESENTATIVE names who represents the controller."""
+    monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "FR")
+    monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Roubaix")
+    monkeypatch.setenv("OPTINFACE_TRANSFER_SAFEGUARDS", "adequacy decision 2002/2/EC")
+    d = ("--data-dir", str(data_dir))
+    code, output = run("register", *d)
+    assert code == 0 and ("## Transfers\n- **QC**: to FR (Roubaix), outside Québec;"
+                          " safeguards: adequacy decision 2002/2/EC\n\n") in output
+    monkeypatch.setenv("OPTINFACE_EU_REPRESENTATIVE", "Rep GmbH, Berlin, rep@rep.de")
+    code, output = run("register", "--format", "json", *d)
+    assert code == 0 and json.loads(output)["transfers"][1] == {
+        "jurisdiction": "EU", "hosted_in": {"country": "FR", "region": "Roubaix",
+                                            "provider": "(placeholder) not chosen"},
+        "transfer": False, "safeguards": None}
+
+
 def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir), "--api-key", admin)
     code, output = run("register", "suspend", "--order", "CAI-ORD-7", "--destroy", *d)

@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.consent.errors import PlaceholderAccountability
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, assert_refused, auth, deployment, portal_session
+from tests.support.api import (
+    World,
+    assert_refused,
+    auth,
+    deployment,
+    portal_session,
+    set_up_world,
+)
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -67,6 +74,49 @@ def test_serve_refuses_placeholder_accountability_outside_demo_mode(
     assert isinstance(result.exception, PlaceholderAccountability)
     assert "privacy_officer_contact" in result.exception.details["settings"]
     assert not (tmp_path / "var").exists()  # refused before anything is created
+
+
+EU_REPRESENTATIVE = "Vertretung GmbH, Friedrichstraße 1, Berlin (eu-rep@vertretung.de)"
+EU_PERSON = {"age_category": "adult", "jurisdiction": "EU"}
+
+
+def test_an_eu_subject_is_refused_while_no_eu_representative_is_named(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """GDPR art. 27, outside demo mode: a documented 409 with a stable code, no subject."""
+    with deployment(tmp_path, pipeline, **REAL) as (_, _, client, keys):
+        answer = client.post("/v1/subjects", json=EU_PERSON, headers=auth(keys.portal))
+        assert_refused(answer, 409, "eu_representative_required")
+        assert "OPTINFACE_EU_REPRESENTATIVE" in answer.json()["message"]
+        made = client.post("/v1/subjects", json={"age_category": "adult", "jurisdiction": "QC"},
+                           headers=auth(keys.portal))
+        assert made.status_code == 201, made.text
+
+
+def test_the_eu_representative_is_named_on_privacy_notices_receipts_and_exports(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    with deployment(tmp_path, pipeline, **REAL, eu_representative=EU_REPRESENTATIVE) as (
+            _, _, client, keys):
+        world = set_up_world(client, keys)
+        person, _ = world.new_person(jurisdiction="EU")
+        world.consent(person.pseudonym)
+        assert EU_REPRESENTATIVE in client.get("/privacy").text
+        told = client.get("/privacy.json").json()["accountability"]
+        assert told["eu_representative"] == EU_REPRESENTATIVE
+        notices = client.get("/v1/notices", headers=auth(keys.admin)).json()
+        assert [n["accountability"]["eu_representative"] for n in notices] == [
+            EU_REPRESENTATIVE]
+        [consent] = client.get(f"/v1/subjects/{person.pseudonym}/consents",
+                               headers=auth(person.token)).json()
+        assert consent["receipt"]["receipt"]["accountability"]["eu_representative"] == (
+            EU_REPRESENTATIVE)
+        export = f"/v1/subjects/{person.pseudonym}/export"
+        assert client.get(export, headers=auth(person.token)).json()["accountability"][
+            "eu_representative"] == EU_REPRESENTATIVE
+        for kind in ("md", "html"):
+            readable = client.get(export, params={"format": kind}, headers=auth(person.token))
+            assert EU_REPRESENTATIVE in readable.text, kind
 
 
 def test_notices_receipts_and_exports_carry_the_accountability(world: World) -> None:

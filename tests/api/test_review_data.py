@@ -34,6 +34,15 @@ def test_public_keys_are_published_at_a_stable_url_and_in_the_register(
     assert key["public_key"] in markdown and KEYS_URL in markdown
 
 
+def test_the_regulators_side_states_the_transfers(client: TestClient, world: World) -> None:
+    """Hosted in Québec (the test deployment), demo mode taking EU persons: their data leave
+    the EEA, and no safeguard is stated."""
+    page_login(client, "review", world.keys.reviewer)
+    transfers = client.get("/review").text.split(">Transfers</dt>")[1].split("</dd>")[0]
+    assert "QC:\n      none: hosted in CA" in transfers
+    assert 'EU:\n      <span class="bad">transferred to CA; no safeguard stated' in transfers
+
+
 def test_receipt_verify_accepts_the_erasures_download_and_refuses_one_tampered_row(
     client: TestClient, world: World, tmp_path: Path
 ) -> None:

@@ -1,5 +1,5 @@
-"""Which accountability settings are placeholders, when they stop a deployment, and the
-non-biometric alternative a person may choose instead."""
+"""Which accountability settings are placeholders, when they stop a deployment or an EU
+subject, and the non-biometric alternative a person may choose instead."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.errors import AlternativeChosen, PlaceholderAccountability
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.tables import Subject
 from tests.api.test_privacy import REAL
-from tests.support.consent import World
+from tests.support.consent import World, refused, row_count
 
 
 def test_the_defaults_are_all_placeholders(tmp_path: Path) -> None:
@@ -38,6 +39,26 @@ def test_an_eu_deployment_needs_an_eu_representative(tmp_path: Path) -> None:
     assert placeholders(eu) == ["eu_representative"]
     named = eu.model_copy(update={"eu_representative": "Rep GmbH, Berlin, rep@rep.de"})
     assert placeholders(named) == []
+    established = eu.model_copy(update={"eu_establishment": True})
+    assert placeholders(established) == []
+
+
+def test_an_eu_subject_needs_the_eu_representative_outside_demo_mode(world: World) -> None:
+    """GDPR art. 27: no EU person is taken while the representative is owed and not named; as
+    for every placeholder, demo mode (never real people) is excused."""
+    settings = world.service.settings
+    world.person(jurisdiction=Jurisdiction.EU)  # demo mode
+    settings.demo_mode = False
+    before = row_count(world.service, Subject)
+    refused("eu_representative_required", lambda: world.person(jurisdiction=Jurisdiction.EU))
+    settings.eu_representative = "(placeholder) name the representative"
+    refused("eu_representative_required", lambda: world.person(jurisdiction=Jurisdiction.EU))
+    assert row_count(world.service, Subject) == before  # refused: nothing was created
+    world.person(jurisdiction=Jurisdiction.QC)
+    settings.eu_representative = "Rep GmbH, Berlin, rep@rep.de"
+    world.person(jurisdiction=Jurisdiction.EU)
+    settings.eu_representative, settings.eu_establishment = None, True
+    world.person(jurisdiction=Jurisdiction.EU)
 
 
 def test_the_pia_hash_must_be_a_sha256(tmp_path: Path) -> None:

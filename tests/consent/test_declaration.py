@@ -128,6 +128,7 @@ def test_adding_a_purpose_suspends_matching_until_redeclared(
     ("hosting_provider", "another cloud"),
     ("hosting_country", "US"),
     ("max_consent_days", 30),  # a retention rule
+    ("transfer_safeguards", "standard contractual clauses"),
 ])
 def test_a_material_change_of_the_register_needs_a_new_declaration(
     world: World, portrait_jpegs: list[bytes], field: str, value: object

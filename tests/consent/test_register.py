@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from pydantic import ValidationError
 
 from optinface.consent.service import OptinFace
-from optinface.consent.settings import ConsentSettings, Recipient
+from optinface.consent.settings import ConsentSettings, Jurisdiction, Recipient
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world
 
@@ -34,6 +35,57 @@ def test_the_register_states_what_a_regulator_asks_for(
     assert "CAI-2026-001" in markdown and "Security measures" in markdown
     health = world.service.health()
     assert health["declared"] and health["index_entries"] == 1
+
+
+def test_the_register_holds_every_item_of_article_30(world: World) -> None:
+    """GDPR art. 30(1)(a)-(g), each stated in the JSON and as a section of the Markdown, with
+    the 64-hex material hash that declarations and assessments cover."""
+    world.service.settings.recipients = [ETHICS_BOARD]  # none by default, stated as "none"
+    register = world.service.register(actor=world.reviewer)
+    items = {
+        "(a) controller and DPO": [register.controller_name, register.controller_contact,
+                                   register.accountability.dpo_contact],
+        "(b) purposes": register.purposes,
+        "(c) categories of persons": register.categories_of_persons,
+        "(c) categories of data": register.categories_of_data,
+        "(d) recipients": register.recipients,
+        "(e) transfers": register.transfers,
+        "(f) erasure time limits": register.retention_rules,
+        "(g) security measures": register.security_measures,
+    }
+    for item, stated in items.items():
+        assert stated and all(stated), item
+    markdown = world.service.render_register(register)
+    for heading in ("Purposes", "Categories of persons", "Categories of data", "Recipients",
+                    "Transfers", "Retention", "Security measures"):
+        assert re.search(rf"\n## {heading}\n- \S", markdown), heading
+    assert re.fullmatch(r"[0-9a-f]{64}", register.material_sha256)
+    assert f"material sha256 now {register.material_sha256})" in markdown
+
+
+def test_transfers_follow_the_hosting_and_the_persons_accepted(world: World) -> None:
+    """Derived from the live settings: kept within a jurisdiction is "none", kept outside is a
+    transfer under the configured safeguards; EU persons count only once accepted (G-16)."""
+    settings = world.service.settings
+
+    def stated() -> tuple[dict[Jurisdiction, tuple[bool, str | None]], str]:
+        register = world.service.register(actor=world.reviewer)
+        markdown = world.service.render_register(register)
+        section = markdown.split("## Transfers\n")[1].split("\n\n")[0]
+        return {t.jurisdiction: (t.transfer, t.safeguards) for t in register.transfers}, section
+
+    assert stated() == ({Jurisdiction.QC: (False, None), Jurisdiction.EU: (True, None)},
+                        "- **QC**: none: hosted in CA (Québec)\n"
+                        "- **EU**: to CA (Québec), outside the EEA; safeguards: none stated")
+    settings.hosting_country, settings.hosting_region = "DE", "Frankfurt am Main"
+    settings.transfer_safeguards = "standard contractual clauses (2021/914); s. 17 PIA"
+    assert stated() == (
+        {Jurisdiction.QC: (True, settings.transfer_safeguards), Jurisdiction.EU: (False, None)},
+        "- **QC**: to DE (Frankfurt am Main), outside Québec; safeguards: standard contractual"
+        " clauses (2021/914); s. 17 PIA\n"
+        "- **EU**: none: hosted in DE (Frankfurt am Main)")
+    settings.demo_mode = False  # and no EU representative: EU persons are refused (G-16)
+    assert list(stated()[0]) == [Jurisdiction.QC]
 
 
 def test_the_register_names_no_recipients_by_default(world: World) -> None:

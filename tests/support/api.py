@@ -135,10 +135,12 @@ class World:
         self.subject, self.subject_token = self.new_subject()
         self.consent_id = self.consent(self.subject)
 
-    def new_person(self, *, age: str = "adult") -> tuple[SoftHttpPerson, dict[str, object]]:
-        """A subject shell taken over by its person; also the operator's answer."""
-        made = self.client.post("/v1/subjects", json={"age_category": age},
-                                headers=auth(self.keys.portal))
+    def new_person(self, *, age: str = "adult", jurisdiction: str | None = None
+                   ) -> tuple[SoftHttpPerson, dict[str, object]]:
+        """A subject shell taken over by its person (of the deployment's jurisdiction unless
+        told); also the operator's answer."""
+        body = {"age_category": age} | ({"jurisdiction": jurisdiction} if jurisdiction else {})
+        made = self.client.post("/v1/subjects", json=body, headers=auth(self.keys.portal))
         assert made.status_code == 201, made.text
         answer = made.json()
         person = SoftHttpPerson.take_over(self.client, answer["enrolment"]["secret"],

@@ -1,0 +1,60 @@
+"""Transfers: where the data of each jurisdiction's persons are kept, and what protects them.
+
+The GDPR's record of processing states transfers to third countries and their safeguards
+(art. 30(1)(e); chapter V), and Québec asks for an assessment before personal information is
+communicated outside Québec (P-39.1 s. 17). Both follow from two settings, where the database
+is hosted and which persons the deployment accepts, so they are derived here rather than typed
+in, and a change of hosting shows at once. Illinois (BIPA) sets no rule on where data are kept,
+so it has no entry.
+
+The hosting country is read as an ISO 3166 alpha-2 code and the Québec region by name: a
+value that is neither counts as outside, the cautious reading (a transfer stated that a reader
+can dismiss, rather than one left unsaid).
+"""
+
+from __future__ import annotations
+
+import re
+
+from optinface.consent.accountability import accepts
+from optinface.consent.schemas import Transfer
+from optinface.consent.settings import ConsentSettings, Hosting, Jurisdiction
+
+# GDPR chapter V: a "third country" is outside the European Economic Area (the EU 27 and, by
+# the EEA agreement, Iceland, Liechtenstein and Norway).
+EEA = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
+    "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "IS", "LI", "NO",
+})
+_QUEBEC = re.compile(r"qu[ée]bec|\bqc\b", re.IGNORECASE)
+# The jurisdictions with a transfer rule, and the area their persons' data would leave.
+_AREA = {Jurisdiction.QC: "Québec", Jurisdiction.EU: "the EEA"}
+
+
+def _within(jurisdiction: Jurisdiction, hosting: Hosting) -> bool:
+    country = hosting.country.strip().upper()
+    if jurisdiction is Jurisdiction.QC:
+        return country == "CA" and bool(_QUEBEC.search(hosting.region))
+    return country in EEA
+
+
+def _transfer(jurisdiction: Jurisdiction, settings: ConsentSettings) -> Transfer:
+    within = _within(jurisdiction, settings.hosting)
+    return Transfer(jurisdiction=jurisdiction, hosted_in=settings.hosting, transfer=not within,
+                    safeguards=None if within else settings.transfer_safeguards)
+
+
+def transfers(settings: ConsentSettings) -> list[Transfer]:
+    """One entry per jurisdiction with a transfer rule whose persons this deployment accepts
+    (:func:`consent.accountability.accepts`): kept within it, or transferred out under the
+    configured safeguards (``None`` when none is stated)."""
+    return [_transfer(j, settings) for j in _AREA if accepts(j, settings)]
+
+
+def describe(transfer: Transfer) -> str:
+    """The register's line for ``transfer`` (English, as the whole Markdown register)."""
+    where = f"{transfer.hosted_in.country} ({transfer.hosted_in.region})"
+    if not transfer.transfer:
+        return f"none: hosted in {where}"
+    return (f"to {where}, outside {_AREA[transfer.jurisdiction]}; safeguards:"
+            f" {transfer.safeguards or 'none stated'}")
