@@ -42,6 +42,8 @@ capacity_not_held            403     the signer's passkey does not hold the capa
 face_mismatch                403     the face does not match the subject's templates (one person per
                                      subject)
 template_limit               409     the subject already has as many templates as allowed
+template_not_replaceable     409     the template a capture replaces is not the subject's under the
+                                     capture's consent (details.problem: unknown, other_consent)
 already_registered           409     a passkey of that capacity exists; no new enrolment link
 link_invalid                 410     the one-time link is unknown, used or expired
 receipt_code_invalid         410     the erasure receipt's one-time code is unknown, expired or used
@@ -145,6 +147,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "capacity_not_held": 403,
     "face_mismatch": 403,
     "template_limit": 409,
+    "template_not_replaceable": 409,
     "already_registered": 409,
     "link_invalid": 410,
     "receipt_code_invalid": 410,

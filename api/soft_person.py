@@ -99,12 +99,12 @@ class SoftHttpPerson:
         return dict(_ok(self.client.patch(f"/v1/subjects/{self.pseudonym}", json=signed,
                                           headers=self.headers)))
 
-    def approve_capture(self, consent_id: str, image: bytes, *,
-                        desk: str | None = None) -> str:
+    def approve_capture(self, consent_id: str, image: bytes, *, desk: str | None = None,
+                        replaces: int | None = None) -> str:
         """A capture session for this photo (opened by the ``desk`` key, or by the person),
-        approved with the passkey: its id."""
+        approved with the passkey: its id. With ``replaces``, it rectifies that template."""
         act = {"act": "enrol", "consent_id": consent_id,
-               "photo_sha256": hashlib.sha256(image).hexdigest()}
+               "photo_sha256": hashlib.sha256(image).hexdigest(), "replaces": replaces}
         approved = _ok(self.client.post(f"/v1/subjects/{self.pseudonym}/capture-approvals",
                                         json=self.sign(act, opener=desk), headers=self.headers))
         return str(approved["id"])
@@ -118,8 +118,9 @@ class SoftHttpPerson:
             "ceremony_id": challenge["ceremony_id"],
             "credential": self.authenticator.get(challenge["options"])})))
 
-    def enrol(self, consent_id: str, image: bytes, *, desk: str | None = None) -> dict[str, Any]:
-        capture_id = self.approve_capture(consent_id, image, desk=desk)
+    def enrol(self, consent_id: str, image: bytes, *, desk: str | None = None,
+              replaces: int | None = None) -> dict[str, Any]:
+        capture_id = self.approve_capture(consent_id, image, desk=desk, replaces=replaces)
         return dict(_ok(self.client.post(
             f"/v1/subjects/{self.pseudonym}/faces", data={"capture_id": capture_id},
             files={"image": ("face.jpg", image, "image/jpeg")},

@@ -50,6 +50,7 @@ class AuditAction(StrEnum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CONSENT_ENDED = "consent_ended"  # expiry or retention: its templates destroyed
     ENROL = "enrol"
+    TEMPLATE_REPLACED = "template_replaced"  # rectification: the old template destroyed
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"

@@ -5,7 +5,8 @@ the statement they signed) is enrolled, once. Gates first, so no face is process
 consent; the same gates again in the writing transaction, since a withdrawal may commit while
 the embedding is computed. The photo and its raw embedding live only in this call's frames: the
 capture session holds the photo's hash, never the photo (the desk uploads it only once
-approved). One person per subject: see :mod:`consent.one_person`.
+approved). One person per subject: see :mod:`consent.one_person`. A capture may replace a
+template (rectification): see :mod:`consent.rectification`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import hashlib
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import alternative, changefeed, declaration, ledger, policies, subject_acts
+from optinface.consent import (
+    alternative,
+    changefeed,
+    declaration,
+    ledger,
+    policies,
+    rectification,
+    subject_acts,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
 from optinface.consent.errors import ChallengeInvalid
@@ -27,9 +36,10 @@ from optinface.consent.tables import Consent, Subject
 
 
 def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: str,
-               photo_sha256: str) -> tuple[Subject, Consent]:
-    """The subject and the consent, once the approved capture session is shown to name this
-    photo and its consent to authorise enrolment now."""
+               photo_sha256: str) -> tuple[Subject, Consent, int | None]:
+    """The subject, the consent and the template the photo replaces (if the subject approved
+    a rectification), once the approved capture session is shown to name this photo and its
+    consent to authorise enrolment now."""
     declaration.require_not_suspended(session)
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
     alternative.require_biometrics_accepted(subject)
@@ -41,12 +51,16 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
                                    settings=runtime.settings)
-    return subject, consent
+    replaces = statement.get("replaces")
+    if replaces is not None:
+        rectification.replaceable(session, subject, consent, replaces)
+    return subject, consent, replaces
 
 
 def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
           image: bytes) -> TemplatePublic:
-    """Embed the one face of the approved photo and store it under the capture's consent."""
+    """Embed the one face of the approved photo and store it under the capture's consent; the
+    template the capture replaces, if any, is destroyed in the same transaction."""
     photo_sha256 = hashlib.sha256(image).hexdigest()
     with runtime.db.transaction() as session:
         _consented(runtime, session, pseudonym, capture_id, photo_sha256)
@@ -54,11 +68,13 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     protected = runtime.protector.protect(embedding.vector[None, :])[0]
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject, consent = _consented(runtime, session, pseudonym, capture_id, photo_sha256)
+        subject, consent, replaces = _consented(runtime, session, pseudonym, capture_id,
+                                                photo_sha256)
         key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
         require_same_person(session, subject, protected, model_id=embedding.model_id, key=key,
                             threshold=threshold(runtime).threshold,
-                            max_templates=runtime.settings.max_templates_per_subject)
+                            max_templates=runtime.settings.max_templates_per_subject,
+                            replacing=replaces)
         subject_acts.open_capture(session, subject, capture_id, now=now).consumed_at = now
         template = ledger.add_template(
             session, subject=subject, consent=consent, protected=protected,
@@ -74,7 +90,13 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
         # Inside the transaction: if the index write fails, the ledger row is rolled back.
         runtime.index.add([template.id], protected[None, :])
         changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
+        if replaces is not None:
+            rectification.replace(runtime, session, actor=actor, pseudonym=pseudonym,
+                                  replaced=replaces, replacement=template.id,
+                                  capture_id=capture_id)
         public = ledger.template_public(template, pseudonym=pseudonym)
+    if replaces is not None:
+        runtime.db.checkpoint()  # the replaced row's old pages must not linger in the WAL
     if runtime.index.additions_since_save() >= runtime.settings.index_save_every:
         runtime.index.save()  # bounds what start-up reconciliation has to re-add
     return public

@@ -254,3 +254,10 @@ class TemplateLimit(ConsentError):
     """The subject has as many templates as allowed."""
 
     code = "template_limit"
+
+
+class TemplateNotReplaceable(ConsentError):
+    """The template a capture replaces is not one of the subject's under the capture's consent
+    (unknown, another subject's, already gone, or of another consent): nothing is enrolled."""
+
+    code = "template_not_replaceable"

@@ -15,19 +15,23 @@ from optinface.engine.types import Vector
 
 def require_same_person(
     session: Session, subject: Subject, protected: Vector, *, model_id: str, key: bytes,
-    threshold: float, max_templates: int,
+    threshold: float, max_templates: int, replacing: int | None = None,
 ) -> None:
     """Refuse a template past the cap, or one that matches none of the subject's templates.
 
     Compared in the protected space (the rotation keeps cosine similarity); templates of
-    another model cannot be compared and are not counted as evidence either way.
+    another model cannot be compared and are not counted as evidence either way. A template
+    being replaced (``replacing``, see :mod:`consent.rectification`) leaves the count, and is
+    evidence only when it is the subject's last: a poor template should not decide, but
+    replacing the only one must not swap the person behind the subject.
     """
     templates = list(session.scalars(select(Template).where(Template.subject_id == subject.id)))
-    if len(templates) >= max_templates:
+    kept = [t for t in templates if t.id != replacing]
+    if len(kept) >= max_templates:
         raise TemplateLimit(
-            f"subject {subject.pseudonym} already has {len(templates)} templates",
+            f"subject {subject.pseudonym} already has {len(kept)} templates",
             details={"subject": subject.pseudonym, "max_templates": max_templates})
-    comparable = [t for t in templates if t.model_id == model_id]
+    comparable = [t for t in kept or templates if t.model_id == model_id]
     if not comparable:
         return
     probe = np.asarray(protected, dtype=np.float32)

@@ -313,11 +313,16 @@ class SearchableAct(BaseModel):
 
 
 class CaptureAct(BaseModel):
-    """A capture session: the subject approves enrolling the photo with this SHA-256."""
+    """A capture session: the subject approves enrolling the photo with this SHA-256, and,
+    to rectify a poor template, that it replaces ``replaces`` (see :mod:`consent.rectification`)."""
 
     act: Literal["enrol"] = "enrol"
     consent_id: Identifier
     photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    replaces: int | None = Field(
+        default=None, ge=1, description="A template of this subject under this consent that the"
+        " new one replaces (rectification): destroyed when the photo is enrolled, allowed at"
+        " the template cap. The subject signs it with the photo.")
 
 
 SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct,
@@ -406,6 +411,7 @@ class CapturePublic(BaseModel):
     photo_sha256: str
     approved: bool
     expires_at: datetime
+    replaces: int | None = None
 
 
 class PendingCapture(BaseModel):

@@ -583,7 +583,8 @@ class OptinFace:
     def enrol(self, *, actor: Actor, subject: str, capture_id: str | None,
               image: bytes) -> TemplatePublic:
         """Enrol the photo of a capture session the subject approved with their passkey (see
-        consent.enrolment); without one, ``subject_credential_required``."""
+        consent.enrolment); without one, ``subject_credential_required``. A capture that
+        replaces a template rectifies it: that template is destroyed (consent.rectification)."""
         authorize(actor, Permission.ENROL, subject=subject)
         if capture_id is None:
             raise SubjectCredentialRequired(

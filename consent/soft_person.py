@@ -15,6 +15,7 @@ from datetime import datetime
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import (
     CaptureAct,
+    CapturePublic,
     ConsentAct,
     ConsentCapacity,
     ConsentGiven,
@@ -97,13 +98,19 @@ class SoftPerson:
         return self.service.set_searchable(actor=self.actor, subject=self.pseudonym,
                                            signed=signed)
 
-    def enrol(self, consent_id: str, image: bytes, *, desk: Actor | None = None) -> TemplatePublic:
-        """A capture session (opened by ``desk``, or by the person), approved with the passkey,
-        then the approved photo uploaded."""
-        act = CaptureAct(consent_id=consent_id, photo_sha256=hashlib.sha256(image).hexdigest())
-        signed = self.sign(act, opener=desk)
-        capture = self.service.approve_capture(actor=self.actor, subject=self.pseudonym,
-                                               signed=signed)
+    def approve_capture(self, consent_id: str, image: bytes, *, desk: Actor | None = None,
+                        replaces: int | None = None) -> CapturePublic:
+        """A capture session for this photo (opened by ``desk``, or by the person), approved
+        with the passkey; with ``replaces``, it rectifies that template."""
+        act = CaptureAct(consent_id=consent_id, photo_sha256=hashlib.sha256(image).hexdigest(),
+                         replaces=replaces)
+        return self.service.approve_capture(actor=self.actor, subject=self.pseudonym,
+                                            signed=self.sign(act, opener=desk))
+
+    def enrol(self, consent_id: str, image: bytes, *, desk: Actor | None = None,
+              replaces: int | None = None) -> TemplatePublic:
+        """An approved capture session (:meth:`approve_capture`), then the photo uploaded."""
+        capture = self.approve_capture(consent_id, image, desk=desk, replaces=replaces)
         return self.service.enrol(actor=desk or self.actor, subject=self.pseudonym,
                                   capture_id=capture.id, image=image)
 

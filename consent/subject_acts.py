@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, passkeys, policies, retention_policy
+from optinface.consent import ledger, passkeys, policies, rectification, retention_policy
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
@@ -113,8 +113,12 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
     assert isinstance(act, CaptureAct)
     consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
     policies.require_enrol_consent(subject, consent, now=now, settings=settings)
-    return {**_base(CAPTURE, subject, settings, now), "consentId": act.consent_id,
-            "photoSha256": act.photo_sha256}
+    statement = {**_base(CAPTURE, subject, settings, now), "consentId": act.consent_id,
+                 "photoSha256": act.photo_sha256}
+    if act.replaces is not None:  # the person signs which template goes (consent.rectification)
+        rectification.replaceable(session, subject, consent, act.replaces)
+        statement["replaces"] = act.replaces
+    return statement
 
 
 def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
@@ -235,7 +239,8 @@ def capture_public(ceremony: Ceremony, pseudonym: str) -> CapturePublic:
     statement = ceremony.statement or {}
     return CapturePublic(id=ceremony.id, subject=pseudonym, consent_id=statement["consentId"],
                          photo_sha256=statement["photoSha256"],
-                         approved=ceremony.evidence is not None, expires_at=ceremony.expires_at)
+                         approved=ceremony.evidence is not None, expires_at=ceremony.expires_at,
+                         replaces=statement.get("replaces"))
 
 
 def pending_captures(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[PendingCapture]:

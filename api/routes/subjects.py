@@ -83,7 +83,9 @@ def challenge(
 ) -> PasskeyChallenge:
     """The statement to sign for an act, and the WebAuthn options whose challenge is its
     SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
-    ``consent``, ``withdraw`` and ``searchable`` only by the subject's own token."""
+    ``consent``, ``withdraw`` and ``searchable`` only by the subject's own token. An ``enrol``
+    naming a template it ``replaces`` rectifies it: 409 ``template_not_replaceable`` unless the
+    template is the subject's under that consent."""
     return service.challenge(actor=actor, subject=subject, act=body)
 
 
@@ -210,7 +212,10 @@ def enrol_face(
 ) -> TemplatePublic:
     """Enrol the photo of an approved capture session (its SHA-256 must be the one approved);
     the photo is discarded once the template is made. Without a capture session: 403
-    ``subject_credential_required``."""
+    ``subject_credential_required``. A capture that ``replaces`` a template (rectification)
+    destroys that template in the same call, even at the template cap; if the template is no
+    longer the subject's under that consent, 409 ``template_not_replaceable`` and nothing is
+    enrolled."""
     data = read_image(image.file, max_bytes=settings.max_image_bytes)
     return service.enrol(actor=actor, subject=subject, capture_id=capture_id, image=data)
 

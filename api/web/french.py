@@ -451,6 +451,9 @@ FRENCH: dict[str, str] = {
     "Consent withdrawn": "Consentement retiré",
     "Consent ended (expiry or retention)": "Consentement terminé (expiration ou conservation)",
     "Photo enrolled": "Photo enregistrée",
+    "Template replaced by a new photo (rectification)": (
+        "Gabarit remplacé par une nouvelle photo (rectification)"
+    ),
     "Search (verify one person)": "Recherche (vérifier une personne)",
     "Search (identify among all)": "Recherche (identifier parmi tous)",
     "Data exported": "Données exportées",
@@ -542,6 +545,9 @@ FRENCH: dict[str, str] = {
     'A search with your photo': 'Une recherche avec votre photo',
     'API token issued to the person': "Jeton d'API remis à la personne",
     'Approve this photo': 'Approuver cette photo',
+    'It replaces your template {id}, which is then destroyed.': (
+        'Elle remplace votre gabarit {id}, qui est alors détruit.'
+    ),
     'Approved: the desk may now upload that photo, and no other.': (
         'Approuvée : le comptoir peut maintenant téléverser cette photo, et aucune autre.'
     ),
@@ -632,6 +638,9 @@ FRENCH: dict[str, str] = {
         "Vous agissez comme titulaire de l'autorité parentale de cette personne."
     ),
     'You already have as many photos as allowed.': 'Vous avez déjà autant de photos que permis.',
+    'The photo this one was to replace is not yours under this consent any more.': (
+        "La photo que celle-ci devait remplacer n'est plus la vôtre sous ce consentement."
+    ),
     (
         'You have reached the age of consent: please give your consent in your own name, '
         'with your own passkey.'

@@ -13,6 +13,7 @@ ACTIONS: dict[str, str] = {
     "consent_withdrawn": "Consent withdrawn",
     "consent_ended": "Consent ended (expiry or retention)",
     "enrol": "Photo enrolled",
+    "template_replaced": "Template replaced by a new photo (rectification)",
     "verify": "Search (verify one person)",
     "identify": "Search (identify among all)",
     "export": "Data exported",
@@ -125,6 +126,9 @@ ERRORS: dict[str, str] = {
     "capacity_not_held": "Your passkey does not hold parental authority.",
     "face_mismatch": "This photo is not of the same person as your other photos.",
     "template_limit": "You already have as many photos as allowed.",
+    "template_not_replaceable": (
+        "The photo this one was to replace is not yours under this consent any more."
+    ),
 }
 
 # Messages the pages raise themselves (already advice, so shown as they are).

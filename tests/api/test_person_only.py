@@ -26,6 +26,7 @@ from tests.support.api import (
     in_a_year,
     operators,
     page_login,
+    portal_session,
     set_up_world,
     verify_receipt_file,
 )
@@ -166,6 +167,57 @@ def test_templates_per_subject_are_capped(
         with pytest.raises(SoftPersonFailed) as refused:
             person.enrol(world.consent_id, flipped_jpegs[0])
         assert_refused(refused.value.response, 409, "template_limit")
+
+
+def test_a_replacement_the_subject_approved_rectifies_a_template_even_at_the_cap(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    with deployment(tmp_path, pipeline, max_templates_per_subject=1) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        person = world.people[world.subject]
+        old = person.enrol(world.consent_id, flipped_jpegs[0], desk=keys.portal)
+        new = person.enrol(world.consent_id, portrait_jpegs[0], desk=keys.portal,
+                           replaces=old["id"])
+        export = client.get(f"/v1/subjects/{world.subject}/export", headers=auth(keys.portal))
+        assert [t["id"] for t in export.json()["templates"]] == [new["id"]]
+        replaced = [e["details"] for e in export.json()["events"]
+                    if e["action"] == "template_replaced"]
+        assert [(d["template_id"], d["replaced_by"]) for d in replaced] == [
+            (old["id"], new["id"])]
+
+
+def test_a_replacement_of_another_subjects_template_is_refused_and_enrols_nothing(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    mine = world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    other, _ = world.new_subject()
+    theirs = world.enrol(other, world.consent(other), portrait_jpegs[1])
+    opened = world.client.post(
+        f"/v1/subjects/{world.subject}/challenges", headers=auth(world.keys.portal),
+        json={"act": "enrol", "consent_id": world.consent_id, "replaces": theirs["id"],
+              "photo_sha256": hashlib.sha256(flipped_jpegs[0]).hexdigest()})
+    assert_refused(opened, 409, "template_not_replaceable")
+    assert opened.json()["details"] == {"template_id": theirs["id"], "problem": "unknown"}
+    for subject, template in ((world.subject, mine), (other, theirs)):
+        export = world.client.get(f"/v1/subjects/{subject}/export",
+                                  headers=auth(world.keys.portal)).json()
+        assert [t["id"] for t in export["templates"]] == [template["id"]]
+
+
+def test_the_portal_shows_the_person_which_template_a_capture_replaces(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    old = world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    opened = world.client.post(
+        f"/v1/subjects/{world.subject}/challenges", headers=auth(world.keys.portal),
+        json={"act": "enrol", "consent_id": world.consent_id, "replaces": old["id"],
+              "photo_sha256": hashlib.sha256(flipped_jpegs[0]).hexdigest()})
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["statement"]["replaces"] == old["id"]  # signed with the photo
+    portal_session(world.client, world.people[world.subject])
+    page = world.client.get("/portal", headers={"Accept-Language": "en"}).text
+    assert f"It replaces your template {old['id']}, which is then destroyed." in page
 
 
 def _identify(world: World, probe: str, image: bytes, key: str) -> httpx.Response:

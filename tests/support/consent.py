@@ -128,10 +128,12 @@ class World:
             purposes=purposes or [self.purpose], notice_id=self.notice, language="fr-CA",
             expires_at=self.clock.now() + timedelta(days=days))
 
-    def enrol(self, pseudonym: str, consent_id: str, image: bytes) -> TemplatePublic:
-        """Desk-assisted: the desk opens a capture session, the person approves, the desk
-        uploads."""
-        return self.signer(pseudonym).enrol(consent_id, image, desk=self.portal)
+    def enrol(self, pseudonym: str, consent_id: str, image: bytes, *,
+              replaces: int | None = None) -> TemplatePublic:
+        """Desk-assisted: the desk opens a capture session (replacing the template
+        ``replaces``, if named), the person approves, the desk uploads."""
+        return self.signer(pseudonym).enrol(consent_id, image, desk=self.portal,
+                                            replaces=replaces)
 
     def enrolled(self, image: bytes) -> str:
         """A new searchable subject with one consent and ``image`` enrolled: their pseudonym."""
