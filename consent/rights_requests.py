@@ -1,10 +1,15 @@
-"""Rights requests with their legal clock: answered within 30 days, overdue ones flagged.
+"""Rights requests with their legal clock: answered within 30 days, due-soon and overdue flagged.
 
 P-39.1 s. 32 gives an enterprise 30 days to answer a request of access, rectification or
 deletion (silence is a refusal); GDPR art. 12(3) one month. Self-service actions (the export,
 withdrawal, erasure) answer at once; a request made by letter or e-mail, or one the person
 wants a human to handle, is recorded here so reviewers see each deadline. The record names the
 subject by a keyed hash once the subject is erased, like consents.
+
+A request is answered or, by a reviewer's reasoned decision, refused as manifestly unfounded or
+excessive (GDPR art. 12(5); P-39.1 s. 34): nothing here refuses one by itself, however many
+the person made before (no quota, G-10). A request still open in its last :data:`DUE_SOON`
+is flagged ``due_soon``, so the reviewers are alerted before the deadline passes (X-ACC).
 """
 
 from __future__ import annotations
@@ -21,13 +26,23 @@ from optinface.consent.errors import InvalidRequest
 from optinface.consent.ledger import get_row, get_subject, new_id
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import RightsRequestCreate, RightsRequestPublic
+from optinface.consent.schemas import (
+    RequestOutcome,
+    RightsRequestAnswer,
+    RightsRequestCreate,
+    RightsRequestPublic,
+)
 from optinface.consent.tables import RightsRequest, Subject
+
+# A week leaves time to answer, or to give reasons for an extension (GDPR art. 12(3)); the API
+# states it in RightsRequestPublic.due_soon.
+DUE_SOON = timedelta(days=7)
 
 
 class RequestStatus(StrEnum):
     OPEN = "open"
-    ANSWERED = "answered"
+    ANSWERED = RequestOutcome.ANSWERED.value
+    REFUSED = RequestOutcome.REFUSED.value
 
 
 def request(runtime: Runtime, *, actor: Actor, pseudonym: str,
@@ -44,17 +59,20 @@ def request(runtime: Runtime, *, actor: Actor, pseudonym: str,
         return public(row, now=now)
 
 
-def answer(runtime: Runtime, *, actor: Actor, request_id: str, answer: str
+def answer(runtime: Runtime, *, actor: Actor, request_id: str, body: RightsRequestAnswer
            ) -> RightsRequestPublic:
-    """Record a reviewer's answer and its audit event in one transaction; a request is
-    answered once (see :func:`answer_request`)."""
+    """Record a reviewer's answer, or refusal, and its audit event in one transaction; a
+    request is closed once (see :func:`answer_request`). The log names the outcome and a
+    refusal's ground; the reasons stay on the request, where the person reads them."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        row = answer_request(session, request_id=request_id, answer=answer,
+        row = answer_request(session, request_id=request_id, body=body,
                              answered_by=actor.key_id, now=now)
+        decided = {"outcome": row.status} | ({"ground": row.refusal_ground}
+                                              if row.refusal_ground else {})
         runtime.audit(session, Entry(action=AuditAction.RIGHTS_ANSWERED, actor=actor,
                                      subjects=[row.subject_ref],
-                                     details={"request_id": request_id}))
+                                     details={"request_id": request_id, **decided}))
         return public(row, now=now)
 
 
@@ -74,29 +92,34 @@ def record_request(
 
 
 def answer_request(
-    session: Session, *, request_id: str, answer: str, answered_by: str, now: datetime
+    session: Session, *, request_id: str, body: RightsRequestAnswer, answered_by: str,
+    now: datetime
 ) -> RightsRequest:
-    """Close the request with its answer and who gave it; a second answer is refused, so the
-    date the deadline was met (or missed) cannot be rewritten."""
+    """Close the request with its answer (or reasoned refusal) and who gave it; a second
+    answer is refused, so the date the deadline was met (or missed) cannot be rewritten."""
     row = get_row(session, RightsRequest, request_id, noun="rights request", field="request_id")
-    if row.status == RequestStatus.ANSWERED:
+    if row.status != RequestStatus.OPEN:
         raise InvalidRequest(f"rights request {request_id} was already answered",
                              details={"request_id": request_id})
-    row.status = str(RequestStatus.ANSWERED)
-    row.answer = answer
+    row.status = str(RequestStatus(body.outcome))
+    row.answer = body.answer
+    row.refusal_ground = str(body.ground) if body.ground else None
+    row.refusal_reasons = body.reasons
     row.answered_at = now
     row.answered_by = answered_by
     return row
 
 
 def public(row: RightsRequest, *, now: datetime) -> RightsRequestPublic:
-    """The request with its deadline; ``overdue`` also stays true for one answered late."""
+    """The request with its deadline; ``overdue`` also stays true for one answered late, and
+    ``due_soon`` holds while it is open with :data:`DUE_SOON` or less left (or late)."""
     done = row.answered_at or now
     return RightsRequestPublic(
         id=row.id, subject=row.subject_ref, kind=row.kind, channel=row.channel, note=row.note,
         received_at=row.received_at, due_at=row.due_at, status=row.status, answer=row.answer,
-        answered_at=row.answered_at,
+        answered_at=row.answered_at, ground=row.refusal_ground, reasons=row.refusal_reasons,
         overdue=done > row.due_at,
+        due_soon=row.status == RequestStatus.OPEN and row.due_at - now <= DUE_SOON,
     )
 
 

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
@@ -718,8 +725,41 @@ class RightsRequestCreate(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class RequestOutcome(StrEnum):
+    """How a reviewer closes a request; a closed request's status is its outcome."""
+
+    ANSWERED = "answered"
+    REFUSED = "refused"
+
+
+class RefusalGround(StrEnum):
+    """The only grounds on which a request may be refused (GDPR art. 12(5)), each a person's
+    decision: nothing refuses a request by itself, whatever the number before it (G-10)."""
+
+    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"
+    MANIFESTLY_EXCESSIVE = "manifestly_excessive"
+
+
 class RightsRequestAnswer(BaseModel):
-    answer: str = Field(min_length=1, max_length=2000)
+    """A reviewer's answer; a refusal names its ground and gives written reasons, which the
+    person sees with their right to complain (GDPR art. 12(4); P-39.1 s. 34)."""
+
+    answer: str = Field(min_length=1, max_length=2000, description="What the person is told.")
+    outcome: RequestOutcome = RequestOutcome.ANSWERED
+    ground: RefusalGround | None = Field(default=None, description="A refusal's ground.")
+    reasons: str | None = Field(default=None, max_length=2000,
+                                description="A refusal's written reasons.")
+
+    @model_validator(mode="after")
+    def _refusal_is_reasoned(self) -> Self:
+        """A refusal without a ground or reasons is refused; a plain answer carries neither,
+        so nothing reads as a refusal that was not decided as one."""
+        if self.outcome is RequestOutcome.ANSWERED:
+            if self.ground is not None or self.reasons is not None:
+                raise ValueError("a ground and reasons go with a refusal only")
+        elif self.ground is None or not (self.reasons or "").strip():
+            raise ValueError("a refusal needs its ground and written reasons")
+        return self
 
 
 class RightsRequestPublic(BaseModel):
@@ -733,7 +773,11 @@ class RightsRequestPublic(BaseModel):
     status: str
     answer: str | None
     answered_at: datetime | None
+    ground: str | None = Field(description="A refusal's ground, else null.")
+    reasons: str | None = Field(description="A refusal's written reasons, else null.")
     overdue: bool = Field(description="Past the deadline, unanswered or answered late.")
+    due_soon: bool = Field(description="Still open with 7 days or less left, or late: the"
+                           " reviewers' alert before the deadline passes.")
 
 
 # Incidents ------------------------------------------------------------------------------------

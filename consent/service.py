@@ -112,6 +112,7 @@ from optinface.consent.schemas import (
     RetentionPolicyPublic,
     ReviewDecisionCreate,
     ReviewPublic,
+    RightsRequestAnswer,
     RightsRequestCreate,
     RightsRequestPublic,
     SearchCount,
@@ -653,11 +654,13 @@ class OptinFace:
         authorize(actor, Permission.REQUEST_RIGHTS, subject=subject)
         return rights_requests.request(self.runtime, actor=actor, pseudonym=subject, body=body)
 
-    def answer_right(self, *, actor: Actor, request_id: str, answer: str) -> RightsRequestPublic:
-        """Record the answer to a rights request (a late answer stays flagged overdue)."""
+    def answer_right(self, *, actor: Actor, request_id: str,
+                     body: RightsRequestAnswer) -> RightsRequestPublic:
+        """Record the answer to a rights request, or its reasoned refusal (a late answer stays
+        flagged overdue)."""
         authorize(actor, Permission.ANSWER_REQUESTS)
         return rights_requests.answer(self.runtime, actor=actor, request_id=request_id,
-                                      answer=answer)
+                                      body=body)
 
     def requests_of(self, *, actor: Actor, subject: str) -> list[RightsRequestPublic]:
         """The subject's own requests and complaints, oldest first, each with its deadline."""
@@ -667,7 +670,8 @@ class OptinFace:
             return rights_requests.of_subject(session, row, now=self.clock.now())
 
     def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
-        """Every request with its deadline, open ones first; ``overdue`` flags a late one."""
+        """Every request with its deadline, open ones first; ``due_soon`` flags one with a
+        week or less left, ``overdue`` a late one."""
         authorize(actor, Permission.ANSWER_REQUESTS)
         with self._read() as session:
             return rights_requests.all_requests(session, now=self.clock.now())

@@ -487,6 +487,9 @@ class RightsRequest(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     answered_by: Mapped[str | None] = mapped_column(String(40))
+    # A refusal's ground and written reasons (status "refused"); NULL for an answer.
+    refusal_ground: Mapped[str | None] = mapped_column(String(30))
+    refusal_reasons: Mapped[str | None] = mapped_column(Text)
 
 
 class Incident(Base):

@@ -182,7 +182,8 @@ def declare(body: DeclarationCreate, service: ServiceDep, actor: Declarant) -> R
 
 @router.get("/requests")
 def rights_requests(service: ServiceDep, actor: RequestAnswerer) -> list[RightsRequestPublic]:
-    """Every rights request with its 30-day deadline, open ones first; ``overdue`` flags late."""
+    """Every rights request with its 30-day deadline, open ones first; ``due_soon`` flags an
+    open one with 7 days or less left (the alert before the deadline), ``overdue`` a late one."""
     return service.rights_requests(actor=actor)
 
 
@@ -193,8 +194,13 @@ def answer_request(
     service: ServiceDep,
     actor: RequestAnswerer,
 ) -> RightsRequestPublic:
-    """Record the answer given to a rights request (and when: late answers stay flagged)."""
-    return service.answer_right(actor=actor, request_id=request_id, answer=body.answer)
+    """Record the answer given to a rights request (and when: late answers stay flagged).
+
+    ``outcome: refused`` is a reviewer's decision that the request is manifestly unfounded or
+    excessive (GDPR art. 12(5)): it needs its ``ground`` and written ``reasons``, which the
+    person sees with their right to complain; without them, or with an unknown ground, the
+    answer is a 422 ``validation_error``. Nothing refuses a request by itself."""
+    return service.answer_right(actor=actor, request_id=request_id, body=body)
 
 
 @router.post("/register/orders")

@@ -257,6 +257,8 @@ FRENCH: dict[str, str] = {
         " autorité de contrôle de l'UE."
     ),
     "Sent. The answer will appear here.": "Envoyé. La réponse s'affichera ici.",
+    "Refused as {ground}. The reasons:": "Refusée : demande {ground}. Les motifs :",
+    "You may complain about this refusal:": "Vous pouvez porter plainte contre ce refus :",
     "answer due by {when}": "réponse attendue au plus tard le {when}",
     "What about?": "À quel sujet ?",
     "Your message": "Votre message",
@@ -908,6 +910,17 @@ FRENCH: dict[str, str] = {
     "answered {when}": "répondue le {when}",
     "open": "ouverte",
     "answered": "répondue",
+    "refused": "refusée",
+    "manifestly unfounded": "manifestement infondée",
+    "manifestly excessive": "manifestement excessive",
+    "refused {when} as {ground}": "refusée le {when} : demande {ground}",
+    "{when}, due soon": "{when}, échéance proche",
+    "Rights request {id} ({kind}): answer by {when}.": (
+        "Demande {id} ({kind}) : répondre au plus tard le {when}."
+    ),
+    "Rights request {id} ({kind}): OVERDUE since {when}.": (
+        "Demande {id} ({kind}) : EN RETARD depuis le {when}."
+    ),
     "No rights request recorded.": "Aucune demande d'exercice d'un droit consignée.",
     "Confidentiality incidents (notify within {hours} hours)": (
         "Incidents de confidentialité (à déclarer dans les {hours} heures)"

@@ -52,6 +52,8 @@ from optinface.consent.schemas import (
     NoticePublic,
     PasskeyChallenge,
     PasskeyResponse,
+    PrivacyStatement,
+    RightInstruction,
     RightKind,
     RightsRequestCreate,
     SubjectAct,
@@ -83,6 +85,12 @@ def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
     mine = [n for n in notices if n.language.lower().startswith(words.language)]
     chosen = mine or notices
     return chosen[-1] if chosen else None
+
+
+def _complaint(privacy: PrivacyStatement) -> RightInstruction:
+    """How to complain, as the privacy statement says it: told again with every refusal of a
+    request (GDPR art. 12(4))."""
+    return next(r for r in privacy.accountability.rights if r.right == RightKind.COMPLAINT)
 
 
 def _home(
@@ -120,6 +128,7 @@ def _home(
         requests=service.requests_of(actor=actor, subject=subject),
         request_kinds=PORTAL_REQUEST_KINDS,
         request_days=RIGHTS_REQUEST_DAYS,
+        complaint=_complaint(privacy),
         # The consent core decides whether a subject may upload their own photo.
         can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
         errors={field: (advice(e), e.code) for field, e in errors.items()},

@@ -88,6 +88,12 @@ ALERTS: dict[str, str] = {  # consent.anomalies.AlertKind
 REQUEST_STATUSES: dict[str, str] = {  # consent.rights_requests.RequestStatus
     "open": "open",
     "answered": "answered",
+    "refused": "refused",
+}
+
+REFUSAL_GROUNDS: dict[str, str] = {  # consent.schemas.RefusalGround
+    "manifestly_unfounded": "manifestly unfounded",
+    "manifestly_excessive": "manifestly excessive",
 }
 
 ROLES: dict[str, str] = {

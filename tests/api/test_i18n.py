@@ -42,7 +42,8 @@ def source_strings() -> set[str]:
             found |= _module_strings(path)
     for table in (vocabulary.ACTIONS, vocabulary.OUTCOMES, vocabulary.ERASURE_REASONS,
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES,
-                  vocabulary.REQUEST_STATUSES, vocabulary.ALERTS):
+                  vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
+                  vocabulary.ALERTS):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it

@@ -10,7 +10,16 @@ from pydantic import ValidationError
 
 from optinface.api.web import export as my_data
 from optinface.consent import access
-from optinface.consent.schemas import Operation, RightKind, RightsRequestCreate
+from optinface.consent.audit import AuditAction
+from optinface.consent.schemas import (
+    AuditFilter,
+    Operation,
+    RefusalGround,
+    RequestOutcome,
+    RightKind,
+    RightsRequestAnswer,
+    RightsRequestCreate,
+)
 from optinface.consent.settings import ConsentSettings
 from tests.support.api import ENGLISH
 from tests.support.consent import FakeClock, World
@@ -97,10 +106,80 @@ def test_rights_requests_are_due_in_30_days_and_overdue_is_flagged(
     [listed] = world.service.rights_requests(actor=world.reviewer)
     assert listed.overdue and listed.status == "open"
     answered = world.service.answer_right(actor=world.reviewer, request_id=made.id,
-                                          answer="template replaced")
+                                          body=RightsRequestAnswer(answer="template replaced"))
     assert answered.status == "answered" and answered.overdue  # answered late stays flagged
     [mine] = world.service.export(actor=world.reviewer, subject=pseudonym).rights_requests
     assert mine.id == made.id
+
+
+def _letter(world: World, pseudonym: str) -> str:
+    """A request of access by letter, recorded now: its id."""
+    return world.service.request_right(
+        actor=world.portal, subject=pseudonym,
+        body=RightsRequestCreate(kind=RightKind.ACCESS, channel="letter")).id
+
+
+def test_an_open_request_raises_its_alert_from_day_23_and_not_once_answered(
+    world: World, clock: FakeClock
+) -> None:
+    """X-ACC: the alert comes before the 30-day deadline passes, with 7 days left."""
+    pseudonym, _ = world.subject()
+    answered, kept_open = _letter(world, pseudonym), _letter(world, pseudonym)
+
+    def due_soon() -> dict[str, bool]:
+        return {r.id: r.due_soon for r in world.service.rights_requests(actor=world.reviewer)}
+
+    clock.advance(days=22)
+    assert due_soon() == {answered: False, kept_open: False}  # 8 days left
+    clock.advance(days=1)
+    assert due_soon() == {answered: True, kept_open: True}  # 7 days left
+    world.service.answer_right(actor=world.reviewer, request_id=answered,
+                               body=RightsRequestAnswer(answer="your export is attached"))
+    assert due_soon() == {answered: False, kept_open: True}
+    clock.advance(days=8)  # late now: still alerted, and overdue
+    [late] = [r for r in world.service.rights_requests(actor=world.reviewer) if r.overdue]
+    assert (late.id, late.due_soon) == (kept_open, True)
+
+
+def test_repeat_requests_are_never_refused_but_by_a_reviewers_reasoned_decision(
+    world: World,
+) -> None:
+    """G-10: no quota; a refusal names its ground (GDPR art. 12(5)) and gives written reasons,
+    which the person reads with their own requests; the log records the decision."""
+    pseudonym, _ = world.subject()
+    asked = [_letter(world, pseudonym) for _ in range(5)]
+    assert {r.status for r in world.service.requests_of(actor=world.portal,
+                                                        subject=pseudonym)} == {"open"}
+    reasons = "Five identical letters this week; each asks for the export sent on Monday."
+    refused = world.service.answer_right(
+        actor=world.reviewer, request_id=asked[-1], body=RightsRequestAnswer(
+            answer="We will not send the export again.", outcome=RequestOutcome.REFUSED,
+            ground=RefusalGround.MANIFESTLY_EXCESSIVE, reasons=reasons))
+    assert (refused.status, refused.ground, refused.reasons) == (
+        "refused", "manifestly_excessive", reasons)
+    [seen] = [r for r in world.service.export(actor=world.reviewer, subject=pseudonym)
+              .rights_requests if r.status == "refused"]
+    assert (seen.id, seen.reasons) == (asked[-1], reasons)
+    [logged] = world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.RIGHTS_ANSWERED)).events
+    assert logged.details == {"request_id": asked[-1], "outcome": "refused",
+                              "ground": "manifestly_excessive"}
+    assert logged.subjects == [pseudonym]
+
+
+@pytest.mark.parametrize("answer", [
+    {"outcome": "refused", "ground": "manifestly_unfounded"},  # no reasons
+    {"outcome": "refused", "ground": "manifestly_unfounded", "reasons": "  \n "},
+    {"outcome": "refused", "reasons": "a third identical request"},  # no ground
+    {"outcome": "refused", "ground": "too_many_requests", "reasons": "a quota"},
+    {"outcome": "refused", "ground": "manifestly_excessive", "reasons": "x" * 2001},
+    {"ground": "manifestly_excessive", "reasons": "an answer is no refusal"},
+])
+def test_a_refusal_without_its_ground_and_written_reasons_is_refused(
+    answer: dict[str, str],
+) -> None:
+    with pytest.raises(ValidationError):
+        RightsRequestAnswer.model_validate({"answer": "No.", **answer})
 
 
 def test_a_subject_token_outlives_the_longest_consent(world: World, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from optinface.consent.schemas import (
     Operation,
     PurposeCreate,
     RightKind,
+    RightsRequestAnswer,
     RightsRequestCreate,
     SearchOutcome,
     SubjectCreate,
@@ -259,7 +260,8 @@ def test_an_answered_request_is_deleted_five_years_after_its_answer(
     pseudonym, _ = world.subject()
     ask = RightsRequestCreate(kind=RightKind.COMPLAINT, channel="letter", note="my own words")
     answered = world.service.request_right(actor=world.portal, subject=pseudonym, body=ask)
-    world.service.answer_right(actor=world.reviewer, request_id=answered.id, answer="done")
+    world.service.answer_right(actor=world.reviewer, request_id=answered.id,
+                               body=RightsRequestAnswer(answer="done"))
     world.service.request_right(actor=world.portal, subject=pseudonym, body=ask)  # still open
     clock.advance(days=365 * RECEIPT_YEARS)
     world.service.sweep()

@@ -24,6 +24,7 @@ from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.api.web.i18n import Language, Words
+from optinface.consent.clock import Clock
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
@@ -62,11 +63,12 @@ ENGLISH = Words(language=Language.EN, zone=ZoneInfo("UTC"))
 
 @contextmanager
 def deployment(
-    data_root: Path, pipeline: FacePipeline, **overrides: object
+    data_root: Path, pipeline: FacePipeline, *, clock: Clock | None = None, **overrides: object
 ) -> Iterator[tuple[ApiSettings, OptinFace, TestClient, Keys]]:
-    """A fresh deployment on ``data_root``: settings, open service, client, one key per role."""
+    """A fresh deployment on ``data_root``: settings, open service, client, one key per role;
+    on ``clock`` for a test that lets days pass (the system clock otherwise)."""
     settings = settings_for_tests(data_root, **overrides)
-    service = OptinFace.open(settings, pipeline=pipeline)
+    service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     try:
         with TestClient(create_app(settings, service=service)) as client:
             yield settings, service, client, make_keys(service)

@@ -1,0 +1,22 @@
+"""rights_requests.refusal_ground and refusal_reasons: a refusal is reasoned (GDPR art. 12(5))
+
+NULL for answers, and for every request closed before: refusals did not exist.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0019'
+down_revision = '0018'
+
+
+def upgrade() -> None:
+    op.add_column('rights_requests', sa.Column('refusal_ground', sa.String(30), nullable=True))
+    op.add_column('rights_requests', sa.Column('refusal_reasons', sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('rights_requests', 'refusal_reasons')
+    op.drop_column('rights_requests', 'refusal_ground')
