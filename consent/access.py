@@ -22,7 +22,11 @@ from optinface.consent import review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.audit_seals import mentions, seal_of
 from optinface.consent.ledger import consent_public, template_public
-from optinface.consent.policies import consent_status, inactivity_limit
+from optinface.consent.policies import (
+    OWN_CONSENT_GRACE_DAYS,
+    consent_status,
+    inactivity_limit,
+)
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
@@ -46,6 +50,9 @@ EVERYTHING = "everything held about you"
 EVERYTHING_RULE = "{years} years after your last interaction at most"
 CONSENT_HELD = "consent {consent_id} and its templates"
 CONSENT_RULE = "the consent's expiry or its purposes' retention, whichever comes first"
+GUARDIAN_CONSENT_RULE = ("the consent's expiry, its purposes' retention or, unless you consent"
+                         " in your own name before, {days} days after you reach the age of"
+                         " consent, whichever comes first")
 REFUSED = "refused: {code}"
 IDENTIFIED = "identified (confirmed by verifiers)"
 CANDIDATE = "candidate ({status}), not an identification"
@@ -112,9 +119,10 @@ def _retention(subject: Subject, settings: ConsentSettings) -> list[RetentionDat
         what=EVERYTHING, rule=EVERYTHING_RULE.format(years=years),
         until=inactivity_limit(subject, settings))]
     for consent in subject.consents:
+        rule = (CONSENT_RULE if consent.guardian_until is None
+                else GUARDIAN_CONSENT_RULE.format(days=OWN_CONSENT_GRACE_DAYS))
         dates.append(RetentionDate(what=CONSENT_HELD.format(consent_id=consent.id),
-                                   until=consent.ends_at,
-                                   rule=CONSENT_RULE))
+                                   until=consent.ends_at, rule=rule))
     return dates
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from optinface.consent import (
+    coming_of_age,
     erasure_journal,
     ledger,
     passkeys,
@@ -69,6 +70,9 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
             language=statement["notice"]["language"], method=ConsentMethod.PASSKEY,
             given_by=capacity, evidence=canonical_json(signed.evidence),
             expires_at=datetime.fromisoformat(statement["expiresAt"]))
+        if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
+            consent.guardian_until = policies.guardian_until(subject, settings)
+        taken_over = coming_of_age.take_over(subject, consent, now=now)
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,
@@ -81,6 +85,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                      details={"consent_id": consent.id,
                                               "purposes": [p.id for p in purposes],
                                               "given_by": consent.given_by,
+                                              "takes_over": taken_over,
                                               "credential_hash": passkeys.audit_reference(
                                                   runtime.keys, signed.credential)}))
         given = public(runtime, consent)

@@ -6,7 +6,7 @@ who may be found by a search is a policy, not a storage detail.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -40,8 +40,8 @@ from optinface.consent.tables import (
 
 
 def consent_status(consent: Consent, *, now: datetime) -> ConsentStatus:
-    """The status that counts now: a stored ``active`` consent past its expiry, or past its
-    purposes' retention, is expired."""
+    """The status that counts now: a stored ``active`` consent past ``Consent.ends_at`` (its
+    expiry, its purposes' retention, or a guardian's ``guardian_until``) is expired."""
     if consent.status == ConsentStatus.ACTIVE and consent.ends_at <= now:
         return ConsentStatus.EXPIRED
     return ConsentStatus(consent.status)
@@ -66,6 +66,43 @@ def age_at_least(subject: Subject, *, today: date) -> int:
     years = today.year - declared.year - ((today.month, today.day) < (declared.month,
                                                                         declared.day))
     return bracket_age + max(years, 0)
+
+
+def comes_of_age_on(subject: Subject, age: int) -> date | None:
+    """The first day the declared bracket guarantees ``age`` (:func:`age_at_least`, read the
+    other way round), or None for a bracket declared without its date (it never ages)."""
+    declared = subject.age_declared_on
+    if declared is None:
+        return None
+    years = max(age - AgeCategory(subject.age_category).min_age, 0)
+    try:
+        return declared.replace(year=declared.year + years)
+    except ValueError:  # declared on 29 February: a year counts from 1 March
+        return date(declared.year + years, 3, 1)
+
+
+OWN_CONSENT_GRACE_DAYS = 30
+"""How long a person who came of age has to consent in their own name before the consent
+their guardian gave for them ends (X-MIN 6, a design target)."""
+
+
+def guardian_until(subject: Subject, settings: ConsentSettings) -> datetime | None:
+    """Until when a consent given by the holder of parental authority speaks for ``subject``:
+    the grace period after the day their bracket reaches the age of consent of their
+    jurisdiction (from midnight UTC), or None when the bracket carries no date."""
+    day = comes_of_age_on(subject, age_of_consent(Jurisdiction(subject.jurisdiction), settings))
+    if day is None:
+        return None
+    return datetime.combine(day, time.min, tzinfo=UTC) + timedelta(days=OWN_CONSENT_GRACE_DAYS)
+
+
+def max_consent_days(subject: Subject, settings: ConsentSettings, *, today: date) -> int:
+    """The longest consent ``subject`` may be given today: shorter while the declared bracket
+    does not guarantee adulthood (faces change while growing up, and a child's data call for
+    more care: X-MIN 7). Read from the declared bracket, never from a face."""
+    if age_at_least(subject, today=today) < AgeCategory.ADULT.min_age:
+        return min(settings.max_consent_days, settings.minor_consent_max_days)
+    return settings.max_consent_days
 
 
 def require_written_release(subject: Subject, method: ConsentMethod) -> None:
@@ -132,8 +169,8 @@ def require_operation(purpose: Purpose, operation: Operation) -> None:
 
 
 def in_force(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
-    """A consent that can authorise something now: not withdrawn, not expired, and within its
-    purposes' retention."""
+    """A consent that can authorise something now: not withdrawn, not expired, within its
+    purposes' retention, and (a guardian's) not past its person's coming of age plus grace."""
     return and_(Consent.status == ConsentStatus.ACTIVE, Consent.ends_at > now)
 
 
@@ -236,7 +273,11 @@ def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[i
 
 
 def limit_reason(consent: Consent) -> ErasureReason:
-    """Which of its two limits ends a consent at ``Consent.ends_at``: retention or expiry."""
+    """Which of its limits ends a consent at ``Consent.ends_at``: its person coming of age (a
+    guardian's consent), retention or expiry."""
+    if consent.guardian_until is not None and consent.guardian_until < min(
+            consent.expires_at, consent.retained_until):
+        return ErasureReason.CAME_OF_AGE
     return (ErasureReason.RETENTION if consent.retained_until < consent.expires_at
             else ErasureReason.EXPIRY)
 

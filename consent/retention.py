@@ -1,9 +1,11 @@
 """Retention: find what must go, at the earliest of the three limits, and sweep it away.
 
 A template is kept while the consent it was enrolled under is in force and inside its purposes'
-retention period; a subject while some consent is (or, before their first consent, while an
-enrolment link would last: :func:`consent.policies.awaits_first_consent_until`), and never
-longer than N years after their last interaction. The clock is injected, so the rule is
+retention period (a guardian's, also no later than a grace period after its person comes of age
+without consenting in their own name: :mod:`consent.coming_of_age`); a subject while some
+consent is (or, before their first consent, while an enrolment link would last:
+:func:`consent.policies.awaits_first_consent_until`), and never longer than N years after their
+last interaction. The clock is injected, so the rule is
 tested by moving time, not by waiting.
 
 The same sweep prunes the access log (:mod:`consent.log_retention`), deletes spent one-time

@@ -27,6 +27,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import years
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import NotFound
+from optinface.consent.policies import OWN_CONSENT_GRACE_DAYS
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import RetentionPolicyPublic
 from optinface.consent.settings import ConsentSettings
@@ -45,6 +46,9 @@ DATABASE_RULES = (
     "at most each purpose's retention period after consent",
     "at most {years} years after the last interaction",
     "consents last at most {days} days",
+    "a minor's consent (by the declared age, never the face) lasts at most {minor_days} days",
+    "a consent given by the holder of parental authority ends {grace_days} days after the"
+    " person reaches the age of consent, unless they consent in their own name before",
     "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
     " interaction, whichever comes first",
     "biometric data are never sold, leased, traded or otherwise used for profit",
@@ -73,7 +77,9 @@ def receipts_expired(now: datetime) -> datetime:
 
 def _formatted(rules: tuple[str, ...], settings: ConsentSettings) -> list[str]:
     return [rule.format(years=settings.retention_years_after_last_interaction,
-                        days=settings.max_consent_days, receipt_years=RECEIPT_YEARS,
+                        days=settings.max_consent_days,
+                        minor_days=settings.minor_consent_max_days,
+                        grace_days=OWN_CONSENT_GRACE_DAYS, receipt_years=RECEIPT_YEARS,
                         log_days=settings.access_log_retention_days,
                         log_hold=settings.access_log_hold) for rule in rules]
 

@@ -85,6 +85,9 @@ class ErasureReason(StrEnum):
     EXPIRY = "expiry"
     RETENTION = "retention"
     REGULATOR_ORDER = "regulator_order"  # LCCJTI art. 45: the regulator ordered destruction
+    # A guardian's consent once its person came of age without consenting in their own name
+    # (consent.coming_of_age).
+    CAME_OF_AGE = "came_of_age"
 
 
 class SearchOutcome(StrEnum):
@@ -375,6 +378,9 @@ class ConsentPublic(BaseModel):
         description="The end of the purposes' retention: the consent authorises nothing after "
         "it, nor after expires_at.")
     withdrawn_at: datetime | None
+    guardian_until: datetime | None = Field(
+        default=None, description="A guardian's consent: it ends then unless the person, come "
+        "of age, consented in their own name to each of its purposes before.")
     status: str
     receipt: SignedReceipt | None = None
     withdrawal_receipt: SignedReceipt | None = None

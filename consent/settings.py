@@ -140,6 +140,9 @@ class ConsentSettings(EngineSettings):
 
     # Rules
     max_consent_days: int = Field(default=3 * 365, ge=1)
+    # A minor's consent (by the declared age bracket, never the face) is shorter: faces change
+    # while growing up (X-MIN 7). The shorter of the two applies.
+    minor_consent_max_days: int = Field(default=365, ge=1)
     # Law 25 sets 14; a lower setting would let a child's own passkey bind them (issue 11).
     quebec_min_age: int = Field(default=14, ge=14)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)

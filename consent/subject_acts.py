@@ -74,15 +74,16 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
     """The consent statement to sign: purposes, the notice's version and SHA-256, the retention
     policy in force (its whole text and SHA-256, :mod:`consent.retention_policy`), the expiry.
 
-    Refused before anyone signs: an expiry in the past or beyond ``max_consent_days``, a
-    ``given_by`` the signer's capacity does not match, and a capacity the subject's age does not
-    allow (a minor's own consent below the age of consent). Hashing the notice into the
-    statement makes the signature cover the very text the person was shown.
+    Refused before anyone signs: an expiry in the past or beyond ``max_consent_days`` (a minor's
+    shorter, :func:`consent.policies.max_consent_days`), a ``given_by`` the signer's capacity
+    does not match, and a capacity the subject's age does not allow (a minor's own consent below
+    the age of consent). Hashing the notice into the statement makes the signature cover the
+    very text the person was shown.
     """
-    if act.expires_at <= now or act.expires_at > now + timedelta(days=settings.max_consent_days):
-        raise InvalidRequest(
-            f"a consent must expire in the future and within {settings.max_consent_days} days",
-            details={"max_consent_days": settings.max_consent_days})
+    days = policies.max_consent_days(subject, settings, today=now.date())
+    if act.expires_at <= now or act.expires_at > now + timedelta(days=days):
+        raise InvalidRequest(f"a consent must expire in the future and within {days} days",
+                             details={"max_consent_days": days})
     capacity = ConsentCapacity(actor.capacity)
     if act.given_by is not None and act.given_by is not capacity:
         raise CapacityNotHeld(

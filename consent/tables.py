@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     case,
     type_coerce,
 )
@@ -170,6 +171,11 @@ class Consent(Base):
     # authorises nothing, exactly like past expires_at, without waiting for a sweep.
     retained_until: Mapped[datetime] = mapped_column(UtcDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A guardian's consent speaks for its person until this time only (the day their dated age
+    # bracket reaches the age of consent, plus a grace period to consent themselves: see
+    # consent.coming_of_age); NULL for the person's own consents, and once their own consent
+    # covers every purpose of this one.
+    guardian_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(20), default=ConsentStatus.ACTIVE)
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
@@ -182,15 +188,20 @@ class Consent(Base):
 
     @hybrid_property
     def ends_at(self) -> datetime:
-        """When the consent stops authorising anything unless withdrawn first: the earlier of
-        its expiry and its purposes' retention. The one definition, in Python and in SQL."""
-        return min(self.expires_at, self.retained_until)
+        """When the consent stops authorising anything unless withdrawn first: the earliest of
+        its expiry, its purposes' retention and, for a guardian's, ``guardian_until``. The one
+        definition, in Python and in SQL."""
+        limits = (self.expires_at, self.retained_until, self.guardian_until)
+        return min(limit for limit in limits if limit is not None)
 
     @ends_at.inplace.expression
     @classmethod
     def _ends_at_expression(cls) -> ColumnElement[datetime]:
-        return type_coerce(case((cls.retained_until < cls.expires_at, cls.retained_until),
-                                else_=cls.expires_at), UtcDateTime)
+        return type_coerce(case(
+            (and_(cls.guardian_until.is_not(None), cls.guardian_until < cls.expires_at,
+                  cls.guardian_until < cls.retained_until), cls.guardian_until),
+            (cls.retained_until < cls.expires_at, cls.retained_until),
+            else_=cls.expires_at), UtcDateTime)
 
 
 class Template(Base):

@@ -36,7 +36,8 @@ _PLACEHOLDERS = ("privacy_officer_name", "privacy_officer_title", "pia_reference
                  "hosting_provider", "non_biometric_alternative")
 CORE_TEXTS: tuple[str, ...] = (
     access.SOURCE, access.EVERYTHING, access.EVERYTHING_RULE, access.CONSENT_HELD,
-    access.CONSENT_RULE, access.IDENTIFIED, access.CANDIDATE, access.NOT_REVIEWED,
+    access.CONSENT_RULE, access.GUARDIAN_CONSENT_RULE, access.IDENTIFIED, access.CANDIDATE,
+    access.NOT_REVIEWED,
     matching.MATCHING_DESCRIPTION, *retention_policy.DATABASE_RULES, *retention_policy.RECORD_RULES,
     retention_policy.LOG_KEPT_WHOLE, retention_policy.LOG_PRUNED,
     *(text for row in RIGHTS for text in row),
@@ -92,6 +93,9 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
         text += words("; retention policy {sha}", sha=consent.retention_policy_sha256[:12])
     if consent.withdrawn_at:
         text += words("; withdrawn on {when}", when=words.when(consent.withdrawn_at))
+    elif consent.guardian_until:
+        text += words("; ends on {when} unless you consent in your own name before",
+                      when=words.when(consent.guardian_until))
     return words("Consent to {uses}", uses=uses), text
 
 

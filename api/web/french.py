@@ -485,6 +485,9 @@ FRENCH: dict[str, str] = {
     "the person asked": "à la demande de la personne",
     "last consent withdrawn": "dernier consentement retiré",
     "consent expired": "consentement expiré",
+    "came of age without consenting in their own name": (
+        "majorité atteinte sans consentement en son propre nom"
+    ),
     "retention period over": "durée de conservation écoulée",
     "no interaction for years": "aucune interaction depuis des années",
     "active": "actif",
@@ -650,6 +653,14 @@ FRENCH: dict[str, str] = {
         "Vous avez atteint l'âge du consentement : veuillez donner votre consentement en "
         "votre propre nom, avec votre propre clé d'accès."
     ),
+    (
+        "The consent of the holder of parental authority ends on {when}, and the photos "
+        "enrolled under it are destroyed, unless you consent in your own name before."
+    ): (
+        "Le consentement du titulaire de l'autorité parentale prend fin le {when}, et les "
+        "photos inscrites en vertu de celui-ci sont détruites, à moins que vous ne consentiez "
+        "avant en votre propre nom."
+    ),
     'Your API token': "Votre jeton d'API",
     'Your passkey': "Votre clé d'accès",
     'Your passkey does not hold parental authority.': (
@@ -687,6 +698,9 @@ FRENCH: dict[str, str] = {
     "the holder of parental authority": "le titulaire de l'autorité parentale",
     "you": "vous",
     "; withdrawn on {when}": "; retiré le {when}",
+    "; ends on {when} unless you consent in your own name before": (
+        "; prend fin le {when} à moins que vous ne consentiez avant en votre propre nom"
+    ),
     "Face templates ({n})": "Gabarits du visage ({n})",
     "Template {id}": "Gabarit {id}",
     "model {model}, quality {quality}, made on {when}, under consent {consent}": (
@@ -739,6 +753,12 @@ FRENCH: dict[str, str] = {
         "l'échéance du consentement ou la durée de conservation de ses fins, selon la première"
         " des deux"
     ),
+    "the consent's expiry, its purposes' retention or, unless you consent in your own name"
+    " before, {days} days after you reach the age of consent, whichever comes first": (
+        "l'échéance du consentement, la durée de conservation de ses fins ou, à moins que vous"
+        " ne consentiez avant en votre propre nom, {days} jours après que vous atteignez l'âge"
+        " du consentement, selon la première de ces dates"
+    ),
     "identified (confirmed by verifiers)": "identifié (confirmé par les contrôleurs)",
     "not reviewed": "non examiné",
     "your photo becomes a 512-number template (ArcFace); a probe photo is compared by cosine"
@@ -760,6 +780,16 @@ FRENCH: dict[str, str] = {
         "au plus {years} ans après la dernière interaction"
     ),
     "consents last at most {days} days": "un consentement dure au plus {days} jours",
+    "a minor's consent (by the declared age, never the face) lasts at most {minor_days} days": (
+        "le consentement d'une personne mineure (selon l'âge déclaré, jamais selon le visage)"
+        " dure au plus {minor_days} jours"
+    ),
+    "a consent given by the holder of parental authority ends {grace_days} days after the"
+    " person reaches the age of consent, unless they consent in their own name before": (
+        "un consentement donné par le titulaire de l'autorité parentale prend fin {grace_days}"
+        " jours après que la personne atteint l'âge du consentement, à moins qu'elle ne"
+        " consente avant en son propre nom"
+    ),
     "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
     " interaction, whichever comes first": (
         "Illinois (BIPA, art. 15(a)) : détruites lorsque la fin est atteinte ou 3 ans après la"

@@ -68,6 +68,7 @@ ERASURE_REASONS: dict[str, str] = {
     "retention": "retention period over",
     "inactivity": "no interaction for years",
     "regulator_order": "the regulator ordered destruction",
+    "came_of_age": "came of age without consenting in their own name",
 }
 
 STATUSES: dict[str, str] = {

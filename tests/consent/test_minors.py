@@ -1,17 +1,31 @@
-"""Minors: the guardian's own passkey, an age bracket that carries its date, and a person who
-comes of age asked for their own consent."""
+"""Minors: the guardian's own passkey, an age bracket that carries its date, a person who comes
+of age asked for their own consent (the guardian's ending 30 days later without it), and a
+shorter consent for a minor (X-MIN 6, 7)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from optinface.consent.errors import ConsentError
-from optinface.consent.schemas import AgeCategory, ConsentCapacity
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import ConsentError, InvalidRequest, SubjectErased
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import (
+    AgeCategory,
+    AuditEventPublic,
+    AuditFilter,
+    ConsentCapacity,
+    ConsentGiven,
+    ErasureReason,
+    Operation,
+)
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.soft_person import SoftPerson
+from tests.support.backends import both_backends
 from tests.support.consent import World
+from tests.support.files import readable_occurrences, template_bytes
 
 
 def test_quebec_age_of_consent_cannot_be_configured_below_14() -> None:
@@ -26,25 +40,159 @@ def test_the_age_bracket_carries_the_day_it_was_declared(world: World) -> None:
     assert subject.age_declared_on == world.clock.now().date()
 
 
+DECLARED = date(2026, 6, 1)  # 13 then: surely 14, Québec's age of consent, on 1 June 2027
+BIRTHDAY = datetime(2027, 6, 1, tzinfo=UTC)
+OWN_CONSENT_BY = BIRTHDAY + timedelta(days=30)
+
+
+def _minor_in_quebec(world: World) -> SoftPerson:
+    return world.person(age=AgeCategory.MINOR_13, declared_on=DECLARED)
+
+
+def _days_after_the_birthday(world: World, days: int) -> None:
+    """Move the clock to noon ``days`` days after the coming of age."""
+    world.clock.advance(seconds=(BIRTHDAY + timedelta(days=days, hours=12)
+                                 - world.clock.now()).total_seconds())
+
+
+def _found(world: World, image: bytes) -> list[str]:
+    return [c.subject for c in world.identify(image).candidates]
+
+
+def _ended_events(world: World) -> list[AuditEventPublic]:
+    return world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_ENDED)).events
+
+
 def test_a_minor_who_comes_of_age_is_asked_to_consent_in_their_own_name(world: World) -> None:
-    minor = world.person(age=AgeCategory.MINOR_13)  # Québec: 14 is the age of consent
-    days = 2 * 365
+    minor = _minor_in_quebec(world)
 
     def own_consent():  # type: ignore[no-untyped-def]
         return minor.consent(purposes=[world.purpose], notice_id=world.notice,
-                             expires_at=world.clock.now() + timedelta(days=days))
+                             expires_at=world.clock.now() + timedelta(days=300))
 
     with pytest.raises(ConsentError) as refused:
         own_consent()
     assert refused.value.code == "guardian_consent_required"
-    given = world.consent(minor.pseudonym, days=days)  # signed by the guardian's passkey
+    given = world.consent(minor.pseudonym)  # signed by the guardian's passkey
     assert given.consent.given_by is ConsentCapacity.PARENTAL_AUTHORITY
     assert world.service.sweep().own_consent_requested == 0
 
-    world.clock.advance(days=366)  # the bracket's 13 is now surely 14
+    _days_after_the_birthday(world, 0)  # the bracket's 13 is now surely 14
     report = world.service.sweep()
     assert report.own_consent_requested == 1
     subject = world.service.get_subject(actor=minor.actor, subject=minor.pseudonym)
     assert subject.own_consent_requested_at == world.clock.now()
     assert world.service.sweep().own_consent_requested == 0  # asked once
     assert own_consent().consent.given_by is ConsentCapacity.SELF
+
+
+@both_backends
+def test_a_guardians_consent_ends_thirty_days_after_coming_of_age_without_the_persons_own(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    service, image = world.service, portrait_jpegs[0]
+    other = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
+    minor = _minor_in_quebec(world)
+    guardians = world.consent(minor.pseudonym).consent
+    assert guardians.guardian_until == OWN_CONSENT_BY
+    template = world.enrol(minor.pseudonym, guardians.id, image)
+    world.signer(minor.pseudonym).set_searchable(True)
+    ciphertext, plaintext = template_bytes(service, template.id)
+
+    _days_after_the_birthday(world, 29)
+    report = service.sweep()
+    assert (report.own_consent_requested, report.templates_destroyed, report.erasures) == (
+        1, 0, [])
+    assert _found(world, image) == [minor.pseudonym]
+    # The person is told by when: on their page, in their export and in the log it holds.
+    [shown] = service.list_consents(actor=minor.actor, subject=minor.pseudonym)
+    assert (shown.status, shown.guardian_until) == ("active", OWN_CONSENT_BY)
+    export = service.export(actor=minor.actor, subject=minor.pseudonym)
+    assert OWN_CONSENT_BY in [d.until for d in export.retention]
+    [asked] = [e for e in export.events if e.action == AuditAction.OWN_CONSENT_REQUESTED]
+    assert asked.details["own_consent_by"] == OWN_CONSENT_BY.isoformat()
+    # Their own consent to another study keeps them here, not the guardian's consent to this one.
+    minor.consent(purposes=[other], notice_id=world.notice,
+                  expires_at=world.clock.now() + timedelta(days=300))
+
+    _days_after_the_birthday(world, 31)
+    assert _found(world, image) == []  # the gates do not wait for the sweep
+    report = service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (1, 1, [])
+    for needle in (ciphertext, plaintext, plaintext[:64]):
+        assert readable_occurrences(service, needle) == []
+    assert service.index.count() == 0
+    [event] = _ended_events(world)
+    assert event.subjects == [minor.pseudonym]
+    assert event.details == {"consent_id": guardians.id, "reason": "came_of_age",
+                             "templates_erased": 1}
+    statuses = {c.id: c.status for c in service.list_consents(actor=minor.actor,
+                                                             subject=minor.pseudonym)}
+    assert statuses[guardians.id] == "expired"
+    assert service.get_subject(actor=minor.actor, subject=minor.pseudonym).status == "active"
+    assert service.verify_audit().ok
+
+
+def test_a_person_who_consents_in_their_own_name_in_time_keeps_what_their_guardian_agreed_to(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    image = portrait_jpegs[0]
+    minor = _minor_in_quebec(world)
+    guardians = world.consent(minor.pseudonym).consent
+    world.enrol(minor.pseudonym, guardians.id, image)
+    world.signer(minor.pseudonym).set_searchable(True)
+
+    _days_after_the_birthday(world, 10)
+    minor.consent(purposes=[world.purpose], notice_id=world.notice,
+                  expires_at=world.clock.now() + timedelta(days=300))
+    [given] = world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_GIVEN)).events[-1:]
+    assert given.details["takes_over"] == [guardians.id]
+
+    _days_after_the_birthday(world, 31)
+    report = world.service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (0, 0, [])
+    assert _ended_events(world) == []
+    kept = {c.id: c for c in world.service.list_consents(actor=minor.actor,
+                                                        subject=minor.pseudonym)}
+    assert (kept[guardians.id].status, kept[guardians.id].guardian_until) == ("active", None)
+    assert _found(world, image) == [minor.pseudonym]
+
+
+def test_a_subject_held_only_by_a_guardians_consent_is_erased_with_a_receipt_once_of_age(
+    world: World
+) -> None:
+    minor = _minor_in_quebec(world)
+    world.consent(minor.pseudonym)
+    _days_after_the_birthday(world, 31)
+    [erasure] = world.service.sweep().erasures
+    assert erasure.reason is ErasureReason.CAME_OF_AGE
+    assert erasure.signed.receipt["reason"] == "came_of_age"
+    assert verify_receipt(erasure.signed.receipt, erasure.signed.signature,
+                          world.service.public_key)
+    with pytest.raises(SubjectErased):
+        world.service.get_subject(actor=world.portal, subject=minor.pseudonym)
+
+
+def test_a_minors_consent_lasts_at_most_a_year_and_an_adults_longer(world: World) -> None:
+    def consent(person: SoftPerson, days: int) -> ConsentGiven:
+        return person.consent(purposes=[world.purpose], notice_id=world.notice,
+                              expires_at=world.clock.now() + timedelta(days=days))
+
+    minor = world.person(age=AgeCategory.MINOR_16_17)  # of age to consent in Québec, a minor
+    with pytest.raises(InvalidRequest) as refused:
+        consent(minor, 366)
+    assert (refused.value.code, refused.value.details) == (
+        "invalid_request", {"max_consent_days": 365})
+    assert consent(minor, 365).consent.given_by is ConsentCapacity.SELF
+    child = world.person(age=AgeCategory.MINOR_13)
+    with pytest.raises(InvalidRequest):
+        consent(world.signer(child.pseudonym), 366)  # the guardian's consent too
+    consent(world.signer(child.pseudonym), 365)
+    assert consent(world.person(), 3 * 365).consent.given_by is ConsentCapacity.SELF
+    grown_up = world.person(age=AgeCategory.MINOR_16_17,
+                            declared_on=world.clock.now().date() - timedelta(days=2 * 366))
+    consent(grown_up, 366)  # the bracket declared two years ago is surely 18 now
+    assert ("a minor's consent (by the declared age, never the face) lasts at most 365 days"
+            in world.service.retention_policy().rules)

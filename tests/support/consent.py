@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 import pytest
@@ -90,11 +90,14 @@ class World:
     guardians: dict[str, SoftPerson] = field(default_factory=dict)
 
     def person(self, *, age: AgeCategory = AgeCategory.ADULT,
-               jurisdiction: Jurisdiction | None = None) -> SoftPerson:
+               jurisdiction: Jurisdiction | None = None,
+               declared_on: date | None = None) -> SoftPerson:
         """A new subject shell taken over by its person (and their guardian, for a minor under
-        the age of consent), no consent yet."""
+        the age of consent), no consent yet; its age bracket declared on ``declared_on``
+        (default today)."""
         created = self.service.create_subject(
-            actor=self.portal, body=SubjectCreate(age_category=age, jurisdiction=jurisdiction))
+            actor=self.portal, body=SubjectCreate(age_category=age, jurisdiction=jurisdiction,
+                                                  age_declared_on=declared_on))
         person = SoftPerson.take_over(self.service, created.enrolment.secret)
         self.people[person.pseudonym] = person
         if created.guardian_enrolment is not None:
