@@ -127,7 +127,7 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
     erasure = None
     if not remaining:
         erasure = erase_subject(runtime, pseudonym=pseudonym, reason=ErasureReason.WITHDRAWAL,
-                                actor=actor)
+                                actor=actor, destroyed_before=destroyed)
         withdrawn = withdrawn.model_copy(update={"subject": erasure.subject_hash,
                                                  "receipt": None, "guardian_name": None})
     return WithdrawalResult(consent=withdrawn, templates_erased=destroyed.templates,

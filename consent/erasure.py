@@ -73,6 +73,12 @@ class Destroyed:
     templates: int
     index_entries: int
 
+    def __add__(self, other: Destroyed | None) -> Destroyed:
+        if other is None:
+            return self
+        return Destroyed(templates=self.templates + other.templates,
+                         index_entries=self.index_entries + other.index_entries)
+
 
 def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> Destroyed:
     """Remove ``labels`` from the index (and its file) and their rows from the ledger.
@@ -91,12 +97,14 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
 
 def erase_subject(
     runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
-    journaled: bool = False,
+    journaled: bool = False, destroyed_before: Destroyed | None = None,
 ) -> ErasureReceipt:
     """Erase everything biometric about ``pseudonym`` and return the signed receipt.
 
     Args:
         journaled: The erasure journal already names it (a replay after a restore).
+        destroyed_before: What the act that led here destroyed in its own transaction (a
+            withdrawal's templates, gone at once): the receipt, the one proof kept, counts it.
     """
     started = time.perf_counter()
     requested_at = runtime.clock.now()
@@ -116,7 +124,7 @@ def erase_subject(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
-        destroyed = destroy_templates(runtime, session, labels)
+        destroyed = destroy_templates(runtime, session, labels) + destroyed_before
         key_row = session.get(SubjectKey, subject.id)
         key_destroyed = key_row is not None
         # Copies made before now hold the key wrapped under this epoch (or an older one,
@@ -138,7 +146,7 @@ def erase_subject(
                 details={
                     "reason": str(reason),
                     "templates": destroyed.templates,
-                    "index_entries": len(present),
+                    "index_entries": destroyed.index_entries,
                 },
             ),
         )
@@ -169,7 +177,7 @@ def erase_subject(
             "copiesUndecryptableAt": copies_undecryptable_at.isoformat(),
             "destroyed": {
                 "templates": destroyed.templates,
-                "indexEntries": len(present),
+                "indexEntries": destroyed.index_entries,
                 "subjectKey": key_destroyed,
                 "logPseudonyms": log_events,
             },
@@ -190,7 +198,7 @@ def erase_subject(
         subject_hash=subject_hash,
         reason=reason,
         templates_destroyed=destroyed.templates,
-        index_entries_removed=len(present),
+        index_entries_removed=destroyed.index_entries,
         key_destroyed=key_destroyed,
         unsearchable_ms=unsearchable_ms,
         gone_ms=gone_ms,
