@@ -188,6 +188,32 @@ def test_searchable_opt_in_is_the_subjects_signed_choice_and_audited(world: Worl
     assert export["subject"]["searchable"] is False
 
 
+def test_searchable_off_takes_the_subject_out_of_the_next_search_without_erasing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The subject's signed ``searchable: false`` hides them from the very next 1:N search;
+    their template stays, so switching back on finds them again with no new enrolment."""
+    person, image = world.people[world.subject], portrait_jpegs[0]
+    template = world.enrol(world.subject, world.consent_id, image)
+
+    def found() -> list[str]:
+        answer = world.identify(image)
+        assert answer.status_code == 200, answer.text
+        return [c["subject"] for c in answer.json()["candidates"]]
+
+    def templates() -> list[object]:
+        export = world.client.get(f"/v1/subjects/{world.subject}/export",
+                                  headers=auth(world.subject_token))
+        return [t["id"] for t in export.json()["templates"]]
+
+    assert found() == [world.subject]
+    person.set_searchable(False)
+    assert found() == []
+    assert templates() == [template["id"]]
+    person.set_searchable(True)
+    assert found() == [world.subject]
+
+
 def test_a_new_subject_is_not_searchable(world: World) -> None:
     _, answer = world.new_person()
     assert answer["subject"]["searchable"] is False
