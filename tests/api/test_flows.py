@@ -6,8 +6,12 @@ import csv
 import io
 
 import pytest
+from fastapi.testclient import TestClient
 
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
 from optinface.consent.passkeys import verify_evidence
+from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, group_photo
 from tests.support.api import World, auth, in_a_year
 from tests.support.backends import on_both_backends
@@ -94,6 +98,22 @@ def test_export_in_json_markdown_and_html(world: World) -> None:
     html = world.client.get(url, params={"format": "html"}, headers=token)
     assert html.headers["content-type"].startswith("text/html")
     assert world.subject in html.text
+
+
+def test_the_subject_may_export_three_times_a_day_under_the_default_limits(
+    world: World, api_settings: ApiSettings, service: OptinFace
+) -> None:
+    """No frequency limit on the right of access: with the deployment's default rate limits,
+    three exports the same day are all served, and each is on the subject's record."""
+    defaults = ApiSettings.model_fields
+    usual = api_settings.model_copy(update={
+        "rate_per_second": defaults["rate_per_second"].default,
+        "rate_burst": defaults["rate_burst"].default})
+    with TestClient(create_app(usual, service=service)) as client:
+        answers = [client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [e["action"] for e in answers[2].json()["events"]].count("export") == 3
 
 
 def test_erasure_returns_a_signed_receipt_and_the_subject_is_gone(
