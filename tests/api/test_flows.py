@@ -18,6 +18,10 @@ from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
+CANDIDATE_KEYS = {"subject", "score", "review_id", "status"}
+"""All a candidate says: a pseudonym and a rounded score to review, never an image, a
+template or an embedding (P-39.1 s. 9.1, GDPR art. 5(1)(c))."""
+
 
 def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> None:
     purposes = world.client.get("/v1/purposes", headers=auth(world.keys.researcher))
@@ -55,6 +59,7 @@ def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
     body = world.enrolled_and_identified(portrait_jpegs[0]).json()
     assert body["outcome"] == "candidates_for_review"
     assert body["candidates"][0]["subject"] == world.subject
+    assert body["candidates"][0].keys() == CANDIDATE_KEYS
     assert {"threshold", "fmr", "model_id"} <= body.keys()
 
 
@@ -80,6 +85,8 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "candidates_for_review"
+    [candidate] = answer.json()["candidates"]
+    assert candidate.keys() == CANDIDATE_KEYS
 
 
 def test_withdrawal_takes_effect_at_once(world: World, portrait_jpegs: list[bytes]) -> None:

@@ -4,6 +4,7 @@ stream or a camera feed (AI Act art. 5(1)(e), P-39.1 s. 6), no attribute or emot
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ from optinface.api.settings import ApiSettings
 
 FORBIDDEN_INPUTS = {"url", "source_url", "image_url", "stream", "video", "rtsp", "camera",
                     "feed", "crawl"}
+BIOMETRIC_OUTPUT = re.compile(r"image|photo|picture|jpeg|template|embedding|vector|cipher")
+"""Names an answer's field may not have unless it is a count, a flag, a hash or a list of
+records that are themselves checked (``templates``: their ids, model and quality)."""
 FORBIDDEN_OUTPUTS = {"age", "estimated_age", "gender", "sex", "race", "ethnicity", "emotion",
                      "expression", "religion", "orientation", "attributes"}
 
@@ -27,6 +31,45 @@ def _property_names(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _property_names(item)
+
+
+def _answer_properties(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(schema name, property, its schema) of every object a response can hold, following
+    references."""
+    components = schema["components"]["schemas"]
+    todo: list[tuple[str, Any]] = [
+        ("response", answer) for item in schema["paths"].values() for operation in item.values()
+        if isinstance(operation, dict) for answer in operation.get("responses", {}).values()]
+    seen: set[str] = set()
+    while todo:
+        owner, node = todo.pop()
+        if isinstance(node, list):
+            todo.extend((owner, item) for item in node)
+        elif isinstance(node, dict) and "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                todo.append((name, components[name]))
+        elif isinstance(node, dict):
+            yield from ((owner, name, spec) for name, spec in node.get("properties", {}).items())
+            todo.extend((owner, value) for value in node.values())
+
+
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object inside ``node`` (an ``anyOf`` of an optional field included)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item)
+
+
+def _carries_data(spec: dict[str, Any]) -> bool:
+    """Whether a field could hold an image (bytes, base64 text) or a vector (numbers): not a
+    count, a flag, or a list of records that are themselves checked."""
+    return not (spec.get("type") in ("integer", "boolean") or "$ref" in spec.get("items", {}))
 
 
 def _openapi() -> dict[str, Any]:
@@ -46,3 +89,15 @@ def test_no_answer_infers_attributes_from_a_face() -> None:
     names = {name.lower() for name in _property_names(_openapi())}
     assert names & FORBIDDEN_OUTPUTS == set()
     assert "age_category" in names  # the declared age bracket is an input, never an estimate
+
+
+def test_no_answer_carries_an_image_a_template_or_an_embedding() -> None:
+    properties = list(_answer_properties(_openapi()))
+    assert {"MatchResult", "Candidate", "AccessExport"} <= {owner for owner, _, _ in properties}
+    named = [f"{owner}.{name}" for owner, name, spec in properties
+             if BIOMETRIC_OUTPUT.search(name.lower()) and not name.endswith("_sha256")
+             and _carries_data(spec)]
+    shaped = [f"{owner}.{name}" for owner, name, spec in properties for node in _nodes(spec)
+              if node.get("format") in ("binary", "byte") or "contentEncoding" in node
+              or (node.get("type") == "array" and node.get("items", {}).get("type") == "number")]
+    assert named == shaped == []

@@ -83,13 +83,19 @@ def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
     assert decided.status == "confirmed"
 
 
-def test_k_is_capped_at_ten_by_default(world: World, portrait_jpegs: list[bytes]) -> None:
+def test_k_is_capped_at_ten_by_default(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """Eleven subjects match the probe (the same face under eleven pseudonyms); a search that
+    asks for 50 gets the ten best, no more."""
     service: OptinFace = world.service
     assert service.settings.max_candidates == 10
+    matching = {world.enrolled(portrait_jpegs[0]) for _ in range(11)}
     result = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                              probe_consent_id=world.probe(image=portrait_jpegs[0]),
-                              image=portrait_jpegs[0], k=50)
-    assert len(result.candidates) <= 10
+                              probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                              image=flipped_jpegs[0], k=50)
+    found = [c.subject for c in result.candidates]
+    assert len(found) == len(set(found)) == 10 and set(found) < matching
     [event] = service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.IDENTIFY)).events
     assert event.details["k"] == 10
