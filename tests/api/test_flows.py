@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +18,7 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.passkeys import verify_evidence
 from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, group_photo
-from tests.support.api import World, auth, in_a_year
+from tests.support.api import World, auth, in_a_year, verify_receipt_file
 from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
@@ -51,6 +56,34 @@ def test_consent_answer_holds_a_receipt_signed_by_the_controller_and_the_person(
     evidence = given["receipt"]["receipt"]["subjectSignature"]
     assert evidence["statement"]["subject"] == subject
     assert verify_evidence(evidence)
+
+
+def test_a_real_consent_receipt_verifies_offline_until_a_signed_field_is_changed(
+    world: World, service: OptinFace, tmp_path: Path
+) -> None:
+    """``optinface receipt verify`` on the receipt a consent answers with: valid as given,
+    INVALID once its purposes, its notice hash or its expiry is edited; and the notice hash it
+    names is the SHA-256 of the notice's text as published."""
+    subject, _ = world.new_subject()
+    given = world.people[subject].consent(
+        purposes=[world.purpose_id], notice_id=world.notice_id, expires_at=in_a_year())
+    path = tmp_path / "consent.json"
+    path.write_text(json.dumps(given["receipt"]))
+    assert verify_receipt_file(path, service.public_key).exit_code == 0
+    edits: list[Callable[[dict[str, Any]], None]] = [
+        lambda r: r["services"][0]["purposes"][0].update(purposeId="pur_other"),
+        lambda r: r["notice"].update(sha256="0" * 64),
+        lambda r: r.update(expiresISO="2099-01-01T00:00:00+00:00"),
+    ]
+    for edit in edits:
+        tampered = json.loads(json.dumps(given["receipt"]))
+        edit(tampered["receipt"])
+        path.write_text(json.dumps(tampered))
+        assert verify_receipt_file(path, service.public_key).exit_code == 1
+    [notice] = [n for n in world.client.get("/v1/notices", headers=auth(world.keys.portal)).json()
+                if n["id"] == world.notice_id]
+    named = given["receipt"]["receipt"]["notice"]["sha256"]
+    assert hashlib.sha256(notice["text"].encode()).hexdigest() == notice["sha256"] == named
 
 
 def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
