@@ -1,9 +1,11 @@
 """What the API must never offer, checked on its OpenAPI schema: no ingestion from a URL, a
 stream or a camera feed (AI Act art. 5(1)(e), P-39.1 s. 6), no attribute or emotion inference
-(LCCJTI art. 44 al. 2, AI Act art. 5(1)(f),(g))."""
+(LCCJTI art. 44 al. 2, AI Act art. 5(1)(f),(g)); and, in the code that takes faces in, no
+network client to fetch one with."""
 
 from __future__ import annotations
 
+import ast
 import re
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +15,12 @@ from typing import Any
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 
+ROOT = Path(__file__).resolve().parents[2]
+NETWORK_CLIENTS = ("httpx", "requests", "urllib.request", "urllib3", "aiohttp", "http.client",
+                   "socket", "ftplib", "websocket", "websockets", "pycurl")
+"""Modules that can fetch from elsewhere. The CLI's benchmark and demo and the tests' software
+authenticators (``api/``) may talk HTTP; the consent core and the engine, which take faces in,
+may not."""
 FORBIDDEN_INPUTS = {"url", "source_url", "image_url", "stream", "video", "rtsp", "camera",
                     "feed", "crawl"}
 BIOMETRIC_OUTPUT = re.compile(r"image|photo|picture|jpeg|template|embedding|vector|cipher")
@@ -101,3 +109,25 @@ def test_no_answer_carries_an_image_a_template_or_an_embedding() -> None:
               if node.get("format") in ("binary", "byte") or "contentEncoding" in node
               or (node.get("type") == "array" and node.get("items", {}).get("type") == "number")]
     assert named == shaped == []
+
+
+def _network_imports(folder: Path) -> list[str]:
+    """``file: module`` for each import of a network client under ``folder``, wherever in the
+    file it is (a function's own import included)."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in names
+                      if any(name == m or name.startswith(f"{m}.") for m in NETWORK_CLIENTS)]
+    return found
+
+
+def test_the_code_that_takes_faces_in_imports_no_network_client() -> None:
+    assert _network_imports(ROOT / "api")  # the scan finds the CLI's own client
+    assert _network_imports(ROOT / "consent") == _network_imports(ROOT / "engine") == []
