@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,7 +206,25 @@ def test_consent_to_an_unknown_purpose_is_refused(world: World) -> None:
         json=consent_act("pur_unknown", world.notice_id),
         headers=auth(token),
     )
-    assert 400 <= answer.status_code < 500 and answer.json()["code"] in STATUS_BY_CODE
+    _assert_error(answer, 404, "not_found")
+
+
+def test_a_search_or_its_probe_consent_citing_an_unknown_purpose_is_not_found(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """A purpose must be declared before it is used: the request for the probe consent, the
+    1:N and the 1:1 search citing one that does not exist are answered 404 ``not_found``."""
+    image, researcher = portrait_jpegs[0], auth(world.keys.researcher)
+    link = world.client.post("/v1/probe-consents", headers=researcher, json={
+        "purpose_id": "pur_unknown", "notice_id": world.notice_id,
+        "probe_sha256": hashlib.sha256(image).hexdigest()})
+    _assert_error(link, 404, "not_found")
+    form = {"purpose_id": "pur_unknown", "probe_consent_id": "prb_unknown"}
+    upload = {"image": ("probe.jpg", image, "image/jpeg")}
+    _assert_error(world.client.post("/v1/identify", data=form, files=upload,
+                                     headers=researcher), 404, "not_found")
+    _assert_error(world.client.post("/v1/verify", data={**form, "subject": world.subject},
+                                    files=upload, headers=researcher), 404, "not_found")
 
 
 def test_unexpected_failure_is_a_bare_internal_error(

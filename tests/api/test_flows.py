@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
 from optinface.consent.passkeys import verify_evidence
+from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, group_photo
-from tests.support.api import World, auth, in_a_year
+from tests.support.api import World, auth, in_a_year, verify_receipt_file
 from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
+
+CANDIDATE_KEYS = {"subject", "score", "review_id", "status"}
+"""All a candidate says: a pseudonym and a rounded score to review, never an image, a
+template or an embedding (P-39.1 s. 9.1, GDPR art. 5(1)(c))."""
 
 
 def test_purposes_and_notices_are_listed_with_the_notice_hash(world: World) -> None:
@@ -45,12 +58,41 @@ def test_consent_answer_holds_a_receipt_signed_by_the_controller_and_the_person(
     assert verify_evidence(evidence)
 
 
+def test_a_real_consent_receipt_verifies_offline_until_a_signed_field_is_changed(
+    world: World, service: OptinFace, tmp_path: Path
+) -> None:
+    """``optinface receipt verify`` on the receipt a consent answers with: valid as given,
+    INVALID once its purposes, its notice hash or its expiry is edited; and the notice hash it
+    names is the SHA-256 of the notice's text as published."""
+    subject, _ = world.new_subject()
+    given = world.people[subject].consent(
+        purposes=[world.purpose_id], notice_id=world.notice_id, expires_at=in_a_year())
+    path = tmp_path / "consent.json"
+    path.write_text(json.dumps(given["receipt"]))
+    assert verify_receipt_file(path, service.public_key).exit_code == 0
+    edits: list[Callable[[dict[str, Any]], None]] = [
+        lambda r: r["services"][0]["purposes"][0].update(purposeId="pur_other"),
+        lambda r: r["notice"].update(sha256="0" * 64),
+        lambda r: r.update(expiresISO="2099-01-01T00:00:00+00:00"),
+    ]
+    for edit in edits:
+        tampered = json.loads(json.dumps(given["receipt"]))
+        edit(tampered["receipt"])
+        path.write_text(json.dumps(tampered))
+        assert verify_receipt_file(path, service.public_key).exit_code == 1
+    [notice] = [n for n in world.client.get("/v1/notices", headers=auth(world.keys.portal)).json()
+                if n["id"] == world.notice_id]
+    named = given["receipt"]["receipt"]["notice"]["sha256"]
+    assert hashlib.sha256(notice["text"].encode()).hexdigest() == notice["sha256"] == named
+
+
 def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     body = world.enrolled_and_identified(portrait_jpegs[0]).json()
     assert body["outcome"] == "candidates_for_review"
     assert body["candidates"][0]["subject"] == world.subject
+    assert body["candidates"][0].keys() == CANDIDATE_KEYS
     assert {"threshold", "fmr", "model_id"} <= body.keys()
 
 
@@ -76,6 +118,8 @@ def test_verify_one_to_one(world: World, portrait_jpegs: list[bytes]) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "candidates_for_review"
+    [candidate] = answer.json()["candidates"]
+    assert candidate.keys() == CANDIDATE_KEYS
 
 
 def test_withdrawal_takes_effect_at_once(world: World, portrait_jpegs: list[bytes]) -> None:
@@ -94,6 +138,22 @@ def test_export_in_json_markdown_and_html(world: World) -> None:
     html = world.client.get(url, params={"format": "html"}, headers=token)
     assert html.headers["content-type"].startswith("text/html")
     assert world.subject in html.text
+
+
+def test_the_subject_may_export_three_times_a_day_under_the_default_limits(
+    world: World, api_settings: ApiSettings, service: OptinFace
+) -> None:
+    """No frequency limit on the right of access: with the deployment's default rate limits,
+    three exports the same day are all served, and each is on the subject's record."""
+    defaults = ApiSettings.model_fields
+    usual = api_settings.model_copy(update={
+        "rate_per_second": defaults["rate_per_second"].default,
+        "rate_burst": defaults["rate_burst"].default})
+    with TestClient(create_app(usual, service=service)) as client:
+        answers = [client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [e["action"] for e in answers[2].json()["events"]].count("export") == 3
 
 
 def test_erasure_returns_a_signed_receipt_and_the_subject_is_gone(
@@ -186,6 +246,32 @@ def test_searchable_opt_in_is_the_subjects_signed_choice_and_audited(world: Worl
                if e["action"] == "subject_updated"]
     assert choices == [True, False]  # both signed choices, visible to the subject
     assert export["subject"]["searchable"] is False
+
+
+def test_searchable_off_takes_the_subject_out_of_the_next_search_without_erasing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The subject's signed ``searchable: false`` hides them from the very next 1:N search;
+    their template stays, so switching back on finds them again with no new enrolment."""
+    person, image = world.people[world.subject], portrait_jpegs[0]
+    template = world.enrol(world.subject, world.consent_id, image)
+
+    def found() -> list[str]:
+        answer = world.identify(image)
+        assert answer.status_code == 200, answer.text
+        return [c["subject"] for c in answer.json()["candidates"]]
+
+    def templates() -> list[object]:
+        export = world.client.get(f"/v1/subjects/{world.subject}/export",
+                                  headers=auth(world.subject_token))
+        return [t["id"] for t in export.json()["templates"]]
+
+    assert found() == [world.subject]
+    person.set_searchable(False)
+    assert found() == []
+    assert templates() == [template["id"]]
+    person.set_searchable(True)
+    assert found() == [world.subject]
 
 
 def test_a_new_subject_is_not_searchable(world: World) -> None:

@@ -4,17 +4,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from tests.support.api import World, auth, page_login
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import World, assert_refused, auth, deployment, page_login
 
 pytestmark = pytest.mark.shared_deployment
 
 
-def test_an_incident_and_its_72_hour_clock_show_on_the_dashboard(world: World) -> None:
+REQUIRED = ("description", "circumstances", "occurred_from", "became_aware_at",
+            "data_categories", "risk_assessment", "measures_taken", "measures_suggested")
+"""The reg. s. 7 fields an incident cannot be recorded without."""
+
+
+def _incident() -> dict[str, object]:
+    """An incident of yesterday, learnt of two hours ago, with every field the register needs
+    and no word on the risk of serious injury."""
     now = datetime.now(UTC)
-    made = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json={
+    return {
         "description": "laptop with an export stolen",
         "circumstances": "stolen from a car",
         "occurred_from": (now - timedelta(days=1)).isoformat(),
@@ -24,7 +33,11 @@ def test_an_incident_and_its_72_hour_clock_show_on_the_dashboard(world: World) -
         "risk_assessment": "one person's consents and search history",
         "measures_taken": "device wiped remotely",
         "measures_suggested": "watch for messages claiming to be from us",
-    })
+    }
+
+
+def test_an_incident_and_its_72_hour_clock_show_on_the_dashboard(world: World) -> None:
+    made = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json=_incident())
     assert made.status_code == 201, made.text
     incident = made.json()
     assert 69 < incident["hours_left"] <= 70
@@ -45,3 +58,42 @@ def test_no_route_deletes_an_incident(world: World) -> None:
     paths = world.client.get("/openapi.json").json()["paths"]
     incidents = {path: set(methods) for path, methods in paths.items() if "/incidents" in path}
     assert incidents and all("delete" not in methods for methods in incidents.values())
+
+
+@pytest.mark.parametrize("field", REQUIRED)
+def test_an_incident_missing_a_required_field_is_refused(world: World, field: str) -> None:
+    body = {key: value for key, value in _incident().items() if key != field}
+    refused = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json=body)
+    assert_refused(refused, 422, "validation_error")
+    assert [error["loc"][-1] for error in refused.json()["details"]["errors"]] == [field]
+
+
+def test_an_unstated_risk_is_serious_and_the_persons_are_told_when_and_how(
+    world: World,
+) -> None:
+    body = _incident()
+    made = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["risk_of_serious_injury"] is True
+    notice = world.client.get(f"/v1/incidents/{made.json()['id']}/notice",
+                              params={"audience": "subjects", "text": "true"},
+                              headers=auth(world.keys.reviewer)).text
+    occurred = datetime.fromisoformat(str(body["occurred_from"]))
+    assert occurred.isoformat() in notice and str(body["circumstances"]) in notice
+
+
+def test_the_regulators_notice_and_the_register_name_the_configured_dpo(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    dpo = "dpo-office@univ.qc.ca"
+    with deployment(tmp_path, pipeline, dpo_contact=dpo) as (_, _, client, keys):
+        made = client.post("/v1/incidents", headers=auth(keys.admin), json=_incident())
+        notice = client.get(f"/v1/incidents/{made.json()['id']}/notice",
+                            params={"audience": "regulator", "text": "true"},
+                            headers=auth(keys.reviewer)).text
+        register = client.get("/v1/register", headers=auth(keys.reviewer))
+        written = client.get("/v1/register", params={"format": "md"},
+                             headers=auth(keys.reviewer)).text
+    assert f"DPO {dpo}" in notice
+    assert register.json()["accountability"]["dpo_contact"] == dpo
+    assert f"**Data protection officer**: {dpo}" in written

@@ -1,9 +1,12 @@
 """What the API must never offer, checked on its OpenAPI schema: no ingestion from a URL, a
 stream or a camera feed (AI Act art. 5(1)(e), P-39.1 s. 6), no attribute or emotion inference
-(LCCJTI art. 44 al. 2, AI Act art. 5(1)(f),(g))."""
+(LCCJTI art. 44 al. 2, AI Act art. 5(1)(f),(g)); and, in the code that takes faces in, no
+network client to fetch one with."""
 
 from __future__ import annotations
 
+import ast
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +15,17 @@ from typing import Any
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 
+ROOT = Path(__file__).resolve().parents[2]
+NETWORK_CLIENTS = ("httpx", "requests", "urllib.request", "urllib3", "aiohttp", "http.client",
+                   "socket", "ftplib", "websocket", "websockets", "pycurl")
+"""Modules that can fetch from elsewhere. The CLI's benchmark and demo and the tests' software
+authenticators (``api/``) may talk HTTP; the consent core and the engine, which take faces in,
+may not."""
 FORBIDDEN_INPUTS = {"url", "source_url", "image_url", "stream", "video", "rtsp", "camera",
                     "feed", "crawl"}
+BIOMETRIC_OUTPUT = re.compile(r"image|photo|picture|jpeg|template|embedding|vector|cipher")
+"""Names an answer's field may not have unless it is a count, a flag, a hash or a list of
+records that are themselves checked (``templates``: their ids, model and quality)."""
 FORBIDDEN_OUTPUTS = {"age", "estimated_age", "gender", "sex", "race", "ethnicity", "emotion",
                      "expression", "religion", "orientation", "attributes"}
 
@@ -27,6 +39,45 @@ def _property_names(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _property_names(item)
+
+
+def _answer_properties(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(schema name, property, its schema) of every object a response can hold, following
+    references."""
+    components = schema["components"]["schemas"]
+    todo: list[tuple[str, Any]] = [
+        ("response", answer) for item in schema["paths"].values() for operation in item.values()
+        if isinstance(operation, dict) for answer in operation.get("responses", {}).values()]
+    seen: set[str] = set()
+    while todo:
+        owner, node = todo.pop()
+        if isinstance(node, list):
+            todo.extend((owner, item) for item in node)
+        elif isinstance(node, dict) and "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                todo.append((name, components[name]))
+        elif isinstance(node, dict):
+            yield from ((owner, name, spec) for name, spec in node.get("properties", {}).items())
+            todo.extend((owner, value) for value in node.values())
+
+
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object inside ``node`` (an ``anyOf`` of an optional field included)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item)
+
+
+def _carries_data(spec: dict[str, Any]) -> bool:
+    """Whether a field could hold an image (bytes, base64 text) or a vector (numbers): not a
+    count, a flag, or a list of records that are themselves checked."""
+    return not (spec.get("type") in ("integer", "boolean") or "$ref" in spec.get("items", {}))
 
 
 def _openapi() -> dict[str, Any]:
@@ -46,3 +97,37 @@ def test_no_answer_infers_attributes_from_a_face() -> None:
     names = {name.lower() for name in _property_names(_openapi())}
     assert names & FORBIDDEN_OUTPUTS == set()
     assert "age_category" in names  # the declared age bracket is an input, never an estimate
+
+
+def test_no_answer_carries_an_image_a_template_or_an_embedding() -> None:
+    properties = list(_answer_properties(_openapi()))
+    assert {"MatchResult", "Candidate", "AccessExport"} <= {owner for owner, _, _ in properties}
+    named = [f"{owner}.{name}" for owner, name, spec in properties
+             if BIOMETRIC_OUTPUT.search(name.lower()) and not name.endswith("_sha256")
+             and _carries_data(spec)]
+    shaped = [f"{owner}.{name}" for owner, name, spec in properties for node in _nodes(spec)
+              if node.get("format") in ("binary", "byte") or "contentEncoding" in node
+              or (node.get("type") == "array" and node.get("items", {}).get("type") == "number")]
+    assert named == shaped == []
+
+
+def _network_imports(folder: Path) -> list[str]:
+    """``file: module`` for each import of a network client under ``folder``, wherever in the
+    file it is (a function's own import included)."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in names
+                      if any(name == m or name.startswith(f"{m}.") for m in NETWORK_CLIENTS)]
+    return found
+
+
+def test_the_code_that_takes_faces_in_imports_no_network_client() -> None:
+    assert _network_imports(ROOT / "api")  # the scan finds the CLI's own client
+    assert _network_imports(ROOT / "consent") == _network_imports(ROOT / "engine") == []

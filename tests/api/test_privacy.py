@@ -138,6 +138,28 @@ def test_notices_receipts_and_exports_carry_the_accountability(world: World) -> 
     assert f"retention policy {signed[:12]}" in readable.text
 
 
+def test_notices_receipts_and_exports_name_the_configured_privacy_officer(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """Not merely a name: the officer the settings name, title and contact equal to the
+    settings in every notice, the consent receipt, and the JSON and Markdown exports."""
+    officer = {key: REAL[key] for key in
+               ("privacy_officer_name", "privacy_officer_title", "privacy_officer_contact")}
+    with deployment(tmp_path, pipeline, **REAL) as (settings, _, client, keys):
+        assert officer == {key: getattr(settings, key) for key in officer}
+        world = set_up_world(client, keys)
+        notices = client.get("/v1/notices", headers=auth(keys.admin)).json()
+        consents = client.get(f"/v1/subjects/{world.subject}/consents",
+                              headers=auth(world.subject_token)).json()
+        url, token = f"/v1/subjects/{world.subject}/export", auth(world.subject_token)
+        export = client.get(url, headers=token).json()
+        readable = client.get(url, params={"format": "md"}, headers=token).text
+    records = [n["accountability"] for n in notices] + [
+        consents[0]["receipt"]["receipt"]["accountability"], export["accountability"]]
+    assert notices and all({key: r[key] for key in officer} == officer for r in records)
+    assert all(str(value) in readable for value in officer.values())
+
+
 def test_the_retention_policy_and_every_version_of_it_are_public(world: World) -> None:
     """No key needed: a person, a court or a regulator reads the version a receipt names."""
     client = world.client

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,26 @@ def test_a_verify_that_found_no_candidate_is_in_the_subjects_export(
     [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
     assert (search.operation, search.outcome, search.score) == ("verify", "no_candidate", None)
     assert search.actor_key_id == world.researcher.key_id
+
+
+def test_a_search_548_days_old_is_in_every_export_however_often_it_is_asked(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """No time window and no frequency limit: a year and a half after an identification (the
+    retention sweep run, the access log kept whole as by default), the subject's own export,
+    asked three times the same day, lists it each time."""
+    assert world.service.settings.access_log_retention_days is None
+    pseudonym, consent_id = world.subject(days=2 * 365)
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    searched_at = clock.now()
+    assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
+    clock.advance(days=548)
+    world.service.sweep()
+    person = world.people[pseudonym]
+    for _ in range(3):
+        [search] = world.service.export(actor=person.actor, subject=pseudonym).searches
+        assert search.operation == "identify" and search.actor_key_id == world.researcher.key_id
+        assert datetime.fromisoformat(search.at) == searched_at
 
 
 def test_the_export_never_shows_another_subject_or_the_gallery_size(

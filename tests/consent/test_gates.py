@@ -18,7 +18,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Template
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, refused
+from tests.support.consent import FakeClock, World, refused, row_count
 
 
 def test_enrol_without_a_consent_covering_enrolment_is_refused(
@@ -38,6 +38,19 @@ def test_enrol_under_an_expired_consent_is_refused(
     pseudonym, consent_id = world.subject(days=10)
     clock.advance(days=11)
     refused("consent_expired", lambda: world.enrol(pseudonym, consent_id, portrait_jpegs[0]))
+
+
+def test_a_consent_past_its_expiry_leaves_the_search_at_once_without_a_sweep(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """Expiry is read at search time: the search after ``expires_at`` finds no one, while the
+    template the retention sweep would destroy is still there (no sweep has run)."""
+    pseudonym, consent_id = world.subject(days=10)
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
+    clock.advance(days=10, seconds=1)
+    assert world.identify(portrait_jpegs[0]).candidates == []
+    assert row_count(world.service, Template) == 1
 
 
 def test_a_withdrawn_consent_never_authorises_again(

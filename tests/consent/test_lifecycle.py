@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy import inspect, select
 
 from optinface.api.web import export as my_data
+from optinface.consent.crypto import NONCE_BYTES
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import ErasureReason, SearchOutcome
+from optinface.consent.tables import Template
+from optinface.engine.pipeline import FacePipeline
 from tests.support.api import ENGLISH
 from tests.support.backends import both_backends
 from tests.support.consent import World
 from tests.support.files import occurrences, readable_occurrences, template_bytes
+
+AES_GCM_TAG_BYTES = 16
 
 
 def test_life_of_a_subject_from_notice_to_tombstone(
@@ -109,3 +115,55 @@ def test_verify_matches_the_claimed_subject_only(
     other = world.verify(bob, flipped_jpegs[0])
     assert same.outcome is SearchOutcome.CANDIDATES and other.outcome is SearchOutcome.NO_CANDIDATE
     assert np.isclose(same.threshold, 0.36)
+
+
+def test_no_photo_and_no_probe_embedding_is_kept_after_matching(
+    world: World, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    """Only the encrypted template is kept: after an enrolment, an identify and a verify that
+    all succeed, no file of the data directory (database, WAL, index read decrypted, keys)
+    holds a slice of either photo or the probe's embedding, raw or protected."""
+    service = world.service
+    photo, probe = portrait_jpegs[0], flipped_jpegs[0]
+    pseudonym, consent_id = world.subject()
+    template = world.enrol(pseudonym, consent_id, photo)
+    assert [c.subject for c in world.identify(probe).candidates] == [pseudonym]
+    assert [c.subject for c in world.verify(pseudonym, probe).candidates] == [pseudonym]
+
+    protector = service.runtime.protector
+    embedded = pipeline.embed_single(photo).vector
+    # The test computes embeddings as the service does: the stored template is found by the
+    # same computation, so the scans below can find the probe's if it were kept.
+    stored = template_bytes(service, template.id)[1]
+    assert stored == protector.protect(embedded[None, :])[0].tobytes()
+    service.index.save()
+    assert readable_occurrences(service, stored)
+
+    raw = pipeline.embed_single(probe).vector
+    needles = {
+        "photo": photo[len(photo) // 2:len(photo) // 2 + 64],
+        "probe photo": probe[len(probe) // 2:len(probe) // 2 + 64],
+        "probe embedding": raw.tobytes(),
+        "protected probe embedding": protector.protect(raw[None, :])[0].tobytes(),
+    }
+    for _ in ("with the WAL", "checkpointed"):
+        assert {name: found for name, needle in needles.items()
+                if (found := readable_occurrences(service, needle))} == {}
+        service.runtime.db.checkpoint()
+
+
+def test_a_template_row_holds_no_image(
+    world: World, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    """The templates table has no column for a photo or its metadata (EXIF), and its one
+    payload is exactly one sealed vector: too small to hold any part of an image."""
+    service = world.service
+    world.enrolled(portrait_jpegs[0])
+    columns = {c["name"] for c in inspect(service.runtime.db.engine).get_columns("templates")}
+    assert columns == {"id", "subject_id", "consent_id", "model_id", "quality", "nonce",
+                       "ciphertext", "created_at"}
+    with service.runtime.db.transaction() as session:
+        (row,) = session.scalars(select(Template)).all()
+    assert len(row.ciphertext) == 4 * pipeline.embedding_size + AES_GCM_TAG_BYTES
+    assert len(row.nonce) == NONCE_BYTES

@@ -4,14 +4,21 @@ candidates count as identifications."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
+import numpy as np
 import pytest
+from sqlalchemy import text
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError, Forbidden, InvalidRequest
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import AuditFilter, ReviewDecision, ReviewDecisionCreate
 from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import World
+from tests.support.files import template_bytes
 
 CONFIRM = ReviewDecisionCreate(decision=ReviewDecision.CONFIRM, reason="same person")
 REJECT = ReviewDecisionCreate(decision=ReviewDecision.REJECT, reason="different ears")
@@ -83,13 +90,57 @@ def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
     assert decided.status == "confirmed"
 
 
-def test_k_is_capped_at_ten_by_default(world: World, portrait_jpegs: list[bytes]) -> None:
+def test_a_search_and_each_verifiers_decision_are_logged_without_biometrics(
+    world: World, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    """The identify event names the probe by its SHA-256, the purpose, the searcher's key and
+    the pseudonyms returned with their reviews; the decision names its verifier's key. No
+    template or embedding is in the log, as bytes, base64, hex or numbers."""
+    service, probe = world.service, flipped_jpegs[0]
+    templates = [world.enrol(*world.subject(), portrait_jpegs[0]) for _ in range(2)]
+    result = world.identify(probe)
+    verifier, decided = world.verifiers[0], result.candidates[0]
+    service.decide_review(actor=verifier, review_id=decided.review_id, body=CONFIRM)
+    events = service.audit_events(actor=world.reviewer, filters=AuditFilter()).events
+    [search] = [e for e in events if e.action == AuditAction.IDENTIFY]
+    assert search.probe_sha256 == hashlib.sha256(probe).hexdigest()
+    assert (search.purpose, search.actor_key_id) == (world.purpose, world.researcher.key_id)
+    assert search.details["review_ids"] == {c.subject: c.review_id for c in result.candidates}
+    assert sorted(search.subjects) == sorted(c.subject for c in result.candidates)
+    assert len(search.subjects) == 2
+    [decision] = [e for e in events if e.action == AuditAction.REVIEW_DECIDED]
+    assert decision.actor_key_id == verifier.key_id and decision.subjects == [decided.subject]
+    assert decision.details["review_id"] == decided.review_id
+
+    raw = pipeline.embed_single(probe).vector
+    vectors = [raw, service.runtime.protector.protect(raw[None, :])[0]] + [
+        np.frombuffer(template_bytes(service, t.id)[1], dtype=np.float32) for t in templates]
+    with service.runtime.db.transaction() as session:
+        log = b"\n".join(value if isinstance(value, bytes) else str(value).encode()
+                         for row in session.execute(text("SELECT * FROM audit_events"))
+                         for value in row)
+    assert probe[len(probe) // 2:len(probe) // 2 + 64] not in log
+    for vector in vectors:
+        data = vector.tobytes()
+        for needle in (data, base64.b64encode(data), data.hex().encode(),
+                       repr(float(vector[0])).encode()):
+            assert needle not in log
+
+
+def test_k_is_capped_at_ten_by_default(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """Eleven subjects match the probe (the same face under eleven pseudonyms); a search that
+    asks for 50 gets the ten best, no more."""
     service: OptinFace = world.service
     assert service.settings.max_candidates == 10
+    matching = {world.enrolled(portrait_jpegs[0]) for _ in range(11)}
     result = service.identify(actor=world.researcher, purpose_id=world.purpose,
-                              probe_consent_id=world.probe(image=portrait_jpegs[0]),
-                              image=portrait_jpegs[0], k=50)
-    assert len(result.candidates) <= 10
+                              probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                              image=flipped_jpegs[0], k=50)
+    found = [c.subject for c in result.candidates]
+    assert len(found) == len(set(found)) == 10 and set(found) < matching
     [event] = service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.IDENTIFY)).events
     assert event.details["k"] == 10
