@@ -15,7 +15,7 @@ def test_the_access_log_keeps_its_content_a_year_unless_an_investigation_hold_is
     tmp_path: Path
 ) -> None:
     assert ConsentSettings(data_dir=tmp_path).access_log_retention_days == 365
-    for days in (182, 366, None):  # below the AI Act's floor; over a year, or kept whole
+    for days in (366, None):  # over a year, or kept whole (the floor: test_bipa.py)
         with pytest.raises(ValidationError):
             ConsentSettings(data_dir=tmp_path, access_log_retention_days=days)
     held = ConsentSettings(data_dir=tmp_path, access_log_retention_days=None,

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.audit_seals import seal_of
 from optinface.consent.errors import ConsentError, Forbidden, InvalidRequest
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import AuditFilter, ReviewDecision, ReviewDecisionCreate
@@ -106,7 +107,8 @@ def test_a_search_and_each_verifiers_decision_are_logged_without_biometrics(
     [search] = [e for e in events if e.action == AuditAction.IDENTIFY]
     assert search.probe_sha256 == hashlib.sha256(probe).hexdigest()
     assert (search.purpose, search.actor_key_id) == (world.purpose, world.researcher.key_id)
-    assert search.details["review_ids"] == {c.subject: c.review_id for c in result.candidates}
+    assert search.details["review_ids"] == {seal_of(search, c.subject): c.review_id
+                                            for c in result.candidates}
     assert sorted(search.subjects) == sorted(c.subject for c in result.candidates)
     assert len(search.subjects) == 2
     [decision] = [e for e in events if e.action == AuditAction.REVIEW_DECIDED]
