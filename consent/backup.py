@@ -9,7 +9,9 @@ not as a gallery (subjects then enrol again, see ``reconcile``).
 
 Restoring replaces the data directory's database by the backup (the files it replaces are
 shredded, the index with them); the next start replays the erasure journal before it serves,
-so a subject erased after the backup was taken never comes back.
+so a subject erased after the backup was taken never comes back. A backup of another
+deployment is refused before anything is shredded: its log must be signed by the checkpoint
+key this deployment's witness folder pins.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +30,9 @@ from sqlalchemy.engine import make_url
 
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.lock import DataDirLock
+from optinface.consent.notes import NoteError, open_checkpoint
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.witness import pinned_key
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
 
 DATABASE_NAME = "optinface.db"
@@ -80,6 +85,27 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     return report
 
 
+def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> None:
+    """Refuse a backup whose newest checkpoint the pinned key did not sign: it is another
+    deployment's ledger, and restoring it would shred this one's. A data directory with no
+    witness yet (a bare machine taking over) has nothing to tell them apart by."""
+    pinned = pinned_key(settings.witness_dir)
+    if pinned is None:
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as copy:
+            row = copy.execute("SELECT note FROM audit_checkpoints WHERE note IS NOT NULL"
+                               " ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            raise NoteError("no signed checkpoint")
+        open_checkpoint(row[0], pinned)
+    except (sqlite3.Error, NoteError) as error:
+        raise InvalidRequest(
+            f"the backup in {backup_file.parent} is not this deployment's: its audit log is not"
+            f" signed by the checkpoint key {settings.witness_dir} pins ({error}); nothing was"
+            " replaced", details={"problem": "other_deployment"}) from error
+
+
 def restore(settings: ConsentSettings, source: Path) -> None:
     """Put the backup in ``source`` in place of the data directory's ledger (server stopped).
 
@@ -88,7 +114,8 @@ def restore(settings: ConsentSettings, source: Path) -> None:
 
     Raises:
         DataDirInUse: a server has the data directory open.
-        InvalidRequest: ``source`` holds no backup, or its checksum does not match.
+        InvalidRequest: ``source`` holds no backup, its checksum does not match, or it is
+            another deployment's.
     """
     backup_file = source / DATABASE_NAME
     manifest_file = source / MANIFEST_NAME
@@ -97,6 +124,7 @@ def restore(settings: ConsentSettings, source: Path) -> None:
     expected = json.loads(manifest_file.read_text())["sha256"]
     if hashlib.sha256(backup_file.read_bytes()).hexdigest() != expected:
         raise InvalidRequest(f"the backup in {source} does not match its checksum")
+    _require_this_deployments(settings, backup_file)
     target = _database(settings)
     settings.data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     with DataDirLock.acquire(settings.data_dir):

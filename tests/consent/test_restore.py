@@ -26,6 +26,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
+from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
 from tests.support.files import template_bytes
 
@@ -164,3 +165,23 @@ def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
         statuses = {c.id: c.status for c in restored.list_consents(actor=world.portal,
                                                                     subject=pseudonym)}
         assert statuses == {first: "withdrawn", second: "active"}
+
+
+def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
+    settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+) -> None:
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    optinface("backup", str(tmp_path / "backup"))
+    other = ConsentSettings(**{**settings.model_dump(exclude={
+        "data_dir", "database_url", "key_dir", "audit_witness_dir"}),
+        "data_dir": tmp_path / "other"})
+    OptinFace.open(other, pipeline=pipeline, clock=clock).close()
+    ledger = other.data_dir / "optinface.db"
+    before = ledger.read_bytes()
+
+    result = CliRunner().invoke(cli, ["restore", str(tmp_path / "backup"),
+                                      "--data-dir", str(other.data_dir)])
+    assert result.exit_code != 0 and "is not this deployment's" in result.output, result.output
+    assert ledger.read_bytes() == before
