@@ -94,7 +94,9 @@ _OWNERS = (select(Template.id, Subject.pseudonym).join(Subject)
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
           probe_consent_id: str, image: bytes, subject: str | None, k: int,
           daily_quota: int | None) -> MatchResult:
-    """Search ``image`` against the gallery (``subject`` set: that subject only); audited."""
+    """Search ``image`` against the gallery (``subject`` set: that subject only); audited, with
+    the use's start beside the event's own time, its end (AI Act art. 12(3)(a))."""
+    started_at = runtime.clock.now()
     probe_sha256 = hashlib.sha256(image).hexdigest()
     refusal: ConsentError | EngineError | None
     with stage("consent"), runtime.db.transaction() as session:
@@ -149,7 +151,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             # access export shows a no_candidate too. Scores at 2 decimals, for the export.
             purpose=purpose_id, subjects=list(best) if subject is None else [subject],
             probe_sha256=probe_sha256,
-            details={"probe_consent_id": probe_consent_id, "k": k, "gallery_size": len(allowed),
+            details={"probe_consent_id": probe_consent_id, "started_at": started_at.isoformat(),
+                     "k": k, "gallery_size": len(allowed),
                      "scores": dict(ranked),
                      "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True))}))
         return result

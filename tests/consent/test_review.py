@@ -107,6 +107,7 @@ def test_a_search_and_each_verifiers_decision_are_logged_without_biometrics(
     [search] = [e for e in events if e.action == AuditAction.IDENTIFY]
     assert search.probe_sha256 == hashlib.sha256(probe).hexdigest()
     assert (search.purpose, search.actor_key_id) == (world.purpose, world.researcher.key_id)
+    assert search.details["started_at"] <= search.at  # the use's start; ``at`` is its end
     assert search.details["review_ids"] == {seal_of(search, c.subject): c.review_id
                                             for c in result.candidates}
     assert sorted(search.subjects) == sorted(c.subject for c in result.candidates)
