@@ -39,11 +39,17 @@ def narrow(
 ) -> PurposeWithdrawalPublic | None:
     """Take ``purpose_id`` out of the consent, as the person signed it (a ``withdraw`` act
     naming the purpose); None when it is the consent's only purpose (the caller withdraws the
-    whole consent with the same signature)."""
+    whole consent with the same signature). A purpose already withdrawn from it answers that
+    withdrawal again, signing nothing, as a consent withdrawn twice does."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
         purpose = next((p for p in consent.purposes if p.id == purpose_id), None)
+        earlier = session.scalar(select(PurposeWithdrawal).where(
+            PurposeWithdrawal.consent_id == consent_id, PurposeWithdrawal.purpose_id == purpose_id))
+        if purpose is None and earlier is not None:
+            # Withdrawing again changes nothing: the first withdrawal stays the record.
+            return public(earlier, public_key=runtime.keys.public_key)
         if purpose is None:
             raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
                            details={"consent_id": consent_id, "purpose_id": purpose_id})

@@ -32,6 +32,10 @@ def test_a_withdrawn_purpose_finds_nobody_while_the_kept_purpose_still_does(
                           world.service.public_key)
     kept = world.service.purpose_withdrawals(actor=world.portal, subject=subject)
     assert [w.id for w in kept] == [signed.id]
+    again = world.withdraw_purpose(subject, consent, other)  # changes nothing, refuses nothing
+    assert again.purpose_withdrawal == signed and again.consent.purposes == [world.purpose]
+    assert [w.id for w in world.service.purpose_withdrawals(
+        actor=world.portal, subject=subject)] == [signed.id]
 
 
 def test_withdrawing_the_last_purpose_withdraws_the_consent_and_erases_a_lone_subject(
