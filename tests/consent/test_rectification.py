@@ -28,6 +28,12 @@ def settings(settings: ConsentSettings) -> ConsentSettings:
     return settings.model_copy(update={"max_templates_per_subject": CAP})
 
 
+@pytest.fixture
+def darker(portrait_images: list[BgrImage]) -> bytes:
+    """A third photo of the first portrait's face, besides its JPEG and its mirror image."""
+    return encode(variant(portrait_images[0], Variant.DARKER))
+
+
 def _state(service: OptinFace) -> tuple[set[int], set[int], int]:
     """What a refused replacement must leave as it was: the ledger's templates, the index's
     labels, the replacements in the log."""
@@ -75,13 +81,11 @@ def test_a_replaced_template_is_gone_from_the_ledger_the_index_and_the_files(
 
 
 def test_a_replacement_works_at_the_template_cap(
-    world: World, portrait_images: list[BgrImage], portrait_jpegs: list[bytes],
-    flipped_jpegs: list[bytes],
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], darker: bytes,
 ) -> None:
     pseudonym, consent_id = world.subject()
     first = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     second = world.enrol(pseudonym, consent_id, flipped_jpegs[0])
-    darker = encode(variant(portrait_images[0], Variant.DARKER))
     refused("template_limit", lambda: world.enrol(pseudonym, consent_id, darker))
 
     new = world.enrol(pseudonym, consent_id, darker, replaces=first.id)
@@ -130,14 +134,12 @@ def test_a_replacement_of_a_template_not_the_subjects_under_that_consent_changes
 
 
 def test_a_template_replaced_meanwhile_is_not_replaced_twice(
-    world: World, portrait_images: list[BgrImage], portrait_jpegs: list[bytes],
-    flipped_jpegs: list[bytes],
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], darker: bytes,
 ) -> None:
     """Both captures were approved while the template existed: the enrolment checks again."""
     pseudonym, consent_id = world.subject()
     old = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     person = world.signer(pseudonym)
-    darker = encode(variant(portrait_images[0], Variant.DARKER))
     captures = [person.approve_capture(consent_id, photo, desk=world.portal, replaces=old.id)
                 for photo in (flipped_jpegs[0], darker)]
     assert [c.replaces for c in captures] == [old.id, old.id]  # what the person signed
