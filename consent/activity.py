@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction
+from optinface.consent.audit import AuditAction, log_time
 from optinface.consent.audit_seals import mentions
 from optinface.consent.schemas import (
     LEGACY_SEARCH_OUTCOMES,
@@ -34,7 +34,7 @@ _HOUR = 13  # len("2026-11-30T14"): the ISO text of ``at`` cut to the hour
 
 
 def filtered(filters: AuditFilter) -> Select[AuditEvent]:
-    """The audit events matching every given filter (times are ISO text, compared as stored)."""
+    """The audit events matching every given filter (times compared as the log writes them)."""
     query = select(AuditEvent)
     if filters.action:
         query = query.where(AuditEvent.action == str(filters.action))
@@ -50,9 +50,9 @@ def filtered(filters: AuditFilter) -> Select[AuditEvent]:
     if filters.subject:
         query = query.where(mentions(filters.subject))
     if filters.since:
-        query = query.where(AuditEvent.at >= filters.since)
+        query = query.where(AuditEvent.at >= log_time(filters.since))
     if filters.until:
-        query = query.where(AuditEvent.at < filters.until)
+        query = query.where(AuditEvent.at < log_time(filters.until))
     return query
 
 
@@ -79,7 +79,7 @@ def ledger_summary(consents: list[ConsentPublic]) -> ConsentLedger:
 
 
 def searches_by_hour(
-    session: Session, *, since: str | None, until: str | None
+    session: Session, *, since: datetime | None, until: datetime | None
 ) -> list[SearchCount]:
     """Identify and verify events per UTC hour and purpose, oldest first."""
     hour = func.substr(AuditEvent.at, 1, _HOUR)
@@ -87,9 +87,9 @@ def searches_by_hour(
         AuditEvent.action.in_(SEARCH_ACTIONS)
     )
     if since:
-        query = query.where(AuditEvent.at >= since)
+        query = query.where(AuditEvent.at >= log_time(since))
     if until:
-        query = query.where(AuditEvent.at < until)
+        query = query.where(AuditEvent.at < log_time(until))
     rows = session.execute(query.group_by(hour, AuditEvent.purpose).order_by(hour))
     return [SearchCount(hour=h, purpose=p, searches=n) for h, p, n in rows]
 

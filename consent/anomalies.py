@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.activity import SEARCH_ACTIONS
-from optinface.consent.audit import AuditAction
+from optinface.consent.audit import AuditAction, log_time
 from optinface.consent.schemas import AnomalyAlert, Operation, SearchOutcome
 from optinface.consent.tables import AuditEvent
 
@@ -74,8 +74,7 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
     rows = session.execute(
         select(AuditEvent.actor_key_id, AuditEvent.action, AuditEvent.outcome,
                AuditEvent.subjects, AuditEvent.details)
-        # ``at`` is ISO text in UTC: compared as text, as written
-        .where(AuditEvent.at >= since.isoformat(), AuditEvent.actor_key_id.is_not(None),
+        .where(AuditEvent.at >= log_time(since), AuditEvent.actor_key_id.is_not(None),
                AuditEvent.action.in_([*SEARCH_ACTIONS, AuditAction.REFUSED])))
     activity: dict[str, _KeyActivity] = defaultdict(_KeyActivity)
     for key_id, action, outcome, subjects, details in rows:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -141,13 +141,20 @@ _LAST_LINK = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.des
 """The chain's last link: only what the next event needs, not the whole row (its JSON)."""
 
 
+def log_time(moment: datetime) -> str:
+    """A time as the log's ``at`` holds it: ISO 8601 text in UTC. One offset for every row
+    makes text order time order, so a bound written this way filters the log in SQL (the same
+    instant at another offset would sort elsewhere)."""
+    return moment.astimezone(UTC).isoformat()
+
+
 def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
     """Add ``entry`` at the end of the chain (within the caller's write transaction)."""
     last = session.execute(_LAST_LINK).first()
     seals = {pseudonym: audit_seals.seal(pseudonym) for pseudonym in sorted(entry.subjects)}
     event = AuditEvent(
         seq=1 if last is None else last.seq + 1,
-        at=now.isoformat(),
+        at=log_time(now),
         actor_key_id=entry.actor.key_id if entry.actor else None,
         actor_role=str(entry.actor.role) if entry.actor else None,
         action=str(entry.action),

@@ -33,6 +33,7 @@ from optinface.consent.tables import Incident
 
 NOTIFY_WITHIN = timedelta(hours=72)  # GDPR art. 33(1); Québec asks "promptly", no later
 KEEP_YEARS = 5  # reg. A-2.1 r. 3.1 s. 7 as read by the matrix [verify]
+CLOCK_SKEW = timedelta(minutes=5)  # the recorder's clock may run a little ahead of ours
 
 
 class Audience(StrEnum):
@@ -45,13 +46,19 @@ def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentP
 
     An incident touching templates recorded without a risk of serious injury is refused unless
     ``downgrade_reason`` says why: the presumption is that it carries one. The two extra days
-    of ``keep_until`` cover the leap days of five years.
+    of ``keep_until`` cover the leap days of five years. Its times are past (give or take
+    :data:`CLOCK_SKEW`): an awareness still to come would push the 72-hour deadline back by as
+    long.
     """
     if body.involves_templates and not body.risk_of_serious_injury and not body.downgrade_reason:
         raise InvalidRequest(
             "an incident touching templates is presumed to risk serious injury: give the"
             " reason for assessing otherwise (downgrade_reason)")
     now = runtime.clock.now()
+    for field in ("occurred_from", "occurred_until", "became_aware_at"):
+        moment = getattr(body, field)
+        if moment is not None and moment > now + CLOCK_SKEW:
+            raise InvalidRequest(f"{field} is in the future", details={"field": field})
     with runtime.db.transaction() as session:
         row = Incident(
             id=new_id("inc"), recorded_at=now, recorded_by=actor.key_id,

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, event_leaf
+from optinface.consent.audit import AuditAction, event_leaf, log_time
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 
 ACCESS_ACTIONS = (AuditAction.VERIFY, AuditAction.IDENTIFY, AuditAction.REFUSED,
@@ -31,7 +31,7 @@ def prune(session: Session, *, retention_days: int | None, now: datetime) -> int
     if retention_days is None:
         return 0
     signed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
-    cutoff = (now - timedelta(days=retention_days)).isoformat()
+    cutoff = log_time(now - timedelta(days=retention_days))
     rows = session.scalars(select(AuditEvent).where(
         AuditEvent.seq <= signed, AuditEvent.at < cutoff, AuditEvent.pruned_leaf.is_(None),
         AuditEvent.action.in_([str(a) for a in ACCESS_ACTIONS])))

@@ -21,6 +21,7 @@ from pydantic import (
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import Identifier, Name
+from optinface.consent.moments import Moment
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
@@ -591,9 +592,9 @@ class AuditFilter(BaseModel):
     subject: Identifier | None = None
     actor_key_id: Identifier | None = None
     purpose: Identifier | None = None
-    outcome: str | None = None
-    since: str | None = Field(default=None, description="ISO time, inclusive.")
-    until: str | None = Field(default=None, description="ISO time, exclusive.")
+    outcome: Identifier | None = None  # a code: "ok", "candidates", an error's code
+    since: Moment | None = Field(default=None, description="ISO time with its offset, inclusive.")
+    until: Moment | None = Field(default=None, description="ISO time with its offset, exclusive.")
 
 
 class AnomalyAlert(BaseModel):
@@ -794,9 +795,10 @@ class IncidentCreate(BaseModel):
 
     description: str = Field(min_length=1, max_length=4000, description="What happened.")
     circumstances: str = Field(min_length=1, max_length=4000, description="How, and the cause.")
-    occurred_from: AwareDatetime
-    occurred_until: AwareDatetime | None = None
-    became_aware_at: AwareDatetime = Field(description="Starts the 72-hour clock.")
+    occurred_from: Moment
+    occurred_until: Moment | None = Field(default=None, description="Not before occurred_from.")
+    became_aware_at: Moment = Field(description="Starts the 72-hour clock; not before"
+                                    " occurred_from, and not in the future.")
     data_categories: list[str] = Field(min_length=1, description="e.g. face templates.")
     # Bounded by the world's population: a count a database integer can hold.
     subjects_affected: int | None = Field(default=None, ge=0, le=10**10)
@@ -811,6 +813,16 @@ class IncidentCreate(BaseModel):
     measures_taken: str = Field(min_length=1, max_length=4000)
     measures_suggested: str = Field(min_length=1, max_length=4000,
                                     description="What the persons can do to reduce the risk.")
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        """An incident ends after it starts and is noticed once it has started: a register
+        saying otherwise would start the 72-hour clock from a typo."""
+        if self.occurred_until is not None and self.occurred_until < self.occurred_from:
+            raise ValueError("occurred_until is before occurred_from")
+        if self.became_aware_at < self.occurred_from:
+            raise ValueError("became_aware_at is before occurred_from")
+        return self
 
 
 class IncidentPublic(BaseModel):

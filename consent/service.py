@@ -51,6 +51,7 @@ from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
+from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
@@ -774,8 +775,8 @@ class OptinFace:
         with self._read() as session:
             return anomalies.alerts(session, now=self.clock.now())
 
-    def search_counts(self, *, actor: Actor, since: str | None = None,
-                      until: str | None = None) -> list[SearchCount]:
+    def search_counts(self, *, actor: Actor, since: datetime | None = None,
+                      until: datetime | None = None) -> list[SearchCount]:
         """Searches per UTC hour and purpose, for the reviewer's day-by-purpose table."""
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
@@ -904,6 +905,7 @@ class OptinFace:
     def erasure(self, *, actor: Actor, subject_hash: str) -> TombstonePublic:
         """One tombstone and its signed receipt, by the hash its receipt names."""
         authorize(actor, Permission.READ_LEDGER)
+        require_identifiers(subject_hash=subject_hash)
         with self._read() as session:
             found = activity.tombstone(session, subject_hash)
             if found is None:

@@ -22,6 +22,7 @@ from optinface.api.schemas import (
 )
 from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier
+from optinface.consent.moments import Moment
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
     AnomalyAlert,
@@ -52,13 +53,15 @@ def audit_filter(
     subject: Identifier | None = None,
     actor_key_id: Identifier | None = None,
     purpose: Identifier | None = None,
-    outcome: str | None = None,
-    since: Annotated[str | None, Query(description="ISO time, inclusive.")] = None,
-    until: Annotated[str | None, Query(description="ISO time, exclusive.")] = None,
+    outcome: Identifier | None = None,
+    since: Annotated[Moment | None, Query(description="ISO time with its offset, inclusive.")
+                     ] = None,
+    until: Annotated[Moment | None, Query(description="ISO time with its offset, exclusive.")
+                     ] = None,
 ) -> AuditFilter:
     """The log's filters as query parameters, one definition for the events page and the
-    export. Identifiers are checked as :data:`Identifier`: a malformed one is a 422 before any
-    query runs."""
+    export. Identifiers are checked as :data:`Identifier` and times as :data:`Moment` (an
+    instant, whatever its offset): a malformed one is a 422 before any query runs."""
     return AuditFilter(
         action=action,
         subject=subject,

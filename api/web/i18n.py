@@ -127,12 +127,21 @@ class Words:
         return _LOCALES[self.language]
 
     def when(self, moment: datetime | str | None) -> str:
-        """A time as a person reads it: local, to the minute, with the time zone."""
+        """A time as a person reads it: local, to the minute, with the time zone.
+
+        A time at the calendar's edge (year 1 or 9999, stored before the service refused
+        them) has no local time (the conversion overflows): it is shown as written, in ISO
+        8601, rather than making the whole page fail every time it is opened.
+        """
         if moment is None:
             return ""
         if isinstance(moment, str):
             moment = datetime.fromisoformat(moment)
-        return format_datetime(moment, "d MMM y, HH:mm zzz", tzinfo=self.zone, locale=self.locale)
+        try:
+            return format_datetime(moment, "d MMM y, HH:mm zzz", tzinfo=self.zone,
+                                   locale=self.locale)
+        except OverflowError:
+            return moment.isoformat()
 
     def day(self, day: date) -> str:
         return format_date(day, "EEE d MMM y", locale=self.locale)

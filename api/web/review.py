@@ -18,11 +18,12 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
@@ -37,6 +38,7 @@ from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
+from optinface.consent.moments import OUT_OF_SPAN, in_span
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import AuditFilter, TombstonePublic
@@ -56,10 +58,19 @@ def _invalid(message: str) -> ApiError:
 
 
 def _day(text: str | None, name: str) -> date | None:
+    """A day the reviewer typed, in the span the service computes with: the pages add a day or
+    a month to it and convert it to UTC, which overflows near years 1 and 9999."""
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         raise _invalid(f"{name} is not a date (YYYY-MM-DD): {text}") from None
+    return _in_span(day, name) if day else None
+
+
+def _in_span(day: date, name: str) -> date:
+    if not in_span(day):
+        raise _invalid(f"{name} {OUT_OF_SPAN}")
+    return day
 
 
 def _is_page_number(text: str) -> bool:
@@ -73,9 +84,9 @@ def _is_page_number(text: str) -> bool:
     )
 
 
-def _utc_text(day: date, words: Words) -> str:
-    """The first instant of a local day as the log stores times: UTC ISO text."""
-    return datetime.combine(day, time(), tzinfo=words.zone).astimezone(UTC).isoformat()
+def _midnight(day: date, words: Words) -> datetime:
+    """The first instant of a local day."""
+    return datetime.combine(day, time(), tzinfo=words.zone)
 
 
 def _local_day(moment: datetime, words: Words) -> date:
@@ -115,15 +126,19 @@ class LogQuery:
         range runs from the first day's local midnight to the midnight after the last day.
         """
         since, until = _day(self.since, "from"), _day(self.until, "to")
-        return AuditFilter(
-            subject=self.subject or None,
-            purpose=self.purpose or None,
-            actor_key_id=self.actor or None,
-            action=AuditAction(self.action) if self.action else None,
-            outcome=self.outcome or None,
-            since=_utc_text(since, words) if since else None,
-            until=_utc_text(until + timedelta(days=1), words) if until else None,
-        )
+        try:
+            return AuditFilter(
+                subject=self.subject or None,
+                purpose=self.purpose or None,
+                actor_key_id=self.actor or None,
+                action=AuditAction(self.action) if self.action else None,
+                outcome=self.outcome or None,
+                since=_midnight(since, words) if since else None,
+                until=_midnight(until + timedelta(days=1), words) if until else None,
+            )
+        except ValidationError as error:  # a malformed subject, purpose or actor: named only
+            wrong = ", ".join(sorted({str(e["loc"][0]) for e in error.errors()}))
+            raise _invalid(f"not a valid filter: {wrong}") from None
 
     def link(self, **changes: Any) -> str:
         """This query's URL parameters with ``changes``, empty ones left out."""
@@ -277,8 +292,8 @@ def _search_table(
     counts: dict[tuple[date, str], int] = {}
     for row in service.search_counts(
         actor=actor,
-        since=_utc_text(since, words),
-        until=_utc_text(until + timedelta(days=1), words),
+        since=_midnight(since, words),
+        until=_midnight(until + timedelta(days=1), words),
     ):
         hour = datetime.fromisoformat(f"{row.hour}:00:00+00:00")
         key = (_local_day(hour, words), row.purpose or "")
@@ -340,9 +355,10 @@ def _month(request: Request, service: OptinFace, words: Words) -> date:
     if not text:
         return _local_day(service.clock.now(), words).replace(day=1)
     try:
-        return datetime.strptime(text, "%Y-%m").date()
+        first = datetime.strptime(text, "%Y-%m").date()
     except ValueError:
         raise _invalid(f"month is not YYYY-MM: {text}") from None
+    return _in_span(first, "month")  # before the next month is computed from it
 
 
 def _next_month(first: date) -> date:
@@ -354,8 +370,7 @@ def _month_erasures(
 ) -> tuple[date, list[TombstonePublic]]:
     words = words_for(request)
     first = _month(request, service, words)
-    start = datetime.combine(first, time(), tzinfo=words.zone)
-    end = datetime.combine(_next_month(first), time(), tzinfo=words.zone)
+    start, end = _midnight(first, words), _midnight(_next_month(first), words)
     return first, service.erasures(actor=actor, since=start, until=end)
 
 

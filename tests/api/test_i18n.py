@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -89,3 +90,13 @@ def test_a_warning_quoting_a_refusal_reads_wholly_in_french() -> None:
         register.REFUSED_WARNING.format(reason=reason))
     assert french == ("Recherches refusées : suspendu par l'ordonnance CAI-2026-7 (suspension)"
                       " de l'autorité de contrôle : inscription et recherches refusées.")
+
+
+def test_a_time_with_no_local_time_is_shown_as_written() -> None:
+    """Year 1 UTC is before any time in Toronto and 9999-12-31 UTC after any in Kiritimati
+    (UTC+14): the conversion overflows, and the page showing it must not fail."""
+    for zone, moment in (("America/Toronto", datetime(1, 1, 1, tzinfo=UTC)),
+                         ("Pacific/Kiritimati", datetime(9999, 12, 31, 23, 0, tzinfo=UTC))):
+        assert Words(Language.FR, ZoneInfo(zone)).when(moment) == moment.isoformat()
+    assert Words(Language.EN, ZoneInfo("America/Toronto")).when(
+        "2026-12-01T02:36:00+00:00") == "30 Nov 2026, 21:36 EST"

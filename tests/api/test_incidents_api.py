@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import Incident
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import World, assert_refused, auth, deployment, page_login
 
@@ -97,3 +99,50 @@ def test_the_regulators_notice_and_the_register_name_the_configured_dpo(
     assert f"DPO {dpo}" in notice
     assert register.json()["accountability"]["dpo_contact"] == dpo
     assert f"**Data protection officer**: {dpo}" in written
+
+
+DAYS_AGO = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+
+
+@pytest.mark.parametrize("times", [
+    {"occurred_from": "0001-01-01T00:00:00+00:00", "became_aware_at": "0001-01-01T00:00:00+00:00"},
+    {"occurred_from": "0001-01-01T00:00:00+14:00", "became_aware_at": "0001-01-01T00:00:00+14:00"},
+    {"became_aware_at": "9999-12-31T23:59:59+00:00"},
+    {"occurred_from": "1969-12-31T23:59:59+00:00"},
+    {"occurred_until": DAYS_AGO},  # ends before it began
+    {"became_aware_at": DAYS_AGO},  # noticed before it began
+], ids=["year-1", "year-1-east", "year-9999", "before-1970", "until-first", "aware-first"])
+def test_incident_times_outside_the_span_or_out_of_order_are_refused(
+    world: World, times: dict[str, str]
+) -> None:
+    answer = world.client.post("/v1/incidents", headers=auth(world.keys.admin),
+                               json={**_incident(), **times})
+    assert_refused(answer, 422, "validation_error")
+
+
+@pytest.mark.parametrize("field", ["occurred_from", "occurred_until", "became_aware_at"])
+def test_an_incident_time_still_to_come_is_refused(world: World, field: str) -> None:
+    """An awareness in the future would push the 72-hour deadline back by as long."""
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    times = {field: later, "became_aware_at": later} if field == "occurred_from" else {field: later}
+    answer = world.client.post("/v1/incidents", headers=auth(world.keys.admin),
+                               json={**_incident(), **times})
+    assert_refused(answer, 422, "invalid_request")
+    assert answer.json()["details"] == {"field": field}
+
+
+def test_an_incident_dated_year_1_before_the_check_does_not_break_the_dashboard(
+    world: World, service: OptinFace
+) -> None:
+    """Such dates were accepted once and are kept 5 years: the time in Toronto of year 1 UTC
+    does not exist, and showing it made ``/review`` fail for good. It is shown as written."""
+    made = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json=_incident())
+    assert made.status_code == 201, made.text
+    with service.runtime.db.transaction() as session:  # as the service recorded it back then
+        row = session.get(Incident, made.json()["id"])
+        assert row is not None
+        row.occurred_from = row.became_aware_at = datetime(1, 1, 1, tzinfo=UTC)
+    page_login(world.client, "review", world.keys.reviewer)
+    dashboard = world.client.get("/review")
+    assert dashboard.status_code == 200, dashboard.text
+    assert "0001-01-01T00:00:00+00:00" in dashboard.text

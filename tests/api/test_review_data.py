@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
@@ -114,3 +116,46 @@ def test_enumeration_alerts_are_for_reviewers_on_the_api_and_the_dashboard(
     section = client.get("/review").text.split('<section id="alerts">')[1].split("</section>")[0]
     assert f"{REFUSALS} of {REFUSALS} searches refused" in section
     assert "prober" in section and f"/review/log?actor={prober['key_id']}" in section
+
+
+def test_the_logs_time_filters_compare_instants_whatever_their_offset(
+    client: TestClient, world: World
+) -> None:
+    """``at`` is kept as UTC text; a bound written at another offset was compared with it as
+    text, so a window around an event, written in Toronto's offset, found nothing."""
+    headers = auth(world.keys.reviewer)
+    first = client.get("/v1/audit/events", params={"limit": 1}, headers=headers).json()
+    event = first["events"][0]
+    at = datetime.fromisoformat(event["at"])
+    east, west = timezone(timedelta(hours=5)), timezone(timedelta(hours=-5))
+
+    def seqs(**bounds: datetime) -> list[int]:
+        params = {"action": event["action"], **{k: v.isoformat() for k, v in bounds.items()}}
+        answer = client.get("/v1/audit/events", params=params, headers=headers)
+        return [e["seq"] for e in answer.json()["events"]]
+
+    second = timedelta(seconds=1)
+    assert event["seq"] in seqs(since=(at - second).astimezone(east),
+                                until=(at + second).astimezone(west))
+    assert event["seq"] not in seqs(until=at.astimezone(west))  # exclusive, at any offset
+    assert event["seq"] not in seqs(since=(at + second).astimezone(west))
+
+
+def test_the_service_takes_only_log_bounds_it_can_compare_in_utc() -> None:
+    """Year 1 at UTC+14 has no UTC time: a caller of the service gets the refusal."""
+    with pytest.raises(ValidationError, match="1970 to 2999"):
+        AuditFilter(until=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+
+
+@pytest.mark.parametrize("bound", [
+    {"since": "bad"},
+    {"since": "2026-11-30T21:36:00"},  # no offset: which instant is meant cannot be known
+    {"until": "0001-01-01T00:00:00+14:00"},
+    {"until": "9999-12-31T23:59:59-14:00"},
+])
+@pytest.mark.parametrize("path", ["/v1/audit/events", "/v1/audit/export"])
+def test_a_time_filter_that_is_not_an_instant_in_the_span_is_refused(
+    client: TestClient, world: World, path: str, bound: dict[str, str]
+) -> None:
+    answer = client.get(path, params=bound, headers=auth(world.keys.reviewer))
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
