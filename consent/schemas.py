@@ -13,11 +13,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
-from optinface.consent.identifiers import Identifier, Name
+from optinface.consent.identifiers import Identifier, LanguageTag, Name, OneLine, Text
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
 MAX_PURPOSES_PER_CONSENT = 50
+EARLIEST_AGE_DECLARATION = date(1900, 1, 1)
+"""No one alive had their age checked before: an earlier date is a typing error, and it would
+make any bracket an adult's (a bracket ages from the day it was declared)."""
 
 
 class Operation(StrEnum):
@@ -125,13 +128,13 @@ class ApiKeyCreated(ApiKeyPublic):
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
     name: Name
-    description: str = Field(min_length=1, max_length=5_000)
-    legal_basis: str = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=5_000)
+    legal_basis: OneLine = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
     # At most a century: a longer keep is no retention limit, and past SQLite's 64-bit integers
     # or Python's dates a larger number was a 500 instead of a 422.
     retention_days: int = Field(gt=0, le=36_500)
-    study: str | None = Field(default=None, max_length=200)
+    study: OneLine | None = Field(default=None, max_length=200)
 
 
 class PurposePublic(_Public):
@@ -146,9 +149,9 @@ class PurposePublic(_Public):
 
 
 class NoticeCreate(BaseModel):
-    version: str = Field(min_length=1, max_length=50)
-    language: str = Field(min_length=2, max_length=20)
-    text: str = Field(min_length=1, max_length=100_000)
+    version: OneLine = Field(min_length=1, max_length=50)
+    language: LanguageTag
+    text: Text = Field(min_length=1, max_length=100_000)
 
 
 # Accountability -------------------------------------------------------------------------------
@@ -194,7 +197,8 @@ class NoticePublic(_Public):
 class SubjectCreate(BaseModel):
     age_category: AgeCategory
     age_declared_on: date | None = Field(
-        default=None, description="The day the age bracket was checked; default today.")
+        default=None, ge=EARLIEST_AGE_DECLARATION,
+        description="The day the age bracket was checked (today or before); default today.")
     jurisdiction: Jurisdiction | None = Field(
         default=None, description="Defaults to the deployment's jurisdiction."
     )
@@ -293,7 +297,8 @@ class ConsentAct(BaseModel):
     act: Literal["consent"] = "consent"
     purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
     notice_id: Identifier
-    language: str = Field(min_length=2, max_length=20)
+    language: LanguageTag = Field(description="The notice's own language: the one the person"
+                                  " read.")
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
     given_by: ConsentCapacity | None = Field(
         default=None, description="Defaults to the signer's capacity; never more than it.")
@@ -466,7 +471,7 @@ class MatchResult(BaseModel):
 
 class ReviewDecisionCreate(BaseModel):
     decision: ReviewDecision
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
 class ReviewPublic(BaseModel):
@@ -707,13 +712,13 @@ class RightKind(StrEnum):
 
 class RightsRequestCreate(BaseModel):
     kind: RightKind
-    channel: str = Field(default="api", min_length=1, max_length=50,
-                         description="How it arrived: api, portal, e-mail, letter...")
-    note: str | None = Field(default=None, max_length=2000)
+    channel: OneLine = Field(default="api", min_length=1, max_length=50,
+                             description="How it arrived: api, portal, e-mail, letter...")
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class RightsRequestAnswer(BaseModel):
-    answer: str = Field(min_length=1, max_length=2000)
+    answer: Text = Field(min_length=1, max_length=2000)
 
 
 class RightsRequestPublic(BaseModel):
@@ -736,12 +741,12 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, max_length=4000, description="What happened.")
-    circumstances: str = Field(min_length=1, max_length=4000, description="How, and the cause.")
+    description: Text = Field(min_length=1, max_length=4000, description="What happened.")
+    circumstances: Text = Field(min_length=1, max_length=4000, description="How, and the cause.")
     occurred_from: AwareDatetime
     occurred_until: AwareDatetime | None = None
     became_aware_at: AwareDatetime = Field(description="Starts the 72-hour clock.")
-    data_categories: list[str] = Field(min_length=1, description="e.g. face templates.")
+    data_categories: list[Name] = Field(min_length=1, description="e.g. face templates.")
     # Bounded by the world's population: a count a database integer can hold.
     subjects_affected: int | None = Field(default=None, ge=0, le=10**10)
     affected_is_estimate: bool = False
@@ -749,12 +754,12 @@ class IncidentCreate(BaseModel):
     involves_templates: bool = True
     risk_of_serious_injury: bool = Field(
         default=True, description="Presumed when templates are involved (see downgrade_reason).")
-    risk_assessment: str = Field(min_length=1, max_length=4000,
-                                 description="Sensitivity, consequences, likelihood.")
-    downgrade_reason: str | None = Field(default=None, max_length=4000)
-    measures_taken: str = Field(min_length=1, max_length=4000)
-    measures_suggested: str = Field(min_length=1, max_length=4000,
-                                    description="What the persons can do to reduce the risk.")
+    risk_assessment: Text = Field(min_length=1, max_length=4000,
+                                  description="Sensitivity, consequences, likelihood.")
+    downgrade_reason: Text | None = Field(default=None, max_length=4000)
+    measures_taken: Text = Field(min_length=1, max_length=4000)
+    measures_suggested: Text = Field(min_length=1, max_length=4000,
+                                     description="What the persons can do to reduce the risk.")
 
 
 class IncidentPublic(BaseModel):

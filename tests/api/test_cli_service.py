@@ -124,6 +124,20 @@ def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str
     assert run("register", "lift", "--order", "CAI-ORD-7", *d)[0] == 0
 
 
+@pytest.mark.parametrize("command", [
+    ("register", "suspend", "--order"), ("register", "declare", "--date", "2026-01-05",
+                                         "--reference")])
+@pytest.mark.parametrize("reference", ["", "CAI/2026 #1?x", "X\x01"])
+def test_a_reference_the_api_would_refuse_is_refused_on_the_command_line(
+    data_dir: Path, admin: str, command: tuple[str, ...], reference: str
+) -> None:
+    code, output = run(*command, reference, "--data-dir", str(data_dir), "--api-key", admin)
+    assert code == 1 and "refused: validation_error: reference:" in output, output
+    code, output = run("register", "--format", "json", "--data-dir", str(data_dir))
+    register = json.loads(output)
+    assert register["orders"] == [] and register["declaration"] is None
+
+
 def test_register_states_the_configured_recipients(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

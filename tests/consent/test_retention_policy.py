@@ -75,7 +75,7 @@ def test_a_changed_policy_needs_a_new_signature_and_every_version_stays_readable
     with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
         world = make_world(service, clock)
         person = world.person()
-        act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="en",
+        act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                          expires_at=clock.now() + timedelta(days=90))
         signed = person.sign(act)  # the statement names the three-year policy
         first = service.retention_policy()
