@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from pydantic import BaseModel, ValidationError
 
-from optinface.api.errors import ApiErrorCode
+from optinface.api.errors import ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor
@@ -46,6 +47,7 @@ RemoteApiKey = Annotated[
     typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
 ]
 """The admin key of the running server that ``--url`` names (``bench``, ``demo``)."""
+REMOTE_CHECK_SECONDS = 10.0
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -70,9 +72,17 @@ def validated(model: type[Body], **fields: Any) -> Body:
 
 
 def check_remote(url: str | None, api_key: str | None) -> None:
-    """A running server named by ``--url`` is driven with its own admin key."""
-    if url is not None and not api_key:
+    """A running server named by ``--url`` is driven with its own admin key, and answers:
+    checked before any work, so a typo or a stopped server is one line, not a traceback."""
+    if url is None:
+        return
+    if not api_key:
         raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+    try:
+        httpx.get(f"{url.rstrip('/')}/healthz", timeout=REMOTE_CHECK_SECONDS)
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        raise refused(CliErrorCode.SERVER_UNREACHABLE,
+                      f"no server answers at {url}: {error}") from error
 
 
 @contextmanager

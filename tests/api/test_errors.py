@@ -13,7 +13,7 @@ import optinface.consent.errors
 import optinface.engine.errors
 import optinface.engine.thresholds
 from optinface.api.app import create_app
-from optinface.api.errors import STATUS_BY_CODE
+from optinface.api.errors import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
@@ -38,6 +38,10 @@ def test_every_domain_code_has_a_status_in_the_table() -> None:
     )
     assert optinface.engine.thresholds.NotCalibrated.code in codes
     assert codes - STATUS_BY_CODE.keys() == set()
+
+
+def test_every_code_of_the_api_and_the_command_line_has_a_status_in_the_table() -> None:
+    assert set(ApiErrorCode) | set(CliErrorCode) <= STATUS_BY_CODE.keys()
 
 
 def test_the_table_is_documented_in_the_module_docstring() -> None:
