@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -139,8 +140,9 @@ def is_loopback(host: str) -> bool:
     return is_ip_address(host) and ipaddress.ip_address(host.strip("[]")).is_loopback
 
 
-def load_settings(*, data_dir: Path | None = None, **options: object) -> ApiSettings:
-    """Settings from the environment, command-line flags (``data_dir``, serve's ``host`` and
-    ``port``) taking precedence when given; validated like the environment's."""
-    given = {"data_dir": data_dir, **options}
+def load_settings(*, data_dir: Path | None = None, host: str | None = None,
+                  port: int | None = None) -> ApiSettings:
+    """Settings from the environment, command-line flags (``--data-dir``, serve's ``--host``
+    and ``--port``) taking precedence when given; validated like the environment's."""
+    given: dict[str, Any] = {"data_dir": data_dir, "host": host, "port": port}
     return ApiSettings(**{name: value for name, value in given.items() if value is not None})

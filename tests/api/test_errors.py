@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,3 +228,19 @@ def test_unexpected_failure_is_a_bare_internal_error(
     assert "secret" not in answer.text
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_a_database_failure_logs_no_value_the_request_sent(
+    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    with deployment(tmp_path, pipeline) as (settings, service, _, keys):
+        with service.runtime.db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE purposes")  # every statement on it fails
+        with TestClient(create_app(settings, service=service),
+                        raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+            answer = client.post("/v1/purposes", headers=auth(keys.admin), json={
+                "name": "Jane Q Public", "description": "d", "legal_basis": "consent",
+                "operations": ["enrol"], "retention_days": 30})
+    _assert_error(answer, 500, "internal_error")
+    assert "no such table: purposes" in caplog.text  # the operator still learns what failed
+    assert "Jane Q Public" not in caplog.text

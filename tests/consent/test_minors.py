@@ -31,7 +31,7 @@ def test_a_minor_who_comes_of_age_is_asked_to_consent_in_their_own_name(world: W
     days = 2 * 365
 
     def own_consent():  # type: ignore[no-untyped-def]
-        return minor.consent(purposes=[world.purpose], notice_id=world.notice,
+        return minor.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                              expires_at=world.clock.now() + timedelta(days=days))
 
     with pytest.raises(ConsentError) as refused:
