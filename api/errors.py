@@ -68,6 +68,13 @@ not_calibrated               503     no calibrated threshold for the model at th
 model_integrity              503     a model file is missing or its SHA-256 differs
 index_corrupt                503     the saved index cannot be read
 unreadable_file              400     (CLI only) a file named on the command line cannot be read
+unwritable_file              400     (CLI only) a file or folder named on the command line cannot
+                                     be created or written (backup, embed --out)
+invalid_settings             503     (CLI only) an OPTINFACE_* setting or an option of serve is not
+                                     valid (each named with pydantic's reason, never its value)
+address_unavailable          503     (CLI only) serve cannot listen on --host/--port (in use, not
+                                     an address of this machine, or not allowed)
+server_unreachable           503     (CLI only) no server answers at --url (bench, demo)
 data_dir_in_use              409     (CLI only) a running server has the data directory open
 data_dir_unusable            503     (CLI only) the data directory cannot be created or written
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
@@ -122,6 +129,15 @@ class ApiErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+class CliErrorCode(StrEnum):
+    """Codes only the command line gives: refusals before, or outside, any request."""
+
+    UNWRITABLE_FILE = "unwritable_file"
+    INVALID_SETTINGS = "invalid_settings"
+    ADDRESS_UNAVAILABLE = "address_unavailable"
+    SERVER_UNREACHABLE = "server_unreachable"
+
+
 STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 422,
     "invalid_image": 400,
@@ -168,6 +184,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "model_integrity": 503,
     "index_corrupt": 503,
     "unreadable_file": 400,
+    "unwritable_file": 400,
+    "invalid_settings": 503,
+    "address_unavailable": 503,
+    "server_unreachable": 503,
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
     "placeholder_accountability": 503,

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from optinface.consent.identifiers import Name
+from optinface.consent.identifiers import Name, Reference
 from optinface.consent.roles import Role
 from optinface.consent.schemas import PublishedKey
 
@@ -16,13 +16,14 @@ class DeclarationCreate(BaseModel):
     """The date the database was declared to the regulator and the file reference it gave."""
 
     date: date
-    reference: str = Field(min_length=1, max_length=200)
+    reference: Reference
 
 
 class RegulatorOrderCreate(BaseModel):
     """A regulator's order on the database (LCCJTI art. 45): suspend, or destroy every template."""
 
-    reference: str = Field(min_length=1, max_length=200)
+    reference: Reference = Field(description="Lifted later at"
+                                 " /v1/register/orders/{reference}/lift.")
     destroy: bool = False
 
 

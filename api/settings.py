@@ -7,7 +7,9 @@ Built by :func:`load_settings` (or ``ApiSettings(...)`` in tests) and passed to
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -78,6 +80,14 @@ class ApiSettings(ConsentSettings):
                  (self.non_biometric_alternative, self.non_biometric_alternative_fr))
         return {english: french for english, french in pairs if french}
 
+    @field_validator("host")
+    @classmethod
+    def _address_or_name(cls, host: str) -> str:
+        """An IP address or a host name (RFC 1123), checked before serve makes anything."""
+        if not (is_ip_address(host) or _HOST_NAME.match(host)):
+            raise ValueError("not an IP address or a host name")
+        return host
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
@@ -110,20 +120,29 @@ class ApiSettings(ConsentSettings):
 
 
 FORM_OVERHEAD_BYTES = 64 * 1024
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+
+
+def is_ip_address(host: str) -> bool:
+    """An IPv4 or IPv6 address, the latter bare or in brackets."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
     """``localhost`` or a loopback address (127.0.0.0/8, ::1); a name is never resolved."""
     if host == "localhost":
         return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return is_ip_address(host) and ipaddress.ip_address(host.strip("[]")).is_loopback
 
 
-def load_settings(*, data_dir: Path | None = None) -> ApiSettings:
-    """Settings from the environment, with ``data_dir`` (a command-line flag) taking precedence."""
-    if data_dir is None:
-        return ApiSettings()
-    return ApiSettings(data_dir=data_dir)
+def load_settings(*, data_dir: Path | None = None, host: str | None = None,
+                  port: int | None = None) -> ApiSettings:
+    """Settings from the environment, command-line flags (``--data-dir``, serve's ``--host``
+    and ``--port``) taking precedence when given; validated like the environment's."""
+    given: dict[str, Any] = {"data_dir": data_dir, "host": host, "port": port}
+    return ApiSettings(**{name: value for name, value in given.items() if value is not None})

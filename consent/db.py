@@ -50,14 +50,20 @@ def _create_private(database: Path) -> None:
     os.chmod(database, PRIVATE_MODE)
 
 
+def _engine(url: str, **options: Any) -> Engine:
+    """Every engine of the ledger: an error's text names the statement, never its parameters,
+    which are the request's values (a name, a note, a pseudonym) and would reach the log."""
+    return create_engine(url, hide_parameters=True, **options)
+
+
 def make_engine(url: str) -> Engine:
     """An engine; for SQLite, with the pragmas set on every new connection."""
     parsed = make_url(url)
     if not parsed.get_backend_name() == "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return _engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         _create_private(Path(parsed.database))
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = _engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -95,13 +101,13 @@ def read_only_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return _engine(url, pool_pre_ping=True)
     path = Path(parsed.database or "")
     if not path.is_file():
         raise FileNotFoundError(path)
     wal = path.with_name(f"{path.name}-wal")
     uri = f"file:{quote(str(path.absolute()))}?mode=ro{'' if wal.exists() else '&immutable=1'}"
-    return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+    return _engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def is_sqlite(engine: Engine) -> bool:

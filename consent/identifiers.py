@@ -6,7 +6,10 @@ Pseudonyms, ids of purposes, notices, consents and keys are short ASCII tokens m
 and a tombstone is 64 hex digits. Anything longer or stranger is refused as malformed: it could
 name nothing, and a refusal that echoed it into the audit log would make every bad request a
 permanent row of the attacker's size. Names are free text, but short and without control
-characters (they appear in logs, the register and the dashboard).
+characters (they appear in logs, the register and the dashboard): a newline or a NUL stored in
+a label would add a line of the attacker's choosing to the regulator's register. Longer texts
+(a purpose's description, a notice, an answer) may run over several lines, but hold no other
+control character either.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ MAX_IDENTIFIER_LENGTH = 64
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_NAME_LENGTH = 200
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Tabs and line breaks, LF or CRLF (what an HTML form sends from a textarea), and no other
+control character."""
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+REFERENCE_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9])?$"
 MAX_LEDGER_INTEGER = 2**63 - 1
 """The largest integer a ledger column holds (SQLite INTEGER, PostgreSQL bigint): a position,
 offset or tree size beyond it names nothing, and handed to the database it would be a 500."""
@@ -32,10 +40,30 @@ Identifier = Annotated[
 ]
 """A pseudonym, a tombstone or the id of a purpose, notice, consent, probe consent or key."""
 
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)
-]
+OneLine = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+"""One line of printable text; each field sets its own length (``Field(max_length=...)``)."""
+
+Name = Annotated[OneLine, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
 """A human-chosen label (an API key's or a purpose's name): one line of printable text."""
+
+Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+"""Free text over several lines (a description, a notice, an answer); each field sets its
+length."""
+
+LanguageTag = Annotated[
+    str, StringConstraints(min_length=2, max_length=20, pattern=LANGUAGE_PATTERN)
+]
+"""A BCP 47 language tag as pages and notices use it (``en``, ``fr-CA``): a primary language
+subtag of letters, then subtags of letters and digits joined by ``-``."""
+
+Reference = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=REFERENCE_PATTERN)
+]
+"""A regulator's file number (a declaration's, an order's): letters, digits, spaces and
+``.``, ``_``, ``-``, beginning and ending with a letter or a digit. An order is lifted at
+``/v1/register/orders/{reference}/lift``, so a reference must fit one segment of a URL path:
+with a ``/`` (even encoded as ``%2F``) it names another route, and ``.`` or ``..`` alone would be
+folded away by clients."""
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _NAME = re.compile(NAME_PATTERN)

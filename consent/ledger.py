@@ -17,7 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import new_key, open_sealed, seal
-from optinface.consent.errors import NotFound, NoticeExists, PurposeExists, SubjectErased
+from optinface.consent.errors import (
+    InvalidRequest,
+    NotFound,
+    NoticeExists,
+    PurposeExists,
+    SubjectErased,
+)
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.schemas import (
     ConsentCapacity,
@@ -143,6 +149,7 @@ def get_notice(session: Session, notice_id: str) -> Notice:
 
 
 # Subjects -------------------------------------------------------------------------------------
+EARTH_AHEAD = timedelta(hours=14)
 def create_subject(
     session: Session, body: SubjectCreate, *, default_jurisdiction: Jurisdiction, now: datetime
 ) -> Subject:
@@ -152,6 +159,10 @@ def create_subject(
     bracket carries its date, so the age it guarantees grows each year
     (:func:`consent.policies.age_at_least`).
     """
+    # The date is the desk's own: today in the furthest time zone ahead (UTC+14) is not future.
+    if body.age_declared_on is not None and body.age_declared_on > (now + EARTH_AHEAD).date():
+        raise InvalidRequest("age_declared_on is in the future: an age is checked today or"
+                             " before", details={"field": "age_declared_on"})
     subject = Subject(
         pseudonym="subj_" + secrets.token_hex(12),
         status=SubjectStatus.ACTIVE,

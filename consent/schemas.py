@@ -20,12 +20,15 @@ from pydantic import (
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
-from optinface.consent.identifiers import Identifier, Name
+from optinface.consent.identifiers import Identifier, LanguageTag, Name, OneLine, Text
 from optinface.consent.moments import Moment
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
 MAX_PURPOSES_PER_CONSENT = 50
+EARLIEST_AGE_DECLARATION = date(1900, 1, 1)
+"""No one alive had their age checked before: an earlier date is a typing error, and it would
+make any bracket an adult's (a bracket ages from the day it was declared)."""
 
 
 class Operation(StrEnum):
@@ -136,13 +139,13 @@ class ApiKeyCreated(ApiKeyPublic):
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
     name: Name
-    description: str = Field(min_length=1, max_length=5_000)
-    legal_basis: str = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=5_000)
+    legal_basis: OneLine = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
     # At most a century: a longer keep is no retention limit, and past SQLite's 64-bit integers
     # or Python's dates a larger number was a 500 instead of a 422.
     retention_days: int = Field(gt=0, le=36_500)
-    study: str | None = Field(default=None, max_length=200)
+    study: OneLine | None = Field(default=None, max_length=200)
 
 
 class PurposePublic(_Public):
@@ -157,9 +160,9 @@ class PurposePublic(_Public):
 
 
 class NoticeCreate(BaseModel):
-    version: str = Field(min_length=1, max_length=50)
-    language: str = Field(min_length=2, max_length=20)
-    text: str = Field(min_length=1, max_length=100_000)
+    version: OneLine = Field(min_length=1, max_length=50)
+    language: LanguageTag
+    text: Text = Field(min_length=1, max_length=100_000)
 
 
 # Accountability -------------------------------------------------------------------------------
@@ -205,7 +208,8 @@ class NoticePublic(_Public):
 class SubjectCreate(BaseModel):
     age_category: AgeCategory
     age_declared_on: date | None = Field(
-        default=None, description="The day the age bracket was checked; default today.")
+        default=None, ge=EARLIEST_AGE_DECLARATION,
+        description="The day the age bracket was checked (today or before); default today.")
     jurisdiction: Jurisdiction | None = Field(
         default=None, description="Defaults to the deployment's jurisdiction."
     )
@@ -304,7 +308,8 @@ class ConsentAct(BaseModel):
     act: Literal["consent"] = "consent"
     purposes: list[Identifier] = Field(min_length=1, max_length=MAX_PURPOSES_PER_CONSENT)
     notice_id: Identifier
-    language: str = Field(min_length=2, max_length=20)
+    language: LanguageTag = Field(description="The notice's own language: the one the person"
+                                  " read.")
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
     given_by: ConsentCapacity | None = Field(
         default=None, description="Defaults to the signer's capacity; never more than it.")
@@ -486,7 +491,7 @@ class MatchResult(BaseModel):
 
 class ReviewDecisionCreate(BaseModel):
     decision: ReviewDecision
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
 class ReviewPublic(BaseModel):
@@ -727,9 +732,9 @@ class RightKind(StrEnum):
 
 class RightsRequestCreate(BaseModel):
     kind: RightKind
-    channel: str = Field(default="api", min_length=1, max_length=50,
-                         description="How it arrived: api, portal, e-mail, letter...")
-    note: str | None = Field(default=None, max_length=2000)
+    channel: OneLine = Field(default="api", min_length=1, max_length=50,
+                             description="How it arrived: api, portal, e-mail, letter...")
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class RequestOutcome(StrEnum):
@@ -751,10 +756,10 @@ class RightsRequestAnswer(BaseModel):
     """A reviewer's answer; a refusal names its ground and gives written reasons, which the
     person sees with their right to complain (GDPR art. 12(4); P-39.1 s. 34)."""
 
-    answer: str = Field(min_length=1, max_length=2000, description="What the person is told.")
+    answer: Text = Field(min_length=1, max_length=2000, description="What the person is told.")
     outcome: RequestOutcome = RequestOutcome.ANSWERED
     ground: RefusalGround | None = Field(default=None, description="A refusal's ground.")
-    reasons: str | None = Field(default=None, max_length=2000,
+    reasons: Text | None = Field(default=None, max_length=2000,
                                 description="A refusal's written reasons.")
 
     @model_validator(mode="after")
@@ -793,13 +798,13 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, max_length=4000, description="What happened.")
-    circumstances: str = Field(min_length=1, max_length=4000, description="How, and the cause.")
+    description: Text = Field(min_length=1, max_length=4000, description="What happened.")
+    circumstances: Text = Field(min_length=1, max_length=4000, description="How, and the cause.")
     occurred_from: Moment
     occurred_until: Moment | None = Field(default=None, description="Not before occurred_from.")
     became_aware_at: Moment = Field(description="Starts the 72-hour clock; not before"
                                     " occurred_from, and not in the future.")
-    data_categories: list[str] = Field(min_length=1, description="e.g. face templates.")
+    data_categories: list[Name] = Field(min_length=1, description="e.g. face templates.")
     # Bounded by the world's population: a count a database integer can hold.
     subjects_affected: int | None = Field(default=None, ge=0, le=10**10)
     affected_is_estimate: bool = False
@@ -807,12 +812,12 @@ class IncidentCreate(BaseModel):
     involves_templates: bool = True
     risk_of_serious_injury: bool = Field(
         default=True, description="Presumed when templates are involved (see downgrade_reason).")
-    risk_assessment: str = Field(min_length=1, max_length=4000,
-                                 description="Sensitivity, consequences, likelihood.")
-    downgrade_reason: str | None = Field(default=None, max_length=4000)
-    measures_taken: str = Field(min_length=1, max_length=4000)
-    measures_suggested: str = Field(min_length=1, max_length=4000,
-                                    description="What the persons can do to reduce the risk.")
+    risk_assessment: Text = Field(min_length=1, max_length=4000,
+                                  description="Sensitivity, consequences, likelihood.")
+    downgrade_reason: Text | None = Field(default=None, max_length=4000)
+    measures_taken: Text = Field(min_length=1, max_length=4000)
+    measures_suggested: Text = Field(min_length=1, max_length=4000,
+                                     description="What the persons can do to reduce the risk.")
 
     @model_validator(mode="after")
     def _in_order(self) -> Self:

@@ -225,11 +225,11 @@ class OptinFace:
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             settings.data_dir.chmod(0o700)
             lock = DataDirLock.acquire(settings.data_dir)
-        except PermissionError as error:
-            message = f"data directory {settings.data_dir}: {error.strerror}"
-            raise DataDirUnusable(message) from error
         except (FileExistsError, NotADirectoryError) as error:
             raise DataDirUnusable(f"data directory {settings.data_dir} is not a folder") from error
+        except OSError as error:  # not allowed, a missing or read-only parent, a full disk...
+            message = f"data directory {settings.data_dir}: {error.strerror}"
+            raise DataDirUnusable(message) from error
         try:
             runtime, discarded = _wire(settings, pipeline=pipeline, clock=clock, index=index)
             service = cls(runtime=runtime, lock=lock)

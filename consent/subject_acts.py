@@ -92,6 +92,10 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
     policies.require_capacity(subject, capacity, settings, today=now.date())
     purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(act.purposes)]
     notice = ledger.get_notice(session, act.notice_id)
+    if act.language.casefold() != notice.language.casefold():  # BCP 47 tags ignore case
+        raise InvalidRequest(f"a consent is given in the language of the notice read,"
+                             f" {notice.language}",
+                             details={"field": "language", "notice_language": notice.language})
     return {**_base("consent", subject, settings, now), "capacity": str(capacity),
             "purposes": sorted(p.id for p in purposes),
             "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import DataDir, opened
+from optinface.api.cli.common import DataDir, opened, refused
+from optinface.api.errors import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.consent.backup import backup, restore
 from optinface.consent.errors import ConsentError
@@ -32,8 +33,10 @@ def backup_command(
     try:
         report = backup(settings, destination, now=datetime.now(UTC))
     except ConsentError as error:
-        typer.echo(f"refused: {error.code}: {error.message}", err=True)
-        raise typer.Exit(code=1) from error
+        raise refused(error.code, error.message) from error
+    except OSError as error:  # the destination cannot be made or written
+        raise refused(CliErrorCode.UNWRITABLE_FILE,
+                      f"cannot write the backup in {destination}: {error.strerror}") from error
     typer.echo(json.dumps({"destination": str(report.destination), "bytes": report.bytes,
                            "sha256": report.sha256, "createdAt": report.created_at.isoformat()},
                           indent=2))
@@ -52,8 +55,7 @@ def restore_command(
     try:
         restore(settings, source)
     except ConsentError as error:
-        typer.echo(f"refused: {error.code}: {error.message}", err=True)
-        raise typer.Exit(code=1) from error
+        raise refused(error.code, error.message) from error
     with opened(data_dir) as (_, service):
         report = service.last_reconcile
     typer.echo(report.model_dump_json(indent=2) if report else "{}")

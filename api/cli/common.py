@@ -11,11 +11,13 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from optinface.api.errors import ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor
@@ -45,12 +47,42 @@ RemoteApiKey = Annotated[
     typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),
 ]
 """The admin key of the running server that ``--url`` names (``bench``, ``demo``)."""
+REMOTE_CHECK_SECONDS = 10.0
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def refused(code: str, message: str) -> typer.Exit:
+    """End the command with one line naming its stable code (the table in api/errors.py):
+    ``raise refused(...)``."""
+    typer.echo(f"refused: {code}: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def validated(model: type[Body], **fields: Any) -> Body:
+    """The body the API takes for the same act, checked by the same model: the command line
+    accepts exactly what the API does (``validation_error`` otherwise, never the value)."""
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
+            for problem in error.errors(include_url=False, include_input=False))
+        raise refused(ApiErrorCode.VALIDATION_ERROR, problems) from error
 
 
 def check_remote(url: str | None, api_key: str | None) -> None:
-    """A running server named by ``--url`` is driven with its own admin key."""
-    if url is not None and not api_key:
+    """A running server named by ``--url`` is driven with its own admin key, and answers:
+    checked before any work, so a typo or a stopped server is one line, not a traceback."""
+    if url is None:
+        return
+    if not api_key:
         raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+    try:
+        httpx.get(f"{url.rstrip('/')}/healthz", timeout=REMOTE_CHECK_SECONDS)
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        raise refused(CliErrorCode.SERVER_UNREACHABLE,
+                      f"no server answers at {url}: {error}") from error
 
 
 @contextmanager
@@ -64,8 +96,7 @@ def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:
         finally:
             service.close()
     except (ConsentError, EngineError) as error:
-        typer.echo(f"refused: {error.code}: {error.message}", err=True)
-        raise typer.Exit(code=1) from error
+        raise refused(error.code, error.message) from error
 
 
 def operator(service: OptinFace, api_key: str) -> Actor:

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from optinface.api.cli.common import refused
+from optinface.api.errors import CliErrorCode
 from optinface.engine.errors import EngineError, UnreadableFile
 from optinface.engine.manifest import inspect_model, load_manifest
 from optinface.engine.pipeline import FacePipeline, ImageResult
@@ -114,7 +116,11 @@ def embed(
             typer.echo(f"{outcome.path}: {outcome.result.error.code}: "
                        f"{outcome.result.error.message}", err=True)
     if out is not None:
-        np.save(out, _matrix(outcomes, pick, pipeline.embedder.dim))
+        try:
+            np.save(out, _matrix(outcomes, pick, pipeline.embedder.dim))
+        except OSError as error:
+            raise refused(CliErrorCode.UNWRITABLE_FILE,
+                          f"cannot write {out}: {error.strerror}") from error
     if any(outcome.result.error is not None for outcome in outcomes):
         raise typer.Exit(code=2)
 

@@ -7,6 +7,7 @@ import sys
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from optinface.api.cli import (
     audit,
@@ -21,10 +22,10 @@ from optinface.api.cli import (
     rotation_commands,
     serve,
 )
+from optinface.api.errors import CliErrorCode
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
 
-INVALID_SETTINGS = "invalid_settings"
 ENV_PREFIX = "OPTINFACE_"
 
 app = typer.Typer(
@@ -69,7 +70,11 @@ def run() -> None:
     except ValidationError as error:
         if not error.title.endswith("Settings"):
             raise
-        typer.echo(f"error: {INVALID_SETTINGS}: {settings_problems(error)}", err=True)
+        typer.echo(f"error: {CliErrorCode.INVALID_SETTINGS}: {settings_problems(error)}",
+                   err=True)
+        sys.exit(1)
+    except SettingsError as error:  # a complex setting (a list) that is not even JSON
+        typer.echo(f"error: {CliErrorCode.INVALID_SETTINGS}: {error}", err=True)
         sys.exit(1)
 
 

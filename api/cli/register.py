@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import ApiKey, DataDir, opened, operator
-from optinface.api.schemas import RegisterFormat
+from optinface.api.cli.common import ApiKey, DataDir, opened, operator, validated
+from optinface.api.schemas import DeclarationCreate, RegisterFormat, RegulatorOrderCreate
 from optinface.consent.register import render_pia_skeleton
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
@@ -55,7 +55,9 @@ def declare(
     declared_on: Annotated[
         datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Date of the declaration.")
     ],
-    reference: Annotated[str, typer.Option("--reference", help="The regulator's file number.")],
+    reference: Annotated[str, typer.Option(
+        "--reference",
+        help="The regulator's file number: letters, digits, spaces, '.', '_' and '-'.")],
     api_key: ApiKey,
     data_dir: DataDir = None,
 ) -> None:
@@ -63,15 +65,17 @@ def declare(
 
     Example: optinface register declare --date 2026-01-05 --reference CAI-2026-001
     """
-    day: date = declared_on.date()
+    body = validated(DeclarationCreate, date=declared_on.date(), reference=reference)
     with opened(data_dir) as (_, service):
-        service.declare(actor=operator(service, api_key), date=day, reference=reference)
-    typer.echo(f"declaration of {day.isoformat()} recorded (reference {reference})")
+        service.declare(actor=operator(service, api_key), date=body.date,
+                        reference=body.reference)
+    typer.echo(f"declaration of {body.date.isoformat()} recorded (reference {body.reference})")
 
 
 @app.command("suspend")
 def suspend(
-    order: Annotated[str, typer.Option("--order", help="The regulator's order reference.")],
+    order: Annotated[str, typer.Option(
+        "--order", help="The regulator's order reference, as declare's --reference.")],
     api_key: ApiKey,
     destroy: Annotated[
         bool, typer.Option("--destroy", help="Also destroy every template, with receipts.")
@@ -82,11 +86,13 @@ def suspend(
 
     Example: optinface register suspend --order CAI-1037199 --destroy
     """
+    body = validated(RegulatorOrderCreate, reference=order, destroy=destroy)
     with opened(data_dir) as (_, service):
         register = service.apply_regulator_order(actor=operator(service, api_key),
-                                                 reference=order, destroy=destroy)
-    [applied] = [o for o in register.orders if o.reference == order and o.lifted_at is None]
-    typer.echo(f"order {order} applied ({applied.kind}): enrolment and matching suspended;"
+                                                 reference=body.reference, destroy=body.destroy)
+    [applied] = [o for o in register.orders
+                 if o.reference == body.reference and o.lifted_at is None]
+    typer.echo(f"order {body.reference} applied ({applied.kind}): enrolment and matching suspended;"
                f" {applied.templates_destroyed} templates destroyed")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -10,8 +12,9 @@ import uvicorn
 from rich.console import Console
 
 from optinface.api.app import create_app
-from optinface.api.cli.common import DataDir
-from optinface.api.settings import load_settings
+from optinface.api.cli.common import DataDir, refused
+from optinface.api.errors import CliErrorCode
+from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
@@ -51,10 +54,26 @@ def serve(
 
     Example: optinface serve --host 127.0.0.1 --port 8000 --data-dir /srv/optinface
     """
-    settings = load_settings(data_dir=data_dir)
-    update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = settings.model_copy(update=update)
+    # Every refusal comes before the data dir, its keys and the admin key are made.
+    settings = load_settings(data_dir=data_dir, host=host, port=port)
     require_accountable(settings)
+    with closing(listening_socket(settings.host, settings.port)) as listener:
+        _serve(settings, listener)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a port in use (or an address not of this machine) is
+    a one-line refusal, not a traceback after the server said it was listening."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        return socket.create_server(address, family=family)
+    except OSError as error:
+        raise refused(CliErrorCode.ADDRESS_UNAVAILABLE,
+                      f"cannot listen on {host}:{port}: {error.strerror}") from error
+
+
+def _serve(settings: ApiSettings, listener: socket.socket) -> None:
     console = Console()
     if settings.demo_mode:
         console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
@@ -69,11 +88,7 @@ def serve(
             f"listening on http://{settings.host}:{settings.port}  "
             "(API /v1, docs /docs, portal /portal, review /review)"
         )
-        uvicorn.run(
-            create_app(settings, service=service),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-        )
+        config = uvicorn.Config(create_app(settings, service=service), log_level="info")
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         service.close()

@@ -10,6 +10,7 @@ from optinface.api.schemas import Health
 router = APIRouter(tags=["health"])
 
 
+@router.head("/healthz", include_in_schema=False)  # uptime probes often ask HEAD
 @router.get("/healthz")
 def healthz(service: ServiceDep) -> Health:
     """Status, the loaded models and their SHA-256, active execution providers, counts."""

@@ -24,6 +24,7 @@ from optinface.consent.schemas import PrivacyStatement, RetentionPolicyPublic
 router = APIRouter()
 
 
+@router.head("/privacy", include_in_schema=False)  # link checkers ask HEAD of a public page
 @router.get("/privacy")
 def privacy(request: Request, service: ServiceDep) -> Response:
     return render(request, "privacy.html", statement=service.privacy_statement())

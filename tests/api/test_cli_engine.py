@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
 from optinface.engine.decode import BgrImage
 from optinface.engine.samples import encode, group_photo
+from tests.support.console import console
 from tests.support.server import inherited_environment
 
 runner = CliRunner()
@@ -69,6 +71,17 @@ def test_embed_pick_all_writes_one_row_per_face(tmp_path: Path) -> None:
     result = runner.invoke(app, ["embed", str(group), "--pick", "all", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert np.load(out).shape == (6, 512)
+
+
+def test_an_out_file_that_cannot_be_written_is_one_line(
+    tmp_path: Path, portrait_images: list[BgrImage], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    face = tmp_path / "face.jpg"
+    face.write_bytes(encode(portrait_images[0]))
+    code, lines = console(monkeypatch, capsys, "embed", str(face), "--out", "/proc/nope.npy")
+    assert (code, lines) == (1, ["refused: unwritable_file: cannot write /proc/nope.npy:"
+                                 " No such file or directory"])
 
 
 def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(tmp_path: Path) -> None:

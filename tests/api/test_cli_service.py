@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from optinface.api.cli.main import app
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
 from tests.support.api import thresholds_for_tests
+from tests.support.console import console
+from tests.support.server import free_port
 
 runner = CliRunner()
 
@@ -144,6 +147,20 @@ def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str
     assert run("register", "lift", "--order", "CAI-ORD-7", *d)[0] == 0
 
 
+@pytest.mark.parametrize("command", [
+    ("register", "suspend", "--order"), ("register", "declare", "--date", "2026-01-05",
+                                         "--reference")])
+@pytest.mark.parametrize("reference", ["", "CAI/2026 #1?x", "X\x01"])
+def test_a_reference_the_api_would_refuse_is_refused_on_the_command_line(
+    data_dir: Path, admin: str, command: tuple[str, ...], reference: str
+) -> None:
+    code, output = run(*command, reference, "--data-dir", str(data_dir), "--api-key", admin)
+    assert code == 1 and "refused: validation_error: reference:" in output, output
+    code, output = run("register", "--format", "json", "--data-dir", str(data_dir))
+    register = json.loads(output)
+    assert register["orders"] == [] and register["declaration"] is None
+
+
 def test_register_states_the_configured_recipients(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,3 +277,69 @@ def test_every_command_help_has_an_example() -> None:
     for command in commands:
         code, output = run(*command, "--help")
         assert code == 0 and "Example:" in output, command
+
+
+def test_serve_refuses_options_that_are_not_valid_before_making_anything(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    for option, variable in (("--port", "99999"), ("--host", "not a host")):
+        code, lines = console(monkeypatch, capsys, "serve", option, variable,
+                              "--data-dir", str(data_dir))
+        assert code == 1 and len(lines) == 1, lines
+        assert lines[0].startswith("error: invalid_settings: OPTINFACE_"), lines
+    assert list(tmp_path.iterdir()) == []  # no data dir, no key store beside it
+
+
+def test_serve_refuses_a_port_in_use_in_one_line_before_making_anything(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        code, lines = console(monkeypatch, capsys, "serve", "--port", port,
+                              "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"refused: address_unavailable: cannot listen on 127.0.0.1:{port}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    code, lines = console(monkeypatch, capsys, "serve", "--port", str(free_port()),
+                          "--data-dir", "/proc/optinface-nope")
+    assert (code, lines) == (1, ["error: data_dir_unusable: data directory /proc/optinface-nope:"
+                                 " No such file or directory"])
+
+
+def test_a_backup_destination_that_cannot_be_written_is_one_line(
+    data_dir: Path, admin: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, lines = console(monkeypatch, capsys, "backup", "/proc/optinface-nope",
+                          "--data-dir", str(data_dir))
+    assert (code, lines) == (1, ["refused: unwritable_file: cannot write the backup in"
+                                 " /proc/optinface-nope: No such file or directory"])
+
+
+def test_a_setting_that_is_not_even_json_is_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPTINFACE_RECIPIENTS", "not json")
+    code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings:") and '"recipients"' in lines[0]
+
+
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_a_url_where_no_server_answers_is_one_line(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    code, lines = console(monkeypatch, capsys, command, "--url", url, "--api-key", "key_x.y")
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"refused: server_unreachable: no server answers at {url}:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import optinface.consent.errors
 import optinface.engine.errors
 import optinface.engine.thresholds
 from optinface.api.app import create_app
-from optinface.api.errors import STATUS_BY_CODE
+from optinface.api.errors import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
@@ -39,6 +40,10 @@ def test_every_domain_code_has_a_status_in_the_table() -> None:
     )
     assert optinface.engine.thresholds.NotCalibrated.code in codes
     assert codes - STATUS_BY_CODE.keys() == set()
+
+
+def test_every_code_of_the_api_and_the_command_line_has_a_status_in_the_table() -> None:
+    assert set(ApiErrorCode) | set(CliErrorCode) <= STATUS_BY_CODE.keys()
 
 
 def test_the_table_is_documented_in_the_module_docstring() -> None:
@@ -242,3 +247,19 @@ def test_unexpected_failure_is_a_bare_internal_error(
     assert "secret" not in answer.text
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_a_database_failure_logs_no_value_the_request_sent(
+    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    with deployment(tmp_path, pipeline) as (settings, service, _, keys):
+        with service.runtime.db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE purposes")  # every statement on it fails
+        with TestClient(create_app(settings, service=service),
+                        raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+            answer = client.post("/v1/purposes", headers=auth(keys.admin), json={
+                "name": "Jane Q Public", "description": "d", "legal_basis": "consent",
+                "operations": ["enrol"], "retention_days": 30})
+    _assert_error(answer, 500, "internal_error")
+    assert "no such table: purposes" in caplog.text  # the operator still learns what failed
+    assert "Jane Q Public" not in caplog.text

@@ -57,6 +57,13 @@ def test_privacy_page_answers_without_authentication(
         assert "DEMO MODE" not in page.text
 
 
+def test_the_public_pages_answer_head_like_get(world: World) -> None:
+    for path in ("/privacy", "/healthz"):
+        head, get = world.client.head(path), world.client.get(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+
+
 def test_every_page_and_healthz_state_demo_mode(tmp_path: Path, pipeline: FacePipeline) -> None:
     with deployment(tmp_path, pipeline, demo_mode=True) as (_, _, client, keys):
         assert client.get("/healthz").json()["demo_mode"] is True

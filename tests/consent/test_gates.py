@@ -79,7 +79,7 @@ def test_a_minor_below_the_age_of_consent_needs_parental_authority(
 ) -> None:
     person = world.person(age=age, jurisdiction=jurisdiction)
     own = lambda: person.consent(  # noqa: E731
-        purposes=[world.purpose], notice_id=world.notice,
+        purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
         expires_at=world.clock.now() + timedelta(days=30))
     assert (person.pseudonym in world.guardians) is needs_guardian
     if needs_guardian:

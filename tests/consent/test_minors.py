@@ -68,7 +68,7 @@ def test_a_minor_who_comes_of_age_is_asked_to_consent_in_their_own_name(world: W
     minor = _minor_in_quebec(world)
 
     def own_consent():  # type: ignore[no-untyped-def]
-        return minor.consent(purposes=[world.purpose], notice_id=world.notice,
+        return minor.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                              expires_at=world.clock.now() + timedelta(days=300))
 
     with pytest.raises(ConsentError) as refused:
@@ -113,7 +113,7 @@ def test_a_guardians_consent_ends_thirty_days_after_coming_of_age_without_the_pe
     [asked] = [e for e in export.events if e.action == AuditAction.OWN_CONSENT_REQUESTED]
     assert asked.details["own_consent_by"] == OWN_CONSENT_BY.isoformat()
     # Their own consent to another study keeps them here, not the guardian's consent to this one.
-    minor.consent(purposes=[other], notice_id=world.notice,
+    minor.consent(purposes=[other], notice_id=world.notice, language="fr-CA",
                   expires_at=world.clock.now() + timedelta(days=300))
 
     _days_after_the_birthday(world, 31)
@@ -144,7 +144,7 @@ def test_a_person_who_consents_in_their_own_name_in_time_keeps_what_their_guardi
     world.signer(minor.pseudonym).set_searchable(True)
 
     _days_after_the_birthday(world, 10)
-    minor.consent(purposes=[world.purpose], notice_id=world.notice,
+    minor.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                   expires_at=world.clock.now() + timedelta(days=300))
     [given] = world.service.audit_events(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_GIVEN)).events[-1:]
@@ -177,7 +177,7 @@ def test_a_subject_held_only_by_a_guardians_consent_is_erased_with_a_receipt_onc
 
 def test_a_minors_consent_lasts_at_most_a_year_and_an_adults_longer(world: World) -> None:
     def consent(person: SoftPerson, days: int) -> ConsentGiven:
-        return person.consent(purposes=[world.purpose], notice_id=world.notice,
+        return person.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                               expires_at=world.clock.now() + timedelta(days=days))
 
     minor = world.person(age=AgeCategory.MINOR_16_17)  # of age to consent in Québec, a minor

@@ -75,7 +75,7 @@ def test_a_changed_policy_needs_a_new_signature_and_every_version_stays_readable
     with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
         world = make_world(service, clock)
         person = world.person()
-        act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="en",
+        act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                          expires_at=clock.now() + timedelta(days=90))
         signed = person.sign(act)  # the statement names the three-year policy
         first = service.retention_policy()
@@ -90,6 +90,7 @@ def test_a_changed_policy_needs_a_new_signature_and_every_version_stays_readable
         assert second.sha256 != first.sha256
         assert "at most 2 years after the last interaction" in second.rules
         given = person.consent(purposes=act.purposes, notice_id=act.notice_id,
+                               language=act.language,
                                expires_at=act.expires_at)  # signed anew, under the new policy
         assert given.consent.retention_policy_sha256 == second.sha256
         assert given.receipt.receipt["retentionPolicy"]["sha256"] == second.sha256

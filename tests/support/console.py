@@ -1,0 +1,21 @@
+"""The ``optinface`` console script as an operator's shell runs it: :func:`api.cli.main.run`,
+which turns every refusal into one line with its stable code (``CliRunner`` invokes the typer
+app underneath, so it would see the exception instead)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from optinface.api.cli.main import run
+
+
+def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            *args: str) -> tuple[int, list[str]]:
+    """Run ``optinface ARGS`` in this process: its exit status and the lines of its stderr."""
+    monkeypatch.setattr(sys, "argv", ["optinface", *args])
+    with pytest.raises(SystemExit) as ended:
+        run()
+    code = ended.value.code
+    return code if isinstance(code, int) else 1, capsys.readouterr().err.splitlines()
