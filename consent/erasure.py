@@ -124,7 +124,9 @@ def erase_subject(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
-        destroyed = destroy_templates(runtime, session, labels) + destroyed_before
+        # The index entries went in the first step (``present``): this one scrubs the file.
+        destroyed = Destroyed(templates=destroy_templates(runtime, session, labels).templates,
+                              index_entries=len(present)) + destroyed_before
         key_row = session.get(SubjectKey, subject.id)
         key_destroyed = key_row is not None
         # Copies made before now hold the key wrapped under this epoch (or an older one,
