@@ -36,6 +36,7 @@ import math
 import os
 import platform
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
     flow follows ``optinface demo``.
     """
     soon = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+    run = secrets.token_hex(4)  # names once taken stay taken: a second run against one server
     portal = api.call("POST", "/v1/keys", admin, json={"role": "portal", "name": "bench portal"})
     keys = [
         api.call("POST", "/v1/keys", admin,
@@ -167,7 +169,7 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
         for n in range(researcher_keys)
     ]
     purpose = api.call("POST", "/v1/purposes", admin, json={
-        "name": "Benchmark",
+        "name": f"Benchmark {run}",
         "description": "Latency benchmark on sample faces; no real person",
         "legal_basis": "express consent",
         "operations": ["enrol", "verify", "identify"],
@@ -175,7 +177,8 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
         "study": "bench",
     })["id"]
     notice = api.call("POST", "/v1/notices", admin, json={
-        "version": "bench", "language": "en", "text": "Benchmark faces, used for timing only."
+        "version": f"bench-{run}", "language": "en",
+        "text": "Benchmark faces, used for timing only."
     })["id"]
     # Dated as if the regulator had received it a declaration period ago, as the demo does.
     declared = declared_long_enough_ago(date.today(), load_settings())

@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from optinface.api.cli.bench import Api, prepare
 from optinface.api.cli.main import app
 from optinface.api.cli.overhead_split import FRAMEWORK, OUTSIDE
 from optinface.engine.manifest import load_manifest
+from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
+from tests.support.api import deployment
 
 runner = CliRunner()
 
@@ -52,3 +55,14 @@ def test_bench_measures_every_operation_and_level_against_a_fresh_server(tmp_pat
     parts = overhead["split_ms_p50"]  # the bench's own server answers with Server-Timing
     assert set(parts) == {"auth", "consent", "embed", "search", FRAMEWORK, OUTSIDE}, parts
     assert parts["embed"] > 0 and parts[OUTSIDE] > 0
+
+
+def test_bench_prepares_again_on_a_server_it_already_prepared(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    """A tester runs the bench twice against one ``./dev run``: each run sets up its own
+    purpose and notice, since a name once taken stays taken."""
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        runs = [prepare(Api(client), keys.admin, portrait_jpegs[:1], researcher_keys=1)
+                for _ in range(2)]
+    assert runs[0].purpose_id != runs[1].purpose_id
