@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
+from optinface.api.cli.serve import listening_socket
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
 from tests.support.api import thresholds_for_tests
@@ -304,6 +306,31 @@ def test_serve_refuses_a_port_in_use_in_one_line_before_making_anything(
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(f"refused: address_unavailable: cannot listen on 127.0.0.1:{port}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> None:
+    """Each connection the server's socket accepts has Nagle off, as uvicorn's own socket has:
+    with it on, an answer written in two parts waited 40 ms for the client's delayed ACK."""
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future[int] = loop.create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                connection = transport.get_extra_info("socket")
+                accepted.set_result(connection.getsockopt(socket.IPPROTO_TCP,
+                                                          socket.TCP_NODELAY))
+                transport.close()
+
+        server = await loop.create_server(Probe, sock=listening_socket("127.0.0.1", 0))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return await asyncio.wait_for(accepted, timeout=10)
+
+    assert asyncio.run(accepted_nodelay()) == 1
 
 
 def test_a_data_dir_that_cannot_be_made_is_one_line(
