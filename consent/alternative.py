@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import Destroyed, destroy_templates
 from optinface.consent.errors import AlternativeChosen
@@ -33,6 +34,7 @@ def choose_alternative(
     subject.searchable = False
     subject.last_interaction_at = now
     labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
+    erasure_journal.record_templates(runtime, session, labels)  # a restored copy: again
     return destroy_templates(runtime, session, labels)
 
 

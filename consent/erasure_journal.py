@@ -5,10 +5,14 @@ subjects erased, and the consents withdrawn, since it was taken. Each erasure th
 appends one line to ``erasures.jsonl`` in the witness directory, which lies outside the data
 directory and is meant for an append-only mount: the tombstone hash (keyed hash of the
 pseudonym, no biometric or personal data), the reason and the time; each withdrawal a line with
-the consent's random public id and the time. At every start, before the service answers
-anything, ``reconcile`` erases again every subject whose tombstone hash the journal names but
-the database does not (:func:`pending`), and withdraws again every consent the journal names
-that the database still has in force (:func:`pending_withdrawals`).
+the consent's random public id and the time; each template destroyed while its subject stays (a
+rectification's replaced template, the templates of a person who chose the non-biometric
+alternative) a line with a keyed hash of its random nonce, never its id (a restored copy's
+AUTOINCREMENT counter is older, so ids taken after it can be given again). At every start,
+before the service answers anything, ``reconcile`` erases again every subject whose tombstone
+hash the journal names but the database does not (:func:`pending`), withdraws again every
+consent the journal names that the database still has in force (:func:`pending_withdrawals`),
+and destroys again every template the journal names (:func:`pending_templates`).
 
 The line is written and fsynced before the destruction commits: a crash in between leaves an
 erasure the journal requests and the next start completes, never the reverse.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,10 +31,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason
-from optinface.consent.tables import Consent, ConsentStatus, Subject, Tombstone
+from optinface.consent.tables import Consent, ConsentStatus, Subject, Template, Tombstone
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory
 
 logger = logging.getLogger(__name__)
@@ -49,14 +55,39 @@ class Withdrawal:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateDestroyed:
+    template_ref: str  # template_ref(): a keyed hash of the template's nonce
+    at: datetime
+
+
+Entry = JournalEntry | Withdrawal | TemplateDestroyed
+TEMPLATE_DOMAIN = "journal-template"
+
+
+def template_ref(keys: KeyRing, template: Template) -> str:
+    """How the journal names a template: unique to it (its random nonce), not its id."""
+    return keys.keyed_hash(template.nonce.hex(), domain=TEMPLATE_DOMAIN)
+
+
+def record_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> None:
+    """Journal the templates ``labels`` before their destruction commits."""
+    now = runtime.clock.now()
+    for template in session.scalars(select(Template).where(Template.id.in_(list(labels)))):
+        record(runtime.settings.witness_dir,
+               TemplateDestroyed(template_ref=template_ref(runtime.keys, template), at=now))
+
+
 def journal_path(witness_dir: Path) -> Path:
     return witness_dir / JOURNAL_NAME
 
 
-def record(witness_dir: Path, entry: JournalEntry | Withdrawal) -> None:
+def record(witness_dir: Path, entry: Entry) -> None:
     """Append ``entry`` durably (O_APPEND, fsync) before the destruction commits."""
     if isinstance(entry, Withdrawal):
         fields = {"kind": "withdrawal", "consentId": entry.consent_id}
+    elif isinstance(entry, TemplateDestroyed):
+        fields = {"kind": "template", "templateRef": entry.template_ref}
     else:
         fields = {"subjectHash": entry.subject_hash, "reason": str(entry.reason)}
     _append(witness_dir, {**fields, "at": entry.at.isoformat()})
@@ -77,18 +108,20 @@ def _append(witness_dir: Path, fields: dict[str, str]) -> None:
         fsync_directory(witness_dir)
 
 
-def entries(witness_dir: Path) -> list[JournalEntry | Withdrawal]:
+def entries(witness_dir: Path) -> list[Entry]:
     """Every complete line; a torn last line (a crash mid-append) is skipped."""
     path = journal_path(witness_dir)
     if not path.exists():
         return []
-    found: list[JournalEntry | Withdrawal] = []
+    found: list[Entry] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             raw = json.loads(line)
             at = datetime.fromisoformat(raw["at"])
             if raw.get("kind") == "withdrawal":
                 found.append(Withdrawal(consent_id=raw["consentId"], at=at))
+            elif raw.get("kind") == "template":
+                found.append(TemplateDestroyed(template_ref=raw["templateRef"], at=at))
             else:
                 found.append(JournalEntry(subject_hash=raw["subjectHash"],
                                           reason=ErasureReason(raw["reason"]), at=at))
@@ -112,6 +145,18 @@ def pending_withdrawals(runtime: Runtime, session: Session) -> list[str]:
         consent.status = ConsentStatus.WITHDRAWN
         consent.withdrawn_at = withdrawn[consent.id]
     return [consent.id for consent in again]
+
+
+def pending_templates(runtime: Runtime, session: Session) -> set[int]:
+    """The templates the journal destroyed that the database still holds (a copy from
+    before). Only templates created before the latest such line can be one, so only they are
+    hashed."""
+    refs = {entry.template_ref: entry.at for entry in entries(runtime.settings.witness_dir)
+            if isinstance(entry, TemplateDestroyed)}
+    if not refs:
+        return set()
+    rows = session.scalars(select(Template).where(Template.created_at <= max(refs.values())))
+    return {t.id for t in rows if template_ref(runtime.keys, t) in refs}
 
 
 def pending(runtime: Runtime) -> list[tuple[str, ErasureReason]]:

@@ -65,6 +65,8 @@ def reconcile(
     erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
+        templates_replayed = destroy_templates(
+            runtime, session, erasure_journal.pending_templates(runtime, session)).templates
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
@@ -98,13 +100,14 @@ def reconcile(
             subject_keys_lost=lost,
             erasures_replayed=len(replayed),
             withdrawals_replayed=len(withdrawals_replayed),
+            templates_replayed=templates_replayed,
             index_discarded=index_discarded,
         )
         runtime.audit(
             session,
             Entry(action=AuditAction.RECONCILED, actor=None, details=report.model_dump()),
         )
-    if templates_destroyed or lost:
+    if templates_destroyed or lost or templates_replayed:
         runtime.db.checkpoint()
     return report
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import destroy_templates
 from optinface.consent.errors import TemplateNotReplaceable
@@ -47,7 +48,9 @@ def replaceable(session: Session, subject: Subject, consent: Consent,
 def replace(runtime: Runtime, session: Session, *, actor: Actor, pseudonym: str,
             replaced: int, replacement: int, capture_id: str) -> None:
     """Destroy ``replaced`` now that ``replacement`` is stored, and chain the event naming
-    both (ids only). The caller commits, then checkpoints the WAL, as every destruction does."""
+    both (ids only). Journaled first, so a restored copy destroys it again. The caller commits,
+    then checkpoints the WAL, as every destruction does."""
+    erasure_journal.record_templates(runtime, session, [replaced])
     destroy_templates(runtime, session, [replaced])
     runtime.audit(session, Entry(action=AuditAction.TEMPLATE_REPLACED, actor=actor,
                                  subjects=[pseudonym],

@@ -570,6 +570,7 @@ class ReconcileReport(BaseModel):
     subject_keys_lost: int = 0  # wrapped under a destroyed epoch (a restored old copy)
     erasures_replayed: int = 0  # erased after the restored copy was taken: erased again
     withdrawals_replayed: int = 0  # consents withdrawn after it: withdrawn again
+    templates_replayed: int = 0  # templates replaced or given up after it: destroyed again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 

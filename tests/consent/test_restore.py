@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app as cli
@@ -26,6 +27,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Template
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
 from tests.support.files import template_bytes
@@ -185,3 +187,31 @@ def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
                                       "--data-dir", str(other.data_dir)])
     assert result.exit_code != 0 and "is not this deployment's" in result.output, result.output
     assert ledger.read_bytes() == before
+
+
+def test_a_restore_destroys_again_the_templates_replaced_or_given_up_since_the_backup(
+    clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+) -> None:
+    """A rectification's replaced template, and the templates of a person who chose the
+    non-biometric alternative, are destroyed while the subject stays: the journal names them
+    (by a keyed hash of their nonce), so a copy from before loses them again at start-up."""
+    service = open_service()
+    world = make_world(service, clock)
+    rectified, consent = world.subject()
+    replaced = world.enrol(rectified, consent, portrait_jpegs[0])
+    chooser, other = world.subject()
+    given_up = world.enrol(chooser, other, portrait_jpegs[1])
+    destination = tmp_path / "backup"
+    optinface("backup", str(destination))
+    world.enrol(rectified, consent, flipped_jpegs[0], replaces=replaced.id)
+    service.choose_alternative(actor=world.people[chooser].actor, subject=chooser)
+    service.close()
+
+    done = optinface("restore", str(destination))
+    assert json.loads(done[done.index("{"):])["templates_replayed"] == 2
+    with closing(open_service()) as restored:
+        gone = {replaced.id, given_up.id}
+        assert not gone & restored.index.labels()
+        with restored.runtime.db.transaction() as session:
+            assert not gone & set(session.scalars(select(Template.id)))
