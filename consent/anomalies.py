@@ -8,7 +8,9 @@ delib. 2021-122 on logging; AI Act art. 26(5), monitoring by the deployer).
 
 The alerts are read from the last :data:`WINDOW` of the chained log when asked for. Nothing new
 is stored, so no one can silence an alert but by editing the log, which its verification would
-show. Each alert names a key and counts; never a face, and never a subject.
+show. Each alert names a key and counts; never a face, and never a subject. One edit is lawful:
+an erasure removes the subject's pseudonym from the log (:mod:`consent.audit_seals`), so verifies
+against subjects erased since no longer count towards the "many subjects" alert.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ GENESIS = "0" * 64
 class AuditAction(StrEnum):
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
-    CONSENT_ENDED = "consent_ended"  # expiry or retention: its templates destroyed
+    CONSENT_ENDED = "consent_ended"  # expiry, retention, coming of age: templates destroyed
     ENROL = "enrol"
     TEMPLATE_REPLACED = "template_replaced"  # rectification: the old template destroyed
     VERIFY = "verify"

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import policies
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ConsentCapacity
@@ -60,19 +60,20 @@ def request_own_consent(runtime: Runtime, session: Session, *, actor: Actor | No
         runtime.audit(session, Entry(action=AuditAction.OWN_CONSENT_REQUESTED, actor=actor,
                                      subjects=[subject.pseudonym],
                                      details={"age_of_consent": minimum,
-                                              "own_consent_by": min(due).isoformat()
+                                              "own_consent_by": log_time(min(due))
                                               if due else None}))
         asked += 1
     return asked
 
 
-def take_over(subject: Subject, own: Consent, *, now: datetime) -> list[str]:
+def take_over(subject: Subject, given: Consent, *, now: datetime) -> list[str]:
     """The guardian's consents in force whose every purpose the person's own consents in force
-    (``own``, just given, included) now cover: they no longer end by coming of age; their ids.
+    now cover: they no longer end by coming of age; their ids. ``given`` is the consent just
+    recorded, by the person or by their guardian (then it covers nothing of its own).
 
-    The caller commits with ``own``.
+    The caller commits with ``given``.
     """
-    consents = [*(c for c in subject.consents if c.id != own.id), own]
+    consents = [*(c for c in subject.consents if c.id != given.id), given]
     covered = {p.id for c in _in_force(consents, ConsentCapacity.SELF, now=now)
                for p in c.purposes}
     kept = []

@@ -53,7 +53,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
                                    settings=runtime.settings)
     replaces = statement.get("replaces")
     if replaces is not None:
-        rectification.replaceable(session, subject, consent, replaces)
+        rectification.require_replaceable(session, subject, consent, replaces)
     return subject, consent, replaces
 
 

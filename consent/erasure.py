@@ -70,14 +70,17 @@ from optinface.consent.tables import (
 
 @dataclass(frozen=True, slots=True)
 class Destroyed:
+    """What one step of a destruction removed: template rows, and vectors from the index."""
+
     templates: int
     index_entries: int
 
-    def __add__(self, other: Destroyed | None) -> Destroyed:
-        if other is None:
-            return self
+    def __add__(self, other: Destroyed) -> Destroyed:
         return Destroyed(templates=self.templates + other.templates,
                          index_entries=self.index_entries + other.index_entries)
+
+
+NOTHING = Destroyed(templates=0, index_entries=0)
 
 
 def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> Destroyed:
@@ -97,7 +100,7 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
 
 def erase_subject(
     runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
-    journaled: bool = False, destroyed_before: Destroyed | None = None,
+    journaled: bool = False, destroyed_before: Destroyed = NOTHING,
 ) -> ErasureReceipt:
     """Erase everything biometric about ``pseudonym`` and return the signed receipt.
 
@@ -115,6 +118,7 @@ def erase_subject(
         labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
     present = runtime.index.labels() & labels
     runtime.index.remove(present)
+    unsearchable = Destroyed(templates=0, index_entries=len(present))
     unsearchable_ms = (time.perf_counter() - started) * 1000
     unsearchable_at = runtime.clock.now()
 
@@ -124,9 +128,8 @@ def erase_subject(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
-        # The index entries went in the first step (``present``): this one scrubs the file.
-        destroyed = Destroyed(templates=destroy_templates(runtime, session, labels).templates,
-                              index_entries=len(present)) + destroyed_before
+        # The index lost the vectors in the first step; this one scrubs the file, deletes rows.
+        destroyed = destroyed_before + unsearchable + destroy_templates(runtime, session, labels)
         key_row = session.get(SubjectKey, subject.id)
         key_destroyed = key_row is not None
         # Copies made before now hold the key wrapped under this epoch (or an older one,

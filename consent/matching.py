@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import declaration, ledger, policies, probe_consent, review
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.errors import ConsentError
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
@@ -151,7 +151,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             # access export shows a no_candidate too. Scores at 2 decimals, for the export.
             purpose=purpose_id, subjects=list(best) if subject is None else [subject],
             probe_sha256=probe_sha256,
-            details={"probe_consent_id": probe_consent_id, "started_at": started_at.isoformat(),
+            details={"probe_consent_id": probe_consent_id, "started_at": log_time(started_at),
                      "k": k, "gallery_size": len(allowed),
                      "scores": dict(ranked),
                      "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True))}))

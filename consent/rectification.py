@@ -27,9 +27,9 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Consent, Subject, Template
 
 
-def replaceable(session: Session, subject: Subject, consent: Consent,
-                template_id: int) -> Template:
-    """The template ``template_id`` if ``subject`` holds it under ``consent``.
+def require_replaceable(session: Session, subject: Subject, consent: Consent,
+                        template_id: int) -> None:
+    """Refuse unless ``subject`` holds the template ``template_id`` under ``consent``.
 
     Another subject's template is refused as unknown: its existence is not theirs to learn.
     """
@@ -42,7 +42,6 @@ def replaceable(session: Session, subject: Subject, consent: Consent,
         raise TemplateNotReplaceable(
             f"template {template_id} was enrolled under another consent than {consent.id}",
             details={"template_id": template_id, "problem": "other_consent"})
-    return template
 
 
 def replace(runtime: Runtime, session: Session, *, actor: Actor, pseudonym: str,

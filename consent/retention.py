@@ -1,4 +1,4 @@
-"""Retention: find what must go, at the earliest of the three limits, and sweep it away.
+"""Retention: find what must go, at the earliest of its limits, and sweep it away.
 
 A template is kept while the consent it was enrolled under is in force and inside its purposes'
 retention period (a guardian's, also no later than a grace period after its person comes of age
@@ -48,8 +48,9 @@ def due_for_erasure(
 ) -> tuple[list[tuple[str, ErasureReason]], int]:
     """The (pseudonym, reason) pairs to erase now, and how many consents just ended.
 
-    Consents past their expiry or their purposes' retention are marked expired on the way (in
-    the caller's transaction): either way they can authorise nothing more, and the templates
+    Consents past their expiry, their purposes' retention or (a guardian's) the person's coming
+    of age are marked expired on the way (in the caller's transaction): either way they can
+    authorise nothing more, and the templates
     enrolled under them are then destroyed by ``erasure.destroy_ended_templates``.
     """
     due: list[tuple[str, ErasureReason]] = []

@@ -67,7 +67,9 @@ RECORD_RULES = (
 LOG_KEPT_WHOLE = "the access log is kept whole, without biometric data"
 LOG_PRUNED = ("the access log's entries lose their content {log_days} days after they are"
               " written (their chained hashes stay, so the log can still be verified)")
-LOG_HOLD = ", under an investigation hold: {log_hold}"
+HELD = ", under an investigation hold: {log_hold}"
+LOG_KEPT_WHOLE_HELD = LOG_KEPT_WHOLE + HELD
+LOG_PRUNED_HELD = LOG_PRUNED + HELD
 
 
 def receipts_expired(now: datetime) -> datetime:
@@ -91,9 +93,11 @@ def database_rules(settings: ConsentSettings) -> list[str]:
 
 def retention_rules(settings: ConsentSettings) -> list[str]:
     """The whole public schedule as these settings enforce it, one rule a line."""
-    log = LOG_KEPT_WHOLE if settings.access_log_retention_days is None else LOG_PRUNED
-    if settings.access_log_hold is not None:
-        log += LOG_HOLD
+    held = settings.access_log_hold is not None
+    if settings.access_log_retention_days is None:
+        log = LOG_KEPT_WHOLE_HELD if held else LOG_KEPT_WHOLE
+    else:
+        log = LOG_PRUNED_HELD if held else LOG_PRUNED
     return [*database_rules(settings), *_formatted((*RECORD_RULES, log), settings)]
 
 

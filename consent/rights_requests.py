@@ -40,6 +40,8 @@ DUE_SOON = timedelta(days=7)
 
 
 class RequestStatus(StrEnum):
+    """Open until a reviewer closes it; then its outcome."""
+
     OPEN = "open"
     ANSWERED = RequestOutcome.ANSWERED.value
     REFUSED = RequestOutcome.REFUSED.value
@@ -99,8 +101,8 @@ def answer_request(
     answer is refused, so the date the deadline was met (or missed) cannot be rewritten."""
     row = get_row(session, RightsRequest, request_id, noun="rights request", field="request_id")
     if row.status != RequestStatus.OPEN:
-        raise InvalidRequest(f"rights request {request_id} was already answered",
-                             details={"request_id": request_id})
+        raise InvalidRequest(f"rights request {request_id} is already closed ({row.status})",
+                             details={"request_id": request_id, "status": row.status})
     row.status = str(RequestStatus(body.outcome))
     row.answer = body.answer
     row.refusal_ground = str(body.ground) if body.ground else None

@@ -121,7 +121,7 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
     statement = {**_base(CAPTURE, subject, settings, now), "consentId": act.consent_id,
                  "photoSha256": act.photo_sha256}
     if act.replaces is not None:  # the person signs which template goes (consent.rectification)
-        rectification.replaceable(session, subject, consent, act.replaces)
+        rectification.require_replaceable(session, subject, consent, act.replaces)
         statement["replaces"] = act.replaces
     return statement
 

@@ -40,6 +40,7 @@ CORE_TEXTS: tuple[str, ...] = (
     access.NOT_REVIEWED,
     matching.MATCHING_DESCRIPTION, *retention_policy.DATABASE_RULES, *retention_policy.RECORD_RULES,
     retention_policy.LOG_KEPT_WHOLE, retention_policy.LOG_PRUNED,
+    retention_policy.LOG_KEPT_WHOLE_HELD, retention_policy.LOG_PRUNED_HELD,
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
     *declaration.REFUSALS,

@@ -451,7 +451,9 @@ FRENCH: dict[str, str] = {
     # Vocabulary: actions
     "Consent given": "Consentement donné",
     "Consent withdrawn": "Consentement retiré",
-    "Consent ended (expiry or retention)": "Consentement terminé (expiration ou conservation)",
+    "Consent ended (expiry, retention or coming of age)": (
+        "Consentement terminé (expiration, conservation ou majorité)"
+    ),
     "Photo enrolled": "Photo enregistrée",
     "Template replaced by a new photo (rectification)": (
         "Gabarit remplacé par une nouvelle photo (rectification)"
@@ -824,6 +826,18 @@ FRENCH: dict[str, str] = {
     " chained hashes stay, so the log can still be verified)": (
         "les entrées du journal des accès perdent leur contenu {log_days} jours après leur"
         " écriture (leurs empreintes chaînées restent : le journal reste vérifiable)"
+    ),
+    "the access log is kept whole, without biometric data, under an investigation hold:"
+    " {log_hold}": (
+        "le journal des accès est conservé en entier, sans donnée biométrique, en raison d'une"
+        " enquête : {log_hold}"
+    ),
+    "the access log's entries lose their content {log_days} days after they are written (their"
+    " chained hashes stay, so the log can still be verified), under an investigation hold:"
+    " {log_hold}": (
+        "les entrées du journal des accès perdent leur contenu {log_days} jours après leur"
+        " écriture (leurs empreintes chaînées restent : le journal reste vérifiable), en raison"
+        " d'une enquête : {log_hold}"
     ),
     "How long we keep it (retention policy, signed with your consent)": (
         "Combien de temps nous les conservons (politique de conservation, signée avec votre"

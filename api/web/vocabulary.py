@@ -11,7 +11,7 @@ from optinface.consent.schemas import LEGACY_SEARCH_OUTCOMES
 ACTIONS: dict[str, str] = {
     "consent_given": "Consent given",
     "consent_withdrawn": "Consent withdrawn",
-    "consent_ended": "Consent ended (expiry or retention)",
+    "consent_ended": "Consent ended (expiry, retention or coming of age)",
     "enrol": "Photo enrolled",
     "template_replaced": "Template replaced by a new photo (rectification)",
     "verify": "Search (verify one person)",

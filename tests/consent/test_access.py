@@ -80,8 +80,8 @@ def test_a_search_548_days_old_is_in_every_export_however_often_it_is_asked(
     """No time window and no frequency limit: a year and a half after an identification (the
     retention sweep run, the access log kept longer than a year under an investigation hold),
     the subject's own export, asked three times the same day, lists it each time."""
+    world.service.settings.access_log_hold = "investigation 2026-14"  # first: never invalid
     world.service.settings.access_log_retention_days = 600
-    world.service.settings.access_log_hold = "investigation 2026-14"
     pseudonym, consent_id = world.subject(days=2 * 365)
     world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     searched_at = clock.now()

@@ -45,16 +45,6 @@ def test_retention_after_the_last_interaction_can_never_exceed_three_years(
                            ).retention_years_after_last_interaction == 2
 
 
-def test_the_access_log_keeps_its_content_at_least_six_months(tmp_path: Path) -> None:
-    """The other bound of the retention settings (AI Act arts. 19, 26(6)): 183 days is the
-    floor of ``access_log_retention_days``; one day less is a setting refused."""
-    with pytest.raises(ValidationError) as refused:
-        ConsentSettings(data_dir=tmp_path, access_log_retention_days=182)
-    assert [error["loc"] for error in refused.value.errors()] == [("access_log_retention_days",)]
-    assert ConsentSettings(data_dir=tmp_path,
-                           access_log_retention_days=183).access_log_retention_days == 183
-
-
 def test_the_public_schedule_and_the_register_state_the_bipa_rules(world: World) -> None:
     register = world.service.register()
     assert register.biometric_data_sold_or_traded is False
