@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.keys import KeyRing
+from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import SignedReceipt
 from optinface.consent.tables import (
@@ -110,3 +111,13 @@ def fetch(runtime: Runtime, code: str) -> SignedReceipt:
             raise ReceiptCodeInvalid("this code is wrong, expired or already used")
         return SignedReceipt(receipt=tombstone.receipt, signature=tombstone.receipt_signature,
                              public_key=str(tombstone.receipt["publicKey"]))
+
+
+def log_names(runtime: Runtime, session: Session, pseudonyms: list[str]) -> list[str]:
+    """How the log names the people a caller named: each pseudonym, or its tombstone hash once
+    erased. An erasure removes the pseudonym from the log (:mod:`consent.audit_seals`); a later
+    act on it (a refused request, a reviewer's filter) must not write it back."""
+    hashes = {p: tombstone_hash(runtime.keys, p) for p in pseudonyms}
+    erased = set(session.scalars(select(Tombstone.subject_hash).where(
+        Tombstone.subject_hash.in_(list(hashes.values())))))
+    return [hashes[p] if hashes[p] in erased else p for p in pseudonyms]

@@ -10,8 +10,10 @@ pseudonyms (:func:`optinface.consent.audit.hashed_fields`). Details that speak o
 While the person exists, the row keeps the pseudonym and the salt, so anyone holding an export
 can check that the pseudonym is the one the chain committed to (:func:`problem`). An erasure
 removes both (:func:`forget`): what stays is a hash that no one can link to the pseudonym, not
-even someone who knows it, and every event still verifies. Events written before migration
-0019 have no seals and hash their pseudonyms; they keep them.
+even someone who knows it, and every event still verifies. The erasure's own event lists the
+seals it forgets (:func:`seals_of`), chained before they are forgotten, so a salt removed
+without an erasure (hiding who was searched while the person still exists) is reported.
+Events written before migration 0019 have no seals and hash their pseudonyms; they keep them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from optinface.consent.tables import AuditEvent
 
 SALT_BYTES = 16
 SUBJECT_KEYED_DETAILS = ("scores", "review_ids")
+FORGOTTEN = "forgotten_seals"
+"""The detail of an erasure's event that lists the seals it forgets."""
 """Details whose keys are subjects: stored keyed by the seal's hash, never by the pseudonym."""
 
 
@@ -63,20 +67,28 @@ def seal_of(event: Any, pseudonym: str) -> str | None:
                  if s["salt"] is not None and _sealed(s["salt"], pseudonym) == s["hash"]), None)
 
 
-def problem(subjects: Iterable[str], seals: Sequence[Mapping[str, Any]] | None) -> str | None:
+def problem(subjects: Sequence[str], seals: Sequence[Mapping[str, Any]] | None) -> str | None:
     """Why the pseudonyms a row shows are not those its seals commit to, or None.
 
-    Each pseudonym must open exactly one salted seal and each salted seal one pseudonym: a
-    pseudonym changed, added or removed without its salt is an edit the chain cannot see.
+    Each pseudonym must open exactly one salted seal and each salted seal exactly one pseudonym:
+    a pseudonym changed, added, repeated or removed with its salt kept is an edit the chain
+    cannot see. (A salt removed with its pseudonym must be an erasure's: :func:`unsalted`.)
     """
     if seals is None:
         return None  # before seals: the pseudonyms themselves are hashed
-    named = sorted(subjects)
-    opened = sorted(p for s in seals if s["salt"] is not None for p in named
-                    if _sealed(s["salt"], p) == s["hash"])
-    if opened != named or len(named) != sum(s["salt"] is not None for s in seals):
+    salted = [s for s in seals if s["salt"] is not None]
+    opened = [[p for p in subjects if _sealed(s["salt"], p) == s["hash"]] for s in salted]
+    if (len(set(subjects)) != len(subjects) or len(salted) != len(subjects)
+            or any(len(names) != 1 for names in opened)
+            or sorted(n for names in opened for n in names) != sorted(subjects)):
         return "names subjects its seals do not commit to (edited)"
     return None
+
+
+def unsalted(seals: Sequence[Mapping[str, Any]] | None) -> set[str]:
+    """The seals whose pseudonym is gone: each must be one an erasure's event lists."""
+    return {s["hash"] for s in seals or () if s["salt"] is None}
+
 
 
 def mentions(pseudonym: str) -> ColumnElement[bool]:
@@ -87,11 +99,30 @@ def mentions(pseudonym: str) -> ColumnElement[bool]:
     return cast(AuditEvent.subjects, String).contains(f'"{pseudonym}"')
 
 
+def _sealed_events(session: Session, pseudonym: str) -> Iterable[AuditEvent]:
+    return session.scalars(select(AuditEvent).where(
+        mentions(pseudonym), AuditEvent.subject_seals.is_not(None)))
+
+
+def seals_of(session: Session, pseudonym: str) -> list[str]:
+    """The seals that stand for ``pseudonym`` in the log: an erasure names them in its own
+    event (``details[FORGOTTEN]``) before it forgets them, so that a salt removed by anyone
+    else is an edit the verification reports."""
+    return sorted(h for event in _sealed_events(session, pseudonym)
+                  if (h := seal_of(event, pseudonym)) is not None)
+
+
+def unsealed_mentions(session: Session, pseudonym: str) -> int:
+    """Events from before seals that name ``pseudonym``: their chain hash covers it, so they
+    keep it (an erasure's receipt says how many)."""
+    return len(list(session.scalars(select(AuditEvent.seq).where(
+        mentions(pseudonym), AuditEvent.subject_seals.is_(None)))))
+
+
 def forget(session: Session, pseudonym: str) -> int:
     """Remove ``pseudonym`` and its salts from every sealed event; how many events held it."""
     count = 0
-    for event in session.scalars(select(AuditEvent).where(
-            mentions(pseudonym), AuditEvent.subject_seals.is_not(None))):
+    for event in _sealed_events(session, pseudonym):
         mine = seal_of(event, pseudonym)
         event.subjects = [p for p in event.subjects if p != pseudonym]
         event.subject_seals = [{"hash": s["hash"], "salt": None} if s["hash"] == mine else s

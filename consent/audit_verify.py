@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import audit_seals
-from optinface.consent.audit import GENESIS, event_bytes
+from optinface.consent.audit import GENESIS, AuditAction, event_bytes
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -65,6 +65,8 @@ def _walk_chain(session: Session, problems: list[Problem]) -> tuple[list[bytes],
     leaves: list[bytes] = []
     hashes: dict[int, str] = {}
     previous, expected = GENESIS, 1
+    unexplained: dict[str, int] = {}  # a seal without its salt -> the event holding it
+    forgotten: set[str] = set()  # the seals the erasures' events say they forgot
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
         body = event_bytes(event)  # once: both the chain hash and the leaf are over it
         kept = event.pruned_leaf  # content removed by retention (consent.log_retention)
@@ -79,9 +81,17 @@ def _walk_chain(session: Session, problems: list[Problem]) -> tuple[list[bytes],
             problems.append(Problem(event.seq, f"event {event.seq} does not link to event"
                                                f" {event.seq - 1} (inserted, reordered or"
                                                " rewritten)"))
+        if event.action == AuditAction.ERASE:  # its own seal goes with the rest
+            forgotten |= set(event.details.get(audit_seals.FORGOTTEN, ()))
+        else:
+            unexplained.update(dict.fromkeys(audit_seals.unsalted(event.subject_seals),
+                                             event.seq))
         leaves.append(bytes.fromhex(kept) if kept else leaf_hash(body))
         hashes[event.seq] = event.hash
         previous, expected = event.hash, event.seq + 1
+    problems.extend(Problem(seq, f"event {seq} lost a subject's pseudonym that no erasure"
+                                 " forgot (edited)")
+                    for seal, seq in unexplained.items() if seal not in forgotten)
     return leaves, hashes
 
 

@@ -58,7 +58,9 @@ from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedRecei
 from optinface.consent.tables import (
     Consent,
     ConsentStatus,
+    MatchReview,
     ProbeConsent,
+    RightsRequest,
     Subject,
     SubjectKey,
     SubjectStatus,
@@ -139,6 +141,7 @@ def erase_subject(
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
+        _anonymise_records(session, pseudonym=pseudonym, subject_hash=subject_hash)
         credentials = after_erasure.credential_hashes(session, runtime.keys,
                                                       subject_id=subject.id)
         session.delete(subject)
@@ -152,11 +155,15 @@ def erase_subject(
                     "reason": str(reason),
                     "templates": destroyed.templates,
                     "index_entries": destroyed.index_entries,
+                    # Chained before they are forgotten: the verification tells this from an
+                    # edit that hides who was searched.
+                    audit_seals.FORGOTTEN: audit_seals.seals_of(session, pseudonym),
                 },
             ),
         )
         # This event's pseudonym too: from now on the log names the subject by hashes alone.
         log_events = audit_seals.forget(session, pseudonym)
+        unsealed = audit_seals.unsealed_mentions(session, pseudonym)
         receipt = {
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",
@@ -187,7 +194,9 @@ def erase_subject(
                 "logPseudonyms": log_events,
             },
             "kept": ["tombstone", "consent records without the subject",
-                     "audit chain, naming the subject by salted hashes only"],
+                     "audit chain, naming the subject by salted hashes only" if not unsealed
+                     else f"audit chain; {unsealed} events from before salted hashes (migration"
+                          " 0019) still name the pseudonym"],
             "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }
@@ -283,6 +292,15 @@ def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str
             status=ConsentStatus.ERASED,
         )
     )
+
+
+def _anonymise_records(session: Session, *, pseudonym: str, subject_hash: str) -> None:
+    """The human reviews of searches that found the subject, and their rights requests, stay
+    (proof of the verification, of the deadline kept) naming the tombstone hash instead."""
+    session.execute(update(MatchReview).where(MatchReview.candidate == pseudonym)
+                    .values(candidate=subject_hash))
+    session.execute(update(RightsRequest).where(RightsRequest.subject_ref == pseudonym)
+                    .values(subject_ref=subject_hash))
 
 
 def excluded_subjects(session: Session) -> list[str]:

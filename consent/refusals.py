@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from optinface.consent import after_erasure
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import ConsentError, QuotaExceeded
 from optinface.consent.identifiers import require_identifiers
@@ -70,7 +71,7 @@ def audited(
                     actor=actor,
                     outcome=raised.code,
                     purpose=purpose,
-                    subjects=subjects or [],
+                    subjects=after_erasure.log_names(runtime, session, subjects or []),
                     probe_sha256=probe_sha256,
                     details={"attempted": str(action)},
                 ),

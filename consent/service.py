@@ -763,8 +763,10 @@ class OptinFace:
         with self.runtime.db.transaction() as session:
             self.runtime.audit(session, Entry(
                 action=AuditAction.AUDIT_READ, actor=actor,
-                subjects=[filters.subject] if filters.subject else [],
-                details={"filters": filters.model_dump(mode="json", exclude_none=True),
+                subjects=after_erasure.log_names(
+                    self.runtime, session, [filters.subject] if filters.subject else []),
+                details={"filters": filters.model_dump(mode="json", exclude_none=True,
+                                                       exclude={"subject"}),
                          "offset": offset, "returned": len(page.events)}))
         return page
 

@@ -484,7 +484,7 @@ class RightsRequest(Base):
     __tablename__ = "rights_requests"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    # NULL once the subject is erased; subject_ref then still names the pseudonym's request.
+    # NULL once the subject is erased; subject_ref then holds the tombstone hash.
     subject_id: Mapped[int | None] = mapped_column(
         ForeignKey("subjects.id", ondelete="SET NULL"), index=True
     )

@@ -12,10 +12,16 @@ import json
 from sqlalchemy import select, text
 
 from optinface.consent.audit_seals import seal_of
-from optinface.consent.schemas import ErasureReason
-from optinface.consent.tables import AuditEvent
+from optinface.consent.schemas import (
+    AuditFilter,
+    ErasureReason,
+    RightKind,
+    RightsRequestAnswer,
+    RightsRequestCreate,
+)
+from optinface.consent.tables import AuditEvent, MatchReview
 from tests.support.backends import both_backends
-from tests.support.consent import World
+from tests.support.consent import World, refused, row_count
 
 pytestmark = both_backends
 
@@ -34,6 +40,9 @@ def test_after_an_erasure_the_log_names_the_subject_by_a_salted_hash_only(
     other = world.enrolled(portrait_jpegs[0])  # the same face: both in one search's scores
     assert {c.subject for c in world.identify(flipped_jpegs[0]).candidates} == {mine, other}
     world.verify(mine, flipped_jpegs[0])
+    world.service.audit_events(actor=world.reviewer, filters=AuditFilter(subject=mine))
+    world.service.request_right(actor=world.portal, subject=mine,
+                                body=RightsRequestCreate(kind=RightKind.ERASURE, channel="letter"))
     named = [e.seq for e in _events(world) if mine in e.subjects]
     [search] = [e for e in _events(world) if e.action == "identify"]
     assert mine not in json.dumps(search.details)  # scores are keyed by seal, even before
@@ -41,9 +50,16 @@ def test_after_an_erasure_the_log_names_the_subject_by_a_salted_hash_only(
     receipt = world.service.erase(actor=world.people[mine].actor, subject=mine,
                                   reason=ErasureReason.REQUEST)
 
+    # Acts naming them afterwards: a reviewer's filter, a refused request, the letter answered.
+    world.service.audit_events(actor=world.reviewer, filters=AuditFilter(subject=mine))
+    refused("subject_erased", lambda: world.probe_link(image=flipped_jpegs[0], subject=mine))
+    [letter] = world.service.rights_requests(actor=world.reviewer)
+    world.service.answer_right(actor=world.reviewer, request_id=letter.id,
+                               body=RightsRequestAnswer(answer="erased"))
     after = _events(world)
     assert not [e.seq for e in after if mine in json.dumps(
         [e.subjects, e.subject_seals, e.details])]
+    assert not row_count(world.service, MatchReview, MatchReview.candidate == mine)
     forgotten = [e for e in after if e.seq in named]
     assert forgotten and all(e.subject_seals and any(s["salt"] is None for s in e.subject_seals)
                              for e in forgotten)
@@ -67,3 +83,24 @@ def test_a_pseudonym_changed_in_a_sealed_event_breaks_the_chain_at_that_event(
                            {"subjects": json.dumps([other]), "seq": seq})
     status = world.service.verify_audit()
     assert not status.ok and status.first_bad_sequence == seq
+
+
+def test_a_salt_removed_without_an_erasure_is_reported_at_its_event(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """Removing a live subject's pseudonym and salt together leaves every hash intact, and
+    would hide who was searched: only an erasure's event may account for a seal without salt.
+    Naming one subject twice, to drop another, is refused too."""
+    mine = world.enrolled(portrait_jpegs[0])
+    world.enrolled(portrait_jpegs[0])  # a second candidate, so the search names two
+    world.identify(flipped_jpegs[0])
+    [search] = [e for e in _events(world) if e.action == "identify"]
+    hidden = [{"hash": s["hash"], "salt": None} for s in search.subject_seals or ()]
+    for subjects, seals in (([], hidden), ([mine, mine], search.subject_seals)):
+        with world.service.runtime.db.engine.begin() as connection:
+            connection.execute(text("UPDATE audit_events SET subjects = :subjects,"
+                                    " subject_seals = :seals WHERE seq = :seq"),
+                               {"subjects": json.dumps(subjects), "seals": json.dumps(seals),
+                                "seq": search.seq})
+        status = world.service.verify_audit()
+        assert not status.ok and status.first_bad_sequence == search.seq, subjects
