@@ -143,7 +143,7 @@ def test_the_logs_time_filters_compare_instants_whatever_their_offset(
 
 def test_the_service_takes_only_log_bounds_it_can_compare_in_utc() -> None:
     """Year 1 at UTC+14 has no UTC time: a caller of the service gets the refusal."""
-    with pytest.raises(ValidationError, match="1970 to 2999"):
+    with pytest.raises(ValidationError, match=r"from 1970-01-01T00:00:00\+00:00 and before 3000"):
         AuditFilter(until=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
 
 
