@@ -961,8 +961,10 @@ class Transfer(BaseModel):
     """Where one jurisdiction's persons' data are kept (see :mod:`consent.transfers`)."""
 
     jurisdiction: Jurisdiction
+    area: str = Field(description="The area the persons' data would leave: the EEA (GDPR"
+                      " chapter V) or Québec (P-39.1 s. 17).")
     hosted_in: Hosting
-    transfer: bool = Field(description="Kept outside the jurisdiction (GDPR: outside the EEA;"
+    transfer: bool = Field(description="Kept outside the area (GDPR: outside the EEA;"
                            " Québec: outside Québec, P-39.1 s. 17).")
     safeguards: str | None = Field(description="For a transfer, the safeguards configured"
                                    " (OPTINFACE_TRANSFER_SAFEGUARDS); null when none is stated.")

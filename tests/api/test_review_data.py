@@ -38,11 +38,22 @@ def test_public_keys_are_published_at_a_stable_url_and_in_the_register(
 
 def test_the_regulators_side_states_the_transfers(client: TestClient, world: World) -> None:
     """Hosted in Québec (the test deployment), demo mode taking EU persons: their data leave
-    the EEA, and no safeguard is stated."""
+    the EEA, and no safeguard is stated; the page states the register's fields (region, the
+    area left), in the reader's language."""
     page_login(client, "review", world.keys.reviewer)
-    transfers = client.get("/review").text.split(">Transfers</dt>")[1].split("</dd>")[0]
-    assert "QC:\n      none: hosted in CA" in transfers
-    assert 'EU:\n      <span class="bad">transferred to CA; no safeguard stated' in transfers
+
+    def transfers(language: str, label: str) -> str:
+        page = client.get("/review", headers={"Accept-Language": language}).text
+        return page.split(f">{label}</dt>")[1].split("</dd>")[0]
+
+    english = transfers("en", "Transfers")
+    assert "QC:\n      none: hosted in CA (Québec)" in english
+    assert ('EU:\n      <span class="bad">transferred to CA (Québec), outside the EEA; no'
+            " safeguard stated") in english
+    french = transfers("fr", "Transferts")
+    assert "QC:\n      aucun : hébergement dans le pays CA (Québec)" in french
+    assert ('EU:\n      <span class="bad">transfert vers le pays CA (Québec), hors de'
+            " l&#39;EEE ; aucune garantie indiquée") in french
 
 
 def test_receipt_verify_accepts_the_erasures_download_and_refuses_one_tampered_row(
