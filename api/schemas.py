@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
 from optinface.consent.identifiers import Name, Reference
+from optinface.consent.moments import Day
 from optinface.consent.roles import Role
 from optinface.consent.schemas import PublishedKey
 
@@ -15,7 +15,7 @@ from optinface.consent.schemas import PublishedKey
 class DeclarationCreate(BaseModel):
     """The date the database was declared to the regulator and the file reference it gave."""
 
-    date: date
+    date: Day
     reference: Reference
 
 

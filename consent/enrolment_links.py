@@ -26,6 +26,7 @@ from optinface.consent.errors import (
     PasskeyInvalid,
     SubjectErased,
 )
+from optinface.consent.moments import require_not_future
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -63,15 +64,15 @@ def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> Su
     under the age of consent a second one for the holder of parental authority.
 
     The operator gets links, never a credential: only whoever opens a link can register the
-    passkey that acts for the subject. An EU subject is refused (the transaction rolls back)
+    passkey that acts for the subject. An EU subject is refused, before anything is written,
     while the controller's EU representative is owed and not named (GDPR art. 27).
     """
     now = runtime.clock.now()
+    jurisdiction = body.jurisdiction or runtime.settings.jurisdiction
+    require_accepted(jurisdiction, runtime.settings)
+    require_not_future(body.age_declared_on, now=now, field="age_declared_on")
     with runtime.db.transaction() as session:
-        subject = ledger.create_subject(session, body,
-                                        default_jurisdiction=runtime.settings.jurisdiction,
-                                        now=now)
-        require_accepted(Jurisdiction(subject.jurisdiction), runtime.settings)
+        subject = ledger.create_subject(session, body, jurisdiction=jurisdiction, now=now)
         links = [ConsentCapacity.SELF]
         if needs_guardian(subject, runtime):
             links.append(ConsentCapacity.PARENTAL_AUTHORITY)

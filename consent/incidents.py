@@ -25,6 +25,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import years
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.ledger import get_row, new_id
+from optinface.consent.moments import require_not_future
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
@@ -33,7 +34,6 @@ from optinface.consent.tables import Incident
 
 NOTIFY_WITHIN = timedelta(hours=72)  # GDPR art. 33(1); Québec asks "promptly", no later
 KEEP_YEARS = 5  # reg. A-2.1 r. 3.1 s. 7 as read by the matrix [verify]
-CLOCK_SKEW = timedelta(minutes=5)  # the recorder's clock may run a little ahead of ours
 
 
 class Audience(StrEnum):
@@ -46,9 +46,8 @@ def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentP
 
     An incident touching templates recorded without a risk of serious injury is refused unless
     ``downgrade_reason`` says why: the presumption is that it carries one. The two extra days
-    of ``keep_until`` cover the leap days of five years. Its times are past (give or take
-    :data:`CLOCK_SKEW`): an awareness still to come would push the 72-hour deadline back by as
-    long.
+    of ``keep_until`` cover the leap days of five years. Its times are past: an awareness
+    still to come would push the 72-hour deadline back by as long.
     """
     if body.involves_templates and not body.risk_of_serious_injury and not body.downgrade_reason:
         raise InvalidRequest(
@@ -56,9 +55,7 @@ def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentP
             " reason for assessing otherwise (downgrade_reason)")
     now = runtime.clock.now()
     for field in ("occurred_from", "occurred_until", "became_aware_at"):
-        moment = getattr(body, field)
-        if moment is not None and moment > now + CLOCK_SKEW:
-            raise InvalidRequest(f"{field} is in the future", details={"field": field})
+        require_not_future(getattr(body, field), now=now, field=field)
     with runtime.db.transaction() as session:
         row = Incident(
             id=new_id("inc"), recorded_at=now, recorded_by=actor.key_id,

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.crypto import new_key, open_sealed, seal
 from optinface.consent.errors import (
-    InvalidRequest,
     NotFound,
     NoticeExists,
     PurposeExists,
@@ -149,26 +148,22 @@ def get_notice(session: Session, notice_id: str) -> Notice:
 
 
 # Subjects -------------------------------------------------------------------------------------
-EARTH_AHEAD = timedelta(hours=14)
 def create_subject(
-    session: Session, body: SubjectCreate, *, default_jurisdiction: Jurisdiction, now: datetime
+    session: Session, body: SubjectCreate, *, jurisdiction: Jurisdiction, now: datetime
 ) -> Subject:
     """A new active subject under a random pseudonym, never searchable until they opt in.
 
     The pseudonym is random so that it carries no personal data and reveals no order; the age
     bracket carries its date, so the age it guarantees grows each year
-    (:func:`consent.policies.age_at_least`).
+    (:func:`consent.policies.age_at_least`). ``jurisdiction`` is the one resolved and accepted
+    by the caller (:func:`consent.enrolment_links.create_subject`).
     """
-    # The date is the desk's own: today in the furthest time zone ahead (UTC+14) is not future.
-    if body.age_declared_on is not None and body.age_declared_on > (now + EARTH_AHEAD).date():
-        raise InvalidRequest("age_declared_on is in the future: an age is checked today or"
-                             " before", details={"field": "age_declared_on"})
     subject = Subject(
         pseudonym="subj_" + secrets.token_hex(12),
         status=SubjectStatus.ACTIVE,
         age_category=str(body.age_category),
         age_declared_on=body.age_declared_on or now.date(),
-        jurisdiction=str(body.jurisdiction or default_jurisdiction),
+        jurisdiction=str(jurisdiction),
         searchable=False,  # opting in is the subject's own signed act
         created_at=now,
         last_interaction_at=now,

@@ -21,14 +21,11 @@ from pydantic import (
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import Identifier, LanguageTag, Name, OneLine, Text
-from optinface.consent.moments import Moment
+from optinface.consent.moments import Day, Moment
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
 MAX_PURPOSES_PER_CONSENT = 50
-EARLIEST_AGE_DECLARATION = date(1900, 1, 1)
-"""No one alive had their age checked before: an earlier date is a typing error, and it would
-make any bracket an adult's (a bracket ages from the day it was declared)."""
 
 
 class Operation(StrEnum):
@@ -207,8 +204,11 @@ class NoticePublic(_Public):
 # Subjects and consents ------------------------------------------------------------------------
 class SubjectCreate(BaseModel):
     age_category: AgeCategory
-    age_declared_on: date | None = Field(
-        default=None, ge=EARLIEST_AGE_DECLARATION,
+    # The day this service's desk checked the bracket, not a birth date: the span's 1970 floor
+    # holds for it as for every record of the service, and an earlier day would only make the
+    # bracket an adult's (a bracket ages from the day it was declared).
+    age_declared_on: Day | None = Field(
+        default=None,
         description="The day the age bracket was checked (today or before); default today.")
     jurisdiction: Jurisdiction | None = Field(
         default=None, description="Defaults to the deployment's jurisdiction."
@@ -961,8 +961,10 @@ class Transfer(BaseModel):
     """Where one jurisdiction's persons' data are kept (see :mod:`consent.transfers`)."""
 
     jurisdiction: Jurisdiction
+    area: str = Field(description="The area the persons' data would leave: the EEA (GDPR"
+                      " chapter V) or Québec (P-39.1 s. 17).")
     hosted_in: Hosting
-    transfer: bool = Field(description="Kept outside the jurisdiction (GDPR: outside the EEA;"
+    transfer: bool = Field(description="Kept outside the area (GDPR: outside the EEA;"
                            " Québec: outside Québec, P-39.1 s. 17).")
     safeguards: str | None = Field(description="For a transfer, the safeguards configured"
                                    " (OPTINFACE_TRANSFER_SAFEGUARDS); null when none is stated.")

@@ -27,8 +27,9 @@ EEA = frozenset({
     "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "IS", "LI", "NO",
 })
 _QUEBEC = re.compile(r"qu[ée]bec|\bqc\b", re.IGNORECASE)
-# The jurisdictions with a transfer rule, and the area their persons' data would leave.
-_AREA = {Jurisdiction.QC: "Québec", Jurisdiction.EU: "the EEA"}
+AREAS = {Jurisdiction.QC: "Québec", Jurisdiction.EU: "the EEA"}
+"""The jurisdictions with a transfer rule, and the area their persons' data would leave (the
+pages translate these names)."""
 
 
 def _within(jurisdiction: Jurisdiction, hosting: Hosting) -> bool:
@@ -40,7 +41,8 @@ def _within(jurisdiction: Jurisdiction, hosting: Hosting) -> bool:
 
 def _transfer(jurisdiction: Jurisdiction, settings: ConsentSettings) -> Transfer:
     within = _within(jurisdiction, settings.hosting)
-    return Transfer(jurisdiction=jurisdiction, hosted_in=settings.hosting, transfer=not within,
+    return Transfer(jurisdiction=jurisdiction, area=AREAS[jurisdiction],
+                    hosted_in=settings.hosting, transfer=not within,
                     safeguards=None if within else settings.transfer_safeguards)
 
 
@@ -48,13 +50,15 @@ def transfers(settings: ConsentSettings) -> list[Transfer]:
     """One entry per jurisdiction with a transfer rule whose persons this deployment accepts
     (:func:`consent.accountability.accepts`): kept within it, or transferred out under the
     configured safeguards (``None`` when none is stated)."""
-    return [_transfer(j, settings) for j in _AREA if accepts(j, settings)]
+    return [_transfer(j, settings) for j in AREAS if accepts(j, settings)]
 
 
 def describe(transfer: Transfer) -> str:
-    """The register's line for ``transfer`` (English, as the whole Markdown register)."""
+    """The register's line for ``transfer`` (English, as the whole Markdown register); the
+    regulator's page (``review_regulator.html``) states the same fields in the reader's
+    language."""
     where = f"{transfer.hosted_in.country} ({transfer.hosted_in.region})"
     if not transfer.transfer:
         return f"none: hosted in {where}"
-    return (f"to {where}, outside {_AREA[transfer.jurisdiction]}; safeguards:"
+    return (f"to {where}, outside {transfer.area}; safeguards:"
             f" {transfer.safeguards or 'none stated'}")

@@ -19,7 +19,14 @@ from html import escape
 
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import Words
-from optinface.consent import access, declaration, matching, register, retention_policy
+from optinface.consent import (
+    access,
+    declaration,
+    matching,
+    register,
+    retention_policy,
+    transfers,
+)
 from optinface.consent.accountability import RIGHTS
 from optinface.consent.schemas import (
     AccessExport,
@@ -43,7 +50,7 @@ CORE_TEXTS: tuple[str, ...] = (
     retention_policy.LOG_KEPT_WHOLE_HELD, retention_policy.LOG_PRUNED_HELD,
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
-    *declaration.REFUSALS,
+    *declaration.REFUSALS, *transfers.AREAS.values(),
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )
 """The consent core's English prose that reaches people (the register's warnings on the

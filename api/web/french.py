@@ -431,13 +431,18 @@ FRENCH: dict[str, str] = {
     "Hosting": "Hébergement",
     "{country}, {region}, by {provider}": "{country}, {region}, par {provider}",
     "Transfers": "Transferts",
-    "none: hosted in {country}": "aucun : hébergement dans le pays {country}",
-    "transferred to {country}; safeguards: {safeguards}": (
-        "transfert vers le pays {country} ; garanties : {safeguards}"
+    "none: hosted in {country} ({region})": (
+        "aucun : hébergement dans le pays {country} ({region})"
     ),
-    "transferred to {country}; no safeguard stated": (
-        "transfert vers le pays {country} ; aucune garantie indiquée"
+    "transferred to {country} ({region}), outside {area}; safeguards: {safeguards}": (
+        "transfert vers le pays {country} ({region}), hors {area} ; garanties : {safeguards}"
     ),
+    "transferred to {country} ({region}), outside {area}; no safeguard stated": (
+        "transfert vers le pays {country} ({region}), hors {area} ; aucune garantie indiquée"
+    ),
+    # The areas a transfer leaves (consent.transfers.AREAS), as "hors {area}" reads them.
+    "Québec": "du Québec",
+    "the EEA": "de l'EEE",
     "Regulator's orders": "Ordonnances de l'autorité",
     "Order": "Ordonnance",
     "Kind": "Type",

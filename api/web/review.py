@@ -38,7 +38,7 @@ from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
-from optinface.consent.moments import OUT_OF_SPAN, in_span
+from optinface.consent.moments import require_in_span
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import AuditFilter, TombstonePublic
@@ -68,9 +68,10 @@ def _day(text: str | None, name: str) -> date | None:
 
 
 def _in_span(day: date, name: str) -> date:
-    if not in_span(day):
-        raise _invalid(f"{name} {OUT_OF_SPAN}")
-    return day
+    try:
+        return require_in_span(day)
+    except ValueError as e:
+        raise _invalid(f"{name}: {e}") from None
 
 
 def _is_page_number(text: str) -> bool:

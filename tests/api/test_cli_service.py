@@ -133,7 +133,8 @@ def test_register_states_the_transfers_from_the_settings(
     monkeypatch.setenv("OPTINFACE_EU_REPRESENTATIVE", "Rep GmbH, Berlin, rep@rep.de")
     code, output = run("register", "--format", "json", *d)
     assert code == 0 and json.loads(output)["transfers"][1] == {
-        "jurisdiction": "EU", "hosted_in": {"country": "FR", "region": "Roubaix",
+        "jurisdiction": "EU", "area": "the EEA",
+        "hosted_in": {"country": "FR", "region": "Roubaix",
                                             "provider": "(placeholder) not chosen"},
         "transfer": False, "safeguards": None}
 

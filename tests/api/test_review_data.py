@@ -38,11 +38,22 @@ def test_public_keys_are_published_at_a_stable_url_and_in_the_register(
 
 def test_the_regulators_side_states_the_transfers(client: TestClient, world: World) -> None:
     """Hosted in Québec (the test deployment), demo mode taking EU persons: their data leave
-    the EEA, and no safeguard is stated."""
+    the EEA, and no safeguard is stated; the page states the register's fields (region, the
+    area left), in the reader's language."""
     page_login(client, "review", world.keys.reviewer)
-    transfers = client.get("/review").text.split(">Transfers</dt>")[1].split("</dd>")[0]
-    assert "QC:\n      none: hosted in CA" in transfers
-    assert 'EU:\n      <span class="bad">transferred to CA; no safeguard stated' in transfers
+
+    def transfers(language: str, label: str) -> str:
+        page = client.get("/review", headers={"Accept-Language": language}).text
+        return page.split(f">{label}</dt>")[1].split("</dd>")[0]
+
+    english = transfers("en", "Transfers")
+    assert "QC:\n      none: hosted in CA (Québec)" in english
+    assert ('EU:\n      <span class="bad">transferred to CA (Québec), outside the EEA; no'
+            " safeguard stated") in english
+    french = transfers("fr", "Transferts")
+    assert "QC:\n      aucun : hébergement dans le pays CA (Québec)" in french
+    assert ('EU:\n      <span class="bad">transfert vers le pays CA (Québec), hors de'
+            " l&#39;EEE ; aucune garantie indiquée") in french
 
 
 def test_receipt_verify_accepts_the_erasures_download_and_refuses_one_tampered_row(
@@ -143,7 +154,7 @@ def test_the_logs_time_filters_compare_instants_whatever_their_offset(
 
 def test_the_service_takes_only_log_bounds_it_can_compare_in_utc() -> None:
     """Year 1 at UTC+14 has no UTC time: a caller of the service gets the refusal."""
-    with pytest.raises(ValidationError, match="1970 to 2999"):
+    with pytest.raises(ValidationError, match=r"from 1970-01-01T00:00:00\+00:00 and before 3000"):
         AuditFilter(until=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
 
 

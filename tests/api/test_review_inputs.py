@@ -33,6 +33,9 @@ DAYS_BEYOND_THE_CALENDAR = [
     "/review/erasures?month=0001-01",
     "/review/erasures?month=9999-12",
     "/review/erasures.json?month=9999-12",
+    "/review/log?since=1970-01-01",  # not whole in the span east of UTC
+    "/review/log?until=2999-12-31",  # nor west of it
+    "/review/erasures?month=1970-01",
 ]
 
 
@@ -48,10 +51,11 @@ def test_a_day_outside_the_years_the_service_computes_with_is_refused_on_the_pag
     world: World, path: str
 ) -> None:
     """A page adds a day or a month to the day typed and converts it to UTC: near year 1 or
-    9999 that overflowed (a 500); the refusal says which years it takes."""
+    9999 that overflowed (a 500); the refusal names the first and last days it takes."""
     page_login(world.client, "review", world.keys.reviewer)
     answer = world.client.get(path)
-    assert answer.status_code == 422 and "1970 to 2999" in answer.text, answer.text
+    assert answer.status_code == 422 and "the days 1970-01-02 to 2999-12-30" in answer.text, (
+        answer.text)
 
 
 def test_the_last_and_first_days_of_the_span_are_answered(world: World) -> None:

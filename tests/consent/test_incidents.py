@@ -56,6 +56,18 @@ def test_an_incident_touching_templates_needs_a_reason_to_rule_out_serious_injur
     assert not made.risk_of_serious_injury and made.downgrade_reason
 
 
+def test_an_incident_time_is_refused_from_the_second_after_now(
+    world: World, clock: FakeClock
+) -> None:
+    """An instant is the same in every time zone: no day's leeway, nor any other."""
+    with pytest.raises(InvalidRequest, match="became_aware_at is in the future"):
+        world.service.record_incident(actor=world.admin, body=_body(
+            clock, became_aware_at=clock.now() + timedelta(seconds=1)))
+    made = world.service.record_incident(actor=world.admin,
+                                          body=_body(clock, became_aware_at=clock.now()))
+    assert made.became_aware_at == clock.now()
+
+
 def test_notices_for_the_regulator_and_the_persons_carry_the_required_content(
     world: World, clock: FakeClock
 ) -> None:

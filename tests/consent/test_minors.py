@@ -4,7 +4,7 @@ shorter consent for a minor (X-MIN 6, 7)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -38,6 +38,20 @@ def test_the_age_bracket_carries_the_day_it_was_declared(world: World) -> None:
     person = world.person(age=AgeCategory.MINOR_13)
     subject = world.service.get_subject(actor=person.actor, subject=person.pseudonym)
     assert subject.age_declared_on == world.clock.now().date()
+
+
+def test_an_age_is_declared_on_a_day_that_has_begun_somewhere_on_earth(world: World) -> None:
+    """The desk may stand in the furthest time zone ahead (UTC+14): its today is taken from
+    the day's first second there, and not a second before."""
+    tomorrow = world.clock.now().date() + timedelta(days=1)
+    midnight_there = datetime.combine(tomorrow, time(), timezone(timedelta(hours=14)))
+    world.clock.advance(seconds=(midnight_there - world.clock.now()).total_seconds() - 1)
+    with pytest.raises(InvalidRequest, match="age_declared_on is in the future"):
+        world.person(declared_on=tomorrow)
+    world.clock.advance(seconds=1)
+    declared = world.person(declared_on=tomorrow)
+    assert world.service.get_subject(actor=declared.actor, subject=declared.pseudonym
+                                     ).age_declared_on == tomorrow
 
 
 DECLARED = date(2026, 6, 1)  # 13 then: surely 14, Québec's age of consent, on 1 June 2027
