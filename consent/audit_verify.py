@@ -4,9 +4,11 @@ Nothing here writes: the server calls it on its own session, ``optinface audit v
 read-only connection. What is checked, and what each failure means:
 
 - the chain: a missing sequence number (a deleted row), a row whose hash differs from its content
-  (an edit), whose pseudonyms are not those its seals commit to (an edit of a pseudonym, which
-  the hash covers only through its seal: :mod:`consent.audit_seals`), or whose ``prev_hash`` is
-  not its predecessor's hash (an insertion, a reordering, or an edit whose own hash was
+  (an edit), a row marked pruned that is not an access event emptied by retention (an edit hidden
+  behind the leaf retention keeps), whose pseudonyms are not those its seals commit to (an edit
+  of a pseudonym, which the hash covers only through its seal: :mod:`consent.audit_seals`), a
+  seal without its salt that no erasure's event lists, or whose ``prev_hash`` is not its
+  predecessor's hash (an insertion, a reordering, or an edit whose own hash was
   recomputed);
 - every checkpoint row: signed by the pinned key as a C2SP note, and its root equal to the root
   recomputed over the events it covers (a consistent rewrite of the chain);
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import audit_seals
+from optinface.consent import audit_seals, log_retention
 from optinface.consent.audit import GENESIS, AuditAction, event_bytes
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
@@ -75,6 +77,9 @@ def _walk_chain(session: Session, problems: list[Problem]) -> tuple[list[bytes],
         elif kept is None and hashlib.sha256(body).hexdigest() != event.hash:
             problems.append(Problem(event.seq, f"event {event.seq} differs from its hash"
                                                " (edited)"))
+        elif kept is not None and not log_retention.emptied(event):
+            problems.append(Problem(event.seq, f"event {event.seq} is marked pruned but is not"
+                                               " an emptied access event (edited)"))
         elif (unsealed := audit_seals.problem(event.subjects, event.subject_seals)) is not None:
             problems.append(Problem(event.seq, f"event {event.seq} {unsealed}"))
         elif event.prev_hash != previous:

@@ -26,6 +26,14 @@ ACCESS_ACTIONS = (AuditAction.VERIFY, AuditAction.IDENTIFY, AuditAction.REFUSED,
                   AuditAction.EXPORT, AuditAction.AUDIT_READ, AuditAction.LOGIN_FAILURE)
 
 
+def emptied(event: AuditEvent) -> bool:
+    """Whether ``event`` is what :func:`prune` leaves: an access event without its content. A
+    row marked pruned that is anything else hides an edit behind its kept leaf."""
+    return (event.action in ACCESS_ACTIONS and event.actor_key_id is None
+            and event.purpose is None and not event.subjects and not event.subject_seals
+            and event.probe_sha256 is None and not event.details)
+
+
 def prune(session: Session, *, retention_days: int | None, now: datetime) -> int:
     """Remove the content of access events older than the retention; how many were pruned."""
     if retention_days is None:

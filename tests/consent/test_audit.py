@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from optinface.consent.audit import AuditAction, event_hash
+from optinface.consent import log_retention
+from optinface.consent.audit import AuditAction, event_hash, event_leaf
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -144,3 +145,18 @@ def test_retention_prunes_old_access_events_and_the_chain_still_verifies(
         search = session.scalars(select(AuditEvent).where(AuditEvent.action == "identify")).one()
         search.pruned_leaf = "00" * 32
     assert not service.verify_audit().ok
+
+
+def test_an_event_marked_pruned_keeps_no_content_and_is_an_access(
+    chain: OptinFace
+) -> None:
+    """Retention keeps a pruned event's leaf in place of its content, so the row's hash is not
+    checked: marking a live event pruned, its true leaf kept, must not let its content be
+    rewritten, nor a non-access event (a consent, an erasure) lose its content."""
+    with chain.runtime.db.transaction() as session:
+        event = session.get(AuditEvent, 5)
+        assert event is not None and event.action not in log_retention.ACCESS_ACTIONS
+        event.pruned_leaf = event_leaf(event).hex()
+        event.outcome = "nothing happened"
+    status = chain.verify_audit()
+    assert not status.ok and status.first_bad_sequence == 5
