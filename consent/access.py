@@ -50,9 +50,9 @@ EVERYTHING = "everything held about you"
 EVERYTHING_RULE = "{years} years after your last interaction at most"
 CONSENT_HELD = "consent {consent_id} and its templates"
 CONSENT_RULE = "the consent's expiry or its purposes' retention, whichever comes first"
-GUARDIAN_CONSENT_RULE = ("the consent's expiry, its purposes' retention or, unless you consent"
-                         " in your own name before, {days} days after you reach the age of"
-                         " consent, whichever comes first")
+GUARDIAN_CONSENT_RULE = ("the consent's expiry, its purposes' retention or {days} days after you"
+                         " reach the age of consent, whichever comes first; a consent in your"
+                         " own name to all its uses, given before, takes over its templates")
 REFUSED = "refused: {code}"
 IDENTIFIED = "identified (confirmed by verifiers)"
 CANDIDATE = "candidate ({status}), not an identification"

@@ -14,14 +14,16 @@ destroyed, and a subject left with no consent is erased with a signed receipt.
 On the day, the sweeper marks the subject (``own_consent_requested_at``, shown in their portal
 and their export with that date) and audits the request. Their own passkey, registered with
 their own enrolment link, then signs a consent in their own name, which the capacity gate now
-accepts; once their own consents cover every purpose of the guardian's, that one no longer ends
-by coming of age (:func:`take_over`), only by its own expiry, which for a minor is short
-(:func:`consent.policies.max_consent_days`).
+accepts. The guardian's consent still ends on its day, whatever they sign: a consent of their own
+that covers every purpose of the guardian's takes over the templates enrolled under it
+(:func:`take_over`), which from then on last only as long as the person's own consent does, so
+withdrawing it or letting it expire destroys them like any others (X-MIN 6).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,7 +35,16 @@ from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ConsentCapacity
 from optinface.consent.settings import Jurisdiction
-from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
+from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus, Template
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """What a person's own consent took over from their guardian's: the guardian's consents
+    (their ids) and the templates moved from under them (their ids)."""
+
+    consents: list[str]
+    templates: list[int]
 
 
 def _in_force(consents: Iterable[Consent], capacity: ConsentCapacity, *,
@@ -66,19 +77,25 @@ def request_own_consent(runtime: Runtime, session: Session, *, actor: Actor | No
     return asked
 
 
-def take_over(subject: Subject, given: Consent, *, now: datetime) -> list[str]:
-    """The guardian's consents in force whose every purpose the person's own consents in force
-    now cover: they no longer end by coming of age; their ids. ``given`` is the consent just
-    recorded, by the person or by their guardian (then it covers nothing of its own).
+def take_over(session: Session, subject: Subject, given: Consent, *,
+              now: datetime) -> TakeOver:
+    """Move to ``given``, a consent the person just gave in their own name, the templates of
+    their guardian's consents in force whose every purpose it covers: the guardian's consent
+    then ends on its ``guardian_until`` with nothing under it, and the templates answer to the
+    person's own consent alone. Nothing moves for a guardian's consent, which keeps its limit.
 
-    The caller commits with ``given``.
+    A template's ciphertext is bound to its id, subject and model
+    (:func:`consent.keys.template_binding`), not to its consent, so moving it re-encrypts
+    nothing. The caller audits the result and commits with ``given``.
     """
-    consents = [*(c for c in subject.consents if c.id != given.id), given]
-    covered = {p.id for c in _in_force(consents, ConsentCapacity.SELF, now=now)
-               for p in c.purposes}
-    kept = []
-    for consent in _in_force(consents, ConsentCapacity.PARENTAL_AUTHORITY, now=now):
-        if consent.guardian_until is not None and {p.id for p in consent.purposes} <= covered:
-            consent.guardian_until = None
-            kept.append(consent.id)
-    return kept
+    if given.given_by != str(ConsentCapacity.SELF):
+        return TakeOver(consents=[], templates=[])
+    covered = {p.id for p in given.purposes}
+    guardians = [c.id for c in _in_force(subject.consents, ConsentCapacity.PARENTAL_AUTHORITY,
+                                         now=now)
+                 if {p.id for p in c.purposes} <= covered]
+    templates = list(session.scalars(select(Template).where(
+        Template.consent_id.in_(guardians)).order_by(Template.id)))
+    for template in templates:
+        template.consent_id = given.id
+    return TakeOver(consents=guardians, templates=[t.id for t in templates])

@@ -72,7 +72,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
             expires_at=datetime.fromisoformat(statement["expiresAt"]))
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
             consent.guardian_until = policies.guardian_until(subject, settings)
-        taken_over = coming_of_age.take_over(subject, consent, now=now)
+        taken_over = coming_of_age.take_over(session, subject, consent, now=now)
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,
@@ -85,7 +85,8 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                      details={"consent_id": consent.id,
                                               "purposes": [p.id for p in purposes],
                                               "given_by": consent.given_by,
-                                              "takes_over": taken_over,
+                                              "takes_over": taken_over.consents,
+                                              "templates_taken_over": taken_over.templates,
                                               "credential_hash": passkeys.audit_reference(
                                                   runtime.keys, signed.credential)}))
         given = public(runtime, consent)

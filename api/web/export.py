@@ -102,7 +102,8 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
     if consent.withdrawn_at:
         text += words("; withdrawn on {when}", when=words.when(consent.withdrawn_at))
     elif consent.guardian_until:
-        text += words("; ends on {when} unless you consent in your own name before",
+        text += words("; ends on {when}; a consent in your own name to all its uses, given"
+                      " before, takes over its photos",
                       when=words.when(consent.guardian_until))
     return words("Consent to {uses}", uses=uses), text
 

@@ -661,12 +661,13 @@ FRENCH: dict[str, str] = {
         "votre propre nom, avec votre propre clé d'accès."
     ),
     (
-        "The consent of the holder of parental authority ends on {when}, and the photos "
-        "enrolled under it are destroyed, unless you consent in your own name before."
+        "The consent of the holder of parental authority ends on {when}: the photos still "
+        "enrolled under it are destroyed then, unless you consent in your own name to all its "
+        "uses before."
     ): (
-        "Le consentement du titulaire de l'autorité parentale prend fin le {when}, et les "
-        "photos inscrites en vertu de celui-ci sont détruites, à moins que vous ne consentiez "
-        "avant en votre propre nom."
+        "Le consentement du titulaire de l'autorité parentale prend fin le {when} : les photos "
+        "encore inscrites en vertu de celui-ci sont alors détruites, à moins que vous ne "
+        "consentiez avant en votre propre nom à toutes ses utilisations."
     ),
     'Your API token': "Votre jeton d'API",
     'Your passkey': "Votre clé d'accès",
@@ -705,8 +706,10 @@ FRENCH: dict[str, str] = {
     "the holder of parental authority": "le titulaire de l'autorité parentale",
     "you": "vous",
     "; withdrawn on {when}": "; retiré le {when}",
-    "; ends on {when} unless you consent in your own name before": (
-        "; prend fin le {when} à moins que vous ne consentiez avant en votre propre nom"
+    "; ends on {when}; a consent in your own name to all its uses, given before, takes over"
+    " its photos": (
+        "; prend fin le {when} ; un consentement en votre propre nom à toutes ses utilisations,"
+        " donné avant, reprend ses photos"
     ),
     "Face templates ({n})": "Gabarits du visage ({n})",
     "Template {id}": "Gabarit {id}",
@@ -760,11 +763,13 @@ FRENCH: dict[str, str] = {
         "l'échéance du consentement ou la durée de conservation de ses fins, selon la première"
         " des deux"
     ),
-    "the consent's expiry, its purposes' retention or, unless you consent in your own name"
-    " before, {days} days after you reach the age of consent, whichever comes first": (
-        "l'échéance du consentement, la durée de conservation de ses fins ou, à moins que vous"
-        " ne consentiez avant en votre propre nom, {days} jours après que vous atteignez l'âge"
-        " du consentement, selon la première de ces dates"
+    "the consent's expiry, its purposes' retention or {days} days after you reach the age of"
+    " consent, whichever comes first; a consent in your own name to all its uses, given"
+    " before, takes over its templates": (
+        "l'échéance du consentement, la durée de conservation de ses fins ou {days} jours après"
+        " que vous atteignez l'âge du consentement, selon la première de ces dates ; un"
+        " consentement en votre propre nom à toutes ses utilisations, donné avant, reprend ses"
+        " gabarits"
     ),
     "identified (confirmed by verifiers)": "identifié (confirmé par les contrôleurs)",
     "not reviewed": "non examiné",

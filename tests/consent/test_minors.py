@@ -148,30 +148,114 @@ def test_a_guardians_consent_ends_thirty_days_after_coming_of_age_without_the_pe
     assert service.verify_audit().ok
 
 
-def test_a_person_who_consents_in_their_own_name_in_time_keeps_what_their_guardian_agreed_to(
+def _own_consent(world: World, minor: SoftPerson, *, days: int = 300) -> str:
+    return minor.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
+                         expires_at=world.clock.now() + timedelta(days=days)).consent.id
+
+
+def _guardian_enrolled(world: World, minor: SoftPerson, image: bytes) -> tuple[str, int]:
+    """A guardian's consent for a Québec minor and a searchable template under it."""
+    guardians = world.consent(minor.pseudonym).consent
+    template = world.enrol(minor.pseudonym, guardians.id, image)
+    world.signer(minor.pseudonym).set_searchable(True)
+    return guardians.id, template.id
+
+
+@both_backends
+def test_a_persons_own_consent_in_time_takes_over_the_templates_of_their_guardians(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    service, image = world.service, portrait_jpegs[0]
+    minor = _minor_in_quebec(world)
+    guardians, template = _guardian_enrolled(world, minor, image)
+    _, plaintext = template_bytes(service, template)
+
+    _days_after_the_birthday(world, 10)
+    own = _own_consent(world, minor)
+    [given] = service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_GIVEN)).events[-1:]
+    assert (given.details["takes_over"], given.details["templates_taken_over"]) == (
+        [guardians], [template])
+    export = service.export(actor=minor.actor, subject=minor.pseudonym)
+    assert [t.consent_id for t in export.templates] == [own]
+    assert template_bytes(service, template)[1] == plaintext  # still decrypts where it was
+    # The guardian's consent still ends on its day, with nothing left under it.
+    until = {d.what: d.until for d in export.retention}
+    assert until[f"consent {guardians} and its templates"] == OWN_CONSENT_BY
+
+    _days_after_the_birthday(world, 31)
+    report = service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (1, 0, [])
+    assert _ended_events(world) == []  # it ended with no template to destroy
+    kept = {c.id: c for c in service.list_consents(actor=minor.actor, subject=minor.pseudonym)}
+    assert (kept[guardians].status, kept[guardians].guardian_until) == (
+        "expired", OWN_CONSENT_BY)
+    assert kept[own].status == "active"
+    assert _found(world, image) == [minor.pseudonym]
+
+
+@both_backends
+def test_withdrawing_ones_own_consent_after_it_took_over_destroys_the_templates_at_once(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     image = portrait_jpegs[0]
     minor = _minor_in_quebec(world)
-    guardians = world.consent(minor.pseudonym).consent
-    world.enrol(minor.pseudonym, guardians.id, image)
-    world.signer(minor.pseudonym).set_searchable(True)
-
+    _guardian_enrolled(world, minor, image)
     _days_after_the_birthday(world, 10)
-    minor.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
-                  expires_at=world.clock.now() + timedelta(days=300))
-    [given] = world.service.audit_events(
-        actor=world.reviewer, filters=AuditFilter(action=AuditAction.CONSENT_GIVEN)).events[-1:]
-    assert given.details["takes_over"] == [guardians.id]
+    own = _own_consent(world, minor)
+
+    withdrawn = minor.withdraw(own)
+    assert (withdrawn.templates_erased, withdrawn.subject_erased) == (1, False)
+    assert _found(world, image) == []
+    assert world.service.index.count() == 0
+    # The guardian's consent, with nothing under it, still ends on its day, and with it all.
+    _days_after_the_birthday(world, 70)
+    [erasure] = world.service.sweep().erasures
+    assert erasure.reason is ErasureReason.CAME_OF_AGE
+    assert _ended_events(world) == []  # nothing was left to end with it
+    with pytest.raises(SubjectErased):
+        world.service.get_subject(actor=world.portal, subject=minor.pseudonym)
+
+
+@both_backends
+def test_ones_own_consent_expiring_before_the_guardians_ends_the_templates_it_took_over(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    image = portrait_jpegs[0]
+    minor = _minor_in_quebec(world)
+    _guardian_enrolled(world, minor, image)
+    _days_after_the_birthday(world, 10)
+    own = _own_consent(world, minor, days=5)
+
+    _days_after_the_birthday(world, 16)  # own consent expired, the guardian's still in force
+    assert _found(world, image) == []  # the gates do not wait for the sweep
+    report = world.service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (1, 1, [])
+    [event] = _ended_events(world)
+    assert event.details == {"consent_id": own, "reason": "expiry", "templates_erased": 1}
+    assert world.service.index.count() == 0
+
+
+@both_backends
+def test_a_guardians_consent_given_after_the_persons_own_still_ends_thirty_days_after_coming_of_age(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    image = portrait_jpegs[0]
+    minor = _minor_in_quebec(world)
+    world.consent(minor.pseudonym)
+    _days_after_the_birthday(world, 10)
+    _own_consent(world, minor)
+
+    late = world.consent(minor.pseudonym).consent  # the guardian's passkey, after the person's
+    assert late.guardian_until == OWN_CONSENT_BY
+    world.enrol(minor.pseudonym, late.id, image)
+    world.signer(minor.pseudonym).set_searchable(True)
+    assert _found(world, image) == [minor.pseudonym]
 
     _days_after_the_birthday(world, 31)
+    assert _found(world, image) == []
     report = world.service.sweep()
-    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (0, 0, [])
-    assert _ended_events(world) == []
-    kept = {c.id: c for c in world.service.list_consents(actor=minor.actor,
-                                                        subject=minor.pseudonym)}
-    assert (kept[guardians.id].status, kept[guardians.id].guardian_until) == ("active", None)
-    assert _found(world, image) == [minor.pseudonym]
+    assert (report.templates_destroyed, report.erasures) == (1, [])
 
 
 def test_a_subject_held_only_by_a_guardians_consent_is_erased_with_a_receipt_once_of_age(
