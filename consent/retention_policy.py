@@ -48,7 +48,8 @@ DATABASE_RULES = (
     "consents last at most {days} days",
     "a minor's consent (by the declared age, never the face) lasts at most {minor_days} days",
     "a consent given by the holder of parental authority ends {grace_days} days after the"
-    " person reaches the age of consent, unless they consent in their own name before",
+    " person reaches the age of consent; a consent in their own name to all its uses, given"
+    " before, takes over its templates",
     "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
     " interaction, whichever comes first",
     "biometric data are never sold, leased, traded or otherwise used for profit",

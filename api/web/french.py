@@ -797,10 +797,11 @@ FRENCH: dict[str, str] = {
         " dure au plus {minor_days} jours"
     ),
     "a consent given by the holder of parental authority ends {grace_days} days after the"
-    " person reaches the age of consent, unless they consent in their own name before": (
+    " person reaches the age of consent; a consent in their own name to all its uses, given"
+    " before, takes over its templates": (
         "un consentement donné par le titulaire de l'autorité parentale prend fin {grace_days}"
-        " jours après que la personne atteint l'âge du consentement, à moins qu'elle ne"
-        " consente avant en son propre nom"
+        " jours après que la personne atteint l'âge du consentement ; un consentement donné"
+        " avant en son propre nom à tous ses usages en reprend les gabarits"
     ),
     "Illinois (BIPA s. 15(a)): destroyed when the purpose is met or 3 years after the last"
     " interaction, whichever comes first": (
