@@ -286,7 +286,8 @@ def test_serve_refuses_options_that_are_not_valid_before_making_anything(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
-    for option, variable in (("--port", "99999"), ("--host", "not a host")):
+    for option, variable in (("--port", "99999"), ("--host", "not a host"),
+                             ("--host", "localhost\n")):
         code, lines = console(monkeypatch, capsys, "serve", option, variable,
                               "--data-dir", str(data_dir))
         assert code == 1 and len(lines) == 1, lines
