@@ -311,6 +311,18 @@ def test_a_position_beyond_the_ledger_is_a_validation_error_not_a_server_error(
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
 
 
+def test_a_template_to_replace_beyond_the_ledger_is_a_validation_error_not_a_server_error(
+    world: World,
+) -> None:
+    """``replaces`` 2**63 reached ``session.get``: OverflowError on SQLite, out of range on
+    PostgreSQL, a 500 either way."""
+    act = {"act": "enrol", "consent_id": world.consent_id, "photo_sha256": "0" * 64,
+           "replaces": BEYOND_THE_LEDGER}
+    answer = world.client.post(f"/v1/subjects/{world.subject}/challenges", json=act,
+                               headers=auth(world.keys.portal))
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+
+
 def test_a_dashboard_page_beyond_the_ledger_is_refused_on_the_page(world: World) -> None:
     page_login(world.client, "review", world.keys.reviewer)
     answer = world.client.get("/review/log", params={"page": BEYOND_THE_LEDGER})
