@@ -87,6 +87,12 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` read-only (``mode=ro``), its name percent-encoded:
+    unquoted, a ``#``, ``?`` or ``%`` in a folder's name would end or alter the path."""
+    return f"file:{quote(str(path.absolute()))}?mode=ro"
+
+
 def read_only_engine(url: str) -> Engine:
     """An engine for checking the database without changing it, for outsiders' tools.
 
@@ -106,7 +112,7 @@ def read_only_engine(url: str) -> Engine:
     if not path.is_file():
         raise FileNotFoundError(path)
     wal = path.with_name(f"{path.name}-wal")
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro{'' if wal.exists() else '&immutable=1'}"
+    uri = f"{read_only_uri(path)}{'' if wal.exists() else '&immutable=1'}"
     return _engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
