@@ -30,6 +30,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optinface.engine.files import PRIVATE_MODE
@@ -85,6 +86,18 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def failure_summary(error: DBAPIError) -> str:
+    """What of a database failure may reach the log: the driver's exception class, the SQLSTATE
+    (PostgreSQL) and the first line of its message. Not the rest: PostgreSQL's DETAIL and
+    CONTEXT lines quote rows and keys (``Failing row contains (...)``, ``Key (name)=(...)``),
+    values the request sent that ``hide_parameters`` does not reach; nor SQLAlchemy's statement
+    text."""
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    head = str(original).strip().split("\n", 1)[0]
+    return f"{type(original).__name__}{f' [SQLSTATE {sqlstate}]' if sqlstate else ''}: {head}"
 
 
 def read_only_uri(path: Path) -> str:
