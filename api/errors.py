@@ -108,6 +108,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
 from optinface.consent.errors import ConsentError, QuotaExceeded
@@ -296,7 +297,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})
         )
-    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    log_failure(logger, exc, "unexpected error on %s %s", request.method, request.url.path)
     return error_response(
         ApiErrorCode.INTERNAL_ERROR,
         "internal error; the operator can find it in the log",

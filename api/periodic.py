@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TypeVar
 
+from optinface.api.failures import log_failure
 from optinface.consent.errors import ConsentError
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,6 @@ def guarded(what: str, task: Callable[[], T]) -> T | None:
         return task()
     except ConsentError as error:
         logger.error("%s refused: %s", what, error.code)
-    except Exception:
-        logger.exception("%s failed", what)
+    except Exception as error:
+        log_failure(logger, error, "%s failed", what)
     return None

@@ -84,7 +84,7 @@ class ApiSettings(ConsentSettings):
     @classmethod
     def _address_or_name(cls, host: str) -> str:
         """An IP address or a host name (RFC 1123), checked before serve makes anything."""
-        if not (is_ip_address(host) or _HOST_NAME.match(host)):
+        if not (is_ip_address(host) or _HOST_NAME.fullmatch(host)):
             raise ValueError("not an IP address or a host name")
         return host
 

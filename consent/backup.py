@@ -10,8 +10,8 @@ not as a gallery (subjects then enrol again, see ``reconcile``).
 Restoring replaces the data directory's database by the backup (the files it replaces are
 shredded, the index with them); the next start replays the erasure journal before it serves,
 so a subject erased after the backup was taken never comes back. A backup of another
-deployment is refused before anything is shredded: its log must be signed by the checkpoint
-key this deployment's witness folder pins.
+deployment is refused before anything is shredded: its own events must be those a checkpoint
+signed by the key this deployment's witness folder pins covers.
 """
 
 from __future__ import annotations
@@ -21,17 +21,24 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+from sqlalchemy import JSON
 from sqlalchemy.engine import make_url
 
+from optinface.consent.audit import event_leaf
+from optinface.consent.db import read_only_uri
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.lock import DataDirLock
+from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import NoteError, open_checkpoint
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import pinned_key
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
 
@@ -69,7 +76,7 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
         raise InvalidRequest(f"backup destination {destination} is not empty")
     target = destination / DATABASE_NAME
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
-    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as live, \
+    with sqlite3.connect(read_only_uri(source), uri=True) as live, \
             sqlite3.connect(target) as copy:
         live.backup(copy)  # one step: a consistent snapshot of the last commit
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
@@ -85,25 +92,55 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     return report
 
 
+_JSON_COLUMNS = frozenset(column.name for column in AuditEvent.__table__.columns
+                          if isinstance(column.type, JSON))
+
+
+def _backup_events(copy: sqlite3.Connection, size: int) -> Iterator[SimpleNamespace]:
+    """The backup's first ``size`` events as :func:`consent.audit.event_leaf` reads them. Read
+    column by column, not through the ORM: a backup taken before an upgrade lacks the columns
+    added since, and the events it has still hash as they did (the leaf reads a missing column
+    as absent)."""
+    copy.row_factory = sqlite3.Row
+    rows = copy.execute("SELECT * FROM audit_events WHERE seq <= ? ORDER BY seq", (size,))
+    for row in rows:
+        yield SimpleNamespace(**{
+            name: json.loads(row[name]) if name in _JSON_COLUMNS and row[name] is not None
+            else row[name] for name in row.keys()})
+
+
 def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> None:
-    """Refuse a backup whose newest checkpoint the pinned key did not sign: it is another
-    deployment's ledger, and restoring it would shred this one's. A data directory with no
-    witness yet (a bare machine taking over) has nothing to tell them apart by."""
+    """Refuse a backup whose own events are not those a checkpoint signed by the pinned key
+    covers: it is another deployment's ledger, and restoring it would shred this one's.
+
+    The signature alone proves nothing: notes are public (the witness folder holds them), so
+    this deployment's latest note copied into another's backup would pass. The root recomputed
+    over the backup's events up to the note's size must be the root the note signs. A data
+    directory with no witness yet (a bare machine taking over) has nothing to tell them apart
+    by.
+    """
     pinned = pinned_key(settings.witness_dir)
     if pinned is None:
         return
     try:
-        with closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as copy:
+        with closing(sqlite3.connect(read_only_uri(backup_file), uri=True)) as copy:
             row = copy.execute("SELECT note FROM audit_checkpoints WHERE note IS NOT NULL"
                                " ORDER BY seq DESC LIMIT 1").fetchone()
-        if row is None:
-            raise NoteError("no signed checkpoint")
-        open_checkpoint(row[0], pinned)
+            if row is None:
+                raise InvalidRequest(
+                    f"the backup in {backup_file.parent} holds no signed checkpoint: nothing"
+                    " shows whose ledger it is; nothing was replaced",
+                    details={"problem": "no_signed_checkpoint"})
+            checkpoint = open_checkpoint(row[0], pinned)
+            tree = MerkleTree([event_leaf(event)
+                               for event in _backup_events(copy, checkpoint.size)])
+        if tree.size != checkpoint.size or tree.root() != checkpoint.root:
+            raise NoteError(f"its events 1-{checkpoint.size} are not those the checkpoint signs")
     except (sqlite3.Error, NoteError) as error:
         raise InvalidRequest(
             f"the backup in {backup_file.parent} is not this deployment's: its audit log is not"
-            f" signed by the checkpoint key {settings.witness_dir} pins ({error}); nothing was"
-            " replaced", details={"problem": "other_deployment"}) from error
+            f" the one signed by the checkpoint key {settings.witness_dir} pins ({error});"
+            " nothing was replaced", details={"problem": "other_deployment"}) from error
 
 
 def restore(settings: ConsentSettings, source: Path) -> None:

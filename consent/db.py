@@ -30,6 +30,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optinface.engine.files import PRIVATE_MODE
@@ -87,6 +88,24 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def failure_summary(error: DBAPIError) -> str:
+    """What of a database failure may reach the log: the driver's exception class, the SQLSTATE
+    (PostgreSQL) and the first line of its message. Not the rest: PostgreSQL's DETAIL and
+    CONTEXT lines quote rows and keys (``Failing row contains (...)``, ``Key (name)=(...)``),
+    values the request sent that ``hide_parameters`` does not reach; nor SQLAlchemy's statement
+    text."""
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    head = str(original).strip().split("\n", 1)[0]
+    return f"{type(original).__name__}{f' [SQLSTATE {sqlstate}]' if sqlstate else ''}: {head}"
+
+
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` read-only (``mode=ro``), its name percent-encoded:
+    unquoted, a ``#``, ``?`` or ``%`` in a folder's name would end or alter the path."""
+    return f"file:{quote(str(path.absolute()))}?mode=ro"
+
+
 def read_only_engine(url: str) -> Engine:
     """An engine for checking the database without changing it, for outsiders' tools.
 
@@ -106,7 +125,7 @@ def read_only_engine(url: str) -> Engine:
     if not path.is_file():
         raise FileNotFoundError(path)
     wal = path.with_name(f"{path.name}-wal")
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro{'' if wal.exists() else '&immutable=1'}"
+    uri = f"{read_only_uri(path)}{'' if wal.exists() else '&immutable=1'}"
     return _engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 

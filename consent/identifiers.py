@@ -7,7 +7,10 @@ and a tombstone is 64 hex digits. Anything longer or stranger is refused as malf
 name nothing, and a refusal that echoed it into the audit log would make every bad request a
 permanent row of the attacker's size. Names are free text, but short and without control
 characters (they appear in logs, the register and the dashboard): a newline or a NUL stored in
-a label would add a line of the attacker's choosing to the regulator's register. Longer texts
+a label would add a line of the attacker's choosing to the regulator's register. Unicode's own
+line breaks (NEL, U+2028, U+2029) and C1 controls break a line as well in some viewers, and the
+bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a label read other
+than it is stored, so one line refuses them too. Longer texts
 (a purpose's description, a notice, an answer) may run over several lines, but hold no other
 control character either.
 """
@@ -24,7 +27,10 @@ from optinface.consent.errors import InvalidRequest
 MAX_IDENTIFIER_LENGTH = 64
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_NAME_LENGTH = 200
-NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+"""Controls (C0, DEL, C1 with NEL), Unicode's line and paragraph separators, and the bidi
+overrides and isolates, as a character class body."""
+NAME_PATTERN = rf"^[^{NOT_ONE_LINE}]+$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 """Tabs and line breaks, LF or CRLF (what an HTML form sends from a textarea), and no other
 control character."""
@@ -65,12 +71,14 @@ Reference = Annotated[
 with a ``/`` (even encoded as ``%2F``) it names another route, and ``.`` or ``..`` alone would be
 folded away by clients."""
 
+# The patterns are written for pydantic's regex engine, where ``$`` is the end of the text;
+# in Python's ``re`` it also matches before a final newline, hence ``fullmatch`` here.
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _NAME = re.compile(NAME_PATTERN)
 
 
 def is_identifier(value: str) -> bool:
-    return 0 < len(value) <= MAX_IDENTIFIER_LENGTH and _IDENTIFIER.match(value) is not None
+    return 0 < len(value) <= MAX_IDENTIFIER_LENGTH and _IDENTIFIER.fullmatch(value) is not None
 
 
 def require_identifiers(**values: str | list[str] | None) -> None:
@@ -89,7 +97,7 @@ def require_identifiers(**values: str | list[str] | None) -> None:
 def require_name(name: str, *, field: str = "name") -> None:
     """Refuse (``invalid_request``) a name that is empty, too long or holds a control character;
     for callers that do not come through a :data:`Name` field (the command line)."""
-    if not 0 < len(name) <= MAX_NAME_LENGTH or _NAME.match(name) is None:
+    if not 0 < len(name) <= MAX_NAME_LENGTH or _NAME.fullmatch(name) is None:
         raise InvalidRequest(
             f"{field} must be one line of printable text, at most {MAX_NAME_LENGTH} characters",
             details={"field": field},

@@ -108,7 +108,7 @@ class FileKeyStore:
                                  "(chmod 700 it)", details={"path": str(folder)})
 
     def _path(self, name: str) -> Path:
-        if not _SECRET_NAME.match(name):
+        if not _SECRET_NAME.fullmatch(name):
             raise ValueError(f"not a key name: {name!r}")
         return self.folder / f"{name}.key"
 
@@ -133,7 +133,7 @@ class FileKeyStore:
         shred_path(self._path(name))
 
     def epochs(self) -> list[int]:
-        found = (_EPOCH_FILE.match(path.name) for path in self.folder.iterdir())
+        found = (_EPOCH_FILE.fullmatch(path.name) for path in self.folder.iterdir())
         return sorted(int(match.group(1)) for match in found if match)
 
     def new_epoch(self) -> int:

@@ -179,7 +179,7 @@ def _origins(settings: ConsentSettings, origin: str) -> bool:
     if settings.passkey_origins:
         return origin in settings.passkey_origins
     if settings.passkey_rp_id == "localhost":
-        return bool(_LOCALHOST.match(origin))
+        return bool(_LOCALHOST.fullmatch(origin))
     return origin == f"https://{settings.passkey_rp_id}"
 
 

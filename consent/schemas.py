@@ -20,7 +20,14 @@ from pydantic import (
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
-from optinface.consent.identifiers import Identifier, LanguageTag, Name, OneLine, Text
+from optinface.consent.identifiers import (
+    MAX_LEDGER_INTEGER,
+    Identifier,
+    LanguageTag,
+    Name,
+    OneLine,
+    Text,
+)
 from optinface.consent.moments import Day, Moment
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
@@ -336,7 +343,8 @@ class CaptureAct(BaseModel):
     consent_id: Identifier
     photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
     replaces: int | None = Field(
-        default=None, ge=1, description="A template of this subject under this consent that the"
+        default=None, ge=1, le=MAX_LEDGER_INTEGER,
+        description="A template of this subject under this consent that the"
         " new one replaces (rectification): destroyed when the photo is enrolled, allowed at"
         " the template cap. The subject signs it with the photo.")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from contextlib import closing
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -57,37 +57,69 @@ def serve(
     # Every refusal comes before the data dir, its keys and the admin key are made.
     settings = load_settings(data_dir=data_dir, host=host, port=port)
     require_accountable(settings)
-    with closing(listening_socket(settings.host, settings.port)) as listener:
-        _serve(settings, listener)
+    listeners = listening_sockets(settings.host, settings.port)
+    try:
+        _serve(settings, listeners)
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The server's socket, bound now: a port in use (or an address not of this machine) is
-    a one-line refusal, not a traceback after the server said it was listening.
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """The server's sockets, one per address ``host`` resolves to, all bound now: a port in use
+    (or an address not of this machine) is a one-line refusal, not a traceback after the server
+    said it was listening.
+
+    Every address, as uvicorn binds them: ``localhost`` is ``::1`` and ``127.0.0.1``, in the
+    order ``/etc/hosts`` lists them, and a client may try either. An IPv6 socket is IPv6 only, so
+    the IPv4 one can take the same port; with port 0 the others take the port the first got.
 
     Made with the TCP protocol number, as asyncio makes its own: asyncio turns Nagle off
     (``TCP_NODELAY``) only on connections whose socket says TCP, and with Nagle on, an answer
     sent in two writes waited for the client's delayed ACK, 40 ms per request.
     """
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP,
-            flags=socket.AI_PASSIVE)[0]
-        listener = socket.socket(family, kind, proto)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(address)
-            listener.listen(socket.SOMAXCONN)
-        except OSError:
-            listener.close()
-            raise
-        return listener
+        return bind_every(socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM,
+                                             proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE))
     except OSError as error:
         raise refused(CliErrorCode.ADDRESS_UNAVAILABLE,
                       f"cannot listen on {host}:{port}: {error.strerror}") from error
 
 
-def _serve(settings: ApiSettings, listener: socket.socket) -> None:
+Resolved = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+"""One ``socket.getaddrinfo`` result: family, type, protocol, canonical name, address."""
+
+
+def bind_every(resolved: Sequence[Resolved]) -> list[socket.socket]:
+    """A listening socket on each distinct address of ``resolved``, or OSError with none left
+    open. Port 0 is the port the first socket got, for all of them."""
+    listeners: list[socket.socket] = []
+    try:
+        for family, kind, proto, address in dict.fromkeys(
+                (family, kind, proto, address) for family, kind, proto, _, address in resolved):
+            listener = socket.socket(family, kind, proto)
+            listeners.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if address[1] == 0 and len(listeners) > 1:
+                address = (address[0], listeners[0].getsockname()[1], *address[2:])
+            listener.bind(address)
+            listener.listen(socket.SOMAXCONN)
+    except OSError:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def _serve(settings: ApiSettings, listeners: list[socket.socket]) -> None:
     console = Console()
     if settings.demo_mode:
         console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
@@ -99,10 +131,10 @@ def _serve(settings: ApiSettings, listener: socket.socket) -> None:
             console.print(secret, markup=False, highlight=False)
         console.print(f"data dir: {settings.data_dir.resolve()}")
         console.print(
-            f"listening on http://{settings.host}:{settings.port}  "
+            f"listening on http://{url_host(settings.host)}:{settings.port}  "
             "(API /v1, docs /docs, portal /portal, review /review)"
         )
         config = uvicorn.Config(create_app(settings, service=service), log_level="info")
-        uvicorn.Server(config).run(sockets=[listener])
+        uvicorn.Server(config).run(sockets=listeners)
     finally:
         service.close()

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
-from optinface.api.cli.serve import listening_socket
+from optinface.api.cli.serve import bind_every, listening_sockets, url_host
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
 from tests.support.api import thresholds_for_tests
@@ -287,7 +287,8 @@ def test_serve_refuses_options_that_are_not_valid_before_making_anything(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
-    for option, variable in (("--port", "99999"), ("--host", "not a host")):
+    for option, variable in (("--port", "99999"), ("--host", "not a host"),
+                             ("--host", "localhost\n")):
         code, lines = console(monkeypatch, capsys, "serve", option, variable,
                               "--data-dir", str(data_dir))
         assert code == 1 and len(lines) == 1, lines
@@ -324,7 +325,8 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
                                                           socket.TCP_NODELAY))
                 transport.close()
 
-        server = await loop.create_server(Probe, sock=listening_socket("127.0.0.1", 0))
+        [listener] = listening_sockets("127.0.0.1", 0)
+        server = await loop.create_server(Probe, sock=listener)
         async with server:
             port = server.sockets[0].getsockname()[1]
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -332,6 +334,28 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
             return await asyncio.wait_for(accepted, timeout=10)
 
     assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_the_server_listens_on_every_address_its_host_resolves_to() -> None:
+    """With ``::1`` listed first for ``localhost``, only it was bound and 127.0.0.1 clients were
+    refused. The wildcard names both families: they share one port, the IPv6 socket being
+    IPv6 only (a dual-stack one would hold the IPv4 port too)."""
+    resolved = socket.getaddrinfo(None, 0, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP,
+                                  flags=socket.AI_PASSIVE)
+    listeners = bind_every(resolved)
+    try:
+        assert {listener.family for listener in listeners} == {socket.AF_INET, socket.AF_INET6}
+        [port] = {listener.getsockname()[1] for listener in listeners}
+        for loopback in ("127.0.0.1", "::1"):
+            socket.create_connection((loopback, port), timeout=10).close()
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def test_an_ipv6_host_is_written_in_brackets_in_a_url() -> None:
+    assert [url_host(host) for host in ("::1", "[::1]", "127.0.0.1", "localhost")] == [
+        "[::1]", "[::1]", "127.0.0.1", "localhost"]
 
 
 def test_a_data_dir_that_cannot_be_made_is_one_line(

@@ -20,7 +20,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, auth, consent_act, deployment, set_up_world
+from tests.support.api import Keys, World, auth, consent_act, deployment, set_up_world
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -249,17 +249,42 @@ def test_unexpected_failure_is_a_bare_internal_error(
     assert answer.headers["x-frame-options"] == "DENY"
 
 
+PERSONAL = "Jane Q Public"
+
+
+def _post_a_purpose_named_after_a_person(
+    settings: ApiSettings, service: OptinFace, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(create_app(settings, service=service),
+                    raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+        answer = client.post("/v1/purposes", headers=auth(keys.admin), json={
+            "name": PERSONAL, "description": "d", "legal_basis": "consent",
+            "operations": ["enrol"], "retention_days": 30})
+    _assert_error(answer, 500, "internal_error")
+
+
 def test_a_database_failure_logs_no_value_the_request_sent(
     tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     with deployment(tmp_path, pipeline) as (settings, service, _, keys):
         with service.runtime.db.engine.begin() as connection:
             connection.exec_driver_sql("DROP TABLE purposes")  # every statement on it fails
-        with TestClient(create_app(settings, service=service),
-                        raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
-            answer = client.post("/v1/purposes", headers=auth(keys.admin), json={
-                "name": "Jane Q Public", "description": "d", "legal_basis": "consent",
-                "operations": ["enrol"], "retention_days": 30})
-    _assert_error(answer, 500, "internal_error")
+        _post_a_purpose_named_after_a_person(settings, service, keys, caplog)
     assert "no such table: purposes" in caplog.text  # the operator still learns what failed
-    assert "Jane Q Public" not in caplog.text
+    assert PERSONAL not in caplog.text
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_database_failure_logs_no_row_the_server_quotes(
+    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture,
+    database_url: str | None,
+) -> None:
+    """psycopg's message carries the server's DETAIL (``Failing row contains (...)``): the
+    request's values, beyond the reach of ``hide_parameters``."""
+    with deployment(tmp_path, pipeline, database_url=database_url) as (settings, service, _, keys):
+        with service.runtime.db.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE purposes ADD CONSTRAINT refuse_every_row"
+                                       " CHECK (false) NOT VALID")
+        _post_a_purpose_named_after_a_person(settings, service, keys, caplog)
+    assert "violates check constraint" in caplog.text and "23514" in caplog.text, caplog.text
+    assert PERSONAL not in caplog.text

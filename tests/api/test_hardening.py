@@ -137,6 +137,33 @@ def test_an_oversized_identifier_is_refused_before_anything_is_logged(
     assert _audit_total(world) == before
 
 
+def test_a_pseudonym_ending_in_a_newline_is_refused_before_anything_is_logged(
+    world: World,
+) -> None:
+    """Python's ``$`` matches before a final newline: ``subj_dead\n`` passed as an identifier
+    and its refusal stored the newline in the audit log."""
+    before = _audit_total(world)
+    answer = world.client.post(
+        "/v1/subjects/subj_dead%0A/challenges",
+        json={"act": "enrol", "consent_id": world.consent_id, "photo_sha256": "0" * 64},
+        headers=auth(world.keys.portal),
+    )
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_request", answer.text
+    assert "\n" not in answer.text and "\\n" not in answer.text
+    assert _audit_total(world) == before
+
+
+@pytest.mark.parametrize("name", ["lab\n", "a\u0085b", "a\u2028b", "a\u2029b", "a\u202eb",
+                                  "a\u2067b", "a\x9bb"])
+def test_a_key_name_with_a_line_break_or_a_bidi_control_is_refused(
+    world: World, name: str
+) -> None:
+    answer = world.client.post(
+        "/v1/keys", json={"role": "researcher", "name": name}, headers=auth(world.keys.admin)
+    )
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+
+
 def test_the_core_refuses_an_oversized_identifier_without_a_record(
     world: World, service: OptinFace, portrait_jpegs: list[bytes]
 ) -> None:
@@ -245,7 +272,8 @@ def test_the_core_refuses_a_key_name_that_is_not_one_printable_line(
     world: World, service: OptinFace
 ) -> None:
     admin = service.authenticate(world.keys.admin)
-    for name in ("", "a\nb", "x" * 201):
+    for name in ("", "a\nb", "x" * 201, "lab\n", "a\u0085b", "a\u2028b", "a\u2029b",
+                 "a\u202eb", "a\u2066b", "a\x9bb"):
         with pytest.raises(InvalidRequest):
             service.create_api_key(actor=admin, role=Role.RESEARCHER, name=name)
 
@@ -280,6 +308,18 @@ def test_a_position_beyond_the_ledger_is_a_validation_error_not_a_server_error(
 ) -> None:
     """Found by schemathesis: a tree size past 2**63 - 1 reached SQLite and overflowed (500)."""
     answer = world.client.get(path, params=params, headers=auth(world.keys.reviewer))
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+
+
+def test_a_template_to_replace_beyond_the_ledger_is_a_validation_error_not_a_server_error(
+    world: World,
+) -> None:
+    """``replaces`` 2**63 reached ``session.get``: OverflowError on SQLite, out of range on
+    PostgreSQL, a 500 either way."""
+    act = {"act": "enrol", "consent_id": world.consent_id, "photo_sha256": "0" * 64,
+           "replaces": BEYOND_THE_LEDGER}
+    answer = world.client.post(f"/v1/subjects/{world.subject}/challenges", json=act,
+                               headers=auth(world.keys.portal))
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
 
 

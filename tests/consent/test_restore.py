@@ -7,6 +7,7 @@ with the current keys at all, while before the rotation it still could.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from optinface.api.cli.main import app as cli
+from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
 from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import KeyUnavailable, SubjectErased
 from optinface.consent.keys import KeyRing, template_binding
@@ -169,6 +171,33 @@ def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
         assert statuses == {first: "withdrawn", second: "active"}
 
 
+def _another_deployment(settings: ConsentSettings, tmp_path: Path, pipeline: FacePipeline,
+                        clock: FakeClock) -> ConsentSettings:
+    """A second deployment beside ``settings``: its own data, keys and witness."""
+    other = ConsentSettings(**{**settings.model_dump(exclude={
+        "data_dir", "database_url", "key_dir", "audit_witness_dir"}),
+        "data_dir": tmp_path / "other"})
+    OptinFace.open(other, pipeline=pipeline, clock=clock).close()
+    return other
+
+
+def _restore(backup: Path, settings: ConsentSettings) -> Result:
+    return CliRunner().invoke(cli, ["restore", str(backup), "--data-dir", str(settings.data_dir)])
+
+
+def _edit_backup(backup: Path, statement: str, *parameters: object) -> None:
+    """Change the backup's database as whoever holds the file can, and the checksum in its
+    manifest with it (the checksum catches damage, not its holder)."""
+    database = backup / DATABASE_NAME
+    with closing(sqlite3.connect(database)) as copy:
+        copy.execute(statement, parameters)
+        copy.commit()
+    manifest = backup / MANIFEST_NAME
+    content = json.loads(manifest.read_text())
+    content["sha256"] = hashlib.sha256(database.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(content))
+
+
 def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
     settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
     optinface: Callable[..., str], open_service: Callable[[], OptinFace],
@@ -176,17 +205,67 @@ def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
     with closing(open_service()) as service:
         make_world(service, clock).subject()
     optinface("backup", str(tmp_path / "backup"))
-    other = ConsentSettings(**{**settings.model_dump(exclude={
-        "data_dir", "database_url", "key_dir", "audit_witness_dir"}),
-        "data_dir": tmp_path / "other"})
-    OptinFace.open(other, pipeline=pipeline, clock=clock).close()
+    other = _another_deployment(settings, tmp_path, pipeline, clock)
     ledger = other.data_dir / "optinface.db"
     before = ledger.read_bytes()
 
-    result = CliRunner().invoke(cli, ["restore", str(tmp_path / "backup"),
-                                      "--data-dir", str(other.data_dir)])
+    result = _restore(tmp_path / "backup", other)
     assert result.exit_code != 0 and "is not this deployment's" in result.output, result.output
     assert ledger.read_bytes() == before
+
+
+def test_a_backup_of_another_deployment_carrying_this_deployments_note_is_refused(
+    settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Notes are public (the witness folder): one copied into another deployment's backup is
+    signed by the pinned key, but the backup's own events do not have the root it signs."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    [*_, latest] = sorted((settings.witness_dir / "checkpoints").glob("*.note"),
+                          key=lambda note: int(note.stem))
+    other = _another_deployment(settings, tmp_path, pipeline, clock)
+    foreign = tmp_path / "foreign"
+    assert CliRunner().invoke(cli, ["backup", str(foreign),
+                                    "--data-dir", str(other.data_dir)]).exit_code == 0
+    _edit_backup(foreign, "UPDATE audit_checkpoints SET note = ?"
+                          " WHERE seq = (SELECT max(seq) FROM audit_checkpoints)",
+                 latest.read_text())
+    ledger = settings.data_dir / "optinface.db"
+    before = ledger.read_bytes()
+
+    result = _restore(foreign, settings)
+    assert result.exit_code != 0 and "is not this deployment's" in result.output, result.output
+    assert ledger.read_bytes() == before
+
+
+def test_a_backup_with_no_signed_checkpoint_is_refused_as_nobodys(
+    settings: ConsentSettings, clock: FakeClock, tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+) -> None:
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    optinface("backup", str(tmp_path / "backup"))
+    _edit_backup(tmp_path / "backup", "UPDATE audit_checkpoints SET note = NULL")
+    ledger = settings.data_dir / "optinface.db"
+    before = ledger.read_bytes()
+
+    result = _restore(tmp_path / "backup", settings)
+    assert result.exit_code != 0 and "holds no signed checkpoint" in result.output, result.output
+    assert ledger.read_bytes() == before
+
+
+def test_a_backup_in_a_folder_named_with_uri_characters_is_restored(
+    clock: FakeClock, tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+) -> None:
+    """The guard opens the backup by a SQLite URI: unquoted, ``#``, ``?`` and ``%`` in the
+    folder's name cut or changed the path, and this deployment's own backup was refused."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    backup = tmp_path / "b#1 ?x=%41"
+    optinface("backup", str(backup))
+    optinface("restore", str(backup))
 
 
 def test_a_restore_destroys_again_the_templates_replaced_or_given_up_since_the_backup(
