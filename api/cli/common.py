@@ -11,13 +11,13 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import httpx
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from optinface.api.errors import ApiErrorCode, CliErrorCode
+from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor
@@ -49,26 +49,12 @@ RemoteApiKey = Annotated[
 """The admin key of the running server that ``--url`` names (``bench``, ``demo``)."""
 REMOTE_CHECK_SECONDS = 10.0
 
-Body = TypeVar("Body", bound=BaseModel)
-
 
 def refused(code: str, message: str) -> typer.Exit:
     """End the command with one line naming its stable code (the table in api/errors.py):
     ``raise refused(...)``."""
     typer.echo(f"refused: {code}: {message}", err=True)
     return typer.Exit(code=1)
-
-
-def validated(model: type[Body], **fields: Any) -> Body:
-    """The body the API takes for the same act, checked by the same model: the command line
-    accepts exactly what the API does (``validation_error`` otherwise, never the value)."""
-    try:
-        return model(**fields)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
-            for problem in error.errors(include_url=False, include_input=False))
-        raise refused(ApiErrorCode.VALIDATION_ERROR, problems) from error
 
 
 def check_remote(url: str | None, api_key: str | None) -> None:
