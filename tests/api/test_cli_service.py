@@ -224,9 +224,9 @@ def test_receipt_verify_refuses_a_tampered_receipt(
     forged.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA", "public_key": "x"}))
     assert run("receipt", "verify", str(forged), "--data-dir", str(data_dir))[0] == 1
     (tmp_path / "junk.json").write_text("not json")
-    assert (
-        run("receipt", "verify", str(tmp_path / "junk.json"), "--data-dir", str(data_dir))[0] == 2
-    )
+    code, output = run("receipt", "verify", str(tmp_path / "junk.json"), "--data-dir",
+                       str(data_dir))
+    assert code == 2 and output.startswith("refused: unreadable_file: "), output
 
 
 def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) -> None:
@@ -304,7 +304,7 @@ def test_serve_refuses_a_port_in_use_in_one_line_before_making_anything(
         code, lines = console(monkeypatch, capsys, "serve", "--port", port,
                               "--data-dir", str(data_dir))
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith(f"refused: address_unavailable: cannot listen on 127.0.0.1:{port}")
+    assert lines[0].startswith(f"error: address_unavailable: cannot listen on 127.0.0.1:{port}")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -333,12 +333,15 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
     assert asyncio.run(accepted_nodelay()) == 1
 
 
+@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())), ("sweep",)])
 def test_a_data_dir_that_cannot_be_made_is_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path,
+    command: tuple[str, ...]
 ) -> None:
+    """The same line whether the service is opened by serve or by a command (``opened``): the
+    prefix follows from the code (5xx: ``error:``), not from where it was caught."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
-    code, lines = console(monkeypatch, capsys, "serve", "--port", str(free_port()),
-                          "--data-dir", "/proc/optinface-nope")
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", "/proc/optinface-nope")
     assert (code, lines) == (1, ["error: data_dir_unusable: data directory /proc/optinface-nope:"
                                  " No such file or directory"])
 
@@ -369,4 +372,4 @@ def test_a_url_where_no_server_answers_is_one_line(
     url = f"http://127.0.0.1:{free_port()}"
     code, lines = console(monkeypatch, capsys, command, "--url", url, "--api-key", "key_x.y")
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith(f"refused: server_unreachable: no server answers at {url}:")
+    assert lines[0].startswith(f"error: server_unreachable: no server answers at {url}:")
