@@ -14,7 +14,7 @@ from rich.console import Console
 from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
-from optinface.api.settings import ApiSettings, load_settings
+from optinface.api.settings import ApiSettings, load_settings, unbracketed
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
@@ -71,7 +71,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     """
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP,
+            unbracketed(host), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP,
             flags=socket.AI_PASSIVE)[0]
         listener = socket.socket(family, kind, proto)
         try:

@@ -294,6 +294,17 @@ def test_serve_refuses_options_that_are_not_valid_before_making_anything(
     assert list(tmp_path.iterdir()) == []  # no data dir, no key store beside it
 
 
+@pytest.mark.parametrize("host", ["[::1", "::1]", "[[::1]]"])
+def test_a_host_is_an_ipv6_address_only_whole_in_its_brackets(
+    data_dir: Path, host: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPTINFACE_HOST", host)
+    code, lines = console(monkeypatch, capsys, "sweep", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_HOST: "), lines
+
+
 def test_serve_refuses_a_port_in_use_in_one_line_before_making_anything(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
