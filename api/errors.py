@@ -67,7 +67,9 @@ rate_limited                 429     per-key rate, the daily matching quota (key
 not_calibrated               503     no calibrated threshold for the model at the stated FMR
 model_integrity              503     a model file is missing or its SHA-256 differs
 index_corrupt                503     the saved index cannot be read
-unreadable_file              400     (CLI only) a file named on the command line cannot be read
+unreadable_file              400     (CLI only) a file named on the command line cannot be read,
+                                     or holds nothing the command can use (receipt verify,
+                                     audit verify --against)
 unwritable_file              400     (CLI only) a file or folder named on the command line cannot
                                      be created or written (backup, embed --out)
 invalid_settings             503     (CLI only) an OPTINFACE_* setting or an option of serve is not
@@ -75,6 +77,8 @@ invalid_settings             503     (CLI only) an OPTINFACE_* setting or an opt
 address_unavailable          503     (CLI only) serve cannot listen on --host/--port (in use, not
                                      an address of this machine, or not allowed)
 server_unreachable           503     (CLI only) no server answers at --url (bench, demo)
+bench_failed                 503     (CLI only) the server under bench refused a setup step or a
+                                     measured call, or its own server never came up
 data_dir_in_use              409     (CLI only) a running server has the data directory open
 data_dir_unusable            503     (CLI only) the data directory cannot be created or written
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
@@ -137,6 +141,7 @@ class CliErrorCode(StrEnum):
     INVALID_SETTINGS = "invalid_settings"
     ADDRESS_UNAVAILABLE = "address_unavailable"
     SERVER_UNREACHABLE = "server_unreachable"
+    BENCH_FAILED = "bench_failed"
 
 
 STATUS_BY_CODE: dict[str, int] = {
@@ -189,6 +194,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_settings": 503,
     "address_unavailable": 503,
     "server_unreachable": 503,
+    "bench_failed": 503,
     "data_dir_in_use": 409,
     "data_dir_unusable": 503,
     "placeholder_accountability": 503,

@@ -84,7 +84,7 @@ class ApiSettings(ConsentSettings):
     @classmethod
     def _address_or_name(cls, host: str) -> str:
         """An IP address or a host name (RFC 1123), checked before serve makes anything."""
-        if not (is_ip_address(host) or _HOST_NAME.fullmatch(host)):
+        if ip_of(host) is None and not _HOST_NAME.fullmatch(host):
             raise ValueError("not an IP address or a host name")
         return host
 
@@ -124,20 +124,25 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 
 
-def is_ip_address(host: str) -> bool:
-    """An IPv4 or IPv6 address, the latter bare or in brackets."""
+def unbracketed(host: str) -> str:
+    """The host as the socket layer takes it: an IPv6 address without the brackets a URL puts
+    around it (``[::1]`` -> ``::1``); any other host unchanged."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``host`` spells (IPv6 bare or in brackets), or None for a name, which is
+    never resolved."""
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(unbracketed(host))
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def is_loopback(host: str) -> bool:
     """``localhost`` or a loopback address (127.0.0.0/8, ::1); a name is never resolved."""
-    if host == "localhost":
-        return True
-    return is_ip_address(host) and ipaddress.ip_address(host.strip("[]")).is_loopback
+    address = ip_of(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 def load_settings(*, data_dir: Path | None = None, host: str | None = None,

@@ -44,6 +44,7 @@ from optinface.consent.errors import (
     RedeclarationRequired,
     SuspendedByRegulator,
 )
+from optinface.consent.identifiers import require_reference
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -319,6 +320,7 @@ def record_declaration(
     A declaration dated in the future is refused: the period runs from the day the regulator
     received it, which cannot be after the day it is recorded.
     """
+    require_reference(reference)
     if declared_on > now.date():
         raise InvalidRequest("a declaration cannot be dated in the future",
                              details={"declared_on": declared_on.isoformat()})
@@ -338,6 +340,7 @@ def record_order(
 ) -> RegulatorOrder:
     """Insert the order's row; from then on it is in force until lifted (see
     :func:`apply_order` for the audit and the destruction it may require)."""
+    require_reference(reference)
     row = RegulatorOrder(reference=reference, kind=str(kind), recorded_at=now,
                          recorded_by=recorded_by)
     session.add(row)

@@ -75,6 +75,7 @@ folded away by clients."""
 # in Python's ``re`` it also matches before a final newline, hence ``fullmatch`` here.
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _NAME = re.compile(NAME_PATTERN)
+_REFERENCE = re.compile(REFERENCE_PATTERN)
 
 
 def is_identifier(value: str) -> bool:
@@ -100,5 +101,16 @@ def require_name(name: str, *, field: str = "name") -> None:
     if not 0 < len(name) <= MAX_NAME_LENGTH or _NAME.fullmatch(name) is None:
         raise InvalidRequest(
             f"{field} must be one line of printable text, at most {MAX_NAME_LENGTH} characters",
+            details={"field": field},
+        )
+
+
+def require_reference(reference: str, *, field: str = "reference") -> None:
+    """Refuse (``invalid_request``) what cannot be a :data:`Reference`; checked by the use
+    cases themselves, so the command line and notebooks meet the rule the API's body states."""
+    if not 0 < len(reference) <= MAX_NAME_LENGTH or _REFERENCE.match(reference) is None:
+        raise InvalidRequest(
+            f"{field} must be letters, digits, spaces, '.', '_' or '-', beginning and ending with"
+            f" a letter or a digit, at most {MAX_NAME_LENGTH} characters",
             details={"field": field},
         )

@@ -15,10 +15,11 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from optinface.api.cli.common import DataDir
+from optinface.api.cli.common import DataDir, refused
 from optinface.api.settings import load_settings
 from optinface.consent.audit_verify import KnownCheckpoint, verify_log
 from optinface.consent.db import read_only_engine
+from optinface.consent.errors import DataDirUnusable, InvalidRequest, WitnessUnusable
 from optinface.consent.notes import NoteError, Verifier
 from optinface.consent.transparency import (
     chain_status,
@@ -26,6 +27,7 @@ from optinface.consent.transparency import (
     witness_checkpoints,
 )
 from optinface.consent.witness import pinned_key
+from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(help="The hash-chained, witnessed audit log.", no_args_is_help=True)
 
@@ -42,24 +44,32 @@ PublicKey = Annotated[
 ]
 
 
-def _fail(message: str, *, code: int) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code=code)
+def _broken(line: str) -> typer.Exit:
+    """The verdict that the log does not verify (exit 1), in its own words (``audit log
+    BROKEN ...``): an answer, not a refusal, so it carries no code."""
+    typer.echo(line, err=True)
+    return typer.Exit(code=1)
 
 
 def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
     try:
         pinned = pinned_key(witness)
-        given = Verifier.parse(public_key) if public_key else None
     except (NoteError, OSError) as error:
-        raise _fail(f"unusable checkpoint key: {error}", code=2) from error
+        raise refused(WitnessUnusable.code, f"unusable checkpoint key: {error}",
+                      exit_code=2) from error
+    try:
+        given = Verifier.parse(public_key) if public_key else None
+    except NoteError as error:
+        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
+                      exit_code=2) from error
     if pinned and given and pinned != given:
-        raise _fail(f"audit log BROKEN: the witness folder {witness} pins another key than"
-                    " --public-key", code=1)
+        raise _broken(f"audit log BROKEN: the witness folder {witness} pins another key than"
+                      " --public-key")
     trusted = given or pinned
     if trusted is None:
-        raise _fail(f"no checkpoint key: {witness} pins none; pass the published --public-key",
-                    code=2)
+        raise refused(InvalidRequest.code,
+                      f"no checkpoint key: {witness} pins none; pass the published --public-key",
+                      exit_code=2)
     return trusted
 
 
@@ -73,18 +83,17 @@ def verify(data_dir: DataDir = None, against: Against = None,
     """
     settings = load_settings(data_dir=data_dir)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
-        raise _fail(f"refused: data_dir_unusable: data directory {settings.data_dir} is not a"
-                    " folder", code=1)
+        raise refused(DataDirUnusable.code, f"data directory {settings.data_dir} is not a folder")
     verifier = _trusted_key(settings.witness_dir, public_key)
     try:
         known = witness_checkpoints(settings.witness_dir) + [
             read_checkpoint_file(path) for path in against or []]
     except (ValueError, OSError) as error:
-        raise _fail(str(error), code=2) from error
+        raise refused(UnreadableFile.code, str(error), exit_code=2) from error
     status = _check(settings.url, verifier, known)
     if status is None:
         return
-    raise _fail(status, code=1)
+    raise _broken(status)
 
 
 def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint]) -> str | None:

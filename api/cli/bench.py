@@ -56,8 +56,9 @@ import numpy as np
 import typer
 
 from optinface.api import server_timing
-from optinface.api.cli.common import RemoteApiKey, check_remote
+from optinface.api.cli.common import RemoteApiKey, check_remote, refused
 from optinface.api.cli.overhead_split import split
+from optinface.api.errors import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.consent.declaration import declared_long_enough_ago
@@ -629,8 +630,7 @@ def bench(
             measured = measure(runner, requests=requests, levels=levels,
                                overhead_rounds=overhead_rounds, progress=typer.echo)
     except BenchFailed as failure:
-        typer.echo(f"error: {failure}", err=True)
-        raise typer.Exit(code=1) from failure
+        raise refused(CliErrorCode.BENCH_FAILED, str(failure)) from failure
     on_cuda = any("CUDA" in p for ps in pipeline.active_providers.values() for p in ps)
     tag = tag or ("cuda" if on_cuda else "cpu")
     results = {

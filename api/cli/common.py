@@ -11,13 +11,13 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import httpx
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from optinface.api.errors import ApiErrorCode, CliErrorCode
+from optinface.api.errors import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor
@@ -49,26 +49,24 @@ RemoteApiKey = Annotated[
 """The admin key of the running server that ``--url`` names (``bench``, ``demo``)."""
 REMOTE_CHECK_SECONDS = 10.0
 
-Body = TypeVar("Body", bound=BaseModel)
 
+def refused(code: str, message: str, *, exit_code: int = 1) -> typer.Exit:
+    """End the command with one line on stderr, ``PREFIX: CODE: MESSAGE``, and exit status 1:
+    ``raise refused(...)``. Every command ends this way, whatever stopped it.
 
-def refused(code: str, message: str) -> typer.Exit:
-    """End the command with one line naming its stable code (the table in api/errors.py):
-    ``raise refused(...)``."""
-    typer.echo(f"refused: {code}: {message}", err=True)
-    return typer.Exit(code=1)
+    The prefix follows from the code's status in the table (:data:`STATUS_BY_CODE`), never
+    from the caller: ``refused:`` for a 4xx, the request itself was refused (bad input, a
+    missing right, a rule of the ledger, the data directory in use, a file that cannot be read
+    or written); ``error:`` for a 5xx, the command could not run here (settings, models, the
+    key store, the data directory, a busy port, a server that does not answer or fails).
 
-
-def validated(model: type[Body], **fields: Any) -> Body:
-    """The body the API takes for the same act, checked by the same model: the command line
-    accepts exactly what the API does (``validation_error`` otherwise, never the value)."""
-    try:
-        return model(**fields)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
-            for problem in error.errors(include_url=False, include_input=False))
-        raise refused(ApiErrorCode.VALIDATION_ERROR, problems) from error
+    ``exit_code``: only the verifiers (``audit verify``, ``receipt verify``) give 2, for input
+    they cannot use, since their 1 is a verdict (a log BROKEN, a receipt INVALID) printed in
+    its own words.
+    """
+    prefix = "error" if status_for(code, default=400) >= 500 else "refused"
+    typer.echo(f"{prefix}: {code}: {message}", err=True)
+    return typer.Exit(code=exit_code)
 
 
 def check_remote(url: str | None, api_key: str | None) -> None:

@@ -22,6 +22,7 @@ from optinface.api.cli import (
     rotation_commands,
     serve,
 )
+from optinface.api.cli.common import refused
 from optinface.api.errors import CliErrorCode
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
@@ -56,7 +57,8 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INF
 
 
 def run() -> None:
-    """The console script: any refusal ends in one line with its stable code, never a traceback.
+    """The console script: any refusal ends in one line with its stable code, never a traceback
+    (:func:`common.refused` says which prefix).
 
     Commands that open the service already print their own refusals; this catches what happens
     before (an unreadable manifest, a missing model file, a data directory that cannot be made,
@@ -65,17 +67,16 @@ def run() -> None:
     try:
         app()
     except (EngineError, ConsentError) as error:
-        typer.echo(f"error: {error.code}: {error.message}", err=True)
-        sys.exit(1)
+        ended = refused(error.code, error.message)
     except ValidationError as error:
         if not error.title.endswith("Settings"):
             raise
-        typer.echo(f"error: {CliErrorCode.INVALID_SETTINGS}: {settings_problems(error)}",
-                   err=True)
-        sys.exit(1)
+        ended = refused(CliErrorCode.INVALID_SETTINGS, settings_problems(error))
     except SettingsError as error:  # a complex setting (a list) that is not even JSON
-        typer.echo(f"error: {CliErrorCode.INVALID_SETTINGS}: {error}", err=True)
-        sys.exit(1)
+        ended = refused(CliErrorCode.INVALID_SETTINGS, str(error))
+    else:
+        return
+    sys.exit(ended.exit_code)
 
 
 def settings_problems(error: ValidationError) -> str:

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 
 import typer
 
-from optinface.api.cli.common import DataDir
+from optinface.api.cli.common import DataDir, refused
 from optinface.api.settings import load_settings
+from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.keystore import open_key_store
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
+from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
 
@@ -50,10 +52,8 @@ def _published_key(data_dir: Path | None) -> str:
     finally:
         store.close()
     if seed is None:
-        raise typer.BadParameter(
-            f"no signing key in the key store {settings.keys_dir}; pass the published "
-            "--public-key", param_hint="--public-key",
-        )
+        raise refused(InvalidRequest.code, f"no signing key in the key store {settings.keys_dir};"
+                      " pass the published --public-key", exit_code=2)
     return public_key_of(seed)
 
 
@@ -67,18 +67,18 @@ def verify(
     data_dir: DataDir = None,
 ) -> None:
     """Exit 0 if every receipt in the file was signed by the deployment's key and, for a
-    consent, a withdrawal or a probe consent, by the person's passkey; else 1.
+    consent, a withdrawal or a probe consent, by the person's passkey; else 1 (2: a file that
+    holds no receipt, or no key to check it with).
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
     try:
         found = signed_receipts(json.loads(file.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        typer.echo(f"{file}: not a JSON receipt ({error})", err=True)
-        raise typer.Exit(code=2) from error
+        raise refused(UnreadableFile.code, f"{file}: not a JSON receipt ({error})",
+                      exit_code=2) from error
     if not found:
-        typer.echo(f"{file}: no signed receipt in this file", err=True)
-        raise typer.Exit(code=2)
+        raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)
     trusted = public_key or _published_key(data_dir)
     bad = [
         n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import ApiKey, DataDir, opened, operator, validated
-from optinface.api.schemas import DeclarationCreate, RegisterFormat, RegulatorOrderCreate
+from optinface.api.cli.common import ApiKey, DataDir, opened, operator
+from optinface.api.schemas import RegisterFormat
 from optinface.consent.register import render_pia_skeleton
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
@@ -65,11 +65,10 @@ def declare(
 
     Example: optinface register declare --date 2026-01-05 --reference CAI-2026-001
     """
-    body = validated(DeclarationCreate, date=declared_on.date(), reference=reference)
     with opened(data_dir) as (_, service):
-        service.declare(actor=operator(service, api_key), date=body.date,
-                        reference=body.reference)
-    typer.echo(f"declaration of {body.date.isoformat()} recorded (reference {body.reference})")
+        service.declare(actor=operator(service, api_key), date=declared_on.date(),
+                        reference=reference)
+    typer.echo(f"declaration of {declared_on.date().isoformat()} recorded (reference {reference})")
 
 
 @app.command("suspend")
@@ -86,13 +85,11 @@ def suspend(
 
     Example: optinface register suspend --order CAI-1037199 --destroy
     """
-    body = validated(RegulatorOrderCreate, reference=order, destroy=destroy)
     with opened(data_dir) as (_, service):
         register = service.apply_regulator_order(actor=operator(service, api_key),
-                                                 reference=body.reference, destroy=body.destroy)
-    [applied] = [o for o in register.orders
-                 if o.reference == body.reference and o.lifted_at is None]
-    typer.echo(f"order {body.reference} applied ({applied.kind}): enrolment and matching suspended;"
+                                                 reference=order, destroy=destroy)
+    [applied] = [o for o in register.orders if o.reference == order and o.lifted_at is None]
+    typer.echo(f"order {order} applied ({applied.kind}): enrolment and matching suspended;"
                f" {applied.templates_destroyed} templates destroyed")
 
 

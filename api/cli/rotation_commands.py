@@ -12,7 +12,7 @@ import json
 import typer
 
 from optinface.api.cli import keys
-from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator, refused
 from optinface.api.settings import load_settings
 from optinface.consent.errors import DataDirInUse
 from optinface.consent.rotation import finish_interrupted_rotation
@@ -31,8 +31,7 @@ def _finish_interrupted(data_dir: DataDir) -> None:
     try:
         recovered = finish_interrupted_rotation(load_settings(data_dir=data_dir))
     except DataDirInUse as error:
-        typer.echo(f"refused: {error.code}: {error.message}", err=True)
-        raise typer.Exit(code=1) from error
+        raise refused(error.code, error.message) from error
     for line in recovered:
         typer.echo(f"recovered: {line}", err=True)
 

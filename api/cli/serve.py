@@ -14,7 +14,7 @@ from rich.console import Console
 from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
-from optinface.api.settings import ApiSettings, load_settings
+from optinface.api.settings import ApiSettings, load_settings, unbracketed
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
@@ -79,7 +79,7 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
     sent in two writes waited for the client's delayed ACK, 40 ms per request.
     """
     try:
-        return bind_every(socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM,
+        return bind_every(socket.getaddrinfo(unbracketed(host), port, type=socket.SOCK_STREAM,
                                              proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE))
     except OSError as error:
         raise refused(CliErrorCode.ADDRESS_UNAVAILABLE,
@@ -115,7 +115,7 @@ def bind_every(resolved: Sequence[Resolved]) -> list[socket.socket]:
 
 def url_host(host: str) -> str:
     """``host`` as a URL writes it: an IPv6 address in brackets."""
-    bare = host.strip("[]")
+    bare = unbracketed(host)
     return f"[{bare}]" if ":" in bare else bare
 
 

@@ -13,13 +13,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from optinface.api.app import create_app
 from optinface.api.cli.bench import Api, prepare
 from optinface.api.cli.main import app
 from optinface.api.cli.overhead_split import FRAMEWORK, OUTSIDE
+from optinface.api.settings import ApiSettings
+from optinface.consent.service import OptinFace
 from optinface.engine.manifest import load_manifest
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
 from tests.support.api import deployment
+from tests.support.console import console
+from tests.support.server import running
 
 runner = CliRunner()
 
@@ -66,3 +71,17 @@ def test_bench_prepares_again_on_a_server_it_already_prepared(
         runs = [prepare(Api(client), keys.admin, portrait_jpegs[:1], researcher_keys=1)
                 for _ in range(2)]
     assert runs[0].purpose_id != runs[1].purpose_id
+
+
+def test_a_bench_the_server_refuses_ends_in_one_line_with_its_code(
+    api_settings: ApiSettings, service: OptinFace, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A server that answers but refuses a setup step (here the admin key) is ``bench_failed``,
+    an ``error:``: the bench could not run, whatever the server's reason."""
+    with running(create_app(api_settings, service=service)) as url:
+        code, lines = console(monkeypatch, capsys, "bench", "--url", url, "--api-key",
+                              "key_x.y", "--requests", "2", "--out", str(tmp_path / "out"))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: bench_failed: POST /v1/keys -> 401 "), lines
+    assert not (tmp_path / "out").exists()

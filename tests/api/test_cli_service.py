@@ -158,7 +158,7 @@ def test_a_reference_the_api_would_refuse_is_refused_on_the_command_line(
     data_dir: Path, admin: str, command: tuple[str, ...], reference: str
 ) -> None:
     code, output = run(*command, reference, "--data-dir", str(data_dir), "--api-key", admin)
-    assert code == 1 and "refused: validation_error: reference:" in output, output
+    assert code == 1 and "refused: invalid_request: reference must be" in output, output
     code, output = run("register", "--format", "json", "--data-dir", str(data_dir))
     register = json.loads(output)
     assert register["orders"] == [] and register["declaration"] is None
@@ -225,9 +225,9 @@ def test_receipt_verify_refuses_a_tampered_receipt(
     forged.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA", "public_key": "x"}))
     assert run("receipt", "verify", str(forged), "--data-dir", str(data_dir))[0] == 1
     (tmp_path / "junk.json").write_text("not json")
-    assert (
-        run("receipt", "verify", str(tmp_path / "junk.json"), "--data-dir", str(data_dir))[0] == 2
-    )
+    code, output = run("receipt", "verify", str(tmp_path / "junk.json"), "--data-dir",
+                       str(data_dir))
+    assert code == 2 and output.startswith("refused: unreadable_file: "), output
 
 
 def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) -> None:
@@ -296,6 +296,17 @@ def test_serve_refuses_options_that_are_not_valid_before_making_anything(
     assert list(tmp_path.iterdir()) == []  # no data dir, no key store beside it
 
 
+@pytest.mark.parametrize("host", ["[::1", "::1]", "[[::1]]"])
+def test_a_host_is_an_ipv6_address_only_whole_in_its_brackets(
+    data_dir: Path, host: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPTINFACE_HOST", host)
+    code, lines = console(monkeypatch, capsys, "sweep", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_HOST: "), lines
+
+
 def test_serve_refuses_a_port_in_use_in_one_line_before_making_anything(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -306,7 +317,7 @@ def test_serve_refuses_a_port_in_use_in_one_line_before_making_anything(
         code, lines = console(monkeypatch, capsys, "serve", "--port", port,
                               "--data-dir", str(data_dir))
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith(f"refused: address_unavailable: cannot listen on 127.0.0.1:{port}")
+    assert lines[0].startswith(f"error: address_unavailable: cannot listen on 127.0.0.1:{port}")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -358,12 +369,15 @@ def test_an_ipv6_host_is_written_in_brackets_in_a_url() -> None:
         "[::1]", "[::1]", "127.0.0.1", "localhost"]
 
 
+@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())), ("sweep",)])
 def test_a_data_dir_that_cannot_be_made_is_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path,
+    command: tuple[str, ...]
 ) -> None:
+    """The same line whether the service is opened by serve or by a command (``opened``): the
+    prefix follows from the code (5xx: ``error:``), not from where it was caught."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
-    code, lines = console(monkeypatch, capsys, "serve", "--port", str(free_port()),
-                          "--data-dir", "/proc/optinface-nope")
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", "/proc/optinface-nope")
     assert (code, lines) == (1, ["error: data_dir_unusable: data directory /proc/optinface-nope:"
                                  " No such file or directory"])
 
@@ -394,4 +408,4 @@ def test_a_url_where_no_server_answers_is_one_line(
     url = f"http://127.0.0.1:{free_port()}"
     code, lines = console(monkeypatch, capsys, command, "--url", url, "--api-key", "key_x.y")
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith(f"refused: server_unreachable: no server answers at {url}:")
+    assert lines[0].startswith(f"error: server_unreachable: no server answers at {url}:")

@@ -74,7 +74,8 @@ def test_withdrawing_twice_keeps_the_first_withdrawal(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("host", "secure"),
-    [("127.0.0.1", False), ("::1", False), ("0.0.0.0", True), ("10.1.2.3", True)],
+    [("127.0.0.1", False), ("::1", False), ("[::1]", False), ("localhost", False),
+     ("0.0.0.0", True), ("10.1.2.3", True), ("[2001:db8::1]", True), ("example.org", True)],
 )
 def test_page_cookies_are_secure_off_loopback(
     api_settings: ApiSettings, service: OptinFace, host: str, secure: bool

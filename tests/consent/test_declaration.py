@@ -102,6 +102,21 @@ def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeCl
         actor=world.admin, date=clock.now().date() + timedelta(days=1), reference="CAI-2"))
 
 
+@pytest.mark.parametrize("reference", ["", "CAI/2026 #1?x", "X\x01", "..", "C" * 201])
+def test_a_reference_that_is_not_a_regulators_file_number_is_refused_by_the_service(
+    world: World, clock: FakeClock, reference: str
+) -> None:
+    """The rule of the API's ``Reference`` holds for every caller (a notebook, the command
+    line): nothing is recorded, nothing audited."""
+    refused("invalid_request", lambda: world.service.declare(
+        actor=world.admin, date=clock.now().date(), reference=reference))
+    refused("invalid_request", lambda: world.service.apply_regulator_order(
+        actor=world.admin, reference=reference))
+    register = world.service.register()
+    assert register.orders == [] and register.declaration is not None
+    assert register.declaration.reference == "CAI-2026-001"
+
+
 def test_the_declaration_period_is_configurable_only_upward(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError):
         ConsentSettings(data_dir=tmp_path, declaration_period_days=59)
