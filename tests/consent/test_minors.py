@@ -161,6 +161,15 @@ def _guardian_enrolled(world: World, minor: SoftPerson, image: bytes) -> tuple[s
     return guardians.id, template.id
 
 
+def _taken_over(world: World, image: bytes, *, days: int = 300) -> tuple[SoftPerson, str]:
+    """A Québec minor enrolled under their guardian's consent, who consents in their own name
+    for ``days`` ten days after coming of age: (the person, their own consent's id)."""
+    minor = _minor_in_quebec(world)
+    _guardian_enrolled(world, minor, image)
+    _days_after_the_birthday(world, 10)
+    return minor, _own_consent(world, minor, days=days)
+
+
 @both_backends
 def test_a_persons_own_consent_in_time_takes_over_the_templates_of_their_guardians(
     world: World, portrait_jpegs: list[bytes]
@@ -199,10 +208,7 @@ def test_withdrawing_ones_own_consent_after_it_took_over_destroys_the_templates_
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     image = portrait_jpegs[0]
-    minor = _minor_in_quebec(world)
-    _guardian_enrolled(world, minor, image)
-    _days_after_the_birthday(world, 10)
-    own = _own_consent(world, minor)
+    minor, own = _taken_over(world, image)
 
     withdrawn = minor.withdraw(own)
     assert (withdrawn.templates_erased, withdrawn.subject_erased) == (1, False)
@@ -222,10 +228,7 @@ def test_ones_own_consent_expiring_before_the_guardians_ends_the_templates_it_to
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     image = portrait_jpegs[0]
-    minor = _minor_in_quebec(world)
-    _guardian_enrolled(world, minor, image)
-    _days_after_the_birthday(world, 10)
-    own = _own_consent(world, minor, days=5)
+    _, own = _taken_over(world, image, days=5)
 
     _days_after_the_birthday(world, 16)  # own consent expired, the guardian's still in force
     assert _found(world, image) == []  # the gates do not wait for the sweep

@@ -198,6 +198,16 @@ def _edit_backup(backup: Path, statement: str, *parameters: object) -> None:
     manifest.write_text(json.dumps(content))
 
 
+def _refused_leaving_the_ledger(backup: Path, settings: ConsentSettings, why: str) -> None:
+    """Restoring ``backup`` into ``settings``' deployment is refused, saying ``why``, and its
+    ledger is left byte for byte as it was."""
+    ledger = settings.data_dir / "optinface.db"
+    before = ledger.read_bytes()
+    result = _restore(backup, settings)
+    assert result.exit_code != 0 and why in result.output, result.output
+    assert ledger.read_bytes() == before
+
+
 def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
     settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
     optinface: Callable[..., str], open_service: Callable[[], OptinFace],
@@ -206,12 +216,7 @@ def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
         make_world(service, clock).subject()
     optinface("backup", str(tmp_path / "backup"))
     other = _another_deployment(settings, tmp_path, pipeline, clock)
-    ledger = other.data_dir / "optinface.db"
-    before = ledger.read_bytes()
-
-    result = _restore(tmp_path / "backup", other)
-    assert result.exit_code != 0 and "is not this deployment's" in result.output, result.output
-    assert ledger.read_bytes() == before
+    _refused_leaving_the_ledger(tmp_path / "backup", other, "is not this deployment's")
 
 
 def test_a_backup_of_another_deployment_carrying_this_deployments_note_is_refused(
@@ -231,12 +236,7 @@ def test_a_backup_of_another_deployment_carrying_this_deployments_note_is_refuse
     _edit_backup(foreign, "UPDATE audit_checkpoints SET note = ?"
                           " WHERE seq = (SELECT max(seq) FROM audit_checkpoints)",
                  latest.read_text())
-    ledger = settings.data_dir / "optinface.db"
-    before = ledger.read_bytes()
-
-    result = _restore(foreign, settings)
-    assert result.exit_code != 0 and "is not this deployment's" in result.output, result.output
-    assert ledger.read_bytes() == before
+    _refused_leaving_the_ledger(foreign, settings, "is not this deployment's")
 
 
 def test_a_backup_with_no_signed_checkpoint_is_refused_as_nobodys(
@@ -247,12 +247,7 @@ def test_a_backup_with_no_signed_checkpoint_is_refused_as_nobodys(
         make_world(service, clock).subject()
     optinface("backup", str(tmp_path / "backup"))
     _edit_backup(tmp_path / "backup", "UPDATE audit_checkpoints SET note = NULL")
-    ledger = settings.data_dir / "optinface.db"
-    before = ledger.read_bytes()
-
-    result = _restore(tmp_path / "backup", settings)
-    assert result.exit_code != 0 and "holds no signed checkpoint" in result.output, result.output
-    assert ledger.read_bytes() == before
+    _refused_leaving_the_ledger(tmp_path / "backup", settings, "holds no signed checkpoint")
 
 
 def test_a_backup_in_a_folder_named_with_uri_characters_is_restored(
