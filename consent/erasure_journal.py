@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,17 +65,17 @@ Entry = JournalEntry | Withdrawal | TemplateDestroyed
 TEMPLATE_DOMAIN = "journal-template"
 
 
-def template_ref(keys: KeyRing, template: Template) -> str:
-    """How the journal names a template: unique to it (its random nonce), not its id."""
-    return keys.keyed_hash(template.nonce.hex(), domain=TEMPLATE_DOMAIN)
+def template_ref(keys: KeyRing, nonce: bytes) -> str:
+    """How the journal names a template: by its random nonce, unique to it, not by its id."""
+    return keys.keyed_hash(nonce.hex(), domain=TEMPLATE_DOMAIN)
 
 
 def record_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> None:
     """Journal the templates ``labels`` before their destruction commits."""
     now = runtime.clock.now()
-    for template in session.scalars(select(Template).where(Template.id.in_(list(labels)))):
+    for nonce in session.scalars(select(Template.nonce).where(Template.id.in_(list(labels)))):
         record(runtime.settings.witness_dir,
-               TemplateDestroyed(template_ref=template_ref(runtime.keys, template), at=now))
+               TemplateDestroyed(template_ref=template_ref(runtime.keys, nonce), at=now))
 
 
 def journal_path(witness_dir: Path) -> Path:
@@ -130,11 +130,11 @@ def entries(witness_dir: Path) -> list[Entry]:
     return found
 
 
-def pending_withdrawals(runtime: Runtime, session: Session) -> list[str]:
+def pending_withdrawals(journal: Sequence[Entry], session: Session) -> list[str]:
     """Withdraw again, in ``session``, the consents the journal withdrew and the database
     still has active (a copy from before); return their ids. Their templates then go with
     ``destroy_ended_templates``, their subject with ``subjects_with_consent_ended``."""
-    withdrawn = {entry.consent_id: entry.at for entry in entries(runtime.settings.witness_dir)
+    withdrawn = {entry.consent_id: entry.at for entry in journal
                  if isinstance(entry, Withdrawal)}
     if not withdrawn:
         return []
@@ -147,19 +147,20 @@ def pending_withdrawals(runtime: Runtime, session: Session) -> list[str]:
     return [consent.id for consent in again]
 
 
-def pending_templates(runtime: Runtime, session: Session) -> set[int]:
+def pending_templates(runtime: Runtime, journal: Sequence[Entry], session: Session) -> set[int]:
     """The templates the journal destroyed that the database still holds (a copy from
-    before). Only templates created before the latest such line can be one, so only they are
-    hashed."""
-    refs = {entry.template_ref: entry.at for entry in entries(runtime.settings.witness_dir)
+    before). Only templates created before the latest such line can be one, so only their
+    nonces are read and hashed, never their ciphertexts."""
+    refs = {entry.template_ref: entry.at for entry in journal
             if isinstance(entry, TemplateDestroyed)}
     if not refs:
         return set()
-    rows = session.scalars(select(Template).where(Template.created_at <= max(refs.values())))
-    return {t.id for t in rows if template_ref(runtime.keys, t) in refs}
+    rows = session.execute(select(Template.id, Template.nonce)
+                           .where(Template.created_at <= max(refs.values())))
+    return {label for label, nonce in rows if template_ref(runtime.keys, nonce) in refs}
 
 
-def pending(runtime: Runtime) -> list[tuple[str, ErasureReason]]:
+def pending(runtime: Runtime, journal: Sequence[Entry]) -> list[tuple[str, ErasureReason]]:
     """(pseudonym, reason) of the subjects the journal erased and the database still holds.
 
     Only the journal's hashes without a tombstone are looked for: a copy restored from before
@@ -167,14 +168,13 @@ def pending(runtime: Runtime) -> list[tuple[str, ErasureReason]]:
     (:mod:`consent.proof_retention`). A subject can only be one of them if it was created
     before that erasure, so only those subjects are hashed, not every subject at every start.
     """
-    journal = {entry.subject_hash: entry for entry in entries(runtime.settings.witness_dir)
-               if isinstance(entry, JournalEntry)}
-    if not journal:
+    erased = {entry.subject_hash: entry for entry in journal if isinstance(entry, JournalEntry)}
+    if not erased:
         return []
     with runtime.db.transaction() as session:
         done = set(session.scalars(select(Tombstone.subject_hash).where(
-            Tombstone.subject_hash.in_(list(journal)))))
-        missing = {h: entry for h, entry in journal.items() if h not in done}
+            Tombstone.subject_hash.in_(list(erased)))))
+        missing = {h: entry for h, entry in erased.items() if h not in done}
         if not missing:
             return []
         latest = max(entry.at for entry in missing.values())

@@ -61,12 +61,14 @@ def reconcile(
     now = runtime.clock.now()
     runtime.db.checkpoint()
     # A restored copy first loses every subject erased after it was taken.
-    replayed = erasure_journal.pending(runtime)
+    journal = erasure_journal.entries(runtime.settings.witness_dir)  # read once
+    replayed = erasure_journal.pending(runtime, journal)
     erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
-        withdrawals_replayed = erasure_journal.pending_withdrawals(runtime, session)
+        withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
         templates_replayed = destroy_templates(
-            runtime, session, erasure_journal.pending_templates(runtime, session)).templates
+            runtime, session, erasure_journal.pending_templates(runtime, journal, session)
+        ).templates
     with runtime.db.transaction() as session:
         interrupted = [
             (pseudonym, ErasureReason(session.scalar(
