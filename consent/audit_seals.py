@@ -11,7 +11,7 @@ While the person exists, the row keeps the pseudonym and the salt, so anyone hol
 can check that the pseudonym is the one the chain committed to (:func:`problem`). An erasure
 removes both (:func:`forget`): what stays is a hash that no one can link to the pseudonym, not
 even someone who knows it, and every event still verifies. The erasure's own event lists the
-seals it forgets (:func:`seals_of`), chained before they are forgotten, so a salt removed
+seals it forgets (:attr:`Mentions.seals`), chained before they are forgotten, so a salt removed
 without an erasure (hiding who was searched while the person still exists) is reported.
 Events written before migration 0019 have no seals and hash their pseudonyms; they keep them.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, select
@@ -99,30 +100,34 @@ def mentions(pseudonym: str) -> ColumnElement[bool]:
     return cast(AuditEvent.subjects, String).contains(f'"{pseudonym}"')
 
 
-def _sealed_events(session: Session, pseudonym: str) -> Iterable[AuditEvent]:
-    return session.scalars(select(AuditEvent).where(
-        mentions(pseudonym), AuditEvent.subject_seals.is_not(None)))
+@dataclass(frozen=True, slots=True)
+class Mentions:
+    """The events naming one pseudonym, found by one scan of the log (its JSON is not indexed)."""
+
+    pseudonym: str
+    sealed: list[AuditEvent]
+    unsealed: int  # events from before seals: their chain hash covers the pseudonym, kept
+
+    @property
+    def seals(self) -> list[str]:
+        """The seals that stand for the pseudonym: an erasure names them in its own event
+        (``details[FORGOTTEN]``) before it forgets them, so that a salt removed by anyone else
+        is an edit the verification reports."""
+        return sorted(h for event in self.sealed
+                      if (h := seal_of(event, self.pseudonym)) is not None)
 
 
-def seals_of(session: Session, pseudonym: str) -> list[str]:
-    """The seals that stand for ``pseudonym`` in the log: an erasure names them in its own
-    event (``details[FORGOTTEN]``) before it forgets them, so that a salt removed by anyone
-    else is an edit the verification reports."""
-    return sorted(h for event in _sealed_events(session, pseudonym)
-                  if (h := seal_of(event, pseudonym)) is not None)
+def find(session: Session, pseudonym: str) -> Mentions:
+    """Every event naming ``pseudonym``, for an erasure to list, forget and count."""
+    events = list(session.scalars(select(AuditEvent).where(mentions(pseudonym))))
+    sealed = [event for event in events if event.subject_seals is not None]
+    return Mentions(pseudonym=pseudonym, sealed=sealed, unsealed=len(events) - len(sealed))
 
 
-def unsealed_mentions(session: Session, pseudonym: str) -> int:
-    """Events from before seals that name ``pseudonym``: their chain hash covers it, so they
-    keep it (an erasure's receipt says how many)."""
-    return len(list(session.scalars(select(AuditEvent.seq).where(
-        mentions(pseudonym), AuditEvent.subject_seals.is_(None)))))
-
-
-def forget(session: Session, pseudonym: str) -> int:
-    """Remove ``pseudonym`` and its salts from every sealed event; how many events held it."""
+def forget(events: Iterable[AuditEvent], pseudonym: str) -> int:
+    """Remove ``pseudonym`` and its salts from ``events`` (sealed ones); how many held it."""
     count = 0
-    for event in _sealed_events(session, pseudonym):
+    for event in events:
         mine = seal_of(event, pseudonym)
         event.subjects = [p for p in event.subjects if p != pseudonym]
         event.subject_seals = [{"hash": s["hash"], "salt": None} if s["hash"] == mine else s

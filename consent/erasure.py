@@ -145,7 +145,8 @@ def erase_subject(
         credentials = after_erasure.credential_hashes(session, runtime.keys,
                                                       subject_id=subject.id)
         session.delete(subject)
-        runtime.audit(
+        found = audit_seals.find(session, pseudonym)
+        erase_event = runtime.audit(
             session,
             Entry(
                 action=AuditAction.ERASE,
@@ -157,13 +158,13 @@ def erase_subject(
                     "index_entries": destroyed.index_entries,
                     # Chained before they are forgotten: the verification tells this from an
                     # edit that hides who was searched.
-                    audit_seals.FORGOTTEN: audit_seals.seals_of(session, pseudonym),
+                    audit_seals.FORGOTTEN: found.seals,
                 },
             ),
         )
         # This event's pseudonym too: from now on the log names the subject by hashes alone.
-        log_events = audit_seals.forget(session, pseudonym)
-        unsealed = audit_seals.unsealed_mentions(session, pseudonym)
+        log_events = audit_seals.forget([*found.sealed, erase_event], pseudonym)
+        unsealed = found.unsealed
         receipt = {
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",
