@@ -117,6 +117,8 @@ def log_names(runtime: Runtime, session: Session, pseudonyms: list[str]) -> list
     """How the log names the people a caller named: each pseudonym, or its tombstone hash once
     erased. An erasure removes the pseudonym from the log (:mod:`consent.audit_seals`); a later
     act on it (a refused request, a reviewer's filter) must not write it back."""
+    if not pseudonyms:
+        return []  # most refusals and log reads name no one: no query
     hashes = {p: tombstone_hash(runtime.keys, p) for p in pseudonyms}
     erased = set(session.scalars(select(Tombstone.subject_hash).where(
         Tombstone.subject_hash.in_(list(hashes.values())))))
