@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import policies
@@ -94,8 +94,10 @@ def take_over(session: Session, subject: Subject, given: Consent, *,
     guardians = [c.id for c in _in_force(subject.consents, ConsentCapacity.PARENTAL_AUTHORITY,
                                          now=now)
                  if {p.id for p in c.purposes} <= covered]
-    templates = list(session.scalars(select(Template).where(
+    if not guardians:
+        return TakeOver(consents=[], templates=[])  # an adult's consent: no query
+    templates = list(session.scalars(select(Template.id).where(
         Template.consent_id.in_(guardians)).order_by(Template.id)))
-    for template in templates:
-        template.consent_id = given.id
-    return TakeOver(consents=guardians, templates=[t.id for t in templates])
+    session.execute(update(Template).where(Template.id.in_(templates))
+                    .values(consent_id=given.id))  # ids only: no ciphertext is loaded
+    return TakeOver(consents=guardians, templates=templates)
