@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.audit_seals import mentions, seal_of
-from optinface.consent.ledger import consent_public, template_public
+from optinface.consent.ledger import consent_public, templates_public
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
     consent_status,
@@ -40,7 +40,7 @@ from optinface.consent.schemas import (
     SubjectPublic,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent, Subject, Template
+from optinface.consent.tables import AuditEvent, Subject
 
 # English source strings of the prose the export carries (the pages translate them, see
 # ``api/web/export.py``); the JSON keeps the English, formatted.
@@ -136,9 +136,6 @@ def build_export(
     now: datetime,
 ) -> AccessExport:
     """Everything GDPR art. 15(1)(a)-(h) and 15(2) and P-39.1 s. 27 give access to."""
-    templates = session.scalars(
-        select(Template).where(Template.subject_id == subject.id).order_by(Template.id)
-    )
     events = list(session.scalars(
         select(AuditEvent).where(mentions(subject.pseudonym)).order_by(AuditEvent.seq)
     ))
@@ -161,6 +158,6 @@ def build_export(
             consent_public(c, public_key=public_key, status=consent_status(c, now=now))
             for c in sorted(subject.consents, key=lambda c: c.obtained_at)
         ],
-        templates=[template_public(t, pseudonym=subject.pseudonym) for t in templates],
+        templates=templates_public(session, subject),
         events=[own_view(event, subject.pseudonym) for event in events],
     )

@@ -336,6 +336,14 @@ def decrypt_template(template: Template, *, key: bytes) -> Vector:
     return np.frombuffer(plaintext, dtype=np.float32).copy()
 
 
+def templates_public(session: Session, subject: Subject) -> list[TemplatePublic]:
+    """What the subject's templates are (ids, consent, model, quality, date), oldest first:
+    what a person or the desk picks from to rectify one (:mod:`consent.rectification`)."""
+    rows = session.scalars(
+        select(Template).where(Template.subject_id == subject.id).order_by(Template.id))
+    return [template_public(row, pseudonym=subject.pseudonym) for row in rows]
+
+
 def template_public(template: Template, *, pseudonym: str) -> TemplatePublic:
     """The template's metadata for the API; the vector itself is never shown."""
     return TemplatePublic(

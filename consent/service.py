@@ -459,6 +459,13 @@ class OptinFace:
                 ledger.get_subject(session, subject, keys=self.runtime.keys)
             )
 
+    def templates(self, *, actor: Actor, subject: str) -> list[TemplatePublic]:
+        """The subject's templates, never their vectors: what a capture may name to replace."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._read() as session:
+            found = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return ledger.templates_public(session, found)
+
     def set_searchable(self, *, actor: Actor, subject: str,
                        signed: PasskeyResponse) -> SubjectPublic:
         """Opt in to or out of 1:N galleries: the subject's signed choice, audited."""

@@ -220,6 +220,14 @@ def enrol_face(
     return service.enrol(actor=actor, subject=subject, capture_id=capture_id, image=data)
 
 
+@router.get("/{subject}/faces")
+def list_faces(subject: Identifier, service: ServiceDep,
+               actor: SubjectReader) -> list[TemplatePublic]:
+    """The subject's templates, oldest first (never a vector): the ids a capture session may
+    name in ``replaces`` to rectify one."""
+    return service.templates(actor=actor, subject=subject)
+
+
 @router.get(
     "/{subject}/export",
     response_model=AccessExport,

@@ -557,6 +557,11 @@ FRENCH: dict[str, str] = {
     'A search with your photo': 'Une recherche avec votre photo',
     'API token issued to the person': "Jeton d'API remis à la personne",
     'Approve this photo': 'Approuver cette photo',
+    'Your other photos': 'Vos autres photos',
+    'Keep them all: add this photo': 'Les garder toutes : ajouter cette photo',
+    'Replace the photo of {when} (template {id}), which is then destroyed': (
+        'Remplacer la photo du {when} (gabarit {id}), qui est alors détruit'
+    ),
     'It replaces your template {id}, which is then destroyed.': (
         'Elle remplace votre gabarit {id}, qui est alors détruit.'
     ),

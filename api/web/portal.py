@@ -117,6 +117,7 @@ def _home(
         capacity=actor.capacity,
         captures=service.pending_captures(actor=actor, subject=subject),
         subject=service.get_subject(actor=actor, subject=subject),
+        templates=service.templates(actor=actor, subject=subject),
         notice=_notice(service.list_notices(actor=actor), words_for(request)),
         privacy=privacy,
         purposes=privacy.purposes,
@@ -233,9 +234,11 @@ def portal_enrol(
     consent_id: Annotated[Identifier, Form()],
     image: Annotated[UploadFile, File()],
     signed: Signed = "",
+    replaces: Annotated[str, Form()] = "",
 ) -> Response:
     """The person's own photo: a capture session approved with their passkey (the statement
-    names the photo's SHA-256), then that photo enrolled."""
+    names the photo's SHA-256, and the template it replaces if they chose one), then that photo
+    enrolled. What is replaced is what the passkey signed, not a form field."""
 
     def act(actor: Actor) -> Response:
         data = read_image(image.file, max_bytes=settings.max_image_bytes)
@@ -244,7 +247,8 @@ def portal_enrol(
         service.enrol(actor=actor, subject=subject, capture_id=capture.id, image=data)
         return RedirectResponse("/portal?done=photo#enrol", status_code=303)
 
-    return _form(request, service, csrf, act, field="image", typed={"consent_id": consent_id})
+    typed = {"consent_id": consent_id, "replaces": replaces}  # shown again if refused
+    return _form(request, service, csrf, act, field="image", typed=typed)
 
 
 class RequestForm(BaseModel):

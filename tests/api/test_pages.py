@@ -173,6 +173,39 @@ def test_a_person_uploads_their_own_photo_signed_by_its_hash(
 
 
 @pytest.mark.browser
+def test_a_person_replaces_their_own_photo_with_a_new_one_from_the_portal(
+    page, world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    subject = _new_person_in_the_browser(page, world)
+    page.locator("input[name=purposes]").first.check()
+    page.click("#give-consent button[type=submit]")
+    page.wait_for_selector("#summary")
+
+    def faces() -> list[int]:
+        answer = world.client.get(f"/v1/subjects/{subject}/faces", headers=auth(world.keys.portal))
+        return [face["id"] for face in answer.json()]
+
+    def upload(photo: bytes, *, replacing: int | None) -> None:
+        page.goto("/portal")
+        if replacing is not None:
+            page.select_option("#enrol-replaces", str(replacing))
+        path = tmp_path / "me.jpg"
+        path.write_bytes(photo)
+        page.set_input_files("#enrol input[name=image]", str(path))
+        page.click("#enrol button[type=submit]")
+        page.wait_for_selector("#enrol [role=status]")
+
+    upload(portrait_jpegs[0], replacing=None)
+    [first] = faces()
+    upload(flipped_jpegs[0], replacing=None)  # kept both: an added photo replaces nothing
+    [kept, second] = faces()
+    assert kept == first
+    upload(portrait_jpegs[0], replacing=first)  # the passkey signed which one goes
+    remaining = faces()
+    assert len(remaining) == 2 and first not in remaining and second in remaining
+
+
+@pytest.mark.browser
 def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(page, world: World) -> None:
     world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
     page.goto("/review")

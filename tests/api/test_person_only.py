@@ -205,6 +205,22 @@ def test_a_replacement_of_another_subjects_template_is_refused_and_enrols_nothin
         assert [t["id"] for t in export["templates"]] == [template["id"]]
 
 
+def test_a_subject_lists_the_ids_of_their_own_templates_to_replace_never_the_vectors(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    mine = world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    other, _ = world.new_subject()
+    world.enrol(other, world.consent(other), portrait_jpegs[1])
+    own = world.client.get(f"/v1/subjects/{world.subject}/faces",
+                           headers=auth(world.subject_token))
+    assert own.status_code == 200, own.text
+    assert [face["id"] for face in own.json()] == [mine["id"]]
+    assert set(own.json()[0]) == {"id", "subject", "consent_id", "model_id", "quality",
+                                  "created_at"}
+    theirs = world.client.get(f"/v1/subjects/{other}/faces", headers=auth(world.subject_token))
+    assert_refused(theirs, 403, "forbidden")
+
+
 def test_the_portal_shows_the_person_which_template_a_capture_replaces(
     world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:

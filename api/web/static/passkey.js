@@ -117,7 +117,9 @@
     if (kind === "enrol") {
       const file = field("image").files[0];
       if (!file) { throw new Error("choose a photo first"); }
-      return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file) };
+      const replaces = field("replaces");  // absent until the person has a template
+      return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file),
+               replaces: replaces && replaces.value ? Number(replaces.value) : null };
     }
     throw new Error("unknown act " + kind);
   }
