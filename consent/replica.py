@@ -10,9 +10,9 @@ and added.
 
 The replica is never what keeps an erased face from being served: every search takes its
 allowed set from the ledger in the search's own transaction, and the index answers within that
-set only (:func:`consent.matching.match`), so an erasure holds on every worker the moment it commits,
-however far a replica lags. The feed only bounds how long the bytes stay in another worker's
-memory and file (``benchmarks/bench_workers.py`` measures it).
+set only (:func:`consent.matching.match`), so an erasure holds on every worker the moment it
+commits, however far a replica lags. The feed only bounds how long the bytes stay in another
+worker's memory and file (``benchmarks/bench_workers.py`` measures it).
 
 Restarts: the sequence number is saved beside the index file each time this module saves the
 index, so a worker that was down replays the feed from there (cheap: template ids only). It
