@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import review, rights_requests
+from optinface.consent import disclosures, review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.audit_seals import mentions, seal_of
 from optinface.consent.ledger import consent_public, templates_public
@@ -153,6 +153,7 @@ def build_export(
         matching_logic=logic,
         searches=[s for s in (_involvement(e, subject.pseudonym, reviews) for e in events) if s],
         rights_requests=rights_requests.of_subject(session, subject, now=now),
+        disclosures=disclosures.of_subject(session, subject.pseudonym),
         subject=SubjectPublic.model_validate(subject),
         consents=[
             consent_public(c, public_key=public_key, status=consent_status(c, now=now))

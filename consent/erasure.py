@@ -22,7 +22,9 @@ reason, time, signed receipt) that stops the pseudonym being reused, with the ke
 the subject's passkey credential ids and the receipt's one-time codes
 (:mod:`consent.after_erasure`); the consent rows, as proof
 that past processing had a legal basis, with the subject replaced by the tombstone hash and
-the guardian's name and the receipt (which names the pseudonym) removed; and the audit chain,
+the guardian's name and the receipt (which names the pseudonym) removed; the disclosures of
+their export, naming the tombstone hash, whose recipients the receipt lists to be told of the
+erasure (GDPR art. 19; :mod:`consent.disclosures`); and the audit chain,
 which is append-only and now names the subject only by salted hashes no one can link back to
 the pseudonym (:mod:`consent.audit_seals`; events from before migration 0019 keep the
 pseudonym), and passkeys by a keyed hash, never by the credential id their authenticator
@@ -41,7 +43,13 @@ from datetime import datetime
 from sqlalchemy import delete, not_, select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent import after_erasure, audit_seals, changefeed, erasure_journal
+from optinface.consent import (
+    after_erasure,
+    audit_seals,
+    changefeed,
+    disclosures,
+    erasure_journal,
+)
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -140,6 +148,8 @@ def erase_subject(
         copies_undecryptable_at = next_boundary(runtime, session)
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
+        # GDPR art. 19: whoever received the subject's data is told of the erasure.
+        recipients = disclosures.recipients_of(session, pseudonym)
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
         _anonymise_records(session, pseudonym=pseudonym, subject_hash=subject_hash)
         credentials = after_erasure.credential_hashes(session, runtime.keys,
@@ -156,6 +166,7 @@ def erase_subject(
                     "reason": str(reason),
                     "templates": destroyed.templates,
                     "index_entries": destroyed.index_entries,
+                    "recipients_to_notify": recipients,
                     # Chained before they are forgotten: the verification tells this from an
                     # edit that hides who was searched.
                     audit_seals.FORGOTTEN: found.seals,
@@ -194,7 +205,10 @@ def erase_subject(
                 "subjectKey": key_destroyed,
                 "logPseudonyms": log_events,
             },
+            # Those the subject's data were disclosed to: the controller tells them.
+            "recipientsToNotify": recipients,
             "kept": ["tombstone", "consent records without the subject",
+                     *(["disclosure records without the subject"] if recipients else []),
                      "audit chain, naming the subject by salted hashes only" if not unsealed
                      else f"audit chain; {unsealed} events from before salted hashes (migration"
                           " 0019) still name the pseudonym"],
@@ -218,6 +232,7 @@ def erase_subject(
         unsearchable_ms=unsearchable_ms,
         gone_ms=gone_ms,
         copies_undecryptable_at=copies_undecryptable_at,
+        recipients_to_notify=recipients,
         signed=SignedReceipt(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),
@@ -296,12 +311,14 @@ def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str
 
 
 def _anonymise_records(session: Session, *, pseudonym: str, subject_hash: str) -> None:
-    """The human reviews of searches that found the subject, and their rights requests, stay
-    (proof of the verification, of the deadline kept) naming the tombstone hash instead."""
+    """The human reviews of searches that found the subject, their rights requests and their
+    disclosures stay (proof of the verification, of the deadline kept, of each disclosure's
+    basis) naming the tombstone hash instead."""
     session.execute(update(MatchReview).where(MatchReview.candidate == pseudonym)
                     .values(candidate=subject_hash))
     session.execute(update(RightsRequest).where(RightsRequest.subject_ref == pseudonym)
                     .values(subject_ref=subject_hash))
+    disclosures.anonymise(session, pseudonym=pseudonym, subject_hash=subject_hash)
 
 
 def excluded_subjects(session: Session) -> list[str]:

@@ -3,7 +3,8 @@
 What stays after the processing on purpose holds no biometric data but still concerns a person:
 an erasure's tombstone with its signed receipt, the keyed hashes that tell a later sign-in
 "erased on DATE", the receipt's one-time codes, the erased subject's consent rows (their subject
-replaced by the tombstone hash, kept to show that the processing before had a legal basis), and
+replaced by the tombstone hash, kept to show that the processing before had a legal basis),
+their disclosures (:mod:`consent.disclosures`, likewise under the tombstone hash), and
 a probe consent once its one search is made (:mod:`consent.probe_consent`). The compliance
 matrix's retention schedule (X-RET: consent, withdrawal and erasure receipts, the processing
 and five years; GDPR arts. 5(1)(e), 5(2)) ends that too.
@@ -32,6 +33,7 @@ from optinface.consent.tables import (
     Ceremony,
     Consent,
     ConsentStatus,
+    Disclosure,
     PurposeWithdrawal,
     RightsRequest,
     Tombstone,
@@ -40,7 +42,8 @@ from optinface.consent.tables import (
 
 def forget_old_proof(session: Session, *, now: datetime) -> int:
     """Delete the proof whose five years are over (see the module docstring); how many
-    tombstones, consents, withdrawal receipts, photo approvals and answered requests went. Run
+    tombstones, consents, withdrawal receipts, photo approvals, disclosures and answered requests
+    went. Run
     by the sweep."""
     cutoff = receipts_expired(now)
     erased_long_ago = select(Tombstone.subject_hash).where(Tombstone.erased_at < cutoff)
@@ -55,6 +58,8 @@ def forget_old_proof(session: Session, *, now: datetime) -> int:
         delete(Ceremony).where(Ceremony.kind == CAPTURE,
                                Ceremony.statement["consentId"].as_string().in_(ended_long_ago)),
         delete(Consent).where(Consent.id.in_(ended_long_ago)),  # their purposes by cascade
+        # The erased subject's disclosures (consent.disclosures), before their tombstone goes.
+        delete(Disclosure).where(Disclosure.subject_ref.in_(erased_long_ago)),
         delete(Tombstone).where(Tombstone.erased_at < cutoff),  # hashes, codes by cascade
         # A request or complaint, with its answer: proof that it was answered, and when.
         delete(RightsRequest).where(RightsRequest.answered_at < cutoff))

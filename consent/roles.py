@@ -44,6 +44,8 @@ class Permission(StrEnum):
     MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
     READ_INCIDENTS = "read_incidents"  # the incident register and its notices
     REVIEW_CANDIDATES = "review_candidates"  # confirm or reject a search's candidates
+    DISCLOSE = "disclose"  # disclose an export under law or a warrant (admin; consent.disclosures)
+    AUTHORISE_DISCLOSURE = "authorise_disclosure"  # the person's own: on consent, a transaction
 
 
 # Acts that create or end a legal basis: the person's own, signed with their passkey. No
@@ -52,6 +54,7 @@ PERSONAL_ACTS = frozenset({
     Permission.GIVE_CONSENT,
     Permission.WITHDRAW_CONSENT,
     Permission.UPDATE_SUBJECT,
+    Permission.AUTHORISE_DISCLOSURE,
 })
 
 _SUBJECT_SIDE = {

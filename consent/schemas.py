@@ -26,6 +26,7 @@ from optinface.consent.identifiers import (
     LanguageTag,
     Name,
     OneLine,
+    Reference,
     Text,
 )
 from optinface.consent.moments import Day, Moment
@@ -96,6 +97,16 @@ class ErasureReason(StrEnum):
     # A guardian's consent once its person came of age without consenting in their own name
     # (consent.coming_of_age).
     CAME_OF_AGE = "came_of_age"
+
+
+class DisclosureBasis(StrEnum):
+    """The only grounds on which BIPA 15(d) lets biometric data be disclosed
+    (:mod:`consent.disclosures`)."""
+
+    CONSENT = "consent"  # (1) the person consents to this disclosure
+    FINANCIAL_TRANSACTION = "financial_transaction"  # (2) completes one they asked for
+    LAW = "law"  # (3) required by law
+    WARRANT_SUBPOENA = "warrant_subpoena"  # (4) a valid warrant or subpoena
 
 
 class SearchOutcome(StrEnum):
@@ -349,7 +360,17 @@ class CaptureAct(BaseModel):
         " the template cap. The subject signs it with the photo.")
 
 
-SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct,
+class DiscloseAct(BaseModel):
+    """The person authorises one disclosure of their access export, to one recipient, on
+    their own basis (``consent`` or ``financial_transaction``); see :mod:`consent.disclosures`."""
+
+    act: Literal["disclose"] = "disclose"
+    recipient: Name
+    legal_basis: DisclosureBasis
+    document_reference: Reference
+
+
+SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct | DiscloseAct,
                        Field(discriminator="act")]
 
 
@@ -528,6 +549,9 @@ class ErasureReceipt(BaseModel):
     copies_undecryptable_at: datetime = Field(
         description="When the epoch key that wrapped the subject's key in earlier copies of "
         "the data (backups, snapshots) is due to be destroyed: the next epoch boundary.")
+    recipients_to_notify: list[str] = Field(
+        default=[], description="Those the subject's data were disclosed to: the controller"
+        " tells each of the erasure (GDPR art. 19).")
     signed: SignedReceipt
 
 
@@ -907,6 +931,31 @@ class SearchInvolvement(BaseModel):
     verifiers: list[str] = Field(default=[], description="key_id:decision of each verifier.")
 
 
+class DisclosureCreate(BaseModel):
+    """A disclosure of the subject's access export to one recipient (BIPA 15(d)).
+
+    ``law`` and ``warrant_subpoena``: an administrator's act, without ``signed``. ``consent``
+    and ``financial_transaction``: the person's, with ``signed``, their passkey's answer to a
+    ``disclose`` challenge naming this very recipient, basis and reference.
+    """
+
+    recipient: Name = Field(description="Who receives the export: one line.")
+    legal_basis: DisclosureBasis
+    document_reference: Reference = Field(
+        description="The document the disclosure rests on: the warrant's, subpoena's or law's"
+        " reference, or the person's authorisation.")
+    signed: PasskeyResponse | None = None
+
+
+class DisclosurePublic(_Public):
+    id: str
+    recipient: str
+    legal_basis: DisclosureBasis
+    document_reference: str
+    disclosed_at: datetime
+    disclosed_by: str = Field(description="The key that made the disclosure.")
+
+
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
@@ -919,6 +968,8 @@ class AccessExport(BaseModel):
     matching_logic: MatchingLogic
     searches: list[SearchInvolvement]
     rights_requests: list[RightsRequestPublic]
+    disclosures: list[DisclosurePublic] = Field(
+        description="To whom your data were disclosed, on which basis (BIPA 15(d)).")
     subject: SubjectPublic
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
@@ -927,6 +978,14 @@ class AccessExport(BaseModel):
         default=None, description="The signed tree head the inclusion proofs lead to.")
     inclusion_proofs: list[InclusionProof] = Field(
         default=[], description="One per event: proof that it is in the signed log.")
+
+
+class DisclosureMade(BaseModel):
+    """The disclosure as recorded, and what to hand to its recipient: the access export,
+    never a vector."""
+
+    disclosure: DisclosurePublic
+    export: AccessExport
 
 
 # Register and reviewer views ------------------------------------------------------------------

@@ -27,9 +27,11 @@ from optinface.consent import (
     apikeys,
     consents,
     declaration,
+    disclosures,
     enrolment,
     enrolment_links,
     epochs,
+    handover,
     incidents,
     ledger,
     matching,
@@ -83,6 +85,9 @@ from optinface.consent.schemas import (
     ConsentLedger,
     ConsentPublic,
     ConsistencyProof,
+    DisclosureCreate,
+    DisclosureMade,
+    DisclosurePublic,
     EnrolmentLink,
     ErasureReason,
     ErasureReceipt,
@@ -129,7 +134,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, Notice
+from optinface.consent.tables import Consent, Notice, Subject
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -137,7 +142,8 @@ from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
 _ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.WITHDRAW_CONSENT,
-                    "searchable": Permission.UPDATE_SUBJECT}
+                    "searchable": Permission.UPDATE_SUBJECT,
+                    subject_acts.DISCLOSE: Permission.AUTHORISE_DISCLOSURE}
 
 
 def _open_index(settings: ConsentSettings, *, dim: int,
@@ -651,10 +657,32 @@ class OptinFace:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
                                               subjects=[subject]))
-            export = access.build_export(session, subject=row, settings=self.settings,
-                                         public_key=self.public_key,
-                                         logic=matching.matching_logic(self.runtime), now=now)
-            return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
+            return self._export_of(session, row, now)
+
+    def _export_of(self, session: Session, row: Subject, now: datetime) -> AccessExport:
+        export = access.build_export(session, subject=row, settings=self.settings,
+                                     public_key=self.public_key,
+                                     logic=matching.matching_logic(self.runtime), now=now)
+        return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
+
+    def disclose(self, *, actor: Actor, subject: str, body: DisclosureCreate) -> DisclosureMade:
+        """Disclose the subject's access export to one recipient on a BIPA 15(d) basis: the
+        person's own (signed with their passkey) or the controller's, under law or a warrant
+        (an administrator); recorded, audited and listed in the export
+        (:mod:`consent.disclosures`)."""
+        authorize(actor, disclosures.permission_for(body.legal_basis), subject=subject)
+        return audited(self.runtime,
+                       lambda: handover.disclose(self.runtime, actor=actor, pseudonym=subject,
+                                                 body=body, export_of=self._export_of),
+                       actor=actor, action=AuditAction.DISCLOSURE, subjects=[subject])
+
+    def list_disclosures(self, *, actor: Actor, subject: str) -> list[DisclosurePublic]:
+        """The subject's disclosures, oldest first: whoever may read their export may read
+        these, which it lists too."""
+        authorize(actor, Permission.EXPORT, subject=subject)
+        with self._read() as session:
+            ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return disclosures.of_subject(session, subject)
 
     def request_right(self, *, actor: Actor, subject: str,
                       body: RightsRequestCreate) -> RightsRequestPublic:

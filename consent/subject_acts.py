@@ -27,7 +27,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, passkeys, policies, rectification, retention_policy
+from optinface.consent import (
+    disclosures,
+    ledger,
+    passkeys,
+    policies,
+    rectification,
+    retention_policy,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
@@ -40,6 +47,7 @@ from optinface.consent.schemas import (
     CapturePublic,
     ConsentAct,
     ConsentCapacity,
+    DiscloseAct,
     PasskeyChallenge,
     PasskeyResponse,
     PendingCapture,
@@ -54,7 +62,9 @@ from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subje
 CAPTURE = "enrol"
 """The act, and the kind of its ceremony, by which a subject approves the photo a capture session
 enrols: the ceremony keeps the approval's evidence after it is used (:func:`open_capture`)."""
-ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE)
+DISCLOSE = "disclose"
+"""The act by which the person authorises one disclosure (:mod:`consent.disclosures`)."""
+ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE, DISCLOSE)
 
 
 def _base(act: str, subject: Subject, settings: ConsentSettings, now: datetime) -> dict[str, Any]:
@@ -115,6 +125,11 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
                 "purposeId": act.purpose_id}
     if isinstance(act, SearchableAct):
         return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
+    if isinstance(act, DiscloseAct):
+        if act.legal_basis not in disclosures.PERSONS_OWN:
+            raise InvalidRequest(f"a disclosure on {act.legal_basis} is the controller's act,"
+                                 " not the person's", details={"field": "legal_basis"})
+        return {**_base(DISCLOSE, subject, settings, now), **disclosures.statement(act)}
     assert isinstance(act, CaptureAct)
     consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
     policies.require_enrol_consent(subject, consent, now=now, settings=settings)

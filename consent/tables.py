@@ -503,6 +503,22 @@ class RightsRequest(Base):
     refusal_reasons: Mapped[str | None] = mapped_column(Text)
 
 
+class Disclosure(Base):
+    """One disclosure of a subject's access export, its legal basis and document
+    (consent.disclosures)."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # The pseudonym; the tombstone hash once the subject is erased (kept as proof).
+    subject_ref: Mapped[str] = mapped_column(String(64), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(String(30))
+    document_reference: Mapped[str] = mapped_column(String(200))
+    disclosed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    disclosed_by: Mapped[str] = mapped_column(String(40))
+
+
 class Incident(Base):
     """A confidentiality incident: the register kept at least 5 years (consent.incidents)."""
 

@@ -27,6 +27,9 @@ from optinface.consent.schemas import (
     CapturePublic,
     ConsentGiven,
     ConsentPublic,
+    DisclosureCreate,
+    DisclosureMade,
+    DisclosurePublic,
     EnrolmentLink,
     EnrolmentLinkCreate,
     ErasureReason,
@@ -83,9 +86,9 @@ def challenge(
 ) -> PasskeyChallenge:
     """The statement to sign for an act, and the WebAuthn options whose challenge is its
     SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
-    ``consent``, ``withdraw`` and ``searchable`` only by the subject's own token. An ``enrol``
-    naming a template it ``replaces`` rectifies it: 409 ``template_not_replaceable`` unless the
-    template is the subject's under that consent."""
+    ``consent``, ``withdraw``, ``searchable`` and ``disclose`` only by the subject's own token.
+    An ``enrol`` naming a template it ``replaces`` rectifies it: 409 ``template_not_replaceable``
+    unless the template is the subject's under that consent."""
     return service.challenge(actor=actor, subject=subject, act=body)
 
 
@@ -226,6 +229,33 @@ def list_faces(subject: Identifier, service: ServiceDep,
     """The subject's templates, oldest first (never a vector): the ids a capture session may
     name in ``replaces`` to rectify one."""
     return service.templates(actor=actor, subject=subject)
+
+
+@router.post("/{subject}/disclosures", status_code=status.HTTP_201_CREATED)
+def disclose(
+    subject: Identifier,
+    body: DisclosureCreate,
+    service: ServiceDep,
+    actor: SubjectReader,
+) -> DisclosureMade:
+    """Disclose the subject's access export (never a vector) to one recipient, on one of the
+    four bases of BIPA 15(d) with the document it rests on; the answer holds the record and the
+    export to hand over. ``law`` and ``warrant_subpoena``: an admin key. ``consent`` and
+    ``financial_transaction``: the person's own token with ``signed``, their passkey's answer
+    to a ``disclose`` challenge naming the same recipient, basis and reference (an operator
+    key: 403 ``subject_credential_required``; another disclosure's signature: 403
+    ``challenge_invalid``)."""
+    return service.disclose(actor=actor, subject=subject, body=body)
+
+
+@router.get("/{subject}/disclosures")
+def list_disclosures(
+    subject: Identifier,
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.EXPORT)],
+) -> list[DisclosurePublic]:
+    """The subject's disclosures, oldest first (their export lists them too)."""
+    return service.list_disclosures(actor=actor, subject=subject)
 
 
 @router.get(

@@ -185,6 +185,12 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
         Section("recipients", words("Recipients"), [
             (r.name, f"{r.purpose} ({r.legal_basis})") for r in export.recipients]
             or [(words("none"), words("no one receives your data"))]),
+        Section("disclosures", words("Your data disclosed ({n})", n=len(export.disclosures)), [
+            (d.recipient, words("on {when}, on the ground of {basis} (document {reference})",
+                                when=words.when(d.disclosed_at),
+                                basis=_word(words, vocabulary.DISCLOSURE_BASES, d.legal_basis),
+                                reference=d.document_reference))
+            for d in export.disclosures]),
         Section("source", words("Where your data come from"),
                 [(words("Source"), words(export.source))]),
         Section("retention", words("Retention"), [

@@ -485,6 +485,7 @@ FRENCH: dict[str, str] = {
     "Chain checkpoint signed": "Point de contrôle signé",
     "Master key rotated": "Clé maîtresse renouvelée",
     "Templates re-keyed": "Gabarits rechiffrés",
+    "Data disclosed to a recipient": "Données communiquées à un destinataire",
     # Vocabulary: outcomes, reasons, statuses, roles
     "done": "effectué",
     "candidates for review": "candidats à examiner",
@@ -751,6 +752,14 @@ FRENCH: dict[str, str] = {
         "{kind}, reçue le {received}, réponse due le {due} : {status}"
     ),
     "Events ({n})": "Événements ({n})",
+    "Your data disclosed ({n})": "Vos données communiquées ({n})",
+    "on {when}, on the ground of {basis} (document {reference})": (
+        "le {when}, sur le fondement de : {basis} (document {reference})"
+    ),
+    "your consent": "votre consentement",
+    "a financial transaction you asked for": "une transaction financière que vous avez demandée",
+    "required by law": "exigée par la loi",
+    "a warrant or subpoena": "un mandat ou une assignation",
     "no": "non",
     # The consent core's prose (consent/access.py, matching.py, accountability.py,
     # declaration.py): the JSON keeps the English, the pages show this.

@@ -51,6 +51,7 @@ ACTIONS: dict[str, str] = {
     "checkpoint": "Chain checkpoint signed",
     "master_key_rotated": "Master key rotated",
     "templates_rekeyed": "Templates re-keyed",
+    "disclosure": "Data disclosed to a recipient",
 }
 
 OUTCOMES: dict[str, str] = {
@@ -90,6 +91,13 @@ REQUEST_STATUSES: dict[str, str] = {  # consent.rights_requests.RequestStatus
     "open": "open",
     "answered": "answered",
     "refused": "refused",
+}
+
+DISCLOSURE_BASES: dict[str, str] = {  # consent.schemas.DisclosureBasis (BIPA 15(d))
+    "consent": "your consent",
+    "financial_transaction": "a financial transaction you asked for",
+    "law": "required by law",
+    "warrant_subpoena": "a warrant or subpoena",
 }
 
 REFUSAL_GROUNDS: dict[str, str] = {  # consent.schemas.RefusalGround

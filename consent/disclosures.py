@@ -1,0 +1,91 @@
+"""Disclosures: to whom a subject's data went, on which legal basis, under which document.
+
+BIPA 15(d) lets biometric data be disclosed only (1) with the person's consent, (2) to complete
+a financial transaction they asked for or authorised, (3) when the law requires it, or (4) under
+a valid warrant or subpoena. Nothing is disclosed by default: each disclosure names one
+:class:`~consent.schemas.DisclosureBasis`, its recipient and the document it rests on, and is
+recorded here, and chained into the audit log, in the transaction that builds what is handed
+over (the subject's access export, never a vector; :mod:`consent.handover`).
+
+Who may disclose follows the basis. The first two rest on the person's own authorisation: only
+the person, signing a ``disclose`` act with their passkey (:mod:`consent.subject_acts`) that
+names this recipient, basis and reference; an operator key is refused as for every personal
+act. The last two are the controller's obligation: an administrator's act (``disclose``).
+
+The subject's access export lists their disclosures. At erasure the rows stay as proof, naming
+the tombstone hash instead of the pseudonym (like rights requests), and the erasure's receipt
+names their recipients, whom the controller tells of the erasure (GDPR art. 19); they are
+deleted with the erasure's other proof five years later (:mod:`consent.proof_retention`).
+A rectification needs no notification: it replaces a template, and a template is never
+disclosed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from optinface.consent.errors import ChallengeInvalid
+from optinface.consent.ledger import new_id
+from optinface.consent.roles import Actor, Permission
+from optinface.consent.schemas import (
+    DiscloseAct,
+    DisclosureBasis,
+    DisclosureCreate,
+    DisclosurePublic,
+)
+from optinface.consent.tables import Disclosure
+
+PERSONS_OWN = frozenset({DisclosureBasis.CONSENT, DisclosureBasis.FINANCIAL_TRANSACTION})
+"""The bases that rest on the person's own authorisation, signed with their passkey."""
+
+
+def permission_for(basis: DisclosureBasis) -> Permission:
+    """The person's own permission for :data:`PERSONS_OWN`, an administrator's for the rest."""
+    return Permission.AUTHORISE_DISCLOSURE if basis in PERSONS_OWN else Permission.DISCLOSE
+
+
+def statement(body: DiscloseAct | DisclosureCreate) -> dict[str, Any]:
+    """The fields of a ``disclose`` act the person signs (beside the act's common ones)."""
+    return {"recipient": body.recipient, "legalBasis": str(body.legal_basis),
+            "documentReference": body.document_reference}
+
+
+def require_signed(signed: dict[str, Any], body: DisclosureCreate) -> None:
+    """Refuse (``challenge_invalid``) a signature that authorises another disclosure."""
+    if any(signed.get(k) != v for k, v in statement(body).items()):
+        raise ChallengeInvalid("this signature authorises another disclosure")
+
+
+def record(session: Session, *, pseudonym: str, body: DisclosureCreate, actor: Actor,
+           now: datetime) -> Disclosure:
+    row = Disclosure(id=new_id("dsc"), subject_ref=pseudonym, recipient=body.recipient,
+                     legal_basis=str(body.legal_basis),
+                     document_reference=body.document_reference, disclosed_at=now,
+                     disclosed_by=actor.key_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def of_subject(session: Session, subject_ref: str) -> list[DisclosurePublic]:
+    """The subject's disclosures, oldest first."""
+    rows = session.scalars(select(Disclosure).where(Disclosure.subject_ref == subject_ref)
+                           .order_by(Disclosure.disclosed_at, Disclosure.id))
+    return [DisclosurePublic.model_validate(row) for row in rows]
+
+
+def recipients_of(session: Session, subject_ref: str) -> list[str]:
+    """Everyone the subject's data were disclosed to, once each, sorted: whom an erasure
+    must be told to (GDPR art. 19)."""
+    return sorted(set(session.scalars(
+        select(Disclosure.recipient).where(Disclosure.subject_ref == subject_ref))))
+
+
+def anonymise(session: Session, *, pseudonym: str, subject_hash: str) -> None:
+    """At erasure: the disclosures stay as proof, naming the tombstone hash instead."""
+    session.execute(update(Disclosure).where(Disclosure.subject_ref == pseudonym)
+                    .values(subject_ref=subject_hash))
