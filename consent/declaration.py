@@ -279,11 +279,24 @@ def service_start(declaration: RegisterDeclaration, *, settings: ConsentSettings
 
 def require_in_service(
     rows: RegisterRows, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
-) -> None:
-    """Raise the reason matching is refused today, if any."""
-    refusal = state(rows, settings=settings, models=models, today=today).refusal
-    if refusal is not None:
-        raise refusal
+) -> DeclarationState:
+    """Raise the reason matching is refused today, if any; else the state in service, whose
+    declaration names the reference database a search checks (:func:`reference_database`)."""
+    found = state(rows, settings=settings, models=models, today=today)
+    if found.refusal is not None:
+        raise found.refusal
+    return found
+
+
+def reference_database(in_service: DeclarationState) -> dict[str, str]:
+    """The declared biometric database a search checked, for its log record (AI Act art.
+    12(3)(b)): the declaration in force (the regulator's reference and date) and the SHA-256 of
+    the register's material it declared, which is the material at the time of the search."""
+    declaration = in_service.declaration
+    assert declaration is not None, "only a database in service is searched"
+    return {"declaration": declaration.reference,
+            "declared_on": declaration.declared_on.isoformat(),
+            "material_sha256": in_service.current_sha256}
 
 
 def require_not_suspended(session: Session) -> None:

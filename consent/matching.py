@@ -60,13 +60,14 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
 
 
 def _gates(runtime: Runtime, session: Session, purpose: Purpose, *,
-           operation: Operation) -> Threshold:
-    declaration.require_in_service(runtime.register_reads.rows(session),
-                                   settings=runtime.settings,
-                                   models=runtime.pipeline.models,
-                                   today=runtime.clock.now().date())
+           operation: Operation) -> tuple[Threshold, declaration.DeclarationState]:
+    """The threshold to match at and the declaration in force, or the gate's refusal."""
+    in_service = declaration.require_in_service(runtime.register_reads.rows(session),
+                                                settings=runtime.settings,
+                                                models=runtime.pipeline.models,
+                                                today=runtime.clock.now().date())
     policies.require_operation(purpose, operation)
-    return threshold(runtime)
+    return threshold(runtime), in_service
 
 
 def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: str | None,
@@ -123,7 +124,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         purpose = ledger.get_purpose(session, purpose_id)
-        calibrated = _gates(runtime, session, purpose, operation=operation)
+        calibrated, in_service = _gates(runtime, session, purpose, operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
@@ -153,6 +154,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             probe_sha256=probe_sha256,
             details={"probe_consent_id": probe_consent_id, "started_at": log_time(started_at),
                      "k": k, "gallery_size": len(allowed),
+                     "reference_database": {**declaration.reference_database(in_service),
+                                            "model_id": runtime.pipeline.model_id},
                      "scores": dict(ranked),
                      "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True))}))
         return result

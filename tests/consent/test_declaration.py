@@ -139,6 +139,34 @@ def test_adding_a_purpose_suspends_matching_until_redeclared(
     world.identify(portrait_jpegs[0])
 
 
+def test_each_search_logs_the_declared_reference_database_it_checked(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """AI Act art. 12(3)(b): the search's record names the declaration in force and the
+    material it declared, so the log says which declared database each search checked."""
+
+    def searched() -> dict[str, str]:
+        world.identify(portrait_jpegs[0])
+        events = world.service.audit_events(actor=world.reviewer, filters=AuditFilter()).events
+        return dict([e for e in events if e.action == AuditAction.IDENTIFY][-1]
+                    .details["reference_database"])
+
+    first = searched()
+    register = world.service.register()
+    assert register.declaration is not None
+    assert first == {"declaration": "CAI-2026-001",
+                     "declared_on": register.declaration.declared_on.isoformat(),
+                     "material_sha256": register.material_sha256,
+                     "model_id": world.service.pipeline.model_id}
+    world.purpose_with(Operation.IDENTIFY, name="another study")  # new material, redeclared
+    world.service.declare(actor=world.admin, date=clock.now().date() - timedelta(days=61),
+                          reference="CAI-2026-002")
+    second = searched()
+    assert second["declaration"] == "CAI-2026-002"
+    assert second["material_sha256"] == world.service.register().material_sha256
+    assert second["material_sha256"] != first["material_sha256"]
+
+
 @pytest.mark.parametrize("field, value", [
     ("hosting_provider", "another cloud"),
     ("hosting_country", "US"),
