@@ -7,8 +7,9 @@ more than a change to the request path may move it. To compare two versions of t
 (``--before``, ``--after``), on throw-away data dirs, and, probe by probe, times the in-process
 work, then one identify on each server, alternating which goes first: the three sides see the
 same load. Per round: each side's p50 and CPU time per call (the servers' every thread, from
-``/proc``), and each server's ratio to the in-process side. Writes ``bench_api_ab.json`` and
-``.png``.
+``/proc``), each server's ratio to the in-process side, and the p50 of its ``auth``
+Server-Timing stage (the guard: authentication, rate limit, authorisation). Writes
+``bench_api_ab.json`` and ``.png``.
 
     python -m benchmarks.bench_api_ab --before ../old-checkout/src [--after src] \\
         [--requests 40] [--rounds 7] [--after-first]
@@ -47,13 +48,16 @@ from optinface.api.cli.bench import local_server as start_server
 from optinface.engine.settings import EngineSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
+AUTH_STAGE = "auth"
 SIDES = ("before", "after")
 
 
 def one_round(servers: dict[str, Bench], local: Bench, calls: int) -> dict[str, Any]:
     """``calls`` probes: in-process embed + search, then an identify on each server. A server
     CPU time that could not be read (no ``/proc``) makes that side's CPU figures None."""
-    work = {side: bench.http_work("identify", calls) for side, bench in servers.items()}
+    stages: dict[str, list[dict[str, float] | None]] = {side: [] for side in SIDES}
+    work = {side: bench.http_work("identify", calls, stages=stages[side])
+            for side, bench in servers.items()}
     seconds: dict[str, list[float]] = {"in_process": [], **{side: [] for side in SIDES}}
     local_cpu = 0.0
     server_cpu: dict[str, float | None] = dict.fromkeys(SIDES, 0.0)
@@ -76,7 +80,15 @@ def one_round(servers: dict[str, Bench], local: Bench, calls: int) -> dict[str, 
             "cpu_ms_per_call": cpu_ms,
             "cpu_ratio": {side: None if (c := server_cpu[side]) is None
                           else round(c / local_cpu, 3) for side in SIDES},
+            "auth_ms_p50": {side: _stage_p50(stages[side], AUTH_STAGE) for side in SIDES},
             "load_average": list(os.getloadavg())}
+
+
+def _stage_p50(stages: list[dict[str, float] | None], name: str) -> float | None:
+    """The median milliseconds of stage ``name`` over the answers that named it (None if none
+    did: a server without Server-Timing)."""
+    times = [one[name] for one in stages if one is not None and name in one]
+    return round(float(np.median(times)), 3) if times else None
 
 
 def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool = False,
@@ -110,6 +122,7 @@ def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool =
         "cpu_overhead_ms_median": _median(
             [None if (c := r["cpu_ms_per_call"][side]) is None
              else c - r["cpu_ms_per_call"]["in_process"] for r in each], digits=2),
+        "auth_ms_median": _median([r["auth_ms_p50"][side] for r in each], digits=3),
     } for side in SIDES}
     return {"before": before, "after": after, "after_settings": after_settings or {},
             "started_first": "after" if after_first else "before", "requests_per_round": calls,

@@ -18,6 +18,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
+from optinface.consent.key_rows import KeyRow, KeyRows
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import get_row
 from optinface.consent.roles import Actor, Role
@@ -98,19 +99,30 @@ class AuthFailure(Unauthenticated):
         self.key_id = key_id
 
 
-def authenticate(session: Session, secret: str, *, keys: KeyRing, now: datetime) -> Actor:
-    """The actor behind ``secret`` or :class:`AuthFailure` (the caller audits it)."""
+def _key_id(secret: str) -> str:
     key_id, dot, _ = secret.partition(".")
     if not dot or not key_id.startswith((API_KEY_PREFIX, SUBJECT_TOKEN_PREFIX)):
         raise AuthFailure("malformed", key_id=None)
+    return key_id
+
+
+def _key_actor(key_id: str, row: KeyRow | None, digest: str) -> Actor:
+    if row is None or not hmac.compare_digest(row.secret_hash, digest):
+        raise AuthFailure("unknown_or_wrong", key_id=key_id if row else None)
+    if row.revoked_at is not None:
+        raise AuthFailure("revoked", key_id=key_id)
+    return Actor(key_id=key_id, role=Role(row.role))
+
+
+def authenticate(
+    session: Session, secret: str, *, keys: KeyRing, now: datetime, rows: KeyRows
+) -> Actor:
+    """The actor behind ``secret`` or :class:`AuthFailure` (the caller audits it); an API key's
+    row is read through ``rows``, which keeps it where it may."""
+    key_id = _key_id(secret)
     digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
     if key_id.startswith(API_KEY_PREFIX):
-        api_key = session.get(ApiKey, key_id)
-        if api_key is None or not hmac.compare_digest(api_key.secret_hash, digest):
-            raise AuthFailure("unknown_or_wrong", key_id=key_id if api_key else None)
-        if api_key.revoked_at is not None:
-            raise AuthFailure("revoked", key_id=key_id)
-        return Actor(key_id=key_id, role=Role(api_key.role))
+        return _key_actor(key_id, rows.read(session, key_id), digest)
     token = session.get(SubjectToken, key_id)
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
@@ -118,6 +130,16 @@ def authenticate(session: Session, secret: str, *, keys: KeyRing, now: datetime)
         raise AuthFailure("expired", key_id=key_id)
     pseudonym = session.scalar(select(Subject.pseudonym).where(Subject.id == token.subject_id))
     return Actor(key_id=key_id, role=Role.SUBJECT, subject=pseudonym, capacity=token.capacity)
+
+
+def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
+    """The actor behind ``secret`` from its key's kept row (:class:`consent.key_rows.KeyRows`),
+    :class:`AuthFailure` if that row refuses it, None if no row is kept for it."""
+    key_id = _key_id(secret)
+    row = runtime.key_rows.kept(key_id)
+    if row is None:
+        return None
+    return _key_actor(key_id, row, runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
 
 
 # Use cases: each in its own transaction, audited ---------------------------------------------
@@ -163,16 +185,32 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
     """:func:`authenticate`, with failures tallied into the log (never the secret) as one event
     per window (see :mod:`consent.auth_failures`).
 
-    A read: on PostgreSQL it does not take the ledger lock, so no worker's request waits for
-    another worker's write to learn who is calling. A key revoked by a transaction committed
-    before the read is refused; one revoked while it reads counts as revoked just after it."""
+    A key's row kept since the last write to the keys (on SQLite only) answers without a
+    transaction. Otherwise a read: on PostgreSQL it does not take the ledger lock, so no
+    worker's request waits for another worker's write to learn who is calling. A key revoked by
+    a transaction committed before the read is refused; one revoked while it reads counts as
+    revoked just after it."""
     try:
+        kept = _from_kept_row(runtime, secret)
+        if kept is not None:
+            return kept
         with runtime.db.reading() as session:
-            return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now())
+            return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now(),
+                                rows=runtime.key_rows)
     except AuthFailure as failure:
         _record_failures(runtime, runtime.auth_failures.add(
             reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
         raise
+
+
+def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
+    """The actor behind ``secret`` when its key's kept row accepts it, with neither a read nor a
+    write of the ledger; None whenever only :func:`authenticate_audited` can answer: no row kept
+    (always so for a subject token, and on PostgreSQL) or a refusal, which only it tallies."""
+    try:
+        return _from_kept_row(runtime, secret)
+    except AuthFailure:
+        return None
 
 
 def flush_failures(runtime: Runtime) -> None:

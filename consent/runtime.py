@@ -16,6 +16,7 @@ from optinface.consent.audit import AuditLog, Entry, append, last_details
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
+from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
@@ -41,6 +42,8 @@ class Runtime:
     log: AuditLog
     register_reads: RegisterReads
     """The declaration gate's reads of the register, kept until the register changes."""
+    key_rows: KeyRows
+    """Authentication's reads of the API keys, kept until a key is written."""
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )

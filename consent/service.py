@@ -55,6 +55,7 @@ from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
+from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
 from optinface.consent.ledger import tombstone_hash
@@ -184,6 +185,7 @@ def _wire(
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=protector, log=log, register_reads=RegisterReads(db),
+                      key_rows=KeyRows(db),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
@@ -323,6 +325,13 @@ class OptinFace:
     def authenticate(self, secret: str) -> Actor:
         """The actor behind an API key or subject token; failures are audited without the secret."""
         return apikeys.authenticate_audited(self.runtime, secret)
+
+    def authenticate_kept(self, secret: str) -> Actor | None:
+        """:meth:`authenticate` when it needs neither a read nor a write of the ledger (a key
+        whose row is kept, on SQLite); None when only :meth:`authenticate` can answer, refusals
+        included (it audits them): for a caller that must not block, such as the API's guard on
+        its event loop."""
+        return apikeys.authenticate_kept(self.runtime, secret)
 
     def flush_auth_failures(self) -> None:
         """Chain the failed authentications tallied since the last ``login_failure`` event into

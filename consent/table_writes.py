@@ -24,7 +24,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
 _WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
-_WROTE = "optinface_table_writes"  # Connection.info key: this transaction wrote a watched table
 
 
 class TableWrites:
@@ -37,6 +36,9 @@ class TableWrites:
         self._names = re.compile(rf"\b(?:{names})\b", re.IGNORECASE)
         self._lock = threading.Lock()
         self._generation = 0
+        # The Connection.info key that says this transaction wrote one of ``tables``: one per
+        # counter, since several watch the same engine and each must see its own writes end.
+        self._wrote = ("optinface_table_writes", id(self))
         event.listen(engine, "after_cursor_execute", self._statement)
         event.listen(engine, "commit", self._ended)
         event.listen(engine, "rollback", self._ended)
@@ -55,14 +57,14 @@ class TableWrites:
     def _statement(self, connection: Connection, _cursor: Any, statement: str,
                    *_args: Any) -> None:
         if _WRITE.match(statement) and self._names.search(statement):
-            connection.info[_WROTE] = True
+            connection.info[self._wrote] = True
             self._bump()
 
     def _ended(self, connection: Connection) -> None:
-        if connection.info.pop(_WROTE, False):
+        if connection.info.pop(self._wrote, False):
             self._bump()
 
     def _reset(self, dbapi_connection: Any, connection_record: ConnectionPoolEntry,
                reset_state: Any) -> None:
-        if connection_record.info.pop(_WROTE, False):
+        if connection_record.info.pop(self._wrote, False):
             self._bump()

@@ -238,6 +238,17 @@ def test_keys_are_created_listed_and_revoked(world: World) -> None:
     assert refused.status_code == 401
 
 
+def test_a_key_used_then_revoked_is_refused_at_its_next_request(world: World) -> None:
+    admin = auth(world.keys.admin)
+    key = world.client.post("/v1/keys", json={"role": "researcher", "name": "lab 3"},
+                            headers=admin).json()
+    used = [world.client.get("/v1/purposes", headers=auth(key["secret"])) for _ in range(2)]
+    assert [answer.status_code for answer in used] == [200, 200]
+    assert world.client.delete(f"/v1/keys/{key['key_id']}", headers=admin).status_code == 204
+    refused = world.client.get("/v1/purposes", headers=auth(key["secret"]))
+    assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
+
+
 def test_searchable_opt_in_is_the_subjects_signed_choice_and_audited(world: World) -> None:
     assert world.people[world.subject].set_searchable(False)["searchable"] is False
     export = world.client.get(f"/v1/subjects/{world.subject}/export",

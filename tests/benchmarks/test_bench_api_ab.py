@@ -22,6 +22,7 @@ def test_ab_bench_times_both_servers_and_the_in_process_side_in_each_round(
     for row in result["rounds"]:
         for side in SIDES:
             assert row["ratio"][side] > 0 and row["cpu_ms_per_call"][side] > 0
+            assert row["auth_ms_p50"][side] > 0  # the guard's Server-Timing stage
         assert row["cpu_ms_per_call"]["in_process"] > 0
     plot(result, tmp_path / "ab.png")
     assert (tmp_path / "ab.png").stat().st_size > 0

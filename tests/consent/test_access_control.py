@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from optinface.consent.apikeys import HASH_DOMAIN, revoke_api_key
+from optinface.consent.audit import AuditAction
 from optinface.consent.errors import Forbidden, InvalidRequest, Unauthenticated
-from optinface.consent.roles import Role
-from optinface.consent.schemas import AgeCategory, SubjectCreate
+from optinface.consent.roles import Actor, Role
+from optinface.consent.schemas import AgeCategory, AuditFilter, SubjectCreate
+from tests.support.backends import both_backends
 from tests.support.consent import World
 
 
@@ -54,6 +57,87 @@ def test_secrets_are_stored_only_as_hashes_and_revocation_is_immediate(world: Wo
     assert refused.value.code == "unauthenticated"
     assert [k.revoked_at is not None for k in world.service.list_api_keys(actor=world.admin)
             if k.key_id == created.key_id] == [True]
+
+
+def _used_key(world: World) -> tuple[str, Actor]:
+    """A new key's secret, authenticated twice: its row is read, then (on SQLite) kept."""
+    secret = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk").secret
+    first = world.service.authenticate(secret)
+    assert world.service.authenticate(secret) == first
+    return secret, first
+
+
+@both_backends
+def test_a_used_key_is_answered_without_the_ledger_only_where_one_process_writes_it(
+    world: World,
+) -> None:
+    secret, actor = _used_key(world)
+    only_writer = not world.service.runtime.db.shared  # SQLite: the data directory's lock
+    assert world.service.authenticate_kept(secret) == (actor if only_writer else None)
+
+
+@both_backends
+def test_a_key_revoked_after_it_was_used_is_refused_at_its_next_use(world: World) -> None:
+    secret, actor = _used_key(world)
+    world.service.revoke_api_key(actor=world.admin, key_id=actor.key_id)
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(secret)
+    assert world.service.authenticate_kept(secret) is None
+
+
+@both_backends
+def test_a_key_revoked_in_plain_sql_after_it_was_used_is_refused_at_its_next_use(
+    world: World,
+) -> None:
+    secret, actor = _used_key(world)
+    with world.service.runtime.db.engine.begin() as connection:
+        connection.execute(text("UPDATE api_keys SET revoked_at = created_at WHERE id = :id"),
+                           {"id": actor.key_id})
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(secret)
+
+
+def test_a_revocation_rolled_back_does_not_revoke(world: World) -> None:
+    secret, actor = _used_key(world)
+    runtime = world.service.runtime
+    with pytest.raises(RuntimeError), runtime.db.transaction() as session:
+        revoke_api_key(session, key_id=actor.key_id, now=world.clock.now())
+        session.flush()
+        row = runtime.key_rows.read(session, actor.key_id)  # read inside the transaction
+        assert row is not None and row.revoked_at is not None
+        raise RuntimeError("rolled back")
+    assert world.service.authenticate(secret) == actor
+
+
+def test_a_new_key_authenticates_at_once_even_after_its_id_was_refused(world: World) -> None:
+    _used_key(world)
+    with pytest.raises(Unauthenticated):  # an id not yet in the table
+        world.service.authenticate("key_00000000000000aa.guess")
+    hashed = world.service.runtime.keys.keyed_hash("key_00000000000000aa.guess",
+                                                   domain=HASH_DOMAIN)
+    with world.service.runtime.db.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO api_keys (id, name, role, secret_hash, created_at)"
+                 " SELECT 'key_00000000000000aa', 'made in SQL', 'portal', :hash, created_at"
+                 " FROM api_keys LIMIT 1"), {"hash": hashed})
+    assert world.service.authenticate("key_00000000000000aa.guess").role is Role.PORTAL
+    created = world.service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab")
+    assert world.service.authenticate(created.secret).role is Role.RESEARCHER
+
+
+def test_a_wrong_secret_for_a_used_key_is_refused_and_audited_with_its_key_id(
+    world: World,
+) -> None:
+    secret, actor = _used_key(world)
+    world.service.flush_auth_failures()
+    assert world.service.authenticate_kept(secret[:-4] + "AAAA") is None  # never tallied here
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(secret[:-4] + "AAAA")
+    world.service.flush_auth_failures()
+    last = world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.LOGIN_FAILURE)).events[-1]
+    assert last.details["failures"] == 1 and last.details["key_ids"] == [actor.key_id]
+    assert last.details["reasons"] == {"unknown_or_wrong": 1}
 
 
 def test_bootstrap_works_only_on_an_empty_system(world: World) -> None:

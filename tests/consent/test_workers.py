@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 
 from optinface.consent.erasure import erase_each
-from optinface.consent.errors import ConsentError, InvalidRequest
+from optinface.consent.errors import ConsentError, InvalidRequest, Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason, SearchOutcome, TemplatePublic
 from optinface.consent.service import OptinFace
@@ -204,3 +204,15 @@ def test_authentication_does_not_wait_for_another_workers_write(
         # Worker A holds the ledger lock, as during any write; B authenticates meanwhile.
         answer = pool.submit(b.service.authenticate, secret)
         assert answer.result(timeout=20).role is Role.RESEARCHER
+
+
+def test_a_key_revoked_through_one_worker_is_refused_by_the_other_at_once(
+    workers: tuple[World, World],
+) -> None:
+    a, b = workers
+    secret = a.service.create_api_key(actor=a.admin, role=Role.RESEARCHER, name="r3").secret
+    used = b.service.authenticate(secret)
+    assert b.service.authenticate(secret) == used
+    a.service.revoke_api_key(actor=a.admin, key_id=used.key_id)
+    with pytest.raises(Unauthenticated):
+        b.service.authenticate(secret)

@@ -1,0 +1,76 @@
+"""The API-key rows authentication reads, kept between requests while no one writes them.
+
+Every request checks its secret against the row its key id names: the keyed hash the row stores,
+the role, the revocation. On SQLite reading that row was a transaction of its own per request
+(``BEGIN IMMEDIATE``, serialised with every write), and, being a read, it sent the API's guard
+to a worker thread. :class:`KeyRows` keeps the rows it has read until the ``api_keys`` table is
+written through this process's engine (:class:`consent.table_writes.TableWrites`, as the
+register's reads do): a new key, a revocation, whoever issues it (the service, the CLI in
+process, plain SQL), and the end of the transaction that wrote, so a write rolled back is not
+kept either. Only what the row stores is kept (the keyed hash, never a secret); the hash of the
+presented secret is still compared with it on every request.
+
+With other processes writing the ledger (PostgreSQL workers, :attr:`consent.db.Database.shared`)
+a revocation by another worker would go unseen: nothing is kept, every authentication reads.
+Subject tokens are always read too: their row says nothing without the subject's pseudonym,
+which an erasure ends, and their expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from optinface.consent.db import Database
+from optinface.consent.table_writes import TableWrites
+from optinface.consent.tables import ApiKey
+
+_ROW = select(ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at).where(
+    ApiKey.id == bindparam("key_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """What authentication needs of one ``api_keys`` row."""
+
+    secret_hash: str
+    role: str
+    revoked_at: datetime | None
+
+
+class KeyRows:
+    """The key rows read since the last write to ``api_keys`` (nothing where the ledger is
+    shared). Rows of keys that do not exist are not kept: a guessed id costs a read, which the
+    API's failure throttle already limits, and never memory."""
+
+    def __init__(self, db: Database) -> None:
+        self._writes = None if db.shared else TableWrites(db.engine, (ApiKey.__tablename__,))
+        # One generation for all the rows: replaced whole (never mutated), so a reader on
+        # another thread sees either the old mapping or the new one.
+        self._kept: tuple[int, dict[str, KeyRow]] = (-1, {})
+
+    def kept(self, key_id: str) -> KeyRow | None:
+        """``key_id``'s row as read before, if ``api_keys`` was not written since; None when
+        only :meth:`read` can tell."""
+        if self._writes is None:
+            return None
+        generation, rows = self._kept
+        return rows.get(key_id) if generation == self._writes.generation else None
+
+    def read(self, session: Session, key_id: str) -> KeyRow | None:
+        """``key_id``'s row as of ``session``'s transaction (None if there is none), kept for
+        :meth:`kept`."""
+        # Taken before reading: a write meanwhile moves it, so the row is never kept past it.
+        generation = None if self._writes is None else self._writes.generation
+        found = session.execute(_ROW, {"key_id": key_id}).one_or_none()
+        if found is None:
+            return None
+        row = KeyRow(secret_hash=found.secret_hash, role=found.role, revoked_at=found.revoked_at)
+        if generation is not None:
+            kept_generation, rows = self._kept
+            same = kept_generation == generation
+            self._kept = (generation, {**rows, key_id: row} if same else {key_id: row})
+        return row
