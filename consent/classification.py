@@ -42,6 +42,7 @@ TABLES: dict[str, DataCategory] = {
     "match_reviews": DataCategory.PERSONAL,
     "review_votes": DataCategory.PERSONAL,
     "rights_requests": DataCategory.PERSONAL,
+    "disclosures": DataCategory.PERSONAL,
     "audit_events": DataCategory.PERSONAL,
     "index_changes": DataCategory.PERSONAL,
     "tombstones": DataCategory.PROOF,
