@@ -60,7 +60,8 @@ class ApiSettings(ConsentSettings):
             " on a loopback address (off loopback the pages must be served over HTTPS)."
         ),
     )
-    session_hours: int = Field(default=8, ge=1, description="Lifetime of a web-page session.")
+    session_hours: int = Field(default=8, ge=1, le=24 * 30,
+                               description="Lifetime of a web-page session.")
     timezone: str = Field(
         default="America/Toronto",
         description="IANA time zone the pages show times and count days in (Québec by default).",

@@ -30,7 +30,6 @@ from optinface.consent.moments import require_not_future
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
-    AgeCategory,
     ConsentCapacity,
     EnrolmentLink,
     LinkSecret,
@@ -42,7 +41,6 @@ from optinface.consent.schemas import (
     SubjectCreated,
     SubjectPublic,
 )
-from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import OneTimeLink, PasskeyCredential, Subject
 
 ENROLMENT = "enrolment"
@@ -55,8 +53,10 @@ def _enrolment_link(runtime: Runtime, link: OneTimeLink, secret: str) -> Enrolme
 
 
 def needs_guardian(subject: Subject, runtime: Runtime) -> bool:
-    minimum = policies.age_of_consent(Jurisdiction(subject.jurisdiction), runtime.settings)
-    return AgeCategory(subject.age_category).min_age < minimum
+    """Whether a guardian's link is made: only while the declared bracket, aged since it was
+    declared, leaves the person below the age of consent."""
+    return policies.under_age_of_consent(subject, runtime.settings,
+                                         today=runtime.clock.now().date())
 
 
 def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
@@ -101,6 +101,8 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
+            policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
         if passkeys.credentials_of(session, subject, capacity=str(capacity)):
             raise AlreadyRegistered(f"{subject.pseudonym} already has a {capacity} passkey",
                                     details={"subject": pseudonym, "capacity": str(capacity)})

@@ -10,9 +10,9 @@ characters (they appear in logs, the register and the dashboard): a newline or a
 a label would add a line of the attacker's choosing to the regulator's register. Unicode's own
 line breaks (NEL, U+2028, U+2029) and C1 controls break a line as well in some viewers, and the
 bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a label read other
-than it is stored, so one line refuses them too. Longer texts
-(a purpose's description, a notice, an answer) may run over several lines, but hold no other
-control character either.
+than it is stored, so one line refuses them too, and a label of spaces alone. Longer texts (a
+purpose's description, a notice, an answer) may run over several lines, but hold none of those
+other characters either.
 """
 
 from __future__ import annotations
@@ -27,13 +27,17 @@ from optinface.consent.errors import InvalidRequest
 MAX_IDENTIFIER_LENGTH = 64
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_NAME_LENGTH = 200
-NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_BEYOND_C0 = r"\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+NOT_ONE_LINE = r"\x00-\x1f" + _BEYOND_C0
 """Controls (C0, DEL, C1 with NEL), Unicode's line and paragraph separators, and the bidi
 overrides and isolates, as a character class body."""
-NAME_PATTERN = rf"^[^{NOT_ONE_LINE}]+$"
-TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-"""Tabs and line breaks, LF or CRLF (what an HTML form sends from a textarea), and no other
-control character."""
+NAME_PATTERN = rf"^[^{NOT_ONE_LINE}]*[^{NOT_ONE_LINE}\s][^{NOT_ONE_LINE}]*$"
+"""One line with at least one character that is not a space: a label of spaces names nothing."""
+NOT_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f" + _BEYOND_C0
+"""What a longer text refuses: :data:`NOT_ONE_LINE` but tabs and line breaks, LF or CRLF (what
+an HTML form sends from a textarea)."""
+TEXT_PATTERN = rf"^[^{NOT_TEXT}]*$"
+WORDS_PATTERN = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9])?$"
 MAX_LEDGER_INTEGER = 2**63 - 1
@@ -53,8 +57,12 @@ Name = Annotated[OneLine, StringConstraints(min_length=1, max_length=MAX_NAME_LE
 """A human-chosen label (an API key's or a purpose's name): one line of printable text."""
 
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
-"""Free text over several lines (a description, a notice, an answer); each field sets its
+"""Free text over several lines (a description, a notice, a note); each field sets its
 length."""
+
+Words = Annotated[str, StringConstraints(pattern=WORDS_PATTERN)]
+""":data:`Text` that says something: what a person is told (an answer, a refusal's reasons)
+is never empty or only spaces."""
 
 LanguageTag = Annotated[
     str, StringConstraints(min_length=2, max_length=20, pattern=LANGUAGE_PATTERN)

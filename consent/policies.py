@@ -12,6 +12,7 @@ from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, se
 from sqlalchemy.orm import Session
 
 from optinface.consent.errors import (
+    CapacityNotHeld,
     ConsentExpired,
     ConsentRequired,
     ConsentWithdrawn,
@@ -116,18 +117,42 @@ def require_written_release(subject: Subject, method: ConsentMethod) -> None:
             details={"subject": subject.pseudonym, "method": str(method)})
 
 
+def under_age_of_consent(subject: Subject, settings: ConsentSettings, *, today: date) -> bool:
+    """Whether the declared bracket leaves ``subject`` below the age of consent of their
+    jurisdiction today: the one question of who speaks for them, the person or their guardian."""
+    minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
+    return age_at_least(subject, today=today) < minimum
+
+
 def require_capacity(
     subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings, *, today: date
 ) -> None:
-    """A minor below the age of consent of their jurisdiction needs parental authority."""
+    """A minor below the age of consent of their jurisdiction needs parental authority, and
+    parental authority no longer speaks for a person who reached it."""
     minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
-    if (age_at_least(subject, today=today) < minimum
-            and given_by is not ConsentCapacity.PARENTAL_AUTHORITY):
-        raise GuardianConsentRequired(
-            f"subject {subject.pseudonym} is under {minimum}: the holder of parental authority"
-            " must consent",
-            details={"subject": subject.pseudonym, "age_of_consent": minimum},
-        )
+    if given_by is not ConsentCapacity.PARENTAL_AUTHORITY:
+        if under_age_of_consent(subject, settings, today=today):
+            raise GuardianConsentRequired(
+                f"subject {subject.pseudonym} is under {minimum}: the holder of parental"
+                " authority must consent",
+                details={"subject": subject.pseudonym, "age_of_consent": minimum},
+            )
+        return
+    require_guardian_speaks(subject, settings, today=today)
+
+
+def require_guardian_speaks(subject: Subject, settings: ConsentSettings, *, today: date) -> None:
+    """Refuse (``capacity_not_held``) an act of the holder of parental authority for a person
+    who has reached the age of consent: from that day only the person's own passkey adds to
+    what is done with their face. (The guardian's consent already given runs its grace period,
+    :func:`guardian_until`, and the guardian may still withdraw it.)"""
+    if not under_age_of_consent(subject, settings, today=today):
+        minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
+        raise CapacityNotHeld(
+            f"subject {subject.pseudonym} has reached {minimum}: parental authority no longer"
+            " speaks for them",
+            details={"subject": subject.pseudonym, "capacity": str(
+                ConsentCapacity.PARENTAL_AUTHORITY), "age_of_consent": minimum})
 
 
 def require_usable(consent: Consent, *, now: datetime) -> None:

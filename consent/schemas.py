@@ -28,6 +28,7 @@ from optinface.consent.identifiers import (
     OneLine,
     Reference,
     Text,
+    Words,
 )
 from optinface.consent.moments import Day, Moment
 from optinface.consent.roles import Role
@@ -154,7 +155,7 @@ class ApiKeyCreated(ApiKeyPublic):
 # Purposes and notices -------------------------------------------------------------------------
 class PurposeCreate(BaseModel):
     name: Name
-    description: Text = Field(min_length=1, max_length=5_000)
+    description: Words = Field(max_length=5_000)
     legal_basis: OneLine = Field(min_length=1, max_length=200)
     operations: set[Operation] = Field(min_length=1)
     # At most a century: a longer keep is no retention limit, and past SQLite's 64-bit integers
@@ -177,7 +178,7 @@ class PurposePublic(_Public):
 class NoticeCreate(BaseModel):
     version: OneLine = Field(min_length=1, max_length=50)
     language: LanguageTag
-    text: Text = Field(min_length=1, max_length=100_000)
+    text: Words = Field(max_length=100_000)
 
 
 # Accountability -------------------------------------------------------------------------------
@@ -789,10 +790,10 @@ class RightsRequestAnswer(BaseModel):
     """A reviewer's answer; a refusal names its ground and gives written reasons, which the
     person sees with their right to complain (GDPR art. 12(4); P-39.1 s. 34)."""
 
-    answer: Text = Field(min_length=1, max_length=2000, description="What the person is told.")
+    answer: Words = Field(max_length=2000, description="What the person is told.")
     outcome: RequestOutcome = RequestOutcome.ANSWERED
     ground: RefusalGround | None = Field(default=None, description="A refusal's ground.")
-    reasons: Text | None = Field(default=None, max_length=2000,
+    reasons: Words | None = Field(default=None, max_length=2000,
                                 description="A refusal's written reasons.")
 
     @model_validator(mode="after")
@@ -802,7 +803,7 @@ class RightsRequestAnswer(BaseModel):
         if self.outcome is RequestOutcome.ANSWERED:
             if self.ground is not None or self.reasons is not None:
                 raise ValueError("a ground and reasons go with a refusal only")
-        elif self.ground is None or not (self.reasons or "").strip():
+        elif self.ground is None or self.reasons is None:
             raise ValueError("a refusal needs its ground and written reasons")
         return self
 
@@ -831,8 +832,8 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: Text = Field(min_length=1, max_length=4000, description="What happened.")
-    circumstances: Text = Field(min_length=1, max_length=4000, description="How, and the cause.")
+    description: Words = Field(max_length=4000, description="What happened.")
+    circumstances: Words = Field(max_length=4000, description="How, and the cause.")
     occurred_from: Moment
     occurred_until: Moment | None = Field(default=None, description="Not before occurred_from.")
     became_aware_at: Moment = Field(description="Starts the 72-hour clock; not before"
@@ -845,11 +846,11 @@ class IncidentCreate(BaseModel):
     involves_templates: bool = True
     risk_of_serious_injury: bool = Field(
         default=True, description="Presumed when templates are involved (see downgrade_reason).")
-    risk_assessment: Text = Field(min_length=1, max_length=4000,
+    risk_assessment: Words = Field(max_length=4000,
                                   description="Sensitivity, consequences, likelihood.")
     downgrade_reason: Text | None = Field(default=None, max_length=4000)
-    measures_taken: Text = Field(min_length=1, max_length=4000)
-    measures_suggested: Text = Field(min_length=1, max_length=4000,
+    measures_taken: Words = Field(max_length=4000)
+    measures_suggested: Words = Field(max_length=4000,
                                      description="What the persons can do to reduce the risk.")
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from optinface.consent.identifiers import OneLine, Words
 from optinface.engine.settings import EngineSettings
 
 ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
@@ -30,9 +31,9 @@ class Recipient(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, description="Who receives data, e.g. 'Ethics board'.")
-    purpose: str = Field(min_length=1, description="Why they receive it.")
-    legal_basis: str = Field(min_length=1, description="The legal ground of the disclosure.")
+    name: OneLine = Field(description="Who receives data, e.g. 'Ethics board'.")
+    purpose: OneLine = Field(description="Why they receive it.")
+    legal_basis: OneLine = Field(description="The legal ground of the disclosure.")
 
 
 class KeyStoreKind(StrEnum):
@@ -40,6 +41,19 @@ class KeyStoreKind(StrEnum):
 
     FILE = "file"
     PKCS11 = "pkcs11"
+
+
+LONGEST_DAYS = 36_525
+"""A century: the longest any duration setting in days may be. Added to any time of the
+service's span (:mod:`consent.moments`, up to 2999) it stays a date the service can hold, so a
+setting accepted at start can never make a later erasure, consent or sign-in fail."""
+
+LONGEST_EPOCH_HOURS = 366 * 24
+"""A key epoch lasts at most a year: it bounds how long a backup made before an erasure stays
+decryptable, which the erasure receipt states."""
+
+LONGEST_INTERVAL_SECONDS = 24 * 3600
+"""The periodic tasks (audit witness, sweep) run at least daily."""
 
 
 class Hosting(BaseModel):
@@ -76,7 +90,7 @@ class ConsentSettings(EngineSettings):
     pkcs11_pin: SecretStr | None = Field(default=None, description="The token's user PIN.")
     # Subject keys are re-wrapped under a fresh epoch key this often and the old one destroyed:
     # the bound on how long a copy made before an erasure stays decryptable.
-    key_epoch_hours: float = Field(default=24, gt=0)
+    key_epoch_hours: float = Field(default=24, gt=0, le=LONGEST_EPOCH_HOURS)
     audit_witness_dir: Path | None = Field(
         default=None,
         description="Append-only folder for signed checkpoints (and the erasure journal); "
@@ -86,14 +100,14 @@ class ConsentSettings(EngineSettings):
     # Who answers for the database (the register, /privacy, every notice, receipt and export
     # name them). The defaults are placeholders: ``serve`` refuses them outside demo mode
     # (see :func:`placeholders`).
-    controller_name: str = "optinface reference deployment"
-    controller_contact: str = "privacy@example.org"
+    controller_name: OneLine = "optinface reference deployment"
+    controller_contact: OneLine = "privacy@example.org"
     # P-39.1 s. 3.1: the person in charge of the protection of personal information.
-    privacy_officer_name: str = "Privacy officer (placeholder)"
-    privacy_officer_title: str = "Person in charge of the protection of personal information"
-    privacy_officer_contact: str = "privacy@example.org"
-    dpo_contact: str = Field(default="dpo@example.org", description="GDPR art. 37 DPO.")
-    eu_representative: str | None = Field(
+    privacy_officer_name: OneLine = "Privacy officer (placeholder)"
+    privacy_officer_title: OneLine = "Person in charge of the protection of personal information"
+    privacy_officer_contact: OneLine = "privacy@example.org"
+    dpo_contact: OneLine = Field(default="dpo@example.org", description="GDPR art. 37 DPO.")
+    eu_representative: OneLine | None = Field(
         default=None,
         description="GDPR art. 27 representative (name, address, contact); required, unless "
         "eu_establishment, before any EU data subject is accepted.",
@@ -103,25 +117,26 @@ class ConsentSettings(EngineSettings):
         description="The controller is established in the EU (GDPR art. 3(1)): no art. 27 "
         "representative is owed.",
     )
-    pia_reference: str = "PIA-0000 (not yet written)"
+    pia_reference: OneLine = "PIA-0000 (not yet written)"
     pia_sha256: str = Field(default="", description="SHA-256 of the PIA document.")
     # The register's material SHA-256 the PIA assessed (`optinface register pia` writes it into
     # the skeleton): outside demo mode matching is refused while the register differs, so a new
     # purpose, model, hosting, retention, measure, recipient or transfer safeguard needs a new
     # assessment first (P-39.1 s. 3.3; GDPR art. 35).
     pia_material_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
-    policy_url: str = "https://example.org/privacy"
-    hosting_country: str = Field(default="CA", min_length=2)
-    hosting_region: str = Field(default="Québec", min_length=1)
-    hosting_provider: str = Field(default="(placeholder) not chosen", min_length=1)
+    policy_url: OneLine = "https://example.org/privacy"
+    hosting_country: str = Field(default="CA", pattern="^[A-Z]{2}$",
+                                 description="ISO 3166-1 alpha-2 code of the country.")
+    hosting_region: OneLine = "Québec"
+    hosting_provider: OneLine = "(placeholder) not chosen"
     # Stated in the register for every transfer out of a served jurisdiction (consent.transfers).
-    transfer_safeguards: str | None = Field(
-        default=None, min_length=1,
+    transfer_safeguards: OneLine | None = Field(
+        default=None,
         description="What protects data kept outside their persons' jurisdiction, e.g. "
         "'adequacy decision 2002/2/EC' or 'standard contractual clauses (2021/914)' (GDPR "
         "arts. 45-46; P-39.1 s. 17 assessment).",
     )
-    non_biometric_alternative: str = Field(
+    non_biometric_alternative: Words = Field(
         default="(placeholder) describe how a person is served without their face",
         description="What a person can use instead of face matching (CAI biometrics "
         "guidance, GDPR art. 7(4)); shown in every notice and receipt.",
@@ -139,10 +154,10 @@ class ConsentSettings(EngineSettings):
     )
 
     # Rules
-    max_consent_days: int = Field(default=3 * 365, ge=1)
+    max_consent_days: int = Field(default=3 * 365, ge=1, le=LONGEST_DAYS)
     # A minor's consent (by the declared age bracket, never the face) is shorter: faces change
     # while growing up (X-MIN 7). The shorter of the two applies.
-    minor_consent_max_days: int = Field(default=365, ge=1)
+    minor_consent_max_days: int = Field(default=365, ge=1, le=LONGEST_DAYS)
     # Law 25 sets 14; a lower setting would let a child's own passkey bind them (issue 11).
     quebec_min_age: int = Field(default=14, ge=14)
     gdpr_min_age: int = Field(default=16, ge=13, le=16)
@@ -151,27 +166,30 @@ class ConsentSettings(EngineSettings):
     # Access-log events lose their content after this many days (consent.log_retention): 6 to
     # 12 months (CNIL deliberation 2021-122; the AI Act, arts. 19 and 26(6), asks at least 6).
     # Longer, or unset (kept whole), only under an investigation hold, stated in the policy.
-    access_log_retention_days: int | None = Field(default=ACCESS_LOG_MAX_DAYS, ge=183)
-    access_log_hold: str | None = Field(
-        default=None, min_length=1, max_length=500,
+    access_log_retention_days: int | None = Field(default=ACCESS_LOG_MAX_DAYS, ge=183,
+                                                  le=LONGEST_DAYS)
+    access_log_hold: OneLine | None = Field(
+        default=None, max_length=500,
         description="Why the access log is kept beyond a year (an investigation hold, with its"
         " reference): required for a longer retention or none, and stated in the public"
         " retention policy, so each hold and its lifting are dated in the log.")
     # Fewer candidates leak less about the gallery (and each needs a human to review it).
     max_candidates: int = Field(default=10, ge=1, le=50)
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
-    subject_token_days: int = Field(default=3 * 365 + 30, ge=1)
+    subject_token_days: int = Field(default=3 * 365 + 30, ge=1, le=LONGEST_DAYS)
     audit_checkpoint_every: int = Field(default=100, ge=1)
     # While events happen, the witness folder is never more than this far behind the log.
-    audit_witness_interval_seconds: float = Field(default=60, gt=0)
+    audit_witness_interval_seconds: float = Field(default=60, gt=0,
+                                                  le=LONGEST_INTERVAL_SECONDS)
     auth_failure_audit_seconds: int = Field(
         default=60,
         ge=1,
+        le=LONGEST_INTERVAL_SECONDS,
         description="Failed authentications become one audit event per this many seconds.",
     )
     # LCCJTI art. 45: declared at least 60 days before service; an operator may wait longer.
-    declaration_period_days: int = Field(default=60, ge=60)
-    sweep_interval_seconds: int = Field(default=3600, ge=1)
+    declaration_period_days: int = Field(default=60, ge=60, le=LONGEST_DAYS)
+    sweep_interval_seconds: int = Field(default=3600, ge=1, le=LONGEST_INTERVAL_SECONDS)
     # One person per subject: a cap, and every enrolment after the first must match (issue 11).
     max_templates_per_subject: int = Field(default=5, ge=1)
 

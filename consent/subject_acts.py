@@ -223,6 +223,8 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
     now = runtime.clock.now()
     with signed_act(runtime, pseudonym, response, act="searchable", actor=actor,
                     now=now) as (session, subject, signed):
+        if signed.credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
+            policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
         searchable = bool((signed.ceremony.statement or {})["searchable"])
         subject.searchable = searchable
         subject.last_interaction_at = now

@@ -25,7 +25,9 @@ _AFFINITY = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 class EngineSettings(BaseSettings):
     """Everything the engine needs to know; the consent core and the API extend this class."""
 
-    model_config = SettingsConfigDict(env_prefix="OPTINFACE_", extra="ignore")
+    # No infinity or NaN: every number is compared, added to a time or slept on somewhere.
+    model_config = SettingsConfigDict(env_prefix="OPTINFACE_", extra="ignore",
+                                      allow_inf_nan=False)
 
     data_dir: Path = Field(default=Path("var"), description="The one data directory.")
 

@@ -401,6 +401,27 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     assert lines[0].startswith("error: invalid_settings:") and '"recipients"' in lines[0]
 
 
+@pytest.mark.parametrize(("variable", "value"), [
+    ("OPTINFACE_KEY_EPOCH_HOURS", "100000000"),  # the next boundary would overflow at erasure
+    ("OPTINFACE_SUBJECT_TOKEN_DAYS", "3000000"),  # a sign-in's token would overflow
+    ("OPTINFACE_MINOR_CONSENT_MAX_DAYS", "1e20"),
+    ("OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS", "inf"),  # the witness thread would die
+    ("OPTINFACE_RATE_PER_SECOND", "inf"),  # no bound but finiteness
+    ("OPTINFACE_ACCESS_LOG_HOLD", "   "),  # a hold of spaces states nothing
+    ("OPTINFACE_HOSTING_COUNTRY", "C\nA"),  # the register's Markdown would break
+    ("OPTINFACE_CONTROLLER_NAME", "Acme\u202e"),
+])
+def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    variable: str, value: str,
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv(variable, value)
+    code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: invalid_settings: {variable}: "), lines
+
+
 @pytest.mark.parametrize("command", ["demo", "bench"])
 def test_a_url_where_no_server_answers_is_one_line(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -95,7 +95,9 @@ def test_an_answer_holds_line_breaks_and_tabs_but_no_other_control_character(
     assert made.status_code == 201, made.text
     path = f"/v1/requests/{made.json()['id']}/answer"
     admin = auth(world.keys.admin)
-    for answer in ("sent\x00", "sent\x1b[2J", "sent\x7f"):
+    # C0, an escape, DEL, C1 (CSI, NEL), a bidi override, and an answer that says nothing.
+    for answer in ("sent\x00", "sent\x1b[2J", "sent\x7f", "a\x9b31m\x85b", "sent\u202e",
+                   "   ", " \r\n\t"):
         assert_refused(world.client.post(path, json={"answer": answer}, headers=admin),
                        422, "validation_error")
     [stored] = [r for r in _requests(world) if r["id"] == made.json()["id"]]
@@ -136,7 +138,9 @@ def test_a_purpose_keeps_its_texts_printable(world: World) -> None:
     before = world.client.get("/v1/purposes", headers=admin).json()
     body = {"name": "Study Z", "description": "Line one\nline two",
             "legal_basis": "consent", "operations": ["enrol"], "retention_days": 30}
-    for bad in ({"legal_basis": CONTROL}, {"study": "z\n"}, {"description": "x\x00"}):
+    for bad in ({"legal_basis": CONTROL}, {"study": "z\n"}, {"description": "x\x00"},
+                {"description": "x\x85y"}, {"name": " "}, {"legal_basis": "\u00a0"},
+                {"description": " \n "}):
         assert_refused(world.client.post("/v1/purposes", json={**body, **bad}, headers=admin),
                        422, "validation_error")
     assert world.client.get("/v1/purposes", headers=admin).json() == before

@@ -20,11 +20,12 @@ from optinface.consent.schemas import (
     ConsentGiven,
     ErasureReason,
     Operation,
+    SubjectCreate,
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_person import SoftPerson
 from tests.support.backends import both_backends
-from tests.support.consent import World
+from tests.support.consent import World, refused
 from tests.support.files import readable_occurrences, template_bytes
 
 
@@ -240,25 +241,39 @@ def test_ones_own_consent_expiring_before_the_guardians_ends_the_templates_it_to
 
 
 @both_backends
-def test_a_guardians_consent_given_after_the_persons_own_still_ends_thirty_days_after_coming_of_age(
+def test_once_of_age_the_guardians_passkey_adds_nothing_and_may_still_withdraw(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
+    """From the day the declared bracket reaches the age of consent only the person's own
+    passkey adds to what is done with their face: the guardian can give no new consent, opt
+    them in to searches or approve a photo; the guardian's consent runs its grace period, and
+    the guardian may still withdraw it."""
     image = portrait_jpegs[0]
     minor = _minor_in_quebec(world)
-    world.consent(minor.pseudonym)
+    guardians = world.consent(minor.pseudonym).consent
+    guardian = world.signer(minor.pseudonym)
     _days_after_the_birthday(world, 10)
-    _own_consent(world, minor)
+    refused("capacity_not_held", lambda: world.consent(minor.pseudonym))
+    refused("capacity_not_held", lambda: guardian.set_searchable(True))
+    refused("capacity_not_held", lambda: world.enrol(minor.pseudonym, guardians.id, image))
+    refused("capacity_not_held", lambda: world.service.new_enrolment_link(
+        actor=world.portal, subject=minor.pseudonym, capacity=ConsentCapacity.PARENTAL_AUTHORITY))
+    own = _own_consent(world, minor)
+    minor.enrol(own, image, desk=world.portal)
+    assert guardian.withdraw(guardians.id).consent.status == "withdrawn"
+    assert [c.status for c in world.service.list_consents(
+        actor=minor.actor, subject=minor.pseudonym) if c.id == own] == ["active"]
 
-    late = world.consent(minor.pseudonym).consent  # the guardian's passkey, after the person's
-    assert late.guardian_until == OWN_CONSENT_BY
-    world.enrol(minor.pseudonym, late.id, image)
-    world.signer(minor.pseudonym).set_searchable(True)
-    assert _found(world, image) == [minor.pseudonym]
 
-    _days_after_the_birthday(world, 31)
-    assert _found(world, image) == []
-    report = world.service.sweep()
-    assert (report.templates_destroyed, report.erasures) == (1, [])
+def test_no_guardian_link_is_made_for_a_person_whose_bracket_has_come_of_age(world: World) -> None:
+    """An age bracket declared long ago has aged: a child of under 13 declared in 2010 is of
+    age in Québec now, so no one is handed a link to speak for them."""
+    created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.UNDER_13, age_declared_on=date(2010, 1, 1)))
+    assert created.guardian_enrolment is None
+    recent = world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.UNDER_13))
+    assert recent.guardian_enrolment is not None
 
 
 def test_a_subject_held_only_by_a_guardians_consent_is_erased_with_a_receipt_once_of_age(
