@@ -294,15 +294,15 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         )
     if isinstance(exc, StarletteHTTPException):
         code = _CODE_BY_HTTP_STATUS.get(exc.status_code)
-        if code is None:
-            code = (
-                ApiErrorCode.VALIDATION_ERROR
-                if exc.status_code < 500
-                else (ApiErrorCode.INTERNAL_ERROR)
-            )
-        return error_response(
-            code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})
-        )
+        status = exc.status_code
+        if code is None and status < 500:
+            # The framework's own 400s: a body it cannot parse (malformed multipart or form
+            # data), read before any dependency runs, authentication included.
+            code, status = ApiErrorCode.VALIDATION_ERROR, STATUS_BY_CODE["validation_error"]
+        elif code is None:
+            code = ApiErrorCode.INTERNAL_ERROR
+        return error_response(code, str(exc.detail), status=status,
+                              headers=dict(exc.headers or {}))
     log_failure(logger, exc, "unexpected error on %s %s", request.method, request.url.path)
     return error_response(
         ApiErrorCode.INTERNAL_ERROR,

@@ -41,6 +41,7 @@ from optinface.consent.schemas import (
     SubjectCreated,
     SubjectPublic,
 )
+from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import OneTimeLink, PasskeyCredential, Subject
 
 ENROLMENT = "enrolment"
@@ -101,6 +102,7 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        require_accepted(Jurisdiction(subject.jurisdiction), runtime.settings)
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
             policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
         if passkeys.credentials_of(session, subject, capacity=str(capacity)):

@@ -88,13 +88,8 @@ class Verifier:
         Raises:
             NoteError: Malformed, no signature line by this key, or a bad signature.
         """
-        text, separator, signatures = note.rpartition("\n\n")
-        if not separator or not signatures.endswith("\n"):
-            raise NoteError("not a signed note")
-        text += "\n"
-        for line in signatures[:-1].split("\n"):
-            if not line.startswith(SIGNATURE_PREFIX):
-                raise NoteError("malformed signature line")
+        text, signatures = signed_parts(note)
+        for line in signatures:
             name, _, encoded = line[len(SIGNATURE_PREFIX):].rpartition(" ")
             try:
                 blob = base64.b64decode(encoded, validate=True)
@@ -168,6 +163,22 @@ class Checkpoint:
         if len(digest) != HASH_BYTES:
             raise NoteError("checkpoint root hash is not 32 bytes")
         return cls(origin=origin, size=int(size), root=digest)
+
+
+def signed_parts(note: str) -> tuple[str, list[str]]:
+    """A note's signed text and its signature lines, by shape alone (no key is checked): what
+    tells a file that holds no note from a note whose signature fails.
+
+    Raises:
+        NoteError: No blank line before signature lines, or a line that is not one.
+    """
+    text, separator, signatures = note.rpartition("\n\n")
+    if not separator or not signatures.endswith("\n"):
+        raise NoteError("not a signed note")
+    lines = signatures[:-1].split("\n")
+    if not all(line.startswith(SIGNATURE_PREFIX) for line in lines):
+        raise NoteError("malformed signature line")
+    return text + "\n", lines
 
 
 def open_checkpoint(note: str, verifier: Verifier) -> Checkpoint:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from optinface.consent import classification, declaration, retention_policy, review, transfers
-from optinface.consent.accountability import accountability
+from optinface.consent.accountability import accepts, accountability
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
 from optinface.consent.schemas import (
@@ -32,6 +32,9 @@ from optinface.engine.manifest import ModelSpec
 DEMO_WARNING = "DEMO MODE: accountability settings may be placeholders; not for real people."
 REFUSED_WARNING = "Matching refused: {reason}."
 STALE_WARNING = "{n} templates were made by another model: re-enrolment needed."
+UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deployment no longer"
+                      " accepts them (an EU representative is owed): they get no new consent,"
+                      " link or photo until it is named; their rights still work.")
 
 
 def build_register(
@@ -59,6 +62,8 @@ def build_register(
     stale = session.scalar(
         select(func.count()).select_from(Template).where(Template.model_id != model_id)
     )
+    held = {Jurisdiction(j) for j in session.scalars(
+        select(Subject.jurisdiction).where(Subject.status == SubjectStatus.ACTIVE).distinct())}
     warnings = []
     if settings.demo_mode:
         warnings.append(DEMO_WARNING)
@@ -66,6 +71,8 @@ def build_register(
         warnings.append(REFUSED_WARNING.format(reason=current.refusal.message))
     if stale:
         warnings.append(STALE_WARNING.format(n=stale))
+    warnings.extend(UNACCEPTED_WARNING.format(jurisdiction=j) for j in sorted(held)
+                    if not accepts(j, settings))
     return Register(
         generated_at=now,
         controller_name=settings.controller_name,
@@ -101,7 +108,7 @@ def build_register(
         security_measures=declaration.security_measures(settings),
         rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),
-        transfers=transfers.transfers(settings),
+        transfers=transfers.transfers(settings, held=held),
         signing_keys=[published_key(public_key)],
         declaration=(DeclarationPublic.model_validate(current.declaration)
                      if current.declaration else None),

@@ -35,6 +35,7 @@ from optinface.consent import (
     rectification,
     retention_policy,
 )
+from optinface.consent.accountability import require_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
@@ -56,7 +57,7 @@ from optinface.consent.schemas import (
     SubjectPublic,
     WithdrawAct,
 )
-from optinface.consent.settings import ConsentSettings
+from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
 
 CAPTURE = "enrol"
@@ -100,6 +101,7 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
             f"this passkey signs as {capacity}, not as {act.given_by}",
             details={"subject": subject.pseudonym, "capacity": str(capacity)})
     policies.require_capacity(subject, capacity, settings, today=now.date())
+    require_accepted(Jurisdiction(subject.jurisdiction), settings)
     purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(act.purposes)]
     notice = ledger.get_notice(session, act.notice_id)
     if act.language.casefold() != notice.language.casefold():  # BCP 47 tags ignore case

@@ -15,6 +15,7 @@ can dismiss, rather than one left unsaid).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from optinface.consent.accountability import accepts
 from optinface.consent.schemas import Transfer
@@ -46,11 +47,13 @@ def _transfer(jurisdiction: Jurisdiction, settings: ConsentSettings) -> Transfer
                     safeguards=None if within else settings.transfer_safeguards)
 
 
-def transfers(settings: ConsentSettings) -> list[Transfer]:
+def transfers(settings: ConsentSettings, *,
+              held: Collection[Jurisdiction] = ()) -> list[Transfer]:
     """One entry per jurisdiction with a transfer rule whose persons this deployment accepts
-    (:func:`consent.accountability.accepts`): kept within it, or transferred out under the
-    configured safeguards (``None`` when none is stated)."""
-    return [_transfer(j, settings) for j in AREAS if accepts(j, settings)]
+    (:func:`consent.accountability.accepts`) or still ``held`` (taken while it accepted them):
+    kept within it, or transferred out under the configured safeguards (``None`` when none is
+    stated)."""
+    return [_transfer(j, settings) for j in AREAS if accepts(j, settings) or j in held]
 
 
 def describe(transfer: Transfer) -> str:

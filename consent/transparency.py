@@ -21,7 +21,7 @@ from optinface.consent.audit_verify import KnownCheckpoint, LogReport, verify_lo
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import KeyRing
 from optinface.consent.merkle import MerkleTree
-from optinface.consent.notes import Checkpoint, Signer
+from optinface.consent.notes import Checkpoint, NoteError, Signer, signed_parts
 from optinface.consent.schemas import (
     AccessExport,
     ChainStatus,
@@ -109,8 +109,11 @@ def consistency(session: Session, *, first: int, second: int | None) -> Consiste
     try:
         proof = tree.consistency_proof(first, second)
     except ValueError as error:
-        raise InvalidRequest(f"no consistency proof from {first} to {second} events: the log"
-                             f" holds {tree.size}") from error
+        # The tree stops at ``second``: its size is the log's only when the log is shorter.
+        why = (f"the log holds {tree.size}" if tree.size < second
+               else "the first size must be between 1 and the second")
+        raise InvalidRequest(f"no consistency proof from {first} to {second} events: {why}",
+                             details={"first": first, "second": second}) from error
     return ConsistencyProof(
         first_size=first, second_size=second, first_root=_b64(tree.root(first)),
         second_root=_b64(tree.root(second)), proof=[_b64(h) for h in proof])
@@ -168,4 +171,8 @@ def read_checkpoint_file(path: Path) -> KnownCheckpoint:
         note = text  # a bare C2SP note, as in the witness folder
     if note is None:
         raise ValueError(f"{path}: no signed checkpoint in this file (a receipt is not one)")
+    try:
+        signed_parts(note)  # the shape only: a bad signature is the verification's finding
+    except NoteError as error:
+        raise ValueError(f"{path}: no signed checkpoint in this file ({error})") from error
     return KnownCheckpoint(source=str(path), note=note)

@@ -50,6 +50,7 @@ CORE_TEXTS: tuple[str, ...] = (
     retention_policy.LOG_KEPT_WHOLE_HELD, retention_policy.LOG_PRUNED_HELD,
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
+    register.UNACCEPTED_WARNING,
     *declaration.REFUSALS, *transfers.AREAS.values(),
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )

@@ -1050,4 +1050,11 @@ FRENCH: dict[str, str] = {
     "{n} templates were made by another model: re-enrolment needed.": (
         "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."
     ),
+    "Persons of {jurisdiction} are held although the deployment no longer accepts them (an EU"
+    " representative is owed): they get no new consent, link or photo until it is named; their"
+    " rights still work.": (
+        "Des personnes de {jurisdiction} sont détenues alors que le déploiement ne les accepte"
+        " plus (un représentant dans l'UE est dû) : aucun nouveau consentement, lien ni photo"
+        " avant qu'il soit nommé ; leurs droits s'exercent toujours."
+    ),
 }

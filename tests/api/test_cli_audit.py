@@ -208,6 +208,17 @@ def test_a_checkpoint_is_not_a_receipt_and_a_receipt_is_not_a_checkpoint(
     assert "no signed checkpoint" in output
 
 
+@pytest.mark.parametrize("content", ["not json", "", "line one\n\nnot a signature line\n"])
+def test_a_file_that_holds_no_note_is_unreadable_not_tampering(
+    settings: ApiSettings, saved: Path, tmp_path: Path, content: str
+) -> None:
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text(content)
+    code, output = verify(settings, "--against", str(garbage))
+    assert code == 2 and output.startswith("refused: unreadable_file: "), output
+    assert "no signed checkpoint" in output
+
+
 def test_a_witness_folder_pinning_another_key_is_refused(settings: ApiSettings,
                                                          saved: Path) -> None:
     from optinface.consent.errors import WitnessUnusable

@@ -90,6 +90,16 @@ def test_malformed_json_is_a_client_error(world: World) -> None:
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("path", ["/v1/identify", "/v1/subjects/subj_x/faces"])
+def test_a_body_the_framework_cannot_parse_is_a_validation_error(world: World, path: str) -> None:
+    """Malformed multipart is read before any dependency, authentication included: the one
+    shape, the table's 422, with or without a key, and nothing stored."""
+    garbage = {"content-type": "multipart/form-data; boundary=zzz"}
+    for headers in (garbage, {**garbage, **auth(world.keys.researcher)}):
+        answer = world.client.post(path, content=b"garbage", headers=headers)
+        _assert_error(answer, 422, "validation_error")
+
+
 def test_bytes_that_are_not_an_image(world: World) -> None:
     _assert_error(_enrol(world, b"definitely not a jpeg"), 400, "invalid_image")
 

@@ -186,6 +186,10 @@ def test_audit_events_filters_paging_and_chain_status(world: World) -> None:
     beyond = world.client.get("/v1/audit/consistency", params={"first": size + 5},
                               headers=reviewer)
     assert beyond.status_code == 422 and beyond.json()["code"] == "invalid_request"
+    backwards = world.client.get("/v1/audit/consistency", params={"first": 5, "second": 1},
+                                 headers=reviewer)
+    assert backwards.status_code == 422  # the message names the rule, not a wrong log size
+    assert "between 1 and the second" in backwards.json()["message"]
 
 
 def test_audit_export_csv_and_json_hold_every_event(world: World) -> None:

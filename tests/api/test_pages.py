@@ -204,6 +204,17 @@ def test_a_person_replaces_their_own_photo_with_a_new_one_from_the_portal(
     remaining = faces()
     assert len(remaining) == 2 and first not in remaining and second in remaining
 
+    page.locator("input[name=purposes]").first.check()  # a second consent of the person's
+    page.click("#give-consent button[type=submit]")
+    page.wait_for_selector("#summary")
+    consents = world.client.get(f"/v1/subjects/{subject}/consents",
+                                headers=auth(world.keys.portal)).json()
+    [later] = [c["id"] for c in consents if c["status"] == "active"][1:]
+    page.goto("/portal")
+    page.select_option("#enrol-consent", later)  # no photo of the first consent is offered
+    assert all(page.locator(f"#enrol-replaces option[value='{face}']").is_disabled()
+               for face in remaining)
+
 
 @pytest.mark.browser
 def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(page, world: World) -> None:

@@ -10,7 +10,7 @@ import pytest
 from optinface.consent.accountability import placeholders, require_accountable
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import AlternativeChosen, PlaceholderAccountability
-from optinface.consent.schemas import AuditFilter, ErasureReason
+from optinface.consent.schemas import AuditFilter, ConsentCapacity, ErasureReason
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Subject
 from tests.api.test_privacy import REAL
@@ -59,6 +59,27 @@ def test_an_eu_subject_needs_the_eu_representative_outside_demo_mode(world: Worl
     world.person(jurisdiction=Jurisdiction.EU)
     settings.eu_representative, settings.eu_establishment = None, True
     world.person(jurisdiction=Jurisdiction.EU)
+
+
+def test_an_eu_person_taken_while_accepted_gets_nothing_new_once_not_and_the_register_says_so(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Taken while the deployment accepted them (here demo mode; elsewhere a representative
+    or an EU establishment since unset): from then on no new consent, link or photo, the
+    register still states their transfer and warns; their rights still work."""
+    settings = world.service.settings
+    person = world.person(jurisdiction=Jurisdiction.EU)
+    given = world.consent(person.pseudonym).consent
+    settings.demo_mode = False
+    refused("eu_representative_required", lambda: world.consent(person.pseudonym))
+    refused("eu_representative_required",
+            lambda: world.enrol(person.pseudonym, given.id, portrait_jpegs[0]))
+    refused("eu_representative_required", lambda: world.service.new_enrolment_link(
+        actor=world.portal, subject=person.pseudonym, capacity=ConsentCapacity.SELF))
+    register = world.service.register()
+    assert Jurisdiction.EU in [t.jurisdiction for t in register.transfers]
+    assert any("no longer accepts them" in w for w in register.warnings)
+    assert person.withdraw(given.id).subject_erased  # the right to withdraw is untouched
 
 
 def test_the_pia_hash_must_be_a_sha256(tmp_path: Path) -> None:

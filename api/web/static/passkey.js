@@ -208,7 +208,27 @@
     });
   }
 
+  // A photo replaces only a template of the consent it is enrolled under (the server refuses
+  // any other): the list offers those alone, and forgets a choice the consent no longer allows.
+  function offerReplaceable() {
+    const consent = document.getElementById("enrol-consent");
+    const replaces = document.getElementById("enrol-replaces");
+    if (!consent || !replaces) { return; }
+    const follow = () => {
+      Array.from(replaces.options).forEach((option) => {
+        option.disabled = option.value !== "" && option.dataset.consent !== consent.value;
+        option.hidden = option.disabled;
+      });
+      if (replaces.selectedOptions[0] && replaces.selectedOptions[0].disabled) {
+        replaces.value = "";
+      }
+    };
+    consent.addEventListener("change", follow);
+    follow();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    offerReplaceable();
     on("form[data-act]", "submit", signAndSubmit);
     on("[data-passkey-sign-in]", "click", signIn);
     on("[data-passkey-register]", "click", register);
