@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from optinface.api.access_log import AccessLogMiddleware
 from optinface.api.docs import install_docs
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
@@ -115,5 +116,6 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         )
     if settings.server_timing:
         app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)  # last added: wraps every other answer
     return app

@@ -11,6 +11,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from optinface.api.access_log import uvicorn_log_config
 from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
@@ -134,7 +135,8 @@ def _serve(settings: ApiSettings, listeners: list[socket.socket]) -> None:
             f"listening on http://{url_host(settings.host)}:{settings.port}  "
             "(API /v1, docs /docs, portal /portal, review /review)"
         )
-        config = uvicorn.Config(create_app(settings, service=service), log_level="info")
+        config = uvicorn.Config(create_app(settings, service=service), log_level="info",
+                                log_config=uvicorn_log_config())
         uvicorn.Server(config).run(sockets=listeners)
     finally:
         service.close()

@@ -10,6 +10,7 @@ import socket
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -17,9 +18,10 @@ from optinface.api.cli.main import app
 from optinface.api.cli.serve import bind_every, listening_sockets, url_host
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
-from tests.support.api import thresholds_for_tests
+from tests.support.api import auth, thresholds_for_tests
 from tests.support.console import console
-from tests.support.server import free_port
+from tests.support.server import free_port, inherited_environment
+from tests.support.workers import Worker
 
 runner = CliRunner()
 
@@ -345,6 +347,33 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
             return await asyncio.wait_for(accepted, timeout=10)
 
     assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_the_servers_access_log_names_routes_never_a_pseudonym(tmp_path: Path) -> None:
+    """uvicorn's own access lines would keep each pseudonym a path or a filter named, past
+    its erasure, in a file no erasure reaches; ``serve`` logs each route's template instead."""
+    environment = {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true",
+                   "OPENBLAS_NUM_THREADS": "1"}
+    worker = Worker(tmp_path / "var", environment).start()
+    try:
+        [secret] = re.findall(r"^(key_\S+)$", worker.log.read_text(), flags=re.MULTILINE)
+        admin = auth(secret)
+        created = httpx.post(f"{worker.url}/v1/subjects", json={"age_category": "adult"},
+                             headers=admin)
+        assert created.status_code == 201, created.text
+        pseudonym = created.json()["pseudonym"]
+        for method, path, params in (("GET", f"/v1/subjects/{pseudonym}", {}),
+                                     ("GET", "/v1/audit/events", {"subject": pseudonym}),
+                                     ("DELETE", f"/v1/subjects/{pseudonym}", {})):
+            answer = httpx.request(method, worker.url + path, params=params, headers=admin)
+            assert answer.status_code == 200, answer.text
+    finally:
+        worker.stop()
+    log = worker.log.read_text()
+    assert pseudonym not in log
+    for line in ('"GET /v1/subjects/{subject} HTTP/1.1" 200', '"GET /v1/audit/events HTTP/1.1"',
+                 '"DELETE /v1/subjects/{subject} HTTP/1.1" 200'):
+        assert line in log, log[-2000:]
 
 
 def test_the_server_listens_on_every_address_its_host_resolves_to() -> None:

@@ -1,0 +1,72 @@
+"""The server's access log: one line per request, naming its route's template, never its values.
+
+uvicorn's own access log writes each request's path and query as sent: a subject's pseudonym in
+``/v1/subjects/{subject}``, a search filter naming them. Those lines outlive an erasure and
+every retention rule of the ledger, in a file no erasure reaches. So ``serve`` gives uvicorn's
+access logger no handler (:func:`uvicorn_log_config`: uvicorn then writes no access line) and
+this middleware writes the same line, in uvicorn's access format, to ``optinface.access``, with
+each path parameter's value replaced by its name (``/v1/subjects/{subject}``) and no query; a
+request no route matched is logged as ``(no route)``. Who asked what, about whom, is the audit
+log's job, with its seals and retention.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LOGGING_CONFIG
+
+ACCESS_LOGGER = "optinface.access"
+LOGGER = logging.getLogger(ACCESS_LOGGER)
+NO_ROUTE = "(no route)"
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with its access handler moved to :data:`ACCESS_LOGGER`:
+    ``uvicorn.access`` keeps no handler and does not propagate, which is how uvicorn knows to
+    write no access line of its own."""
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"][ACCESS_LOGGER] = config["loggers"]["uvicorn.access"]
+    config["loggers"]["uvicorn.access"] = {"handlers": [], "propagate": False}
+    return config
+
+
+def route_template(scope: Scope) -> str:
+    """The request's path with each path parameter's value replaced by ``{name}`` (what the
+    router matched, left in ``scope``), or :data:`NO_ROUTE` when no route matched: a path no
+    route knows could hold anything."""
+    if "endpoint" not in scope:
+        return NO_ROUTE
+    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part
+                    for part in str(scope["path"]).split("/"))
+
+
+class AccessLogMiddleware:
+    """Log each HTTP request as uvicorn would, with :func:`route_template` for its path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the server answers when the application fails before answering
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            client = scope.get("client")
+            LOGGER.info('%s - "%s %s HTTP/%s" %d',
+                        f"{client[0]}:{client[1]}" if client else "-", scope["method"],
+                        route_template(scope), scope.get("http_version", "1.1"), status)
