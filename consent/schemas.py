@@ -14,6 +14,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     computed_field,
     model_validator,
 )
@@ -343,8 +345,11 @@ class WithdrawAct(BaseModel):
 
 
 class SearchableAct(BaseModel):
+    """Opt in to, or out of, 1:N searches. Strict: what the person signs is exactly ``true`` or
+    ``false``, never a ``"yes"`` or a ``1`` read as one."""
+
     act: Literal["searchable"] = "searchable"
-    searchable: bool
+    searchable: StrictBool
 
 
 class CaptureAct(BaseModel):
@@ -354,7 +359,7 @@ class CaptureAct(BaseModel):
     act: Literal["enrol"] = "enrol"
     consent_id: Identifier
     photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
-    replaces: int | None = Field(
+    replaces: StrictInt | None = Field(  # strict: ``true`` is not template 1
         default=None, ge=1, le=MAX_LEDGER_INTEGER,
         description="A template of this subject under this consent that the"
         " new one replaces (rectification): destroyed when the photo is enrolled, allowed at"

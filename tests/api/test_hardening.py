@@ -326,6 +326,21 @@ def test_a_template_to_replace_beyond_the_ledger_is_a_validation_error_not_a_ser
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
 
 
+@pytest.mark.parametrize(("act", "key"), [
+    ({"act": "enrol", "photo_sha256": "0" * 64, "replaces": True}, "portal"),  # not template 1
+    ({"act": "enrol", "photo_sha256": "0" * 64, "replaces": "1"}, "portal"),
+    ({"act": "searchable", "searchable": "yes"}, "subject"),
+    ({"act": "searchable", "searchable": 1}, "subject"),
+])
+def test_what_a_person_signs_is_never_coerced_from_another_type(
+    world: World, act: dict[str, object], key: str
+) -> None:
+    secret = world.keys.portal if key == "portal" else world.subject_token
+    answer = world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                               json={"consent_id": world.consent_id, **act}, headers=auth(secret))
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+
+
 def test_a_dashboard_page_beyond_the_ledger_is_refused_on_the_page(world: World) -> None:
     page_login(world.client, "review", world.keys.reviewer)
     answer = world.client.get("/review/log", params={"page": BEYOND_THE_LEDGER})
