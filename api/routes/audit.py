@@ -21,7 +21,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.consent.audit import AuditAction
-from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier
+from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier, Reference
 from optinface.consent.moments import Moment
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -215,7 +215,7 @@ def apply_order(body: RegulatorOrderCreate, service: ServiceDep, actor: Declaran
 
 
 @router.post("/register/orders/{reference}/lift")
-def lift_order(reference: str, service: ServiceDep, actor: Declarant) -> Register:
+def lift_order(reference: Reference, service: ServiceDep, actor: Declarant) -> Register:
     """The regulator lifted its order: enrolment and matching resume (if declared)."""
     return service.lift_regulator_order(actor=actor, reference=reference)
 

@@ -46,6 +46,15 @@ def test_a_reference_its_lift_route_cannot_name_is_refused(world: World, referen
     assert _orders(world) == before
 
 
+@pytest.mark.parametrize("reference", [" ", "x" * 201, "CAI-1 "])
+def test_a_lift_naming_no_possible_reference_is_a_validation_error(
+    world: World, reference: str
+) -> None:
+    lifted = world.client.post(f"/v1/register/orders/{quote(reference)}/lift",
+                               headers=auth(world.keys.admin))
+    assert_refused(lifted, 422, "validation_error")
+
+
 def test_no_control_character_reaches_the_register(world: World) -> None:
     admin = auth(world.keys.admin)
     assert_refused(world.client.post(
