@@ -67,6 +67,13 @@ def _day(text: str | None, name: str) -> date | None:
     return _in_span(day, name) if day else None
 
 
+def _require_ordered(since: date | None, until: date | None) -> None:
+    """A range of days typed on any page runs forwards: one typed backwards selects nothing,
+    which would read as "nothing happened"."""
+    if since is not None and until is not None and since > until:
+        raise _invalid("choose 'from' before 'to'")
+
+
 def _in_span(day: date, name: str) -> date:
     try:
         return require_in_span(day)
@@ -127,6 +134,7 @@ class LogQuery:
         range runs from the first day's local midnight to the midnight after the last day.
         """
         since, until = _day(self.since, "from"), _day(self.until, "to")
+        _require_ordered(since, until)
         try:
             return AuditFilter(
                 subject=self.subject or None,
@@ -287,8 +295,9 @@ def _search_table(
     today = _local_day(service.clock.now(), words)
     until = _day(request.query_params.get("until"), "to") or today
     since = _day(request.query_params.get("since"), "from") or until - timedelta(SEARCH_DAYS - 1)
-    if since > until or (until - since).days >= MAX_SEARCH_DAYS:
-        raise _invalid(f"choose 'from' before 'to', at most {MAX_SEARCH_DAYS} days apart")
+    _require_ordered(since, until)
+    if (until - since).days >= MAX_SEARCH_DAYS:
+        raise _invalid(f"choose days at most {MAX_SEARCH_DAYS} days apart")
     names = {p.id: p.name for p in service.list_purposes(actor=actor)}
     counts: dict[tuple[date, str], int] = {}
     for row in service.search_counts(

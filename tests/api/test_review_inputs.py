@@ -21,6 +21,8 @@ MALFORMED_FILTERS = [
     "/review/subjects/a%20b",
     "/review/erasures/%00",
     "/review/erasures/" + "x" * 300,
+    "/review/log?since=2026-03-02&until=2026-03-01",  # backwards: would select nothing
+    "/review/searches?since=2026-03-02&until=2026-03-01",
 ]
 
 DAYS_BEYOND_THE_CALENDAR = [
