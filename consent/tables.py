@@ -517,6 +517,10 @@ class Disclosure(Base):
     document_reference: Mapped[str] = mapped_column(String(200))
     disclosed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disclosed_by: Mapped[str] = mapped_column(String(40))
+    # On the person's own grounds, their signature of the disclose statement (the WebAuthn
+    # assertion, verifiable offline); NULL on the controller's and once the subject is erased
+    # (the statement names the pseudonym).
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Incident(Base):
