@@ -244,7 +244,7 @@ def test_a_recipient_is_handed_the_subjects_record_and_consents_and_the_person_s
     [event] = [e for e in _disclosure_events(world) if e.details["recipient"] == "Acme Bank"]
     assert event.details["contents"] == statement["contents"]
     export = world.service.export(actor=person.actor, subject=pseudonym)
-    assert [d.recipient for d in export.disclosures] == ["Cook County Sheriff", "Acme Bank"]
+    assert sorted(d.recipient for d in export.disclosures) == ["Acme Bank", "Cook County Sheriff"]
 
 
 def test_the_persons_signature_of_a_disclosure_is_kept_verifies_and_goes_at_erasure(
