@@ -361,7 +361,7 @@ class CaptureAct(BaseModel):
 
 
 class DiscloseAct(BaseModel):
-    """The person authorises one disclosure of their access export, to one recipient, on
+    """The person authorises one disclosure of their record, to one recipient, on
     their own basis (``consent`` or ``financial_transaction``); see :mod:`consent.disclosures`."""
 
     act: Literal["disclose"] = "disclose"
@@ -935,7 +935,8 @@ class SearchInvolvement(BaseModel):
 
 
 class DisclosureCreate(BaseModel):
-    """A disclosure of the subject's access export to one recipient (BIPA 15(d)).
+    """A disclosure of the subject's record (:class:`DisclosedRecord`) to one recipient
+    (BIPA 15(d)).
 
     ``law`` and ``warrant_subpoena``: an administrator's act, without ``signed``. ``consent``
     and ``financial_transaction``: the person's, with ``signed``, their passkey's answer to a

@@ -504,8 +504,8 @@ class RightsRequest(Base):
 
 
 class Disclosure(Base):
-    """One disclosure of a subject's access export, its legal basis and document
-    (consent.disclosures)."""
+    """One disclosure of a subject's record, its legal basis and document, and the person's
+    signature of it on their own bases (consent.disclosures)."""
 
     __tablename__ = "disclosures"
 
