@@ -100,13 +100,18 @@ class AuthFailure(Unauthenticated):
 
 
 def _key_id(secret: str) -> str:
+    """The public id before the secret's dot, or ``malformed``: read before any hashing, so a
+    string that is no key of ours is refused without a lookup, and its text never logged."""
     key_id, dot, _ = secret.partition(".")
     if not dot or not key_id.startswith((API_KEY_PREFIX, SUBJECT_TOKEN_PREFIX)):
         raise AuthFailure("malformed", key_id=None)
     return key_id
 
 
-def _key_actor(key_id: str, row: KeyRow | None, digest: str) -> Actor:
+def _key_actor(key_id: str, *, row: KeyRow | None, digest: str) -> Actor:
+    """The API key's actor, or the failure to audit: an unknown key and a wrong secret are one
+    failure (compared in constant time), so a caller cannot learn which key ids exist; a key id
+    is named in the failure only when it exists."""
     if row is None or not hmac.compare_digest(row.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if row else None)
     if row.revoked_at is not None:
@@ -122,7 +127,7 @@ def authenticate(
     key_id = _key_id(secret)
     digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
     if key_id.startswith(API_KEY_PREFIX):
-        return _key_actor(key_id, rows.read(session, key_id), digest)
+        return _key_actor(key_id, row=rows.read(session, key_id), digest=digest)
     token = session.get(SubjectToken, key_id)
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
@@ -139,7 +144,8 @@ def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
     row = runtime.key_rows.kept(key_id)
     if row is None:
         return None
-    return _key_actor(key_id, row, runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
+    return _key_actor(key_id, row=row,
+                      digest=runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
 
 
 # Use cases: each in its own transaction, audited ---------------------------------------------

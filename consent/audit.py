@@ -90,7 +90,7 @@ class AuditAction(StrEnum):
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
-    DISCLOSURE = "disclosure"  # the subject's export handed to a recipient (consent.disclosures)
+    DISCLOSURE = "disclosure"  # the subject's record handed to a recipient (consent.disclosures)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,21 @@ a financial transaction they asked for or authorised, (3) when the law requires 
 a valid warrant or subpoena. Nothing is disclosed by default: each disclosure names one
 :class:`~consent.schemas.DisclosureBasis`, its recipient and the document it rests on, and is
 recorded here, and chained into the audit log, in the transaction that builds what is handed
-over (the subject's access export, never a vector; :mod:`consent.handover`).
+over (:mod:`consent.handover`). What is handed over is the least that identifies the subject
+and the consents their data rest on, :data:`CONTENTS` (GDPR art. 5(1)(c)): never a vector, nor
+the person's earlier disclosures, requests, searches or log events.
 
 Who may disclose follows the basis. The first two rest on the person's own authorisation: only
 the person, signing a ``disclose`` act with their passkey (:mod:`consent.subject_acts`) that
-names this recipient, basis and reference; an operator key is refused as for every personal
-act. The last two are the controller's obligation: an administrator's act (``disclose``).
+names this recipient, basis, reference and the parts handed over; an operator key is refused
+as for every personal act. Below the age of consent only the holder of parental authority signs,
+and once the person reaches it the guardian no longer does (as for a consent). The signature is
+kept on the row (``evidence``), verifiable offline like a consent receipt's. The last two are
+the controller's obligation: an administrator's act (``disclose``), with no signature.
 
 The subject's access export lists their disclosures. At erasure the rows stay as proof, naming
-the tombstone hash instead of the pseudonym (like rights requests), and the erasure's receipt
+the tombstone hash instead of the pseudonym (like rights requests) and without the signature
+(its statement names the pseudonym), and the erasure's receipt
 names their recipients, whom the controller tells of the erasure (GDPR art. 19); they are
 deleted with the erasure's other proof five years later (:mod:`consent.proof_retention`).
 A rectification needs no notification: it replaces a template, and a template is never
@@ -28,7 +34,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent.errors import ChallengeInvalid
+from optinface.consent.errors import ChallengeInvalid, InvalidRequest
 from optinface.consent.ledger import new_id
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -41,6 +47,16 @@ from optinface.consent.tables import Disclosure
 
 PERSONS_OWN = frozenset({DisclosureBasis.CONSENT, DisclosureBasis.FINANCIAL_TRANSACTION})
 """The bases that rest on the person's own authorisation, signed with their passkey."""
+RULE = ("a person's data are disclosed only on one of the four grounds of BIPA 15(d): their"
+        " consent, a financial transaction they asked for or authorised, a requirement of law,"
+        " or a valid warrant or subpoena; each disclosure is recorded with its recipient, ground"
+        " and document, and shown to the person in their access export")
+"""How disclosures happen, stated in the register (GDPR art. 30(1)(d)) and told at collection
+and on /privacy (GDPR art. 13(1)(e)): the controller has no standing recipients by default,
+but these grounds may oblige it to disclose. An English source string the pages translate."""
+CONTENTS = ("controller", "subject", "consents", "templates")
+"""The parts of :class:`~consent.schemas.DisclosedRecord` a recipient is handed, named in the
+statement the person signs so that they sign what goes."""
 
 
 def permission_for(basis: DisclosureBasis) -> Permission:
@@ -48,10 +64,24 @@ def permission_for(basis: DisclosureBasis) -> Permission:
     return Permission.AUTHORISE_DISCLOSURE if basis in PERSONS_OWN else Permission.DISCLOSE
 
 
+def require_signature_fits(basis: DisclosureBasis, *, signed: bool) -> None:
+    """Refuse (``invalid_request``) a disclosure on the person's own basis without their
+    signature, or one on the controller's with a signature (or a person asking to sign one):
+    a signature there would be a person's word the controller does not rest on."""
+    persons = permission_for(basis) is Permission.AUTHORISE_DISCLOSURE
+    if persons and not signed:
+        raise InvalidRequest(f"a disclosure on {basis} is the person's act: it needs their"
+                             " signed disclose act", details={"field": "signed"})
+    if signed and not persons:
+        raise InvalidRequest(f"a disclosure on {basis} is the controller's act: the person"
+                             " signs none", details={"field": "signed"})
+
+
 def statement(body: DiscloseAct | DisclosureCreate) -> dict[str, Any]:
-    """The fields of a ``disclose`` act the person signs (beside the act's common ones)."""
+    """The fields of a ``disclose`` act the person signs (beside the act's common ones): the
+    recipient, the basis, the document and what the recipient is handed."""
     return {"recipient": body.recipient, "legalBasis": str(body.legal_basis),
-            "documentReference": body.document_reference}
+            "documentReference": body.document_reference, "contents": list(CONTENTS)}
 
 
 def require_signed(signed: dict[str, Any], body: DisclosureCreate) -> None:
@@ -61,11 +91,14 @@ def require_signed(signed: dict[str, Any], body: DisclosureCreate) -> None:
 
 
 def record(session: Session, *, pseudonym: str, body: DisclosureCreate, actor: Actor,
-           now: datetime) -> Disclosure:
+           evidence: dict[str, Any] | None, now: datetime) -> Disclosure:
+    """Keep the disclosure, with the person's signature of it on their own bases: the proof the
+    controller shows a regulator or the person that each disclosure had a BIPA 15(d) ground,
+    flushed so the audit event and the reply can name its id."""
     row = Disclosure(id=new_id("dsc"), subject_ref=pseudonym, recipient=body.recipient,
                      legal_basis=str(body.legal_basis),
                      document_reference=body.document_reference, disclosed_at=now,
-                     disclosed_by=actor.key_id)
+                     disclosed_by=actor.key_id, evidence=evidence)
     session.add(row)
     session.flush()
     return row
@@ -86,6 +119,7 @@ def recipients_of(session: Session, subject_ref: str) -> list[str]:
 
 
 def anonymise(session: Session, *, pseudonym: str, subject_hash: str) -> None:
-    """At erasure: the disclosures stay as proof, naming the tombstone hash instead."""
+    """At erasure: the disclosures stay as proof, naming the tombstone hash instead, and
+    without the person's signature, whose statement names the pseudonym."""
     session.execute(update(Disclosure).where(Disclosure.subject_ref == pseudonym)
-                    .values(subject_ref=subject_hash))
+                    .values(subject_ref=subject_hash, evidence=None))

@@ -1,72 +1,90 @@
-"""Handing a subject's access export to a recipient: the use case of a disclosure.
+"""Handing a subject's record to a recipient: the use case of a disclosure.
 
-The rules (who may disclose on which basis, what is recorded) are :mod:`consent.disclosures`'.
-Here they meet in one transaction: the subject is found, the person's signature checked when
-the basis is theirs, the disclosure recorded and chained into the audit log, and the export
-built, so an export is never handed over without its record, and it lists the disclosure too.
+The rules (who may disclose on which basis, what is recorded, what is handed over) are
+:mod:`consent.disclosures`'. Here they meet in one transaction: the subject is found, the
+person's signature checked when the basis is theirs (and the signer's capacity: below the age
+of consent only the holder of parental authority), the disclosure recorded with that signature
+and chained into the audit log, and the minimal record built, so nothing is handed over without
+its record.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import disclosures, ledger, passkeys, subject_acts
+from optinface.consent import disclosures, ledger, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.crypto import canonical_json
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.passkeys import Signed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
-    AccessExport,
+    ConsentCapacity,
+    DisclosedConsent,
+    DisclosedRecord,
     DisclosureCreate,
     DisclosureMade,
     DisclosurePublic,
+    SubjectPublic,
 )
 from optinface.consent.tables import Subject
 
-ExportOf = Callable[[Session, Subject, datetime], AccessExport]
-"""Builds the subject's access export in the caller's transaction (the service's export)."""
 
-
-def disclose(runtime: Runtime, *, actor: Actor, pseudonym: str, body: DisclosureCreate,
-             export_of: ExportOf) -> DisclosureMade:
-    """Record the disclosure and its audit event, and return it with the export to hand over.
+def disclose(runtime: Runtime, *, actor: Actor, pseudonym: str,
+             body: DisclosureCreate) -> DisclosureMade:
+    """Record the disclosure and its audit event, and return it with the record to hand over.
     The caller has checked that ``actor`` may disclose on this basis
     (:func:`consent.disclosures.permission_for`)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        signature = _authorisation(session, runtime, subject, body, actor=actor, now=now)
-        row = disclosures.record(session, pseudonym=pseudonym, body=body, actor=actor, now=now)
+        signed = _authorisation(session, runtime=runtime, subject=subject, body=body,
+                                actor=actor, now=now)
+        row = disclosures.record(session, pseudonym=pseudonym, body=body, actor=actor,
+                                 evidence=signed.evidence if signed else None, now=now)
         runtime.audit(session, Entry(
             action=AuditAction.DISCLOSURE, actor=actor, subjects=[pseudonym],
             details={"disclosure_id": row.id, "recipient": row.recipient,
                      "legal_basis": row.legal_basis,
-                     "document_reference": row.document_reference, **signature}))
+                     "document_reference": row.document_reference,
+                     "contents": list(disclosures.CONTENTS),
+                     **(subject_acts.signature_reference(runtime, signed) if signed else {})}))
         return DisclosureMade(disclosure=DisclosurePublic.model_validate(row),
-                              export=export_of(session, subject, now))
+                              handed_over=handed_over(session, runtime=runtime, subject=subject,
+                                                      now=now))
 
 
-def _authorisation(session: Session, runtime: Runtime, subject: Subject, body: DisclosureCreate,
-                   *, actor: Actor, now: datetime) -> dict[str, str]:
-    """For the person's own bases, their verified signature of this very disclosure (the
-    credential's keyed hash and the statement's SHA-256, for the log); for the controller's,
-    none: a signature there would be a person's word the controller does not rest on."""
-    if body.legal_basis not in disclosures.PERSONS_OWN:
-        if body.signed is not None:
-            raise InvalidRequest(f"a disclosure on {body.legal_basis} is the controller's act:"
-                                 " it carries no signature", details={"field": "signed"})
-        return {}
+def handed_over(session: Session, *, runtime: Runtime, subject: Subject,
+                now: datetime) -> DisclosedRecord:
+    """The parts of the subject's data a recipient is handed (:data:`disclosures.CONTENTS`),
+    from the same rows the access export reads, with less of them."""
+    public_key = runtime.keys.public_key
+    return DisclosedRecord(
+        generated_at=now, controller_name=runtime.settings.controller_name,
+        controller_contact=runtime.settings.controller_contact,
+        subject=SubjectPublic.model_validate(subject),
+        consents=[DisclosedConsent.model_validate(ledger.consent_public(
+                      c, public_key=public_key, status=policies.consent_status(c, now=now)))
+                  for c in sorted(subject.consents, key=lambda c: c.obtained_at)],
+        templates=ledger.templates_public(session, subject))
+
+
+def _authorisation(session: Session, *, runtime: Runtime, subject: Subject,
+                   body: DisclosureCreate, actor: Actor,
+                   now: datetime) -> Signed | None:
+    """For the person's own bases, their verified signature of this very disclosure, by whoever
+    speaks for them today (the person, or below the age of consent the holder of parental
+    authority); for the controller's, none (:func:`disclosures.require_signature_fits`)."""
+    disclosures.require_signature_fits(body.legal_basis, signed=body.signed is not None)
     if body.signed is None:
-        raise InvalidRequest(f"a disclosure on {body.legal_basis} needs the person's signed"
-                             f" {subject_acts.DISCLOSE} act", details={"field": "signed"})
+        return None
     signed = subject_acts.complete(session, subject, body.signed, act=subject_acts.DISCLOSE,
                                    actor=actor, settings=runtime.settings, now=now)
-    statement = signed.ceremony.statement or {}
+    # Checked again here: the signer's capacity may have ended since the challenge.
+    policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
+                              runtime.settings, today=now.date())
+    statement: dict[str, Any] = signed.ceremony.statement or {}
     disclosures.require_signed(statement, body)
-    return {"credential_hash": passkeys.audit_reference(runtime.keys, signed.credential),
-            "statement_sha256": hashlib.sha256(canonical_json(statement)).hexdigest()}
+    return signed

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from optinface.consent import classification, declaration, retention_policy, review, transfers
+from optinface.consent import (
+    classification,
+    declaration,
+    disclosures,
+    retention_policy,
+    review,
+    transfers,
+)
 from optinface.consent.accountability import accepts, accountability
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
@@ -108,6 +115,7 @@ def build_register(
         security_measures=declaration.security_measures(settings),
         rotation_fingerprint=rotation_fingerprint,
         recipients=list(settings.recipients),
+        disclosure_rule=disclosures.RULE,
         transfers=transfers.transfers(settings, held=held),
         signing_keys=[published_key(public_key)],
         declaration=(DeclarationPublic.model_validate(current.declaration)
@@ -168,6 +176,7 @@ def render_register(register: Register) -> str:
         "## Recipients",
         *([f"- **{r.name}**: {r.purpose} ({r.legal_basis})" for r in register.recipients]
           or ["- none"]),
+        f"- **Disclosures**: {register.disclosure_rule}",
         "",
         "## Transfers",
         *[f"- **{t.jurisdiction}**: {transfers.describe(t)}" for t in register.transfers],

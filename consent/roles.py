@@ -44,7 +44,7 @@ class Permission(StrEnum):
     MANAGE_INCIDENTS = "manage_incidents"  # record incidents and their notifications (admin)
     READ_INCIDENTS = "read_incidents"  # the incident register and its notices
     REVIEW_CANDIDATES = "review_candidates"  # confirm or reject a search's candidates
-    DISCLOSE = "disclose"  # disclose an export under law or a warrant (admin; consent.disclosures)
+    DISCLOSE = "disclose"  # disclose a record under law or a warrant (admin; consent.disclosures)
     AUTHORISE_DISCLOSURE = "authorise_disclosure"  # the person's own: on consent, a transaction
 
 

@@ -28,7 +28,6 @@ from optinface.consent.identifiers import (
     LanguageTag,
     Name,
     OneLine,
-    Reference,
     Text,
     Words,
 )
@@ -367,13 +366,13 @@ class CaptureAct(BaseModel):
 
 
 class DiscloseAct(BaseModel):
-    """The person authorises one disclosure of their access export, to one recipient, on
+    """The person authorises one disclosure of their record, to one recipient, on
     their own basis (``consent`` or ``financial_transaction``); see :mod:`consent.disclosures`."""
 
     act: Literal["disclose"] = "disclose"
     recipient: Name
     legal_basis: DisclosureBasis
-    document_reference: Reference
+    document_reference: Name
 
 
 SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct | DiscloseAct,
@@ -747,6 +746,9 @@ class PrivacyStatement(BaseModel):
     purposes: list[PurposePublic]
     recipients: list[Recipient] = Field(description="Who receives data (GDPR art. 13(1)(e));"
                                         " none by default.")
+    disclosures: str = Field(description="The only grounds on which data are disclosed beyond"
+                             " those recipients (BIPA 15(d)), each disclosure recorded and"
+                             " shown to the person.")
     retention_policy: RetentionPolicyPublic = Field(
         description="The retention policy in force, the version each consent now signs.")
     source: str = Field(description="Where the data come from (P-39.1 s. 8: the means of"
@@ -938,7 +940,8 @@ class SearchInvolvement(BaseModel):
 
 
 class DisclosureCreate(BaseModel):
-    """A disclosure of the subject's access export to one recipient (BIPA 15(d)).
+    """A disclosure of the subject's record (:class:`DisclosedRecord`) to one recipient
+    (BIPA 15(d)).
 
     ``law`` and ``warrant_subpoena``: an administrator's act, without ``signed``. ``consent``
     and ``financial_transaction``: the person's, with ``signed``, their passkey's answer to a
@@ -947,19 +950,29 @@ class DisclosureCreate(BaseModel):
 
     recipient: Name = Field(description="Who receives the export: one line.")
     legal_basis: DisclosureBasis
-    document_reference: Reference = Field(
-        description="The document the disclosure rests on: the warrant's, subpoena's or law's"
-        " reference, or the person's authorisation.")
+    document_reference: Name = Field(
+        description="The document the disclosure rests on, as it is written (``2027/SW/42``,"
+        " ``No. 12 (Cook Cty.)``): the warrant's, subpoena's or law's reference, or the"
+        " person's authorisation. One line of printable text.")
     signed: PasskeyResponse | None = None
 
 
 class DisclosurePublic(_Public):
+    """A disclosure as the person and the reviewers read it: to whom, on which ground, under
+    which document, and for the person's own grounds the signature that authorised it, so the
+    person can check that nothing went out in their name without it."""
+
     id: str
     recipient: str
     legal_basis: DisclosureBasis
     document_reference: str
     disclosed_at: datetime
     disclosed_by: str = Field(description="The key that made the disclosure.")
+    evidence: dict[str, Any] | None = Field(
+        default=None, description="On the person's own grounds: their WebAuthn assertion over"
+        " the disclose statement they signed, with the credential's public key, verifiable"
+        " offline like a consent receipt's subjectSignature; null on the controller's grounds"
+        " (law, warrant or subpoena).")
 
 
 class AccessExport(BaseModel):
@@ -986,12 +999,39 @@ class AccessExport(BaseModel):
         default=[], description="One per event: proof that it is in the signed log.")
 
 
+class DisclosedConsent(_Public):
+    """A consent as a recipient of a disclosure sees it: its purposes, dates and status; not
+    its receipts, its evidence or a guardian's name."""
+
+    id: str
+    purposes: list[str]
+    given_by: ConsentCapacity
+    obtained_at: datetime
+    expires_at: datetime
+    withdrawn_at: datetime | None
+    status: str
+
+
+class DisclosedRecord(BaseModel):
+    """What a recipient of a disclosure is handed, and no more (GDPR art. 5(1)(c)): who holds
+    the data, the subject's record, their consents and their templates' metadata (never a
+    vector). Not the person's earlier disclosures (a warrant's number), requests, searches or
+    log events: those are the person's own to read in their access export. The person signs
+    the list of these parts (:data:`consent.disclosures.CONTENTS`)."""
+
+    generated_at: datetime
+    controller_name: str
+    controller_contact: str
+    subject: SubjectPublic
+    consents: list[DisclosedConsent]
+    templates: list[TemplatePublic]
+
+
 class DisclosureMade(BaseModel):
-    """The disclosure as recorded, and what to hand to its recipient: the access export,
-    never a vector."""
+    """The disclosure as recorded, and what to hand to its recipient."""
 
     disclosure: DisclosurePublic
-    export: AccessExport
+    handed_over: DisclosedRecord
 
 
 # Register and reviewer views ------------------------------------------------------------------
@@ -1068,6 +1108,9 @@ class Register(BaseModel):
     recipients: list[Recipient] = Field(
         description="Recipients of disclosures (GDPR art. 30(1)(d)); empty when none."
     )
+    disclosure_rule: str = Field(
+        description="The only grounds on which a person's data are disclosed beyond those"
+        " recipients (BIPA 15(d)), each disclosure recorded and shown to the person.")
     transfers: list[Transfer] = Field(
         description="Transfers out of each jurisdiction served, and their safeguards (GDPR"
         " art. 30(1)(e)); derived from the hosting location and the persons accepted.")

@@ -135,7 +135,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, Notice, Subject
+from optinface.consent.tables import Consent, Notice
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -380,7 +380,8 @@ class OptinFace:
             purposes = [PurposePublic.model_validate(p) for p in ledger.purposes(session)]
         policy = self.retention_policy()
         return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
-                                recipients=self.settings.recipients, retention_policy=policy,
+                                recipients=self.settings.recipients,
+                                disclosures=disclosures.RULE, retention_policy=policy,
                                 source=access.SOURCE, matching=matching.MATCHING_DESCRIPTION)
 
     def retention_policy(self, sha256: str | None = None) -> RetentionPolicyPublic:
@@ -666,23 +667,22 @@ class OptinFace:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
                                               subjects=[subject]))
-            return self._export_of(session, row, now)
-
-    def _export_of(self, session: Session, row: Subject, now: datetime) -> AccessExport:
-        export = access.build_export(session, subject=row, settings=self.settings,
-                                     public_key=self.public_key,
-                                     logic=matching.matching_logic(self.runtime), now=now)
-        return transparency.with_inclusion_proofs(session, export, self.runtime.log, now=now)
+            # Built after the export event, so its own inclusion proof is among the proofs.
+            export = access.build_export(session, subject=row, settings=self.settings,
+                                         public_key=self.public_key,
+                                         logic=matching.matching_logic(self.runtime), now=now)
+            return transparency.with_inclusion_proofs(session, export, self.runtime.log,
+                                                      now=now)
 
     def disclose(self, *, actor: Actor, subject: str, body: DisclosureCreate) -> DisclosureMade:
-        """Disclose the subject's access export to one recipient on a BIPA 15(d) basis: the
-        person's own (signed with their passkey) or the controller's, under law or a warrant
-        (an administrator); recorded, audited and listed in the export
-        (:mod:`consent.disclosures`)."""
+        """Disclose the subject's record (the minimal :class:`DisclosedRecord`, never a vector)
+        to one recipient on a BIPA 15(d) basis: the person's own (signed with their passkey) or
+        the controller's, under law or a warrant (an administrator); recorded, audited and
+        listed in the export (:mod:`consent.disclosures`)."""
         authorize(actor, disclosures.permission_for(body.legal_basis), subject=subject)
         return audited(self.runtime,
                        lambda: handover.disclose(self.runtime, actor=actor, pseudonym=subject,
-                                                 body=body, export_of=self._export_of),
+                                                 body=body),
                        actor=actor, action=AuditAction.DISCLOSURE, subjects=[subject])
 
     def list_disclosures(self, *, actor: Actor, subject: str) -> list[DisclosurePublic]:

@@ -128,9 +128,10 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
     if isinstance(act, SearchableAct):
         return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
     if isinstance(act, DiscloseAct):
-        if act.legal_basis not in disclosures.PERSONS_OWN:
-            raise InvalidRequest(f"a disclosure on {act.legal_basis} is the controller's act,"
-                                 " not the person's", details={"field": "legal_basis"})
+        disclosures.require_signature_fits(act.legal_basis, signed=True)
+        # As for a consent: a child below the age of consent is never asked to sign.
+        policies.require_capacity(subject, ConsentCapacity(actor.capacity), settings,
+                                  today=now.date())
         return {**_base(DISCLOSE, subject, settings, now), **disclosures.statement(act)}
     assert isinstance(act, CaptureAct)
     consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
@@ -165,6 +166,14 @@ def complete(session: Session, subject: Subject, response: PasskeyResponse, *, a
                                       subject_id=subject.id)
     return passkeys.verify_assertion(session, ceremony, response.credential,
                                      allowed=signers(session, subject, actor), settings=settings)
+
+
+def signature_reference(runtime: Runtime, signed: Signed) -> dict[str, str]:
+    """What the audit log keeps of a signed act: the credential's keyed hash and the statement's
+    SHA-256, which tie the event to the signature without naming the credential."""
+    return {"credential_hash": passkeys.audit_reference(runtime.keys, signed.credential),
+            "statement_sha256": hashlib.sha256(
+                canonical_json(signed.ceremony.statement)).hexdigest()}
 
 
 @contextmanager
@@ -232,10 +241,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         subject.last_interaction_at = now
         runtime.audit(session, Entry(
             action=AuditAction.SUBJECT_UPDATED, actor=actor, subjects=[pseudonym],
-            details={"searchable": searchable,
-                     "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential),
-                     "statement_sha256": hashlib.sha256(
-                         canonical_json(signed.ceremony.statement)).hexdigest()}))
+            details={"searchable": searchable, **signature_reference(runtime, signed)}))
         session.flush()
         return SubjectPublic.model_validate(subject)
 

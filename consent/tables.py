@@ -504,8 +504,8 @@ class RightsRequest(Base):
 
 
 class Disclosure(Base):
-    """One disclosure of a subject's access export, its legal basis and document
-    (consent.disclosures)."""
+    """One disclosure of a subject's record, its legal basis and document, and the person's
+    signature of it on their own bases (consent.disclosures)."""
 
     __tablename__ = "disclosures"
 
@@ -517,6 +517,10 @@ class Disclosure(Base):
     document_reference: Mapped[str] = mapped_column(String(200))
     disclosed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disclosed_by: Mapped[str] = mapped_column(String(40))
+    # On the person's own grounds, their signature of the disclose statement (the WebAuthn
+    # assertion, verifiable offline); NULL on the controller's and once the subject is erased
+    # (the statement names the pseudonym).
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Incident(Base):

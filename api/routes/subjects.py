@@ -238,12 +238,15 @@ def disclose(
     service: ServiceDep,
     actor: SubjectReader,
 ) -> DisclosureMade:
-    """Disclose the subject's access export (never a vector) to one recipient, on one of the
-    four bases of BIPA 15(d) with the document it rests on; the answer holds the record and the
-    export to hand over. ``law`` and ``warrant_subpoena``: an admin key. ``consent`` and
-    ``financial_transaction``: the person's own token with ``signed``, their passkey's answer
-    to a ``disclose`` challenge naming the same recipient, basis and reference (an operator
-    key: 403 ``subject_credential_required``; another disclosure's signature: 403
+    """Disclose the subject's record to one recipient, on one of the four bases of BIPA 15(d)
+    with the document it rests on; the answer holds the disclosure and ``handed_over``, the
+    least a recipient gets (controller, subject, consents, templates' metadata; never a vector,
+    nor earlier disclosures, requests, searches or log events). ``law`` and
+    ``warrant_subpoena``: an admin key. ``consent`` and ``financial_transaction``: the person's
+    own token with ``signed``, their passkey's answer to a ``disclose`` challenge naming the
+    same recipient, basis, reference and contents (an operator key: 403
+    ``subject_credential_required``; below the age of consent only the guardian's: 403
+    ``guardian_consent_required``; another disclosure's signature: 403
     ``challenge_invalid``)."""
     return service.disclose(actor=actor, subject=subject, body=body)
 

@@ -22,6 +22,7 @@ from optinface.api.web.i18n import Words
 from optinface.consent import (
     access,
     declaration,
+    disclosures,
     matching,
     register,
     retention_policy,
@@ -44,7 +45,7 @@ _PLACEHOLDERS = ("privacy_officer_name", "privacy_officer_title", "pia_reference
 CORE_TEXTS: tuple[str, ...] = (
     access.SOURCE, access.EVERYTHING, access.EVERYTHING_RULE, access.CONSENT_HELD,
     access.CONSENT_RULE, access.GUARDIAN_CONSENT_RULE, access.IDENTIFIED, access.CANDIDATE,
-    access.NOT_REVIEWED,
+    access.NOT_REVIEWED, disclosures.RULE,
     matching.MATCHING_DESCRIPTION, *retention_policy.DATABASE_RULES, *retention_policy.RECORD_RULES,
     retention_policy.LOG_KEPT_WHOLE, retention_policy.LOG_PRUNED,
     retention_policy.LOG_KEPT_WHOLE_HELD, retention_policy.LOG_PRUNED_HELD,
@@ -185,7 +186,9 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
             for p in export.purposes]),
         Section("recipients", words("Recipients"), [
             (r.name, f"{r.purpose} ({r.legal_basis})") for r in export.recipients]
-            or [(words("none"), words("no one receives your data"))]),
+            or [(words("none"), words("no one receives your data as a rule; only the"
+                                      " disclosures below, each on a ground the law allows")
+                 if export.disclosures else words("no one receives your data"))]),
         Section("disclosures", words("Your data disclosed ({n})", n=len(export.disclosures)), [
             (d.recipient, words("on {when}, on the ground of {basis} (document {reference})",
                                 when=words.when(d.disclosed_at),

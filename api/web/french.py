@@ -282,7 +282,16 @@ FRENCH: dict[str, str] = {
     "How it is used:": "Comment il est utilisé :",
     "Who receives it:": "Qui les reçoit :",
     "Who receives it": "Qui les reçoit",
-    "nobody: it is never disclosed": "personne : elles ne sont jamais communiquées",
+    "nobody as a rule": "personne en règle générale",
+    "a person's data are disclosed only on one of the four grounds of BIPA 15(d): their consent,"
+    " a financial transaction they asked for or authorised, a requirement of law, or a valid"
+    " warrant or subpoena; each disclosure is recorded with its recipient, ground and document,"
+    " and shown to the person in their access export": (
+        "les données d'une personne ne sont communiquées que sur l'un des quatre fondements de la"
+        " BIPA 15(d) : son consentement, une transaction financière qu'elle a demandée ou"
+        " autorisée, une exigence de la loi, ou un mandat ou une assignation valide ; chaque"
+        " communication est consignée avec son destinataire, son fondement et son document, et"
+        " montrée à la personne dans l'export de ses données"),
     "Where it is kept:": "Où elles sont conservées :",
     "Your rights: stop each use at any time from this page; see, correct or erase what we hold;"
     " complain.": (
@@ -728,6 +737,9 @@ FRENCH: dict[str, str] = {
     "Recipients": "Destinataires",
     "none": "aucun",
     "no one receives your data": "personne ne reçoit vos données",
+    "no one receives your data as a rule; only the disclosures below, each on a ground the law"
+    " allows": ("personne ne reçoit vos données en règle générale ; seulement les communications"
+                " ci-dessous, chacune sur un fondement que la loi permet"),
     "Where your data come from": "D'où viennent vos données",
     "Source": "Source",
     "Retention": "Conservation",

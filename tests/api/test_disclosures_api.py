@@ -31,10 +31,10 @@ def test_an_admin_discloses_under_a_warrant_and_the_subjects_export_shows_it(
 ) -> None:
     made = world.client.post(_url(world), json=WARRANT, headers=auth(world.keys.admin))
     assert made.status_code == 201, made.text
-    disclosure, handed_over = made.json()["disclosure"], made.json()["export"]
-    assert {k: disclosure[k] for k in WARRANT} == WARRANT
+    disclosure, handed_over = made.json()["disclosure"], made.json()["handed_over"]
+    assert {k: disclosure[k] for k in WARRANT} == WARRANT and disclosure["evidence"] is None
     assert handed_over["subject"]["pseudonym"] == world.subject
-    assert handed_over["disclosures"] == [disclosure]
+    assert not {"disclosures", "rights_requests", "searches", "events"} & set(handed_over)
     assert _listed(world) == [disclosure]
     export = world.client.get(f"/v1/subjects/{world.subject}/export",
                               headers=auth(world.subject_token))
@@ -45,6 +45,25 @@ def test_an_admin_discloses_under_a_warrant_and_the_subjects_export_shows_it(
     assert ("<b>Cook County Sheriff</b>: le " in html
             and "sur le fondement de : un mandat ou une assignation (document 2027-SW-0042)"
             in html)
+    assert ("<b>aucun</b>: personne ne reçoit vos données en règle générale ; seulement les"
+            " communications ci-dessous") in html
+
+
+def test_a_document_reference_is_written_as_the_document_writes_it_on_one_line(
+    world: World,
+) -> None:
+    """A warrant's number is the court's, slashes and brackets included; a control character
+    (here ESC, which can rewrite a terminal line) is refused."""
+    for reference in ("2027/SW/42", "No. 12 (Cook Cty.)"):
+        made = world.client.post(_url(world), json=WARRANT | {"document_reference": reference},
+                                 headers=auth(world.keys.admin))
+        assert made.status_code == 201, made.text
+        assert made.json()["disclosure"]["document_reference"] == reference
+    assert_refused(world.client.post(_url(world), json=WARRANT | {
+        "document_reference": "2027/SW/42\x1b[2K"}, headers=auth(world.keys.admin)),
+        422, "validation_error")
+    assert sorted(d["document_reference"] for d in _listed(world)) == [
+        "2027/SW/42", "No. 12 (Cook Cty.)"]
 
 
 @pytest.mark.parametrize("change", [

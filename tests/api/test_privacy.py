@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
+from optinface.consent import disclosures
 from optinface.consent.errors import PlaceholderAccountability
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
@@ -193,11 +195,15 @@ def test_the_consent_form_tells_how_the_face_is_used_and_who_answers_before_anyo
     accountability = told["accountability"]
     for expected in ("512-number template", "photos are discarded once the template is made",
                      accountability["controller_name"], accountability["privacy_officer_contact"],
-                     "nobody: it is never disclosed", accountability["hosting"]["region"],
+                     "nobody as a rule", str(escape(told["disclosures"])),
+                     accountability["hosting"]["region"],
                      "stop each use at any time", 'href="/privacy#rights"'):
         assert expected in box, expected
     assert told["source"] and told["matching"] and told["recipients"] == []
-    assert "nobody: it is never disclosed" in world.client.get("/privacy").text
+    # Disclosures on BIPA 15(d)'s grounds happen with no standing recipient: told, not denied.
+    assert told["disclosures"] == disclosures.RULE
+    page = world.client.get("/privacy").text
+    assert "nobody as a rule" in page and str(escape(disclosures.RULE)) in page
 
 
 def test_the_portal_request_form_takes_only_the_kinds_it_offers(world: World) -> None:

@@ -4,27 +4,34 @@ must be told of (GDPR art. 19)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from functools import partial
 
 from sqlalchemy import select
 
 from optinface.api.web import export as my_data
 from optinface.consent.audit import AuditAction
+from optinface.consent.passkeys import verify_evidence
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.retention_policy import RECEIPT_YEARS
 from optinface.consent.schemas import (
+    AgeCategory,
     AuditFilter,
     DiscloseAct,
     DisclosureBasis,
     DisclosureCreate,
     ErasureReason,
 )
-from optinface.consent.tables import AuditEvent, Disclosure
+from optinface.consent.settings import Jurisdiction
+from optinface.consent.soft_person import SoftPerson
+from optinface.consent.tables import AuditEvent, Ceremony, Disclosure
 from tests.support.api import ENGLISH
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused, row_count
 
 pytestmark = both_backends
+DECLARED = date(2026, 6, 1)  # 13 then: surely 14, Québec's age of consent, on 1 June 2027
+COMES_OF_AGE = datetime(2027, 6, 1, tzinfo=UTC)
 
 WARRANT = DisclosureCreate(recipient="Cook County Sheriff",
                            legal_basis=DisclosureBasis.WARRANT_SUBPOENA,
@@ -36,11 +43,14 @@ def _disclosure_events(world: World) -> list[AuditEvent]:
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.DISCLOSURE)).events
 
 
-def _on_their_consent(world: World, pseudonym: str, recipient: str) -> DisclosureCreate:
-    """The person signs a ``disclose`` act on their consent: the body to disclose with."""
-    act = DiscloseAct(recipient=recipient, legal_basis=DisclosureBasis.CONSENT,
+def _on_their_consent(world: World, pseudonym: str, recipient: str, *,
+                      basis: DisclosureBasis = DisclosureBasis.CONSENT,
+                      signer: SoftPerson | None = None) -> DisclosureCreate:
+    """The person (or ``signer``) signs a ``disclose`` act on their own ``basis``: the body to
+    disclose with."""
+    act = DiscloseAct(recipient=recipient, legal_basis=basis,
                       document_reference="their-authorisation-1")
-    signed = world.people[pseudonym].sign(act)
+    signed = (signer or world.people[pseudonym]).sign(act)
     return DisclosureCreate(recipient=recipient, legal_basis=act.legal_basis,
                             document_reference=act.document_reference, signed=signed)
 
@@ -53,9 +63,8 @@ def test_an_admin_discloses_under_a_warrant_logged_and_listed_in_the_subjects_ex
     assert (made.disclosure.recipient, made.disclosure.legal_basis,
             made.disclosure.document_reference) == (WARRANT.recipient, "warrant_subpoena",
                                                      "2027-SW-0042")
-    assert made.export.subject.pseudonym == pseudonym
-    assert made.export.disclosures == [made.disclosure]  # what is handed over says so too
-    assert "vector" not in made.export.model_dump_json()
+    assert made.handed_over.subject.pseudonym == pseudonym
+    assert "vector" not in made.handed_over.model_dump_json()
     [event] = _disclosure_events(world)
     assert event.subjects == [pseudonym] and event.actor_key_id == world.admin.key_id
     assert {k: event.details[k] for k in ("recipient", "legal_basis", "document_reference")} == {
@@ -66,6 +75,9 @@ def test_an_admin_discloses_under_a_warrant_logged_and_listed_in_the_subjects_ex
     markdown = my_data.markdown(export, ENGLISH)
     assert ("- **Cook County Sheriff**: on " in markdown
             and "on the ground of a warrant or subpoena (document 2027-SW-0042)" in markdown)
+    # No standing recipient, but a disclosure: "no one receives your data" would be untrue.
+    assert ("- **none**: no one receives your data as a rule; only the disclosures below, each"
+            " on a ground the law allows\n") in markdown
     assert world.service.list_disclosures(actor=world.reviewer,
                                           subject=pseudonym) == [made.disclosure]
 
@@ -83,7 +95,9 @@ def test_an_operator_may_not_disclose_on_the_persons_consent_and_nothing_is_reco
     refused("forbidden",
             lambda: world.service.disclose(actor=person, subject=pseudonym, body=WARRANT))
     assert row_count(world.service, Disclosure) == 0 and _disclosure_events(world) == []
-    assert world.service.export(actor=world.admin, subject=pseudonym).disclosures == []
+    export = world.service.export(actor=world.admin, subject=pseudonym)
+    assert export.disclosures == []
+    assert "- **none**: no one receives your data\n" in my_data.markdown(export, ENGLISH)
 
 
 def test_the_person_discloses_on_their_consent_with_a_signature_of_that_very_disclosure(
@@ -163,3 +177,99 @@ def test_an_erased_subjects_disclosures_are_deleted_five_years_after_the_erasure
     world.clock.advance(days=3)
     world.service.sweep()
     assert row_count(world.service, Disclosure) == 1  # the later erasure's are kept
+
+
+def test_below_the_age_of_consent_only_the_guardian_authorises_a_disclosure(world: World) -> None:
+    """A child under the age of consent is never asked to sign a disclosure: the holder of
+    parental authority signs it (Québec: 14; Illinois: 18)."""
+    child = world.person(age=AgeCategory.MINOR_13)  # Québec
+    refused("guardian_consent_required",
+            lambda: _on_their_consent(world, child.pseudonym, "Acme Bank"))
+    guardian = world.guardians[child.pseudonym]
+    made = world.service.disclose(
+        actor=guardian.actor, subject=child.pseudonym,
+        body=_on_their_consent(world, child.pseudonym, "Acme Bank", signer=guardian))
+    assert made.disclosure.evidence is not None
+    teen = world.person(age=AgeCategory.MINOR_16_17, jurisdiction=Jurisdiction.IL)
+    refused("guardian_consent_required", lambda: _on_their_consent(
+        world, teen.pseudonym, "Acme Bank", basis=DisclosureBasis.FINANCIAL_TRANSACTION))
+    assert [e.subjects for e in _disclosure_events(world)] == [[child.pseudonym]]
+
+
+def test_a_guardian_no_longer_authorises_a_disclosure_once_the_person_is_of_age(
+    world: World,
+) -> None:
+    """Parental authority ends at the age of consent, even between the signature and the
+    disclosure: the guardian's signature of the eve is refused the next day."""
+    child = world.person(age=AgeCategory.MINOR_13, declared_on=DECLARED)
+    guardian = world.guardians[child.pseudonym]
+    world.clock.advance(seconds=(COMES_OF_AGE - world.clock.now()).total_seconds() - 60)
+    body = _on_their_consent(world, child.pseudonym, "Acme Bank", signer=guardian)
+    world.clock.advance(seconds=120)  # the ceremony is still open, the guardian's time is not
+    refused("capacity_not_held", lambda: world.service.disclose(
+        actor=guardian.actor, subject=child.pseudonym, body=body))
+    refused("capacity_not_held",
+            lambda: _on_their_consent(world, child.pseudonym, "Acme Bank", signer=guardian))
+    assert row_count(world.service, Disclosure) == 0
+    made = world.service.disclose(actor=child.actor, subject=child.pseudonym,
+                                  body=_on_their_consent(world, child.pseudonym, "Acme Bank"))
+    assert made.disclosure.recipient == "Acme Bank"
+
+
+def test_a_recipient_is_handed_the_subjects_record_and_consents_and_the_person_signs_that(
+    world: World,
+) -> None:
+    """Minimisation (GDPR art. 5(1)(c)): a later recipient never learns of an earlier warrant,
+    nor of the person's requests, searches or log events; the person signs the list of what
+    goes. Their own access export still lists every disclosure."""
+    pseudonym, consent_id = world.subject()
+    person = world.people[pseudonym]
+    world.service.disclose(actor=world.admin, subject=pseudonym, body=WARRANT)
+    act = DiscloseAct(recipient="Acme Bank", legal_basis=DisclosureBasis.CONSENT,
+                      document_reference="their-authorisation-1")
+    statement = world.service.challenge(actor=person.actor, subject=pseudonym,
+                                        act=act).statement
+    assert statement["contents"] == ["controller", "subject", "consents", "templates"]
+    made = world.service.disclose(actor=person.actor, subject=pseudonym,
+                                  body=_on_their_consent(world, pseudonym, "Acme Bank"))
+    handed = made.handed_over
+    assert set(handed.model_dump()) == {"generated_at", "controller_name", "controller_contact",
+                                        "subject", "consents", "templates"}
+    assert handed.subject.pseudonym == pseudonym
+    assert [(c.id, c.purposes, c.status) for c in handed.consents] == [
+        (consent_id, [world.purpose], "active")]
+    text = handed.model_dump_json()
+    for never in ("2027-SW-0042", "Cook County", "subjectSignature", "vector"):
+        assert never not in text, never
+    [event] = [e for e in _disclosure_events(world) if e.details["recipient"] == "Acme Bank"]
+    assert event.details["contents"] == statement["contents"]
+    export = world.service.export(actor=person.actor, subject=pseudonym)
+    assert sorted(d.recipient for d in export.disclosures) == ["Acme Bank", "Cook County Sheriff"]
+
+
+def test_the_persons_signature_of_a_disclosure_is_kept_verifies_and_goes_at_erasure(
+    world: World,
+) -> None:
+    """Like a consent receipt's subjectSignature: the person's WebAuthn assertion over the
+    statement they signed, checked offline, kept after the used ceremony is swept; at erasure
+    it goes (the statement names the pseudonym), the row stays under the tombstone."""
+    pseudonym, _ = world.subject()
+    made = world.service.disclose(actor=world.people[pseudonym].actor, subject=pseudonym,
+                                  body=_on_their_consent(world, pseudonym, "Acme Bank"))
+    warrant = world.service.disclose(actor=world.admin, subject=pseudonym, body=WARRANT)
+    assert warrant.disclosure.evidence is None  # the controller's act: no person's word
+    world.clock.advance(days=2)
+    world.service.sweep()
+    assert row_count(world.service, Ceremony, Ceremony.kind == "disclose") == 0  # swept
+    [kept] = [d for d in world.service.list_disclosures(actor=world.reviewer, subject=pseudonym)
+              if d.id == made.disclosure.id]
+    assert kept.evidence is not None and kept.evidence == made.disclosure.evidence
+    assert verify_evidence(kept.evidence)
+    assert kept.evidence["statement"]["recipient"] == "Acme Bank"
+    assert kept.evidence["statement"]["subject"] == pseudonym
+    forged = {**kept.evidence, "statement": {**kept.evidence["statement"],
+                                             "recipient": "Someone Else"}}
+    assert not verify_evidence(forged)
+    world.service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    with world.service.runtime.db.transaction() as session:
+        assert list(session.scalars(select(Disclosure.evidence))) == [None, None]

@@ -8,6 +8,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
+from optinface.consent import disclosures
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, Jurisdiction, Recipient
 from optinface.engine.pipeline import FacePipeline
@@ -94,6 +95,18 @@ def test_the_register_names_no_recipients_by_default(world: World) -> None:
     assert register.model_dump(mode="json")["recipients"] == []
     markdown = world.service.render_register(register)
     assert "## Recipients\n- none\n" in markdown
+
+
+def test_the_register_states_the_only_grounds_of_disclosure(world: World) -> None:
+    """GDPR art. 30(1)(d): no standing recipient, yet BIPA 15(d)'s four grounds may oblige a
+    disclosure; the register says so, and that each is recorded and shown to the person."""
+    register = world.service.register(actor=world.reviewer)
+    assert register.disclosure_rule == disclosures.RULE
+    for ground in ("consent", "financial transaction", "law", "warrant or subpoena",
+                   "recorded", "shown to the person"):
+        assert ground in register.disclosure_rule, ground
+    markdown = world.service.render_register(register)
+    assert f"## Recipients\n- none\n- **Disclosures**: {disclosures.RULE}\n" in markdown
 
 
 def test_configured_recipients_are_stated_in_both_formats(
