@@ -68,7 +68,7 @@ def create_subject(
 
 @router.post("/{subject}/enrolment-links", status_code=status.HTTP_201_CREATED)
 def new_enrolment_link(
-    subject: str,
+    subject: Identifier,
     body: EnrolmentLinkCreate,
     service: ServiceDep,
     actor: SubjectCreator,
@@ -79,7 +79,7 @@ def new_enrolment_link(
 
 @router.post("/{subject}/challenges")
 def challenge(
-    subject: str,
+    subject: Identifier,
     body: SubjectAct,
     service: ServiceDep,
     actor: SubjectReader,
@@ -123,7 +123,7 @@ def request_right(
 
 @router.post("/{subject}/alternative")
 def choose_alternative(
-    subject: str, service: ServiceDep, actor: SubjectUpdater
+    subject: Identifier, service: ServiceDep, actor: SubjectUpdater
 ) -> AlternativeChosenResult:
     """The person chooses the non-biometric alternative instead of their face: their templates
     are destroyed now and enrolment is refused from then on."""
@@ -194,7 +194,7 @@ def withdraw_purpose(
 
 @router.post("/{subject}/capture-approvals")
 def approve_capture(
-    subject: str,
+    subject: Identifier,
     body: PasskeyResponse,
     service: ServiceDep,
     actor: SubjectUpdater,

@@ -14,6 +14,7 @@ from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import InvalidRequest, Unauthenticated
+from optinface.consent.identifiers import require_identifiers
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
@@ -142,16 +143,19 @@ def test_a_pseudonym_ending_in_a_newline_is_refused_before_anything_is_logged(
     world: World,
 ) -> None:
     """Python's ``$`` matches before a final newline: ``subj_dead\n`` passed as an identifier
-    and its refusal stored the newline in the audit log."""
+    and its refusal stored the newline in the audit log. The route's own check refuses it now,
+    and the use cases' check (the CLI's and a notebook's way in) matches whole as well."""
     before = _audit_total(world)
     answer = world.client.post(
         "/v1/subjects/subj_dead%0A/challenges",
         json={"act": "enrol", "consent_id": world.consent_id, "photo_sha256": "0" * 64},
         headers=auth(world.keys.portal),
     )
-    assert answer.status_code == 422 and answer.json()["code"] == "invalid_request", answer.text
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
     assert "\n" not in answer.text and "\\n" not in answer.text
     assert _audit_total(world) == before
+    with pytest.raises(InvalidRequest):
+        require_identifiers(subject="subj_dead\n")
 
 
 @pytest.mark.parametrize("name", ["lab\n", "a\u0085b", "a\u2028b", "a\u2029b", "a\u202eb",
