@@ -45,6 +45,7 @@ from optinface.consent.errors import (
     SuspendedByRegulator,
 )
 from optinface.consent.identifiers import require_reference
+from optinface.consent.moments import require_day_in_span
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -334,6 +335,7 @@ def record_declaration(
     received it, which cannot be after the day it is recorded.
     """
     require_reference(reference)
+    require_day_in_span(declared_on, field="date")
     if declared_on > now.date():
         raise InvalidRequest("a declaration cannot be dated in the future",
                              details={"declared_on": declared_on.isoformat()})

@@ -57,6 +57,15 @@ def require_in_span(moment: _Moment) -> _Moment:
     return moment
 
 
+def require_day_in_span(day: date, *, field: str) -> None:
+    """:func:`require_in_span` for a use case's own argument (:class:`InvalidRequest` naming
+    ``field``): the command line and notebooks meet the rule the API's :data:`Day` states."""
+    try:
+        require_in_span(day)
+    except ValueError as error:
+        raise InvalidRequest(f"{field}: {error}", details={"field": field}) from None
+
+
 def require_not_future(moment: datetime | date | None, *, now: datetime, field: str) -> None:
     """Refuse a time or a day still to come (:class:`InvalidRequest` naming ``field``): an
     instant after ``now``, a day that has not yet begun in the furthest time zone ahead (the

@@ -167,7 +167,7 @@ def read_checkpoint_file(path: Path) -> KnownCheckpoint:
     text = path.read_text(encoding="utf-8")
     try:
         note = _note_in(json.loads(text))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nested deeper than the parser recurses
         note = text  # a bare C2SP note, as in the witness folder
     if note is None:
         raise ValueError(f"{path}: no signed checkpoint in this file (a receipt is not one)")

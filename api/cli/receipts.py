@@ -74,7 +74,8 @@ def verify(
     """
     try:
         found = signed_receipts(json.loads(file.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        # RecursionError: JSON nested deeper than Python's parser recurses.
         raise refused(UnreadableFile.code, f"{file}: not a JSON receipt ({error})",
                       exit_code=2) from error
     if not found:

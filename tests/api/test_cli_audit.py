@@ -208,7 +208,11 @@ def test_a_checkpoint_is_not_a_receipt_and_a_receipt_is_not_a_checkpoint(
     assert "no signed checkpoint" in output
 
 
-@pytest.mark.parametrize("content", ["not json", "", "line one\n\nnot a signature line\n"])
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON parser recurses
+
+
+@pytest.mark.parametrize("content", ["not json", "", "line one\n\nnot a signature line\n",
+                                     DEEP_JSON])
 def test_a_file_that_holds_no_note_is_unreadable_not_tampering(
     settings: ApiSettings, saved: Path, tmp_path: Path, content: str
 ) -> None:
@@ -217,6 +221,16 @@ def test_a_file_that_holds_no_note_is_unreadable_not_tampering(
     code, output = verify(settings, "--against", str(garbage))
     assert code == 2 and output.startswith("refused: unreadable_file: "), output
     assert "no signed checkpoint" in output
+
+
+def test_a_receipt_file_nested_too_deep_is_unreadable_in_one_line(
+    settings: ApiSettings, tmp_path: Path
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text(DEEP_JSON)
+    answer = runner.invoke(app, ["receipt", "verify", str(deep), "--public-key", "AAAA"])
+    assert answer.exit_code == 2, answer.output
+    assert answer.output.startswith("refused: unreadable_file: "), answer.output
 
 
 def test_a_witness_folder_pinning_another_key_is_refused(settings: ApiSettings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -100,6 +100,17 @@ def test_outside_demo_mode_a_change_of_the_register_needs_a_new_assessment_first
 def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:
     refused("invalid_request", lambda: world.service.declare(
         actor=world.admin, date=clock.now().date() + timedelta(days=1), reference="CAI-2"))
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1970, 1, 1)])
+def test_a_declaration_dated_outside_the_span_is_refused_by_the_service(
+    world: World, day: date
+) -> None:
+    """The API's body refuses it; the command line reaches the service directly."""
+    before = world.service.register().declaration
+    refused("invalid_request", lambda: world.service.declare(
+        actor=world.admin, date=day, reference="CAI-OLD"))
+    assert world.service.register().declaration == before
 
 
 @pytest.mark.parametrize("reference", ["", "CAI/2026 #1?x", "X\x01", "..", "C" * 201])
