@@ -34,10 +34,22 @@ from optinface.consent.tables import Consent, Notice, Purpose, Subject
 CONSENT_RECEIPT_VERSION = "KI-CR-v1.1.0"
 
 
+def parse_public_key(public_key: str) -> Ed25519PublicKey:
+    """The Ed25519 key a published base64 text names.
+
+    Raises:
+        ValueError: Not base64, or not 32 bytes.
+    """
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+    except binascii.Error as error:
+        raise ValueError("not base64") from error
+
+
 def verify_receipt(receipt: dict[str, Any], signature: str, public_key: str) -> bool:
     """True when ``signature`` (base64) is the key's signature of this exact receipt."""
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+        key = parse_public_key(public_key)
         key.verify(base64.b64decode(signature, validate=True), canonical_json(receipt))
     except (InvalidSignature, ValueError, binascii.Error):
         return False

@@ -21,7 +21,11 @@ from optinface.api.settings import load_settings
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.keystore import open_key_store
-from optinface.consent.receipts import subject_signature_problem, verify_receipt
+from optinface.consent.receipts import (
+    parse_public_key,
+    subject_signature_problem,
+    verify_receipt,
+)
 from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
@@ -81,6 +85,11 @@ def verify(
     if not found:
         raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)
     trusted = public_key or _published_key(data_dir)
+    try:
+        parse_public_key(trusted)
+    except ValueError as error:  # no key to check with: not the receipt's fault
+        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
+                      exit_code=2) from error
     bad = [
         n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)
     ]

@@ -233,6 +233,18 @@ def test_a_receipt_file_nested_too_deep_is_unreadable_in_one_line(
     assert answer.output.startswith("refused: unreadable_file: "), answer.output
 
 
+@pytest.mark.parametrize("key", ["not base64!", "AAAA"])
+def test_a_public_key_that_is_no_key_is_refused_not_reported_as_a_bad_signature(
+    tmp_path: Path, key: str
+) -> None:
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA"}))
+    answer = runner.invoke(app, ["receipt", "verify", str(receipt), "--public-key", key])
+    assert answer.exit_code == 2, answer.output
+    assert answer.output.startswith("refused: invalid_request: unusable --public-key"), (
+        answer.output)
+
+
 def test_a_witness_folder_pinning_another_key_is_refused(settings: ApiSettings,
                                                          saved: Path) -> None:
     from optinface.consent.errors import WitnessUnusable
