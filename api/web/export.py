@@ -13,6 +13,7 @@ addresses) is shown as typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
@@ -228,11 +229,24 @@ def generated(export: AccessExport, words: Words) -> str:
                  contact=export.controller_contact)
 
 
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>#|!])")
+
+
+def markdown_text(value: str) -> str:
+    """``value`` as literal Markdown text: its emphasis, link, HTML, heading and table marks
+    escaped and its line breaks kept inside the list item, so a name or a note someone typed
+    (a recipient, a request) cannot add a link, a tag or a section to the export."""
+    escaped = _MARKDOWN_SYNTAX.sub(r"\\\1", value)
+    return "  \n  ".join(escaped.splitlines()) if "\n" in escaped else escaped
+
+
 def markdown(export: AccessExport, words: Words) -> str:
     lines = [f"# {words('Data held about {pseudonym}', pseudonym=export.subject.pseudonym)}",
-             generated(export, words)]
+             markdown_text(generated(export, words))]
     for section in sections(export, words):
-        lines += ["", f"## {section.title}", *(f"- **{k}**: {v}" for k, v in section.lines)]
+        lines += ["", f"## {section.title}",
+                  *(f"- **{markdown_text(k)}**: {markdown_text(v)}"
+                    for k, v in section.lines)]
     return "\n".join(lines) + "\n"
 
 

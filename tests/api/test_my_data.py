@@ -74,6 +74,22 @@ def test_my_data_shows_a_rights_requests_kind_and_state_in_french(world: World) 
     assert requests.rstrip().endswith(" : ouverte"), requests
 
 
+def test_what_someone_typed_is_literal_text_in_the_markdown_export(world: World) -> None:
+    """A name someone typed (here a disclosure's recipient) is shown, never rendered: no tag,
+    link or emphasis of its author's in the export a reader opens."""
+    recipient = "<img src=x onerror=alert(1)> [click](https://evil.example) *loud* # x"
+    made = world.client.post(f"/v1/subjects/{world.subject}/disclosures",
+                             headers=auth(world.keys.admin),
+                             json={"recipient": recipient, "legal_basis": "warrant_subpoena",
+                                   "document_reference": "W-1"})
+    assert made.status_code == 201, made.text
+    markdown = world.client.get(f"/v1/subjects/{world.subject}/export",
+                                params={"format": "md"}, headers=auth(world.subject_token)).text
+    assert "\\<img src=x onerror=alert(1)\\>" in markdown
+    assert "<img" not in markdown.replace("\\<img", "")
+    assert "\\[click\\](https://evil.example)" in markdown and "\\*loud\\* \\# x" in markdown
+
+
 def test_the_api_exports_for_people_speak_the_callers_language_and_the_json_does_not(
     world: World,
 ) -> None:
