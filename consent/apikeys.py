@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.errors import InvalidRequest, Unauthenticated
@@ -180,11 +182,32 @@ def list_public(session: Session) -> list[ApiKeyPublic]:
 
 
 def revoke_audited(runtime: Runtime, *, actor: Actor, key_id: str) -> None:
-    """Revoke ``key_id`` now (revoking twice keeps the first time)."""
+    """Revoke ``key_id`` now (revoking twice keeps the first time), journaled before it
+    commits so that a copy of the ledger restored from before revokes it again
+    (:func:`revoke_again`): a leaked key must not work again."""
+    now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        revoke_api_key(session, key_id=key_id, now=runtime.clock.now())
+        if revoke_api_key(session, key_id=key_id, now=now).revoked_at == now:  # by this call
+            erasure_journal.record(runtime.settings.witness_dir,
+                                   erasure_journal.KeyRevoked(key_id=key_id, at=now))
         runtime.audit(session, Entry(action=AuditAction.KEY_REVOKED, actor=actor,
                                      details={"key_id": key_id}))
+
+
+def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session) -> int:
+    """Revoke again, in ``session``, the keys the journal revoked that the database still
+    accepts (a copy restored from before), at the journal's time; how many. At start-up,
+    through the engine, so no row kept for authentication outlives it
+    (:class:`consent.key_rows.KeyRows`)."""
+    revoked = {entry.key_id: entry.at for entry in journal
+               if isinstance(entry, erasure_journal.KeyRevoked)}
+    if not revoked:
+        return 0
+    rows = list(session.scalars(select(ApiKey).where(ApiKey.id.in_(list(revoked)),
+                                                     ApiKey.revoked_at.is_(None))))
+    for row in rows:
+        revoke_api_key(session, key_id=row.id, now=revoked[row.id])
+    return len(rows)
 
 
 def authenticate_audited(runtime: Runtime, secret: str) -> Actor:

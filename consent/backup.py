@@ -9,9 +9,12 @@ not as a gallery (subjects then enrol again, see ``reconcile``).
 
 Restoring replaces the data directory's database by the backup (the files it replaces are
 shredded, the index with them); the next start replays the erasure journal before it serves,
-so a subject erased after the backup was taken never comes back. A backup of another
-deployment is refused before anything is shredded: its own events must be those a checkpoint
-signed by the key this deployment's witness folder pins covers.
+so a subject erased after the backup was taken never comes back, nor a consent or purpose
+withdrawn, an API key revoked or an opt-out of 1:N search made since. The probe consents of
+the copy not yet used are voided (their use after the backup is journaled nowhere). A backup
+of another deployment is refused before anything is shredded: its own events must be those a
+checkpoint signed by the key this deployment's witness folder pins covers. A backup is never
+written inside the data directory, the key store or the witness folder.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, create_engine, update
 from sqlalchemy.engine import make_url
 
 from optinface.consent.audit import event_leaf
@@ -38,7 +41,7 @@ from optinface.consent.lock import DataDirLock
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import NoteError, open_checkpoint
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent
+from optinface.consent.tables import AuditEvent, ProbeConsent
 from optinface.consent.witness import pinned_key
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
 
@@ -66,11 +69,13 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     """Copy the live ledger into ``destination`` (a new or empty folder), without keys.
 
     Raises:
-        InvalidRequest: not a SQLite ledger, or ``destination`` is not empty.
+        InvalidRequest: not a SQLite ledger, ``destination`` is not empty, or it lies inside
+            the data directory, the key store or the witness folder.
     """
     source = _database(settings)
     if not source.exists():
         raise InvalidRequest(f"no ledger at {source}")
+    _require_outside(settings, destination)
     destination.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     if any(destination.iterdir()):
         raise InvalidRequest(f"backup destination {destination} is not empty")
@@ -90,6 +95,20 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     manifest.chmod(PRIVATE_MODE)
     fsync_directory(destination)
     return report
+
+
+def _require_outside(settings: ConsentSettings, destination: Path) -> None:
+    """Refuse a destination inside the data directory, the key store or the witness folder
+    (symbolic links resolved): a copy in the data directory is never reached by later erasures
+    (they replay only into the live ledger), one beside the keys or the witness defeats keeping
+    them apart."""
+    where = destination.resolve()
+    for name, folder in (("data directory", settings.data_dir), ("key store", settings.keys_dir),
+                         ("witness folder", settings.witness_dir)):
+        if where.is_relative_to(folder.resolve()):
+            raise InvalidRequest(f"backup destination {destination} is inside the {name}"
+                                 f" {folder}: a backup is kept apart from it",
+                                 details={"problem": "inside_" + name.replace(" ", "_")})
 
 
 _JSON_COLUMNS = frozenset(column.name for column in AuditEvent.__table__.columns
@@ -143,8 +162,9 @@ def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> N
             " nothing was replaced", details={"problem": "other_deployment"}) from error
 
 
-def restore(settings: ConsentSettings, source: Path) -> None:
-    """Put the backup in ``source`` in place of the data directory's ledger (server stopped).
+def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> int:
+    """Put the backup in ``source`` in place of the data directory's ledger (server stopped);
+    how many probe consents it voided (:func:`_void_probe_consents`).
 
     The replaced database, its WAL and the index are shredded; start the service afterwards
     (the CLI does) so the erasure journal is replayed before anything is served.
@@ -171,5 +191,25 @@ def restore(settings: ConsentSettings, source: Path) -> None:
         staged = target.with_name(f".{target.name}.restore")
         os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE))
         shutil.copyfile(backup_file, staged)
+        voided = _void_probe_consents(staged, now=now)
         os.replace(staged, target)
         fsync_directory(target.parent)
+    return voided
+
+
+def _void_probe_consents(database: Path, *, now: datetime) -> int:
+    """Mark used, at ``now``, every probe consent of the copy not yet used; how many.
+
+    A probe consent is single-use, and its use is not journaled (that would add an fsync to
+    every search): one used after the backup was taken is unused again in it. Voiding them all
+    in the copy, before it takes the ledger's place, costs little: they live minutes
+    (``enrolment_link_minutes``), and the person in the probe signs again. A search under one
+    is refused as under any used probe consent (``probe_consent_required``, problem ``used``).
+    """
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(database))
+    try:
+        with engine.begin() as connection:
+            return connection.execute(update(ProbeConsent).where(
+                ProbeConsent.used_at.is_(None)).values(used_at=now)).rowcount
+    finally:
+        engine.dispose()

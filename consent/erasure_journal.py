@@ -1,18 +1,23 @@
-"""The erasure journal: restores never resurrect an erased subject or a withdrawn consent.
+"""The erasure journal: restores never resurrect what the person or the controller ended.
 
 A data directory restored from a disk snapshot or a backup (``optinface restore``) holds the
 subjects erased, and the consents withdrawn, since it was taken. Each erasure therefore first
 appends one line to ``erasures.jsonl`` in the witness directory, which lies outside the data
 directory and is meant for an append-only mount: the tombstone hash (keyed hash of the
 pseudonym, no biometric or personal data), the reason and the time; each withdrawal a line with
-the consent's random public id and the time; each template destroyed while its subject stays (a
-rectification's replaced template, the templates of a person who chose the non-biometric
-alternative) a line with a keyed hash of its random nonce, never its id (a restored copy's
-AUTOINCREMENT counter is older, so ids taken after it can be given again). At every start,
-before the service answers anything, ``reconcile`` erases again every subject whose tombstone
-hash the journal names but the database does not (:func:`pending`), withdraws again every
-consent the journal names that the database still has in force (:func:`pending_withdrawals`),
-and destroys again every template the journal names (:func:`pending_templates`).
+the consent's random public id and the time; each purpose withdrawn from a consent that keeps
+others the consent's and the purpose's random public ids; each API key revoked its public id;
+each opt-out of 1:N search the subject's tombstone hash; each template destroyed while its
+subject stays (a rectification's replaced template, the templates of a person who chose the
+non-biometric alternative) a line with a keyed hash of its random nonce, never its id (a
+restored copy's AUTOINCREMENT counter is older, so ids taken after it can be given again). At
+every start, before the service answers anything, ``reconcile`` erases again every subject
+whose tombstone hash the journal names but the database does not (:func:`pending`), withdraws
+again every consent the journal names that the database still has in force
+(:func:`pending_withdrawals`), takes purposes out again
+(:func:`consent.purpose_withdrawal.withdraw_again`), revokes keys again
+(:func:`consent.apikeys.revoke_again`), opts subjects out again (:func:`opt_outs_again`) and
+destroys again every template the journal names (:func:`pending_templates`).
 
 The line is written and fsynced before the destruction commits: a crash in between leaves an
 erasure the journal requests and the next start completes, never the reverse.
@@ -61,7 +66,31 @@ class TemplateDestroyed:
     at: datetime
 
 
-Entry = JournalEntry | Withdrawal | TemplateDestroyed
+@dataclass(frozen=True, slots=True)
+class PurposeWithdrawn:
+    """One purpose taken out of a consent that keeps others (consent.purpose_withdrawal)."""
+
+    consent_id: str
+    purpose_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRevoked:
+    key_id: str  # the public half of the secret, never the secret
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OptedOut:
+    """The subject's signed opt-out of 1:N search (an opt-in is never journaled: a copy that
+    restores an older "off" errs on the safe side)."""
+
+    subject_hash: str  # ledger.tombstone_hash, as erasures name subjects; never the pseudonym
+    at: datetime
+
+
+Entry = JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
 TEMPLATE_DOMAIN = "journal-template"
 
 
@@ -84,10 +113,18 @@ def journal_path(witness_dir: Path) -> Path:
 
 def record(witness_dir: Path, entry: Entry) -> None:
     """Append ``entry`` durably (O_APPEND, fsync) before the destruction commits."""
+    fields: dict[str, str]
     if isinstance(entry, Withdrawal):
         fields = {"kind": "withdrawal", "consentId": entry.consent_id}
     elif isinstance(entry, TemplateDestroyed):
         fields = {"kind": "template", "templateRef": entry.template_ref}
+    elif isinstance(entry, PurposeWithdrawn):
+        fields = {"kind": "purpose", "consentId": entry.consent_id,
+                  "purposeId": entry.purpose_id}
+    elif isinstance(entry, KeyRevoked):
+        fields = {"kind": "key", "keyId": entry.key_id}
+    elif isinstance(entry, OptedOut):
+        fields = {"kind": "unsearchable", "subjectHash": entry.subject_hash}
     else:
         fields = {"subjectHash": entry.subject_hash, "reason": str(entry.reason)}
     _append(witness_dir, {**fields, "at": entry.at.isoformat()})
@@ -116,18 +153,28 @@ def entries(witness_dir: Path) -> list[Entry]:
     found: list[Entry] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            raw = json.loads(line)
-            at = datetime.fromisoformat(raw["at"])
-            if raw.get("kind") == "withdrawal":
-                found.append(Withdrawal(consent_id=raw["consentId"], at=at))
-            elif raw.get("kind") == "template":
-                found.append(TemplateDestroyed(template_ref=raw["templateRef"], at=at))
-            else:
-                found.append(JournalEntry(subject_hash=raw["subjectHash"],
-                                          reason=ErasureReason(raw["reason"]), at=at))
+            found.append(_parse(json.loads(line)))
         except (ValueError, KeyError, TypeError):
             logger.warning("erasure journal: skipped an unreadable line")
     return found
+
+
+def _parse(raw: dict[str, str]) -> Entry:
+    """One line as :func:`record` wrote it (a line without ``kind`` is an erasure)."""
+    at = datetime.fromisoformat(raw["at"])
+    kind = raw.get("kind")
+    if kind == "withdrawal":
+        return Withdrawal(consent_id=raw["consentId"], at=at)
+    if kind == "template":
+        return TemplateDestroyed(template_ref=raw["templateRef"], at=at)
+    if kind == "purpose":
+        return PurposeWithdrawn(consent_id=raw["consentId"], purpose_id=raw["purposeId"], at=at)
+    if kind == "key":
+        return KeyRevoked(key_id=raw["keyId"], at=at)
+    if kind == "unsearchable":
+        return OptedOut(subject_hash=raw["subjectHash"], at=at)
+    return JournalEntry(subject_hash=raw["subjectHash"], reason=ErasureReason(raw["reason"]),
+                        at=at)
 
 
 def pending_withdrawals(journal: Sequence[Entry], session: Session) -> list[str]:
@@ -138,13 +185,51 @@ def pending_withdrawals(journal: Sequence[Entry], session: Session) -> list[str]
                  if isinstance(entry, Withdrawal)}
     if not withdrawn:
         return []
-    again = list(session.scalars(select(Consent).where(
-        Consent.id.in_(list(withdrawn)), Consent.withdrawn_at.is_(None),
-        Consent.status == ConsentStatus.ACTIVE)))
+    again = [consent for consent in session.scalars(select(Consent).where(
+        Consent.id.in_(list(withdrawn)))) if in_force(consent)]
     for consent in again:
-        consent.status = ConsentStatus.WITHDRAWN
-        consent.withdrawn_at = withdrawn[consent.id]
+        withdraw_again(consent, at=withdrawn[consent.id])
     return [consent.id for consent in again]
+
+
+def in_force(consent: Consent) -> bool:
+    """Whether a replayed withdrawal still has something to end in ``consent`` (as the
+    database has it, without the clock: an expired consent ends by itself)."""
+    return consent.withdrawn_at is None and consent.status == ConsentStatus.ACTIVE
+
+
+def withdraw_again(consent: Consent, *, at: datetime) -> None:
+    """Withdraw ``consent`` as the journal says it was, at the journal's time."""
+    consent.status = ConsentStatus.WITHDRAWN
+    consent.withdrawn_at = at
+
+
+def opt_outs_again(runtime: Runtime, journal: Sequence[Entry], session: Session) -> int:
+    """Opt out of 1:N search again, in ``session``, the subjects the journal opted out that the
+    database has searchable and untouched since; how many.
+
+    The journal keeps opt-outs only, and the person may have opted in again after one: replaying
+    every opt-out would undo that later choice. Each signed choice sets the subject's
+    ``last_interaction_at`` to the very time its journal line carries, so a subject searchable
+    with an earlier ``last_interaction_at`` than their latest opt-out is a database that lacks
+    the opt-out (a copy restored from before it, or a crash between the line and the commit,
+    of an act the person signed): the opt-out is made again. A subject whose
+    ``last_interaction_at`` is not earlier holds it already, with any opt-in that followed it,
+    and is left alone. Per subject, and never the audit log's or the start's own times: a start
+    with another clock (the ``restore`` command's) changes nothing.
+    """
+    opted_out = {entry.subject_hash: entry.at for entry in journal
+                 if isinstance(entry, OptedOut)}  # each subject's latest
+    if not opted_out:
+        return 0
+    replayed = 0
+    for subject in session.scalars(select(Subject).where(
+            Subject.searchable.is_(True), Subject.last_interaction_at < max(opted_out.values()))):
+        at = opted_out.get(tombstone_hash(runtime.keys, subject.pseudonym))
+        if at is not None and subject.last_interaction_at < at:
+            subject.searchable = False
+            replayed += 1
+    return replayed
 
 
 def pending_templates(runtime: Runtime, journal: Sequence[Entry], session: Session) -> set[int]:

@@ -12,17 +12,22 @@ Withdrawing the consent's last purpose is withdrawing the consent: :func:`narrow
 empty a consent and the service withdraws it whole instead (templates destroyed, and the
 subject erased if it was their last consent). When the subject remains, :func:`record_ended`
 then gives that withdrawal its signed receipt too (purposes kept: none).
+
+The erasure journal names each purpose taken out (the consent's and the purpose's random ids)
+before it commits, so a copy of the ledger restored from before loses it again at start-up
+(:func:`withdraw_again`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, passkeys, policies, subject_acts
+from optinface.consent import erasure_journal, ledger, passkeys, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
@@ -30,7 +35,13 @@ from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import PasskeyResponse, PurposeWithdrawalPublic, SignedReceipt
-from optinface.consent.tables import Consent, ConsentStatus, PurposeWithdrawal, Subject
+from optinface.consent.tables import (
+    Consent,
+    ConsentStatus,
+    Purpose,
+    PurposeWithdrawal,
+    Subject,
+)
 
 
 def narrow(
@@ -62,9 +73,10 @@ def narrow(
         statement = signed.ceremony.statement or {}
         if (statement.get("consentId"), statement.get("purposeId")) != (consent_id, purpose_id):
             raise ChallengeInvalid("this signature withdraws something else")
-        consent.purposes.remove(purpose)
-        consent.retained_until = consent.obtained_at + timedelta(
-            days=max(p.retention_days for p in consent.purposes))
+        # Journaled before it commits, so a restored copy of the data takes it out again.
+        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.PurposeWithdrawn(
+            consent_id=consent_id, purpose_id=purpose_id, at=now))
+        _take_out(consent, purpose)
         subject.last_interaction_at = now
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now,
                                     evidence=signed.evidence)
@@ -77,6 +89,42 @@ def narrow(
                      "receipt_id": withdrawal.id,
                      "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential)}))
         return public(withdrawal, public_key=runtime.keys.public_key)
+
+
+def withdraw_again(journal: Sequence[erasure_journal.Entry], session: Session) -> int:
+    """Take out again, in ``session``, the purposes the journal took out of consents the
+    database still has in force with them (a copy restored from before); how many.
+
+    As :func:`narrow` did: the purpose leaves the consent, its templates stay for the purposes
+    kept. A purpose that is the consent's last in this copy withdraws the consent, as the
+    service does (its templates, and its subject if no consent remains, then go with the
+    rest of the start-up reconciliation). The person's signed receipt is theirs; this copy
+    holds none of it.
+    """
+    replayed = 0
+    for entry in journal:
+        if not isinstance(entry, erasure_journal.PurposeWithdrawn):
+            continue
+        consent = session.get(Consent, entry.consent_id)
+        if consent is None or not erasure_journal.in_force(consent):
+            continue
+        purpose = next((p for p in consent.purposes if p.id == entry.purpose_id), None)
+        if purpose is None:
+            continue
+        if len(consent.purposes) == 1:
+            erasure_journal.withdraw_again(consent, at=entry.at)
+        else:
+            _take_out(consent, purpose)
+        replayed += 1
+    return replayed
+
+
+def _take_out(consent: Consent, purpose: Purpose) -> None:
+    """``purpose`` leaves ``consent``, one of several; the retention end is recomputed from the
+    purposes kept, so it can only come sooner."""
+    consent.purposes.remove(purpose)
+    consent.retained_until = consent.obtained_at + timedelta(
+        days=max(p.retention_days for p in consent.purposes))
 
 
 def record_ended(

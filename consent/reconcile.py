@@ -15,7 +15,8 @@ index or belongs to another model (kept for re-enrolment, see ``indexable_labels
 
 Before anything else, the erasures the journal in the witness directory records and this
 database does not (a copy restored from before them, see :mod:`consent.erasure_journal`) are
-made again.
+made again, with the withdrawals of consents and of purposes, the API-key revocations and the
+opt-outs of 1:N search it records.
 
 Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
 from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
@@ -33,7 +34,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal
+from optinface.consent import apikeys, erasure_journal, purpose_withdrawal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
@@ -66,6 +67,9 @@ def reconcile(
     erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
+        purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
+        revocations_replayed = apikeys.revoke_again(journal, session)
+        opt_outs_replayed = erasure_journal.opt_outs_again(runtime, journal, session)
         templates_replayed = destroy_templates(
             runtime, session, erasure_journal.pending_templates(runtime, journal, session)
         ).templates
@@ -103,6 +107,9 @@ def reconcile(
             erasures_replayed=len(replayed),
             withdrawals_replayed=len(withdrawals_replayed),
             templates_replayed=templates_replayed,
+            purpose_withdrawals_replayed=purposes_replayed,
+            revocations_replayed=revocations_replayed,
+            opt_outs_replayed=opt_outs_replayed,
             index_discarded=index_discarded,
         )
         runtime.audit(

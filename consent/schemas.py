@@ -608,6 +608,9 @@ class ReconcileReport(BaseModel):
     erasures_replayed: int = 0  # erased after the restored copy was taken: erased again
     withdrawals_replayed: int = 0  # consents withdrawn after it: withdrawn again
     templates_replayed: int = 0  # templates replaced or given up after it: destroyed again
+    purpose_withdrawals_replayed: int = 0  # purposes taken out of a consent after it: again
+    revocations_replayed: int = 0  # API keys revoked after it: revoked again
+    opt_outs_replayed: int = 0  # opted out of 1:N search after it: opted out again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 

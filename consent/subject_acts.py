@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import (
     disclosures,
+    erasure_journal,
     ledger,
     passkeys,
     policies,
@@ -237,6 +238,9 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         if signed.credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
             policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
         searchable = bool((signed.ceremony.statement or {})["searchable"])
+        if not searchable:  # journaled before it commits: a restored copy opts out again
+            erasure_journal.record(runtime.settings.witness_dir, erasure_journal.OptedOut(
+                subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=now))
         subject.searchable = searchable
         subject.last_interaction_at = now
         runtime.audit(session, Entry(

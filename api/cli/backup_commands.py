@@ -46,16 +46,18 @@ def restore_command(
     source: Annotated[Path, typer.Argument(help="A folder written by optinface backup.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Replace the ledger by a backup (server stopped), then start once to replay every
-    erasure recorded since the backup and rebuild the index.
+    """Replace the ledger by a backup (server stopped), void its unused probe consents, then
+    start once to replay every erasure, withdrawal, revocation and opt-out recorded since the
+    backup and rebuild the index.
 
     Example: optinface restore /mnt/backups/optinface-2027-03-01
     """
     settings = load_settings(data_dir=data_dir)
     try:
-        restore(settings, source)
+        voided = restore(settings, source, now=datetime.now(UTC))
     except ConsentError as error:
         raise refused(error.code, error.message) from error
     with opened(data_dir) as (_, service):
         report = service.last_reconcile
-    typer.echo(report.model_dump_json(indent=2) if report else "{}")
+    done = {} if report is None else report.model_dump(mode="json")
+    typer.echo(json.dumps({**done, "probe_consents_voided": voided}, indent=2))

@@ -22,16 +22,22 @@ from typer.testing import CliRunner, Result
 from optinface.api.cli.main import app as cli
 from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
 from optinface.consent.crypto import open_sealed
-from optinface.consent.errors import KeyUnavailable, SubjectErased
+from optinface.consent.errors import KeyUnavailable, ProbeConsentRequired, SubjectErased
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
-from optinface.consent.schemas import ErasureReason
+from optinface.consent.schemas import ErasureReason, Operation
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
+from tests.support.consent import (
+    FakeClock,
+    World,
+    assert_witness_sees_the_restore,
+    make_world,
+    refused,
+)
 from tests.support.files import template_bytes
 
 
@@ -289,3 +295,134 @@ def test_a_restore_destroys_again_the_templates_replaced_or_given_up_since_the_b
         assert not gone & restored.index.labels()
         with restored.runtime.db.transaction() as session:
             assert not gone & set(session.scalars(select(Template.id)))
+
+
+def _backup_then(optinface: Callable[..., str], destination: Path,
+                 service: OptinFace, clock: FakeClock, act: Callable[[], object]) -> dict[str, int]:
+    """Back up, let time pass, ``act``, stop the server and restore the backup: what the
+    restore reports (the start-up reconciliation's counts, and the probe consents voided)."""
+    optinface("backup", str(destination))
+    clock.advance(minutes=1)
+    act()
+    service.close()
+    done = optinface("restore", str(destination))
+    report: dict[str, int] = json.loads(done[done.index("{"):])
+    return report
+
+
+def test_a_restore_takes_out_again_a_purpose_withdrawn_since_the_backup(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """The consent keeps its other purpose; under the withdrawn one nobody is found again."""
+    service = open_service()
+    world = make_world(service, clock)
+    other = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
+    subject, consent = world.subject(purposes=[world.purpose, other])
+    world.enrol(subject, consent, portrait_jpegs[0])
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: world.withdraw_purpose(subject, consent, other))
+    with closing(open_service()) as restored:
+        world.service = restored
+        assert world.identify(portrait_jpegs[0], purpose=other).candidates == []
+        assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
+        [kept] = restored.list_consents(actor=world.portal, subject=subject)
+        assert kept.status == "active" and kept.purposes == [world.purpose]
+    assert report["purpose_withdrawals_replayed"] == 1
+
+
+def test_a_restore_revokes_again_an_api_key_revoked_since_the_backup(
+    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """A leaked key revoked after the backup stays refused, at the revocation's own time."""
+    service = open_service()
+    world = make_world(service, clock)
+    leaked = service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
+    service.authenticate(leaked.secret)
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: service.revoke_api_key(actor=world.admin,
+                                                         key_id=leaked.key_id))
+    with closing(open_service()) as restored:
+        refused("unauthenticated", lambda: restored.authenticate(leaked.secret))
+        assert restored.authenticate_kept(leaked.secret) is None
+        assert [k.revoked_at for k in restored.list_api_keys(actor=world.admin)
+                if k.key_id == leaked.key_id] == [clock.now()]
+    assert report["revocations_replayed"] == 1
+
+
+def test_a_restore_opts_out_again_a_subject_who_opted_out_of_search_since_the_backup(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    service = open_service()
+    world = make_world(service, clock)
+    subject = world.enrolled(portrait_jpegs[0])
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: world.people[subject].set_searchable(False))
+    with closing(open_service()) as restored:
+        world.service = restored
+        assert world.identify(portrait_jpegs[0]).candidates == []
+        assert not restored.get_subject(actor=world.portal, subject=subject).searchable
+    assert report["opt_outs_replayed"] == 1
+    journal = (world.service.settings.witness_dir / "erasures.jsonl").read_text()
+    assert subject not in journal  # a keyed hash names them, never the pseudonym
+
+
+def test_an_opt_out_followed_by_an_opt_in_before_the_backup_is_not_replayed(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """The journal keeps opt-outs only: one the backup already holds, with the person's later
+    opt-in, must not undo that opt-in."""
+    service = open_service()
+    world = make_world(service, clock)
+    subject = world.enrolled(portrait_jpegs[0])
+    world.people[subject].set_searchable(False)
+    clock.advance(minutes=1)
+    world.people[subject].set_searchable(True)
+    report = _backup_then(optinface, tmp_path / "backup", service, clock, lambda: None)
+    with closing(open_service()) as restored:
+        world.service = restored
+        assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
+        assert restored.get_subject(actor=world.portal, subject=subject).searchable
+    assert report["opt_outs_replayed"] == 0
+
+
+def test_a_probe_consent_used_since_the_backup_cannot_be_used_again_after_a_restore(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    service = open_service()
+    world = make_world(service, clock)
+    world.enrolled(portrait_jpegs[0])
+    probe = world.probe(image=portrait_jpegs[0])
+
+    def search(under: OptinFace) -> object:
+        return under.identify(actor=world.researcher, purpose_id=world.purpose,
+                              probe_consent_id=probe, image=portrait_jpegs[0])
+
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: search(service))
+    with closing(open_service()) as restored, pytest.raises(ProbeConsentRequired) as error:
+        search(restored)
+    assert error.value.details["problem"] == "used"
+    assert report["probe_consents_voided"] == 1
+
+
+@pytest.mark.parametrize("inside", ["data_dir", "keys_dir", "witness_dir"])
+def test_a_backup_inside_the_data_the_keys_or_the_witness_is_refused(
+    settings: ConsentSettings, clock: FakeClock, tmp_path: Path, inside: str,
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Later erasures never reach a copy in the data directory; a copy beside the keys or the
+    witness is no longer kept apart. Reached through a symbolic link, too."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    link = tmp_path / "elsewhere"
+    link.symlink_to(getattr(settings, inside))
+    for destination in (getattr(settings, inside) / "copy", link / "copy"):
+        result = CliRunner().invoke(cli, ["backup", str(destination),
+                                          "--data-dir", str(settings.data_dir)])
+        assert result.exit_code != 0 and "is inside the" in result.output, result.output
+        assert not destination.exists()
