@@ -10,8 +10,9 @@ not as a gallery (subjects then enrol again, see ``reconcile``).
 Restoring replaces the data directory's database by the backup (the files it replaces are
 shredded, the index with them); the next start replays the erasure journal before it serves,
 so a subject erased after the backup was taken never comes back, nor a consent or purpose
-withdrawn, an API key revoked or an opt-out of 1:N search made since. The probe consents of
-the copy not yet used are voided (their use after the backup is journaled nowhere). A backup
+withdrawn, an API key revoked or an opt-out of 1:N search made since. What the copy holds
+single-use and unused is voided: probe consents, one-time links, open challenges and approved
+captures (a use after the backup is journaled nowhere). A backup
 of another deployment is refused before anything is shredded: its own events must be those a
 checkpoint signed by the key this deployment's witness folder pins covers. A backup is never
 written inside the data directory, the key store or the witness folder.
@@ -41,7 +42,8 @@ from optinface.consent.lock import DataDirLock
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import NoteError, open_checkpoint
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent, ProbeConsent
+from optinface.consent.subject_acts import CAPTURE
+from optinface.consent.tables import AuditEvent, Ceremony, OneTimeLink, ProbeConsent
 from optinface.consent.witness import pinned_key
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
 
@@ -162,9 +164,9 @@ def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> N
             " nothing was replaced", details={"problem": "other_deployment"}) from error
 
 
-def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> int:
+def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[str, int]:
     """Put the backup in ``source`` in place of the data directory's ledger (server stopped);
-    how many probe consents it voided (:func:`_void_probe_consents`).
+    how many single-use rows of each kind it voided (:func:`_void_single_use`).
 
     The replaced database, its WAL and the index are shredded; start the service afterwards
     (the CLI does) so the erasure journal is replayed before anything is served.
@@ -191,25 +193,40 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> int:
         staged = target.with_name(f".{target.name}.restore")
         os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE))
         shutil.copyfile(backup_file, staged)
-        voided = _void_probe_consents(staged, now=now)
+        voided = _void_single_use(staged, now=now)
         os.replace(staged, target)
         fsync_directory(target.parent)
     return voided
 
 
-def _void_probe_consents(database: Path, *, now: datetime) -> int:
-    """Mark used, at ``now``, every probe consent of the copy not yet used; how many.
+def _void_single_use(database: Path, *, now: datetime) -> dict[str, int]:
+    """Mark used, at ``now``, everything of the copy meant to be used once and not yet used;
+    how many of each kind.
 
-    A probe consent is single-use, and its use is not journaled (that would add an fsync to
-    every search): one used after the backup was taken is unused again in it. Voiding them all
-    in the copy, before it takes the ledger's place, costs little: they live minutes
-    (``enrolment_link_minutes``), and the person in the probe signs again. A search under one
-    is refused as under any used probe consent (``probe_consent_required``, problem ``used``).
+    Their uses are not journaled (a probe consent's would add an fsync to every search): one
+    used after the backup was taken is unused again in the copy. Voiding them all, before the
+    copy takes the ledger's place, costs little, since they live minutes or hours: the person
+    in a probe signs again, the desk hands a new enrolment link and opens a new capture. Each is
+    then refused as a used one is (a probe consent: ``probe_consent_required``, problem
+    ``used``; a link: ``link_invalid``; a challenge or a capture: ``challenge_invalid``).
     """
+    statements = {
+        "probe_consents_voided": update(ProbeConsent).where(ProbeConsent.used_at.is_(None))
+        .values(used_at=now),
+        "links_voided": update(OneTimeLink).where(OneTimeLink.used_at.is_(None))
+        .values(used_at=now),
+        # A challenge not yet signed, and a capture approved but its photo not yet enrolled.
+        "challenges_voided": update(Ceremony).where(Ceremony.used_at.is_(None))
+        .values(used_at=now),
+        "captures_voided": update(Ceremony).where(Ceremony.kind == CAPTURE,
+                                                  Ceremony.consumed_at.is_(None),
+                                                  Ceremony.evidence.is_not(None))
+        .values(consumed_at=now),
+    }
     engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(database))
     try:
         with engine.begin() as connection:
-            return connection.execute(update(ProbeConsent).where(
-                ProbeConsent.used_at.is_(None)).values(used_at=now)).rowcount
+            return {name: connection.execute(statement).rowcount
+                    for name, statement in statements.items()}
     finally:
         engine.dispose()

@@ -46,7 +46,8 @@ def restore_command(
     source: Annotated[Path, typer.Argument(help="A folder written by optinface backup.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Replace the ledger by a backup (server stopped), void its unused probe consents, then
+    """Replace the ledger by a backup (server stopped), void what it holds single-use and
+    unused (probe consents, one-time links, challenges, approved captures), then
     start once to replay every erasure, withdrawal, revocation and opt-out recorded since the
     backup and rebuild the index.
 
@@ -60,4 +61,4 @@ def restore_command(
     with opened(data_dir) as (_, service):
         report = service.last_reconcile
     done = {} if report is None else report.model_dump(mode="json")
-    typer.echo(json.dumps({**done, "probe_consents_voided": voided}, indent=2))
+    typer.echo(json.dumps({**done, **voided}, indent=2))

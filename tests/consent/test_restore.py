@@ -26,7 +26,13 @@ from optinface.consent.errors import KeyUnavailable, ProbeConsentRequired, Subje
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
-from optinface.consent.schemas import ErasureReason, Operation
+from optinface.consent.schemas import (
+    AgeCategory,
+    ErasureReason,
+    LinkSecret,
+    Operation,
+    SubjectCreate,
+)
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
@@ -408,6 +414,27 @@ def test_a_probe_consent_used_since_the_backup_cannot_be_used_again_after_a_rest
         search(restored)
     assert error.value.details["problem"] == "used"
     assert report["probe_consents_voided"] == 1
+
+
+def test_a_restore_voids_the_links_and_the_approved_captures_the_copy_holds_unused(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """A link or a capture used after the backup is unused again in the copy: each must not
+    serve twice, so the desk hands a new link and opens a new capture."""
+    service = open_service()
+    world = make_world(service, clock)
+    subject, consent = world.subject()
+    capture = world.signer(subject).approve_capture(consent, portrait_jpegs[0], desk=world.portal)
+    link = service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT)).enrolment.secret
+    report = _backup_then(optinface, tmp_path / "backup", service, clock, lambda: None)
+    with closing(open_service()) as restored:
+        refused("link_invalid", lambda: restored.passkey_registration_options(
+            LinkSecret(link=link)))
+        refused("challenge_invalid", lambda: restored.enrol(
+            actor=world.portal, subject=subject, capture_id=capture.id, image=portrait_jpegs[0]))
+    assert report["links_voided"] >= 1 and report["captures_voided"] == 1
 
 
 @pytest.mark.parametrize("inside", ["data_dir", "keys_dir", "witness_dir"])
