@@ -22,6 +22,7 @@ from optinface.consent import (
     transfers,
 )
 from optinface.consent.accountability import accepts, accountability
+from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
 from optinface.consent.receipts import published_key
 from optinface.consent.schemas import (
@@ -137,13 +138,17 @@ def render_register(register: Register) -> str:
         if register.declaration
         else "not declared"
     )
-    a = register.accountability
-    hosting = register.hosting
+    a = register.accountability.model_copy(update={
+        field: markdown_text(value) for field, value in register.accountability
+        if isinstance(value, str)})  # the operator's own words, shown as written
+    hosting = register.hosting.model_copy(update={
+        field: markdown_text(value) for field, value in register.hosting})
     lines = [
         "# Register of the biometric database",
         f"Generated {register.generated_at.isoformat()}",
         "",
-        f"- **Controller**: {register.controller_name} ({register.controller_contact})",
+        f"- **Controller**: {markdown_text(register.controller_name)}"
+        f" ({markdown_text(register.controller_contact)})",
         f"- **Person in charge of personal information**: {a.privacy_officer_name},"
         f" {a.privacy_officer_title} ({a.privacy_officer_contact})",
         f"- **Data protection officer**: {a.dpo_contact}",
@@ -170,16 +175,18 @@ def render_register(register: Register) -> str:
         "- **Biometric data sold, leased or traded**: never",
         "",
         "## Purposes",
-        *[f"- **{p.name}** ({p.legal_basis}): {', '.join(p.operations)};"
-          f" retention {p.retention_days} days" for p in register.purposes],
+        *[f"- **{markdown_text(p.name)}** ({markdown_text(p.legal_basis)}):"
+          f" {', '.join(p.operations)}; retention {p.retention_days} days"
+          for p in register.purposes],
         "",
         "## Recipients",
-        *([f"- **{r.name}**: {r.purpose} ({r.legal_basis})" for r in register.recipients]
-          or ["- none"]),
+        *([f"- **{markdown_text(r.name)}**: {markdown_text(r.purpose)}"
+           f" ({markdown_text(r.legal_basis)})" for r in register.recipients] or ["- none"]),
         f"- **Disclosures**: {register.disclosure_rule}",
         "",
         "## Transfers",
-        *[f"- **{t.jurisdiction}**: {transfers.describe(t)}" for t in register.transfers],
+        *[f"- **{t.jurisdiction}**: {markdown_text(transfers.describe(t))}"
+          for t in register.transfers],
         "",
         "## Signing keys",
         "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY`"
@@ -207,7 +214,7 @@ def render_register(register: Register) -> str:
            for o in register.orders] or ["- none"]),
         "",
         "## Warnings",
-        *([f"- {w}" for w in register.warnings] or ["- none"]),
+        *([f"- {markdown_text(w)}" for w in register.warnings] or ["- none"]),
     ]
     return "\n".join(lines) + "\n"
 

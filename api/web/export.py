@@ -13,7 +13,6 @@ addresses) is shown as typed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
@@ -30,6 +29,7 @@ from optinface.consent import (
     transfers,
 )
 from optinface.consent.accountability import RIGHTS
+from optinface.consent.markdown import markdown_text
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
@@ -227,17 +227,6 @@ def generated(export: AccessExport, words: Words) -> str:
     return words("Generated on {when} by {controller} ({contact}).",
                  when=words.when(export.generated_at), controller=export.controller_name,
                  contact=export.controller_contact)
-
-
-_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>#|!])")
-
-
-def markdown_text(value: str) -> str:
-    """``value`` as literal Markdown text: its emphasis, link, HTML, heading and table marks
-    escaped and its line breaks kept inside the list item, so a name or a note someone typed
-    (a recipient, a request) cannot add a link, a tag or a section to the export."""
-    escaped = _MARKDOWN_SYNTAX.sub(r"\\\1", value)
-    return "  \n  ".join(escaped.splitlines()) if "\n" in escaped else escaped
 
 
 def markdown(export: AccessExport, words: Words) -> str:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from optinface.consent import disclosures
+from optinface.consent.schemas import Operation
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, Jurisdiction, Recipient
 from optinface.engine.pipeline import FacePipeline
@@ -139,6 +140,18 @@ def test_recipients_are_read_from_the_environment_as_json(
     monkeypatch.setenv("OPTINFACE_RECIPIENTS", '[{"name": "no purpose given"}]')
     with pytest.raises(ValidationError):
         ConsentSettings(data_dir=settings.data_dir)
+
+
+def test_a_name_in_the_register_cannot_forge_a_section_or_a_link(world: World) -> None:
+    """The register's Markdown goes to a regulator: a purpose or a recipient named like
+    markup is written as its literal text."""
+    world.purpose_with(Operation.IDENTIFY, name="x ## Regulator's orders [none](https://e.x)")
+    world.service.settings.recipients = [Recipient(name="<b>Board</b>", purpose="*audit*",
+                                                   legal_basis="consent")]
+    markdown = world.service.render_register(world.service.register())
+    assert "\\#\\# Regulator's orders \\[none\\](https://e.x)" in markdown
+    assert "\\<b\\>Board\\</b\\>" in markdown and "\\*audit\\*" in markdown
+    assert markdown.count("## Regulator's orders") == 1
 
 
 def test_the_ledger_view_counts_consents_by_status_and_purpose(world: World) -> None:
