@@ -23,9 +23,11 @@ from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import get_row
+from optinface.consent.policies import under_age_of_consent
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
+from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic, ConsentCapacity
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import ApiKey, Subject, SubjectToken
 
 API_KEY_PREFIX = "key_"
@@ -122,10 +124,13 @@ def _key_actor(key_id: str, *, row: KeyRow | None, digest: str) -> Actor:
 
 
 def authenticate(
-    session: Session, secret: str, *, keys: KeyRing, now: datetime, rows: KeyRows
+    session: Session, secret: str, *, keys: KeyRing, now: datetime, rows: KeyRows,
+    settings: ConsentSettings,
 ) -> Actor:
     """The actor behind ``secret`` or :class:`AuthFailure` (the caller audits it); an API key's
-    row is read through ``rows``, which keeps it where it may."""
+    row is read through ``rows``, which keeps it where it may. A guardian's token opens
+    nothing once the person reached the age of consent: from then on only the person's own
+    credential acts for them (:func:`consent.policies.under_age_of_consent`)."""
     key_id = _key_id(secret)
     digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
     if key_id.startswith(API_KEY_PREFIX):
@@ -135,8 +140,13 @@ def authenticate(
         raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
     if token.expires_at <= now:
         raise AuthFailure("expired", key_id=key_id)
-    pseudonym = session.scalar(select(Subject.pseudonym).where(Subject.id == token.subject_id))
-    return Actor(key_id=key_id, role=Role.SUBJECT, subject=pseudonym, capacity=token.capacity)
+    subject = session.get(Subject, token.subject_id)
+    if (subject is not None and token.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY)
+            and not under_age_of_consent(subject, settings, today=now.date())):
+        raise AuthFailure("guardian_of_an_adult", key_id=key_id)
+    return Actor(key_id=key_id, role=Role.SUBJECT,
+                 subject=subject.pseudonym if subject is not None else None,
+                 capacity=token.capacity)
 
 
 def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
@@ -225,6 +235,7 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
             return kept
         with runtime.db.reading() as session:
             return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now(),
+                                settings=runtime.settings,
                                 rows=runtime.key_rows)
     except AuthFailure as failure:
         _record_failures(runtime, runtime.auth_failures.add(

@@ -196,6 +196,8 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
         if subject is None:
             raise ChallengeInvalid("the subject of this passkey no longer exists")
         ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
+        if credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
+            policies.require_guardian_speaks(subject, settings, today=now.date())
         token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
                                             now=now, days=settings.subject_token_days,
                                             capacity=credential.capacity)

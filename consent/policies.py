@@ -146,7 +146,8 @@ def require_guardian_speaks(subject: Subject, settings: ConsentSettings, *, toda
     """Refuse (``capacity_not_held``) an act of the holder of parental authority for a person
     who has reached the age of consent: from that day only the person's own passkey adds to
     what is done with their face. (The guardian's consent already given runs its grace period,
-    :func:`guardian_until`, and the guardian may still withdraw it.)"""
+    :func:`guardian_until`, and the person may withdraw it. The guardian's tokens and passkey
+    no longer open the person's record at all: :func:`consent.apikeys.authenticate`.)"""
     if not under_age_of_consent(subject, settings, today=today):
         minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
         raise CapacityNotHeld(

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from optinface.consent.audit import AuditAction
-from optinface.consent.errors import ConsentError, InvalidRequest, SubjectErased
+from optinface.consent.errors import ConsentError, InvalidRequest, SubjectErased, Unauthenticated
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import (
     AgeCategory,
@@ -20,6 +20,7 @@ from optinface.consent.schemas import (
     ConsentGiven,
     ErasureReason,
     Operation,
+    PasskeyResponse,
     SubjectCreate,
 )
 from optinface.consent.settings import ConsentSettings
@@ -241,18 +242,32 @@ def test_ones_own_consent_expiring_before_the_guardians_ends_the_templates_it_to
 
 
 @both_backends
-def test_once_of_age_the_guardians_passkey_adds_nothing_and_may_still_withdraw(
+def _guardian_signs_in(world: World, guardian: SoftPerson) -> str:
+    """The guardian signs in with their passkey: the token the sign-in hands them."""
+    challenge = world.service.sign_in_options()
+    return world.service.sign_in(PasskeyResponse(
+        ceremony_id=challenge.ceremony_id,
+        credential=guardian.authenticator.get(challenge.options))).subject_token
+
+
+def test_once_of_age_only_the_persons_own_passkey_acts_for_them(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    """From the day the declared bracket reaches the age of consent only the person's own
-    passkey adds to what is done with their face: the guardian can give no new consent, opt
-    them in to searches or approve a photo; the guardian's consent runs its grace period, and
-    the guardian may still withdraw it."""
+    """From the day the declared bracket reaches the age of consent parental authority ends:
+    the guardian's token opens nothing and their passkey signs nobody in (so they can neither
+    withdraw the person's own consent, erase them nor choose the alternative for them), and
+    what the guardian still holds adds nothing (no new consent, opt-in or photo). The
+    guardian's consent runs its grace period, and the person may withdraw it."""
     image = portrait_jpegs[0]
     minor = _minor_in_quebec(world)
     guardians = world.consent(minor.pseudonym).consent
     guardian = world.signer(minor.pseudonym)
+    token = _guardian_signs_in(world, guardian)
+    world.service.authenticate(token)  # before the birthday: the guardian's token works
     _days_after_the_birthday(world, 10)
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(token)
+    refused("capacity_not_held", lambda: _guardian_signs_in(world, guardian))
     refused("capacity_not_held", lambda: world.consent(minor.pseudonym))
     refused("capacity_not_held", lambda: guardian.set_searchable(True))
     refused("capacity_not_held", lambda: world.enrol(minor.pseudonym, guardians.id, image))
@@ -260,7 +275,7 @@ def test_once_of_age_the_guardians_passkey_adds_nothing_and_may_still_withdraw(
         actor=world.portal, subject=minor.pseudonym, capacity=ConsentCapacity.PARENTAL_AUTHORITY))
     own = _own_consent(world, minor)
     minor.enrol(own, image, desk=world.portal)
-    assert guardian.withdraw(guardians.id).consent.status == "withdrawn"
+    assert minor.withdraw(guardians.id).consent.status == "withdrawn"
     assert [c.status for c in world.service.list_consents(
         actor=minor.actor, subject=minor.pseudonym) if c.id == own] == ["active"]
 
