@@ -112,6 +112,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from optinface.api.access_log import route_template
 from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
@@ -303,7 +304,9 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
             code = ApiErrorCode.INTERNAL_ERROR
         return error_response(code, str(exc.detail), status=status,
                               headers=dict(exc.headers or {}))
-    log_failure(logger, exc, "unexpected error on %s %s", request.method, request.url.path)
+    # The route's template, never the path: the log outlives an erasure (api.access_log).
+    log_failure(logger, exc, "unexpected error on %s %s", request.method,
+                route_template(request.scope))
     return error_response(
         ApiErrorCode.INTERNAL_ERROR,
         "internal error; the operator can find it in the log",

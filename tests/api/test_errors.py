@@ -259,6 +259,25 @@ def test_unexpected_failure_is_a_bare_internal_error(
     assert answer.headers["x-frame-options"] == "DENY"
 
 
+def test_a_failure_is_logged_with_its_route_never_the_pseudonym_in_its_path(
+    api_settings: ApiSettings, service: OptinFace, world: World,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server's log outlives an erasure: a failure names the route, not the subject."""
+    def explode(**_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(service, "get_subject", explode)
+    with TestClient(create_app(api_settings, service=service),
+                    raise_server_exceptions=False) as client, caplog.at_level(logging.INFO):
+        answer = client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
+    _assert_error(answer, 500, "internal_error")
+    server = "\n".join(r.getMessage() for r in caplog.records
+                       if r.name.startswith(("optinface", "uvicorn")))  # not the test's client
+    assert "unexpected error on GET /v1/subjects/{subject}" in server
+    assert world.subject not in server
+
+
 PERSONAL = "Jane Q Public"
 
 
