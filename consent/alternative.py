@@ -19,7 +19,7 @@ from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import Destroyed, destroy_templates
 from optinface.consent.errors import AlternativeChosen
-from optinface.consent.ledger import get_subject
+from optinface.consent.ledger import get_subject, tombstone_hash
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import AlternativeChosenResult, SubjectPublic
@@ -34,7 +34,10 @@ def choose_alternative(
     subject.searchable = False
     subject.last_interaction_at = now
     labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
-    erasure_journal.record_templates(runtime, session, labels)  # a restored copy: again
+    # A restored copy makes the choice again and destroys the templates again.
+    erasure_journal.record(runtime.settings.witness_dir, erasure_journal.AlternativeTaken(
+        subject_hash=tombstone_hash(runtime.keys, subject.pseudonym), at=now))
+    erasure_journal.record_templates(runtime, session, labels)
     return destroy_templates(runtime, session, labels)
 
 

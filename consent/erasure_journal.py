@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.keys import KeyRing
@@ -90,7 +90,17 @@ class OptedOut:
     at: datetime
 
 
-Entry = JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
+@dataclass(frozen=True, slots=True)
+class AlternativeTaken:
+    """The subject chose the non-biometric alternative (consent.alternative): final, so always
+    made again, unlike an opt-out."""
+
+    subject_hash: str  # ledger.tombstone_hash, never the pseudonym
+    at: datetime
+
+
+Entry = (JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
+         | AlternativeTaken)
 TEMPLATE_DOMAIN = "journal-template"
 
 
@@ -125,6 +135,8 @@ def record(witness_dir: Path, entry: Entry) -> None:
         fields = {"kind": "key", "keyId": entry.key_id}
     elif isinstance(entry, OptedOut):
         fields = {"kind": "unsearchable", "subjectHash": entry.subject_hash}
+    elif isinstance(entry, AlternativeTaken):
+        fields = {"kind": "alternative", "subjectHash": entry.subject_hash}
     else:
         fields = {"subjectHash": entry.subject_hash, "reason": str(entry.reason)}
     _append(witness_dir, {**fields, "at": entry.at.isoformat()})
@@ -173,6 +185,8 @@ def _parse(raw: dict[str, str]) -> Entry:
         return KeyRevoked(key_id=raw["keyId"], at=at)
     if kind == "unsearchable":
         return OptedOut(subject_hash=raw["subjectHash"], at=at)
+    if kind == "alternative":
+        return AlternativeTaken(subject_hash=raw["subjectHash"], at=at)
     return JournalEntry(subject_hash=raw["subjectHash"], reason=ErasureReason(raw["reason"]),
                         at=at)
 
@@ -220,16 +234,40 @@ def opt_outs_again(runtime: Runtime, journal: Sequence[Entry], session: Session)
     """
     opted_out = {entry.subject_hash: entry.at for entry in journal
                  if isinstance(entry, OptedOut)}  # each subject's latest
-    if not opted_out:
-        return 0
     replayed = 0
-    for subject in session.scalars(select(Subject).where(
-            Subject.searchable.is_(True), Subject.last_interaction_at < max(opted_out.values()))):
-        at = opted_out.get(tombstone_hash(runtime.keys, subject.pseudonym))
-        if at is not None and subject.last_interaction_at < at:
+    for subject, at in _named(runtime, session, opted_out, Subject.searchable.is_(True)):
+        if subject.last_interaction_at < at:
             subject.searchable = False
             replayed += 1
     return replayed
+
+
+def alternatives_again(runtime: Runtime, journal: Sequence[Entry], session: Session) -> int:
+    """Record again, in ``session``, the choices of the non-biometric alternative the database
+    lacks (a copy from before): the subject is unsearchable and refused enrolment from the
+    journal's time; how many. The choice is final, so no later act can stand against it."""
+    chosen = {entry.subject_hash: entry.at for entry in journal
+              if isinstance(entry, AlternativeTaken)}
+    replayed = 0
+    for subject, at in _named(runtime, session, chosen,
+                              Subject.alternative_chosen_at.is_(None)):
+        subject.alternative_chosen_at, subject.searchable = at, False
+        replayed += 1
+    return replayed
+
+
+def _named(runtime: Runtime, session: Session, named: dict[str, datetime],
+           condition: ColumnElement[bool]) -> Iterator[tuple[Subject, datetime]]:
+    """The subjects meeting ``condition`` whose tombstone hash ``named`` maps to a time, with
+    it. Only subjects that existed by the latest of those times can be one, so only they are
+    hashed."""
+    if not named:
+        return
+    for subject in session.scalars(select(Subject).where(
+            condition, Subject.created_at <= max(named.values()))):
+        at = named.get(tombstone_hash(runtime.keys, subject.pseudonym))
+        if at is not None:
+            yield subject, at
 
 
 def pending_templates(runtime: Runtime, journal: Sequence[Entry], session: Session) -> set[int]:

@@ -70,6 +70,7 @@ def reconcile(
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
         revocations_replayed = apikeys.revoke_again(journal, session)
         opt_outs_replayed = erasure_journal.opt_outs_again(runtime, journal, session)
+        alternatives_replayed = erasure_journal.alternatives_again(runtime, journal, session)
         templates_replayed = destroy_templates(
             runtime, session, erasure_journal.pending_templates(runtime, journal, session)
         ).templates
@@ -110,6 +111,7 @@ def reconcile(
             purpose_withdrawals_replayed=purposes_replayed,
             revocations_replayed=revocations_replayed,
             opt_outs_replayed=opt_outs_replayed,
+            alternatives_replayed=alternatives_replayed,
             index_discarded=index_discarded,
         )
         runtime.audit(

@@ -611,6 +611,7 @@ class ReconcileReport(BaseModel):
     purpose_withdrawals_replayed: int = 0  # purposes taken out of a consent after it: again
     revocations_replayed: int = 0  # API keys revoked after it: revoked again
     opt_outs_replayed: int = 0  # opted out of 1:N search after it: opted out again
+    alternatives_replayed: int = 0  # chose the non-biometric alternative after it: again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
 
 

@@ -76,6 +76,8 @@ def test_an_eu_person_taken_while_accepted_gets_nothing_new_once_not_and_the_reg
             lambda: world.enrol(person.pseudonym, given.id, portrait_jpegs[0]))
     refused("eu_representative_required", lambda: world.service.new_enrolment_link(
         actor=world.portal, subject=person.pseudonym, capacity=ConsentCapacity.SELF))
+    refused("eu_representative_required", lambda: person.set_searchable(True))
+    assert person.set_searchable(False).searchable is False  # opting out stays open
     register = world.service.register()
     assert Jurisdiction.EU in [t.jurisdiction for t in register.transfers]
     assert any("no longer accepts them" in w for w in register.warnings)

@@ -22,7 +22,12 @@ from typer.testing import CliRunner, Result
 from optinface.api.cli.main import app as cli
 from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
 from optinface.consent.crypto import open_sealed
-from optinface.consent.errors import KeyUnavailable, ProbeConsentRequired, SubjectErased
+from optinface.consent.errors import (
+    AlternativeChosen,
+    KeyUnavailable,
+    ProbeConsentRequired,
+    SubjectErased,
+)
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
@@ -373,6 +378,28 @@ def test_a_restore_opts_out_again_a_subject_who_opted_out_of_search_since_the_ba
     assert report["opt_outs_replayed"] == 1
     journal = (world.service.settings.witness_dir / "erasures.jsonl").read_text()
     assert subject not in journal  # a keyed hash names them, never the pseudonym
+
+
+def test_a_restore_makes_again_the_choice_of_the_alternative_made_since_the_backup(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Choosing the alternative is final: after a restore the person is neither found nor
+    enrolled again, not only rid of the templates."""
+    service = open_service()
+    world = make_world(service, clock)
+    subject, consent = world.subject()
+    world.enrol(subject, consent, portrait_jpegs[0])
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: service.choose_alternative(actor=world.people[subject].actor,
+                                                             subject=subject))
+    with closing(open_service()) as restored:
+        world.service = restored
+        held = restored.get_subject(actor=world.portal, subject=subject)
+        assert held.alternative_chosen_at is not None and not held.searchable
+        with pytest.raises(AlternativeChosen):
+            world.enrol(subject, consent, portrait_jpegs[0])
+    assert report["alternatives_replayed"] == 1
 
 
 def test_an_opt_out_followed_by_an_opt_in_before_the_backup_is_not_replayed(
