@@ -31,13 +31,18 @@ _BEYOND_C0 = r"\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 NOT_ONE_LINE = r"\x00-\x1f" + _BEYOND_C0
 """Controls (C0, DEL, C1 with NEL), Unicode's line and paragraph separators, and the bidi
 overrides and isolates, as a character class body."""
-NAME_PATTERN = rf"^[^{NOT_ONE_LINE}]*[^{NOT_ONE_LINE}\s][^{NOT_ONE_LINE}]*$"
-"""One line with at least one character that is not a space: a label of spaces names nothing."""
+_BLANK = r"\s\u200b-\u200f\u2060-\u2064\ufeff\u2800\u3164\uffa0"
+"""What shows nothing: white space, the zero-width and invisible format characters, and the
+blank Braille and Hangul fillers. Allowed within a text (a zero-width joiner belongs in some
+scripts), never as all of it."""
+NAME_PATTERN = rf"^[^{NOT_ONE_LINE}]*[^{NOT_ONE_LINE}{_BLANK}][^{NOT_ONE_LINE}]*$"
+"""One line with at least one character that shows: a label of spaces or invisible characters
+names nothing."""
 NOT_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f" + _BEYOND_C0
 """What a longer text refuses: :data:`NOT_ONE_LINE` but tabs and line breaks, LF or CRLF (what
 an HTML form sends from a textarea)."""
 TEXT_PATTERN = rf"^[^{NOT_TEXT}]*$"
-WORDS_PATTERN = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
+WORDS_PATTERN = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}{_BLANK}][^{NOT_TEXT}]*$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9])?$"
 MAX_LEDGER_INTEGER = 2**63 - 1

@@ -149,6 +149,7 @@ def test_a_purpose_keeps_its_texts_printable(world: World) -> None:
             "legal_basis": "consent", "operations": ["enrol"], "retention_days": 30}
     for bad in ({"legal_basis": CONTROL}, {"study": "z\n"}, {"description": "x\x00"},
                 {"description": "x\x85y"}, {"name": " "}, {"legal_basis": "\u00a0"},
+                {"name": "\u200b\ufeff"}, {"legal_basis": "\u3164"},
                 {"description": " \n "}):
         assert_refused(world.client.post("/v1/purposes", json={**body, **bad}, headers=admin),
                        422, "validation_error")
