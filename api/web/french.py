@@ -249,6 +249,26 @@ FRENCH: dict[str, str] = {
     "Choose what your message is about from the list.": (
         "Choisissez dans la liste le sujet de votre message."
     ),
+    "Write who receives it and the reference, each on one line of at most 200 characters, and"
+    " choose a ground from the list.": (
+        "Indiquez qui la reçoit et la référence, chacun sur une ligne d'au plus 200 caractères,"
+        " et choisissez un motif dans la liste."
+    ),
+    "Share your record with someone": "Transmettre votre dossier à quelqu'un",
+    "Your passkey signs who receives it, on which ground and under which document. They get"
+    " your record, your consents and your photos' dates, never your face or its template. The"
+    " sharing is listed in My data, and any later erasure receipt names them.": (
+        "Votre clé d'accès signe qui le reçoit, pour quel motif et sous quel document. Ils"
+        " reçoivent votre dossier, vos consentements et les dates de vos photos, jamais votre"
+        " visage ni son gabarit. La transmission figure dans Mes données, et tout reçu"
+        " d'effacement ultérieur les nomme."
+    ),
+    "Who receives your record": "Qui reçoit votre dossier",
+    "On which ground": "Pour quel motif",
+    "Reference of your authorisation or of their request": (
+        "Référence de votre autorisation ou de leur demande"
+    ),
+    "Sign and download what they receive": "Signer et télécharger ce qu'ils reçoivent",
     "Ask a person, or complain": "Demander à une personne, ou porter plainte",
     "A person in charge answers within {days} days, free of charge. You may also complain to the"
     " Commission d'accès à l'information du Québec or your EU supervisory authority.": (

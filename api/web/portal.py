@@ -41,12 +41,14 @@ from optinface.api.web.auth import (
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import Refusal, advice, attempt, render, words_for
 from optinface.api.web.sessions import Area, WebSession
+from optinface.consent import disclosures
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import PERMISSIONS, Actor, Permission
 from optinface.consent.schemas import (
     AccessExport,
+    DisclosureCreate,
     ErasureReason,
     ErasureReceipt,
     NoticePublic,
@@ -132,6 +134,7 @@ def _home(
         complaint=_complaint(privacy),
         # The consent core decides whether a subject may upload their own photo.
         can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
+        disclosure_bases=sorted(disclosures.PERSONS_OWN),
         errors={field: (advice(e), e.code) for field, e in errors.items()},
         typed=typed or {},
     )
@@ -249,6 +252,38 @@ def portal_enrol(
 
     typed = {"consent_id": consent_id, "replaces": replaces}  # shown again if refused
     return _form(request, service, csrf, act, field="image", typed=typed)
+
+
+class DiscloseForm(BaseModel):
+    """The portal's "Share your record with someone" form (BIPA 15(d), the person's own bases)."""
+
+    csrf: str
+    recipient: str
+    legal_basis: str
+    document_reference: str
+    signed: str = ""
+
+
+@router.post("/portal/disclose")
+def portal_disclose(request: Request, service: ServiceDep,
+                    form: Annotated[DiscloseForm, Form()]) -> Response:
+    """The person shares their record: the disclosure their passkey signed is recorded, and
+    what the recipient gets (never a vector) is downloaded for them to hand over."""
+
+    def act(actor: Actor) -> Response:
+        try:
+            body = DisclosureCreate(recipient=form.recipient, legal_basis=form.legal_basis,
+                                    document_reference=form.document_reference,
+                                    signed=_signed(form.signed))
+        except ValidationError as error:
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.NAME_WHO_AND_WHY) from error
+        made = service.disclose(actor=actor, subject=actor.subject or "", body=body)
+        return download(made.model_dump_json(indent=2),
+                        f"disclosure-{made.disclosure.id}.json", "application/json")
+
+    typed = {"recipient": form.recipient, "legal_basis": form.legal_basis,
+             "document_reference": form.document_reference}
+    return _form(request, service, form.csrf, act, field="disclose", typed=typed)
 
 
 class RequestForm(BaseModel):

@@ -151,4 +151,7 @@ PICK_A_PURPOSE = "Tick at least one use to consent."
 CONFIRM_ERASURE = "Tick the box to confirm: this cannot be undone."
 WRITE_A_MESSAGE = "Write your message, in at most 2000 characters."
 PICK_WHAT_ABOUT = "Choose what your message is about from the list."
-PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE, WRITE_A_MESSAGE, PICK_WHAT_ABOUT})
+NAME_WHO_AND_WHY = ("Write who receives it and the reference, each on one line of at most 200"
+                    " characters, and choose a ground from the list.")
+PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE, WRITE_A_MESSAGE, PICK_WHAT_ABOUT,
+                           NAME_WHO_AND_WHY})

@@ -217,6 +217,30 @@ def test_a_person_replaces_their_own_photo_with_a_new_one_from_the_portal(
 
 
 @pytest.mark.browser
+def test_a_person_shares_their_record_signing_who_gets_it_and_downloads_what_goes(
+    page, world: World
+) -> None:
+    """BIPA 15(d) on the person's own ground, from the portal: their passkey signs the
+    recipient, ground and reference; they download what the recipient gets (never a vector),
+    and the disclosure is on record."""
+    subject = _new_person_in_the_browser(page, world)
+    page.fill("#disclose-recipient", "Acme Bank")  # type: ignore[attr-defined]
+    page.select_option("#disclose-basis", "financial_transaction")  # type: ignore[attr-defined]
+    page.fill("#disclose-reference", "LOAN 2027/42")  # type: ignore[attr-defined]
+    with page.expect_download() as shared:  # type: ignore[attr-defined]
+        page.click("#disclose button[type=submit]")  # type: ignore[attr-defined]
+    made = json.loads(Path(shared.value.path()).read_text())
+    assert (made["disclosure"]["recipient"], made["disclosure"]["legal_basis"]) == (
+        "Acme Bank", "financial_transaction")
+    assert made["handed_over"]["subject"]["pseudonym"] == subject
+    assert "embedding" not in json.dumps(made) and "vector" not in json.dumps(made)
+    listed = world.client.get(f"/v1/subjects/{subject}/disclosures",
+                              headers=auth(world.keys.admin)).json()
+    assert [(d["recipient"], d["document_reference"]) for d in listed] == [
+        ("Acme Bank", "LOAN 2027/42")]
+
+
+@pytest.mark.browser
 def test_reviewer_dashboard_shows_chain_ledger_register_and_downloads(page, world: World) -> None:
     world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin))
     page.goto("/review")

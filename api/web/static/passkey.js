@@ -121,6 +121,11 @@
       return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file),
                replaces: replaces && replaces.value ? Number(replaces.value) : null };
     }
+    if (kind === "disclose") {
+      return { act: "disclose", recipient: field("recipient").value,
+               legal_basis: field("legal_basis").value,
+               document_reference: field("document_reference").value };
+    }
     throw new Error("unknown act " + kind);
   }
 
