@@ -18,13 +18,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import disclosures, review, rights_requests
+from optinface.consent import consents, disclosures, review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.audit_seals import mentions, seal_of
-from optinface.consent.ledger import consent_public, templates_public
+from optinface.consent.ledger import templates_public
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
-    consent_status,
     inactivity_limit,
 )
 from optinface.consent.schemas import (
@@ -155,10 +154,7 @@ def build_export(
         rights_requests=rights_requests.of_subject(session, subject, now=now),
         disclosures=disclosures.of_subject(session, subject.pseudonym),
         subject=SubjectPublic.model_validate(subject),
-        consents=[
-            consent_public(c, public_key=public_key, status=consent_status(c, now=now))
-            for c in sorted(subject.consents, key=lambda c: c.obtained_at)
-        ],
+        consents=consents.all_public(subject, public_key=public_key, now=now),
         templates=templates_public(session, subject),
         events=[own_view(event, subject.pseudonym) for event in events],
     )

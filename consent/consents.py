@@ -37,13 +37,21 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import Jurisdiction
-from optinface.consent.tables import Consent, ConsentStatus, Template
+from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
 
 
 def public(runtime: Runtime, consent: Consent) -> ConsentPublic:
     """The consent as the API shows it, with its status now and its signed receipt."""
     return ledger.consent_public(consent, public_key=runtime.keys.public_key,
                                  status=policies.consent_status(consent, now=runtime.clock.now()))
+
+
+def all_public(subject: Subject, *, public_key: str, now: datetime) -> list[ConsentPublic]:
+    """The subject's consents as the API shows them, oldest first, each with its status at
+    ``now``: what their list, their access export and a disclosed record show."""
+    return [ledger.consent_public(c, public_key=public_key,
+                                  status=policies.consent_status(c, now=now))
+            for c in sorted(subject.consents, key=lambda c: c.obtained_at)]
 
 
 def give(runtime: Runtime, *, actor: Actor, pseudonym: str,

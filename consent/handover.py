@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import disclosures, ledger, policies, subject_acts
+from optinface.consent import consents, disclosures, ledger, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.passkeys import Signed
 from optinface.consent.roles import Actor
@@ -60,14 +60,12 @@ def handed_over(session: Session, *, runtime: Runtime, subject: Subject,
                 now: datetime) -> DisclosedRecord:
     """The parts of the subject's data a recipient is handed (:data:`disclosures.CONTENTS`),
     from the same rows the access export reads, with less of them."""
-    public_key = runtime.keys.public_key
     return DisclosedRecord(
         generated_at=now, controller_name=runtime.settings.controller_name,
         controller_contact=runtime.settings.controller_contact,
         subject=SubjectPublic.model_validate(subject),
-        consents=[DisclosedConsent.model_validate(ledger.consent_public(
-                      c, public_key=public_key, status=policies.consent_status(c, now=now)))
-                  for c in sorted(subject.consents, key=lambda c: c.obtained_at)],
+        consents=[DisclosedConsent.model_validate(c) for c in consents.all_public(
+            subject, public_key=runtime.keys.public_key, now=now)],
         templates=ledger.templates_public(session, subject))
 
 

@@ -512,8 +512,8 @@ class OptinFace:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            return [consents.public(self.runtime, c)
-                    for c in sorted(row.consents, key=lambda c: c.obtained_at)]
+            return consents.all_public(row, public_key=self.runtime.keys.public_key,
+                                       now=self.clock.now())
 
     def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str,
                          signed: PasskeyResponse) -> WithdrawalResult:
