@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.keys import KeyRing
@@ -191,6 +191,12 @@ def _parse(raw: dict[str, str]) -> Entry:
                         at=at)
 
 
+NOT_WITHDRAWN = and_(Consent.withdrawn_at.is_(None), Consent.status == ConsentStatus.ACTIVE)
+"""The consents a replayed withdrawal still has something to end in (as the database has
+them, without the clock: an expired consent ends by itself), as a query's condition, so a
+start reads only those, however long the journal grows."""
+
+
 def pending_withdrawals(journal: Sequence[Entry], session: Session) -> list[str]:
     """Withdraw again, in ``session``, the consents the journal withdrew and the database
     still has active (a copy from before); return their ids. Their templates then go with
@@ -199,17 +205,11 @@ def pending_withdrawals(journal: Sequence[Entry], session: Session) -> list[str]
                  if isinstance(entry, Withdrawal)}
     if not withdrawn:
         return []
-    again = [consent for consent in session.scalars(select(Consent).where(
-        Consent.id.in_(list(withdrawn)))) if in_force(consent)]
+    again = list(session.scalars(select(Consent).where(Consent.id.in_(list(withdrawn)),
+                                                       NOT_WITHDRAWN)))
     for consent in again:
         withdraw_again(consent, at=withdrawn[consent.id])
     return [consent.id for consent in again]
-
-
-def in_force(consent: Consent) -> bool:
-    """Whether a replayed withdrawal still has something to end in ``consent`` (as the
-    database has it, without the clock: an expired consent ends by itself)."""
-    return consent.withdrawn_at is None and consent.status == ConsentStatus.ACTIVE
 
 
 def withdraw_again(consent: Consent, *, at: datetime) -> None:

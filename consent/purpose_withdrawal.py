@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent import erasure_journal, ledger, passkeys, policies, subject_acts
 from optinface.consent.audit import AuditAction, Entry
@@ -56,12 +56,13 @@ def narrow(
     with runtime.db.transaction() as session:
         consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
         purpose = next((p for p in consent.purposes if p.id == purpose_id), None)
-        earlier = session.scalar(select(PurposeWithdrawal).where(
-            PurposeWithdrawal.consent_id == consent_id, PurposeWithdrawal.purpose_id == purpose_id))
-        if purpose is None and earlier is not None:
-            # Withdrawing again changes nothing: the first withdrawal stays the record.
-            return public(earlier, public_key=runtime.keys.public_key)
         if purpose is None:
+            earlier = session.scalar(select(PurposeWithdrawal).where(
+                PurposeWithdrawal.consent_id == consent_id,
+                PurposeWithdrawal.purpose_id == purpose_id))
+            if earlier is not None:
+                # Withdrawing again changes nothing: the first withdrawal stays the record.
+                return public(earlier, public_key=runtime.keys.public_key)
             raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
                            details={"consent_id": consent_id, "purpose_id": purpose_id})
         if len(consent.purposes) == 1:
@@ -101,12 +102,17 @@ def withdraw_again(journal: Sequence[erasure_journal.Entry], session: Session) -
     rest of the start-up reconciliation). The person's signed receipt is theirs; this copy
     holds none of it.
     """
+    entries = [e for e in journal if isinstance(e, erasure_journal.PurposeWithdrawn)]
+    if not entries:
+        return 0
+    in_force = {consent.id: consent for consent in session.scalars(
+        select(Consent).where(Consent.id.in_({e.consent_id for e in entries}),
+                              erasure_journal.NOT_WITHDRAWN)
+        .options(selectinload(Consent.purposes)))}
     replayed = 0
-    for entry in journal:
-        if not isinstance(entry, erasure_journal.PurposeWithdrawn):
-            continue
-        consent = session.get(Consent, entry.consent_id)
-        if consent is None or not erasure_journal.in_force(consent):
+    for entry in entries:
+        consent = in_force.get(entry.consent_id)
+        if consent is None or consent.withdrawn_at is not None:  # the last purpose went above
             continue
         purpose = next((p for p in consent.purposes if p.id == entry.purpose_id), None)
         if purpose is None:
