@@ -16,8 +16,9 @@ whose tombstone hash the journal names but the database does not (:func:`pending
 again every consent the journal names that the database still has in force
 (:func:`pending_withdrawals`), takes purposes out again
 (:func:`consent.purpose_withdrawal.withdraw_again`), revokes keys again
-(:func:`consent.apikeys.revoke_again`), opts subjects out again (:func:`opt_outs_again`) and
-destroys again every template the journal names (:func:`pending_templates`).
+(:func:`consent.apikeys.revoke_again`), makes subjects' opt-outs and choices of the
+alternative again (:func:`choices_again`) and destroys again every template the journal names
+(:func:`pending_templates`).
 
 The line is written and fsynced before the destruction commits: a crash in between leaves an
 erasure the journal requests and the next start completes, never the reverse.
@@ -28,12 +29,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.keys import KeyRing
@@ -218,9 +219,12 @@ def withdraw_again(consent: Consent, *, at: datetime) -> None:
     consent.withdrawn_at = at
 
 
-def opt_outs_again(runtime: Runtime, journal: Sequence[Entry], session: Session) -> int:
-    """Opt out of 1:N search again, in ``session``, the subjects the journal opted out that the
-    database has searchable and untouched since; how many.
+def choices_again(runtime: Runtime, journal: Sequence[Entry],
+                  session: Session) -> tuple[int, int]:
+    """Make again, in ``session``, the subjects' own choices the database lacks (a copy from
+    before): the opt-outs of 1:N search and the choices of the non-biometric alternative; how
+    many of each. One pass: each subject that may be named is hashed once, whatever the
+    journal holds.
 
     The journal keeps opt-outs only, and the person may have opted in again after one: replaying
     every opt-out would undo that later choice. Each signed choice sets the subject's
@@ -230,44 +234,31 @@ def opt_outs_again(runtime: Runtime, journal: Sequence[Entry], session: Session)
     of an act the person signed): the opt-out is made again. A subject whose
     ``last_interaction_at`` is not earlier holds it already, with any opt-in that followed it,
     and is left alone. Per subject, and never the audit log's or the start's own times: a start
-    with another clock (the ``restore`` command's) changes nothing.
+    with another clock (the ``restore`` command's) changes nothing. The alternative is final,
+    so no later act stands against it: the subject is unsearchable and refused enrolment from
+    the journal's time.
     """
     opted_out = {entry.subject_hash: entry.at for entry in journal
                  if isinstance(entry, OptedOut)}  # each subject's latest
-    replayed = 0
-    for subject, at in _named(runtime, session, opted_out, Subject.searchable.is_(True)):
-        if subject.last_interaction_at < at:
-            subject.searchable = False
-            replayed += 1
-    return replayed
-
-
-def alternatives_again(runtime: Runtime, journal: Sequence[Entry], session: Session) -> int:
-    """Record again, in ``session``, the choices of the non-biometric alternative the database
-    lacks (a copy from before): the subject is unsearchable and refused enrolment from the
-    journal's time; how many. The choice is final, so no later act can stand against it."""
     chosen = {entry.subject_hash: entry.at for entry in journal
               if isinstance(entry, AlternativeTaken)}
-    replayed = 0
-    for subject, at in _named(runtime, session, chosen,
-                              Subject.alternative_chosen_at.is_(None)):
-        subject.alternative_chosen_at, subject.searchable = at, False
-        replayed += 1
-    return replayed
-
-
-def _named(runtime: Runtime, session: Session, named: dict[str, datetime],
-           condition: ColumnElement[bool]) -> Iterator[tuple[Subject, datetime]]:
-    """The subjects meeting ``condition`` whose tombstone hash ``named`` maps to a time, with
-    it. Only subjects that existed by the latest of those times can be one, so only they are
-    hashed."""
-    if not named:
-        return
+    if not opted_out and not chosen:
+        return 0, 0
+    latest = max([*opted_out.values(), *chosen.values()])
+    opt_outs = alternatives = 0
     for subject in session.scalars(select(Subject).where(
-            condition, Subject.created_at <= max(named.values()))):
-        at = named.get(tombstone_hash(runtime.keys, subject.pseudonym))
-        if at is not None:
-            yield subject, at
+            Subject.created_at <= latest,  # only those can be named
+            or_(Subject.searchable.is_(True), Subject.alternative_chosen_at.is_(None)))):
+        ref = tombstone_hash(runtime.keys, subject.pseudonym)
+        at = opted_out.get(ref)
+        if at is not None and subject.searchable and subject.last_interaction_at < at:
+            subject.searchable = False
+            opt_outs += 1
+        at = chosen.get(ref)
+        if at is not None and subject.alternative_chosen_at is None:
+            subject.alternative_chosen_at, subject.searchable = at, False
+            alternatives += 1
+    return opt_outs, alternatives
 
 
 def pending_templates(runtime: Runtime, journal: Sequence[Entry], session: Session) -> set[int]:

@@ -69,8 +69,8 @@ def reconcile(
         withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
         revocations_replayed = apikeys.revoke_again(journal, session)
-        opt_outs_replayed = erasure_journal.opt_outs_again(runtime, journal, session)
-        alternatives_replayed = erasure_journal.alternatives_again(runtime, journal, session)
+        opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
+            runtime, journal, session)
         templates_replayed = destroy_templates(
             runtime, session, erasure_journal.pending_templates(runtime, journal, session)
         ).templates
