@@ -32,9 +32,9 @@ from optinface.consent.tables import AuditEvent
 
 SALT_BYTES = 16
 SUBJECT_KEYED_DETAILS = ("scores", "review_ids")
+"""Details whose keys are subjects: stored keyed by the seal's hash, never by the pseudonym."""
 FORGOTTEN = "forgotten_seals"
 """The detail of an erasure's event that lists the seals it forgets."""
-"""Details whose keys are subjects: stored keyed by the seal's hash, never by the pseudonym."""
 
 
 class Seal(TypedDict):

@@ -62,10 +62,11 @@ def request_own_consent(runtime: Runtime, session: Session, *, actor: Actor | No
         Subject.status == SubjectStatus.ACTIVE, Subject.own_consent_requested_at.is_(None),
         Subject.age_declared_on.is_not(None)))
     for subject in subjects:
-        minimum = policies.age_of_consent(Jurisdiction(subject.jurisdiction), runtime.settings)
         guardians = _in_force(subject.consents, ConsentCapacity.PARENTAL_AUTHORITY, now=now)
-        if policies.age_at_least(subject, today=now.date()) < minimum or not guardians:
+        if not guardians or policies.under_age_of_consent(subject, runtime.settings,
+                                                          today=now.date()):
             continue
+        minimum = policies.age_of_consent(Jurisdiction(subject.jurisdiction), runtime.settings)
         subject.own_consent_requested_at = now
         due = [c.guardian_until for c in guardians if c.guardian_until is not None]
         runtime.audit(session, Entry(action=AuditAction.OWN_CONSENT_REQUESTED, actor=actor,

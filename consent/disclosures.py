@@ -68,7 +68,7 @@ def require_signature_fits(basis: DisclosureBasis, *, signed: bool) -> None:
     """Refuse (``invalid_request``) a disclosure on the person's own basis without their
     signature, or one on the controller's with a signature (or a person asking to sign one):
     a signature there would be a person's word the controller does not rest on."""
-    persons = permission_for(basis) is Permission.AUTHORISE_DISCLOSURE
+    persons = basis in PERSONS_OWN
     if persons and not signed:
         raise InvalidRequest(f"a disclosure on {basis} is the person's act: it needs their"
                              " signed disclose act", details={"field": "signed"})

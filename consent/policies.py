@@ -130,9 +130,9 @@ def require_capacity(
 ) -> None:
     """A minor below the age of consent of their jurisdiction needs parental authority, and
     parental authority no longer speaks for a person who reached it."""
-    minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
     if given_by is not ConsentCapacity.PARENTAL_AUTHORITY:
         if under_age_of_consent(subject, settings, today=today):
+            minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
             raise GuardianConsentRequired(
                 f"subject {subject.pseudonym} is under {minimum}: the holder of parental"
                 " authority must consent",

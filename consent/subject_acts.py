@@ -240,7 +240,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         searchable = bool((signed.ceremony.statement or {})["searchable"])
         if searchable:  # an opt-in widens the processing, as a new consent would
             require_accepted(Jurisdiction(subject.jurisdiction), runtime.settings)
-        if not searchable:  # journaled before it commits: a restored copy opts out again
+        else:  # journaled before it commits: a restored copy opts out again
             erasure_journal.record(runtime.settings.witness_dir, erasure_journal.OptedOut(
                 subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=now))
         subject.searchable = searchable
