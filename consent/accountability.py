@@ -14,6 +14,7 @@ import re
 from optinface.consent.errors import EuRepresentativeRequired, PlaceholderAccountability
 from optinface.consent.schemas import Accountability, RightInstruction
 from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.tables import Subject
 
 _PLACEHOLDER = re.compile(r"example\.(org|com|net)|placeholder|not yet written|PIA-0000",
                           re.IGNORECASE)
@@ -103,6 +104,13 @@ def require_accepted(jurisdiction: Jurisdiction, settings: ConsentSettings) -> N
             "an EU data subject needs the controller's EU representative (GDPR art. 27): set"
             " OPTINFACE_EU_REPRESENTATIVE, or OPTINFACE_EU_ESTABLISHMENT=true where the"
             " controller is established in the EU", details={"jurisdiction": str(jurisdiction)})
+
+
+def require_subject_accepted(subject: Subject, settings: ConsentSettings) -> None:
+    """:func:`require_accepted` for a subject already held: what widens their processing (a
+    consent, a link, a photo, an opt-in) waits while their jurisdiction is not accepted; what
+    narrows it never does."""
+    require_accepted(Jurisdiction(subject.jurisdiction), settings)
 
 
 def placeholders(settings: ConsentSettings) -> list[str]:

@@ -19,7 +19,7 @@ from optinface.consent import (
     retention_policy,
     subject_acts,
 )
-from optinface.consent.accountability import require_accepted
+from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import destroy_templates, erase_subject
@@ -36,7 +36,6 @@ from optinface.consent.schemas import (
     PasskeyResponse,
     WithdrawalResult,
 )
-from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
 
 
@@ -65,7 +64,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
         statement = signed.ceremony.statement or {}
         capacity = ConsentCapacity(signed.credential.capacity)
         policies.require_capacity(subject, capacity, settings, today=now.date())
-        require_accepted(Jurisdiction(subject.jurisdiction), settings)
+        require_subject_accepted(subject, settings)
         policies.require_written_release(subject, ConsentMethod.PASSKEY)
         purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]
         notice = ledger.get_notice(session, statement["notice"]["id"])

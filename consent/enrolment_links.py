@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from optinface.consent import after_erasure, apikeys, ledger, passkeys, policies
-from optinface.consent.accountability import require_accepted
+from optinface.consent.accountability import require_accepted, require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import (
     AlreadyRegistered,
@@ -41,7 +41,6 @@ from optinface.consent.schemas import (
     SubjectCreated,
     SubjectPublic,
 )
-from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import OneTimeLink, PasskeyCredential, Subject
 
 ENROLMENT = "enrolment"
@@ -102,7 +101,7 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        require_accepted(Jurisdiction(subject.jurisdiction), runtime.settings)
+        require_subject_accepted(subject, runtime.settings)
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
             policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
         if passkeys.credentials_of(session, subject, capacity=str(capacity)):

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.accountability import require_accepted
+from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.errors import (
     CapacityNotHeld,
     ConsentExpired,
@@ -173,7 +173,7 @@ def require_enrol_consent(
     person signed (P-39.1 s. 3.2, BIPA s. 15(a): no collection before a published policy), and
     was given with capacity, for a person of a jurisdiction the deployment accepts today (an EU
     subject taken while a representative was named gets no new photo once none is)."""
-    require_accepted(Jurisdiction(subject.jurisdiction), settings)
+    require_subject_accepted(subject, settings)
     require_usable(consent, now=now)
     if not any(Operation.ENROL in purpose.operations for purpose in consent.purposes):
         raise ConsentRequired(

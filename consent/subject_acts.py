@@ -36,7 +36,7 @@ from optinface.consent import (
     rectification,
     retention_policy,
 )
-from optinface.consent.accountability import require_accepted
+from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
@@ -58,7 +58,7 @@ from optinface.consent.schemas import (
     SubjectPublic,
     WithdrawAct,
 )
-from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
 
 CAPTURE = "enrol"
@@ -102,7 +102,7 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
             f"this passkey signs as {capacity}, not as {act.given_by}",
             details={"subject": subject.pseudonym, "capacity": str(capacity)})
     policies.require_capacity(subject, capacity, settings, today=now.date())
-    require_accepted(Jurisdiction(subject.jurisdiction), settings)
+    require_subject_accepted(subject, settings)
     purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(act.purposes)]
     notice = ledger.get_notice(session, act.notice_id)
     if act.language.casefold() != notice.language.casefold():  # BCP 47 tags ignore case
@@ -239,7 +239,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
             policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
         searchable = bool((signed.ceremony.statement or {})["searchable"])
         if searchable:  # an opt-in widens the processing, as a new consent would
-            require_accepted(Jurisdiction(subject.jurisdiction), runtime.settings)
+            require_subject_accepted(subject, runtime.settings)
         else:  # journaled before it commits: a restored copy opts out again
             erasure_journal.record(runtime.settings.witness_dir, erasure_journal.OptedOut(
                 subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=now))
