@@ -38,10 +38,10 @@ from optinface.consent.errors import ChallengeInvalid, InvalidRequest
 from optinface.consent.ledger import new_id
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
-    DiscloseAct,
     DisclosureBasis,
     DisclosureCreate,
     DisclosurePublic,
+    DisclosureTerms,
 )
 from optinface.consent.tables import Disclosure
 
@@ -77,7 +77,7 @@ def require_signature_fits(basis: DisclosureBasis, *, signed: bool) -> None:
                              " signs none", details={"field": "signed"})
 
 
-def statement(body: DiscloseAct | DisclosureCreate) -> dict[str, Any]:
+def statement(body: DisclosureTerms) -> dict[str, Any]:
     """The fields of a ``disclose`` act the person signs (beside the act's common ones): the
     recipient, the basis, the document and what the recipient is handed."""
     return {"recipient": body.recipient, "legalBasis": str(body.legal_basis),

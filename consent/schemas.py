@@ -365,14 +365,23 @@ class CaptureAct(BaseModel):
         " the template cap. The subject signs it with the photo.")
 
 
-class DiscloseAct(BaseModel):
+class DisclosureTerms(BaseModel):
+    """Who receives the subject's record, on which basis, under which document: what a
+    disclosure states and what the person's ``disclose`` act signs."""
+
+    recipient: Name = Field(description="Who receives the record: one line.")
+    legal_basis: DisclosureBasis
+    document_reference: Name = Field(
+        description="The document the disclosure rests on, as it is written (``2027/SW/42``,"
+        " ``No. 12 (Cook Cty.)``): the warrant's, subpoena's or law's reference, or the"
+        " person's authorisation. One line of printable text.")
+
+
+class DiscloseAct(DisclosureTerms):
     """The person authorises one disclosure of their record, to one recipient, on
     their own basis (``consent`` or ``financial_transaction``); see :mod:`consent.disclosures`."""
 
     act: Literal["disclose"] = "disclose"
-    recipient: Name
-    legal_basis: DisclosureBasis
-    document_reference: Name
 
 
 SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct | DiscloseAct,
@@ -943,7 +952,7 @@ class SearchInvolvement(BaseModel):
     verifiers: list[str] = Field(default=[], description="key_id:decision of each verifier.")
 
 
-class DisclosureCreate(BaseModel):
+class DisclosureCreate(DisclosureTerms):
     """A disclosure of the subject's record (:class:`DisclosedRecord`) to one recipient
     (BIPA 15(d)).
 
@@ -952,12 +961,6 @@ class DisclosureCreate(BaseModel):
     ``disclose`` challenge naming this very recipient, basis and reference.
     """
 
-    recipient: Name = Field(description="Who receives the export: one line.")
-    legal_basis: DisclosureBasis
-    document_reference: Name = Field(
-        description="The document the disclosure rests on, as it is written (``2027/SW/42``,"
-        " ``No. 12 (Cook Cty.)``): the warrant's, subpoena's or law's reference, or the"
-        " person's authorisation. One line of printable text.")
     signed: PasskeyResponse | None = None
 
 
