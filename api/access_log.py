@@ -66,7 +66,8 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, noting_status)
         finally:
-            client = scope.get("client")
-            LOGGER.info('%s - "%s %s HTTP/%s" %d',
-                        f"{client[0]}:{client[1]}" if client else "-", scope["method"],
-                        route_template(scope), scope.get("http_version", "1.1"), status)
+            if LOGGER.isEnabledFor(logging.INFO):  # no line to build where no one reads it
+                client = scope.get("client")
+                LOGGER.info('%s - "%s %s HTTP/%s" %d',
+                            f"{client[0]}:{client[1]}" if client else "-", scope["method"],
+                            route_template(scope), scope.get("http_version", "1.1"), status)
