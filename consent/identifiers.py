@@ -121,7 +121,7 @@ def require_name(name: str, *, field: str = "name") -> None:
 def require_reference(reference: str, *, field: str = "reference") -> None:
     """Refuse (``invalid_request``) what cannot be a :data:`Reference`; checked by the use
     cases themselves, so the command line and notebooks meet the rule the API's body states."""
-    if not 0 < len(reference) <= MAX_NAME_LENGTH or _REFERENCE.match(reference) is None:
+    if not 0 < len(reference) <= MAX_NAME_LENGTH or _REFERENCE.fullmatch(reference) is None:
         raise InvalidRequest(
             f"{field} must be letters, digits, spaces, '.', '_' or '-', beginning and ending with"
             f" a letter or a digit, at most {MAX_NAME_LENGTH} characters",

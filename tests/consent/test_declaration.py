@@ -113,7 +113,7 @@ def test_a_declaration_dated_outside_the_span_is_refused_by_the_service(
     assert world.service.register().declaration == before
 
 
-@pytest.mark.parametrize("reference", ["", "CAI/2026 #1?x", "X\x01", "..", "C" * 201])
+@pytest.mark.parametrize("reference", ["", "CAI/2026 #1?x", "X\x01", "..", "C" * 201, "CAI-1\n"])
 def test_a_reference_that_is_not_a_regulators_file_number_is_refused_by_the_service(
     world: World, clock: FakeClock, reference: str
 ) -> None:
