@@ -113,17 +113,26 @@ def template_ref(keys: KeyRing, nonce: bytes) -> str:
 def record_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> None:
     """Journal the templates ``labels`` before their destruction commits."""
     now = runtime.clock.now()
-    for nonce in session.scalars(select(Template.nonce).where(Template.id.in_(list(labels)))):
-        record(runtime.settings.witness_dir,
-               TemplateDestroyed(template_ref=template_ref(runtime.keys, nonce), at=now))
+    record(runtime.settings.witness_dir, *(
+        TemplateDestroyed(template_ref=template_ref(runtime.keys, nonce), at=now)
+        for nonce in session.scalars(select(Template.nonce).where(Template.id.in_(list(labels))))))
 
 
 def journal_path(witness_dir: Path) -> Path:
     return witness_dir / JOURNAL_NAME
 
 
-def record(witness_dir: Path, entry: Entry) -> None:
-    """Append ``entry`` durably (O_APPEND, fsync) before the destruction commits."""
+def record(witness_dir: Path, *entries: Entry) -> None:
+    """Append ``entries`` durably (O_APPEND, one write and one fsync for all of them) before
+    the destruction commits."""
+    if entries:
+        _append(witness_dir, "".join(
+            json.dumps({**_fields(entry), "at": entry.at.isoformat()}, sort_keys=True) + "\n"
+            for entry in entries))
+
+
+def _fields(entry: Entry) -> dict[str, str]:
+    """The line :func:`_parse` reads back, but its time."""
     fields: dict[str, str]
     if isinstance(entry, Withdrawal):
         fields = {"kind": "withdrawal", "consentId": entry.consent_id}
@@ -140,17 +149,16 @@ def record(witness_dir: Path, entry: Entry) -> None:
         fields = {"kind": "alternative", "subjectHash": entry.subject_hash}
     else:
         fields = {"subjectHash": entry.subject_hash, "reason": str(entry.reason)}
-    _append(witness_dir, {**fields, "at": entry.at.isoformat()})
+    return fields
 
 
-def _append(witness_dir: Path, fields: dict[str, str]) -> None:
+def _append(witness_dir: Path, lines: str) -> None:
     witness_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     path = journal_path(witness_dir)
     created = not path.exists()
-    line = json.dumps(fields, sort_keys=True) + "\n"
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
     try:
-        os.write(descriptor, line.encode("utf-8"))
+        os.write(descriptor, lines.encode("utf-8"))
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
