@@ -61,6 +61,9 @@ suspended_by_regulator       409     a regulator's order suspends enrolment and 
 eu_representative_required   409     an EU data subject, while the controller has no EU
                                      establishment and names no EU representative (GDPR art. 27):
                                      set OPTINFACE_EU_REPRESENTATIVE (or OPTINFACE_EU_ESTABLISHMENT)
+transfer_assessment_required 409     a disclosure to a recipient outside the area whose law protects
+                                     the person (Québec, the EEA) names no transfer_assessment: the
+                                     controller assesses it first (P-39.1 s. 17; GDPR chapter V)
 model_mismatch               409     templates from two models cannot be compared
 rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
                                      client's failed authentications spent; see Retry-After
@@ -185,6 +188,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "assessment_outdated": 409,
     "suspended_by_regulator": 409,
     "eu_representative_required": 409,
+    "transfer_assessment_required": 409,
     "model_mismatch": 409,
     "rate_limited": 429,
     "not_calibrated": 503,

@@ -17,6 +17,14 @@ and once the person reaches it the guardian no longer does (as for a consent). T
 kept on the row (``evidence``), verifiable offline like a consent receipt's. The last two are
 the controller's obligation: an administrator's act (``disclose``), with no signature.
 
+Where the recipient is counts too. A disclosure that takes the person's data out of the area
+whose law protects them (Québec, where a communication outside Québec needs an assessment
+first, P-39.1 s. 17; the EEA, where a transfer needs a GDPR chapter V safeguard) names the
+controller's document allowing it, or is refused (``transfer_assessment_required``); the area
+it left is recorded with it, so the person, the register's reader and a regulator see which
+disclosures left. Which place is within which area is :mod:`consent.transfers`' rule, the one
+the hosting is read by.
+
 The subject's access export lists their disclosures. At erasure the rows stay as proof, naming
 the tombstone hash instead of the pseudonym (like rights requests) and without the signature
 (its statement names the pseudonym), and the erasure's receipt
@@ -34,7 +42,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from optinface.consent.errors import ChallengeInvalid, InvalidRequest
+from optinface.consent import transfers
+from optinface.consent.errors import ChallengeInvalid, InvalidRequest, TransferAssessmentRequired
 from optinface.consent.ledger import new_id
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -43,6 +52,7 @@ from optinface.consent.schemas import (
     DisclosurePublic,
     DisclosureTerms,
 )
+from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Disclosure
 
 PERSONS_OWN = frozenset({DisclosureBasis.CONSENT, DisclosureBasis.FINANCIAL_TRANSACTION})
@@ -77,11 +87,27 @@ def require_signature_fits(basis: DisclosureBasis, *, signed: bool) -> None:
                              " signs none", details={"field": "signed"})
 
 
+def area_left(body: DisclosureTerms, jurisdiction: Jurisdiction) -> str | None:
+    """The area whose law protects the person that this disclosure takes their data out of,
+    or ``None``; refused (``transfer_assessment_required``) when it leaves one and names no
+    document allowing it."""
+    left = transfers.area_left(jurisdiction, country=body.recipient_country,
+                               region=body.recipient_region)
+    if left is not None and body.transfer_assessment is None:
+        raise TransferAssessmentRequired(
+            f"the recipient is outside {left}: the controller's assessment or safeguard for"
+            " communicating the data there comes first", details={"area": left})
+    return left
+
+
 def statement(body: DisclosureTerms) -> dict[str, Any]:
     """The fields of a ``disclose`` act the person signs (beside the act's common ones): the
-    recipient, the basis, the document and what the recipient is handed."""
-    return {"recipient": body.recipient, "legalBasis": str(body.legal_basis),
-            "documentReference": body.document_reference, "contents": list(CONTENTS)}
+    recipient and where they are, the basis, the document, the controller's document for data
+    leaving the person's area, and what the recipient is handed."""
+    return {"recipient": body.recipient, "recipientCountry": body.recipient_country,
+            "recipientRegion": body.recipient_region, "legalBasis": str(body.legal_basis),
+            "documentReference": body.document_reference,
+            "transferAssessment": body.transfer_assessment, "contents": list(CONTENTS)}
 
 
 def require_signed(signed: dict[str, Any], body: DisclosureCreate) -> None:
@@ -91,13 +117,16 @@ def require_signed(signed: dict[str, Any], body: DisclosureCreate) -> None:
 
 
 def record(session: Session, *, pseudonym: str, body: DisclosureCreate, actor: Actor,
-           evidence: dict[str, Any] | None, now: datetime) -> Disclosure:
+           area_left: str | None, evidence: dict[str, Any] | None, now: datetime) -> Disclosure:
     """Keep the disclosure, with the person's signature of it on their own bases: the proof the
     controller shows a regulator or the person that each disclosure had a BIPA 15(d) ground,
     flushed so the audit event and the reply can name its id."""
     row = Disclosure(id=new_id("dsc"), subject_ref=pseudonym, recipient=body.recipient,
                      legal_basis=str(body.legal_basis),
-                     document_reference=body.document_reference, disclosed_at=now,
+                     document_reference=body.document_reference,
+                     recipient_country=body.recipient_country,
+                     recipient_region=body.recipient_region, area_left=area_left,
+                     transfer_assessment=body.transfer_assessment, disclosed_at=now,
                      disclosed_by=actor.key_id, evidence=evidence)
     session.add(row)
     session.flush()

@@ -159,6 +159,13 @@ class EuRepresentativeRequired(ConsentError):
     code = "eu_representative_required"
 
 
+class TransferAssessmentRequired(ConsentError):
+    """A disclosure that takes a person's data out of the area whose law protects them
+    (Québec: P-39.1 s. 17; the EEA: GDPR chapter V) names no assessment or safeguard."""
+
+    code = "transfer_assessment_required"
+
+
 class DataDirInUse(ConsentError):
     """Another process has the data directory open (see :mod:`consent.lock`)."""
 

@@ -1,7 +1,9 @@
 """Handing a subject's record to a recipient: the use case of a disclosure.
 
-The rules (who may disclose on which basis, what is recorded, what is handed over) are
-:mod:`consent.disclosures`'. Here they meet in one transaction: the subject is found, the
+The rules (who may disclose on which basis, to where, what is recorded, what is handed over)
+are :mod:`consent.disclosures`'. Here they meet in one transaction: the subject is found, a
+recipient outside the area whose law protects them refused without the controller's document
+(before any signature is spent), the
 person's signature checked when the basis is theirs (and the signer's capacity: below the age
 of consent only the holder of parental authority), the disclosure recorded with that signature
 and chained into the audit log, and the minimal record built, so nothing is handed over without
@@ -29,6 +31,7 @@ from optinface.consent.schemas import (
     DisclosurePublic,
     SubjectPublic,
 )
+from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Subject
 
 
@@ -40,15 +43,20 @@ def disclose(runtime: Runtime, *, actor: Actor, pseudonym: str,
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        left = disclosures.area_left(body, Jurisdiction(subject.jurisdiction))
         signed = _authorisation(session, runtime=runtime, subject=subject, body=body,
                                 actor=actor, now=now)
         row = disclosures.record(session, pseudonym=pseudonym, body=body, actor=actor,
+                                 area_left=left,
                                  evidence=signed.evidence if signed else None, now=now)
         runtime.audit(session, Entry(
             action=AuditAction.DISCLOSURE, actor=actor, subjects=[pseudonym],
             details={"disclosure_id": row.id, "recipient": row.recipient,
                      "legal_basis": row.legal_basis,
                      "document_reference": row.document_reference,
+                     "recipient_country": row.recipient_country,
+                     "recipient_region": row.recipient_region, "area_left": row.area_left,
+                     "transfer_assessment": row.transfer_assessment,
                      "contents": list(disclosures.CONTENTS),
                      **(subject_acts.signature_reference(runtime, signed) if signed else {})}))
         return DisclosureMade(disclosure=DisclosurePublic.model_validate(row),

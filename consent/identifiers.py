@@ -84,6 +84,10 @@ Reference = Annotated[
 with a ``/`` (even encoded as ``%2F``) it names another route, and ``.`` or ``..`` alone would be
 folded away by clients."""
 
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+"""An ISO 3166-1 alpha-2 country code, upper case (``CA``, ``FR``): where the database is hosted
+and where a disclosure's recipient is (:mod:`consent.transfers` reads both)."""
+
 # The patterns are written for pydantic's regex engine, where ``$`` is the end of the text;
 # in Python's ``re`` it also matches before a final newline, hence ``fullmatch`` here.
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)

@@ -24,6 +24,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import (
     MAX_LEDGER_INTEGER,
+    CountryCode,
     Identifier,
     LanguageTag,
     Name,
@@ -375,6 +376,16 @@ class DisclosureTerms(BaseModel):
         description="The document the disclosure rests on, as it is written (``2027/SW/42``,"
         " ``No. 12 (Cook Cty.)``): the warrant's, subpoena's or law's reference, or the"
         " person's authorisation. One line of printable text.")
+    recipient_country: CountryCode = Field(
+        description="Where the recipient is: an ISO 3166-1 alpha-2 code (``CA``, ``US``).")
+    recipient_region: Name | None = Field(
+        default=None, description="The recipient's province, state or region, by name: a"
+        " recipient in Canada is within Québec only when it names Québec.")
+    transfer_assessment: Name | None = Field(
+        default=None, description="The controller's document that allows the data out of the"
+        " area whose law protects the person, required when the recipient is outside it:"
+        " for Québec the assessment made before communicating outside Québec (P-39.1 s. 17),"
+        " for the EEA the safeguard or derogation of GDPR chapter V. One line.")
 
 
 class DiscloseAct(DisclosureTerms):
@@ -767,6 +778,11 @@ class PrivacyStatement(BaseModel):
     source: str = Field(description="Where the data come from (P-39.1 s. 8: the means of"
                         " collection).")
     matching: str = Field(description="How a face is used: the matching logic in words.")
+    transfers: list[Transfer] = Field(
+        description="For each area whose persons the deployment accepts (Québec, the EEA),"
+        " whether their data are kept outside it and under which safeguards: told at"
+        " collection (P-39.1 s. 8: the possibility of a communication outside Québec; GDPR"
+        " art. 13(1)(f)).")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -973,6 +989,13 @@ class DisclosurePublic(_Public):
     recipient: str
     legal_basis: DisclosureBasis
     document_reference: str
+    recipient_country: str | None = Field(description="Null for disclosures recorded before"
+                                          " their recipient's place was.")
+    recipient_region: str | None
+    area_left: str | None = Field(description="The area whose law protects the person that"
+                                  " this disclosure took their data out of (Québec, the EEA),"
+                                  " or null when it stayed within.")
+    transfer_assessment: str | None
     disclosed_at: datetime
     disclosed_by: str = Field(description="The key that made the disclosure.")
     evidence: dict[str, Any] | None = Field(

@@ -42,6 +42,7 @@ from optinface.consent import (
     rights_requests,
     rotation,
     subject_acts,
+    transfers,
     transparency,
 )
 from optinface.consent.accountability import accountability
@@ -382,7 +383,8 @@ class OptinFace:
         return PrivacyStatement(accountability=accountability(self.settings), purposes=purposes,
                                 recipients=self.settings.recipients,
                                 disclosures=disclosures.RULE, retention_policy=policy,
-                                source=access.SOURCE, matching=matching.MATCHING_DESCRIPTION)
+                                source=access.SOURCE, matching=matching.MATCHING_DESCRIPTION,
+                                transfers=transfers.transfers(self.settings))
 
     def retention_policy(self, sha256: str | None = None) -> RetentionPolicyPublic:
         """A retention policy version ever in force, by the SHA-256 a receipt names, or the one

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from optinface.consent.identifiers import OneLine, Words
+from optinface.consent.identifiers import CountryCode, OneLine, Words
 from optinface.engine.settings import EngineSettings
 
 ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
@@ -125,8 +125,8 @@ class ConsentSettings(EngineSettings):
     # assessment first (P-39.1 s. 3.3; GDPR art. 35).
     pia_material_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
     policy_url: OneLine = "https://example.org/privacy"
-    hosting_country: str = Field(default="CA", pattern="^[A-Z]{2}$",
-                                 description="ISO 3166-1 alpha-2 code of the country.")
+    hosting_country: CountryCode = Field(default="CA",
+                                         description="ISO 3166-1 alpha-2 code of the country.")
     hosting_region: OneLine = "Québec"
     hosting_provider: OneLine = "(placeholder) not chosen"
     # Stated in the register for every transfer out of a served jurisdiction (consent.transfers).

@@ -58,7 +58,7 @@ from optinface.consent.schemas import (
     SubjectPublic,
     WithdrawAct,
 )
-from optinface.consent.settings import ConsentSettings
+from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
 
 CAPTURE = "enrol"
@@ -130,6 +130,7 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
         return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
     if isinstance(act, DiscloseAct):
         disclosures.require_signature_fits(act.legal_basis, signed=True)
+        disclosures.area_left(act, Jurisdiction(subject.jurisdiction))
         # As for a consent: a child below the age of consent is never asked to sign.
         policies.require_capacity(subject, ConsentCapacity(actor.capacity), settings,
                                   today=now.date())

@@ -515,6 +515,12 @@ class Disclosure(Base):
     recipient: Mapped[str] = mapped_column(String(200))
     legal_basis: Mapped[str] = mapped_column(String(30))
     document_reference: Mapped[str] = mapped_column(String(200))
+    # Where the recipient is, and the area whose law protects the person that the disclosure
+    # left with the controller's document allowing it (consent.transfers); NULL before 0024.
+    recipient_country: Mapped[str | None] = mapped_column(String(2))
+    recipient_region: Mapped[str | None] = mapped_column(String(200))
+    area_left: Mapped[str | None] = mapped_column(String(20))
+    transfer_assessment: Mapped[str | None] = mapped_column(String(200))
     disclosed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disclosed_by: Mapped[str] = mapped_column(String(40))
     # On the person's own grounds, their signature of the disclose statement (the WebAuthn

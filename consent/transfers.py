@@ -19,7 +19,7 @@ from collections.abc import Collection
 
 from optinface.consent.accountability import accepts
 from optinface.consent.schemas import Transfer
-from optinface.consent.settings import ConsentSettings, Hosting, Jurisdiction
+from optinface.consent.settings import ConsentSettings, Jurisdiction
 
 # GDPR chapter V: a "third country" is outside the European Economic Area (the EU 27 and, by
 # the EEA agreement, Iceland, Liechtenstein and Norway).
@@ -33,18 +33,32 @@ AREAS = {Jurisdiction.QC: "Québec", Jurisdiction.EU: "the EEA"}
 pages translate these names)."""
 
 
-def _within(jurisdiction: Jurisdiction, hosting: Hosting) -> bool:
-    country = hosting.country.strip().upper()
+def within(jurisdiction: Jurisdiction, *, country: str, region: str | None) -> bool:
+    """Whether a place (country code, region by name) lies in the area whose law protects
+    ``jurisdiction``'s persons: Québec, or the EEA. A jurisdiction with no transfer rule
+    (Illinois) has no area to leave, so every place is within."""
     if jurisdiction is Jurisdiction.QC:
-        return country == "CA" and bool(_QUEBEC.search(hosting.region))
-    return country in EEA
+        return country.strip().upper() == "CA" and bool(_QUEBEC.search(region or ""))
+    if jurisdiction is Jurisdiction.EU:
+        return country.strip().upper() in EEA
+    return True
+
+
+def area_left(jurisdiction: Jurisdiction, *, country: str, region: str | None) -> str | None:
+    """The area (:data:`AREAS`) a communication to this place takes ``jurisdiction``'s persons'
+    data out of, or ``None`` when it stays within: what needs an assessment first (P-39.1
+    s. 17) or a safeguard (GDPR chapter V)."""
+    if within(jurisdiction, country=country, region=region):
+        return None
+    return AREAS[jurisdiction]
 
 
 def _transfer(jurisdiction: Jurisdiction, settings: ConsentSettings) -> Transfer:
-    within = _within(jurisdiction, settings.hosting)
+    hosting = settings.hosting
+    kept_within = within(jurisdiction, country=hosting.country, region=hosting.region)
     return Transfer(jurisdiction=jurisdiction, area=AREAS[jurisdiction],
-                    hosted_in=settings.hosting, transfer=not within,
-                    safeguards=None if within else settings.transfer_safeguards)
+                    hosted_in=hosting, transfer=not kept_within,
+                    safeguards=None if kept_within else settings.transfer_safeguards)
 
 
 def transfers(settings: ConsentSettings, *,

@@ -35,6 +35,7 @@ from optinface.consent.schemas import (
     AuditEventPublic,
     ConsentCapacity,
     ConsentPublic,
+    DisclosurePublic,
     ExportFormat,
     ReviewStatus,
     SearchInvolvement,
@@ -144,6 +145,24 @@ def _event(words: Words, event: AuditEventPublic, names: dict[str, str]) -> tupl
     return f"#{event.seq} {words.when(event.at)}", text
 
 
+def _disclosure(words: Words, disclosure: DisclosurePublic) -> str:
+    """When, on which ground, under which document; where the recipient is, when it was
+    recorded; and whether the data left the area whose law protects the person, under which
+    of the controller's documents (P-39.1 s. 17; GDPR chapter V)."""
+    d = disclosure
+    line = words("on {when}, on the ground of {basis} (document {reference})",
+                 when=words.when(d.disclosed_at),
+                 basis=_word(words, vocabulary.DISCLOSURE_BASES, d.legal_basis),
+                 reference=d.document_reference)
+    if d.recipient_country:
+        place = ", ".join(p for p in (d.recipient_country, d.recipient_region) if p)
+        line += "; " + words("recipient in {place}", place=place)
+    if d.area_left:
+        line += "; " + words("outside {area}, under {assessment}", area=words(d.area_left),
+                             assessment=d.transfer_assessment)
+    return line
+
+
 def sections(export: AccessExport, words: Words) -> list[Section]:
     """The whole export, heading by heading (GDPR art. 15(1)(a)-(h), 15(2); P-39.1 s. 27)."""
     a, s, m = export.accountability, export.subject, export.matching_logic
@@ -191,11 +210,7 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
                                       " disclosures below, each on a ground the law allows")
                  if export.disclosures else words("no one receives your data"))]),
         Section("disclosures", words("Your data disclosed ({n})", n=len(export.disclosures)), [
-            (d.recipient, words("on {when}, on the ground of {basis} (document {reference})",
-                                when=words.when(d.disclosed_at),
-                                basis=_word(words, vocabulary.DISCLOSURE_BASES, d.legal_basis),
-                                reference=d.document_reference))
-            for d in export.disclosures]),
+            (d.recipient, _disclosure(words, d)) for d in export.disclosures]),
         Section("source", words("Where your data come from"),
                 [(words("Source"), words(export.source))]),
         Section("retention", words("Retention"), [

@@ -249,16 +249,17 @@ FRENCH: dict[str, str] = {
     "Choose what your message is about from the list.": (
         "Choisissez dans la liste le sujet de votre message."
     ),
-    "Write who receives it and the reference, each on one line of at most 200 characters, and"
-    " choose a ground from the list.": (
+    "Write who receives it and the reference, each on one line of at most 200 characters,"
+    " their country as two capital letters, and choose a ground from the list.": (
         "Indiquez qui la reçoit et la référence, chacun sur une ligne d'au plus 200 caractères,"
-        " et choisissez un motif dans la liste."
+        " son pays en deux lettres majuscules, et choisissez un motif dans la liste."
     ),
     "Share your record with someone": "Transmettre votre dossier à quelqu'un",
-    "Your passkey signs who receives it, on which ground and under which document. They get"
+    "Your passkey signs who receives it and where, on which ground and under which document."
+    " They get"
     " your record, your consents and your photos' dates, never your face or its template. The"
     " sharing is listed in My data, and any later erasure receipt names them.": (
-        "Votre clé d'accès signe qui le reçoit, pour quel motif et sous quel document. Ils"
+        "Votre clé d'accès signe qui le reçoit et où, pour quel motif et sous quel document. Ils"
         " reçoivent votre dossier, vos consentements et les dates de vos photos, jamais votre"
         " visage ni son gabarit. La transmission figure dans Mes données, et tout reçu"
         " d'effacement ultérieur les nomme."
@@ -688,6 +689,15 @@ FRENCH: dict[str, str] = {
     'The photo this one was to replace is not yours under this consent any more.': (
         "La photo que celle-ci devait remplacer n'est plus la vôtre sous ce consentement."
     ),
+    "They are outside the area whose law protects you: the controller must first assess sending"
+    " your data there. Ask a person below, then try again.": (
+        "Ce destinataire est hors du territoire dont la loi vous protège : le responsable doit"
+        " d'abord évaluer l'envoi de vos données. Écrivez-nous ci-dessous, puis réessayez."
+    ),
+    "Their country (two-letter code, e.g. CA)": "Son pays (code à deux lettres, p. ex. CA)",
+    "Kept outside Québec or the EEA": "Conservées hors du Québec ou de l'EEE",
+    "Kept outside Québec or the EEA:": "Conservé hors du Québec ou de l'EEE :",
+    "Their province or state": "Sa province ou son État",
     (
         'You have reached the age of consent: please give your consent in your own name, '
         'with your own passkey.'
@@ -788,6 +798,8 @@ FRENCH: dict[str, str] = {
     "on {when}, on the ground of {basis} (document {reference})": (
         "le {when}, sur le fondement de : {basis} (document {reference})"
     ),
+    "recipient in {place}": "destinataire situé : {place}",
+    "outside {area}, under {assessment}": "hors {area}, sous {assessment}",
     "your consent": "votre consentement",
     "a financial transaction you asked for": "une transaction financière que vous avez demandée",
     "required by law": "exigée par la loi",

@@ -191,9 +191,15 @@ def portal_sign_in(request: Request, service: ServiceDep, body: PasskeyResponse,
 @router.post("/portal/challenge")
 def portal_challenge(request: Request, service: ServiceDep, body: SubjectAct,
                      csrf: CsrfHeader = None) -> PasskeyChallenge:
-    """JSON for passkey.js: the statement of an act and the options to sign it."""
+    """JSON for passkey.js: the statement of an act and the options to sign it. An act refused
+    before anything is signed carries ``details.advice`` in the page's language, which
+    passkey.js shows beside the form."""
     _, actor = posted(request, service, PORTAL, csrf or "")
-    return service.challenge(actor=actor, subject=actor.subject or "", act=body)
+    try:
+        return service.challenge(actor=actor, subject=actor.subject or "", act=body)
+    except (ConsentError, EngineError) as error:
+        error.details["advice"] = words_for(request)(advice(error))
+        raise
 
 
 @router.post("/portal/logout")
@@ -259,6 +265,8 @@ class DiscloseForm(BaseModel):
 
     csrf: str
     recipient: str
+    recipient_country: str
+    recipient_region: str = ""
     legal_basis: str
     document_reference: str
     signed: str = ""
@@ -272,7 +280,10 @@ def portal_disclose(request: Request, service: ServiceDep,
 
     def act(actor: Actor) -> Response:
         try:
-            body = DisclosureCreate(recipient=form.recipient, legal_basis=form.legal_basis,
+            body = DisclosureCreate(recipient=form.recipient,
+                                    recipient_country=form.recipient_country,
+                                    recipient_region=form.recipient_region or None,
+                                    legal_basis=form.legal_basis,
                                     document_reference=form.document_reference,
                                     signed=_signed(form.signed))
         except ValidationError as error:
@@ -281,7 +292,8 @@ def portal_disclose(request: Request, service: ServiceDep,
         return download(made.model_dump_json(indent=2),
                         f"disclosure-{made.disclosure.id}.json", "application/json")
 
-    typed = {"recipient": form.recipient, "legal_basis": form.legal_basis,
+    typed = {"recipient": form.recipient, "recipient_country": form.recipient_country,
+             "recipient_region": form.recipient_region, "legal_basis": form.legal_basis,
              "document_reference": form.document_reference}
     return _form(request, service, form.csrf, act, field="disclose", typed=typed)
 

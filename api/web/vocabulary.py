@@ -144,6 +144,10 @@ ERRORS: dict[str, str] = {
     "template_not_replaceable": (
         "The photo this one was to replace is not yours under this consent any more."
     ),
+    "transfer_assessment_required": (
+        "They are outside the area whose law protects you: the controller must first assess"
+        " sending your data there. Ask a person below, then try again."
+    ),
 }
 
 # Messages the pages raise themselves (already advice, so shown as they are).
@@ -152,6 +156,7 @@ CONFIRM_ERASURE = "Tick the box to confirm: this cannot be undone."
 WRITE_A_MESSAGE = "Write your message, in at most 2000 characters."
 PICK_WHAT_ABOUT = "Choose what your message is about from the list."
 NAME_WHO_AND_WHY = ("Write who receives it and the reference, each on one line of at most 200"
-                    " characters, and choose a ground from the list.")
+                    " characters, their country as two capital letters, and choose a ground"
+                    " from the list.")
 PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE, WRITE_A_MESSAGE, PICK_WHAT_ABOUT,
                            NAME_WHO_AND_WHY})

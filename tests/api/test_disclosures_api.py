@@ -12,8 +12,9 @@ import pytest
 from tests.support.api import World, assert_refused, auth, verify_receipt_file
 
 pytestmark = pytest.mark.shared_deployment
-WARRANT = {"recipient": "Cook County Sheriff", "legal_basis": "warrant_subpoena",
-           "document_reference": "2027-SW-0042"}
+WARRANT = {"recipient": "Montréal Police", "legal_basis": "warrant_subpoena",
+           "document_reference": "2027-SW-0042", "recipient_country": "CA",
+           "recipient_region": "Québec"}
 
 
 def _url(world: World, subject: str | None = None) -> str:
@@ -42,7 +43,7 @@ def test_an_admin_discloses_under_a_warrant_and_the_subjects_export_shows_it(
     html = world.client.get(f"/v1/subjects/{world.subject}/export", params={"format": "html"},
                             headers={**auth(world.subject_token),
                                      "Accept-Language": "fr-CA,fr;q=0.9"}).text
-    assert ("<b>Cook County Sheriff</b>: le " in html
+    assert ("<b>Montréal Police</b>: le " in html
             and "sur le fondement de : un mandat ou une assignation (document 2027-SW-0042)"
             in html)
     assert ("<b>aucun</b>: personne ne reçoit vos données en règle générale ; seulement les"
@@ -74,6 +75,10 @@ def test_a_document_reference_is_written_as_the_document_writes_it_on_one_line(
     {"recipient": ""},
     {"recipient": "Police\nand someone else"},
     {"recipient": "x" * 201},
+    {"recipient_country": None},  # where the recipient is must be said
+    {"recipient_country": "ca"},
+    {"recipient_country": "CAN"},
+    {"recipient_region": "Québec\nand elsewhere"},
     {"legal_basis": "curiosity"},
     {"legal_basis": "financial_txn"},
 ])
@@ -99,6 +104,20 @@ def test_only_the_person_discloses_on_their_consent_signing_that_very_disclosure
                              headers=auth(world.subject_token))
     assert made.status_code == 201, made.text
     assert [d["recipient"] for d in _listed(world)] == ["Acme Bank"]
+
+
+def test_a_disclosure_outside_quebec_without_the_controllers_assessment_is_a_409(
+    world: World,
+) -> None:
+    abroad = WARRANT | {"recipient_country": "US", "recipient_region": "Illinois"}
+    assert_refused(world.client.post(_url(world), json=abroad, headers=auth(world.keys.admin)),
+                   409, "transfer_assessment_required")
+    assert _listed(world) == []
+    made = world.client.post(_url(world), json=abroad | {"transfer_assessment": "EFVP-2027-03"},
+                             headers=auth(world.keys.admin))
+    assert made.status_code == 201, made.text
+    assert [(d["area_left"], d["transfer_assessment"]) for d in _listed(world)] == [
+        ("Québec", "EFVP-2027-03")]
 
 
 def test_a_disclosure_of_no_one_or_of_an_erased_subject_is_refused(world: World) -> None:

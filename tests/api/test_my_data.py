@@ -81,7 +81,8 @@ def test_what_someone_typed_is_literal_text_in_the_markdown_export(world: World)
     made = world.client.post(f"/v1/subjects/{world.subject}/disclosures",
                              headers=auth(world.keys.admin),
                              json={"recipient": recipient, "legal_basis": "warrant_subpoena",
-                                   "document_reference": "W-1"})
+                                   "document_reference": "W-1", "recipient_country": "CA",
+                                   "recipient_region": "Québec"})
     assert made.status_code == 201, made.text
     markdown = world.client.get(f"/v1/subjects/{world.subject}/export",
                                 params={"format": "md"}, headers=auth(world.subject_token)).text

@@ -221,12 +221,20 @@ def test_a_person_shares_their_record_signing_who_gets_it_and_downloads_what_goe
     page, world: World
 ) -> None:
     """BIPA 15(d) on the person's own ground, from the portal: their passkey signs the
-    recipient, ground and reference; they download what the recipient gets (never a vector),
-    and the disclosure is on record."""
+    recipient, where they are, ground and reference; they download what the recipient gets
+    (never a vector), and the disclosure is on record. A recipient outside Québec is refused
+    before anything is signed (P-39.1 s. 17: the controller assesses that first), with advice."""
     subject = _new_person_in_the_browser(page, world)
     page.fill("#disclose-recipient", "Acme Bank")  # type: ignore[attr-defined]
+    page.fill("#disclose-country", "US")  # type: ignore[attr-defined]
     page.select_option("#disclose-basis", "financial_transaction")  # type: ignore[attr-defined]
     page.fill("#disclose-reference", "LOAN 2027/42")  # type: ignore[attr-defined]
+    page.click("#disclose button[type=submit]")  # type: ignore[attr-defined]
+    advice = page.locator("#disclose [data-passkey-error]")  # type: ignore[attr-defined]
+    advice.wait_for()
+    assert advice.inner_text().startswith("They are outside the area whose law protects you")
+    page.fill("#disclose-country", "CA")  # type: ignore[attr-defined]
+    page.fill("#disclose-region", "Québec")  # type: ignore[attr-defined]
     with page.expect_download() as shared:  # type: ignore[attr-defined]
         page.click("#disclose button[type=submit]")  # type: ignore[attr-defined]
     made = json.loads(Path(shared.value.path()).read_text())
@@ -236,8 +244,8 @@ def test_a_person_shares_their_record_signing_who_gets_it_and_downloads_what_goe
     assert "embedding" not in json.dumps(made) and "vector" not in json.dumps(made)
     listed = world.client.get(f"/v1/subjects/{subject}/disclosures",
                               headers=auth(world.keys.admin)).json()
-    assert [(d["recipient"], d["document_reference"]) for d in listed] == [
-        ("Acme Bank", "LOAN 2027/42")]
+    assert [(d["recipient"], d["document_reference"], d["recipient_region"], d["area_left"])
+            for d in listed] == [("Acme Bank", "LOAN 2027/42", "Québec", None)]
 
 
 @pytest.mark.browser

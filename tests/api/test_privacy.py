@@ -206,6 +206,28 @@ def test_the_consent_form_tells_how_the_face_is_used_and_who_answers_before_anyo
     assert "nobody as a rule" in page and str(escape(disclosures.RULE)) in page
 
 
+def test_whether_the_data_are_kept_outside_quebec_is_told_at_collection(
+    world: World, tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """P-39.1 s. 8: the person is told of the possibility of a communication outside Québec
+    before they consent, from the hosting the deployment runs on, on /privacy and on the
+    consent form alike."""
+    told = world.client.get("/privacy.json").json()
+    assert {t["jurisdiction"]: t["transfer"] for t in told["transfers"]} == {"QC": False,
+                                                                            "EU": True}
+    portal_session(world.client, world.people[world.subject])
+    box = world.client.get("/portal").text.split('id="consent-transfers"')[1].split("</li>")[0]
+    assert "QC: none: hosted in CA (Québec)" in box and "outside the EEA; no safeguard" in box
+    abroad = {"hosting_country": "US", "hosting_region": "Virginia",
+              "transfer_safeguards": "EFVP-2026-09 and a written agreement"}
+    with deployment(tmp_path, pipeline, **abroad) as (_, _, client, _):
+        told = client.get("/privacy.json").json()
+        assert {t["jurisdiction"]: t["transfer"] for t in told["transfers"]}["QC"] is True
+        row = client.get("/privacy").text.split('id="transfers"')[1].split("</tr>")[0]
+        assert ("transferred to US (Virginia), outside Québec; safeguards: EFVP-2026-09 and a"
+                " written agreement") in row
+
+
 def test_the_portal_request_form_takes_only_the_kinds_it_offers(world: World) -> None:
     """Withdrawal and erasure have their own signed buttons; the form refuses them, keeps
     what was typed, and records nothing."""

@@ -33,9 +33,10 @@ pytestmark = both_backends
 DECLARED = date(2026, 6, 1)  # 13 then: surely 14, Québec's age of consent, on 1 June 2027
 COMES_OF_AGE = datetime(2027, 6, 1, tzinfo=UTC)
 
-WARRANT = DisclosureCreate(recipient="Cook County Sheriff",
+IN_QUEBEC = {"recipient_country": "CA", "recipient_region": "Québec"}
+WARRANT = DisclosureCreate(recipient="Montréal Police",
                            legal_basis=DisclosureBasis.WARRANT_SUBPOENA,
-                           document_reference="2027-SW-0042")
+                           document_reference="2027-SW-0042", **IN_QUEBEC)
 
 
 def _disclosure_events(world: World) -> list[AuditEvent]:
@@ -49,10 +50,9 @@ def _on_their_consent(world: World, pseudonym: str, recipient: str, *,
     """The person (or ``signer``) signs a ``disclose`` act on their own ``basis``: the body to
     disclose with."""
     act = DiscloseAct(recipient=recipient, legal_basis=basis,
-                      document_reference="their-authorisation-1")
+                      document_reference="their-authorisation-1", **IN_QUEBEC)
     signed = (signer or world.people[pseudonym]).sign(act)
-    return DisclosureCreate(recipient=recipient, legal_basis=act.legal_basis,
-                            document_reference=act.document_reference, signed=signed)
+    return DisclosureCreate(**act.model_dump(exclude={"act"}), signed=signed)
 
 
 def test_an_admin_discloses_under_a_warrant_logged_and_listed_in_the_subjects_export(
@@ -73,7 +73,7 @@ def test_an_admin_discloses_under_a_warrant_logged_and_listed_in_the_subjects_ex
     export = world.service.export(actor=world.people[pseudonym].actor, subject=pseudonym)
     assert export.disclosures == [made.disclosure]
     markdown = my_data.markdown(export, ENGLISH)
-    assert ("- **Cook County Sheriff**: on " in markdown
+    assert ("- **Montréal Police**: on " in markdown
             and "on the ground of a warrant or subpoena (document 2027-SW-0042)" in markdown)
     # No standing recipient, but a disclosure: "no one receives your data" would be untrue.
     assert ("- **none**: no one receives your data as a rule; only the disclosures below, each"
@@ -122,10 +122,10 @@ def test_the_person_discloses_on_their_consent_with_a_signature_of_that_very_dis
     # The person cannot sign the controller's bases, nor an operator open their act.
     refused("invalid_request", lambda: world.people[pseudonym].sign(
         DiscloseAct(recipient="Police", legal_basis=DisclosureBasis.LAW,
-                    document_reference="x1")))
+                    document_reference="x1", **IN_QUEBEC)))
     refused("subject_credential_required", lambda: world.people[pseudonym].sign(
         DiscloseAct(recipient="Police", legal_basis=DisclosureBasis.CONSENT,
-                    document_reference="x1"), opener=world.admin))
+                    document_reference="x1", **IN_QUEBEC), opener=world.admin))
 
 
 def test_the_erasure_receipt_names_the_recipients_to_notify_and_the_rows_only_the_tombstone(
@@ -138,7 +138,7 @@ def test_the_erasure_receipt_names_the_recipients_to_notify_and_the_rows_only_th
                            body=_on_their_consent(world, pseudonym, "Acme Bank"))
     receipt = world.service.erase(actor=world.people[pseudonym].actor, subject=pseudonym,
                                   reason=ErasureReason.REQUEST)
-    recipients = ["Acme Bank", "Cook County Sheriff"]  # each once, sorted
+    recipients = ["Acme Bank", "Montréal Police"]  # each once, sorted
     assert receipt.recipients_to_notify == recipients
     signed = receipt.signed
     assert signed.receipt["recipientsToNotify"] == recipients
@@ -226,7 +226,7 @@ def test_a_recipient_is_handed_the_subjects_record_and_consents_and_the_person_s
     person = world.people[pseudonym]
     world.service.disclose(actor=world.admin, subject=pseudonym, body=WARRANT)
     act = DiscloseAct(recipient="Acme Bank", legal_basis=DisclosureBasis.CONSENT,
-                      document_reference="their-authorisation-1")
+                      document_reference="their-authorisation-1", **IN_QUEBEC)
     statement = world.service.challenge(actor=person.actor, subject=pseudonym,
                                         act=act).statement
     assert statement["contents"] == ["controller", "subject", "consents", "templates"]
@@ -239,12 +239,12 @@ def test_a_recipient_is_handed_the_subjects_record_and_consents_and_the_person_s
     assert [(c.id, c.purposes, c.status) for c in handed.consents] == [
         (consent_id, [world.purpose], "active")]
     text = handed.model_dump_json()
-    for never in ("2027-SW-0042", "Cook County", "subjectSignature", "vector"):
+    for never in ("2027-SW-0042", "Montréal Police", "subjectSignature", "vector"):
         assert never not in text, never
     [event] = [e for e in _disclosure_events(world) if e.details["recipient"] == "Acme Bank"]
     assert event.details["contents"] == statement["contents"]
     export = world.service.export(actor=person.actor, subject=pseudonym)
-    assert sorted(d.recipient for d in export.disclosures) == ["Acme Bank", "Cook County Sheriff"]
+    assert sorted(d.recipient for d in export.disclosures) == ["Acme Bank", "Montréal Police"]
 
 
 def test_the_persons_signature_of_a_disclosure_is_kept_verifies_and_goes_at_erasure(
@@ -273,3 +273,72 @@ def test_the_persons_signature_of_a_disclosure_is_kept_verifies_and_goes_at_eras
     world.service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     with world.service.runtime.db.transaction() as session:
         assert list(session.scalars(select(Disclosure.evidence))) == [None, None]
+
+
+def test_a_disclosure_out_of_the_persons_area_needs_the_controllers_assessment_and_says_so(
+    world: World,
+) -> None:
+    """P-39.1 s. 17: before personal information is communicated outside Québec, an assessment;
+    GDPR chapter V: a safeguard for data leaving the EEA. A recipient in the same area needs
+    none; a Canadian recipient not shown to be in Québec counts as outside (the cautious
+    reading); an Illinois person's data have no area to leave."""
+    quebec = world.person()
+    abroad = [{"recipient_country": "US", "recipient_region": "Illinois"},
+              {"recipient_country": "CA", "recipient_region": "Ontario"},
+              {"recipient_country": "CA", "recipient_region": None}]
+    for place in abroad:
+        body = WARRANT.model_copy(update=place)
+        refused("transfer_assessment_required", partial(
+            world.service.disclose, actor=world.admin, subject=quebec.pseudonym, body=body))
+    to_france = DiscloseAct(recipient="Acme Bank", legal_basis=DisclosureBasis.CONSENT,
+                            document_reference="their-authorisation-1", recipient_country="FR")
+    refused("transfer_assessment_required",  # the person is not asked to sign it either
+            lambda: quebec.sign(to_france))
+    assert row_count(world.service, Disclosure) == 0 and _disclosure_events(world) == []
+    assessed = WARRANT.model_copy(update=abroad[0] | {"transfer_assessment": "EFVP-2027-03"})
+    made = world.service.disclose(actor=world.admin, subject=quebec.pseudonym, body=assessed)
+    within = world.service.disclose(actor=world.admin, subject=quebec.pseudonym, body=WARRANT)
+    assert (made.disclosure.area_left, made.disclosure.transfer_assessment) == (
+        "Québec", "EFVP-2027-03")
+    assert (within.disclosure.area_left, within.disclosure.recipient_region) == (None, "Québec")
+    [event, _] = _disclosure_events(world)
+    assert {k: event.details[k] for k in ("recipient_country", "area_left",
+                                          "transfer_assessment")} == {
+        "recipient_country": "US", "area_left": "Québec", "transfer_assessment": "EFVP-2027-03"}
+    export = world.service.export(actor=quebec.actor, subject=quebec.pseudonym)
+    markdown = my_data.markdown(export, ENGLISH)
+    assert "recipient in US, Illinois; outside Québec, under EFVP-2027-03" in markdown
+    assert "recipient in CA, Québec\n" in markdown
+    european = world.person(jurisdiction=Jurisdiction.EU)
+    in_eea = WARRANT.model_copy(update={"recipient_country": "FR", "recipient_region": None})
+    assert world.service.disclose(actor=world.admin, subject=european.pseudonym,
+                                  body=in_eea).disclosure.area_left is None
+    refused("transfer_assessment_required", lambda: world.service.disclose(
+        actor=world.admin, subject=european.pseudonym, body=WARRANT))  # Canada: outside the EEA
+    illinois = world.person(jurisdiction=Jurisdiction.IL)
+    assert world.service.disclose(actor=world.admin, subject=illinois.pseudonym,
+                                  body=in_eea).disclosure.area_left is None
+
+
+def test_the_person_signs_where_their_record_goes_and_the_controllers_document_for_it(
+    world: World,
+) -> None:
+    """The signed statement names the recipient's country and region and, for data leaving the
+    person's area, the controller's document: a signature for a recipient in Québec does not
+    disclose to the same name in Ontario."""
+    pseudonym, _ = world.subject()
+    person = world.people[pseudonym]
+    body = _on_their_consent(world, pseudonym, "Acme Bank")
+    moved = body.model_copy(update={"recipient_region": "Ontario",
+                                    "transfer_assessment": "EFVP-2027-03"})
+    refused("challenge_invalid",
+            lambda: world.service.disclose(actor=person.actor, subject=pseudonym, body=moved))
+    act = DiscloseAct(recipient="Acme Bank", legal_basis=DisclosureBasis.CONSENT,
+                      document_reference="their-authorisation-1", recipient_country="CA",
+                      recipient_region="Ontario", transfer_assessment="EFVP-2027-03")
+    made = world.service.disclose(actor=person.actor, subject=pseudonym, body=DisclosureCreate(
+        **act.model_dump(exclude={"act"}), signed=person.sign(act)))
+    assert made.disclosure.area_left == "Québec"
+    statement = made.disclosure.evidence["statement"]  # type: ignore[index]
+    assert (statement["recipientCountry"], statement["recipientRegion"],
+            statement["transferAssessment"]) == ("CA", "Ontario", "EFVP-2027-03")

@@ -123,6 +123,8 @@
     }
     if (kind === "disclose") {
       return { act: "disclose", recipient: field("recipient").value,
+               recipient_country: field("recipient_country").value,
+               recipient_region: field("recipient_region").value || null,
                legal_basis: field("legal_basis").value,
                document_reference: field("document_reference").value };
     }
