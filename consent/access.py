@@ -3,7 +3,8 @@
 No time window and no frequency limit: every consent (withdrawn ones too), every receipt,
 every template's existence and model (never the vector), and every audit event naming the
 subject, including each verify and identify that involved them whatever the outcome (a 1:1
-verify that found no candidate too), with the caller's key and purpose; the purposes' texts,
+verify that found no candidate too), with the caller's key and purpose and whether the caller
+declared it would base a decision about the person on it (P-39.1 s. 12.1); the purposes' texts,
 recipients, retention dates, the matching logic, the rights and the person in charge (GDPR
 art. 15(1)(a)-(h), 15(2); P-39.1 s. 27). Never another subject's pseudonym or score, nor the
 size of the gallery searched. The JSON of :class:`AccessExport` is the interface; the pages
@@ -109,6 +110,8 @@ def _involvement(event: AuditEvent, pseudonym: str,
         score=round(score, 2) if score is not None else None,
         review_status=checked.status if checked else None,
         verifiers=checked.verifiers if checked else [],
+        # Written only on searches that answered; a refusal answered nothing to decide on.
+        decision_use=event.details.get("decision_use") is True,
     )
 
 

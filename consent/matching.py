@@ -12,7 +12,14 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import declaration, ledger, policies, probe_consent, review
+from optinface.consent import (
+    automated_decisions,
+    declaration,
+    ledger,
+    policies,
+    probe_consent,
+    review,
+)
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.errors import ConsentError
 from optinface.consent.refusals import check_quota
@@ -94,9 +101,14 @@ _OWNERS = (select(Template.id, Subject.pseudonym).join(Subject)
 
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
           probe_consent_id: str, image: bytes, subject: str | None, k: int,
-          daily_quota: int | None) -> MatchResult:
+          daily_quota: int | None, decision_use: bool) -> MatchResult:
     """Search ``image`` against the gallery (``subject`` set: that subject only); audited, with
-    the use's start beside the event's own time, its end (AI Act art. 12(3)(a))."""
+    the use's start beside the event's own time, its end (AI Act art. 12(3)(a)).
+
+    ``decision_use``: the caller declared it will base a decision about the person on the
+    answer; the answer then carries the notice it must relay (:mod:`consent.automated_decisions`)
+    and the event records the declaration, which the named subjects' exports show.
+    """
     started_at = runtime.clock.now()
     probe_sha256 = hashlib.sha256(image).hexdigest()
     refusal: ConsentError | EngineError | None
@@ -145,7 +157,11 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             outcome=SearchOutcome.CANDIDATES if candidates else SearchOutcome.NO_CANDIDATE,
             threshold=calibrated.threshold, fmr=calibrated.fmr, fnmr=calibrated.fnmr,
             model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates,
-            confirmations_required=review.CONFIRMATIONS[operation])
+            confirmations_required=review.CONFIRMATIONS[operation],
+            automated_decision=decision_use,
+            automated_decision_notice=automated_decisions.notice(
+                runtime.settings, confirmations_required=review.CONFIRMATIONS[operation])
+            if decision_use else None)
         runtime.audit(session, Entry(
             action=AuditAction(str(operation)), actor=actor, outcome=str(result.outcome),
             # A verify involves its claimed subject whatever the outcome: named, so their
@@ -153,7 +169,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             purpose=purpose_id, subjects=list(best) if subject is None else [subject],
             probe_sha256=probe_sha256,
             details={"probe_consent_id": probe_consent_id, "started_at": log_time(started_at),
-                     "k": k, "gallery_size": len(allowed),
+                     "k": k, "gallery_size": len(allowed), "decision_use": decision_use,
                      "reference_database": {**declaration.reference_database(in_service),
                                             "model_id": runtime.pipeline.model_id},
                      "scores": dict(ranked),

@@ -526,6 +526,22 @@ class Candidate(BaseModel):
     status: ReviewStatus = ReviewStatus.PROVISIONAL
 
 
+class AutomatedDecisionNotice(BaseModel):
+    """What a relying party that declared a decision use must tell the person in the probe, no
+    later than its decision (P-39.1 s. 12.1; GDPR art. 22(3)): built from the accountability
+    record, so it names the same contact and routes as the register and every export."""
+
+    basis: str = Field(description="The law that owes the person this notice.")
+    notice: str = Field(description="To relay to the person, no later than the decision.")
+    controller_name: str
+    privacy_officer_contact: str = Field(
+        description="Where the person submits observations to a person who can review.")
+    rights: list[RightInstruction] = Field(
+        description="Access (the personal information used, the reasons and principal factors),"
+        " rectification, review by a person with the person's observations, complaint.")
+    review: str = Field(description="Candidates stay provisional until verifiers review them.")
+
+
 class MatchResult(BaseModel):
     outcome: SearchOutcome = Field(
         description="candidates_for_review: provisional candidates for verifiers to confirm or"
@@ -541,6 +557,12 @@ class MatchResult(BaseModel):
     )
     confirmations_required: int = Field(
         description="Distinct verifier keys that must confirm a candidate (two for 1:N).")
+    automated_decision: bool = Field(
+        description="True when the caller declared decision_use: it will base a decision about"
+        " the person on this answer (P-39.1 s. 12.1). Always present, false otherwise.")
+    automated_decision_notice: AutomatedDecisionNotice | None = Field(
+        description="With automated_decision only: the notice the caller must relay to the"
+        " person no later than its decision; null otherwise.")
 
 
 class ReviewDecisionCreate(BaseModel):
@@ -966,6 +988,10 @@ class SearchInvolvement(BaseModel):
         default=None, description="provisional, confirmed or rejected by verifiers; only"
         " confirmed counts as an identification.")
     verifiers: list[str] = Field(default=[], description="key_id:decision of each verifier.")
+    decision_use: bool = Field(
+        default=False, description="The caller declared it would base a decision about the"
+        " person on this search (P-39.1 s. 12.1): you may submit your observations to a person"
+        " who can review it (see your rights).")
 
 
 class DisclosureCreate(DisclosureTerms):

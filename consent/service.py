@@ -623,35 +623,43 @@ class OptinFace:
                        actor=actor, action=AuditAction.ENROL, subjects=[subject])
 
     def verify(self, *, actor: Actor, subject: str, purpose_id: str, probe_consent_id: str,
-               image: bytes, daily_quota: int | None = None) -> MatchResult:
+               image: bytes, daily_quota: int | None = None,
+               decision_use: bool = False) -> MatchResult:
         """1:1: is the person in ``image`` the subject? Only with the subject's consent to it.
 
         Counts against the same daily quota as identify (see :mod:`consent.quota`).
+        ``decision_use``: as for :meth:`identify`.
         """
         authorize(actor, Permission.VERIFY)
         return audited(
             self.runtime,
             lambda: matching.match(self.runtime, actor=actor, operation=Operation.VERIFY,
                                    purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                   image=image, subject=subject, k=1, daily_quota=daily_quota),
+                                   image=image, subject=subject, k=1, daily_quota=daily_quota,
+                                   decision_use=decision_use),
             actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
             probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 
     def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
-                 k: int = 5, daily_quota: int | None = None) -> MatchResult:
+                 k: int = 5, daily_quota: int | None = None,
+                 decision_use: bool = False) -> MatchResult:
         """1:N within the purpose's gallery: opted-in subjects whose consent covers it.
 
         With ``daily_quota``, the actor's key, and the purpose over all keys, may make that many
         matching attempts (searches and refusals) per UTC day, counted from the audit log;
         beyond it, ``rate_limited``.
         The API passes its setting; ``None`` (the operator's own scripts) sets no quota.
+        With ``decision_use`` (the caller will base a decision about the person on the answer),
+        the answer carries ``automated_decision`` and the notice the caller must relay
+        (P-39.1 s. 12.1, :mod:`consent.automated_decisions`).
         """
         authorize(actor, Permission.IDENTIFY)
         return audited(
             self.runtime,
             lambda: matching.match(self.runtime, actor=actor, operation=Operation.IDENTIFY,
                                    purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                   image=image, subject=None, k=k, daily_quota=daily_quota),
+                                   image=image, subject=None, k=k, daily_quota=daily_quota,
+                                   decision_use=decision_use),
             actor=actor, action=AuditAction.IDENTIFY, purpose=purpose_id,
             probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 

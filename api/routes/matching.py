@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
+from pydantic import PlainValidator
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
@@ -32,6 +33,23 @@ PurposeId = Annotated[Identifier, Form(description="The purpose this search is m
 ProbeConsentId = Annotated[
     Identifier, Form(description="The single-use consent of the person in the probe.")
 ]
+
+
+def _true_or_false(value: object) -> bool:
+    """``true`` or ``false`` as written: a form sends text, and the lax reading would take
+    ``yes``, ``on`` or ``1`` too, so a typo could not tell a declaration from its absence."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("must be true or false")
+
+
+DecisionUse = Annotated[bool, PlainValidator(_true_or_false, json_schema_input_type=bool), Form(
+    description="Declare true when you will base a decision about the person in the probe on"
+    " this answer (P-39.1 s. 12.1): the answer then says automated_decision and carries the"
+    " notice you must relay to the person no later than the decision. Recorded in the"
+    " search's audit event and shown in the person's export. Only true or false.")]
 
 
 @router.post("/probe-consents", status_code=status.HTTP_201_CREATED)
@@ -80,6 +98,7 @@ def identify(
     actor: Annotated[Actor, require(Permission.IDENTIFY)],
     settings: SettingsDep,
     k: Annotated[int, Form(ge=1, le=MAX_CANDIDATES)] = 5,
+    decision_use: DecisionUse = False,
 ) -> MatchResult:
     """1:N search in the purpose's gallery: consenting, searchable subjects only.
 
@@ -95,6 +114,7 @@ def identify(
         image=data,
         k=k,
         daily_quota=settings.identify_daily_quota,
+        decision_use=decision_use,
     )
 
 
@@ -107,8 +127,12 @@ def verify(
     service: ServiceDep,
     settings: SettingsDep,
     actor: Annotated[Actor, require(Permission.VERIFY)],
+    decision_use: DecisionUse = False,
 ) -> MatchResult:
-    """1:1: is the person in the probe this subject? Refused without the subject's consent."""
+    """1:1: is the person in the probe this subject? Refused without the subject's consent.
+
+    With ``decision_use=true`` the answer carries the notice to relay, as for identify.
+    """
     data = read_image(image.file, max_bytes=settings.max_image_bytes)
     return service.verify(
         actor=actor,
@@ -117,4 +141,5 @@ def verify(
         probe_consent_id=probe_consent_id,
         image=data,
         daily_quota=settings.identify_daily_quota,
+        decision_use=decision_use,
     )

@@ -135,6 +135,11 @@ def _search(words: Words, search: SearchInvolvement, names: dict[str, str]) -> t
     if search.verifiers:
         text += words(", verifiers {verifiers}", verifiers=", ".join(search.verifiers))
     text += _by(words, search.actor_key_id, search.actor_role, search.purpose, names)
+    if search.decision_use:
+        text += words("; the caller declared it would base a decision about you on this search"
+                      " (automated processing): you may ask for the information and factors"
+                      " used, have them rectified, and submit your observations to a person"
+                      " who can review it (see your rights)")
     return f"#{search.seq} {words.when(search.at)}", text
 
 

@@ -786,6 +786,14 @@ FRENCH: dict[str, str] = {
     ", verifiers {verifiers}": ", contrôleurs {verifiers}",
     ", by {key} ({role})": ", par {key} ({role})",
     ", for {purpose}": ", pour {purpose}",
+    "; the caller declared it would base a decision about you on this search (automated"
+    " processing): you may ask for the information and factors used, have them rectified, and"
+    " submit your observations to a person who can review it (see your rights)": (
+        "; l'appelant a déclaré qu'il fonderait une décision vous concernant sur cette recherche"
+        " (traitement automatisé) : vous pouvez demander les renseignements et les facteurs"
+        " utilisés, les faire rectifier et présenter vos observations à une personne en mesure"
+        " de la réviser (voir vos droits)"
+    ),
     "refused ({reason})": "refusée ({reason})",
     "awaiting verifiers": "en attente des contrôleurs",
     "rejected by verifiers": "rejeté par les contrôleurs",

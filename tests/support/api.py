@@ -182,15 +182,34 @@ class World:
         return str(probe_consent(self.client, key, purpose_id=self.purpose_id,
                                  notice_id=self.notice_id, image=image, origin=ORIGIN)["id"])
 
-    def identify(self, image: bytes, *, k: int = 5) -> httpx.Response:
+    def identify(self, image: bytes, *, k: int = 5,
+                 decision_use: str | None = None) -> httpx.Response:
         """The researcher's 1:N search with ``image``, under a probe consent the person in it
-        signed for it; the answer as it came (refusals included)."""
+        signed for it; the answer as it came (refusals included). ``decision_use``: the form
+        field as sent (none: not sent)."""
         return self.client.post(
             "/v1/identify",
             data={
                 "purpose_id": self.purpose_id,
                 "probe_consent_id": self.probe_consent(image),
                 "k": str(k),
+                **({} if decision_use is None else {"decision_use": decision_use}),
+            },
+            files={"image": ("probe.jpg", image, "image/jpeg")},
+            headers=auth(self.keys.researcher),
+        )
+
+    def verify(self, subject: str, image: bytes, *,
+               decision_use: str | None = None) -> httpx.Response:
+        """The researcher's 1:1 comparison of ``image`` with ``subject``, under a probe consent
+        the person in it and the subject signed for it; the answer as it came."""
+        return self.client.post(
+            "/v1/verify",
+            data={
+                "subject": subject,
+                "purpose_id": self.purpose_id,
+                "probe_consent_id": self.probe_consent(image, subject=subject),
+                **({} if decision_use is None else {"decision_use": decision_use}),
             },
             files={"image": ("probe.jpg", image, "image/jpeg")},
             headers=auth(self.keys.researcher),

@@ -170,22 +170,24 @@ class World:
             return self.signer(subject).sign_probe(link).id
         return probe_consent(self.service, link).id
 
-    def identify(self, image: bytes, *, purpose: str | None = None) -> MatchResult:
+    def identify(self, image: bytes, *, purpose: str | None = None,
+                 decision_use: bool = False) -> MatchResult:
         """The researcher's 1:N search with ``image``, under a probe consent the person in it
         signed for it (in the world's purpose unless told)."""
         purpose = purpose or self.purpose
         return self.service.identify(actor=self.researcher, purpose_id=purpose,
                                      probe_consent_id=self.probe(purpose, image=image),
-                                     image=image)
+                                     image=image, decision_use=decision_use)
 
-    def verify(self, subject: str, image: bytes, *, purpose: str | None = None) -> MatchResult:
+    def verify(self, subject: str, image: bytes, *, purpose: str | None = None,
+               decision_use: bool = False) -> MatchResult:
         """The researcher's 1:1 comparison of ``image`` with ``subject``, under a probe consent
         the person in it signed for it (in the world's purpose unless told)."""
         purpose = purpose or self.purpose
         return self.service.verify(actor=self.researcher, subject=subject, purpose_id=purpose,
                                    probe_consent_id=self.probe(purpose, image=image,
                                                                subject=subject),
-                                   image=image)
+                                   image=image, decision_use=decision_use)
 
     def purpose_with(self, *operations: Operation, name: str, retention_days: int = 3650) -> str:
         """A new purpose, declared: a new purpose suspends matching until a declaration
