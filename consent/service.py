@@ -66,8 +66,8 @@ from optinface.consent.refusals import audited
 from optinface.consent.register import build_register, render_register
 from optinface.consent.replica import Replica
 from optinface.consent.retention import sweep
-from optinface.consent.ropa import build_ropa
 from optinface.consent.roles import Actor, Permission, Role, authorize
+from optinface.consent.ropa import build_ropa
 from optinface.consent.rotation import RotationReport
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (

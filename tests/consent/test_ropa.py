@@ -8,6 +8,7 @@ from functools import partial
 from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import DisclosureBasis, DisclosureCreate, Operation, Ropa
 from optinface.consent.settings import Recipient
+from tests.support.backends import both_backends
 from tests.support.consent import World, refused
 
 POINTS = ["30(1)(a)", "30(1)(b)", "30(1)(c)", "30(1)(c)", "30(1)(d)", "30(1)(e)", "30(1)(f)",
@@ -86,6 +87,7 @@ def test_hosting_outside_the_eu_states_the_transfer_and_its_safeguards(world: Wo
     assert _items(world.service.ropa(), "30(1)(e)")[0] == "QC: none: hosted in CA (Québec)"
 
 
+@both_backends  # its own grouped query over the disclosures
 def test_recipients_disclosed_to_are_stated_with_their_ground(world: World) -> None:
     """GDPR art. 30(1)(d): beside the configured recipients, everyone data actually went to,
     on which BIPA 15(d) ground and how often, naming no subject."""
