@@ -39,7 +39,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import transfers
@@ -145,6 +145,17 @@ def recipients_of(session: Session, subject_ref: str) -> list[str]:
     must be told to (GDPR art. 19)."""
     return sorted(set(session.scalars(
         select(Disclosure.recipient).where(Disclosure.subject_ref == subject_ref))))
+
+
+def recipients_and_grounds(session: Session) -> list[tuple[str, DisclosureBasis, int]]:
+    """Every recipient data were ever disclosed to (erased subjects' kept disclosures too), with
+    each ground and how many times, sorted: the recipients the record of processing states
+    beyond the configured ones (GDPR art. 30(1)(d)), naming no subject."""
+    rows = session.execute(
+        select(Disclosure.recipient, Disclosure.legal_basis, func.count())
+        .group_by(Disclosure.recipient, Disclosure.legal_basis)
+        .order_by(Disclosure.recipient, Disclosure.legal_basis))
+    return [(recipient, DisclosureBasis(basis), count) for recipient, basis, count in rows]
 
 
 def anonymise(session: Session, *, pseudonym: str, subject_hash: str) -> None:

@@ -1191,6 +1191,27 @@ class Register(BaseModel):
     warnings: list[str]
 
 
+class RopaEntry(BaseModel):
+    """One point of the record of processing activities (see :mod:`consent.ropa`)."""
+
+    point: str = Field(description="The point of GDPR art. 30(1) it answers, e.g. '30(1)(e)'.")
+    title: str
+    items: list[str] = Field(description="What the live system states for that point, one"
+                             " statement each; never empty (an absence is stated as 'none').")
+
+
+class Ropa(BaseModel):
+    """The record of processing activities (GDPR art. 30(1)), generated from the register."""
+
+    generated_at: datetime = Field(description="When the register it was built from was"
+                                   " generated: both are one reading of the live system.")
+    register_material_sha256: str = Field(
+        description="The register's material SHA-256 at that instant: the ROPA describes the"
+        " register whose declaration (or assessment) names this hash.")
+    declaration: DeclarationPublic | None
+    entries: list[RopaEntry]
+
+
 class TombstonePublic(_Public):
     subject_hash: str
     reason: ErasureReason

@@ -68,6 +68,7 @@ from optinface.consent.register import build_register, render_register
 from optinface.consent.replica import Replica
 from optinface.consent.retention import sweep
 from optinface.consent.roles import Actor, Permission, Role, authorize
+from optinface.consent.ropa import build_ropa
 from optinface.consent.rotation import RotationReport
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -123,6 +124,7 @@ from optinface.consent.schemas import (
     RightsRequestAnswer,
     RightsRequestCreate,
     RightsRequestPublic,
+    Ropa,
     SearchCount,
     SignedIn,
     SignedReceipt,
@@ -880,12 +882,26 @@ class OptinFace:
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
         with self._read() as session:
-            return build_register(session, settings=self.settings,
-                                  models=self.runtime.pipeline.models,
-                                  model_id=self.runtime.pipeline.model_id,
-                                  rotation_fingerprint=self.runtime.protector.fingerprint,
-                                  public_key=self.public_key,
-                                  now=self.clock.now())
+            return self._register(session)
+
+    def _register(self, session: Session) -> Register:
+        return build_register(session, settings=self.settings,
+                              models=self.runtime.pipeline.models,
+                              model_id=self.runtime.pipeline.model_id,
+                              rotation_fingerprint=self.runtime.protector.fingerprint,
+                              public_key=self.public_key,
+                              now=self.clock.now())
+
+    def ropa(self, *, actor: Actor | None = None) -> Ropa:
+        """The record of processing activities (GDPR art. 30(1)), built from the register of
+        the same reading, so it names the material SHA-256 it describes; whoever may read the
+        register may read it."""
+        if actor is not None:
+            authorize(actor, Permission.READ_REGISTER)
+        with self._read() as session:
+            return build_ropa(self._register(session),
+                              joint_controller=self.settings.joint_controller,
+                              disclosed=disclosures.recipients_and_grounds(session))
 
     def render_register(self, register: Register) -> str:
         """The register as Markdown, for the regulator."""

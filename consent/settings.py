@@ -112,6 +112,11 @@ class ConsentSettings(EngineSettings):
         description="GDPR art. 27 representative (name, address, contact); required, unless "
         "eu_establishment, before any EU data subject is accepted.",
     )
+    joint_controller: OneLine | None = Field(
+        default=None,
+        description="GDPR art. 26 joint controller (name and contact), where one determines the"
+        " purposes and means with the controller; stated in the record of processing.",
+    )
     eu_establishment: bool = Field(
         default=False,
         description="The controller is established in the EU (GDPR art. 3(1)): no art. 27 "

@@ -1,4 +1,5 @@
-"""``optinface register`` (show, pia, declare, suspend, lift): the declared biometric database."""
+"""``optinface register`` (show, ropa, pia, declare, suspend, lift): the declared biometric
+database."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from optinface.api.cli.common import ApiKey, DataDir, opened, operator
 from optinface.api.schemas import RegisterFormat
 from optinface.consent.register import render_pia_skeleton
+from optinface.consent.ropa import render_ropa
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
 
@@ -36,6 +38,26 @@ def show(
             else current.model_dump_json(indent=2)
         )
     typer.echo(text)
+
+
+@app.command("ropa")
+def ropa(
+    output_format: Annotated[
+        RegisterFormat, typer.Option("--format", help="md (readable) or json.")
+    ] = RegisterFormat.MD,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the record of processing activities (GDPR art. 30(1)), generated from the live
+    register: each entry names the point of art. 30(1) it answers, and the record names the
+    register's material SHA-256 it describes.
+
+    Example: optinface register ropa --format json > ropa.json
+    """
+    with opened(data_dir) as (_, service):
+        record = service.ropa()
+    text = (render_ropa(record) if output_format is RegisterFormat.MD
+            else record.model_dump_json(indent=2) + "\n")
+    typer.echo(text, nl=False)
 
 
 @app.command("pia")

@@ -24,6 +24,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier, Reference
 from optinface.consent.moments import Moment
 from optinface.consent.roles import Actor, Permission
+from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import (
     AnomalyAlert,
     AuditEventPublic,
@@ -36,6 +37,7 @@ from optinface.consent.schemas import (
     Register,
     RightsRequestAnswer,
     RightsRequestPublic,
+    Ropa,
     SweepReport,
     TombstonePublic,
 )
@@ -174,6 +176,25 @@ def register(
             service.render_register(current), media_type="text/markdown; charset=utf-8"
         )
     return current
+
+
+@router.get(
+    "/register/ropa",
+    response_model=Ropa,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def ropa(
+    service: ServiceDep,
+    actor: Annotated[Actor, require(Permission.READ_REGISTER)],
+    register_format: Annotated[RegisterFormat, Query(alias="format")] = RegisterFormat.JSON,
+) -> Ropa | Response:
+    """The record of processing activities (GDPR art. 30(1)), generated from the register of
+    the same instant: each entry names the point it answers, and the record names the
+    register's material SHA-256."""
+    record = service.ropa(actor=actor)
+    if register_format is RegisterFormat.MD:
+        return PlainTextResponse(render_ropa(record), media_type="text/markdown; charset=utf-8")
+    return record
 
 
 @router.post("/register/declaration")

@@ -41,6 +41,7 @@ from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
 from optinface.consent.moments import require_in_span
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
+from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import AuditFilter, TombstonePublic
 from optinface.consent.service import OptinFace
 
@@ -461,7 +462,8 @@ def review_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Fo
 
 @router.get("/review/download/{name}")
 def review_download(request: Request, service: ServiceDep, name: str) -> Response:
-    """audit.csv, audit.json, register.json, register.md, ledger.json, erasures.json."""
+    """audit.csv, audit.json, register.json, register.md, ropa.json, ropa.md (the record of
+    processing built from that register), ledger.json, erasures.json."""
 
     def build(_: WebSession, actor: Actor) -> Response:
         producers: dict[str, Callable[[], tuple[str, str]]] = {
@@ -481,6 +483,11 @@ def review_download(request: Request, service: ServiceDep, name: str) -> Respons
                 service.render_register(service.register(actor=actor)),
                 "text/markdown",
             ),
+            "ropa.json": lambda: (
+                service.ropa(actor=actor).model_dump_json(indent=2),
+                "application/json",
+            ),
+            "ropa.md": lambda: (render_ropa(service.ropa(actor=actor)), "text/markdown"),
             "ledger.json": lambda: (
                 service.consent_ledger(actor=actor).model_dump_json(indent=2),
                 "application/json",

@@ -141,6 +141,29 @@ def test_register_states_the_transfers_from_the_settings(
         "transfer": False, "safeguards": None}
 
 
+def test_register_ropa_states_the_transfers_and_names_the_registers_hash(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GDPR art. 30(1), point by point, from the same live settings as the register."""
+    monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "FR")
+    monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Roubaix")
+    monkeypatch.setenv("OPTINFACE_TRANSFER_SAFEGUARDS", "adequacy decision 2002/2/EC")
+    d = ("--data-dir", str(data_dir))
+    code, output = run("register", "ropa", *d)
+    assert code == 0, output
+    assert ("## Art. 30(1)(e): Transfers to third countries and their safeguards\n"
+            "- QC: to FR (Roubaix), outside Québec; safeguards: adequacy decision 2002/2/EC"
+            "\n\n") in output
+    material = json.loads(run("register", "--format", "json", *d)[1])["material_sha256"]
+    assert f"- **Register material sha256**: {material}\n" in output
+    code, output = run("register", "ropa", "--format", "json", *d)
+    ropa = json.loads(output)
+    assert code == 0 and ropa["register_material_sha256"] == material
+    assert [e["point"] for e in ropa["entries"]] == [
+        "30(1)(a)", "30(1)(b)", "30(1)(c)", "30(1)(c)", "30(1)(d)", "30(1)(e)", "30(1)(f)",
+        "30(1)(g)"]
+
+
 def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir), "--api-key", admin)
     code, output = run("register", "suspend", "--order", "CAI-ORD-7", "--destroy", *d)
@@ -274,6 +297,7 @@ def test_every_command_help_has_an_example() -> None:
         ("keys", "revoke"),
         ("audit", "verify"),
         ("register",),
+        ("register", "ropa"),
         ("register", "declare"),
         ("register", "suspend"),
         ("register", "lift"),
@@ -439,6 +463,7 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     ("OPTINFACE_ACCESS_LOG_HOLD", "   "),  # a hold of spaces states nothing
     ("OPTINFACE_HOSTING_COUNTRY", "C\nA"),  # the register's Markdown would break
     ("OPTINFACE_CONTROLLER_NAME", "Acme\u202e"),
+    ("OPTINFACE_JOINT_CONTROLLER", "Acme\n## Art. 30(1)(g)"),  # a section of the ROPA
 ])
 def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
