@@ -37,7 +37,7 @@ disclosed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -147,15 +147,28 @@ def recipients_of(session: Session, subject_ref: str) -> list[str]:
         select(Disclosure.recipient).where(Disclosure.subject_ref == subject_ref))))
 
 
-def recipients_and_grounds(session: Session) -> list[tuple[str, DisclosureBasis, int]]:
+class DisclosedTo(NamedTuple):
+    """One recipient data went to on one ground, from one place, and how many times."""
+
+    recipient: str
+    legal_basis: DisclosureBasis
+    country: str | None  # None for disclosures recorded before the place was asked
+    area_left: str | None
+    transfer_assessment: str | None
+    count: int
+
+
+def recipients_and_grounds(session: Session) -> list[DisclosedTo]:
     """Every recipient data were ever disclosed to (erased subjects' kept disclosures too), with
-    each ground and how many times, sorted: the recipients the record of processing states
-    beyond the configured ones (GDPR art. 30(1)(d)), naming no subject."""
-    rows = session.execute(
-        select(Disclosure.recipient, Disclosure.legal_basis, func.count())
-        .group_by(Disclosure.recipient, Disclosure.legal_basis)
-        .order_by(Disclosure.recipient, Disclosure.legal_basis))
-    return [(recipient, DisclosureBasis(basis), count) for recipient, basis, count in rows]
+    each ground, place, area left and how many times, sorted: the recipients and transfers the
+    record of processing states beyond the configured ones (GDPR art. 30(1)(d), (e)), naming
+    no subject."""
+    kept = (Disclosure.recipient, Disclosure.legal_basis, Disclosure.recipient_country,
+            Disclosure.area_left, Disclosure.transfer_assessment)
+    rows = session.execute(select(*kept, func.count()).group_by(*kept)
+                           .order_by(*(func.coalesce(column, "") for column in kept)))
+    return [DisclosedTo(recipient, DisclosureBasis(basis), country, left, assessment, count)
+            for recipient, basis, country, left, assessment, count in rows]
 
 
 def anonymise(session: Session, *, pseudonym: str, subject_hash: str) -> None:

@@ -99,6 +99,8 @@ def build_register(
             "younger minors with the consent of the holder of parental authority",
             "Illinois: adults with a written release; minors (under 18) with the written"
             " release of their legally authorized representative",
+            "persons in a probe, each of whom signed a consent to that one search (their"
+            " photo and its template are never stored)",
         ],
         categories_of_data=classification.categories_of_data(),
         biometric_characteristic=declaration.BIOMETRIC_CHARACTERISTIC,

@@ -16,8 +16,9 @@ or a person typed (a purpose, a recipient, a contact).
 from __future__ import annotations
 
 from optinface.consent import transfers
+from optinface.consent.disclosures import DisclosedTo
 from optinface.consent.markdown import markdown_text
-from optinface.consent.schemas import DisclosureBasis, Register, Ropa, RopaEntry
+from optinface.consent.schemas import Register, Ropa, RopaEntry
 
 NONE = "none"
 
@@ -38,24 +39,33 @@ def _controllers(register: Register, joint_controller: str | None) -> list[str]:
     ]
 
 
-def _recipients(register: Register,
-                disclosed: list[tuple[str, DisclosureBasis, int]]) -> list[str]:
+def _recipients(register: Register, disclosed: list[DisclosedTo]) -> list[str]:
     configured = [f"{r.name}: {r.purpose} (legal basis: {r.legal_basis})"
                   for r in register.recipients]
-    actual = [f"{recipient}: disclosed to {count} time(s) on the ground {basis}"
-              for recipient, basis, count in disclosed]
+    actual = [f"{d.recipient}{f' ({d.country})' if d.country else ''}: disclosed to {d.count}"
+              f" time(s) on the ground {d.legal_basis}" for d in disclosed]
     return [*_or_none(configured + actual), f"disclosures: {register.disclosure_rule}"]
 
 
+def _transfers(register: Register, disclosed: list[DisclosedTo]) -> list[str]:
+    """The hosting's transfers, then each disclosure that took data out of the area whose law
+    protects the person, with the controller's document allowing it."""
+    kept = [f"{t.jurisdiction}: {transfers.describe(t)}" for t in register.transfers]
+    sent = [f"disclosed to {d.recipient} in {d.country}, outside {d.area_left}:"
+            f" {d.count} time(s), under {d.transfer_assessment}"
+            for d in disclosed if d.area_left]
+    return _or_none(kept + sent)
+
+
 def build_ropa(register: Register, *, joint_controller: str | None,
-               disclosed: list[tuple[str, DisclosureBasis, int]]) -> Ropa:
+               disclosed: list[DisclosedTo]) -> Ropa:
     """The record of ``register``'s processing, point by point of art. 30(1).
 
     Args:
         register: the register of this instant; every point but the joint controller and the
             actual disclosures is read from it.
         joint_controller: the configured joint controller (``OPTINFACE_JOINT_CONTROLLER``).
-        disclosed: each recipient data went to, with its ground and count.
+        disclosed: each recipient data went to, with its ground, place and count.
     """
     entries = [
         RopaEntry(point="30(1)(a)",
@@ -73,8 +83,7 @@ def build_ropa(register: Register, *, joint_controller: str | None,
         RopaEntry(point="30(1)(d)", title="Categories of recipients",
                   items=_recipients(register, disclosed)),
         RopaEntry(point="30(1)(e)", title="Transfers to third countries and their safeguards",
-                  items=_or_none([f"{t.jurisdiction}: {transfers.describe(t)}"
-                                  for t in register.transfers])),
+                  items=_transfers(register, disclosed)),
         RopaEntry(point="30(1)(f)", title="Time limits for erasure",
                   items=[*(f"templates for the purpose {p.name}: at most {p.retention_days}"
                            " days after consent" for p in register.purposes),

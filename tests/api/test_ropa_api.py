@@ -27,12 +27,13 @@ def test_the_ropa_is_served_in_json_and_markdown_with_the_registers_hash(world: 
 def test_a_disclosure_made_over_http_names_its_recipient_in_the_ropa(world: World) -> None:
     made = world.client.post(
         f"/v1/subjects/{world.subject}/disclosures", headers=auth(world.keys.admin),
-        json={"recipient": "Illinois State Police", "legal_basis": "law",
-              "document_reference": "740 ILCS 14/15(d)(3)"})
+        json={"recipient": "Sûreté du Québec", "legal_basis": "law",
+              "document_reference": "P-39.1 s. 18", "recipient_country": "CA",
+              "recipient_region": "Québec"})
     assert made.status_code == 201, made.text
     [recipients] = [e["items"] for e in world.client.get(
         ROPA, headers=auth(world.keys.reviewer)).json()["entries"] if e["point"] == "30(1)(d)"]
-    assert "Illinois State Police: disclosed to 1 time(s) on the ground law" in recipients
+    assert "Sûreté du Québec (CA): disclosed to 1 time(s) on the ground law" in recipients
 
 
 def test_the_ropa_is_refused_to_those_who_may_not_read_the_register(world: World) -> None:

@@ -13,9 +13,10 @@ from tests.support.consent import World, refused
 
 POINTS = ["30(1)(a)", "30(1)(b)", "30(1)(c)", "30(1)(c)", "30(1)(d)", "30(1)(e)", "30(1)(f)",
           "30(1)(g)"]
-WARRANT = DisclosureCreate(recipient="Cook County Sheriff",
+WARRANT = DisclosureCreate(recipient="Montréal Police",
                            legal_basis=DisclosureBasis.WARRANT_SUBPOENA,
-                           document_reference="2027-SW-0042")
+                           document_reference="2027-SW-0042", recipient_country="CA",
+                           recipient_region="Québec")
 
 
 def _items(ropa: Ropa, point: str, title_start: str = "") -> list[str]:
@@ -46,8 +47,11 @@ def test_the_ropa_states_every_point_of_article_30_from_the_register(world: Worl
         f" ({settings.privacy_officer_contact})"]
     assert _items(ropa, "30(1)(c)", "Categories of data subjects") == (
         register.categories_of_persons)
+    persons = _items(ropa, "30(1)(c)", "Categories of data subjects")
     assert any("younger minors with the consent of the holder of parental authority" in c
-               for c in _items(ropa, "30(1)(c)", "Categories of data subjects"))
+               for c in persons)
+    # Searched with, not enrolled: data subjects too, for the instant of their search.
+    assert any(c.startswith("persons in a probe, each of whom signed a consent") for c in persons)
     assert _items(ropa, "30(1)(c)", "Categories of personal data") == register.categories_of_data
     assert _items(ropa, "30(1)(d)")[0] == "none"  # no recipient configured, none disclosed to
     assert set(register.retention_rules) <= set(_items(ropa, "30(1)(f)"))
@@ -96,11 +100,22 @@ def test_recipients_disclosed_to_are_stated_with_their_ground(world: World) -> N
     pseudonym, _ = world.subject()
     world.service.disclose(actor=world.admin, subject=pseudonym, body=WARRANT)
     world.service.disclose(actor=world.admin, subject=pseudonym, body=WARRANT)
-    items = _items(world.service.ropa(actor=world.reviewer), "30(1)(d)")
-    assert items[:2] == ["Ethics board: audit (legal basis: consent)",
-                         "Cook County Sheriff: disclosed to 2 time(s) on the ground"
+    abroad = WARRANT.model_copy(update={"recipient": "Cook County Sheriff",
+                                        "recipient_country": "US",
+                                        "recipient_region": "Illinois",
+                                        "transfer_assessment": "EFVP-2027-03"})
+    world.service.disclose(actor=world.admin, subject=pseudonym, body=abroad)
+    ropa = world.service.ropa(actor=world.reviewer)
+    items = _items(ropa, "30(1)(d)")
+    assert items[:3] == ["Ethics board: audit (legal basis: consent)",
+                         "Cook County Sheriff (US): disclosed to 1 time(s) on the ground"
+                         " warrant_subpoena",
+                         "Montréal Police (CA): disclosed to 2 time(s) on the ground"
                          " warrant_subpoena"]
     assert "none" not in items and not any(pseudonym in item for item in items)
+    # GDPR art. 30(1)(e), P-39.1 s. 17: the disclosure that left Québec, under its document.
+    assert ("disclosed to Cook County Sheriff in US, outside Québec: 1 time(s), under"
+            " EFVP-2027-03") in _items(ropa, "30(1)(e)")
 
 
 def test_a_configured_joint_controller_is_named(world: World) -> None:
