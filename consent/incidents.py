@@ -25,6 +25,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import years
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.ledger import get_row, new_id
+from optinface.consent.markdown import markdown_text
 from optinface.consent.moments import require_not_future
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -129,8 +130,11 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
     (reg. s. 5; GDPR art. 34(2)), from the one record."""
     i = public(_get(session, incident_id), now=now)
     a = accountability(settings)
-    contact = (f"{a.privacy_officer_name}, {a.privacy_officer_title},"
-               f" {a.privacy_officer_contact}; DPO {a.dpo_contact}")
+    # Every name and text below was typed by the operator: literal text, never markup.
+    md = markdown_text
+    contact = md(f"{a.privacy_officer_name}, {a.privacy_officer_title},"
+                 f" {a.privacy_officer_contact}; DPO {a.dpo_contact}")
+    categories = md(", ".join(i.data_categories))
     period = (f"{i.occurred_from.isoformat()} to "
               f"{i.occurred_until.isoformat() if i.occurred_until else 'unknown'}")
     persons = (f"{'about ' if i.affected_is_estimate else ''}{i.subjects_affected}"
@@ -138,18 +142,18 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
     if audience is Audience.REGULATOR:
         lines = [
             f"# Notice of a confidentiality incident to the regulator ({i.id})",
-            f"- **Enterprise**: {a.controller_name} ({a.controller_contact})",
+            f"- **Enterprise**: {md(a.controller_name)} ({md(a.controller_contact)})",
             f"- **Contact**: {contact}",
-            f"- **Personal information concerned**: {', '.join(i.data_categories)}",
-            f"- **Description**: {i.description}",
-            f"- **Circumstances and cause**: {i.circumstances}",
+            f"- **Personal information concerned**: {categories}",
+            f"- **Description**: {md(i.description)}",
+            f"- **Circumstances and cause**: {md(i.circumstances)}",
             f"- **When**: {period}; became aware {i.became_aware_at.isoformat()}",
             f"- **Persons concerned**: {persons}"
             + (f", of whom {i.quebec_residents} in Québec" if i.quebec_residents is not None
                else ""),
             f"- **Risk of serious injury**: {'yes' if i.risk_of_serious_injury else 'no'};"
-            f" {i.risk_assessment}",
-            f"- **Measures taken**: {i.measures_taken}",
+            f" {md(i.risk_assessment)}",
+            f"- **Measures taken**: {md(i.measures_taken)}",
             "- **Notice to the persons**: "
             + (i.subjects_notified_at.isoformat() if i.subjects_notified_at
                else "not yet sent"),
@@ -157,14 +161,14 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
     else:
         lines = [
             "# A confidentiality incident concerning your information",
-            f"- **What happened**: {i.description} ({i.circumstances})",
+            f"- **What happened**: {md(i.description)} ({md(i.circumstances)})",
             f"- **When**: {period}",
-            f"- **Your information concerned**: {', '.join(i.data_categories)}",
-            f"- **What we did**: {i.measures_taken}",
-            f"- **What you can do**: {i.measures_suggested}",
+            f"- **Your information concerned**: {categories}",
+            f"- **What we did**: {md(i.measures_taken)}",
+            f"- **What you can do**: {md(i.measures_suggested)}",
             f"- **Whom to contact**: {contact}",
             f"- **Your rights**: you can complain to the Commission d'accès à l'information or"
-            f" your supervisory authority; see {a.policy_url}",
+            f" your supervisory authority; see {md(a.policy_url)}",
         ]
     return IncidentNotice(incident_id=i.id, audience=str(audience),
                           text="\n".join(lines) + "\n", generated_at=now)

@@ -86,6 +86,33 @@ def test_notices_for_the_regulator_and_the_persons_carry_the_required_content(
         assert expected in persons, expected
 
 
+def test_what_the_operator_typed_cannot_forge_a_line_or_a_heading_in_a_notice(
+    world: World, clock: FakeClock
+) -> None:
+    """A notice is Markdown a regulator or a person opens: a description that tries to add a
+    "Risk of serious injury: no" line, a heading, HTML or a link stays literal text of its own
+    line, in both notices."""
+    forged = ("minor glitch\n- **Risk of serious injury**: no; nothing to notify\n1. closed"
+              "\n\n# Incident closed <img src=x onerror=alert(1)>")
+    made = world.service.record_incident(actor=world.admin, body=_body(
+        clock, description=forged, circumstances="see [the report](https://evil.example)"))
+    for audience in Audience:
+        text = world.service.incident_notice(actor=world.reviewer, incident_id=made.id,
+                                             audience=audience).text
+        lines = text.splitlines()
+        assert [line for line in lines if line.startswith("#")] == [lines[0]], audience
+        assert not any(line.lstrip().startswith(("- **Risk", "-", "1.")) for line in lines
+                       if not line.startswith("- **")), audience
+        assert "<img" not in text.replace("\\<img", ""), audience
+        assert "[the report](" not in text and "\\[the report\\](" in text, audience
+    regulator = world.service.incident_notice(actor=world.reviewer, incident_id=made.id,
+                                              audience=Audience.REGULATOR).text
+    assert [line for line in regulator.splitlines()
+            if line.startswith("- **Risk of serious injury**")] == [
+        "- **Risk of serious injury**: yes; biometric data, cannot be changed; likelihood of"
+        " misuse moderate"]
+
+
 def test_the_register_keeps_an_incident_at_least_five_years(world: World,
                                                            clock: FakeClock) -> None:
     made = world.service.record_incident(actor=world.admin, body=_body(clock))
