@@ -155,7 +155,7 @@ class DisclosedTo(NamedTuple):
     country: str | None  # None for disclosures recorded before the place was asked
     area_left: str | None
     transfer_assessment: str | None
-    count: int
+    times: int
 
 
 def recipients_and_grounds(session: Session) -> list[DisclosedTo]:

@@ -42,7 +42,7 @@ def _controllers(register: Register, joint_controller: str | None) -> list[str]:
 def _recipients(register: Register, disclosed: list[DisclosedTo]) -> list[str]:
     configured = [f"{r.name}: {r.purpose} (legal basis: {r.legal_basis})"
                   for r in register.recipients]
-    actual = [f"{d.recipient}{f' ({d.country})' if d.country else ''}: disclosed to {d.count}"
+    actual = [f"{d.recipient}{f' ({d.country})' if d.country else ''}: disclosed to {d.times}"
               f" time(s) on the ground {d.legal_basis}" for d in disclosed]
     return [*_or_none(configured + actual), f"disclosures: {register.disclosure_rule}"]
 
@@ -52,7 +52,7 @@ def _transfers(register: Register, disclosed: list[DisclosedTo]) -> list[str]:
     protects the person, with the controller's document allowing it."""
     kept = [f"{t.jurisdiction}: {transfers.describe(t)}" for t in register.transfers]
     sent = [f"disclosed to {d.recipient} in {d.country}, outside {d.area_left}:"
-            f" {d.count} time(s), under {d.transfer_assessment}"
+            f" {d.times} time(s), under {d.transfer_assessment}"
             for d in disclosed if d.area_left]
     return _or_none(kept + sent)
 
