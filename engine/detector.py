@@ -4,9 +4,9 @@ A 250x250 enrolment photo does not need a 640x640 pass: the smallest configured 
 holds the whole image is used, so small images are never downscaled (no loss of small faces)
 and are not padded far beyond their size (about 3x less work than 640 at 256).
 
-An image thinner than the ratio of its input size (700x1 into 640: 640x0) would scale to no
-pixels at all, where OpenCV's resize asserts: it holds no face the detector can find, so
-:meth:`FaceDetector.detect` finds none rather than failing.
+An image so thin that its short side scales below one pixel (700x1 into 640: 640x0) would
+reach OpenCV's resize with a side of 0, where it asserts: it holds no face the detector can
+find, so :meth:`FaceDetector.detect` finds none rather than failing.
 """
 
 from __future__ import annotations
