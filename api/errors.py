@@ -10,9 +10,11 @@ leaks nothing (the traceback goes to the server log only).
 code                         status  meaning
 ===========================  ======  ===============================================================
 validation_error             422     the request does not match the OpenAPI schema
-invalid_image                400     the upload is not a decodable JPEG, PNG or WebP image
+invalid_image                400     the upload is not a decodable JPEG (an MPO's first image), PNG
+                                     or WebP image
 payload_too_large            413     the body or the image exceeds the size limit
-no_face                      422     no face in the image
+no_face                      422     no face the detector can find in the image (one too thin to
+                                     hold any, e.g. 700x1, included)
 multiple_faces               422     more than one face (a bystander is never enrolled/searched)
 low_quality                  422     the face is too small or uncertain for a reliable template
 invalid_request              422     well-formed but against a rule (e.g. consent too long)

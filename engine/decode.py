@@ -7,6 +7,9 @@ BGR needs (:func:`decode_bytes`); the conversions are written to stay within it 
 image is reduced by a view on its high bytes, not through float64 copies), and
 ``tests/reliability/test_decode_memory.py`` measures the peak in a subprocess. Every failure
 becomes :class:`InvalidImage` or :class:`ImageTooLarge`; no decoder exception escapes.
+
+A JPEG that Pillow opens as MPO (phones append an HDR gain map, a depth map or a second view
+to the photograph) is a JPEG: its first image is the photograph and the only one decoded.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ _STORED_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L
 # 36 Mpx: 5.7 (16-bit gray) to 8.6 (palette) bytes per pixel; 10 keeps a margin.
 WORKING_BYTES_PER_PIXEL = 10
 _HIGH_BITS_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+# Formats whose first frame is the picture and the others auxiliary: the format they count as.
+_PRIMARY_FRAME_FORMATS = {"MPO": "JPEG"}
 _ROWS_PER_CHUNK = 256
 
 
@@ -73,7 +78,8 @@ def decode_image(
 ) -> BgrImage:
     """Decode ``data`` into an upright BGR image.
 
-    Animated files are refused (which frame would be the face?), EXIF orientation is applied,
+    Animated files are refused (which frame would be the face?), an MPO's first image is the
+    photograph (module docstring), EXIF orientation is applied,
     and grayscale, palette, 16-bit, CMYK and alpha images are converted to 8-bit BGR.
     """
     if len(data) > max_bytes:
@@ -84,7 +90,7 @@ def decode_image(
     if not data:
         raise InvalidImage("empty upload")
     image = _open_header(data)
-    fmt = image.format or "unknown"
+    fmt = _PRIMARY_FRAME_FORMATS.get(image.format or "", image.format or "unknown")
     if fmt not in allowed_formats:
         raise InvalidImage(
             f"format {fmt} is not accepted", details={"allowed": sorted(allowed_formats)}
@@ -102,7 +108,7 @@ def decode_image(
             f" over the limit of {max_decode_bytes}",
             details={"limit_decode_bytes": max_decode_bytes, "mode": image.mode},
         )
-    if getattr(image, "n_frames", 1) > 1:
+    if getattr(image, "n_frames", 1) > 1 and image.format not in _PRIMARY_FRAME_FORMATS:
         raise InvalidImage("animated images are not accepted")
     with image:
         return _to_bgr(image)

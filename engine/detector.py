@@ -3,6 +3,10 @@
 A 250x250 enrolment photo does not need a 640x640 pass: the smallest configured square that
 holds the whole image is used, so small images are never downscaled (no loss of small faces)
 and are not padded far beyond their size (about 3x less work than 640 at 256).
+
+An image so thin that its short side scales below one pixel (700x1 into 640: 640x0) would
+reach OpenCV's resize with a side of 0, where it asserts: it holds no face the detector can
+find, so :meth:`FaceDetector.detect` finds none rather than failing.
 """
 
 from __future__ import annotations
@@ -49,9 +53,23 @@ class FaceDetector:
         longest = max(height, width)
         return next((size for size in self._sizes if size >= longest), self._sizes[-1])
 
+    def scaled_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The image's (height, width) once scaled into its input square: the longer side to
+        the square's, the other truncated, in the arithmetic of insightface's
+        ``SCRFD._detect_candidates`` so that a side it would round to 0 is known beforehand."""
+        size = self.input_size_for(height, width)
+        ratio = float(height) / width
+        if ratio > 1.0:  # the square's own ratio
+            return size, int(size / ratio)
+        return int(size * ratio), size
+
     def detect(self, image: BgrImage) -> list[DetectedFace]:
-        """All faces above the detector threshold, best score first."""
-        size = self.input_size_for(*image.shape[:2])
+        """All faces above the detector threshold, best score first; none in an image that
+        scales to no pixels (see the module's docstring)."""
+        height, width = image.shape[:2]
+        if 0 in self.scaled_shape(height, width):
+            return []
+        size = self.input_size_for(height, width)
         boxes, landmarks = self._model.detect(
             image, input_size=(size, size), det_thresh=self._threshold
         )

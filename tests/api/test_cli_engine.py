@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.engine.decode import BgrImage
 from optinface.engine.samples import encode, group_photo
+from tests.corpus.generate import THIN_SHAPES, thin_png
 from tests.support.console import console
 from tests.support.server import inherited_environment
 
@@ -62,6 +63,26 @@ def test_embed_writes_one_row_per_input_and_nan_for_failures(
     assert vectors.shape == (5, 512) and vectors.dtype == np.float32
     assert np.isnan(vectors[[1, 2, 4]]).all()
     assert np.allclose(np.linalg.norm(vectors[[0, 3]], axis=1), 1.0, atol=1e-5)
+
+
+def test_embed_reports_an_image_too_thin_for_the_detector_and_embeds_the_rest(
+    tmp_path: Path, portrait_images: list[BgrImage]
+) -> None:
+    """One such file once aborted the whole batch with a traceback: no JSON, no --out."""
+    inputs = []
+    for name, data in [("a.jpg", encode(portrait_images[0])), *(
+            (f"thin-{w}x{h}.png", thin_png(w, h)) for w, h in THIN_SHAPES),
+            ("b.jpg", encode(portrait_images[1]))]:
+        inputs.append(tmp_path / name)
+        inputs[-1].write_bytes(data)
+    out = tmp_path / "vectors.npy"
+    result = runner.invoke(app, ["embed", *map(str, inputs), "--out", str(out), "--json"])
+    assert result.exit_code == 2, result.output  # some inputs failed, the rest were processed
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [line["error"] for line in lines] == [None, *["no_face"] * len(THIN_SHAPES), None]
+    vectors = np.load(out)
+    assert vectors.shape == (len(inputs), 512)
+    assert np.isnan(vectors[1:-1]).all() and not np.isnan(vectors[[0, -1]]).any()
 
 
 def test_embed_pick_all_writes_one_row_per_face(tmp_path: Path) -> None:

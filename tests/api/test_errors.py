@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,6 +21,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
+from tests.corpus.generate import THIN_SHAPES, thin_png
 from tests.support.api import Keys, World, auth, consent_act, deployment, set_up_world
 
 pytestmark = pytest.mark.shared_deployment
@@ -110,6 +112,61 @@ def test_an_image_without_a_face(world: World, portrait_images: list) -> None:
     blank = portrait_images[0].copy()
     blank[:] = 128
     _assert_error(_enrol(world, encode(blank)), 422, "no_face")
+
+
+def _stored(world: World) -> tuple[int, int]:
+    health = world.client.get("/healthz").json()
+    return health["templates"], health["index_entries"]
+
+
+@pytest.mark.parametrize(("width", "height"), THIN_SHAPES)
+def test_an_image_too_thin_for_the_detector_is_no_face_and_stores_nothing(
+    world: World, width: int, height: int
+) -> None:
+    """The detector would scale it to 0 px across: it holds no face it can find (a 500 once)."""
+    thin = thin_png(width, height)
+    before = _stored(world)
+    _assert_error(_enrol(world, thin), 422, "no_face")
+    _assert_error(world.verify(world.subject, thin), 422, "no_face")
+    _assert_error(world.identify(thin), 422, "no_face")
+    assert _stored(world) == before
+
+
+def _blank_jpeg() -> bytes:
+    from optinface.engine.samples import encode
+
+    return encode(np.full((250, 250, 3), 128, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("probe", [_blank_jpeg, lambda: thin_png(*THIN_SHAPES[0])],
+                         ids=["blank", "too_thin"])
+def test_an_identify_refused_for_its_image_is_audited_and_uses_up_its_probe_consent(
+    world: World, probe: Callable[[], bytes]
+) -> None:
+    """Whatever makes the image hold no face, the attempt is chained into the log as a refusal
+    and its probe consent is spent, like every refused attempt."""
+    image = probe()
+    digest = hashlib.sha256(image).hexdigest()
+    form = {"purpose_id": world.purpose_id, "probe_consent_id": world.probe_consent(image)}
+    files = {"image": ("p.png", image, "image/png")}
+
+    def identify() -> object:
+        return world.client.post("/v1/identify", data=form, files=files,
+                                 headers=auth(world.keys.researcher))
+
+    def refusals() -> dict[int, dict[str, object]]:
+        events = world.client.get("/v1/audit/events", params={"action": "refused", "limit": 1000},
+                                  headers=auth(world.keys.reviewer)).json()["events"]
+        return {e["seq"]: e for e in events if e["probe_sha256"] == digest}
+
+    before = refusals()
+    _assert_error(identify(), 422, "no_face")
+    [event] = [e for seq, e in refusals().items() if seq not in before]
+    assert (event["outcome"], event["purpose"], event["details"]) == (
+        "no_face", world.purpose_id, {"attempted": "identify"})
+    again = identify()
+    _assert_error(again, 403, "probe_consent_required")
+    assert again.json()["details"]["problem"] == "used"  # type: ignore[attr-defined]
 
 
 def test_declared_body_over_the_limit_is_refused_before_reading(

@@ -73,8 +73,28 @@ def build_corpus(portrait: BgrImage, other: BgrImage, *, max_bytes: int) -> list
         CorpusItem("two_faces", encode(_side_by_side(portrait, other)), "multiple_faces",
                    "two.jpg"),
         CorpusItem("face_too_small", encode(_small(portrait)), "low_quality", "small.jpg"),
+        *(CorpusItem(f"thin_{width}x{height}", thin_png(width, height), "no_face",
+                     f"thin-{width}x{height}.png") for width, height in THIN_SHAPES),
+        CorpusItem("mpo_with_gain_map", mpo_with_gain_map(rgb), ACCEPTED, "phone.jpg"),
     ]
     return items
+
+
+THIN_SHAPES = ((700, 1), (1, 700), (2000, 3))
+"""(width, height) of images the detector would scale to 0 px across (the last past its
+largest input size), where OpenCV's resize asserted: a 500, not the ``no_face`` they hold."""
+
+
+def thin_png(width: int, height: int) -> bytes:
+    """A mid-gray PNG of ``width`` x ``height`` pixels (69 bytes at 700x1)."""
+    return _pil_bytes(Image.new("RGB", (width, height), "gray"), "PNG")
+
+
+def mpo_with_gain_map(rgb: Image.Image) -> bytes:
+    """``rgb`` as a phone writes an HDR photo: an MPO, the photograph first, then a half-size
+    gray map (not a picture of anyone). Pillow and ``file`` both read it as a JPEG."""
+    gain_map = rgb.convert("L").resize((rgb.width // 2, rgb.height // 2)).convert("RGB")
+    return _pil_bytes(rgb, "MPO", save_all=True, append_images=[gain_map])
 
 
 def _pil_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:

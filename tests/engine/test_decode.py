@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from optinface.engine.decode import BgrImage, decode_bytes, decode_image
 from optinface.engine.errors import EngineError, ImageTooLarge
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
-from tests.corpus.generate import ACCEPTED, CorpusItem, build_corpus, large_16_bit_png
+from tests.corpus.generate import (
+    ACCEPTED,
+    CorpusItem,
+    build_corpus,
+    large_16_bit_png,
+    mpo_with_gain_map,
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +102,16 @@ def test_an_image_whose_decoding_would_exceed_the_memory_limit_is_refused_from_i
                      max_decode_bytes=needed - 1, allowed_formats=["PNG"])
     assert refused.value.code == "payload_too_large"
     assert refused.value.details == {"limit_decode_bytes": needed - 1, "mode": "I;16"}
+
+
+def test_an_mpo_is_decoded_as_the_jpeg_of_its_first_image(
+    pipeline: FacePipeline, portrait_images: list[BgrImage]
+) -> None:
+    """A phone's HDR photo (MPO: the photograph, then a gain map) is the photograph alone."""
+    rgb = Image.fromarray(portrait_images[0][:, :, ::-1])
+    plain = io.BytesIO()
+    rgb.save(plain, format="JPEG")
+    mpo = mpo_with_gain_map(rgb)
+    with Image.open(io.BytesIO(mpo)) as opened:
+        assert (opened.format, getattr(opened, "n_frames", 1)) == ("MPO", 2)
+    assert np.array_equal(pipeline.decode(mpo), pipeline.decode(plain.getvalue()))

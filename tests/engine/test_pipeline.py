@@ -10,6 +10,7 @@ from optinface.engine.errors import MultipleFaces, NoFace
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import Variant, encode, group_photo, variant
 from optinface.engine.types import FacePick
+from tests.corpus.generate import THIN_SHAPES
 
 
 def _embed(pipeline: FacePipeline, image: BgrImage) -> np.ndarray:
@@ -77,6 +78,17 @@ def test_batch_path_reports_each_bad_image_and_keeps_the_rest(
     assert len(results[0].embeddings) == 1
     assert isinstance(results[1].error, NoFace)
     assert isinstance(results[2].error, MultipleFaces)
+
+
+def test_an_image_the_detector_would_scale_to_no_pixels_holds_no_face(
+    pipeline: FacePipeline, portrait_images: list[BgrImage]
+) -> None:
+    """700x1 scales to 640x0 (and 2000x3, past the largest size, to 640x0): OpenCV asserted."""
+    thin = [np.full((height, width, 3), 127, dtype=np.uint8) for width, height in THIN_SHAPES]
+    assert all(pipeline.detector.detect(image) == [] for image in thin)
+    results = pipeline.embed_images([*thin, portrait_images[0]])
+    assert all(isinstance(result.error, NoFace) for result in results[:-1])
+    assert len(results[-1].embeddings) == 1
 
 
 @pytest.mark.parametrize(
