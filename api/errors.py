@@ -85,16 +85,20 @@ server_unreachable           503     (CLI only) no server answers at --url (benc
 bench_failed                 503     (CLI only) the server under bench refused a setup step or a
                                      measured call, or its own server never came up
 data_dir_in_use              409     (CLI only) a running server has the data directory open
-data_dir_unusable            503     (CLI only) the data directory cannot be created or written
+data_dir_unusable            503     (CLI only) the data directory cannot be created or written,
+                                     or its ledger cannot be read (a file that is not a database)
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
                                      outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable
 key_store_unusable           503     (CLI only) the key store is inside the data directory or
-                                     unusable
+                                     unusable; or, while the ledger holds data, it lacks one of
+                                     the deployment's keys (none is made again: details.missing),
+                                     holds a damaged one, or one that does not open the ledger's
+                                     data (another deployment's)
 key_file_exposed             503     (CLI only) a key file or the key folder is group/world-readable
 key_unavailable              503     a subject key's epoch key is destroyed (a restored old copy)
-witness_unusable             503     (CLI only) the audit witness folder cannot be written, or it
-                                     pins another checkpoint key
+witness_unusable             503     (CLI only) the audit witness folder cannot be written, its
+                                     pinned key cannot be read, or it pins another checkpoint key
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already

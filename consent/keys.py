@@ -13,6 +13,10 @@
 - ``index``: encrypts the saved index file (:mod:`engine.index_file`).
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
   from a copy of the database alone.
+
+They are made once, for a new deployment. A key missing later is refused, not made again: a new
+epoch key would open no subject key, a new rotation would make every search miss, a new signing
+key would disown every receipt given, a new HMAC key would turn every API key away.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.keystore import KeyStore, load_or_create_secret
 from optinface.engine.protection import TemplateProtector
 
@@ -33,6 +38,9 @@ HMAC_KEY_NAME = "hmac"
 ROTATION_KEY_NAME = "rotation"
 CHECKPOINT_KEY_NAME = "checkpoint"
 INDEX_KEY_NAME = "index"
+DEPLOYMENT_KEYS = (SIGNING_KEY_NAME, HMAC_KEY_NAME, CHECKPOINT_KEY_NAME, INDEX_KEY_NAME,
+                   ROTATION_KEY_NAME)
+"""The named secrets every deployment has from its first start (besides its epoch keys)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +55,15 @@ class KeyRing:
     index_key: bytes
 
     @classmethod
-    def open(cls, store: KeyStore) -> KeyRing:
-        """The newest epoch wraps; the first run creates epoch 1 and the secrets."""
+    def open(cls, store: KeyStore, *, new_deployment: bool) -> KeyRing:
+        """The newest epoch wraps; a new deployment's first run creates epoch 1 and the secrets.
+
+        Raises:
+            KeyStoreUnusable: the ledger holds data (not ``new_deployment``) and the store lacks
+                one of the deployment's keys, or holds a damaged one.
+        """
+        if not new_deployment:
+            _refuse_missing_keys(store)
         epochs = store.epochs()
         return cls(
             store=store,
@@ -85,6 +100,22 @@ class KeyRing:
         return self.store.unwrap(epoch, blob, associated=_key_binding(subject_id))
 
 
+def _refuse_missing_keys(store: KeyStore) -> None:
+    """Refuse a store that lacks any of the deployment's keys, naming each one missing.
+
+    Raises:
+        KeyStoreUnusable: an epoch key or a named secret is missing.
+    """
+    missing = ([] if store.epochs() else ["epoch"]) + [
+        name for name in DEPLOYMENT_KEYS if store.read_secret(name) is None]
+    if missing:
+        raise KeyStoreUnusable(
+            f"the key store lacks the {', '.join(missing)} key{'s' if len(missing) > 1 else ''}"
+            " that this ledger's data needs: no key is made for a deployment in use (restore"
+            " the key store, or point OPTINFACE_KEY_DIR or the PKCS#11 token at this"
+            " deployment's)", details={"missing": missing})
+
+
 def public_key_of(seed: bytes) -> str:
     """The published form of the signing key whose seed is ``seed``."""
     return _public_key(Ed25519PrivateKey.from_private_bytes(seed))
@@ -98,13 +129,27 @@ def _public_key(signing: Ed25519PrivateKey) -> str:
 
 
 def load_protector(store: KeyStore, *, name: str = ROTATION_KEY_NAME) -> TemplateProtector:
-    """The template-protection rotation held by the store, created on first run."""
+    """The template-protection rotation held by the store, created on first run (a deployment
+    in use has one: :meth:`KeyRing.open` refuses a store without it)."""
     raw = store.read_secret(name)
     if raw is not None:
-        return TemplateProtector.from_bytes(raw)
+        return protector_of(raw, name=name)
     protector = TemplateProtector.generate()
     store.put_secret(name, protector.to_bytes())
     return protector
+
+
+def protector_of(raw: bytes, *, name: str) -> TemplateProtector:
+    """The rotation the store holds under ``name``.
+
+    Raises:
+        KeyStoreUnusable: it is not a rotation matrix (a truncated or overwritten key).
+    """
+    try:
+        return TemplateProtector.from_bytes(raw)
+    except ValueError as error:
+        raise KeyStoreUnusable(f"the {name} key in the key store is damaged (not a rotation"
+                               " matrix): restore it from the key store's backup") from error
 
 
 def _key_binding(subject_id: int) -> bytes:

@@ -12,17 +12,23 @@ directory) or a PKCS#11 token (:mod:`consent.pkcs11_store`). It holds:
   index key.
 
 The file backend keeps each secret in its own 0600 file and refuses to load one that the group
-or others may read. A replaced or destroyed key file is overwritten before it is unlinked.
+or others may read, or that is not a file. A replaced or destroyed key file is overwritten before
+it is unlinked.
+
+Keys are created only for a new deployment (``create``): once the ledger holds data, a key that
+is missing is refused, never replaced, since a new key would open nothing the old one protected
+(:meth:`consent.keys.KeyRing.open`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Protocol
 
-from optinface.consent.crypto import NONCE_BYTES, new_key, open_sealed, seal
+from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES, new_key, open_sealed, seal
 from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable, KeyUnavailable
 from optinface.consent.settings import ConsentSettings, KeyStoreKind
 from optinface.engine.files import (
@@ -71,13 +77,31 @@ class KeyStore(Protocol):
         """Release the store (log out of the token)."""
 
 
+def read_key(store: KeyStore, name: str) -> bytes | None:
+    """The named 256-bit secret, or None when there is none.
+
+    Raises:
+        KeyStoreUnusable: the store holds something else under ``name`` (a truncated file).
+    """
+    return _checked(store.read_secret(name), f"the {name} key")
+
+
 def load_or_create_secret(store: KeyStore, name: str) -> bytes:
     """The named 256-bit secret, created on first use."""
-    secret = store.read_secret(name)
+    secret = read_key(store, name)
     if secret is None:
         secret = new_key()
         store.put_secret(name, secret)
     return secret
+
+
+def _checked(key: bytes | None, what: str) -> bytes | None:
+    """``key`` unless it is not 256 bits: a damaged key is refused where it is read, not when
+    a cipher or a signature first chokes on it."""
+    if key is not None and len(key) != KEY_BYTES:
+        raise KeyStoreUnusable(f"{what} in the key store is damaged ({len(key)} bytes, not "
+                               f"{KEY_BYTES}): restore it from the key store's backup")
+    return key
 
 
 def refuse_inside(key_dir: Path, data_dir: Path) -> None:
@@ -97,8 +121,20 @@ def refuse_inside(key_dir: Path, data_dir: Path) -> None:
 class FileKeyStore:
     """One 0600 file per secret in a 0700 folder outside the data directory."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, create: bool) -> None:
+        """``create``: make the folder if it is missing (a new deployment only).
+
+        Raises:
+            KeyStoreUnusable: the folder cannot be made, is not a folder, or is missing while
+                ``create`` is false (not mounted, or another path).
+            KeyFileExposed: the folder is open to the group or others.
+        """
         self.folder = folder
+        if not create and not folder.exists():
+            raise KeyStoreUnusable(f"key directory {folder} does not exist, while the ledger "
+                                   "holds data its keys protect: mount or restore it there, or "
+                                   "set OPTINFACE_KEY_DIR to where it is",
+                                   details={"key_dir": str(folder)})
         try:
             folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         except OSError as error:
@@ -145,7 +181,7 @@ class FileKeyStore:
         write_private_atomic(self._epoch_path(epoch), key)
 
     def _epoch_key(self, epoch: int) -> bytes:
-        key = _read_private(self._epoch_path(epoch))
+        key = _checked(_read_private(self._epoch_path(epoch)), f"epoch key {epoch}")
         if key is None:
             raise KeyUnavailable(f"epoch key {epoch} is destroyed", details={"epoch": epoch})
         return key
@@ -170,11 +206,18 @@ def _read_private(path: Path) -> bytes | None:
 
     Raises:
         KeyFileExposed: the file is group- or world-accessible (someone else may have a copy).
+        KeyStoreUnusable: it cannot be read (a folder in its place, no permission).
     """
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    except OSError as error:
+        raise KeyStoreUnusable(f"key file {path}: {error.strerror}",
+                               details={"path": str(path)}) from error
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # a folder opens read-only too
+        os.close(descriptor)
+        raise KeyStoreUnusable(f"key file {path} is not a file", details={"path": str(path)})
     with os.fdopen(descriptor, "rb") as stream:
         if os.fstat(stream.fileno()).st_mode & 0o077:
             raise KeyFileExposed(f"key file {path.name} is readable by the group or others "
@@ -183,8 +226,10 @@ def _read_private(path: Path) -> bytes | None:
         return stream.read()
 
 
-def open_key_store(settings: ConsentSettings) -> KeyStore:
+def open_key_store(settings: ConsentSettings, *, create: bool) -> KeyStore:
     """The configured backend, after refusing a key folder inside the data directory.
+
+    ``create``: a new deployment, whose key folder may be made (:class:`FileKeyStore`).
 
     Raises:
         KeyStoreUnusable: the folder lies inside the data directory, or the token is unusable.
@@ -195,8 +240,9 @@ def open_key_store(settings: ConsentSettings) -> KeyStore:
 
         return Pkcs11KeyStore.from_settings(settings)
     refuse_inside(settings.keys_dir, settings.data_dir)
-    store = FileKeyStore(settings.keys_dir)
-    adopt_legacy_keys(settings.data_dir / LEGACY_FOLDER, store)
+    legacy = settings.data_dir / LEGACY_FOLDER
+    store = FileKeyStore(settings.keys_dir, create=create or legacy.is_dir())
+    adopt_legacy_keys(legacy, store)
     return store
 
 

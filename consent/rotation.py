@@ -20,7 +20,7 @@ from sqlalchemy import select
 from optinface.consent.audit import AuditAction, Entry, last_details
 from optinface.consent.crypto import seal
 from optinface.consent.db import Database
-from optinface.consent.keys import ROTATION_KEY_NAME, template_binding
+from optinface.consent.keys import ROTATION_KEY_NAME, protector_of, template_binding
 from optinface.consent.keystore import KeyStore, open_key_store
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.lock import DataDirLock
@@ -118,7 +118,7 @@ def finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
     if not settings.data_dir.exists():
         return []  # nothing was ever rotated there
     with DataDirLock.acquire(settings.data_dir):
-        store = open_key_store(settings)
+        store = open_key_store(settings, create=False)
         try:
             return _finish_interrupted_rotation(settings, store)
         finally:
@@ -130,7 +130,7 @@ def _finish_interrupted_rotation(settings: ConsentSettings, store: KeyStore) -> 
     if staged is None:
         return []
     # The re-key audit event names the new fingerprint: committed iff it is the last one.
-    fingerprint = TemplateProtector.from_bytes(staged).fingerprint
+    fingerprint = protector_of(staged, name=_staged(ROTATION_KEY_NAME)).fingerprint
     db = Database(settings.url)
     try:
         with db.transaction() as session:

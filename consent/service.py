@@ -46,7 +46,7 @@ from optinface.consent import (
     transparency,
 )
 from optinface.consent.accountability import accountability
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, AuditLog, Entry
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
@@ -56,6 +56,7 @@ from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
+from optinface.consent.key_check import ledger_is_new, refuse_foreign_keys
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
@@ -142,6 +143,7 @@ from optinface.consent.tables import Consent, Notice
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
+from optinface.engine.protection import TemplateProtector
 from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -167,6 +169,24 @@ def _open_index(settings: ConsentSettings, *, dim: int,
         return HnswIndex.from_settings(settings, dim=dim, key=key), str(error)
 
 
+def _open_keys(settings: ConsentSettings,
+               db: Database) -> tuple[KeyRing, TemplateProtector, AuditLog]:
+    """The keys, checked against the ledger, which is migrated meanwhile; keys are made for a
+    new ledger only (:mod:`consent.key_check`)."""
+    new = ledger_is_new(db)
+    store = open_key_store(settings, create=new)
+    try:
+        keys = KeyRing.open(store, new_deployment=new)
+        protector = load_protector(store)
+        db.open()
+        with db.transaction() as session:
+            refuse_foreign_keys(session, keys)
+        return keys, protector, transparency.open_audit_log(settings, keys)  # pins it
+    except BaseException:
+        store.close()
+        raise
+
+
 def _wire(
     settings: ConsentSettings,
     *,
@@ -176,11 +196,12 @@ def _wire(
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
     db = Database(settings.url)
-    with db.first_use():  # several workers on one ledger: one creates the shared keys
-        keys = KeyRing.open(open_key_store(settings))
-        protector = load_protector(keys.store)
-        log = transparency.open_audit_log(settings, keys)
-        db.open()
+    try:
+        with db.first_use():  # several workers on one ledger: one creates the shared keys
+            keys, protector, log = _open_keys(settings, db)
+    except BaseException:
+        db.close()  # a refused start leaves no -wal or -shm file behind
+        raise
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
                         else _open_index(settings, dim=pipeline.embedding_size,

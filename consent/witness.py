@@ -58,9 +58,20 @@ def _write_once(path: Path, text: str) -> bool:
 
 
 def pinned_key(directory: Path) -> Verifier | None:
-    """The verifier key pinned in ``directory``, if any (read-only)."""
+    """The verifier key pinned in ``directory``, if any (read-only).
+
+    Raises:
+        WitnessUnusable: the pinned key cannot be read or is not a verifier key (not UTF-8,
+            damaged, a folder in its place).
+    """
     path = directory / VKEY_FILE
-    return Verifier.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.exists():
+        return None
+    try:
+        return Verifier.parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # NoteError and UnicodeDecodeError are ValueErrors
+        raise WitnessUnusable(f"witness folder {directory}: unusable {VKEY_FILE}: {error}",
+                              details={"path": str(path)}) from error
 
 
 def witnessed(directory: Path) -> list[Path]:

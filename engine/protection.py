@@ -21,6 +21,12 @@ class TemplateProtector:
     def __init__(self, rotation: Vector) -> None:
         if rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
             raise ValueError("the rotation must be a square matrix")
+        # Not orthogonal (a key overwritten with other bytes): cosines would change and every
+        # search would quietly miss.
+        with np.errstate(all="ignore"):  # garbage bytes overflow: the check says so itself
+            orthogonal = np.allclose(rotation @ rotation.T, np.eye(rotation.shape[0]), atol=1e-3)
+        if not orthogonal:
+            raise ValueError("the rotation must be orthogonal")
         self._rotation = rotation.astype(np.float32)
 
     @classmethod
@@ -32,8 +38,15 @@ class TemplateProtector:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> TemplateProtector:
-        """The key as :meth:`to_bytes` wrote it (the key store keeps it, not the engine)."""
-        return cls(np.load(io.BytesIO(data), allow_pickle=False))
+        """The key as :meth:`to_bytes` wrote it (the key store keeps it, not the engine).
+
+        Raises:
+            ValueError: ``data`` is not an orthogonal matrix in ``.npy`` form (truncated, empty).
+        """
+        try:
+            return cls(np.load(io.BytesIO(data), allow_pickle=False))
+        except EOFError as error:
+            raise ValueError("the rotation is empty") from error
 
     def to_bytes(self) -> bytes:
         """The matrix as ``.npy`` bytes: what the key store holds."""

@@ -54,9 +54,8 @@ def _broken(line: str) -> typer.Exit:
 def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
     try:
         pinned = pinned_key(witness)
-    except (NoteError, OSError) as error:
-        raise refused(WitnessUnusable.code, f"unusable checkpoint key: {error}",
-                      exit_code=2) from error
+    except WitnessUnusable as error:
+        raise refused(error.code, error.message, exit_code=2) from error
     try:
         given = Verifier.parse(public_key) if public_key else None
     except NoteError as error:

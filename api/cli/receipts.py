@@ -18,9 +18,9 @@ import typer
 
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.settings import load_settings
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
-from optinface.consent.keystore import open_key_store
+from optinface.consent.keystore import open_key_store, read_key
 from optinface.consent.receipts import (
     parse_public_key,
     subject_signature_problem,
@@ -50,11 +50,15 @@ def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:
 
 def _published_key(data_dir: Path | None) -> str:
     settings = load_settings(data_dir=data_dir)
-    store = open_key_store(settings)
     try:
-        seed = store.read_secret(SIGNING_KEY_NAME)
-    finally:
-        store.close()
+        store = open_key_store(settings, create=False)  # a verifier never makes a key store
+        try:
+            seed = read_key(store, SIGNING_KEY_NAME)
+        finally:
+            store.close()
+    except KeyStoreUnusable as error:
+        raise refused(error.code, f"{error.message}; or pass the published --public-key",
+                      exit_code=2) from error
     if seed is None:
         raise refused(InvalidRequest.code, f"no signing key in the key store {settings.keys_dir};"
                       " pass the published --public-key", exit_code=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -17,16 +18,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit import GENESIS, event_bytes
 from optinface.consent.merkle import MerkleTree, leaf_hash
+from optinface.consent.notes import Signer
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import pinned_key
 from tests.support.api import thresholds_for_tests
+from tests.support.console import console
+from tests.support.files import file_bytes
 
 runner = CliRunner()
 # Events: 1 reconciled, 2-11 keys created, 12 the reviewer's checkpoint, 13 a last key.
@@ -181,18 +186,13 @@ def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(
     assert code == 1 and "BROKEN at sequence 6:" in output, output
 
 
-def _snapshot(*folders: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for folder in folders if folder.exists()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_verify_changes_no_byte_and_creates_no_key(settings: ApiSettings, saved: Path) -> None:
     assert settings.key_dir is not None
     shutil.rmtree(settings.key_dir)  # an auditor's copy holds no keys: none may appear
     folders = (settings.data_dir, settings.key_dir, settings.witness_dir)
-    before = _snapshot(*folders)
+    before = file_bytes(*folders)
     assert verify(settings, "--against", str(saved))[0] == 0
-    assert _snapshot(*folders) == before and not settings.key_dir.exists()
+    assert file_bytes(*folders) == before and not settings.key_dir.exists()
 
 
 def test_a_checkpoint_is_not_a_receipt_and_a_receipt_is_not_a_checkpoint(
@@ -249,10 +249,22 @@ def test_a_witness_folder_pinning_another_key_is_refused(settings: ApiSettings,
                                                          saved: Path) -> None:
     from optinface.consent.errors import WitnessUnusable
 
-    assert settings.key_dir is not None
-    shutil.rmtree(settings.key_dir)  # a new checkpoint key would sign from now on
+    vkey_file = settings.witness_dir / "checkpoint.vkey"  # another deployment's witness
+    vkey_file.write_text(Signer.for_log(Ed25519PrivateKey.generate()).verifier.vkey + "\n")
     with pytest.raises(WitnessUnusable):
         OptinFace.open(settings)
+
+
+def test_a_pinned_key_that_is_not_text_is_refused_in_one_line(
+    settings: ApiSettings, saved: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (settings.witness_dir / "checkpoint.vkey").write_bytes(b"\x87\xff" + os.urandom(98))
+    code, lines = console(monkeypatch, capsys, "audit", "verify",
+                          "--data-dir", str(settings.data_dir))
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: witness_unusable: witness folder {settings.witness_dir}:"
+                               " unusable checkpoint.vkey: 'utf-8' codec can't decode"), lines
 
 
 def test_a_server_started_on_a_shorter_log_than_its_witness_says_so(

@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
 from tests.support.api import auth, thresholds_for_tests
 from tests.support.console import console
+from tests.support.files import file_bytes
 from tests.support.server import free_port, inherited_environment
 from tests.support.workers import Worker
 
@@ -433,6 +435,55 @@ def test_a_data_dir_that_cannot_be_made_is_one_line(
     code, lines = console(monkeypatch, capsys, *command, "--data-dir", "/proc/optinface-nope")
     assert (code, lines) == (1, ["error: data_dir_unusable: data directory /proc/optinface-nope:"
                                  " No such file or directory"])
+
+
+def _delete_signing_key(keys: Path, _data: Path) -> None:
+    (keys / "signing.key").unlink()
+
+
+def _shorten_signing_key(keys: Path, _data: Path) -> None:
+    (keys / "signing.key").write_bytes(os.urandom(5))
+
+
+def _folder_for_hmac_key(keys: Path, _data: Path) -> None:
+    (keys / "hmac.key").unlink()
+    (keys / "hmac.key").mkdir(mode=0o700)
+
+
+def _garbage_database(_keys: Path, data: Path) -> None:
+    for path in data.glob("optinface.db*"):
+        path.unlink()
+    (data / "optinface.db").write_bytes(os.urandom(10_000))
+    (data / "optinface.db").chmod(0o600)
+
+
+@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())), ("sweep",)],
+                         ids=["serve", "sweep"])
+@pytest.mark.parametrize(("fault", "line"), [
+    pytest.param(_delete_signing_key, "error: key_store_unusable: the key store lacks the signing"
+                 " key that this ledger's data needs: no key is made for a deployment in use",
+                 id="missing-key"),
+    pytest.param(_shorten_signing_key, "error: key_store_unusable: the signing key in the key"
+                 " store is damaged (5 bytes, not 32)", id="short-key"),
+    pytest.param(_folder_for_hmac_key, "error: key_store_unusable: key file {keys}/hmac.key is"
+                 " not a file", id="folder-for-a-key"),
+    pytest.param(_garbage_database, "error: data_dir_unusable: the ledger cannot be read:"
+                 " DatabaseError: file is not a database", id="garbage-database"),
+])
+def test_a_key_store_or_ledger_that_cannot_serve_the_data_is_one_line_changing_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path,
+    admin: str, command: tuple[str, ...], fault: Callable[[Path, Path], None], line: str,
+) -> None:
+    """Whichever command opens the deployment, serve included: one line, no key made, no
+    index file deleted."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    keys = data_dir.with_name("var-keys")
+    fault(keys, data_dir)
+    before = file_bytes(keys, data_dir)
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(line.format(keys=keys)), lines
+    assert file_bytes(keys, data_dir) == before
 
 
 def test_a_backup_destination_that_cannot_be_written_is_one_line(

@@ -1,7 +1,9 @@
 """The key store lives apart from the data, refuses exposed keys, and adopts the old layout.
 
 A copy of the data directory must hold no key: the store defaults to ``<data_dir>-keys`` beside
-it and is refused inside it; a key file the group or others can read is refused at load.
+it and is refused inside it; a key file the group or others can read is refused at load. Keys
+are made for a new deployment only: once the ledger holds data, a key missing, damaged or of
+another deployment is refused, and nothing is made or deleted.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from pathlib import Path
 import pytest
 
 from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable
+from optinface.consent.keys import public_key_of
 from optinface.consent.keystore import FileKeyStore, open_key_store
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World
+from tests.support.consent import FakeClock, World, make_world
+from tests.support.files import file_bytes
+
+KEY_FILES = ("epoch-1", "signing", "hmac", "checkpoint", "index", "rotation")
 
 
 def test_no_key_lives_in_the_data_directory(world: World, settings: ConsentSettings) -> None:
@@ -56,11 +62,11 @@ def test_a_key_folder_open_to_others_is_refused(tmp_path: Path) -> None:
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
     with pytest.raises(KeyFileExposed):
-        FileKeyStore(folder)
+        FileKeyStore(folder, create=True)
 
 
 def test_a_replaced_or_destroyed_secret_is_overwritten_not_only_unlinked(tmp_path: Path) -> None:
-    store = FileKeyStore(tmp_path / "keys")
+    store = FileKeyStore(tmp_path / "keys", create=True)
     store.put_secret("rotation", b"A" * 64)
     path = tmp_path / "keys" / "rotation.key"
     # Another hard link sees the old inode's blocks: after the replacement they must be zeros.
@@ -83,9 +89,115 @@ def test_keys_of_the_old_layout_move_out_of_the_data_directory(
         (legacy / f"{name}.key").write_bytes(value)
         (legacy / f"{name}.key").chmod(0o600)
     os.link(legacy / "master.key", tmp_path / "old-master")
-    store = open_key_store(settings)
+    store = open_key_store(settings, create=True)
     assert not legacy.exists()
     assert store.epochs() == [1]
     assert store.read_secret("hmac") == b"H" * 32
     assert (settings.keys_dir / "epoch-1.key").read_bytes() == b"M" * 32
     assert (tmp_path / "old-master").read_bytes() == bytes(32)
+
+
+@pytest.fixture
+def in_use(open_service: Callable[[], OptinFace], clock: FakeClock,
+           portrait_jpegs: list[bytes]) -> None:
+    """A deployment with data, closed: a subject enrolled, receipts signed, checkpoints."""
+    service = open_service()
+    try:
+        make_world(service, clock).enrolled(portrait_jpegs[0])
+    finally:
+        service.close()
+
+
+def _on_disk(settings: ConsentSettings) -> dict[str, bytes]:
+    """What a refused start must leave as it was: the key store, the index, the witness."""
+    return file_bytes(settings.keys_dir, settings.index_path.parent, settings.witness_dir)
+
+
+@pytest.mark.parametrize("name", KEY_FILES)
+def test_a_key_missing_from_a_deployment_in_use_is_refused_never_made_again(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,
+) -> None:
+    (settings.keys_dir / f"{name}.key").unlink()
+    before = _on_disk(settings)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert refused.value.details["missing"] == [name.removesuffix("-1")]
+    assert f"lacks the {name.removesuffix('-1')} key " in refused.value.message
+    assert _on_disk(settings) == before
+
+
+@pytest.mark.parametrize("unmounted", [True, False], ids=["unmounted", "empty"])
+def test_an_empty_or_unmounted_key_store_of_a_deployment_in_use_is_refused_as_such(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None,
+    unmounted: bool,
+) -> None:
+    for path in settings.keys_dir.iterdir():
+        path.unlink()
+    if unmounted:
+        settings.keys_dir.rmdir()
+    before = _on_disk(settings)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    if unmounted:
+        assert f"key directory {settings.keys_dir} does not exist" in refused.value.message
+    else:
+        assert refused.value.details["missing"] == [
+            "epoch", "signing", "hmac", "checkpoint", "index", "rotation"]
+    assert _on_disk(settings) == before
+    assert settings.keys_dir.exists() is not unmounted
+
+
+def test_a_new_deployment_keeps_the_keys_a_crashed_first_start_made_and_makes_the_rest(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace],
+) -> None:
+    """A first start that made a key and died before the ledger's first event left a ledger
+    that is still new: the next start makes only what is missing."""
+    seed = os.urandom(32)
+    open_key_store(settings, create=True).put_secret("signing", seed)
+    service = open_service()
+    try:
+        assert service.public_key == public_key_of(seed)
+    finally:
+        service.close()
+    assert {f"{name}.key" for name in KEY_FILES} <= {
+        path.name for path in settings.keys_dir.iterdir()}
+
+
+@pytest.mark.parametrize(("name", "damage", "problem"), [
+    pytest.param("signing", lambda path: path.write_bytes(os.urandom(5)),
+                 "damaged (5 bytes, not 32)", id="short-signing-key"),
+    pytest.param("epoch-1", lambda path: path.write_bytes(b""), "damaged (0 bytes, not 32)",
+                 id="empty-epoch-key"),
+    pytest.param("rotation", lambda path: path.write_bytes(path.read_bytes()[:1000]),
+                 "damaged (not a rotation matrix)", id="truncated-rotation"),
+    pytest.param("rotation", lambda path: path.write_bytes(path.read_bytes()[:128] + os.urandom(
+        path.stat().st_size - 128)), "damaged (not a rotation matrix)", id="garbage-rotation"),
+    pytest.param("hmac", lambda path: (path.unlink(), path.mkdir(mode=0o700)), "is not a file",
+                 id="folder-for-a-key"),
+])
+def test_a_damaged_key_is_refused_at_start_in_one_line(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,
+    damage: Callable[[Path], object], problem: str,
+) -> None:
+    damage(settings.keys_dir / f"{name}.key")
+    before = _on_disk(settings)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert problem in refused.value.message and "\n" not in refused.value.message
+    assert _on_disk(settings) == before
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("epoch-1", "epoch 1"), ("signing", "signing"), ("checkpoint", "checkpoint")])
+def test_another_deployments_key_is_refused_where_the_ledger_can_tell(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,
+    key: str,
+) -> None:
+    """A subject key per epoch, a consent receipt and the newest checkpoint are opened with
+    the keys found; the witness folder would blame itself for another checkpoint key."""
+    (settings.keys_dir / f"{name}.key").write_bytes(os.urandom(32))
+    before = _on_disk(settings)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert refused.value.details == {"key": key}
+    assert _on_disk(settings) == before

@@ -50,6 +50,11 @@ def softhsm_conf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def hsm_settings(softhsm_conf: Path, settings: ConsentSettings) -> ConsentSettings:
+    return on_a_new_token(settings)
+
+
+def on_a_new_token(settings: ConsentSettings) -> ConsentSettings:
+    """``settings`` with a freshly initialised, empty token as key store."""
     label = f"optinface-test-{secrets.token_hex(4)}"
     subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
                     "--pin", PIN, "--so-pin", "so-" + PIN], check=True, capture_output=True)
@@ -62,7 +67,7 @@ def hsm_settings(softhsm_conf: Path, settings: ConsentSettings) -> ConsentSettin
 def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
     hsm_settings: ConsentSettings,
 ) -> None:
-    store = open_key_store(hsm_settings)
+    store = open_key_store(hsm_settings, create=True)
     assert isinstance(store, Pkcs11KeyStore)
     try:
         epoch = store.new_epoch()
@@ -89,7 +94,7 @@ def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
 def test_a_wrong_pin_is_refused_with_a_code(hsm_settings: ConsentSettings) -> None:
     wrong = hsm_settings.model_copy(update={"pkcs11_pin": SecretStr("0000")})
     with pytest.raises(KeyStoreUnusable) as refused:
-        open_key_store(wrong)
+        open_key_store(wrong, create=True)
     assert refused.value.code == "key_store_unusable" and "0000" not in refused.value.message
 
 
@@ -110,3 +115,26 @@ def test_the_service_runs_on_a_token_and_an_epoch_rotation_shreds_there(
     finally:
         service.close()
     assert not hsm_settings.keys_dir.exists()  # nothing written beside the data
+
+
+def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    service = OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)
+    try:
+        make_world(service, clock).enrolled(portrait_jpegs[0])
+    finally:
+        service.close()
+    index = hsm_settings.index_path.read_bytes()
+    blank = on_a_new_token(hsm_settings)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        OptinFace.open(blank, pipeline=pipeline, clock=clock)
+    assert refused.value.details["missing"] == [
+        "epoch", "signing", "hmac", "checkpoint", "index", "rotation"]
+    assert hsm_settings.index_path.read_bytes() == index  # not deleted to be rebuilt
+    store = open_key_store(blank, create=False)
+    try:
+        assert store.epochs() == [] and store.read_secret("signing") is None
+    finally:
+        store.close()

@@ -88,9 +88,10 @@ def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
             (template_id,)).fetchone()
         wrapped, epoch = db.execute("SELECT wrapped, epoch FROM subject_keys "
                                     "WHERE subject_id = ?", (subject_id,)).fetchone()
-    store = open_key_store(settings)
+    store = open_key_store(settings, create=False)
     try:
-        key = KeyRing.open(store).unwrap(wrapped, subject_id=subject_id, epoch=epoch)
+        key = KeyRing.open(store, new_deployment=False).unwrap(
+            wrapped, subject_id=subject_id, epoch=epoch)
     finally:
         store.close()
     return open_sealed(key, nonce, ciphertext, associated=template_binding(

@@ -12,6 +12,12 @@ def data_files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
 
 
+def file_bytes(*folders: Path) -> dict[str, bytes]:
+    """Every file under ``folders`` and its bytes: equal before and after, nothing changed."""
+    return {str(p): p.read_bytes() for folder in folders if folder.exists()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def occurrences(folder: Path, needle: bytes) -> list[str]:
     """Files under ``folder`` whose raw bytes contain ``needle``."""
     return [str(path) for path in data_files(folder) if needle in path.read_bytes()]

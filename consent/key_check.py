@@ -1,0 +1,80 @@
+"""Whether the key store belongs to this ledger: keys are made for a new one only.
+
+A key store that is not there (an unmounted disk, a typo in ``OPTINFACE_KEY_DIR``, a blank
+token) looks like a first start. Making keys then would not fail: it would silently open nothing
+the ledger holds (every search a miss, every receipt disowned, every API key refused) and lose
+what was wrapped under the new keys once the right store is back. So the ledger decides:
+
+- it is new while its audit log has no event. Every use of a key is audited in the transaction
+  that makes it (a subject's wrapped key, a signed receipt, an API key's hash, a template, a
+  signed checkpoint), and keys are made before the first transaction, so a crash between the
+  two leaves an empty log: the next start makes only the keys still missing;
+- once it has one, a missing key is refused (:meth:`consent.keys.KeyRing.open`), and the keys
+  found must open what the ledger holds (:func:`refuse_foreign_keys`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from optinface.consent.db import Database, failure_summary
+from optinface.consent.errors import DataDirUnusable, KeyStoreUnusable
+from optinface.consent.keys import KeyRing
+from optinface.consent.notes import NoteError, Signer, open_checkpoint
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.tables import AuditCheckpoint, AuditEvent, Consent, SubjectKey
+
+
+def ledger_is_new(db: Database) -> bool:
+    """True while the ledger records no event (or has no tables yet); read before migrating.
+
+    Raises:
+        DataDirUnusable: the database cannot be read (a file that is not a database).
+    """
+    try:
+        with db.engine.connect() as connection:
+            if not inspect(connection).has_table(AuditEvent.__tablename__):
+                return True
+            return connection.execute(select(AuditEvent.seq).limit(1)).first() is None
+    except DBAPIError as error:
+        raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
+
+
+def refuse_foreign_keys(session: Session, keys: KeyRing) -> None:
+    """Refuse keys that do not open what the ledger holds: one subject key per epoch key, one
+    consent receipt, the newest signed checkpoint. A few rows, whatever the ledger's size.
+
+    Raises:
+        KeyStoreUnusable: an epoch, the signing or the checkpoint key is another deployment's
+            (or damaged).
+    """
+    for epoch in keys.store.epochs():
+        row = session.scalars(select(SubjectKey).where(SubjectKey.epoch == epoch).limit(1)).first()
+        if row is None:
+            continue
+        try:
+            keys.unwrap(row.wrapped, subject_id=row.subject_id, epoch=epoch)
+        except ValueError as error:
+            raise _foreign(f"epoch {epoch}", f"does not open the subject keys this ledger wrapped"
+                           f" under epoch {epoch}") from error
+    consent = session.scalars(select(Consent).where(
+        Consent.receipt.is_not(None), Consent.receipt_signature.is_not(None)).limit(1)).first()
+    if consent is not None and consent.receipt is not None and consent.receipt_signature \
+            and not verify_receipt(consent.receipt, consent.receipt_signature, keys.public_key):
+        raise _foreign("signing", "did not sign the consent receipts this ledger holds")
+    note = session.scalars(select(AuditCheckpoint.note).where(AuditCheckpoint.note.is_not(None))
+                           .order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+    if note is not None:
+        try:
+            open_checkpoint(note, Signer.for_log(keys.checkpoint).verifier)
+        except NoteError as error:
+            raise _foreign("checkpoint", "did not sign this ledger's audit checkpoints") from error
+
+
+def _foreign(key: str, problem: str) -> KeyStoreUnusable:
+    return KeyStoreUnusable(
+        f"the key store's {key} key {problem}: another"
+        " deployment's key store, or a damaged key (point OPTINFACE_KEY_DIR or the PKCS#11"
+        " token at this deployment's)", details={"key": key})
