@@ -122,14 +122,19 @@ def test_register_md_states_the_hosting_location(
     assert "**Hosting location**: CA, Montréal, Québec, by OVHcloud BHS" in output
 
 
+def _hosted_in_roubaix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosting in France under an adequacy decision: a transfer out of Québec."""
+    monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "FR")
+    monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Roubaix")
+    monkeypatch.setenv("OPTINFACE_TRANSFER_SAFEGUARDS", "adequacy decision 2002/2/EC")
+
+
 def test_register_states_the_transfers_from_the_settings(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GDPR art. 30(1)(e) from OPTINFACE_HOSTING_* and OPTINFACE_TRANSFER_SAFEGUARDS; EU
     persons once OPTINFACE_EU_REPRESENTATIVE names who represents the controller."""
-    monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "FR")
-    monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Roubaix")
-    monkeypatch.setenv("OPTINFACE_TRANSFER_SAFEGUARDS", "adequacy decision 2002/2/EC")
+    _hosted_in_roubaix(monkeypatch)
     d = ("--data-dir", str(data_dir))
     code, output = run("register", *d)
     assert code == 0 and ("## Transfers\n- **QC**: to FR (Roubaix), outside Québec;"
@@ -147,9 +152,7 @@ def test_register_ropa_states_the_transfers_and_names_the_registers_hash(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GDPR art. 30(1), point by point, from the same live settings as the register."""
-    monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "FR")
-    monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Roubaix")
-    monkeypatch.setenv("OPTINFACE_TRANSFER_SAFEGUARDS", "adequacy decision 2002/2/EC")
+    _hosted_in_roubaix(monkeypatch)
     d = ("--data-dir", str(data_dir))
     code, output = run("register", "ropa", *d)
     assert code == 0, output
