@@ -49,6 +49,7 @@ from webauthn.helpers.structs import (
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import ChallengeInvalid, LinkInvalid, PasskeyInvalid
+from optinface.consent.identifiers import is_identifier
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, Subject
@@ -108,9 +109,11 @@ def new_link(
 
 def open_link(session: Session, secret: str, *, kind: str, keys: KeyRing,
               now: datetime) -> OneTimeLink:
-    """The unused, unexpired link of ``kind`` behind ``secret``, or :class:`LinkInvalid`."""
+    """The unused, unexpired link of ``kind`` behind ``secret``, or :class:`LinkInvalid`. A
+    secret whose id part cannot be an id (a NUL, which PostgreSQL refuses in any text) names no
+    link and is never looked up."""
     link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
-    row = session.get(OneTimeLink, link_id)
+    row = session.get(OneTimeLink, link_id) if is_identifier(link_id) else None
     digest = keys.keyed_hash(secret, domain=LINK_HASH_DOMAIN)
     if row is not None and (not secrets.compare_digest(row.secret_hash, digest)
                             or row.kind != kind):
