@@ -23,7 +23,7 @@ from pydantic import (
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import (
-    MAX_LEDGER_INTEGER,
+    MAX_INTEGER_COLUMN,
     CountryCode,
     Identifier,
     LanguageTag,
@@ -360,7 +360,7 @@ class CaptureAct(BaseModel):
     consent_id: Identifier
     photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
     replaces: StrictInt | None = Field(  # strict: ``true`` is not template 1
-        default=None, ge=1, le=MAX_LEDGER_INTEGER,
+        default=None, ge=1, le=MAX_INTEGER_COLUMN,
         description="A template of this subject under this consent that the"
         " new one replaces (rectification): destroyed when the photo is enrolled, allowed at"
         " the template cap. The subject signs it with the photo.")
@@ -897,10 +897,10 @@ class IncidentCreate(BaseModel):
     became_aware_at: Moment = Field(description="Starts the 72-hour clock; not before"
                                     " occurred_from, and not in the future.")
     data_categories: list[Name] = Field(min_length=1, description="e.g. face templates.")
-    # Bounded by the world's population: a count a database integer can hold.
-    subjects_affected: int | None = Field(default=None, ge=0, le=10**10)
+    # Bounded by what an Integer column holds on PostgreSQL (about 2.1 billion persons).
+    subjects_affected: int | None = Field(default=None, ge=0, le=MAX_INTEGER_COLUMN)
     affected_is_estimate: bool = False
-    quebec_residents: int | None = Field(default=None, ge=0, le=10**10)
+    quebec_residents: int | None = Field(default=None, ge=0, le=MAX_INTEGER_COLUMN)
     involves_templates: bool = True
     risk_of_serious_injury: bool = Field(
         default=True, description="Presumed when templates are involved (see downgrade_reason).")

@@ -5,13 +5,17 @@ being echoed back. Found by fuzzing the OpenAPI schema on both backends."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from optinface.consent.identifiers import MAX_INTEGER_COLUMN
 from tests.support.api import World, assert_refused, auth
 from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
+PAST_AN_INTEGER_COLUMN = MAX_INTEGER_COLUMN + 1
 NOT_AN_ID = ["cap\x00x", "x" * 65, "cap\nx", "cap\u202ex"]
 
 
@@ -33,3 +37,31 @@ def test_a_capture_id_that_cannot_be_one_is_refused_unechoed(
 def test_a_link_whose_id_cannot_be_one_is_unknown(world: World, route: str) -> None:
     answer = world.client.post(route, json={"link": "otl_lnk_\x00.secret-part"})
     assert_refused(answer, 410, "link_invalid")
+
+
+def test_a_template_to_replace_past_an_integer_column_is_a_validation_error(
+    world: World,
+) -> None:
+    act = {"act": "enrol", "consent_id": world.consent_id, "photo_sha256": "0" * 64,
+           "replaces": PAST_AN_INTEGER_COLUMN}
+    answer = world.client.post(f"/v1/subjects/{world.subject}/challenges", json=act,
+                               headers=auth(world.keys.portal))
+    assert_refused(answer, 422, "validation_error")
+
+
+@pytest.mark.parametrize("field", ["subjects_affected", "quebec_residents"])
+def test_an_incident_count_past_an_integer_column_is_a_validation_error(
+    world: World, field: str
+) -> None:
+    now = datetime.now(UTC)
+    incident = {
+        "description": "d", "circumstances": "c", "risk_assessment": "r",
+        "measures_taken": "m", "measures_suggested": "s", "data_categories": ["templates"],
+        "occurred_from": (now - timedelta(days=1)).isoformat(),
+        "became_aware_at": (now - timedelta(hours=1)).isoformat(),
+        field: PAST_AN_INTEGER_COLUMN,
+    }
+    answer = world.client.post("/v1/incidents", json=incident, headers=auth(world.keys.admin))
+    assert_refused(answer, 422, "validation_error")
+    assert world.client.post("/v1/incidents", json=incident | {field: MAX_INTEGER_COLUMN},
+                             headers=auth(world.keys.admin)).status_code == 201
