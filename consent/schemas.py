@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -300,11 +301,31 @@ class PasskeyChallenge(BaseModel):
     statement: dict[str, Any] | None = None
 
 
+def _unicode_text(credential: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a credential holding a string with no UTF-8 form: JSON's escapes spell a lone
+    surrogate (``"\\ud800"``), which the signed act's evidence, kept as UTF-8, cannot hold (a
+    500 once the passkey had verified). Walked without recursion: JSON nests deep."""
+    pending: list[Any] = [credential]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string of the credential is not Unicode text") from None
+    return credential
+
+
 class PasskeyResponse(BaseModel):
     """The browser's (or authenticator's) answer to a challenge, in WebAuthn's JSON form."""
 
     ceremony_id: Identifier
-    credential: dict[str, Any]
+    credential: Annotated[dict[str, Any], AfterValidator(_unicode_text)]
 
 
 class PasskeyRegistered(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -167,6 +168,23 @@ def test_an_identify_refused_for_its_image_is_audited_and_uses_up_its_probe_cons
     again = identify()
     _assert_error(again, 403, "probe_consent_required")
     assert again.json()["details"]["problem"] == "used"  # type: ignore[attr-defined]
+
+
+def test_a_credential_holding_a_lone_surrogate_is_a_validation_error_and_gives_nothing(
+    world: World,
+) -> None:
+    """Found by fuzzing: JSON's ``"\\ud800"`` reached the consent's evidence, which has no
+    UTF-8 form for it: a 500 once the passkey had verified."""
+    person = world.people[world.subject]
+    signed = person.sign(consent_act(world.purpose_id, world.notice_id))
+    signed["credential"]["clientExtensionResults"] = {"x": "\ud800"}
+    consents = world.client.get(f"/v1/subjects/{world.subject}/consents", headers=person.headers)
+    answer = world.client.post(f"/v1/subjects/{world.subject}/consents", headers=person.headers
+                               | {"Content-Type": "application/json"},
+                               content=json.dumps(signed).encode())
+    _assert_error(answer, 422, "validation_error")
+    assert world.client.get(f"/v1/subjects/{world.subject}/consents",
+                            headers=person.headers).json() == consents.json()
 
 
 def test_declared_body_over_the_limit_is_refused_before_reading(
