@@ -20,6 +20,7 @@ from optinface.api.app import create_app
 from optinface.api.errors import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
+from optinface.consent.passkeys import b64url, from_b64url
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.corpus.generate import THIN_SHAPES, thin_png
@@ -185,6 +186,23 @@ def test_a_credential_holding_a_lone_surrogate_is_a_validation_error_and_gives_n
     _assert_error(answer, 422, "validation_error")
     assert world.client.get(f"/v1/subjects/{world.subject}/consents",
                             headers=person.headers).json() == consents.json()
+
+
+def test_a_refusal_quoting_a_lone_surrogate_the_client_sent_keeps_the_one_shape(
+    world: World,
+) -> None:
+    """Found by fuzzing: a sign-in whose client data named the type ``"\\ud800"`` was refused
+    with the WebAuthn library's reason, which quotes it; rendering that refusal as UTF-8 failed
+    (a bare 500)."""
+    person = world.people[world.subject]
+    challenge = world.client.post("/v1/passkeys/sign-in-options").json()
+    credential = person.authenticator.get(challenge["options"])
+    client_data = json.loads(from_b64url(credential["response"]["clientDataJSON"]))
+    client_data["type"] = "\ud800"
+    credential["response"]["clientDataJSON"] = b64url(json.dumps(client_data).encode())
+    answer = world.client.post("/v1/passkeys/sign-ins", json={
+        "ceremony_id": challenge["ceremony_id"], "credential": credential})
+    _assert_error(answer, 403, "passkey_invalid")
 
 
 def test_declared_body_over_the_limit_is_refused_before_reading(
