@@ -61,6 +61,16 @@ REGISTER, SIGN_IN = "register", "sign_in"
 _LOCALHOST = re.compile(r"^https?://localhost(:\d{1,5})?$")
 
 
+_CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1400}")
+"""A credential id as stored: base64url, at most the column's 1400 characters."""
+
+
+def is_credential_id(text: str) -> bool:
+    """Whether ``text`` can name a stored credential; anything else (a NUL, which PostgreSQL
+    refuses in any text) is never looked up."""
+    return _CREDENTIAL_ID.fullmatch(text) is not None
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

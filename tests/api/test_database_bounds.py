@@ -39,6 +39,14 @@ def test_a_link_whose_id_cannot_be_one_is_unknown(world: World, route: str) -> N
     assert_refused(answer, 410, "link_invalid")
 
 
+def test_a_sign_in_naming_a_credential_that_cannot_be_one_opens_nothing(world: World) -> None:
+    challenge = world.client.post("/v1/passkeys/sign-in-options").json()
+    credential = world.people[world.subject].authenticator.get(challenge["options"])
+    answer = world.client.post("/v1/passkeys/sign-ins", json={
+        "ceremony_id": challenge["ceremony_id"], "credential": credential | {"id": "a\x00b"}})
+    assert_refused(answer, 403, "passkey_invalid")
+
+
 def test_a_template_to_replace_past_an_integer_column_is_a_validation_error(
     world: World,
 ) -> None:
