@@ -338,12 +338,20 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_WITHOUT_THE_INPUT = {
+    "union_tag_invalid": "the {discriminator} is none of the expected tags: {expected_tags}",
+}
+"""Messages for the error types whose pydantic message quotes the input (an unknown ``act``
+was sent back whole, NULs and bidi controls included), from their other context."""
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Location, message and type of each problem; the offending input is never echoed back."""
     return [
         {
             "loc": [str(part) for part in error.get("loc", ())],
-            "msg": error.get("msg", ""),
+            "msg": (_WITHOUT_THE_INPUT[error["type"]].format_map(error.get("ctx", {}))
+                    if error.get("type") in _WITHOUT_THE_INPUT else error.get("msg", "")),
             "type": error.get("type", ""),
         }
         for error in exc.errors()

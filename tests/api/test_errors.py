@@ -85,6 +85,16 @@ def test_request_validation_uses_the_one_shape(world: World) -> None:
     assert answer.json()["details"]["errors"]
 
 
+def test_a_validation_error_never_quotes_the_input(world: World) -> None:
+    """Found by fuzzing: pydantic's message for an unknown ``act`` quoted it whole."""
+    sent = "someone's name\u202e\n" + "x" * 1000
+    answer = world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                               json={"act": sent}, headers=auth(world.subject_token))
+    _assert_error(answer, 422, "validation_error")
+    assert "someone" not in answer.text
+    assert answer.json()["details"]["errors"][0]["msg"].startswith("the 'act' is none of")
+
+
 def test_malformed_json_is_a_client_error(world: World) -> None:
     answer = world.client.post(
         "/v1/purposes",
