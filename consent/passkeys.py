@@ -61,6 +61,10 @@ REGISTER, SIGN_IN = "register", "sign_in"
 _LOCALHOST = re.compile(r"^https?://localhost(:\d{1,5})?$")
 
 
+MAX_CREDENTIAL_ID_BYTES = 1023
+"""WebAuthn's bound on a credential id (credentialIdLength), which the ``webauthn`` library does
+not check: in base64url, 1364 characters, within the column's 1400 (past them, a 500 on
+PostgreSQL)."""
 _CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1400}")
 """A credential id as stored: base64url, at most the column's 1400 characters."""
 
@@ -264,6 +268,9 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
             **_expected(ceremony, response, origin, settings))
     except (InvalidRegistrationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey registration does not verify: {error}") from error
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise PasskeyInvalid(f"the credential id is longer than WebAuthn allows"
+                             f" ({MAX_CREDENTIAL_ID_BYTES} bytes)")
     credential = PasskeyCredential(
         id=b64url(verified.credential_id), subject_id=link.subject_id, capacity=link.capacity,
         public_key=verified.credential_public_key, sign_count=verified.sign_count,

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import cbor2
 import pytest
 
 from optinface.consent.identifiers import MAX_INTEGER_COLUMN
-from tests.support.api import World, assert_refused, auth
+from optinface.consent.passkeys import MAX_CREDENTIAL_ID_BYTES, b64url, from_b64url
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from tests.support.api import ORIGIN, World, assert_refused, auth
 from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
@@ -45,6 +48,33 @@ def test_a_sign_in_naming_a_credential_that_cannot_be_one_opens_nothing(world: W
     answer = world.client.post("/v1/passkeys/sign-ins", json={
         "ceremony_id": challenge["ceremony_id"], "credential": credential | {"id": "a\x00b"}})
     assert_refused(answer, 403, "passkey_invalid")
+
+
+@pytest.mark.parametrize(("length", "status"), [(MAX_CREDENTIAL_ID_BYTES, 201),
+                                                 (MAX_CREDENTIAL_ID_BYTES + 1, 403),
+                                                 (1100, 403)])
+def test_a_passkey_is_registered_only_with_a_credential_id_webauthn_allows(
+    world: World, length: int, status: int
+) -> None:
+    """A client's unsigned ("none") attestation may claim any credential id; past 1050 bytes
+    it no longer fit the column: a 500 on PostgreSQL."""
+    made = world.client.post("/v1/subjects", json={"age_category": "adult"},
+                             headers=auth(world.keys.portal)).json()
+    options = world.client.post("/v1/passkeys/registration-options",
+                                json={"link": made["enrolment"]["secret"]}).json()
+    credential = SoftAuthenticator(origin=ORIGIN).create(options["options"])
+    attestation = cbor2.loads(from_b64url(credential["response"]["attestationObject"]))
+    data, new_id = attestation["authData"], b"\x01" * length
+    old_length = int.from_bytes(data[53:55], "big")
+    attestation["authData"] = (data[:53] + length.to_bytes(2, "big") + new_id
+                               + data[55 + old_length:])
+    credential |= {"id": b64url(new_id), "rawId": b64url(new_id)}
+    credential["response"]["attestationObject"] = b64url(cbor2.dumps(attestation))
+    answer = world.client.post("/v1/passkeys/registrations", json={
+        "ceremony_id": options["ceremony_id"], "credential": credential})
+    assert answer.status_code == status, answer.text
+    if status == 403:
+        assert answer.json()["code"] == "passkey_invalid"
 
 
 def test_a_template_to_replace_past_an_integer_column_is_a_validation_error(
