@@ -111,6 +111,7 @@ for the engine; ``tests/api/test_errors.py`` fails until it is added here.
 
 from __future__ import annotations
 
+import json
 import logging
 from enum import StrEnum
 from typing import Any
@@ -253,6 +254,17 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class ErrorJSONResponse(JSONResponse):
+    """JSON as Starlette writes it, save for a lone surrogate: a refusal may quote what the
+    client sent (a WebAuthn library's reason quotes the client data), and JSON's escapes spell
+    surrogates that UTF-8 cannot hold. Written as its escape (``\\ud800``), the one character
+    that has no UTF-8 form keeps the refusal in the one shape instead of failing to render."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode("utf-8", "backslashreplace")
+
+
 def status_for(code: str, *, default: int) -> int:
     return STATUS_BY_CODE.get(code, default)
 
@@ -271,7 +283,8 @@ def error_response(
     all_headers = dict(headers or {})
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", "Bearer")
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=all_headers)
+    return ErrorJSONResponse(body.model_dump(mode="json"), status_code=status,
+                             headers=all_headers)
 
 
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
@@ -325,12 +338,20 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_WITHOUT_THE_INPUT = {
+    "union_tag_invalid": "the {discriminator} is none of the expected tags: {expected_tags}",
+}
+"""Messages for the error types whose pydantic message quotes the input (an unknown ``act``
+was sent back whole, NULs and bidi controls included), from their other context."""
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Location, message and type of each problem; the offending input is never echoed back."""
     return [
         {
             "loc": [str(part) for part in error.get("loc", ())],
-            "msg": error.get("msg", ""),
+            "msg": (_WITHOUT_THE_INPUT[error["type"]].format_map(error.get("ctx", {}))
+                    if error.get("type") in _WITHOUT_THE_INPUT else error.get("msg", "")),
             "type": error.get("type", ""),
         }
         for error in exc.errors()

@@ -181,7 +181,8 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
                                           now=now)
         credential_id = str(body.credential.get("id", ""))
         credential = session.scalar(select(PasskeyCredential).where(
-            PasskeyCredential.id == credential_id))
+            PasskeyCredential.id == credential_id)) if passkeys.is_credential_id(
+                credential_id) else None
         if credential is None:
             erased = after_erasure.erased_by_credential(session, runtime.keys, credential_id)
             if erased is not None:

@@ -49,6 +49,7 @@ from webauthn.helpers.structs import (
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import ChallengeInvalid, LinkInvalid, PasskeyInvalid
+from optinface.consent.identifiers import is_identifier
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, Subject
@@ -58,6 +59,20 @@ LINK_HASH_DOMAIN = "one-time-link"
 AUDIT_HASH_DOMAIN = "audit-credential"
 REGISTER, SIGN_IN = "register", "sign_in"
 _LOCALHOST = re.compile(r"^https?://localhost(:\d{1,5})?$")
+
+
+MAX_CREDENTIAL_ID_BYTES = 1023
+"""WebAuthn's bound on a credential id (credentialIdLength), which the ``webauthn`` library does
+not check: in base64url, 1364 characters, within the column's 1400 (past them, a 500 on
+PostgreSQL)."""
+_CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1400}")
+"""A credential id as stored: base64url, at most the column's 1400 characters."""
+
+
+def is_credential_id(text: str) -> bool:
+    """Whether ``text`` can name a stored credential; anything else (a NUL, which PostgreSQL
+    refuses in any text) is never looked up."""
+    return _CREDENTIAL_ID.fullmatch(text) is not None
 
 
 def b64url(data: bytes) -> str:
@@ -108,9 +123,11 @@ def new_link(
 
 def open_link(session: Session, secret: str, *, kind: str, keys: KeyRing,
               now: datetime) -> OneTimeLink:
-    """The unused, unexpired link of ``kind`` behind ``secret``, or :class:`LinkInvalid`."""
+    """The unused, unexpired link of ``kind`` behind ``secret``, or :class:`LinkInvalid`. A
+    secret whose id part cannot be an id (a NUL, which PostgreSQL refuses in any text) names no
+    link and is never looked up."""
     link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
-    row = session.get(OneTimeLink, link_id)
+    row = session.get(OneTimeLink, link_id) if is_identifier(link_id) else None
     digest = keys.keyed_hash(secret, domain=LINK_HASH_DOMAIN)
     if row is not None and (not secrets.compare_digest(row.secret_hash, digest)
                             or row.kind != kind):
@@ -251,6 +268,9 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
             **_expected(ceremony, response, origin, settings))
     except (InvalidRegistrationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey registration does not verify: {error}") from error
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise PasskeyInvalid(f"the credential id is longer than WebAuthn allows"
+                             f" ({MAX_CREDENTIAL_ID_BYTES} bytes)")
     credential = PasskeyCredential(
         id=b64url(verified.credential_id), subject_id=link.subject_id, capacity=link.capacity,
         public_key=verified.credential_public_key, sign_count=verified.sign_count,

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -23,7 +24,7 @@ from pydantic import (
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import (
-    MAX_LEDGER_INTEGER,
+    MAX_INTEGER_COLUMN,
     CountryCode,
     Identifier,
     LanguageTag,
@@ -300,11 +301,31 @@ class PasskeyChallenge(BaseModel):
     statement: dict[str, Any] | None = None
 
 
+def _unicode_text(credential: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a credential holding a string with no UTF-8 form: JSON's escapes spell a lone
+    surrogate (``"\\ud800"``), which the signed act's evidence, kept as UTF-8, cannot hold (a
+    500 once the passkey had verified). Walked without recursion: JSON nests deep."""
+    pending: list[Any] = [credential]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string of the credential is not Unicode text") from None
+    return credential
+
+
 class PasskeyResponse(BaseModel):
     """The browser's (or authenticator's) answer to a challenge, in WebAuthn's JSON form."""
 
     ceremony_id: Identifier
-    credential: dict[str, Any]
+    credential: Annotated[dict[str, Any], AfterValidator(_unicode_text)]
 
 
 class PasskeyRegistered(BaseModel):
@@ -360,7 +381,7 @@ class CaptureAct(BaseModel):
     consent_id: Identifier
     photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
     replaces: StrictInt | None = Field(  # strict: ``true`` is not template 1
-        default=None, ge=1, le=MAX_LEDGER_INTEGER,
+        default=None, ge=1, le=MAX_INTEGER_COLUMN,
         description="A template of this subject under this consent that the"
         " new one replaces (rectification): destroyed when the photo is enrolled, allowed at"
         " the template cap. The subject signs it with the photo.")
@@ -897,10 +918,10 @@ class IncidentCreate(BaseModel):
     became_aware_at: Moment = Field(description="Starts the 72-hour clock; not before"
                                     " occurred_from, and not in the future.")
     data_categories: list[Name] = Field(min_length=1, description="e.g. face templates.")
-    # Bounded by the world's population: a count a database integer can hold.
-    subjects_affected: int | None = Field(default=None, ge=0, le=10**10)
+    # Bounded by what an Integer column holds on PostgreSQL (about 2.1 billion persons).
+    subjects_affected: int | None = Field(default=None, ge=0, le=MAX_INTEGER_COLUMN)
     affected_is_estimate: bool = False
-    quebec_residents: int | None = Field(default=None, ge=0, le=10**10)
+    quebec_residents: int | None = Field(default=None, ge=0, le=MAX_INTEGER_COLUMN)
     involves_templates: bool = True
     risk_of_serious_injury: bool = Field(
         default=True, description="Presumed when templates are involved (see downgrade_reason).")

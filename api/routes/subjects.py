@@ -211,7 +211,7 @@ def enrol_face(
     settings: SettingsDep,
     actor: Annotated[Actor, require(Permission.ENROL)],
     capture_id: Annotated[
-        str | None, Form(description="The capture session the subject approved.")] = None,
+        Identifier | None, Form(description="The capture session the subject approved.")] = None,
 ) -> TemplatePublic:
     """Enrol the photo of an approved capture session (its SHA-256 must be the one approved);
     the photo is discarded once the template is made. Without a capture session: 403

@@ -22,7 +22,7 @@ from optinface.api.errors import ApiError, ApiErrorCode, error_response, status_
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
 from optinface.api.web.rendering import attempt, render, words_for
-from optinface.api.web.sessions import Area, SessionStore, WebSession
+from optinface.api.web.sessions import Area, SessionStore, WebSession, tokens_match
 from optinface.consent.errors import ConsentError, SubjectErased
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import PasskeyResponse
@@ -105,7 +105,7 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
 
 def login_csrf_matches(request: Request, token: str | None) -> bool:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    return bool(expected and token and secrets.compare_digest(expected, token))
+    return bool(expected and token and tokens_match(expected, token))
 
 
 def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,

@@ -32,7 +32,14 @@ class WebSession:
     subject: str | None = None  # a volunteer's pseudonym: to tell them when it was erased
 
     def csrf_matches(self, token: str | None) -> bool:
-        return token is not None and hmac.compare_digest(self.csrf, token)
+        return token is not None and tokens_match(self.csrf, token)
+
+
+def tokens_match(expected: str, given: str) -> bool:
+    """Compare in constant time as UTF-8 bytes: ``compare_digest`` raises TypeError on a str
+    with any non-ASCII character, and a form field or a cookie may hold one (a 500)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"),
+                               given.encode("utf-8", "surrogatepass"))
 
 
 class SessionStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from optinface.api.app import create_app
 from optinface.api.errors import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
+from optinface.consent.passkeys import b64url, from_b64url
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.corpus.generate import THIN_SHAPES, thin_png
@@ -81,6 +83,16 @@ def test_request_validation_uses_the_one_shape(world: World) -> None:
     answer = world.client.post("/v1/purposes", json={"name": ""}, headers=auth(world.keys.admin))
     _assert_error(answer, 422, "validation_error")
     assert answer.json()["details"]["errors"]
+
+
+def test_a_validation_error_never_quotes_the_input(world: World) -> None:
+    """Found by fuzzing: pydantic's message for an unknown ``act`` quoted it whole."""
+    sent = "someone's name\u202e\n" + "x" * 1000
+    answer = world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                               json={"act": sent}, headers=auth(world.subject_token))
+    _assert_error(answer, 422, "validation_error")
+    assert "someone" not in answer.text
+    assert answer.json()["details"]["errors"][0]["msg"].startswith("the 'act' is none of")
 
 
 def test_malformed_json_is_a_client_error(world: World) -> None:
@@ -167,6 +179,40 @@ def test_an_identify_refused_for_its_image_is_audited_and_uses_up_its_probe_cons
     again = identify()
     _assert_error(again, 403, "probe_consent_required")
     assert again.json()["details"]["problem"] == "used"  # type: ignore[attr-defined]
+
+
+def test_a_credential_holding_a_lone_surrogate_is_a_validation_error_and_gives_nothing(
+    world: World,
+) -> None:
+    """Found by fuzzing: JSON's ``"\\ud800"`` reached the consent's evidence, which has no
+    UTF-8 form for it: a 500 once the passkey had verified."""
+    person = world.people[world.subject]
+    signed = person.sign(consent_act(world.purpose_id, world.notice_id))
+    signed["credential"]["clientExtensionResults"] = {"x": "\ud800"}
+    consents = world.client.get(f"/v1/subjects/{world.subject}/consents", headers=person.headers)
+    answer = world.client.post(f"/v1/subjects/{world.subject}/consents", headers=person.headers
+                               | {"Content-Type": "application/json"},
+                               content=json.dumps(signed).encode())
+    _assert_error(answer, 422, "validation_error")
+    assert world.client.get(f"/v1/subjects/{world.subject}/consents",
+                            headers=person.headers).json() == consents.json()
+
+
+def test_a_refusal_quoting_a_lone_surrogate_the_client_sent_keeps_the_one_shape(
+    world: World,
+) -> None:
+    """Found by fuzzing: a sign-in whose client data named the type ``"\\ud800"`` was refused
+    with the WebAuthn library's reason, which quotes it; rendering that refusal as UTF-8 failed
+    (a bare 500)."""
+    person = world.people[world.subject]
+    challenge = world.client.post("/v1/passkeys/sign-in-options").json()
+    credential = person.authenticator.get(challenge["options"])
+    client_data = json.loads(from_b64url(credential["response"]["clientDataJSON"]))
+    client_data["type"] = "\ud800"
+    credential["response"]["clientDataJSON"] = b64url(json.dumps(client_data).encode())
+    answer = world.client.post("/v1/passkeys/sign-ins", json={
+        "ceremony_id": challenge["ceremony_id"], "credential": credential})
+    _assert_error(answer, 403, "passkey_invalid")
 
 
 def test_declared_body_over_the_limit_is_refused_before_reading(

@@ -19,7 +19,7 @@ from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
-from tests.support.api import World, auth, consent_act, page_login
+from tests.support.api import World, auth, consent_act, page_login, portal_session
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -359,3 +359,25 @@ def test_a_dashboard_page_that_is_not_an_ascii_number_is_refused_on_the_page(
     page_login(world.client, "review", world.keys.reviewer)
     answer = world.client.get("/review/log", params={"page": page})
     assert answer.status_code == 422 and "validation_error" in answer.text, answer.text
+
+
+@pytest.mark.parametrize("csrf", ["é", "\u202e", "wrong"])
+def test_a_login_csrf_token_with_any_character_is_refused_like_a_wrong_one(
+    world: World, csrf: str
+) -> None:
+    """Found by fuzzing: ``compare_digest`` raises TypeError on a non-ASCII str (a 500)."""
+    world.client.cookies.clear()
+    world.client.get("/review")
+    answer = world.client.post("/review/login", data={"token": world.keys.admin, "csrf": csrf},
+                               follow_redirects=False)
+    assert answer.status_code == 401, answer.text
+    assert "The form expired" in answer.text
+
+
+@pytest.mark.parametrize("csrf", ["é", "\u202e", "wrong"])
+def test_a_session_csrf_token_with_any_character_is_refused_like_a_wrong_one(
+    world: World, csrf: str
+) -> None:
+    portal_session(world.client, world.people[world.subject])
+    answer = world.client.post("/portal/token", data={"csrf": csrf}, follow_redirects=False)
+    assert answer.status_code == 403, answer.text

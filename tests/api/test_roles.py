@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from optinface.api.app import create_app
-from optinface.api.deps import PermissionGuard
 from optinface.api.settings import ApiSettings
 from optinface.consent.roles import FOR_THE_PERSON, PERMISSIONS, Permission, Role
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import World, auth, deployment, set_up_world
+from tests.support.routes import permission_guard
 
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
@@ -33,16 +32,6 @@ UNGUARDED = re.compile(
 )
 
 
-def _guard(dependant: Dependant) -> PermissionGuard | None:
-    for sub in dependant.dependencies:
-        if isinstance(sub.call, PermissionGuard):
-            return sub.call
-        found = _guard(sub)
-        if found is not None:
-            return found
-    return None
-
-
 def guarded_routes(app: FastAPI) -> list[tuple[str, str, Permission]]:
     """(method, full path, permission) of every route; fails on an unguarded API route."""
     routes = []
@@ -50,7 +39,7 @@ def guarded_routes(app: FastAPI) -> list[tuple[str, str, Permission]]:
         if not isinstance(context.original_route, APIRoute):
             continue
         path = str(context.path)
-        guard = _guard(context.original_route.dependant)
+        guard = permission_guard(context.original_route.dependant)
         if guard is None:
             assert UNGUARDED.match(path), f"{path} has no permission guard"
             continue
