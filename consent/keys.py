@@ -16,7 +16,8 @@
 
 They are made once, for a new deployment. A key missing later is refused, not made again: a new
 epoch key would open no subject key, a new rotation would make every search miss, a new signing
-key would disown every receipt given, a new HMAC key would turn every API key away.
+key would disown every receipt given, a new HMAC key would turn every API key away. The index key
+alone is made again: a new one costs only a rebuild of the index from the ledger.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ HMAC_KEY_NAME = "hmac"
 ROTATION_KEY_NAME = "rotation"
 CHECKPOINT_KEY_NAME = "checkpoint"
 INDEX_KEY_NAME = "index"
-DEPLOYMENT_KEYS = (SIGNING_KEY_NAME, HMAC_KEY_NAME, CHECKPOINT_KEY_NAME, INDEX_KEY_NAME,
-                   ROTATION_KEY_NAME)
-"""The named secrets every deployment has from its first start (besides its epoch keys)."""
+LEDGER_KEYS = (SIGNING_KEY_NAME, HMAC_KEY_NAME, CHECKPOINT_KEY_NAME, ROTATION_KEY_NAME)
+"""The named secrets the ledger's data need (besides its epoch keys): refused when missing once
+it holds data. Not the index key: it protects only the saved index, a cache of the ledger that
+is discarded and rebuilt when it cannot be opened, so a deployment that lost it, or predates it,
+gets a new one. A key a later version adds is listed here only if nothing older can do without
+it, or every deployment upgraded from before it is refused at start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,7 @@ class KeyRing:
 
         Raises:
             KeyStoreUnusable: the ledger holds data (not ``new_deployment``) and the store lacks
-                one of the deployment's keys, or holds a damaged one.
+                one of the keys its data need (:data:`LEDGER_KEYS`), or holds a damaged one.
         """
         if not new_deployment:
             _refuse_missing_keys(store)
@@ -101,13 +105,13 @@ class KeyRing:
 
 
 def _refuse_missing_keys(store: KeyStore) -> None:
-    """Refuse a store that lacks any of the deployment's keys, naming each one missing.
+    """Refuse a store that lacks any of the ledger's keys, naming each one missing.
 
     Raises:
         KeyStoreUnusable: an epoch key or a named secret is missing.
     """
     missing = ([] if store.epochs() else ["epoch"]) + [
-        name for name in DEPLOYMENT_KEYS if store.read_secret(name) is None]
+        name for name in LEDGER_KEYS if store.read_secret(name) is None]
     if missing:
         raise KeyStoreUnusable(
             f"the key store lacks the {', '.join(missing)} key{'s' if len(missing) > 1 else ''}"

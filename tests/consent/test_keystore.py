@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable
 from optinface.consent.keys import public_key_of
 from optinface.consent.keystore import FileKeyStore, open_key_store
+from optinface.consent.schemas import SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
@@ -24,6 +26,8 @@ from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import file_bytes
 
 KEY_FILES = ("epoch-1", "signing", "hmac", "checkpoint", "index", "rotation")
+LEDGER_KEY_FILES = ("epoch-1", "signing", "hmac", "checkpoint", "rotation")
+"""The keys the ledger's data need: every one but the index key, which protects only a cache."""
 
 
 def test_no_key_lives_in_the_data_directory(world: World, settings: ConsentSettings) -> None:
@@ -113,7 +117,7 @@ def _on_disk(settings: ConsentSettings) -> dict[str, bytes]:
     return file_bytes(settings.keys_dir, settings.index_path.parent, settings.witness_dir)
 
 
-@pytest.mark.parametrize("name", KEY_FILES)
+@pytest.mark.parametrize("name", LEDGER_KEY_FILES)
 def test_a_key_missing_from_a_deployment_in_use_is_refused_never_made_again(
     settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,
 ) -> None:
@@ -142,9 +146,28 @@ def test_an_empty_or_unmounted_key_store_of_a_deployment_in_use_is_refused_as_su
         assert f"key directory {settings.keys_dir} does not exist" in refused.value.message
     else:
         assert refused.value.details["missing"] == [
-            "epoch", "signing", "hmac", "checkpoint", "index", "rotation"]
+            "epoch", "signing", "hmac", "checkpoint", "rotation"]
     assert _on_disk(settings) == before
     assert settings.keys_dir.exists() is not unmounted
+
+
+def test_a_missing_index_key_is_made_again_and_the_index_rebuilt_from_the_ledger(
+    world: World, settings: ConsentSettings, open_service: Callable[[], OptinFace],
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """The index key protects only the saved index, a cache of the ledger: a deployment from
+    before the key existed (or that lost it) starts, with a new key and the index rebuilt."""
+    pseudonym, consent_id = world.subject()
+    template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    world.service.close()
+    (settings.keys_dir / "index.key").unlink()
+    with closing(open_service()) as reopened:
+        report = reopened.last_reconcile
+        assert report is not None and report.re_added == 1 and report.index_discarded
+        assert reopened.index.labels() == {template.id}
+        world.service = reopened
+        assert world.identify(flipped_jpegs[0]).outcome is SearchOutcome.CANDIDATES
+    assert (settings.keys_dir / "index.key").stat().st_size == 32
 
 
 def test_a_new_deployment_keeps_the_keys_a_crashed_first_start_made_and_makes_the_rest(
