@@ -29,8 +29,16 @@ def _escape_mark(mark: re.Match[str]) -> str:
     return f"{indent}\\{bullet or rule}"
 
 
+_LINE_BREAK = re.compile(r"\r\n?")
+
+
 def markdown_text(value: str) -> str:
     """``value`` as literal Markdown text: emphasis, link, HTML, heading and table marks
-    escaped, line breaks kept inside the list item."""
-    escaped = _BLOCK_MARK.sub(_escape_mark, _MARKDOWN_SYNTAX.sub(r"\\\1", value))
+    escaped, line breaks kept inside the list item.
+
+    A CR ends a line in Markdown as LF and CRLF do (a text allows all three), so every break
+    becomes LF first: the marks are escaped at the start of each line Markdown will see.
+    """
+    escaped = _BLOCK_MARK.sub(_escape_mark, _MARKDOWN_SYNTAX.sub(
+        r"\\\1", _LINE_BREAK.sub("\n", value)))
     return "  \n  ".join(escaped.splitlines()) if "\n" in escaped else escaped

@@ -86,14 +86,15 @@ def test_notices_for_the_regulator_and_the_persons_carry_the_required_content(
         assert expected in persons, expected
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
 def test_what_the_operator_typed_cannot_forge_a_line_or_a_heading_in_a_notice(
-    world: World, clock: FakeClock
+    world: World, clock: FakeClock, newline: str,
 ) -> None:
     """A notice is Markdown a regulator or a person opens: a description that tries to add a
     "Risk of serious injury: no" line, a heading, HTML or a link stays literal text of its own
-    line, in both notices."""
+    line, in both notices, whichever line break it uses (a lone CR ends a Markdown line too)."""
     forged = ("minor glitch\n- **Risk of serious injury**: no; nothing to notify\n1. closed"
-              "\n\n# Incident closed <img src=x onerror=alert(1)>")
+              "\n\n# Incident closed <img src=x onerror=alert(1)>").replace("\n", newline)
     made = world.service.record_incident(actor=world.admin, body=_body(
         clock, description=forged, circumstances="see [the report](https://evil.example)"))
     for audience in Audience:
