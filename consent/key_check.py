@@ -9,37 +9,56 @@ what was wrapped under the new keys once the right store is back. So the ledger 
   that makes it (a subject's wrapped key, a signed receipt, an API key's hash, a template, a
   signed checkpoint), and keys are made before the first transaction, so a crash between the
   two leaves an empty log: the next start makes only the keys still missing;
-- once it has one, a missing key is refused (:meth:`consent.keys.KeyRing.open`), and the keys
-  found must open what the ledger holds (:func:`refuse_foreign_keys`).
+- once it has one, a key its data need is never made again but refused when missing
+  (:func:`keys_needed`, :meth:`consent.keys.KeyRing.open`), and the keys found must open what
+  the ledger holds (:func:`refuse_foreign_keys`). What the data need is read from the ledger
+  itself, so a deployment from before a key existed (the checkpoint key) still starts.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from optinface.consent import witness
 from optinface.consent.db import Database, failure_summary
 from optinface.consent.errors import DataDirUnusable, KeyStoreUnusable
-from optinface.consent.keys import KeyRing
+from optinface.consent.keys import CHECKPOINT_KEY_NAME, LEDGER_KEYS, KeyRing
 from optinface.consent.notes import NoteError, Signer, open_checkpoint
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.tables import AuditCheckpoint, AuditEvent, Consent, SubjectKey
 
 
-def ledger_is_new(db: Database) -> bool:
-    """True while the ledger records no event (or has no tables yet); read before migrating.
+def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
+    """The keys the ledger's data need, never made again; read before migrating.
+
+    None while the ledger records no event (or has no tables yet). Once it holds data: the
+    epoch keys and the signing, HMAC and rotation secrets (:data:`consent.keys.LEDGER_KEYS`),
+    and the checkpoint key once a checkpoint was signed as a note (migration 0010 on) or the
+    witness folder pins its verifier.
 
     Raises:
         DataDirUnusable: the database cannot be read (a file that is not a database).
+        WitnessUnusable: the witness folder's pinned key cannot be read.
     """
     try:
         with db.engine.connect() as connection:
-            if not inspect(connection).has_table(AuditEvent.__tablename__):
-                return True
-            return connection.execute(select(AuditEvent.seq).limit(1)).first() is None
+            tables = inspect(connection)
+            if not tables.has_table(AuditEvent.__tablename__) or connection.execute(
+                    select(AuditEvent.seq).limit(1)).first() is None:
+                return frozenset()
+            signed = "note" in {column["name"] for column in tables.get_columns(
+                AuditCheckpoint.__tablename__)} and connection.execute(
+                select(AuditCheckpoint.id).where(AuditCheckpoint.note.is_not(None)).limit(1)
+            ).first() is not None
     except DBAPIError as error:
         raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
+    if signed or witness.pinned_key(witness_dir) is not None:
+        return LEDGER_KEYS | {CHECKPOINT_KEY_NAME}
+    return LEDGER_KEYS
 
 
 def refuse_foreign_keys(session: Session, keys: KeyRing) -> None:

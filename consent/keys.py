@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -39,12 +40,16 @@ HMAC_KEY_NAME = "hmac"
 ROTATION_KEY_NAME = "rotation"
 CHECKPOINT_KEY_NAME = "checkpoint"
 INDEX_KEY_NAME = "index"
-LEDGER_KEYS = (SIGNING_KEY_NAME, HMAC_KEY_NAME, CHECKPOINT_KEY_NAME, ROTATION_KEY_NAME)
-"""The named secrets the ledger's data need (besides its epoch keys): refused when missing once
-it holds data. Not the index key: it protects only the saved index, a cache of the ledger that
-is discarded and rebuilt when it cannot be opened, so a deployment that lost it, or predates it,
-gets a new one. A key a later version adds is listed here only if nothing older can do without
-it, or every deployment upgraded from before it is refused at start."""
+EPOCH_KEYS = "epoch"
+"""How :func:`consent.key_check.keys_needed` names the epoch keys, beside the secrets."""
+LEDGER_KEYS = frozenset({EPOCH_KEYS, SIGNING_KEY_NAME, HMAC_KEY_NAME, ROTATION_KEY_NAME})
+"""The keys every ledger in use needs: refused when missing once it holds data. Not the index
+key: it protects only the saved index, a cache of the ledger that is discarded and rebuilt when
+it cannot be opened, so a deployment that lost it, or predates it, gets a new one. Not the
+checkpoint key either, needed only once a checkpoint was signed or a witness pinned its
+verifier (a deployment from before it has neither). A key a later version adds is listed here
+only if nothing older can do without it, or every deployment upgraded from before it is refused
+at start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +64,18 @@ class KeyRing:
     index_key: bytes
 
     @classmethod
-    def open(cls, store: KeyStore, *, new_deployment: bool) -> KeyRing:
-        """The newest epoch wraps; a new deployment's first run creates epoch 1 and the secrets.
+    def open(cls, store: KeyStore, *, needed: Collection[str]) -> KeyRing:
+        """The newest epoch wraps; a key the ledger does not need yet is made when missing (all
+        of them on a new deployment's first run, epoch 1 included).
+
+        Args:
+            needed: the keys the ledger's data need (:func:`consent.key_check.keys_needed`):
+                never made again.
 
         Raises:
-            KeyStoreUnusable: the ledger holds data (not ``new_deployment``) and the store lacks
-                one of the keys its data need (:data:`LEDGER_KEYS`), or holds a damaged one.
+            KeyStoreUnusable: the store lacks one of the ``needed`` keys, or holds a damaged one.
         """
-        if not new_deployment:
-            _refuse_missing_keys(store)
+        _refuse_missing_keys(store, needed)
         epochs = store.epochs()
         return cls(
             store=store,
@@ -104,14 +112,14 @@ class KeyRing:
         return self.store.unwrap(epoch, blob, associated=_key_binding(subject_id))
 
 
-def _refuse_missing_keys(store: KeyStore) -> None:
-    """Refuse a store that lacks any of the ledger's keys, naming each one missing.
+def _refuse_missing_keys(store: KeyStore, needed: Collection[str]) -> None:
+    """Refuse a store that lacks any of the keys the ledger needs, naming each one missing.
 
     Raises:
         KeyStoreUnusable: an epoch key or a named secret is missing.
     """
-    missing = ([] if store.epochs() else ["epoch"]) + [
-        name for name in LEDGER_KEYS if store.read_secret(name) is None]
+    missing = [name for name in sorted(needed)
+               if not (store.epochs() if name == EPOCH_KEYS else store.read_secret(name))]
     if missing:
         raise KeyStoreUnusable(
             f"the key store lacks the {', '.join(missing)} key{'s' if len(missing) > 1 else ''}"

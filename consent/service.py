@@ -56,7 +56,7 @@ from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
-from optinface.consent.key_check import ledger_is_new, refuse_foreign_keys
+from optinface.consent.key_check import keys_needed, refuse_foreign_keys
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
@@ -173,10 +173,10 @@ def _open_keys(settings: ConsentSettings,
                db: Database) -> tuple[KeyRing, TemplateProtector, AuditLog]:
     """The keys, checked against the ledger, which is migrated meanwhile; keys are made for a
     new ledger only (:mod:`consent.key_check`)."""
-    new = ledger_is_new(db)
-    store = open_key_store(settings, create=new)
+    needed = keys_needed(db, witness_dir=settings.witness_dir)
+    store = open_key_store(settings, create=not needed)
     try:
-        keys = KeyRing.open(store, new_deployment=new)
+        keys = KeyRing.open(store, needed=needed)
         protector = load_protector(store)
         db.open()
         with db.transaction() as session:

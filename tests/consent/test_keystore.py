@@ -9,18 +9,22 @@ another deployment is refused, and nothing is made or deleted.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from optinface.consent.db import Database
 from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable
 from optinface.consent.keys import public_key_of
 from optinface.consent.keystore import FileKeyStore, open_key_store
 from optinface.consent.schemas import SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditCheckpoint
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import file_bytes
@@ -146,7 +150,7 @@ def test_an_empty_or_unmounted_key_store_of_a_deployment_in_use_is_refused_as_su
         assert f"key directory {settings.keys_dir} does not exist" in refused.value.message
     else:
         assert refused.value.details["missing"] == [
-            "epoch", "signing", "hmac", "checkpoint", "rotation"]
+            "checkpoint", "epoch", "hmac", "rotation", "signing"]
     assert _on_disk(settings) == before
     assert settings.keys_dir.exists() is not unmounted
 
@@ -168,6 +172,28 @@ def test_a_missing_index_key_is_made_again_and_the_index_rebuilt_from_the_ledger
         world.service = reopened
         assert world.identify(flipped_jpegs[0]).outcome is SearchOutcome.CANDIDATES
     assert (settings.keys_dir / "index.key").stat().st_size == 32
+
+
+def test_a_deployment_from_before_the_checkpoint_key_starts_and_gets_one(
+    world: World, settings: ConsentSettings, open_service: Callable[[], OptinFace],
+    portrait_jpegs: list[bytes],
+) -> None:
+    """What a deployment from before signed checkpoints holds (no checkpoint key, no checkpoint
+    signed as a note, no witness folder) needs no checkpoint key: it starts and gets one. Once
+    a checkpoint is signed, or a witness pins the key, a missing one is refused."""
+    world.enrolled(portrait_jpegs[0])
+    world.service.close()
+    (settings.keys_dir / "checkpoint.key").unlink()
+    shutil.rmtree(settings.witness_dir)
+    with closing(Database(settings.url)) as db, db.transaction() as session:
+        session.execute(update(AuditCheckpoint).values(note=None))
+    with closing(open_service()) as upgraded:
+        assert upgraded.verify_audit().ok
+    assert (settings.keys_dir / "checkpoint.key").stat().st_size == 32
+    (settings.keys_dir / "checkpoint.key").unlink()  # now pinned by the witness, and signed
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert refused.value.details["missing"] == ["checkpoint"]
 
 
 def test_a_new_deployment_keeps_the_keys_a_crashed_first_start_made_and_makes_the_rest(

@@ -131,7 +131,7 @@ def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(
     with pytest.raises(KeyStoreUnusable) as refused:
         OptinFace.open(blank, pipeline=pipeline, clock=clock)
     assert refused.value.details["missing"] == [
-        "epoch", "signing", "hmac", "checkpoint", "rotation"]
+        "checkpoint", "epoch", "hmac", "rotation", "signing"]
     assert hsm_settings.index_path.read_bytes() == index  # not deleted to be rebuilt
     store = open_key_store(blank, create=False)
     try:

@@ -28,7 +28,7 @@ from optinface.consent.errors import (
     ProbeConsentRequired,
     SubjectErased,
 )
-from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.keys import LEDGER_KEYS, KeyRing, template_binding
 from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
@@ -90,7 +90,7 @@ def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
                                     "WHERE subject_id = ?", (subject_id,)).fetchone()
     store = open_key_store(settings, create=False)
     try:
-        key = KeyRing.open(store, new_deployment=False).unwrap(
+        key = KeyRing.open(store, needed=LEDGER_KEYS).unwrap(
             wrapped, subject_id=subject_id, epoch=epoch)
     finally:
         store.close()
