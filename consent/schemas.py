@@ -401,7 +401,8 @@ class DisclosureTerms(BaseModel):
         description="Where the recipient is: an ISO 3166-1 alpha-2 code (``CA``, ``US``).")
     recipient_region: Name | None = Field(
         default=None, description="The recipient's province, state or region, by name: a"
-        " recipient in Canada is within Québec only when it names Québec.")
+        " recipient in Canada is within Québec only when this is Québec's own name (Québec,"
+        " Quebec, QC or CA-QC), nothing else around it.")
     transfer_assessment: Name | None = Field(
         default=None, description="The controller's document that allows the data out of the"
         " area whose law protects the person, required when the recipient is outside it:"

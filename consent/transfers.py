@@ -27,35 +27,42 @@ EEA = frozenset({
     "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
     "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "IS", "LI", "NO",
 })
-_QUEBEC = re.compile(r"qu[ée]bec|\bqc\b", re.IGNORECASE)
+_QUEBEC_IN_TEXT = re.compile(r"qu[ée]bec|\bqc\b", re.IGNORECASE)
+"""The hosting region is the operator's declared description ("Montréal, Québec"): Québec
+named anywhere in it."""
+_QUEBEC_BY_NAME = re.compile(r"\s*(qu[ée]bec|qc|ca-qc)\s*", re.IGNORECASE)
+"""A recipient's region is one name typed at a disclosure: within Québec only when it is
+Québec's own ("Quebec Street, Toronto" or "Ontario, near Québec" is not)."""
 AREAS = {Jurisdiction.QC: "Québec", Jurisdiction.EU: "the EEA"}
 """The jurisdictions with a transfer rule, and the area their persons' data would leave (the
 pages translate these names)."""
 
 
-def within(jurisdiction: Jurisdiction, *, country: str, region: str | None) -> bool:
-    """Whether a place (country code, region by name) lies in the area whose law protects
-    ``jurisdiction``'s persons: Québec, or the EEA. A jurisdiction with no transfer rule
-    (Illinois) has no area to leave, so every place is within."""
+def within(jurisdiction: Jurisdiction, *, country: str, in_quebec: bool) -> bool:
+    """Whether a place (a country code, and whether its region is Québec) lies in the area
+    whose law protects ``jurisdiction``'s persons: Québec, or the EEA. A jurisdiction with no
+    transfer rule (Illinois) has no area to leave, so every place is within."""
     if jurisdiction is Jurisdiction.QC:
-        return country.strip().upper() == "CA" and bool(_QUEBEC.search(region or ""))
+        return country.strip().upper() == "CA" and in_quebec
     if jurisdiction is Jurisdiction.EU:
         return country.strip().upper() in EEA
     return True
 
 
 def area_left(jurisdiction: Jurisdiction, *, country: str, region: str | None) -> str | None:
-    """The area (:data:`AREAS`) a communication to this place takes ``jurisdiction``'s persons'
-    data out of, or ``None`` when it stays within: what needs an assessment first (P-39.1
-    s. 17) or a safeguard (GDPR chapter V)."""
-    if within(jurisdiction, country=country, region=region):
+    """The area (:data:`AREAS`) a communication to a recipient in this place takes
+    ``jurisdiction``'s persons' data out of, or ``None`` when it stays within: what needs an
+    assessment first (P-39.1 s. 17) or a safeguard (GDPR chapter V)."""
+    in_quebec = bool(_QUEBEC_BY_NAME.fullmatch(region or ""))
+    if within(jurisdiction, country=country, in_quebec=in_quebec):
         return None
     return AREAS[jurisdiction]
 
 
 def _transfer(jurisdiction: Jurisdiction, settings: ConsentSettings) -> Transfer:
     hosting = settings.hosting
-    kept_within = within(jurisdiction, country=hosting.country, region=hosting.region)
+    kept_within = within(jurisdiction, country=hosting.country,
+                         in_quebec=bool(_QUEBEC_IN_TEXT.search(hosting.region)))
     return Transfer(jurisdiction=jurisdiction, area=AREAS[jurisdiction],
                     hosted_in=hosting, transfer=not kept_within,
                     safeguards=None if kept_within else settings.transfer_safeguards)

@@ -285,7 +285,10 @@ def test_a_disclosure_out_of_the_persons_area_needs_the_controllers_assessment_a
     quebec = world.person()
     abroad = [{"recipient_country": "US", "recipient_region": "Illinois"},
               {"recipient_country": "CA", "recipient_region": "Ontario"},
-              {"recipient_country": "CA", "recipient_region": None}]
+              {"recipient_country": "CA", "recipient_region": None},
+              # Québec named, but not as the region the recipient is in
+              {"recipient_country": "CA", "recipient_region": "Ontario (not Québec)"},
+              {"recipient_country": "CA", "recipient_region": "Quebec Street, Toronto"}]
     for place in abroad:
         body = WARRANT.model_copy(update=place)
         refused("transfer_assessment_required", partial(
@@ -309,6 +312,10 @@ def test_a_disclosure_out_of_the_persons_area_needs_the_controllers_assessment_a
     markdown = my_data.markdown(export, ENGLISH)
     assert "recipient in US, Illinois; outside Québec, under EFVP-2027-03" in markdown
     assert "recipient in CA, Québec\n" in markdown
+    for region in ("QC", "quebec", "CA-QC"):
+        assert world.service.disclose(actor=world.admin, subject=quebec.pseudonym,
+                                      body=WARRANT.model_copy(update={"recipient_region": region})
+                                      ).disclosure.area_left is None, region
     european = world.person(jurisdiction=Jurisdiction.EU)
     in_eea = WARRANT.model_copy(update={"recipient_country": "FR", "recipient_region": None})
     assert world.service.disclose(actor=world.admin, subject=european.pseudonym,
