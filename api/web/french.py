@@ -690,9 +690,15 @@ FRENCH: dict[str, str] = {
         "La photo que celle-ci devait remplacer n'est plus la vôtre sous ce consentement."
     ),
     "They are outside the area whose law protects you: the controller must first assess sending"
-    " your data there. Ask a person below, then try again.": (
+    " your data there. Ask a person below for the reference of that assessment, then write it"
+    " in its field.": (
         "Ce destinataire est hors du territoire dont la loi vous protège : le responsable doit"
-        " d'abord évaluer l'envoi de vos données. Écrivez-nous ci-dessous, puis réessayez."
+        " d'abord évaluer l'envoi de vos données. Demandez-nous ci-dessous la référence de cette"
+        " évaluation, puis inscrivez-la dans son champ."
+    ),
+    "Only if they are outside Québec or the EEA: the reference of the controller's assessment": (
+        "Seulement s'ils sont hors du Québec ou de l'EEE : la référence de l'évaluation du"
+        " responsable"
     ),
     "Their country (two-letter code, e.g. CA)": "Son pays (code à deux lettres, p. ex. CA)",
     "Kept outside Québec or the EEA": "Conservées hors du Québec ou de l'EEE",

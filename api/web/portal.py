@@ -269,6 +269,7 @@ class DiscloseForm(BaseModel):
     recipient_region: str = ""
     legal_basis: str
     document_reference: str
+    transfer_assessment: str = ""
     signed: str = ""
 
 
@@ -285,6 +286,7 @@ def portal_disclose(request: Request, service: ServiceDep,
                                     recipient_region=form.recipient_region or None,
                                     legal_basis=form.legal_basis,
                                     document_reference=form.document_reference,
+                                    transfer_assessment=form.transfer_assessment or None,
                                     signed=_signed(form.signed))
         except ValidationError as error:
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.NAME_WHO_AND_WHY) from error
@@ -294,7 +296,8 @@ def portal_disclose(request: Request, service: ServiceDep,
 
     typed = {"recipient": form.recipient, "recipient_country": form.recipient_country,
              "recipient_region": form.recipient_region, "legal_basis": form.legal_basis,
-             "document_reference": form.document_reference}
+             "document_reference": form.document_reference,
+             "transfer_assessment": form.transfer_assessment}
     return _form(request, service, form.csrf, act, field="disclose", typed=typed)
 
 

@@ -146,7 +146,8 @@ ERRORS: dict[str, str] = {
     ),
     "transfer_assessment_required": (
         "They are outside the area whose law protects you: the controller must first assess"
-        " sending your data there. Ask a person below, then try again."
+        " sending your data there. Ask a person below for the reference of that assessment,"
+        " then write it in its field."
     ),
 }
 

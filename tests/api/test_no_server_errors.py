@@ -5,6 +5,11 @@ Deterministic where ``test_schema.py`` samples: each body property, query parame
 parameter gets the same hostile values (a NUL, a lone surrogate, past 32 and 64 bits, a long
 string, the wrong JSON type), which found 500s on PostgreSQL alone, hence both backends. A few
 seconds per backend.
+
+What it reaches: a path or query parameter meets the database with its hostile value, but a
+body has every property hostile at once, so it is refused at validation; a value that passes
+validation and fails only behind other valid fields (an out-of-range ``replaces`` in an
+otherwise valid act) is each route's own test's to find (``test_database_bounds.py``).
 """
 
 from __future__ import annotations

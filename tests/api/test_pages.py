@@ -233,8 +233,8 @@ def test_a_person_shares_their_record_signing_who_gets_it_and_downloads_what_goe
     advice = page.locator("#disclose [data-passkey-error]")  # type: ignore[attr-defined]
     advice.wait_for()
     assert advice.inner_text().startswith("They are outside the area whose law protects you")
-    page.fill("#disclose-country", "CA")  # type: ignore[attr-defined]
-    page.fill("#disclose-region", "Québec")  # type: ignore[attr-defined]
+    page.fill("#disclose-region", "Illinois")  # type: ignore[attr-defined]
+    page.fill("#disclose-assessment", "EFVP-2027-03")  # type: ignore[attr-defined]
     with page.expect_download() as shared:  # type: ignore[attr-defined]
         page.click("#disclose button[type=submit]")  # type: ignore[attr-defined]
     made = json.loads(Path(shared.value.path()).read_text())
@@ -244,8 +244,9 @@ def test_a_person_shares_their_record_signing_who_gets_it_and_downloads_what_goe
     assert "embedding" not in json.dumps(made) and "vector" not in json.dumps(made)
     listed = world.client.get(f"/v1/subjects/{subject}/disclosures",
                               headers=auth(world.keys.admin)).json()
-    assert [(d["recipient"], d["document_reference"], d["recipient_region"], d["area_left"])
-            for d in listed] == [("Acme Bank", "LOAN 2027/42", "Québec", None)]
+    assert [(d["recipient"], d["document_reference"], d["recipient_region"], d["area_left"],
+             d["transfer_assessment"]) for d in listed] == [
+        ("Acme Bank", "LOAN 2027/42", "Illinois", "Québec", "EFVP-2027-03")]
 
 
 @pytest.mark.browser

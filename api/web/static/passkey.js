@@ -126,7 +126,8 @@
                recipient_country: field("recipient_country").value,
                recipient_region: field("recipient_region").value || null,
                legal_basis: field("legal_basis").value,
-               document_reference: field("document_reference").value };
+               document_reference: field("document_reference").value,
+               transfer_assessment: field("transfer_assessment").value || null };
     }
     throw new Error("unknown act " + kind);
   }
