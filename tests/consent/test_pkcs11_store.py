@@ -11,6 +11,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pkcs11
@@ -121,11 +122,8 @@ def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(
     hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
 ) -> None:
-    service = OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)
-    try:
+    with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
         make_world(service, clock).enrolled(portrait_jpegs[0])
-    finally:
-        service.close()
     index = hsm_settings.index_path.read_bytes()
     blank = on_a_new_token(hsm_settings)
     with pytest.raises(KeyStoreUnusable) as refused:
