@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
-from optinface.api.attachments import download
+from optinface.api.attachments import MARKDOWN_ANSWER, download, markdown
 from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep, require
 from optinface.api.schemas import (
@@ -48,6 +48,8 @@ AuditReader = Annotated[Actor, require(Permission.READ_AUDIT)]
 LedgerReader = Annotated[Actor, require(Permission.READ_LEDGER)]
 Declarant = Annotated[Actor, require(Permission.DECLARE)]
 RequestAnswerer = Annotated[Actor, require(Permission.ANSWER_REQUESTS)]
+RegisterReader = Annotated[Actor, require(Permission.READ_REGISTER)]
+FormatQuery = Annotated[RegisterFormat, Query(alias="format")]
 
 
 def audit_filter(
@@ -159,41 +161,25 @@ def erasures(service: ServiceDep, actor: LedgerReader) -> list[TombstonePublic]:
     return service.erasures(actor=actor)
 
 
-@router.get(
-    "/register",
-    response_model=Register,
-    responses={200: {"content": {"text/markdown": {}}}},
-)
-def register(
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_REGISTER)],
-    register_format: Annotated[RegisterFormat, Query(alias="format")] = RegisterFormat.JSON,
-) -> Register | Response:
+@router.get("/register", response_model=Register, responses=MARKDOWN_ANSWER)
+def register(service: ServiceDep, actor: RegisterReader,
+             register_format: FormatQuery = RegisterFormat.JSON) -> Register | Response:
     """The register of the biometric database (LCCJTI art. 45, GDPR art. 30), from live figures."""
     current = service.register(actor=actor)
     if register_format is RegisterFormat.MD:
-        return PlainTextResponse(
-            service.render_register(current), media_type="text/markdown; charset=utf-8"
-        )
+        return markdown(service.render_register(current))
     return current
 
 
-@router.get(
-    "/register/ropa",
-    response_model=Ropa,
-    responses={200: {"content": {"text/markdown": {}}}},
-)
-def ropa(
-    service: ServiceDep,
-    actor: Annotated[Actor, require(Permission.READ_REGISTER)],
-    register_format: Annotated[RegisterFormat, Query(alias="format")] = RegisterFormat.JSON,
-) -> Ropa | Response:
+@router.get("/register/ropa", response_model=Ropa, responses=MARKDOWN_ANSWER)
+def ropa(service: ServiceDep, actor: RegisterReader,
+         register_format: FormatQuery = RegisterFormat.JSON) -> Ropa | Response:
     """The record of processing activities (GDPR art. 30(1)), generated from the register of
     the same instant: each entry names the point it answers, and the record names the
     register's material SHA-256."""
     record = service.ropa(actor=actor)
     if register_format is RegisterFormat.MD:
-        return PlainTextResponse(render_ropa(record), media_type="text/markdown; charset=utf-8")
+        return markdown(render_ropa(record))
     return record
 
 

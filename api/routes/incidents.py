@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
+from optinface.api.attachments import MARKDOWN_ANSWER, markdown
 from optinface.api.deps import ServiceDep, require
 from optinface.consent.identifiers import Identifier
 from optinface.consent.incidents import Audience
@@ -40,7 +41,7 @@ def list_incidents(service: ServiceDep, actor: IncidentReader) -> list[IncidentP
 
 
 @router.get("/{incident_id}/notice", response_model=IncidentNotice,
-            responses={200: {"content": {"text/markdown": {}}}})
+            responses=MARKDOWN_ANSWER)
 def incident_notice(
     incident_id: Identifier,
     service: ServiceDep,
@@ -51,7 +52,7 @@ def incident_notice(
     """The notice for the regulator or for the persons concerned, from the one record."""
     made = service.incident_notice(actor=actor, incident_id=incident_id, audience=audience)
     if as_text:
-        return PlainTextResponse(made.text, media_type="text/markdown; charset=utf-8")
+        return markdown(made.text)
     return made
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile, status
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
+from optinface.api.attachments import markdown
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import export as my_data
@@ -284,4 +285,4 @@ def export_subject(
     text = my_data.render(export, export_format, words)
     if export_format is ExportFormat.HTML:
         return HTMLResponse(text)
-    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+    return markdown(text)
