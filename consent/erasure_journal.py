@@ -29,10 +29,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -102,6 +103,21 @@ class AlternativeTaken:
 
 Entry = (JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
          | AlternativeTaken)
+_WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]], ...]]] = {
+    JournalEntry: (None, (("subject_hash", "subjectHash", str),
+                          ("reason", "reason", ErasureReason))),
+    Withdrawal: ("withdrawal", (("consent_id", "consentId", str),)),
+    TemplateDestroyed: ("template", (("template_ref", "templateRef", str),)),
+    PurposeWithdrawn: ("purpose", (("consent_id", "consentId", str),
+                                   ("purpose_id", "purposeId", str))),
+    KeyRevoked: ("key", (("key_id", "keyId", str),)),
+    OptedOut: ("unsearchable", (("subject_hash", "subjectHash", str),)),
+    AlternativeTaken: ("alternative", (("subject_hash", "subjectHash", str),)),
+}
+"""How each entry is written as a line and read back, the one definition of the format: its
+``kind`` (none for an erasure, the first kind, whose lines have none) and, per field, the
+attribute, the JSON key and how the text is read back."""
+_BY_KIND = {kind: cls for cls, (kind, _) in _WIRE.items()}
 TEMPLATE_DOMAIN = "journal-template"
 
 
@@ -133,23 +149,9 @@ def record(witness_dir: Path, *entries: Entry) -> None:
 
 def _fields(entry: Entry) -> dict[str, str]:
     """The line :func:`_parse` reads back, but its time."""
-    fields: dict[str, str]
-    if isinstance(entry, Withdrawal):
-        fields = {"kind": "withdrawal", "consentId": entry.consent_id}
-    elif isinstance(entry, TemplateDestroyed):
-        fields = {"kind": "template", "templateRef": entry.template_ref}
-    elif isinstance(entry, PurposeWithdrawn):
-        fields = {"kind": "purpose", "consentId": entry.consent_id,
-                  "purposeId": entry.purpose_id}
-    elif isinstance(entry, KeyRevoked):
-        fields = {"kind": "key", "keyId": entry.key_id}
-    elif isinstance(entry, OptedOut):
-        fields = {"kind": "unsearchable", "subjectHash": entry.subject_hash}
-    elif isinstance(entry, AlternativeTaken):
-        fields = {"kind": "alternative", "subjectHash": entry.subject_hash}
-    else:
-        fields = {"subjectHash": entry.subject_hash, "reason": str(entry.reason)}
-    return fields
+    kind, fields = _WIRE[type(entry)]
+    line = {key: str(getattr(entry, attribute)) for attribute, key, _ in fields}
+    return line if kind is None else {"kind": kind, **line}
 
 
 def _append(witness_dir: Path, lines: str) -> None:
@@ -181,23 +183,15 @@ def entries(witness_dir: Path) -> list[Entry]:
 
 
 def _parse(raw: dict[str, str]) -> Entry:
-    """One line as :func:`record` wrote it (a line without ``kind`` is an erasure)."""
-    at = datetime.fromisoformat(raw["at"])
-    kind = raw.get("kind")
-    if kind == "withdrawal":
-        return Withdrawal(consent_id=raw["consentId"], at=at)
-    if kind == "template":
-        return TemplateDestroyed(template_ref=raw["templateRef"], at=at)
-    if kind == "purpose":
-        return PurposeWithdrawn(consent_id=raw["consentId"], purpose_id=raw["purposeId"], at=at)
-    if kind == "key":
-        return KeyRevoked(key_id=raw["keyId"], at=at)
-    if kind == "unsearchable":
-        return OptedOut(subject_hash=raw["subjectHash"], at=at)
-    if kind == "alternative":
-        return AlternativeTaken(subject_hash=raw["subjectHash"], at=at)
-    return JournalEntry(subject_hash=raw["subjectHash"], reason=ErasureReason(raw["reason"]),
-                        at=at)
+    """One line as :func:`record` wrote it (a line without ``kind`` is an erasure).
+
+    Raises:
+        KeyError: an unknown kind or a missing field (the line is skipped).
+    """
+    cls = _BY_KIND[raw.get("kind")]
+    _, fields = _WIRE[cls]
+    return cls(**{attribute: read(raw[key]) for attribute, key, read in fields},
+               at=datetime.fromisoformat(raw["at"]))
 
 
 NOT_WITHDRAWN = and_(Consent.withdrawn_at.is_(None), Consent.status == ConsentStatus.ACTIVE)
