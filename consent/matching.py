@@ -158,7 +158,6 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             threshold=calibrated.threshold, fmr=calibrated.fmr, fnmr=calibrated.fnmr,
             model_id=runtime.pipeline.model_id, purpose_id=purpose_id, candidates=candidates,
             confirmations_required=review.CONFIRMATIONS[operation],
-            automated_decision=decision_use,
             automated_decision_notice=automated_decisions.notice(
                 runtime.settings, confirmations_required=review.CONFIRMATIONS[operation])
             if decision_use else None)

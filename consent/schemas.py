@@ -579,12 +579,16 @@ class MatchResult(BaseModel):
     )
     confirmations_required: int = Field(
         description="Distinct verifier keys that must confirm a candidate (two for 1:N).")
-    automated_decision: bool = Field(
-        description="True when the caller declared decision_use: it will base a decision about"
-        " the person on this answer (P-39.1 s. 12.1). Always present, false otherwise.")
     automated_decision_notice: AutomatedDecisionNotice | None = Field(
         description="With automated_decision only: the notice the caller must relay to the"
         " person no later than its decision; null otherwise.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def automated_decision(self) -> bool:
+        """True when the caller declared decision_use: it will base a decision about the person
+        on this answer (P-39.1 s. 12.1). Always present, false otherwise."""
+        return self.automated_decision_notice is not None
 
 
 class ReviewDecisionCreate(BaseModel):
