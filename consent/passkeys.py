@@ -65,8 +65,8 @@ MAX_CREDENTIAL_ID_BYTES = 1023
 """WebAuthn's bound on a credential id (credentialIdLength), which the ``webauthn`` library does
 not check: in base64url, 1364 characters, within the column's 1400 (past them, a 500 on
 PostgreSQL)."""
-_CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1400}")
-"""A credential id as stored: base64url, at most the column's 1400 characters."""
+_CREDENTIAL_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{-(-MAX_CREDENTIAL_ID_BYTES * 4 // 3)}}}")
+"""A credential id as stored: base64url of at most :data:`MAX_CREDENTIAL_ID_BYTES`."""
 
 
 def is_credential_id(text: str) -> bool:
