@@ -127,6 +127,7 @@ from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
 from optinface.consent.errors import ConsentError, QuotaExceeded
+from optinface.consent.refusals import UNEXPECTED_FAILURE
 from optinface.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class ApiErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
-    INTERNAL_ERROR = "internal_error"
+    INTERNAL_ERROR = UNEXPECTED_FAILURE  # the outcome its attempt is audited with
 
 
 class CliErrorCode(StrEnum):

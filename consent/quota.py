@@ -2,9 +2,9 @@
 
 Mass searching is the harm this system exists to prevent, so each key, and each purpose over
 all keys, may make at most ``limit`` matching attempts per UTC day. An attempt is one audited
-identify or verify: a search or a refusal of one by a gate or the engine (``refused`` with
-``attempted: identify|verify``); refusals by the quota itself (outcome ``rate_limited``) do not
-count, so a spent key stays spent, no more.
+identify or verify: a search, a refusal of one by a gate or the engine, or its unexpected
+failure (``refused`` with ``attempted: identify|verify``); refusals by the quota itself (outcome
+``rate_limited``) do not count, so a spent key stays spent, no more.
 
 The check runs inside the write transaction that appends the attempt's audit event. Write
 transactions are serialised (``BEGIN IMMEDIATE``, the same guarantee that keeps the hash chain

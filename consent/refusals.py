@@ -2,12 +2,19 @@
 
 The refused work's own transaction is rolled back, so the refusal is written in a transaction of
 its own. Identify attempts count against the daily quota whether they succeed or not.
+
+An attempt that fails unexpectedly (a bug, a database or an engine crash) is chained the same
+way, as a refusal whose outcome is :data:`UNEXPECTED_FAILURE`: by then it may have spent a probe
+consent or computed a face's embedding, so the log must show it like any other access. Only the
+failure's type is recorded, never its message, which may quote what the request sent.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +28,10 @@ from optinface.consent.runtime import Runtime
 from optinface.engine.errors import EngineError
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+UNEXPECTED_FAILURE = "internal_error"
+"""The outcome of an attempt that failed unexpectedly: the code the API answers it with."""
 
 
 def check_quota(
@@ -45,7 +56,8 @@ def audited(
     probe_sha256: str | None = None,
     daily_quota: int | None = None,
 ) -> T:
-    """Run ``work``; a refusal is chained into the audit log, then raised unchanged.
+    """Run ``work``; a refusal, or an unexpected failure, is chained into the audit log, then
+    raised unchanged.
 
     With ``daily_quota`` (identify), the refused attempt counts against the quota too: if
     concurrent attempts spent the quota meanwhile, it is recorded and raised as
@@ -54,6 +66,8 @@ def audited(
     up at any length.
     """
     require_identifiers(purpose=purpose, subjects=subjects)
+    attempt = Entry(action=AuditAction.REFUSED, actor=actor, purpose=purpose,
+                    probe_sha256=probe_sha256, details={"attempted": str(action)})
     try:
         return work()
     except (ConsentError, EngineError) as refusal:
@@ -64,18 +78,30 @@ def audited(
                     check_quota(runtime, session, actor, daily_quota, purpose=purpose)
                 except QuotaExceeded as spent:
                     raised = spent
-            runtime.audit(
-                session,
-                Entry(
-                    action=AuditAction.REFUSED,
-                    actor=actor,
-                    outcome=raised.code,
-                    purpose=purpose,
-                    subjects=after_erasure.log_names(runtime, session, subjects or []),
-                    probe_sha256=probe_sha256,
-                    details={"attempted": str(action)},
-                ),
-            )
+            _record(runtime, session, attempt, outcome=raised.code, subjects=subjects)
         if raised is refusal:
             raise
         raise raised from refusal
+    except Exception as failure:
+        _record_failure(runtime, attempt, failure, subjects=subjects)
+        raise
+
+
+def _record(runtime: Runtime, session: Session, attempt: Entry, *, outcome: str,
+            subjects: list[str] | None, **details: Any) -> None:
+    named = after_erasure.log_names(runtime, session, subjects or [])
+    runtime.audit(session, replace(attempt, outcome=outcome, subjects=named,
+                                   details=attempt.details | details))
+
+
+def _record_failure(runtime: Runtime, attempt: Entry, failure: Exception, *,
+                    subjects: list[str] | None) -> None:
+    """Chain an unexpected failure; if the log cannot be written either (the database is what
+    failed), say so in the operator's log and let the original failure propagate."""
+    try:
+        with runtime.db.transaction() as session:
+            _record(runtime, session, attempt, outcome=UNEXPECTED_FAILURE, subjects=subjects,
+                    failure=type(failure).__name__)
+    except Exception as unrecorded:  # the failure being raised matters more
+        logger.error("a failed %s attempt could not be audited: %s", attempt.details["attempted"],
+                     type(unrecorded).__name__)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -404,6 +405,66 @@ def test_a_database_failure_logs_no_value_the_request_sent(
         _post_a_purpose_named_after_a_person(settings, service, keys, caplog)
     assert "no such table: purposes" in caplog.text  # the operator still learns what failed
     assert PERSONAL not in caplog.text
+
+
+@contextmanager
+def _failing_identify(tmp_path: Path, pipeline: FacePipeline, image: bytes, *,
+                      sabotage: tuple[str, ...], mend: tuple[str, ...] = (),
+                      ) -> Iterator[tuple[TestClient, Keys, dict[str, str], str]]:
+    """A deployment whose database is altered by ``sabotage`` once a probe consent for ``image``
+    is signed, so that an identify fails unexpectedly, then by ``mend``; the client, the keys,
+    the form sent and the probe's hash."""
+    with deployment(tmp_path, pipeline) as (settings, service, _, keys), TestClient(
+            create_app(settings, service=service), raise_server_exceptions=False) as client:
+        world = set_up_world(client, keys)
+        form = {"purpose_id": world.purpose_id, "probe_consent_id": world.probe_consent(image)}
+
+        def execute(statements: tuple[str, ...]) -> None:
+            with service.runtime.db.engine.begin() as connection:
+                for statement in statements:
+                    connection.exec_driver_sql(statement)
+
+        execute(sabotage)
+        answer = client.post("/v1/identify", data=form, headers=auth(keys.researcher),
+                             files={"image": ("p.jpg", image, "image/jpeg")})
+        _assert_error(answer, 500, "internal_error")
+        execute(mend)
+        yield client, keys, form, hashlib.sha256(image).hexdigest()
+
+
+def test_an_identify_that_fails_unexpectedly_is_audited_and_its_probe_consent_stays_spent(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+) -> None:
+    """The failure comes after the probe consent was consumed and the face embedded (the
+    gallery's table is gone): the attempt is in the log like a refusal, with the failure's type
+    only; the consent cannot be used again."""
+    image = portrait_jpegs[0]
+    with _failing_identify(tmp_path, pipeline, image, sabotage=("DROP TABLE templates",)) as (
+            client, keys, form, digest):
+        events = client.get("/v1/audit/events", params={"action": "refused", "limit": 1000},
+                            headers=auth(keys.reviewer)).json()["events"]
+        [event] = [e for e in events if e["probe_sha256"] == digest]
+        assert (event["outcome"], event["purpose"], event["details"]) == (
+            "internal_error", form["purpose_id"],
+            {"attempted": "identify", "failure": "OperationalError"})
+        again = client.post("/v1/identify", data=form, headers=auth(keys.researcher),
+                            files={"image": ("p.jpg", image, "image/jpeg")})
+        _assert_error(again, 403, "probe_consent_required")
+
+
+def test_a_failure_the_log_cannot_record_is_raised_and_said_in_the_operators_log(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        with _failing_identify(tmp_path, pipeline, portrait_jpegs[0], sabotage=(
+                "DROP TABLE templates", "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events"
+                " BEGIN SELECT RAISE(ABORT, 'the log is unwritable'); END"),
+                mend=("DROP TRIGGER no_audit",)):
+            pass
+    assert "a failed identify attempt could not be audited: IntegrityError" in caplog.text
+    # The failure raised is the search's own, not the log's.
+    assert "unexpected error on POST /v1/identify: OperationalError" in caplog.text
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
