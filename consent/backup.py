@@ -14,8 +14,11 @@ withdrawn, an API key revoked or an opt-out of 1:N search made since. What the c
 single-use and unused is voided: probe consents, one-time links, open challenges and approved
 captures (a use after the backup is journaled nowhere). A backup
 of another deployment is refused before anything is shredded: its own events must be those a
-checkpoint signed by the key this deployment's witness folder pins covers. A backup is never
-written inside the data directory, the key store or the witness folder.
+checkpoint signed by the key this deployment's witness folder pins covers. So is a backup
+taken before ``optinface protect rekey``: its templates are protected by a rotation the re-key
+destroyed, so the ledger's check of that key (:mod:`consent.key_check`) is not the key store's,
+and the restored ledger could not start. A backup is never written inside the data directory,
+the key store or the witness folder.
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ from sqlalchemy.engine import make_url
 
 from optinface.consent.audit import event_leaf
 from optinface.consent.db import read_only_uri
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
+from optinface.consent.key_check import key_check_values
+from optinface.consent.keys import ROTATION_KEY_NAME
+from optinface.consent.keystore import open_key_store
 from optinface.consent.lock import DataDirLock
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import NoteError, open_checkpoint
@@ -164,6 +170,36 @@ def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> N
             " nothing was replaced", details={"problem": "other_deployment"}) from error
 
 
+def _require_the_key_stores(settings: ConsentSettings, backup_file: Path) -> None:
+    """Refuse a backup whose key checks are not those of the key store's secrets: it would be
+    refused at start (:func:`consent.key_check.refuse_foreign_keys`), its ledger replaced.
+
+    A backup from before migration 0025 keeps no check, and a key store that cannot be opened
+    yet (a bare machine, its keys still to copy) tells nothing: the start checks them then.
+    """
+    try:
+        with closing(sqlite3.connect(read_only_uri(backup_file), uri=True)) as copy:
+            kept = dict(copy.execute("SELECT name, value FROM key_checks").fetchall())
+        store = open_key_store(settings, create=False)
+    except (sqlite3.Error, KeyStoreUnusable):
+        return
+    try:
+        held = key_check_values(store)
+    finally:
+        store.close()
+    differing = sorted(name for name, value in kept.items() if held.get(name, value) != value)
+    if ROTATION_KEY_NAME in differing:
+        raise InvalidRequest(
+            f"the backup in {backup_file.parent} was taken before the template protection key"
+            " was re-keyed: its templates are protected by a key since destroyed; nothing was"
+            " replaced (restore a backup taken since)", details={"problem": "rekeyed_since"})
+    if differing:
+        raise InvalidRequest(
+            f"the backup in {backup_file.parent} is not this deployment's: its ledger was made"
+            f" with another {', '.join(differing)} key; nothing was replaced",
+            details={"problem": "other_deployment"})
+
+
 def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[str, int]:
     """Put the backup in ``source`` in place of the data directory's ledger (server stopped);
     how many single-use rows of each kind it voided (:func:`_void_single_use`).
@@ -173,8 +209,8 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[s
 
     Raises:
         DataDirInUse: a server has the data directory open.
-        InvalidRequest: ``source`` holds no backup, its checksum does not match, or it is
-            another deployment's.
+        InvalidRequest: ``source`` holds no backup, its checksum does not match, it is
+            another deployment's, or it was taken before the templates were re-keyed.
     """
     backup_file = source / DATABASE_NAME
     manifest_file = source / MANIFEST_NAME
@@ -184,6 +220,7 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[s
     if hashlib.sha256(backup_file.read_bytes()).hexdigest() != expected:
         raise InvalidRequest(f"the backup in {source} does not match its checksum")
     _require_this_deployments(settings, backup_file)
+    _require_the_key_stores(settings, backup_file)
     target = _database(settings)
     settings.data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     with DataDirLock.acquire(settings.data_dir):

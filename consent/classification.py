@@ -51,6 +51,7 @@ TABLES: dict[str, DataCategory] = {
     "api_keys": DataCategory.OPERATIONAL,
     "audit_checkpoints": DataCategory.OPERATIONAL,
     "incidents": DataCategory.OPERATIONAL,
+    "key_checks": DataCategory.OPERATIONAL,
     "notices": DataCategory.OPERATIONAL,
     "purposes": DataCategory.OPERATIONAL,
     "register_declarations": DataCategory.OPERATIONAL,

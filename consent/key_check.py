@@ -13,10 +13,19 @@ what was wrapped under the new keys once the right store is back. So the ledger 
   (:func:`keys_needed`, :meth:`consent.keys.KeyRing.open`), and the keys found must open what
   the ledger holds (:func:`refuse_foreign_keys`). What the data need is read from the ledger
   itself, so a deployment from before a key existed (the checkpoint key) still starts.
+
+Two secrets open nothing the ledger holds: the HMAC key hashes secrets the ledger does not keep
+(API keys, erased pseudonyms), and another rotation only makes every search miss. The ledger
+keeps a check value of each instead (:data:`consent.tables.KeyCheck`, :func:`key_check_values`),
+recorded with a new ledger's keys, with a re-key's new rotation, or, for a ledger from before
+migration 0025, with the keys of its first start after it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import inspect, select
@@ -26,10 +35,22 @@ from sqlalchemy.orm import Session
 from optinface.consent import witness
 from optinface.consent.db import Database, failure_summary
 from optinface.consent.errors import DataDirUnusable, KeyStoreUnusable
-from optinface.consent.keys import CHECKPOINT_KEY_NAME, LEDGER_KEYS, KeyRing
+from optinface.consent.keys import (
+    CHECKPOINT_KEY_NAME,
+    HMAC_KEY_NAME,
+    LEDGER_KEYS,
+    ROTATION_KEY_NAME,
+    KeyRing,
+    protector_of,
+)
+from optinface.consent.keystore import KeyStore
 from optinface.consent.notes import NoteError, Signer, open_checkpoint
 from optinface.consent.receipts import verify_receipt
-from optinface.consent.tables import AuditCheckpoint, AuditEvent, Consent, SubjectKey
+from optinface.consent.tables import AuditCheckpoint, AuditEvent, Consent, KeyCheck, SubjectKey
+from optinface.engine.protection import TemplateProtector
+
+CHECKED_TEXT = b"optinface key check"
+"""What the HMAC key's check value is the HMAC of: a fixed text, so it tells nothing of the key."""
 
 
 def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
@@ -61,13 +82,45 @@ def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
     return LEDGER_KEYS
 
 
-def refuse_foreign_keys(session: Session, keys: KeyRing) -> None:
-    """Refuse keys that do not open what the ledger holds: one subject key per epoch key, one
-    consent receipt, the newest signed checkpoint. A few rows, whatever the ledger's size.
+def rotation_check(protector: TemplateProtector) -> str:
+    """The rotation's check value: its public fingerprint, which audit events already name."""
+    return protector.fingerprint
+
+
+def key_check_values(store: KeyStore) -> dict[str, str]:
+    """The check value of each secret the ledger cannot tell otherwise, of those ``store``
+    holds (none is made here).
 
     Raises:
-        KeyStoreUnusable: an epoch, the signing or the checkpoint key is another deployment's
-            (or damaged).
+        KeyStoreUnusable: the rotation key is damaged.
+    """
+    values = {}
+    if (hmac_key := store.read_secret(HMAC_KEY_NAME)) is not None:
+        values[HMAC_KEY_NAME] = hmac.new(hmac_key, CHECKED_TEXT, hashlib.sha256).hexdigest()
+    if (rotation := store.read_secret(ROTATION_KEY_NAME)) is not None:
+        values[ROTATION_KEY_NAME] = rotation_check(protector_of(rotation, name=ROTATION_KEY_NAME))
+    return values
+
+
+def record_key_checks(session: Session, values: Mapping[str, str]) -> None:
+    """Keep ``values`` as the check values of the keys the ledger's data are made with."""
+    for name, value in values.items():
+        session.merge(KeyCheck(name=name, value=value))
+
+
+def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, str], *,
+                        new_ledger: bool) -> None:
+    """Refuse keys that do not open what the ledger holds: one subject key per epoch key, one
+    consent receipt, the newest signed checkpoint; and secrets whose ``checks`` (their
+    :func:`key_check_values`) are not those the ledger kept. A few rows, whatever its size.
+
+    ``new_ledger``: nothing needs the keys yet (:func:`keys_needed` is empty), so ``checks``
+    are recorded whatever the ledger kept (a first start that crashed before any event may have
+    recorded those of keys since lost). So are those the ledger lacks (one from before 0025).
+
+    Raises:
+        KeyStoreUnusable: an epoch, the signing, the checkpoint, the HMAC or the rotation key
+            is another deployment's (or damaged).
     """
     for epoch in keys.store.epochs():
         row = session.scalars(select(SubjectKey).where(SubjectKey.epoch == epoch).limit(1)).first()
@@ -90,6 +143,17 @@ def refuse_foreign_keys(session: Session, keys: KeyRing) -> None:
             open_checkpoint(note, Signer.for_log(keys.checkpoint).verifier)
         except NoteError as error:
             raise _foreign("checkpoint", "did not sign this ledger's audit checkpoints") from error
+    _refuse_foreign_secrets(session, checks, new_ledger=new_ledger)
+
+
+def _refuse_foreign_secrets(session: Session, checks: Mapping[str, str], *,
+                            new_ledger: bool) -> None:
+    kept = {row.name: row.value for row in session.scalars(select(KeyCheck))}
+    for name, value in sorted(checks.items()):
+        if not new_ledger and kept.get(name, value) != value:
+            raise _foreign(name, "is not the one this ledger's data were made with")
+    record_key_checks(session, {name: value for name, value in checks.items()
+                                if new_ledger or name not in kept})
 
 
 def _foreign(key: str, problem: str) -> KeyStoreUnusable:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from optinface.consent.audit import AuditAction, Entry, last_details
 from optinface.consent.crypto import seal
 from optinface.consent.db import Database
+from optinface.consent.key_check import record_key_checks, rotation_check
 from optinface.consent.keys import ROTATION_KEY_NAME, protector_of, template_binding
 from optinface.consent.keystore import KeyStore, open_key_store
 from optinface.consent.ledger import decrypt_template
@@ -86,6 +87,7 @@ def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
                 vectors.append(vector)
         if labels:
             index.add(labels, np.stack(vectors))
+        record_key_checks(session, {ROTATION_KEY_NAME: rotation_check(new)})
         runtime.audit(session, Entry(
             action=AuditAction.TEMPLATES_REKEYED, actor=actor,
             details={"templates": len(templates), "index_entries": len(labels),

@@ -381,6 +381,16 @@ class AuditCheckpoint(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class KeyCheck(Base):
+    """A check value of one key store secret the ledger's data were made with, so that another
+    deployment's is refused at start (:mod:`consent.key_check`); nothing of the key."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+
+
 class Tombstone(Base):
     __tablename__ = "tombstones"
 

@@ -15,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from optinface.consent.db import Database
 from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable
@@ -24,8 +24,9 @@ from optinface.consent.keystore import FileKeyStore, open_key_store
 from optinface.consent.schemas import SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditCheckpoint
+from optinface.consent.tables import AuditCheckpoint, KeyCheck
 from optinface.engine.pipeline import FacePipeline
+from optinface.engine.protection import TemplateProtector
 from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import file_bytes
 
@@ -196,6 +197,21 @@ def test_a_deployment_from_before_the_checkpoint_key_starts_and_gets_one(
     assert refused.value.details["missing"] == ["checkpoint"]
 
 
+@pytest.mark.parametrize("name", ["hmac", "rotation"])
+def test_a_ledger_from_before_key_checks_keeps_those_of_its_next_start(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,
+) -> None:
+    """A ledger migrated from before 0025 holds no check: the keys it starts with next are
+    taken as its own, and another is refused from then on."""
+    with closing(Database(settings.url)) as db, db.transaction() as session:
+        session.execute(delete(KeyCheck))
+    open_service().close()
+    (settings.keys_dir / f"{name}.key").write_bytes(_another_key(name))
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert refused.value.details == {"key": name}
+
+
 def test_a_new_deployment_keeps_the_keys_a_crashed_first_start_made_and_makes_the_rest(
     settings: ConsentSettings, open_service: Callable[[], OptinFace],
 ) -> None:
@@ -236,15 +252,22 @@ def test_a_damaged_key_is_refused_at_start_in_one_line(
     assert _on_disk(settings) == before
 
 
+def _another_key(name: str) -> bytes:
+    """A key of ``name``'s kind that another deployment would hold."""
+    return TemplateProtector.generate().to_bytes() if name == "rotation" else os.urandom(32)
+
+
 @pytest.mark.parametrize(("name", "key"), [
-    ("epoch-1", "epoch 1"), ("signing", "signing"), ("checkpoint", "checkpoint")])
+    ("epoch-1", "epoch 1"), ("signing", "signing"), ("checkpoint", "checkpoint"),
+    ("hmac", "hmac"), ("rotation", "rotation")])
 def test_another_deployments_key_is_refused_where_the_ledger_can_tell(
     settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,
     key: str,
 ) -> None:
     """A subject key per epoch, a consent receipt and the newest checkpoint are opened with
-    the keys found; the witness folder would blame itself for another checkpoint key."""
-    (settings.keys_dir / f"{name}.key").write_bytes(os.urandom(32))
+    the keys found; the witness folder would blame itself for another checkpoint key. The HMAC
+    and rotation keys open nothing kept: their check values must be those the ledger kept."""
+    (settings.keys_dir / f"{name}.key").write_bytes(_another_key(name))
     before = _on_disk(settings)
     with pytest.raises(KeyStoreUnusable) as refused:
         open_service()

@@ -237,6 +237,21 @@ def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
     _refused_leaving_the_ledger(tmp_path / "backup", other, "is not this deployment's")
 
 
+def test_a_backup_taken_before_the_templates_were_rekeyed_is_refused_before_anything(
+    settings: ConsentSettings, clock: FakeClock, tmp_path: Path, portrait_jpegs: list[bytes],
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+) -> None:
+    """Its templates are protected by the rotation the re-key destroyed: restored, the ledger
+    would be refused at start, the one it replaced shredded."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        world.enrolled(portrait_jpegs[0])
+        optinface("backup", str(tmp_path / "backup"))
+        service.rekey_templates(actor=world.admin)
+    _refused_leaving_the_ledger(tmp_path / "backup", settings,
+                                "taken before the template protection key was re-keyed")
+
+
 def test_a_backup_of_another_deployment_carrying_this_deployments_note_is_refused(
     settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
     open_service: Callable[[], OptinFace],
