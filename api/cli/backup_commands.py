@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import DataDir, opened, refused
+from optinface.api.cli.common import DataDir, opened, refused, refusing
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.consent.backup import backup, restore
-from optinface.consent.errors import ConsentError
 
 
 def add_commands(app: typer.Typer) -> None:
@@ -31,9 +30,8 @@ def backup_command(
     """
     settings = load_settings(data_dir=data_dir)
     try:
-        report = backup(settings, destination, now=datetime.now(UTC))
-    except ConsentError as error:
-        raise refused(error.code, error.message) from error
+        with refusing():
+            report = backup(settings, destination, now=datetime.now(UTC))
     except OSError as error:  # the destination cannot be made or written
         raise refused(CliErrorCode.UNWRITABLE_FILE,
                       f"cannot write the backup in {destination}: {error.strerror}") from error
@@ -53,11 +51,8 @@ def restore_command(
 
     Example: optinface restore /mnt/backups/optinface-2027-03-01
     """
-    settings = load_settings(data_dir=data_dir)
-    try:
-        voided = restore(settings, source, now=datetime.now(UTC))
-    except ConsentError as error:
-        raise refused(error.code, error.message) from error
+    with refusing():
+        voided = restore(load_settings(data_dir=data_dir), source, now=datetime.now(UTC))
     with opened(data_dir) as (_, service):
         report = service.last_reconcile
     done = {} if report is None else report.model_dump(mode="json")

@@ -84,17 +84,26 @@ def check_remote(url: str | None, api_key: str | None) -> None:
 
 
 @contextmanager
+def refusing() -> Iterator[None]:
+    """A domain refusal inside ends the command with its code (:func:`refused`), as
+    :func:`main.run` ends one raised anywhere: inside, because a test's runner calls the
+    commands without ``run``."""
+    try:
+        yield
+    except (ConsentError, EngineError) as error:
+        raise refused(error.code, error.message) from error
+
+
+@contextmanager
 def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:
     """The service on the data dir; a domain refusal ends the command with its code."""
     settings = load_settings(data_dir=data_dir)
-    try:
+    with refusing():
         service = OptinFace.open(settings)  # refused while a server has the data dir open
         try:
             yield settings, service
         finally:
             service.close()
-    except (ConsentError, EngineError) as error:
-        raise refused(error.code, error.message) from error
 
 
 def operator(service: OptinFace, api_key: str) -> Actor:

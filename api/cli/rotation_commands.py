@@ -12,9 +12,8 @@ import json
 import typer
 
 from optinface.api.cli import keys
-from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator, refused
+from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator, refusing
 from optinface.api.settings import load_settings
-from optinface.consent.errors import DataDirInUse
 from optinface.consent.rotation import finish_interrupted_rotation
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
@@ -28,10 +27,8 @@ def add_commands(app: typer.Typer) -> None:
 
 
 def _finish_interrupted(data_dir: DataDir) -> None:
-    try:
+    with refusing():
         recovered = finish_interrupted_rotation(load_settings(data_dir=data_dir))
-    except DataDirInUse as error:
-        raise refused(error.code, error.message) from error
     for line in recovered:
         typer.echo(f"recovered: {line}", err=True)
 
