@@ -265,15 +265,3 @@ class ConsentSettings(EngineSettings):
         """The witness folder (always set after validation)."""
         assert self.audit_witness_dir is not None
         return self.audit_witness_dir
-
-    @property
-    def signing_key_path(self) -> Path:
-        return self.keys_dir / "signing.key"
-
-    @property
-    def hmac_key_path(self) -> Path:
-        return self.keys_dir / "hmac.key"
-
-    @property
-    def rotation_key_path(self) -> Path:
-        return self.keys_dir / "rotation.key"

@@ -148,8 +148,9 @@ def test_bootstrap_works_only_on_an_empty_system(world: World) -> None:
 def test_key_and_index_files_and_their_folders_are_private(world: World) -> None:
     settings = world.service.settings
     world.service.index.save()
-    files = (*settings.keys_dir.glob("epoch-*.key"), settings.signing_key_path,
-             settings.hmac_key_path, settings.rotation_key_path, settings.index_path)
+    keys = list(settings.keys_dir.glob("*.key"))
+    assert {key.stem for key in keys} >= {"epoch-1", "signing", "hmac", "rotation", "checkpoint"}
+    files = (*keys, settings.index_path)
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o600, path.name
         assert path.parent.stat().st_mode & 0o777 == 0o700, path.parent.name

@@ -61,7 +61,8 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     old_epoch = service.runtime.keys.epoch
     old_epoch_path = api_settings.keys_dir / f"epoch-{old_epoch}.key"
     old_epoch_key = old_epoch_path.read_bytes()
-    old_rotation = api_settings.rotation_key_path.read_bytes()
+    rotation_key = api_settings.keys_dir / "rotation.key"
+    old_rotation = rotation_key.read_bytes()
     with service.runtime.db.transaction() as session:
         old_wrapped = [(row.subject_id, row.wrapped) for row in session.scalars(select(SubjectKey))]
 
@@ -72,7 +73,7 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     assert rekey.old_fingerprint != rekey.new_fingerprint
     _assert_same(before, _results(world, probes))
 
-    assert api_settings.rotation_key_path.stat().st_mode & 0o777 == 0o600
+    assert rotation_key.stat().st_mode & 0o777 == 0o600
     with service.runtime.db.transaction() as session:
         wrapped = list(session.scalars(select(SubjectKey)))
     assert len(wrapped) == 4 and {row.epoch for row in wrapped} == {epoch.new_epoch}
