@@ -126,8 +126,7 @@ from optinface.api.access_log import route_template
 from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
-from optinface.consent.errors import ConsentError, QuotaExceeded
-from optinface.consent.refusals import UNEXPECTED_FAILURE
+from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
 from optinface.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)

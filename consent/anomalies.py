@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.activity import SEARCH_ACTIONS
 from optinface.consent.audit import AuditAction, log_time
+from optinface.consent.errors import UNEXPECTED_FAILURE
 from optinface.consent.schemas import AnomalyAlert, Operation, SearchOutcome
 from optinface.consent.tables import AuditEvent
 
@@ -82,7 +83,7 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
     for key_id, action, outcome, subjects, details in rows:
         details = details or {}
         if action == AuditAction.REFUSED:
-            if details.get("attempted") in _PROBING:
+            if details.get("attempted") in _PROBING and outcome != UNEXPECTED_FAILURE:
                 activity[key_id].refused += 1
             continue
         key = activity[key_id]

@@ -20,6 +20,13 @@ class ConsentError(Exception):
         self.details: dict[str, Any] = details or {}
 
 
+UNEXPECTED_FAILURE = "internal_error"
+"""The code of a failure that is no refusal (a bug, a crash): the API answers it, and a matching
+attempt it ends is audited with it (:mod:`consent.refusals`). The caller did nothing wrong, so it
+counts neither against their quota (:mod:`consent.quota`) nor as probing the gates
+(:mod:`consent.anomalies`)."""
+
+
 class ConsentRequired(ConsentError):
     """No active consent covers the operation."""
 

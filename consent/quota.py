@@ -2,9 +2,10 @@
 
 Mass searching is the harm this system exists to prevent, so each key, and each purpose over
 all keys, may make at most ``limit`` matching attempts per UTC day. An attempt is one audited
-identify or verify: a search, a refusal of one by a gate or the engine, or its unexpected
-failure (``refused`` with ``attempted: identify|verify``); refusals by the quota itself (outcome
-``rate_limited``) do not count, so a spent key stays spent, no more.
+identify or verify: a search, or a refusal of one by a gate or the engine (``refused`` with
+``attempted: identify|verify``); refusals by the quota itself (outcome ``rate_limited``) do not
+count, so a spent key stays spent, no more, nor do unexpected failures (``internal_error``),
+which are the server's, not the caller's.
 
 The check runs inside the write transaction that appends the attempt's audit event. Write
 transactions are serialised (``BEGIN IMMEDIATE``, the same guarantee that keeps the hash chain
@@ -20,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session
 
 from optinface.consent.audit import AuditAction
-from optinface.consent.errors import QuotaExceeded
+from optinface.consent.errors import UNEXPECTED_FAILURE, QuotaExceeded
 from optinface.consent.tables import AuditEvent
 
 MATCHING = (str(AuditAction.IDENTIFY), str(AuditAction.VERIFY))
@@ -40,7 +41,7 @@ def _attempts(owner: Mapped[str | None], name: str) -> ColumnElement[int]:
     refusals = select(func.count()).where(
         *day, AuditEvent.action == str(AuditAction.REFUSED),
         AuditEvent.details["attempted"].as_string().in_(MATCHING),
-        AuditEvent.outcome != QuotaExceeded.code)
+        AuditEvent.outcome.not_in((QuotaExceeded.code, UNEXPECTED_FAILURE)))
     return searches.scalar_subquery() + refusals.scalar_subquery()
 
 

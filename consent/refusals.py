@@ -3,10 +3,12 @@
 The refused work's own transaction is rolled back, so the refusal is written in a transaction of
 its own. Identify attempts count against the daily quota whether they succeed or not.
 
-An attempt that fails unexpectedly (a bug, a database or an engine crash) is chained the same
-way, as a refusal whose outcome is :data:`UNEXPECTED_FAILURE`: by then it may have spent a probe
-consent or computed a face's embedding, so the log must show it like any other access. Only the
-failure's type is recorded, never its message, which may quote what the request sent.
+A matching attempt that fails unexpectedly (a bug, a database or an engine crash) is chained
+the same way, as a refusal whose outcome is :data:`consent.errors.UNEXPECTED_FAILURE`: by then it
+may have spent a probe consent and computed a face's embedding, so the log must show it like any
+other search. Only the failure's type is recorded, never its message, which may quote what the
+request sent. Other work is not: it may fail after its own transaction committed, and the log
+would then call refused what was done.
 """
 
 from __future__ import annotations
@@ -20,18 +22,15 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import after_erasure
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import ConsentError, QuotaExceeded
+from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
 from optinface.consent.identifiers import require_identifiers
-from optinface.consent.quota import require_identify_quota
+from optinface.consent.quota import MATCHING, require_identify_quota
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.engine.errors import EngineError
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
-
-UNEXPECTED_FAILURE = "internal_error"
-"""The outcome of an attempt that failed unexpectedly: the code the API answers it with."""
 
 
 def check_quota(
@@ -56,8 +55,8 @@ def audited(
     probe_sha256: str | None = None,
     daily_quota: int | None = None,
 ) -> T:
-    """Run ``work``; a refusal, or an unexpected failure, is chained into the audit log, then
-    raised unchanged.
+    """Run ``work``; a refusal, or a matching attempt's unexpected failure, is chained into the
+    audit log, then raised unchanged.
 
     With ``daily_quota`` (identify), the refused attempt counts against the quota too: if
     concurrent attempts spent the quota meanwhile, it is recorded and raised as
@@ -83,7 +82,8 @@ def audited(
             raise
         raise raised from refusal
     except Exception as failure:
-        _record_failure(runtime, attempt, failure, subjects=subjects)
+        if str(action) in MATCHING:
+            _record_failure(runtime, attempt, failure, subjects=subjects)
         raise
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from optinface.consent import anomalies
 from optinface.consent.anomalies import AlertKind
 from optinface.consent.roles import Role
-from tests.support.consent import FakeClock, World, refused
+from tests.support.consent import FakeClock, World, refused, searches_the_server_fails
 
 
 def _kinds(world: World) -> list[tuple[str, str, int, int]]:
@@ -58,3 +58,10 @@ def test_asking_whether_pseudonyms_exist_counts_as_probing(
             image=portrait_jpegs[0], researcher=prober, subject=unknown))  # noqa: B023
     assert _kinds(world) == [(prober.key_id, AlertKind.REPEATED_REFUSALS, anomalies.REFUSALS,
                               anomalies.REFUSALS)]
+
+
+def test_searches_the_server_failed_are_not_probing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    searches_the_server_fails(world, portrait_jpegs[0], times=anomalies.REFUSALS)
+    assert _kinds(world) == []

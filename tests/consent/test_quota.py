@@ -19,7 +19,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, searches_the_server_fails
 
 NOT_AN_IMAGE = b"not an image at all"
 
@@ -161,3 +161,12 @@ def test_a_day_is_counted_in_utc(world: World, portrait_jpegs: list[bytes]) -> N
     assert attempts_today(world, world.researcher) == 1
     world.clock.current -= timedelta(days=1)
     assert attempts_today(world, world.researcher) == 1
+
+
+def test_searches_the_server_failed_cost_the_caller_no_quota(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The failures are in the log (X-LOG), but they are the server's: with a quota of one,
+    the second attempt still runs (and fails), and none is counted."""
+    searches_the_server_fails(world, portrait_jpegs[0], times=2, daily_quota=1)
+    assert attempts_today(world, world.researcher) == 0

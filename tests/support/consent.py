@@ -12,6 +12,7 @@ from functools import cached_property
 
 import pytest
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import OperationalError
 
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.errors import ConsentError
@@ -55,6 +56,19 @@ def refused(code: str, call: Callable[[], object]) -> None:
         call()
     refusal = error.value
     assert isinstance(refusal, ConsentError | EngineError) and refusal.code == code
+
+
+def searches_the_server_fails(world: World, image: bytes, *, times: int,
+                              daily_quota: int | None = None) -> None:
+    """``times`` identify attempts that fail unexpectedly once their probe consent is spent and
+    the face embedded: the gallery's table is gone (a real database failure, no stand-in)."""
+    with world.service.runtime.db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS templates")
+    for _ in range(times):
+        with pytest.raises(OperationalError):
+            world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=world.probe(image=image), image=image,
+                                   daily_quota=daily_quota)
 
 
 class FakeClock:
