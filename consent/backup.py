@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from optinface.consent.audit import event_leaf
 from optinface.consent.db import read_only_uri
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
-from optinface.consent.key_check import key_check_values
+from optinface.consent.key_check import differing, store_check_values
 from optinface.consent.keys import ROTATION_KEY_NAME
 from optinface.consent.keystore import open_key_store
 from optinface.consent.lock import DataDirLock
@@ -184,19 +184,18 @@ def _require_the_key_stores(settings: ConsentSettings, backup_file: Path) -> Non
     except (sqlite3.Error, KeyStoreUnusable):
         return
     try:
-        held = key_check_values(store)
+        foreign = differing(kept, store_check_values(store))
     finally:
         store.close()
-    differing = sorted(name for name, value in kept.items() if held.get(name, value) != value)
-    if ROTATION_KEY_NAME in differing:
+    if foreign == [ROTATION_KEY_NAME]:
         raise InvalidRequest(
             f"the backup in {backup_file.parent} was taken before the template protection key"
             " was re-keyed: its templates are protected by a key since destroyed; nothing was"
             " replaced (restore a backup taken since)", details={"problem": "rekeyed_since"})
-    if differing:
+    if foreign:
         raise InvalidRequest(
             f"the backup in {backup_file.parent} is not this deployment's: its ledger was made"
-            f" with another {', '.join(differing)} key; nothing was replaced",
+            f" with another {' and '.join(foreign)} key; nothing was replaced",
             details={"problem": "other_deployment"})
 
 

@@ -16,15 +16,15 @@ what was wrapped under the new keys once the right store is back. So the ledger 
 
 Two secrets open nothing the ledger holds: the HMAC key hashes secrets the ledger does not keep
 (API keys, erased pseudonyms), and another rotation only makes every search miss. The ledger
-keeps a check value of each instead (:data:`consent.tables.KeyCheck`, :func:`key_check_values`),
-recorded with a new ledger's keys, with a re-key's new rotation, or, for a ledger from before
-migration 0025, with the keys of its first start after it.
+keeps a check value of each instead (:class:`consent.tables.KeyCheck`, :func:`check_values`),
+recorded with a new ledger's keys and with a re-key's new rotation (in its transaction, so the
+row names the rotation the templates are under: :func:`consent.rotation.finish_interrupted_rekey`
+reads it). Migration 0025 gives an older ledger the rotation of its last re-key; what it still
+lacks is recorded from the keys of its next start.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from optinface.consent.keys import (
     LEDGER_KEYS,
     ROTATION_KEY_NAME,
     KeyRing,
+    keyed_hash,
     protector_of,
 )
 from optinface.consent.keystore import KeyStore
@@ -49,8 +50,9 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.tables import AuditCheckpoint, AuditEvent, Consent, KeyCheck, SubjectKey
 from optinface.engine.protection import TemplateProtector
 
-CHECKED_TEXT = b"optinface key check"
-"""What the HMAC key's check value is the HMAC of: a fixed text, so it tells nothing of the key."""
+KEY_CHECK_DOMAIN = "key-check"
+"""The HMAC key's check value is its keyed hash of nothing in this domain: it tells nothing of
+the key, and no other use of the key hashes in it."""
 
 
 def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
@@ -87,19 +89,35 @@ def rotation_check(protector: TemplateProtector) -> str:
     return protector.fingerprint
 
 
-def key_check_values(store: KeyStore) -> dict[str, str]:
-    """The check value of each secret the ledger cannot tell otherwise, of those ``store``
-    holds (none is made here).
+def check_values(hmac_key: bytes | None, rotation: TemplateProtector | None) -> dict[str, str]:
+    """The check value of each of these secrets, of those given."""
+    values = {}
+    if hmac_key is not None:
+        values[HMAC_KEY_NAME] = keyed_hash(hmac_key, "", domain=KEY_CHECK_DOMAIN)
+    if rotation is not None:
+        values[ROTATION_KEY_NAME] = rotation_check(rotation)
+    return values
+
+
+def store_check_values(store: KeyStore) -> dict[str, str]:
+    """:func:`check_values` of the secrets ``store`` holds (none is made here).
 
     Raises:
         KeyStoreUnusable: the rotation key is damaged.
     """
-    values = {}
-    if (hmac_key := store.read_secret(HMAC_KEY_NAME)) is not None:
-        values[HMAC_KEY_NAME] = hmac.new(hmac_key, CHECKED_TEXT, hashlib.sha256).hexdigest()
-    if (rotation := store.read_secret(ROTATION_KEY_NAME)) is not None:
-        values[ROTATION_KEY_NAME] = rotation_check(protector_of(rotation, name=ROTATION_KEY_NAME))
-    return values
+    rotation = store.read_secret(ROTATION_KEY_NAME)
+    return check_values(store.read_secret(HMAC_KEY_NAME), None if rotation is None
+                        else protector_of(rotation, name=ROTATION_KEY_NAME))
+
+
+def kept_checks(session: Session) -> dict[str, str]:
+    """The check values the ledger keeps, by key name."""
+    return {row.name: row.value for row in session.scalars(select(KeyCheck))}
+
+
+def differing(kept: Mapping[str, str], held: Mapping[str, str]) -> list[str]:
+    """The keys whose check value the ledger kept and the key store's differs from."""
+    return sorted(name for name, value in held.items() if kept.get(name, value) != value)
 
 
 def record_key_checks(session: Session, values: Mapping[str, str]) -> None:
@@ -112,7 +130,7 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
                         new_ledger: bool) -> None:
     """Refuse keys that do not open what the ledger holds: one subject key per epoch key, one
     consent receipt, the newest signed checkpoint; and secrets whose ``checks`` (their
-    :func:`key_check_values`) are not those the ledger kept. A few rows, whatever its size.
+    :func:`check_values`) are not those the ledger kept. A few rows, whatever its size.
 
     ``new_ledger``: nothing needs the keys yet (:func:`keys_needed` is empty), so ``checks``
     are recorded whatever the ledger kept (a first start that crashed before any event may have
@@ -148,10 +166,9 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
 
 def _refuse_foreign_secrets(session: Session, checks: Mapping[str, str], *,
                             new_ledger: bool) -> None:
-    kept = {row.name: row.value for row in session.scalars(select(KeyCheck))}
-    for name, value in sorted(checks.items()):
-        if not new_ledger and kept.get(name, value) != value:
-            raise _foreign(name, "is not the one this ledger's data were made with")
+    kept = kept_checks(session)
+    if not new_ledger and (foreign := differing(kept, checks)):
+        raise _foreign(foreign[0], "is not the one this ledger's data were made with")
     record_key_checks(session, {name: value for name, value in checks.items()
                                 if new_ledger or name not in kept})
 

@@ -97,10 +97,8 @@ class KeyRing:
         return base64.b64encode(self.signing.sign(message)).decode("ascii")
 
     def keyed_hash(self, value: str, *, domain: str) -> str:
-        """HMAC-SHA256 of ``value``; ``domain`` separates uses (tombstones vs API keys)."""
-        return hmac.new(
-            self.hmac_key, f"{domain}:{value}".encode(), hashlib.sha256
-        ).hexdigest()
+        """HMAC-SHA256 of ``value`` under the HMAC key (:func:`keyed_hash`)."""
+        return keyed_hash(self.hmac_key, value, domain=domain)
 
     def wrap(self, data_key: bytes, *, subject_id: int) -> tuple[int, bytes]:
         """``data_key`` wrapped under the current epoch: (epoch, wrapped bytes)."""
@@ -110,6 +108,11 @@ class KeyRing:
     def unwrap(self, blob: bytes, *, subject_id: int, epoch: int) -> bytes:
         """Raises :class:`KeyUnavailable` once ``epoch`` is destroyed."""
         return self.store.unwrap(epoch, blob, associated=_key_binding(subject_id))
+
+
+def keyed_hash(key: bytes, value: str, *, domain: str) -> str:
+    """HMAC-SHA256 of ``value``; ``domain`` separates uses (tombstones, API keys, key check)."""
+    return hmac.new(key, f"{domain}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def _refuse_missing_keys(store: KeyStore, needed: Collection[str]) -> None:

@@ -5,29 +5,28 @@
 A maintenance operation for a stopped server: a running server keeps the old key in memory and
 would go on protecting with it. The new key is staged in the key store (``rotation.next``)
 before the ledger transaction commits and put in place after (the old one destroyed, not only
-replaced), so a crash leaves either the old key with the old ledger, or a staged key that
-:func:`finish_interrupted_rotation` puts in place (it is the one the committed ledger needs).
+replaced), so a crash leaves either the old key with the old ledger, or a staged key that the
+next start puts in place (:func:`finish_interrupted_rekey`: the transaction recorded its check).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, last_details
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import seal
-from optinface.consent.db import Database
-from optinface.consent.key_check import record_key_checks, rotation_check
+from optinface.consent.key_check import kept_checks, record_key_checks, rotation_check
 from optinface.consent.keys import ROTATION_KEY_NAME, protector_of, template_binding
-from optinface.consent.keystore import KeyStore, open_key_store
+from optinface.consent.keystore import KeyStore
 from optinface.consent.ledger import decrypt_template
-from optinface.consent.lock import DataDirLock
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import SubjectKey, Template
 from optinface.engine.files import shred_path
 from optinface.engine.index import HnswIndex
@@ -111,38 +110,22 @@ def _install(store: KeyStore) -> None:
     store.destroy_secret(_staged(ROTATION_KEY_NAME))
 
 
-def finish_interrupted_rotation(settings: ConsentSettings) -> list[str]:
+def finish_interrupted_rekey(store: KeyStore, session: Session, *,
+                             index_path: Path) -> str | None:
     """Put in place a staged key whose ledger transaction committed; drop one that did not.
 
-    Run before opening the service (the CLI's rotation commands do); it holds the data
-    directory's lock meanwhile, so never beside a running server. Returns what it did.
+    Run by every start, before the rotation is loaded: the ledger's rotation check
+    (:mod:`consent.key_check`) names the rotation its templates are under, so a staged key
+    with that fingerprint is the one it needs, and the saved index, built under the old one,
+    is shredded (the start rebuilds it from the ledger). What it did, or None.
     """
-    if not settings.data_dir.exists():
-        return []  # nothing was ever rotated there
-    with DataDirLock.acquire(settings.data_dir):
-        store = open_key_store(settings, create=False)
-        try:
-            return _finish_interrupted_rotation(settings, store)
-        finally:
-            store.close()
-
-
-def _finish_interrupted_rotation(settings: ConsentSettings, store: KeyStore) -> list[str]:
     staged = store.read_secret(_staged(ROTATION_KEY_NAME))
     if staged is None:
-        return []
-    # The re-key audit event names the new fingerprint: committed iff it is the last one.
-    fingerprint = protector_of(staged, name=_staged(ROTATION_KEY_NAME)).fingerprint
-    db = Database(settings.url)
-    try:
-        with db.transaction() as session:
-            last = last_details(session, AuditAction.TEMPLATES_REKEYED) or {}
-            committed = last.get("new_fingerprint") == fingerprint
-    finally:
-        db.close()
-    if committed:
+        return None
+    fingerprint = rotation_check(protector_of(staged, name=_staged(ROTATION_KEY_NAME)))
+    if kept_checks(session).get(ROTATION_KEY_NAME) == fingerprint:
         _install(store)
-        shred_path(settings.index_path)  # reconcile rebuilds it from the ledger
-        return ["protection key: staged key installed, index to be rebuilt"]
+        shred_path(index_path)
+        return "protection key: a re-key's staged key installed, the index rebuilt"
     store.destroy_secret(_staged(ROTATION_KEY_NAME))
-    return ["protection key: staged key discarded"]
+    return "protection key: the staged key of a re-key that did not commit discarded"

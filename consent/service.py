@@ -56,7 +56,7 @@ from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
-from optinface.consent.key_check import key_check_values, keys_needed, refuse_foreign_keys
+from optinface.consent.key_check import check_values, keys_needed, refuse_foreign_keys
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
@@ -177,10 +177,14 @@ def _open_keys(settings: ConsentSettings,
     store = open_key_store(settings, create=not needed)
     try:
         keys = KeyRing.open(store, needed=needed)
-        protector = load_protector(store)
         db.open()
         with db.transaction() as session:
-            refuse_foreign_keys(session, keys, key_check_values(store), new_ledger=not needed)
+            if recovered := rotation.finish_interrupted_rekey(store, session,
+                                                             index_path=settings.index_path):
+                logger.warning("%s", recovered)
+            protector = load_protector(store)
+            refuse_foreign_keys(session, keys, check_values(keys.hmac_key, protector),
+                                new_ledger=not needed)
         return keys, protector, transparency.open_audit_log(settings, keys)  # pins it
     except BaseException:
         store.close()

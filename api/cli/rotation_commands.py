@@ -12,9 +12,7 @@ import json
 import typer
 
 from optinface.api.cli import keys
-from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator, refusing
-from optinface.api.settings import load_settings
-from optinface.consent.rotation import finish_interrupted_rotation
+from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 
 protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
 
@@ -24,13 +22,6 @@ def add_commands(app: typer.Typer) -> None:
     keys.app.command("epochs")(epochs_command)
     protect.command("rekey")(rekey_command)
     app.add_typer(protect, name="protect")
-
-
-def _finish_interrupted(data_dir: DataDir) -> None:
-    with refusing():
-        recovered = finish_interrupted_rotation(load_settings(data_dir=data_dir))
-    for line in recovered:
-        typer.echo(f"recovered: {line}", err=True)
 
 
 def rotate_epoch_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
@@ -59,7 +50,6 @@ def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
 
     Example: optinface protect rekey --api-key $ADMIN_KEY --data-dir /srv/optinface
     """
-    _finish_interrupted(data_dir)
     with opened(data_dir) as (_, service):
         report = service.rekey_templates(actor=operator(service, api_key))
     echo_json(dataclasses.asdict(report))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from optinface.consent.db import MIGRATIONS
 from optinface.consent.tables import Base, Consent
 from tests.support.consent import World
+from tests.support.migrations import migrate
 
 
 def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:
@@ -19,21 +17,14 @@ def test_the_migrations_build_the_schema_the_models_declare(world: World) -> Non
     assert differences == []
 
 
-def _migrate(world: World, revision: str, *, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with world.service.runtime.db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_consents_from_before_retained_until_get_their_purposes_retention(world: World) -> None:
     world.subject()
     with world.service.runtime.db.transaction() as session:
         [given] = session.scalars(select(Consent)).all()
         expected = given.retained_until
-    _migrate(world, "0002", down=True)  # a ledger written before the column existed
-    _migrate(world, "head")
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0002", down=True)  # a ledger written before the column existed
+    migrate(engine, "head")
     with world.service.runtime.db.transaction() as session:
         [migrated] = session.scalars(select(Consent)).all()
         assert migrated.retained_until == expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
 from optinface.engine.pipeline import FacePipeline
+from optinface.engine.protection import TemplateProtector
 from tests.support.consent import (
     FakeClock,
     World,
@@ -250,6 +252,28 @@ def test_a_backup_taken_before_the_templates_were_rekeyed_is_refused_before_anyt
         service.rekey_templates(actor=world.admin)
     _refused_leaving_the_ledger(tmp_path / "backup", settings,
                                 "taken before the template protection key was re-keyed")
+
+
+@pytest.mark.parametrize("replaced", [("hmac",), ("hmac", "rotation")])
+def test_a_backup_made_with_another_hmac_key_is_refused_as_another_deployments(
+    settings: ConsentSettings, clock: FakeClock, tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+    replaced: tuple[str, ...],
+) -> None:
+    """Only a rotation that alone differs says the backup predates a re-key; a key store
+    whose HMAC key differs too is another deployment's (or keys made anew by mistake)."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    optinface("backup", str(tmp_path / "backup"))
+    store = open_key_store(settings, create=False)
+    try:
+        store.put_secret("hmac", os.urandom(32))
+        if "rotation" in replaced:
+            store.put_secret("rotation", TemplateProtector.generate().to_bytes())
+    finally:
+        store.close()
+    _refused_leaving_the_ledger(tmp_path / "backup", settings,
+                                f"made with another {' and '.join(replaced)} key")
 
 
 def test_a_backup_of_another_deployment_carrying_this_deployments_note_is_refused(

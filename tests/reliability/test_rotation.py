@@ -19,16 +19,23 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.audit import AuditAction
+from optinface.consent.db import Database
 from optinface.consent.errors import KeyUnavailable
+from optinface.consent.keys import ROTATION_KEY_NAME
+from optinface.consent.keystore import open_key_store
+from optinface.consent.rotation import STAGED_SUFFIX
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectKey
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from tests.support.consent import FakeClock, World, make_world
+from tests.support.migrations import migrate
 from tests.support.reliability import record
 
 TOLERANCE = 1e-4
+STAGED_KEY_FILE = f"{ROTATION_KEY_NAME}{STAGED_SUFFIX}.key"
+"""The key store's file where a re-key stages its new rotation until its transaction commits."""
 
 
 def _enrolled_world(service: OptinFace, jpegs: list[bytes]) -> World:
@@ -120,4 +127,63 @@ def test_cli_rotation_survives_a_restart(
         assert service.last_reconcile is not None
         assert service.last_reconcile.removed == service.last_reconcile.re_added == 0
         assert service.verify_audit().ok
-    assert not list(api_settings.keys_dir.glob("*.next"))
+    assert not (api_settings.keys_dir / STAGED_KEY_FILE).exists()
+
+
+def _stage(api_settings: ApiSettings, rotation: bytes) -> None:
+    """Stage ``rotation`` in the key store as a re-key does before its transaction commits."""
+    store = open_key_store(api_settings, create=False)
+    try:
+        store.put_secret(ROTATION_KEY_NAME + STAGED_SUFFIX, rotation)
+    finally:
+        store.close()
+
+
+def _interrupted_rekey(api_settings: ApiSettings, pipeline: FacePipeline,
+                       jpegs: list[bytes]) -> tuple[World, list[list[tuple[str, float]]], bytes]:
+    """A re-key that died after its transaction committed, before it put its key in place:
+    the new rotation staged beside the old one, the index saved under the old one. The world,
+    the results from before and the new rotation."""
+    rotation_key = api_settings.keys_dir / "rotation.key"
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
+        world = _enrolled_world(service, jpegs)
+        before = _results(world, jpegs[:5])
+        service.index.save()
+        old_key, old_index = rotation_key.read_bytes(), api_settings.index_path.read_bytes()
+        service.rekey_templates(actor=world.admin)
+    new_key = rotation_key.read_bytes()
+    _stage(api_settings, new_key)
+    rotation_key.write_bytes(old_key)
+    api_settings.index_path.write_bytes(old_index)
+    return world, before, new_key
+
+
+@pytest.mark.parametrize("schema", ["current", "from_before_key_checks"])
+def test_a_rekey_interrupted_after_it_committed_is_finished_at_the_next_start(
+    api_settings: ApiSettings, pipeline: FacePipeline, portrait_jpegs: list[bytes], schema: str,
+) -> None:
+    """The ledger names the rotation its templates are under (its key check; for a ledger from
+    before the checks, migration 0025 reads its last re-key's event): the start puts the staged
+    key in place and rebuilds the index, and every search finds what it found before."""
+    world, before, new_key = _interrupted_rekey(api_settings, pipeline, portrait_jpegs)
+    if schema == "from_before_key_checks":
+        with closing(Database(api_settings.url)) as db:
+            migrate(db.engine, "0024", down=True)
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
+        world.service = service
+        _assert_same(before, _results(world, portrait_jpegs[:5]))
+    assert (api_settings.keys_dir / "rotation.key").read_bytes() == new_key
+    assert not (api_settings.keys_dir / STAGED_KEY_FILE).exists()
+
+
+def test_a_rekey_that_did_not_commit_leaves_the_old_key_in_place(
+    api_settings: ApiSettings, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+) -> None:
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
+        world = _enrolled_world(service, portrait_jpegs)
+        before = _results(world, portrait_jpegs[:5])
+    _stage(api_settings, TemplateProtector.generate().to_bytes())
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
+        world.service = service
+        _assert_same(before, _results(world, portrait_jpegs[:5]))
+    assert not (api_settings.keys_dir / STAGED_KEY_FILE).exists()
