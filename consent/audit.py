@@ -22,7 +22,6 @@ hash so that an erasure can remove it and leave the chain whole (:mod:`consent.a
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,8 +38,6 @@ from optinface.consent.notes import Checkpoint, Signer
 from optinface.consent.roles import Actor
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from optinface.consent.witness import Witness
-
-logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 
@@ -86,6 +83,7 @@ class AuditAction(StrEnum):
     OWN_CONSENT_REQUESTED = "own_consent_requested"
     REFUSED = "refused"
     RECONCILED = "reconciled"
+    LOG_ROLLED_BACK = "log_rolled_back"  # shorter than witnessed: a restore lost events
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
@@ -244,14 +242,12 @@ class AuditLog:
         return row
 
     def witness_head(self, session: Session, *, now: datetime) -> AuditCheckpoint | None:
-        """Sign and witness the head when the witness is behind it (periodically, at close)."""
-        head = self.tree.head(session)
-        witnessed = self.witness.latest_size()
-        if head.size < witnessed:
-            # Not refused: the operator must be able to start and look. But the log lost events.
-            logger.error("the audit log holds %d events but %d were witnessed: events were lost"
-                         " (a restored copy?); optinface audit verify will fail",
-                         head.size, witnessed)
-        if head.size <= witnessed:
+        """Sign and witness the head when the witness is behind it (periodically, at close).
+
+        A log shorter than its witness lost events (:func:`consent.transparency.record_rollback`
+        says so): its events are witnessed again once it is longer than it ever was, since the
+        witness keeps the first checkpoint of each size.
+        """
+        if self.tree.head(session).size <= self.witness.latest_size():
             return None
         return self.checkpoint(session, now=now)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -110,12 +111,30 @@ def _against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str) -> Prob
     return None
 
 
+def _explained(found: Problem, size: int, rollbacks: Sequence[tuple[int, Any]]) -> Problem:
+    """``found``, about a checkpoint of ``size`` kept outside, with the rollback the log chained
+    since it was witnessed, if one covers it (:func:`consent.transparency.record_rollback`).
+
+    Still a problem: the events it signed are gone for good, and an operator who truncates the
+    log can chain a rollback too; but the reviewer learns when and by how much it happened.
+    """
+    for seq, details in rollbacks:
+        if size <= (details or {}).get("witnessed", 0):
+            return Problem(found.sequence, f"{found.message}; it was witnessed before the log"
+                                           f" was rolled back from {details['witnessed']} to"
+                                           f" {details['events']} events, chained at event"
+                                           f" {seq} (a restore from a backup, or tampering)")
+    return found
+
+
 def verify_log(
     session: Session, *, verifier: Verifier, known: Sequence[KnownCheckpoint] = ()
 ) -> LogReport:
     """Check the chain, the checkpoint rows and ``known`` checkpoints against ``verifier``."""
     problems: list[Problem] = []
     leaves, hashes = _walk_chain(session, problems)
+    rollbacks = session.execute(select(AuditEvent.seq, AuditEvent.details).where(
+        AuditEvent.action == AuditAction.LOG_ROLLED_BACK).order_by(AuditEvent.seq)).tuples().all()
     tree = MerkleTree(leaves)
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
     in_rows: set[tuple[int, bytes]] = set()
@@ -149,7 +168,7 @@ def verify_log(
             found = Problem(checkpoint.size, f"{outside.source} (size {checkpoint.size}) is"
                                              " missing from the checkpoint rows (deleted)")
         if found is not None:
-            problems.append(found)
+            problems.append(_explained(found, checkpoint.size, rollbacks))
     first = min(problems, key=lambda p: -1 if p.sequence is None else p.sequence, default=None)
     return LogReport(events=tree.size, checkpoints=len(rows) - legacy, legacy_checkpoints=legacy,
                      known=len(known), root=tree.root(), problem=first)

@@ -170,6 +170,16 @@ def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> N
             " nothing was replaced", details={"problem": "other_deployment"}) from error
 
 
+def _manifest_sha256(manifest_file: Path) -> object:
+    """The checksum the manifest states, or a refusal: a damaged one names no backup."""
+    try:
+        manifest = json.loads(manifest_file.read_bytes())
+        return manifest["sha256"]
+    except (ValueError, TypeError, KeyError, RecursionError) as error:  # JSON and UTF-8 errors
+        raise InvalidRequest(f"{manifest_file.parent} holds no optinface backup: its"
+                             f" {MANIFEST_NAME} is unreadable") from error
+
+
 def _require_the_key_stores(settings: ConsentSettings, backup_file: Path) -> None:
     """Refuse a backup whose key checks are not those of the key store's secrets: it would be
     refused at start (:func:`consent.key_check.refuse_foreign_keys`), its ledger replaced.
@@ -215,7 +225,7 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[s
     manifest_file = source / MANIFEST_NAME
     if not backup_file.is_file() or not manifest_file.is_file():
         raise InvalidRequest(f"{source} holds no optinface backup")
-    expected = json.loads(manifest_file.read_text())["sha256"]
+    expected = _manifest_sha256(manifest_file)
     if hashlib.sha256(backup_file.read_bytes()).hexdigest() != expected:
         raise InvalidRequest(f"the backup in {source} does not match its checksum")
     _require_this_deployments(settings, backup_file)

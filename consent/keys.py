@@ -10,7 +10,8 @@
   receipt signature can never pass for a checkpoint nor the reverse (:mod:`consent.notes`); in
   the key store, so a copy of the data cannot sign one.
 - ``rotation``: the template-protection rotation (:mod:`engine.protection`).
-- ``index``: encrypts the saved index file (:mod:`engine.index_file`).
+- ``index``: encrypts the saved index file (:mod:`engine.index_file`), bound to the rotation
+  its vectors are under (:meth:`KeyRing.index_file_key`).
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
   from a copy of the database alone.
 
@@ -99,6 +100,16 @@ class KeyRing:
     def keyed_hash(self, value: str, *, domain: str) -> str:
         """HMAC-SHA256 of ``value`` under the HMAC key (:func:`keyed_hash`)."""
         return keyed_hash(self.hmac_key, value, domain=domain)
+
+    def index_file_key(self, rotation: TemplateProtector) -> bytes:
+        """The saved index's key: the index key bound to the rotation its vectors are under.
+
+        An index saved under another rotation (a re-key that died after putting its key in
+        place, before saving the index it rebuilt) then fails its MACs and is rebuilt from the
+        ledger, instead of answering every search with misses.
+        """
+        return bytes.fromhex(keyed_hash(self.index_key, rotation.fingerprint,
+                                        domain="index-file"))
 
     def wrap(self, data_key: bytes, *, subject_id: int) -> tuple[int, bytes]:
         """``data_key`` wrapped under the current epoch: (epoch, wrapped bytes)."""

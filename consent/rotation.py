@@ -62,7 +62,7 @@ def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
     store = runtime.keys.store
     store.put_secret(_staged(ROTATION_KEY_NAME), new.to_bytes())
     indexed = runtime.index.labels()
-    index = HnswIndex.from_settings(settings, dim=old.dim, key=runtime.keys.index_key)
+    index = HnswIndex.from_settings(settings, dim=old.dim, key=runtime.keys.index_file_key(new))
     labels: list[int] = []
     vectors: list[np.ndarray] = []
     with runtime.db.transaction() as session:

@@ -44,6 +44,7 @@ from optinface.consent import (
     subject_acts,
     transfers,
     transparency,
+    witness,
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, AuditLog, Entry
@@ -174,6 +175,8 @@ def _open_keys(settings: ConsentSettings,
     """The keys, checked against the ledger, which is migrated meanwhile; keys are made for a
     new ledger only (:mod:`consent.key_check`)."""
     needed = keys_needed(db, witness_dir=settings.witness_dir)
+    if not needed:  # a ledger with no event
+        witness.refuse_for_a_new_ledger(settings.witness_dir)
     store = open_key_store(settings, create=not needed)
     try:
         keys = KeyRing.open(store, needed=needed)
@@ -209,7 +212,7 @@ def _wire(
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
                         else _open_index(settings, dim=pipeline.embedding_size,
-                                         key=keys.index_key))
+                                         key=keys.index_file_key(protector)))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=protector, log=log, register_reads=RegisterReads(db),
@@ -217,6 +220,7 @@ def _wire(
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
+        transparency.record_rollback(runtime, session)  # before the replays add events
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use
     return runtime, discarded
 
@@ -311,6 +315,7 @@ class OptinFace:
         """Sign the log's head and copy it to the witness folder, if it moved since the last
         witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
         with self.runtime.db.transaction() as session:
+            transparency.record_rollback(self.runtime, session)
             self.runtime.log.witness_head(session, now=self.clock.now())
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditLog, event_leaf
+from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, last_details
 from optinface.consent.audit_verify import KnownCheckpoint, LogReport, verify_log
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import KeyRing
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import Checkpoint, NoteError, Signer, signed_parts
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
     ChainStatus,
@@ -33,6 +35,27 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from optinface.consent.witness import Witness, witnessed
+
+logger = logging.getLogger(__name__)
+
+
+def record_rollback(runtime: Runtime, session: Session) -> None:
+    """Chain, once, that the log holds fewer events than were witnessed: events were lost, by a
+    restore from a backup or by tampering. Not refused, so the operator can start and look; the
+    event names both sizes, so the log says it and ``audit verify`` explains the witnessed
+    checkpoints the log no longer matches (it still fails: the lost events are gone for good).
+    """
+    events, witnessed = runtime.log.tree.head(session).size, runtime.log.witness.latest_size()
+    if events >= witnessed:
+        return
+    last = last_details(session, AuditAction.LOG_ROLLED_BACK)
+    if last is not None and last.get("witnessed") == witnessed:
+        return  # chained already, at an earlier start since the loss
+    logger.error("the audit log holds %d events but %d were witnessed: events were lost (a"
+                 " restored copy?); chained as log_rolled_back, and optinface audit verify"
+                 " will report it", events, witnessed)
+    runtime.audit(session, Entry(action=AuditAction.LOG_ROLLED_BACK, actor=None,
+                                 details={"events": events, "witnessed": witnessed}))
 
 
 def open_audit_log(settings: ConsentSettings, keys: KeyRing) -> AuditLog:

@@ -80,6 +80,29 @@ def witnessed(directory: Path) -> list[Path]:
     return sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
 
 
+def latest_witnessed(directory: Path) -> int:
+    """The largest tree size witnessed in ``directory`` (0: none), read-only."""
+    files = witnessed(directory)
+    return int(files[-1].stem) if files else 0
+
+
+def refuse_for_a_new_ledger(directory: Path) -> None:
+    """A ledger that holds no event is new, or not the one it should be: a witness folder that
+    witnessed a log is another ledger's. Started on it, the new ledger would sign checkpoints
+    with that deployment's key into its folder, and its log would no longer verify.
+
+    Raises:
+        WitnessUnusable: ``directory`` witnessed checkpoints.
+    """
+    if size := latest_witnessed(directory):
+        raise WitnessUnusable(
+            f"witness folder {directory} witnessed an audit log of {size} events, but this"
+            " ledger holds none: it is not that deployment's ledger (OPTINFACE_DATABASE_URL or"
+            " the data folder names another, or the ledger was deleted); restore the ledger,"
+            " or give a new deployment its own OPTINFACE_AUDIT_WITNESS_DIR",
+            details={"path": str(directory), "witnessed": size})
+
+
 class Witness:
     """Appends checkpoints to ``directory``; the server holds one for as long as it runs."""
 
@@ -108,8 +131,7 @@ class Witness:
     def latest_size(self) -> int:
         """The largest tree size witnessed so far."""
         if self._latest is None:
-            files = witnessed(self.directory)
-            self._latest = int(files[-1].stem) if files else 0
+            self._latest = latest_witnessed(self.directory)
         return self._latest
 
     def record(self, note: str, *, size: int) -> None:

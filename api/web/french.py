@@ -512,6 +512,8 @@ FRENCH: dict[str, str] = {
     "Consent of a searched person": "Consentement d'une personne recherchée",
     "Refused": "Refusé",
     "Index reconciled": "Index réconcilié",
+    "Access log rolled back (events lost: a restore?)":
+        "Journal des accès ramené en arrière (événements perdus : une restauration ?)",
     "Chain checkpoint signed": "Point de contrôle signé",
     "Master key rotated": "Clé maîtresse renouvelée",
     "Templates re-keyed": "Gabarits rechiffrés",

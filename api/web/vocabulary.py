@@ -48,6 +48,7 @@ ACTIONS: dict[str, str] = {
     "own_consent_requested": "Asked for their own consent (came of age)",
     "refused": "Refused",
     "reconciled": "Index reconciled",
+    "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "checkpoint": "Chain checkpoint signed",
     "master_key_rotated": "Master key rotated",
     "templates_rekeyed": "Templates re-keyed",

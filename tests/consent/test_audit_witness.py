@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable
 from contextlib import closing
@@ -10,6 +11,7 @@ from contextlib import closing
 import pytest
 
 from optinface.consent.audit import AuditAction, Entry, event_leaf
+from optinface.consent.errors import WitnessUnusable
 from optinface.consent.merkle import MerkleTree, verify_consistency, verify_inclusion
 from optinface.consent.notes import Verifier, open_checkpoint
 from optinface.consent.receipts import verify_receipt
@@ -17,7 +19,9 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import pinned_key, witnessed
+from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world
+from tests.support.files import file_bytes
 
 
 def witness_sizes(settings: ConsentSettings) -> list[int]:
@@ -56,6 +60,29 @@ def test_the_periodic_witness_signs_the_head_only_when_it_moved(
     world.subject()
     service.witness_audit()
     assert witness_sizes(settings)[-1] == service.verify_audit().events > files[-1]
+
+
+@pytest.mark.parametrize("ledger", ["deleted", "another"])
+def test_a_ledger_with_no_event_beside_a_witnessed_log_is_refused(
+    settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],
+    pipeline: FacePipeline, ledger: str,
+) -> None:
+    """Started on that folder, a new ledger would sign its checkpoints with the deployment's
+    key into the deployment's witness, and the real log would no longer verify."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    before = file_bytes(settings.witness_dir)
+    if ledger == "deleted":
+        (settings.data_dir / "optinface.db").unlink()
+        start = open_service
+    else:
+        other = settings.model_copy(
+            update={"database_url": f"sqlite:///{settings.data_dir.parent / 'other.db'}"})
+        start = functools.partial(OptinFace.open, other, pipeline=pipeline, clock=clock)
+    with pytest.raises(WitnessUnusable) as refused:
+        start()
+    assert refused.value.details["witnessed"] == witness_sizes(settings)[-1]
+    assert file_bytes(settings.witness_dir) == before
 
 
 def test_a_rolled_back_checkpoint_is_never_witnessed(

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from optinface.api.cli.main import app as cli
+from optinface.consent.audit import AuditAction
 from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
 from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import (
@@ -34,6 +35,7 @@ from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
+    AuditFilter,
     ErasureReason,
     LinkSecret,
     Operation,
@@ -42,6 +44,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
+from optinface.consent.witness import latest_witnessed
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from tests.support.consent import (
@@ -228,6 +231,18 @@ def _refused_leaving_the_ledger(backup: Path, settings: ConsentSettings, why: st
     assert ledger.read_bytes() == before
 
 
+@pytest.mark.parametrize("manifest", [b"{", b"[]", b'"x"', b"{}", b"\xff\xfe", b"[" * 100_000])
+def test_a_backup_whose_manifest_is_damaged_is_refused_in_one_line(
+    settings: ConsentSettings, clock: FakeClock, tmp_path: Path,
+    optinface: Callable[..., str], open_service: Callable[[], OptinFace], manifest: bytes,
+) -> None:
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    optinface("backup", str(tmp_path / "backup"))
+    (tmp_path / "backup" / MANIFEST_NAME).write_bytes(manifest)
+    _refused_leaving_the_ledger(tmp_path / "backup", settings, "holds no optinface backup")
+
+
 def test_a_backup_of_another_deployment_is_refused_before_anything_is_replaced(
     settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
     optinface: Callable[..., str], open_service: Callable[[], OptinFace],
@@ -359,6 +374,30 @@ def _backup_then(optinface: Callable[..., str], destination: Path,
     done = optinface("restore", str(destination))
     report: dict[str, int] = json.loads(done[done.index("{"):])
     return report
+
+
+def test_a_restore_is_chained_once_as_a_rollback_that_verify_names(
+    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Events made after the backup are gone; the first start after the restore chains that
+    once, with both sizes, however often the server starts before the log is as long again,
+    and verify reports each witnessed checkpoint the log lost by that rollback."""
+    service = open_service()
+    world = make_world(service, clock)
+    backed_up = service.verify_audit().events
+    _backup_then(optinface, tmp_path / "backup", service, clock,
+                 lambda: [world.subject() for _ in range(4)])
+    witnessed = latest_witnessed(world.service.settings.witness_dir)
+    for _ in range(2):
+        with closing(open_service()) as restored:
+            status = restored.verify_audit()
+            rollbacks = restored.audit_events(actor=world.reviewer, filters=AuditFilter(
+                action=AuditAction.LOG_ROLLED_BACK)).events
+    assert status.events < witnessed and not status.ok and status.problem is not None
+    assert [e.details for e in rollbacks] == [{"events": backed_up, "witnessed": witnessed}]
+    assert (f"rolled back from {witnessed} to {backed_up} events, chained at event"
+            f" {rollbacks[0].seq}") in status.problem
 
 
 def test_a_restore_takes_out_again_a_purpose_withdrawn_since_the_backup(

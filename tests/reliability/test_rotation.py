@@ -139,11 +139,13 @@ def _stage(api_settings: ApiSettings, rotation: bytes) -> None:
         store.close()
 
 
-def _interrupted_rekey(api_settings: ApiSettings, pipeline: FacePipeline,
-                       jpegs: list[bytes]) -> tuple[World, list[list[tuple[str, float]]], bytes]:
-    """A re-key that died after its transaction committed, before it put its key in place:
-    the new rotation staged beside the old one, the index saved under the old one. The world,
-    the results from before and the new rotation."""
+def _interrupted_rekey(
+    api_settings: ApiSettings, pipeline: FacePipeline, jpegs: list[bytes], *,
+    key_in_place: bool = False,
+) -> tuple[World, list[list[tuple[str, float]]], bytes]:
+    """A re-key that died after its transaction committed, before it saved the index it
+    rebuilt: the index saved under the old rotation and, unless ``key_in_place``, the new
+    rotation staged beside the old one. The world, the results from before, the new rotation."""
     rotation_key = api_settings.keys_dir / "rotation.key"
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world = _enrolled_world(service, jpegs)
@@ -152,8 +154,9 @@ def _interrupted_rekey(api_settings: ApiSettings, pipeline: FacePipeline,
         old_key, old_index = rotation_key.read_bytes(), api_settings.index_path.read_bytes()
         service.rekey_templates(actor=world.admin)
     new_key = rotation_key.read_bytes()
-    _stage(api_settings, new_key)
-    rotation_key.write_bytes(old_key)
+    if not key_in_place:
+        _stage(api_settings, new_key)
+        rotation_key.write_bytes(old_key)
     api_settings.index_path.write_bytes(old_index)
     return world, before, new_key
 
@@ -174,6 +177,19 @@ def test_a_rekey_interrupted_after_it_committed_is_finished_at_the_next_start(
         _assert_same(before, _results(world, portrait_jpegs[:5]))
     assert (api_settings.keys_dir / "rotation.key").read_bytes() == new_key
     assert not (api_settings.keys_dir / STAGED_KEY_FILE).exists()
+
+
+def test_an_index_saved_under_the_rotation_a_rekey_replaced_is_rebuilt(
+    api_settings: ApiSettings, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+) -> None:
+    """A re-key that died between putting its key in place and saving the index: the saved
+    index's key is bound to the rotation, so it no longer opens and is rebuilt from the ledger;
+    kept, it would answer every search with misses."""
+    world, before, _ = _interrupted_rekey(api_settings, pipeline, portrait_jpegs,
+                                          key_in_place=True)
+    with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
+        world.service = service
+        _assert_same(before, _results(world, portrait_jpegs[:5]))
 
 
 def test_a_rekey_that_did_not_commit_leaves_the_old_key_in_place(

@@ -32,14 +32,18 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.soft_person import SoftPerson, probe_consent
+from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
 
 
 def assert_witness_sees_the_restore(service: OptinFace) -> None:
-    """A restored log lost the events after the copy: the witness folder says so, at the
-    first event the restore rewrote (known gap: no signed restore marker accepts the fork)."""
+    """A restored log lost the events after the copy: the first start after it chained that
+    once (``log_rolled_back``), and the witness folder says so at the first event the restore
+    rewrote, naming that rollback (the lost events stay lost: the log does not verify)."""
     status = service.verify_audit()
     assert not status.ok and status.problem is not None and "witness" in status.problem
+    assert "rolled back from" in status.problem
+    assert row_count(service, AuditEvent, AuditEvent.action == "log_rolled_back") == 1
 
 
 def row_count(service: OptinFace, table: type, *where: ColumnElement[bool]) -> int:
