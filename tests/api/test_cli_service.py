@@ -530,6 +530,38 @@ def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     assert lines[0].startswith(f"error: invalid_settings: {variable}: "), lines
 
 
+UNSUPPORTED_DATABASES = ["garbage://", "not a url hunter2", "mysql://ops:hunter2@db/optinface",
+                         "postgresql+asyncpg://ops:hunter2@db/optinface",
+                         "sqlite+aiosqlite:///hunter2.db"]
+
+
+@pytest.mark.parametrize("url", UNSUPPORTED_DATABASES)
+@pytest.mark.parametrize("command", [("keys", "epochs", "--api-key", "key_x.y"),
+                                     ("serve", "--port", "8000")])
+def test_a_database_url_the_ledger_cannot_use_is_one_line_without_its_value(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], url: str, command: tuple[str, ...],
+) -> None:
+    """Refused with the settings, before anything is made: the driver's own failure came later,
+    as a traceback; and the URL may hold a password, so its value is never printed."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", url)
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_DATABASE_URL: "), lines
+    assert "hunter2" not in lines[0] and "garbage" not in lines[0]
+    assert not list(tmp_path.glob("var*")), "no data dir, no key store beside it"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///var/optinface.db", "sqlite+pysqlite:///ledger.db",
+                                 "postgresql+psycopg://ops:hunter2@db:5432/optinface"])
+def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", url)
+    assert load_settings(data_dir=data_dir).url == url
+
+
 @pytest.mark.parametrize("command", ["demo", "bench"])
 def test_a_url_where_no_server_answers_is_one_line(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
