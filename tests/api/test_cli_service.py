@@ -80,6 +80,23 @@ def test_a_wrong_key_is_refused(data_dir: Path, admin: str) -> None:
     assert code == 1 and "unauthenticated" in output
 
 
+def test_the_commands_print_every_instant_in_one_iso_form(
+    data_dir: Path, admin: str, tmp_path: Path
+) -> None:
+    """rotate-epoch printed ``2026-12-01 10:45:23+00:00`` and backup ``...+00:00`` beside the
+    ``...T...Z`` of every other command: one definition now (``common.echo_json``)."""
+    d = ("--api-key", admin, "--data-dir", str(data_dir))
+    printed = {command: run(*command, *d) for command in (
+        ("keys", "rotate-epoch"), ("keys", "epochs"), ("keys", "list", "--json"))}
+    printed["backup"] = run("backup", str(tmp_path / "backup"), "--data-dir", str(data_dir))
+    assert all(code == 0 for code, _ in printed.values()), printed
+    rotated, epochs, keys, backed = (json.loads(output) for _, output in printed.values())
+    instants = [rotated["rotated_at"], *(epoch["created_at"] for epoch in epochs),
+                *(key["created_at"] for key in keys), backed["createdAt"]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", instant)
+               for instant in instants), instants
+
+
 def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir))
     assert (
