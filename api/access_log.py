@@ -5,9 +5,10 @@ uvicorn's own access log writes each request's path and query as sent: a subject
 every retention rule of the ledger, in a file no erasure reaches. So ``serve`` gives uvicorn's
 access logger no handler (:func:`uvicorn_log_config`: uvicorn then writes no access line) and
 this middleware writes the same line, in uvicorn's access format, to ``optinface.access``, with
-each path parameter's value replaced by its name (``/v1/subjects/{subject}``) and no query; a
-request no route matched is logged as ``(no route)``. Who asked what, about whom, is the audit
-log's job, with its seals and retention.
+each path parameter's value replaced by its name (``/v1/subjects/{subject}``) and no query, also
+for an answer given before routing (the body limit's 413); a request no route matches is logged
+as ``(no route)``. Who asked what, about whom, is the audit log's job, with its seals and
+retention.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import copy
 import logging
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
@@ -36,13 +39,28 @@ def uvicorn_log_config() -> dict[str, Any]:
 
 def route_template(scope: Scope) -> str:
     """The request's path with each path parameter's value replaced by ``{name}`` (what the
-    router matched, left in ``scope``), or :data:`NO_ROUTE` when no route matched: a path no
-    route knows could hold anything."""
-    if "endpoint" not in scope:
+    router matched, left in ``scope``, or would match where a middleware answered before it
+    ran), or :data:`NO_ROUTE` when no route matches: a path no route knows could hold
+    anything."""
+    routed = scope if "endpoint" in scope else _route_match(scope)
+    if routed is None:
         return NO_ROUTE
-    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    names = {str(value): name for name, value in routed.get("path_params", {}).items()}
     return "/".join(f"{{{names[part]}}}" if part in names else part
                     for part in str(scope["path"]).split("/"))
+
+
+def _route_match(scope: Scope) -> Scope | None:
+    """What the app's router would add to ``scope``, choosing as it does: the first route
+    matching path and method, else the first matching the path alone (it answers 405)."""
+    path_only = None
+    for route in iter_route_contexts(scope["app"].routes):  # included routers' routes too
+        match, routed = route.matches(scope)
+        if match is Match.FULL:
+            return routed
+        if match is Match.PARTIAL and path_only is None:
+            path_only = routed
+    return path_only
 
 
 class AccessLogMiddleware:

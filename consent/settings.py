@@ -8,8 +8,10 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from optinface.consent.identifiers import CountryCode, OneLine, Words
 from optinface.engine.settings import EngineSettings
@@ -41,6 +43,24 @@ class KeyStoreKind(StrEnum):
 
     FILE = "file"
     PKCS11 = "pkcs11"
+
+
+DRIVER_BY_DATABASE = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+"""The ledger's databases and the one driver the project installs for each: SQLite (the
+default) and PostgreSQL through psycopg 3 (several workers). Any other URL would fail only when
+first opened, deep in SQLAlchemy."""
+
+
+def is_supported_database(url: str) -> bool:
+    """Whether ``url`` names SQLite or PostgreSQL through its installed driver (given, as in
+    ``postgresql+psycopg://``, or SQLAlchemy's default for the database)."""
+    try:
+        parsed = make_url(url)
+        database = parsed.get_backend_name()
+        return (database in DRIVER_BY_DATABASE
+                and parsed.get_driver_name() == DRIVER_BY_DATABASE[database])
+    except (ArgumentError, ValueError):  # not a URL, or a port that is not a number
+        return False
 
 
 LONGEST_DAYS = 36_525
@@ -212,6 +232,15 @@ class ConsentSettings(EngineSettings):
     )
     enrolment_link_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     challenge_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        # Only the kind of URL is named: its value may hold the database's password.
+        if url is not None and not is_supported_database(url):
+            raise ValueError("not a SQLite (sqlite:///FILE) or PostgreSQL"
+                             " (postgresql+psycopg://USER@HOST/NAME) URL")
+        return url
 
     @model_validator(mode="after")
     def _token_outlives_consent(self) -> ConsentSettings:

@@ -124,22 +124,24 @@ def _tree(session: Session, size: int | None = None) -> MerkleTree:
 def consistency(session: Session, *, first: int, second: int | None) -> ConsistencyProof:
     """The proof that the log's first ``second`` events extend its first ``first``.
 
+    The first size is at least 1: the tree proves any extension of an empty log, vacuously
+    (RFC 9162 proves 0 < first), and every checkpoint a reviewer keeps holds its own event.
+
     Raises:
-        InvalidRequest: A size beyond the log, or ``first`` above ``second``.
+        InvalidRequest: A size beyond the log, or ``first`` below 1 or above ``second``.
     """
     tree = _tree(session, second)
     second = tree.size if second is None else second
-    try:
-        proof = tree.consistency_proof(first, second)
-    except ValueError as error:
-        # The tree stops at ``second``: its size is the log's only when the log is shorter.
+    # The tree stops at ``second``: its size is the log's only when the log is shorter.
+    if tree.size < second or not 1 <= first <= second:
         why = (f"the log holds {tree.size}" if tree.size < second
                else "the first size must be between 1 and the second")
         raise InvalidRequest(f"no consistency proof from {first} to {second} events: {why}",
-                             details={"first": first, "second": second}) from error
+                             details={"first": first, "second": second})
     return ConsistencyProof(
         first_size=first, second_size=second, first_root=_b64(tree.root(first)),
-        second_root=_b64(tree.root(second)), proof=[_b64(h) for h in proof])
+        second_root=_b64(tree.root(second)),
+        proof=[_b64(h) for h in tree.consistency_proof(first, second)])
 
 
 def _b64(digest: bytes) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import DataDir, opened, refused, refusing
+from optinface.api.cli.common import DataDir, echo_json, opened, refused, refusing
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.consent.backup import backup, restore
@@ -35,9 +34,8 @@ def backup_command(
     except OSError as error:  # the destination cannot be made or written
         raise refused(CliErrorCode.UNWRITABLE_FILE,
                       f"cannot write the backup in {destination}: {error.strerror}") from error
-    typer.echo(json.dumps({"destination": str(report.destination), "bytes": report.bytes,
-                           "sha256": report.sha256, "createdAt": report.created_at.isoformat()},
-                          indent=2))
+    echo_json({"destination": report.destination, "bytes": report.bytes,
+               "sha256": report.sha256, "createdAt": report.created_at})
 
 
 def restore_command(
@@ -55,5 +53,4 @@ def restore_command(
         voided = restore(load_settings(data_dir=data_dir), source, now=datetime.now(UTC))
     with opened(data_dir) as (_, service):
         report = service.last_reconcile
-    done = {} if report is None else report.model_dump(mode="json")
-    typer.echo(json.dumps({**done, **voided}, indent=2))
+    echo_json({**({} if report is None else report.model_dump()), **voided})

@@ -7,15 +7,15 @@ sweeping run as the system.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from optinface.api.errors import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
@@ -23,6 +23,9 @@ from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DataDir = Annotated[
     Path | None,
@@ -110,10 +113,9 @@ def operator(service: OptinFace, api_key: str) -> Actor:
     return service.authenticate(api_key)
 
 
-def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
-    if isinstance(value, BaseModel):
-        typer.echo(value.model_dump_json(indent=2))
-    elif isinstance(value, list):
-        typer.echo(json.dumps([item.model_dump(mode="json") for item in value], indent=2))
-    else:
-        typer.echo(json.dumps(value, indent=2))
+def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | DataclassInstance,
+              ) -> None:
+    """Print ``value`` as indented JSON, encoded as the API encodes its answers: the one
+    definition of how a command prints, so an instant reads ``2027-03-01T10:45:23Z`` from every
+    command (``str`` of a datetime, once printed by rotate-epoch, reads ``... +00:00``)."""
+    typer.echo(to_json(value, indent=2).decode())

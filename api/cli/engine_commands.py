@@ -91,7 +91,9 @@ class _Outcome:
 def embed(
     images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, WebP).")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write a float32 .npy of embeddings.")
+        Path | None,
+        typer.Option("--out", help="Write the embeddings, a float32 .npy, to this file (its"
+                     " name as given; an existing file is replaced, a folder refused)."),
     ] = None,
     pick: Annotated[FacePick, typer.Option("--pick", help="Which faces to embed.")] = (
         FacePick.SINGLE
@@ -117,7 +119,10 @@ def embed(
                        f"{outcome.result.error.message}", err=True)
     if out is not None:
         try:
-            np.save(out, _matrix(outcomes, pick, pipeline.embedder.dim))
+            # Given a name, numpy would add ".npy" to it: a folder named --out was written beside
+            # itself as FOLDER.npy. Given the open file, it writes where --out says or fails.
+            with out.open("wb") as file:
+                np.save(file, _matrix(outcomes, pick, pipeline.embedder.dim))
         except OSError as error:
             raise refused(CliErrorCode.UNWRITABLE_FILE,
                           f"cannot write {out}: {error.strerror}") from error

@@ -6,9 +6,6 @@ A running server rotates the epoch itself every ``OPTINFACE_KEY_EPOCH_HOURS``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import typer
 
 from optinface.api.cli import keys
@@ -32,7 +29,7 @@ def rotate_epoch_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """
     with opened(data_dir) as (_, service):
         report = service.rotate_epoch(actor=operator(service, api_key))
-    echo_json(json.loads(json.dumps(dataclasses.asdict(report), default=str)))
+    echo_json(report)
 
 
 def epochs_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
@@ -52,4 +49,4 @@ def rekey_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """
     with opened(data_dir) as (_, service):
         report = service.rekey_templates(actor=operator(service, api_key))
-    echo_json(dataclasses.asdict(report))
+    echo_json(report)

@@ -110,8 +110,9 @@ def anomaly_alerts(service: ServiceDep, actor: AuditReader) -> list[AnomalyAlert
 def audit_consistency(
     service: ServiceDep,
     actor: AuditReader,
-    first: Annotated[int, Query(ge=0, le=MAX_LEDGER_INTEGER,
-                                description="Tree size of the older checkpoint.")],
+    first: Annotated[int, Query(ge=1, le=MAX_LEDGER_INTEGER,
+                                description="Tree size of the older checkpoint (at least"
+                                            " 1: a checkpoint holds its own event).")],
     second: Annotated[int | None, Query(ge=1, le=MAX_LEDGER_INTEGER,
                                         description="Tree size of the newer one"
                                                     " (default: the whole log).")] = None,

@@ -105,6 +105,26 @@ def test_an_out_file_that_cannot_be_written_is_one_line(
                                  " No such file or directory"])
 
 
+def test_embed_writes_out_where_named_and_refuses_a_folder_in_one_line(
+    tmp_path: Path, portrait_images: list[BgrImage], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """numpy's own naming added ``.npy``: a folder named ``--out`` was silently written beside
+    itself as ``FOLDER.npy``, and ``--out vectors`` went to ``vectors.npy``."""
+    face = tmp_path / "face.jpg"
+    face.write_bytes(encode(portrait_images[0]))
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    code, lines = console(monkeypatch, capsys, "embed", str(face), "--out", str(folder))
+    assert (code, lines) == (1, [f"refused: unwritable_file: cannot write {folder}:"
+                                 " Is a directory"])
+    assert sorted(tmp_path.iterdir()) == [face, folder] and not list(folder.iterdir())
+    unsuffixed = tmp_path / "vectors.bin"
+    result = runner.invoke(app, ["embed", str(face), "--out", str(unsuffixed)])
+    assert result.exit_code == 0, result.output
+    assert np.load(unsuffixed).shape == (1, 512)
+
+
 def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(tmp_path: Path) -> None:
     env = {**inherited_environment(), "OPTINFACE_INTRA_OP_THREADS": "-1",
            "OPTINFACE_DATABASE_URL": "postgresql://user:hunter2@db/optinface"}

@@ -80,6 +80,23 @@ def test_a_wrong_key_is_refused(data_dir: Path, admin: str) -> None:
     assert code == 1 and "unauthenticated" in output
 
 
+def test_the_commands_print_every_instant_in_one_iso_form(
+    data_dir: Path, admin: str, tmp_path: Path
+) -> None:
+    """rotate-epoch printed ``2026-12-01 10:45:23+00:00`` and backup ``...+00:00`` beside the
+    ``...T...Z`` of every other command: one definition now (``common.echo_json``)."""
+    d = ("--api-key", admin, "--data-dir", str(data_dir))
+    printed = {command: run(*command, *d) for command in (
+        ("keys", "rotate-epoch"), ("keys", "epochs"), ("keys", "list", "--json"))}
+    printed["backup"] = run("backup", str(tmp_path / "backup"), "--data-dir", str(data_dir))
+    assert all(code == 0 for code, _ in printed.values()), printed
+    rotated, epochs, keys, backed = (json.loads(output) for _, output in printed.values())
+    instants = [rotated["rotated_at"], *(epoch["created_at"] for epoch in epochs),
+                *(key["created_at"] for key in keys), backed["createdAt"]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", instant)
+               for instant in instants), instants
+
+
 def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir))
     assert (
@@ -528,6 +545,38 @@ def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(data_dir))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: invalid_settings: {variable}: "), lines
+
+
+UNSUPPORTED_DATABASES = ["garbage://", "not a url hunter2", "mysql://ops:hunter2@db/optinface",
+                         "postgresql+asyncpg://ops:hunter2@db/optinface",
+                         "sqlite+aiosqlite:///hunter2.db"]
+
+
+@pytest.mark.parametrize("url", UNSUPPORTED_DATABASES)
+@pytest.mark.parametrize("command", [("keys", "epochs", "--api-key", "key_x.y"),
+                                     ("serve", "--port", "8000")])
+def test_a_database_url_the_ledger_cannot_use_is_one_line_without_its_value(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], url: str, command: tuple[str, ...],
+) -> None:
+    """Refused with the settings, before anything is made: the driver's own failure came later,
+    as a traceback; and the URL may hold a password, so its value is never printed."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", url)
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_DATABASE_URL: "), lines
+    assert "hunter2" not in lines[0] and "garbage" not in lines[0]
+    assert not list(tmp_path.glob("var*")), "no data dir, no key store beside it"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///var/optinface.db", "sqlite+pysqlite:///ledger.db",
+                                 "postgresql+psycopg://ops:hunter2@db:5432/optinface"])
+def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", url)
+    assert load_settings(data_dir=data_dir).url == url
 
 
 @pytest.mark.parametrize("command", ["demo", "bench"])

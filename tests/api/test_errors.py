@@ -17,6 +17,7 @@ import optinface.api.errors
 import optinface.consent.errors
 import optinface.engine.errors
 import optinface.engine.thresholds
+from optinface.api.access_log import ACCESS_LOGGER
 from optinface.api.app import create_app
 from optinface.api.errors import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
 from optinface.api.settings import ApiSettings
@@ -229,6 +230,24 @@ def test_declared_body_over_the_limit_is_refused_before_reading(
         },
     )
     _assert_error(answer, 413, "payload_too_large")
+
+
+def test_a_body_refused_before_routing_is_logged_under_its_routes_template(
+    world: World, api_settings: ApiSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The body limit answers before the router runs; the access log still names the route by
+    its template, as for every other answer, and never by its path (a pseudonym may be in it)."""
+    too_long = {"Content-Type": "multipart/form-data; boundary=b",
+                "Content-Length": str(api_settings.upload_limit_bytes + 1)}
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    for path in ("/v1/identify", f"/v1/subjects/{world.subject}/faces", "/v1/no-such-route"):
+        answer = world.client.post(path, content=b"x" * 10,
+                                   headers={**auth(world.keys.portal), **too_long})
+        _assert_error(answer, 413, "payload_too_large")
+    lines = [record.getMessage() for record in caplog.records if record.name == ACCESS_LOGGER]
+    assert [line.split(" - ", 1)[1] for line in lines] == [
+        '"POST /v1/identify HTTP/1.1" 413', '"POST /v1/subjects/{subject}/faces HTTP/1.1" 413',
+        '"POST (no route) HTTP/1.1" 413']
 
 
 def test_image_over_the_limit_is_refused(

@@ -192,6 +192,17 @@ def test_audit_events_filters_paging_and_chain_status(world: World) -> None:
     assert "between 1 and the second" in backwards.json()["message"]
 
 
+def test_a_consistency_proof_is_refused_from_an_empty_log(world: World) -> None:
+    """A proof from size 0 proves nothing (every log extends the empty one; RFC 9162 proves
+    0 < first), and every checkpoint holds its own event: the first size is at least 1, as the
+    refusal of a backwards pair says."""
+    answer = world.client.get("/v1/audit/consistency", params={"first": 0},
+                              headers=auth(world.keys.reviewer))
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+    [problem] = answer.json()["details"]["errors"]
+    assert problem["loc"] == ["query", "first"] and problem["type"] == "greater_than_equal"
+
+
 def test_audit_export_csv_and_json_hold_every_event(world: World) -> None:
     reviewer = auth(world.keys.reviewer)
     total = world.client.get("/v1/audit/events", headers=reviewer).json()["total"]

@@ -307,7 +307,7 @@ BEYOND_THE_LEDGER = 2**63  # one past the largest integer a ledger column holds
 
 @pytest.mark.parametrize(("path", "params"), [
     ("/v1/audit/consistency", {"first": BEYOND_THE_LEDGER}),
-    ("/v1/audit/consistency", {"first": 0, "second": BEYOND_THE_LEDGER}),
+    ("/v1/audit/consistency", {"first": 1, "second": BEYOND_THE_LEDGER}),
     ("/v1/audit/events", {"offset": BEYOND_THE_LEDGER}),
 ])
 def test_a_position_beyond_the_ledger_is_a_validation_error_not_a_server_error(

@@ -176,3 +176,5 @@ def test_a_reviewer_proves_the_log_grew_from_their_old_checkpoint_to_a_new_one(
     assert not verify_consistency(old.size, new.size, new.root, new.root, proof)
     with pytest.raises(InvalidRequest):
         service.audit_consistency(actor=world.reviewer, first=new.size + 1)
+    with pytest.raises(InvalidRequest, match="between 1 and the second"):
+        service.audit_consistency(actor=world.reviewer, first=0, second=new.size)
