@@ -9,8 +9,17 @@ checkpoints the WAL and destroys every older epoch key. From then on every copy 
 erasure holds the erased subject's key wrapped under a key that no longer exists anywhere.
 
 Crash safety: the new epoch key is durable before the transaction, the old ones are destroyed
-only after it commits. A crash in between leaves two epoch keys; rows name the one that wraps
-them, and the next rotation destroys both older ones. Nothing here is SQLite-specific.
+only after it commits, and their destruction is recorded after that. Every start finishes what a
+rotation killed on the way left (:func:`finish_interrupted_rotation`), the ledger deciding:
+
+- killed before its transaction committed, it left a new epoch key that wraps nothing the ledger
+  keeps: discarded, the ledger's epoch goes on wrapping;
+- killed after, it left old epoch keys that no subject key uses any more, or destroyed them
+  without recording it: destroyed, and recorded, at once rather than at the next rotation, so
+  an erasure receipt's ``copiesUndecryptableAt`` is not overrun by up to an epoch.
+
+An epoch key newer than any the ledger records that did not come from a rotation (copied in
+from elsewhere) is discarded the same way, never adopted. Nothing here is SQLite-specific.
 """
 
 from __future__ import annotations
@@ -70,22 +79,30 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
     """
     store = runtime.keys.store
     now = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        # Created inside the ledger's lock: workers sharing a key store never both take the
-        # same next epoch number (consent.db serialises their transactions).
-        new = store.new_epoch()
-        old_ring = runtime.keys
-        runtime.keys = dataclasses.replace(old_ring, epoch=new)  # new subject keys wrap under it
-        rewrapped = 0
-        for row in session.scalars(select(SubjectKey).where(SubjectKey.epoch != new)):
-            data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id, epoch=row.epoch)
-            row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id)
-            rewrapped += 1
-        session.add(KeyEpoch(id=new, created_at=now))
-        older = [epoch for epoch in store.epochs() if epoch < new]
-        runtime.audit(session, Entry(action=AuditAction.KEY_EPOCH_ROTATED, actor=actor,
-                                     details={"epoch": new, "subject_keys": rewrapped,
-                                              "destroyed_epochs": older}))
+    old_ring = runtime.keys
+    try:
+        with runtime.db.transaction() as session:
+            # Created inside the ledger's lock: workers sharing a key store never both take the
+            # same next epoch number (consent.db serialises their transactions).
+            new = store.new_epoch()
+            # New subject keys wrap under it from now on (the ring is restored on a rollback).
+            runtime.keys = dataclasses.replace(old_ring, epoch=new)
+            rewrapped = 0
+            for row in session.scalars(select(SubjectKey).where(SubjectKey.epoch != new)):
+                data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
+                                           epoch=row.epoch)
+                row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id)
+                rewrapped += 1
+            session.add(KeyEpoch(id=new, created_at=now))
+            older = [epoch for epoch in store.epochs() if epoch < new]
+            runtime.audit(session, Entry(action=AuditAction.KEY_EPOCH_ROTATED, actor=actor,
+                                         details={"epoch": new, "subject_keys": rewrapped,
+                                                  "destroyed_epochs": older}))
+    except BaseException:
+        # Rolled back: the new key wraps nothing the ledger keeps (the next start discards it),
+        # so wrapping under it would lose the subject keys wrapped meanwhile.
+        runtime.keys = old_ring
+        raise
     runtime.db.checkpoint()  # the old wrappings must not linger in the WAL
     for epoch in older:
         store.destroy_epoch(epoch)
@@ -96,6 +113,80 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
                 new, rewrapped, older)
     return EpochReport(new_epoch=new, destroyed_epochs=older, subject_keys_rewrapped=rewrapped,
                        rotated_at=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Leftovers:
+    """What the key store holds that the ledger says should not be there, and the epoch that
+    wraps: epoch numbers only."""
+
+    current: int
+    discarded: list[int]
+    """Newer than every epoch the ledger records, so wrapping none of its subject keys: made by
+    a rotation that did not commit, or copied in from elsewhere."""
+    destroyed: list[int]
+    """Older than ``current`` and wrapping no subject key: a committed rotation's to destroy."""
+    gone: list[int]
+    """Recorded as live, older than ``current``, with no key left: destroyed, not recorded."""
+
+    @property
+    def none(self) -> bool:
+        return not (self.discarded or self.destroyed or self.gone)
+
+
+def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
+    """What an interrupted rotation left, given the epoch keys the store ``held``; None for a
+    ledger that records no epoch yet (a new one: the store's newest is its first epoch).
+
+    The ledger's newest epoch (recorded, or naming a subject key) wraps while the store holds
+    it. When the store does not, the ledger is a copy restored from before a rotation: the
+    store's newest wraps (the copy's subject keys are lost, :mod:`consent.reconcile`), and
+    nothing newer is discarded, since it may be all that opens the copy that was replaced.
+    """
+    recorded = dict(session.execute(select(KeyEpoch.id, KeyEpoch.destroyed_at)).all())
+    wrapping = set(session.scalars(select(SubjectKey.epoch).distinct()))
+    if not (recorded.keys() | wrapping):
+        return None
+    newest = max(recorded.keys() | wrapping)
+    current = newest if newest in held else held[-1]
+    return Leftovers(
+        current=current,
+        discarded=[epoch for epoch in held if epoch > current],
+        destroyed=[epoch for epoch in held if epoch < current and epoch not in wrapping],
+        gone=sorted(epoch for epoch, destroyed_at in recorded.items()
+                    if epoch < current and destroyed_at is None and epoch not in held))
+
+
+def finish_interrupted_rotation(runtime: Runtime) -> None:
+    """At start, before anything wraps: finish what a killed rotation left in the key store
+    (:func:`_leftovers`), and wrap under the ledger's epoch, not the store's newest key.
+
+    Destroyed keys are recorded and audited in one transaction, taken before the first key is
+    destroyed: workers sharing a key store never destroy one another's next epoch mid-rotation
+    (its key is made inside the ledger's lock). A crash after destroying leaves keys gone and
+    unrecorded, which the next start records.
+    """
+    store = runtime.keys.store
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        found = _leftovers(session, store.epochs())
+        if found is None:
+            return
+        runtime.keys = dataclasses.replace(runtime.keys, epoch=found.current)
+        if found.none:
+            return
+        for epoch in found.discarded + found.destroyed:
+            store.destroy_epoch(epoch)
+        ended = sorted(found.destroyed + found.gone)
+        for row in session.scalars(select(KeyEpoch).where(KeyEpoch.id.in_(ended))):
+            row.destroyed_at = now
+        runtime.audit(session, Entry(action=AuditAction.KEY_EPOCHS_DESTROYED, actor=None,
+                                     details={"epoch": found.current, "destroyed_epochs": ended,
+                                              "discarded_epochs": found.discarded}))
+    runtime.db.checkpoint()  # as after a rotation: the old wrappings must not linger in the WAL
+    logger.warning("key epoch %d at start: epochs %s recorded destroyed (their keys shredded "
+                   "if still held), epoch keys %s unknown to the ledger shredded",
+                   found.current, ended, found.discarded)
 
 
 def seconds_to_boundary(runtime: Runtime) -> float:

@@ -66,8 +66,10 @@ class KeyRing:
 
     @classmethod
     def open(cls, store: KeyStore, *, needed: Collection[str]) -> KeyRing:
-        """The newest epoch wraps; a key the ledger does not need yet is made when missing (all
-        of them on a new deployment's first run, epoch 1 included).
+        """The store's newest epoch wraps until the start reads the ledger, which may name an
+        older one (:func:`consent.epochs.finish_interrupted_rotation`); a key the ledger does
+        not need yet is made when missing (all of them on a new deployment's first run, epoch 1
+        included).
 
         Args:
             needed: the keys the ledger's data need (:func:`consent.key_check.keys_needed`):

@@ -7,6 +7,7 @@ not, because the epoch key that wrapped it is destroyed. The receipt says when t
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -19,13 +20,21 @@ import numpy as np
 import pytest
 
 from optinface.api.sweeper import Sweeper
+from optinface.consent.audit import AuditAction
 from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import KeyUnavailable
-from optinface.consent.keys import template_binding
-from optinface.consent.schemas import ErasureReason
+from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from tests.support.consent import FakeClock, World, assert_witness_sees_the_restore, make_world
+from tests.support.consent import (
+    Crash,
+    FakeClock,
+    World,
+    assert_witness_sees_the_restore,
+    crash,
+    make_world,
+)
 from tests.support.files import occurrences, template_bytes
 
 
@@ -133,8 +142,8 @@ def test_the_server_rotates_the_epoch_by_itself_when_due(
 
 
 def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decrypt(
-    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
-    open_service: Callable[[], OptinFace],
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes], tmp_path: Path, open_service: Callable[[], OptinFace],
 ) -> None:
     with closing(open_service()) as service:
         world = make_world(service, clock)
@@ -150,3 +159,137 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
         assert restored.last_reconcile.subject_keys_lost == 1
         assert restored.index.count() == 0
         assert_witness_sees_the_restore(restored)
+        # The epoch key the copy never knew is kept, not taken for a leftover: it wraps from
+        # now on (and opens the database the copy replaced, if that was kept).
+        assert _epoch_files(settings) == ["epoch-2.key"]
+        world.service = restored
+        assert world.verify(world.enrolled(portrait_jpegs[1]), flipped_jpegs[1]).outcome \
+            == "candidates_for_review"
+
+
+def _epoch_files(settings: ConsentSettings) -> list[str]:
+    return sorted(path.name for path in settings.keys_dir.glob("epoch-*.key"))
+
+
+def _finished_at_start(service: OptinFace, world: World) -> list[dict[str, object]]:
+    """The details of each start's finishing of an interrupted rotation, oldest first."""
+    page = service.audit_events(actor=world.admin, limit=1000,
+                                filters=AuditFilter(action=AuditAction.KEY_EPOCHS_DESTROYED))
+    return [event.details for event in page.events]
+
+
+@pytest.mark.parametrize("killed", ["before-destroying", "before-recording"])
+def test_a_rotation_killed_after_it_committed_has_its_old_epoch_destroyed_at_the_next_start(
+    world: World, settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    tmp_path: Path, open_service: Callable[[], OptinFace], monkeypatch: pytest.MonkeyPatch,
+    killed: str,
+) -> None:
+    """Every subject key is under the new epoch once the transaction commits; the old epoch
+    key, still in the store (or destroyed, unrecorded), is the start's to destroy and record,
+    not the next rotation's an epoch later: the erasure receipts' ``copiesUndecryptableAt``
+    relies on it."""
+    service = world.service
+    erased, consent = world.subject()
+    template = world.enrol(erased, consent, portrait_jpegs[0])
+    kept = world.enrolled(portrait_jpegs[1])
+    copy = _copy_database(settings, tmp_path)
+    service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+    clock.advance(hours=24)
+    store = service.runtime.keys.store
+    if killed == "before-destroying":
+        monkeypatch.setattr(service.runtime.db, "checkpoint", crash)  # the step after the commit
+    else:
+        destroy = store.destroy_epoch
+
+        def destroy_then_die(epoch: int) -> None:
+            destroy(epoch)
+            raise Crash
+
+        monkeypatch.setattr(store, "destroy_epoch", destroy_then_die)
+    with pytest.raises(Crash):
+        service.rotate_epoch(actor=world.admin)
+    monkeypatch.undo()
+    assert service.key_epochs(actor=world.admin)[0].destroyed_at is None
+    assert (settings.keys_dir / "epoch-1.key").exists() is (killed == "before-destroying")
+    service.close()
+
+    clock.advance(minutes=5)
+    with closing(open_service()) as reopened:
+        world.service = reopened
+        first, second = reopened.key_epochs(actor=world.admin)
+        assert (first.destroyed_at, second.destroyed_at) == (clock.now(), None)
+        assert _epoch_files(settings) == ["epoch-2.key"]
+        with pytest.raises(KeyUnavailable):
+            _decrypt_from_copy(reopened, copy, template.id)
+        assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
+        assert _finished_at_start(reopened, world) == [
+            {"epoch": 2, "destroyed_epochs": [1], "discarded_epochs": []}]
+        assert reopened.verify_audit().ok
+
+
+def test_the_epoch_key_of_a_rotation_that_did_not_commit_wraps_nothing_and_is_discarded(
+    world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed while re-wrapping, its new key made but its transaction rolled back: every subject
+    key is still under the old epoch. The process goes on wrapping under the old epoch, and the
+    next start discards the new key, which opens nothing: no subject key is lost."""
+    service = world.service
+    before = world.enrolled(portrait_jpegs[0])
+    monkeypatch.setattr(KeyRing, "wrap", crash)
+    with pytest.raises(Crash):
+        service.rotate_epoch(actor=world.admin)
+    monkeypatch.undo()
+    assert _epoch_files(settings) == ["epoch-1.key", "epoch-2.key"]
+    assert service.runtime.keys.epoch == 1
+    meanwhile = world.enrolled(portrait_jpegs[1])
+    service.close()
+
+    with closing(open_service()) as reopened:
+        world.service = reopened
+        assert _epoch_files(settings) == ["epoch-1.key"]
+        assert [epoch.id for epoch in reopened.key_epochs(actor=world.admin)] == [1]
+        assert reopened.last_reconcile is not None
+        assert reopened.last_reconcile.subject_keys_lost == 0
+        for pseudonym, image in ((before, flipped_jpegs[0]), (meanwhile, flipped_jpegs[1])):
+            assert world.verify(pseudonym, image).outcome == "candidates_for_review"
+        assert _finished_at_start(reopened, world) == [
+            {"epoch": 1, "destroyed_epochs": [], "discarded_epochs": [2]}]
+        assert reopened.rotate_epoch(actor=world.admin).new_epoch == 2
+
+
+@pytest.mark.parametrize(("stray", "destroyed", "discarded"), [
+    pytest.param(1, [1], [], id="a-destroyed-epoch-put-back"),
+    pytest.param(3, [], [3], id="the-next-epoch"),
+    pytest.param(7, [], [7], id="a-later-epoch"),
+])
+def test_an_epoch_key_the_ledger_did_not_make_is_shredded_at_start_never_adopted(
+    world: World, settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace], stray: int,
+    destroyed: list[int], discarded: list[int],
+) -> None:
+    """``head -c32 /dev/urandom > epoch-7.key`` wraps none of the ledger's subject keys: adopted
+    as the newest epoch, it would wrap every new one under a key from elsewhere, dated as made
+    at that start. Nor is an epoch the ledger destroyed brought back by its key's return."""
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    world.service.rotate_epoch(actor=world.admin)
+    world.service.close()
+    path = settings.keys_dir / f"epoch-{stray}.key"
+    path.write_bytes(os.urandom(32))
+    path.chmod(0o600)
+
+    clock.advance(hours=1)
+    with closing(open_service()) as reopened:
+        world.service = reopened
+        assert _epoch_files(settings) == ["epoch-2.key"]
+        assert reopened.runtime.keys.epoch == 2
+        epochs = {epoch.id: epoch.destroyed_at for epoch in reopened.key_epochs(actor=world.admin)}
+        assert list(epochs) == [1, 2] and epochs[2] is None
+        assert (epochs[1] == clock.now()) is bool(destroyed)
+        assert _finished_at_start(reopened, world) == [
+            {"epoch": 2, "destroyed_epochs": destroyed, "discarded_epochs": discarded}]
+        newcomer = world.enrolled(portrait_jpegs[1])
+        for subject, image in ((pseudonym, flipped_jpegs[0]), (newcomer, flipped_jpegs[1])):
+            assert world.verify(subject, image).outcome == "candidates_for_review"
+        assert reopened.rotate_epoch(actor=world.admin).new_epoch == 3

@@ -273,3 +273,20 @@ def test_another_deployments_key_is_refused_where_the_ledger_can_tell(
         open_service()
     assert refused.value.details == {"key": key}
     assert _on_disk(settings) == before
+
+
+def test_a_refused_start_leaves_an_epoch_key_unknown_to_the_ledger_where_it_was(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None,
+) -> None:
+    """A start shreds an epoch key the ledger knows nothing of (:mod:`consent.epochs`), but
+    only once every check passed: pointed at another deployment's key store, it destroys none
+    of that store's keys."""
+    stray = settings.keys_dir / "epoch-7.key"
+    stray.write_bytes(os.urandom(32))
+    stray.chmod(0o600)
+    (settings.keys_dir / "hmac.key").write_bytes(_another_key("hmac"))
+    before = _on_disk(settings)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert refused.value.details == {"key": "hmac"}
+    assert _on_disk(settings) == before

@@ -26,7 +26,7 @@ from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, KeyStoreKind
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, make_world
+from tests.support.consent import Crash, FakeClock, crash, make_world
 from tests.support.files import template_bytes
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -136,3 +136,31 @@ def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(
         assert store.epochs() == [] and store.read_secret("signing") is None
     finally:
         store.close()
+
+
+def test_on_a_token_the_start_destroys_what_a_killed_rotation_left_and_an_unknown_epoch(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rotation killed after its commit left the old epoch's key on the token; a key made on
+    the token since (as a rotation killed before its commit leaves one) wraps nothing the
+    ledger keeps. The next start destroys both, and every subject key still opens."""
+    with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        pseudonym = world.enrolled(portrait_jpegs[0])
+        monkeypatch.setattr(service.runtime.db, "checkpoint", crash)  # the step after the commit
+        with pytest.raises(Crash):
+            service.rotate_epoch(actor=world.admin)
+        monkeypatch.undo()
+    store = open_key_store(hsm_settings, create=False)
+    try:
+        assert store.epochs() == [1, 2]
+        assert store.new_epoch() == 3
+    finally:
+        store.close()
+    with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as reopened:
+        assert reopened.runtime.keys.store.epochs() == [2]
+        first, second = reopened.key_epochs(actor=world.admin)
+        assert (first.destroyed_at, second.destroyed_at) == (clock.now(), None)
+        world.service = reopened
+        assert world.verify(pseudonym, flipped_jpegs[0]).outcome == "candidates_for_review"

@@ -6,7 +6,6 @@ import os
 import stat
 from collections.abc import Callable
 from contextlib import closing
-from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World
+from tests.support.consent import Crash, FakeClock, World, crash
 from tests.support.files import readable_occurrences, template_bytes
 
 
@@ -114,14 +113,6 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
         assert len(reopened.erasures(actor=world.reviewer)) == 1
 
 
-class Crash(Exception):
-    """The process dies here: nothing after this point of the call runs."""
-
-
-def _crash(*_: object, **__: object) -> NoReturn:
-    raise Crash
-
-
 @pytest.mark.parametrize("interruption", [
     "consent expired while the service was down",
     "sweep killed after marking the consent expired",
@@ -144,8 +135,8 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         long_consent = world.consent(ended).consent.id
         world.enrol(ended, long_consent, flipped_jpegs[1])  # the same person, another photo
     clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
-    monkeypatch.setattr("optinface.consent.retention.erase_subject", _crash)
-    monkeypatch.setattr("optinface.consent.consents.erase_subject", _crash)
+    monkeypatch.setattr("optinface.consent.retention.erase_subject", crash)
+    monkeypatch.setattr("optinface.consent.consents.erase_subject", crash)
     if interruption.startswith("sweep"):
         with pytest.raises(Crash):
             service.sweep()
@@ -185,7 +176,7 @@ def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
     pseudonym, consent_id = world.subject()
     template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     ciphertext, plaintext = template_bytes(world.service, template.id)
-    monkeypatch.setattr(world.service.runtime.db, "checkpoint", _crash)  # the step after the commit
+    monkeypatch.setattr(world.service.runtime.db, "checkpoint", crash)  # the step after the commit
     with pytest.raises(Crash):
         world.service.erase(actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)
     monkeypatch.undo()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import ColumnElement, func, select
@@ -73,6 +74,15 @@ def searches_the_server_fails(world: World, image: bytes, *, times: int,
             world.service.identify(actor=world.researcher, purpose_id=world.purpose,
                                    probe_consent_id=world.probe(image=image), image=image,
                                    daily_quota=daily_quota)
+
+
+class Crash(Exception):
+    """The process dies here: nothing after this point of the call runs."""
+
+
+def crash(*_: object, **__: object) -> NoReturn:
+    """Stands in for a step a test kills the process at (``monkeypatch.setattr``)."""
+    raise Crash
 
 
 class FakeClock:
