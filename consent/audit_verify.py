@@ -133,8 +133,9 @@ def verify_log(
     """Check the chain, the checkpoint rows and ``known`` checkpoints against ``verifier``."""
     problems: list[Problem] = []
     leaves, hashes = _walk_chain(session, problems)
-    rollbacks = session.execute(select(AuditEvent.seq, AuditEvent.details).where(
-        AuditEvent.action == AuditAction.LOG_ROLLED_BACK).order_by(AuditEvent.seq)).tuples().all()
+    rollbacks: list[tuple[int, Any]] = [(seq, details) for seq, details in session.execute(
+        select(AuditEvent.seq, AuditEvent.details).where(
+            AuditEvent.action == AuditAction.LOG_ROLLED_BACK).order_by(AuditEvent.seq))]
     tree = MerkleTree(leaves)
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
     in_rows: set[tuple[int, bytes]] = set()

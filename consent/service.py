@@ -219,9 +219,10 @@ def _wire(
                       key_rows=KeyRows(db),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
+    with db.transaction() as session:
+        transparency.record_rollback(runtime, session)  # before anything else is chained
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
-        transparency.record_rollback(runtime, session)  # before the replays add events
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use
     return runtime, discarded
 

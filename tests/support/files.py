@@ -34,7 +34,8 @@ def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
         blocks: list[bytes] = []
         with path.open("rb") as stream:
             index_file.decrypt_to(stream, 512,
-                                  index_file.IndexKey.derive(service.runtime.keys.index_key),
+                                  index_file.IndexKey.derive(service.runtime.keys.index_file_key(
+                                      service.runtime.protector)),
                                   sink=blocks.append)
         if needle in b"".join(blocks):
             found.append(f"{path} (decrypted)")
