@@ -13,13 +13,16 @@ only after it commits, and their destruction is recorded after that. Every start
 rotation killed on the way left (:func:`finish_interrupted_rotation`), the ledger deciding:
 
 - killed before its transaction committed, it left a new epoch key that wraps nothing the ledger
-  keeps: discarded, the ledger's epoch goes on wrapping;
+  keeps: never wrapped under, the ledger's epoch goes on wrapping, and the next rotation
+  destroys it (not the start: another ledger sharing the store may be rotating to it);
 - killed after, it left old epoch keys that no subject key uses any more, or destroyed them
   without recording it: destroyed, and recorded, at once rather than at the next rotation, so
   an erasure receipt's ``copiesUndecryptableAt`` is not overrun by up to an epoch.
 
 An epoch key newer than any the ledger records that did not come from a rotation (copied in
-from elsewhere) is discarded the same way, never adopted. Nothing here is SQLite-specific.
+from elsewhere) is left the same way, never adopted. A store behind the ledger (lacking its
+newest epoch, holding nothing newer) is refused before any of this
+(:func:`consent.key_check.refuse_foreign_keys`). Nothing here is SQLite-specific.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
@@ -99,8 +102,8 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
                                          details={"epoch": new, "subject_keys": rewrapped,
                                                   "destroyed_epochs": older}))
     except BaseException:
-        # Rolled back: the new key wraps nothing the ledger keeps (the next start discards it),
-        # so wrapping under it would lose the subject keys wrapped meanwhile.
+        # Rolled back: the new key wraps nothing the ledger keeps (the next start does not wrap
+        # under it either), so wrapping under it would lose the subject keys wrapped meanwhile.
         runtime.keys = old_ring
         raise
     runtime.db.checkpoint()  # the old wrappings must not linger in the WAL
@@ -121,9 +124,11 @@ class Leftovers:
     wraps: epoch numbers only."""
 
     current: int
-    discarded: list[int]
+    unknown: list[int]
     """Newer than every epoch the ledger records, so wrapping none of its subject keys: made by
-    a rotation that did not commit, or copied in from elsewhere."""
+    a rotation that did not commit, another ledger's sharing the store, or a stray file. Never
+    wrapped under, and never destroyed at start: another ledger on the same store may be
+    rotating to it right now, or a restored copy may need it. The next rotation destroys it."""
     destroyed: list[int]
     """Older than ``current`` and wrapping no subject key: a committed rotation's to destroy."""
     gone: list[int]
@@ -131,7 +136,15 @@ class Leftovers:
 
     @property
     def none(self) -> bool:
-        return not (self.discarded or self.destroyed or self.gone)
+        return not (self.destroyed or self.gone)
+
+
+def ledger_epoch(session: Session) -> int | None:
+    """The newest epoch the ledger knows, recorded or naming a subject key: the one that wraps
+    (None: a new ledger, which records none yet)."""
+    return session.scalar(select(func.max(union_all(
+        select(KeyEpoch.id.label("epoch")), select(SubjectKey.epoch.label("epoch"))).subquery()
+        .c.epoch)))
 
 
 def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
@@ -139,19 +152,19 @@ def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
     ledger that records no epoch yet (a new one: the store's newest is its first epoch).
 
     The ledger's newest epoch (recorded, or naming a subject key) wraps while the store holds
-    it. When the store does not, the ledger is a copy restored from before a rotation: the
-    store's newest wraps (the copy's subject keys are lost, :mod:`consent.reconcile`), and
-    nothing newer is discarded, since it may be all that opens the copy that was replaced.
+    it. When the store does not, it holds a newer one (:func:`consent.key_check.refuse_foreign_keys`
+    refuses a store behind the ledger): the ledger is a copy restored from before a rotation,
+    and the store's newest wraps (the copy's subject keys are lost, :mod:`consent.reconcile`).
     """
     recorded = dict(session.execute(select(KeyEpoch.id, KeyEpoch.destroyed_at)).all())
     wrapping = set(session.scalars(select(SubjectKey.epoch).distinct()))
-    if not (recorded.keys() | wrapping):
+    newest = ledger_epoch(session)
+    if newest is None:
         return None
-    newest = max(recorded.keys() | wrapping)
     current = newest if newest in held else held[-1]
     return Leftovers(
         current=current,
-        discarded=[epoch for epoch in held if epoch > current],
+        unknown=[epoch for epoch in held if epoch > current],
         destroyed=[epoch for epoch in held if epoch < current and epoch not in wrapping],
         gone=sorted(epoch for epoch, destroyed_at in recorded.items()
                     if epoch < current and destroyed_at is None and epoch not in held))
@@ -173,20 +186,23 @@ def finish_interrupted_rotation(runtime: Runtime) -> None:
         if found is None:
             return
         runtime.keys = dataclasses.replace(runtime.keys, epoch=found.current)
+        if found.unknown:
+            logger.warning("epoch keys %s are newer than any epoch this ledger records: not"
+                           " wrapped under (a rotation that did not commit, another ledger's on"
+                           " this key store, or a stray file); the next rotation destroys them",
+                           found.unknown)
         if found.none:
             return
-        for epoch in found.discarded + found.destroyed:
+        for epoch in found.destroyed:
             store.destroy_epoch(epoch)
         ended = sorted(found.destroyed + found.gone)
         for row in session.scalars(select(KeyEpoch).where(KeyEpoch.id.in_(ended))):
             row.destroyed_at = now
         runtime.audit(session, Entry(action=AuditAction.KEY_EPOCHS_DESTROYED, actor=None,
-                                     details={"epoch": found.current, "destroyed_epochs": ended,
-                                              "discarded_epochs": found.discarded}))
+                                     details={"epoch": found.current, "destroyed_epochs": ended}))
     runtime.db.checkpoint()  # as after a rotation: the old wrappings must not linger in the WAL
     logger.warning("key epoch %d at start: epochs %s recorded destroyed (their keys shredded "
-                   "if still held), epoch keys %s unknown to the ledger shredded",
-                   found.current, ended, found.discarded)
+                   "if still held)", found.current, ended)
 
 
 def seconds_to_boundary(runtime: Runtime) -> float:

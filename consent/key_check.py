@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import witness
 from optinface.consent.db import Database, failure_summary
+from optinface.consent.epochs import ledger_epoch
 from optinface.consent.errors import DataDirUnusable, KeyStoreUnusable
 from optinface.consent.keys import (
     CHECKPOINT_KEY_NAME,
@@ -140,6 +141,7 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
         KeyStoreUnusable: an epoch, the signing, the checkpoint, the HMAC or the rotation key
             is another deployment's (or damaged).
     """
+    _refuse_a_store_behind(session, keys.store.epochs())
     for epoch in keys.store.epochs():
         row = session.scalars(select(SubjectKey).where(SubjectKey.epoch == epoch).limit(1)).first()
         if row is None:
@@ -162,6 +164,19 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
         except NoteError as error:
             raise _foreign("checkpoint", "did not sign this ledger's audit checkpoints") from error
     _refuse_foreign_secrets(session, checks, new_ledger=new_ledger)
+
+
+def _refuse_a_store_behind(session: Session, held: list[int]) -> None:
+    """Refuse a store that lacks the ledger's epoch and holds nothing newer: an old copy of the
+    store. Started on it, the subject keys wrapped since could not be read, and the start's
+    reconciliation would drop them all. (Newer keys than the ledger's are a restored older
+    ledger's case: :func:`consent.epochs.finish_interrupted_rotation`.)"""
+    newest = ledger_epoch(session)
+    if newest is not None and (not held or held[-1] < newest):
+        raise KeyStoreUnusable(
+            f"the key store holds no epoch key from epoch {newest} on, which this ledger wraps"
+            " under: an old copy of the key store (point OPTINFACE_KEY_DIR or the PKCS#11 token"
+            " at this deployment's current one)", details={"key": f"epoch {newest}"})
 
 
 def _refuse_foreign_secrets(session: Session, checks: Mapping[str, str], *,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import seal
+from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.key_check import kept_checks, record_key_checks, rotation_check
 from optinface.consent.keys import ROTATION_KEY_NAME, protector_of, template_binding
 from optinface.consent.keystore import KeyStore
@@ -105,19 +106,24 @@ def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
 def _install(store: KeyStore) -> None:
     """The staged key becomes the key; the one it replaces is destroyed, not kept aside."""
     staged = store.read_secret(_staged(ROTATION_KEY_NAME))
-    assert staged is not None, "no staged protection key"
+    if staged is None:
+        raise KeyStoreUnusable("the re-key's staged protection key is gone from the key store"
+                               " (removed by hand?): restore it from the key store's backup")
     store.put_secret(ROTATION_KEY_NAME, staged)
     store.destroy_secret(_staged(ROTATION_KEY_NAME))
 
 
 def finish_interrupted_rekey(store: KeyStore, session: Session, *,
                              index_path: Path) -> str | None:
-    """Put in place a staged key whose ledger transaction committed; drop one that did not.
+    """Put in place a staged key whose ledger transaction committed.
 
     Run by every start, before the rotation is loaded: the ledger's rotation check
     (:mod:`consent.key_check`) names the rotation its templates are under, so a staged key
     with that fingerprint is the one it needs, and the saved index, built under the old one,
-    is shredded (the start rebuilds it from the ledger). What it did, or None.
+    is shredded (the start rebuilds it from the ledger). Any other staged key is left alone: a
+    re-key that did not commit, or one running now on another ledger that shares this key
+    store (a copy opened to inspect it), whose key this start must not destroy; the next
+    re-key replaces it. What it did, or None.
     """
     staged = store.read_secret(_staged(ROTATION_KEY_NAME))
     if staged is None:
@@ -127,5 +133,6 @@ def finish_interrupted_rekey(store: KeyStore, session: Session, *,
         _install(store)
         shred_path(index_path)
         return "protection key: a re-key's staged key installed, the index rebuilt"
-    store.destroy_secret(_staged(ROTATION_KEY_NAME))
-    return "protection key: the staged key of a re-key that did not commit discarded"
+    return ("protection key: a staged key this ledger did not commit left in the key store (a"
+            " re-key that died, or one in progress on another ledger); the next re-key"
+            " replaces it")

@@ -165,7 +165,9 @@ def _open_index(settings: ConsentSettings, *, dim: int,
     try:
         return HnswIndex.open(settings, dim=dim, key=key), None
     except IndexCorrupt as error:
-        logger.error("index file unusable, deleted and rebuilt from the ledger: %s", error)
+        logger.error("index file unusable, deleted and rebuilt from the ledger: %s (saved under"
+                     " another index key or rotation, e.g. before an upgrade or a re-key, or"
+                     " damaged)", error)
         shred_path(settings.index_path)
         return HnswIndex.from_settings(settings, dim=dim, key=key), str(error)
 
@@ -174,9 +176,10 @@ def _open_keys(settings: ConsentSettings,
                db: Database) -> tuple[KeyRing, TemplateProtector, AuditLog]:
     """The keys, checked against the ledger, which is migrated meanwhile; keys are made for a
     new ledger only (:mod:`consent.key_check`)."""
+    witnessed = witness.latest_witnessed(settings.witness_dir)  # first: a worker may commit now
     needed = keys_needed(db, witness_dir=settings.witness_dir)
     if not needed:  # a ledger with no event
-        witness.refuse_for_a_new_ledger(settings.witness_dir)
+        witness.refuse_for_a_new_ledger(settings.witness_dir, witnessed=witnessed)
     store = open_key_store(settings, create=not needed)
     try:
         keys = KeyRing.open(store, needed=needed)

@@ -86,15 +86,19 @@ def latest_witnessed(directory: Path) -> int:
     return int(files[-1].stem) if files else 0
 
 
-def refuse_for_a_new_ledger(directory: Path) -> None:
+def refuse_for_a_new_ledger(directory: Path, *, witnessed: int) -> None:
     """A ledger that holds no event is new, or not the one it should be: a witness folder that
     witnessed a log is another ledger's. Started on it, the new ledger would sign checkpoints
     with that deployment's key into its folder, and its log would no longer verify.
 
+    ``witnessed``: :func:`latest_witnessed`, read before the ledger was found empty (a
+    checkpoint file exists only once its events committed, so a worker that commits the
+    ledger's first events meanwhile is not mistaken for another ledger's).
+
     Raises:
-        WitnessUnusable: ``directory`` witnessed checkpoints.
+        WitnessUnusable: ``directory`` had witnessed checkpoints.
     """
-    if size := latest_witnessed(directory):
+    if size := witnessed:
         raise WitnessUnusable(
             f"witness folder {directory} witnessed an audit log of {size} events, but this"
             " ledger holds none: it is not that deployment's ledger (OPTINFACE_DATABASE_URL or"

@@ -69,8 +69,9 @@ def shred(descriptor: int) -> None:
 
 
 def shred_path(path: Path) -> None:
-    """Shred and unlink ``path`` if it exists."""
+    """Shred and unlink ``path`` if it exists (another process may unlink it first: two workers
+    finishing the same rotation)."""
     descriptor = open_if_exists(path)
     if descriptor is not None:
         shred(descriptor)
-        path.unlink()
+        path.unlink(missing_ok=True)

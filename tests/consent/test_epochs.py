@@ -222,19 +222,19 @@ def test_a_rotation_killed_after_it_committed_has_its_old_epoch_destroyed_at_the
         with pytest.raises(KeyUnavailable):
             _decrypt_from_copy(reopened, copy, template.id)
         assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
-        assert _finished_at_start(reopened, world) == [
-            {"epoch": 2, "destroyed_epochs": [1], "discarded_epochs": []}]
+        assert _finished_at_start(reopened, world) == [{"epoch": 2, "destroyed_epochs": [1]}]
         assert reopened.verify_audit().ok
 
 
-def test_the_epoch_key_of_a_rotation_that_did_not_commit_wraps_nothing_and_is_discarded(
+def test_the_epoch_key_of_a_rotation_that_did_not_commit_is_never_wrapped_under(
     world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
     flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Killed while re-wrapping, its new key made but its transaction rolled back: every subject
-    key is still under the old epoch. The process goes on wrapping under the old epoch, and the
-    next start discards the new key, which opens nothing: no subject key is lost."""
+    key is still under the old epoch. The process goes on wrapping under the old epoch, and so
+    does the next start; it leaves the new key, which opens nothing here (another ledger sharing
+    the store may be rotating to it), and the next rotation destroys it: no subject key lost."""
     service = world.service
     before = world.enrolled(portrait_jpegs[0])
     monkeypatch.setattr(KeyRing, "wrap", crash)
@@ -248,30 +248,33 @@ def test_the_epoch_key_of_a_rotation_that_did_not_commit_wraps_nothing_and_is_di
 
     with closing(open_service()) as reopened:
         world.service = reopened
-        assert _epoch_files(settings) == ["epoch-1.key"]
+        assert _epoch_files(settings) == ["epoch-1.key", "epoch-2.key"]
+        assert reopened.runtime.keys.epoch == 1
         assert [epoch.id for epoch in reopened.key_epochs(actor=world.admin)] == [1]
         assert reopened.last_reconcile is not None
         assert reopened.last_reconcile.subject_keys_lost == 0
         for pseudonym, image in ((before, flipped_jpegs[0]), (meanwhile, flipped_jpegs[1])):
             assert world.verify(pseudonym, image).outcome == "candidates_for_review"
-        assert _finished_at_start(reopened, world) == [
-            {"epoch": 1, "destroyed_epochs": [], "discarded_epochs": [2]}]
-        assert reopened.rotate_epoch(actor=world.admin).new_epoch == 2
+        assert _finished_at_start(reopened, world) == []
+        assert reopened.rotate_epoch(actor=world.admin).destroyed_epochs == [1, 2]
+        assert _epoch_files(settings) == ["epoch-3.key"]
 
 
-@pytest.mark.parametrize(("stray", "destroyed", "discarded"), [
-    pytest.param(1, [1], [], id="a-destroyed-epoch-put-back"),
-    pytest.param(3, [], [3], id="the-next-epoch"),
-    pytest.param(7, [], [7], id="a-later-epoch"),
+@pytest.mark.parametrize(("stray", "destroyed", "left"), [
+    pytest.param(1, [1], ["epoch-2.key"], id="a-destroyed-epoch-put-back"),
+    pytest.param(3, [], ["epoch-2.key", "epoch-3.key"], id="the-next-epoch"),
+    pytest.param(7, [], ["epoch-2.key", "epoch-7.key"], id="a-later-epoch"),
 ])
-def test_an_epoch_key_the_ledger_did_not_make_is_shredded_at_start_never_adopted(
+def test_an_epoch_key_the_ledger_did_not_make_is_never_adopted(
     world: World, settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
     flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace], stray: int,
-    destroyed: list[int], discarded: list[int],
+    destroyed: list[int], left: list[str],
 ) -> None:
     """``head -c32 /dev/urandom > epoch-7.key`` wraps none of the ledger's subject keys: adopted
     as the newest epoch, it would wrap every new one under a key from elsewhere, dated as made
-    at that start. Nor is an epoch the ledger destroyed brought back by its key's return."""
+    at that start. A newer one is left for the next rotation to destroy (the start cannot tell
+    it from the key another ledger on the store is rotating to); an epoch the ledger destroyed
+    is not brought back by its key's return, but destroyed again."""
     pseudonym = world.enrolled(portrait_jpegs[0])
     world.service.rotate_epoch(actor=world.admin)
     world.service.close()
@@ -282,14 +285,15 @@ def test_an_epoch_key_the_ledger_did_not_make_is_shredded_at_start_never_adopted
     clock.advance(hours=1)
     with closing(open_service()) as reopened:
         world.service = reopened
-        assert _epoch_files(settings) == ["epoch-2.key"]
+        assert _epoch_files(settings) == left
         assert reopened.runtime.keys.epoch == 2
         epochs = {epoch.id: epoch.destroyed_at for epoch in reopened.key_epochs(actor=world.admin)}
         assert list(epochs) == [1, 2] and epochs[2] is None
         assert (epochs[1] == clock.now()) is bool(destroyed)
-        assert _finished_at_start(reopened, world) == [
-            {"epoch": 2, "destroyed_epochs": destroyed, "discarded_epochs": discarded}]
+        assert _finished_at_start(reopened, world) == (
+            [{"epoch": 2, "destroyed_epochs": destroyed}] if destroyed else [])
         newcomer = world.enrolled(portrait_jpegs[1])
         for subject, image in ((pseudonym, flipped_jpegs[0]), (newcomer, flipped_jpegs[1])):
             assert world.verify(subject, image).outcome == "candidates_for_review"
-        assert reopened.rotate_epoch(actor=world.admin).new_epoch == 3
+        assert reopened.rotate_epoch(actor=world.admin).new_epoch == max(stray, 2) + 1
+        assert _epoch_files(settings) == [f"epoch-{max(stray, 2) + 1}.key"]

@@ -197,6 +197,26 @@ def test_a_deployment_from_before_the_checkpoint_key_starts_and_gets_one(
     assert refused.value.details["missing"] == ["checkpoint"]
 
 
+def test_an_old_copy_of_the_key_store_is_refused_before_it_costs_a_subject_key(
+    world: World, settings: ConsentSettings, open_service: Callable[[], OptinFace],
+    portrait_jpegs: list[bytes], tmp_path: Path,
+) -> None:
+    """A copy of the store from before a rotation lacks the epoch the ledger wraps under:
+    started on it, the start would read no subject key and drop them all."""
+    world.enrolled(portrait_jpegs[0])
+    old = tmp_path / "old-keys"
+    shutil.copytree(settings.keys_dir, old)
+    world.service.rotate_epoch(actor=world.admin)
+    world.service.close()
+    shutil.rmtree(settings.keys_dir)
+    shutil.copytree(old, settings.keys_dir)
+    before = _on_disk(settings) | file_bytes(settings.data_dir)
+    with pytest.raises(KeyStoreUnusable) as refused:
+        open_service()
+    assert refused.value.details == {"key": "epoch 2"}
+    assert _on_disk(settings) | file_bytes(settings.data_dir) == before
+
+
 @pytest.mark.parametrize("name", ["hmac", "rotation"])
 def test_a_ledger_from_before_key_checks_keeps_those_of_its_next_start(
     settings: ConsentSettings, open_service: Callable[[], OptinFace], in_use: None, name: str,

@@ -138,13 +138,14 @@ def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(
         store.close()
 
 
-def test_on_a_token_the_start_destroys_what_a_killed_rotation_left_and_an_unknown_epoch(
+def test_on_a_token_the_start_destroys_what_a_killed_rotation_left_and_ignores_an_unknown_epoch(
     hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A rotation killed after its commit left the old epoch's key on the token; a key made on
     the token since (as a rotation killed before its commit leaves one) wraps nothing the
-    ledger keeps. The next start destroys both, and every subject key still opens."""
+    ledger keeps. The next start destroys the first, never wraps under the second, and every
+    subject key still opens."""
     with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
         world = make_world(service, clock)
         pseudonym = world.enrolled(portrait_jpegs[0])
@@ -159,7 +160,8 @@ def test_on_a_token_the_start_destroys_what_a_killed_rotation_left_and_an_unknow
     finally:
         store.close()
     with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as reopened:
-        assert reopened.runtime.keys.store.epochs() == [2]
+        assert reopened.runtime.keys.store.epochs() == [2, 3]
+        assert reopened.runtime.keys.epoch == 2
         first, second = reopened.key_epochs(actor=world.admin)
         assert (first.destroyed_at, second.destroyed_at) == (clock.now(), None)
         world.service = reopened

@@ -195,11 +195,18 @@ def test_an_index_saved_under_the_rotation_a_rekey_replaced_is_rebuilt(
 def test_a_rekey_that_did_not_commit_leaves_the_old_key_in_place(
     api_settings: ApiSettings, pipeline: FacePipeline, portrait_jpegs: list[bytes],
 ) -> None:
+    """Its staged key is left where it is (the start cannot tell it from the key of a re-key
+    running now on another ledger sharing the store), and the next re-key replaces it."""
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world = _enrolled_world(service, portrait_jpegs)
         before = _results(world, portrait_jpegs[:5])
+    rotation_key = (api_settings.keys_dir / "rotation.key").read_bytes()
     _stage(api_settings, TemplateProtector.generate().to_bytes())
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world.service = service
+        _assert_same(before, _results(world, portrait_jpegs[:5]))
+        assert (api_settings.keys_dir / "rotation.key").read_bytes() == rotation_key
+        assert (api_settings.keys_dir / STAGED_KEY_FILE).exists()
+        service.rekey_templates(actor=world.admin)
         _assert_same(before, _results(world, portrait_jpegs[:5]))
     assert not (api_settings.keys_dir / STAGED_KEY_FILE).exists()
