@@ -20,9 +20,11 @@ rotation killed on the way left (:func:`finish_interrupted_rotation`), the ledge
   an erasure receipt's ``copiesUndecryptableAt`` is not overrun by up to an epoch.
 
 An epoch key newer than any the ledger records that did not come from a rotation (copied in
-from elsewhere) is left the same way, never adopted. A store behind the ledger (lacking its
-newest epoch, holding nothing newer) is refused before any of this
-(:func:`consent.key_check.refuse_foreign_keys`). Nothing here is SQLite-specific.
+from elsewhere) is left the same way, never adopted: a start destroys only what its own ledger
+shows dead. A store lacking the ledger's epoch is refused before any of this, but for a restored
+copy (:func:`consent.key_check.refuse_a_store_behind`). One key store serves one ledger: two
+ledgers on one store would destroy each other's epochs at their rotations. Nothing here is
+SQLite-specific.
 """
 
 from __future__ import annotations
@@ -152,9 +154,10 @@ def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
     ledger that records no epoch yet (a new one: the store's newest is its first epoch).
 
     The ledger's newest epoch (recorded, or naming a subject key) wraps while the store holds
-    it. When the store does not, it holds a newer one (:func:`consent.key_check.refuse_foreign_keys`
-    refuses a store behind the ledger): the ledger is a copy restored from before a rotation,
-    and the store's newest wraps (the copy's subject keys are lost, :mod:`consent.reconcile`).
+    it. When the store does not, the ledger is a copy restored from before a rotation (any
+    other case is refused first: :func:`consent.key_check.refuse_a_store_behind`): the store's
+    newest wraps, the copy's subject keys are lost (:mod:`consent.reconcile`), and nothing is
+    destroyed.
     """
     recorded = dict(session.execute(select(KeyEpoch.id, KeyEpoch.destroyed_at)).all())
     wrapping = set(session.scalars(select(SubjectKey.epoch).distinct()))
@@ -165,7 +168,10 @@ def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
     return Leftovers(
         current=current,
         unknown=[epoch for epoch in held if epoch > current],
-        destroyed=[epoch for epoch in held if epoch < current and epoch not in wrapping],
+        # A restored copy (its epoch not held) destroys nothing: what it does not use, the
+        # ledger it replaced, or another ledger on the store, may.
+        destroyed=[epoch for epoch in held
+                   if epoch < current and epoch not in wrapping and newest in held],
         gone=sorted(epoch for epoch, destroyed_at in recorded.items()
                     if epoch < current and destroyed_at is None and epoch not in held))
 

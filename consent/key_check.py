@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from optinface.consent import witness
 from optinface.consent.db import Database, failure_summary
 from optinface.consent.epochs import ledger_epoch
 from optinface.consent.errors import DataDirUnusable, KeyStoreUnusable
+from optinface.consent.identifiers import MAX_INTEGER_COLUMN
 from optinface.consent.keys import (
     CHECKPOINT_KEY_NAME,
     HMAC_KEY_NAME,
@@ -141,7 +142,6 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
         KeyStoreUnusable: an epoch, the signing, the checkpoint, the HMAC or the rotation key
             is another deployment's (or damaged).
     """
-    _refuse_a_store_behind(session, keys.store.epochs())
     for epoch in keys.store.epochs():
         row = session.scalars(select(SubjectKey).where(SubjectKey.epoch == epoch).limit(1)).first()
         if row is None:
@@ -166,17 +166,37 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
     _refuse_foreign_secrets(session, checks, new_ledger=new_ledger)
 
 
-def _refuse_a_store_behind(session: Session, held: list[int]) -> None:
-    """Refuse a store that lacks the ledger's epoch and holds nothing newer: an old copy of the
-    store. Started on it, the subject keys wrapped since could not be read, and the start's
-    reconciliation would drop them all. (Newer keys than the ledger's are a restored older
-    ledger's case: :func:`consent.epochs.finish_interrupted_rotation`.)"""
-    newest = ledger_epoch(session)
-    if newest is not None and (not held or held[-1] < newest):
+def refuse_a_store_behind(session: Session, held: list[int], *, witnessed: int) -> None:
+    """Refuse a store that lacks the ledger's epoch, before anything at start uses or changes it.
+
+    Started on it, the subject keys wrapped under that epoch could not be read, and the start's
+    reconciliation would drop them all: an old copy of the store mounted by mistake, or the
+    epoch's key lost. One case is legitimate: a ledger restored from before a rotation that
+    destroyed its epoch (its log behind its witness, the store holding a newer epoch), whose
+    subject keys are lost by design (:mod:`consent.epochs`). A ledger with no event has none to
+    lose. An epoch number the ledger cannot record (beyond a 32-bit integer) is no epoch it
+    made, and the next rotation could not record the one after it.
+
+    Args:
+        witnessed: the witness folder's largest checkpoint size, read before the ledger.
+
+    Raises:
+        KeyStoreUnusable: as above, naming the epoch.
+    """
+    if beyond := [epoch for epoch in held if epoch >= MAX_INTEGER_COLUMN]:
         raise KeyStoreUnusable(
-            f"the key store holds no epoch key from epoch {newest} on, which this ledger wraps"
-            " under: an old copy of the key store (point OPTINFACE_KEY_DIR or the PKCS#11 token"
-            " at this deployment's current one)", details={"key": f"epoch {newest}"})
+            f"the key store holds epoch key {beyond[0]}, a number no rotation makes: a stray"
+            " file; remove it", details={"key": f"epoch {beyond[0]}"})
+    newest = ledger_epoch(session)
+    events = session.scalar(select(func.max(AuditEvent.seq))) or 0
+    if newest is None or newest in held or not events:
+        return
+    if events < witnessed and held and held[-1] > newest:
+        return  # a restored copy: its epoch was destroyed by a later rotation
+    raise KeyStoreUnusable(
+        f"the key store lacks epoch key {newest}, which this ledger wraps under: an old copy of"
+        " the key store, or the key lost (point OPTINFACE_KEY_DIR or the PKCS#11 token at this"
+        " deployment's current one)", details={"key": f"epoch {newest}"})
 
 
 def _refuse_foreign_secrets(session: Session, checks: Mapping[str, str], *,

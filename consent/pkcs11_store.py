@@ -147,7 +147,10 @@ class Pkcs11KeyStore:
         with self._lock:
             found = self._epoch_keys().get(epoch)
             if found is not None:
-                found.destroy()
+                try:
+                    found.destroy()
+                except pkcs11.exceptions.ObjectHandleInvalid:
+                    pass  # another worker finishing the same rotation destroyed it first
 
     def close(self) -> None:
         with self._lock:

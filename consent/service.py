@@ -57,7 +57,12 @@ from optinface.consent.erasure import erase_subject
 from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
-from optinface.consent.key_check import check_values, keys_needed, refuse_foreign_keys
+from optinface.consent.key_check import (
+    check_values,
+    keys_needed,
+    refuse_a_store_behind,
+    refuse_foreign_keys,
+)
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
@@ -185,6 +190,7 @@ def _open_keys(settings: ConsentSettings,
         keys = KeyRing.open(store, needed=needed)
         db.open()
         with db.transaction() as session:
+            refuse_a_store_behind(session, store.epochs(), witnessed=witnessed)
             if recovered := rotation.finish_interrupted_rekey(store, session,
                                                              index_path=settings.index_path):
                 logger.warning("%s", recovered)

@@ -237,9 +237,8 @@ class KeyEpoch(Base):
     """When each epoch key was created and destroyed: what an erasure receipt's bound refers to.
 
     The ledger's newest epoch (here or in a subject key row) is the one new keys are wrapped
-    under while the key store holds it; an epoch key newer than it is shredded at start
-    (:func:`consent.epochs.finish_interrupted_rotation`). A restored old database that lacks
-    recent rows keeps the store's newer keys: they may be all that opens what it replaced.
+    under while the key store holds it; an epoch key newer than it is never wrapped under, and
+    the next rotation destroys it (:func:`consent.epochs.finish_interrupted_rotation`).
     """
 
     __tablename__ = "key_epochs"

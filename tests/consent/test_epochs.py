@@ -167,6 +167,32 @@ def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decr
             == "candidates_for_review"
 
 
+def test_a_copy_restored_destroys_no_epoch_key_a_later_copy_may_need(
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    tmp_path: Path, open_service: Callable[[], OptinFace], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Restored from before a rotation, beside the key a later rotation that did not commit
+    left: the copy wraps under the store's newest, and the epoch it does not use (the one
+    backups taken since were wrapped under) is not the copy's start to destroy."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        world.enrolled(portrait_jpegs[0])
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(settings.data_dir, snapshot)
+    with closing(open_service()) as service:
+        service.rotate_epoch(actor=world.admin)
+        monkeypatch.setattr(KeyRing, "wrap", crash)
+        with pytest.raises(Crash):
+            service.rotate_epoch(actor=world.admin)
+        monkeypatch.undo()
+    assert _epoch_files(settings) == ["epoch-2.key", "epoch-3.key"]
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(snapshot, settings.data_dir)
+    with closing(open_service()) as restored:
+        assert_witness_sees_the_restore(restored)
+        assert _epoch_files(settings) == ["epoch-2.key", "epoch-3.key"]
+
+
 def _epoch_files(settings: ConsentSettings) -> list[str]:
     return sorted(path.name for path in settings.keys_dir.glob("epoch-*.key"))
 

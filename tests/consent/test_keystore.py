@@ -197,23 +197,36 @@ def test_a_deployment_from_before_the_checkpoint_key_starts_and_gets_one(
     assert refused.value.details["missing"] == ["checkpoint"]
 
 
-def test_an_old_copy_of_the_key_store_is_refused_before_it_costs_a_subject_key(
+@pytest.mark.parametrize("store", ["an-old-copy", "a-newer-stray-beside-a-lost-key",
+                                   "an-epoch-no-rotation-makes"])
+def test_a_store_lacking_the_ledgers_epoch_is_refused_before_it_costs_a_subject_key(
     world: World, settings: ConsentSettings, open_service: Callable[[], OptinFace],
-    portrait_jpegs: list[bytes], tmp_path: Path,
+    portrait_jpegs: list[bytes], tmp_path: Path, store: str,
 ) -> None:
-    """A copy of the store from before a rotation lacks the epoch the ledger wraps under:
-    started on it, the start would read no subject key and drop them all."""
+    """Started on it, the start would read no subject key under the ledger's epoch and drop
+    them all. A newer key beside it (a rotation that did not commit, a stray file) does not
+    make it a restored copy's store: the log is not behind its witness."""
     world.enrolled(portrait_jpegs[0])
-    old = tmp_path / "old-keys"
-    shutil.copytree(settings.keys_dir, old)
-    world.service.rotate_epoch(actor=world.admin)
-    world.service.close()
-    shutil.rmtree(settings.keys_dir)
-    shutil.copytree(old, settings.keys_dir)
+    keys = settings.keys_dir
+    if store == "an-old-copy":
+        shutil.copytree(keys, tmp_path / "old-keys")
+        world.service.rotate_epoch(actor=world.admin)
+        world.service.close()
+        shutil.rmtree(keys)
+        shutil.copytree(tmp_path / "old-keys", keys)
+        missing = "epoch 2"
+    else:
+        world.service.close()
+        stray = 2 if store == "a-newer-stray-beside-a-lost-key" else 2**31 - 1
+        shutil.copyfile(keys / "epoch-1.key", keys / f"epoch-{stray}.key")
+        (keys / f"epoch-{stray}.key").chmod(0o600)
+        if stray == 2:
+            (keys / "epoch-1.key").unlink()
+        missing = f"epoch {1 if stray == 2 else stray}"
     before = _on_disk(settings) | file_bytes(settings.data_dir)
     with pytest.raises(KeyStoreUnusable) as refused:
         open_service()
-    assert refused.value.details == {"key": "epoch 2"}
+    assert refused.value.details == {"key": missing}
     assert _on_disk(settings) | file_bytes(settings.data_dir) == before
 
 
