@@ -141,19 +141,29 @@ def test_the_server_rotates_the_epoch_by_itself_when_due(
     assert service.seconds_to_epoch_boundary() == pytest.approx(24 * 3600)
 
 
+def _restored_from_before(settings: ConsentSettings, clock: FakeClock, jpeg: bytes,
+                          tmp_path: Path, open_service: Callable[[], OptinFace],
+                          since: Callable[[OptinFace, World], object]) -> World:
+    """One subject enrolled, the data folder copied, ``since`` done on the service (rotations),
+    then the copy put back in place of the data folder, as a restore from a snapshot does."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        world.enrolled(jpeg)
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(settings.data_dir, snapshot)
+    with closing(open_service()) as service:
+        since(service, world)
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(snapshot, settings.data_dir)
+    return world
+
+
 def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decrypt(
     settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
     flipped_jpegs: list[bytes], tmp_path: Path, open_service: Callable[[], OptinFace],
 ) -> None:
-    with closing(open_service()) as service:
-        world = make_world(service, clock)
-        world.enrolled(portrait_jpegs[0])
-    snapshot = tmp_path / "snapshot"
-    shutil.copytree(settings.data_dir, snapshot)
-    with closing(open_service()) as service:
-        service.rotate_epoch(actor=world.admin)
-    shutil.rmtree(settings.data_dir)
-    shutil.copytree(snapshot, settings.data_dir)
+    world = _restored_from_before(settings, clock, portrait_jpegs[0], tmp_path, open_service,
+                                  lambda service, world: service.rotate_epoch(actor=world.admin))
     with closing(open_service()) as restored:
         assert restored.last_reconcile is not None
         assert restored.last_reconcile.subject_keys_lost == 1
@@ -174,20 +184,16 @@ def test_a_copy_restored_destroys_no_epoch_key_a_later_copy_may_need(
     """Restored from before a rotation, beside the key a later rotation that did not commit
     left: the copy wraps under the store's newest, and the epoch it does not use (the one
     backups taken since were wrapped under) is not the copy's start to destroy."""
-    with closing(open_service()) as service:
-        world = make_world(service, clock)
-        world.enrolled(portrait_jpegs[0])
-    snapshot = tmp_path / "snapshot"
-    shutil.copytree(settings.data_dir, snapshot)
-    with closing(open_service()) as service:
+    def rotate_then_die_rotating(service: OptinFace, world: World) -> None:
         service.rotate_epoch(actor=world.admin)
-        monkeypatch.setattr(KeyRing, "wrap", crash)
-        with pytest.raises(Crash):
-            service.rotate_epoch(actor=world.admin)
-        monkeypatch.undo()
+        with monkeypatch.context() as patched:
+            patched.setattr(KeyRing, "wrap", crash)
+            with pytest.raises(Crash):
+                service.rotate_epoch(actor=world.admin)
+
+    _restored_from_before(settings, clock, portrait_jpegs[0], tmp_path, open_service,
+                          rotate_then_die_rotating)
     assert _epoch_files(settings) == ["epoch-2.key", "epoch-3.key"]
-    shutil.rmtree(settings.data_dir)
-    shutil.copytree(snapshot, settings.data_dir)
     with closing(open_service()) as restored:
         assert_witness_sees_the_restore(restored)
         assert _epoch_files(settings) == ["epoch-2.key", "epoch-3.key"]
