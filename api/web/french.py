@@ -515,7 +515,13 @@ FRENCH: dict[str, str] = {
     "Access log rolled back (events lost: a restore?)":
         "Journal des accès ramené en arrière (événements perdus : une restauration ?)",
     "Chain checkpoint signed": "Point de contrôle signé",
-    "Master key rotated": "Clé maîtresse renouvelée",
+    "Key epoch rotated (copies made before unreadable)":
+        "Époque de clés renouvelée (copies antérieures illisibles)",
+    "Old key epochs destroyed (a rotation finished at start)":
+        "Anciennes époques de clés détruites (renouvellement achevé au démarrage)",
+    "Subject keys lost (a copy restored from before a rotation)":
+        "Clés de personnes perdues (copie restaurée d'avant un renouvellement)",
+    "Passkey challenge issued": "Défi de clé d'accès émis",
     "Templates re-keyed": "Gabarits rechiffrés",
     "Data disclosed to a recipient": "Données communiquées à un destinataire",
     # Vocabulary: outcomes, reasons, statuses, roles

@@ -50,7 +50,10 @@ ACTIONS: dict[str, str] = {
     "reconciled": "Index reconciled",
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "checkpoint": "Chain checkpoint signed",
-    "master_key_rotated": "Master key rotated",
+    "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
+    "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",
+    "subject_keys_lost": "Subject keys lost (a copy restored from before a rotation)",
+    "challenge": "Passkey challenge issued",
     "templates_rekeyed": "Templates re-keyed",
     "disclosure": "Data disclosed to a recipient",
 }

@@ -12,6 +12,7 @@ from optinface.api.web import export, vocabulary
 from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, Words, negotiate
 from optinface.consent import declaration, register
+from optinface.consent.audit import AuditAction
 from optinface.consent.schemas import SearchOutcome
 
 WEB = Path(vocabulary.__file__).parent
@@ -50,6 +51,11 @@ def source_strings() -> set[str]:
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it
     return found
+
+
+def test_every_audit_action_has_a_word_and_every_word_names_an_action() -> None:
+    """A page shows an action without a word as its bare code; a word for no action is dead."""
+    assert set(vocabulary.ACTIONS) == {str(action) for action in AuditAction}
 
 
 def test_every_page_text_has_a_french_translation() -> None:
