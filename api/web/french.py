@@ -52,8 +52,9 @@ FRENCH: dict[str, str] = {
     "Verified: {events} events, {checkpoints} signed checkpoints.": (
         "Vérifiée : {events} événements, {checkpoints} points de contrôle signés."
     ),
-    "BROKEN at event {seq} ({events} events): the log was edited.": (
-        "ROMPUE à l'événement {seq} ({events} événements) : le journal a été modifié."
+    "BROKEN at event {seq} ({events} events): the log no longer matches what was signed.": (
+        "ROMPUE à l'événement {seq} ({events} événements) : le journal ne correspond plus à ce"
+        " qui a été signé."
     ),
     "Questions": "Questions",
     "Who searched, for whom, and when": "Qui a cherché qui, et quand",

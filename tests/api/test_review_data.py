@@ -13,7 +13,15 @@ from pydantic import ValidationError
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
-from tests.support.api import World, auth, page_login, verify_receipt_file
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import (
+    World,
+    auth,
+    deployment,
+    page_login,
+    set_up_world,
+    verify_receipt_file,
+)
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -170,3 +178,17 @@ def test_a_time_filter_that_is_not_an_instant_in_the_span_is_refused(
 ) -> None:
     answer = client.get(path, params=bound, headers=auth(world.keys.reviewer))
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error", answer.text
+
+
+def test_a_broken_chain_is_shown_with_the_checks_own_words(
+    tmp_path: Path, pipeline: FacePipeline,
+) -> None:
+    """The dashboard says where the log broke and what the check found (an edit, a deletion, a
+    rollback by a restore), not only that it broke."""
+    with deployment(tmp_path, pipeline) as (_, service, client, keys):
+        set_up_world(client, keys)
+        with service.runtime.db.engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE audit_events SET outcome = 'x' WHERE seq = 2")
+        page_login(client, "review", keys.reviewer)
+        page = client.get("/review").text
+    assert "BROKEN at event 2" in page and "event 2 differs from its hash (edited)" in page
