@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Delete, Engine, create_engine, event, text
+from sqlalchemy import Connection, Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -137,15 +137,20 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the head revision (see consent/migrations/versions)."""
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration for the ledger's migrations, run on ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the head revision (see consent/migrations/versions)."""
     with engine.begin() as connection:
         if is_postgresql(engine):  # workers starting together: one migrates, the others wait
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(alembic_config(connection), "head")
 
 
 def checkpoint_wal(engine: Engine) -> None:

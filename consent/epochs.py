@@ -34,7 +34,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
@@ -141,12 +141,21 @@ class Leftovers:
         return not (self.destroyed or self.gone)
 
 
+def _known_epochs(session: Session) -> tuple[dict[int, datetime | None], set[int]]:
+    """The epochs the ledger records (with when each was destroyed), and those that wrap a
+    subject key."""
+    return (dict(session.execute(select(KeyEpoch.id, KeyEpoch.destroyed_at)).all()),
+            set(session.scalars(select(SubjectKey.epoch).distinct())))
+
+
+def _newest(recorded: dict[int, datetime | None], wrapping: set[int]) -> int | None:
+    return max(recorded.keys() | wrapping, default=None)
+
+
 def ledger_epoch(session: Session) -> int | None:
     """The newest epoch the ledger knows, recorded or naming a subject key: the one that wraps
     (None: a new ledger, which records none yet)."""
-    return session.scalar(select(func.max(union_all(
-        select(KeyEpoch.id.label("epoch")), select(SubjectKey.epoch.label("epoch"))).subquery()
-        .c.epoch)))
+    return _newest(*_known_epochs(session))
 
 
 def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
@@ -159,19 +168,19 @@ def _leftovers(session: Session, held: list[int]) -> Leftovers | None:
     newest wraps, the copy's subject keys are lost (:mod:`consent.reconcile`), and nothing is
     destroyed.
     """
-    recorded = dict(session.execute(select(KeyEpoch.id, KeyEpoch.destroyed_at)).all())
-    wrapping = set(session.scalars(select(SubjectKey.epoch).distinct()))
-    newest = ledger_epoch(session)
+    recorded, wrapping = _known_epochs(session)
+    newest = _newest(recorded, wrapping)
     if newest is None:
         return None
-    current = newest if newest in held else held[-1]
+    restored = newest not in held
+    current = held[-1] if restored else newest
     return Leftovers(
         current=current,
         unknown=[epoch for epoch in held if epoch > current],
         # A restored copy (its epoch not held) destroys nothing: what it does not use, the
         # ledger it replaced, or another ledger on the store, may.
-        destroyed=[epoch for epoch in held
-                   if epoch < current and epoch not in wrapping and newest in held],
+        destroyed=[] if restored else [epoch for epoch in held
+                                       if epoch < current and epoch not in wrapping],
         gone=sorted(epoch for epoch, destroyed_at in recorded.items()
                     if epoch < current and destroyed_at is None and epoch not in held))
 

@@ -128,11 +128,12 @@ def record_key_checks(session: Session, values: Mapping[str, str]) -> None:
         session.merge(KeyCheck(name=name, value=value))
 
 
-def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, str], *,
-                        new_ledger: bool) -> None:
+def refuse_foreign_keys(session: Session, keys: KeyRing, held: list[int],
+                        checks: Mapping[str, str], *, new_ledger: bool) -> None:
     """Refuse keys that do not open what the ledger holds: one subject key per epoch key, one
     consent receipt, the newest signed checkpoint; and secrets whose ``checks`` (their
     :func:`check_values`) are not those the ledger kept. A few rows, whatever its size.
+    ``held``: the store's epochs.
 
     ``new_ledger``: nothing needs the keys yet (:func:`keys_needed` is empty), so ``checks``
     are recorded whatever the ledger kept (a first start that crashed before any event may have
@@ -142,7 +143,7 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, checks: Mapping[str, st
         KeyStoreUnusable: an epoch, the signing, the checkpoint, the HMAC or the rotation key
             is another deployment's (or damaged).
     """
-    for epoch in keys.store.epochs():
+    for epoch in held:
         row = session.scalars(select(SubjectKey).where(SubjectKey.epoch == epoch).limit(1)).first()
         if row is None:
             continue

@@ -189,13 +189,14 @@ def _open_keys(settings: ConsentSettings,
     try:
         keys = KeyRing.open(store, needed=needed)
         db.open()
+        held = store.epochs()  # listed once: each listing searches a PKCS#11 token
         with db.transaction() as session:
-            refuse_a_store_behind(session, store.epochs(), witnessed=witnessed)
+            refuse_a_store_behind(session, held, witnessed=witnessed)
             if recovered := rotation.finish_interrupted_rekey(store, session,
                                                              index_path=settings.index_path):
                 logger.warning("%s", recovered)
             protector = load_protector(store)
-            refuse_foreign_keys(session, keys, check_values(keys.hmac_key, protector),
+            refuse_foreign_keys(session, keys, held, check_values(keys.hmac_key, protector),
                                 new_ledger=not needed)
         return keys, protector, transparency.open_audit_log(settings, keys)  # pins it
     except BaseException:

@@ -98,13 +98,13 @@ def refuse_for_a_new_ledger(directory: Path, *, witnessed: int) -> None:
     Raises:
         WitnessUnusable: ``directory`` had witnessed checkpoints.
     """
-    if size := witnessed:
+    if witnessed:
         raise WitnessUnusable(
-            f"witness folder {directory} witnessed an audit log of {size} events, but this"
+            f"witness folder {directory} witnessed an audit log of {witnessed} events, but this"
             " ledger holds none: it is not that deployment's ledger (OPTINFACE_DATABASE_URL or"
             " the data folder names another, or the ledger was deleted); restore the ledger,"
             " or give a new deployment its own OPTINFACE_AUDIT_WITNESS_DIR",
-            details={"path": str(directory), "witnessed": size})
+            details={"path": str(directory), "witnessed": witnessed})
 
 
 class Witness:

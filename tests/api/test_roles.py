@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import iter_route_contexts
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.roles import FOR_THE_PERSON, PERMISSIONS, Permission, Role
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import World, auth, deployment, set_up_world
-from tests.support.routes import permission_guard
+from tests.support.routes import permissions
 
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 
@@ -35,15 +35,11 @@ UNGUARDED = re.compile(
 def guarded_routes(app: FastAPI) -> list[tuple[str, str, Permission]]:
     """(method, full path, permission) of every route; fails on an unguarded API route."""
     routes = []
-    for context in iter_route_contexts(app.routes):
-        if not isinstance(context.original_route, APIRoute):
-            continue
-        path = str(context.path)
-        guard = permission_guard(context.original_route.dependant)
-        if guard is None:
+    for (method, path), permission in permissions(app).items():
+        if permission is None:
             assert UNGUARDED.match(path), f"{path} has no permission guard"
-            continue
-        routes.extend((method, path, guard.permission) for method in context.methods or ())
+        else:
+            routes.append((method, path, permission))
     return routes
 
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 
-from optinface.consent.db import MIGRATIONS
+from optinface.consent.db import alembic_config
 
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
     """Upgrade the ledger behind ``engine`` to ``revision``, or downgrade it (``down``)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
