@@ -41,9 +41,11 @@ def _new_secret(prefix: str) -> tuple[str, str]:
 
 
 def create_api_key(
-    session: Session, *, role: Role, name: str, keys: KeyRing, now: datetime
+    session: Session, *, role: Role, name: str, keys: KeyRing, now: datetime,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key row and its secret (the only time the secret exists in clear)."""
+    """A new key row and its secret (the only time the secret exists in clear); it never
+    expires unless ``expires_at`` says when."""
     key_id, secret = _new_secret(API_KEY_PREFIX)
     row = ApiKey(
         id=key_id,
@@ -51,6 +53,7 @@ def create_api_key(
         role=str(role),
         secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
         created_at=now,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -112,7 +115,7 @@ def _key_id(secret: str) -> str:
     return key_id
 
 
-def _key_actor(key_id: str, *, row: KeyRow | None, digest: str) -> Actor:
+def _key_actor(key_id: str, *, row: KeyRow | None, digest: str, now: datetime) -> Actor:
     """The API key's actor, or the failure to audit: an unknown key and a wrong secret are one
     failure (compared in constant time), so a caller cannot learn which key ids exist; a key id
     is named in the failure only when it exists."""
@@ -120,6 +123,8 @@ def _key_actor(key_id: str, *, row: KeyRow | None, digest: str) -> Actor:
         raise AuthFailure("unknown_or_wrong", key_id=key_id if row else None)
     if row.revoked_at is not None:
         raise AuthFailure("revoked", key_id=key_id)
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthFailure("expired", key_id=key_id)
     return Actor(key_id=key_id, role=Role(row.role))
 
 
@@ -134,7 +139,7 @@ def authenticate(
     key_id = _key_id(secret)
     digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
     if key_id.startswith(API_KEY_PREFIX):
-        return _key_actor(key_id, row=rows.read(session, key_id), digest=digest)
+        return _key_actor(key_id, row=rows.read(session, key_id), digest=digest, now=now)
     token = session.get(SubjectToken, key_id)
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
@@ -156,7 +161,7 @@ def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
     row = runtime.key_rows.kept(key_id)
     if row is None:
         return None
-    return _key_actor(key_id, row=row,
+    return _key_actor(key_id, row=row, now=runtime.clock.now(),
                       digest=runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
 
 
@@ -164,7 +169,8 @@ def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
 def key_public(row: ApiKey) -> ApiKeyPublic:
     """A key as listed to admins: never its secret or hash."""
     return ApiKeyPublic(key_id=row.id, name=row.name, role=Role(row.role),
-                        created_at=row.created_at, revoked_at=row.revoked_at)
+                        created_at=row.created_at, revoked_at=row.revoked_at,
+                        expires_at=row.expires_at)
 
 
 def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role,

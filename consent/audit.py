@@ -61,6 +61,7 @@ class AuditAction(StrEnum):
     SWEEP = "sweep"
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"
+    BREAK_GLASS_OPENED = "break_glass_opened"  # an emergency admin key, issued without one
     REGISTER_DECLARED = "register_declared"
     REGULATOR_ORDER = "regulator_order"
     REGULATOR_ORDER_LIFTED = "regulator_order_lifted"

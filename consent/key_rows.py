@@ -1,14 +1,14 @@
 """The API-key rows authentication reads, kept between requests while no one writes them.
 
 Every request checks its secret against the row its key id names: the keyed hash the row stores,
-the role, the revocation. On SQLite reading that row was a transaction of its own per request
-(``BEGIN IMMEDIATE``, serialised with every write), and, being a read, it sent the API's guard
-to a worker thread. :class:`KeyRows` keeps the rows it has read until the ``api_keys`` table is
-written through this process's engine (:class:`consent.table_writes.TableWrites`, as the
-register's reads do): a new key, a revocation, whoever issues it (the service, the CLI in
-process, plain SQL), and the end of the transaction that wrote, so a write rolled back is not
-kept either. Only what the row stores is kept (the keyed hash, never a secret); the hash of the
-presented secret is still compared with it on every request.
+the role, the revocation, the expiry. On SQLite reading that row was a transaction of its own per
+request (``BEGIN IMMEDIATE``, serialised with every write), and, being a read, it sent the API's
+guard to a worker thread. :class:`KeyRows` keeps the rows it has read until the ``api_keys`` table
+is written through this process's engine (:class:`consent.table_writes.TableWrites`, as the
+register's reads do): a new key, a revocation, whoever issues it (the service, the CLI in process,
+plain SQL), and the end of the transaction that wrote, so a write rolled back is not kept either.
+Only what the row stores is kept (the keyed hash, never a secret); the hash of the presented secret
+is still compared with it on every request.
 
 With other processes writing the ledger (PostgreSQL workers, :attr:`consent.db.Database.shared`)
 a revocation by another worker would go unseen: nothing is kept, every authentication reads.
@@ -28,7 +28,7 @@ from optinface.consent.db import Database
 from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import ApiKey
 
-_ROW = select(ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at).where(
+_ROW = select(ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at, ApiKey.expires_at).where(
     ApiKey.id == bindparam("key_id"))
 
 
@@ -39,6 +39,9 @@ class KeyRow:
     secret_hash: str
     role: str
     revoked_at: datetime | None
+    # Kept with the row: an expiry is compared with the clock on every use, so a kept row of a
+    # key that expired meanwhile refuses it as a read would.
+    expires_at: datetime | None
 
 
 class KeyRows:
@@ -68,7 +71,8 @@ class KeyRows:
         found = session.execute(_ROW, {"key_id": key_id}).one_or_none()
         if found is None:
             return None
-        row = KeyRow(secret_hash=found.secret_hash, role=found.role, revoked_at=found.revoked_at)
+        row = KeyRow(secret_hash=found.secret_hash, role=found.role, revoked_at=found.revoked_at,
+                     expires_at=found.expires_at)
         if generation is not None:
             kept_generation, rows = self._kept
             same = kept_generation == generation

@@ -149,10 +149,26 @@ class ApiKeyPublic(_Public):
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="When the key stops working; none: it never expires (only a"
+                                  " break-glass key expires, hours after it opened).")
 
 
 class ApiKeyCreated(ApiKeyPublic):
     secret: str = Field(description="Shown once; only a keyed hash is stored.")
+
+
+class BreakGlassPublic(BaseModel):
+    """One break-glass opening (:mod:`consent.break_glass`) as a reviewer checks it: why, when,
+    for how long, and what was done under its key."""
+
+    key_id: str
+    reason: str = Field(description="Why the operator opened it, as chained in the log.")
+    opened_at: datetime
+    expires_at: datetime = Field(description="When the key stops working, as chained.")
+    revoked_at: datetime | None = Field(default=None,
+                                        description="When the key was revoked, if it was.")
+    acts: int = Field(description="Audited events done under the key (its actor).")
 
 
 # Purposes and notices -------------------------------------------------------------------------

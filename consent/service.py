@@ -25,6 +25,7 @@ from optinface.consent import (
     alternative,
     anomalies,
     apikeys,
+    break_glass,
     consents,
     declaration,
     disclosures,
@@ -86,6 +87,7 @@ from optinface.consent.schemas import (
     ApiKeyPublic,
     AuditFilter,
     AuditPage,
+    BreakGlassPublic,
     CaptureAct,
     CapturePublic,
     ChainStatus,
@@ -366,6 +368,13 @@ class OptinFace:
         """Revoke a key at once; its later uses are refused and audited."""
         authorize(actor, Permission.MANAGE_KEYS)
         apikeys.revoke_audited(self.runtime, actor=actor, key_id=key_id)
+
+    def open_break_glass(self, *, reason: str,
+                         hours: int = break_glass.DEFAULT_HOURS) -> ApiKeyCreated:
+        """An admin key that expires in ``hours``, for whoever holds the data directory and the
+        key store when no admin key can act: no actor, but chained with ``reason`` and
+        witnessed at once (see :mod:`consent.break_glass`)."""
+        return break_glass.open_audited(self.runtime, reason=reason, hours=hours)
 
     def authenticate(self, secret: str) -> Actor:
         """The actor behind an API key or subject token; failures are audited without the secret."""
@@ -874,6 +883,14 @@ class OptinFace:
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             return anomalies.alerts(session, now=self.clock.now())
+
+    def break_glass_openings(self, *, actor: Actor) -> list[BreakGlassPublic]:
+        """The break-glass openings of the last :data:`consent.break_glass.REVIEW_DAYS` days,
+        newest first, with what was done under each key."""
+        authorize(actor, Permission.READ_AUDIT)
+        since = self.clock.now() - timedelta(days=break_glass.REVIEW_DAYS)
+        with self._read() as session:
+            return break_glass.openings(session, since=since)
 
     def search_counts(self, *, actor: Actor, since: datetime | None = None,
                       until: datetime | None = None) -> list[SearchCount]:

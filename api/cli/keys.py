@@ -1,4 +1,4 @@
-"""``optinface keys create|list|revoke``: API keys for the roles of the API."""
+"""``optinface keys create|list|revoke|break-glass``: API keys for the roles of the API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.consent.break_glass import DEFAULT_HOURS, MAX_HOURS, MIN_HOURS
 from optinface.consent.roles import Role
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -47,7 +48,7 @@ def list_keys(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List keys: id, role, name, created, revoked (never the secrets).
+    """List keys: id, role, name, created, revoked, expires (never the secrets).
 
     Example: optinface keys list --api-key $ADMIN_KEY
     """
@@ -57,7 +58,7 @@ def list_keys(
         echo_json(list(rows))
         return
     table = Table(title="API keys")
-    for column in ("key id", "role", "name", "created", "revoked"):
+    for column in ("key id", "role", "name", "created", "revoked", "expires"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -66,6 +67,7 @@ def list_keys(
             row.name,
             f"{row.created_at:%Y-%m-%d %H:%M}",
             f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+            f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "",
         )
     Console().print(table)
 
@@ -83,3 +85,25 @@ def revoke(
     with opened(data_dir) as (_, service):
         service.revoke_api_key(actor=operator(service, api_key), key_id=key_id)
     typer.echo(f"revoked {key_id}")
+
+
+@app.command("break-glass")
+def break_glass(
+    reason: Annotated[str, typer.Option("--reason", help="Why, in one line: it is chained in the"
+                                                         " audit log and shown to reviewers.")],
+    hours: Annotated[int, typer.Option(
+        "--hours", help=f"How long the key works, {MIN_HOURS} to {MAX_HOURS} hours.")
+    ] = DEFAULT_HOURS,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue an emergency admin key without any key, when no admin key can act: it expires
+    after --hours, and its opening is chained with the reason and witnessed at once, so
+    reviewers see it. Runs where the data directory and key store are, the server stopped.
+
+    Example: optinface keys break-glass --reason "INC-42: every admin key revoked" --hours 2
+    """
+    with opened(data_dir) as (_, service):
+        made = service.open_break_glass(reason=reason, hours=hours)
+    expires = f"{made.expires_at:%Y-%m-%dT%H:%M:%SZ}" if made.expires_at else ""
+    typer.echo(f"{made.key_id} ({made.role}, {made.name}), expires {expires}")
+    typer.echo(f"secret (shown once): {made.secret}")

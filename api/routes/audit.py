@@ -30,6 +30,7 @@ from optinface.consent.schemas import (
     AuditEventPublic,
     AuditFilter,
     AuditPage,
+    BreakGlassPublic,
     ChainStatus,
     CheckpointPublic,
     ConsentLedger,
@@ -104,6 +105,14 @@ def anomaly_alerts(service: ServiceDep, actor: AuditReader) -> list[AnomalyAlert
     """Researcher keys whose last 24 hours of searches form an enumeration pattern: many
     searches finding no one, repeated refusals, verifies against many subjects."""
     return service.anomaly_alerts(actor=actor)
+
+
+@router.get("/audit/break-glass")
+def break_glass_openings(service: ServiceDep, actor: AuditReader) -> list[BreakGlassPublic]:
+    """Every break-glass opening of the last 90 days, newest first: the emergency admin keys
+    issued with no key (``optinface keys break-glass``), each with its reason, expiry,
+    revocation and how many audited acts were done under it."""
+    return service.break_glass_openings(actor=actor)
 
 
 @router.get("/audit/consistency")

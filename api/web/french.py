@@ -1124,4 +1124,23 @@ FRENCH: dict[str, str] = {
         " plus (un représentant dans l'UE est dû) : aucun nouveau consentement, lien ni photo"
         " avant qu'il soit nommé ; leurs droits s'exercent toujours."
     ),
+    "Break-glass admin key issued without a key": (
+        "Clé d'administration d'urgence remise sans clé"
+    ),
+    "Break-glass openings (last {days} days)": "Accès d'urgence ouverts ({days} derniers jours)",
+    (
+        "Admin keys issued without a key by whoever holds the server's data directory, for an"
+        " emergency: each one is in the audit chain with its reason, witnessed at once, and"
+        " expires within hours."
+    ): (
+        "Clés d'administration remises sans clé, par qui détient le dossier de données du"
+        " serveur, pour une urgence : chacune figure dans la chaîne d'audit avec son motif,"
+        " témoignée aussitôt, et expire en quelques heures."
+    ),
+    "Opened": "Ouvert",
+    "Reason": "Motif",
+    "Expires": "Expire",
+    "Revoked": "Révoquée",
+    "Acts under the key": "Actes sous cette clé",
+    "No break-glass opening.": "Aucun accès d'urgence ouvert.",
 }

@@ -1,6 +1,7 @@
 """The compliance reviewer's dashboard (``/review``): pages that answer the reviewer's questions.
 
-- ``/review``: the chain's status first, then the ledger, the register and its signing keys.
+- ``/review``: the chain's status first, then the alerts, the break-glass openings, the ledger,
+  the register and its signing keys.
 - ``/review/log``: the access log filtered by subject, purpose, actor, action, outcome and local
   days, paged in SQL newest first (``/review/log.csv``: the same events as a file).
 - ``/review/subjects/{pseudonym}``: the searches that returned a subject, then all their events.
@@ -36,6 +37,7 @@ from optinface.api.web.rendering import render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
+from optinface.consent.break_glass import REVIEW_DAYS
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
 from optinface.consent.moments import require_in_span
@@ -191,6 +193,8 @@ def review(request: Request, service: ServiceDep) -> Response:
             names=_Names(service, actor),
             researcher_keys=_researcher_keys(service, actor),
             alerts=service.anomaly_alerts(actor=actor),
+            break_glass=service.break_glass_openings(actor=actor),
+            break_glass_days=REVIEW_DAYS,
         )
 
     return signed_in(request, service, REVIEW, build, login_form=True)

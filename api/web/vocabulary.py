@@ -27,6 +27,7 @@ ACTIONS: dict[str, str] = {
     "sweep": "Retention sweep",
     "key_created": "Key created",
     "key_revoked": "Key revoked",
+    "break_glass_opened": "Break-glass admin key issued without a key",
     "register_declared": "Register declared",
     "regulator_order": "Regulator's order applied",
     "regulator_order_lifted": "Regulator's order lifted",

@@ -9,6 +9,7 @@ import re
 import socket
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from optinface.api.cli.main import app
 from optinface.api.cli.serve import bind_every, listening_sockets, url_host
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
+from optinface.consent.witness import latest_witnessed
 from tests.support.api import auth, thresholds_for_tests
 from tests.support.console import console
 from tests.support.files import file_bytes
@@ -95,6 +97,53 @@ def test_the_commands_print_every_instant_in_one_iso_form(
                 *(key["created_at"] for key in keys), backed["createdAt"]]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", instant)
                for instant in instants), instants
+
+
+def test_break_glass_opens_an_expiring_admin_key_when_the_only_one_was_revoked(
+    data_dir: Path, admin: str
+) -> None:
+    """No admin key left: the operator opens the glass where the data directory is, with a
+    reason and no key; the key works and lists its expiry, and the chain verifies with a
+    witnessed checkpoint over the opening."""
+    d = ("--data-dir", str(data_dir))
+    assert run("keys", "revoke", admin.split(".")[0], "--api-key", admin, *d)[0] == 0
+    assert run("keys", "list", "--api-key", admin, *d)[0] == 1
+    code, output = run("keys", "break-glass", "--reason", "INC-7: root key revoked",
+                       "--hours", "2", *d)
+    assert code == 0, output
+    key_id = output.split()[0]
+    assert re.match(rf"{key_id} \(admin, break-glass\), expires \d{{4}}-\d\d-\d\dT", output)
+    code, listed = run("keys", "list", "--json", "--api-key", _secret(output), *d)
+    assert code == 0, listed
+    [glass] = [key for key in json.loads(listed) if key["key_id"] == key_id]
+    assert glass["role"] == "admin"
+    lifetime = datetime.fromisoformat(glass["expires_at"]) - datetime.fromisoformat(
+        glass["created_at"])
+    assert lifetime == timedelta(hours=2)
+    code, verified = run("audit", "verify", *d)
+    assert code == 0 and "OK" in verified
+    with sqlite3.connect(data_dir / "optinface.db") as db:
+        [(seq, details)] = db.execute("SELECT seq, details FROM audit_events"
+                                      " WHERE action = 'break_glass_opened'").fetchall()
+    assert json.loads(details)["reason"] == "INC-7: root key revoked"
+    assert latest_witnessed(load_settings(data_dir=data_dir).witness_dir) >= seq
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(("--reason", "INC-7", "--hours", "0"), id="no-hours"),
+    pytest.param(("--reason", "INC-7", "--hours", "25"), id="more-than-a-day"),
+    pytest.param(("--reason", "   "), id="blank-reason"),
+    pytest.param(("--reason", "INC-7\nand a line of my choosing"), id="two-line-reason"),
+])
+def test_break_glass_beyond_a_day_or_without_a_one_line_reason_is_one_line_creating_nothing(
+    data_dir: Path, options: tuple[str, ...]
+) -> None:
+    d = ("--data-dir", str(data_dir))
+    code, output = run("keys", "break-glass", *options, *d)
+    assert code == 1 and output.startswith("refused: invalid_request: ") and (
+        output.count("\n") == 1), output
+    bootstrap = run("keys", "create", "--role", "admin", "--name", "ops", *d)
+    assert bootstrap[0] == 0, bootstrap  # no key was made: the system is still empty
 
 
 def test_register_declare_and_show(data_dir: Path, admin: str) -> None:

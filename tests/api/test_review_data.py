@@ -137,6 +137,30 @@ def test_enumeration_alerts_are_for_reviewers_on_the_api_and_the_dashboard(
     assert "prober" in section and f"/review/log?actor={prober['key_id']}" in section
 
 
+def test_break_glass_openings_are_for_reviewers_on_the_api_and_the_dashboard(
+    client: TestClient, world: World, service: OptinFace
+) -> None:
+    """Each opening with its reason, key and the acts done under it, counted from the log: the
+    key mints a proper admin key and revokes itself, two acts."""
+    opened = service.open_break_glass(reason="INC-8: root key holder unreachable", hours=3)
+    glass = auth(opened.secret)
+    assert client.get("/v1/keys", headers=glass).status_code == 200  # read, not an audited act
+    client.post("/v1/keys", headers=glass, json={"role": "admin", "name": "new root"})
+    client.delete(f"/v1/keys/{opened.key_id}", headers=glass)
+    assert client.get("/v1/audit/break-glass",
+                      headers=auth(world.keys.researcher)).status_code == 403
+    for reader in (world.keys.reviewer, world.keys.admin):
+        listed = client.get("/v1/audit/break-glass", headers=auth(reader)).json()
+        [seen] = [o for o in listed if o["key_id"] == opened.key_id]
+        assert seen["reason"] == "INC-8: root key holder unreachable" and seen["acts"] == 2
+        assert seen["revoked_at"] is not None and seen["expires_at"] is not None
+    page_login(client, "review", world.keys.reviewer)
+    section = client.get("/review").text.split('<section id="break-glass">')[1].split(
+        "</section>")[0]
+    [row] = [r for r in section.split("<tr") if opened.key_id in r]
+    assert "INC-8: root key holder unreachable" in row and "<td>2</td></tr>" in row
+
+
 def test_the_logs_time_filters_compare_instants_whatever_their_offset(
     client: TestClient, world: World
 ) -> None:

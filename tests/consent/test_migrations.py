@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from optinface.consent.errors import Unauthenticated
+from optinface.consent.roles import Role
 from optinface.consent.tables import Base, Consent
 from tests.support.consent import World
 from tests.support.migrations import migrate
@@ -28,3 +31,26 @@ def test_consents_from_before_retained_until_get_their_purposes_retention(world:
     with world.service.runtime.db.transaction() as session:
         [migrated] = session.scalars(select(Consent)).all()
         assert migrated.retained_until == expected
+
+
+def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_ended(
+    world: World,
+) -> None:
+    """Migrated back before 0026 and up again, every key is still there and works as before;
+    a break-glass key, whose expiry the older schema cannot hold, was revoked at its expiry on
+    the way down, so a downgrade never makes it permanent."""
+    service = world.service
+    kiosk = service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
+    glass = service.open_break_glass(reason="INC-9: admin unreachable", hours=4)
+    assert service.authenticate(glass.secret).role is Role.ADMIN  # its row is kept now
+    before = {key.key_id for key in service.list_api_keys(actor=world.admin)}
+    engine = service.runtime.db.engine
+    migrate(engine, "0025", down=True)
+    migrate(engine, "head")
+    after = service.list_api_keys(actor=world.admin)
+    assert {key.key_id for key in after} == before
+    assert service.authenticate(kiosk.secret).role is Role.PORTAL
+    assert [(k.revoked_at, k.expires_at) for k in after if k.key_id == glass.key_id] == [
+        (glass.expires_at, None)]
+    with pytest.raises(Unauthenticated):
+        service.authenticate(glass.secret)
