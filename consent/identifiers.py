@@ -46,11 +46,12 @@ WORDS_PATTERN = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}{_BLANK}][^{NOT_TEXT}]*$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9])?$"
 MAX_LEDGER_INTEGER = 2**63 - 1
-"""The largest integer a ledger column holds (SQLite INTEGER, PostgreSQL bigint): a position,
-offset or tree size beyond it names nothing, and handed to the database it would be a 500."""
+"""The largest integer the database takes in a query (SQLite INTEGER, PostgreSQL bigint): an
+offset beyond it names nothing, and handed to the database it would be a 500."""
 MAX_INTEGER_COLUMN = 2**31 - 1
 """The largest value an ``Integer`` column holds on PostgreSQL (32 bits there, 64 on SQLite): a
-template id looked up, or a count stored, beyond it would be a 500 on PostgreSQL alone."""
+template id looked up, a log position or tree size compared with ``audit_events.seq``, or a
+count stored, beyond it would be a 500 on PostgreSQL alone."""
 
 Identifier = Annotated[
     str,

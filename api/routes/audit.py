@@ -21,7 +21,12 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.consent.audit import AuditAction
-from optinface.consent.identifiers import MAX_LEDGER_INTEGER, Identifier, Reference
+from optinface.consent.identifiers import (
+    MAX_INTEGER_COLUMN,
+    MAX_LEDGER_INTEGER,
+    Identifier,
+    Reference,
+)
 from optinface.consent.moments import Moment
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.ropa import render_ropa
@@ -119,10 +124,10 @@ def break_glass_openings(service: ServiceDep, actor: AuditReader) -> list[BreakG
 def audit_consistency(
     service: ServiceDep,
     actor: AuditReader,
-    first: Annotated[int, Query(ge=1, le=MAX_LEDGER_INTEGER,
+    first: Annotated[int, Query(ge=1, le=MAX_INTEGER_COLUMN,
                                 description="Tree size of the older checkpoint (at least"
                                             " 1: a checkpoint holds its own event).")],
-    second: Annotated[int | None, Query(ge=1, le=MAX_LEDGER_INTEGER,
+    second: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_COLUMN,
                                         description="Tree size of the newer one"
                                                     " (default: the whole log).")] = None,
 ) -> ConsistencyProof:

@@ -79,6 +79,15 @@ def _body_schema(operation: dict[str, Any]) -> tuple[str | None, list[str]]:
     return None, []
 
 
+def _other_required(operation: dict[str, Any], name: str) -> dict[str, str]:
+    """The operation's other required query parameters at their least valid value, so that a
+    hostile one meets the database instead of a refusal for a missing sibling (``second`` of
+    ``/v1/audit/consistency`` past 32 bits was a 500 on PostgreSQL while ``first`` was absent)."""
+    return {other["name"]: str(other["schema"]["minimum"])
+            for other in operation.get("parameters", [])
+            if other["in"] == "query" and other.get("required") and other["name"] != name}
+
+
 def _requests(world: World, method: str, path: str) -> list[tuple[str, dict[str, Any]]]:
     """(label, keyword arguments of ``client.request``) for each malformed request."""
     operation = SCHEMA["paths"][path][method.lower()]
@@ -91,8 +100,9 @@ def _requests(world: World, method: str, path: str) -> list[tuple[str, dict[str,
             sent += [(f"{name}={value[:12]}", {"url": _url(path, world, **{name: value})})
                      for value in HOSTILE_PATH]
         elif parameter["in"] == "query":
-            sent += [(f"?{name}={value[:12]!r}", {"url": url, "params": {name: value}})
-                     for value in HOSTILE_TEXT]
+            sent += [(f"?{name}={value[:12]!r}", {
+                "url": url, "params": _other_required(operation, name) | {name: value}})
+                for value in HOSTILE_TEXT]
     if content_type == "application/json":
         json_headers = {"Content-Type": "application/json"}
         sent += [(f"body {raw[:12]!r}", {"url": url, "content": raw, "headers": json_headers})
