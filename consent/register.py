@@ -24,10 +24,10 @@ from optinface.consent import (
 from optinface.consent.accountability import accepts, accountability
 from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
-from optinface.consent.receipts import published_key
 from optinface.consent.schemas import (
     DeclarationPublic,
     ModelInfo,
+    PublishedKey,
     PurposePublic,
     Register,
     RegulatorOrderPublic,
@@ -45,6 +45,14 @@ UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deploymen
                       " link or photo until it is named; their rights still work.")
 
 
+def database_location(url: str) -> str:
+    """Where the ledger is, as the register states it: driver, user, host, port and database,
+    never a password, whether in the URL's user part or in its query (``?password=``,
+    ``sslpassword``, a key file's path...), which is dropped whole: the register goes to
+    reviewers and the regulator."""
+    return make_url(url).set(query={}).render_as_string(hide_password=True)
+
+
 def build_register(
     session: Session,
     *,
@@ -52,7 +60,7 @@ def build_register(
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
-    public_key: str,
+    signing_keys: list[PublishedKey],
     now: datetime,
 ) -> Register:
     """The register as it stands at ``now``: settings, purposes, models and counts read live.
@@ -112,7 +120,7 @@ def build_register(
         subjects=subjects or 0,
         templates=templates or 0,
         templates_needing_reenrolment=stale or 0,
-        database_location=make_url(settings.url).render_as_string(hide_password=True),
+        database_location=database_location(settings.url),
         hosting=settings.hosting,
         retention_rules=retention_policy.retention_rules(settings),
         security_measures=declaration.security_measures(settings),
@@ -120,7 +128,7 @@ def build_register(
         recipients=list(settings.recipients),
         disclosure_rule=disclosures.RULE,
         transfers=transfers.transfers(settings, held=held),
-        signing_keys=[published_key(public_key)],
+        signing_keys=signing_keys,
         declaration=(DeclarationPublic.model_validate(current.declaration)
                      if current.declaration else None),
         in_service_from=current.in_service_from,

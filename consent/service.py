@@ -948,7 +948,7 @@ class OptinFace:
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,
-                              public_key=self.public_key,
+                              signing_keys=self.published_keys(),
                               now=self.clock.now())
 
     def ropa(self, *, actor: Actor | None = None) -> Ropa:

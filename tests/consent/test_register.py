@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from optinface.consent import disclosures
+from optinface.consent.register import database_location
 from optinface.consent.schemas import Operation
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, Jurisdiction, Recipient
@@ -161,3 +162,12 @@ def test_the_ledger_view_counts_consents_by_status_and_purpose(world: World) -> 
     ledger = world.service.consent_ledger(actor=world.reviewer)
     assert ledger.by_status == {"active": 1, "erased": 1}
     assert ledger.by_purpose[world.purpose] == {"active": 1, "erased": 1}
+
+
+def test_the_register_states_where_the_ledger_is_without_any_password() -> None:
+    """libpq takes a password in the URL's query as well as before the host: neither reaches
+    the register, which reviewers and the regulator read."""
+    location = database_location("postgresql+psycopg://ops:first-secret@db.example:5432/ledger"
+                                 "?password=second-secret&sslpassword=third-secret")
+    assert "secret" not in location
+    assert location.endswith("db.example:5432/ledger") and "ops" in location
