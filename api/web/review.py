@@ -166,9 +166,20 @@ class _Names:
         self.keys = {k.key_id: k for k in service.key_names(actor=actor)}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a cell begins that a spreadsheet would run as a formula (OWASP's CSV injection list)."""
+
+
+def _inert(cell: Any) -> Any:
+    """A text cell a spreadsheet shows as text: one that begins like a formula gets a leading
+    apostrophe. The operator names the purposes, and the reviewer who opens the file is the
+    one checking the operator: a name such as ``=HYPERLINK(...)`` must not run on their side."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+
+
 def _csv(rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv.writer(buffer).writerows([[_inert(cell) for cell in row] for row in rows])
     return buffer.getvalue()
 
 

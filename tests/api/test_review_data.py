@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from optinface.api.web.review import FORMULA_STARTS
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
@@ -17,6 +21,7 @@ from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
     World,
     auth,
+    declare_long_enough_ago,
     deployment,
     page_login,
     set_up_world,
@@ -218,3 +223,27 @@ def test_a_broken_chain_is_shown_with_the_checks_own_words(
         page_login(client, "review", keys.reviewer)
         page = client.get("/review").text
     assert "BROKEN at event 2" in page and "event 2 differs from its hash (edited)" in page
+
+
+def test_a_purpose_name_cannot_run_as_a_formula_in_the_reviewers_spreadsheet(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    """The operator names the purposes and the reviewer opens the file: a name that begins like
+    a formula reaches the spreadsheet as text (OWASP's CSV injection)."""
+    formula = '=HYPERLINK("http://evil.example","click")'
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        world = set_up_world(client, keys, declare=False)
+        made = client.post("/v1/purposes", headers=auth(keys.admin), json={
+            "name": formula, "description": "A study whose name is a formula",
+            "legal_basis": "express consent (LCCJTI art. 44)", "operations": ["identify"],
+            "retention_days": 30, "study": "F"})
+        assert made.status_code == 201, made.text
+        declare_long_enough_ago(client, keys)
+        world = replace(world, purpose_id=made.json()["id"])
+        assert world.identify(portrait_jpegs[0]).status_code == 200
+        page_login(client, "review", keys.reviewer)
+        answer = client.get("/review/searches.csv")
+    assert answer.status_code == 200
+    cells = [cell for row in csv.reader(io.StringIO(answer.text)) for cell in row]
+    assert f"'{formula}" in cells
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]

@@ -292,6 +292,17 @@ def publish_purpose(client: TestClient, keys: Keys, study: str) -> str:
     return str(made.json()["id"])
 
 
+def declare_long_enough_ago(client: TestClient, keys: Keys) -> None:
+    """Declare the register as it stands, long enough ago for matching to be in service."""
+    declared = client.post(
+        "/v1/register/declaration",
+        json={"date": declared_long_enough_ago(date.today(), ApiSettings()).isoformat(),
+              "reference": "CAI-2026-001"},
+        headers=auth(keys.admin),
+    )
+    assert declared.status_code == 200, declared.text
+
+
 def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> World:
     """Publish a purpose and a notice, declare the database, and add one consenting subject."""
     admin = auth(keys.admin)
@@ -303,13 +314,7 @@ def set_up_world(client: TestClient, keys: Keys, *, declare: bool = True) -> Wor
     )
     assert notice.status_code == 201, notice.text
     if declare:
-        declared = client.post(
-            "/v1/register/declaration",
-            json={"date": declared_long_enough_ago(date.today(), ApiSettings()).isoformat(),
-                  "reference": "CAI-2026-001"},
-            headers=admin,
-        )
-        assert declared.status_code == 200, declared.text
+        declare_long_enough_ago(client, keys)
     world = World(
         client=client,
         keys=keys,
