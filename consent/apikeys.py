@@ -197,10 +197,11 @@ def list_public(session: Session) -> list[ApiKeyPublic]:
     return [key_public(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.created_at))]
 
 
-def revoke_audited(runtime: Runtime, *, actor: Actor, key_id: str) -> None:
+def revoke_audited(runtime: Runtime, *, actor: Actor | None, key_id: str) -> None:
     """Revoke ``key_id`` now (revoking twice keeps the first time), journaled before it
     commits so that a copy of the ledger restored from before revokes it again
-    (:func:`revoke_again`): a leaked key must not work again."""
+    (:func:`revoke_again`): a leaked key must not work again. ``actor`` None: the system's
+    act (a break-glass key whose opening the witness did not keep)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         if revoke_api_key(session, key_id=key_id, now=now).revoked_at == now:  # by this call

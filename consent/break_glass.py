@@ -3,33 +3,46 @@
 When every admin key is lost or revoked, or its holder cannot be reached while an erasure or an
 incident cannot wait, the alternative is an edit of the database that nothing records. This
 path is the opposite: whoever holds the data directory and the key store may open it, with no
-key, but it is loud, short-lived and attributable:
+key, but it is loud, short-lived and attributable, and it fails closed:
 
-- loud: the opening is chained in the audit log with its reason, and a checkpoint covering it
-  is signed in the same transaction and written to the witness folder once it commits, so
-  truncating the log to hide it fails ``audit verify`` against the witness; reviewers see every
-  opening of the last :data:`REVIEW_DAYS` days on their dashboard and at
-  ``GET /v1/audit/break-glass``, with how many acts were done under its key;
-- short-lived: the key it issues expires after at most :data:`MAX_HOURS` hours;
-- attributable: every act done with the key names it as its actor, like any other key.
+- loud: the opening is chained in the audit log with its reason, in the transaction of a signed
+  checkpoint covering it, and journaled in the witness folder (:mod:`consent.erasure_journal`)
+  before it commits; the key is handed over only once the witness holds that checkpoint, so
+  truncating the log to hide the opening fails ``audit verify`` against the witness, and a copy
+  restored from before it chains it again at its start (:func:`chain_again`). The witness folder
+  must already hold the ledger's newest checkpoint: a scratch folder named by a command run
+  apart from the deployment would witness nothing a reviewer keeps;
+- short-lived: the key it issues expires after at most :data:`MAX_HOURS` hours; reviewers see
+  the acts done under it after the expiry the log recorded, so an edit of the key's row that
+  lengthens its life shows;
+- attributable: every act done with the key names it as its actor, like any other key;
+  reviewers see every opening of the last :data:`REVIEW_DAYS` days on their dashboard and at
+  ``GET /v1/audit/break-glass``, with the acts done under its key and the keys it created.
+
+What this does not stop: an operator who also controls the witness folder can rewrite both.
+The witness is meant for a mount the operator cannot rewrite (README, "Audit log").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
 from optinface.consent.activity import filtered
-from optinface.consent.apikeys import create_api_key, key_public
+from optinface.consent.apikeys import create_api_key, key_public, revoke_audited
 from optinface.consent.audit import AuditAction, Entry, log_time
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.errors import InvalidRequest, WitnessUnusable
 from optinface.consent.identifiers import require_name
+from optinface.consent.ledger import PSEUDONYM_PREFIX
 from optinface.consent.roles import Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ApiKeyCreated, AuditFilter, BreakGlassPublic
-from optinface.consent.tables import ApiKey, AuditEvent
+from optinface.consent.tables import ApiKey, AuditCheckpoint, AuditEvent
+from optinface.consent.witness import holds
 
 MIN_HOURS = 1
 MAX_HOURS = 24
@@ -48,43 +61,122 @@ def require_hours(hours: int) -> None:
                              details={"field": "hours"})
 
 
-def open_audited(runtime: Runtime, *, reason: str, hours: int) -> ApiKeyCreated:
-    """A new admin key that expires in ``hours``, its opening chained with ``reason`` (no actor:
-    no key opened it) and covered by a checkpoint that is witnessed once it commits.
+def require_reason(reason: str) -> None:
+    """One printable line naming no subject: the reason stays in the log and the journal after
+    any erasure, which must leave no pseudonym behind; an incident or ticket reference says
+    why without naming the person.
 
     Raises:
-        InvalidRequest: ``reason`` is not one line of printable text, or ``hours`` is out of
-            range; nothing is created.
+        InvalidRequest: ``reason`` is not one line of printable text, or names a pseudonym.
     """
     require_name(reason, field="reason")
+    if PSEUDONYM_PREFIX in reason:
+        raise InvalidRequest("the reason names a subject: cite an incident or ticket reference,"
+                             " never a person", details={"field": "reason"})
+
+
+def _require_the_deployments_witness(runtime: Runtime, session: Session) -> None:
+    """The witness folder holds the ledger's newest checkpoint, so it is the deployment's own.
+
+    Raises:
+        WitnessUnusable: it does not (another folder, or checkpoints it failed to keep).
+    """
+    newest = session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    folder = runtime.settings.witness_dir
+    if newest is not None and not holds(folder, size=newest.seq, note=newest.note):
+        raise WitnessUnusable(
+            f"witness folder {folder} does not hold the ledger's newest checkpoint ({newest.seq}"
+            " events): break-glass is opened only where the deployment's own witness sees it;"
+            " set OPTINFACE_AUDIT_WITNESS_DIR as the server has it",
+            details={"path": str(folder), "checkpoint": newest.seq})
+
+
+def open_audited(runtime: Runtime, *, reason: str, hours: int) -> ApiKeyCreated:
+    """A new admin key that expires in ``hours``, its opening chained with ``reason`` (no actor:
+    no key opened it), journaled, and covered by a checkpoint the witness must hold before the
+    key is handed over.
+
+    Raises:
+        InvalidRequest: ``reason`` or ``hours`` is refused; nothing is created.
+        WitnessUnusable: the witness folder is not the deployment's (nothing is created), or it
+            did not keep the opening's checkpoint (the key is revoked at once).
+    """
+    require_reason(reason)
     require_hours(hours)
     now = runtime.clock.now()
     expires_at = now + timedelta(hours=hours)
+    folder = runtime.settings.witness_dir
     with runtime.db.transaction() as session:
+        _require_the_deployments_witness(runtime, session)
         row, secret = create_api_key(session, role=Role.ADMIN, name=KEY_NAME, keys=runtime.keys,
                                      now=now, expires_at=expires_at)
         runtime.audit(session, Entry(
             action=AuditAction.BREAK_GLASS_OPENED, actor=None,
             details={"key_id": row.id, "reason": reason, "expires_at": log_time(expires_at)}))
-        runtime.log.checkpoint(session, now=now)
-        return ApiKeyCreated(**key_public(row).model_dump(), secret=secret)
+        checkpoint = runtime.log.checkpoint(session, now=now)
+        size, note = checkpoint.seq, checkpoint.note
+        erasure_journal.record(folder, erasure_journal.BreakGlassOpened(
+            key_id=row.id, reason=reason, expires_at=expires_at, at=now))
+        made = ApiKeyCreated(**key_public(row).model_dump(), secret=secret)
+    if not holds(folder, size=size, note=note):
+        revoke_audited(runtime, actor=None, key_id=made.key_id)
+        raise WitnessUnusable(
+            f"witness folder {folder} did not keep the checkpoint of the opening: its key"
+            f" {made.key_id} was revoked at once; make the folder writable and open it again",
+            details={"path": str(folder), "checkpoint": size})
+    return made
+
+
+def chain_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
+                session: Session) -> int:
+    """Chain again, in ``session``, each opening the journal holds and the log does not (a copy
+    restored from before it), dated as the journal dates it; how many. The key itself is not
+    brought back: the copy never held it, so it opens nothing there."""
+    journaled = [entry for entry in journal
+                 if isinstance(entry, erasure_journal.BreakGlassOpened)]
+    if not journaled:
+        return 0
+    chained = {event.details.get("key_id") for event in session.scalars(
+        filtered(AuditFilter(action=AuditAction.BREAK_GLASS_OPENED)))
+        if isinstance(event.details, dict)}
+    lost = [entry for entry in journaled if entry.key_id not in chained]
+    for entry in lost:
+        runtime.audit(session, Entry(
+            action=AuditAction.BREAK_GLASS_OPENED, actor=None,
+            details={"key_id": entry.key_id, "reason": entry.reason,
+                     "expires_at": log_time(entry.expires_at), "opened_at": log_time(entry.at),
+                     "replayed": True}))
+    return len(lost)
 
 
 def openings(session: Session, *, since: datetime) -> list[BreakGlassPublic]:
-    """The openings chained since ``since``, newest first, each with its key's revocation and
-    the number of events its key is the actor of (counted in SQL, on the actor's index)."""
-    opened = list(session.scalars(
+    """The openings chained since ``since``, newest first, each with what was done under its
+    key; an opening whose details were edited past reading is listed as such, never raised
+    (the chain's check says where the log was edited)."""
+    return [_opening(session, event) for event in session.scalars(
         filtered(AuditFilter(action=AuditAction.BREAK_GLASS_OPENED, since=since))
-        .order_by(AuditEvent.seq.desc())))
-    key_ids = [event.details["key_id"] for event in opened]
-    acts = dict(session.execute(
-        select(AuditEvent.actor_key_id, func.count())
-        .where(AuditEvent.actor_key_id.in_(key_ids)).group_by(AuditEvent.actor_key_id)).all())
-    revoked = dict(session.execute(
-        select(ApiKey.id, ApiKey.revoked_at).where(ApiKey.id.in_(key_ids))).all())
-    return [BreakGlassPublic(key_id=event.details["key_id"], reason=event.details["reason"],
-                             opened_at=datetime.fromisoformat(event.at),
-                             expires_at=datetime.fromisoformat(event.details["expires_at"]),
-                             revoked_at=revoked.get(event.details["key_id"]),
-                             acts=acts.get(event.details["key_id"], 0))
-            for event in opened]
+        .order_by(AuditEvent.seq.desc()))]
+
+
+def _opening(session: Session, event: AuditEvent) -> BreakGlassPublic:
+    details = event.details if isinstance(event.details, dict) else {}
+    try:
+        key_id = str(details["key_id"])
+        reason = str(details["reason"])
+        expires_at = datetime.fromisoformat(str(details["expires_at"]))
+        opened_at = datetime.fromisoformat(str(details.get("opened_at", event.at)))
+    except (KeyError, ValueError):
+        return BreakGlassPublic(seq=event.seq, readable=False)
+    under_key = AuditEvent.actor_key_id == key_id
+    created = session.scalars(select(AuditEvent.details).where(
+        under_key, AuditEvent.action == str(AuditAction.KEY_CREATED)))
+    return BreakGlassPublic(
+        seq=event.seq, key_id=key_id, reason=reason, opened_at=opened_at,
+        expires_at=expires_at, replayed=details.get("replayed") is True,
+        revoked_at=session.scalar(select(ApiKey.revoked_at).where(ApiKey.id == key_id)),
+        acts=session.scalar(select(func.count()).select_from(AuditEvent).where(under_key)) or 0,
+        acts_after_expiry=session.scalar(select(func.count()).select_from(AuditEvent).where(
+            under_key, AuditEvent.at > log_time(expires_at))) or 0,
+        keys_created=[str(made["key_id"]) for made in created
+                      if isinstance(made, dict) and "key_id" in made])

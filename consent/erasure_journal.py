@@ -3,22 +3,24 @@
 A data directory restored from a disk snapshot or a backup (``optinface restore``) holds the
 subjects erased, and the consents withdrawn, since it was taken. Each erasure therefore first
 appends one line to ``erasures.jsonl`` in the witness directory, which lies outside the data
-directory and is meant for an append-only mount: the tombstone hash (keyed hash of the
-pseudonym, no biometric or personal data), the reason and the time; each withdrawal a line with
-the consent's random public id and the time; each purpose withdrawn from a consent that keeps
-others the consent's and the purpose's random public ids; each API key revoked its public id;
-each opt-out of 1:N search the subject's tombstone hash; each template destroyed while its
-subject stays (a rectification's replaced template, the templates of a person who chose the
-non-biometric alternative) a line with a keyed hash of its random nonce, never its id (a
-restored copy's AUTOINCREMENT counter is older, so ids taken after it can be given again). At
-every start, before the service answers anything, ``reconcile`` erases again every subject
-whose tombstone hash the journal names but the database does not (:func:`pending`), withdraws
-again every consent the journal names that the database still has in force
-(:func:`pending_withdrawals`), takes purposes out again
+directory and is meant for an append-only mount: the tombstone hash (keyed hash of the pseudonym,
+no biometric or personal data), the reason and the time; each withdrawal a line with the consent's
+random public id and the time; each purpose withdrawn from a consent that keeps others the
+consent's and the purpose's random public ids; each API key revoked its public id; each break-glass
+opening its key's public id, reason and expiry; each opt-out of 1:N search the subject's tombstone
+hash; each template destroyed while its subject stays (a rectification's replaced template, the
+templates of a person who chose the non-biometric alternative) a line with a keyed hash of its
+random nonce, never its id (a restored copy's AUTOINCREMENT counter is older, so ids taken after it
+can be given again). At every start, before the service answers anything, ``reconcile`` erases
+again every subject whose tombstone hash the journal names but the database does not
+(:func:`pending`), withdraws again every consent the journal names that the database still has in
+force (:func:`pending_withdrawals`), takes purposes out again
 (:func:`consent.purpose_withdrawal.withdraw_again`), revokes keys again
-(:func:`consent.apikeys.revoke_again`), makes subjects' opt-outs and choices of the
-alternative again (:func:`choices_again`) and destroys again every template the journal names
-(:func:`pending_templates`).
+(:func:`consent.apikeys.revoke_again`), makes subjects' opt-outs and choices of the alternative
+again (:func:`choices_again`), destroys again every template the journal names
+(:func:`pending_templates`) and chains again every break-glass opening the log lost
+(:func:`consent.break_glass.chain_again`): what the controller did in an emergency stays in
+reviewers' view.
 
 The line is written and fsynced before the destruction commits: a crash in between leaves an
 erasure the journal requests and the next start completes, never the reverse.
@@ -101,8 +103,20 @@ class AlternativeTaken:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class BreakGlassOpened:
+    """An admin key issued without a key (consent.break_glass): journaled before it commits,
+    so a copy restored from before still shows reviewers the opening, and an opening whose
+    journal line cannot be written is never made."""
+
+    key_id: str  # the public half of the secret, never the secret
+    reason: str  # one line, no pseudonym (consent.break_glass.require_reason)
+    expires_at: datetime
+    at: datetime
+
+
 Entry = (JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
-         | AlternativeTaken)
+         | AlternativeTaken | BreakGlassOpened)
 _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]], ...]]] = {
     JournalEntry: (None, (("subject_hash", "subjectHash", str),
                           ("reason", "reason", ErasureReason))),
@@ -113,6 +127,8 @@ _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]],
     KeyRevoked: ("key", (("key_id", "keyId", str),)),
     OptedOut: ("unsearchable", (("subject_hash", "subjectHash", str),)),
     AlternativeTaken: ("alternative", (("subject_hash", "subjectHash", str),)),
+    BreakGlassOpened: ("break-glass", (("key_id", "keyId", str), ("reason", "reason", str),
+                                       ("expires_at", "expiresAt", datetime.fromisoformat))),
 }
 """How each entry is written as a line and read back, the one definition of the format: its
 ``kind`` (none for an erasure, the first kind, whose lines have none) and, per field, the
@@ -150,8 +166,13 @@ def record(witness_dir: Path, *entries: Entry) -> None:
 def _fields(entry: Entry) -> dict[str, str]:
     """The line :func:`_parse` reads back, but its time."""
     kind, fields = _WIRE[type(entry)]
-    line = {key: str(getattr(entry, attribute)) for attribute, key, _ in fields}
+    line = {key: _text(getattr(entry, attribute)) for attribute, key, _ in fields}
     return line if kind is None else {"kind": kind, **line}
+
+
+def _text(value: object) -> str:
+    """A field as its line holds it: an instant in ISO form, as the line's own time."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _append(witness_dir: Path, lines: str) -> None:

@@ -49,6 +49,8 @@ from optinface.consent.tables import (
 from optinface.engine.types import Vector
 
 TOMBSTONE_DOMAIN = "tombstone"
+PSEUDONYM_PREFIX = "subj_"
+"""How every pseudonym begins: what a text that must name no subject is checked for."""
 
 
 def new_id(prefix: str) -> str:
@@ -159,7 +161,7 @@ def create_subject(
     by the caller (:func:`consent.enrolment_links.create_subject`).
     """
     subject = Subject(
-        pseudonym="subj_" + secrets.token_hex(12),
+        pseudonym=PSEUDONYM_PREFIX + secrets.token_hex(12),
         status=SubjectStatus.ACTIVE,
         age_category=str(body.age_category),
         age_declared_on=body.age_declared_on or now.date(),

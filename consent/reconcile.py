@@ -34,7 +34,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import apikeys, erasure_journal, purpose_withdrawal
+from optinface.consent import apikeys, break_glass, erasure_journal, purpose_withdrawal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
@@ -69,6 +69,7 @@ def reconcile(
         withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
         revocations_replayed = apikeys.revoke_again(journal, session)
+        break_glass_replayed = break_glass.chain_again(runtime, journal, session)
         opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
             runtime, journal, session)
         templates_replayed = destroy_templates(
@@ -110,6 +111,7 @@ def reconcile(
             templates_replayed=templates_replayed,
             purpose_withdrawals_replayed=purposes_replayed,
             revocations_replayed=revocations_replayed,
+            break_glass_replayed=break_glass_replayed,
             opt_outs_replayed=opt_outs_replayed,
             alternatives_replayed=alternatives_replayed,
             index_discarded=index_discarded,

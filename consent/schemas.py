@@ -160,15 +160,26 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class BreakGlassPublic(BaseModel):
     """One break-glass opening (:mod:`consent.break_glass`) as a reviewer checks it: why, when,
-    for how long, and what was done under its key."""
+    for how long, and what was done under its key. Only ``seq`` is given for an opening whose
+    details were edited past reading (the chain's check says where)."""
 
-    key_id: str
-    reason: str = Field(description="Why the operator opened it, as chained in the log.")
-    opened_at: datetime
-    expires_at: datetime = Field(description="When the key stops working, as chained.")
+    seq: int = Field(description="The opening's position in the audit log.")
+    readable: bool = Field(default=True, description="False: its details cannot be read.")
+    key_id: str | None = None
+    reason: str | None = Field(default=None, description="Why it was opened, as chained.")
+    opened_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None,
+                                        description="When the key stops working, as chained.")
+    replayed: bool = Field(default=False, description="Chained again from the journal at a"
+                                                      " start: the log had lost it (a restore).")
     revoked_at: datetime | None = Field(default=None,
                                         description="When the key was revoked, if it was.")
-    acts: int = Field(description="Audited events done under the key (its actor).")
+    acts: int = Field(default=0, description="Audited events done under the key (its actor).")
+    acts_after_expiry: int = Field(
+        default=0, description="Of those, done after the expiry the log recorded: the key's"
+                               " row was edited to outlive it.")
+    keys_created: list[str] = Field(default_factory=list,
+                                    description="The API keys created under the key.")
 
 
 # Purposes and notices -------------------------------------------------------------------------
@@ -694,6 +705,7 @@ class ReconcileReport(BaseModel):
     templates_replayed: int = 0  # templates replaced or given up after it: destroyed again
     purpose_withdrawals_replayed: int = 0  # purposes taken out of a consent after it: again
     revocations_replayed: int = 0  # API keys revoked after it: revoked again
+    break_glass_replayed: int = 0  # break-glass openings after it: chained again
     opt_outs_replayed: int = 0  # opted out of 1:N search after it: opted out again
     alternatives_replayed: int = 0  # chose the non-biometric alternative after it: again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt

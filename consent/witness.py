@@ -74,6 +74,21 @@ def pinned_key(directory: Path) -> Verifier | None:
                               details={"path": str(path)}) from error
 
 
+def checkpoint_path(directory: Path, size: int) -> Path:
+    """Where ``directory`` keeps the checkpoint of a log of ``size`` events."""
+    return directory / CHECKPOINTS / f"{size:012d}{SUFFIX}"
+
+
+def holds(directory: Path, *, size: int, note: str | None) -> bool:
+    """Whether ``directory`` witnessed this very checkpoint (read-only): its note, or a note of
+    its size for a checkpoint row that keeps none (signed before rows kept their notes)."""
+    try:
+        kept = checkpoint_path(directory, size).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return note is None or kept == note
+
+
 def witnessed(directory: Path) -> list[Path]:
     """The witnessed checkpoint files, smallest tree first (read-only)."""
     folder = directory / CHECKPOINTS
@@ -144,7 +159,7 @@ class Witness:
         A failure is logged, never raised: the transaction it witnesses has committed, and the
         next checkpoint (at the latest within ``audit_witness_interval_seconds``) covers it.
         """
-        path = self.directory / CHECKPOINTS / f"{size:012d}{SUFFIX}"
+        path = checkpoint_path(self.directory, size)
         try:
             _write_once(path, note)
         except OSError as error:

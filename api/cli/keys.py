@@ -89,21 +89,24 @@ def revoke(
 
 @app.command("break-glass")
 def break_glass(
-    reason: Annotated[str, typer.Option("--reason", help="Why, in one line: it is chained in the"
-                                                         " audit log and shown to reviewers.")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why, in one line: an incident or ticket reference, never a person's"
+                         " name or pseudonym. It is chained in the audit log, journaled in the"
+                         " witness folder and shown to reviewers.")],
     hours: Annotated[int, typer.Option(
         "--hours", help=f"How long the key works, {MIN_HOURS} to {MAX_HOURS} hours.")
     ] = DEFAULT_HOURS,
     data_dir: DataDir = None,
 ) -> None:
     """Issue an emergency admin key without any key, when no admin key can act: it expires
-    after --hours, and its opening is chained with the reason and witnessed at once, so
-    reviewers see it. Runs where the data directory and key store are, the server stopped.
+    after --hours, and its opening is chained with the reason and handed over only once the
+    deployment's witness folder holds it, so reviewers see it. Runs where the data directory,
+    the key store and the witness folder are (OPTINFACE_AUDIT_WITNESS_DIR as the server has
+    it); on SQLite with the server stopped.
 
     Example: optinface keys break-glass --reason "INC-42: every admin key revoked" --hours 2
     """
     with opened(data_dir) as (_, service):
         made = service.open_break_glass(reason=reason, hours=hours)
-    expires = f"{made.expires_at:%Y-%m-%dT%H:%M:%SZ}" if made.expires_at else ""
-    typer.echo(f"{made.key_id} ({made.role}, {made.name}), expires {expires}")
-    typer.echo(f"secret (shown once): {made.secret}")
+    echo_json({"key_id": made.key_id, "role": made.role, "expires_at": made.expires_at,
+               "secret": made.secret})

@@ -1143,4 +1143,13 @@ FRENCH: dict[str, str] = {
     "Revoked": "Révoquée",
     "Acts under the key": "Actes sous cette clé",
     "No break-glass opening.": "Aucun accès d'urgence ouvert.",
+    "After its expiry": "Après son expiration",
+    "Keys it created": "Clés qu'elle a créées",
+    "chained again from the journal after a restore": (
+        "chaîné de nouveau depuis le journal après une restauration"
+    ),
+    "Event {seq}: an opening whose details cannot be read; see the chain's status above.": (
+        "Événement {seq} : une ouverture dont les détails sont illisibles ; voir l'état de la"
+        " chaîne plus haut."
+    ),
 }

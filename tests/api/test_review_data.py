@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import select, update
 
 from optinface.api.web.review import FORMULA_STARTS
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
+from optinface.consent.tables import AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
     World,
@@ -152,7 +154,7 @@ def test_break_glass_openings_are_for_reviewers_on_the_api_and_the_dashboard(
     opened = service.open_break_glass(reason="INC-8: root key holder unreachable", hours=3)
     glass = auth(opened.secret)
     assert client.get("/v1/keys", headers=glass).status_code == 200  # read, not an audited act
-    client.post("/v1/keys", headers=glass, json={"role": "admin", "name": "new root"})
+    minted = client.post("/v1/keys", headers=glass, json={"role": "admin", "name": "new root"})
     client.delete(f"/v1/keys/{opened.key_id}", headers=glass)
     assert client.get("/v1/audit/break-glass",
                       headers=auth(world.keys.researcher)).status_code == 403
@@ -161,11 +163,38 @@ def test_break_glass_openings_are_for_reviewers_on_the_api_and_the_dashboard(
         [seen] = [o for o in listed if o["key_id"] == opened.key_id]
         assert seen["reason"] == "INC-8: root key holder unreachable" and seen["acts"] == 2
         assert seen["revoked_at"] is not None and seen["expires_at"] is not None
+        assert seen["keys_created"] == [minted.json()["key_id"]]
     page_login(client, "review", world.keys.reviewer)
-    section = client.get("/review").text.split('<section id="break-glass">')[1].split(
-        "</section>")[0]
-    [row] = [r for r in section.split("<tr") if opened.key_id in r]
-    assert "INC-8: root key holder unreachable" in row and "<td>2</td></tr>" in row
+    [row] = [r for r in _break_glass_rows(client) if opened.key_id in r]
+    assert "INC-8: root key holder unreachable" in row and minted.json()["key_id"] in row
+    assert "<td>2</td><td>0</td>" in row  # two acts, none after its expiry
+
+
+def _break_glass_rows(client: TestClient) -> list[str]:
+    """The rows of the dashboard's break-glass table."""
+    answer = client.get("/review")
+    assert answer.status_code == 200, answer.text
+    return answer.text.split('<section id="break-glass">')[1].split("</section>")[0].split(
+        "<tr")[1:]
+
+
+def test_an_opening_edited_past_reading_is_shown_as_such_and_the_dashboard_still_answers(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """An operator who empties the opening's details breaks the chain, which the dashboard
+    says; the break-glass table must not take the page down with it."""
+    with deployment(tmp_path, pipeline) as (_, service, client, keys):
+        opened = service.open_break_glass(reason="INC-9: edited after", hours=1)
+        with service.runtime.db.transaction() as session:
+            seq = session.scalar(select(AuditEvent.seq).where(
+                AuditEvent.action == "break_glass_opened"))
+            session.execute(update(AuditEvent).where(AuditEvent.seq == seq).values(details={}))
+        page_login(client, "review", keys.reviewer)
+        rows = _break_glass_rows(client)
+        listed = client.get("/v1/audit/break-glass", headers=auth(keys.reviewer)).json()
+    assert not [r for r in rows if opened.key_id in r]
+    assert [r for r in rows if f"Event {seq}: an opening whose details cannot be read" in r]
+    assert listed == [{**listed[0], "seq": seq, "readable": False, "key_id": None}]
 
 
 def test_the_logs_time_filters_compare_instants_whatever_their_offset(

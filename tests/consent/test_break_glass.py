@@ -6,18 +6,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.break_glass import KEY_NAME
+from optinface.consent.erasure_journal import BreakGlassOpened, entries, journal_path
 from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.tables import ApiKey, AuditEvent
-from optinface.consent.witness import CHECKPOINTS, SUFFIX
+from optinface.consent.witness import CHECKPOINTS, SUFFIX, checkpoint_path
+from tests.support.backends import both_backends
 from tests.support.consent import World, refused, row_count
 
 REASON = "INC-7: every admin key revoked, an erasure is due today"
 
 
+@both_backends
 def test_break_glass_gives_an_admin_key_when_none_is_left_chained_and_witnessed(
     world: World,
 ) -> None:
@@ -41,15 +46,18 @@ def test_break_glass_gives_an_admin_key_when_none_is_left_chained_and_witnessed(
     assert service.verify_audit().ok
 
 
+@both_backends
 def test_a_break_glass_key_stops_working_once_its_hours_have_passed(world: World) -> None:
     """Refused at its expiry through a read of its row and through the row kept since its last
-    use alike, with the one message of every refusal; the log's tally says why."""
+    use alike (kept on SQLite only), with the one message of every refusal; the log's tally
+    says why."""
     service = world.service
     secret = service.open_break_glass(reason=REASON, hours=1).secret
     actor = service.authenticate(secret)
     world.clock.advance(minutes=59)
     assert service.authenticate(secret) == actor
-    assert service.authenticate_kept(secret) == actor  # the row is kept (SQLite)
+    only_writer = not service.runtime.db.shared  # SQLite: the data directory's lock
+    assert service.authenticate_kept(secret) == (actor if only_writer else None)
     world.clock.advance(minutes=1)
     assert service.authenticate_kept(secret) is None
     with pytest.raises(Unauthenticated):
@@ -85,6 +93,7 @@ def test_reviewers_see_each_opening_with_the_acts_done_under_its_key(world: Worl
     pytest.param("", 4, id="no-reason"),
     pytest.param("   ", 4, id="blank-reason"),
     pytest.param("INC-7\nand a line of my choosing", 4, id="two-line-reason"),
+    pytest.param("erase subj_0123456789abcdef01234567 today", 4, id="a-pseudonym"),
 ])
 def test_break_glass_without_a_reason_or_beyond_a_day_creates_nothing(
     world: World, reason: str, hours: int,
@@ -93,3 +102,58 @@ def test_break_glass_without_a_reason_or_beyond_a_day_creates_nothing(
     refused("invalid_request", lambda: world.service.open_break_glass(reason=reason, hours=hours))
     assert (row_count(world.service, ApiKey), row_count(world.service, AuditEvent)) == (
         keys, events)
+
+
+@both_backends
+def test_break_glass_is_refused_where_the_witness_folder_is_not_the_deployments(
+    world: World,
+) -> None:
+    """A command run apart from the deployment, its witness a scratch folder, would witness
+    nothing a reviewer keeps: the folder must hold the ledger's newest checkpoint."""
+    service = world.service
+    service.audit_checkpoint(actor=world.admin)
+    witness = service.settings.witness_dir
+    (witness / CHECKPOINTS).rename(witness / "elsewhere")
+    keys, events = row_count(service, ApiKey), row_count(service, AuditEvent)
+    refused("witness_unusable", lambda: service.open_break_glass(reason=REASON, hours=1))
+    assert (row_count(service, ApiKey), row_count(service, AuditEvent)) == (keys, events)
+    assert not any(isinstance(entry, BreakGlassOpened) for entry in entries(witness))
+
+
+def test_an_opening_the_journal_cannot_record_creates_nothing(world: World) -> None:
+    """The journal line is written before the opening commits: one that cannot be written
+    (here a folder stands where the journal goes) leaves no key and no event."""
+    service = world.service
+    journal_path(service.settings.witness_dir).mkdir(parents=True)
+    keys, events = row_count(service, ApiKey), row_count(service, AuditEvent)
+    with pytest.raises(OSError):
+        service.open_break_glass(reason=REASON, hours=1)
+    assert (row_count(service, ApiKey), row_count(service, AuditEvent)) == (keys, events)
+
+
+def test_a_key_whose_opening_the_witness_did_not_keep_is_revoked_at_once(world: World) -> None:
+    """The checkpoint of the opening is written once it commits; where the witness fails to
+    keep it (here a folder stands at its name), the key is revoked before anyone holds it."""
+    service = world.service
+    size = service.verify_audit().events + 1  # the opening is the next event
+    checkpoint_path(service.settings.witness_dir, size).mkdir(parents=True)
+    refused("witness_unusable", lambda: service.open_break_glass(reason=REASON, hours=1))
+    [glass] = [k for k in service.list_api_keys(actor=world.admin) if k.name == KEY_NAME]
+    assert glass.revoked_at == world.clock.now()
+    [opening] = service.break_glass_openings(actor=world.reviewer)
+    assert opening.key_id == glass.key_id and opening.revoked_at is not None
+
+
+@both_backends
+def test_acts_after_the_logged_expiry_show_though_the_keys_row_was_edited(world: World) -> None:
+    """An operator who edits the key's row to outlive its expiry gets a key that still works,
+    but every act after the expiry the log recorded is counted apart for reviewers."""
+    service = world.service
+    opened = service.open_break_glass(reason=REASON, hours=1)
+    with service.runtime.db.transaction() as session:
+        session.execute(update(ApiKey).where(ApiKey.id == opened.key_id).values(expires_at=None))
+    world.clock.advance(hours=2)
+    actor = service.authenticate(opened.secret)
+    service.create_api_key(actor=actor, role=Role.ADMIN, name="for ever")
+    [seen] = service.break_glass_openings(actor=world.reviewer)
+    assert (seen.acts, seen.acts_after_expiry) == (1, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -37,8 +39,9 @@ def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_e
     world: World,
 ) -> None:
     """Migrated back before 0026 and up again, every key is still there and works as before;
-    a break-glass key, whose expiry the older schema cannot hold, was revoked at its expiry on
-    the way down, so a downgrade never makes it permanent."""
+    a break-glass key, whose expiry the older schema cannot hold, was revoked on the way down,
+    by its expiry at the latest (the migration's wall clock, not the test's), so a downgrade
+    never makes it permanent."""
     service = world.service
     kiosk = service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     glass = service.open_break_glass(reason="INC-9: admin unreachable", hours=4)
@@ -50,7 +53,9 @@ def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_e
     after = service.list_api_keys(actor=world.admin)
     assert {key.key_id for key in after} == before
     assert service.authenticate(kiosk.secret).role is Role.PORTAL
-    assert [(k.revoked_at, k.expires_at) for k in after if k.key_id == glass.key_id] == [
-        (glass.expires_at, None)]
+    [(revoked_at, expires_at)] = [(k.revoked_at, k.expires_at) for k in after
+                                  if k.key_id == glass.key_id]
+    assert revoked_at is not None and expires_at is None
+    assert revoked_at <= glass.expires_at and revoked_at <= datetime.now(UTC)  # never to come
     with pytest.raises(Unauthenticated):
         service.authenticate(glass.secret)

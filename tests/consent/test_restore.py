@@ -35,6 +35,7 @@ from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
+    ApiKeyCreated,
     AuditFilter,
     ErasureReason,
     LinkSecret,
@@ -439,6 +440,26 @@ def test_a_restore_revokes_again_an_api_key_revoked_since_the_backup(
         assert [k.revoked_at for k in restored.list_api_keys(actor=world.admin)
                 if k.key_id == leaked.key_id] == [clock.now()]
     assert report["revocations_replayed"] == 1
+
+
+def test_a_restore_chains_again_a_break_glass_opening_made_since_the_backup(
+    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """An emergency key opened after the backup: the restored copy never held the key, but
+    reviewers still see the opening, its reason and expiry, from the witness folder's journal."""
+    service = open_service()
+    world = make_world(service, clock)
+    opened: list[ApiKeyCreated] = []
+    report = _backup_then(optinface, tmp_path / "backup", service, clock, lambda: opened.append(
+        service.open_break_glass(reason="INC-3: the root key holder is away", hours=2)))
+    with closing(open_service()) as restored:
+        [seen] = restored.break_glass_openings(actor=world.reviewer)
+        refused("unauthenticated", lambda: restored.authenticate(opened[0].secret))
+    assert (seen.key_id, seen.reason, seen.replayed) == (
+        opened[0].key_id, "INC-3: the root key holder is away", True)
+    assert (seen.opened_at, seen.expires_at) == (opened[0].created_at, opened[0].expires_at)
+    assert report["break_glass_replayed"] == 1
 
 
 def test_a_restore_opts_out_again_a_subject_who_opted_out_of_search_since_the_backup(
