@@ -129,9 +129,9 @@ def handshake(server: TlsServer, *, maximum: ssl.TLSVersion) -> str | None:
 def test_serve_speaks_tls_1_2_or_later_only(tls_only: TlsServer) -> None:
     """A client that offers at most TLS 1.1 (which this OpenSSL can still speak) fails the
     handshake; one that offers TLS 1.2 gets it. The client cannot tell why it failed (asyncio
-    closes without sending the alert), and Python's default ciphers alone would refuse TLS 1.1
-    too, so the floor is also checked on the context the running server listens with: stated,
-    not left to defaults."""
+    closes without sending the alert), and Python's own defaults (a TLS 1.2 floor since 3.10,
+    AEAD ciphers only) refuse TLS 1.1 too, so the floor is also checked on the context the
+    running server listens with: stated there, not left to defaults."""
     with pytest.raises(ssl.SSLError):
         handshake(tls_only, maximum=ssl.TLSVersion.TLSv1_1)
     assert handshake(tls_only, maximum=ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
