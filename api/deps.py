@@ -31,7 +31,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.limits import RateLimiter, retry_after_header
 from optinface.api.settings import ApiSettings
+from optinface.api.tls_scope import presented_certificate_sha256
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
+from optinface.consent.client_certificates import admits
 from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Actor, Permission, authorize
 from optinface.consent.service import OptinFace
@@ -107,10 +109,22 @@ def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
 async def authenticate_on_loop(request: Request, service: OptinFace, secret: str) -> Actor:
     """:func:`authenticate` without blocking the event loop: a key whose row the service keeps is
     answered here; anything that reads or writes the ledger (a first use, a subject token, a
-    shared ledger, every refusal, which the service audits) runs on the thread pool."""
+    shared ledger, every refusal, which the service audits) runs on the thread pool.
+
+    Where the server verifies client certificates (``OPTINFACE_TLS_CLIENT_CA``), a relying
+    party's key is refused, as any bad credential is, unless the connection presented the
+    certificate the key is bound to (:func:`consent.client_certificates.admits`); without that
+    setting bound keys are not checked. The pages need no such check: no relying party's key
+    opens an area of them (:mod:`api.web.auth`)."""
     with failures_throttled(request, Unauthenticated):
         kept = service.authenticate_kept(secret)
-        return kept if kept is not None else await run_in_threadpool(service.authenticate, secret)
+        actor = kept if kept is not None else await run_in_threadpool(service.authenticate,
+                                                                       secret)
+        settings: ApiSettings = request.app.state.settings
+        if settings.checks_client_certificates and not admits(
+                actor, presented_certificate_sha256(request.scope)):
+            await run_in_threadpool(service.refuse_client_certificate, actor)
+        return actor
 
 
 class PermissionGuard:

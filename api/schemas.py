@@ -30,6 +30,11 @@ class RegulatorOrderCreate(BaseModel):
 class ApiKeyCreate(BaseModel):
     role: Role = Field(description="Subject tokens are issued with subjects, not here.")
     name: Name
+    client_cert_pem: str | None = Field(
+        default=None, max_length=20_000,
+        description=("A researcher's or verifier's client certificate (PEM) to bind the key to:"
+                     " where the server verifies client certificates, the key works only over"
+                     " a connection that presents it. Only its SHA-256 is stored."))
 
     @field_validator("role")
     @classmethod

@@ -11,6 +11,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
+from optinface.consent.client_certificates import binding_for
 from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
@@ -43,6 +45,7 @@ def _new_secret(prefix: str) -> tuple[str, str]:
 def create_api_key(
     session: Session, *, role: Role, name: str, keys: KeyRing, now: datetime,
     expires_at: datetime | None = None,
+    client_cert_sha256: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key row and its secret (the only time the secret exists in clear); it never
     expires unless ``expires_at`` says when."""
@@ -54,6 +57,7 @@ def create_api_key(
         secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
         created_at=now,
         expires_at=expires_at,
+        client_cert_sha256=client_cert_sha256,
     )
     session.add(row)
     session.flush()
@@ -125,7 +129,7 @@ def _key_actor(key_id: str, *, row: KeyRow | None, digest: str, now: datetime) -
         raise AuthFailure("revoked", key_id=key_id)
     if row.expires_at is not None and row.expires_at <= now:
         raise AuthFailure("expired", key_id=key_id)
-    return Actor(key_id=key_id, role=Role(row.role))
+    return Actor(key_id=key_id, role=Role(row.role), client_cert_sha256=row.client_cert_sha256)
 
 
 def authenticate(
@@ -170,12 +174,15 @@ def key_public(row: ApiKey) -> ApiKeyPublic:
     """A key as listed to admins: never its secret or hash."""
     return ApiKeyPublic(key_id=row.id, name=row.name, role=Role(row.role),
                         created_at=row.created_at, revoked_at=row.revoked_at,
-                        expires_at=row.expires_at)
+                        expires_at=row.expires_at,
+                        client_cert_sha256=row.client_cert_sha256)
 
 
-def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role,
-                   name: str) -> ApiKeyCreated:
-    """A new key; ``actor=None`` only bootstraps the first admin key of an empty system."""
+def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role, name: str,
+                   client_cert_pem: str | None = None,
+                   binding_required: bool = False) -> ApiKeyCreated:
+    """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
+    relying party's key is bound to ``client_cert_pem`` (:mod:`consent.client_certificates`)."""
     with runtime.db.transaction() as session:
         if actor is None:
             if session.scalar(select(func.count()).select_from(ApiKey)):
@@ -185,10 +192,14 @@ def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role,
         if role is Role.SUBJECT:
             raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
         require_name(name)
+        bound = binding_for(role, client_cert_pem, required=binding_required)
         row, secret = create_api_key(session, role=role, name=name, keys=runtime.keys,
-                                     now=runtime.clock.now())
+                                     now=runtime.clock.now(), client_cert_sha256=bound)
+        details = {"key_id": row.id, "role": str(role), "name": name}
+        if bound is not None:
+            details["client_cert_sha256"] = bound
         runtime.audit(session, Entry(action=AuditAction.KEY_CREATED, actor=actor,
-                                     details={"key_id": row.id, "role": str(role), "name": name}))
+                                     details=details))
         return ApiKeyCreated(**key_public(row).model_dump(), secret=secret)
 
 
@@ -245,9 +256,7 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
                                 settings=runtime.settings,
                                 rows=runtime.key_rows)
     except AuthFailure as failure:
-        _record_failures(runtime, runtime.auth_failures.add(
-            reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
-        raise
+        refuse_audited(runtime, failure)
 
 
 def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
@@ -258,6 +267,14 @@ def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
         return _from_kept_row(runtime, secret)
     except AuthFailure:
         return None
+
+
+def refuse_audited(runtime: Runtime, failure: AuthFailure) -> NoReturn:
+    """Tally ``failure``, found by a check made after the secret authenticated (the API's
+    client certificate check), like any other failed authentication, and raise it."""
+    _record_failures(runtime, runtime.auth_failures.add(
+        reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
+    raise failure
 
 
 def flush_failures(runtime: Runtime) -> None:

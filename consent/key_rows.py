@@ -1,14 +1,15 @@
 """The API-key rows authentication reads, kept between requests while no one writes them.
 
 Every request checks its secret against the row its key id names: the keyed hash the row stores,
-the role, the revocation, the expiry. On SQLite reading that row was a transaction of its own per
-request (``BEGIN IMMEDIATE``, serialised with every write), and, being a read, it sent the API's
-guard to a worker thread. :class:`KeyRows` keeps the rows it has read until the ``api_keys`` table
-is written through this process's engine (:class:`consent.table_writes.TableWrites`, as the
-register's reads do): a new key, a revocation, whoever issues it (the service, the CLI in process,
-plain SQL), and the end of the transaction that wrote, so a write rolled back is not kept either.
-Only what the row stores is kept (the keyed hash, never a secret); the hash of the presented secret
-is still compared with it on every request.
+the role, the revocation, the expiry, the client certificate a relying party's key is bound to.
+On SQLite reading that row was a transaction of its own per request (``BEGIN IMMEDIATE``,
+serialised with every write), and, being a read, it sent the API's guard to a worker thread.
+:class:`KeyRows` keeps the rows it has read until the ``api_keys`` table is written through this
+process's engine (:class:`consent.table_writes.TableWrites`, as the register's reads do): a new
+key, a revocation, whoever issues it (the service, the CLI in process, plain SQL), and the end of
+the transaction that wrote, so a write rolled back is not kept either. Only what the row stores is
+kept (the keyed hash, never a secret); the hash of the presented secret is still compared with it
+on every request.
 
 With other processes writing the ledger (PostgreSQL workers, :attr:`consent.db.Database.shared`)
 a revocation by another worker would go unseen: nothing is kept, every authentication reads.
@@ -28,8 +29,8 @@ from optinface.consent.db import Database
 from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import ApiKey
 
-_ROW = select(ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at, ApiKey.expires_at).where(
-    ApiKey.id == bindparam("key_id"))
+_ROW = select(ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at, ApiKey.expires_at,
+              ApiKey.client_cert_sha256).where(ApiKey.id == bindparam("key_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class KeyRow:
     # Kept with the row: an expiry is compared with the clock on every use, so a kept row of a
     # key that expired meanwhile refuses it as a read would.
     expires_at: datetime | None
+    client_cert_sha256: str | None
 
 
 class KeyRows:
@@ -72,7 +74,8 @@ class KeyRows:
         if found is None:
             return None
         row = KeyRow(secret_hash=found.secret_hash, role=found.role, revoked_at=found.revoked_at,
-                     expires_at=found.expires_at)
+                     expires_at=found.expires_at,
+                     client_cert_sha256=found.client_cert_sha256)
         if generation is not None:
             kept_generation, rows = self._kept
             same = kept_generation == generation

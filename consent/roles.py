@@ -104,6 +104,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# The roles that search and act on what a search found: where the API checks client certificates
+# (api.deps), their keys are bound to one (consent.client_certificates).
+RELYING_PARTIES = frozenset({Role.RESEARCHER, Role.VERIFIER})
+
+
 # Asked by a key that does not hold them, these are refused as the person's own (not as a mere
 # role mismatch): enrolling a face too, which the desk may only do for a photo the person approved.
 FOR_THE_PERSON = PERSONAL_ACTS | {Permission.ENROL, Permission.OPEN_CAPTURE}
@@ -118,6 +123,8 @@ class Actor:
     subject: str | None = None
     # For a subject token: whose passkey sign-in issued it ("self" or "parental_authority").
     capacity: str = "self"
+    # For a relying party's key: the SHA-256 of the client certificate it is bound to, if any.
+    client_cert_sha256: str | None = None
 
 
 def authorize(actor: Actor, permission: Permission, *, subject: str | None = None) -> None:

@@ -152,6 +152,8 @@ class ApiKeyPublic(_Public):
     expires_at: datetime | None = Field(
         default=None, description="When the key stops working; none: it never expires (only a"
                                   " break-glass key expires, hours after it opened).")
+    client_cert_sha256: str | None = Field(
+        default=None, description="The SHA-256 of the client certificate the key is bound to.")
 
 
 class ApiKeyCreated(ApiKeyPublic):

@@ -13,7 +13,7 @@ import hashlib
 import logging
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from optinface.consent import (
     anomalies,
     apikeys,
     break_glass,
+    client_certificates,
     consents,
     declaration,
     disclosures,
@@ -352,11 +353,17 @@ class OptinFace:
         return self.runtime.db.transaction()
 
     # Keys and authentication ------------------------------------------------------------------
-    def create_api_key(self, *, actor: Actor | None, role: Role, name: str) -> ApiKeyCreated:
-        """A new key; ``actor=None`` only bootstraps the first admin key of an empty system."""
+    def create_api_key(self, *, actor: Actor | None, role: Role, name: str,
+                       client_cert_pem: str | None = None,
+                       binding_required: bool = False) -> ApiKeyCreated:
+        """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
+        researcher's or verifier's key is bound to ``client_cert_pem`` when given, and must be
+        when ``binding_required`` (the server checks client certificates)."""
         if actor is not None:
             authorize(actor, Permission.MANAGE_KEYS)
-        return apikeys.create_audited(self.runtime, actor=actor, role=role, name=name)
+        return apikeys.create_audited(self.runtime, actor=actor, role=role, name=name,
+                                      client_cert_pem=client_cert_pem,
+                                      binding_required=binding_required)
 
     def list_api_keys(self, *, actor: Actor) -> list[ApiKeyPublic]:
         """Every API key ever created, revoked ones included (never their secrets)."""
@@ -386,6 +393,13 @@ class OptinFace:
         included (it audits them): for a caller that must not block, such as the API's guard on
         its event loop."""
         return apikeys.authenticate_kept(self.runtime, secret)
+
+    def refuse_client_certificate(self, actor: Actor) -> NoReturn:
+        """Refuse ``actor``'s key for the client certificate its connection presented (none,
+        or not the one the key is bound to: :func:`consent.client_certificates.admits`), with
+        the one refusal of every credential, tallied in the audit log like the others."""
+        apikeys.refuse_audited(self.runtime, apikeys.AuthFailure(
+            client_certificates.REFUSAL_REASON, key_id=actor.key_id))
 
     def flush_auth_failures(self) -> None:
         """Chain the failed authentications tallied since the last ``login_failure`` event into

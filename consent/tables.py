@@ -339,6 +339,9 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # None: no expiry. A break-glass key expires hours after it opened (consent.break_glass).
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A relying party's key bound to its client certificate: the SHA-256 of the certificate's
+    # DER, never the certificate (consent.client_certificates).
+    client_cert_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,8 +18,13 @@ app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True
 
 @app.command("create")
 def create(
-    role: Annotated[Role, typer.Option("--role", help="admin, researcher, reviewer or portal.")],
+    role: Annotated[Role, typer.Option(
+        "--role", help="admin, researcher, verifier, reviewer or portal.")],
     name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")],
+    client_cert: Annotated[Path | None, typer.Option(
+        "--client-cert", exists=True, dir_okay=False, readable=True,
+        help=("A researcher's or verifier's client certificate (PEM) to bind the key to;"
+              " required while OPTINFACE_TLS_CLIENT_CA is set."))] = None,
     data_dir: DataDir = None,
     api_key: Annotated[
         str | None,
@@ -31,14 +37,22 @@ def create(
 ) -> None:
     """Create a key and print its secret, shown this once (only a keyed hash is stored).
 
-    Example: optinface keys create --role researcher --name "lab A" --api-key $ADMIN_KEY
+    A researcher's or verifier's key bound to --client-cert works, where the server verifies
+    client certificates (OPTINFACE_TLS_CLIENT_CA), only over a connection presenting it.
+
+    Example: optinface keys create --role researcher --name "lab A" --client-cert lab-a.pem
+    --api-key $ADMIN_KEY
     """
     if role is Role.SUBJECT:
         raise typer.BadParameter("subject tokens are issued with subjects", param_hint="--role")
-    with opened(data_dir) as (_, service):
+    pem = client_cert.read_text(errors="replace") if client_cert is not None else None
+    with opened(data_dir) as (settings, service):
         actor = operator(service, api_key) if api_key else None
-        made = service.create_api_key(actor=actor, role=role, name=name)
+        made = service.create_api_key(actor=actor, role=role, name=name, client_cert_pem=pem,
+                                      binding_required=settings.checks_client_certificates)
     typer.echo(f"{made.key_id} ({made.role}, {made.name})")
+    if made.client_cert_sha256:
+        typer.echo(f"bound to the client certificate sha256:{made.client_cert_sha256}")
     typer.echo(f"secret (shown once): {made.secret}")
 
 
@@ -48,7 +62,8 @@ def list_keys(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List keys: id, role, name, created, revoked, expires (never the secrets).
+    """List keys: id, role, name, created, revoked, expires, the SHA-256 of the client
+    certificate a key is bound to (never the secrets).
 
     Example: optinface keys list --api-key $ADMIN_KEY
     """
@@ -58,7 +73,8 @@ def list_keys(
         echo_json(list(rows))
         return
     table = Table(title="API keys")
-    for column in ("key id", "role", "name", "created", "revoked", "expires"):
+    for column in ("key id", "role", "name", "created", "revoked", "expires",
+                   "client cert sha256"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -68,6 +84,7 @@ def list_keys(
             f"{row.created_at:%Y-%m-%d %H:%M}",
             f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
             f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "",
+            row.client_cert_sha256 or "",
         )
     Console().print(table)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from optinface.api.access_log import uvicorn_log_config
@@ -16,6 +17,8 @@ from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
+from optinface.api.tls import server_context
+from optinface.api.tls_scope import TlsH11Protocol
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
@@ -120,6 +123,19 @@ def url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
+def server_config(settings: ApiSettings, app: FastAPI) -> uvicorn.Config:
+    """How uvicorn serves ``app``: plain HTTP, or HTTPS with the TLS context of the settings
+    (:mod:`api.tls`) and the protocol that gives requests their TLS extension
+    (:mod:`api.tls_scope`)."""
+    config = uvicorn.Config(app, log_level="info", log_config=uvicorn_log_config(),
+                            http=TlsH11Protocol)
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        context = server_context(cert=settings.tls_cert, key=settings.tls_key,
+                                 client_ca=settings.tls_client_ca)
+        config.ssl_context_factory = lambda _config, _default: context
+    return config
+
+
 def _serve(settings: ApiSettings, listeners: list[socket.socket]) -> None:
     console = Console()
     if settings.demo_mode:
@@ -131,12 +147,12 @@ def _serve(settings: ApiSettings, listeners: list[socket.socket]) -> None:
             console.print("[bold]First run.[/] Admin API key (shown once, store it now):")
             console.print(secret, markup=False, highlight=False)
         console.print(f"data dir: {settings.data_dir.resolve()}")
+        scheme = "http" if settings.tls_cert is None else "https"
         console.print(
-            f"listening on http://{url_host(settings.host)}:{settings.port}  "
+            f"listening on {scheme}://{url_host(settings.host)}:{settings.port}  "
             "(API /v1, docs /docs, portal /portal, review /review)"
         )
-        config = uvicorn.Config(create_app(settings, service=service), log_level="info",
-                                log_config=uvicorn_log_config())
+        config = server_config(settings, create_app(settings, service=service))
         uvicorn.Server(config).run(sockets=listeners)
     finally:
         service.close()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from optinface.api.deps import ServiceDep, require
+from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.schemas import ApiKeyCreate
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
@@ -18,9 +18,14 @@ KeyManager = Annotated[Actor, require(Permission.MANAGE_KEYS)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_key(body: ApiKeyCreate, service: ServiceDep, actor: KeyManager) -> ApiKeyCreated:
-    """A new key for a role; its secret is in this answer only (a keyed hash is stored)."""
-    return service.create_api_key(actor=actor, role=body.role, name=body.name)
+def create_key(body: ApiKeyCreate, service: ServiceDep, settings: SettingsDep,
+               actor: KeyManager) -> ApiKeyCreated:
+    """A new key for a role; its secret is in this answer only (a keyed hash is stored). A
+    researcher's or verifier's key is bound to ``client_cert_pem``, which is required where the
+    server verifies client certificates."""
+    return service.create_api_key(
+        actor=actor, role=body.role, name=body.name, client_cert_pem=body.client_cert_pem,
+        binding_required=settings.checks_client_certificates)
 
 
 @router.get("")

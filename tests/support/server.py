@@ -53,17 +53,24 @@ def running(app: FastAPI) -> Iterator[str]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     url = f"http://127.0.0.1:{port}"
+    with started(server):
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        yield url
+
+
+@contextmanager
+def started(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> Iterator[None]:
+    """Run ``server`` (on ``sockets`` if given) in a thread until the block ends."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
+    thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    assert httpx.get(f"{url}/healthz").status_code == 200
     try:
-        yield url
+        yield
     finally:
         server.should_exit = True
         thread.join(timeout=30)

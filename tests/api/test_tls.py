@@ -1,0 +1,262 @@
+"""HTTPS in ``optinface serve``: TLS 1.2 or later, HSTS, and relying parties' keys bound to
+client certificates where the server verifies them (``OPTINFACE_TLS_CLIENT_CA``).
+
+Every server here is the real one: ``serve``'s own uvicorn configuration (its TLS context and
+the protocol that puts the client's certificate in the request's scope) on its own sockets,
+with clients speaking real TLS; the certificates are made per module (tests/support).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from optinface.api.app import create_app
+from optinface.api.cli.main import app as cli
+from optinface.api.cli.serve import listening_sockets, server_config
+from optinface.api.security_headers import HSTS
+from optinface.consent.apikeys import CREDENTIALS_REFUSED
+from optinface.consent.audit import AuditAction
+from optinface.consent.client_certificates import REFUSAL_REASON, certificate_sha256
+from optinface.consent.schemas import AuditFilter
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
+from tests.support.certificates import Issued, Pki, make_pki
+from tests.support.console import console
+from tests.support.server import started
+
+
+@dataclass
+class TlsServer:
+    url: str
+    service: OptinFace
+    keys: Keys  # made before the CA was set: the researcher's and verifier's are unbound
+    pki: Pki
+    config: uvicorn.Config  # as the running server loaded it
+
+    def client(self, cert: Issued | None = None) -> httpx.Client:
+        """A client that trusts the server's CA and presents ``cert`` (none: no certificate)."""
+        context = ssl.create_default_context(cafile=self.pki.ca.cert)
+        if cert is not None:
+            context.load_cert_chain(*cert.pair)
+        return httpx.Client(base_url=self.url, verify=context)
+
+
+@contextmanager
+def tls_server(data_root: Path, pipeline: FacePipeline, pki: Pki, *,
+               client_ca: bool) -> Iterator[TlsServer]:
+    """``serve`` with the server certificate of ``pki``, and its CA as the clients' if told."""
+    settings = settings_for_tests(data_root, tls_cert=pki.server.cert, tls_key=pki.server.key,
+                                  tls_client_ca=pki.ca.cert if client_ca else None)
+    service = OptinFace.open(settings, pipeline=pipeline)
+    listeners = listening_sockets("127.0.0.1", 0)
+    try:
+        keys = make_keys(service)
+        server = uvicorn.Server(server_config(settings, create_app(settings, service=service)))
+        with started(server, listeners):
+            port = listeners[0].getsockname()[1]
+            yield TlsServer(f"https://127.0.0.1:{port}", service, keys, pki, server.config)
+    finally:
+        for listener in listeners:
+            listener.close()
+        service.close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def mtls(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline,
+         pki: Pki) -> Iterator[TlsServer]:
+    """A server that verifies client certificates against ``pki``'s CA."""
+    with tls_server(tmp_path_factory.mktemp("mtls"), pipeline, pki, client_ca=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls_only(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline,
+             pki: Pki) -> Iterator[TlsServer]:
+    """A server over TLS without ``OPTINFACE_TLS_CLIENT_CA``."""
+    with tls_server(tmp_path_factory.mktemp("tls"), pipeline, pki, client_ca=False) as server:
+        yield server
+
+
+def bound_researcher(server: TlsServer, cert: Issued) -> str:
+    """A researcher key bound to ``cert``, made by the admin over HTTPS."""
+    with server.client() as admin:
+        made = admin.post("/v1/keys", headers=auth(server.keys.admin),
+                          json={"role": "researcher", "name": "lab A", "client_cert_pem": cert.pem})
+    assert made.status_code == 201, made.text
+    assert made.json()["client_cert_sha256"] == certificate_sha256(cert.pem)
+    return str(made.json()["secret"])
+
+
+def certificate_refusals(server: TlsServer) -> int:
+    """Refusals by client certificate the audit log counts so far (the tally flushed first)."""
+    service = server.service
+    service.flush_auth_failures()
+    page = service.audit_events(actor=service.authenticate(server.keys.reviewer),
+                                filters=AuditFilter(action=AuditAction.LOGIN_FAILURE), limit=1000)
+    return sum(int(event.details["reasons"].get(REFUSAL_REASON, 0)) for event in page.events)
+
+
+def handshake(server: TlsServer, *, maximum: ssl.TLSVersion) -> str | None:
+    """The TLS version a client offering up to ``maximum`` (and, for this test, every old
+    version and cipher its OpenSSL has) agrees with the server."""
+    context = ssl.create_default_context(cafile=server.pki.ca.cert)
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.maximum_version = maximum
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        return tls.version()
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
+def test_serve_speaks_tls_1_2_or_later_only(tls_only: TlsServer) -> None:
+    """A client that offers at most TLS 1.1 (which this OpenSSL can still speak) fails the
+    handshake; one that offers TLS 1.2 gets it. The client cannot tell why it failed (asyncio
+    closes without sending the alert), and Python's own defaults (a TLS 1.2 floor since 3.10,
+    AEAD ciphers only) refuse TLS 1.1 too, so the floor is also checked on the context the
+    running server listens with: stated there, not left to defaults."""
+    with pytest.raises(ssl.SSLError):
+        handshake(tls_only, maximum=ssl.TLSVersion.TLSv1_1)
+    assert handshake(tls_only, maximum=ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert tls_only.config.ssl is not None
+    assert tls_only.config.ssl.minimum_version is ssl.TLSVersion.TLSv1_2
+
+
+def test_answers_over_tls_tell_the_browser_to_keep_to_https(tls_only: TlsServer) -> None:
+    with tls_only.client() as browser:
+        answer = browser.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.headers["Strict-Transport-Security"] == HSTS
+
+
+def test_without_a_client_ca_bound_keys_are_not_checked(tls_only: TlsServer) -> None:
+    researcher = bound_researcher(tls_only, tls_only.pki.client_a)
+    with tls_only.client() as no_certificate:
+        assert no_certificate.get("/v1/purposes", headers=auth(researcher)).status_code == 200
+
+
+def test_a_researcher_key_works_only_with_the_certificate_it_is_bound_to(
+        mtls: TlsServer) -> None:
+    researcher = bound_researcher(mtls, mtls.pki.client_a)
+    with mtls.client(mtls.pki.client_a) as own:
+        assert own.get("/v1/purposes", headers=auth(researcher)).status_code == 200
+    before = certificate_refusals(mtls)
+    for cert in (mtls.pki.client_b, None):
+        with mtls.client(cert) as other:
+            refused = other.get("/v1/purposes", headers=auth(researcher))
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["message"] == CREDENTIALS_REFUSED
+    assert certificate_refusals(mtls) == before + 2
+
+
+def test_an_unbound_relying_party_key_is_refused_where_certificates_are_checked(
+        mtls: TlsServer) -> None:
+    before = certificate_refusals(mtls)
+    with mtls.client(mtls.pki.client_a) as client:
+        assert client.get("/v1/purposes",
+                          headers=auth(mtls.keys.researcher)).status_code == 401
+        assert client.get("/v1/reviews",
+                          headers=auth(mtls.keys.verifier)).status_code == 401
+    assert certificate_refusals(mtls) == before + 2
+
+
+def test_other_roles_and_the_pages_need_no_client_certificate(mtls: TlsServer) -> None:
+    bound_researcher(mtls, mtls.pki.client_a)
+    with mtls.client() as browser:
+        keys = browser.get("/v1/keys", headers=auth(mtls.keys.admin))
+        assert keys.status_code == 200
+        assert certificate_sha256(mtls.pki.client_a.pem) in [
+            key["client_cert_sha256"] for key in keys.json()]
+        assert browser.get("/v1/audit/events",
+                           headers=auth(mtls.keys.reviewer)).status_code == 200
+        assert browser.get("/portal").status_code == 200
+        assert browser.get("/review").status_code == 200
+
+
+def test_a_certificate_of_another_ca_fails_the_handshake(mtls: TlsServer) -> None:
+    """No answer at all, not even a 401: over TLS 1.3 the client learns it when the server
+    closes the connection its request went on."""
+    with mtls.client(mtls.pki.stranger) as stranger, pytest.raises(httpx.TransportError):
+        stranger.get("/healthz")
+    with mtls.client(mtls.pki.client_b) as known:
+        assert known.get("/healthz").status_code == 200
+
+
+def test_relying_party_keys_are_made_bound_where_certificates_are_checked(
+        mtls: TlsServer) -> None:
+    """No unbound researcher key (it could never be used); no binding where nothing checks it
+    (an admin's key); a binding only to a certificate."""
+    with mtls.client() as admin:
+        for body in ({"role": "researcher", "name": "unbound"},
+                     {"role": "admin", "name": "bound", "client_cert_pem": mtls.pki.client_a.pem},
+                     {"role": "researcher", "name": "junk", "client_cert_pem": "not a PEM"}):
+            refused = admin.post("/v1/keys", headers=auth(mtls.keys.admin), json=body)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["code"] == "invalid_request"
+
+
+@pytest.fixture
+def tls_environment(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment of ``optinface`` commands on a fresh data dir; its path."""
+    monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.delenv("OPTINFACE_API_KEY", raising=False)
+    return tmp_path / "var"
+
+
+@pytest.mark.parametrize(("given", "refused"), [
+    ({"TLS_CERT": "server.pem"}, "OPTINFACE_TLS_KEY"),
+    ({"TLS_KEY": "server.key"}, "OPTINFACE_TLS_KEY"),
+    ({"TLS_CLIENT_CA": "clients-ca.pem"}, "OPTINFACE_TLS_CLIENT_CA"),
+    ({"TLS_CERT": "missing.pem", "TLS_KEY": "server.key"}, "OPTINFACE_TLS_CERT"),
+    ({"TLS_CERT": "server.pem", "TLS_KEY": "client-a.key"}, "OPTINFACE_TLS_KEY"),
+    ({"TLS_CERT": "server.pem", "TLS_KEY": "server.key", "TLS_CLIENT_CA": "server.key"},
+     "OPTINFACE_TLS_CLIENT_CA"),
+], ids=["cert-without-key", "key-without-cert", "ca-without-cert", "unreadable-cert",
+        "key-of-another-cert", "ca-not-a-certificate"])
+def test_serve_refuses_tls_settings_that_do_not_hold_in_one_line(
+        pki: Pki, tls_environment: Path, given: dict[str, str], refused: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, file in given.items():
+        monkeypatch.setenv(f"OPTINFACE_{name}", str(pki.ca.folder / file))
+    code, lines = console(monkeypatch, capsys, "serve", "--data-dir", str(tls_environment))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: invalid_settings: {refused}: "), lines
+    assert not tls_environment.exists()
+
+
+def test_keys_create_binds_a_researcher_key_to_its_client_certificate(
+        pki: Pki, tls_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, path in (("CERT", pki.server.cert), ("KEY", pki.server.key),
+                       ("CLIENT_CA", pki.ca.cert)):
+        monkeypatch.setenv(f"OPTINFACE_TLS_{name}", str(path))
+    runner = CliRunner()
+    d = ("--data-dir", str(tls_environment))
+    made = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops", *d])
+    admin = made.output.split("secret (shown once): ")[1].split()[0]
+    unbound = runner.invoke(cli, ["keys", "create", "--role", "researcher", "--name", "lab",
+                                  "--api-key", admin, *d])
+    assert unbound.exit_code == 1 and "client certificate" in unbound.output, unbound.output
+    bound = runner.invoke(cli, ["keys", "create", "--role", "researcher", "--name", "lab",
+                                "--client-cert", str(pki.client_a.cert), "--api-key", admin, *d])
+    fingerprint = certificate_sha256(pki.client_a.pem)
+    assert bound.exit_code == 0 and fingerprint in bound.output, bound.output
+    listed = runner.invoke(cli, ["keys", "list", "--json", "--api-key", admin, *d])
+    assert fingerprint in listed.output
