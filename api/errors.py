@@ -102,6 +102,8 @@ witness_unusable             503     (CLI only) the audit witness folder cannot 
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already
+ledger_unavailable           503     the ledger's database cannot be reached for now (PostgreSQL
+                                     down or restarting); retry after ``Retry-After`` seconds
 internal_error               500     an unexpected failure; nothing about it is returned
 ===========================  ======  ===============================================================
 
@@ -114,22 +116,27 @@ from __future__ import annotations
 import json
 import logging
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optinface.api.access_log import route_template
 from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
+from optinface.consent.db import failure_summary, unreachable
 from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
 from optinface.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
+LEDGER_RETRY_SECONDS = 5
+"""How long a client is asked to wait when the ledger's database cannot be reached: about what
+PostgreSQL takes to restart, or a pool to reconnect."""
 
 
 class ApiErrorCode(StrEnum):
@@ -142,6 +149,7 @@ class ApiErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
+    LEDGER_UNAVAILABLE = "ledger_unavailable"
     INTERNAL_ERROR = UNEXPECTED_FAILURE  # the outcome its attempt is audited with
 
 
@@ -215,6 +223,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "key_store_unusable": 503,
     "key_file_exposed": 503,
     "key_unavailable": 503,
+    "ledger_unavailable": 503,
     "internal_error": 500,
 }
 
@@ -328,6 +337,13 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(code, str(exc.detail), status=status,
                               headers=dict(exc.headers or {}))
     # The route's template, never the path: the log outlives an erasure (api.access_log).
+    if unreachable(exc):
+        logger.warning("ledger unreachable on %s %s: %s", request.method,
+                       route_template(request.scope), failure_summary(cast("DBAPIError", exc)))
+        return error_response(
+            ApiErrorCode.LEDGER_UNAVAILABLE, "the ledger's database cannot be reached; try again",
+            status=STATUS_BY_CODE[ApiErrorCode.LEDGER_UNAVAILABLE],
+            headers=security_headers(request.scope) | retry_after_header(LEDGER_RETRY_SECONDS))
     log_failure(logger, exc, "unexpected error on %s %s", request.method,
                 route_template(request.scope))
     return error_response(
@@ -360,13 +376,16 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Send every exception, ``Exception`` included, through :func:`handle_error`, so that
-    even a bug answers in the one shape (a 500 that says nothing of its cause)."""
+    even a bug answers in the one shape (a 500 that says nothing of its cause). A database
+    error has its own entry so that one saying the ledger is out of reach for now (a 503) is
+    answered where it was raised, not re-raised to the server as a bug."""
     for exc_type in (
         ConsentError,
         EngineError,
         ApiError,
         RequestValidationError,
         StarletteHTTPException,
+        DBAPIError,
         Exception,
     ):
         app.add_exception_handler(exc_type, handle_error)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Delete, Engine, create_engine, event, text
@@ -98,6 +99,17 @@ def failure_summary(error: DBAPIError) -> str:
     sqlstate = getattr(original, "sqlstate", None)
     head = str(original).strip().split("\n", 1)[0]
     return f"{type(original).__name__}{f' [SQLSTATE {sqlstate}]' if sqlstate else ''}: {head}"
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot serve for now rather than that the request or
+    the code is wrong: PostgreSQL down or restarting, its connections refused or cut, out of
+    resources, a statement or lock timeout (psycopg's ``OperationalError`` classes 08, 53, 55,
+    57, 58), or a connection SQLAlchemy found dead. The next request reconnects, so the API
+    answers these 503 with a Retry-After. SQLite's own ``OperationalError`` is not one: there it
+    means a missing table or a locked file, which waiting would not mend."""
+    return isinstance(error, DBAPIError) and (
+        error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError))
 
 
 def read_only_uri(path: Path) -> str:

@@ -8,6 +8,7 @@ import sys
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
+from sqlalchemy.exc import DBAPIError
 
 from optinface.api.cli import (
     audit,
@@ -23,7 +24,8 @@ from optinface.api.cli import (
     serve,
 )
 from optinface.api.cli.common import refused
-from optinface.api.errors import CliErrorCode
+from optinface.api.errors import ApiErrorCode, CliErrorCode
+from optinface.consent.db import failure_summary, unreachable
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
 
@@ -62,7 +64,7 @@ def run() -> None:
 
     Commands that open the service already print their own refusals; this catches what happens
     before (an unreadable manifest, a missing model file, a data directory that cannot be made,
-    an ``OPTINFACE_*`` setting that is not valid).
+    an ``OPTINFACE_*`` setting that is not valid, a PostgreSQL ledger that cannot be reached).
     """
     try:
         app()
@@ -74,6 +76,10 @@ def run() -> None:
         ended = refused(CliErrorCode.INVALID_SETTINGS, settings_problems(error))
     except SettingsError as error:  # a complex setting (a list) that is not even JSON
         ended = refused(CliErrorCode.INVALID_SETTINGS, str(error))
+    except DBAPIError as error:
+        if not unreachable(error):
+            raise
+        ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, failure_summary(error))
     else:
         return
     sys.exit(ended.exit_code)

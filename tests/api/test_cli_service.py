@@ -630,6 +630,20 @@ def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
     assert load_settings(data_dir=data_dir).url == url
 
 
+def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_password(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A database that is down is no bug of the command: one line naming the ledger as out of
+    reach, the password of its URL never printed."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL",
+                       f"postgresql+psycopg://ops:hunter2@127.0.0.1:{free_port()}/optinface")
+    code, lines = console(monkeypatch, capsys, "sweep", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: ledger_unavailable: OperationalError: "), lines
+    assert "hunter2" not in lines[0]
+
+
 @pytest.mark.parametrize("command", ["demo", "bench"])
 def test_a_url_where_no_server_answers_is_one_line(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -19,7 +19,12 @@ import optinface.engine.errors
 import optinface.engine.thresholds
 from optinface.api.access_log import ACCESS_LOGGER
 from optinface.api.app import create_app
-from optinface.api.errors import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
+from optinface.api.errors import (
+    LEDGER_RETRY_SECONDS,
+    STATUS_BY_CODE,
+    ApiErrorCode,
+    CliErrorCode,
+)
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.passkeys import b64url, from_b64url
@@ -27,6 +32,8 @@ from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.corpus.generate import THIN_SHAPES, thin_png
 from tests.support.api import Keys, World, auth, consent_act, deployment, set_up_world
+from tests.support.postgres import postgres_server
+from tests.support.server import free_port
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -500,3 +507,22 @@ def test_a_database_failure_logs_no_row_the_server_quotes(
         _post_a_purpose_named_after_a_person(settings, service, keys, caplog)
     assert "violates check constraint" in caplog.text and "23514" in caplog.text, caplog.text
     assert PERSONAL not in caplog.text
+
+
+def test_a_ledger_that_cannot_be_reached_is_a_503_to_retry_and_the_worker_recovers(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """PostgreSQL stopped under a running worker: every request, authentication included, is a
+    503 ``ledger_unavailable`` with a Retry-After rather than a bug's 500, and the worker serves
+    again as soon as the database is back."""
+    with postgres_server(free_port()) as server, deployment(
+            tmp_path, pipeline, database_url=server.new_database()) as (_, _, client, keys):
+        admin = auth(keys.admin)
+        assert client.get("/v1/purposes", headers=admin).status_code == 200
+        server.stop()
+        for down in (client.get("/v1/purposes", headers=admin), client.get("/healthz")):
+            _assert_error(down, 503, "ledger_unavailable")
+            assert down.headers["Retry-After"] == str(LEDGER_RETRY_SECONDS)
+            assert down.headers["X-Frame-Options"] == "DENY"
+        server.resume()
+        assert client.get("/v1/purposes", headers=admin).status_code == 200

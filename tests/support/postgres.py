@@ -71,6 +71,10 @@ class PostgresServer:
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--no-sync")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the cluster :meth:`start` made, again after :meth:`stop`."""
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                    f"-c unix_socket_directories={self.root} -c max_connections=200")
         if not self.durable:
