@@ -21,6 +21,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.consent.audit import AuditAction
+from optinface.consent.errors import InvalidRequest
 from optinface.consent.identifiers import (
     MAX_INTEGER_COLUMN,
     MAX_LEDGER_INTEGER,
@@ -71,7 +72,12 @@ def audit_filter(
 ) -> AuditFilter:
     """The log's filters as query parameters, one definition for the events page and the
     export. Identifiers are checked as :data:`Identifier` and times as :data:`Moment` (an
-    instant, whatever its offset): a malformed one is a 422 before any query runs."""
+    instant, whatever its offset): a malformed one is a 422 before any query runs, and so is a
+    range backwards, which would select nothing and read as "nothing happened" (the
+    reviewer's pages refuse it too)."""
+    if since is not None and until is not None and since > until:
+        raise InvalidRequest("since is after until: choose since before until",
+                             details={"field": "since"})
     return AuditFilter(
         action=action,
         subject=subject,
