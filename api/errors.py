@@ -274,6 +274,9 @@ class ErrorJSONResponse(JSONResponse):
                           separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
+SCHEMA_MISMATCH = "the request does not match the schema"
+
+
 def status_for(code: str, *, default: int) -> int:
     return STATUS_BY_CODE.get(code, default)
 
@@ -321,9 +324,9 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestValidationError):
         return error_response(
             ApiErrorCode.VALIDATION_ERROR,
-            "the request does not match the schema",
+            SCHEMA_MISMATCH,
             status=422,
-            details={"errors": _validation_errors(exc)},
+            details={"errors": validation_errors(exc)},
         )
     if isinstance(exc, StarletteHTTPException):
         code = _CODE_BY_HTTP_STATUS.get(exc.status_code)
@@ -361,7 +364,7 @@ _WITHOUT_THE_INPUT = {
 was sent back whole, NULs and bidi controls included), from their other context."""
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Location, message and type of each problem; the offending input is never echoed back."""
     return [
         {

@@ -40,7 +40,7 @@ from optinface.consent.schemas import (
     SubjectPublic,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent, Subject
+from optinface.consent.tables import AuditEvent, Purpose, PurposeWithdrawal, Subject
 
 # English source strings of the prose the export carries (the pages translate them, see
 # ``api/web/export.py``); the JSON keeps the English, formatted.
@@ -141,7 +141,12 @@ def build_export(
     events = list(session.scalars(
         select(AuditEvent).where(mentions(subject.pseudonym)).order_by(AuditEvent.seq)
     ))
-    purposes = {p.id: p for c in subject.consents for p in c.purposes}
+    # A purpose withdrawn from a consent that goes on leaves it, but the events still name it.
+    withdrawn = session.scalars(select(Purpose).join(
+        PurposeWithdrawal, PurposeWithdrawal.purpose_id == Purpose.id
+    ).where(PurposeWithdrawal.subject_id == subject.id))
+    purposes = {p.id: p for c in subject.consents for p in c.purposes} | {
+        p.id: p for p in withdrawn}
     reviews = {r.id: r for r in review.of_candidate(session, subject.pseudonym)}
     return AccessExport(
         generated_at=now,

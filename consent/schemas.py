@@ -1092,7 +1092,8 @@ class AccessExport(BaseModel):
     controller_name: str
     controller_contact: str
     accountability: Accountability
-    purposes: list[PurposePublic] = Field(description="The texts of the purposes consented to.")
+    purposes: list[PurposePublic] = Field(description=(
+        "The texts of the purposes consented to, one withdrawn since included (events name it)."))
     recipients: list[Recipient]
     source: str
     retention: list[RetentionDate]

@@ -12,6 +12,7 @@ from pydantic import PlainValidator
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.web.advised import ADVISED
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -65,25 +66,26 @@ def request_probe_consent(
     return service.request_probe_consent(actor=actor, body=body)
 
 
-@router.post("/probe-links/registration-options")
+@router.post("/probe-links/registration-options", dependencies=[ADVISED])
 def probe_registration_options(body: LinkSecret, service: ServiceDep) -> PasskeyChallenge:
     """For the person in the probe (no API key: the one-time link is the credential)."""
     return service.probe_registration_options(body)
 
 
-@router.post("/probe-links/subject-challenge")
+@router.post("/probe-links/subject-challenge", dependencies=[ADVISED])
 def probe_subject_challenge(body: LinkSecret, service: ServiceDep) -> PasskeyChallenge:
     """For a verify's link: the statement for the subject to sign with their own passkey."""
     return service.probe_subject_challenge(body)
 
 
-@router.post("/probe-links/registrations")
+@router.post("/probe-links/registrations", dependencies=[ADVISED])
 def register_probe_passkey(body: PasskeyResponse, service: ServiceDep) -> PasskeyChallenge:
     """Store the person's new passkey; the answer is the statement for them to sign."""
     return service.register_probe_passkey(body)
 
 
-@router.post("/probe-links/signatures", status_code=status.HTTP_201_CREATED)
+@router.post("/probe-links/signatures", status_code=status.HTTP_201_CREATED,
+             dependencies=[ADVISED])
 def sign_probe_consent(body: PasskeyResponse, service: ServiceDep) -> ProbeConsentPublic:
     """The signed probe consent: single use, for that image, purpose and researcher key."""
     return service.sign_probe_consent(body)

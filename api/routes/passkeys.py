@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from optinface.api.deps import ServiceDep
+from optinface.api.web.advised import ADVISED
 from optinface.consent.schemas import (
     LinkSecret,
     PasskeyChallenge,
@@ -18,7 +19,8 @@ from optinface.consent.schemas import (
     SignedIn,
 )
 
-router = APIRouter(prefix="/passkeys", tags=["passkeys"])
+# The enrolment link's page calls these: a refusal carries advice in the page's language.
+router = APIRouter(prefix="/passkeys", tags=["passkeys"], dependencies=[ADVISED])
 
 
 @router.post("/registration-options")

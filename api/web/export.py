@@ -173,7 +173,7 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
     a, s, m = export.accountability, export.subject, export.matching_logic
     names = {p.id: p.name for p in export.purposes}
     threshold = (words("{value} (calibrated for a false-match rate of {fmr})",
-                       value=m.threshold, fmr=m.fmr)
+                       value=f"{m.threshold:.2f}", fmr=m.fmr)
                  if m.threshold is not None else words("not calibrated: searches are refused"))
     return [
         Section("accountability", words("Who answers for your data"), [
@@ -190,7 +190,7 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
         ]),
         Section("you", words("You"), [
             (words("Status"), _word(words, vocabulary.STATUSES, s.status)),
-            (words("Age bracket"), str(s.age_category)),
+            (words("Age bracket"), _word(words, vocabulary.AGE_CATEGORIES, s.age_category)),
             (words("Rules that apply"), str(s.jurisdiction)),
             (words("Searches among everyone can find you"), _yes_no(words, s.searchable)),
             (words("Registered on"), words.when(s.created_at)),

@@ -13,7 +13,7 @@ FRENCH: dict[str, str] = {
     "Privacy: who is in charge, your rights, the non-biometric alternative": (
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
-    "Candidate reviewed by a verifier": "Candidat examiné par un vérificateur",
+    "Candidate reviewed by a verifier": "Candidat examiné par un contrôleur des correspondances",
     "verifier": "contrôleur des correspondances",
     "Access log read": "Journal des accès consulté",
     "Incident recorded": "Incident de confidentialité consigné",
@@ -28,7 +28,7 @@ FRENCH: dict[str, str] = {
     "Log out": "Se déconnecter",
     "Your data and consents": "Vos données et vos consentements",
     "Compliance review": "Vérification de conformité",
-    "Your reviewer API key": "Votre clé d'API de vérificateur",
+    "Your reviewer API key": "Votre clé d'API de réviseur de conformité",
     "The form expired; please try again.": "Le formulaire a expiré; veuillez réessayer.",
     "That secret does not open this area.": "Ce secret n'ouvre pas cet espace.",
     "This record was erased on {when}. Nothing of your face is kept: no photo, no template,"
@@ -544,7 +544,7 @@ FRENCH: dict[str, str] = {
     "administrator": "administrateur",
     "portal": "portail",
     "researcher": "chercheur",
-    "reviewer": "vérificateur",
+    "reviewer": "réviseur de conformité",
     "volunteer": "volontaire",
     # Vocabulary: errors
     "Something in the form is missing or not in the expected form.": (
@@ -583,6 +583,46 @@ FRENCH: dict[str, str] = {
     "Too many requests. Please wait a minute and try again.": (
         "Trop de demandes. Attendez une minute, puis réessayez."
     ),
+    "This link was already used, has expired or is incomplete. Ask whoever gave it to you"
+    " for a new one.": (
+        "Ce lien a déjà servi, a expiré ou est incomplet. Demandez-en un nouveau à la personne"
+        " qui vous l'a remis."
+    ),
+    "A passkey already exists for this record. Sign in with it; if it is lost, ask a person"
+    " for a new link.": (
+        "Une clé d'accès existe déjà pour ce dossier. Connectez-vous avec elle; si elle est"
+        " perdue, demandez un nouveau lien à une personne."
+    ),
+    "Only the person, or the holder of parental authority, may do this, with their own"
+    " passkey.": (
+        "Seule la personne, ou le titulaire de l'autorité parentale, peut faire ceci, avec sa"
+        " propre clé d'accès."
+    ),
+    "You chose the way without your face: no photo of you is used.": (
+        "Vous avez choisi la voie sans votre visage : aucune photo de vous n'est utilisée."
+    ),
+    "This could not be done. Please try again later, or ask a person for help.": (
+        "Cela n'a pas pu être fait. Réessayez plus tard, ou demandez de l'aide à une personne."
+    ),
+    "Demo mode": "Mode démonstration",
+    "adult (18 or older)": "adulte (18 ans ou plus)",
+    "16 or 17 years old": "16 ou 17 ans",
+    "15 years old": "15 ans",
+    "14 years old": "14 ans",
+    "13 years old": "13 ans",
+    "under 13": "moins de 13 ans",
+    "Check: {fields}.": "Vérifiez : {fields}.",
+    "Your device did not make or give the passkey: the request was cancelled, took too long, or"
+    " this device holds no passkey for this site. Try again, or use the device where you created"
+    " your passkey.": (
+        "Votre appareil n'a pas créé ou fourni la clé d'accès : la demande a été annulée, a pris"
+        " trop de temps, ou cet appareil ne détient aucune clé d'accès pour ce site. Réessayez,"
+        " ou utilisez l'appareil où vous avez créé votre clé d'accès."
+    ),
+    "This did not get through. Check your connection, then try again.": (
+        "Cela n'a pas abouti. Vérifiez votre connexion, puis réessayez."
+    ),
+    "Choose a photo first.": "Choisissez d'abord une photo.",
     # Passkeys: the person's own acts, captures, probe consents, researcher keys (issue 11)
     (
         'A researcher asks to search for the person in one photo: you. Nothing happens '
@@ -629,13 +669,16 @@ FRENCH: dict[str, str] = {
     ),
     'Enrolment link issued': "Lien d'inscription remis",
     (
-        'Every key that may search, when and by whom it was created. The daily search '
-        'quota holds per key and per purpose: more keys do not mean more searches.'
+        'Every researcher key, when and by whom it was created, and when it was revoked: a '
+        'revoked key searches no more. The daily search quota holds per key and per purpose: '
+        'more keys do not mean more searches.'
     ): (
-        'Chaque clé qui peut faire des recherches, avec sa date de création et son '
-        'auteur. Le quota quotidien de recherches vaut par clé et par fin : plus de clés '
-        'ne donnent pas plus de recherches.'
+        'Chaque clé de chercheur, avec sa date de création, son auteur et sa date de '
+        'révocation : une clé révoquée ne fait plus de recherches. Le quota quotidien de '
+        'recherches vaut par clé et par fin : plus de clés ne donnent pas plus de recherches.'
     ),
+    'Revoked on': 'Révoquée le',
+    'still valid': 'encore valide',
     'I agree to this one search': "J'accepte cette seule recherche",
     'Key': 'Clé',
     'No researcher key has been created.': "Aucune clé de chercheur n'a été créée.",

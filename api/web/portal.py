@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, SettingsDep
@@ -29,6 +30,7 @@ from optinface.api.errors import ApiError, ApiErrorCode, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
+from optinface.api.web.advised import ADVISED
 from optinface.api.web.auth import (
     PORTAL,
     end_session,
@@ -68,6 +70,7 @@ router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
 # What a person asks a human for from the portal; withdrawal and erasure have their own buttons.
 PORTAL_REQUEST_KINDS = (RightKind.COMPLAINT, RightKind.RECTIFICATION, RightKind.ACCESS)
+SUBJECT_ACT: TypeAdapter[SubjectAct] = TypeAdapter(SubjectAct)
 CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token")]
 Signed = Annotated[str, Form(description="The passkey's answer, put there by passkey.js.")]
 
@@ -172,7 +175,7 @@ def portal(request: Request, service: ServiceDep) -> Response:
     return signed_in(request, service, PORTAL, build, login_form=True)
 
 
-@router.post("/portal/passkey/options")
+@router.post("/portal/passkey/options", dependencies=[ADVISED])
 def portal_sign_in_options(request: Request, service: ServiceDep,
                            csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: a sign-in challenge (the login page's CSRF cookie must match)."""
@@ -181,25 +184,41 @@ def portal_sign_in_options(request: Request, service: ServiceDep,
     return service.sign_in_options()
 
 
-@router.post("/portal/passkey/sign-in")
+@router.post("/portal/passkey/sign-in", dependencies=[ADVISED])
 def portal_sign_in(request: Request, service: ServiceDep, body: PasskeyResponse,
                    csrf: CsrfHeader = None) -> Response:
     """The passkey's answer: a session whose secret is the person's own subject token."""
     return passkey_log_in(request, service, body, csrf)
 
 
-@router.post("/portal/challenge")
-def portal_challenge(request: Request, service: ServiceDep, body: SubjectAct,
+def _act(request: Request, typed: dict[str, Any]) -> SubjectAct:
+    """The act a form asks to sign. The sharing form's fields are typed by the person: what
+    they typed wrong is refused with that form's own advice, naming the fields to correct,
+    before anything is signed. The other acts are written by passkey.js from the page."""
+    try:
+        return SUBJECT_ACT.validate_python(typed)
+    except ValidationError as error:
+        if typed.get("act") != "disclose":
+            raise RequestValidationError(error.errors()) from error
+        wrong = {part for problem in error.errors() for part in problem["loc"]}
+        words = words_for(request)
+        labels = [words(label) for name, label in vocabulary.DISCLOSE_FIELDS.items()
+                  if name in wrong]
+        told = words("Check: {fields}.", fields="; ".join(labels))
+        raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.NAME_WHO_AND_WHY, details={
+            "fields": [name for name in vocabulary.DISCLOSE_FIELDS if name in wrong],
+            "advice": f"{told} {words(vocabulary.NAME_WHO_AND_WHY)}",
+        }) from error
+
+
+@router.post("/portal/challenge", dependencies=[ADVISED])
+def portal_challenge(request: Request, service: ServiceDep, body: dict[str, Any],
                      csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: the statement of an act and the options to sign it. An act refused
     before anything is signed carries ``details.advice`` in the page's language, which
     passkey.js shows beside the form."""
     _, actor = posted(request, service, PORTAL, csrf or "")
-    try:
-        return service.challenge(actor=actor, subject=actor.subject or "", act=body)
-    except (ConsentError, EngineError) as error:
-        error.details["advice"] = words_for(request)(advice(error))
-        raise
+    return service.challenge(actor=actor, subject=actor.subject or "", act=_act(request, body))
 
 
 @router.post("/portal/logout")

@@ -49,6 +49,20 @@ def words_in(language: Language, settings: ApiSettings) -> Words:
     return Words(language=language, zone=ZoneInfo(settings.timezone), own=settings.own_french)
 
 
+def switch_url(request: Request, words: Words) -> str | None:
+    """The same page in the other language; none on a page that answers a form.
+
+    Following a link is a GET: on a page that answers a POST (a receipt, the last-consent
+    confirmation, the erasure receipt with its one-time code, a token shown once) it would
+    ask for a page that does not exist, and what was shown once would be lost. There the
+    language chosen before the form stays. A one-time link's ``#secret`` never reaches the
+    server: ``static/language.js`` carries it over to the link.
+    """
+    if request.method != "GET":
+        return None
+    return str(request.url.include_query_params(lang=words.language.other))
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Template ``name`` in the reader's language, with the demo-mode banner's words, never
     cached by the browser; a ``?lang=`` choice is remembered in a cookie."""
@@ -60,7 +74,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "_": words,
             "words": words,
             "lang": words.language,
-            "switch_url": str(request.url.include_query_params(lang=words.language.other)),
+            "switch_url": switch_url(request, words),
             "vocabulary": vocabulary,
             # Every page states demo mode (placeholder accountability) in base.html's banner,
             # in the register's own words (one source string, one translation).
@@ -80,10 +94,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 def advice(error: Refusal) -> str:
     """The English source of what to tell a person about ``error`` (translated when rendered):
-    the page's own message when it raised one (marked with ``N_``), else the code's advice."""
+    the page's own message when it raised one (marked with ``N_``), else the code's advice;
+    never a message written for machines (English, and a library's reason at times)."""
     if error.message in vocabulary.PAGE_MESSAGES:
         return error.message
-    return vocabulary.ERRORS.get(error.code, error.message)
+    return vocabulary.ERRORS.get(error.code, vocabulary.UNEXPLAINED)
 
 
 def refusal(request: Request, error: Refusal) -> HTMLResponse:

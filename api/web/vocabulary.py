@@ -6,6 +6,7 @@ other page text. A code without a word is shown as itself, muted (never hidden).
 
 from __future__ import annotations
 
+from optinface.api.web.i18n import N_
 from optinface.consent.schemas import LEGACY_SEARCH_OUTCOMES
 
 ACTIONS: dict[str, str] = {
@@ -105,6 +106,15 @@ DISCLOSURE_BASES: dict[str, str] = {  # consent.schemas.DisclosureBasis (BIPA 15
     "warrant_subpoena": "a warrant or subpoena",
 }
 
+AGE_CATEGORIES: dict[str, str] = {  # consent.schemas.AgeCategory
+    "adult": "adult (18 or older)",
+    "minor_16_17": "16 or 17 years old",
+    "minor_15": "15 years old",
+    "minor_14": "14 years old",
+    "minor_13": "13 years old",
+    "under_13": "under 13",
+}
+
 REFUSAL_GROUNDS: dict[str, str] = {  # consent.schemas.RefusalGround
     "manifestly_unfounded": "manifestly unfounded",
     "manifestly_excessive": "manifestly excessive",
@@ -149,12 +159,40 @@ ERRORS: dict[str, str] = {
     "template_not_replaceable": (
         "The photo this one was to replace is not yours under this consent any more."
     ),
+    "link_invalid": (
+        "This link was already used, has expired or is incomplete. Ask whoever gave it to you"
+        " for a new one."
+    ),
+    "already_registered": (
+        "A passkey already exists for this record. Sign in with it; if it is lost, ask a person"
+        " for a new link."
+    ),
+    "subject_credential_required": (
+        "Only the person, or the holder of parental authority, may do this, with their own"
+        " passkey."
+    ),
+    "alternative_chosen": "You chose the way without your face: no photo of you is used.",
     "transfer_assessment_required": (
         "They are outside the area whose law protects you: the controller must first assess"
         " sending your data there. Ask a person below for the reference of that assessment,"
         " then write it in its field."
     ),
 }
+
+# The fields of the portal's "Share your record with someone" form, as their labels name them.
+DISCLOSE_FIELDS: dict[str, str] = {
+    "recipient": "Who receives your record",
+    "recipient_country": "Their country (two-letter code, e.g. CA)",
+    "recipient_region": "Their province or state",
+    "legal_basis": "On which ground",
+    "document_reference": "Reference of your authorisation or of their request",
+    "transfer_assessment": (
+        "Only if they are outside Québec or the EEA: the reference of the controller's assessment"
+    ),
+}
+
+# What to tell a person about a refusal whose code has no advice above.
+UNEXPLAINED = N_("This could not be done. Please try again later, or ask a person for help.")
 
 # Messages the pages raise themselves (already advice, so shown as they are).
 PICK_A_PURPOSE = "Tick at least one use to consent."

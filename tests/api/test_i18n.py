@@ -45,7 +45,8 @@ def source_strings() -> set[str]:
     for table in (vocabulary.ACTIONS, vocabulary.OUTCOMES, vocabulary.ERASURE_REASONS,
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES,
                   vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
-                  vocabulary.DISCLOSURE_BASES,
+                  vocabulary.DISCLOSURE_BASES, vocabulary.DISCLOSE_FIELDS,
+                  vocabulary.AGE_CATEGORIES,
                   vocabulary.ALERTS):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)

@@ -19,7 +19,15 @@ import pytest
 from optinface.api.web.french import FRENCH
 from optinface.consent import access
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, auth, deployment, page_login, portal_session
+from tests.support.api import (
+    World,
+    auth,
+    deployment,
+    in_a_year,
+    page_login,
+    portal_session,
+    publish_purpose,
+)
 
 pytestmark = pytest.mark.shared_deployment
 FRENCH_READER = {"Accept-Language": "fr-CA,fr;q=0.9"}
@@ -166,3 +174,22 @@ def test_a_refused_searchs_code_reads_back_from_the_wording_that_wrote_it(code: 
     assert access.refusal_code(access.REFUSED.format(code=code)) == code
     assert access.refusal_code("no_candidate") is None
     assert access.refusal_code(access.REFUSED.format(code="")) is None
+
+
+def test_my_data_words_the_age_bracket_rounds_the_threshold_and_names_a_withdrawn_purpose(
+    world: World,
+) -> None:
+    """Codes are worded ("adult", a purpose's id), and the threshold is shown as scores are."""
+    other = publish_purpose(world.client, world.keys, "Words")
+    person, _ = world.new_person()
+    given = person.consent(purposes=[world.purpose_id, other], notice_id=world.notice_id,
+                           expires_at=in_a_year())
+    person.withdraw(given["consent"]["id"], other)  # the consent goes on without it
+    url = f"/v1/subjects/{person.pseudonym}/export"
+    markdown = world.client.get(url, params={"format": "md"},
+                                headers={**auth(person.token), **FRENCH_READER}).text
+    assert "**Tranche d'âge**: adulte (18 ans ou plus)" in markdown
+    events = markdown[markdown.index("## Événements"):]
+    assert other not in events and "pour Study Words" in events, events
+    threshold = re.search(r"\*\*Seuil\*\*: (\S+)", markdown)
+    assert threshold is not None and re.fullmatch(r"\d\.\d\d", threshold[1]), markdown

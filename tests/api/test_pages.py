@@ -311,3 +311,98 @@ def test_pages_load_their_script_from_the_app_only(client: TestClient) -> None:
     assert "<script>" not in page and "onclick" not in page
     script = client.get("/static/passkey.js")
     assert script.status_code == 200 and "navigator.credentials" in script.text
+
+
+def _switch(html: str) -> bool:
+    return "data-language-switch" in html
+
+
+def test_a_page_answering_a_form_offers_no_language_switch_that_would_lose_it(
+    client: TestClient, world: World
+) -> None:
+    """Following the switch is a GET: on the erasure receipt it would be a 405 and the one-time
+    code gone for good (the session ended). The language chosen before the form stays."""
+    person, _ = world.new_person()
+    csrf = portal_session(client, person)
+    assert _switch(client.get("/portal?lang=fr").text)
+    erased = client.post("/portal/erase", data={"csrf": csrf, "confirm": "true"})
+    assert erased.status_code == 200, erased.text
+    assert 'id="one-time-code"' in erased.text and '<html lang="fr">' in erased.text
+    assert not _switch(erased.text)
+    assert _switch(client.get("/privacy").text)
+
+
+@pytest.mark.parametrize(("language", "told"), [
+    ("en-CA", "This link was already used, has expired or is incomplete."),
+    ("fr-CA", "Ce lien a déjà servi, a expiré ou est incomplet.")])
+def test_a_used_link_is_refused_with_advice_in_the_readers_language(
+    client: TestClient, world: World, language: str, told: str
+) -> None:
+    """The pages' script shows details.advice: words for people, the stable code kept."""
+    client.cookies.clear()  # no language switched earlier: the browser's language
+    _, made = world.new_person()  # the link is used by the person's taking over
+    for route in ("/v1/passkeys/registration-options", "/v1/probe-links/registration-options"):
+        answer = client.post(route, json={"link": made["enrolment"]["secret"]},  # type: ignore[index]
+                             headers={"Accept-Language": language})
+        assert answer.status_code == 410 and answer.json()["code"] == "link_invalid"
+        assert answer.json()["details"]["advice"].startswith(told), answer.text
+    cut = client.post("/v1/passkeys/registrations", json={"ceremony_id": 1},
+                      headers={"Accept-Language": language})
+    assert cut.status_code == 422 and cut.json()["details"]["errors"]
+    assert cut.json()["details"]["advice"] != cut.json()["message"]
+
+
+def test_a_sharing_form_typed_wrong_is_refused_naming_the_field_in_the_readers_language(
+    client: TestClient, world: World
+) -> None:
+    csrf = portal_session(client, world.people[world.subject])
+    act = {"act": "disclose", "recipient": "Acme Bank", "recipient_country": "ca",
+           "legal_basis": "consent", "document_reference": "REF-1"}
+    answer = client.post("/portal/challenge", json=act,
+                         headers={"X-CSRF-Token": csrf, "Accept-Language": "fr-CA"})
+    assert answer.status_code == 422 and answer.json()["code"] == "validation_error"
+    assert answer.json()["details"]["fields"] == ["recipient_country"]
+    assert answer.json()["details"]["advice"].startswith(
+        "Vérifiez : Son pays (code à deux lettres, p. ex. CA). Indiquez qui"), answer.text
+
+
+@pytest.mark.browser
+def test_the_language_switch_keeps_a_one_time_link_and_its_page_speaks_the_chosen_language(
+    page, base_url: str, world: World
+) -> None:
+    """The switch on /passkey#secret keeps the secret: the passkey is made in French. A used
+    link, or a device that gives no passkey, is told in French, never a code or the browser's
+    English."""
+    virtual_authenticator(page)
+    created = world.client.post("/v1/subjects", json={"age_category": "adult"},
+                                headers=auth(world.keys.portal)).json()
+    world.created.append(created["pseudonym"])
+    page.goto("/passkey#" + created["enrolment"]["secret"])  # type: ignore[attr-defined]
+    page.click("[data-language-switch]")  # type: ignore[attr-defined]
+    page.wait_for_selector("html[lang=fr]")  # type: ignore[attr-defined]
+    page.click("#passkey-register")  # type: ignore[attr-defined]
+    page.wait_for_selector("#registered:not([hidden])")  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]  # the link is used now
+    page.click("#passkey-register")  # type: ignore[attr-defined]
+    said = page.locator("[data-passkey-error]")  # type: ignore[attr-defined]
+    said.wait_for()
+    assert said.inner_text().startswith("Ce lien a déjà servi")
+    other = page.context.browser.new_page(  # type: ignore[attr-defined]
+        base_url=base_url, locale="fr-CA")  # another device, holding no passkey for this site
+    virtual_authenticator(other)
+    other.goto("/portal")
+    other.click("#passkey-sign-in")
+    other.locator("[data-passkey-error]").wait_for()
+    assert other.inner_text("[data-passkey-error]").startswith(
+        "Votre appareil n'a pas créé ou fourni la clé")
+
+
+@pytest.mark.browser
+def test_the_demo_banner_is_inside_a_landmark(page) -> None:
+    """axe-core's "region" rule: a screen reader's landmark list reaches every text."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.goto("/privacy")  # type: ignore[attr-defined]
+    assert page.is_visible("#demo-mode")  # type: ignore[attr-defined]
+    found = Axe().run(page, options={"runOnly": ["region"]}).response["violations"]
+    assert found == [], found

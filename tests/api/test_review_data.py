@@ -281,3 +281,23 @@ def test_a_purpose_name_cannot_run_as_a_formula_in_the_reviewers_spreadsheet(
     cells = [cell for row in csv.reader(io.StringIO(answer.text)) for cell in row]
     assert f"'{formula}" in cells
     assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+
+
+def test_the_dashboards_researcher_keys_mark_each_revoked_key_with_its_time(
+    client: TestClient, world: World
+) -> None:
+    """The table lists every key that may search: a revoked one says so, and since when."""
+    admin = auth(world.keys.admin)
+    made = [client.post("/v1/keys", headers=admin,
+                        json={"role": "researcher", "name": name}).json()
+            for name in ("kept lab", "gone lab")]
+    client.delete(f"/v1/keys/{made[1]['key_id']}", headers=admin)
+    revoked_at = next(k["revoked_at"] for k in client.get("/v1/keys", headers=admin).json()
+                      if k["key_id"] == made[1]["key_id"])
+    page_login(client, "review", world.keys.reviewer)
+    section = client.get("/review").text.split('<section id="researcher-keys">')[1].split(
+        "</section>")[0]
+    [kept] = [r for r in section.split("<tr") if made[0]["key_id"] in r]
+    [gone] = [r for r in section.split("<tr") if made[1]["key_id"] in r]
+    assert "still valid" in kept and "<strong>" not in kept
+    assert f"<strong>{revoked_at[:16]}</strong>" in gone, gone

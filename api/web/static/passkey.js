@@ -76,14 +76,25 @@
     return credentialJSON(got);
   }
 
-  // A refusal written for people (details.advice, in the page's language) is shown as it is;
-  // an erased record also reveals the way to its erasure receipt.
+  // What the person reads, always in the page's language: a refusal's advice (written for
+  // people by the server), else the page's own words (base.html) for what went wrong on the
+  // device or on the way; never a code, nor a library's or the browser's English.
+  function told(error) {
+    const details = (error.answer && error.answer.details) || {};
+    const words = document.body.dataset;
+    if (details.advice) { return details.advice; }
+    if (error.advice) { return words[error.advice]; }
+    if (error.answer) { return words.adviceRefused; }
+    return error instanceof DOMException ? words.adviceDevice : words.adviceNetwork;
+  }
+
+  // An erased record also reveals the way to its erasure receipt.
   function showError(scope, error) {
     const within = (selector) => (scope && scope.querySelector(selector))
       || document.querySelector(selector);
     const details = (error.answer && error.answer.details) || {};
     const box = within("[data-passkey-error]");
-    if (box) { box.textContent = String(details.advice || error.message || error); box.hidden = false; }
+    if (box) { box.textContent = told(error); box.hidden = false; }
     const receipt = within("[data-erasure-receipt]");
     if (receipt && details.erasure_receipt) { receipt.hidden = false; }
   }
@@ -116,7 +127,7 @@
     }
     if (kind === "enrol") {
       const file = field("image").files[0];
-      if (!file) { throw new Error("choose a photo first"); }
+      if (!file) { throw Object.assign(new Error("no photo"), { advice: "advicePhoto" }); }
       const replaces = field("replaces");  // absent until the person has a template
       return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file),
                replaces: replaces && replaces.value ? Number(replaces.value) : null };
