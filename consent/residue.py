@@ -2,14 +2,19 @@
 says it (the register's security measures, the erasure receipt, the README).
 
 SQLite (the embedded default) overwrites deleted rows (``secure_delete``) and truncates its
-write-ahead log on erasure, so the live files keep nothing. PostgreSQL cannot: MVCC keeps a
-deleted row's old version in the heap until vacuum reclaims it, the WAL keeps it until
-recycled, streaming replicas and every backup taken before keep it for as long as they exist.
-On both, a copy taken before the erasure (a backup, a snapshot, a dead tuple) holds the
-subject's data key wrapped under the epoch key of the time, which lives in the key store
-outside the database and which the next epoch rotation destroys (:mod:`consent.epochs`): from
-then on that copy is undecryptable. On PostgreSQL that rotation is what makes the residue
-honest; a test shows it with a real ``pg_dump`` (tests/consent/test_postgres_residue.py).
+write-ahead log on erasure, so the live files keep nothing. PostgreSQL cannot: MVCC keeps a deleted
+or updated row's old version in the table and index files, and vacuum only marks that space free,
+it does not zero it, so the bytes stay until new rows overwrite them (an outside tester found an
+erased pseudonym in the ``subjects`` heap and its unique index after VACUUM and CHECKPOINT); the
+WAL keeps them until recycled, streaming replicas and every backup taken before for as long as they
+exist. What those bytes hold in clear is pseudonymous (the random pseudonym, dates, the age bracket
+and jurisdiction; the audit rows' versions from before the erasure sealed them); the template is
+there only encrypted. On both backends, a copy taken before the erasure (a backup, a snapshot, a
+dead tuple) holds the subject's data key wrapped under the epoch key of the time, which lives in
+the key store outside the database and which the next epoch rotation destroys
+(:mod:`consent.epochs`): from then on the template in that copy is undecryptable. On PostgreSQL
+that rotation is what makes the biometric residue honest; a test shows it with a real ``pg_dump``
+(tests/consent/test_postgres_residue.py).
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ from sqlalchemy.engine import make_url
 
 SQLITE_MEASURE = "SQLite secure_delete and WAL truncation on erasure; index entries scrubbed"
 POSTGRESQL_MEASURE = (
-    "PostgreSQL: an erased row's old versions remain in dead tuples until vacuum, in the WAL,"
-    " on replicas and in backups, holding its subject key wrapped under an epoch key that the"
-    " next key epoch rotation destroys, after which they are undecryptable; index entries"
-    " scrubbed on every worker's replica"
+    "PostgreSQL: an erased row's old versions remain in the table and index files until"
+    " overwritten (vacuum frees the space without zeroing it), in the WAL, on replicas and in"
+    " backups; their pseudonymous columns stay readable there, while the template is held only"
+    " encrypted under a subject key wrapped under an epoch key that the next key epoch"
+    " rotation destroys, after which it is undecryptable; index entries scrubbed on every"
+    " worker's replica"
 )
+"""Part of the declared material (the register's security measures): a change of this text
+asks a PostgreSQL deployment for a new assessment and declaration, as any change of what it
+declared does."""
 
 
 def is_postgresql(url: str) -> bool:
@@ -37,9 +47,11 @@ def storage_measure(url: str) -> str:
 def after_destroyed(url: str) -> str:
     """The erasure receipt's statement of what outlives the destruction in the live ledger."""
     if is_postgresql(url):
-        return ("PostgreSQL keeps the deleted rows' old versions in dead tuples until vacuum,"
-                " in its write-ahead log until recycled, on streaming replicas and in backups;"
-                " the subject key they hold is wrapped under epoch key keyEpoch, and they are"
+        return ("PostgreSQL keeps the deleted rows' old versions in its table and index files"
+                " until overwritten (vacuum frees the space without zeroing it), in its"
+                " write-ahead log until recycled, on streaming replicas and in backups; their"
+                " pseudonymous columns stay readable there, and the template they hold is"
+                " encrypted under a subject key wrapped under epoch key keyEpoch,"
                 " undecryptable from copiesUndecryptableAt")
     return ("the database write-ahead log, which still holds old copies of the deleted pages,"
             " is checkpointed and truncated (at the latest on the next start-up)")
