@@ -55,6 +55,7 @@ from optinface.consent.schemas import (
     PasskeyChallenge,
     PasskeyResponse,
     PrivacyStatement,
+    PurposePublic,
     RightInstruction,
     RightKind,
     RightsRequestCreate,
@@ -87,6 +88,14 @@ def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
     mine = [n for n in notices if n.language.lower().startswith(words.language)]
     chosen = mine or notices
     return chosen[-1] if chosen else None
+
+
+def _durations(longest: int, purposes: list[PurposePublic]) -> list[int]:
+    """The consent durations offered: none the signature would be refused for (``longest``,
+    shorter for a minor), none past the longest retention of the uses offered (the consent
+    would end then anyway, ``ConsentPublic.ends_at``); the longest that can hold is one."""
+    limit = min(longest, max((p.retention_days for p in purposes), default=longest))
+    return sorted({*(days for days in CONSENT_DURATIONS_DAYS if days < limit), limit})
 
 
 def _complaint(privacy: PrivacyStatement) -> RightInstruction:
@@ -127,7 +136,8 @@ def _home(
         consents=consents,
         active=active,
         last_purpose=len(active) == 1 and len(active[0].purposes) == 1,
-        durations=CONSENT_DURATIONS_DAYS,
+        durations=_durations(service.longest_consent_days(actor=actor, subject=subject),
+                             privacy.purposes),
         requests=service.requests_of(actor=actor, subject=subject),
         request_kinds=PORTAL_REQUEST_KINDS,
         request_days=RIGHTS_REQUEST_DAYS,
@@ -198,8 +208,18 @@ def portal_challenge(request: Request, service: ServiceDep, body: SubjectAct,
     try:
         return service.challenge(actor=actor, subject=actor.subject or "", act=body)
     except (ConsentError, EngineError) as error:
-        error.details["advice"] = words_for(request)(advice(error))
+        error.details["advice"] = _challenge_advice(words_for(request), error)
         raise
+
+
+def _challenge_advice(words: Words, error: ConsentError | EngineError) -> str:
+    """What to tell the person about an act refused before signing: a consent too long says
+    how long it may be (a minor's is shorter than an adult's), the rest their code's advice."""
+    days = error.details.get("max_consent_days")
+    if days is not None:
+        return words("This consent can last at most {days} days (a minor's less than an"
+                     " adult's): choose a shorter time.", days=days)
+    return words(advice(error))
 
 
 @router.post("/portal/logout")
