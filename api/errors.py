@@ -46,7 +46,8 @@ face_mismatch                403     the face does not match the subject's templ
 template_limit               409     the subject already has as many templates as allowed
 template_not_replaceable     409     the template a capture replaces is not the subject's under the
                                      capture's consent (details.problem: unknown, other_consent)
-already_registered           409     a passkey of that capacity exists; no new enrolment link
+already_registered           409     a passkey of that capacity exists; no new enrolment link, and
+                                     no older link registers another
 link_invalid                 410     the one-time link is unknown, used or expired
 receipt_code_invalid         410     the erasure receipt's one-time code is unknown, expired or used
 alternative_chosen           409     the person chose the non-biometric alternative: no enrolment

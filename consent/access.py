@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import consents, disclosures, review, rights_requests
+from optinface.consent import consents, disclosures, passkeys, review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.audit_seals import mentions, seal_of
 from optinface.consent.ledger import templates_public
@@ -30,7 +30,9 @@ from optinface.consent.policies import (
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
+    ConsentCapacity,
     MatchingLogic,
+    PasskeyPublic,
     PurposePublic,
     RetentionDate,
     ReviewPublic,
@@ -162,6 +164,8 @@ def build_export(
         rights_requests=rights_requests.of_subject(session, subject, now=now),
         disclosures=disclosures.of_subject(session, subject.pseudonym),
         subject=SubjectPublic.model_validate(subject),
+        passkeys=[PasskeyPublic(capacity=ConsentCapacity(c.capacity), registered_at=c.created_at)
+                  for c in passkeys.credentials_of(session, subject)],
         consents=consents.all_public(subject, public_key=public_key, now=now),
         templates=templates_public(session, subject),
         events=[own_view(event, subject.pseudonym) for event in events],

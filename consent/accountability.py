@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 from optinface.consent.errors import EuRepresentativeRequired, PlaceholderAccountability
-from optinface.consent.schemas import Accountability, RightInstruction
+from optinface.consent.schemas import Accountability, NoticePublic, RightInstruction
 from optinface.consent.settings import ConsentSettings, Jurisdiction
-from optinface.consent.tables import Subject
+from optinface.consent.tables import Notice, Subject
 
 _PLACEHOLDER = re.compile(r"example\.(org|com|net)|placeholder|not yet written|PIA-0000",
                           re.IGNORECASE)
@@ -146,3 +146,10 @@ def require_accountable(settings: ConsentSettings) -> None:
             + ", OPTINFACE_".join(name.upper() for name in missing)
             + " (or OPTINFACE_DEMO_MODE=true for a demonstration, never for real people)",
             details={"settings": missing})
+
+
+def notice_public(notice: Notice, settings: ConsentSettings) -> NoticePublic:
+    """A notice as people are shown it, wherever it is: with who answers for the data, the
+    alternative and the rights."""
+    return NoticePublic.model_validate(notice).model_copy(
+        update={"accountability": accountability(settings)})

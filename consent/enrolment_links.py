@@ -97,7 +97,9 @@ def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> Su
 def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
                        capacity: ConsentCapacity) -> EnrolmentLink:
     """A fresh link while no passkey of that capacity exists (a lost or expired link): once the
-    person registered, nobody else can add a credential to their subject."""
+    person registered, nobody else can add a credential to their subject. Refused here when
+    asked, and held again when a link is used (:func:`consent.passkeys.register`), so a link
+    asked for before the person registered is void once they did."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)

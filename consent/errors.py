@@ -246,7 +246,8 @@ class ReceiptCodeInvalid(ConsentError):
 
 
 class AlreadyRegistered(ConsentError):
-    """A passkey of this capacity is registered already; no new enrolment link is issued."""
+    """A passkey of this capacity is registered already: no new enrolment link is issued, and
+    no link issued before registers another."""
 
     code = "already_registered"
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import segno
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -48,7 +48,12 @@ from webauthn.helpers.structs import (
 
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import ChallengeInvalid, LinkInvalid, PasskeyInvalid
+from optinface.consent.errors import (
+    AlreadyRegistered,
+    ChallengeInvalid,
+    LinkInvalid,
+    PasskeyInvalid,
+)
 from optinface.consent.identifiers import is_identifier
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
@@ -259,9 +264,20 @@ def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
 
 def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
              settings: ConsentSettings, now: datetime) -> tuple[PasskeyCredential, OneTimeLink]:
-    """Verify a registration and store the credential; the link is used up."""
+    """Verify a registration and store the credential; the link is used up, and with it every
+    other unused link of its kind for the same subject and capacity.
+
+    A link that names a subject registers only while that subject has no passkey of the link's
+    capacity, checked here, in the registration's own (serialised) transaction: a second link
+    obtained before the person registered (kept by whoever asked for it, or raced against the
+    person's) can never add a credential that acts in their name. The person who lost theirs
+    is not locked out: a new link is issued while none of that capacity is registered.
+    """
     ceremony = take_ceremony(session, ceremony_id, kind=REGISTER, now=now)
-    link = unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
+    link = session.get(OneTimeLink, ceremony.link_id or "")
+    if link is not None and link.subject_id is not None:
+        _require_none_registered(session, link)
+    link = unspent(link, now=now)
     origin = _service_origin(response, settings)
     try:
         verified = verify_registration_response(
@@ -277,8 +293,30 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
         created_at=now)
     session.add(credential)
     link.used_at = now
+    if link.subject_id is not None:
+        _void_siblings(session, link, now=now)
     session.flush()
     return credential, link
+
+
+def _require_none_registered(session: Session, link: OneTimeLink) -> None:
+    """:class:`AlreadyRegistered` if the link's subject holds a passkey of its capacity."""
+    held = session.scalar(select(PasskeyCredential.id).where(
+        PasskeyCredential.subject_id == link.subject_id,
+        PasskeyCredential.capacity == link.capacity).limit(1))
+    if held is not None:
+        raise AlreadyRegistered(f"a {link.capacity} passkey is registered for this subject"
+                                " already; this link can add no other",
+                                details={"capacity": link.capacity})
+
+
+def _void_siblings(session: Session, link: OneTimeLink, *, now: datetime) -> None:
+    """Mark used every other unused link for the same subject, kind and capacity: once one
+    registered, the others would only be refused, and a spent link opens nothing."""
+    session.execute(update(OneTimeLink).where(
+        OneTimeLink.subject_id == link.subject_id, OneTimeLink.kind == link.kind,
+        OneTimeLink.capacity == link.capacity, OneTimeLink.id != link.id,
+        OneTimeLink.used_at.is_(None)).values(used_at=now))
 
 
 # Assertions: sign-in and signed acts ----------------------------------------------------------

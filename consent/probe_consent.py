@@ -34,10 +34,11 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from optinface.consent import ledger, passkeys, policies
+from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
+from optinface.consent.errors import ChallengeInvalid, LinkInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
@@ -53,6 +54,8 @@ from optinface.consent.schemas import (
     ProbeConsentLink,
     ProbeConsentPublic,
     ProbeConsentRequest,
+    ProbeLinkRequest,
+    PurposePublic,
     SignedReceipt,
 )
 from optinface.consent.settings import ConsentSettings
@@ -195,6 +198,31 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
         url = passkeys.link_url(runtime.settings, page, secret)
         return ProbeConsentLink(request_id=link.id, link_url=url, secret=secret,
                                 expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
+
+
+def asked(runtime: Runtime, body: LinkSecret) -> ProbeLinkRequest:
+    """What the link asks the person to agree to, shown before any passkey is made or used:
+    the notice's text and version with who answers for it, the purpose, the image's hash and
+    the researcher's key. Reading it uses nothing up: declining is leaving without signing."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        link = _open(session, body.link, keys=runtime.keys, now=now)
+        notice = ledger.get_notice(session, link.details["notice_id"])
+        purpose = ledger.get_purpose(session, link.details["purpose_id"])
+        return ProbeLinkRequest(
+            notice=notice_public(notice, runtime.settings),
+            purpose=PurposePublic.model_validate(purpose),
+            probe_sha256=link.details["probe_sha256"],
+            researcher_key_id=link.details["researcher_key_id"],
+            for_subject=link.kind == SUBJECT_PROBE, expires_at=link.expires_at)
+
+
+def _open(session: Session, secret: str, *, keys: KeyRing, now: datetime) -> OneTimeLink:
+    """The unspent probe link behind ``secret``, a search's or a verify's."""
+    try:
+        return passkeys.open_link(session, secret, kind=PROBE, keys=keys, now=now)
+    except LinkInvalid:
+        return passkeys.open_link(session, secret, kind=SUBJECT_PROBE, keys=keys, now=now)
 
 
 def challenge(runtime: Runtime, credential: PasskeyCredential,

@@ -143,7 +143,7 @@ def receipt_for_consent(
              "retentionDays": p.retention_days, "study": p.study,
              "purposeCategory": ["biometric identification"], "consentType": "EXPLICIT",
              "piiCategory": ["face template"], "primaryPurpose": True,
-             "termination": consent.expires_at.isoformat(), "thirdPartyDisclosure": False}
+             "termination": consent.ends_at.isoformat(), "thirdPartyDisclosure": False}
             for p in purposes
         ],
         policy_url=settings.policy_url,

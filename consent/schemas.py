@@ -492,6 +492,9 @@ class ConsentPublic(BaseModel):
     guardian_until: datetime | None = Field(
         default=None, description="A guardian's consent: it ends then unless the person, come "
         "of age, consented in their own name to each of its purposes before.")
+    ends_at: datetime = Field(
+        description="When the consent ends unless withdrawn first: the earliest of expires_at, "
+        "retained_until and guardian_until (what the gates and the sweep apply).")
     status: str
     receipt: SignedReceipt | None = None
     withdrawal_receipt: SignedReceipt | None = None
@@ -510,6 +513,20 @@ class ProbeConsentLink(BaseModel):
     secret: str
     expires_at: datetime
     qr_svg: str
+
+
+class ProbeLinkRequest(BaseModel):
+    """What a probe link asks of the person in the photo, shown before they agree or decline:
+    the statement they would sign commits to this notice (its version and SHA-256), this
+    purpose, this image's SHA-256 and this researcher's key."""
+
+    notice: NoticePublic = Field(description="The notice's text and version, and who answers.")
+    purpose: PurposePublic
+    probe_sha256: str
+    researcher_key_id: str
+    for_subject: bool = Field(description="A verify's link: the subject signs with a passkey"
+                              " they already have.")
+    expires_at: datetime
 
 
 class ProbeConsentPublic(_Public):
@@ -1087,6 +1104,14 @@ class DisclosurePublic(_Public):
         " (law, warrant or subpoena).")
 
 
+class PasskeyPublic(BaseModel):
+    """A passkey that acts for the subject, as its person sees it: in which capacity and since
+    when; never its id or public key, which act for no one outside a ceremony."""
+
+    capacity: ConsentCapacity
+    registered_at: datetime
+
+
 class AccessExport(BaseModel):
     generated_at: datetime
     controller_name: str
@@ -1103,6 +1128,9 @@ class AccessExport(BaseModel):
     disclosures: list[DisclosurePublic] = Field(
         description="To whom your data were disclosed, on which basis (BIPA 15(d)).")
     subject: SubjectPublic
+    passkeys: list[PasskeyPublic] = Field(
+        default=[], description="Every passkey that can sign in and act for you: one you did"
+        " not register is one to report.")
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
     events: list[AuditEventPublic]

@@ -37,6 +37,7 @@ from optinface.consent import (
     incidents,
     ledger,
     matching,
+    policies,
     probe_consent,
     purpose_withdrawal,
     retention_policy,
@@ -48,7 +49,7 @@ from optinface.consent import (
     transparency,
     witness,
 )
-from optinface.consent.accountability import accountability
+from optinface.consent.accountability import accountability, notice_public
 from optinface.consent.audit import AuditAction, AuditLog, Entry
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
@@ -122,6 +123,7 @@ from optinface.consent.schemas import (
     ProbeConsentLink,
     ProbeConsentPublic,
     ProbeConsentRequest,
+    ProbeLinkRequest,
     PublishedKey,
     PurposeCreate,
     PurposePublic,
@@ -439,8 +441,7 @@ class OptinFace:
             return [self._notice_public(n) for n in ledger.notices(session)]
 
     def _notice_public(self, notice: Notice) -> NoticePublic:
-        return NoticePublic.model_validate(notice).model_copy(
-            update={"accountability": accountability(self.settings)})
+        return notice_public(notice, self.settings)
 
     def privacy_statement(self) -> PrivacyStatement:
         """The public privacy page's content (no authentication: nothing personal in it)."""
@@ -543,6 +544,15 @@ class OptinFace:
             return SubjectPublic.model_validate(
                 ledger.get_subject(session, subject, keys=self.runtime.keys)
             )
+
+    def longest_consent_days(self, *, actor: Actor, subject: str) -> int:
+        """How many days a consent to ``subject`` signed today may last (a minor's less): the
+        portal offers no duration that the signature would then be refused for."""
+        authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        with self._read() as session:
+            found = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            return policies.max_consent_days(found, self.settings,
+                                             today=self.runtime.clock.now().date())
 
     def templates(self, *, actor: Actor, subject: str) -> list[TemplatePublic]:
         """The subject's templates, never their vectors: what a capture may name to replace."""
@@ -653,6 +663,11 @@ class OptinFace:
                        actor=actor, action=AuditAction.PROBE_CONSENT_REQUESTED,
                        purpose=body.purpose_id, probe_sha256=body.probe_sha256,
                        subjects=[] if body.subject is None else [body.subject])
+
+    def probe_link_request(self, body: LinkSecret) -> ProbeLinkRequest:
+        """What a probe link asks, for its page to show before the person agrees or declines
+        (the link is the key; reading uses nothing up)."""
+        return probe_consent.asked(self.runtime, body)
 
     def probe_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
         """Options for the person in the probe to create a passkey (the link is the key)."""

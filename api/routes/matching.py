@@ -23,6 +23,7 @@ from optinface.consent.schemas import (
     ProbeConsentLink,
     ProbeConsentPublic,
     ProbeConsentRequest,
+    ProbeLinkRequest,
 )
 
 router = APIRouter(tags=["matching"], route_class=InMemoryUploadRoute)
@@ -64,6 +65,13 @@ def request_probe_consent(
     person opens the link, registers a passkey and signs (``/probe-links/...``). For a verify,
     name the ``subject``: they sign with the passkey they already have (a verify needs it)."""
     return service.request_probe_consent(actor=actor, body=body)
+
+
+@router.post("/probe-links/request", dependencies=[ADVISED])
+def probe_link_request(body: LinkSecret, service: ServiceDep) -> ProbeLinkRequest:
+    """What the link asks the person in the probe to agree to: the notice (text, version, who
+    answers), the purpose, the image's SHA-256 and the researcher's key. Uses nothing up."""
+    return service.probe_link_request(body)
 
 
 @router.post("/probe-links/registration-options", dependencies=[ADVISED])

@@ -100,7 +100,7 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
                  version=consent.notice_version, sha=consent.notice_sha256[:12],
                  who=words("the holder of parental authority")
                  if consent.given_by == ConsentCapacity.PARENTAL_AUTHORITY else words("you"),
-                 when=words.when(consent.obtained_at), until=words.when(consent.expires_at))
+                 when=words.when(consent.obtained_at), until=words.when(consent.ends_at))
     if consent.retention_policy_sha256:
         text += words("; retention policy {sha}", sha=consent.retention_policy_sha256[:12])
     if consent.withdrawn_at:
@@ -196,6 +196,10 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
             (words("Registered on"), words.when(s.created_at)),
             (words("Last interaction"), words.when(s.last_interaction_at)),
         ]),
+        Section("passkeys", words("Passkeys that act for you ({n})", n=len(export.passkeys)), [
+            (words.when(p.registered_at), words("a passkey of the holder of parental authority")
+             if p.capacity == ConsentCapacity.PARENTAL_AUTHORITY else words("your own passkey"))
+            for p in export.passkeys]),
         Section("consents", words("Consents ({n})", n=len(export.consents)),
                 [_consent(words, c, names) for c in export.consents]),
         Section("templates", words("Face templates ({n})", n=len(export.templates)), [

@@ -197,6 +197,16 @@ FRENCH: dict[str, str] = {
     ),
     "For how long?": "Pour combien de temps?",
     "{days} days": "{days} jours",
+    "If the uses you tick are all kept for less time, your consent ends when the longest of"
+    " them ends; your receipt gives the day.": (
+        "Si les utilisations que vous cochez sont toutes conservées moins longtemps, votre"
+        " consentement prend fin avec la plus longue d'entre elles; votre reçu en donne le jour."
+    ),
+    "This consent can last at most {days} days (a minor's less than an adult's): choose a"
+    " shorter time.": (
+        "Ce consentement peut durer au plus {days} jours (celui d'un mineur moins que celui d'un"
+        " adulte) : choisissez une durée plus courte."
+    ),
     "I consent to the ticked uses": "Je consens aux utilisations cochées",
     "No notice has been published yet, so no consent can be given.": (
         "Aucun avis n'a encore été publié; aucun consentement ne peut donc être donné."
@@ -295,6 +305,17 @@ FRENCH: dict[str, str] = {
     ),
     "Sign with my passkey": "Signer avec ma clé d'accès",
     "I agree to this one comparison": "J'accepte cette comparaison",
+    "What you are asked to agree to": "Ce à quoi on vous demande de consentir",
+    "The notice you would sign for": "L'avis pour lequel vous signeriez",
+    "Photo": "Photo",
+    "I do not agree": "Je refuse",
+    "You did not agree: nothing was signed, and nothing is done with this photo. You can close"
+    " this page.": (
+        "Vous avez refusé : rien n'a été signé, et rien n'est fait avec cette photo. Vous pouvez"
+        " fermer cette page."
+    ),
+    "It can be used once, until:": "Il peut servir une fois, jusqu'au :",
+    "The signed receipt (JSON)": "Le reçu signé (JSON)",
     "Alerts (last 24 hours)": "Alertes (dernières 24 heures)",
     "How your face is used, and who answers for it": (
         "Comment votre visage est utilisé, et qui en répond"
@@ -363,6 +384,15 @@ FRENCH: dict[str, str] = {
     ),
     "Given on {when}; it ends on {until} at the latest.": (
         "Donné le {when}; il prend fin le {until} au plus tard."
+    ),
+    "You chose {chosen}; it ends sooner, when the retention of its uses ends.": (
+        "Vous aviez choisi le {chosen}; il prend fin plus tôt, quand la conservation de ses"
+        " utilisations prend fin."
+    ),
+    "You chose {chosen}; it ends sooner, when the person comes of age (unless they consent"
+    " in their own name before).": (
+        "Vous aviez choisi le {chosen}; il prend fin plus tôt, quand la personne atteint l'âge"
+        " du consentement (à moins qu'elle consente avant en son propre nom)."
     ),
     "You can stop any of these uses at any time from your page.": (
         "Vous pouvez mettre fin à chacune de ces utilisations en tout temps depuis votre page."
@@ -807,6 +837,11 @@ FRENCH: dict[str, str] = {
     ),
     "; retention policy {sha}": " ; politique de conservation {sha}",
     "the holder of parental authority": "le titulaire de l'autorité parentale",
+    "Passkeys that act for you ({n})": "Clés d'accès qui agissent pour vous ({n})",
+    "a passkey of the holder of parental authority": (
+        "une clé d'accès du titulaire de l'autorité parentale"
+    ),
+    "your own passkey": "votre propre clé d'accès",
     "you": "vous",
     "; withdrawn on {when}": "; retiré le {when}",
     "; ends on {when}; a consent in your own name to all its uses, given before, takes over"

@@ -57,6 +57,7 @@ from optinface.consent.schemas import (
     PasskeyChallenge,
     PasskeyResponse,
     PrivacyStatement,
+    PurposePublic,
     RightInstruction,
     RightKind,
     RightsRequestCreate,
@@ -90,6 +91,14 @@ def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
     mine = [n for n in notices if n.language.lower().startswith(words.language)]
     chosen = mine or notices
     return chosen[-1] if chosen else None
+
+
+def _durations(longest: int, purposes: list[PurposePublic]) -> list[int]:
+    """The consent durations offered: none the signature would be refused for (``longest``,
+    shorter for a minor), none past the longest retention of the uses offered (the consent
+    would end then anyway, ``ConsentPublic.ends_at``); the longest that can hold is one."""
+    limit = min(longest, max((p.retention_days for p in purposes), default=longest))
+    return sorted({*(days for days in CONSENT_DURATIONS_DAYS if days < limit), limit})
 
 
 def _complaint(privacy: PrivacyStatement) -> RightInstruction:
@@ -130,7 +139,8 @@ def _home(
         consents=consents,
         active=active,
         last_purpose=len(active) == 1 and len(active[0].purposes) == 1,
-        durations=CONSENT_DURATIONS_DAYS,
+        durations=_durations(service.longest_consent_days(actor=actor, subject=subject),
+                             privacy.purposes),
         requests=service.requests_of(actor=actor, subject=subject),
         request_kinds=PORTAL_REQUEST_KINDS,
         request_days=RIGHTS_REQUEST_DAYS,
@@ -218,7 +228,21 @@ def portal_challenge(request: Request, service: ServiceDep, body: dict[str, Any]
     before anything is signed carries ``details.advice`` in the page's language, which
     passkey.js shows beside the form."""
     _, actor = posted(request, service, PORTAL, csrf or "")
-    return service.challenge(actor=actor, subject=actor.subject or "", act=_act(request, body))
+    try:
+        return service.challenge(actor=actor, subject=actor.subject or "",
+                                 act=_act(request, body))
+    except (ConsentError, EngineError) as error:
+        if (days := error.details.get("max_consent_days")) is not None:
+            error.details["advice"] = _too_long(words_for(request), days)
+        raise
+
+
+def _too_long(words: Words, days: object) -> str:
+    """The advice for a consent refused as too long (it goes before the code's own, which the
+    routes' ``ADVISED`` adds to every other refusal): how long it may last, a minor's being
+    shorter than an adult's."""
+    return words("This consent can last at most {days} days (a minor's less than an"
+                 " adult's): choose a shorter time.", days=days)
 
 
 @router.post("/portal/logout")

@@ -53,16 +53,40 @@ def purpose_names(service: OptinFace, actor: Actor) -> dict[str, str]:
     return {p.id: p.name for p in service.list_purposes(actor=actor)}
 
 
+def _signed_purposes(consent: ConsentPublic, names: dict[str, str]) -> str:
+    """The purposes the person signed for, by the names their receipt gives: a use stopped
+    since is still one they agreed to then (a consent without a receipt: today's names)."""
+    if consent.receipt is None:
+        return ", ".join(sorted(names.get(p, p) for p in consent.purposes))
+    return ", ".join(sorted(p["purpose"] for service in consent.receipt.receipt["services"]
+                            for p in service["purposes"]))
+
+
+def _ends_sooner(words: Words, consent: ConsentPublic) -> list[str]:
+    """Why the consent ends before the day the person chose, when it does: said with the end
+    (``ConsentPublic.ends_at``), so the day told is the day the system applies."""
+    if consent.ends_at >= consent.expires_at:
+        return []
+    if consent.ends_at == consent.guardian_until:
+        return [words("You chose {chosen}; it ends sooner, when the person comes of age"
+                      " (unless they consent in their own name before).",
+                      chosen=words.when(consent.expires_at))]
+    return [words("You chose {chosen}; it ends sooner, when the retention of its uses ends.",
+                  chosen=words.when(consent.expires_at))]
+
+
 def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str]) -> Summary:
-    """A consent in plain words: its purposes by name, when it was given, the latest day it
-    ends, and that each use can be stopped at any time."""
-    listed = ", ".join(sorted(names.get(p, p) for p in consent.purposes))
+    """A consent in plain words, as signed: its purposes by name, when it was given, the day it
+    ends at the latest (and why, if sooner than chosen), and that each use can be stopped at
+    any time."""
     return Summary(
         title=words("Consent recorded"),
         lines=[
-            words("You agreed that we use your face for: {purposes}.", purposes=listed),
+            words("You agreed that we use your face for: {purposes}.",
+                  purposes=_signed_purposes(consent, names)),
             words("Given on {when}; it ends on {until} at the latest.",
-                  when=words.when(consent.obtained_at), until=words.when(consent.expires_at)),
+                  when=words.when(consent.obtained_at), until=words.when(consent.ends_at)),
+            *_ends_sooner(words, consent),
             words("You can stop any of these uses at any time from your page."),
         ],
         receipt_id=consent.id,

@@ -36,7 +36,8 @@ def test_a_capture_id_that_cannot_be_one_is_refused_unechoed(
 
 @pytest.mark.parametrize("route", ["/v1/passkeys/registration-options",
                                    "/v1/probe-links/registration-options",
-                                   "/v1/probe-links/subject-challenge"])
+                                   "/v1/probe-links/subject-challenge",
+                                   "/v1/probe-links/request"])
 def test_a_link_whose_id_cannot_be_one_is_unknown(world: World, route: str) -> None:
     answer = world.client.post(route, json={"link": "otl_lnk_\x00.secret-part"})
     assert_refused(answer, 410, "link_invalid")

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from optinface.api.soft_person import SoftHttpPerson
 from optinface.api.web.french import FRENCH
 from optinface.consent import access
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
+    ORIGIN,
     World,
     auth,
     deployment,
@@ -67,6 +69,20 @@ def test_my_data_reads_in_french_every_label(world: World, portrait_jpegs: list[
         assert heading in text, heading
     assert "candidat (en attente des contrôleurs), pas une identification" in text
     assert english_left_in(text) == []
+
+
+def test_my_data_lists_every_passkey_that_acts_for_the_person(world: World) -> None:
+    minor, answer = world.new_person(age="minor_13")
+    SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
+                             origin=ORIGIN)
+    portal_session(world.client, minor)
+    page = _text(world.client.get("/portal/data").text)
+    listed = page.split("Passkeys that act for you (2)")[1].split("Consents (")[0]
+    assert "your own passkey" in listed
+    assert "a passkey of the holder of parental authority" in listed
+    exported = world.client.get(f"/v1/subjects/{minor.pseudonym}/export", headers=minor.headers)
+    assert [p["capacity"] for p in exported.json()["passkeys"]] == [
+        "self", "parental_authority"]
 
 
 def test_my_data_shows_a_rights_requests_kind_and_state_in_french(world: World) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,24 @@ from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.api.soft_person import SoftHttpPerson
+from optinface.api.web.i18n import Language
+from optinface.api.web.rendering import words_in
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.api.browser import DESKTOP, chromium_page, localhost, shot, virtual_authenticator
-from tests.support.api import World, auth, portal_session
+from tests.support.api import (
+    ORIGIN,
+    World,
+    assert_refused,
+    auth,
+    consent_act,
+    deployment,
+    in_a_year,
+    portal_session,
+    set_up_world,
+)
 from tests.support.server import running
 
 pytestmark = pytest.mark.shared_deployment
@@ -72,18 +87,36 @@ def _probe_signed_in_the_browser(page: object, world: World, photo: bytes, *,
     """The researcher asks for a probe consent (for a verify against ``subject``); the person
     opens the link's page and signs there: the probe consent, with its receipt."""
     sha256 = hashlib.sha256(photo).hexdigest()
-    link = world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher), json={
-        "purpose_id": world.purpose_id, "notice_id": world.notice_id, "subject": subject,
-        "probe_sha256": sha256}).json()
-    page.goto("/" + link["link_url"].split("/", 3)[3])  # type: ignore[attr-defined]
+    page.goto(_probe_page(_probe_link(world, sha256, subject=subject)))  # type: ignore[attr-defined]
     page.click(button)  # type: ignore[attr-defined]
     page.wait_for_selector("#probe-statement:not([hidden])")  # type: ignore[attr-defined]
     assert page.inner_text("#probe-image") == sha256  # type: ignore[attr-defined]
+    assert page.inner_text("#probe-notice") == NOTICE  # type: ignore[attr-defined]
     assert not page.is_visible(button)  # type: ignore[attr-defined]  # done: hidden
     shot(page, f"probe-{button.removeprefix('#probe-')}")
     page.click("#probe-sign")  # type: ignore[attr-defined]
     page.wait_for_selector("#probe-done:not([hidden])")  # type: ignore[attr-defined]
-    return _signed_json(page)
+    assert page.inner_text("#probe-done-purpose") == "Study A"  # type: ignore[attr-defined]
+    signed = _signed_json(page)
+    assert page.inner_text("#probe-done-id") == signed["id"]  # type: ignore[attr-defined]
+    return signed
+
+
+NOTICE = "We use your face for study A only."  # the world's notice (tests/support/api.py)
+
+
+def _probe_link(world: World, sha256: str, *, subject: str | None = None) -> dict[str, Any]:
+    """The researcher's one-time link for the person in the photo (the subject's, for a
+    verify against ``subject``)."""
+    made = world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher), json={
+        "purpose_id": world.purpose_id, "notice_id": world.notice_id, "subject": subject,
+        "probe_sha256": sha256})
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def _probe_page(link: dict[str, Any]) -> str:
+    return "/" + str(link["link_url"]).split("/", 3)[3]
 
 
 @pytest.mark.browser
@@ -406,3 +439,126 @@ def test_the_demo_banner_is_inside_a_landmark(page) -> None:
     assert page.is_visible("#demo-mode")  # type: ignore[attr-defined]
     found = Axe().run(page, options={"runOnly": ["region"]}).response["violations"]
     assert found == [], found
+
+
+def _receipt_text(client: TestClient, consent_id: str) -> str:
+    page = client.get(f"/portal/receipts/{consent_id}")
+    assert page.status_code == 200, page.text
+    return page.text.split('id="summary"')[1].split("</section>")[0]
+
+
+def _offered_durations(portal_page: str) -> list[int]:
+    select = portal_page.split('id="duration">')[1].split("</select>")[0]
+    return [int(value.split('"')[0]) for value in select.split('value="')[1:]]
+
+
+@pytest.fixture
+def two_studies(tmp_path: Path, pipeline: FacePipeline) -> Iterator[World]:
+    """Its own deployment: study A kept a year, study B three (published before declaring)."""
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        world = set_up_world(client, keys, declare=False)
+        made = client.post("/v1/purposes", headers=auth(keys.admin), json={
+            "name": "Study B", "description": "Re-identification in study B",
+            "legal_basis": "express consent (LCCJTI art. 44)", "operations": ["enrol"],
+            "retention_days": 3 * 365, "study": "B"})
+        assert made.status_code == 201, made.text
+        world.purpose_b = made.json()["id"]  # type: ignore[attr-defined]
+        yield world
+
+
+def test_a_consent_receipt_restates_the_purposes_signed_after_one_use_stopped(
+    two_studies: World
+) -> None:
+    world = two_studies
+    person = world.people[world.subject]
+    both = [world.purpose_id, world.purpose_b]  # type: ignore[attr-defined]
+    consent_id = person.consent(purposes=both, notice_id=world.notice_id,
+                                expires_at=in_a_year())["consent"]["id"]
+    person.withdraw(consent_id, world.purpose_b)  # type: ignore[attr-defined]
+    portal_session(world.client, person)
+    assert "You agreed that we use your face for: Study A, Study B." in _receipt_text(
+        world.client, consent_id)
+    listed = world.client.get("/portal/receipts").text
+    assert "Study A, Study B" in listed
+
+
+def test_the_consent_form_offers_only_durations_that_can_hold(two_studies: World) -> None:
+    world = two_studies
+    portal_session(world.client, world.people[world.subject])
+    assert _offered_durations(world.client.get("/portal").text) == [30, 365, 3 * 365]
+    _, answer = world.new_person(age="under_13")
+    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
+                                        origin=ORIGIN)
+    csrf = portal_session(world.client, guardian)
+    assert _offered_durations(world.client.get("/portal").text) == [30, 365]
+    too_long = {**consent_act(world.purpose_b, world.notice_id),  # type: ignore[attr-defined]
+                "expires_at": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()}
+    refused = world.client.post("/portal/challenge", json=too_long,
+                                headers={"X-CSRF-Token": csrf})
+    assert_refused(refused, 422, "invalid_request")
+    assert "at most 365 days" in refused.json()["details"]["advice"]
+
+
+def test_a_consent_form_offers_no_duration_past_every_uses_retention(
+    client: TestClient, world: World
+) -> None:
+    portal_session(client, world.people[world.subject])  # the one study is kept a year
+    assert _offered_durations(client.get("/portal").text) == [30, 365]
+
+
+def test_the_end_of_a_consent_told_is_the_day_the_system_ends_it(
+    client: TestClient, world: World, api_settings: ApiSettings
+) -> None:
+    person = world.people[world.subject]
+    chosen = datetime.now(UTC) + timedelta(days=3 * 365)
+    given = person.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
+                           expires_at=chosen.isoformat())["consent"]
+    ends = datetime.fromisoformat(given["ends_at"])
+    assert ends == datetime.fromisoformat(given["retained_until"]) < chosen
+    [signed] = given["receipt"]["receipt"]["services"][0]["purposes"]
+    assert datetime.fromisoformat(signed["termination"]) == ends  # the receipt says so too
+    when = words_in(Language.EN, api_settings).when  # as the pages write a time
+    portal_session(client, person)
+    receipt = _receipt_text(client, given["id"])
+    assert f"it ends on {when(ends)} at the latest" in receipt
+    assert f"You chose {when(chosen)}; it ends sooner" in receipt
+    card = client.get("/portal").text.split(f'id="consent-{given["id"]}"')[1]
+    assert f"Ends on {when(ends)} at the latest." in card.split("</article>")[0]
+    my_data = client.get("/portal/data").text.split('id="consents"')[1].split("</section>")[0]
+    assert f"ends on {when(ends)}" in my_data and when(chosen) not in my_data
+
+
+def test_a_probe_link_tells_the_notice_signed_for_and_who_answers_and_uses_nothing_up(
+    client: TestClient, world: World, api_settings: ApiSettings
+) -> None:
+    for subject in (None, world.subject):
+        link = _probe_link(world, "ab" * 32, subject=subject)
+        asked = client.post("/v1/probe-links/request", json={"link": link["secret"]})
+        assert asked.status_code == 200, asked.text
+        told = asked.json()
+        assert (told["notice"]["text"], told["notice"]["version"]) == (NOTICE, "1")
+        assert told["notice"]["accountability"]["controller_name"] == api_settings.controller_name
+        assert (told["purpose"]["name"], told["probe_sha256"]) == ("Study A", "ab" * 32)
+        assert told["for_subject"] is (subject is not None)
+        again = client.post("/v1/probe-links/request", json={"link": link["secret"]})
+        assert again.json() == told  # read twice: nothing used up
+
+
+@pytest.mark.browser
+def test_the_person_in_a_probe_reads_the_notice_and_may_decline_without_signing(
+    page, world: World, api_settings: ApiSettings
+) -> None:
+    link = _probe_link(world, "cd" * 32)
+    page.goto(_probe_page(link))
+    page.wait_for_selector("#probe-asked:not([hidden])")
+    assert page.inner_text("#probe-notice") == NOTICE
+    assert page.inner_text("#probe-notice-version") == "1"
+    assert api_settings.controller_name in page.inner_text("#probe-controller")
+    assert page.inner_text("#probe-purpose") == "Study A"
+    shot(page, "probe-asked")
+    page.click("#probe-decline")
+    page.wait_for_selector("#probe-declined:not([hidden])")
+    assert not page.is_visible("#probe-register") and not page.is_visible("#probe-sign")
+    unused = world.client.post("/v1/probe-links/registration-options",
+                               json={"link": link["secret"]})
+    assert unused.status_code == 200, unused.text  # nothing signed, nothing used

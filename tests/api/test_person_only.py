@@ -15,6 +15,7 @@ import pytest
 
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
 from optinface.consent.service import OptinFace
+from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
     ORIGIN,
@@ -121,6 +122,53 @@ def test_the_operators_answer_holds_links_never_a_subject_credential(world: Worl
     assert_refused(again, 410, "link_invalid")  # used by the person: nobody else can register
     assert_refused(world.client.post(f"/v1/subjects/{person.pseudonym}/enrolment-links", json={},
                                      headers=auth(world.keys.portal)), 409, "already_registered")
+
+
+def _desk_shell_and_kept_link(world: World) -> tuple[str, str, str]:
+    """A shell made by the desk, which at once asks for another link (allowed: no passkey yet)
+    and keeps it: (pseudonym, the link handed to the person, the link kept)."""
+    made = world.client.post("/v1/subjects", json={"age_category": "adult"},
+                             headers=auth(world.keys.portal))
+    assert made.status_code == 201, made.text
+    pseudonym = made.json()["pseudonym"]
+    world.created.append(pseudonym)
+    kept = world.client.post(f"/v1/subjects/{pseudonym}/enrolment-links",
+                             json={"capacity": "self"}, headers=auth(world.keys.portal))
+    assert kept.status_code == 201, kept.text
+    return pseudonym, made.json()["enrolment"]["secret"], kept.json()["secret"]
+
+
+def test_a_link_kept_from_before_the_person_registered_registers_no_second_passkey(
+    world: World
+) -> None:
+    pseudonym, handed, kept = _desk_shell_and_kept_link(world)
+    person = SoftHttpPerson.take_over(world.client, handed, origin=ORIGIN)
+    assert person.pseudonym == pseudonym
+    assert_refused(world.client.post("/v1/passkeys/registration-options", json={"link": kept}),
+                   410, "link_invalid")  # void since the person's registered
+
+
+def test_two_links_raced_at_once_register_one_passkey_only(world: World) -> None:
+    pseudonym, handed, kept = _desk_shell_and_kept_link(world)
+    desk_options = world.client.post("/v1/passkeys/registration-options", json={"link": kept})
+    assert desk_options.status_code == 200, desk_options.text  # opened before the person's
+    person = SoftHttpPerson.take_over(world.client, handed, origin=ORIGIN)
+    desk = SoftAuthenticator(origin=ORIGIN)
+    assert_refused(world.client.post("/v1/passkeys/registrations", json={
+        "ceremony_id": desk_options.json()["ceremony_id"],
+        "credential": desk.create(desk_options.json()["options"])}), 409, "already_registered")
+    own = world.client.get(f"/v1/subjects/{pseudonym}", headers=person.headers)
+    assert own.status_code == 200, own.text
+
+
+def test_a_new_link_for_a_passkey_never_registered_still_takes_over_the_subject(
+    world: World
+) -> None:
+    pseudonym, lost, again = _desk_shell_and_kept_link(world)
+    person = SoftHttpPerson.take_over(world.client, again, origin=ORIGIN)
+    assert person.pseudonym == pseudonym
+    assert_refused(world.client.post("/v1/passkeys/registration-options", json={"link": lost}),
+                   410, "link_invalid")
 
 
 def test_a_minors_own_token_cannot_claim_parental_authority(

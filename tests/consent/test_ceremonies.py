@@ -10,7 +10,9 @@ from typing import Any
 
 from optinface.consent.schemas import (
     AgeCategory,
+    ConsentCapacity,
     LinkSecret,
+    PasskeyChallenge,
     PasskeyResponse,
     SubjectCreate,
     WithdrawAct,
@@ -67,3 +69,26 @@ def test_a_signature_is_refused_from_another_origin_or_without_user_verification
             actor=person.actor, subject=pseudonym, consent_id=consent_id,
             signed=answer))  # noqa: B023
     assert world.withdraw(pseudonym, consent_id).consent.status == "withdrawn"  # untampered
+
+
+def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
+    world: World
+) -> None:
+    """The desk asks for a second link before the person registered and keeps it: whichever
+    registers second is refused in its own transaction, and the kept link is void after."""
+    created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT))
+    kept = world.service.new_enrolment_link(actor=world.portal, subject=created.pseudonym,
+                                            capacity=ConsentCapacity.SELF)
+    person, desk = (world.service.passkey_registration_options(LinkSecret(link=link))
+                    for link in (created.enrolment.secret, kept.secret))
+
+    def answer(options: PasskeyChallenge) -> PasskeyResponse:
+        device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+        return PasskeyResponse(ceremony_id=options.ceremony_id,
+                               credential=device.create(options.options))
+
+    assert world.service.register_passkey(answer(person)).subject == created.pseudonym
+    refused("already_registered", lambda: world.service.register_passkey(answer(desk)))
+    refused("link_invalid", lambda: world.service.passkey_registration_options(
+        LinkSecret(link=kept.secret)))

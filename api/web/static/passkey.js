@@ -184,6 +184,27 @@
 
   let probeChallenge = null;
 
+  function setText(id, text) { document.getElementById(id).textContent = text; }
+
+  // What the link asks, shown before anything is made or signed: the notice the statement
+  // commits to (its text, version and SHA-256), who answers for it, the purpose, the photo's
+  // hash and the researcher's key. Reading it uses nothing up.
+  async function probeAsked(box) {
+    const link = window.location.hash.slice(1);
+    const asked = await postJSON("/v1/probe-links/request", { link });
+    const who = asked.notice.accountability;
+    setText("probe-purpose", asked.purpose.name);
+    setText("probe-purpose-description", asked.purpose.description);
+    setText("probe-notice-version", asked.notice.version);
+    setText("probe-notice", asked.notice.text);
+    document.getElementById("probe-notice").lang = asked.notice.language;
+    setText("probe-notice-sha256", asked.notice.sha256);
+    setText("probe-controller", who ? who.controller_name + " (" + who.controller_contact + ")" : "");
+    setText("probe-image", asked.probe_sha256);
+    setText("probe-researcher", asked.researcher_key_id);
+    box.hidden = false;
+  }
+
   async function probeRegister(button) {
     const link = window.location.hash.slice(1);
     const options = await postJSON("/v1/probe-links/registration-options", { link });
@@ -199,21 +220,27 @@
     showProbeStatement(button);
   }
 
+  // The statement to sign names what the page showed from the link (probeAsked).
   function showProbeStatement(button) {
-    const statement = probeChallenge.statement;
-    document.getElementById("probe-purpose").textContent = statement.purpose;
-    document.getElementById("probe-image").textContent = statement.probeSha256;
-    document.getElementById("probe-researcher").textContent = statement.researcherKeyId;
     document.getElementById("probe-statement").hidden = false;
     button.hidden = true;
+  }
+
+  // Declining signs nothing and sends nothing: without a signature no search can use the photo.
+  async function probeDecline() {
+    ["probe-asked", "probe-statement"].forEach((id) => { document.getElementById(id).hidden = true; });
+    document.getElementById("probe-declined").hidden = false;
   }
 
   async function probeSign(button) {
     const credential = await sign(probeChallenge.options);
     const consent = await postJSON("/v1/probe-links/signatures",
       { ceremony_id: probeChallenge.ceremony_id, credential });
-    const receipt = document.getElementById("receipt");
-    receipt.textContent = JSON.stringify(consent, null, 2);
+    setText("probe-done-purpose", probeChallenge.statement.purpose);
+    setText("probe-done-until", new Date(consent.expires_at).toLocaleString(document.documentElement.lang));
+    setText("probe-done-id", consent.id);
+    setText("receipt", JSON.stringify(consent, null, 2));
+    document.getElementById("probe-asked").hidden = true;
     document.getElementById("probe-done").hidden = false;
     button.hidden = true;
   }
@@ -254,5 +281,9 @@
     on("[data-probe-register]", "click", probeRegister);
     on("[data-probe-subject]", "click", probeSubject);
     on("[data-probe-sign]", "click", probeSign);
+    on("[data-probe-decline]", "click", probeDecline);
+    document.querySelectorAll("[data-probe-asked]").forEach((box) => {
+      probeAsked(box).catch((error) => showError(box.closest("section"), error));
+    });
   });
 })();
