@@ -382,6 +382,10 @@ FRENCH: dict[str, str] = {
     "You agreed that we use your face for: {purposes}.": (
         "Vous avez accepté que nous utilisions votre visage pour : {purposes}."
     ),
+    "You agreed that we use the face of the person you act for: {purposes}.": (
+        "Vous avez accepté que nous utilisions le visage de la personne que vous représentez"
+        " pour : {purposes}."
+    ),
     "Given on {when}; it ends on {until} at the latest.": (
         "Donné le {when}; il prend fin le {until} au plus tard."
     ),
@@ -398,22 +402,22 @@ FRENCH: dict[str, str] = {
         "Vous pouvez mettre fin à chacune de ces utilisations en tout temps depuis votre page."
     ),
     "Use stopped": "Utilisation arrêtée",
-    "We no longer use your face for: {purpose}.": (
-        "Nous n'utilisons plus votre visage pour : {purpose}."
-    ),
     "Stopped on {when}, at once.": "Arrêtée le {when}, immédiatement.",
     "Withdrawn on {when}, at once.": "Retiré le {when}, immédiatement.",
     "We no longer use your face for: {purposes}.": (
         "Nous n'utilisons plus votre visage pour : {purposes}."
     ),
+    "We no longer use the face of the person you act for: {purposes}.": (
+        "Nous n'utilisons plus le visage de la personne que vous représentez pour : {purposes}."
+    ),
     "Still in force, as you chose: {kept}.": (
         "Toujours en vigueur, comme vous l'avez choisi : {kept}."
     ),
     "Everything erased": "Tout est effacé",
-    "Everything we held about you is erased: {n} photo templates, your key, your consents' link"
-    " to you, your access.": (
-        "Tout ce que nous détenions sur vous est effacé : {n} gabarits, votre clé, le lien entre"
-        " vos consentements et vous, votre accès."
+    "Everything we held about you is erased: your photo templates ({n}), your key, your"
+    " consents' link to you, your access.": (
+        "Tout ce que nous détenions sur vous est effacé : vos gabarits ({n}), votre clé, le lien"
+        " entre vos consentements et vous, votre accès."
     ),
     "Only this signed receipt remains, with a keyed hash instead of your pseudonym.": (
         "Seul ce reçu signé demeure, avec une empreinte à clé au lieu de votre pseudonyme."

@@ -429,7 +429,8 @@ def portal_withdraw(
             return _erased(request, service, result.erasure)
         assert result.purpose_withdrawal is not None  # the subject stays: a receipt is kept
         return receipts.receipt_page(
-            request, receipts.purpose_withdrawal_summary(words, result.purpose_withdrawal)
+            request, receipts.purpose_withdrawal_summary(
+                words, result.purpose_withdrawal, result.consent.given_by)
         )
 
     return attempt(request, action)

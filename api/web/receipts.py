@@ -27,6 +27,7 @@ from optinface.api.web.sessions import WebSession
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import (
+    ConsentCapacity,
     ConsentPublic,
     ErasureReceipt,
     PurposeWithdrawalPublic,
@@ -75,6 +76,20 @@ def _ends_sooner(words: Words, consent: ConsentPublic) -> list[str]:
                   chosen=words.when(consent.expires_at))]
 
 
+AGREED = {
+    ConsentCapacity.SELF: N_("You agreed that we use your face for: {purposes}."),
+    ConsentCapacity.PARENTAL_AUTHORITY: N_(
+        "You agreed that we use the face of the person you act for: {purposes}."),
+}
+NO_LONGER = {
+    ConsentCapacity.SELF: N_("We no longer use your face for: {purposes}."),
+    ConsentCapacity.PARENTAL_AUTHORITY: N_(
+        "We no longer use the face of the person you act for: {purposes}."),
+}
+"""Whose face a receipt speaks of: a guardian signs for the person they act for, not for
+themselves."""
+
+
 def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str]) -> Summary:
     """A consent in plain words, as signed: its purposes by name, when it was given, the day it
     ends at the latest (and why, if sooner than chosen), and that each use can be stopped at
@@ -82,8 +97,7 @@ def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str])
     return Summary(
         title=words("Consent recorded"),
         lines=[
-            words("You agreed that we use your face for: {purposes}.",
-                  purposes=_signed_purposes(consent, names)),
+            words(AGREED[consent.given_by], purposes=_signed_purposes(consent, names)),
             words("Given on {when}; it ends on {until} at the latest.",
                   when=words.when(consent.obtained_at), until=words.when(consent.ends_at)),
             *_ends_sooner(words, consent),
@@ -94,16 +108,18 @@ def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str])
     )
 
 
-def purpose_withdrawal_summary(words: Words, withdrawal: PurposeWithdrawalPublic) -> Summary:
-    """One use stopped while the consent stays for the others. The purposes are named as the
-    signed receipt names them, so the page says what the person holds, not today's names."""
+def purpose_withdrawal_summary(words: Words, withdrawal: PurposeWithdrawalPublic,
+                               given_by: ConsentCapacity) -> Summary:
+    """One use stopped while the consent stays for the others (``given_by``: the consent's).
+    The purposes are named as the signed receipt names them, so the page says what the person
+    holds, not today's names."""
     receipt = withdrawal.receipt.receipt
     kept = ", ".join(p["name"] for p in receipt.get("purposesKept", []))
     return Summary(
         title=words("Use stopped"),
         lines=[
-            words("We no longer use your face for: {purpose}.",
-                  purpose=receipt.get("withdrawnPurpose", withdrawal.purpose_id)),
+            words(NO_LONGER[given_by],
+                  purposes=receipt.get("withdrawnPurpose", withdrawal.purpose_id)),
             words("Stopped on {when}, at once.", when=words.when(withdrawal.withdrawn_at)),
             words("Still in force, as you chose: {kept}.", kept=kept),
         ],
@@ -119,7 +135,7 @@ def withdrawal_summary(words: Words, consent: ConsentPublic, names: dict[str, st
     return Summary(
         title=words("Consent withdrawn"),
         lines=[
-            words("We no longer use your face for: {purposes}.", purposes=listed),
+            words(NO_LONGER[consent.given_by], purposes=listed),
             words("Withdrawn on {when}, at once.", when=words.when(consent.withdrawn_at)),
         ],
         receipt_id=f"{consent.id}-withdrawn",
@@ -133,8 +149,9 @@ def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summ
     return Summary(
         title=words("Everything erased"),
         lines=[
-            words("Everything we held about you is erased: {n} photo templates, your key, your"
-                  " consents' link to you, your access.", n=erasure.templates_destroyed),
+            words("Everything we held about you is erased: your photo templates ({n}), your"
+                  " key, your consents' link to you, your access.",
+                  n=erasure.templates_destroyed),
             words("Only this signed receipt remains, with a keyed hash instead of your"
                   " pseudonym."),
             words("Download it now: this page is the last one of your session."),
@@ -162,7 +179,9 @@ def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
         (c.obtained_at, consent_summary(words, c, names)) for c in consents if c.receipt is not None
     ]
     stopped = service.purpose_withdrawals(actor=actor, subject=subject)
-    dated += [(w.withdrawn_at, purpose_withdrawal_summary(words, w)) for w in stopped]
+    given_by = {c.id: c.given_by for c in consents}
+    dated += [(w.withdrawn_at, purpose_withdrawal_summary(words, w, given_by[w.consent_id]))
+              for w in stopped]
     # A consent ended by stopping its last use already has that receipt, naming the use.
     ended_by_a_use = {w.consent_id for w in stopped if w.receipt.receipt.get("consentWithdrawn")}
     dated += [

@@ -482,6 +482,21 @@ def test_a_consent_receipt_restates_the_purposes_signed_after_one_use_stopped(
     assert "Study A, Study B" in listed
 
 
+def test_a_guardians_receipt_speaks_of_the_face_of_the_person_they_act_for(
+    world: World
+) -> None:
+    """A guardian signs for a child: the receipt says whose face it is about."""
+    _, answer = world.new_person(age="under_13")
+    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
+                                        origin=ORIGIN)
+    given = guardian.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
+                             expires_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
+    portal_session(world.client, guardian)
+    receipt = _receipt_text(world.client, given["consent"]["id"])
+    assert "You agreed that we use the face of the person you act for: Study A." in receipt
+    assert "your face" not in receipt
+
+
 def test_the_consent_form_offers_only_durations_that_can_hold(two_studies: World) -> None:
     world = two_studies
     portal_session(world.client, world.people[world.subject])
