@@ -103,7 +103,7 @@ def outcomes(session: Session) -> list[str]:
 def key_names(session: Session) -> list[KeyName]:
     """Every API key's name and role (never its secret), so a log names people, not ids."""
     return [
-        KeyName(key_id=k.id, name=k.name, role=k.role)
+        KeyName(key_id=k.id, name=k.name, role=k.role, revoked_at=k.revoked_at)
         for k in session.scalars(select(ApiKey).order_by(ApiKey.created_at))
     ]
 

@@ -786,6 +786,9 @@ class KeyName(BaseModel):
     key_id: str
     name: str
     role: str
+    revoked_at: datetime | None = Field(
+        default=None, description="When the key was revoked, as authentication reads it (a"
+                                  " restore's replay and a plain SQL edit included).")
 
 
 class AuditPage(BaseModel):

@@ -212,14 +212,13 @@ def review(request: Request, service: ServiceDep) -> Response:
 
 
 def _researcher_keys(service: OptinFace, actor: Actor) -> list[dict[str, Any]]:
-    """Every researcher key ever created, from the audit log, each with the time it was first
-    revoked: a reviewer sees who may search (a revoked key is marked, never shown as able to),
-    and that minting keys cannot multiply searches (the quota also holds per purpose)."""
+    """Every researcher key ever created, from the audit log, each with its revocation as
+    authentication reads it (the key's row: a revocation a restore replayed, or one made in
+    plain SQL, is one too): a reviewer sees who may search (a revoked key is marked, never shown
+    as able to), and that minting keys cannot multiply searches (the quota also holds per
+    purpose)."""
     created = all_events(service, actor, AuditFilter(action=AuditAction.KEY_CREATED))
-    revoked: dict[str, str] = {}
-    for event in all_events(service, actor, AuditFilter(action=AuditAction.KEY_REVOKED)):
-        key_id = str(event.details.get("key_id"))
-        revoked[key_id] = min(revoked.get(key_id, event.at), event.at)
+    revoked = {key.key_id: key.revoked_at for key in service.key_names(actor=actor)}
     return [{"at": e.at, "key_id": e.details.get("key_id"), "name": e.details.get("name"),
              "by": e.actor_key_id, "revoked_at": revoked.get(str(e.details.get("key_id")))}
             for e in created if e.details.get("role") == "researcher"]
