@@ -117,20 +117,21 @@ from __future__ import annotations
 import json
 import logging
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optinface.api.access_log import route_template
 from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
-from optinface.consent.db import failure_summary, unreachable
+from optinface.consent.db import unreachable, unreachable_summary
 from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
 from optinface.engine.errors import EngineError
 
@@ -342,8 +343,8 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
                               headers=dict(exc.headers or {}))
     # The route's template, never the path: the log outlives an erasure (api.access_log).
     if unreachable(exc):
-        logger.warning("ledger unreachable on %s %s: %s", request.method,
-                       route_template(request.scope), failure_summary(cast("DBAPIError", exc)))
+        logger.error("ledger unreachable on %s %s: %s", request.method,
+                     route_template(request.scope), unreachable_summary(exc))
         return error_response(
             ApiErrorCode.LEDGER_UNAVAILABLE, "the ledger's database cannot be reached; try again",
             status=STATUS_BY_CODE[ApiErrorCode.LEDGER_UNAVAILABLE],
@@ -390,6 +391,7 @@ def install_error_handlers(app: FastAPI) -> None:
         RequestValidationError,
         StarletteHTTPException,
         DBAPIError,
+        SQLAlchemyTimeoutError,
         Exception,
     ):
         app.add_exception_handler(exc_type, handle_error)

@@ -32,6 +32,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optinface.engine.files import PRIVATE_MODE
@@ -101,15 +102,40 @@ def failure_summary(error: DBAPIError) -> str:
     return f"{type(original).__name__}{f' [SQLSTATE {sqlstate}]' if sqlstate else ''}: {head}"
 
 
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""The SQLSTATEs (or classes) by which PostgreSQL says it cannot serve for now: a connection
+exception, the server shutting down or restarting, too many connections."""
+
+
 def unreachable(error: BaseException) -> bool:
-    """Whether ``error`` says the database cannot serve for now rather than that the request or
-    the code is wrong: PostgreSQL down or restarting, its connections refused or cut, out of
-    resources, a statement or lock timeout (psycopg's ``OperationalError`` classes 08, 53, 55,
-    57, 58), or a connection SQLAlchemy found dead. The next request reconnects, so the API
-    answers these 503 with a Retry-After. SQLite's own ``OperationalError`` is not one: there it
-    means a missing table or a locked file, which waiting would not mend."""
-    return isinstance(error, DBAPIError) and (
-        error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError))
+    """Whether ``error`` says the ledger's database cannot serve for now rather than that the
+    request, the code or the configuration is wrong: the server refusing or dropping the
+    connection (psycopg's connection left BAD, with no SQLSTATE since no server answered), one
+    of :data:`UNREACHABLE_SQLSTATES`, a connection SQLAlchemy found dead, or its pool with no
+    connection free in time. The API answers these 503 with a Retry-After, and the next request
+    reconnects. Everything else stays a failure to fix (a 500 logged with its traceback): a
+    wrong password (28), a deadlock, a failing trigger, a statement too large, even though
+    psycopg files them under ``OperationalError`` too."""
+    if isinstance(error, SQLAlchemyTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if not isinstance(original, psycopg.OperationalError):
+        return False
+    sqlstate = original.sqlstate
+    if sqlstate is not None:
+        return sqlstate.startswith(UNREACHABLE_SQLSTATES)
+    return original.pgconn is not None and original.pgconn.status == psycopg.pq.ConnStatus.BAD
+
+
+def unreachable_summary(error: BaseException) -> str:
+    """What of an :func:`unreachable` failure the log and a command may say: never values."""
+    if isinstance(error, DBAPIError):
+        return failure_summary(error)
+    return f"{type(error).__name__}: {str(error).strip().split(chr(10), 1)[0]}"
 
 
 def read_only_uri(path: Path) -> str:

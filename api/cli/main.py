@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from optinface.api.cli import (
     audit,
@@ -25,7 +26,7 @@ from optinface.api.cli import (
 )
 from optinface.api.cli.common import refused
 from optinface.api.errors import ApiErrorCode, CliErrorCode
-from optinface.consent.db import failure_summary, unreachable
+from optinface.consent.db import unreachable, unreachable_summary
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
 
@@ -76,10 +77,10 @@ def run() -> None:
         ended = refused(CliErrorCode.INVALID_SETTINGS, settings_problems(error))
     except SettingsError as error:  # a complex setting (a list) that is not even JSON
         ended = refused(CliErrorCode.INVALID_SETTINGS, str(error))
-    except DBAPIError as error:
+    except (DBAPIError, SQLAlchemyTimeoutError) as error:
         if not unreachable(error):
             raise
-        ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, failure_summary(error))
+        ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, unreachable_summary(error))
     else:
         return
     sys.exit(ended.exit_code)

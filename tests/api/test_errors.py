@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 import optinface.api.errors
 import optinface.consent.errors
@@ -516,9 +517,19 @@ def test_a_ledger_that_cannot_be_reached_is_a_503_to_retry_and_the_worker_recove
     503 ``ledger_unavailable`` with a Retry-After rather than a bug's 500, and the worker serves
     again as soon as the database is back."""
     with postgres_server(free_port()) as server, deployment(
-            tmp_path, pipeline, database_url=server.new_database()) as (_, _, client, keys):
+            tmp_path, pipeline, database_url=server.new_database()) as (_, service, client, keys):
         admin = auth(keys.admin)
         assert client.get("/v1/purposes", headers=admin).status_code == 200
+        # A deadlock is an OperationalError to psycopg but no outage: a failure to fix, a 500.
+        with service.runtime.db.engine.begin() as connection:
+            connection.execute(text(
+                "CREATE FUNCTION deadlocked() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$;"
+                " CREATE TRIGGER deadlocked BEFORE INSERT ON purposes"
+                " FOR EACH ROW EXECUTE FUNCTION deadlocked()"))
+        _assert_error(client.post("/v1/purposes", headers=admin, json={
+            "name": "Study D", "description": "d", "legal_basis": "express consent",
+            "operations": ["identify"], "retention_days": 30}), 500, "internal_error")
         server.stop()
         for down in (client.get("/v1/purposes", headers=admin), client.get("/healthz")):
             _assert_error(down, 503, "ledger_unavailable")
