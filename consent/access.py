@@ -25,12 +25,14 @@ from optinface.consent.audit_seals import mentions, seal_of
 from optinface.consent.ledger import templates_public
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
+    consent_status,
     inactivity_limit,
 )
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
     ConsentCapacity,
+    ExportedPurpose,
     MatchingLogic,
     PasskeyPublic,
     PurposePublic,
@@ -42,7 +44,13 @@ from optinface.consent.schemas import (
     SubjectPublic,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AuditEvent, Purpose, PurposeWithdrawal, Subject
+from optinface.consent.tables import (
+    AuditEvent,
+    ConsentStatus,
+    Purpose,
+    PurposeWithdrawal,
+    Subject,
+)
 
 # English source strings of the prose the export carries (the pages translate them, see
 # ``api/web/export.py``); the JSON keeps the English, formatted.
@@ -149,13 +157,16 @@ def build_export(
     ).where(PurposeWithdrawal.subject_id == subject.id))
     purposes = {p.id: p for c in subject.consents for p in c.purposes} | {
         p.id: p for p in withdrawn}
+    in_force = {p.id for c in subject.consents
+                if consent_status(c, now=now) is ConsentStatus.ACTIVE for p in c.purposes}
     reviews = {r.id: r for r in review.of_candidate(session, subject.pseudonym)}
     return AccessExport(
         generated_at=now,
         controller_name=settings.controller_name,
         controller_contact=settings.controller_contact,
         accountability=accountability(settings),
-        purposes=[PurposePublic.model_validate(p) for p in purposes.values()],
+        purposes=[ExportedPurpose(**PurposePublic.model_validate(p).model_dump(),
+                                  in_force=p.id in in_force) for p in purposes.values()],
         recipients=list(settings.recipients),
         source=SOURCE,
         retention=_retention(subject, settings),

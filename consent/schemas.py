@@ -207,6 +207,14 @@ class PurposePublic(_Public):
     created_at: datetime
 
 
+class ExportedPurpose(PurposePublic):
+    """A purpose as the person's access export lists it: whether it still covers them."""
+
+    in_force: bool = Field(description=(
+        "True while a consent in force covers it; false once withdrawn, ended or expired: the"
+        " person's data are no longer processed for it."))
+
+
 class NoticeCreate(BaseModel):
     version: OneLine = Field(min_length=1, max_length=50)
     language: LanguageTag
@@ -1120,8 +1128,9 @@ class AccessExport(BaseModel):
     controller_name: str
     controller_contact: str
     accountability: Accountability
-    purposes: list[PurposePublic] = Field(description=(
-        "The texts of the purposes consented to, one withdrawn since included (events name it)."))
+    purposes: list[ExportedPurpose] = Field(description=(
+        "The texts of the purposes consented to, each saying whether it is still in force (one"
+        " withdrawn or ended since is listed too: events name it)."))
     recipients: list[Recipient]
     source: str
     retention: list[RetentionDate]

@@ -209,9 +209,9 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
                    consent=t.consent_id))
             for t in export.templates]),
         Section("purposes", words("Purposes"), [
-            (p.name, words("{description} ({basis}; kept at most {days} days)",
-                           description=p.description, basis=p.legal_basis,
-                           days=p.retention_days))
+            (p.name if p.in_force else words("{name} (no longer in force)", name=p.name),
+             words("{description} ({basis}; kept at most {days} days)",
+                   description=p.description, basis=p.legal_basis, days=p.retention_days))
             for p in export.purposes]),
         Section("recipients", words("Recipients"), [
             (r.name, f"{r.purpose} ({r.legal_basis})") for r in export.recipients]

@@ -67,6 +67,7 @@ FRENCH: dict[str, str] = {
     "Consents by purpose and status": "Consentements par finalité et par état",
     "Purpose": "Finalité",
     "Purposes": "Finalités",
+    "{name} (no longer in force)": "{name} (plus en vigueur)",
     "Register of the biometric database": "Registre de la banque de caractéristiques biométriques",
     "Controller": "Responsable",
     "Declaration": "Déclaration",

@@ -209,3 +209,7 @@ def test_my_data_words_the_age_bracket_rounds_the_threshold_and_names_a_withdraw
     assert other not in events and "pour Study Words" in events, events
     threshold = re.search(r"\*\*Seuil\*\*: (\S+)", markdown)
     assert threshold is not None and re.fullmatch(r"\d\.\d\d", threshold[1]), markdown
+    # Listed, since events name it, but not as if the processing went on (GDPR art. 15(1)(a)).
+    assert "Study Words (plus en vigueur)" in markdown
+    exported = world.client.get(url, headers=auth(person.token)).json()["purposes"]
+    assert {p["id"]: p["in_force"] for p in exported} == {world.purpose_id: True, other: False}
