@@ -7,14 +7,14 @@ fresh random salt, and the event's hashed bytes hold the seals' hashes in place 
 pseudonyms (:func:`optinface.consent.audit.hashed_fields`). Details that speak of one subject
 (a search's scores and review ids) are keyed by the seal's hash too.
 
-While the person exists, the row keeps the pseudonym and the salt, so anyone holding an export
-can check that the pseudonym is the one the chain committed to (:func:`problem`). An erasure
-removes both (:func:`forget`): what stays is a hash that no one can link to the pseudonym, not
-even someone who knows it, and every event still verifies (on PostgreSQL, until the row's old
-version, which still holds both, is overwritten: :mod:`consent.residue`). The erasure's own event lists the
-seals it forgets (:attr:`Mentions.seals`), chained before they are forgotten, so a salt removed
-without an erasure (hiding who was searched while the person still exists) is reported.
-Events written before migration 0019 have no seals and hash their pseudonyms; they keep them.
+While the person exists, the row keeps the pseudonym and the salt, so anyone holding an export can
+check that the pseudonym is the one the chain committed to (:func:`problem`). An erasure removes
+both (:func:`forget`): what stays is a hash that no one can link to the pseudonym, not even someone
+who knows it, and every event still verifies (on PostgreSQL, until the row's old version, which
+still holds both, is overwritten: :mod:`consent.residue`). The erasure's own event lists the seals
+it forgets (:attr:`Mentions.seals`), chained before they are forgotten, so a salt removed without
+an erasure (hiding who was searched while the person still exists) is reported. Events written
+before migration 0019 have no seals and hash their pseudonyms; they keep them.
 """
 
 from __future__ import annotations

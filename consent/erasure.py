@@ -28,8 +28,8 @@ erasure (GDPR art. 19; :mod:`consent.disclosures`); and the audit chain,
 which is append-only and now names the subject only by salted hashes no one can link back to
 the pseudonym (:mod:`consent.audit_seals`; events from before migration 0019 keep the
 pseudonym; on PostgreSQL the rows' old versions keep it until overwritten, see
-:mod:`consent.residue`), and passkeys by a keyed hash, never by the credential id their authenticator
-presents (``passkeys.audit_reference``).
+:mod:`consent.residue`), and passkeys by a keyed hash, never by the credential id their
+authenticator presents (``passkeys.audit_reference``).
 Five years after the erasure the sweep deletes the tombstone and all kept with it
 (:mod:`consent.proof_retention`); the audit chain stays.
 """
