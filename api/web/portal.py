@@ -26,7 +26,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, SettingsDep
-from optinface.api.errors import ApiError, ApiErrorCode, status_for
+from optinface.api.errors import (
+    SCHEMA_MISMATCH,
+    ApiError,
+    ApiErrorCode,
+    status_for,
+    validation_errors,
+)
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
@@ -209,16 +215,23 @@ def _act(request: Request, typed: dict[str, Any]) -> SubjectAct:
         return SUBJECT_ACT.validate_python(typed)
     except ValidationError as error:
         if typed.get("act") != "disclose":
-            raise RequestValidationError(error.errors()) from error
+            raise RequestValidationError(_in_the_body(error)) from error
         wrong = {part for problem in error.errors() for part in problem["loc"]}
         words = words_for(request)
         labels = [words(label) for name, label in vocabulary.DISCLOSE_FIELDS.items()
                   if name in wrong]
         told = words("Check: {fields}.", fields="; ".join(labels))
-        raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.NAME_WHO_AND_WHY, details={
+        raise ApiError(ApiErrorCode.VALIDATION_ERROR, SCHEMA_MISMATCH, details={
+            "errors": validation_errors(RequestValidationError(_in_the_body(error))),
             "fields": [name for name in vocabulary.DISCLOSE_FIELDS if name in wrong],
             "advice": f"{told} {words(vocabulary.NAME_WHO_AND_WHY)}",
         }) from error
+
+
+def _in_the_body(error: ValidationError) -> list[Any]:
+    """The act's problems located as FastAPI locates a body's (``["body", ...]``), so a client
+    reads the same ``details.errors`` here as from any other route."""
+    return [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
 
 
 @router.post("/portal/challenge", dependencies=[ADVISED])

@@ -60,7 +60,9 @@ def switch_url(request: Request, words: Words) -> str | None:
     """
     if request.method != "GET":
         return None
-    return str(request.url.include_query_params(lang=words.language.other))
+    # Relative: behind a proxy that ends TLS, the URL the server saw would say http://.
+    switched = request.url.include_query_params(lang=words.language.other)
+    return f"{switched.path}?{switched.query}"
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -363,6 +363,8 @@ def test_a_page_answering_a_form_offers_no_language_switch_that_would_lose_it(
     assert 'id="one-time-code"' in erased.text and '<html lang="fr">' in erased.text
     assert not _switch(erased.text)
     assert _switch(client.get("/privacy").text)
+    # Relative, so a proxy that ends TLS does not turn it into an http:// link.
+    assert 'href="/privacy?lang=' in client.get("/privacy").text
 
 
 @pytest.mark.parametrize(("language", "told"), [
@@ -397,6 +399,10 @@ def test_a_sharing_form_typed_wrong_is_refused_naming_the_field_in_the_readers_l
     assert answer.json()["details"]["fields"] == ["recipient_country"]
     assert answer.json()["details"]["advice"].startswith(
         "Vérifiez : Son pays (code à deux lettres, p. ex. CA). Indiquez qui"), answer.text
+    # For a client, the same refusal as any route's: the schema's message, located in the body.
+    assert answer.json()["message"] == "the request does not match the schema"
+    assert [e["loc"] for e in answer.json()["details"]["errors"]] == [
+        ["body", "disclose", "recipient_country"]]
 
 
 @pytest.mark.browser
