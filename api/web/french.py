@@ -657,6 +657,11 @@ FRENCH: dict[str, str] = {
     "This did not get through. Check your connection, then try again.": (
         "Cela n'a pas abouti. Vérifiez votre connexion, puis réessayez."
     ),
+    "This browser cannot use passkeys. Open the page in an up-to-date browser on your phone or"
+    " computer.": (
+        "Ce navigateur ne peut pas utiliser de clés d'accès. Ouvrez la page dans un navigateur à"
+        " jour sur votre téléphone ou votre ordinateur."
+    ),
     "Choose a photo first.": "Choisissez d'abord une photo.",
     # Passkeys: the person's own acts, captures, probe consents, researcher keys (issue 11)
     (

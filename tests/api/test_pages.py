@@ -437,6 +437,23 @@ def test_the_language_switch_keeps_a_one_time_link_and_its_page_speaks_the_chose
 
 
 @pytest.mark.browser
+def test_a_browser_without_passkeys_is_told_so_not_that_the_network_failed(
+    page, base_url: str, world: World
+) -> None:
+    """A fetch that fails and a browser without WebAuthn both throw a TypeError: the person is
+    told which, in their words."""
+    other = page.context.browser.new_page(  # type: ignore[attr-defined]
+        base_url=base_url, locale="en-CA")
+    other.add_init_script("delete window.PublicKeyCredential;"
+                          " Object.defineProperty(navigator, 'credentials', {value: undefined})")
+    other.goto("/portal")
+    other.click("#passkey-sign-in")
+    other.locator("[data-passkey-error]").wait_for()
+    assert other.inner_text("[data-passkey-error]").startswith(
+        "This browser cannot use passkeys.")
+
+
+@pytest.mark.browser
 def test_the_demo_banner_is_inside_a_landmark(page) -> None:
     """axe-core's "region" rule: a screen reader's landmark list reaches every text."""
     from axe_playwright_python.sync_playwright import Axe

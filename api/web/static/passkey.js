@@ -85,7 +85,9 @@
     if (details.advice) { return details.advice; }
     if (error.advice) { return words[error.advice]; }
     if (error.answer) { return words.adviceRefused; }
-    return error instanceof DOMException ? words.adviceDevice : words.adviceNetwork;
+    if (error instanceof DOMException) { return words.adviceDevice; }
+    // fetch fails with a TypeError; so does a browser without WebAuthn, told apart here.
+    return window.PublicKeyCredential ? words.adviceNetwork : words.adviceUnsupported;
   }
 
   // An erased record also reveals the way to its erasure receipt.
