@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from optinface.api.failures import log_failure
+from optinface.consent.db import unreachable, unreachable_summary
 from optinface.consent.errors import ConsentError
 
 logger = logging.getLogger(__name__)
@@ -62,5 +63,9 @@ def guarded(what: str, task: Callable[[], T]) -> T | None:
     except ConsentError as error:
         logger.error("%s refused: %s", what, error.code)
     except Exception as error:
-        log_failure(logger, error, "%s failed", what)
+        if unreachable(error):  # an outage: one line a round, not a traceback
+            logger.error("%s skipped, the ledger out of reach: %s", what,
+                         unreachable_summary(error))
+        else:
+            log_failure(logger, error, "%s failed", what)
     return None

@@ -26,6 +26,7 @@ from optinface.api.errors import (
     ApiErrorCode,
     CliErrorCode,
 )
+from optinface.api.periodic import guarded
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.passkeys import b64url, from_b64url
@@ -511,7 +512,7 @@ def test_a_database_failure_logs_no_row_the_server_quotes(
 
 
 def test_a_ledger_that_cannot_be_reached_is_a_503_to_retry_and_the_worker_recovers(
-    tmp_path: Path, pipeline: FacePipeline
+    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     """PostgreSQL stopped under a running worker: every request, authentication included, is a
     503 ``ledger_unavailable`` with a Retry-After rather than a bug's 500, and the worker serves
@@ -531,6 +532,11 @@ def test_a_ledger_that_cannot_be_reached_is_a_503_to_retry_and_the_worker_recove
             "name": "Study D", "description": "d", "legal_basis": "express consent",
             "operations": ["identify"], "retention_days": 30}), 500, "internal_error")
         server.stop()
+        with caplog.at_level(logging.ERROR, logger="optinface.api.periodic"):
+            assert guarded("the sweep", service.sweep) is None  # the thread lives on
+        [said] = [r for r in caplog.records if r.name == "optinface.api.periodic"]
+        assert "out of reach" in said.getMessage() and said.exc_info is None
+        assert "Traceback" not in said.getMessage()
         for down in (client.get("/v1/purposes", headers=admin), client.get("/healthz")):
             _assert_error(down, 503, "ledger_unavailable")
             assert down.headers["Retry-After"] == str(LEDGER_RETRY_SECONDS)
