@@ -19,6 +19,7 @@ from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
 from optinface.api.periodic import Periodic
 from optinface.api.routes import (
+    admin,
     audit,
     health,
     incidents,
@@ -100,7 +101,8 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)
-    for module in (purposes, subjects, matching, audit, keys, incidents, reviews, passkeys):
+    for module in (purposes, subjects, matching, audit, keys, incidents, reviews, passkeys,
+                   admin):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(wellknown.router)

@@ -7,7 +7,9 @@ in ``routes/keys.py``). Which roles hold a permission is the consent core's tabl
 secret through the consent core (which tallies failures into the audit log) unless its client
 has failed too often, spends one token of the key's rate limit and calls
 :func:`consent.roles.authorize` with the ``{subject}`` of the path, so a subject token only
-opens its own subject.
+opens its own subject. Where ``OPTINFACE_ADMIN_MFA`` is on, an act only an admin may do also
+needs the key's step-up token in ``X-OptinFace-Step-Up`` (:mod:`consent.admin_mfa` says which
+acts and whether a token stands).
 
 ``tests/api/test_roles.py`` walks every route of the app against that table, so a route without
 a guard cannot go unnoticed.
@@ -32,6 +34,7 @@ from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.limits import RateLimiter, retry_after_header
 from optinface.api.settings import ApiSettings
 from optinface.api.tls_scope import presented_certificate_sha256
+from optinface.consent.admin_mfa import STEP_UP_ACTS
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.client_certificates import admits
 from optinface.consent.errors import Unauthenticated
@@ -43,6 +46,12 @@ SUBJECT_PATH_PARAM = "subject"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key or a subject token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+STEP_UP_HEADER = "X-OptinFace-Step-Up"
+_step_up = APIKeyHeader(
+    name=STEP_UP_HEADER, auto_error=False,
+    description="An admin's step-up token (POST /v1/admin/step-up), for the same admin key: "
+    "needed by admin-only acts where OPTINFACE_ADMIN_MFA is on.")
+StepUpDep = Annotated[str | None, Depends(_step_up)]
 
 
 async def get_service(request: Request) -> OptinFace:
@@ -151,6 +160,37 @@ class PermissionGuard:
         return actor
 
 
+def stepped_up(request: Request, service: OptinFace, actor: Actor, permission: Permission,
+               step_up: str | None) -> None:
+    """Where ``OPTINFACE_ADMIN_MFA`` is on and ``permission`` is only an admin's, refuse
+    (``second_factor_required``) an admin key without its valid step-up token; the refusal
+    spends one of the client's failure tokens, as a bad secret does. For a route whose
+    permission depends on its body (a disclosure under law), and for :class:`StepUpGuard`."""
+    if service.needs_step_up(actor, permission):
+        with failures_throttled(request, Unauthenticated):
+            service.require_step_up(actor, permission, step_up)
+
+
+class StepUpGuard(PermissionGuard):
+    """:class:`PermissionGuard` for an act only an admin may do, with :func:`stepped_up`. Only
+    these routes declare the header, so the API's schema shows it where it counts."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        secret: Annotated[str, Depends(api_secret)],
+        service: ServiceDep,
+        limiter: Annotated[RateLimiter, Depends(get_limiter)],
+        step_up: StepUpDep,
+    ) -> Actor:
+        actor = await super().__call__(request, secret, service, limiter)
+        if service.needs_step_up(actor, self.permission):
+            with stage("auth"):
+                await run_in_threadpool(stepped_up, request, service, actor, self.permission,
+                                        step_up)
+        return actor
+
+
 def admit(
     actor: Actor, permission: Permission, *, subject: str | None, limiter: RateLimiter
 ) -> None:
@@ -163,4 +203,5 @@ def admit(
 
 def require(permission: Permission) -> Any:
     """``actor: Annotated[Actor, require(Permission.ENROL)]``: what a route needs, stated once."""
-    return Depends(PermissionGuard(permission))
+    guard = StepUpGuard if permission in STEP_UP_ACTS else PermissionGuard
+    return Depends(guard(permission))

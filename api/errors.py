@@ -20,6 +20,11 @@ low_quality                  422     the face is too small or uncertain for a re
 invalid_request              422     well-formed but against a rule (e.g. consent too long)
 unauthenticated              401     no, unknown, revoked or expired API key / subject token (one
                                      message for all: the caller never learns which)
+second_factor_required       401     OPTINFACE_ADMIN_MFA is on and this admin-only act carries no
+                                     valid step-up token of the same key in X-OptinFace-Step-Up
+                                     (details.problem: no_passkey, no_step_up, step_up_wrong,
+                                     step_up_expired), or a key's passkey would be replaced
+                                     without one
 forbidden                    403     the role may not do this, or a subject token on another subject
 consent_required             403     no active consent covers this operation (a refusal of
                                      permission, not a state conflict: the caller cannot fix it)
@@ -174,6 +179,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "low_quality": 422,
     "invalid_request": 422,
     "unauthenticated": 401,
+    "second_factor_required": 401,
     "forbidden": 403,
     "consent_required": 403,
     "consent_expired": 403,

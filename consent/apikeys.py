@@ -272,9 +272,15 @@ def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
 def refuse_audited(runtime: Runtime, failure: AuthFailure) -> NoReturn:
     """Tally ``failure``, found by a check made after the secret authenticated (the API's
     client certificate check), like any other failed authentication, and raise it."""
-    _record_failures(runtime, runtime.auth_failures.add(
-        reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
+    tally_failure(runtime, reason=failure.reason, key_id=failure.key_id)
     raise failure
+
+
+def tally_failure(runtime: Runtime, *, reason: str, key_id: str | None) -> None:
+    """Tally one refused credential into the ``login_failure`` events: a failed authentication,
+    or a key that authenticated but lacked its second factor (:mod:`consent.admin_mfa`)."""
+    _record_failures(runtime, runtime.auth_failures.add(reason=reason, key_id=key_id,
+                                                        now=runtime.clock.now()))
 
 
 def flush_failures(runtime: Runtime) -> None:

@@ -62,6 +62,8 @@ class AuditAction(StrEnum):
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"
     BREAK_GLASS_OPENED = "break_glass_opened"  # an emergency admin key, issued without one
+    ADMIN_PASSKEY_REGISTERED = "admin_passkey_registered"  # an admin key's second factor
+    ADMIN_STEPPED_UP = "admin_stepped_up"  # a step-up token issued (consent.admin_mfa)
     REGISTER_DECLARED = "register_declared"
     REGULATOR_ORDER = "regulator_order"
     REGULATOR_ORDER_LIFTED = "regulator_order_lifted"

@@ -54,6 +54,12 @@ REVIEW_DAYS = 90
 KEY_NAME = "break-glass"
 
 
+def is_break_glass(key: ApiKey) -> bool:
+    """Whether ``key`` was issued here: only a break-glass opening gives an admin key an expiry
+    (the API cannot), and only it names it so."""
+    return key.name == KEY_NAME and key.expires_at is not None
+
+
 def require_hours(hours: int) -> None:
     """Refuse (``invalid_request``) a lifetime outside :data:`MIN_HOURS`-:data:`MAX_HOURS`."""
     if not MIN_HOURS <= hours <= MAX_HOURS:

@@ -49,6 +49,7 @@ TABLES: dict[str, DataCategory] = {
     "erased_credentials": DataCategory.PROOF,
     "erasure_receipt_codes": DataCategory.PROOF,
     "api_keys": DataCategory.OPERATIONAL,
+    "admin_passkeys": DataCategory.OPERATIONAL,
     "audit_checkpoints": DataCategory.OPERATIONAL,
     "incidents": DataCategory.OPERATIONAL,
     "key_checks": DataCategory.OPERATIONAL,

@@ -65,12 +65,16 @@ _MEASURES = (
     "hash-chained audit log with Ed25519-signed checkpoints",
     "API keys and subject tokens stored as keyed hashes; role-based access",
 )
+ADMIN_MFA_MEASURE = ("a second factor for admins: admin-only acts over the API need a short"
+                     " step-up signed with the admin key's own passkey (WebAuthn)")
 
 
 def security_measures(settings: ConsentSettings) -> list[str]:
     """The register's security measures; the fourth says what the ledger's backend keeps of
-    an erased row (:mod:`consent.residue`)."""
-    return [*_MEASURES[:3], storage_measure(settings.url), *_MEASURES[3:]]
+    an erased row (:mod:`consent.residue`). The admins' second factor (:mod:`consent.admin_mfa`)
+    only once it is on: a deployment that never set it keeps the material it declared."""
+    return [*_MEASURES[:3], storage_measure(settings.url), *_MEASURES[3:],
+            *([ADMIN_MFA_MEASURE] if settings.admin_mfa else [])]
 
 
 class OrderKind(StrEnum):

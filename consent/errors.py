@@ -141,6 +141,14 @@ class Unauthenticated(ConsentError):
     code = "unauthenticated"
 
 
+class SecondFactorRequired(Unauthenticated):
+    """An admin-only act over the API without a valid step-up of the key's own passkey, where
+    ``admin_mfa`` is on (:mod:`consent.admin_mfa`); ``details.problem`` says what is missing.
+    An :class:`Unauthenticated`: the API throttles it as a failed credential."""
+
+    code = "second_factor_required"
+
+
 class WrittenReleaseRequired(ConsentError):
     """Illinois (BIPA s. 15(b)): consent must be a written release, not a click."""
 

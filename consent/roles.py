@@ -46,6 +46,8 @@ class Permission(StrEnum):
     REVIEW_CANDIDATES = "review_candidates"  # confirm or reject a search's candidates
     DISCLOSE = "disclose"  # disclose a record under law or a warrant (admin; consent.disclosures)
     AUTHORISE_DISCLOSURE = "authorise_disclosure"  # the person's own: on consent, a transaction
+    # An admin key's own passkey: register it, step up with it (consent.admin_mfa).
+    SECOND_FACTOR = "second_factor"
 
 
 # Acts that create or end a legal basis: the person's own, signed with their passkey. No

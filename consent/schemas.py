@@ -371,6 +371,23 @@ class PasskeyRegistered(BaseModel):
     credential_id: str
 
 
+class AdminPasskeyRegistered(BaseModel):
+    """An admin key's passkey, now its second factor (:mod:`consent.admin_mfa`)."""
+
+    key_id: str
+    credential_id: str
+    registered_at: datetime
+    replaced: bool = Field(description="Whether it replaced the key's earlier passkey.")
+
+
+class StepUp(BaseModel):
+    """A step-up token: with its admin key, admin-only acts until it expires."""
+
+    step_up_token: str = Field(description="Shown once; send it in X-OptinFace-Step-Up with the"
+                                           " same admin key.")
+    expires_at: datetime
+
+
 class SignedIn(BaseModel):
     """The subject's own API token, issued to the person who signed in with their passkey."""
 

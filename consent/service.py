@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     access,
     activity,
+    admin_mfa,
     after_erasure,
     alternative,
     anomalies,
@@ -83,6 +84,7 @@ from optinface.consent.rotation import RotationReport
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
+    AdminPasskeyRegistered,
     AlternativeChosenResult,
     AnomalyAlert,
     ApiKeyCreated,
@@ -140,6 +142,7 @@ from optinface.consent.schemas import (
     SearchCount,
     SignedIn,
     SignedReceipt,
+    StepUp,
     SubjectAct,
     SubjectCreate,
     SubjectCreated,
@@ -402,6 +405,39 @@ class OptinFace:
         the one refusal of every credential, tallied in the audit log like the others."""
         apikeys.refuse_audited(self.runtime, apikeys.AuthFailure(
             client_certificates.REFUSAL_REASON, key_id=actor.key_id))
+
+    # An admin's second factor (consent.admin_mfa) ------------------------------------------------
+    def needs_step_up(self, actor: Actor, permission: Permission) -> bool:
+        """Whether ``actor`` must step up for ``permission`` (no read: cheap on every request)."""
+        return admin_mfa.needs_step_up(self.settings, actor, permission)
+
+    def require_step_up(self, actor: Actor, permission: Permission, token: str | None) -> None:
+        """Refuse, tallied as a failed credential, an admin-only act that ``token`` does not
+        step up for ``actor``'s key where ``admin_mfa`` is on (a break-glass key is exempt)."""
+        admin_mfa.require_step_up(self.runtime, actor, permission, token)
+
+    def admin_passkey_options(self, *, actor: Actor, step_up: str | None) -> PasskeyChallenge:
+        """Creation options for the admin key's passkey: with the key alone while it has none,
+        with a step-up to replace it."""
+        authorize(actor, Permission.SECOND_FACTOR)
+        return admin_mfa.registration_options(self.runtime, actor=actor, token=step_up)
+
+    def register_admin_passkey(self, *, actor: Actor, body: PasskeyResponse,
+                               step_up: str | None) -> AdminPasskeyRegistered:
+        """Bind the verified passkey to the admin key (replacing its earlier one, with a
+        step-up); audited."""
+        authorize(actor, Permission.SECOND_FACTOR)
+        return admin_mfa.register(self.runtime, actor=actor, body=body, token=step_up)
+
+    def step_up_options(self, *, actor: Actor) -> PasskeyChallenge:
+        """A challenge for the admin key's own passkey."""
+        authorize(actor, Permission.SECOND_FACTOR)
+        return admin_mfa.step_up_options(self.runtime, actor=actor)
+
+    def step_up(self, *, actor: Actor, body: PasskeyResponse) -> StepUp:
+        """The admin key's step-up token, once its passkey signed the challenge; audited."""
+        authorize(actor, Permission.SECOND_FACTOR)
+        return admin_mfa.step_up(self.runtime, actor=actor, body=body)
 
     def flush_auth_failures(self) -> None:
         """Chain the failed authentications tallied since the last ``login_failure`` event into

@@ -72,6 +72,9 @@ LONGEST_EPOCH_HOURS = 366 * 24
 """A key epoch lasts at most a year: it bounds how long a backup made before an erasure stays
 decryptable, which the erasure receipt states."""
 
+MAX_STEP_UP_MINUTES = 60
+"""An admin's step-up lasts an hour at most: a second factor asked once a day is no longer one."""
+
 LONGEST_INTERVAL_SECONDS = 24 * 3600
 """The periodic tasks (audit witness, sweep) run at least daily."""
 
@@ -232,6 +235,15 @@ class ConsentSettings(EngineSettings):
     )
     enrolment_link_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     challenge_seconds: int = Field(default=300, ge=10, le=3600)
+    # A second factor for admins over the HTTP API (consent.admin_mfa): off by default, so a
+    # deployment that never set it acts, and keeps its declared register, as before.
+    admin_mfa: bool = Field(
+        default=False,
+        description="Admin-only acts over the API also need a step-up token, signed for with "
+        "the admin key's own passkey (the CLI and a break-glass key are exempt).",
+    )
+    # Short: a step-up copied along with its key opens admin acts for this long at most.
+    step_up_minutes: int = Field(default=15, ge=1, le=MAX_STEP_UP_MINUTES)
 
     @field_validator("database_url")
     @classmethod

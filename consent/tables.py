@@ -344,6 +344,22 @@ class ApiKey(Base):
     client_cert_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
+class AdminPasskey(Base):
+    """An admin key's second factor (consent.admin_mfa): its one passkey, and its current
+    step-up. The credential's public key is in ``passkey_credentials``; of the step-up token
+    only a keyed hash is kept, as of every secret."""
+
+    __tablename__ = "admin_passkeys"
+
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("passkey_credentials.id"),
+                                               unique=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # One step-up at a time per key: a new one ends the previous.
+    step_up_hash: Mapped[str | None] = mapped_column(String(64))
+    step_up_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     # The daily identify quota counts one key's, and one purpose's, attempts on one day

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, Response
 
 from optinface.api.attachments import markdown
-from optinface.api.deps import ServiceDep, SettingsDep, require
+from optinface.api.deps import ServiceDep, SettingsDep, StepUpDep, require, stepped_up
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web.i18n import negotiate
 from optinface.api.web.rendering import words_in
+from optinface.consent.disclosures import permission_for
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -234,10 +235,12 @@ def list_faces(subject: Identifier, service: ServiceDep,
 
 @router.post("/{subject}/disclosures", status_code=status.HTTP_201_CREATED)
 def disclose(
+    request: Request,
     subject: Identifier,
     body: DisclosureCreate,
     service: ServiceDep,
     actor: SubjectReader,
+    step_up: StepUpDep,
 ) -> DisclosureMade:
     """Disclose the subject's record to one recipient, on one of the four bases of BIPA 15(d)
     with the document it rests on; the answer holds the disclosure and ``handed_over``, the
@@ -248,7 +251,9 @@ def disclose(
     same recipient, basis, reference and contents (an operator key: 403
     ``subject_credential_required``; below the age of consent only the guardian's: 403
     ``guardian_consent_required``; another disclosure's signature: 403
-    ``challenge_invalid``)."""
+    ``challenge_invalid``). An admin's disclosure needs a step-up where ``OPTINFACE_ADMIN_MFA``
+    is on."""
+    stepped_up(request, service, actor, permission_for(body.legal_basis), step_up)
     return service.disclose(actor=actor, subject=subject, body=body)
 
 

@@ -1212,6 +1212,10 @@ FRENCH: dict[str, str] = {
         " plus (un représentant dans l'UE est dû) : aucun nouveau consentement, lien ni photo"
         " avant qu'il soit nommé ; leurs droits s'exercent toujours."
     ),
+    "Administrator's passkey registered": "Clé d'accès d'administrateur enregistrée",
+    "Administrator stepped up with their passkey": (
+        "Authentification renforcée d'un administrateur par sa clé d'accès"
+    ),
     "Break-glass admin key issued without a key": (
         "Clé d'administration d'urgence remise sans clé"
     ),

@@ -29,6 +29,8 @@ ACTIONS: dict[str, str] = {
     "key_created": "Key created",
     "key_revoked": "Key revoked",
     "break_glass_opened": "Break-glass admin key issued without a key",
+    "admin_passkey_registered": "Administrator's passkey registered",
+    "admin_stepped_up": "Administrator stepped up with their passkey",
     "register_declared": "Register declared",
     "regulator_order": "Regulator's order applied",
     "regulator_order_lifted": "Regulator's order lifted",

@@ -1,0 +1,254 @@
+"""A second factor for admins (X-SEC): with ``OPTINFACE_ADMIN_MFA`` on, a copied admin key alone
+no longer does what only an admin may do over the API; its own passkey must step it up.
+
+Real WebAuthn: each admin holds a software authenticator (:mod:`consent.soft_authenticator`)
+whose answers the ``webauthn`` library checks, over HTTP, on a real ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from optinface.api.deps import STEP_UP_HEADER
+from optinface.consent.declaration import ADMIN_MFA_MEASURE
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import (
+    ORIGIN,
+    Keys,
+    World,
+    assert_refused,
+    auth,
+    deployment,
+    publish_purpose,
+    set_up_world,
+)
+from tests.support.backends import both_backends
+from tests.support.consent import FakeClock
+
+NEW_KEY = {"role": "reviewer", "name": "second reviewer"}
+WARRANT = {"recipient": "Montréal Police", "legal_basis": "warrant_subpoena",
+           "document_reference": "2027-SW-0042", "recipient_country": "CA",
+           "recipient_region": "Québec"}
+
+
+@dataclass
+class Admin:
+    """An admin key and the authenticator that holds its passkey, acting over HTTP."""
+
+    client: TestClient
+    secret: str
+    device: SoftAuthenticator = field(default_factory=lambda: SoftAuthenticator(origin=ORIGIN))
+    token: str | None = None
+
+    def post(self, path: str, body: dict[str, Any], *, step_up: str | None = None
+             ) -> httpx.Response:
+        headers = auth(self.secret) | ({STEP_UP_HEADER: step_up} if step_up else {})
+        return self.client.post(path, json=body, headers=headers)
+
+    def register(self, *, step_up: str | None = None) -> httpx.Response:
+        """Register a new passkey of this device for the key; the answer to the last step."""
+        options = self.post("/v1/admin/passkey/options", {}, step_up=step_up)
+        if options.status_code != 200:
+            return options
+        return self.post("/v1/admin/passkey", {
+            "ceremony_id": options.json()["ceremony_id"],
+            "credential": self.device.create(options.json()["options"])}, step_up=step_up)
+
+    def challenge(self) -> dict[str, Any]:
+        options = self.post("/v1/admin/step-up/options", {})
+        assert options.status_code == 200, options.text
+        return dict(options.json())
+
+    def step_up(self) -> str:
+        """Sign a step-up challenge with this device; the token (also kept)."""
+        challenge = self.challenge()
+        answer = self.post("/v1/admin/step-up", {
+            "ceremony_id": challenge["ceremony_id"],
+            "credential": self.device.get(challenge["options"])})
+        assert answer.status_code == 200, answer.text
+        self.token = str(answer.json()["step_up_token"])
+        return self.token
+
+    def act(self, *, step_up: str | None = None) -> httpx.Response:
+        """An act only an admin may do: a new key."""
+        return self.post("/v1/keys", NEW_KEY, step_up=step_up)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, pipeline: FacePipeline, clock: FakeClock,
+            database_url: str | None) -> Iterator[tuple[OptinFace, TestClient, Keys]]:
+    """A deployment with ``OPTINFACE_ADMIN_MFA`` on, on a clock the test moves."""
+    with deployment(tmp_path, pipeline, clock=clock, admin_mfa=True,
+                    database_url=database_url) as (_, service, client, keys):
+        yield service, client, keys
+
+
+def _second_admin(service: OptinFace, client: TestClient, keys: Keys) -> Admin:
+    """Another admin key, made in process (the CLI's way: no step-up there)."""
+    actor = service.authenticate(keys.admin)
+    made = service.create_api_key(actor=actor, role=Role.ADMIN, name="second admin")
+    return Admin(client, made.secret)
+
+
+def _problem(answer: httpx.Response) -> str:
+    assert_refused(answer, 401, "second_factor_required")
+    return str(answer.json()["details"]["problem"])
+
+
+@both_backends
+def test_an_admin_act_needs_a_step_up_signed_by_the_keys_own_passkey(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    service, client, keys = guarded
+    admin = Admin(client, keys.admin)
+    assert _problem(admin.act()) == "no_passkey"
+    assert admin.register().status_code == 201
+    assert _problem(admin.act()) == "no_step_up"
+    token = admin.step_up()
+    assert admin.act(step_up=token).status_code == 201
+    assert admin.post("/v1/purposes", {
+        "name": "Study B", "description": "Re-identification in study B",
+        "legal_basis": "express consent", "operations": ["enrol", "identify"],
+        "retention_days": 30, "study": "B"}, step_up=token).status_code == 201
+    assert _problem(admin.act(step_up=token[:-2] + "xx")) == "step_up_wrong"
+    # Reads a reviewer may also do are not admin-only: the bare key reads them.
+    assert client.get("/v1/register", headers=auth(keys.admin)).status_code == 200
+
+    events = client.get("/v1/audit/events", headers=auth(keys.reviewer)).json()["events"]
+    actions = [e["action"] for e in events]
+    assert "admin_passkey_registered" in actions and "admin_stepped_up" in actions
+    assert token not in json.dumps(events)
+    service.flush_auth_failures()
+    tallies = client.get("/v1/audit/events", params={"action": "login_failure"},
+                         headers=auth(keys.reviewer)).json()["events"]
+    refused = Counter[str]()
+    for tally in tallies:
+        refused.update(tally["details"]["reasons"])
+        assert keys.admin.partition(".")[0] in tally["details"]["key_ids"]
+    assert refused == {"second_factor:no_passkey": 1, "second_factor:no_step_up": 1,
+                       "second_factor:step_up_wrong": 1}
+
+
+def test_a_step_up_opens_only_its_own_key_and_only_for_a_while(
+    guarded: tuple[OptinFace, TestClient, Keys], clock: FakeClock
+) -> None:
+    service, client, keys = guarded
+    first, second = Admin(client, keys.admin), _second_admin(service, client, keys)
+    for admin in (first, second):
+        assert admin.register().status_code == 201
+        admin.step_up()
+    assert first.token is not None and second.token is not None
+    assert _problem(first.act(step_up=second.token)) == "step_up_wrong"
+    assert first.act(step_up=first.token).status_code == 201
+    clock.advance(minutes=service.settings.step_up_minutes, seconds=1)
+    assert _problem(first.act(step_up=first.token)) == "step_up_expired"
+    assert first.act(step_up=first.step_up()).status_code == 201
+
+
+def test_a_step_up_is_signed_by_the_keys_own_passkey_for_its_own_challenge(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    service, client, keys = guarded
+    first, second = Admin(client, keys.admin), _second_admin(service, client, keys)
+    for admin in (first, second):
+        assert admin.register().status_code == 201
+    challenge = first.challenge()
+    # The other admin's passkey signs the first key's challenge: not this key's passkey.
+    asked = {**challenge["options"], "allowCredentials": []}
+    assert_refused(first.post("/v1/admin/step-up", {
+        "ceremony_id": challenge["ceremony_id"], "credential": second.device.get(asked)}),
+        403, "passkey_invalid")
+    # The other key presents the first key's challenge, signed by the first key's passkey.
+    challenge = first.challenge()
+    assert_refused(second.post("/v1/admin/step-up", {
+        "ceremony_id": challenge["ceremony_id"],
+        "credential": first.device.get(challenge["options"])}), 403, "challenge_invalid")
+    assert _problem(first.act()) == "no_step_up"
+
+
+def test_a_registered_passkey_is_replaced_only_with_a_step_up(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    _, client, keys = guarded
+    admin = Admin(client, keys.admin)
+    assert admin.register().status_code == 201
+    thief = Admin(client, keys.admin)  # the same key, copied, with another device
+    assert _problem(thief.register()) == "no_step_up"
+    old_token = admin.step_up()
+    admin.device = SoftAuthenticator(origin=ORIGIN)  # a new phone
+    replaced = admin.register(step_up=old_token)
+    assert replaced.status_code == 201 and replaced.json()["replaced"] is True
+    assert _problem(admin.act(step_up=old_token)) == "step_up_wrong"  # ended with its passkey
+    assert admin.act(step_up=admin.step_up()).status_code == 201
+
+
+@pytest.fixture
+def world(guarded: tuple[OptinFace, TestClient, Keys]) -> tuple[World, Admin]:
+    """The usual world, its admin setup acts stepped up, and its admin."""
+    _, client, keys = guarded
+    admin = Admin(client, keys.admin)
+    assert admin.register().status_code == 201
+    client.headers[STEP_UP_HEADER] = admin.step_up()  # the admin's setup acts only
+    world = set_up_world(client, keys)
+    del client.headers[STEP_UP_HEADER]
+    return world, admin
+
+
+def test_reviewer_reads_and_researcher_searches_need_no_step_up(
+    world: tuple[World, Admin], portrait_jpegs: list[bytes]
+) -> None:
+    people, _ = world
+    people.enrolled_and_identified(portrait_jpegs[0])
+    for path in ("/v1/audit/events", "/v1/register", "/v1/purposes"):
+        assert people.client.get(path, headers=auth(people.keys.reviewer)).status_code == 200
+
+
+def test_an_admins_disclosure_under_a_warrant_needs_a_step_up(world: tuple[World, Admin]
+                                                              ) -> None:
+    """Its permission follows its body, so its route checks it, not the guard."""
+    people, admin = world
+    url = f"/v1/subjects/{people.subject}/disclosures"
+    assert _problem(admin.post(url, WARRANT)) == "no_step_up"
+    assert admin.post(url, WARRANT, step_up=admin.token).status_code == 201
+
+
+def test_a_break_glass_key_needs_no_step_up(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    service, client, _ = guarded
+    opened = service.open_break_glass(reason="INC-9: every admin passkey lost", hours=2)
+    assert Admin(client, opened.secret).act().status_code == 201
+
+
+def test_the_register_states_the_second_factor_only_once_it_is_on(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    for on in (False, True):
+        with deployment(tmp_path / str(on), pipeline, admin_mfa=on) as (_, service, _, _):
+            assert (ADMIN_MFA_MEASURE in service.register().security_measures) is on
+
+
+def test_without_admin_mfa_the_bare_admin_key_acts_as_before(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        publish_purpose(client, keys, "A")
+        assert Admin(client, keys.admin).act().status_code == 201
