@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -426,14 +426,21 @@ def test_the_language_switch_keeps_a_one_time_link_and_its_page_speaks_the_chose
     said = page.locator("[data-passkey-error]")  # type: ignore[attr-defined]
     said.wait_for()
     assert said.inner_text().startswith("Ce lien a déjà servi")
+    # Another device, holding no passkey for this site.
+    assert _told_at_sign_in(page, base_url, "fr-CA", virtual_authenticator).startswith(
+        "Votre appareil n'a pas créé ou fourni la clé")
+
+
+def _told_at_sign_in(page: object, base_url: str, locale: str,
+                     prepare: Callable[[Any], object]) -> str:
+    """What the portal tells a person whose sign-in fails on another browser, ``prepare``d."""
     other = page.context.browser.new_page(  # type: ignore[attr-defined]
-        base_url=base_url, locale="fr-CA")  # another device, holding no passkey for this site
-    virtual_authenticator(other)
+        base_url=base_url, locale=locale)
+    prepare(other)
     other.goto("/portal")
     other.click("#passkey-sign-in")
     other.locator("[data-passkey-error]").wait_for()
-    assert other.inner_text("[data-passkey-error]").startswith(
-        "Votre appareil n'a pas créé ou fourni la clé")
+    return str(other.inner_text("[data-passkey-error]"))
 
 
 @pytest.mark.browser
@@ -442,15 +449,10 @@ def test_a_browser_without_passkeys_is_told_so_not_that_the_network_failed(
 ) -> None:
     """A fetch that fails and a browser without WebAuthn both throw a TypeError: the person is
     told which, in their words."""
-    other = page.context.browser.new_page(  # type: ignore[attr-defined]
-        base_url=base_url, locale="en-CA")
-    other.add_init_script("delete window.PublicKeyCredential;"
-                          " Object.defineProperty(navigator, 'credentials', {value: undefined})")
-    other.goto("/portal")
-    other.click("#passkey-sign-in")
-    other.locator("[data-passkey-error]").wait_for()
-    assert other.inner_text("[data-passkey-error]").startswith(
-        "This browser cannot use passkeys.")
+    told = _told_at_sign_in(page, base_url, "en-CA", lambda other: other.add_init_script(
+        "delete window.PublicKeyCredential;"
+        " Object.defineProperty(navigator, 'credentials', {value: undefined})"))
+    assert told.startswith("This browser cannot use passkeys.")
 
 
 @pytest.mark.browser

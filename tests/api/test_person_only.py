@@ -138,14 +138,19 @@ def _desk_shell_and_kept_link(world: World) -> tuple[str, str, str]:
     return pseudonym, made.json()["enrolment"]["secret"], kept.json()["secret"]
 
 
-def test_a_link_kept_from_before_the_person_registered_registers_no_second_passkey(
-    world: World
+@pytest.mark.parametrize("used", ["handed", "kept"])
+def test_the_first_link_used_voids_every_other_so_no_second_passkey_is_added(
+    world: World, used: str
 ) -> None:
+    """The person registers with the link handed to them, or, theirs lost, with a new one made
+    while they had no passkey: either way the subject is theirs, and the other link, kept by
+    whoever asked for it, registers nothing more."""
     pseudonym, handed, kept = _desk_shell_and_kept_link(world)
-    person = SoftHttpPerson.take_over(world.client, handed, origin=ORIGIN)
+    first, other = (handed, kept) if used == "handed" else (kept, handed)
+    person = SoftHttpPerson.take_over(world.client, first, origin=ORIGIN)
     assert person.pseudonym == pseudonym
-    assert_refused(world.client.post("/v1/passkeys/registration-options", json={"link": kept}),
-                   410, "link_invalid")  # void since the person's registered
+    assert_refused(world.client.post("/v1/passkeys/registration-options", json={"link": other}),
+                   410, "link_invalid")
 
 
 def test_two_links_raced_at_once_register_one_passkey_only(world: World) -> None:
@@ -159,16 +164,6 @@ def test_two_links_raced_at_once_register_one_passkey_only(world: World) -> None
         "credential": desk.create(desk_options.json()["options"])}), 409, "already_registered")
     own = world.client.get(f"/v1/subjects/{pseudonym}", headers=person.headers)
     assert own.status_code == 200, own.text
-
-
-def test_a_new_link_for_a_passkey_never_registered_still_takes_over_the_subject(
-    world: World
-) -> None:
-    pseudonym, lost, again = _desk_shell_and_kept_link(world)
-    person = SoftHttpPerson.take_over(world.client, again, origin=ORIGIN)
-    assert person.pseudonym == pseudonym
-    assert_refused(world.client.post("/v1/passkeys/registration-options", json={"link": lost}),
-                   410, "link_invalid")
 
 
 def test_a_minors_own_token_cannot_claim_parental_authority(
