@@ -92,10 +92,13 @@ def _rate_limited(message: str, wait: float) -> ApiError:
 
 
 @contextmanager
-def failures_throttled(request: Request, failure: type[Exception]) -> Iterator[None]:
-    """Guard one guess at a secret (an API key, a subject token, an erasure receipt's code):
-    429 before the guess when its client has failed too often, and one of the client's tokens
-    spent when the guarded block raises ``failure`` (see :mod:`api.limits`)."""
+def failures_throttled(request: Request,
+                       failure: type[Exception] | tuple[type[Exception], ...]
+                       ) -> Iterator[None]:
+    """Guard one guess at a secret (an API key, a subject token, an erasure receipt's code, an
+    admin's second factor): 429 before the guess when its client has failed too often, and one
+    of the client's tokens spent when the guarded block raises ``failure`` (see
+    :mod:`api.limits`)."""
     throttle: RateLimiter = request.app.state.auth_throttle
     client = request.client.host if request.client else "unknown"
     wait = throttle.delay(client)
@@ -160,7 +163,7 @@ class PermissionGuard:
         return actor
 
 
-def stepped_up(request: Request, service: OptinFace, actor: Actor, permission: Permission,
+def stepped_up(request: Request, *, service: OptinFace, actor: Actor, permission: Permission,
                step_up: str | None) -> None:
     """Where ``OPTINFACE_ADMIN_MFA`` is on and ``permission`` is only an admin's, refuse
     (``second_factor_required``) an admin key without its valid step-up token; the refusal
@@ -186,8 +189,8 @@ class StepUpGuard(PermissionGuard):
         actor = await super().__call__(request, secret, service, limiter)
         if service.needs_step_up(actor, self.permission):
             with stage("auth"):
-                await run_in_threadpool(stepped_up, request, service, actor, self.permission,
-                                        step_up)
+                await run_in_threadpool(stepped_up, request, service=service, actor=actor,
+                                        permission=self.permission, step_up=step_up)
         return actor
 
 

@@ -24,8 +24,10 @@ second_factor_required       401     OPTINFACE_ADMIN_MFA is on and this admin-on
                                      valid step-up token of the same key in X-OptinFace-Step-Up
                                      (details.problem: no_passkey, no_step_up, step_up_wrong,
                                      step_up_expired), or a key's passkey would be replaced
-                                     without one
+                                     without its current passkey's approval (no_approval)
 forbidden                    403     the role may not do this, or a subject token on another subject
+                                     (with OPTINFACE_ADMIN_MFA on, an admin key is made on the
+                                     command line only)
 consent_required             403     no active consent covers this operation (a refusal of
                                      permission, not a state conflict: the caller cannot fix it)
 consent_expired              403     the consent has expired
@@ -59,6 +61,7 @@ alternative_chosen           409     the person chose the non-biometric alternat
 not_found                    404     no such subject, consent, purpose, key or route
 method_not_allowed           405     the route exists, the method does not
 subject_erased               410     the pseudonym was erased and can never be used again
+second_factor_off            409     OPTINFACE_ADMIN_MFA is off: the admin passkey routes are closed
 not_declared                 409     matching refused until the register's declaration is recorded
 declaration_period_running   409     declared, but the 60-day period before service has not run
 redeclaration_required       409     the register changed since its declaration: declare again
@@ -180,6 +183,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_request": 422,
     "unauthenticated": 401,
     "second_factor_required": 401,
+    "second_factor_off": 409,
     "forbidden": 403,
     "consent_required": 403,
     "consent_expired": 403,

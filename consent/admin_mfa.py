@@ -7,52 +7,81 @@ that key's own passkey obtains (WebAuthn, user verification required): a copied 
 longer does them. The token is short-lived (``step_up_minutes``), one per key at a time, and
 kept as a keyed hash, as the keys are.
 
-The passkey ceremonies are the people's own (:mod:`consent.passkeys`): registration rides on a
-one-time link made for the key, which ``passkeys.register`` checks and uses up as for a person
-(its secret is never handed out: the admin key is the authority); the step-up is a signed act
-whose statement names the key, with a fresh nonce so no assertion serves twice.
+The passkey ceremonies are the people's own (:mod:`consent.passkeys`). What a copied key and
+its step-up token (two headers of one request) could otherwise turn into lasting control is
+held back by signatures the copy cannot make:
 
-What it does not cover, on purpose:
+- a key's first passkey is registered on a one-time link the operator issues on the command
+  line (:func:`issue_link`, ``optinface keys admin-passkey-link``), the operator's own access
+  as break-glass is: a copied key alone never binds its thief's passkey, before or after its
+  owner registers; the same link replaces a passkey lost;
+- replacing the passkey over the API needs a fresh assertion by the *current* passkey of a
+  statement naming the act, the key and the new registration's ceremony, checked in the
+  registration's own transaction: a step-up token does not do it;
+- a new admin key is made only on the command line while ``admin_mfa`` is on;
+- the passkey routes are closed while it is off, so nothing is bound before the operator
+  turns it on;
+- each binding is journaled in the witness folder, so a restored copy binds it again.
 
-- an admin key with no passkey yet may register one with the key alone (otherwise turning the
-  setting on would lock every admin out), so a copied key of an admin who never registered can
-  register its thief's passkey; once registered, replacing it needs a step-up;
-- a break-glass key (:func:`consent.break_glass.is_break_glass`): its own controls are its
-  expiry and the witness;
-- the command line, which acts in process with the data directory and the key store (the
-  operator's own access, like break-glass): the HTTP API is what this guards.
+What it does not cover, on purpose: a break-glass key (:func:`consent.break_glass.is_break_glass`),
+whose controls are its expiry and the witness; the command line, which acts in process with the
+data directory and the key store (the operator's own access); and, for as long as a step-up
+lasts, the other admin-only acts a copied key and token do (keys revoked, purposes changed).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from optinface.consent import apikeys, passkeys
+from optinface.consent import apikeys, erasure_journal, passkeys
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.break_glass import is_break_glass
-from optinface.consent.errors import ChallengeInvalid, PasskeyInvalid, SecondFactorRequired
+from optinface.consent.errors import (
+    ChallengeInvalid,
+    Forbidden,
+    LinkInvalid,
+    NotFound,
+    PasskeyInvalid,
+    SecondFactorOff,
+    SecondFactorRequired,
+)
+from optinface.consent.identifiers import is_identifier
 from optinface.consent.roles import PERMISSIONS, Actor, Permission, Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
+    AdminPasskeyAsk,
+    AdminPasskeyChallenge,
+    AdminPasskeyLink,
     AdminPasskeyRegistered,
+    AdminPasskeyResponse,
     PasskeyChallenge,
     PasskeyResponse,
     StepUp,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import AdminPasskey, ApiKey, PasskeyCredential
+from optinface.consent.tables import (
+    AdminPasskey,
+    ApiKey,
+    Ceremony,
+    OneTimeLink,
+    PasskeyCredential,
+)
 
 ADMIN_PASSKEY = "admin-passkey"
 """The kind of the one-time link a registration rides on, and the passkey's capacity."""
 STEP_UP = "admin_step_up"
 """The ceremony kind, and the act its statement names."""
+REPLACE, REPLACE_ACT = "admin_replace", "replace_admin_passkey"
+"""The ceremony kind (a column of 20 characters) and the act named by the statement with which
+a key's current passkey approves its replacement."""
 STEP_UP_PREFIX = "stu_"
 STEP_UP_HASH_DOMAIN = "step-up"
 
@@ -66,38 +95,69 @@ what the desk or the person may do, need no step-up; the passkey's own acts are 
 obtained."""
 
 
+class Problem(StrEnum):
+    """Why a second factor is refused: ``details.problem`` of ``second_factor_required``."""
+
+    NO_PASSKEY = "no_passkey"
+    NO_STEP_UP = "no_step_up"
+    STEP_UP_WRONG = "step_up_wrong"
+    STEP_UP_EXPIRED = "step_up_expired"
+    NO_APPROVAL = "no_approval"
+
+
 def needs_step_up(settings: ConsentSettings, actor: Actor, permission: Permission) -> bool:
     """Whether ``actor`` needs a step-up for ``permission``, without reading the ledger: so
     every other request (a search, a reviewer's read) costs nothing."""
     return settings.admin_mfa and actor.role is Role.ADMIN and permission in STEP_UP_ACTS
 
 
+def require_on(settings: ConsentSettings) -> None:
+    """Refuse (``second_factor_off``) the passkey's own acts while ``admin_mfa`` is off: a
+    step-up would open nothing, and a passkey bound meanwhile, perhaps by a thief's copy of the
+    key, would be the one the setting trusts once on."""
+    if not settings.admin_mfa:
+        raise SecondFactorOff("OPTINFACE_ADMIN_MFA is off: admin keys have no second factor"
+                              " here")
+
+
+def require_operator_for_admin_key(settings: ConsentSettings, role: Role) -> None:
+    """Refuse (``forbidden``) a new admin key over the API where ``admin_mfa`` is on: a key and
+    its step-up copied together would otherwise mint a lasting admin; the operator's command
+    line (``optinface keys create --role admin``) makes it."""
+    if settings.admin_mfa and role is Role.ADMIN:
+        raise Forbidden("with OPTINFACE_ADMIN_MFA on, an admin key is made by the operator's"
+                        " command line (optinface keys create --role admin), not over the API")
+
+
 def _problem(factor: AdminPasskey | None, token: str | None, *, runtime: Runtime,
-             now: datetime) -> str | None:
+             now: datetime) -> Problem | None:
     """Why ``token`` does not stand for the key of ``factor`` now, or None when it does."""
     if factor is None:
-        return "no_passkey"
+        return Problem.NO_PASSKEY
     if not token:
-        return "no_step_up"
+        return Problem.NO_STEP_UP
     digest = runtime.keys.keyed_hash(token, domain=STEP_UP_HASH_DOMAIN)
     if factor.step_up_hash is None or not hmac.compare_digest(factor.step_up_hash, digest):
-        return "step_up_wrong"
+        return Problem.STEP_UP_WRONG
     if factor.step_up_expires_at is None or factor.step_up_expires_at <= now:
-        return "step_up_expired"
+        return Problem.STEP_UP_EXPIRED
     return None
 
 
 _ADVICE = {
-    "no_passkey": "register this key's passkey (POST /v1/admin/passkey), then step up",
-    "no_step_up": "step up with this key's passkey (POST /v1/admin/step-up) and send the"
-                  " token in X-OptinFace-Step-Up",
+    Problem.NO_PASSKEY: "ask the operator for this key's passkey link (optinface keys"
+                        " admin-passkey-link KEY_ID), register it, then step up",
+    Problem.NO_APPROVAL: "sign the approval of POST /v1/admin/passkey/options with this key's"
+                         " current passkey, or ask the operator for a link",
 }
+_STEP_UP_ADVICE = ("step up with this key's passkey (POST /v1/admin/step-up) and send the token"
+                   " in X-OptinFace-Step-Up")
 
 
-def _refuse(problem: str) -> SecondFactorRequired:
+def _refuse(problem: Problem) -> SecondFactorRequired:
     return SecondFactorRequired(
-        f"this admin act needs a step-up of the same key ({problem}): "
-        f"{_ADVICE.get(problem, _ADVICE['no_step_up'])}", details={"problem": problem})
+        f"this admin act needs this key's second factor ({problem}): "
+        f"{_ADVICE.get(problem, _STEP_UP_ADVICE)}", details={"problem": str(problem)})
 
 
 @contextmanager
@@ -110,7 +170,7 @@ def _tallied(runtime: Runtime, actor: Actor) -> Iterator[None]:
         apikeys.tally_failure(runtime, reason=f"second_factor:{refusal.details['problem']}",
                               key_id=actor.key_id)
         raise
-    except (PasskeyInvalid, ChallengeInvalid) as refusal:
+    except (PasskeyInvalid, ChallengeInvalid, LinkInvalid) as refusal:
         apikeys.tally_failure(runtime, reason=f"second_factor:{refusal.code}",
                               key_id=actor.key_id)
         raise
@@ -133,68 +193,166 @@ def require_step_up(runtime: Runtime, actor: Actor, permission: Permission,
             raise _refuse(problem)
 
 
-def _replaceable(session: Session, runtime: Runtime, actor: Actor, token: str | None,
-                 now: datetime) -> AdminPasskey | None:
-    """The key's passkey binding, if any, once ``token`` steps it up: with the key alone, a
-    passkey is registered only while the key has none."""
-    factor = session.get(AdminPasskey, actor.key_id)
-    if factor is not None:
-        problem = _problem(factor, token, runtime=runtime, now=now)
-        if problem is not None:
-            raise _refuse(problem)
-    return factor
+def issue_link(runtime: Runtime, *, key_id: str) -> AdminPasskeyLink:
+    """The operator's one-time link (:data:`ADMIN_PASSKEY`) with which the admin key
+    ``key_id`` registers a passkey: its first, or one replacing a passkey lost. The command
+    line's act, never the API's: so a copied key alone never binds its thief's passkey, before
+    or after its owner registered. Audited without the secret."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        key = session.get(ApiKey, key_id) if is_identifier(key_id) else None
+        if key is None or key.revoked_at is not None or key.role != Role.ADMIN:
+            raise NotFound(f"no admin key {key_id} in force", details={"key_id": key_id})
+        link, secret = _new_link(session, runtime, key_id=key_id, created_by=None, now=now)
+        runtime.audit(session, Entry(action=AuditAction.ADMIN_PASSKEY_LINK_ISSUED, actor=None,
+                                     details={"key_id": key_id}))
+        return AdminPasskeyLink(key_id=key_id, secret=secret, expires_at=link.expires_at)
+
+
+def _new_link(session: Session, runtime: Runtime, *, key_id: str, created_by: str | None,
+              now: datetime) -> tuple[OneTimeLink, str]:
+    return passkeys.new_link(
+        session, kind=ADMIN_PASSKEY, subject=None, capacity=ADMIN_PASSKEY,
+        details={"key_id": key_id}, created_by=created_by, keys=runtime.keys, now=now,
+        minutes=runtime.settings.enrolment_link_minutes)
 
 
 def registration_options(runtime: Runtime, *, actor: Actor,
-                         token: str | None) -> PasskeyChallenge:
-    """The creation options of a passkey for ``actor``'s key."""
+                         body: AdminPasskeyAsk) -> AdminPasskeyChallenge:
+    """The creation options of a passkey for ``actor``'s key: on the operator's link
+    (``body.link``), or, to replace the key's passkey, with the challenge its current passkey
+    signs to approve the replacement (``approval``)."""
     now = runtime.clock.now()
     with _tallied(runtime, actor), runtime.db.transaction() as session:
-        _replaceable(session, runtime, actor, token, now)
-        link, _ = passkeys.new_link(
-            session, kind=ADMIN_PASSKEY, subject=None, capacity=ADMIN_PASSKEY, details={},
-            created_by=actor.key_id, keys=runtime.keys, now=now,
-            minutes=runtime.settings.enrolment_link_minutes)
+        approver: PasskeyCredential | None = None
+        if body.link is not None:
+            link = passkeys.open_link(session, body.link, kind=ADMIN_PASSKEY, keys=runtime.keys,
+                                      now=now)
+            if _key_of(link) != actor.key_id:
+                raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
+        else:
+            _, approver = _passkey_of(session, actor)
+            link, _ = _new_link(session, runtime, key_id=actor.key_id,
+                                created_by=actor.key_id, now=now)
         ceremony, options = passkeys.registration_options(
             session, link, user_name=f"admin key {actor.key_id}", settings=runtime.settings,
             now=now)
-        return PasskeyChallenge(ceremony_id=ceremony.id, options=options)
+        approval = None
+        if approver is not None:
+            statement = {"act": REPLACE_ACT, "key_id": actor.key_id,
+                         "ceremony_id": ceremony.id, "nonce": secrets.token_hex(16)}
+            asked, asked_options = passkeys.assertion_options(
+                session, kind=REPLACE, statement=statement, credentials=[approver],
+                subject_id=None, settings=runtime.settings, now=now)
+            approval = PasskeyChallenge(ceremony_id=asked.id, options=asked_options,
+                                        statement=statement)
+        return AdminPasskeyChallenge(ceremony_id=ceremony.id, options=options,
+                                     approval=approval)
 
 
-def register(runtime: Runtime, *, actor: Actor, body: PasskeyResponse,
-             token: str | None) -> AdminPasskeyRegistered:
-    """Verify the registration and bind the passkey to ``actor``'s key, replacing (with a
-    step-up) its earlier one, whose step-up ends with it; audited without any secret."""
+def _key_of(link: OneTimeLink | None) -> str | None:
+    """The admin key a link of :data:`ADMIN_PASSKEY` registers for."""
+    if link is None or link.kind != ADMIN_PASSKEY:
+        return None
+    return str((link.details or {}).get("key_id", "")) or None
+
+
+def _approve(session: Session, runtime: Runtime, actor: Actor, body: AdminPasskeyResponse,
+             now: datetime) -> None:
+    """Refuse a replacement on the key's own link that its current passkey did not approve,
+    by signing a statement naming this act, this key and this registration's ceremony."""
+    _, current = _passkey_of(session, actor)
+    if body.approval is None:
+        raise _refuse(Problem.NO_APPROVAL)
+    ceremony = passkeys.take_ceremony(session, body.approval.ceremony_id, kind=REPLACE, now=now)
+    statement = ceremony.statement or {}
+    if (statement.get("key_id"), statement.get("ceremony_id")) != (actor.key_id,
+                                                                   body.ceremony_id):
+        raise ChallengeInvalid(f"challenge {ceremony.id} approves another registration",
+                               details={"ceremony_id": ceremony.id})
+    passkeys.verify_assertion(session, ceremony, body.approval.credential, allowed=[current],
+                              settings=runtime.settings)
+
+
+def register(runtime: Runtime, *, actor: Actor,
+             body: AdminPasskeyResponse) -> AdminPasskeyRegistered:
+    """Verify the registration and bind the passkey to ``actor``'s key, replacing its earlier
+    one, whose step-up ends with it: on the operator's link, or on the key's own with its
+    current passkey's approval, both checked before the credential is stored. Journaled in the
+    witness folder before it commits, so a restored copy binds it again
+    (:func:`bind_again`); audited without any secret."""
     now = runtime.clock.now()
     with _tallied(runtime, actor), runtime.db.transaction() as session:
-        factor = _replaceable(session, runtime, actor, token, now)
-        credential, link = passkeys.register(session, body.ceremony_id, body.credential,
-                                             settings=runtime.settings, now=now)
-        if link.kind != ADMIN_PASSKEY or link.created_by != actor.key_id:
+        ceremony = session.get(Ceremony, body.ceremony_id)
+        link = session.get(OneTimeLink, ceremony.link_id or "") if ceremony else None
+        if _key_of(link) != actor.key_id:
             raise ChallengeInvalid(f"challenge {body.ceremony_id} is for another act",
                                    details={"ceremony_id": body.ceremony_id})
-        if factor is None:
-            session.add(AdminPasskey(api_key_id=actor.key_id, credential_id=credential.id,
-                                     registered_at=now))
-        else:
-            earlier = factor.credential_id
-            factor.credential_id, factor.registered_at = credential.id, now
-            factor.step_up_hash = factor.step_up_expires_at = None
-            session.flush()
-            session.execute(delete(PasskeyCredential).where(PasskeyCredential.id == earlier))
+        assert link is not None
+        if link.created_by is not None:  # the key's own link, not the operator's
+            _approve(session, runtime, actor, body, now)
+        credential, _ = passkeys.register(session, body.ceremony_id, body.credential,
+                                          kind=ADMIN_PASSKEY, settings=runtime.settings, now=now)
+        replaced = _bind(session, key_id=actor.key_id, credential=credential, now=now)
+        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.AdminPasskeyBound(
+            key_id=actor.key_id, credential_id=credential.id,
+            public_key=passkeys.b64url(credential.public_key), at=now))
         runtime.audit(session, Entry(
             action=AuditAction.ADMIN_PASSKEY_REGISTERED, actor=actor,
             details={"credential_hash": passkeys.audit_reference(runtime.keys, credential),
-                     "replaced": factor is not None}))
+                     "replaced": replaced}))
         return AdminPasskeyRegistered(key_id=actor.key_id, credential_id=credential.id,
-                                      registered_at=now, replaced=factor is not None)
+                                      registered_at=now, replaced=replaced)
+
+
+def _bind(session: Session, *, key_id: str, credential: PasskeyCredential,
+          now: datetime) -> bool:
+    """Make ``credential`` the key's one passkey, its earlier one and step-up gone; whether it
+    replaced one."""
+    factor = session.get(AdminPasskey, key_id)
+    if factor is None:
+        session.add(AdminPasskey(api_key_id=key_id, credential_id=credential.id,
+                                 registered_at=now))
+        return False
+    earlier = factor.credential_id
+    factor.credential_id, factor.registered_at = credential.id, now
+    factor.step_up_hash = factor.step_up_expires_at = None
+    session.flush()
+    session.execute(delete(PasskeyCredential).where(PasskeyCredential.id == earlier))
+    return True
+
+
+def bind_again(journal: Sequence[erasure_journal.Entry], session: Session) -> int:
+    """Bind again, in ``session``, each admin key's last passkey the journal holds where the
+    database binds another or none (a copy restored from before): a passkey replaced since
+    must not open the key again. How many keys; at start-up."""
+    last = {entry.key_id: entry for entry in journal
+            if isinstance(entry, erasure_journal.AdminPasskeyBound)}
+    bound = 0
+    for key_id, entry in last.items():
+        factor = session.get(AdminPasskey, key_id)
+        if session.get(ApiKey, key_id) is None or (
+                factor is not None and (factor.credential_id == entry.credential_id
+                                        or factor.registered_at > entry.at)):
+            continue
+        credential = session.get(PasskeyCredential, entry.credential_id)
+        if credential is None:
+            credential = PasskeyCredential(
+                id=entry.credential_id, subject_id=None, capacity=ADMIN_PASSKEY,
+                public_key=passkeys.from_b64url(entry.public_key), sign_count=0,
+                created_at=entry.at)
+            session.add(credential)
+            session.flush()
+        _bind(session, key_id=key_id, credential=credential, now=entry.at)
+        bound += 1
+    return bound
 
 
 def _passkey_of(session: Session, actor: Actor) -> tuple[AdminPasskey, PasskeyCredential]:
     factor = session.get(AdminPasskey, actor.key_id)
     credential = session.get(PasskeyCredential, factor.credential_id) if factor else None
     if factor is None or credential is None:
-        raise _refuse("no_passkey")
+        raise _refuse(Problem.NO_PASSKEY)
     return factor, credential
 
 

@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     BREAK_GLASS_OPENED = "break_glass_opened"  # an emergency admin key, issued without one
     ADMIN_PASSKEY_REGISTERED = "admin_passkey_registered"  # an admin key's second factor
     ADMIN_STEPPED_UP = "admin_stepped_up"  # a step-up token issued (consent.admin_mfa)
+    ADMIN_PASSKEY_LINK_ISSUED = "admin_passkey_link_issued"  # by the operator's command line
     REGISTER_DECLARED = "register_declared"
     REGULATOR_ORDER = "regulator_order"
     REGULATOR_ORDER_LIFTED = "regulator_order_lifted"

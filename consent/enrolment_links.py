@@ -138,13 +138,14 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options)
 
 
-def register(runtime: Runtime, body: PasskeyResponse) -> tuple[PasskeyCredential, OneTimeLink,
-                                                                 str | None]:
-    """Store the person's new passkey (audited without any secret); the link is used up."""
+def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
+             ) -> tuple[PasskeyCredential, OneTimeLink, str | None]:
+    """Store the person's new passkey, on a ``kind`` link (enrolment or probe), audited without
+    any secret; the link is used up."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         credential, link = passkeys.register(session, body.ceremony_id, body.credential,
-                                             settings=runtime.settings, now=now)
+                                             kind=kind, settings=runtime.settings, now=now)
         subject = session.get(Subject, link.subject_id) if link.subject_id else None
         pseudonym = subject.pseudonym if subject is not None else None
         if subject is not None:  # their person is here: the wait for a first consent restarts

@@ -7,7 +7,8 @@ directory and is meant for an append-only mount: the tombstone hash (keyed hash 
 no biometric or personal data), the reason and the time; each withdrawal a line with the consent's
 random public id and the time; each purpose withdrawn from a consent that keeps others the
 consent's and the purpose's random public ids; each API key revoked its public id; each break-glass
-opening its key's public id, reason and expiry; each opt-out of 1:N search the subject's tombstone
+opening its key's public id, reason and expiry; each admin key's passkey bound the key's and the
+credential's public ids and its public key; each opt-out of 1:N search the subject's tombstone
 hash; each template destroyed while its subject stays (a rectification's replaced template, the
 templates of a person who chose the non-biometric alternative) a line with a keyed hash of its
 random nonce, never its id (a restored copy's AUTOINCREMENT counter is older, so ids taken after it
@@ -18,9 +19,10 @@ force (:func:`pending_withdrawals`), takes purposes out again
 (:func:`consent.purpose_withdrawal.withdraw_again`), revokes keys again
 (:func:`consent.apikeys.revoke_again`), makes subjects' opt-outs and choices of the alternative
 again (:func:`choices_again`), destroys again every template the journal names
-(:func:`pending_templates`) and chains again every break-glass opening the log lost
+(:func:`pending_templates`), chains again every break-glass opening the log lost
 (:func:`consent.break_glass.chain_again`): what the controller did in an emergency stays in
-reviewers' view.
+reviewers' view, and binds again each admin key's last passkey
+(:func:`consent.admin_mfa.bind_again`).
 
 The line is written and fsynced before the destruction commits: a crash in between leaves an
 erasure the journal requests and the next start completes, never the reverse.
@@ -115,8 +117,19 @@ class BreakGlassOpened:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AdminPasskeyBound:
+    """An admin key's passkey bound (consent.admin_mfa): journaled before it commits, so a copy
+    restored from before binds it again and a passkey replaced since never opens the key."""
+
+    key_id: str  # the public half of the secret, never the secret
+    credential_id: str  # the passkey's public id (base64url)
+    public_key: str  # its COSE public key, base64url: public, and what a step-up is checked with
+    at: datetime
+
+
 Entry = (JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
-         | AlternativeTaken | BreakGlassOpened)
+         | AlternativeTaken | BreakGlassOpened | AdminPasskeyBound)
 _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]], ...]]] = {
     JournalEntry: (None, (("subject_hash", "subjectHash", str),
                           ("reason", "reason", ErasureReason))),
@@ -129,6 +142,9 @@ _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]],
     AlternativeTaken: ("alternative", (("subject_hash", "subjectHash", str),)),
     BreakGlassOpened: ("break-glass", (("key_id", "keyId", str), ("reason", "reason", str),
                                        ("expires_at", "expiresAt", datetime.fromisoformat))),
+    AdminPasskeyBound: ("admin-passkey", (("key_id", "keyId", str),
+                                          ("credential_id", "credentialId", str),
+                                          ("public_key", "publicKey", str))),
 }
 """How each entry is written as a line and read back, the one definition of the format: its
 ``kind`` (none for an erasure, the first kind, whose lines have none) and, per field, the

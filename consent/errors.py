@@ -149,6 +149,13 @@ class SecondFactorRequired(Unauthenticated):
     code = "second_factor_required"
 
 
+class SecondFactorOff(ConsentError):
+    """An admin passkey's own act while ``admin_mfa`` is off: nothing is bound before the
+    operator turns the second factor on (:mod:`consent.admin_mfa`)."""
+
+    code = "second_factor_off"
+
+
 class WrittenReleaseRequired(ConsentError):
     """Illinois (BIPA s. 15(b)): consent must be a written release, not a click."""
 

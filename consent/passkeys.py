@@ -162,7 +162,11 @@ def _ceremony(session: Session, *, kind: str, challenge: bytes, subject_id: int 
 
 def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetime,
                   subject_id: int | None = None) -> Ceremony:
-    """Mark the ceremony used (single use, refusals included) or :class:`ChallengeInvalid`."""
+    """Mark the ceremony used, or :class:`ChallengeInvalid`: single use, once the transaction
+    that takes it commits. A refusal later in that transaction rolls the mark back with
+    everything else, so the same challenge may be answered again until it expires
+    (``challenge_seconds``): a retry gains nothing, since only the passkey's private key can
+    sign it."""
     row = session.get(Ceremony, ceremony_id)
     if (row is None or row.kind != kind or row.used_at is not None or row.expires_at <= now
             or (subject_id is not None and row.subject_id != subject_id)):
@@ -262,10 +266,12 @@ def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
     return ceremony, _options_json(options)
 
 
-def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
+def register(session: Session, ceremony_id: str, response: dict[str, Any], *, kind: str,
              settings: ConsentSettings, now: datetime) -> tuple[PasskeyCredential, OneTimeLink]:
-    """Verify a registration and store the credential; the link is used up, and with it every
-    other unused link of its kind for the same subject and capacity.
+    """Verify a registration on a link of ``kind`` and store the credential; the link is used
+    up, and with it every other unused link of its kind for the same subject and capacity. A
+    link of another kind is refused before anything is stored: each route completes only its
+    own (a person's route, never an admin key's registration).
 
     A link that names a subject registers only while that subject has no passkey of the link's
     capacity, checked here, in the registration's own (serialised) transaction: a second link
@@ -275,6 +281,9 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *,
     """
     ceremony = take_ceremony(session, ceremony_id, kind=REGISTER, now=now)
     link = session.get(OneTimeLink, ceremony.link_id or "")
+    if link is not None and link.kind != kind:
+        raise ChallengeInvalid(f"challenge {ceremony_id} is for another act",
+                               details={"ceremony_id": ceremony_id})
     if link is not None and link.subject_id is not None:
         _require_none_registered(session, link)
     link = unspent(link, now=now)

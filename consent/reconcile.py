@@ -15,8 +15,8 @@ index or belongs to another model (kept for re-enrolment, see ``indexable_labels
 
 Before anything else, the erasures the journal in the witness directory records and this
 database does not (a copy restored from before them, see :mod:`consent.erasure_journal`) are
-made again, with the withdrawals of consents and of purposes, the API-key revocations and the
-opt-outs of 1:N search it records.
+made again, with the withdrawals of consents and of purposes, the API-key revocations, the
+admin keys' passkeys bound and the opt-outs of 1:N search it records.
 
 Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
 from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
@@ -34,7 +34,13 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import apikeys, break_glass, erasure_journal, purpose_withdrawal
+from optinface.consent import (
+    admin_mfa,
+    apikeys,
+    break_glass,
+    erasure_journal,
+    purpose_withdrawal,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import (
     destroy_ended_templates,
@@ -70,6 +76,7 @@ def reconcile(
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
         revocations_replayed = apikeys.revoke_again(journal, session)
         break_glass_replayed = break_glass.chain_again(runtime, journal, session)
+        admin_passkeys_replayed = admin_mfa.bind_again(journal, session)
         opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
             runtime, journal, session)
         templates_replayed = destroy_templates(
@@ -112,6 +119,7 @@ def reconcile(
             purpose_withdrawals_replayed=purposes_replayed,
             revocations_replayed=revocations_replayed,
             break_glass_replayed=break_glass_replayed,
+            admin_passkeys_replayed=admin_passkeys_replayed,
             opt_outs_replayed=opt_outs_replayed,
             alternatives_replayed=alternatives_replayed,
             index_discarded=index_discarded,

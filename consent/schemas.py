@@ -371,6 +371,38 @@ class PasskeyRegistered(BaseModel):
     credential_id: str
 
 
+class AdminPasskeyAsk(BaseModel):
+    """What an admin key asks a passkey's creation options with (:mod:`consent.admin_mfa`)."""
+
+    link: str | None = Field(
+        default=None, min_length=8, max_length=200,
+        description="The operator's one-time link (optinface keys admin-passkey-link): for the"
+                    " key's first passkey, or one replacing a passkey lost. Without it, the"
+                    " answer's approval is for the key's current passkey to sign.")
+
+
+class AdminPasskeyChallenge(PasskeyChallenge):
+    """Creation options for an admin key's passkey and, to replace its passkey without the
+    operator's link, the challenge its current passkey signs to approve the replacement."""
+
+    approval: PasskeyChallenge | None = None
+
+
+class AdminPasskeyResponse(PasskeyResponse):
+    """The new passkey's registration and, on the key's own link, its current passkey's
+    signed approval."""
+
+    approval: PasskeyResponse | None = None
+
+
+class AdminPasskeyLink(BaseModel):
+    """The operator's one-time link for an admin key's passkey; its secret is shown once."""
+
+    key_id: str
+    secret: str
+    expires_at: datetime
+
+
 class AdminPasskeyRegistered(BaseModel):
     """An admin key's passkey, now its second factor (:mod:`consent.admin_mfa`)."""
 
@@ -750,6 +782,7 @@ class ReconcileReport(BaseModel):
     purpose_withdrawals_replayed: int = 0  # purposes taken out of a consent after it: again
     revocations_replayed: int = 0  # API keys revoked after it: revoked again
     break_glass_replayed: int = 0  # break-glass openings after it: chained again
+    admin_passkeys_replayed: int = 0  # admin keys' passkeys bound after it: bound again
     opt_outs_replayed: int = 0  # opted out of 1:N search after it: opted out again
     alternatives_replayed: int = 0  # chose the non-biometric alternative after it: again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt

@@ -84,7 +84,11 @@ from optinface.consent.rotation import RotationReport
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
+    AdminPasskeyAsk,
+    AdminPasskeyChallenge,
+    AdminPasskeyLink,
     AdminPasskeyRegistered,
+    AdminPasskeyResponse,
     AlternativeChosenResult,
     AnomalyAlert,
     ApiKeyCreated,
@@ -360,12 +364,16 @@ class OptinFace:
     # Keys and authentication ------------------------------------------------------------------
     def create_api_key(self, *, actor: Actor | None, role: Role, name: str,
                        client_cert_pem: str | None = None,
-                       binding_required: bool = False) -> ApiKeyCreated:
+                       binding_required: bool = False, over_api: bool = False) -> ApiKeyCreated:
         """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
         researcher's or verifier's key is bound to ``client_cert_pem`` when given, and must be
-        when ``binding_required`` (the server checks client certificates)."""
+        when ``binding_required`` (the server checks client certificates). ``over_api``: the
+        HTTP API's, which makes no admin key where ``admin_mfa`` is on (the command line
+        does)."""
         if actor is not None:
             authorize(actor, Permission.MANAGE_KEYS)
+        if over_api:
+            admin_mfa.require_operator_for_admin_key(self.settings, role)
         return apikeys.create_audited(self.runtime, actor=actor, role=role, name=name,
                                       client_cert_pem=client_cert_pem,
                                       binding_required=binding_required)
@@ -407,6 +415,13 @@ class OptinFace:
             client_certificates.REFUSAL_REASON, key_id=actor.key_id))
 
     # An admin's second factor (consent.admin_mfa) ------------------------------------------------
+    def issue_admin_passkey_link(self, *, key_id: str) -> AdminPasskeyLink:
+        """The operator's one-time link for the admin key ``key_id`` to register its passkey
+        (the first, or one replacing a passkey lost): the command line's act, as break-glass
+        is; audited."""
+        admin_mfa.require_on(self.settings)
+        return admin_mfa.issue_link(self.runtime, key_id=key_id)
+
     def needs_step_up(self, actor: Actor, permission: Permission) -> bool:
         """Whether ``actor`` must step up for ``permission`` (no read: cheap on every request)."""
         return admin_mfa.needs_step_up(self.settings, actor, permission)
@@ -416,28 +431,34 @@ class OptinFace:
         step up for ``actor``'s key where ``admin_mfa`` is on (a break-glass key is exempt)."""
         admin_mfa.require_step_up(self.runtime, actor, permission, token)
 
-    def admin_passkey_options(self, *, actor: Actor, step_up: str | None) -> PasskeyChallenge:
-        """Creation options for the admin key's passkey: with the key alone while it has none,
-        with a step-up to replace it."""
-        authorize(actor, Permission.SECOND_FACTOR)
-        return admin_mfa.registration_options(self.runtime, actor=actor, token=step_up)
+    def admin_passkey_options(self, *, actor: Actor,
+                              body: AdminPasskeyAsk) -> AdminPasskeyChallenge:
+        """Creation options for the admin key's passkey: on the operator's link, or with the
+        approval its current passkey is to sign."""
+        self._second_factor(actor)
+        return admin_mfa.registration_options(self.runtime, actor=actor, body=body)
 
-    def register_admin_passkey(self, *, actor: Actor, body: PasskeyResponse,
-                               step_up: str | None) -> AdminPasskeyRegistered:
-        """Bind the verified passkey to the admin key (replacing its earlier one, with a
-        step-up); audited."""
-        authorize(actor, Permission.SECOND_FACTOR)
-        return admin_mfa.register(self.runtime, actor=actor, body=body, token=step_up)
+    def register_admin_passkey(self, *, actor: Actor,
+                               body: AdminPasskeyResponse) -> AdminPasskeyRegistered:
+        """Bind the verified passkey to the admin key (replacing its earlier one on the
+        operator's link or with its approval); journaled and audited."""
+        self._second_factor(actor)
+        return admin_mfa.register(self.runtime, actor=actor, body=body)
 
     def step_up_options(self, *, actor: Actor) -> PasskeyChallenge:
         """A challenge for the admin key's own passkey."""
-        authorize(actor, Permission.SECOND_FACTOR)
+        self._second_factor(actor)
         return admin_mfa.step_up_options(self.runtime, actor=actor)
 
     def step_up(self, *, actor: Actor, body: PasskeyResponse) -> StepUp:
         """The admin key's step-up token, once its passkey signed the challenge; audited."""
-        authorize(actor, Permission.SECOND_FACTOR)
+        self._second_factor(actor)
         return admin_mfa.step_up(self.runtime, actor=actor, body=body)
+
+    def _second_factor(self, actor: Actor) -> None:
+        """The passkey's own acts: an admin's, and only while ``admin_mfa`` is on."""
+        authorize(actor, Permission.SECOND_FACTOR)
+        admin_mfa.require_on(self.settings)
 
     def flush_auth_failures(self) -> None:
         """Chain the failed authentications tallied since the last ``login_failure`` event into
@@ -529,7 +550,8 @@ class OptinFace:
 
     def register_passkey(self, body: PasskeyResponse) -> PasskeyRegistered:
         """Store the person's new passkey; the link is used up."""
-        credential, _, pseudonym = enrolment_links.register(self.runtime, body)
+        credential, _, pseudonym = enrolment_links.register(self.runtime, body,
+                                                            kind=enrolment_links.ENROLMENT)
         return enrolment_links.registered(credential, pseudonym)
 
     def sign_in_options(self) -> PasskeyChallenge:
@@ -717,7 +739,8 @@ class OptinFace:
 
     def register_probe_passkey(self, body: PasskeyResponse) -> PasskeyChallenge:
         """The person in the probe registered a passkey: here is the statement to sign."""
-        credential, link, _ = enrolment_links.register(self.runtime, body)
+        credential, link, _ = enrolment_links.register(self.runtime, body,
+                                                       kind=probe_consent.PROBE)
         return probe_consent.challenge(self.runtime, credential, link)
 
     def sign_probe_consent(self, body: PasskeyResponse) -> ProbeConsentPublic:

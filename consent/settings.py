@@ -242,7 +242,8 @@ class ConsentSettings(EngineSettings):
         description="Admin-only acts over the API also need a step-up token, signed for with "
         "the admin key's own passkey (the CLI and a break-glass key are exempt).",
     )
-    # Short: a step-up copied along with its key opens admin acts for this long at most.
+    # Short: a step-up copied along with its key opens the admin-only acts for this long at
+    # most; never a passkey's replacement nor a new admin key (consent.admin_mfa).
     step_up_minutes: int = Field(default=15, ge=1, le=MAX_STEP_UP_MINUTES)
 
     @field_validator("database_url")

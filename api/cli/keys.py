@@ -1,4 +1,5 @@
-"""``optinface keys create|list|revoke|break-glass``: API keys for the roles of the API."""
+"""``optinface keys create|list|revoke|break-glass|admin-passkey-link``: API keys for the roles
+of the API, and the operator's acts on them."""
 
 from __future__ import annotations
 
@@ -127,3 +128,21 @@ def break_glass(
         made = service.open_break_glass(reason=reason, hours=hours)
     echo_json({"key_id": made.key_id, "role": made.role, "expires_at": made.expires_at,
                "secret": made.secret})
+
+
+@app.command("admin-passkey-link")
+def admin_passkey_link(
+    key_id: Annotated[str, typer.Argument(help="The admin key's id (key_...), not its secret.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Issue the one-time link with which an admin key registers its passkey, where
+    OPTINFACE_ADMIN_MFA is on: its first, or one replacing a passkey lost. Hand the secret to the
+    key's holder over another channel than the key; they send it as "link" to
+    POST /v1/admin/passkey/options, with the key. A copied key alone never registers a passkey:
+    this is the operator's own access, as break-glass is. Audited (never the secret).
+
+    Example: optinface keys admin-passkey-link key_0123456789abcdef
+    """
+    with opened(data_dir) as (_, service):
+        made = service.issue_admin_passkey_link(key_id=key_id)
+    echo_json({"key_id": made.key_id, "link": made.secret, "expires_at": made.expires_at})

@@ -22,10 +22,11 @@ def create_key(body: ApiKeyCreate, service: ServiceDep, settings: SettingsDep,
                actor: KeyManager) -> ApiKeyCreated:
     """A new key for a role; its secret is in this answer only (a keyed hash is stored). A
     researcher's or verifier's key is bound to ``client_cert_pem``, which is required where the
-    server verifies client certificates."""
+    server verifies client certificates. Where ``OPTINFACE_ADMIN_MFA`` is on, an admin key is
+    made on the command line only (403 ``forbidden``)."""
     return service.create_api_key(
         actor=actor, role=body.role, name=body.name, client_cert_pem=body.client_cert_pem,
-        binding_required=settings.checks_client_certificates)
+        binding_required=settings.checks_client_certificates, over_api=True)
 
 
 @router.get("")

@@ -253,7 +253,8 @@ def disclose(
     ``guardian_consent_required``; another disclosure's signature: 403
     ``challenge_invalid``). An admin's disclosure needs a step-up where ``OPTINFACE_ADMIN_MFA``
     is on."""
-    stepped_up(request, service, actor, permission_for(body.legal_basis), step_up)
+    stepped_up(request, service=service, actor=actor, permission=permission_for(body.legal_basis),
+               step_up=step_up)
     return service.disclose(actor=actor, subject=subject, body=body)
 
 

@@ -1216,6 +1216,9 @@ FRENCH: dict[str, str] = {
     "Administrator stepped up with their passkey": (
         "Authentification renforcée d'un administrateur par sa clé d'accès"
     ),
+    "Administrator's passkey link issued by the operator": (
+        "Lien de clé d'accès d'administrateur remis par l'exploitant"
+    ),
     "Break-glass admin key issued without a key": (
         "Clé d'administration d'urgence remise sans clé"
     ),

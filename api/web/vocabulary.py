@@ -31,6 +31,7 @@ ACTIONS: dict[str, str] = {
     "break_glass_opened": "Break-glass admin key issued without a key",
     "admin_passkey_registered": "Administrator's passkey registered",
     "admin_stepped_up": "Administrator stepped up with their passkey",
+    "admin_passkey_link_issued": "Administrator's passkey link issued by the operator",
     "register_declared": "Register declared",
     "regulator_order": "Regulator's order applied",
     "regulator_order_lifted": "Regulator's order lifted",

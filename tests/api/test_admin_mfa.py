@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from optinface.api.deps import STEP_UP_HEADER
 from optinface.consent.declaration import ADMIN_MFA_MEASURE
+from optinface.consent.errors import SecondFactorOff
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator
@@ -58,14 +59,30 @@ class Admin:
         headers = auth(self.secret) | ({STEP_UP_HEADER: step_up} if step_up else {})
         return self.client.post(path, json=body, headers=headers)
 
-    def register(self, *, step_up: str | None = None) -> httpx.Response:
-        """Register a new passkey of this device for the key; the answer to the last step."""
-        options = self.post("/v1/admin/passkey/options", {}, step_up=step_up)
+    @property
+    def key_id(self) -> str:
+        return self.secret.partition(".")[0]
+
+    def register(self, *, link: str | None = None, approver: SoftAuthenticator | None = None,
+                 step_up: str | None = None) -> httpx.Response:
+        """Register a new passkey of this device for the key, on the operator's ``link`` or
+        with the approval ``approver`` signs; the answer to the last step."""
+        options = self.post("/v1/admin/passkey/options", {"link": link} if link else {},
+                            step_up=step_up)
         if options.status_code != 200:
             return options
-        return self.post("/v1/admin/passkey", {
-            "ceremony_id": options.json()["ceremony_id"],
-            "credential": self.device.create(options.json()["options"])}, step_up=step_up)
+        asked = options.json()
+        body = {"ceremony_id": asked["ceremony_id"],
+                "credential": self.device.create(asked["options"])}
+        if approver is not None:  # it signs with the passkey it holds, whichever is asked
+            approval = asked["approval"]
+            body["approval"] = {"ceremony_id": approval["ceremony_id"], "credential": approver.get(
+                {**approval["options"], "allowCredentials": []})}
+        return self.post("/v1/admin/passkey", body, step_up=step_up)
+
+    def enrol(self, service: OptinFace) -> httpx.Response:
+        """Register this device as the key's passkey on a link the operator issues."""
+        return self.register(link=service.issue_admin_passkey_link(key_id=self.key_id).secret)
 
     def challenge(self) -> dict[str, Any]:
         options = self.post("/v1/admin/step-up/options", {})
@@ -120,7 +137,7 @@ def test_an_admin_act_needs_a_step_up_signed_by_the_keys_own_passkey(
     service, client, keys = guarded
     admin = Admin(client, keys.admin)
     assert _problem(admin.act()) == "no_passkey"
-    assert admin.register().status_code == 201
+    assert admin.enrol(service).status_code == 201
     assert _problem(admin.act()) == "no_step_up"
     token = admin.step_up()
     assert admin.act(step_up=token).status_code == 201
@@ -153,7 +170,7 @@ def test_a_step_up_opens_only_its_own_key_and_only_for_a_while(
     service, client, keys = guarded
     first, second = Admin(client, keys.admin), _second_admin(service, client, keys)
     for admin in (first, second):
-        assert admin.register().status_code == 201
+        assert admin.enrol(service).status_code == 201
         admin.step_up()
     assert first.token is not None and second.token is not None
     assert _problem(first.act(step_up=second.token)) == "step_up_wrong"
@@ -169,7 +186,7 @@ def test_a_step_up_is_signed_by_the_keys_own_passkey_for_its_own_challenge(
     service, client, keys = guarded
     first, second = Admin(client, keys.admin), _second_admin(service, client, keys)
     for admin in (first, second):
-        assert admin.register().status_code == 201
+        assert admin.enrol(service).status_code == 201
     challenge = first.challenge()
     # The other admin's passkey signs the first key's challenge: not this key's passkey.
     asked = {**challenge["options"], "allowCredentials": []}
@@ -184,28 +201,121 @@ def test_a_step_up_is_signed_by_the_keys_own_passkey_for_its_own_challenge(
     assert _problem(first.act()) == "no_step_up"
 
 
-def test_a_registered_passkey_is_replaced_only_with_a_step_up(
+def test_a_copied_key_and_step_up_cannot_replace_the_passkey_only_its_current_passkey_can(
+    guarded: tuple[OptinFace, TestClient, Keys], clock: FakeClock
+) -> None:
+    """The two headers of one admin request, copied from a proxy's log, do not take the second
+    factor over: a replacement needs the current passkey's signature of a statement naming
+    this very registration."""
+    service, client, keys = guarded
+    owner = Admin(client, keys.admin)
+    assert owner.enrol(service).status_code == 201
+    token = owner.step_up()
+    thief = Admin(client, keys.admin)  # the same key and its step-up, another device
+    assert _problem(thief.register(step_up=token)) == "no_approval"
+    assert_refused(thief.register(approver=thief.device, step_up=token), 403, "passkey_invalid")
+    # An approval the owner signed for another registration does not approve the thief's.
+    owners = owner.post("/v1/admin/passkey/options", {}).json()
+    theirs = thief.post("/v1/admin/passkey/options", {}).json()
+    assert_refused(thief.post("/v1/admin/passkey", {
+        "ceremony_id": theirs["ceremony_id"], "credential": thief.device.create(theirs["options"]),
+        "approval": {"ceremony_id": owners["approval"]["ceremony_id"],
+                     "credential": owner.device.get(owners["approval"]["options"])}}),
+        403, "challenge_invalid")
+    clock.advance(minutes=120)
+    assert owner.act(step_up=owner.step_up()).status_code == 201  # still the owner's factor
+
+    old = owner.device
+    owner.device = SoftAuthenticator(origin=ORIGIN)  # a new phone, approved by the old one
+    replaced = owner.register(approver=old)
+    assert replaced.status_code == 201 and replaced.json()["replaced"] is True
+    assert _problem(owner.act(step_up=owner.token)) == "step_up_wrong"  # ended with its passkey
+    assert owner.act(step_up=owner.step_up()).status_code == 201
+
+
+def test_a_copied_key_and_step_up_mint_no_admin_key(
     guarded: tuple[OptinFace, TestClient, Keys]
 ) -> None:
-    _, client, keys = guarded
+    """Over the API an admin key is not made while the second factor is on: one capture
+    would otherwise mint an admin with its own, lasting, factor. The command line makes it."""
+    service, client, keys = guarded
+    owner = Admin(client, keys.admin)
+    assert owner.enrol(service).status_code == 201
+    token = owner.step_up()
+    assert_refused(owner.post("/v1/keys", {"role": "admin", "name": "backup admin"},
+                              step_up=token), 403, "forbidden")
+    assert owner.act(step_up=token).status_code == 201  # other roles' keys, as before
+    assert all(k["role"] != "admin" or k["key_id"] == owner.key_id for k in client.get(
+        "/v1/keys", headers=auth(keys.admin) | {STEP_UP_HEADER: token}).json())
+
+
+def test_a_keys_first_passkey_is_registered_only_on_the_operators_link(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    """A copied key alone binds no passkey, before or after its owner: the first rides on a
+    one-time link the operator issues for that key, on the command line."""
+    service, client, keys = guarded
+    owner, other = Admin(client, keys.admin), _second_admin(service, client, keys)
+    assert _problem(owner.register()) == "no_passkey"
+    others = service.issue_admin_passkey_link(key_id=other.key_id).secret
+    assert_refused(owner.register(link=others), 410, "link_invalid")
+    link = service.issue_admin_passkey_link(key_id=owner.key_id).secret
+    assert owner.register(link=link).status_code == 201
+    assert_refused(Admin(client, keys.admin).register(link=link), 410, "link_invalid")
+    assert other.register(link=others).status_code == 201
+    events = client.get("/v1/audit/events", params={"action": "admin_passkey_link_issued"},
+                        headers=auth(keys.reviewer)).json()["events"]
+    assert len(events) == 2 and link not in json.dumps(events)
+
+
+def test_the_public_registration_route_completes_no_admin_ceremony(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    service, client, keys = guarded
     admin = Admin(client, keys.admin)
-    assert admin.register().status_code == 201
-    thief = Admin(client, keys.admin)  # the same key, copied, with another device
-    assert _problem(thief.register()) == "no_step_up"
-    old_token = admin.step_up()
-    admin.device = SoftAuthenticator(origin=ORIGIN)  # a new phone
-    replaced = admin.register(step_up=old_token)
-    assert replaced.status_code == 201 and replaced.json()["replaced"] is True
-    assert _problem(admin.act(step_up=old_token)) == "step_up_wrong"  # ended with its passkey
-    assert admin.act(step_up=admin.step_up()).status_code == 201
+    asked = admin.post("/v1/admin/passkey/options", {
+        "link": service.issue_admin_passkey_link(key_id=admin.key_id).secret}).json()
+    stranger = SoftAuthenticator(origin=ORIGIN)
+    assert_refused(client.post("/v1/passkeys/registrations", json={
+        "ceremony_id": asked["ceremony_id"], "credential": stranger.create(asked["options"])}),
+        403, "challenge_invalid")
+    assert _problem(admin.act()) == "no_passkey"
+    assert admin.enrol(service).status_code == 201
+
+
+def test_wrong_second_factors_are_throttled_as_bad_secrets(
+    guarded: tuple[OptinFace, TestClient, Keys]
+) -> None:
+    service, client, keys = guarded
+    admin = Admin(client, keys.admin)
+    assert admin.enrol(service).status_code == 201
+    burst = client.app.state.settings.auth_failure_burst
+    answers = [admin.register(link=f"otl_lnk_guess{i}.x") for i in range(burst)]
+    assert {a.json()["code"] for a in answers} == {"link_invalid"}
+    assert_refused(admin.register(), 429, "rate_limited")
+    assert_refused(admin.post("/v1/admin/step-up", {"ceremony_id": "cer_0", "credential": {}}),
+                   429, "rate_limited")
+
+
+def test_the_passkey_routes_and_links_are_closed_while_the_setting_is_off(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """Nothing is bound before the operator turns the second factor on: a thief's copy of the
+    key cannot register first."""
+    with deployment(tmp_path, pipeline) as (_, service, client, keys):
+        admin = Admin(client, keys.admin)
+        for path in ("/v1/admin/passkey/options", "/v1/admin/step-up/options"):
+            assert_refused(admin.post(path, {}), 409, "second_factor_off")
+        with pytest.raises(SecondFactorOff):
+            service.issue_admin_passkey_link(key_id=admin.key_id)
 
 
 @pytest.fixture
 def world(guarded: tuple[OptinFace, TestClient, Keys]) -> tuple[World, Admin]:
     """The usual world, its admin setup acts stepped up, and its admin."""
-    _, client, keys = guarded
+    service, client, keys = guarded
     admin = Admin(client, keys.admin)
-    assert admin.register().status_code == 201
+    assert admin.enrol(service).status_code == 201
     client.headers[STEP_UP_HEADER] = admin.step_up()  # the admin's setup acts only
     world = set_up_world(client, keys)
     del client.headers[STEP_UP_HEADER]

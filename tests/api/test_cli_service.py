@@ -99,6 +99,24 @@ def test_the_commands_print_every_instant_in_one_iso_form(
                for instant in instants), instants
 
 
+def test_admin_passkey_link_is_issued_for_an_admin_key_only_once_admin_mfa_is_on(
+    data_dir: Path, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's link for an admin key's first passkey: refused in one line while the
+    second factor is off, and for a key that is not an admin's."""
+    d = ("--data-dir", str(data_dir))
+    key_id = admin.split(".")[0]
+    code, output = run("keys", "admin-passkey-link", key_id, *d)
+    assert code == 1 and "second_factor_off" in output
+    monkeypatch.setenv("OPTINFACE_ADMIN_MFA", "true")
+    code, output = run("keys", "admin-passkey-link", "key_0123456789abcdef", *d)
+    assert code == 1 and "not_found" in output
+    code, output = run("keys", "admin-passkey-link", key_id, *d)
+    assert code == 0, output
+    printed = json.loads(output)
+    assert printed["key_id"] == key_id and printed["link"].startswith("otl_lnk_")
+
+
 def test_break_glass_opens_an_expiring_admin_key_when_the_only_one_was_revoked(
     data_dir: Path, admin: str
 ) -> None:

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from optinface.consent.errors import Unauthenticated
-from optinface.consent.roles import Role
+from optinface.consent.roles import Permission, Role
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import Base, Consent
-from tests.support.consent import World
+from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import both_backends
+from tests.support.consent import (
+    FakeClock,
+    World,
+    admin_step_up,
+    make_world,
+    refused,
+    register_admin_passkey,
+)
 from tests.support.migrations import migrate
 
 
@@ -59,3 +73,34 @@ def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_e
     assert revoked_at <= glass.expires_at and revoked_at <= datetime.now(UTC)  # never to come
     with pytest.raises(Unauthenticated):
         service.authenticate(glass.secret)
+
+
+@both_backends
+def test_a_migration_below_0028_drops_admin_passkeys_only_when_the_operator_asks(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    """Below 0028 the ledger has no second factor: while an admin key is bound the downgrade
+    is refused, changing nothing; asked with ``-x drop_admin_mfa=1`` it drops the bindings with
+    their passkeys, links and ceremonies, so no credential outlives the rule that governed it,
+    and back up the key has no passkey."""
+    with closing(OptinFace.open(settings.model_copy(update={"admin_mfa": True}),
+                                pipeline=pipeline, clock=clock)) as service:
+        admin = make_world(service, clock).admin
+        device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+        register_admin_passkey(service, admin, device, link=service.issue_admin_passkey_link(
+            key_id=admin.key_id).secret)
+        service.step_up_options(actor=admin)  # a ceremony left open
+        engine = service.runtime.db.engine
+        with pytest.raises(RuntimeError, match="drop_admin_mfa=1"):
+            migrate(engine, "0027", down=True)
+        assert admin_step_up(service, admin, device)  # nothing changed
+        migrate(engine, "0027", down=True, x=["drop_admin_mfa=1"])
+        with engine.connect() as connection:
+            left = [connection.execute(text(query)).scalar() for query in (
+                "SELECT count(*) FROM passkey_credentials WHERE capacity = 'admin-passkey'",
+                "SELECT count(*) FROM one_time_links WHERE kind = 'admin-passkey'",
+                "SELECT count(*) FROM ceremonies WHERE kind = 'admin_step_up'")]
+        assert left == [0, 0, 0]
+        migrate(engine, "head")
+        refused("second_factor_required", lambda: service.require_step_up(
+            admin, Permission.MANAGE_KEYS, None))

@@ -7,6 +7,7 @@ with the current keys at all, while before the rotation it still could.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -44,6 +45,8 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import Template
 from optinface.consent.witness import latest_witnessed
 from optinface.engine.pipeline import FacePipeline
@@ -51,9 +54,11 @@ from optinface.engine.protection import TemplateProtector
 from tests.support.consent import (
     FakeClock,
     World,
+    admin_step_up,
     assert_witness_sees_the_restore,
     make_world,
     refused,
+    register_admin_passkey,
 )
 from tests.support.files import template_bytes
 
@@ -460,6 +465,28 @@ def test_a_restore_chains_again_a_break_glass_opening_made_since_the_backup(
         opened[0].key_id, "INC-3: the root key holder is away", True)
     assert (seen.opened_at, seen.expires_at) == (opened[0].created_at, opened[0].expires_at)
     assert report["break_glass_replayed"] == 1
+
+
+def test_a_restore_binds_again_an_admin_passkey_replaced_since_the_backup(
+    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
+    settings: ConsentSettings, pipeline: FacePipeline,
+) -> None:
+    """A passkey replaced (a phone lost) after the backup: the restored copy binds its
+    replacement again, from the witness folder's journal, so the lost one opens nothing."""
+    open_service = functools.partial(OptinFace.open, settings.model_copy(
+        update={"admin_mfa": True}), pipeline=pipeline, clock=clock)
+    service = open_service()
+    world = make_world(service, clock)
+    lost, new = (SoftAuthenticator(origin=DEFAULT_ORIGIN) for _ in range(2))
+    link = service.issue_admin_passkey_link(key_id=world.admin.key_id).secret
+    register_admin_passkey(service, world.admin, lost, link=link)
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: register_admin_passkey(service, world.admin, new,
+                                                          approver=lost))
+    with closing(open_service()) as restored:
+        refused("passkey_invalid", lambda: admin_step_up(restored, world.admin, lost))
+        assert admin_step_up(restored, world.admin, new)
+    assert report["admin_passkeys_replayed"] == 1
 
 
 def test_a_restore_opts_out_again_a_subject_who_opted_out_of_search_since_the_backup(

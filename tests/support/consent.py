@@ -19,11 +19,14 @@ from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
+    AdminPasskeyAsk,
+    AdminPasskeyResponse,
     AgeCategory,
     ConsentGiven,
     MatchResult,
     NoticeCreate,
     Operation,
+    PasskeyResponse,
     ProbeConsentRequest,
     PurposeCreate,
     SubjectCreate,
@@ -32,6 +35,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import Jurisdiction
+from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import SoftPerson, probe_consent
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
@@ -275,3 +279,26 @@ def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) ->
     if declare:
         world.declare()
     return world
+
+
+def register_admin_passkey(service: OptinFace, admin: Actor, device: SoftAuthenticator, *,
+                            link: str | None = None,
+                            approver: SoftAuthenticator | None = None) -> None:
+    """Bind ``device``'s new passkey to ``admin``'s key: on the operator's ``link``, or
+    approved by ``approver``, the key's current passkey."""
+    asked = service.admin_passkey_options(actor=admin, body=AdminPasskeyAsk(link=link))
+    approval = None
+    if approver is not None and asked.approval is not None:
+        approval = PasskeyResponse(ceremony_id=asked.approval.ceremony_id,
+                                   credential=approver.get(asked.approval.options))
+    service.register_admin_passkey(actor=admin, body=AdminPasskeyResponse(
+        ceremony_id=asked.ceremony_id, credential=device.create(asked.options),
+        approval=approval))
+
+
+def admin_step_up(service: OptinFace, admin: Actor, device: SoftAuthenticator) -> str:
+    """A step-up signed by ``device``, with whichever passkey it holds."""
+    asked = service.step_up_options(actor=admin)
+    return service.step_up(actor=admin, body=PasskeyResponse(
+        ceremony_id=asked.ceremony_id,
+        credential=device.get({**asked.options, "allowCredentials": []}))).step_up_token

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
+from collections.abc import Sequence
+
 from alembic import command
 from sqlalchemy import Engine
 
 from optinface.consent.db import alembic_config
 
 
-def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
-    """Upgrade the ledger behind ``engine`` to ``revision``, or downgrade it (``down``)."""
+def migrate(engine: Engine, revision: str, *, down: bool = False, x: Sequence[str] = ()) -> None:
+    """Upgrade the ledger behind ``engine`` to ``revision``, or downgrade it (``down``), with
+    the operator's ``-x`` arguments ``x`` (``name=value``)."""
     with engine.begin() as connection:
-        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        config = alembic_config(connection)
+        config.cmd_opts = Namespace(x=list(x))
+        (command.downgrade if down else command.upgrade)(config, revision)
