@@ -270,8 +270,9 @@ def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
 
 
 def refuse_audited(runtime: Runtime, failure: AuthFailure) -> NoReturn:
-    """Tally ``failure``, found by a check made after the secret authenticated (the API's
-    client certificate check), like any other failed authentication, and raise it."""
+    """Tally ``failure`` into the audit log (as one event per window) and raise it: every
+    refused credential, whether the secret itself failed or a check after it did (the API's
+    client certificate check)."""
     _record_failures(runtime, runtime.auth_failures.add(
         reason=failure.reason, key_id=failure.key_id, now=runtime.clock.now()))
     raise failure
