@@ -8,8 +8,10 @@ with clients speaking real TLS; the certificates are made per module (tests/supp
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +37,9 @@ from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
 from tests.support.certificates import Issued, Pki, make_pki
 from tests.support.console import console
-from tests.support.server import started
+from tests.support.server import inherited_environment, started
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -177,6 +181,24 @@ def test_answers_over_tls_tell_the_browser_to_keep_to_https(tls_only: TlsServer)
         answer = browser.get("/healthz")
     assert answer.status_code == 200
     assert answer.headers["Strict-Transport-Security"] == HSTS
+
+
+def container_health_check(port: int, environment: dict[str, str]) -> int:
+    """The exit status of the Dockerfile's HEALTHCHECK, run against ``port`` instead of the
+    container's 8000, with ``environment`` (the container's own)."""
+    line = (ROOT / "Dockerfile").read_text().split("HEALTHCHECK ", 1)[1].split("CMD ", 1)[1]
+    command = json.loads(line.split("\n", 1)[0])
+    command[-1] = command[-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    return subprocess.run(command, env={**inherited_environment(), **environment},
+                          capture_output=True, timeout=30, check=False).returncode
+
+
+def test_the_container_health_check_asks_in_the_scheme_serve_speaks(tls_only: TlsServer) -> None:
+    """With ``OPTINFACE_TLS_CERT`` (as the container's serve has it) the health check asks
+    over HTTPS and finds the server healthy; over plain HTTP a TLS server would never be."""
+    port = int(tls_only.url.rsplit(":", 1)[1])
+    assert container_health_check(port, {"OPTINFACE_TLS_CERT": str(tls_only.pki.server.cert)}) == 0
+    assert container_health_check(port, {}) != 0
 
 
 def test_without_a_client_ca_bound_keys_are_not_checked(tls_only: TlsServer) -> None:
