@@ -72,6 +72,14 @@ def context_for(settings: ApiSettings) -> ssl.SSLContext | None:
                              " load as a CA certificate or revocation list") from error
 
 
+def client_ca_pem(settings: ApiSettings) -> bytes | None:
+    """The CA bundle the server verifies client certificates against (None: it verifies none),
+    which a relying party's key is bound under (:func:`consent.client_certificates.binding_for`),
+    or :class:`TlsFileRefused` when it cannot be read."""
+    ca = settings.tls_client_ca
+    return None if ca is None else _contents("OPTINFACE_TLS_CLIENT_CA", ca)
+
+
 def _contents(setting: str, path: Path) -> bytes:
     try:
         return path.read_bytes()

@@ -180,7 +180,7 @@ def key_public(row: ApiKey) -> ApiKeyPublic:
 
 def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role, name: str,
                    client_cert_pem: str | None = None,
-                   binding_required: bool = False) -> ApiKeyCreated:
+                   client_ca_pem: bytes | None = None) -> ApiKeyCreated:
     """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
     relying party's key is bound to ``client_cert_pem`` (:mod:`consent.client_certificates`)."""
     with runtime.db.transaction() as session:
@@ -192,7 +192,7 @@ def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role, name: s
         if role is Role.SUBJECT:
             raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
         require_name(name)
-        bound = binding_for(role, client_cert_pem, required=binding_required)
+        bound = binding_for(role, client_cert_pem, client_ca_pem=client_ca_pem)
         row, secret = create_api_key(session, role=role, name=name, keys=runtime.keys,
                                      now=runtime.clock.now(), client_cert_sha256=bound)
         details = {"key_id": row.id, "role": str(role), "name": name}

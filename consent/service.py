@@ -355,15 +355,16 @@ class OptinFace:
     # Keys and authentication ------------------------------------------------------------------
     def create_api_key(self, *, actor: Actor | None, role: Role, name: str,
                        client_cert_pem: str | None = None,
-                       binding_required: bool = False) -> ApiKeyCreated:
+                       client_ca_pem: bytes | None = None) -> ApiKeyCreated:
         """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
-        researcher's or verifier's key is bound to ``client_cert_pem`` when given, and must be
-        when ``binding_required`` (the server checks client certificates)."""
+        researcher's or verifier's key is bound to ``client_cert_pem`` when given, and must be,
+        to a certificate it issued, where the server verifies client certificates against the
+        CA bundle ``client_ca_pem`` (:func:`consent.client_certificates.binding_for`)."""
         if actor is not None:
             authorize(actor, Permission.MANAGE_KEYS)
         return apikeys.create_audited(self.runtime, actor=actor, role=role, name=name,
                                       client_cert_pem=client_cert_pem,
-                                      binding_required=binding_required)
+                                      client_ca_pem=client_ca_pem)
 
     def list_api_keys(self, *, actor: Actor) -> list[ApiKeyPublic]:
         """Every API key ever created, revoked ones included (never their secrets)."""

@@ -18,7 +18,7 @@ from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
-from optinface.api.tls import TlsFileRefused, context_for
+from optinface.api.tls import context_for
 from optinface.api.tls_scope import TlsH11Protocol
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
@@ -64,7 +64,7 @@ def serve(
     # data dir but still before the admin key and "listening" (loaded_scheme).
     settings = load_settings(data_dir=data_dir, host=host, port=port)
     require_accountable(settings)
-    tls = tls_context(settings)
+    tls = context_for(settings)
     listeners = listening_sockets(settings.host, settings.port)
     try:
         _serve(settings, tls, listeners)
@@ -127,18 +127,9 @@ def url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
-def tls_context(settings: ApiSettings) -> ssl.SSLContext | None:
-    """The TLS context the server will listen with (None: plain HTTP), or a one-line refusal
-    naming the file it could not be made of (:func:`api.tls.context_for`)."""
-    try:
-        return context_for(settings)
-    except TlsFileRefused as error:
-        raise refused(CliErrorCode.INVALID_SETTINGS, str(error)) from error
-
-
 def server_config(app: FastAPI, tls: ssl.SSLContext | None) -> uvicorn.Config:
     """How uvicorn serves ``app``: plain HTTP, or HTTPS with the context ``tls``
-    (:func:`tls_context`) and the protocol that gives requests their TLS extension
+    (:func:`api.tls.context_for`) and the protocol that gives requests their TLS extension
     (:mod:`api.tls_scope`).
 
     The context goes to ``uvicorn.Config`` itself: a uvicorn without ``ssl_context_factory``

@@ -26,8 +26,9 @@ from typer.testing import CliRunner
 
 from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
-from optinface.api.cli.serve import listening_sockets, loaded_scheme, server_config, tls_context
+from optinface.api.cli.serve import listening_sockets, loaded_scheme, server_config
 from optinface.api.security_headers import HSTS
+from optinface.api.tls import context_for
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.audit import AuditAction
 from optinface.consent.client_certificates import REFUSAL_REASON, certificate_sha256
@@ -68,7 +69,7 @@ def tls_server(data_root: Path, pipeline: FacePipeline, pki: Pki, *,
     listeners = listening_sockets("127.0.0.1", 0)
     try:
         keys = make_keys(service)
-        tls = tls_context(settings)
+        tls = context_for(settings)
         server = uvicorn.Server(server_config(create_app(settings, service=service), tls))
         assert loaded_scheme(server.config, tls) == "https"
         with started(server, listeners):
@@ -274,11 +275,15 @@ def test_a_certificate_of_another_ca_fails_the_handshake(mtls: TlsServer) -> Non
 def test_relying_party_keys_are_made_bound_where_certificates_are_checked(
         mtls: TlsServer) -> None:
     """No unbound researcher key (it could never be used); no binding where nothing checks it
-    (an admin's key); a binding only to a certificate."""
+    (an admin's key); a binding only to a certificate the client CA issued (another CA's
+    could never open a connection) for client authentication (not the server's own)."""
+    pki = mtls.pki
     with mtls.client() as admin:
         for body in ({"role": "researcher", "name": "unbound"},
-                     {"role": "admin", "name": "bound", "client_cert_pem": mtls.pki.client_a.pem},
-                     {"role": "researcher", "name": "junk", "client_cert_pem": "not a PEM"}):
+                     {"role": "admin", "name": "bound", "client_cert_pem": pki.client_a.pem},
+                     {"role": "researcher", "name": "junk", "client_cert_pem": "not a PEM"},
+                     {"role": "verifier", "name": "other", "client_cert_pem": pki.stranger.pem},
+                     {"role": "verifier", "name": "server's", "client_cert_pem": pki.server.pem}):
             refused = admin.post("/v1/keys", headers=auth(mtls.keys.admin), json=body)
             assert refused.status_code == 422, refused.text
             assert refused.json()["code"] == "invalid_request"
