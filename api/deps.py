@@ -111,30 +111,43 @@ def failures_throttled(request: Request,
         raise
 
 
+def certificate_refused(request: Request, actor: Actor) -> bool:
+    """Whether ``actor``'s key is refused for the client certificate of the request's
+    connection: only where the server verifies client certificates (``OPTINFACE_TLS_CLIENT_CA``),
+    and then a relying party's key unless the connection presented the certificate the key is
+    bound to (:func:`consent.client_certificates.admits`). Every way in asks it, the API's guard
+    and the pages' sign-in and sessions (:func:`certificate_checked`), so none admits what
+    another refuses."""
+    settings: ApiSettings = request.app.state.settings
+    return settings.checks_client_certificates and not admits(
+        actor, presented_certificate_sha256(request.scope))
+
+
+def certificate_checked(request: Request, service: OptinFace, actor: Actor) -> Actor:
+    """``actor``, or the refusal of its key for the connection's client certificate
+    (:func:`certificate_refused`), audited like any failed authentication."""
+    if certificate_refused(request, actor):
+        service.refuse_client_certificate(actor)
+    return actor
+
+
 def authenticate(request: Request, service: OptinFace, secret: str) -> Actor:
     """The actor behind ``secret``, unless its client has failed too often: then 429 before any
-    lookup. Each failure spends one of the client's tokens."""
+    lookup, or its key is refused for the connection's client certificate
+    (:func:`certificate_refused`). Each failure spends one of the client's tokens."""
     with failures_throttled(request, Unauthenticated):
-        return service.authenticate(secret)
+        return certificate_checked(request, service, service.authenticate(secret))
 
 
 async def authenticate_on_loop(request: Request, service: OptinFace, secret: str) -> Actor:
     """:func:`authenticate` without blocking the event loop: a key whose row the service keeps is
     answered here; anything that reads or writes the ledger (a first use, a subject token, a
-    shared ledger, every refusal, which the service audits) runs on the thread pool.
-
-    Where the server verifies client certificates (``OPTINFACE_TLS_CLIENT_CA``), a relying
-    party's key is refused, as any bad credential is, unless the connection presented the
-    certificate the key is bound to (:func:`consent.client_certificates.admits`); without that
-    setting bound keys are not checked. The pages need no such check: no relying party's key
-    opens an area of them (:mod:`api.web.auth`)."""
+    shared ledger, every refusal, which the service audits) runs on the thread pool."""
     with failures_throttled(request, Unauthenticated):
         kept = service.authenticate_kept(secret)
         actor = kept if kept is not None else await run_in_threadpool(service.authenticate,
                                                                        secret)
-        settings: ApiSettings = request.app.state.settings
-        if settings.checks_client_certificates and not admits(
-                actor, presented_certificate_sha256(request.scope)):
+        if certificate_refused(request, actor):
             await run_in_threadpool(service.refuse_client_certificate, actor)
         return actor
 

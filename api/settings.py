@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cryptography import x509
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from optinface.api.tls import server_context
 from optinface.consent.settings import ConsentSettings
 
 
@@ -28,8 +26,8 @@ class ApiSettings(ConsentSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
-    # HTTPS (api.tls): the three are checked here, so a wrong file is a one-line refusal at
-    # start, never a traceback once the server says it listens.
+    # HTTPS: which files go together is checked here; the files themselves only by serve,
+    # before it makes anything (api.tls.context_for), so other commands never read them.
     tls_cert: Path | None = Field(
         default=None,
         description="PEM certificate (chain) of the server: with OPTINFACE_TLS_KEY, serve speaks"
@@ -107,39 +105,22 @@ class ApiSettings(ConsentSettings):
             raise ValueError("not an IP address or a host name")
         return host
 
-    @field_validator("tls_cert")
-    @classmethod
-    def _certificate_file(cls, path: Path | None) -> Path | None:
-        return None if path is None else certificates_in(path)
-
     @field_validator("tls_key")
     @classmethod
-    def _key_of_the_certificate(cls, key: Path | None, info: ValidationInfo) -> Path | None:
-        """Both or neither, and the key the certificate's (a refused certificate is named
-        once, under its own variable)."""
-        if "tls_cert" not in info.data:
-            return key
-        cert = info.data["tls_cert"]
-        if (cert is None) != (key is None):
+    def _key_with_its_certificate(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        if "tls_cert" in info.data and (info.data["tls_cert"] is None) != (key is None):
             raise ValueError("OPTINFACE_TLS_CERT and OPTINFACE_TLS_KEY go together")
-        if cert is not None and key is not None:
-            contents(key)
-            try:
-                server_context(cert=cert, key=key, client_ca=None)
-            except OSError as error:
-                raise ValueError(f"{key} is not the unencrypted PEM private key of"
-                                 f" OPTINFACE_TLS_CERT ({error})") from error
         return key
 
     @field_validator("tls_client_ca")
     @classmethod
     def _ca_of_a_tls_server(cls, ca: Path | None, info: ValidationInfo) -> Path | None:
-        if ca is None or "tls_key" not in info.data:  # a refused key is named once, above
-            return ca
-        if info.data["tls_key"] is None:
+        """Refused only where the pair is given whole and empty: with one half of it given,
+        the missing other is the one problem to name (above)."""
+        if ca is not None and "tls_key" in info.data and info.data["tls_key"] is None:
             raise ValueError("needs OPTINFACE_TLS_CERT and OPTINFACE_TLS_KEY: client"
                              " certificates are asked for over TLS only")
-        return certificates_in(ca)
+        return ca
 
     @field_validator("timezone")
     @classmethod
@@ -202,24 +183,6 @@ def is_loopback(host: str) -> bool:
     """``localhost`` or a loopback address (127.0.0.0/8, ::1); a name is never resolved."""
     address = ip_of(host)
     return host == "localhost" or (address is not None and address.is_loopback)
-
-
-def contents(path: Path) -> bytes:
-    """What a settings file holds, or a ValueError naming it and why it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ValueError(f"cannot read {path}: {error.strerror}") from error
-
-
-def certificates_in(path: Path) -> Path:
-    """``path``, checked to be a readable file of PEM certificates."""
-    held = contents(path)
-    try:
-        x509.load_pem_x509_certificates(held)
-    except ValueError as error:
-        raise ValueError(f"{path} holds no PEM certificate") from error
-    return path
 
 
 def load_settings(*, data_dir: Path | None = None, host: str | None = None,

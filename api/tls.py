@@ -6,6 +6,10 @@ certificate and verifies one sent against that CA (a certificate of another CA f
 handshake) but lets a client without one in: the portal's and the reviewers' browsers have none.
 Whether a request may go on without one is the API guard's decision (:mod:`api.deps`): a
 relying party's key needs the certificate it is bound to.
+
+The files are read here, by ``serve`` only, before it makes anything (:func:`context_for`):
+the settings say only which files go together, so a command that never listens (``keys
+list``) runs under an account that cannot read the server's private key.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from cryptography import x509
+
+from optinface.api.settings import ApiSettings
+
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+
+
+class TlsFileRefused(ValueError):
+    """A TLS file of the settings that the server cannot use, said as ``VARIABLE: why``."""
 
 
 def _no_password() -> bytes:
@@ -23,7 +35,7 @@ def _no_password() -> bytes:
 
 def server_context(*, cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
     """The context ``serve`` listens with; :class:`ssl.SSLError` (an :class:`OSError`) when a
-    file is not what it should be, which the settings check first (:mod:`api.settings`)."""
+    file is not what it should be, which :func:`context_for` says in words."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = MINIMUM_VERSION
     context.load_cert_chain(cert, key, password=_no_password)
@@ -31,3 +43,53 @@ def server_context(*, cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLC
         context.load_verify_locations(cafile=client_ca)
         context.verify_mode = ssl.CERT_OPTIONAL
     return context
+
+
+def context_for(settings: ApiSettings) -> ssl.SSLContext | None:
+    """The very context the server listens with, None without TLS, or :class:`TlsFileRefused`
+    for the first file that does not hold: each is tried by OpenSSL itself, which reads more
+    than a certificate parser checks (a CA bundle's CRL blocks), so a file that passes here
+    cannot fail once the server says it listens."""
+    cert, key, ca = settings.tls_cert, settings.tls_key, settings.tls_client_ca
+    if cert is None or key is None:  # the settings refuse one without the other, and a CA alone
+        return None
+    _certificates_in("OPTINFACE_TLS_CERT", cert)
+    held = _contents("OPTINFACE_TLS_KEY", key)
+    try:
+        context = server_context(cert=cert, key=key, client_ca=None)
+    except OSError as error:
+        problem = ("is encrypted: serve needs it unencrypted, and asks no password"
+                   if b"ENCRYPTED" in held else
+                   "is not the PEM private key of the certificate in OPTINFACE_TLS_CERT")
+        raise TlsFileRefused(f"OPTINFACE_TLS_KEY: {key} {problem}") from error
+    if ca is None:
+        return context
+    _certificates_in("OPTINFACE_TLS_CLIENT_CA", ca)
+    try:
+        return server_context(cert=cert, key=key, client_ca=ca)
+    except OSError as error:
+        raise TlsFileRefused(f"OPTINFACE_TLS_CLIENT_CA: {ca} holds a block OpenSSL cannot"
+                             " load as a CA certificate or revocation list") from error
+
+
+def client_ca_pem(settings: ApiSettings) -> bytes | None:
+    """The CA bundle the server verifies client certificates against (None: it verifies none),
+    which a relying party's key is bound under (:func:`consent.client_certificates.binding_for`),
+    or :class:`TlsFileRefused` when it cannot be read."""
+    ca = settings.tls_client_ca
+    return None if ca is None else _contents("OPTINFACE_TLS_CLIENT_CA", ca)
+
+
+def _contents(setting: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TlsFileRefused(f"{setting}: cannot read {path}: {error.strerror}") from error
+
+
+def _certificates_in(setting: str, path: Path) -> None:
+    held = _contents(setting, path)
+    try:
+        x509.load_pem_x509_certificates(held)
+    except ValueError as error:
+        raise TlsFileRefused(f"{setting}: {path} holds no PEM certificate") from error

@@ -180,7 +180,7 @@ def key_public(row: ApiKey) -> ApiKeyPublic:
 
 def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role, name: str,
                    client_cert_pem: str | None = None,
-                   binding_required: bool = False) -> ApiKeyCreated:
+                   client_ca_pem: bytes | None = None) -> ApiKeyCreated:
     """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
     relying party's key is bound to ``client_cert_pem`` (:mod:`consent.client_certificates`)."""
     with runtime.db.transaction() as session:
@@ -192,7 +192,7 @@ def create_audited(runtime: Runtime, *, actor: Actor | None, role: Role, name: s
         if role is Role.SUBJECT:
             raise InvalidRequest("subject tokens are issued with subjects, never as API keys")
         require_name(name)
-        bound = binding_for(role, client_cert_pem, required=binding_required)
+        bound = binding_for(role, client_cert_pem, client_ca_pem=client_ca_pem)
         row, secret = create_api_key(session, role=role, name=name, keys=runtime.keys,
                                      now=runtime.clock.now(), client_cert_sha256=bound)
         details = {"key_id": row.id, "role": str(role), "name": name}
@@ -270,8 +270,9 @@ def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
 
 
 def refuse_audited(runtime: Runtime, failure: AuthFailure) -> NoReturn:
-    """Tally ``failure``, found by a check made after the secret authenticated (the API's
-    client certificate check), like any other failed authentication, and raise it."""
+    """Tally ``failure`` into the audit log (as one event per window) and raise it: every
+    refused credential, whether the secret itself failed or a check after it did (the API's
+    client certificate check)."""
     tally_failure(runtime, reason=failure.reason, key_id=failure.key_id)
     raise failure
 

@@ -364,19 +364,21 @@ class OptinFace:
     # Keys and authentication ------------------------------------------------------------------
     def create_api_key(self, *, actor: Actor | None, role: Role, name: str,
                        client_cert_pem: str | None = None,
-                       binding_required: bool = False, over_api: bool = False) -> ApiKeyCreated:
+                       client_ca_pem: bytes | None = None,
+                       over_api: bool = False) -> ApiKeyCreated:
         """A new key; ``actor=None`` only bootstraps the first admin key of an empty system. A
-        researcher's or verifier's key is bound to ``client_cert_pem`` when given, and must be
-        when ``binding_required`` (the server checks client certificates). ``over_api``: the
-        HTTP API's, which makes no admin key where ``admin_mfa`` is on (the command line
-        does)."""
+        researcher's or verifier's key is bound to ``client_cert_pem`` when given, and must be,
+        to a certificate it issued, where the server verifies client certificates against the
+        CA bundle ``client_ca_pem`` (:func:`consent.client_certificates.binding_for`).
+        ``over_api``: the HTTP API's, which makes no admin key where ``admin_mfa`` is on (the
+        command line does)."""
         if actor is not None:
             authorize(actor, Permission.MANAGE_KEYS)
         if over_api:
             admin_mfa.require_operator_for_admin_key(self.settings, role)
         return apikeys.create_audited(self.runtime, actor=actor, role=role, name=name,
                                       client_cert_pem=client_cert_pem,
-                                      binding_required=binding_required)
+                                      client_ca_pem=client_ca_pem)
 
     def list_api_keys(self, *, actor: Actor) -> list[ApiKeyPublic]:
         """Every API key ever created, revoked ones included (never their secrets)."""

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.tls import client_ca_pem
 from optinface.consent.break_glass import DEFAULT_HOURS, MAX_HOURS, MIN_HOURS
 from optinface.consent.roles import Role
 
@@ -50,7 +51,7 @@ def create(
     with opened(data_dir) as (settings, service):
         actor = operator(service, api_key) if api_key else None
         made = service.create_api_key(actor=actor, role=role, name=name, client_cert_pem=pem,
-                                      binding_required=settings.checks_client_certificates)
+                                      client_ca_pem=client_ca_pem(settings))
     typer.echo(f"{made.key_id} ({made.role}, {made.name})")
     if made.client_cert_sha256:
         typer.echo(f"bound to the client certificate sha256:{made.client_cert_sha256}")

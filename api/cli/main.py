@@ -26,6 +26,7 @@ from optinface.api.cli import (
 )
 from optinface.api.cli.common import refused
 from optinface.api.errors import ApiErrorCode, CliErrorCode
+from optinface.api.tls import TlsFileRefused
 from optinface.consent.db import unreachable, unreachable_summary
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
@@ -65,7 +66,8 @@ def run() -> None:
 
     Commands that open the service already print their own refusals; this catches what happens
     before (an unreadable manifest, a missing model file, a data directory that cannot be made,
-    an ``OPTINFACE_*`` setting that is not valid, a PostgreSQL ledger that cannot be reached).
+    an ``OPTINFACE_*`` setting that is not valid, a TLS file serve or ``keys create`` cannot
+    use, a PostgreSQL ledger that cannot be reached).
     """
     try:
         app()
@@ -75,7 +77,7 @@ def run() -> None:
         if not error.title.endswith("Settings"):
             raise
         ended = refused(CliErrorCode.INVALID_SETTINGS, settings_problems(error))
-    except SettingsError as error:  # a complex setting (a list) that is not even JSON
+    except (SettingsError, TlsFileRefused) as error:  # a list not even JSON; a TLS file
         ended = refused(CliErrorCode.INVALID_SETTINGS, str(error))
     except (DBAPIError, SQLAlchemyTimeoutError) as error:
         if not unreachable(error):

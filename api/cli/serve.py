@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
-from optinface.api.tls import server_context
+from optinface.api.tls import context_for
 from optinface.api.tls_scope import TlsH11Protocol
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
@@ -58,12 +59,15 @@ def serve(
 
     Example: optinface serve --host 127.0.0.1 --port 8000 --data-dir /srv/optinface
     """
-    # Every refusal comes before the data dir, its keys and the admin key are made.
+    # Every refusal comes before the data dir, its keys and the admin key are made; only a
+    # uvicorn that did not load the TLS context (which the pin rules out) is refused after the
+    # data dir but still before the admin key and "listening" (loaded_scheme).
     settings = load_settings(data_dir=data_dir, host=host, port=port)
     require_accountable(settings)
+    tls = context_for(settings)
     listeners = listening_sockets(settings.host, settings.port)
     try:
-        _serve(settings, listeners)
+        _serve(settings, tls, listeners)
     finally:
         for listener in listeners:
             listener.close()
@@ -123,36 +127,48 @@ def url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
-def server_config(settings: ApiSettings, app: FastAPI) -> uvicorn.Config:
-    """How uvicorn serves ``app``: plain HTTP, or HTTPS with the TLS context of the settings
-    (:mod:`api.tls`) and the protocol that gives requests their TLS extension
-    (:mod:`api.tls_scope`)."""
-    config = uvicorn.Config(app, log_level="info", log_config=uvicorn_log_config(),
-                            http=TlsH11Protocol)
-    if settings.tls_cert is not None and settings.tls_key is not None:
-        context = server_context(cert=settings.tls_cert, key=settings.tls_key,
-                                 client_ca=settings.tls_client_ca)
-        config.ssl_context_factory = lambda _config, _default: context
-    return config
+def server_config(app: FastAPI, tls: ssl.SSLContext | None) -> uvicorn.Config:
+    """How uvicorn serves ``app``: plain HTTP, or HTTPS with the context ``tls``
+    (:func:`api.tls.context_for`) and the protocol that gives requests their TLS extension
+    (:mod:`api.tls_scope`).
+
+    The context goes to ``uvicorn.Config`` itself: a uvicorn without ``ssl_context_factory``
+    (before 0.47) refuses the argument rather than serve plain HTTP."""
+    if tls is None:
+        return uvicorn.Config(app, log_level="info", log_config=uvicorn_log_config())
+    return uvicorn.Config(app, log_level="info", log_config=uvicorn_log_config(),
+                          http=TlsH11Protocol, ssl_context_factory=lambda _config, _default: tls)
 
 
-def _serve(settings: ApiSettings, listeners: list[socket.socket]) -> None:
+def loaded_scheme(config: uvicorn.Config, tls: ssl.SSLContext | None) -> str:
+    """Load ``config`` as the server will: the scheme of what uvicorn loaded, never of what the
+    settings asked, or a one-line refusal when it did not load the context ``tls``."""
+    config.load()
+    if tls is not None and config.ssl is not tls:
+        raise refused(CliErrorCode.INVALID_SETTINGS,
+                      "OPTINFACE_TLS_CERT: uvicorn did not load the TLS context; serve needs"
+                      " uvicorn 0.47 or later")
+    return "https" if config.ssl is not None else "http"
+
+
+def _serve(settings: ApiSettings, tls: ssl.SSLContext | None,
+           listeners: list[socket.socket]) -> None:
     console = Console()
     if settings.demo_mode:
         console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
     service = OptinFace.open(settings)
     try:
+        config = server_config(create_app(settings, service=service), tls)
+        scheme = loaded_scheme(config, tls)
         secret = bootstrap_admin(service)
         if secret is not None:
             console.print("[bold]First run.[/] Admin API key (shown once, store it now):")
             console.print(secret, markup=False, highlight=False)
         console.print(f"data dir: {settings.data_dir.resolve()}")
-        scheme = "http" if settings.tls_cert is None else "https"
         console.print(
             f"listening on {scheme}://{url_host(settings.host)}:{settings.port}  "
             "(API /v1, docs /docs, portal /portal, review /review)"
         )
-        config = server_config(settings, create_app(settings, service=service))
         uvicorn.Server(config).run(sockets=listeners)
     finally:
         service.close()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
 from optinface.api.schemas import ApiKeyCreate
+from optinface.api.tls import client_ca_pem
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
@@ -26,7 +27,7 @@ def create_key(body: ApiKeyCreate, service: ServiceDep, settings: SettingsDep,
     made on the command line only (403 ``forbidden``)."""
     return service.create_api_key(
         actor=actor, role=body.role, name=body.name, client_cert_pem=body.client_cert_pem,
-        binding_required=settings.checks_client_certificates, over_api=True)
+        client_ca_pem=client_ca_pem(settings), over_api=True)
 
 
 @router.get("")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from optinface.api.deps import admit, authenticate
+from optinface.api.deps import admit, authenticate, certificate_checked
 from optinface.api.errors import ApiError, ApiErrorCode, error_response, status_for
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
@@ -150,7 +150,7 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
     if session is None:
         return None
     try:
-        actor = service.authenticate(session.secret)
+        actor = certificate_checked(request, service, service.authenticate(session.secret))
     except ConsentError:
         sessions(request).end(session_id)
         if session.subject is not None and service.is_erased(session.subject):

@@ -8,8 +8,10 @@ with clients speaking real TLS; the certificates are made per module (tests/supp
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +19,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
 import uvicorn
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
-from optinface.api.cli.serve import listening_sockets, server_config
+from optinface.api.cli.serve import listening_sockets, loaded_scheme, server_config
 from optinface.api.security_headers import HSTS
+from optinface.api.tls import context_for
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.audit import AuditAction
 from optinface.consent.client_certificates import REFUSAL_REASON, certificate_sha256
@@ -33,7 +38,9 @@ from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
 from tests.support.certificates import Issued, Pki, make_pki
 from tests.support.console import console
-from tests.support.server import started
+from tests.support.server import inherited_environment, started
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -62,7 +69,9 @@ def tls_server(data_root: Path, pipeline: FacePipeline, pki: Pki, *,
     listeners = listening_sockets("127.0.0.1", 0)
     try:
         keys = make_keys(service)
-        server = uvicorn.Server(server_config(settings, create_app(settings, service=service)))
+        tls = context_for(settings)
+        server = uvicorn.Server(server_config(create_app(settings, service=service), tls))
+        assert loaded_scheme(server.config, tls) == "https"
         with started(server, listeners):
             port = listeners[0].getsockname()[1]
             yield TlsServer(f"https://127.0.0.1:{port}", service, keys, pki, server.config)
@@ -72,9 +81,23 @@ def tls_server(data_root: Path, pipeline: FacePipeline, pki: Pki, *,
         service.close()
 
 
+ENCRYPTED_KEY = "server-encrypted.key"
+CA_WITH_BAD_CRL = "clients-ca-with-bad-crl.pem"
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+    """The PKI, with two files an operator could give by mistake: the server's key encrypted,
+    and the clients' CA followed by a CRL block that is not one."""
+    pki = make_pki(tmp_path_factory.mktemp("pki"))
+    key = serialization.load_pem_private_key(pki.server.key.read_bytes(), password=None)
+    (pki.ca.folder / ENCRYPTED_KEY).write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"a passphrase")))
+    (pki.ca.folder / CA_WITH_BAD_CRL).write_text(
+        pki.ca.cert.read_text()
+        + "-----BEGIN X509 CRL-----\nbm90IGEgQ1JM\n-----END X509 CRL-----\n")
+    return pki
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +148,21 @@ def handshake(server: TlsServer, *, maximum: ssl.TLSVersion) -> str | None:
         return tls.version()
 
 
+def test_serve_says_the_scheme_uvicorn_loaded_and_refuses_tls_it_did_not_load(
+        tls_only: TlsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """``listening on https://`` only where uvicorn loaded the TLS context (the running
+    server's did, in the fixture): a uvicorn that left it out would serve plain HTTP, so serve
+    refuses to start rather than print a scheme it does not speak."""
+    app, tls = tls_only.config.app, tls_only.config.ssl
+    assert loaded_scheme(server_config(app, None), None) == "http"
+    without_the_context = uvicorn.Config(app, log_config=None)  # as a uvicorn ignoring it loads
+    with pytest.raises(typer.Exit):
+        loaded_scheme(without_the_context, tls)
+    assert capsys.readouterr().err == (
+        "error: invalid_settings: OPTINFACE_TLS_CERT: uvicorn did not load the TLS context;"
+        " serve needs uvicorn 0.47 or later\n")
+
+
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_serve_speaks_tls_1_2_or_later_only(tls_only: TlsServer) -> None:
     """A client that offers at most TLS 1.1 (which this OpenSSL can still speak) fails the
@@ -144,6 +182,24 @@ def test_answers_over_tls_tell_the_browser_to_keep_to_https(tls_only: TlsServer)
         answer = browser.get("/healthz")
     assert answer.status_code == 200
     assert answer.headers["Strict-Transport-Security"] == HSTS
+
+
+def container_health_check(port: int, environment: dict[str, str]) -> int:
+    """The exit status of the Dockerfile's HEALTHCHECK, run against ``port`` instead of the
+    container's 8000, with ``environment`` (the container's own)."""
+    line = (ROOT / "Dockerfile").read_text().split("HEALTHCHECK ", 1)[1].split("CMD ", 1)[1]
+    command = json.loads(line.split("\n", 1)[0])
+    command[-1] = command[-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    return subprocess.run(command, env={**inherited_environment(), **environment},
+                          capture_output=True, timeout=30, check=False).returncode
+
+
+def test_the_container_health_check_asks_in_the_scheme_serve_speaks(tls_only: TlsServer) -> None:
+    """With ``OPTINFACE_TLS_CERT`` (as the container's serve has it) the health check asks
+    over HTTPS and finds the server healthy; over plain HTTP a TLS server would never be."""
+    port = int(tls_only.url.rsplit(":", 1)[1])
+    assert container_health_check(port, {"OPTINFACE_TLS_CERT": str(tls_only.pki.server.cert)}) == 0
+    assert container_health_check(port, {}) != 0
 
 
 def test_without_a_client_ca_bound_keys_are_not_checked(tls_only: TlsServer) -> None:
@@ -190,6 +246,23 @@ def test_other_roles_and_the_pages_need_no_client_certificate(mtls: TlsServer) -
         assert browser.get("/review").status_code == 200
 
 
+def test_the_pages_refuse_a_relying_party_key_for_its_certificate_as_the_api_does(
+        mtls: TlsServer) -> None:
+    """The pages' sign-in applies the API's certificate rule: a bound researcher key signing in
+    without its certificate is refused for it (and tallied so), with it only for lacking the
+    area's permission. No page admits a relying party today; one that did could not be a way
+    round the rule."""
+    researcher = bound_researcher(mtls, mtls.pki.client_a)
+    for cert, tallied in ((None, 1), (mtls.pki.client_a, 0)):
+        before = certificate_refusals(mtls)
+        with mtls.client(cert) as browser:
+            form = browser.get("/review")
+            csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+            answer = browser.post("/review/login", data={"token": researcher, "csrf": csrf})
+        assert answer.status_code == 401 and "does not open this area" in answer.text
+        assert certificate_refusals(mtls) == before + tallied, cert
+
+
 def test_a_certificate_of_another_ca_fails_the_handshake(mtls: TlsServer) -> None:
     """No answer at all, not even a 401: over TLS 1.3 the client learns it when the server
     closes the connection its request went on."""
@@ -202,11 +275,15 @@ def test_a_certificate_of_another_ca_fails_the_handshake(mtls: TlsServer) -> Non
 def test_relying_party_keys_are_made_bound_where_certificates_are_checked(
         mtls: TlsServer) -> None:
     """No unbound researcher key (it could never be used); no binding where nothing checks it
-    (an admin's key); a binding only to a certificate."""
+    (an admin's key); a binding only to a certificate the client CA issued (another CA's
+    could never open a connection) for client authentication (not the server's own)."""
+    pki = mtls.pki
     with mtls.client() as admin:
         for body in ({"role": "researcher", "name": "unbound"},
-                     {"role": "admin", "name": "bound", "client_cert_pem": mtls.pki.client_a.pem},
-                     {"role": "researcher", "name": "junk", "client_cert_pem": "not a PEM"}):
+                     {"role": "admin", "name": "bound", "client_cert_pem": pki.client_a.pem},
+                     {"role": "researcher", "name": "junk", "client_cert_pem": "not a PEM"},
+                     {"role": "verifier", "name": "other", "client_cert_pem": pki.stranger.pem},
+                     {"role": "verifier", "name": "server's", "client_cert_pem": pki.server.pem}):
             refused = admin.post("/v1/keys", headers=auth(mtls.keys.admin), json=body)
             assert refused.status_code == 422, refused.text
             assert refused.json()["code"] == "invalid_request"
@@ -221,25 +298,59 @@ def tls_environment(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -
     return tmp_path / "var"
 
 
-@pytest.mark.parametrize(("given", "refused"), [
-    ({"TLS_CERT": "server.pem"}, "OPTINFACE_TLS_KEY"),
-    ({"TLS_KEY": "server.key"}, "OPTINFACE_TLS_KEY"),
-    ({"TLS_CLIENT_CA": "clients-ca.pem"}, "OPTINFACE_TLS_CLIENT_CA"),
-    ({"TLS_CERT": "missing.pem", "TLS_KEY": "server.key"}, "OPTINFACE_TLS_CERT"),
-    ({"TLS_CERT": "server.pem", "TLS_KEY": "client-a.key"}, "OPTINFACE_TLS_KEY"),
+@pytest.mark.parametrize(("given", "refused", "said"), [
+    ({"TLS_CERT": "server.pem"}, "OPTINFACE_TLS_KEY", "go together"),
+    ({"TLS_KEY": "server.key"}, "OPTINFACE_TLS_KEY", "go together"),
+    ({"TLS_CLIENT_CA": "clients-ca.pem"}, "OPTINFACE_TLS_CLIENT_CA", "over TLS only"),
+    ({"TLS_CERT": "missing.pem", "TLS_CLIENT_CA": "clients-ca.pem"}, "OPTINFACE_TLS_KEY",
+     "go together"),
+    ({"TLS_CERT": "missing.pem", "TLS_KEY": "server.key"}, "OPTINFACE_TLS_CERT",
+     "cannot read"),
+    ({"TLS_CERT": "server.pem", "TLS_KEY": "client-a.key"}, "OPTINFACE_TLS_KEY",
+     "is not the PEM private key of the certificate"),
+    ({"TLS_CERT": "server.pem", "TLS_KEY": ENCRYPTED_KEY}, "OPTINFACE_TLS_KEY",
+     "is encrypted: serve needs it unencrypted"),
     ({"TLS_CERT": "server.pem", "TLS_KEY": "server.key", "TLS_CLIENT_CA": "server.key"},
-     "OPTINFACE_TLS_CLIENT_CA"),
-], ids=["cert-without-key", "key-without-cert", "ca-without-cert", "unreadable-cert",
-        "key-of-another-cert", "ca-not-a-certificate"])
+     "OPTINFACE_TLS_CLIENT_CA", "holds no PEM certificate"),
+    ({"TLS_CERT": "server.pem", "TLS_KEY": "server.key", "TLS_CLIENT_CA": CA_WITH_BAD_CRL},
+     "OPTINFACE_TLS_CLIENT_CA", "OpenSSL cannot load"),
+], ids=["cert-without-key", "key-without-cert", "ca-without-cert", "unreadable-cert-no-key",
+        "unreadable-cert", "key-of-another-cert", "encrypted-key", "ca-not-a-certificate",
+        "ca-with-a-malformed-crl"])
 def test_serve_refuses_tls_settings_that_do_not_hold_in_one_line(
-        pki: Pki, tls_environment: Path, given: dict[str, str], refused: str,
+        pki: Pki, tls_environment: Path, given: dict[str, str], refused: str, said: str,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """One line naming the one setting at fault, before anything is made: every file is
+    tried as the server will use it, OpenSSL included (a CA bundle whose certificate parses
+    but whose CRL block OpenSSL refuses), and a missing half of the server's pair is the one
+    problem named, not the client CA that needs it too."""
     for name, file in given.items():
         monkeypatch.setenv(f"OPTINFACE_{name}", str(pki.ca.folder / file))
-    code, lines = console(monkeypatch, capsys, "serve", "--data-dir", str(tls_environment))
+    # On a port already taken: a file let through ends in that refusal, not in a server running.
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        code, lines = console(monkeypatch, capsys, "serve", "--port",
+                              str(taken.getsockname()[1]), "--data-dir", str(tls_environment))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: invalid_settings: {refused}: "), lines
+    assert said in lines[0] and "_ssl.c" not in lines[0], lines
+    assert "; OPTINFACE_" not in lines[0], lines  # one problem, not a second one it implies
     assert not tls_environment.exists()
+
+
+def test_commands_that_do_not_listen_never_read_the_tls_files(
+        pki: Pki, tls_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator's account that cannot read the server's private key still manages keys:
+    only ``serve`` reads the TLS files, while which files go together holds for all."""
+    for name, path in (("CERT", pki.ca.folder / "unreadable.pem"),
+                       ("KEY", pki.ca.folder / "unreadable.key"), ("CLIENT_CA", pki.ca.cert)):
+        monkeypatch.setenv(f"OPTINFACE_TLS_{name}", str(path))
+    runner = CliRunner()
+    d = ("--data-dir", str(tls_environment))
+    made = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops", *d])
+    assert made.exit_code == 0, made.output
+    admin = made.output.split("secret (shown once): ")[1].split()[0]
+    listed = runner.invoke(cli, ["keys", "list", "--api-key", admin, *d])
+    assert listed.exit_code == 0 and "ops" in listed.output, listed.output
 
 
 def test_keys_create_binds_a_researcher_key_to_its_client_certificate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -19,6 +20,7 @@ from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import Base, Consent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
+from tests.support.certificates import Authority
 from tests.support.consent import (
     FakeClock,
     World,
@@ -104,3 +106,26 @@ def test_a_migration_below_0028_drops_admin_passkeys_only_when_the_operator_asks
         migrate(engine, "head")
         refused("second_factor_required", lambda: service.require_step_up(
             admin, Permission.MANAGE_KEYS, None))
+
+
+def test_a_migration_back_before_certificate_binding_revokes_every_bound_key(
+    world: World, tmp_path: Path,
+) -> None:
+    """The schema before 0027 cannot hold a key's client certificate, so a bound key would come
+    out a bearer key, usable from any machine: it is revoked on the way down instead. An
+    unbound relying party's key, which nothing tied to a machine, works as before."""
+    service = world.service
+    lab = Authority.create(tmp_path, "labs-ca").issue("lab")
+    bound = service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab A",
+                                   client_cert_pem=lab.pem)
+    unbound = service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab B")
+    assert service.authenticate(bound.secret).role is Role.RESEARCHER  # its row is kept now
+    engine = service.runtime.db.engine
+    migrate(engine, "0026", down=True)
+    migrate(engine, "head")
+    [revoked_at] = [key.revoked_at for key in service.list_api_keys(actor=world.admin)
+                    if key.key_id == bound.key_id]
+    assert revoked_at is not None and revoked_at <= datetime.now(UTC)
+    with pytest.raises(Unauthenticated):
+        service.authenticate(bound.secret)
+    assert service.authenticate(unbound.secret).role is Role.RESEARCHER
