@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import apikeys, erasure_journal, passkeys
@@ -70,6 +70,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import (
     AdminPasskey,
     ApiKey,
+    AuditEvent,
     Ceremony,
     OneTimeLink,
     PasskeyCredential,
@@ -322,16 +323,26 @@ def _bind(session: Session, *, key_id: str, credential: PasskeyCredential,
     return True
 
 
-def bind_again(journal: Sequence[erasure_journal.Entry], session: Session) -> int:
+def bind_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
+               session: Session) -> int:
     """Bind again, in ``session``, each admin key's last passkey the journal holds where the
-    database binds another or none (a copy restored from before): a passkey replaced since
-    must not open the key again. How many keys; at start-up."""
+    database binds another or none and the log lost its registration (a copy restored from
+    before it): a passkey replaced since must not open the key again. A binding whose
+    registration the log still holds was removed in this very ledger (a downgrade asked to drop
+    the second factor), and stays removed. How many keys; at start-up."""
     last = {entry.key_id: entry for entry in journal
             if isinstance(entry, erasure_journal.AdminPasskeyBound)}
+    if not last:
+        return 0
+    registered = {(event.actor_key_id, event.details.get("credential_hash"))
+                  for event in session.scalars(select(AuditEvent).where(
+                      AuditEvent.action == str(AuditAction.ADMIN_PASSKEY_REGISTERED)))
+                  if isinstance(event.details, dict)}
     bound = 0
     for key_id, entry in last.items():
         factor = session.get(AdminPasskey, key_id)
-        if session.get(ApiKey, key_id) is None or (
+        reference = passkeys.audit_reference(runtime.keys, entry.credential_id)
+        if session.get(ApiKey, key_id) is None or (key_id, reference) in registered or (
                 factor is not None and (factor.credential_id == entry.credential_id
                                         or factor.registered_at > entry.at)):
             continue

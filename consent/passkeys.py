@@ -385,15 +385,17 @@ def verify_assertion(
     return Signed(ceremony=ceremony, credential=credential, evidence=evidence)
 
 
-def audit_reference(keys: KeyRing, credential: PasskeyCredential) -> str:
+def audit_reference(keys: KeyRing, credential: PasskeyCredential | str) -> str:
     """How the audit log names a passkey: a keyed hash of its credential id, never the id.
 
     An auditor can still follow one passkey from its registration to every act it signed. But
     the log outlives an erasure, and the credential id is what the person's authenticator
     presents at every sign-in: in the clear, it would lead whoever reads the log and sees that
     id back to the erased pseudonym's events. Hashed, it leads nowhere without the key store's
-    HMAC key, as the erased credentials' own hashes (:mod:`consent.after_erasure`)."""
-    return keys.keyed_hash(credential.id, domain=AUDIT_HASH_DOMAIN)
+    HMAC key, as the erased credentials' own hashes (:mod:`consent.after_erasure`).
+    ``credential``: the row, or its id."""
+    credential_id = credential if isinstance(credential, str) else credential.id
+    return keys.keyed_hash(credential_id, domain=AUDIT_HASH_DOMAIN)
 
 
 def verify_evidence(evidence: dict[str, Any]) -> bool:

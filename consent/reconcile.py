@@ -76,7 +76,7 @@ def reconcile(
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
         revocations_replayed = apikeys.revoke_again(journal, session)
         break_glass_replayed = break_glass.chain_again(runtime, journal, session)
-        admin_passkeys_replayed = admin_mfa.bind_again(journal, session)
+        admin_passkeys_replayed = admin_mfa.bind_again(runtime, journal, session)
         opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
             runtime, journal, session)
         templates_replayed = destroy_templates(

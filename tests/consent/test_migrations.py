@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from optinface.consent.errors import Unauthenticated
+from optinface.consent.errors import SecondFactorRequired, Unauthenticated
 from optinface.consent.roles import Permission, Role
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -106,6 +106,13 @@ def test_a_migration_below_0028_drops_admin_passkeys_only_when_the_operator_asks
         migrate(engine, "head")
         refused("second_factor_required", lambda: service.require_step_up(
             admin, Permission.MANAGE_KEYS, None))
+    # The binding is in the witness folder's journal: the next start must not bring it back,
+    # as it would for a restored copy that lost the registration.
+    with closing(OptinFace.open(settings.model_copy(update={"admin_mfa": True}),
+                                pipeline=pipeline, clock=clock)) as reopened:
+        with pytest.raises(SecondFactorRequired) as refusal:
+            reopened.require_step_up(admin, Permission.MANAGE_KEYS, None)
+        assert refusal.value.details["problem"] == "no_passkey"
 
 
 def test_a_migration_back_before_certificate_binding_revokes_every_bound_key(
