@@ -35,6 +35,7 @@ from optinface.api.security_headers import SecurityHeadersMiddleware
 from optinface.api.server_timing import ServerTimingMiddleware
 from optinface.api.settings import ApiSettings
 from optinface.api.sweeper import Sweeper
+from optinface.api.tls import client_ca_pem
 from optinface.api.uploads import BodyLimitMiddleware
 from optinface.api.web import pages
 from optinface.api.web.sessions import SessionStore
@@ -98,6 +99,8 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         rate=settings.auth_failures_per_minute / 60, burst=settings.auth_failure_burst
     )
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
+    # Read once, as serve checked it at start: keys bound over the API need no file per request.
+    app.state.client_ca_pem = client_ca_pem(settings)
     if service is not None:
         app.state.service = service  # usable without the lifespan (plain TestClient calls)
     install_error_handlers(app)

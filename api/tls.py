@@ -7,9 +7,11 @@ handshake) but lets a client without one in: the portal's and the reviewers' bro
 Whether a request may go on without one is the API guard's decision (:mod:`api.deps`): a
 relying party's key needs the certificate it is bound to.
 
-The files are read here, by ``serve`` only, before it makes anything (:func:`context_for`):
-the settings say only which files go together, so a command that never listens (``keys
-list``) runs under an account that cannot read the server's private key.
+The files are read here, by ``serve`` before it makes anything (:func:`context_for`), and the
+client CA bundle also by whatever binds a key under it (``keys create``, read once when the app
+is built for ``POST /v1/keys``: :func:`client_ca_pem`): the settings say only which files go
+together, so a command that never listens (``keys list``) runs under an account that cannot
+read them.
 """
 
 from __future__ import annotations
@@ -75,9 +77,9 @@ def context_for(settings: ApiSettings) -> ssl.SSLContext | None:
 def client_ca_pem(settings: ApiSettings) -> bytes | None:
     """The CA bundle the server verifies client certificates against (None: it verifies none),
     which a relying party's key is bound under (:func:`consent.client_certificates.binding_for`),
-    or :class:`TlsFileRefused` when it cannot be read."""
+    or :class:`TlsFileRefused` when it cannot be read or holds no certificate."""
     ca = settings.tls_client_ca
-    return None if ca is None else _contents("OPTINFACE_TLS_CLIENT_CA", ca)
+    return None if ca is None else _certificates_in("OPTINFACE_TLS_CLIENT_CA", ca)
 
 
 def _contents(setting: str, path: Path) -> bytes:
@@ -87,9 +89,11 @@ def _contents(setting: str, path: Path) -> bytes:
         raise TlsFileRefused(f"{setting}: cannot read {path}: {error.strerror}") from error
 
 
-def _certificates_in(setting: str, path: Path) -> None:
+def _certificates_in(setting: str, path: Path) -> bytes:
+    """The file's bytes once they hold a PEM certificate, or :class:`TlsFileRefused`."""
     held = _contents(setting, path)
     try:
         x509.load_pem_x509_certificates(held)
     except ValueError as error:
         raise TlsFileRefused(f"{setting}: {path} holds no PEM certificate") from error
+    return held

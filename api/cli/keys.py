@@ -13,7 +13,7 @@ from rich.table import Table
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 from optinface.api.tls import client_ca_pem
 from optinface.consent.break_glass import DEFAULT_HOURS, MAX_HOURS, MIN_HOURS
-from optinface.consent.roles import Role
+from optinface.consent.roles import RELYING_PARTIES, Role
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -50,8 +50,10 @@ def create(
     pem = client_cert.read_text(errors="replace") if client_cert is not None else None
     with opened(data_dir) as (settings, service):
         actor = operator(service, api_key) if api_key else None
+        # Only a relying party's key is bound: no other reads the CA bundle.
+        bundle = client_ca_pem(settings) if role in RELYING_PARTIES else None
         made = service.create_api_key(actor=actor, role=role, name=name, client_cert_pem=pem,
-                                      client_ca_pem=client_ca_pem(settings))
+                                      client_ca_pem=bundle)
     typer.echo(f"{made.key_id} ({made.role}, {made.name})")
     if made.client_cert_sha256:
         typer.echo(f"bound to the client certificate sha256:{made.client_cert_sha256}")

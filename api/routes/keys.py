@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from optinface.api.deps import ServiceDep, SettingsDep, require
+from optinface.api.deps import ServiceDep, require
 from optinface.api.schemas import ApiKeyCreate
-from optinface.api.tls import client_ca_pem
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
@@ -19,7 +18,7 @@ KeyManager = Annotated[Actor, require(Permission.MANAGE_KEYS)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_key(body: ApiKeyCreate, service: ServiceDep, settings: SettingsDep,
+def create_key(body: ApiKeyCreate, service: ServiceDep, request: Request,
                actor: KeyManager) -> ApiKeyCreated:
     """A new key for a role; its secret is in this answer only (a keyed hash is stored). A
     researcher's or verifier's key is bound to ``client_cert_pem``, which is required where the
@@ -27,7 +26,7 @@ def create_key(body: ApiKeyCreate, service: ServiceDep, settings: SettingsDep,
     made on the command line only (403 ``forbidden``)."""
     return service.create_api_key(
         actor=actor, role=body.role, name=body.name, client_cert_pem=body.client_cert_pem,
-        client_ca_pem=client_ca_pem(settings), over_api=True)
+        client_ca_pem=request.app.state.client_ca_pem, over_api=True)
 
 
 @router.get("")

@@ -338,11 +338,14 @@ def test_serve_refuses_tls_settings_that_do_not_hold_in_one_line(
 
 
 def test_commands_that_do_not_listen_never_read_the_tls_files(
-        pki: Pki, tls_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An operator's account that cannot read the server's private key still manages keys:
-    only ``serve`` reads the TLS files, while which files go together holds for all."""
+        pki: Pki, tls_environment: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An operator's account that cannot read the server's files still manages keys: only
+    ``serve`` reads the certificate and key, and only what binds a key reads the client CA
+    bundle (which must then hold a certificate), while which files go together holds for all."""
     for name, path in (("CERT", pki.ca.folder / "unreadable.pem"),
-                       ("KEY", pki.ca.folder / "unreadable.key"), ("CLIENT_CA", pki.ca.cert)):
+                       ("KEY", pki.ca.folder / "unreadable.key"),
+                       ("CLIENT_CA", pki.ca.folder / "unreadable-ca.pem")):
         monkeypatch.setenv(f"OPTINFACE_TLS_{name}", str(path))
     runner = CliRunner()
     d = ("--data-dir", str(tls_environment))
@@ -351,6 +354,15 @@ def test_commands_that_do_not_listen_never_read_the_tls_files(
     admin = made.output.split("secret (shown once): ")[1].split()[0]
     listed = runner.invoke(cli, ["keys", "list", "--api-key", admin, *d])
     assert listed.exit_code == 0 and "ops" in listed.output, listed.output
+    no_certificate = pki.ca.folder / "no-certificate.pem"
+    no_certificate.write_text("not a certificate\n")
+    monkeypatch.setenv("OPTINFACE_TLS_CLIENT_CA", str(no_certificate))
+    code, lines = console(monkeypatch, capsys, "keys", "create", "--role", "researcher",
+                          "--name", "lab", "--client-cert", str(pki.client_a.cert),
+                          "--api-key", admin, *d)
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_TLS_CLIENT_CA: "), lines
+    assert lines[0].endswith("holds no PEM certificate"), lines
 
 
 def test_keys_create_binds_a_researcher_key_to_its_client_certificate(
