@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from optinface.consent.errors import WitnessUnusable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
@@ -172,11 +173,25 @@ def journal_path(witness_dir: Path) -> Path:
 
 def record(witness_dir: Path, *entries: Entry) -> None:
     """Append ``entries`` durably (O_APPEND, one write and one fsync for all of them) before
-    the destruction commits."""
-    if entries:
+    the destruction commits.
+
+    Raises:
+        WitnessUnusable: the journal cannot be written, so the act it precedes does not commit:
+            a refusal with its stable code, not a crash (an erasure already begun leaves the
+            person unsearchable, and a retry or the next start finishes it).
+    """
+    if not entries:
+        return
+    try:
         _append(witness_dir, "".join(
             json.dumps({**_fields(entry), "at": entry.at.isoformat()}, sort_keys=True) + "\n"
             for entry in entries))
+    except OSError as error:
+        raise WitnessUnusable(
+            f"the journal in the witness folder {witness_dir} cannot be written"
+            f" ({error.strerror or type(error).__name__}); the act it precedes was not"
+            " committed",
+            details={"path": str(journal_path(witness_dir))}) from error
 
 
 def _fields(entry: Entry) -> dict[str, str]:

@@ -29,6 +29,7 @@ from optinface.api.errors import (
 from optinface.api.periodic import guarded
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
+from optinface.consent.erasure_journal import journal_path
 from optinface.consent.passkeys import b64url, from_b64url
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
@@ -543,3 +544,23 @@ def test_a_ledger_that_cannot_be_reached_is_a_503_to_retry_and_the_worker_recove
             assert down.headers["X-Frame-Options"] == "DENY"
         server.resume()
         assert client.get("/v1/purposes", headers=admin).status_code == 200
+
+
+def test_an_erasure_whose_journal_cannot_be_written_is_a_503_and_a_retry_finishes_it(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """The journal line goes before the destruction commits, so a restore cannot bring the
+    person back: where it cannot be written (here a folder stands where the journal goes), the
+    erasure is refused in the one shape rather than a 500; the person is already unsearchable,
+    and a retry once the folder is mended finishes the erasure with its receipt."""
+    with deployment(tmp_path, pipeline) as (settings, _, client, keys):
+        world = set_up_world(client, keys)
+        journal = journal_path(settings.witness_dir)
+        journal.mkdir(parents=True)
+        url, admin = f"/v1/subjects/{world.subject}", auth(keys.admin)
+        _assert_error(client.delete(url, headers=admin), 503, "witness_unusable")
+        _assert_error(client.get(url, headers=admin), 410, "subject_erased")  # unsearchable
+        journal.rmdir()
+        finished = client.delete(url, headers=admin)
+        assert finished.status_code == 200, finished.text
+        assert finished.json()["signed"]["signature"]
