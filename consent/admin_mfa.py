@@ -202,8 +202,11 @@ def issue_link(runtime: Runtime, *, key_id: str) -> AdminPasskeyLink:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         key = session.get(ApiKey, key_id) if is_identifier(key_id) else None
-        if key is None or key.revoked_at is not None or key.role != Role.ADMIN:
-            raise NotFound(f"no admin key {key_id} in force", details={"key_id": key_id})
+        if (key is None or key.revoked_at is not None or key.role != Role.ADMIN
+                or is_break_glass(key)
+                or (key.expires_at is not None and key.expires_at <= now)):
+            raise NotFound(f"no admin key {key_id} in force (a break-glass key takes none)",
+                           details={"key_id": key_id})
         link, secret = _new_link(session, runtime, key_id=key_id, created_by=None, now=now)
         runtime.audit(session, Entry(action=AuditAction.ADMIN_PASSKEY_LINK_ISSUED, actor=None,
                                      details={"key_id": key_id}))

@@ -205,7 +205,7 @@ def asked(runtime: Runtime, body: LinkSecret) -> ProbeLinkRequest:
     the notice's text and version with who answers for it, the purpose, the image's hash and
     the researcher's key. Reading it uses nothing up: declining is leaving without signing."""
     now = runtime.clock.now()
-    with runtime.db.transaction() as session:
+    with runtime.db.reading() as session:
         link = _open(session, body.link, keys=runtime.keys, now=now)
         notice = ledger.get_notice(session, link.details["notice_id"])
         purpose = ledger.get_purpose(session, link.details["purpose_id"])

@@ -45,12 +45,18 @@ UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deploymen
                       " link or photo until it is named; their rights still work.")
 
 
+LOCATION_QUERY = ("host", "hostaddr", "port", "dbname")
+"""The URL query parameters that say where the ledger is (a Unix socket's folder in ``host``)."""
+
+
 def database_location(url: str) -> str:
     """Where the ledger is, as the register states it: driver, user, host, port and database,
     never a password, whether in the URL's user part or in its query (``?password=``,
-    ``sslpassword``, a key file's path...), which is dropped whole: the register goes to
-    reviewers and the regulator."""
-    return make_url(url).set(query={}).render_as_string(hide_password=True)
+    ``sslpassword``, a key file's path...): of the query only :data:`LOCATION_QUERY` is kept,
+    since the register goes to reviewers and the regulator."""
+    parsed = make_url(url)
+    kept = {name: value for name, value in parsed.query.items() if name in LOCATION_QUERY}
+    return parsed.set(query=kept).render_as_string(hide_password=True)
 
 
 def build_register(

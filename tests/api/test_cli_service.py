@@ -103,13 +103,18 @@ def test_admin_passkey_link_is_issued_for_an_admin_key_only_once_admin_mfa_is_on
     data_dir: Path, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator's link for an admin key's first passkey: refused in one line while the
-    second factor is off, and for a key that is not an admin's."""
+    second factor is off, and for a key that is not an admin's in force (a break-glass key,
+    exempt from the second factor, takes none)."""
     d = ("--data-dir", str(data_dir))
     key_id = admin.split(".")[0]
     code, output = run("keys", "admin-passkey-link", key_id, *d)
     assert code == 1 and "second_factor_off" in output
     monkeypatch.setenv("OPTINFACE_ADMIN_MFA", "true")
     code, output = run("keys", "admin-passkey-link", "key_0123456789abcdef", *d)
+    assert code == 1 and "not_found" in output
+    code, output = run("keys", "break-glass", "--reason", "INC-1: drill", *d)
+    assert code == 0, output
+    code, output = run("keys", "admin-passkey-link", json.loads(output)["key_id"], *d)
     assert code == 1 and "not_found" in output
     code, output = run("keys", "admin-passkey-link", key_id, *d)
     assert code == 0, output

@@ -171,3 +171,6 @@ def test_the_register_states_where_the_ledger_is_without_any_password() -> None:
                                  "?password=second-secret&sslpassword=third-secret")
     assert "secret" not in location
     assert location.endswith("db.example:5432/ledger") and "ops" in location
+    # Where the ledger is stays, a Unix socket's folder included.
+    assert database_location("postgresql+psycopg://ops@/ledger?host=/run/postgresql"
+                             "&password=x").endswith("/ledger?host=%2Frun%2Fpostgresql")
