@@ -35,7 +35,7 @@ from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.corpus.generate import THIN_SHAPES, thin_png
 from tests.support.api import Keys, World, auth, consent_act, deployment, set_up_world
-from tests.support.postgres import postgres_server
+from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.shared_deployment
@@ -512,38 +512,63 @@ def test_a_database_failure_logs_no_row_the_server_quotes(
     assert PERSONAL not in caplog.text
 
 
+@contextmanager
+def _on_its_own_postgresql(
+    tmp_path: Path, pipeline: FacePipeline
+) -> Iterator[tuple[PostgresServer, OptinFace, TestClient, Keys]]:
+    """A deployment on a PostgreSQL of its own, which the test may stop and start again."""
+    with postgres_server(free_port()) as server, deployment(
+            tmp_path, pipeline, database_url=server.new_database()) as (_, service, client, keys):
+        yield server, service, client, keys
+
+
 def test_a_ledger_that_cannot_be_reached_is_a_503_to_retry_and_the_worker_recovers(
-    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, pipeline: FacePipeline
 ) -> None:
     """PostgreSQL stopped under a running worker: every request, authentication included, is a
     503 ``ledger_unavailable`` with a Retry-After rather than a bug's 500, and the worker serves
     again as soon as the database is back."""
-    with postgres_server(free_port()) as server, deployment(
-            tmp_path, pipeline, database_url=server.new_database()) as (_, service, client, keys):
+    with _on_its_own_postgresql(tmp_path, pipeline) as (server, _, client, keys):
         admin = auth(keys.admin)
         assert client.get("/v1/purposes", headers=admin).status_code == 200
-        # A deadlock is an OperationalError to psycopg but no outage: a failure to fix, a 500.
-        with service.runtime.db.engine.begin() as connection:
-            connection.execute(text(
-                "CREATE FUNCTION deadlocked() RETURNS trigger LANGUAGE plpgsql AS"
-                " $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$;"
-                " CREATE TRIGGER deadlocked BEFORE INSERT ON purposes"
-                " FOR EACH ROW EXECUTE FUNCTION deadlocked()"))
-        _assert_error(client.post("/v1/purposes", headers=admin, json={
-            "name": "Study D", "description": "d", "legal_basis": "express consent",
-            "operations": ["identify"], "retention_days": 30}), 500, "internal_error")
         server.stop()
-        with caplog.at_level(logging.ERROR, logger="optinface.api.periodic"):
-            assert guarded("the sweep", service.sweep) is None  # the thread lives on
-        [said] = [r for r in caplog.records if r.name == "optinface.api.periodic"]
-        assert "out of reach" in said.getMessage() and said.exc_info is None
-        assert "Traceback" not in said.getMessage()
         for down in (client.get("/v1/purposes", headers=admin), client.get("/healthz")):
             _assert_error(down, 503, "ledger_unavailable")
             assert down.headers["Retry-After"] == str(LEDGER_RETRY_SECONDS)
             assert down.headers["X-Frame-Options"] == "DENY"
         server.resume()
         assert client.get("/v1/purposes", headers=admin).status_code == 200
+
+
+def test_a_background_task_says_an_outage_in_one_line_and_lives_on(
+    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _on_its_own_postgresql(tmp_path, pipeline) as (server, service, _, _):
+        server.stop()
+        with caplog.at_level(logging.ERROR, logger="optinface.api.periodic"):
+            assert guarded("the sweep", service.sweep) is None  # the thread lives on
+        server.resume()
+    [said] = [r for r in caplog.records if r.name == "optinface.api.periodic"]
+    assert "out of reach" in said.getMessage() and said.exc_info is None
+    assert "Traceback" not in said.getMessage()
+
+
+def test_a_deadlock_is_a_failure_to_fix_not_an_outage(
+    tmp_path: Path, pipeline: FacePipeline, postgres: PostgresServer
+) -> None:
+    """psycopg files a deadlock (SQLSTATE 40P01) under OperationalError as it does a lost
+    connection, but waiting mends nothing: a 500, logged with its traceback."""
+    with deployment(tmp_path, pipeline,
+                    database_url=postgres.new_database()) as (_, service, client, keys):
+        with service.runtime.db.engine.begin() as connection:
+            connection.execute(text(
+                "CREATE FUNCTION deadlocked() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$;"
+                " CREATE TRIGGER deadlocked BEFORE INSERT ON purposes"
+                " FOR EACH ROW EXECUTE FUNCTION deadlocked()"))
+        _assert_error(client.post("/v1/purposes", headers=auth(keys.admin), json={
+            "name": "Study D", "description": "d", "legal_basis": "express consent",
+            "operations": ["identify"], "retention_days": 30}), 500, "internal_error")
 
 
 def test_an_erasure_whose_journal_cannot_be_written_is_a_503_and_a_retry_finishes_it(
