@@ -289,10 +289,9 @@ def register(runtime: Runtime, *, actor: Actor,
     with _tallied(runtime, actor), runtime.db.transaction() as session:
         ceremony = session.get(Ceremony, body.ceremony_id)
         link = session.get(OneTimeLink, ceremony.link_id or "") if ceremony else None
-        if _key_of(link) != actor.key_id:
+        if link is None or _key_of(link) != actor.key_id:
             raise ChallengeInvalid(f"challenge {body.ceremony_id} is for another act",
                                    details={"ceremony_id": body.ceremony_id})
-        assert link is not None
         if link.created_by is not None:  # the key's own link, not the operator's
             _approve(session, runtime, actor, body, now)
         credential, _ = passkeys.register(session, body.ceremony_id, body.credential,
