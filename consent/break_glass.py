@@ -19,8 +19,13 @@ key, but it is loud, short-lived and attributable, and it fails closed:
   reviewers see every opening of the last :data:`REVIEW_DAYS` days on their dashboard and at
   ``GET /v1/audit/break-glass``, with the acts done under its key and the keys it created.
 
-What this does not stop: an operator who also controls the witness folder can rewrite both.
-The witness is meant for a mount the operator cannot rewrite (README, "Audit log").
+What this does not stop: an operator who also controls the witness folder can rewrite both,
+and one who can read it can open break-glass against a copy (which holds the newest checkpoint
+too), whose checkpoint and journal then reach no folder a reviewer keeps. The guarantee is that
+the sanctioned path, taken where the deployment's witness is, cannot be hidden afterwards; an
+operator holding the data directory and the key store can always act outside it (a raw edit of
+the database). The witness is meant for a mount the operator can neither rewrite nor stand in
+for (README, "Audit log").
 """
 
 from __future__ import annotations
