@@ -7,7 +7,7 @@ in ``routes/keys.py``). Which roles hold a permission is the consent core's tabl
 secret through the consent core (which tallies failures into the audit log) unless its client
 has failed too often, spends one token of the key's rate limit and calls
 :func:`consent.roles.authorize` with the ``{subject}`` of the path, so a subject token only
-opens its own subject. Where ``OPTINFACE_ADMIN_MFA`` is on, an act only an admin may do also
+opens its own subject. Where ``OPTINFACE_ADMIN_MFA`` is on, every act of an admin key also
 needs the key's step-up token in ``X-OptinFace-Step-Up`` (:mod:`consent.admin_mfa` says which
 acts and whether a token stands).
 

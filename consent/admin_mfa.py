@@ -1,8 +1,8 @@
 """A second factor for admin keys: one passkey per key, and the short step-ups it signs.
 
 An admin API key is a bearer secret: whoever copies it acts as the admin from anywhere. With
-``admin_mfa`` on, every act only an admin may do (:data:`STEP_UP_ACTS`, read from the
-permission table) also needs a *step-up token* for the same key, which only a signature by
+``admin_mfa`` on, every act of an admin key (:data:`STEP_UP_ACTS`, read from the permission
+table) also needs a *step-up token* for the same key, which only a signature by
 that key's own passkey obtains (WebAuthn, user verification required): a copied key alone no
 longer does them. The token is short-lived (``step_up_minutes``), one per key at a time, and
 kept as a keyed hash, as the keys are.
@@ -86,14 +86,13 @@ a key's current passkey approves its replacement."""
 STEP_UP_PREFIX = "stu_"
 STEP_UP_HASH_DOMAIN = "step-up"
 
-STEP_UP_ACTS: frozenset[Permission] = frozenset(
-    PERMISSIONS[Role.ADMIN]
-    - {p for role, held in PERMISSIONS.items() if role is not Role.ADMIN for p in held}
-    - {Permission.SECOND_FACTOR}
-)
-"""What only an admin may do, from the permission table: reads a reviewer may also do, and
-what the desk or the person may do, need no step-up; the passkey's own acts are how one is
-obtained."""
+STEP_UP_ACTS: frozenset[Permission] = frozenset(PERMISSIONS[Role.ADMIN]
+                                                - {Permission.SECOND_FACTOR})
+"""Everything an admin key may do, from the permission table, but obtaining its second factor
+(the passkey's own acts are how a step-up is obtained): an admin key alone reads nothing and
+changes nothing, not even what another role may do with its own key (an erasure, an export of
+a person's record, the log), since the copied key is the admin's. Other roles' keys need no
+step-up for the same acts."""
 
 
 class Problem(StrEnum):

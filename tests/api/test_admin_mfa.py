@@ -146,8 +146,10 @@ def test_an_admin_act_needs_a_step_up_signed_by_the_keys_own_passkey(
         "legal_basis": "express consent", "operations": ["enrol", "identify"],
         "retention_days": 30, "study": "B"}, step_up=token).status_code == 201
     assert _problem(admin.act(step_up=token[:-2] + "xx")) == "step_up_wrong"
-    # Reads a reviewer may also do are not admin-only: the bare key reads them.
-    assert client.get("/v1/register", headers=auth(keys.admin)).status_code == 200
+    # Reads too, and acts other roles may do with their own keys: the bare admin key does none.
+    assert _problem(client.get("/v1/register", headers=auth(keys.admin))) == "no_step_up"
+    assert client.get("/v1/register", headers={**auth(keys.admin),
+                                               STEP_UP_HEADER: token}).status_code == 200
 
     events = client.get("/v1/audit/events", headers=auth(keys.reviewer)).json()["events"]
     actions = [e["action"] for e in events]
@@ -160,7 +162,7 @@ def test_an_admin_act_needs_a_step_up_signed_by_the_keys_own_passkey(
     for tally in tallies:
         refused.update(tally["details"]["reasons"])
         assert keys.admin.partition(".")[0] in tally["details"]["key_ids"]
-    assert refused == {"second_factor:no_passkey": 1, "second_factor:no_step_up": 1,
+    assert refused == {"second_factor:no_passkey": 1, "second_factor:no_step_up": 2,
                        "second_factor:step_up_wrong": 1}
 
 
@@ -329,6 +331,19 @@ def test_reviewer_reads_and_researcher_searches_need_no_step_up(
     people.enrolled_and_identified(portrait_jpegs[0])
     for path in ("/v1/audit/events", "/v1/register", "/v1/purposes"):
         assert people.client.get(path, headers=auth(people.keys.reviewer)).status_code == 200
+
+
+def test_an_admin_key_alone_exports_and_erases_no_one(world: tuple[World, Admin]) -> None:
+    """What the desk or a reviewer may do with their own keys, an admin key does only stepped
+    up: a copied admin key alone cannot take a person's record away, nor erase them."""
+    people, admin = world
+    export, record = (f"/v1/subjects/{people.subject}/export",
+                      f"/v1/subjects/{people.subject}")
+    bare = auth(people.keys.admin)
+    assert _problem(people.client.get(export, headers=bare)) == "no_step_up"
+    assert _problem(people.client.delete(record, headers=bare)) == "no_step_up"
+    assert people.client.get(export, headers={**bare, STEP_UP_HEADER: admin.token}
+                             ).status_code == 200
 
 
 def test_an_admins_disclosure_under_a_warrant_needs_a_step_up(world: tuple[World, Admin]
