@@ -27,7 +27,7 @@ class ApiSettings(ConsentSettings):
     port: int = Field(default=8000, ge=1, le=65535)
 
     # HTTPS: which files go together is checked here; the files themselves only by serve,
-    # before it makes anything (api.tls.context_for), so other commands never read them.
+    # before it makes anything (api.tls.contexts_for), so other commands never read them.
     tls_cert: Path | None = Field(
         default=None,
         description="PEM certificate (chain) of the server: with OPTINFACE_TLS_KEY, serve speaks"
@@ -39,8 +39,15 @@ class ApiSettings(ConsentSettings):
         default=None, validate_default=True,
         description=(
             "PEM CA bundle that signs relying parties' client certificates: the server asks"
-            " for one (browsers without one still get in) and refuses a researcher's or"
-            " verifier's key without the certificate it is bound to."))
+            " for one (on OPTINFACE_TLS_CLIENT_PORT if set, else on its one port, where"
+            " browsers without one still get in) and refuses a researcher's or verifier's key"
+            " without the certificate it is bound to."))
+    tls_client_port: int | None = Field(
+        default=None, ge=1, le=65535, validate_default=True,
+        description=(
+            "A second port, for relying parties, where the server asks for and requires a"
+            " client certificate of OPTINFACE_TLS_CLIENT_CA; the main port then asks for none,"
+            " so a person's browser holding other certificates is never prompted there."))
 
     # Per-key token bucket: a steady rate with a small burst, so a script cannot hammer the API.
     rate_per_second: float = Field(default=5.0, gt=0)
@@ -121,6 +128,21 @@ class ApiSettings(ConsentSettings):
             raise ValueError("needs OPTINFACE_TLS_CERT and OPTINFACE_TLS_KEY: client"
                              " certificates are asked for over TLS only")
         return ca
+
+    @field_validator("tls_client_port")
+    @classmethod
+    def _port_of_a_client_ca(cls, port: int | None, info: ValidationInfo) -> int | None:
+        """Refused without the client CA, or on the main port's number; where the CA itself
+        was refused (above), that is the one problem named."""
+        if port is None:
+            return port
+        if "tls_client_ca" in info.data and info.data["tls_client_ca"] is None:
+            raise ValueError("needs OPTINFACE_TLS_CLIENT_CA: the port is where client"
+                             " certificates are asked for")
+        if port == info.data.get("port"):
+            raise ValueError("is the main port (OPTINFACE_PORT or --port): the client port"
+                             " must be another")
+        return port
 
     @field_validator("timezone")
     @classmethod

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +22,7 @@ from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, refused
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
-from optinface.api.tls import context_for
+from optinface.api.tls import contexts_for
 from optinface.api.tls_scope import TlsH11Protocol
 from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
@@ -64,12 +68,14 @@ def serve(
     # data dir but still before the admin key and "listening" (loaded_scheme).
     settings = load_settings(data_dir=data_dir, host=host, port=port)
     require_accountable(settings)
-    tls = context_for(settings)
-    listeners = listening_sockets(settings.host, settings.port)
+    contexts = contexts_for(settings)
+    listeners: dict[int, list[socket.socket]] = {}
     try:
-        _serve(settings, tls, listeners)
+        for number in contexts:
+            listeners[number] = listening_sockets(settings.host, number)
+        _serve(settings, contexts, listeners)
     finally:
-        for listener in listeners:
+        for listener in (listener for bound in listeners.values() for listener in bound):
             listener.close()
 
 
@@ -127,17 +133,21 @@ def url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
-def server_config(app: FastAPI, tls: ssl.SSLContext | None) -> uvicorn.Config:
+def server_config(app: FastAPI, tls: ssl.SSLContext | None, *,
+                  lifespan: bool = True) -> uvicorn.Config:
     """How uvicorn serves ``app``: plain HTTP, or HTTPS with the context ``tls``
-    (:func:`api.tls.context_for`) and the protocol that gives requests their TLS extension
-    (:mod:`api.tls_scope`).
+    (:func:`api.tls.contexts_for`) and the protocol that gives requests their TLS extension
+    (:mod:`api.tls_scope`); without its ``lifespan`` where another server of the same app
+    runs it (the background tasks start once).
 
     The context goes to ``uvicorn.Config`` itself: a uvicorn without ``ssl_context_factory``
     (before 0.47) refuses the argument rather than serve plain HTTP."""
+    common: dict[str, Any] = {"log_level": "info", "log_config": uvicorn_log_config(),
+                              "lifespan": "auto" if lifespan else "off"}
     if tls is None:
-        return uvicorn.Config(app, log_level="info", log_config=uvicorn_log_config())
-    return uvicorn.Config(app, log_level="info", log_config=uvicorn_log_config(),
-                          http=TlsH11Protocol, ssl_context_factory=lambda _config, _default: tls)
+        return uvicorn.Config(app, **common)
+    return uvicorn.Config(app, **common, http=TlsH11Protocol,
+                          ssl_context_factory=lambda _config, _default: tls)
 
 
 def loaded_scheme(config: uvicorn.Config, tls: ssl.SSLContext | None) -> str:
@@ -151,24 +161,72 @@ def loaded_scheme(config: uvicorn.Config, tls: ssl.SSLContext | None) -> str:
     return "https" if config.ssl is not None else "http"
 
 
-def _serve(settings: ApiSettings, tls: ssl.SSLContext | None,
-           listeners: list[socket.socket]) -> None:
+class Server(uvicorn.Server):
+    """A uvicorn server whose signals :func:`serve_together` catches, with one handler for all
+    the servers of the process. uvicorn's own capture is per server: of two, only the one
+    installed last hears a signal, and it passes the signal on (raising it again under the
+    handler it replaced) only once it has shut down, so the other port would serve on
+    meanwhile; and the last raises it under the process's own handler, for SIGTERM the
+    default action, which kills the process before the service closes (the index unsaved, the
+    log's last events unwitnessed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def serve_together(servers: Sequence[tuple[uvicorn.Server, list[socket.socket]]]) -> None:
+    """Serve each server on its sockets until one of them stops, then stop the others, and
+    return once all have stopped (raising the failure of one that failed). SIGINT or SIGTERM
+    stops them all, as uvicorn's handler does one (a second SIGINT stops waiting for open
+    connections), and ends here rather than in the signal's default action, so the caller
+    closes the service and the process exits 0. On the main thread: only it sets handlers."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for server, _ in servers:
+            server.handle_exit(signum, frame)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOPPING_SIGNALS}
+    try:
+        tasks = [asyncio.create_task(server.serve(sockets)) for server, sockets in servers]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for server, _ in servers:
+            server.should_exit = True
+        await asyncio.wait(tasks)
+        for task in tasks:
+            task.result()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _serve(settings: ApiSettings, contexts: dict[int, ssl.SSLContext | None],
+           listeners: dict[int, list[socket.socket]]) -> None:
+    """One app and one service for every port: the main port's server runs the lifespan."""
     console = Console()
     if settings.demo_mode:
         console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
     service = OptinFace.open(settings)
     try:
-        config = server_config(create_app(settings, service=service), tls)
-        scheme = loaded_scheme(config, tls)
+        app = create_app(settings, service=service)
+        servers = {number: Server(server_config(app, tls, lifespan=number == settings.port))
+                   for number, tls in contexts.items()}
+        schemes = {number: loaded_scheme(server.config, contexts[number])
+                   for number, server in servers.items()}
         secret = bootstrap_admin(service)
         if secret is not None:
             console.print("[bold]First run.[/] Admin API key (shown once, store it now):")
             console.print(secret, markup=False, highlight=False)
         console.print(f"data dir: {settings.data_dir.resolve()}")
-        console.print(
-            f"listening on {scheme}://{url_host(settings.host)}:{settings.port}  "
-            "(API /v1, docs /docs, portal /portal, review /review)"
-        )
-        uvicorn.Server(config).run(sockets=listeners)
+        for number, scheme in schemes.items():
+            console.print(f"listening on {scheme}://{url_host(settings.host)}:{number}  "
+                          + ("(API /v1, docs /docs, portal /portal, review /review)"
+                             if number == settings.port else
+                             "(relying parties: API /v1, a client certificate required)"))
+        asyncio.run(serve_together([(server, listeners[number])
+                                    for number, server in servers.items()]))
     finally:
         service.close()

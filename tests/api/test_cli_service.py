@@ -14,10 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
-from optinface.api.cli.serve import bind_every, listening_sockets, url_host
+from optinface.api.cli.serve import (
+    Server,
+    bind_every,
+    listening_sockets,
+    serve_together,
+    server_config,
+    url_host,
+)
 from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import latest_witnessed
@@ -467,6 +475,29 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
             return await asyncio.wait_for(accepted, timeout=10)
 
     assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_when_one_of_serves_ports_stops_the_other_stops_too() -> None:
+    """The relying parties' port and the main one stop together: a server that stopped (or
+    failed) on one never leaves the other serving alone, with no one to close the service."""
+    pairs = [(Server(server_config(FastAPI(), None, lifespan=False)),
+              listening_sockets("127.0.0.1", 0)) for _ in range(2)]
+
+    async def one_stops() -> None:
+        while not all(server.started for server, _ in pairs):
+            await asyncio.sleep(0.05)
+        pairs[1][0].should_exit = True
+
+    async def serving() -> None:
+        stopping = asyncio.create_task(one_stops())
+        await asyncio.wait_for(serve_together(pairs), timeout=30)
+        await stopping
+
+    ports = [sockets[0].getsockname()[1] for _, sockets in pairs]
+    asyncio.run(serving())
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
 def test_the_servers_access_log_names_routes_never_a_pseudonym(tmp_path: Path) -> None:

@@ -1,17 +1,23 @@
 """HTTPS in ``optinface serve``: TLS 1.2 or later, HSTS, and relying parties' keys bound to
-client certificates where the server verifies them (``OPTINFACE_TLS_CLIENT_CA``).
+client certificates where the server verifies them (``OPTINFACE_TLS_CLIENT_CA``), asked for
+on a port of their own where ``OPTINFACE_TLS_CLIENT_PORT`` gives one.
 
 Every server here is the real one: ``serve``'s own uvicorn configuration (its TLS context and
-the protocol that puts the client's certificate in the request's scope) on its own sockets,
-with clients speaking real TLS; the certificates are made per module (tests/support).
+the protocol that puts the client's certificate in the request's scope) on its own sockets, or
+the ``optinface serve`` process itself where its ports and signals are what is tested, with
+clients speaking real TLS; the certificates are made per module (tests/support).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
 import ssl
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,17 +34,18 @@ from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
 from optinface.api.cli.serve import listening_sockets, loaded_scheme, server_config
 from optinface.api.security_headers import HSTS
-from optinface.api.tls import context_for
+from optinface.api.tls import contexts_for
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.audit import AuditAction
 from optinface.consent.client_certificates import REFUSAL_REASON, certificate_sha256
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
+from optinface.consent.transparency import witness_checkpoints
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
 from tests.support.certificates import Issued, Pki, make_pki
 from tests.support.console import console
-from tests.support.server import inherited_environment, started
+from tests.support.server import free_port, inherited_environment, started, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,11 +59,16 @@ class TlsServer:
     config: uvicorn.Config  # as the running server loaded it
 
     def client(self, cert: Issued | None = None) -> httpx.Client:
-        """A client that trusts the server's CA and presents ``cert`` (none: no certificate)."""
-        context = ssl.create_default_context(cafile=self.pki.ca.cert)
-        if cert is not None:
-            context.load_cert_chain(*cert.pair)
-        return httpx.Client(base_url=self.url, verify=context)
+        return tls_client(self.pki, self.url, cert)
+
+
+def tls_client(pki: Pki, url: str, cert: Issued | None = None) -> httpx.Client:
+    """A client of ``url`` that trusts ``pki``'s CA and presents ``cert`` (none: no
+    certificate)."""
+    context = ssl.create_default_context(cafile=pki.ca.cert)
+    if cert is not None:
+        context.load_cert_chain(*cert.pair)
+    return httpx.Client(base_url=url, verify=context)
 
 
 @contextmanager
@@ -69,7 +81,7 @@ def tls_server(data_root: Path, pipeline: FacePipeline, pki: Pki, *,
     listeners = listening_sockets("127.0.0.1", 0)
     try:
         keys = make_keys(service)
-        tls = context_for(settings)
+        tls = contexts_for(settings)[settings.port]
         server = uvicorn.Server(server_config(create_app(settings, service=service), tls))
         assert loaded_scheme(server.config, tls) == "https"
         with started(server, listeners):
@@ -118,9 +130,14 @@ def tls_only(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline,
 
 def bound_researcher(server: TlsServer, cert: Issued) -> str:
     """A researcher key bound to ``cert``, made by the admin over HTTPS."""
-    with server.client() as admin:
-        made = admin.post("/v1/keys", headers=auth(server.keys.admin),
-                          json={"role": "researcher", "name": "lab A", "client_cert_pem": cert.pem})
+    return researcher_bound_by(server.client(), server.keys.admin, cert)
+
+
+def researcher_bound_by(client: httpx.Client, admin: str, cert: Issued) -> str:
+    """A researcher key bound to ``cert``, made by ``admin``'s key over ``client``."""
+    with client as admin_client:
+        made = admin_client.post("/v1/keys", headers=auth(admin), json={
+            "role": "researcher", "name": "lab A", "client_cert_pem": cert.pem})
     assert made.status_code == 201, made.text
     assert made.json()["client_cert_sha256"] == certificate_sha256(cert.pem)
     return str(made.json()["secret"])
@@ -383,3 +400,201 @@ def test_keys_create_binds_a_researcher_key_to_its_client_certificate(
     assert bound.exit_code == 0 and fingerprint in bound.output, bound.output
     listed = runner.invoke(cli, ["keys", "list", "--json", "--api-key", admin, *d])
     assert fingerprint in listed.output
+
+
+START_SECONDS = 180  # imports and models on a loaded two-core machine
+QUIET_WITNESS = str(24 * 3600)  # no periodic checkpoint: only start and close write one
+
+
+@dataclass
+class Serving:
+    """``optinface serve`` running as its own process, as an operator starts it."""
+
+    process: subprocess.Popen[str]
+    urls: list[str]  # the main port's, then the relying parties' port's if it has one
+    pki: Pki
+    data_dir: Path
+    lines: list[str]
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def admin(self) -> str:
+        """The first admin key, which the first run printed."""
+        printed = re.search(r"^(key_\S+)$", self.output, re.MULTILINE)
+        assert printed, self.output
+        return printed.group(1)
+
+    @property
+    def checkpoints(self) -> int:
+        """Checkpoints the witness folder holds (serve's default folder, next to the data)."""
+        return len(witness_checkpoints(self.data_dir.with_name(f"{self.data_dir.name}-witness")))
+
+    def client(self, url: str, cert: Issued | None = None) -> httpx.Client:
+        return tls_client(self.pki, url, cert)
+
+
+@contextmanager
+def serving(root: Path, pki: Pki, *, client_port: bool) -> Iterator[Serving]:
+    """``optinface serve`` over TLS with ``pki``'s CA as the clients', and a port of their own
+    for relying parties if told; killed at the end if still running."""
+    ports = [free_port()]
+    while client_port and len(ports) < 2:
+        ports.extend({free_port()} - set(ports))
+    env = {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true", "COLUMNS": "200",
+           "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(root)),
+           "OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS": QUIET_WITNESS,
+           "OPTINFACE_TLS_CERT": str(pki.server.cert), "OPTINFACE_TLS_KEY": str(pki.server.key),
+           "OPTINFACE_TLS_CLIENT_CA": str(pki.ca.cert)}
+    if client_port:
+        env["OPTINFACE_TLS_CLIENT_PORT"] = str(ports[1])
+    data_dir = root / "var"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "optinface.api.cli.main", "serve", "--port", str(ports[0]),
+         "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
+    served = Serving(process, [f"https://127.0.0.1:{port}" for port in ports], pki, data_dir,
+                     lines)
+    try:
+        wait_until_healthy(served.urls[0], seconds=START_SECONDS, interval=0.2,
+                           log=lambda: served.output, alive=lambda: process.poll() is None,
+                           verify=ssl.create_default_context(cafile=pki.ca.cert))
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def two_ports(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Serving]:
+    """``serve`` with ``OPTINFACE_TLS_CLIENT_PORT``: the main port and the relying parties'."""
+    with serving(tmp_path_factory.mktemp("two-ports"), pki, client_port=True) as served:
+        yield served
+
+
+def test_serve_names_both_urls_and_runs_the_apps_lifespan_once(two_ports: Serving) -> None:
+    """One app on two ports: its background work (sweeper, witness) starts once, with the main
+    port's server, as uvicorn's log of the lifespan says."""
+    main, clients = two_ports.urls
+    assert f"listening on {main}  (API /v1, docs /docs, portal /portal" in two_ports.output
+    assert f"listening on {clients}  (relying parties" in two_ports.output
+    assert two_ports.output.count("Application startup complete.") == 1, two_ports.output
+
+
+def test_with_a_client_port_the_main_port_asks_no_one_for_a_certificate(
+        two_ports: Serving) -> None:
+    """A browser holding a certificate of another CA (an eID, a smartcard) is not asked for
+    it on the main port, so it reaches the portal (on the one port that asks, it fails the
+    handshake: ``test_a_certificate_of_another_ca_fails_the_handshake``)."""
+    main, _ = two_ports.urls
+    with two_ports.client(main, two_ports.pki.stranger) as browser:
+        assert browser.get("/portal").status_code == 200
+
+
+def test_with_a_client_port_relying_party_keys_work_over_that_port_only(
+        two_ports: Serving) -> None:
+    """The main port never asks for the certificate, so a bound key fails there even from the
+    machine that holds it; the relying parties' port asks and the rule admits it."""
+    main, clients = two_ports.urls
+    pki = two_ports.pki
+    researcher = researcher_bound_by(two_ports.client(main), two_ports.admin, pki.client_a)
+    with two_ports.client(main, pki.client_a) as not_asked:
+        refused = not_asked.get("/v1/purposes", headers=auth(researcher))
+    assert refused.status_code == 401, refused.text
+    with two_ports.client(clients, pki.client_a) as asked:
+        assert asked.get("/v1/purposes", headers=auth(researcher)).status_code == 200
+    with two_ports.client(clients, pki.client_b) as another_machine:
+        assert another_machine.get("/v1/purposes",
+                                   headers=auth(researcher)).status_code == 401
+
+
+def test_the_client_port_lets_in_only_a_certificate_of_the_client_ca(two_ports: Serving) -> None:
+    """Required there, not just asked for: without one, or with another CA's, no answer."""
+    _, clients = two_ports.urls
+    for cert in (two_ports.pki.stranger, None):
+        with two_ports.client(clients, cert) as refused, pytest.raises(httpx.TransportError):
+            refused.get("/healthz")
+    with two_ports.client(clients, two_ports.pki.client_b) as known:
+        assert known.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(("client_port", "signum"), [
+    (True, signal.SIGTERM), (True, signal.SIGINT), (False, signal.SIGTERM)],
+    ids=["two-ports-sigterm", "two-ports-sigint", "one-port-sigterm"])
+def test_a_stop_signal_ends_every_listener_and_serve_exits_0_with_the_service_closed(
+        tmp_path: Path, pki: Pki, client_port: bool, signum: signal.Signals) -> None:
+    """``kill`` or Ctrl-C stops every port's server and returns to close the service once
+    (its checkpoint of the log's last events in the witness folder: a refused key's tally,
+    written at close) before exiting 0, rather than dying of the signal uvicorn raises again
+    once it has stopped."""
+    with serving(tmp_path, pki, client_port=client_port) as served:
+        for url in served.urls:
+            with served.client(url, pki.client_a) as client:
+                assert client.get("/v1/purposes",
+                                  headers=auth("key_wrong.secret")).status_code == 401
+        before = served.checkpoints
+        served.process.send_signal(signum)
+        assert served.process.wait(timeout=60) == 0, served.output
+        assert served.checkpoints == before + 1, served.output
+        for url in served.urls:
+            port = int(url.rsplit(":", 1)[1])
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ({"TLS_CERT": "server.pem", "TLS_KEY": "server.key", "TLS_CLIENT_PORT": "9443"},
+     "OPTINFACE_TLS_CLIENT_PORT: Value error, needs OPTINFACE_TLS_CLIENT_CA"),
+    ({"TLS_CLIENT_PORT": "9443"},
+     "OPTINFACE_TLS_CLIENT_PORT: Value error, needs OPTINFACE_TLS_CLIENT_CA"),
+    ({"TLS_CERT": "server.pem", "TLS_KEY": "server.key", "TLS_CLIENT_CA": "clients-ca.pem",
+      "TLS_CLIENT_PORT": "main"}, "OPTINFACE_TLS_CLIENT_PORT: Value error, is the main port"),
+    ({"TLS_CLIENT_CA": "clients-ca.pem", "TLS_CLIENT_PORT": "9443"},
+     "OPTINFACE_TLS_CLIENT_CA: Value error, needs OPTINFACE_TLS_CERT"),
+], ids=["without-a-client-ca", "without-tls", "the-main-port", "with-a-refused-client-ca"])
+def test_serve_refuses_a_client_port_without_its_ca_or_on_the_main_port_in_one_line(
+        pki: Pki, tls_environment: Path, given: dict[str, str], said: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """One line, the one problem (a client CA refused is that, not the port that needs it),
+    before anything is made; on a port already taken, so a setting let through ends in that
+    refusal rather than in a server running."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        main = str(taken.getsockname()[1])
+        for name, value in given.items():
+            monkeypatch.setenv(f"OPTINFACE_{name}",
+                               main if value == "main" else value if value.isdigit()
+                               else str(pki.ca.folder / value))
+        code, lines = console(monkeypatch, capsys, "serve", "--port", main,
+                              "--data-dir", str(tls_environment))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: invalid_settings: {said}"), lines
+    assert "; OPTINFACE_" not in lines[0], lines
+    assert not tls_environment.exists()
+
+
+def test_serve_refuses_a_client_port_in_use_in_one_line_before_making_anything(
+        tmp_path: Path, pki: Pki) -> None:
+    """As the main port's: the main port free, the run is its own process, which a server
+    that went on would leave running (the timeout ends it)."""
+    data_dir = tmp_path / "var"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true", "COLUMNS": "200",
+               "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp_path)),
+               "OPTINFACE_TLS_CERT": str(pki.server.cert),
+               "OPTINFACE_TLS_KEY": str(pki.server.key),
+               "OPTINFACE_TLS_CLIENT_CA": str(pki.ca.cert), "OPTINFACE_TLS_CLIENT_PORT": str(port)}
+        ended = subprocess.run(
+            [sys.executable, "-m", "optinface.api.cli.main", "serve", "--port", str(free_port()),
+             "--data-dir", str(data_dir)],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert ended.returncode == 1, ended.stdout + ended.stderr
+    assert ended.stderr.startswith(
+        f"error: address_unavailable: cannot listen on 127.0.0.1:{port}:"), ended.stderr
+    assert len(ended.stderr.splitlines()) == 1, ended.stderr
+    assert not data_dir.exists()

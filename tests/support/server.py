@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,20 +29,22 @@ def inherited_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("OPTINFACE_")}
 
 
-def healthy(url: str) -> bool:
-    """Whether the server at ``url`` answers ``/healthz`` with 200 now."""
+def healthy(url: str, *, verify: ssl.SSLContext | bool = True) -> bool:
+    """Whether the server at ``url`` answers ``/healthz`` with 200 now (over HTTPS, trusting
+    what ``verify`` trusts)."""
     try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=2, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def wait_until_healthy(url: str, *, seconds: float, interval: float, log: Callable[[], str],
-                       alive: Callable[[], bool] = lambda: True) -> None:
+                       alive: Callable[[], bool] = lambda: True,
+                       verify: ssl.SSLContext | bool = True) -> None:
     """Poll ``url`` until it is healthy; fail with ``log()`` if the process dies (``alive``)
     or ``seconds`` pass first."""
     deadline = time.monotonic() + seconds
-    while not healthy(url):
+    while not healthy(url, verify=verify):
         assert alive() and time.monotonic() < deadline, log()
         time.sleep(interval)
 
