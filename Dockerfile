@@ -32,6 +32,8 @@ USER 10001
 # Three volumes, meant for three mounts: a copy of /data must carry neither its keys nor the
 # witness that checks it (README, "Keys, backups and erasure").
 VOLUME ["/data", "/keys", "/witness"]
+# The relying parties' port, where OPTINFACE_TLS_CLIENT_PORT sets one, is published by the
+# operator (it has no default).
 EXPOSE 8000
 
 # Over HTTPS where serve speaks it (OPTINFACE_TLS_CERT), without verifying the certificate:

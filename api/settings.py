@@ -134,9 +134,9 @@ class ApiSettings(ConsentSettings):
     def _port_of_a_client_ca(cls, port: int | None, info: ValidationInfo) -> int | None:
         """Refused without the client CA, or on the main port's number; where the CA itself
         was refused (above), that is the one problem named."""
-        if port is None:
+        if port is None or "tls_client_ca" not in info.data:
             return port
-        if "tls_client_ca" in info.data and info.data["tls_client_ca"] is None:
+        if info.data["tls_client_ca"] is None:
             raise ValueError("needs OPTINFACE_TLS_CLIENT_CA: the port is where client"
                              " certificates are asked for")
         if port == info.data.get("port"):

@@ -162,13 +162,13 @@ def loaded_scheme(config: uvicorn.Config, tls: ssl.SSLContext | None) -> str:
 
 
 class Server(uvicorn.Server):
-    """A uvicorn server whose signals :func:`serve_together` catches, with one handler for all
-    the servers of the process. uvicorn's own capture is per server: of two, only the one
-    installed last hears a signal, and it passes the signal on (raising it again under the
-    handler it replaced) only once it has shut down, so the other port would serve on
-    meanwhile; and the last raises it under the process's own handler, for SIGTERM the
-    default action, which kills the process before the service closes (the index unsaved, the
-    log's last events unwitnessed)."""
+    """A uvicorn server whose signals :class:`Stopping` catches, with one handler for all the
+    servers of the process. uvicorn's own capture is per server: of two, only the one installed
+    last hears a signal, and it passes the signal on (raising it again under the handler it
+    replaced) only once it has shut down, so the other port would serve on meanwhile; and the
+    last raises it under the process's own handler, for SIGTERM the default action, which kills
+    the process before the service closes (the index unsaved, the log's last events
+    unwitnessed)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -178,29 +178,58 @@ class Server(uvicorn.Server):
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def serve_together(servers: Sequence[tuple[uvicorn.Server, list[socket.socket]]]) -> None:
-    """Serve each server on its sockets until one of them stops, then stop the others, and
-    return once all have stopped (raising the failure of one that failed). SIGINT or SIGTERM
-    stops them all, as uvicorn's handler does one (a second SIGINT stops waiting for open
-    connections), and ends here rather than in the signal's default action, so the caller
-    closes the service and the process exits 0. On the main thread: only it sets handlers."""
+class Stopping:
+    """SIGINT and SIGTERM for the whole of ``serve``, from the service's opening to its close:
+    while servers run, each signal is passed to every one of them (uvicorn's ``handle_exit``: a
+    second SIGINT stops waiting for open connections); before they start, it is remembered and
+    nothing is served; while the service closes, it waits, so no signal cuts the close short
+    (the index's save, the last checkpoint). The process then exits 0. Used as a context manager
+    on the main thread, where only handlers can be set."""
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        for server, _ in servers:
+    def __init__(self) -> None:
+        self.requested = False
+        self.servers: Sequence[uvicorn.Server] = ()
+
+    def __enter__(self) -> Stopping:
+        self._previous = {signum: signal.signal(signum, self._handle)
+                          for signum in STOPPING_SIGNALS}
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        for server in self.servers:
             server.handle_exit(signum, frame)
 
-    previous = {signum: signal.signal(signum, stop) for signum in STOPPING_SIGNALS}
+
+async def serve_together(servers: Sequence[tuple[Server, list[socket.socket]]],
+                         stopping: Stopping) -> None:
+    """Serve each server on its sockets until one of them stops, then stop the others, and
+    return once all have stopped (raising the first failure, logging any other); ``stopping``
+    passes SIGINT and SIGTERM to all of them meanwhile. A forced stop (a second SIGINT) skips
+    uvicorn's lifespan shutdown, so it is run here: the app's background work stops before the
+    service closes."""
+    stopping.servers = [server for server, _ in servers]
     try:
         tasks = [asyncio.create_task(server.serve(sockets)) for server, sockets in servers]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for server, _ in servers:
             server.should_exit = True
         await asyncio.wait(tasks)
-        for task in tasks:
-            task.result()
+        for server, _ in servers:
+            if server.started and server.force_exit:
+                await server.lifespan.shutdown()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        stopping.servers = ()
+    failures = [failure for failure in (task.exception() for task in tasks)
+                if failure is not None]
+    for failure in failures[1:]:
+        logger.error("another port's server failed too", exc_info=failure)
+    if failures:
+        raise failures[0]
 
 
 def _serve(settings: ApiSettings, contexts: dict[int, ssl.SSLContext | None],
@@ -209,24 +238,37 @@ def _serve(settings: ApiSettings, contexts: dict[int, ssl.SSLContext | None],
     console = Console()
     if settings.demo_mode:
         console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
-    service = OptinFace.open(settings)
-    try:
-        app = create_app(settings, service=service)
-        servers = {number: Server(server_config(app, tls, lifespan=number == settings.port))
-                   for number, tls in contexts.items()}
-        schemes = {number: loaded_scheme(server.config, contexts[number])
-                   for number, server in servers.items()}
-        secret = bootstrap_admin(service)
-        if secret is not None:
-            console.print("[bold]First run.[/] Admin API key (shown once, store it now):")
-            console.print(secret, markup=False, highlight=False)
-        console.print(f"data dir: {settings.data_dir.resolve()}")
-        for number, scheme in schemes.items():
-            console.print(f"listening on {scheme}://{url_host(settings.host)}:{number}  "
-                          + ("(API /v1, docs /docs, portal /portal, review /review)"
-                             if number == settings.port else
-                             "(relying parties: API /v1, a client certificate required)"))
-        asyncio.run(serve_together([(server, listeners[number])
-                                    for number, server in servers.items()]))
-    finally:
-        service.close()
+    with Stopping() as stopping:
+        service = OptinFace.open(settings)
+        try:
+            _listen(settings, service, contexts, listeners, stopping, console)
+        finally:
+            service.close()
+
+
+def _listen(settings: ApiSettings, service: OptinFace, contexts: dict[int, ssl.SSLContext | None],
+            listeners: dict[int, list[socket.socket]], stopping: Stopping,
+            console: Console) -> None:
+    """Build the app and its servers, say where they listen, and serve until stopped (not at
+    all when a stop was asked for while the service opened)."""
+    app = create_app(settings, service=service)
+    servers = {number: Server(server_config(app, tls, lifespan=number == settings.port))
+               for number, tls in contexts.items()}
+    schemes = {number: loaded_scheme(server.config, contexts[number])
+               for number, server in servers.items()}
+    secret = bootstrap_admin(service)
+    if secret is not None:
+        console.print("[bold]First run.[/] Admin API key (shown once, store it now):")
+        console.print(secret, markup=False, highlight=False)
+    console.print(f"data dir: {settings.data_dir.resolve()}")
+    for number, scheme in schemes.items():
+        console.print(f"listening on {scheme}://{url_host(settings.host)}:{number}  "
+                      + ("(API /v1, docs /docs, portal /portal, review /review)"
+                         if number == settings.port else
+                         "(relying parties: API /v1, a client certificate required)"))
+    if stopping.requested:
+        return
+    main = servers[settings.port].config
+    with asyncio.Runner(loop_factory=main.get_loop_factory()) as runner:
+        runner.run(serve_together([(server, listeners[number])
+                                   for number, server in servers.items()], stopping))

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -19,7 +20,9 @@ from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
 from optinface.api.cli.serve import (
+    STOPPING_SIGNALS,
     Server,
+    Stopping,
     bind_every,
     listening_sockets,
     serve_together,
@@ -477,27 +480,45 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
     assert asyncio.run(accepted_nodelay()) == 1
 
 
-def test_when_one_of_serves_ports_stops_the_other_stops_too() -> None:
-    """The relying parties' port and the main one stop together: a server that stopped (or
-    failed) on one never leaves the other serving alone, with no one to close the service."""
-    pairs = [(Server(server_config(FastAPI(), None, lifespan=False)),
-              listening_sockets("127.0.0.1", 0)) for _ in range(2)]
+def _two_servers() -> list[tuple[Server, list[socket.socket]]]:
+    return [(Server(server_config(FastAPI(), None, lifespan=False)),
+             listening_sockets("127.0.0.1", 0)) for _ in range(2)]
 
-    async def one_stops() -> None:
+
+def _serve_until(pairs: list[tuple[Server, list[socket.socket]]],
+                 stop: Callable[[], None]) -> None:
+    """Serve ``pairs`` together under :class:`Stopping`, ``stop`` once both listen; then
+    every port refuses connections and the process's handlers are as they were."""
+    before = {signum: signal.getsignal(signum) for signum in STOPPING_SIGNALS}
+
+    async def stop_once_started() -> None:
         while not all(server.started for server, _ in pairs):
             await asyncio.sleep(0.05)
-        pairs[1][0].should_exit = True
+        stop()
 
-    async def serving() -> None:
-        stopping = asyncio.create_task(one_stops())
-        await asyncio.wait_for(serve_together(pairs), timeout=30)
-        await stopping
+    async def serving(stopping: Stopping) -> None:
+        stopper = asyncio.create_task(stop_once_started())
+        await asyncio.wait_for(serve_together(pairs, stopping), timeout=30)
+        await stopper
 
     ports = [sockets[0].getsockname()[1] for _, sockets in pairs]
-    asyncio.run(serving())
+    with Stopping() as stopping:
+        asyncio.run(serving(stopping))
     for port in ports:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5)
+    assert {signum: signal.getsignal(signum) for signum in STOPPING_SIGNALS} == before
+
+
+def test_when_one_of_serves_ports_stops_the_other_stops_too() -> None:
+    """The relying parties' port and the main one stop together: a server that stopped (or
+    failed) on one never leaves the other serving alone, with no one to close the service."""
+    pairs = _two_servers()
+    _serve_until(pairs, lambda: setattr(pairs[1][0], "should_exit", True))
+
+
+def test_a_stop_signal_reaches_every_port_and_leaves_the_handlers_as_they_were() -> None:
+    _serve_until(_two_servers(), lambda: os.kill(os.getpid(), signal.SIGTERM))
 
 
 def test_the_servers_access_log_names_routes_never_a_pseudonym(tmp_path: Path) -> None:
