@@ -25,7 +25,6 @@ from optinface.consent.audit_seals import mentions, seal_of
 from optinface.consent.ledger import templates_public
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
-    consent_status,
     inactivity_limit,
 )
 from optinface.consent.schemas import (
@@ -157,8 +156,8 @@ def build_export(
     ).where(PurposeWithdrawal.subject_id == subject.id))
     purposes = {p.id: p for c in subject.consents for p in c.purposes} | {
         p.id: p for p in withdrawn}
-    in_force = {p.id for c in subject.consents
-                if consent_status(c, now=now) is ConsentStatus.ACTIVE for p in c.purposes}
+    held = consents.all_public(subject, public_key=public_key, now=now)
+    in_force = {purpose for c in held if c.status == ConsentStatus.ACTIVE for purpose in c.purposes}
     reviews = {r.id: r for r in review.of_candidate(session, subject.pseudonym)}
     return AccessExport(
         generated_at=now,
@@ -177,7 +176,7 @@ def build_export(
         subject=SubjectPublic.model_validate(subject),
         passkeys=[PasskeyPublic(capacity=ConsentCapacity(c.capacity), registered_at=c.created_at)
                   for c in passkeys.credentials_of(session, subject)],
-        consents=consents.all_public(subject, public_key=public_key, now=now),
+        consents=held,
         templates=templates_public(session, subject),
         events=[own_view(event, subject.pseudonym) for event in events],
     )

@@ -184,13 +184,14 @@ def require_step_up(runtime: Runtime, actor: Actor, permission: Permission,
         return
     with _tallied(runtime, actor):
         with runtime.db.reading() as session:
-            key = session.get(ApiKey, actor.key_id)
-            if key is not None and is_break_glass(key):
-                return
             problem = _problem(session.get(AdminPasskey, actor.key_id), token,
                                runtime=runtime, now=runtime.clock.now())
-        if problem is not None:
-            raise _refuse(problem)
+            if problem is None:
+                return
+            key = session.get(ApiKey, actor.key_id)  # read only when it would be refused
+            if key is not None and is_break_glass(key):
+                return
+        raise _refuse(problem)
 
 
 def issue_link(runtime: Runtime, *, key_id: str) -> AdminPasskeyLink:

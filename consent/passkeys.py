@@ -126,16 +126,17 @@ def new_link(
     return row, secret
 
 
-def open_link(session: Session, secret: str, *, kind: str, keys: KeyRing,
+def open_link(session: Session, secret: str, *, kind: str | tuple[str, ...], keys: KeyRing,
               now: datetime) -> OneTimeLink:
-    """The unused, unexpired link of ``kind`` behind ``secret``, or :class:`LinkInvalid`. A
+    """The unused, unexpired link of ``kind`` (or of one of those kinds) behind ``secret``, or
+    :class:`LinkInvalid`. A
     secret whose id part cannot be an id (a NUL, which PostgreSQL refuses in any text) names no
     link and is never looked up."""
     link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
     row = session.get(OneTimeLink, link_id) if is_identifier(link_id) else None
     digest = keys.keyed_hash(secret, domain=LINK_HASH_DOMAIN)
     if row is not None and (not secrets.compare_digest(row.secret_hash, digest)
-                            or row.kind != kind):
+                            or row.kind not in ((kind,) if isinstance(kind, str) else kind)):
         row = None
     return unspent(row, now=now)
 

@@ -38,7 +38,7 @@ from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import ChallengeInvalid, LinkInvalid, ProbeConsentRequired
+from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
@@ -206,7 +206,8 @@ def asked(runtime: Runtime, body: LinkSecret) -> ProbeLinkRequest:
     the researcher's key. Reading it uses nothing up: declining is leaving without signing."""
     now = runtime.clock.now()
     with runtime.db.reading() as session:
-        link = _open(session, body.link, keys=runtime.keys, now=now)
+        link = passkeys.open_link(session, body.link, kind=(PROBE, SUBJECT_PROBE),
+                                  keys=runtime.keys, now=now)
         notice = ledger.get_notice(session, link.details["notice_id"])
         purpose = ledger.get_purpose(session, link.details["purpose_id"])
         return ProbeLinkRequest(
@@ -215,14 +216,6 @@ def asked(runtime: Runtime, body: LinkSecret) -> ProbeLinkRequest:
             probe_sha256=link.details["probe_sha256"],
             researcher_key_id=link.details["researcher_key_id"],
             for_subject=link.kind == SUBJECT_PROBE, expires_at=link.expires_at)
-
-
-def _open(session: Session, secret: str, *, keys: KeyRing, now: datetime) -> OneTimeLink:
-    """The unspent probe link behind ``secret``, a search's or a verify's."""
-    try:
-        return passkeys.open_link(session, secret, kind=PROBE, keys=keys, now=now)
-    except LinkInvalid:
-        return passkeys.open_link(session, secret, kind=SUBJECT_PROBE, keys=keys, now=now)
 
 
 def challenge(runtime: Runtime, credential: PasskeyCredential,

@@ -157,7 +157,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, Notice
+from optinface.consent.tables import Consent
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -491,16 +491,13 @@ class OptinFace:
             self.runtime.audit(session, Entry(action=AuditAction.NOTICE_PUBLISHED, actor=actor,
                                               details={"notice_id": notice.id,
                                                        "sha256": notice.sha256}))
-            return self._notice_public(notice)
+            return notice_public(notice, self.settings)
 
     def list_notices(self, *, actor: Actor) -> list[NoticePublic]:
         """Every published notice, oldest first."""
         authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
         with self._read() as session:
-            return [self._notice_public(n) for n in ledger.notices(session)]
-
-    def _notice_public(self, notice: Notice) -> NoticePublic:
-        return notice_public(notice, self.settings)
+            return [notice_public(n, self.settings) for n in ledger.notices(session)]
 
     def privacy_statement(self) -> PrivacyStatement:
         """The public privacy page's content (no authentication: nothing personal in it)."""

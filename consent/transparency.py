@@ -45,7 +45,7 @@ def record_rollback(runtime: Runtime, session: Session) -> None:
     event names both sizes, so the log says it and ``audit verify`` explains the witnessed
     checkpoints the log no longer matches (it still fails: the lost events are gone for good).
     """
-    events, witnessed = runtime.log.tree.head(session).size, runtime.log.witness.latest_size()
+    events, witnessed = runtime.log.tree.sync(session).size, runtime.log.witness.latest_size()
     if events >= witnessed:
         return
     last = last_details(session, AuditAction.LOG_ROLLED_BACK)
