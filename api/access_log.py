@@ -42,7 +42,12 @@ def route_template(scope: Scope) -> str:
     router matched, left in ``scope``, or would match where a middleware answered before it
     ran), or :data:`NO_ROUTE` when no route matches: a path no route knows could hold
     anything."""
-    routed = scope if "endpoint" in scope else _route_match(scope)
+    if "endpoint" in scope:
+        routed: Scope | None = scope
+    elif "router" in scope:  # the router ran and matched nothing: no need to try it again
+        return NO_ROUTE
+    else:  # answered before routing (a body too large): what the router would have matched
+        routed = _route_match(scope)
     if routed is None:
         return NO_ROUTE
     names = {str(value): name for name, value in routed.get("path_params", {}).items()}

@@ -291,6 +291,13 @@ class ErrorJSONResponse(JSONResponse):
 SCHEMA_MISMATCH = "the request does not match the schema"
 
 
+def schema_mismatch(exc: RequestValidationError, **details: Any) -> ApiError:
+    """The refusal of a request that does not match the schema, as :func:`handle_error` gives
+    it, with ``details`` beside its errors (a route's advice for people)."""
+    return ApiError(ApiErrorCode.VALIDATION_ERROR, SCHEMA_MISMATCH,
+                    details={"errors": validation_errors(exc), **details})
+
+
 def status_for(code: str, *, default: int) -> int:
     return STATUS_BY_CODE.get(code, default)
 

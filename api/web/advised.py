@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 
-from optinface.api.errors import SCHEMA_MISMATCH, ApiError, ApiErrorCode, validation_errors
+from optinface.api.errors import ApiError, ApiErrorCode, schema_mismatch
 from optinface.api.web import vocabulary
 from optinface.api.web.rendering import advice, words_for
 from optinface.consent.errors import ConsentError
@@ -32,8 +32,7 @@ async def _advise(request: Request) -> AsyncIterator[None]:
         raise
     except RequestValidationError as error:
         told = words_for(request)(vocabulary.ERRORS[ApiErrorCode.VALIDATION_ERROR])
-        raise ApiError(ApiErrorCode.VALIDATION_ERROR, SCHEMA_MISMATCH,
-                       details={"errors": validation_errors(error), "advice": told}) from error
+        raise schema_mismatch(error, advice=told) from error
 
 
 ADVISED = Depends(_advise)

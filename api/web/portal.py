@@ -26,13 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, SettingsDep
-from optinface.api.errors import (
-    SCHEMA_MISMATCH,
-    ApiError,
-    ApiErrorCode,
-    status_for,
-    validation_errors,
-)
+from optinface.api.errors import ApiError, ApiErrorCode, schema_mismatch, status_for
 from optinface.api.uploads import InMemoryUploadRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
@@ -214,18 +208,16 @@ def _act(request: Request, typed: dict[str, Any]) -> SubjectAct:
     try:
         return SUBJECT_ACT.validate_python(typed)
     except ValidationError as error:
+        refused = RequestValidationError(_in_the_body(error))
         if typed.get("act") != "disclose":
-            raise RequestValidationError(_in_the_body(error)) from error
+            raise refused from error
         wrong = {part for problem in error.errors() for part in problem["loc"]}
+        fields = [name for name in vocabulary.DISCLOSE_FIELDS if name in wrong]
         words = words_for(request)
-        labels = [words(label) for name, label in vocabulary.DISCLOSE_FIELDS.items()
-                  if name in wrong]
-        told = words("Check: {fields}.", fields="; ".join(labels))
-        raise ApiError(ApiErrorCode.VALIDATION_ERROR, SCHEMA_MISMATCH, details={
-            "errors": validation_errors(RequestValidationError(_in_the_body(error))),
-            "fields": [name for name in vocabulary.DISCLOSE_FIELDS if name in wrong],
-            "advice": f"{told} {words(vocabulary.NAME_WHO_AND_WHY)}",
-        }) from error
+        told = words("Check: {fields}.",
+                     fields="; ".join(words(vocabulary.DISCLOSE_FIELDS[name]) for name in fields))
+        raise schema_mismatch(refused, fields=fields, advice=(
+            f"{told} {words(vocabulary.NAME_WHO_AND_WHY)}")) from error
 
 
 def _in_the_body(error: ValidationError) -> list[Any]:

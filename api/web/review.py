@@ -189,6 +189,7 @@ def review(request: Request, service: ServiceDep) -> Response:
     """The dashboard's overview: the chain's status first, then the consent ledger, the
     register, rights requests and incidents with their legal clocks, and the researcher keys."""
     def build(session: WebSession, actor: Actor) -> Response:
+        names = _Names(service, actor)
         return render(
             request,
             "review.html",
@@ -201,8 +202,8 @@ def review(request: Request, service: ServiceDep) -> Response:
             rights_request_days=RIGHTS_REQUEST_DAYS,
             notify_hours=NOTIFY_WITHIN // timedelta(hours=1),
             incident_keep_years=KEEP_YEARS,
-            names=_Names(service, actor),
-            researcher_keys=_researcher_keys(service, actor),
+            names=names,
+            researcher_keys=_researcher_keys(service, actor, names),
             alerts=service.anomaly_alerts(actor=actor),
             break_glass=service.break_glass_openings(actor=actor),
             break_glass_days=REVIEW_DAYS,
@@ -211,16 +212,17 @@ def review(request: Request, service: ServiceDep) -> Response:
     return signed_in(request, service, REVIEW, build, login_form=True)
 
 
-def _researcher_keys(service: OptinFace, actor: Actor) -> list[dict[str, Any]]:
+def _researcher_keys(service: OptinFace, actor: Actor, names: _Names) -> list[dict[str, Any]]:
     """Every researcher key ever created, from the audit log, each with its revocation as
     authentication reads it (the key's row: a revocation a restore replayed, or one made in
     plain SQL, is one too): a reviewer sees who may search (a revoked key is marked, never shown
     as able to), and that minting keys cannot multiply searches (the quota also holds per
     purpose)."""
     created = all_events(service, actor, AuditFilter(action=AuditAction.KEY_CREATED))
-    revoked = {key.key_id: key.revoked_at for key in service.key_names(actor=actor)}
     return [{"at": e.at, "key_id": e.details.get("key_id"), "name": e.details.get("name"),
-             "by": e.actor_key_id, "revoked_at": revoked.get(str(e.details.get("key_id")))}
+             "by": e.actor_key_id,
+             "revoked_at": getattr(names.keys.get(str(e.details.get("key_id"))), "revoked_at",
+                                   None)}
             for e in created if e.details.get("role") == "researcher"]
 
 
