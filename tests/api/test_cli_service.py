@@ -33,7 +33,7 @@ from optinface.api.settings import load_settings
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import latest_witnessed
 from tests.support.api import auth, thresholds_for_tests
-from tests.support.console import console
+from tests.support.console import console, printed_secret
 from tests.support.files import file_bytes
 from tests.support.server import free_port, inherited_environment
 from tests.support.workers import Worker
@@ -54,19 +54,13 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _secret(output: str) -> str:
-    match = re.search(r"secret \(shown once\): (\S+)", output)
-    assert match, output
-    return match.group(1)
-
-
 @pytest.fixture
 def admin(data_dir: Path) -> str:
     code, output = run(
         "keys", "create", "--role", "admin", "--name", "ops", "--data-dir", str(data_dir)
     )
     assert code == 0, output
-    return _secret(output)
+    return printed_secret(output)
 
 
 def test_first_admin_key_bootstraps_then_bootstrap_is_refused(data_dir: Path, admin: str) -> None:

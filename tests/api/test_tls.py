@@ -44,7 +44,7 @@ from optinface.consent.transparency import witness_checkpoints
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
 from tests.support.certificates import Issued, Pki, make_pki
-from tests.support.console import console
+from tests.support.console import console, printed_secret
 from tests.support.server import free_port, inherited_environment, started, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -368,7 +368,7 @@ def test_commands_that_do_not_listen_never_read_the_tls_files(
     d = ("--data-dir", str(tls_environment))
     made = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops", *d])
     assert made.exit_code == 0, made.output
-    admin = made.output.split("secret (shown once): ")[1].split()[0]
+    admin = printed_secret(made.output)
     listed = runner.invoke(cli, ["keys", "list", "--api-key", admin, *d])
     assert listed.exit_code == 0 and "ops" in listed.output, listed.output
     no_certificate = pki.ca.folder / "no-certificate.pem"
@@ -390,7 +390,7 @@ def test_keys_create_binds_a_researcher_key_to_its_client_certificate(
     runner = CliRunner()
     d = ("--data-dir", str(tls_environment))
     made = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops", *d])
-    admin = made.output.split("secret (shown once): ")[1].split()[0]
+    admin = printed_secret(made.output)
     unbound = runner.invoke(cli, ["keys", "create", "--role", "researcher", "--name", "lab",
                                   "--api-key", admin, *d])
     assert unbound.exit_code == 1 and "client certificate" in unbound.output, unbound.output
@@ -436,6 +436,15 @@ class Serving:
         return tls_client(self.pki, url, cert)
 
 
+def _serve_environment(root: Path, pki: Pki, **extra: str) -> dict[str, str]:
+    """The environment of an ``optinface serve`` subprocess over TLS with ``pki``'s CA as the
+    clients', in demo mode, with this test's thresholds; ``extra`` settings beside."""
+    return {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true", "COLUMNS": "200",
+            "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(root)),
+            "OPTINFACE_TLS_CERT": str(pki.server.cert), "OPTINFACE_TLS_KEY": str(pki.server.key),
+            "OPTINFACE_TLS_CLIENT_CA": str(pki.ca.cert), **extra}
+
+
 @contextmanager
 def serving(root: Path, pki: Pki, *, client_port: bool) -> Iterator[Serving]:
     """``optinface serve`` over TLS with ``pki``'s CA as the clients', and a port of their own
@@ -443,11 +452,7 @@ def serving(root: Path, pki: Pki, *, client_port: bool) -> Iterator[Serving]:
     ports = [free_port()]
     while client_port and len(ports) < 2:
         ports.extend({free_port()} - set(ports))
-    env = {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true", "COLUMNS": "200",
-           "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(root)),
-           "OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS": QUIET_WITNESS,
-           "OPTINFACE_TLS_CERT": str(pki.server.cert), "OPTINFACE_TLS_KEY": str(pki.server.key),
-           "OPTINFACE_TLS_CLIENT_CA": str(pki.ca.cert)}
+    env = _serve_environment(root, pki, OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS=QUIET_WITNESS)
     if client_port:
         env["OPTINFACE_TLS_CLIENT_PORT"] = str(ports[1])
     data_dir = root / "var"
@@ -584,11 +589,7 @@ def test_serve_refuses_a_client_port_in_use_in_one_line_before_making_anything(
     data_dir = tmp_path / "var"
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true", "COLUMNS": "200",
-               "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp_path)),
-               "OPTINFACE_TLS_CERT": str(pki.server.cert),
-               "OPTINFACE_TLS_KEY": str(pki.server.key),
-               "OPTINFACE_TLS_CLIENT_CA": str(pki.ca.cert), "OPTINFACE_TLS_CLIENT_PORT": str(port)}
+        env = _serve_environment(tmp_path, pki, OPTINFACE_TLS_CLIENT_PORT=str(port))
         ended = subprocess.run(
             [sys.executable, "-m", "optinface.api.cli.main", "serve", "--port", str(free_port()),
              "--data-dir", str(data_dir)],

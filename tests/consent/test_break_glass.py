@@ -14,6 +14,7 @@ from optinface.consent.erasure_journal import BreakGlassOpened, entries, journal
 from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
+from optinface.consent.service import OptinFace
 from optinface.consent.tables import ApiKey, AuditEvent
 from optinface.consent.witness import CHECKPOINTS, SUFFIX, checkpoint_path
 from tests.support.backends import both_backends
@@ -98,10 +99,15 @@ def test_reviewers_see_each_opening_with_the_acts_done_under_its_key(world: Worl
 def test_break_glass_without_a_reason_or_beyond_a_day_creates_nothing(
     world: World, reason: str, hours: int,
 ) -> None:
-    keys, events = row_count(world.service, ApiKey), row_count(world.service, AuditEvent)
-    refused("invalid_request", lambda: world.service.open_break_glass(reason=reason, hours=hours))
-    assert (row_count(world.service, ApiKey), row_count(world.service, AuditEvent)) == (
-        keys, events)
+    _opens_nothing(world.service, "invalid_request", reason=reason, hours=hours)
+
+
+def _opens_nothing(service: OptinFace, code: str, *, reason: str = REASON, hours: int = 1
+                   ) -> None:
+    """Break-glass is refused with ``code``, leaving no key and no event."""
+    keys, events = row_count(service, ApiKey), row_count(service, AuditEvent)
+    refused(code, lambda: service.open_break_glass(reason=reason, hours=hours))
+    assert (row_count(service, ApiKey), row_count(service, AuditEvent)) == (keys, events)
 
 
 @both_backends
@@ -114,9 +120,7 @@ def test_break_glass_is_refused_where_the_witness_folder_is_not_the_deployments(
     service.audit_checkpoint(actor=world.admin)
     witness = service.settings.witness_dir
     (witness / CHECKPOINTS).rename(witness / "elsewhere")
-    keys, events = row_count(service, ApiKey), row_count(service, AuditEvent)
-    refused("witness_unusable", lambda: service.open_break_glass(reason=REASON, hours=1))
-    assert (row_count(service, ApiKey), row_count(service, AuditEvent)) == (keys, events)
+    _opens_nothing(service, "witness_unusable")
     assert not any(isinstance(entry, BreakGlassOpened) for entry in entries(witness))
 
 
@@ -125,9 +129,7 @@ def test_an_opening_the_journal_cannot_record_creates_nothing(world: World) -> N
     (here a folder stands where the journal goes) leaves no key and no event."""
     service = world.service
     journal_path(service.settings.witness_dir).mkdir(parents=True)
-    keys, events = row_count(service, ApiKey), row_count(service, AuditEvent)
-    refused("witness_unusable", lambda: service.open_break_glass(reason=REASON, hours=1))
-    assert (row_count(service, ApiKey), row_count(service, AuditEvent)) == (keys, events)
+    _opens_nothing(service, "witness_unusable")
 
 
 def test_a_key_whose_opening_the_witness_did_not_keep_is_revoked_at_once(world: World) -> None:

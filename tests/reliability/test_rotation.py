@@ -34,6 +34,7 @@ from tests.support.migrations import migrate
 from tests.support.reliability import record
 
 TOLERANCE = 1e-4
+ROTATION_KEY_FILE = f"{ROTATION_KEY_NAME}.key"
 STAGED_KEY_FILE = f"{ROTATION_KEY_NAME}{STAGED_SUFFIX}.key"
 """The key store's file where a re-key stages its new rotation until its transaction commits."""
 
@@ -68,7 +69,7 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     old_epoch = service.runtime.keys.epoch
     old_epoch_path = api_settings.keys_dir / f"epoch-{old_epoch}.key"
     old_epoch_key = old_epoch_path.read_bytes()
-    rotation_key = api_settings.keys_dir / "rotation.key"
+    rotation_key = api_settings.keys_dir / ROTATION_KEY_FILE
     old_rotation = rotation_key.read_bytes()
     with service.runtime.db.transaction() as session:
         old_wrapped = [(row.subject_id, row.wrapped) for row in session.scalars(select(SubjectKey))]
@@ -146,7 +147,7 @@ def _interrupted_rekey(
     """A re-key that died after its transaction committed, before it saved the index it
     rebuilt: the index saved under the old rotation and, unless ``key_in_place``, the new
     rotation staged beside the old one. The world, the results from before, the new rotation."""
-    rotation_key = api_settings.keys_dir / "rotation.key"
+    rotation_key = api_settings.keys_dir / ROTATION_KEY_FILE
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world = _enrolled_world(service, jpegs)
         before = _results(world, jpegs[:5])
@@ -175,7 +176,7 @@ def test_a_rekey_interrupted_after_it_committed_is_finished_at_the_next_start(
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world.service = service
         _assert_same(before, _results(world, portrait_jpegs[:5]))
-    assert (api_settings.keys_dir / "rotation.key").read_bytes() == new_key
+    assert (api_settings.keys_dir / ROTATION_KEY_FILE).read_bytes() == new_key
     assert not (api_settings.keys_dir / STAGED_KEY_FILE).exists()
 
 
@@ -200,12 +201,12 @@ def test_a_rekey_that_did_not_commit_leaves_the_old_key_in_place(
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world = _enrolled_world(service, portrait_jpegs)
         before = _results(world, portrait_jpegs[:5])
-    rotation_key = (api_settings.keys_dir / "rotation.key").read_bytes()
+    rotation_key = (api_settings.keys_dir / ROTATION_KEY_FILE).read_bytes()
     _stage(api_settings, TemplateProtector.generate().to_bytes())
     with closing(OptinFace.open(api_settings, pipeline=pipeline)) as service:
         world.service = service
         _assert_same(before, _results(world, portrait_jpegs[:5]))
-        assert (api_settings.keys_dir / "rotation.key").read_bytes() == rotation_key
+        assert (api_settings.keys_dir / ROTATION_KEY_FILE).read_bytes() == rotation_key
         assert (api_settings.keys_dir / STAGED_KEY_FILE).exists()
         service.rekey_templates(actor=world.admin)
         _assert_same(before, _results(world, portrait_jpegs[:5]))

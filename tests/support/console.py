@@ -4,6 +4,7 @@ app underneath, so it would see the exception instead)."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -19,3 +20,10 @@ def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         run()
     code = ended.value.code
     return code if isinstance(code, int) else 1, capsys.readouterr().err.splitlines()
+
+
+def printed_secret(output: str) -> str:
+    """The secret a command printed once (``secret (shown once): ...``)."""
+    match = re.search(r"secret \(shown once\): (\S+)", output)
+    assert match, output
+    return match.group(1)
