@@ -66,9 +66,7 @@ def _new_person_in_the_browser(page: object, world: World) -> str:
     """The desk creates a shell; the person opens the link, creates a passkey in the browser's
     virtual authenticator and signs in with it."""
     virtual_authenticator(page)
-    created = world.client.post("/v1/subjects", json={"age_category": "adult"},
-                                headers=auth(world.keys.portal)).json()
-    world.created.append(created["pseudonym"])
+    created = world.new_shell()
     page.goto("/passkey#" + created["enrolment"]["secret"])  # type: ignore[attr-defined]
     shot(page, "passkey-register")
     page.click("#passkey-register")  # type: ignore[attr-defined]
@@ -413,9 +411,7 @@ def test_the_language_switch_keeps_a_one_time_link_and_its_page_speaks_the_chose
     link, or a device that gives no passkey, is told in French, never a code or the browser's
     English."""
     virtual_authenticator(page)
-    created = world.client.post("/v1/subjects", json={"age_category": "adult"},
-                                headers=auth(world.keys.portal)).json()
-    world.created.append(created["pseudonym"])
+    created = world.new_shell()
     page.goto("/passkey#" + created["enrolment"]["secret"])  # type: ignore[attr-defined]
     page.click("[data-language-switch]")  # type: ignore[attr-defined]
     page.wait_for_selector("html[lang=fr]")  # type: ignore[attr-defined]

@@ -127,15 +127,12 @@ def test_the_operators_answer_holds_links_never_a_subject_credential(world: Worl
 def _desk_shell_and_kept_link(world: World) -> tuple[str, str, str]:
     """A shell made by the desk, which at once asks for another link (allowed: no passkey yet)
     and keeps it: (pseudonym, the link handed to the person, the link kept)."""
-    made = world.client.post("/v1/subjects", json={"age_category": "adult"},
-                             headers=auth(world.keys.portal))
-    assert made.status_code == 201, made.text
-    pseudonym = made.json()["pseudonym"]
-    world.created.append(pseudonym)
+    made = world.new_shell()
+    pseudonym = made["pseudonym"]
     kept = world.client.post(f"/v1/subjects/{pseudonym}/enrolment-links",
                              json={"capacity": "self"}, headers=auth(world.keys.portal))
     assert kept.status_code == 201, kept.text
-    return pseudonym, made.json()["enrolment"]["secret"], kept.json()["secret"]
+    return pseudonym, made["enrolment"]["secret"], kept.json()["secret"]
 
 
 @pytest.mark.parametrize("used", ["handed", "kept"])

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -141,15 +142,22 @@ class World:
                    ) -> tuple[SoftHttpPerson, dict[str, object]]:
         """A subject shell taken over by its person (of the deployment's jurisdiction unless
         told); also the operator's answer."""
+        answer = self.new_shell(age=age, jurisdiction=jurisdiction)
+        person = SoftHttpPerson.take_over(self.client, answer["enrolment"]["secret"],
+                                          origin=ORIGIN)
+        self.people[person.pseudonym] = person
+        return person, answer
+
+    def new_shell(self, *, age: str = "adult", jurisdiction: str | None = None
+                  ) -> dict[str, Any]:
+        """A subject shell the desk made, no one's yet: the operator's answer (the pseudonym,
+        the one-time links), the subject erased at the end like every one made here."""
         body = {"age_category": age} | ({"jurisdiction": jurisdiction} if jurisdiction else {})
         made = self.client.post("/v1/subjects", json=body, headers=auth(self.keys.portal))
         assert made.status_code == 201, made.text
-        answer = made.json()
-        person = SoftHttpPerson.take_over(self.client, answer["enrolment"]["secret"],
-                                          origin=ORIGIN)
-        self.created.append(person.pseudonym)
-        self.people[person.pseudonym] = person
-        return person, answer
+        answer: dict[str, Any] = made.json()
+        self.created.append(answer["pseudonym"])
+        return answer
 
     def new_subject(self, *, searchable: bool = True) -> tuple[str, str]:
         """(pseudonym, the person's own subject token), opted in to search unless told."""
