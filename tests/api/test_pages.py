@@ -30,6 +30,7 @@ from tests.support.api import (
     deployment,
     in_a_year,
     portal_session,
+    publish_purpose,
     set_up_world,
 )
 from tests.support.server import running
@@ -474,28 +475,24 @@ def _offered_durations(portal_page: str) -> list[int]:
 
 
 @pytest.fixture
-def two_studies(tmp_path: Path, pipeline: FacePipeline) -> Iterator[World]:
-    """Its own deployment: study A kept a year, study B three (published before declaring)."""
+def two_studies(tmp_path: Path, pipeline: FacePipeline) -> Iterator[tuple[World, str]]:
+    """Its own deployment: study A kept a year, and study B's id, kept three (published before
+    declaring)."""
     with deployment(tmp_path, pipeline) as (_, _, client, keys):
         world = set_up_world(client, keys, declare=False)
-        made = client.post("/v1/purposes", headers=auth(keys.admin), json={
-            "name": "Study B", "description": "Re-identification in study B",
-            "legal_basis": "express consent (LCCJTI art. 44)", "operations": ["enrol"],
-            "retention_days": 3 * 365, "study": "B"})
-        assert made.status_code == 201, made.text
-        world.purpose_b = made.json()["id"]  # type: ignore[attr-defined]
-        yield world
+        yield world, publish_purpose(client, keys, "B", retention_days=3 * 365,
+                                     operations=("enrol",))
 
 
 def test_a_consent_receipt_restates_the_purposes_signed_after_one_use_stopped(
-    two_studies: World
+    two_studies: tuple[World, str]
 ) -> None:
-    world = two_studies
+    world, purpose_b = two_studies
     person = world.people[world.subject]
-    both = [world.purpose_id, world.purpose_b]  # type: ignore[attr-defined]
+    both = [world.purpose_id, purpose_b]
     consent_id = person.consent(purposes=both, notice_id=world.notice_id,
                                 expires_at=in_a_year())["consent"]["id"]
-    person.withdraw(consent_id, world.purpose_b)  # type: ignore[attr-defined]
+    person.withdraw(consent_id, purpose_b)
     portal_session(world.client, person)
     assert "You agreed that we use your face for: Study A, Study B." in _receipt_text(
         world.client, consent_id)
@@ -518,8 +515,10 @@ def test_a_guardians_receipt_speaks_of_the_face_of_the_person_they_act_for(
     assert "your face" not in receipt
 
 
-def test_the_consent_form_offers_only_durations_that_can_hold(two_studies: World) -> None:
-    world = two_studies
+def test_the_consent_form_offers_only_durations_that_can_hold(
+    two_studies: tuple[World, str]
+) -> None:
+    world, purpose_b = two_studies
     portal_session(world.client, world.people[world.subject])
     assert _offered_durations(world.client.get("/portal").text) == [30, 365, 3 * 365]
     _, answer = world.new_person(age="under_13")
@@ -527,7 +526,7 @@ def test_the_consent_form_offers_only_durations_that_can_hold(two_studies: World
                                         origin=ORIGIN)
     csrf = portal_session(world.client, guardian)
     assert _offered_durations(world.client.get("/portal").text) == [30, 365]
-    too_long = {**consent_act(world.purpose_b, world.notice_id),  # type: ignore[attr-defined]
+    too_long = {**consent_act(purpose_b, world.notice_id),
                 "expires_at": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()}
     refused = world.client.post("/portal/challenge", json=too_long,
                                 headers={"X-CSRF-Token": csrf})

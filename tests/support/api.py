@@ -286,14 +286,16 @@ def consent_act(purpose_id: str, notice_id: str) -> dict[str, object]:
             "language": "en", "expires_at": in_a_year()}
 
 
-def publish_purpose(client: TestClient, keys: Keys, study: str) -> str:
-    """Publish the purpose of study ``study`` (enrol, verify, identify; a year); its id."""
+def publish_purpose(client: TestClient, keys: Keys, study: str, *, retention_days: int = 365,
+                    operations: tuple[str, ...] = ("enrol", "verify", "identify")) -> str:
+    """Publish the purpose of study ``study`` (enrol, verify, identify and a year unless told);
+    its id."""
     made = client.post("/v1/purposes", headers=auth(keys.admin), json={
         "name": f"Study {study}",
         "description": f"Re-identification of consenting volunteers in study {study}",
         "legal_basis": "express consent (LCCJTI art. 44)",
-        "operations": ["enrol", "verify", "identify"],
-        "retention_days": 365,
+        "operations": list(operations),
+        "retention_days": retention_days,
         "study": study,
     })
     assert made.status_code == 201, made.text
