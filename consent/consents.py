@@ -22,7 +22,7 @@ from optinface.consent import (
 from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
-from optinface.consent.erasure import destroy_templates, erase_subject
+from optinface.consent.erasure import NOTHING, destroy_templates, erase_unless_kept
 from optinface.consent.errors import ChallengeInvalid
 from optinface.consent.receipts import receipt_for_consent
 from optinface.consent.roles import Actor
@@ -107,38 +107,43 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
 def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
              response: PasskeyResponse) -> WithdrawalResult:
     """Withdraw at once, signed by the person like the consent; templates enrolled under it go
-    now; no consent left: erase all."""
+    now; no consent left: erase all.
+
+    The erasure runs in transactions of its own, after the withdrawal's: it asks again whether
+    a consent is in force (one given meanwhile keeps the subject), and a withdrawal repeated
+    while no consent is left finishes it (a repeat that came between the two, or after a
+    crash between them), so no answer says the record is kept when it is going.
+    """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         row = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
-        if consent.withdrawn_at is not None:
+        repeated = consent.withdrawn_at is not None
+        if repeated:
             # Withdrawing again changes nothing: the first withdrawal's time stays the record.
-            return WithdrawalResult(consent=public(runtime, consent), templates_erased=0,
-                                    subject_erased=False, erasure=None)
-        subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
-                                     response=response, now=now)
-        # Journaled before it commits, so a restored copy of the data withdraws it again.
-        erasure_journal.record(runtime.settings.witness_dir,
-                               erasure_journal.Withdrawal(consent_id=consent_id, at=now))
-        consent.status = ConsentStatus.WITHDRAWN
-        consent.withdrawn_at = now
-        row.last_interaction_at = now
-        labels = set(session.scalars(select(Template.id).where(
-            Template.consent_id == consent_id)))
-        destroyed = destroy_templates(runtime, session, labels)
-        remaining = [c for c in row.consents
-                     if policies.consent_status(c, now=now) is ConsentStatus.ACTIVE]
-        runtime.audit(session, Entry(action=AuditAction.CONSENT_WITHDRAWN, actor=actor,
-                                     subjects=[pseudonym],
-                                     details={"consent_id": consent_id,
-                                              "templates_erased": destroyed.templates}))
+            destroyed = NOTHING
+        else:
+            subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
+                                         response=response, now=now)
+            # Journaled before it commits, so a restored copy of the data withdraws it again.
+            erasure_journal.record(runtime.settings.witness_dir,
+                                   erasure_journal.Withdrawal(consent_id=consent_id, at=now))
+            consent.status = ConsentStatus.WITHDRAWN
+            consent.withdrawn_at = now
+            row.last_interaction_at = now
+            labels = set(session.scalars(select(Template.id).where(
+                Template.consent_id == consent_id)))
+            destroyed = destroy_templates(runtime, session, labels)
+            runtime.audit(session, Entry(action=AuditAction.CONSENT_WITHDRAWN, actor=actor,
+                                         subjects=[pseudonym],
+                                         details={"consent_id": consent_id,
+                                                  "templates_erased": destroyed.templates}))
         withdrawn = public(runtime, consent)
-    runtime.db.checkpoint()
-    erasure = None
-    if not remaining:
-        erasure = erase_subject(runtime, pseudonym=pseudonym, reason=ErasureReason.WITHDRAWAL,
+    if not repeated:
+        runtime.db.checkpoint()
+    erasure = erase_unless_kept(runtime, pseudonym=pseudonym, reason=ErasureReason.WITHDRAWAL,
                                 actor=actor, destroyed_before=destroyed)
+    if erasure is not None:
         withdrawn = withdrawn.model_copy(update={"subject": erasure.subject_hash,
                                                  "receipt": None, "guardian_name": None})
     return WithdrawalResult(consent=withdrawn, templates_erased=destroyed.templates,

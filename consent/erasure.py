@@ -58,7 +58,7 @@ from optinface.consent.crypto import canonical_json
 from optinface.consent.epochs import next_boundary
 from optinface.consent.errors import SubjectErased
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
-from optinface.consent.policies import ended_reason, in_force
+from optinface.consent.policies import ended_reason, erasure_due, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
@@ -120,10 +120,34 @@ def erase_subject(
         destroyed_before: What the act that led here destroyed in its own transaction (a
             withdrawal's templates, gone at once): the receipt, the one proof kept, counts it.
     """
+    receipt = _erase(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
+                     journaled=journaled, destroyed_before=destroyed_before, unless_kept=False)
+    assert receipt is not None  # only an erasure unless kept may keep its subject
+    return receipt
+
+
+def erase_unless_kept(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    destroyed_before: Destroyed = NOTHING,
+) -> ErasureReceipt | None:
+    """Erase ``pseudonym`` for want of a basis to keep them (``reason``: a withdrawal, an
+    expiry, retention), unless :func:`policies.erasure_due`, asked again in the transaction
+    that excludes them, finds one: a consent given since the caller looked, through another
+    worker between the caller's transaction and this one. None then, and nothing is changed."""
+    return _erase(runtime, pseudonym=pseudonym, reason=reason, actor=actor, journaled=False,
+                  destroyed_before=destroyed_before, unless_kept=True)
+
+
+def _erase(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    journaled: bool, destroyed_before: Destroyed, unless_kept: bool,
+) -> ErasureReceipt | None:
     started = time.perf_counter()
     requested_at = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        if unless_kept and erasure_due(subject, runtime.settings, now=requested_at) is None:
+            return None
         subject.status = SubjectStatus.EXCLUDED
         subject.erasure_reason = str(reason)
         labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))

@@ -325,6 +325,25 @@ def awaits_first_consent_until(subject: Subject, settings: ConsentSettings) -> d
     return subject.last_interaction_at + timedelta(minutes=settings.enrolment_link_minutes)
 
 
+def erasure_due(subject: Subject, settings: ConsentSettings, *,
+                now: datetime) -> ErasureReason | None:
+    """Why ``subject`` must go now for want of a basis to keep them, or None.
+
+    No consent in force any more (unless none was ever given: its person may still be on their
+    way, link in hand), or the inactivity limit passed. The sweep finds subjects with it, and an
+    erasure made for one of these reasons asks it again in the transaction that excludes the
+    subject, so that a consent given meanwhile, through another worker, keeps them.
+    """
+    deadlines = [(c.ends_at, limit_reason(c)) for c in subject.consents
+                 if c.status == ConsentStatus.ACTIVE]
+    waiting = awaits_first_consent_until(subject, settings) if not subject.consents else now
+    deadline, reason = max(deadlines, default=(waiting, ErasureReason.EXPIRY))
+    inactive = inactivity_limit(subject, settings)
+    if inactive < deadline:
+        deadline, reason = inactive, ErasureReason.RETENTION
+    return reason if deadline <= now else None
+
+
 def ended_reason(consent: Consent) -> ErasureReason:
     """Why a consent no longer in force ended: withdrawal, or whichever limit came first."""
     if consent.withdrawn_at is not None:

@@ -30,12 +30,8 @@ from optinface.consent import (
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
-from optinface.consent.erasure import destroy_ended_templates, erase_subject
-from optinface.consent.policies import (
-    awaits_first_consent_until,
-    inactivity_limit,
-    limit_reason,
-)
+from optinface.consent.erasure import destroy_ended_templates, erase_unless_kept
+from optinface.consent.policies import erasure_due
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
@@ -61,23 +57,13 @@ def due_for_erasure(
         .options(selectinload(Subject.consents).selectinload(Consent.purposes))
     )
     for subject in subjects:
-        deadlines = []
+        reason = erasure_due(subject, settings, now=now)  # before the marks: they name the limit
+        if reason is not None:
+            due.append((subject.pseudonym, reason))
         for consent in subject.consents:
-            if consent.status != ConsentStatus.ACTIVE:
-                continue
-            if consent.ends_at <= now:
+            if consent.status == ConsentStatus.ACTIVE and consent.ends_at <= now:
                 consent.status = ConsentStatus.EXPIRED
                 expired += 1
-            deadlines.append((consent.ends_at, limit_reason(consent)))
-        # No consent in force: erased now, unless none was ever given (its person may still
-        # be on their way, link in hand).
-        waiting = awaits_first_consent_until(subject, settings) if not subject.consents else now
-        deadline, reason = max(deadlines, default=(waiting, ErasureReason.EXPIRY))
-        inactive = inactivity_limit(subject, settings)
-        if inactive < deadline:
-            deadline, reason = inactive, ErasureReason.RETENTION
-        if deadline <= now:
-            due.append((subject.pseudonym, reason))
     return due, expired
 
 
@@ -87,7 +73,9 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         due, expired = due_for_erasure(session, settings=runtime.settings, now=now)
-    erasures = [erase_subject(runtime, pseudonym=p, reason=r, actor=actor) for p, r in due]
+    # Each asked again as it is erased: a consent given since this transaction keeps its subject.
+    erasures = [receipt for p, r in due if (receipt := erase_unless_kept(
+        runtime, pseudonym=p, reason=r, actor=actor)) is not None]
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
         asked = request_own_consent(runtime, session, actor=actor)
