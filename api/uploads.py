@@ -6,9 +6,11 @@ that grows past it; :func:`read_image` then reads at most ``max_image_bytes + 1`
 the file part, so the engine never sees more than it allows.
 
 Starlette spools a multipart file part over 1 MiB to the system temp folder, outside the data
-volume and never overwritten: a probe photo would be stored after all. Every router that takes
-an upload is built with ``route_class=InMemoryUploadRoute``, whose parser keeps each part in
-memory (the body limit above bounds it); ``tests/api/test_uploads.py`` checks both.
+volume and never overwritten: a probe photo would be stored after all. It does so on any route
+that reads a form, whether or not the route wants a file (an outside test wrote 2 MiB to the
+temp folder through the reviewers' log-in form), so every router of the app is built with
+``route_class=InMemoryFormRoute``, whose parser keeps each part in memory (the body limit
+above bounds it); ``tests/api/test_uploads.py`` checks both.
 """
 
 from __future__ import annotations
@@ -106,8 +108,8 @@ class InMemoryFormRequest(Request):
         return self._form
 
 
-class InMemoryUploadRoute(APIRoute):
-    """The route class of every router with an upload: its form parts stay in memory."""
+class InMemoryFormRoute(APIRoute):
+    """The route class of every router: a form's parts, files included, stay in memory."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

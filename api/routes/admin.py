@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, status
 
 from optinface.api.deps import ServiceDep, failures_throttled, require
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.errors import ChallengeInvalid, LinkInvalid, PasskeyInvalid, Unauthenticated
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -27,7 +28,7 @@ from optinface.consent.schemas import (
     StepUp,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=InMemoryFormRoute)
 
 Admin = Annotated[Actor, require(Permission.SECOND_FACTOR)]
 FAILURES = (Unauthenticated, PasskeyInvalid, ChallengeInvalid, LinkInvalid)

@@ -20,6 +20,7 @@ from optinface.api.schemas import (
     RegisterFormat,
     RegulatorOrderCreate,
 )
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.identifiers import (
@@ -49,7 +50,7 @@ from optinface.consent.schemas import (
     TombstonePublic,
 )
 
-router = APIRouter(tags=["audit and register"])
+router = APIRouter(tags=["audit and register"], route_class=InMemoryFormRoute)
 
 AuditReader = Annotated[Actor, require(Permission.READ_AUDIT)]
 LedgerReader = Annotated[Actor, require(Permission.READ_LEDGER)]

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from optinface.api.deps import ServiceDep
 from optinface.api.schemas import Health
+from optinface.api.uploads import InMemoryFormRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=InMemoryFormRoute)
 
 
 @router.head("/healthz", include_in_schema=False)  # uptime probes often ask HEAD

@@ -13,12 +13,13 @@ from fastapi.responses import Response
 
 from optinface.api.attachments import MARKDOWN_ANSWER, markdown
 from optinface.api.deps import ServiceDep, require
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.identifiers import Identifier
 from optinface.consent.incidents import Audience
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
 
-router = APIRouter(prefix="/incidents", tags=["incidents"])
+router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=InMemoryFormRoute)
 
 IncidentManager = Annotated[Actor, require(Permission.MANAGE_INCIDENTS)]
 IncidentReader = Annotated[Actor, require(Permission.READ_INCIDENTS)]

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request, status
 
 from optinface.api.deps import ServiceDep, require
 from optinface.api.schemas import ApiKeyCreate
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], route_class=InMemoryFormRoute)
 
 KeyManager = Annotated[Actor, require(Permission.MANAGE_KEYS)]
 

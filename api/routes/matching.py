@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import PlainValidator
 
 from optinface.api.deps import ServiceDep, SettingsDep, require
-from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web.advised import ADVISED
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
@@ -26,7 +26,7 @@ from optinface.consent.schemas import (
     ProbeLinkRequest,
 )
 
-router = APIRouter(tags=["matching"], route_class=InMemoryUploadRoute)
+router = APIRouter(tags=["matching"], route_class=InMemoryFormRoute)
 
 MAX_CANDIDATES = 50
 

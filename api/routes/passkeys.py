@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from optinface.api.deps import ServiceDep
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.advised import ADVISED
 from optinface.consent.schemas import (
     LinkSecret,
@@ -20,7 +21,8 @@ from optinface.consent.schemas import (
 )
 
 # The enrolment link's page calls these: a refusal carries advice in the page's language.
-router = APIRouter(prefix="/passkeys", tags=["passkeys"], dependencies=[ADVISED])
+router = APIRouter(prefix="/passkeys", tags=["passkeys"], dependencies=[ADVISED],
+                   route_class=InMemoryFormRoute)
 
 
 @router.post("/registration-options")

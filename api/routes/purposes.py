@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, status
 
 from optinface.api.deps import ServiceDep, require
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import NoticeCreate, NoticePublic, PurposeCreate, PurposePublic
 
-router = APIRouter(tags=["purposes"])
+router = APIRouter(tags=["purposes"], route_class=InMemoryFormRoute)
 
 PurposeManager = Annotated[Actor, require(Permission.MANAGE_PURPOSES)]
 PurposeReader = Annotated[Actor, require(Permission.READ_PURPOSES)]

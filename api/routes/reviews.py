@@ -10,11 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from optinface.api.deps import ServiceDep, require
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import ReviewDecisionCreate, ReviewPublic
 
-router = APIRouter(prefix="/reviews", tags=["human review"])
+router = APIRouter(prefix="/reviews", tags=["human review"], route_class=InMemoryFormRoute)
 
 Verifier = Annotated[Actor, require(Permission.REVIEW_CANDIDATES)]
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from optinface.api.attachments import markdown
 from optinface.api.deps import ServiceDep, SettingsDep, StepUpDep, require, stepped_up
-from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web.i18n import negotiate
 from optinface.api.web.rendering import words_in
@@ -49,7 +49,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 
-router = APIRouter(prefix="/subjects", tags=["subjects"], route_class=InMemoryUploadRoute)
+router = APIRouter(prefix="/subjects", tags=["subjects"], route_class=InMemoryFormRoute)
 
 SubjectReader = Annotated[Actor, require(Permission.READ_SUBJECT)]
 SubjectUpdater = Annotated[Actor, require(Permission.UPDATE_SUBJECT)]

@@ -11,8 +11,9 @@ from fastapi import APIRouter
 
 from optinface.api.deps import ServiceDep
 from optinface.api.schemas import PublishedKeys
+from optinface.api.uploads import InMemoryFormRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=InMemoryFormRoute)
 
 KEYS_PATH = "/.well-known/optinface-keys.json"
 

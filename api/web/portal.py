@@ -27,7 +27,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode, schema_mismatch, status_for
-from optinface.api.uploads import InMemoryUploadRoute, read_image
+from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary
 from optinface.api.web.advised import ADVISED
@@ -66,7 +66,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
 
-router = APIRouter(include_in_schema=False, route_class=InMemoryUploadRoute)
+router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 
 CONSENT_DURATIONS_DAYS = (30, 365, 3 * 365)
 # What a person asks a human for from the portal; withdrawal and erasure have their own buttons.

@@ -18,10 +18,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from optinface.api.deps import ServiceDep
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.rendering import render
 from optinface.consent.schemas import PrivacyStatement, RetentionPolicyPublic
 
-router = APIRouter()
+router = APIRouter(route_class=InMemoryFormRoute)
 
 
 @router.head("/privacy", include_in_schema=False)  # link checkers ask HEAD of a public page

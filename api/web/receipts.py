@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, failures_throttled
 from optinface.api.errors import ApiError, ApiErrorCode, status_for
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
 from optinface.api.web.rendering import attempt, render, words_for
@@ -35,7 +36,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.service import OptinFace
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 
 
 @dataclass(frozen=True, slots=True)

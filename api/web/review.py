@@ -30,6 +30,7 @@ from optinface.api.attachments import download
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
@@ -47,7 +48,7 @@ from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import AuditFilter, TombstonePublic
 from optinface.consent.service import OptinFace
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 
 PAGE_SIZE = 50
 SEARCH_DAYS = 14

@@ -3,7 +3,8 @@
 Starlette spools a multipart file part over 1 MiB to the system temp folder. The test points
 ``tempfile`` at a folder of its own and records, with a Python audit hook, every file opened
 there (``TemporaryFile`` opens the folder itself with ``O_TMPFILE``, so listing it would see
-nothing) while a 2 MiB upload goes through every upload route.
+nothing) while a 2 MiB upload goes through every upload route, and through forms that want no
+file at all: Starlette parses whatever parts a form is sent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import params
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from optinface.api.uploads import InMemoryUploadRoute
+from optinface.api.uploads import InMemoryFormRoute
 from tests.support.api import World, auth
 
 pytestmark = pytest.mark.shared_deployment
@@ -101,21 +102,37 @@ def test_upload_is_never_written_to_a_temporary_file(
     assert opened == []
 
 
-def test_every_upload_route_parses_in_memory(client: TestClient) -> None:
-    with_upload = {
+@pytest.mark.parametrize("path", ["/review/login", "/portal/erasure-receipt"])
+def test_a_file_sent_to_a_form_that_wants_none_is_not_written_to_a_temporary_file(
+    client: TestClient, portrait_jpegs: list[bytes], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, path: str,
+) -> None:
+    """Anyone may post a form, and Starlette parses every part of it before the route looks:
+    a photo sent to a log-in form must stay in memory too."""
+    files = {"image": ("face.jpg", _large_upload(portrait_jpegs[0]), "image/jpeg")}
+    with watching_temp_folder(tmp_path, monkeypatch) as opened:
+        answer = client.post(path, data={"code": "x", "secret": "x"}, files=files)
+    assert answer.status_code < 500, answer.text
+    assert opened == []
+
+
+def test_every_route_that_reads_a_form_parses_it_in_memory(client: TestClient) -> None:
+    with_form = {
         str(context.path): context.original_route
         for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
         if isinstance(context.original_route, APIRoute)
         and any(
-            isinstance(param.field_info, params.File)
+            isinstance(param.field_info, params.Form)  # File is a Form
             for param in context.original_route.dependant.body_params
         )
     }
-    assert set(with_upload) >= {
+    assert set(with_form) >= {
         "/v1/identify",
         "/v1/verify",
         "/v1/subjects/{subject}/faces",
         "/portal/enrol",
+        "/review/login",
+        "/portal/erasure-receipt",
     }
-    on_disk = [p for p, route in with_upload.items() if not isinstance(route, InMemoryUploadRoute)]
+    on_disk = [p for p, route in with_form.items() if not isinstance(route, InMemoryFormRoute)]
     assert on_disk == []
