@@ -5,7 +5,8 @@ step 3), yet the log is a hash chain: rewriting a row's pseudonym would break it
 does not hash its pseudonyms. Each one gets a *seal*, ``SHA-256(salt || pseudonym)`` with a
 fresh random salt, and the event's hashed bytes hold the seals' hashes in place of the
 pseudonyms (:func:`optinface.consent.audit.hashed_fields`). Details that speak of one subject
-(a search's scores and review ids) are keyed by the seal's hash too.
+(a search's scores and review ids) are keyed by the seal's hash too, and the subject's own data
+(their photo's SHA-256) is sealed with their salt.
 
 While the person exists, the row keeps the pseudonym and the salt, so anyone holding an export can
 check that the pseudonym is the one the chain committed to (:func:`problem`). An erasure removes
@@ -34,6 +35,11 @@ from optinface.consent.tables import AuditEvent
 SALT_BYTES = 16
 SUBJECT_KEYED_DETAILS = ("scores", "review_ids")
 """Details whose keys are subjects: stored keyed by the seal's hash, never by the pseudonym."""
+SUBJECT_SEALED_DETAILS = {"photo_sha256": "photo_seal"}
+"""Details that are their one subject's own data (the SHA-256 of their photo): stored under the
+new name as ``SHA-256(salt || value)`` with that subject's salt. While the subject exists, an
+auditor holding the photo checks it; once an erasure forgets the salt, holding the photo finds
+nothing (a bare hash would lead whoever has the photo to the person's events)."""
 FORGOTTEN = "forgotten_seals"
 """The detail of an erasure's event that lists the seals it forgets."""
 
@@ -54,10 +60,19 @@ def seal(pseudonym: str) -> Seal:
 
 
 def sealed_details(details: Mapping[str, Any], seals: Mapping[str, Seal]) -> dict[str, Any]:
-    """``details`` with each subject-keyed detail keyed by the subject's seal hash instead."""
-    return {name: ({seals[p]["hash"]: v for p, v in value.items()}
-                   if name in SUBJECT_KEYED_DETAILS else value)
-            for name, value in details.items()}
+    """``details`` with each subject-keyed detail keyed by the subject's seal hash instead, and
+    each of the subject's own data sealed with their salt."""
+    sealed: dict[str, Any] = {}
+    for name, value in details.items():
+        if name in SUBJECT_KEYED_DETAILS:
+            sealed[name] = {seals[p]["hash"]: v for p, v in value.items()}
+        elif name in SUBJECT_SEALED_DETAILS:
+            (only,) = seals.values()  # one subject's own data: an event about them alone
+            assert only["salt"] is not None  # a new seal keeps its salt
+            sealed[SUBJECT_SEALED_DETAILS[name]] = _sealed(only["salt"], value)
+        else:
+            sealed[name] = value
+    return sealed
 
 
 def seal_of(event: Any, pseudonym: str) -> str | None:

@@ -7,6 +7,7 @@ so removing the pseudonym and its salt leaves every event's hash, and every sign
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlalchemy import select, text
@@ -22,6 +23,7 @@ from optinface.consent.schemas import (
 from optinface.consent.tables import AuditEvent, MatchReview
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused, row_count
+from tests.support.files import readable_occurrences
 
 pytestmark = both_backends
 
@@ -68,6 +70,28 @@ def test_after_an_erasure_the_log_names_the_subject_by_a_salted_hash_only(
     assert seal_of(search, other) in search.details["scores"]  # the other keeps their name
     [involved] = world.service.export(actor=world.reviewer, subject=other).searches
     assert involved.score is not None
+    assert world.service.verify_audit().ok
+
+
+def test_after_an_erasure_no_row_leads_from_the_persons_photo_to_them(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The enrolment's events commit to the photo by a hash sealed with the subject's salt: an
+    auditor holding the photo checks it while the person exists; after the erasure, whoever
+    holds the photo finds nothing in the ledger."""
+    photo = hashlib.sha256(portrait_jpegs[0]).hexdigest()
+    mine = world.enrolled(portrait_jpegs[0])
+    about_photo = [e for e in _events(world) if "photo_seal" in e.details]
+    assert {e.action for e in about_photo} == {"capture_approved", "enrol"}
+    for event in about_photo:
+        [seal] = event.subject_seals
+        assert event.details["photo_seal"] == hashlib.sha256(
+            bytes.fromhex(seal["salt"]) + photo.encode()).hexdigest()
+    assert not [e.seq for e in _events(world) if photo in json.dumps(e.details)]
+
+    world.service.erase(actor=world.people[mine].actor, subject=mine,
+                        reason=ErasureReason.REQUEST)
+    assert readable_occurrences(world.service, photo.encode()) == []
     assert world.service.verify_audit().ok
 
 
