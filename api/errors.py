@@ -95,7 +95,8 @@ bench_failed                 503     (CLI only) the server under bench refused a
                                      measured call, or its own server never came up
 data_dir_in_use              409     (CLI only) a running server has the data directory open
 data_dir_unusable            503     (CLI only) the data directory cannot be created or written,
-                                     or its ledger cannot be read (a file that is not a database)
+                                     or its ledger cannot be read (a file that is not a database),
+                                     or it does not exist (every command but serve and keys create)
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
                                      outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable

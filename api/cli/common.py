@@ -19,7 +19,7 @@ from pydantic_core import to_json
 
 from optinface.api.errors import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
-from optinface.consent.errors import ConsentError
+from optinface.consent.errors import ConsentError, DataDirUnusable
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
@@ -98,9 +98,20 @@ def refusing() -> Iterator[None]:
 
 
 @contextmanager
-def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:
-    """The service on the data dir; a domain refusal ends the command with its code."""
+def opened(data_dir: Path | None, *,
+           creates: bool = False) -> Iterator[tuple[ApiSettings, OptinFace]]:
+    """The service on the data dir; a domain refusal ends the command with its code.
+
+    Only ``serve`` and ``keys create`` (the first admin key) make a deployment (``creates``):
+    any other command on a data dir that does not exist is refused, so a mistyped path is one
+    line instead of a new, empty deployment that answers as if all were well.
+    """
     settings = load_settings(data_dir=data_dir)
+    if not creates and not settings.data_dir.is_dir():
+        raise refused(DataDirUnusable.code,
+                      f"no data directory at {settings.data_dir}: `optinface serve` (or `keys "
+                      "create`, for the first admin key) makes a deployment; this command "
+                      "acts on one")
     with refusing():
         service = OptinFace.open(settings)  # refused while a server has the data dir open
         try:

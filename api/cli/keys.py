@@ -48,7 +48,7 @@ def create(
     if role is Role.SUBJECT:
         raise typer.BadParameter("subject tokens are issued with subjects", param_hint="--role")
     pem = client_cert.read_text(errors="replace") if client_cert is not None else None
-    with opened(data_dir) as (settings, service):
+    with opened(data_dir, creates=True) as (settings, service):
         actor = operator(service, api_key) if api_key else None
         # Only a relying party's key is bound: no other reads the CA bundle.
         bundle = client_ca_pem(settings) if role in RELYING_PARTIES else None

@@ -49,6 +49,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "var"
 
 
+@pytest.fixture()
+def made_dir(data_dir: Path) -> Path:
+    """The data dir, made: only serve and keys create make a deployment where no folder is."""
+    data_dir.mkdir()
+    return data_dir
+
+
 def run(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.output
@@ -169,6 +176,7 @@ def test_break_glass_beyond_a_day_or_without_a_one_line_reason_is_one_line_creat
     data_dir: Path, options: tuple[str, ...]
 ) -> None:
     d = ("--data-dir", str(data_dir))
+    data_dir.mkdir()  # a deployment's folder, empty
     code, output = run("keys", "break-glass", *options, *d)
     assert code == 1 and output.startswith("refused: invalid_request: ") and (
         output.count("\n") == 1), output
@@ -198,8 +206,8 @@ def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     assert code == 0 and "CAI-9" in output
 
 
-def test_register_pia_prints_a_skeleton_naming_the_material_to_assess(data_dir: Path) -> None:
-    d = ("--data-dir", str(data_dir))
+def test_register_pia_prints_a_skeleton_naming_the_material_to_assess(made_dir: Path) -> None:
+    d = ("--data-dir", str(made_dir))
     material = json.loads(run("register", "--format", "json", *d)[1])["material_sha256"]
     code, output = run("register", "pia", *d)
     assert code == 0, output
@@ -208,12 +216,12 @@ def test_register_pia_prints_a_skeleton_naming_the_material_to_assess(data_dir: 
 
 
 def test_register_md_states_the_hosting_location(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPTINFACE_HOSTING_COUNTRY", "CA")
     monkeypatch.setenv("OPTINFACE_HOSTING_REGION", "Montréal, Québec")
     monkeypatch.setenv("OPTINFACE_HOSTING_PROVIDER", "OVHcloud BHS")
-    code, output = run("register", "--format", "md", "--data-dir", str(data_dir))
+    code, output = run("register", "--format", "md", "--data-dir", str(made_dir))
     assert code == 0
     assert "**Hosting location**: CA, Montréal, Québec, by OVHcloud BHS" in output
 
@@ -226,12 +234,12 @@ def _hosted_in_roubaix(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_register_states_the_transfers_from_the_settings(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GDPR art. 30(1)(e) from OPTINFACE_HOSTING_* and OPTINFACE_TRANSFER_SAFEGUARDS; EU
     persons once OPTINFACE_EU_REPRESENTATIVE names who represents the controller."""
     _hosted_in_roubaix(monkeypatch)
-    d = ("--data-dir", str(data_dir))
+    d = ("--data-dir", str(made_dir))
     code, output = run("register", *d)
     assert code == 0 and ("## Transfers\n- **QC**: to FR (Roubaix), outside Québec;"
                           " safeguards: adequacy decision 2002/2/EC\n\n") in output
@@ -245,11 +253,11 @@ def test_register_states_the_transfers_from_the_settings(
 
 
 def test_register_ropa_states_the_transfers_and_names_the_registers_hash(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GDPR art. 30(1), point by point, from the same live settings as the register."""
     _hosted_in_roubaix(monkeypatch)
-    d = ("--data-dir", str(data_dir))
+    d = ("--data-dir", str(made_dir))
     code, output = run("register", "ropa", *d)
     assert code == 0, output
     assert ("## Art. 30(1)(e): Transfers to third countries and their safeguards\n"
@@ -291,9 +299,9 @@ def test_a_reference_the_api_would_refuse_is_refused_on_the_command_line(
 
 
 def test_register_states_the_configured_recipients(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d = ("--data-dir", str(data_dir))
+    d = ("--data-dir", str(made_dir))
     code, output = run("register", *d)
     assert code == 0 and "## Recipients\n- none\n" in output
     board = {"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}
@@ -564,13 +572,15 @@ def test_an_ipv6_host_is_written_in_brackets_in_a_url() -> None:
         "[::1]", "[::1]", "127.0.0.1", "localhost"]
 
 
-@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())), ("sweep",)])
+@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())),
+                                     ("keys", "create", "--role", "admin", "--name", "ops")])
 def test_a_data_dir_that_cannot_be_made_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path,
     command: tuple[str, ...]
 ) -> None:
-    """The same line whether the service is opened by serve or by a command (``opened``): the
-    prefix follows from the code (5xx: ``error:``), not from where it was caught."""
+    """The same line whether the service is opened by serve or by the other command that
+    makes a deployment (``opened``): the prefix follows from the code (5xx: ``error:``), not
+    from where it was caught."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
     code, lines = console(monkeypatch, capsys, *command, "--data-dir", "/proc/optinface-nope")
     assert (code, lines) == (1, ["error: data_dir_unusable: data directory /proc/optinface-nope:"
@@ -624,6 +634,21 @@ def test_a_key_store_or_ledger_that_cannot_serve_the_data_is_one_line_changing_n
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(line.format(keys=keys)), lines
     assert file_bytes(keys, data_dir) == before
+
+
+@pytest.mark.parametrize("command", [("sweep",), ("register",), ("keys", "list", "--api-key", "k"),
+                                     ("keys", "epochs", "--api-key", "k"),
+                                     ("keys", "break-glass", "--reason", "x")])
+def test_a_command_on_a_data_dir_that_does_not_exist_makes_no_deployment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    command: tuple[str, ...],
+) -> None:
+    """A mistyped --data-dir is one line: only serve and keys create make a deployment."""
+    typo = tmp_path / "vra"
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(typo))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: data_dir_unusable: no data directory at {typo}"), lines
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_backup_destination_that_cannot_be_written_is_one_line(
@@ -700,14 +725,14 @@ def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
 
 
 def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_password(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A database that is down is no bug of the command: one line naming the ledger as out of
     reach, the password of its URL never printed."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
     monkeypatch.setenv("OPTINFACE_DATABASE_URL",
                        f"postgresql+psycopg://ops:hunter2@127.0.0.1:{free_port()}/optinface")
-    code, lines = console(monkeypatch, capsys, "sweep", "--data-dir", str(data_dir))
+    code, lines = console(monkeypatch, capsys, "sweep", "--data-dir", str(made_dir))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("error: ledger_unavailable: OperationalError: "), lines
     assert "hunter2" not in lines[0]
