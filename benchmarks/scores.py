@@ -189,6 +189,12 @@ class PairBlock:
     upper: NDArray[np.bool_]
     same: NDArray[np.bool_]
 
+    def of_pairs(self, values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Per-image ``values`` (one per row of the vectors) of each pair's two images, the
+        pairs in the order of ``scores[upper]``."""
+        shape = self.scores.shape
+        return (np.broadcast_to(values[self.start : self.stop, None], shape)[self.upper],
+                np.broadcast_to(values[None, self.start :], shape)[self.upper])
 
 
 def pair_blocks(
