@@ -92,15 +92,26 @@ def people(root: Path) -> dict[str, list[Path]]:
 
 @dataclass(frozen=True, slots=True)
 class EmbeddedSet:
-    """Embeddings of a list of images (NaN rows where no face was found) and the cost."""
+    """Embeddings of a list of images (NaN rows where no face was found) and the cost.
+
+    ``det_scores`` and ``inter_eye_px`` describe the face each vector was made from (NaN where
+    none was found): the capture conditions ``eval_differential`` groups images by.
+    """
 
     paths: list[Path]
     vectors: np.ndarray
+    det_scores: np.ndarray
+    inter_eye_px: np.ndarray
     seconds: float
+    from_cache: bool
 
     @property
     def failures(self) -> int:
         return int(np.isnan(self.vectors[:, 0]).sum())
+
+
+# What a cache file holds; one written before the face measures were kept is embedded again.
+_CACHED = ("vectors", "det_scores", "inter_eye_px", "seconds")
 
 
 def embed_paths(
@@ -109,21 +120,29 @@ def embed_paths(
     """Embed each image as the service would, picking the face nearest the centre."""
     cache = cache_path(pipeline, paths)
     if use_cache and cache.is_file():
-        stored = np.load(cache)
-        return EmbeddedSet(list(paths), stored["vectors"], float(stored["seconds"]))
+        with np.load(cache) as stored:
+            if all(name in stored for name in _CACHED):
+                return EmbeddedSet(list(paths), stored["vectors"], stored["det_scores"],
+                                   stored["inter_eye_px"], float(stored["seconds"]), True)
     vectors = np.full((len(paths), pipeline.embedder.dim), np.nan, dtype=np.float32)
+    det_scores = np.full(len(paths), np.nan, dtype=np.float32)
+    inter_eye_px = np.full(len(paths), np.nan, dtype=np.float32)
     started = time.perf_counter()
     for start in range(0, len(paths), CHUNK):
         chunk = paths[start : start + CHUNK]
         images = [pipeline.decode(path.read_bytes()) for path in chunk]
         for offset, result in enumerate(pipeline.embed_images(images, FacePick.CENTER)):
             if result.embeddings:
-                vectors[start + offset] = result.embeddings[0].vector
+                embedding = result.embeddings[0]
+                vectors[start + offset] = embedding.vector
+                det_scores[start + offset] = embedding.face.score
+                inter_eye_px[start + offset] = embedding.face.inter_eye_distance
     seconds = time.perf_counter() - started
     if use_cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, vectors=vectors, seconds=seconds)
-    return EmbeddedSet(list(paths), vectors, seconds)
+        np.savez(cache, vectors=vectors, det_scores=det_scores, inter_eye_px=inter_eye_px,
+                 seconds=seconds)
+    return EmbeddedSet(list(paths), vectors, det_scores, inter_eye_px, seconds, False)
 
 
 def cache_path(pipeline: FacePipeline, paths: Sequence[Path]) -> Path:

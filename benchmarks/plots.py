@@ -7,8 +7,9 @@ PNG with the Agg backend whatever backend the environment configures.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,89 @@ def plot_bars(
         ax.bar_label(bars, fmt="%.3g")
         ax.tick_params(axis="x", labelrotation=30)
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class RatePanel:
+    """One error rate of several groups, for :func:`plot_group_rates`.
+
+    Attributes:
+        title: The panel's title (the grouping, the rate, the operating point).
+        reference: The rate the groups are held against, drawn as a line.
+        groups: Group labels, in drawing order.
+        rates: Each group's rate; ``None`` where its comparisons are too few to state one.
+        intervals: Each group's 95 % interval; ``None`` where it has no comparison.
+        by_identity: Each group's 95 % interval from resampling its people, drawn thin beside
+            the other; ``None`` where not known.
+    """
+
+    title: str
+    reference: float
+    groups: Sequence[str]
+    rates: Sequence[float | None]
+    intervals: Sequence[tuple[float, float] | None]
+    by_identity: Sequence[tuple[float, float] | None] | None = None
+
+
+def plot_group_rates(panels: Sequence[RatePanel], *, path: Path, title: str) -> Path:
+    """Each group's rate and interval against the reference, one panel per rate, two a row.
+
+    A group with too few comparisons is drawn as its interval alone, greyed and labelled, never
+    as a point at 0. The y axis stops at three times the reference or the highest interval of a
+    stated rate, whichever is higher, so a few-comparison interval reaching to 1 does not
+    flatten the others (it runs off the top).
+
+    Args:
+        panels: The panels, filled row by row.
+        path: PNG file to write; parent folders are created.
+        title: The figure's title.
+
+    Returns:
+        ``path``.
+    """
+    rows = -(-len(panels) // 2)
+    figure = Figure(figsize=(2 * _FIGSIZE[0], 3.2 * rows), dpi=_DPI, layout="constrained")
+    figure.suptitle(title)
+    for ax, panel in zip(figure.subplots(rows, 2, squeeze=False).flat, panels, strict=False):
+        stated = [i for i, rate in enumerate(panel.rates) if rate is not None]
+        people = panel.by_identity or [None] * len(panel.groups)
+        top = max([3 * panel.reference, *(
+            _draw_group(ax, index, rate, interval, person) for index, (rate, interval, person)
+            in enumerate(zip(panel.rates, panel.intervals, people, strict=True)))])
+        ax.axhline(panel.reference, linestyle="--", color="C3",
+                   label=f"reference {panel.reference:.3g}")
+        ax.set_ylim(0, top * 1.1)
+        ax.set_xlim(-0.5, len(panel.groups) - 0.5)
+        ax.set_xticks(range(len(panel.groups)), panel.groups, fontsize=7, rotation=15)
+        ax.set_title(panel.title, fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=7, title=f"{len(stated)} of {len(panel.groups)} stated",
+                  title_fontsize=7)
+    for ax in figure.axes[len(panels):]:
+        ax.set_visible(False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def _draw_group(
+    ax: Axes, index: int, rate: float | None, interval: tuple[float, float] | None,
+    people: tuple[float, float] | None,
+) -> float:
+    """One group of :func:`plot_group_rates` at ``x = index``; returns how high the axis must
+    reach to show it (0 for a rate not stated, whose interval may run off the top)."""
+    if interval is None:
+        ax.annotate("none", (index, 0), ha="center", va="bottom", fontsize=7)
+        return 0.0
+    colour = "C0" if rate is not None else "0.6"
+    ax.vlines(index, *interval, color=colour, linewidth=3 if rate is not None else 1.5)
+    if people is not None:
+        ax.vlines(index + 0.08, *people, color="k", linewidth=0.8)
+    if rate is None:
+        ax.annotate("too few", (index, 0), ha="center", va="bottom", fontsize=7, color=colour)
+        return 0.0
+    ax.plot(index, rate, "o", color="C1")
+    return max(interval[1], people[1] if people else 0.0)
 
 
 def _plot_lines(

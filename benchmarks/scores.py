@@ -12,14 +12,14 @@ what the service would answer for it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from benchmarks.lfw import Pair, cache_path, embed_paths, people
+from benchmarks.lfw import Pair, embed_paths, people
 from optinface.engine.pipeline import FacePipeline
 
 FAILED_SCORE = np.float32(-1.0)
@@ -37,6 +37,8 @@ class Corpus:
         identities: Index into ``names`` of each image's person.
         names: Person names, sorted.
         vectors: ``(n_images, dim)`` float32 templates; NaN rows where no face was found.
+        det_scores: Detector score of the face each template was made from (NaN: none).
+        inter_eye_px: Inter-eye distance in pixels of that face (NaN: none).
         seconds: Time the pipeline took to embed them (the first, uncached run).
         cached: Whether the vectors came from the embedding cache.
     """
@@ -45,6 +47,8 @@ class Corpus:
     identities: NDArray[np.int64]
     names: list[str]
     vectors: NDArray[np.float32]
+    det_scores: NDArray[np.float32]
+    inter_eye_px: NDArray[np.float32]
     seconds: float
     cached: bool
 
@@ -69,21 +73,17 @@ def load_corpus(pipeline: FacePipeline, root: Path, *, use_cache: bool = True) -
     identities = np.asarray(
         [number for number, name in enumerate(names) for _ in everyone[name]], dtype=np.int64
     )
-    cached = use_cache and _is_cached(pipeline, paths)
     embedded = embed_paths(pipeline, paths, use_cache=use_cache)
     return Corpus(
         paths=paths,
         identities=identities,
         names=names,
         vectors=np.ascontiguousarray(embedded.vectors, dtype=np.float32),
+        det_scores=np.asarray(embedded.det_scores, dtype=np.float32),
+        inter_eye_px=np.asarray(embedded.inter_eye_px, dtype=np.float32),
         seconds=embedded.seconds,
-        cached=cached,
+        cached=embedded.from_cache,
     )
-
-
-def _is_cached(pipeline: FacePipeline, paths: Sequence[Path]) -> bool:
-    # Only to report whether the timing is from this run; the cache itself belongs to lfw.py.
-    return cache_path(pipeline, paths).is_file()
 
 
 def pair_scores(corpus: Corpus, pairs: Sequence[Pair]) -> NDArray[np.float32]:
@@ -151,16 +151,10 @@ def all_pair_scores(corpus: Corpus, *, block_rows: int = BLOCK_ROWS) -> PairScor
     impostor[:impostor_failed] = FAILED_SCORE
 
     vectors = np.ascontiguousarray(corpus.vectors[found])
-    identities = corpus.identities[found]
     genuine_at, impostor_at = genuine_failed, impostor_failed
-    for start in range(0, n_found, block_rows):
-        stop = min(start + block_rows, n_found)
-        scores = vectors[start:stop] @ vectors[start:].T
-        # Column j of the block is image start + j: keep j > row, each pair once.
-        upper = np.arange(n_found - start)[None, :] > np.arange(stop - start)[:, None]
-        same = identities[start:stop, None] == identities[None, start:]
-        genuine_values = scores[upper & same]
-        impostor_values = scores[upper & ~same]
+    for block in pair_blocks(vectors, corpus.identities[found], block_rows=block_rows):
+        genuine_values = block.scores[block.upper & block.same]
+        impostor_values = block.scores[block.upper & ~block.same]
         genuine[genuine_at : genuine_at + genuine_values.size] = genuine_values
         impostor[impostor_at : impostor_at + impostor_values.size] = impostor_values
         genuine_at += genuine_values.size
@@ -176,6 +170,48 @@ def all_pair_scores(corpus: Corpus, *, block_rows: int = BLOCK_ROWS) -> PairScor
         impostor_failed=impostor_failed,
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PairBlock:
+    """Images ``start:stop`` (rows) scored against every image from ``start`` on (columns).
+
+    Attributes:
+        start, stop: The rows' image positions; column ``j`` is image ``start + j``.
+        scores: ``(stop - start, n - start)`` float32 cosine scores.
+        upper: ``True`` where the column's image comes after the row's: each pair once.
+        same: ``True`` where the two images show the same person.
+    """
+
+    start: int
+    stop: int
+    scores: NDArray[np.float32]
+    upper: NDArray[np.bool_]
+    same: NDArray[np.bool_]
+
+    def of_pairs(self, values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Per-image ``values`` (one per row of the vectors) of each pair's two images, the
+        pairs in the order of ``scores[upper]``."""
+        shape = self.scores.shape
+        return (np.broadcast_to(values[self.start : self.stop, None], shape)[self.upper],
+                np.broadcast_to(values[None, self.start :], shape)[self.upper])
+
+
+def pair_blocks(
+    vectors: NDArray[np.float32], identities: NDArray[np.int64], *, block_rows: int = BLOCK_ROWS
+) -> Iterator[PairBlock]:
+    """Every unordered pair of distinct rows of ``vectors``, scored a block of rows at a time
+    with float32 matmuls, so no more than one block of scores is ever held."""
+    count = len(vectors)
+    for start in range(0, count, block_rows):
+        stop = min(start + block_rows, count)
+        yield PairBlock(
+            start=start,
+            stop=stop,
+            scores=vectors[start:stop] @ vectors[start:].T,
+            upper=np.arange(count - start)[None, :] > np.arange(stop - start)[:, None],
+            same=identities[start:stop, None] == identities[None, start:],
+        )
 
 
 def _same_person_pairs(identities: NDArray[np.int64]) -> int:

@@ -1,57 +1,17 @@
-"""The LFW harness runs end to end without LFW, on a tiny LFW-shaped folder.
-
-The folder is cut from the photo insightface ships: four people with five images each (the
-portrait and four variants of it) and two people with a single image (the distractors), plus a
-``pairs.txt`` in the official format with two folds of three same and three different pairs.
-"""
+"""The LFW harness runs end to end without LFW, on a tiny LFW-shaped folder
+(``tiny_lfw``: :mod:`tests.support.tiny_lfw`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import cv2
-import pytest
-
 from benchmarks.calibrate import calibrate
 from benchmarks.eval_lfw import evaluate, identification, verification_official
 from benchmarks.scores import all_pair_scores, load_corpus
-from optinface.engine.decode import BgrImage
 from optinface.engine.pipeline import FacePipeline
-from optinface.engine.samples import Variant, variant
 from optinface.engine.settings import EngineSettings
 from optinface.engine.thresholds import load_thresholds, threshold_for
-
-NAMES = ["Person_A", "Person_B", "Person_C", "Person_D", "Person_E", "Person_F"]
-SEVERAL = 4  # the first four people have five images; the last two have one
-PAIRS = """2\t3
-Person_A\t1\t2
-Person_B\t1\t3
-Person_C\t2\t4
-Person_A\t1\tPerson_B\t2
-Person_C\t3\tPerson_E\t1
-Person_D\t1\tPerson_F\t1
-Person_D\t1\t5
-Person_A\t3\t5
-Person_B\t2\t4
-Person_A\t2\tPerson_C\t1
-Person_B\t5\tPerson_D\t3
-Person_E\t1\tPerson_F\t1
-"""
-
-
-@pytest.fixture(scope="module")
-def tiny_lfw(tmp_path_factory: pytest.TempPathFactory, portrait_images: list[BgrImage]) -> Path:
-    root = tmp_path_factory.mktemp("tiny-lfw")
-    for person, (name, portrait) in enumerate(zip(NAMES, portrait_images, strict=True)):
-        images = [portrait]
-        if person < SEVERAL:
-            images += [variant(portrait, kind) for kind in Variant]
-        (root / name).mkdir()
-        for number, image in enumerate(images, start=1):
-            cv2.imwrite(str(root / name / f"{name}_{number:04d}.jpg"), image)
-    (root / "pairs.txt").write_text(PAIRS)
-    return root
 
 
 def test_easy_pairs_are_verified_and_every_pair_is_scored(
