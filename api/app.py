@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from optinface.api.access_log import AccessLogMiddleware
+from optinface.api.deps import STEP_UP_HEADER
 from optinface.api.docs import install_docs
 from optinface.api.errors import ErrorBody, install_error_handlers
 from optinface.api.limits import RateLimiter
@@ -117,7 +118,8 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            # Every header a client sends: an admin's step-up token too (OPTINFACE_ADMIN_MFA).
+            allow_headers=["Authorization", "X-API-Key", STEP_UP_HEADER, "Content-Type"],
         )
     if settings.server_timing:
         app.add_middleware(ServerTimingMiddleware)

@@ -65,17 +65,23 @@ class PublishedKeys(BaseModel):
 class Health(BaseModel):
     """What an operator or a container orchestrator needs to know, without authentication."""
 
-    status: str
+    status: str = Field(description="\"ok\" whenever the service answers.")
     models: dict[str, str] = Field(description="Model id -> SHA-256 from the manifest.")
     model_id: str = Field(description="The recognizer that makes templates.")
-    active_providers: dict[str, list[str]] = Field(description="onnxruntime providers in use.")
-    subjects: int
-    templates: int
-    templates_needing_reenrolment: int
-    index_entries: int
-    declared: bool
-    in_service: bool = Field(description="Matching allowed today (declared 60 days ago, register"
-                             " unchanged, no regulator's order in force).")
+    active_providers: dict[str, list[str]] = Field(
+        description="onnxruntime providers in use, per model role (detector, recognizer).")
+    subjects: int = Field(description="Subjects not erased nor being erased.")
+    templates: int = Field(description="Templates in the ledger.")
+    templates_needing_reenrolment: int = Field(
+        description="Templates of another model than model_id: not searched until the person"
+                    " enrols again.")
+    index_entries: int = Field(description="Vectors in this worker's search index.")
+    declared: bool = Field(description="A declaration of the register is recorded.")
+    in_service: bool = Field(
+        description="Matching allowed today: no regulator's order in force; outside demo mode,"
+                    " an impact assessment of the register as it stands"
+                    " (OPTINFACE_PIA_MATERIAL_SHA256); a declaration of that same register,"
+                    " whose period (OPTINFACE_DECLARATION_PERIOD_DAYS, 60) has run.")
     demo_mode: bool = Field(description="Placeholder accountability: not for real people.")
     replica_seq: int | None = Field(
         default=None, description="Several workers on PostgreSQL: the last change-feed entry "

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import sqlite3
+import subprocess
+import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from optinface.api.app import create_app
 from optinface.api.errors import STATUS_BY_CODE
+from optinface.api.schemas import Health
+from optinface.api.settings import ApiSettings
+from optinface.consent.roles import Role
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN
+from optinface.engine.pipeline import FacePipeline
+from tests.support.consent import register_admin_passkey
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -47,3 +62,74 @@ def _documented_statuses() -> dict[str, int]:
 
 def test_the_readme_error_table_lists_every_code_with_its_status() -> None:
     assert _documented_statuses() == STATUS_BY_CODE
+
+
+def _settings_table() -> list[str]:
+    """The settings the README's table names, in its order."""
+    section = README.read_text().split("## Settings\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `OPTINFACE_([A-Z0-9_]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_the_readme_settings_table_names_every_setting_once_and_nothing_else() -> None:
+    fields = [name.upper() for name in ApiSettings.model_fields]  # the engine's and consent's too
+    named = _settings_table()
+    assert sorted(named) == sorted(set(named))  # each once
+    assert sorted(named) == sorted(fields)
+
+
+def test_the_readme_route_table_names_every_api_path(tmp_path: Path) -> None:
+    """Every path the OpenAPI schema states is in the README's route table (parameter names
+    aside: {subject} and {pseudonym} are one)."""
+    table = README.read_text().split("| Method | Path | Roles |\n", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"/[\w./{}-]+", re.sub(r"\{\w+\}", "{}", table)))
+    app = create_app(ApiSettings(data_dir=tmp_path / "var", demo_mode=True))
+    paths = {re.sub(r"\{\w+\}", "{}", path) for path in app.openapi()["paths"]}
+    assert sorted(paths - listed) == []
+
+
+def test_the_readme_lists_every_health_field() -> None:
+    section = README.read_text().split("`/healthz` answers, without authentication:\n", 1)[1]
+    listed = re.findall(r"^- `(\w+)`:", section.split("\n\n", 1)[0], flags=re.MULTILINE)
+    assert sorted(listed) == sorted(Health.model_fields)
+
+
+def _bash_block(marker: str) -> str:
+    """The first bash block after ``marker`` in the README."""
+    found = re.search(r"```bash\n(.*?)```", README.read_text().split(marker, 1)[1],
+                      flags=re.DOTALL)
+    assert found, f"no bash block after {marker!r}"
+    return found.group(1)
+
+
+def test_the_readme_downgrade_runs_from_a_checkout_and_drops_admin_passkeys_only_when_asked(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """The README's commands for going back before 0028, run as written on a ledger where an
+    admin key has its passkey: without ``-x drop_admin_mfa=1`` nothing changes; with it the
+    ledger is at 0027, the passkey gone with its table."""
+    settings = ConsentSettings(data_dir=tmp_path / "var", demo_mode=True, admin_mfa=True)
+    with closing(OptinFace.open(settings, pipeline=pipeline)) as service:
+        admin = service.authenticate(
+            service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret)
+        register_admin_passkey(service, admin, SoftAuthenticator(origin=DEFAULT_ORIGIN),
+                               link=service.issue_admin_passkey_link(key_id=admin.key_id).secret)
+    block = _bash_block("**Migrating the ledger back.**")
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+    def run(commands: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-e", "-c", commands], cwd=tmp_path, env=environment,
+                              capture_output=True, text=True)
+
+    def ledger(query: str) -> list[tuple[object, ...]]:
+        with closing(sqlite3.connect(tmp_path / "var" / "optinface.db")) as connection:
+            return connection.execute(query).fetchall()
+
+    refused = run(block.replace(" -x drop_admin_mfa=1", ""))
+    assert refused.returncode != 0 and "drop_admin_mfa=1" in refused.stderr
+    assert ledger("SELECT version_num FROM alembic_version") == [("0028",)]
+    asked = run(block)
+    assert asked.returncode == 0, asked.stderr
+    assert ledger("SELECT version_num FROM alembic_version") == [("0027",)]
+    assert ledger("SELECT name FROM sqlite_master WHERE name = 'admin_passkeys'") == []
+    assert ledger("SELECT count(*) FROM passkey_credentials"
+                  " WHERE capacity = 'admin-passkey'") == [(0,)]

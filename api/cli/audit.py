@@ -29,7 +29,10 @@ from optinface.consent.transparency import (
 from optinface.consent.witness import pinned_key
 from optinface.engine.errors import UnreadableFile
 
-app = typer.Typer(help="The hash-chained, witnessed audit log.", no_args_is_help=True)
+app = typer.Typer(
+    help="The hash-chained, witnessed audit log: verify checks it read-only, as an outsider"
+         " would.\n\nExample: optinface audit verify --data-dir /srv/optinface",
+    no_args_is_help=True)
 
 Against = Annotated[
     list[Path] | None,

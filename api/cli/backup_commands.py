@@ -43,9 +43,10 @@ def restore_command(
     data_dir: DataDir = None,
 ) -> None:
     """Replace the ledger by a backup (server stopped), void what it holds single-use and
-    unused (probe consents, one-time links, challenges, approved captures), then
-    start once to replay every erasure, withdrawal, revocation and opt-out recorded since the
-    backup and rebuild the index.
+    unused (probe consents, one-time links, challenges, approved captures), then start once to
+    replay what the erasure journal recorded since the backup (erasures, withdrawals, templates
+    destroyed, revocations, opt-outs, choices of the alternative, break-glass openings, admin
+    passkeys) and rebuild the index.
 
     Example: optinface restore /mnt/backups/optinface-2027-03-01
     """

@@ -1,8 +1,10 @@
-"""``optinface keys create|list|revoke|break-glass|admin-passkey-link``: API keys for the roles
-of the API, and the operator's acts on them."""
+"""``optinface keys create|list|revoke|break-glass|admin-passkey-link`` (and ``rotate-epoch``,
+``epochs``, from :mod:`api.cli.rotation_commands`): API keys for the roles of the API, and the
+operator's acts on them."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,13 +17,32 @@ from optinface.api.tls import client_ca_pem
 from optinface.consent.break_glass import DEFAULT_HOURS, MAX_HOURS, MIN_HOURS
 from optinface.consent.roles import RELYING_PARTIES, Role
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="API keys and epoch keys: create, list, revoke, break-glass, admin-passkey-link,"
+         " rotate-epoch, epochs.\n\n"
+         "create, list and revoke manage the API's keys; break-glass issues an emergency admin"
+         " key when none can act; admin-passkey-link issues the link on which an admin key"
+         " registers its passkey (OPTINFACE_ADMIN_MFA); rotate-epoch re-wraps every subject key"
+         " under a new epoch key and destroys the old ones, and epochs lists them.\n\n"
+         "Example: optinface keys list --api-key $ADMIN_KEY",
+    no_args_is_help=True)
+
+
+class KeyRole(StrEnum):
+    """The roles a key is created for: every :class:`Role` but ``subject``, whose tokens come
+    with their subject's passkey, never from an operator."""
+
+    ADMIN = Role.ADMIN
+    RESEARCHER = Role.RESEARCHER
+    REVIEWER = Role.REVIEWER
+    VERIFIER = Role.VERIFIER
+    PORTAL = Role.PORTAL
 
 
 @app.command("create")
 def create(
-    role: Annotated[Role, typer.Option(
-        "--role", help="admin, researcher, verifier, reviewer or portal.")],
+    role: Annotated[KeyRole, typer.Option(
+        "--role", help="Whom the key acts for (a subject's token comes with its subject).")],
     name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")],
     client_cert: Annotated[Path | None, typer.Option(
         "--client-cert", exists=True, dir_okay=False, readable=True,
@@ -45,14 +66,13 @@ def create(
     Example: optinface keys create --role researcher --name "lab A" --client-cert lab-a.pem
     --api-key $ADMIN_KEY
     """
-    if role is Role.SUBJECT:
-        raise typer.BadParameter("subject tokens are issued with subjects", param_hint="--role")
+    made_for = Role(role)
     pem = client_cert.read_text(errors="replace") if client_cert is not None else None
     with opened(data_dir, creates=True) as (settings, service):
         actor = operator(service, api_key) if api_key else None
         # Only a relying party's key is bound: no other reads the CA bundle.
-        bundle = client_ca_pem(settings) if role in RELYING_PARTIES else None
-        made = service.create_api_key(actor=actor, role=role, name=name, client_cert_pem=pem,
+        bundle = client_ca_pem(settings) if made_for in RELYING_PARTIES else None
+        made = service.create_api_key(actor=actor, role=made_for, name=name, client_cert_pem=pem,
                                       client_ca_pem=bundle)
     typer.echo(f"{made.key_id} ({made.role}, {made.name})")
     if made.client_cert_sha256:

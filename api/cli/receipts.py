@@ -28,7 +28,10 @@ from optinface.consent.receipts import (
 )
 from optinface.engine.errors import UnreadableFile
 
-app = typer.Typer(help="Signed consent and erasure receipts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Signed consent and erasure receipts: verify checks their signatures offline.\n\n"
+         "Example: optinface receipt verify erasure-receipt.json --public-key KEY",
+    no_args_is_help=True)
 
 
 def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:

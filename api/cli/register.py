@@ -83,7 +83,13 @@ def declare(
     api_key: ApiKey,
     data_dir: DataDir = None,
 ) -> None:
-    """Record the declaration of the register as it stands; matching opens 60 days after --date.
+    """Record the declaration of the register as it stands (its material SHA-256).
+
+    Matching opens OPTINFACE_DECLARATION_PERIOD_DAYS (60, or more) after --date, the day the
+    regulator received it, and, outside demo mode, never sooner than that many days after this
+    recording. It also waits for an assessment of the same register
+    (OPTINFACE_PIA_MATERIAL_SHA256, see register pia); a later change of the register needs
+    both again.
 
     Example: optinface register declare --date 2026-01-05 --reference CAI-2026-001
     """

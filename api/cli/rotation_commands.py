@@ -11,7 +11,10 @@ import typer
 from optinface.api.cli import keys
 from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
 
-protect = typer.Typer(help="The template protection key.", no_args_is_help=True)
+protect = typer.Typer(
+    help="The template protection key: rekey replaces it, every template re-protected (every"
+         " server stopped).\n\nExample: optinface protect rekey --api-key $ADMIN_KEY",
+    no_args_is_help=True)
 
 
 def add_commands(app: typer.Typer) -> None:

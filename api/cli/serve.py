@@ -61,6 +61,11 @@ def serve(
     hosting, non-biometric alternative...) are placeholders, unless OPTINFACE_DEMO_MODE=true,
     which /healthz, the register and every page then state.
 
+    HTTPS: OPTINFACE_TLS_CERT and OPTINFACE_TLS_KEY (PEM files; TLS 1.2 or later only).
+    Relying parties' client certificates: OPTINFACE_TLS_CLIENT_CA (a CA bundle), and
+    OPTINFACE_TLS_CLIENT_PORT for a second port, the only one that asks for them. The files
+    are checked before anything is made.
+
     Example: optinface serve --host 127.0.0.1 --port 8000 --data-dir /srv/optinface
     """
     # Every refusal comes before the data dir, its keys and the admin key are made; only a

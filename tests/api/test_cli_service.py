@@ -15,9 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
+from optinface.api.cli.keys import KeyRole
 from optinface.api.cli.main import app
 from optinface.api.cli.serve import (
     STOPPING_SIGNALS,
@@ -30,6 +32,7 @@ from optinface.api.cli.serve import (
     url_host,
 )
 from optinface.api.settings import load_settings
+from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import latest_witnessed
 from tests.support.api import auth, thresholds_for_tests
@@ -394,27 +397,27 @@ def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) 
     assert run("export", pseudonym, *d)[0] == 1
 
 
-def test_every_command_help_has_an_example() -> None:
-    commands = [
-        ("serve",),
-        ("demo",),
-        ("sweep",),
-        ("export",),
-        ("erase",),
-        ("keys", "create"),
-        ("keys", "list"),
-        ("keys", "revoke"),
-        ("audit", "verify"),
-        ("register",),
-        ("register", "ropa"),
-        ("register", "declare"),
-        ("register", "suspend"),
-        ("register", "lift"),
-        ("receipt", "verify"),
-    ]
-    for command in commands:
-        code, output = run(*command, "--help")
-        assert code == 0 and "Example:" in output, command
+def _command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group under ``command`` (a click group), by the words that name it."""
+    subcommands: dict[str, object] = getattr(command, "commands", {})
+    return [path, *(found for name, sub in subcommands.items()
+                    for found in _command_paths(sub, (*path, name)))]
+
+
+def test_every_command_and_group_help_has_an_example() -> None:
+    paths = _command_paths(typer.main.get_command(app))[1:]  # the program itself aside
+    assert len(paths) >= 30  # a walk that finds fewer is broken
+    without = [path for path in paths
+               if (found := run(*path, "--help"))[0] != 0 or "Example:" not in found[1]]
+    assert without == []
+
+
+def test_keys_create_offers_every_role_but_the_subjects() -> None:
+    """A subject's token comes with its subject's passkey: the choices say so, and a request
+    for one is a usage error naming the roles there are."""
+    assert {str(role) for role in KeyRole} == {str(role) for role in Role} - {"subject"}
+    code, output = run("keys", "create", "--role", "subject", "--name", "x")
+    assert code == 2 and "'subject' is not one of" in output
 
 
 def test_serve_refuses_options_that_are_not_valid_before_making_anything(

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
+from optinface.api.deps import STEP_UP_HEADER
 from optinface.api.limits import RateLimiter
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
@@ -89,6 +90,21 @@ def test_cors_allows_only_the_listed_origins(api_settings: ApiSettings, service:
         other = client.get("/healthz", headers={"Origin": "https://evil.example"})
     assert ok.headers["access-control-allow-origin"] == "https://portal.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_an_allowed_origin_may_send_an_admins_step_up_token(
+    api_settings: ApiSettings, service: OptinFace
+) -> None:
+    """With admin MFA on, a cross-origin admin client sends its step-up token in a header of
+    its own: the preflight must allow it, or the browser never sends the act."""
+    allowed = api_settings.model_copy(update={"cors_origins": ["https://admin.example"]})
+    with TestClient(create_app(allowed, service=service)) as client:
+        answer = client.options("/v1/keys", headers={
+            "Origin": "https://admin.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": f"authorization, {STEP_UP_HEADER.lower()}"})
+    assert answer.status_code == 200, answer.text
+    allowed_headers = answer.headers["access-control-allow-headers"].lower().split(", ")
+    assert STEP_UP_HEADER.lower() in allowed_headers
 
 
 def test_a_wildcard_cors_origin_is_refused(tmp_path: Path) -> None:
