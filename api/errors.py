@@ -114,6 +114,8 @@ witness_unusable             503     the audit witness folder cannot be written 
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already
+order_in_force               409     a regulator's order under that reference is in force already
+                                     (a repeat, or another kind under it): nothing is recorded
 ledger_unavailable           503     the ledger's database cannot be reached for now (PostgreSQL
                                      down or restarting); retry after ``Retry-After`` seconds
 internal_error               500     an unexpected failure; nothing about it is returned
@@ -210,6 +212,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "purpose_exists": 409,
     "notice_exists": 409,
+    "order_in_force": 409,
     "method_not_allowed": 405,
     "subject_erased": 410,
     "not_declared": 409,

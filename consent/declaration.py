@@ -41,6 +41,7 @@ from optinface.consent.errors import (
     DeclarationPeriodRunning,
     InvalidRequest,
     NotDeclared,
+    OrderInForce,
     RedeclarationRequired,
     SuspendedByRegulator,
 )
@@ -354,12 +355,32 @@ def record_declaration(
     return row
 
 
+def _in_force(session: Session, reference: str) -> list[RegulatorOrder]:
+    return list(session.scalars(
+        select(RegulatorOrder).where(RegulatorOrder.reference == reference,
+                                     RegulatorOrder.lifted_at.is_(None))
+        .order_by(RegulatorOrder.id)))
+
+
 def record_order(
     session: Session, *, reference: str, kind: OrderKind, now: datetime, recorded_by: str | None
 ) -> RegulatorOrder:
     """Insert the order's row; from then on it is in force until lifted (see
-    :func:`apply_order` for the audit and the destruction it may require)."""
+    :func:`apply_order` for the audit and the destruction it may require).
+
+    A reference names one order: while an order under it is in force, another (a repeat, or
+    another kind) is refused with ``order_in_force`` before anything is written. The check
+    runs in the caller's write transaction, which every other writer waits for
+    (:mod:`consent.db`), so two workers applying one order at once record it once. Once
+    lifted, the reference may be applied again (the regulator reinstating its order).
+    """
     require_reference(reference)
+    if in_force := _in_force(session, reference):
+        raise OrderInForce(
+            f"order {reference} is in force already ({in_force[0].kind}, recorded on"
+            f" {in_force[0].recorded_at.date().isoformat()}): a reference names one order,"
+            " so nothing was recorded",
+            details={"order": reference, "kind": in_force[0].kind})
     row = RegulatorOrder(reference=reference, kind=str(kind), recorded_at=now,
                          recorded_by=recorded_by)
     session.add(row)
@@ -387,16 +408,20 @@ def apply_order(runtime: Runtime, *, actor: Actor, reference: str, destroy: bool
             row.templates_destroyed = sum(e.templates_destroyed for e in erased)
 
 
-def lift_order(session: Session, *, reference: str, now: datetime) -> RegulatorOrder:
-    """Mark the order in force under ``reference`` lifted; ``invalid_request`` if none is."""
-    row = session.scalars(
-        select(RegulatorOrder).where(RegulatorOrder.reference == reference,
-                                     RegulatorOrder.lifted_at.is_(None))
-    ).first()
-    if row is None:
-        raise InvalidRequest(f"no order {reference} is in force", details={"order": reference})
-    row.lifted_at = now
-    return row
+def lift_order(session: Session, *, reference: str, now: datetime) -> list[RegulatorOrder]:
+    """Mark the order in force under ``reference`` lifted; ``invalid_request`` if none is
+    (never recorded, or lifted already).
+
+    Every row in force under it is lifted: a ledger written before :func:`record_order`
+    refused repeats may hold one order twice, and lifting one row would leave the database
+    suspended by the other."""
+    rows = _in_force(session, reference)
+    if not rows:
+        raise InvalidRequest(f"no order {reference} is in force (never recorded, or lifted"
+                             " already)", details={"order": reference})
+    for row in rows:
+        row.lifted_at = now
+    return rows
 
 
 def orders(session: Session) -> list[RegulatorOrder]:

@@ -109,6 +109,13 @@ class NoticeExists(ConsentError):
     code = "notice_exists"
 
 
+class OrderInForce(ConsentError):
+    """A regulator's order under that reference is in force already: a reference names one
+    order, so a repeat (or another kind of order under it) records nothing."""
+
+    code = "order_in_force"
+
+
 class SubjectErased(ConsentError):
     """The pseudonym was erased; it can never be used again."""
 

@@ -1071,7 +1071,9 @@ class OptinFace:
     def apply_regulator_order(self, *, actor: Actor, reference: str,
                               destroy: bool = False) -> Register:
         """A regulator's order: enrolment and matching stop; with ``destroy``, every subject's
-        templates are destroyed, each with its signed erasure receipt."""
+        templates are destroyed, each with its signed erasure receipt. While an order under
+        ``reference`` is in force, a repeat is refused (``order_in_force``): nothing is
+        recorded, nothing destroyed."""
         authorize(actor, Permission.DECLARE)
         declaration.apply_order(self.runtime, actor=actor, reference=reference, destroy=destroy)
         return self.register(actor=None)
@@ -1079,7 +1081,8 @@ class OptinFace:
     def lift_regulator_order(self, *, actor: Actor, reference: str) -> Register:
         """Record that the regulator lifted order ``reference`` (audited): enrolment and
         matching resume unless another order is in force; nothing a destroy order erased comes
-        back. Returns the register as it now stands."""
+        back. ``invalid_request`` when no order under it is in force (nothing recorded).
+        Returns the register as it now stands."""
         authorize(actor, Permission.DECLARE)
         with self.runtime.db.transaction() as session:
             declaration.lift_order(session, reference=reference, now=self.clock.now())

@@ -109,7 +109,8 @@ def suspend(
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Apply a regulator's order: enrolment and matching stop (LCCJTI art. 45).
+    """Apply a regulator's order: enrolment and matching stop (LCCJTI art. 45). While an
+    order under --order is in force, a repeat is refused (order_in_force) and records nothing.
 
     Example: optinface register suspend --order CAI-1037199 --destroy
     """
@@ -127,7 +128,7 @@ def lift(
     api_key: ApiKey,
     data_dir: DataDir = None,
 ) -> None:
-    """Record that the regulator lifted its order.
+    """Record that the regulator lifted its order (refused when it is not in force).
 
     Example: optinface register lift --order CAI-1037199
     """

@@ -238,14 +238,18 @@ def answer_request(
 @router.post("/register/orders")
 def apply_order(body: RegulatorOrderCreate, service: ServiceDep, actor: Declarant) -> Register:
     """Apply a regulator's order: enrolment and matching suspended; with ``destroy``, every
-    template destroyed, each subject with a signed erasure receipt."""
+    template destroyed, each subject with a signed erasure receipt. A reference names one
+    order: while an order under it is in force, a repeat (of either kind) is a 409
+    ``order_in_force`` and records nothing."""
     return service.apply_regulator_order(actor=actor, reference=body.reference,
                                          destroy=body.destroy)
 
 
 @router.post("/register/orders/{reference}/lift")
 def lift_order(reference: Reference, service: ServiceDep, actor: Declarant) -> Register:
-    """The regulator lifted its order: enrolment and matching resume (if declared)."""
+    """The regulator lifted its order: enrolment and matching resume (if declared). A 422
+    ``invalid_request`` when no order under ``reference`` is in force (never applied, or lifted
+    already)."""
     return service.lift_regulator_order(actor=actor, reference=reference)
 
 

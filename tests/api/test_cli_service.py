@@ -287,6 +287,23 @@ def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str
     assert run("register", "lift", "--order", "CAI-ORD-7", *d)[0] == 0
 
 
+def test_register_suspend_refuses_an_order_in_force_in_one_line(data_dir: Path, admin: str) -> None:
+    """The outside tester's repeat: refused with its code, no traceback, nothing recorded; the
+    one lift then lifts the order, and a second lift is refused."""
+    d = ("--data-dir", str(data_dir), "--api-key", admin)
+    assert run("register", "suspend", "--order", "CAI-9", *d)[0] == 0
+    for repeat in ((), ("--destroy",)):
+        code, output = run("register", "suspend", "--order", "CAI-9", *repeat, *d)
+        assert code == 1 and output.startswith("refused: order_in_force: order CAI-9"), output
+    code, output = run("register", "lift", "--order", "CAI-9", *d)
+    assert code == 0 and "order CAI-9 lifted" in output, output
+    code, output = run("register", "--format", "json", "--data-dir", str(data_dir))
+    [order] = json.loads(output)["orders"]
+    assert order["reference"] == "CAI-9" and order["lifted_at"] is not None
+    code, output = run("register", "lift", "--order", "CAI-9", *d)
+    assert code == 1 and output.startswith("refused: invalid_request: no order CAI-9"), output
+
+
 @pytest.mark.parametrize("command", [
     ("register", "suspend", "--order"), ("register", "declare", "--date", "2026-01-05",
                                          "--reference")])

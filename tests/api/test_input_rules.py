@@ -34,6 +34,25 @@ def test_an_order_is_lifted_over_http_by_the_reference_it_was_applied_with(world
     assert order["lifted_at"] is not None
 
 
+def test_an_order_in_force_is_applied_once_and_lifted_once_over_http(world: World) -> None:
+    """The service's rule, as HTTP answers it: a repeat is a 409 ``order_in_force``, a lift of
+    an order not in force a 422 ``invalid_request``; neither records anything."""
+    admin = auth(world.keys.admin)
+    applied = world.client.post("/v1/register/orders", json={"reference": "CAI-20"},
+                                headers=admin)
+    assert applied.status_code == 200, applied.text
+    assert_refused(world.client.post("/v1/register/orders", json={"reference": "CAI-20"},
+                                     headers=admin), 409, "order_in_force")
+    assert _orders(world) == applied.json()["orders"]
+    lifted = world.client.post("/v1/register/orders/CAI-20/lift", headers=admin)
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["in_service"]
+    for reference in ("CAI-20", "CAI-NEVER"):
+        assert_refused(world.client.post(f"/v1/register/orders/{reference}/lift",
+                                         headers=admin), 422, "invalid_request")
+    assert _orders(world) == lifted.json()["orders"]
+
+
 @pytest.mark.parametrize("reference", ["CAI/2026 #1?x", "", "..", "X\x00\n", " CAI-1", "CAI-1 "])
 def test_a_reference_its_lift_route_cannot_name_is_refused(world: World, reference: str) -> None:
     admin = auth(world.keys.admin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from datetime import date, timedelta
 
@@ -13,13 +14,15 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, text
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.errors import ConsentError
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.register import render_pia_skeleton
 from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Purpose, Template, Tombstone
+from optinface.consent.tables import Purpose, RegulatorOrder, Template, Tombstone
 from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world, refused
 
 
@@ -237,6 +240,95 @@ def test_a_destruction_order_destroys_every_template_with_receipts(
         assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
                                 world.service.public_key)
     refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+
+
+def _order_events(world: World, action: AuditAction) -> list[str]:
+    events = world.service.audit_events(actor=world.reviewer,
+                                        filters=AuditFilter(action=action)).events
+    return [e.details["order"] for e in events]
+
+
+def _templates_and_tombstones(world: World) -> tuple[int, int]:
+    with world.service.runtime.db.transaction() as session:
+        return (session.scalar(select(func.count()).select_from(Template)) or 0,
+                session.scalar(select(func.count()).select_from(Tombstone)) or 0)
+
+
+@both_backends
+@pytest.mark.parametrize(("first", "repeat"), [(False, False), (False, True), (True, True)],
+                         ids=["suspend-suspend", "suspend-destroy", "destroy-destroy"])
+def test_an_order_in_force_is_not_applied_again_under_its_reference(
+    world: World, portrait_jpegs: list[bytes], first: bool, repeat: bool
+) -> None:
+    """A reference names one order: a repeat, of either kind, is refused before anything is
+    written (no second row, no audit event, no template destroyed) and one lift ends it."""
+    for image in portrait_jpegs[:2]:
+        world.enrolled(image)
+    applied = world.service.apply_regulator_order(actor=world.admin, reference="CAI-9",
+                                                  destroy=first)
+    held = _templates_and_tombstones(world)
+    refused("order_in_force", lambda: world.service.apply_regulator_order(
+        actor=world.admin, reference="CAI-9", destroy=repeat))
+    assert world.service.register().orders == applied.orders
+    assert _templates_and_tombstones(world) == held
+    assert _order_events(world, AuditAction.REGULATOR_ORDER) == ["CAI-9"]
+    register = world.service.lift_regulator_order(actor=world.admin, reference="CAI-9")
+    assert register.in_service and [o.lifted_at is not None for o in register.orders] == [True]
+    world.identify(portrait_jpegs[0])
+
+
+@both_backends
+def test_an_order_applied_by_several_callers_at_once_is_recorded_once(world: World) -> None:
+    """The check runs in the serialised write transaction (consent.db): exact across
+    concurrent callers on both databases."""
+
+    def apply() -> str:
+        try:
+            world.service.apply_regulator_order(actor=world.admin, reference="CAI-10")
+        except ConsentError as error:
+            return error.code
+        return "applied"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: apply(), range(8)))
+    assert outcomes == ["applied"] + ["order_in_force"] * 7
+    assert [o.reference for o in world.service.register().orders] == ["CAI-10"]
+    assert _order_events(world, AuditAction.REGULATOR_ORDER) == ["CAI-10"]
+
+
+@both_backends
+def test_only_an_order_in_force_is_lifted_and_a_lifted_one_may_be_applied_again(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Lifting an order never applied, or lifted already, is refused and audited nowhere; the
+    regulator may reinstate a lifted order under its reference, and lift it again."""
+    refused("invalid_request", lambda: world.service.lift_regulator_order(
+        actor=world.admin, reference="CAI-11"))
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-11")
+    world.service.lift_regulator_order(actor=world.admin, reference="CAI-11")
+    refused("invalid_request", lambda: world.service.lift_regulator_order(
+        actor=world.admin, reference="CAI-11"))
+    assert _order_events(world, AuditAction.REGULATOR_ORDER_LIFTED) == ["CAI-11"]
+    register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-11")
+    assert [o.lifted_at is None for o in register.orders] == [False, True]
+    refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+    assert world.service.lift_regulator_order(actor=world.admin, reference="CAI-11").in_service
+
+
+@both_backends
+def test_a_lift_ends_an_order_an_older_ledger_recorded_twice(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """Before repeats were refused, a repeated order left two rows in force under one
+    reference: its lift lifts both, so the database does not stay suspended."""
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-12")
+    with world.service.runtime.db.transaction() as session:
+        session.add(RegulatorOrder(reference="CAI-12", kind="suspend", recorded_at=clock.now(),
+                                   recorded_by=world.admin.key_id))
+    register = world.service.lift_regulator_order(actor=world.admin, reference="CAI-12")
+    assert register.in_service and [o.lifted_at is not None for o in register.orders] == [
+        True, True]
+    world.identify(portrait_jpegs[0])
 
 
 def test_old_declarations_without_a_material_hash_do_not_cover_the_register(
