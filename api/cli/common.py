@@ -98,11 +98,14 @@ def refusing() -> Iterator[None]:
 
 
 @contextmanager
-def opened(data_dir: Path | None) -> Iterator[tuple[ApiSettings, OptinFace]]:
-    """The service on the data dir; a domain refusal ends the command with its code."""
+def opened(data_dir: Path | None, *,
+           require_witness: bool = False) -> Iterator[tuple[ApiSettings, OptinFace]]:
+    """The service on the data dir; a domain refusal ends the command with its code.
+    ``require_witness``: as :meth:`OptinFace.open` has it (break-glass)."""
     settings = load_settings(data_dir=data_dir)
     with refusing():
-        service = OptinFace.open(settings)  # refused while a server has the data dir open
+        # refused while a server has the data dir open
+        service = OptinFace.open(settings, require_witness=require_witness)
         try:
             yield settings, service
         finally:
