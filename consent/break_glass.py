@@ -10,8 +10,9 @@ key, but it is loud, short-lived and attributable, and it fails closed:
   before it commits; the key is handed over only once the witness holds that checkpoint, so
   truncating the log to hide the opening fails ``audit verify`` against the witness, and a copy
   restored from before it chains it again at its start (:func:`chain_again`). The witness folder
-  must already hold the ledger's newest checkpoint: a scratch folder named by a command run
-  apart from the deployment would witness nothing a reviewer keeps;
+  must already hold the ledger's newest checkpoint, before the command's start writes anything
+  there: a new, empty or scratch folder named by a command run apart from the deployment would
+  witness nothing a reviewer keeps, and is refused as it was found;
 - short-lived: the key it issues expires after at most :data:`MAX_HOURS` hours; reviewers see
   the acts done under it after the expiry the log recorded, so an edit of the key's row that
   lengthens its life shows;
@@ -21,7 +22,9 @@ key, but it is loud, short-lived and attributable, and it fails closed:
 
 What this does not stop: an operator who also controls the witness folder can rewrite both,
 and one who can read it can open break-glass against a copy (which holds the newest checkpoint
-too), whose checkpoint and journal then reach no folder a reviewer keeps. The guarantee is that
+too), whose checkpoint and journal then reach no folder a reviewer keeps; so can one who first
+starts the service on a scratch folder (chained as ``witness_adopted``, which truncating the log
+below it removes too) or fills one with the checkpoint notes the ledger keeps. The guarantee is that
 the sanctioned path, taken where the deployment's witness is, cannot be hidden afterwards; an
 operator holding the data directory and the key store can always act outside it (a raw edit of
 the database). The witness is meant for a mount the operator can neither rewrite nor stand in
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,7 +51,7 @@ from optinface.consent.roles import Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ApiKeyCreated, AuditFilter, BreakGlassPublic
 from optinface.consent.tables import ApiKey, AuditCheckpoint, AuditEvent
-from optinface.consent.witness import holds
+from optinface.consent.witness import Found, holds
 
 MIN_HOURS = 1
 MAX_HOURS = 24
@@ -86,15 +90,40 @@ def require_reason(reason: str) -> None:
                              " never a person", details={"field": "reason"})
 
 
+def require_the_witness_at_start(folder: Path, found: Found) -> None:
+    """The witness folder held the ledger's newest signed checkpoint before this process's
+    start wrote anything there (:func:`consent.witness.survey`): the start pins its key in a
+    new or empty folder and witnesses the head in any folder, so only what it found tells the
+    deployment's witness from a scratch folder. The command line checks it before the start
+    writes anything (``OptinFace.open(require_witness=True)``), so a refused folder stays as
+    it was; :func:`open_audited` checks it again for a service opened otherwise.
+
+    Raises:
+        WitnessUnusable: it did not.
+    """
+    if found.held:
+        return
+    what, hint = (("pins no checkpoint key (a new or empty folder)", "") if not found.pinned else
+                  ("did not hold it", "; a server killed before it witnessed that checkpoint:"
+                   " start and stop it once where its witness is, then open again"))
+    raise WitnessUnusable(
+        f"witness folder {folder} {what}, but the ledger's newest checkpoint covers"
+        f" {found.newest} events: break-glass is opened only where the deployment's own witness"
+        f" sees it; set OPTINFACE_AUDIT_WITNESS_DIR as the server has it{hint}",
+        details={"path": str(folder), "checkpoint": found.newest})
+
+
 def _require_the_deployments_witness(runtime: Runtime, session: Session) -> None:
-    """The witness folder holds the ledger's newest checkpoint, so it is the deployment's own.
+    """The witness folder held the ledger's newest checkpoint at start, and holds it now, so it
+    is the deployment's own.
 
     Raises:
         WitnessUnusable: it does not (another folder, or checkpoints it failed to keep).
     """
+    folder = runtime.settings.witness_dir
+    require_the_witness_at_start(folder, runtime.log.witness.found)
     newest = session.scalars(
         select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
-    folder = runtime.settings.witness_dir
     if newest is not None and not holds(folder, size=newest.seq, note=newest.note):
         raise WitnessUnusable(
             f"witness folder {folder} does not hold the ledger's newest checkpoint ({newest.seq}"

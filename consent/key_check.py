@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -75,15 +75,39 @@ def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
             if not tables.has_table(AuditEvent.__tablename__) or connection.execute(
                     select(AuditEvent.seq).limit(1)).first() is None:
                 return frozenset()
-            signed = "note" in {column["name"] for column in tables.get_columns(
-                AuditCheckpoint.__tablename__)} and connection.execute(
-                select(AuditCheckpoint.id).where(AuditCheckpoint.note.is_not(None)).limit(1)
-            ).first() is not None
+            signed = _newest_signed(connection) is not None
     except DBAPIError as error:
         raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
     if signed or witness.pinned_key(witness_dir) is not None:
         return LEDGER_KEYS | {CHECKPOINT_KEY_NAME}
     return LEDGER_KEYS
+
+
+def newest_signed_checkpoint(db: Database) -> witness.Signed | None:
+    """The ledger's newest checkpoint signed as a note (migration 0010 on), read before
+    migrating and before the start writes anything in the witness folder; None when it signed
+    none (a new ledger, or one from before notes).
+
+    Raises:
+        DataDirUnusable: the database cannot be read.
+    """
+    try:
+        with db.engine.connect() as connection:
+            return _newest_signed(connection)
+    except DBAPIError as error:
+        raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
+
+
+def _newest_signed(connection: Connection) -> witness.Signed | None:
+    tables = inspect(connection)
+    if not tables.has_table(AuditCheckpoint.__tablename__) or "note" not in {
+            column["name"] for column in tables.get_columns(AuditCheckpoint.__tablename__)}:
+        return None
+    row = connection.execute(
+        select(AuditCheckpoint.seq, AuditCheckpoint.note)
+        .where(AuditCheckpoint.note.is_not(None))
+        .order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    return None if row is None else witness.Signed(size=row.seq, note=row.note)
 
 
 def rotation_check(protector: TemplateProtector) -> str:

@@ -64,6 +64,7 @@ from optinface.consent.incidents import Audience
 from optinface.consent.key_check import (
     check_values,
     keys_needed,
+    newest_signed_checkpoint,
     refuse_a_store_behind,
     refuse_foreign_keys,
 )
@@ -189,14 +190,18 @@ def _open_index(settings: ConsentSettings, *, dim: int,
         return HnswIndex.from_settings(settings, dim=dim, key=key), str(error)
 
 
-def _open_keys(settings: ConsentSettings,
-               db: Database) -> tuple[KeyRing, TemplateProtector, AuditLog]:
+def _open_keys(settings: ConsentSettings, db: Database, *,
+               require_witness: bool) -> tuple[KeyRing, TemplateProtector, AuditLog]:
     """The keys, checked against the ledger, which is migrated meanwhile; keys are made for a
-    new ledger only (:mod:`consent.key_check`)."""
+    new ledger only (:mod:`consent.key_check`). ``require_witness``: see :meth:`OptinFace.open`.
+    """
     witnessed = witness.latest_witnessed(settings.witness_dir)  # first: a worker may commit now
     needed = keys_needed(db, witness_dir=settings.witness_dir)
     if not needed:  # a ledger with no event
         witness.refuse_for_a_new_ledger(settings.witness_dir, witnessed=witnessed)
+    found = witness.survey(settings.witness_dir, newest_signed_checkpoint(db))
+    if require_witness:  # before anything is written there, or the keys made
+        break_glass.require_the_witness_at_start(settings.witness_dir, found)
     store = open_key_store(settings, create=not needed)
     try:
         keys = KeyRing.open(store, needed=needed)
@@ -210,7 +215,7 @@ def _open_keys(settings: ConsentSettings,
             protector = load_protector(store)
             refuse_foreign_keys(session, keys, held, check_values(keys.hmac_key, protector),
                                 new_ledger=not needed)
-        return keys, protector, transparency.open_audit_log(settings, keys)  # pins it
+        return keys, protector, transparency.open_audit_log(settings, keys, found=found)  # pins
     except BaseException:
         store.close()
         raise
@@ -222,12 +227,13 @@ def _wire(
     pipeline: FacePipeline | None,
     clock: Clock | None,
     index: VectorIndex | None,
+    require_witness: bool,
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
     db = Database(settings.url)
     try:
         with db.first_use():  # several workers on one ledger: one creates the shared keys
-            keys, protector, log = _open_keys(settings, db)
+            keys, protector, log = _open_keys(settings, db, require_witness=require_witness)
     except BaseException:
         db.close()  # a refused start leaves no -wal or -shm file behind
         raise
@@ -243,6 +249,7 @@ def _wire(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
         transparency.record_rollback(runtime, session)  # before anything else is chained
+        transparency.record_adoption(runtime, session)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use
@@ -276,13 +283,21 @@ class OptinFace:
         pipeline: FacePipeline | None = None,
         clock: Clock | None = None,
         index: VectorIndex | None = None,
+        require_witness: bool = False,
     ) -> OptinFace:
         """Lock the data folder, create it and the keys on first run, migrate, load the index,
         reconcile.
 
+        ``require_witness``: refuse, before anything is written in the witness folder or the
+        key store, a witness folder that does not hold the ledger's newest signed checkpoint
+        (:func:`consent.break_glass.require_the_witness_at_start`): break-glass's start, whose
+        opening must reach the deployment's own witness. Otherwise such a folder is taken up,
+        and chained as ``witness_adopted`` when it pinned no key.
+
         Raises:
             DataDirInUse: Another process has the data folder open (see :mod:`consent.lock`).
             DataDirUnusable: The data folder cannot be created or written.
+            WitnessUnusable: ``require_witness`` and the folder does not hold it, among others.
         """
         try:
             # Only the service's user may even list what the data directory holds.
@@ -295,7 +310,8 @@ class OptinFace:
             message = f"data directory {settings.data_dir}: {error.strerror}"
             raise DataDirUnusable(message) from error
         try:
-            runtime, discarded = _wire(settings, pipeline=pipeline, clock=clock, index=index)
+            runtime, discarded = _wire(settings, pipeline=pipeline, clock=clock, index=index,
+                                       require_witness=require_witness)
             service = cls(runtime=runtime, lock=lock)
             # Several workers on a shared ledger: this one's index is a replica (consent.replica).
             replica = Replica(runtime, model_id=runtime.pipeline.model_id) if runtime.db.shared \

@@ -34,7 +34,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-from optinface.consent.witness import Witness, witnessed
+from optinface.consent.witness import Found, Witness, witnessed
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,37 @@ def record_rollback(runtime: Runtime, session: Session) -> None:
                                  details={"events": events, "witnessed": witnessed}))
 
 
-def open_audit_log(settings: ConsentSettings, keys: KeyRing) -> AuditLog:
+def record_adoption(runtime: Runtime, session: Session) -> None:
+    """Chain that this start took up, as the witness, a folder that pinned no key while the
+    ledger had signed checkpoints (:attr:`consent.witness.Found.adopted`): the folder that
+    witnessed them was lost, unmounted or emptied, or the setting names another (a restore drill
+    may do so on purpose). Not refused: the service still has erasures and withdrawals to carry
+    out. The event names the log's size and the newest checkpoint the old witness should hold,
+    so a reviewer whose copy stops there reads why; the new folder's first checkpoint covers it.
+    """
+    found = runtime.log.witness.found
+    if not found.adopted:
+        return
+    events = runtime.log.tree.sync(session).size
+    logger.error("witness folder %s pinned no checkpoint key, but the ledger signed checkpoints"
+                 " up to %d events: taken up as the witness from here on and chained as"
+                 " witness_adopted; if it is not the deployment's witness (unmounted? another"
+                 " OPTINFACE_AUDIT_WITNESS_DIR?), stop and point the setting at it",
+                 runtime.log.witness.directory, found.newest)
+    runtime.audit(session, Entry(action=AuditAction.WITNESS_ADOPTED, actor=None,
+                                 details={"events": events, "checkpoint": found.newest}))
+
+
+def open_audit_log(settings: ConsentSettings, keys: KeyRing, *, found: Found) -> AuditLog:
     """The log's signer and its witness folder, whose key is pinned on first start.
+
+    ``found``: the folder as this start found it (:func:`consent.witness.survey`).
 
     Raises:
         WitnessUnusable: The folder cannot be written, or pins another key.
     """
     signer = Signer.for_log(keys.checkpoint)
-    witness = Witness(settings.witness_dir)
+    witness = Witness(settings.witness_dir, found=found)
     witness.pin(signer.verifier)
     return AuditLog(signer=signer, witness=witness)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from optinface.consent.errors import WitnessUnusable
@@ -101,6 +102,52 @@ def latest_witnessed(directory: Path) -> int:
     return int(files[-1].stem) if files else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A checkpoint the ledger signed as a note: the size of the log it covers, and the note."""
+
+    size: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The witness folder as a start found it, before it wrote anything there, beside the
+    ledger's newest signed checkpoint: what tells the deployment's own witness from a folder
+    taken up in its place.
+
+    Attributes:
+        pinned: it pinned a checkpoint key.
+        newest: the size of the ledger's newest signed checkpoint (0: it signed none).
+        held: it held that very checkpoint (True when there is none: nothing tells).
+    """
+
+    pinned: bool = False
+    newest: int = 0
+    held: bool = True
+
+    @property
+    def adopted(self) -> bool:
+        """A folder that pinned no key, for a ledger that had signed checkpoints: not the
+        witness that saw them (lost, unmounted, emptied, or another folder named), taken up by
+        this start as the witness from here on."""
+        return not self.pinned and self.newest > 0
+
+
+def survey(directory: Path, newest: Signed | None) -> Found:
+    """What ``directory`` holds of a ledger whose newest signed checkpoint is ``newest``
+    (read-only: called before the start pins its key or witnesses anything).
+
+    Raises:
+        WitnessUnusable: the pinned key cannot be read.
+    """
+    pinned = pinned_key(directory) is not None
+    if newest is None:
+        return Found(pinned=pinned)
+    return Found(pinned=pinned, newest=newest.size,
+                 held=holds(directory, size=newest.size, note=newest.note))
+
+
 def refuse_for_a_new_ledger(directory: Path, *, witnessed: int) -> None:
     """A ledger that holds no event is new, or not the one it should be: a witness folder that
     witnessed a log is another ledger's. Started on it, the new ledger would sign checkpoints
@@ -123,10 +170,15 @@ def refuse_for_a_new_ledger(directory: Path, *, witnessed: int) -> None:
 
 
 class Witness:
-    """Appends checkpoints to ``directory``; the server holds one for as long as it runs."""
+    """Appends checkpoints to ``directory``; the server holds one for as long as it runs.
 
-    def __init__(self, directory: Path) -> None:
+    ``found``: what the folder held when this process started (:func:`survey`), before it wrote
+    there; break-glass reads it (:mod:`consent.break_glass`).
+    """
+
+    def __init__(self, directory: Path, *, found: Found | None = None) -> None:
         self.directory = directory
+        self.found = found or Found()
         self._latest: int | None = None
 
     def pin(self, verifier: Verifier) -> None:

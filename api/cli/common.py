@@ -99,12 +99,14 @@ def refusing() -> Iterator[None]:
 
 @contextmanager
 def opened(data_dir: Path | None, *,
-           creates: bool = False) -> Iterator[tuple[ApiSettings, OptinFace]]:
+           creates: bool = False,
+           require_witness: bool = False) -> Iterator[tuple[ApiSettings, OptinFace]]:
     """The service on the data dir; a domain refusal ends the command with its code.
 
     Only ``serve`` and ``keys create`` (the first admin key) make a deployment (``creates``):
     any other command on a data dir that does not exist is refused, so a mistyped path is one
     line instead of a new, empty deployment that answers as if all were well.
+    ``require_witness``: as :meth:`OptinFace.open` has it (break-glass).
     """
     settings = load_settings(data_dir=data_dir)
     if not creates and not settings.data_dir.is_dir():
@@ -113,7 +115,8 @@ def opened(data_dir: Path | None, *,
                       "create`, for the first admin key) makes a deployment; this command "
                       "acts on one")
     with refusing():
-        service = OptinFace.open(settings)  # refused while a server has the data dir open
+        # refused while a server has the data dir open
+        service = OptinFace.open(settings, require_witness=require_witness)
         try:
             yield settings, service
         finally:

@@ -147,7 +147,7 @@ def break_glass(
 
     Example: optinface keys break-glass --reason "INC-42: every admin key revoked" --hours 2
     """
-    with opened(data_dir) as (_, service):
+    with opened(data_dir, require_witness=True) as (_, service):
         made = service.open_break_glass(reason=reason, hours=hours)
     echo_json({"key_id": made.key_id, "role": made.role, "expires_at": made.expires_at,
                "secret": made.secret})

@@ -550,6 +550,8 @@ FRENCH: dict[str, str] = {
     "Index reconciled": "Index réconcilié",
     "Access log rolled back (events lost: a restore?)":
         "Journal des accès ramené en arrière (événements perdus : une restauration ?)",
+    "New witness folder taken up for a signed log (the previous one lost?)":
+        "Nouveau dossier témoin pour un journal déjà signé (l'ancien perdu ?)",
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",

@@ -54,6 +54,7 @@ ACTIONS: dict[str, str] = {
     "refused": "Refused",
     "reconciled": "Index reconciled",
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
+    "witness_adopted": "New witness folder taken up for a signed log (the previous one lost?)",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",

@@ -6,10 +6,12 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -166,6 +168,48 @@ def test_break_glass_opens_an_expiring_admin_key_when_the_only_one_was_revoked(
                                       " WHERE action = 'break_glass_opened'").fetchall()
     assert json.loads(details)["reason"] == "INC-7: root key revoked"
     assert latest_witnessed(load_settings(data_dir=data_dir).witness_dir) >= seq
+
+
+@pytest.mark.parametrize(("folder", "why"), [
+    pytest.param("new", "pins no checkpoint key", id="new"),
+    pytest.param("empty", "pins no checkpoint key", id="empty"),
+    pytest.param("an-old-copy", "did not hold it", id="an-old-copy"),
+])
+def test_break_glass_where_the_witness_is_not_the_deployments_is_refused_writing_nothing(
+    data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str,
+    why: str,
+) -> None:
+    """A deployment stopped with signed checkpoints, break-glass pointed at a scratch witness
+    (a new or empty folder, or a copy of the witness older than the ledger's newest
+    checkpoint): had its start taken the folder up (its key pinned, the head witnessed there),
+    the opening would reach no folder a reviewer keeps, and deleting it from the log would still
+    verify against the real witness. Refused in one line, no key and no event made, the folder
+    left as it was found; with the deployment's own witness the glass opens."""
+    d = ("--data-dir", str(data_dir))
+    scratch = tmp_path / "scratch-witness"
+    if folder == "empty":
+        scratch.mkdir()
+    elif folder == "an-old-copy":
+        shutil.copytree(load_settings(data_dir=data_dir).witness_dir, scratch)
+        made = run("keys", "create", "--role", "reviewer", "--name", "r", "--api-key", admin, *d)
+        assert made[0] == 0, made
+    before = _keys_and_events(data_dir), file_bytes(scratch)
+    monkeypatch.setenv("OPTINFACE_AUDIT_WITNESS_DIR", str(scratch))
+    code, output = run("keys", "break-glass", "--reason", "INC-9", *d)
+    assert code == 1 and output.startswith("error: witness_unusable: ") and (
+        output.count("\n") == 1) and why in output, output
+    assert (_keys_and_events(data_dir), file_bytes(scratch)) == before
+    assert scratch.exists() is (folder != "new")
+    monkeypatch.delenv("OPTINFACE_AUDIT_WITNESS_DIR")
+    code, output = run("keys", "break-glass", "--reason", "INC-9", *d)
+    assert code == 0 and json.loads(output)["secret"], output
+    assert run("audit", "verify", *d)[0] == 0
+
+
+def _keys_and_events(data_dir: Path) -> tuple[int, int]:
+    with closing(sqlite3.connect(data_dir / "optinface.db")) as db:
+        return (db.execute("SELECT count(*) FROM api_keys").fetchone()[0],
+                db.execute("SELECT count(*) FROM audit_events").fetchone()[0])
 
 
 @pytest.mark.parametrize("options", [

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import closing
 
 import pytest
+from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction, Entry, event_leaf
 from optinface.consent.errors import WitnessUnusable
@@ -20,6 +21,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import pinned_key, witnessed
 from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import file_bytes
 
@@ -82,6 +84,32 @@ def test_a_ledger_with_no_event_beside_a_witnessed_log_is_refused(
     with pytest.raises(WitnessUnusable) as refused:
         start()
     assert refused.value.details["witnessed"] == witness_sizes(settings)[-1]
+    assert file_bytes(settings.witness_dir) == before
+
+
+@both_backends
+def test_a_signed_log_started_on_a_folder_that_pins_no_key_chains_its_adoption_once(
+    settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],
+    pipeline: FacePipeline,
+) -> None:
+    """The witness lost, unmounted or named wrong: the start is not refused (erasures and
+    withdrawals are still due), but the log says once that a folder that pinned no key was
+    taken up for a log already signed, naming the newest checkpoint the old witness should
+    hold; the new folder's first checkpoint covers that event, and the old folder gets nothing."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+        events = service.verify_audit().events
+    before = file_bytes(settings.witness_dir)
+    moved = settings.model_copy(
+        update={"audit_witness_dir": settings.data_dir.parent / "new-witness"})
+    start = functools.partial(OptinFace.open, moved, pipeline=pipeline, clock=clock)
+    for _ in range(2):
+        with closing(start()) as service, service.runtime.db.transaction() as session:
+            adoptions = [(event.seq, event.details) for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == AuditAction.WITNESS_ADOPTED))]
+        assert adoptions == [(events + 1, {"events": events, "checkpoint": events})]
+    assert witness_sizes(moved)[0] >= events + 1
+    assert pinned_key(moved.witness_dir) == pinned_key(settings.witness_dir)
     assert file_bytes(settings.witness_dir) == before
 
 

@@ -3,6 +3,7 @@ attributable (consent.break_glass)."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,10 @@ from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import ApiKey, AuditEvent
 from optinface.consent.witness import CHECKPOINTS, SUFFIX, checkpoint_path
+from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused, row_count
 
@@ -122,6 +125,20 @@ def test_break_glass_is_refused_where_the_witness_folder_is_not_the_deployments(
     (witness / CHECKPOINTS).rename(witness / "elsewhere")
     _opens_nothing(service, "witness_unusable")
     assert not any(isinstance(entry, BreakGlassOpened) for entry in entries(witness))
+
+
+@both_backends
+def test_a_service_started_on_a_new_witness_folder_opens_no_break_glass(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline,
+) -> None:
+    """Opened without the command line's check, the start took a new folder up: it pinned its
+    key and witnessed the head there, so the folder holds the newest checkpoint now; it did not
+    when the start found it, so the glass stays shut."""
+    world.service.close()
+    scratch = settings.model_copy(
+        update={"audit_witness_dir": settings.data_dir.parent / "scratch-witness"})
+    with closing(OptinFace.open(scratch, pipeline=pipeline, clock=world.clock)) as service:
+        _opens_nothing(service, "witness_unusable")
 
 
 def test_an_opening_the_journal_cannot_record_creates_nothing(world: World) -> None:
