@@ -35,7 +35,7 @@ from optinface.consent import retention_policy
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
-from optinface.consent.erasure import erase_subject
+from optinface.consent.erasure import erase_each
 from optinface.consent.errors import (
     AssessmentOutdated,
     DeclarationPeriodRunning,
@@ -50,7 +50,7 @@ from optinface.consent.moments import require_day_in_span
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ErasureReason
+from optinface.consent.schemas import ErasureReason, ErasureReceipt
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder, Subject
@@ -390,22 +390,43 @@ def record_order(
 
 def apply_order(runtime: Runtime, *, actor: Actor, reference: str, destroy: bool) -> None:
     """Record a regulator's order (audited); with ``destroy``, erase every subject, each with
-    its signed receipt, and count the templates destroyed on the order's row."""
+    its signed receipt (:func:`finish_destruction`)."""
     kind = OrderKind.DESTROY if destroy else OrderKind.SUSPEND
     with runtime.db.transaction() as session:
-        order = record_order(session, reference=reference, kind=kind, now=runtime.clock.now(),
-                             recorded_by=actor.key_id)
-        order_id = order.id
+        record_order(session, reference=reference, kind=kind, now=runtime.clock.now(),
+                     recorded_by=actor.key_id)
         runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
                                      details={"order": reference, "kind": str(kind)}))
-        pseudonyms = list(session.scalars(select(Subject.pseudonym))) if destroy else []
-    erased = [erase_subject(runtime, pseudonym=p, reason=ErasureReason.REGULATOR_ORDER,
-                            actor=actor) for p in pseudonyms]
     if destroy:
-        with runtime.db.transaction() as session:
-            row = session.get(RegulatorOrder, order_id)
-            assert row is not None
-            row.templates_destroyed = sum(e.templates_destroyed for e in erased)
+        finish_destruction(runtime, actor=actor)
+
+
+def finish_destruction(runtime: Runtime, *, actor: Actor | None) -> list[ErasureReceipt]:
+    """Erase every subject that a destroy order in force found when it was recorded, adding
+    the templates destroyed to the order's row; the receipts of those erased here.
+
+    The order commits before its erasures, one transaction each; a process killed among them
+    leaves the rest, so the sweep calls this too (the server runs it at start and then
+    periodically) and finishes the order. A subject created since the order is not the
+    order's: while it is in force nobody is enrolled, so they hold no template.
+    """
+    with runtime.db.transaction() as session:
+        due = [(order.id, list(session.scalars(select(Subject.pseudonym).where(
+                    Subject.created_at <= order.recorded_at))))
+               for order in session.scalars(select(RegulatorOrder).where(
+                   RegulatorOrder.kind == str(OrderKind.DESTROY),
+                   RegulatorOrder.lifted_at.is_(None)))]
+    receipts = []
+    for order_id, pseudonyms in due:
+        erased = erase_each(runtime, ((p, ErasureReason.REGULATOR_ORDER) for p in pseudonyms),
+                            actor=actor)
+        if erased:
+            with runtime.db.transaction() as session:
+                row = session.get(RegulatorOrder, order_id)
+                assert row is not None  # orders are never deleted
+                row.templates_destroyed += sum(e.templates_destroyed for e in erased)
+        receipts += erased
+    return receipts
 
 
 def lift_order(session: Session, *, reference: str, now: datetime) -> list[RegulatorOrder]:

@@ -8,10 +8,12 @@ consent is (or, before their first consent, while an enrolment link would last:
 last interaction. The clock is injected, so the rule is
 tested by moving time, not by waiting.
 
-The same sweep prunes the access log (:mod:`consent.log_retention`), deletes spent one-time
-links and challenges (photo approvals excepted: they are proof), forgets what
-people in probes left (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five
-years are over (:mod:`consent.proof_retention`).
+It also finishes a regulator's destruction order that a crash interrupted
+(:func:`consent.declaration.finish_destruction`). The same sweep prunes the access log
+(:mod:`consent.log_retention`), deletes spent one-time links and challenges (photo approvals
+excepted: they are proof), forgets what people in probes left
+(:func:`consent.probe_consent.forget_spent`) and deletes proof whose five years are over
+(:mod:`consent.proof_retention`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from optinface.consent import (
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
+from optinface.consent.declaration import finish_destruction
 from optinface.consent.erasure import destroy_ended_templates, erase_unless_kept
 from optinface.consent.policies import erasure_due
 from optinface.consent.roles import Actor
@@ -73,8 +76,10 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         due, expired = due_for_erasure(session, settings=runtime.settings, now=now)
+    # A regulator's destruction a crash interrupted goes first: the order covers them all.
+    erasures = finish_destruction(runtime, actor=actor)
     # Each asked again as it is erased: a consent given since this transaction keeps its subject.
-    erasures = [receipt for p, r in due if (receipt := erase_unless_kept(
+    erasures += [receipt for p, r in due if (receipt := erase_unless_kept(
         runtime, pseudonym=p, reason=r, actor=actor)) is not None]
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)

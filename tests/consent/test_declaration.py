@@ -4,26 +4,28 @@ the regulator's suspension and destruction orders applied."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select, text
 
+from optinface.consent import erasure
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.register import render_pia_skeleton
-from optinface.consent.schemas import AuditFilter, Operation, PurposeCreate
+from optinface.consent.schemas import AuditFilter, ErasureReceipt, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Purpose, RegulatorOrder, Template, Tombstone
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world, refused
+from tests.support.consent import Crash, FakeClock, World, make_world, refused
 
 
 def test_matching_is_refused_until_the_database_is_declared(
@@ -240,6 +242,46 @@ def test_a_destruction_order_destroys_every_template_with_receipts(
         assert verify_receipt(tombstone.receipt, tombstone.receipt_signature,
                                 world.service.public_key)
     refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+
+
+def test_a_destruction_a_crash_interrupted_is_finished_by_the_next_sweep(
+    world: World, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order commits, then its erasures, one by one; a process killed among them leaves
+    the rest to the next sweep (the server sweeps at start), not to a repeat the reference
+    refuses. A subject created since the order is not the order's."""
+    for image in portrait_jpegs[:3]:
+        world.enrolled(image)
+    first_only = _crashing_after(1, erasure.erase_subject)
+    with monkeypatch.context() as patched:
+        patched.setattr(erasure, "erase_subject", first_only)
+        with pytest.raises(Crash):
+            world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-5",
+                                                destroy=True)
+    assert world.service.index.count() == 2
+    world.clock.advance(minutes=1)
+    since, _ = world.subject()
+    swept = world.service.sweep()
+    assert [e.reason for e in swept.erasures] == ["regulator_order"] * 2
+    assert world.service.index.count() == 0
+    assert world.service.get_subject(actor=world.portal, subject=since).status == "active"
+    [order] = world.service.register().orders
+    assert order.templates_destroyed == 2  # the first one's count died with its process
+    assert world.service.verify_audit().ok
+
+
+def _crashing_after(calls: int, step: Callable[..., ErasureReceipt]) -> Callable[
+        ..., ErasureReceipt]:
+    """``step`` for its first ``calls`` calls, then the process dies."""
+    made: list[ErasureReceipt] = []
+
+    def counted(*args: Any, **kwargs: Any) -> ErasureReceipt:
+        if len(made) == calls:
+            raise Crash
+        made.append(step(*args, **kwargs))
+        return made[-1]
+
+    return counted
 
 
 def _order_events(world: World, action: AuditAction) -> list[str]:
