@@ -42,10 +42,11 @@ def restore_command(
     source: Annotated[Path, typer.Argument(help="A folder written by optinface backup.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Replace the ledger by a backup (server stopped), void what it holds single-use and
-    unused (probe consents, one-time links, challenges, approved captures), then
-    start once to replay every erasure, withdrawal, revocation and opt-out recorded since the
-    backup and rebuild the index.
+    """Replace the ledger by a backup (server stopped) and replay what happened since.
+
+    Voids what the backup holds single-use and unused (probe consents, one-time links,
+    challenges, approved captures), then starts once to replay every erasure, withdrawal,
+    revocation and opt-out recorded since the backup and rebuild the index.
 
     Example: optinface restore /mnt/backups/optinface-2027-03-01
     """

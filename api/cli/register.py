@@ -86,6 +86,7 @@ def declare(
     """Record the declaration of the register as it stands; matching opens 60 days after --date.
 
     Example: optinface register declare --date 2026-01-05 --reference CAI-2026-001
+    --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (_, service):
         service.declare(actor=operator(service, api_key), date=declared_on.date(),
@@ -105,7 +106,7 @@ def suspend(
 ) -> None:
     """Apply a regulator's order: enrolment and matching stop (LCCJTI art. 45).
 
-    Example: optinface register suspend --order CAI-1037199 --destroy
+    Example: optinface register suspend --order CAI-1037199 --destroy --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (_, service):
         register = service.apply_regulator_order(actor=operator(service, api_key),
@@ -123,7 +124,7 @@ def lift(
 ) -> None:
     """Record that the regulator lifted its order.
 
-    Example: optinface register lift --order CAI-1037199
+    Example: optinface register lift --order CAI-1037199 --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (_, service):
         service.lift_regulator_order(actor=operator(service, api_key), reference=order)
