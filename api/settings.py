@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from optinface.consent.settings import ConsentSettings
@@ -207,9 +208,38 @@ def is_loopback(host: str) -> bool:
     return host == "localhost" or (address is not None and address.is_loopback)
 
 
+ENV_PREFIX = "OPTINFACE_"
+
+
+class SettingsRefused(ValueError):
+    """Settings that are not valid, as :func:`settings_problems` names them."""
+
+
+def settings_problems(error: ValidationError, *, flags: Collection[str] = ()) -> str:
+    """Each refused setting by where it was given, with pydantic's reason: its command-line
+    flag if one of ``flags`` (``--port``), else its environment variable; never the value
+    given (a database URL may hold a password)."""
+
+    def named(field: str) -> str:
+        return f"--{field.replace('_', '-')}" if field in flags else ENV_PREFIX + field.upper()
+
+    return "; ".join(
+        f"{named(str(problem['loc'][0])) if problem['loc'] else 'settings'}: {problem['msg']}"
+        for problem in error.errors(include_url=False, include_input=False))
+
+
 def load_settings(*, data_dir: Path | None = None, host: str | None = None,
                   port: int | None = None) -> ApiSettings:
     """Settings from the environment, command-line flags (``--data-dir``, serve's ``--host``
-    and ``--port``) taking precedence when given; validated like the environment's."""
-    given: dict[str, Any] = {"data_dir": data_dir, "host": host, "port": port}
-    return ApiSettings(**{name: value for name, value in given.items() if value is not None})
+    and ``--port``) taking precedence when given; validated like the environment's.
+
+    Raises:
+        SettingsRefused: a setting is not valid, named by its flag where one gave it.
+    """
+    given: dict[str, Any] = {name: value for name, value in
+                             {"data_dir": data_dir, "host": host, "port": port}.items()
+                             if value is not None}
+    try:
+        return ApiSettings(**given)
+    except ValidationError as error:
+        raise SettingsRefused(settings_problems(error, flags=given)) from error

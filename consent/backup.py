@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 from optinface.consent.audit import event_leaf
 from optinface.consent.db import read_only_uri
-from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
+from optinface.consent.errors import DataDirUnusable, InvalidRequest, KeyStoreUnusable
 from optinface.consent.key_check import differing, store_check_values
 from optinface.consent.keys import ROTATION_KEY_NAME
 from optinface.consent.keystore import open_key_store
@@ -79,20 +79,39 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     Raises:
         InvalidRequest: not a SQLite ledger, ``destination`` is not empty, or it lies inside
             the data directory, the key store or the witness folder.
+        DataDirUnusable: SQLite cannot copy the ledger; nothing is left in ``destination``.
     """
     source = _database(settings)
     if not source.exists():
         raise InvalidRequest(f"no ledger at {source}")
     _require_outside(settings, destination)
+    made = not destination.exists()
     destination.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     if any(destination.iterdir()):
         raise InvalidRequest(f"backup destination {destination} is not empty")
+    try:
+        return _write_backup(source, destination, now=now)
+    except BaseException:
+        _remove_partial(destination, made=made)
+        raise
+
+
+def _write_backup(source: Path, destination: Path, *, now: datetime) -> BackupReport:
+    """Copy ``source`` and write the manifest into the empty ``destination``.
+
+    Raises:
+        DataDirUnusable: SQLite cannot copy the ledger (a file that is not a database).
+    """
     target = destination / DATABASE_NAME
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
-    with sqlite3.connect(read_only_uri(source), uri=True) as live, \
-            sqlite3.connect(target) as copy:
-        live.backup(copy)  # one step: a consistent snapshot of the last commit
-        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
+    try:
+        with closing(sqlite3.connect(read_only_uri(source), uri=True)) as live, \
+                closing(sqlite3.connect(target)) as copy:
+            live.backup(copy)  # one step: a consistent snapshot of the last commit
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
+    except sqlite3.Error as error:  # the ledger damaged (not a database), a full disk...
+        raise DataDirUnusable(f"the ledger cannot be copied: {type(error).__name__}: {error};"
+                              " nothing was backed up") from error
     data = target.read_bytes()
     report = BackupReport(destination=destination, bytes=len(data),
                           sha256=hashlib.sha256(data).hexdigest(), created_at=now)
@@ -103,6 +122,15 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     manifest.chmod(PRIVATE_MODE)
     fsync_directory(destination)
     return report
+
+
+def _remove_partial(destination: Path, *, made: bool) -> None:
+    """Leave no part of a backup that failed: its files, and ``destination`` itself if the
+    backup made it (a half-written copy would pass for one)."""
+    for name in (DATABASE_NAME, MANIFEST_NAME):
+        (destination / name).unlink(missing_ok=True)
+    if made:
+        destination.rmdir()
 
 
 def _require_outside(settings: ConsentSettings, destination: Path) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
+from optinface.consent.errors import DataDirUnusable
 from optinface.engine.files import PRIVATE_MODE
 
 logger = logging.getLogger(__name__)
@@ -47,10 +48,22 @@ FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers
 
 def _create_private(database: Path) -> None:
     """Create the database file 0600 before SQLite does: its -wal and -shm files copy the
-    database's mode, and they hold the same ciphertext templates and ledger."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_MODE))
-    os.chmod(database, PRIVATE_MODE)
+    database's mode, and they hold the same ciphertext templates and ledger.
+
+    Raises:
+        DataDirUnusable: the file or its folder cannot be made (a file in the way of a folder,
+            no permission, a full disk).
+    """
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_MODE))
+        os.chmod(database, PRIVATE_MODE)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise DataDirUnusable(f"the ledger's database {database} cannot be made: a file stands"
+                              f" in the way of its folder {database.parent}") from error
+    except OSError as error:
+        raise DataDirUnusable(f"the ledger's database {database} cannot be made:"
+                              f" {error.strerror}") from error
 
 
 def _engine(url: str, **options: Any) -> Engine:
@@ -110,12 +123,13 @@ exception, the server shutting down or restarting, too many connections."""
 def unreachable(error: BaseException) -> bool:
     """Whether ``error`` says the ledger's database cannot serve for now rather than that the
     request, the code or the configuration is wrong: the server refusing or dropping the
-    connection (psycopg's connection left BAD, with no SQLSTATE since no server answered), one
-    of :data:`UNREACHABLE_SQLSTATES`, a connection SQLAlchemy found dead, or its pool with no
-    connection free in time. The API answers these 503 with a Retry-After, and the next request
-    reconnects. Everything else stays a failure to fix (a 500 logged with its traceback): a
-    wrong password (28), a deadlock, a failing trigger, a statement too large, even though
-    psycopg files them under ``OperationalError`` too."""
+    connection (psycopg's connection left BAD, with no SQLSTATE since no server answered, or
+    none made at all: its host name not resolved), one of :data:`UNREACHABLE_SQLSTATES`, a
+    connection SQLAlchemy found dead, or its pool with no connection free in time. The API
+    answers these 503 with a Retry-After, and the next request reconnects. Everything else
+    stays a failure to fix (a 500 logged with its traceback): a wrong password (28), a
+    deadlock, a failing trigger, a statement too large, even though psycopg files them under
+    ``OperationalError`` too."""
     if isinstance(error, SQLAlchemyTimeoutError):
         return True
     if not isinstance(error, DBAPIError):
@@ -128,7 +142,9 @@ def unreachable(error: BaseException) -> bool:
     sqlstate = original.sqlstate
     if sqlstate is not None:
         return sqlstate.startswith(UNREACHABLE_SQLSTATES)
-    return original.pgconn is not None and original.pgconn.status == psycopg.pq.ConnStatus.BAD
+    # No connection at all: none was made (its host name not resolved, the connect timeout
+    # run out), so no server could have answered with a SQLSTATE.
+    return original.pgconn is None or original.pgconn.status == psycopg.pq.ConnStatus.BAD
 
 
 def unreachable_summary(error: BaseException) -> str:

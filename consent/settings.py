@@ -63,6 +63,18 @@ def is_supported_database(url: str) -> bool:
         return False
 
 
+def is_in_memory(url: str) -> bool:
+    """Whether ``url`` (a supported one) names a SQLite database held in memory: no file
+    (``sqlite://``, ``sqlite:///``), ``:memory:``, or a URI one (``file::memory:``,
+    ``mode=memory``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return (database in ("", ":memory:") or database.startswith("file::memory:")
+            or parsed.query.get("mode") == "memory")
+
+
 LONGEST_DAYS = 36_525
 """A century: the longest any duration setting in days may be. Added to any time of the
 service's span (:mod:`consent.moments`, up to 2999) it stays a date the service can hold, so a
@@ -253,6 +265,10 @@ class ConsentSettings(EngineSettings):
         if url is not None and not is_supported_database(url):
             raise ValueError("not a SQLite (sqlite:///FILE) or PostgreSQL"
                              " (postgresql+psycopg://USER@HOST/NAME) URL")
+        if url is not None and is_in_memory(url):
+            raise ValueError("a SQLite database in memory is no ledger: it is lost when the"
+                             " process ends (and each connection has its own); name a file,"
+                             " sqlite:///FILE, or a PostgreSQL server")
         return url
 
     @model_validator(mode="after")

@@ -210,9 +210,14 @@ def read_checkpoint_file(path: Path) -> KnownCheckpoint:
     """A checkpoint a reviewer kept: the JSON the API answered, an export, or a note file.
 
     Raises:
-        ValueError: The file holds no checkpoint (a receipt, for instance).
+        ValueError: The file holds no checkpoint (a receipt, for instance, or bytes that are
+            not text).
     """
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: no signed checkpoint in this file (not UTF-8 text: byte"
+                         f" {error.start})") from error
     try:
         note = _note_in(json.loads(text))
     except (json.JSONDecodeError, RecursionError):  # nested deeper than the parser recurses

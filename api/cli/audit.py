@@ -15,7 +15,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from optinface.api.cli.common import DataDir, refused
+from optinface.api.cli.common import DataDir, refused, say_error
 from optinface.api.settings import load_settings
 from optinface.consent.audit_verify import KnownCheckpoint, verify_log
 from optinface.consent.db import read_only_engine
@@ -50,7 +50,7 @@ PublicKey = Annotated[
 def _broken(line: str) -> typer.Exit:
     """The verdict that the log does not verify (exit 1), in its own words (``audit log
     BROKEN ...``): an answer, not a refusal, so it carries no code."""
-    typer.echo(line, err=True)
+    say_error(line)
     return typer.Exit(code=1)
 
 
@@ -111,8 +111,10 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint]) -> str | 
         return f"audit log BROKEN: the audit tables cannot be read ({error.__class__.__name__})"
     finally:
         engine.dispose()
-    if not status.ok:
-        return f"audit log BROKEN at sequence {status.first_bad_sequence}: {status.problem}"
+    if not status.ok:  # a checkpoint that is not this log's points at no sequence
+        where = "" if status.first_bad_sequence is None else \
+            f" at sequence {status.first_bad_sequence}"
+        return f"audit log BROKEN{where}: {status.problem}"
     typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
                f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
                f" key {verifier.vkey}")

@@ -42,11 +42,13 @@ def restore_command(
     source: Annotated[Path, typer.Argument(help="A folder written by optinface backup.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Replace the ledger by a backup (server stopped), void what it holds single-use and
-    unused (probe consents, one-time links, challenges, approved captures), then start once to
-    replay what the erasure journal recorded since the backup (erasures, withdrawals, templates
-    destroyed, revocations, opt-outs, choices of the alternative, break-glass openings, admin
-    passkeys) and rebuild the index.
+    """Replace the ledger by a backup (server stopped) and replay what happened since.
+
+    Voids what the backup holds single-use and unused (probe consents, one-time links,
+    challenges, approved captures), then starts once to replay what the erasure journal
+    recorded since the backup (erasures, withdrawals, templates destroyed, revocations,
+    opt-outs, choices of the alternative, break-glass openings, admin passkeys) and rebuild the
+    index.
 
     Example: optinface restore /mnt/backups/optinface-2027-03-01
     """

@@ -56,7 +56,7 @@ import numpy as np
 import typer
 
 from optinface.api import server_timing
-from optinface.api.cli.common import RemoteApiKey, check_remote, refused
+from optinface.api.cli.common import RemoteApiKey, check_remote, redacted, refused
 from optinface.api.cli.overhead_split import split
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import load_settings
@@ -622,7 +622,7 @@ def bench(
                 url, api_key, server_pid = stack.enter_context(local_server())
             assert api_key is not None
             client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
-            typer.echo(f"preparing {url}: {researcher_keys} researcher keys")
+            typer.echo(f"preparing {redacted(url)}: {researcher_keys} researcher keys")
             deployment = prepare(Api(client), api_key, faces, researcher_keys=researcher_keys)
             health = client.get("/healthz").json()
             runner = Bench(client=client, deployment=deployment, pipeline=pipeline,
@@ -637,7 +637,7 @@ def bench(
         "tag": tag,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "server": {"url": url, "providers": health["active_providers"],
+        "server": {"url": redacted(url), "providers": health["active_providers"],
                    "models": health["models"], "model_id": health["model_id"]},
         # This process's threads; the bench's own server reads the same environment, so its
         # are set alike, but a --url server's are its own and not known here.

@@ -7,6 +7,7 @@ sweeping run as the system.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +17,11 @@ import httpx
 import typer
 from pydantic import BaseModel
 from pydantic_core import to_json
+from rich.console import Console
 
 from optinface.api.errors import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
-from optinface.consent.errors import ConsentError, DataDirUnusable
+from optinface.consent.errors import ConsentError, DataDirUnusable, InvalidRequest
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
@@ -51,6 +53,66 @@ RemoteApiKey = Annotated[
 ]
 """The admin key of the running server that ``--url`` names (``bench``, ``demo``)."""
 REMOTE_CHECK_SECONDS = 10.0
+LONGEST_WORD = 120
+"""The most characters of one word (a run without a space: an id, a path) a line on stderr
+shows; longer, it is cut and says so with an ellipsis."""
+LONGEST_LINE = 1_000
+UNBOUNDED_WIDTH = 10_000
+"""The width rich lays out for when the output is not a terminal: wider than any row a command
+prints, so nothing is wrapped or cut with an ellipsis (a key id must reach ``keys revoke``
+whole)."""
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line of bounded length, as an error is printed.
+
+    Messages quote what the command was given (an id, a path, a server's answer): a control
+    character in it would reach the terminal (a bell, an escape sequence retitling the window
+    or worse) and a newline would forge a second line; they are shown escaped (``\\x07``). An
+    argument of 100,000 characters is shown as its first :data:`LONGEST_WORD`, then ``…``,
+    and a line longer than :data:`LONGEST_LINE` (a server's output) as its head and tail.
+    """
+    words = " ".join(word if len(word) <= LONGEST_WORD else word[:LONGEST_WORD] + "…"
+                     for word in text.split(" "))
+    line = "".join(character if character.isprintable()
+                   else character.encode("unicode_escape").decode("ascii")
+                   for character in words)
+    if len(line) <= LONGEST_LINE:
+        return line
+    half = LONGEST_LINE // 2  # the head says what failed, the tail often why
+    return f"{line[:half]}…{line[-half:]}"
+
+
+def say_error(line: str) -> None:
+    """Print ``line`` on stderr as :func:`one_line` makes it: every error line of a command."""
+    typer.echo(one_line(line), err=True)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its user information (``http://***@host/``): a password given in a URL
+    is never printed or written to a result file."""
+    return _USERINFO.sub(r"\1***@", url)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The rich console every command prints through. On a terminal, rich's layout for its
+    width; piped or redirected, lines are never wrapped and tables never cut, where rich
+    would lay them out for 80 columns (a key id cut to ``key_1e79…``, a JSON value split)."""
+    terminal = Console(stderr=stderr)
+    if terminal.is_terminal:
+        return terminal
+    return Console(stderr=stderr, soft_wrap=True, width=UNBOUNDED_WIDTH)
+
+
+def key_id_only(value: str) -> str:
+    """A key's id as a command takes it (a typer callback). Given the whole key,
+    ``ID.SECRET``, it is refused naming only the id: the secret is never echoed."""
+    key_id, dot, _ = value.partition(".")
+    if dot:
+        raise refused(InvalidRequest.code, f"a key id is expected, not the key: pass {key_id}"
+                      " (the part before the dot)")
+    return value
 
 
 def refused(code: str, message: str, *, exit_code: int = 1) -> typer.Exit:
@@ -68,7 +130,7 @@ def refused(code: str, message: str, *, exit_code: int = 1) -> typer.Exit:
     its own words.
     """
     prefix = "error" if status_for(code, default=400) >= 500 else "refused"
-    typer.echo(f"{prefix}: {code}: {message}", err=True)
+    say_error(f"{prefix}: {code}: {message}")
     return typer.Exit(code=exit_code)
 
 
@@ -83,7 +145,7 @@ def check_remote(url: str | None, api_key: str | None) -> None:
         httpx.get(f"{url.rstrip('/')}/healthz", timeout=REMOTE_CHECK_SECONDS)
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise refused(CliErrorCode.SERVER_UNREACHABLE,
-                      f"no server answers at {url}: {error}") from error
+                      f"no server answers at {redacted(url)}: {error}") from error
 
 
 @contextmanager

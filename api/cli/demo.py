@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -17,11 +18,12 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.panel import Panel
+from rich.rule import Rule
+from starlette.exceptions import StarletteDeprecationWarning
 
 from optinface.api.app import create_app
-from optinface.api.cli.common import RemoteApiKey, check_remote
+from optinface.api.cli.common import RemoteApiKey, check_remote, console, say_error
 from optinface.api.cli.serve import bootstrap_admin
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
@@ -29,7 +31,9 @@ from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, portraits
 
-console = Console()
+HEADING_WIDTH = 80
+"""The width of a step's heading when not on a terminal, or its title's if wider (on one, the
+terminal's width)."""
 
 
 def add_commands(app: typer.Typer) -> None:
@@ -53,17 +57,24 @@ def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx.Client, str, Opti
         if admin is None:
             raise typer.BadParameter("use an empty --data-dir: the demo makes its own admin key")
         # Imported here: the test client is only needed by this command, not by every CLI start.
-        from fastapi.testclient import TestClient
+        # Starlette warns, on stderr, that it would rather drive the app with httpx2; httpx
+        # drives it as well, and the warning is no part of what the demo shows.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=StarletteDeprecationWarning,
+                                    message="Using `httpx` with `starlette.testclient`")
+            from fastapi.testclient import TestClient
 
         client = stack.enter_context(TestClient(create_app(settings, service=service)))
         yield client, admin, service
 
 
 def _step(title: str, detail: Any = None) -> None:
-    console.rule(f"[bold cyan]{title}")
+    out = console()
+    out.print(Rule(f"[bold cyan]{title}"),  # never cut: as wide as it needs off a terminal
+              width=None if out.is_terminal else max(HEADING_WIDTH, len(title) + 6))
     if detail is not None:
         text = detail if isinstance(detail, str) else json.dumps(detail, indent=2)
-        console.print(text, markup=False, highlight=False)
+        out.print(text, markup=False, highlight=False)
 
 
 def _call(client: httpx.Client, method: str, url: str, secret: str, **kwargs: Any) -> Any:
@@ -220,7 +231,7 @@ def demo(
 
     Example: optinface demo
     """
-    console.print(Panel("optinface demo: every step goes through the HTTP API"))
+    console().print(Panel.fit("optinface demo: every step goes through the HTTP API"))
     check_remote(url, api_key)
     with ExitStack() as stack:
         if url is None:
@@ -237,6 +248,6 @@ def demo(
         try:
             _walk(client, admin, faces)
         except (DemoFailed, SoftPersonFailed) as failure:
-            console.print(f"[bold red]demo failed:[/] {failure}")
+            say_error(f"demo failed: {failure}")
             raise typer.Exit(code=1) from failure
-    console.print("[bold green]demo complete[/]")
+    console().print("[bold green]demo complete[/]")

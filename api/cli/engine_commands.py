@@ -12,11 +12,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from optinface.api.cli.common import refused
+from optinface.api.cli.common import console, refused
 from optinface.api.errors import CliErrorCode
 from optinface.engine.errors import EngineError, UnreadableFile
 from optinface.engine.manifest import inspect_model, load_manifest
@@ -65,16 +64,16 @@ def models(
     if as_json:
         typer.echo(json.dumps({"models": rows, "providers": providers}, indent=2))
         return
-    console = Console()
+    out = console()
     table = Table(title="optinface models")
     for column in ("id", "role", "sha256", "status", "licence"):
         table.add_column(column, overflow="fold")
     for row in rows:
         status = "[green]verified[/]" if row["verified"] else f"[red]{row['problem']}[/]"
         table.add_row(row["id"], row["role"], row["sha256"][:16] + "…", status, row["licence"])
-    console.print(table)
-    console.print(f"Active execution providers: {providers}")
-    console.print(
+    out.print(table)
+    out.print(f"Active execution providers: {providers}")
+    out.print(
         "[bold yellow]The InsightFace pretrained models are for non-commercial research only."
         "[/] License a model before any other use (see models/README.md)."
     )

@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.cli.common import (
+    ApiKey,
+    DataDir,
+    console,
+    echo_json,
+    key_id_only,
+    opened,
+    operator,
+)
 from optinface.api.tls import client_ca_pem
 from optinface.consent.break_glass import DEFAULT_HOURS, MAX_HOURS, MIN_HOURS
 from optinface.consent.roles import RELYING_PARTIES, Role
@@ -110,12 +117,13 @@ def list_keys(
             f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "",
             row.client_cert_sha256 or "",
         )
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("revoke")
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="The key id (key_...), not the secret.")],
+    key_id: Annotated[str, typer.Argument(help="The key id (key_...), not the secret.",
+                                          callback=key_id_only)],
     api_key: ApiKey,
     data_dir: DataDir = None,
 ) -> None:
@@ -155,7 +163,8 @@ def break_glass(
 
 @app.command("admin-passkey-link")
 def admin_passkey_link(
-    key_id: Annotated[str, typer.Argument(help="The admin key's id (key_...), not its secret.")],
+    key_id: Annotated[str, typer.Argument(help="The admin key's id (key_...), not its secret.",
+                                          callback=key_id_only)],
     data_dir: DataDir = None,
 ) -> None:
     """Issue the one-time link with which an admin key registers its passkey, where

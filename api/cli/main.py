@@ -26,12 +26,11 @@ from optinface.api.cli import (
 )
 from optinface.api.cli.common import refused
 from optinface.api.errors import ApiErrorCode, CliErrorCode
+from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
 from optinface.consent.db import unreachable, unreachable_summary
 from optinface.consent.errors import ConsentError
 from optinface.engine.errors import EngineError
-
-ENV_PREFIX = "OPTINFACE_"
 
 app = typer.Typer(
     help="optinface: consent-first face matching. Every command has --help with an example.",
@@ -77,7 +76,8 @@ def run() -> None:
         if not error.title.endswith("Settings"):
             raise
         ended = refused(CliErrorCode.INVALID_SETTINGS, settings_problems(error))
-    except (SettingsError, TlsFileRefused) as error:  # a list not even JSON; a TLS file
+    except (SettingsError, SettingsRefused, TlsFileRefused) as error:
+        # A list not even JSON; the settings load_settings refused; a TLS file.
         ended = refused(CliErrorCode.INVALID_SETTINGS, str(error))
     except (DBAPIError, SQLAlchemyTimeoutError) as error:
         if not unreachable(error):
@@ -86,14 +86,6 @@ def run() -> None:
     else:
         return
     sys.exit(ended.exit_code)
-
-
-def settings_problems(error: ValidationError) -> str:
-    """Each refused setting by its environment variable, with pydantic's reason; never the
-    value given (a database URL may hold a password)."""
-    return "; ".join(
-        f"{ENV_PREFIX + str(problem['loc'][0]).upper() if problem['loc'] else 'settings'}:"
-        f" {problem['msg']}" for problem in error.errors(include_url=False, include_input=False))
 
 
 if __name__ == "__main__":

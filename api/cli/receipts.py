@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from optinface.api.cli.common import DataDir, refused
+from optinface.api.cli.common import DataDir, refused, say_error
 from optinface.api.settings import load_settings
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
@@ -26,6 +26,7 @@ from optinface.consent.receipts import (
     subject_signature_problem,
     verify_receipt,
 )
+from optinface.consent.settings import KeyStoreKind
 from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
@@ -53,6 +54,11 @@ def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:
 
 def _published_key(data_dir: Path | None) -> str:
     settings = load_settings(data_dir=data_dir)
+    if settings.key_store is KeyStoreKind.FILE and not settings.keys_dir.exists():
+        # Nothing here to check with; whether a ledger holds data is no verifier's question.
+        raise refused(KeyStoreUnusable.code, f"no key store at {settings.keys_dir} to check the"
+                      f" receipt with (is {settings.data_dir} a deployment's data directory?);"
+                      " pass the published --public-key", exit_code=2)
     try:
         store = open_key_store(settings, create=False)  # a verifier never makes a key store
         try:
@@ -101,16 +107,13 @@ def verify(
         n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)
     ]
     if bad:
-        typer.echo(
-            f"{file}: INVALID signature for key {trusted} (receipt {', '.join(map(str, bad))}"
-            f" of {len(found)})",
-            err=True,
-        )
+        say_error(f"{file}: INVALID signature for key {trusted} (receipt"
+                  f" {', '.join(map(str, bad))} of {len(found)})")
         raise typer.Exit(code=1)
     for n, (receipt, _) in enumerate(found, 1):
         problem = subject_signature_problem(receipt)
         if problem is not None:
-            typer.echo(f"{file}: INVALID: receipt {n}: {problem}", err=True)
+            say_error(f"{file}: INVALID: receipt {n}: {problem}")
             raise typer.Exit(code=1)
     typer.echo(f"{file}: {len(found)} valid signature(s) by {trusted}")
     people = [receipt["subjectSignature"].get("capacity") for receipt, _ in found

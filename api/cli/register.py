@@ -92,6 +92,7 @@ def declare(
     both again.
 
     Example: optinface register declare --date 2026-01-05 --reference CAI-2026-001
+    --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (_, service):
         service.declare(actor=operator(service, api_key), date=declared_on.date(),
@@ -112,7 +113,7 @@ def suspend(
     """Apply a regulator's order: enrolment and matching stop (LCCJTI art. 45). While an
     order under --order is in force, a repeat is refused (order_in_force) and records nothing.
 
-    Example: optinface register suspend --order CAI-1037199 --destroy
+    Example: optinface register suspend --order CAI-1037199 --destroy --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (_, service):
         register = service.apply_regulator_order(actor=operator(service, api_key),
@@ -130,7 +131,7 @@ def lift(
 ) -> None:
     """Record that the regulator lifted its order (refused when it is not in force).
 
-    Example: optinface register lift --order CAI-1037199
+    Example: optinface register lift --order CAI-1037199 --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (_, service):
         service.lift_regulator_order(actor=operator(service, api_key), reference=order)

@@ -36,8 +36,9 @@ def rotate_epoch_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
 
 
 def epochs_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
-    """List the key epochs: when each was created and destroyed (an erasure receipt's
-    ``copiesUndecryptableAt`` names the destruction of its ``keyEpoch``).
+    """List the key epochs: when each was created and destroyed.
+
+    An erasure receipt's copiesUndecryptableAt names the destruction of its keyEpoch.
 
     Example: optinface keys epochs --api-key $ADMIN_KEY
     """

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from optinface.api.access_log import uvicorn_log_config
 from optinface.api.app import create_app
-from optinface.api.cli.common import DataDir, refused
+from optinface.api.cli.common import DataDir, console, refused
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
 from optinface.api.tls import contexts_for
@@ -240,20 +240,20 @@ async def serve_together(servers: Sequence[tuple[Server, list[socket.socket]]],
 def _serve(settings: ApiSettings, contexts: dict[int, ssl.SSLContext | None],
            listeners: dict[int, list[socket.socket]]) -> None:
     """One app and one service for every port: the main port's server runs the lifespan."""
-    console = Console()
+    out = console()
     if settings.demo_mode:
-        console.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
+        out.print("[bold red]DEMO MODE[/]: placeholder accountability; not for real people.")
     with Stopping() as stopping:
         service = OptinFace.open(settings)
         try:
-            _listen(settings, service, contexts, listeners, stopping, console)
+            _listen(settings, service, contexts, listeners, stopping, out)
         finally:
             service.close()
 
 
 def _listen(settings: ApiSettings, service: OptinFace, contexts: dict[int, ssl.SSLContext | None],
             listeners: dict[int, list[socket.socket]], stopping: Stopping,
-            console: Console) -> None:
+            out: Console) -> None:
     """Build the app and its servers, say where they listen, and serve until stopped (not at
     all when a stop was asked for while the service opened)."""
     app = create_app(settings, service=service)
@@ -263,11 +263,11 @@ def _listen(settings: ApiSettings, service: OptinFace, contexts: dict[int, ssl.S
                for number, server in servers.items()}
     secret = bootstrap_admin(service)
     if secret is not None:
-        console.print("[bold]First run.[/] Admin API key (shown once, store it now):")
-        console.print(secret, markup=False, highlight=False)
-    console.print(f"data dir: {settings.data_dir.resolve()}")
+        out.print("[bold]First run.[/] Admin API key (shown once, store it now):")
+        out.print(secret, markup=False, highlight=False)
+    out.print(f"data dir: {settings.data_dir.resolve()}")
     for number, scheme in schemes.items():
-        console.print(f"listening on {scheme}://{url_host(settings.host)}:{number}  "
+        out.print(f"listening on {scheme}://{url_host(settings.host)}:{number}  "
                       + ("(API /v1, docs /docs, portal /portal, review /review)"
                          if number == settings.port else
                          "(relying parties: API /v1, a client certificate required)"))

@@ -223,6 +223,43 @@ def test_a_file_that_holds_no_note_is_unreadable_not_tampering(
     assert "no signed checkpoint" in output
 
 
+def test_a_file_that_is_not_text_is_unreadable_naming_the_file(
+    settings: ApiSettings, saved: Path, tmp_path: Path
+) -> None:
+    """Only the decoder's words were printed (``'utf-8' codec can't decode byte 0x87...``),
+    naming neither the file nor what was wrong with it."""
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\x87\xff" + os.urandom(98))
+    code, output = verify(settings, "--against", str(binary))
+    assert (code, output) == (2, f"refused: unreadable_file: {binary}: no signed checkpoint in"
+                                 " this file (not UTF-8 text: byte 0)\n")
+
+
+def test_another_deployments_checkpoint_is_named_as_such_not_placed_at_a_sequence(
+    settings: ApiSettings, saved: Path, tmp_path: Path
+) -> None:
+    """It read ``audit log BROKEN at sequence None``: a checkpoint this log's key never signed
+    belongs at no sequence of it."""
+    OptinFace.open(load_settings(data_dir=tmp_path / "other")).close()
+    [theirs, *_] = sorted((tmp_path / "other-witness" / "checkpoints").iterdir())
+    code, output = verify(settings, "--against", str(theirs))
+    assert code == 1 and output.startswith(
+        f"audit log BROKEN: {theirs} is not a checkpoint signed by the pinned key ("), output
+
+
+def test_a_receipt_checked_where_there_is_no_deployment_says_so(tmp_path: Path) -> None:
+    """It said the key directory was missing "while the ledger holds data": there was no
+    ledger at all, and the verifier makes none."""
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA"}))
+    missing = tmp_path / "missing"
+    answer = runner.invoke(app, ["receipt", "verify", str(receipt), "--data-dir", str(missing)])
+    assert (answer.exit_code, answer.output) == (
+        2, f"error: key_store_unusable: no key store at {missing}-keys to check the receipt with"
+           f" (is {missing} a deployment's data directory?); pass the published --public-key\n")
+    assert sorted(tmp_path.iterdir()) == [receipt]
+
+
 def test_a_receipt_file_nested_too_deep_is_unreadable_in_one_line(
     settings: ApiSettings, tmp_path: Path
 ) -> None:

@@ -10,15 +10,19 @@ import shutil
 import signal
 import socket
 import sqlite3
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import typer
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from typer.testing import CliRunner
 
 from optinface.api.cli.keys import KeyRole
@@ -40,7 +44,7 @@ from optinface.consent.witness import latest_witnessed
 from tests.support.api import auth, thresholds_for_tests
 from tests.support.console import console, printed_secret
 from tests.support.files import file_bytes
-from tests.support.server import free_port, inherited_environment
+from tests.support.server import free_port, inherited_environment, running
 from tests.support.workers import Worker
 
 runner = CliRunner()
@@ -407,11 +411,20 @@ def test_commands_are_refused_while_a_server_has_the_data_dir_open(
 
 
 def test_demo_walks_the_whole_life_cycle(data_dir: Path) -> None:
-    code, output = run("demo", "--data-dir", str(data_dir))
-    assert code == 0, output
+    """Run as an operator's shell runs it, its output piped: nothing on stderr (Starlette's
+    warning about its test client was), and no line wrapped at 80 columns (a JSON value was
+    split in two, a step's heading cut)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "optinface.api.cli.main", "demo", "--data-dir", str(data_dir)],
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"}, capture_output=True, text=True,
+        check=False)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
     for marker in ("THIS IS A DEMO", '"candidates_for_review"', '"no_candidate"',
                    "Erasure receipt", "demo complete"):
-        assert marker in output
+        assert marker in result.stdout
+    assert re.search(r'^  "notice_sha256": "[0-9a-f]{64}"$', result.stdout, re.MULTILINE)
+    assert re.search(r"^─+ 4\. The person registered .* the receipt holds their signature ─+$",
+                     result.stdout, re.MULTILINE)
 
 
 def test_receipt_verify_refuses_a_tampered_receipt(
@@ -485,13 +498,15 @@ def test_serve_refuses_options_that_are_not_valid_before_making_anything(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Each named by the flag that gave it: ``--port 70000`` blamed OPTINFACE_PORT, which the
+    operator had not set."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
-    for option, variable in (("--port", "99999"), ("--host", "not a host"),
-                             ("--host", "localhost\n")):
-        code, lines = console(monkeypatch, capsys, "serve", option, variable,
+    for option, value in (("--port", "70000"), ("--host", "not a host"),
+                          ("--host", "localhost\n")):
+        code, lines = console(monkeypatch, capsys, "serve", option, value,
                               "--data-dir", str(data_dir))
         assert code == 1 and len(lines) == 1, lines
-        assert lines[0].startswith("error: invalid_settings: OPTINFACE_"), lines
+        assert lines[0].startswith(f"error: invalid_settings: {option}: "), lines
     assert list(tmp_path.iterdir()) == []  # no data dir, no key store beside it
 
 
@@ -608,6 +623,9 @@ def test_the_servers_access_log_names_routes_never_a_pseudonym(tmp_path: Path) -
     finally:
         worker.stop()
     log = worker.log.read_text()
+    # Whole, though no terminal is 95 columns wide here: rich split it at 80.
+    assert (f"listening on {worker.url}  (API /v1, docs /docs, portal /portal, review /review)"
+            in log.splitlines()), log[:2000]
     assert pseudonym not in log
     for line in ('"GET /v1/subjects/{subject} HTTP/1.1" 200', '"GET /v1/audit/events HTTP/1.1"',
                  '"DELETE /v1/subjects/{subject} HTTP/1.1" 200'):
@@ -725,6 +743,138 @@ def test_a_backup_destination_that_cannot_be_written_is_one_line(
                                  " /proc/optinface-nope: No such file or directory"])
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "empty-folder"])
+def test_a_backup_of_a_ledger_that_is_not_a_database_is_one_line_leaving_nothing(
+    data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], existing: bool,
+) -> None:
+    """A traceback, and an empty ``optinface.db`` in the destination that would pass for a
+    backup, before."""
+    _garbage_database(Path(), data_dir)
+    destination = tmp_path / "backup"
+    if existing:
+        destination.mkdir()
+    code, lines = console(monkeypatch, capsys, "backup", str(destination),
+                          "--data-dir", str(data_dir))
+    assert (code, lines) == (1, ["error: data_dir_unusable: the ledger cannot be copied:"
+                                 " DatabaseError: file is not a database; nothing was backed"
+                                 " up"])
+    assert (list(destination.iterdir()) == []) if existing else not destination.exists()
+
+
+@pytest.mark.parametrize("command", [("register",), ("sweep",),
+                                     ("serve", "--port", str(free_port()))])
+def test_a_database_file_that_cannot_be_made_is_one_line(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], command: tuple[str, ...],
+) -> None:
+    """``sqlite:////etc/passwd/x.db``: a file where the database's folder should be."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", f"sqlite:///{in_the_way}/optinface.db")
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(data_dir))
+    assert (code, lines) == (1, [f"error: data_dir_unusable: the ledger's database {in_the_way}"
+                                 f"/optinface.db cannot be made: a file stands in the way of its"
+                                 f" folder {in_the_way}"])
+
+
+@pytest.mark.parametrize("command", [("keys", "revoke"), ("keys", "admin-passkey-link")])
+def test_a_whole_key_where_its_id_is_expected_is_refused_without_echoing_its_secret(
+    data_dir: Path, admin: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], command: tuple[str, ...],
+) -> None:
+    """``keys revoke key_ID.SECRET`` printed ``no API key key_ID.SECRET``: the secret, on the
+    operator's screen and in whatever records it. Refused before anything is opened, naming
+    the id alone; the key is not revoked."""
+    monkeypatch.setenv("OPTINFACE_ADMIN_MFA", "true")
+    key_id, secret = admin.split(".")
+    operator = ("--api-key", admin) if command[-1] == "revoke" else ()  # the other: no key
+    code, lines = console(monkeypatch, capsys, *command, admin, *operator,
+                          "--data-dir", str(data_dir))
+    assert (code, lines) == (1, [f"refused: invalid_request: a key id is expected, not the key:"
+                                 f" pass {key_id} (the part before the dot)"])
+    assert secret not in lines[0]
+    listed = json.loads(run("keys", "list", "--json", "--api-key", admin,
+                            "--data-dir", str(data_dir))[1])
+    assert [key["revoked_at"] for key in listed] == [None]
+
+
+def test_an_error_line_escapes_control_characters_and_cuts_a_long_value(
+    data_dir: Path, admin: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pseudonym holding a bell and an OSC sequence (which retitles a terminal) reached
+    stderr raw; one of 100,000 characters was printed whole."""
+    d = ("--api-key", admin, "--data-dir", str(data_dir))
+    code, lines = console(monkeypatch, capsys, "export", "subj_\x07\x1b]0;pwn\x07", *d)
+    assert (code, lines) == (1, [r"refused: not_found: no subject subj_\x07\x1b]0;pwn\x07"])
+    code, lines = console(monkeypatch, capsys, "export", "subj_" + "a" * 100_000, *d)
+    assert (code, lines) == (1, ["refused: not_found: no subject subj_" + "a" * 115 + "…"])
+
+
+def test_a_demo_step_that_fails_is_one_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was printed on stdout, wrapped over two lines, with whatever the server answered."""
+    app = FastAPI()
+    app.get("/healthz")(lambda: {"status": "ok"})
+    app.post("/v1/keys")(lambda: PlainTextResponse("down\nfor \x1b[31mmaintenance", 503))
+    with running(app) as url:
+        code, lines = console(monkeypatch, capsys, "demo", "--url", url, "--api-key", "key_x.y")
+    assert (code, lines) == (1, [r"demo failed: POST /v1/keys -> 503 down\nfor"
+                                 r" \x1b[31mmaintenance"])
+
+
+def test_keys_list_off_a_terminal_cuts_no_key_id_nor_name(data_dir: Path, admin: str) -> None:
+    """Piped, rich laid the table out for 80 columns: ``key_1e79…``, an id ``keys revoke``
+    cannot take."""
+    d = ("--api-key", admin, "--data-dir", str(data_dir))
+    name = "a relying party with a long name " * 5
+    code, output = run("keys", "create", "--role", "reviewer", "--name", name.strip(), *d)
+    assert code == 0, output
+    code, output = run("keys", "list", *d)
+    assert code == 0, output
+    rows = [line for line in output.splitlines() if "key_" in line]
+    assert len(rows) == 2, output
+    assert admin.split(".")[0] in rows[0] and name.strip() in rows[1] and "…" not in output
+
+
+def _commands() -> list[tuple[list[str], Any]]:
+    """Every command and group of the console script, by the words that invoke it."""
+    def walk(command: Any, words: list[str]) -> Iterator[tuple[list[str], Any]]:
+        yield words, command
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            yield from walk(sub, [*words, name])
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_every_example_passes_the_key_its_command_requires() -> None:
+    """``register declare``, ``suspend`` and ``lift`` showed examples without ``--api-key``."""
+    for words, command in _commands():
+        needs_key = any("--api-key" in getattr(param, "opts", ()) and param.required
+                        for param in command.params)
+        if needs_key:
+            code, output = run(*words, "--help")
+            example = output.split("Example:")[1].split("╭")[0]
+            assert code == 0 and "--api-key" in example, (words, example)
+
+
+def test_no_help_shows_markup_it_does_not_render() -> None:
+    """``keys epochs --help`` showed ``copiesUndecryptableAt`` with its reST backquotes."""
+    for words, _ in _commands():
+        code, output = run(*words, "--help")
+        assert code == 0 and "``" not in output, words
+
+
+def test_the_command_list_gives_each_command_its_summary_on_one_line() -> None:
+    """``restore``'s summary ran over four lines, broken where its docstring's lines end."""
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "300"})
+    below = result.output.split("─ Commands ")[1].splitlines()[1:]
+    panel = below[:[line.startswith("╰") for line in below].index(True)]
+    assert panel and all(re.match(r"│ [a-z]", line) for line in panel), panel
+
+
 def test_a_setting_that_is_not_even_json_is_one_line(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -779,6 +929,26 @@ def test_a_database_url_the_ledger_cannot_use_is_one_line_without_its_value(
     assert not list(tmp_path.glob("var*")), "no data dir, no key store beside it"
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:",
+                                 "sqlite:///file::memory:?uri=true",
+                                 "sqlite:///file:hunter2?mode=memory&uri=true"])
+@pytest.mark.parametrize("command", [("register",), ("sweep",)])
+def test_a_database_in_memory_is_refused_as_no_ledger(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], url: str, command: tuple[str, ...],
+) -> None:
+    """Lost at exit: these commands ran against a throw-away ledger, and serve started, its
+    sweeper then failing. Refused with the settings, in one line without the value."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", url)
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(data_dir))
+    assert (code, len(lines)) == (1, 1), lines
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_DATABASE_URL: Value error,"
+                               " a SQLite database in memory is no ledger"), lines
+    assert "hunter2" not in lines[0] and ":memory:" not in lines[0]
+    assert not list(tmp_path.glob("var*")), "no data dir, no key store beside it"
+
+
 @pytest.mark.parametrize("url", ["sqlite:///var/optinface.db", "sqlite+pysqlite:///ledger.db",
                                  "postgresql+psycopg://ops:hunter2@db:5432/optinface"])
 def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
@@ -788,15 +958,21 @@ def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
     assert load_settings(data_dir=data_dir).url == url
 
 
+@pytest.mark.parametrize("server", [f"127.0.0.1:{free_port()}", "nowhere.invalid:5432"],
+                         ids=["port-closed", "name-not-resolved"])
+@pytest.mark.parametrize("command", [("sweep",), ("register",),
+                                     ("serve", "--port", str(free_port()))])
 def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_password(
     made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    server: str, command: tuple[str, ...],
 ) -> None:
-    """A database that is down is no bug of the command: one line naming the ledger as out of
-    reach, the password of its URL never printed."""
+    """A database that is down, or whose host name does not resolve (a DNS outage), is no
+    bug of the command: one line naming the ledger as out of reach, the password of its URL
+    never printed."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
     monkeypatch.setenv("OPTINFACE_DATABASE_URL",
-                       f"postgresql+psycopg://ops:hunter2@127.0.0.1:{free_port()}/optinface")
-    code, lines = console(monkeypatch, capsys, "sweep", "--data-dir", str(made_dir))
+                       f"postgresql+psycopg://ops:hunter2@{server}/optinface")
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(made_dir))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("error: ledger_unavailable: OperationalError: "), lines
     assert "hunter2" not in lines[0]
@@ -806,7 +982,11 @@ def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_passw
 def test_a_url_where_no_server_answers_is_one_line(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    """The URL is named, but never a password it holds."""
+    port = free_port()
+    url = f"http://ops:hunter2@127.0.0.1:{port}/"
     code, lines = console(monkeypatch, capsys, command, "--url", url, "--api-key", "key_x.y")
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith(f"error: server_unreachable: no server answers at {url}:")
+    assert lines[0].startswith(
+        f"error: server_unreachable: no server answers at http://***@127.0.0.1:{port}/:"), lines
+    assert "hunter2" not in lines[0] and "ops" not in lines[0]
