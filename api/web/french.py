@@ -399,6 +399,9 @@ FRENCH: dict[str, str] = {
         "Vous aviez choisi le {chosen}; il prend fin plus tôt, quand la personne atteint l'âge"
         " du consentement (à moins qu'elle consente avant en son propre nom)."
     ),
+    "Your receipt names who receives your data: {recipients}.": (
+        "Votre reçu nomme qui reçoit vos données : {recipients}."
+    ),
     "You can stop any of these uses at any time from your page.": (
         "Vous pouvez mettre fin à chacune de ces utilisations en tout temps depuis votre page."
     ),
