@@ -1,16 +1,16 @@
 """The audit log as files: every matching event fetched a page at a time, and its CSV form.
 
 Shared by the JSON API's export and the reviewer dashboard's downloads, so both give out the
-same columns.
+same columns, written safe to open in a spreadsheet (:mod:`.csvfiles`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
+from typing import Any
 
+from optinface.api.csvfiles import csv_text
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import AuditEventPublic, AuditFilter
 from optinface.consent.service import OptinFace
@@ -33,16 +33,15 @@ def all_events(
 
 
 def audit_csv(events: list[AuditEventPublic]) -> str:
-    """One row per event; list and dict fields as JSON so the file round-trips."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=AUDIT_CSV_COLUMNS)
-    writer.writeheader()
+    """One row per event; list and dict fields as JSON so the file round-trips, but for the
+    apostrophe before a text cell that begins like a formula (:func:`.csvfiles.inert`): the
+    JSON export is the exact copy."""
+    rows: list[list[Any]] = [list(AUDIT_CSV_COLUMNS)]
     for event in events:
         row = event.model_dump(mode="json")
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        )
-    return buffer.getvalue()
+        rows.append([json.dumps(row[c]) if isinstance(row[c], list | dict) else row[c]
+                     for c in AUDIT_CSV_COLUMNS])
+    return csv_text(rows)
 
 
 def audit_json(events: list[AuditEventPublic]) -> str:

@@ -27,8 +27,13 @@ RIGHTS_REQUEST_DAYS = 30  # P-39.1 s. 32 (30 days) and GDPR art. 12(3) (one mont
 # pages translate them, see ``api/web/export.py``); ``{{...}}`` is a literal brace of a route.
 RIGHTS: tuple[tuple[str, str, str], ...] = (
     ("access", "P-39.1 s. 27; GDPR art. 15",
-     "GET /v1/subjects/{{pseudonym}}/export with your subject token (JSON, Markdown or HTML), at"
-     " any time and free; or write to {contact}"),
+     "the portal's \"My data\" page, or GET /v1/subjects/{{pseudonym}}/export with your subject"
+     " token (JSON, Markdown or HTML), at any time and free; or write to {contact}"),
+    ("portability", "P-39.1 s. 27; GDPR art. 20",
+     "the portal's \"Download it as JSON\" (My data), or GET"
+     " /v1/subjects/{{pseudonym}}/export?format=json with your subject token: everything we hold"
+     " about you in a structured, commonly used, machine-readable format, at any time and free;"
+     " to have it sent to another organisation, write to {contact}"),
     ("rectification", "P-39.1 s. 28; GDPR art. 16",
      "enrol a new photo under your consent (the old template can be erased), or write to"
      " {contact}"),

@@ -24,7 +24,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import NOTHING, destroy_templates, erase_unless_kept
 from optinface.consent.errors import ChallengeInvalid
-from optinface.consent.receipts import receipt_for_consent
+from optinface.consent.receipts import receipt_for_consent, stated_recipients
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -74,6 +74,9 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
         if statement.get("retentionPolicy") != policy:
             raise ChallengeInvalid("the retention policy changed since the challenge; sign again",
                                    details={"retention_policy_sha256": policy["sha256"]})
+        recipients = stated_recipients(settings)
+        if statement.get("recipients", []) != recipients:  # told others than those now
+            raise ChallengeInvalid("the recipients changed since the challenge; sign again")
         consent = ledger.record_consent(
             session, subject=subject, purposes=purposes, notice=notice, now=now,
             retention_policy_sha256=policy["sha256"],
@@ -86,6 +89,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,
+                                              recipients=recipients,
                                               public_key=runtime.keys.public_key,
                                               subject_signature=signed.evidence)
         consent.receipt_signature = runtime.keys.sign(canonical_json(consent.receipt))

@@ -7,9 +7,16 @@ subject, a regulator or a court can check a receipt without access to optinface.
 A receipt of the person's own act (consent, withdrawal, probe consent) also carries their
 WebAuthn assertion (``subjectSignature``): :func:`subject_signature_problem` checks it against
 the credential public key it carries and checks that the statement signed is this receipt's
-(pseudonym, notice hash, retention policy, purposes, expiry), so the controller's signature
-alone, which the operator can always make, never stands for the person's; and that the retention
-policy's text is the one its SHA-256 names.
+(pseudonym, notice hash, retention policy, purposes, recipients, expiry), so the controller's
+signature alone, which the operator can always make, never stands for the person's; and that the
+retention policy's text is the one its SHA-256 names.
+
+A consent receipt names the configured recipients (GDPR art. 13(1)(e)): whole in ``recipients``
+(name, purpose, legal basis, as the register and ``/privacy`` state them) and, in each purpose,
+Kantara v1.1's ``thirdPartyDisclosure`` and ``thirdPartyName``. Both fields are of the version
+the receipt states (KI-CR-v1.1.0), so the version is unchanged: a receipt made before recipients
+were stated has neither ``recipients`` in it nor in the statement its person signed, reads as
+disclosing to no one, and verifies as it always did.
 """
 
 from __future__ import annotations
@@ -66,6 +73,21 @@ def published_key(public_key: str) -> PublishedKey:
     )
 
 
+def stated_recipients(settings: ConsentSettings) -> list[dict[str, str]]:
+    """The configured recipients as a consent states them: what the person signs and their
+    receipt names (see the module docstring)."""
+    return [recipient.model_dump() for recipient in settings.recipients]
+
+
+def third_party(recipients: list[dict[str, str]]) -> dict[str, Any]:
+    """Each purpose's Kantara disclosure fields for ``recipients``: ``thirdPartyName`` (one
+    text in v1.1, the names joined) is owed whenever ``thirdPartyDisclosure`` is true."""
+    if not recipients:
+        return {"thirdPartyDisclosure": False}
+    return {"thirdPartyDisclosure": True,
+            "thirdPartyName": "; ".join(recipient["name"] for recipient in recipients)}
+
+
 def consent_receipt(
     *,
     receipt_id: str,
@@ -80,6 +102,7 @@ def consent_receipt(
     accountability: Accountability,
     notice: dict[str, str],
     retention_policy: dict[str, Any],
+    recipients: list[dict[str, str]],
     public_key: str,
     expires_at: datetime,
     subject_signature: dict[str, Any],
@@ -110,7 +133,10 @@ def consent_receipt(
         "notice": notice,
         # The retention policy the person signed, whole, with its SHA-256 (its version).
         "retentionPolicy": retention_policy,
-        "services": [{"service": "optinface face matching", "purposes": purposes}],
+        # Who receives the data (GDPR art. 13(1)(e)), as the person signed it.
+        "recipients": recipients,
+        "services": [{"service": "optinface face matching",
+                      "purposes": [{**p, **third_party(recipients)} for p in purposes]}],
         "sensitive": True,
         "spiCat": ["biometric"],
     }
@@ -124,11 +150,12 @@ def receipt_for_consent(
     notice: Notice,
     settings: ConsentSettings,
     retention_policy: dict[str, Any],
+    recipients: list[dict[str, str]],
     public_key: str,
     subject_signature: dict[str, Any],
 ) -> dict[str, Any]:
-    """The receipt of a consent just recorded: who, what for, under which notice, until when,
-    and the person's own passkey signature of it."""
+    """The receipt of a consent just recorded: who, what for, under which notice, disclosed to
+    whom, until when, and the person's own passkey signature of it."""
     return consent_receipt(
         receipt_id=consent.id,
         timestamp=consent.obtained_at,
@@ -143,7 +170,7 @@ def receipt_for_consent(
              "retentionDays": p.retention_days, "study": p.study,
              "purposeCategory": ["biometric identification"], "consentType": "EXPLICIT",
              "piiCategory": ["face template"], "primaryPurpose": True,
-             "termination": consent.ends_at.isoformat(), "thirdPartyDisclosure": False}
+             "termination": consent.ends_at.isoformat()}
             for p in purposes
         ],
         policy_url=settings.policy_url,
@@ -151,23 +178,39 @@ def receipt_for_consent(
         notice={"id": notice.id, "version": notice.version, "language": consent.language,
                 "sha256": notice.sha256},
         retention_policy=retention_policy,
+        recipients=recipients,
         public_key=public_key,
         expires_at=consent.expires_at,
         subject_signature=subject_signature,
     )
 
 
+def _discloses_as_signed(receipt: dict[str, Any], purposes: list[dict[str, Any]],
+                         signed: Any) -> bool:
+    """The receipt names the recipients the person signed, and each purpose's Kantara fields
+    say the same; absent from both (a receipt from before recipients were stated): no one, as
+    its ``thirdPartyDisclosure`` says."""
+    try:
+        told = third_party(signed)
+    except (KeyError, TypeError):  # a statement made elsewhere, not of our shape
+        return False
+    return receipt.get("recipients", []) == signed and all(
+        {k: p[k] for k in ("thirdPartyDisclosure", "thirdPartyName") if k in p} == told
+        for p in purposes)
+
+
 def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bool:
     """The person signed what this receipt says, not something else."""
     act = statement.get("act")
     if act == "consent":
-        purposes = sorted(p["purposeId"] for service in receipt.get("services", [])
-                          for p in service.get("purposes", []))
+        stated = [p for service in receipt.get("services", [])
+                  for p in service.get("purposes", [])]
         return (statement.get("subject") == receipt.get("piiPrincipalId")
                 and statement.get("notice", {}).get("sha256")
                 == receipt.get("notice", {}).get("sha256")
                 and statement.get("retentionPolicy") == receipt.get("retentionPolicy")
-                and statement.get("purposes") == purposes
+                and statement.get("purposes") == sorted(p["purposeId"] for p in stated)
+                and _discloses_as_signed(receipt, stated, statement.get("recipients", []))
                 and statement.get("expiresAt") == receipt.get("expiresISO"))
     if act == "withdraw":
         return (statement.get("subject") == receipt.get("piiPrincipalId")

@@ -8,6 +8,7 @@ record of processing. When matching is allowed is :mod:`consent.declaration`'s r
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -53,9 +54,14 @@ def database_location(url: str) -> str:
     """Where the ledger is, as the register states it: driver, user, host, port and database,
     never a password, whether in the URL's user part or in its query (``?password=``,
     ``sslpassword``, a key file's path...): of the query only :data:`LOCATION_QUERY` is kept,
-    since the register goes to reviewers and the regulator."""
+    since the register goes to reviewers and the regulator. A SQLite file is named by its
+    absolute path: a relative one (the default ``var/optinface.db``) is relative to the
+    directory the command was run from, which its reader does not know."""
     parsed = make_url(url)
     kept = {name: value for name, value in parsed.query.items() if name in LOCATION_QUERY}
+    if (parsed.get_backend_name() == "sqlite" and parsed.database
+            and parsed.database != ":memory:" and not parsed.database.startswith("file:")):
+        parsed = parsed.set(database=str(Path(parsed.database).absolute()))
     return parsed.set(query=kept).render_as_string(hide_password=True)
 
 

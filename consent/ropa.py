@@ -6,7 +6,8 @@ authority asking for "the record" gets one document whose every entry names the 
 answers, and the two can never disagree: the ROPA is built from one register, carries that
 register's material SHA-256 and generation time, and queries nothing the register read. What
 the register does not hold is added here: a joint controller (a setting) and the recipients
-data were actually disclosed to (:func:`consent.disclosures.recipients_and_grounds`).
+data were actually disclosed to (:func:`consent.disclosures.recipients_and_grounds`). The
+register's warnings come first, as they are (demo mode: the contacts may be placeholders).
 
 Statements are English source strings, as the register's. In the Markdown every statement is
 written as literal text (:func:`consent.markdown.markdown_text`): most carry names an operator
@@ -94,7 +95,7 @@ def build_ropa(register: Register, *, joint_controller: str | None,
     ]
     return Ropa(generated_at=register.generated_at,
                 register_material_sha256=register.material_sha256,
-                declaration=register.declaration, entries=entries)
+                declaration=register.declaration, warnings=register.warnings, entries=entries)
 
 
 def render_ropa(ropa: Ropa) -> str:
@@ -108,6 +109,7 @@ def render_ropa(ropa: Ropa) -> str:
         "",
         f"- **Register material sha256**: {ropa.register_material_sha256}",
         f"- **Register declaration**: {declared}",
+        *(f"- **Warning**: {markdown_text(warning)}" for warning in ropa.warnings),
     ]
     for entry in ropa.entries:
         lines += ["", f"## Art. {entry.point}: {entry.title}",

@@ -1356,6 +1356,9 @@ class Ropa(BaseModel):
         description="The register's material SHA-256 at that instant: the ROPA describes the"
         " register whose declaration (or assessment) names this hash.")
     declaration: DeclarationPublic | None
+    warnings: list[str] = Field(
+        description="The register's warnings of that instant (demo mode's placeholders first):"
+        " what a reader must know before trusting any entry.")
     entries: list[RopaEntry]
 
 

@@ -41,7 +41,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
 from optinface.consent.passkeys import Signed
-from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, stated_recipients
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -84,7 +84,8 @@ def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCre
 def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, actor: Actor,
                       settings: ConsentSettings, now: datetime) -> dict[str, Any]:
     """The consent statement to sign: purposes, the notice's version and SHA-256, the retention
-    policy in force (its whole text and SHA-256, :mod:`consent.retention_policy`), the expiry.
+    policy in force (its whole text and SHA-256, :mod:`consent.retention_policy`), the
+    recipients (GDPR art. 13(1)(e), as the consent form shows them), the expiry.
 
     Refused before anyone signs: an expiry in the past or beyond ``max_consent_days`` (a minor's
     shorter, :func:`consent.policies.max_consent_days`), a ``given_by`` the signer's capacity
@@ -114,6 +115,7 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
             "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
                        "language": act.language},
             "retentionPolicy": retention_policy.versioned(settings),
+            "recipients": stated_recipients(settings),
             "expiresAt": act.expires_at.isoformat()}
 
 

@@ -399,6 +399,9 @@ FRENCH: dict[str, str] = {
         "Vous aviez choisi le {chosen}; il prend fin plus tôt, quand la personne atteint l'âge"
         " du consentement (à moins qu'elle consente avant en son propre nom)."
     ),
+    "Your receipt names who receives your data: {recipients}.": (
+        "Votre reçu nomme qui reçoit vos données : {recipients}."
+    ),
     "You can stop any of these uses at any time from your page.": (
         "Vous pouvez mettre fin à chacune de ces utilisations en tout temps depuis votre page."
     ),
@@ -1031,16 +1034,27 @@ FRENCH: dict[str, str] = {
     ),
     "Every version": "Toutes les versions",
     "access": "accès",
+    "portability": "portabilité",
     "rectification": "rectification",
     "withdrawal": "retrait du consentement",
     "erasure": "effacement",
     "de-indexation": "désindexation",
     "human review and observations": "révision par une personne et observations",
     "complaint": "plainte",
-    "GET /v1/subjects/{{pseudonym}}/export with your subject token (JSON, Markdown or HTML),"
-    " at any time and free; or write to {contact}": (
+    "the portal's \"My data\" page, or GET /v1/subjects/{{pseudonym}}/export with your subject"
+    " token (JSON, Markdown or HTML), at any time and free; or write to {contact}": (
         "la page « Mes données » du portail, ou GET /v1/subjects/{{pseudonym}}/export avec votre"
         " jeton (JSON, Markdown ou HTML), en tout temps et gratuitement; ou écrivez à {contact}"
+    ),
+    "the portal's \"Download it as JSON\" (My data), or GET"
+    " /v1/subjects/{{pseudonym}}/export?format=json with your subject token: everything we hold"
+    " about you in a structured, commonly used, machine-readable format, at any time and free;"
+    " to have it sent to another organisation, write to {contact}": (
+        "« Le télécharger en JSON » (Mes données) dans le portail, ou GET"
+        " /v1/subjects/{{pseudonym}}/export?format=json avec votre jeton : tout ce que nous"
+        " détenons sur vous dans un format structuré, couramment utilisé et lisible par machine,"
+        " en tout temps et gratuitement; pour le faire transmettre à un autre organisme,"
+        " écrivez à {contact}"
     ),
     "enrol a new photo under your consent (the old template can be erased), or write to"
     " {contact}": (
@@ -1115,6 +1129,7 @@ FRENCH: dict[str, str] = {
     ),
     "candidate ({status}), not an identification": "candidat ({status}), pas une identification",
     "P-39.1 s. 27; GDPR art. 15": "P-39.1, art. 27; RGPD, art. 15",
+    "P-39.1 s. 27; GDPR art. 20": "P-39.1, art. 27; RGPD, art. 20",
     "P-39.1 s. 28; GDPR art. 16": "P-39.1, art. 28; RGPD, art. 16",
     "P-39.1 s. 9.1, 14; GDPR art. 7(3)": "P-39.1, art. 9.1 et 14; RGPD, art. 7(3)",
     "P-39.1 s. 28; GDPR art. 17": "P-39.1, art. 28; RGPD, art. 17",

@@ -91,14 +91,24 @@ NO_LONGER = {
 themselves."""
 
 
+def _recipients(words: Words, consent: ConsentPublic) -> list[str]:
+    """Whom the receipt says the data go to (GDPR art. 13(1)(e)), when it names anyone."""
+    named = consent.receipt.receipt.get("recipients", []) if consent.receipt else []
+    if not named:
+        return []
+    return [words("Your receipt names who receives your data: {recipients}.",
+                  recipients="; ".join(f"{r['name']} ({r['purpose']})" for r in named))]
+
+
 def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str]) -> Summary:
-    """A consent in plain words, as signed: its purposes by name, when it was given, the day it
-    ends at the latest (and why, if sooner than chosen), and that each use can be stopped at
-    any time."""
+    """A consent in plain words, as signed: its purposes by name, whom the data go to, when it
+    was given, the day it ends at the latest (and why, if sooner than chosen), and that each
+    use can be stopped at any time."""
     return Summary(
         title=words("Consent recorded"),
         lines=[
             words(AGREED[consent.given_by], purposes=_signed_purposes(consent, names)),
+            *_recipients(words, consent),
             words("Given on {when}; it ends on {until} at the latest.",
                   when=words.when(consent.obtained_at), until=words.when(consent.ends_at)),
             *_ends_sooner(words, consent),

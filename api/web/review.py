@@ -13,8 +13,6 @@ Read-only: the reviewer's key holds the read permissions only, checked by the co
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from pydantic import ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
+from optinface.api.csvfiles import csv_text
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.uploads import InMemoryFormRoute
@@ -165,23 +164,6 @@ class _Names:
     def __init__(self, service: OptinFace, actor: Actor) -> None:
         self.purposes = {p.id: p.name for p in service.list_purposes(actor=actor)}
         self.keys = {k.key_id: k for k in service.key_names(actor=actor)}
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""How a cell begins that a spreadsheet would run as a formula (OWASP's CSV injection list)."""
-
-
-def _inert(cell: Any) -> Any:
-    """A text cell a spreadsheet shows as text: one that begins like a formula gets a leading
-    apostrophe. The operator names the purposes, and the reviewer who opens the file is the
-    one checking the operator: a name such as ``=HYPERLINK(...)`` must not run on their side."""
-    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
-
-
-def _csv(rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows([[_inert(cell) for cell in row] for row in rows])
-    return buffer.getvalue()
 
 
 # Overview -------------------------------------------------------------------------------------
@@ -378,7 +360,7 @@ def review_searches_csv(request: Request, service: ServiceDep) -> Response:
             for d in table.days
             for p, name in table.purposes
         ]
-        return download(_csv(rows), f"searches-{since}-{until}.csv", "text/csv")
+        return download(csv_text(rows), f"searches-{since}-{until}.csv", "text/csv")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
 

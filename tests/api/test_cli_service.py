@@ -41,7 +41,8 @@ from optinface.api.settings import load_settings
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import latest_witnessed
-from tests.support.api import auth, thresholds_for_tests
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import auth, deployment, thresholds_for_tests
 from tests.support.console import console, printed_secret
 from tests.support.files import file_bytes
 from tests.support.server import free_port, inherited_environment, running
@@ -378,6 +379,23 @@ def test_register_states_the_configured_recipients(
     assert code == 0 and json.loads(output)["recipients"] == [board]
     code, output = run("register", *d)
     assert code == 0 and "- **Ethics board**: audit of searches (consent)" in output
+
+
+def test_the_register_states_the_databases_absolute_location_however_it_is_run(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, pipeline: FacePipeline
+) -> None:
+    """Run from the data directory's parent with the relative default (``var``), the command
+    line and the API name the same file by its absolute path, not one relative to a shell."""
+    monkeypatch.chdir(data_dir.parent)
+    expected = f"sqlite:///{data_dir / 'optinface.db'}"
+    with deployment(Path("."), pipeline) as (settings, _, client, keys):
+        assert not settings.data_dir.is_absolute()
+        stated = client.get("/v1/register", headers=auth(keys.reviewer)).json()
+    code, output = run("register", "--format", "json", "--data-dir", "var")
+    assert code == 0, output
+    assert json.loads(output)["database_location"] == stated["database_location"] == expected
+    code, output = run("register", "--data-dir", "var")
+    assert code == 0 and f"- **Database**: {expected}\n" in output
 
 
 def test_audit_verify_names_the_first_tampered_sequence(data_dir: Path, admin: str) -> None:

@@ -3,6 +3,7 @@ everywhere, serve refusing placeholders, and the same record in notices, receipt
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from tests.support.api import (
     World,
     assert_refused,
     auth,
+    consent_act,
     deployment,
     portal_session,
     set_up_world,
+    verify_receipt_file,
 )
 
 pytestmark = pytest.mark.shared_deployment
@@ -204,6 +207,35 @@ def test_the_consent_form_tells_how_the_face_is_used_and_who_answers_before_anyo
     assert told["disclosures"] == disclosures.RULE
     page = world.client.get("/privacy").text
     assert "nobody as a rule" in page and str(escape(disclosures.RULE)) in page
+
+
+def test_the_recipients_are_shown_before_signing_and_named_in_the_signed_receipt(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """GDPR art. 13(1)(e), row Q-08: the configured recipients are on the consent form, in the
+    statement the portal has the passkey sign, in the receipt (which ``optinface receipt
+    verify`` accepts) and on the receipt's page."""
+    board = {"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}
+    with deployment(tmp_path, pipeline, recipients=[board]) as (_, service, client, keys):
+        world = set_up_world(client, keys)
+        csrf = portal_session(client, world.people[world.subject])
+        box = client.get("/portal").text.split('id="before-you-agree"')[1].split("</details>")[0]
+        assert "Ethics board (audit of searches)" in box and "nobody as a rule" not in box
+        challenge = client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
+                                json=consent_act(world.purpose_id, world.notice_id))
+        assert challenge.status_code == 200, challenge.text
+        assert challenge.json()["statement"]["recipients"] == [board]
+        signed = client.get(f"/portal/receipts/{world.consent_id}.json").json()
+        page = client.get(f"/portal/receipts/{world.consent_id}").text
+    receipt = signed["receipt"]
+    assert receipt["recipients"] == [board] == receipt["subjectSignature"]["statement"][
+        "recipients"]
+    assert [(p["thirdPartyDisclosure"], p["thirdPartyName"])
+            for s in receipt["services"] for p in s["purposes"]] == [(True, "Ethics board")]
+    assert "Your receipt names who receives your data: Ethics board (audit of searches)." in page
+    path = tmp_path / "consent.json"
+    path.write_text(json.dumps(signed))
+    assert verify_receipt_file(path, service.public_key).exit_code == 0
 
 
 def test_whether_the_data_are_kept_outside_quebec_is_told_at_collection(

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from optinface.api.web.review import FORMULA_STARTS
+from optinface.api.csvfiles import FORMULA_STARTS
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
@@ -278,6 +278,30 @@ def test_a_purpose_name_cannot_run_as_a_formula_in_the_reviewers_spreadsheet(
         page_login(client, "review", keys.reviewer)
         answer = client.get("/review/searches.csv")
     assert answer.status_code == 200
+    cells = [cell for row in csv.reader(io.StringIO(answer.text)) for cell in row]
+    assert f"'{formula}" in cells
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+
+
+@pytest.mark.parametrize("route", ["/v1/audit/export?format=csv", "/review/log.csv",
+                                   "/review/download/audit.csv"])
+def test_a_purpose_id_sent_like_a_formula_reaches_every_audit_csv_as_text(
+    world: World, portrait_jpegs: list[bytes], route: str
+) -> None:
+    """A researcher's refused search keeps the ``purpose_id`` they sent in the log: each CSV of
+    the log writes it so that the reviewer's spreadsheet shows it, never computes it."""
+    formula = "-A1-B1"
+    refused = world.client.post(
+        "/v1/identify", data={"purpose_id": formula, "probe_consent_id": "pc_none", "k": "5"},
+        files={"image": ("probe.jpg", portrait_jpegs[0], "image/jpeg")},
+        headers=auth(world.keys.researcher))
+    assert refused.status_code == 404, refused.text
+    if route.startswith("/review"):
+        page_login(world.client, "review", world.keys.reviewer)
+        answer = world.client.get(route)
+    else:
+        answer = world.client.get(route, headers=auth(world.keys.reviewer))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     cells = [cell for row in csv.reader(io.StringIO(answer.text)) for cell in row]
     assert f"'{formula}" in cells
     assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]

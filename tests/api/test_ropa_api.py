@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from optinface.consent.register import DEMO_WARNING
 from tests.support.api import World, assert_refused, auth, page_login
 
 pytestmark = pytest.mark.shared_deployment
@@ -22,6 +23,18 @@ def test_the_ropa_is_served_in_json_and_markdown_with_the_registers_hash(world: 
     assert markdown.headers["content-type"] == "text/markdown; charset=utf-8"
     assert markdown.text.startswith("# Record of processing activities (GDPR art. 30(1))\n")
     assert f"- **Register material sha256**: {material}\n" in markdown.text
+
+
+def test_a_demo_deployments_ropa_says_so_in_json_and_markdown(world: World) -> None:
+    """Its officer and contacts may be placeholders (``dpo@example.org``): the ROPA says so, as
+    the register does, with the register's own words."""
+    reviewer = auth(world.keys.reviewer)
+    assert DEMO_WARNING in world.client.get("/v1/register", headers=reviewer).json()["warnings"]
+    assert DEMO_WARNING in world.client.get(ROPA, headers=reviewer).json()["warnings"]
+    markdown = world.client.get(ROPA, params={"format": "md"}, headers=reviewer).text
+    assert f"- **Warning**: {DEMO_WARNING}\n" in markdown
+    page_login(world.client, "review", world.keys.reviewer)
+    assert DEMO_WARNING in world.client.get("/review/download/ropa.md").text
 
 
 def test_a_disclosure_made_over_http_names_its_recipient_in_the_ropa(world: World) -> None:

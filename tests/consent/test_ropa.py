@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from optinface.consent.register import DEMO_WARNING
 from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import DisclosureBasis, DisclosureCreate, Operation, Ropa
 from optinface.consent.settings import Recipient
@@ -116,6 +117,19 @@ def test_recipients_disclosed_to_are_stated_with_their_ground(world: World) -> N
     # GDPR art. 30(1)(e), P-39.1 s. 17: the disclosure that left Québec, under its document.
     assert ("disclosed to Cook County Sheriff in US, outside Québec: 1 time(s), under"
             " EFVP-2027-03") in _items(ropa, "30(1)(e)")
+
+
+def test_the_ropa_carries_the_registers_warnings_before_its_entries(world: World) -> None:
+    """Demo mode's placeholder contacts are not presented as real: the ROPA states the
+    register's warnings of the same instant, in JSON and above the first point in Markdown."""
+    ropa = world.service.ropa(actor=world.reviewer)
+    assert DEMO_WARNING in ropa.warnings
+    assert ropa.warnings == world.service.register(actor=world.reviewer).warnings
+    markdown = render_ropa(ropa)
+    assert markdown.index(f"- **Warning**: {DEMO_WARNING}\n") < markdown.index("\n## Art. ")
+    world.service.settings.demo_mode = False
+    assert DEMO_WARNING not in world.service.ropa().warnings
+    assert "DEMO MODE" not in render_ropa(world.service.ropa())
 
 
 def test_a_configured_joint_controller_is_named(world: World) -> None:
