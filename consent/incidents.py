@@ -37,6 +37,19 @@ NOTIFY_WITHIN = timedelta(hours=72)  # GDPR art. 33(1); Québec asks "promptly",
 KEEP_YEARS = 5  # reg. A-2.1 r. 3.1 s. 7 as read by the matrix [verify]
 
 
+TEMPLATES_FOR_THE_REGULATOR = (
+    "biometric templates (face templates: measurements of a face, which the person cannot"
+    " change as they would a password), stored encrypted (AES-256-GCM, each person's under"
+    " their own key, those keys wrapped by epoch keys held in a key store apart from the"
+    " ledger): they cannot be read without the key store, and can be with it")
+TEMPLATES_FOR_THE_PERSONS = (
+    "your face template (a measurement of your face, which you cannot change as you would a"
+    " password), stored encrypted: it cannot be read without keys we keep apart from it")
+"""What a notice says of the templates when an incident touches them (GDPR art. 33(3)(a),
+34(2); reg. ss. 3, 5): biometric data, encrypted, and what the encryption does and does not
+protect; whether the keys went too is the operator's risk assessment, on its own line."""
+
+
 class Audience(StrEnum):
     REGULATOR = "regulator"
     SUBJECTS = "subjects"
@@ -72,23 +85,48 @@ def record(runtime: Runtime, *, actor: Actor, body: IncidentCreate) -> IncidentP
         return public(row, now=now)
 
 
-def mark_notified(runtime: Runtime, *, actor: Actor, incident_id: str,
-                  audience: Audience) -> IncidentPublic:
+def mark_notified(runtime: Runtime, *, actor: Actor, incident_id: str, audience: Audience,
+                  delay_reason: str | None = None) -> IncidentPublic:
     """Record (audited) that the regulator or the persons concerned were notified now.
 
-    A second call moves the date: the register keeps the latest notice of each audience.
+    A notification of the regulator after 72 hours needs ``delay_reason`` (GDPR art. 33(1)),
+    kept with the incident and in the audit event; one in time, or to the persons, is refused
+    one, so no reason stands for a delay that was not. A second call moves the date: the
+    register keeps the latest notice of each audience, and its reason.
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         row = _get(session, incident_id)
+        _require_delay_reason(row, audience=audience, now=now, delay_reason=delay_reason)
         if audience is Audience.REGULATOR:
             row.regulator_notified_at = now
+            row.regulator_delay_reason = delay_reason
         else:
             row.subjects_notified_at = now
+        details = {"incident_id": incident_id, "audience": str(audience)}
+        if delay_reason is not None:
+            details["delay_reason"] = delay_reason
         runtime.audit(session, Entry(action=AuditAction.INCIDENT_NOTIFIED, actor=actor,
-                                     details={"incident_id": incident_id,
-                                              "audience": str(audience)}))
+                                     details=details))
         return public(row, now=now)
+
+
+def _require_delay_reason(row: Incident, *, audience: Audience, now: datetime,
+                          delay_reason: str | None) -> None:
+    late = audience is Audience.REGULATOR and now > row.became_aware_at + NOTIFY_WITHIN
+    if late and delay_reason is None:
+        raise InvalidRequest(
+            f"the regulator is notified {_hours(now - row.became_aware_at)} h after awareness,"
+            " past the 72 hours: give the reasons for the delay (delay_reason)",
+            details={"field": "delay_reason"})
+    if not late and delay_reason is not None:
+        raise InvalidRequest(
+            "a delay_reason goes with a notification of the regulator after 72 hours only",
+            details={"field": "delay_reason"})
+
+
+def _hours(span: timedelta) -> float:
+    return round(span.total_seconds() / 3600, 1)
 
 
 def _get(session: Session, incident_id: str) -> Incident:
@@ -98,7 +136,8 @@ def _get(session: Session, incident_id: str) -> Incident:
 def public(row: Incident, *, now: datetime) -> IncidentPublic:
     """The incident with its 72-hour clock: the deadline, the hours left while the regulator
     is not yet notified, and whether the notice came (or is still) late, which stays on the
-    record once it is sent."""
+    record once it is sent, with the hours it took and the reasons for the delay; and whether
+    persons at risk of serious injury still wait for theirs."""
     notify_by = row.became_aware_at + NOTIFY_WITHIN
     done = row.regulator_notified_at or now
     return IncidentPublic(
@@ -112,9 +151,12 @@ def public(row: Incident, *, now: datetime) -> IncidentPublic:
         measures_taken=row.measures_taken, measures_suggested=row.measures_suggested,
         recorded_at=row.recorded_at, keep_until=row.keep_until,
         notify_by=notify_by, regulator_notified_at=row.regulator_notified_at,
+        regulator_notified_after_hours=_hours(row.regulator_notified_at - row.became_aware_at)
+        if row.regulator_notified_at else None,
+        regulator_delay_reason=row.regulator_delay_reason,
         subjects_notified_at=row.subjects_notified_at,
-        hours_left=round((notify_by - now).total_seconds() / 3600, 1)
-        if row.regulator_notified_at is None else None,
+        subjects_notice_pending=row.risk_of_serious_injury and row.subjects_notified_at is None,
+        hours_left=_hours(notify_by - now) if row.regulator_notified_at is None else None,
         notification_overdue=done > notify_by,
     )
 
@@ -122,6 +164,25 @@ def public(row: Incident, *, now: datetime) -> IncidentPublic:
 def all_incidents(session: Session, *, now: datetime) -> list[IncidentPublic]:
     rows = session.scalars(select(Incident).order_by(Incident.became_aware_at.desc()))
     return [public(r, now=now) for r in rows]
+
+
+def _timing(i: IncidentPublic) -> str:
+    """When the regulator is, or was, notified against the 72 hours, and after them the
+    reasons for the delay (GDPR art. 33(1)). A notice generated while late and not yet
+    notified says the reasons are still to be given: recording the notification takes them,
+    and the notice generated then carries them."""
+    if i.regulator_notified_at is None:
+        when = f"due by {i.notify_by.isoformat()}, 72 hours after awareness"
+        missing = "to be given when the notification is recorded (delay_reason)"
+    else:
+        when = (f"{i.regulator_notified_at.isoformat()},"
+                f" {i.regulator_notified_after_hours} h after awareness")
+        missing = "none recorded (notified before the reasons were kept)"
+    if not i.notification_overdue:
+        return when
+    reasons = (markdown_text(i.regulator_delay_reason) if i.regulator_delay_reason
+               else missing)
+    return f"{when}; late, past the 72 hours; reasons for the delay: {reasons}"
 
 
 def notice(session: Session, *, incident_id: str, audience: Audience,
@@ -135,6 +196,9 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
     contact = md(f"{a.privacy_officer_name}, {a.privacy_officer_title},"
                  f" {a.privacy_officer_contact}; DPO {a.dpo_contact}")
     categories = md(", ".join(i.data_categories))
+    if i.involves_templates:  # named whatever categories were typed: biometric data
+        categories += "; " + (TEMPLATES_FOR_THE_REGULATOR if audience is Audience.REGULATOR
+                              else TEMPLATES_FOR_THE_PERSONS)
     period = (f"{i.occurred_from.isoformat()} to "
               f"{i.occurred_until.isoformat() if i.occurred_until else 'unknown'}")
     persons = (f"{'about ' if i.affected_is_estimate else ''}{i.subjects_affected}"
@@ -154,6 +218,7 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
             f"- **Risk of serious injury**: {'yes' if i.risk_of_serious_injury else 'no'};"
             f" {md(i.risk_assessment)}",
             f"- **Measures taken**: {md(i.measures_taken)}",
+            f"- **Notification of the regulator**: {_timing(i)}",
             "- **Notice to the persons**: "
             + (i.subjects_notified_at.isoformat() if i.subjects_notified_at
                else "not yet sent"),

@@ -1056,6 +1056,18 @@ class IncidentCreate(BaseModel):
         return self
 
 
+class IncidentNotification(BaseModel):
+    """What goes with a notification: after 72 hours, the regulator's needs the reasons for
+    the delay (GDPR art. 33(1)); in time, or to the persons, there is no delay to explain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delay_reason: Words | None = Field(
+        default=None, max_length=4000,
+        description="Why the regulator is notified more than 72 hours after awareness:"
+                    " required then, refused otherwise.")
+
+
 class IncidentPublic(BaseModel):
     id: str
     description: str
@@ -1077,7 +1089,15 @@ class IncidentPublic(BaseModel):
     keep_until: datetime = Field(description="At least 5 years after awareness.")
     notify_by: datetime = Field(description="Awareness + 72 hours (GDPR art. 33(1)).")
     regulator_notified_at: datetime | None
+    regulator_notified_after_hours: float | None = Field(
+        description="Hours from awareness to the regulator's notification; null until then.")
+    regulator_delay_reason: str | None = Field(
+        description="The reasons for a notification after 72 hours (GDPR art. 33(1)); null for"
+                    " one in time, or one recorded before reasons were kept.")
     subjects_notified_at: datetime | None
+    subjects_notice_pending: bool = Field(
+        description="A risk of serious injury and the persons not yet notified: they are to be"
+                    " notified promptly (P-39.1 s. 3.5; GDPR art. 34(1)).")
     hours_left: float | None = Field(description="Until notify_by; negative once late.")
     notification_overdue: bool
 

@@ -906,12 +906,13 @@ class OptinFace:
         authorize(actor, Permission.MANAGE_INCIDENTS)
         return incidents.record(self.runtime, actor=actor, body=body)
 
-    def incident_notified(self, *, actor: Actor, incident_id: str,
-                          audience: Audience) -> IncidentPublic:
-        """Record that the regulator, or the persons concerned, were notified now."""
+    def incident_notified(self, *, actor: Actor, incident_id: str, audience: Audience,
+                          delay_reason: str | None = None) -> IncidentPublic:
+        """Record that the regulator, or the persons concerned, were notified now; after 72
+        hours, the regulator's with the reasons for the delay."""
         authorize(actor, Permission.MANAGE_INCIDENTS)
         return incidents.mark_notified(self.runtime, actor=actor, incident_id=incident_id,
-                                       audience=audience)
+                                       audience=audience, delay_reason=delay_reason)
 
     def incidents(self, *, actor: Actor) -> list[IncidentPublic]:
         """The incident register, newest first, each with its notification clock."""

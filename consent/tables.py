@@ -586,6 +586,8 @@ class Incident(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(40))
     keep_until: Mapped[datetime] = mapped_column(UtcDateTime)
     regulator_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Why the regulator heard after 72 hours (GDPR art. 33(1)); NULL when it heard in time.
+    regulator_delay_reason: Mapped[str | None] = mapped_column(Text)
     subjects_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 

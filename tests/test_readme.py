@@ -124,9 +124,12 @@ def test_the_readme_downgrade_runs_from_a_checkout_and_drops_admin_passkeys_only
         with closing(sqlite3.connect(tmp_path / "var" / "optinface.db")) as connection:
             return connection.execute(query).fetchall()
 
+    head = ledger("SELECT version_num FROM alembic_version")
     refused = run(block.replace(" -x drop_admin_mfa=1", ""))
     assert refused.returncode != 0 and "drop_admin_mfa=1" in refused.stderr
-    assert ledger("SELECT version_num FROM alembic_version") == [("0028",)]
+    assert ledger("SELECT version_num FROM alembic_version") == head  # nothing changed,
+    assert ledger("SELECT count(*) FROM pragma_table_info('incidents')"  # 0029's step included
+                  " WHERE name = 'regulator_delay_reason'") == [(1,)]
     asked = run(block)
     assert asked.returncode == 0, asked.stderr
     assert ledger("SELECT version_num FROM alembic_version") == [("0027",)]

@@ -17,7 +17,12 @@ from optinface.api.uploads import InMemoryFormRoute
 from optinface.consent.identifiers import Identifier
 from optinface.consent.incidents import Audience
 from optinface.consent.roles import Actor, Permission
-from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
+from optinface.consent.schemas import (
+    IncidentCreate,
+    IncidentNotice,
+    IncidentNotification,
+    IncidentPublic,
+)
 
 router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=InMemoryFormRoute)
 
@@ -63,6 +68,11 @@ def incident_notified(
     service: ServiceDep,
     actor: IncidentManager,
     audience: Audience = Audience.REGULATOR,
+    body: IncidentNotification | None = None,
 ) -> IncidentPublic:
-    """Record that the regulator (or the persons concerned) were notified now."""
-    return service.incident_notified(actor=actor, incident_id=incident_id, audience=audience)
+    """Record that the regulator (or the persons concerned) were notified now. After 72
+    hours from awareness the regulator's notification needs ``{"delay_reason": ...}`` (GDPR
+    art. 33(1)), else a 422 ``invalid_request`` naming the field; a reason for a notification
+    in time, or to the persons, is refused the same way."""
+    return service.incident_notified(actor=actor, incident_id=incident_id, audience=audience,
+                                     delay_reason=body.delay_reason if body else None)

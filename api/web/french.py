@@ -515,6 +515,8 @@ FRENCH: dict[str, str] = {
     "Regulator's orders": "Ordonnances de l'autorité",
     "Order": "Ordonnance",
     "Kind": "Type",
+    "suspend": "suspension",
+    "destroy": "suspension et destruction des gabarits",
     "Recorded": "Enregistrée",
     "State": "État",
     "lifted {when}": "levée le {when}",
@@ -1184,6 +1186,14 @@ FRENCH: dict[str, str] = {
         " incident est dans l'API)."
     ),
     "No incident recorded.": "Aucun incident consigné.",
+    "notified late ({hours} h after awareness)": (
+        "avisée en retard ({hours} h après la prise de connaissance)"
+    ),
+    "Reasons for the delay: {reasons}": "Motifs du retard : {reasons}",
+    "none recorded": "aucun consigné",
+    "no: risk of serious injury, notify them promptly": (
+        "non : risque de préjudice sérieux, à aviser avec diligence"
+    ),
     "DEMO MODE: accountability settings may be placeholders; not for real people.": (
         "MODE DÉMONSTRATION : les paramètres de responsabilité peuvent être provisoires; ne pas"
         " utiliser avec de vraies personnes."

@@ -97,6 +97,11 @@ ALERTS: dict[str, str] = {  # consent.anomalies.AlertKind
                               " pseudonyms?",
 }
 
+ORDER_KINDS: dict[str, str] = {  # consent.declaration.OrderKind, also quoted in warnings
+    "suspend": "suspend",
+    "destroy": "destroy",
+}
+
 REQUEST_STATUSES: dict[str, str] = {  # consent.rights_requests.RequestStatus
     "open": "open",
     "answered": "answered",

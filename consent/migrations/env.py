@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
+from optinface.consent.db import make_engine
 from optinface.consent.tables import Base
 
 config = context.config
@@ -12,7 +12,10 @@ connection = config.attributes.get("connection")
 
 if connection is None:  # command-line use: `alembic -x url=sqlite:///var/optinface.db upgrade head`
     url = context.get_x_argument(as_dictionary=True).get("url", "sqlite:///var/optinface.db")
-    with create_engine(url).begin() as connection:
+    # The ledger's own engine: on SQLite it opens the transaction itself, so every step of a
+    # run, DDL included, commits or rolls back together (the driver would commit a DROP
+    # COLUMN at once, and a later step's refusal would leave the schema half moved).
+    with make_engine(url).begin() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata,
                           render_as_batch=True)
         context.run_migrations()

@@ -13,6 +13,7 @@ from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, Words, negotiate
 from optinface.consent import declaration, register
 from optinface.consent.audit import AuditAction
+from optinface.consent.declaration import OrderKind
 from optinface.consent.schemas import SearchOutcome
 
 WEB = Path(vocabulary.__file__).parent
@@ -46,7 +47,7 @@ def source_strings() -> set[str]:
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES,
                   vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
                   vocabulary.DISCLOSURE_BASES, vocabulary.DISCLOSE_FIELDS,
-                  vocabulary.AGE_CATEGORIES,
+                  vocabulary.AGE_CATEGORIES, vocabulary.ORDER_KINDS,
                   vocabulary.ALERTS):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
@@ -57,6 +58,11 @@ def source_strings() -> set[str]:
 def test_every_audit_action_has_a_word_and_every_word_names_an_action() -> None:
     """A page shows an action without a word as its bare code; a word for no action is dead."""
     assert set(vocabulary.ACTIONS) == {str(action) for action in AuditAction}
+
+
+def test_every_kind_of_regulators_order_has_a_word() -> None:
+    """An order's kind shown as its bare code stays English on a French page."""
+    assert set(vocabulary.ORDER_KINDS) == {str(kind) for kind in OrderKind}
 
 
 def test_every_page_text_has_a_french_translation() -> None:

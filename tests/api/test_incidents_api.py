@@ -146,3 +146,76 @@ def test_an_incident_dated_year_1_before_the_check_does_not_break_the_dashboard(
     dashboard = world.client.get("/review")
     assert dashboard.status_code == 200, dashboard.text
     assert "0001-01-01T00:00:00+00:00" in dashboard.text
+
+
+def _dashboard_row(world: World, incident_id: str, language: str) -> str:
+    """The incident's row of the reviewer's dashboard, in ``language``."""
+    page_login(world.client, "review", world.keys.reviewer)
+    page = world.client.get("/review", headers={"Accept-Language": language}).text
+    section = page.split('<section id="incidents">')[1].split("</section>")[0]
+    return next(row for row in section.split("<tr") if incident_id in row)
+
+
+def test_a_late_notification_needs_the_reasons_for_the_delay_and_every_view_shows_them(
+    world: World,
+) -> None:
+    """GDPR art. 33(1): notified 80 hours after awareness, the regulator's notification is
+    refused without the reasons for the delay (422 ``invalid_request`` naming the field,
+    nothing recorded); with them, the register (its export, ``GET /v1/incidents``), the
+    audit event, the notice and the dashboard, in words, in English and French, show the
+    delay and its reasons."""
+    now = datetime.now(UTC)
+    admin = auth(world.keys.admin)
+    made = world.client.post("/v1/incidents", headers=admin, json={
+        **_incident(), "occurred_from": (now - timedelta(hours=90)).isoformat(),
+        "became_aware_at": (now - timedelta(hours=80)).isoformat()}).json()
+    notified = f"/v1/incidents/{made['id']}/notified"
+    refused = world.client.post(notified, headers=admin)
+    assert_refused(refused, 422, "invalid_request")
+    assert refused.json()["details"] == {"field": "delay_reason"}
+    assert_refused(world.client.post(notified, headers=admin, json={"delay_reason": "  "}),
+                   422, "validation_error")
+    reason = "the courier reported the loss on day 3"
+    answer = world.client.post(notified, headers=admin, json={"delay_reason": reason})
+    assert answer.status_code == 200, answer.text
+    reader = auth(world.keys.reviewer)
+    [listed] = [i for i in world.client.get("/v1/incidents", headers=reader).json()
+                if i["id"] == made["id"]]
+    assert listed["regulator_delay_reason"] == reason and listed["notification_overdue"]
+    assert listed["regulator_notified_after_hours"] == 80.0
+    events = world.client.get("/v1/audit/events", headers=reader,
+                              params={"action": "incident_notified"}).json()["events"]
+    assert [e["details"].get("delay_reason") for e in events
+            if e["details"]["incident_id"] == made["id"]] == [reason]
+    notice = world.client.get(f"/v1/incidents/{made['id']}/notice", headers=reader,
+                              params={"text": "true"}).text
+    assert f"80.0 h after awareness; late, past the 72 hours; reasons for the delay: {reason}" \
+        in notice
+    english = _dashboard_row(world, made["id"], "en")
+    assert "notified late (80.0 h after awareness)" in english
+    assert f"Reasons for the delay: {reason}" in english
+    french = _dashboard_row(world, made["id"], "fr")
+    assert "avisée en retard (80.0 h après la prise de connaissance)" in french
+    assert f"Motifs du retard : {reason}" in french
+
+
+def test_persons_at_risk_of_serious_injury_still_not_notified_are_flagged_in_words(
+    world: World,
+) -> None:
+    """P-39.1 s. 3.5, GDPR art. 34(1): with a risk of serious injury the persons are to be
+    notified promptly; until they are, the dashboard says so in words, English and French,
+    and the register says ``subjects_notice_pending``. Without that risk a plain "no"."""
+    admin = auth(world.keys.admin)
+    at_risk = world.client.post("/v1/incidents", headers=admin, json=_incident()).json()
+    no_risk = world.client.post("/v1/incidents", headers=admin, json={
+        **_incident(), "involves_templates": False, "risk_of_serious_injury": False}).json()
+    assert at_risk["subjects_notice_pending"] and not no_risk["subjects_notice_pending"]
+    flag = "no: risk of serious injury, notify them promptly"
+    assert flag in _dashboard_row(world, at_risk["id"], "en")
+    assert "non : risque de préjudice sérieux, à aviser avec diligence" in _dashboard_row(
+        world, at_risk["id"], "fr")
+    assert flag not in _dashboard_row(world, no_risk["id"], "en")
+    done = world.client.post(f"/v1/incidents/{at_risk['id']}/notified", headers=admin,
+                             params={"audience": "subjects"})
+    assert done.status_code == 200 and not done.json()["subjects_notice_pending"]
+    assert flag not in _dashboard_row(world, at_risk["id"], "en")

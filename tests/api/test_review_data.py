@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from optinface.api.csvfiles import FORMULA_STARTS
+from optinface.api.web.i18n import Language
+from optinface.api.web.rendering import words_in
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
@@ -329,3 +332,43 @@ def test_the_dashboards_researcher_keys_mark_each_revoked_key_with_its_time(
     assert "still valid" in kept and "<strong>" not in kept
     for revoked in (gone, quietly):
         assert "<strong>" in revoked and "still valid" not in revoked, revoked
+
+
+def test_the_dashboards_researcher_keys_say_when_they_were_made_in_the_deployments_time(
+    client: TestClient, world: World
+) -> None:
+    """Every time on the dashboard is in OPTINFACE_TIMEZONE (README), a key's creation too:
+    the same words as the revocation next to it, never the log's UTC text."""
+    made = client.post("/v1/keys", headers=auth(world.keys.admin),
+                       json={"role": "researcher", "name": "timed lab"}).json()
+    [event] = [e for e in client.get("/v1/audit/events", headers=auth(world.keys.reviewer),
+                                     params={"action": "key_created"}).json()["events"]
+               if e["details"]["key_id"] == made["key_id"]]
+    page_login(client, "review", world.keys.reviewer)
+    for language in Language:
+        page = client.get("/review", headers={"Accept-Language": language.value}).text
+        section = page.split('<section id="researcher-keys">')[1].split("</section>")[0]
+        row = next(r for r in section.split("<tr") if made["key_id"] in r)
+        created = words_in(language, client.app.state.settings).when(event["at"])
+        assert f"<td>{created}</td>" in row, row
+        assert event["at"][:16] not in row
+
+
+def test_a_regulators_order_reads_its_kind_in_the_readers_language(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """A suspension and a destruction, on the dashboard in French: their kind in words too."""
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        for reference, destroy in (("CAI-2026-1", False), ("CAI-2026-2", True)):
+            answer = client.post("/v1/register/orders", headers=auth(keys.admin),
+                                 json={"reference": reference, "destroy": destroy})
+            assert answer.status_code == 200, answer.text
+        page_login(client, "review", keys.reviewer)
+
+        def kinds(language: str, label: str) -> list[str]:
+            page = client.get("/review", headers={"Accept-Language": language}).text
+            return re.findall(rf'<td data-label="{label}">([^<]*)</td>', page)
+
+        assert sorted(kinds("en", "Kind")) == ["destroy", "suspend"]
+        assert sorted(kinds("fr", "Type")) == ["suspension", "suspension et destruction des"
+                                                              " gabarits"]

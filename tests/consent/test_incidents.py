@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from optinface.consent.audit import AuditAction
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.incidents import Audience
-from optinface.consent.schemas import IncidentCreate
-from tests.support.consent import FakeClock, World
+from optinface.consent.schemas import AuditFilter, IncidentCreate
+from tests.support.consent import FakeClock, World, refused
 
 
 def _body(clock: FakeClock, **changes: object) -> IncidentCreate:
@@ -39,9 +40,78 @@ def test_an_incident_starts_a_72_hour_clock(world: World, clock: FakeClock) -> N
     [late] = world.service.incidents(actor=world.reviewer)
     assert late.notification_overdue and late.hours_left == -1.0
     notified = world.service.incident_notified(actor=world.admin, incident_id=made.id,
-                                               audience=Audience.REGULATOR)
+                                               audience=Audience.REGULATOR,
+                                               delay_reason="the courier reported the loss late")
     assert notified.regulator_notified_at == clock.now()
     assert notified.notification_overdue and notified.hours_left is None  # late stays late
+
+
+def test_a_late_notification_of_the_regulator_needs_the_reasons_for_the_delay(
+    world: World, clock: FakeClock
+) -> None:
+    """GDPR art. 33(1): after 72 hours the notification comes with the reasons for the delay.
+    Without them nothing is recorded; with them they are kept on the incident, in its audit
+    event and in the regulator's notice. A reason for a notification in time, or to the
+    persons, is refused: no reason stands for a delay that was not."""
+    service, admin = world.service, world.admin
+    late = service.record_incident(actor=admin, body=_body(clock))  # aware 10 h ago
+    in_time = service.record_incident(actor=admin, body=_body(clock))
+    refused("invalid_request", lambda: service.incident_notified(
+        actor=admin, incident_id=in_time.id, audience=Audience.REGULATOR,
+        delay_reason="no delay"))
+    refused("invalid_request", lambda: service.incident_notified(
+        actor=admin, incident_id=in_time.id, audience=Audience.SUBJECTS,
+        delay_reason="no delay"))
+    assert service.incident_notified(actor=admin, incident_id=in_time.id,
+                                     audience=Audience.REGULATOR).regulator_delay_reason is None
+    clock.advance(hours=70)  # 80 hours after awareness
+    with pytest.raises(InvalidRequest, match=r"80\.0 h after awareness") as refusal:
+        service.incident_notified(actor=admin, incident_id=late.id, audience=Audience.REGULATOR)
+    assert refusal.value.details == {"field": "delay_reason"}
+    [kept] = [i for i in service.incidents(actor=world.reviewer) if i.id == late.id]
+    assert kept.regulator_notified_at is None and kept.regulator_delay_reason is None
+    reason = "the courier reported the loss on day 3"
+    notified = service.incident_notified(actor=admin, incident_id=late.id,
+                                         audience=Audience.REGULATOR, delay_reason=reason)
+    assert notified.regulator_delay_reason == reason
+    assert notified.regulator_notified_after_hours == 80.0 and notified.notification_overdue
+    [event] = [e for e in service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.INCIDENT_NOTIFIED)).events
+        if e.details["incident_id"] == late.id]
+    assert event.details["delay_reason"] == reason
+    text = service.incident_notice(actor=world.reviewer, incident_id=late.id,
+                                   audience=Audience.REGULATOR).text
+    [timing] = [line for line in text.splitlines()
+                if line.startswith("- **Notification of the regulator**")]
+    assert "80.0 h after awareness" in timing and "late, past the 72 hours" in timing
+    assert timing.endswith(f"reasons for the delay: {reason}")
+
+
+@pytest.mark.parametrize("audience", list(Audience))
+def test_a_notice_names_the_encrypted_biometric_templates_an_incident_touches(
+    world: World, clock: FakeClock, audience: Audience
+) -> None:
+    """GDPR art. 33(3)(a), 34(2); reg. ss. 3, 5: the categories of data concerned include the
+    templates whenever the incident touches them, whatever the operator listed: biometric
+    data, stored encrypted, and what that protects (a copy without the key store is
+    unreadable) and does not (a face cannot be changed)."""
+    listed = ["pseudonyms", "consent records"]
+    touched = world.service.record_incident(actor=world.admin, body=_body(
+        clock, data_categories=listed))
+    untouched = world.service.record_incident(actor=world.admin, body=_body(
+        clock, data_categories=listed, involves_templates=False))
+
+    def concerned(incident_id: str) -> str:
+        text = world.service.incident_notice(actor=world.reviewer, incident_id=incident_id,
+                                             audience=audience).text
+        [line] = [line for line in text.splitlines() if "information concerned**" in line]
+        return line
+
+    templates = concerned(touched.id)
+    assert "pseudonyms, consent records; " in templates
+    for said in ("face template", "encrypted", "cannot change", "cannot be read without"):
+        assert said in templates, said
+    assert concerned(untouched.id).endswith("**: pseudonyms, consent records")
 
 
 def test_an_incident_touching_templates_needs_a_reason_to_rule_out_serious_injury(

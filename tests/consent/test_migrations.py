@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from optinface.consent.errors import SecondFactorRequired, Unauthenticated
+from optinface.consent.incidents import Audience
 from optinface.consent.roles import Permission, Role
+from optinface.consent.schemas import IncidentCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
@@ -136,3 +138,33 @@ def test_a_migration_back_before_certificate_binding_revokes_every_bound_key(
     with pytest.raises(Unauthenticated):
         service.authenticate(bound.secret)
     assert service.authenticate(unbound.secret).role is Role.RESEARCHER
+
+
+@both_backends
+def test_the_reasons_for_a_late_notification_come_back_after_a_migration_below_0029(
+    world: World, clock: FakeClock
+) -> None:
+    """Below 0029 the incident has no column for the reasons for the delay (GDPR art. 33(1));
+    they stay in the notification's audit event, and upgrading again takes each incident's
+    back from its latest notification of the regulator: a reason given again replaces the
+    first, and one notified in time has none."""
+    service, admin = world.service, world.admin
+    body = IncidentCreate.model_validate({
+        "description": "backup disk lost", "circumstances": "courier lost it",
+        "occurred_from": clock.now() - timedelta(hours=1), "became_aware_at": clock.now(),
+        "data_categories": ["consent records"], "risk_assessment": "encrypted",
+        "measures_taken": "keys rotated", "measures_suggested": "none"})
+    late, in_time = (service.record_incident(actor=admin, body=body) for _ in range(2))
+    service.incident_notified(actor=admin, incident_id=in_time.id, audience=Audience.REGULATOR)
+    clock.advance(hours=80)
+    for reason in ("first reason", "the reason given again"):
+        service.incident_notified(actor=admin, incident_id=late.id,
+                                  audience=Audience.REGULATOR, delay_reason=reason)
+    engine = service.runtime.db.engine
+    migrate(engine, "0028", down=True)
+    with engine.connect() as connection:
+        columns = {column["name"] for column in inspect(connection).get_columns("incidents")}
+    assert "regulator_delay_reason" not in columns and "regulator_notified_at" in columns
+    migrate(engine, "head")
+    reasons = {i.id: i.regulator_delay_reason for i in service.incidents(actor=world.reviewer)}
+    assert reasons == {late.id: "the reason given again", in_time.id: None}
