@@ -17,7 +17,10 @@ from optinface.consent import consents, retention
 from optinface.consent.erasure import erase_unless_kept
 from optinface.consent.errors import SubjectErased
 from optinface.consent.schemas import ConsentGiven, ErasureReason, ErasureReceipt
+from tests.support.backends import both_backends
 from tests.support.consent import Crash, FakeClock, World, crash
+
+pytestmark = both_backends
 
 
 def _consenting_first(world: World, pseudonym: str, given: list[ConsentGiven]) -> Callable[
