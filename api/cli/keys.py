@@ -93,8 +93,10 @@ def list_keys(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List keys: id, role, name, created, revoked, expires, the SHA-256 of the client
-    certificate a key is bound to (never the secrets).
+    """List the API keys (never their secrets).
+
+    Each with its id, role, name, creation, revocation, expiry and the SHA-256 of the client
+    certificate it is bound to.
 
     Example: optinface keys list --api-key $ADMIN_KEY
     """
@@ -147,11 +149,12 @@ def break_glass(
     ] = DEFAULT_HOURS,
     data_dir: DataDir = None,
 ) -> None:
-    """Issue an emergency admin key without any key, when no admin key can act: it expires
-    after --hours, and its opening is chained with the reason and handed over only once the
-    deployment's witness folder holds it, so reviewers see it. Runs where the data directory,
-    the key store and the witness folder are (OPTINFACE_AUDIT_WITNESS_DIR as the server has
-    it); on SQLite with the server stopped.
+    """Issue an expiring emergency admin key when no admin key can act, chained and witnessed.
+
+    It expires after --hours, and its opening is chained with the reason and handed over only
+    once the deployment's witness folder holds it, so reviewers see it. Runs where the data
+    directory, the key store and the witness folder are (OPTINFACE_AUDIT_WITNESS_DIR as the
+    server has it); on SQLite with the server stopped.
 
     Example: optinface keys break-glass --reason "INC-42: every admin key revoked" --hours 2
     """
@@ -167,11 +170,12 @@ def admin_passkey_link(
                                           callback=key_id_only)],
     data_dir: DataDir = None,
 ) -> None:
-    """Issue the one-time link with which an admin key registers its passkey, where
-    OPTINFACE_ADMIN_MFA is on: its first, or one replacing a passkey lost. Hand the secret to the
-    key's holder over another channel than the key; they send it as "link" to
-    POST /v1/admin/passkey/options, with the key. A copied key alone never registers a passkey:
-    this is the operator's own access, as break-glass is. Audited (never the secret).
+    """Issue the one-time link with which an admin key registers its passkey (admin MFA).
+
+    Where OPTINFACE_ADMIN_MFA is on: its first, or one replacing a passkey lost. Hand the
+    secret to the key's holder over another channel than the key; they send it as "link" to
+    POST /v1/admin/passkey/options, with the key. A copied key alone never registers a
+    passkey: this is the operator's own access, as break-glass is. Audited (never the secret).
 
     Example: optinface keys admin-passkey-link key_0123456789abcdef
     """

@@ -83,9 +83,10 @@ def verify(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Exit 0 if every receipt in the file was signed by the deployment's key and, for a
-    consent, a withdrawal or a probe consent, by the person's passkey; else 1 (2: a file that
-    holds no receipt, or no key to check it with).
+    """Check every receipt in the file offline: exit 0 if all are signed, else 1.
+
+    Signed by the deployment's key and, for a consent, a withdrawal or a probe consent, by the
+    person's passkey; exit 2: a file that holds no receipt, or no key to check it with.
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """

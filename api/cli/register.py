@@ -62,9 +62,10 @@ def ropa(
 
 @app.command("pia")
 def pia(data_dir: DataDir = None) -> None:
-    """Print a privacy impact assessment to complete and sign, generated from the live
-    register with the material hash it assesses (set it as OPTINFACE_PIA_MATERIAL_SHA256 once
-    signed: outside demo mode, matching is refused while the register differs).
+    """Print a privacy impact assessment to complete and sign, from the live register.
+
+    It names the material hash it assesses: set it as OPTINFACE_PIA_MATERIAL_SHA256 once
+    signed (outside demo mode, matching is refused while the register differs).
 
     Example: optinface register pia > pia.md
     """

@@ -25,8 +25,10 @@ def add_commands(app: typer.Typer) -> None:
 
 
 def rotate_epoch_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
-    """Re-wrap every subject key under a new epoch key and destroy the older epoch keys, so
-    backups made before an erasure can no longer decrypt the erased subject (server stopped).
+    """Re-wrap every subject key under a new epoch key and destroy the older ones.
+
+    Backups made before an erasure can then no longer decrypt the erased subject (server
+    stopped).
 
     Example: optinface keys rotate-epoch --api-key $ADMIN_KEY --data-dir /srv/optinface
     """
