@@ -8,10 +8,10 @@ match:
 - Matching opens only ``declaration_period_days`` (60, configurable only upward) after the
   recorded declaration date.
 - A declaration covers what it described: it records the SHA-256 of the register's material
-  fields (purposes, characteristic, models and their hashes, hosting location, retention,
-  security measures, recipients, and the transfer safeguards once stated). When any of them
-  changes, the hash differs and new matching is refused until a new declaration has run its
-  own period.
+  fields (purposes, characteristic, models and their hashes, the accuracy operating point,
+  hosting location, retention, security measures, recipients, and the transfer safeguards once
+  stated). When any of them changes, the hash differs and new matching is refused until a new
+  declaration has run its own period.
 - A regulator's order in force suspends enrolment and matching; a destruction order also
   destroys every template (one signed erasure receipt per subject, see :mod:`consent.erasure`).
 
@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import retention_policy
+from optinface.consent import operating_point, retention_policy
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -50,11 +50,13 @@ from optinface.consent.moments import require_day_in_span
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ErasureReason, ErasureReceipt
+from optinface.consent.schemas import ErasureReason, ErasureReceipt, OperatingPoint
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder, Subject
+from optinface.engine.errors import EngineError
 from optinface.engine.manifest import ModelSpec
+from optinface.engine.thresholds import Threshold
 
 BIOMETRIC_CHARACTERISTIC = (
     "face: 512-dimensional ArcFace templates, protected by a secret rotation and encrypted;"
@@ -101,11 +103,12 @@ def material_fields(
     Live counts and the rotation's fingerprint are left out on purpose: enrolling people or
     rotating keys changes no declared characteristic of the database.
     """
-    return _material(_purposes_material(session), settings=settings, models=models)
+    return _material(_purposes_material(session), settings=settings, models=models,
+                     accuracy=operating_point.in_force(settings, models).stated)
 
 
 def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
-              models: dict[str, ModelSpec]) -> dict[str, Any]:
+              models: dict[str, ModelSpec], accuracy: OperatingPoint) -> dict[str, Any]:
     return {
         "purposes": purposes,
         "characteristic": BIOMETRIC_CHARACTERISTIC,
@@ -113,6 +116,8 @@ def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
             ({"id": m.id, "role": str(m.role), "sha256": m.sha256} for m in models.values()),
             key=lambda m: m["id"],
         ),
+        # How many false matches are accepted, and who confirms one: as declared and assessed.
+        "accuracy": accuracy.model_dump(mode="json"),
         "hosting": settings.hosting.model_dump(),
         "retention": retention_policy.database_rules(settings),
         "security_measures": security_measures(settings),
@@ -136,11 +141,19 @@ class DeclarationState:
     current_sha256: str
     in_service_from: date | None
     order: RegulatorOrder | None
-    refusal: NotDeclared | None
+    accuracy: operating_point.InForce
+    refusal: NotDeclared | EngineError | None
 
     @property
     def in_service(self) -> bool:
         return self.refusal is None
+
+    @property
+    def threshold(self) -> Threshold:
+        """The threshold a match in service applies: the one the material it checked hashed."""
+        calibrated = self.accuracy.calibrated
+        assert isinstance(calibrated, Threshold), "a database in service has its threshold"
+        return calibrated
 
 
 _LATEST_DECLARATION = select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
@@ -181,10 +194,10 @@ class RegisterReads:
 
     A version ends at any write to :data:`REGISTER_TABLES` through this process's engine
     (:class:`consent.table_writes.TableWrites`): a new purpose, declaration or order, an order
-    lifted, whatever issues it. The settings and models, the other half of the material, are
-    not kept: they are hashed again on every check (microseconds), so an operator's changed
-    setting is seen at once too. With other processes writing the ledger (PostgreSQL workers),
-    nothing is kept: every check reads.
+    lifted, whatever issues it. The settings, models and operating point, the other half of
+    the material, are not kept: they are hashed again on every check (microseconds), so an
+    operator's changed setting or a new calibration is seen at once too. With other processes
+    writing the ledger (PostgreSQL workers), nothing is kept: every check reads.
     """
 
     def __init__(self, db: Database) -> None:
@@ -210,13 +223,14 @@ SUSPENDED = ("suspended by the regulator's order {reference} ({kind}):"
              " enrolment and matching are refused")
 UNDECLARED = "the biometric database has not been declared; matching is refused until it is"
 REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
-             " hosting, retention, security, recipients or transfer safeguards): new matching"
-             " is refused until a new declaration has run its period")
+             " operating point, hosting, retention, security, recipients or transfer"
+             " safeguards): new matching is refused until a new declaration has run its period")
 PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
                   " {start} ({days} days)")
 UNASSESSED = ("the privacy impact assessment {reference} does not cover the register as it"
-              " stands (purposes, models, hosting, retention, security, recipients or transfer"
-              " safeguards): matching is refused until an assessment of it is in force")
+              " stands (purposes, models, operating point, hosting, retention, security,"
+              " recipients or transfer safeguards): matching is refused until an assessment of"
+              " it is in force")
 REFUSALS = (SUSPENDED, UNASSESSED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
 
 
@@ -225,20 +239,26 @@ def state(
 ) -> DeclarationState:
     """Whether the database is in service ``today``, and the first reason it is not.
 
-    The reasons are checked in order of precedence: a regulator's order in force, outside demo
-    mode a privacy impact assessment of other material (``pia_material_sha256``), no
-    declaration, a register whose material hash no longer matches the declared one, then a
-    declaration period still running. The hash is recomputed from the live settings and models
-    on every call, so a changed setting closes matching at once.
+    The reasons are checked in order of precedence: a regulator's order in force, no threshold
+    calibrated at the configured false-match rate (the engine's own refusal, before the
+    material it changes), outside demo mode a privacy impact assessment of other material
+    (``pia_material_sha256``), no declaration, a register whose material hash no longer matches
+    the declared one, then a declaration period still running. The hash is recomputed from the
+    live settings, models and thresholds file on every call, so a changed setting or a new
+    calibration closes matching at once.
     """
-    current = material_sha256(_material(rows.purposes, settings=settings, models=models))
+    accuracy = operating_point.in_force(settings, models)
+    current = material_sha256(_material(rows.purposes, settings=settings, models=models,
+                                        accuracy=accuracy.stated))
     declaration, order = rows.declaration, rows.order
     in_service_from = service_start(declaration, settings=settings) if declaration else None
-    refusal: NotDeclared | None = None
+    refusal: NotDeclared | EngineError | None = None
     if order is not None:
         refusal = SuspendedByRegulator(
             SUSPENDED.format(reference=order.reference, kind=order.kind),
             details={"order": order.reference, "kind": order.kind})
+    elif isinstance(accuracy.calibrated, EngineError):
+        refusal = accuracy.calibrated
     elif not settings.demo_mode and settings.pia_material_sha256 != current:
         refusal = AssessmentOutdated(
             UNASSESSED.format(reference=settings.pia_reference),
@@ -255,7 +275,8 @@ def state(
                                   days=declaration.period_days),
             details={"in_service_from": in_service_from.isoformat()})
     return DeclarationState(declaration=declaration, current_sha256=current,
-                            in_service_from=in_service_from, order=order, refusal=refusal)
+                            in_service_from=in_service_from, order=order, accuracy=accuracy,
+                            refusal=refusal)
 
 
 def record_assessment(runtime: Runtime) -> None:
@@ -287,7 +308,8 @@ def require_in_service(
     rows: RegisterRows, *, settings: ConsentSettings, models: dict[str, ModelSpec], today: date
 ) -> DeclarationState:
     """Raise the reason matching is refused today, if any; else the state in service, whose
-    declaration names the reference database a search checks (:func:`reference_database`)."""
+    declaration names the reference database a search checks (:func:`reference_database`) and
+    whose threshold is the one to match at (the one its material hashed)."""
     found = state(rows, settings=settings, models=models, today=today)
     if found.refusal is not None:
         raise found.refusal

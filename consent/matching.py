@@ -68,13 +68,14 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
 
 def _gates(runtime: Runtime, session: Session, purpose: Purpose, *,
            operation: Operation) -> tuple[Threshold, declaration.DeclarationState]:
-    """The threshold to match at and the declaration in force, or the gate's refusal."""
+    """The threshold to match at and the declaration in force, or the gate's refusal: the
+    threshold the checked material hashed, so a match applies only a declared one."""
     in_service = declaration.require_in_service(runtime.register_reads.rows(session),
                                                 settings=runtime.settings,
                                                 models=runtime.pipeline.models,
                                                 today=runtime.clock.now().date())
     policies.require_operation(purpose, operation)
-    return threshold(runtime), in_service
+    return in_service.threshold, in_service
 
 
 def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: str | None,

@@ -18,6 +18,7 @@ from optinface.consent import (
     classification,
     declaration,
     disclosures,
+    operating_point,
     retention_policy,
     review,
     transfers,
@@ -129,6 +130,7 @@ def build_register(
             for spec in models.values()
         ],
         active_model_id=model_id,
+        accuracy=current.accuracy.stated,
         subjects=subjects or 0,
         templates=templates or 0,
         templates_needing_reenrolment=stale or 0,
@@ -196,6 +198,9 @@ def render_register(register: Register) -> str:
         f" now {register.material_sha256})",
         "- **Biometric data sold, leased or traded**: never",
         "",
+        "## Accuracy (operating point, declared and assessed)",
+        *[f"- {markdown_text(s)}" for s in operating_point.statements(register.accuracy)],
+        "",
         "## Purposes",
         *[f"- **{markdown_text(p.name)}** ({markdown_text(p.legal_basis)}):"
           f" {', '.join(p.operations)}; retention {p.retention_days} days"
@@ -249,6 +254,7 @@ def render_pia_skeleton(register: Register) -> str:
     a = register.accountability
     # The register without its title, one heading level down: a section of this document.
     processing = render_register(register).split("\n", 1)[1].replace("\n## ", "\n### ")
+    accuracy = markdown_text("; ".join(operating_point.statements(register.accuracy)))
     return "\n".join([
         "# Privacy impact assessment (P-39.1 s. 3.3; GDPR art. 35): to complete and sign",
         f"Generated {register.generated_at.isoformat()} from the live register.",
@@ -256,8 +262,9 @@ def render_pia_skeleton(register: Register) -> str:
         f"- **Register material assessed**: {register.material_sha256}",
         "- Once signed, set `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256` (this document's"
         " hash) and `OPTINFACE_PIA_MATERIAL_SHA256` (the line above). A change to the purposes,"
-        " models, hosting, retention, security measures, recipients or transfer safeguards"
-        " changes the material and refuses matching until it is assessed again.",
+        " models, operating point (false-match rate, its threshold and calibration, verifiers),"
+        " hosting, retention, security measures, recipients or transfer safeguards changes the"
+        " material and refuses matching until it is assessed again.",
         "",
         "## 1. Necessity and proportionality (TO ASSESS)",
         "Why a face, why these purposes, why 1:N where it is allowed, why these retention"
@@ -265,7 +272,8 @@ def render_pia_skeleton(register: Register) -> str:
         "",
         "## 2. Risks to the persons (TO ASSESS)",
         "Likelihood and severity for the subjects and for the people in probes: misidentification"
-        " (the false-match rate in force), misuse by a searcher, a breach of the templates.",
+        f" at the operating point assessed ({accuracy}), misuse by a searcher, a breach of the"
+        " templates.",
         "",
         "## 3. Measures (TO ASSESS beyond those in force, listed below)",
         "",

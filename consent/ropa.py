@@ -16,7 +16,7 @@ or a person typed (a purpose, a recipient, a contact).
 
 from __future__ import annotations
 
-from optinface.consent import transfers
+from optinface.consent import operating_point, transfers
 from optinface.consent.disclosures import DisclosedTo
 from optinface.consent.markdown import markdown_text
 from optinface.consent.schemas import Register, Ropa, RopaEntry
@@ -91,7 +91,10 @@ def build_ropa(register: Register, *, joint_controller: str | None,
                          *register.retention_rules]),
         RopaEntry(point="30(1)(g)", title="Technical and organisational security measures",
                   items=[*register.security_measures,
-                         f"rotation fingerprint {register.rotation_fingerprint}"]),
+                         f"rotation fingerprint {register.rotation_fingerprint}",
+                         # Organisational: how a misidentification is kept from counting.
+                         *(f"accuracy operating point: {s}"
+                           for s in operating_point.statements(register.accuracy))]),
     ]
     return Ropa(generated_at=register.generated_at,
                 register_material_sha256=register.material_sha256,

@@ -919,6 +919,28 @@ class RetentionPolicyPublic(_Public):
                                    " in force is an audit event, retention_policy_published).")
 
 
+class OperatingPoint(BaseModel):
+    """The accuracy operating point in force (GDPR art. 5(1)(d)): how a search decides who is a
+    candidate, how often it errs there, and who must confirm a candidate. Part of the material
+    a declaration and an assessment cover (:mod:`consent.operating_point`)."""
+
+    model_id: str = Field(description="The recognizer whose scores are compared.")
+    fmr: float = Field(description="The false-match rate in force (OPTINFACE_MATCH_FMR).")
+    threshold: float | None = Field(
+        description="The cosine score at or above which a template is a candidate, calibrated"
+        " for that rate; null when none is (matching is then refused).")
+    fnmr: float | None = Field(description="The false non-match rate measured at that threshold.")
+    dataset: str | None = Field(description="The data set the threshold was calibrated on.")
+    calibrated_on: str | None = Field(description="The day of that calibration.")
+    outcomes: list[SearchOutcome] = Field(
+        description="What a search may answer: candidates for review or none, never a match.")
+    confirmations_required: dict[Operation, int] = Field(
+        description="Distinct verifier keys that must confirm a candidate, per operation.")
+    searcher_may_confirm: Literal[False] = Field(
+        default=False, description="Never: the key that ran a search cannot confirm its own"
+        " candidate.")
+
+
 class PrivacyStatement(BaseModel):
     """The public privacy page (``/privacy``): accountability, purposes and retention."""
 
@@ -934,6 +956,10 @@ class PrivacyStatement(BaseModel):
     source: str = Field(description="Where the data come from (P-39.1 s. 8: the means of"
                         " collection).")
     matching: str = Field(description="How a face is used: the matching logic in words.")
+    accuracy: OperatingPoint = Field(
+        description="The accuracy operating point in force, as the register declares it: the"
+        " threshold, its false-match and false non-match rates, candidates only, and the"
+        " verifiers who must confirm one (GDPR art. 13(2)(f), P-39.1 s. 8).")
     transfers: list[Transfer] = Field(
         description="For each area whose persons the deployment accepts (Québec, the EEA),"
         " whether their data are kept outside it and under which safeguards: told at"
@@ -1320,6 +1346,8 @@ class Register(BaseModel):
     biometric_characteristic: str
     models: list[ModelInfo]
     active_model_id: str
+    accuracy: OperatingPoint = Field(
+        description="The accuracy operating point in force; part of the declared material.")
     subjects: int
     templates: int
     templates_needing_reenrolment: int

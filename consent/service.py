@@ -38,6 +38,7 @@ from optinface.consent import (
     incidents,
     ledger,
     matching,
+    operating_point,
     policies,
     probe_consent,
     purpose_withdrawal,
@@ -524,6 +525,8 @@ class OptinFace:
                                 recipients=self.settings.recipients,
                                 disclosures=disclosures.RULE, retention_policy=policy,
                                 source=access.SOURCE, matching=matching.MATCHING_DESCRIPTION,
+                                accuracy=operating_point.in_force(
+                                    self.settings, self.pipeline.models).stated,
                                 transfers=transfers.transfers(self.settings))
 
     def retention_policy(self, sha256: str | None = None) -> RetentionPolicyPublic:

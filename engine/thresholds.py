@@ -15,6 +15,10 @@ from stat import S_ISREG
 
 from optinface.engine.errors import EngineError, ManifestUnreadable
 
+NOT_CALIBRATED = ("model {model_id} has no calibrated threshold at FMR {fmr};"
+                  " run benchmarks/calibrate.py")
+"""The refusal's words (an English source string: the dashboard quotes it in its warning)."""
+
 
 class NotCalibrated(EngineError):
     """No calibrated threshold exists for this model at the requested false-match rate."""
@@ -78,6 +82,6 @@ def threshold_for(path: Path, *, model_id: str, fmr: float) -> Threshold:
         if candidate.model_id == model_id and abs(candidate.fmr - fmr) <= fmr * 1e-6:
             return candidate
     raise NotCalibrated(
-        f"model {model_id} has no calibrated threshold at FMR {fmr:g}; run benchmarks/calibrate.py",
+        NOT_CALIBRATED.format(model_id=model_id, fmr=f"{fmr:g}"),
         details={"model_id": model_id, "fmr": fmr},
     )

@@ -41,6 +41,7 @@ from optinface.consent.schemas import (
     SearchInvolvement,
 )
 from optinface.consent.settings import ConsentSettings
+from optinface.engine import thresholds
 
 _PLACEHOLDERS = ("privacy_officer_name", "privacy_officer_title", "pia_reference",
                  "hosting_provider", "non_biometric_alternative")
@@ -54,7 +55,7 @@ CORE_TEXTS: tuple[str, ...] = (
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
     register.UNACCEPTED_WARNING,
-    *declaration.REFUSALS, *transfers.AREAS.values(),
+    *declaration.REFUSALS, thresholds.NOT_CALIBRATED, *transfers.AREAS.values(),
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )
 """The consent core's English prose that reaches people (the register's warnings on the

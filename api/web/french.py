@@ -1208,21 +1208,25 @@ FRENCH: dict[str, str] = {
         "la banque de caractéristiques biométriques n'a pas été déclarée ; les recherches sont"
         " refusées jusqu'à sa déclaration"
     ),
-    "the register changed since the declaration of {declared_on} (purposes, models, hosting,"
-    " retention, security, recipients or transfer safeguards): new matching is refused until a"
-    " new declaration has run its period": (
-        "le registre a changé depuis la déclaration du {declared_on} (finalités, modèles,"
-        " hébergement, conservation, sécurité, destinataires ou garanties des transferts) : toute"
-        " nouvelle recherche est refusée jusqu'à ce qu'une nouvelle déclaration ait couru son"
-        " délai"
+    "the register changed since the declaration of {declared_on} (purposes, models, operating"
+    " point, hosting, retention, security, recipients or transfer safeguards): new matching is"
+    " refused until a new declaration has run its period": (
+        "le registre a changé depuis la déclaration du {declared_on} (finalités, modèles, point"
+        " de fonctionnement, hébergement, conservation, sécurité, destinataires ou garanties des"
+        " transferts) : toute nouvelle recherche est refusée jusqu'à ce qu'une nouvelle"
+        " déclaration ait couru son délai"
     ),
     "the privacy impact assessment {reference} does not cover the register as it stands"
-    " (purposes, models, hosting, retention, security, recipients or transfer safeguards):"
-    " matching is refused until an assessment of it is in force": (
+    " (purposes, models, operating point, hosting, retention, security, recipients or transfer"
+    " safeguards): matching is refused until an assessment of it is in force": (
         "l'évaluation des facteurs relatifs à la vie privée {reference} ne couvre pas le registre"
-        " tel qu'il est (finalités, modèles, hébergement, conservation, sécurité, destinataires"
-        " ou garanties des transferts) : toute recherche est refusée jusqu'à ce qu'une"
-        " évaluation le couvre"
+        " tel qu'il est (finalités, modèles, point de fonctionnement, hébergement, conservation,"
+        " sécurité, destinataires ou garanties des transferts) : toute recherche est refusée"
+        " jusqu'à ce qu'une évaluation le couvre"
+    ),
+    "model {model_id} has no calibrated threshold at FMR {fmr}; run benchmarks/calibrate.py": (
+        "le modèle {model_id} n'a pas de seuil étalonné au taux de fausses correspondances {fmr}"
+        " ; lancez benchmarks/calibrate.py"
     ),
     "declared on {declared_on}: the database may not be put into service before {start}"
     " ({days} days)": (
@@ -1273,5 +1277,49 @@ FRENCH: dict[str, str] = {
     "Event {seq}: an opening whose details cannot be read; see the chain's status above.": (
         "Événement {seq} : une ouverture dont les détails sont illisibles ; voir l'état de la"
         " chaîne plus haut."
+    ),
+    # /privacy: the accuracy operating point, as declared
+    "How a search can be wrong, and who checks it": (
+        "Comment une recherche peut se tromper, et qui la vérifie"
+    ),
+    (
+        "A search compares a photo with the templates of the people who consented to its"
+        " purpose, with the model {model}. Only a score of at least {threshold} makes someone a"
+        " candidate. At that threshold, about 1 comparison in {one_in} between two different"
+        " people scores that high by mistake (a false-match rate of {fmr}), and {fnmr} of the"
+        " comparisons of one person with themselves are missed (the false non-match rate);"
+        " measured on {dataset}, {date}."
+    ): (
+        "Une recherche compare une photo aux gabarits des personnes qui ont consenti à sa"
+        " finalité, avec le modèle {model}. Seul un score d'au moins {threshold} fait de"
+        " quelqu'un un candidat. À ce seuil, environ 1 comparaison sur {one_in} entre deux"
+        " personnes différentes atteint ce score par erreur (un taux de fausses"
+        " correspondances de {fmr}), et {fnmr} des comparaisons d'une personne avec elle-même"
+        " sont manquées (le taux de fausses non-correspondances); mesuré sur {dataset}, {date}."
+    ),
+    (
+        "No threshold is calibrated for the model {model} at a false-match rate of {fmr}:"
+        " every search is refused."
+    ): (
+        "Aucun seuil n'est étalonné pour le modèle {model} à un taux de fausses correspondances"
+        " de {fmr} : toute recherche est refusée."
+    ),
+    (
+        "A search only ever names candidates, never who you are. A candidate counts only once"
+        " {identify} different verifiers confirm it ({verify} when a photo is checked against"
+        " one named person), and never the person who ran the search."
+    ): (
+        "Une recherche ne nomme jamais que des candidats, jamais qui vous êtes. Un candidat ne"
+        " compte qu'une fois confirmé par {identify} contrôleurs différents ({verify} quand"
+        " une photo est comparée à une seule personne nommée), et jamais par la personne qui a"
+        " lancé la recherche."
+    ),
+    (
+        "These figures are part of what was declared to the regulator and assessed for privacy:"
+        " if they change, every search stops until they are declared and assessed again."
+    ): (
+        "Ces chiffres font partie de ce qui a été déclaré à l'autorité de contrôle et évalué"
+        " pour la vie privée : s'ils changent, toute recherche s'arrête jusqu'à ce qu'ils soient"
+        " déclarés et évalués de nouveau."
     ),
 }

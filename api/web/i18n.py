@@ -23,6 +23,7 @@ from string import Formatter
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 
 from optinface.api.web.french import FRENCH
 
@@ -142,6 +143,16 @@ class Words:
                                    locale=self.locale)
         except OverflowError:
             return moment.isoformat()
+
+    def number(self, value: float) -> str:
+        """A number as the reader writes it, to three decimals: 10,000 / 10 000; 0.295 / 0,295."""
+        return format_decimal(value, locale=self.locale)
+
+    def percent(self, rate: float) -> str:
+        """A rate as a percentage to three decimals: 0.159% / 0,159 % (French typography
+        spaces the sign, which CLDR's percent patterns give only without decimals)."""
+        sign = "\u00a0%" if self.language is Language.FR else "%"
+        return self.number(rate * 100) + sign
 
     def day(self, day: date) -> str:
         return format_date(day, "EEE d MMM y", locale=self.locale)

@@ -265,6 +265,10 @@ def test_register_pia_prints_a_skeleton_naming_the_material_to_assess(made_dir: 
     assert code == 0, output
     assert f"**Register material assessed**: {material}" in output
     assert "OPTINFACE_PIA_MATERIAL_SHA256" in output and "### Purposes" in output
+    accuracy = json.loads(run("register", "--format", "json", *d)[1])["accuracy"]
+    assert ("misidentification at the operating point assessed (model w600k\\_mbf: threshold"
+            f" {accuracy['threshold']!r} (a score at or above it makes a candidate), calibrated"
+            f" for a false-match rate of {accuracy['fmr']:g}") in output
 
 
 def test_register_md_states_the_hosting_location(

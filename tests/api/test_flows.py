@@ -96,6 +96,22 @@ def test_identify_finds_the_enrolled_subject_and_states_threshold_fmr_model(
     assert {"threshold", "fmr", "model_id"} <= body.keys()
 
 
+def test_the_register_and_privacy_state_the_operating_point_an_identify_applies(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """G-08, L-05: the register's operating point is the one a search answers with (model,
+    rate, threshold, its false non-match rate, verifiers for a 1:N candidate), and /privacy
+    tells the public the same point."""
+    body = world.enrolled_and_identified(portrait_jpegs[0]).json()
+    point = world.client.get("/v1/register", headers=auth(world.keys.reviewer)).json()["accuracy"]
+    searched = ("model_id", "fmr", "threshold", "fnmr")
+    assert {k: point[k] for k in searched} == {k: body[k] for k in searched}
+    assert point["confirmations_required"]["identify"] == body["confirmations_required"] == 2
+    assert point["outcomes"] == ["candidates_for_review", "no_candidate"]
+    assert point["searcher_may_confirm"] is False
+    assert world.client.get("/privacy.json").json()["accuracy"] == point
+
+
 def test_no_candidate_is_an_ordinary_200_answer(world: World, portrait_jpegs: list[bytes]) -> None:
     world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
     answer = world.identify(portrait_jpegs[3])

@@ -24,6 +24,7 @@ from tests.support.api import (
     set_up_world,
     verify_receipt_file,
 )
+from tests.support.thresholds import write_test_thresholds
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -60,6 +61,33 @@ def test_privacy_page_answers_without_authentication(
         data = client.get("/privacy.json").json()
         assert data["accountability"]["privacy_officer_name"] == "Claire Tremblay"
         assert "DEMO MODE" not in page.text
+
+
+def test_privacy_states_the_operating_point_in_plain_words(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """G-08 told to the public, in English and French: the threshold, how often it errs both
+    ways and on what it was measured, candidates only, two verifiers never the searcher; and
+    that a rate never calibrated means no search at all."""
+    calibration = write_test_thresholds(tmp_path / "calibration.toml")
+    with deployment(tmp_path, pipeline, thresholds_path=calibration) as (settings, _, client, _):
+        english = client.get("/privacy").text
+        for said in ("with the model w600k_mbf", "a score of at least 0.36 makes someone a"
+                     " candidate", "about 1 comparison in 10,000 between two different people",
+                     "(a false-match rate of 0.01%), and 2% of the comparisons of one person",
+                     "measured on test fixture, not a calibration, 2027-01-01",
+                     "once 2 different verifiers confirm it (1 when",
+                     "never the person who ran the search"):
+            assert said in english, said
+        french = client.get("/privacy", params={"lang": "fr"}).text
+        for said in ("d'au moins 0,36 fait de", "environ 1 comparaison sur 10\u00a0000 entre",
+                     "de 0,01\u00a0%), et 2\u00a0% des", "par 2 contrôleurs différents (1 quand",
+                     "jamais par la personne qui a lancé la recherche"):
+            assert str(escape(said)) in french, said
+        settings.match_fmr = 1e-2
+        english = client.get("/privacy", params={"lang": "en"}).text
+        assert ("No threshold is calibrated for the model w600k_mbf at a false-match rate of"
+                " 1%: every search is refused.") in english
 
 
 def test_the_public_pages_answer_head_like_get(world: World) -> None:

@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select, text
 
-from optinface.consent import erasure
+from optinface.consent import erasure, review
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
 from optinface.consent.receipts import verify_receipt
@@ -26,6 +26,7 @@ from optinface.consent.tables import Purpose, RegulatorOrder, Template, Tombston
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import Crash, FakeClock, World, make_world, refused
+from tests.support.thresholds import TEST_FMR, TEST_THRESHOLD, write_test_thresholds
 
 
 def test_matching_is_refused_until_the_database_is_declared(
@@ -196,6 +197,43 @@ def test_a_material_change_of_the_register_needs_a_new_declaration(
     setattr(world.service.settings, field, value)
     assert world.service.register().material_sha256 != before
     refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
+
+
+@pytest.mark.parametrize("change", ["false-match rate", "calibration", "verifiers"])
+def test_a_new_operating_point_needs_a_new_declaration(
+    world: World, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The accuracy operating point is declared material (G-08, L-05): ten times the false
+    matches at a lower threshold, the same rate calibrated anew, or another number of verifiers
+    (a new version of the code) is not the database declared, so matching stops until a new
+    declaration has run its period; the search then applies, and states, the declared point."""
+    settings, clock = world.service.settings, world.clock
+    before = world.service.register()
+    # Another rate calibrated in the file leaves the point in force, and the material, as is.
+    lower = (1e-3, 0.3)
+    write_test_thresholds(settings.thresholds_path, points=[(TEST_FMR, TEST_THRESHOLD), lower])
+    assert world.service.register().material_sha256 == before.material_sha256
+    if change == "false-match rate":
+        settings.match_fmr = lower[0]
+    elif change == "calibration":
+        write_test_thresholds(settings.thresholds_path, points=[(TEST_FMR, 0.4), lower],
+                              date="2027-02-01")
+    else:
+        monkeypatch.setitem(review.CONFIRMATIONS, Operation.IDENTIFY, 3)
+    changed = world.service.register()
+    assert changed.accuracy != before.accuracy
+    assert changed.material_sha256 != before.material_sha256 and not changed.in_service
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
+    world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-4")
+    refused("declaration_period_running", lambda: world.identify(portrait_jpegs[0]))
+    clock.advance(days=60)
+    answer = world.identify(portrait_jpegs[0])
+    point = world.service.register().accuracy
+    assert point == changed.accuracy
+    assert (answer.model_id, answer.fmr, answer.threshold, answer.fnmr,
+            answer.confirmations_required) == (
+        point.model_id, point.fmr, point.threshold, point.fnmr,
+        point.confirmations_required[Operation.IDENTIFY])
 
 
 def test_enrolling_people_is_not_a_material_change(

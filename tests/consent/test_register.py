@@ -8,13 +8,14 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from optinface.consent import disclosures
-from optinface.consent.register import database_location
-from optinface.consent.schemas import Operation
+from optinface.consent import declaration, disclosures, operating_point
+from optinface.consent.register import database_location, render_pia_skeleton
+from optinface.consent.schemas import Operation, SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, Jurisdiction, Recipient
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, refused
+from tests.support.thresholds import TEST_DATASET, TEST_DATE, TEST_THRESHOLD
 
 ETHICS_BOARD = Recipient(
     name="Université Laval ethics board",
@@ -38,6 +39,71 @@ def test_the_register_states_what_a_regulator_asks_for(
     assert "CAI-2026-001" in markdown and "Security measures" in markdown
     health = world.service.health()
     assert health["declared"] and health["index_entries"] == 1
+
+
+def test_the_register_states_the_operating_point_the_service_applies(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """G-08, L-05: the threshold, its false-match and false non-match rates, its calibration,
+    candidates only and two verifiers for a 1:N candidate, as an identify answer states them,
+    in the JSON, the Markdown and the material the declaration hashed."""
+    world.enrolled(portrait_jpegs[0])
+    answer = world.identify(portrait_jpegs[0])
+    register = world.service.register(actor=world.reviewer)
+    point = register.accuracy
+    assert (point.model_id, point.fmr, point.threshold, point.fnmr) == (
+        answer.model_id, answer.fmr, answer.threshold, answer.fnmr)
+    assert (point.threshold, point.dataset, point.calibrated_on) == (
+        TEST_THRESHOLD, TEST_DATASET, TEST_DATE)
+    assert point.outcomes == list(SearchOutcome) and answer.outcome in point.outcomes
+    assert point.confirmations_required == {Operation.VERIFY: 1, Operation.IDENTIFY: 2}
+    assert point.confirmations_required[Operation.IDENTIFY] == answer.confirmations_required
+    assert point.searcher_may_confirm is False
+    with world.service.runtime.db.transaction() as session:
+        material = declaration.material_fields(session, settings=world.service.settings,
+                                               models=world.service.pipeline.models)
+    assert material["accuracy"] == point.model_dump(mode="json")
+    section = world.service.render_register(register).split(
+        "\n## Accuracy (operating point, declared and assessed)\n")[1].split("\n\n")[0]
+    assert section.startswith(r"- model w600k\_mbf: threshold 0.36 (a score at or above it")
+    assert "calibrated for a false-match rate of 0.0001 on test fixture" in section
+    assert ("confirmed by 2 different verifiers for a 1:N identify, 1 for a 1:1 verify; never"
+            " by the key that ran the search") in section
+
+
+def test_at_a_rate_never_calibrated_the_register_says_matching_is_refused(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """No honest threshold, no search: the register states none and says why, and the search
+    is refused with the engine's own reason before any other."""
+    world.service.settings.match_fmr = 1e-2
+    register = world.service.register(actor=world.reviewer)
+    assert (register.accuracy.fmr, register.accuracy.threshold) == (1e-2, None)
+    assert not register.in_service
+    assert ("Matching refused: model w600k_mbf has no calibrated threshold at FMR 0.01; run"
+            " benchmarks/calibrate.py.") in register.warnings
+    refused("not_calibrated", lambda: world.identify(portrait_jpegs[0]))
+
+
+def test_the_assessment_and_the_record_of_processing_name_the_operating_point(
+    world: World
+) -> None:
+    """The PIA skeleton weighs misidentification at the point it assesses (and lists it as
+    material); the ROPA states it among the measures of art. 30(1)(g)."""
+    register = world.service.register(actor=world.reviewer)
+    pia = render_pia_skeleton(register)
+    assert (r"misidentification at the operating point assessed (model w600k\_mbf: threshold"
+            " 0.36 (a score at or above it makes a candidate), calibrated for a false-match rate"
+            " of 0.0001") in pia
+    assert "models, operating point (false-match rate, its threshold and calibration," in pia
+    assert "\n### Accuracy (operating point, declared and assessed)\n" in pia
+    ropa = world.service.ropa(actor=world.reviewer)
+    [measures] = [e.items for e in ropa.entries if e.point == "30(1)(g)"]
+    stated = [m for m in measures if m.startswith("accuracy operating point: ")]
+    assert stated == [f"accuracy operating point: {s}"
+                      for s in operating_point.statements(register.accuracy)]
+    assert stated[0].startswith("accuracy operating point: model w600k_mbf: threshold 0.36 ")
+    assert "2 different verifiers for a 1:N identify" in stated[2]
 
 
 def test_the_register_holds_every_item_of_article_30(world: World) -> None:
