@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from optinface.api.csvfiles import csv_text
+from optinface.consent.reads import Reads
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import AuditEventPublic, AuditFilter
 from optinface.consent.service import OptinFace
@@ -20,12 +21,14 @@ AUDIT_CSV_COLUMNS = tuple(AuditEventPublic.model_fields)
 
 
 def all_events(
-    service: OptinFace, actor: Actor, filters: AuditFilter
+    service: OptinFace, actor: Actor, filters: AuditFilter, *, reads: Reads
 ) -> Iterator[AuditEventPublic]:
-    """Every event matching ``filters``, fetched a page at a time."""
+    """Every event matching ``filters``, fetched a page at a time; the pages are noted in
+    ``reads``, so a whole file is one ``audit_read`` event however many pages it took."""
     offset = 0
     while True:
-        page = service.audit_events(actor=actor, filters=filters, offset=offset, limit=MAX_PAGE)
+        page = service.audit_events(actor=actor, filters=filters, offset=offset, limit=MAX_PAGE,
+                                    reads=reads)
         yield from page.events
         offset += len(page.events)
         if not page.events or offset >= page.total:

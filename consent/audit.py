@@ -51,7 +51,7 @@ class AuditAction(StrEnum):
     VERIFY = "verify"
     IDENTIFY = "identify"
     EXPORT = "export"
-    AUDIT_READ = "audit_read"  # a read of the log is itself logged
+    AUDIT_READ = "audit_read"  # an operator's read of personal data, the log's included (.reads)
     REVIEW_DECIDED = "review_decided"
     INCIDENT_RECORDED = "incident_recorded"
     INCIDENT_NOTIFIED = "incident_notified"

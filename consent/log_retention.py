@@ -3,8 +3,8 @@
 The CNIL's logging recommendation (deliberation 2021-122) keeps access logs 6 to 12 months; the
 AI Act (arts. 19, 26(6)) asks at least 6 months. Past ``access_log_retention_days`` (183 to 365
 days, a year by default; longer or unset only under an investigation hold), the content of
-access events (searches, refusals, exports, reads of the log, failed log-ins) is removed: actor,
-purpose, subjects and their seals, probe hash, details.
+access events (searches, refusals, exports, operators' reads of personal data, failed log-ins)
+is removed: actor, purpose, subjects and their seals, probe hash, details.
 What makes the log checkable stays: sequence, time, action, outcome, the event's chain hash and
 its Merkle leaf hash (``pruned_leaf``), which the verifier uses in place of the removed bytes.
 Only events already covered by a signed checkpoint are pruned, so the leaves kept are the ones

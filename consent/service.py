@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -74,6 +75,7 @@ from optinface.consent.keys import KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
+from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited
@@ -378,6 +380,27 @@ class OptinFace:
     def _read(self) -> AbstractContextManager[Session]:
         return self.runtime.db.transaction()
 
+    @contextmanager
+    def reading(self, *, actor: Actor, view: str, filters: ReadFilters = None,
+                offset: int | None = None) -> Iterator[Reads]:
+        """Chain what the block reads of personal data, passing the :class:`Reads` it yields
+        to the read methods, as one ``audit_read`` event naming ``view`` (a page or a file
+        built from several lists) once the block has run (see :mod:`consent.reads`)."""
+        found = Reads.of(actor, view, filters, offset)
+        yield found
+        chain_reads(self.runtime, found)
+
+    def _noted(self, actor: Actor, into: Reads | None, name: str, returned: int, *,
+               subjects: Iterable[str] = (), filters: ReadFilters = None,
+               offset: int | None = None) -> None:
+        """Note a read of list ``name`` into the caller's ``into``, or, without one, chain it
+        as its own ``audit_read`` event with ``filters`` and ``offset``."""
+        if into is not None:
+            into.note(name, returned, subjects=subjects)
+            return
+        with self.reading(actor=actor, view=name, filters=filters, offset=offset) as alone:
+            alone.note(name, returned, subjects=subjects)
+
     # Keys and authentication ------------------------------------------------------------------
     def create_api_key(self, *, actor: Actor | None, role: Role, name: str,
                        client_cert_pem: str | None = None,
@@ -614,12 +637,15 @@ class OptinFace:
         return subject_acts.pending_captures(self.runtime, actor=actor, pseudonym=subject)
 
     def get_subject(self, *, actor: Actor, subject: str) -> SubjectPublic:
-        """The subject's public record (refused for an erased pseudonym)."""
+        """The subject's public record (refused for an erased pseudonym); an operator's read
+        is chained (``audit_read`` naming the subject), the subject's own is not."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            return SubjectPublic.model_validate(
+            found = SubjectPublic.model_validate(
                 ledger.get_subject(session, subject, keys=self.runtime.keys)
             )
+        self._noted(actor, None, "subject", 1, subjects=[subject])
+        return found
 
     def longest_consent_days(self, *, actor: Actor, subject: str) -> int:
         """How many days a consent to ``subject`` signed today may last (a minor's less): the
@@ -631,11 +657,14 @@ class OptinFace:
                                              today=self.runtime.clock.now().date())
 
     def templates(self, *, actor: Actor, subject: str) -> list[TemplatePublic]:
-        """The subject's templates, never their vectors: what a capture may name to replace."""
+        """The subject's templates, never their vectors: what a capture may name to replace.
+        An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            found = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            return ledger.templates_public(session, found)
+            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            found = ledger.templates_public(session, row)
+        self._noted(actor, None, "templates", len(found), subjects=[subject])
+        return found
 
     def set_searchable(self, *, actor: Actor, subject: str,
                        signed: PasskeyResponse) -> SubjectPublic:
@@ -663,12 +692,15 @@ class OptinFace:
                        actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
 
     def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
-        """The subject's consents, oldest first, each with its status now."""
+        """The subject's consents, oldest first, each with its status now. An operator's read
+        is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            return consents.all_public(row, public_key=self.runtime.keys.public_key,
-                                       now=self.clock.now())
+            found = consents.all_public(row, public_key=self.runtime.keys.public_key,
+                                        now=self.clock.now())
+        self._noted(actor, None, "consents", len(found), subjects=[subject])
+        return found
 
     def withdraw_consent(self, *, actor: Actor, subject: str, consent_id: str,
                          signed: PasskeyResponse) -> WithdrawalResult:
@@ -719,11 +751,14 @@ class OptinFace:
         return after_erasure.fetch(self.runtime, code)
 
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:
-        """The subject's signed receipts of purposes withdrawn from consents they keep."""
+        """The subject's signed receipts of purposes withdrawn from consents they keep. An
+        operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            return purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
+            found = purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
+        self._noted(actor, None, "purpose_withdrawals", len(found), subjects=[subject])
+        return found
 
     # Probe consents (consent.probe_consent) ----------------------------------------------------
     def request_probe_consent(self, *, actor: Actor,
@@ -856,11 +891,13 @@ class OptinFace:
 
     def list_disclosures(self, *, actor: Actor, subject: str) -> list[DisclosurePublic]:
         """The subject's disclosures, oldest first: whoever may read their export may read
-        these, which it lists too."""
+        these, which it lists too. An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.EXPORT, subject=subject)
         with self._read() as session:
             ledger.get_subject(session, subject, keys=self.runtime.keys)
-            return disclosures.of_subject(session, subject)
+            found = disclosures.of_subject(session, subject)
+        self._noted(actor, None, "disclosures", len(found), subjects=[subject])
+        return found
 
     def request_right(self, *, actor: Actor, subject: str,
                       body: RightsRequestCreate) -> RightsRequestPublic:
@@ -877,25 +914,35 @@ class OptinFace:
                                       body=body)
 
     def requests_of(self, *, actor: Actor, subject: str) -> list[RightsRequestPublic]:
-        """The subject's own requests and complaints, oldest first, each with its deadline."""
+        """The subject's own requests and complaints, oldest first, each with its deadline.
+        An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
-            return rights_requests.of_subject(session, row, now=self.clock.now())
+            found = rights_requests.of_subject(session, row, now=self.clock.now())
+        self._noted(actor, None, "subject_requests", len(found), subjects=[subject])
+        return found
 
-    def rights_requests(self, *, actor: Actor) -> list[RightsRequestPublic]:
+    def rights_requests(self, *, actor: Actor,
+                        reads: Reads | None = None) -> list[RightsRequestPublic]:
         """Every request with its deadline, open ones first; ``due_soon`` flags one with a
-        week or less left, ``overdue`` a late one."""
+        week or less left, ``overdue`` a late one. The read is chained (``audit_read``), or
+        noted in ``reads``."""
         authorize(actor, Permission.ANSWER_REQUESTS)
         with self._read() as session:
-            return rights_requests.all_requests(session, now=self.clock.now())
+            found = rights_requests.all_requests(session, now=self.clock.now())
+        self._noted(actor, reads, "rights_requests", len(found))
+        return found
 
     # Human review -----------------------------------------------------------------------------
     def pending_reviews(self, *, actor: Actor) -> list[ReviewPublic]:
-        """Candidates awaiting a verifier's decision, oldest first."""
+        """Candidates awaiting a verifier's decision, oldest first; the read is chained
+        (``audit_read``: the candidates are people a search proposed)."""
         authorize(actor, Permission.REVIEW_CANDIDATES)
         with self._read() as session:
-            return review.pending(session)
+            found = review.pending(session)
+        self._noted(actor, None, "pending_reviews", len(found))
+        return found
 
     def decide_review(self, *, actor: Actor, review_id: str,
                       body: ReviewDecisionCreate) -> ReviewPublic:
@@ -917,19 +964,27 @@ class OptinFace:
         return incidents.mark_notified(self.runtime, actor=actor, incident_id=incident_id,
                                        audience=audience, delay_reason=delay_reason)
 
-    def incidents(self, *, actor: Actor) -> list[IncidentPublic]:
-        """The incident register, newest first, each with its notification clock."""
+    def incidents(self, *, actor: Actor, reads: Reads | None = None) -> list[IncidentPublic]:
+        """The incident register, newest first, each with its notification clock. The read is
+        chained (``audit_read``: an incident's texts may name the people it touched), or noted
+        in ``reads``."""
         authorize(actor, Permission.READ_INCIDENTS)
         with self._read() as session:
-            return incidents.all_incidents(session, now=self.clock.now())
+            found = incidents.all_incidents(session, now=self.clock.now())
+        self._noted(actor, reads, "incidents", len(found))
+        return found
 
     def incident_notice(self, *, actor: Actor, incident_id: str,
                         audience: Audience) -> IncidentNotice:
-        """The notice for the regulator or for the persons concerned, from the record."""
+        """The notice for the regulator or for the persons concerned, from the record; the
+        read is chained like the register's."""
         authorize(actor, Permission.READ_INCIDENTS)
         with self._read() as session:
-            return incidents.notice(session, incident_id=incident_id, audience=audience,
-                                    settings=self.settings, now=self.clock.now())
+            found = incidents.notice(session, incident_id=incident_id, audience=audience,
+                                     settings=self.settings, now=self.clock.now())
+        self._noted(actor, None, "incident_notice", 1,
+                    filters={"incident_id": incident_id, "audience": str(audience)})
+        return found
 
     def sweep(self, *, actor: Actor | None = None) -> SweepReport:
         """Erase every subject past a retention limit, and the templates of every consent past
@@ -964,24 +1019,20 @@ class OptinFace:
 
     # Audit, register, reviewer views ----------------------------------------------------------
     def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
-                     limit: int = 100, newest_first: bool = False) -> AuditPage:
+                     limit: int = 100, newest_first: bool = False,
+                     reads: Reads | None = None) -> AuditPage:
         """One page of the matching events, counted and cut in SQL (see consent.activity).
 
         The read is itself chained into the log (``audit_read``: who, which filters, how many
         events), after the page is taken: reading who was searched is access to personal data.
+        With ``reads`` (a page or file built from several reads), it is noted there instead.
         """
         authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             page = activity.audit_page(session, filters, offset=offset, limit=limit,
                                        newest_first=newest_first)
-        with self.runtime.db.transaction() as session:
-            self.runtime.audit(session, Entry(
-                action=AuditAction.AUDIT_READ, actor=actor,
-                subjects=after_erasure.log_names(
-                    self.runtime, session, [filters.subject] if filters.subject else []),
-                details={"filters": filters.model_dump(mode="json", exclude_none=True,
-                                                       exclude={"subject"}),
-                         "offset": offset, "returned": len(page.events)}))
+        self._noted(actor, reads, "audit_events", len(page.events), filters=filters,
+                    offset=offset, subjects=[filters.subject] if filters.subject else [])
         return page
 
     def anomaly_alerts(self, *, actor: Actor) -> list[AnomalyAlert]:
@@ -1128,27 +1179,40 @@ class OptinFace:
             "replica_seq": self.replica.seq if self.replica is not None else None,
         }
 
-    def consent_ledger(self, *, actor: Actor) -> ConsentLedger:
-        """Every consent with its status now, and the counts per status and purpose."""
+    def consent_ledger(self, *, actor: Actor, reads: Reads | None = None) -> ConsentLedger:
+        """Every consent with its status now, and the counts per status and purpose; the read
+        is chained (``audit_read``), or noted in ``reads``."""
         authorize(actor, Permission.READ_LEDGER)
         with self._read() as session:
             rows = session.scalars(select(Consent).order_by(Consent.obtained_at))
-            return activity.ledger_summary([consents.public(self.runtime, c) for c in rows])
+            found = activity.ledger_summary([consents.public(self.runtime, c) for c in rows])
+        self._noted(actor, reads, "consent_ledger", len(found.consents))
+        return found
 
     def erasures(self, *, actor: Actor, since: datetime | None = None,
-                 until: datetime | None = None) -> list[TombstonePublic]:
-        """Tombstones erased in ``[since, until)`` (all by default), oldest first."""
+                 until: datetime | None = None,
+                 reads: Reads | None = None) -> list[TombstonePublic]:
+        """Tombstones erased in ``[since, until)`` (all by default), oldest first; the read is
+        chained (``audit_read``), or noted in ``reads``."""
         authorize(actor, Permission.READ_LEDGER)
         with self._read() as session:
-            return [TombstonePublic.model_validate(t)
-                    for t in activity.tombstones(session, since=since, until=until)]
+            found = [TombstonePublic.model_validate(t)
+                     for t in activity.tombstones(session, since=since, until=until)]
+        self._noted(actor, reads, "erasures", len(found), filters={
+            name: moment.isoformat() for name, moment in (("since", since), ("until", until))
+            if moment is not None})
+        return found
 
-    def erasure(self, *, actor: Actor, subject_hash: str) -> TombstonePublic:
-        """One tombstone and its signed receipt, by the hash its receipt names."""
+    def erasure(self, *, actor: Actor, subject_hash: str,
+                reads: Reads | None = None) -> TombstonePublic:
+        """One tombstone and its signed receipt, by the hash its receipt names; the read is
+        chained (``audit_read``, naming the hash), or noted in ``reads``."""
         authorize(actor, Permission.READ_LEDGER)
         require_identifiers(subject_hash=subject_hash)
         with self._read() as session:
             found = activity.tombstone(session, subject_hash)
             if found is None:
                 raise NotFound(f"no erasure with subject hash {subject_hash}")
-            return TombstonePublic.model_validate(found)
+            tomb = TombstonePublic.model_validate(found)
+        self._noted(actor, reads, "erasure", 1, subjects=[subject_hash])
+        return tomb

@@ -15,7 +15,9 @@ FRENCH: dict[str, str] = {
     ),
     "Candidate reviewed by a verifier": "Candidat examiné par un contrôleur des correspondances",
     "verifier": "contrôleur des correspondances",
-    "Access log read": "Journal des accès consulté",
+    "Personal data read by an operator": (
+        "Renseignements personnels consultés par un membre du personnel"
+    ),
     "Incident recorded": "Incident de confidentialité consigné",
     "Incident notified": "Incident de confidentialité déclaré",
     "Rights request received": "Demande d'exercice d'un droit reçue",

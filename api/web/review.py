@@ -9,6 +9,8 @@
 - ``/review/erasures``: the erasures of a month, each with a page that verifies its receipt.
 
 Read-only: the reviewer's key holds the read permissions only, checked by the consent core.
+What a page or download reads of personal data is chained as one ``audit_read`` event naming
+the page's path, its filters and the lists it read (:mod:`consent.reads`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from optinface.consent.break_glass import REVIEW_DAYS
 from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
 from optinface.consent.moments import require_in_span
+from optinface.consent.reads import Reads
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.ropa import render_ropa
@@ -102,6 +105,12 @@ def _midnight(day: date, words: Words) -> datetime:
 
 def _local_day(moment: datetime, words: Words) -> date:
     return moment.astimezone(words.zone).date()
+
+
+def _view(request: Request) -> str:
+    """The page as its route names it: ``/review/subjects/{pseudonym}``, never the pseudonym
+    (the event names the subject where an erasure can remove it)."""
+    return str(request.scope["route"].path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,20 +182,26 @@ def review(request: Request, service: ServiceDep) -> Response:
     register, rights requests and incidents with their legal clocks, and the researcher keys."""
     def build(session: WebSession, actor: Actor) -> Response:
         names = _Names(service, actor)
+        chain = service.verify_audit(actor=actor)
+        with service.reading(actor=actor, view=_view(request)) as reads:
+            ledger = service.consent_ledger(actor=actor, reads=reads)
+            rights_requests = service.rights_requests(actor=actor, reads=reads)
+            incidents = service.incidents(actor=actor, reads=reads)
+            researcher_keys = _researcher_keys(service, actor, names, reads)
         return render(
             request,
             "review.html",
             csrf=session.csrf,
-            chain=service.verify_audit(actor=actor),
-            ledger=service.consent_ledger(actor=actor),
+            chain=chain,
+            ledger=ledger,
             register=service.register(actor=actor),
-            rights_requests=service.rights_requests(actor=actor),
-            incidents=service.incidents(actor=actor),
+            rights_requests=rights_requests,
+            incidents=incidents,
             rights_request_days=RIGHTS_REQUEST_DAYS,
             notify_hours=NOTIFY_WITHIN // timedelta(hours=1),
             incident_keep_years=KEEP_YEARS,
             names=names,
-            researcher_keys=_researcher_keys(service, actor, names),
+            researcher_keys=researcher_keys,
             alerts=service.anomaly_alerts(actor=actor),
             break_glass=service.break_glass_openings(actor=actor),
             break_glass_days=REVIEW_DAYS,
@@ -195,13 +210,15 @@ def review(request: Request, service: ServiceDep) -> Response:
     return signed_in(request, service, REVIEW, build, login_form=True)
 
 
-def _researcher_keys(service: OptinFace, actor: Actor, names: _Names) -> list[dict[str, Any]]:
+def _researcher_keys(service: OptinFace, actor: Actor, names: _Names,
+                     reads: Reads) -> list[dict[str, Any]]:
     """Every researcher key ever created, from the audit log, each with its revocation as
     authentication reads it (the key's row: a revocation a restore replayed, or one made in
     plain SQL, is one too): a reviewer sees who may search (a revoked key is marked, never shown
     as able to), and that minting keys cannot multiply searches (the quota also holds per
     purpose)."""
-    created = all_events(service, actor, AuditFilter(action=AuditAction.KEY_CREATED))
+    created = all_events(service, actor, AuditFilter(action=AuditAction.KEY_CREATED),
+                         reads=reads)
     return [{"at": e.at, "key_id": e.details.get("key_id"), "name": e.details.get("name"),
              "by": e.actor_key_id,
              "revoked_at": getattr(names.keys.get(str(e.details.get("key_id"))), "revoked_at",
@@ -218,24 +235,29 @@ def _log_page(request: Request, service: OptinFace, *, template: str, **fixed: s
         words = words_for(request)
         query = LogQuery.from_request(request, **fixed)
         filters = query.audit_filter(words)
-        events = service.audit_events(
-            actor=actor,
-            filters=filters,
-            offset=(query.page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
-            newest_first=True,
-        )
-        searches = []
-        if query.subject and template == "review_subject.html":
-            for search in SEARCH_ACTIONS:
-                found = service.audit_events(
-                    actor=actor,
-                    filters=AuditFilter(subject=query.subject, action=search),
-                    limit=SUBJECT_SEARCHES,
-                    newest_first=True,
-                )
-                searches.extend(found.events)
-            searches.sort(key=lambda e: e.seq, reverse=True)
+        offset = (query.page - 1) * PAGE_SIZE
+        with service.reading(actor=actor, view=_view(request), filters=filters,
+                             offset=offset) as reads:
+            events = service.audit_events(
+                actor=actor,
+                filters=filters,
+                offset=offset,
+                limit=PAGE_SIZE,
+                newest_first=True,
+                reads=reads,
+            )
+            searches = []
+            if query.subject and template == "review_subject.html":
+                for search in SEARCH_ACTIONS:
+                    found = service.audit_events(
+                        actor=actor,
+                        filters=AuditFilter(subject=query.subject, action=search),
+                        limit=SUBJECT_SEARCHES,
+                        newest_first=True,
+                        reads=reads,
+                    )
+                    searches.extend(found.events)
+        searches.sort(key=lambda e: e.seq, reverse=True)
         return render(
             request,
             template,
@@ -267,7 +289,8 @@ def review_subject(request: Request, service: ServiceDep, pseudonym: str) -> Res
 def review_log_csv(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         filters = LogQuery.from_request(request).audit_filter(words_for(request))
-        events = list(all_events(service, actor, filters))
+        with service.reading(actor=actor, view=_view(request), filters=filters) as reads:
+            events = list(all_events(service, actor, filters, reads=reads))
         return download(audit_csv(events), "audit.csv", "text/csv")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
@@ -468,43 +491,51 @@ def review_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Fo
 @router.get("/review/download/{name}")
 def review_download(request: Request, service: ServiceDep, name: str) -> Response:
     """audit.csv, audit.json, register.json, register.md, ropa.json, ropa.md (the record of
-    processing built from that register), ledger.json, erasures.json."""
+    processing built from that register), ledger.json, erasures.json. One ``audit_read``
+    event names the file when it holds personal data (not the register's)."""
 
     def build(_: WebSession, actor: Actor) -> Response:
-        producers: dict[str, Callable[[], tuple[str, str]]] = {
-            "audit.csv": lambda: (
-                audit_csv(list(all_events(service, actor, AuditFilter()))),
-                "text/csv",
-            ),
-            "audit.json": lambda: (
-                audit_json(list(all_events(service, actor, AuditFilter()))),
-                "application/json",
-            ),
-            "register.json": lambda: (
-                service.register(actor=actor).model_dump_json(indent=2),
-                "application/json",
-            ),
-            "register.md": lambda: (
-                service.render_register(service.register(actor=actor)),
-                "text/markdown",
-            ),
-            "ropa.json": lambda: (
-                service.ropa(actor=actor).model_dump_json(indent=2),
-                "application/json",
-            ),
-            "ropa.md": lambda: (render_ropa(service.ropa(actor=actor)), "text/markdown"),
-            "ledger.json": lambda: (
-                service.consent_ledger(actor=actor).model_dump_json(indent=2),
-                "application/json",
-            ),
-            "erasures.json": lambda: (
-                json.dumps([t.model_dump(mode="json") for t in service.erasures(actor=actor)]),
-                "application/json",
-            ),
-        }
-        if name not in producers:
-            raise ApiError(ApiErrorCode.NOT_FOUND, f"no download named {name}")
-        text, media_type = producers[name]()
-        return download(text, name, media_type)
+        with service.reading(actor=actor, view=request.url.path) as reads:
+            return _produce(service, actor, name, reads)
 
     return signed_in(request, service, REVIEW, build)
+
+
+def _produce(service: OptinFace, actor: Actor, name: str, reads: Reads) -> Response:
+    """The download ``name``, its reads of personal data noted in ``reads``."""
+    producers: dict[str, Callable[[], tuple[str, str]]] = {
+        "audit.csv": lambda: (
+            audit_csv(list(all_events(service, actor, AuditFilter(), reads=reads))),
+            "text/csv",
+        ),
+        "audit.json": lambda: (
+            audit_json(list(all_events(service, actor, AuditFilter(), reads=reads))),
+            "application/json",
+        ),
+        "register.json": lambda: (
+            service.register(actor=actor).model_dump_json(indent=2),
+            "application/json",
+        ),
+        "register.md": lambda: (
+            service.render_register(service.register(actor=actor)),
+            "text/markdown",
+        ),
+        "ropa.json": lambda: (
+            service.ropa(actor=actor).model_dump_json(indent=2),
+            "application/json",
+        ),
+        "ropa.md": lambda: (render_ropa(service.ropa(actor=actor)), "text/markdown"),
+        "ledger.json": lambda: (
+            service.consent_ledger(actor=actor, reads=reads).model_dump_json(indent=2),
+            "application/json",
+        ),
+        "erasures.json": lambda: (
+            json.dumps([t.model_dump(mode="json")
+                        for t in service.erasures(actor=actor, reads=reads)]),
+            "application/json",
+        ),
+    }
+    if name not in producers:
+        raise ApiError(ApiErrorCode.NOT_FOUND, f"no download named {name}")
+    text, media_type = producers[name]()
+    return download(text, name, media_type)

@@ -18,7 +18,7 @@ ACTIONS: dict[str, str] = {
     "verify": "Search (verify one person)",
     "identify": "Search (identify among all)",
     "export": "Data exported",
-    "audit_read": "Access log read",
+    "audit_read": "Personal data read by an operator",
     "review_decided": "Candidate reviewed by a verifier",
     "incident_recorded": "Incident recorded",
     "incident_notified": "Incident notified",
