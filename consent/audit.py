@@ -22,10 +22,11 @@ hash so that an erasure can remove it and leave the chain whole (:mod:`consent.a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event as orm_event
 from sqlalchemy import select
@@ -108,6 +109,34 @@ class Entry:
     subjects: list[str] = field(default_factory=list)
     probe_sha256: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+class LoggedEvent(Protocol):
+    """An event as a verifier reads it: a row of the table, or one of an export
+    (:class:`consent.schemas.AuditEventPublic`), which carries the same fields."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def actor_key_id(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def subjects(self) -> Sequence[str]: ...
+    @property
+    def subject_seals(self) -> Sequence[Mapping[str, Any]] | None: ...
+    @property
+    def probe_sha256(self) -> str | None: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def pruned_leaf(self) -> str | None: ...
 
 
 EVENT_FIELDS = ("seq", "at", "actor_key_id", "actor_role", "action", "purpose", "subjects",

@@ -42,6 +42,7 @@ auditor holding the photo checks it; once an erasure forgets the salt, holding t
 nothing (a bare hash would lead whoever has the photo to the person's events)."""
 FORGOTTEN = "forgotten_seals"
 """The detail of an erasure's event that lists the seals it forgets."""
+_NOT_COMMITTED = "names subjects its seals do not commit to (edited)"
 
 
 class Seal(TypedDict):
@@ -94,11 +95,14 @@ def problem(subjects: Sequence[str], seals: Sequence[Mapping[str, Any]] | None) 
     if seals is None:
         return None  # before seals: the pseudonyms themselves are hashed
     salted = [s for s in seals if s["salt"] is not None]
-    opened = [[p for p in subjects if _sealed(s["salt"], p) == s["hash"]] for s in salted]
+    try:
+        opened = [[p for p in subjects if _sealed(s["salt"], p) == s["hash"]] for s in salted]
+    except ValueError:  # a salt that is not hex opens no pseudonym
+        return _NOT_COMMITTED
     if (len(set(subjects)) != len(subjects) or len(salted) != len(subjects)
             or any(len(names) != 1 for names in opened)
             or sorted(n for names in opened for n in names) != sorted(subjects)):
-        return "names subjects its seals do not commit to (edited)"
+        return _NOT_COMMITTED
     return None
 
 

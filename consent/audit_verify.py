@@ -16,24 +16,38 @@ read-only connection. What is checked, and what each failure means:
   covering no more events than the log holds (a truncated tail, an emptied table), with the same
   root (a rewrite), and still present among the checkpoint rows (deleted checkpoint rows).
 
+An export of the log (``GET /v1/audit/export?format=json``) is checked the same way from its
+events alone (:func:`verify_export`, ``optinface audit verify-export``), by the same checks of
+each event: the whole log from event 1 as the rows are, and against the checkpoints an auditor
+kept; a filtered export event by event, each link where both events are in it, and no
+checkpoint (no root can be recomputed over part of the log).
+
 The first inconsistency, the one at the lowest sequence number, is named.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import audit_seals, log_retention
-from optinface.consent.audit import GENESIS, AuditAction, event_bytes
+from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_bytes
+from optinface.consent.crypto import canonical_json
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
+from optinface.consent.schemas import AuditEventPublic
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
+
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,46 +78,82 @@ class LogReport:
         return self.problem is None
 
 
-def _walk_chain(session: Session, problems: list[Problem]) -> tuple[list[bytes], dict[int, str]]:
-    leaves: list[bytes] = []
-    hashes: dict[int, str] = {}
-    previous, expected = GENESIS, 1
-    unexplained: dict[str, int] = {}  # a seal without its salt -> the event holding it
-    forgotten: set[str] = set()  # the seals the erasures' events say they forgot
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+class _Walk:
+    """The chain's checks of one event after another, in sequence order: the one definition
+    the database's walk and an export's share.
+
+    ``whole``: every event from 1 is expected, so a gap is a deletion (``missing`` says what
+    else it can be) and a seal without its salt must be one an erasure's event lists; else (a
+    filtered export) each event is checked on its own, and its link where its predecessor is
+    at hand.
+    """
+
+    def __init__(self, *, whole: bool, missing: str = "deleted rows") -> None:
+        self.whole, self.missing = whole, missing
+        self.problems: list[Problem] = []
+        self.leaves: list[bytes] = []
+        self.hashes: dict[int, str] = {}
+        self.rollbacks: list[tuple[int, Any]] = []  # (seq, details) of log_rolled_back events
+        self._last = (0, GENESIS)  # the sequence number and hash of the event before
+        self._unexplained: dict[str, int] = {}  # a seal without its salt -> the event holding it
+        self._forgotten: set[str] = set()  # the seals the erasures' events say they forgot
+
+    def add(self, event: LoggedEvent) -> None:
         body = event_bytes(event)  # once: both the chain hash and the leaf are over it
         kept = event.pruned_leaf  # content removed by retention (consent.log_retention)
-        if event.seq != expected:
-            problems.append(Problem(expected, f"event {expected} is missing (deleted rows)"))
-        elif kept is None and hashlib.sha256(body).hexdigest() != event.hash:
-            problems.append(Problem(event.seq, f"event {event.seq} differs from its hash"
-                                               " (edited)"))
-        elif kept is not None and not log_retention.emptied(event):
-            problems.append(Problem(event.seq, f"event {event.seq} is marked pruned but is not"
-                                               " an emptied access event (edited)"))
-        elif (unsealed := audit_seals.problem(event.subjects, event.subject_seals)) is not None:
-            problems.append(Problem(event.seq, f"event {event.seq} {unsealed}"))
-        elif event.prev_hash != previous:
-            problems.append(Problem(event.seq, f"event {event.seq} does not link to event"
-                                               f" {event.seq - 1} (inserted, reordered or"
-                                               " rewritten)"))
+        if (found := self._problem(event, body)) is not None:
+            self.problems.append(found)
         if event.action == AuditAction.ERASE:  # its own seal goes with the rest
-            forgotten |= set(event.details.get(audit_seals.FORGOTTEN, ()))
+            listed = event.details.get(audit_seals.FORGOTTEN)
+            self._forgotten |= {seal for seal in (listed if isinstance(listed, list) else ())
+                                if isinstance(seal, str)}
         else:
-            unexplained.update(dict.fromkeys(audit_seals.unsalted(event.subject_seals),
-                                             event.seq))
-        leaves.append(bytes.fromhex(kept) if kept else leaf_hash(body))
-        hashes[event.seq] = event.hash
-        previous, expected = event.hash, event.seq + 1
-    problems.extend(Problem(seq, f"event {seq} lost a subject's pseudonym that no erasure"
-                                 " forgot (edited)")
-                    for seal, seq in unexplained.items() if seal not in forgotten)
-    return leaves, hashes
+            self._unexplained.update(dict.fromkeys(audit_seals.unsalted(event.subject_seals),
+                                                   event.seq))
+        if event.action == AuditAction.LOG_ROLLED_BACK:
+            self.rollbacks.append((event.seq, event.details))
+        self.leaves.append(bytes.fromhex(kept) if kept and _HASH.fullmatch(kept)
+                           else leaf_hash(body))
+        self.hashes[event.seq] = event.hash
+        self._last = (event.seq, event.hash)
+
+    def _problem(self, event: LoggedEvent, body: bytes) -> Problem | None:
+        seq, kept = event.seq, event.pruned_leaf
+        last, previous = self._last
+        if seq < 1:
+            return Problem(seq, f"event {seq}: the log numbers its events from 1")
+        if seq <= last:
+            return Problem(seq, f"event {seq} appears twice")
+        if self.whole and seq != last + 1:
+            return Problem(last + 1, f"event {last + 1} is missing ({self.missing})")
+        if kept is None and hashlib.sha256(body).hexdigest() != event.hash:
+            return Problem(seq, f"event {seq} differs from its hash (edited)")
+        if kept is not None and not _HASH.fullmatch(kept):
+            return Problem(seq, f"event {seq} keeps a pruned leaf that is not a hash (edited)")
+        if kept is not None and not log_retention.emptied(event):
+            return Problem(seq, f"event {seq} is marked pruned but is not an emptied access"
+                                " event (edited)")
+        if (unsealed := audit_seals.problem(event.subjects, event.subject_seals)) is not None:
+            return Problem(seq, f"event {seq} {unsealed}")
+        if seq == last + 1 and event.prev_hash != previous:
+            return Problem(seq, f"event {seq} does not link to event {last} (inserted,"
+                                " reordered or rewritten)")
+        return None
+
+    def finish(self) -> list[Problem]:
+        """Every problem found; on the whole log, with the salts removed by no erasure."""
+        if not self.whole:  # the erasure that forgot a seal may be filtered out
+            return self.problems
+        return self.problems + [
+            Problem(seq, f"event {seq} lost a subject's pseudonym that no erasure forgot"
+                         " (edited)")
+            for seal, seq in self._unexplained.items() if seal not in self._forgotten]
 
 
-def _against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str) -> Problem | None:
+def _against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str, *,
+                  holder: str) -> Problem | None:
     if checkpoint.size > tree.size:
-        return Problem(tree.size + 1, f"{source} covers {checkpoint.size} events but the log"
+        return Problem(tree.size + 1, f"{source} covers {checkpoint.size} events but {holder}"
                                       f" holds {tree.size} (truncated or emptied)")
     if tree.root(checkpoint.size) != checkpoint.root:
         return Problem(checkpoint.size, f"events 1-{checkpoint.size} are not those signed in"
@@ -119,24 +169,47 @@ def _explained(found: Problem, size: int, rollbacks: Sequence[tuple[int, Any]]) 
     log can chain a rollback too; but the reviewer learns when and by how much it happened.
     """
     for seq, details in rollbacks:
-        if size <= (details or {}).get("witnessed", 0):
+        witnessed = (details or {}).get("witnessed")
+        if isinstance(witnessed, int) and size <= witnessed:
             return Problem(found.sequence, f"{found.message}; it was witnessed before the log"
-                                           f" was rolled back from {details['witnessed']} to"
-                                           f" {details['events']} events, chained at event"
+                                           f" was rolled back from {witnessed} to"
+                                           f" {details.get('events')} events, chained at event"
                                            f" {seq} (a restore from a backup, or tampering)")
     return found
+
+
+def _outside_problem(outside: KnownCheckpoint, *, verifier: Verifier, walk: _Walk,
+                     tree: MerkleTree, holder: str,
+                     rows: set[tuple[int, bytes]] | None = None) -> Problem | None:
+    """What is wrong with a checkpoint kept outside: not signed by ``verifier``, covering more
+    events than ``holder`` holds or other ones, or (``rows``: the checkpoint rows' sizes and
+    roots) deleted from the checkpoint rows."""
+    try:
+        checkpoint = open_checkpoint(outside.note, verifier)
+    except NoteError as error:
+        return Problem(None, f"{outside.source} is not a checkpoint signed by the pinned key"
+                             f" ({error})")
+    found = _against_tree(checkpoint, tree, outside.source, holder=holder)
+    if found is None and rows is not None and (checkpoint.size, checkpoint.root) not in rows:
+        found = Problem(checkpoint.size, f"{outside.source} (size {checkpoint.size}) is"
+                                         " missing from the checkpoint rows (deleted)")
+    return None if found is None else _explained(found, checkpoint.size, walk.rollbacks)
+
+
+def _first(problems: Sequence[Problem]) -> Problem | None:
+    """The problem to name: one of a checkpoint file itself, else the lowest sequence."""
+    return min(problems, key=lambda p: -1 if p.sequence is None else p.sequence, default=None)
 
 
 def verify_log(
     session: Session, *, verifier: Verifier, known: Sequence[KnownCheckpoint] = ()
 ) -> LogReport:
     """Check the chain, the checkpoint rows and ``known`` checkpoints against ``verifier``."""
-    problems: list[Problem] = []
-    leaves, hashes = _walk_chain(session, problems)
-    rollbacks: list[tuple[int, Any]] = [(seq, details) for seq, details in session.execute(
-        select(AuditEvent.seq, AuditEvent.details).where(
-            AuditEvent.action == AuditAction.LOG_ROLLED_BACK).order_by(AuditEvent.seq))]
-    tree = MerkleTree(leaves)
+    walk = _Walk(whole=True)
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        walk.add(event)
+    problems = walk.finish()
+    tree = MerkleTree(walk.leaves)
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
     in_rows: set[tuple[int, bytes]] = set()
     legacy = 0
@@ -151,25 +224,76 @@ def verify_log(
             problems.append(Problem(row.seq, f"{source} is not signed by the pinned key"
                                              f" ({error})"))
             continue
-        found = _against_tree(checkpoint, tree, source)
-        if found is None and (checkpoint.size != row.seq or hashes.get(row.seq) != row.hash):
+        found = _against_tree(checkpoint, tree, source, holder="the log")
+        if found is None and (checkpoint.size != row.seq or walk.hashes.get(row.seq) != row.hash):
             found = Problem(row.seq, f"{source} does not describe event {row.seq}")
         if found is not None:
             problems.append(found)
         in_rows.add((checkpoint.size, checkpoint.root))
-    for outside in known:
-        try:
-            checkpoint = open_checkpoint(outside.note, verifier)
-        except NoteError as error:
-            problems.append(Problem(None, f"{outside.source} is not a checkpoint signed by the"
-                                          f" pinned key ({error})"))
-            continue
-        found = _against_tree(checkpoint, tree, outside.source)
-        if found is None and (checkpoint.size, checkpoint.root) not in in_rows:
-            found = Problem(checkpoint.size, f"{outside.source} (size {checkpoint.size}) is"
-                                             " missing from the checkpoint rows (deleted)")
-        if found is not None:
-            problems.append(_explained(found, checkpoint.size, rollbacks))
-    first = min(problems, key=lambda p: -1 if p.sequence is None else p.sequence, default=None)
+    problems.extend(found for outside in known if (found := _outside_problem(
+        outside, verifier=verifier, walk=walk, tree=tree, holder="the log", rows=in_rows))
+        is not None)
     return LogReport(events=tree.size, checkpoints=len(rows) - legacy, legacy_checkpoints=legacy,
-                     known=len(known), root=tree.root(), problem=first)
+                     known=len(known), root=tree.root(), problem=_first(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    events: int
+    known: int  # checkpoints checked (none on a filtered export)
+    root: bytes | None  # over the whole log; None: a filtered export, no checkpoint checked
+    problem: Problem | None
+
+
+def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
+                  known: Sequence[KnownCheckpoint] = (), whole: bool = True) -> ExportReport:
+    """Check an export of the log (``GET /v1/audit/export?format=json``) from its events alone.
+
+    ``whole``: the export holds the whole log from event 1 (no filter), so the events are
+    checked as the database's are, and ``known`` checkpoints against their root; else (a
+    filtered export) each event against its hash and the seals rule, and its link to its
+    predecessor where the export holds it: no root can be recomputed, so no checkpoint checked.
+    An export lists its events by sequence number: one listed out of order is reported.
+    """
+    walk = _Walk(whole=whole, missing="deleted, or the export was filtered")
+    for event in sorted(events, key=lambda e: e.seq):
+        walk.add(event)
+    problems = walk.finish() + [
+        Problem(after.seq, f"event {after.seq} comes after event {before.seq} in the export"
+                           " (reordered)")
+        for before, after in pairwise(events) if after.seq < before.seq]
+    if not whole:
+        return ExportReport(events=len(events), known=0, root=None, problem=_first(problems))
+    tree = MerkleTree(walk.leaves)
+    problems.extend(found for outside in known if (found := _outside_problem(
+        outside, verifier=verifier, walk=walk, tree=tree, holder="the export")) is not None)
+    return ExportReport(events=len(events), known=len(known), root=tree.root(),
+                        problem=_first(problems))
+
+
+_EXPORT = TypeAdapter(list[AuditEventPublic])
+
+
+def read_export(text: str) -> list[AuditEventPublic]:
+    """The events of a JSON export of the log, read strictly: the values that are hashed as
+    they were written (a number in quotes is not a number).
+
+    Raises:
+        ValueError: Not JSON (the CSV export, say), not a list of events, or no event.
+    """
+    try:
+        document = json.loads(text)
+        canonical_json(document)  # text the hash cannot cover (a lone surrogate escape)
+    except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than parsed
+        raise ValueError(f"not a JSON export of the audit log ({error}); only the JSON export"
+                         " is verified, the CSV is for reading") from error
+    try:
+        events = _EXPORT.validate_python(document, strict=True)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = " ".join(str(part) for part in first["loc"])
+        raise ValueError(f"not an export of the audit log: at {where or 'the top'}:"
+                         f" {first['msg']}") from error
+    if not events:
+        raise ValueError("the export holds no event")
+    return events

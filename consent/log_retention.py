@@ -19,16 +19,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, event_leaf, log_time
+from optinface.consent.audit import AuditAction, LoggedEvent, event_leaf, log_time
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 
 ACCESS_ACTIONS = (AuditAction.VERIFY, AuditAction.IDENTIFY, AuditAction.REFUSED,
                   AuditAction.EXPORT, AuditAction.AUDIT_READ, AuditAction.LOGIN_FAILURE)
 
 
-def emptied(event: AuditEvent) -> bool:
-    """Whether ``event`` is what :func:`prune` leaves: an access event without its content. A
-    row marked pruned that is anything else hides an edit behind its kept leaf."""
+def emptied(event: LoggedEvent) -> bool:
+    """Whether ``event`` (a row, or an exported event) is what :func:`prune` leaves: an access
+    event without its content. One marked pruned that is anything else hides an edit behind its
+    kept leaf."""
     return (event.action in ACCESS_ACTIONS and event.actor_key_id is None
             and event.purpose is None and not event.subjects and not event.subject_seals
             and event.probe_sha256 is None and not event.details)

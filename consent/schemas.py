@@ -805,6 +805,9 @@ class AuditEventPublic(_Public):
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    pruned_leaf: str | None = Field(
+        default=None, description="An access event whose content retention removed: the Merkle"
+        " leaf hash (hex) kept in its place, what checkpoints committed to; None otherwise.")
 
 
 class AuditFilter(BaseModel):

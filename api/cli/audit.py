@@ -1,4 +1,5 @@
-"""``optinface audit verify``: check the audit log as an outsider would, changing nothing.
+"""``optinface audit verify``: check the audit log as an outsider would, changing nothing;
+``verify-export``: check an exported log (JSON) with the published key alone.
 
 The database is opened read-only (nothing is created, migrated or written, no key is made), the
 verifying key is the one pinned in the witness folder or given with ``--public-key``, never one
@@ -8,6 +9,7 @@ must still be covered by the log.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from optinface.api.cli.common import DataDir, refused, say_error
 from optinface.api.settings import load_settings
-from optinface.consent.audit_verify import KnownCheckpoint, verify_log
+from optinface.consent.audit_verify import (
+    KnownCheckpoint,
+    read_export,
+    verify_export,
+    verify_log,
+)
 from optinface.consent.db import read_only_engine
 from optinface.consent.errors import DataDirUnusable, InvalidRequest, WitnessUnusable
 from optinface.consent.notes import NoteError, Verifier
@@ -31,7 +38,8 @@ from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
     help="The hash-chained, witnessed audit log: verify checks it read-only, as an outsider"
-         " would.\n\nExample: optinface audit verify --data-dir /srv/optinface",
+         " would; verify-export checks a JSON export of it, without the data directory.\n\n"
+         "Example: optinface audit verify --data-dir /srv/optinface",
     no_args_is_help=True)
 
 Against = Annotated[
@@ -54,16 +62,34 @@ def _broken(line: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _broken_line(what: str, sequence: int | None, problem: str) -> str:
+    """The verdict line: where the first problem is (a checkpoint that is not this log's points
+    at no sequence) and what it is."""
+    where = "" if sequence is None else f" at sequence {sequence}"
+    return f"{what} BROKEN{where}: {problem}"
+
+
+def _given_key(public_key: str) -> Verifier:
+    try:
+        return Verifier.parse(public_key)
+    except NoteError as error:
+        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
+                      exit_code=2) from error
+
+
+def _checkpoint_files(against: list[Path] | None) -> list[KnownCheckpoint]:
+    try:
+        return [read_checkpoint_file(path) for path in against or []]
+    except (ValueError, OSError) as error:
+        raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+
+
 def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
     try:
         pinned = pinned_key(witness)
     except WitnessUnusable as error:
         raise refused(error.code, error.message, exit_code=2) from error
-    try:
-        given = Verifier.parse(public_key) if public_key else None
-    except NoteError as error:
-        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
-                      exit_code=2) from error
+    given = _given_key(public_key) if public_key else None
     if pinned and given and pinned != given:
         raise _broken(f"audit log BROKEN: the witness folder {witness} pins another key than"
                       " --public-key")
@@ -88,10 +114,10 @@ def verify(data_dir: DataDir = None, against: Against = None,
         raise refused(DataDirUnusable.code, f"data directory {settings.data_dir} is not a folder")
     verifier = _trusted_key(settings.witness_dir, public_key)
     try:
-        known = witness_checkpoints(settings.witness_dir) + [
-            read_checkpoint_file(path) for path in against or []]
+        known = witness_checkpoints(settings.witness_dir)
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    known += _checkpoint_files(against)
     status = _check(settings.url, verifier, known)
     if status is None:
         return
@@ -111,11 +137,64 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint]) -> str | 
         return f"audit log BROKEN: the audit tables cannot be read ({error.__class__.__name__})"
     finally:
         engine.dispose()
-    if not status.ok:  # a checkpoint that is not this log's points at no sequence
-        where = "" if status.first_bad_sequence is None else \
-            f" at sequence {status.first_bad_sequence}"
-        return f"audit log BROKEN{where}: {status.problem}"
+    if not status.ok:
+        return _broken_line("audit log", status.first_bad_sequence, str(status.problem))
     typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
                f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
                f" key {verifier.vkey}")
     return None
+
+
+ExportFile = Annotated[
+    Path,
+    typer.Argument(exists=True, dir_okay=False,
+                   help="The JSON export: GET /v1/audit/export?format=json, or the reviewer"
+                        " dashboard's audit.json (not the CSV, which is for reading)."),
+]
+PublishedKey = Annotated[
+    str,
+    typer.Option("--public-key", help="The checkpoint key's verifier_key in"
+                                      " /.well-known/optinface-keys.json (name+keyhash+key)."),
+]
+Filtered = Annotated[
+    bool,
+    typer.Option("--filtered", help="The export was filtered (an action, a subject, a time):"
+                                    " check each event and the links between consecutive ones;"
+                                    " no checkpoint can be checked."),
+]
+
+
+@app.command("verify-export")
+def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Against = None,
+                       filtered: Filtered = False) -> None:
+    """Check an exported audit log with no data directory, writing nothing: exit 0 if every
+    event matches its hash, the seals rule and its predecessor's hash, and the whole log's root
+    matches every --against checkpoint signed by --public-key; else 1 and the first problem (2:
+    a file or key that cannot be used). Without --filtered the file must hold the whole log
+    from event 1: a missing event is a deletion. Only the JSON export is verified: the CSV is
+    for reading in a spreadsheet (cells that would read as formulas are neutralised), not the
+    bytes the chain hashed.
+
+    Example: optinface audit verify-export audit.json --public-key VKEY --against kept.json
+    """
+    verifier = _given_key(public_key)
+    try:
+        events = read_export(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise refused(UnreadableFile.code, f"{file}: not a JSON export of the audit log (not"
+                      f" UTF-8 text: byte {error.start})", exit_code=2) from error
+    except (ValueError, OSError) as error:
+        raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
+    known = _checkpoint_files(against)
+    report = verify_export(events, verifier=verifier, known=known, whole=not filtered)
+    if report.problem is not None:
+        raise _broken(_broken_line("audit export", report.problem.sequence,
+                                   report.problem.message))
+    if report.root is None:
+        typer.echo(f"audit export OK (filtered): {report.events} events each match their hash,"
+                   " and their predecessor's where the export holds it; checkpoints cannot be"
+                   f" checked on a filtered export ({len(known)} given, not checked)")
+        return
+    typer.echo(f"audit export OK: {report.events} events, the whole log from event 1,"
+               f" {report.known} checkpoints covered; root"
+               f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")

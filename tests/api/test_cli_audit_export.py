@@ -1,0 +1,361 @@
+"""``optinface audit verify-export``: an auditor holding only the JSON export, the published key
+and a checkpoint they kept checks the log, with no data directory.
+
+The files are the deployment's own answers over HTTP (``GET /v1/audit/export``,
+``POST /v1/audit/checkpoints``, ``/.well-known/optinface-keys.json``); each tampering is done on
+the JSON as someone handing the file on could. Each test was seen failing against the weakened
+check it guards against.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app
+from optinface.consent.audit import GENESIS, event_hash, event_leaf
+from optinface.consent.merkle import MerkleTree
+from optinface.consent.notes import Checkpoint, Signer, Verifier
+from optinface.consent.roles import Role
+from optinface.consent.schemas import AuditEventPublic
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import auth, deployment
+from tests.support.consent import FakeClock
+from tests.support.console import console
+from tests.support.files import file_bytes
+
+runner = CliRunner()
+Events = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What the auditor was handed, each file as the deployment answered it."""
+
+    folder: Path
+    vkey: str
+    checkpoint: Path  # kept after the subjects and keys were made, before the exports
+    whole: Path  # the unfiltered JSON export, after the checkpoint
+    later: Path  # a checkpoint taken after the export: it covers more events
+    filtered: Path  # ?action=key_created
+    csv: Path
+    pruned: Path  # an export half a year on, once retention emptied the access events
+
+    def events(self, path: Path | None = None) -> Events:
+        loaded: Events = json.loads((path or self.whole).read_text())
+        return loaded
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline) -> Iterator[Saved]:
+    root = tmp_path_factory.mktemp("export")
+    folder = root / "auditor"
+    folder.mkdir()
+    clock = FakeClock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
+    with deployment(root, pipeline, clock=clock,
+                    access_log_retention_days=183) as (_, service, client, keys):
+        reviewer, admin = auth(keys.reviewer), auth(keys.admin)
+
+        def keep(name: str, path: str, method: str = "GET", **params: str) -> Path:
+            answer = client.request(method, path, params=params, headers=reviewer)
+            assert answer.status_code == 200, answer.text
+            (folder / name).write_bytes(answer.content)
+            return folder / name
+
+        made = [client.post("/v1/subjects", json={"age_category": "adult"},
+                            headers=auth(keys.portal)).json()["pseudonym"] for _ in range(3)]
+        assert client.delete(f"/v1/subjects/{made[0]}", headers=admin).status_code == 200
+        checkpoint = keep("checkpoint.json", "/v1/audit/checkpoints", "POST")
+        service.create_api_key(actor=service.authenticate(keys.admin), role=Role.REVIEWER,
+                               name="after the checkpoint")
+        whole = keep("audit.json", "/v1/audit/export", format="json")
+        later = keep("later.json", "/v1/audit/checkpoints", "POST")
+        filtered = keep("filtered.json", "/v1/audit/export", format="json",
+                        action="key_created")
+        csv = keep("audit.csv", "/v1/audit/export", format="csv")
+        clock.advance(days=184)
+        service.sweep()  # the reads of the log above are access events: emptied
+        pruned = keep("pruned.json", "/v1/audit/export", format="json")
+        [vkey] = [key["verifier_key"] for key in
+                  client.get("/.well-known/optinface-keys.json").json()["keys"]
+                  if key["verifier_key"]]
+    yield Saved(folder=folder, vkey=vkey, checkpoint=checkpoint, whole=whole, later=later,
+                filtered=filtered, csv=csv, pruned=pruned)
+
+
+def verify_export(saved: Saved, file: Path, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "verify-export", str(file), "--public-key",
+                                 saved.vkey, *extra])
+    return result.exit_code, result.output
+
+
+def written(tmp_path: Path, events: Events) -> Path:
+    path = tmp_path / "handed-on.json"
+    path.write_text(json.dumps(events))
+    return path
+
+
+def rehashed(event: dict[str, Any]) -> None:
+    """Give ``event`` the hash its content now has, as a forger would (``event_hash``)."""
+    event["hash"] = event_hash(AuditEventPublic.model_validate(event))
+
+
+def test_a_whole_export_verifies_against_a_checkpoint_and_writes_nothing(
+    saved: Saved, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no data directory anywhere: none may be made here
+    before = file_bytes(saved.folder, tmp_path)
+    code, output = verify_export(saved, saved.whole, "--against", str(saved.checkpoint))
+    events = saved.events()
+    assert code == 0, output
+    assert output.startswith(f"audit export OK: {len(events)} events, the whole log from event"
+                             " 1, 1 checkpoints covered; root "), output
+    assert output.endswith(f"; key {saved.vkey}\n")
+    assert file_bytes(saved.folder, tmp_path) == before and not list(tmp_path.iterdir())
+    # The export holds an erasure, its seals forgotten, and events naming living subjects.
+    assert any(e["action"] == "erase" for e in events)
+    assert any(s["salt"] is None for e in events for s in e["subject_seals"] or ())
+    assert any(s["salt"] for e in events for s in e["subject_seals"] or ())
+
+
+def _edit(events: Events) -> None:
+    events[4]["outcome"] = "nothing happened"
+
+
+def _delete(events: Events) -> None:
+    del events[5]
+
+
+def _reorder(events: Events) -> None:
+    events[3], events[4] = events[4], events[3]
+
+
+def _rehash_one(events: Events) -> None:
+    _edit(events)
+    rehashed(events[4])
+
+
+def _rename_a_subject(events: Events) -> None:
+    """A pseudonym is covered through its seal only: the seal no longer opens it."""
+    named = next(e for e in events if e["subjects"])
+    named["subjects"] = ["subj_" + "0" * 32]
+
+
+def _forget_a_salt(events: Events) -> None:
+    """A person's pseudonym removed with its salt, the seal hash kept: what an erasure does,
+    with no erasure's event listing the seal."""
+    named = next(e for e in reversed(events) if e["subjects"] and e["action"] != "erase")
+    named["subjects"], named["subject_seals"] = [], [
+        {"hash": s["hash"], "salt": None} for s in named["subject_seals"]]
+
+
+def _hide_an_edit_behind_a_kept_leaf(events: Events) -> None:
+    """A key's creation marked pruned with its true leaf: its content is no longer hashed."""
+    event = events[4]
+    event["pruned_leaf"] = event_leaf(AuditEventPublic.model_validate(event)).hex()
+    _edit(events)
+
+
+def _repeat(events: Events) -> None:
+    events.insert(5, events[5])
+
+
+def _number_from_zero(events: Events) -> None:
+    events[0]["seq"] = 0
+
+
+def _keep_a_leaf_that_is_no_hash(events: Events) -> None:
+    events[4]["pruned_leaf"] = "not hex"
+
+
+def _salt_that_is_no_hex(events: Events) -> None:
+    named = next(e for e in events if e["subjects"])
+    named["subject_seals"][0]["salt"] = "not hex"
+
+
+@pytest.mark.parametrize(("tamper", "verdict"), [
+    (_edit, "BROKEN at sequence 5: event 5 differs from its hash (edited)"),
+    (_delete, "BROKEN at sequence 6: event 6 is missing (deleted, or the export was filtered)"),
+    (_reorder, "BROKEN at sequence 4: event 4 comes after event 5 in the export (reordered)"),
+    (_rehash_one, "BROKEN at sequence 6: event 6 does not link to event 5 (inserted, reordered"
+                  " or rewritten)"),
+    (_rename_a_subject, "names subjects its seals do not commit to (edited)"),
+    (_forget_a_salt, "lost a subject's pseudonym that no erasure forgot (edited)"),
+    (_hide_an_edit_behind_a_kept_leaf, "BROKEN at sequence 5: event 5 is marked pruned but is"
+                                       " not an emptied access event (edited)"),
+    # Crafted values are findings, not tracebacks.
+    (_repeat, "BROKEN at sequence 6: event 6 appears twice"),
+    (_number_from_zero, "BROKEN at sequence 0: event 0: the log numbers its events from 1"),
+    (_keep_a_leaf_that_is_no_hash, "BROKEN at sequence 5: event 5 keeps a pruned leaf that is"
+                                   " not a hash (edited)"),
+    (_salt_that_is_no_hex, "names subjects its seals do not commit to (edited)"),
+])
+def test_a_tampered_export_is_broken_at_its_first_problem(
+    saved: Saved, tmp_path: Path, tamper: Callable[[Events], None], verdict: str
+) -> None:
+    events = saved.events()
+    tamper(events)
+    code, output = verify_export(saved, written(tmp_path, events),
+                                 "--against", str(saved.checkpoint))
+    assert code == 1 and output.startswith("audit export ") and verdict in output, output
+    assert output.count("\n") == 1
+
+
+def test_a_rewritten_chain_with_every_hash_recomputed_is_caught_by_the_checkpoint(
+    saved: Saved, tmp_path: Path
+) -> None:
+    events = saved.events()
+    _edit(events)
+    previous = GENESIS
+    for event in events:  # the forger re-chains every event: the links all hold
+        event["prev_hash"] = previous
+        rehashed(event)
+        previous = event["hash"]
+    path = written(tmp_path, events)
+    assert verify_export(saved, path)[0] == 0  # nothing signed to hold it to: it agrees
+    size = int(json.loads(saved.checkpoint.read_text())["seq"])
+    code, output = verify_export(saved, path, "--against", str(saved.checkpoint))
+    assert (code, output) == (1, f"audit export BROKEN at sequence {size}: events 1-{size} are"
+                                 f" not those signed in {saved.checkpoint} (rewritten)\n")
+
+
+def test_a_checkpoint_signed_by_another_key_is_not_one(saved: Saved, tmp_path: Path) -> None:
+    """The forger names the deployment's log and signs the export's true root with a key of
+    their own: the signature line is not the published key's."""
+    events = saved.events()
+    ours = Verifier.parse(saved.vkey)
+    forger = Signer(name=ours.name, key=Ed25519PrivateKey.generate())
+    leaves = [event_leaf(AuditEventPublic.model_validate(e)) for e in events]
+    note = forger.sign(Checkpoint(origin=ours.name, size=len(events),
+                                  root=MerkleTree(leaves).root()).text())
+    forged = tmp_path / "forged.note"
+    forged.write_text(note)
+    code, output = verify_export(saved, saved.whole, "--against", str(forged))
+    assert (code, output) == (1, f"audit export BROKEN: {forged} is not a checkpoint signed by"
+                                 f" the pinned key (no signature by {ours.name}+"
+                                 f"{ours.key_hash.hex()})\n")
+
+
+def test_a_checkpoint_covering_more_events_than_the_export_is_broken(saved: Saved) -> None:
+    """Signed after the export was taken, or the export's tail was cut: either way the file
+    does not hold what the deployment signed."""
+    held = len(saved.events())
+    size = int(json.loads(saved.later.read_text())["seq"])
+    code, output = verify_export(saved, saved.whole, "--against", str(saved.later))
+    assert (code, output) == (1, f"audit export BROKEN at sequence {held + 1}: {saved.later}"
+                                 f" covers {size} events but the export holds {held} (truncated"
+                                 " or emptied)\n")
+
+
+def test_a_filtered_export_is_checked_event_by_event_and_says_checkpoints_were_not(
+    saved: Saved, tmp_path: Path
+) -> None:
+    events = saved.events(saved.filtered)
+    assert {e["action"] for e in events} == {"key_created"} and events[0]["seq"] > 1
+    code, output = verify_export(saved, saved.filtered, "--filtered",
+                                 "--against", str(saved.checkpoint))
+    assert (code, output) == (0, f"audit export OK (filtered): {len(events)} events each match"
+                                 " their hash, and their predecessor's where the export holds"
+                                 " it; checkpoints cannot be checked on a filtered export (1"
+                                 " given, not checked)\n")
+    # Taken for the whole log, its gaps are deletions.
+    code, output = verify_export(saved, saved.filtered)
+    assert code == 1 and "BROKEN at sequence 1: event 1 is missing (deleted, or the export was"\
+                         " filtered)" in output, output
+    # Event by event: an edit, even with its own hash recomputed, is still found.
+    _edit(events)
+    assert verify_export(saved, written(tmp_path, events), "--filtered")[1].startswith(
+        f"audit export BROKEN at sequence {events[4]['seq']}: event {events[4]['seq']} differs")
+    events = saved.events(saved.filtered)
+    # The keys made at start mostly follow one another (the start's sweep may come between).
+    at = next(i for i in range(len(events) - 1) if events[i + 1]["seq"] == events[i]["seq"] + 1)
+    first, second = events[at]["seq"], events[at + 1]["seq"]
+    events[at]["outcome"] = "nothing happened"
+    rehashed(events[at])
+    code, output = verify_export(saved, written(tmp_path, events), "--filtered")
+    assert code == 1 and f"event {second} does not link to event {first}" in output, output
+
+
+def test_an_export_with_pruned_access_events_verifies_by_their_kept_leaves(
+    saved: Saved, tmp_path: Path
+) -> None:
+    events = saved.events(saved.pruned)
+    pruned = [e for e in events if e["pruned_leaf"]]
+    assert pruned and all(e["action"] == "audit_read" and not e["details"] for e in pruned)
+    # Retention empties only what a signed checkpoint covers: the later one signed a kept leaf.
+    assert pruned[0]["seq"] <= json.loads(saved.later.read_text())["seq"]
+    code, output = verify_export(saved, saved.pruned, "--against", str(saved.checkpoint),
+                                 "--against", str(saved.later))
+    assert code == 0 and "2 checkpoints covered" in output, output
+    pruned[0]["pruned_leaf"] = "00" * 32  # the leaf the signed checkpoint committed to, edited
+    code, output = verify_export(saved, written(tmp_path, events), "--against", str(saved.later))
+    assert code == 1 and "(rewritten)" in output, output
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON parser recurses
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    ("not json", "not a JSON export of the audit log (Expecting value"),
+    ("", "not a JSON export of the audit log (Expecting value"),
+    (DEEP_JSON, "not a JSON export of the audit log (maximum recursion depth"),
+    ('[{"seq": 1, "outcome": "\\ud800"}]', "not a JSON export of the audit log ('utf-8' codec"),
+    ('{"events": []}', "not an export of the audit log: at the top: Input should be a valid"
+                       " list"),
+    ("[]", "the export holds no event"),
+    ('[{"seq": "1"}]', "not an export of the audit log: at 0 seq: Input should be a valid"
+                       " integer"),
+])
+def test_a_file_that_is_no_json_export_is_unusable_in_one_line(
+    saved: Saved, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], content: str, why: str
+) -> None:
+    path = tmp_path / "given.json"
+    path.write_text(content)
+    code, lines = console(monkeypatch, capsys, "audit", "verify-export", str(path),
+                          "--public-key", saved.vkey)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"refused: unreadable_file: {path}: {why}"), lines
+
+
+def test_the_csv_export_is_for_reading_not_verifying(
+    saved: Saved, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = console(monkeypatch, capsys, "audit", "verify-export", str(saved.csv),
+                          "--public-key", saved.vkey)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].endswith("only the JSON export is verified, the CSV is for reading"), lines
+
+
+def test_a_file_that_is_not_text_is_unusable_naming_the_byte(saved: Saved,
+                                                            tmp_path: Path) -> None:
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\x87\xff" + os.urandom(98))
+    code, output = verify_export(saved, binary)
+    assert (code, output) == (2, f"refused: unreadable_file: {binary}: not a JSON export of the"
+                                 " audit log (not UTF-8 text: byte 0)\n")
+
+
+def test_a_key_or_checkpoint_file_that_cannot_be_used_is_refused_not_a_verdict(
+    saved: Saved, tmp_path: Path
+) -> None:
+    answer = runner.invoke(app, ["audit", "verify-export", str(saved.whole),
+                                 "--public-key", base64.b64encode(b"k" * 32).decode()])
+    assert answer.exit_code == 2, answer.output
+    assert answer.output.startswith("refused: invalid_request: unusable --public-key: "), (
+        answer.output)
+    no_note = tmp_path / "receipt.json"
+    no_note.write_text(json.dumps({"receipt": {"a": 1}, "signature": "AAAA"}))
+    code, output = verify_export(saved, saved.whole, "--against", str(no_note))
+    assert (code, output) == (2, f"refused: unreadable_file: {no_note}: no signed checkpoint in"
+                                 " this file (a receipt is not one)\n")
