@@ -27,7 +27,7 @@ from optinface.consent.schemas import (
     SearchCount,
     current_outcome,
 )
-from optinface.consent.tables import ApiKey, AuditEvent, Tombstone
+from optinface.consent.tables import ApiKey, AuditEvent, ConsentStatus, Tombstone
 
 SEARCH_ACTIONS = (str(AuditAction.IDENTIFY), str(AuditAction.VERIFY))
 _HOUR = 13  # len("2026-11-30T14"): the ISO text of ``at`` cut to the hour
@@ -67,12 +67,20 @@ def audit_page(session: Session, filters: AuditFilter, *, offset: int, limit: in
                      total=total, offset=offset, limit=limit)
 
 
-def ledger_summary(consents: list[ConsentPublic]) -> ConsentLedger:
-    """Every consent, and how many are in each status, overall and per purpose."""
+def ledger_summary(consents: list[ConsentPublic],
+                   purposes_withdrawn: list[str]) -> ConsentLedger:
+    """Every consent, and how many are in each status, overall and per purpose.
+
+    A purpose withdrawn from a consent that keeps others (``purposes_withdrawn``, one entry
+    each) is no longer among that consent's purposes, yet the person consented to it and took
+    it back: it counts as ``withdrawn`` under its purpose, or it would vanish from the ledger.
+    """
     by_purpose: dict[str, Counter[str]] = {}
     for consent in consents:
         for purpose in consent.purposes:
             by_purpose.setdefault(purpose, Counter())[consent.status] += 1
+    for purpose in purposes_withdrawn:
+        by_purpose.setdefault(purpose, Counter())[str(ConsentStatus.WITHDRAWN)] += 1
     return ConsentLedger(by_status=dict(Counter(c.status for c in consents)),
                          by_purpose={p: dict(c) for p, c in by_purpose.items()},
                          consents=consents)

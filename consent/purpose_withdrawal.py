@@ -203,3 +203,9 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
         id=receipt_id, subject_id=subject.id, consent_id=consent.id, purpose_id=purpose_id,
         withdrawn_at=now, receipt=receipt,
         receipt_signature=runtime.keys.sign(canonical_json(receipt)))
+
+
+def withdrawn_purposes(session: Session) -> list[str]:
+    """The purpose of each withdrawal from a consent that kept others (one entry each): the
+    consent ledger counts them, the consents themselves no longer naming those purposes."""
+    return list(session.scalars(select(PurposeWithdrawal.purpose_id)))

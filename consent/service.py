@@ -1185,7 +1185,9 @@ class OptinFace:
         authorize(actor, Permission.READ_LEDGER)
         with self._read() as session:
             rows = session.scalars(select(Consent).order_by(Consent.obtained_at))
-            found = activity.ledger_summary([consents.public(self.runtime, c) for c in rows])
+            found = activity.ledger_summary(
+                [consents.public(self.runtime, c) for c in rows],
+                purpose_withdrawal.withdrawn_purposes(session))
         self._noted(actor, reads, "consent_ledger", len(found.consents))
         return found
 

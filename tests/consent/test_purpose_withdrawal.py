@@ -38,6 +38,18 @@ def test_a_withdrawn_purpose_finds_nobody_while_the_kept_purpose_still_does(
         actor=world.portal, subject=subject)] == [signed.id]
 
 
+def test_the_consent_ledger_counts_a_purpose_withdrawn_from_a_consent_that_kept_others(
+    world: World,
+) -> None:
+    """The consent no longer names the purpose; the ledger still says it was consented to and
+    taken back, for the reviewer reading it."""
+    other = world.purpose_with(Operation.ENROL, name="study-4")
+    subject, consent = world.subject(purposes=[world.purpose, other])
+    world.withdraw_purpose(subject, consent, other)
+    ledger = world.service.consent_ledger(actor=world.reviewer)
+    assert ledger.by_purpose == {world.purpose: {"active": 1}, other: {"withdrawn": 1}}
+
+
 def test_withdrawing_the_last_purpose_withdraws_the_consent_and_erases_a_lone_subject(
     world: World,
 ) -> None:
