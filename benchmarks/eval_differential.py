@@ -334,7 +334,6 @@ def evaluate(
                for tally in tallies]
     require_comparisons(groupings, results)
 
-    out.mkdir(parents=True, exist_ok=True)
     plot_group_rates(
         [panel for grouping, per_point in zip(groupings, results, strict=True)
          for panel in panels(grouping, per_point)],

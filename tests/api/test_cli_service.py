@@ -493,15 +493,8 @@ def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) 
     assert run("export", pseudonym, *d)[0] == 1
 
 
-def _command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every command and group under ``command`` (a click group), by the words that name it."""
-    subcommands: dict[str, object] = getattr(command, "commands", {})
-    return [path, *(found for name, sub in subcommands.items()
-                    for found in _command_paths(sub, (*path, name)))]
-
-
 def test_every_command_and_group_help_has_an_example() -> None:
-    paths = _command_paths(typer.main.get_command(app))[1:]  # the program itself aside
+    paths = [tuple(words) for words, _ in _commands()[1:]]  # the program itself aside
     assert len(paths) >= 30  # a walk that finds fewer is broken
     without = [path for path in paths
                if (found := run(*path, "--help"))[0] != 0 or "Example:" not in found[1]]

@@ -21,7 +21,7 @@ import pytest
 from benchmarks.calibrate import calibrate
 from benchmarks.eval_differential import Stratum, evaluate
 from benchmarks.group_labels import DifferentialRefused, RefusalCode
-from benchmarks.scores import load_corpus
+from benchmarks.scores import Corpus
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
 from tests.support.tiny_lfw import NAMES
@@ -57,7 +57,7 @@ def run(pipeline: FacePipeline, tiny_lfw: Path, thresholds: Path, out: Path,
 
 def test_labelled_groups_are_counted_pair_by_pair_through_the_real_engine(
     pipeline: FacePipeline, tiny_lfw: Path, calibration: tuple[Path, dict[str, Any]],
-    tmp_path: Path,
+    tmp_path: Path, tiny_corpus: Corpus,
 ) -> None:
     thresholds, calibrated = calibration
     report = run(pipeline, tiny_lfw, thresholds, tmp_path,
@@ -86,7 +86,7 @@ def test_labelled_groups_are_counted_pair_by_pair_through_the_real_engine(
     assert x["false_match_person_pairs"] == (1 if x["fmr"]["errors"] else 0)
 
     # The errors, recounted here from the embeddings with plain numpy.
-    corpus = load_corpus(pipeline, tiny_lfw, use_cache=False)
+    corpus = tiny_corpus
     scores = corpus.vectors @ corpus.vectors.T
     in_x = np.isin(np.asarray(corpus.names)[corpus.identities], X)
     pair = np.triu(np.ones_like(scores, dtype=bool), k=1)
@@ -105,7 +105,7 @@ def test_labelled_groups_are_counted_pair_by_pair_through_the_real_engine(
 
 def test_capture_strata_put_every_face_in_one_bin_by_the_detectors_own_measure(
     pipeline: FacePipeline, tiny_lfw: Path, calibration: tuple[Path, dict[str, Any]],
-    tmp_path: Path,
+    tmp_path: Path, tiny_corpus: Corpus,
 ) -> None:
     report = run(pipeline, tiny_lfw, calibration[0], tmp_path, strata=list(Stratum), bins=2)
     assert [grouping["name"] for grouping in report["groupings"]] == ["inter-eye", "det-score"]
@@ -117,7 +117,7 @@ def test_capture_strata_put_every_face_in_one_bin_by_the_detectors_own_measure(
         cells = [*point["groups"].values(), *point["across_groups"]]
         assert sum(cell["fmr"]["comparisons"] for cell in cells) == 191
         assert sum(cell["fnmr"]["comparisons"] for cell in cells) == 40
-    corpus = load_corpus(pipeline, tiny_lfw, use_cache=False)
+    corpus = tiny_corpus
     # Each image's measures are those of the face the detector finds in it (one a portrait).
     for position in (0, 7, 21):
         (face,) = pipeline.detector.detect(pipeline.decode(corpus.paths[position].read_bytes()))

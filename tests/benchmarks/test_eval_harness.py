@@ -8,16 +8,16 @@ from pathlib import Path
 
 from benchmarks.calibrate import calibrate
 from benchmarks.eval_lfw import evaluate, identification, verification_official
-from benchmarks.scores import all_pair_scores, load_corpus
+from benchmarks.scores import Corpus, all_pair_scores
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
 from optinface.engine.thresholds import load_thresholds, threshold_for
 
 
 def test_easy_pairs_are_verified_and_every_pair_is_scored(
-    pipeline: FacePipeline, tiny_lfw: Path
+    tiny_corpus: Corpus, tiny_lfw: Path
 ) -> None:
-    corpus = load_corpus(pipeline, tiny_lfw, use_cache=False)
+    corpus = tiny_corpus
     assert (len(corpus.paths), corpus.failures) == (22, 0)
 
     official, _ = verification_official(corpus, tiny_lfw)
@@ -34,9 +34,9 @@ def test_easy_pairs_are_verified_and_every_pair_is_scored(
 
 
 def test_identification_finds_the_enrolled_people_exactly_and_with_the_index(
-    pipeline: FacePipeline, tiny_lfw: Path
+    tiny_corpus: Corpus,
 ) -> None:
-    corpus = load_corpus(pipeline, tiny_lfw, use_cache=False)
+    corpus = tiny_corpus
     report, cmc = identification(corpus, settings=EngineSettings(), k=5)
     assert (report["enrolled_people"], report["mated_probes"], report["distractors"]) == (4, 16, 2)
     assert report["closed_set_gallery"] == 6

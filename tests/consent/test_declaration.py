@@ -25,7 +25,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Purpose, RegulatorOrder, Template, Tombstone
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import Crash, FakeClock, World, make_world, refused
+from tests.support.consent import Crash, FakeClock, World, make_world, refused, row_count
 from tests.support.thresholds import TEST_FMR, TEST_THRESHOLD, write_test_thresholds
 
 
@@ -329,9 +329,7 @@ def _order_events(world: World, action: AuditAction) -> list[str]:
 
 
 def _templates_and_tombstones(world: World) -> tuple[int, int]:
-    with world.service.runtime.db.transaction() as session:
-        return (session.scalar(select(func.count()).select_from(Template)) or 0,
-                session.scalar(select(func.count()).select_from(Tombstone)) or 0)
+    return row_count(world.service, Template), row_count(world.service, Tombstone)
 
 
 @both_backends
