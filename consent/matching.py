@@ -16,6 +16,7 @@ from optinface.consent import (
     automated_decisions,
     declaration,
     ledger,
+    operating_point,
     policies,
     probe_consent,
     review,
@@ -53,16 +54,15 @@ MATCHING_DESCRIPTION = (  # an English source string: the pages translate it
 
 
 def matching_logic(runtime: Runtime) -> MatchingLogic:
-    """The matching logic as an access export states it (GDPR art. 15(1)(h))."""
-    try:
-        calibrated: Threshold | None = threshold(runtime)
-    except EngineError:
-        calibrated = None  # not calibrated: matching is refused, and the export says so
+    """The matching logic as an access export states it (GDPR art. 15(1)(h)): the operating
+    point the register declares (not calibrated: no threshold, matching is refused, and the
+    export says so)."""
+    point = operating_point.in_force(runtime.settings, runtime.pipeline.models).stated
     return MatchingLogic(
-        model_id=runtime.pipeline.model_id,
-        threshold=calibrated.threshold if calibrated else None,
-        fmr=calibrated.fmr if calibrated else None,
-        fnmr=calibrated.fnmr if calibrated else None,
+        model_id=point.model_id,
+        threshold=point.threshold,
+        fmr=point.fmr if point.threshold is not None else None,
+        fnmr=point.fnmr,
         description=MATCHING_DESCRIPTION)
 
 
