@@ -15,11 +15,12 @@ verify never gets here: it fails the handshake (:func:`api.tls.server_context`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from optinface.consent.client_certificates import der_sha256
 
 EXTENSION = "optinface.client_cert_sha256"
 """The scope extension holding the connection's client certificate's SHA-256 (hex, of its
@@ -46,7 +47,7 @@ class TlsH11Protocol(H11Protocol):
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             der = ssl_object.getpeercert(binary_form=True)
-            sha256 = hashlib.sha256(der).hexdigest() if der else None
+            sha256 = der_sha256(der) if der else None
             self.app = with_certificate(self.app, sha256)
 
 

@@ -9,11 +9,12 @@ keys, so the CLI and the API bind and compare alike.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from optinface.consent.errors import InvalidRequest
@@ -26,7 +27,13 @@ REFUSAL_REASON = "client_certificate"
 def certificate_sha256(pem: str) -> str:
     """The SHA-256 fingerprint (hex) of the first certificate in ``pem``, or
     :class:`InvalidRequest` if it holds none."""
-    return _certificate(pem).fingerprint(hashes.SHA256()).hex()
+    return der_sha256(_certificate(pem).public_bytes(Encoding.DER))
+
+
+def der_sha256(der: bytes) -> str:
+    """A certificate's fingerprint from its DER bytes: the one definition, for the key bound
+    to it and for the connection that presents it (they must compare equal)."""
+    return hashlib.sha256(der).hexdigest()
 
 
 def binding_for(role: Role, pem: str | None, *, client_ca_pem: bytes | None) -> str | None:
@@ -49,7 +56,7 @@ def binding_for(role: Role, pem: str | None, *, client_ca_pem: bytes | None) -> 
     certificate = _certificate(pem)
     if client_ca_pem is not None:
         _issued_for_clients(certificate, x509.load_pem_x509_certificates(client_ca_pem))
-    return certificate.fingerprint(hashes.SHA256()).hex()
+    return der_sha256(certificate.public_bytes(Encoding.DER))
 
 
 def _certificate(pem: str) -> x509.Certificate:
