@@ -311,10 +311,8 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
 
 def _require_none_registered(session: Session, link: OneTimeLink) -> None:
     """:class:`AlreadyRegistered` if the link's subject holds a passkey of its capacity."""
-    held = session.scalar(select(PasskeyCredential.id).where(
-        PasskeyCredential.subject_id == link.subject_id,
-        PasskeyCredential.capacity == link.capacity).limit(1))
-    if held is not None:
+    subject = session.get(Subject, link.subject_id)
+    if subject is not None and credentials_of(session, subject, capacity=link.capacity):
         raise AlreadyRegistered(f"a {link.capacity} passkey is registered for this subject"
                                 " already; this link can add no other",
                                 details={"capacity": link.capacity})
