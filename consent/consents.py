@@ -143,10 +143,13 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
                                          details={"consent_id": consent_id,
                                                   "templates_erased": destroyed.templates}))
         withdrawn = public(runtime, consent)
+        # A consent still in force keeps the subject; only another withdrawal can end it, and
+        # that one erases. None left: the erasure asks again in its own transaction.
+        due = policies.erasure_due(row, runtime.settings, now=now) is not None
     if not repeated:
         runtime.db.checkpoint()
     erasure = erase_unless_kept(runtime, pseudonym=pseudonym, reason=ErasureReason.WITHDRAWAL,
-                                actor=actor, destroyed_before=destroyed)
+                                actor=actor, destroyed_before=destroyed) if due else None
     if erasure is not None:
         withdrawn = withdrawn.model_copy(update={"subject": erasure.subject_hash,
                                                  "receipt": None, "guardian_name": None})
