@@ -326,6 +326,8 @@ def error_response(
 
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """Translate any exception into the one shape; the single place that picks HTTP statuses."""
+    if isinstance(exc, RequestValidationError):
+        exc = schema_mismatch(exc)
     if isinstance(exc, ConsentError | EngineError):
         default = 422 if isinstance(exc, EngineError) else 400
         headers = (
@@ -345,13 +347,6 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
             status=STATUS_BY_CODE[exc.code],
             details=exc.details,
             headers=exc.headers,
-        )
-    if isinstance(exc, RequestValidationError):
-        return error_response(
-            ApiErrorCode.VALIDATION_ERROR,
-            SCHEMA_MISMATCH,
-            status=422,
-            details={"errors": validation_errors(exc)},
         )
     if isinstance(exc, StarletteHTTPException):
         code = _CODE_BY_HTTP_STATUS.get(exc.status_code)

@@ -91,8 +91,8 @@ def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
         raise refused(error.code, error.message, exit_code=2) from error
     given = _given_key(public_key) if public_key else None
     if pinned and given and pinned != given:
-        raise _broken(f"audit log BROKEN: the witness folder {witness} pins another key than"
-                      " --public-key")
+        raise _broken(_broken_line("audit log", None, f"the witness folder {witness} pins"
+                                   " another key than --public-key"))
     trusted = given or pinned
     if trusted is None:
         raise refused(InvalidRequest.code,
@@ -129,12 +129,14 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint]) -> str | 
     try:
         engine = read_only_engine(url)
     except FileNotFoundError as error:
-        return f"audit log BROKEN: no database at {error} ({len(known)} checkpoints known)"
+        return _broken_line("audit log", None,
+                            f"no database at {error} ({len(known)} checkpoints known)")
     try:
         with Session(engine) as session:
             status = chain_status(verify_log(session, verifier=verifier, known=known))
     except SQLAlchemyError as error:
-        return f"audit log BROKEN: the audit tables cannot be read ({error.__class__.__name__})"
+        return _broken_line("audit log", None,
+                            f"the audit tables cannot be read ({error.__class__.__name__})")
     finally:
         engine.dispose()
     if not status.ok:

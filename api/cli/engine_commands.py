@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from optinface.api.cli.common import console, refused
+from optinface.api.cli.common import console, refused, say_error
 from optinface.api.errors import CliErrorCode
 from optinface.engine.errors import EngineError, UnreadableFile
 from optinface.engine.manifest import inspect_model, load_manifest
@@ -114,8 +114,8 @@ def embed(
         if as_json:
             typer.echo(json.dumps(_describe(outcome)))
         elif outcome.result.error is not None:
-            typer.echo(f"{outcome.path}: {outcome.result.error.code}: "
-                       f"{outcome.result.error.message}", err=True)
+            say_error(f"{outcome.path}: {outcome.result.error.code}: "
+                      f"{outcome.result.error.message}")
     if out is not None:
         try:
             # Given a name, numpy would add ".npy" to it: a folder named --out was written beside

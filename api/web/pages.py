@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web import portal, privacy, receipts, review
 from optinface.api.web.rendering import mount_static
 
-router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
+router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(receipts.router)
 router.include_router(review.router)
