@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from optinface.api.access_log import route_template
 from optinface.api.attachments import MARKDOWN_ANSWER, download, markdown
 from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
 from optinface.api.deps import ServiceDep, require
@@ -159,6 +160,7 @@ def audit_checkpoint(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_audit(
+    request: Request,
     service: ServiceDep,
     actor: AuditReader,
     filters: AuditFilterDep,
@@ -166,7 +168,7 @@ def export_audit(
 ) -> Response:
     """Every matching event at once, as a JSON array or CSV (details as a JSON column); the
     export is chained as one ``audit_read``."""
-    with service.reading(actor=actor, view="/v1/audit/export", filters=filters) as reads:
+    with service.reading(actor=actor, view=route_template(request.scope), filters=filters) as reads:
         events = list(all_events(service, actor, filters, reads=reads))
     if export_format is AuditExportFormat.CSV:
         return download(audit_csv(events), "audit.csv", "text/csv")

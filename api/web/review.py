@@ -26,6 +26,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from optinface.api.access_log import route_template
 from optinface.api.attachments import download
 from optinface.api.auditfiles import all_events, audit_csv, audit_json
 from optinface.api.csvfiles import csv_text
@@ -107,12 +108,6 @@ def _local_day(moment: datetime, words: Words) -> date:
     return moment.astimezone(words.zone).date()
 
 
-def _view(request: Request) -> str:
-    """The page as its route names it: ``/review/subjects/{pseudonym}``, never the pseudonym
-    (the event names the subject where an erasure can remove it)."""
-    return str(request.scope["route"].path)
-
-
 @dataclass(frozen=True, slots=True)
 class LogQuery:
     """The access log's filters as the reviewer typed them (kept in the form and the links)."""
@@ -183,7 +178,7 @@ def review(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         names = _Names(service, actor)
         chain = service.verify_audit(actor=actor)
-        with service.reading(actor=actor, view=_view(request)) as reads:
+        with service.reading(actor=actor, view=route_template(request.scope)) as reads:
             ledger = service.consent_ledger(actor=actor, reads=reads)
             rights_requests = service.rights_requests(actor=actor, reads=reads)
             incidents = service.incidents(actor=actor, reads=reads)
@@ -236,7 +231,7 @@ def _log_page(request: Request, service: OptinFace, *, template: str, **fixed: s
         query = LogQuery.from_request(request, **fixed)
         filters = query.audit_filter(words)
         offset = (query.page - 1) * PAGE_SIZE
-        with service.reading(actor=actor, view=_view(request), filters=filters,
+        with service.reading(actor=actor, view=route_template(request.scope), filters=filters,
                              offset=offset) as reads:
             events = service.audit_events(
                 actor=actor,
@@ -289,7 +284,8 @@ def review_subject(request: Request, service: ServiceDep, pseudonym: str) -> Res
 def review_log_csv(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         filters = LogQuery.from_request(request).audit_filter(words_for(request))
-        with service.reading(actor=actor, view=_view(request), filters=filters) as reads:
+        with service.reading(actor=actor, view=route_template(request.scope),
+                             filters=filters) as reads:
             events = list(all_events(service, actor, filters, reads=reads))
         return download(audit_csv(events), "audit.csv", "text/csv")
 
