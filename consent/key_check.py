@@ -57,13 +57,14 @@ KEY_CHECK_DOMAIN = "key-check"
 the key, and no other use of the key hashes in it."""
 
 
-def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
+def keys_needed(db: Database, *, witness_dir: Path, signed: bool) -> frozenset[str]:
     """The keys the ledger's data need, never made again; read before migrating.
 
     None while the ledger records no event (or has no tables yet). Once it holds data: the
     epoch keys and the signing, HMAC and rotation secrets (:data:`consent.keys.LEDGER_KEYS`),
-    and the checkpoint key once a checkpoint was signed as a note (migration 0010 on) or the
-    witness folder pins its verifier.
+    and the checkpoint key once a checkpoint was ``signed`` as a note (migration 0010 on:
+    :func:`newest_signed_checkpoint`, which the caller reads once) or the witness folder pins
+    its verifier.
 
     Raises:
         DataDirUnusable: the database cannot be read (a file that is not a database).
@@ -75,7 +76,6 @@ def keys_needed(db: Database, *, witness_dir: Path) -> frozenset[str]:
             if not tables.has_table(AuditEvent.__tablename__) or connection.execute(
                     select(AuditEvent.seq).limit(1)).first() is None:
                 return frozenset()
-            signed = _newest_signed(connection) is not None
     except DBAPIError as error:
         raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
     if signed or witness.pinned_key(witness_dir) is not None:

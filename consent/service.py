@@ -199,10 +199,11 @@ def _open_keys(settings: ConsentSettings, db: Database, *,
     new ledger only (:mod:`consent.key_check`). ``require_witness``: see :meth:`OptinFace.open`.
     """
     witnessed = witness.latest_witnessed(settings.witness_dir)  # first: a worker may commit now
-    needed = keys_needed(db, witness_dir=settings.witness_dir)
+    newest = newest_signed_checkpoint(db)
+    needed = keys_needed(db, witness_dir=settings.witness_dir, signed=newest is not None)
     if not needed:  # a ledger with no event
         witness.refuse_for_a_new_ledger(settings.witness_dir, witnessed=witnessed)
-    found = witness.survey(settings.witness_dir, newest_signed_checkpoint(db))
+    found = witness.survey(settings.witness_dir, newest)
     if require_witness:  # before anything is written there, or the keys made
         break_glass.require_the_witness_at_start(settings.witness_dir, found)
     store = open_key_store(settings, create=not needed)
