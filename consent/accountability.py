@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 
 from optinface.consent.errors import EuRepresentativeRequired, PlaceholderAccountability
+from optinface.consent.identifiers import is_sha256
 from optinface.consent.schemas import Accountability, NoticePublic, RightInstruction
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Notice, Subject
 
 _PLACEHOLDER = re.compile(r"example\.(org|com|net)|placeholder|not yet written|PIA-0000",
                           re.IGNORECASE)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 RIGHTS_REQUEST_DAYS = 30  # P-39.1 s. 32 (30 days) and GDPR art. 12(3) (one month)
 
@@ -137,7 +137,7 @@ def placeholders(settings: ConsentSettings) -> list[str]:
     found = [name for name, value in fields.items() if _placeholder(value)]
     if settings.jurisdiction is Jurisdiction.EU and representative_owed(settings):
         found.append("eu_representative")
-    if not _SHA256.fullmatch(settings.pia_sha256):
+    if not is_sha256(settings.pia_sha256):
         found.append("pia_sha256")
     return found
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -42,12 +41,11 @@ from sqlalchemy.orm import Session
 from optinface.consent import audit_seals, log_retention
 from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_bytes
 from optinface.consent.crypto import canonical_json
+from optinface.consent.identifiers import is_sha256
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.schemas import AuditEventPublic
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +110,7 @@ class _Walk:
                                                    event.seq))
         if event.action == AuditAction.LOG_ROLLED_BACK:
             self.rollbacks.append((event.seq, event.details))
-        self.leaves.append(bytes.fromhex(kept) if kept and _HASH.fullmatch(kept)
+        self.leaves.append(bytes.fromhex(kept) if kept and is_sha256(kept)
                            else leaf_hash(body))
         self.hashes[event.seq] = event.hash
         self._last = (event.seq, event.hash)
@@ -128,7 +126,7 @@ class _Walk:
             return Problem(last + 1, f"event {last + 1} is missing ({self.missing})")
         if kept is None and hashlib.sha256(body).hexdigest() != event.hash:
             return Problem(seq, f"event {seq} differs from its hash (edited)")
-        if kept is not None and not _HASH.fullmatch(kept):
+        if kept is not None and not is_sha256(kept):
             return Problem(seq, f"event {seq} keeps a pruned leaf that is not a hash (edited)")
         if kept is not None and not log_retention.emptied(event):
             return Problem(seq, f"event {seq} is marked pruned but is not an emptied access"

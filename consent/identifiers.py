@@ -44,6 +44,8 @@ an HTML form sends from a textarea)."""
 TEXT_PATTERN = rf"^[^{NOT_TEXT}]*$"
 WORDS_PATTERN = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}{_BLANK}][^{NOT_TEXT}]*$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+"""A SHA-256 as the ledger writes it: 64 lower-case hex digits."""
 REFERENCE_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9])?$"
 MAX_LEDGER_INTEGER = 2**63 - 1
 """The largest integer the database takes in a query (SQLite INTEGER, PostgreSQL bigint): an
@@ -135,3 +137,8 @@ def require_reference(reference: str, *, field: str = "reference") -> None:
             f" a letter or a digit, at most {MAX_NAME_LENGTH} characters",
             details={"field": field},
         )
+
+
+def is_sha256(text: str) -> bool:
+    """Whether ``text`` is a SHA-256 as :data:`SHA256_PATTERN` has it."""
+    return re.fullmatch(SHA256_PATTERN, text) is not None

@@ -25,6 +25,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import Seal
 from optinface.consent.identifiers import (
     MAX_INTEGER_COLUMN,
+    SHA256_PATTERN,
     CountryCode,
     Identifier,
     LanguageTag,
@@ -465,7 +466,7 @@ class CaptureAct(BaseModel):
 
     act: Literal["enrol"] = "enrol"
     consent_id: Identifier
-    photo_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    photo_sha256: str = Field(pattern=SHA256_PATTERN)
     replaces: StrictInt | None = Field(  # strict: ``true`` is not template 1
         default=None, ge=1, le=MAX_INTEGER_COLUMN,
         description="A template of this subject under this consent that the"
@@ -512,7 +513,7 @@ class ProbeConsentRequest(BaseModel):
 
     purpose_id: Identifier
     notice_id: Identifier
-    probe_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    probe_sha256: str = Field(pattern=SHA256_PATTERN)
     subject: Identifier | None = Field(
         default=None, description="For a verify: the subject the probe is compared with. That"
         " subject then signs with the passkey they registered (a verify needs it); no new"

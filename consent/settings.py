@@ -13,7 +13,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from optinface.consent.identifiers import CountryCode, OneLine, Words
+from optinface.consent.identifiers import SHA256_PATTERN, CountryCode, OneLine, Words
 from optinface.engine.settings import EngineSettings
 
 ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
@@ -163,7 +163,7 @@ class ConsentSettings(EngineSettings):
     # the skeleton): outside demo mode matching is refused while the register differs, so a new
     # purpose, model, hosting, retention, measure, recipient or transfer safeguard needs a new
     # assessment first (P-39.1 s. 3.3; GDPR art. 35).
-    pia_material_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    pia_material_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
     policy_url: OneLine = "https://example.org/privacy"
     hosting_country: CountryCode = Field(default="CA",
                                          description="ISO 3166-1 alpha-2 code of the country.")
