@@ -32,6 +32,7 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import IncidentCreate, IncidentNotice, IncidentPublic
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Incident
+from optinface.consent.wording import Say, english
 
 NOTIFY_WITHIN = timedelta(hours=72)  # GDPR art. 33(1); Québec asks "promptly", no later
 KEEP_YEARS = 5  # reg. A-2.1 r. 3.1 s. 7 as read by the matrix [verify]
@@ -166,74 +167,87 @@ def all_incidents(session: Session, *, now: datetime) -> list[IncidentPublic]:
     return [public(r, now=now) for r in rows]
 
 
-def _timing(i: IncidentPublic) -> str:
+def _timing(i: IncidentPublic, say: Say) -> str:
     """When the regulator is, or was, notified against the 72 hours, and after them the
     reasons for the delay (GDPR art. 33(1)). A notice generated while late and not yet
     notified says the reasons are still to be given: recording the notification takes them,
     and the notice generated then carries them."""
     if i.regulator_notified_at is None:
-        when = f"due by {i.notify_by.isoformat()}, 72 hours after awareness"
-        missing = "to be given when the notification is recorded (delay_reason)"
+        when = say("due by {deadline}, 72 hours after awareness",
+                   deadline=i.notify_by.isoformat())
+        missing = say("to be given when the notification is recorded (delay_reason)")
     else:
-        when = (f"{i.regulator_notified_at.isoformat()},"
-                f" {i.regulator_notified_after_hours} h after awareness")
-        missing = "none recorded (notified before the reasons were kept)"
+        when = say("{at}, {hours} h after awareness", at=i.regulator_notified_at.isoformat(),
+                   hours=i.regulator_notified_after_hours)
+        missing = say("none recorded (notified before the reasons were kept)")
     if not i.notification_overdue:
         return when
     reasons = (markdown_text(i.regulator_delay_reason) if i.regulator_delay_reason
                else missing)
-    return f"{when}; late, past the 72 hours; reasons for the delay: {reasons}"
+    return say("{when}; late, past the 72 hours; reasons for the delay: {reasons}",
+               when=when, reasons=reasons)
 
 
 def notice(session: Session, *, incident_id: str, audience: Audience,
-           settings: ConsentSettings, now: datetime) -> IncidentNotice:
+           settings: ConsentSettings, now: datetime, say: Say = english) -> IncidentNotice:
     """The notice to the regulator (reg. s. 3; GDPR art. 33(3)) or to the persons concerned
-    (reg. s. 5; GDPR art. 34(2)), from the one record."""
+    (reg. s. 5; GDPR art. 34(2)), from the one record, in the words ``say`` gives (French for
+    a reader in Québec: Charter of the French language). What the operator typed stays as
+    typed; times stay in ISO 8601, exact in either language."""
     i = public(_get(session, incident_id), now=now)
     a = accountability(settings)
     # Every name and text below was typed by the operator: literal text, never markup.
     md = markdown_text
-    contact = md(f"{a.privacy_officer_name}, {a.privacy_officer_title},"
-                 f" {a.privacy_officer_contact}; DPO {a.dpo_contact}")
+    contact = say("{name}, {title}, {contact}; DPO {dpo}", name=md(a.privacy_officer_name),
+                  title=md(a.privacy_officer_title), contact=md(a.privacy_officer_contact),
+                  dpo=md(a.dpo_contact))
     categories = md(", ".join(i.data_categories))
     if i.involves_templates:  # named whatever categories were typed: biometric data
-        categories += "; " + (TEMPLATES_FOR_THE_REGULATOR if audience is Audience.REGULATOR
-                              else TEMPLATES_FOR_THE_PERSONS)
-    period = (f"{i.occurred_from.isoformat()} to "
-              f"{i.occurred_until.isoformat() if i.occurred_until else 'unknown'}")
-    persons = (f"{'about ' if i.affected_is_estimate else ''}{i.subjects_affected}"
-               if i.subjects_affected is not None else "unknown")
+        categories += "; " + say(TEMPLATES_FOR_THE_REGULATOR if audience is Audience.REGULATOR
+                                 else TEMPLATES_FOR_THE_PERSONS)
+    period = (say("{start} to {end}", start=i.occurred_from.isoformat(),
+                  end=i.occurred_until.isoformat()) if i.occurred_until
+              else say("from {start}, end unknown", start=i.occurred_from.isoformat()))
+    persons = (say("unknown") if i.subjects_affected is None
+               else say("about {n}", n=i.subjects_affected) if i.affected_is_estimate
+               else str(i.subjects_affected))
     if audience is Audience.REGULATOR:
         lines = [
-            f"# Notice of a confidentiality incident to the regulator ({i.id})",
-            f"- **Enterprise**: {md(a.controller_name)} ({md(a.controller_contact)})",
-            f"- **Contact**: {contact}",
-            f"- **Personal information concerned**: {categories}",
-            f"- **Description**: {md(i.description)}",
-            f"- **Circumstances and cause**: {md(i.circumstances)}",
-            f"- **When**: {period}; became aware {i.became_aware_at.isoformat()}",
-            f"- **Persons concerned**: {persons}"
-            + (f", of whom {i.quebec_residents} in Québec" if i.quebec_residents is not None
-               else ""),
-            f"- **Risk of serious injury**: {'yes' if i.risk_of_serious_injury else 'no'};"
-            f" {md(i.risk_assessment)}",
-            f"- **Measures taken**: {md(i.measures_taken)}",
-            f"- **Notification of the regulator**: {_timing(i)}",
-            "- **Notice to the persons**: "
-            + (i.subjects_notified_at.isoformat() if i.subjects_notified_at
-               else "not yet sent"),
+            say("# Notice of a confidentiality incident to the regulator ({incident_id})",
+                incident_id=i.id),
+            say("- **Enterprise**: {name} ({contact})", name=md(a.controller_name),
+                contact=md(a.controller_contact)),
+            say("- **Contact**: {contact}", contact=contact),
+            say("- **Personal information concerned**: {categories}", categories=categories),
+            say("- **Description**: {description}", description=md(i.description)),
+            say("- **Circumstances and cause**: {circumstances}",
+                circumstances=md(i.circumstances)),
+            say("- **When**: {period}; became aware {aware}", period=period,
+                aware=i.became_aware_at.isoformat()),
+            say("- **Persons concerned**: {persons}", persons=persons)
+            + (say(", of whom {count} in Québec", count=i.quebec_residents)
+               if i.quebec_residents is not None else ""),
+            say("- **Risk of serious injury**: {answer}; {assessment}",
+                answer=say("yes" if i.risk_of_serious_injury else "no"),
+                assessment=md(i.risk_assessment)),
+            say("- **Measures taken**: {measures}", measures=md(i.measures_taken)),
+            say("- **Notification of the regulator**: {timing}", timing=_timing(i, say)),
+            say("- **Notice to the persons**: {when}",
+                when=i.subjects_notified_at.isoformat() if i.subjects_notified_at
+                else say("not yet sent")),
         ]
     else:
         lines = [
-            "# A confidentiality incident concerning your information",
-            f"- **What happened**: {md(i.description)} ({md(i.circumstances)})",
-            f"- **When**: {period}",
-            f"- **Your information concerned**: {categories}",
-            f"- **What we did**: {md(i.measures_taken)}",
-            f"- **What you can do**: {md(i.measures_suggested)}",
-            f"- **Whom to contact**: {contact}",
-            f"- **Your rights**: you can complain to the Commission d'accès à l'information or"
-            f" your supervisory authority; see {md(a.policy_url)}",
+            say("# A confidentiality incident concerning your information"),
+            say("- **What happened**: {description} ({circumstances})",
+                description=md(i.description), circumstances=md(i.circumstances)),
+            say("- **When**: {period}", period=period),
+            say("- **Your information concerned**: {categories}", categories=categories),
+            say("- **What we did**: {measures}", measures=md(i.measures_taken)),
+            say("- **What you can do**: {measures}", measures=md(i.measures_suggested)),
+            say("- **Whom to contact**: {contact}", contact=contact),
+            say("- **Your rights**: you can complain to the Commission d'accès à l'information"
+                " or your supervisory authority; see {policy}", policy=md(a.policy_url)),
         ]
     return IncidentNotice(incident_id=i.id, audience=str(audience),
                           text="\n".join(lines) + "\n", generated_at=now)

@@ -162,6 +162,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent
+from optinface.consent.wording import Say, english
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.pipeline import FacePipeline
@@ -975,14 +976,14 @@ class OptinFace:
         self._noted(actor, reads, "incidents", len(found))
         return found
 
-    def incident_notice(self, *, actor: Actor, incident_id: str,
-                        audience: Audience) -> IncidentNotice:
-        """The notice for the regulator or for the persons concerned, from the record; the
-        read is chained like the register's."""
+    def incident_notice(self, *, actor: Actor, incident_id: str, audience: Audience,
+                        say: Say = english) -> IncidentNotice:
+        """The notice for the regulator or for the persons concerned, from the record, in the
+        words ``say`` gives (:mod:`consent.wording`); the read is chained like the register's."""
         authorize(actor, Permission.READ_INCIDENTS)
         with self._read() as session:
             found = incidents.notice(session, incident_id=incident_id, audience=audience,
-                                     settings=self.settings, now=self.clock.now())
+                                     settings=self.settings, now=self.clock.now(), say=say)
         self._noted(actor, None, "incident_notice", 1,
                     filters={"incident_id": incident_id, "audience": str(audience)})
         return found

@@ -1188,6 +1188,83 @@ FRENCH: dict[str, str] = {
         " incident est dans l'API)."
     ),
     "No incident recorded.": "Aucun incident consigné.",
+    # The notices of an incident (consent/incidents.py), to the Commission and to the persons
+    "# Notice of a confidentiality incident to the regulator ({incident_id})": (
+        "# Avis à la Commission d'un incident de confidentialité ({incident_id})"
+    ),
+    "- **Enterprise**: {name} ({contact})": "- **Entreprise** : {name} ({contact})",
+    "- **Contact**: {contact}": "- **Personne à joindre** : {contact}",
+    "{name}, {title}, {contact}; DPO {dpo}": (
+        "{name}, {title}, {contact}; délégué à la protection des données : {dpo}"
+    ),
+    "- **Personal information concerned**: {categories}": (
+        "- **Renseignements personnels visés** : {categories}"
+    ),
+    "- **Description**: {description}": "- **Description** : {description}",
+    "- **Circumstances and cause**: {circumstances}": (
+        "- **Circonstances et cause** : {circumstances}"
+    ),
+    "- **When**: {period}; became aware {aware}": (
+        "- **Quand** : {period}; prise de connaissance le {aware}"
+    ),
+    "{start} to {end}": "du {start} au {end}",
+    "from {start}, end unknown": "depuis le {start}, fin inconnue",
+    "- **Persons concerned**: {persons}": "- **Personnes concernées** : {persons}",
+    ", of whom {count} in Québec": ", dont {count} au Québec",
+    "- **Risk of serious injury**: {answer}; {assessment}": (
+        "- **Risque de préjudice sérieux** : {answer}; {assessment}"
+    ),
+    "- **Measures taken**: {measures}": "- **Mesures prises** : {measures}",
+    "- **Notification of the regulator**: {timing}": "- **Avis à la Commission** : {timing}",
+    "due by {deadline}, 72 hours after awareness": (
+        "à donner au plus tard le {deadline}, 72 heures après la prise de connaissance"
+    ),
+    "to be given when the notification is recorded (delay_reason)": (
+        "à donner quand l'avis sera consigné (delay_reason)"
+    ),
+    "{at}, {hours} h after awareness": "{at}, {hours} h après la prise de connaissance",
+    "none recorded (notified before the reasons were kept)": (
+        "aucun motif consigné (avis donné avant que les motifs ne soient conservés)"
+    ),
+    "{when}; late, past the 72 hours; reasons for the delay: {reasons}": (
+        "{when}; en retard, après les 72 heures; motifs du retard : {reasons}"
+    ),
+    "- **Notice to the persons**: {when}": "- **Avis aux personnes** : {when}",
+    "not yet sent": "pas encore envoyé",
+    "# A confidentiality incident concerning your information": (
+        "# Un incident de confidentialité concernant vos renseignements personnels"
+    ),
+    "- **What happened**: {description} ({circumstances})": (
+        "- **Ce qui s'est passé** : {description} ({circumstances})"
+    ),
+    "- **When**: {period}": "- **Quand** : {period}",
+    "- **Your information concerned**: {categories}": (
+        "- **Vos renseignements visés** : {categories}"
+    ),
+    "- **What we did**: {measures}": "- **Ce que nous avons fait** : {measures}",
+    "- **What you can do**: {measures}": "- **Ce que vous pouvez faire** : {measures}",
+    "- **Whom to contact**: {contact}": "- **Qui joindre** : {contact}",
+    "- **Your rights**: you can complain to the Commission d'accès à l'information or your"
+    " supervisory authority; see {policy}": (
+        "- **Vos droits** : vous pouvez porter plainte auprès de la Commission d'accès à"
+        " l'information ou de votre autorité de contrôle; voir {policy}"
+    ),
+    "biometric templates (face templates: measurements of a face, which the person cannot"
+    " change as they would a password), stored encrypted (AES-256-GCM, each person's under"
+    " their own key, those keys wrapped by epoch keys held in a key store apart from the"
+    " ledger): they cannot be read without the key store, and can be with it": (
+        "des gabarits biométriques (gabarits de visage : des mesures d'un visage, que la"
+        " personne ne peut pas changer comme un mot de passe), conservés chiffrés (AES-256-GCM,"
+        " ceux de chaque personne sous sa propre clé, ces clés enveloppées par des clés"
+        " d'époque gardées dans un magasin de clés séparé du registre) : on ne peut pas les"
+        " lire sans le magasin de clés, et on le peut avec lui"
+    ),
+    "your face template (a measurement of your face, which you cannot change as you would a"
+    " password), stored encrypted: it cannot be read without keys we keep apart from it": (
+        "votre gabarit de visage (une mesure de votre visage, que vous ne pouvez pas changer"
+        " comme un mot de passe), conservé chiffré : on ne peut pas le lire sans des clés que"
+        " nous gardons à part"
+    ),
     "notified late ({hours} h after awareness)": (
         "avisée en retard ({hours} h après la prise de connaissance)"
     ),

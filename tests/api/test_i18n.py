@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from optinface.api.web import export, vocabulary
 from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, Words, negotiate
-from optinface.consent import declaration, register
+from optinface.consent import declaration, incidents, register
 from optinface.consent.audit import AuditAction
 from optinface.consent.declaration import OrderKind
 from optinface.consent.schemas import SearchOutcome
@@ -19,7 +19,7 @@ from optinface.consent.schemas import SearchOutcome
 WEB = Path(vocabulary.__file__).parent
 # _("text") and _('text') in templates; _(...), N_(...) and words(...) of a literal in modules.
 CALL = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
-TRANSLATORS = {"_", "N_", "words"}
+TRANSLATORS = {"_", "N_", "words", "say"}
 
 
 def _module_strings(path: Path) -> set[str]:
@@ -52,6 +52,9 @@ def source_strings() -> set[str]:
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it
+    # The incident notices, worded by the core with the reader's Words (consent.wording).
+    found |= _module_strings(Path(incidents.__file__))
+    found.update((incidents.TEMPLATES_FOR_THE_REGULATOR, incidents.TEMPLATES_FOR_THE_PERSONS))
     return found
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,6 +83,35 @@ def test_an_unstated_risk_is_serious_and_the_persons_are_told_when_and_how(
                               headers=auth(world.keys.reviewer)).text
     occurred = datetime.fromisoformat(str(body["occurred_from"]))
     assert occurred.isoformat() in notice and str(body["circumstances"]) in notice
+
+
+@pytest.mark.parametrize("audience", ["regulator", "subjects"])
+def test_a_notice_is_written_in_french_for_a_french_reader_quoting_the_operator_as_typed(
+    world: World, audience: str,
+) -> None:
+    """The Charter of the French language: a notice to the Commission or to persons in Québec
+    is in French. ``lang=fr`` or ``Accept-Language: fr-CA`` gives it wholly French (no English
+    heading or label left; the templates named in French), the operator's own words quoted as
+    typed; without either it stays English."""
+    body = {**_incident(), "involves_templates": True, "quebec_residents": 1}
+    made = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json=body)
+    assert made.status_code == 201, made.text
+    path = f"/v1/incidents/{made.json()['id']}/notice"
+    asked = {"audience": audience, "text": "true"}
+    reader = auth(world.keys.reviewer)
+    english = world.client.get(path, params=asked, headers=reader).text
+    french = world.client.get(path, params={**asked, "lang": "fr"}, headers=reader).text
+    browser = world.client.get(path, params=asked,
+                               headers={**reader, "Accept-Language": "fr-CA,fr;q=0.9"}).text
+    assert browser == french
+    labels = set(re.findall(r"\*\*([^*]+)\*\*", english)) - {"Description"}  # French too
+    assert labels and not [label for label in labels if f"**{label}**" in french]
+    assert english.splitlines()[0] not in french and "Quand" in french
+    assert "gabarit" in french and "template" not in french
+    for typed in ("laptop with an export stolen", "device wiped remotely"):
+        assert typed in french
+    if audience == "regulator":
+        assert "dont 1 au Québec" in french and "heures après la prise de connaissance" in french
 
 
 def test_the_regulators_notice_and_the_register_name_the_configured_dpo(
