@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+BROWSER_ZONE = "Asia/Tokyo"
+"""The browser's own time zone: one no test deployment uses, so a page that shows a time in the
+browser's zone instead of the deployment's (``OPTINFACE_TIMEZONE``) shows another hour."""
 SCREENSHOTS = Path("/tmp/optinface-screenshots")
 DESKTOP, PHONE = 1280, 390
 WIDTHS = [DESKTOP, PHONE]
@@ -47,6 +50,7 @@ def chromium_page(base_url: str, width: int, *, language: str = "en-CA") -> Iter
             accept_downloads=True,
             viewport={"width": width, "height": 900},
             locale=language,
+            timezone_id=BROWSER_ZONE,
             is_mobile=width < DESKTOP,
             has_touch=width < DESKTOP,
         )

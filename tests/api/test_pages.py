@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,6 +99,10 @@ def _probe_signed_in_the_browser(page: object, world: World, photo: bytes, *,
     assert page.inner_text("#probe-done-purpose") == "Study A"  # type: ignore[attr-defined]
     signed = _signed_json(page)
     assert page.inner_text("#probe-done-id") == signed["id"]  # type: ignore[attr-defined]
+    zone = ZoneInfo(world.client.app.state.settings.timezone)  # type: ignore[attr-defined]
+    until = datetime.fromisoformat(signed["expires_at"]).astimezone(zone)
+    shown = page.inner_text("#probe-done-until")  # type: ignore[attr-defined]
+    assert until.strftime("%H:%M") in shown and until.strftime("%Z") in shown, shown
     return signed
 
 

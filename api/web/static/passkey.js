@@ -239,7 +239,11 @@
     const consent = await postJSON("/v1/probe-links/signatures",
       { ceremony_id: probeChallenge.ceremony_id, credential });
     setText("probe-done-purpose", probeChallenge.statement.purpose);
-    setText("probe-done-until", new Date(consent.expires_at).toLocaleString(document.documentElement.lang));
+    // In the deployment's time zone, as every time the server writes (the span's data-zone).
+    const until = document.getElementById("probe-done-until");
+    until.textContent = new Date(consent.expires_at).toLocaleString(document.documentElement.lang, {
+      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZone: until.dataset.zone, timeZoneName: "short" });
     setText("probe-done-id", consent.id);
     setText("receipt", JSON.stringify(consent, null, 2));
     document.getElementById("probe-asked").hidden = true;
