@@ -116,6 +116,9 @@ purpose_exists               409     a purpose of that name exists (subjects tel
 notice_exists                409     that notice version is published in that language already
 order_in_force               409     a regulator's order under that reference is in force already
                                      (a repeat, or another kind under it): nothing is recorded
+review_lapsed                409     the candidate's consent to the search's purpose (or, for an
+                                     identify, their opt-in) ended, or they were erased, before
+                                     the review was decided: the review is closed as ``lapsed``
 ledger_unavailable           503     the ledger's database cannot be reached for now (PostgreSQL
                                      down or restarting); retry after ``Retry-After`` seconds
 internal_error               500     an unexpected failure; nothing about it is returned
@@ -213,6 +216,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "purpose_exists": 409,
     "notice_exists": 409,
     "order_in_force": 409,
+    "review_lapsed": 409,
     "method_not_allowed": 405,
     "subject_erased": 410,
     "not_declared": 409,

@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     AUDIT_READ = "audit_read"  # an operator's read of personal data, the log's included (.reads)
     REVIEW_DECIDED = "review_decided"
+    REVIEW_LAPSED = "review_lapsed"  # its candidate's basis ended before it was decided
     INCIDENT_RECORDED = "incident_recorded"
     INCIDENT_NOTIFIED = "incident_notified"
     RIGHTS_REQUESTED = "rights_requested"

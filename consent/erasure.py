@@ -63,7 +63,7 @@ from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ErasureReason, ErasureReceipt, SignedReceipt
+from optinface.consent.schemas import ErasureReason, ErasureReceipt, ReviewStatus, SignedReceipt
 from optinface.consent.tables import (
     Consent,
     ConsentStatus,
@@ -176,7 +176,8 @@ def _erase(
         # GDPR art. 19: whoever received the subject's data is told of the erasure.
         recipients = disclosures.recipients_of(session, pseudonym)
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
-        _anonymise_records(session, pseudonym=pseudonym, subject_hash=subject_hash)
+        _anonymise_records(session, pseudonym=pseudonym, subject_hash=subject_hash,
+                           now=unsearchable_at)
         credentials = after_erasure.credential_hashes(session, runtime.keys,
                                                       subject_id=subject.id)
         session.delete(subject)
@@ -335,10 +336,15 @@ def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str
     )
 
 
-def _anonymise_records(session: Session, *, pseudonym: str, subject_hash: str) -> None:
+def _anonymise_records(session: Session, *, pseudonym: str, subject_hash: str,
+                       now: datetime) -> None:
     """The human reviews of searches that found the subject, their rights requests and their
     disclosures stay (proof of the verification, of the deadline kept, of each disclosure's
-    basis) naming the tombstone hash instead."""
+    basis) naming the tombstone hash instead; a review not yet decided is closed as lapsed
+    (consent.review): no one confirms an erased person."""
+    session.execute(update(MatchReview).where(
+        MatchReview.candidate == pseudonym, MatchReview.status == ReviewStatus.PROVISIONAL)
+        .values(status=str(ReviewStatus.LAPSED), decided_at=now))
     session.execute(update(MatchReview).where(MatchReview.candidate == pseudonym)
                     .values(candidate=subject_hash))
     session.execute(update(RightsRequest).where(RightsRequest.subject_ref == pseudonym)

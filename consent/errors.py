@@ -116,6 +116,13 @@ class OrderInForce(ConsentError):
     code = "order_in_force"
 
 
+class ReviewLapsed(ConsentError):
+    """The candidate's basis for the search ended before verifiers decided (a withdrawal, an
+    erasure, an opt-out, an expiry): no one may confirm, nor look at, what no longer has one."""
+
+    code = "review_lapsed"
+
+
 class SubjectErased(ConsentError):
     """The pseudonym was erased; it can never be used again."""
 

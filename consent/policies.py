@@ -276,6 +276,20 @@ def gallery_labels(
                                           "now": now}))
 
 
+def still_a_candidate(session: Session, pseudonym: str, *, purpose_id: str,
+                      operation: Operation, now: datetime) -> bool:
+    """Whether a search's candidate could still be found by it now: an active subject with a
+    template whose own consent is in force and covers the purpose, and, for a 1:N identify,
+    still opted in. What the search needed is what a verifier's confirmation needs: a person
+    who withdrew, opted out or was erased after the search is not confirmed afterwards."""
+    query = (_usable_for(purpose_id, now).with_only_columns(Template.id)
+             .join(Subject, Subject.id == Template.subject_id)
+             .where(Subject.pseudonym == pseudonym, Subject.status == SubjectStatus.ACTIVE))
+    if operation is Operation.IDENTIFY:
+        query = query.where(Subject.searchable.is_(True))
+    return session.scalar(query.limit(1)) is not None
+
+
 def _in_force(now: datetime) -> Select[int | None]:
     return select(Consent.subject_id).where(in_force(now))
 

@@ -9,6 +9,12 @@ the key that ran the search (the searcher cannot confirm their own hit). Only ``
 reviews count as identifications, in the subject's export and in the register's figures.
 Each decision is chained into the audit log naming the candidate, so the candidate's export
 shows who confirmed what.
+
+A review is decided only while its candidate could still be found by the search: a person who
+withdrew the purpose, opted out of 1:N search, let their consent end or was erased after the
+search is no longer confirmed by anyone (their consent was the only basis, GDPR art. 7(3),
+P-39.1 s. 14). The first vote after that closes the review as ``lapsed`` instead, chained, and
+is refused; an erasure closes its subject's open reviews at once.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import policies
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import Forbidden, InvalidRequest
+from optinface.consent.errors import Forbidden, InvalidRequest, ReviewLapsed
 from optinface.consent.ledger import get_row, new_id
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -30,7 +37,7 @@ from optinface.consent.schemas import (
     ReviewPublic,
     ReviewStatus,
 )
-from optinface.consent.tables import MatchReview, ReviewVote
+from optinface.consent.tables import MatchReview, ReviewVote, Subject
 
 CONFIRMATIONS = {Operation.VERIFY: 1, Operation.IDENTIFY: 2}  # AI Act art. 14(5) for 1:N
 
@@ -59,6 +66,10 @@ def decide(runtime: Runtime, *, actor: Actor, review_id: str,
     who already voted: the confirmations an identification needs must come from different
     people. One rejection rejects; the review is confirmed once it has
     :data:`CONFIRMATIONS` votes to confirm. The vote is audited naming the candidate.
+
+    Raises:
+        ReviewLapsed: the candidate can no longer be found by the search; the review is then
+            closed as ``lapsed`` (committed, chained once) and no vote counts on it again.
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
@@ -66,28 +77,59 @@ def decide(runtime: Runtime, *, actor: Actor, review_id: str,
         if row.searcher_key_id == actor.key_id:
             raise Forbidden("the key that ran the search cannot review its own candidate",
                             details={"review_id": review_id})
+        if row.status == ReviewStatus.LAPSED:
+            raise _lapsed(review_id)
         if row.status != ReviewStatus.PROVISIONAL:
             raise InvalidRequest(f"review {review_id} is already {row.status}",
                                  details={"review_id": review_id, "status": row.status})
-        if session.get(ReviewVote, (review_id, actor.key_id)) is not None:
-            raise InvalidRequest("this verifier already decided on this candidate; a second"
-                                 " confirmation must come from another verifier",
-                                 details={"review_id": review_id})
-        session.add(ReviewVote(review_id=review_id, verifier_key_id=actor.key_id,
-                               decision=str(body.decision), reason=body.reason, at=now))
-        session.flush()
-        if body.decision is ReviewDecision.REJECT:
-            row.status = str(ReviewStatus.REJECTED)
-        elif _confirmations(session, review_id) >= row.confirmations_required:
-            row.status = str(ReviewStatus.CONFIRMED)
-        if row.status != ReviewStatus.PROVISIONAL:
-            row.decided_at = now
-        runtime.audit(session, Entry(
-            action=AuditAction.REVIEW_DECIDED, actor=actor, outcome=row.status,
-            purpose=row.purpose_id, subjects=[row.candidate],
-            details={"review_id": review_id, "decision": str(body.decision),
-                     "operation": row.operation, "searcher_key_id": row.searcher_key_id}))
-        return public(session, row)
+        if policies.still_a_candidate(session, row.candidate, purpose_id=row.purpose_id,
+                                      operation=Operation(row.operation), now=now):
+            return _vote(runtime, session, row, actor=actor, body=body, now=now)
+        _lapse(runtime, session, row, actor=actor, now=now)  # committed: it stays closed
+    raise _lapsed(review_id)
+
+
+def _lapsed(review_id: str) -> ReviewLapsed:
+    return ReviewLapsed(
+        f"review {review_id}'s candidate can no longer be found by its search (consent"
+        " withdrawn or ended, opted out of search, or erased): closed as lapsed",
+        details={"review_id": review_id, "status": str(ReviewStatus.LAPSED)})
+
+
+def _vote(runtime: Runtime, session: Session, row: MatchReview, *, actor: Actor,
+          body: ReviewDecisionCreate, now: datetime) -> ReviewPublic:
+    if session.get(ReviewVote, (row.id, actor.key_id)) is not None:
+        raise InvalidRequest("this verifier already decided on this candidate; a second"
+                             " confirmation must come from another verifier",
+                             details={"review_id": row.id})
+    session.add(ReviewVote(review_id=row.id, verifier_key_id=actor.key_id,
+                           decision=str(body.decision), reason=body.reason, at=now))
+    session.flush()
+    if body.decision is ReviewDecision.REJECT:
+        row.status = str(ReviewStatus.REJECTED)
+    elif _confirmations(session, row.id) >= row.confirmations_required:
+        row.status = str(ReviewStatus.CONFIRMED)
+    if row.status != ReviewStatus.PROVISIONAL:
+        row.decided_at = now
+    runtime.audit(session, Entry(
+        action=AuditAction.REVIEW_DECIDED, actor=actor, outcome=row.status,
+        purpose=row.purpose_id, subjects=[row.candidate],
+        details={"review_id": row.id, "decision": str(body.decision),
+                 "operation": row.operation, "searcher_key_id": row.searcher_key_id}))
+    return public(session, row)
+
+
+def _lapse(runtime: Runtime, session: Session, row: MatchReview, *, actor: Actor | None,
+           now: datetime) -> None:
+    """Close ``row`` as lapsed, chained; an erased candidate is named by no one (its
+    ``candidate`` is then a tombstone hash, which names nobody in the log)."""
+    row.status, row.decided_at = str(ReviewStatus.LAPSED), now
+    erased = session.scalar(select(Subject.id).where(Subject.pseudonym == row.candidate)) is None
+    runtime.audit(session, Entry(
+        action=AuditAction.REVIEW_LAPSED, actor=actor, outcome=str(ReviewStatus.LAPSED),
+        purpose=row.purpose_id, subjects=[] if erased else [row.candidate],
+        details={"review_id": row.id, "operation": row.operation,
+                 "searcher_key_id": row.searcher_key_id}))
 
 
 def _confirmations(session: Session, review_id: str) -> int:

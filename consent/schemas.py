@@ -636,6 +636,7 @@ class ReviewStatus(StrEnum):
     PROVISIONAL = "provisional"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    LAPSED = "lapsed"  # the candidate's basis ended before verifiers decided (consent.review)
 
 
 class ReviewDecision(StrEnum):

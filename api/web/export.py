@@ -123,7 +123,8 @@ def _outcome(words: Words, search: SearchInvolvement) -> str:
     if search.review_status == ReviewStatus.CONFIRMED:
         return words(access.IDENTIFIED)
     status = {str(ReviewStatus.PROVISIONAL): words("awaiting verifiers"),
-              str(ReviewStatus.REJECTED): words("rejected by verifiers")}.get(
+              str(ReviewStatus.REJECTED): words("rejected by verifiers"),
+              str(ReviewStatus.LAPSED): words("closed unreviewed: your consent ended first")}.get(
         search.review_status or "", words(access.NOT_REVIEWED))
     return words(access.CANDIDATE, status=status)
 

@@ -14,6 +14,9 @@ FRENCH: dict[str, str] = {
         "Confidentialité : la personne responsable, vos droits, la solution non biométrique"
     ),
     "Candidate reviewed by a verifier": "Candidat examiné par un contrôleur des correspondances",
+    "Review closed: the candidate's consent ended first": (
+        "Examen clos : le consentement du candidat a pris fin avant"
+    ),
     "verifier": "contrôleur des correspondances",
     "Personal data read by an operator": (
         "Renseignements personnels consultés par un membre du personnel"
@@ -909,6 +912,9 @@ FRENCH: dict[str, str] = {
     "refused ({reason})": "refusée ({reason})",
     "awaiting verifiers": "en attente des contrôleurs",
     "rejected by verifiers": "rejeté par les contrôleurs",
+    "closed unreviewed: your consent ended first": (
+        "clos sans examen : votre consentement a pris fin avant"
+    ),
     "Your requests ({n})": "Vos demandes ({n})",
     "{kind}, received on {received}, due on {due}: {status}": (
         "{kind}, reçue le {received}, réponse due le {due} : {status}"

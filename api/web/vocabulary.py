@@ -20,6 +20,7 @@ ACTIONS: dict[str, str] = {
     "export": "Data exported",
     "audit_read": "Personal data read by an operator",
     "review_decided": "Candidate reviewed by a verifier",
+    "review_lapsed": "Review closed: the candidate's consent ended first",
     "incident_recorded": "Incident recorded",
     "incident_notified": "Incident notified",
     "rights_requested": "Rights request received",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import World, auth
+from tests.support.api import World, assert_refused, auth
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -30,3 +30,21 @@ def test_identify_returns_candidates_that_two_verifiers_confirm(
     export = world.client.get(f"/v1/subjects/{world.subject}/export",
                               headers=auth(world.subject_token)).json()
     assert any(s["review_status"] == "confirmed" for s in export["searches"])
+
+
+def test_a_candidate_who_opted_out_after_the_search_is_refused_as_lapsed(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The opt-out takes effect for the review too: the verifier's vote is a 409
+    ``review_lapsed`` and the review, closed, leaves the verifiers' list."""
+    subject, _ = world.new_subject()
+    world.enrol(subject, world.consent(subject), portrait_jpegs[1])
+    found = world.identify(portrait_jpegs[1]).json()
+    [candidate] = [c for c in found["candidates"] if c["subject"] == subject]
+    world.people[subject].set_searchable(False)
+    voted = world.client.post(f"/v1/reviews/{candidate['review_id']}",
+                              json={"decision": "confirm", "reason": "same person"},
+                              headers=auth(world.keys.verifier))
+    assert_refused(voted, 409, "review_lapsed")
+    pending = world.client.get("/v1/reviews", headers=auth(world.keys.verifier)).json()
+    assert candidate["review_id"] not in [r["id"] for r in pending]

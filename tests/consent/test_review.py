@@ -13,9 +13,15 @@ from sqlalchemy import text
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.audit_seals import seal_of
-from optinface.consent.errors import ConsentError, Forbidden, InvalidRequest
+from optinface.consent.errors import ConsentError, Forbidden, InvalidRequest, ReviewLapsed
 from optinface.consent.roles import Actor, Role
-from optinface.consent.schemas import AuditFilter, ReviewDecision, ReviewDecisionCreate
+from optinface.consent.schemas import (
+    AuditFilter,
+    ErasureReason,
+    Operation,
+    ReviewDecision,
+    ReviewDecisionCreate,
+)
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import World
@@ -89,6 +95,58 @@ def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
                                           review_id=result.candidates[0].review_id,
                                           body=CONFIRM)
     assert decided.status == "confirmed"
+
+
+ENDINGS = ("withdraw", "withdraw_purpose", "opt_out", "expire", "erase")
+ERASING = {"withdraw", "erase"}  # the last consent withdrawn erases its subject too
+
+
+def _end_basis(world: World, pseudonym: str, how: str) -> None:
+    """The candidate's basis for the search ends after it, in one of the ways a person (or
+    time) ends it."""
+    [consent] = world.service.export(actor=world.reviewer, subject=pseudonym).consents
+    person = world.people[pseudonym]
+    if how == "withdraw":
+        world.withdraw(pseudonym, consent.id)
+    elif how == "withdraw_purpose":  # the searched purpose only: the consent keeps another
+        world.withdraw_purpose(pseudonym, consent.id, world.purpose)
+    elif how == "opt_out":
+        person.set_searchable(False)
+    elif how == "expire":
+        world.clock.advance(days=366)
+    else:
+        world.service.erase(actor=person.actor, subject=pseudonym, reason=ErasureReason.REQUEST)
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+def test_a_candidate_whose_basis_ended_after_the_search_is_never_confirmed(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], how: str
+) -> None:
+    """Withdrawal, opt-out, expiry and erasure take effect at once for the human review too:
+    a candidate found before is not confirmed after (GDPR art. 7(3); P-39.1 s. 14). The vote
+    is refused (``review_lapsed``) and the review closed as ``lapsed``, chained, never counted;
+    an erasure closes it at once. A candidate still found confirms as before (the tests
+    above)."""
+    other = world.purpose_with(Operation.IDENTIFY, name="kept")
+    pseudonym, consent_id = world.subject(purposes=[world.purpose, other])
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    [candidate] = world.identify(flipped_jpegs[0]).candidates
+    first, second = world.verifiers
+    world.service.decide_review(actor=first, review_id=candidate.review_id, body=CONFIRM)
+    _end_basis(world, pseudonym, how)
+    if how in ERASING:  # closed at once
+        assert world.service.pending_reviews(actor=second) == []
+    with pytest.raises(ReviewLapsed):
+        world.service.decide_review(actor=second, review_id=candidate.review_id, body=CONFIRM)
+    with pytest.raises(ReviewLapsed):  # closed for good
+        world.service.decide_review(actor=second, review_id=candidate.review_id, body=REJECT)
+    assert world.service.register().confirmed_identifications == 0
+    if how not in ERASING:
+        [search] = world.service.export(actor=world.reviewer, subject=pseudonym).searches
+        assert search.review_status == "lapsed"
+        lapsed = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.REVIEW_LAPSED, subject=pseudonym))
+        assert [e.details["review_id"] for e in lapsed.events] == [candidate.review_id]
 
 
 def test_a_search_and_each_verifiers_decision_are_logged_without_biometrics(
