@@ -1,10 +1,12 @@
 """The periodic retention sweep and key-epoch rotation, which run even when nobody calls the API.
 
-The sweep erases whatever expired, every ``interval`` seconds. The epoch rotation
-(:mod:`consent.epochs`) runs when the current epoch is due, so the thread wakes at whichever
-comes first: the bound an erasure receipt states for backups is kept to the second, not to the
-next sweep. It also wakes every ``flush_interval`` seconds to write the failed
-authentications tallied since (:mod:`consent.auth_failures`) as one audit event.
+The sweep erases whatever expired, every ``interval`` seconds, and also when the next consent in
+force ends (its expiry, retention or a guardian's end): what that end takes away goes at that
+moment, not up to an interval later. The epoch rotation (:mod:`consent.epochs`) runs when the
+current epoch is due, so the thread wakes at whichever comes first: the bound an erasure receipt
+states for backups is kept to the second, not to the next sweep. It also wakes every
+``flush_interval`` seconds to write the failed authentications tallied since
+(:mod:`consent.auth_failures`) as one audit event.
 
 A daemon thread rather than an asyncio task because ``OptinFace.sweep`` is blocking (database
 and index I/O) and must not stall the event loop.
@@ -22,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 class Sweeper(BackgroundThread):
-    """Call ``service.sweep()`` every ``interval`` seconds, and ``service.rotate_epoch()`` at
-    each epoch boundary, until :meth:`stop`."""
+    """Call ``service.sweep()`` every ``interval`` seconds and as each consent ends, and
+    ``service.rotate_epoch()`` at each epoch boundary, until :meth:`stop`."""
 
     def __init__(
         self, service: OptinFace, *, interval: float, flush_interval: float = 60.0
@@ -42,6 +44,9 @@ class Sweeper(BackgroundThread):
                 swept = guarded("retention sweep", self._service.sweep)
                 logger.info("retention sweep: %s", swept)
                 next_sweep = time.monotonic() + self._interval
+            to_end = guarded("next consent end", self._service.seconds_to_next_consent_end)
+            if to_end is not None:  # past ends wait a second: a sweep just ran for them
+                next_sweep = min(next_sweep, time.monotonic() + max(to_end, 1.0))
             to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)
             if to_epoch is not None and to_epoch <= 0:
                 rotated = guarded("key epoch rotation", self._service.rotate_epoch)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent import (
@@ -34,7 +34,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.declaration import finish_destruction
 from optinface.consent.erasure import destroy_ended_templates, erase_unless_kept
-from optinface.consent.policies import erasure_due
+from optinface.consent.policies import erasure_due, in_force
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
@@ -68,6 +68,15 @@ def due_for_erasure(
                 consent.status = ConsentStatus.EXPIRED
                 expired += 1
     return due, expired
+
+
+def next_consent_end(runtime: Runtime) -> datetime | None:
+    """When the next consent in force ends (its expiry, its purposes' retention or a guardian's
+    end), or None: the sweeper wakes then, so that what the end takes away goes at that moment
+    rather than at the next periodic sweep (the gates refuse it from that moment already)."""
+    with runtime.db.reading() as session:
+        return session.scalar(select(func.min(Consent.ends_at))
+                              .where(in_force(runtime.clock.now())))
 
 
 def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:

@@ -81,7 +81,7 @@ from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited
 from optinface.consent.register import build_register, render_register
 from optinface.consent.replica import Replica
-from optinface.consent.retention import sweep
+from optinface.consent.retention import next_consent_end, sweep
 from optinface.consent.roles import Actor, Permission, Role, authorize
 from optinface.consent.ropa import build_ropa
 from optinface.consent.rotation import RotationReport
@@ -1006,6 +1006,11 @@ class OptinFace:
     def seconds_to_epoch_boundary(self) -> float:
         """Seconds until the current epoch is due for rotation (the scheduler waits this)."""
         return epochs.seconds_to_boundary(self.runtime)
+
+    def seconds_to_next_consent_end(self) -> float | None:
+        """Seconds until the next consent in force ends, or None (the scheduler sweeps then)."""
+        ends = next_consent_end(self.runtime)
+        return None if ends is None else (ends - self.clock.now()).total_seconds()
 
     def key_epochs(self, *, actor: Actor) -> list[KeyEpochPublic]:
         """Every epoch with its creation and destruction time: where an erasure receipt's

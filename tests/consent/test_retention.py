@@ -1,14 +1,18 @@
 """The sweeper erases at the earliest of expiry, purpose retention and inactivity.
 
 Per template: a consent that ends takes the templates enrolled under it, at once for the gates
-and physically at the next sweep; the subject goes when no consent is left in force.
+and physically at the sweep the server runs when it ends (or the next one called); the subject
+goes when no consent is left in force.
 """
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
+from optinface.api.sweeper import Sweeper
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentExpired, SubjectErased
 from optinface.consent.policies import indexable_labels
@@ -51,6 +55,30 @@ def test_a_subject_whose_every_consent_expired_is_swept(
         world.service.get_subject(actor=world.portal, subject=expiring)
     assert world.service.get_subject(actor=world.portal, subject=staying).status == "active"
     assert world.service.verify_audit().ok
+
+
+def test_the_server_sweeps_a_consent_away_when_it_ends_not_an_interval_later(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """Expiry takes effect at once for what is stored too: the server's sweeper, whose interval
+    is an hour here, wakes when the next consent in force ends and erases its subject then (the
+    gates refuse them from that moment already)."""
+    expiring, consent_id = world.subject(days=1)
+    world.enrol(expiring, consent_id, portrait_jpegs[0])
+    sweeper = Sweeper(world.service, interval=3600, flush_interval=1.0)
+    sweeper.start()
+    try:
+        clock.advance(days=1, seconds=-5)  # the sweeper sees the end 5 s away...
+        time.sleep(2.5)
+        clock.advance(seconds=6)  # ...and it has passed when it wakes for it
+        deadline = time.monotonic() + 20
+        while world.service.index.count() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        sweeper.stop()
+    assert world.service.index.count() == 0
+    with pytest.raises(SubjectErased):
+        world.service.get_subject(actor=world.portal, subject=expiring)
 
 
 def test_a_purpose_retention_shorter_than_the_consent_wins(
