@@ -90,6 +90,7 @@ class AuditAction(StrEnum):
     REFUSED = "refused"
     RECONCILED = "reconciled"
     LOG_ROLLED_BACK = "log_rolled_back"  # shorter than witnessed: a restore lost events
+    LOG_REWRITTEN = "log_rewritten"  # not the events the witness holds a checkpoint of
     WITNESS_ADOPTED = "witness_adopted"  # a signed log started on a folder that pinned no key
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed

@@ -148,8 +148,10 @@ class _Walk:
             for seal, seq in self._unexplained.items() if seal not in self._forgotten]
 
 
-def _against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str, *,
-                  holder: str) -> Problem | None:
+def against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str, *,
+                 holder: str) -> Problem | None:
+    """What is wrong with ``tree`` against a signed ``checkpoint`` of it: fewer events, or
+    other ones; None when it extends the checkpoint."""
     if checkpoint.size > tree.size:
         return Problem(tree.size + 1, f"{source} covers {checkpoint.size} events but {holder}"
                                       f" holds {tree.size} (truncated or emptied)")
@@ -187,7 +189,7 @@ def _outside_problem(outside: KnownCheckpoint, *, verifier: Verifier, walk: _Wal
     except NoteError as error:
         return Problem(None, f"{outside.source} is not a checkpoint signed by the pinned key"
                              f" ({error})")
-    found = _against_tree(checkpoint, tree, outside.source, holder=holder)
+    found = against_tree(checkpoint, tree, outside.source, holder=holder)
     if found is None and rows is not None and (checkpoint.size, checkpoint.root) not in rows:
         found = Problem(checkpoint.size, f"{outside.source} (size {checkpoint.size}) is"
                                          " missing from the checkpoint rows (deleted)")
@@ -222,7 +224,7 @@ def verify_log(
             problems.append(Problem(row.seq, f"{source} is not signed by the pinned key"
                                              f" ({error})"))
             continue
-        found = _against_tree(checkpoint, tree, source, holder="the log")
+        found = against_tree(checkpoint, tree, source, holder="the log")
         if found is None and (checkpoint.size != row.seq or walk.hashes.get(row.seq) != row.hash):
             found = Problem(row.seq, f"{source} does not describe event {row.seq}")
         if found is not None:

@@ -254,6 +254,7 @@ def _wire(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
         transparency.record_rollback(runtime, session)  # before anything else is chained
+        transparency.record_rewrite(runtime, session)
         transparency.record_adoption(runtime, session)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:

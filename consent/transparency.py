@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, last_details
-from optinface.consent.audit_verify import KnownCheckpoint, LogReport, verify_log
+from optinface.consent.audit_verify import KnownCheckpoint, LogReport, against_tree, verify_log
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import KeyRing
 from optinface.consent.merkle import MerkleTree
-from optinface.consent.notes import Checkpoint, NoteError, Signer, signed_parts
+from optinface.consent.notes import Checkpoint, NoteError, Signer, open_checkpoint, signed_parts
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
@@ -34,7 +34,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-from optinface.consent.witness import Found, Witness, witnessed
+from optinface.consent.witness import Found, Witness, checkpoint_path, witnessed
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,36 @@ def record_rollback(runtime: Runtime, session: Session) -> None:
                  " will report it", events, witnessed)
     runtime.audit(session, Entry(action=AuditAction.LOG_ROLLED_BACK, actor=None,
                                  details={"events": events, "witnessed": witnessed}))
+
+
+def record_rewrite(runtime: Runtime, session: Session) -> None:
+    """Chain, once for each witnessed checkpoint, that the log's first events are no longer
+    those the witness's newest checkpoint signed: they were rewritten, their hashes recomputed
+    and the checkpoint rows signed again by someone holding the checkpoint key. Not refused,
+    like a rollback (erasures and withdrawals are still due), but the log says it from the
+    start, not only when ``audit verify`` runs, and the event names the witnessed size.
+    """
+    witness = runtime.log.witness
+    size = witness.latest_size()
+    tree = runtime.log.tree.sync(session)
+    if size == 0 or tree.size < size:  # nothing witnessed yet, or lost events: record_rollback
+        return
+    source = checkpoint_path(witness.directory, size)
+    try:
+        checkpoint = open_checkpoint(source.read_text(encoding="utf-8"),
+                                     runtime.log.signer.verifier)
+    except (OSError, UnicodeDecodeError, NoteError):
+        return  # a witness file past reading: audit verify names it
+    problem = against_tree(checkpoint, tree, str(source), holder="the log")
+    if problem is None:
+        return
+    last = last_details(session, AuditAction.LOG_REWRITTEN)
+    if last is not None and last.get("witnessed") == size:
+        return  # chained already, at an earlier start
+    logger.error("the audit log does not hold the events its witness signed: %s; chained as"
+                 " log_rewritten, and optinface audit verify will report it", problem.message)
+    runtime.audit(session, Entry(action=AuditAction.LOG_REWRITTEN, actor=None,
+                                 details={"events": tree.size, "witnessed": size}))
 
 
 def record_adoption(runtime: Runtime, session: Session) -> None:

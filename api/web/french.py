@@ -560,6 +560,10 @@ FRENCH: dict[str, str] = {
     "Index reconciled": "Index réconcilié",
     "Access log rolled back (events lost: a restore?)":
         "Journal des accès ramené en arrière (événements perdus : une restauration ?)",
+    "Access log rewritten: it no longer holds the events its witness signed": (
+        "Journal des accès réécrit : il ne contient plus les événements signés auprès de son"
+        " témoin"
+    ),
     "New witness folder taken up for a signed log (the previous one lost?)":
         "Nouveau dossier témoin pour un journal déjà signé (l'ancien perdu ?)",
     "Chain checkpoint signed": "Point de contrôle signé",

@@ -55,6 +55,7 @@ ACTIONS: dict[str, str] = {
     "refused": "Refused",
     "reconciled": "Index reconciled",
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
+    "log_rewritten": "Access log rewritten: it no longer holds the events its witness signed",
     "witness_adopted": "New witness folder taken up for a signed log (the previous one lost?)",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",

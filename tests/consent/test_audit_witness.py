@@ -11,7 +11,8 @@ from contextlib import closing
 import pytest
 from sqlalchemy import select
 
-from optinface.consent.audit import AuditAction, Entry, event_leaf
+from optinface.consent.audit import GENESIS, AuditAction, Entry, event_hash, event_leaf
+from optinface.consent.db import Database
 from optinface.consent.errors import WitnessUnusable
 from optinface.consent.merkle import MerkleTree, verify_consistency, verify_inclusion
 from optinface.consent.notes import Verifier, open_checkpoint
@@ -111,6 +112,35 @@ def test_a_signed_log_started_on_a_folder_that_pins_no_key_chains_its_adoption_o
     assert witness_sizes(moved)[0] >= events + 1
     assert pinned_key(moved.witness_dir) == pinned_key(settings.witness_dir)
     assert file_bytes(settings.witness_dir) == before
+
+
+@both_backends
+def test_a_log_rewritten_consistently_is_chained_at_the_next_start_once(
+    settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],
+) -> None:
+    """Someone holding the ledger edits an event and recomputes every hash after it (and could
+    sign the checkpoint rows again with the checkpoint key): the witness's newest checkpoint
+    no longer matches the log, and the next start says so at once, chaining ``log_rewritten``
+    once with the witnessed size and logging an error, instead of carrying on silently until
+    someone runs ``audit verify``."""
+    with closing(open_service()) as service:
+        make_world(service, clock).subject()
+    assert settings.database_url is not None
+    ledger = Database(settings.database_url)  # the file or server, with the service stopped
+    ledger.open()
+    with closing(ledger), ledger.transaction() as session:
+        events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        events[2].outcome = "rewritten"
+        previous = GENESIS
+        for event in events:  # the forger re-hashes the whole chain
+            event.prev_hash = previous
+            event.hash = previous = event_hash(event)
+    witnessed_size = witness_sizes(settings)[-1]
+    for _ in range(2):
+        with closing(open_service()) as service, service.runtime.db.transaction() as session:
+            rewrites = [event.details for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == AuditAction.LOG_REWRITTEN))]
+        assert rewrites == [{"events": witnessed_size, "witnessed": witnessed_size}]
 
 
 def test_a_rolled_back_checkpoint_is_never_witnessed(
