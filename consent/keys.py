@@ -11,7 +11,9 @@
   the key store, so a copy of the data cannot sign one.
 - ``rotation``: the template-protection rotation (:mod:`engine.protection`).
 - ``index``: encrypts the saved index file (:mod:`engine.index_file`), bound to the rotation
-  its vectors are under (:meth:`KeyRing.index_file_key`).
+  its vectors are under (:meth:`KeyRing.index_file_key`) and, through a fresh data key per
+  save wrapped under the current epoch key (:class:`IndexKeyWrap`), to the key epoch: a copy
+  of the index file is undecryptable once its epoch is destroyed, as a copy of the ledger is.
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
   from a copy of the database alone.
 
@@ -32,8 +34,9 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from optinface.consent.errors import KeyStoreUnusable
+from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
 from optinface.consent.keystore import KeyStore, load_or_create_secret
+from optinface.engine.errors import IndexCorrupt
 from optinface.engine.protection import TemplateProtector
 
 SIGNING_KEY_NAME = "signing"
@@ -43,6 +46,8 @@ CHECKPOINT_KEY_NAME = "checkpoint"
 INDEX_KEY_NAME = "index"
 EPOCH_KEYS = "epoch"
 """How :func:`consent.key_check.keys_needed` names the epoch keys, beside the secrets."""
+_INDEX_FILE_BINDING = b"index-file"
+"""Associated data of an index file's wrapped data key: never opens as a subject key."""
 LEDGER_KEYS = frozenset({EPOCH_KEYS, SIGNING_KEY_NAME, HMAC_KEY_NAME, ROTATION_KEY_NAME})
 """The keys every ledger in use needs: refused when missing once it holds data. Not the index
 key: it protects only the saved index, a cache of the ledger that is discarded and rebuilt when
@@ -121,6 +126,37 @@ class KeyRing:
     def unwrap(self, blob: bytes, *, subject_id: int, epoch: int) -> bytes:
         """Raises :class:`KeyUnavailable` once ``epoch`` is destroyed."""
         return self.store.unwrap(epoch, blob, associated=_key_binding(subject_id))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKeyWrap:
+    """The key store keeping each saved index file's data key (:class:`engine.index_file.KeyWrap`)
+    under the epoch keys that wrap subject keys, through the same store calls (inside the token
+    for PKCS#11), so the epoch rotation that shreds an erased subject's copies in the ledger's
+    backups shreds the index file's copies too.
+    """
+
+    store: KeyStore
+
+    def current(self) -> int:
+        """The store's newest epoch: the one a rotation just made (also on another worker
+        sharing the store, whose ring may lag), never one a rotation destroys before the next.
+        Read from the store, not the ledger: an index save may run inside a ledger transaction.
+        """
+        return self.store.epochs()[-1]
+
+    def wrap(self, epoch: int, key: bytes) -> bytes:
+        return self.store.wrap(epoch, key, associated=_INDEX_FILE_BINDING)
+
+    def unwrap(self, epoch: int, wrapped: bytes) -> bytes:
+        """Raises :class:`IndexCorrupt` (the start then rebuilds the index from the ledger)."""
+        try:
+            return self.store.unwrap(epoch, wrapped, associated=_INDEX_FILE_BINDING)
+        except KeyUnavailable as error:
+            raise IndexCorrupt(f"index file saved under key epoch {epoch}, since destroyed",
+                               details={"epoch": epoch}) from error
+        except ValueError as error:
+            raise IndexCorrupt("index file's wrapped key failed authentication") from error
 
 
 def keyed_hash(key: bytes, value: str, *, domain: str) -> str:

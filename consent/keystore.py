@@ -4,10 +4,10 @@ A copy of the data directory (a backup, a snapshot, a stolen disk) must not carr
 decrypt it, so the store is a separate folder (``OPTINFACE_KEY_DIR``, refused inside the data
 directory) or a PKCS#11 token (:mod:`consent.pkcs11_store`). It holds:
 
-- *epoch keys*, numbered, which wrap every subject's data key. Only the newest wraps; an older
-  one is destroyed once every live subject key is re-wrapped under a newer one
-  (:mod:`consent.epochs`), which is what makes an erased subject's row in an old copy
-  undecryptable;
+- *epoch keys*, numbered, which wrap every subject's data key and each saved index file's.
+  Only the newest wraps; an older one is destroyed once every live subject key is re-wrapped
+  under a newer one (:mod:`consent.epochs`), which is what makes an erased subject's row in an
+  old copy, and an old copy of the index file, undecryptable;
 - *named secrets*: the signing seed, the HMAC key, the template-protection rotation and the
   index key.
 

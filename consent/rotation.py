@@ -23,7 +23,12 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import seal
 from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.key_check import kept_checks, record_key_checks, rotation_check
-from optinface.consent.keys import ROTATION_KEY_NAME, protector_of, template_binding
+from optinface.consent.keys import (
+    ROTATION_KEY_NAME,
+    IndexKeyWrap,
+    protector_of,
+    template_binding,
+)
 from optinface.consent.keystore import KeyStore
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.roles import Actor
@@ -63,7 +68,8 @@ def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
     store = runtime.keys.store
     store.put_secret(_staged(ROTATION_KEY_NAME), new.to_bytes())
     indexed = runtime.index.labels()
-    index = HnswIndex.from_settings(settings, dim=old.dim, key=runtime.keys.index_file_key(new))
+    index = HnswIndex.from_settings(settings, dim=old.dim, key=runtime.keys.index_file_key(new),
+                                    key_wrap=IndexKeyWrap(store))
     labels: list[int] = []
     vectors: list[np.ndarray] = []
     with runtime.db.transaction() as session:

@@ -71,7 +71,7 @@ from optinface.consent.key_check import (
     refuse_foreign_keys,
 )
 from optinface.consent.key_rows import KeyRows
-from optinface.consent.keys import KeyRing, load_protector
+from optinface.consent.keys import IndexKeyWrap, KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
@@ -175,8 +175,8 @@ _ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.W
                     subject_acts.DISCLOSE: Permission.AUTHORISE_DISCLOSURE}
 
 
-def _open_index(settings: ConsentSettings, *, dim: int,
-                key: bytes) -> tuple[VectorIndex, str | None]:
+def _open_index(settings: ConsentSettings, *, dim: int, key: bytes,
+                key_wrap: IndexKeyWrap) -> tuple[VectorIndex, str | None]:
     """The saved index; an empty one, and why, when the file is unusable.
 
     The index is a cache of the ledger, so reconciliation refills an empty one: better than
@@ -185,13 +185,14 @@ def _open_index(settings: ConsentSettings, *, dim: int,
     from optinface.engine.index import HnswIndex  # the engine's default backend
 
     try:
-        return HnswIndex.open(settings, dim=dim, key=key), None
+        return HnswIndex.open(settings, dim=dim, key=key, key_wrap=key_wrap), None
     except IndexCorrupt as error:
         logger.error("index file unusable, deleted and rebuilt from the ledger: %s (saved under"
-                     " another index key or rotation, e.g. before an upgrade or a re-key, or"
-                     " damaged)", error)
+                     " another index key or rotation, e.g. before an upgrade or a re-key, under"
+                     " a key epoch since destroyed, or damaged)", error)
         shred_path(settings.index_path)
-        return HnswIndex.from_settings(settings, dim=dim, key=key), str(error)
+        return (HnswIndex.from_settings(settings, dim=dim, key=key, key_wrap=key_wrap),
+                str(error))
 
 
 def _open_keys(settings: ConsentSettings, db: Database, *,
@@ -245,7 +246,8 @@ def _wire(
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None
                         else _open_index(settings, dim=pipeline.embedding_size,
-                                         key=keys.index_file_key(protector)))
+                                         key=keys.index_file_key(protector),
+                                         key_wrap=IndexKeyWrap(keys.store)))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=protector, log=log, register_reads=RegisterReads(db),

@@ -21,11 +21,15 @@ The exact pass multiplies with numpy's BLAS. On a busy two-core host run the ser
 p99 from 0.3 ms to 19 ms there.
 
 Saving: :meth:`HnswIndex.save` writes the whole file atomically (:mod:`engine.index_file` has
-the format) and shreds the file it replaces. :meth:`HnswIndex.flush_removals`, what an erasure
-waits for, only overwrites the removed elements' slots in the existing file, in place and
-journaled: kilobytes instead of the whole file. The file may therefore lag memory by additions
-(the ledger re-adds them at start-up) and by graph links around refilled slots (harmless: the
-slot holds the same filler on disk as in memory), never by removals.
+the format) under a fresh data key, and shreds the file it replaces. Given a key wrap (the
+service's key epochs), each data key is wrapped under the current epoch, so destroying that
+epoch leaves every copy of the file unreadable; the live one too, which is why a file whose
+epoch is no longer current is written whole by the next :meth:`HnswIndex.save`.
+:meth:`HnswIndex.flush_removals`, what an erasure waits for, only overwrites the removed
+elements' slots in the existing file, in place and journaled: kilobytes instead of the whole
+file. The file may therefore lag memory by additions (the ledger re-adds them at start-up) and
+by graph links around refilled slots (harmless: the slot holds the same filler on disk as in
+memory), never by removals.
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ class HnswIndex:
         ef_search: int = 512,
         max_elements: int = 10_000,
         key: bytes | None = None,
+        key_wrap: index_file.KeyWrap | None = None,
     ) -> None:
         """Start an empty index; nothing is read from ``path`` until :meth:`load`.
 
@@ -122,6 +127,8 @@ class HnswIndex:
             max_elements: Initial capacity; doubled whenever an insertion needs more.
             key: The 32-byte key the file is encrypted with (the key store's); an index
                 without one lives in memory only and refuses to save or load.
+            key_wrap: What keeps each save's data key, under a key epoch that can be
+                destroyed (:class:`engine.index_file.FileKeys`); without one, ``key`` alone.
         """
         if dim <= 0 or max_elements <= 0:
             raise ValueError("dim and max_elements must be positive")
@@ -130,7 +137,7 @@ class HnswIndex:
         self._m = m
         self._ef_construction = ef_construction
         self._ef_search = ef_search
-        self._key = None if key is None else index_file.IndexKey.derive(key)
+        self._keys = None if key is None else index_file.FileKeys(key, key_wrap)
         self._lock = threading.RLock()
         self._save_lock = threading.Lock()  # one save at a time: a scrub must hit its own file
         self._rng = np.random.default_rng()
@@ -144,8 +151,8 @@ class HnswIndex:
         self.exact_search_limit = EXACT_SEARCH_LIMIT
 
     @classmethod
-    def from_settings(cls, settings: EngineSettings, dim: int = 512, *,
-                      key: bytes | None = None) -> HnswIndex:
+    def from_settings(cls, settings: EngineSettings, dim: int = 512, *, key: bytes | None = None,
+                      key_wrap: index_file.KeyWrap | None = None) -> HnswIndex:
         """An empty index configured by ``settings`` (file: ``settings.index_path``)."""
         return cls(
             dim=dim,
@@ -155,11 +162,12 @@ class HnswIndex:
             ef_search=settings.index_ef_search,
             max_elements=settings.index_max_elements,
             key=key,
+            key_wrap=key_wrap,
         )
 
     @classmethod
-    def open(cls, settings: EngineSettings, dim: int = 512, *,
-             key: bytes | None = None) -> HnswIndex:
+    def open(cls, settings: EngineSettings, dim: int = 512, *, key: bytes | None = None,
+             key_wrap: index_file.KeyWrap | None = None) -> HnswIndex:
         """The index saved at ``settings.index_path``, or an empty one when there is no file.
 
         Temporaries a crash left mid-save are shredded first: each holds the whole index.
@@ -169,7 +177,7 @@ class HnswIndex:
             for leftover in path.parent.glob(f".{path.name}.*.tmp"):
                 logger.warning("shredding an index temporary left by a crash: %s", leftover.name)
                 shred_path(leftover)
-        index = cls.from_settings(settings, dim, key=key)
+        index = cls.from_settings(settings, dim, key=key, key_wrap=key_wrap)
         if settings.index_path.exists():
             index.load()
         return index
@@ -313,15 +321,17 @@ class HnswIndex:
         """Make the file at ``path`` hold exactly what memory holds, durably.
 
         After removals only, the removed elements' slots are scrubbed in the existing file
-        (journaled, see :func:`engine.index_file.scrub`). Otherwise the whole index is written
-        with mode 0600 to a temporary file in the target folder (parents made as needed),
-        fsynced, renamed over the target, and the folder fsynced: a crash leaves either the
-        previous file or this one.
+        (journaled, see :func:`engine.index_file.scrub`), unless that file was saved under a
+        key epoch that is no longer current. Otherwise the whole index is written under a fresh
+        data key with mode 0600 to a temporary file in the target folder (parents made as
+        needed), fsynced, renamed over the target, and the folder fsynced: a crash leaves
+        either the previous file or this one.
         """
         target = self._resolve(path)
         with self._save_lock:
+            epoch = self._file_keys().current_epoch()  # asks the key store: outside the lock
             with self._lock:
-                if not self._additions_since_save and self._scrub_saved(target):
+                if not self._additions_since_save and self._scrub_saved(target, epoch=epoch):
                     return
             self._save_whole(target)
 
@@ -329,8 +339,9 @@ class HnswIndex:
         """Scrub the removed elements' slots in the index's own file; no full save.
 
         Kilobytes of writes where a full save rewrites the file (232 MB at 100k vectors):
-        this is what an erasure waits for. A file this index did not write or read last
-        may hold anything, so it is rewritten whole.
+        this is what an erasure waits for, so the key store is not asked (the file's key is
+        kept from its save or load), even when the file's epoch is no longer current. A file
+        this index did not write or read last may hold anything, so it is rewritten whole.
         """
         target = self._resolve(None)
         with self._save_lock:
@@ -343,19 +354,22 @@ class HnswIndex:
         with self._lock:
             return self._additions_since_save
 
-    def _scrub_saved(self, target: Path) -> bool:
-        """Apply the pending scrubs if ``target`` is the file last written; False if not."""
+    def _scrub_saved(self, target: Path, *, epoch: int | None = None) -> bool:
+        """Apply the pending scrubs if ``target`` is the file last written (under ``epoch``,
+        when given); False if not."""
         saved = self._saved
         if saved is None or saved.path != target or not saved.is_current():
             return False
+        if epoch is not None and epoch != saved.key.epoch:
+            return False
         writes, self._pending_scrubs = self._pending_scrubs, []
         if writes:
-            saved.digest = index_file.scrub(target, writes, key=self._file_key())
+            saved.digest = index_file.scrub(target, writes, key=saved.key.cipher)
             logger.debug("index scrubbed in place: %d slots", len(writes))
         return True
 
     def _save_whole(self, target: Path) -> None:
-        key = self._file_key()
+        key = self._file_keys().fresh()  # the key store wraps it: outside the lock
         target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                             suffix=".tmp")
@@ -370,7 +384,7 @@ class HnswIndex:
                 live = len(self._store)
                 # What the file holds from now on: removals after this point scrub it.
                 layout, labels = index_file.element_labels(plain, self._dim)
-                self._saved = _SavedFile.of(target, layout, labels)
+                self._saved = _SavedFile.of(target, layout, labels, key)
                 self._additions_since_save = 0
                 self._pending_scrubs = []
                 saved = self._saved
@@ -402,7 +416,7 @@ class HnswIndex:
         """
         source = self._resolve(path)
         index_file.recover(source)
-        graph, layout, labels, vectors = self._read(source)
+        graph, layout, labels, vectors, key = self._read(source)
         fillers = labels >= RESERVED_LABELS
         row_labels = labels.astype(np.int64)
         row_labels[fillers] = -1
@@ -414,7 +428,7 @@ class HnswIndex:
             self._ef_construction = graph.ef_construction
             self._fillers = labels[fillers].tolist()
             self._next_filler = max(self._fillers, default=RESERVED_LABELS - 1) + 1
-            self._saved = _SavedFile.of(source, layout, labels)
+            self._saved = _SavedFile.of(source, layout, labels, key)
             self._saved.digest = index_file.sealed_digest(source)
             self._additions_since_save = 0
             self._pending_scrubs = []
@@ -429,11 +443,11 @@ class HnswIndex:
         graph.set_ef(self._ef_search)
         return graph
 
-    def _file_key(self) -> index_file.IndexKey:
-        if self._key is None:
+    def _file_keys(self) -> index_file.FileKeys:
+        if self._keys is None:
             raise ValueError("an index without a key lives in memory only: it is never saved "
                              "in clear")
-        return self._key
+        return self._keys
 
     def _resolve(self, path: Path | None) -> Path:
         if path is not None:
@@ -550,19 +564,20 @@ class HnswIndex:
 
     def _read(
         self, source: Path
-    ) -> tuple[hnswlib.Index, index_file.Layout, NDArray[np.uint64], NDArray[np.float32]]:
-        """Check and load ``source``: the graph, and every element's label and vector.
+    ) -> tuple[hnswlib.Index, index_file.Layout, NDArray[np.uint64], NDArray[np.float32],
+               index_file.FileKey]:
+        """Check and load ``source``: the graph, every element's label and vector, its key.
 
         hnswlib only loads from a path, and the payload must be handed to it decrypted and
         without the trailer, so it goes through an in-memory file, never a plaintext file on
         disk.
         """
-        key = self._file_key()
+        keys = self._file_keys()
         with source.open("rb") as stream:
             descriptor = os.memfd_create("optinface-index", os.MFD_CLOEXEC)
             try:
-                length = index_file.decrypt_to(stream, self._dim, key,
-                                               sink=lambda block: _write_all(descriptor, block))
+                length, key = index_file.decrypt_to(
+                    stream, self._dim, keys, sink=lambda block: _write_all(descriptor, block))
                 graph = hnswlib.Index(space="ip", dim=self._dim)
                 try:
                     graph.load_index(f"/proc/self/fd/{descriptor}", allow_replace_deleted=True)
@@ -573,23 +588,25 @@ class HnswIndex:
                 os.close(descriptor)
         index_file.check_layout(graph, labels, vectors)
         graph.set_ef(self._ef_search)
-        return graph, layout, labels, vectors
+        return graph, layout, labels, vectors, key
 
 
 @dataclass(slots=True)
 class _SavedFile:
-    """The last file written or read: where each caller label's element sits in it."""
+    """The last file written or read: where each caller label's element sits in it, and its
+    key (its scrubs need it; the key store is not asked again)."""
 
     path: Path
     layout: index_file.Layout
     slots: dict[int, int]
+    key: index_file.FileKey
     digest: bytes | None = None  # the trailer's table digest after our last write
 
     @classmethod
-    def of(cls, path: Path, layout: index_file.Layout,
-           labels: NDArray[np.uint64]) -> _SavedFile:
+    def of(cls, path: Path, layout: index_file.Layout, labels: NDArray[np.uint64],
+           key: index_file.FileKey) -> _SavedFile:
         callers = np.flatnonzero(labels < RESERVED_LABELS)
-        return cls(path=path, layout=layout,
+        return cls(path=path, layout=layout, key=key,
                    slots=dict(zip(labels[callers].tolist(), callers.tolist(), strict=True)))
 
     def is_current(self) -> bool:

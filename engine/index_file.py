@@ -3,12 +3,22 @@
 Layout: hnswlib 0.8.0's own file (the *payload*) encrypted with AES-256-CTR, one 64 KiB segment
 at a time, each under a fresh random 16-byte nonce; then one entry per segment (the *table*:
 the nonce and an HMAC-SHA256 over the segment's number, the payload length, the nonce and the
-ciphertext); then a 64-byte trailer (magic, format version, dimension, payload length, segment
-size, SHA-256 of the table). No template is ever on disk in clear: the plaintext exists only in
-memory (an anonymous ``memfd`` that hnswlib writes and reads), and the key comes from the key
-store, outside the data directory. The MACs turn a torn, bit-flipped or forged file into
-:class:`IndexCorrupt` instead of a crash inside hnswlib's loader, which trusts the link lists
-it reads.
+ciphertext); then the file's data key as the key store wrapped it; then a 76-byte trailer
+(magic, format version, dimension, payload length, segment size, the key epoch that wrapped the
+data key, the wrapped key's length, SHA-256 of the table). No template is ever on disk in clear:
+the plaintext exists only in memory (an anonymous ``memfd`` that hnswlib writes and reads), and
+the keys come from the key store, outside the data directory. The MACs turn a torn, bit-flipped
+or forged file into :class:`IndexCorrupt` instead of a crash inside hnswlib's loader, which
+trusts the link lists it reads.
+
+Why a data key per save, wrapped by a key epoch (:class:`FileKeys`): an erasure scrubs the live
+file, but a copy taken before it (a backup, a snapshot) still holds the erased vector. Each whole
+save draws a fresh data key, and the key store wraps it under its current epoch key; the file's
+key is derived from that data key and the caller's key (bound to the template-protection
+rotation). Once that epoch key is destroyed (the consent core's epoch rotation, which also saves
+the index again under a new data key), no key anywhere opens a copy saved under it: the same
+bound as for the ledger's copies. The key stays at the end of the file, beside the trailer, so
+payload offsets remain file offsets for :func:`scrub`.
 
 Why segments: erasing a subject must destroy their vector in the saved file too. Rewriting a
 100k-template file (232 MB) and hashing it whole took a second per erasure. Instead
@@ -26,6 +36,7 @@ other, so the file is always whole and the erased bytes always gone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -35,7 +46,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import hnswlib
 import numpy as np
@@ -52,8 +63,10 @@ SEGMENT_BYTES = 64 * 1024
 KEY_BYTES = 32
 
 _MAGIC = b"OPTIHNSW"
-_FORMAT_VERSION = 3  # 2 was the same layout in clear, with a SHA-256 per segment
-_TRAILER = struct.Struct("<8sIIQQ32s")  # magic, version, dim, payload length, segment, sha256
+_FORMAT_VERSION = 4  # 3: no wrapped data key, one key for every file; 2: in clear
+# magic, version, dim, payload length, segment, key epoch, wrapped key length, table sha256
+_TRAILER = struct.Struct("<8sIIQQQI32s")
+_UNWRAPPED = 0  # the epoch of a file keyed by the caller's key alone (the engine on its own)
 _NONCE = 16
 _MAC = 32
 _ENTRY = _NONCE + _MAC  # one table entry: the segment's nonce and its HMAC
@@ -111,6 +124,115 @@ class IndexKey:
         return self._crypt(nonce, ciphertext)
 
 
+class KeyWrap(Protocol):
+    """Keeps each saved file's data key, wrapped under a key epoch it can destroy.
+
+    The consent core's key store (:class:`consent.keys.IndexKeyWrap`): destroying an epoch key
+    makes every file saved under it unreadable, wherever a copy of it went.
+    """
+
+    def current(self) -> int:
+        """The epoch a file saved now is wrapped under (1 or more)."""
+
+    def wrap(self, epoch: int, key: bytes) -> bytes:
+        """``key`` wrapped under ``epoch``."""
+
+    def unwrap(self, epoch: int, wrapped: bytes) -> bytes:
+        """The data key; :class:`IndexCorrupt` when ``epoch`` is destroyed or ``wrapped``
+        was forged."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileKey:
+    """One saved file's key, and how its trailer names it."""
+
+    cipher: IndexKey
+    epoch: int
+    wrapped: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileKeys:
+    """Where saved files' keys come from: ``key`` (the caller's, e.g. bound to the rotation the
+    vectors are under) and, with ``wrap``, a fresh data key per save that ``wrap`` keeps.
+
+    Without ``wrap`` (the engine on its own: tests, benchmarks) every file is keyed by ``key``
+    alone, under epoch 0; the service always wraps. A file of the other kind is refused, so a
+    file bound to no epoch never passes for one the epochs cover.
+    """
+
+    key: bytes
+    wrap: KeyWrap | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.key) != KEY_BYTES:
+            raise ValueError("the index key must be 32 bytes")
+
+    def current_epoch(self) -> int:
+        """The epoch a file saved now would name: a saved file under another is saved again."""
+        return _UNWRAPPED if self.wrap is None else self.wrap.current()
+
+    def fresh(self) -> FileKey:
+        """The key of a file about to be written: a new data key, wrapped under the current
+        epoch."""
+        if self.wrap is None:
+            return FileKey(IndexKey.derive(self.key), _UNWRAPPED, b"")
+        data_key = os.urandom(KEY_BYTES)
+        epoch = self.wrap.current()
+        return FileKey(self._bound(data_key), epoch, self.wrap.wrap(epoch, data_key))
+
+    def opened(self, epoch: int, wrapped: bytes) -> FileKey:
+        """The key of a file whose trailer names ``epoch`` and holds ``wrapped``.
+
+        Raises:
+            IndexCorrupt: the file is of the other kind, its epoch is destroyed, or its wrapped
+                key was forged.
+        """
+        if self.wrap is None or epoch == _UNWRAPPED:
+            if self.wrap is not None or epoch != _UNWRAPPED or wrapped:
+                raise IndexCorrupt("index file keyed otherwise: with a key epoch where none is"
+                                   " given, or without one where one is")
+            return FileKey(IndexKey.derive(self.key), _UNWRAPPED, b"")
+        return FileKey(self._bound(self.wrap.unwrap(epoch, wrapped)), epoch, wrapped)
+
+    def _bound(self, data_key: bytes) -> IndexKey:
+        """Both keys needed: the epoch's (through the data key) and the caller's."""
+        return IndexKey.derive(hmac.new(self.key, data_key, hashlib.sha256).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class _Trailer:
+    """The file's last bytes: what it holds, where, and under which key epoch."""
+
+    dim: int
+    length: int
+    epoch: int
+    wrapped_length: int
+    digest: bytes
+
+    @property
+    def table_size(self) -> int:
+        return -(-self.length // SEGMENT_BYTES) * _ENTRY
+
+    def pack(self) -> bytes:
+        return _TRAILER.pack(_MAGIC, _FORMAT_VERSION, self.dim, self.length, SEGMENT_BYTES,
+                             self.epoch, self.wrapped_length, self.digest)
+
+    @classmethod
+    def read(cls, descriptor: int, size: int) -> _Trailer:
+        """Raises :class:`IndexCorrupt` for another format (an older version's file) or size."""
+        if size < _TRAILER.size + _HNSW_HEADER.size:
+            raise IndexCorrupt("index file too short to be an index")
+        magic, version, dim, length, segment, epoch, wrapped_length, digest = _TRAILER.unpack(
+            os.pread(descriptor, _TRAILER.size, size - _TRAILER.size))
+        if magic != _MAGIC or version != _FORMAT_VERSION or segment != SEGMENT_BYTES:
+            raise IndexCorrupt("not an optinface index file (or an unknown format version)")
+        trailer = cls(dim, length, epoch, wrapped_length, digest)
+        if length + trailer.table_size + wrapped_length + _TRAILER.size != size:
+            raise IndexCorrupt("index file truncated or extended")
+        return trailer
+
+
 @dataclass(frozen=True, slots=True)
 class Write:
     """New bytes for ``offset`` in the payload (a filler's vector and label)."""
@@ -150,9 +272,9 @@ class Layout:
         return _HNSW_HEADER.size + slot * self.row_size + self.data_offset
 
 
-def write_sealed(source: int, length: int, path: Path, *, dim: int, key: IndexKey) -> bytes:
+def write_sealed(source: int, length: int, path: Path, *, dim: int, key: FileKey) -> bytes:
     """Encrypt the ``length``-byte hnswlib payload read from descriptor ``source`` into ``path``
-    (an empty private file), with its table and trailer; fsync.
+    (an empty private file), with its table, wrapped key and trailer; fsync.
 
     Returns the table's SHA-256, which names this exact content (see :func:`sealed_digest`).
     """
@@ -160,12 +282,13 @@ def write_sealed(source: int, length: int, path: Path, *, dim: int, key: IndexKe
     with path.open("r+b") as stream:
         for segment, start in enumerate(range(0, length, SEGMENT_BYTES)):
             plaintext = os.pread(source, min(SEGMENT_BYTES, length - start), start)
-            ciphertext, entry = key.encrypt(segment, length, plaintext)
+            ciphertext, entry = key.cipher.encrypt(segment, length, plaintext)
             stream.write(ciphertext)
             table += entry
         digest = hashlib.sha256(table).digest()
         stream.write(table)
-        stream.write(_TRAILER.pack(_MAGIC, _FORMAT_VERSION, dim, length, SEGMENT_BYTES, digest))
+        stream.write(key.wrapped)
+        stream.write(_Trailer(dim, length, key.epoch, len(key.wrapped), digest).pack())
         stream.flush()
         os.fsync(stream.fileno())
     return digest
@@ -183,29 +306,32 @@ def sealed_digest(path: Path) -> bytes | None:
             if size < _TRAILER.size:
                 return None
             return _TRAILER.unpack(os.pread(stream.fileno(), _TRAILER.size,
-                                            size - _TRAILER.size))[5]
+                                            size - _TRAILER.size))[-1]
     except FileNotFoundError:
         return None
 
 
-def decrypt_to(stream: BinaryIO, dim: int, key: IndexKey,
-               sink: Callable[[bytes], object] | None = None) -> int:
-    """Check the trailer and every segment's MAC, handing each plaintext segment to ``sink``
-    (a memory file: never a file on disk); return the payload's length.
+def decrypt_to(stream: BinaryIO, dim: int, keys: FileKeys,
+               sink: Callable[[bytes], object] | None = None) -> tuple[int, FileKey]:
+    """Check the trailer, open the file's key, check every segment's MAC, handing each
+    plaintext segment to ``sink`` (a memory file: never a file on disk); return the payload's
+    length and the file's key (what a later :func:`scrub` of this file needs).
     """
-    size = os.fstat(stream.fileno()).st_size
-    if size < _TRAILER.size + _HNSW_HEADER.size:
-        raise IndexCorrupt("index file too short to be an index")
-    length, table = _read_table(stream.fileno(), size, dim)
+    descriptor = stream.fileno()
+    trailer = _Trailer.read(descriptor, os.fstat(descriptor).st_size)
+    table = _read_table(descriptor, trailer, dim)
+    key = keys.opened(trailer.epoch, os.pread(descriptor, trailer.wrapped_length,
+                                              trailer.length + trailer.table_size))
+    length = trailer.length
     stream.seek(0)
     for segment, start in enumerate(range(0, length, SEGMENT_BYTES)):
         ciphertext = stream.read(min(SEGMENT_BYTES, length - start))
-        plaintext = key.decrypt(segment, length, ciphertext,
-                                table[segment * _ENTRY:(segment + 1) * _ENTRY])
+        plaintext = key.cipher.decrypt(segment, length, ciphertext,
+                                       table[segment * _ENTRY:(segment + 1) * _ENTRY])
         if sink is not None:
             sink(plaintext)
     stream.seek(0)
-    return length
+    return length, key
 
 
 def elements(
@@ -290,22 +416,15 @@ def journal_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.scrub")
 
 
-def _read_table(descriptor: int, size: int, dim: int) -> tuple[int, bytes]:
-    """The payload length and the segment table, after checking trailer and table."""
-    magic, version, file_dim, length, segment, table_digest = _TRAILER.unpack(
-        os.pread(descriptor, _TRAILER.size, size - _TRAILER.size))
-    if magic != _MAGIC or version != _FORMAT_VERSION or segment != SEGMENT_BYTES:
-        raise IndexCorrupt("not an optinface index file (or an unknown format version)")
-    if file_dim != dim:
-        raise IndexCorrupt(f"index file holds {file_dim}-dimensional vectors, expected {dim}",
-                           details={"file_dim": file_dim, "dim": dim})
-    table_size = -(-length // segment) * _ENTRY
-    if length + table_size + _TRAILER.size != size:
-        raise IndexCorrupt("index file truncated or extended")
-    table = os.pread(descriptor, table_size, length)
-    if hashlib.sha256(table).digest() != table_digest:
+def _read_table(descriptor: int, trailer: _Trailer, dim: int) -> bytes:
+    """The segment table, after checking it and the dimension against the trailer."""
+    if trailer.dim != dim:
+        raise IndexCorrupt(f"index file holds {trailer.dim}-dimensional vectors, expected {dim}",
+                           details={"file_dim": trailer.dim, "dim": dim})
+    table = os.pread(descriptor, trailer.table_size, trailer.length)
+    if hashlib.sha256(table).digest() != trailer.digest:
         raise IndexCorrupt("index file checksum table mismatch")
-    return length, table
+    return table
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +443,9 @@ class _Plan:
     def of(cls, descriptor: int, writes: Sequence[Write], key: IndexKey) -> _Plan:
         """Decrypt the touched segments, patch them in memory, re-encrypt under new nonces."""
         size = os.fstat(descriptor).st_size
-        head = _TRAILER.unpack(os.pread(descriptor, _TRAILER.size, size - _TRAILER.size))
-        length = head[3]
-        table = bytearray(os.pread(descriptor, size - _TRAILER.size - length, length))
+        trailer = _Trailer.read(descriptor, size)
+        length = trailer.length
+        table = bytearray(os.pread(descriptor, trailer.table_size, length))
         segments: dict[int, bytearray] = {}
         for write in writes:
             if not _HNSW_HEADER.size <= write.offset <= length - len(write.data):
@@ -353,8 +472,8 @@ class _Plan:
             entries.append(Write(length + segment * _ENTRY, entry))
             table[segment * _ENTRY:(segment + 1) * _ENTRY] = entry
         after = hashlib.sha256(table).digest()
-        trailer = Write(size - _TRAILER.size, _TRAILER.pack(*head[:5], after))
-        return cls(writes=[*planned, *entries, trailer], before=head[5], after=after)
+        tail = Write(size - _TRAILER.size, dataclasses.replace(trailer, digest=after).pack())
+        return cls(writes=[*planned, *entries, tail], before=trailer.digest, after=after)
 
     def apply(self, descriptor: int) -> None:
         """Segments, then their table entries, then the trailer last; fsync."""

@@ -90,7 +90,8 @@ class VectorIndex(Protocol):
         """The ``k`` nearest labels by cosine, restricted to ``allowed`` when given."""
 
     def save(self, path: Path | None = None) -> None:
-        """Write atomically (temporary file + rename) to ``path`` or the index's own path."""
+        """Write atomically (temporary file + rename) to ``path`` or the index's own path;
+        after removals only, scrub the file in place unless its key epoch has ended."""
 
     def flush_removals(self) -> None:
         """Make every removal so far physical in the index's own saved file, at once.

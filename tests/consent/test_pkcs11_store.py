@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import closing
@@ -25,9 +26,10 @@ from optinface.consent.pkcs11_store import Pkcs11KeyStore
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, KeyStoreKind
+from optinface.engine.errors import IndexCorrupt
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import Crash, FakeClock, crash, make_world
-from tests.support.files import template_bytes
+from tests.support.files import open_index_copy, template_bytes
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 PIN = "4711-" + "0" * 4
@@ -116,6 +118,28 @@ def test_the_service_runs_on_a_token_and_an_epoch_rotation_shreds_there(
     finally:
         service.close()
     assert not hsm_settings.keys_dir.exists()  # nothing written beside the data
+
+
+def test_on_a_token_an_index_copy_from_before_an_erasure_opens_with_no_key_after_the_next_epoch(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path,
+) -> None:
+    """The index file's data key is wrapped inside the token, under the epoch key a rotation
+    destroys there."""
+    with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        erased = world.enrolled(portrait_jpegs[0])
+        kept = world.enrolled(portrait_jpegs[1])
+        service.index.save()
+        copy = tmp_path / "old-index.hnsw"
+        shutil.copy2(hsm_settings.index_path, copy)
+        service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+        assert open_index_copy(service, copy).count() == 2  # until the epoch ends
+        service.rotate_epoch(actor=world.admin)
+        with pytest.raises(IndexCorrupt, match="since destroyed"):
+            open_index_copy(service, copy)
+        assert open_index_copy(service, hsm_settings.index_path).count() == 1
+        assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
 
 
 def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from collections.abc import Callable
 from contextlib import closing
 
@@ -70,21 +71,39 @@ def test_enrolments_a_crash_kept_out_of_the_index_file_are_restored_from_the_led
         assert world.identify(flipped_jpegs[1]).outcome is SearchOutcome.CANDIDATES
 
 
+def _flip_a_byte(index: bytes) -> bytes:
+    damaged = bytearray(index)
+    damaged[200] ^= 0xFF
+    return bytes(damaged)
+
+
+def _as_format_3(index: bytes) -> bytes:
+    """The file as format 3 (before each file's data key was wrapped by a key epoch) wrote it:
+    no wrapped key, and a 64-byte trailer of magic, version, dimension, payload length, segment
+    size and table SHA-256."""
+    magic, _, dim, length, segment, _, _, digest = struct.unpack("<8sIIQQQI32s", index[-76:])
+    table = -(-length // segment) * 48
+    return index[:length + table] + struct.pack("<8sIIQQ32s", magic, 3, dim, length, segment,
+                                                digest)
+
+
+@pytest.mark.parametrize(("damage", "told"), [(_flip_a_byte, "checksum"),
+                                              (_as_format_3, "format version")],
+                         ids=["damaged", "older format"])
 def test_an_unreadable_index_file_is_deleted_and_rebuilt_from_the_ledger(
-    world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
-    flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace],
+    damage: Callable[[bytes], bytes], told: str, world: World, settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
 ) -> None:
     pseudonym, consent_id = world.subject()
     template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     world.service.close()
-    damaged = bytearray(settings.index_path.read_bytes())
-    damaged[200] ^= 0xFF
-    settings.index_path.write_bytes(bytes(damaged))
+    settings.index_path.write_bytes(damage(settings.index_path.read_bytes()))
 
     with closing(open_service()) as reopened:
         report = reopened.last_reconcile
         assert report is not None and report.re_added == 1
-        assert report.index_discarded is not None and "checksum" in report.index_discarded
+        assert report.index_discarded is not None and told in report.index_discarded
         assert reopened.index.labels() == {template.id}
         world.service = reopened
         assert world.identify(flipped_jpegs[0]).outcome is SearchOutcome.CANDIDATES

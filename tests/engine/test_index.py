@@ -10,6 +10,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -29,7 +30,7 @@ def _plain(path: Path) -> bytes:
     """The decrypted payload of the index file at ``path``: what the key holder could read."""
     blocks: list[bytes] = []
     with path.open("rb") as stream:
-        index_file.decrypt_to(stream, DIM, index_file.IndexKey.derive(KEY), sink=blocks.append)
+        index_file.decrypt_to(stream, DIM, index_file.FileKeys(KEY), sink=blocks.append)
     return b"".join(blocks)
 
 
@@ -96,6 +97,60 @@ def test_the_saved_file_holds_no_vector_in_clear(tmp_path: Path) -> None:
     assert not any(row[:4].tobytes() in raw for row in vectors)  # not even a 16-byte run
     with pytest.raises(IndexCorrupt):  # another deployment's key opens nothing
         HnswIndex(key=bytes(32), dim=DIM).load(path)
+
+
+class _Epochs:
+    """A key wrap with epochs that can be destroyed, as the service's key store has (the
+    consent tests use the real stores); it counts what it is asked."""
+
+    def __init__(self) -> None:
+        self.keys = {1: AESGCM.generate_key(bit_length=256)}
+        self.calls = 0
+
+    def current(self) -> int:
+        self.calls += 1
+        return max(self.keys)
+
+    def wrap(self, epoch: int, key: bytes) -> bytes:
+        self.calls += 1
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self.keys[epoch]).encrypt(nonce, key, None)
+
+    def unwrap(self, epoch: int, wrapped: bytes) -> bytes:
+        self.calls += 1
+        if epoch not in self.keys:
+            raise IndexCorrupt(f"epoch {epoch} destroyed")
+        return AESGCM(self.keys[epoch]).decrypt(wrapped[:12], wrapped[12:], None)
+
+    def rotate(self) -> None:
+        self.keys = {max(self.keys) + 1: AESGCM.generate_key(bit_length=256)}
+
+
+def test_a_file_is_bound_to_its_epoch_and_saved_whole_under_the_next_one(tmp_path: Path) -> None:
+    epochs = _Epochs()
+    path = tmp_path / "templates.hnsw"
+    index = HnswIndex(key=KEY, key_wrap=epochs, dim=DIM, path=path, **FAST)
+    index.add(list(range(50)), _unit_rows(50, seed=3))
+    index.save()
+    copy = tmp_path / "copy.hnsw"
+    copy.write_bytes(path.read_bytes())
+    with pytest.raises(IndexCorrupt):  # a file bound to an epoch needs the epoch's keeper
+        HnswIndex(key=KEY, dim=DIM).load(copy)
+    *_, unbound = _saved_index(tmp_path / "unbound", 5)
+    with pytest.raises(IndexCorrupt):  # and a keeper refuses a file bound to no epoch
+        HnswIndex(key=KEY, key_wrap=epochs, dim=DIM).load(unbound)
+
+    epochs.rotate()
+    calls = epochs.calls
+    index.remove([7])
+    index.flush_removals()  # what an erasure waits for: a scrub, the key store not asked
+    assert epochs.calls == calls
+    with pytest.raises(IndexCorrupt, match="destroyed"):
+        HnswIndex(key=KEY, key_wrap=epochs, dim=DIM).load(copy)
+    index.save()  # no addition since, but the file's epoch is gone: written whole
+    reopened = HnswIndex(key=KEY, key_wrap=epochs, dim=DIM)
+    reopened.load(path)
+    assert reopened.labels() == set(range(50)) - {7}
 
 
 def test_removed_vector_is_overwritten_in_memory() -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from optinface.consent.keys import IndexKeyWrap
 from optinface.consent.service import OptinFace
+from optinface.engine import index_file
+from optinface.engine.index import HnswIndex
 
 
 def data_files(folder: Path) -> list[Path]:
@@ -26,20 +31,39 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
 def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
     """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
     encryption at rest must not be what makes an erasure check pass."""
-    from optinface.engine import index_file
-
     found = occurrences(service.settings.data_dir, needle)
     path = service.settings.index_path
     if path.exists():
         blocks: list[bytes] = []
         with path.open("rb") as stream:
-            index_file.decrypt_to(stream, 512,
-                                  index_file.IndexKey.derive(service.runtime.keys.index_file_key(
-                                      service.runtime.protector)),
-                                  sink=blocks.append)
+            index_file.decrypt_to(stream, 512, index_file_keys(service), sink=blocks.append)
         if needle in b"".join(blocks):
             found.append(f"{path} (decrypted)")
     return found
+
+
+def index_file_keys(service: OptinFace) -> index_file.FileKeys:
+    """The keys the service opens its index file with: today's key store, as an attacker with a
+    copy of the data and the key store would use them."""
+    runtime = service.runtime
+    return index_file.FileKeys(runtime.keys.index_file_key(runtime.protector),
+                               IndexKeyWrap(runtime.keys.store))
+
+
+def open_index_copy(service: OptinFace, path: Path) -> HnswIndex:
+    """The index file at ``path`` (a copy of the service's) opened with today's keys, as
+    someone holding the copy and the key store would. Raises :class:`IndexCorrupt` when no
+    key opens it."""
+    keys = index_file_keys(service)
+    index = HnswIndex(dim=512, key=keys.key, key_wrap=keys.wrap)
+    index.load(path)
+    return index
+
+
+def protected_probe(service: OptinFace, jpeg: bytes) -> np.ndarray:
+    """A new photo's template as the index holds templates (embedded, then protected)."""
+    embedding = service.pipeline.embed_single(jpeg)
+    return np.asarray(service.runtime.protector.protect(embedding.vector[None, :])[0])
 
 
 def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
