@@ -44,6 +44,9 @@ subject_credential_required  403     only the person (or their guardian), signin
                                      passkey, may do this: an operator key never acts for them
 passkey_invalid              403     the WebAuthn response does not verify (signature, challenge,
                                      origin, or a passkey not allowed to sign this act)
+passkey_unsealed             403     the passkey's record carries no valid seal: written into the
+                                     database without the key store, it signs nothing (chained as
+                                     a refusal)
 challenge_invalid            403     the challenge or capture session is unknown, used, expired, for
                                      another act, or the upload is not the approved photo
 capacity_not_held            403     the signer's passkey does not hold the capacity claimed (a
@@ -65,6 +68,8 @@ second_factor_off            409     OPTINFACE_ADMIN_MFA is off: the admin passk
 not_declared                 409     matching refused until the register's declaration is recorded
 declaration_period_running   409     declared, but the 60-day period before service has not run
 redeclaration_required       409     the register changed since its declaration: declare again
+declaration_unsealed         409     the latest declaration's record carries no valid seal (edited
+                                     without the key store): it does not count; declare again
 assessment_outdated          409     outside demo mode, the privacy impact assessment does not
                                      cover the register as it stands: assess it, then set
                                      OPTINFACE_PIA_MATERIAL_SHA256
@@ -204,6 +209,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "alternative_chosen": 409,
     "subject_credential_required": 403,
     "passkey_invalid": 403,
+    "passkey_unsealed": 403,
     "challenge_invalid": 403,
     "capacity_not_held": 403,
     "face_mismatch": 403,
@@ -222,6 +228,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_declared": 409,
     "declaration_period_running": 409,
     "redeclaration_required": 409,
+    "declaration_unsealed": 409,
     "assessment_outdated": 409,
     "suspended_by_regulator": 409,
     "eu_representative_required": 409,

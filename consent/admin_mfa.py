@@ -41,7 +41,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import apikeys, erasure_journal, passkeys
+from optinface.consent import apikeys, erasure_journal, passkeys, row_seals
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.break_glass import is_break_glass
 from optinface.consent.errors import (
@@ -275,7 +275,7 @@ def _approve(session: Session, runtime: Runtime, actor: Actor, body: AdminPasske
         raise ChallengeInvalid(f"challenge {ceremony.id} approves another registration",
                                details={"ceremony_id": ceremony.id})
     passkeys.verify_assertion(session, ceremony, body.approval.credential, allowed=[current],
-                              settings=runtime.settings)
+                              keys=runtime.keys, settings=runtime.settings)
 
 
 def register(runtime: Runtime, *, actor: Actor,
@@ -295,7 +295,8 @@ def register(runtime: Runtime, *, actor: Actor,
         if link.created_by is not None:  # the key's own link, not the operator's
             _approve(session, runtime, actor, body, now)
         credential, _ = passkeys.register(session, body.ceremony_id, body.credential,
-                                          kind=ADMIN_PASSKEY, settings=runtime.settings, now=now)
+                                          kind=ADMIN_PASSKEY, keys=runtime.keys,
+                                          settings=runtime.settings, now=now)
         replaced = _bind(session, key_id=actor.key_id, credential=credential, now=now)
         erasure_journal.record(runtime.settings.witness_dir, erasure_journal.AdminPasskeyBound(
             key_id=actor.key_id, credential_id=credential.id,
@@ -354,6 +355,7 @@ def bind_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
                 id=entry.credential_id, subject_id=None, capacity=ADMIN_PASSKEY,
                 public_key=passkeys.from_b64url(entry.public_key), sign_count=0,
                 created_at=entry.at)
+            row_seals.seal_passkey(runtime.keys, session, credential)  # the journal's, witnessed
             session.add(credential)
             session.flush()
         _bind(session, key_id=key_id, credential=credential, now=entry.at)
@@ -393,7 +395,7 @@ def step_up(runtime: Runtime, *, actor: Actor, body: PasskeyResponse) -> StepUp:
                                    details={"ceremony_id": body.ceremony_id})
         factor, credential = _passkey_of(session, actor)
         passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],
-                                  settings=runtime.settings)
+                                  keys=runtime.keys, settings=runtime.settings)
         token = STEP_UP_PREFIX + secrets.token_urlsafe(32)
         expires_at = now + timedelta(minutes=runtime.settings.step_up_minutes)
         factor.step_up_hash = runtime.keys.keyed_hash(token, domain=STEP_UP_HASH_DOMAIN)

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal
+from optinface.consent import erasure_journal, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.erasure import Destroyed, destroy_templates
 from optinface.consent.errors import AlternativeChosen
@@ -31,7 +31,7 @@ def choose_alternative(
 ) -> Destroyed:
     """Record the choice and destroy the subject's templates; the caller audits and commits."""
     subject.alternative_chosen_at = now
-    subject.searchable = False
+    row_seals.set_opt_in(runtime.keys, subject, False)
     subject.last_interaction_at = now
     labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
     # A restored copy makes the choice again and destroys the templates again.

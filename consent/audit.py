@@ -92,6 +92,7 @@ class AuditAction(StrEnum):
     LOG_ROLLED_BACK = "log_rolled_back"  # shorter than witnessed: a restore lost events
     LOG_REWRITTEN = "log_rewritten"  # not the events the witness holds a checkpoint of
     WITNESS_ADOPTED = "witness_adopted"  # a signed log started on a folder that pinned no key
+    ROW_SEALS_ADOPTED = "row_seals_adopted"  # once: the rows then present sealed (row_seals)
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left

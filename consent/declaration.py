@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import operating_point, retention_policy
+from optinface.consent import operating_point, retention_policy, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -39,6 +39,7 @@ from optinface.consent.erasure import erase_each
 from optinface.consent.errors import (
     AssessmentOutdated,
     DeclarationPeriodRunning,
+    DeclarationUnsealed,
     InvalidRequest,
     NotDeclared,
     OrderInForce,
@@ -46,6 +47,7 @@ from optinface.consent.errors import (
     SuspendedByRegulator,
 )
 from optinface.consent.identifiers import require_reference
+from optinface.consent.keys import KeyRing
 from optinface.consent.moments import require_day_in_span
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
@@ -176,17 +178,21 @@ REGISTER_TABLES = (Purpose.__tablename__, RegisterDeclaration.__tablename__,
 
 @dataclass(frozen=True, slots=True)
 class RegisterRows:
-    """What the gate reads from the ledger: the purposes' material, the latest declaration and
-    the order in force. Kept between requests by :class:`RegisterReads` (read-only use)."""
+    """What the gate reads from the ledger: the purposes' material, the latest declaration
+    (and whether its seal holds: :mod:`consent.row_seals`) and the order in force. Kept between
+    requests by :class:`RegisterReads` (read-only use)."""
 
     purposes: list[dict[str, Any]]
     declaration: RegisterDeclaration | None
     order: RegulatorOrder | None
+    sealed: bool
 
     @classmethod
-    def read(cls, session: Session) -> RegisterRows:
-        return cls(purposes=_purposes_material(session), declaration=latest_declaration(session),
-                   order=order_in_force(session))
+    def read(cls, session: Session, keys: KeyRing) -> RegisterRows:
+        declaration = latest_declaration(session)
+        return cls(purposes=_purposes_material(session), declaration=declaration,
+                   order=order_in_force(session),
+                   sealed=declaration is None or row_seals.declaration_sealed(keys, declaration))
 
 
 class RegisterReads:
@@ -200,19 +206,20 @@ class RegisterReads:
     writing the ledger (PostgreSQL workers), nothing is kept: every check reads.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: KeyRing) -> None:
         self._writes = None if db.shared else TableWrites(db.engine, REGISTER_TABLES)
+        self._keys = keys
         self._kept: tuple[int, RegisterRows] | None = None
 
     def rows(self, session: Session) -> RegisterRows:
         """The rows as of this transaction (read again if the register was written since)."""
         if self._writes is None:
-            return RegisterRows.read(session)
+            return RegisterRows.read(session, self._keys)
         generation = self._writes.generation  # before reading: a write meanwhile moves it
         kept = self._kept
         if kept is not None and kept[0] == generation:
             return kept[1]
-        rows = RegisterRows.read(session)
+        rows = RegisterRows.read(session, self._keys)
         self._kept = (generation, rows)
         return rows
 
@@ -225,13 +232,16 @@ UNDECLARED = "the biometric database has not been declared; matching is refused 
 REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
              " operating point, hosting, retention, security, recipients or transfer"
              " safeguards): new matching is refused until a new declaration has run its period")
+UNSEALED = ("the declaration of {declared_on} does not carry this service's seal (its material"
+            " hash or dates were written into the database from outside): it does not count, and"
+            " matching is refused until the register is declared again")
 PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
                   " {start} ({days} days)")
 UNASSESSED = ("the privacy impact assessment {reference} does not cover the register as it"
               " stands (purposes, models, operating point, hosting, retention, security,"
               " recipients or transfer safeguards): matching is refused until an assessment of"
               " it is in force")
-REFUSALS = (SUSPENDED, UNASSESSED, UNDECLARED, REDECLARE, PERIOD_RUNNING)
+REFUSALS = (SUSPENDED, UNASSESSED, UNDECLARED, UNSEALED, REDECLARE, PERIOD_RUNNING)
 
 
 def state(
@@ -242,10 +252,11 @@ def state(
     The reasons are checked in order of precedence: a regulator's order in force, no threshold
     calibrated at the configured false-match rate (the engine's own refusal, before the
     material it changes), outside demo mode a privacy impact assessment of other material
-    (``pia_material_sha256``), no declaration, a register whose material hash no longer matches
-    the declared one, then a declaration period still running. The hash is recomputed from the
-    live settings, models and thresholds file on every call, so a changed setting or a new
-    calibration closes matching at once.
+    (``pia_material_sha256``), no declaration, a declaration whose seal does not hold (edited
+    or written without the key store: it does not count), a register whose material hash no
+    longer matches the declared one, then a declaration period still running. The hash is
+    recomputed from the live settings, models and thresholds file on every call, so a changed
+    setting or a new calibration closes matching at once.
     """
     accuracy = operating_point.in_force(settings, models)
     current = material_sha256(_material(rows.purposes, settings=settings, models=models,
@@ -265,6 +276,9 @@ def state(
             details={"assessed_sha256": settings.pia_material_sha256, "current_sha256": current})
     elif declaration is None:
         refusal = NotDeclared(UNDECLARED)
+    elif not rows.sealed:
+        refusal = DeclarationUnsealed(UNSEALED.format(declared_on=declaration.declared_on),
+                                      details={"declaration_id": declaration.id})
     elif declaration.material_sha256 != current:
         refusal = RedeclarationRequired(
             REDECLARE.format(declared_on=declaration.declared_on),
@@ -351,6 +365,7 @@ def record_declaration(
     *,
     declared_on: date,
     reference: str,
+    keys: KeyRing,
     settings: ConsentSettings,
     models: dict[str, ModelSpec],
     now: datetime,
@@ -359,7 +374,8 @@ def record_declaration(
     """Record a declaration of the register as it stands now.
 
     A declaration dated in the future is refused: the period runs from the day the regulator
-    received it, which cannot be after the day it is recorded.
+    received it, which cannot be after the day it is recorded. The row is sealed
+    (:mod:`consent.row_seals`): only a declaration recorded here counts.
     """
     require_reference(reference)
     require_day_in_span(declared_on, field="date")
@@ -373,7 +389,8 @@ def record_declaration(
         period_days=settings.declaration_period_days,
     )
     session.add(row)
-    session.flush()
+    session.flush()  # the seal covers the id
+    row_seals.seal_declaration(keys, row)
     return row
 
 

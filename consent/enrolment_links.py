@@ -106,7 +106,7 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
         require_subject_accepted(subject, runtime.settings)
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
             policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
-        if passkeys.credentials_of(session, subject, capacity=str(capacity)):
+        if passkeys.holds_passkey(session, subject, capacity=str(capacity), keys=runtime.keys):
             raise AlreadyRegistered(f"{subject.pseudonym} already has a {capacity} passkey",
                                     details={"subject": pseudonym, "capacity": str(capacity)})
         link, secret = passkeys.new_link(
@@ -145,7 +145,8 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         credential, link = passkeys.register(session, body.ceremony_id, body.credential,
-                                             kind=kind, settings=runtime.settings, now=now)
+                                             kind=kind, keys=runtime.keys,
+                                             settings=runtime.settings, now=now)
         subject = session.get(Subject, link.subject_id) if link.subject_id else None
         pseudonym = subject.pseudonym if subject is not None else None
         if subject is not None:  # their person is here: the wait for a first consent restarts
@@ -194,7 +195,7 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
         if credential is None or credential.subject_id is None:
             raise PasskeyInvalid("this passkey opens no subject here")
         passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],
-                                  settings=settings)
+                                  keys=runtime.keys, settings=settings)
         subject = session.get(Subject, credential.subject_id)
         if subject is None:
             raise ChallengeInvalid("the subject of this passkey no longer exists")

@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import row_seals
 from optinface.consent.errors import WitnessUnusable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
@@ -306,11 +307,12 @@ def choices_again(runtime: Runtime, journal: Sequence[Entry],
         ref = tombstone_hash(runtime.keys, subject.pseudonym)
         at = opted_out.get(ref)
         if at is not None and subject.searchable and subject.last_interaction_at < at:
-            subject.searchable = False
+            row_seals.set_opt_in(runtime.keys, subject, False)
             opt_outs += 1
         at = chosen.get(ref)
         if at is not None and subject.alternative_chosen_at is None:
-            subject.alternative_chosen_at, subject.searchable = at, False
+            subject.alternative_chosen_at = at
+            row_seals.set_opt_in(runtime.keys, subject, False)
             alternatives += 1
     return opt_outs, alternatives
 

@@ -75,6 +75,13 @@ class RedeclarationRequired(NotDeclared):
     code = "redeclaration_required"
 
 
+class DeclarationUnsealed(NotDeclared):
+    """The latest declaration's record carries no valid seal (:mod:`consent.row_seals`): its
+    material hash or dates were written without the key store, so it does not count."""
+
+    code = "declaration_unsealed"
+
+
 class AssessmentOutdated(NotDeclared):
     """The privacy impact assessment does not cover the register as it stands."""
 
@@ -253,6 +260,13 @@ class PasskeyInvalid(ConsentError):
     """The WebAuthn response does not verify (signature, challenge, origin or credential)."""
 
     code = "passkey_invalid"
+
+
+class PasskeyUnsealed(PasskeyInvalid):
+    """The passkey's record carries no valid seal (:mod:`consent.row_seals`): written into the
+    database without the key store, never registered through the service; it signs nothing."""
+
+    code = "passkey_unsealed"
 
 
 class ChallengeInvalid(ConsentError):

@@ -87,7 +87,8 @@ def _authorisation(session: Session, *, runtime: Runtime, subject: Subject,
     if body.signed is None:
         return None
     signed = subject_acts.complete(session, subject, body.signed, act=subject_acts.DISCLOSE,
-                                   actor=actor, settings=runtime.settings, now=now)
+                                   actor=actor, keys=runtime.keys, settings=runtime.settings,
+                                   now=now)
     # Checked again here: the signer's capacity may have ended since the challenge.
     policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
                               runtime.settings, today=now.date())

@@ -83,7 +83,8 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     """The labels a search may return: the purpose's gallery, or the claimed subject's."""
     model_id = runtime.pipeline.model_id
     if subject is None:
-        return policies.gallery_labels(session, purpose, model_id=model_id, now=now)
+        return policies.gallery_labels(session, purpose, model_id=model_id, now=now,
+                                       keys=runtime.keys)
     row = ledger.get_subject(session, subject, keys=runtime.keys)
     policies.require_verify_consent(session, row, purpose, now=now)
     models = policies.claimed_templates(session, row, purpose, now=now)

@@ -46,6 +46,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from optinface.consent import row_seals
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import (
@@ -268,7 +269,8 @@ def registration_options(session: Session, link: OneTimeLink, *, user_name: str,
 
 
 def register(session: Session, ceremony_id: str, response: dict[str, Any], *, kind: str,
-             settings: ConsentSettings, now: datetime) -> tuple[PasskeyCredential, OneTimeLink]:
+             keys: KeyRing, settings: ConsentSettings,
+             now: datetime) -> tuple[PasskeyCredential, OneTimeLink]:
     """Verify a registration on a link of ``kind`` and store the credential; the link is used
     up, and with it every other unused link of its kind for the same subject and capacity. A
     link of another kind is refused before anything is stored: each route completes only its
@@ -279,6 +281,8 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
     obtained before the person registered (kept by whoever asked for it, or raced against the
     person's) can never add a credential that acts in their name. The person who lost theirs
     is not locked out: a new link is issued while none of that capacity is registered.
+
+    The credential is sealed (:mod:`consent.row_seals`): only a passkey registered here signs.
     """
     ceremony = take_ceremony(session, ceremony_id, kind=REGISTER, now=now)
     link = session.get(OneTimeLink, ceremony.link_id or "")
@@ -286,7 +290,7 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
         raise ChallengeInvalid(f"challenge {ceremony_id} is for another act",
                                details={"ceremony_id": ceremony_id})
     if link is not None and link.subject_id is not None:
-        _require_none_registered(session, link)
+        _require_none_registered(session, link, keys=keys)
     link = unspent(link, now=now)
     origin = _service_origin(response, settings)
     try:
@@ -301,6 +305,7 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
         id=b64url(verified.credential_id), subject_id=link.subject_id, capacity=link.capacity,
         public_key=verified.credential_public_key, sign_count=verified.sign_count,
         created_at=now)
+    row_seals.seal_passkey(keys, session, credential)
     session.add(credential)
     link.used_at = now
     if link.subject_id is not None:
@@ -309,10 +314,11 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
     return credential, link
 
 
-def _require_none_registered(session: Session, link: OneTimeLink) -> None:
+def _require_none_registered(session: Session, link: OneTimeLink, *, keys: KeyRing) -> None:
     """:class:`AlreadyRegistered` if the link's subject holds a passkey of its capacity."""
     subject = session.get(Subject, link.subject_id)
-    if subject is not None and credentials_of(session, subject, capacity=link.capacity):
+    if subject is not None and holds_passkey(session, subject, capacity=link.capacity,
+                                             keys=keys):
         raise AlreadyRegistered(f"a {link.capacity} passkey is registered for this subject"
                                 " already; this link can add no other",
                                 details={"capacity": link.capacity})
@@ -356,13 +362,15 @@ class Signed:
 
 def verify_assertion(
     session: Session, ceremony: Ceremony, response: dict[str, Any], *,
-    allowed: list[PasskeyCredential], settings: ConsentSettings,
+    allowed: list[PasskeyCredential], keys: KeyRing, settings: ConsentSettings,
 ) -> Signed:
-    """Check ``response`` against the (already taken) ceremony and one of ``allowed``."""
+    """Check ``response`` against the (already taken) ceremony and one of ``allowed``, whose
+    seal must hold (:class:`PasskeyUnsealed` otherwise: a row the service never registered)."""
     by_id = {c.id: c for c in allowed}
     credential = by_id.get(str(response.get("id", "")))
     if credential is None:
         raise PasskeyInvalid("this passkey is not one allowed for this act")
+    row_seals.require_sealed_passkey(keys, session, credential)
     origin = _service_origin(response, settings)
     try:
         verified = verify_authentication_response(
@@ -416,6 +424,13 @@ def verify_evidence(evidence: dict[str, Any]) -> bool:
     except (InvalidAuthenticationResponse, *_MALFORMED, AttributeError):
         return False
     return True
+
+
+def holds_passkey(session: Session, subject: Subject, *, capacity: str, keys: KeyRing) -> bool:
+    """Whether ``subject`` holds a passkey of ``capacity`` that can sign (sealed): one planted
+    in the database neither signs nor keeps the person from registering their own."""
+    return any(row_seals.passkey_sealed(keys, session, credential)
+               for credential in credentials_of(session, subject, capacity=capacity))
 
 
 def credentials_of(session: Session, subject: Subject, *,

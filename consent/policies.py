@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import row_seals
 from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.errors import (
     CapacityNotHeld,
@@ -22,6 +23,7 @@ from optinface.consent.errors import (
     PurposeNotConsented,
     WrittenReleaseRequired,
 )
+from optinface.consent.keys import KeyRing
 from optinface.consent.schemas import (
     AgeCategory,
     ConsentCapacity,
@@ -256,7 +258,8 @@ def claimed_templates(
 
 _GALLERY = (
     _usable_for(bindparam("purpose_id"), bindparam("now"))
-    .with_only_columns(Template.id)
+    .with_only_columns(Template.id, Subject.pseudonym, Subject.searchable,
+                       Subject.searchable_seal)
     .join(Subject, Subject.id == Template.subject_id)
     .where(
         Subject.status == SubjectStatus.ACTIVE,
@@ -268,12 +271,14 @@ _GALLERY = (
 
 
 def gallery_labels(
-    session: Session, purpose: Purpose, *, model_id: str, now: datetime
+    session: Session, purpose: Purpose, *, model_id: str, now: datetime, keys: KeyRing
 ) -> set[int]:
-    """Templates searchable for ``purpose``: opted-in, active subjects, each template's own
-    consent in force and covering the purpose."""
-    return set(session.scalars(_GALLERY, {"purpose_id": purpose.id, "model_id": model_id,
-                                          "now": now}))
+    """Templates searchable for ``purpose``: opted-in subjects (their opt-in sealed:
+    :func:`consent.row_seals.opted_in`), active, each template's own consent in force and
+    covering the purpose."""
+    rows = session.execute(_GALLERY, {"purpose_id": purpose.id, "model_id": model_id,
+                                      "now": now})
+    return {row.id for row in rows if row_seals.opted_in(keys, row)}
 
 
 def still_a_candidate(session: Session, pseudonym: str, *, purpose_id: str,

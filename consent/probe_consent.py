@@ -262,7 +262,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
         ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=PROBE, now=now)
         signed = passkeys.verify_assertion(session, ceremony, response.credential,
                                            allowed=signers_of(session, ceremony),
-                                           settings=runtime.settings)
+                                           keys=runtime.keys, settings=runtime.settings)
         if ceremony.subject_id is not None:  # a verify's: the subject's own act
             _use_subject_link(session, ceremony, signed, settings=runtime.settings, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)

@@ -70,7 +70,7 @@ def narrow(
         subject = consent.subject
         assert subject is not None  # an active consent has its subject
         signed = subject_acts.complete(session, subject, response, act="withdraw", actor=actor,
-                                       settings=runtime.settings, now=now)
+                                       keys=runtime.keys, settings=runtime.settings, now=now)
         statement = signed.ceremony.statement or {}
         if (statement.get("consentId"), statement.get("purposeId")) != (consent_id, purpose_id):
             raise ChallengeInvalid("this signature withdraws something else")

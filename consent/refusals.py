@@ -14,7 +14,8 @@ would then call refused what was done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -84,6 +85,24 @@ def audited(
     except Exception as failure:
         if str(action) in MATCHING:
             _record_failure(runtime, attempt, failure, subjects=subjects)
+        raise
+
+
+@contextmanager
+def chained(runtime: Runtime, refused: type[ConsentError], *, actor: Actor | None,
+            action: AuditAction) -> Iterator[None]:
+    """Chain a ``refused`` raised in the block as :func:`audited` chains every refusal, then
+    raise it unchanged: for work that chains none of its other refusals (a failed sign-in,
+    which anyone can cause, would let anyone grow the log) but must chain this one. The event
+    names the subject of the refusal's ``details["subject"]``, if any."""
+    try:
+        yield
+    except refused as refusal:
+        subject = refusal.details.get("subject")
+        with runtime.db.transaction() as session:
+            _record(runtime, session, Entry(action=AuditAction.REFUSED, actor=actor,
+                                            details={"attempted": str(action)}),
+                    outcome=refusal.code, subjects=[subject] if subject else [])
         raise
 
 

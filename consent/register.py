@@ -24,6 +24,7 @@ from optinface.consent import (
     transfers,
 )
 from optinface.consent.accountability import accepts, accountability
+from optinface.consent.keys import KeyRing
 from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
 from optinface.consent.schemas import (
@@ -70,6 +71,7 @@ def build_register(
     session: Session,
     *,
     settings: ConsentSettings,
+    keys: KeyRing,
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
@@ -82,7 +84,7 @@ def build_register(
     what the system does. The warnings say what a reader must know first: demo mode, why
     matching is refused, templates made by a model other than ``model_id``.
     """
-    current = declaration.state(declaration.RegisterRows.read(session), settings=settings,
+    current = declaration.state(declaration.RegisterRows.read(session, keys), settings=settings,
                                 models=models, today=now.date())
     subjects = session.scalar(
         select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)

@@ -47,6 +47,7 @@ from optinface.consent import (
     review,
     rights_requests,
     rotation,
+    row_seals,
     subject_acts,
     transfers,
     transparency,
@@ -60,7 +61,12 @@ from optinface.consent.db import Database
 from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_subject
-from optinface.consent.errors import DataDirUnusable, NotFound, SubjectCredentialRequired
+from optinface.consent.errors import (
+    DataDirUnusable,
+    NotFound,
+    PasskeyUnsealed,
+    SubjectCredentialRequired,
+)
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
 from optinface.consent.key_check import (
@@ -78,7 +84,7 @@ from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
-from optinface.consent.refusals import audited
+from optinface.consent.refusals import audited, chained
 from optinface.consent.register import build_register, render_register
 from optinface.consent.replica import Replica
 from optinface.consent.retention import next_consent_end, sweep
@@ -250,7 +256,7 @@ def _wire(
                                          key_wrap=IndexKeyWrap(keys.store)))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=protector, log=log, register_reads=RegisterReads(db),
+                      protector=protector, log=log, register_reads=RegisterReads(db, keys),
                       key_rows=KeyRows(db),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
@@ -258,6 +264,8 @@ def _wire(
         transparency.record_rollback(runtime, session)  # before anything else is chained
         transparency.record_rewrite(runtime, session)
         transparency.record_adoption(runtime, session)
+    if (adopted := row_seals.adopt_once(runtime)) is not None:  # before any row is used
+        logger.info("row seals adopted (once): %s", adopted)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use
@@ -490,7 +498,9 @@ class OptinFace:
         """Bind the verified passkey to the admin key (replacing its earlier one on the
         operator's link or with its approval); journaled and audited."""
         self._second_factor(actor)
-        return admin_mfa.register(self.runtime, actor=actor, body=body)
+        with chained(self.runtime, PasskeyUnsealed, actor=actor,
+                     action=AuditAction.ADMIN_PASSKEY_REGISTERED):
+            return admin_mfa.register(self.runtime, actor=actor, body=body)
 
     def step_up_options(self, *, actor: Actor) -> PasskeyChallenge:
         """A challenge for the admin key's own passkey."""
@@ -500,7 +510,9 @@ class OptinFace:
     def step_up(self, *, actor: Actor, body: PasskeyResponse) -> StepUp:
         """The admin key's step-up token, once its passkey signed the challenge; audited."""
         self._second_factor(actor)
-        return admin_mfa.step_up(self.runtime, actor=actor, body=body)
+        with chained(self.runtime, PasskeyUnsealed, actor=actor,
+                     action=AuditAction.ADMIN_STEPPED_UP):
+            return admin_mfa.step_up(self.runtime, actor=actor, body=body)
 
     def _second_factor(self, actor: Actor) -> None:
         """The passkey's own acts: an admin's, and only while ``admin_mfa`` is on."""
@@ -605,8 +617,12 @@ class OptinFace:
         return enrolment_links.sign_in_options(self.runtime)
 
     def sign_in(self, body: PasskeyResponse) -> SignedIn:
-        """The person's passkey opens their subject; their own token is issued to them."""
-        return enrolment_links.sign_in(self.runtime, body)
+        """The person's passkey opens their subject; their own token is issued to them. Of its
+        refusals only a passkey the service never registered is chained: anyone can fail a
+        sign-in, only whoever wrote the database can present that one."""
+        with chained(self.runtime, PasskeyUnsealed, actor=None,
+                     action=AuditAction.PASSKEY_SIGN_IN):
+            return enrolment_links.sign_in(self.runtime, body)
 
     def issue_subject_token(self, *, actor: Actor) -> SignedIn:
         """Another API token for the signed-in subject (the portal shows it to them once)."""
@@ -723,9 +739,11 @@ class OptinFace:
         (a ``withdraw`` act naming the purpose); its last purpose withdraws the consent itself,
         like :meth:`withdraw_consent`."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
-                                             consent_id=consent_id, purpose_id=purpose_id,
-                                             response=signed)
+        with chained(self.runtime, PasskeyUnsealed, actor=actor,
+                     action=AuditAction.CONSENT_WITHDRAWN):
+            narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
+                                                 consent_id=consent_id, purpose_id=purpose_id,
+                                                 response=signed)
         if narrowed is None:
             ended = self.withdraw_consent(actor=actor, subject=subject, consent_id=consent_id,
                                           signed=signed)
@@ -803,7 +821,9 @@ class OptinFace:
 
     def sign_probe_consent(self, body: PasskeyResponse) -> ProbeConsentPublic:
         """The probe consent the person signed; single use, this image, purpose and key."""
-        return probe_consent.sign(self.runtime, body)
+        with chained(self.runtime, PasskeyUnsealed, actor=None,
+                     action=AuditAction.PROBE_CONSENT_CREATED):
+            return probe_consent.sign(self.runtime, body)
 
     # Enrolment and matching -------------------------------------------------------------------
     def enrol(self, *, actor: Actor, subject: str, capture_id: str | None,
@@ -1112,7 +1132,7 @@ class OptinFace:
             return self._register(session)
 
     def _register(self, session: Session) -> Register:
-        return build_register(session, settings=self.settings,
+        return build_register(session, settings=self.settings, keys=self.runtime.keys,
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,
@@ -1140,7 +1160,8 @@ class OptinFace:
         authorize(actor, Permission.DECLARE)
         with self.runtime.db.transaction() as session:
             row = declaration.record_declaration(
-                session, declared_on=date, reference=reference, settings=self.settings,
+                session, declared_on=date, reference=reference, keys=self.runtime.keys,
+                settings=self.settings,
                 models=self.pipeline.models, now=self.clock.now(), recorded_by=actor.key_id)
             self.runtime.audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
                                        details={"declared_on": date.isoformat(),

@@ -35,11 +35,13 @@ from optinface.consent import (
     policies,
     rectification,
     retention_policy,
+    row_seals,
 )
 from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
+from optinface.consent.keys import KeyRing
 from optinface.consent.passkeys import Signed
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, stated_recipients
 from optinface.consent.roles import Actor, Role
@@ -164,12 +166,14 @@ def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
 
 
 def complete(session: Session, subject: Subject, response: PasskeyResponse, *, act: str,
-             actor: Actor, settings: ConsentSettings, now: datetime) -> Signed:
-    """The verified signature of ``act`` by one of the signer's credentials (single use)."""
+             actor: Actor, keys: KeyRing, settings: ConsentSettings, now: datetime) -> Signed:
+    """The verified signature of ``act`` by one of the signer's sealed credentials (single
+    use)."""
     ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=act, now=now,
                                       subject_id=subject.id)
     return passkeys.verify_assertion(session, ceremony, response.credential,
-                                     allowed=signers(session, subject, actor), settings=settings)
+                                     allowed=signers(session, subject, actor), keys=keys,
+                                     settings=settings)
 
 
 def signature_reference(runtime: Runtime, signed: Signed) -> dict[str, str]:
@@ -188,7 +192,7 @@ def signed_act(runtime: Runtime, pseudonym: str, response: PasskeyResponse, *, a
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         yield session, subject, complete(session, subject, response, act=act, actor=actor,
-                                         settings=runtime.settings, now=now)
+                                         keys=runtime.keys, settings=runtime.settings, now=now)
 
 
 def open_capture(session: Session, subject: Subject, capture_id: str, *,
@@ -217,7 +221,7 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
     """Check the person's signature of this withdrawal and keep it, signed by the controller
     too, with the consent."""
     signed = complete(session, subject, response, act="withdraw", actor=actor,
-                      settings=runtime.settings, now=now)
+                      keys=runtime.keys, settings=runtime.settings, now=now)
     statement = signed.ceremony.statement or {}
     if statement.get("consentId") != consent.id:
         raise ChallengeInvalid("this signature withdraws another consent")
@@ -246,7 +250,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         else:  # journaled before it commits: a restored copy opts out again
             erasure_journal.record(runtime.settings.witness_dir, erasure_journal.OptedOut(
                 subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=now))
-        subject.searchable = searchable
+        row_seals.set_opt_in(runtime.keys, subject, searchable)
         subject.last_interaction_at = now
         runtime.audit(session, Entry(
             action=AuditAction.SUBJECT_UPDATED, actor=actor, subjects=[pseudonym],

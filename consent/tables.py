@@ -119,6 +119,8 @@ class Subject(Base):
     age_category: Mapped[str] = mapped_column(String(30))
     jurisdiction: Mapped[str] = mapped_column(String(10))
     searchable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The opt-in's seal (consent.row_seals): NULL when not opted in; without it, not searchable.
+    searchable_seal: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))
@@ -284,6 +286,9 @@ class PasskeyCredential(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key
     sign_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Keyed MAC of id, subject, capacity and public key (consent.row_seals): a row without a
+    # valid one signs nothing.
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class OneTimeLink(Base):
@@ -463,6 +468,8 @@ class RegisterDeclaration(Base):
     # declarations recorded before it was kept, which therefore need renewing.
     material_sha256: Mapped[str | None] = mapped_column(String(64))
     period_days: Mapped[int] = mapped_column(Integer, default=60)
+    # Keyed MAC of id, material hash and dates (consent.row_seals): without it, no declaration.
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class PurposeWithdrawal(Base):

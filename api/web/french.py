@@ -566,6 +566,9 @@ FRENCH: dict[str, str] = {
     ),
     "New witness folder taken up for a signed log (the previous one lost?)":
         "Nouveau dossier témoin pour un journal déjà signé (l'ancien perdu ?)",
+    "Passkeys, opt-ins and declarations sealed (once, after an upgrade)":
+        "Clés d'accès, inscriptions aux recherches et déclarations scellées (une fois, après"
+        " une mise à jour)",
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",
@@ -840,6 +843,11 @@ FRENCH: dict[str, str] = {
     ),
     "Your passkey's answer could not be checked. Please try again.": (
         "La réponse de votre clé d'accès n'a pas pu être vérifiée. Veuillez réessayer."
+    ),
+    "This passkey was not registered through this service: it cannot act for anyone here."
+    " Ask a person for a new link.": (
+        "Cette clé d'accès n'a pas été enregistrée par ce service : elle ne peut agir pour"
+        " personne ici. Demandez un nouveau lien à une personne."
     ),
     # "My data": the access export as people read it (api/web/export.py)
     "Data held about {pseudonym}": "Données détenues à votre sujet ({pseudonym})",
@@ -1304,6 +1312,13 @@ FRENCH: dict[str, str] = {
         " de fonctionnement, hébergement, conservation, sécurité, destinataires ou garanties des"
         " transferts) : toute nouvelle recherche est refusée jusqu'à ce qu'une nouvelle"
         " déclaration ait couru son délai"
+    ),
+    "the declaration of {declared_on} does not carry this service's seal (its material hash or"
+    " dates were written into the database from outside): it does not count, and matching is"
+    " refused until the register is declared again": (
+        "la déclaration du {declared_on} ne porte pas le sceau de ce service (son empreinte ou"
+        " ses dates ont été écrites dans la base de données de l'extérieur) : elle ne compte"
+        " pas, et les recherches sont refusées jusqu'à une nouvelle déclaration du registre"
     ),
     "the privacy impact assessment {reference} does not cover the register as it stands"
     " (purposes, models, operating point, hosting, retention, security, recipients or transfer"

@@ -57,6 +57,7 @@ ACTIONS: dict[str, str] = {
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "log_rewritten": "Access log rewritten: it no longer holds the events its witness signed",
     "witness_adopted": "New witness folder taken up for a signed log (the previous one lost?)",
+    "row_seals_adopted": "Passkeys, opt-ins and declarations sealed (once, after an upgrade)",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",
@@ -160,6 +161,10 @@ ERRORS: dict[str, str] = {
     "subject_erased": "This record was erased. Nothing about it can be used again.",
     "rate_limited": "Too many requests. Please wait a minute and try again.",
     "passkey_invalid": "Your passkey's answer could not be checked. Please try again.",
+    "passkey_unsealed": (
+        "This passkey was not registered through this service: it cannot act for anyone here."
+        " Ask a person for a new link."
+    ),
     "challenge_invalid": "This request expired or was already used. Please try again.",
     "guardian_consent_required": (
         "The holder of parental authority must do this, with their passkey."

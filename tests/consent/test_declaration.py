@@ -412,11 +412,13 @@ def test_a_lift_ends_an_order_an_older_ledger_recorded_twice(
 def test_old_declarations_without_a_material_hash_do_not_cover_the_register(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
+    from optinface.consent.row_seals import seal_declaration
     from optinface.consent.tables import RegisterDeclaration
 
     with world.service.runtime.db.transaction() as session:
         for row in session.scalars(select(RegisterDeclaration)):
             row.material_sha256 = None  # as migration 0004 leaves a declaration made before it
+            seal_declaration(world.service.runtime.keys, row)  # as migration 0030's adoption
     refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
 
 
@@ -424,12 +426,13 @@ def test_a_register_change_after_a_kept_read_is_seen_by_the_next_match(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     """The gate keeps the register's rows between matches (consent.declaration.RegisterReads):
-    a write to them, even in plain SQL, ends what was kept."""
+    a write to them, even in plain SQL, ends what was kept (and the edit, without the key
+    store, breaks the declaration's seal)."""
     world.identify(portrait_jpegs[0])  # the rows are read and kept
     world.identify(portrait_jpegs[0])  # and used
     with world.service.runtime.db.transaction() as session:
         session.execute(text("UPDATE register_declarations SET material_sha256 = 'edited'"))
-    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
+    refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
 
 
 def test_a_register_write_rolled_back_is_not_kept(

@@ -168,3 +168,28 @@ def test_the_reasons_for_a_late_notification_come_back_after_a_migration_below_0
     migrate(engine, "head")
     reasons = {i.id: i.regulator_delay_reason for i in service.incidents(actor=world.reviewer)}
     assert reasons == {late.id: "the reason given again", in_time.id: None}
+
+
+@both_backends
+def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Below 0030 the ledger has nowhere to keep a seal, so the three columns go. Upgraded
+    again, the rows come back unsealed and the adoption, chained once already, is not run
+    again: a passkey then signs nothing, an opt-in finds nobody, a declaration counts for
+    nothing, until made again through the service (README, "Keys, backups and erasure")."""
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    engine = world.service.runtime.db.engine
+    sealed = {"passkey_credentials": "seal", "subjects": "searchable_seal",
+              "register_declarations": "seal"}
+    migrate(engine, "0029", down=True)
+    with engine.connect() as connection:
+        for table, column in sealed.items():
+            assert column not in {c["name"] for c in inspect(connection).get_columns(table)}
+    migrate(engine, "head")
+    with engine.connect() as connection:
+        assert [connection.execute(text(
+            f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL")).scalar()
+            for table, column in sealed.items()] == [0, 0, 0]
+    refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
+    refused("passkey_unsealed", lambda: world.people[pseudonym].set_searchable(False))

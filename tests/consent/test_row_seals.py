@@ -1,0 +1,252 @@
+"""Row seals (consent.row_seals): whoever writes the database without the key store grants
+nothing with a passkey, an opt-in or a declaration it writes or edits.
+
+Each attack is the outside tester's (a planted passkey row, ``searchable`` set to 1, a
+declaration's material hash edited), done in plain SQL on the real ledger, then answered
+through the service's public methods.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from contextlib import closing
+from datetime import date
+
+import cbor2
+import pytest
+from sqlalchemy import select, text
+
+from optinface.consent import row_seals
+from optinface.consent.errors import PasskeyUnsealed
+from optinface.consent.schemas import (
+    AgeCategory,
+    Operation,
+    PasskeyResponse,
+    PurposeCreate,
+    SearchOutcome,
+    SubjectCreate,
+)
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
+from optinface.consent.tables import AuditEvent
+from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, World, make_world, refused, row_count
+
+
+def _plant_passkey(service: OptinFace, pseudonym: str | None, *,
+                   capacity: str = "self") -> SoftAuthenticator:
+    """The tester's plant.py: a passkey made on the operator's own device, inserted for
+    ``pseudonym`` (None: no subject's, as an admin key's) in plain SQL; the device that holds
+    its private key."""
+    device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+    made = device.create({"rp": {"id": service.settings.passkey_rp_id},
+                          "user": {"id": "eHh4eHh4eHh4eHh4eHh4eA"}, "challenge": "Y2hhbGxlbmdl"})
+    attestation = cbor2.loads(base64.urlsafe_b64decode(
+        made["response"]["attestationObject"] + "=="))
+    auth_data = attestation["authData"]
+    length = int.from_bytes(auth_data[53:55], "big")
+    with service.runtime.db.transaction() as session:
+        session.execute(text(
+            "INSERT INTO passkey_credentials (id, subject_id, capacity, public_key, sign_count,"
+            " created_at) VALUES (:id, (SELECT id FROM subjects WHERE pseudonym = :pseudonym),"
+            " :capacity, :key, 0, :now)"),
+            {"id": made["id"], "capacity": capacity, "key": auth_data[55 + length:],
+             "now": service.clock.now().replace(tzinfo=None), "pseudonym": pseudonym})
+    return device
+
+
+def _sign_in(service: OptinFace, device: SoftAuthenticator) -> str:
+    asked = service.sign_in_options()
+    return service.sign_in(PasskeyResponse(ceremony_id=asked.ceremony_id,
+                                           credential=device.get(asked.options))).subject
+
+
+def _refusals(service: OptinFace, code: str) -> list[AuditEvent]:
+    with service.runtime.db.transaction() as session:
+        found = list(session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "refused", AuditEvent.outcome == code)))
+        session.expunge_all()
+        return found
+
+
+@both_backends
+def test_a_passkey_planted_in_the_database_signs_in_nobody(world: World) -> None:
+    """plant.py: the operator's own passkey inserted for a shell whose person never came would
+    sign in as them, consent, opt in and enrol anyone's face. Refused, and chained naming the
+    shell; the person's own passkey, registered through the link, still signs in."""
+    shell = world.service.create_subject(actor=world.portal,
+                                         body=SubjectCreate(age_category=AgeCategory.ADULT))
+    device = _plant_passkey(world.service, shell.pseudonym)
+    refused("passkey_unsealed", lambda: _sign_in(world.service, device))
+    [event] = _refusals(world.service, "passkey_unsealed")
+    assert event.subjects == [shell.pseudonym]
+    assert event.details == {"attempted": "passkey_sign_in"}
+    person = SoftPerson.take_over(world.service, shell.enrolment.secret)  # the honest path
+    assert _sign_in(world.service, person.authenticator) == shell.pseudonym
+
+
+def test_a_passkey_planted_beside_the_persons_signs_none_of_their_acts(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """plant2.py: beside the person's own passkey. Even with a token of theirs, a statement
+    signed by the planted one is refused (here an opt-in), chained as a refusal of that act,
+    and changes nothing; their own passkey signs it."""
+    pseudonym, consent_id = world.subject(searchable=False)
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    person = world.people[pseudonym]
+    planted = SoftPerson(service=world.service, pseudonym=pseudonym, actor=person.actor,
+                         authenticator=_plant_passkey(world.service, pseudonym))
+    with pytest.raises(PasskeyUnsealed) as refusal:
+        planted.set_searchable(True)
+    assert refusal.value.details == {"subject": pseudonym, "capacity": "self"}
+    [event] = _refusals(world.service, "passkey_unsealed")
+    assert event.subjects == [pseudonym]
+    assert event.details == {"attempted": "subject_updated"}
+    assert world.identify(portrait_jpegs[0]).outcome is SearchOutcome.NO_CANDIDATE
+    assert person.set_searchable(True).searchable
+    assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
+
+
+def test_a_passkey_moved_to_another_subject_or_capacity_signs_nothing(world: World) -> None:
+    """The seal covers whose passkey it is and in which capacity: the operator's honestly
+    registered passkey, moved in SQL to another subject (or made a guardian's), opens nothing."""
+    victim = world.person()
+    for change in ("subject_id = (SELECT id FROM subjects WHERE pseudonym = :victim)",
+                   "capacity = 'parental_authority'"):
+        own = world.person()
+        with world.service.runtime.db.transaction() as session:
+            session.execute(text(f"UPDATE passkey_credentials SET {change}"
+                                 " WHERE subject_id = (SELECT id FROM subjects"
+                                 " WHERE pseudonym = :own)"),
+                            {"victim": victim.pseudonym, "own": own.pseudonym})
+        refused("passkey_unsealed", lambda: _sign_in(world.service, own.authenticator))  # noqa: B023
+    assert _sign_in(world.service, victim.authenticator) == victim.pseudonym
+
+
+def test_a_planted_admin_passkey_steps_up_no_admin_key(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> None:
+    """An admin key's passkey lives in the same table (consent.admin_mfa): one planted and
+    bound to the key in SQL gets no step-up, and the refusal is chained."""
+    with closing(OptinFace.open(settings.model_copy(update={"admin_mfa": True}),
+                                pipeline=pipeline, clock=clock)) as service:
+        admin = make_world(service, clock).admin
+        device = _plant_passkey(service, None, capacity="admin-passkey")
+        with service.runtime.db.transaction() as session:
+            credential = session.execute(text(
+                "SELECT id FROM passkey_credentials WHERE capacity = 'admin-passkey'")).scalar()
+            session.execute(text(
+                "INSERT INTO admin_passkeys (api_key_id, credential_id, registered_at)"
+                " VALUES (:key, :credential, :now)"),
+                {"key": admin.key_id, "credential": credential,
+                 "now": clock.now().replace(tzinfo=None)})
+        asked = service.step_up_options(actor=admin)
+        refused("passkey_unsealed", lambda: service.step_up(actor=admin, body=PasskeyResponse(
+            ceremony_id=asked.ceremony_id, credential=device.get(asked.options))))
+        [event] = _refusals(service, "passkey_unsealed")
+        assert event.actor_key_id == admin.key_id
+        assert event.details == {"attempted": "admin_stepped_up"}
+
+
+@both_backends
+def test_an_opt_in_set_in_the_database_puts_nobody_in_the_gallery(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """``UPDATE subjects SET searchable = 1``: the person never signed it, so 1:N search does
+    not find them; nor after they opted out, the seal of their earlier opt-in gone with it."""
+    pseudonym, consent_id = world.subject(searchable=False)
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+
+    def set_in_sql() -> None:
+        with world.service.runtime.db.transaction() as session:
+            session.execute(text("UPDATE subjects SET searchable = :yes WHERE pseudonym = :p"),
+                            {"yes": True, "p": pseudonym})
+
+    set_in_sql()
+    assert world.identify(portrait_jpegs[0]).outcome is SearchOutcome.NO_CANDIDATE
+    world.people[pseudonym].set_searchable(True)  # the honest path
+    assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
+    world.people[pseudonym].set_searchable(False)
+    set_in_sql()
+    assert world.identify(portrait_jpegs[0]).outcome is SearchOutcome.NO_CANDIDATE
+
+
+def test_a_declaration_edited_in_the_database_does_not_count(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """redecl.py: a new purpose needs a new declaration; writing the current material hash
+    into the old one does not reopen matching, and the register says why; declaring does."""
+    world.enrolled(portrait_jpegs[0])
+    world.service.create_purpose(actor=world.admin, body=PurposeCreate(
+        name="covert-3", description="new, undeclared", legal_basis="consent",
+        operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=3650))
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
+    current = world.service.register().material_sha256
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text("UPDATE register_declarations SET material_sha256 = :h"),
+                        {"h": current})
+    refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
+    register = world.service.register()
+    assert not register.in_service
+    assert any("does not carry this service's seal" in w for w in register.warnings)
+    world.declare()
+    assert world.identify(portrait_jpegs[0]).candidates
+
+
+def test_a_declaration_backdated_in_the_database_does_not_count(world: World,
+                                                               portrait_jpegs: list[bytes],
+                                                               clock: FakeClock) -> None:
+    """The seal covers the dates the period runs from too: moving them back is an edit."""
+    world.enrolled(portrait_jpegs[0])
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text("UPDATE register_declarations SET declared_on = :d"),
+                        {"d": date(2020, 1, 1)})
+    refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
+
+
+def test_rows_from_before_the_seals_are_adopted_once_and_rows_planted_after_are_not(
+    open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deployment from before migration 0030: its passkeys, opt-ins and declaration carry no
+    seal. The first start after the upgrade seals them, chained once with the counts, and
+    everything works as before; a passkey planted after it is never sealed by a later start."""
+    with monkeypatch.context() as older:  # the version before seals: no adoption, no seal
+        older.setattr(row_seals, "adopt_once", lambda runtime: None)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            pseudonym = world.enrolled(portrait_jpegs[0])
+            with service.runtime.db.transaction() as session:
+                for table, column in (("passkey_credentials", "seal"),
+                                      ("subjects", "searchable_seal"),
+                                      ("register_declarations", "seal")):
+                    session.execute(text(f"UPDATE {table} SET {column} = NULL"))
+            refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
+    with closing(open_service()) as service:  # the first start after the upgrade
+        world.service = service
+        with service.runtime.db.transaction() as session:
+            [adopted] = session.scalars(select(AuditEvent).where(
+                AuditEvent.action == "row_seals_adopted")).all()
+            # root, portal, researcher, reviewer keys hold no passkey; the person does
+            assert adopted.details == {"passkeys": 1, "opt_ins": 1, "declarations": 1}
+        assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
+        assert _sign_in(service, world.people[pseudonym].authenticator) == pseudonym
+        device = _plant_passkey(service, pseudonym)
+    with closing(open_service()) as service:  # a later start adopts nothing more
+        assert row_count(service, AuditEvent, AuditEvent.action == "row_seals_adopted") == 1
+        refused("passkey_unsealed", lambda: _sign_in(service, device))
+
+
+def test_each_kind_of_row_has_its_own_seal(world: World) -> None:
+    """One row's seal never passes for another kind's with the same fields (domains)."""
+    keys = world.service.runtime.keys
+    fields = {"subject": "subj_x", "searchable": True}
+    assert row_seals.seal(keys, row_seals.RowKind.OPT_IN, fields) != row_seals.seal(
+        keys, row_seals.RowKind.PASSKEY, fields)
+    assert not row_seals.matches(keys, row_seals.RowKind.OPT_IN, fields, None)
+    assert row_seals.matches(keys, row_seals.RowKind.OPT_IN, fields,
+                             row_seals.seal(keys, row_seals.RowKind.OPT_IN, fields))
