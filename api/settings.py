@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from optinface.api.web.i18n import Language
 from optinface.consent.settings import ConsentSettings
 
 
@@ -90,6 +91,11 @@ class ApiSettings(ConsentSettings):
         default="America/Toronto",
         description="IANA time zone the pages show times and count days in (Québec by default).",
     )
+    default_language: Language = Field(
+        default=Language.EN,
+        description="The pages' language for a reader whose browser names neither French nor"
+        " English and who chose none (a Québec deployment sets fr: Charter of the French"
+        " language).")
 
     # French readers (Québec's Charter of the French language) read the operator's own texts in
     # French too: without these, French pages show the English ones as written.

@@ -78,6 +78,17 @@ from optinface.consent.tables import (
     Tombstone,
 )
 
+KEPT_TOMBSTONE = "tombstone"
+KEPT_CONSENTS = "consent records without the subject"
+KEPT_DISCLOSURES = "disclosure records without the subject"
+KEPT_AUDIT_CHAIN = "audit chain, naming the subject by salted hashes only"
+KEPT_AUDIT_CHAIN_UNSEALED = ("audit chain; {unsealed} events from before salted hashes"
+                             " (migration 0019) still name the pseudonym")
+KEPT = (KEPT_TOMBSTONE, KEPT_CONSENTS, KEPT_DISCLOSURES, KEPT_AUDIT_CHAIN,
+        KEPT_AUDIT_CHAIN_UNSEALED)
+"""What the erasure receipt's ``kept`` lists, as English source strings: the receipt's page
+states each in the reader's language."""
+
 
 @dataclass(frozen=True, slots=True)
 class Destroyed:
@@ -233,11 +244,10 @@ def _erase(
             },
             # Those the subject's data were disclosed to: the controller tells them.
             "recipientsToNotify": recipients,
-            "kept": ["tombstone", "consent records without the subject",
-                     *(["disclosure records without the subject"] if recipients else []),
-                     "audit chain, naming the subject by salted hashes only" if not unsealed
-                     else f"audit chain; {unsealed} events from before salted hashes (migration"
-                          " 0019) still name the pseudonym"],
+            "kept": [KEPT_TOMBSTONE, KEPT_CONSENTS,
+                     *([KEPT_DISCLOSURES] if recipients else []),
+                     KEPT_AUDIT_CHAIN if not unsealed
+                     else KEPT_AUDIT_CHAIN_UNSEALED.format(unsealed=unsealed)],
             "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
         }

@@ -44,14 +44,18 @@ def storage_measure(url: str) -> str:
     return POSTGRESQL_MEASURE if is_postgresql(url) else SQLITE_MEASURE
 
 
+POSTGRESQL_AFTER_DESTROYED = (
+    "PostgreSQL keeps the deleted rows' old versions in its table and index files until"
+    " overwritten (vacuum frees the space without zeroing it), in its write-ahead log until"
+    " recycled, on streaming replicas and in backups; their pseudonymous columns stay readable"
+    " there, and the template they hold is encrypted under a subject key wrapped under epoch"
+    " key keyEpoch, undecryptable from copiesUndecryptableAt")
+SQLITE_AFTER_DESTROYED = (
+    "the database write-ahead log, which still holds old copies of the deleted pages, is"
+    " checkpointed and truncated (at the latest on the next start-up)")
+"""English source strings: the erasure receipt's page states them in the reader's language."""
+
+
 def after_destroyed(url: str) -> str:
     """The erasure receipt's statement of what outlives the destruction in the live ledger."""
-    if is_postgresql(url):
-        return ("PostgreSQL keeps the deleted rows' old versions in its table and index files"
-                " until overwritten (vacuum frees the space without zeroing it), in its"
-                " write-ahead log until recycled, on streaming replicas and in backups; their"
-                " pseudonymous columns stay readable there, and the template they hold is"
-                " encrypted under a subject key wrapped under epoch key keyEpoch,"
-                " undecryptable from copiesUndecryptableAt")
-    return ("the database write-ahead log, which still holds old copies of the deleted pages,"
-            " is checkpointed and truncated (at the latest on the next start-up)")
+    return POSTGRESQL_AFTER_DESTROYED if is_postgresql(url) else SQLITE_AFTER_DESTROYED

@@ -38,9 +38,10 @@ def export(
     subject: Subject,
     api_key: ApiKey,
     output_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.JSON,
-    language: Annotated[Language, typer.Option(
-        "--language", help="Of the Markdown and HTML (the JSON is never translated).")
-    ] = Language.EN,
+    language: Annotated[Language | None, typer.Option(
+        "--language", help="Of the Markdown and HTML (the JSON is never translated); by"
+        " default the deployment's, OPTINFACE_DEFAULT_LANGUAGE.")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Print everything held about a subject (the right of access).

@@ -23,12 +23,15 @@ from optinface.consent import (
     access,
     declaration,
     disclosures,
+    erasure,
     matching,
     register,
+    residue,
     retention_policy,
     transfers,
 )
 from optinface.consent.accountability import RIGHTS
+from optinface.consent.audit import AuditAction
 from optinface.consent.markdown import markdown_text
 from optinface.consent.schemas import (
     AccessExport,
@@ -56,10 +59,11 @@ CORE_TEXTS: tuple[str, ...] = (
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
     register.UNACCEPTED_WARNING,
     *declaration.REFUSALS, thresholds.NOT_CALIBRATED, *transfers.AREAS.values(),
+    *erasure.KEPT, residue.SQLITE_AFTER_DESTROYED, residue.POSTGRESQL_AFTER_DESTROYED,
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )
 """The consent core's English prose that reaches people (the register's warnings on the
-dashboard too), and the demonstration's placeholder
+dashboard too, the erasure receipt's page), and the demonstration's placeholder
 settings (an operator's own values are shown as written); ``tests/api/test_i18n.py`` checks
 that each has its French."""
 
@@ -133,7 +137,7 @@ def _search(words: Words, search: SearchInvolvement, names: dict[str, str]) -> t
     text = words("{action}: {outcome}", action=_word(words, vocabulary.ACTIONS, search.operation),
                  outcome=_outcome(words, search))
     if search.score is not None:
-        text += words(" (score {score})", score=search.score)
+        text += words(" (score {score})", score=words.number(search.score))
     if search.verifiers:
         text += words(", verifiers {verifiers}", verifiers=", ".join(search.verifiers))
     text += _by(words, search.actor_key_id, search.actor_role, search.purpose, names)
@@ -146,8 +150,15 @@ def _search(words: Words, search: SearchInvolvement, names: dict[str, str]) -> t
 
 
 def _event(words: Words, event: AuditEventPublic, names: dict[str, str]) -> tuple[str, str]:
-    text = words("{action}: {outcome}", action=_word(words, vocabulary.ACTIONS, event.action),
-                 outcome=_word(words, vocabulary.OUTCOMES, event.outcome))
+    """What happened, in words; a refusal's outcome is the code of what was refused, told as
+    the pages tell it (as a refused search is), never as the bare code."""
+    action = _word(words, vocabulary.ACTIONS, event.action)
+    if event.action == AuditAction.REFUSED:
+        text = words("{action} ({reason})", action=action,
+                     reason=_word(words, vocabulary.ERRORS, event.outcome))
+    else:
+        text = words("{action}: {outcome}", action=action,
+                     outcome=_word(words, vocabulary.OUTCOMES, event.outcome))
     text += _by(words, event.actor_key_id, event.actor_role, event.purpose, names)
     return f"#{event.seq} {words.when(event.at)}", text
 
@@ -175,8 +186,9 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
     a, s, m = export.accountability, export.subject, export.matching_logic
     names = {p.id: p.name for p in export.purposes}
     threshold = (words("{value} (calibrated for a false-match rate of {fmr})",
-                       value=f"{m.threshold:.2f}", fmr=m.fmr)
-                 if m.threshold is not None else words("not calibrated: searches are refused"))
+                       value=words.number(m.threshold), fmr=words.percent(m.fmr))
+                 if m.threshold is not None and m.fmr is not None  # calibrated: both, or none
+                 else words("not calibrated: searches are refused"))
     return [
         Section("accountability", words("Who answers for your data"), [
             (words("Person in charge"), f"{words(a.privacy_officer_name)}, "
@@ -207,8 +219,8 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
         Section("templates", words("Face templates ({n})", n=len(export.templates)), [
             (words("Template {id}", id=t.id),
              words("model {model}, quality {quality}, made on {when}, under consent {consent}",
-                   model=t.model_id, quality=f"{t.quality:.2f}", when=words.when(t.created_at),
-                   consent=t.consent_id))
+                   model=t.model_id, quality=words.number(round(t.quality, 2)),
+                   when=words.when(t.created_at), consent=t.consent_id))
             for t in export.templates]),
         Section("purposes", words("Purposes"), [
             (p.name if p.in_force else words("{name} (no longer in force)", name=p.name),
@@ -231,7 +243,7 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
         Section("matching", words("How faces are compared"), [
             (words("Model"), m.model_id),
             (words("Threshold"), threshold),
-            (words("False non-match rate"), str(m.fnmr) if m.fnmr is not None else "—"),
+            (words("False non-match rate"), words.percent(m.fnmr) if m.fnmr is not None else "—"),
             (words("How"), words(m.description)),
         ]),
         Section("searches", words("Searches that involved you ({n})", n=len(export.searches)),
@@ -260,20 +272,27 @@ def markdown(export: AccessExport, words: Words) -> str:
              markdown_text(generated(export, words))]
     for section in sections(export, words):
         lines += ["", f"## {section.title}",
-                  *(f"- **{markdown_text(k)}**: {markdown_text(v)}"
+                  *(f"- **{markdown_text(_labelled(words, k))}** {markdown_text(v)}"
                     for k, v in section.lines)]
     return "\n".join(lines) + "\n"
 
 
-def _html_lines(lines: Iterable[tuple[str, str]]) -> str:
-    return "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in lines)
+def _labelled(words: Words, label: str) -> str:
+    """A line's label with its colon, as the reader's language spaces it ("Seuil :")."""
+    return words("{label}:", label=label)
+
+
+def _html_lines(words: Words, lines: Iterable[tuple[str, str]]) -> str:
+    return "".join(f"<li><b>{escape(_labelled(words, k))}</b> {escape(v)}</li>"
+                   for k, v in lines)
 
 
 def html(export: AccessExport, words: Words) -> str:
     """A standalone HTML document (the API's and the CLI's ``format=html``)."""
     title = escape(words("Data held about {pseudonym}", pseudonym=export.subject.pseudonym))
     body = "".join(f"<section id='{s.anchor}'><h2>{escape(s.title)}</h2>"
-                   f"<ul>{_html_lines(s.lines)}</ul></section>" for s in sections(export, words))
+                   f"<ul>{_html_lines(words, s.lines)}</ul></section>"
+                   for s in sections(export, words))
     return (f"<!doctype html><html lang='{words.language}'><head><meta charset='utf-8'>"
             f"<title>{title}</title></head><body><h1>{title}</h1>"
             f"<p>{escape(generated(export, words))}</p>{body}</body></html>")

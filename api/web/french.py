@@ -45,6 +45,11 @@ FRENCH: dict[str, str] = {
     ),
     "Not done": "Non effectué",
     "Details": "Détails",
+    "Data set, as the calibration describes it": (
+        "Jeu de données, tel que l'étalonnage le décrit (en anglais)"
+    ),
+    "{label}:": "{label} :",
+    "{action} ({reason})": "{action} ({reason})",  # French spaces a colon: "Finalité : …"
     "Code": "Code",
     "Back": "Retour",
     # Dashboard
@@ -134,6 +139,7 @@ FRENCH: dict[str, str] = {
     "Previous month": "Mois précédent",
     "Next month": "Mois suivant",
     "Month": "Mois",
+    "{n} erasure": "{n} effacement",
     "{n} erasures": "{n} effacements",
     "Every receipt verifies with the published key.": (
         "Chaque reçu se vérifie avec la clé publiée."
@@ -201,7 +207,7 @@ FRENCH: dict[str, str] = {
     "Kept at most {days} days. Legal basis: {basis}.": (
         "Conservé au plus {days} jours. Fondement juridique : {basis}."
     ),
-    "For how long?": "Pour combien de temps?",
+    "For how long?": "Pour combien de temps ?",
     "{days} days": "{days} jours",
     "If the uses you tick are all kept for less time, your consent ends when the longest of"
     " them ends; your receipt gives the day.": (
@@ -365,7 +371,7 @@ FRENCH: dict[str, str] = {
         "Cochez la case pour confirmer : c'est irréversible."
     ),
     # Last withdrawal
-    "Erase everything?": "Tout effacer?",
+    "Erase everything?": "Tout effacer ?",
     "This is your last consent": "C'est votre dernier consentement",
     "Stopping {purpose} leaves no use of your face: everything we hold about you will be"
     " erased.": (
@@ -428,13 +434,77 @@ FRENCH: dict[str, str] = {
         "Tout ce que nous détenions sur vous est effacé : vos gabarits ({n}), votre clé, le lien"
         " entre vos consentements et vous, votre accès."
     ),
-    "Only this signed receipt remains, with a keyed hash instead of your pseudonym.": (
-        "Seul ce reçu signé demeure, avec une empreinte à clé au lieu de votre pseudonyme."
+    "Everything we held about you is erased: your photo templates ({n}), your"
+    " consents' link to you, your access.": (
+        "Tout ce que nous détenions sur vous est effacé : vos gabarits ({n}), le lien entre vos"
+        " consentements et vous, votre accès."
+    ),
+    "Asked on {asked}; no search could find you from {unsearchable}; destroyed on"
+    " {destroyed}.": (
+        "Demandé le {asked}; aucune recherche ne pouvait plus vous trouver dès le"
+        " {unsearchable}; détruit le {destroyed}."
+    ),
+    "Copies made before the erasure (backups, snapshots) can no longer be decrypted from"
+    " {when}: the key that encrypts your data there is destroyed then.": (
+        "Les copies faites avant l'effacement (sauvegardes, instantanés) ne peuvent plus être"
+        " déchiffrées à partir du {when} : la clé qui y chiffre vos données est alors détruite."
+    ),
+    "After the destruction: {statement}.": "Après la destruction : {statement}.",
+    "Those your data were disclosed to are told of the erasure: {recipients}.": (
+        "Ceux à qui vos données ont été communiquées sont informés de l'effacement :"
+        " {recipients}."
+    ),
+    "This signed receipt names you only by a keyed hash of your pseudonym.": (
+        "Ce reçu signé ne vous désigne que par un hachage à clé de votre pseudonyme."
+    ),
+    "Kept on purpose, as the signed receipt states it: nothing of your face, only what proves"
+    " that the erasure happened.": (
+        "Conservé à dessein, comme l'indique le reçu signé : rien de votre visage, seulement ce"
+        " qui prouve que l'effacement a eu lieu."
+    ),
+    "What remains after an erasure, and why": "Ce qui reste après un effacement, et pourquoi",
+    # The erasure receipt's own words (consent.erasure.KEPT, consent.residue)
+    "tombstone": "pierre tombale",
+    "consent records without the subject": "consentements, sans la personne concernée",
+    "disclosure records without the subject": (
+        "communications de données, sans la personne concernée"
+    ),
+    "audit chain, naming the subject by salted hashes only": (
+        "chaîne d'audit, qui ne désigne la personne que par des hachages salés"
+    ),
+    "audit chain; {unsealed} events from before salted hashes (migration 0019) still name the"
+    " pseudonym": (
+        "chaîne d'audit; {unsealed} événements antérieurs aux hachages salés (migration 0019)"
+        " nomment encore le pseudonyme"
+    ),
+    "the database write-ahead log, which still holds old copies of the deleted pages, is"
+    " checkpointed and truncated (at the latest on the next start-up)": (
+        "le journal de transactions de la base de données, qui contient encore d'anciennes"
+        " copies des pages supprimées, est reporté dans la base puis tronqué (au plus tard au"
+        " prochain démarrage)"
+    ),
+    "PostgreSQL keeps the deleted rows' old versions in its table and index files until"
+    " overwritten (vacuum frees the space without zeroing it), in its write-ahead log until"
+    " recycled, on streaming replicas and in backups; their pseudonymous columns stay readable"
+    " there, and the template they hold is encrypted under a subject key wrapped under epoch"
+    " key keyEpoch, undecryptable from copiesUndecryptableAt": (
+        "PostgreSQL conserve les anciennes versions des lignes supprimées dans ses fichiers de"
+        " tables et d'index jusqu'à ce qu'elles soient écrasées (VACUUM libère l'espace sans le"
+        " mettre à zéro), dans son journal de transactions jusqu'à son recyclage, sur les"
+        " répliques en continu et dans les sauvegardes; leurs colonnes pseudonymes y restent"
+        " lisibles, et le gabarit qu'elles contiennent est chiffré sous une clé de personne"
+        " enveloppée sous la clé d'époque keyEpoch, indéchiffrable à partir de"
+        " copiesUndecryptableAt"
     ),
     "Download it now: this page is the last one of your session.": (
         "Téléchargez-le maintenant : cette page est la dernière de votre session."
     ),
     "Print": "Imprimer",
+    "It acts in your own name.": "Elle agit en votre propre nom.",
+    "It acts as the holder of parental authority, for the person you act for.": (
+        "Elle agit à titre de titulaire de l'autorité parentale, pour la personne que vous"
+        " représentez."
+    ),
     "Your session has ended. If the download fails, you can fetch the receipt once more,"
     " within a day, with this code:": (
         "Votre session a pris fin. Si le téléchargement échoue, vous pouvez obtenir le reçu une"
@@ -1143,6 +1213,11 @@ FRENCH: dict[str, str] = {
         "un hachage à clé du code à usage unique qui permet d'obtenir de nouveau votre reçu"
         " d'effacement, pendant un jour et pour deux téléchargements;"
     ),
+    "the records of what was disclosed of your data, without your name, when there were any,"
+    " so that their recipients are told of the erasure;": (
+        "les communications de vos données, sans votre nom, s'il y en a eu, pour que leurs"
+        " destinataires soient informés de l'effacement;"
+    ),
     "your past consents without your name, as proof that past processing had a legal basis,"
     " and the audit log, whose entries now lead to no one.": (
         "vos consentements passés sans votre nom, comme preuve que les traitements passés"
@@ -1391,15 +1466,16 @@ FRENCH: dict[str, str] = {
         " purpose, with the model {model}. Only a score of at least {threshold} makes someone a"
         " candidate. At that threshold, about 1 comparison in {one_in} between two different"
         " people scores that high by mistake (a false-match rate of {fmr}), and {fnmr} of the"
-        " comparisons of one person with themselves are missed (the false non-match rate);"
-        " measured on {dataset}, {date}."
+        " comparisons of one person with themselves are missed (the false non-match rate), as"
+        " measured on {date} on the data set below."
     ): (
         "Une recherche compare une photo aux gabarits des personnes qui ont consenti à sa"
         " finalité, avec le modèle {model}. Seul un score d'au moins {threshold} fait de"
         " quelqu'un un candidat. À ce seuil, environ 1 comparaison sur {one_in} entre deux"
         " personnes différentes atteint ce score par erreur (un taux de fausses"
         " correspondances de {fmr}), et {fnmr} des comparaisons d'une personne avec elle-même"
-        " sont manquées (le taux de fausses non-correspondances); mesuré sur {dataset}, {date}."
+        " sont manquées (le taux de fausses non-correspondances), selon la mesure du {date} sur"
+        " le jeu de données ci-dessous."
     ),
     (
         "No threshold is calibrated for the model {model} at a false-match rate of {fmr}:"

@@ -9,7 +9,8 @@ dates and times in the reader's language and the deployment's time zone, from th
 its wheel.
 
 The language is the one the reader chose with the switch (a cookie), else the first of the
-browser's ``Accept-Language`` we speak, else English.
+browser's ``Accept-Language`` we speak, else the deployment's default
+(``OPTINFACE_DEFAULT_LANGUAGE``, English unless set: a Québec deployment sets ``fr``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from enum import StrEnum
 from string import Formatter
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
@@ -73,8 +75,10 @@ def N_(text: str) -> str:
     return text
 
 
-def negotiate(accept_language: str | None, chosen: str | None) -> Language:
-    """The reader's choice, else the browser's first language we speak (by q-value)."""
+def negotiate(accept_language: str | None, chosen: str | None) -> Language | None:
+    """The reader's choice, else the browser's first language we speak (by q-value); None when
+    neither names one: the deployment's default is filled in where the settings are known
+    (``rendering.words_in``), so every caller honours it."""
     if chosen in set(Language):
         return Language(chosen)
     ranked: list[tuple[float, int, str]] = []
@@ -90,7 +94,7 @@ def negotiate(accept_language: str | None, chosen: str | None) -> Language:
     for weight, _, tag in sorted(ranked):
         if weight < 0 and tag in set(Language):
             return Language(tag)
-    return Language.EN
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +158,21 @@ class Words:
         sign = "\u00a0%" if self.language is Language.FR else "%"
         return self.number(rate * 100) + sign
 
-    def day(self, day: date) -> str:
+    def plural(self, count: int, one: str, other: str) -> str:
+        """``one`` or ``other`` (each already in the reader's words, ``{n}`` unfilled) as the
+        language's plural rule picks for ``count``, filled with the count as the reader writes
+        it: French takes the singular for 0 and 1 ("1 effacement"), English for 1 only."""
+        form = Locale.parse(self.locale).plural_form(count)
+        return (one if form == "one" else other).format(n=self.number(count))
+
+    def day(self, day: date | str) -> str:
+        """A day (a date, or one written in ISO 8601) as the reader writes it; text that is
+        not a day in ISO 8601 (a calibration file written by hand) is shown as written."""
+        if isinstance(day, str):
+            try:
+                return self.day(date.fromisoformat(day))
+            except ValueError:
+                return day
         return format_date(day, "EEE d MMM y", locale=self.locale)
 
     def month(self, first: date) -> str:

@@ -49,6 +49,7 @@ class Summary:
     signed: SignedReceipt | None = None
     code: str | None = None  # the erasure receipt's one-time code
     notes: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # what an erasure receipt says remains
 
 
 def purpose_names(service: OptinFace, actor: Actor) -> dict[str, str]:
@@ -154,22 +155,53 @@ def withdrawal_summary(words: Words, consent: ConsentPublic, names: dict[str, st
     )
 
 
+ERASED = {
+    True: N_("Everything we held about you is erased: your photo templates ({n}), your key, your"
+             " consents' link to you, your access."),
+    False: N_("Everything we held about you is erased: your photo templates ({n}), your"
+              " consents' link to you, your access."),
+}
+"""Whether the receipt states a subject key destroyed (a record never enrolled had none)."""
+
+
+def _told(words: Words, recipients: list[str]) -> list[str]:
+    """Whom the controller tells of the erasure (GDPR art. 19), when the receipt names anyone."""
+    if not recipients:
+        return []
+    return [words("Those your data were disclosed to are told of the erasure: {recipients}.",
+                  recipients="; ".join(recipients))]
+
+
 def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summary:
-    """An erasure in plain words, with the one-time ``code`` that fetches its receipt once
-    more: the person can no longer sign in to list it, and this page ends their session."""
+    """An erasure in plain words, stating what its signed receipt states, in the reader's
+    language: what was destroyed and when, when copies made before become undecryptable, what
+    outlives the destruction in the live database and what is kept as proof (the receipt's
+    English, from the consent core's source strings), with the one-time ``code`` that fetches
+    it once more: the person can no longer sign in to list it, and this page ends their
+    session."""
+    signed = erasure.signed.receipt
+    destroyed = signed["destroyed"]
     return Summary(
         title=words("Everything erased"),
         lines=[
-            words("Everything we held about you is erased: your photo templates ({n}), your"
-                  " key, your consents' link to you, your access.",
-                  n=erasure.templates_destroyed),
-            words("Only this signed receipt remains, with a keyed hash instead of your"
-                  " pseudonym."),
+            words(ERASED[bool(destroyed["subjectKey"])], n=words.number(destroyed["templates"])),
+            words("Asked on {asked}; no search could find you from {unsearchable}; destroyed on"
+                  " {destroyed}.", asked=words.when(signed["requestedAt"]),
+                  unsearchable=words.when(signed["unsearchableAt"]),
+                  destroyed=words.when(signed["destroyedAt"])),
+            words("Copies made before the erasure (backups, snapshots) can no longer be"
+                  " decrypted from {when}: the key that encrypts your data there is destroyed"
+                  " then.", when=words.when(signed["copiesUndecryptableAt"])),
+            words("After the destruction: {statement}.",
+                  statement=words.reword(signed["afterDestroyedAt"])),
+            *_told(words, signed.get("recipientsToNotify", [])),
+            words("This signed receipt names you only by a keyed hash of your pseudonym."),
             words("Download it now: this page is the last one of your session."),
         ],
         receipt_id=erasure.subject_hash[:16],
         signed=erasure.signed,
         code=code,
+        kept=[words.reword(item) for item in signed["kept"]],
     )
 
 

@@ -37,16 +37,19 @@ def mount_static(app: FastAPI) -> None:
 
 
 def words_for(request: Request) -> Words:
-    """The reader's language (switch, else browser) and the deployment's time zone."""
+    """The reader's language (switch, else browser, else the deployment's default) and the
+    deployment's time zone."""
     settings: ApiSettings = request.app.state.settings
     chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     language = negotiate(request.headers.get("accept-language"), chosen)
     return words_in(language, settings)
 
 
-def words_in(language: Language, settings: ApiSettings) -> Words:
-    """Words in ``language`` with the deployment's time zone and the operator's own French."""
-    return Words(language=language, zone=ZoneInfo(settings.timezone), own=settings.own_french)
+def words_in(language: Language | None, settings: ApiSettings) -> Words:
+    """Words in ``language`` (none named: the deployment's default language) with the
+    deployment's time zone and the operator's own French."""
+    return Words(language=language or settings.default_language,
+                 zone=ZoneInfo(settings.timezone), own=settings.own_french)
 
 
 def switch_url(request: Request, words: Words) -> str | None:

@@ -207,6 +207,13 @@ DISCLOSE_FIELDS: dict[str, str] = {
     ),
 }
 
+# Whose passkey was just made, as the passkey page tells it (consent.schemas.ConsentCapacity).
+CAPACITIES: dict[str, str] = {
+    "self": "It acts in your own name.",
+    "parental_authority": "It acts as the holder of parental authority, for the person you act"
+                          " for.",
+}
+
 # What to tell a person about a refusal whose code has no advice above.
 UNEXPLAINED = N_("This could not be done. Please try again later, or ask a person for help.")
 

@@ -48,7 +48,7 @@ def source_strings() -> set[str]:
                   vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
                   vocabulary.DISCLOSURE_BASES, vocabulary.DISCLOSE_FIELDS,
                   vocabulary.AGE_CATEGORIES, vocabulary.ORDER_KINDS,
-                  vocabulary.ALERTS):
+                  vocabulary.ALERTS, vocabulary.CAPACITIES):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it
@@ -88,7 +88,8 @@ def test_the_browser_language_is_chosen_unless_the_reader_switched() -> None:
     assert negotiate("de-DE,en;q=0.5,fr;q=0.7", None) is Language.FR
     assert negotiate("en-US,en;q=0.9", None) is Language.EN
     assert negotiate("fr-CA", "en") is Language.EN
-    assert negotiate(None, None) is Language.EN
+    assert negotiate(None, None) is None  # the deployment's default, filled in by words_in
+    assert negotiate("de-DE,es;q=0.5", None) is None
 
 
 def test_old_match_outcomes_are_shown_as_candidates_not_verdicts() -> None:
@@ -117,3 +118,28 @@ def test_a_time_with_no_local_time_is_shown_as_written() -> None:
         assert Words(Language.FR, ZoneInfo(zone)).when(moment) == moment.isoformat()
     assert Words(Language.EN, ZoneInfo("America/Toronto")).when(
         "2026-12-01T02:36:00+00:00") == "30 Nov 2026, 21:36 EST"
+
+
+# French puts a space before a colon, a question mark and an exclamation mark ("Tout effacer ?").
+UNSPACED_MARK = re.compile(r"\S[:?!](?=\s|$)")
+
+
+def test_french_spaces_every_colon_question_and_exclamation_mark() -> None:
+    unspaced = {english: french for english, french in FRENCH.items()
+                if UNSPACED_MARK.search(french)}
+    assert not unspaced, unspaced
+
+
+def _visible_text(template: str) -> str:
+    """A template's own words: its expressions, statements, comments and tags blanked out."""
+    template = re.sub(r"\{#.*?#\}", " ", template, flags=re.DOTALL)
+    template = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "x", template, flags=re.DOTALL)
+    return re.sub(r"<[^>]*>", " ", template)
+
+
+def test_no_template_writes_a_mark_outside_the_translated_words() -> None:
+    """A colon written in the template itself ("{{ _("Purpose") }}: ...") is the English one on
+    a French page ("Finalité: ..."): it belongs in the translated words (``_("{label}:")``)."""
+    written = {path.name: UNSPACED_MARK.findall(_visible_text(path.read_text(encoding="utf-8")))
+               for path in WEB.glob("templates/*.html")}
+    assert not {name: marks for name, marks in written.items() if marks}

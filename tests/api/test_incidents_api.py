@@ -222,10 +222,10 @@ def test_a_late_notification_needs_the_reasons_for_the_delay_and_every_view_show
     assert f"80.0 h after awareness; late, past the 72 hours; reasons for the delay: {reason}" \
         in notice
     english = _dashboard_row(world, made["id"], "en")
-    assert "notified late (80.0 h after awareness)" in english
+    assert "notified late (80 h after awareness)" in english  # hours as the reader writes them
     assert f"Reasons for the delay: {reason}" in english
     french = _dashboard_row(world, made["id"], "fr")
-    assert "avisée en retard (80.0 h après la prise de connaissance)" in french
+    assert "avisée en retard (80 h après la prise de connaissance)" in french
     assert f"Motifs du retard : {reason}" in french
 
 

@@ -13,13 +13,18 @@ import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from optinface.api.soft_person import SoftHttpPerson
+from optinface.api.web import vocabulary
 from optinface.api.web.french import FRENCH
+from optinface.api.web.i18n import Language, Words
 from optinface.consent import access
 from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import encode
 from tests.support.api import (
     ORIGIN,
     World,
@@ -29,6 +34,7 @@ from tests.support.api import (
     page_login,
     portal_session,
     publish_purpose,
+    set_up_world,
 )
 
 pytestmark = pytest.mark.shared_deployment
@@ -144,10 +150,11 @@ def test_the_privacy_page_reads_in_french_every_sentence(world: World) -> None:
 
 @pytest.mark.parametrize(("reader", "words"), [
     ({}, {"access": "access", "portability": "portability", "page": '"My data"',
-          "button": '"Download it as JSON"', "law": "P-39.1 s. 27; GDPR art. 20"}),
+          "button": '"Download it as JSON"', "law": "P-39.1 s. 27; GDPR art. 20",
+          "labelled": "portability:"}),
     (FRENCH_READER, {"access": "accès", "portability": "portabilité", "page": "« Mes données »",
                      "button": "« Le télécharger en JSON »",
-                     "law": "P-39.1, art. 27; RGPD, art. 20"}),
+                     "law": "P-39.1, art. 27; RGPD, art. 20", "labelled": "portabilité :"}),
 ])
 def test_the_rights_name_portability_and_the_my_data_page_in_each_language(
     world: World, reader: dict[str, str], words: dict[str, str]
@@ -164,7 +171,7 @@ def test_the_rights_name_portability_and_the_my_data_page_in_each_language(
     exported = unescape(world.client.get(
         f"/v1/subjects/{world.subject}/export", params={"format": "html"},
         headers={**auth(world.subject_token), **reader}).text)
-    assert (f"<li><b>{words['portability']}</b>: {rows[words['portability']]}"
+    assert (f"<li><b>{words['labelled']}</b> {rows[words['portability']]}"
             f" ({words['law']})</li>") in exported
     record = world.client.get("/privacy.json").json()["accountability"]
     [consent] = world.client.get(f"/v1/subjects/{world.subject}/consents",
@@ -180,21 +187,29 @@ def test_the_regulators_side_of_the_dashboard_reads_in_french(world: World) -> N
                               json={"kind": "access", "channel": "letter"})
     assert asked.status_code == 201, asked.text
     now = datetime.now(UTC)
-    incident = world.client.post("/v1/incidents", headers=admin, json={
-        "description": "laptop stolen", "circumstances": "from a car",
-        "occurred_from": (now - timedelta(days=1)).isoformat(),
-        "became_aware_at": (now - timedelta(hours=2)).isoformat(),
-        "data_categories": ["access export"], "subjects_affected": 1, "affected_is_estimate": True,
-        "risk_assessment": "one person's consents", "measures_taken": "device wiped",
-        "measures_suggested": "none"})
-    assert incident.status_code == 201, incident.text
+    for aware, description in ((2, "laptop stolen"), (96, "letter misdirected")):
+        incident = world.client.post("/v1/incidents", headers=admin, json={
+            "description": description, "circumstances": "from a car",
+            "occurred_from": (now - timedelta(days=5)).isoformat(),
+            "became_aware_at": (now - timedelta(hours=aware)).isoformat(),
+            "data_categories": ["access export"], "subjects_affected": 1234,
+            "affected_is_estimate": True, "risk_assessment": "one person's consents",
+            "measures_taken": "device wiped", "measures_suggested": "none"})
+        assert incident.status_code == 201, incident.text
+    late = world.client.post(f"/v1/incidents/{incident.json()['id']}/notified", headers=admin,
+                             json={"delay_reason": "found in an audit"})
+    assert late.status_code == 200, late.text
     page_login(world.client, "review", world.keys.reviewer)
     page = world.client.get("/review", headers=FRENCH_READER).text
     regulator = _text(page[page.index('id="rights-requests"'):page.index("</main>")])
     assert "Demandes d'exercice d'un droit (réponse dans les 30 jours)" in regulator
     assert "Incidents de confidentialité (à déclarer dans les 72 heures)" in regulator
     assert "conservé au moins 5 ans" in regulator
-    assert "environ 1" in regulator and "encore" in regulator
+    # Numbers as a French reader writes them: "1 234", "96 h", never "1234" or "96.0 h".
+    assert "environ 1\u00a0234" in regulator and "1234" not in regulator
+    assert re.search(r"encore \d+(,\d)? h", regulator), regulator
+    assert "avisée en retard (96 h après" in regulator, regulator
+    assert not re.search(r"\d\.\d h", regulator), regulator
     assert english_left_in(regulator) == []
 
 
@@ -227,7 +242,9 @@ def test_a_refused_searchs_code_reads_back_from_the_wording_that_wrote_it(code: 
 def test_my_data_words_the_age_bracket_rounds_the_threshold_and_names_a_withdrawn_purpose(
     world: World,
 ) -> None:
-    """Codes are worded ("adult", a purpose's id), and the threshold is shown as scores are."""
+    """Codes are worded ("adult", a purpose's id), and the matching figures are written as
+    /privacy writes them, in the reader's number format: the threshold, the false-match rate
+    and the false non-match rate as a percentage (never a raw float)."""
     other = publish_purpose(world.client, world.keys, "Words")
     person, _ = world.new_person()
     given = person.consent(purposes=[world.purpose_id, other], notice_id=world.notice_id,
@@ -236,12 +253,70 @@ def test_my_data_words_the_age_bracket_rounds_the_threshold_and_names_a_withdraw
     url = f"/v1/subjects/{person.pseudonym}/export"
     markdown = world.client.get(url, params={"format": "md"},
                                 headers={**auth(person.token), **FRENCH_READER}).text
-    assert "**Tranche d'âge**: adulte (18 ans ou plus)" in markdown
+    assert "**Tranche d'âge :** adulte (18 ans ou plus)" in markdown
     events = markdown[markdown.index("## Événements"):]
     assert other not in events and "pour Study Words" in events, events
-    threshold = re.search(r"\*\*Seuil\*\*: (\S+)", markdown)
-    assert threshold is not None and re.fullmatch(r"\d\.\d\d", threshold[1]), markdown
+    point = world.client.get("/privacy.json").json()["accuracy"]
+    words = Words(Language.FR, ZoneInfo("America/Toronto"))
+    assert (f"**Seuil :** {words.number(point['threshold'])} (étalonné pour un taux de fausses"
+            f" correspondances de {words.percent(point['fmr'])})") in markdown, markdown
+    assert f"**Taux de fausses non-correspondances :** {words.percent(point['fnmr'])}\n" in (
+        markdown)
+    privacy = unescape(world.client.get("/privacy", headers=FRENCH_READER).text)
+    assert f"d'au moins {words.number(point['threshold'])} fait" in privacy  # both agree
     # Listed, since events name it, but not as if the processing went on (GDPR art. 15(1)(a)).
     assert "Study Words (plus en vigueur)" in markdown
     exported = world.client.get(url, headers=auth(person.token)).json()["purposes"]
     assert {p["id"]: p["in_force"] for p in exported} == {world.purpose_id: True, other: False}
+
+
+def test_a_refused_attempt_reads_in_words_in_the_french_export(
+    tmp_path: Path, pipeline: FacePipeline, portrait_images: list[Any]
+) -> None:
+    """A refusal's event names the code of what was refused: the export tells it as the pages
+    tell that code, never the bare code ("Refusé : no_face"). Its own deployment: a purpose
+    published by another test would refuse every search for a redeclaration first."""
+    blank = portrait_images[0].copy()
+    blank[:] = 128
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        refused = world.verify(world.subject, encode(blank))
+        assert refused.status_code == 422 and refused.json()["code"] == "no_face", refused.text
+        markdown = client.get(f"/v1/subjects/{world.subject}/export", params={"format": "md"},
+                              headers={**auth(world.subject_token), **FRENCH_READER}).text
+    events = markdown[markdown.index("## Événements"):]
+    assert f"Refusé ({FRENCH[vocabulary.ERRORS['no_face']]})" in events, events
+    assert "no_face" not in markdown
+
+
+def test_a_reader_whose_browser_names_neither_language_reads_the_deployments_default(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPTINFACE_DEFAULT_LANGUAGE=fr (a Québec deployment): a page, a readable export and an
+    incident notice are in French for a browser asking for German; a reader's own choice, or a
+    language their browser names, still wins."""
+    settings = world.client.app.state.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "default_language", Language.FR)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    world.client.cookies.clear()
+    assert '<html lang="fr">' in world.client.get("/privacy", headers=german).text
+    assert '<html lang="en">' in world.client.get(
+        "/privacy", headers={"Accept-Language": "de-DE,en;q=0.5"}).text
+    assert '<html lang="en">' in world.client.get("/privacy", params={"lang": "en"},
+                                                  headers=german).text
+    world.client.cookies.clear()
+    markdown = world.client.get(f"/v1/subjects/{world.subject}/export", params={"format": "md"},
+                                headers={**auth(world.subject_token), **german}).text
+    assert markdown.startswith("# Données détenues à votre sujet"), markdown[:80]
+    now = datetime.now(UTC)
+    incident = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json={
+        "description": "laptop stolen", "circumstances": "from a car",
+        "occurred_from": (now - timedelta(days=1)).isoformat(),
+        "became_aware_at": now.isoformat(), "data_categories": ["access export"],
+        "risk_assessment": "none", "measures_taken": "device wiped", "measures_suggested": "none"})
+    assert incident.status_code == 201, incident.text
+    notice = world.client.get(f"/v1/incidents/{incident.json()['id']}/notice",
+                              params={"text": "true"}, headers={**auth(world.keys.admin), **german})
+    assert notice.text.startswith("# Avis à la Commission"), notice.text[:80]
+    monkeypatch.setattr(settings, "default_language", Language.EN)
+    assert '<html lang="en">' in world.client.get("/privacy", headers=german).text

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,7 +75,8 @@ def _new_person_in_the_browser(page: object, world: World) -> str:
     shot(page, "passkey-register")
     page.click("#passkey-register")  # type: ignore[attr-defined]
     page.wait_for_selector("#registered:not([hidden])")  # type: ignore[attr-defined]
-    assert page.inner_text("#registered-capacity") == "self"  # type: ignore[attr-defined]
+    # Whose passkey it is, in words (the API answers the code, "self").
+    assert page.inner_text("#registered-capacity") == "It acts in your own name."  # type: ignore[attr-defined]
     page.goto("/portal")  # type: ignore[attr-defined]
     shot(page, "portal-login")
     page.click("#passkey-sign-in")  # type: ignore[attr-defined]
@@ -371,6 +374,36 @@ def test_a_page_answering_a_form_offers_no_language_switch_that_would_lose_it(
     assert 'href="/privacy?lang=' in client.get("/privacy").text
 
 
+@pytest.mark.parametrize(("language", "gone"), [
+    (Language.EN, "Only this signed receipt remains"),
+    (Language.FR, "Seul ce reçu signé demeure")])
+def test_the_erasure_receipt_page_states_what_the_signed_receipt_states(
+    client: TestClient, world: World, api_settings: ApiSettings, language: Language, gone: str
+) -> None:
+    """Its times, when copies become undecryptable, what outlives the destruction in the
+    database and what is kept, each as the signed receipt states it, in the reader's words;
+    never that the receipt alone remains (/privacy lists what remains, and so does the
+    receipt)."""
+    person, _ = world.new_person()
+    csrf = portal_session(client, person)
+    client.get("/portal", params={"lang": language})
+    erased = client.post("/portal/erase", data={"csrf": csrf, "confirm": "true"})
+    assert erased.status_code == 200, erased.text
+    receipt = json.loads(unescape(erased.text.split('<pre id="receipt">')[1].split("</pre>")[0]))
+    signed = receipt["receipt"]
+    words = words_in(language, api_settings)
+    summary = unescape(erased.text.split('id="summary"')[1].split('id="signed"')[0])
+    for moment in ("requestedAt", "unsearchableAt", "destroyedAt", "copiesUndecryptableAt"):
+        assert words.when(signed[moment]) in summary, moment
+    assert words.reword(signed["afterDestroyedAt"]) in summary
+    kept = summary.split('id="kept">')[1].split("</ul>")[0]
+    assert [words.reword(item) for item in signed["kept"]] == re.findall(r"<li>([^<]*)</li>",
+                                                                          kept)
+    if language is Language.FR:  # the consent core's English, said in French
+        assert signed["afterDestroyedAt"] not in summary and "pierre tombale" in kept
+    assert gone not in summary and 'href="/privacy#after-erasure"' in summary
+
+
 @pytest.mark.parametrize(("language", "told"), [
     ("en-CA", "This link was already used, has expired or is incomplete."),
     ("fr-CA", "Ce lien a déjà servi, a expiré ou est incomplet.")])
@@ -423,6 +456,7 @@ def test_the_language_switch_keeps_a_one_time_link_and_its_page_speaks_the_chose
     page.wait_for_selector("html[lang=fr]")  # type: ignore[attr-defined]
     page.click("#passkey-register")  # type: ignore[attr-defined]
     page.wait_for_selector("#registered:not([hidden])")  # type: ignore[attr-defined]
+    assert page.inner_text("#registered-capacity") == "Elle agit en votre propre nom."  # type: ignore[attr-defined]
     page.reload()  # type: ignore[attr-defined]  # the link is used now
     page.click("#passkey-register")  # type: ignore[attr-defined]
     said = page.locator("[data-passkey-error]")  # type: ignore[attr-defined]

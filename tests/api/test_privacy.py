@@ -24,7 +24,7 @@ from tests.support.api import (
     set_up_world,
     verify_receipt_file,
 )
-from tests.support.thresholds import write_test_thresholds
+from tests.support.thresholds import TEST_DATASET, TEST_DATE, write_test_thresholds
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -68,22 +68,30 @@ def test_privacy_states_the_operating_point_in_plain_words(
 ) -> None:
     """G-08 told to the public, in English and French: the threshold, how often it errs both
     ways and on what it was measured, candidates only, two verifiers never the searcher; and
-    that a rate never calibrated means no search at all."""
+    that a rate never calibrated means no search at all. The calibration's day is written as
+    the reader writes days; its description of the data set, English as the calibration wrote
+    it, is quoted as such (``lang="en"``), never run into a French sentence."""
     calibration = write_test_thresholds(tmp_path / "calibration.toml")
+    quoted = f'<q lang="en">{TEST_DATASET}</q>'
     with deployment(tmp_path, pipeline, thresholds_path=calibration) as (settings, _, client, _):
         english = client.get("/privacy").text
         for said in ("with the model w600k_mbf", "a score of at least 0.36 makes someone a"
                      " candidate", "about 1 comparison in 10,000 between two different people",
                      "(a false-match rate of 0.01%), and 2% of the comparisons of one person",
-                     "measured on test fixture, not a calibration, 2027-01-01",
+                     "as measured on Fri 1 Jan 2027 on the data set below",
+                     f"Data set, as the calibration describes it: {quoted}",
                      "once 2 different verifiers confirm it (1 when",
                      "never the person who ran the search"):
             assert said in english, said
         french = client.get("/privacy", params={"lang": "fr"}).text
         for said in ("d'au moins 0,36 fait de", "environ 1 comparaison sur 10\u00a0000 entre",
                      "de 0,01\u00a0%), et 2\u00a0% des", "par 2 contrôleurs différents (1 quand",
+                     "selon la mesure du ven. 1 janv. 2027 sur le jeu de données ci-dessous",
                      "jamais par la personne qui a lancé la recherche"):
             assert str(escape(said)) in french, said
+        assert (str(escape("Jeu de données, tel que l'étalonnage le décrit (en anglais) : "))
+                + quoted) in french
+        assert TEST_DATE not in french
         settings.match_fmr = 1e-2
         english = client.get("/privacy", params={"lang": "en"}).text
         assert ("No threshold is calibrated for the model w600k_mbf at a false-match rate of"

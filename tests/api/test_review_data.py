@@ -71,8 +71,8 @@ def test_the_regulators_side_states_the_transfers(client: TestClient, world: Wor
     assert ('EU: <span class="bad">transferred to CA (Québec), outside the EEA; no'
             " safeguard stated") in english
     french = transfers("fr", "Transferts")
-    assert "QC: aucun : hébergement dans le pays CA (Québec)" in french
-    assert ('EU: <span class="bad">transfert vers le pays CA (Québec), hors de'
+    assert "QC : aucun : hébergement dans le pays CA (Québec)" in french
+    assert ('EU : <span class="bad">transfert vers le pays CA (Québec), hors de'
             " l&#39;EEE ; aucune garantie indiquée") in french
 
 
@@ -372,3 +372,26 @@ def test_a_regulators_order_reads_its_kind_in_the_readers_language(
         assert sorted(kinds("en", "Kind")) == ["destroy", "suspend"]
         assert sorted(kinds("fr", "Type")) == ["suspension", "suspension et destruction des"
                                                               " gabarits"]
+
+
+def test_the_erasures_pages_state_the_templates_each_receipt_destroyed_and_count_in_words(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes]
+) -> None:
+    """The month's list and the receipt's page read ``destroyed.templates``, where the signed
+    receipt states it (they were blank); the month's count takes the reader's plural."""
+    with deployment(tmp_path, pipeline) as (_, _, client, keys):
+        world = set_up_world(client, keys)
+        world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+        erased = client.delete(f"/v1/subjects/{world.subject}", headers=auth(keys.admin))
+        assert erased.status_code == 200, erased.text
+        subject_hash = erased.json()["subject_hash"]
+        assert erased.json()["signed"]["receipt"]["destroyed"]["templates"] == 1
+        page_login(client, "review", keys.reviewer)
+        listed = client.get("/review/erasures").text
+        row = listed.split(f"{subject_hash[:16]}…")[1].split("</tr>")[0]
+        assert '<td data-label="Templates destroyed">1</td>' in row, row
+        assert "<h2>1 erasure</h2>" in listed
+        shown = client.get(f"/review/erasures/{subject_hash}").text
+        assert "<dt>Templates destroyed</dt><dd>1</dd>" in shown, shown
+        french = client.get("/review/erasures", headers={"Accept-Language": "fr"}).text
+        assert "<h2>1 effacement</h2>" in french

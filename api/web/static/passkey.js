@@ -180,7 +180,11 @@
     const made = await postJSON("/v1/passkeys/registrations",
       { ceremony_id: options.ceremony_id, credential: await create(options.options) });
     document.getElementById("registered").hidden = false;
-    document.getElementById("registered-capacity").textContent = made.capacity;
+    // Whose passkey it is, in the reader's words the page holds (a capacity it has no words
+    // for is shown as its code, never hidden).
+    const capacity = document.getElementById("registered-capacity");
+    const said = capacity.querySelector('[data-capacity="' + made.capacity + '"]');
+    if (said) { said.hidden = false; } else { capacity.textContent = made.capacity; }
     button.hidden = true;
   }
 
