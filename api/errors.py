@@ -29,7 +29,9 @@ forbidden                    403     the role may not do this, or a subject toke
                                      (with OPTINFACE_ADMIN_MFA on, an admin key is made on the
                                      command line only)
 consent_required             403     no active consent covers this operation (a refusal of
-                                     permission, not a state conflict: the caller cannot fix it)
+                                     permission, not a state conflict: the caller cannot fix it;
+                                     details.problem receipt_mismatch: the consent's row grants
+                                     more than its signed receipt, chained as authority_mismatch)
 consent_expired              403     the consent has expired
 consent_withdrawn            403     the consent was withdrawn
 guardian_consent_required    403     a minor needs the holder of parental authority
@@ -38,7 +40,8 @@ probe_consent_required       403     the person in the probe did not agree to th
                                      (details.problem: missing, used, expired, other_purpose,
                                      other_image, other_key, not_signed_by_the_person; a verify's:
                                      not_signed_by_the_subject, other_subject; an identify's:
-                                     for_a_verify)
+                                     for_a_verify; receipt_mismatch: the row is not what its
+                                     receipt, signed by the service's key, says was signed)
 operation_not_allowed        403     the purpose does not include this operation
 subject_credential_required  403     only the person (or their guardian), signing with their own
                                      passkey, may do this: an operator key never acts for them

@@ -99,6 +99,7 @@ class AuditAction(StrEnum):
     SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
     DISCLOSURE = "disclosure"  # the subject's record handed to a recipient (consent.disclosures)
+    AUTHORITY_MISMATCH = "authority_mismatch"  # a row wider than its signed receipt (.authority)
 
 
 @dataclass(frozen=True, slots=True)

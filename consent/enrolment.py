@@ -5,8 +5,10 @@ the statement they signed) is enrolled, once. Gates first, so no face is process
 consent; the same gates again in the writing transaction, since a withdrawal may commit while
 the embedding is computed. The photo and its raw embedding live only in this call's frames: the
 capture session holds the photo's hash, never the photo (the desk uploads it only once
-approved). One person per subject: see :mod:`consent.one_person`. A capture may replace a
-template (rectification): see :mod:`consent.rectification`.
+approved). The consent is asked of its signed receipt too (:mod:`consent.authority`): a row
+widened with the database alone enrols nothing. One person per subject: see
+:mod:`consent.one_person`. A capture may replace a template (rectification): see
+:mod:`consent.rectification`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import (
     alternative,
+    authority,
     changefeed,
     declaration,
     ledger,
@@ -51,6 +54,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
                                    settings=runtime.settings)
+    authority.require_backed(consent, pseudonym=pseudonym, public_key=runtime.keys.public_key)
     replaces = statement.get("replaces")
     if replaces is not None:
         rectification.require_replaceable(session, subject, consent, replaces)

@@ -27,6 +27,12 @@ counts neither against their quota (:mod:`consent.quota`) nor as probing the gat
 (:mod:`consent.anomalies`)."""
 
 
+RECEIPT_MISMATCH = "receipt_mismatch"
+"""The ``problem`` of a ``consent_required`` or ``probe_consent_required`` refusal whose row (a
+consent, a probe consent) grants more than its signed receipt: written without the signing key,
+so not the person's act (:mod:`consent.authority`)."""
+
+
 class ConsentRequired(ConsentError):
     """No active consent covers the operation."""
 

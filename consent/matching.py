@@ -2,6 +2,9 @@
 
 The probe's image and vector live only in this module's frames: never stored, never logged; the
 audit event keeps the probe's SHA-256, the purpose, the caller and the pseudonyms returned.
+The gallery is read from the ledger's rows; what a search returns is also asked of each
+consent's signed receipt (:mod:`consent.authority`), so rows widened without the key store grant
+nothing.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent import (
+    authority,
     automated_decisions,
     declaration,
     ledger,
@@ -33,7 +37,7 @@ from optinface.consent.schemas import (
     Operation,
     SearchOutcome,
 )
-from optinface.consent.tables import Purpose, Subject, Template
+from optinface.consent.tables import Consent, Purpose, Subject, Template
 from optinface.engine.errors import EngineError, ModelMismatch
 from optinface.engine.stopwatch import stage
 from optinface.engine.thresholds import Threshold, threshold_for
@@ -96,9 +100,34 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     return usable
 
 
-_OWNERS = (select(Template.id, Subject.pseudonym).join(Subject)
-           .where(Template.id.in_(bindparam("labels", expanding=True))))
-"""The pseudonyms of the templates found (built once, like the gallery's query)."""
+_FOUND = (select(Template.id, Subject.pseudonym, Consent)
+          .join(Subject, Subject.id == Template.subject_id)
+          .join(Consent, Consent.id == Template.consent_id)
+          .where(Template.id.in_(bindparam("labels", expanding=True)))
+          .options(selectinload(Consent.purposes)))
+"""The templates found, with their owners and the consents they were enrolled under (built
+once, like the gallery's query)."""
+
+
+def _backed_owners(runtime: Runtime, session: Session, labels: list[int], *,
+                   actor: Actor, use: str, purpose_id: str) -> dict[int, str]:
+    """The owners of the templates found whose consent its signed receipt backs
+    (:mod:`consent.authority`). The gallery is built from rows, which a write to the database
+    alone can widen; each consent found that its receipt does not back is dropped and
+    reported once, whether or not its template scored above the threshold, so the report
+    does not tell a match."""
+    found = session.execute(_FOUND, {"labels": labels}).all()
+    backed: dict[str, bool] = {}
+    for _, pseudonym, consent in found:
+        if consent.id in backed:
+            continue
+        problem = authority.consent_problem(consent, pseudonym=pseudonym,
+                                            public_key=runtime.keys.public_key)
+        backed[consent.id] = problem is None
+        if problem is not None:
+            authority.report(runtime, session, actor=actor, row_id=consent.id,
+                             problem=str(problem), use=use, purpose=purpose_id)
+    return {label: pseudonym for label, pseudonym, consent in found if backed[consent.id]}
 
 
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
@@ -122,7 +151,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         refusal = probe_consent.consume(
             session, probe_consent_id, purpose=purpose, operation=operation,
             probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
-            subject_ref=None if subject is None else ledger.tombstone_hash(runtime.keys, subject))
+            subject=subject, keys=runtime.keys)
         if refusal is None:
             try:  # then the gates, before the face is processed; a refusal keeps the use
                 _gates(runtime, session, purpose, operation=operation)
@@ -143,7 +172,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         k = min(k, runtime.settings.max_candidates)
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                 if allowed else [])
-        owners = dict(session.execute(_OWNERS, {"labels": [h.label for h in hits]}).all())
+        owners = _backed_owners(runtime, session, [h.label for h in hits], actor=actor,
+                                use=str(operation), purpose_id=purpose_id)
         best: dict[str, float] = {}
         for hit in hits:
             if hit.score >= calibrated.threshold and hit.label in owners:

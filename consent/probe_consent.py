@@ -14,6 +14,11 @@ included, cannot sign in the subject's name; a verify refuses any other probe co
 a subject (``for_a_verify``): agreeing to be compared with one's own record is not agreeing to
 a search among everyone.
 
+The row is only the ledger's copy of what was signed: it is used only when its receipt, signed
+by the service's key, names the same purpose, image, researcher key and subject, and ends no
+later (``receipt_mismatch`` otherwise: a row inserted or retargeted without the key store,
+:func:`consent.authority.probe_problem`).
+
 The person in a probe is not a subject: nothing of theirs is kept longer than its job. Their
 passkey is deleted as soon as it has signed (the receipt embeds its public key, so the
 signature stays checkable offline), and the sweep (:func:`forget_spent`) deletes a passkey that
@@ -33,12 +38,12 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from optinface.consent import ledger, passkeys, policies
+from optinface.consent import authority, ledger, passkeys, policies
 from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import ChallengeInvalid, ProbeConsentRequired
+from optinface.consent.errors import RECEIPT_MISMATCH, ChallengeInvalid, ProbeConsentRequired
 from optinface.consent.keys import KeyRing
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
@@ -143,17 +148,20 @@ def signers_of(session: Session, ceremony: Ceremony) -> list[PasskeyCredential]:
 
 
 def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
-            operation: Operation, probe_sha256: str, key_id: str, subject_ref: str | None,
-            now: datetime) -> ProbeConsentRequired | None:
+            operation: Operation, probe_sha256: str, key_id: str, subject: str | None,
+            keys: KeyRing, now: datetime) -> ProbeConsentRequired | None:
     """Use the probe consent once: the caller commits this even when the attempt is refused.
 
-    ``subject_ref`` is the tombstone hash of the subject a verify compares with (None for an
-    identification). Returns (never raises, so that the use is committed) the
-    :class:`ProbeConsentRequired` to raise when it is missing, used, expired, for another
-    purpose, another image, another key or another subject, or not signed by the subject.
+    ``subject`` is the subject a verify compares with (None for an identification). Returns
+    (never raises, so that the use is committed) the :class:`ProbeConsentRequired` to raise
+    when it is missing, used, expired, for another purpose, another image, another key or
+    another subject, not signed by the subject, or when the row is not what its receipt, signed
+    by the service's key, says the person signed (``receipt_mismatch``: a row written without
+    the key, :func:`consent.authority.probe_problem`).
     """
+    subject_ref = None if subject is None else ledger.tombstone_hash(keys, subject)
     probe = session.get(ProbeConsent, probe_consent_id)
-    problem = None
+    problem = mismatch = None
     if probe is None:
         problem = "missing"
     elif probe.used_at is not None:
@@ -174,12 +182,16 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             problem = ("for_a_verify" if subject_ref is None
                        else "not_signed_by_the_subject" if probe.subject_ref is None
                        else "other_subject")
+        elif mismatch := authority.probe_problem(probe, subject=subject,
+                                                 public_key=keys.public_key):
+            problem = RECEIPT_MISMATCH
     if problem is None:
         return None
     return ProbeConsentRequired(
         f"probe consent {probe_consent_id} is {problem}",
         details={"probe_consent_id": probe_consent_id, "problem": problem,
-                 "operation": str(operation)})
+                 "operation": str(operation),
+                 **({} if mismatch is None else {"mismatch": str(mismatch)})})
 
 
 # Use cases ------------------------------------------------------------------------------------

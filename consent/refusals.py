@@ -9,6 +9,9 @@ may have spent a probe consent and computed a face's embedding, so the log must 
 other search. Only the failure's type is recorded, never its message, which may quote what the
 request sent. Other work is not: it may fail after its own transaction committed, and the log
 would then call refused what was done.
+
+A refusal for a row its signed receipt does not back (problem ``receipt_mismatch``) is also
+said as such: an ``authority_mismatch`` event and an error line (:func:`consent.authority.report`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import after_erasure
+from optinface.consent import after_erasure, authority
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
 from optinface.consent.identifiers import require_identifiers
@@ -78,6 +81,9 @@ def audited(
                     check_quota(runtime, session, actor, daily_quota, purpose=purpose)
                 except QuotaExceeded as spent:
                     raised = spent
+            if isinstance(refusal, ConsentError) and (row := authority.named_by(refusal)):
+                authority.report(runtime, session, actor=actor, row_id=row[0], problem=row[1],
+                                 use=str(action), purpose=purpose, outcome=refusal.code)
             _record(runtime, session, attempt, outcome=raised.code, subjects=subjects)
         if raised is refusal:
             raise

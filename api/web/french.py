@@ -649,6 +649,8 @@ FRENCH: dict[str, str] = {
     "Passkey challenge issued": "Défi de clé d'accès émis",
     "Templates re-keyed": "Gabarits rechiffrés",
     "Data disclosed to a recipient": "Données communiquées à un destinataire",
+    "Use refused: a consent wider than its signed receipt (edited?)":
+        "Utilisation refusée : un consentement plus large que son reçu signé (modifié ?)",
     # Vocabulary: outcomes, reasons, statuses, roles
     "done": "effectué",
     "candidates for review": "candidats à examiner",

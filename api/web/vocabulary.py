@@ -65,6 +65,7 @@ ACTIONS: dict[str, str] = {
     "challenge": "Passkey challenge issued",
     "templates_rekeyed": "Templates re-keyed",
     "disclosure": "Data disclosed to a recipient",
+    "authority_mismatch": "Use refused: a consent wider than its signed receipt (edited?)",
 }
 
 OUTCOMES: dict[str, str] = {

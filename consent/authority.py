@@ -1,0 +1,158 @@
+"""Authority: a consent row grants no more than the receipt its person signed.
+
+Rows of the ledger can be written by whoever can write its database file (a SQL console, a
+restored copy edited first), with no key at all. The receipt of each consent cannot: the
+controller signs it with the signing key, held by the key store apart from the data
+(:mod:`consent.keys`), and it embeds the person's own passkey signature over its purposes and
+expiry (:mod:`consent.receipts`). So a use of a face that rests on a consent row also asks that
+row's receipt, here, once per use: after a search, for each consent its nearest templates were
+enrolled under (a few Ed25519 verifications per search, never one per gallery entry); at
+enrolment, for the consent the photo is enrolled under. Each probe consent is asked the same of
+its own receipt (:func:`probe_problem`).
+
+A row may be *narrower* than its receipt, never wider. Legitimately narrower: a purpose
+withdrawn (:mod:`consent.purpose_withdrawal` takes it out of the row and brings the retention
+end nearer), a guardian's end (``guardian_until`` is set before the receipt is made, so the
+receipt's termination already counts it), a withdrawal or an erasure (the row's status, which
+the gates read first). Wider is tampering: a purpose the receipt does not name, or an end
+(:attr:`Consent.ends_at`) later than the receipt's ``termination`` for that purpose.
+
+Older receipts: every consent row ever written got its receipt in the transaction that wrote
+it (``consent.consents.give``, and the service's consent call before it), under the same
+signing key, which is never replaced (a new one would disown every receipt). Receipts made
+before the retention limit and the guardian's end existed state ``termination`` as the expiry
+alone; a row's end is the earliest of its limits, so it is never later than that either. No
+consent row in force lacks a receipt: the only rows without one are those of erased subjects,
+whose receipts the erasure removed with the pseudonym (status ``erased``, granting nothing).
+A row without a receipt is therefore not backed and grants nothing.
+
+What this cannot stop: whoever also holds the key store can sign a receipt of their own making
+(though not the person's passkey signature inside it, which ``optinface receipt verify`` checks
+offline).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.errors import RECEIPT_MISMATCH, ConsentError, ConsentRequired
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
+from optinface.consent.tables import Consent, ProbeConsent
+
+logger = logging.getLogger(__name__)
+
+
+class Mismatch(StrEnum):
+    """Why a row is not backed by its receipt: what the log and the audit event say."""
+
+    NO_RECEIPT = "no_receipt"
+    SIGNATURE = "signature_invalid"
+    OTHER_ROW = "receipt_of_another_row"
+    OTHER_SUBJECT = "receipt_of_another_subject"
+    PURPOSE = "purpose_not_in_receipt"
+    LATER_END = "ends_later_than_receipt"
+    BINDING = "binding_not_in_receipt"
+
+
+def _own_receipt(row: Consent | ProbeConsent, *, names_it: str,
+                 public_key: str) -> dict[str, Any] | Mismatch:
+    """The row's receipt, signed by the service's key and naming this row in its ``names_it``
+    field, or why not."""
+    if row.receipt is None or row.receipt_signature is None:
+        return Mismatch.NO_RECEIPT
+    if not verify_receipt(row.receipt, row.receipt_signature, public_key):
+        return Mismatch.SIGNATURE
+    if row.receipt.get(names_it) != row.id:
+        return Mismatch.OTHER_ROW
+    return row.receipt
+
+
+def _not_before(end: datetime, stated: object) -> bool:
+    """``end`` is no later than the receipt's ``stated`` time (unreadable: not backed)."""
+    try:
+        return end <= datetime.fromisoformat(str(stated))
+    except ValueError:
+        return False
+
+
+def consent_problem(consent: Consent, *, pseudonym: str, public_key: str) -> Mismatch | None:
+    """Why the consent row grants more than its signed receipt, or None when it is backed.
+
+    ``pseudonym`` is the subject the row belongs to (the caller has it from the same query);
+    ``public_key`` is the service's, from the key store, never the key a receipt names.
+    """
+    receipt = _own_receipt(consent, names_it="consentReceiptID", public_key=public_key)
+    if isinstance(receipt, Mismatch):
+        return receipt
+    if receipt.get("piiPrincipalId") != pseudonym:
+        return Mismatch.OTHER_SUBJECT
+    terminations = {p.get("purposeId"): p.get("termination")
+                    for service in receipt.get("services", [])
+                    for p in service.get("purposes", [])}
+    for purpose in consent.purposes:
+        if purpose.id not in terminations:
+            return Mismatch.PURPOSE
+        if not _not_before(consent.ends_at, terminations[purpose.id]):
+            return Mismatch.LATER_END
+    return None
+
+
+def probe_problem(probe: ProbeConsent, *, subject: str | None,
+                  public_key: str) -> Mismatch | None:
+    """Why the probe consent row is not what its person signed, or None when it is: the
+    service's signature over a receipt naming this row, its purpose, image, researcher key and
+    (a verify's) subject, ending no later than the row."""
+    receipt = _own_receipt(probe, names_it="probeConsentID", public_key=public_key)
+    if isinstance(receipt, Mismatch):
+        return receipt
+    if receipt.get("subject") != subject:
+        return Mismatch.OTHER_SUBJECT
+    if (receipt.get("purposeId"), receipt.get("probeSha256"), receipt.get("researcherKeyId")) != (
+            probe.purpose_id, probe.probe_sha256, probe.researcher_key_id):
+        return Mismatch.BINDING
+    if not _not_before(probe.expires_at, receipt.get("expiresISO")):
+        return Mismatch.LATER_END
+    return None
+
+
+def require_backed(consent: Consent, *, pseudonym: str, public_key: str) -> None:
+    """Refuse (``consent_required``, problem ``receipt_mismatch``; chained and logged by
+    :mod:`consent.refusals`) a use of ``consent`` its receipt does not back."""
+    problem = consent_problem(consent, pseudonym=pseudonym, public_key=public_key)
+    if problem is not None:
+        raise ConsentRequired(
+            f"consent {consent.id} grants more than its signed receipt",
+            details={"consent_id": consent.id, "subject": pseudonym,
+                     "problem": RECEIPT_MISMATCH, "mismatch": str(problem)})
+
+
+def named_by(refusal: ConsentError) -> tuple[str, str] | None:
+    """(the row, the mismatch) when ``refusal`` is for a consent or a probe consent its
+    receipt does not back, else None: what :mod:`consent.refusals` reports."""
+    details = refusal.details
+    if details.get("problem") != RECEIPT_MISMATCH:
+        return None
+    row = details.get("consent_id", details.get("probe_consent_id"))
+    return str(row), str(details.get("mismatch"))
+
+
+def report(runtime: Runtime, session: Session, *, actor: Actor | None, row_id: str,
+           problem: str, use: str, purpose: str | None,
+           outcome: str = ConsentRequired.code) -> None:
+    """Say it twice: an error line in the operator's log, and an ``authority_mismatch`` event
+    in the chain (in ``session``), naming the consent (or probe consent) and the use refused
+    under it (``outcome``: the refusal's code), never a face or a score."""
+    logger.error("consent %s is not backed by its signed receipt (%s): %s refused under it",
+                 row_id, problem, use)
+    runtime.audit(session, Entry(action=AuditAction.AUTHORITY_MISMATCH, actor=actor,
+                                 outcome=outcome, purpose=purpose,
+                                 details={"consent_id": row_id, "mismatch": problem,
+                                          "use": use}))

@@ -1,0 +1,276 @@
+"""A consent row grants no more than its signed receipt (consent.authority).
+
+Each attack is the outside tester's (helper-106, findings 1, 3 and 5): SQL on the ledger file of
+a real deployment, written by someone with no key store, then the service reopened and used.
+None of them grants anything now, and each is chained (``authority_mismatch``) and logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select
+
+from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import ProbeConsentRequired
+from optinface.consent.schemas import AgeCategory, Operation, SearchOutcome
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent, Consent
+from tests.support.consent import FakeClock, World, refused
+
+AUTHORITY_LOG = "optinface.consent.authority"
+
+
+@pytest.fixture
+def reopen(open_service: Callable[[], OptinFace]) -> Iterator[Callable[[World], World]]:
+    """Close the world's service and open the deployment again, as after an operator edited
+    its ledger file with the service stopped; the world's keys and people carry over."""
+    opened: list[OptinFace] = []
+
+    def again(world: World) -> World:
+        world.service.close()
+        world.service = open_service()
+        opened.append(world.service)
+        for person in (*world.people.values(), *world.guardians.values()):
+            person.service = world.service
+        return world
+
+    yield again
+    for service in opened:
+        service.close()
+
+
+def sql(settings: ConsentSettings, statement: str, *parameters: object) -> None:
+    """What an operator with write access to the database file alone can do."""
+    with closing(sqlite3.connect(settings.data_dir / "optinface.db")) as ledger:
+        ledger.execute(statement, parameters)
+        ledger.commit()
+
+
+def mismatches(world: World) -> list[AuditEvent]:
+    with world.service.runtime.db.transaction() as session:
+        rows = list(session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "authority_mismatch").order_by(AuditEvent.seq)))
+        session.expunge_all()
+        return rows
+
+
+def logged(caplog: pytest.LogCaptureFixture, row_id: str) -> bool:
+    return any(r.name == AUTHORITY_LOG and r.levelno == logging.ERROR and row_id in r.getMessage()
+               for r in caplog.records)
+
+
+def refused_as_unsigned(world: World, probe_consent_id: str, image: bytes) -> None:
+    """Identify under the probe consent is refused: its row is not what its receipt says."""
+    with pytest.raises(ProbeConsentRequired) as refusal:
+        world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                               probe_consent_id=probe_consent_id, image=image)
+    assert refusal.value.details["problem"] == "receipt_mismatch"
+
+
+def test_a_purpose_added_to_a_consent_by_sql_finds_no_one(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
+) -> None:
+    second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, Operation.VERIFY,
+                                name="study-2")
+    subject, consent_id = world.subject()
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    assert [c.subject for c in world.identify(flipped_jpegs[0]).candidates] == [subject]
+    sql(settings, "INSERT INTO consent_purposes VALUES (?, ?)", consent_id, second)
+    world = reopen(world)
+    caplog.set_level(logging.ERROR, logger=AUTHORITY_LOG)
+    found = world.identify(flipped_jpegs[0], purpose=second)
+    assert found.outcome is SearchOutcome.NO_CANDIDATE and found.candidates == []
+    assert world.verify(subject, flipped_jpegs[0], purpose=second).candidates == []
+    events = mismatches(world)
+    assert [(e.details["consent_id"], e.details["mismatch"], e.details["use"], e.purpose)
+            for e in events] == [(consent_id, "purpose_not_in_receipt", "identify", second),
+                                 (consent_id, "purpose_not_in_receipt", "verify", second)]
+    assert all(e.subjects == [] and "scores" not in e.details for e in events)
+    assert logged(caplog, consent_id)
+    assert world.service.verify_audit().ok
+
+
+def test_an_expiry_extended_by_sql_ends_where_the_receipt_says(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    subject, consent_id = world.subject(days=30)
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    sql(settings, "UPDATE consents SET expires_at = ?, retained_until = ? WHERE id = ?",
+        "2099-12-31 00:00:00.000000", "2099-12-31 00:00:00.000000", consent_id)
+    world = reopen(world)
+    caplog.set_level(logging.ERROR, logger=AUTHORITY_LOG)
+    clock.advance(days=31)  # past the signed end, long before the row's
+    assert world.identify(flipped_jpegs[0]).candidates == []
+    refused("consent_required", lambda: world.enrol(subject, consent_id, portrait_jpegs[0]))
+    assert [(e.details["use"], e.details["mismatch"], e.outcome) for e in mismatches(world)] == [
+        ("identify", "ends_later_than_receipt", "consent_required"),
+        ("enrol", "ends_later_than_receipt", "consent_required")]
+    assert logged(caplog, consent_id)
+
+
+def test_a_probe_consent_inserted_by_sql_is_refused_as_unsigned(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
+) -> None:
+    subject, consent_id = world.subject()
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    image = flipped_jpegs[0]
+    sql(settings, """INSERT INTO probe_consents (id, purpose_id, notice_id, method,
+        evidence_sha256, obtained_at, expires_at, used_at, created_by, probe_sha256,
+        researcher_key_id, receipt, receipt_signature, subject_ref)
+        VALUES ('prb_forged000000000001', ?, ?, 'passkey', ?, datetime('now'),
+        '2099-01-01 00:00:00.000000', NULL, ?, ?, ?, NULL, NULL, NULL)""",
+        world.purpose, world.notice, "0" * 64, world.researcher.key_id,
+        hashlib.sha256(image).hexdigest(), world.researcher.key_id)
+    world = reopen(world)
+    caplog.set_level(logging.ERROR, logger=AUTHORITY_LOG)
+    refused_as_unsigned(world, "prb_forged000000000001", image)
+    assert [(e.details["consent_id"], e.details["mismatch"]) for e in mismatches(world)] == [
+        ("prb_forged000000000001", "no_receipt")]
+    assert logged(caplog, "prb_forged000000000001")
+
+
+def test_a_signed_probe_consent_moved_to_another_image_by_sql_is_refused(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    subject, consent_id = world.subject()
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    signed_for = world.probe(image=portrait_jpegs[5])  # the person agreed to this photo only
+    sql(settings, "UPDATE probe_consents SET probe_sha256 = ? WHERE id = ?",
+        hashlib.sha256(flipped_jpegs[0]).hexdigest(), signed_for)
+    world = reopen(world)
+    refused_as_unsigned(world, signed_for, flipped_jpegs[0])
+    assert [e.details["mismatch"] for e in mismatches(world)] == ["binding_not_in_receipt"]
+
+
+def test_consents_narrowed_the_legitimate_ways_still_grant_what_they_keep(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], clock: FakeClock,
+) -> None:
+    second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
+    kept, both = world.subject(purposes=[world.purpose, second])
+    world.enrol(kept, both, portrait_jpegs[0])
+    world.withdraw_purpose(kept, both, second)  # narrower: one purpose out, retention sooner
+    # 14 (Québec's age of consent) in 25 days: the guardian's consent ends 30 days later,
+    # before its expiry, and its receipt's termination already says so.
+    minor = world.person(age=AgeCategory.MINOR_13,
+                         declared_on=clock.now().date() - timedelta(days=340))
+    given = world.consent(minor.pseudonym, days=60)
+    world.signer(minor.pseudonym).set_searchable(True)
+    world.enrol(minor.pseudonym, given.consent.id, portrait_jpegs[1])
+    soon, short = world.subject(days=10)
+    world.enrol(soon, short, portrait_jpegs[2])
+    assert [c.subject for c in world.identify(flipped_jpegs[0]).candidates] == [kept]
+    assert [c.subject for c in world.identify(flipped_jpegs[1]).candidates] == [minor.pseudonym]
+    assert [c.subject for c in world.verify(soon, flipped_jpegs[2]).candidates] == [soon]
+    clock.advance(days=11)  # expired: out of the gallery by its row, no mismatch
+    assert world.identify(flipped_jpegs[2]).candidates == []
+    assert mismatches(world) == []
+
+
+def test_a_receipt_of_the_older_form_still_backs_its_consent(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """Receipts made before the retention limit and the guardian's end counted stated the
+    expiry alone as each purpose's termination; signed by the same key, they still back their
+    row, whose end is never later than its expiry."""
+    subject, consent_id = world.subject()
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    runtime = world.service.runtime
+    with runtime.db.transaction() as session:
+        consent = session.get(Consent, consent_id)
+        assert consent is not None and consent.receipt is not None
+        older = {**consent.receipt, "services": [
+            {**s, "purposes": [{**p, "termination": consent.expires_at.isoformat()}
+                               for p in s["purposes"]]} for s in consent.receipt["services"]]}
+        older.pop("expiresISO")
+        consent.receipt = older
+        consent.receipt_signature = runtime.keys.sign(canonical_json(older))
+    assert [c.subject for c in world.identify(flipped_jpegs[0]).candidates] == [subject]
+    assert mismatches(world) == []
+
+
+def test_a_receipt_signed_by_another_key_backs_nothing(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """The service's key is the key store's, never the one a receipt names: a receipt signed
+    by a key of the operator's making (named in its ``publicKey``) does not back a row."""
+    subject, consent_id = world.subject()
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    forger = Ed25519PrivateKey.generate()
+    named = base64.b64encode(forger.public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw)).decode()
+    with world.service.runtime.db.transaction() as session:
+        consent = session.get(Consent, consent_id)
+        assert consent is not None and consent.receipt is not None
+        consent.receipt = {**consent.receipt, "publicKey": named}
+        consent.receipt_signature = base64.b64encode(
+            forger.sign(canonical_json(consent.receipt))).decode()
+    assert world.identify(flipped_jpegs[0]).candidates == []
+    assert [e.details["mismatch"] for e in mismatches(world)] == ["signature_invalid"]
+
+
+def test_a_consent_stripped_of_its_receipt_or_given_anothers_grants_nothing(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """No consent in force lacks its receipt (see consent.authority), so a row without one is
+    no consent; another consent's receipt, valid as it is, names another row."""
+    stripped = world.enrolled(portrait_jpegs[0])
+    borrower, consent_id = world.subject()
+    world.enrol(borrower, consent_id, portrait_jpegs[1])
+    _, lent = world.subject()
+    sql(settings, "UPDATE consents SET receipt = NULL, receipt_signature = NULL"
+        " WHERE subject_ref = ?", stripped)
+    sql(settings, "UPDATE consents SET (receipt, receipt_signature) = (SELECT receipt,"
+        " receipt_signature FROM consents WHERE id = ?) WHERE id = ?", lent, consent_id)
+    world = reopen(world)
+    assert world.identify(flipped_jpegs[0]).candidates == []
+    assert world.identify(flipped_jpegs[1]).candidates == []
+    # Each search reports every consent among its nearest templates, above the threshold or not.
+    assert {e.details["mismatch"] for e in mismatches(world)} == {
+        "no_receipt", "receipt_of_another_row"}
+
+
+def test_a_template_moved_under_another_persons_consent_by_sql_is_not_found(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """B consented to study 1 only; A to study 2. Moving B's template under A's consent would
+    put B's face in study 2's gallery: the receipt names A, not the template's owner."""
+    second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
+    moved = world.enrolled(portrait_jpegs[1])
+    _, other_consent = world.subject(purposes=[second])
+    sql(settings, "UPDATE templates SET consent_id = ? WHERE subject_id ="
+        " (SELECT subject_id FROM consents WHERE subject_ref = ?)", other_consent, moved)
+    world = reopen(world)
+    assert world.identify(flipped_jpegs[1], purpose=second).candidates == []
+    assert [e.details["mismatch"] for e in mismatches(world)] == ["receipt_of_another_subject"]
+
+
+def test_a_probe_consent_extended_by_sql_ends_where_its_receipt_says(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], clock: FakeClock,
+) -> None:
+    world.enrolled(portrait_jpegs[0])
+    signed = world.probe(image=flipped_jpegs[0])
+    clock.advance(days=1)  # long past the link's minutes
+    sql(settings, "UPDATE probe_consents SET expires_at = ? WHERE id = ?",
+        "2099-01-01 00:00:00.000000", signed)
+    world = reopen(world)
+    refused_as_unsigned(world, signed, flipped_jpegs[0])
+    assert [e.details["mismatch"] for e in mismatches(world)] == ["ends_later_than_receipt"]
