@@ -34,6 +34,7 @@ offline).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -60,6 +61,7 @@ class Mismatch(StrEnum):
     PURPOSE = "purpose_not_in_receipt"
     LATER_END = "ends_later_than_receipt"
     BINDING = "binding_not_in_receipt"
+    OPT_IN = "opt_in_not_sealed"  # searchable, without the seal of a signed opt-in (row_seals)
 
 
 def _own_receipt(row: Consent | ProbeConsent, *, names_it: str,
@@ -144,15 +146,16 @@ def named_by(refusal: ConsentError) -> tuple[str, str] | None:
     return str(row), str(details.get("mismatch"))
 
 
-def report(runtime: Runtime, session: Session, *, actor: Actor | None, row_id: str,
-           problem: str, use: str, purpose: str | None,
+def report(runtime: Runtime, session: Session, *, actor: Actor | None, row_id: str | None,
+           problem: str, use: str, purpose: str | None, subjects: Sequence[str] = (),
            outcome: str = ConsentRequired.code) -> None:
     """Say it twice: an error line in the operator's log, and an ``authority_mismatch`` event
-    in the chain (in ``session``), naming the consent (or probe consent) and the use refused
+    in the chain (in ``session``), naming the consent (or probe consent; None for an opt-in,
+    whose subject is named in ``subjects``, sealed like every subject) and the use refused
     under it (``outcome``: the refusal's code), never a face or a score."""
-    logger.error("consent %s is not backed by its signed receipt (%s): %s refused under it",
-                 row_id, problem, use)
+    logger.error("%s is not backed by what its person signed (%s): %s refused under it",
+                 f"consent {row_id}" if row_id else "an opt-in to search", problem, use)
+    details = {"mismatch": problem, "use": use} | ({"consent_id": row_id} if row_id else {})
     runtime.audit(session, Entry(action=AuditAction.AUTHORITY_MISMATCH, actor=actor,
-                                 outcome=outcome, purpose=purpose,
-                                 details={"consent_id": row_id, "mismatch": problem,
-                                          "use": use}))
+                                 outcome=outcome, purpose=purpose, subjects=list(subjects),
+                                 details=details))

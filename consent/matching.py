@@ -24,6 +24,7 @@ from optinface.consent import (
     policies,
     probe_consent,
     review,
+    row_seals,
 )
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.errors import ConsentError
@@ -87,8 +88,7 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     """The labels a search may return: the purpose's gallery, or the claimed subject's."""
     model_id = runtime.pipeline.model_id
     if subject is None:
-        return policies.gallery_labels(session, purpose, model_id=model_id, now=now,
-                                       keys=runtime.keys)
+        return policies.gallery_labels(session, purpose, model_id=model_id, now=now)
     row = ledger.get_subject(session, subject, keys=runtime.keys)
     policies.require_verify_consent(session, row, purpose, now=now)
     models = policies.claimed_templates(session, row, purpose, now=now)
@@ -100,7 +100,7 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     return usable
 
 
-_FOUND = (select(Template.id, Subject.pseudonym, Consent)
+_FOUND = (select(Template.id, Subject, Consent)
           .join(Subject, Subject.id == Template.subject_id)
           .join(Consent, Consent.id == Template.consent_id)
           .where(Template.id.in_(bindparam("labels", expanding=True)))
@@ -110,24 +110,32 @@ once, like the gallery's query)."""
 
 
 def _backed_owners(runtime: Runtime, session: Session, labels: list[int], *,
-                   actor: Actor, use: str, purpose_id: str) -> dict[int, str]:
+                   actor: Actor, use: str, purpose_id: str, opt_in: bool) -> dict[int, str]:
     """The owners of the templates found whose consent its signed receipt backs
-    (:mod:`consent.authority`). The gallery is built from rows, which a write to the database
-    alone can widen; each consent found that its receipt does not back is dropped and
-    reported once, whether or not its template scored above the threshold, so the report
-    does not tell a match."""
+    (:mod:`consent.authority`) and, for a 1:N search (``opt_in``), whose opt-in carries the
+    seal of the act they signed (:func:`row_seals.opted_in`). The gallery is built from rows,
+    which a write to the database alone can widen; each consent or opt-in found that its
+    person did not sign is dropped and reported once, whether or not its template scored
+    above the threshold, so the report does not tell a match."""
     found = session.execute(_FOUND, {"labels": labels}).all()
-    backed: dict[str, bool] = {}
-    for _, pseudonym, consent in found:
-        if consent.id in backed:
-            continue
-        problem = authority.consent_problem(consent, pseudonym=pseudonym,
-                                            public_key=runtime.keys.public_key)
-        backed[consent.id] = problem is None
-        if problem is not None:
-            authority.report(runtime, session, actor=actor, row_id=consent.id,
-                             problem=str(problem), use=use, purpose=purpose_id)
-    return {label: pseudonym for label, pseudonym, consent in found if backed[consent.id]}
+    consents: dict[str, bool] = {}  # by consent id: backed by its receipt
+    opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
+    for _, subject, consent in found:
+        if consent.id not in consents:
+            problem = authority.consent_problem(consent, pseudonym=subject.pseudonym,
+                                                public_key=runtime.keys.public_key)
+            consents[consent.id] = problem is None
+            if problem is not None:
+                authority.report(runtime, session, actor=actor, row_id=consent.id,
+                                 problem=str(problem), use=use, purpose=purpose_id)
+        if opt_in and subject.pseudonym not in opted_in:
+            opted_in[subject.pseudonym] = row_seals.opted_in(runtime.keys, subject)
+            if not opted_in[subject.pseudonym]:
+                authority.report(runtime, session, actor=actor, row_id=None,
+                                 problem=str(authority.Mismatch.OPT_IN), use=use,
+                                 purpose=purpose_id, subjects=[subject.pseudonym])
+    return {label: subject.pseudonym for label, subject, consent in found
+            if consents[consent.id] and (not opt_in or opted_in[subject.pseudonym])}
 
 
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
@@ -173,7 +181,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
                 if allowed else [])
         owners = _backed_owners(runtime, session, [h.label for h in hits], actor=actor,
-                                use=str(operation), purpose_id=purpose_id)
+                                use=str(operation), purpose_id=purpose_id,
+                                opt_in=subject is None)
         best: dict[str, float] = {}
         for hit in hits:
             if hit.score >= calibrated.threshold and hit.label in owners:

@@ -258,8 +258,7 @@ def claimed_templates(
 
 _GALLERY = (
     _usable_for(bindparam("purpose_id"), bindparam("now"))
-    .with_only_columns(Template.id, Subject.pseudonym, Subject.searchable,
-                       Subject.searchable_seal)
+    .with_only_columns(Template.id)
     .join(Subject, Subject.id == Template.subject_id)
     .where(
         Subject.status == SubjectStatus.ACTIVE,
@@ -271,28 +270,30 @@ _GALLERY = (
 
 
 def gallery_labels(
-    session: Session, purpose: Purpose, *, model_id: str, now: datetime, keys: KeyRing
+    session: Session, purpose: Purpose, *, model_id: str, now: datetime
 ) -> set[int]:
-    """Templates searchable for ``purpose``: opted-in subjects (their opt-in sealed:
-    :func:`consent.row_seals.opted_in`), active, each template's own consent in force and
-    covering the purpose."""
-    rows = session.execute(_GALLERY, {"purpose_id": purpose.id, "model_id": model_id,
-                                      "now": now})
-    return {row.id for row in rows if row_seals.opted_in(keys, row)}
+    """Templates searchable for ``purpose``: opted-in, active subjects, each template's own
+    consent in force and covering the purpose, as the rows say. What the rows say is checked
+    against what the person signed for the templates a search finds only
+    (:func:`consent.matching` asks :mod:`consent.authority` and :func:`row_seals.opted_in`):
+    a key per gallery entry on every search would cost more than the search."""
+    return set(session.scalars(_GALLERY, {"purpose_id": purpose.id, "model_id": model_id,
+                                          "now": now}))
 
 
-def still_a_candidate(session: Session, pseudonym: str, *, purpose_id: str,
+def still_a_candidate(session: Session, keys: KeyRing, pseudonym: str, *, purpose_id: str,
                       operation: Operation, now: datetime) -> bool:
     """Whether a search's candidate could still be found by it now: an active subject with a
     template whose own consent is in force and covers the purpose, and, for a 1:N identify,
-    still opted in. What the search needed is what a verifier's confirmation needs: a person
-    who withdrew, opted out or was erased after the search is not confirmed afterwards."""
-    query = (_usable_for(purpose_id, now).with_only_columns(Template.id)
+    still opted in (the opt-in sealed: :func:`row_seals.opted_in`). What the search needed is
+    what a verifier's confirmation needs: a person who withdrew, opted out or was erased after
+    the search is not confirmed afterwards."""
+    query = (_usable_for(purpose_id, now).with_only_columns(Subject)
              .join(Subject, Subject.id == Template.subject_id)
              .where(Subject.pseudonym == pseudonym, Subject.status == SubjectStatus.ACTIVE))
-    if operation is Operation.IDENTIFY:
-        query = query.where(Subject.searchable.is_(True))
-    return session.scalar(query.limit(1)) is not None
+    found = session.scalar(query.limit(1))
+    return found is not None and (operation is not Operation.IDENTIFY
+                                  or row_seals.opted_in(keys, found))
 
 
 def _in_force(now: datetime) -> Select[int | None]:

@@ -82,7 +82,8 @@ def decide(runtime: Runtime, *, actor: Actor, review_id: str,
         if row.status != ReviewStatus.PROVISIONAL:
             raise InvalidRequest(f"review {review_id} is already {row.status}",
                                  details={"review_id": review_id, "status": row.status})
-        if policies.still_a_candidate(session, row.candidate, purpose_id=row.purpose_id,
+        if policies.still_a_candidate(session, runtime.keys, row.candidate,
+                                      purpose_id=row.purpose_id,
                                       operation=Operation(row.operation), now=now):
             return _vote(runtime, session, row, actor=actor, body=body, now=now)
         _lapse(runtime, session, row, actor=actor, now=now)  # committed: it stays closed

@@ -97,7 +97,7 @@ def test_a_verify_needs_one_verifier(world: World, portrait_jpegs: list[bytes],
     assert decided.status == "confirmed"
 
 
-ENDINGS = ("withdraw", "withdraw_purpose", "opt_out", "expire", "erase")
+ENDINGS = ("withdraw", "withdraw_purpose", "opt_out", "opt_out_forged_back", "expire", "erase")
 ERASING = {"withdraw", "erase"}  # the last consent withdrawn erases its subject too
 
 
@@ -112,6 +112,11 @@ def _end_basis(world: World, pseudonym: str, how: str) -> None:
         world.withdraw_purpose(pseudonym, consent.id, world.purpose)
     elif how == "opt_out":
         person.set_searchable(False)
+    elif how == "opt_out_forged_back":  # and the operator sets the column back by SQL
+        person.set_searchable(False)
+        with world.service.runtime.db.transaction() as session:
+            session.execute(text("UPDATE subjects SET searchable = true WHERE pseudonym = :p"),
+                            {"p": pseudonym})
     elif how == "expire":
         world.clock.advance(days=366)
     else:
