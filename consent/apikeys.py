@@ -125,11 +125,36 @@ def _key_actor(key_id: str, *, row: KeyRow | None, digest: str, now: datetime) -
     is named in the failure only when it exists."""
     if row is None or not hmac.compare_digest(row.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if row else None)
-    if row.revoked_at is not None:
-        raise AuthFailure("revoked", key_id=key_id)
-    if row.expires_at is not None and row.expires_at <= now:
-        raise AuthFailure("expired", key_id=key_id)
+    if (ended := _ended(row, now=now)) is not None:
+        raise AuthFailure(ended, key_id=key_id)
     return Actor(key_id=key_id, role=Role(row.role), client_cert_sha256=row.client_cert_sha256)
+
+
+def _ended(row: KeyRow, *, now: datetime) -> str | None:
+    """Why the key no longer acts (``revoked``, ``expired``), or None."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return None
+
+
+def require_still_in_force(session: Session, rows: KeyRows, actor: Actor, *,
+                           now: datetime) -> None:
+    """Refuse ``actor``'s API key if it was revoked or expired since its request was
+    authenticated (in ``session``'s transaction, serialised with the revocation's): work that
+    outlasts a revocation, such as a search embedding its probe, then does nothing, so that a
+    revocation takes effect at once for the searches in flight too.
+
+    Raises:
+        AuthFailure: the key was revoked or expired meanwhile.
+    """
+    if not actor.key_id.startswith(API_KEY_PREFIX):
+        return
+    row = rows.read(session, actor.key_id)
+    ended = "unknown_or_wrong" if row is None else _ended(row, now=now)
+    if ended is not None:
+        raise AuthFailure(ended, key_id=actor.key_id)
 
 
 def authenticate(

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent import (
+    apikeys,
     authority,
     automated_decisions,
     declaration,
@@ -172,6 +173,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             runtime.pipeline.embed_single(image).vector[None, :])[0]
     now = runtime.clock.now()
     with stage("search"), runtime.db.transaction() as session:
+        # A key revoked while the probe was embedded searches nothing.
+        apikeys.require_still_in_force(session, runtime.key_rows, actor, now=now)
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         purpose = ledger.get_purpose(session, purpose_id)

@@ -97,6 +97,27 @@ def test_a_key_revoked_in_plain_sql_after_it_was_used_is_refused_at_its_next_use
         world.service.authenticate(secret)
 
 
+def test_a_search_in_flight_when_its_key_is_revoked_finds_no_one(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """A revocation takes effect at once for searches already authenticated too (outside race
+    test: identifies by a key revoked while they embedded returned candidates after the
+    revocation's answer): the search's own transaction reads the key again, so it is refused,
+    chained as such, and opens no review."""
+    world.enrolled(portrait_jpegs[0])
+    made = world.service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="r2")
+    searcher = world.service.authenticate(made.secret)  # the request, authenticated
+    probe = world.probe(image=flipped_jpegs[0], researcher=searcher)
+    world.service.revoke_api_key(actor=world.admin, key_id=searcher.key_id)  # meanwhile
+    with pytest.raises(Unauthenticated):
+        world.service.identify(actor=searcher, purpose_id=world.purpose,
+                               probe_consent_id=probe, image=flipped_jpegs[0])
+    assert world.service.pending_reviews(actor=world.verifiers[0]) == []
+    refused = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.REFUSED, actor_key_id=searcher.key_id))
+    assert [e.outcome for e in refused.events] == ["unauthenticated"]
+
+
 def test_a_revocation_rolled_back_does_not_revoke(world: World) -> None:
     secret, actor = _used_key(world)
     runtime = world.service.runtime
