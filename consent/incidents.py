@@ -177,8 +177,9 @@ def _timing(i: IncidentPublic, say: Say) -> str:
                    deadline=i.notify_by.isoformat())
         missing = say("to be given when the notification is recorded (delay_reason)")
     else:
+        assert i.regulator_notified_after_hours is not None  # set with the time (public)
         when = say("{at}, {hours} h after awareness", at=i.regulator_notified_at.isoformat(),
-                   hours=i.regulator_notified_after_hours)
+                   hours=say.number(i.regulator_notified_after_hours))
         missing = say("none recorded (notified before the reasons were kept)")
     if not i.notification_overdue:
         return when
@@ -209,8 +210,8 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
                   end=i.occurred_until.isoformat()) if i.occurred_until
               else say("from {start}, end unknown", start=i.occurred_from.isoformat()))
     persons = (say("unknown") if i.subjects_affected is None
-               else say("about {n}", n=i.subjects_affected) if i.affected_is_estimate
-               else str(i.subjects_affected))
+               else say("about {n}", n=say.number(i.subjects_affected)) if i.affected_is_estimate
+               else say.number(i.subjects_affected))
     if audience is Audience.REGULATOR:
         lines = [
             say("# Notice of a confidentiality incident to the regulator ({incident_id})",
@@ -225,7 +226,7 @@ def notice(session: Session, *, incident_id: str, audience: Audience,
             say("- **When**: {period}; became aware {aware}", period=period,
                 aware=i.became_aware_at.isoformat()),
             say("- **Persons concerned**: {persons}", persons=persons)
-            + (say(", of whom {count} in Québec", count=i.quebec_residents)
+            + (say(", of whom {count} in Québec", count=say.number(i.quebec_residents))
                if i.quebec_residents is not None else ""),
             say("- **Risk of serious injury**: {answer}; {assessment}",
                 answer=say("yes" if i.risk_of_serious_injury else "no"),

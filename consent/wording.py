@@ -17,7 +17,20 @@ class Say(Protocol):
         """``text`` in the reader's language, its ``{fields}`` filled from ``values``."""
         ...
 
+    def number(self, value: float) -> str:
+        """``value`` as the reader writes numbers (``1 234,5`` in French)."""
+        ...
 
-def english(text: str, /, **values: object) -> str:
-    """The source string itself: what a caller that knows no reader's language gets."""
-    return text.format(**values) if values else text
+
+class _English:
+    """The source strings themselves, and numbers as Python prints them: what a caller that
+    knows no reader's language gets."""
+
+    def __call__(self, text: str, /, **values: object) -> str:
+        return text.format(**values) if values else text
+
+    def number(self, value: float) -> str:
+        return f"{value:g}"
+
+
+english: Say = _English()

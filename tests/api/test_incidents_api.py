@@ -93,7 +93,7 @@ def test_a_notice_is_written_in_french_for_a_french_reader_quoting_the_operator_
     is in French. ``lang=fr`` or ``Accept-Language: fr-CA`` gives it wholly French (no English
     heading or label left; the templates named in French), the operator's own words quoted as
     typed; without either it stays English."""
-    body = {**_incident(), "involves_templates": True, "quebec_residents": 1}
+    body = {**_incident(), "involves_templates": True, "quebec_residents": 1234}
     made = world.client.post("/v1/incidents", headers=auth(world.keys.admin), json=body)
     assert made.status_code == 201, made.text
     path = f"/v1/incidents/{made.json()['id']}/notice"
@@ -111,7 +111,9 @@ def test_a_notice_is_written_in_french_for_a_french_reader_quoting_the_operator_
     for typed in ("laptop with an export stolen", "device wiped remotely"):
         assert typed in french
     if audience == "regulator":
-        assert "dont 1 au Québec" in french and "heures après la prise de connaissance" in french
+        # Numbers as a French reader writes them (a no-break space between thousands).
+        assert "dont 1\xa0234 au Québec" in french and "of whom 1,234 in Québec" in english
+        assert "heures après la prise de connaissance" in french
 
 
 def test_the_regulators_notice_and_the_register_name_the_configured_dpo(
@@ -219,7 +221,7 @@ def test_a_late_notification_needs_the_reasons_for_the_delay_and_every_view_show
             if e["details"]["incident_id"] == made["id"]] == [reason]
     notice = world.client.get(f"/v1/incidents/{made['id']}/notice", headers=reader,
                               params={"text": "true"}).text
-    assert f"80.0 h after awareness; late, past the 72 hours; reasons for the delay: {reason}" \
+    assert f"80 h after awareness; late, past the 72 hours; reasons for the delay: {reason}" \
         in notice
     english = _dashboard_row(world, made["id"], "en")
     assert "notified late (80 h after awareness)" in english  # hours as the reader writes them

@@ -83,7 +83,7 @@ def test_a_late_notification_of_the_regulator_needs_the_reasons_for_the_delay(
                                    audience=Audience.REGULATOR).text
     [timing] = [line for line in text.splitlines()
                 if line.startswith("- **Notification of the regulator**")]
-    assert "80.0 h after awareness" in timing and "late, past the 72 hours" in timing
+    assert "80 h after awareness" in timing and "late, past the 72 hours" in timing
     assert timing.endswith(f"reasons for the delay: {reason}")
 
 
