@@ -129,6 +129,9 @@ review_lapsed                409     the candidate's consent to the search's pur
                                      the review was decided: the review is closed as ``lapsed``
 ledger_unavailable           503     the ledger's database cannot be reached for now (PostgreSQL
                                      down or restarting); retry after ``Retry-After`` seconds
+engine_busy                  503     too many uploads wait for a decode slot (four per slot): retry
+                                     after ``Retry-After`` seconds; an identify or verify so
+                                     answered has spent its probe consent, like any refusal
 internal_error               500     an unexpected failure; nothing about it is returned
 ===========================  ======  ===============================================================
 
@@ -157,7 +160,7 @@ from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
 from optinface.consent.db import unreachable, unreachable_summary
 from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
-from optinface.engine.errors import EngineError
+from optinface.engine.errors import EngineBusy, EngineError
 
 logger = logging.getLogger(__name__)
 LEDGER_RETRY_SECONDS = 5
@@ -256,6 +259,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "key_file_exposed": 503,
     "key_unavailable": 503,
     "ledger_unavailable": 503,
+    "engine_busy": 503,
     "internal_error": 500,
 }
 
@@ -345,7 +349,8 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ConsentError | EngineError):
         default = 422 if isinstance(exc, EngineError) else 400
         headers = (
-            retry_after_header(exc.retry_after_seconds) if isinstance(exc, QuotaExceeded) else None
+            retry_after_header(exc.retry_after_seconds)
+            if isinstance(exc, QuotaExceeded | EngineBusy) else None
         )
         return error_response(
             exc.code,

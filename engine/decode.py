@@ -8,6 +8,15 @@ image is reduced by a view on its high bytes, not through float64 copies), and
 ``tests/reliability/test_decode_memory.py`` measures the peak in a subprocess. Every failure
 becomes :class:`InvalidImage` or :class:`ImageTooLarge`; no decoder exception escapes.
 
+Time is bounded like memory: a JPEG's scans are counted from its marker segments before its
+pixels are decoded (:mod:`engine.jpeg_scans`), since each scan is one more pass over the image.
+PNG and WebP have no such multiplier: inflating or decoding their pixels is one pass whose
+work is bounded by the pixel count and the upload's size (ancillary PNG text is capped by
+Pillow's ``MAX_TEXT_MEMORY``, animation is refused).
+
+Pillow's warnings about an upload (corrupt EXIF, odd metadata) are dropped: the image decodes,
+and a Python warning would reach the server's stderr with Pillow's source path and line.
+
 A JPEG that Pillow opens as MPO (phones append an HDR gain map, a depth map or a second view
 to the photograph) is a JPEG: its first image is the photograph and the only one decoded.
 """
@@ -17,13 +26,16 @@ from __future__ import annotations
 import io
 import threading
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from optinface.engine.errors import ImageTooLarge, InvalidImage
+from optinface.engine.allocator import map_large_allocations
+from optinface.engine.errors import EngineBusy, ImageTooLarge, InvalidImage
+from optinface.engine.jpeg_scans import MAX_JPEG_SCANS, count_scans
 from optinface.engine.settings import EngineSettings
 
 BgrImage = NDArray[np.uint8]
@@ -40,27 +52,59 @@ _HIGH_BITS_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 # Formats whose first frame is the picture and the others auxiliary: the format they count as.
 _PRIMARY_FRAME_FORMATS = {"MPO": "JPEG"}
 _ROWS_PER_CHUNK = 256
+WAITING_PER_SLOT = 4
+"""Uploads that may wait for each decode slot; the rest are refused at once (EngineBusy)."""
+BUSY_RETRY_SECONDS = 2
+"""What a refused upload is told to wait: about one decode, detection and alignment of a
+large photograph."""
 
 
 class Decoder:
     """:func:`decode_image` with the engine's limits, at most ``max_concurrent_decodes`` at once,
-    so the memory of all decodes together stays under that many times ``max_decode_bytes``."""
+    so the memory of all decodes together stays under that many times ``max_decode_bytes``.
+
+    A slot is held for as long as the caller holds the full-size pixels (:meth:`decoded`), not
+    just while they are decoded: detection and alignment run inside it. At most
+    :data:`WAITING_PER_SLOT` uploads per slot wait for one; each waiting upload holds a server
+    worker thread, so a burst beyond that is refused at once (:class:`EngineBusy`) and the other
+    routes keep their threads. The bound also needs freed decode memory to leave the process,
+    which glibc's per-thread arenas prevent unless told (:mod:`engine.allocator`).
+    """
 
     def __init__(self, settings: EngineSettings) -> None:
+        map_large_allocations()
         self._settings = settings
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_decodes)
+        self._admitted = threading.BoundedSemaphore(
+            settings.max_concurrent_decodes * (1 + WAITING_PER_SLOT)
+        )
+
+    @contextmanager
+    def decoded(self, data: bytes) -> Iterator[BgrImage]:
+        """The BGR pixels of ``data``, holding a decode slot until the ``with`` block ends; the
+        caller keeps no reference to them past it."""
+        if not self._admitted.acquire(blocking=False):
+            raise EngineBusy(
+                "too many uploads are waiting to be decoded; try again shortly",
+                retry_after_seconds=BUSY_RETRY_SECONDS,
+            )
+        try:
+            with self._slots:
+                yield decode_image(
+                    data,
+                    max_bytes=self._settings.max_image_bytes,
+                    max_pixels=self._settings.max_image_pixels,
+                    max_decode_bytes=self._settings.max_decode_bytes,
+                    allowed_formats=self._settings.allowed_formats,
+                )
+        finally:
+            self._admitted.release()
 
     def decode(self, data: bytes) -> BgrImage:
-        """The BGR pixels of ``data``, once a decode slot is free: a burst of uploads waits
-        rather than decoding together past the memory the slots allow."""
-        with self._slots:
-            return decode_image(
-                data,
-                max_bytes=self._settings.max_image_bytes,
-                max_pixels=self._settings.max_image_pixels,
-                max_decode_bytes=self._settings.max_decode_bytes,
-                allowed_formats=self._settings.allowed_formats,
-            )
+        """The BGR pixels of ``data``, for a caller that keeps them: the slot is released on
+        return, so their memory is the caller's to bound (tests, benchmarks)."""
+        with self.decoded(data) as image:
+            return image
 
 
 def decode_bytes(mode: str, pixels: int) -> int:
@@ -108,6 +152,11 @@ def decode_image(
             f" over the limit of {max_decode_bytes}",
             details={"limit_decode_bytes": max_decode_bytes, "mode": image.mode},
         )
+    if fmt == "JPEG" and count_scans(data) > MAX_JPEG_SCANS:
+        raise InvalidImage(
+            f"the JPEG has more than {MAX_JPEG_SCANS} scans; a photograph has far fewer",
+            details={"limit_scans": MAX_JPEG_SCANS},
+        )
     if getattr(image, "n_frames", 1) > 1 and image.format not in _PRIMARY_FRAME_FORMATS:
         raise InvalidImage("animated images are not accepted")
     with image:
@@ -116,8 +165,7 @@ def decode_image(
 
 def _open_header(data: bytes) -> Image.Image:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _pillow_warnings():
             return Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise InvalidImage("the upload is not a readable image") from error
@@ -125,10 +173,20 @@ def _open_header(data: bytes) -> Image.Image:
         raise ImageTooLarge("image declares too many pixels") from error
 
 
+@contextmanager
+def _pillow_warnings() -> Iterator[None]:
+    """Pillow's warnings about the upload dropped (module docstring), its decompression-bomb
+    warning raised. Only Pillow's: ``catch_warnings`` is process-wide, so a filter left behind
+    by two decodes interleaving must not silence anyone else's warnings."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _to_bgr(image: Image.Image) -> BgrImage:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _pillow_warnings():
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
             pixels = _bgr_pixels(image)
@@ -149,12 +207,16 @@ def _bgr_pixels(image: Image.Image) -> BgrImage:
         image.mode == "P" and "transparency" in image.info
     ):
         # Composite on white: a transparent background must not turn black around the face.
-        rgba = image.convert("RGBA")
+        # An RGBA image is its own mask: ``convert`` would copy it (4 bytes a pixel more).
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         rgb = Image.new("RGB", rgba.size, (255, 255, 255))
         rgb.paste(rgba, mask=rgba)
-        rgba.close()
+        if rgba is not image:
+            rgba.close()
     else:
         rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if rgb is not image:
+        image.close()  # its pixels are in ``rgb`` now: not held through the copies below
     with rgb:
         return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
 

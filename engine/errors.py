@@ -33,6 +33,17 @@ class ImageTooLarge(EngineError):
     code = "payload_too_large"
 
 
+class EngineBusy(EngineError):
+    """Too many uploads wait for a decode slot: refused at once, to be retried, rather than
+    holding a server thread for as long as the queue takes."""
+
+    code = "engine_busy"
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds
+
+
 class NoFace(EngineError):
     """No face was found where exactly one is required."""
 

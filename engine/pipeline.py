@@ -2,6 +2,11 @@
 
 The batch path detects image by image (each at its own adaptive size) and then embeds every
 chosen face of the whole batch in as few onnxruntime calls as possible.
+
+An upload's full-size pixels live only inside its decode slot: decoding, detection and
+alignment run there, and what leaves is the 112x112 crops (:meth:`FacePipeline.crop_upload`).
+So the memory the decode slots bound is all the memory uploads take, whatever the number of
+requests or files.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 
 from optinface.engine.decode import BgrImage, Decoder
 from optinface.engine.detector import FaceDetector
-from optinface.engine.embedder import FaceEmbedder
+from optinface.engine.embedder import AlignedCrop, FaceEmbedder
 from optinface.engine.errors import EngineError, ModelIntegrityError, MultipleFaces, NoFace
 from optinface.engine.manifest import ModelRole, ModelSpec, load_manifest, verified_model_path
 from optinface.engine.quality import QualityPolicy, require_quality
@@ -30,6 +35,15 @@ class ImageResult:
     faces: list[DetectedFace] = field(default_factory=list)
     embeddings: list[FaceEmbedding] = field(default_factory=list)
     error: EngineError | None = None
+
+
+@dataclass(slots=True)
+class Cropped:
+    """One image reduced to what embedding needs: its result so far and the aligned crop of
+    each chosen face (none when it was refused)."""
+
+    result: ImageResult
+    crops: list[tuple[DetectedFace, AlignedCrop]] = field(default_factory=list)
 
 
 def pick_faces(
@@ -130,7 +144,8 @@ class FacePipeline:
         }
 
     def decode(self, data: bytes) -> BgrImage:
-        """Decode within the size, pixel and memory limits, a bounded number at a time."""
+        """Decode within the size, pixel, scan and memory limits, a bounded number at a time;
+        the pixels outlive the slot, so this is for callers that bound their own memory."""
         return self._decoder.decode(data)
 
     def embed_single(self, data: bytes) -> FaceEmbedding:
@@ -138,39 +153,60 @@ class FacePipeline:
 
         Refusing a second face means a bystander is never enrolled nor searched.
         """
-        image = self.decode(data)
-        faces = self.detector.detect(image)
-        (face,) = pick_faces(faces, FacePick.SINGLE, height=image.shape[0], width=image.shape[1])
-        require_quality(face, self._quality)
-        vector = self.embedder.embed_crops([self.embedder.align(image, face)])[0]
+        face, crop = self._single_crop(data)
+        vector = self.embedder.embed_crops([crop])[0]
         return FaceEmbedding(face=face, vector=vector, model_id=self.model_id)
+
+    def _single_crop(self, data: bytes) -> tuple[DetectedFace, AlignedCrop]:
+        with self._decoder.decoded(data) as image:
+            faces = self.detector.detect(image)
+            (face,) = pick_faces(faces, FacePick.SINGLE, height=image.shape[0],
+                                 width=image.shape[1])
+            require_quality(face, self._quality)
+            return face, self.embedder.align(image, face)
+
+    def crop_upload(self, data: bytes, pick: FacePick = FacePick.SINGLE) -> Cropped:
+        """Decode, detect, choose and align one upload inside its decode slot; a refusal is
+        recorded in the result, without the traceback that would keep the pixels alive."""
+        try:
+            with self._decoder.decoded(data) as image:
+                return self.crop_image(image, pick)
+        except EngineError as error:
+            return Cropped(ImageResult(error=_detached(error)))
+
+    def crop_image(self, image: BgrImage, pick: FacePick = FacePick.SINGLE) -> Cropped:
+        """Detect, choose and align the faces of one decoded image."""
+        result = ImageResult()
+        try:
+            result.faces = self.detector.detect(image)
+            chosen = pick_faces(result.faces, pick, height=image.shape[0], width=image.shape[1])
+        except EngineError as error:
+            result.error = _detached(error)
+            return Cropped(result)
+        return Cropped(result, [(face, self.embedder.align(image, face)) for face in chosen])
+
+    def embed_cropped(self, images: Sequence[Cropped]) -> list[ImageResult]:
+        """Embed every crop of ``images`` with batched recognizer calls, into their results."""
+        owners = [(image.result, face) for image in images for face, _ in image.crops]
+        vectors = self.embedder.embed_crops([crop for image in images for _, crop in image.crops])
+        for (result, face), vector in zip(owners, vectors, strict=True):
+            result.embeddings.append(
+                FaceEmbedding(face=face, vector=vector, model_id=self.model_id)
+            )
+        return [image.result for image in images]
 
     def embed_images(
         self, images: Sequence[BgrImage], pick: FacePick = FacePick.SINGLE
     ) -> list[ImageResult]:
         """Embed the chosen faces of many decoded images with batched recognizer calls."""
-        results = [ImageResult() for _ in images]
-        crops = []
-        owners: list[tuple[int, DetectedFace]] = []
-        for position, image in enumerate(images):
-            result = results[position]
-            try:
-                result.faces = self.detector.detect(image)
-                chosen = pick_faces(
-                    result.faces, pick, height=image.shape[0], width=image.shape[1]
-                )
-            except EngineError as error:
-                result.error = error
-                continue
-            for face in chosen:
-                crops.append(self.embedder.align(image, face))
-                owners.append((position, face))
-        vectors = self.embedder.embed_crops(crops)
-        for (position, face), vector in zip(owners, vectors, strict=True):
-            results[position].embeddings.append(
-                FaceEmbedding(face=face, vector=vector, model_id=self.model_id)
-            )
-        return results
+        return self.embed_cropped([self.crop_image(image, pick) for image in images])
+
+
+def _detached(error: EngineError) -> EngineError:
+    """``error`` without its traceback and causes: their frames would hold the image (or
+    Pillow's partly decoded one) for as long as the result is kept."""
+    error.__traceback__ = error.__cause__ = error.__context__ = None
+    return error
 
 
 def _spec(models: dict[str, ModelSpec], model_id: str, role: ModelRole) -> ModelSpec:

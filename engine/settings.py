@@ -85,7 +85,10 @@ class EngineSettings(BaseSettings):
     max_concurrent_decodes: int = Field(
         default=2,
         ge=1,
-        description="Decodes at once; with max_decode_bytes, bounds the memory of all uploads.",
+        description=(
+            "Uploads decoded, detected and aligned at once (four more each may wait); with"
+            " max_decode_bytes, bounds the memory of all uploads."
+        ),
     )
     allowed_formats: list[str] = ["JPEG", "PNG", "WEBP"]
 

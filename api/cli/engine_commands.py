@@ -17,13 +17,13 @@ from rich.table import Table
 
 from optinface.api.cli.common import console, refused, say_error
 from optinface.api.errors import CliErrorCode
-from optinface.engine.errors import EngineError, UnreadableFile
+from optinface.engine.errors import EngineError, ImageTooLarge, UnreadableFile
 from optinface.engine.manifest import inspect_model, load_manifest
-from optinface.engine.pipeline import FacePipeline, ImageResult
+from optinface.engine.pipeline import Cropped, FacePipeline, ImageResult
 from optinface.engine.settings import EngineSettings
 from optinface.engine.types import FacePick
 
-CHUNK = 32  # images decoded and embedded together: one batched recognizer call per chunk
+CHUNK = 32  # images whose crops are embedded together: one batched recognizer call
 
 
 def add_commands(app: typer.Typer) -> None:
@@ -108,8 +108,10 @@ def embed(
 
     Example: optinface embed photos/*.jpg --out vectors.npy --pick largest --json
     """
-    pipeline = FacePipeline.from_settings(EngineSettings())
-    outcomes = _embed_all(pipeline, images, pick, show_progress=not as_json)
+    settings = EngineSettings()
+    pipeline = FacePipeline.from_settings(settings)
+    outcomes = _embed_all(pipeline, images, pick, limit=settings.max_image_bytes,
+                          show_progress=not as_json)
     for outcome in outcomes:
         if as_json:
             typer.echo(json.dumps(_describe(outcome)))
@@ -130,7 +132,8 @@ def embed(
 
 
 def _embed_all(
-    pipeline: FacePipeline, paths: list[Path], pick: FacePick, *, show_progress: bool
+    pipeline: FacePipeline, paths: list[Path], pick: FacePick, *, limit: int,
+    show_progress: bool,
 ) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -138,28 +141,27 @@ def _embed_all(
         task = progress.add_task("embed", total=len(paths))
         for start in range(0, len(paths), CHUNK):
             chunk = paths[start : start + CHUNK]
-            outcomes.extend(_embed_chunk(pipeline, chunk, pick))
-            progress.advance(task, len(chunk))
+            cropped = []
+            for path in chunk:  # one file's pixels at a time; only its crops stay
+                cropped.append(_crop_file(pipeline, path, pick, limit=limit))
+                progress.advance(task)
+            results = pipeline.embed_cropped(cropped)
+            outcomes.extend(_Outcome(p, r) for p, r in zip(chunk, results, strict=True))
     return outcomes
 
 
-def _embed_chunk(pipeline: FacePipeline, paths: list[Path], pick: FacePick) -> list[_Outcome]:
-    """Decode every file (recording per-file errors), then embed the decodable ones together."""
-    decoded = {}
-    outcomes = {}
-    for position, path in enumerate(paths):
-        try:
-            decoded[position] = pipeline.decode(path.read_bytes())
-        except EngineError as error:
-            outcomes[position] = _Outcome(path, ImageResult(error=error))
-        except OSError as error:
-            problem = UnreadableFile(f"cannot read file: {error.strerror}")
-            outcomes[position] = _Outcome(path, ImageResult(error=problem))
-    positions = sorted(decoded)
-    results = pipeline.embed_images([decoded[p] for p in positions], pick)
-    for position, result in zip(positions, results, strict=True):
-        outcomes[position] = _Outcome(paths[position], result)
-    return [outcomes[position] for position in range(len(paths))]
+def _crop_file(pipeline: FacePipeline, path: Path, pick: FacePick, *, limit: int) -> Cropped:
+    """The faces of one file, or why not: a file over the size limit is refused from at most
+    ``limit + 1`` bytes read, so a huge file or ``/dev/zero`` is never read whole."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as error:
+        return Cropped(ImageResult(error=UnreadableFile(f"cannot read file: {error.strerror}")))
+    if len(data) > limit:
+        return Cropped(ImageResult(error=ImageTooLarge(
+            f"the file is over the limit of {limit} bytes", details={"limit_bytes": limit})))
+    return pipeline.crop_upload(data, pick)
 
 
 def _describe(outcome: _Outcome) -> dict[str, Any]:

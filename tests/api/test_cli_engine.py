@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from optinface.engine.decode import BgrImage
 from optinface.engine.samples import encode, group_photo
-from tests.corpus.generate import THIN_SHAPES, thin_png
+from tests.corpus.generate import THIN_SHAPES, large_16_bit_png, thin_png
 from tests.support.console import console
 from tests.support.server import inherited_environment
 
@@ -134,3 +134,63 @@ def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(tmp_path: P
     assert result.stderr.strip().splitlines() == [
         "error: invalid_settings: OPTINFACE_INTRA_OP_THREADS: Input should be greater than or"
         " equal to 0"]
+
+
+EMBED_IN_A_CHILD = """
+import json, resource, sys
+limit = int(sys.argv[1])
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from optinface.api.cli.main import app
+try:
+    app(["embed", *sys.argv[2:]])
+except SystemExit as end:
+    status = end.code
+peak = next(int(line.split()[1]) for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(json.dumps({"status": status, "peak_mib": peak / 1024}))
+"""
+
+
+def _embed_in_a_child(files: list[str], *, address_space: int = 0) -> tuple[int, float, str]:
+    """``optinface embed FILES`` in a fresh process (within ``address_space`` bytes of virtual
+    memory if given): its exit status, its peak RSS in MiB and its stderr."""
+    done = subprocess.run([sys.executable, "-c", EMBED_IN_A_CHILD, str(address_space), *files],
+                          env=inherited_environment(), capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.stdout, done.stderr
+    answer = json.loads(done.stdout.splitlines()[-1])
+    return answer["status"], answer["peak_mib"], done.stderr
+
+
+def test_embed_refuses_a_file_over_the_limit_without_reading_it_whole(
+    tmp_path: Path, portrait_images: list[BgrImage]
+) -> None:
+    """A 3 GB file, or /dev/zero, read whole ran out of memory: a traceback, exit 1. Within
+    2.5 GB of address space, each is one line and the photo after them is embedded."""
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as file:
+        file.truncate(3 * 1024**3)  # sparse: no disk used
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(encode(portrait_images[0]))
+    status, _, stderr = _embed_in_a_child([str(huge), "/dev/zero", str(photo)],
+                                          address_space=5 * 1024**3 // 2)
+    assert status == 2, stderr
+    assert [line.split(": ")[:2] for line in stderr.splitlines()] == [
+        [str(huge), "payload_too_large"], ["/dev/zero", "payload_too_large"]]
+
+
+def test_embed_holds_one_decoded_image_at_a_time(tmp_path: Path) -> None:
+    """Files were decoded 32 at a time before their faces were looked for: 16 copies of a
+    40 Mpx PNG peaked at 2.6 GB (outside test). Six 36 Mpx files take what one takes."""
+    image = tmp_path / "0.png"
+    image.write_bytes(large_16_bit_png())
+    copies = [image]
+    for number in range(1, 6):
+        copies.append(tmp_path / f"{number}.png")
+        copies[-1].write_bytes(image.read_bytes())
+    one_status, one_peak, _ = _embed_in_a_child([str(image)])
+    six_status, six_peak, _ = _embed_in_a_child([str(path) for path in copies])
+    assert (one_status, six_status) == (2, 2)  # a flat image: no face
+    decoded_image_mib = 6000 * 6000 * 3 / 1024**2
+    assert six_peak - one_peak < decoded_image_mib, f"{one_peak:.0f} -> {six_peak:.0f} MiB"

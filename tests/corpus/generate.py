@@ -97,6 +97,28 @@ def mpo_with_gain_map(rgb: Image.Image) -> bytes:
     return _pil_bytes(rgb, "MPO", save_all=True, append_images=[gain_map])
 
 
+PROGRESSIVE_GRAY_SCANS = 6
+"""Scans in libjpeg's progressive script for one component (what Pillow writes for mode L)."""
+
+
+def scan_bomb(width: int, height: int, *, scans: int) -> bytes:
+    """A real progressive gray JPEG of ``width`` x ``height`` (mid-gray, so a few hundred bytes
+    of entropy data) whose last scan is repeated until it has ``scans`` scans: each repeat is
+    one more pass over every block when decoded, for about 60 bytes."""
+    jpeg = _pil_bytes(Image.new("L", (width, height), 128), "JPEG", progressive=True)
+    assert jpeg.endswith(b"\xff\xd9")
+    last_scan = jpeg[jpeg.rfind(b"\xff\xda") : -2]  # stuffing keeps FF DA out of scan data
+    return jpeg[:-2] + last_scan * (scans - PROGRESSIVE_GRAY_SCANS) + jpeg[-2:]
+
+
+def with_exif_app1(jpeg: bytes, payload: bytes) -> bytes:
+    """``jpeg`` with an APP1 Exif segment right after SOI: a TIFF header whose first IFD offset
+    points past the segment (Pillow warns "Corrupt EXIF data"), then ``payload`` (a thumbnail
+    JPEG is stored inside APP1 so)."""
+    app1 = b"Exif\0\0II*\0" + struct.pack("<I", 0xFFFFFFF0) + payload
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
 def _pil_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
@@ -121,11 +143,22 @@ def _png16(portrait: BgrImage) -> bytes:
 
 def large_16_bit_png(side: int = 6000) -> bytes:
     """About 80 kB of flat 16-bit gray PNG that decodes to ``side``² pixels (36 Mpx): a
-    converter working in float64 took 1 GB for it. Built row by row, never whole in memory."""
+    converter working in float64 took 1 GB for it."""
+    return _flat_png(side, bit_depth=16, colour_type=0, pixel=b"\x80\x00")
+
+
+def large_rgba_png(side: int = 6300) -> bytes:
+    """About 150 kB of flat 8-bit RGBA PNG that decodes to ``side``² pixels (39.7 Mpx, the
+    mode that takes the most memory to decode): the outside test's memory flood."""
+    return _flat_png(side, bit_depth=8, colour_type=6, pixel=b"\x80\x80\x80\xff")
+
+
+def _flat_png(side: int, *, bit_depth: int, colour_type: int, pixel: bytes) -> bytes:
+    """A ``side`` x ``side`` PNG of one ``pixel``, built row by row, never whole in memory."""
     compressor = zlib.compressobj(9)
-    row = b"\0" + b"\x80\x00" * side  # filter byte "none", then mid-gray 16-bit samples
+    row = b"\0" + pixel * side  # filter byte "none", then the samples
     pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0)  # 16-bit grayscale
+    header = struct.pack(">IIBBBBB", side, side, bit_depth, colour_type, 0, 0, 0)
     return _png(header, pixels)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from optinface.engine.decode import BgrImage, decode_bytes, decode_image
-from optinface.engine.errors import EngineError, ImageTooLarge
+from optinface.engine.errors import EngineError, ImageTooLarge, InvalidImage
+from optinface.engine.jpeg_scans import MAX_JPEG_SCANS
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
 from tests.corpus.generate import (
@@ -18,6 +20,8 @@ from tests.corpus.generate import (
     build_corpus,
     large_16_bit_png,
     mpo_with_gain_map,
+    scan_bomb,
+    with_exif_app1,
 )
 
 
@@ -115,3 +119,45 @@ def test_an_mpo_is_decoded_as_the_jpeg_of_its_first_image(
     with Image.open(io.BytesIO(mpo)) as opened:
         assert (opened.format, getattr(opened, "n_frames", 1)) == ("MPO", 2)
     assert np.array_equal(pipeline.decode(mpo), pipeline.decode(plain.getvalue()))
+
+
+def test_a_jpeg_with_more_scans_than_a_photograph_is_refused_before_decoding(
+    pipeline: FacePipeline,
+) -> None:
+    """Each scan is one more pass over the pixels: 1000 of them held a 40 Mpx decode for 29 s
+    (outside test). The most that is allowed still decodes; one more is refused, from 1 kB."""
+    assert pipeline.decode(scan_bomb(64, 64, scans=MAX_JPEG_SCANS)).shape == (64, 64, 3)
+    bomb = scan_bomb(6000, 6600, scans=MAX_JPEG_SCANS + 1)
+    with pytest.raises(InvalidImage) as refused:
+        pipeline.decode(bomb)
+    assert refused.value.details == {"limit_scans": MAX_JPEG_SCANS}
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+def test_a_progressive_photograph_decodes(
+    pipeline: FacePipeline, portrait_images: list[BgrImage], optimize: bool
+) -> None:
+    rgb = Image.fromarray(portrait_images[0][:, :, ::-1])
+    photo = io.BytesIO()
+    rgb.save(photo, format="JPEG", progressive=True, optimize=optimize, quality=95)
+    assert pipeline.embed_single(photo.getvalue()).vector.shape == (512,)
+
+
+def test_the_scans_of_an_exif_thumbnail_are_not_counted(pipeline: FacePipeline) -> None:
+    """A thumbnail is a JPEG inside the APP1 segment: it is skipped with the segment."""
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 64), "gray").save(photo, format="JPEG", progressive=True)
+    thumbnail = scan_bomb(16, 16, scans=3 * MAX_JPEG_SCANS)
+    assert pipeline.decode(with_exif_app1(photo.getvalue(), thumbnail)).shape == (64, 64, 3)
+
+
+def test_pillows_warnings_about_an_upload_are_not_emitted(pipeline: FacePipeline) -> None:
+    """Corrupt EXIF makes Pillow warn; the image still decodes, and nothing reaches stderr
+    (a Python warning prints Pillow's source path and line)."""
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 64), "gray").save(photo, format="JPEG")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = pipeline.decode(with_exif_app1(photo.getvalue(), b"\0" * 64))
+    assert image.shape == (64, 64, 3)
+    assert [str(w.message) for w in caught] == []

@@ -4,6 +4,11 @@ The corpus item ``png_16_bit_large`` (80 kB of 16-bit PNG, 36 Mpx) peaked at 1 G
 float64 conversion. Each measurement runs in its own subprocess and reads the peak from
 ``/proc/self/status`` (VmHWM): ``resource.getrusage``'s ``ru_maxrss`` would not do, since Linux
 carries the parent's peak across fork and exec, and the test session's is several hundred MB.
+
+Uploads are measured as the server runs them: on a pool of long-lived threads, through the
+pipeline (decode, detection and alignment inside the decode slot). Eight 40 Mpx RGBA PNGs
+at once held 4.3 GB in the server (outside test): each worker thread's allocator arena kept its
+own decode's peak (:mod:`engine.allocator`).
 """
 
 from __future__ import annotations
@@ -14,17 +19,20 @@ import sys
 from pathlib import Path
 
 from optinface.engine.decode import decode_bytes
-from tests.corpus.generate import large_16_bit_png
+from tests.corpus.generate import large_16_bit_png, large_rgba_png
 from tests.support.reliability import record
 
 MIB = 1024 * 1024
 SIDE = 6000
+RGBA_SIDE = 6300  # 39.7 Mpx, under the 40 Mpx limit
 # One decode of the 36 Mpx item: 2 stored + at most 10 working bytes a pixel is 412 MiB.
 ONE_DECODE_LIMIT_MIB = decode_bytes("I;16", SIDE * SIDE) / MIB
 
 MEASURE = """
-import json, sys, threading
-from optinface.engine.decode import Decoder
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from optinface.engine.errors import NoFace
+from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import EngineSettings
 
 def status_kib(field):
@@ -34,38 +42,43 @@ def status_kib(field):
     raise LookupError(field)
 
 data = open(sys.argv[1], "rb").read()
-threads, slots = int(sys.argv[2]), int(sys.argv[3])
-decoder = Decoder(EngineSettings(max_concurrent_decodes=slots))
-shapes = []
+uploads, slots = int(sys.argv[2]), int(sys.argv[3])
+pipeline = FacePipeline.from_settings(EngineSettings(max_concurrent_decodes=slots))
+
+def upload(_):
+    try:
+        pipeline.embed_single(data)
+    except NoFace:  # a flat image: decoded, detected, refused
+        return "no_face"
+    return "embedded"
+
 before = status_kib("VmRSS")
-workers = [threading.Thread(target=lambda: shapes.append(decoder.decode(data).shape))
-           for _ in range(threads)]
-for worker in workers:
-    worker.start()
-for worker in workers:
-    worker.join()
-growth = status_kib("VmHWM") - before
-print(json.dumps({"growth_mib": growth / 1024, "shapes": shapes}))
+with ThreadPoolExecutor(max_workers=uploads) as pool:  # a thread each, kept, like a server's
+    answers = list(pool.map(upload, range(uploads)))
+    growth, kept = status_kib("VmHWM") - before, status_kib("VmRSS") - before
+print(json.dumps({"growth_mib": growth / 1024, "kept_mib": kept / 1024, "answers": answers}))
 """
 
 
-def _peak_growth_mib(image: Path, *, threads: int, slots: int) -> float:
+def _measure(image: Path, *, uploads: int, slots: int) -> dict[str, float]:
+    """Peak and kept RSS growth (MiB) of ``uploads`` uploads of ``image`` at once, each on its
+    own thread, through ``slots`` decode slots."""
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(image), str(threads), str(slots)],
+        [sys.executable, "-c", MEASURE, str(image), str(uploads), str(slots)],
         capture_output=True,
         text=True,
         check=True,
         timeout=300,
     )
     answer = json.loads(done.stdout)
-    assert answer["shapes"] == [[SIDE, SIDE, 3]] * threads
-    return float(answer["growth_mib"])
+    assert answer["answers"] == ["no_face"] * uploads
+    return {"growth": float(answer["growth_mib"]), "kept": float(answer["kept_mib"])}
 
 
 def test_a_small_16_bit_png_decodes_within_its_memory_estimate(tmp_path: Path) -> None:
     image = tmp_path / "16bit.png"
     image.write_bytes(large_16_bit_png(SIDE))
-    growth = _peak_growth_mib(image, threads=1, slots=1)
+    growth = _measure(image, uploads=1, slots=1)["growth"]
     record(
         "decode_memory",
         {
@@ -81,6 +94,23 @@ def test_concurrent_decodes_wait_for_a_slot(tmp_path: Path) -> None:
     """Three uploads at once with one decode slot: one decode's memory, not three."""
     image = tmp_path / "16bit.png"
     image.write_bytes(large_16_bit_png(SIDE))
-    growth = _peak_growth_mib(image, threads=3, slots=1)
+    growth = _measure(image, uploads=3, slots=1)["growth"]
     record("decode_memory", {"three_at_once_one_slot_peak_growth_mib": round(growth)})
     assert growth < ONE_DECODE_LIMIT_MIB, f"peak RSS grew by {growth:.0f} MiB"
+
+
+def test_eight_uploads_at_once_stay_within_two_decodes_and_give_their_memory_back(
+    tmp_path: Path,
+) -> None:
+    """The README's bound, slots x OPTINFACE_MAX_DECODE_BYTES, on the server's shape of work:
+    eight 40 Mpx RGBA uploads on eight threads, two decode slots."""
+    image = tmp_path / "rgba.png"
+    image.write_bytes(large_rgba_png(RGBA_SIDE))
+    slots = 2
+    measured = _measure(image, uploads=8, slots=slots)
+    limit = slots * decode_bytes("RGBA", RGBA_SIDE * RGBA_SIDE) / MIB
+    record("decode_memory", {"rgba_40mpx_eight_uploads_peak_growth_mib": round(measured["growth"]),
+                             "rgba_40mpx_eight_uploads_kept_mib": round(measured["kept"]),
+                             "rgba_40mpx_two_slots_limit_mib": round(limit)})
+    assert measured["growth"] < limit, f"peak RSS grew by {measured['growth']:.0f} MiB"
+    assert measured["kept"] < limit / slots, f"{measured['kept']:.0f} MiB kept after"
