@@ -196,7 +196,7 @@ def record(witness_dir: Path, *entries: Entry) -> None:
 
 
 def _fields(entry: Entry) -> dict[str, str]:
-    """The line :func:`_parse` reads back, but its time."""
+    """The line :func:`parse_line` reads back, but its time."""
     kind, fields = _WIRE[type(entry)]
     line = {key: _text(getattr(entry, attribute)) for attribute, key, _ in fields}
     return line if kind is None else {"kind": kind, **line}
@@ -229,13 +229,13 @@ def entries(witness_dir: Path) -> list[Entry]:
     found: list[Entry] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            found.append(_parse(json.loads(line)))
+            found.append(parse_line(json.loads(line)))
         except (ValueError, KeyError, TypeError):
             logger.warning("erasure journal: skipped an unreadable line")
     return found
 
 
-def _parse(raw: dict[str, str]) -> Entry:
+def parse_line(raw: dict[str, str]) -> Entry:
     """One line as :func:`record` wrote it (a line without ``kind`` is an erasure).
 
     Raises:

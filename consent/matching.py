@@ -123,8 +123,10 @@ def _backed_owners(runtime: Runtime, session: Session, labels: list[int], *,
     opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
     for _, subject, consent in found:
         if consent.id not in consents:
-            problem = authority.consent_problem(consent, pseudonym=subject.pseudonym,
-                                                public_key=runtime.keys.public_key)
+            problem = authority.consent_problem(
+                consent, pseudonym=subject.pseudonym, public_key=runtime.keys.public_key
+            ) or runtime.journal_ends.problem(runtime.keys, consent_id=consent.id,
+                                              purpose_id=purpose_id, pseudonym=subject.pseudonym)
             consents[consent.id] = problem is None
             if problem is not None:
                 authority.report(runtime, session, actor=actor, row_id=consent.id,

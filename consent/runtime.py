@@ -24,8 +24,9 @@ from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from optinface.engine.types import VectorIndex
 
-if TYPE_CHECKING:  # consent.declaration's use cases take a Runtime
+if TYPE_CHECKING:  # consent.declaration's and consent.erasure_journal's use cases take a Runtime
     from optinface.consent.declaration import RegisterReads
+    from optinface.consent.journal_ends import JournalEnds
 
 
 @dataclass(slots=True)
@@ -44,6 +45,8 @@ class Runtime:
     """The declaration gate's reads of the register, kept until the register changes."""
     key_rows: KeyRows
     """Authentication's reads of the API keys, kept until a key is written."""
+    journal_ends: JournalEnds
+    """What the erasure journal ended, which a search asks for each face it finds."""
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )

@@ -69,6 +69,7 @@ from optinface.consent.errors import (
 )
 from optinface.consent.identifiers import require_identifiers
 from optinface.consent.incidents import Audience
+from optinface.consent.journal_ends import JournalEnds
 from optinface.consent.key_check import (
     check_values,
     keys_needed,
@@ -257,7 +258,7 @@ def _wire(
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=protector, log=log, register_reads=RegisterReads(db, keys),
-                      key_rows=KeyRows(db),
+                      key_rows=KeyRows(db), journal_ends=JournalEnds(settings.witness_dir),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:

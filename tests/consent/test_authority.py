@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ProbeConsentRequired
@@ -100,6 +100,28 @@ def test_a_purpose_added_to_a_consent_by_sql_finds_no_one(
     assert all(e.subjects == [] and "scores" not in e.details for e in events)
     assert logged(caplog, consent_id)
     assert world.service.verify_audit().ok
+
+
+def test_a_withdrawn_purpose_put_back_by_sql_while_the_service_runs_finds_no_one(
+    world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The receipt still names a purpose the person took out since; the erasure journal, kept
+    apart from the database, says it ended. A database administrator who puts the purpose
+    back while the service runs (the next start would take it out again) gets no one: each
+    face a search finds is asked of the journal too (consent.journal_ends)."""
+    second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
+    subject, consent_id = world.subject(purposes=[world.purpose, second])
+    world.enrol(subject, consent_id, portrait_jpegs[0])
+    world.withdraw_purpose(subject, consent_id, second)
+    with world.service.runtime.db.transaction() as session:  # the live ledger, no restart
+        session.execute(text("INSERT INTO consent_purposes VALUES (:c, :p)"),
+                        {"c": consent_id, "p": second})
+    caplog.set_level(logging.ERROR, logger=AUTHORITY_LOG)
+    assert world.identify(flipped_jpegs[0], purpose=second).candidates == []
+    assert [(e.details["consent_id"], e.details["mismatch"]) for e in mismatches(world)] == [
+        (consent_id, "purpose_withdrawn_in_journal")]
+    assert [c.subject for c in world.identify(flipped_jpegs[0]).candidates] == [subject]
 
 
 def test_an_expiry_extended_by_sql_ends_where_the_receipt_says(

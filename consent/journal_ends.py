@@ -1,0 +1,100 @@
+"""What the erasure journal ended, asked again for every face a search finds.
+
+The journal (:mod:`consent.erasure_journal`) lies in the witness folder, apart from the
+database, and says for good which consents were withdrawn, which purposes were taken out of a
+consent and which subjects were erased. Each start makes the database agree with it again
+(:mod:`consent.reconcile`). While the service runs, though, whoever can write the database (a
+database administrator on PostgreSQL) could set a withdrawn consent back to active, put a
+withdrawn purpose back, or insert an erased subject's rows again, and every check that reads rows
+would grant them until the next start. So a search asks the journal too, for each template it
+finds: a few set lookups. The journal is read again only when it grew, from where it was read
+up to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from optinface.consent.erasure_journal import (
+    JournalEntry,
+    PurposeWithdrawn,
+    Withdrawal,
+    journal_path,
+    parse_line,
+)
+from optinface.consent.keys import KeyRing
+from optinface.consent.ledger import tombstone_hash
+
+logger = logging.getLogger(__name__)
+
+WITHDRAWN = "withdrawn_in_journal"
+PURPOSE_WITHDRAWN = "purpose_withdrawn_in_journal"
+ERASED = "erased_in_journal"
+
+
+@dataclass(slots=True)
+class _Ended:
+    consents: set[str] = field(default_factory=set)
+    purposes: set[tuple[str, str]] = field(default_factory=set)
+    subjects: set[str] = field(default_factory=set)  # tombstone hashes, never pseudonyms
+    read_up_to: int = 0  # bytes of the journal read, whole lines only
+
+
+class JournalEnds:
+    """The ends the journal in ``witness_dir`` records, kept up to date with the file."""
+
+    def __init__(self, witness_dir: Path) -> None:
+        self._path = journal_path(witness_dir)
+        self._ended = _Ended()
+        self._lock = threading.Lock()
+
+    def problem(self, keys: KeyRing, *, consent_id: str, purpose_id: str,
+                pseudonym: str) -> str | None:
+        """Why the journal says this use of a template ended (its consent withdrawn, the
+        purpose taken out of it, its subject erased), or None."""
+        ended = self._current()
+        if consent_id in ended.consents:
+            return WITHDRAWN
+        if (consent_id, purpose_id) in ended.purposes:
+            return PURPOSE_WITHDRAWN
+        if ended.subjects and tombstone_hash(keys, pseudonym) in ended.subjects:
+            return ERASED
+        return None
+
+    def _current(self) -> _Ended:
+        """The ends, with the lines appended since the last read; a journal shorter than what
+        was read (replaced by another file) is read again whole."""
+        try:
+            size = os.stat(self._path).st_size
+        except FileNotFoundError:
+            size = 0
+        with self._lock:
+            if size < self._ended.read_up_to:
+                self._ended = _Ended()
+            if size > self._ended.read_up_to:
+                self._read_from(self._ended)
+            return self._ended
+
+    def _read_from(self, ended: _Ended) -> None:
+        with open(self._path, "rb") as journal:
+            journal.seek(ended.read_up_to)
+            appended = journal.read()
+        whole = appended[: appended.rfind(b"\n") + 1]  # a line being appended waits
+        for line in whole.decode("utf-8", errors="replace").splitlines():
+            try:
+                entry = parse_line(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                logger.warning("erasure journal: skipped an unreadable line")
+                continue
+            if isinstance(entry, Withdrawal):
+                ended.consents.add(entry.consent_id)
+            elif isinstance(entry, PurposeWithdrawn):
+                ended.purposes.add((entry.consent_id, entry.purpose_id))
+            elif isinstance(entry, JournalEntry):
+                ended.subjects.add(entry.subject_hash)
+        ended.read_up_to += len(whole)
