@@ -87,7 +87,7 @@ def vkey(settings: ApiSettings) -> str:
 def test_an_untouched_log_verifies(settings: ApiSettings, saved: Path) -> None:
     code, output = verify(settings, "--against", str(saved))
     assert code == 0, output
-    assert "audit log OK: 15 events, 4 signed checkpoints, 5 outside" in output
+    assert "audit log OK: 16 events, 4 signed checkpoints, 5 outside" in output
 
 
 def test_a_truncated_tail_fails_below_the_witnessed_checkpoint(

@@ -43,10 +43,10 @@ def test_an_admin_discloses_under_a_warrant_and_the_subjects_export_shows_it(
     html = world.client.get(f"/v1/subjects/{world.subject}/export", params={"format": "html"},
                             headers={**auth(world.subject_token),
                                      "Accept-Language": "fr-CA,fr;q=0.9"}).text
-    assert ("<b>Montréal Police</b>: le " in html
+    assert ("<b>Montréal Police :</b> le " in html
             and "sur le fondement de : un mandat ou une assignation (document 2027-SW-0042)"
             in html)
-    assert ("<b>aucun</b>: personne ne reçoit vos données en règle générale ; seulement les"
+    assert ("<b>aucun :</b> personne ne reçoit vos données en règle générale ; seulement les"
             " communications ci-dessous") in html
 
 

@@ -73,10 +73,10 @@ def test_an_admin_discloses_under_a_warrant_logged_and_listed_in_the_subjects_ex
     export = world.service.export(actor=world.people[pseudonym].actor, subject=pseudonym)
     assert export.disclosures == [made.disclosure]
     markdown = my_data.markdown(export, ENGLISH)
-    assert ("- **Montréal Police**: on " in markdown
+    assert ("- **Montréal Police:** on " in markdown
             and "on the ground of a warrant or subpoena (document 2027-SW-0042)" in markdown)
     # No standing recipient, but a disclosure: "no one receives your data" would be untrue.
-    assert ("- **none**: no one receives your data as a rule; only the disclosures below, each"
+    assert ("- **none:** no one receives your data as a rule; only the disclosures below, each"
             " on a ground the law allows\n") in markdown
     assert world.service.list_disclosures(actor=world.reviewer,
                                           subject=pseudonym) == [made.disclosure]
@@ -97,7 +97,7 @@ def test_an_operator_may_not_disclose_on_the_persons_consent_and_nothing_is_reco
     assert row_count(world.service, Disclosure) == 0 and _disclosure_events(world) == []
     export = world.service.export(actor=world.admin, subject=pseudonym)
     assert export.disclosures == []
-    assert "- **none**: no one receives your data\n" in my_data.markdown(export, ENGLISH)
+    assert "- **none:** no one receives your data\n" in my_data.markdown(export, ENGLISH)
 
 
 def test_the_person_discloses_on_their_consent_with_a_signature_of_that_very_disclosure(
