@@ -189,7 +189,7 @@ def require_step_up(runtime: Runtime, actor: Actor, permission: Permission,
             if problem is None:
                 return
             key = session.get(ApiKey, actor.key_id)  # read only when it would be refused
-            if key is not None and is_break_glass(key):
+            if key is not None and is_break_glass(runtime.keys, key):
                 return
         raise _refuse(problem)
 
@@ -203,7 +203,7 @@ def issue_link(runtime: Runtime, *, key_id: str) -> AdminPasskeyLink:
     with runtime.db.transaction() as session:
         key = session.get(ApiKey, key_id) if is_identifier(key_id) else None
         if (key is None or key.revoked_at is not None or key.role != Role.ADMIN
-                or is_break_glass(key)
+                or is_break_glass(runtime.keys, key)
                 or (key.expires_at is not None and key.expires_at <= now)):
             raise NotFound(f"no admin key {key_id} in force (a break-glass key takes none)",
                            details={"key_id": key_id})

@@ -16,7 +16,7 @@ from typing import NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal
+from optinface.consent import erasure_journal, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
@@ -59,15 +59,21 @@ def create_api_key(
         expires_at=expires_at,
         client_cert_sha256=client_cert_sha256,
     )
+    row_seals.seal_api_key(keys, row)
     session.add(row)
     session.flush()
     return row, secret
 
 
-def revoke_api_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
+def revoke_api_key(session: Session, *, key_id: str, keys: KeyRing, now: datetime) -> ApiKey:
+    """Revoke ``key_id`` (sealed again with its revocation, so that setting ``revoked_at``
+    back to NULL in the database unseals the key rather than restoring it)."""
     row = get_row(session, ApiKey, key_id, noun="API key", field="key_id")
     if row.revoked_at is None:
+        sealed = row_seals.api_key_sealed(keys, row.id, row)
         row.revoked_at = now
+        if sealed:  # a row edited without the key store is never sealed, revoked or not
+            row_seals.seal_api_key(keys, row)
     return row
 
 
@@ -98,6 +104,8 @@ def issue_subject_token(
 
 CREDENTIALS_REFUSED = "missing, invalid, revoked or expired credentials"
 """The one message of every refused credential: the caller never learns which of these it was."""
+UNSEALED = "unsealed"
+"""Why a key whose row fails its seal was refused, in the ``login_failure`` tally."""
 
 
 class AuthFailure(Unauthenticated):
@@ -119,12 +127,17 @@ def _key_id(secret: str) -> str:
     return key_id
 
 
-def _key_actor(key_id: str, *, row: KeyRow | None, digest: str, now: datetime) -> Actor:
+def _key_actor(key_id: str, *, row: KeyRow | None, digest: str, keys: KeyRing,
+               now: datetime) -> Actor:
     """The API key's actor, or the failure to audit: an unknown key and a wrong secret are one
     failure (compared in constant time), so a caller cannot learn which key ids exist; a key id
-    is named in the failure only when it exists."""
+    is named in the failure only when it exists. A key whose row the service did not write as
+    it is (:func:`row_seals.api_key_sealed`: a role, name, expiry, binding or revocation edited
+    in the database) is refused as ``unsealed``."""
     if row is None or not hmac.compare_digest(row.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if row else None)
+    if not row_seals.api_key_sealed(keys, key_id, row):
+        raise AuthFailure(UNSEALED, key_id=key_id)
     if (ended := _ended(row, now=now)) is not None:
         raise AuthFailure(ended, key_id=key_id)
     return Actor(key_id=key_id, role=Role(row.role), client_cert_sha256=row.client_cert_sha256)
@@ -140,7 +153,7 @@ def _ended(row: KeyRow, *, now: datetime) -> str | None:
 
 
 def require_still_in_force(session: Session, rows: KeyRows, actor: Actor, *,
-                           now: datetime) -> None:
+                           keys: KeyRing, now: datetime) -> None:
     """Refuse ``actor``'s API key if it was revoked or expired since its request was
     authenticated (in ``session``'s transaction, serialised with the revocation's): work that
     outlasts a revocation, such as a search embedding its probe, then does nothing, so that a
@@ -152,7 +165,9 @@ def require_still_in_force(session: Session, rows: KeyRows, actor: Actor, *,
     if not actor.key_id.startswith(API_KEY_PREFIX):
         return
     row = rows.read(session, actor.key_id)
-    ended = "unknown_or_wrong" if row is None else _ended(row, now=now)
+    ended = ("unknown_or_wrong" if row is None else
+             UNSEALED if not row_seals.api_key_sealed(keys, actor.key_id, row) else
+             _ended(row, now=now))
     if ended is not None:
         raise AuthFailure(ended, key_id=actor.key_id)
 
@@ -168,7 +183,8 @@ def authenticate(
     key_id = _key_id(secret)
     digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
     if key_id.startswith(API_KEY_PREFIX):
-        return _key_actor(key_id, row=rows.read(session, key_id), digest=digest, now=now)
+        return _key_actor(key_id, row=rows.read(session, key_id), digest=digest, keys=keys,
+                          now=now)
     token = session.get(SubjectToken, key_id)
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
@@ -190,7 +206,7 @@ def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
     row = runtime.key_rows.kept(key_id)
     if row is None:
         return None
-    return _key_actor(key_id, row=row, now=runtime.clock.now(),
+    return _key_actor(key_id, row=row, now=runtime.clock.now(), keys=runtime.keys,
                       digest=runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
 
 
@@ -240,14 +256,16 @@ def revoke_audited(runtime: Runtime, *, actor: Actor | None, key_id: str) -> Non
     act (a break-glass key whose opening the witness did not keep)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        if revoke_api_key(session, key_id=key_id, now=now).revoked_at == now:  # by this call
+        if revoke_api_key(session, key_id=key_id, keys=runtime.keys,
+                          now=now).revoked_at == now:  # by this call
             erasure_journal.record(runtime.settings.witness_dir,
                                    erasure_journal.KeyRevoked(key_id=key_id, at=now))
         runtime.audit(session, Entry(action=AuditAction.KEY_REVOKED, actor=actor,
                                      details={"key_id": key_id}))
 
 
-def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session) -> int:
+def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session, *,
+                 keys: KeyRing) -> int:
     """Revoke again, in ``session``, the keys the journal revoked that the database still
     accepts (a copy restored from before), at the journal's time; how many. At start-up,
     through the engine, so no row kept for authentication outlives it
@@ -259,7 +277,7 @@ def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session) -> 
     rows = list(session.scalars(select(ApiKey).where(ApiKey.id.in_(list(revoked)),
                                                      ApiKey.revoked_at.is_(None))))
     for row in rows:
-        revoke_api_key(session, key_id=row.id, now=revoked[row.id])
+        revoke_api_key(session, key_id=row.id, keys=keys, now=revoked[row.id])
     return len(rows)
 
 

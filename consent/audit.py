@@ -93,6 +93,8 @@ class AuditAction(StrEnum):
     LOG_REWRITTEN = "log_rewritten"  # not the events the witness holds a checkpoint of
     WITNESS_ADOPTED = "witness_adopted"  # a signed log started on a folder that pinned no key
     ROW_SEALS_ADOPTED = "row_seals_adopted"  # once: the rows then present sealed (row_seals)
+    # or, once instead, not sealed: that start found the log other than its witness signed it
+    ROW_SEALS_NOT_ADOPTED = "row_seals_not_adopted"
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left

@@ -62,6 +62,8 @@ class Mismatch(StrEnum):
     LATER_END = "ends_later_than_receipt"
     BINDING = "binding_not_in_receipt"
     OPT_IN = "opt_in_not_sealed"  # searchable, without the seal of a signed opt-in (row_seals)
+    TEMPLATE = "template_not_sealed"  # not the subject, consent or model it was enrolled as
+    UNREADABLE = "template_unreadable"  # its ciphertext does not open under its subject's key
 
 
 def _own_receipt(row: Consent | ProbeConsent, *, names_it: str,
@@ -148,14 +150,20 @@ def named_by(refusal: ConsentError) -> tuple[str, str] | None:
 
 def report(runtime: Runtime, session: Session, *, actor: Actor | None, row_id: str | None,
            problem: str, use: str, purpose: str | None, subjects: Sequence[str] = (),
-           outcome: str = ConsentRequired.code) -> None:
+           outcome: str = ConsentRequired.code, templates: Sequence[int] = ()) -> None:
     """Say it twice: an error line in the operator's log, and an ``authority_mismatch`` event
     in the chain (in ``session``), naming the consent (or probe consent; None for an opt-in,
-    whose subject is named in ``subjects``, sealed like every subject) and the use refused
-    under it (``outcome``: the refusal's code), never a face or a score."""
+    whose subject is named in ``subjects``, sealed like every subject, or for ``templates``,
+    named by id) and the use refused under it (``outcome``: the refusal's code), never a face
+    or a score."""
+    what = (f"consent {row_id}" if row_id else
+            f"template(s) {', '.join(map(str, templates))}" if templates else
+            "an opt-in to search")
     logger.error("%s is not backed by what its person signed (%s): %s refused under it",
-                 f"consent {row_id}" if row_id else "an opt-in to search", problem, use)
-    details = {"mismatch": problem, "use": use} | ({"consent_id": row_id} if row_id else {})
+                 what, problem, use)
+    details: dict[str, Any] = ({"mismatch": problem, "use": use}
+                               | ({"consent_id": row_id} if row_id else {})
+                               | ({"template_ids": list(templates)} if templates else {}))
     runtime.audit(session, Entry(action=AuditAction.AUTHORITY_MISMATCH, actor=actor,
                                  outcome=outcome, purpose=purpose, subjects=list(subjects),
                                  details=details))

@@ -40,12 +40,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal
+from optinface.consent import erasure_journal, row_seals
 from optinface.consent.activity import filtered
 from optinface.consent.apikeys import create_api_key, key_public, revoke_audited
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.errors import InvalidRequest, WitnessUnusable
 from optinface.consent.identifiers import require_name
+from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import PSEUDONYM_PREFIX
 from optinface.consent.roles import Role
 from optinface.consent.runtime import Runtime
@@ -63,10 +64,12 @@ REVIEW_DAYS = 90
 KEY_NAME = "break-glass"
 
 
-def is_break_glass(key: ApiKey) -> bool:
+def is_break_glass(keys: KeyRing, key: ApiKey) -> bool:
     """Whether ``key`` was issued here: only a break-glass opening gives an admin key an expiry
-    (the API cannot), and only it names it so."""
-    return key.name == KEY_NAME and key.expires_at is not None
+    (the API cannot), and only it names it so; sealed as such (:mod:`consent.row_seals`), so
+    a key renamed and given an expiry in the database is not one."""
+    return (key.name == KEY_NAME and key.expires_at is not None
+            and row_seals.api_key_sealed(keys, key.id, key))
 
 
 def require_hours(hours: int) -> None:

@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only
 
-from optinface.consent import policies
+from optinface.consent import policies, row_seals
 from optinface.consent.audit import AuditAction, Entry, log_time
+from optinface.consent.keys import KeyRing
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ConsentCapacity
@@ -78,7 +79,7 @@ def request_own_consent(runtime: Runtime, session: Session, *, actor: Actor | No
     return asked
 
 
-def take_over(session: Session, subject: Subject, given: Consent, *,
+def take_over(session: Session, subject: Subject, given: Consent, *, keys: KeyRing,
               now: datetime) -> TakeOver:
     """Move to ``given``, a consent the person just gave in their own name, the templates of
     their guardian's consents in force whose every purpose it covers: the guardian's consent
@@ -87,7 +88,9 @@ def take_over(session: Session, subject: Subject, given: Consent, *,
 
     A template's ciphertext is bound to its id, subject and model
     (:func:`consent.keys.template_binding`), not to its consent, so moving it re-encrypts
-    nothing. The caller audits the result and commits with ``given``.
+    nothing; its seal names the consent, so each is sealed again under ``given``
+    (:func:`row_seals.seal_template`). The caller audits the result and commits with
+    ``given``.
     """
     if given.given_by != str(ConsentCapacity.SELF):
         return TakeOver(consents=[], templates=[])
@@ -97,8 +100,11 @@ def take_over(session: Session, subject: Subject, given: Consent, *,
                  if {p.id for p in c.purposes} <= covered]
     if not guardians:
         return TakeOver(consents=[], templates=[])  # an adult's consent: no query
-    templates = list(session.scalars(select(Template.id).where(
-        Template.consent_id.in_(guardians)).order_by(Template.id)))
-    session.execute(update(Template).where(Template.id.in_(templates))
-                    .values(consent_id=given.id))  # ids only: no ciphertext is loaded
-    return TakeOver(consents=guardians, templates=templates)
+    moved = list(session.scalars(select(Template).where(Template.consent_id.in_(guardians))
+                                 .order_by(Template.id).options(load_only(  # no ciphertext
+                                     Template.id, Template.consent_id, Template.model_id,
+                                     Template.seal, Template.owner_hash))))
+    for template in moved:
+        template.consent_id = given.id
+        row_seals.seal_template(keys, template, pseudonym=subject.pseudonym)
+    return TakeOver(consents=guardians, templates=[t.id for t in moved])

@@ -85,7 +85,8 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
             expires_at=datetime.fromisoformat(statement["expiresAt"]))
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
             consent.guardian_until = policies.guardian_until(subject, settings)
-        taken_over = coming_of_age.take_over(session, subject, consent, now=now)
+        taken_over = coming_of_age.take_over(session, subject, consent, keys=runtime.keys,
+                                               now=now)
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,

@@ -82,7 +82,8 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
         subject_acts.open_capture(session, subject, capture_id, now=now).consumed_at = now
         template = ledger.add_template(
             session, subject=subject, consent=consent, protected=protected,
-            model_id=embedding.model_id, quality=embedding.face.score, key=key, now=now,
+            model_id=embedding.model_id, quality=embedding.face.score, key=key,
+            keys=runtime.keys, now=now,
         )
         subject.last_interaction_at = now
         runtime.audit(session, Entry(action=AuditAction.ENROL, actor=actor, subjects=[pseudonym],

@@ -41,7 +41,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, not_, select, update
+from sqlalchemy import delete, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -161,7 +161,10 @@ def _erase(
             return None
         subject.status = SubjectStatus.EXCLUDED
         subject.erasure_reason = str(reason)
-        labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
+        labels = set(session.scalars(select(Template.id).where(or_(
+            Template.subject_id == subject.id,
+            # sealed as theirs: a template moved to another subject in the database goes too
+            Template.owner_hash == tombstone_hash(runtime.keys, pseudonym)))))
     present = runtime.index.labels() & labels
     runtime.index.remove(present)
     unsearchable = Destroyed(templates=0, index_entries=len(present))

@@ -29,14 +29,17 @@ from optinface.consent.db import Database
 from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import ApiKey
 
-_ROW = select(ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at, ApiKey.expires_at,
-              ApiKey.client_cert_sha256).where(ApiKey.id == bindparam("key_id"))
+_ROW = select(ApiKey.name, ApiKey.secret_hash, ApiKey.role, ApiKey.revoked_at,
+              ApiKey.expires_at, ApiKey.client_cert_sha256, ApiKey.seal
+              ).where(ApiKey.id == bindparam("key_id"))
 
 
 @dataclass(frozen=True, slots=True)
 class KeyRow:
-    """What authentication needs of one ``api_keys`` row."""
+    """What authentication needs of one ``api_keys`` row: all its seal covers
+    (:func:`consent.row_seals.api_key_sealed`), and the seal."""
 
+    name: str
     secret_hash: str
     role: str
     revoked_at: datetime | None
@@ -44,6 +47,7 @@ class KeyRow:
     # key that expired meanwhile refuses it as a read would.
     expires_at: datetime | None
     client_cert_sha256: str | None
+    seal: str | None
 
 
 class KeyRows:
@@ -73,9 +77,7 @@ class KeyRows:
         found = session.execute(_ROW, {"key_id": key_id}).one_or_none()
         if found is None:
             return None
-        row = KeyRow(secret_hash=found.secret_hash, role=found.role, revoked_at=found.revoked_at,
-                     expires_at=found.expires_at,
-                     client_cert_sha256=found.client_cert_sha256)
+        row = KeyRow(**found._asdict())
         if generation is not None:
             kept_generation, rows = self._kept
             same = kept_generation == generation

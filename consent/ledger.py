@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from optinface.consent import row_seals
 from optinface.consent.crypto import new_key, open_sealed, seal
 from optinface.consent.errors import (
     NotFound,
@@ -48,7 +49,7 @@ from optinface.consent.tables import (
 )
 from optinface.engine.types import Vector
 
-TOMBSTONE_DOMAIN = "tombstone"
+TOMBSTONE_DOMAIN = row_seals.TOMBSTONE_DOMAIN
 PSEUDONYM_PREFIX = "subj_"
 """How every pseudonym begins: what a text that must name no subject is checked for."""
 
@@ -62,8 +63,8 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def tombstone_hash(keys: KeyRing, pseudonym: str) -> str:
-    return keys.keyed_hash(pseudonym, domain=TOMBSTONE_DOMAIN)
+tombstone_hash = row_seals.owner_hash
+"""The keyed hash an erased subject is known by, and each of their templates carries."""
 
 
 Row = TypeVar("Row")
@@ -296,9 +297,11 @@ def add_template(
     model_id: str,
     quality: float,
     key: bytes,
+    keys: KeyRing,
     now: datetime,
 ) -> Template:
-    """Store one protected vector encrypted under the subject's key; its id is the index label."""
+    """Store one protected vector encrypted under the subject's key, sealed as theirs under
+    ``consent`` (:func:`row_seals.seal_template`); its id is the index label."""
     template = Template(
         subject_id=subject.id,
         consent_id=consent.id,
@@ -317,6 +320,7 @@ def add_template(
             template_id=template.id, subject_id=subject.id, model_id=model_id
         ),
     )
+    row_seals.seal_template(keys, template, pseudonym=subject.pseudonym)
     return template
 
 

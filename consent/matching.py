@@ -101,7 +101,7 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     return usable
 
 
-_FOUND = (select(Template.id, Subject, Consent)
+_FOUND = (select(Template.id, Template.model_id, Template.seal, Subject, Consent)
           .join(Subject, Subject.id == Template.subject_id)
           .join(Consent, Consent.id == Template.consent_id)
           .where(Template.id.in_(bindparam("labels", expanding=True)))
@@ -112,33 +112,46 @@ once, like the gallery's query)."""
 
 def _backed_owners(runtime: Runtime, session: Session, labels: list[int], *,
                    actor: Actor, use: str, purpose_id: str, opt_in: bool) -> dict[int, str]:
-    """The owners of the templates found whose consent its signed receipt backs
-    (:mod:`consent.authority`) and, for a 1:N search (``opt_in``), whose opt-in carries the
-    seal of the act they signed (:func:`row_seals.opted_in`). The gallery is built from rows,
-    which a write to the database alone can widen; each consent or opt-in found that its
-    person did not sign is dropped and reported once, whether or not its template scored
-    above the threshold, so the report does not tell a match."""
+    """The owners of the templates found that are sealed as theirs under the consent they
+    were enrolled under (:func:`row_seals.template_sealed`), whose consent its signed receipt
+    backs (:mod:`consent.authority`) and, for a 1:N search (``opt_in``), whose opt-in carries
+    the seal of the act they signed (:func:`row_seals.opted_in`). The gallery is built from
+    rows, which a write to the database alone can widen; each template, consent or opt-in
+    found that its person did not sign is dropped and reported once, whether or not its
+    template scored above the threshold, so the report does not tell a match."""
     found = session.execute(_FOUND, {"labels": labels}).all()
+    keys = runtime.keys
+    unsealed = [row.id for row in found if not row_seals.template_sealed(
+        keys, template_id=row.id, pseudonym=row.Subject.pseudonym,
+        consent_id=row.Consent.id, model_id=row.model_id, found=row.seal)]
+    if unsealed:
+        authority.report(runtime, session, actor=actor, row_id=None,
+                         problem=str(authority.Mismatch.TEMPLATE), use=use,
+                         purpose=purpose_id, templates=unsealed)
     consents: dict[str, bool] = {}  # by consent id: backed by its receipt
     opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
-    for _, subject, consent in found:
+    for row in found:
+        subject, consent = row.Subject, row.Consent
+        if row.id in unsealed:
+            continue
         if consent.id not in consents:
             problem = authority.consent_problem(
-                consent, pseudonym=subject.pseudonym, public_key=runtime.keys.public_key
-            ) or runtime.journal_ends.problem(runtime.keys, consent_id=consent.id,
+                consent, pseudonym=subject.pseudonym, public_key=keys.public_key
+            ) or runtime.journal_ends.problem(keys, consent_id=consent.id,
                                               purpose_id=purpose_id, pseudonym=subject.pseudonym)
             consents[consent.id] = problem is None
             if problem is not None:
                 authority.report(runtime, session, actor=actor, row_id=consent.id,
                                  problem=str(problem), use=use, purpose=purpose_id)
         if opt_in and subject.pseudonym not in opted_in:
-            opted_in[subject.pseudonym] = row_seals.opted_in(runtime.keys, subject)
+            opted_in[subject.pseudonym] = row_seals.opted_in(keys, subject)
             if not opted_in[subject.pseudonym]:
                 authority.report(runtime, session, actor=actor, row_id=None,
                                  problem=str(authority.Mismatch.OPT_IN), use=use,
                                  purpose=purpose_id, subjects=[subject.pseudonym])
-    return {label: subject.pseudonym for label, subject, consent in found
-            if consents[consent.id] and (not opt_in or opted_in[subject.pseudonym])}
+    return {row.id: row.Subject.pseudonym for row in found
+            if row.id not in unsealed and consents[row.Consent.id]
+            and (not opt_in or opted_in[row.Subject.pseudonym])}
 
 
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
@@ -176,7 +189,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
     now = runtime.clock.now()
     with stage("search"), runtime.db.transaction() as session:
         # A key revoked while the probe was embedded searches nothing.
-        apikeys.require_still_in_force(session, runtime.key_rows, actor, now=now)
+        apikeys.require_still_in_force(session, runtime.key_rows, actor, keys=runtime.keys,
+                                       now=now)
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         purpose = ledger.get_purpose(session, purpose_id)

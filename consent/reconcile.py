@@ -18,6 +18,13 @@ database does not (a copy restored from before them, see :mod:`consent.erasure_j
 made again, with the withdrawals of consents and of purposes, the API-key revocations, the
 admin keys' passkeys bound and the opt-outs of 1:N search it records.
 
+A template whose seal fails (written, moved to another subject or consent, in the database
+without the key store: :mod:`consent.row_seals`) or whose ciphertext does not open under its
+subject's key is left out of the index, the service starts, and the rows left out are chained
+(``authority_mismatch``, by template id only) and logged as an error, once for as long as they
+stay the same; the row itself is kept for the operator to look at (an erasure of the subject it
+was sealed for still destroys it).
+
 Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
 from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
 the subjects kept, to enrol again (``subject_keys_lost``).
@@ -42,6 +49,7 @@ from optinface.consent import (
     purpose_withdrawal,
 )
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.authority import Mismatch, report
 from optinface.consent.erasure import (
     destroy_ended_templates,
     destroy_templates,
@@ -51,9 +59,11 @@ from optinface.consent.erasure import (
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.policies import indexable_labels, subjects_with_consent_ended
+from optinface.consent.row_seals import template_sealed
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ReconcileReport
-from optinface.consent.tables import Subject, SubjectKey, Template
+from optinface.consent.tables import AuditEvent, Subject, SubjectKey, Template
+from optinface.engine.types import Vector
 
 
 def reconcile(
@@ -74,7 +84,7 @@ def reconcile(
     with runtime.db.transaction() as session:
         withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
-        revocations_replayed = apikeys.revoke_again(journal, session)
+        revocations_replayed = apikeys.revoke_again(journal, session, keys=runtime.keys)
         break_glass_replayed = break_glass.chain_again(runtime, journal, session)
         admin_passkeys_replayed = admin_mfa.bind_again(runtime, journal, session)
         opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
@@ -94,21 +104,25 @@ def reconcile(
     with runtime.db.transaction() as session:
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
-        allowed = indexable_labels(session, model_id=model_id, now=now)
+        indexable = indexable_labels(session, model_id=model_id, now=now)
+        unsealed = unsealed_labels(runtime.keys, session, indexable)
+        allowed = indexable - unsealed
         present = runtime.index.labels()
         extra = present - allowed
         missing = sorted(allowed - present)
         if extra:
             runtime.index.remove(extra)
-        if missing:
-            index_templates(runtime, session, missing)
+        unreadable = index_templates(runtime, session, missing) if missing else set()
         if extra or missing:
             runtime.index.save()
+        _report_left_out(runtime, session, Mismatch.TEMPLATE, unsealed)
+        _report_left_out(runtime, session, Mismatch.UNREADABLE, unreadable)
         report = ReconcileReport(
             ledger_templates=len(allowed),
             index_entries=runtime.index.count(),
             removed=len(extra),
-            re_added=len(missing),
+            re_added=len(missing) - len(unreadable),
+            templates_left_out=len(unsealed) + len(unreadable),
             erasures_completed=len(interrupted),
             consents_ended_erased=len(ended),
             templates_destroyed=templates_destroyed,
@@ -133,16 +147,63 @@ def reconcile(
     return report
 
 
-def index_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> int:
+def index_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> set[int]:
     """Decrypt the templates ``labels`` names (those still in the ledger) and add them to the
-    index; how many were added. Start-up reconciliation and the replicas' change feed use it."""
-    templates = list(session.scalars(select(Template).where(Template.id.in_(list(labels)))))
-    if not templates:
-        return 0
+    index, but those whose seal fails or whose ciphertext does not open (a row written in the
+    database, not by the service): those left out, which the caller reports. Start-up
+    reconciliation and the replicas' change feed use it."""
+    unsealed = unsealed_labels(runtime.keys, session, labels)
+    templates = list(session.scalars(select(Template).where(
+        Template.id.in_([label for label in labels if label not in unsealed]))))
     keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
-    vectors = np.stack([decrypt_template(t, key=keys[t.subject_id]) for t in templates])
-    runtime.index.add([t.id for t in templates], vectors)
-    return len(templates)
+    readable: dict[int, Vector] = {}
+    unreadable = set()
+    for template in templates:
+        try:
+            readable[template.id] = decrypt_template(template, key=keys[template.subject_id])
+        except (KeyError, ValueError):  # no key, or bound to another id, subject or model
+            unreadable.add(template.id)
+    if readable:
+        runtime.index.add(list(readable), np.stack(list(readable.values())))
+    return unsealed | unreadable
+
+
+def unsealed_labels(keys: KeyRing, session: Session, labels: Collection[int]) -> set[int]:
+    """Those of ``labels`` whose template is not sealed as its subject's under its consent
+    (:func:`row_seals.template_sealed`): one keyed hash each, no ciphertext read."""
+    found = select(Template.id, Template.consent_id, Template.model_id, Template.seal,
+                   Subject.pseudonym).join(Subject, Subject.id == Template.subject_id)
+    wanted = sorted(labels)
+    return {row.id for start in range(0, len(wanted), _CHUNK)
+            for row in session.execute(found.where(Template.id.in_(wanted[start:start + _CHUNK])))
+            if not template_sealed(keys, template_id=row.id, pseudonym=row.pseudonym,
+                                   consent_id=row.consent_id, model_id=row.model_id,
+                                   found=row.seal)}
+
+
+_CHUNK = 500  # ids per query: within every database's limit on bound parameters
+
+
+def _report_left_out(runtime: Runtime, session: Session, problem: Mismatch,
+                     labels: set[int]) -> None:
+    """Chain (and log) the templates left out of the index for ``problem``, unless the last
+    start's report of it named the same ones: said once, not at every start."""
+    if not labels:
+        return
+    ids = sorted(labels)
+    reported = session.scalars(select(AuditEvent.details).where(
+        AuditEvent.action == str(AuditAction.AUTHORITY_MISMATCH)).order_by(AuditEvent.seq.desc()))
+    last = next((details for details in reported if isinstance(details, dict)
+                 and details.get("use") == LEFT_OUT and details.get("mismatch") == str(problem)),
+                None)
+    if last is not None and last.get("template_ids") == ids:
+        return
+    report(runtime, session, actor=None, row_id=None, problem=str(problem), use=LEFT_OUT,
+           purpose=None, templates=ids)
+
+
+LEFT_OUT = "index"
+"""The use a template left out of the index at start is reported under."""
 
 
 def _destroy_unreadable(runtime: Runtime, session: Session) -> int:

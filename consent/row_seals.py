@@ -3,37 +3,59 @@
 A passkey credential lets whoever holds its private key act as the person; a subject's opt-in
 puts them in every 1:N gallery; a register declaration opens matching. Each is one row of the
 ledger, which whoever holds a copy of the database can write: plant their own passkey for a
-person, set ``searchable``, change the material a declaration covers. The HMAC key lives in
+person, set ``searchable``, change the material a declaration covers, move a template to
+another person or consent, make a key an admin's or a break-glass one. The HMAC key lives in
 the key store, apart from the data (:mod:`consent.keys`), so each such row is sealed when the
 service writes it, with HMAC-SHA256 under that key over exactly the fields that grant
 something, and each use checks the seal: a row written or edited without the key store grants
-nothing (:func:`passkey_sealed`, :func:`opted_in`, :func:`declaration_sealed`).
+nothing (:func:`passkey_sealed`, :func:`opted_in`, :func:`declaration_sealed`,
+:func:`template_sealed`, :func:`api_key_sealed`).
 
 Rows written before the seals existed (migration 0030) are sealed once, at the first start
 after the upgrade, and that adoption is chained with its counts (:func:`adopt_once`): from then
-on an unsealed row grants nothing. Whoever holds the key store can seal anything, and a row
-planted before the upgrade was sealed with the others; an opt-in's seal names no time, so a
-seal copied from an older copy of the same person's row opts them in again (the witness
-journal's opt-outs, replayed at start, undo that): see the README, "Keys, backups and erasure".
+on an unsealed row grants nothing. Only a start that found the log as its witness signed it
+adopts; any other chains that it did not, and no start adopts after that, so that a log edited
+to lose the adoption's event gets nothing planted sealed. Whoever holds the key store can seal
+anything, and a row planted before the upgrade was sealed with the others; an opt-in's seal
+names no time, so a seal copied from an older copy of the same person's row opts them in again
+(the witness journal's opt-outs, replayed at start, undo that), and a revoked key's older row
+copied back whole authenticates again (the journal's revocations, replayed at start, undo
+that): see the README, "Keys, backups and erasure".
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import PasskeyUnsealed
 from optinface.consent.keys import KeyRing
-from optinface.consent.runtime import Runtime
-from optinface.consent.tables import AuditEvent, PasskeyCredential, RegisterDeclaration, Subject
+from optinface.consent.tables import (
+    ApiKey,
+    AuditEvent,
+    PasskeyCredential,
+    RegisterDeclaration,
+    Subject,
+    Template,
+)
+
+if TYPE_CHECKING:  # the runtime keeps the key rows, whose checks are here
+    from optinface.consent.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+TOMBSTONE_DOMAIN = "tombstone"
+"""The keyed hash an erased subject is known by (:func:`owner_hash`); ``consent.ledger`` names
+the same."""
 
 
 class RowKind(StrEnum):
@@ -43,6 +65,8 @@ class RowKind(StrEnum):
     PASSKEY = "passkey"
     OPT_IN = "opt-in"
     DECLARATION = "declaration"
+    TEMPLATE = "template"
+    API_KEY = "api-key"
 
 
 def seal(keys: KeyRing, kind: RowKind, fields: Mapping[str, Any]) -> str:
@@ -138,30 +162,134 @@ def declaration_sealed(keys: KeyRing, declaration: RegisterDeclaration) -> bool:
                    declaration.seal)
 
 
+# Templates ------------------------------------------------------------------------------------
+def owner_hash(keys: KeyRing, pseudonym: str) -> str:
+    """The tombstone hash of ``pseudonym``: kept on each of their templates, so their erasure
+    finds a template whose ``subject_id`` was moved to someone else."""
+    return keys.keyed_hash(pseudonym, domain=TOMBSTONE_DOMAIN)
+
+
+def _template_fields(template_id: int, *, pseudonym: str, consent_id: str,
+                     model_id: str) -> dict[str, Any]:
+    """What grants a template's use: whose face it is, the consent it was enrolled under (its
+    purposes and end) and the model that reads it."""
+    return {"id": template_id, "subject": pseudonym, "consent": consent_id, "model": model_id}
+
+
+def seal_template(keys: KeyRing, template: Template, *, pseudonym: str) -> None:
+    """Seal ``template`` (once it has its id) as ``pseudonym``'s, under its consent."""
+    template.seal = seal(keys, RowKind.TEMPLATE, _template_fields(
+        template.id, pseudonym=pseudonym, consent_id=template.consent_id,
+        model_id=template.model_id))
+    template.owner_hash = owner_hash(keys, pseudonym)
+
+
+def template_sealed(keys: KeyRing, *, template_id: int, pseudonym: str, consent_id: str,
+                    model_id: str, found: str | None) -> bool:
+    """Whether ``found`` is the seal of this template as ``pseudonym``'s under ``consent_id``:
+    a row moved to another subject or consent, or planted, is not."""
+    return matches(keys, RowKind.TEMPLATE, _template_fields(
+        template_id, pseudonym=pseudonym, consent_id=consent_id, model_id=model_id), found)
+
+
+# API keys -------------------------------------------------------------------------------------
+class KeyFields(Protocol):
+    """What an API key's seal covers: an ``api_keys`` row, or the row authentication keeps."""
+
+    @property
+    def name(self) -> str: ...  # break-glass is told by its name (consent.break_glass)
+    @property
+    def role(self) -> str: ...
+    @property
+    def secret_hash(self) -> str: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def client_cert_sha256(self) -> str | None: ...
+    @property
+    def seal(self) -> str | None: ...
+
+
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _api_key_fields(key_id: str, row: KeyFields) -> dict[str, Any]:
+    """Every field that says what a key may do and until when. The revocation too: a revoked
+    key's row with ``revoked_at`` set back to NULL is no longer the row sealed."""
+    return {"id": key_id, "name": row.name, "role": row.role, "secretHash": row.secret_hash,
+            "revokedAt": _when(row.revoked_at), "expiresAt": _when(row.expires_at),
+            "clientCert": row.client_cert_sha256}
+
+
+def seal_api_key(keys: KeyRing, key: ApiKey) -> None:
+    """Seal ``key`` as it now is: when created, and again when revoked."""
+    key.seal = seal(keys, RowKind.API_KEY, _api_key_fields(key.id, key))
+
+
+def api_key_sealed(keys: KeyRing, key_id: str, row: KeyFields) -> bool:
+    return matches(keys, RowKind.API_KEY, _api_key_fields(key_id, row), row.seal)
+
+
 # Adoption, once -------------------------------------------------------------------------------
-def adopt_once(runtime: Runtime) -> dict[str, int] | None:
+def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     """At the first start with seals (after migration 0030, or a new ledger's first), seal
     every row that grants something and chain ``row_seals_adopted`` with the counts; the
-    counts, or None when the log holds that event already. The event is the mark: in the
-    hash chain and the witness's checkpoints, so it can be neither removed to seal rows planted
-    since, nor added to skip an adoption, without the log's verification failing. Checked in
-    the write transaction that seals, so several workers starting at once adopt once."""
+    counts, or None when the log holds that event, or ``row_seals_not_adopted``, already.
+
+    ``log_sound``: this start found the log as its witness signed it (no events lost or
+    rewritten, no new witness folder taken up; :mod:`consent.transparency`). Otherwise nothing
+    is sealed, an error is logged and ``row_seals_not_adopted`` chained, and no later start
+    adopts either: a log whose adoption event was edited away would otherwise have the rows
+    planted since sealed as soon as a start found it consistent again (the witness signs the
+    edited log from that start on). Every passkey, opt-in, template and API key from before is
+    then refused until made again (README, "Keys, backups and erasure").
+
+    The events are the mark: in the hash chain and the witness's checkpoints, so they can be
+    neither removed nor added without the log's verification failing. Checked in the write
+    transaction that seals, so several workers starting at once adopt once."""
     keys = runtime.keys
     with runtime.db.transaction() as session:
-        if session.scalar(select(exists().where(
-                AuditEvent.action == str(AuditAction.ROW_SEALS_ADOPTED)))):
+        if session.scalar(select(exists().where(AuditEvent.action.in_(
+                [str(AuditAction.ROW_SEALS_ADOPTED), str(AuditAction.ROW_SEALS_NOT_ADOPTED)])))):
             return None
-        credentials = list(session.scalars(select(PasskeyCredential)))
-        for credential in credentials:
-            seal_passkey(keys, session, credential)
-        subjects = list(session.scalars(select(Subject).where(Subject.searchable.is_(True))))
-        for subject in subjects:
-            set_opt_in(keys, subject, True)
-        declarations = list(session.scalars(select(RegisterDeclaration)))
-        for declaration in declarations:
-            seal_declaration(keys, declaration)
-        counts = {"passkeys": len(credentials), "opt_ins": len(subjects),
-                  "declarations": len(declarations)}
+        if not log_sound:
+            logger.error("row seals NOT adopted: this start found the audit log other than its"
+                         " witness signed it, so the rows present were not sealed; passkeys,"
+                         " opt-ins, declarations, templates and API keys from before grant"
+                         " nothing until made again (chained as row_seals_not_adopted)")
+            runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_NOT_ADOPTED, actor=None,
+                                         details={"reason": "log_not_as_witnessed"}))
+            return None
+        counts = _seal_all(keys, session)
         runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_ADOPTED, actor=None,
                                      details=counts))
         return counts
+
+
+def _seal_all(keys: KeyRing, session: Session) -> dict[str, int]:
+    """Seal every row that grants something; how many of each kind."""
+    credentials = list(session.scalars(select(PasskeyCredential)))
+    for credential in credentials:
+        seal_passkey(keys, session, credential)
+    subjects = list(session.scalars(select(Subject).where(Subject.searchable.is_(True))))
+    for subject in subjects:
+        set_opt_in(keys, subject, True)
+    declarations = list(session.scalars(select(RegisterDeclaration)))
+    for declaration in declarations:
+        seal_declaration(keys, declaration)
+    pseudonyms = {row.id: row.pseudonym for row in session.execute(
+        select(Subject.id, Subject.pseudonym))}
+    templates = list(session.scalars(select(Template).options(load_only(  # no ciphertext
+        Template.id, Template.subject_id, Template.consent_id, Template.model_id,
+        Template.seal, Template.owner_hash))))
+    for template in templates:
+        seal_template(keys, template, pseudonym=pseudonyms[template.subject_id])
+    api_keys = list(session.scalars(select(ApiKey)))
+    for key in api_keys:
+        seal_api_key(keys, key)
+    return {"passkeys": len(credentials), "opt_ins": len(subjects),
+            "declarations": len(declarations), "templates": len(templates),
+            "api_keys": len(api_keys)}

@@ -788,6 +788,7 @@ class ReconcileReport(BaseModel):
     opt_outs_replayed: int = 0  # opted out of 1:N search after it: opted out again
     alternatives_replayed: int = 0  # chose the non-biometric alternative after it: again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
+    templates_left_out: int = 0  # seal failed or ciphertext unreadable: chained, not indexed
 
 
 # Audit ----------------------------------------------------------------------------------------

@@ -262,10 +262,12 @@ def _wire(
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
-        transparency.record_rollback(runtime, session)  # before anything else is chained
-        transparency.record_rewrite(runtime, session)
-        transparency.record_adoption(runtime, session)
-    if (adopted := row_seals.adopt_once(runtime)) is not None:  # before any row is used
+        not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
+                            transparency.record_rewrite(runtime, session),
+                            transparency.record_adoption(runtime, session)]
+    # Before any row is used; never on a log its witness does not vouch for (row_seals).
+    if (adopted := row_seals.adopt_once(runtime,
+                                        log_sound=not any(not_as_witnessed))) is not None:
         logger.info("row seals adopted (once): %s", adopted)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:

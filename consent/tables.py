@@ -221,6 +221,11 @@ class Template(Base):
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Keyed MAC of id, subject, consent and model (consent.row_seals): without it, never found.
+    seal: Mapped[str | None] = mapped_column(String(64))
+    # The tombstone hash of the subject it was enrolled for: what that subject's erasure finds
+    # it by, wherever its subject_id was moved (consent.erasure).
+    owner_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class SubjectKey(Base):
@@ -347,6 +352,9 @@ class ApiKey(Base):
     # A relying party's key bound to its client certificate: the SHA-256 of the certificate's
     # DER, never the certificate (consent.client_certificates).
     client_cert_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Keyed MAC of every field above but created_at (consent.row_seals): a key whose row was
+    # written or edited without the key store authenticates no one.
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class AdminPasskey(Base):

@@ -39,66 +39,71 @@ from optinface.consent.witness import Found, Witness, checkpoint_path, witnessed
 logger = logging.getLogger(__name__)
 
 
-def record_rollback(runtime: Runtime, session: Session) -> None:
+def record_rollback(runtime: Runtime, session: Session) -> bool:
     """Chain, once, that the log holds fewer events than were witnessed: events were lost, by a
     restore from a backup or by tampering. Not refused, so the operator can start and look; the
     event names both sizes, so the log says it and ``audit verify`` explains the witnessed
     checkpoints the log no longer matches (it still fails: the lost events are gone for good).
+    Whether events were lost, chained now or before (what the start's seal adoption asks).
     """
     events, witnessed = runtime.log.tree.sync(session).size, runtime.log.witness.latest_size()
     if events >= witnessed:
-        return
+        return False
     last = last_details(session, AuditAction.LOG_ROLLED_BACK)
     if last is not None and last.get("witnessed") == witnessed:
-        return  # chained already, at an earlier start since the loss
+        return True  # chained already, at an earlier start since the loss
     logger.error("the audit log holds %d events but %d were witnessed: events were lost (a"
                  " restored copy?); chained as log_rolled_back, and optinface audit verify"
                  " will report it", events, witnessed)
     runtime.audit(session, Entry(action=AuditAction.LOG_ROLLED_BACK, actor=None,
                                  details={"events": events, "witnessed": witnessed}))
+    return True
 
 
-def record_rewrite(runtime: Runtime, session: Session) -> None:
+def record_rewrite(runtime: Runtime, session: Session) -> bool:
     """Chain, once for each witnessed checkpoint, that the log's first events are no longer
     those the witness's newest checkpoint signed: they were rewritten, their hashes recomputed
     and the checkpoint rows signed again by someone holding the checkpoint key. Not refused,
     like a rollback (erasures and withdrawals are still due), but the log says it from the
     start, not only when ``audit verify`` runs, and the event names the witnessed size.
+    Whether the log is not (or cannot be shown to be) what the witness signed.
     """
     witness = runtime.log.witness
     size = witness.latest_size()
     tree = runtime.log.tree.sync(session)
     if size == 0 or tree.size < size:  # nothing witnessed yet, or lost events: record_rollback
-        return
+        return False
     source = checkpoint_path(witness.directory, size)
     try:
         checkpoint = open_checkpoint(source.read_text(encoding="utf-8"),
                                      runtime.log.signer.verifier)
     except (OSError, UnicodeDecodeError, NoteError):
-        return  # a witness file past reading: audit verify names it
+        return True  # a witness file past reading: audit verify names it
     problem = against_tree(checkpoint, tree, str(source), holder="the log")
     if problem is None:
-        return
+        return False
     last = last_details(session, AuditAction.LOG_REWRITTEN)
     if last is not None and last.get("witnessed") == size:
-        return  # chained already, at an earlier start
+        return True  # chained already, at an earlier start
     logger.error("the audit log does not hold the events its witness signed: %s; chained as"
                  " log_rewritten, and optinface audit verify will report it", problem.message)
     runtime.audit(session, Entry(action=AuditAction.LOG_REWRITTEN, actor=None,
                                  details={"events": tree.size, "witnessed": size}))
+    return True
 
 
-def record_adoption(runtime: Runtime, session: Session) -> None:
+def record_adoption(runtime: Runtime, session: Session) -> bool:
     """Chain that this start took up, as the witness, a folder that pinned no key while the
     ledger had signed checkpoints (:attr:`consent.witness.Found.adopted`): the folder that
     witnessed them was lost, unmounted or emptied, or the setting names another (a restore drill
     may do so on purpose). Not refused: the service still has erasures and withdrawals to carry
     out. The event names the log's size and the newest checkpoint the old witness should hold,
     so a reviewer whose copy stops there reads why; the new folder's first checkpoint covers it.
+    Whether it did.
     """
     found = runtime.log.witness.found
     if not found.adopted:
-        return
+        return False
     events = runtime.log.tree.sync(session).size
     logger.error("witness folder %s pinned no checkpoint key, but the ledger signed checkpoints"
                  " up to %d events: taken up as the witness from here on and chained as"
@@ -107,6 +112,7 @@ def record_adoption(runtime: Runtime, session: Session) -> None:
                  runtime.log.witness.directory, found.newest)
     runtime.audit(session, Entry(action=AuditAction.WITNESS_ADOPTED, actor=None,
                                  details={"events": events, "checkpoint": found.newest}))
+    return True
 
 
 def open_audit_log(settings: ConsentSettings, keys: KeyRing, *, found: Found) -> AuditLog:

@@ -636,9 +636,13 @@ FRENCH: dict[str, str] = {
     ),
     "New witness folder taken up for a signed log (the previous one lost?)":
         "Nouveau dossier témoin pour un journal déjà signé (l'ancien perdu ?)",
-    "Passkeys, opt-ins and declarations sealed (once, after an upgrade)":
-        "Clés d'accès, inscriptions aux recherches et déclarations scellées (une fois, après"
-        " une mise à jour)",
+    "Passkeys, opt-ins, declarations, templates and keys sealed (once, after an upgrade)": (
+        "Clés d'accès, inscriptions aux recherches, déclarations, gabarits et clés d'API"
+        " scellés (une fois, après une mise à jour)"
+    ),
+    "Rows NOT sealed after an upgrade: the log differs from its witness": (
+        "Lignes NON scellées après une mise à jour : le journal diffère de son témoin"
+    ),
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",

@@ -57,7 +57,10 @@ ACTIONS: dict[str, str] = {
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "log_rewritten": "Access log rewritten: it no longer holds the events its witness signed",
     "witness_adopted": "New witness folder taken up for a signed log (the previous one lost?)",
-    "row_seals_adopted": "Passkeys, opt-ins and declarations sealed (once, after an upgrade)",
+    "row_seals_adopted": "Passkeys, opt-ins, declarations, templates and keys sealed (once,"
+                         " after an upgrade)",
+    "row_seals_not_adopted": "Rows NOT sealed after an upgrade: the log differs from its"
+                             " witness",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",

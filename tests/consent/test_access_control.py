@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from optinface.consent import row_seals
 from optinface.consent.apikeys import HASH_DOMAIN, revoke_api_key
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import Forbidden, InvalidRequest, Unauthenticated
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import AgeCategory, AuditFilter, SubjectCreate
+from optinface.consent.tables import ApiKey
 from tests.support.backends import both_backends
 from tests.support.consent import World
 
@@ -122,7 +124,7 @@ def test_a_revocation_rolled_back_does_not_revoke(world: World) -> None:
     secret, actor = _used_key(world)
     runtime = world.service.runtime
     with pytest.raises(RuntimeError), runtime.db.transaction() as session:
-        revoke_api_key(session, key_id=actor.key_id, now=world.clock.now())
+        revoke_api_key(session, key_id=actor.key_id, keys=runtime.keys, now=world.clock.now())
         session.flush()
         row = runtime.key_rows.read(session, actor.key_id)  # read inside the transaction
         assert row is not None and row.revoked_at is not None
@@ -141,6 +143,9 @@ def test_a_new_key_authenticates_at_once_even_after_its_id_was_refused(world: Wo
             text("INSERT INTO api_keys (id, name, role, secret_hash, created_at)"
                  " SELECT 'key_00000000000000aa', 'made in SQL', 'portal', :hash, created_at"
                  " FROM api_keys LIMIT 1"), {"hash": hashed})
+    with world.service.runtime.db.transaction() as session:  # sealed as the service would
+        row_seals.seal_api_key(world.service.runtime.keys,
+                               session.get_one(ApiKey, "key_00000000000000aa"))
     assert world.service.authenticate("key_00000000000000aa.guess").role is Role.PORTAL
     created = world.service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab")
     assert world.service.authenticate(created.secret).role is Role.RESEARCHER

@@ -273,7 +273,8 @@ def test_a_template_moved_under_another_persons_consent_by_sql_is_not_found(
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
 ) -> None:
     """B consented to study 1 only; A to study 2. Moving B's template under A's consent would
-    put B's face in study 2's gallery: the receipt names A, not the template's owner."""
+    put B's face in study 2's gallery: the template's seal names B's consent, so the start
+    leaves it out of the index and says so."""
     second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
     moved = world.enrolled(portrait_jpegs[1])
     _, other_consent = world.subject(purposes=[second])
@@ -281,7 +282,7 @@ def test_a_template_moved_under_another_persons_consent_by_sql_is_not_found(
         " (SELECT subject_id FROM consents WHERE subject_ref = ?)", other_consent, moved)
     world = reopen(world)
     assert world.identify(flipped_jpegs[1], purpose=second).candidates == []
-    assert [e.details["mismatch"] for e in mismatches(world)] == ["receipt_of_another_subject"]
+    assert [e.details["mismatch"] for e in mismatches(world)] == ["template_not_sealed"]
 
 
 def test_a_probe_consent_extended_by_sql_ends_where_its_receipt_says(

@@ -162,7 +162,7 @@ def test_a_template_row_holds_no_image(
     world.enrolled(portrait_jpegs[0])
     columns = {c["name"] for c in inspect(service.runtime.db.engine).get_columns("templates")}
     assert columns == {"id", "subject_id", "consent_id", "model_id", "quality", "nonce",
-                       "ciphertext", "created_at"}
+                       "ciphertext", "created_at", "seal", "owner_hash"}  # 64 hex each
     with service.runtime.db.transaction() as session:
         (row,) = session.scalars(select(Template)).all()
     assert len(row.ciphertext) == 4 * pipeline.embedding_size + AES_GCM_TAG_BYTES

@@ -56,10 +56,11 @@ def test_consents_from_before_retained_until_get_their_purposes_retention(world:
 def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_ended(
     world: World,
 ) -> None:
-    """Migrated back before 0026 and up again, every key is still there and works as before;
-    a break-glass key, whose expiry the older schema cannot hold, was revoked on the way down,
-    by its expiry at the latest (the migration's wall clock, not the test's), so a downgrade
-    never makes it permanent."""
+    """Migrated back before 0026 and up again, every key is still there; a break-glass key,
+    whose expiry the older schema cannot hold, was revoked on the way down, by its expiry at the
+    latest (the migration's wall clock, not the test's), so a downgrade never makes it
+    permanent. The way down also passed below 0030, which drops the keys' seals, and the
+    adoption is not run again: every key then authenticates no one (README)."""
     service = world.service
     kiosk = service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     glass = service.open_break_glass(reason="INC-9: admin unreachable", hours=4)
@@ -70,7 +71,8 @@ def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_e
     migrate(engine, "head")
     after = service.list_api_keys(actor=world.admin)
     assert {key.key_id for key in after} == before
-    assert service.authenticate(kiosk.secret).role is Role.PORTAL
+    with pytest.raises(Unauthenticated):
+        service.authenticate(kiosk.secret)
     [(revoked_at, expires_at)] = [(k.revoked_at, k.expires_at) for k in after
                                   if k.key_id == glass.key_id]
     assert revoked_at is not None and expires_at is None
@@ -121,8 +123,9 @@ def test_a_migration_back_before_certificate_binding_revokes_every_bound_key(
     world: World, tmp_path: Path,
 ) -> None:
     """The schema before 0027 cannot hold a key's client certificate, so a bound key would come
-    out a bearer key, usable from any machine: it is revoked on the way down instead. An
-    unbound relying party's key, which nothing tied to a machine, works as before."""
+    out a bearer key, usable from any machine: it is revoked on the way down instead (below
+    0030 every key also loses its seal, so none authenticates afterwards; the revocation is
+    what this test is about)."""
     service = world.service
     lab = Authority.create(tmp_path, "labs-ca").issue("lab")
     bound = service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab A",
@@ -137,7 +140,9 @@ def test_a_migration_back_before_certificate_binding_revokes_every_bound_key(
     assert revoked_at is not None and revoked_at <= datetime.now(UTC)
     with pytest.raises(Unauthenticated):
         service.authenticate(bound.secret)
-    assert service.authenticate(unbound.secret).role is Role.RESEARCHER
+    [unrevoked] = [key.revoked_at for key in service.list_api_keys(actor=world.admin)
+                   if key.key_id == unbound.key_id]
+    assert unrevoked is None
 
 
 @both_backends
@@ -174,22 +179,32 @@ def test_the_reasons_for_a_late_notification_come_back_after_a_migration_below_0
 def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothing(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    """Below 0030 the ledger has nowhere to keep a seal, so the three columns go. Upgraded
-    again, the rows come back unsealed and the adoption, chained once already, is not run
-    again: a passkey then signs nothing, an opt-in finds nobody, a declaration counts for
-    nothing, until made again through the service (README, "Keys, backups and erasure")."""
+    """Below 0030 the ledger has nowhere to keep a seal, so the columns go, with a template's
+    owner hash and its index. Upgraded again, the rows come back unsealed and the adoption,
+    chained once already, is not run again: a passkey then signs nothing, an opt-in finds
+    nobody, a declaration counts for nothing, a template is found by no search and an API key
+    authenticates no one, until made again through the service (README, "Keys, backups and
+    erasure")."""
     pseudonym = world.enrolled(portrait_jpegs[0])
+    kiosk = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     engine = world.service.runtime.db.engine
-    sealed = {"passkey_credentials": "seal", "subjects": "searchable_seal",
-              "register_declarations": "seal"}
+    sealed = [("passkey_credentials", "seal"), ("subjects", "searchable_seal"),
+              ("register_declarations", "seal"), ("templates", "seal"),
+              ("templates", "owner_hash"), ("api_keys", "seal")]
     migrate(engine, "0029", down=True)
     with engine.connect() as connection:
-        for table, column in sealed.items():
+        for table, column in sealed:
             assert column not in {c["name"] for c in inspect(connection).get_columns(table)}
+        assert "ix_templates_owner_hash" not in {
+            i["name"] for i in inspect(connection).get_indexes("templates")}
     migrate(engine, "head")
     with engine.connect() as connection:
         assert [connection.execute(text(
             f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL")).scalar()
-            for table, column in sealed.items()] == [0, 0, 0]
+            for table, column in sealed] == [0] * len(sealed)
+        assert "ix_templates_owner_hash" in {
+            i["name"] for i in inspect(connection).get_indexes("templates")}
     refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
     refused("passkey_unsealed", lambda: world.people[pseudonym].set_searchable(False))
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(kiosk.secret)

@@ -9,6 +9,8 @@ through the service's public methods.
 from __future__ import annotations
 
 import base64
+import logging
+import shutil
 from collections.abc import Callable
 from contextlib import closing
 from datetime import date
@@ -18,7 +20,8 @@ import pytest
 from sqlalchemy import select, text
 
 from optinface.consent import row_seals
-from optinface.consent.errors import PasskeyUnsealed
+from optinface.consent.errors import PasskeyUnsealed, Unauthenticated
+from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
     Operation,
@@ -31,7 +34,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
-from optinface.consent.tables import AuditEvent
+from optinface.consent.tables import ApiKey, AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world, refused, row_count
@@ -208,6 +211,15 @@ def test_a_declaration_backdated_in_the_database_does_not_count(world: World,
     refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
 
 
+def _as_before_the_seals(service: OptinFace) -> None:
+    """The rows as a version from before migration 0030 left them: no seal."""
+    with service.runtime.db.transaction() as session:
+        for table, column in (("passkey_credentials", "seal"), ("subjects", "searchable_seal"),
+                              ("register_declarations", "seal"), ("templates", "seal"),
+                              ("api_keys", "seal")):
+            session.execute(text(f"UPDATE {table} SET {column} = NULL"))
+
+
 def test_rows_from_before_the_seals_are_adopted_once_and_rows_planted_after_are_not(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch,
@@ -216,23 +228,22 @@ def test_rows_from_before_the_seals_are_adopted_once_and_rows_planted_after_are_
     seal. The first start after the upgrade seals them, chained once with the counts, and
     everything works as before; a passkey planted after it is never sealed by a later start."""
     with monkeypatch.context() as older:  # the version before seals: no adoption, no seal
-        older.setattr(row_seals, "adopt_once", lambda runtime: None)
+        older.setattr(row_seals, "adopt_once", lambda runtime, **_: None)
         with closing(open_service()) as service:
             world = make_world(service, clock)
             pseudonym = world.enrolled(portrait_jpegs[0])
-            with service.runtime.db.transaction() as session:
-                for table, column in (("passkey_credentials", "seal"),
-                                      ("subjects", "searchable_seal"),
-                                      ("register_declarations", "seal")):
-                    session.execute(text(f"UPDATE {table} SET {column} = NULL"))
+            _as_before_the_seals(service)
             refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
     with closing(open_service()) as service:  # the first start after the upgrade
         world.service = service
+        api_keys = row_count(service, ApiKey)
         with service.runtime.db.transaction() as session:
             [adopted] = session.scalars(select(AuditEvent).where(
                 AuditEvent.action == "row_seals_adopted")).all()
             # root, portal, researcher, reviewer keys hold no passkey; the person does
-            assert adopted.details == {"passkeys": 1, "opt_ins": 1, "declarations": 1}
+            assert adopted.details == {"passkeys": 1, "opt_ins": 1, "declarations": 1,
+                                       "templates": 1,
+                                       "api_keys": api_keys}
         assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
         assert _sign_in(service, world.people[pseudonym].authenticator) == pseudonym
         device = _plant_passkey(service, pseudonym)
@@ -250,3 +261,56 @@ def test_each_kind_of_row_has_its_own_seal(world: World) -> None:
     assert not row_seals.matches(keys, row_seals.RowKind.OPT_IN, fields, None)
     assert row_seals.matches(keys, row_seals.RowKind.OPT_IN, fields,
                              row_seals.seal(keys, row_seals.RowKind.OPT_IN, fields))
+
+
+def _actions(service: OptinFace, *actions: str) -> list[str]:
+    with service.runtime.db.transaction() as session:
+        return list(session.scalars(select(AuditEvent.action).where(
+            AuditEvent.action.in_(actions)).order_by(AuditEvent.seq)))
+
+
+def test_an_adoption_edited_out_of_the_log_seals_nothing_planted_since(
+    world: World, open_service: Callable[[], OptinFace],
+) -> None:
+    """Review 1, finding 2: the adoption's event renamed in SQL and a passkey planted; the next
+    start finds the log rewritten, so it seals nothing and chains why, and no later start
+    adopts (though the witness signs the edited log from then on)."""
+    shell = world.service.create_subject(actor=world.portal,
+                                         body=SubjectCreate(age_category=AgeCategory.ADULT))
+    device = _plant_passkey(world.service, shell.pseudonym)
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text("UPDATE audit_events SET action = 'consent_given'"
+                             " WHERE action = 'row_seals_adopted'"))
+    watched = ("log_rewritten", "row_seals_adopted", "row_seals_not_adopted")
+    for _ in range(2):
+        world.service.close()
+        world.service = open_service()
+        assert _actions(world.service, *watched) == ["log_rewritten", "row_seals_not_adopted"]
+        refused("passkey_unsealed", lambda: _sign_in(world.service, device))
+
+
+def test_a_start_on_a_new_witness_folder_adopts_nothing(
+    open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A deployment from before 0030 first started after the upgrade on an empty witness folder
+    (witness_adopted): nothing is sealed, the operator's log and the chain say so, and the rows
+    from before grant nothing (the person's passkey, the researcher's key)."""
+    with monkeypatch.context() as older:
+        older.setattr(row_seals, "adopt_once", lambda runtime, **_: None)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            pseudonym = world.enrolled(portrait_jpegs[0])
+            lab = service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab")
+            _as_before_the_seals(service)
+            witness = service.settings.witness_dir
+    shutil.rmtree(witness)
+    with caplog.at_level(logging.ERROR, logger="optinface.consent.row_seals"), \
+            closing(open_service()) as service:
+        assert _actions(service, "witness_adopted", "row_seals_adopted",
+                        "row_seals_not_adopted") == ["witness_adopted", "row_seals_not_adopted"]
+        assert any("NOT adopted" in r.getMessage() for r in caplog.records)
+        refused("passkey_unsealed", lambda: _sign_in(
+            service, world.people[pseudonym].authenticator))
+        with pytest.raises(Unauthenticated):
+            service.authenticate(lab.secret)

@@ -1,15 +1,19 @@
 """row_seals: a keyed seal on the rows that grant something
 
-A passkey credential, a subject's opt-in to 1:N search and a register declaration each get a
-seal, HMAC-SHA256 under the key store's HMAC key over the fields that grant something
-(consent.row_seals), so that a row written into the database without the key store grants
-nothing. Plain ADD COLUMNs, nullable: the migration holds no key, so the rows present are
-sealed at the service's first start after it, once, chained as ``row_seals_adopted``.
+A passkey credential, a subject's opt-in to 1:N search, a register declaration, a template and
+an API key each get a seal, HMAC-SHA256 under the key store's HMAC key over the fields that
+grant something (consent.row_seals), so that a row written into the database without the key
+store grants nothing. A template also gets the tombstone hash of the subject it was enrolled
+for, indexed: that subject's erasure finds it by it, wherever its ``subject_id`` was moved.
+Plain ADD COLUMNs, nullable: the migration holds no key, so the rows present are sealed at the
+service's first start after it, once, chained as ``row_seals_adopted`` (or, if that start finds
+the log not what its witness signed, never: ``row_seals_not_adopted``).
 
 Downgrade: the older schema has nowhere to keep a seal, so the columns go. Upgrading again does
 not seal the rows anew (the adoption is chained once, and is what stops a later copy of the
-database from having its planted rows sealed): every passkey, opt-in and declaration then
-present grants nothing until registered, opted in or declared again.
+database from having its planted rows sealed): every passkey, opt-in, declaration, template and
+API key then present grants nothing until registered, opted in, declared, enrolled or created
+again (break-glass gives the operator an admin key to start over).
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ revision = '0030'
 down_revision = '0029'
 
 _SEALED = (('passkey_credentials', 'seal'), ('subjects', 'searchable_seal'),
-           ('register_declarations', 'seal'))
+           ('register_declarations', 'seal'), ('templates', 'seal'), ('api_keys', 'seal'))
+_OWNER_INDEX = 'ix_templates_owner_hash'
 
 
 def upgrade() -> None:
     for table, column in _SEALED:
         op.add_column(table, sa.Column(column, sa.String(64), nullable=True))
+    op.add_column('templates', sa.Column('owner_hash', sa.String(64), nullable=True))
+    op.create_index(_OWNER_INDEX, 'templates', ['owner_hash'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(_OWNER_INDEX, table_name='templates')
+    op.drop_column('templates', 'owner_hash')
     for table, column in _SEALED:
         op.drop_column(table, column)
