@@ -95,6 +95,7 @@ class AuditAction(StrEnum):
     ROW_SEALS_ADOPTED = "row_seals_adopted"  # once: the rows then present sealed (row_seals)
     # or, once instead, not sealed: that start found the log other than its witness signed it
     ROW_SEALS_NOT_ADOPTED = "row_seals_not_adopted"
+    ROW_SEALS_RESEALED = "row_seals_resealed"  # by the operator, with the key store (reseal)
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left

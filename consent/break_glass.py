@@ -45,9 +45,8 @@ from optinface.consent.activity import filtered
 from optinface.consent.apikeys import create_api_key, key_public, revoke_audited
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.errors import InvalidRequest, WitnessUnusable
-from optinface.consent.identifiers import require_name
+from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import KeyRing
-from optinface.consent.ledger import PSEUDONYM_PREFIX
 from optinface.consent.roles import Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ApiKeyCreated, AuditFilter, BreakGlassPublic
@@ -77,20 +76,6 @@ def require_hours(hours: int) -> None:
     if not MIN_HOURS <= hours <= MAX_HOURS:
         raise InvalidRequest(f"hours must be {MIN_HOURS} to {MAX_HOURS}",
                              details={"field": "hours"})
-
-
-def require_reason(reason: str) -> None:
-    """One printable line naming no subject: the reason stays in the log and the journal after
-    any erasure, which must leave no pseudonym behind; an incident or ticket reference says
-    why without naming the person.
-
-    Raises:
-        InvalidRequest: ``reason`` is not one line of printable text, or names a pseudonym.
-    """
-    require_name(reason, field="reason")
-    if PSEUDONYM_PREFIX in reason:
-        raise InvalidRequest("the reason names a subject: cite an incident or ticket reference,"
-                             " never a person", details={"field": "reason"})
 
 
 def require_the_witness_at_start(folder: Path, found: Found) -> None:

@@ -142,3 +142,21 @@ def require_reference(reference: str, *, field: str = "reference") -> None:
 def is_sha256(text: str) -> bool:
     """Whether ``text`` is a SHA-256 as :data:`SHA256_PATTERN` has it."""
     return re.fullmatch(SHA256_PATTERN, text) is not None
+
+
+PSEUDONYM_PREFIX = "subj_"
+"""How every subject's pseudonym begins (``consent.ledger`` makes them)."""
+
+
+def require_reason(reason: str) -> None:
+    """One printable line naming no subject: the reason stays in the log and the journal after
+    any erasure, which must leave no pseudonym behind; an incident or ticket reference says
+    why without naming the person.
+
+    Raises:
+        InvalidRequest: ``reason`` is not one line of printable text, or names a pseudonym.
+    """
+    require_name(reason, field="reason")
+    if PSEUDONYM_PREFIX in reason:
+        raise InvalidRequest("the reason names a subject: cite an incident or ticket reference,"
+                             " never a person", details={"field": "reason"})

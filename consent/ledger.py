@@ -24,6 +24,7 @@ from optinface.consent.errors import (
     PurposeExists,
     SubjectErased,
 )
+from optinface.consent.identifiers import PSEUDONYM_PREFIX
 from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.schemas import (
     ConsentCapacity,
@@ -50,7 +51,6 @@ from optinface.consent.tables import (
 from optinface.engine.types import Vector
 
 TOMBSTONE_DOMAIN = row_seals.TOMBSTONE_DOMAIN
-PSEUDONYM_PREFIX = "subj_"
 """How every pseudonym begins: what a text that must name no subject is checked for."""
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, load_only
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import PasskeyUnsealed
+from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import KeyRing
 from optinface.consent.tables import (
     ApiKey,
@@ -247,9 +248,11 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     edited log from that start on). Every passkey, opt-in, template and API key from before is
     then refused until made again (README, "Keys, backups and erasure").
 
-    The events are the mark: in the hash chain and the witness's checkpoints, so they can be
-    neither removed nor added without the log's verification failing. Checked in the write
-    transaction that seals, so several workers starting at once adopt once."""
+    The events are the mark: in the hash chain and the witness's checkpoints, so they cannot be
+    removed or edited without the log's verification failing (one appended by a database
+    writer only stops adoption). Checked in the write transaction that seals, so several
+    workers starting at once adopt once. The one way to seal again is the operator's own,
+    with the key store: :func:`reseal`."""
     keys = runtime.keys
     with runtime.db.transaction() as session:
         if session.scalar(select(exists().where(AuditEvent.action.in_(
@@ -266,6 +269,25 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
         counts = _seal_all(keys, session)
         runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_ADOPTED, actor=None,
                                      details=counts))
+        return counts
+
+
+def reseal(runtime: Runtime, *, reason: str) -> dict[str, int]:
+    """Seal every row that grants something again, chained as ``row_seals_resealed`` with
+    ``reason`` and the counts: the operator's own act (``optinface keys reseal``), run where
+    the key store is, after a migration round trip below 0030 or a refused adoption left the
+    rows unsealed. Whoever holds the key store could seal any row anyway; this way it is in the
+    log, for reviewers to compare the counts with the passkeys and keys the log registered.
+
+    Raises:
+        InvalidRequest: ``reason`` is not one line naming no subject.
+    """
+    require_reason(reason)
+    with runtime.db.transaction() as session:
+        counts = _seal_all(runtime.keys, session)
+        logger.warning("row seals made again by the operator: %s", counts)
+        runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_RESEALED, actor=None,
+                                     details={"reason": reason, **counts}))
         return counts
 
 

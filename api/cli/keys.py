@@ -164,6 +164,29 @@ def break_glass(
                "secret": made.secret})
 
 
+@app.command("reseal")
+def reseal(
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why, in one line: e.g. a migration round trip below 0030, or a refused"
+                         " adoption investigated; never a person's name or pseudonym. Chained"
+                         " with the counts.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Seal every passkey, opt-in, declaration, template and API key again, chained.
+
+    Rows that grant something carry a seal made with the key store; a migration below 0030 and
+    back, or an adoption refused because the log differed from its witness, leaves them unsealed,
+    so they grant nothing. This is the operator's own act, where the data directory and the key
+    store are (on SQLite with the server stopped); the log keeps the reason and how many rows of
+    each kind were sealed, for reviewers to compare with what the log registered.
+
+    Example: optinface keys reseal --reason "CHG-7: schema rolled back to 0029 and forward"
+    """
+    with opened(data_dir) as (_, service):
+        counts = service.reseal_rows(reason=reason)
+    echo_json(counts)
+
+
 @app.command("admin-passkey-link")
 def admin_passkey_link(
     key_id: Annotated[str, typer.Argument(help="The admin key's id (key_...), not its secret.",

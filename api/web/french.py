@@ -643,6 +643,9 @@ FRENCH: dict[str, str] = {
     "Rows NOT sealed after an upgrade: the log differs from its witness": (
         "Lignes NON scellées après une mise à jour : le journal diffère de son témoin"
     ),
+    "Rows sealed again by the operator, with the key store": (
+        "Lignes scellées de nouveau par l'exploitant, avec le magasin de clés"
+    ),
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",

@@ -61,6 +61,7 @@ ACTIONS: dict[str, str] = {
                          " after an upgrade)",
     "row_seals_not_adopted": "Rows NOT sealed after an upgrade: the log differs from its"
                              " witness",
+    "row_seals_resealed": "Rows sealed again by the operator, with the key store",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",

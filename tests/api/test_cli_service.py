@@ -236,6 +236,23 @@ def test_break_glass_beyond_a_day_or_without_a_one_line_reason_is_one_line_creat
     assert bootstrap[0] == 0, bootstrap  # no key was made: the system is still empty
 
 
+def test_keys_reseal_seals_every_row_again_chained_with_its_reason(
+    data_dir: Path, admin: str
+) -> None:
+    """The operator's way back after a migration round trip below 0030 (or a refused
+    adoption): with the key store, counts printed as JSON and chained with the reason; a reason
+    that names a subject is one line and seals nothing."""
+    d = ("--data-dir", str(data_dir))
+    code, output = run("keys", "reseal", "--reason", "subj_0123456789abcdef01234567", *d)
+    assert code == 1 and output.startswith("refused: invalid_request: "), output
+    code, output = run("keys", "reseal", "--reason", "CHG-7: schema round trip", *d)
+    assert code == 0, output
+    counts = json.loads(output)
+    assert counts["api_keys"] == 1 and set(counts) == {
+        "passkeys", "opt_ins", "declarations", "templates", "api_keys"}
+    assert run("keys", "list", "--api-key", admin, *d)[0] == 0  # the key still authenticates
+
+
 def test_register_declare_and_show(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir))
     assert (

@@ -11,10 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+from optinface.consent.audit import AuditAction
 from optinface.consent.errors import SecondFactorRequired, Unauthenticated
 from optinface.consent.incidents import Audience
 from optinface.consent.roles import Permission, Role
-from optinface.consent.schemas import IncidentCreate
+from optinface.consent.schemas import AuditFilter, IncidentCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
@@ -184,7 +185,7 @@ def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothin
     chained once already, is not run again: a passkey then signs nothing, an opt-in finds
     nobody, a declaration counts for nothing, a template is found by no search and an API key
     authenticates no one, until made again through the service (README, "Keys, backups and
-    erasure")."""
+    erasure"), or the operator seals them again with the key store, chained."""
     pseudonym = world.enrolled(portrait_jpegs[0])
     kiosk = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     engine = world.service.runtime.db.engine
@@ -208,3 +209,12 @@ def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothin
     refused("passkey_unsealed", lambda: world.people[pseudonym].set_searchable(False))
     with pytest.raises(Unauthenticated):
         world.service.authenticate(kiosk.secret)
+    # The operator's way back, with the key store (optinface keys reseal): chained, counted.
+    counts = world.service.reseal_rows(reason="CHG-7: schema rolled back to 0029 and forward")
+    assert counts["passkeys"] >= 1 and counts["templates"] == 1 and counts["api_keys"] >= 1
+    assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
+    assert world.service.authenticate(kiosk.secret).key_id == kiosk.key_id
+    [event] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.ROW_SEALS_RESEALED)).events
+    assert event.details == {"reason": "CHG-7: schema rolled back to 0029 and forward", **counts}
+    refused("invalid_request", lambda: world.service.reseal_rows(reason=f"for {pseudonym}"))
