@@ -22,6 +22,7 @@ withdrawing it or letting it expire destroys them like any others (X-MIN 6).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,8 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ConsentCapacity
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus, Template
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ def take_over(session: Session, subject: Subject, given: Consent, *, keys: KeyRi
     A template's ciphertext is bound to its id, subject and model
     (:func:`consent.keys.template_binding`), not to its consent, so moving it re-encrypts
     nothing; its seal names the consent, so each is sealed again under ``given``
-    (:func:`row_seals.seal_template`). The caller audits the result and commits with
-    ``given``.
+    (:func:`row_seals.seal_template`), only those sealed as this subject's under the guardian's
+    consent: a template another person's row was moved to by SQL is left as it is, unsealed.
+    The caller audits the result and commits with ``given``.
     """
     if given.given_by != str(ConsentCapacity.SELF):
         return TakeOver(consents=[], templates=[])
@@ -100,10 +104,18 @@ def take_over(session: Session, subject: Subject, given: Consent, *, keys: KeyRi
                  if {p.id for p in c.purposes} <= covered]
     if not guardians:
         return TakeOver(consents=[], templates=[])  # an adult's consent: no query
-    moved = list(session.scalars(select(Template).where(Template.consent_id.in_(guardians))
-                                 .order_by(Template.id).options(load_only(  # no ciphertext
-                                     Template.id, Template.consent_id, Template.model_id,
-                                     Template.seal, Template.owner_hash))))
+    found = list(session.scalars(select(Template).where(
+        Template.consent_id.in_(guardians), Template.subject_id == subject.id)
+        .order_by(Template.id).options(load_only(  # no ciphertext
+            Template.id, Template.consent_id, Template.model_id, Template.seal,
+            Template.owner_hash))))
+    moved = [t for t in found if row_seals.template_sealed(
+        keys, template_id=t.id, pseudonym=subject.pseudonym, consent_id=t.consent_id,
+        model_id=t.model_id, found=t.seal)]
+    if len(moved) < len(found):  # moved here from another person by SQL: never sealed as theirs
+        logger.error("templates %s under a guardian's consent of this subject carry no seal as"
+                     " theirs: left unsealed, not taken over", [t.id for t in found
+                                                                if t not in moved])
     for template in moved:
         template.consent_id = given.id
         row_seals.seal_template(keys, template, pseudonym=subject.pseudonym)

@@ -208,12 +208,16 @@ def _text(value: object) -> str:
 
 
 def _append(witness_dir: Path, lines: str) -> None:
+    """Append ``lines``; after a line a crash left torn (no newline at the end of the file),
+    on a line of their own, so the torn one does not swallow the first of them."""
     witness_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     path = journal_path(witness_dir)
     created = not path.exists()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
+    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
     try:
-        os.write(descriptor, lines.encode("utf-8"))
+        size = os.fstat(descriptor).st_size
+        torn = size > 0 and os.pread(descriptor, 1, size - 1) != b"\n"
+        os.write(descriptor, ("\n" if torn else "").encode() + lines.encode("utf-8"))
         os.fsync(descriptor)
     finally:
         os.close(descriptor)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -272,46 +273,95 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
         return counts
 
 
-def reseal(runtime: Runtime, *, reason: str) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    """What ``optinface keys reseal`` found and did: the rows that grant something and carried
+    no valid seal, by kind (ids; opt-ins by pseudonym, for the operator's eyes only, never
+    chained), and how many rows of each kind it sealed (None for a dry run)."""
+
+    were_unsealed: dict[str, list[str]]
+    sealed: dict[str, int] | None
+
+
+def reseal(runtime: Runtime, *, reason: str, dry_run: bool = False) -> Resealed:
     """Seal every row that grants something again, chained as ``row_seals_resealed`` with
-    ``reason`` and the counts: the operator's own act (``optinface keys reseal``), run where
-    the key store is, after a migration round trip below 0030 or a refused adoption left the
-    rows unsealed. Whoever holds the key store could seal any row anyway; this way it is in the
-    log, for reviewers to compare the counts with the passkeys and keys the log registered.
+    ``reason``, the counts and how many of each kind carried no valid seal: the operator's own
+    act (``optinface keys reseal``), run where the key store is, after a migration round trip
+    below 0030 or a refused adoption left the rows unsealed. ``dry_run`` lists those rows and
+    seals nothing: a row planted in the database is among them, for the operator to look at
+    before sealing it. Whoever holds the key store could seal any row anyway; this way it is
+    in the log, for reviewers to compare the counts with what the log registered.
 
     Raises:
         InvalidRequest: ``reason`` is not one line naming no subject.
     """
     require_reason(reason)
     with runtime.db.transaction() as session:
-        counts = _seal_all(runtime.keys, session)
-        logger.warning("row seals made again by the operator: %s", counts)
+        rows = _granting(session)
+        found = _unsealed(runtime.keys, session, rows)
+        if dry_run:
+            return Resealed(were_unsealed=found, sealed=None)
+        sealed = _seal_all(runtime.keys, session, rows)
+        logger.warning("row seals made again by the operator: %s", sealed)
         runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_RESEALED, actor=None,
-                                     details={"reason": reason, **counts}))
-        return counts
+                                     details={"reason": reason, **sealed, "were_unsealed": {
+                                         kind: len(ids) for kind, ids in found.items()}}))
+        return Resealed(were_unsealed=found, sealed=sealed)
 
 
-def _seal_all(keys: KeyRing, session: Session) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class _Granting:
+    """Every row that grants something, read once (templates without their ciphertext)."""
+
+    credentials: list[PasskeyCredential]
+    opted_in: list[Subject]
+    declarations: list[RegisterDeclaration]
+    templates: list[Template]
+    pseudonyms: dict[int, str]
+    api_keys: list[ApiKey]
+
+
+def _granting(session: Session) -> _Granting:
+    return _Granting(
+        credentials=list(session.scalars(select(PasskeyCredential))),
+        opted_in=list(session.scalars(select(Subject).where(Subject.searchable.is_(True)))),
+        declarations=list(session.scalars(select(RegisterDeclaration))),
+        templates=list(session.scalars(select(Template).options(load_only(  # no ciphertext
+            Template.id, Template.subject_id, Template.consent_id, Template.model_id,
+            Template.seal, Template.owner_hash)))),
+        pseudonyms={row.id: row.pseudonym for row in session.execute(
+            select(Subject.id, Subject.pseudonym))},
+        api_keys=list(session.scalars(select(ApiKey))),
+    )
+
+
+def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, list[str]]:
+    """The rows whose seal does not verify, by kind."""
+    return {
+        "passkeys": [c.id for c in rows.credentials if not passkey_sealed(keys, session, c)],
+        "opt_ins": [s.pseudonym for s in rows.opted_in if not opted_in(keys, s)],
+        "declarations": [str(d.id) for d in rows.declarations
+                         if not declaration_sealed(keys, d)],
+        "templates": [str(t.id) for t in rows.templates if not template_sealed(
+            keys, template_id=t.id, pseudonym=rows.pseudonyms[t.subject_id],
+            consent_id=t.consent_id, model_id=t.model_id, found=t.seal)],
+        "api_keys": [k.id for k in rows.api_keys if not api_key_sealed(keys, k.id, k)],
+    }
+
+
+def _seal_all(keys: KeyRing, session: Session, rows: _Granting | None = None) -> dict[str, int]:
     """Seal every row that grants something; how many of each kind."""
-    credentials = list(session.scalars(select(PasskeyCredential)))
-    for credential in credentials:
+    rows = rows or _granting(session)
+    for credential in rows.credentials:
         seal_passkey(keys, session, credential)
-    subjects = list(session.scalars(select(Subject).where(Subject.searchable.is_(True))))
-    for subject in subjects:
+    for subject in rows.opted_in:
         set_opt_in(keys, subject, True)
-    declarations = list(session.scalars(select(RegisterDeclaration)))
-    for declaration in declarations:
+    for declaration in rows.declarations:
         seal_declaration(keys, declaration)
-    pseudonyms = {row.id: row.pseudonym for row in session.execute(
-        select(Subject.id, Subject.pseudonym))}
-    templates = list(session.scalars(select(Template).options(load_only(  # no ciphertext
-        Template.id, Template.subject_id, Template.consent_id, Template.model_id,
-        Template.seal, Template.owner_hash))))
-    for template in templates:
-        seal_template(keys, template, pseudonym=pseudonyms[template.subject_id])
-    api_keys = list(session.scalars(select(ApiKey)))
-    for key in api_keys:
+    for template in rows.templates:
+        seal_template(keys, template, pseudonym=rows.pseudonyms[template.subject_id])
+    for key in rows.api_keys:
         seal_api_key(keys, key)
-    return {"passkeys": len(credentials), "opt_ins": len(subjects),
-            "declarations": len(declarations), "templates": len(templates),
-            "api_keys": len(api_keys)}
+    return {"passkeys": len(rows.credentials), "opt_ins": len(rows.opted_in),
+            "declarations": len(rows.declarations), "templates": len(rows.templates),
+            "api_keys": len(rows.api_keys)}

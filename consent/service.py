@@ -454,10 +454,11 @@ class OptinFace:
         witnessed at once (see :mod:`consent.break_glass`)."""
         return break_glass.open_audited(self.runtime, reason=reason, hours=hours)
 
-    def reseal_rows(self, *, reason: str) -> dict[str, int]:
+    def reseal_rows(self, *, reason: str, dry_run: bool = False) -> row_seals.Resealed:
         """Seal every row that grants something again: the operator's own act with the key
-        store, chained with ``reason`` (see :func:`consent.row_seals.reseal`)."""
-        return row_seals.reseal(self.runtime, reason=reason)
+        store, chained with ``reason``; ``dry_run`` lists the rows without a valid seal and
+        seals nothing (see :func:`consent.row_seals.reseal`)."""
+        return row_seals.reseal(self.runtime, reason=reason, dry_run=dry_run)
 
     def authenticate(self, secret: str) -> Actor:
         """The actor behind an API key or subject token; failures are audited without the secret."""

@@ -170,6 +170,9 @@ def reseal(
         "--reason", help="Why, in one line: e.g. a migration round trip below 0030, or a refused"
                          " adoption investigated; never a person's name or pseudonym. Chained"
                          " with the counts.")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the rows that carry no valid seal (a row planted in the"
+                          " database is among them) and seal nothing.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Seal every passkey, opt-in, declaration, template and API key again, chained.
@@ -180,11 +183,14 @@ def reseal(
     store are (on SQLite with the server stopped); the log keeps the reason and how many rows of
     each kind were sealed, for reviewers to compare with what the log registered.
 
+    Look first: --dry-run lists, by kind, the rows without a valid seal (opt-ins by pseudonym),
+    so that a row someone planted in the database is not sealed with the others.
+
     Example: optinface keys reseal --reason "CHG-7: schema rolled back to 0029 and forward"
     """
     with opened(data_dir) as (_, service):
-        counts = service.reseal_rows(reason=reason)
-    echo_json(counts)
+        done = service.reseal_rows(reason=reason, dry_run=dry_run)
+    echo_json({"were_unsealed": done.were_unsealed, "sealed": done.sealed})
 
 
 @app.command("admin-passkey-link")

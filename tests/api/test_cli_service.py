@@ -247,9 +247,9 @@ def test_keys_reseal_seals_every_row_again_chained_with_its_reason(
     assert code == 1 and output.startswith("refused: invalid_request: "), output
     code, output = run("keys", "reseal", "--reason", "CHG-7: schema round trip", *d)
     assert code == 0, output
-    counts = json.loads(output)
-    assert counts["api_keys"] == 1 and set(counts) == {
-        "passkeys", "opt_ins", "declarations", "templates", "api_keys"}
+    done = json.loads(output)
+    assert done["sealed"]["api_keys"] == 1 and done["were_unsealed"]["api_keys"] == [] and set(
+        done["sealed"]) == {"passkeys", "opt_ins", "declarations", "templates", "api_keys"}
     assert run("keys", "list", "--api-key", admin, *d)[0] == 0  # the key still authenticates
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select, text
 
 from optinface.consent.crypto import canonical_json
+from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ProbeConsentRequired
 from optinface.consent.schemas import AgeCategory, Operation, SearchOutcome
 from optinface.consent.service import OptinFace
@@ -102,14 +103,19 @@ def test_a_purpose_added_to_a_consent_by_sql_finds_no_one(
     assert world.service.verify_audit().ok
 
 
+@pytest.mark.parametrize("torn", [False, True], ids=["journal", "after-a-torn-line"])
 def test_a_withdrawn_purpose_put_back_by_sql_while_the_service_runs_finds_no_one(
     world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
-    flipped_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
+    flipped_jpegs: list[bytes], caplog: pytest.LogCaptureFixture, torn: bool,
 ) -> None:
     """The receipt still names a purpose the person took out since; the erasure journal, kept
     apart from the database, says it ended. A database administrator who puts the purpose
     back while the service runs (the next start would take it out again) gets no one: each
-    face a search finds is asked of the journal too (consent.journal_ends)."""
+    face a search finds is asked of the journal too (consent.journal_ends). A line a crash left
+    torn before does not swallow the withdrawal's (review 2)."""
+    if torn:
+        with journal_path(settings.witness_dir).open("a", encoding="utf-8") as journal:
+            journal.write('{"kind": "withdrawal", "consent_id": "con_')
     second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
     subject, consent_id = world.subject(purposes=[world.purpose, second])
     world.enrol(subject, consent_id, portrait_jpegs[0])

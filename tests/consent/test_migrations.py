@@ -209,12 +209,22 @@ def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothin
     refused("passkey_unsealed", lambda: world.people[pseudonym].set_searchable(False))
     with pytest.raises(Unauthenticated):
         world.service.authenticate(kiosk.secret)
-    # The operator's way back, with the key store (optinface keys reseal): chained, counted.
-    counts = world.service.reseal_rows(reason="CHG-7: schema rolled back to 0029 and forward")
+    # The operator's way back, with the key store (optinface keys reseal): a dry run lists the
+    # rows without a valid seal and seals nothing; the reseal is chained, counted.
+    reason = "CHG-7: schema rolled back to 0029 and forward"
+    looked = world.service.reseal_rows(reason=reason, dry_run=True)
+    assert looked.sealed is None and looked.were_unsealed["templates"] == [str(
+        world.service.templates(actor=world.admin, subject=pseudonym)[0].id)]
+    assert kiosk.key_id in looked.were_unsealed["api_keys"]
+    refused("declaration_unsealed", lambda: world.identify(portrait_jpegs[0]))
+    done = world.service.reseal_rows(reason=reason)
+    assert done.were_unsealed == looked.were_unsealed and done.sealed is not None
+    counts = done.sealed
     assert counts["passkeys"] >= 1 and counts["templates"] == 1 and counts["api_keys"] >= 1
     assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
     assert world.service.authenticate(kiosk.secret).key_id == kiosk.key_id
     [event] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
         action=AuditAction.ROW_SEALS_RESEALED)).events
-    assert event.details == {"reason": "CHG-7: schema rolled back to 0029 and forward", **counts}
+    assert event.details == {"reason": reason, **counts, "were_unsealed": {
+        kind: len(ids) for kind, ids in looked.were_unsealed.items()}}
     refused("invalid_request", lambda: world.service.reseal_rows(reason=f"for {pseudonym}"))

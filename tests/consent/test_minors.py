@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError, InvalidRequest, SubjectErased, Unauthenticated
@@ -327,3 +328,31 @@ def test_a_minors_consent_lasts_at_most_a_year_and_an_adults_longer(world: World
     consent(grown_up, 366)  # the bracket declared two years ago is surely 18 now
     assert ("a minor's consent (by the declared age, never the face) lasts at most 365 days"
             in world.service.retention_policy().rules)
+
+
+def test_coming_of_age_takes_over_only_the_persons_own_templates(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """Review 2: another adult's template moved by SQL under a minor's guardian consent was
+    sealed as the minor's when they consented in their own name, then found as them and spared
+    by its owner's erasure. Only templates sealed as this person's under the guardian's
+    consent are taken over; the moved one stays unsealed, is found as no one, and goes with
+    its owner's erasure."""
+    other = world.person()
+    other_consent = world.consent(other.pseudonym).consent.id
+    moved = world.enrol(other.pseudonym, other_consent, portrait_jpegs[1]).id
+    minor = _minor_in_quebec(world)
+    guardians, own = _guardian_enrolled(world, minor, portrait_jpegs[0])
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text(
+            "UPDATE templates SET subject_id = (SELECT id FROM subjects WHERE pseudonym = :p),"
+            " consent_id = :c WHERE id = :t"), {"p": minor.pseudonym, "c": guardians, "t": moved})
+    _days_after_the_birthday(world, 10)
+    _own_consent(world, minor)
+    [given] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.CONSENT_GIVEN, subject=minor.pseudonym)).events[-1:]
+    assert given.details["templates_taken_over"] == [own]
+    assert _found(world, flipped_jpegs[1]) == []
+    erased = world.service.erase(actor=other.actor, subject=other.pseudonym,
+                                 reason=ErasureReason.REQUEST)
+    assert erased.templates_destroyed == 1
