@@ -261,9 +261,11 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
             return None
         if not log_sound:
             logger.error("row seals NOT adopted: this start found the audit log other than its"
-                         " witness signed it, so the rows present were not sealed; passkeys,"
-                         " opt-ins, declarations, templates and API keys from before grant"
-                         " nothing until made again (chained as row_seals_not_adopted)")
+                         " witness signed it, so the rows present were not sealed; those that"
+                         " carry no seal (passkeys, opt-ins, declarations, templates, API keys)"
+                         " grant nothing until made again, or until the operator, having looked"
+                         " at them (optinface keys reseal --dry-run), seals them again (chained"
+                         " as row_seals_not_adopted)")
             runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_NOT_ADOPTED, actor=None,
                                          details={"reason": "log_not_as_witnessed"}))
             return None
