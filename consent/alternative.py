@@ -31,7 +31,7 @@ def choose_alternative(
 ) -> Destroyed:
     """Record the choice and destroy the subject's templates; the caller audits and commits."""
     subject.alternative_chosen_at = now
-    row_seals.set_opt_in(runtime.keys, subject, False)
+    row_seals.set_opt_in(runtime.keys, subject, False, at=now)
     subject.last_interaction_at = now
     labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
     # A restored copy makes the choice again and destroys the templates again.

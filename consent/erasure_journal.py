@@ -311,12 +311,12 @@ def choices_again(runtime: Runtime, journal: Sequence[Entry],
         ref = tombstone_hash(runtime.keys, subject.pseudonym)
         at = opted_out.get(ref)
         if at is not None and subject.searchable and subject.last_interaction_at < at:
-            row_seals.set_opt_in(runtime.keys, subject, False)
+            row_seals.set_opt_in(runtime.keys, subject, False, at=at)
             opt_outs += 1
         at = chosen.get(ref)
         if at is not None and subject.alternative_chosen_at is None:
             subject.alternative_chosen_at = at
-            row_seals.set_opt_in(runtime.keys, subject, False)
+            row_seals.set_opt_in(runtime.keys, subject, False, at=at)
             alternatives += 1
     return opt_outs, alternatives
 

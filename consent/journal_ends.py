@@ -2,13 +2,15 @@
 
 The journal (:mod:`consent.erasure_journal`) lies in the witness folder, apart from the
 database, and says for good which consents were withdrawn, which purposes were taken out of a
-consent and which subjects were erased. Each start makes the database agree with it again
-(:mod:`consent.reconcile`). While the service runs, though, whoever can write the database (a
-database administrator on PostgreSQL) could set a withdrawn consent back to active, put a
-withdrawn purpose back, or insert an erased subject's rows again, and every check that reads rows
-would grant them until the next start. So a search asks the journal too, for each template it
-finds: a few set lookups. The journal is read again only when it grew, from where it was read
-up to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
+consent and which subjects were erased, and when each subject last opted out of 1:N search.
+Each start makes the database agree with it again (:mod:`consent.reconcile`). While the service
+runs, though, whoever can write the database (a database administrator on PostgreSQL) could set
+a withdrawn consent back to active, put a withdrawn purpose back, insert an erased subject's rows
+again, or copy back an older opted-in row (sealed, but with the time of an opt-in an opt-out
+came after), and every check that reads rows would grant them until the next start. So a search
+asks the journal too, for each template it finds: a few set lookups. The journal is read again
+only when it grew, from where it was read up to; each worker of a shared ledger appends to the
+same file, so each sees the others' ends.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from optinface.consent.erasure_journal import (
+    AlternativeTaken,
     JournalEntry,
+    OptedOut,
     PurposeWithdrawn,
     Withdrawal,
     journal_path,
@@ -35,6 +40,7 @@ logger = logging.getLogger(__name__)
 WITHDRAWN = "withdrawn_in_journal"
 PURPOSE_WITHDRAWN = "purpose_withdrawn_in_journal"
 ERASED = "erased_in_journal"
+OPTED_OUT = "opted_out_in_journal"
 
 
 @dataclass(slots=True)
@@ -42,6 +48,8 @@ class _Ended:
     consents: set[str] = field(default_factory=set)
     purposes: set[tuple[str, str]] = field(default_factory=set)
     subjects: set[str] = field(default_factory=set)  # tombstone hashes, never pseudonyms
+    # The latest opt-out of 1:N search (or choice of the alternative) by tombstone hash.
+    opted_out: dict[str, datetime] = field(default_factory=dict)
     read_up_to: int = 0  # bytes of the journal read, whole lines only
 
 
@@ -65,6 +73,18 @@ class JournalEnds:
         if ended.subjects and tombstone_hash(keys, pseudonym) in ended.subjects:
             return ERASED
         return None
+
+    def opt_out_problem(self, keys: KeyRing, *, pseudonym: str,
+                        opted_in_at: datetime | None) -> str | None:
+        """:data:`OPTED_OUT` when the journal keeps an opt-out of this subject (or their
+        choice of the non-biometric alternative) at or after the opt-in the row is sealed with
+        (:func:`consent.row_seals.set_opt_in`): an older opted-in row copied back after it."""
+        ended = self._current()
+        if not ended.opted_out:
+            return None
+        out = ended.opted_out.get(tombstone_hash(keys, pseudonym))
+        return OPTED_OUT if out is not None and (opted_in_at is None or out >= opted_in_at) \
+            else None
 
     def _current(self) -> _Ended:
         """The ends, with the lines appended since the last read; a journal shorter than what
@@ -97,4 +117,7 @@ class JournalEnds:
                 ended.purposes.add((entry.consent_id, entry.purpose_id))
             elif isinstance(entry, JournalEntry):
                 ended.subjects.add(entry.subject_hash)
+            elif isinstance(entry, OptedOut | AlternativeTaken):
+                ended.opted_out[entry.subject_hash] = max(
+                    entry.at, ended.opted_out.get(entry.subject_hash, entry.at))
         ended.read_up_to += len(whole)

@@ -144,10 +144,15 @@ def _backed_owners(runtime: Runtime, session: Session, labels: list[int], *,
                 authority.report(runtime, session, actor=actor, row_id=consent.id,
                                  problem=str(problem), use=use, purpose=purpose_id)
         if opt_in and subject.pseudonym not in opted_in:
-            opted_in[subject.pseudonym] = row_seals.opted_in(keys, subject)
-            if not opted_in[subject.pseudonym]:
+            opt_in_problem = (str(authority.Mismatch.OPT_IN)
+                              if not row_seals.opted_in(keys, subject)
+                              else runtime.journal_ends.opt_out_problem(
+                                  keys, pseudonym=subject.pseudonym,
+                                  opted_in_at=subject.searchable_since))
+            opted_in[subject.pseudonym] = opt_in_problem is None
+            if opt_in_problem is not None:
                 authority.report(runtime, session, actor=actor, row_id=None,
-                                 problem=str(authority.Mismatch.OPT_IN), use=use,
+                                 problem=opt_in_problem, use=use,
                                  purpose=purpose_id, subjects=[subject.pseudonym])
     return {row.id: row.Subject.pseudonym for row in found
             if row.id not in unsealed and consents[row.Consent.id]

@@ -114,15 +114,18 @@ def require_sealed_passkey(keys: KeyRing, session: Session,
 
 
 # The opt-in to 1:N search ---------------------------------------------------------------------
-def _opt_in_fields(pseudonym: str) -> dict[str, Any]:
-    return {"subject": pseudonym, "searchable": True}
+def _opt_in_fields(pseudonym: str, since: datetime | None) -> dict[str, Any]:
+    return {"subject": pseudonym, "searchable": True, "since": _when(since)}
 
 
-def set_opt_in(keys: KeyRing, subject: Subject, searchable: bool) -> None:
-    """Opt ``subject`` in (sealed) or out (the seal goes with it: a seal left on an opted-out
-    row would opt them in again with a bare ``searchable = true``)."""
+def set_opt_in(keys: KeyRing, subject: Subject, searchable: bool, *, at: datetime) -> None:
+    """Opt ``subject`` in at ``at`` (sealed with that time) or out (the seal goes with it: a
+    seal left on an opted-out row would opt them in again with a bare ``searchable = true``).
+    The time lets a search tell an opt-in from one an opt-out journaled since outranks
+    (:mod:`consent.journal_ends`): an older sealed row copied back carries an older time."""
     subject.searchable = searchable
-    subject.searchable_seal = (seal(keys, RowKind.OPT_IN, _opt_in_fields(subject.pseudonym))
+    subject.searchable_since = at if searchable else None
+    subject.searchable_seal = (seal(keys, RowKind.OPT_IN, _opt_in_fields(subject.pseudonym, at))
                                if searchable else None)
 
 
@@ -135,13 +138,17 @@ class OptIn(Protocol):
     def searchable(self) -> bool: ...
     @property
     def searchable_seal(self) -> str | None: ...
+    @property
+    def searchable_since(self) -> datetime | None: ...
 
 
 def opted_in(keys: KeyRing, subject: OptIn) -> bool:
     """Whether ``subject`` opted in to 1:N search: ``searchable``, and sealed by the service
-    when they signed it (:func:`set_opt_in`). The one test of an opt-in."""
+    when they signed it, with its time (:func:`set_opt_in`). The one test of an opt-in's row;
+    a search also asks the journal whether an opt-out came since (``consent.journal_ends``)."""
     return bool(subject.searchable) and matches(
-        keys, RowKind.OPT_IN, _opt_in_fields(subject.pseudonym), subject.searchable_seal)
+        keys, RowKind.OPT_IN, _opt_in_fields(subject.pseudonym, subject.searchable_since),
+        subject.searchable_seal)
 
 
 # Register declarations ------------------------------------------------------------------------
@@ -269,7 +276,7 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
             runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_NOT_ADOPTED, actor=None,
                                          details={"reason": "log_not_as_witnessed"}))
             return None
-        counts = _seal_all(keys, session)
+        counts = _seal_all(keys, session, now=runtime.clock.now())
         runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_ADOPTED, actor=None,
                                      details=counts))
         return counts
@@ -303,7 +310,7 @@ def reseal(runtime: Runtime, *, reason: str, dry_run: bool = False) -> Resealed:
         found = _unsealed(runtime.keys, session, rows)
         if dry_run:
             return Resealed(were_unsealed=found, sealed=None)
-        sealed = _seal_all(runtime.keys, session, rows)
+        sealed = _seal_all(runtime.keys, session, now=runtime.clock.now(), rows=rows)
         logger.warning("row seals made again by the operator: %s", sealed)
         runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_RESEALED, actor=None,
                                      details={"reason": reason, **sealed, "were_unsealed": {
@@ -351,13 +358,16 @@ def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, lis
     }
 
 
-def _seal_all(keys: KeyRing, session: Session, rows: _Granting | None = None) -> dict[str, int]:
-    """Seal every row that grants something; how many of each kind."""
+def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
+              rows: _Granting | None = None) -> dict[str, int]:
+    """Seal every row that grants something; how many of each kind. An opt-in keeps the time
+    it has (``now`` only for one from before opt-ins were dated): sealed again, an older row
+    copied back stays older than the opt-out the journal keeps."""
     rows = rows or _granting(session)
     for credential in rows.credentials:
         seal_passkey(keys, session, credential)
     for subject in rows.opted_in:
-        set_opt_in(keys, subject, True)
+        set_opt_in(keys, subject, True, at=subject.searchable_since or now)
     for declaration in rows.declarations:
         seal_declaration(keys, declaration)
     for template in rows.templates:

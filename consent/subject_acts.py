@@ -250,7 +250,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         else:  # journaled before it commits: a restored copy opts out again
             erasure_journal.record(runtime.settings.witness_dir, erasure_journal.OptedOut(
                 subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=now))
-        row_seals.set_opt_in(runtime.keys, subject, searchable)
+        row_seals.set_opt_in(runtime.keys, subject, searchable, at=now)
         subject.last_interaction_at = now
         runtime.audit(session, Entry(
             action=AuditAction.SUBJECT_UPDATED, actor=actor, subjects=[pseudonym],

@@ -121,6 +121,8 @@ class Subject(Base):
     searchable: Mapped[bool] = mapped_column(Boolean, default=False)
     # The opt-in's seal (consent.row_seals): NULL when not opted in; without it, not searchable.
     searchable_seal: Mapped[str | None] = mapped_column(String(64))
+    # When the person opted in, which the seal covers: an opt-out journaled since outranks it.
+    searchable_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime)
     erasure_reason: Mapped[str | None] = mapped_column(String(20))

@@ -178,6 +178,47 @@ def test_an_opt_in_set_in_the_database_puts_nobody_in_the_gallery(
     assert world.identify(portrait_jpegs[0]).outcome is SearchOutcome.NO_CANDIDATE
 
 
+@both_backends
+def test_an_older_opt_in_copied_back_after_an_opt_out_finds_no_one(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """Review 2: the opted-in row saved before an opt-out, written back by SQL while the
+    service runs, carries a valid seal; but the seal covers the opt-in's time, and the journal,
+    apart from the database, keeps the later opt-out: no search finds the person (P-39.1 s.
+    28.1, out of every search at once), chained as ``opted_out_in_journal``. Opting in again,
+    later, is theirs to do."""
+    pseudonym, consent_id = world.subject(searchable=True)
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    columns = "searchable, searchable_seal, searchable_since"
+    with world.service.runtime.db.transaction() as session:
+        saved = session.execute(text(f"SELECT {columns} FROM subjects WHERE pseudonym = :p"),
+                                {"p": pseudonym}).one()
+    clock.advance(minutes=1)
+    world.people[pseudonym].set_searchable(False)
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text("UPDATE subjects SET searchable = :a, searchable_seal = :b,"
+                             " searchable_since = :c WHERE pseudonym = :p"),
+                        {"a": saved[0], "b": saved[1], "c": saved[2], "p": pseudonym})
+    assert world.identify(portrait_jpegs[0]).outcome is SearchOutcome.NO_CANDIDATE
+    with world.service.runtime.db.transaction() as session:  # ...and dated after the opt-out
+        session.execute(text("UPDATE subjects SET searchable_since = :c WHERE pseudonym = :p"),
+                        {"c": clock.now().replace(tzinfo=None), "p": pseudonym})
+    assert world.identify(portrait_jpegs[0]).outcome is SearchOutcome.NO_CANDIDATE
+    assert [e.details["mismatch"] for e in _mismatches(world.service)] == [
+        "opted_out_in_journal", "opt_in_not_sealed"]
+    clock.advance(minutes=1)
+    world.people[pseudonym].set_searchable(True)
+    assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
+
+
+def _mismatches(service: OptinFace) -> list[AuditEvent]:
+    with service.runtime.db.transaction() as session:
+        rows = list(session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "authority_mismatch").order_by(AuditEvent.seq)))
+        session.expunge_all()
+        return rows
+
+
 def test_a_declaration_edited_in_the_database_does_not_count(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:

@@ -5,6 +5,8 @@ an API key each get a seal, HMAC-SHA256 under the key store's HMAC key over the 
 grant something (consent.row_seals), so that a row written into the database without the key
 store grants nothing. A template also gets the tombstone hash of the subject it was enrolled
 for, indexed: that subject's erasure finds it by it, wherever its ``subject_id`` was moved.
+A subject also gets the time of its opt-in, which the opt-in's seal covers: a search finds no one
+whose journaled opt-out is later (an older sealed row copied back after it).
 Plain ADD COLUMNs, nullable: the migration holds no key, so the rows present are sealed at the
 service's first start after it, once, chained as ``row_seals_adopted`` (or, if that start finds
 the log not what its witness signed, never: ``row_seals_not_adopted``).
@@ -34,9 +36,11 @@ def upgrade() -> None:
         op.add_column(table, sa.Column(column, sa.String(64), nullable=True))
     op.add_column('templates', sa.Column('owner_hash', sa.String(64), nullable=True))
     op.create_index(_OWNER_INDEX, 'templates', ['owner_hash'], unique=False)
+    op.add_column('subjects', sa.Column('searchable_since', sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column('subjects', 'searchable_since')
     op.drop_index(_OWNER_INDEX, table_name='templates')
     op.drop_column('templates', 'owner_hash')
     for table, column in _SEALED:
