@@ -206,8 +206,18 @@ def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
     row = runtime.key_rows.kept(key_id)
     if row is None:
         return None
-    return _key_actor(key_id, row=row, now=runtime.clock.now(), keys=runtime.keys,
-                      digest=runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
+    return _unless_revoked_in_journal(runtime, _key_actor(
+        key_id, row=row, now=runtime.clock.now(), keys=runtime.keys,
+        digest=runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN)))
+
+
+def _unless_revoked_in_journal(runtime: Runtime, actor: Actor) -> Actor:
+    """``actor``, unless the erasure journal, apart from the database, revoked its key: a
+    revoked key's older row written back while the service runs (on PostgreSQL, where no row
+    is kept) authenticates no one (:mod:`consent.journal_ends`)."""
+    if runtime.journal_ends.key_revoked(actor.key_id):
+        raise AuthFailure("revoked", key_id=actor.key_id)
+    return actor
 
 
 # Use cases: each in its own transaction, audited ---------------------------------------------
@@ -295,9 +305,9 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
         if kept is not None:
             return kept
         with runtime.db.reading() as session:
-            return authenticate(session, secret, keys=runtime.keys, now=runtime.clock.now(),
-                                settings=runtime.settings,
-                                rows=runtime.key_rows)
+            return _unless_revoked_in_journal(runtime, authenticate(
+                session, secret, keys=runtime.keys, now=runtime.clock.now(),
+                settings=runtime.settings, rows=runtime.key_rows))
     except AuthFailure as failure:
         refuse_audited(runtime, failure)
 

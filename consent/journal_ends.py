@@ -6,9 +6,10 @@ consent and which subjects were erased, and when each subject last opted out of 
 Each start makes the database agree with it again (:mod:`consent.reconcile`). While the service
 runs, though, whoever can write the database (a database administrator on PostgreSQL) could set
 a withdrawn consent back to active, put a withdrawn purpose back, insert an erased subject's rows
-again, or copy back an older opted-in row (sealed, but with the time of an opt-in an opt-out
-came after), and every check that reads rows would grant them until the next start. So a search
-asks the journal too, for each template it finds: a few set lookups. The journal is read again
+again, copy back an older opted-in row (sealed, but with the time of an opt-in an opt-out came
+after) or a revoked API key's older row, and every check that reads rows would grant them until
+the next start. So a search asks the journal too, for each template it finds, and an
+authentication for its key: a few set lookups. The journal is read again
 only when it grew, from where it was read up to; each worker of a shared ledger appends to the
 same file, so each sees the others' ends.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from optinface.consent.erasure_journal import (
     AlternativeTaken,
     JournalEntry,
+    KeyRevoked,
     OptedOut,
     PurposeWithdrawn,
     Withdrawal,
@@ -50,6 +52,7 @@ class _Ended:
     subjects: set[str] = field(default_factory=set)  # tombstone hashes, never pseudonyms
     # The latest opt-out of 1:N search (or choice of the alternative) by tombstone hash.
     opted_out: dict[str, datetime] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)  # API keys revoked, by public id
     read_up_to: int = 0  # bytes of the journal read, whole lines only
 
 
@@ -73,6 +76,10 @@ class JournalEnds:
         if ended.subjects and tombstone_hash(keys, pseudonym) in ended.subjects:
             return ERASED
         return None
+
+    def key_revoked(self, key_id: str) -> bool:
+        """Whether the journal revoked the API key ``key_id``."""
+        return key_id in self._current().keys
 
     def opt_out_problem(self, keys: KeyRing, *, pseudonym: str,
                         opted_in_at: datetime | None) -> str | None:
@@ -117,6 +124,8 @@ class JournalEnds:
                 ended.purposes.add((entry.consent_id, entry.purpose_id))
             elif isinstance(entry, JournalEntry):
                 ended.subjects.add(entry.subject_hash)
+            elif isinstance(entry, KeyRevoked):
+                ended.keys.add(entry.key_id)
             elif isinstance(entry, OptedOut | AlternativeTaken):
                 ended.opted_out[entry.subject_hash] = max(
                     entry.at, ended.opted_out.get(entry.subject_hash, entry.at))

@@ -77,3 +77,22 @@ def test_a_revoked_key_unrevoked_in_the_database_stays_refused(world: World) -> 
         world.service.authenticate(lab.secret)
     _edit(world, lab.key_id, "revoked_at = NULL")
     _refused_as_unsealed(world, lab.secret, lab.key_id)
+
+
+@both_backends
+def test_a_revoked_keys_older_row_written_back_while_the_service_runs_authenticates_no_one(
+    world: World,
+) -> None:
+    """Review 2: the whole row of a key as it was before its revocation carries a valid seal;
+    written back while the service runs (on PostgreSQL no row is kept between requests), it
+    would authenticate until the next start replays the journal. Each authentication asks the
+    journal, apart from the database, which revoked it (consent.journal_ends)."""
+    made = world.service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="lab")
+    columns = "revoked_at, seal"
+    with world.service.runtime.db.transaction() as session:
+        before = session.execute(text(f"SELECT {columns} FROM api_keys WHERE id = :k"),
+                                 {"k": made.key_id}).one()
+    world.service.revoke_api_key(actor=world.admin, key_id=made.key_id)
+    _edit(world, made.key_id, "revoked_at = :r, seal = :s", r=before[0], s=before[1])
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(made.secret)
