@@ -63,6 +63,7 @@ class JournalEnds:
         self._path = journal_path(witness_dir)
         self._ended = _Ended()
         self._lock = threading.Lock()
+        self._unreadable: str | None = None  # the last read's error, logged once
 
     def problem(self, keys: KeyRing, *, consent_id: str, purpose_id: str,
                 pseudonym: str) -> str | None:
@@ -95,16 +96,25 @@ class JournalEnds:
 
     def _current(self) -> _Ended:
         """The ends, with the lines appended since the last read; a journal shorter than what
-        was read (replaced by another file) is read again whole."""
-        try:
-            size = os.stat(self._path).st_size
-        except FileNotFoundError:
-            size = 0
+        was read (replaced by another file) is read again whole. A journal that cannot be read
+        (the witness folder unmounted, something else in its place) leaves the ends read so far,
+        said once in the operator's log: refusing every search and every key over it would stop
+        the erasures and withdrawals too, and an act that must be journaled is refused anyway
+        while the journal cannot be written (``witness_unusable``)."""
         with self._lock:
-            if size < self._ended.read_up_to:
-                self._ended = _Ended()
-            if size > self._ended.read_up_to:
-                self._read_from(self._ended)
+            try:
+                size = 0 if not self._path.exists() else os.stat(self._path).st_size
+                if size < self._ended.read_up_to:
+                    self._ended = _Ended()
+                if size > self._ended.read_up_to:
+                    self._read_from(self._ended)
+                self._unreadable = None
+            except OSError as error:
+                if self._unreadable != error.strerror:
+                    logger.error("erasure journal %s cannot be read (%s): searches and keys are"
+                                 " checked against the ends read before", self._path,
+                                 error.strerror)
+                self._unreadable = error.strerror
             return self._ended
 
     def _read_from(self, ended: _Ended) -> None:
