@@ -103,7 +103,7 @@ class JournalEnds:
         while the journal cannot be written (``witness_unusable``)."""
         with self._lock:
             try:
-                size = 0 if not self._path.exists() else os.stat(self._path).st_size
+                size = _size(self._path)
                 if size < self._ended.read_up_to:
                     self._ended = _Ended()
                 if size > self._ended.read_up_to:
@@ -140,3 +140,11 @@ class JournalEnds:
                 ended.opted_out[entry.subject_hash] = max(
                     entry.at, ended.opted_out.get(entry.subject_hash, entry.at))
         ended.read_up_to += len(whole)
+
+
+def _size(path: Path) -> int:
+    """The journal's size; 0 before its first line (one stat, no separate existence check)."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
