@@ -18,9 +18,11 @@ other characters either.
 from __future__ import annotations
 
 import re
+from functools import cache
+from importlib.resources import files
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from optinface.consent.errors import InvalidRequest
 
@@ -90,9 +92,30 @@ Reference = Annotated[
 with a ``/`` (even encoded as ``%2F``) it names another route, and ``.`` or ``..`` alone would be
 folded away by clients."""
 
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-"""An ISO 3166-1 alpha-2 country code, upper case (``CA``, ``FR``): where the database is hosted
-and where a disclosure's recipient is (:mod:`consent.transfers` reads both)."""
+
+
+@cache
+def assigned_country_codes() -> frozenset[str]:
+    """The ISO 3166-1 alpha-2 codes assigned to a country or territory, from IANA's ``iso3166.tab``.
+
+    The table ships in the ``tzdata`` package, read from disk, never downloaded. Two capitals
+    alone let ``XX`` or ``ZZ`` through: a register would then name a hosting country that does not
+    exist, and :mod:`consent.transfers` could not say whether the data leave the country.
+    """
+    table = files("tzdata.zoneinfo").joinpath("iso3166.tab").read_text(encoding="utf-8")
+    return frozenset(line[:2] for line in table.splitlines() if line and not line.startswith("#"))
+
+
+def _assigned(code: str) -> str:
+    if code not in assigned_country_codes():
+        raise ValueError(f"{code} is not an assigned ISO 3166-1 alpha-2 country code")
+    return code
+
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_assigned)]
+"""An ISO 3166-1 alpha-2 country code, upper case and assigned (``CA``, ``FR``; not ``XX``):
+where the database is hosted and where a disclosure's recipient is (:mod:`consent.transfers`
+reads both)."""
 
 # The patterns are written for pydantic's regex engine, where ``$`` is the end of the text;
 # in Python's ``re`` it also matches before a final newline, hence ``fullmatch`` here.

@@ -27,8 +27,9 @@ def add_commands(app: typer.Typer) -> None:
 def rotate_epoch_command(api_key: ApiKey, data_dir: DataDir = None) -> None:
     """Re-wrap every subject key under a new epoch key and destroy the older ones.
 
-    Backups made before an erasure can then no longer decrypt the erased subject (server
-    stopped).
+    Backups made before an erasure can then no longer decrypt the erased subject. On SQLite,
+    with the server stopped; on PostgreSQL, beside the running workers, from a data directory
+    of its own.
 
     Example: optinface keys rotate-epoch --api-key $ADMIN_KEY --data-dir /srv/optinface
     """

@@ -924,6 +924,7 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     ("OPTINFACE_RATE_PER_SECOND", "inf"),  # no bound but finiteness
     ("OPTINFACE_ACCESS_LOG_HOLD", "   "),  # a hold of spaces states nothing
     ("OPTINFACE_HOSTING_COUNTRY", "C\nA"),  # the register's Markdown would break
+    ("OPTINFACE_HOSTING_COUNTRY", "XX"),  # two capitals, but no country: no transfer rule applies
     ("OPTINFACE_CONTROLLER_NAME", "Acme\u202e"),
     ("OPTINFACE_JOINT_CONTROLLER", "Acme\n## Art. 30(1)(g)"),  # a section of the ROPA
 ])

@@ -78,6 +78,7 @@ def test_a_document_reference_is_written_as_the_document_writes_it_on_one_line(
     {"recipient_country": None},  # where the recipient is must be said
     {"recipient_country": "ca"},
     {"recipient_country": "CAN"},
+    {"recipient_country": "ZZ"},  # no country has this code
     {"recipient_region": "Québec\nand elsewhere"},
     {"legal_basis": "curiosity"},
     {"legal_basis": "financial_txn"},

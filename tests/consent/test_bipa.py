@@ -47,7 +47,6 @@ def test_retention_after_the_last_interaction_can_never_exceed_three_years(
 
 def test_the_public_schedule_and_the_register_state_the_bipa_rules(world: World) -> None:
     register = world.service.register()
-    assert register.biometric_data_sold_or_traded is False
     markdown = world.service.render_register(register)
     assert "sold, leased or traded**: never" in markdown
     schedule = world.service.privacy_statement().retention_rules
