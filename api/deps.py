@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -34,6 +34,8 @@ from optinface.api.errors import ApiError, ApiErrorCode
 from optinface.api.limits import RateLimiter, retry_after_header
 from optinface.api.settings import ApiSettings
 from optinface.api.tls_scope import presented_certificate_sha256
+from optinface.api.web.i18n import Language, Words, negotiate
+from optinface.api.web.rendering import words_in
 from optinface.consent.admin_mfa import STEP_UP_ACTS
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.client_certificates import admits
@@ -71,6 +73,21 @@ async def get_limiter(request: Request) -> RateLimiter:
 
 ServiceDep = Annotated[OptinFace, Depends(get_service)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+async def reader_words(
+    settings: SettingsDep,
+    lang: Language | None = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Words:
+    """The words of a document a route writes for people (the register, the record of
+    processing, an incident notice, an access export in Markdown or HTML), chosen as the
+    pages choose: ``lang``, else the first language of ``Accept-Language`` we speak, else
+    the deployment's ``OPTINFACE_DEFAULT_LANGUAGE``."""
+    return words_in(negotiate(accept_language, lang), settings)
+
+
+ReaderWords = Annotated[Words, Depends(reader_words)]
 
 
 async def api_secret(

@@ -74,9 +74,15 @@ DESCRIPTIONS: dict[DataCategory, str] = {
 }
 
 
+TABLED: dict[DataCategory, str] = {category: f"{text} (tables: {{tables}})"
+                                   for category, text in DESCRIPTIONS.items()}
+"""Each category's line of the register, naming its tables: the English source strings the
+register's readers get in their language (the description is written once, above)."""
+
+
 def categories_of_data() -> list[str]:
     """The categories of data held, for the register (GDPR art. 30(1)(c)), each with its
     tables; the operational category holds no data subject's data and is left out."""
-    return [f"{DESCRIPTIONS[category]} (tables: "
-            f"{', '.join(sorted(t for t, c in TABLES.items() if c is category))})"
+    return [TABLED[category].format(
+                tables=", ".join(sorted(t for t, c in TABLES.items() if c is category)))
             for category in DESCRIPTIONS]

@@ -64,7 +64,7 @@ BIOMETRIC_CHARACTERISTIC = (
     "face: 512-dimensional ArcFace templates, protected by a secret rotation and encrypted;"
     " no images kept"
 )
-_MEASURES = (
+MEASURES = (
     "AES-256-GCM template encryption under per-subject keys wrapped by a master key",
     "template protection by a secret orthogonal rotation (fingerprint in the register)",
     "hash-chained audit log with Ed25519-signed checkpoints",
@@ -78,7 +78,7 @@ def security_measures(settings: ConsentSettings) -> list[str]:
     """The register's security measures; the fourth says what the ledger's backend keeps of
     an erased row (:mod:`consent.residue`). The admins' second factor (:mod:`consent.admin_mfa`)
     only once it is on: a deployment that never set it keeps the material it declared."""
-    return [*_MEASURES[:3], storage_measure(settings.url), *_MEASURES[3:],
+    return [*MEASURES[:3], storage_measure(settings.url), *MEASURES[3:],
             *([ADMIN_MFA_MEASURE] if settings.admin_mfa else [])]
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from optinface.consent.review import CONFIRMATIONS
 from optinface.consent.schemas import OperatingPoint, Operation, SearchOutcome
+from optinface.consent.wording import Say, english
 from optinface.engine.errors import EngineError
 from optinface.engine.manifest import ModelRole, ModelSpec
 from optinface.engine.settings import EngineSettings
@@ -60,21 +61,28 @@ def in_force(settings: EngineSettings, models: dict[str, ModelSpec]) -> InForce:
     ), calibrated=calibrated)
 
 
-def statements(point: OperatingPoint) -> list[str]:
-    """The point in words, one statement each (English source strings): the register's
-    section, the record of processing's measures and the assessment's risks."""
+def statements(point: OperatingPoint, say: Say = english) -> list[str]:
+    """The point in words, one statement each, in the words ``say`` gives (the register's
+    section, the record of processing's measures and the assessment's risks). Its figures
+    keep every digit the calibration wrote: they are what was declared. The data set is the
+    calibration's own description, quoted as written."""
+    fmr = say.decimal(f"{point.fmr:g}")
     calibration = (
-        f"threshold {point.threshold!r} (a score at or above it makes a candidate), calibrated"
-        f" for a false-match rate of {point.fmr:g} on {point.dataset} ({point.calibrated_on});"
-        f" false non-match rate there {point.fnmr:g}"
+        say("threshold {threshold} (a score at or above it makes a candidate), calibrated for a"
+            " false-match rate of {fmr} on {dataset} ({date}); false non-match rate there"
+            " {fnmr}", threshold=say.decimal(repr(point.threshold)), fmr=fmr,
+            dataset=point.dataset, date=say.day(point.calibrated_on or ""),
+            fnmr=say.decimal(f"{point.fnmr:g}"))
         if point.threshold is not None else
-        f"no threshold calibrated for a false-match rate of {point.fmr:g}: matching is refused")
+        say("no threshold calibrated for a false-match rate of {fmr}: matching is refused",
+            fmr=fmr))
     confirmations = point.confirmations_required
     return [
-        f"model {point.model_id}: {calibration}",
-        "a search answers candidates for review or none, never an identification:"
-        f" {', '.join(point.outcomes)}",
-        f"a candidate counts only once confirmed by {confirmations[Operation.IDENTIFY]}"
-        f" different verifiers for a 1:N identify, {confirmations[Operation.VERIFY]} for a 1:1"
-        " verify; never by the key that ran the search",
+        say("model {model}: {calibration}", model=point.model_id, calibration=calibration),
+        say("a search answers candidates for review or none, never an identification:"
+            " {outcomes}", outcomes=", ".join(say(str(o)) for o in point.outcomes)),
+        say("a candidate counts only once confirmed by {identify} different verifiers for a 1:N"
+            " identify, {verify} for a 1:1 verify; never by the key that ran the search",
+            identify=say.number(confirmations[Operation.IDENTIFY]),
+            verify=say.number(confirmations[Operation.VERIFY])),
     ]

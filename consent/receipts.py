@@ -63,13 +63,18 @@ def verify_receipt(receipt: dict[str, Any], signature: str, public_key: str) -> 
     return True
 
 
+SIGNS = ("consent receipts", "withdrawal receipts", "erasure receipts")
+"""What the receipt key signs, as the register and ``/.well-known/optinface-keys.json`` say
+(English source strings: the register's French reader gets them in French)."""
+
+
 def published_key(public_key: str) -> PublishedKey:
     """How the signing key is published: its id is a fingerprint, so a reader can compare."""
     fingerprint = hashlib.sha256(base64.b64decode(public_key)).hexdigest()[:16]
     return PublishedKey(
         key_id=f"ed25519:{fingerprint}",
         public_key=public_key,
-        signs=["consent receipts", "withdrawal receipts", "erasure receipts"],
+        signs=list(SIGNS),
     )
 
 

@@ -19,9 +19,12 @@ from optinface.consent import (
     declaration,
     disclosures,
     operating_point,
+    receipts,
+    residue,
     retention_policy,
     review,
     transfers,
+    transparency,
 )
 from optinface.consent.accountability import accepts, accountability
 from optinface.consent.keys import KeyRing
@@ -29,15 +32,19 @@ from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
 from optinface.consent.schemas import (
     DeclarationPublic,
+    DisclosureBasis,
     ModelInfo,
+    Operation,
     PublishedKey,
     PurposePublic,
     Register,
     RegulatorOrderPublic,
+    SearchOutcome,
 )
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Purpose, Subject, SubjectStatus, Template
-from optinface.engine.manifest import ModelSpec
+from optinface.consent.wording import Say, english
+from optinface.engine.manifest import ModelRole, ModelSpec
 
 # The register's warnings: English source strings (the dashboard translates them).
 DEMO_WARNING = "DEMO MODE: accountability settings may be placeholders; not for real people."
@@ -46,6 +53,38 @@ STALE_WARNING = "{n} templates were made by another model: re-enrolment needed."
 UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deployment no longer"
                       " accepts them (an EU representative is owed): they get no new consent,"
                       " link or photo until it is named; their rights still work.")
+
+PERSONS = (
+    "adults who gave express consent",
+    "minors from {quebec} (Québec) or {gdpr} (GDPR) with their own consent",
+    "younger minors with the consent of the holder of parental authority",
+    "Illinois: adults with a written release; minors (under 18) with the written release of"
+    " their legally authorized representative",
+    "persons in a probe, each of whom signed a consent to that one search (their photo and its"
+    " template are never stored)",
+)
+"""The categories of persons (GDPR art. 30(1)(c)), English source strings."""
+
+OWN_WORDS = ("privacy_officer_name", "privacy_officer_title", "pia_reference",
+             "non_biometric_alternative")
+"""The accountability fields the Markdown looks up in the reader's words: a demonstration's
+placeholder, or the operator's French for its own text (the pages' ``own``); the other fields
+(names, addresses, links) are shown as written."""
+
+PROSE: tuple[str, ...] = (
+    *PERSONS, *classification.TABLED.values(), declaration.BIOMETRIC_CHARACTERISTIC,
+    *declaration.MEASURES, declaration.ADMIN_MFA_MEASURE, residue.SQLITE_MEASURE,
+    residue.POSTGRESQL_MEASURE, *receipts.SIGNS, transparency.SIGNS,
+    *(str(role) for role in ModelRole), *(str(op) for op in Operation),
+    *(str(outcome) for outcome in SearchOutcome), *(str(kind) for kind in declaration.OrderKind),
+    *(str(basis) for basis in DisclosureBasis),
+)
+"""The English source strings the register's data carry, and the record of processing's
+grounds of disclosure (the retention rules, the disclosure rule, the warnings and the
+placeholders are the pages' already): the Markdown gives each in the reader's words, and
+``tests/api/test_i18n.py`` checks each has its French. The register's JSON keeps them in
+English, as the declaration's material SHA-256 hashed the characteristic and the measures
+(:func:`consent.declaration.material_fields`)."""
 
 
 LOCATION_QUERY = ("host", "hostaddr", "port", "dbname")
@@ -114,17 +153,9 @@ def build_register(
             PurposePublic.model_validate(p)
             for p in session.scalars(select(Purpose).order_by(Purpose.created_at))
         ],
-        categories_of_persons=[
-            "adults who gave express consent",
-            "minors from "
-            f"{age_of_consent(Jurisdiction.QC, settings)} (Québec) or "
-            f"{age_of_consent(Jurisdiction.EU, settings)} (GDPR) with their own consent",
-            "younger minors with the consent of the holder of parental authority",
-            "Illinois: adults with a written release; minors (under 18) with the written"
-            " release of their legally authorized representative",
-            "persons in a probe, each of whom signed a consent to that one search (their"
-            " photo and its template are never stored)",
-        ],
+        categories_of_persons=[text.format(quebec=age_of_consent(Jurisdiction.QC, settings),
+                                           gdpr=age_of_consent(Jurisdiction.EU, settings))
+                               for text in PERSONS],
         categories_of_data=classification.categories_of_data(),
         biometric_characteristic=declaration.BIOMETRIC_CHARACTERISTIC,
         models=[
@@ -156,134 +187,168 @@ def build_register(
     )
 
 
-def render_register(register: Register) -> str:
-    """The register as Markdown, for the reviewer and the declaration file."""
-    declared = (
-        f"{register.declaration.declared_on} (reference {register.declaration.reference},"
-        f" material sha256 {register.declaration.material_sha256})"
-        if register.declaration
-        else "not declared"
-    )
+def labelled(say: Say, label: str, text: str) -> str:
+    """One labelled line of the Markdown, ``label`` already in the reader's words:
+    ``- **Label**: text``, spaced as the reader's language spaces a colon."""
+    return say("- **{label}**: {text}", label=label, text=text)
+
+
+def render_register(register: Register, say: Say = english) -> str:
+    """The register as Markdown, for the reviewer and the declaration file, in the words
+    ``say`` gives (French for a Québec regulator; the core's English by default). Only the
+    rendering changes with the language: the register's data, and the material SHA-256 the
+    declaration hashed from them, are the same in every language."""
+    md = markdown_text  # the operator's own words, shown as written
     a = register.accountability.model_copy(update={
-        field: markdown_text(value) for field, value in register.accountability
-        if isinstance(value, str)})  # the operator's own words, shown as written
-    hosting = register.hosting.model_copy(update={
-        field: markdown_text(value) for field, value in register.hosting})
+        field: md(say(value) if field in OWN_WORDS else value)
+        for field, value in register.accountability if isinstance(value, str)})
+    hosting = register.hosting
+    declared = (
+        say("{day} (reference {reference}, material sha256 {sha256})",
+            day=say.day(register.declaration.declared_on),
+            reference=register.declaration.reference,
+            sha256=register.declaration.material_sha256)
+        if register.declaration
+        else say("not declared")
+    )
     lines = [
-        "# Register of the biometric database",
-        f"Generated {register.generated_at.isoformat()}",
+        "# " + say("Register of the biometric database"),
+        say("Generated {when}", when=say.when(register.generated_at)),
         "",
-        f"- **Controller**: {markdown_text(register.controller_name)}"
-        f" ({markdown_text(register.controller_contact)})",
-        f"- **Person in charge of personal information**: {a.privacy_officer_name},"
-        f" {a.privacy_officer_title} ({a.privacy_officer_contact})",
-        f"- **Data protection officer**: {a.dpo_contact}",
-        f"- **EU representative**: {a.eu_representative or 'none designated'}",
-        f"- **Policy**: {a.policy_url}",
-        f"- **Non-biometric alternative**: {a.non_biometric_alternative}",
-        f"- **Hosting location**: {hosting.country}, {hosting.region}, by {hosting.provider}",
-        *(["- **DEMO MODE**: placeholder accountability, not for real people"]
+        labelled(say, say("Controller"),
+                 f"{md(register.controller_name)} ({md(register.controller_contact)})"),
+        labelled(say, say("Person in charge of personal information"),
+                 f"{a.privacy_officer_name}, {a.privacy_officer_title}"
+                 f" ({a.privacy_officer_contact})"),
+        labelled(say, say("Data protection officer"), a.dpo_contact),
+        labelled(say, say("EU representative"), a.eu_representative or say("none designated")),
+        labelled(say, say("Policy"), a.policy_url),
+        labelled(say, say("Non-biometric alternative"), a.non_biometric_alternative),
+        labelled(say, say("Hosting location"), say(
+            "{country}, {region}, by {provider}", country=md(hosting.country),
+            region=md(hosting.region), provider=md(say(hosting.provider)))),
+        *([labelled(say, say("DEMO MODE"),
+                    say("placeholder accountability, not for real people"))]
           if a.demo_mode else []),
-        f"- **Jurisdiction**: {register.jurisdiction}",
-        f"- **Biometric characteristic**: {register.biometric_characteristic}",
-        f"- **Active model**: {register.active_model_id}",
-        *[f"- **Model {m.id}** ({m.role}): sha256 {m.sha256}, {m.licence}"
+        labelled(say, say("Jurisdiction"), register.jurisdiction),
+        labelled(say, say("Biometric characteristic"),
+                 say.reword(register.biometric_characteristic)),
+        labelled(say, say("Active model"), register.active_model_id),
+        *[say("- **Model {id}** ({role}): sha256 {sha256}, {licence}", id=m.id,
+              role=say(m.role), sha256=m.sha256, licence=m.licence)
           for m in register.models],
-        f"- **Identifications confirmed by verifiers**: {register.confirmed_identifications}",
-        f"- **Subjects**: {register.subjects}; **templates**: {register.templates}"
-        f" ({register.templates_needing_reenrolment} needing re-enrolment)",
-        f"- **Database**: {register.database_location}",
-        f"- **PIA**: {a.pia_reference} (sha256 {a.pia_sha256 or 'none'})",
-        f"- **Declaration**: {declared}",
-        f"- **In service**: {'yes' if register.in_service else 'no'}"
-        f" (from {register.in_service_from or 'a declaration + 60 days'}; material sha256"
-        f" now {register.material_sha256})",
-        "- **Biometric data sold, leased or traded**: never",
+        labelled(say, say("Identifications confirmed by verifiers"),
+                 say.number(register.confirmed_identifications)),
+        say("- **Subjects**: {subjects}; **templates**: {templates} ({stale} needing"
+            " re-enrolment)", subjects=say.number(register.subjects),
+            templates=say.number(register.templates),
+            stale=say.number(register.templates_needing_reenrolment)),
+        labelled(say, say("Database"), register.database_location),
+        labelled(say, say("PIA"), say("{reference} (sha256 {sha256})",
+                                      reference=a.pia_reference,
+                                      sha256=a.pia_sha256 or say("none"))),
+        labelled(say, say("Declaration"), declared),
+        labelled(say, say("In service"), say(
+            "{answer} (from {start}; material sha256 now {sha256})",
+            answer=say("yes" if register.in_service else "no"),
+            start=(say.day(register.in_service_from) if register.in_service_from
+                   else say("a declaration + 60 days")),
+            sha256=register.material_sha256)),
+        labelled(say, say("Biometric data sold, leased or traded"), say("never")),
         "",
-        "## Accuracy (operating point, declared and assessed)",
-        *[f"- {markdown_text(s)}" for s in operating_point.statements(register.accuracy)],
+        "## " + say("Accuracy (operating point, declared and assessed)"),
+        *[f"- {md(s)}" for s in operating_point.statements(register.accuracy, say)],
         "",
-        "## Purposes",
-        *[f"- **{markdown_text(p.name)}** ({markdown_text(p.legal_basis)}):"
-          f" {', '.join(p.operations)}; retention {p.retention_days} days"
+        "## " + say("Purposes"),
+        *[say("- **{name}** ({basis}): {operations}; retention {days} days",
+              name=md(p.name), basis=md(p.legal_basis),
+              operations=", ".join(say(str(o)) for o in p.operations),
+              days=say.number(p.retention_days))
           for p in register.purposes],
         "",
-        "## Recipients",
-        *([f"- **{markdown_text(r.name)}**: {markdown_text(r.purpose)}"
-           f" ({markdown_text(r.legal_basis)})" for r in register.recipients] or ["- none"]),
-        f"- **Disclosures**: {register.disclosure_rule}",
+        "## " + say("Recipients"),
+        *([labelled(say, md(r.name), f"{md(r.purpose)} ({md(r.legal_basis)})")
+           for r in register.recipients] or ["- " + say("none")]),
+        labelled(say, say("Disclosures"), say.reword(register.disclosure_rule)),
         "",
-        "## Transfers",
-        *[f"- **{t.jurisdiction}**: {markdown_text(transfers.describe(t))}"
+        "## " + say("Transfers"),
+        *[labelled(say, t.jurisdiction, md(transfers.describe(t, say)))
           for t in register.transfers],
         "",
-        "## Signing keys",
-        "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY`"
-        " (also published at `/.well-known/optinface-keys.json`).",
-        *[f"- **{k.key_id}** ({k.algorithm}): `{k.public_key}`; signs {', '.join(k.signs)}"
+        "## " + say("Signing keys"),
+        say("Receipts and checkpoints verify with `optinface receipt verify FILE --public-key"
+            " KEY` (also published at `/.well-known/optinface-keys.json`)."),
+        *[say("- **{key_id}** ({algorithm}): `{public_key}`; signs {signs}", key_id=k.key_id,
+              algorithm=k.algorithm, public_key=k.public_key,
+              signs=", ".join(say(s) for s in k.signs))
           for k in register.signing_keys],
         "",
-        "## Categories of persons",
-        *[f"- {c}" for c in register.categories_of_persons],
+        "## " + say("Categories of persons"),
+        *[f"- {say.reword(c)}" for c in register.categories_of_persons],
         "",
-        "## Categories of data",
-        *[f"- {c}" for c in register.categories_of_data],
+        "## " + say("Categories of data"),
+        *[f"- {say.reword(c)}" for c in register.categories_of_data],
         "",
-        "## Retention",
-        *[f"- {r}" for r in register.retention_rules],
+        "## " + say("Retention"),
+        *[f"- {say.reword(r)}" for r in register.retention_rules],
         "",
-        "## Security measures",
-        *[f"- {m}" for m in register.security_measures],
-        f"- rotation fingerprint {register.rotation_fingerprint}",
+        "## " + say("Security measures"),
+        *[f"- {say.reword(m)}" for m in register.security_measures],
+        say("- rotation fingerprint {fingerprint}", fingerprint=register.rotation_fingerprint),
         "",
-        "## Regulator's orders",
-        *([f"- **{o.reference}** ({o.kind}) recorded {o.recorded_at.isoformat()},"
-           f" {o.templates_destroyed} templates destroyed"
-           + (f", lifted {o.lifted_at.isoformat()}" if o.lifted_at else ", in force")
-           for o in register.orders] or ["- none"]),
+        "## " + say("Regulator's orders"),
+        *([say("- **{reference}** ({kind}) recorded {when}, {n} templates destroyed",
+               reference=o.reference, kind=say(o.kind), when=say.when(o.recorded_at),
+               n=say.number(o.templates_destroyed))
+           + (say(", lifted {when}", when=say.when(o.lifted_at)) if o.lifted_at
+              else say(", in force"))
+           for o in register.orders] or ["- " + say("none")]),
         "",
-        "## Warnings",
-        *([f"- {markdown_text(w)}" for w in register.warnings] or ["- none"]),
+        "## " + say("Warnings"),
+        *([f"- {md(say.reword(w))}" for w in register.warnings] or ["- " + say("none")]),
     ]
     return "\n".join(lines) + "\n"
 
 
-def render_pia_skeleton(register: Register) -> str:
+def render_pia_skeleton(register: Register, say: Say = english) -> str:
     """A privacy impact assessment to complete, generated from the live register (X-REG): the
     processing as declared, the material hash it assesses, and the sections only people can
-    write. Once signed, its reference, its SHA-256 and that material hash are settings; outside
-    demo mode, matching is refused while the register's material differs."""
+    write, in the words ``say`` gives. Once signed, its reference, its SHA-256 and that
+    material hash are settings; outside demo mode, matching is refused while the register's
+    material differs. The material hash is the same whatever the language it was printed in;
+    the document's own SHA-256 is that of the file the person in charge signs."""
     a = register.accountability
     # The register without its title, one heading level down: a section of this document.
-    processing = render_register(register).split("\n", 1)[1].replace("\n## ", "\n### ")
-    accuracy = markdown_text("; ".join(operating_point.statements(register.accuracy)))
+    processing = render_register(register, say).split("\n", 1)[1].replace("\n## ", "\n### ")
+    accuracy = markdown_text("; ".join(operating_point.statements(register.accuracy, say)))
     return "\n".join([
-        "# Privacy impact assessment (P-39.1 s. 3.3; GDPR art. 35): to complete and sign",
-        f"Generated {register.generated_at.isoformat()} from the live register.",
+        say("# Privacy impact assessment (P-39.1 s. 3.3; GDPR art. 35): to complete and sign"),
+        say("Generated {when} from the live register.", when=say.when(register.generated_at)),
         "",
-        f"- **Register material assessed**: {register.material_sha256}",
-        "- Once signed, set `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256` (this document's"
-        " hash) and `OPTINFACE_PIA_MATERIAL_SHA256` (the line above). A change to the purposes,"
-        " models, operating point (false-match rate, its threshold and calibration, verifiers),"
-        " hosting, retention, security measures, recipients or transfer safeguards changes the"
-        " material and refuses matching until it is assessed again.",
+        labelled(say, say("Register material assessed"), register.material_sha256),
+        say("- Once signed, set `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256` (this"
+            " document's hash) and `OPTINFACE_PIA_MATERIAL_SHA256` (the line above). A change to"
+            " the purposes, models, operating point (false-match rate, its threshold and"
+            " calibration, verifiers), hosting, retention, security measures, recipients or"
+            " transfer safeguards changes the material and refuses matching until it is assessed"
+            " again."),
         "",
-        "## 1. Necessity and proportionality (TO ASSESS)",
-        "Why a face, why these purposes, why 1:N where it is allowed, why these retention"
-        f" periods; the non-biometric alternative offered: {a.non_biometric_alternative}",
+        say("## 1. Necessity and proportionality (TO ASSESS)"),
+        say("Why a face, why these purposes, why 1:N where it is allowed, why these retention"
+            " periods; the non-biometric alternative offered: {alternative}",
+            alternative=say(a.non_biometric_alternative)),
         "",
-        "## 2. Risks to the persons (TO ASSESS)",
-        "Likelihood and severity for the subjects and for the people in probes: misidentification"
-        f" at the operating point assessed ({accuracy}), misuse by a searcher, a breach of the"
-        " templates.",
+        say("## 2. Risks to the persons (TO ASSESS)"),
+        say("Likelihood and severity for the subjects and for the people in probes:"
+            " misidentification at the operating point assessed ({accuracy}), misuse by a"
+            " searcher, a breach of the templates.", accuracy=accuracy),
         "",
-        "## 3. Measures (TO ASSESS beyond those in force, listed below)",
+        say("## 3. Measures (TO ASSESS beyond those in force, listed below)"),
         "",
-        f"## 4. Opinion of the person in charge: {a.privacy_officer_name},"
-        f" {a.privacy_officer_title} (TO SIGN)",
+        say("## 4. Opinion of the person in charge: {name}, {title} (TO SIGN)",
+            name=say(a.privacy_officer_name), title=say(a.privacy_officer_title)),
         "",
-        "## 5. The processing assessed, as the register states it",
+        say("## 5. The processing assessed, as the register states it"),
         "",
         processing,
     ])
-

@@ -1148,20 +1148,21 @@ class OptinFace:
                               signing_keys=self.published_keys(),
                               now=self.clock.now())
 
-    def ropa(self, *, actor: Actor | None = None) -> Ropa:
+    def ropa(self, *, actor: Actor | None = None, say: Say = english) -> Ropa:
         """The record of processing activities (GDPR art. 30(1)), built from the register of
         the same reading, so it names the material SHA-256 it describes; whoever may read the
-        register may read it."""
+        register may read it. Its statements are in the words ``say`` gives (the core's
+        English for the JSON)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
         with self._read() as session:
             return build_ropa(self._register(session),
                               joint_controller=self.settings.joint_controller,
-                              disclosed=disclosures.recipients_and_grounds(session))
+                              disclosed=disclosures.recipients_and_grounds(session), say=say)
 
-    def render_register(self, register: Register) -> str:
-        """The register as Markdown, for the regulator."""
-        return render_register(register)
+    def render_register(self, register: Register, say: Say = english) -> str:
+        """The register as Markdown, for the regulator, in the words ``say`` gives."""
+        return render_register(register, say)
 
     def declare(self, *, actor: Actor, date: date, reference: str) -> Register:
         """Record the declaration of the register as it stands (see :mod:`consent.declaration`):

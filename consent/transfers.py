@@ -20,6 +20,7 @@ from collections.abc import Collection
 from optinface.consent.accountability import accepts
 from optinface.consent.schemas import Transfer
 from optinface.consent.settings import ConsentSettings, Jurisdiction
+from optinface.consent.wording import Say, english
 
 # GDPR chapter V: a "third country" is outside the European Economic Area (the EU 27 and, by
 # the EEA agreement, Iceland, Liechtenstein and Norway).
@@ -77,12 +78,12 @@ def transfers(settings: ConsentSettings, *,
     return [_transfer(j, settings) for j in AREAS if accepts(j, settings) or j in held]
 
 
-def describe(transfer: Transfer) -> str:
-    """The register's line for ``transfer`` (English, as the whole Markdown register); the
-    regulator's page (``review_regulator.html``) states the same fields in the reader's
-    language."""
-    where = f"{transfer.hosted_in.country} ({transfer.hosted_in.region})"
+def describe(transfer: Transfer, say: Say = english) -> str:
+    """The register's line for ``transfer``, in the words ``say`` gives (the regulator's page,
+    ``_transfer.html``, states the same fields, and words a hosting without a transfer with
+    the same source string). The safeguards are the operator's own words."""
+    where = {"country": transfer.hosted_in.country, "region": transfer.hosted_in.region}
     if not transfer.transfer:
-        return f"none: hosted in {where}"
-    return (f"to {where}, outside {transfer.area}; safeguards:"
-            f" {transfer.safeguards or 'none stated'}")
+        return say("none: hosted in {country} ({region})", **where)
+    return say("to {country} ({region}), outside {area}; safeguards: {safeguards}", **where,
+               area=say(transfer.area), safeguards=transfer.safeguards or say("none stated"))

@@ -129,13 +129,17 @@ def open_audit_log(settings: ConsentSettings, keys: KeyRing, *, found: Found) ->
     return AuditLog(signer=signer, witness=witness)
 
 
+SIGNS = "audit checkpoints (C2SP signed notes)"
+"""What the checkpoint key signs, as the register says (an English source string)."""
+
+
 def published_checkpoint_key(log: AuditLog) -> PublishedKey:
     """How the checkpoint key is published beside the receipt key (it signs nothing else)."""
     verifier = log.signer.verifier
     return PublishedKey(
         key_id=f"ed25519:{hashlib.sha256(verifier.public).hexdigest()[:16]}",
         public_key=base64.b64encode(verifier.public).decode(),
-        signs=["audit checkpoints (C2SP signed notes)"],
+        signs=[SIGNS],
         verifier_key=verifier.vkey,
     )
 

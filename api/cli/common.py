@@ -21,6 +21,7 @@ from rich.console import Console
 
 from optinface.api.errors import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
+from optinface.api.web.i18n import Language
 from optinface.consent.errors import ConsentError, DataDirUnusable, InvalidRequest
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
@@ -46,6 +47,17 @@ ApiKey = Annotated[
         show_default=False,
     ),
 ]
+
+Lang = Annotated[
+    Language | None,
+    typer.Option(
+        "--lang", "--language",
+        help="The language of the Markdown and HTML: en or fr (the JSON is never translated);"
+             " by default the deployment's, OPTINFACE_DEFAULT_LANGUAGE.",
+        show_default=False,
+    ),
+]
+"""The language of a document a command prints for people, as ``lang`` chooses on the API."""
 
 RemoteApiKey = Annotated[
     str | None,

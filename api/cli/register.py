@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import ApiKey, DataDir, opened, operator
+from optinface.api.cli.common import ApiKey, DataDir, Lang, opened, operator
 from optinface.api.schemas import RegisterFormat
+from optinface.api.web.rendering import document_words, words_in
 from optinface.consent.register import render_pia_skeleton
 from optinface.consent.ropa import render_ropa
 
@@ -22,18 +23,23 @@ def show(
     output_format: Annotated[
         RegisterFormat, typer.Option("--format", help="md (readable) or json.")
     ] = RegisterFormat.MD,
+    language: Lang = None,
     data_dir: DataDir = None,
 ) -> None:
     """Print the register from live figures (LCCJTI art. 45, GDPR art. 30).
 
-    Example: optinface register --format json
+    The Markdown is in the language chosen (French for the Commission d'accès à
+    l'information); the JSON, and the material SHA-256 both state, are the same in every
+    language.
+
+    Example: optinface register --format md --lang fr > declaration.md
     """
     if ctx.invoked_subcommand is not None:
         return
-    with opened(data_dir) as (_, service):
+    with opened(data_dir) as (settings, service):
         current = service.register()
         text = (
-            service.render_register(current)
+            service.render_register(current, document_words(words_in(language, settings)))
             if output_format is RegisterFormat.MD
             else current.model_dump_json(indent=2)
         )
@@ -45,32 +51,38 @@ def ropa(
     output_format: Annotated[
         RegisterFormat, typer.Option("--format", help="md (readable) or json.")
     ] = RegisterFormat.MD,
+    language: Lang = None,
     data_dir: DataDir = None,
 ) -> None:
     """Print the record of processing activities (GDPR art. 30(1)), generated from the live
     register: each entry names the point of art. 30(1) it answers, and the record names the
-    register's material SHA-256 it describes.
+    register's material SHA-256 it describes. The Markdown is in the language chosen; the
+    JSON is always English.
 
-    Example: optinface register ropa --format json > ropa.json
+    Example: optinface register ropa --format md --lang fr > ropa.md
     """
-    with opened(data_dir) as (_, service):
-        record = service.ropa()
-    text = (render_ropa(record) if output_format is RegisterFormat.MD
-            else record.model_dump_json(indent=2) + "\n")
+    with opened(data_dir) as (settings, service):
+        if output_format is RegisterFormat.MD:
+            say = document_words(words_in(language, settings))
+            text = render_ropa(service.ropa(say=say), say)
+        else:
+            text = service.ropa().model_dump_json(indent=2) + "\n"
     typer.echo(text, nl=False)
 
 
 @app.command("pia")
-def pia(data_dir: DataDir = None) -> None:
+def pia(language: Lang = None, data_dir: DataDir = None) -> None:
     """Print a privacy impact assessment to complete and sign, from the live register.
 
     It names the material hash it assesses: set it as OPTINFACE_PIA_MATERIAL_SHA256 once
-    signed (outside demo mode, matching is refused while the register differs).
+    signed (outside demo mode, matching is refused while the register differs). The hash is
+    the same whatever the language the assessment is printed in.
 
-    Example: optinface register pia > pia.md
+    Example: optinface register pia --lang fr > pia.md
     """
-    with opened(data_dir) as (_, service):
-        typer.echo(render_pia_skeleton(service.register()), nl=False)
+    with opened(data_dir) as (settings, service):
+        typer.echo(render_pia_skeleton(service.register(),
+                                       document_words(words_in(language, settings))), nl=False)
 
 
 @app.command("declare")

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import ApiKey, DataDir, echo_json, opened, operator
+from optinface.api.cli.common import ApiKey, DataDir, Lang, echo_json, opened, operator
 from optinface.api.web import export as my_data
-from optinface.api.web.i18n import Language
 from optinface.api.web.rendering import words_in
 from optinface.consent.schemas import ErasureReason, ExportFormat
 
@@ -38,15 +37,12 @@ def export(
     subject: Subject,
     api_key: ApiKey,
     output_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.JSON,
-    language: Annotated[Language | None, typer.Option(
-        "--language", help="Of the Markdown and HTML (the JSON is never translated); by"
-        " default the deployment's, OPTINFACE_DEFAULT_LANGUAGE.")
-    ] = None,
+    language: Lang = None,
     data_dir: DataDir = None,
 ) -> None:
     """Print everything held about a subject (the right of access).
 
-    Example: optinface export subj_0123abcd --format md --language fr --api-key $ADMIN_KEY
+    Example: optinface export subj_0123abcd --format md --lang fr --api-key $ADMIN_KEY
     """
     with opened(data_dir) as (settings, service):
         result = service.export(actor=operator(service, api_key), subject=subject)

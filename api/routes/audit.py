@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from optinface.api.access_log import route_template
 from optinface.api.attachments import MARKDOWN_ANSWER, download, markdown
 from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
-from optinface.api.deps import ServiceDep, require
+from optinface.api.deps import ReaderWords, ServiceDep, require
 from optinface.api.schemas import (
     AuditExportFormat,
     DeclarationCreate,
@@ -22,6 +22,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.api.uploads import InMemoryFormRoute
+from optinface.api.web.rendering import document_words
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.identifiers import (
@@ -188,25 +189,29 @@ def erasures(service: ServiceDep, actor: LedgerReader) -> list[TombstonePublic]:
 
 
 @router.get("/register", response_model=Register, responses=MARKDOWN_ANSWER)
-def register(service: ServiceDep, actor: RegisterReader,
+def register(service: ServiceDep, actor: RegisterReader, words: ReaderWords,
              register_format: FormatQuery = RegisterFormat.JSON) -> Register | Response:
-    """The register of the biometric database (LCCJTI art. 45, GDPR art. 30), from live figures."""
+    """The register of the biometric database (LCCJTI art. 45, GDPR art. 30), from live figures.
+    The Markdown is in French with ``lang=fr`` or a French ``Accept-Language`` (else the
+    deployment's default language); the JSON is the same in every language, its keys and its
+    English texts those the declaration's material SHA-256 is computed from."""
     current = service.register(actor=actor)
     if register_format is RegisterFormat.MD:
-        return markdown(service.render_register(current))
+        return markdown(service.render_register(current, document_words(words)))
     return current
 
 
 @router.get("/register/ropa", response_model=Ropa, responses=MARKDOWN_ANSWER)
-def ropa(service: ServiceDep, actor: RegisterReader,
+def ropa(service: ServiceDep, actor: RegisterReader, words: ReaderWords,
          register_format: FormatQuery = RegisterFormat.JSON) -> Ropa | Response:
     """The record of processing activities (GDPR art. 30(1)), generated from the register of
     the same instant: each entry names the point it answers, and the record names the
-    register's material SHA-256."""
-    record = service.ropa(actor=actor)
+    register's material SHA-256. The Markdown speaks the reader's language as the register's
+    does; the JSON is always English."""
     if register_format is RegisterFormat.MD:
-        return markdown(render_ropa(record))
-    return record
+        say = document_words(words)
+        return markdown(render_ropa(service.ropa(actor=actor, say=say), say))
+    return service.ropa(actor=actor)
 
 
 @router.post("/register/declaration")

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from optinface.api.attachments import MARKDOWN_ANSWER, markdown
-from optinface.api.deps import ServiceDep, SettingsDep, require
+from optinface.api.deps import ReaderWords, ServiceDep, require
 from optinface.api.uploads import InMemoryFormRoute
-from optinface.api.web.i18n import Language, negotiate
-from optinface.api.web.rendering import words_in
 from optinface.consent.identifiers import Identifier
 from optinface.consent.incidents import Audience
 from optinface.consent.roles import Actor, Permission
@@ -54,16 +52,13 @@ def incident_notice(
     incident_id: Identifier,
     service: ServiceDep,
     actor: IncidentReader,
-    settings: SettingsDep,
+    words: ReaderWords,
     audience: Audience = Audience.REGULATOR,
     as_text: Annotated[bool, Query(alias="text")] = False,
-    lang: Language | None = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> IncidentNotice | Response:
     """The notice for the regulator or for the persons concerned, from the one record, in
     French or English: ``lang``, else the first language of ``Accept-Language`` we speak,
-    else English. What the operator typed is quoted as typed."""
-    words = words_in(negotiate(accept_language, lang), settings)
+    else the deployment's default language. What the operator typed is quoted as typed."""
     made = service.incident_notice(actor=actor, incident_id=incident_id, audience=audience,
                                    say=words)
     if as_text:

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, Response
 
 from optinface.api.attachments import markdown
-from optinface.api.deps import ServiceDep, SettingsDep, StepUpDep, require, stepped_up
+from optinface.api.deps import (
+    ReaderWords,
+    ServiceDep,
+    SettingsDep,
+    StepUpDep,
+    require,
+    stepped_up,
+)
 from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
-from optinface.api.web.i18n import negotiate
-from optinface.api.web.rendering import words_in
 from optinface.consent.disclosures import permission_for
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
@@ -277,17 +282,16 @@ def export_subject(
     subject: Identifier,
     service: ServiceDep,
     actor: Annotated[Actor, require(Permission.EXPORT)],
-    settings: SettingsDep,
+    words: ReaderWords,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> AccessExport | Response:
     """Everything held about the subject: consents, templates, every event that names them.
-    The JSON's fields and texts are fixed; Markdown and HTML are written for people, in the
-    first language of ``Accept-Language`` we speak (French or English)."""
+    The JSON's fields and texts are fixed; Markdown and HTML are written for people, in French
+    or English as the pages choose: ``lang``, else the first language of ``Accept-Language``
+    we speak, else the deployment's default language."""
     export = service.export(actor=actor, subject=subject)
     if export_format is ExportFormat.JSON:
         return export
-    words = words_in(negotiate(accept_language, None), settings)
     text = my_data.render(export, export_format, words)
     if export_format is ExportFormat.HTML:
         return HTMLResponse(text)

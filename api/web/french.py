@@ -1511,4 +1511,305 @@ FRENCH: dict[str, str] = {
         " pour la vie privée : s'ils changent, toute recherche s'arrête jusqu'à ce qu'ils soient"
         " déclarés et évalués de nouveau."
     ),
+    # The register of the biometric database, its record of processing and the PIA skeleton,
+    # worded by the consent core (consent.register, consent.ropa, consent.operating_point,
+    # consent.transfers) for the declaration to the Commission d'accès à l'information.
+    "Generated {when}": "Généré le {when}",
+    "- **{label}**: {text}": "- **{label}** : {text}",
+    "Policy": "Politique de gouvernance",
+    "Non-biometric alternative": "Solution non biométrique",
+    "Hosting location": "Lieu d'hébergement",
+    "DEMO MODE": "MODE DÉMONSTRATION",
+    "placeholder accountability, not for real people": (
+        "responsabilité provisoire, à ne pas utiliser avec de vraies personnes"
+    ),
+    "Jurisdiction": "Régime applicable",
+    "Biometric characteristic": "Caractéristique biométrique",
+    "Active model": "Modèle en service",
+    "- **Model {id}** ({role}): sha256 {sha256}, {licence}": (
+        "- **Modèle {id}** ({role}) : sha256 {sha256}, licence « {licence} »"
+    ),
+    "detector": "détection des visages",
+    "recognizer": "reconnaissance faciale",
+    "Identifications confirmed by verifiers": (
+        "Identifications confirmées par les contrôleurs des correspondances"
+    ),
+    "- **Subjects**: {subjects}; **templates**: {templates} ({stale} needing re-enrolment)": (
+        "- **Volontaires** : {subjects}; **gabarits** : {templates} (dont {stale} à réinscrire)"
+    ),
+    "Database": "Base de données",
+    "PIA": "EFVP",
+    "{reference} (sha256 {sha256})": "{reference} (sha256 {sha256})",
+    "{day} (reference {reference}, material sha256 {sha256})": (
+        "{day} (référence {reference}, sha256 des éléments déclarés {sha256})"
+    ),
+    "not declared": "aucune : registre non déclaré",
+    "{answer} (from {start}; material sha256 now {sha256})": (
+        "{answer} (début : {start}; sha256 actuel des éléments déclarés {sha256})"
+    ),
+    "a declaration + 60 days": "une déclaration + 60 jours",
+    "Biometric data sold, leased or traded": "Données biométriques vendues, louées ou échangées",
+    "Accuracy (operating point, declared and assessed)": (
+        "Exactitude (point de fonctionnement, déclaré et évalué)"
+    ),
+    "model {model}: {calibration}": "modèle {model} : {calibration}",
+    "threshold {threshold} (a score at or above it makes a candidate), calibrated for a"
+    " false-match rate of {fmr} on {dataset} ({date}); false non-match rate there {fnmr}": (
+        "seuil {threshold} (un score égal ou supérieur fait un candidat), étalonné pour un taux"
+        " de fausses correspondances de {fmr} sur « {dataset} » (en anglais, {date}); taux de"
+        " fausses non-correspondances à ce seuil : {fnmr}"
+    ),
+    "no threshold calibrated for a false-match rate of {fmr}: matching is refused": (
+        "aucun seuil étalonné pour un taux de fausses correspondances de {fmr} : les recherches"
+        " sont refusées"
+    ),
+    "a search answers candidates for review or none, never an identification: {outcomes}": (
+        "une recherche répond par des candidats à examiner ou par aucun, jamais par une"
+        " identification : {outcomes}"
+    ),
+    "candidates_for_review": "candidats à examiner",
+    "no_candidate": "aucun candidat",
+    "a candidate counts only once confirmed by {identify} different verifiers for a 1:N"
+    " identify, {verify} for a 1:1 verify; never by the key that ran the search": (
+        "un candidat ne compte qu'une fois confirmé par {identify} contrôleurs des"
+        " correspondances différents pour une identification 1:N, {verify} pour une"
+        " vérification 1:1; jamais par la clé qui a lancé la recherche"
+    ),
+    "- **{name}** ({basis}): {operations}; retention {days} days": (
+        "- **{name}** ({basis}) : {operations}; conservation {days} jours"
+    ),
+    "enrol": "inscription",
+    "identify": "identification",
+    "verify": "vérification",
+    "Disclosures": "Communications",
+    "to {country} ({region}), outside {area}; safeguards: {safeguards}": (
+        "vers le pays {country} ({region}), hors {area}; garanties : {safeguards}"
+    ),
+    "none stated": "aucune indiquée",
+    "Receipts and checkpoints verify with `optinface receipt verify FILE --public-key KEY` (also"
+    " published at `/.well-known/optinface-keys.json`).": (
+        "Les reçus et les points de contrôle se vérifient avec `optinface receipt verify FILE"
+        " --public-key KEY` (clés aussi publiées à `/.well-known/optinface-keys.json`)."
+    ),
+    "- **{key_id}** ({algorithm}): `{public_key}`; signs {signs}": (
+        "- **{key_id}** ({algorithm}) : `{public_key}`; signe {signs}"
+    ),
+    "consent receipts": "les reçus de consentement",
+    "withdrawal receipts": "les reçus de retrait",
+    "erasure receipts": "les reçus d'effacement",
+    "audit checkpoints (C2SP signed notes)": (
+        "les points de contrôle du journal d'audit (notes signées C2SP)"
+    ),
+    "Categories of persons": "Catégories de personnes",
+    "adults who gave express consent": "adultes ayant donné un consentement exprès",
+    "minors from {quebec} (Québec) or {gdpr} (GDPR) with their own consent": (
+        "mineurs à partir de {quebec} ans (Québec) ou de {gdpr} ans (RGPD), avec leur propre"
+        " consentement"
+    ),
+    "younger minors with the consent of the holder of parental authority": (
+        "mineurs plus jeunes, avec le consentement du titulaire de l'autorité parentale"
+    ),
+    "Illinois: adults with a written release; minors (under 18) with the written release of"
+    " their legally authorized representative": (
+        "Illinois : adultes ayant donné une autorisation écrite; mineurs (moins de 18 ans) avec"
+        " l'autorisation écrite de leur représentant légalement autorisé"
+    ),
+    "persons in a probe, each of whom signed a consent to that one search (their photo and its"
+    " template are never stored)": (
+        "personnes figurant sur une photo de recherche, chacune ayant signé un consentement à"
+        " cette seule recherche (leur photo et son gabarit ne sont jamais conservés)"
+    ),
+    "Categories of data": "Catégories de données",
+    "biometric data, a special category (GDPR art. 9; BIPA biometric identifier; P-39.1"
+    " sensitive information): face templates, 512-number vectors encrypted under each"
+    " subject's own key (tables: {tables})": (
+        "données biométriques, une catégorie particulière (RGPD, art. 9; identifiant"
+        " biométrique au sens du BIPA; renseignement sensible au sens de la P-39.1) : gabarits"
+        " de visage, vecteurs de 512 nombres chiffrés sous la clé propre à chaque personne"
+        " (tables : {tables})"
+    ),
+    "the keys that open the templates: each subject's, wrapped by an epoch key; destroyed at"
+    " erasure (tables: {tables})": (
+        "les clés qui ouvrent les gabarits : celle de chaque personne, enveloppée par une clé"
+        " d'époque; détruites à l'effacement (tables : {tables})"
+    ),
+    "pseudonymous personal data: the subject's record, consents and receipts, passkeys' public"
+    " keys, requests, reviews and the access log; no photo, and no name but what a person"
+    " writes in a request (tables: {tables})": (
+        "renseignements personnels pseudonymisés : le dossier de la personne, ses consentements"
+        " et ses reçus, les clés publiques de ses clés d'accès, les demandes, les examens et le"
+        " journal des accès; aucune photo, et aucun nom sinon ce qu'une personne écrit dans une"
+        " demande (tables : {tables})"
+    ),
+    "proof kept after an erasure, naming no one: keyed hashes and the signed receipt, five"
+    " years (tables: {tables})": (
+        "preuves conservées après un effacement, qui ne nomment personne : hachages à clé et"
+        " reçu signé, cinq ans (tables : {tables})"
+    ),
+    "Security measures": "Mesures de sécurité",
+    "face: 512-dimensional ArcFace templates, protected by a secret rotation and encrypted; no"
+    " images kept": (
+        "visage : gabarits ArcFace de 512 dimensions, protégés par une rotation secrète et"
+        " chiffrés; aucune image conservée"
+    ),
+    "AES-256-GCM template encryption under per-subject keys wrapped by a master key": (
+        "chiffrement AES-256-GCM des gabarits sous une clé propre à chaque personne, enveloppée"
+        " par une clé maîtresse"
+    ),
+    "template protection by a secret orthogonal rotation (fingerprint in the register)": (
+        "protection des gabarits par une rotation orthogonale secrète (empreinte dans le"
+        " registre)"
+    ),
+    "hash-chained audit log with Ed25519-signed checkpoints": (
+        "journal d'audit chaîné par hachage, avec des points de contrôle signés Ed25519"
+    ),
+    "API keys and subject tokens stored as keyed hashes; role-based access": (
+        "clés d'API et jetons des personnes conservés sous forme de hachages à clé; accès selon"
+        " les rôles"
+    ),
+    "SQLite secure_delete and WAL truncation on erasure; index entries scrubbed": (
+        "secure_delete de SQLite et troncature du journal WAL à l'effacement; entrées de"
+        " l'index écrasées"
+    ),
+    "PostgreSQL: an erased row's old versions remain in the table and index files until"
+    " overwritten (vacuum frees the space without zeroing it), in the WAL, on replicas and in"
+    " backups; their pseudonymous columns stay readable there, while the template is held only"
+    " encrypted under a subject key wrapped under an epoch key that the next key epoch"
+    " rotation destroys, after which it is undecryptable; index entries scrubbed on every"
+    " worker's replica": (
+        "PostgreSQL : les anciennes versions d'une ligne effacée demeurent dans les fichiers de"
+        " la table et des index jusqu'à leur réécriture (vacuum libère l'espace sans le mettre"
+        " à zéro), dans le journal WAL, sur les répliques et dans les sauvegardes; leurs"
+        " colonnes pseudonymes y restent lisibles, tandis que le gabarit n'y est que chiffré"
+        " sous une clé de personne enveloppée par une clé d'époque que la prochaine rotation"
+        " des clés d'époque détruit, après quoi il est indéchiffrable; entrées de l'index"
+        " écrasées sur la réplique de chaque processus"
+    ),
+    "a second factor for admins: admin-only acts over the API need a short step-up signed with"
+    " the admin key's own passkey (WebAuthn)": (
+        "un second facteur pour les administrateurs : les actes réservés aux administrateurs"
+        " par l'API exigent une authentification renforcée de courte durée, signée par la clé"
+        " d'accès propre à la clé d'administrateur (WebAuthn)"
+    ),
+    "- rotation fingerprint {fingerprint}": "- empreinte de la rotation {fingerprint}",
+    "- **{reference}** ({kind}) recorded {when}, {n} templates destroyed": (
+        "- **{reference}** ({kind}) enregistrée le {when}, {n} gabarits détruits"
+    ),
+    ", lifted {when}": ", levée le {when}",
+    ", in force": ", en vigueur",
+    "Warnings": "Avertissements",
+    "Record of processing activities (GDPR art. 30(1))": (
+        "Registre des activités de traitement (RGPD, art. 30(1))"
+    ),
+    "Generated {when} from the register of the biometric database.": (
+        "Généré le {when} à partir du registre de la banque de caractéristiques biométriques."
+    ),
+    "Register material sha256": "SHA-256 des éléments déclarés du registre",
+    "Register declaration": "Déclaration du registre",
+    "declared {day} (reference {reference}, material sha256 {sha256})": (
+        "déclaré le {day} (référence {reference}, sha256 des éléments déclarés {sha256})"
+    ),
+    "Warning": "Avertissement",
+    "Art. {point}: {title}": "Art. {point} : {title}",
+    "Controller, joint controller, representative and data protection officer": (
+        "Responsable du traitement, responsable conjoint, représentant et délégué à la"
+        " protection des données"
+    ),
+    "controller: {name} ({contact})": "responsable du traitement : {name} ({contact})",
+    "joint controller (art. 26): {name}": "responsable conjoint du traitement (art. 26) : {name}",
+    "representative in the EU (art. 27): {name}": "représentant dans l'UE (art. 27) : {name}",
+    "data protection officer (art. 37): {contact}": (
+        "délégué à la protection des données (art. 37) : {contact}"
+    ),
+    "person in charge of the protection of personal information (P-39.1 s. 3.1): {name},"
+    " {title} ({contact})": (
+        "personne responsable de la protection des renseignements personnels (P-39.1, art. 3.1)"
+        " : {name}, {title} ({contact})"
+    ),
+    "Purposes of the processing": "Finalités du traitement",
+    "{name} (legal basis: {basis}): {description}; operations: {operations}": (
+        "{name} (fondement juridique : {basis}) : {description}; opérations : {operations}"
+    ),
+    "Categories of data subjects": "Catégories de personnes concernées",
+    "Categories of personal data": "Catégories de renseignements personnels",
+    "Categories of recipients": "Catégories de destinataires",
+    "{name}: {purpose} (legal basis: {basis})": (
+        "{name} : {purpose} (fondement juridique : {basis})"
+    ),
+    "{recipient}{place}: disclosed to {times} time(s) on the ground {basis}": (
+        "{recipient}{place} : communication {times} fois, pour le motif : {basis}"
+    ),
+    "consent": "le consentement de la personne",
+    "financial_transaction": "une opération financière que la personne a demandée ou autorisée",
+    "law": "une exigence de la loi",
+    "warrant_subpoena": "un mandat ou une assignation valide",
+    "disclosures: {rule}": "communications : {rule}",
+    "Transfers to third countries and their safeguards": (
+        "Transferts vers des pays tiers et leurs garanties"
+    ),
+    "{jurisdiction}: {transfer}": "{jurisdiction} : {transfer}",
+    "disclosed to {recipient} in {country}, outside {area}: {times} time(s), under"
+    " {assessment}": (
+        "communiqué à {recipient} dans le pays {country}, hors {area} : {times} fois, en vertu"
+        " de {assessment}"
+    ),
+    "Time limits for erasure": "Délais prévus pour l'effacement",
+    "templates for the purpose {name}: at most {days} days after consent": (
+        "gabarits pour la finalité {name} : au plus {days} jours après le consentement"
+    ),
+    "Technical and organisational security measures": (
+        "Mesures de sécurité techniques et organisationnelles"
+    ),
+    "rotation fingerprint {fingerprint}": "empreinte de la rotation {fingerprint}",
+    "accuracy operating point: {statement}": (
+        "point de fonctionnement (exactitude) : {statement}"
+    ),
+    "# Privacy impact assessment (P-39.1 s. 3.3; GDPR art. 35): to complete and sign": (
+        "# Évaluation des facteurs relatifs à la vie privée (P-39.1, art. 3.3; RGPD, art. 35) :"
+        " à compléter et à signer"
+    ),
+    "Generated {when} from the live register.": (
+        "Générée le {when} à partir du registre en vigueur."
+    ),
+    "Register material assessed": "Éléments déclarés du registre évalués (sha256)",
+    "- Once signed, set `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256` (this document's hash)"
+    " and `OPTINFACE_PIA_MATERIAL_SHA256` (the line above). A change to the purposes, models,"
+    " operating point (false-match rate, its threshold and calibration, verifiers), hosting,"
+    " retention, security measures, recipients or transfer safeguards changes the material and"
+    " refuses matching until it is assessed again.": (
+        "- Une fois signée, indiquez `OPTINFACE_PIA_REFERENCE`, `OPTINFACE_PIA_SHA256`"
+        " (l'empreinte de ce document) et `OPTINFACE_PIA_MATERIAL_SHA256` (la ligne ci-dessus)."
+        " Un changement des finalités, des modèles, du point de fonctionnement (taux de fausses"
+        " correspondances, son seuil et son étalonnage, contrôleurs), de l'hébergement, de la"
+        " conservation, des mesures de sécurité, des destinataires ou des garanties des"
+        " transferts change les éléments déclarés et fait refuser les recherches jusqu'à une"
+        " nouvelle évaluation."
+    ),
+    "## 1. Necessity and proportionality (TO ASSESS)": (
+        "## 1. Nécessité et proportionnalité (À ÉVALUER)"
+    ),
+    "Why a face, why these purposes, why 1:N where it is allowed, why these retention periods;"
+    " the non-biometric alternative offered: {alternative}": (
+        "Pourquoi un visage, pourquoi ces finalités, pourquoi une recherche 1:N là où elle est"
+        " permise, pourquoi ces durées de conservation; la solution non biométrique offerte :"
+        " {alternative}"
+    ),
+    "## 2. Risks to the persons (TO ASSESS)": "## 2. Risques pour les personnes (À ÉVALUER)",
+    "Likelihood and severity for the subjects and for the people in probes: misidentification"
+    " at the operating point assessed ({accuracy}), misuse by a searcher, a breach of the"
+    " templates.": (
+        "Probabilité et gravité, pour les volontaires et pour les personnes figurant sur une"
+        " photo de recherche : erreur d'identification au point de fonctionnement évalué"
+        " ({accuracy}), usage abusif par une personne qui lance des recherches, fuite des"
+        " gabarits."
+    ),
+    "## 3. Measures (TO ASSESS beyond those in force, listed below)": (
+        "## 3. Mesures (À ÉVALUER au-delà de celles en vigueur, énumérées ci-dessous)"
+    ),
+    "## 4. Opinion of the person in charge: {name}, {title} (TO SIGN)": (
+        "## 4. Avis de la personne responsable : {name}, {title} (À SIGNER)"
+    ),
+    "## 5. The processing assessed, as the register states it": (
+        "## 5. Le traitement évalué, tel que le registre l'énonce"
+    ),
 }

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_decimal_symbol
 
 from optinface.api.web.french import FRENCH
 
@@ -151,6 +151,12 @@ class Words:
     def number(self, value: float) -> str:
         """A number as the reader writes it, to three decimals: 10,000 / 10 000; 0.295 / 0,295."""
         return format_decimal(value, locale=self.locale)
+
+    def decimal(self, written: str) -> str:
+        """A figure as Python wrote it, every digit kept, with the reader's decimal mark
+        (0.29544511437416077 / 0,29544511437416077): a declared threshold or rate, which
+        :meth:`number` would round."""
+        return written.replace(".", get_decimal_symbol(self.locale))
 
     def percent(self, rate: float) -> str:
         """A rate as a percentage to three decimals: 0.159% / 0,159 % (French typography

@@ -24,6 +24,7 @@ from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
 from optinface.consent.errors import ConsentError
 from optinface.consent.register import DEMO_WARNING
+from optinface.consent.wording import Say, english
 from optinface.engine.errors import EngineError
 
 HERE = Path(__file__).parent
@@ -50,6 +51,15 @@ def words_in(language: Language | None, settings: ApiSettings) -> Words:
     deployment's time zone and the operator's own French."""
     return Words(language=language or settings.default_language,
                  zone=ZoneInfo(settings.timezone), own=settings.own_french)
+
+
+def document_words(words: Words) -> Say:
+    """The words a document the consent core writes (the register, the record of processing,
+    the PIA skeleton) is rendered with: the reader's French, as the pages write it (its
+    typography, numbers, local times and days); for an English reader, the core's own English,
+    so the English documents stay as they were (times in ISO 8601, figures as Python writes
+    them) for the people and scripts that read them."""
+    return words if words.language is Language.FR else english
 
 
 def switch_url(request: Request, words: Words) -> str | None:

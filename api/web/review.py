@@ -36,7 +36,7 @@ from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import render, words_for
+from optinface.api.web.rendering import document_words, render, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
@@ -50,6 +50,7 @@ from optinface.consent.roles import Actor
 from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import AuditFilter, TombstonePublic
 from optinface.consent.service import OptinFace
+from optinface.consent.wording import Say
 
 router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 
@@ -488,17 +489,20 @@ def review_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Fo
 def review_download(request: Request, service: ServiceDep, name: str) -> Response:
     """audit.csv, audit.json, register.json, register.md, ropa.json, ropa.md (the record of
     processing built from that register), ledger.json, erasures.json. One ``audit_read``
-    event names the file when it holds personal data (not the register's)."""
+    event names the file when it holds personal data (not the register's). The Markdown is in
+    the reader's language, as the pages are; the JSON and CSV files are the same in every
+    language (English keys and texts, the interface scripts read)."""
 
     def build(_: WebSession, actor: Actor) -> Response:
         with service.reading(actor=actor, view=request.url.path) as reads:
-            return _produce(service, actor, name, reads)
+            return _produce(service, actor, name, reads, document_words(words_for(request)))
 
     return signed_in(request, service, REVIEW, build)
 
 
-def _produce(service: OptinFace, actor: Actor, name: str, reads: Reads) -> Response:
-    """The download ``name``, its reads of personal data noted in ``reads``."""
+def _produce(service: OptinFace, actor: Actor, name: str, reads: Reads, say: Say) -> Response:
+    """The download ``name``, its reads of personal data noted in ``reads``, its prose in the
+    words ``say`` gives."""
     producers: dict[str, Callable[[], tuple[str, str]]] = {
         "audit.csv": lambda: (
             audit_csv(list(all_events(service, actor, AuditFilter(), reads=reads))),
@@ -513,14 +517,15 @@ def _produce(service: OptinFace, actor: Actor, name: str, reads: Reads) -> Respo
             "application/json",
         ),
         "register.md": lambda: (
-            service.render_register(service.register(actor=actor)),
+            service.render_register(service.register(actor=actor), say),
             "text/markdown",
         ),
         "ropa.json": lambda: (
             service.ropa(actor=actor).model_dump_json(indent=2),
             "application/json",
         ),
-        "ropa.md": lambda: (render_ropa(service.ropa(actor=actor)), "text/markdown"),
+        "ropa.md": lambda: (render_ropa(service.ropa(actor=actor, say=say), say),
+                            "text/markdown"),
         "ledger.json": lambda: (
             service.consent_ledger(actor=actor, reads=reads).model_dump_json(indent=2),
             "application/json",

@@ -346,6 +346,36 @@ def test_register_ropa_states_the_transfers_and_names_the_registers_hash(
         "30(1)(g)"]
 
 
+def test_register_ropa_and_pia_print_french_with_lang_and_the_same_material(
+    made_dir: Path
+) -> None:
+    """``--lang fr`` (the API's ``lang``): the declaration's register, the record and the
+    assessment in French, naming the material SHA-256 the JSON states; the JSON is the same
+    whatever the language (the option changes only what people read)."""
+    d = ("--data-dir", str(made_dir))
+    code, output = run("register", "--format", "json", *d)
+    assert code == 0, output
+    register = json.loads(output)
+    material = register["material_sha256"]
+    code, french = run("register", "--lang", "fr", *d)
+    assert code == 0, french
+    assert french.startswith("# Registre de la banque de caractéristiques biométriques\n")
+    assert "## Mesures de sécurité\n" in french and "## Security measures" not in french
+    assert f"sha256 actuel des éléments déclarés {material})" in french
+    code, ropa = run("register", "ropa", "--lang", "fr", *d)
+    assert code == 0 and ropa.startswith("# Registre des activités de traitement"), ropa
+    assert f"- **SHA-256 des éléments déclarés du registre** : {material}\n" in ropa
+    code, pia = run("register", "pia", "--language", "fr", *d)
+    assert code == 0 and pia.startswith("# Évaluation des facteurs relatifs à la vie privée"), pia
+    assert f"- **Éléments déclarés du registre évalués (sha256)** : {material}\n" in pia
+    code, output = run("register", "--format", "json", "--lang", "fr", *d)
+    in_french = json.loads(output)
+    del in_french["generated_at"], register["generated_at"]
+    assert code == 0 and in_french == register
+    code, english = run("register", "--lang", "en", *d)
+    assert english.startswith("# Register of the biometric database\nGenerated "), english[:80]
+
+
 def test_register_suspend_applies_a_destruction_order(data_dir: Path, admin: str) -> None:
     d = ("--data-dir", str(data_dir), "--api-key", admin)
     code, output = run("register", "suspend", "--order", "CAI-ORD-7", "--destroy", *d)
@@ -498,6 +528,8 @@ def test_export_and_erase_a_subject(data_dir: Path, admin: str, tmp_path: Path) 
     d = ("--data-dir", str(data_dir), "--api-key", admin)
     code, output = run("export", pseudonym, "--format", "md", *d)
     assert code == 0 and pseudonym in output
+    code, output = run("export", pseudonym, "--format", "md", "--lang", "fr", *d)
+    assert code == 0 and output.startswith("# Données détenues à votre sujet"), output[:80]
     code, output = run("erase", pseudonym, *d)
     assert code == 0, output
     path = tmp_path / "receipt.json"

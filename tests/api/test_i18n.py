@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from optinface.api.web import export, vocabulary
 from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, Words, negotiate
-from optinface.consent import declaration, incidents, register
+from optinface.consent import declaration, incidents, operating_point, register, ropa, transfers
 from optinface.consent.audit import AuditAction
 from optinface.consent.declaration import OrderKind
 from optinface.consent.schemas import SearchOutcome
@@ -52,9 +52,13 @@ def source_strings() -> set[str]:
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it
-    # The incident notices, worded by the core with the reader's Words (consent.wording).
-    found |= _module_strings(Path(incidents.__file__))
+    # The incident notices, the register, the record of processing and the PIA skeleton,
+    # worded by the core with the reader's Words (consent.wording), and the prose the
+    # register's data carry.
+    for module in (incidents, register, ropa, operating_point, transfers):
+        found |= _module_strings(Path(module.__file__))
     found.update((incidents.TEMPLATES_FOR_THE_REGULATOR, incidents.TEMPLATES_FOR_THE_PERSONS))
+    found.update(register.PROSE)
     return found
 
 

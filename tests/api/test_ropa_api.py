@@ -38,12 +38,7 @@ def test_a_demo_deployments_ropa_says_so_in_json_and_markdown(world: World) -> N
 
 
 def test_a_disclosure_made_over_http_names_its_recipient_in_the_ropa(world: World) -> None:
-    made = world.client.post(
-        f"/v1/subjects/{world.subject}/disclosures", headers=auth(world.keys.admin),
-        json={"recipient": "Sûreté du Québec", "legal_basis": "law",
-              "document_reference": "P-39.1 s. 18", "recipient_country": "CA",
-              "recipient_region": "Québec"})
-    assert made.status_code == 201, made.text
+    world.disclose_to_the_police()
     [recipients] = [e["items"] for e in world.client.get(
         ROPA, headers=auth(world.keys.reviewer)).json()["entries"] if e["point"] == "30(1)(d)"]
     assert "Sûreté du Québec (CA): disclosed to 1 time(s) on the ground law" in recipients

@@ -178,6 +178,16 @@ class World:
         uploads the approved photo."""
         return self.people[subject].enrol(consent_id, image, desk=self.keys.portal)
 
+    def disclose_to_the_police(self) -> None:
+        """The admin records a disclosure of this world's subject to the Sûreté du Québec, as
+        the law requires (P-39.1 s. 18), a recipient in Québec."""
+        made = self.client.post(
+            f"/v1/subjects/{self.subject}/disclosures", headers=auth(self.keys.admin),
+            json={"recipient": "Sûreté du Québec", "legal_basis": "law",
+                  "document_reference": "P-39.1 s. 18", "recipient_country": "CA",
+                  "recipient_region": "Québec"})
+        assert made.status_code == 201, made.text
+
     def probe_consent(self, image: bytes, *, researcher: str | None = None,
                       subject: str | None = None) -> str:
         """A probe consent signed by the person in ``image``, for this researcher key; for a
