@@ -11,7 +11,9 @@ index. (2) Their slots in the saved index file are overwritten in place (journal
 and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
 WAL, which still holds the old pages, is checkpointed and truncated. The signed receipt is
 built and stored in the transaction of step (3), so a destruction never commits without its
-proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``).
+proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``). An
+erasure stopped between (1) and (3) is finished by the next start or sweep
+(:func:`finish_interrupted`).
 
 One consent ending while the subject holds another ends only the templates enrolled under it:
 ``destroy_ended_templates`` (sweep, start-up), like withdrawal, destroys them and keeps the
@@ -365,9 +367,24 @@ def _anonymise_records(session: Session, *, pseudonym: str, subject_hash: str,
     disclosures.anonymise(session, pseudonym=pseudonym, subject_hash=subject_hash)
 
 
-def excluded_subjects(session: Session) -> list[str]:
-    """Pseudonyms whose erasure started but did not finish (a crash in between)."""
-    return list(
-        session.scalars(select(Subject.pseudonym).where(Subject.status == SubjectStatus.EXCLUDED))
-    )
+def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> list[ErasureReceipt]:
+    """Finish every erasure that excluded its subject and did not destroy it (the process
+    died or raised in between: a crash, a killed worker, a journal that could not be
+    written); the receipts of those finished here.
+
+    Start-up reconciliation and every sweep call it, so a worker that dies mid-erasure and
+    never comes back leaves it to whichever worker sweeps next. Each is finished as a repeated
+    request finishes it, by :func:`erase_subject` with the reason its exclusion recorded:
+    the same journal line, ``erase`` event and signed receipt. It needs no bound on how long
+    the subject was excluded: both of an erasure's transactions take the ledger lock, and the
+    destroying one reads the subject again, so of two workers finishing the same erasure (or
+    this one and the worker still running it) one commits the destruction and its receipt and
+    the other finds the tombstone and is skipped (:func:`erase_each`).
+    """
+    with runtime.db.transaction() as session:
+        excluded = [(pseudonym, ErasureReason(reason or ErasureReason.REQUEST))
+                    for pseudonym, reason in session.execute(
+                        select(Subject.pseudonym, Subject.erasure_reason)
+                        .where(Subject.status == SubjectStatus.EXCLUDED))]
+    return erase_each(runtime, excluded, actor=actor)
 

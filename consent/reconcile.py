@@ -54,14 +54,14 @@ from optinface.consent.erasure import (
     destroy_ended_templates,
     destroy_templates,
     erase_each,
-    excluded_subjects,
+    finish_interrupted,
 )
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.policies import indexable_labels, subjects_with_consent_ended
 from optinface.consent.row_seals import template_sealed
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ErasureReason, ReconcileReport
+from optinface.consent.schemas import ReconcileReport
 from optinface.consent.tables import AuditEvent, Subject, SubjectKey, Template
 from optinface.engine.types import Vector
 
@@ -92,15 +92,10 @@ def reconcile(
         templates_replayed = destroy_templates(
             runtime, session, erasure_journal.pending_templates(runtime, journal, session)
         ).templates
+    interrupted = finish_interrupted(runtime, actor=None)
     with runtime.db.transaction() as session:
-        interrupted = [
-            (pseudonym, ErasureReason(session.scalar(
-                select(Subject.erasure_reason).where(Subject.pseudonym == pseudonym))
-                or ErasureReason.REQUEST))
-            for pseudonym in excluded_subjects(session)
-        ]
         ended = subjects_with_consent_ended(session, now=now)
-    erase_each(runtime, interrupted + ended, actor=None)
+    erase_each(runtime, ended, actor=None)
     with runtime.db.transaction() as session:
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)

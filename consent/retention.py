@@ -8,8 +8,10 @@ consent is (or, before their first consent, while an enrolment link would last:
 last interaction. The clock is injected, so the rule is
 tested by moving time, not by waiting.
 
-It also finishes a regulator's destruction order that a crash interrupted
-(:func:`consent.declaration.finish_destruction`). The same sweep prunes the access log
+It also finishes the erasures a crash or a dead worker interrupted
+(:func:`consent.erasure.finish_interrupted`, as start-up does) and a regulator's destruction
+order that a crash interrupted (:func:`consent.declaration.finish_destruction`).
+The same sweep prunes the access log
 (:mod:`consent.log_retention`), deletes spent one-time links and challenges (photo approvals
 excepted: they are proof), forgets what people in probes left
 (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five years are over
@@ -33,7 +35,11 @@ from optinface.consent import (
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.declaration import finish_destruction
-from optinface.consent.erasure import destroy_ended_templates, erase_unless_kept
+from optinface.consent.erasure import (
+    destroy_ended_templates,
+    erase_unless_kept,
+    finish_interrupted,
+)
 from optinface.consent.policies import erasure_due, in_force
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -85,8 +91,9 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         due, expired = due_for_erasure(session, settings=runtime.settings, now=now)
-    # A regulator's destruction a crash interrupted goes first: the order covers them all.
-    erasures = finish_destruction(runtime, actor=actor)
+    # Erasures begun and interrupted (here, or on a worker that died) are finished first, as
+    # at start-up; then a regulator's destruction a crash interrupted: the order covers them.
+    erasures = finish_interrupted(runtime, actor=actor) + finish_destruction(runtime, actor=actor)
     # Each asked again as it is erased: a consent given since this transaction keeps its subject.
     erasures += [receipt for p, r in due if (receipt := erase_unless_kept(
         runtime, pseudonym=p, reason=r, actor=actor)) is not None]

@@ -3,8 +3,8 @@
 What a deployment of several workers promises: an enrolment through one is searchable through
 the other; an erasure through either stops every worker from returning the face at once and
 leaves every replica's index soon after; a ``kill -9`` of a worker in the middle of an erasure
-leaves the other serving, and the killed one finishes the erasure and catches up on restart;
-the audit chain both wrote verifies.
+leaves the other serving, and the killed one finishes the erasure and catches up on restart,
+or, left down, the other's next sweep finishes it; the audit chain both wrote verifies.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -69,9 +70,36 @@ class Cluster:
         except httpx.HTTPError:
             pass
 
+    def killed_while_erasing(self, worker: Worker, pseudonym: str, template: int) -> None:
+        """``kill -9`` of ``worker`` in the middle of erasing ``pseudonym``, whose template
+        row is held: its erasure has excluded the subject and scrubbed its own index, and waits
+        on the row lock to delete the row. That is where it dies."""
+        with psycopg.connect(self.libpq) as holder:
+            holder.execute("SELECT id FROM templates WHERE id = %s FOR UPDATE", (template,))
+            erasing = threading.Thread(target=self.erase_dying, args=(worker, pseudonym),
+                                       daemon=True)
+            erasing.start()
+            with psycopg.connect(self.libpq, autocommit=True) as watcher:
+                assert eventually(lambda: watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'DELETE FROM templates%'").fetchone() == (1,))
+            worker.kill()
+            holder.rollback()
+
+    @property
+    def libpq(self) -> str:
+        """The database URL as psycopg takes it."""
+        return self.database_url.replace("postgresql+psycopg://", "postgresql://")
+
     def erasures(self, worker: Worker) -> int:
         admin = {"Authorization": f"Bearer {self.secrets.admin}"}
         return len(httpx.get(f"{worker.url}/v1/erasures", headers=admin, timeout=30).json())
+
+    def sweep(self, worker: Worker) -> dict[str, Any]:
+        admin = {"Authorization": f"Bearer {self.secrets.admin}"}
+        answer = httpx.post(f"{worker.url}/v1/sweep", headers=admin, timeout=120)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
 
     def chain_ok(self, worker: Worker) -> bool:
         admin = {"Authorization": f"Bearer {self.secrets.admin}"}
@@ -126,20 +154,7 @@ def test_a_worker_killed_during_an_erasure_leaves_the_other_serving_and_catches_
     kept, _ = cluster.subject(a, portrait_jpegs[2])
     assert eventually(lambda: index_entries(b) == index_entries(a))
 
-    # Hold the victim's template row: A's erasure excludes the subject, scrubs its own index,
-    # then waits on this lock to delete the row. That is where A dies.
-    libpq = cluster.database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(libpq) as holder:
-        holder.execute("SELECT id FROM templates WHERE id = %s FOR UPDATE", (victim_template,))
-        erasing = threading.Thread(target=cluster.erase_dying, args=(a, victim), daemon=True)
-        erasing.start()
-        with psycopg.connect(libpq, autocommit=True) as watcher:
-            assert eventually(lambda: watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'DELETE FROM templates%'").fetchone() == (1,))
-        a.kill()
-        holder.rollback()
-
+    cluster.killed_while_erasing(a, victim, victim_template)
     assert cluster.identify(b, flipped_jpegs[1]) == []  # excluded: the exclusion had committed
     assert cluster.identify(b, flipped_jpegs[2]) == [kept]  # B serves on
     during, _ = cluster.subject(b, portrait_jpegs[3])  # enrolled while A is down
@@ -150,3 +165,36 @@ def test_a_worker_killed_during_an_erasure_leaves_the_other_serving_and_catches_
     assert eventually(lambda: index_entries(a) == index_entries(b))
     assert cluster.erasures(a) == erasures + 1  # A's start-up finished the erasure it died in
     assert cluster.chain_ok(a) and cluster.chain_ok(b)
+
+
+def test_an_erasure_whose_worker_died_is_finished_by_another_workers_sweep(
+    cluster: Cluster, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """A worker killed in the middle of an erasure and left down: no start-up finishes it, so
+    the next sweep on a survivor does (its own sweeper's, here asked for over the API)."""
+    a, b = cluster.a, cluster.b
+    erasures = cluster.erasures(b)
+    victim, victim_template = cluster.subject(a, portrait_jpegs[4])
+    assert eventually(lambda: index_entries(b) == index_entries(a))
+    before = index_entries(b)
+    with psycopg.connect(cluster.libpq) as ledger:
+        subject_id = ledger.execute("SELECT id FROM subjects WHERE pseudonym = %s",
+                                    (victim,)).fetchone()
+    cluster.killed_while_erasing(a, victim, victim_template)
+    assert cluster.identify(b, flipped_jpegs[4]) == []  # excluded: the exclusion had committed
+    assert index_entries(b) == before  # but B's index still holds the vector
+
+    [finished] = cluster.sweep(b)["erasures"]
+    assert finished["reason"] == "request" and finished["templates_destroyed"] == 1
+    assert finished["signed"]["receipt"]["reason"] == "request"
+    assert index_entries(b) == before - 1
+    with psycopg.connect(cluster.libpq) as ledger:
+        assert ledger.execute("SELECT count(*) FROM templates WHERE id = %s",
+                              (victim_template,)).fetchone() == (0,)
+        assert ledger.execute("SELECT count(*) FROM subject_keys WHERE subject_id = %s",
+                              subject_id).fetchone() == (0,)
+    assert cluster.erasures(b) == erasures + 1
+    assert cluster.sweep(b)["erasures"] == []  # finished once
+    assert cluster.chain_ok(b)
+    a.start()  # the cluster as the next test expects it
+    assert cluster.erasures(a) == erasures + 1  # A's start found nothing left to finish

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from optinface.consent.audit import AuditAction
-from optinface.consent.errors import DataDirInUse
+from optinface.consent.erasure_journal import journal_path
+from optinface.consent.errors import DataDirInUse, WitnessUnusable
 from optinface.consent.lock import LOCK_FILE
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import (
@@ -26,7 +27,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from tests.support.backends import both_backends
 from tests.support.consent import Crash, FakeClock, World, crash
-from tests.support.files import readable_occurrences, template_bytes
+from tests.support.files import left_of, readable_occurrences, template_bytes
 
 
 def test_reopening_removes_index_entries_without_ledger_rows_and_restores_missing_ones(
@@ -130,6 +131,45 @@ def test_an_erasure_interrupted_by_a_crash_is_finished_on_start_up(
         assert reopened.last_reconcile.erasures_completed == 1
         assert reopened.index.count() == 0
         assert len(reopened.erasures(actor=world.reviewer)) == 1
+
+
+@both_backends
+def test_an_erasure_interrupted_in_a_process_that_lives_on_is_finished_by_the_next_sweep(
+    world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
+) -> None:
+    """No start-up comes to finish it: here the journal could not be written (a folder stands
+    where it goes), so the erasure stopped after the exclusion and the process lives on."""
+    service = world.service
+    pseudonym, consent_id = world.subject()
+    template = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    service.index.save()  # the index file holds the vector: the sweep must scrub it
+    needles = template_bytes(service, template.id)
+    subject_id = _subject_id(service, pseudonym)
+    journal = journal_path(settings.witness_dir)
+    journal.mkdir(parents=True)
+    with pytest.raises(WitnessUnusable):
+        service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    journal.rmdir()
+    left = left_of(service, subject_id=subject_id, template_id=template.id, needles=needles)
+    assert left[:2] == ["template row", "subject key"] and len(left) > 2  # the file too
+
+    [receipt] = service.sweep().erasures
+    assert left_of(service, subject_id=subject_id, template_id=template.id,
+                   needles=needles) == []
+    assert verify_receipt(receipt.signed.receipt, receipt.signed.signature, service.public_key)
+    assert (receipt.reason, receipt.templates_destroyed) == (ErasureReason.REQUEST, 1)
+    [tombstone] = service.erasures(actor=world.reviewer)
+    assert tombstone.receipt == receipt.signed.receipt
+    [erased] = service.audit_events(actor=world.reviewer,
+                                    filters=AuditFilter(action=AuditAction.ERASE)).events
+    assert erased.details["reason"] == "request" and erased.actor_key_id is None  # the sweeper
+    assert service.verify_audit().ok
+    assert service.sweep().erasures == []  # finished once
+
+
+def _subject_id(service: OptinFace, pseudonym: str) -> int:
+    with service.runtime.db.transaction() as session:
+        return session.scalars(select(Subject.id).where(Subject.pseudonym == pseudonym)).one()
 
 
 @pytest.mark.parametrize("interruption", [

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
 from optinface.consent.erasure import erase_each
 from optinface.consent.errors import ConsentError, InvalidRequest, Unauthenticated
+from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason, SearchOutcome, TemplatePublic
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Subject
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World, make_world
-from tests.support.files import occurrences, readable_occurrences, template_bytes
+from tests.support.consent import Crash, FakeClock, World, crash, make_world
+from tests.support.files import left_of, occurrences, readable_occurrences, template_bytes
 from tests.support.polling import eventually
 from tests.support.postgres import PostgresServer
 
@@ -193,6 +196,43 @@ def test_an_erasure_another_worker_finished_meanwhile_is_skipped_not_failed(
     a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     assert erase_each(b.service.runtime, due, actor=None) == []
     assert len(b.service.erasures(actor=b.admin)) == 1
+
+
+def test_an_erasure_whose_worker_died_is_finished_by_the_other_workers_sweep(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A dies while destroying (after the exclusion committed) and never comes back:
+    no start-up finishes its erasure, so B's next sweep does, as a repeated request would."""
+    with ExitStack() as running_a, closing(OptinFace.open(
+            second_worker(pg_settings), pipeline=pipeline, clock=clock)) as service_b:
+        service_a = running_a.enter_context(closing(OptinFace.open(
+            pg_settings, pipeline=pipeline, clock=clock)))
+        a = make_world(service_a, clock)
+        b = replace(a, service=service_b)
+        pseudonym, template = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[0])
+        service_b.index.save()  # B's index file holds the vector: the sweep must scrub it
+        needles = template_bytes(service_b, template.id)
+        with service_b.runtime.db.transaction() as session:
+            subject_id = session.scalars(select(Subject.id).where(
+                Subject.pseudonym == pseudonym)).one()
+        monkeypatch.setattr("optinface.consent.erasure.destroy_templates", crash)
+        with pytest.raises(Crash):
+            a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+        monkeypatch.undo()
+        running_a.close()  # A is gone for good
+        assert left_of(service_b, subject_id=subject_id, template_id=template.id,
+                       needles=needles)[:3] == ["template row", "subject key", "index entry"]
+
+        [receipt] = service_b.sweep(actor=b.admin).erasures
+        assert left_of(service_b, subject_id=subject_id, template_id=template.id,
+                       needles=needles) == []
+        assert verify_receipt(receipt.signed.receipt, receipt.signed.signature,
+                              service_b.public_key)
+        assert (receipt.reason, receipt.templates_destroyed) == (ErasureReason.REQUEST, 1)
+        [tombstone] = service_b.erasures(actor=b.reviewer)
+        assert tombstone.receipt == receipt.signed.receipt
+        assert service_b.verify_audit().ok
 
 
 def test_authentication_does_not_wait_for_another_workers_write(

@@ -3,6 +3,7 @@ holder would read them, and a template's stored bytes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,19 @@ def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
         key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
                                   epoch=wrapped.epoch)
         return row.ciphertext, decrypt_template(row, key=key).tobytes()
+
+
+def left_of(service: OptinFace, *, subject_id: int, template_id: int,
+            needles: Iterable[bytes]) -> list[str]:
+    """What ``service`` still holds of an erased subject's template: its row, the subject's
+    key, its index entry, and every file holding one of ``needles`` (the index file read
+    decrypted). Empty once the erasure finished there."""
+    from optinface.consent.tables import SubjectKey, Template
+
+    with service.runtime.db.transaction() as session:
+        left = [name for name, row in (("template row", session.get(Template, template_id)),
+                                       ("subject key", session.get(SubjectKey, subject_id)))
+                if row is not None]
+    if template_id in service.runtime.index.labels():
+        left.append("index entry")
+    return left + [path for needle in needles for path in readable_occurrences(service, needle)]
