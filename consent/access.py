@@ -1,7 +1,7 @@
 """The right of access: everything held about a subject, as data.
 
 No time window and no frequency limit: every consent (withdrawn ones too), every receipt,
-every template's existence and model (never the vector), and every audit event naming the
+every template's existence and model, and every audit event naming the
 subject, including each verify and identify that involved them whatever the outcome (a 1:1
 verify that found no candidate too), with the caller's key and purpose and whether the caller
 declared it would base a decision about the person on it (P-39.1 s. 12.1); the purposes' texts,
@@ -10,23 +10,29 @@ art. 15(1)(a)-(h), 15(2); P-39.1 s. 27). Never another subject's pseudonym or sc
 size of the gallery searched. The JSON of :class:`AccessExport` is the interface; the pages
 render it for people in their language (``api/web/export.py``), so its prose is kept here as
 English source strings.
+
+The templates themselves (the vectors) are in it only when the person asks for that copy with
+their own sign-in (:data:`roles.OWN_COPIES`, :func:`template_vectors`): a copy that leaks lets
+anyone who runs the same public model recognise them, so it is never made by default, nor for
+an operator.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import consents, disclosures, passkeys, review, rights_requests
+from optinface.consent import consents, disclosures, ledger, passkeys, review, rights_requests
 from optinface.consent.accountability import accountability
 from optinface.consent.audit_seals import mentions, seal_of
-from optinface.consent.ledger import templates_public
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
     inactivity_limit,
 )
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
@@ -41,6 +47,7 @@ from optinface.consent.schemas import (
     SearchInvolvement,
     SearchOutcome,
     SubjectPublic,
+    TemplateVector,
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import (
@@ -49,6 +56,7 @@ from optinface.consent.tables import (
     Purpose,
     PurposeWithdrawal,
     Subject,
+    Template,
 )
 
 # English source strings of the prose the export carries (the pages translate them, see
@@ -137,6 +145,24 @@ def _retention(subject: Subject, settings: ConsentSettings) -> list[RetentionDat
     return dates
 
 
+def template_vectors(runtime: Runtime, session: Session, subject: Subject) -> list[TemplateVector]:
+    """The subject's templates as the recognizer computed them, oldest first: each opened with
+    their data key and taken out of the deployment's rotation, the space a copy is of use in
+    elsewhere (GDPR art. 20). The caller authorises the person's own request."""
+    rows = list(session.scalars(
+        select(Template).where(Template.subject_id == subject.id).order_by(Template.id)))
+    if not rows:
+        return []  # and no data key is made for a subject who has no template
+    key = ledger.data_key(session, subject, keys=runtime.keys, now=runtime.clock.now())
+    raw = runtime.protector.unprotect(
+        np.stack([ledger.decrypt_template(row, key=key) for row in rows]))
+    models = runtime.pipeline.models
+    return [TemplateVector(template_id=row.id, model_id=row.model_id,
+                           model_sha256=spec.sha256 if (spec := models.get(row.model_id)) else None,
+                           vector=vector.tolist())
+            for row, vector in zip(rows, raw, strict=True)]
+
+
 def build_export(
     session: Session,
     *,
@@ -145,8 +171,10 @@ def build_export(
     public_key: str,
     logic: MatchingLogic,
     now: datetime,
+    vectors: list[TemplateVector] | None = None,
 ) -> AccessExport:
-    """Everything GDPR art. 15(1)(a)-(h) and 15(2) and P-39.1 s. 27 give access to."""
+    """Everything GDPR art. 15(1)(a)-(h) and 15(2) and P-39.1 s. 27 give access to; with
+    ``vectors`` (:func:`template_vectors`), the person's copy of their templates too."""
     events = list(session.scalars(
         select(AuditEvent).where(mentions(subject.pseudonym)).order_by(AuditEvent.seq)
     ))
@@ -177,6 +205,7 @@ def build_export(
         passkeys=[PasskeyPublic(capacity=ConsentCapacity(c.capacity), registered_at=c.created_at)
                   for c in passkeys.credentials_of(session, subject)],
         consents=held,
-        templates=templates_public(session, subject),
+        templates=ledger.templates_public(session, subject),
+        template_vectors=vectors,
         events=[own_view(event, subject.pseudonym) for event in events],
     )

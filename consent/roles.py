@@ -48,6 +48,8 @@ class Permission(StrEnum):
     AUTHORISE_DISCLOSURE = "authorise_disclosure"  # the person's own: on consent, a transaction
     # An admin key's own passkey: register it, step up with it (consent.admin_mfa).
     SECOND_FACTOR = "second_factor"
+    # A copy of the person's own templates as vectors, in their access export (consent.access).
+    EXPORT_VECTORS = "export_vectors"
 
 
 # Acts that create or end a legal basis: the person's own, signed with their passkey. No
@@ -58,6 +60,12 @@ PERSONAL_ACTS = frozenset({
     Permission.UPDATE_SUBJECT,
     Permission.AUTHORISE_DISCLOSURE,
 })
+
+# The person's own copy of their face templates as vectors (GDPR art. 15(3), 20): whoever holds
+# it can recognise them with the same public model anywhere, so no operator key (not the desk's,
+# not a reviewer's answering an access request) ever obtains it; only the person's own sign-in,
+# or their guardian's.
+OWN_COPIES = frozenset({Permission.EXPORT_VECTORS})
 
 _SUBJECT_SIDE = {
     Permission.READ_PURPOSES,
@@ -74,6 +82,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         set(Permission)
         - PERSONAL_ACTS
+        - OWN_COPIES
         - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT,
            Permission.ENROL, Permission.OPEN_CAPTURE, Permission.REVIEW_CANDIDATES}
     ),
@@ -102,7 +111,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # The desk opens capture sessions and uploads the approved photo; the subject approves.
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),
-    Role.SUBJECT: frozenset(_SUBJECT_SIDE | PERSONAL_ACTS),
+    Role.SUBJECT: frozenset(_SUBJECT_SIDE | PERSONAL_ACTS | OWN_COPIES),
 }
 
 
@@ -112,8 +121,9 @@ RELYING_PARTIES = frozenset({Role.RESEARCHER, Role.VERIFIER})
 
 
 # Asked by a key that does not hold them, these are refused as the person's own (not as a mere
-# role mismatch): enrolling a face too, which the desk may only do for a photo the person approved.
-FOR_THE_PERSON = PERSONAL_ACTS | {Permission.ENROL, Permission.OPEN_CAPTURE}
+# role mismatch): enrolling a face too, which the desk may only do for a photo the person approved,
+# and a copy of their templates.
+FOR_THE_PERSON = PERSONAL_ACTS | OWN_COPIES | {Permission.ENROL, Permission.OPEN_CAPTURE}
 
 
 @dataclass(frozen=True, slots=True)

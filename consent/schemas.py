@@ -632,6 +632,21 @@ class TemplatePublic(BaseModel):
     created_at: datetime
 
 
+class TemplateVector(BaseModel):
+    """One of the person's templates as the recognizer computed it from their photo: the copy
+    they asked for (GDPR art. 15(3), 20; P-39.1 s. 27), never given by default."""
+
+    template_id: int
+    model_id: str
+    model_sha256: str | None = Field(description=(
+        "The SHA-256 of the recognizer's weights that computed it, from the model manifest;"
+        " null for a model this deployment no longer loads."))
+    vector: list[float] = Field(description=(
+        "The embedding in the recognizer's own space (L2-normalised, 512 numbers for ArcFace),"
+        " not the deployment's protected one: anyone holding it and the same model can"
+        " recognise the person."))
+
+
 class ReviewStatus(StrEnum):
     PROVISIONAL = "provisional"
     CONFIRMED = "confirmed"
@@ -1247,6 +1262,9 @@ class AccessExport(BaseModel):
         " not register is one to report.")
     consents: list[ConsentPublic]
     templates: list[TemplatePublic]
+    template_vectors: list[TemplateVector] | None = Field(default=None, description=(
+        "The templates themselves, only when the person asked for them with their own sign-in"
+        " (`vectors=true`); null otherwise."))
     events: list[AuditEventPublic]
     checkpoint: CheckpointPublic | None = Field(
         default=None, description="The signed tree head the inclusion proofs lead to.")

@@ -897,18 +897,28 @@ class OptinFace:
         authorize(actor, Permission.ERASE, subject=subject)
         return erase_subject(self.runtime, pseudonym=subject, reason=reason, actor=actor)
 
-    def export(self, *, actor: Actor, subject: str) -> AccessExport:
-        """Everything held about the subject (right of access); the export itself is audited."""
+    def export(self, *, actor: Actor, subject: str, vectors: bool = False) -> AccessExport:
+        """Everything held about the subject (right of access); the export itself is audited.
+
+        With ``vectors``, the person's own copy of their templates too: their own sign-in (or
+        their guardian's) only, an operator key is refused ``subject_credential_required``; the
+        event names the templates copied, never a vector."""
         authorize(actor, Permission.EXPORT, subject=subject)
+        if vectors:
+            authorize(actor, Permission.EXPORT_VECTORS, subject=subject)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            copies = access.template_vectors(self.runtime, session, row) if vectors else None
+            copied = {} if copies is None else {
+                "template_vectors": [copy.template_id for copy in copies]}
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
-                                              subjects=[subject]))
+                                              subjects=[subject], details=copied))
             # Built after the export event, so its own inclusion proof is among the proofs.
             export = access.build_export(session, subject=row, settings=self.settings,
                                          public_key=self.public_key,
-                                         logic=matching.matching_logic(self.runtime), now=now)
+                                         logic=matching.matching_logic(self.runtime), now=now,
+                                         vectors=copies)
             return transparency.with_inclusion_proofs(session, export, self.runtime.log,
                                                       now=now)
 

@@ -26,6 +26,7 @@ from optinface.api.deps import (
 from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.consent.disclosures import permission_for
+from optinface.consent.errors import InvalidRequest
 from optinface.consent.identifiers import Identifier
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import (
@@ -284,12 +285,20 @@ def export_subject(
     actor: Annotated[Actor, require(Permission.EXPORT)],
     words: ReaderWords,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
+    vectors: Annotated[bool, Query(description=(
+        "The person's own copy of their templates as vectors (JSON only): for their own"
+        " subject token, never an operator's key (`subject_credential_required`)."))] = False,
 ) -> AccessExport | Response:
     """Everything held about the subject: consents, templates, every event that names them.
     The JSON's fields and texts are fixed; Markdown and HTML are written for people, in French
     or English as the pages choose: ``lang``, else the first language of ``Accept-Language``
-    we speak, else the deployment's default language."""
-    export = service.export(actor=actor, subject=subject)
+    we speak, else the deployment's default language. With ``vectors=true`` the JSON holds the
+    templates themselves (``template_vectors``): whoever gets the file can recognise the
+    person, so only they ask for it; the export's event names the templates."""
+    if vectors and export_format is not ExportFormat.JSON:
+        raise InvalidRequest("template vectors come in the JSON export only: ask format=json",
+                             details={"field": "format"})
+    export = service.export(actor=actor, subject=subject, vectors=vectors)
     if export_format is ExportFormat.JSON:
         return export
     text = my_data.render(export, export_format, words)

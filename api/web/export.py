@@ -159,6 +159,8 @@ def _event(words: Words, event: AuditEventPublic, names: dict[str, str]) -> tupl
     else:
         text = words("{action}: {outcome}", action=action,
                      outcome=_word(words, vocabulary.OUTCOMES, event.outcome))
+    if copied := event.details.get("template_vectors"):  # an export with the templates
+        text += words(", with a copy of your templates ({n})", n=len(copied))
     text += _by(words, event.actor_key_id, event.actor_role, event.purpose, names)
     return f"#{event.seq} {words.when(event.at)}", text
 

@@ -1022,6 +1022,34 @@ FRENCH: dict[str, str] = {
     "required by law": "exigée par la loi",
     "a warrant or subpoena": "un mandat ou une assignation",
     "no": "non",
+    # "My data": a copy of the templates themselves, the person's own choice
+    "A copy of your face templates": "Une copie de vos gabarits faciaux",
+    "What is shown above, and the JSON download, say which templates we hold, not the"
+    " templates themselves. A template is the list of 512 numbers our model computed from your"
+    " photo; you may have a copy.": (
+        "Ce qui précède, comme le téléchargement en JSON, indique quels gabarits nous détenons,"
+        " pas les gabarits eux-mêmes. Un gabarit est la liste de 512 nombres que notre modèle a"
+        " calculée à partir de votre photo; vous pouvez en obtenir une copie."
+    ),
+    "Anyone who has this copy and the same publicly available model can recognise you in other"
+    " photos, in any system, for as long as the copy exists, and it cannot be changed like a"
+    " password. Keep it like an identity document and give it only to someone you agree may"
+    " recognise you.": (
+        "Quiconque détient cette copie et le même modèle, accessible au public, peut vous"
+        " reconnaître sur d'autres photos, dans n'importe quel système, tant que la copie existe,"
+        " et elle ne peut pas être changée comme un mot de passe. Conservez-la comme une pièce"
+        " d'identité et ne la remettez qu'à une personne dont vous acceptez qu'elle puisse vous"
+        " reconnaître."
+    ),
+    "I understand that anyone with this file can recognise my face.": (
+        "Je comprends que quiconque détient ce fichier peut reconnaître mon visage."
+    ),
+    "Download it as JSON with my templates": "Le télécharger en JSON avec mes gabarits",
+    ", with a copy of your templates ({n})": ", avec une copie de vos gabarits ({n})",
+    "Tick the box to confirm that you understand what a copy of your templates allows.": (
+        "Cochez la case pour confirmer que vous comprenez ce que permet une copie de vos"
+        " gabarits."
+    ),
     # The consent core's prose (consent/access.py, matching.py, accountability.py,
     # declaration.py): the JSON keeps the English, the pages show this.
     "you: the photos you (or the holder of parental authority) submitted at enrolment; photos"

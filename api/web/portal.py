@@ -510,28 +510,65 @@ def portal_erase(
 
 
 def _own_export(
-    request: Request, service: OptinFace, respond: Callable[[AccessExport], Response]
+    request: Request, service: OptinFace,
+    respond: Callable[[WebSession, AccessExport], Response],
 ) -> Response:
     """The signed-in person's access export, answered by ``respond`` (to the portal if no one
     is signed in)."""
 
-    def build(_: WebSession, actor: Actor) -> Response:
-        return respond(service.export(actor=actor, subject=actor.subject or ""))
+    def build(session: WebSession, actor: Actor) -> Response:
+        return respond(session, service.export(actor=actor, subject=actor.subject or ""))
 
     return signed_in(request, service, PORTAL, build)
+
+
+def _data_page(request: Request, session: WebSession, export: AccessExport, *,
+               refused: Refusal | None = None) -> Response:
+    """"My data": the export in the reader's language, and the form for a copy of the
+    templates, with its refusal beside its box if the person did not confirm."""
+    words = words_for(request)
+    return render(
+        request, "portal_data.html",
+        status_code=status_for(refused.code, default=400) if refused else 200,
+        csrf=session.csrf, generated=my_data.generated(export, words),
+        sections=my_data.sections(export, words),
+        errors={"template-copy": (advice(refused), refused.code)} if refused else {})
 
 
 @router.get("/portal/data")
 def portal_data(request: Request, service: ServiceDep) -> Response:
     """The access export inside the portal's frame, every label in the reader's language."""
-    words = words_for(request)
-    return _own_export(request, service, lambda export: render(
-        request, "portal_data.html", generated=my_data.generated(export, words),
-        sections=my_data.sections(export, words)))
+    return _own_export(request, service, lambda session, export: _data_page(
+        request, session, export))
 
 
 @router.get("/portal/data.json")
 def portal_data_json(request: Request, service: ServiceDep) -> Response:
-    """The access export as the JSON file a person keeps."""
-    return _own_export(request, service, lambda export: download(
+    """The access export as the JSON file a person keeps (without the templates' vectors)."""
+    return _own_export(request, service, lambda _, export: download(
         export.model_dump_json(indent=2), "my-data.json", "application/json"))
+
+
+@router.post("/portal/data-with-templates.json")
+def portal_data_with_templates(
+    request: Request,
+    service: ServiceDep,
+    csrf: Annotated[str, Form()],
+    confirm: Annotated[bool, Form()] = False,
+) -> Response:
+    """The access export with the person's templates as vectors, a copy they choose on "My
+    data" after its warning (ticked: they understand that whoever holds it can recognise
+    them). Unticked, no copy is made: the page again, the advice beside the box."""
+
+    def action() -> Response:
+        session, actor = posted(request, service, PORTAL, csrf)
+        subject = actor.subject or ""
+        if not confirm:
+            return _data_page(request, session, service.export(actor=actor, subject=subject),
+                              refused=ApiError(ApiErrorCode.VALIDATION_ERROR,
+                                               vocabulary.CONFIRM_TEMPLATE_COPY))
+        export = service.export(actor=actor, subject=subject, vectors=True)
+        return download(export.model_dump_json(indent=2), "my-data-with-templates.json",
+                        "application/json")
+
+    return attempt(request, action)

@@ -230,5 +230,7 @@ PICK_WHAT_ABOUT = "Choose what your message is about from the list."
 NAME_WHO_AND_WHY = ("Write who receives it and the reference, each on one line of at most 200"
                     " characters, their country as two capital letters, and choose a ground"
                     " from the list.")
+CONFIRM_TEMPLATE_COPY = ("Tick the box to confirm that you understand what a copy of your"
+                         " templates allows.")
 PAGE_MESSAGES = frozenset({PICK_A_PURPOSE, CONFIRM_ERASURE, WRITE_A_MESSAGE, PICK_WHAT_ABOUT,
-                           NAME_WHO_AND_WHY})
+                           NAME_WHO_AND_WHY, CONFIRM_TEMPLATE_COPY})
