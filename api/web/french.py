@@ -185,10 +185,12 @@ FRENCH: dict[str, str] = {
     "Consent of {when}": "Consentement du {when}",
     "Ends on {until} at the latest.": "Prend fin le {until} au plus tard.",
     "Stop using my face for {purpose}": "Cesser d'utiliser mon visage pour {purpose}",
-    "This is your last consent: stopping it erases everything we hold about you (you will be"
-    " asked to confirm).": (
+    "This is your last consent: stopping it erases everything we hold about you.": (
         "C'est votre dernier consentement : y mettre fin efface tout ce que nous détenons sur"
-        " vous (une confirmation vous sera demandée)."
+        " vous."
+    ),
+    "I understand that everything you hold about me will be erased.": (
+        "Je comprends que tout ce que vous détenez sur moi sera effacé."
     ),
     "You have no consent in force: we use your face for nothing.": (
         "Vous n'avez aucun consentement en vigueur : nous n'utilisons votre visage pour rien."

@@ -407,7 +407,8 @@ def portal_withdraw(
     signed: Signed = "",
 ) -> Response:
     """Stop one use, signed with the passkey; the very last one is confirmed first, since it
-    erases everything."""
+    erases everything: by the box beside its button (one signature, so withdrawing takes no
+    more steps than consenting), else on a page of its own before anything is signed."""
 
     def action() -> Response:
         session, actor = posted(request, service, PORTAL, csrf)

@@ -60,9 +60,10 @@ def chromium_page(base_url: str, width: int, *, language: str = "en-CA") -> Iter
             browser.close()
 
 
-def virtual_authenticator(page: Any, *, credentials: list[dict[str, Any]] | None = None) -> None:
+def virtual_authenticator(page: Any, *, credentials: list[dict[str, Any]] | None = None) -> Any:
     """A DevTools virtual authenticator (a platform passkey that verifies its user), holding
-    ``credentials`` if given (a software authenticator's, so the browser signs as that person)."""
+    ``credentials`` if given (a software authenticator's, so the browser signs as that person).
+    Its DevTools session, which reports each ceremony (``WebAuthn.credentialAsserted``)."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     made = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
@@ -72,14 +73,17 @@ def virtual_authenticator(page: Any, *, credentials: list[dict[str, Any]] | None
     for credential in credentials or []:
         cdp.send("WebAuthn.addCredential", {"authenticatorId": made["authenticatorId"],
                                             "credential": credential})
+    return cdp
 
 
-def passkey_log_in(page: Any, credentials: list[dict[str, Any]]) -> None:
-    """Sign in to the portal in the browser with these passkeys."""
-    virtual_authenticator(page, credentials=credentials)
+def passkey_log_in(page: Any, credentials: list[dict[str, Any]]) -> Any:
+    """Sign in to the portal in the browser with these passkeys; the authenticator's DevTools
+    session (see :func:`virtual_authenticator`)."""
+    cdp = virtual_authenticator(page, credentials=credentials)
     page.goto("/portal")
     page.click("#passkey-sign-in")
     page.wait_for_selector("#pseudonym")
+    return cdp
 
 
 def localhost(url: str) -> str:

@@ -154,6 +154,12 @@
       form.submit();  // nothing to sign: the server shows its advice beside the field
       return;
     }
+    // The last use, its box left unticked: nothing to sign yet, the server asks to confirm.
+    const confirm = form.querySelector("input[type=checkbox][name=confirm]");
+    if (form.dataset.act === "withdraw" && confirm && !confirm.checked) {
+      form.submit();
+      return;
+    }
     if (ceremony) {
       options = JSON.parse(form.dataset.options);
     } else {
