@@ -13,6 +13,11 @@ from typing import Protocol
 
 
 class Say(Protocol):
+    @property
+    def language(self) -> str:
+        """The reader's language (``en``, ``fr``): what a signed text records it was read in."""
+        ...
+
     def __call__(self, text: str, /, **values: object) -> str:
         """``text`` in the reader's language, its ``{fields}`` filled from ``values``."""
         ...
@@ -25,6 +30,8 @@ class Say(Protocol):
 class _English:
     """The source strings themselves, and numbers as Python prints them: what a caller that
     knows no reader's language gets."""
+
+    language = "en"
 
     def __call__(self, text: str, /, **values: object) -> str:
         return text.format(**values) if values else text

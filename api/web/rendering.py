@@ -24,6 +24,8 @@ from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
 from optinface.consent.errors import ConsentError
 from optinface.consent.register import DEMO_WARNING
+from optinface.consent.schemas import OperatorTextPublic, TranslationLanguage
+from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
 
 HERE = Path(__file__).parent
@@ -50,6 +52,15 @@ def words_in(language: Language | None, settings: ApiSettings) -> Words:
     deployment's time zone and the operator's own French."""
     return Words(language=language or settings.default_language,
                  zone=ZoneInfo(settings.timezone), own=settings.own_french)
+
+
+def untranslated(service: OptinFace, settings: ApiSettings) -> list[OperatorTextPublic]:
+    """In a deployment whose default language is French (Québec), the operator's texts consent
+    forms show in English to French readers for want of a translation: told in the server's log
+    at start and on the dashboard (elsewhere, none: the English is the pages' default)."""
+    if settings.default_language is not Language.FR:
+        return []
+    return service.operator_texts(language=TranslationLanguage.FR, missing=True)
 
 
 def switch_url(request: Request, words: Words) -> str | None:
