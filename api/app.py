@@ -7,6 +7,7 @@ lives.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,8 +40,11 @@ from optinface.api.sweeper import Sweeper
 from optinface.api.tls import client_ca_pem
 from optinface.api.uploads import BodyLimitMiddleware
 from optinface.api.web import pages
+from optinface.api.web.rendering import untranslated
 from optinface.api.web.sessions import SessionStore
 from optinface.consent.service import OptinFace
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
 
@@ -57,6 +61,17 @@ _ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+def _tell_untranslated(service: OptinFace, settings: ApiSettings) -> None:
+    """A French deployment whose consent forms show operator texts in English (no translation
+    yet) says so once at start, by their SHA-256 (the texts may name people: not logged)."""
+    missing = untranslated(service, settings)
+    if missing:
+        logger.warning("%d texts shown on consent forms have no French translation: French"
+                       " readers see them in English, marked as such (optinface texts list"
+                       " --missing): %s", len(missing),
+                       ", ".join(t.source_sha256[:12] for t in missing))
+
+
 def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> FastAPI:
     """Build the app; with ``service`` given, the caller owns it (opens and closes it)."""
 
@@ -66,6 +81,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
         service closes, since the sweeper and the witness both write through it."""
         owned = service is None
         app.state.service = OptinFace.open(settings) if owned else service
+        _tell_untranslated(app.state.service, settings)
         sweeper = Sweeper(
             app.state.service,
             interval=settings.sweep_interval_seconds,

@@ -83,6 +83,9 @@ eu_representative_required   409     an EU data subject, while the controller ha
 transfer_assessment_required 409     a disclosure to a recipient outside the area whose law protects
                                      the person (Québec, the EEA) names no transfer_assessment: the
                                      controller assesses it first (P-39.1 s. 17; GDPR chapter V)
+wording_changed              409     the consent form's wording (purposes, recipients, safeguards,
+                                     retention rules in the reader's language) changed since the
+                                     page showed it (its wording_sha256): read it again, then sign
 model_mismatch               409     templates from two models cannot be compared
 rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
                                      client's failed authentications spent; see Retry-After
@@ -239,6 +242,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "suspended_by_regulator": 409,
     "eu_representative_required": 409,
     "transfer_assessment_required": 409,
+    "wording_changed": 409,
     "model_mismatch": 409,
     "rate_limited": 429,
     "not_calibrated": 503,

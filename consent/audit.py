@@ -73,6 +73,7 @@ class AuditAction(StrEnum):
     LOGIN_FAILURE = "login_failure"
     PURPOSE_CREATED = "purpose_created"
     NOTICE_PUBLISHED = "notice_published"
+    OPERATOR_TEXT_TRANSLATED = "operator_text_translated"  # a consent form's text in French
     RETENTION_POLICY_PUBLISHED = "retention_policy_published"  # another version applies
     ASSESSMENT_RECORDED = "assessment_recorded"  # the PIA settings changed
     SUBJECT_CREATED = "subject_created"

@@ -54,6 +54,7 @@ TABLES: dict[str, DataCategory] = {
     "incidents": DataCategory.OPERATIONAL,
     "key_checks": DataCategory.OPERATIONAL,
     "notices": DataCategory.OPERATIONAL,
+    "operator_texts": DataCategory.OPERATIONAL,
     "purposes": DataCategory.OPERATIONAL,
     "register_declarations": DataCategory.OPERATIONAL,
     "regulator_orders": DataCategory.OPERATIONAL,

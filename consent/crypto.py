@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -37,3 +38,17 @@ def canonical_json(payload: Any) -> bytes:
     return json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     ).encode("utf-8")
+
+
+def with_sha256(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` naming its own version: the SHA-256 of its canonical JSON, in ``sha256``."""
+    return {**body, "sha256": hashlib.sha256(canonical_json(body)).hexdigest()}
+
+
+def sha256_problem(stated: object, *, not_one: str, mismatch: str) -> str | None:
+    """Why ``stated`` (a copy in a receipt, so anything) is not the text its ``sha256`` names:
+    ``not_one`` when it is no object at all, ``mismatch`` when its text was changed; or None."""
+    if not isinstance(stated, dict):
+        return not_one
+    body = {key: value for key, value in stated.items() if key != "sha256"}
+    return None if with_sha256(body) == stated else mismatch

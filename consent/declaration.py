@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import operating_point, retention_policy, row_seals
+from optinface.consent import operating_point, operator_texts, retention_policy, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
@@ -55,7 +55,13 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, OperatingPoint
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.table_writes import TableWrites
-from optinface.consent.tables import Purpose, RegisterDeclaration, RegulatorOrder, Subject
+from optinface.consent.tables import (
+    OperatorText,
+    Purpose,
+    RegisterDeclaration,
+    RegulatorOrder,
+    Subject,
+)
 from optinface.engine.errors import EngineError
 from optinface.engine.manifest import ModelSpec
 from optinface.engine.thresholds import Threshold
@@ -106,11 +112,18 @@ def material_fields(
     rotating keys changes no declared characteristic of the database.
     """
     return _material(_purposes_material(session), settings=settings, models=models,
-                     accuracy=operating_point.in_force(settings, models).stated)
+                     accuracy=operating_point.in_force(settings, models).stated,
+                     translations=operator_texts.all_translations(session))
 
 
 def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
-              models: dict[str, ModelSpec], accuracy: OperatingPoint) -> dict[str, Any]:
+              models: dict[str, ModelSpec], accuracy: OperatingPoint,
+              translations: dict[str, dict[str, str]]) -> dict[str, Any]:
+    # What readers of another language are told of the purposes, recipients and safeguards,
+    # only once a translation is stated (consent.operator_texts): a deployment that never
+    # translated keeps the hash it declared and assessed.
+    stated = operator_texts.material(
+        operator_texts.places(purposes, settings, declared=True), translations)
     return {
         "purposes": purposes,
         "characteristic": BIOMETRIC_CHARACTERISTIC,
@@ -128,6 +141,7 @@ def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
         # assessed. The transfers themselves follow from the hosting, already material.
         **({"transfer_safeguards": settings.transfer_safeguards}
            if settings.transfer_safeguards else {}),
+        **({"translations": stated} if stated else {}),
     }
 
 
@@ -172,17 +186,18 @@ def order_in_force(session: Session) -> RegulatorOrder | None:
 
 
 REGISTER_TABLES = (Purpose.__tablename__, RegisterDeclaration.__tablename__,
-                   RegulatorOrder.__tablename__)
+                   RegulatorOrder.__tablename__, OperatorText.__tablename__)
 """The tables the gate reads; any write to one of them is a new version of the register."""
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterRows:
-    """What the gate reads from the ledger: the purposes' material, the latest declaration
-    (and whether its seal holds: :mod:`consent.row_seals`) and the order in force. Kept between
-    requests by :class:`RegisterReads` (read-only use)."""
+    """What the gate reads from the ledger: the purposes' material, the operator's
+    translations, the latest declaration (and whether its seal holds: :mod:`consent.row_seals`)
+    and the order in force. Kept between requests by :class:`RegisterReads` (read-only use)."""
 
     purposes: list[dict[str, Any]]
+    translations: dict[str, dict[str, str]]
     declaration: RegisterDeclaration | None
     order: RegulatorOrder | None
     sealed: bool
@@ -190,7 +205,9 @@ class RegisterRows:
     @classmethod
     def read(cls, session: Session, keys: KeyRing) -> RegisterRows:
         declaration = latest_declaration(session)
-        return cls(purposes=_purposes_material(session), declaration=declaration,
+        return cls(purposes=_purposes_material(session),
+                   translations=operator_texts.all_translations(session),
+                   declaration=declaration,
                    order=order_in_force(session),
                    sealed=declaration is None or row_seals.declaration_sealed(keys, declaration))
 
@@ -260,7 +277,8 @@ def state(
     """
     accuracy = operating_point.in_force(settings, models)
     current = material_sha256(_material(rows.purposes, settings=settings, models=models,
-                                        accuracy=accuracy.stated))
+                                        accuracy=accuracy.stated,
+                                        translations=rows.translations))
     declaration, order = rows.declaration, rows.order
     in_service_from = service_start(declaration, settings=settings) if declaration else None
     refusal: NotDeclared | EngineError | None = None

@@ -281,6 +281,14 @@ class ChallengeInvalid(ConsentError):
     code = "challenge_invalid"
 
 
+class WordingChanged(ConsentError):
+    """The consent form's wording (its purposes, recipients, safeguards and retention rules, in
+    the reader's language) is no longer the one the person was shown: they read it again before
+    signing (:mod:`consent.consent_form`)."""
+
+    code = "wording_changed"
+
+
 class LinkInvalid(ConsentError):
     """The one-time link is unknown, already used or expired."""
 

@@ -17,6 +17,13 @@ Kantara v1.1's ``thirdPartyDisclosure`` and ``thirdPartyName``. Both fields are 
 the receipt states (KI-CR-v1.1.0), so the version is unchanged: a receipt made before recipients
 were stated has neither ``recipients`` in it nor in the statement its person signed, reads as
 disclosing to no one, and verifies as it always did.
+
+A consent receipt also repeats, whole, the consent form's wording its person signed
+(``wording``: the uses offered, the recipients, the safeguards and the retention rules in the
+language they read, its ``language``, the texts shown in English for want of a translation, and
+its SHA-256; :mod:`consent.consent_form`). The Kantara fields keep the operator's English, as
+the register declares it. A receipt from before the wording was signed has it neither in the
+receipt nor in the statement, and verifies as it always did.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from optinface.consent.accountability import accountability
+from optinface.consent.consent_form import wording_problem
 from optinface.consent.crypto import canonical_json
 from optinface.consent.passkeys import verify_evidence
 from optinface.consent.retention_policy import version_problem
@@ -111,14 +119,18 @@ def consent_receipt(
     public_key: str,
     expires_at: datetime,
     subject_signature: dict[str, Any],
+    wording: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A Kantara Consent Receipt (v1.1 field names) for one consent to some purposes.
 
     ``subjectSignature`` is the person's own WebAuthn assertion over the statement they signed
     (:func:`consent.passkeys.verify_evidence` checks it offline): the controller's Ed25519
-    signature alone would only prove what the operator says.
+    signature alone would only prove what the operator says. ``wording``: the consent form's,
+    as they signed it (none in a statement from before it was signed).
     """
     return {
+        # What the person read, in their language, as their passkey signed it.
+        **({"wording": wording} if wording is not None else {}),
         "subjectSignature": subject_signature,
         "version": CONSENT_RECEIPT_VERSION,
         "jurisdiction": jurisdiction,
@@ -160,7 +172,8 @@ def receipt_for_consent(
     subject_signature: dict[str, Any],
 ) -> dict[str, Any]:
     """The receipt of a consent just recorded: who, what for, under which notice, disclosed to
-    whom, until when, and the person's own passkey signature of it."""
+    whom, until when, and the person's own passkey signature of it, with the wording it signed
+    (taken from the statement the signature covers)."""
     return consent_receipt(
         receipt_id=consent.id,
         timestamp=consent.obtained_at,
@@ -187,6 +200,7 @@ def receipt_for_consent(
         public_key=public_key,
         expires_at=consent.expires_at,
         subject_signature=subject_signature,
+        wording=(subject_signature.get("statement") or {}).get("wording"),
     )
 
 
@@ -216,6 +230,7 @@ def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bo
                 and statement.get("retentionPolicy") == receipt.get("retentionPolicy")
                 and statement.get("purposes") == sorted(p["purposeId"] for p in stated)
                 and _discloses_as_signed(receipt, stated, statement.get("recipients", []))
+                and statement.get("wording") == receipt.get("wording")
                 and statement.get("expiresAt") == receipt.get("expiresISO"))
     if act == "withdraw":
         return (statement.get("subject") == receipt.get("piiPrincipalId")
@@ -242,6 +257,8 @@ def subject_signature_problem(receipt: dict[str, Any]) -> str | None:
         return "the person's passkey signature does not verify"
     if not _statement_matches(receipt, evidence.get("statement") or {}):
         return "the person signed a different statement than this receipt states"
+    if "wording" in receipt and (problem := wording_problem(receipt["wording"])):
+        return problem
     if "retentionPolicy" in receipt:
         return version_problem(receipt["retentionPolicy"])
     return None

@@ -16,7 +16,6 @@ still answers for a receipt years later, after the settings changed.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.clock import years
-from optinface.consent.crypto import canonical_json
+from optinface.consent.crypto import sha256_problem, with_sha256
 from optinface.consent.errors import NotFound
 from optinface.consent.policies import OWN_CONSENT_GRACE_DAYS
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import RetentionPolicyPublic
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import RetentionPolicy
+from optinface.consent.wording import Say, english
 
 # Consent, withdrawal and erasure receipts are proof: kept the processing plus five years
 # (X-RET; GDPR art. 5(2), the BIPA limitation period), then deleted
@@ -78,13 +78,14 @@ def receipts_expired(now: datetime) -> datetime:
     return now - years(RECEIPT_YEARS)
 
 
-def _formatted(rules: tuple[str, ...], settings: ConsentSettings) -> list[str]:
-    return [rule.format(years=settings.retention_years_after_last_interaction,
-                        days=settings.max_consent_days,
-                        minor_days=settings.minor_consent_max_days,
-                        grace_days=OWN_CONSENT_GRACE_DAYS, receipt_years=RECEIPT_YEARS,
-                        log_days=settings.access_log_retention_days,
-                        log_hold=settings.access_log_hold) for rule in rules]
+def _formatted(rules: tuple[str, ...], settings: ConsentSettings, say: Say = english,
+               log_hold: str | None = None) -> list[str]:
+    return [say(rule, years=settings.retention_years_after_last_interaction,
+                days=settings.max_consent_days,
+                minor_days=settings.minor_consent_max_days,
+                grace_days=OWN_CONSENT_GRACE_DAYS, receipt_years=RECEIPT_YEARS,
+                log_days=settings.access_log_retention_days,
+                log_hold=log_hold or settings.access_log_hold) for rule in rules]
 
 
 def database_rules(settings: ConsentSettings) -> list[str]:
@@ -92,35 +93,29 @@ def database_rules(settings: ConsentSettings) -> list[str]:
     return _formatted(DATABASE_RULES, settings)
 
 
-def retention_rules(settings: ConsentSettings) -> list[str]:
-    """The whole public schedule as these settings enforce it, one rule a line."""
+def retention_rules(settings: ConsentSettings, say: Say = english, *,
+                    log_hold: str | None = None) -> list[str]:
+    """The whole public schedule as these settings enforce it, one rule a line; with ``say``,
+    in its reader's language (the hold's reason as ``log_hold`` gives it, translated by the
+    operator: :mod:`consent.operator_texts`), as a consent form shows it and its person signs."""
     held = settings.access_log_hold is not None
     if settings.access_log_retention_days is None:
         log = LOG_KEPT_WHOLE_HELD if held else LOG_KEPT_WHOLE
     else:
         log = LOG_PRUNED_HELD if held else LOG_PRUNED
-    return [*database_rules(settings), *_formatted((*RECORD_RULES, log), settings)]
-
-
-def _sha256(text: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(text)).hexdigest()
+    return _formatted((*DATABASE_RULES, *RECORD_RULES, log), settings, say, log_hold)
 
 
 def versioned(settings: ConsentSettings) -> dict[str, Any]:
     """The policy in force: the governance policy's address, the rules, and their SHA-256."""
-    text = {"policyUrl": settings.policy_url, "rules": retention_rules(settings)}
-    return {**text, "sha256": _sha256(text)}
+    return with_sha256({"policyUrl": settings.policy_url, "rules": retention_rules(settings)})
 
 
 def version_problem(policy: object) -> str | None:
     """Why a stated policy (a receipt's copy, so anything) is not the text its SHA-256 names,
     or None."""
-    if not isinstance(policy, dict):
-        return "the retention policy is not a policy"
-    text = {key: value for key, value in policy.items() if key != "sha256"}
-    if policy.get("sha256") != _sha256(text):
-        return "the retention policy's text does not match its SHA-256"
-    return None
+    return sha256_problem(policy, not_one="the retention policy is not a policy",
+                          mismatch="the retention policy's text does not match its SHA-256")
 
 
 def publish(runtime: Runtime) -> RetentionPolicyPublic:

@@ -216,6 +216,33 @@ class ExportedPurpose(PurposePublic):
         " person's data are no longer processed for it."))
 
 
+class TranslationLanguage(StrEnum):
+    """The languages the operator's English texts are translated into (Québec: French)."""
+
+    FR = "fr"
+
+
+class OperatorTextSet(BaseModel):
+    """The translation of one of the operator's texts (see :mod:`consent.operator_texts`)."""
+
+    text: Words = Field(min_length=1, max_length=5_000, description=(
+        "What readers of the language are shown instead of the English; one line where the"
+        " English is one line (else 422 invalid_request, details.field text)."))
+
+
+class OperatorTextPublic(BaseModel):
+    """One English text the operator typed that consent forms show, and its translation."""
+
+    source_sha256: str = Field(description="The SHA-256 of the English text: its key.")
+    source: str = Field(description="The English text, as typed.")
+    places: list[str] = Field(description="Where consent forms show it, e.g. 'purpose pur_1"
+                              " description', 'recipient 1 name', 'transfer_safeguards'.")
+    language: TranslationLanguage
+    text: str | None = Field(description="The translation; null: none yet, so readers of the"
+                             " language are shown the English, marked as English only.")
+    updated_at: datetime | None
+
+
 class NoticeCreate(BaseModel):
     version: OneLine = Field(min_length=1, max_length=50)
     language: LanguageTag
@@ -442,6 +469,10 @@ class ConsentAct(BaseModel):
     expires_at: AwareDatetime = Field(description="With its UTC offset: a bare time is refused.")
     given_by: ConsentCapacity | None = Field(
         default=None, description="Defaults to the signer's capacity; never more than it.")
+    wording_sha256: str | None = Field(
+        default=None, pattern=SHA256_PATTERN, description=(
+            "The SHA-256 of the consent form's wording the person was shown (the portal sends"
+            " it): refused (409 wording_changed) when the wording to sign is no longer that."))
 
 
 class WithdrawAct(BaseModel):

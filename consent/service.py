@@ -29,6 +29,7 @@ from optinface.consent import (
     apikeys,
     break_glass,
     client_certificates,
+    consent_form,
     consents,
     declaration,
     disclosures,
@@ -40,6 +41,7 @@ from optinface.consent import (
     ledger,
     matching,
     operating_point,
+    operator_texts,
     policies,
     probe_consent,
     purpose_withdrawal,
@@ -132,6 +134,7 @@ from optinface.consent.schemas import (
     NoticeCreate,
     NoticePublic,
     Operation,
+    OperatorTextPublic,
     PasskeyChallenge,
     PasskeyRegistered,
     PasskeyResponse,
@@ -165,6 +168,7 @@ from optinface.consent.schemas import (
     SweepReport,
     TemplatePublic,
     TombstonePublic,
+    TranslationLanguage,
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
@@ -638,8 +642,11 @@ class OptinFace:
         authorize(actor, Permission.UPDATE_SUBJECT, subject=actor.subject)
         return enrolment_links.issue_token(self.runtime, actor=actor)
 
-    def challenge(self, *, actor: Actor, subject: str, act: SubjectAct) -> PasskeyChallenge:
-        """The statement the person is asked to sign for ``act``, and its WebAuthn options.
+    def challenge(self, *, actor: Actor, subject: str, act: SubjectAct,
+                  say: Say = english) -> PasskeyChallenge:
+        """The statement the person is asked to sign for ``act``, and its WebAuthn options; a
+        consent's carries the consent form's wording in ``say``'s language, the one the person
+        read (:mod:`consent.consent_form`).
 
         A capture session (``enrol``) may be opened by the desk; every other act only by the
         subject's own token.
@@ -649,8 +656,35 @@ class OptinFace:
         authorize(actor, permission, subject=subject)
         return audited(self.runtime,
                        lambda: subject_acts.challenge(self.runtime, actor=actor,
-                                                      pseudonym=subject, act=act),
+                                                      pseudonym=subject, act=act, say=say),
                        actor=actor, action=AuditAction.CHALLENGE, subjects=[subject])
+
+    def consent_form(self, say: Say = english) -> dict[str, Any]:
+        """The consent form's wording in ``say``'s language, with its SHA-256: what the portal
+        shows above the boxes and a consent's passkey signs (public: nothing personal)."""
+        with self._read() as session:
+            return consent_form.wording(session, self.settings, say)
+
+    def operator_texts(self, *, language: TranslationLanguage, actor: Actor | None = None,
+                       missing: bool = False) -> list[OperatorTextPublic]:
+        """Every English text the operator typed that consent forms show, with its translation
+        into ``language`` (null where there is none yet: its readers are shown the English);
+        ``missing``: only those. Public texts (``/privacy`` states them): ``actor`` is
+        authorised when given (the API's callers), the operator's start and command line
+        read them as the system."""
+        if actor is not None:
+            authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
+        with self._read() as session:
+            listed = operator_texts.listing(session, self.settings, language)
+        return [t for t in listed if t.text is None] if missing else listed
+
+    def translate_operator_text(self, *, actor: Actor, language: TranslationLanguage,
+                                source_sha256: str, text: str) -> OperatorTextPublic:
+        """Set the translation of one of those texts, chained; it enters the register's
+        material, so matching waits for a new declaration (:mod:`consent.operator_texts`)."""
+        authorize(actor, Permission.MANAGE_PURPOSES)
+        return operator_texts.translate(self.runtime, actor=actor, language=language,
+                                        key=source_sha256, text=text, now=self.clock.now())
 
     def approve_capture(self, *, actor: Actor, subject: str,
                         signed: PasskeyResponse) -> CapturePublic:

@@ -31,6 +31,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.wording import Say, english
 
 DEFAULT_ORIGIN = "http://localhost:8000"
 
@@ -59,18 +60,21 @@ class SoftPerson:
                    actor=service.authenticate(signed_in.subject_token),
                    authenticator=authenticator)
 
-    def sign(self, act: SubjectAct, *, opener: Actor | None = None) -> PasskeyResponse:
-        """Ask for the act's challenge (as ``opener``, default this person) and sign it."""
+    def sign(self, act: SubjectAct, *, opener: Actor | None = None,
+             say: Say = english) -> PasskeyResponse:
+        """Ask for the act's challenge (as ``opener``, default this person; a consent's wording
+        in ``say``'s language) and sign it."""
         challenge = self.service.challenge(actor=opener or self.actor, subject=self.pseudonym,
-                                           act=act)
+                                           act=act, say=say)
         return PasskeyResponse(ceremony_id=challenge.ceremony_id,
                                credential=self.authenticator.get(challenge.options))
 
     def consent(self, *, purposes: list[str], notice_id: str, expires_at: datetime,
-                language: str = "en",
-                given_by: ConsentCapacity | None = None) -> ConsentGiven:
+                language: str = "en", given_by: ConsentCapacity | None = None,
+                say: Say = english) -> ConsentGiven:
+        """Consent, having read the consent form's wording in ``say``'s language."""
         signed = self.sign(ConsentAct(purposes=purposes, notice_id=notice_id, language=language,
-                                      expires_at=expires_at, given_by=given_by))
+                                      expires_at=expires_at, given_by=given_by), say=say)
         return self.service.give_consent(actor=self.actor, subject=self.pseudonym,
                                          signed=signed)
 

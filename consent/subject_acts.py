@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
+    consent_form,
     disclosures,
     erasure_journal,
     ledger,
@@ -62,6 +63,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.tables import Ceremony, Consent, PasskeyCredential, Subject
+from optinface.consent.wording import Say, english
 
 CAPTURE = "enrol"
 """The act, and the kind of its ceremony, by which a subject approves the photo a capture session
@@ -84,10 +86,14 @@ def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCre
 
 
 def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, actor: Actor,
-                      settings: ConsentSettings, now: datetime) -> dict[str, Any]:
+                      settings: ConsentSettings, now: datetime,
+                      say: Say = english) -> dict[str, Any]:
     """The consent statement to sign: purposes, the notice's version and SHA-256, the retention
     policy in force (its whole text and SHA-256, :mod:`consent.retention_policy`), the
-    recipients (GDPR art. 13(1)(e), as the consent form shows them), the expiry.
+    recipients (GDPR art. 13(1)(e), as the consent form shows them), the expiry, and the
+    consent form's wording as its reader read it, in ``say``'s language
+    (:mod:`consent.consent_form`): refused (``wording_changed``) when the act names a wording
+    the page showed and it is no longer that one.
 
     Refused before anyone signs: an expiry in the past or beyond ``max_consent_days`` (a minor's
     shorter, :func:`consent.policies.max_consent_days`), a ``given_by`` the signer's capacity
@@ -112,20 +118,26 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
         raise InvalidRequest(f"a consent is given in the language of the notice read,"
                              f" {notice.language}",
                              details={"field": "language", "notice_language": notice.language})
+    shown = consent_form.wording(session, settings, say)
+    consent_form.require_shown(shown, act.wording_sha256)
     return {**_base("consent", subject, settings, now), "capacity": str(capacity),
             "purposes": sorted(p.id for p in purposes),
             "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
                        "language": act.language},
             "retentionPolicy": retention_policy.versioned(settings),
             "recipients": stated_recipients(settings),
+            "wording": shown,
             "expiresAt": act.expires_at.isoformat()}
 
 
 def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
-                  settings: ConsentSettings, now: datetime) -> dict[str, Any]:
-    """What the person is asked to sign, after the checks that need no signature."""
+                  settings: ConsentSettings, now: datetime,
+                  say: Say = english) -> dict[str, Any]:
+    """What the person is asked to sign, after the checks that need no signature; a consent's
+    wording in ``say``'s language."""
     if isinstance(act, ConsentAct):
-        return consent_statement(session, subject, act, actor=actor, settings=settings, now=now)
+        return consent_statement(session, subject, act, actor=actor, settings=settings, now=now,
+                                 say=say)
     if isinstance(act, WithdrawAct):
         ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
         return {**_base("withdraw", subject, settings, now), "consentId": act.consent_id,
@@ -151,10 +163,11 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
 
 
 def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
-          settings: ConsentSettings, now: datetime) -> PasskeyChallenge:
+          settings: ConsentSettings, now: datetime, say: Say = english) -> PasskeyChallenge:
     """Check ``act``, write its statement and open a single-use assertion ceremony whose
     challenge is the statement's hash; refused when no passkey may sign for ``actor``."""
-    statement = statement_for(session, subject, act, actor=actor, settings=settings, now=now)
+    statement = statement_for(session, subject, act, actor=actor, settings=settings, now=now,
+                              say=say)
     allowed = signers(session, subject, actor)
     if not allowed:
         raise ChallengeInvalid(f"no passkey is registered to sign for {subject.pseudonym}",
@@ -208,12 +221,13 @@ def open_capture(session: Session, subject: Subject, capture_id: str, *,
 
 
 # Use cases (each in its own transaction, its audit event chained in it) -----------------------
-def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str,
-              act: SubjectAct) -> PasskeyChallenge:
+def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct,
+              say: Say = english) -> PasskeyChallenge:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        return begin(session, subject, act, actor=actor, settings=runtime.settings, now=now)
+        return begin(session, subject, act, actor=actor, settings=runtime.settings, now=now,
+                     say=say)
 
 
 def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consent: Consent, *,

@@ -86,6 +86,22 @@ class Purpose(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class OperatorText(Base):
+    """The operator's translation of one English text it typed that consent forms show (a
+    purpose's name, description or legal basis, a recipient's fields, the transfer safeguards):
+    keyed by the English text itself (its SHA-256), so a text from the settings and one from a
+    row are translated alike, and an English text changed leaves its old translation unused,
+    never shown as current (see :mod:`consent.operator_texts`)."""
+
+    __tablename__ = "operator_texts"
+
+    language: Mapped[str] = mapped_column(String(20), primary_key=True)
+    source_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Notice(Base):
     __tablename__ = "notices"
     __table_args__ = (UniqueConstraint("version", "language"),)

@@ -16,6 +16,11 @@ from typing import Protocol
 
 
 class Say(Protocol):
+    @property
+    def language(self) -> str:
+        """The reader's language (``en``, ``fr``): what a signed text records it was read in."""
+        ...
+
     def __call__(self, text: str, /, **values: object) -> str:
         """``text`` in the reader's language, its ``{fields}`` filled from ``values``."""
         ...
@@ -47,6 +52,8 @@ class Say(Protocol):
 class _English:
     """The source strings themselves, numbers as Python prints them and times in ISO 8601:
     what a caller that knows no reader's language gets."""
+
+    language = "en"
 
     def __call__(self, text: str, /, **values: object) -> str:
         return text.format(**values) if values else text

@@ -23,6 +23,7 @@ from optinface.api.cli import (
     rights,
     rotation_commands,
     serve,
+    texts,
 )
 from optinface.api.cli.common import refused
 from optinface.api.errors import ApiErrorCode, CliErrorCode
@@ -46,6 +47,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(register.app, name="register")
 app.add_typer(receipts.app, name="receipt")
+app.add_typer(texts.app, name="texts")
 rotation_commands.add_commands(app)
 backup_commands.add_commands(app)
 

@@ -33,6 +33,7 @@ from optinface.consent.schemas import (
     AccessExport,
     AlternativeChosenResult,
     CapturePublic,
+    ConsentAct,
     ConsentGiven,
     ConsentPublic,
     DisclosureCreate,
@@ -90,14 +91,20 @@ def challenge(
     subject: Identifier,
     body: SubjectAct,
     service: ServiceDep,
+    settings: SettingsDep,
     actor: SubjectReader,
 ) -> PasskeyChallenge:
     """The statement to sign for an act, and the WebAuthn options whose challenge is its
     SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
     ``consent``, ``withdraw``, ``searchable`` and ``disclose`` only by the subject's own token.
     An ``enrol`` naming a template it ``replaces`` rectifies it: 409 ``template_not_replaceable``
-    unless the template is the subject's under that consent."""
-    return service.challenge(actor=actor, subject=subject, act=body)
+    unless the template is the subject's under that consent. A ``consent``'s statement carries
+    the consent form's wording in the notice's language (French for ``fr``, ``fr-CA``; a
+    language the pages do not speak: the deployment's default), to show the person before they
+    sign; with the ``wording_sha256`` they were shown, 409 ``wording_changed`` if it changed."""
+    language = negotiate(body.language, None) if isinstance(body, ConsentAct) else None
+    return service.challenge(actor=actor, subject=subject, act=body,
+                             say=words_in(language, settings))
 
 
 @router.get("/{subject}")

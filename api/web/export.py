@@ -21,6 +21,7 @@ from optinface.api.web import vocabulary
 from optinface.api.web.i18n import Words
 from optinface.consent import (
     access,
+    consent_form,
     declaration,
     disclosures,
     erasure,
@@ -60,6 +61,7 @@ CORE_TEXTS: tuple[str, ...] = (
     register.UNACCEPTED_WARNING,
     *declaration.REFUSALS, thresholds.NOT_CALIBRATED, *transfers.AREAS.values(),
     *erasure.KEPT, residue.SQLITE_AFTER_DESTROYED, residue.POSTGRESQL_AFTER_DESTROYED,
+    consent_form.CONSENT_SENTENCE,
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )
 """The consent core's English prose that reaches people (the register's warnings on the
@@ -99,7 +101,11 @@ def _by(words: Words, key_id: str | None, role: str | None, purpose: str | None,
 
 
 def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tuple[str, str]:
-    uses = ", ".join(names.get(p, p) for p in consent.purposes)
+    """A consent, its uses named as the person signed them, in the language they read
+    (the receipt's ``wording``, :mod:`consent.consent_form`; before it was signed, today's)."""
+    wording = consent.receipt.receipt.get("wording") if consent.receipt else None
+    signed = {p["purposeId"]: p["name"] for p in wording["purposes"]} if wording else {}
+    uses = ", ".join(signed.get(p) or names.get(p, p) for p in consent.purposes)
     text = words("{status}; notice {version} ({sha}); given by {who} on {when}; ends on {until}",
                  status=_word(words, vocabulary.STATUSES, consent.status),
                  version=consent.notice_version, sha=consent.notice_sha256[:12],
@@ -108,6 +114,10 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
                  when=words.when(consent.obtained_at), until=words.when(consent.ends_at))
     if consent.retention_policy_sha256:
         text += words("; retention policy {sha}", sha=consent.retention_policy_sha256[:12])
+    if wording:
+        text += words("; the text signed was in {language} ({sha})",
+                      language=_language_name(words, wording["language"]),
+                      sha=wording["sha256"][:12])
     if consent.withdrawn_at:
         text += words("; withdrawn on {when}", when=words.when(consent.withdrawn_at))
     elif consent.guardian_until:
@@ -115,6 +125,11 @@ def _consent(words: Words, consent: ConsentPublic, names: dict[str, str]) -> tup
                       " before, takes over its photos",
                       when=words.when(consent.guardian_until))
     return words("Consent to {uses}", uses=uses), text
+
+
+def _language_name(words: Words, code: str) -> str:
+    """A language's name in the reader's words (``fr``: French), or its code."""
+    return _word(words, vocabulary.LANGUAGES, code)
 
 
 def _outcome(words: Words, search: SearchInvolvement) -> str:

@@ -621,6 +621,48 @@ FRENCH: dict[str, str] = {
     "Failed log-in": "Connexion refusée",
     "Purpose created": "Finalité créée",
     "Notice published": "Avis publié",
+    "Text translated": "Texte traduit",
+    "English": "anglais",
+    "French": "français",
+    "(in English only)": "(en anglais seulement)",
+    "This notice exists only in another language ({language}): none was published in yours.": (
+        "Cet avis n'existe que dans une autre langue ({language}) : aucun n'a été publié dans la"
+        " vôtre."
+    ),
+    "Some texts of this form exist only in English: the operator has not translated them. They"
+    " are marked “in English only”, and your receipt records it.": (
+        "Certains textes de ce formulaire n'existent qu'en anglais : l'exploitant ne les a pas"
+        " traduits. Ils sont marqués « en anglais seulement », et votre reçu le consigne."
+    ),
+    "The text you sign, as shown here: SHA-256 {sha}": (
+        "Le texte que vous signez, tel qu'il est affiché ici : SHA-256 {sha}"
+    ),
+    "; the text signed was in {language} ({sha})": "; texte signé en {language} ({sha})",
+    "What you read and signed": "Ce que vous avez lu et signé",
+    "{n} text shown on consent forms has no French: French readers see it in English, marked as"
+    " such (optinface texts list --missing).": (
+        "{n} texte affiché sur les formulaires de consentement n'a pas de français : les"
+        " lecteurs francophones le voient en anglais, marqué comme tel (optinface texts list"
+        " --missing)."
+    ),
+    "{n} texts shown on consent forms have no French: French readers see them in English, marked"
+    " as such (optinface texts list --missing).": (
+        "{n} textes affichés sur les formulaires de consentement n'ont pas de français : les"
+        " lecteurs francophones les voient en anglais, marqués comme tels (optinface texts list"
+        " --missing)."
+    ),
+    "As the consent form showed it, in {language}: your passkey signed this text.": (
+        "Tel que le formulaire de consentement l'a affiché, en {language} : votre clé d'accès a"
+        " signé ce texte."
+    ),
+    "Shown in English only, for want of a translation ({n}):": (
+        "Affiché en anglais seulement, faute de traduction ({n}) :"
+    ),
+    "The texts of this form changed since you opened it. Reload the page, read them again,"
+    " then consent.": (
+        "Les textes de ce formulaire ont changé depuis que vous l'avez ouvert. Rechargez la page,"
+        " relisez-les, puis donnez votre consentement."
+    ),
     "Retention policy published": "Politique de conservation publiée",
     "Privacy impact assessment recorded": (
         "Évaluation des facteurs relatifs à la vie privée consignée"

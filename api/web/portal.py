@@ -123,6 +123,10 @@ def _home(
     errors = errors or {}
     status = max((status_for(e.code, default=400) for e in errors.values()), default=200)
     privacy = service.privacy_statement()  # what the person is told, purposes included
+    words = words_for(request)
+    # The uses, recipients, safeguards and rules as the passkey signs them, in the reader's
+    # language (consent.consent_form).
+    form = service.consent_form(words)
     return render(
         request,
         "portal.html",
@@ -132,10 +136,10 @@ def _home(
         captures=service.pending_captures(actor=actor, subject=subject),
         subject=service.get_subject(actor=actor, subject=subject),
         templates=service.templates(actor=actor, subject=subject),
-        notice=_notice(service.list_notices(actor=actor), words_for(request)),
+        notice=_notice(service.list_notices(actor=actor), words),
         privacy=privacy,
-        purposes=privacy.purposes,
-        names=receipts.purpose_names(service, actor),
+        form=form,
+        names=receipts.names_in(form),
         consents=consents,
         active=active,
         last_purpose=len(active) == 1 and len(active[0].purposes) == 1,
@@ -234,8 +238,9 @@ def portal_challenge(request: Request, service: ServiceDep, body: dict[str, Any]
     passkey.js shows beside the form."""
     _, actor = posted(request, service, PORTAL, csrf or "")
     try:
+        # A consent's statement carries the form's wording in the language the page showed.
         return service.challenge(actor=actor, subject=actor.subject or "",
-                                 act=_act(request, body))
+                                 act=_act(request, body), say=words_for(request))
     except (ConsentError, EngineError) as error:
         if (days := error.details.get("max_consent_days")) is not None:
             error.details["advice"] = _too_long(words_for(request), days)
@@ -273,7 +278,7 @@ def portal_consent(
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.PICK_A_PURPOSE)
         given = service.give_consent(actor=actor, subject=actor.subject or "",
                                      signed=_signed(signed))
-        names = receipts.purpose_names(service, actor)
+        names = receipts.purpose_names(service, words_for(request))
         return receipts.receipt_page(
             request, receipts.consent_summary(words_for(request), given.consent, names)
         )
@@ -416,7 +421,7 @@ def portal_withdraw(
         active = [c for c in service.list_consents(actor=actor, subject=subject)
                   if c.status == "active"]
         last = [c.id for c in active] == [consent_id] and active[0].purposes == [purpose_id]
-        names = receipts.purpose_names(service, actor)
+        names = receipts.purpose_names(service, words_for(request))
         if last and not confirm:
             return render(
                 request,

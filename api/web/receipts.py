@@ -50,19 +50,42 @@ class Summary:
     code: str | None = None  # the erasure receipt's one-time code
     notes: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # what an erasure receipt says remains
+    # A consent's: the form's wording its passkey signed, its uses narrowed to those consented.
+    wording: dict[str, Any] | None = None
 
 
-def purpose_names(service: OptinFace, actor: Actor) -> dict[str, str]:
-    return {p.id: p.name for p in service.list_purposes(actor=actor)}
+def names_in(wording: dict[str, Any]) -> dict[str, str]:
+    """Each purpose's name as a consent form's ``wording`` shows it (:mod:`consent.consent_form`):
+    translated by the operator, else the English."""
+    return {p["purposeId"]: p["name"] for p in wording["purposes"]}
+
+
+def purpose_names(service: OptinFace, words: Words) -> dict[str, str]:
+    """Each purpose's name as the consent form shows it to this reader today."""
+    return names_in(service.consent_form(words))
 
 
 def _signed_purposes(consent: ConsentPublic, names: dict[str, str]) -> str:
-    """The purposes the person signed for, by the names their receipt gives: a use stopped
+    """The purposes the person signed for, by the names their receipt gives, in the language
+    they read them (its ``wording``; before it was signed, the Kantara English): a use stopped
     since is still one they agreed to then (a consent without a receipt: today's names)."""
     if consent.receipt is None:
         return ", ".join(sorted(names.get(p, p) for p in consent.purposes))
-    return ", ".join(sorted(p["purpose"] for service in consent.receipt.receipt["services"]
-                            for p in service["purposes"]))
+    receipt = consent.receipt.receipt
+    read = names_in(receipt["wording"]) if "wording" in receipt else {}
+    return ", ".join(sorted(read.get(p["purposeId"], p["purpose"])
+                            for service in receipt["services"] for p in service["purposes"]))
+
+
+def _signed_wording(consent: ConsentPublic) -> dict[str, Any] | None:
+    """The wording the person signed, with the uses they consented to only (the form offered
+    every use; the receipt keeps them all, as signed)."""
+    receipt = consent.receipt.receipt if consent.receipt else {}
+    if "wording" not in receipt:
+        return None
+    agreed = {p["purposeId"] for service in receipt["services"] for p in service["purposes"]}
+    wording: dict[str, Any] = receipt["wording"]
+    return {**wording, "purposes": [p for p in wording["purposes"] if p["purposeId"] in agreed]}
 
 
 def _ends_sooner(words: Words, consent: ConsentPublic) -> list[str]:
@@ -93,8 +116,10 @@ themselves."""
 
 
 def _recipients(words: Words, consent: ConsentPublic) -> list[str]:
-    """Whom the receipt says the data go to (GDPR art. 13(1)(e)), when it names anyone."""
-    named = consent.receipt.receipt.get("recipients", []) if consent.receipt else []
+    """Whom the receipt says the data go to (GDPR art. 13(1)(e)), when it names anyone: as the
+    person read them (its ``wording``), else as the controller stated them."""
+    receipt = consent.receipt.receipt if consent.receipt else {}
+    named = receipt.get("wording", receipt).get("recipients", [])
     if not named:
         return []
     return [words("Your receipt names who receives your data: {recipients}.",
@@ -117,6 +142,7 @@ def consent_summary(words: Words, consent: ConsentPublic, names: dict[str, str])
         ],
         receipt_id=consent.id,
         signed=consent.receipt,
+        wording=_signed_wording(consent),
     )
 
 
@@ -216,7 +242,7 @@ def signed_json(signed: SignedReceipt) -> str:
 def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
     """Every receipt the person holds, newest first."""
     subject = actor.subject or ""
-    names = purpose_names(service, actor)
+    names = purpose_names(service, words)
     consents = service.list_consents(actor=actor, subject=subject)
     dated: list[tuple[Any, Summary]] = [
         (c.obtained_at, consent_summary(words, c, names)) for c in consents if c.receipt is not None

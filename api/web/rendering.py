@@ -24,6 +24,8 @@ from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
 from optinface.consent.errors import ConsentError
 from optinface.consent.register import DEMO_WARNING
+from optinface.consent.schemas import OperatorTextPublic, TranslationLanguage
+from optinface.consent.service import OptinFace
 from optinface.consent.wording import Say, english
 from optinface.engine.errors import EngineError
 
@@ -60,6 +62,13 @@ def document_words(words: Words) -> Say:
     so the English documents stay as they were (times in ISO 8601, figures as Python writes
     them) for the people and scripts that read them."""
     return words if words.language is Language.FR else english
+def untranslated(service: OptinFace, settings: ApiSettings) -> list[OperatorTextPublic]:
+    """In a deployment whose default language is French (Québec), the operator's texts consent
+    forms show in English to French readers for want of a translation: told in the server's log
+    at start and on the dashboard (elsewhere, none: the English is the pages' default)."""
+    if settings.default_language is not Language.FR:
+        return []
+    return service.operator_texts(language=TranslationLanguage.FR, missing=True)
 
 
 def switch_url(request: Request, words: Words) -> str | None:

@@ -36,7 +36,7 @@ from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import document_words, render, words_for
+from optinface.api.web.rendering import document_words, render, untranslated, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
@@ -201,6 +201,7 @@ def review(request: Request, service: ServiceDep) -> Response:
             alerts=service.anomaly_alerts(actor=actor),
             break_glass=service.break_glass_openings(actor=actor),
             break_glass_days=REVIEW_DAYS,
+            untranslated=untranslated(service, request.app.state.settings),
         )
 
     return signed_in(request, service, REVIEW, build, login_form=True)

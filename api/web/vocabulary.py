@@ -39,6 +39,7 @@ ACTIONS: dict[str, str] = {
     "login_failure": "Failed log-in",
     "purpose_created": "Purpose created",
     "notice_published": "Notice published",
+    "operator_text_translated": "Text translated",
     "retention_policy_published": "Retention policy published",
     "assessment_recorded": "Privacy impact assessment recorded",
     "subject_created": "Volunteer registered",
@@ -193,6 +194,10 @@ ERRORS: dict[str, str] = {
         " passkey."
     ),
     "alternative_chosen": "You chose the way without your face: no photo of you is used.",
+    "wording_changed": (
+        "The texts of this form changed since you opened it. Reload the page, read them again,"
+        " then consent."
+    ),
     "transfer_assessment_required": (
         "They are outside the area whose law protects you: the controller must first assess"
         " sending your data there. Ask a person below for the reference of that assessment,"
@@ -211,6 +216,9 @@ DISCLOSE_FIELDS: dict[str, str] = {
         "Only if they are outside Québec or the EEA: the reference of the controller's assessment"
     ),
 }
+
+# The languages a consent form's wording is read in (consent.consent_form), by their code.
+LANGUAGES: dict[str, str] = {"en": "English", "fr": "French"}
 
 # Whose passkey was just made, as the passkey page tells it (consent.schemas.ConsentCapacity).
 CAPACITIES: dict[str, str] = {

@@ -432,6 +432,40 @@ def test_register_states_the_configured_recipients(
     assert code == 0 and "- **Ethics board**: audit of searches (consent)" in output
 
 
+def test_texts_list_the_missing_french_and_set_refuses_what_is_no_translation_in_one_line(
+    data_dir: Path, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's French from the command line (Law 25; Charter of the French language):
+    listed with their SHA-256, set with an admin key, refused in one line when it is not a
+    translation of a text in use, nothing kept then."""
+    board = {"name": "Ethics board", "purpose": "audit of searches", "legal_basis": "consent"}
+    monkeypatch.setenv("OPTINFACE_RECIPIENTS", json.dumps([board]))
+    d = ("--data-dir", str(data_dir))
+    code, output = run("texts", "list", "--missing", *d)
+    assert code == 0, output
+    listed = {text["places"][0]: text for text in json.loads(output)}
+    assert sorted(listed) == ["recipient 1 legal_basis", "recipient 1 name", "recipient 1 purpose"]
+    name = listed["recipient 1 name"]
+    assert (name["source"], name["text"]) == ("Ethics board", None)
+    key = ("--api-key", admin)
+    code, output = run("texts", "set", name["source_sha256"], "--text", "Comité\nd'éthique",
+                       *key, *d)
+    assert code == 1 and output.startswith("refused: invalid_request: the English is one"), output
+    code, output = run("texts", "set", "0" * 64, "--text", "Comité d'éthique", *key, *d)
+    assert code == 1 and output.startswith("refused: not_found:"), output
+    code, output = run("texts", "set", name["source_sha256"], "--text", "Comité d'éthique",
+                       "--api-key", "nope", *d)
+    assert code == 1 and output.startswith("refused: unauthenticated:"), output
+    code, output = run("texts", "list", "--language", "de", *d)
+    assert code == 2, output  # typer's own: not a choice
+    code, output = run("texts", "set", name["source_sha256"], "--text", "Comité d'éthique",
+                       *key, *d)
+    assert code == 0 and json.loads(output)["text"] == "Comité d'éthique", output
+    code, output = run("texts", "list", "--missing", *d)
+    assert sorted(t["places"][0] for t in json.loads(output)) == [
+        "recipient 1 legal_basis", "recipient 1 purpose"]
+
+
 def test_the_register_states_the_databases_absolute_location_however_it_is_run(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, pipeline: FacePipeline
 ) -> None:

@@ -48,7 +48,7 @@ def source_strings() -> set[str]:
                   vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
                   vocabulary.DISCLOSURE_BASES, vocabulary.DISCLOSE_FIELDS,
                   vocabulary.AGE_CATEGORIES, vocabulary.ORDER_KINDS,
-                  vocabulary.ALERTS, vocabulary.CAPACITIES):
+                  vocabulary.ALERTS, vocabulary.CAPACITIES, vocabulary.LANGUAGES):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
     found.update(export.CORE_TEXTS)  # the consent core's prose, as "My data" and /privacy show it

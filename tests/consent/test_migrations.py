@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import SecondFactorRequired, Unauthenticated
 from optinface.consent.incidents import Audience
+from optinface.consent.receipts import subject_signature_problem
 from optinface.consent.roles import Permission, Role
 from optinface.consent.schemas import AuditFilter, IncidentCreate
 from optinface.consent.service import OptinFace
@@ -22,6 +23,7 @@ from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import Base, Consent
 from optinface.engine.pipeline import FacePipeline
+from tests.support.api import FRENCH
 from tests.support.backends import both_backends
 from tests.support.certificates import Authority
 from tests.support.consent import (
@@ -228,3 +230,31 @@ def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothin
     assert event.details == {"reason": reason, **counts, "were_unsealed": {
         kind: len(ids) for kind, ids in looked.were_unsealed.items()}}
     refused("invalid_request", lambda: world.service.reseal_rows(reason=f"for {pseudonym}"))
+
+
+def test_a_migration_below_0032_drops_the_translations_and_french_receipts_still_hold(
+    world: World, portrait_jpegs: list[bytes],
+) -> None:
+    """Below 0032 the ledger shows English only: the translations go (each stays chained by
+    its SHA-256), and the consents signed in French keep, in their receipts, the French their
+    persons signed, which still verifies and still backs them. Upgraded again, every text is
+    untranslated: French forms show the English, marked, and the material is the English one."""
+    untranslated = world.service.register().material_sha256
+    world.translate_purpose({"name": "étude-1"})
+    person = world.person()
+    given = person.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
+                           expires_at=world.clock.now() + timedelta(days=90), say=FRENCH)
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0032-1", down=True)  # the revision before 0032, whichever it is
+    with engine.connect() as connection:
+        assert "operator_texts" not in inspect(connection).get_table_names()
+    migrate(engine, "head")
+    with world.service.runtime.db.transaction() as session:
+        row = session.get(Consent, given.consent.id)
+        assert row is not None and row.receipt is not None
+        assert row.receipt["wording"]["purposes"][0]["name"] == "étude-1"
+        assert subject_signature_problem(row.receipt) is None
+    world.enrol(person.pseudonym, given.consent.id, portrait_jpegs[0])  # backed by its receipt
+    shown = world.service.consent_form(FRENCH)
+    assert shown["purposes"][0]["name"] == "study-1" and "study-1" in shown["englishOnly"]
+    assert world.service.register().material_sha256 == untranslated

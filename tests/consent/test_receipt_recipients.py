@@ -8,8 +8,6 @@ import copy
 from datetime import timedelta
 from typing import Any
 
-from optinface.consent.crypto import canonical_json
-from optinface.consent.passkeys import challenge_for
 from optinface.consent.receipts import (
     CONSENT_RECEIPT_VERSION,
     subject_signature_problem,
@@ -17,7 +15,6 @@ from optinface.consent.receipts import (
 )
 from optinface.consent.schemas import ConsentAct
 from optinface.consent.settings import Recipient
-from optinface.consent.soft_authenticator import b64url
 from tests.support.consent import World, refused
 
 BOARD = Recipient(name="Ethics board", purpose="audit of searches", legal_basis="consent")
@@ -80,14 +77,7 @@ def test_a_receipt_from_before_recipients_were_stated_still_verifies(world: Worl
     pseudonym, _ = world.subject()
     [consent] = world.service.list_consents(actor=world.admin, subject=pseudonym)
     assert consent.receipt is not None
-    old = copy.deepcopy(consent.receipt.receipt)
-    del old["recipients"]
-    evidence = old["subjectSignature"]
-    del evidence["statement"]["recipients"]
-    evidence["assertion"] = world.people[pseudonym].authenticator.get({
-        "challenge": b64url(challenge_for(evidence["statement"])), "rpId": evidence["rpId"],
-        "allowCredentials": [{"type": "public-key", "id": evidence["credentialId"]}]})
-    signature = world.service.runtime.keys.sign(canonical_json(old))
+    old, signature = world.as_made_before(pseudonym, consent.receipt.receipt, "recipients")
     assert verify_receipt(old, signature, world.service.public_key)
     assert subject_signature_problem(old) is None
     assert subject_signature_problem({**old, "recipients": [BOARD.model_dump()]}) == DIFFERENT

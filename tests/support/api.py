@@ -60,6 +60,8 @@ def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
 ORIGIN = "http://localhost:8000"  # where the software authenticators' "browser" runs
 ENGLISH = Words(language=Language.EN, zone=ZoneInfo("UTC"))
 """How the tests read a rendering for people (``api/web/export.py``) in English."""
+FRENCH = Words(language=Language.FR, zone=ZoneInfo("UTC"))
+"""The same in French: what a French reader's pages pass the consent core (``consent.wording``)."""
 
 
 @contextmanager

@@ -4,19 +4,22 @@ software passkeys."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import OperationalError
 
+from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.errors import ConsentError
+from optinface.consent.passkeys import challenge_for
 from optinface.consent.roles import Actor, Role
 from optinface.consent.schemas import (
     AdminPasskeyAsk,
@@ -31,11 +34,12 @@ from optinface.consent.schemas import (
     PurposeCreate,
     SubjectCreate,
     TemplatePublic,
+    TranslationLanguage,
     WithdrawalResult,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import Jurisdiction
-from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_authenticator import SoftAuthenticator, b64url
 from optinface.consent.soft_person import SoftPerson, probe_consent
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import EngineError
@@ -238,6 +242,32 @@ class World:
         made = [self.service.authenticate(self.service.create_api_key(
             actor=self.admin, role=Role.VERIFIER, name=f"verifier {n}").secret) for n in (1, 2)]
         return made[0], made[1]
+
+    def as_made_before(self, pseudonym: str, receipt: dict[str, Any],
+                       field_name: str) -> tuple[dict[str, Any], str]:
+        """``receipt`` as a consent given before ``field_name`` existed has it: that field gone
+        from the receipt and from the statement its person signed, the person's passkey
+        signature and the controller's made anew. The receipt and its signature."""
+        old = copy.deepcopy(receipt)
+        del old[field_name]
+        evidence = old["subjectSignature"]
+        del evidence["statement"][field_name]
+        evidence["assertion"] = self.people[pseudonym].authenticator.get({
+            "challenge": b64url(challenge_for(evidence["statement"])), "rpId": evidence["rpId"],
+            "allowCredentials": [{"type": "public-key", "id": evidence["credentialId"]}]})
+        return old, self.service.runtime.keys.sign(canonical_json(old))
+
+    def translate_purpose(self, french: dict[str, str]) -> None:
+        """The admin gives the world's purpose its French (by field: name, description,
+        legal_basis), then declares the register again (translations are declared material)."""
+        texts = {where: text for text in self.service.operator_texts(
+            language=TranslationLanguage.FR) for where in text.places}
+        for field_name, text in french.items():
+            self.service.translate_operator_text(
+                actor=self.admin, language=TranslationLanguage.FR,
+                source_sha256=texts[f"purpose {self.purpose} {field_name}"].source_sha256,
+                text=text)
+        self.declare()
 
     def declare(self) -> None:
         """Declare the register as it stands, dated early enough to be in service now."""

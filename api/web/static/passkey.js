@@ -117,6 +117,8 @@
         purposes: Array.from(form.querySelectorAll("input[name=purposes]:checked"))
           .map((box) => box.value),
         expires_at: new Date(Date.now() + days * 86400000).toISOString(),
+        // The wording the page showed: the server refuses to have another one signed.
+        wording_sha256: field("wording_sha256").value,
       };
     }
     if (kind === "withdraw") {
