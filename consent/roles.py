@@ -59,6 +59,10 @@ PERSONAL_ACTS = frozenset({
     Permission.AUTHORISE_DISCLOSURE,
 })
 
+# About no one in particular: the purposes and notices a person is asked to consent to. A subject
+# token reads them without naming a subject; everything else it holds is about its own subject.
+ABOUT_NO_SUBJECT = frozenset({Permission.READ_PURPOSES})
+
 _SUBJECT_SIDE = {
     Permission.READ_PURPOSES,
     Permission.READ_SUBJECT,
@@ -141,7 +145,8 @@ def authorize(actor: Actor, permission: Permission, *, subject: str | None = Non
             f"role {actor.role} may not {permission}",
             details={"role": str(actor.role), "permission": str(permission)},
         )
-    if actor.role is Role.SUBJECT and (subject is None or subject != actor.subject):
+    if (actor.role is Role.SUBJECT and permission not in ABOUT_NO_SUBJECT
+            and (subject is None or subject != actor.subject)):
         raise Forbidden(
             "a subject token acts on its own subject only", details={"permission": str(permission)}
         )
