@@ -406,6 +406,7 @@ def test_unexpected_failure_is_a_bare_internal_error(
     assert "secret" not in answer.text
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"
 
 
 def test_a_failure_is_logged_with_its_route_never_the_pseudonym_in_its_path(

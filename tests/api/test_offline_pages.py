@@ -17,12 +17,13 @@ from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page
-from tests.support.api import World, auth
+from tests.support.api import World, auth, page_login, portal_session
 from tests.support.server import running
 
 pytestmark = pytest.mark.shared_deployment
 
 PAGES = ("/portal", "/review", "/docs", "/redoc")
+STATIC = ("/static/", "/docs/assets/")
 
 
 def _assert_hardened(answer: Any, *, https: bool = False) -> None:
@@ -35,6 +36,9 @@ def _assert_hardened(answer: Any, *, https: bool = False) -> None:
     assert headers["referrer-policy"] == "no-referrer", where
     assert headers["x-content-type-options"] == "nosniff", where
     assert ("strict-transport-security" in headers) is https, where
+    # Only the static mounts' files, the same for everyone, may be kept by a cache.
+    static = answer.request.url.path.startswith(STATIC)
+    assert (headers.get("cache-control") == "no-store") is not static, where
 
 
 def test_every_answer_carries_the_security_headers(client: TestClient, world: World) -> None:
@@ -50,6 +54,27 @@ def test_every_answer_carries_the_security_headers(client: TestClient, world: Wo
     ]
     assert [a.status_code for a in answers[:8]] == [200] * 6 + [200, 200]
     assert [a.status_code for a in answers[8:]] == [401, 200, 404, 413, 422]
+    for answer in answers:
+        _assert_hardened(answer)
+
+
+def test_no_answer_holding_personal_data_is_kept_by_a_cache(
+    client: TestClient, world: World
+) -> None:
+    """Found by an outside tester: the pages said ``no-store``, but not the JSON, the exports
+    and the downloads that hold the same data."""
+    subject = f"/v1/subjects/{world.subject}"
+    answers = [client.get(path, headers=auth(world.keys.admin))
+               for path in (subject, f"{subject}/export", f"{subject}/consents")]
+    answers += [client.get(path, headers=auth(world.keys.reviewer))
+                for path in ("/v1/audit/export?format=csv", "/v1/ledger")]
+    answers.append(client.get(subject, headers=auth(world.subject_token)))
+    page_login(client, "review", world.keys.reviewer)
+    answers += [client.get("/review/log.csv"), client.get("/review/download/erasures.json")]
+    portal_session(client, world.people[world.subject])
+    answers.append(client.get("/portal/data.json"))
+    answers.append(client.get("/v1/subjects/subj_none", headers=auth(world.keys.admin)))  # 404
+    assert [a.status_code for a in answers] == [200] * 9 + [404], [a.text for a in answers]
     for answer in answers:
         _assert_hardened(answer)
 
