@@ -84,8 +84,9 @@ transfer_assessment_required 409     a disclosure to a recipient outside the are
                                      the person (Québec, the EEA) names no transfer_assessment: the
                                      controller assesses it first (P-39.1 s. 17; GDPR chapter V)
 model_mismatch               409     templates from two models cannot be compared
-rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
-                                     client's failed authentications spent; see Retry-After
+rate_limited                 429     per-key rate, the daily matching quota (key or purpose), the
+                                     client's failed authentications or its anonymous sign-in
+                                     challenges spent; see Retry-After
 not_calibrated               503     no calibrated threshold for the model at the stated FMR
 model_integrity              503     a model file is missing or its SHA-256 differs
 index_corrupt                503     the saved index cannot be read
