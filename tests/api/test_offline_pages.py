@@ -79,6 +79,16 @@ def test_no_answer_holding_personal_data_is_kept_by_a_cache(
         _assert_hardened(answer)
 
 
+def test_swagger_ui_asks_no_online_validator(client: TestClient) -> None:
+    """Found by an outside tester: Swagger UI's default ``validatorUrl`` sends the schema's URL
+    to validator.swagger.io for a badge. ``none`` is the value Swagger UI reads as no validator
+    (the browser test below reads it from the running page)."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert '"validatorUrl": "none",' in page.text
+    assert "validator.swagger.io" not in page.text
+
+
 def test_hsts_is_sent_over_https(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
@@ -131,6 +141,7 @@ def test_docs_render_with_no_request_to_another_origin(
     page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
     assert "optinface" in page.inner_text(".swagger-ui .info .title")
     assert page.locator(".opblock").count() > 10  # the operations are listed
+    assert page.evaluate("ui.getConfigs().validatorUrl") == "none"
     page.goto("/redoc")
     page.wait_for_selector("[data-section-id]", timeout=30_000)
     assert "optinface" in page.inner_text("h1")
