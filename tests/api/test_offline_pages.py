@@ -7,12 +7,17 @@ page of another origin (``about:blank``) holding each page in an iframe.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from optinface.api.access_log import ACCESS_LOGGER
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
@@ -102,6 +107,34 @@ def test_hsts_is_sent_over_https(
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
     with running(create_app(api_settings, service=service)) as url:
         yield url
+
+
+def _raw_answer(url: str, request: bytes) -> bytes:
+    """What the server writes back to ``request`` sent as bytes, until it closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):  # it closes before reading the rest
+            while chunk := connection.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_malformed_http_is_answered_by_the_servers_parser_before_the_app(
+    base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the README says of malformed HTTP: uvicorn's parser answers a plain-text 400 and
+    closes, the app never runs (no access-log line, none of its headers), and serving goes on."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    for request in (b"GET /" + b"a" * 200_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"):
+        head = _raw_answer(base_url, request).split(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 400 "), head
+        assert b"content-type: text/plain" in head and b"content-security-policy" not in head
+    assert [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER] == []
+    assert httpx.get(f"{base_url}/healthz").status_code == 200
+    assert len([r for r in caplog.records if r.name == ACCESS_LOGGER]) == 1  # the app's, logged
 
 
 @pytest.fixture
