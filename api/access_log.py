@@ -5,10 +5,11 @@ uvicorn's own access log writes each request's path and query as sent: a subject
 every retention rule of the ledger, in a file no erasure reaches. So ``serve`` gives uvicorn's
 access logger no handler (:func:`uvicorn_log_config`: uvicorn then writes no access line) and
 this middleware writes the same line, in uvicorn's access format, to ``optinface.access``, with
-each path parameter's value replaced by its name (``/v1/subjects/{subject}``) and no query, also
-for an answer given before routing (the body limit's 413); a request no route matches is logged
-as ``(no route)``. Who asked what, about whom, is the audit log's job, with its seals and
-retention.
+each path parameter's value replaced by its name (``/v1/subjects/{subject}``), what a mount
+serves by ``{path}`` (``/static/{path}``: the rest is as sent, control characters included), and
+no query, also for an answer given before routing (the body limit's 413); a request no route
+matches is logged as ``(no route)``. Who asked what, about whom, is the audit log's job, with its
+seals and retention.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
@@ -50,9 +51,20 @@ def route_template(scope: Scope) -> str:
         routed = _route_match(scope)
     if routed is None:
         return NO_ROUTE
+    mount = _mount_of(scope, routed)
+    if mount is not None:  # a mount names no parameter for the path it passes on
+        return f"{mount.path}/{{path}}"
     names = {str(value): name for name, value in routed.get("path_params", {}).items()}
     return "/".join(f"{{{names[part]}}}" if part in names else part
                     for part in str(scope["path"]).split("/"))
+
+
+def _mount_of(scope: Scope, routed: Scope) -> Mount | None:
+    """The mount (static files, the documentation's assets) that ``routed`` went into, if any:
+    Starlette drops the ``path`` parameter of a mount, so the rest of the path, as sent (any
+    byte a client chose, control characters included), is in no parameter to replace."""
+    return next((route for route in scope["app"].routes
+                 if isinstance(route, Mount) and route.app is routed.get("endpoint")), None)
 
 
 def _route_match(scope: Scope) -> Scope | None:

@@ -115,6 +115,9 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     app.state.auth_throttle = RateLimiter(
         rate=settings.auth_failures_per_minute / 60, burst=settings.auth_failure_burst
     )
+    app.state.sign_in_throttle = RateLimiter(
+        rate=settings.sign_in_challenges_per_minute / 60, burst=settings.sign_in_challenge_burst
+    )
     app.state.sessions = SessionStore(lifetime_hours=settings.session_hours)
     # Read once, as serve checked it at start: keys bound over the API need no file per request.
     app.state.client_ca_pem = client_ca_pem(settings)

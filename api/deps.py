@@ -108,6 +108,28 @@ def _rate_limited(message: str, wait: float) -> ApiError:
                     headers=retry_after_header(wait))
 
 
+def client_address(request: Request) -> str:
+    """Whom the per-client limits count: the address the server saw."""
+    return request.client.host if request.client else "unknown"
+
+
+async def sign_in_challenge_spent(request: Request) -> None:
+    """Spend one of the client's anonymous sign-in challenges, or 429 ``rate_limited``.
+
+    Asking a sign-in challenge takes no credential (the device offers its passkey only to
+    answer one) and writes a ceremony row that waits for the sweep: unthrottled, anyone could
+    fill the ledger and hold its writes. A person asks one challenge per try, so the budget
+    (``OPTINFACE_SIGN_IN_CHALLENGES_PER_MINUTE``, with its burst) never stands in their way."""
+    throttle: RateLimiter = request.app.state.sign_in_throttle
+    wait = throttle.acquire(client_address(request))
+    if wait > 0:
+        raise _rate_limited("too many sign-in challenges from this client", wait)
+
+
+SIGN_IN_CHALLENGE = Depends(sign_in_challenge_spent)
+"""The one throttle of every route that hands out an anonymous sign-in challenge."""
+
+
 @contextmanager
 def failures_throttled(request: Request,
                        failure: type[Exception] | tuple[type[Exception], ...]
@@ -117,7 +139,7 @@ def failures_throttled(request: Request,
     of the client's tokens spent when the guarded block raises ``failure`` (see
     :mod:`api.limits`)."""
     throttle: RateLimiter = request.app.state.auth_throttle
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     wait = throttle.delay(client)
     if wait > 0:
         raise _rate_limited("too many failed authentications from this client", wait)

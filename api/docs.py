@@ -3,7 +3,7 @@
 FastAPI's defaults load both from a public CDN: a blank page offline, and a third party told
 each time an administrator opens the documentation. The assets come from the ``fastapi-offline``
 wheel instead, mounted under ``/docs/assets``, and the one inline start-up script carries the
-nonce that :mod:`api.security_headers` allows.
+nonce that :mod:`api.security_headers` allows. Swagger UI's online validator is turned off.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from optinface.api.security_headers import NONCE_STATE_KEY
 
 ASSETS_URL = "/docs/assets"
 ASSETS = Path(str(files("fastapi_offline") / "static"))
+# Swagger UI would otherwise send the schema's URL to validator.swagger.io for its badge: a third
+# party told each time the page opens (refused by the CSP, but asked all the same).
+NO_VALIDATOR = {"validatorUrl": "none"}
 
 
 def install_docs(app: FastAPI) -> None:
@@ -42,7 +45,7 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters=app.swagger_ui_parameters,
+            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), **NO_VALIDATOR},
         )
         return _with_nonce(page, request)
 

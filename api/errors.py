@@ -87,8 +87,9 @@ wording_changed              409     the consent form's wording (purposes, recip
                                      retention rules in the reader's language) changed since the
                                      page showed it (its wording_sha256): read it again, then sign
 model_mismatch               409     templates from two models cannot be compared
-rate_limited                 429     per-key rate, the daily matching quota (key or purpose) or the
-                                     client's failed authentications spent; see Retry-After
+rate_limited                 429     per-key rate, the daily matching quota (key or purpose), the
+                                     client's failed authentications or its anonymous sign-in
+                                     challenges spent; see Retry-After
 not_calibrated               503     no calibrated threshold for the model at the stated FMR
 model_integrity              503     a model file is missing or its SHA-256 differs
 index_corrupt                503     the saved index cannot be read

@@ -6,6 +6,12 @@ none), nothing leaks in a Referer, no response is sniffed into another type, and
 HTTPS tells the browser to keep to HTTPS. The API documentation pages need an inline start-up
 script (allowed by a per-request nonce) and the inline styles and blob workers Swagger UI and
 ReDoc use; every other page gets the strict policy.
+
+No dynamic answer may be kept by a browser or a proxy (``Cache-Control: no-store``): the API's
+answers, the portal's and review's pages, their downloads and every error. Each may show personal
+data (a record, an export, the audit log) that a kept copy would show again after a withdrawal or
+an erasure, and some statuses (410) are cacheable by default. Only what the static mounts serve
+(``/static``, the documentation's assets), the same for everyone, stays cacheable.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from optinface.api.start_headers import HeadersAtStart, StartHeadersMiddleware
@@ -46,6 +53,8 @@ def security_headers(scope: Scope, *, policy: str = STRICT_POLICY) -> dict[str, 
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
+    if not isinstance(scope.get("endpoint"), StaticFiles):  # the router left what it chose
+        headers["Cache-Control"] = "no-store"
     if scope.get("scheme") == "https":
         headers["Strict-Transport-Security"] = HSTS
     return headers
@@ -63,5 +72,5 @@ class SecurityHeadersMiddleware(StartHeadersMiddleware):
             nonce = secrets.token_urlsafe(16)
             scope.setdefault("state", {})[NONCE_STATE_KEY] = nonce
             policy = docs_policy(nonce)
-        extra = security_headers(scope, policy=policy)
-        yield lambda: extra
+        # Built as the answer starts, once routing has said whether a static mount answers.
+        yield lambda: security_headers(scope, policy=policy)

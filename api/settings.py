@@ -57,6 +57,10 @@ class ApiSettings(ConsentSettings):
     # Per client address, before authenticating: a steady trickle of typos passes, guessing not.
     auth_failures_per_minute: float = Field(default=10.0, gt=0)
     auth_failure_burst: int = Field(default=10, ge=1)
+    # Per client address, the anonymous passkey sign-in challenges (each a ledger row, written
+    # on the serialised ledger, until the sweep): a person asks one per try, a script thousands.
+    sign_in_challenges_per_minute: float = Field(default=10.0, gt=0)
+    sign_in_challenge_burst: int = Field(default=10, ge=1)
     identify_daily_quota: int = Field(
         default=200,
         ge=1,

@@ -66,6 +66,9 @@ PERSONAL_ACTS = frozenset({
 # not a reviewer's answering an access request) ever obtains it; only the person's own sign-in,
 # or their guardian's.
 OWN_COPIES = frozenset({Permission.EXPORT_VECTORS})
+# About no one in particular: the purposes and notices a person is asked to consent to. A subject
+# token reads them without naming a subject; everything else it holds is about its own subject.
+ABOUT_NO_SUBJECT = frozenset({Permission.READ_PURPOSES})
 
 _SUBJECT_SIDE = {
     Permission.READ_PURPOSES,
@@ -151,7 +154,8 @@ def authorize(actor: Actor, permission: Permission, *, subject: str | None = Non
             f"role {actor.role} may not {permission}",
             details={"role": str(actor.role), "permission": str(permission)},
         )
-    if actor.role is Role.SUBJECT and (subject is None or subject != actor.subject):
+    if (actor.role is Role.SUBJECT and permission not in ABOUT_NO_SUBJECT
+            and (subject is None or subject != actor.subject)):
         raise Forbidden(
             "a subject token acts on its own subject only", details={"permission": str(permission)}
         )

@@ -549,7 +549,7 @@ class OptinFace:
 
     def list_purposes(self, *, actor: Actor) -> list[PurposePublic]:
         """Every purpose, oldest first."""
-        authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
+        authorize(actor, Permission.READ_PURPOSES)
         with self._read() as session:
             return [PurposePublic.model_validate(p) for p in ledger.purposes(session)]
 
@@ -565,7 +565,7 @@ class OptinFace:
 
     def list_notices(self, *, actor: Actor) -> list[NoticePublic]:
         """Every published notice, oldest first."""
-        authorize(actor, Permission.READ_PURPOSES, subject=actor.subject)
+        authorize(actor, Permission.READ_PURPOSES)
         with self._read() as session:
             return [notice_public(n, self.settings) for n in ledger.notices(session)]
 

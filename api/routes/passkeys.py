@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from optinface.api.deps import ServiceDep
+from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep
 from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.advised import ADVISED
 from optinface.consent.schemas import (
@@ -37,7 +37,7 @@ def register(body: PasskeyResponse, service: ServiceDep) -> PasskeyRegistered:
     return service.register_passkey(body)
 
 
-@router.post("/sign-in-options")
+@router.post("/sign-in-options", dependencies=[SIGN_IN_CHALLENGE])
 def sign_in_options(service: ServiceDep) -> PasskeyChallenge:
     """A challenge for ``navigator.credentials.get`` (the device offers its passkey)."""
     return service.sign_in_options()

@@ -25,7 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optinface.api.attachments import download
-from optinface.api.deps import ServiceDep, SettingsDep
+from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep, SettingsDep
 from optinface.api.errors import ApiError, ApiErrorCode, schema_mismatch, status_for
 from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
@@ -189,7 +189,7 @@ def portal(request: Request, service: ServiceDep) -> Response:
     return signed_in(request, service, PORTAL, build, login_form=True)
 
 
-@router.post("/portal/passkey/options", dependencies=[ADVISED])
+@router.post("/portal/passkey/options", dependencies=[ADVISED, SIGN_IN_CHALLENGE])
 def portal_sign_in_options(request: Request, service: ServiceDep,
                            csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: a sign-in challenge (the login page's CSRF cookie must match)."""

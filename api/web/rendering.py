@@ -88,8 +88,8 @@ def switch_url(request: Request, words: Words) -> str | None:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Template ``name`` in the reader's language, with the demo-mode banner's words, never
-    cached by the browser; a ``?lang=`` choice is remembered in a cookie."""
+    """Template ``name`` in the reader's language, with the demo-mode banner's words (never
+    cached: :mod:`api.security_headers`); a ``?lang=`` choice is remembered in a cookie."""
     words = words_for(request)
     response = templates.TemplateResponse(
         request,
@@ -108,9 +108,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         },
         status_code=status_code,
     )
-    # Pages show personal data and change with every act: never kept by the browser (a cached
-    # page would outlive a withdrawal or an erasure, and 410 is cacheable by default).
-    response.headers["Cache-Control"] = "no-store"
     if request.query_params.get("lang") == words.language:
         response.set_cookie(LANGUAGE_COOKIE, words.language, samesite="lax", httponly=True)
     return response

@@ -260,6 +260,22 @@ def test_a_body_refused_before_routing_is_logged_under_its_routes_template(
         '"POST (no route) HTTP/1.1" 413']
 
 
+def test_a_mounted_file_is_logged_under_its_mounts_template_never_the_path_as_sent(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by an outside tester: a mount passes the rest of the path on in no parameter, so
+    the log wrote it as sent, escape sequences for the operator's terminal and pseudonyms
+    included."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    sent = ["/static/style.css", "/static/x%1b[2J%1b[31mRED%0dCR%08BS%7f",
+            f"/docs/assets/{world.subject}.js"]
+    assert [world.client.get(path).status_code for path in sent] == [200, 404, 404]
+    lines = [record.getMessage() for record in caplog.records if record.name == ACCESS_LOGGER]
+    assert [line.split(" - ", 1)[1] for line in lines] == [
+        '"GET /static/{path} HTTP/1.1" 200', '"GET /static/{path} HTTP/1.1" 404',
+        '"GET /docs/assets/{path} HTTP/1.1" 404']
+
+
 def test_image_over_the_limit_is_refused(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
@@ -390,6 +406,7 @@ def test_unexpected_failure_is_a_bare_internal_error(
     assert "secret" not in answer.text
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"
 
 
 def test_a_failure_is_logged_with_its_route_never_the_pseudonym_in_its_path(

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from optinface.api.app import create_app
 from optinface.api.deps import STEP_UP_HEADER
 from optinface.api.limits import RateLimiter
 from optinface.api.settings import ApiSettings
+from optinface.consent.passkeys import SIGN_IN
 from optinface.consent.service import OptinFace
+from optinface.consent.tables import Ceremony
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, World, auth, deployment, set_up_world
 
@@ -41,6 +45,46 @@ def test_rate_limited_answers_429_with_retry_after(
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].json()["code"] == "rate_limited"
     assert int(answers[2].headers["Retry-After"]) >= 1
+
+
+def _sign_in_challenges_since(service: OptinFace, moment: datetime) -> int:
+    with service.runtime.db.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(Ceremony).where(
+            Ceremony.kind == SIGN_IN, Ceremony.created_at >= moment)) or 0)
+
+
+def test_anonymous_sign_in_challenges_are_throttled_per_client_address(
+    api_settings: ApiSettings, service: OptinFace, world: World
+) -> None:
+    """Found by an outside tester: anyone could ask sign-in challenges without end, each a
+    ledger row until the sweep. Under the default budget a person's tries pass and the last
+    still signs them in; past it the client gets 429 ``rate_limited`` with Retry-After and
+    writes nothing, on the portal's route too (the same budget); another address is served."""
+    defaults = ApiSettings.model_fields
+    usual = api_settings.model_copy(update={
+        name: defaults[name].default
+        for name in ("sign_in_challenges_per_minute", "sign_in_challenge_burst")})
+    started = service.runtime.clock.now()
+    app = create_app(usual, service=service)
+    with TestClient(app) as client, TestClient(app, client=("192.0.2.7", 1)) as neighbour:
+        answers = [client.post("/v1/passkeys/sign-in-options")
+                   for _ in range(usual.sign_in_challenge_burst)]
+        csrf = client.get("/portal").text.split('data-csrf="')[1].split('"')[0]
+        refused = [client.post("/v1/passkeys/sign-in-options"),
+                   client.post("/portal/passkey/options", headers={"X-CSRF-Token": csrf})]
+        other = neighbour.post("/v1/passkeys/sign-in-options")
+        last = answers[-1].json()
+        signed_in = client.post("/v1/passkeys/sign-ins", json={
+            "ceremony_id": last["ceremony_id"],
+            "credential": world.people[world.subject].authenticator.get(last["options"])})
+    assert [a.status_code for a in answers] == [200] * usual.sign_in_challenge_burst
+    for answer in refused:
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["code"] == "rate_limited"
+        assert int(answer.headers["Retry-After"]) >= 1
+    assert other.status_code == 200
+    assert signed_in.status_code == 200, signed_in.text
+    assert _sign_in_challenges_since(service, started) == usual.sign_in_challenge_burst + 1
 
 
 def test_identify_quota_stops_mass_searching(

@@ -51,6 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "OPTINFACE_MATCH_FMR": str(TEST_FMR),
         "OPTINFACE_RATE_PER_SECOND": "1000",
         "OPTINFACE_RATE_BURST": "1000",
+        "OPTINFACE_SIGN_IN_CHALLENGES_PER_MINUTE": "100000",
+        "OPTINFACE_SIGN_IN_CHALLENGE_BURST": "1000",
         "OPTINFACE_IDENTIFY_DAILY_QUOTA": "100000",
         "COLUMNS": "200",
         "OPTINFACE_DEMO_MODE": "true",  # placeholder accountability: a test deployment

@@ -7,22 +7,28 @@ page of another origin (``about:blank``) holding each page in an iframe.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from optinface.api.access_log import ACCESS_LOGGER
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from tests.api.browser import DESKTOP, chromium_page
-from tests.support.api import World, auth
+from tests.support.api import World, auth, page_login, portal_session
 from tests.support.server import running
 
 pytestmark = pytest.mark.shared_deployment
 
 PAGES = ("/portal", "/review", "/docs", "/redoc")
+STATIC = ("/static/", "/docs/assets/")
 
 
 def _assert_hardened(answer: Any, *, https: bool = False) -> None:
@@ -35,6 +41,9 @@ def _assert_hardened(answer: Any, *, https: bool = False) -> None:
     assert headers["referrer-policy"] == "no-referrer", where
     assert headers["x-content-type-options"] == "nosniff", where
     assert ("strict-transport-security" in headers) is https, where
+    # Only the static mounts' files, the same for everyone, may be kept by a cache.
+    static = answer.request.url.path.startswith(STATIC)
+    assert (headers.get("cache-control") == "no-store") is not static, where
 
 
 def test_every_answer_carries_the_security_headers(client: TestClient, world: World) -> None:
@@ -54,6 +63,37 @@ def test_every_answer_carries_the_security_headers(client: TestClient, world: Wo
         _assert_hardened(answer)
 
 
+def test_no_answer_holding_personal_data_is_kept_by_a_cache(
+    client: TestClient, world: World
+) -> None:
+    """Found by an outside tester: the pages said ``no-store``, but not the JSON, the exports
+    and the downloads that hold the same data."""
+    subject = f"/v1/subjects/{world.subject}"
+    answers = [client.get(path, headers=auth(world.keys.admin))
+               for path in (subject, f"{subject}/export", f"{subject}/consents")]
+    answers += [client.get(path, headers=auth(world.keys.reviewer))
+                for path in ("/v1/audit/export?format=csv", "/v1/ledger")]
+    answers.append(client.get(subject, headers=auth(world.subject_token)))
+    page_login(client, "review", world.keys.reviewer)
+    answers += [client.get("/review/log.csv"), client.get("/review/download/erasures.json")]
+    portal_session(client, world.people[world.subject])
+    answers.append(client.get("/portal/data.json"))
+    answers.append(client.get("/v1/subjects/subj_none", headers=auth(world.keys.admin)))  # 404
+    assert [a.status_code for a in answers] == [200] * 9 + [404], [a.text for a in answers]
+    for answer in answers:
+        _assert_hardened(answer)
+
+
+def test_swagger_ui_asks_no_online_validator(client: TestClient) -> None:
+    """Found by an outside tester: Swagger UI's default ``validatorUrl`` sends the schema's URL
+    to validator.swagger.io for a badge. ``none`` is the value Swagger UI reads as no validator
+    (the browser test below reads it from the running page)."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert '"validatorUrl": "none",' in page.text
+    assert "validator.swagger.io" not in page.text
+
+
 def test_hsts_is_sent_over_https(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
@@ -67,6 +107,34 @@ def test_hsts_is_sent_over_https(
 def base_url(api_settings: ApiSettings, service: OptinFace, world: World) -> Iterator[str]:
     with running(create_app(api_settings, service=service)) as url:
         yield url
+
+
+def _raw_answer(url: str, request: bytes) -> bytes:
+    """What the server writes back to ``request`` sent as bytes, until it closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):  # it closes before reading the rest
+            while chunk := connection.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_malformed_http_is_answered_by_the_servers_parser_before_the_app(
+    base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the README says of malformed HTTP: uvicorn's parser answers a plain-text 400 and
+    closes, the app never runs (no access-log line, none of its headers), and serving goes on."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    for request in (b"GET /" + b"a" * 200_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"):
+        head = _raw_answer(base_url, request).split(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 400 "), head
+        assert b"content-type: text/plain" in head and b"content-security-policy" not in head
+    assert [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER] == []
+    assert httpx.get(f"{base_url}/healthz").status_code == 200
+    assert len([r for r in caplog.records if r.name == ACCESS_LOGGER]) == 1  # the app's, logged
 
 
 @pytest.fixture
@@ -106,6 +174,7 @@ def test_docs_render_with_no_request_to_another_origin(
     page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
     assert "optinface" in page.inner_text(".swagger-ui .info .title")
     assert page.locator(".opblock").count() > 10  # the operations are listed
+    assert page.evaluate("ui.getConfigs().validatorUrl") == "none"
     page.goto("/redoc")
     page.wait_for_selector("[data-section-id]", timeout=30_000)
     assert "optinface" in page.inner_text("h1")

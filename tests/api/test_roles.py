@@ -15,7 +15,13 @@ from fastapi.routing import iter_route_contexts
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
-from optinface.consent.roles import FOR_THE_PERSON, PERMISSIONS, Permission, Role
+from optinface.consent.roles import (
+    ABOUT_NO_SUBJECT,
+    FOR_THE_PERSON,
+    PERMISSIONS,
+    Permission,
+    Role,
+)
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import World, auth, deployment, set_up_world
 from tests.support.routes import permissions
@@ -80,6 +86,21 @@ def test_every_v1_route_is_guarded() -> None:
     assert len(v1) > 20
 
 
+def _secrets(world: World) -> dict[Role, str]:
+    """A key of each role, and for the subject role the token of the world's subject."""
+    secrets = {role: world.keys.for_role(role) for role in Role if role is not Role.SUBJECT}
+    secrets[Role.SUBJECT] = world.subject_token
+    return secrets
+
+
+def _admitted(role: Role, path: str, permission: Permission) -> bool:
+    """The role table: the role holds the permission, and a subject token opens its own subject
+    or what is about no subject (the purposes and notices it is asked to consent to)."""
+    return permission in PERMISSIONS[role] and (
+        role is not Role.SUBJECT or "{subject}" in path or permission in ABOUT_NO_SUBJECT
+    )
+
+
 @pytest.mark.parametrize(("method", "path", "permission"), ROUTES)
 def test_route_refuses_without_credentials(
     matrix_world: tuple[World, str], method: str, path: str, permission: Permission
@@ -96,13 +117,8 @@ def test_route_refuses_every_role_without_the_permission(
     matrix_world: tuple[World, str], method: str, path: str, permission: Permission
 ) -> None:
     world, _ = matrix_world
-    secrets = {role: world.keys.for_role(role) for role in Role if role is not Role.SUBJECT}
-    secrets[Role.SUBJECT] = world.subject_token
-    for role, secret in secrets.items():
-        allowed = permission in PERMISSIONS[role] and (
-            role is not Role.SUBJECT or "{subject}" in path
-        )
-        if allowed:
+    for role, secret in _secrets(world).items():
+        if _admitted(role, path, permission):
             continue
         answer = world.client.request(method, _url(path, world), headers=auth(secret))
         assert answer.status_code == 403, (role, answer.text)
@@ -111,6 +127,23 @@ def test_route_refuses_every_role_without_the_permission(
                     if permission in FOR_THE_PERSON and permission not in PERMISSIONS[role]
                     else "forbidden")
         assert answer.json()["code"] == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "permission"), [r for r in ROUTES if r[0] == "GET"]
+)
+def test_every_role_the_table_names_reads_what_it_holds(
+    matrix_world: tuple[World, str], method: str, path: str, permission: Permission
+) -> None:
+    """The other side of the refusals: each role the README's table lists for a reading route
+    gets past the guard (a subject token reads the purposes and notices it is asked to consent
+    to, as the table says, though they name no subject)."""
+    world, _ = matrix_world
+    for role, secret in _secrets(world).items():
+        if not _admitted(role, path, permission):
+            continue
+        answer = world.client.request(method, _url(path, world), headers=auth(secret))
+        assert answer.status_code not in (401, 403), (role, path, answer.text)
 
 
 @pytest.mark.parametrize(
@@ -129,3 +162,16 @@ def test_x_api_key_header_is_accepted_too(matrix_world: tuple[World, str]) -> No
     world, _ = matrix_world
     answer = world.client.get("/v1/purposes", headers={"X-API-Key": world.keys.reviewer})
     assert answer.status_code == 200
+
+
+def test_a_subject_token_reads_the_purposes_and_notices_it_is_asked_to_consent_to(
+    matrix_world: tuple[World, str],
+) -> None:
+    """The README's table lists subject for ``GET /v1/purposes, /v1/notices``: they name no
+    subject, and a person's own client shows them before the person consents."""
+    world, _ = matrix_world
+    purposes = world.client.get("/v1/purposes", headers=auth(world.subject_token))
+    notices = world.client.get("/v1/notices", headers=auth(world.subject_token))
+    assert purposes.status_code == notices.status_code == 200, (purposes.text, notices.text)
+    assert world.purpose_id in {p["id"] for p in purposes.json()}
+    assert world.notice_id in {n["id"] for n in notices.json()}

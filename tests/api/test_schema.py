@@ -27,7 +27,8 @@ from tests.support.thresholds import TEST_FMR
 # The app exists at import time so schemathesis can read its schema; its service (on a
 # tmp_path data dir) is attached by the fixture below, before any generated request is sent.
 UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
-LIMITS = {"rate_per_second": 10_000, "rate_burst": 10_000}
+LIMITS = {"rate_per_second": 10_000, "rate_burst": 10_000,
+          "sign_in_challenges_per_minute": 10_000, "sign_in_challenge_burst": 10_000}
 app = create_app(ApiSettings(data_dir=UNOPENED, **LIMITS))  # type: ignore[arg-type]
 
 

@@ -72,6 +72,8 @@ class Zygote:
                "OPTINFACE_MATCH_FMR": str(settings.match_fmr),
                "OPTINFACE_INDEX_MAX_ELEMENTS": str(settings.index_max_elements),
                "OPTINFACE_RATE_PER_SECOND": "10000", "OPTINFACE_RATE_BURST": "10000",
+               "OPTINFACE_SIGN_IN_CHALLENGES_PER_MINUTE": "10000",
+               "OPTINFACE_SIGN_IN_CHALLENGE_BURST": "10000",
                "OPTINFACE_IDENTIFY_DAILY_QUOTA": "10000",
                "OPTINFACE_DEMO_MODE": "true"}  # a test deployment: placeholder accountability
         self.folder = folder

@@ -48,6 +48,8 @@ def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
         "match_fmr": TEST_FMR,
         "rate_per_second": 10_000,
         "rate_burst": 10_000,
+        "sign_in_challenges_per_minute": 10_000,
+        "sign_in_challenge_burst": 10_000,
         "identify_daily_quota": 10_000,
         # Test deployments are demonstrations: placeholder accountability, and declarations
         # recorded as if sent a period ago (tests/consent/test_declaration.py has the real rule).

@@ -43,6 +43,7 @@ def cluster_settings(root: Path, database_url: str, thresholds: Path) -> ApiSett
         data_dir=root / "setup", database_url=database_url, key_dir=root / "keys",
         audit_witness_dir=root / "witness", thresholds_path=thresholds, match_fmr=1e-4,
         rate_per_second=10_000, rate_burst=10_000, identify_daily_quota=100_000,
+        sign_in_challenges_per_minute=10_000, sign_in_challenge_burst=10_000,
         demo_mode=True)  # a test deployment: placeholder accountability
 
 
@@ -80,6 +81,8 @@ def environment(settings: ApiSettings) -> dict[str, str]:
         "OPTINFACE_MATCH_FMR": str(settings.match_fmr),
         "OPTINFACE_RATE_PER_SECOND": str(settings.rate_per_second),
         "OPTINFACE_RATE_BURST": str(settings.rate_burst),
+        "OPTINFACE_SIGN_IN_CHALLENGES_PER_MINUTE": str(settings.sign_in_challenges_per_minute),
+        "OPTINFACE_SIGN_IN_CHALLENGE_BURST": str(settings.sign_in_challenge_burst),
         "OPTINFACE_IDENTIFY_DAILY_QUOTA": str(settings.identify_daily_quota),
         "OPTINFACE_DEMO_MODE": "true",
     }
