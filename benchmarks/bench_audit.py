@@ -2,13 +2,17 @@
 
 Usage: python -m benchmarks.bench_audit [--n 100000]
 
-Events are appended with the log's own code (:func:`consent.audit.append`) into a real SQLite
-file, 1,000 per transaction, with a signed and witnessed checkpoint every 100 events as the
-server does. At each size of ``SIZES`` up to ``--n`` it times: ``optinface audit verify``'s work
-on a read-only connection (chain, tree, every checkpoint row and witness file), the tree a server
+Events are appended with the log's own code (:func:`consent.audit.append`, each sealed with an
+HMAC key as the server's are: :mod:`consent.log_seals`) into a real SQLite file, 1,000 per
+transaction, with a signed and witnessed checkpoint every 100 events as the server does. At each
+size of ``SIZES`` up to ``--n`` it times: ``optinface audit verify``'s work on a read-only
+connection with the key store (chain, tree, every checkpoint row and witness file, every
+event's keyed seal), the same without the key store (an outsider's check), the tree a server
 builds once at start, one checkpoint (the cached tree extended, signed, committed, witnessed),
 ten inclusion proofs of an access export from the cached tree, and the daily quota's check of
-the next day's first search (it must read that day's rows only, not the log). Writes
+the next day's first search (it must read that day's rows only, not the log), and what an
+append costs: one event in its own transaction, committed (median of ``APPEND_COMMITS``), and
+the append call alone inside a transaction (mean of ``APPEND_BATCH``). Writes
 ``results/bench_audit.json`` and ``.png``.
 """
 
@@ -41,6 +45,12 @@ CHECKPOINT_EVERY = 100
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
 PURPOSE = "pur_0123456789abcdef01234567"
 QUOTA_CHECKS = 21
+APPEND_COMMITS = 51
+APPEND_BATCH = 1_000
+APPENDED_BY_MEASURE = 1 + APPEND_COMMITS + APPEND_BATCH
+"""Events :func:`_measure` appends: the measured checkpoint's own, and the timed appends."""
+SEAL_KEY = bytes(range(32))
+"""The HMAC key the events are sealed with (the key store's, on a server)."""
 
 
 def _entry(seq: int) -> Entry:
@@ -52,12 +62,15 @@ def _entry(seq: int) -> Entry:
 def _measure(url: str, log: AuditLog, db: Database) -> dict[str, float]:
     engine = read_only_engine(url)
     try:
-        start = time.perf_counter()
-        with Session(engine) as session:
-            report = verify_log(session, verifier=log.signer.verifier,
-                                known=witness_checkpoints(log.witness.directory))
-        verify_s = time.perf_counter() - start
-        assert report.ok, report.problem
+        timed = {}
+        for name, key in (("verify_seconds", SEAL_KEY), ("verify_without_key_seconds", None)):
+            start = time.perf_counter()
+            with Session(engine) as session:
+                report = verify_log(session, verifier=log.signer.verifier,
+                                    known=witness_checkpoints(log.witness.directory),
+                                    seal_key=key)
+            timed[name] = round(time.perf_counter() - start, 3)
+            assert report.ok, report.problem
         start = time.perf_counter()
         with Session(engine) as session:
             AuditTree().sync(session)  # what a server start pays: the whole tree, once
@@ -72,12 +85,13 @@ def _measure(url: str, log: AuditLog, db: Database) -> dict[str, float]:
     proofs_ms = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
     with db.transaction() as session:
-        append(session, _entry(0), now=NOW)
+        append(session, _entry(0), now=NOW, seal_key=SEAL_KEY)
         log.checkpoint(session, now=NOW)
     checkpoint_ms = (time.perf_counter() - start) * 1000
-    return {"verify_seconds": round(verify_s, 3), "tree_at_start_seconds": round(start_s, 3),
+    return {**timed, "tree_at_start_seconds": round(start_s, 3),
             "export_proofs_ms": round(proofs_ms, 2),
             "checkpoint_ms": round(checkpoint_ms, 2), "quota_check_ms": _quota_check_ms(db),
+            **_append_costs(db),
             "checkpoints": report.checkpoints,
             "witnessed": report.known}
 
@@ -93,6 +107,24 @@ def _quota_check_ms(db: Database) -> float:
                                    now=NOW + timedelta(days=1))
         timings.append(time.perf_counter() - start)
     return round(statistics.median(timings) * 1000, 3)
+
+
+def _append_costs(db: Database) -> dict[str, float]:
+    """One event appended and committed in its own transaction, as a use case's event commits
+    with its work (median), and the append call alone in an open transaction (mean)."""
+    timings = []
+    for seq in range(APPEND_COMMITS):
+        start = time.perf_counter()
+        with db.transaction() as session:
+            append(session, _entry(seq), now=NOW, seal_key=SEAL_KEY)
+        timings.append(time.perf_counter() - start)
+    with db.transaction() as session:
+        start = time.perf_counter()
+        for seq in range(APPEND_BATCH):
+            append(session, _entry(seq), now=NOW, seal_key=SEAL_KEY)
+        batch = time.perf_counter() - start
+    return {"append_commit_ms": round(statistics.median(timings) * 1000, 3),
+            "append_in_transaction_us": round(batch / APPEND_BATCH * 1e6, 1)}
 
 
 def run(*, n: int, folder: Path) -> dict[str, object]:
@@ -111,17 +143,17 @@ def run(*, n: int, folder: Path) -> dict[str, object]:
         while appended < size:
             with db.transaction() as session:
                 for _ in range(min(BATCH, size - appended)):
-                    event = append(session, _entry(appended), now=NOW)
+                    event = append(session, _entry(appended), now=NOW, seal_key=SEAL_KEY)
                     appended += 1
                     if event.seq % CHECKPOINT_EVERY == 0:
                         log.checkpoint(session, now=NOW)
         populate += time.perf_counter() - start
         db.checkpoint()
         row = _measure(url, log, db)
-        appended += 1  # the measured checkpoint's own event
         rows.append({"events": appended, **row,
                      "database_mb": round(db_path.stat().st_size / 1e6, 1)})
         print(json.dumps(rows[-1]))
+        appended += APPENDED_BY_MEASURE
     db.close()
     return {"populate_seconds": round(populate, 1), "checkpoint_every": CHECKPOINT_EVERY,
             "rows": rows, "machine": "shared, 2 cores, other agents running"}
@@ -133,7 +165,10 @@ def plot(result: dict[str, object], path: Path) -> None:
     figure = Figure(figsize=(6.4, 4.8), dpi=120)
     axes = figure.add_subplot()
     events = [r["events"] for r in rows]
-    axes.plot(events, [r["verify_seconds"] for r in rows], marker="o", label="audit verify (s)")
+    axes.plot(events, [r["verify_seconds"] for r in rows], marker="o",
+              label="audit verify, keyed seals too (s)")
+    axes.plot(events, [r["verify_without_key_seconds"] for r in rows], marker="o",
+              label="audit verify, no key store (s)")
     axes.plot(events, [r["tree_at_start_seconds"] for r in rows], marker="o",
               label="tree built at server start (s)")
     axes.plot(events, [r["export_proofs_ms"] / 1000 for r in rows], marker="o",

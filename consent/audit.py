@@ -17,11 +17,17 @@ holding a tree that never existed.
 
 This is not logging: no biometric data, no secrets, pseudonyms only, each beside its salted
 hash so that an erasure can remove it and leave the chain whole (:mod:`consent.audit_seals`).
+
+The chain and the witness stop no one from *appending*: whoever writes the database can add
+events at the tail, chained correctly, and the next checkpoint signs them. So each event the
+service appends also carries a keyed seal of its chain hash, made with the key store's HMAC key
+(:func:`keyed_seal`), which the database alone cannot make (:mod:`consent.log_seals`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import audit_seals
 from optinface.consent.crypto import canonical_json
+from optinface.consent.keys import keyed_hash
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, Signer
 from optinface.consent.roles import Actor
@@ -97,6 +104,10 @@ class AuditAction(StrEnum):
     # or, once instead, not sealed: that start found the log other than its witness signed it
     ROW_SEALS_NOT_ADOPTED = "row_seals_not_adopted"
     ROW_SEALS_RESEALED = "row_seals_resealed"  # by the operator, with the key store (reseal)
+    LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for
+    # or, once instead, not vouched for: that start found the log other than its witness signed
+    LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"
+    LOG_EVENTS_UNSEALED = "log_events_unsealed"  # events past the witness without a keyed seal
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left
@@ -172,6 +183,26 @@ def event_hash(event: Any) -> str:
     return hashlib.sha256(event_bytes(event)).hexdigest()
 
 
+SEAL_DOMAIN = "audit-event"
+"""The HMAC domain of the events' keyed seals: none of the row seals' (``row-seal:...``), the
+tombstones', the API keys' or the key check's."""
+
+
+def keyed_seal(seal_key: bytes, chain_hash: str) -> str:
+    """The keyed seal of the event whose chain hash is ``chain_hash``: HMAC-SHA256 under the
+    key store's HMAC key. The chain hash covers the event's chained bytes (its position and
+    predecessor included) and not its pseudonyms, so the seal outlives an erasure as the chain
+    does, and a pruned event keeps it (:mod:`consent.log_retention` keeps the hash)."""
+    return keyed_hash(seal_key, chain_hash, domain=SEAL_DOMAIN)
+
+
+def seal_holds(seal_key: bytes, event: Any) -> bool:
+    """Whether ``event`` carries the keyed seal of its chain hash (constant time); a missing
+    one never does."""
+    found = event.keyed_seal
+    return found is not None and hmac.compare_digest(found, keyed_seal(seal_key, event.hash))
+
+
 def event_leaf(event: Any) -> bytes:
     """The event's leaf in the Merkle tree: SHA-256(0x00 || event bytes), or the leaf kept
     when retention removed the event's content (:mod:`consent.log_retention`)."""
@@ -190,8 +221,9 @@ def log_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
-    """Add ``entry`` at the end of the chain (within the caller's write transaction)."""
+def append(session: Session, entry: Entry, *, now: datetime, seal_key: bytes) -> AuditEvent:
+    """Add ``entry`` at the end of the chain (within the caller's write transaction), sealed
+    with ``seal_key``, the key store's HMAC key (:func:`keyed_seal`)."""
     last = session.execute(_LAST_LINK).first()
     seals = {pseudonym: audit_seals.seal(pseudonym) for pseudonym in sorted(entry.subjects)}
     event = AuditEvent(
@@ -209,6 +241,7 @@ def append(session: Session, entry: Entry, *, now: datetime) -> AuditEvent:
         prev_hash=GENESIS if last is None else last.hash,
     )
     event.hash = event_hash(event)
+    event.keyed_seal = keyed_seal(seal_key, event.hash)
     session.add(event)
     session.flush()
     return event

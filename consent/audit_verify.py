@@ -16,6 +16,12 @@ read-only connection. What is checked, and what each failure means:
   covering no more events than the log holds (a truncated tail, an emptied table), with the same
   root (a rewrite), and still present among the checkpoint rows (deleted checkpoint rows).
 
+- with the key store's HMAC key (``seal_key``: the server's own check, and ``optinface audit
+  verify`` where the key store is), every event's keyed seal past the adoption point
+  (:mod:`consent.log_seals`): an event appended with the database alone, however well chained,
+  carries none (``keyed_seal_missing``) or one the key did not make (``keyed_seal_invalid``),
+  each named by its sequence number.
+
 An export of the log (``GET /v1/audit/export?format=json``) is checked the same way from its
 events alone (:func:`verify_export`, ``optinface audit verify-export``), by the same checks of
 each event: the whole log from event 1 as the rows are, and against the checkpoints an auditor
@@ -30,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -42,6 +48,7 @@ from optinface.consent import audit_seals, log_retention
 from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_bytes
 from optinface.consent.crypto import canonical_json
 from optinface.consent.identifiers import is_sha256
+from optinface.consent.log_seals import SealWalk, Unsealed
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.schemas import AuditEventPublic
@@ -60,6 +67,7 @@ class KnownCheckpoint:
 class Problem:
     sequence: int | None  # None: a problem of a checkpoint file itself, reported first
     message: str
+    reason: str | None = None  # a stable code, where the problem has one (log_seals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,8 @@ class LogReport:
     known: int  # checkpoints from outside the database checked
     root: bytes  # the recomputed root over every event
     problem: Problem | None
+    seals_checked: bool = False  # with the key store's HMAC key: each event's keyed seal
+    unsealed: list[Unsealed] = field(default_factory=list)  # past the adoption point
 
     @property
     def ok(self) -> bool:
@@ -202,13 +212,22 @@ def _first(problems: Sequence[Problem]) -> Problem | None:
 
 
 def verify_log(
-    session: Session, *, verifier: Verifier, known: Sequence[KnownCheckpoint] = ()
+    session: Session, *, verifier: Verifier, known: Sequence[KnownCheckpoint] = (),
+    seal_key: bytes | None = None,
 ) -> LogReport:
-    """Check the chain, the checkpoint rows and ``known`` checkpoints against ``verifier``."""
+    """Check the chain, the checkpoint rows and ``known`` checkpoints against ``verifier``, and
+    with ``seal_key`` (the key store's HMAC key) each event's keyed seal."""
     walk = _Walk(whole=True)
+    seals = None if seal_key is None else SealWalk(seal_key)
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
         walk.add(event)
+        if seals is not None:
+            seals.add(event)
     problems = walk.finish()
+    unsealed = [] if seals is None else seals.finish()
+    if seals is not None:
+        problems.extend(Problem(found.seq, seals.message(found), reason=found.reason)
+                        for found in unsealed)
     tree = MerkleTree(walk.leaves)
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
     in_rows: set[tuple[int, bytes]] = set()
@@ -234,7 +253,8 @@ def verify_log(
         outside, verifier=verifier, walk=walk, tree=tree, holder="the log", rows=in_rows))
         is not None)
     return LogReport(events=tree.size, checkpoints=len(rows) - legacy, legacy_checkpoints=legacy,
-                     known=len(known), root=tree.root(), problem=_first(problems))
+                     known=len(known), root=tree.root(), problem=_first(problems),
+                     seals_checked=seals is not None, unsealed=unsealed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,10 @@
   save wrapped under the current epoch key (:class:`IndexKeyWrap`), to the key epoch: a copy
   of the index file is undecryptable once its epoch is destroyed, as a copy of the ledger is.
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
-  from a copy of the database alone.
+  from a copy of the database alone, and seals the rows that grant something
+  (:mod:`consent.row_seals`) and every audit event (:mod:`consent.log_seals`), each in its own
+  domain. A named secret, not an epoch key: no rotation destroys it, so the log it seals stays
+  verifiable for as long as the key store is kept.
 
 They are made once, for a new deployment. A key missing later is refused, not made again: a new
 epoch key would open no subject key, a new rotation would make every search miss, a new signing

@@ -227,7 +227,8 @@ def _read_private(path: Path) -> bytes | None:
 
 
 def open_key_store(settings: ConsentSettings, *, create: bool) -> KeyStore:
-    """The configured backend, after refusing a key folder inside the data directory.
+    """The configured backend, after refusing a key folder inside the data directory; an older
+    layout's keys moved into it.
 
     ``create``: a new deployment, whose key folder may be made (:class:`FileKeyStore`).
 
@@ -235,15 +236,30 @@ def open_key_store(settings: ConsentSettings, *, create: bool) -> KeyStore:
         KeyStoreUnusable: the folder lies inside the data directory, or the token is unusable.
         KeyFileExposed: the key folder is open to the group or others.
     """
+    legacy = settings.data_dir / LEGACY_FOLDER
+    store = _configured(settings, create=create or legacy.is_dir())
+    if settings.key_store is KeyStoreKind.FILE:
+        adopt_legacy_keys(legacy, store)
+    return store
+
+
+def open_key_store_to_read(settings: ConsentSettings) -> KeyStore | None:
+    """The configured backend for a tool that only reads a key from it (``optinface audit
+    verify``), or None where the key folder does not exist (an auditor holding a copy of the
+    data and the witness, not the keys). Nothing is made, and an older layout's keys are left
+    where they are. Raises as :func:`open_key_store` does."""
+    if settings.key_store is KeyStoreKind.FILE and not settings.keys_dir.exists():
+        return None
+    return _configured(settings, create=False)
+
+
+def _configured(settings: ConsentSettings, *, create: bool) -> KeyStore:
     if settings.key_store is KeyStoreKind.PKCS11:
         from optinface.consent.pkcs11_store import Pkcs11KeyStore  # only where configured
 
         return Pkcs11KeyStore.from_settings(settings)
     refuse_inside(settings.keys_dir, settings.data_dir)
-    legacy = settings.data_dir / LEGACY_FOLDER
-    store = FileKeyStore(settings.keys_dir, create=create or legacy.is_dir())
-    adopt_legacy_keys(legacy, store)
-    return store
+    return FileKeyStore(settings.keys_dir, create=create)
 
 
 LEGACY_FOLDER = "keys"

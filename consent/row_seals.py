@@ -249,7 +249,8 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     counts, or None when the log holds that event, or ``row_seals_not_adopted``, already.
 
     ``log_sound``: this start found the log as its witness signed it (no events lost or
-    rewritten, no new witness folder taken up; :mod:`consent.transparency`). Otherwise nothing
+    rewritten, no new witness folder taken up; :mod:`consent.transparency`), and appended to by
+    the service alone (:func:`consent.log_seals.record_unsealed`). Otherwise nothing
     is sealed, an error is logged and ``row_seals_not_adopted`` chained, and no later start
     adopts either: a log whose adoption event was edited away would otherwise have the rows
     planted since sealed as soon as a start found it consistent again (the witness signs the

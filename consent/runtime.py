@@ -7,11 +7,12 @@ the runtime rather than the service, and key rotation swaps its index and protec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from optinface.consent import log_seals
 from optinface.consent.audit import AuditLog, Entry, append, last_details
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
@@ -50,6 +51,9 @@ class Runtime:
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )
+    seals_checked: int = 0
+    """The last event whose keyed seal this process checked (:func:`consent.log_seals.
+    record_unsealed`), once committed."""
 
     def audit_if_changed(self, session: Session, entry: Entry) -> None:
         """Chain ``entry`` unless the latest event of its action has the same details: how a
@@ -60,9 +64,17 @@ class Runtime:
 
     def audit(self, session: Session, entry: Entry) -> AuditEvent:
         """Chain ``entry`` into the log inside ``session``'s transaction; every
-        ``audit_checkpoint_every`` events, sign a checkpoint (witnessed once committed)."""
+        ``audit_checkpoint_every`` events, sign a checkpoint (witnessed once committed), after
+        checking the keyed seals of the events it is the first to sign."""
         now = self.clock.now()
-        event = append(session, entry, now=now)
+        event = self.chain(session, entry, now=now)
         if event.seq % self.settings.audit_checkpoint_every == 0:
+            log_seals.record_unsealed(self, session)
             self.log.checkpoint(session, now=now)
         return event
+
+    def chain(self, session: Session, entry: Entry, *, now: datetime | None = None) -> AuditEvent:
+        """Chain ``entry`` at ``now`` (the clock's, if not given), sealed with the key store's
+        HMAC key (:mod:`consent.log_seals`), and sign no checkpoint: :meth:`audit` does, and
+        what it checks first chains here."""
+        return append(session, entry, now=now or self.clock.now(), seal_key=self.keys.hmac_key)

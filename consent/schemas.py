@@ -34,6 +34,7 @@ from optinface.consent.identifiers import (
     Text,
     Words,
 )
+from optinface.consent.log_seals import SealFailure
 from optinface.consent.moments import Day, Moment
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
@@ -908,6 +909,13 @@ class AuditPage(BaseModel):
     limit: int
 
 
+class UnsealedEvent(BaseModel):
+    """An event past the adoption point that carries no valid keyed seal (consent.log_seals)."""
+
+    seq: int
+    reason: SealFailure
+
+
 class ChainStatus(BaseModel):
     ok: bool
     events: int
@@ -917,6 +925,18 @@ class ChainStatus(BaseModel):
     root_hash: str = Field(default="", description="Base64 RFC 6962 root over every event.")
     first_bad_sequence: int | None
     problem: str | None = Field(default=None, description="The first inconsistency, in words.")
+    reason: str | None = Field(
+        default=None, description="A stable code for the first inconsistency, where it has one:"
+        " keyed_seal_missing, keyed_seal_invalid (an event past the adoption point that the"
+        " service did not append; the chain's other problems are told in words only).")
+    keyed_seals_checked: bool = Field(
+        default=False, description="Each event's keyed seal was checked with the key store's"
+        " HMAC key (the server's own check, and `optinface audit verify` where the key store"
+        " is): without it, an event appended with the database alone is not told apart.")
+    unsealed_count: int = Field(default=0, description="Events past the adoption point"
+                                " without a valid keyed seal.")
+    unsealed: list[UnsealedEvent] = Field(
+        default_factory=list, description="The first 1,000 of them, by sequence number.")
 
 
 class CheckpointPublic(BaseModel):

@@ -39,6 +39,7 @@ from optinface.consent import (
     handover,
     incidents,
     ledger,
+    log_seals,
     matching,
     operating_point,
     operator_texts,
@@ -269,7 +270,13 @@ def _wire(
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
                             transparency.record_adoption(runtime, session)]
-    # Before any row is used; never on a log its witness does not vouch for (row_seals).
+    # Never on a log its witness does not vouch for (log_seals, row_seals).
+    if (through := log_seals.adopt_once(runtime,
+                                        log_sound=not any(not_as_witnessed))) is not None:
+        logger.info("audit log seals adopted (once), through event %d", through)
+    with db.transaction() as session:  # events appended since the witness last signed
+        not_as_witnessed.append(log_seals.record_unsealed(runtime, session))
+    # Before any row is used.
     if (adopted := row_seals.adopt_once(runtime,
                                         log_sound=not any(not_as_witnessed))) is not None:
         logger.info("row seals adopted (once): %s", adopted)
@@ -379,6 +386,7 @@ class OptinFace:
         witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
         with self.runtime.db.transaction() as session:
             transparency.record_rollback(self.runtime, session)
+            log_seals.record_unsealed(self.runtime, session)  # before they are witnessed
             self.runtime.log.witness_head(session, now=self.clock.now())
 
     @property
@@ -1153,11 +1161,13 @@ class OptinFace:
             return activity.key_names(session)
 
     def verify_audit(self, *, actor: Actor | None = None) -> ChainStatus:
-        """Check the hash chain and the signed checkpoints of the whole log."""
+        """Check the hash chain, the signed checkpoints and, with the key store the service
+        holds, every event's keyed seal (:mod:`consent.log_seals`), over the whole log."""
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
-            return transparency.verify_running(session, self.runtime.log)
+            return transparency.verify_running(session, self.runtime.log,
+                                               seal_key=self.runtime.keys.hmac_key)
 
     def audit_consistency(self, *, actor: Actor, first: int,
                           second: int | None = None) -> ConsistencyProof:

@@ -415,6 +415,9 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
     # Set when retention removed the content (consent.log_retention): the Merkle leaf it had.
     pruned_leaf: Mapped[str | None] = mapped_column(String(64))
+    # HMAC of ``hash`` under the key store's HMAC key (consent.log_seals): what a database writer
+    # appending an event cannot make. NULL in events from before migration 0031.
+    keyed_seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditCheckpoint(Base):

@@ -31,12 +31,15 @@ from optinface.consent.schemas import (
     ConsistencyProof,
     InclusionProof,
     PublishedKey,
+    UnsealedEvent,
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from optinface.consent.witness import Found, Witness, checkpoint_path, witnessed
 
 logger = logging.getLogger(__name__)
+UNSEALED_SHOWN = 1000
+"""The events without a valid keyed seal a verification lists (it counts them all)."""
 
 
 def record_rollback(runtime: Runtime, session: Session) -> bool:
@@ -213,13 +216,19 @@ def _b64(digest: bytes) -> str:
 
 def chain_status(report: LogReport) -> ChainStatus:
     """A verification report as the API shows it: the first bad sequence number and the
-    problem, never the events themselves."""
+    problem, and the events without a valid keyed seal by sequence number (the first
+    :data:`UNSEALED_SHOWN`), never the events themselves."""
     problem = report.problem
     return ChainStatus(
         ok=report.ok, events=report.events, checkpoints=report.checkpoints,
         witnessed=report.known, root_hash=base64.b64encode(report.root).decode(),
         first_bad_sequence=problem.sequence if problem else None,
         problem=problem.message if problem else None,
+        reason=problem.reason if problem else None,
+        keyed_seals_checked=report.seals_checked,
+        unsealed_count=len(report.unsealed),
+        unsealed=[UnsealedEvent(seq=found.seq, reason=found.reason)
+                  for found in report.unsealed[:UNSEALED_SHOWN]],
     )
 
 
@@ -229,10 +238,12 @@ def witness_checkpoints(directory: Path) -> list[KnownCheckpoint]:
             for path in witnessed(directory)]
 
 
-def verify_running(session: Session, log: AuditLog) -> ChainStatus:
-    """The server's own check: its rows against its pinned key and its witness folder."""
+def verify_running(session: Session, log: AuditLog, *, seal_key: bytes) -> ChainStatus:
+    """The server's own check: its rows against its pinned key and its witness folder, and
+    their keyed seals against ``seal_key``, the key store's HMAC key."""
     return chain_status(verify_log(session, verifier=log.signer.verifier,
-                                   known=witness_checkpoints(log.witness.directory)))
+                                   known=witness_checkpoints(log.witness.directory),
+                                   seal_key=seal_key))
 
 
 def _note_in(document: Any) -> str | None:

@@ -4,7 +4,10 @@
 The database is opened read-only (nothing is created, migrated or written, no key is made), the
 verifying key is the one pinned in the witness folder or given with ``--public-key``, never one
 from the data directory, and every checkpoint of the witness folder and of ``--against`` files
-must still be covered by the log.
+must still be covered by the log. Where the key store is (``OPTINFACE_KEY_DIR``, or the PKCS#11
+token), its HMAC key is read, only read, to check each event's keyed seal too
+(:mod:`consent.log_seals`); without it the chain is checked as an outsider would, and the
+verdict says that an event appended with the database alone is not told apart.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from optinface.api.cli.common import DataDir, refused, say_error
-from optinface.api.settings import load_settings
+from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
     KnownCheckpoint,
     read_export,
@@ -26,8 +29,17 @@ from optinface.consent.audit_verify import (
     verify_log,
 )
 from optinface.consent.db import read_only_engine
-from optinface.consent.errors import DataDirUnusable, InvalidRequest, WitnessUnusable
+from optinface.consent.errors import (
+    DataDirUnusable,
+    InvalidRequest,
+    KeyFileExposed,
+    KeyStoreUnusable,
+    WitnessUnusable,
+)
+from optinface.consent.keys import HMAC_KEY_NAME
+from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.notes import NoteError, Verifier
+from optinface.consent.schemas import ChainStatus
 from optinface.consent.transparency import (
     chain_status,
     read_checkpoint_file,
@@ -55,10 +67,11 @@ PublicKey = Annotated[
 ]
 
 
-def _broken(line: str) -> typer.Exit:
+def _broken(line: str, *more: str) -> typer.Exit:
     """The verdict that the log does not verify (exit 1), in its own words (``audit log
-    BROKEN ...``): an answer, not a refusal, so it carries no code."""
-    say_error(line)
+    BROKEN ...``, then ``more`` lines): an answer, not a refusal, so it carries no code."""
+    for each in (line, *more):
+        say_error(each)
     return typer.Exit(code=1)
 
 
@@ -118,33 +131,70 @@ def verify(data_dir: DataDir = None, against: Against = None,
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
     known += _checkpoint_files(against)
-    status = _check(settings.url, verifier, known)
-    if status is None:
+    seal_key = _seal_key(settings)
+    failure = _check(settings.url, verifier, known, seal_key=seal_key)
+    if failure is None:
+        typer.echo("keyed seals: every event's checked with the key store" if seal_key
+                   else f"keyed seals: NOT checked, no key store at {settings.keys_dir}: an"
+                        " event appended with the database alone is not told apart")
         return
-    raise _broken(status)
+    raise _broken(*failure)
 
 
-def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint]) -> str | None:
-    """None when the log verifies (the summary is printed), else the failure line."""
+def _seal_key(settings: ApiSettings) -> bytes | None:
+    """The key store's HMAC key, which checks each event's keyed seal; None where no key store
+    is here (the key folder does not exist, or holds no HMAC key): the chain alone is checked.
+
+    Raises:
+        typer.Exit: a key store that is here but cannot be used (exit 2).
+    """
+    try:
+        store = open_key_store_to_read(settings)
+        if store is None:
+            return None
+        try:
+            return read_key(store, HMAC_KEY_NAME)
+        finally:
+            store.close()
+    except (KeyStoreUnusable, KeyFileExposed) as error:
+        raise refused(error.code, error.message, exit_code=2) from error
+
+
+def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
+           seal_key: bytes | None) -> list[str] | None:
+    """None when the log verifies (the summary is printed), else the failure line and, after
+    it, the events without a valid keyed seal by sequence number."""
     try:
         engine = read_only_engine(url)
     except FileNotFoundError as error:
-        return _broken_line("audit log", None,
-                            f"no database at {error} ({len(known)} checkpoints known)")
+        return [_broken_line("audit log", None,
+                             f"no database at {error} ({len(known)} checkpoints known)")]
     try:
         with Session(engine) as session:
-            status = chain_status(verify_log(session, verifier=verifier, known=known))
+            status = chain_status(verify_log(session, verifier=verifier, known=known,
+                                             seal_key=seal_key))
     except SQLAlchemyError as error:
-        return _broken_line("audit log", None,
-                            f"the audit tables cannot be read ({error.__class__.__name__})")
+        return [_broken_line("audit log", None,
+                             f"the audit tables cannot be read ({error.__class__.__name__})")]
     finally:
         engine.dispose()
     if not status.ok:
-        return _broken_line("audit log", status.first_bad_sequence, str(status.problem))
+        where = _broken_line("audit log", status.first_bad_sequence, str(status.problem))
+        return [where + (f" [{status.reason}]" if status.reason else ""), *_unsealed(status)]
     typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
                f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
                f" key {verifier.vkey}")
     return None
+
+
+def _unsealed(status: ChainStatus) -> list[str]:
+    """The events without a valid keyed seal, one line (those the status lists)."""
+    if not status.unsealed_count:
+        return []
+    listed = ", ".join(f"{found.seq} {found.reason}" for found in status.unsealed)
+    more = status.unsealed_count - len(status.unsealed)
+    return [f"events without a valid keyed seal ({status.unsealed_count}): {listed}"
+            + (f" and {more} more" if more else "")]
 
 
 ExportFile = Annotated[

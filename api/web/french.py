@@ -690,6 +690,18 @@ FRENCH: dict[str, str] = {
     "Rows sealed again by the operator, with the key store": (
         "Lignes scellées de nouveau par l'exploitant, avec le magasin de clés"
     ),
+    "Log events from before keyed seals vouched for (once, after an upgrade)": (
+        "Événements du journal antérieurs aux sceaux à clé reconnus (une fois, après une mise à"
+        " jour)"
+    ),
+    "Log events from before keyed seals NOT vouched for: the log differs from its witness": (
+        "Événements du journal antérieurs aux sceaux à clé NON reconnus : le journal diffère de"
+        " son témoin"
+    ),
+    "Log events without the service's keyed seal (written with the database alone)": (
+        "Événements du journal sans le sceau à clé du service (écrits par la seule base de"
+        " données)"
+    ),
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",

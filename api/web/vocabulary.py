@@ -63,6 +63,12 @@ ACTIONS: dict[str, str] = {
     "row_seals_not_adopted": "Rows NOT sealed after an upgrade: the log differs from its"
                              " witness",
     "row_seals_resealed": "Rows sealed again by the operator, with the key store",
+    "log_seals_adopted": "Log events from before keyed seals vouched for (once, after an"
+                         " upgrade)",
+    "log_seals_not_adopted": "Log events from before keyed seals NOT vouched for: the log"
+                             " differs from its witness",
+    "log_events_unsealed": "Log events without the service's keyed seal (written with the"
+                           " database alone)",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",

@@ -87,7 +87,8 @@ def vkey(settings: ApiSettings) -> str:
 def test_an_untouched_log_verifies(settings: ApiSettings, saved: Path) -> None:
     code, output = verify(settings, "--against", str(saved))
     assert code == 0, output
-    assert "audit log OK: 16 events, 4 signed checkpoints, 5 outside" in output
+    assert "audit log OK: 17 events, 4 signed checkpoints, 5 outside" in output
+    assert "keyed seals: every event's checked with the key store" in output
 
 
 def test_a_truncated_tail_fails_below_the_witnessed_checkpoint(
@@ -168,6 +169,10 @@ def test_a_consistent_rewrite_fails_on_the_checkpoint_signatures(
     key = vkey(settings)
     shutil.rmtree(settings.witness_dir)  # the worst case: only the database is left
     _rewrite_consistently(settings)
+    code, output = verify(settings, "--public-key", key)  # the key store names each event
+    assert code == 1 and "[keyed_seal_invalid]" in output, output
+    assert settings.key_dir is not None
+    shutil.rmtree(settings.key_dir)  # the chain alone, as an outsider checks it
     code, output = verify(settings, "--public-key", key)
     assert code == 1 and "not signed by the pinned key" in output, output
 
@@ -177,13 +182,18 @@ def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(
 ) -> None:
     with sqlite3.connect(settings.data_dir / "optinface.db") as db:
         db.row_factory = sqlite3.Row
-        row = dict(db.execute("SELECT * FROM audit_events WHERE seq = 5").fetchone())
+        row = dict(db.execute("SELECT * FROM audit_events WHERE seq = 6").fetchone())
         row["outcome"] = "nothing happened"
         forged = hashlib.sha256(_hashed(row)).hexdigest()
-        db.execute("UPDATE audit_events SET outcome = ?, hash = ? WHERE seq = 5",
+        db.execute("UPDATE audit_events SET outcome = ?, hash = ? WHERE seq = 6",
                    (row["outcome"], forged))
-    code, output = verify(settings)
+    code, output = verify(settings)  # the key store names the edit itself: its seal
     assert code == 1 and "BROKEN at sequence 6:" in output, output
+    assert "[keyed_seal_invalid]" in output
+    assert settings.key_dir is not None
+    shutil.rmtree(settings.key_dir)  # the chain alone, as an outsider checks it
+    code, output = verify(settings)
+    assert code == 1 and "BROKEN at sequence 7:" in output, output
 
 
 def test_verify_changes_no_byte_and_creates_no_key(settings: ApiSettings, saved: Path) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 
 from optinface.consent import log_retention
 from optinface.consent.audit import AuditAction, event_hash, event_leaf
+from optinface.consent.audit_verify import verify_log
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -43,7 +44,8 @@ def test_a_deleted_event_is_reported_at_the_gap(chain: OptinFace) -> None:
 
 def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace) -> None:
     # The forger even computes a valid hash for the inserted row; the row after it still
-    # names the old predecessor, so the chain breaks right after the insertion.
+    # names the old predecessor, so the chain breaks right after the insertion. With the key
+    # store the inserted row itself is named first: it carries no keyed seal (log_seals).
     raw(chain, "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 7")
     raw(chain, "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1007")
     with chain.runtime.db.transaction() as session:
@@ -54,7 +56,11 @@ def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace) -> 
                             probe_sha256=None, details={}, prev_hash=previous.hash, hash="")
         forged.hash = event_hash(forged)
         session.add(forged)
-    assert chain.verify_audit().first_bad_sequence == 8
+    status = chain.verify_audit()
+    assert (status.first_bad_sequence, status.reason) == (7, "keyed_seal_missing")
+    with chain.runtime.db.transaction() as session:  # the chain alone, as an outsider checks it
+        outsider = verify_log(session, verifier=chain.runtime.log.signer.verifier)
+    assert outsider.problem is not None and outsider.problem.sequence == 8
 
 
 def test_reordered_events_are_reported_at_the_first_moved(chain: OptinFace) -> None:
@@ -68,9 +74,9 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
     chain: OptinFace, world: World
 ) -> None:
     checkpoint = chain.audit_checkpoint(actor=world.reviewer)
-    # After the start-up events (reconciliation, retention policy, assessment), which the
-    # checkpoint signed at start covers.
-    raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 5")
+    # After the start-up events (reconciliation, the seals' adoptions, retention policy,
+    # assessment), which the checkpoint signed at start covers.
+    raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 6")
     with chain.runtime.db.transaction() as session:  # the forger re-hashes the whole chain
         previous = "0" * 64
         for seq in range(1, checkpoint.seq + 1):
@@ -78,9 +84,13 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
             assert event is not None
             event.prev_hash = previous
             event.hash = previous = event_hash(event)
+    # The chain alone: caught at the first signed checkpoint after the edit (one every 10 events
+    # here). With the key store: at the edit itself, whose recomputed hash its seal does not fit.
+    with chain.runtime.db.transaction() as session:
+        outsider = verify_log(session, verifier=chain.runtime.log.signer.verifier)
+    assert outsider.problem is not None and outsider.problem.sequence == 10 < checkpoint.seq
     status = chain.verify_audit()
-    # Caught at the first signed checkpoint after the edit (one every 10 events here).
-    assert not status.ok and status.first_bad_sequence == 10 < checkpoint.seq
+    assert (status.first_bad_sequence, status.reason) == (6, "keyed_seal_invalid")
 
 
 def test_checkpoints_are_signed_every_n_events(chain: OptinFace) -> None:

@@ -401,6 +401,7 @@ def test_a_restore_is_chained_once_as_a_rollback_that_verify_names(
             rollbacks = restored.audit_events(actor=world.reviewer, filters=AuditFilter(
                 action=AuditAction.LOG_ROLLED_BACK)).events
     assert status.events < witnessed and not status.ok and status.problem is not None
+    assert status.keyed_seals_checked and status.unsealed_count == 0  # the copy's are sealed
     assert [e.details for e in rollbacks] == [{"events": backed_up, "witnessed": witnessed}]
     assert (f"rolled back from {witnessed} to {backed_up} events, chained at event"
             f" {rollbacks[0].seq}") in status.problem

@@ -1,0 +1,48 @@
+"""What whoever writes the database, without the key store, can do to the audit log: append an
+event at its tail in plain SQL, chained and hashed with the log's own code, as the service
+would, so the chain and the witness's checkpoints find nothing wrong with it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import JSON, Engine, bindparam, text
+
+from optinface.consent import audit_seals
+from optinface.consent.audit import event_hash
+
+_INSERT = text(
+    "INSERT INTO audit_events (seq, at, actor_key_id, actor_role, action, purpose, subjects,"
+    " subject_seals, outcome, probe_sha256, details, prev_hash, hash, keyed_seal)"
+    " VALUES (:seq, :at, :actor_key_id, :actor_role, :action, :purpose, :subjects,"
+    " :subject_seals, :outcome, :probe_sha256, :details, :prev_hash, :hash, :keyed_seal)"
+).bindparams(*(bindparam(name, type_=JSON) for name in ("subjects", "subject_seals", "details")))
+
+
+def append_by_sql(engine: Engine, *, action: str = "consent_given",
+                  subjects: tuple[str, ...] = (), details: dict[str, Any] | None = None,
+                  keyed_seal: str | None = None) -> int:
+    """Append an event naming ``subjects`` (each beside a fresh salted seal, as the service
+    names them) at the log's tail, dated as the last event and linked to it; its sequence
+    number. ``keyed_seal``: what the writer puts in that column (another event's, say)."""
+    with engine.begin() as connection:
+        last = connection.execute(text(
+            "SELECT seq, at, hash FROM audit_events ORDER BY seq DESC LIMIT 1")).one()
+        seals = {pseudonym: audit_seals.seal(pseudonym) for pseudonym in sorted(subjects)}
+        event = SimpleNamespace(
+            seq=last.seq + 1, at=last.at, actor_key_id=None, actor_role=None, action=action,
+            purpose=None, subjects=list(seals), subject_seals=list(seals.values()),
+            outcome="ok", probe_sha256=None, details=details or {}, prev_hash=last.hash)
+        connection.execute(_INSERT, {**vars(event), "hash": event_hash(event),
+                                     "keyed_seal": keyed_seal})
+    return int(event.seq)
+
+
+def keyed_seal_of(engine: Engine, seq: int) -> str:
+    """The keyed seal event ``seq`` carries: what a writer may copy onto their own event."""
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT keyed_seal FROM audit_events WHERE seq = :seq"),
+                                   {"seq": seq}).scalar_one()
+    assert isinstance(found, str)
+    return found
