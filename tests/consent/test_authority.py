@@ -23,11 +23,12 @@ from sqlalchemy import select, text
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ProbeConsentRequired
-from optinface.consent.schemas import AgeCategory, Operation, SearchOutcome
+from optinface.consent.schemas import AgeCategory, ErasureReason, Operation, SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Consent
 from tests.support.consent import FakeClock, World, refused
+from tests.support.files import readable_occurrences, template_bytes
 
 AUTHORITY_LOG = "optinface.consent.authority"
 
@@ -150,6 +151,61 @@ def test_an_expiry_extended_by_sql_ends_where_the_receipt_says(
     assert logged(caplog, consent_id)
 
 
+def test_a_consent_extended_by_sql_keeps_its_templates_only_until_its_receipts_end(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], clock: FakeClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sweep ends a consent at the earlier of its row's end and its receipt's: a row pushed
+    out to 2099 goes, with its template, when the 30 days its person signed are over, and the
+    server's sweeper wakes for that moment. Found at the first sweep, chained once: not again
+    at the next sweep, nor after a restart."""
+    subject, consent_id = world.subject(days=30)
+    template = world.enrol(subject, consent_id, portrait_jpegs[0])
+    kept = world.enrol(*world.subject(days=365), portrait_jpegs[1])
+    ciphertext, plaintext = template_bytes(world.service, template.id)
+    sql(settings, "UPDATE consents SET expires_at = ?, retained_until = ? WHERE id = ?",
+        "2099-12-31 00:00:00.000000", "2099-12-31 00:00:00.000000", consent_id)
+    world = reopen(world)
+    caplog.set_level(logging.ERROR, logger=AUTHORITY_LOG)
+    report = world.service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (0, 0, [])
+    assert world.service.seconds_to_next_consent_end() == timedelta(days=30).total_seconds()
+    world.service.sweep()
+    world = reopen(world)
+    world.service.sweep()
+    assert [(e.details["consent_id"], e.details["use"], e.details["mismatch"], e.outcome)
+            for e in mismatches(world)] == [
+        (consent_id, "retention", "ends_later_than_receipt", "consent_expired")]
+    assert logged(caplog, consent_id)
+    clock.advance(days=30)
+    [erasure] = world.service.sweep().erasures
+    assert (erasure.reason, erasure.templates_destroyed) == (ErasureReason.EXPIRY, 1)
+    assert world.service.index.labels() == {kept.id}  # type: ignore[attr-defined]
+    for needle in (ciphertext, plaintext):
+        assert readable_occurrences(world.service, needle) == []
+    refused("subject_erased", lambda: world.service.get_subject(actor=world.portal,
+                                                                subject=subject))
+    assert world.service.verify_audit().ok
+
+
+def test_a_consent_no_receipt_backs_is_swept_at_once(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """Stripped of its receipt, a consent has nothing to say it was given (consent.authority):
+    the first sweep ends it and takes its template."""
+    stripped = world.enrolled(portrait_jpegs[0])
+    sql(settings, "UPDATE consents SET receipt = NULL, receipt_signature = NULL"
+        " WHERE subject_ref = ?", stripped)
+    world = reopen(world)
+    report = world.service.sweep()
+    assert [(e.reason, e.templates_destroyed) for e in report.erasures] == [
+        (ErasureReason.EXPIRY, 1)]
+    assert report.consents_expired == 1 and world.service.index.count() == 0
+    assert [(e.details["use"], e.details["mismatch"]) for e in mismatches(world)] == [
+        ("retention", "no_receipt")]
+
+
 def test_a_probe_consent_inserted_by_sql_is_refused_as_unsigned(
     world: World, reopen: Callable[[World], World], settings: ConsentSettings,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
@@ -207,6 +263,7 @@ def test_consents_narrowed_the_legitimate_ways_still_grant_what_they_keep(
     assert [c.subject for c in world.verify(soon, flipped_jpegs[2]).candidates] == [soon]
     clock.advance(days=11)  # expired: out of the gallery by its row, no mismatch
     assert world.identify(flipped_jpegs[2]).candidates == []
+    assert world.service.sweep().consents_expired == 1  # the sweep reads the receipts too
     assert mismatches(world) == []
 
 
@@ -229,6 +286,7 @@ def test_a_receipt_of_the_older_form_still_backs_its_consent(
         consent.receipt = older
         consent.receipt_signature = runtime.keys.sign(canonical_json(older))
     assert [c.subject for c in world.identify(flipped_jpegs[0]).candidates] == [subject]
+    assert world.service.sweep().consents_expired == 0
     assert mismatches(world) == []
 
 
