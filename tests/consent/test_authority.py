@@ -20,10 +20,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select, text
 
+from optinface.consent import matching
+from optinface.consent.audit import AuditAction
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ProbeConsentRequired
-from optinface.consent.schemas import AgeCategory, ErasureReason, Operation, SearchOutcome
+from optinface.consent.schemas import (
+    AgeCategory,
+    AuditFilter,
+    ErasureReason,
+    Operation,
+    SearchOutcome,
+)
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Consent
@@ -102,6 +110,44 @@ def test_a_purpose_added_to_a_consent_by_sql_finds_no_one(
     assert all(e.subjects == [] and "scores" not in e.details for e in events)
     assert logged(caplog, consent_id)
     assert world.service.verify_audit().ok
+
+
+def test_rows_forged_nearer_than_the_genuine_person_do_not_push_them_out_of_the_k_nearest(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two templates of the very probe photo, one of a subject who never opted in, one under a
+    consent to another study, are put in the gallery by SQL: nearer than the genuine person,
+    they would take the one place of a k=1 search. Dropped after the search, they make it look
+    further (doubling k, up to consent.matching.SEARCH_WIDENING times k): the genuine person is
+    found, the search event counts the two dropped, each is chained. At the bound, the answer
+    holds only the backed ones found."""
+    probe = flipped_jpegs[0]
+    genuine = world.enrolled(portrait_jpegs[0])
+    hidden, hidden_consent = world.subject(searchable=False)
+    world.enrol(hidden, hidden_consent, probe)
+    elsewhere, elsewhere_consent = world.subject(
+        purposes=[world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")])
+    world.enrol(elsewhere, elsewhere_consent, probe)
+    sql(settings, "UPDATE subjects SET searchable = 1 WHERE pseudonym = ?", hidden)
+    sql(settings, "INSERT INTO consent_purposes VALUES (?, ?)", elsewhere_consent, world.purpose)
+    world = reopen(world)
+
+    def identify() -> tuple[list[str], object]:
+        found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                       probe_consent_id=world.probe(image=probe), image=probe,
+                                       k=1)
+        [event] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.IDENTIFY), newest_first=True, limit=1).events
+        return [c.subject for c in found.candidates], event.details.get("dropped")
+
+    assert identify() == ([genuine], 2)
+    assert {(e.details.get("consent_id"), e.subjects[0] if e.subjects else None,
+             e.details["mismatch"]) for e in mismatches(world)} == {
+        (elsewhere_consent, None, "purpose_not_in_receipt"),
+        (None, hidden, "opt_in_not_sealed")}
+    monkeypatch.setattr(matching, "SEARCH_WIDENING", 2)  # k=1: two templates at most
+    assert identify() == ([], 2)
 
 
 @pytest.mark.parametrize("torn", [False, True], ids=["journal", "after-a-torn-line"])
