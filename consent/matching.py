@@ -230,26 +230,35 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
     """
     started_at = runtime.clock.now()
     probe_sha256 = hashlib.sha256(image).hexdigest()
-    refusal: ConsentError | EngineError | None
     with stage("consent"), runtime.db.transaction() as session:
-        # Early and cheap: a spent key is refused before the embedding is computed.
+        # Early and cheap: a spent key is refused before the upload is taken in.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
-        # The first attempt consumes the probe consent, refused or not: committed here.
-        purpose = ledger.get_purpose(session, purpose_id)
-        refusal = probe_consent.consume(
-            session, probe_consent_id, purpose=purpose, operation=operation,
-            probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
-            subject=subject, keys=runtime.keys)
-        if refusal is None:
-            try:  # then the gates, before the face is processed; a refusal keeps the use
-                _gates(runtime, session, purpose, operation=operation)
-            except (ConsentError, EngineError) as gate:
-                refusal = gate
-    if refusal is not None:
-        raise refusal
+        ledger.get_purpose(session, purpose_id)
+
+    def spend() -> None:
+        """Use the probe consent, once the engine admitted the image and read its header and
+        before any pixel of it is decoded (a busy engine or a refused header spends nothing):
+        refused or not, the use is committed, then the gates are checked; a refusal keeps it.
+        Transactions are serialised, so of two attempts under one probe consent only the first
+        gets here unrefused, and only it is processed."""
+        refusal: ConsentError | EngineError | None
+        with stage("consent"), runtime.db.transaction() as session:
+            purpose = ledger.get_purpose(session, purpose_id)
+            refusal = probe_consent.consume(
+                session, probe_consent_id, purpose=purpose, operation=operation,
+                probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
+                subject=subject, keys=runtime.keys)
+            if refusal is None:
+                try:
+                    _gates(runtime, session, purpose, operation=operation)
+                except (ConsentError, EngineError) as gate:
+                    refusal = gate
+        if refusal is not None:
+            raise refusal
+
     with stage("embed"):  # the biometric work, as the in-process side of a benchmark does it
         vector = runtime.protector.protect(
-            runtime.pipeline.embed_single(image).vector[None, :])[0]
+            runtime.pipeline.embed_single(image, before_decoding=spend).vector[None, :])[0]
     now = runtime.clock.now()
     with stage("search"), runtime.db.transaction() as session:
         # A key revoked while the probe was embedded searches nothing.
