@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -80,12 +80,13 @@ def _own_receipt(row: Consent | ProbeConsent, *, names_it: str,
 
 
 def _stated(moment: object) -> datetime | None:
-    """A time the receipt states, or None when it cannot be read as one (it backs nothing)."""
+    """A time the receipt states (one without an offset is UTC, as the ledger keeps every
+    time), or None when it cannot be read as one: it backs nothing."""
     try:
         parsed = datetime.fromisoformat(str(moment))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _not_before(end: datetime, stated: object) -> bool:
