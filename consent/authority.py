@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -79,12 +79,34 @@ def _own_receipt(row: Consent | ProbeConsent, *, names_it: str,
     return row.receipt
 
 
+def _stated(moment: object) -> datetime | None:
+    """A time the receipt states (one without an offset is UTC, as the ledger keeps every
+    time), or None when it cannot be read as one: it backs nothing."""
+    try:
+        parsed = datetime.fromisoformat(str(moment))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def _not_before(end: datetime, stated: object) -> bool:
     """``end`` is no later than the receipt's ``stated`` time (unreadable: not backed)."""
-    try:
-        return end <= datetime.fromisoformat(str(stated))
-    except ValueError:
-        return False
+    limit = _stated(stated)
+    return limit is not None and end <= limit
+
+
+def _terminations(consent: Consent, *, pseudonym: str,
+                  public_key: str) -> dict[object, object] | Mismatch:
+    """Each purpose's termination as the consent's own receipt states it, or why no receipt of
+    this row and this subject is there to state any."""
+    receipt = _own_receipt(consent, names_it="consentReceiptID", public_key=public_key)
+    if isinstance(receipt, Mismatch):
+        return receipt
+    if receipt.get("piiPrincipalId") != pseudonym:
+        return Mismatch.OTHER_SUBJECT
+    return {p.get("purposeId"): p.get("termination")
+            for service in receipt.get("services", [])
+            for p in service.get("purposes", [])}
 
 
 def consent_problem(consent: Consent, *, pseudonym: str, public_key: str) -> Mismatch | None:
@@ -93,20 +115,35 @@ def consent_problem(consent: Consent, *, pseudonym: str, public_key: str) -> Mis
     ``pseudonym`` is the subject the row belongs to (the caller has it from the same query);
     ``public_key`` is the service's, from the key store, never the key a receipt names.
     """
-    receipt = _own_receipt(consent, names_it="consentReceiptID", public_key=public_key)
-    if isinstance(receipt, Mismatch):
-        return receipt
-    if receipt.get("piiPrincipalId") != pseudonym:
-        return Mismatch.OTHER_SUBJECT
-    terminations = {p.get("purposeId"): p.get("termination")
-                    for service in receipt.get("services", [])
-                    for p in service.get("purposes", [])}
+    terminations = _terminations(consent, pseudonym=pseudonym, public_key=public_key)
+    if isinstance(terminations, Mismatch):
+        return terminations
     for purpose in consent.purposes:
         if purpose.id not in terminations:
             return Mismatch.PURPOSE
         if not _not_before(consent.ends_at, terminations[purpose.id]):
             return Mismatch.LATER_END
     return None
+
+
+def receipt_end(consent: Consent, *, pseudonym: str, public_key: str) -> datetime | Mismatch:
+    """How long the consent's own receipt lets it run: the earliest termination it states for
+    the row's purposes it names (a row is never backed past it: :func:`consent_problem`), or
+    why no receipt of this row and subject backs any of them, unreadable terminations included
+    (nothing lets it run at all).
+
+    The row's end (:attr:`Consent.ends_at`) stays the one definition of when a consent ends;
+    this is what bounds it when the row was written wider than its person signed
+    (:mod:`consent.receipt_ends`: the sweep ends a consent at the earlier of the two).
+    """
+    terminations = _terminations(consent, pseudonym=pseudonym, public_key=public_key)
+    if isinstance(terminations, Mismatch):
+        return terminations
+    named = [_stated(terminations[p.id]) for p in consent.purposes if p.id in terminations]
+    if not named:
+        return Mismatch.PURPOSE
+    ends = [end for end in named if end is not None]
+    return min(ends) if len(ends) == len(named) else Mismatch.LATER_END
 
 
 def probe_problem(probe: ProbeConsent, *, subject: str | None,

@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
@@ -43,6 +44,7 @@ from optinface.consent.tables import Consent, Purpose, Subject, Template
 from optinface.engine.errors import EngineError, ModelMismatch
 from optinface.engine.stopwatch import stage
 from optinface.engine.thresholds import Threshold, threshold_for
+from optinface.engine.types import SearchHit, Vector
 
 
 def threshold(runtime: Runtime) -> Threshold:
@@ -110,53 +112,110 @@ _FOUND = (select(Template.id, Template.model_id, Template.seal, Subject, Consent
 once, like the gallery's query)."""
 
 
-def _backed_owners(runtime: Runtime, session: Session, labels: list[int], *,
-                   actor: Actor, use: str, purpose_id: str, opt_in: bool) -> dict[int, str]:
-    """The owners of the templates found that are sealed as theirs under the consent they
-    were enrolled under (:func:`row_seals.template_sealed`), whose consent its signed receipt
-    backs (:mod:`consent.authority`) and, for a 1:N search (``opt_in``), whose opt-in carries
-    the seal of the act they signed (:func:`row_seals.opted_in`). The gallery is built from
-    rows, which a write to the database alone can widen; each template, consent or opt-in
-    found that its person did not sign is dropped and reported once, whether or not its
-    template scored above the threshold, so the report does not tell a match."""
-    found = session.execute(_FOUND, {"labels": labels}).all()
-    keys = runtime.keys
-    unsealed = [row.id for row in found if not row_seals.template_sealed(
-        keys, template_id=row.id, pseudonym=row.Subject.pseudonym,
-        consent_id=row.Consent.id, model_id=row.model_id, found=row.seal)]
-    if unsealed:
-        authority.report(runtime, session, actor=actor, row_id=None,
-                         problem=str(authority.Mismatch.TEMPLATE), use=use,
-                         purpose=purpose_id, templates=unsealed)
-    consents: dict[str, bool] = {}  # by consent id: backed by its receipt
-    opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
-    for row in found:
-        subject, consent = row.Subject, row.Consent
-        if row.id in unsealed:
-            continue
-        if consent.id not in consents:
+SEARCH_WIDENING = 64
+"""How far past ``k`` a search may look for templates whose rows are backed: it asks the index
+for ``k``, then twice as many while some it found were dropped, up to this many times ``k``
+(seven searches at most). At that bound the answer holds the backed templates found, fewer than
+``k``, and the search event counts those dropped (``dropped``); each of them was chained."""
+
+
+class _Backing:
+    """What a search asks of the rows behind the templates it finds, once per template, consent
+    and subject however many times the search widens.
+
+    A template counts when it is sealed as its owner's under the consent it was enrolled under
+    (:func:`row_seals.template_sealed`), that consent is backed by its signed receipt
+    (:mod:`consent.authority`) and ended nowhere in the erasure journal, and, for a 1:N search
+    (``opt_in``), its owner's opt-in carries the seal of the act they signed
+    (:func:`row_seals.opted_in`). The gallery is built from rows, which a write to the database
+    alone can widen; each template, consent or opt-in found that its person did not sign is
+    dropped and reported once, whether or not its template scored above the threshold, so the
+    report does not tell a match.
+    """
+
+    def __init__(self, runtime: Runtime, session: Session, *, actor: Actor, use: str,
+                 purpose_id: str, opt_in: bool) -> None:
+        self._runtime, self._session = runtime, session
+        self._actor, self._use, self._purpose_id, self._opt_in = actor, use, purpose_id, opt_in
+        self.owners: dict[int, str | None] = {}
+        """Each template asked about: its owner's pseudonym, or None when dropped."""
+        self._consents: dict[str, bool] = {}  # by consent id: backed by its receipt
+        self._opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
+
+    def ask(self, labels: list[int]) -> None:
+        """Find the owners of those of ``labels`` not asked about yet (:attr:`owners`)."""
+        labels = [label for label in labels if label not in self.owners]
+        if not labels:
+            return
+        found = self._session.execute(_FOUND, {"labels": labels}).all()
+        keys = self._runtime.keys
+        unsealed = [row.id for row in found if not row_seals.template_sealed(
+            keys, template_id=row.id, pseudonym=row.Subject.pseudonym,
+            consent_id=row.Consent.id, model_id=row.model_id, found=row.seal)]
+        if unsealed:
+            self._report(row_id=None, problem=str(authority.Mismatch.TEMPLATE),
+                         templates=unsealed)
+        self.owners.update(dict.fromkeys(labels))  # a label the ledger no longer holds: none
+        for row in found:
+            if row.id not in unsealed and self._consent_backed(row.Consent, row.Subject) and (
+                    not self._opt_in or self._opted_in_now(row.Subject)):
+                self.owners[row.id] = row.Subject.pseudonym
+
+    def _consent_backed(self, consent: Consent, subject: Subject) -> bool:
+        if consent.id not in self._consents:
+            keys = self._runtime.keys
             problem = authority.consent_problem(
                 consent, pseudonym=subject.pseudonym, public_key=keys.public_key
-            ) or runtime.journal_ends.problem(keys, consent_id=consent.id,
-                                              purpose_id=purpose_id, pseudonym=subject.pseudonym)
-            consents[consent.id] = problem is None
+            ) or self._runtime.journal_ends.problem(
+                keys, consent_id=consent.id, purpose_id=self._purpose_id,
+                pseudonym=subject.pseudonym)
+            self._consents[consent.id] = problem is None
             if problem is not None:
-                authority.report(runtime, session, actor=actor, row_id=consent.id,
-                                 problem=str(problem), use=use, purpose=purpose_id)
-        if opt_in and subject.pseudonym not in opted_in:
-            opt_in_problem = (str(authority.Mismatch.OPT_IN)
-                              if not row_seals.opted_in(keys, subject)
-                              else runtime.journal_ends.opt_out_problem(
-                                  keys, pseudonym=subject.pseudonym,
-                                  opted_in_at=subject.searchable_since))
-            opted_in[subject.pseudonym] = opt_in_problem is None
-            if opt_in_problem is not None:
-                authority.report(runtime, session, actor=actor, row_id=None,
-                                 problem=opt_in_problem, use=use,
-                                 purpose=purpose_id, subjects=[subject.pseudonym])
-    return {row.id: row.Subject.pseudonym for row in found
-            if row.id not in unsealed and consents[row.Consent.id]
-            and (not opt_in or opted_in[row.Subject.pseudonym])}
+                self._report(row_id=consent.id, problem=str(problem))
+        return self._consents[consent.id]
+
+    def _opted_in_now(self, subject: Subject) -> bool:
+        if subject.pseudonym not in self._opted_in:
+            keys = self._runtime.keys
+            problem = (str(authority.Mismatch.OPT_IN) if not row_seals.opted_in(keys, subject)
+                       else self._runtime.journal_ends.opt_out_problem(
+                           keys, pseudonym=subject.pseudonym,
+                           opted_in_at=subject.searchable_since))
+            self._opted_in[subject.pseudonym] = problem is None
+            if problem is not None:
+                self._report(row_id=None, problem=problem, subjects=[subject.pseudonym])
+        return self._opted_in[subject.pseudonym]
+
+    def _report(self, *, row_id: str | None, problem: str, subjects: Sequence[str] = (),
+                templates: Sequence[int] = ()) -> None:
+        authority.report(self._runtime, self._session, actor=self._actor, row_id=row_id,
+                         problem=problem, use=self._use, purpose=self._purpose_id,
+                         subjects=subjects, templates=templates)
+
+
+def _nearest_backed(runtime: Runtime, backing: _Backing, vector: Vector, *, k: int,
+                    allowed: set[int]) -> tuple[list[SearchHit], int]:
+    """The ``k`` nearest templates of ``allowed`` whose rows are backed, best first, and how
+    many nearer ones were dropped: the search widens while drops leave fewer than ``k``
+    (:data:`SEARCH_WIDENING`). With nothing dropped it is one search of ``k``, as ever."""
+    limit = min(k * SEARCH_WIDENING, len(allowed))
+    asked = min(k, limit)
+    while True:
+        hits = runtime.index.search(vector, k=asked, allowed=allowed)
+        backing.ask([hit.label for hit in hits])
+        kept: list[SearchHit] = []
+        dropped = 0
+        for hit in hits:
+            if len(kept) == k:
+                break
+            if backing.owners[hit.label] is None:
+                dropped += 1
+            else:
+                kept.append(hit)
+        # Fewer hits than asked: the index holds no more of the gallery; wider finds nothing.
+        if len(kept) == k or asked >= limit or len(hits) < asked:
+            return kept, dropped
+        asked = min(2 * asked, limit)
 
 
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
@@ -171,26 +230,35 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
     """
     started_at = runtime.clock.now()
     probe_sha256 = hashlib.sha256(image).hexdigest()
-    refusal: ConsentError | EngineError | None
     with stage("consent"), runtime.db.transaction() as session:
-        # Early and cheap: a spent key is refused before the embedding is computed.
+        # Early and cheap: a spent key is refused before the upload is taken in.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
-        # The first attempt consumes the probe consent, refused or not: committed here.
-        purpose = ledger.get_purpose(session, purpose_id)
-        refusal = probe_consent.consume(
-            session, probe_consent_id, purpose=purpose, operation=operation,
-            probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
-            subject=subject, keys=runtime.keys)
-        if refusal is None:
-            try:  # then the gates, before the face is processed; a refusal keeps the use
-                _gates(runtime, session, purpose, operation=operation)
-            except (ConsentError, EngineError) as gate:
-                refusal = gate
-    if refusal is not None:
-        raise refusal
+        ledger.get_purpose(session, purpose_id)
+
+    def spend() -> None:
+        """Use the probe consent, once the engine admitted the image and read its header and
+        before any pixel of it is decoded (a busy engine or a refused header spends nothing):
+        refused or not, the use is committed, then the gates are checked; a refusal keeps it.
+        Transactions are serialised, so of two attempts under one probe consent only the first
+        gets here unrefused, and only it is processed."""
+        refusal: ConsentError | EngineError | None
+        with stage("consent"), runtime.db.transaction() as session:
+            purpose = ledger.get_purpose(session, purpose_id)
+            refusal = probe_consent.consume(
+                session, probe_consent_id, purpose=purpose, operation=operation,
+                probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
+                subject=subject, keys=runtime.keys)
+            if refusal is None:
+                try:
+                    _gates(runtime, session, purpose, operation=operation)
+                except (ConsentError, EngineError) as gate:
+                    refusal = gate
+        if refusal is not None:
+            raise refusal
+
     with stage("embed"):  # the biometric work, as the in-process side of a benchmark does it
         vector = runtime.protector.protect(
-            runtime.pipeline.embed_single(image).vector[None, :])[0]
+            runtime.pipeline.embed_single(image, before_decoding=spend).vector[None, :])[0]
     now = runtime.clock.now()
     with stage("search"), runtime.db.transaction() as session:
         # A key revoked while the probe was embedded searches nothing.
@@ -202,15 +270,13 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         calibrated, in_service = _gates(runtime, session, purpose, operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
-        hits = (runtime.index.search(vector, k=min(k, len(allowed)), allowed=allowed)
-                if allowed else [])
-        owners = _backed_owners(runtime, session, [h.label for h in hits], actor=actor,
-                                use=str(operation), purpose_id=purpose_id,
-                                opt_in=subject is None)
+        backing = _Backing(runtime, session, actor=actor, use=str(operation),
+                           purpose_id=purpose_id, opt_in=subject is None)
+        hits, dropped = _nearest_backed(runtime, backing, vector, k=k, allowed=allowed)
         best: dict[str, float] = {}
         for hit in hits:
-            if hit.score >= calibrated.threshold and hit.label in owners:
-                pseudonym = owners[hit.label]
+            pseudonym = backing.owners[hit.label]
+            if hit.score >= calibrated.threshold and pseudonym is not None:
                 best[pseudonym] = max(best.get(pseudonym, -1.0), hit.score)
         # Rounded: full-precision scores help hill-climbing attacks on the templates.
         ranked = [(s, round(v, 2)) for s, v in sorted(best.items(), key=lambda item: -item[1])]
@@ -237,5 +303,6 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
                      "reference_database": {**declaration.reference_database(in_service),
                                             "model_id": runtime.pipeline.model_id},
                      "scores": dict(ranked),
-                     "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True))}))
+                     "review_ids": dict(zip([p for p, _ in ranked], review_ids, strict=True)),
+                     **({"dropped": dropped} if dropped else {})}))
         return result

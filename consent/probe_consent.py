@@ -4,7 +4,12 @@ The researcher asks for a one-time link bound to one purpose, one image (its SHA
 own key. The person in the photo opens it on their own device, registers a passkey there and
 signs a statement that commits to the notice, the purpose, the image's hash and the researcher's
 key. Identify and verify then refuse another image or another key, and the first attempt that
-names a probe consent consumes it, a refused one included.
+reaches the face consumes it, a refused one included: once the engine has admitted the upload and
+its header passed the limits, before any pixel is decoded (:func:`consent.matching.match`). An
+attempt refused before that (a spent quota, an unknown purpose, the engine busy, an upload too
+large or whose header is refused) processed nothing of the face and leaves it unused; two
+attempts at once are never both processed, as the use is read and written in one serialised
+transaction.
 
 A verify compares the probe with one subject, so the person in it claims to be that subject:
 its link names the subject, and the subject signs with the passkey they registered, never with
@@ -150,7 +155,8 @@ def signers_of(session: Session, ceremony: Ceremony) -> list[PasskeyCredential]:
 def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             operation: Operation, probe_sha256: str, key_id: str, subject: str | None,
             keys: KeyRing, now: datetime) -> ProbeConsentRequired | None:
-    """Use the probe consent once: the caller commits this even when the attempt is refused.
+    """Use the probe consent once: the caller commits this even when the attempt is refused,
+    right before the face is first processed (see the module docstring).
 
     ``subject`` is the subject a verify compares with (None for an identification). Returns
     (never raises, so that the use is committed) the :class:`ProbeConsentRequired` to raise

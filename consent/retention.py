@@ -16,6 +16,11 @@ The same sweep prunes the access log
 excepted: they are proof), forgets what people in probes left
 (:func:`consent.probe_consent.forget_spent`) and deletes proof whose five years are over
 (:mod:`consent.proof_retention`).
+
+A consent ends at its row's end, or sooner when its signed receipt says so: a row whose expiry
+or retention a database writer pushed out keeps its templates no longer than its person agreed
+(:mod:`consent.receipt_ends`, which says how that is checked without verifying every receipt
+at every sweep).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from optinface.consent import (
+    authority,
     log_retention,
     passkeys,
     probe_consent,
@@ -33,6 +39,7 @@ from optinface.consent import (
     subject_acts,
 )
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.authority import Mismatch
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.declaration import finish_destruction
 from optinface.consent.erasure import (
@@ -40,34 +47,46 @@ from optinface.consent.erasure import (
     erase_unless_kept,
     finish_interrupted,
 )
+from optinface.consent.errors import ConsentExpired
 from optinface.consent.policies import erasure_due, in_force
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
-from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Consent, ConsentStatus, Subject, SubjectStatus
+from optinface.consent.tables import AuditEvent, Consent, ConsentStatus, Subject, SubjectStatus
 
 
 def due_for_erasure(
-    session: Session, *, settings: ConsentSettings, now: datetime
+    runtime: Runtime, session: Session, *, now: datetime, actor: Actor | None
 ) -> tuple[list[tuple[str, ErasureReason]], int]:
     """The (pseudonym, reason) pairs to erase now, and how many consents just ended.
 
-    Consents past their expiry, their purposes' retention or (a guardian's) the person's coming
-    of age are marked expired on the way (in the caller's transaction): either way they can
-    authorise nothing more, and the templates
-    enrolled under them are then destroyed by ``erasure.destroy_ended_templates``.
+    Consents past their expiry, their purposes' retention, (a guardian's) the person's coming
+    of age or their signed receipt's end are marked expired on the way (in the caller's
+    transaction): either way they can authorise nothing more, and the templates enrolled under
+    them are then destroyed by ``erasure.destroy_ended_templates``. A consent found ending later
+    than its receipt is chained (``authority_mismatch``, use ``retention``) once.
     """
-    due: list[tuple[str, ErasureReason]] = []
-    expired = 0
-    subjects = session.scalars(
+    subjects = list(session.scalars(
         select(Subject)
         .where(Subject.status == SubjectStatus.ACTIVE)
         .options(selectinload(Subject.consents).selectinload(Consent.purposes))
-    )
+    ))
+    survey = runtime.receipt_ends.survey(
+        ((consent, subject.pseudonym) for subject in subjects for consent in subject.consents
+         if consent.status == ConsentStatus.ACTIVE and consent.ends_at > now),
+        public_key=runtime.keys.public_key, now=now)
+    for consent, mismatch in survey.found:
+        if not _said(session, consent.id, mismatch):
+            authority.report(runtime, session, actor=actor, row_id=consent.id,
+                             problem=str(mismatch), use=RETENTION, purpose=None,
+                             outcome=ConsentExpired.code)
+    for consent in survey.ended:  # before erasure_due: they no longer keep their subject
+        consent.status = ConsentStatus.EXPIRED
+    due: list[tuple[str, ErasureReason]] = []
+    expired = len(survey.ended)
     for subject in subjects:
-        reason = erasure_due(subject, settings, now=now)  # before the marks: they name the limit
-        if reason is not None:
+        reason = erasure_due(subject, runtime.settings, now=now)  # before the marks below:
+        if reason is not None:  # they name the limit
             due.append((subject.pseudonym, reason))
         for consent in subject.consents:
             if consent.status == ConsentStatus.ACTIVE and consent.ends_at <= now:
@@ -76,13 +95,31 @@ def due_for_erasure(
     return due, expired
 
 
+RETENTION = "retention"
+"""The use a consent ending later than its receipt is reported under by the sweep."""
+
+
+def _said(session: Session, consent_id: str, mismatch: Mismatch) -> bool:
+    """Whether a sweep already chained ``mismatch`` for this consent (at an earlier start):
+    said once, not at every start. Only the sweep's reports are read (their outcome)."""
+    reported = session.scalars(select(AuditEvent.details).where(
+        AuditEvent.action == str(AuditAction.AUTHORITY_MISMATCH),
+        AuditEvent.outcome == ConsentExpired.code))
+    return any(isinstance(details, dict) and details.get("use") == RETENTION
+               and details.get("consent_id") == consent_id
+               and details.get("mismatch") == str(mismatch) for details in reported)
+
+
 def next_consent_end(runtime: Runtime) -> datetime | None:
-    """When the next consent in force ends (its expiry, its purposes' retention or a guardian's
-    end), or None: the sweeper wakes then, so that what the end takes away goes at that moment
-    rather than at the next periodic sweep (the gates refuse it from that moment already)."""
+    """When the next consent in force ends (its expiry, its purposes' retention, a guardian's
+    end, or its receipt's end where the last sweep found it sooner than its row's), or None:
+    the sweeper wakes then, so that what the end takes away goes at that moment rather than at
+    the next periodic sweep (the gates refuse it from that moment already)."""
     with runtime.db.reading() as session:
-        return session.scalar(select(func.min(Consent.ends_at))
-                              .where(in_force(runtime.clock.now())))
+        row_end = session.scalar(select(func.min(Consent.ends_at))
+                                 .where(in_force(runtime.clock.now())))
+    ends = [end for end in (row_end, runtime.receipt_ends.next_end()) if end is not None]
+    return min(ends, default=None)
 
 
 def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
@@ -90,7 +127,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     another keeps their subject; audited (``actor`` is None for the scheduler)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        due, expired = due_for_erasure(session, settings=runtime.settings, now=now)
+        due, expired = due_for_erasure(runtime, session, now=now, actor=actor)
     # Erasures begun and interrupted (here, or on a worker that died) are finished first, as
     # at start-up; then a regulator's destruction a crash interrupted: the order covers them.
     erasures = finish_interrupted(runtime, actor=actor) + finish_destruction(runtime, actor=actor)

@@ -25,9 +25,10 @@ from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from optinface.engine.types import VectorIndex
 
-if TYPE_CHECKING:  # consent.declaration's and consent.erasure_journal's use cases take a Runtime
+if TYPE_CHECKING:  # consent.declaration's, .erasure_journal's and .authority's use cases take one
     from optinface.consent.declaration import RegisterReads
     from optinface.consent.journal_ends import JournalEnds
+    from optinface.consent.receipt_ends import ReceiptEnds
 
 
 @dataclass(slots=True)
@@ -48,6 +49,8 @@ class Runtime:
     """Authentication's reads of the API keys, kept until a key is written."""
     journal_ends: JournalEnds
     """What the erasure journal ended, which a search asks for each face it finds."""
+    receipt_ends: ReceiptEnds
+    """The receipts' ends the last sweep read, kept so the next verifies only what changed."""
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )

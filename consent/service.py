@@ -86,6 +86,7 @@ from optinface.consent.keystore import open_key_store
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
+from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited, chained
@@ -264,7 +265,7 @@ def _wire(
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=protector, log=log, register_reads=RegisterReads(db, keys),
                       key_rows=KeyRows(db), journal_ends=JournalEnds(settings.witness_dir),
-                      auth_failures=FailureTally(
+                      receipt_ends=ReceiptEnds(), auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest

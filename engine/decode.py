@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -80,23 +80,39 @@ class Decoder:
         )
 
     @contextmanager
-    def decoded(self, data: bytes) -> Iterator[BgrImage]:
+    def decoded(
+        self, data: bytes, *, before_decoding: Callable[[], None] | None = None
+    ) -> Iterator[BgrImage]:
         """The BGR pixels of ``data``, holding a decode slot until the ``with`` block ends; the
-        caller keeps no reference to them past it."""
+        caller keeps no reference to them past it.
+
+        ``before_decoding`` runs once the upload is admitted and its header has passed every
+        limit, before it waits for a slot and before any pixel is decoded: a refusal before it
+        (:class:`EngineBusy`, :class:`ImageTooLarge`, :class:`InvalidImage` from the header)
+        has processed nothing of the face, and what it raises stops the upload there. (The
+        consent core spends a single-use probe consent in it.)
+        """
         if not self._admitted.acquire(blocking=False):
             raise EngineBusy(
                 "too many uploads are waiting to be decoded; try again shortly",
                 retry_after_seconds=BUSY_RETRY_SECONDS,
             )
         try:
+            header = open_checked(
+                data,
+                max_bytes=self._settings.max_image_bytes,
+                max_pixels=self._settings.max_image_pixels,
+                max_decode_bytes=self._settings.max_decode_bytes,
+                allowed_formats=self._settings.allowed_formats,
+            )
+            try:
+                if before_decoding is not None:
+                    before_decoding()
+            except BaseException:
+                header.close()
+                raise
             with self._slots:
-                yield decode_image(
-                    data,
-                    max_bytes=self._settings.max_image_bytes,
-                    max_pixels=self._settings.max_image_pixels,
-                    max_decode_bytes=self._settings.max_decode_bytes,
-                    allowed_formats=self._settings.allowed_formats,
-                )
+                yield decode_checked(header)
         finally:
             self._admitted.release()
 
@@ -120,12 +136,24 @@ def decode_image(
     max_decode_bytes: int,
     allowed_formats: Collection[str],
 ) -> BgrImage:
-    """Decode ``data`` into an upright BGR image.
+    """Decode ``data`` into an upright BGR image within the limits (:func:`open_checked`)."""
+    return decode_checked(open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels,
+                                       max_decode_bytes=max_decode_bytes,
+                                       allowed_formats=allowed_formats))
 
-    Animated files are refused (which frame would be the face?), an MPO's first image is the
-    photograph (module docstring), EXIF orientation is applied,
-    and grayscale, palette, 16-bit, CMYK and alpha images are converted to 8-bit BGR.
-    """
+
+def open_checked(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_decode_bytes: int,
+    allowed_formats: Collection[str],
+) -> Image.Image:
+    """``data`` opened, its header checked against every limit and no pixel decoded yet: the
+    size, the format, the declared pixels, the memory their decoding would take, a JPEG's
+    scans, animation (which frame would be the face?; an MPO's first image is the photograph,
+    module docstring). The caller decodes it with :func:`decode_checked` or closes it."""
     if len(data) > max_bytes:
         raise ImageTooLarge(
             f"upload of {len(data)} bytes exceeds the limit of {max_bytes}",
@@ -134,6 +162,17 @@ def decode_image(
     if not data:
         raise InvalidImage("empty upload")
     image = _open_header(data)
+    try:
+        _check_header(image, data, max_pixels=max_pixels, max_decode_bytes=max_decode_bytes,
+                      allowed_formats=allowed_formats)
+    except BaseException:
+        image.close()
+        raise
+    return image
+
+
+def _check_header(image: Image.Image, data: bytes, *, max_pixels: int, max_decode_bytes: int,
+                  allowed_formats: Collection[str]) -> None:
     fmt = _PRIMARY_FRAME_FORMATS.get(image.format or "", image.format or "unknown")
     if fmt not in allowed_formats:
         raise InvalidImage(
@@ -159,6 +198,11 @@ def decode_image(
         )
     if getattr(image, "n_frames", 1) > 1 and image.format not in _PRIMARY_FRAME_FORMATS:
         raise InvalidImage("animated images are not accepted")
+
+
+def decode_checked(image: Image.Image) -> BgrImage:
+    """The upright BGR pixels of an image :func:`open_checked` returned, which is closed: EXIF
+    orientation applied; grayscale, palette, 16-bit, CMYK and alpha converted to 8-bit BGR."""
     with image:
         return _to_bgr(image)
 

@@ -11,7 +11,7 @@ requests or files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,17 +148,22 @@ class FacePipeline:
         the pixels outlive the slot, so this is for callers that bound their own memory."""
         return self._decoder.decode(data)
 
-    def embed_single(self, data: bytes) -> FaceEmbedding:
+    def embed_single(
+        self, data: bytes, *, before_decoding: Callable[[], None] | None = None
+    ) -> FaceEmbedding:
         """The enrolment and probe rule: exactly one face, of sufficient quality, or a refusal.
 
         Refusing a second face means a bystander is never enrolled nor searched.
+        ``before_decoding`` runs once the upload is admitted and its header checked, before any
+        pixel is decoded (:meth:`engine.decode.Decoder.decoded`); what it raises stops there.
         """
-        face, crop = self._single_crop(data)
+        face, crop = self._single_crop(data, before_decoding)
         vector = self.embedder.embed_crops([crop])[0]
         return FaceEmbedding(face=face, vector=vector, model_id=self.model_id)
 
-    def _single_crop(self, data: bytes) -> tuple[DetectedFace, AlignedCrop]:
-        with self._decoder.decoded(data) as image:
+    def _single_crop(self, data: bytes, before_decoding: Callable[[], None] | None
+                     ) -> tuple[DetectedFace, AlignedCrop]:
+        with self._decoder.decoded(data, before_decoding=before_decoding) as image:
             faces = self.detector.detect(image)
             (face,) = pick_faces(faces, FacePick.SINGLE, height=image.shape[0],
                                  width=image.shape[1])

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 _RECORD: ContextVar[dict[str, float] | None] = ContextVar("optinface_stages", default=None)
+_OPEN: ContextVar[str | None] = ContextVar("optinface_open_stage", default=None)
 
 
 @contextmanager
@@ -35,13 +36,23 @@ def recording() -> Iterator[dict[str, float]]:
 
 @contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Time the block as ``name`` when a :func:`recording` is open; otherwise do nothing."""
+    """Time the block as ``name`` when a :func:`recording` is open; otherwise do nothing.
+
+    A stage run inside another counts as itself only, not as the other too: the consent
+    checks a probe's embedding calls back into (its probe consent spent once the engine has
+    admitted the upload) are consent time, and the stages still add up to the request."""
     stages = _RECORD.get()
     if stages is None:
         yield
         return
+    outer = _OPEN.get()
+    token = _OPEN.set(name)
     started = time.perf_counter()
     try:
         yield
     finally:
-        stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        _OPEN.reset(token)
+        stages[name] = stages.get(name, 0.0) + elapsed
+        if outer is not None:
+            stages[outer] = stages.get(outer, 0.0) - elapsed

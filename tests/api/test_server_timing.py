@@ -3,6 +3,8 @@ stages of its time, and ``optinface bench`` splits its HTTP overhead with them."
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,6 +13,7 @@ from optinface.api.cli.overhead_split import FRAMEWORK, OUTSIDE, split
 from optinface.api.server_timing import APP_STAGE, HEADER, header_value, parse
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
+from optinface.engine.stopwatch import recording, stage
 from tests.support.api import World, auth
 
 pytestmark = pytest.mark.shared_deployment
@@ -39,6 +42,16 @@ def test_an_identify_names_its_stages_when_server_timing_is_on(
         assert sum(stages[name] for name in STAGES) <= stages[APP_STAGE]
         health = client.get("/healthz", headers=auth(world.keys.admin))
         assert set(parse(health.headers[HEADER])) == {APP_STAGE}
+
+
+def test_a_stage_inside_another_counts_as_itself_only() -> None:
+    """The probe consent is spent from inside the embedding (once the engine admitted the
+    upload): that time is the consent's, not the embedding's as well, so the stages still add
+    up to no more than the request."""
+    with recording() as stages:
+        with stage("embed"), stage("consent"):
+            time.sleep(0.02)
+    assert stages["consent"] >= 0.02 and stages["embed"] < stages["consent"] / 2, stages
 
 
 def test_a_header_reads_back_as_written() -> None:

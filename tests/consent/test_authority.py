@@ -20,14 +20,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select, text
 
+from optinface.consent import matching
+from optinface.consent.audit import AuditAction
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ProbeConsentRequired
-from optinface.consent.schemas import AgeCategory, Operation, SearchOutcome
+from optinface.consent.schemas import (
+    AgeCategory,
+    AuditFilter,
+    ErasureReason,
+    Operation,
+    SearchOutcome,
+)
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Consent
 from tests.support.consent import FakeClock, World, refused
+from tests.support.files import readable_occurrences, template_bytes
 
 AUTHORITY_LOG = "optinface.consent.authority"
 
@@ -103,6 +112,44 @@ def test_a_purpose_added_to_a_consent_by_sql_finds_no_one(
     assert world.service.verify_audit().ok
 
 
+def test_rows_forged_nearer_than_the_genuine_person_do_not_push_them_out_of_the_k_nearest(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two templates of the very probe photo, one of a subject who never opted in, one under a
+    consent to another study, are put in the gallery by SQL: nearer than the genuine person,
+    they would take the one place of a k=1 search. Dropped after the search, they make it look
+    further (doubling k, up to consent.matching.SEARCH_WIDENING times k): the genuine person is
+    found, the search event counts the two dropped, each is chained. At the bound, the answer
+    holds only the backed ones found."""
+    probe = flipped_jpegs[0]
+    genuine = world.enrolled(portrait_jpegs[0])
+    hidden, hidden_consent = world.subject(searchable=False)
+    world.enrol(hidden, hidden_consent, probe)
+    elsewhere, elsewhere_consent = world.subject(
+        purposes=[world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")])
+    world.enrol(elsewhere, elsewhere_consent, probe)
+    sql(settings, "UPDATE subjects SET searchable = 1 WHERE pseudonym = ?", hidden)
+    sql(settings, "INSERT INTO consent_purposes VALUES (?, ?)", elsewhere_consent, world.purpose)
+    world = reopen(world)
+
+    def identify() -> tuple[list[str], object]:
+        found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                       probe_consent_id=world.probe(image=probe), image=probe,
+                                       k=1)
+        [event] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.IDENTIFY), newest_first=True, limit=1).events
+        return [c.subject for c in found.candidates], event.details.get("dropped")
+
+    assert identify() == ([genuine], 2)
+    assert {(e.details.get("consent_id"), e.subjects[0] if e.subjects else None,
+             e.details["mismatch"]) for e in mismatches(world)} == {
+        (elsewhere_consent, None, "purpose_not_in_receipt"),
+        (None, hidden, "opt_in_not_sealed")}
+    monkeypatch.setattr(matching, "SEARCH_WIDENING", 2)  # k=1: two templates at most
+    assert identify() == ([], 2)
+
+
 @pytest.mark.parametrize("torn", [False, True], ids=["journal", "after-a-torn-line"])
 def test_a_withdrawn_purpose_put_back_by_sql_while_the_service_runs_finds_no_one(
     world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
@@ -148,6 +195,61 @@ def test_an_expiry_extended_by_sql_ends_where_the_receipt_says(
         ("identify", "ends_later_than_receipt", "consent_required"),
         ("enrol", "ends_later_than_receipt", "consent_required")]
     assert logged(caplog, consent_id)
+
+
+def test_a_consent_extended_by_sql_keeps_its_templates_only_until_its_receipts_end(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], clock: FakeClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sweep ends a consent at the earlier of its row's end and its receipt's: a row pushed
+    out to 2099 goes, with its template, when the 30 days its person signed are over, and the
+    server's sweeper wakes for that moment. Found at the first sweep, chained once: not again
+    at the next sweep, nor after a restart."""
+    subject, consent_id = world.subject(days=30)
+    template = world.enrol(subject, consent_id, portrait_jpegs[0])
+    kept = world.enrol(*world.subject(days=365), portrait_jpegs[1])
+    ciphertext, plaintext = template_bytes(world.service, template.id)
+    sql(settings, "UPDATE consents SET expires_at = ?, retained_until = ? WHERE id = ?",
+        "2099-12-31 00:00:00.000000", "2099-12-31 00:00:00.000000", consent_id)
+    world = reopen(world)
+    caplog.set_level(logging.ERROR, logger=AUTHORITY_LOG)
+    report = world.service.sweep()
+    assert (report.consents_expired, report.templates_destroyed, report.erasures) == (0, 0, [])
+    assert world.service.seconds_to_next_consent_end() == timedelta(days=30).total_seconds()
+    world.service.sweep()
+    world = reopen(world)
+    world.service.sweep()
+    assert [(e.details["consent_id"], e.details["use"], e.details["mismatch"], e.outcome)
+            for e in mismatches(world)] == [
+        (consent_id, "retention", "ends_later_than_receipt", "consent_expired")]
+    assert logged(caplog, consent_id)
+    clock.advance(days=30)
+    [erasure] = world.service.sweep().erasures
+    assert (erasure.reason, erasure.templates_destroyed) == (ErasureReason.EXPIRY, 1)
+    assert world.service.index.labels() == {kept.id}  # type: ignore[attr-defined]
+    for needle in (ciphertext, plaintext):
+        assert readable_occurrences(world.service, needle) == []
+    refused("subject_erased", lambda: world.service.get_subject(actor=world.portal,
+                                                                subject=subject))
+    assert world.service.verify_audit().ok
+
+
+def test_a_consent_no_receipt_backs_is_swept_at_once(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """Stripped of its receipt, a consent has nothing to say it was given (consent.authority):
+    the first sweep ends it and takes its template."""
+    stripped = world.enrolled(portrait_jpegs[0])
+    sql(settings, "UPDATE consents SET receipt = NULL, receipt_signature = NULL"
+        " WHERE subject_ref = ?", stripped)
+    world = reopen(world)
+    report = world.service.sweep()
+    assert [(e.reason, e.templates_destroyed) for e in report.erasures] == [
+        (ErasureReason.EXPIRY, 1)]
+    assert report.consents_expired == 1 and world.service.index.count() == 0
+    assert [(e.details["use"], e.details["mismatch"]) for e in mismatches(world)] == [
+        ("retention", "no_receipt")]
 
 
 def test_a_probe_consent_inserted_by_sql_is_refused_as_unsigned(
@@ -207,6 +309,7 @@ def test_consents_narrowed_the_legitimate_ways_still_grant_what_they_keep(
     assert [c.subject for c in world.verify(soon, flipped_jpegs[2]).candidates] == [soon]
     clock.advance(days=11)  # expired: out of the gallery by its row, no mismatch
     assert world.identify(flipped_jpegs[2]).candidates == []
+    assert world.service.sweep().consents_expired == 1  # the sweep reads the receipts too
     assert mismatches(world) == []
 
 
@@ -229,6 +332,7 @@ def test_a_receipt_of_the_older_form_still_backs_its_consent(
         consent.receipt = older
         consent.receipt_signature = runtime.keys.sign(canonical_json(older))
     assert [c.subject for c in world.identify(flipped_jpegs[0]).candidates] == [subject]
+    assert world.service.sweep().consents_expired == 0
     assert mismatches(world) == []
 
 
