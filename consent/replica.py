@@ -6,7 +6,9 @@ through :mod:`consent.changefeed`: a thread per worker ``LISTEN``s on the feed's
 when woken (or every :data:`POLL_SECONDS` if a notification was lost), applies every change
 after the last sequence number it applied: removals are scrubbed from memory and flushed to
 the index file in place (as an erasure does locally), additions are decrypted from the ledger
-and added.
+and added. The worker that destroyed templates also destroyed every index file's key
+(:func:`consent.keys.destroy_index_file_keys`): each follower then finds its own gone and
+saves its index whole under a new one.
 
 The replica is never what keeps an erased face from being served: every search takes its
 allowed set from the ledger in the search's own transaction, and the index answers within that
@@ -80,7 +82,10 @@ class Replica:
             while batch := self._apply_next():
                 applied += batch
             index = self.runtime.index
-            if index.additions_since_save() >= self.runtime.settings.index_save_every:
+            # An erasure on any worker destroys every index file's key (consent.keys): saved
+            # again at once, under a new key, so a restart loads it instead of rebuilding.
+            if (index.additions_since_save() >= self.runtime.settings.index_save_every
+                    or index.key_destroyed()):
                 self._save()
             return applied
 
