@@ -31,9 +31,10 @@ from matplotlib.figure import Figure
 from sqlalchemy import insert
 
 from optinface.consent.crypto import new_key, seal
-from optinface.consent.keys import destroy_index_file_keys, template_binding
+from optinface.consent.keys import KeyRing, destroy_index_file_keys, template_binding
 from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
+from optinface.consent.row_seals import seal_template
 from optinface.consent.schemas import ErasureReason, NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -74,9 +75,10 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
             keys.append(dict(subject_id=subject_id, created_at=now, epoch=epoch, wrapped=wrapped))
             nonce, ciphertext = seal(data_key, vectors[row].tobytes(), associated=template_binding(
                 template_id=subject_id, subject_id=subject_id, model_id=model_id))
-            templates.append(dict(id=subject_id, subject_id=subject_id, consent_id=consent_id,
-                                  model_id=model_id, quality=0.9, nonce=nonce,
-                                  ciphertext=ciphertext, created_at=now))
+            template = dict(id=subject_id, subject_id=subject_id, consent_id=consent_id,
+                            model_id=model_id, quality=0.9, nonce=nonce,
+                            ciphertext=ciphertext, created_at=now)
+            templates.append(_sealed(runtime.keys, template, pseudonym=pseudonym))
         with runtime.db.transaction() as session:
             for table, rows in ((Subject, subjects), (Consent, consents), (SubjectKey, keys),
                                 (Template, templates)):
@@ -86,6 +88,13 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
     runtime.index.save()
     runtime.db.checkpoint()
     return time.perf_counter() - started
+
+
+def _sealed(keys: KeyRing, row: dict[str, object], *, pseudonym: str) -> dict[str, object]:
+    """``row`` with the seal the service gives a template (a start leaves unsealed ones out)."""
+    template = Template(**row)
+    seal_template(keys, template, pseudonym=pseudonym)
+    return {**row, "seal": template.seal, "owner_hash": template.owner_hash}
 
 
 def time_full_save(service: OptinFace) -> float:

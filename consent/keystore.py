@@ -4,10 +4,10 @@ A copy of the data directory (a backup, a snapshot, a stolen disk) must not carr
 decrypt it, so the store is a separate folder (``OPTINFACE_KEY_DIR``, refused inside the data
 directory) or a PKCS#11 token (:mod:`consent.pkcs11_store`). It holds:
 
-- *epoch keys*, numbered, which wrap every subject's data key and each saved index file's.
-  Only the newest wraps; an older one is destroyed once every live subject key is re-wrapped
-  under a newer one (:mod:`consent.epochs`), which is what makes an erased subject's row in an
-  old copy, and an old copy of the index file, undecryptable;
+- *epoch keys*, numbered, which wrap every subject's data key. Only the newest wraps; an
+  older one is destroyed once every live subject key is re-wrapped under a newer one
+  (:mod:`consent.epochs`), which is what makes an erased subject's row in an old copy of the
+  ledger undecryptable;
 - *index-file keys*, one per saved index file (random ids, so workers sharing the store never
   pick the same), each wrapping that file's data key. An erasure destroys every one of them
   once it commits (:func:`consent.keys.destroy_index_file_keys`), so no index file saved before

@@ -16,7 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from optinface.api.cli.main import app
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -129,4 +131,10 @@ def test_stopped_workers_and_cli_runs_keep_no_index_file_that_opens_after_an_era
     with closing(OptinFace.open(b_settings, pipeline=pipeline, clock=clock)) as b:
         report = b.last_reconcile  # B restarts cleanly from the file it saved again
         assert report is not None and report.index_discarded is None and report.re_added == 0
-        assert b.verify_audit().ok
+    # `optinface audit verify` from the CLI's own data directory, as the tester ran it.
+    verified = CliRunner().invoke(
+        app, ["audit", "verify", "--data-dir", str(cli_settings.data_dir)],
+        env={"OPTINFACE_DATABASE_URL": shared.database_url,
+             "OPTINFACE_KEY_DIR": str(shared.keys_dir),
+             "OPTINFACE_AUDIT_WITNESS_DIR": str(shared.witness_dir)})
+    assert verified.exit_code == 0, verified.output
