@@ -135,11 +135,12 @@ def _shred_index_copies(runtime: Runtime, session: Session) -> None:
     after the commit cannot skip it), and again once the transaction commits (a worker may
     have saved its index meanwhile, still holding the destroyed templates, which it learns of
     from the change feed only after the commit). Then this worker saves its index whole under
-    a new key, without the destroyed templates, in the background (1.5 s at 100k templates,
-    which the erasure does not wait for); the other running workers do the same when they find
-    their file's key gone (:mod:`consent.replica`). A worker that dies first, or is
-    stopped, rebuilds its index from the ledger at its next start. A rollback destroys keys
-    for nothing: it costs those saves, never an erasure.
+    a new key, without the destroyed templates, in the background half a second later (1.5 s
+    at 100k templates, which the erasure does not wait for); the other running workers do the
+    same when they find their file's key gone (:mod:`consent.replica`). A worker that dies
+    first, or is stopped, rebuilds its index from the ledger at its next start. A rollback
+    destroys keys for nothing: it costs saves (this worker's at its next save) or a rebuild,
+    never an erasure.
     """
     destroy_index_file_keys(runtime.keys.store)
     if session.info.get(_SHREDS_AFTER_COMMIT):
