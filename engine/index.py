@@ -320,11 +320,12 @@ class HnswIndex:
             query.fill(0)  # the probe is biometric data too
 
     # Persistence --------------------------------------------------------------------------------
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, *, whole: bool = False) -> None:
         """Make the file at ``path`` hold exactly what memory holds, durably.
 
         After removals only, the removed elements' slots are scrubbed in the existing file
-        (journaled, see :func:`engine.index_file.scrub`), unless that file's key was destroyed.
+        (journaled, see :func:`engine.index_file.scrub`), unless that file's key was destroyed
+        or ``whole`` is asked (a file that held erased vectors, so that its key goes).
         Otherwise the whole index is written under a fresh data key and store key with mode
         0600 to a temporary file in the target folder (parents made as needed), fsynced,
         renamed over the target, and the folder fsynced: a crash leaves either the previous
@@ -334,7 +335,8 @@ class HnswIndex:
         with self._save_lock:
             destroyed = self.key_destroyed()  # asks the key store: outside the lock
             with self._lock:
-                if not (self._additions_since_save or destroyed) and self._scrub_saved(target):
+                if (not (self._additions_since_save or destroyed or whole)
+                        and self._scrub_saved(target)):
                     return
             self._save_whole(target)
 

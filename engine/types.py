@@ -89,9 +89,10 @@ class VectorIndex(Protocol):
     ) -> list[SearchHit]:
         """The ``k`` nearest labels by cosine, restricted to ``allowed`` when given."""
 
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, *, whole: bool = False) -> None:
         """Write atomically (temporary file + rename) to ``path`` or the index's own path;
-        after removals only, scrub the file in place unless its key was destroyed."""
+        after removals only, scrub the file in place unless its key was destroyed or
+        ``whole`` is asked (then written whole under a new key, the old one destroyed)."""
 
     def save_later(self) -> None:
         """Save in the background if the file's key was destroyed; coalesced."""

@@ -138,3 +138,43 @@ def test_stopped_workers_and_cli_runs_keep_no_index_file_that_opens_after_an_era
              "OPTINFACE_KEY_DIR": str(shared.keys_dir),
              "OPTINFACE_AUDIT_WITNESS_DIR": str(shared.witness_dir)})
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_file_a_lagging_worker_saved_after_the_erasure_opens_no_more_once_it_catches_up(
+    settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
+    clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], tmp_path: Path,
+) -> None:
+    """The narrow case the sweeps cannot reach: B, whose change feed lags, saves its index
+    after the erasure's last sweep, still holding the erased vector, under a new key no sweep
+    destroyed. Once B applies the removal it saves whole again and destroys that key, so a
+    copy of that file opens no more."""
+    shared = settings.model_copy(update={"database_url": postgres.new_database()})
+    b_settings = _worker(shared, "worker-b")
+    with (closing(OptinFace.open(shared, pipeline=pipeline, clock=clock)) as a,
+          closing(OptinFace.open(b_settings, pipeline=pipeline, clock=clock)) as b):
+        world = make_world(a, clock)
+        erased, consent = world.subject()
+        template = world.enrol(erased, consent, portrait_jpegs[4])
+        assert eventually(lambda: template.id in b.index.labels())
+        assert b.replica is not None
+        b.replica.stop()  # B lags
+        a.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+        b.index.save()  # its key was destroyed: whole, under a new key, the vector still in it
+        copy = _copy(b_settings.index_path, tmp_path / "b-after.hnsw")
+        new_photo = protected_probe(a, flipped_jpegs[4])
+        assert open_index_copy(a, copy).search(new_photo, 1)[0].label == template.id
+
+        b.replica.follow()
+        assert eventually(lambda: not _opens(a, copy))
+        with pytest.raises(IndexCorrupt, match="destroyed"):
+            open_index_copy(a, copy)
+        b.index.settle()
+        assert open_index_copy(b, b_settings.index_path).labels() == set()
+
+
+def _opens(service: OptinFace, path: Path) -> bool:
+    try:
+        open_index_copy(service, path)
+    except IndexCorrupt:
+        return False
+    return True
