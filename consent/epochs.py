@@ -7,9 +7,9 @@ that wrapped it, and the key store (outside the data directory) holds epoch keys
 creates a new epoch key, re-wraps every live subject key under it in one transaction,
 checkpoints the WAL and destroys every older epoch key. From then on every copy made before the
 erasure holds the erased subject's key wrapped under a key that no longer exists anywhere.
-The saved index file is covered the same way: each save's data key is wrapped under the epoch
-(:mod:`engine.index_file`), and the rotation saves the index again under the new one, so a copy
-of the index file from before the erasure opens with no key either.
+The saved index files need no rotation: each one's data key is wrapped under a key-store key
+of its own, which the erasure itself destroys once it commits (:mod:`engine.index_file`,
+:func:`consent.keys.destroy_index_file_keys`).
 
 Crash safety: the new epoch key is durable before the transaction, the old ones are destroyed
 only after it commits, and their destruction is recorded after that. Every start finishes what a
@@ -117,26 +117,10 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
     with runtime.db.transaction() as session:
         for epoch_row in session.scalars(select(KeyEpoch).where(KeyEpoch.id.in_(older))):
             epoch_row.destroyed_at = now
-    _save_index_under(runtime, new)
     logger.info("key epoch %d: %d subject keys re-wrapped, epochs %s destroyed",
                 new, rewrapped, older)
     return EpochReport(new_epoch=new, destroyed_epochs=older, subject_keys_rewrapped=rewrapped,
                        rotated_at=now)
-
-
-def _save_index_under(runtime: Runtime, epoch: int) -> None:
-    """Save the index whole under ``epoch`` (a fresh data key): its file's epoch is destroyed.
-
-    After the destruction, not before: a failed save must not keep an old epoch alive. Until
-    this save the file on disk opens with no key (a crash now costs a rebuild from the ledger,
-    never the erasure bound), and a failure leaves the save to the next ``save`` (close, or
-    ``index_save_every`` enrolments), which writes a file of an old epoch whole.
-    """
-    try:
-        runtime.index.save()
-    except OSError as error:
-        logger.error("index not saved under key epoch %d (%s): the next save writes it whole",
-                     epoch, error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, not_, or_, select, update
+from sqlalchemy import delete, event, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -59,6 +59,7 @@ from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
 from optinface.consent.epochs import next_boundary
 from optinface.consent.errors import SubjectErased
+from optinface.consent.keys import destroy_index_file_keys
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, erasure_due, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
@@ -108,7 +109,8 @@ NOTHING = Destroyed(templates=0, index_entries=0)
 
 
 def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> Destroyed:
-    """Remove ``labels`` from the index (and its file) and their rows from the ledger.
+    """Remove ``labels`` from the index (and its file) and their rows from the ledger, and
+    every index file's key from the key store (:func:`_shred_index_copies`).
 
     The caller commits and then checkpoints the WAL.
     """
@@ -119,7 +121,39 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
         runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
         session.execute(delete(Template).where(Template.id.in_(list(labels))))
         changefeed.record(session, ChangeOp.REMOVE, labels, now=runtime.clock.now())
+        _shred_index_copies(runtime, session)
     return Destroyed(templates=len(labels), index_entries=len(present))
+
+
+_SHREDS_AFTER_COMMIT = "optinface.shred_index_copies"
+
+
+def _shred_index_copies(runtime: Runtime, session: Session) -> None:
+    """No index file saved before this destruction opens once it commits, wherever it lies.
+
+    Every index file (this worker's, a stopped worker's, a CLI run's, a backup's copy) holds
+    its data key wrapped under a key-store key of its own, and scrubbing reaches only the
+    files of running workers. So every such key is destroyed: now, before the commit (a crash
+    after the commit cannot skip it), and again once the transaction commits (a worker may
+    have saved its index meanwhile, still holding the destroyed templates, which it learns of
+    from the change feed only after the commit). Then this worker saves its index whole under
+    a new key, without the destroyed templates, in the background half a second later (1.5 s
+    at 100k templates, which the erasure does not wait for); the other running workers do the
+    same when they find their file's key gone (:mod:`consent.replica`). A worker that dies
+    first, or is stopped, rebuilds its index from the ledger at its next start. A rollback
+    destroys keys for nothing: it costs saves (this worker's at its next save) or a rebuild,
+    never an erasure.
+    """
+    destroy_index_file_keys(runtime.keys.store)
+    if session.info.get(_SHREDS_AFTER_COMMIT):
+        return
+    session.info[_SHREDS_AFTER_COMMIT] = True
+    event.listen(session, "after_commit", lambda _: _after_commit(runtime), once=True)
+
+
+def _after_commit(runtime: Runtime) -> None:
+    destroy_index_file_keys(runtime.keys.store)
+    runtime.index.save_later()  # a whole save: the erasure does not wait for it
 
 
 def erase_subject(

@@ -12,8 +12,10 @@
 - ``rotation``: the template-protection rotation (:mod:`engine.protection`).
 - ``index``: encrypts the saved index file (:mod:`engine.index_file`), bound to the rotation
   its vectors are under (:meth:`KeyRing.index_file_key`) and, through a fresh data key per
-  save wrapped under the current epoch key (:class:`IndexKeyWrap`), to the key epoch: a copy
-  of the index file is undecryptable once its epoch is destroyed, as a copy of the ledger is.
+  save wrapped under a store key made for that file (:class:`IndexKeyWrap`), to that key: an
+  erasure destroys every index file's store key once it commits
+  (:func:`destroy_index_file_keys`), so a copy of any worker's index file from before it,
+  a stopped worker's or a CLI run's file included, opens with no key from then on.
 - ``hmac``: keys the tombstone hashes and the API-key hashes, so neither can be brute-forced
   from a copy of the database alone, and seals the rows that grant something
   (:mod:`consent.row_seals`) and every audit event (:mod:`consent.log_seals`), each in its own
@@ -50,7 +52,7 @@ INDEX_KEY_NAME = "index"
 EPOCH_KEYS = "epoch"
 """How :func:`consent.key_check.keys_needed` names the epoch keys, beside the secrets."""
 _INDEX_FILE_BINDING = b"index-file"
-"""Associated data of an index file's wrapped data key: never opens as a subject key."""
+"""Associated data of an index file's wrapped data key."""
 LEDGER_KEYS = frozenset({EPOCH_KEYS, SIGNING_KEY_NAME, HMAC_KEY_NAME, ROTATION_KEY_NAME})
 """The keys every ledger in use needs: refused when missing once it holds data. Not the index
 key: it protects only the saved index, a cache of the ledger that is discarded and rebuilt when
@@ -134,32 +136,51 @@ class KeyRing:
 @dataclass(frozen=True, slots=True)
 class IndexKeyWrap:
     """The key store keeping each saved index file's data key (:class:`engine.index_file.KeyWrap`)
-    under the epoch keys that wrap subject keys, through the same store calls (inside the token
-    for PKCS#11), so the epoch rotation that shreds an erased subject's copies in the ledger's
-    backups shreds the index file's copies too.
+    under a store key made for that file alone (inside the token for PKCS#11), so that
+    destroying it (:func:`destroy_index_file_keys`, at every erasure) shreds the file and each
+    copy of it at once, without waiting for the epoch rotation that shreds the ledger's.
     """
 
     store: KeyStore
 
-    def current(self) -> int:
-        """The store's newest epoch: the one a rotation just made (also on another worker
-        sharing the store, whose ring may lag), never one a rotation destroys before the next.
-        Read from the store, not the ledger: an index save may run inside a ledger transaction.
-        """
-        return self.store.epochs()[-1]
+    def create(self) -> int:
+        return self.store.new_index_file_key()
 
-    def wrap(self, epoch: int, key: bytes) -> bytes:
-        return self.store.wrap(epoch, key, associated=_INDEX_FILE_BINDING)
+    def wrap(self, key_id: int, key: bytes) -> bytes:
+        return self.store.wrap_index_file(key_id, key, associated=_INDEX_FILE_BINDING)
 
-    def unwrap(self, epoch: int, wrapped: bytes) -> bytes:
+    def unwrap(self, key_id: int, wrapped: bytes) -> bytes:
         """Raises :class:`IndexCorrupt` (the start then rebuilds the index from the ledger)."""
         try:
-            return self.store.unwrap(epoch, wrapped, associated=_INDEX_FILE_BINDING)
+            return self.store.unwrap_index_file(key_id, wrapped, associated=_INDEX_FILE_BINDING)
         except KeyUnavailable as error:
-            raise IndexCorrupt(f"index file saved under key epoch {epoch}, since destroyed",
-                               details={"epoch": epoch}) from error
+            raise IndexCorrupt(f"index file's key {key_id:016x} was destroyed (by an erasure"
+                               " since it was saved)", details={"key": f"{key_id:016x}"},
+                               ) from error
         except ValueError as error:
             raise IndexCorrupt("index file's wrapped key failed authentication") from error
+
+    def holds(self, key_id: int) -> bool:
+        return key_id in self.store.index_file_keys()
+
+    def destroy(self, key_id: int) -> None:
+        self.store.destroy_index_file_key(key_id)
+
+
+def destroy_index_file_keys(store: KeyStore) -> int:
+    """Destroy the store key of every index file, this worker's, other workers' (running or
+    not) and every CLI run's: no copy of an index file saved until now opens again, whoever
+    holds it, the key store's holder included. How many were destroyed.
+
+    What a destruction of templates calls (:func:`consent.erasure.destroy_templates`): one key
+    per file, not one per template, so it costs a listing and a few deletions. A running
+    worker finds that its file no longer opens and saves its index again, under a new key; one
+    that stopped, or dies first, rebuilds its index from the ledger at its next start.
+    """
+    found = store.index_file_keys()
+    for key_id in found:
+        store.destroy_index_file_key(key_id)
+    return len(found)
 
 
 def keyed_hash(key: bytes, value: str, *, domain: str) -> str:

@@ -4,10 +4,15 @@ A copy of the data directory (a backup, a snapshot, a stolen disk) must not carr
 decrypt it, so the store is a separate folder (``OPTINFACE_KEY_DIR``, refused inside the data
 directory) or a PKCS#11 token (:mod:`consent.pkcs11_store`). It holds:
 
-- *epoch keys*, numbered, which wrap every subject's data key and each saved index file's.
-  Only the newest wraps; an older one is destroyed once every live subject key is re-wrapped
-  under a newer one (:mod:`consent.epochs`), which is what makes an erased subject's row in an
-  old copy, and an old copy of the index file, undecryptable;
+- *epoch keys*, numbered, which wrap every subject's data key. Only the newest wraps; an
+  older one is destroyed once every live subject key is re-wrapped under a newer one
+  (:mod:`consent.epochs`), which is what makes an erased subject's row in an old copy of the
+  ledger undecryptable;
+- *index-file keys*, one per saved index file (random ids, so workers sharing the store never
+  pick the same), each wrapping that file's data key. An erasure destroys every one of them
+  once it commits (:func:`consent.keys.destroy_index_file_keys`), so no index file saved before
+  it opens any more, wherever it was copied; a running worker saves its index again under a
+  new one;
 - *named secrets*: the signing seed, the HMAC key, the template-protection rotation and the
   index key.
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import stat
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +46,7 @@ from optinface.engine.files import (
 )
 
 _EPOCH_FILE = re.compile(r"^epoch-(\d+)\.key$")
+_INDEX_FILE_KEY = re.compile(r"^index-file-([0-9a-f]{16})\.key$")
 _SECRET_NAME = re.compile(r"^[a-z][a-z0-9-]*(\.next)?$")
 
 
@@ -72,6 +79,21 @@ class KeyStore(Protocol):
 
     def destroy_epoch(self, epoch: int) -> None:
         """Destroy epoch ``epoch``'s key for good."""
+
+    def index_file_keys(self) -> list[int]:
+        """The ids of the index-file keys that exist."""
+
+    def new_index_file_key(self) -> int:
+        """Create a key for one saved index file, durably (in the token for PKCS#11); its id."""
+
+    def wrap_index_file(self, key_id: int, key: bytes, *, associated: bytes) -> bytes:
+        """``key`` encrypted under index-file key ``key_id``."""
+
+    def unwrap_index_file(self, key_id: int, blob: bytes, *, associated: bytes) -> bytes:
+        """Raises :class:`KeyUnavailable` once ``key_id`` is destroyed, ValueError when forged."""
+
+    def destroy_index_file_key(self, key_id: int) -> None:
+        """Destroy index-file key ``key_id`` for good (a no-op when already gone)."""
 
     def close(self) -> None:
         """Release the store (log out of the token)."""
@@ -181,24 +203,66 @@ class FileKeyStore:
         write_private_atomic(self._epoch_path(epoch), key)
 
     def _epoch_key(self, epoch: int) -> bytes:
-        key = _checked(_read_private(self._epoch_path(epoch)), f"epoch key {epoch}")
-        if key is None:
-            raise KeyUnavailable(f"epoch key {epoch} is destroyed", details={"epoch": epoch})
-        return key
+        return _wrapping_key(self._epoch_path(epoch), f"epoch key {epoch}", {"epoch": epoch})
 
     def wrap(self, epoch: int, key: bytes, *, associated: bytes) -> bytes:
-        nonce, wrapped = seal(self._epoch_key(epoch), key, associated=associated)
-        return nonce + wrapped
+        return _wrap(self._epoch_key(epoch), key, associated=associated)
 
     def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
-        return open_sealed(self._epoch_key(epoch), blob[:NONCE_BYTES], blob[NONCE_BYTES:],
-                           associated=associated)
+        return _unwrap(self._epoch_key(epoch), blob, associated=associated)
 
     def destroy_epoch(self, epoch: int) -> None:
         shred_path(self._epoch_path(epoch))
 
+    def _index_file_path(self, key_id: int) -> Path:
+        return self.folder / f"index-file-{key_id:016x}.key"
+
+    def index_file_keys(self) -> list[int]:
+        found = (_INDEX_FILE_KEY.fullmatch(path.name) for path in self.folder.iterdir())
+        return sorted(int(match.group(1), 16) for match in found if match)
+
+    def new_index_file_key(self) -> int:
+        key_id = new_key_id()
+        write_private_atomic(self._index_file_path(key_id), new_key())
+        return key_id
+
+    def _index_file_key(self, key_id: int) -> bytes:
+        return _wrapping_key(self._index_file_path(key_id), f"index-file key {key_id:016x}",
+                             {"index_file_key": f"{key_id:016x}"})
+
+    def wrap_index_file(self, key_id: int, key: bytes, *, associated: bytes) -> bytes:
+        return _wrap(self._index_file_key(key_id), key, associated=associated)
+
+    def unwrap_index_file(self, key_id: int, blob: bytes, *, associated: bytes) -> bytes:
+        return _unwrap(self._index_file_key(key_id), blob, associated=associated)
+
+    def destroy_index_file_key(self, key_id: int) -> None:
+        shred_path(self._index_file_path(key_id))
+
     def close(self) -> None:
         """Nothing to release: files are read when used."""
+
+
+def new_key_id() -> int:
+    """A random 63-bit id for an index-file key: workers sharing a store make them without
+    asking one another (a sequence would need the ledger's lock, which a save may not take)."""
+    return secrets.randbits(63) or 1
+
+
+def _wrapping_key(path: Path, what: str, details: dict[str, object]) -> bytes:
+    key = _checked(_read_private(path), what)
+    if key is None:
+        raise KeyUnavailable(f"{what} is destroyed", details=details)
+    return key
+
+
+def _wrap(wrapping: bytes, key: bytes, *, associated: bytes) -> bytes:
+    nonce, wrapped = seal(wrapping, key, associated=associated)
+    return nonce + wrapped
+
+
+def _unwrap(wrapping: bytes, blob: bytes, *, associated: bytes) -> bytes:
+    return open_sealed(wrapping, blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated=associated)
 
 
 def _read_private(path: Path) -> bytes | None:

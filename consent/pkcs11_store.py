@@ -3,8 +3,10 @@
 Epoch keys are AES-256 token objects generated inside the token, sensitive and not extractable:
 wrapping and unwrapping a subject's data key is an AES-GCM operation the token performs, so
 neither a copy of the data directory nor a copy of the server's memory yields an epoch key.
-Destroying an epoch is ``C_DestroyObject``. The other secrets (signing seed, HMAC key, rotation,
-index key) are private data objects on the token: the server needs their bytes in memory.
+Destroying an epoch is ``C_DestroyObject``. Index-file keys (one per saved index file, which an
+erasure destroys) are AES keys made the same way, under their own labels. The other secrets
+(signing seed, HMAC key, rotation, index key) are private data objects on the token: the
+server needs their bytes in memory.
 
 One session per store, used under a lock: PKCS#11 sessions are not safe to share across
 threads, and the server calls in from its request and sweeper threads.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import pkcs11
 from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, ObjectClass
@@ -22,10 +24,29 @@ from pkcs11.exceptions import NoSuchKey, NoSuchToken, PKCS11Error
 
 from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
+from optinface.consent.keystore import new_key_id
 from optinface.consent.settings import ConsentSettings
 
 _PREFIX = "optinface-"
 _EPOCH_PREFIX = f"{_PREFIX}epoch-"
+_INDEX_FILE_PREFIX = f"{_PREFIX}index-file-"
+
+
+class _KeyRef(NamedTuple):
+    """A token key's label, and how a refusal names it."""
+
+    label: str
+    what: str
+    details: dict[str, object]
+
+    @classmethod
+    def epoch(cls, epoch: int) -> _KeyRef:
+        return cls(f"{_EPOCH_PREFIX}{epoch}", f"epoch key {epoch}", {"epoch": epoch})
+
+    @classmethod
+    def index_file(cls, key_id: int) -> _KeyRef:
+        return cls(f"{_INDEX_FILE_PREFIX}{key_id:016x}", f"index-file key {key_id:016x}",
+                   {"index_file_key": f"{key_id:016x}"})
 
 
 class Pkcs11KeyStore:
@@ -89,53 +110,41 @@ class Pkcs11KeyStore:
             if found is not None:
                 found.destroy()
 
-    # Epoch keys: AES keys generated in the token, never extractable ------------------------------
-    def _epoch_keys(self) -> dict[int, Any]:
+    # Epoch keys and index-file keys: AES keys generated in the token, never extractable -------
+    def _aes_keys(self, prefix: str, *, base: int) -> dict[int, Any]:
         keys = self._session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
                                           Attribute.KEY_TYPE: KeyType.AES})
-        return {int(key.label[len(_EPOCH_PREFIX):]): key for key in keys
-                if key.label.startswith(_EPOCH_PREFIX)}
+        return {int(key.label[len(prefix):], base): key for key in keys
+                if key.label.startswith(prefix)}
 
-    def epochs(self) -> list[int]:
-        with self._lock:
-            return sorted(self._epoch_keys())
+    def _generate(self, label: str) -> None:
+        """An AES key generated inside the token, sensitive and not extractable: its bytes
+        never exist outside the token."""
+        self._session.generate_key(
+            KeyType.AES, KEY_BYTES * 8, label=label, store=True,
+            template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+                      Attribute.PRIVATE: True, Attribute.ENCRYPT: True,
+                      Attribute.DECRYPT: True})
 
-    def new_epoch(self) -> int:
-        """Generate the next epoch's AES key inside the token, sensitive and not extractable:
-        its bytes never exist outside the token."""
-        with self._lock:
-            epoch = max(self._epoch_keys(), default=0) + 1
-            self._session.generate_key(
-                KeyType.AES, KEY_BYTES * 8, label=f"{_EPOCH_PREFIX}{epoch}", store=True,
-                template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
-                          Attribute.PRIVATE: True, Attribute.ENCRYPT: True,
-                          Attribute.DECRYPT: True})
-            return epoch
-
-    def import_epoch(self, epoch: int, key: bytes) -> None:
-        raise KeyStoreUnusable("an older layout's master key cannot be imported into a token: "
-                               "start on the file key store, then move")
-
-    def _epoch_key(self, epoch: int) -> Any:
+    def _aes_key(self, ref: _KeyRef) -> Any:
         try:
             return self._session.get_key(object_class=ObjectClass.SECRET_KEY,
-                                         key_type=KeyType.AES, label=f"{_EPOCH_PREFIX}{epoch}")
+                                         key_type=KeyType.AES, label=ref.label)
         except NoSuchKey as error:
-            raise KeyUnavailable(f"epoch key {epoch} is destroyed",
-                                 details={"epoch": epoch}) from error
+            raise KeyUnavailable(f"{ref.what} is destroyed", details=ref.details) from error
 
-    def wrap(self, epoch: int, key: bytes, *, associated: bytes) -> bytes:
+    def _wrap(self, ref: _KeyRef, key: bytes, *, associated: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         with self._lock:
-            sealed = self._epoch_key(epoch).encrypt(
+            sealed = self._aes_key(ref).encrypt(
                 key, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, associated))
         return nonce + bytes(sealed)
 
-    def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
+    def _unwrap(self, ref: _KeyRef, blob: bytes, *, associated: bytes) -> bytes:
         """The data key in ``blob``, decrypted by the token. As with the file store, a destroyed
-        epoch raises :class:`KeyUnavailable` and a forged or rebound blob ``ValueError``."""
+        key raises :class:`KeyUnavailable` and a forged or rebound blob ``ValueError``."""
         with self._lock:
-            key = self._epoch_key(epoch)
+            key = self._aes_key(ref)
             try:
                 return bytes(key.decrypt(blob[NONCE_BYTES:], mechanism=Mechanism.AES_GCM,
                                          mechanism_param=GCMParams(blob[:NONCE_BYTES],
@@ -143,14 +152,56 @@ class Pkcs11KeyStore:
             except PKCS11Error as error:
                 raise ValueError("wrapped key failed authentication") from error
 
-    def destroy_epoch(self, epoch: int) -> None:
+    def _destroy(self, prefix: str, number: int, *, base: int) -> None:
         with self._lock:
-            found = self._epoch_keys().get(epoch)
+            found = self._aes_keys(prefix, base=base).get(number)
             if found is not None:
                 try:
                     found.destroy()
                 except pkcs11.exceptions.ObjectHandleInvalid:
-                    pass  # another worker finishing the same rotation destroyed it first
+                    pass  # another worker destroyed it first (the same rotation or erasure)
+
+    def epochs(self) -> list[int]:
+        with self._lock:
+            return sorted(self._aes_keys(_EPOCH_PREFIX, base=10))
+
+    def new_epoch(self) -> int:
+        with self._lock:
+            epoch = max(self._aes_keys(_EPOCH_PREFIX, base=10), default=0) + 1
+            self._generate(f"{_EPOCH_PREFIX}{epoch}")
+            return epoch
+
+    def import_epoch(self, epoch: int, key: bytes) -> None:
+        raise KeyStoreUnusable("an older layout's master key cannot be imported into a token: "
+                               "start on the file key store, then move")
+
+    def wrap(self, epoch: int, key: bytes, *, associated: bytes) -> bytes:
+        return self._wrap(_KeyRef.epoch(epoch), key, associated=associated)
+
+    def unwrap(self, epoch: int, blob: bytes, *, associated: bytes) -> bytes:
+        return self._unwrap(_KeyRef.epoch(epoch), blob, associated=associated)
+
+    def destroy_epoch(self, epoch: int) -> None:
+        self._destroy(_EPOCH_PREFIX, epoch, base=10)
+
+    def index_file_keys(self) -> list[int]:
+        with self._lock:
+            return sorted(self._aes_keys(_INDEX_FILE_PREFIX, base=16))
+
+    def new_index_file_key(self) -> int:
+        key_id = new_key_id()
+        with self._lock:
+            self._generate(f"{_INDEX_FILE_PREFIX}{key_id:016x}")
+        return key_id
+
+    def wrap_index_file(self, key_id: int, key: bytes, *, associated: bytes) -> bytes:
+        return self._wrap(_KeyRef.index_file(key_id), key, associated=associated)
+
+    def unwrap_index_file(self, key_id: int, blob: bytes, *, associated: bytes) -> bytes:
+        return self._unwrap(_KeyRef.index_file(key_id), blob, associated=associated)
+
+    def destroy_index_file_key(self, key_id: int) -> None:
+        self._destroy(_INDEX_FILE_PREFIX, key_id, base=16)
 
     def close(self) -> None:
         with self._lock:

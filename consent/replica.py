@@ -6,7 +6,10 @@ through :mod:`consent.changefeed`: a thread per worker ``LISTEN``s on the feed's
 when woken (or every :data:`POLL_SECONDS` if a notification was lost), applies every change
 after the last sequence number it applied: removals are scrubbed from memory and flushed to
 the index file in place (as an erasure does locally), additions are decrypted from the ledger
-and added.
+and added. The worker that destroyed templates also destroyed every index file's key
+(:func:`consent.keys.destroy_index_file_keys`); each follower, once it has scrubbed, saves its
+index whole under a new key and destroys its file's old one, which a save made after the
+erasure's sweeps, before the feed reached it, would otherwise keep alive.
 
 The replica is never what keeps an erased face from being served: every search takes its
 allowed set from the ledger in the search's own transaction, and the index answers within that
@@ -57,6 +60,7 @@ class Replica:
         self._state = runtime.settings.index_path.with_name(STATE_FILE)
         self.seq: int | None = self._saved_seq()
         self._lock = threading.Lock()
+        self._scrubbed = False  # the last catch-up removed vectors the index held
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,10 +81,17 @@ class Replica:
                     self.seq = changefeed.head(session)
                 return 0
             applied = 0
+            self._scrubbed = False
             while batch := self._apply_next():
                 applied += batch
             index = self.runtime.index
-            if index.additions_since_save() >= self.runtime.settings.index_save_every:
+            # An erasure on any worker destroys every index file's key (consent.keys): saved
+            # again at once, under a new key, so a restart loads it instead of rebuilding. A
+            # file that held what was just removed goes whole too, with its key: it may have
+            # been saved after the erasure's last sweep, under a key no sweep destroyed.
+            if self._scrubbed or index.key_destroyed():
+                self._save(whole=True)
+            elif index.additions_since_save() >= self.runtime.settings.index_save_every:
                 self._save()
             return applied
 
@@ -97,6 +108,7 @@ class Replica:
             if removed & present:
                 index.remove(removed & present)
                 index.flush_removals()
+                self._scrubbed = True
             missing = added - present
             if missing:  # only this worker's model: another's templates wait for re-enrolment
                 ours = set(session.scalars(select(Template.id).where(
@@ -105,10 +117,10 @@ class Replica:
         self.seq = changes[-1][0]
         return len(changes)
 
-    def _save(self) -> None:
+    def _save(self, *, whole: bool = False) -> None:
         """Save the index, then the number of the last change it holds (never ahead of it)."""
         seq = self.seq
-        self.runtime.index.save()
+        self.runtime.index.save(whole=whole)
         if seq is None:
             return
         temporary = self._state.with_suffix(".tmp")

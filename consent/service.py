@@ -200,9 +200,12 @@ def _open_index(settings: ConsentSettings, *, dim: int, key: bytes,
     try:
         return HnswIndex.open(settings, dim=dim, key=key, key_wrap=key_wrap), None
     except IndexCorrupt as error:
-        logger.error("index file unusable, deleted and rebuilt from the ledger: %s (saved under"
-                     " another index key or rotation, e.g. before an upgrade or a re-key, under"
-                     " a key epoch since destroyed, or damaged)", error)
+        if "key" in error.details:  # what every erasure does to the files of stopped workers
+            logger.warning("index file deleted and rebuilt from the ledger: %s", error)
+        else:
+            logger.error("index file unusable, deleted and rebuilt from the ledger: %s (saved"
+                         " under another index key or rotation, e.g. before an upgrade or a"
+                         " re-key, or damaged)", error)
         shred_path(settings.index_path)
         return (HnswIndex.from_settings(settings, dim=dim, key=key, key_wrap=key_wrap),
                 str(error))
@@ -368,6 +371,7 @@ class OptinFace:
         try:
             self.flush_auth_failures()
             self.witness_audit()  # after the last events: the witness holds the whole log
+            self.runtime.index.settle()  # a save an erasure left running uses the key store
             if self.replica is not None:
                 self.replica.close()  # stops following; saves the index and its feed position
             else:

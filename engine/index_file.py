@@ -4,21 +4,22 @@ Layout: hnswlib 0.8.0's own file (the *payload*) encrypted with AES-256-CTR, one
 at a time, each under a fresh random 16-byte nonce; then one entry per segment (the *table*:
 the nonce and an HMAC-SHA256 over the segment's number, the payload length, the nonce and the
 ciphertext); then the file's data key as the key store wrapped it; then a 76-byte trailer
-(magic, format version, dimension, payload length, segment size, the key epoch that wrapped the
-data key, the wrapped key's length, SHA-256 of the table). No template is ever on disk in clear:
-the plaintext exists only in memory (an anonymous ``memfd`` that hnswlib writes and reads), and
-the keys come from the key store, outside the data directory. The MACs turn a torn, bit-flipped
-or forged file into :class:`IndexCorrupt` instead of a crash inside hnswlib's loader, which
-trusts the link lists it reads.
+(magic, format version, dimension, payload length, segment size, the id of the key-store key
+that wrapped the data key, the wrapped key's length, SHA-256 of the table). No template is
+ever on disk in clear: the plaintext exists only in memory (an anonymous ``memfd`` that
+hnswlib writes and reads), and the keys come from the key store, outside the data directory.
+The MACs turn a torn, bit-flipped or forged file into :class:`IndexCorrupt` instead of a crash
+inside hnswlib's loader, which trusts the link lists it reads.
 
-Why a data key per save, wrapped by a key epoch (:class:`FileKeys`): an erasure scrubs the live
-file, but a copy taken before it (a backup, a snapshot) still holds the erased vector. Each whole
-save draws a fresh data key, and the key store wraps it under its current epoch key; the file's
-key is derived from that data key and the caller's key (bound to the template-protection
-rotation). Once that epoch key is destroyed (the consent core's epoch rotation, which also saves
-the index again under a new data key), no key anywhere opens a copy saved under it: the same
-bound as for the ledger's copies. The key stays at the end of the file, beside the trailer, so
-payload offsets remain file offsets for :func:`scrub`.
+Why a data key per save, wrapped by a key of its own (:class:`FileKeys`): an erasure scrubs the
+live file, but a copy taken before it (a backup, a snapshot, a stopped worker's file) still
+holds the erased vector. Each whole save draws a fresh data key, and the key store wraps it
+under a key made for this file alone; the file's key is derived from that data key and the
+caller's key (bound to the template-protection rotation). Once that store key is destroyed
+(the consent core destroys every one when an erasure commits, and each whole save destroys the
+one of the file it replaces), no key anywhere opens the file or any copy of it. The wrapped key
+stays at the end of the file, beside the trailer, so payload offsets remain file offsets for
+:func:`scrub`.
 
 Why segments: erasing a subject must destroy their vector in the saved file too. Rewriting a
 100k-template file (232 MB) and hashing it whole took a second per erasure. Instead
@@ -63,10 +64,10 @@ SEGMENT_BYTES = 64 * 1024
 KEY_BYTES = 32
 
 _MAGIC = b"OPTIHNSW"
-_FORMAT_VERSION = 4  # 3: no wrapped data key, one key for every file; 2: in clear
-# magic, version, dim, payload length, segment, key epoch, wrapped key length, table sha256
+_FORMAT_VERSION = 5  # 4: data key wrapped under a key epoch; 3: one key for every file; 2: clear
+# magic, version, dim, payload length, segment, store key id, wrapped key length, table sha256
 _TRAILER = struct.Struct("<8sIIQQQI32s")
-_UNWRAPPED = 0  # the epoch of a file keyed by the caller's key alone (the engine on its own)
+_UNWRAPPED = 0  # the key id of a file keyed by the caller's key alone (the engine on its own)
 _NONCE = 16
 _MAC = 32
 _ENTRY = _NONCE + _MAC  # one table entry: the segment's nonce and its HMAC
@@ -125,21 +126,28 @@ class IndexKey:
 
 
 class KeyWrap(Protocol):
-    """Keeps each saved file's data key, wrapped under a key epoch it can destroy.
+    """Keeps each saved file's data key, wrapped under a key made for that file, which it can
+    destroy.
 
-    The consent core's key store (:class:`consent.keys.IndexKeyWrap`): destroying an epoch key
-    makes every file saved under it unreadable, wherever a copy of it went.
+    The consent core's key store (:class:`consent.keys.IndexKeyWrap`): destroying a file's key
+    makes that file unreadable, wherever a copy of it went.
     """
 
-    def current(self) -> int:
-        """The epoch a file saved now is wrapped under (1 or more)."""
+    def create(self) -> int:
+        """A new key for one file about to be saved; its id (never 0)."""
 
-    def wrap(self, epoch: int, key: bytes) -> bytes:
-        """``key`` wrapped under ``epoch``."""
+    def wrap(self, key_id: int, key: bytes) -> bytes:
+        """``key`` wrapped under ``key_id``."""
 
-    def unwrap(self, epoch: int, wrapped: bytes) -> bytes:
-        """The data key; :class:`IndexCorrupt` when ``epoch`` is destroyed or ``wrapped``
+    def unwrap(self, key_id: int, wrapped: bytes) -> bytes:
+        """The data key; :class:`IndexCorrupt` when ``key_id`` is destroyed or ``wrapped``
         was forged."""
+
+    def holds(self, key_id: int) -> bool:
+        """Whether ``key_id`` still exists (a file under it still opens)."""
+
+    def destroy(self, key_id: int) -> None:
+        """Destroy ``key_id`` (a no-op when already gone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,18 +155,19 @@ class FileKey:
     """One saved file's key, and how its trailer names it."""
 
     cipher: IndexKey
-    epoch: int
+    key_id: int
     wrapped: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class FileKeys:
     """Where saved files' keys come from: ``key`` (the caller's, e.g. bound to the rotation the
-    vectors are under) and, with ``wrap``, a fresh data key per save that ``wrap`` keeps.
+    vectors are under) and, with ``wrap``, a fresh data key per save under a key ``wrap`` keeps
+    for that file alone.
 
     Without ``wrap`` (the engine on its own: tests, benchmarks) every file is keyed by ``key``
-    alone, under epoch 0; the service always wraps. A file of the other kind is refused, so a
-    file bound to no epoch never passes for one the epochs cover.
+    alone, under key id 0; the service always wraps. A file of the other kind is refused, so a
+    file bound to no destroyable key never passes for one that is.
     """
 
     key: bytes
@@ -168,45 +177,49 @@ class FileKeys:
         if len(self.key) != KEY_BYTES:
             raise ValueError("the index key must be 32 bytes")
 
-    def current_epoch(self) -> int:
-        """The epoch a file saved now would name: a saved file under another is saved again."""
-        return _UNWRAPPED if self.wrap is None else self.wrap.current()
-
     def fresh(self) -> FileKey:
-        """The key of a file about to be written: a new data key, wrapped under the current
-        epoch."""
+        """The key of a file about to be written: a new data key, wrapped under a new key."""
         if self.wrap is None:
             return FileKey(IndexKey.derive(self.key), _UNWRAPPED, b"")
         data_key = os.urandom(KEY_BYTES)
-        epoch = self.wrap.current()
-        return FileKey(self._bound(data_key), epoch, self.wrap.wrap(epoch, data_key))
+        key_id = self.wrap.create()
+        return FileKey(self._bound(data_key), key_id, self.wrap.wrap(key_id, data_key))
 
-    def opened(self, epoch: int, wrapped: bytes) -> FileKey:
-        """The key of a file whose trailer names ``epoch`` and holds ``wrapped``.
+    def opened(self, key_id: int, wrapped: bytes) -> FileKey:
+        """The key of a file whose trailer names ``key_id`` and holds ``wrapped``.
 
         Raises:
-            IndexCorrupt: the file is of the other kind, its epoch is destroyed, or its wrapped
+            IndexCorrupt: the file is of the other kind, its key is destroyed, or its wrapped
                 key was forged.
         """
-        if self.wrap is None or epoch == _UNWRAPPED:
-            if self.wrap is not None or epoch != _UNWRAPPED or wrapped:
-                raise IndexCorrupt("index file keyed otherwise: with a key epoch where none is"
+        if self.wrap is None or key_id == _UNWRAPPED:
+            if self.wrap is not None or key_id != _UNWRAPPED or wrapped:
+                raise IndexCorrupt("index file keyed otherwise: with a store key where none is"
                                    " given, or without one where one is")
             return FileKey(IndexKey.derive(self.key), _UNWRAPPED, b"")
-        return FileKey(self._bound(self.wrap.unwrap(epoch, wrapped)), epoch, wrapped)
+        return FileKey(self._bound(self.wrap.unwrap(key_id, wrapped)), key_id, wrapped)
+
+    def held(self, key: FileKey) -> bool:
+        """Whether a file under ``key`` still opens (asks the key store)."""
+        return self.wrap is None or key.key_id == _UNWRAPPED or self.wrap.holds(key.key_id)
+
+    def retire(self, key: FileKey) -> None:
+        """Destroy ``key``'s store key: its file, and every copy of it, no longer opens."""
+        if self.wrap is not None and key.key_id != _UNWRAPPED:
+            self.wrap.destroy(key.key_id)
 
     def _bound(self, data_key: bytes) -> IndexKey:
-        """Both keys needed: the epoch's (through the data key) and the caller's."""
+        """Both keys needed: the store's (through the data key) and the caller's."""
         return IndexKey.derive(hmac.new(self.key, data_key, hashlib.sha256).digest())
 
 
 @dataclass(frozen=True, slots=True)
 class _Trailer:
-    """The file's last bytes: what it holds, where, and under which key epoch."""
+    """The file's last bytes: what it holds, where, and under which store key."""
 
     dim: int
     length: int
-    epoch: int
+    key_id: int
     wrapped_length: int
     digest: bytes
 
@@ -216,18 +229,18 @@ class _Trailer:
 
     def pack(self) -> bytes:
         return _TRAILER.pack(_MAGIC, _FORMAT_VERSION, self.dim, self.length, SEGMENT_BYTES,
-                             self.epoch, self.wrapped_length, self.digest)
+                             self.key_id, self.wrapped_length, self.digest)
 
     @classmethod
     def read(cls, descriptor: int, size: int) -> _Trailer:
         """Raises :class:`IndexCorrupt` for another format (an older version's file) or size."""
         if size < _TRAILER.size + _HNSW_HEADER.size:
             raise IndexCorrupt("index file too short to be an index")
-        magic, version, dim, length, segment, epoch, wrapped_length, digest = _TRAILER.unpack(
+        magic, version, dim, length, segment, key_id, wrapped_length, digest = _TRAILER.unpack(
             os.pread(descriptor, _TRAILER.size, size - _TRAILER.size))
         if magic != _MAGIC or version != _FORMAT_VERSION or segment != SEGMENT_BYTES:
             raise IndexCorrupt("not an optinface index file (or an unknown format version)")
-        trailer = cls(dim, length, epoch, wrapped_length, digest)
+        trailer = cls(dim, length, key_id, wrapped_length, digest)
         if length + trailer.table_size + wrapped_length + _TRAILER.size != size:
             raise IndexCorrupt("index file truncated or extended")
         return trailer
@@ -288,7 +301,7 @@ def write_sealed(source: int, length: int, path: Path, *, dim: int, key: FileKey
         digest = hashlib.sha256(table).digest()
         stream.write(table)
         stream.write(key.wrapped)
-        stream.write(_Trailer(dim, length, key.epoch, len(key.wrapped), digest).pack())
+        stream.write(_Trailer(dim, length, key.key_id, len(key.wrapped), digest).pack())
         stream.flush()
         os.fsync(stream.fileno())
     return digest
@@ -320,7 +333,7 @@ def decrypt_to(stream: BinaryIO, dim: int, keys: FileKeys,
     descriptor = stream.fileno()
     trailer = _Trailer.read(descriptor, os.fstat(descriptor).st_size)
     table = _read_table(descriptor, trailer, dim)
-    key = keys.opened(trailer.epoch, os.pread(descriptor, trailer.wrapped_length,
+    key = keys.opened(trailer.key_id, os.pread(descriptor, trailer.wrapped_length,
                                               trailer.length + trailer.table_size))
     length = trailer.length
     stream.seek(0)

@@ -89,9 +89,20 @@ class VectorIndex(Protocol):
     ) -> list[SearchHit]:
         """The ``k`` nearest labels by cosine, restricted to ``allowed`` when given."""
 
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, *, whole: bool = False) -> None:
         """Write atomically (temporary file + rename) to ``path`` or the index's own path;
-        after removals only, scrub the file in place unless its key epoch has ended."""
+        after removals only, scrub the file in place unless its key was destroyed or
+        ``whole`` is asked (then written whole under a new key, the old one destroyed)."""
+
+    def save_later(self) -> None:
+        """Save in the background if the file's key was destroyed; coalesced."""
+
+    def settle(self) -> None:
+        """Wait until no background save is owed or running, nor any save begun."""
+
+    def key_destroyed(self) -> bool:
+        """Whether the file last saved or loaded lost its key since (it no longer opens, and
+        the next :meth:`save` writes it whole); False when there is none."""
 
     def flush_removals(self) -> None:
         """Make every removal so far physical in the index's own saved file, at once.

@@ -27,7 +27,6 @@ from optinface.consent.keys import KeyRing, template_binding
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.engine.errors import IndexCorrupt
 from tests.support.consent import (
     Crash,
     FakeClock,
@@ -38,9 +37,6 @@ from tests.support.consent import (
 )
 from tests.support.files import (
     occurrences,
-    open_index_copy,
-    protected_probe,
-    readable_occurrences,
     template_bytes,
 )
 
@@ -89,41 +85,6 @@ def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
         _decrypt_from_copy(service, copy, template.id)
     # The kept subject is still served from the live database.
     assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
-
-
-def test_a_copy_of_the_index_file_from_before_an_erasure_opens_with_no_key_after_the_next_epoch(
-    world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
-    flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace], tmp_path: Path,
-) -> None:
-    """The outside tester's attack: copy the index file, erase, rotate, open the copy with the
-    key store of today and search it with a new photo of the erased person."""
-    erased, consent = world.subject()
-    kept, kept_consent = world.subject()
-    template = world.enrol(erased, consent, portrait_jpegs[0])
-    kept_template = world.enrol(kept, kept_consent, portrait_jpegs[1])
-    _, protected = template_bytes(service, template.id)
-    service.index.save()
-    copy = tmp_path / "old-index.hnsw"
-    shutil.copy2(settings.index_path, copy)
-    new_photo = protected_probe(service, flipped_jpegs[0])
-    service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
-
-    # Before the rotation the promise is not kept yet, as for a copy of the ledger.
-    [hit, _] = open_index_copy(service, copy).search(new_photo, 2)
-    assert hit.label == template.id and hit.score > 0.8
-    service.rotate_epoch(actor=world.admin)
-    with pytest.raises(IndexCorrupt, match="since destroyed"):
-        open_index_copy(service, copy)
-
-    # The live file was saved again under the new epoch: it opens, without the erased template.
-    assert open_index_copy(service, settings.index_path).labels() == {kept_template.id}
-    assert readable_occurrences(service, protected) == []
-    assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
-    service.close()
-    with closing(open_service()) as reopened:  # loaded, not rebuilt
-        report = reopened.last_reconcile
-        assert report is not None and report.index_discarded is None and report.re_added == 0
-        assert reopened.index.labels() == {kept_template.id}
 
 
 def test_erasure_leaves_no_wrapped_key_row_nor_its_bytes(

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from optinface.consent.db import Database
-from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable
+from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable, KeyUnavailable
 from optinface.consent.keys import public_key_of
 from optinface.consent.keystore import FileKeyStore, open_key_store
 from optinface.consent.schemas import SearchOutcome
@@ -87,6 +87,23 @@ def test_a_replaced_or_destroyed_secret_is_overwritten_not_only_unlinked(tmp_pat
     store.destroy_secret("rotation")
     assert store.read_secret("rotation") is None
     assert (tmp_path / "newer-inode").read_bytes() == bytes(64)
+
+
+def test_an_index_file_key_is_private_and_overwritten_when_destroyed(tmp_path: Path) -> None:
+    """What an erasure destroys to make every index file saved before it unreadable."""
+    store = FileKeyStore(tmp_path / "keys", create=True)
+    key_id = store.new_index_file_key()
+    wrapped = store.wrap_index_file(key_id, b"K" * 32, associated=b"index-file")
+    [path] = (tmp_path / "keys").glob("index-file-*.key")
+    assert path.stat().st_mode & 0o077 == 0
+    assert store.index_file_keys() == [key_id] and store.epochs() == []
+    assert store.unwrap_index_file(key_id, wrapped, associated=b"index-file") == b"K" * 32
+    os.link(path, tmp_path / "old-inode")
+    store.destroy_index_file_key(key_id)
+    assert store.index_file_keys() == [] and not path.exists()
+    assert (tmp_path / "old-inode").read_bytes() == bytes(32)
+    with pytest.raises(KeyUnavailable):
+        store.unwrap_index_file(key_id, wrapped, associated=b"index-file")
 
 
 def test_keys_of_the_old_layout_move_out_of_the_data_directory(

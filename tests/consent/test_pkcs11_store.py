@@ -67,6 +67,16 @@ def on_a_new_token(settings: ConsentSettings) -> ConsentSettings:
         "pkcs11_token_label": label, "pkcs11_pin": SecretStr(PIN)})
 
 
+def _assert_the_one_key_is_unextractable(settings: ConsentSettings) -> None:
+    """The token holds one AES key, sensitive and not extractable: a second look at it (the
+    login is the application's)."""
+    token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=settings.pkcs11_token_label)
+    with token.open() as session:
+        [key] = session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
+                                     Attribute.KEY_TYPE: KeyType.AES})
+        assert key[Attribute.EXTRACTABLE] is False and key[Attribute.SENSITIVE] is True
+
+
 def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
     hsm_settings: ConsentSettings,
 ) -> None:
@@ -80,11 +90,7 @@ def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
         assert store.unwrap(epoch, wrapped, associated=b"subject-key:7") == data_key
         with pytest.raises(ValueError):
             store.unwrap(epoch, wrapped, associated=b"subject-key:8")
-        token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=hsm_settings.pkcs11_token_label)
-        with token.open() as session:  # a second look (the login is the application's)
-            [key] = session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
-                                         Attribute.KEY_TYPE: KeyType.AES})
-            assert key[Attribute.EXTRACTABLE] is False and key[Attribute.SENSITIVE] is True
+        _assert_the_one_key_is_unextractable(hsm_settings)
 
         store.destroy_epoch(epoch)
         assert store.epochs() == []
@@ -120,12 +126,12 @@ def test_the_service_runs_on_a_token_and_an_epoch_rotation_shreds_there(
     assert not hsm_settings.keys_dir.exists()  # nothing written beside the data
 
 
-def test_on_a_token_an_index_copy_from_before_an_erasure_opens_with_no_key_after_the_next_epoch(
+def test_on_a_token_an_index_copy_from_before_an_erasure_opens_with_no_key_once_it_commits(
     hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], tmp_path: Path,
 ) -> None:
-    """The index file's data key is wrapped inside the token, under the epoch key a rotation
-    destroys there."""
+    """The index file's data key is wrapped inside the token, under a key made there for that
+    file alone, which the erasure destroys there: no epoch rotation needed."""
     with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
         world = make_world(service, clock)
         erased = world.enrolled(portrait_jpegs[0])
@@ -133,13 +139,34 @@ def test_on_a_token_an_index_copy_from_before_an_erasure_opens_with_no_key_after
         service.index.save()
         copy = tmp_path / "old-index.hnsw"
         shutil.copy2(hsm_settings.index_path, copy)
+        assert open_index_copy(service, copy).count() == 2  # worth attacking
         service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
-        assert open_index_copy(service, copy).count() == 2  # until the epoch ends
-        service.rotate_epoch(actor=world.admin)
-        with pytest.raises(IndexCorrupt, match="since destroyed"):
+        with pytest.raises(IndexCorrupt, match="destroyed"):
             open_index_copy(service, copy)
+        service.index.settle()  # the live file, saved again in the background
+        assert len(service.runtime.keys.store.index_file_keys()) == 1  # its new key, alone
         assert open_index_copy(service, hsm_settings.index_path).count() == 1
         assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
+
+
+def test_on_a_token_an_index_file_key_is_made_there_unextractable_and_destroyed_for_good(
+    hsm_settings: ConsentSettings,
+) -> None:
+    store = open_key_store(hsm_settings, create=True)
+    try:
+        key_id = store.new_index_file_key()
+        data_key = secrets.token_bytes(32)
+        wrapped = store.wrap_index_file(key_id, data_key, associated=b"index-file")
+        assert data_key not in wrapped
+        assert store.unwrap_index_file(key_id, wrapped, associated=b"index-file") == data_key
+        _assert_the_one_key_is_unextractable(hsm_settings)
+        assert store.index_file_keys() == [key_id] and store.epochs() == []
+        store.destroy_index_file_key(key_id)
+        assert store.index_file_keys() == []
+        with pytest.raises(KeyUnavailable):
+            store.unwrap_index_file(key_id, wrapped, associated=b"index-file")
+    finally:
+        store.close()
 
 
 def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(

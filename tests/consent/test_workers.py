@@ -91,6 +91,8 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
 
     b.service.replica.follow()
     assert eventually(lambda: template.id not in b.service.index.labels())
+    # The erasure destroyed B's file's key too: B saves its index again under a new one.
+    assert eventually(lambda: not b.service.index.key_destroyed())
     assert readable_occurrences(b.service, vector) == []
 
 
@@ -163,15 +165,20 @@ def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
         erased = a.enrol(erased_subject, erased_consent, portrait_jpegs[4])
         second, second_consent = a.subject()
         added = a.enrol(second, second_consent, portrait_jpegs[5])
-        a.service.erase(actor=a.admin, subject=first, reason=ErasureReason.REQUEST)
-        a.service.erase(actor=a.admin, subject=erased_subject, reason=ErasureReason.REQUEST)
 
         with closing(OptinFace.open(b_settings, pipeline=pipeline, clock=clock)) as reopened:
-            assert reopened.index.labels() == {added.id}
-            assert erased.id not in reopened.index.labels()
+            assert reopened.index.labels() == {kept.id, erased.id, added.id}
             report = reopened.last_reconcile
             # The feed did it all; reconciliation, the safety net, found nothing left to do.
             assert report is not None and (report.re_added, report.removed) == (0, 0)
+
+        a.service.erase(actor=a.admin, subject=first, reason=ErasureReason.REQUEST)
+        a.service.erase(actor=a.admin, subject=erased_subject, reason=ErasureReason.REQUEST)
+        # Down during an erasure: its file's key went with it, so it rebuilds from the ledger.
+        with closing(OptinFace.open(b_settings, pipeline=pipeline, clock=clock)) as reopened:
+            assert reopened.index.labels() == {added.id}
+            report = reopened.last_reconcile
+            assert report is not None and "destroyed" in (report.index_discarded or "")
 
 
 def test_a_subject_key_made_after_another_worker_rotated_wraps_under_the_new_epoch(

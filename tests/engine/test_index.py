@@ -99,58 +99,90 @@ def test_the_saved_file_holds_no_vector_in_clear(tmp_path: Path) -> None:
         HnswIndex(key=bytes(32), dim=DIM).load(path)
 
 
-class _Epochs:
-    """A key wrap with epochs that can be destroyed, as the service's key store has (the
+class _FileKeys:
+    """A key wrap with one destroyable key per file, as the service's key store has (the
     consent tests use the real stores); it counts what it is asked."""
 
     def __init__(self) -> None:
-        self.keys = {1: AESGCM.generate_key(bit_length=256)}
+        self.keys: dict[int, bytes] = {}
         self.calls = 0
+        self.made = 0
 
-    def current(self) -> int:
+    def create(self) -> int:
         self.calls += 1
-        return max(self.keys)
+        self.made += 1
+        self.keys[self.made] = AESGCM.generate_key(bit_length=256)
+        return self.made
 
-    def wrap(self, epoch: int, key: bytes) -> bytes:
+    def wrap(self, key_id: int, key: bytes) -> bytes:
         self.calls += 1
         nonce = os.urandom(12)
-        return nonce + AESGCM(self.keys[epoch]).encrypt(nonce, key, None)
+        return nonce + AESGCM(self.keys[key_id]).encrypt(nonce, key, None)
 
-    def unwrap(self, epoch: int, wrapped: bytes) -> bytes:
+    def unwrap(self, key_id: int, wrapped: bytes) -> bytes:
         self.calls += 1
-        if epoch not in self.keys:
-            raise IndexCorrupt(f"epoch {epoch} destroyed")
-        return AESGCM(self.keys[epoch]).decrypt(wrapped[:12], wrapped[12:], None)
+        if key_id not in self.keys:
+            raise IndexCorrupt(f"key {key_id} destroyed")
+        return AESGCM(self.keys[key_id]).decrypt(wrapped[:12], wrapped[12:], None)
 
-    def rotate(self) -> None:
-        self.keys = {max(self.keys) + 1: AESGCM.generate_key(bit_length=256)}
+    def holds(self, key_id: int) -> bool:
+        self.calls += 1
+        return key_id in self.keys
+
+    def destroy(self, key_id: int) -> None:
+        self.calls += 1
+        self.keys.pop(key_id, None)
 
 
-def test_a_file_is_bound_to_its_epoch_and_saved_whole_under_the_next_one(tmp_path: Path) -> None:
-    epochs = _Epochs()
+def _saved_with_a_copy(tmp_path: Path, keys: _FileKeys,
+                       n: int) -> tuple[HnswIndex, Path, Path]:
+    """An index of ``n`` vectors saved under ``keys``, its file, and a copy of the file."""
     path = tmp_path / "templates.hnsw"
-    index = HnswIndex(key=KEY, key_wrap=epochs, dim=DIM, path=path, **FAST)
-    index.add(list(range(50)), _unit_rows(50, seed=3))
+    index = HnswIndex(key=KEY, key_wrap=keys, dim=DIM, path=path, **FAST)
+    index.add(list(range(n)), _unit_rows(n, seed=3))
     index.save()
     copy = tmp_path / "copy.hnsw"
     copy.write_bytes(path.read_bytes())
-    with pytest.raises(IndexCorrupt):  # a file bound to an epoch needs the epoch's keeper
+    return index, path, copy
+
+
+def test_a_file_is_bound_to_its_own_key_and_saved_whole_once_it_is_destroyed(
+    tmp_path: Path,
+) -> None:
+    keys = _FileKeys()
+    index, path, copy = _saved_with_a_copy(tmp_path, keys, 50)
+    with pytest.raises(IndexCorrupt):  # a file bound to a store key needs the key's keeper
         HnswIndex(key=KEY, dim=DIM).load(copy)
     *_, unbound = _saved_index(tmp_path / "unbound", 5)
-    with pytest.raises(IndexCorrupt):  # and a keeper refuses a file bound to no epoch
-        HnswIndex(key=KEY, key_wrap=epochs, dim=DIM).load(unbound)
+    with pytest.raises(IndexCorrupt):  # and a keeper refuses a file bound to no key
+        HnswIndex(key=KEY, key_wrap=keys, dim=DIM).load(unbound)
 
-    epochs.rotate()
-    calls = epochs.calls
+    [first] = keys.keys
+    keys.destroy(first)  # what an erasure does to every index file's key
+    assert index.key_destroyed()
+    calls = keys.calls
     index.remove([7])
     index.flush_removals()  # what an erasure waits for: a scrub, the key store not asked
-    assert epochs.calls == calls
+    assert keys.calls == calls
     with pytest.raises(IndexCorrupt, match="destroyed"):
-        HnswIndex(key=KEY, key_wrap=epochs, dim=DIM).load(copy)
-    index.save()  # no addition since, but the file's epoch is gone: written whole
-    reopened = HnswIndex(key=KEY, key_wrap=epochs, dim=DIM)
+        HnswIndex(key=KEY, key_wrap=keys, dim=DIM).load(copy)
+    index.save()  # no addition since, but the file's key is gone: written whole, a new key
+    assert not index.key_destroyed() and list(keys.keys) != [first]
+    reopened = HnswIndex(key=KEY, key_wrap=keys, dim=DIM)
     reopened.load(path)
     assert reopened.labels() == set(range(50)) - {7}
+
+
+def test_a_whole_save_destroys_the_key_of_the_file_it_replaces(tmp_path: Path) -> None:
+    """A copy of an earlier save opens no more once the index is saved whole again."""
+    keys = _FileKeys()
+    index, path, copy = _saved_with_a_copy(tmp_path, keys, 20)
+    index.add([20], _unit_rows(1, seed=5))
+    index.save()
+    assert len(keys.keys) == 1
+    with pytest.raises(IndexCorrupt, match="destroyed"):
+        HnswIndex(key=KEY, key_wrap=keys, dim=DIM).load(copy)
+    assert HnswIndex(key=KEY, key_wrap=keys, dim=DIM).load(path) is None
 
 
 def test_removed_vector_is_overwritten_in_memory() -> None:

@@ -31,7 +31,9 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
 
 def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
     """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
-    encryption at rest must not be what makes an erasure check pass."""
+    encryption at rest must not be what makes an erasure check pass. After the save an
+    erasure leaves running in the background (a file whose key it destroyed opens no more)."""
+    service.index.settle()
     found = occurrences(service.settings.data_dir, needle)
     path = service.settings.index_path
     if path.exists():
