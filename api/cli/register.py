@@ -15,14 +15,13 @@ from optinface.consent.register import render_pia_skeleton
 from optinface.consent.ropa import render_ropa
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
+Format = Annotated[RegisterFormat, typer.Option("--format", help="md (readable) or json.")]
 
 
 @app.callback(invoke_without_command=True)
 def show(
     ctx: typer.Context,
-    output_format: Annotated[
-        RegisterFormat, typer.Option("--format", help="md (readable) or json.")
-    ] = RegisterFormat.MD,
+    output_format: Format = RegisterFormat.MD,
     language: Lang = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -48,9 +47,7 @@ def show(
 
 @app.command("ropa")
 def ropa(
-    output_format: Annotated[
-        RegisterFormat, typer.Option("--format", help="md (readable) or json.")
-    ] = RegisterFormat.MD,
+    output_format: Format = RegisterFormat.MD,
     language: Lang = None,
     data_dir: DataDir = None,
 ) -> None:
