@@ -50,14 +50,16 @@ def _outside_demo_mode(settings: ConsentSettings, **changes: object) -> ConsentS
 
 
 @contextmanager
-def _assessed(settings: ConsentSettings, pipeline: FacePipeline,
-              clock: FakeClock) -> Iterator[World]:
+def _assessed(settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+              probe: bytes) -> Iterator[World]:
     """A deployment outside demo mode, reopened once its register is assessed (until then
-    matching is refused, and the PIA skeleton names the material to assess); not declared."""
+    matching is refused, and the PIA skeleton names the material to assess); not declared.
+    The gates are asked once the upload's header passed the limits, before any pixel is
+    decoded: ``probe`` is a readable image."""
     with closing(OptinFace.open(_outside_demo_mode(settings), pipeline=pipeline,
                                 clock=clock)) as service:
         world = make_world(service, clock, declare=False)
-        refused("assessment_outdated", lambda: world.identify(b"never reaches the engine"))
+        refused("assessment_outdated", lambda: world.identify(probe))
         register = service.register()
         assert f"**Register material assessed**: {register.material_sha256}" in (
             render_pia_skeleton(register))
@@ -70,7 +72,7 @@ def test_outside_demo_mode_a_backdated_declaration_opens_nothing_early(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes],
 ) -> None:
-    with _assessed(settings, pipeline, clock) as world:
+    with _assessed(settings, pipeline, clock, portrait_jpegs[0]) as world:
         refused("not_declared", lambda: world.identify(portrait_jpegs[0]))
         backdated = clock.now().date() - timedelta(days=90)
         register = world.service.declare(actor=world.admin, date=backdated,
@@ -86,7 +88,7 @@ def test_outside_demo_mode_a_change_of_the_register_needs_a_new_assessment_first
     portrait_jpegs: list[bytes],
 ) -> None:
     """P-39.1 s. 3.3, GDPR art. 35: assessed before declared, again after any change."""
-    with _assessed(settings, pipeline, clock) as world:
+    with _assessed(settings, pipeline, clock, portrait_jpegs[0]) as world:
         service = world.service
         service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
         clock.advance(days=60)
