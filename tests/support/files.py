@@ -32,7 +32,19 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
 def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
     """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
     encryption at rest must not be what makes an erasure check pass. After the save an
-    erasure leaves running in the background (a file whose key it destroyed opens no more)."""
+    erasure leaves running in the background (a file whose key it destroyed opens no more).
+    On PostgreSQL the service also follows its own change feed, and may begin a save of its
+    own after :meth:`HnswIndex.settle` returned: a scan that meets its temporary file renamed
+    away settles and reads again (the renamed file holds what the temporary one did)."""
+    for _ in range(3):
+        try:
+            return _readable_occurrences(service, needle)
+        except FileNotFoundError:
+            continue
+    return _readable_occurrences(service, needle)
+
+
+def _readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
     service.index.settle()
     found = occurrences(service.settings.data_dir, needle)
     path = service.settings.index_path
