@@ -11,6 +11,7 @@ import numpy as np
 from optinface.consent.keys import IndexKeyWrap
 from optinface.consent.service import OptinFace
 from optinface.engine import index_file
+from optinface.engine.errors import IndexCorrupt
 from optinface.engine.index import HnswIndex
 
 
@@ -35,11 +36,12 @@ def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
     erasure leaves running in the background (a file whose key it destroyed opens no more).
     On PostgreSQL the service also follows its own change feed, and may begin a save of its
     own after :meth:`HnswIndex.settle` returned: a scan that meets its temporary file renamed
-    away settles and reads again (the renamed file holds what the temporary one did)."""
+    away, or an index file whose key that save just destroyed, settles and reads again (the
+    renamed file holds what the temporary one did); the last try lets any error through."""
     for _ in range(3):
         try:
             return _readable_occurrences(service, needle)
-        except FileNotFoundError:
+        except (FileNotFoundError, IndexCorrupt):
             continue
     return _readable_occurrences(service, needle)
 
