@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +135,10 @@ def test_malformed_http_is_answered_by_the_servers_parser_before_the_app(
         assert b"content-type: text/plain" in head and b"content-security-policy" not in head
     assert [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER] == []
     assert httpx.get(f"{base_url}/healthz").status_code == 200
+    # The app's own line, written by the server's thread once the answer has gone: waited for.
+    deadline = time.monotonic() + 5
+    while not any(r.name == ACCESS_LOGGER for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len([r for r in caplog.records if r.name == ACCESS_LOGGER]) == 1  # the app's, logged
 
 
