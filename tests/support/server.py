@@ -31,9 +31,10 @@ def inherited_environment() -> dict[str, str]:
 
 def healthy(url: str, *, verify: ssl.SSLContext | bool = True) -> bool:
     """Whether the server at ``url`` answers ``/healthz`` with 200 now (over HTTPS, trusting
-    what ``verify`` trusts)."""
+    what ``verify`` trusts). A 10 s read allowance: on 2 busy cores a first answer has taken
+    more than httpx's default 5 s (fresh-clone CI: ReadTimeout after the server logged 200)."""
     try:
-        return httpx.get(f"{url}/healthz", timeout=2, verify=verify).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=10, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -58,7 +59,8 @@ def running(app: FastAPI) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     with started(server):
-        assert httpx.get(f"{url}/healthz").status_code == 200
+        wait_until_healthy(url, seconds=60, interval=0.05,
+                           log=lambda: f"the server on {url} never answered /healthz")
         yield url
 
 
