@@ -106,6 +106,9 @@ server_unreachable           503     (CLI only) no server answers at --url (benc
 bench_failed                 503     (CLI only) the server under bench refused a setup step or a
                                      measured call, or its own server never came up
 data_dir_in_use              409     (CLI only) a running server has the data directory open
+log_not_as_witnessed         409     (CLI only) audit reseal: the log is not, or was at a start
+                                     not, the one its witness signed (details.found: the action
+                                     and event that say so): nothing is sealed
 data_dir_unusable            503     (CLI only) the data directory cannot be created or written,
                                      or its ledger cannot be read (a file that is not a database),
                                      or it does not exist (every command but serve and keys create)
@@ -256,6 +259,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "server_unreachable": 503,
     "bench_failed": 503,
     "data_dir_in_use": 409,
+    "log_not_as_witnessed": 409,
     "data_dir_unusable": 503,
     "placeholder_accountability": 503,
     "manifest_unreadable": 503,

@@ -108,6 +108,7 @@ class AuditAction(StrEnum):
     # or, once instead, not vouched for: that start found the log other than its witness signed
     LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"
     LOG_EVENTS_UNSEALED = "log_events_unsealed"  # events past the witness without a keyed seal
+    LOG_SEALS_RESEALED = "log_seals_resealed"  # by the operator, on a log as witnessed (reseal)
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left

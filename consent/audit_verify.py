@@ -26,7 +26,9 @@ An export of the log (``GET /v1/audit/export?format=json``) is checked the same 
 events alone (:func:`verify_export`, ``optinface audit verify-export``), by the same checks of
 each event: the whole log from event 1 as the rows are, and against the checkpoints an auditor
 kept; a filtered export event by event, each link where both events are in it, and no
-checkpoint (no root can be recomputed over part of the log).
+checkpoint (no root can be recomputed over part of the log). The export carries each event's
+keyed seal (never the key): whoever holds the key store checks them as the rows' are; an export
+made before they were exported carries none, and is checked without them.
 
 The first inconsistency, the one at the lowest sequence number, is named.
 """
@@ -211,6 +213,16 @@ def _first(problems: Sequence[Problem]) -> Problem | None:
     return min(problems, key=lambda p: -1 if p.sequence is None else p.sequence, default=None)
 
 
+def _unsealed(seals: SealWalk | None, *, whole: bool) -> list[Unsealed]:
+    return [] if seals is None else seals.finish(whole=whole)
+
+
+def _seal_problems(seals: SealWalk | None, unsealed: Sequence[Unsealed]) -> list[Problem]:
+    """Each event without a valid keyed seal as a problem, in the walk's words and code."""
+    return [] if seals is None else [Problem(found.seq, seals.message(found),
+                                             reason=found.reason) for found in unsealed]
+
+
 def verify_log(
     session: Session, *, verifier: Verifier, known: Sequence[KnownCheckpoint] = (),
     seal_key: bytes | None = None,
@@ -223,11 +235,8 @@ def verify_log(
         walk.add(event)
         if seals is not None:
             seals.add(event)
-    problems = walk.finish()
-    unsealed = [] if seals is None else seals.finish()
-    if seals is not None:
-        problems.extend(Problem(found.seq, seals.message(found), reason=found.reason)
-                        for found in unsealed)
+    unsealed = _unsealed(seals, whole=True)
+    problems = walk.finish() + _seal_problems(seals, unsealed)
     tree = MerkleTree(walk.leaves)
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
     in_rows: set[tuple[int, bytes]] = set()
@@ -263,10 +272,20 @@ class ExportReport:
     known: int  # checkpoints checked (none on a filtered export)
     root: bytes | None  # over the whole log; None: a filtered export, no checkpoint checked
     problem: Problem | None
+    seals_checked: bool = False  # with the key store's HMAC key: each event's keyed seal
+    unsealed: list[Unsealed] = field(default_factory=list)  # past the adoption point
+    unjudged: int = 0  # a filtered export without the adoption's event: events with no seal
+
+
+def carries_keyed_seals(events: Sequence[AuditEventPublic]) -> bool:
+    """Whether an export carries the events' keyed seals: one made before they were exported
+    has no ``keyed_seal`` field at all (a ``null`` one is an event without a seal)."""
+    return any("keyed_seal" in event.model_fields_set for event in events)
 
 
 def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
-                  known: Sequence[KnownCheckpoint] = (), whole: bool = True) -> ExportReport:
+                  known: Sequence[KnownCheckpoint] = (), whole: bool = True,
+                  seal_key: bytes | None = None) -> ExportReport:
     """Check an export of the log (``GET /v1/audit/export?format=json``) from its events alone.
 
     ``whole``: the export holds the whole log from event 1 (no filter), so the events are
@@ -274,21 +293,30 @@ def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
     filtered export) each event against its hash and the seals rule, and its link to its
     predecessor where the export holds it: no root can be recomputed, so no checkpoint checked.
     An export lists its events by sequence number: one listed out of order is reported.
+    ``seal_key`` (the key store's HMAC key, for an export that carries the keyed seals): each
+    event's keyed seal too, as :func:`verify_log` checks the rows'.
     """
     walk = _Walk(whole=whole, missing="deleted, or the export was filtered")
+    seals = None if seal_key is None else SealWalk(seal_key)
     for event in sorted(events, key=lambda e: e.seq):
         walk.add(event)
+        if seals is not None:
+            seals.add(event)
     problems = walk.finish() + [
         Problem(after.seq, f"event {after.seq} comes after event {before.seq} in the export"
                            " (reordered)")
         for before, after in pairwise(events) if after.seq < before.seq]
-    if not whole:
-        return ExportReport(events=len(events), known=0, root=None, problem=_first(problems))
-    tree = MerkleTree(walk.leaves)
-    problems.extend(found for outside in known if (found := _outside_problem(
-        outside, verifier=verifier, walk=walk, tree=tree, holder="the export")) is not None)
-    return ExportReport(events=len(events), known=len(known), root=tree.root(),
-                        problem=_first(problems))
+    unsealed = _unsealed(seals, whole=whole)
+    problems += _seal_problems(seals, unsealed)
+    root, checked = None, 0
+    if whole:
+        tree = MerkleTree(walk.leaves)
+        problems.extend(found for outside in known if (found := _outside_problem(
+            outside, verifier=verifier, walk=walk, tree=tree, holder="the export")) is not None)
+        root, checked = tree.root(), len(known)
+    return ExportReport(events=len(events), known=checked, root=root, problem=_first(problems),
+                        seals_checked=seals is not None, unsealed=unsealed,
+                        unjudged=0 if seals is None else seals.unjudged(whole=whole))
 
 
 _EXPORT = TypeAdapter(list[AuditEventPublic])

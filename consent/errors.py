@@ -237,6 +237,14 @@ class WitnessUnusable(ConsentError):
     code = "witness_unusable"
 
 
+class LogNotAsWitnessed(ConsentError):
+    """The audit log is not, or was not at some start, the one its witness signed (events lost
+    or rewritten, a new witness folder taken up, events appended without the key store, or the
+    keyed seals' adoption refused): the operator's reseal vouches for nothing on it."""
+
+    code = "log_not_as_witnessed"
+
+
 class KeyStoreUnusable(ConsentError):
     """The key store cannot be used: inside the data directory, unreachable, or no token."""
 

@@ -20,7 +20,9 @@ verify`` and the server's own check), and the service itself checks the events p
 witnessed checkpoint at start and before each checkpoint it signs, chaining those without a
 valid seal as ``log_events_unsealed`` (:func:`record_unsealed`) rather than signing them
 silently. An outsider holding only an export and the witness cannot tell a sealed event from
-an unsealed one: the seal needs the key.
+an unsealed one: the seal needs the key (the export carries the seals, for whoever holds it:
+:func:`consent.audit_verify.verify_export`). A migration below 0031 and back drops the seals;
+only the operator seals them again, on a log as its witness signed it (:mod:`consent.log_reseal`).
 
 The HMAC key is a named secret of the key store, never an epoch key: epoch rotation and
 template re-keying leave it, so the log stays verifiable for as long as the key store is kept.
@@ -107,10 +109,25 @@ class SealWalk:
         elif event.action == AuditAction.LOG_SEALS_NOT_ADOPTED and self.refused_at is None:
             self.refused_at = event.seq
 
-    def finish(self) -> list[Unsealed]:
-        """The events past the adoption point without a valid keyed seal, in sequence order."""
+    def finish(self, *, whole: bool = True) -> list[Unsealed]:
+        """The events past the adoption point without a valid keyed seal, in sequence order.
+
+        ``whole``: every event from 1 was added. Otherwise (a filtered export) an event without
+        a seal is judged only where the adoption's event (or its refusal's) was among them:
+        without the adoption point it cannot be told from one from before keyed seals, and
+        :meth:`unjudged` counts it.
+        """
         through = self.adopted or 0
-        return [found for found in self._failures if found.seq > through]
+        return [found for found in self._failures
+                if found.seq > through and (whole or self._judged(found))]
+
+    def unjudged(self, *, whole: bool) -> int:
+        """How many events without a seal :meth:`finish` left unjudged (none on the whole log)."""
+        return 0 if whole else sum(not self._judged(found) for found in self._failures)
+
+    def _judged(self, found: Unsealed) -> bool:
+        return (found.reason is SealFailure.INVALID or self.adopted is not None
+                or self.refused_at is not None)
 
     def message(self, found: Unsealed) -> str:
         """What ``found`` means, in words, for the verification's report."""

@@ -858,6 +858,11 @@ class AuditEventPublic(_Public):
     pruned_leaf: str | None = Field(
         default=None, description="An access event whose content retention removed: the Merkle"
         " leaf hash (hex) kept in its place, what checkpoints committed to; None otherwise.")
+    keyed_seal: str | None = Field(
+        default=None, description="HMAC-SHA256 of the chain hash under the key store's HMAC"
+        " key (consent.log_seals), which only the key store's holder can check; None: the"
+        " event carries none (from before migration 0031, or appended with the database"
+        " alone). Absent from exports made before it was exported.")
 
 
 class AuditFilter(BaseModel):

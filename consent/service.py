@@ -39,6 +39,7 @@ from optinface.consent import (
     handover,
     incidents,
     ledger,
+    log_reseal,
     log_seals,
     matching,
     operating_point,
@@ -476,6 +477,12 @@ class OptinFace:
         store, chained with ``reason``; ``dry_run`` lists the rows without a valid seal and
         seals nothing (see :func:`consent.row_seals.reseal`)."""
         return row_seals.reseal(self.runtime, reason=reason, dry_run=dry_run)
+
+    def reseal_log(self, *, reason: str) -> log_reseal.LogResealed:
+        """Seal again the witnessed events without a valid keyed seal (a migration round trip
+        below 0031), only on a log as its witness signed it: the operator's own act with the
+        key store, chained with ``reason`` (see :mod:`consent.log_reseal`)."""
+        return log_reseal.reseal(self.runtime, reason=reason)
 
     def authenticate(self, secret: str) -> Actor:
         """The actor behind an API key or subject token; failures are audited without the secret."""

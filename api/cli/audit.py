@@ -13,6 +13,7 @@ verdict says that an event appended with the database alone is not told apart.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,12 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from optinface.api.cli.common import DataDir, refused, say_error
+from optinface.api.cli.common import DataDir, echo_json, opened, refused, say_error
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
+    ExportReport,
     KnownCheckpoint,
+    carries_keyed_seals,
     read_export,
     verify_export,
     verify_log,
@@ -38,8 +41,9 @@ from optinface.consent.errors import (
 )
 from optinface.consent.keys import HMAC_KEY_NAME
 from optinface.consent.keystore import open_key_store_to_read, read_key
+from optinface.consent.log_seals import Unsealed
 from optinface.consent.notes import NoteError, Verifier
-from optinface.consent.schemas import ChainStatus
+from optinface.consent.schemas import UnsealedEvent
 from optinface.consent.transparency import (
     chain_status,
     read_checkpoint_file,
@@ -50,7 +54,9 @@ from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
     help="The hash-chained, witnessed audit log: verify checks it read-only, as an outsider"
-         " would; verify-export checks a JSON export of it, without the data directory.\n\n"
+         " would; verify-export checks a JSON export of it, without the data directory;"
+         " reseal makes the witnessed events' keyed seals again after a migration round"
+         " trip.\n\n"
          "Example: optinface audit verify --data-dir /srv/optinface",
     no_args_is_help=True)
 
@@ -134,11 +140,17 @@ def verify(data_dir: DataDir = None, against: Against = None,
     seal_key = _seal_key(settings)
     failure = _check(settings.url, verifier, known, seal_key=seal_key)
     if failure is None:
-        typer.echo("keyed seals: every event's checked with the key store" if seal_key
-                   else f"keyed seals: NOT checked, no key store at {settings.keys_dir}: an"
-                        " event appended with the database alone is not told apart")
+        typer.echo(SEALS_CHECKED if seal_key else _no_key_store(settings))
         return
     raise _broken(*failure)
+
+
+SEALS_CHECKED = "keyed seals: every event's checked with the key store"
+
+
+def _no_key_store(settings: ApiSettings) -> str:
+    return (f"keyed seals: NOT checked, no key store at {settings.keys_dir}: an event appended"
+            " with the database alone is not told apart")
 
 
 def _seal_key(settings: ApiSettings) -> bytes | None:
@@ -180,21 +192,36 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
         engine.dispose()
     if not status.ok:
         where = _broken_line("audit log", status.first_bad_sequence, str(status.problem))
-        return [where + (f" [{status.reason}]" if status.reason else ""), *_unsealed(status)]
+        return [where + (f" [{status.reason}]" if status.reason else ""),
+                *_unsealed(status.unsealed, status.unsealed_count)]
     typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
                f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
                f" key {verifier.vkey}")
     return None
 
 
-def _unsealed(status: ChainStatus) -> list[str]:
-    """The events without a valid keyed seal, one line (those the status lists)."""
-    if not status.unsealed_count:
+def _unsealed(listed: Sequence[UnsealedEvent | Unsealed], count: int) -> list[str]:
+    """The events without a valid keyed seal, one line: those ``listed`` of ``count``."""
+    if not count:
         return []
-    listed = ", ".join(f"{found.seq} {found.reason}" for found in status.unsealed)
-    more = status.unsealed_count - len(status.unsealed)
-    return [f"events without a valid keyed seal ({status.unsealed_count}): {listed}"
+    named = ", ".join(f"{found.seq} {found.reason}" for found in listed)
+    more = count - len(listed)
+    return [f"events without a valid keyed seal ({count}): {named}"
             + (f" and {more} more" if more else "")]
+
+
+def _seals_verdict(report: ExportReport, *, carried: bool, settings: ApiSettings) -> str:
+    """What the export's check said of the keyed seals (it passed)."""
+    if not carried:
+        return ("keyed seals: NOT checked, the export carries none (made before the events'"
+                " keyed seals were exported)")
+    if not report.seals_checked:
+        return _no_key_store(settings)
+    if report.unjudged:
+        return (f"keyed seals: checked with the key store where an event carries one;"
+                f" {report.unjudged} carry none, which this filtered export cannot tell from"
+                " events from before keyed seals (it leaves out log_seals_adopted)")
+    return SEALS_CHECKED
 
 
 ExportFile = Annotated[
@@ -218,14 +245,16 @@ Filtered = Annotated[
 
 @app.command("verify-export")
 def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Against = None,
-                       filtered: Filtered = False) -> None:
+                       filtered: Filtered = False, data_dir: DataDir = None) -> None:
     """Check an exported audit log with no data directory, writing nothing: exit 0 if every
     event matches its hash, the seals rule and its predecessor's hash, and the whole log's root
     matches every --against checkpoint signed by --public-key; else 1 and the first problem (2:
     a file or key that cannot be used). Without --filtered the file must hold the whole log
     from event 1: a missing event is a deletion. Only the JSON export is verified: the CSV is
     for reading in a spreadsheet (cells that would read as formulas are neutralised), not the
-    bytes the chain hashed.
+    bytes the chain hashed. Where the key store is (found as `audit verify` finds it), each
+    event's keyed seal is checked too, and one without a valid seal named by sequence number;
+    elsewhere the verdict says the keyed seals were NOT checked.
 
     Example: optinface audit verify-export audit.json --public-key VKEY --against kept.json
     """
@@ -238,15 +267,45 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
     known = _checkpoint_files(against)
-    report = verify_export(events, verifier=verifier, known=known, whole=not filtered)
-    if report.problem is not None:
-        raise _broken(_broken_line("audit export", report.problem.sequence,
-                                   report.problem.message))
+    settings = load_settings(data_dir=data_dir)
+    carried = carries_keyed_seals(events)
+    report = verify_export(events, verifier=verifier, known=known, whole=not filtered,
+                           seal_key=_seal_key(settings) if carried else None)
+    if (problem := report.problem) is not None:
+        where = _broken_line("audit export", problem.sequence, problem.message)
+        raise _broken(where + (f" [{problem.reason}]" if problem.reason else ""),
+                      *_unsealed(report.unsealed, len(report.unsealed)))
     if report.root is None:
         typer.echo(f"audit export OK (filtered): {report.events} events each match their hash,"
                    " and their predecessor's where the export holds it; checkpoints cannot be"
                    f" checked on a filtered export ({len(known)} given, not checked)")
-        return
-    typer.echo(f"audit export OK: {report.events} events, the whole log from event 1,"
-               f" {report.known} checkpoints covered; root"
-               f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
+    else:
+        typer.echo(f"audit export OK: {report.events} events, the whole log from event 1,"
+                   f" {report.known} checkpoints covered; root"
+                   f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
+    typer.echo(_seals_verdict(report, carried=carried, settings=settings))
+
+
+@app.command("reseal")
+def reseal(
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why, in one line: e.g. a migration round trip below 0031; never a"
+                         " person's name or pseudonym. Chained with the events sealed.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Seal again the events the witness signed that carry no valid keyed seal, chained.
+
+    A migration below 0031 and back drops every event's keyed seal, and no start adopts them
+    again, so `audit verify` with the key store names them all. This is the operator's own act,
+    where the data directory and the key store are (on SQLite with the server stopped), and
+    only on a log that is the one its witness signed, now and at every start: one where a start
+    chained log_rolled_back, log_rewritten, witness_adopted, log_events_unsealed or
+    log_seals_not_adopted is refused (log_not_as_witnessed) and nothing is sealed. No event
+    past the witness's newest checkpoint is sealed. Chained as log_seals_resealed with the
+    reason, how many, the first and the last.
+
+    Example: optinface audit reseal --reason "CHG-7: schema rolled back to 0030 and forward"
+    """
+    with opened(data_dir) as (_, service):
+        done = service.reseal_log(reason=reason)
+    echo_json(done.summary())

@@ -702,6 +702,10 @@ FRENCH: dict[str, str] = {
         "Événements du journal sans le sceau à clé du service (écrits par la seule base de"
         " données)"
     ),
+    "Witnessed log events sealed again by the operator, with the key store": (
+        "Événements du journal attestés par le témoin scellés de nouveau par l'exploitant, avec"
+        " le magasin de clés"
+    ),
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",

@@ -69,6 +69,8 @@ ACTIONS: dict[str, str] = {
                              " differs from its witness",
     "log_events_unsealed": "Log events without the service's keyed seal (written with the"
                            " database alone)",
+    "log_seals_resealed": "Witnessed log events sealed again by the operator, with the key"
+                          " store",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",

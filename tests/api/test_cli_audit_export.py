@@ -50,6 +50,7 @@ class Saved:
     filtered: Path  # ?action=key_created
     csv: Path
     pruned: Path  # an export half a year on, once retention emptied the access events
+    data_dir: Path  # the deployment's, beside its key store (closed)
 
     def events(self, path: Path | None = None) -> Events:
         loaded: Events = json.loads((path or self.whole).read_text())
@@ -63,7 +64,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline) -> I
     folder.mkdir()
     clock = FakeClock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
     with deployment(root, pipeline, clock=clock,
-                    access_log_retention_days=183) as (_, service, client, keys):
+                    access_log_retention_days=183) as (settings, service, client, keys):
         reviewer, admin = auth(keys.reviewer), auth(keys.admin)
 
         def keep(name: str, path: str, method: str = "GET", **params: str) -> Path:
@@ -90,7 +91,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline) -> I
                   client.get("/.well-known/optinface-keys.json").json()["keys"]
                   if key["verifier_key"]]
     yield Saved(folder=folder, vkey=vkey, checkpoint=checkpoint, whole=whole, later=later,
-                filtered=filtered, csv=csv, pruned=pruned)
+                filtered=filtered, csv=csv, pruned=pruned, data_dir=settings.data_dir)
 
 
 def verify_export(saved: Saved, file: Path, *extra: str) -> tuple[int, str]:
@@ -120,7 +121,9 @@ def test_a_whole_export_verifies_against_a_checkpoint_and_writes_nothing(
     assert code == 0, output
     assert output.startswith(f"audit export OK: {len(events)} events, the whole log from event"
                              " 1, 1 checkpoints covered; root "), output
-    assert output.endswith(f"; key {saved.vkey}\n")
+    verdict, seals = output.splitlines()
+    assert verdict.endswith(f"; key {saved.vkey}"), output
+    assert seals.startswith("keyed seals: NOT checked, no key store at "), output
     assert file_bytes(saved.folder, tmp_path) == before and not list(tmp_path.iterdir())
     # The export holds an erasure, its seals forgotten, and events naming living subjects.
     assert any(e["action"] == "erase" for e in events)
@@ -264,10 +267,10 @@ def test_a_filtered_export_is_checked_event_by_event_and_says_checkpoints_were_n
     assert {e["action"] for e in events} == {"key_created"} and events[0]["seq"] > 1
     code, output = verify_export(saved, saved.filtered, "--filtered",
                                  "--against", str(saved.checkpoint))
-    assert (code, output) == (0, f"audit export OK (filtered): {len(events)} events each match"
-                                 " their hash, and their predecessor's where the export holds"
-                                 " it; checkpoints cannot be checked on a filtered export (1"
-                                 " given, not checked)\n")
+    assert (code, output.splitlines()[0]) == (
+        0, f"audit export OK (filtered): {len(events)} events each match their hash, and their"
+           " predecessor's where the export holds it; checkpoints cannot be checked on a"
+           " filtered export (1 given, not checked)"), output
     # Taken for the whole log, its gaps are deletions.
     code, output = verify_export(saved, saved.filtered)
     assert code == 1 and "BROKEN at sequence 1: event 1 is missing (deleted, or the export was"\
@@ -286,6 +289,30 @@ def test_a_filtered_export_is_checked_event_by_event_and_says_checkpoints_were_n
     assert code == 1 and f"event {second} does not link to event {first}" in output, output
 
 
+def test_a_filtered_export_checks_the_keyed_seals_it_can_with_the_key_store(
+    saved: Saved, tmp_path: Path
+) -> None:
+    """A filtered export that leaves out ``log_seals_adopted`` cannot tell an event without a
+    seal from one from before keyed seals: it says how many it did not judge; a seal that is
+    there but not the key store's is named."""
+    events = saved.events(saved.filtered)
+    with_key = ("--filtered", "--data-dir", str(saved.data_dir))
+    code, output = verify_export(saved, saved.filtered, *with_key)
+    assert code == 0 and output.endswith("keyed seals: every event's checked with the key"
+                                         " store\n"), output
+    events[1]["keyed_seal"] = None
+    code, output = verify_export(saved, written(tmp_path, events), *with_key)
+    assert code == 0 and output.endswith(
+        "keyed seals: checked with the key store where an event carries one; 1 carry none,"
+        " which this filtered export cannot tell from events from before keyed seals (it"
+        " leaves out log_seals_adopted)\n"), output
+    events[1]["keyed_seal"] = events[0]["keyed_seal"]  # another event's seal
+    code, output = verify_export(saved, written(tmp_path, events), *with_key)
+    assert code == 1 and output.startswith(f"audit export BROKEN at sequence {events[1]['seq']}:"
+                                           ), output
+    assert "[keyed_seal_invalid]" in output
+
+
 def test_an_export_with_pruned_access_events_verifies_by_their_kept_leaves(
     saved: Saved, tmp_path: Path
 ) -> None:
@@ -297,6 +324,9 @@ def test_an_export_with_pruned_access_events_verifies_by_their_kept_leaves(
     code, output = verify_export(saved, saved.pruned, "--against", str(saved.checkpoint),
                                  "--against", str(saved.later))
     assert code == 0 and "2 checkpoints covered" in output, output
+    code, output = verify_export(saved, saved.pruned, "--data-dir", str(saved.data_dir))
+    assert code == 0 and output.endswith("keyed seals: every event's checked with the key"
+                                         " store\n"), output  # an emptied event keeps its seal
     pruned[0]["pruned_leaf"] = "00" * 32  # the leaf the signed checkpoint committed to, edited
     code, output = verify_export(saved, written(tmp_path, events), "--against", str(saved.later))
     assert code == 1 and "(rewritten)" in output, output

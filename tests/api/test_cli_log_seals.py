@@ -9,28 +9,43 @@ the verdict says the keyed seals were not.
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
+from optinface.api.app import create_app
 from optinface.api.cli.main import app
 from optinface.api.settings import ApiSettings, load_settings
+from optinface.consent.audit import event_hash
+from optinface.consent.keys import HMAC_KEY_NAME
+from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.roles import Role
-from optinface.consent.schemas import AgeCategory, ErasureReason, SubjectCreate
+from optinface.consent.schemas import AgeCategory, AuditEventPublic, ErasureReason, SubjectCreate
 from optinface.consent.service import OptinFace
-from tests.support.api import thresholds_for_tests
+from tests.support.api import auth, thresholds_for_tests
 from tests.support.backends import both_backends
 from tests.support.forgery import append_by_sql
+from tests.support.migrations import migrate
 
 runner = CliRunner()
 
 
+@dataclass(frozen=True)
+class Deployed:
+    settings: ApiSettings
+    reviewer: str  # a reviewer key's secret: the audit log's export over HTTP
+
+
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             database_url: str | None) -> ApiSettings:
+def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             database_url: str | None) -> Deployed:
     """A closed deployment whose log names a subject erased since, on this test's backend."""
     monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
     monkeypatch.setenv("OPTINFACE_MATCH_FMR", "0.0001")
@@ -44,9 +59,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         made = service.create_subject(actor=admin,
                                       body=SubjectCreate(age_category=AgeCategory.ADULT))
         service.erase(actor=admin, subject=made.pseudonym, reason=ErasureReason.REQUEST)
+        reviewer = service.create_api_key(actor=admin, role=Role.REVIEWER, name="auditor")
     finally:
         service.close()
-    return settings
+    return Deployed(settings=settings, reviewer=reviewer.secret)
+
+
+@pytest.fixture
+def settings(deployed: Deployed) -> ApiSettings:
+    return deployed.settings
 
 
 def verify(settings: ApiSettings) -> tuple[int, str]:
@@ -85,3 +106,177 @@ def test_a_key_store_that_cannot_be_used_is_refused_not_skipped(settings: ApiSet
     settings.key_dir.chmod(0o755)
     code, output = verify(settings)
     assert code == 2 and output.startswith("error: key_file_exposed: "), output
+
+
+# The JSON export carries the keyed seals: verify-export checks them where the key store is.
+
+Events = list[dict[str, Any]]
+
+
+def exported(deployed: Deployed, path: Path) -> Events:
+    """The whole log as ``GET /v1/audit/export?format=json`` answers a reviewer, kept at
+    ``path``; the service opened for it and closed again."""
+    settings = deployed.settings
+    service = OptinFace.open(settings)
+    try:
+        with TestClient(create_app(settings, service=service)) as client:
+            answer = client.get("/v1/audit/export", params={"format": "json"},
+                                headers=auth(deployed.reviewer))
+            vkey = next(key["verifier_key"] for key in
+                        client.get("/.well-known/optinface-keys.json").json()["keys"]
+                        if key["verifier_key"])
+    finally:
+        service.close()
+    assert answer.status_code == 200, answer.text
+    path.write_bytes(answer.content)
+    (path.parent / "vkey").write_text(vkey)
+    events: Events = json.loads(answer.content)
+    return events
+
+
+def verify_export(path: Path, *, data_dir: Path) -> tuple[int, str]:
+    """``audit verify-export`` of ``path``, finding the key store as ``audit verify`` does."""
+    vkey = (path.parent / "vkey").read_text()
+    result = runner.invoke(app, ["audit", "verify-export", str(path), "--public-key", vkey,
+                                 "--data-dir", str(data_dir)])
+    return result.exit_code, result.output
+
+
+def written(path: Path, events: Events) -> Path:
+    path.write_text(json.dumps(events))
+    return path
+
+
+@both_backends
+def test_an_export_carries_the_keyed_seals_which_verify_export_checks_with_the_key_store(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """Every event of the export carries its keyed seal, never the key; with the key store the
+    export verifies and says the seals were checked; an event edited after the export and
+    rehashed as a forger would (the last: no successor's link betrays it) is named by its
+    sequence number, which the chain alone does not see."""
+    settings = deployed.settings
+    events = exported(deployed, tmp_path / "audit.json")
+    assert all(isinstance(event["keyed_seal"], str) for event in events)
+    store = open_key_store_to_read(settings)
+    assert store is not None
+    try:
+        key = read_key(store, HMAC_KEY_NAME)
+    finally:
+        store.close()
+    text = (tmp_path / "audit.json").read_text()
+    assert key.hex() not in text and key.hex().upper() not in text
+    code, output = verify_export(tmp_path / "audit.json", data_dir=settings.data_dir)
+    assert code == 0 and output.startswith("audit export OK: "), output
+    assert output.endswith("keyed seals: every event's checked with the key store\n"), output
+    last = events[-1]
+    last["outcome"] = "nothing happened"
+    last["hash"] = event_hash(AuditEventPublic.model_validate(last))
+    tampered = written(tmp_path / "tampered.json", events)
+    code, output = verify_export(tampered, data_dir=tmp_path / "elsewhere")  # no key store
+    assert code == 0 and "keyed seals: NOT checked, no key store at" in output, output
+    code, output = verify_export(tampered, data_dir=settings.data_dir)
+    assert code == 1, output
+    assert output.startswith(f"audit export BROKEN at sequence {last['seq']}: event"
+                             f" {last['seq']} carries a keyed seal the key store did not"
+                             " make"), output
+    assert "[keyed_seal_invalid]" in output
+    assert (f"events without a valid keyed seal (1): {last['seq']} keyed_seal_invalid"
+            in output), output
+
+
+@both_backends
+def test_an_event_appended_by_a_database_writer_is_named_in_the_export(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """An event appended in plain SQL, chained as the service would, reaches the export
+    without a keyed seal: verify-export with the key store names it; an export from before the
+    seals were exported (no ``keyed_seal`` field) still verifies, saying they were not
+    checked."""
+    settings = deployed.settings
+    writer = create_engine(settings.url)
+    try:
+        forged = append_by_sql(writer, action="consent_given", details={"via": "sql"})
+    finally:
+        writer.dispose()
+    events = exported(deployed, tmp_path / "audit.json")
+    assert next(e for e in events if e["seq"] == forged)["keyed_seal"] is None
+    code, output = verify_export(tmp_path / "audit.json", data_dir=settings.data_dir)
+    assert code == 1, output
+    assert output.startswith(f"audit export BROKEN at sequence {forged}: event {forged}"
+                             " carries no keyed seal (appended with the database alone)"
+                             " [keyed_seal_missing]"), output
+    assert f"events without a valid keyed seal (1): {forged} keyed_seal_missing" in output
+    for event in events:
+        del event["keyed_seal"]
+    code, output = verify_export(written(tmp_path / "old.json", events),
+                                 data_dir=settings.data_dir)
+    assert code == 0, output
+    assert output.endswith("keyed seals: NOT checked, the export carries none (made before the"
+                           " events' keyed seals were exported)\n"), output
+
+
+# After a migration round trip below 0031, the operator's reseal seals the witnessed events.
+
+def reseal(settings: ApiSettings) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "reseal", "--reason", "CHG-7: schema rolled back to"
+                                 " 0030 and forward", "--data-dir", str(settings.data_dir)])
+    return result.exit_code, result.output
+
+
+def round_trip(settings: ApiSettings) -> None:
+    """The ledger migrated below 0031 and up again, every server stopped: the seals gone."""
+    engine = create_engine(settings.url)
+    try:
+        migrate(engine, "0030", down=True)
+        migrate(engine, "head")
+    finally:
+        engine.dispose()
+
+
+@both_backends
+def test_reseal_after_a_round_trip_below_0031_makes_audit_verify_clean(
+    settings: ApiSettings,
+) -> None:
+    round_trip(settings)
+    code, output = verify(settings)
+    assert code == 1 and "[keyed_seal_missing]" in output, output
+    code, output = reseal(settings)
+    assert code == 0, output
+    done = json.loads(output)
+    assert done["count"] > 0 and done["first"] == 1 and done["last"] <= done["witnessed"], done
+    code, output = verify(settings)
+    assert code == 0 and "keyed seals: every event's checked with the key store" in output, \
+        output
+    code, output = reseal(settings)  # nothing left to seal: nothing chained
+    assert code == 0 and json.loads(output)["count"] == 0, output
+
+
+def _appended_by_sql(settings: ApiSettings) -> None:
+    writer = create_engine(settings.url)
+    try:
+        append_by_sql(writer, action="consent_given", details={"via": "sql"})
+    finally:
+        writer.dispose()
+
+
+def _witness_emptied(settings: ApiSettings) -> None:
+    shutil.rmtree(settings.witness_dir)
+
+
+@pytest.mark.parametrize(("tampering", "finding"), [
+    (_appended_by_sql, "log_events_unsealed"), (_witness_emptied, "witness_adopted")])
+def test_reseal_refuses_a_log_that_does_not_match_its_witness(
+    settings: ApiSettings, tampering: Any, finding: str,
+) -> None:
+    """After the round trip, an event appended with the database alone (its start chains
+    ``log_events_unsealed``), or a witness folder emptied (``witness_adopted``): reseal
+    refuses with its stable code and seals nothing, so verify still fails, naming event 1."""
+    round_trip(settings)
+    tampering(settings)
+    code, output = reseal(settings)
+    assert code == 1, output
+    assert output.startswith(f"refused: log_not_as_witnessed: the audit log is not the one its"
+                             f" witness signed ({finding}, event "), output
+    code, output = verify(settings)
+    assert code == 1 and "at sequence 1: event 1 carries no keyed seal" in output, output
