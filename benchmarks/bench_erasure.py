@@ -1,8 +1,12 @@
 """Erasure latency at scale: from the erase request to unsearchable, and to physically gone.
 
-N synthetic subjects (one consent, one random protected template each) are written straight
-into the ledger and the index in bulk: the face model is not run N times, and a random unit
-vector is exactly what a protected template looks like to the index and the database. Then
+N synthetic subjects (one consent with its signed receipt, one random protected template
+each) are written straight into the ledger and the index in bulk: the face model is not run N
+times, and a random unit vector is exactly what a protected template looks like to the index
+and the database. Each receipt is of the service's own form, the real consent form's wording,
+retention policy and notice in it, signed by the service's key; only the person's passkey
+assertion inside it is a stand-in of its shape (the sweep verifies the service's signature
+alone: :mod:`consent.receipt_ends`). Then
 ``--erasures`` random subjects are erased through :meth:`OptinFace.erase`, and the timings
 the erasure receipt reports are summarised (median, p99), with the time until the index is
 saved again in the background under a new key (every erasure destroys every index file's key:
@@ -30,15 +34,18 @@ import numpy as np
 from matplotlib.figure import Figure
 from sqlalchemy import insert
 
-from optinface.consent.crypto import new_key, seal
+from optinface.consent import consent_form, ledger, retention_policy
+from optinface.consent.crypto import canonical_json, new_key, seal
 from optinface.consent.keys import KeyRing, destroy_index_file_keys, template_binding
 from optinface.consent.keystore import open_key_store
-from optinface.consent.roles import Role
+from optinface.consent.receipts import receipt_for_consent, stated_recipients
+from optinface.consent.roles import Actor, Role
 from optinface.consent.row_seals import seal_template
 from optinface.consent.schemas import ErasureReason, NoticeCreate, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, Subject, SubjectKey, Template, consent_purposes
+from optinface.consent.wording import english
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 20270301
@@ -52,6 +59,7 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
     runtime = service.runtime  # the benchmark fills the ledger below the service on purpose
     now = service.clock.now()
     model_id = service.pipeline.model_id
+    signer = _Receipts(service, purpose=purpose, notice=notice)
     for start in range(1, n + 1, BATCH):
         ids = list(range(start, min(start + BATCH, n + 1)))
         vectors = rng.standard_normal((len(ids), 512)).astype(np.float32)
@@ -64,12 +72,13 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
             subjects.append(dict(id=subject_id, pseudonym=pseudonym, status="active",
                                  age_category="adult", jurisdiction="QC", searchable=True,
                                  created_at=now, last_interaction_at=now))
-            consents.append(dict(id=consent_id, subject_id=subject_id, subject_ref=pseudonym,
-                                 notice_id=notice, notice_version="1", notice_sha256="0" * 64,
-                                 language="fr-CA", method="e_signature", given_by="self",
-                                 evidence_sha256="0" * 64, obtained_at=now,
-                                 expires_at=now + timedelta(days=365),
-                                 retained_until=now + timedelta(days=3650), status="active"))
+            consent = dict(id=consent_id, subject_id=subject_id, subject_ref=pseudonym,
+                           notice_id=notice, notice_version="1", notice_sha256="0" * 64,
+                           language="fr-CA", method="e_signature", given_by="self",
+                           evidence_sha256="0" * 64, obtained_at=now,
+                           expires_at=now + timedelta(days=365),
+                           retained_until=now + timedelta(days=3650), status="active")
+            consents.append(signer.signed(consent, subject=subjects[-1]))
             links.append(dict(consent_id=consent_id, purpose_id=purpose))
             epoch, wrapped = runtime.keys.wrap(data_key, subject_id=subject_id)
             keys.append(dict(subject_id=subject_id, created_at=now, epoch=epoch, wrapped=wrapped))
@@ -88,6 +97,37 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
     runtime.index.save()
     runtime.db.checkpoint()
     return time.perf_counter() - started
+
+
+class _Receipts:
+    """Signs each bulk-written consent's receipt as the service signs a consent's (the parts
+    every receipt shares read once)."""
+
+    def __init__(self, service: OptinFace, *, purpose: str, notice: str) -> None:
+        runtime = service.runtime
+        self._keys, self._settings = runtime.keys, runtime.settings
+        with runtime.db.transaction() as session:
+            self._purpose = ledger.get_purpose(session, purpose)
+            self._notice = ledger.get_notice(session, notice)
+            wording = consent_form.wording(session, self._settings, english)
+            session.expunge_all()
+        self._policy = retention_policy.versioned(self._settings)
+        self._recipients = stated_recipients(self._settings)
+        self._evidence = {"statement": {"wording": wording, "retentionPolicy": self._policy},
+                          "assertion": {"id": "A" * 43, "response": {
+                              "clientDataJSON": "A" * 300, "authenticatorData": "A" * 50,
+                              "signature": "A" * 96}},
+                          "credentialPublicKey": "A" * 104, "capacity": "self"}
+
+    def signed(self, row: dict[str, object], *, subject: dict[str, object]) -> dict[str, object]:
+        """``row`` with its receipt and the service's signature of it."""
+        receipt = receipt_for_consent(
+            Consent(**row), subject=Subject(**subject), purposes=[self._purpose],
+            notice=self._notice, settings=self._settings, retention_policy=self._policy,
+            recipients=self._recipients, public_key=self._keys.public_key,
+            subject_signature=self._evidence)
+        return {**row, "receipt": receipt,
+                "receipt_signature": self._keys.sign(canonical_json(receipt))}
 
 
 def _sealed(keys: KeyRing, row: dict[str, object], *, pseudonym: str) -> dict[str, object]:
@@ -110,18 +150,24 @@ def time_full_save(service: OptinFace) -> float:
     return elapsed
 
 
+def populated(service: OptinFace, *, n: int) -> tuple[Actor, float]:
+    """An admin of ``service``, and the seconds taken to fill its ledger with ``n`` subjects
+    consenting to one purpose (:func:`populate`)."""
+    admin = service.authenticate(
+        service.create_api_key(actor=None, role=Role.ADMIN, name="bench").secret)
+    purpose = service.create_purpose(actor=admin, body=PurposeCreate(
+        name="bench", description="benchmark purpose", legal_basis="consent",
+        operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=3650)).id
+    notice = service.publish_notice(actor=admin, body=NoticeCreate(
+        version="1", language="fr-CA", text="benchmark notice")).id
+    return admin, populate(service, n=n, purpose=purpose, notice=notice, seed=SEED)
+
+
 def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
     settings = ConsentSettings(data_dir=folder, index_max_elements=n + 1024)
     service = OptinFace.open(settings)
     try:
-        admin = service.authenticate(
-            service.create_api_key(actor=None, role=Role.ADMIN, name="bench").secret)
-        purpose = service.create_purpose(actor=admin, body=PurposeCreate(
-            name="bench", description="erasure benchmark", legal_basis="consent",
-            operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=3650)).id
-        notice = service.publish_notice(actor=admin, body=NoticeCreate(
-            version="1", language="fr-CA", text="benchmark notice")).id
-        populate_s = populate(service, n=n, purpose=purpose, notice=notice, seed=SEED)
+        admin, populate_s = populated(service, n=n)
         full_save_s = time_full_save(service)
         with service.runtime.db.transaction() as session:
             from sqlalchemy import select

@@ -20,15 +20,16 @@ excepted: they are proof), forgets what people in probes left
 A consent ends at its row's end, or sooner when its signed receipt says so: a row whose expiry
 or retention a database writer pushed out keeps its templates no longer than its person agreed
 (:mod:`consent.receipt_ends`, which says how that is checked without verifying every receipt
-at every sweep).
+at every sweep, nor in the sweep's write transaction: :func:`read_receipts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload, undefer
 
 from optinface.consent import (
     authority,
@@ -54,6 +55,51 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
 from optinface.consent.tables import AuditEvent, Consent, ConsentStatus, Subject, SubjectStatus
 
+READ_CHUNK = 500
+"""Consents read at a time by :func:`read_receipts`. On SQLite every session holds the write
+lock (``BEGIN IMMEDIATE``, :mod:`consent.db`), so the rows and the receipts they need (several
+kB of JSON each) are loaded in slices this size, writers going between them, and verified
+outside them."""
+
+_RECEIPTS_APART = (defer(Consent.receipt), defer(Consent.withdrawal_receipt))
+"""Loading options that leave a consent's receipts (several kB of JSON each) unread until
+asked for: the sweep reads a receipt only where it is to be verified."""
+
+
+def read_receipts(runtime: Runtime, *, now: datetime) -> None:
+    """Verify the receipts of the consents in force before the sweep's write transaction, so
+    that it holds the ledger's lock only to verify those whose row changed meanwhile
+    (:meth:`ReceiptEnds.read <consent.receipt_ends.ReceiptEnds.read>`). The slices need not
+    agree with each other nor with the write transaction: that judges every row as it finds
+    it, and what it finds changed it verifies again."""
+    runtime.receipt_ends.read(_unread(runtime, now=now), public_key=runtime.keys.public_key)
+
+
+def _unread(runtime: Runtime, *, now: datetime) -> Iterator[tuple[Consent, str]]:
+    """The consents in force whose receipts were not read as their rows are now, each with its
+    subject's pseudonym and its receipt loaded; ``READ_CHUNK`` rows read at a time in order of
+    id, each read's transaction over before its consents are handed on."""
+    ends = runtime.receipt_ends
+    after = ""
+    while True:
+        with runtime.db.reading() as session:
+            chunk = session.execute(
+                select(Consent, Subject.pseudonym)
+                .join(Subject, Consent.subject_id == Subject.id)
+                .where(Subject.status == SubjectStatus.ACTIVE, in_force(now), Consent.id > after)
+                .order_by(Consent.id).limit(READ_CHUNK)
+                .options(*_RECEIPTS_APART, selectinload(Consent.purposes))).all()
+            unread = [(consent, pseudonym) for consent, pseudonym in chunk
+                      if ends.unread(consent, pseudonym)]
+            if unread:  # their receipts, into the rows already loaded
+                session.scalars(select(Consent).where(
+                    Consent.id.in_([consent.id for consent, _ in unread]))
+                    .options(undefer(Consent.receipt))).all()
+        yield from unread
+        if len(chunk) < READ_CHUNK:
+            return
+        after = chunk[-1][0].id
+
 
 def due_for_erasure(
     runtime: Runtime, session: Session, *, now: datetime, actor: Actor | None
@@ -69,7 +115,8 @@ def due_for_erasure(
     subjects = list(session.scalars(
         select(Subject)
         .where(Subject.status == SubjectStatus.ACTIVE)
-        .options(selectinload(Subject.consents).selectinload(Consent.purposes))
+        .options(selectinload(Subject.consents).options(  # a receipt: only where verified
+            *_RECEIPTS_APART, selectinload(Consent.purposes)))  # (a row changed meanwhile)
     ))
     survey = runtime.receipt_ends.survey(
         ((consent, subject.pseudonym) for subject in subjects for consent in subject.consents
@@ -126,6 +173,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     """Erase every subject past a limit, and the templates of every consent past one while
     another keeps their subject; audited (``actor`` is None for the scheduler)."""
     now = runtime.clock.now()
+    read_receipts(runtime, now=now)
     with runtime.db.transaction() as session:
         due, expired = due_for_erasure(runtime, session, now=now, actor=actor)
     # Erasures begun and interrupted (here, or on a worker that died) are finished first, as

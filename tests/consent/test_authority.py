@@ -11,17 +11,18 @@ import base64
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select, text
 
-from optinface.consent import matching
+from optinface.consent import matching, receipt_ends
 from optinface.consent.audit import AuditAction
+from optinface.consent.authority import Mismatch
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ProbeConsentRequired
@@ -250,6 +251,54 @@ def test_a_consent_no_receipt_backs_is_swept_at_once(
     assert report.consents_expired == 1 and world.service.index.count() == 0
     assert [(e.details["use"], e.details["mismatch"]) for e in mismatches(world)] == [
         ("retention", "no_receipt")]
+
+
+def test_a_row_rewritten_between_the_sweeps_read_and_its_write_is_judged_as_it_is_then(
+    world: World, settings: ConsentSettings, portrait_jpegs: list[bytes], clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep verifies the receipts before its write transaction (consent.retention.
+    read_receipts) and there only the rows whose signature, subject or purposes changed since:
+    rows rewritten by a second connection just after that read are judged on what they hold
+    in the write. One pushed out to 2099 ends when its receipt's 30 days are over, one moved to
+    a purpose its receipt does not name ends at once, verified again in the write transaction
+    (the one receipt verified there); each chained as before."""
+    second = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
+    pushed, pushed_consent = world.subject(days=30)
+    world.enrol(pushed, pushed_consent, portrait_jpegs[0])
+    _, moved_consent = world.subject()
+    read = world.service.runtime.receipt_ends.read
+    verify = receipt_ends.receipt_end
+    verified_in_write: list[str] = []
+
+    def counted(consent: Consent, *, pseudonym: str, public_key: str) -> datetime | Mismatch:
+        verified_in_write.append(consent.id)
+        return verify(consent, pseudonym=pseudonym, public_key=public_key)
+
+    def read_then_rewrite(consents: Iterable[tuple[Consent, str]], *, public_key: str) -> None:
+        read(consents, public_key=public_key)
+        sql(settings, "UPDATE consents SET expires_at = ?, retained_until = ? WHERE id = ?",
+            "2099-12-31 00:00:00.000000", "2099-12-31 00:00:00.000000", pushed_consent)
+        sql(settings, "UPDATE consent_purposes SET purpose_id = ? WHERE consent_id = ?",
+            second, moved_consent)
+        monkeypatch.setattr(receipt_ends, "receipt_end", counted)
+
+    monkeypatch.setattr(world.service.runtime.receipt_ends, "read", read_then_rewrite)
+    report = world.service.sweep()
+    monkeypatch.undo()
+    assert verified_in_write == [moved_consent]
+    assert (report.consents_expired, [e.reason for e in report.erasures]) == (
+        1, [ErasureReason.EXPIRY])
+    assert sorted((e.details["consent_id"], e.details["use"], e.details["mismatch"])
+                  for e in mismatches(world)) == sorted([
+        (pushed_consent, "retention", "ends_later_than_receipt"),
+        (moved_consent, "retention", "purpose_not_in_receipt")])
+    assert world.service.seconds_to_next_consent_end() == timedelta(days=30).total_seconds()
+    clock.advance(days=30)
+    [erasure] = world.service.sweep().erasures
+    assert (erasure.reason, erasure.templates_destroyed) == (ErasureReason.EXPIRY, 1)
+    assert world.service.index.count() == 0
+    assert len(mismatches(world)) == 2 and world.service.verify_audit().ok
 
 
 def test_a_probe_consent_inserted_by_sql_is_refused_as_unsigned(

@@ -1,0 +1,157 @@
+"""How long a process's first retention sweep holds the ledger's write lock, before and after
+the receipts were verified ahead of its write transaction (``consent.retention.read_receipts``).
+
+N synthetic subjects, each with one consent and its signed receipt, are written in bulk
+(:func:`benchmarks.bench_erasure.populate`). Then, in alternating rounds, a first sweep (a fresh
+:class:`~consent.receipt_ends.ReceiptEnds`: nothing verified yet, as at a start) runs through
+:meth:`OptinFace.sweep`, each transaction it opens timed. *Before* is the sweep as it was: no
+read pass, every receipt loaded with its row and verified inside the write transaction (the
+read pass taken out, and the loading options that now leave receipts unread).
+*After* is the sweep as it is now. Every consent is backed and in force, so both end nothing
+and each round does the same work. On SQLite every session takes the write lock (``BEGIN
+IMMEDIATE``), the read pass's reads included: their longest and their sum are reported beside
+the write transaction (writers go between them).
+
+    python -m benchmarks.bench_sweep --n 10000
+
+Writes benchmarks/results/bench_sweep_<n>.json and a PNG next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+from unittest.mock import patch
+
+from matplotlib.figure import Figure
+from sqlalchemy.orm import Session
+
+from benchmarks.bench_erasure import SEED, populated
+from optinface.consent import retention
+from optinface.consent.receipt_ends import ReceiptEnds
+from optinface.consent.runtime import Runtime
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODES = ("before", "after")
+
+
+def _timed(transaction: Callable[[], AbstractContextManager[Session]],
+           spans: list[tuple[float, float]]) -> Callable[[], AbstractContextManager[Session]]:
+    """``transaction``, recording when each one began and ended (its lock held)."""
+
+    @contextmanager
+    def timed() -> Iterator[Session]:
+        began = time.perf_counter()
+        try:
+            with transaction() as session:
+                yield session
+        finally:
+            spans.append((began, time.perf_counter()))
+
+    return timed
+
+
+def first_sweep(service: OptinFace, *, mode: str) -> dict[str, float]:
+    """One first sweep in ``mode``: seconds the write transaction held the lock; the read
+    pass's longest read and all its reads together (on SQLite, the lock held in slices
+    between which writers go), and its whole time (0 before); the sweep's whole time."""
+    runtime = service.runtime
+    runtime.receipt_ends = ReceiptEnds()  # as a start finds it: nothing verified
+    spans: list[tuple[float, float]] = []
+    read: list[tuple[float, float]] = []
+    reads = retention.read_receipts
+
+    def read_receipts(runtime: Runtime, *, now: datetime) -> None:  # timed; before: none
+        began = time.perf_counter()
+        if mode == "after":
+            reads(runtime, now=now)
+        read.append((began, time.perf_counter()))
+
+    with (patch.object(runtime.db, "transaction", _timed(runtime.db.transaction, spans)),
+          patch.object(retention, "read_receipts", read_receipts),
+          patch.object(retention, "_RECEIPTS_APART",
+                       retention._RECEIPTS_APART if mode == "after" else ())):
+        began = time.perf_counter()
+        report = service.sweep()
+        whole = time.perf_counter() - began
+    assert report.consents_expired == 0 and not report.erasures, "every consent is backed"
+    [(read_began, read_ended)] = read
+    loads = [end - start for start, end in spans if start < read_ended] or [0.0]
+    [write, *_] = [end - start for start, end in spans if start >= read_ended]
+    return {"write_transaction_s": write, "read_pass_longest_read_s": max(loads),
+            "read_pass_reads_s": sum(loads), "read_pass_s": read_ended - read_began,
+            "sweep_s": whole}
+
+
+def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
+    settings = ConsentSettings(data_dir=folder, index_max_elements=n + 1024)
+    service = OptinFace.open(settings)
+    try:
+        _, populate_s = populated(service, n=n)
+        samples: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+        for _ in range(rounds):
+            for mode in MODES:
+                samples[mode].append(first_sweep(service, mode=mode))
+    finally:
+        service.close()
+    return {
+        "n_consents": n,
+        "rounds": rounds,
+        "seed": SEED,
+        "populate_seconds": round(populate_s, 1),
+        "median_s": {mode: {key: round(median(s[key] for s in samples[mode]), 3)
+                            for key in samples[mode][0]} for mode in MODES},
+        "samples": samples,
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "load_average_1_5_15": os.getloadavg()},
+        "measured_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def plot(result: dict[str, object], path: Path) -> None:
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    figure = Figure(figsize=(6.4, 4.8), dpi=120)
+    axes = figure.add_subplot()
+    parts = (("write_transaction_s", "write transaction"),
+             ("read_pass_longest_read_s", "read pass: its longest read (SQLite: locked)"),
+             ("read_pass_reads_s", "read pass: all its reads"))
+    width = 0.8 / len(parts)
+    for offset, (key, label) in enumerate(parts):
+        axes.bar([position + offset * width for position in range(len(MODES))],
+                 [median(s[key] for s in samples[mode]) for mode in MODES], width, label=label)
+    axes.set_xticks([position + width for position in range(len(MODES))], MODES)
+    axes.set_ylabel("seconds (median of the rounds)")
+    axes.set_title(f"First sweep of a process, {result['n_consents']:,} consents in force "
+                   f"({result['rounds']} rounds)")
+    axes.legend()
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="consents in force")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as temporary:
+        result = run(n=args.n, rounds=args.rounds, folder=Path(temporary))
+    (RESULTS / f"bench_sweep_{args.n}.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"bench_sweep_{args.n}.png")
+    print(json.dumps({k: result[k] for k in ("n_consents", "populate_seconds", "median_s")},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()
