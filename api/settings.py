@@ -101,20 +101,6 @@ class ApiSettings(ConsentSettings):
         " English and who chose none (a Québec deployment sets fr: Charter of the French"
         " language).")
 
-    # French readers (Québec's Charter of the French language) read the operator's own texts in
-    # French too: without these, French pages show the English ones as written.
-    privacy_officer_title_fr: str | None = Field(
-        default=None, description="The person in charge's title, in French, for French pages.")
-    non_biometric_alternative_fr: str | None = Field(
-        default=None, description="The non-biometric alternative, in French, for French pages.")
-
-    @property
-    def own_french(self) -> dict[str, str]:
-        """The operator's French for their own English texts, as the pages look them up."""
-        pairs = ((self.privacy_officer_title, self.privacy_officer_title_fr),
-                 (self.non_biometric_alternative, self.non_biometric_alternative_fr))
-        return {english: french for english, french in pairs if french}
-
     @field_validator("host")
     @classmethod
     def _address_or_name(cls, host: str) -> str:

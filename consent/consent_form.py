@@ -39,30 +39,11 @@ CONSENT_SENTENCE = "I consent to the ticked uses"
 """What the person presses to consent (the form's button), in their language in the wording."""
 
 
-class _Shown:
-    """The operator's texts as a reader of one language is shown them, noting those shown in
-    English for want of a translation."""
-
-    def __init__(self, session: Session, language: str) -> None:
-        self._english = language.split("-")[0].lower() == operator_texts.SOURCE_LANGUAGE
-        self._translated = {} if self._english else operator_texts.translations(session,
-                                                                                language)
-        self.english_only: dict[str, None] = {}
-
-    def __call__(self, text: str) -> str:
-        if self._english:
-            return text
-        if text in self._translated:
-            return self._translated[text]
-        self.english_only[text] = None
-        return text
-
-
 def wording(session: Session, settings: ConsentSettings, say: Say) -> dict[str, Any]:
     """The consent form's wording in ``say``'s language, with its ``sha256`` (see the module
     docstring): the uses offered, the recipients, the transfer safeguards, the retention rules
     and the consent sentence."""
-    shown = _Shown(session, say.language)
+    shown = operator_texts.shown(session, settings, say)
     leaves = any(t.transfer for t in transfers.transfers(settings))
     policy = retention_policy.versioned(settings)
     hold = settings.access_log_hold

@@ -3,9 +3,14 @@
 Québec's Law 25 asks for consent in clear terms the person understands, and the Charter of the
 French language for French to a French-speaking person. The pages' own words have their French
 (``api.web.french``); what the operator typed in English does not: a purpose's name,
-description and legal basis (ledger rows), the recipients, the transfer safeguards and an
-access-log hold (settings). :func:`places` lists them, each English text with where a consent
-form shows it.
+description and legal basis (ledger rows), the recipients, the transfer safeguards, an
+access-log hold, the person in charge's title and the non-biometric alternative (settings).
+:func:`places` lists them, each English text with where it shows.
+
+Every page that shows one to a reader goes through :class:`Shown` (:func:`shown`): the consent
+form, ``/privacy``, "My data" and the probe-consent page alike. A text is shown in its
+translation into the reader's language, else in English, noted as shown in English only, which
+the page marks in the reader's words: never silently English.
 
 A translation is kept per language and per English text, keyed by the text's SHA-256
 (``operator_texts``, migration 0032), whether the text comes from a row or from the settings:
@@ -15,6 +20,13 @@ A translation is kept per language and per English text, keyed by the text's SHA
   settings), its old French is no longer used, and the text is listed as untranslated again,
   never shown in French as if it still said the same;
 * no column per field and language: another language is rows, not a migration.
+
+The person in charge's title and the non-biometric alternative have had their French in the
+settings since before this table (``OPTINFACE_PRIVACY_OFFICER_TITLE_FR``,
+``OPTINFACE_NON_BIOMETRIC_ALTERNATIVE_FR``): these still give it (:func:`given_in_settings`), as a
+translation that a row set for the same English replaces (a row is chained and dated, and an
+admin who sets one sees it shown). A demonstration's placeholder is the product's own text, so
+it reads in the pages' French (the ``Say`` given) and is listed nowhere as the operator's.
 
 Translations in use are part of the register's declared material
 (:func:`consent.declaration.material_fields`), as their English is: what French readers are told
@@ -43,6 +55,7 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import OperatorTextPublic, TranslationLanguage
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import OperatorText, Purpose
+from optinface.consent.wording import Say
 
 SOURCE_LANGUAGE = "en"
 """The language the operator's texts are typed in: an English form shows them as they are."""
@@ -50,6 +63,9 @@ MAX_TRANSLATION_LENGTH = 5_000  # a purpose's description's own limit
 PURPOSE_FIELDS = ("name", "description", "legal_basis")
 """What the consent form shows of a purpose (its study and operations are not prose)."""
 RECIPIENT_FIELDS = ("name", "purpose", "legal_basis")
+GIVEN_IN_FRENCH = {"privacy_officer_title": "privacy_officer_title_fr",
+                   "non_biometric_alternative": "non_biometric_alternative_fr"}
+"""The accountability texts the pages show, each with the setting that may give its French."""
 _ONE_LINE = re.compile(NAME_PATTERN)
 _WORDS = re.compile(WORDS_PATTERN)
 
@@ -66,11 +82,12 @@ def purpose_texts(purpose: Purpose) -> dict[str, Any]:
 
 def places(purposes: Iterable[Mapping[str, Any]], settings: ConsentSettings, *,
            declared: bool = False) -> dict[str, list[str]]:
-    """Every English text the operator typed that a consent form shows, with where it shows
+    """Every English text the operator typed that the pages show, with where it shows
     (``purpose pur_x name``, ``recipient 1 purpose``, ``transfer_safeguards``,
-    ``access_log_hold``), in the order of the form; ``declared``: only those the register's
-    material holds (the access log's hold is in the retention policy, which a declaration does
-    not cover, so that changing it needs none)."""
+    ``access_log_hold``, ``privacy_officer_title``, ``non_biometric_alternative``), in the order
+    of the consent form; ``declared``: only those the register's material holds (the access
+    log's hold is in the retention policy, which a declaration does not cover, so that changing
+    it needs none; the accountability record is not in the material either)."""
     found: dict[str, list[str]] = {}
 
     def add(text: str | None, place: str) -> None:
@@ -86,7 +103,23 @@ def places(purposes: Iterable[Mapping[str, Any]], settings: ConsentSettings, *,
     add(settings.transfer_safeguards, "transfer_safeguards")
     if not declared:
         add(settings.access_log_hold, "access_log_hold")
+        # Not in the register's material, as their English is not: no declaration for them.
+        for name in GIVEN_IN_FRENCH:
+            if getattr(settings, name) != _placeholder(name):
+                add(getattr(settings, name), name)
     return found
+
+
+def _placeholder(name: str) -> str:
+    """A setting's default: for these, a demonstration's placeholder in the product's words."""
+    return str(ConsentSettings.model_fields[name].default)
+
+
+def given_in_settings(settings: ConsentSettings) -> dict[str, str]:
+    """English text -> the French the settings give it (``*_FR``; see the module docstring)."""
+    pairs = ((getattr(settings, name), getattr(settings, french))
+             for name, french in GIVEN_IN_FRENCH.items())
+    return {english: french for english, french in pairs if french}
 
 
 def in_use(session: Session, settings: ConsentSettings) -> dict[str, list[str]]:
@@ -103,11 +136,55 @@ def all_translations(session: Session) -> dict[str, dict[str, str]]:
     return kept
 
 
-def translations(session: Session, language: str) -> dict[str, str]:
+def _primary(language: str) -> str:
+    return language.split("-")[0].lower()
+
+
+def translations(session: Session, settings: ConsentSettings, language: str) -> dict[str, str]:
     """English text -> its translation into ``language`` (its primary subtag: ``fr-CA`` reads
-    ``fr``); none for English, the texts' own language."""
-    primary = language.split("-")[0].lower()
-    return all_translations(session).get(primary, {})
+    ``fr``): the table's, else the settings' French (:func:`given_in_settings`); none for
+    English, the texts' own language."""
+    primary = _primary(language)
+    given = given_in_settings(settings) if primary == TranslationLanguage.FR else {}
+    return {**given, **all_translations(session).get(primary, {})}
+
+
+class Shown:
+    """The operator's texts as a reader of one language is shown them: each in its
+    translation, else in English, noted (:meth:`in_english`, :attr:`english_only`) so that the
+    page marks it, never as if it were translated."""
+
+    def __init__(self, translated: Mapping[str, str] | None) -> None:
+        """``translated``: English text -> its translation; None for a reader of English."""
+        self._translated = translated
+        self.english_only: dict[str, None] = {}  # in the order first shown
+
+    def in_english(self, text: str) -> bool:
+        """Whether ``text`` is shown in English for want of a translation."""
+        return self._translated is not None and text not in self._translated
+
+    def marked(self, text: str, marker: str) -> str:
+        """``text`` as shown, followed by ``marker`` (the page's "(in English only)" in the
+        reader's words) when in English: plain text, for a label or an export's line."""
+        return f"{self(text)} {marker}" if self.in_english(text) else self(text)
+
+    def __call__(self, text: str) -> str:
+        if self._translated is None:
+            return text
+        if self.in_english(text):
+            self.english_only[text] = None
+            return text
+        return self._translated[text]
+
+
+def shown(session: Session, settings: ConsentSettings, say: Say) -> Shown:
+    """The operator's texts for ``say``'s reader: the translations kept (:func:`translations`)
+    and, for a demonstration's placeholders, the pages' own words."""
+    if _primary(say.language) == SOURCE_LANGUAGE:
+        return Shown(None)
+    pages = {text: say(text) for text in map(_placeholder, GIVEN_IN_FRENCH)}
+    return Shown({**{text: said for text, said in pages.items() if said != text},
+                  **translations(session, settings, say.language)})
 
 
 def material(sources: Iterable[str],
@@ -123,17 +200,18 @@ def material(sources: Iterable[str],
 
 def listing(session: Session, settings: ConsentSettings,
             language: TranslationLanguage) -> list[OperatorTextPublic]:
-    """Every text in use with its translation into ``language`` (null: none yet)."""
+    """Every text in use with its translation into ``language`` (null: none yet; one the
+    settings give has no ``updated_at``)."""
     rows = {row.source_sha256: row for row in session.scalars(
         select(OperatorText).where(OperatorText.language == language))}
+    known = translations(session, settings, language)
     listed = []
     for source, where in in_use(session, settings).items():
         key = source_sha256(source)
         row = rows.get(key)
         listed.append(OperatorTextPublic(
             source_sha256=key, source=source, places=where, language=language,
-            text=row.text if row is not None and row.source == source else None,
-            updated_at=row.updated_at if row is not None else None))
+            text=known.get(source), updated_at=row.updated_at if row is not None else None))
     return listed
 
 

@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from optinface.consent import authority, ledger, passkeys, policies
+from optinface.consent import authority, ledger, operator_texts, passkeys, policies
 from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
@@ -66,6 +66,7 @@ from optinface.consent.schemas import (
     ProbeConsentRequest,
     ProbeLinkRequest,
     PurposePublic,
+    PurposeShown,
     SignedReceipt,
 )
 from optinface.consent.settings import ConsentSettings
@@ -77,6 +78,7 @@ from optinface.consent.tables import (
     Purpose,
     Subject,
 )
+from optinface.consent.wording import Say
 
 PROBE = "probe"
 SUBJECT_PROBE = "probe-subject"  # a verify's link: opened to sign, never to make a passkey
@@ -218,19 +220,24 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
                                 expires_at=link.expires_at, qr_svg=passkeys.qr_svg(url))
 
 
-def asked(runtime: Runtime, body: LinkSecret) -> ProbeLinkRequest:
+def asked(runtime: Runtime, body: LinkSecret, say: Say) -> ProbeLinkRequest:
     """What the link asks the person to agree to, shown before any passkey is made or used:
-    the notice's text and version with who answers for it, the purpose, the image's hash and
-    the researcher's key. Reading it uses nothing up: declining is leaving without signing."""
+    the notice's text and version with who answers for it, the purpose (as ``say``'s reader
+    is shown the operator's texts, :mod:`consent.operator_texts`), the image's hash and the
+    researcher's key. Reading it uses nothing up: declining is leaving without signing."""
     now = runtime.clock.now()
     with runtime.db.reading() as session:
         link = passkeys.open_link(session, body.link, kind=(PROBE, SUBJECT_PROBE),
                                   keys=runtime.keys, now=now)
         notice = ledger.get_notice(session, link.details["notice_id"])
         purpose = ledger.get_purpose(session, link.details["purpose_id"])
+        shown = operator_texts.shown(session, runtime.settings, say)
+        name, description = shown(purpose.name), shown(purpose.description)
         return ProbeLinkRequest(
             notice=notice_public(notice, runtime.settings),
             purpose=PurposePublic.model_validate(purpose),
+            purpose_shown=PurposeShown(language=say.language, name=name, description=description,
+                                       english_only=list(shown.english_only)),
             probe_sha256=link.details["probe_sha256"],
             researcher_key_id=link.details["researcher_key_id"],
             for_subject=link.kind == SUBJECT_PROBE, expires_at=link.expires_at)

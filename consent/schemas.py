@@ -605,6 +605,17 @@ class ProbeConsentLink(BaseModel):
     qr_svg: str
 
 
+class PurposeShown(BaseModel):
+    """A purpose's name and description as the reader of ``language`` is shown them (see
+    :mod:`consent.operator_texts`): translated, else in English and listed in
+    ``english_only``, for the page to mark."""
+
+    language: str
+    name: str
+    description: str
+    english_only: list[str]
+
+
 class ProbeLinkRequest(BaseModel):
     """What a probe link asks of the person in the photo, shown before they agree or decline:
     the statement they would sign commits to this notice (its version and SHA-256), this
@@ -612,6 +623,8 @@ class ProbeLinkRequest(BaseModel):
 
     notice: NoticePublic = Field(description="The notice's text and version, and who answers.")
     purpose: PurposePublic
+    purpose_shown: PurposeShown = Field(description="The purpose in the reader's language"
+                                        " (`lang`, else Accept-Language, else the default).")
     probe_sha256: str
     researcher_key_id: str
     for_subject: bool = Field(description="A verify's link: the subject signs with a passkey"

@@ -685,6 +685,12 @@ class OptinFace:
         with self._read() as session:
             return consent_form.wording(session, self.settings, say)
 
+    def shown_texts(self, say: Say) -> operator_texts.Shown:
+        """The operator's texts as ``say``'s reader is shown them, for a page to show and mark
+        (:class:`operator_texts.Shown`; public: ``/privacy`` shows them)."""
+        with self._read() as session:
+            return operator_texts.shown(session, self.settings, say)
+
     def operator_texts(self, *, language: TranslationLanguage, actor: Actor | None = None,
                        missing: bool = False) -> list[OperatorTextPublic]:
         """Every English text the operator typed that consent forms show, with its translation
@@ -701,7 +707,8 @@ class OptinFace:
     def translate_operator_text(self, *, actor: Actor, language: TranslationLanguage,
                                 source_sha256: str, text: str) -> OperatorTextPublic:
         """Set the translation of one of those texts, chained; it enters the register's
-        material, so matching waits for a new declaration (:mod:`consent.operator_texts`)."""
+        material (but for the access log's hold, the person in charge's title and the
+        alternative), so matching waits for a new declaration (:mod:`consent.operator_texts`)."""
         authorize(actor, Permission.MANAGE_PURPOSES)
         return operator_texts.translate(self.runtime, actor=actor, language=language,
                                         key=source_sha256, text=text, now=self.clock.now())
@@ -861,10 +868,11 @@ class OptinFace:
                        purpose=body.purpose_id, probe_sha256=body.probe_sha256,
                        subjects=[] if body.subject is None else [body.subject])
 
-    def probe_link_request(self, body: LinkSecret) -> ProbeLinkRequest:
+    def probe_link_request(self, body: LinkSecret, say: Say = english) -> ProbeLinkRequest:
         """What a probe link asks, for its page to show before the person agrees or declines
-        (the link is the key; reading uses nothing up)."""
-        return probe_consent.asked(self.runtime, body)
+        (the link is the key; reading uses nothing up), the purpose as ``say``'s reader is
+        shown it."""
+        return probe_consent.asked(self.runtime, body, say)
 
     def probe_registration_options(self, body: LinkSecret) -> PasskeyChallenge:
         """Options for the person in the probe to create a passkey (the link is the key)."""

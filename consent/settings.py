@@ -181,6 +181,16 @@ class ConsentSettings(EngineSettings):
         description="What a person can use instead of face matching (CAI biometrics "
         "guidance, GDPR art. 7(4)); shown in every notice and receipt.",
     )
+    # French readers (Québec's Charter of the French language): the French of the two texts
+    # above, the pages' older way to give it, kept; `optinface texts set` gives it as well and
+    # replaces it (consent.operator_texts). Without either, French pages show the English,
+    # marked "(en anglais seulement)".
+    privacy_officer_title_fr: OneLine | None = Field(
+        default=None, description="The person in charge's title, in French, for French pages"
+        " (a translation set with `optinface texts set` replaces it).")
+    non_biometric_alternative_fr: Words | None = Field(
+        default=None, description="The non-biometric alternative, in French, for French pages"
+        " (a translation set with `optinface texts set` replaces it).")
     demo_mode: bool = Field(
         default=False,
         description="Placeholder accountability allowed; /healthz, the register and every "

@@ -46,7 +46,8 @@ def export(
     """
     with opened(data_dir) as (settings, service):
         result = service.export(actor=operator(service, api_key), subject=subject)
-        typer.echo(my_data.render(result, output_format, words_in(language, settings)))
+        words = words_in(language, settings)
+        typer.echo(my_data.render(result, output_format, words, service.shown_texts(words)))
 
 
 def erase(subject: Subject, api_key: ApiKey, data_dir: DataDir = None) -> None:

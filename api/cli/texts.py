@@ -1,8 +1,11 @@
-"""``optinface texts`` (list, set): the French of the operator's texts that consent forms show.
+"""``optinface texts`` (list, set): the French of the operator's texts that the pages show.
 
-A purpose's name, description and legal basis, the recipients, the transfer safeguards and an
-access-log hold are typed in English; a French reader's consent form shows their French when the
-operator gave one, else the English marked as such (:mod:`consent.operator_texts`).
+A purpose's name, description and legal basis, the recipients, the transfer safeguards, an
+access-log hold, the person in charge's title and the non-biometric alternative are typed in
+English; a French reader's pages (the consent form, ``/privacy``, "My data", the probe page)
+show their French when the operator gave one (for the title and the alternative, also
+``OPTINFACE_*_FR``, which one set here replaces), else the English marked as such
+(:mod:`consent.operator_texts`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import PlainValidator
 
-from optinface.api.deps import ServiceDep, SettingsDep, require
+from optinface.api.deps import ReaderWords, ServiceDep, SettingsDep, require
 from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web.advised import ADVISED
 from optinface.consent.identifiers import Identifier
@@ -68,10 +68,14 @@ def request_probe_consent(
 
 
 @router.post("/probe-links/request", dependencies=[ADVISED])
-def probe_link_request(body: LinkSecret, service: ServiceDep) -> ProbeLinkRequest:
+def probe_link_request(body: LinkSecret, service: ServiceDep,
+                       words: ReaderWords) -> ProbeLinkRequest:
     """What the link asks the person in the probe to agree to: the notice (text, version, who
-    answers), the purpose, the image's SHA-256 and the researcher's key. Uses nothing up."""
-    return service.probe_link_request(body)
+    answers), the purpose (and ``purpose_shown``: its texts in the reader's language, ``lang``
+    else Accept-Language else the deployment's default, those with no translation in English
+    and listed in ``english_only``), the image's SHA-256 and the researcher's key. Uses nothing
+    up."""
+    return service.probe_link_request(body, words)
 
 
 @router.post("/probe-links/registration-options", dependencies=[ADVISED])

@@ -310,7 +310,7 @@ def export_subject(
     export = service.export(actor=actor, subject=subject, vectors=vectors)
     if export_format is ExportFormat.JSON:
         return export
-    text = my_data.render(export, export_format, words)
+    text = my_data.render(export, export_format, words, service.shown_texts(words))
     if export_format is ExportFormat.HTML:
         return HTMLResponse(text)
     return markdown(text)

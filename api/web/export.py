@@ -7,8 +7,10 @@ as the pages: the "My data" page, the API's ``format=md|html`` (Accept-Language)
 ``optinface export --format md|html --language fr`` all speak the reader's language. Prose the
 consent core writes into the data (source, retention rules, rights, matching logic, search
 outcomes) comes from its English source strings, listed in :data:`CORE_TEXTS` and translated in
-:data:`french.FRENCH` like any page text. What an operator typed (purpose texts, names,
-addresses) is shown as typed.
+:data:`french.FRENCH` like any page text. What an operator typed in English that the operator
+translates (a purpose's texts, the recipients, the person in charge's title, the alternative) is
+shown as every page shows it (:class:`consent.operator_texts.Shown`): translated, else in
+English followed by "(in English only)" in the reader's words; names and addresses as typed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from optinface.consent import (
 from optinface.consent.accountability import RIGHTS
 from optinface.consent.audit import AuditAction
 from optinface.consent.markdown import markdown_text
+from optinface.consent.operator_texts import Shown
 from optinface.consent.schemas import (
     AccessExport,
     AuditEventPublic,
@@ -198,10 +201,16 @@ def _disclosure(words: Words, disclosure: DisclosurePublic) -> str:
     return line
 
 
-def sections(export: AccessExport, words: Words) -> list[Section]:
-    """The whole export, heading by heading (GDPR art. 15(1)(a)-(h), 15(2); P-39.1 s. 27)."""
+def sections(export: AccessExport, words: Words, shown: Shown) -> list[Section]:
+    """The whole export, heading by heading (GDPR art. 15(1)(a)-(h), 15(2); P-39.1 s. 27),
+    the operator's texts as ``shown`` gives them to its reader."""
     a, s, m = export.accountability, export.subject, export.matching_logic
-    names = {p.id: p.name for p in export.purposes}
+    english_only = words("(in English only)")
+
+    def own(text: str) -> str:
+        return shown.marked(text, english_only)
+
+    names = {p.id: own(p.name) for p in export.purposes}
     threshold = (words("{value} (calibrated for a false-match rate of {fmr})",
                        value=words.number(m.threshold), fmr=words.percent(m.fmr))
                  if m.threshold is not None and m.fmr is not None  # calibrated: both, or none
@@ -209,12 +218,12 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
     return [
         Section("accountability", words("Who answers for your data"), [
             (words("Person in charge"), f"{words(a.privacy_officer_name)}, "
-             f"{words(a.privacy_officer_title)} ({a.privacy_officer_contact})"),
+             f"{own(a.privacy_officer_title)} ({a.privacy_officer_contact})"),
             (words("Data protection officer"), a.dpo_contact),
             (words("EU representative"), a.eu_representative or words("none designated")),
             (words("Governance policy"), a.policy_url),
             (words("Instead of your face: the non-biometric alternative"),
-             words(a.non_biometric_alternative)),
+             own(a.non_biometric_alternative)),
             (words("Where the data are kept"), words(
                 "{country}, {region}, by {provider}", country=a.hosting.country,
                 region=a.hosting.region, provider=words(a.hosting.provider))),
@@ -240,12 +249,15 @@ def sections(export: AccessExport, words: Words) -> list[Section]:
                    when=words.when(t.created_at), consent=t.consent_id))
             for t in export.templates]),
         Section("purposes", words("Purposes"), [
-            (p.name if p.in_force else words("{name} (no longer in force)", name=p.name),
+            (names[p.id] if p.in_force else words("{name} (no longer in force)",
+                                                  name=names[p.id]),
              words("{description} ({basis}; kept at most {days} days)",
-                   description=p.description, basis=p.legal_basis, days=p.retention_days))
+                   description=own(p.description), basis=own(p.legal_basis),
+                   days=p.retention_days))
             for p in export.purposes]),
         Section("recipients", words("Recipients"), [
-            (r.name, f"{r.purpose} ({r.legal_basis})") for r in export.recipients]
+            (own(r.name), f"{own(r.purpose)} ({own(r.legal_basis)})")
+            for r in export.recipients]
             or [(words("none"), words("no one receives your data as a rule; only the"
                                       " disclosures below, each on a ground the law allows")
                  if export.disclosures else words("no one receives your data"))]),
@@ -284,10 +296,10 @@ def generated(export: AccessExport, words: Words) -> str:
                  contact=export.controller_contact)
 
 
-def markdown(export: AccessExport, words: Words) -> str:
+def markdown(export: AccessExport, words: Words, shown: Shown) -> str:
     lines = [f"# {words('Data held about {pseudonym}', pseudonym=export.subject.pseudonym)}",
              markdown_text(generated(export, words))]
-    for section in sections(export, words):
+    for section in sections(export, words, shown):
         lines += ["", f"## {section.title}",
                   *(f"- **{markdown_text(_labelled(words, k))}** {markdown_text(v)}"
                     for k, v in section.lines)]
@@ -304,19 +316,21 @@ def _html_lines(words: Words, lines: Iterable[tuple[str, str]]) -> str:
                    for k, v in lines)
 
 
-def html(export: AccessExport, words: Words) -> str:
+def html(export: AccessExport, words: Words, shown: Shown) -> str:
     """A standalone HTML document (the API's and the CLI's ``format=html``)."""
     title = escape(words("Data held about {pseudonym}", pseudonym=export.subject.pseudonym))
     body = "".join(f"<section id='{s.anchor}'><h2>{escape(s.title)}</h2>"
                    f"<ul>{_html_lines(words, s.lines)}</ul></section>"
-                   for s in sections(export, words))
+                   for s in sections(export, words, shown))
     return (f"<!doctype html><html lang='{words.language}'><head><meta charset='utf-8'>"
             f"<title>{title}</title></head><body><h1>{title}</h1>"
             f"<p>{escape(generated(export, words))}</p>{body}</body></html>")
 
 
-def render(export: AccessExport, fmt: ExportFormat, words: Words) -> str:
-    """JSON as the interface has it (never translated), Markdown or HTML in ``words``."""
+def render(export: AccessExport, fmt: ExportFormat, words: Words, shown: Shown) -> str:
+    """JSON as the interface has it (never translated), Markdown or HTML in ``words``, the
+    operator's texts as ``shown`` gives them."""
     if fmt is ExportFormat.JSON:
         return export.model_dump_json(indent=2)
-    return markdown(export, words) if fmt is ExportFormat.MD else html(export, words)
+    return markdown(export, words, shown) if fmt is ExportFormat.MD else html(export, words,
+                                                                                shown)

@@ -139,6 +139,7 @@ def _home(
         notice=_notice(service.list_notices(actor=actor), words),
         privacy=privacy,
         form=form,
+        shown=service.shown_texts(words),  # the operator's texts outside the form: its title
         names=receipts.names_in(form),
         consents=consents,
         active=active,
@@ -528,8 +529,8 @@ def _own_export(
     return signed_in(request, service, PORTAL, build)
 
 
-def _data_page(request: Request, session: WebSession, export: AccessExport, *,
-               refused: Refusal | None = None) -> Response:
+def _data_page(request: Request, service: OptinFace, session: WebSession,
+               export: AccessExport, *, refused: Refusal | None = None) -> Response:
     """"My data": the export in the reader's language, and the form for a copy of the
     templates, with its refusal beside its box if the person did not confirm."""
     words = words_for(request)
@@ -537,7 +538,7 @@ def _data_page(request: Request, session: WebSession, export: AccessExport, *,
         request, "portal_data.html",
         status_code=status_for(refused.code, default=400) if refused else 200,
         csrf=session.csrf, generated=my_data.generated(export, words),
-        sections=my_data.sections(export, words),
+        sections=my_data.sections(export, words, service.shown_texts(words)),
         errors={"template-copy": (advice(refused), refused.code)} if refused else {})
 
 
@@ -545,7 +546,7 @@ def _data_page(request: Request, session: WebSession, export: AccessExport, *,
 def portal_data(request: Request, service: ServiceDep) -> Response:
     """The access export inside the portal's frame, every label in the reader's language."""
     return _own_export(request, service, lambda session, export: _data_page(
-        request, session, export))
+        request, service, session, export))
 
 
 @router.get("/portal/data.json")
@@ -570,7 +571,8 @@ def portal_data_with_templates(
         session, actor = posted(request, service, PORTAL, csrf)
         subject = actor.subject or ""
         if not confirm:
-            return _data_page(request, session, service.export(actor=actor, subject=subject),
+            return _data_page(request, service, session,
+                              service.export(actor=actor, subject=subject),
                               refused=ApiError(ApiErrorCode.VALIDATION_ERROR,
                                                vocabulary.CONFIRM_TEMPLATE_COPY))
         export = service.export(actor=actor, subject=subject, vectors=True)

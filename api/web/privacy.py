@@ -3,7 +3,10 @@
 Who is in charge and how to reach them, the policy, the non-biometric alternative, how long
 everything is kept and how to exercise each right; ``/privacy.json`` is the same record as data.
 Everything on it comes from :func:`consent.accountability.accountability` and the register's
-purposes and retention rules, the same record the receipts and exports carry.
+purposes and retention rules, the same record the receipts and exports carry. What the operator
+typed (the purposes, recipients, safeguards, an access-log hold, the person in charge's title,
+the alternative) is shown as every page shows it (:class:`consent.operator_texts.Shown`): in the
+reader's language when translated, else in English marked "(in English only)".
 
 ``/privacy/policy`` is the retention policy in force, ``/privacy/policy/versions`` every version
 ever in force and ``/privacy/policy/{sha256}`` one of them: the version a consent receipt names
@@ -19,7 +22,8 @@ from fastapi.responses import Response
 
 from optinface.api.deps import ServiceDep
 from optinface.api.uploads import InMemoryFormRoute
-from optinface.api.web.rendering import render
+from optinface.api.web.rendering import render, words_for
+from optinface.consent.retention_policy import retention_rules
 from optinface.consent.schemas import PrivacyStatement, RetentionPolicyPublic
 
 router = APIRouter(route_class=InMemoryFormRoute)
@@ -28,7 +32,14 @@ router = APIRouter(route_class=InMemoryFormRoute)
 @router.head("/privacy", include_in_schema=False)  # link checkers ask HEAD of a public page
 @router.get("/privacy")
 def privacy(request: Request, service: ServiceDep) -> Response:
-    return render(request, "privacy.html", statement=service.privacy_statement())
+    """The record in the reader's language: the operator's texts as the reader is shown them,
+    the retention rules with the access log's hold as translated."""
+    words = words_for(request)
+    shown = service.shown_texts(words)
+    hold = service.settings.access_log_hold
+    rules = retention_rules(service.settings, words, log_hold=shown(hold) if hold else None)
+    return render(request, "privacy.html", statement=service.privacy_statement(),
+                  shown=shown, rules=rules, hold=hold)
 
 
 @router.get("/privacy.json")

@@ -264,8 +264,9 @@ def test_my_data_words_the_age_bracket_rounds_the_threshold_and_names_a_withdraw
         markdown)
     privacy = unescape(world.client.get("/privacy", headers=FRENCH_READER).text)
     assert f"d'au moins {words.number(point['threshold'])} fait" in privacy  # both agree
-    # Listed, since events name it, but not as if the processing went on (GDPR art. 15(1)(a)).
-    assert "Study Words (plus en vigueur)" in markdown
+    # Listed, since events name it, but not as if the processing went on (GDPR art. 15(1)(a)),
+    # and, untranslated, said to be English only.
+    assert "Study Words (en anglais seulement) (plus en vigueur)" in markdown
     exported = world.client.get(url, headers=auth(person.token)).json()["purposes"]
     assert {p["id"]: p["in_force"] for p in exported} == {world.purpose_id: True, other: False}
 

@@ -21,7 +21,7 @@ from optinface.consent.schemas import (
     RightsRequestCreate,
 )
 from optinface.consent.settings import ConsentSettings
-from tests.support.api import ENGLISH
+from tests.support.api import AS_TYPED, ENGLISH
 from tests.support.consent import FakeClock, World
 from tests.support.thresholds import TEST_THRESHOLD
 
@@ -42,7 +42,7 @@ def test_the_export_holds_every_item_of_article_15(world: World, portrait_jpegs:
     assert (logic.model_id, logic.threshold) == ("w600k_mbf", TEST_THRESHOLD)
     assert logic.fmr is not None and logic.fnmr is not None
     assert export.accountability.privacy_officer_contact  # P-39.1 s. 27: the officer
-    markdown = my_data.markdown(export, ENGLISH)
+    markdown = my_data.markdown(export, ENGLISH, AS_TYPED)
     for heading in ("Purposes", "Recipients", "Retention", "How faces are compared",
                     "Searches that involved you", "Your rights"):
         assert f"## {heading}" in markdown, heading

@@ -9,7 +9,7 @@ from optinface.api.web import export as my_data
 from optinface.consent.audit import AuditAction
 from optinface.consent.automated_decisions import OWED_RIGHTS
 from optinface.consent.schemas import AuditFilter
-from tests.support.api import ENGLISH
+from tests.support.api import AS_TYPED, ENGLISH
 from tests.support.backends import both_backends
 from tests.support.consent import World
 
@@ -71,10 +71,10 @@ def test_the_person_reads_in_their_export_which_searches_were_declared_for_a_dec
     export = world.service.export(actor=world.people[pseudonym].actor, subject=pseudonym)
     assert [(s.operation, s.decision_use) for s in export.searches] == [
         ("identify", True), ("identify", False), ("verify", True)]
-    markdown = my_data.markdown(export, ENGLISH)
+    markdown = my_data.markdown(export, ENGLISH, AS_TYPED)
     assert markdown.count(DECLARED) == 2
     assert "submit your observations to a person who can review it" in markdown
-    assert markdown.count(DECLARED) == my_data.html(export, ENGLISH).count(DECLARED)
+    assert markdown.count(DECLARED) == my_data.html(export, ENGLISH, AS_TYPED).count(DECLARED)
 
 
 @pytest.mark.parametrize("operation", ["identify", "verify"])

@@ -25,7 +25,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import Jurisdiction
 from optinface.consent.soft_person import SoftPerson
 from optinface.consent.tables import AuditEvent, Ceremony, Disclosure
-from tests.support.api import ENGLISH
+from tests.support.api import AS_TYPED, ENGLISH
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused, row_count
 
@@ -72,7 +72,7 @@ def test_an_admin_discloses_under_a_warrant_logged_and_listed_in_the_subjects_ex
         "document_reference": "2027-SW-0042"}
     export = world.service.export(actor=world.people[pseudonym].actor, subject=pseudonym)
     assert export.disclosures == [made.disclosure]
-    markdown = my_data.markdown(export, ENGLISH)
+    markdown = my_data.markdown(export, ENGLISH, AS_TYPED)
     assert ("- **Montréal Police:** on " in markdown
             and "on the ground of a warrant or subpoena (document 2027-SW-0042)" in markdown)
     # No standing recipient, but a disclosure: "no one receives your data" would be untrue.
@@ -97,7 +97,7 @@ def test_an_operator_may_not_disclose_on_the_persons_consent_and_nothing_is_reco
     assert row_count(world.service, Disclosure) == 0 and _disclosure_events(world) == []
     export = world.service.export(actor=world.admin, subject=pseudonym)
     assert export.disclosures == []
-    assert "- **none:** no one receives your data\n" in my_data.markdown(export, ENGLISH)
+    assert "- **none:** no one receives your data\n" in my_data.markdown(export, ENGLISH, AS_TYPED)
 
 
 def test_the_person_discloses_on_their_consent_with_a_signature_of_that_very_disclosure(
@@ -309,7 +309,7 @@ def test_a_disclosure_out_of_the_persons_area_needs_the_controllers_assessment_a
                                           "transfer_assessment")} == {
         "recipient_country": "US", "area_left": "Québec", "transfer_assessment": "EFVP-2027-03"}
     export = world.service.export(actor=quebec.actor, subject=quebec.pseudonym)
-    markdown = my_data.markdown(export, ENGLISH)
+    markdown = my_data.markdown(export, ENGLISH, AS_TYPED)
     assert "recipient in US, Illinois; outside Québec, under EFVP-2027-03" in markdown
     assert "recipient in CA, Québec\n" in markdown
     for region in ("QC", "quebec", "CA-QC"):

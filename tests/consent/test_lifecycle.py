@@ -11,7 +11,7 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import ErasureReason, SearchOutcome
 from optinface.consent.tables import Template
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import ENGLISH
+from tests.support.api import AS_TYPED, ENGLISH
 from tests.support.backends import both_backends
 from tests.support.consent import World
 from tests.support.files import occurrences, readable_occurrences, template_bytes
@@ -43,8 +43,8 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert identify_events and identify_events[0].actor_key_id == world.researcher.key_id
     assert identify_events[0].purpose == world.purpose
     assert [t.id for t in export.templates] == [template.id]
-    assert "Search (identify among all)" in my_data.markdown(export, ENGLISH)
-    assert "<li>" in my_data.html(export, ENGLISH)
+    assert "Search (identify among all)" in my_data.markdown(export, ENGLISH, AS_TYPED)
+    assert "<li>" in my_data.html(export, ENGLISH, AS_TYPED)
 
     ciphertext, plaintext = template_bytes(service, template.id)
     service.index.save()  # as the periodic full save does: the vector is now in the file too

@@ -6,7 +6,7 @@ from __future__ import annotations
 from optinface.api.web import export as my_data
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.schemas import AuditFilter, SearchOutcome
-from tests.support.api import ENGLISH
+from tests.support.api import AS_TYPED, ENGLISH
 from tests.support.consent import World
 
 
@@ -44,7 +44,7 @@ def test_old_match_rows_are_filtered_and_exported_as_candidates_not_verdicts(
     assert service.verify_audit().ok
 
     export = service.export(actor=world.reviewer, subject=pseudonym)
-    markdown = my_data.markdown(export, ENGLISH)  # as "My data" and the exports show it
+    markdown = my_data.markdown(export, ENGLISH, AS_TYPED)  # as "My data" and the exports show it
     assert "Search (identify among all): candidates for review" in markdown
     assert "Search (verify one person): no candidate" in markdown
     assert " match" not in markdown and "no_match" not in markdown

@@ -27,6 +27,7 @@ from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.api.web.i18n import Language, Words
 from optinface.consent.clock import Clock
 from optinface.consent.declaration import declared_long_enough_ago
+from optinface.consent.operator_texts import Shown
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
@@ -61,6 +62,7 @@ def settings_for_tests(data_root: Path, **overrides: object) -> ApiSettings:
 
 ORIGIN = "http://localhost:8000"  # where the software authenticators' "browser" runs
 ENGLISH = Words(language=Language.EN, zone=ZoneInfo("UTC"))
+AS_TYPED = Shown(None)  # the operator's texts as an English reader is shown them: as typed
 """How the tests read a rendering for people (``api/web/export.py``) in English."""
 FRENCH = Words(language=Language.FR, zone=ZoneInfo("UTC"))
 """The same in French: what a French reader's pages pass the consent core (``consent.wording``)."""

@@ -197,18 +197,31 @@
   }
 
   let probeChallenge = null;
+  let probeShown = null;
 
   function setText(id, text) { document.getElementById(id).textContent = text; }
+
+  // An operator's text in the page's language, as the server found it (consent.operator_texts):
+  // one with no translation is in English, marked in the page's words by the marker the page
+  // holds beside it, hidden until then.
+  function setOwn(id, text) {
+    const inEnglish = probeShown.english_only.includes(text);
+    setText(id, text);
+    if (inEnglish) { document.getElementById(id).lang = "en"; }
+    document.getElementById(id + "-english-only").hidden = !inEnglish;
+  }
 
   // What the link asks, shown before anything is made or signed: the notice the statement
   // commits to (its text, version and SHA-256), who answers for it, the purpose, the photo's
   // hash and the researcher's key. Reading it uses nothing up.
   async function probeAsked(box) {
     const link = window.location.hash.slice(1);
-    const asked = await postJSON("/v1/probe-links/request", { link });
+    const language = encodeURIComponent(document.documentElement.lang);
+    const asked = await postJSON("/v1/probe-links/request?lang=" + language, { link });
     const who = asked.notice.accountability;
-    setText("probe-purpose", asked.purpose.name);
-    setText("probe-purpose-description", asked.purpose.description);
+    probeShown = asked.purpose_shown;
+    setOwn("probe-purpose", probeShown.name);
+    setOwn("probe-purpose-description", probeShown.description);
     setText("probe-notice-version", asked.notice.version);
     setText("probe-notice", asked.notice.text);
     document.getElementById("probe-notice").lang = asked.notice.language;
@@ -250,7 +263,7 @@
     const credential = await sign(probeChallenge.options);
     const consent = await postJSON("/v1/probe-links/signatures",
       { ceremony_id: probeChallenge.ceremony_id, credential });
-    setText("probe-done-purpose", probeChallenge.statement.purpose);
+    setOwn("probe-done-purpose", probeShown.name);
     // In the deployment's time zone, as every time the server writes (the span's data-zone).
     const until = document.getElementById("probe-done-until");
     until.textContent = new Date(consent.expires_at).toLocaleString(document.documentElement.lang, {
