@@ -67,6 +67,7 @@ class AuditAction(StrEnum):
     RIGHTS_REQUESTED = "rights_requested"
     RIGHTS_ANSWERED = "rights_answered"
     ERASE = "erase"
+    ERASURE_UNFINISHED = "erasure_unfinished"  # one raised in a sweep or a start: retried
     SWEEP = "sweep"
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"

@@ -35,7 +35,7 @@ from optinface.consent import operating_point, operator_texts, retention_policy,
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import Database
-from optinface.consent.erasure import erase_each
+from optinface.consent.erasure import Erasures, erase_each
 from optinface.consent.errors import (
     AssessmentOutdated,
     DeclarationPeriodRunning,
@@ -52,7 +52,7 @@ from optinface.consent.moments import require_day_in_span
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ErasureReason, ErasureReceipt, OperatingPoint
+from optinface.consent.schemas import ErasureReason, OperatingPoint
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import (
@@ -458,7 +458,7 @@ def apply_order(runtime: Runtime, *, actor: Actor, reference: str, destroy: bool
         finish_destruction(runtime, actor=actor)
 
 
-def finish_destruction(runtime: Runtime, *, actor: Actor | None) -> list[ErasureReceipt]:
+def finish_destruction(runtime: Runtime, *, actor: Actor | None) -> Erasures:
     """Erase every subject that a destroy order in force found when it was recorded, adding
     the templates destroyed to the order's row; the receipts of those erased here.
 
@@ -473,17 +473,17 @@ def finish_destruction(runtime: Runtime, *, actor: Actor | None) -> list[Erasure
                for order in session.scalars(select(RegulatorOrder).where(
                    RegulatorOrder.kind == str(OrderKind.DESTROY),
                    RegulatorOrder.lifted_at.is_(None)))]
-    receipts = []
+    erasures = Erasures()
     for order_id, pseudonyms in due:
         erased = erase_each(runtime, ((p, ErasureReason.REGULATOR_ORDER) for p in pseudonyms),
                             actor=actor)
-        if erased:
+        if erased.receipts:
             with runtime.db.transaction() as session:
                 row = session.get(RegulatorOrder, order_id)
                 assert row is not None  # orders are never deleted
-                row.templates_destroyed += sum(e.templates_destroyed for e in erased)
-        receipts += erased
-    return receipts
+                row.templates_destroyed += sum(e.templates_destroyed for e in erased.receipts)
+        erasures += erased
+    return erasures
 
 
 def lift_order(session: Session, *, reference: str, now: datetime) -> list[RegulatorOrder]:

@@ -38,10 +38,12 @@ Five years after the erasure the sweep deletes the tombstone and all kept with i
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, event, not_, or_, select, update
 from sqlalchemy.orm import Session
@@ -57,8 +59,9 @@ from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
+from optinface.consent.db import unreachable
 from optinface.consent.epochs import next_boundary
-from optinface.consent.errors import SubjectErased
+from optinface.consent.errors import ConsentError, NotFound, SubjectErased
 from optinface.consent.keys import destroy_index_file_keys
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, erasure_due, in_force
@@ -80,6 +83,8 @@ from optinface.consent.tables import (
     Template,
     Tombstone,
 )
+
+logger = logging.getLogger(__name__)
 
 KEPT_TOMBSTONE = "tombstone"
 KEPT_CONSENTS = "consent records without the subject"
@@ -191,19 +196,11 @@ def _erase(
 ) -> ErasureReceipt | None:
     started = time.perf_counter()
     requested_at = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
-        if unless_kept and erasure_due(subject, runtime.settings, now=requested_at) is None:
-            return None
-        subject.status = SubjectStatus.EXCLUDED
-        subject.erasure_reason = str(reason)
-        labels = set(session.scalars(select(Template.id).where(or_(
-            Template.subject_id == subject.id,
-            # sealed as theirs: a template moved to another subject in the database goes too
-            Template.owner_hash == tombstone_hash(runtime.keys, pseudonym)))))
-    present = runtime.index.labels() & labels
-    runtime.index.remove(present)
-    unsearchable = Destroyed(templates=0, index_entries=len(present))
+    excluded = _exclude(runtime, pseudonym=pseudonym, reason=reason, unless_kept=unless_kept)
+    if excluded is None:
+        return None
+    labels, removed = excluded
+    unsearchable = Destroyed(templates=0, index_entries=removed)
     unsearchable_ms = (time.perf_counter() - started) * 1000
     unsearchable_at = runtime.clock.now()
 
@@ -314,24 +311,109 @@ def _erase(
     )
 
 
+def _exclude(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, unless_kept: bool,
+) -> tuple[set[int], int] | None:
+    """Step (1): the subject excluded, committed, and its vectors out of this worker's index;
+    the ids of its templates and how many vectors left the index, or None where
+    ``unless_kept`` found a basis to keep the subject (nothing is changed then)."""
+    with runtime.db.transaction() as session:
+        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        if unless_kept and erasure_due(subject, runtime.settings,
+                                       now=runtime.clock.now()) is None:
+            return None
+        subject.status = SubjectStatus.EXCLUDED
+        subject.erasure_reason = str(reason)
+        labels = set(session.scalars(select(Template.id).where(or_(
+            Template.subject_id == subject.id,
+            # sealed as theirs: a template moved to another subject in the database goes too
+            Template.owner_hash == tombstone_hash(runtime.keys, pseudonym)))))
+    present = runtime.index.labels() & labels
+    runtime.index.remove(present)
+    return labels, len(present)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasures:
+    """What a run of erasures (a sweep's, a start's, an order's) did: the receipts of those
+    finished here, and how many raised and were left, each reported, for the next sweep."""
+
+    receipts: list[ErasureReceipt] = field(default_factory=list)
+    unfinished: int = 0
+
+    def __add__(self, other: Erasures) -> Erasures:
+        return Erasures(receipts=self.receipts + other.receipts,
+                        unfinished=self.unfinished + other.unfinished)
+
+
+ERASURE_UNFINISHED = "erasure_unfinished"
+"""The stable code of the log line (and the audit action) of an erasure that raised in a run
+of them: one subject's failure stops neither the others nor the rest of the run."""
+
+
 def erase_each(
     runtime: Runtime, subjects: Iterable[tuple[str, ErasureReason]], *, actor: Actor | None,
-    journaled: bool = False,
-) -> list[ErasureReceipt]:
-    """Erase each (pseudonym, reason) found due; the receipts of those erased here.
+    journaled: bool = False, unless_kept: bool = False,
+) -> Erasures:
+    """Erase each (pseudonym, reason) found due (``unless_kept``: as
+    :func:`erase_unless_kept`), one subject's failure leaving the others to go on.
 
     With several workers on one ledger another worker may erase the same subject meanwhile
-    (a start-up finishing an erasure the other is still running); that one is skipped, its
-    receipt is the other worker's.
+    (a start-up finishing an erasure the other is still running, a request during a sweep);
+    that one is skipped, its receipt is the other's. An erasure that raises (a journal that
+    cannot be written, anything else) is reported (:func:`_left_unfinished`) and the next
+    subject erased: the subject stays excluded, so the next sweep's :func:`finish_interrupted`
+    tries again. A ledger out of reach is no one subject's failure: it is raised.
     """
-    receipts = []
+    erasures = Erasures()
     for pseudonym, reason in subjects:
         try:
-            receipts.append(erase_subject(runtime, pseudonym=pseudonym, reason=reason,
-                                          actor=actor, journaled=journaled))
+            receipt = (erase_unless_kept(runtime, pseudonym=pseudonym, reason=reason, actor=actor)
+                       if unless_kept else
+                       erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
+                                     journaled=journaled))
         except SubjectErased:
             continue
-    return receipts
+        except Exception as error:
+            if unreachable(error):
+                raise
+            _left_unfinished(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
+                             error=error, unless_kept=unless_kept)
+            erasures += Erasures(unfinished=1)
+            continue
+        if receipt is not None:
+            erasures += Erasures(receipts=[receipt])
+    return erasures
+
+
+def _left_unfinished(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    error: Exception, unless_kept: bool,
+) -> None:
+    """Keep an erasure that raised unsearchable and say so: a log line with
+    :data:`ERASURE_UNFINISHED` and the tombstone hash, and an event of that action naming the
+    subject (sealed like every event, forgotten by the erasure that finishes it), the error
+    by its code or type only (a database error's text may quote the row).
+
+    An erasure that must happen is excluded again first (its first step may be what raised,
+    or the index's removal): while it is unfinished no search may find the subject. If even
+    that fails, the error is raised: nothing else may go on as if they were unsearchable. One
+    ``unless_kept`` is left as it is: it holds no consent in force, so no search finds it, and
+    a consent given meanwhile must keep it (the next sweep asks again).
+    """
+    if not unless_kept:
+        try:
+            _exclude(runtime, pseudonym=pseudonym, reason=reason, unless_kept=False)
+        except (SubjectErased, NotFound):
+            return  # finished meanwhile by another worker or request: nothing to keep out
+    code = error.code if isinstance(error, ConsentError) else type(error).__name__
+    logger.error("%s: the erasure of subject %s (%s) could not be finished (%s); it is kept"
+                 " unsearchable and the next sweep tries again", ERASURE_UNFINISHED,
+                 tombstone_hash(runtime.keys, pseudonym), reason, code)
+    with runtime.db.transaction() as session:
+        runtime.audit(session, Entry(action=AuditAction.ERASURE_UNFINISHED, actor=actor,
+                                     outcome=code, subjects=[pseudonym],
+                                     details={"reason": str(reason), "error": code}))
 
 
 def destroy_ended_templates(
@@ -401,7 +483,7 @@ def _anonymise_records(session: Session, *, pseudonym: str, subject_hash: str,
     disclosures.anonymise(session, pseudonym=pseudonym, subject_hash=subject_hash)
 
 
-def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> list[ErasureReceipt]:
+def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> Erasures:
     """Finish every erasure that excluded its subject and did not destroy it (the process
     died or raised in between: a crash, a killed worker, a journal that could not be
     written); the receipts of those finished here.
@@ -409,7 +491,9 @@ def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> list[Erasure
     Start-up reconciliation and every sweep call it, so a worker that dies mid-erasure and
     never comes back leaves it to whichever worker sweeps next. Each is finished as a repeated
     request finishes it, by :func:`erase_subject` with the reason its exclusion recorded:
-    the same journal line, ``erase`` event and signed receipt. It needs no bound on how long
+    the same journal line, ``erase`` event and signed receipt; a subject the journal already
+    names is not journaled again, so a journal that cannot be written now holds back only
+    the erasures it never recorded. It needs no bound on how long
     the subject was excluded: both of an erasure's transactions take the ledger lock, and the
     destroying one reads the subject again, so of two workers finishing the same erasure (or
     this one and the worker still running it) one commits the destruction and its receipt and
@@ -420,5 +504,56 @@ def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> list[Erasure
                     for pseudonym, reason in session.execute(
                         select(Subject.pseudonym, Subject.erasure_reason)
                         .where(Subject.status == SubjectStatus.EXCLUDED))]
-    return erase_each(runtime, excluded, actor=actor)
+    if not excluded:
+        return Erasures()
+    named = erasure_journal.erased_subjects(runtime.settings.witness_dir)
+    journaled = [(p, r) for p, r in excluded if tombstone_hash(runtime.keys, p) in named]
+    return (erase_each(runtime, journaled, actor=actor, journaled=True)
+            + erase_each(runtime, [e for e in excluded if e not in journaled], actor=actor))
 
+
+def erase_requested(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+) -> ErasureReceipt:
+    """A request's erasure (``DELETE /v1/subjects/{s}``): :func:`erase_subject`, but a request
+    that found the subject still there and lost the race to another erasure of them (a sweep,
+    another worker, a second request: the ledger lock lets one destroy, the other then finds
+    the tombstone) answers with that erasure's signed receipt, as if it had done the work:
+    the subject is erased either way. Only a subject erased before the request came is
+    refused (``subject_erased``)."""
+    with runtime.db.reading() as session:  # waits for no writer on PostgreSQL
+        get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+    try:
+        return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor)
+    except SubjectErased:
+        with runtime.db.reading() as session:
+            tombstone = session.scalar(select(Tombstone).where(
+                Tombstone.subject_hash == tombstone_hash(runtime.keys, pseudonym)))
+            if (tombstone is None or tombstone.receipt is None
+                    or tombstone.receipt_signature is None):  # its proof deleted since
+                raise
+            return _receipt_of(tombstone.receipt, tombstone.receipt_signature)
+
+
+def _receipt_of(receipt: dict[str, Any], signature: str) -> ErasureReceipt:
+    """The answer :func:`_erase` gave, read back from the receipt it signed; the times it
+    measured are the receipt's own, from the request to unsearchable and to destroyed."""
+    destroyed = receipt["destroyed"]
+    requested = datetime.fromisoformat(receipt["requestedAt"])
+
+    def since_requested(key: str) -> float:
+        return (datetime.fromisoformat(receipt[key]) - requested).total_seconds() * 1000
+
+    return ErasureReceipt(
+        subject_hash=receipt["subjectHash"],
+        reason=ErasureReason(receipt["reason"]),
+        templates_destroyed=destroyed["templates"],
+        index_entries_removed=destroyed["indexEntries"],
+        key_destroyed=destroyed["subjectKey"],
+        unsearchable_ms=since_requested("unsearchableAt"),
+        gone_ms=since_requested("destroyedAt"),
+        copies_undecryptable_at=datetime.fromisoformat(receipt["copiesUndecryptableAt"]),
+        recipients_to_notify=receipt["recipientsToNotify"],
+        signed=SignedReceipt(receipt=receipt, signature=signature,
+                             public_key=receipt["publicKey"]),
+    )

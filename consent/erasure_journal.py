@@ -239,6 +239,16 @@ def entries(witness_dir: Path) -> list[Entry]:
     return found
 
 
+def erased_subjects(witness_dir: Path) -> set[str]:
+    """The tombstone hashes of the erasures the journal records; none where it cannot be read
+    (their erasures then write their lines again, refused too if the folder is unusable)."""
+    try:
+        journal = entries(witness_dir)
+    except OSError:
+        return set()
+    return {entry.subject_hash for entry in journal if isinstance(entry, JournalEntry)}
+
+
 def parse_line(raw: dict[str, str]) -> Entry:
     """One line as :func:`record` wrote it (a line without ``kind`` is an erasure).
 

@@ -80,7 +80,8 @@ def reconcile(
     # A restored copy first loses every subject erased after it was taken.
     journal = erasure_journal.entries(runtime.settings.witness_dir)  # read once
     replayed = erasure_journal.pending(runtime, journal)
-    erase_each(runtime, replayed, actor=None, journaled=True)
+    # One erasure that raises stops none of the others, nor the start (erasure.erase_each).
+    erased = erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
         purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
@@ -95,7 +96,7 @@ def reconcile(
     interrupted = finish_interrupted(runtime, actor=None)
     with runtime.db.transaction() as session:
         ended = subjects_with_consent_ended(session, now=now)
-    erase_each(runtime, ended, actor=None)
+    erased += interrupted + erase_each(runtime, ended, actor=None)
     with runtime.db.transaction() as session:
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
@@ -118,7 +119,8 @@ def reconcile(
             removed=len(extra),
             re_added=len(missing) - len(unreadable),
             templates_left_out=len(unsealed) + len(unreadable),
-            erasures_completed=len(interrupted),
+            erasures_completed=len(interrupted.receipts),
+            erasures_unfinished=erased.unfinished,
             consents_ended_erased=len(ended),
             templates_destroyed=templates_destroyed,
             subject_keys_lost=lost,

@@ -43,11 +43,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.authority import Mismatch
 from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.declaration import finish_destruction
-from optinface.consent.erasure import (
-    destroy_ended_templates,
-    erase_unless_kept,
-    finish_interrupted,
-)
+from optinface.consent.erasure import destroy_ended_templates, erase_each, finish_interrupted
 from optinface.consent.errors import ConsentExpired
 from optinface.consent.policies import erasure_due, in_force
 from optinface.consent.roles import Actor
@@ -178,10 +174,10 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         due, expired = due_for_erasure(runtime, session, now=now, actor=actor)
     # Erasures begun and interrupted (here, or on a worker that died) are finished first, as
     # at start-up; then a regulator's destruction a crash interrupted: the order covers them.
+    # One that raises is reported and left for the next sweep; the others and the rest go on.
     erasures = finish_interrupted(runtime, actor=actor) + finish_destruction(runtime, actor=actor)
     # Each asked again as it is erased: a consent given since this transaction keeps its subject.
-    erasures += [receipt for p, r in due if (receipt := erase_unless_kept(
-        runtime, pseudonym=p, reason=r, actor=actor)) is not None]
+    erasures += erase_each(runtime, due, actor=actor, unless_kept=True)
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
         asked = request_own_consent(runtime, session, actor=actor)
@@ -192,7 +188,8 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
         old_proof = proof_retention.forget_old_proof(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
-                                     details={"erased": len(erasures),
+                                     details={"erased": len(erasures.receipts),
+                                              "erasures_unfinished": erasures.unfinished,
                                               "consents_expired": expired,
                                               "templates_destroyed": destroyed,
                                               "own_consent_requested": asked,
@@ -203,4 +200,5 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     if destroyed:
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
-                       erasures=erasures, own_consent_requested=asked)
+                       erasures=erasures.receipts, erasures_unfinished=erasures.unfinished,
+                       own_consent_requested=asked)

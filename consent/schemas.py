@@ -819,6 +819,7 @@ class SweepReport(BaseModel):
     templates_destroyed: int = 0  # enrolled under those consents, their subject kept
     erasures: list[ErasureReceipt]
     own_consent_requested: int = 0  # minors come of age under a guardian's consent (asked)
+    erasures_unfinished: int = 0  # raised, reported (erasure_unfinished), retried next sweep
 
 
 class KeyEpochPublic(_Public):
@@ -849,6 +850,7 @@ class ReconcileReport(BaseModel):
     alternatives_replayed: int = 0  # chose the non-biometric alternative after it: again
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
     templates_left_out: int = 0  # seal failed or ciphertext unreadable: chained, not indexed
+    erasures_unfinished: int = 0  # raised: kept unsearchable, reported, left for the sweep
 
 
 # Audit ----------------------------------------------------------------------------------------

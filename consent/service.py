@@ -64,7 +64,7 @@ from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
 from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
-from optinface.consent.erasure import erase_subject
+from optinface.consent.erasure import erase_requested
 from optinface.consent.errors import (
     DataDirUnusable,
     NotFound,
@@ -957,7 +957,7 @@ class OptinFace:
     def erase(self, *, actor: Actor, subject: str, reason: ErasureReason) -> ErasureReceipt:
         """Destroy the subject's templates, keys and identifying data; signed receipt."""
         authorize(actor, Permission.ERASE, subject=subject)
-        return erase_subject(self.runtime, pseudonym=subject, reason=reason, actor=actor)
+        return erase_requested(self.runtime, pseudonym=subject, reason=reason, actor=actor)
 
     def export(self, *, actor: Actor, subject: str, vectors: bool = False) -> AccessExport:
         """Everything held about the subject (right of access); the export itself is audited.

@@ -31,6 +31,9 @@ def sweep(data_dir: DataDir = None) -> None:
                f" templates of expired consents destroyed, {len(report.erasures)} erased")
     for receipt in report.erasures:
         typer.echo(f"  erased {receipt.subject_hash[:16]}… ({receipt.reason})")
+    if report.erasures_unfinished:
+        typer.echo(f"  {report.erasures_unfinished} erasures left unfinished, the subjects kept"
+                   " unsearchable: see the log (erasure_unfinished); the next sweep retries")
 
 
 def export(

@@ -25,7 +25,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Purpose, RegulatorOrder, Template, Tombstone
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import Crash, FakeClock, World, make_world, refused, row_count
+from tests.support.consent import FakeClock, Killed, World, make_world, refused, row_count
 from tests.support.thresholds import TEST_FMR, TEST_THRESHOLD, write_test_thresholds
 
 
@@ -295,7 +295,7 @@ def test_a_destruction_a_crash_interrupted_is_finished_by_the_next_sweep(
     first_only = _crashing_after(1, erasure.erase_subject)
     with monkeypatch.context() as patched:
         patched.setattr(erasure, "erase_subject", first_only)
-        with pytest.raises(Crash):
+        with pytest.raises(Killed):
             world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORD-5",
                                                 destroy=True)
     assert world.service.index.count() == 2
@@ -317,7 +317,7 @@ def _crashing_after(calls: int, step: Callable[..., ErasureReceipt]) -> Callable
 
     def counted(*args: Any, **kwargs: Any) -> ErasureReceipt:
         if len(made) == calls:
-            raise Crash
+            raise Killed
         made.append(step(*args, **kwargs))
         return made[-1]
 

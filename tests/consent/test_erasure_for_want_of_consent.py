@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from optinface.consent import consents, retention
+from optinface.consent import consents, erasure
 from optinface.consent.erasure import erase_unless_kept
 from optinface.consent.errors import SubjectErased
 from optinface.consent.schemas import ConsentGiven, ErasureReason, ErasureReceipt
@@ -68,7 +68,7 @@ def test_a_consent_given_while_the_sweep_erases_keeps_the_subject(
     pseudonym, first = world.subject(days=30)
     clock.advance(days=31)
     given: list[ConsentGiven] = []
-    monkeypatch.setattr(retention, "erase_unless_kept", _consenting_first(world, pseudonym, given))
+    monkeypatch.setattr(erasure, "erase_unless_kept", _consenting_first(world, pseudonym, given))
     assert world.service.sweep().erasures == []
     kept = world.service.list_consents(actor=world.portal, subject=pseudonym)
     assert {c.id: c.status for c in kept} == {first: "expired", given[0].consent.id: "active"}

@@ -194,7 +194,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         long_consent = world.consent(ended).consent.id
         world.enrol(ended, long_consent, flipped_jpegs[1])  # the same person, another photo
     clock.advance(days=31)  # the short consent is past its expiry; nobody swept yet
-    monkeypatch.setattr("optinface.consent.retention.erase_unless_kept", crash)
+    monkeypatch.setattr("optinface.consent.retention.erase_each", crash)
     monkeypatch.setattr("optinface.consent.consents.erase_unless_kept", crash)
     if interruption.startswith("sweep"):
         with pytest.raises(Crash):

@@ -93,6 +93,12 @@ def crash(*_: object, **__: object) -> NoReturn:
     raise Crash
 
 
+class Killed(BaseException):
+    """The process is killed here, in a run of erasures that reports and skips a subject whose
+    erasure raises (``erasure.erase_each``): no ``except Exception`` stops it, as none stops
+    a kill."""
+
+
 class FakeClock:
     """A clock that only moves when told to."""
 

@@ -1,0 +1,85 @@
+"""What the tests of unfinished and raced erasures need: a journal that refuses writes, and
+erasures held at their journal line so that a race is played in a chosen order."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optinface.consent import erasure_journal
+from optinface.consent.roles import Actor
+from optinface.consent.schemas import ErasureReason, ErasureReceipt, SweepReport
+from optinface.consent.service import OptinFace
+
+WAIT_S = 60.0
+
+
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """``path`` (an existing file) refuses to open for writing, as on a mount gone read-only:
+    made read-only, or for root, whom permissions do not stop, immutable (``chattr +i``)."""
+    if os.geteuid() != 0:
+        path.chmod(0o400)
+        try:
+            yield
+        finally:
+            path.chmod(0o600)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)],
+                                        capture_output=True, check=False).returncode != 0:
+        pytest.skip("run as root where no file can be made immutable (chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+class HeldAtJournal:
+    """Holds each erasure just before its journal line (after its exclusion committed, before
+    its destroying transaction), in the order they come, until the test releases it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._record = erasure_journal.record
+        self._arrived: queue.Queue[threading.Event] = queue.Queue()
+        monkeypatch.setattr(erasure_journal, "record", self)
+
+    def __call__(self, witness_dir: Path, *entries: erasure_journal.Entry) -> None:
+        release = threading.Event()
+        self._arrived.put(release)
+        assert release.wait(WAIT_S), "never released"
+        self._record(witness_dir, *entries)
+
+    def next_held(self) -> threading.Event:
+        """The release of the next erasure to reach its journal line, once it has."""
+        return self._arrived.get(timeout=WAIT_S)
+
+
+def race(sweeper: OptinFace, requester: OptinFace, *, admin: Actor, pseudonym: str,
+         first: str, held: HeldAtJournal) -> tuple[SweepReport, ErasureReceipt]:
+    """``sweeper``'s sweep and an erasure request to ``requester`` (the same worker or another)
+    both erase ``pseudonym``, each held past its exclusion until both are; then ``first``
+    ("sweep" or "request") destroys and finishes, then the other: the sweep's report and the
+    request's answer."""
+    with ThreadPoolExecutor(2) as pool:
+        sweep = pool.submit(sweeper.sweep)
+        sweep_held = held.next_held()
+        request = pool.submit(requester.erase, actor=admin, subject=pseudonym,
+                              reason=ErasureReason.REQUEST)
+        request_held = held.next_held()
+        order: list[tuple[threading.Event, Future[Any]]] = [
+            (sweep_held, sweep), (request_held, request)]
+        for release, done in order if first == "sweep" else reversed(order):
+            release.set()
+            done.result(timeout=WAIT_S)
+        return sweep.result(), request.result()
