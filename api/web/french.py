@@ -706,6 +706,9 @@ FRENCH: dict[str, str] = {
         "Événements du journal attestés par le témoin scellés de nouveau par l'exploitant, avec"
         " le magasin de clés"
     ),
+    "Erasure not finished (kept unsearchable; the next sweep tries again)": (
+        "Effacement inachevé (exclu des recherches, repris au prochain balayage)"
+    ),
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",

@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "rights_requested": "Rights request received",
     "rights_answered": "Rights request answered",
     "erase": "Erased",
+    "erasure_unfinished": "Erasure not finished (kept unsearchable; the next sweep tries again)",
     "sweep": "Retention sweep",
     "key_created": "Key created",
     "key_revoked": "Key revoked",
