@@ -17,6 +17,11 @@ set only (:func:`consent.matching.match`), so an erasure holds on every worker t
 commits, however far a replica lags. The feed only bounds how long the bytes stay in another
 worker's memory and file (``benchmarks/bench_workers.py`` measures it).
 
+Waiting for it: :meth:`Replica.settle` (through :meth:`consent.service.OptinFace.settle`) returns
+once the follower has applied the feed up to its head at the call and saved what that owed;
+whoever reads the data directory next (an erasure check, a copy of the folder) meets neither a
+save's temporary file nor an index file whose key was just destroyed.
+
 Restarts: the sequence number is saved beside the index file each time this module saves the
 index, so a worker that was down replays the feed from there (cheap: template ids only). It
 is a lower bound, never trusted alone: start-up reconciliation (:mod:`consent.reconcile`) then
@@ -29,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 import psycopg
 from sqlalchemy import select
@@ -51,6 +57,12 @@ BATCH = 1000
 STATE_FILE = "replica.seq"
 
 
+class FollowerStuck(TimeoutError):
+    """The follower did not reach the feed's head in the time given (the database away, its
+    saves failing, its thread dead or stopped meanwhile): :meth:`Replica.settle` gives up
+    rather than wait for ever."""
+
+
 class Replica:
     """The change-feed follower of one worker, on a shared ledger (``Database.shared``)."""
 
@@ -59,7 +71,11 @@ class Replica:
         self.model_id = model_id
         self._state = runtime.settings.index_path.with_name(STATE_FILE)
         self.seq: int | None = self._saved_seq()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held for a whole catch-up, its save included
+        # Catch-ups finished, counted under their lock and announced: what settle() waits on,
+        # never holding the lock a catch-up stuck in the database holds.
+        self._passes = 0
+        self._passed = threading.Condition()
         self._scrubbed = False  # the last catch-up removed vectors the index held
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,24 +92,32 @@ class Replica:
         """Apply every change after :attr:`seq`; how many. A replica with no saved number
         starts at the feed's head (start-up reconciliation fills it from the ledger)."""
         with self._lock:
-            if self.seq is None:
-                with self.runtime.db.reading() as session:
-                    self.seq = changefeed.head(session)
-                return 0
-            applied = 0
-            self._scrubbed = False
-            while batch := self._apply_next():
-                applied += batch
-            index = self.runtime.index
-            # An erasure on any worker destroys every index file's key (consent.keys): saved
-            # again at once, under a new key, so a restart loads it instead of rebuilding. A
-            # file that held what was just removed goes whole too, with its key: it may have
-            # been saved after the erasure's last sweep, under a key no sweep destroyed.
-            if self._scrubbed or index.key_destroyed():
-                self._save(whole=True)
-            elif index.additions_since_save() >= self.runtime.settings.index_save_every:
-                self._save()
-            return applied
+            try:
+                return self._catch_up()
+            finally:
+                with self._passed:
+                    self._passes += 1
+                    self._passed.notify_all()
+
+    def _catch_up(self) -> int:
+        if self.seq is None:
+            with self.runtime.db.reading() as session:
+                self.seq = changefeed.head(session)
+            return 0
+        applied = 0
+        self._scrubbed = False
+        while batch := self._apply_next():
+            applied += batch
+        index = self.runtime.index
+        # An erasure on any worker destroys every index file's key (consent.keys): saved
+        # again at once, under a new key, so a restart loads it instead of rebuilding. A
+        # file that held what was just removed goes whole too, with its key: it may have
+        # been saved after the erasure's last sweep, under a key no sweep destroyed.
+        if self._scrubbed or index.key_destroyed():
+            self._save(whole=True)
+        elif index.additions_since_save() >= self.runtime.settings.index_save_every:
+            self._save()
+        return applied
 
     def _apply_next(self) -> int:
         assert self.seq is not None
@@ -152,6 +176,51 @@ class Replica:
     @property
     def following(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def settle(self, *, within: float) -> None:
+        """Return once the follower has applied every change the feed held when called, and no
+        catch-up is under way nor owes a save: the index file was saved again if those changes
+        (or an erasure on any worker, which destroys every index file's key) required it.
+
+        The follower's own thread does the work; this only watches its state (:attr:`seq`
+        against the feed's head, and :meth:`HnswIndex.key_destroyed`) between two of its
+        catch-ups, woken at the end of each. A stopped follower (:meth:`stop`) applies
+        nothing: only a catch-up under way is waited for.
+
+        Raises:
+            FollowerStuck: Not there within ``within`` seconds.
+        """
+        deadline = time.monotonic() + within
+        with self.runtime.db.reading() as session:
+            head = changefeed.head(session)
+        while True:
+            if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+                raise self._stuck(head, within, "in a catch-up")
+            try:
+                if self._thread is None or self._at_rest(head):  # stopped, or there
+                    return
+                with self._passed:
+                    seen = self._passes
+            finally:
+                self._lock.release()
+            if not self._a_pass_after(seen, deadline=deadline):
+                raise self._stuck(head, within, "between catch-ups")
+
+    def _a_pass_after(self, seen: int, *, deadline: float) -> bool:
+        """Wait until a catch-up after the ``seen``-th has finished; False at ``deadline``."""
+        with self._passed:
+            return self._passed.wait_for(lambda: self._passes > seen,
+                                         timeout=deadline - time.monotonic())
+
+    def _at_rest(self, head: int) -> bool:
+        """Whether the feed up to ``head`` is applied and the follower's next catch-up would
+        save nothing it must (asked under the lock, so no catch-up is half done)."""
+        return self.seq is not None and self.seq >= head and not self.runtime.index.key_destroyed()
+
+    def _stuck(self, head: int, within: float, where: str) -> FollowerStuck:
+        return FollowerStuck(
+            f"change-feed follower {where} after {within} s: applied up to {self.seq}, feed "
+            f"head {head}, thread alive: {self.following}")
 
     def _run(self) -> None:
         conninfo = _conninfo(self.runtime.settings.url)

@@ -291,6 +291,11 @@ def _wire(
     return runtime, discarded
 
 
+SETTLE_SECONDS = 60.0
+"""How long :meth:`OptinFace.settle` waits for the change-feed follower by default: a poll
+(``replica.POLL_SECONDS``) and a whole save (1.5 s at 100k vectors), with room for a slow disk."""
+
+
 class OptinFace:
     """The consent-first face-matching service.
 
@@ -381,6 +386,27 @@ class OptinFace:
             self.runtime.keys.store.close()
         finally:
             self.lock.release()
+
+    def settle(self, *, within: float = SETTLE_SECONDS) -> None:
+        """Return once this service's index and its file are at rest: no background save of
+        the index owed or running (one an erasure here began), and, on a shared ledger, every
+        change-feed entry that existed at the call applied by this service's follower, with
+        the saves that applying them (or another worker's erasure, which destroys every index
+        file's key) required done.
+
+        Why: on PostgreSQL the follower's thread applies the feed and saves the index whole
+        whenever it scrubbed or found its file's key destroyed, so a save may begin after
+        :meth:`HnswIndex.settle` returned. Whoever reads the data directory next (an erasure
+        check, a copy of the folder) must meet neither a temporary file renamed away nor an
+        index file whose key was just destroyed, nor miss a removal still on its way.
+
+        Raises:
+            FollowerStuck: The follower did not get there within ``within`` seconds.
+        """
+        # First: while that save is owed the file's key is gone, which the follower saves for.
+        self.runtime.index.settle()
+        if self.replica is not None:
+            self.replica.settle(within=within)
 
     @property
     def pipeline(self) -> FacePipeline:

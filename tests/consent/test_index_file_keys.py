@@ -28,7 +28,6 @@ from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import open_index_copy, protected_probe, readable_occurrences
 from tests.support.files import template_bytes as stored_template
-from tests.support.polling import eventually
 from tests.support.postgres import PostgresServer
 
 
@@ -59,7 +58,7 @@ def test_a_copy_of_the_index_file_from_before_an_erasure_opens_with_no_key_once_
     with pytest.raises(IndexCorrupt, match="destroyed"):
         open_index_copy(service, copy)
     # The live file is saved again under a new key: it opens, without the erased template.
-    service.index.settle()
+    service.settle()
     assert open_index_copy(service, settings.index_path).labels() == {kept_template.id}
     assert readable_occurrences(service, protected) == []
     assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
@@ -95,7 +94,8 @@ def test_stopped_workers_and_cli_runs_keep_no_index_file_that_opens_after_an_era
         template = world.enrol(erased, consent, portrait_jpegs[2])
         kept_template = world.enrol(kept, kept_consent, portrait_jpegs[3])
         for worker in (b, c):
-            assert eventually(lambda w=worker: template.id in w.index.labels())
+            worker.settle()
+            assert template.id in worker.index.labels()
         c.close()  # stopped: its file holds the template
         OptinFace.open(cli_settings, pipeline=pipeline, clock=clock).close()  # a CLI run
         b.index.save()
@@ -111,9 +111,8 @@ def test_stopped_workers_and_cli_runs_keep_no_index_file_that_opens_after_an_era
                 open_index_copy(a, path)
 
         # B, running, saves its index again under a new key, without the erased template.
-        assert eventually(lambda: not b.index.key_destroyed()
-                          and template.id not in b.index.labels())
-        b.index.settle()  # the save under way
+        b.settle()
+        assert not b.index.key_destroyed() and template.id not in b.index.labels()
         assert open_index_copy(b, b_settings.index_path).labels() == {kept_template.id}
         assert world.verify(kept, portrait_jpegs[3]).outcome == "candidates_for_review"
         b_world = replace(world, service=b)
@@ -155,7 +154,8 @@ def test_a_file_a_lagging_worker_saved_after_the_erasure_opens_no_more_once_it_c
         world = make_world(a, clock)
         erased, consent = world.subject()
         template = world.enrol(erased, consent, portrait_jpegs[4])
-        assert eventually(lambda: template.id in b.index.labels())
+        b.settle()
+        assert template.id in b.index.labels()
         assert b.replica is not None
         b.replica.stop()  # B lags
         a.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
@@ -165,16 +165,7 @@ def test_a_file_a_lagging_worker_saved_after_the_erasure_opens_no_more_once_it_c
         assert open_index_copy(a, copy).search(new_photo, 1)[0].label == template.id
 
         b.replica.follow()
-        assert eventually(lambda: not _opens(a, copy))
+        b.settle()
         with pytest.raises(IndexCorrupt, match="destroyed"):
             open_index_copy(a, copy)
-        b.index.settle()
         assert open_index_copy(b, b_settings.index_path).labels() == set()
-
-
-def _opens(service: OptinFace, path: Path) -> bool:
-    try:
-        open_index_copy(service, path)
-    except IndexCorrupt:
-        return False
-    return True

@@ -143,7 +143,7 @@ def test_on_a_token_an_index_copy_from_before_an_erasure_opens_with_no_key_once_
         service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
         with pytest.raises(IndexCorrupt, match="destroyed"):
             open_index_copy(service, copy)
-        service.index.settle()  # the live file, saved again in the background
+        service.settle()  # the live file, saved again in the background
         assert len(service.runtime.keys.store.index_file_keys()) == 1  # its new key, alone
         assert open_index_copy(service, hsm_settings.index_path).count() == 1
         assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"

@@ -13,12 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import replace
 
+import psycopg
 import pytest
 from sqlalchemy import select
 
 from optinface.consent.erasure import erase_each
 from optinface.consent.errors import ConsentError, InvalidRequest, Unauthenticated
 from optinface.consent.receipts import verify_receipt
+from optinface.consent.replica import FollowerStuck
 from optinface.consent.roles import Role
 from optinface.consent.schemas import ErasureReason, SearchOutcome, TemplatePublic
 from optinface.consent.service import OptinFace
@@ -26,8 +28,15 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import Crash, FakeClock, World, crash, make_world
-from tests.support.files import left_of, occurrences, readable_occurrences, template_bytes
-from tests.support.polling import eventually
+from tests.support.files import (
+    data_files,
+    left_of,
+    occurrences,
+    open_index_copy,
+    readable_occurrences,
+    readable_occurrences_now,
+    template_bytes,
+)
 from tests.support.postgres import PostgresServer
 
 
@@ -58,7 +67,8 @@ def _enrolled_through_a_seen_by_b(a: World, b: World, image: bytes) -> tuple[str
     """A new subject enrolled through worker A, once B's replica holds the template."""
     pseudonym, consent_id = a.subject()
     template = a.enrol(pseudonym, consent_id, image)
-    assert eventually(lambda: template.id in b.service.index.labels())
+    b.service.settle()
+    assert template.id in b.service.index.labels()
     return pseudonym, template
 
 
@@ -89,11 +99,58 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     result = b.identify(flipped_jpegs[1])
     assert result.outcome is SearchOutcome.NO_CANDIDATE and result.candidates == []
 
-    b.service.replica.follow()
-    assert eventually(lambda: template.id not in b.service.index.labels())
-    # The erasure destroyed B's file's key too: B saves its index again under a new one.
-    assert eventually(lambda: not b.service.index.key_destroyed())
-    assert readable_occurrences(b.service, vector) == []
+
+@pytest.mark.parametrize("paused", [False, True], ids=["following", "paused"])
+def test_once_settled_a_worker_holds_no_trace_of_another_workers_erasure(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], paused: bool
+) -> None:
+    """A's erasure reaches B through the change feed only, B following throughout or paused
+    until just after it committed: when B's ``settle()`` returns, B's follower has applied it,
+    B's index file is already saved again whole under a new key (the erasure destroyed the
+    old one), and B's data directory holds nothing of the template, read with no further
+    wait (no polling, no save's temporary file)."""
+    a, b = workers
+    pseudonym, template = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[2])
+    assert b.service.replica is not None
+    b.service.index.save()
+    path = b.service.settings.index_path
+    before = path.read_bytes()
+    _, vector = template_bytes(a.service, template.id)
+    assert readable_occurrences_now(b.service, vector)  # the scan below can fail
+    if paused:
+        b.service.replica.stop()
+
+    a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    if paused:
+        b.service.replica.follow()
+    b.service.settle()
+    assert template.id not in b.service.index.labels()
+    assert not b.service.index.key_destroyed() and path.read_bytes() != before
+    assert open_index_copy(b.service, path).labels() == set()  # opens with today's keys
+    assert readable_occurrences_now(b.service, vector) == []
+    assert [p.name for p in data_files(b.service.settings.data_dir) if p.suffix == ".tmp"] == []
+
+
+def test_settle_gives_up_with_a_clear_error_while_the_follower_is_stuck_then_settles(
+    workers: tuple[World, World], portrait_jpegs: list[bytes]
+) -> None:
+    """B's follower blocks on a table another session holds locked (a long migration, a
+    VACUUM FULL): ``settle()`` raises within its bound, saying where the follower is, instead
+    of waiting for ever; once the lock goes, it returns with the template applied."""
+    a, b = workers
+    assert b.service.replica is not None
+    b.service.replica.stop()
+    pseudonym, consent_id = a.subject()
+    template = a.enrol(pseudonym, consent_id, portrait_jpegs[3])
+    libpq = b.service.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(libpq) as holder:
+        holder.execute("LOCK TABLE templates IN ACCESS EXCLUSIVE MODE")
+        b.service.replica.follow()  # reads the feed, then waits for the lock to add the row
+        with pytest.raises(FollowerStuck, match=r"after 1\.0 s: applied up to \d+, feed head"):
+            b.service.settle(within=1.0)
+        assert template.id not in b.service.index.labels()
+    b.service.settle()
+    assert template.id in b.service.index.labels()
 
 
 def test_workers_starting_together_on_an_empty_database_all_start(
@@ -158,7 +215,8 @@ def test_a_worker_that_was_down_catches_up_from_its_sequence_number(
         first, first_consent = a.subject()
         service_b = OptinFace.open(b_settings, pipeline=pipeline, clock=clock)
         kept = a.enrol(first, first_consent, portrait_jpegs[3])
-        assert eventually(lambda: kept.id in service_b.index.labels())
+        service_b.settle()
+        assert kept.id in service_b.index.labels()
         service_b.close()  # saves its index and the feed position it holds
 
         erased_subject, erased_consent = a.subject()

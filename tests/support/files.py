@@ -11,7 +11,6 @@ import numpy as np
 from optinface.consent.keys import IndexKeyWrap
 from optinface.consent.service import OptinFace
 from optinface.engine import index_file
-from optinface.engine.errors import IndexCorrupt
 from optinface.engine.index import HnswIndex
 
 
@@ -32,22 +31,17 @@ def occurrences(folder: Path, needle: bytes) -> list[str]:
 
 def readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
     """Like :func:`occurrences`, with the index file read decrypted, as the key holder would:
-    encryption at rest must not be what makes an erasure check pass. After the save an
-    erasure leaves running in the background (a file whose key it destroyed opens no more).
-    On PostgreSQL the service also follows its own change feed, and may begin a save of its
-    own after :meth:`HnswIndex.settle` returned: a scan that meets its temporary file renamed
-    away, or an index file whose key that save just destroyed, settles and reads again (the
-    renamed file holds what the temporary one did); the last try lets any error through."""
-    for _ in range(3):
-        try:
-            return _readable_occurrences(service, needle)
-        except (FileNotFoundError, IndexCorrupt):
-            continue
-    return _readable_occurrences(service, needle)
+    encryption at rest must not be what makes an erasure check pass. Once the service is at
+    rest (:meth:`OptinFace.settle`): the save an erasure leaves running in the background (a
+    file whose key it destroyed opens no more) and, on PostgreSQL, the change feed applied and
+    saved by the service's own follower."""
+    service.settle()
+    return readable_occurrences_now(service, needle)
 
 
-def _readable_occurrences(service: OptinFace, needle: bytes) -> list[str]:
-    service.index.settle()
+def readable_occurrences_now(service: OptinFace, needle: bytes) -> list[str]:
+    """:func:`readable_occurrences` without waiting first: for a test that shows the wait it
+    did itself was enough."""
     found = occurrences(service.settings.data_dir, needle)
     path = service.settings.index_path
     if path.exists():
