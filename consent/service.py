@@ -717,6 +717,13 @@ class OptinFace:
         with self._read() as session:
             return operator_texts.shown(session, self.settings, say)
 
+    def translations(self, language: TranslationLanguage) -> dict[str, str]:
+        """English text -> the translation into ``language`` a reader is shown of it (the
+        table's, else the settings' French: :func:`operator_texts.translations`), for the
+        documents the core writes; public, as ``/privacy`` shows them."""
+        with self._read() as session:
+            return operator_texts.translations(session, self.settings, language)
+
     def operator_texts(self, *, language: TranslationLanguage, actor: Actor | None = None,
                        missing: bool = False) -> list[OperatorTextPublic]:
         """Every English text the operator typed that consent forms show, with its translation

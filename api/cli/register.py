@@ -38,7 +38,7 @@ def show(
     with opened(data_dir) as (settings, service):
         current = service.register()
         text = (
-            service.render_register(current, document_words(words_in(language, settings)))
+            service.render_register(current, document_words(words_in(language, settings), service))
             if output_format is RegisterFormat.MD
             else current.model_dump_json(indent=2)
         )
@@ -60,7 +60,7 @@ def ropa(
     """
     with opened(data_dir) as (settings, service):
         if output_format is RegisterFormat.MD:
-            say = document_words(words_in(language, settings))
+            say = document_words(words_in(language, settings), service)
             text = render_ropa(service.ropa(say=say), say)
         else:
             text = service.ropa().model_dump_json(indent=2) + "\n"
@@ -78,8 +78,8 @@ def pia(language: Lang = None, data_dir: DataDir = None) -> None:
     Example: optinface register pia --lang fr > pia.md
     """
     with opened(data_dir) as (settings, service):
-        typer.echo(render_pia_skeleton(service.register(),
-                                       document_words(words_in(language, settings))), nl=False)
+        say = document_words(words_in(language, settings), service)
+        typer.echo(render_pia_skeleton(service.register(), say), nl=False)
 
 
 @app.command("declare")

@@ -197,7 +197,7 @@ def register(service: ServiceDep, actor: RegisterReader, words: ReaderWords,
     English texts those the declaration's material SHA-256 is computed from."""
     current = service.register(actor=actor)
     if register_format is RegisterFormat.MD:
-        return markdown(service.render_register(current, document_words(words)))
+        return markdown(service.render_register(current, document_words(words, service)))
     return current
 
 
@@ -209,7 +209,7 @@ def ropa(service: ServiceDep, actor: RegisterReader, words: ReaderWords,
     register's material SHA-256. The Markdown speaks the reader's language as the register's
     does; the JSON is always English."""
     if register_format is RegisterFormat.MD:
-        say = document_words(words)
+        say = document_words(words, service)
         return markdown(render_ropa(service.ropa(actor=actor, say=say), say))
     return service.ropa(actor=actor)
 

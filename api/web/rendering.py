@@ -9,6 +9,7 @@ page that says what to do, keeps its stable code as a detail, and answers the JS
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,13 +60,17 @@ def words_in(language: Language | None, settings: ApiSettings) -> Words:
                  own=operator_texts.given_in_settings(settings))
 
 
-def document_words(words: Words) -> Say:
+def document_words(words: Words, service: OptinFace) -> Say:
     """The words a document the consent core writes (the register, the record of processing,
     the PIA skeleton) is rendered with: the reader's French, as the pages write it (its
-    typography, numbers, local times and days); for an English reader, the core's own English,
-    so the English documents stay as they were (times in ISO 8601, figures as Python writes
-    them) for the people and scripts that read them."""
-    return words if words.language is Language.FR else english
+    typography, numbers, local times and days), with the operator's texts in the French the
+    deployment keeps for them (``optinface texts set``, else the ``*_FR`` settings: the same
+    translations the pages show); for an English reader, the core's own English, so the
+    English documents stay as they were (times in ISO 8601, figures as Python writes them) for
+    the people and scripts that read them."""
+    if words.language is not Language.FR:
+        return english
+    return replace(words, own=service.translations(TranslationLanguage.FR))
 def untranslated(service: OptinFace, settings: ApiSettings) -> list[OperatorTextPublic]:
     """In a deployment whose default language is French (Québec), the operator's texts consent
     forms show in English to French readers for want of a translation: told in the server's log

@@ -496,7 +496,8 @@ def review_download(request: Request, service: ServiceDep, name: str) -> Respons
 
     def build(_: WebSession, actor: Actor) -> Response:
         with service.reading(actor=actor, view=request.url.path) as reads:
-            return _produce(service, actor, name, reads, document_words(words_for(request)))
+            say = document_words(words_for(request), service)
+            return _produce(service, actor, name, reads, say)
 
     return signed_in(request, service, REVIEW, build)
 

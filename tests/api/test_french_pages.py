@@ -121,7 +121,8 @@ def test_the_probe_pages_texts_the_listing_and_a_translation_of_the_title(
     """Over the API: the probe link's purpose in the reader's language with what is English
     only; an English reader reads the English unmarked; the title and the alternative are
     listed with the operator's other texts (the title's French from its setting, the
-    alternative's missing); a translation set for the title replaces the setting's French."""
+    alternative's missing); a translation set for the title replaces the setting's French, on
+    the pages and in the documents the core writes (the record of processing)."""
     world, _, _ = french
     link = world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher), json={
         "purpose_id": world.purpose_id, "notice_id": world.notice_id,
@@ -140,7 +141,14 @@ def test_the_probe_pages_texts_the_listing_and_a_translation_of_the_title(
     texts = _texts(world)
     assert texts["privacy_officer_title"]["text"] == TITLE_FR
     assert texts["non_biometric_alternative"]["text"] is None
+    ropa = world.client.get("/v1/register/ropa", params={"format": "md", "lang": "fr"},
+                            headers=auth(world.keys.reviewer))
+    assert ropa.status_code == 200 and TITLE_FR in ropa.text, ropa.text
     _translate(world, "privacy_officer_title", "Responsable de la protection")
     privacy = world.client.get("/privacy", headers=FRENCH_READER).text
     assert "Responsable de la protection" in privacy and TITLE_FR not in privacy
+    # The documents the core writes take the same translation as the pages.
+    ropa = world.client.get("/v1/register/ropa", params={"format": "md", "lang": "fr"},
+                            headers=auth(world.keys.reviewer))
+    assert "Responsable de la protection" in ropa.text and TITLE_FR not in ropa.text
     assert _texts(world)["privacy_officer_title"]["text"] == "Responsable de la protection"
