@@ -365,7 +365,8 @@ def erase_each(
     subject erased: the subject stays excluded, so the next sweep's :func:`finish_interrupted`
     tries again. A ledger out of reach is no one subject's failure: it is raised.
     """
-    erasures = Erasures()
+    receipts: list[ErasureReceipt] = []
+    unfinished = 0
     for pseudonym, reason in subjects:
         try:
             receipt = (erase_unless_kept(runtime, pseudonym=pseudonym, reason=reason, actor=actor)
@@ -379,11 +380,11 @@ def erase_each(
                 raise
             _left_unfinished(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
                              error=error, unless_kept=unless_kept)
-            erasures += Erasures(unfinished=1)
+            unfinished += 1
             continue
         if receipt is not None:
-            erasures += Erasures(receipts=[receipt])
-    return erasures
+            receipts.append(receipt)
+    return Erasures(receipts=receipts, unfinished=unfinished)
 
 
 def _left_unfinished(
