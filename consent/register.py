@@ -68,8 +68,8 @@ PERSONS = (
 OWN_WORDS = ("privacy_officer_name", "privacy_officer_title", "pia_reference",
              "non_biometric_alternative")
 """The accountability fields the Markdown looks up in the reader's words: a demonstration's
-placeholder, or the operator's French for its own text (the pages' ``own``); the other fields
-(names, addresses, links) are shown as written."""
+placeholder, or the operator's French for its own text (the translations a French document is
+given); the other fields (names, addresses, links) are shown as written."""
 
 PROSE: tuple[str, ...] = (
     *PERSONS, *classification.TABLED.values(), declaration.BIOMETRIC_CHARACTERISTIC,

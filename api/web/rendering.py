@@ -23,7 +23,6 @@ from optinface.api.errors import ApiError, status_for
 from optinface.api.settings import ApiSettings
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
-from optinface.consent import operator_texts
 from optinface.consent.errors import ConsentError
 from optinface.consent.register import DEMO_WARNING
 from optinface.consent.schemas import OperatorTextPublic, TranslationLanguage
@@ -52,12 +51,11 @@ def words_for(request: Request) -> Words:
 
 def words_in(language: Language | None, settings: ApiSettings) -> Words:
     """Words in ``language`` (none named: the deployment's default language) with the
-    deployment's time zone and the French the settings give the operator's accountability texts
-    (for the documents the consent core writes; a page shows the operator's texts through
-    :class:`consent.operator_texts.Shown`, which also marks those left in English)."""
+    deployment's time zone. The operator's texts are not among them: a page shows those through
+    :class:`consent.operator_texts.Shown`, which also marks those left in English, and a
+    document the core writes gets their translations from :func:`document_words`."""
     return Words(language=language or settings.default_language,
-                 zone=ZoneInfo(settings.timezone),
-                 own=operator_texts.given_in_settings(settings))
+                 zone=ZoneInfo(settings.timezone))
 
 
 def document_words(words: Words, service: OptinFace) -> Say:
