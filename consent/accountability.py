@@ -33,7 +33,9 @@ RIGHTS: tuple[tuple[str, str, str], ...] = (
      "the portal's \"Download it as JSON\" (My data), or GET"
      " /v1/subjects/{{pseudonym}}/export?format=json with your subject token: everything we hold"
      " about you in a structured, commonly used, machine-readable format, at any time and free;"
-     " to have it sent to another organisation, write to {contact}"),
+     " your face templates themselves only if you ask, signed in yourself (\"Download it as JSON"
+     " with my templates\", or &vectors=true); to have it sent to another organisation, write"
+     " to {contact}"),
     ("rectification", "P-39.1 s. 28; GDPR art. 16",
      "enrol a new photo under your consent (the old template can be erased), or write to"
      " {contact}"),

@@ -1241,12 +1241,15 @@ FRENCH: dict[str, str] = {
     "the portal's \"Download it as JSON\" (My data), or GET"
     " /v1/subjects/{{pseudonym}}/export?format=json with your subject token: everything we hold"
     " about you in a structured, commonly used, machine-readable format, at any time and free;"
-    " to have it sent to another organisation, write to {contact}": (
+    " your face templates themselves only if you ask, signed in yourself (\"Download it as JSON"
+    " with my templates\", or &vectors=true); to have it sent to another organisation, write"
+    " to {contact}": (
         "« Le télécharger en JSON » (Mes données) dans le portail, ou GET"
         " /v1/subjects/{{pseudonym}}/export?format=json avec votre jeton : tout ce que nous"
         " détenons sur vous dans un format structuré, couramment utilisé et lisible par machine,"
-        " en tout temps et gratuitement; pour le faire transmettre à un autre organisme,"
-        " écrivez à {contact}"
+        " en tout temps et gratuitement; vos gabarits faciaux eux-mêmes seulement si vous le"
+        " demandez, connecté vous-même (« Le télécharger en JSON avec mes gabarits », ou"
+        " &vectors=true); pour le faire transmettre à un autre organisme, écrivez à {contact}"
     ),
     "enrol a new photo under your consent (the old template can be erased), or write to"
     " {contact}": (

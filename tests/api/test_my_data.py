@@ -151,23 +151,29 @@ def test_the_privacy_page_reads_in_french_every_sentence(world: World) -> None:
 @pytest.mark.parametrize(("reader", "words"), [
     ({}, {"access": "access", "portability": "portability", "page": '"My data"',
           "button": '"Download it as JSON"', "law": "P-39.1 s. 27; GDPR art. 20",
+          "templates": '"Download it as JSON with my templates"',
           "labelled": "portability:"}),
     (FRENCH_READER, {"access": "accès", "portability": "portabilité", "page": "« Mes données »",
                      "button": "« Le télécharger en JSON »",
+                     "templates": "« Le télécharger en JSON avec mes gabarits »",
                      "law": "P-39.1, art. 27; RGPD, art. 20", "labelled": "portabilité :"}),
 ])
 def test_the_rights_name_portability_and_the_my_data_page_in_each_language(
     world: World, reader: dict[str, str], words: dict[str, str]
 ) -> None:
     """GDPR art. 20, P-39.1 s. 27 (rows G-13, Q-18): portability is listed with the JSON export
-    that exercises it, and access names the portal's My data page, in English as in French, on
-    /privacy and in the readable access export (one list: the notices and receipts carry it)."""
+    that exercises it (and the copy of the templates, the person's own choice, since the plain
+    download does not hold them), and access names the portal's My data page, in English as in
+    French, on /privacy and in the readable access export (one list: the notices and receipts
+    carry it)."""
     page = world.client.get("/privacy", headers=reader).text.split('id="rights"')[1]
     rows = {unescape(right): unescape(how) for right, how in re.findall(
         r"<tr><td>([^<]*)</td><td>([^<]*)</td>", page.split("</section>")[0])}
     assert words["page"] in rows[words["access"]]
     assert words["button"] in rows[words["portability"]]
     assert "/v1/subjects/{pseudonym}/export?format=json" in rows[words["portability"]]
+    assert words["templates"] in rows[words["portability"]]
+    assert "&vectors=true" in rows[words["portability"]]
     exported = unescape(world.client.get(
         f"/v1/subjects/{world.subject}/export", params={"format": "html"},
         headers={**auth(world.subject_token), **reader}).text)
