@@ -1,7 +1,8 @@
 """The audit log as files: every matching event fetched a page at a time, and its CSV form.
 
-Shared by the JSON API's export and the reviewer dashboard's downloads, so both give out the
-same columns, written safe to open in a spreadsheet (:mod:`.csvfiles`).
+Shared by the JSON API's export, the reviewer dashboard's downloads and ``optinface audit
+export``, so all give out the same columns, written safe to open in a spreadsheet
+(:mod:`.csvfiles`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ AUDIT_CSV_COLUMNS = tuple(AuditEventPublic.model_fields)
 
 
 def all_events(
-    service: OptinFace, actor: Actor, filters: AuditFilter, *, reads: Reads
+    service: OptinFace, actor: Actor | None, filters: AuditFilter, *, reads: Reads
 ) -> Iterator[AuditEventPublic]:
     """Every event matching ``filters``, fetched a page at a time; the pages are noted in
     ``reads``, so a whole file is one ``audit_read`` event however many pages it took."""
@@ -33,6 +34,15 @@ def all_events(
         offset += len(page.events)
         if not page.events or offset >= page.total:
             return
+
+
+def exported(service: OptinFace, actor: Actor | None, filters: AuditFilter, *,
+             view: str) -> list[AuditEventPublic]:
+    """Every event matching ``filters`` for an export, chained once the whole list is read as
+    one ``audit_read`` naming ``view``: ``GET /v1/audit/export`` (``actor`` its key) and
+    ``optinface audit export`` (None: the operator's own read) take this one path."""
+    with service.reading(actor=actor, view=view, filters=filters) as reads:
+        return list(all_events(service, actor, filters, reads=reads))
 
 
 def audit_csv(events: list[AuditEventPublic]) -> str:

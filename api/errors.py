@@ -97,7 +97,8 @@ unreadable_file              400     (CLI only) a file named on the command line
                                      or holds nothing the command can use (receipt verify,
                                      audit verify --against)
 unwritable_file              400     (CLI only) a file or folder named on the command line cannot
-                                     be created or written (backup, embed --out)
+                                     be created or written (backup, embed --out, audit export
+                                     --out)
 invalid_settings             503     (CLI only) an OPTINFACE_* setting or an option of serve is not
                                      valid (each named with pydantic's reason, never its value)
 address_unavailable          503     (CLI only) serve cannot listen on --host/--port (in use, not
@@ -106,6 +107,8 @@ server_unreachable           503     (CLI only) no server answers at --url (benc
 bench_failed                 503     (CLI only) the server under bench refused a setup step or a
                                      measured call, or its own server never came up
 data_dir_in_use              409     (CLI only) a running server has the data directory open
+file_exists                  409     (CLI only) audit export --out names a file that exists: it
+                                     is left as it is unless --force replaces it
 log_not_as_witnessed         409     (CLI only) audit reseal: the log is not, or was at a start
                                      not, the one its witness signed (details.found: the action
                                      and event that say so): nothing is sealed
@@ -156,7 +159,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -193,6 +196,7 @@ class CliErrorCode(StrEnum):
     """Codes only the command line gives: refusals before, or outside, any request."""
 
     UNWRITABLE_FILE = "unwritable_file"
+    FILE_EXISTS = "file_exists"
     INVALID_SETTINGS = "invalid_settings"
     ADDRESS_UNAVAILABLE = "address_unavailable"
     SERVER_UNREACHABLE = "server_unreachable"
@@ -254,6 +258,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "index_corrupt": 503,
     "unreadable_file": 400,
     "unwritable_file": 400,
+    "file_exists": 409,
     "invalid_settings": 503,
     "address_unavailable": 503,
     "server_unreachable": 503,
@@ -412,8 +417,9 @@ _WITHOUT_THE_INPUT = {
 was sent back whole, NULs and bidi controls included), from their other context."""
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Location, message and type of each problem; the offending input is never echoed back."""
+def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+    """Location, message and type of each problem; the offending input is never echoed back
+    (a request's, or the options a command validates as the API does)."""
     return [
         {
             "loc": [str(part) for part in error.get("loc", ())],

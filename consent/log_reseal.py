@@ -13,7 +13,8 @@ without the key store, an adoption refused), and the log still holds the events 
 newest checkpoint signed. Only events that checkpoint covers are sealed: each was checked for
 its seal, or chained as unsealed, before it was first witnessed (:func:`consent.log_seals.
 record_unsealed`). The act is chained as ``log_seals_resealed`` with the reason and the events
-it sealed, for reviewers.
+it sealed, for reviewers; a dry run checks and refuses alike and names what it would seal,
+sealing and chaining nothing.
 
 What it does not protect against: whoever holds the key store as well (they can seal what they
 append, this command or not); an event appended by SQL while the ledger was below 0031 and
@@ -43,7 +44,7 @@ without the key store: any of them in the log, and nothing is resealed, for good
 
 @dataclass(frozen=True, slots=True)
 class LogResealed:
-    sealed: list[int]  # the sequence numbers sealed again
+    sealed: list[int]  # the sequence numbers sealed again (a dry run's: those it would seal)
     witnessed: int  # the events the witness's newest checkpoint covers: none past it sealed
 
     def summary(self) -> dict[str, int | None]:
@@ -52,10 +53,12 @@ class LogResealed:
                 "last": self.sealed[-1] if self.sealed else None, "witnessed": self.witnessed}
 
 
-def reseal(runtime: Runtime, *, reason: str) -> LogResealed:
+def reseal(runtime: Runtime, *, reason: str, dry_run: bool = False) -> LogResealed:
     """Seal again every event the witness's newest checkpoint covers that carries no valid
     keyed seal, chained as ``log_seals_resealed`` with ``reason`` (nothing chained when none
     lacks one): the operator's own act with the key store (``optinface audit reseal``).
+    ``dry_run`` makes the same checks and refusals and names the events it would seal, sealing
+    and chaining nothing: for the operator to look before vouching.
 
     Raises:
         InvalidRequest: ``reason`` is not one line naming no subject.
@@ -63,9 +66,12 @@ def reseal(runtime: Runtime, *, reason: str) -> LogResealed:
             one its witness signed; nothing is sealed.
     """
     require_reason(reason)
-    with runtime.db.transaction() as session:  # what it finds now is chained, and kept
-        lost_or_rewritten = (transparency.record_rollback(runtime, session)
-                             or transparency.record_rewrite(runtime, session))
+    # What it finds now is chained, and kept; a dry run chains nothing (its command's start,
+    # moments ago, chained what it found then), so it refuses as the reseal would.
+    with runtime.db.transaction() as session:
+        lost_or_rewritten = (transparency.record_rollback(runtime, session, chain=not dry_run)
+                             or transparency.record_rewrite(runtime, session,
+                                                            chain=not dry_run))
     with runtime.db.transaction() as session:
         _require_as_witnessed(session, lost_or_rewritten=lost_or_rewritten)
         witnessed = runtime.log.witness.latest_size()
@@ -75,7 +81,7 @@ def reseal(runtime: Runtime, *, reason: str) -> LogResealed:
         unsealed = sorted((row for row in rows if failure(key, row) is not None),
                           key=lambda row: row.seq)
         done = LogResealed(sealed=[row.seq for row in unsealed], witnessed=witnessed)
-        if unsealed:
+        if unsealed and not dry_run:
             session.execute(update(AuditEvent), [
                 {"seq": row.seq, "keyed_seal": keyed_seal(key, row.hash)} for row in unsealed])
             runtime.audit(session, Entry(action=AuditAction.LOG_SEALS_RESEALED, actor=None,

@@ -39,6 +39,9 @@ class Reads:
     """What one operator's request read, for :func:`chain` to record as one event.
 
     Attributes:
+        actor: Who read: an operator's key, or None for the operator's own read where the
+            data directory and the key store are (``optinface audit export``), as the
+            reseals and break-glass are their own acts.
         view: The list read (``consent_ledger``, ``audit_events``...) or, for a page or file
             built from several, its path (``/review``, ``/v1/audit/export``).
         filters: The view's filters as JSON, without the subject (named in ``subjects``).
@@ -47,7 +50,7 @@ class Reads:
         subjects: The people the reader named, in the order named.
     """
 
-    actor: Actor
+    actor: Actor | None
     view: str
     filters: dict[str, Any] = field(default_factory=dict)
     offset: int | None = None
@@ -55,7 +58,7 @@ class Reads:
     subjects: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, actor: Actor, view: str, filters: ReadFilters = None,
+    def of(cls, actor: Actor | None, view: str, filters: ReadFilters = None,
            offset: int | None = None) -> Reads:
         """A view's reads; a log filter's subject is named among ``subjects``, not in them."""
         if not isinstance(filters, AuditFilter):
@@ -82,7 +85,7 @@ class Reads:
 def chain_reads(runtime: Runtime, reads: Reads) -> None:
     """Chain ``reads`` as one ``audit_read`` event, in its own transaction; nothing when no
     personal data was read (a download of the register) or when the reader is the subject."""
-    if not reads.lists or reads.actor.role is Role.SUBJECT:
+    if not reads.lists or (reads.actor is not None and reads.actor.role is Role.SUBJECT):
         return
     with runtime.db.transaction() as session:
         runtime.audit(session, Entry(

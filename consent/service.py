@@ -441,16 +441,17 @@ class OptinFace:
         return self.runtime.db.transaction()
 
     @contextmanager
-    def reading(self, *, actor: Actor, view: str, filters: ReadFilters = None,
+    def reading(self, *, actor: Actor | None, view: str, filters: ReadFilters = None,
                 offset: int | None = None) -> Iterator[Reads]:
         """Chain what the block reads of personal data, passing the :class:`Reads` it yields
         to the read methods, as one ``audit_read`` event naming ``view`` (a page or a file
-        built from several lists) once the block has run (see :mod:`consent.reads`)."""
+        built from several lists) once the block has run (see :mod:`consent.reads`); ``actor``
+        None: the operator's own read on the command line, chained with no key."""
         found = Reads.of(actor, view, filters, offset)
         yield found
         chain_reads(self.runtime, found)
 
-    def _noted(self, actor: Actor, into: Reads | None, name: str, returned: int, *,
+    def _noted(self, actor: Actor | None, into: Reads | None, name: str, returned: int, *,
                subjects: Iterable[str] = (), filters: ReadFilters = None,
                offset: int | None = None) -> None:
         """Note a read of list ``name`` into the caller's ``into``, or, without one, chain it
@@ -504,11 +505,12 @@ class OptinFace:
         seals nothing (see :func:`consent.row_seals.reseal`)."""
         return row_seals.reseal(self.runtime, reason=reason, dry_run=dry_run)
 
-    def reseal_log(self, *, reason: str) -> log_reseal.LogResealed:
+    def reseal_log(self, *, reason: str, dry_run: bool = False) -> log_reseal.LogResealed:
         """Seal again the witnessed events without a valid keyed seal (a migration round trip
         below 0031), only on a log as its witness signed it: the operator's own act with the
-        key store, chained with ``reason`` (see :mod:`consent.log_reseal`)."""
-        return log_reseal.reseal(self.runtime, reason=reason)
+        key store, chained with ``reason``; ``dry_run`` names them and seals nothing (see
+        :mod:`consent.log_reseal`)."""
+        return log_reseal.reseal(self.runtime, reason=reason, dry_run=dry_run)
 
     def authenticate(self, secret: str) -> Actor:
         """The actor behind an API key or subject token; failures are audited without the secret."""
@@ -1162,7 +1164,7 @@ class OptinFace:
         return rotation.rekey_templates(self.runtime, actor=actor)
 
     # Audit, register, reviewer views ----------------------------------------------------------
-    def audit_events(self, *, actor: Actor, filters: AuditFilter, offset: int = 0,
+    def audit_events(self, *, actor: Actor | None, filters: AuditFilter, offset: int = 0,
                      limit: int = 100, newest_first: bool = False,
                      reads: Reads | None = None) -> AuditPage:
         """One page of the matching events, counted and cut in SQL (see consent.activity).
@@ -1170,8 +1172,11 @@ class OptinFace:
         The read is itself chained into the log (``audit_read``: who, which filters, how many
         events), after the page is taken: reading who was searched is access to personal data.
         With ``reads`` (a page or file built from several reads), it is noted there instead.
+        ``actor`` None: the operator's own read where the data directory and the key store are
+        (``optinface audit export``), chained with no key, as the reseals are.
         """
-        authorize(actor, Permission.READ_AUDIT)
+        if actor is not None:
+            authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             page = activity.audit_page(session, filters, offset=offset, limit=limit,
                                        newest_first=newest_first)

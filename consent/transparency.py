@@ -42,19 +42,20 @@ UNSEALED_SHOWN = 1000
 """The events without a valid keyed seal a verification lists (it counts them all)."""
 
 
-def record_rollback(runtime: Runtime, session: Session) -> bool:
+def record_rollback(runtime: Runtime, session: Session, *, chain: bool = True) -> bool:
     """Chain, once, that the log holds fewer events than were witnessed: events were lost, by a
     restore from a backup or by tampering. Not refused, so the operator can start and look; the
     event names both sizes, so the log says it and ``audit verify`` explains the witnessed
     checkpoints the log no longer matches (it still fails: the lost events are gone for good).
     Whether events were lost, chained now or before (what the start's seal adoption asks).
+    ``chain`` False only asks, chaining and logging nothing (a dry run's check).
     """
     events, witnessed = runtime.log.tree.sync(session).size, runtime.log.witness.latest_size()
     if events >= witnessed:
         return False
     last = last_details(session, AuditAction.LOG_ROLLED_BACK)
-    if last is not None and last.get("witnessed") == witnessed:
-        return True  # chained already, at an earlier start since the loss
+    if (last is not None and last.get("witnessed") == witnessed) or not chain:
+        return True  # chained already, at an earlier start since the loss; or only asked
     logger.error("the audit log holds %d events but %d were witnessed: events were lost (a"
                  " restored copy?); chained as log_rolled_back, and optinface audit verify"
                  " will report it", events, witnessed)
@@ -63,13 +64,14 @@ def record_rollback(runtime: Runtime, session: Session) -> bool:
     return True
 
 
-def record_rewrite(runtime: Runtime, session: Session) -> bool:
+def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) -> bool:
     """Chain, once for each witnessed checkpoint, that the log's first events are no longer
     those the witness's newest checkpoint signed: they were rewritten, their hashes recomputed
     and the checkpoint rows signed again by someone holding the checkpoint key. Not refused,
     like a rollback (erasures and withdrawals are still due), but the log says it from the
     start, not only when ``audit verify`` runs, and the event names the witnessed size.
-    Whether the log is not (or cannot be shown to be) what the witness signed.
+    Whether the log is not (or cannot be shown to be) what the witness signed. ``chain``
+    False only asks, chaining and logging nothing (a dry run's check).
     """
     witness = runtime.log.witness
     size = witness.latest_size()
@@ -86,8 +88,8 @@ def record_rewrite(runtime: Runtime, session: Session) -> bool:
     if problem is None:
         return False
     last = last_details(session, AuditAction.LOG_REWRITTEN)
-    if last is not None and last.get("witnessed") == size:
-        return True  # chained already, at an earlier start
+    if (last is not None and last.get("witnessed") == size) or not chain:
+        return True  # chained already, at an earlier start; or only asked
     logger.error("the audit log does not hold the events its witness signed: %s; chained as"
                  " log_rewritten, and optinface audit verify will report it", problem.message)
     runtime.audit(session, Entry(action=AuditAction.LOG_REWRITTEN, actor=None,

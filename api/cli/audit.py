@@ -56,7 +56,7 @@ app = typer.Typer(
     help="The hash-chained, witnessed audit log: verify checks it read-only, as an outsider"
          " would; verify-export checks a JSON export of it, without the data directory;"
          " reseal makes the witnessed events' keyed seals again after a migration round"
-         " trip.\n\n"
+         " trip; export writes the API's export to a file, chained.\n\n"
          "Example: optinface audit verify --data-dir /srv/optinface",
     no_args_is_help=True)
 
@@ -291,6 +291,9 @@ def reseal(
     reason: Annotated[str, typer.Option(
         "--reason", help="Why, in one line: e.g. a migration round trip below 0031; never a"
                          " person's name or pseudonym. Chained with the events sealed.")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the witnessed events that carry no valid keyed seal (how many,"
+                          " the first and the last) and seal nothing.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Seal again the events the witness signed that carry no valid keyed seal, chained.
@@ -304,8 +307,11 @@ def reseal(
     past the witness's newest checkpoint is sealed. Chained as log_seals_resealed with the
     reason, how many, the first and the last.
 
+    Look first: --dry-run makes the same checks, refuses alike, and lists how many events it
+    would seal, the first and the last, sealing nothing and chaining nothing.
+
     Example: optinface audit reseal --reason "CHG-7: schema rolled back to 0030 and forward"
     """
     with opened(data_dir) as (_, service):
-        done = service.reseal_log(reason=reason)
-    echo_json(done.summary())
+        done = service.reseal_log(reason=reason, dry_run=dry_run)
+    echo_json({**done.summary(), "dry_run": dry_run})

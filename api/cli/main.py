@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from optinface.api.cli import (
     audit,
+    audit_export,
     backup_commands,
     bench,
     demo,
@@ -45,6 +46,7 @@ bench.add_commands(app)
 rights.add_commands(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+audit_export.add_commands(audit.app)
 app.add_typer(register.app, name="register")
 app.add_typer(receipts.app, name="receipt")
 app.add_typer(texts.app, name="texts")

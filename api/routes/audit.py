@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from optinface.api.access_log import route_template
 from optinface.api.attachments import MARKDOWN_ANSWER, download, markdown
-from optinface.api.auditfiles import MAX_PAGE, all_events, audit_csv, audit_json
+from optinface.api.auditfiles import MAX_PAGE, audit_csv, audit_json, exported
 from optinface.api.deps import ReaderWords, ServiceDep, require
 from optinface.api.schemas import (
     AuditExportFormat,
@@ -73,11 +73,12 @@ def audit_filter(
     until: Annotated[Moment | None, Query(description="ISO time with its offset, exclusive.")
                      ] = None,
 ) -> AuditFilter:
-    """The log's filters as query parameters, one definition for the events page and the
-    export. Identifiers are checked as :data:`Identifier` and times as :data:`Moment` (an
-    instant, whatever its offset): a malformed one is a 422 before any query runs, and so is a
-    range backwards, which would select nothing and read as "nothing happened" (the
-    reviewer's pages refuse it too)."""
+    """The log's filters as query parameters, one definition for the events page, the
+    export and ``optinface audit export`` (which validates its options with it). Identifiers
+    are checked as :data:`Identifier` and times as :data:`Moment` (an instant, whatever its
+    offset): a malformed one is a 422 before any query runs, and so is a range backwards,
+    which would select nothing and read as "nothing happened" (the reviewer's pages refuse it
+    too)."""
     if since is not None and until is not None and since > until:
         raise InvalidRequest("since is after until: choose since before until",
                              details={"field": "since"})
@@ -169,8 +170,7 @@ def export_audit(
 ) -> Response:
     """Every matching event at once, as a JSON array or CSV (details as a JSON column); the
     export is chained as one ``audit_read``."""
-    with service.reading(actor=actor, view=route_template(request.scope), filters=filters) as reads:
-        events = list(all_events(service, actor, filters, reads=reads))
+    events = exported(service, actor, filters, view=route_template(request.scope))
     if export_format is AuditExportFormat.CSV:
         return download(audit_csv(events), "audit.csv", "text/csv")
     return download(audit_json(events), "audit.json", "application/json")

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from optinface.api.app import create_app
+from optinface.api.cli.audit_export import VIEW
 from optinface.api.cli.main import app
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit import event_hash
@@ -134,6 +136,16 @@ def exported(deployed: Deployed, path: Path) -> Events:
     return events
 
 
+def hmac_key(settings: ApiSettings) -> bytes:
+    """The key store's HMAC key, which makes the keyed seals: what no export may carry."""
+    store = open_key_store_to_read(settings)
+    assert store is not None
+    try:
+        return read_key(store, HMAC_KEY_NAME)
+    finally:
+        store.close()
+
+
 def verify_export(path: Path, *, data_dir: Path) -> tuple[int, str]:
     """``audit verify-export`` of ``path``, finding the key store as ``audit verify`` does."""
     vkey = (path.parent / "vkey").read_text()
@@ -158,12 +170,7 @@ def test_an_export_carries_the_keyed_seals_which_verify_export_checks_with_the_k
     settings = deployed.settings
     events = exported(deployed, tmp_path / "audit.json")
     assert all(isinstance(event["keyed_seal"], str) for event in events)
-    store = open_key_store_to_read(settings)
-    assert store is not None
-    try:
-        key = read_key(store, HMAC_KEY_NAME)
-    finally:
-        store.close()
+    key = hmac_key(settings)
     text = (tmp_path / "audit.json").read_text()
     assert key.hex() not in text and key.hex().upper() not in text
     code, output = verify_export(tmp_path / "audit.json", data_dir=settings.data_dir)
@@ -218,9 +225,12 @@ def test_an_event_appended_by_a_database_writer_is_named_in_the_export(
 
 # After a migration round trip below 0031, the operator's reseal seals the witnessed events.
 
-def reseal(settings: ApiSettings) -> tuple[int, str]:
-    result = runner.invoke(app, ["audit", "reseal", "--reason", "CHG-7: schema rolled back to"
-                                 " 0030 and forward", "--data-dir", str(settings.data_dir)])
+REASON = "CHG-7: schema rolled back to 0030 and forward"
+
+
+def reseal(settings: ApiSettings, *more: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "reseal", "--reason", REASON, *more,
+                                 "--data-dir", str(settings.data_dir)])
     return result.exit_code, result.output
 
 
@@ -270,13 +280,176 @@ def test_reseal_refuses_a_log_that_does_not_match_its_witness(
     settings: ApiSettings, tampering: Any, finding: str,
 ) -> None:
     """After the round trip, an event appended with the database alone (its start chains
-    ``log_events_unsealed``), or a witness folder emptied (``witness_adopted``): reseal
-    refuses with its stable code and seals nothing, so verify still fails, naming event 1."""
+    ``log_events_unsealed``), or a witness folder emptied (``witness_adopted``): reseal, and
+    its dry run first in the same words, refuse with their stable code and seal nothing, so
+    verify still fails, naming event 1."""
     round_trip(settings)
     tampering(settings)
+    code, looked = reseal(settings, "--dry-run")
+    assert code == 1, looked
     code, output = reseal(settings)
     assert code == 1, output
     assert output.startswith(f"refused: log_not_as_witnessed: the audit log is not the one its"
                              f" witness signed ({finding}, event "), output
+    assert looked == output  # the dry run refuses as the reseal does
     code, output = verify(settings)
     assert code == 1 and "at sequence 1: event 1 carries no keyed seal" in output, output
+
+
+def _chained(settings: ApiSettings, action: str) -> int:
+    """How many events of ``action`` the log holds, read in SQL."""
+    engine = create_engine(settings.url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(
+                text("SELECT count(*) FROM audit_events WHERE action = :action"),
+                {"action": action}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_reseal_dry_run_names_what_it_would_seal_and_seals_and_chains_nothing(
+    settings: ApiSettings,
+) -> None:
+    """``--dry-run`` as ``keys reseal`` has it: the events it would seal (how many, the first
+    and the last), none sealed (verify still names event 1) and nothing chained; the reseal
+    then seals those very events."""
+    round_trip(settings)
+    code, output = reseal(settings, "--dry-run")
+    assert code == 0, output
+    planned = json.loads(output)
+    assert planned["dry_run"] is True and planned["count"] > 0 and planned["first"] == 1, planned
+    code, output = verify(settings)
+    assert code == 1 and "at sequence 1: event 1 carries no keyed seal" in output, output
+    assert _chained(settings, "log_seals_resealed") == 0
+    code, output = reseal(settings)
+    assert code == 0, output
+    done = json.loads(output)
+    assert done["dry_run"] is False
+    assert [done[k] for k in ("count", "first", "last")] == [
+        planned[k] for k in ("count", "first", "last")], (planned, done)
+    assert _chained(settings, "log_seals_resealed") == 1
+
+
+def test_reseal_seals_no_event_past_the_witness_newest_checkpoint(settings: ApiSettings) -> None:
+    """After the round trip, events appended with the database alone past the witness's newest
+    checkpoint, while the service runs (no start has seen them yet): the reseal seals the
+    witnessed events and leaves these without a seal, and verify with the key store names
+    exactly them."""
+    round_trip(settings)
+    service = OptinFace.open(settings)
+    try:
+        writer = create_engine(settings.url)
+        try:
+            forged = [append_by_sql(writer, action="erase", details={"via": "sql"})
+                      for _ in range(2)]
+            done = service.reseal_log(reason=REASON)
+            with writer.connect() as connection:
+                seals = connection.execute(
+                    text("SELECT keyed_seal FROM audit_events WHERE seq BETWEEN :first AND"
+                         " :last ORDER BY seq"), {"first": forged[0], "last": forged[-1]}
+                ).scalars().all()
+        finally:
+            writer.dispose()
+    finally:
+        service.close()
+    assert done.sealed and done.sealed[-1] <= done.witnessed < forged[0], done
+    assert seals == [None, None]
+    code, output = verify(settings)
+    assert code == 1, output
+    assert (f"events without a valid keyed seal (2): {forged[0]} keyed_seal_missing,"
+            f" {forged[1]} keyed_seal_missing\n") in output, output
+
+
+# optinface audit export: the API's export written to a file on the machine, chained.
+
+def audit_export(settings: ApiSettings, out: Path, *more: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "export", "--out", str(out), *more,
+                                 "--data-dir", str(settings.data_dir)])
+    return result.exit_code, result.output
+
+
+def _reads_of_the_command(events: Events) -> list[dict[str, Any]]:
+    return [event for event in events if event["action"] == "audit_read"
+            and event["details"]["view"] == VIEW]
+
+
+def test_audit_export_writes_the_apis_json_which_verify_export_accepts_chained_as_a_read(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """The command's file is the API's export of the same log, byte for byte (the API's,
+    taken later, goes on with the events since), written 0600 with the keyed seals and never
+    the key; verify-export accepts it with the key store; the export is chained as one
+    ``audit_read`` naming the command, with no key, and how many events it read."""
+    settings = deployed.settings
+    out = tmp_path / "cli.json"
+    code, output = audit_export(settings, out)
+    assert code == 0, output
+    mine: Events = json.loads(out.read_text())
+    assert json.loads(output) == {"file": str(out), "format": "json", "events": len(mine)}
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert all(isinstance(event["keyed_seal"], str) for event in mine)
+    api = exported(deployed, tmp_path / "api.json")
+    assert (tmp_path / "api.json").read_text().startswith(out.read_text()[:-1] + ", ")
+    [read] = _reads_of_the_command(api)
+    assert read["seq"] > len(mine), read
+    assert (read["actor_key_id"], read["actor_role"]) == (None, None)
+    assert read["details"] == {"view": VIEW, "filters": {}, "lists": {"audit_events": len(mine)},
+                               "returned": len(mine)}
+    code, output = verify_export(out, data_dir=settings.data_dir)
+    assert code == 0 and output.startswith("audit export OK: "), output
+    assert output.endswith("keyed seals: every event's checked with the key store\n"), output
+    assert hmac_key(settings).hex() not in out.read_text()
+
+
+def test_audit_export_filters_as_the_api_and_replaces_a_file_only_with_force(
+    settings: ApiSettings, tmp_path: Path
+) -> None:
+    """The API's filters (the erasure the fixture made, since a time), chained with the read;
+    an existing file is refused in one line and left as it is, and --force replaces it (the
+    CSV, 0600 still)."""
+    out = tmp_path / "erasures.json"
+    code, output = audit_export(settings, out, "--action", "erase",
+                                "--since", "2000-01-01T00:00+02:00")
+    assert code == 0, output
+    kept = out.read_text()
+    assert [event["action"] for event in json.loads(kept)] == ["erase"]
+    code, output = audit_export(settings, out)
+    assert code == 1 and output == (f"refused: file_exists: {out} exists: choose another --out,"
+                                    " or pass --force to replace it\n"), output
+    assert out.read_text() == kept
+    code, output = audit_export(settings, out, "--force", "--format", "csv")
+    assert code == 0, output
+    assert out.read_text().startswith("seq,at,actor_key_id,")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    code, output = audit_export(settings, tmp_path / "all.json")
+    assert code == 0, output
+    reads = _reads_of_the_command(json.loads((tmp_path / "all.json").read_text()))
+    assert [read["details"]["filters"] for read in reads] == [
+        {"action": "erase", "since": "2000-01-01T00:00:00+02:00"}, {}], reads
+
+
+@pytest.mark.parametrize(("given", "refusal"), [
+    (["--since", "yesterday"], "refused: validation_error: --since: "),
+    (["--until", "2027-03-01T10:00"], "refused: validation_error: --until: Input should have"
+                                      " timezone info"),
+    (["--action", "seen"], "refused: validation_error: --action: Input should be "),
+    (["--since", "2027-03-02T00:00Z", "--until", "2027-03-01T00:00Z"],
+     "refused: invalid_request: since is after until"),
+    (["--out", "{tmp}/missing/audit.json"], "refused: unwritable_file: cannot write"
+                                            " {tmp}/missing/audit.json: {tmp}/missing is not a"
+                                            " folder"),
+    (["--out", "{tmp}"], "refused: unwritable_file: cannot write {tmp}: it is a folder"),
+])
+def test_audit_export_refuses_bad_input_in_one_line_reading_and_chaining_nothing(
+    settings: ApiSettings, tmp_path: Path, given: list[str], refusal: str
+) -> None:
+    before = _chained(settings, "audit_read"), _chained(settings, "reconciled")
+    args = [value.format(tmp=tmp_path) for value in given]
+    result = runner.invoke(app, ["audit", "export", "--out", str(tmp_path / "audit.json"),
+                                 *args, "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(refusal.format(tmp=tmp_path)), result.output
+    assert result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "audit.json").exists()
+    assert (_chained(settings, "audit_read"), _chained(settings, "reconciled")) == before
