@@ -67,6 +67,9 @@ class AuditAction(StrEnum):
     RIGHTS_REQUESTED = "rights_requested"
     RIGHTS_ANSWERED = "rights_answered"
     ERASE = "erase"
+    # A request that lost the race to another erasure of its subject: answered with that
+    # erasure's receipt (erasure.erase_requested); the subject named by the tombstone hash.
+    ERASE_ALREADY_DONE = "erase_already_done"
     ERASURE_UNFINISHED = "erasure_unfinished"  # one raised in a sweep or a start: retried
     SWEEP = "sweep"
     KEY_CREATED = "key_created"

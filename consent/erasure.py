@@ -71,6 +71,7 @@ from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, ReviewStatus, SignedReceipt
 from optinface.consent.tables import (
+    AuditEvent,
     Consent,
     ConsentStatus,
     MatchReview,
@@ -392,9 +393,11 @@ def _left_unfinished(
     error: Exception, unless_kept: bool,
 ) -> None:
     """Keep an erasure that raised unsearchable and say so: a log line with
-    :data:`ERASURE_UNFINISHED` and the tombstone hash, and an event of that action naming the
-    subject (sealed like every event, forgotten by the erasure that finishes it), the error
-    by its code or type only (a database error's text may quote the row).
+    :data:`ERASURE_UNFINISHED` and the tombstone hash at every run (operators keep seeing it,
+    and the run counts it), and an event of that action naming the subject (sealed like every
+    event, forgotten by the erasure that finishes it) when the failure is new
+    (:func:`_chain_if_new`), the error by its code or type only (a database error's text may
+    quote the row).
 
     An erasure that must happen is excluded again first (its first step may be what raised,
     or the index's removal): while it is unfinished no search may find the subject. If even
@@ -411,10 +414,27 @@ def _left_unfinished(
     logger.error("%s: the erasure of subject %s (%s) could not be finished (%s); it is kept"
                  " unsearchable and the next sweep tries again", ERASURE_UNFINISHED,
                  tombstone_hash(runtime.keys, pseudonym), reason, code)
+    _chain_if_new(runtime, Entry(action=AuditAction.ERASURE_UNFINISHED, actor=actor,
+                                 outcome=code, subjects=[pseudonym],
+                                 details={"reason": str(reason), "error": code}))
+
+
+def _chain_if_new(runtime: Runtime, unfinished: Entry) -> None:
+    """Chain ``unfinished`` unless the subject's latest ``erasure_unfinished`` event already
+    says the same (its reason and error code): a journal that fails for a month of hourly
+    sweeps would otherwise chain hundreds of identical events, which tell a reader nothing
+    the first did not. A new failure is chained: the first, or one whose error (or reason)
+    changed. The latest event is read in the transaction that would chain the new one
+    (serialised with every other on the ledger, so two workers' sweeps chain it once), by
+    the action's index; the log line and the run's count say it at every run meanwhile."""
+    (pseudonym,) = unfinished.subjects
     with runtime.db.transaction() as session:
-        runtime.audit(session, Entry(action=AuditAction.ERASURE_UNFINISHED, actor=actor,
-                                     outcome=code, subjects=[pseudonym],
-                                     details={"reason": str(reason), "error": code}))
+        latest = session.scalars(
+            select(AuditEvent.details)
+            .where(AuditEvent.action == unfinished.action, audit_seals.mentions(pseudonym))
+            .order_by(AuditEvent.seq.desc()).limit(1)).first()
+        if latest != unfinished.details:
+            runtime.audit(session, unfinished)
 
 
 def destroy_ended_templates(
@@ -521,18 +541,30 @@ def erase_requested(
     another worker, a second request: the ledger lock lets one destroy, the other then finds
     the tombstone) answers with that erasure's signed receipt, as if it had done the work:
     the subject is erased either way. Only a subject erased before the request came is
-    refused (``subject_erased``)."""
+    refused (``subject_erased``).
+
+    The request that lost is chained too, as :attr:`AuditAction.ERASE_ALREADY_DONE`: the
+    other erasure's ``erase`` event names its own actor (none for a sweep), so without this
+    one the log would not show that this actor asked for this erasure. It names the subject
+    as every event after their erasure does, by the tombstone hash
+    (:func:`after_erasure.log_names`: the erasure took the pseudonym out of the log, and this
+    event must not write it back), and the receipt it answered with, in the transaction that
+    reads that receipt."""
     with runtime.db.reading() as session:  # waits for no writer on PostgreSQL
         get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
     try:
         return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor)
     except SubjectErased:
-        with runtime.db.reading() as session:
+        with runtime.db.transaction() as session:
             tombstone = session.scalar(select(Tombstone).where(
                 Tombstone.subject_hash == tombstone_hash(runtime.keys, pseudonym)))
             if (tombstone is None or tombstone.receipt is None
                     or tombstone.receipt_signature is None):  # its proof deleted since
                 raise
+            runtime.audit(session, Entry(
+                action=AuditAction.ERASE_ALREADY_DONE, actor=actor,
+                subjects=after_erasure.log_names(runtime, session, [pseudonym]),
+                details={"reason": str(reason), "receipt_id": tombstone.receipt["receiptID"]}))
             return _receipt_of(tombstone.receipt, tombstone.receipt_signature)
 
 

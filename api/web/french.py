@@ -706,6 +706,9 @@ FRENCH: dict[str, str] = {
         "Événements du journal attestés par le témoin scellés de nouveau par l'exploitant, avec"
         " le magasin de clés"
     ),
+    "Erasure asked, already done by another (answered with its receipt)": (
+        "Effacement demandé, déjà effectué par un autre (réponse avec son reçu)"
+    ),
     "Erasure not finished (kept unsearchable; the next sweep tries again)": (
         "Effacement inachevé (exclu des recherches, repris au prochain balayage)"
     ),

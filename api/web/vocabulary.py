@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "rights_requested": "Rights request received",
     "rights_answered": "Rights request answered",
     "erase": "Erased",
+    "erase_already_done": "Erasure asked, already done by another (answered with its receipt)",
     "erasure_unfinished": "Erasure not finished (kept unsearchable; the next sweep tries again)",
     "sweep": "Retention sweep",
     "key_created": "Key created",

@@ -20,6 +20,7 @@ from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, group_photo
 from tests.support.api import World, auth, in_a_year, verify_receipt_file
 from tests.support.backends import on_both_backends
+from tests.support.erasures import HeldAtJournal, held_race
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
@@ -182,6 +183,29 @@ def test_erasure_returns_a_signed_receipt_and_the_subject_is_gone(
     assert world.identify(portrait_jpegs[0]).json()["outcome"] == "no_candidate"
     again = world.client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.portal))
     assert again.status_code in (404, 410)
+
+
+def test_a_delete_that_lost_the_race_answers_200_with_the_other_erasures_receipt(
+    world: World, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two DELETEs of one subject at once, the person's own and the admin's, each held past
+    its exclusion; the admin's destroys first. The person's, which then finds the tombstone,
+    answers 200 with that erasure's signed receipt (not 410: it found the subject, who is
+    erased as asked), and the log shows the request that lost, by the tombstone hash."""
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    url = f"/v1/subjects/{world.subject}"
+    lost, won = held_race(
+        HeldAtJournal(monkeypatch),
+        lambda: world.client.delete(url, headers=auth(world.subject_token)),
+        lambda: world.client.delete(url, headers=auth(world.keys.admin)), one_first=False)
+    assert (lost.status_code, won.status_code) == (200, 200), lost.text
+    assert lost.json()["signed"] == won.json()["signed"]
+    receipt_id = won.json()["signed"]["receipt"]["receiptID"]
+    events = world.client.get("/v1/audit/events", params={"action": "erase_already_done"},
+                              headers=auth(world.keys.reviewer)).json()["events"]
+    [done] = [e for e in events if e["details"]["receipt_id"] == receipt_id]
+    assert (done["actor_role"], done["subjects"]) == ("subject", [won.json()["subject_hash"]])
+    assert world.client.get("/v1/audit/verify", headers=auth(world.keys.reviewer)).json()["ok"]
 
 
 def test_audit_events_filters_paging_and_chain_status(world: World) -> None:

@@ -5,12 +5,15 @@ that erasure's receipt (consent.erasure: erase_each, finish_interrupted, erase_r
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import replace
 
 import pytest
+from typer.testing import CliRunner
 
+from optinface.api.cli.main import app
 from optinface.consent.audit import AuditAction
 from optinface.consent.erasure import ERASURE_UNFINISHED
 from optinface.consent.erasure_journal import journal_path
@@ -84,6 +87,50 @@ def test_an_erasure_that_keeps_failing_stops_neither_the_others_nor_the_rest_of_
     assert service.verify_audit().ok
 
 
+def test_a_failure_is_chained_once_until_its_error_changes_and_logged_at_every_sweep(
+    world: World, clock: FakeClock, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three hourly sweeps with the journal unusable: three log lines, three counts, one
+    event; the error changes (the journal mended, the destroying transaction raising): a
+    second event, once; the cause gone, the next sweep finishes the erasure with its erase event."""
+    service = world.service
+    failing = world.enrolled(portrait_jpegs[0])
+    journal = journal_path(settings.witness_dir)
+    journal.touch()
+
+    def sweeps(times: int) -> list[int]:
+        counts = []
+        for _ in range(times):
+            clock.advance(hours=1)
+            counts.append(service.sweep().erasures_unfinished)
+        return counts
+
+    with unwritable(journal):
+        with pytest.raises(WitnessUnusable):
+            service.erase(actor=world.admin, subject=failing, reason=REQUEST)
+        with caplog.at_level(logging.ERROR, logger="optinface.consent.erasure"):
+            assert sweeps(3) == [1, 1, 1]
+    lines = [r for r in caplog.records if r.getMessage().startswith(ERASURE_UNFINISHED)]
+    assert len(lines) == 3
+    witness = ([failing], "witness_unusable", {"reason": "request", "error": "witness_unusable"})
+    assert _unfinished_events(service, world) == [witness]
+
+    monkeypatch.setattr("optinface.consent.erasure._anonymise_consents", crash)
+    assert sweeps(2) == [1, 1]
+    assert _unfinished_events(service, world) == [
+        witness, ([failing], "Crash", {"reason": "request", "error": "Crash"})]
+    monkeypatch.undo()
+
+    [receipt] = service.sweep().erasures
+    assert receipt.subject_hash == tombstone_hash(service.runtime.keys, failing)
+    [erased] = service.audit_events(actor=world.reviewer,
+                                    filters=AuditFilter(action=AuditAction.ERASE)).events
+    assert erased.details["reason"] == "request"
+    assert [subjects for subjects, _, _ in _unfinished_events(service, world)] == [[], []]
+    assert service.verify_audit().ok
+
+
 def test_a_start_whose_erasure_fails_serves_and_never_finds_that_subject(
     world: World, settings: ConsentSettings, portrait_jpegs: list[bytes],
     flipped_jpegs: list[bytes], open_service: Callable[[], OptinFace],
@@ -137,6 +184,38 @@ def test_a_request_and_a_sweep_erasing_one_subject_at_once_both_answer_with_its_
                           first=first, held=held)
     _one_receipt(world, world.service, report.erasures, answer, first=first)
     assert report.erasures_unfinished == 0
+
+
+def test_a_request_that_lost_the_race_is_chained_naming_the_subject_by_its_tombstone_hash(
+    world: World, clock: FakeClock, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep destroys first; the request that lost answers with its receipt and leaves an
+    event of its own: its actor, the subject by the tombstone hash (the erasure took the
+    pseudonym out of the log; no row of it holds the pseudonym's bytes), the receipt it
+    answered with; the log verifies, and so does ``optinface audit verify``."""
+    pseudonym, consent_id = world.subject(days=30)
+    world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    clock.advance(days=31)
+    held = HeldAtJournal(monkeypatch)
+    report, answer = race(world.service, world.service, admin=world.admin, pseudonym=pseudonym,
+                          first="sweep", held=held)
+    assert [receipt.signed for receipt in report.erasures] == [answer.signed]
+
+    [done] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.ERASE_ALREADY_DONE)).events
+    subject_hash = tombstone_hash(world.service.runtime.keys, pseudonym)
+    assert (done.actor_key_id, done.subjects, done.outcome) == (
+        world.admin.key_id, [subject_hash], "ok")
+    assert done.details == {"reason": "request",
+                            "receipt_id": answer.signed.receipt["receiptID"]}
+    with closing(sqlite3.connect(settings.data_dir / "optinface.db")) as db:
+        rows = db.execute("SELECT * FROM audit_events").fetchall()
+    assert not [row for row in rows
+                if pseudonym.encode() in b"|".join(str(value).encode() for value in row)]
+    assert world.service.verify_audit().ok
+    verified = CliRunner().invoke(app, ["audit", "verify", "--data-dir", str(settings.data_dir)])
+    assert verified.exit_code == 0, verified.output
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -8,11 +8,11 @@ import queue
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,6 +22,8 @@ from optinface.consent.schemas import ErasureReason, ErasureReceipt, SweepReport
 from optinface.consent.service import OptinFace
 
 WAIT_S = 60.0
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 @contextmanager
@@ -65,21 +67,31 @@ class HeldAtJournal:
         return self._arrived.get(timeout=WAIT_S)
 
 
+def held_race(held: HeldAtJournal, one: Callable[[], A], other: Callable[[], B], *,
+              one_first: bool) -> tuple[A, B]:
+    """``one`` and then ``other`` (two erasures of one subject, from this process's threads)
+    each held past its exclusion until both are; then ``one`` destroys and finishes before
+    ``other`` is let go if ``one_first``, else the other way round: both answers."""
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(one)
+        first_held = held.next_held()
+        second = pool.submit(other)
+        second_held = held.next_held()
+        order: list[tuple[threading.Event, Future[Any]]] = [
+            (first_held, first), (second_held, second)]
+        for release, done in order if one_first else reversed(order):
+            release.set()
+            done.result(timeout=WAIT_S)
+        return first.result(), second.result()
+
+
 def race(sweeper: OptinFace, requester: OptinFace, *, admin: Actor, pseudonym: str,
          first: str, held: HeldAtJournal) -> tuple[SweepReport, ErasureReceipt]:
     """``sweeper``'s sweep and an erasure request to ``requester`` (the same worker or another)
     both erase ``pseudonym``, each held past its exclusion until both are; then ``first``
     ("sweep" or "request") destroys and finishes, then the other: the sweep's report and the
     request's answer."""
-    with ThreadPoolExecutor(2) as pool:
-        sweep = pool.submit(sweeper.sweep)
-        sweep_held = held.next_held()
-        request = pool.submit(requester.erase, actor=admin, subject=pseudonym,
-                              reason=ErasureReason.REQUEST)
-        request_held = held.next_held()
-        order: list[tuple[threading.Event, Future[Any]]] = [
-            (sweep_held, sweep), (request_held, request)]
-        for release, done in order if first == "sweep" else reversed(order):
-            release.set()
-            done.result(timeout=WAIT_S)
-        return sweep.result(), request.result()
+    return held_race(held, sweeper.sweep,
+                     lambda: requester.erase(actor=admin, subject=pseudonym,
+                                             reason=ErasureReason.REQUEST),
+                     one_first=first == "sweep")
