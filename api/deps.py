@@ -90,11 +90,24 @@ async def reader_words(
 ReaderWords = Annotated[Words, Depends(reader_words)]
 
 
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+ONE_CREDENTIAL = ("send one credential: one Authorization: Bearer header or one X-API-Key"
+                  " header, not both nor either twice")
+
+
 async def api_secret(
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> str:
-    """The secret from ``Authorization: Bearer`` or ``X-API-Key`` (cookies are for pages only)."""
+    """The secret from ``Authorization: Bearer`` or ``X-API-Key`` (cookies are for pages only).
+
+    A request carrying more than one (both headers, or one of them twice) is refused before
+    any is tried: which key it acts with must not depend on which header a client, a proxy or
+    the framework happens to read first, and a wrong key beside a right one is no request to
+    honour."""
+    if sum(len(request.headers.getlist(name)) for name in CREDENTIAL_HEADERS) > 1:
+        raise ApiError(ApiErrorCode.UNAUTHENTICATED, ONE_CREDENTIAL)
     secret = bearer.credentials if bearer is not None else api_key
     if not secret:
         raise ApiError(ApiErrorCode.UNAUTHENTICATED, CREDENTIALS_REFUSED)

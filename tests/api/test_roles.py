@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -162,6 +163,27 @@ def test_x_api_key_header_is_accepted_too(matrix_world: tuple[World, str]) -> No
     world, _ = matrix_world
     answer = world.client.get("/v1/purposes", headers={"X-API-Key": world.keys.reviewer})
     assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("headers", [
+    [("Authorization", "Bearer {admin}"), ("X-API-Key", "key_wrong.secret")],
+    [("X-API-Key", "{admin}"), ("Authorization", "Bearer key_wrong.secret")],
+    [("Authorization", "Bearer {admin}"), ("X-API-Key", "{admin}")],
+    [("Authorization", "Bearer {admin}"), ("Authorization", "Bearer key_wrong.secret")],
+    [("X-API-Key", "{admin}"), ("X-API-Key", "{admin}")],
+], ids=["bearer-and-wrong-key", "key-and-wrong-bearer", "both-the-same", "two-bearers",
+        "two-keys"])
+def test_a_request_with_more_than_one_credential_is_refused_whichever_is_right(
+    matrix_world: tuple[World, str], headers: list[tuple[str, str]]
+) -> None:
+    """Which key acts must not depend on which header is read first: a valid admin key beside
+    another credential is a 401 ``unauthenticated`` saying to send one, and acts on nothing."""
+    world, _ = matrix_world
+    sent = [(name, value.format(admin=world.keys.admin)) for name, value in headers]
+    answer = world.client.get("/v1/keys", headers=httpx.Headers(sent))
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["code"] == "unauthenticated"
+    assert "send one credential" in answer.json()["message"]
 
 
 def test_a_subject_token_reads_the_purposes_and_notices_it_is_asked_to_consent_to(
