@@ -53,10 +53,9 @@ from optinface.consent.witness import pinned_key
 from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
-    help="The hash-chained, witnessed audit log: verify checks it read-only, as an outsider"
-         " would; verify-export checks a JSON export of it, without the data directory;"
-         " reseal makes the witnessed events' keyed seals again after a migration round"
-         " trip; export writes the API's export to a file, chained.\n\n"
+    help="The hash-chained, witnessed audit log: verify (read-only, as an outsider would),"
+         " export (to a file, chained), verify-export (without the data directory), reseal"
+         " (keyed seals after a migration round trip).\n\n"
          "Example: optinface audit verify --data-dir /srv/optinface",
     no_args_is_help=True)
 
