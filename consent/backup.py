@@ -36,10 +36,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import JSON, create_engine, update
-from sqlalchemy.engine import make_url
 
 from optinface.consent.audit import event_leaf
-from optinface.consent.db import read_only_uri
+from optinface.consent.db import read_only_uri, sqlite_file
+from optinface.consent.deployment import require_deployment
 from optinface.consent.errors import DataDirUnusable, InvalidRequest, KeyStoreUnusable
 from optinface.consent.key_check import differing, store_check_values
 from optinface.consent.keys import ROTATION_KEY_NAME
@@ -66,11 +66,11 @@ class BackupReport:
 
 
 def _database(settings: ConsentSettings) -> Path:
-    url = make_url(settings.url)
-    if url.get_backend_name() != "sqlite" or not url.database:
+    database = sqlite_file(settings.url)
+    if database is None:
         raise InvalidRequest("backup and restore copy a SQLite ledger; back up PostgreSQL "
                              "with its own tools (pg_dump, base backups)")
-    return Path(url.database)
+    return database
 
 
 def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> BackupReport:
@@ -79,11 +79,11 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     Raises:
         InvalidRequest: not a SQLite ledger, ``destination`` is not empty, or it lies inside
             the data directory, the key store or the witness folder.
-        DataDirUnusable: SQLite cannot copy the ledger; nothing is left in ``destination``.
+        DataDirUnusable: no deployment is there (:func:`consent.deployment.require_deployment`),
+            or SQLite cannot copy the ledger; nothing is left in ``destination``.
     """
     source = _database(settings)
-    if not source.exists():
-        raise InvalidRequest(f"no ledger at {source}")
+    require_deployment(settings)
     _require_outside(settings, destination)
     made = not destination.exists()
     destination.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)

@@ -46,6 +46,23 @@ LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger t
 FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file a SQLite ``url`` names; None for PostgreSQL (or SQLite in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _first_missing(database: Path) -> Path | None:
+    """The outermost of ``database`` and its folders that does not exist yet: what creating it
+    makes. None when the file is there."""
+    if database.exists():
+        return None
+    missing = [folder for folder in database.parents if not folder.exists()]
+    return missing[-1] if missing else database
+
+
 def _create_private(database: Path) -> None:
     """Create the database file 0600 before SQLite does: its -wal and -shm files copy the
     database's mode, and they hold the same ciphertext templates and ledger.
@@ -74,11 +91,10 @@ def _engine(url: str, **options: Any) -> Engine:
 
 def make_engine(url: str) -> Engine:
     """An engine; for SQLite, with the pragmas set on every new connection."""
-    parsed = make_url(url)
-    if not parsed.get_backend_name() == "sqlite":
+    if make_url(url).get_backend_name() != "sqlite":
         return _engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        _create_private(Path(parsed.database))
+    if (database := sqlite_file(url)) is not None:
+        _create_private(database)
     engine = _engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -235,13 +251,36 @@ class Database:
     """Engine + session factory, with one way to run a write transaction."""
 
     def __init__(self, url: str) -> None:
+        self._file = sqlite_file(url)
+        self._made = None if self._file is None else _first_missing(self._file)
+        self._migrated = False
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.shared = is_postgresql(self.engine)
         """True when other processes may write the same ledger (PostgreSQL)."""
 
     def open(self) -> None:
+        self._migrated = True  # from here the file is a ledger, even if migrating fails
         migrate(self.engine)
+
+    def close_refused(self) -> None:
+        """Close after a refused start, leaving no SQLite ledger file it made: a start refused
+        before migrating (a mistyped ``OPTINFACE_DATABASE_URL`` beside another deployment's
+        witness) would otherwise leave an empty database, and the folders made for it, where
+        none was. A file that existed, or was migrated, is kept."""
+        self.close()
+        if self._file is None or self._made is None or self._migrated:
+            return
+        try:  # never in place of the refusal being raised: what cannot go stays
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                self._file.with_name(self._file.name + suffix).unlink(missing_ok=True)
+            for folder in self._file.parents:  # the folders made for it, innermost first
+                if not folder.is_relative_to(self._made):
+                    return
+                folder.rmdir()
+        except OSError:
+            logger.warning("the ledger file %s made by a refused start could not be removed",
+                           self._file)
 
     @contextmanager
     def first_use(self) -> Iterator[None]:

@@ -31,6 +31,8 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -180,15 +182,16 @@ class FileKeyStore:
         """Replace the file atomically (a crash leaves the old value or the new one), then
         overwrite the old content, held open across the rename, so it does not linger on disk."""
         path = self._path(name)
-        replaced = open_if_exists(path)  # kept open to overwrite the old content once renamed
-        try:
-            write_private_atomic(path, value)
-        finally:
-            if replaced is not None:
-                shred(replaced)
+        with _written(path):
+            replaced = open_if_exists(path)  # kept open to overwrite the old content once renamed
+            try:
+                write_private_atomic(path, value)
+            finally:
+                if replaced is not None:
+                    shred(replaced)
 
     def destroy_secret(self, name: str) -> None:
-        shred_path(self._path(name))
+        _destroy(self._path(name))
 
     def epochs(self) -> list[int]:
         found = (_EPOCH_FILE.fullmatch(path.name) for path in self.folder.iterdir())
@@ -200,7 +203,7 @@ class FileKeyStore:
         return epoch
 
     def import_epoch(self, epoch: int, key: bytes) -> None:
-        write_private_atomic(self._epoch_path(epoch), key)
+        _write(self._epoch_path(epoch), key)
 
     def _epoch_key(self, epoch: int) -> bytes:
         return _wrapping_key(self._epoch_path(epoch), f"epoch key {epoch}", {"epoch": epoch})
@@ -212,7 +215,7 @@ class FileKeyStore:
         return _unwrap(self._epoch_key(epoch), blob, associated=associated)
 
     def destroy_epoch(self, epoch: int) -> None:
-        shred_path(self._epoch_path(epoch))
+        _destroy(self._epoch_path(epoch))
 
     def _index_file_path(self, key_id: int) -> Path:
         return self.folder / f"index-file-{key_id:016x}.key"
@@ -223,7 +226,7 @@ class FileKeyStore:
 
     def new_index_file_key(self) -> int:
         key_id = new_key_id()
-        write_private_atomic(self._index_file_path(key_id), new_key())
+        _write(self._index_file_path(key_id), new_key())
         return key_id
 
     def _index_file_key(self, key_id: int) -> bytes:
@@ -237,7 +240,7 @@ class FileKeyStore:
         return _unwrap(self._index_file_key(key_id), blob, associated=associated)
 
     def destroy_index_file_key(self, key_id: int) -> None:
-        shred_path(self._index_file_path(key_id))
+        _destroy(self._index_file_path(key_id))
 
     def close(self) -> None:
         """Nothing to release: files are read when used."""
@@ -247,6 +250,34 @@ def new_key_id() -> int:
     """A random 63-bit id for an index-file key: workers sharing a store make them without
     asking one another (a sequence would need the ledger's lock, which a save may not take)."""
     return secrets.randbits(63) or 1
+
+
+@contextmanager
+def _written(path: Path) -> Iterator[None]:
+    """Writing or destroying the key file ``path``: an operating system's refusal (a read-only
+    mount, a full disk, a folder in the way of the temporary file) is the key store's, one
+    line with its code rather than a traceback. ``keys rotate-epoch`` and ``protect rekey``
+    write the store before their ledger transaction commits, so a refusal leaves the ledger
+    as it was.
+
+    Raises:
+        KeyStoreUnusable: the file cannot be written or removed.
+    """
+    try:
+        yield
+    except OSError as error:
+        raise KeyStoreUnusable(f"key file {path} cannot be written: {error.strerror}",
+                               details={"path": str(path)}) from error
+
+
+def _write(path: Path, key: bytes) -> None:
+    with _written(path):
+        write_private_atomic(path, key)
+
+
+def _destroy(path: Path) -> None:
+    with _written(path):
+        shred_path(path)
 
 
 def _wrapping_key(path: Path, what: str, details: dict[str, object]) -> bytes:

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from optinface.consent.errors import DataDirInUse
+from optinface.consent.errors import DataDirInUse, DataDirUnusable
 from optinface.engine.files import PRIVATE_MODE
 
 LOCK_FILE = "optinface.lock"
@@ -32,8 +32,19 @@ class DataDirLock:
 
     @classmethod
     def acquire(cls, data_dir: Path) -> DataDirLock:
-        """Lock ``data_dir`` for this process, or raise :class:`DataDirInUse` at once."""
-        descriptor = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        """Lock ``data_dir`` for this process, or raise :class:`DataDirInUse` at once.
+
+        Raises:
+            DataDirInUse: another process holds the lock.
+            DataDirUnusable: the lock file cannot be opened (a folder in its place, no
+                permission), named, since the data directory itself may be fine.
+        """
+        path = data_dir / LOCK_FILE
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        except OSError as error:
+            raise DataDirUnusable(f"lock file {path} cannot be opened: {error.strerror}",
+                                  details={"path": str(path)}) from error
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:

@@ -258,7 +258,7 @@ def _wire(
         with db.first_use():  # several workers on one ledger: one creates the shared keys
             keys, protector, log = _open_keys(settings, db, require_witness=require_witness)
     except BaseException:
-        db.close()  # a refused start leaves no -wal or -shm file behind
+        db.close_refused()  # a refused start leaves no -wal or -shm file, nor a ledger it made
         raise
     pipeline = pipeline or FacePipeline.from_settings(settings)
     index, discarded = ((index, None) if index is not None

@@ -22,7 +22,8 @@ from rich.console import Console
 from optinface.api.errors import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.api.web.i18n import Language
-from optinface.consent.errors import ConsentError, DataDirUnusable, InvalidRequest
+from optinface.consent.deployment import require_deployment
+from optinface.consent.errors import ConsentError, InvalidRequest
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
 from optinface.engine.errors import EngineError
@@ -127,6 +128,27 @@ def key_id_only(value: str) -> str:
     return value
 
 
+def require_utf8(arguments: Sequence[str]) -> None:
+    """Refuse a command line holding an argument that is not UTF-8, before any command runs.
+
+    Python hands such bytes on as lone surrogates (``caf\\udce9``), which no query, file
+    name in JSON or printed line can encode: a pseudonym or key id would end in a traceback in
+    the ledger's query, a path after the work was done, when its report is printed. Refused
+    here, once for every command's text arguments. The message names the argument's position,
+    never its value, which may be a secret (``--api-key``).
+
+    Raises:
+        InvalidRequest: an argument is not UTF-8.
+    """
+    for position, argument in enumerate(arguments, start=1):
+        try:
+            argument.encode()
+        except UnicodeEncodeError:
+            raise InvalidRequest(f"argument {position} of the command line is not UTF-8: ids,"
+                                 " names and paths are taken as UTF-8 text",
+                                 details={"argument": position}) from None
+
+
 def refused(code: str, message: str, *, exit_code: int = 1) -> typer.Exit:
     """End the command with one line on stderr, ``PREFIX: CODE: MESSAGE``, and exit status 1:
     ``raise refused(...)``. Every command ends this way, whatever stopped it.
@@ -177,18 +199,17 @@ def opened(data_dir: Path | None, *,
            require_witness: bool = False) -> Iterator[tuple[ApiSettings, OptinFace]]:
     """The service on the data dir; a domain refusal ends the command with its code.
 
-    Only ``serve`` and ``keys create`` (the first admin key) make a deployment (``creates``):
-    any other command on a data dir that does not exist is refused, so a mistyped path is one
-    line instead of a new, empty deployment that answers as if all were well.
-    ``require_witness``: as :meth:`OptinFace.open` has it (break-glass).
+    Only ``serve`` and the bootstrap ``keys create`` (no ``--api-key``) make a deployment
+    (``creates``): any other command where no deployment is there
+    (:func:`consent.deployment.require_deployment`: a mistyped path, an empty mount point) is
+    refused before any file is made, so it is one line instead of a new, empty deployment that
+    answers as if all were well. ``require_witness``: as :meth:`OptinFace.open` has it
+    (break-glass).
     """
     settings = load_settings(data_dir=data_dir)
-    if not creates and not settings.data_dir.is_dir():
-        raise refused(DataDirUnusable.code,
-                      f"no data directory at {settings.data_dir}: `optinface serve` (or `keys "
-                      "create`, for the first admin key) makes a deployment; this command "
-                      "acts on one")
     with refusing():
+        if not creates:
+            require_deployment(settings)
         # refused while a server has the data dir open
         service = OptinFace.open(settings, require_witness=require_witness)
         try:

@@ -75,7 +75,8 @@ def create(
     """
     made_for = Role(role)
     pem = client_cert.read_text(errors="replace") if client_cert is not None else None
-    with opened(data_dir, creates=True) as (settings, service):
+    # Only the bootstrap makes a deployment: with a key, one must be there already.
+    with opened(data_dir, creates=api_key is None) as (settings, service):
         actor = operator(service, api_key) if api_key else None
         # Only a relying party's key is bound: no other reads the CA bundle.
         bundle = client_ca_pem(settings) if made_for in RELYING_PARTIES else None

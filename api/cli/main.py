@@ -26,7 +26,7 @@ from optinface.api.cli import (
     serve,
     texts,
 )
-from optinface.api.cli.common import refused
+from optinface.api.cli.common import refused, require_utf8
 from optinface.api.errors import ApiErrorCode, CliErrorCode
 from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
@@ -70,9 +70,11 @@ def run() -> None:
     Commands that open the service already print their own refusals; this catches what happens
     before (an unreadable manifest, a missing model file, a data directory that cannot be made,
     an ``OPTINFACE_*`` setting that is not valid, a TLS file serve or ``keys create`` cannot
-    use, a PostgreSQL ledger that cannot be reached).
+    use, a PostgreSQL ledger that cannot be reached), and an argument that is not UTF-8
+    (:func:`common.require_utf8`), checked before any command runs.
     """
     try:
+        require_utf8(sys.argv[1:])
         app()
     except (EngineError, ConsentError) as error:
         ended = refused(error.code, error.message)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
 from optinface.api.cli.main import run
+from tests.support.api import thresholds_for_tests
 
 
 def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -27,3 +29,12 @@ def printed_secret(output: str) -> str:
     match = re.search(r"secret \(shown once\): (\S+)", output)
     assert match, output
     return match.group(1)
+
+
+def commands_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the commands under test keep a deployment (``tmp_path/var``, not made), with the
+    settings they need (test thresholds) and no admin key from the environment."""
+    monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
+    monkeypatch.setenv("OPTINFACE_MATCH_FMR", "0.0001")
+    monkeypatch.delenv("OPTINFACE_API_KEY", raising=False)
+    return tmp_path / "var"

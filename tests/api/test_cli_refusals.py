@@ -1,0 +1,218 @@
+"""An outside tester's findings on the command line: every one is one line with its code, and a
+refused command acts on no other place than the deployment it names (issue #10; the README's
+"a mistyped path never answers from a new, empty one")."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optinface.api.cli.main import app
+from tests.support.console import commands_data_dir, console, printed_secret
+from tests.support.files import file_bytes
+from tests.support.server import free_port
+
+NOT_UTF8 = os.fsdecode(b"caf\xe9\xff")
+"""What Python makes of the bytes ``caf\\xe9\\xff`` on a command line: lone surrogates."""
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return commands_data_dir(tmp_path, monkeypatch)
+
+
+Console = Callable[..., tuple[int, list[str]]]
+
+
+@pytest.fixture
+def optinface(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Console:
+    """``optinface ARGS`` as a shell runs it: its exit status and its stderr's lines."""
+    def run(*args: str) -> tuple[int, list[str]]:
+        return console(monkeypatch, capsys, *args)
+    return run
+
+
+def _output(*args: str) -> str:
+    """What a command that succeeds prints on stdout (``console`` keeps stderr alone)."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def admin(data_dir: Path) -> str:
+    return printed_secret(_output("keys", "create", "--role", "admin", "--name", "ops",
+                                  "--data-dir", str(data_dir)))
+
+
+def _keys_and_acts(data_dir: Path) -> tuple[int, list[str]]:
+    """The API keys' count and the log's events but each start's ``reconciled``."""
+    with closing(sqlite3.connect(data_dir / "optinface.db")) as db:
+        return (db.execute("SELECT count(*) FROM api_keys").fetchone()[0],
+                [action for (action,) in db.execute(
+                    "SELECT action FROM audit_events WHERE action != 'reconciled' ORDER BY seq")])
+
+
+@pytest.mark.parametrize(("command", "position"), [
+    pytest.param(("keys", "revoke", NOT_UTF8, "--api-key", "{admin}"), 3, id="keys-revoke"),
+    pytest.param(("export", NOT_UTF8, "--api-key", "{admin}"), 2, id="export"),
+    pytest.param(("erase", NOT_UTF8, "--api-key", "{admin}"), 2, id="erase"),
+    pytest.param(("keys", "create", "--role", "reviewer", "--name", NOT_UTF8, "--api-key",
+                  "{admin}"), 6, id="a-name"),
+    pytest.param(("backup", "{tmp}/x/" + os.fsdecode(b"\xff.db")), 2, id="backup-destination"),
+])
+def test_an_argument_that_is_not_utf8_is_one_line_before_any_work(
+    data_dir: Path, admin: str, tmp_path: Path, optinface: Console,
+    command: tuple[str, ...], position: int,
+) -> None:
+    """A traceback before: UnicodeEncodeError in the ledger's query, or, for a backup, a
+    PydanticSerializationError printing the report of a backup already written. Refused in
+    ``run`` for every command, before any work: no backup folder, no event, no key."""
+    args = [part.format(admin=admin, tmp=tmp_path) for part in command]
+    before = _keys_and_acts(data_dir)
+    code, lines = optinface(*args, "--data-dir", str(data_dir))
+    assert (code, lines) == (1, [f"refused: invalid_request: argument {position} of the command"
+                                 " line is not UTF-8: ids, names and paths are taken as UTF-8"
+                                 " text"])
+    assert _keys_and_acts(data_dir) == before
+    assert not (tmp_path / "x").exists()
+
+
+@contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """``folder`` on a read-only bind mount (as root, where mounts are allowed), else skipped."""
+    made = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True,
+                          check=False)
+    if made.returncode != 0:
+        pytest.skip(f"no bind mount here: {made.stderr.decode(errors='replace').strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@contextmanager
+def _folder_in_the_way(keys: Path, written: str) -> Iterator[None]:
+    """A folder where the key store's temporary file for ``written`` goes
+    (:func:`engine.files.write_private_atomic`): any user, no mount needed."""
+    temporary = keys / f".{written}.{os.getpid()}.tmp"
+    temporary.mkdir()
+    try:
+        yield
+    finally:
+        temporary.rmdir()
+
+
+@pytest.mark.parametrize(("command", "written"), [
+    (("keys", "rotate-epoch"), "epoch-2.key"),
+    (("protect", "rekey"), "rotation.next.key"),
+])
+@pytest.mark.parametrize("fault", ["read-only-mount", "folder-in-the-way"])
+def test_a_key_store_that_cannot_be_written_is_one_line_leaving_the_ledger_as_it_was(
+    data_dir: Path, admin: str, optinface: Console, command: tuple[str, ...], written: str,
+    fault: str,
+) -> None:
+    """OSError [Errno 30] from write_private_atomic before. The key store is written before
+    the ledger's transaction commits: refused, the ledger holds the same epochs, events and
+    keys, its log verifies, and once the store is writable again the command works."""
+    d = ("--data-dir", str(data_dir))
+    keys = data_dir.with_name("var-keys")
+    epochs = json.loads(_output("keys", "epochs", "--api-key", admin, *d))
+    before = _keys_and_acts(data_dir), file_bytes(keys)
+    with _read_only(keys) if fault == "read-only-mount" else _folder_in_the_way(keys, written):
+        code, lines = optinface(*command, "--api-key", admin, *d)
+    reason = "Read-only file system" if fault == "read-only-mount" else "Is a directory"
+    assert (code, lines) == (1, [f"error: key_store_unusable: key file {keys / written} cannot"
+                                 f" be written: {reason}"])
+    assert (_keys_and_acts(data_dir), file_bytes(keys)) == before
+    assert json.loads(_output("keys", "epochs", "--api-key", admin, *d)) == epochs
+    assert optinface("audit", "verify", *d)[0] == 0
+    assert optinface(*command, "--api-key", admin, *d) == (0, [])
+
+
+@pytest.mark.parametrize("command", [
+    ("register",), ("sweep",), ("texts", "list"), ("keys", "reseal", "--reason", "CHG-1"),
+    ("audit", "reseal", "--reason", "CHG-1"), ("keys", "break-glass", "--reason", "INC-1"),
+    ("keys", "create", "--role", "reviewer", "--name", "r", "--api-key", "key_x.y"),
+    ("backup", "{tmp}/backup"),
+], ids=lambda command: "-".join(command[:2]))
+def test_an_empty_data_dir_is_no_deployment_and_nothing_is_made_there(
+    data_dir: Path, tmp_path: Path, optinface: Console, command: tuple[str, ...],
+) -> None:
+    """A volume that failed to mount leaves its empty mount point: each of these answered
+    from a new, empty ledger (exit 0, break-glass an admin key) and left optinface.db,
+    optinface.lock, -keys and -witness behind."""
+    data_dir.mkdir()
+    args = [part.format(tmp=tmp_path) for part in command]
+    before = sorted(path.name for path in tmp_path.iterdir())
+    code, lines = optinface(*args, "--data-dir", str(data_dir))
+    assert (code, len(lines)) == (1, 1), lines
+    assert lines[0].startswith(f"error: data_dir_unusable: no ledger at {data_dir}/optinface.db,"
+                               " so no deployment in the data directory"), lines
+    assert "`optinface serve`" in lines[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    assert list(data_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [
+    ("keys", "create", "--role", "reviewer", "--name", "r", "--api-key", "key_x.y"),
+    ("backup", "{tmp}/backup"),
+], ids=["keys-create-with-a-key", "backup"])
+@pytest.mark.parametrize("data_dir_is", ["missing", "a-file"])
+def test_a_data_dir_missing_or_a_file_is_data_dir_unusable_making_nothing(
+    data_dir: Path, tmp_path: Path, optinface: Console, command: tuple[str, ...],
+    data_dir_is: str,
+) -> None:
+    """``keys create`` with a key made the folder, its -keys and -witness, then refused
+    ``unauthenticated``; ``backup`` said ``invalid_request: no ledger``. Only the bootstrap
+    makes a deployment, and the README's code for a missing data directory is the one."""
+    if data_dir_is == "a-file":
+        data_dir.write_text("not a folder")
+    args = [part.format(tmp=tmp_path) for part in command]
+    before = sorted(path.name for path in tmp_path.iterdir())
+    code, lines = optinface(*args, "--data-dir", str(data_dir))
+    said = (f"no data directory at {data_dir}" if data_dir_is == "missing"
+            else f"data directory {data_dir} is not a folder")
+    assert (code, len(lines)) == (1, 1), lines
+    assert lines[0].startswith(f"error: data_dir_unusable: {said}: `optinface serve`"), lines
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+def test_a_lock_file_that_cannot_be_opened_is_named(
+    data_dir: Path, admin: str, optinface: Console,
+) -> None:
+    """The line blamed the data directory (``data directory D: Is a directory``)."""
+    lock = data_dir / "optinface.lock"
+    lock.unlink()
+    lock.mkdir()
+    assert optinface("sweep", "--data-dir", str(data_dir)) == (
+        1, [f"error: data_dir_unusable: lock file {lock} cannot be opened: Is a directory"])
+
+
+@pytest.mark.parametrize("command", [("register",), ("serve", "--port", str(free_port()))],
+                         ids=["register", "serve"])
+def test_a_ledger_url_naming_no_ledger_makes_no_file_there(
+    data_dir: Path, admin: str, tmp_path: Path, optinface: Console,
+    monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...],
+) -> None:
+    """``OPTINFACE_DATABASE_URL`` mistyped beside a deployment's witness: the command was
+    refused (``witness_unusable``) having made the database and its folders. ``register``
+    now finds no deployment; ``serve``, which may make one, is refused by the witness and
+    removes the file and folders its refused start made."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    elsewhere = tmp_path / "nonexistent" / "dir" / "x.db"
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", f"sqlite:///{elsewhere}")
+    code, lines = optinface(*command, "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1 and lines[0].startswith(
+        "error: witness_unusable: " if command[0] == "serve"
+        else f"error: data_dir_unusable: no ledger at {elsewhere}"), lines
+    assert not (tmp_path / "nonexistent").exists()
