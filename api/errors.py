@@ -91,7 +91,8 @@ rate_limited                 429     per-key rate, the daily matching quota (key
                                      client's failed authentications or its anonymous sign-in
                                      challenges spent; see Retry-After
 not_calibrated               503     no calibrated threshold for the model at the stated FMR
-model_integrity              503     a model file is missing or its SHA-256 differs
+model_integrity              503     a model file is missing or its SHA-256 differs, or
+                                     OPTINFACE_MODEL_DIR is not a folder
 index_corrupt                503     the saved index cannot be read
 unreadable_file              400     (CLI only) a file named on the command line cannot be read,
                                      or holds nothing the command can use (receipt verify,

@@ -179,8 +179,10 @@ from optinface.consent.tables import Consent
 from optinface.consent.wording import Say, english
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
+from optinface.engine.manifest import search_dirs
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
+from optinface.engine.thresholds import load_thresholds
 from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -338,7 +340,12 @@ class OptinFace:
             DataDirInUse: Another process has the data folder open (see :mod:`consent.lock`).
             DataDirUnusable: The data folder cannot be created or written.
             WitnessUnusable: ``require_witness`` and the folder does not hold it, among others.
+            ModelIntegrityError: ``model_dir`` is not a folder (before anything is made).
+            ManifestUnreadable: The thresholds file is not one (before anything is made): else
+                the service would start only to refuse every match.
         """
+        search_dirs(settings.model_dir)
+        load_thresholds(settings.thresholds_path)
         try:
             # Only the service's user may even list what the data directory holds.
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

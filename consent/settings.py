@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from optinface.consent.identifiers import SHA256_PATTERN, CountryCode, OneLine, Words
+from optinface.consent.web_addresses import require_base_url, require_origin
 from optinface.engine.settings import EngineSettings
 
 ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
@@ -249,11 +250,14 @@ class ConsentSettings(EngineSettings):
     passkey_rp_name: str = "optinface"
     passkey_origins: list[str] = Field(
         default=[],
-        description="Origins allowed in clientDataJSON; empty = https://<rp id>, and any "
+        description="Origins allowed in clientDataJSON, each as a browser writes it"
+        " (https://host[:port]; http on localhost only); empty = https://<rp id>, and any "
         "http(s)://localhost:<port> when the rp id is localhost (development).",
     )
     public_url: str = Field(
-        default="http://localhost:8000", description="Base of the links handed to people."
+        default="http://localhost:8000",
+        description="Base of the links handed to people: an http(s) URL with a host, no query"
+        " nor fragment.",
     )
     enrolment_link_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     challenge_seconds: int = Field(default=300, ge=10, le=3600)
@@ -280,6 +284,16 @@ class ConsentSettings(EngineSettings):
                              " process ends (and each connection has its own); name a file,"
                              " sqlite:///FILE, or a PostgreSQL server")
         return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_of_links(cls, url: str) -> str:
+        return require_base_url(url)
+
+    @field_validator("passkey_origins")
+    @classmethod
+    def _browser_origins(cls, origins: list[str]) -> list[str]:
+        return [require_origin(origin) for origin in origins]
 
     @model_validator(mode="after")
     def _token_outlives_consent(self) -> ConsentSettings:

@@ -86,7 +86,17 @@ def package_model_dir() -> Path | None:
 
 
 def search_dirs(model_dir: Path | None) -> list[Path]:
-    """Folders searched for model files, the operator's first."""
+    """Folders searched for model files, the operator's first.
+
+    Raises:
+        ModelIntegrityError: ``model_dir`` is given but is no folder (missing, or a file):
+            searching it would find nothing and quietly take the package's files instead.
+    """
+    if model_dir is not None and not model_dir.is_dir():
+        raise ModelIntegrityError(
+            f"model folder {model_dir} (OPTINFACE_MODEL_DIR) is not a folder",
+            details={"model_dir": str(model_dir)},
+        )
     dirs = [model_dir] if model_dir is not None else []
     packaged = package_model_dir()
     if packaged is not None:
@@ -103,7 +113,8 @@ def sha256_of(path: Path) -> str:
 
 
 def inspect_model(spec: ModelSpec, model_dir: Path | None) -> ModelStatus:
-    """Locate and hash one model without raising, for reports such as ``optinface models``."""
+    """Locate and hash one model, for reports such as ``optinface models``: the model's own
+    problem is reported, not raised; a model folder that is not one is (:func:`search_dirs`)."""
     for folder in search_dirs(model_dir):
         candidate = folder / spec.file
         if candidate.is_file():

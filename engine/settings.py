@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from PIL import Image
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The folder that holds engine/ and models/: the installed ``optinface`` package in a wheel, the
@@ -20,6 +22,16 @@ DEFAULT_MANIFEST = PACKAGE_ROOT / "models" / "manifest.toml"
 DEFAULT_THRESHOLDS = PACKAGE_ROOT / "models" / "thresholds.toml"
 _AFFINITY = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 """One helper thread's CPUs in onnxruntime's notation: '1', '1,3', '1-2'."""
+SCRFD_STRIDE = 32
+"""SCRFD's coarsest feature map: an input side that is not a multiple of it breaks the anchor
+grid (numpy's 'operands could not be broadcast' on every image)."""
+LARGEST_DET_SIZE = 2048
+"""A pass at 2048 takes about ten times one at 640 (0.7 s against 0.06 s on 2 cores); larger
+only slows every upload, and a size like 99999999 makes OpenCV refuse the allocation."""
+MAX_FIRST_CAPACITY = 1_000_000
+"""The index's first capacity at most: reserved before any enrolment, about 4.4 KB a slot at M=32
+(the 512 floats in the graph and again in the exact copy, plus 2*M links), 4.4 GB here; the index
+doubles itself when full, so a larger start gains nothing, and 10^14 was a std::bad_alloc."""
 
 
 class EngineSettings(BaseSettings):
@@ -42,10 +54,20 @@ class EngineSettings(BaseSettings):
     recognizer_id: str = "w600k_mbf"
     providers: list[str] = Field(
         default=["CUDAExecutionProvider", "CPUExecutionProvider"],
-        description="Execution providers in order of preference; filtered by what onnxruntime has.",
+        min_length=1,
+        description=(
+            "Execution providers in order of preference; filtered by what onnxruntime has, the"
+            " CPU always kept last. At least one: an empty list reads as 'none' but would run on"
+            " the CPU, so CPU only is said as [\"CPUExecutionProvider\"]."),
     )
     # 0 lets onnxruntime use every core; spinning is off because on 2 cores it burnt ~40% CPU.
-    intra_op_threads: int = Field(default=0, ge=0)
+    intra_op_threads: int = Field(
+        default=0, ge=0,
+        description=(
+            "onnxruntime's threads per session, the caller included; at most the machine's CPUs"
+            " (more only take turns on them: 5000 burnt the CPU for minutes, and a number past"
+            " a C int was a TypeError)."),
+    )
     intra_op_affinities: str | None = Field(
         default=None,
         description=(
@@ -65,9 +87,13 @@ class EngineSettings(BaseSettings):
 
     # Detection
     det_threshold: float = Field(default=0.5, gt=0, lt=1)
-    det_sizes: list[int] = Field(
+    det_sizes: list[Annotated[int, Field(ge=SCRFD_STRIDE, le=LARGEST_DET_SIZE,
+                                         multiple_of=SCRFD_STRIDE)]] = Field(
         default=[160, 256, 320, 480, 640],
-        description="Square detector input sizes; the smallest that holds the image is used.",
+        min_length=1,
+        description=(
+            "Square detector input sizes; the smallest that holds the image is used. At least"
+            " one, each a multiple of 32 from 32 to 2048 (SCRFD_STRIDE, LARGEST_DET_SIZE)."),
     )
     embed_batch_size: int = Field(default=32, ge=1)
 
@@ -90,7 +116,13 @@ class EngineSettings(BaseSettings):
             " max_decode_bytes, bounds the memory of all uploads."
         ),
     )
-    allowed_formats: list[str] = ["JPEG", "PNG", "WEBP"]
+    allowed_formats: list[str] = Field(
+        default=["JPEG", "PNG", "WEBP"],
+        min_length=1,
+        description=(
+            "Image formats accepted, as Pillow names them; at least one (none would refuse"
+            " every image)."),
+    )
 
     # Quality gate for enrolment
     min_det_score: float = Field(default=0.6, ge=0, le=1)
@@ -102,7 +134,10 @@ class EngineSettings(BaseSettings):
     index_ef_construction: int = Field(default=200, ge=8)
     # 512: every genuine match and rank-1 on real templates at 100k (bench_index_variants.py)
     index_ef_search: int = Field(default=512, ge=8)
-    index_max_elements: int = Field(default=10_000, ge=16)
+    index_max_elements: int = Field(
+        default=10_000, ge=16, le=MAX_FIRST_CAPACITY,
+        description="The index's first capacity, doubled when full (see MAX_FIRST_CAPACITY).",
+    )
     index_save_every: int = Field(
         default=1000, ge=1,
         description=(
@@ -114,6 +149,27 @@ class EngineSettings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index" / "templates.hnsw"
+
+    @field_validator("intra_op_threads")
+    @classmethod
+    def _at_most_the_cpus(cls, threads: int) -> int:
+        """The machine's CPUs, not this process's share: a helper pinned beside another on a
+        CPU of a ``taskset`` (``intra_op_affinities``) is a measured choice, not a mistake."""
+        cpus = os.cpu_count() or 1
+        if threads > cpus:
+            raise ValueError(f"at most the {cpus} CPUs of this machine (0: onnxruntime's"
+                             " choice); more threads only take turns on them")
+        return threads
+
+    @field_validator("allowed_formats")
+    @classmethod
+    def _formats_pillow_names(cls, formats: list[str]) -> list[str]:
+        """A name Pillow never reports ('jpeg', 'JPG') would refuse every image of it."""
+        Image.init()
+        if not set(formats) <= set(Image.OPEN):
+            raise ValueError("each an image format as Pillow names it, in upper case (JPEG,"
+                             " PNG, WEBP)")
+        return formats
 
     @model_validator(mode="after")
     def _one_affinity_per_helper(self) -> EngineSettings:

@@ -44,13 +44,17 @@ def load_thresholds(path: Path) -> list[Threshold]:
     Every match asks for its threshold, so a parse is kept for as long as the file's identity,
     size and modification time are unchanged: a new calibration is still read at the next match,
     and a request no longer pays a TOML parse (0.2-0.5 ms on 2 busy cores).
+
+    Raises:
+        ManifestUnreadable: the path holds something that is not a thresholds file (a folder,
+            a device, a file that is not TOML or not shaped as calibrate.py writes it).
     """
     try:
         status = path.stat()
     except OSError:
         return []
-    if not S_ISREG(status.st_mode):
-        return []
+    if not S_ISREG(status.st_mode):  # never opened: a FIFO or /dev/zero would hang the read
+        raise ManifestUnreadable(f"thresholds file {path} is not a file")
     return list(_parsed(path, status.st_ino, status.st_size, status.st_mtime_ns))
 
 
@@ -62,18 +66,22 @@ def _parsed(path: Path, _inode: int, _size: int, _mtime_ns: int) -> tuple[Thresh
             raw = tomllib.load(stream)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ManifestUnreadable(f"thresholds file {path} cannot be read: {error}") from error
-    return tuple(
-        Threshold(
-            model_id=model_id,
-            fmr=float(point["fmr"]),
-            threshold=float(point["threshold"]),
-            fnmr=float(point["fnmr"]),
-            dataset=str(entry["dataset"]),
-            calibrated_on=str(entry["date"]),
+    try:
+        return tuple(
+            Threshold(
+                model_id=model_id,
+                fmr=float(point["fmr"]),
+                threshold=float(point["threshold"]),
+                fnmr=float(point["fnmr"]),
+                dataset=str(entry["dataset"]),
+                calibrated_on=str(entry["date"]),
+            )
+            for model_id, entry in raw.get("models", {}).items()
+            for point in entry.get("points", [])
         )
-        for model_id, entry in raw.get("models", {}).items()
-        for point in entry.get("points", [])
-    )
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise ManifestUnreadable(f"thresholds file {path} is not shaped as calibrate.py writes"
+                                 f" it: {type(error).__name__} {error}") from error
 
 
 def threshold_for(path: Path, *, model_id: str, fmr: float) -> Threshold:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,15 +126,39 @@ def test_embed_writes_out_where_named_and_refuses_a_folder_in_one_line(
     assert np.load(unsuffixed).shape == (1, 512)
 
 
-def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(tmp_path: Path) -> None:
-    env = {**inherited_environment(), "OPTINFACE_INTRA_OP_THREADS": "-1",
+@pytest.mark.parametrize(("value", "reason"), [
+    ("-1", "Input should be greater than or equal to 0"),
+    # Past a C int: onnxruntime's TypeError, a traceback, when the engine loaded.
+    ("99999999999999999999", f"Value error, at most the {os.cpu_count()} CPUs of this machine"
+                             " (0: onnxruntime's choice); more threads only take turns on them"),
+])
+def test_a_setting_that_is_not_valid_is_one_line_naming_its_variable(
+        tmp_path: Path, value: str, reason: str) -> None:
+    env = {**inherited_environment(), "OPTINFACE_INTRA_OP_THREADS": value,
            "OPTINFACE_DATABASE_URL": "postgresql://user:hunter2@db/optinface"}
     result = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "models"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "error: invalid_settings: OPTINFACE_INTRA_OP_THREADS: Input should be greater than or"
-        " equal to 0"]
+        f"error: invalid_settings: OPTINFACE_INTRA_OP_THREADS: {reason}"]
+
+
+@pytest.mark.parametrize(("variable", "value", "reason"), [
+    # hnswlib's MemoryError (std::bad_alloc) when the index was made.
+    ("OPTINFACE_INDEX_MAX_ELEMENTS", "99999999999999",
+     "Input should be less than or equal to 1000000"),
+    # An IndexError at the first image the detector sized.
+    ("OPTINFACE_DET_SIZES", "[]", "List should have at least 1 item after validation, not 0"),
+])
+def test_a_setting_that_crashed_later_is_one_line_from_the_cli(
+        tmp_path: Path, variable: str, value: str, reason: str) -> None:
+    face = tmp_path / "face.png"
+    face.write_bytes(encode(group_photo(), ".png"))
+    env = {**inherited_environment(), variable: value}
+    result = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "embed", str(face)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: invalid_settings: {variable}: {reason}"]
 
 
 EMBED_IN_A_CHILD = """

@@ -992,6 +992,22 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     ("OPTINFACE_HOSTING_COUNTRY", "XX"),  # two capitals, but no country: no transfer rule applies
     ("OPTINFACE_CONTROLLER_NAME", "Acme\u202e"),
     ("OPTINFACE_JOINT_CONTROLLER", "Acme\n## Art. 30(1)(g)"),  # a section of the ROPA
+    ("OPTINFACE_INTRA_OP_THREADS", "99999999999999999999"),  # onnxruntime's TypeError
+    ("OPTINFACE_INTRA_OP_THREADS", "5000"),  # burnt the CPU for minutes
+    ("OPTINFACE_INDEX_MAX_ELEMENTS", "99999999999999"),  # hnswlib's std::bad_alloc
+    ("OPTINFACE_DET_SIZES", "[]"),  # an IndexError at the first image
+    ("OPTINFACE_DET_SIZES", "[0]"),  # every image no_face
+    ("OPTINFACE_DET_SIZES", "[-5, 99999999]"),
+    ("OPTINFACE_DET_SIZES", "[100]"),  # not a multiple of SCRFD's stride: numpy's error
+    ("OPTINFACE_DET_SIZES", "[4096]"),
+    ("OPTINFACE_ALLOWED_FORMATS", "[]"),  # every image refused
+    ("OPTINFACE_ALLOWED_FORMATS", '["jpeg"]'),  # Pillow says JPEG: every image refused
+    ("OPTINFACE_PROVIDERS", "[]"),  # reads as none, ran on the CPU
+    ("OPTINFACE_PUBLIC_URL", "javascript:alert(1)"),  # handed to people as their link
+    ("OPTINFACE_PUBLIC_URL", "https://portal.example/#x"),  # the links add their own fragment
+    ("OPTINFACE_PASSKEY_ORIGINS", '["x"]'),  # no browser sends it: every passkey refused
+    ("OPTINFACE_PASSKEY_ORIGINS", '["http://portal.example"]'),  # WebAuthn: http on localhost
+    ("OPTINFACE_PASSKEY_ORIGINS", '["https://portal.example/"]'),  # a browser writes no path
 ])
 def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -1002,6 +1018,36 @@ def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(data_dir))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: invalid_settings: {variable}: "), lines
+
+
+@pytest.mark.parametrize(("variable", "folder", "said"), [
+    ("OPTINFACE_MODEL_DIR", False, "error: model_integrity: model folder {path}"
+                                   " (OPTINFACE_MODEL_DIR) is not a folder"),
+    ("OPTINFACE_THRESHOLDS_PATH", False, "error: manifest_unreadable: thresholds file {path}"
+                                         " cannot be read: Expected '=' after a key"),
+    ("OPTINFACE_THRESHOLDS_PATH", True, "error: manifest_unreadable: thresholds file {path} is"
+                                        " not a file"),
+])
+def test_a_model_folder_or_thresholds_file_that_is_none_is_refused_before_anything_is_made(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], variable: str, folder: bool, said: str,
+) -> None:
+    """/etc/passwd as the model folder was ignored (the package's models taken instead); as the
+    thresholds file, the server started only to refuse every match with it. ``keys create``
+    opens the service as serve does (``OptinFace.open``), and ends where a regression would
+    leave serve serving."""
+    path = tmp_path / "named"
+    if folder:
+        path.mkdir()
+    else:
+        path.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv(variable, str(path))
+    code, lines = console(monkeypatch, capsys, "keys", "create", "--role", "admin", "--name",
+                          "ops", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(said.format(path=path)), lines
+    assert not list(tmp_path.glob("var*")), "no data dir, no key store beside it"
 
 
 UNSUPPORTED_DATABASES = ["garbage://", "not a url hunter2", "mysql://ops:hunter2@db/optinface",

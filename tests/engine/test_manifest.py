@@ -62,6 +62,20 @@ def test_the_pipeline_refuses_to_start_on_a_tampered_model(tmp_path: Path) -> No
         FacePipeline.from_settings(EngineSettings(model_dir=tmp_path))
 
 
+@pytest.mark.parametrize("made", ["file", "nothing"])
+def test_a_model_folder_that_is_no_folder_is_refused(tmp_path: Path, made: str) -> None:
+    """Searching a file or a missing folder found nothing, and the package's files were taken
+    without a word: the operator's folder was never used."""
+    folder = tmp_path / "models"
+    if made == "file":
+        folder.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    spec = load_manifest(DEFAULT_MANIFEST)["w600k_mbf"]
+    with pytest.raises(ModelIntegrityError, match="is not a folder"):
+        inspect_model(spec, folder)
+    with pytest.raises(ModelIntegrityError, match="is not a folder"):
+        FacePipeline.from_settings(EngineSettings(model_dir=folder))
+
+
 def test_an_operator_model_is_found_before_the_package(tmp_path: Path) -> None:
     spec = load_manifest(DEFAULT_MANIFEST)["w600k_mbf"]
     shutil.copyfile(verified_model_path(spec, None), tmp_path / spec.file)

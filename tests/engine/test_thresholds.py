@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from optinface.engine.errors import ManifestUnreadable
 from optinface.engine.thresholds import NotCalibrated, load_thresholds, threshold_for
 
 CALIBRATION = """
@@ -49,3 +50,21 @@ def test_a_new_calibration_is_read_at_the_next_match(tmp_path: Path) -> None:
     path.unlink()
     with pytest.raises(NotCalibrated):
         threshold_for(path, model_id="w600k_mbf", fmr=1e-4)
+
+
+@pytest.mark.parametrize("written", [
+    None,  # a folder
+    "models = 5",  # TOML, but not what calibrate.py writes: an AttributeError
+    "[models.w600k_mbf]\npoints = [{ fmr = 1e-4 }]",  # a point without its threshold
+])
+def test_what_is_not_a_thresholds_file_is_unreadable_not_uncalibrated(
+        tmp_path: Path, written: str | None) -> None:
+    """A folder was taken for no calibration, and a TOML file of another shape raised Python's
+    own error: each is the file's problem, said as such."""
+    path = tmp_path / "thresholds.toml"
+    if written is None:
+        path.mkdir()
+    else:
+        path.write_text(written)
+    with pytest.raises(ManifestUnreadable, match=f"^thresholds file {path} is not"):
+        load_thresholds(path)
