@@ -297,10 +297,10 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
     per window (see :mod:`consent.auth_failures`).
 
     A key's row kept since the last write to the keys (on SQLite only) answers without a
-    transaction. Otherwise a read: on PostgreSQL it does not take the ledger lock, so no
-    worker's request waits for another worker's write to learn who is calling. A key revoked by
-    a transaction committed before the read is refused; one revoked while it reads counts as
-    revoked just after it."""
+    transaction. Otherwise a read, which takes no lock (:meth:`consent.db.Database.reading`),
+    so no request (on PostgreSQL, no worker's) waits for a write to learn who is calling. A
+    key revoked by a transaction committed before the read is refused; one revoked while it
+    reads counts as revoked just after it."""
     try:
         kept = _from_kept_row(runtime, secret)
         if kept is not None:

@@ -13,6 +13,18 @@ processes and machines from a transaction-level advisory lock taken first in eve
 (or by the server when a worker's connection dies, even by ``kill -9``). Under READ COMMITTED
 each statement after the lock sees every transaction committed before it, so the chain's last
 hash, the quota's count and the probe's ``used_at`` are read exactly as SQLite reads them.
+
+Reads wait for no writer (:meth:`Database.reading`): on SQLite a deferred ``BEGIN`` in WAL
+mode reads one snapshot of the database, never taking the write lock; on PostgreSQL a
+``REPEATABLE READ, READ ONLY`` transaction without the advisory lock reads one snapshot too. So
+a read sees the ledger as every transaction committed before its first statement left it, and
+nothing committed after, whatever it reads next: a page, the register or ``/healthz`` answers
+while a sweep or an erasure holds the write lock, and PostgreSQL's workers read side by side.
+A read decides no write: what must be read and written with nobody writing between (the chain's
+head, the quota, a probe consent's use, the bootstrap) is read in :meth:`Database.transaction`.
+A reading session that tries to write fails loudly (:class:`WriteInReading`, and the database
+refuses it too: SQLite's ``query_only``, PostgreSQL's read-only transaction) rather than
+being upgraded to a write, or rolled back in silence.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from sqlalchemy import Connection, Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from optinface.consent.errors import DataDirUnusable
 from optinface.engine.files import PRIVATE_MODE
@@ -42,8 +54,17 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
-LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger transaction takes
+LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger write takes
 FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
+READING = "optinface_reading"
+"""The execution option of :meth:`Database.reading`'s engine: its transactions begin as reads."""
+READ_ONLY_PG = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+
+class WriteInReading(RuntimeError):
+    """A reading session (:meth:`Database.reading`) was asked to write: a bug to fix (use
+    :meth:`Database.transaction`), never something to upgrade silently to a write that would
+    not be serialised with the others."""
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -92,7 +113,14 @@ def _engine(url: str, **options: Any) -> Engine:
 def make_engine(url: str) -> Engine:
     """An engine; for SQLite, with the pragmas set on every new connection."""
     if make_url(url).get_backend_name() != "sqlite":
-        return _engine(url, pool_pre_ping=True)
+        engine = _engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "begin")
+        def _begin_read(connection: Connection) -> None:
+            if reads(connection):  # one snapshot for the whole read; writes refused
+                connection.exec_driver_sql(READ_ONLY_PG)
+
+        return engine
     if (database := sqlite_file(url)) is not None:
         _create_private(database)
     engine = _engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -113,10 +141,20 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection: Connection) -> None:
+        # A write takes the write lock at once; a read (deferred BEGIN) reads a WAL snapshot
+        # and never takes it: query_only makes SQLite refuse any write it would try. Set on
+        # each transaction, since a connection serves reads and writes in turn.
+        reading = reads(connection)
+        connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def reads(connection: Connection) -> bool:
+    """Whether ``connection`` came from :meth:`Database.reading`'s engine."""
+    return bool(connection.get_execution_options().get(READING, False))
 
 
 def failure_summary(error: DBAPIError) -> str:
@@ -223,21 +261,39 @@ def migrate(engine: Engine) -> None:
         command.upgrade(alembic_config(connection), "head")
 
 
-def checkpoint_wal(engine: Engine) -> None:
-    """Fold the WAL into the database file and truncate it, so deleted pages leave no copy."""
+def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
+    """Fold the WAL into the database file and truncate it, so deleted pages leave no copy;
+    whether it did (always so on PostgreSQL, which has no such file to empty).
+
+    A read holding a snapshot older than the last commit (a :meth:`Database.reading` session
+    begun before it) keeps the checkpoint from copying the newer pages into the database file,
+    and any read still open keeps it from truncating the WAL: SQLite's busy handler waits for
+    them, up to ``wait_ms`` (reads last milliseconds: a page, the register, a chunk of the
+    sweep's). Writers wait meanwhile (a checkpoint that truncates holds the writers' lock), as
+    they waited for every read when reads took that lock. Past that bound the WAL is left as it
+    is, with the deleted rows' old pages, and an error says so: the caller owes another
+    checkpoint (:attr:`Database.checkpoint_owed`, which the next sweep pays).
+    """
     if not is_sqlite(engine):
-        return
+        return True
     # On the raw driver connection: a checkpoint cannot run inside the transaction that
     # SQLAlchemy would otherwise open (BEGIN IMMEDIATE, see make_engine).
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        cursor.close()
+        cursor.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
     finally:
         connection.close()
     if busy:
-        logger.warning("WAL checkpoint blocked by a reader (%s of %s frames)", done, frames)
+        logger.error("WAL checkpoint blocked by a read for %s ms (%s of %s frames copied): the"
+                     " WAL keeps the pages of what was deleted until a checkpoint empties it",
+                     wait_ms, done, frames)
+    return not busy
 
 
 def rows_deleted(session: Session, *statements: Delete) -> int:
@@ -247,8 +303,22 @@ def rows_deleted(session: Session, *statements: Delete) -> int:
     return sum(connection.execute(statement).rowcount for statement in statements)
 
 
+def _refuse_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    """A reading session's flush: called only when something is to be written."""
+    raise WriteInReading(f"a reading session was asked to write: new {len(session.new)},"
+                         f" changed {len(session.dirty)}, deleted {len(session.deleted)}"
+                         " (write in Database.transaction)")
+
+
+def _refuse_write(state: ORMExecuteState) -> None:
+    """A reading session's ``insert``, ``update`` or ``delete`` statement."""
+    if state.is_insert or state.is_update or state.is_delete:
+        raise WriteInReading("a reading session was asked to run a write statement"
+                             " (write in Database.transaction)")
+
+
 class Database:
-    """Engine + session factory, with one way to run a write transaction."""
+    """Engine + session factories: one way to run a write transaction, one to read."""
 
     def __init__(self, url: str) -> None:
         self._file = sqlite_file(url)
@@ -256,8 +326,17 @@ class Database:
         self._migrated = False
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READING: True}),
+                                     expire_on_commit=False)
+        event.listen(self._readers, "before_flush", _refuse_flush)
+        event.listen(self._readers, "do_orm_execute", _refuse_write)
         self.shared = is_postgresql(self.engine)
         """True when other processes may write the same ledger (PostgreSQL)."""
+        self.checkpoint_wait_ms = BUSY_TIMEOUT_MS
+        """How long a checkpoint waits for reads (see :func:`checkpoint_wal`)."""
+        self.checkpoint_owed = False
+        """True while the last checkpoint left the WAL unemptied: the next sweep checkpoints
+        again, whatever it deleted."""
 
     def open(self) -> None:
         self._migrated = True  # from here the file is a ledger, even if migrating fails
@@ -310,17 +389,18 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only session that waits for no writer (PostgreSQL replicas following the
-        change feed); on SQLite the same as :meth:`transaction`."""
-        if not self.shared:
-            with self.transaction() as session:
-                yield session
-            return
-        with self._sessions() as session:  # closing it rolls its transaction back
+        """A read-only session that waits for no writer and reads one snapshot of the ledger
+        (see the module docstring). It writes nothing: a flush, an insert, an update or a
+        delete raises :class:`WriteInReading`, and so does an object changed but not flushed
+        when the block ends, which closing the session would otherwise drop in silence."""
+        with self._readers() as session, session.begin():  # its commit flushes: see above
             yield session
 
-    def checkpoint(self) -> None:
-        checkpoint_wal(self.engine)
+    def checkpoint(self) -> bool:
+        """:func:`checkpoint_wal`, noting in :attr:`checkpoint_owed` whether another is owed."""
+        done = checkpoint_wal(self.engine, wait_ms=self.checkpoint_wait_ms)
+        self.checkpoint_owed = not done
+        return done
 
     def close(self) -> None:
         self.engine.dispose()

@@ -550,7 +550,7 @@ def erase_requested(
     (:func:`after_erasure.log_names`: the erasure took the pseudonym out of the log, and this
     event must not write it back), and the receipt it answered with, in the transaction that
     reads that receipt."""
-    with runtime.db.reading() as session:  # waits for no writer on PostgreSQL
+    with runtime.db.reading() as session:  # waits for no writer
         get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
     try:
         return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor)

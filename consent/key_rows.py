@@ -2,8 +2,8 @@
 
 Every request checks its secret against the row its key id names: the keyed hash the row stores,
 the role, the revocation, the expiry, the client certificate a relying party's key is bound to.
-On SQLite reading that row was a transaction of its own per request (``BEGIN IMMEDIATE``,
-serialised with every write), and, being a read, it sent the API's guard to a worker thread.
+Reading that row is a transaction of its own per request, and, being a read of the ledger, it
+sends the API's guard to a worker thread.
 :class:`KeyRows` keeps the rows it has read until the ``api_keys`` table is written through this
 process's engine (:class:`consent.table_writes.TableWrites`, as the register's reads do): a new
 key, a revocation, whoever issues it (the service, the CLI in process, plain SQL), and the end of

@@ -52,10 +52,11 @@ from optinface.consent.schemas import ErasureReason, SweepReport
 from optinface.consent.tables import AuditEvent, Consent, ConsentStatus, Subject, SubjectStatus
 
 READ_CHUNK = 500
-"""Consents read at a time by :func:`read_receipts`. On SQLite every session holds the write
-lock (``BEGIN IMMEDIATE``, :mod:`consent.db`), so the rows and the receipts they need (several
-kB of JSON each) are loaded in slices this size, writers going between them, and verified
-outside them."""
+"""Consents read at a time by :func:`read_receipts`. A read waits for no writer and no writer
+waits for it (:meth:`consent.db.Database.reading`), but on SQLite a snapshot held open keeps a
+checkpoint from emptying the WAL (an erasure's waits for it: :func:`consent.db.checkpoint_wal`),
+so the rows and the receipts they need (several kB of JSON each) are loaded in short reads of
+this many, and verified outside them."""
 
 _RECEIPTS_APART = (defer(Consent.receipt), defer(Consent.withdrawal_receipt))
 """Loading options that leave a consent's receipts (several kB of JSON each) unread until
@@ -197,7 +198,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
                                               "one_time_rows_deleted": one_time_rows,
                                               "probe_rows_deleted": probe_rows,
                                               "proof_rows_deleted": old_proof}))
-    if destroyed:
+    if destroyed or runtime.db.checkpoint_owed:  # owed: one a long read held off
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,
                        erasures=erasures.receipts, erasures_unfinished=erasures.unfinished,

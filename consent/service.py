@@ -445,7 +445,10 @@ class OptinFace:
                 transparency.published_checkpoint_key(self.runtime.log)]
 
     def _read(self) -> AbstractContextManager[Session]:
-        return self.runtime.db.transaction()
+        """The session of every read method: waits for no writer and writes nothing
+        (:meth:`consent.db.Database.reading`); the chaining of a read (``audit_read``) is a
+        write transaction of its own, after it."""
+        return self.runtime.db.reading()
 
     @contextmanager
     def reading(self, *, actor: Actor | None, view: str, filters: ReadFilters = None,

@@ -4,9 +4,12 @@
 flushes, ``session.execute(update(...))``, ``exec_driver_sql``): an ``INSERT``, ``UPDATE``,
 ``DELETE`` or ``REPLACE`` that names one of the tables moves :attr:`TableWrites.generation`,
 and so does the end (commit or rollback) of the transaction that ran it, so that a value read
-inside that transaction, before it committed or rolled back, is not kept either. A cache that
-stores the generation it saw before reading, and reads again whenever the generation moved,
-never serves rows older than the last write.
+inside that transaction, before it committed or rolled back, is not kept either. SQLAlchemy
+tells of a commit just before the driver's commit lands, and a read that waits for no writer
+(:meth:`consent.db.Database.reading`, a snapshot) may read in between, before the write is
+visible: so the generation moves once more when the connection that wrote goes back to the
+pool, after its commit landed. A cache that stores the generation it saw before reading, and
+reads again whenever the generation moved, never serves rows older than the last write.
 
 It sees only this process's engine: another process writing the same database (PostgreSQL
 workers) goes unseen, so callers keep nothing where :attr:`consent.db.Database.shared` is set.
@@ -42,8 +45,8 @@ class TableWrites:
         event.listen(engine, "after_cursor_execute", self._statement)
         event.listen(engine, "commit", self._ended)
         event.listen(engine, "rollback", self._ended)
-        # A connection handed back to the pool mid-transaction is rolled back by the pool,
-        # without the rollback event above.
+        # A connection handed back to the pool: after its commit landed, or mid-transaction,
+        # rolled back by the pool without the rollback event above.
         event.listen(engine.pool, "reset", self._reset)
 
     @property
@@ -61,7 +64,8 @@ class TableWrites:
             self._bump()
 
     def _ended(self, connection: Connection) -> None:
-        if connection.info.pop(self._wrote, False):
+        # Kept for _reset: this event comes before the driver's commit (see the docstring).
+        if connection.info.get(self._wrote, False):
             self._bump()
 
     def _reset(self, dbapi_connection: Any, connection_record: ConnectionPoolEntry,
