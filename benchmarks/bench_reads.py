@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -39,6 +37,7 @@ from matplotlib.figure import Figure
 
 from benchmarks.bench_erasure import SEED, populated
 from benchmarks.bench_sweep import timed_sessions
+from optinface.api.cli.bench import machine
 from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -137,8 +136,7 @@ def run(*, n: int, folder: Path) -> dict[str, object]:
                            if key not in ("calls", "writes")} for mode in MODES},
         "ratios": ratios,
         "modes": modes,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "load_average_1_5_15": os.getloadavg()},
+        "machine": machine(),
         "measured_at": datetime.now(UTC).isoformat(),
     }
 

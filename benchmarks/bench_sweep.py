@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from optinface.api.cli.bench import machine
 from optinface.consent import retention
 from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.runtime import Runtime
@@ -116,8 +115,7 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
         "median_s": {mode: {key: round(median(s[key] for s in samples[mode]), 3)
                             for key in samples[mode][0]} for mode in MODES},
         "samples": samples,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "load_average_1_5_15": os.getloadavg()},
+        "machine": machine(),
         "measured_at": datetime.now(UTC).isoformat(),
     }
 
