@@ -130,10 +130,13 @@ class EngineSettings(BaseSettings):
     min_face_px: float = Field(default=48.0, ge=0)
 
     # Index (defaults chosen from benchmarks/bench_index.py)
-    index_m: int = Field(default=32, ge=4)
-    index_ef_construction: int = Field(default=200, ge=8)
+    # Upper bounds: past them hnswlib gains no recall worth having and costs memory (M links a
+    # node, 8 bytes each at level 0: 10**9 was silently capped at 10000, 800 MB at 10k slots)
+    # or time (ef is how many candidates a build or a search keeps).
+    index_m: int = Field(default=32, ge=4, le=128)
+    index_ef_construction: int = Field(default=200, ge=8, le=4096)
     # 512: every genuine match and rank-1 on real templates at 100k (bench_index_variants.py)
-    index_ef_search: int = Field(default=512, ge=8)
+    index_ef_search: int = Field(default=512, ge=8, le=16384)
     index_max_elements: int = Field(
         default=10_000, ge=16, le=MAX_FIRST_CAPACITY,
         description="The index's first capacity, doubled when full (see MAX_FIRST_CAPACITY).",

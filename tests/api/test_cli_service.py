@@ -995,6 +995,8 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     ("OPTINFACE_INTRA_OP_THREADS", "99999999999999999999"),  # onnxruntime's TypeError
     ("OPTINFACE_INTRA_OP_THREADS", "5000"),  # burnt the CPU for minutes
     ("OPTINFACE_INDEX_MAX_ELEMENTS", "99999999999999"),  # hnswlib's std::bad_alloc
+    ("OPTINFACE_INDEX_M", "1000000000"),  # capped by hnswlib at 10000: 80 KB a slot
+    ("OPTINFACE_INDEX_EF_SEARCH", "1000000000"),
     ("OPTINFACE_DET_SIZES", "[]"),  # an IndexError at the first image
     ("OPTINFACE_DET_SIZES", "[0]"),  # every image no_face
     ("OPTINFACE_DET_SIZES", "[-5, 99999999]"),
