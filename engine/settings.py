@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
+import onnxruntime as ort
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -163,6 +164,19 @@ class EngineSettings(BaseSettings):
             raise ValueError(f"at most the {cpus} CPUs of this machine (0: onnxruntime's"
                              " choice); more threads only take turns on them")
         return threads
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_onnxruntime_names(cls, providers: list[str]) -> list[str]:
+        """A misspelt provider ('CUDAExecutionProvidr') would be dropped as not installed, and
+        the engine would run on the CPU with nothing said: a name onnxruntime does not know at
+        all, in any build, is a mistake, refused here (one installed elsewhere is not)."""
+        known = set(ort.get_all_providers())
+        if unknown := [name for name in providers if name not in known]:
+            raise ValueError("each the name of an onnxruntime execution provider (e.g."
+                             " CUDAExecutionProvider, CPUExecutionProvider):"
+                             f" {len(unknown)} of {len(providers)} not")
+        return providers
 
     @field_validator("allowed_formats")
     @classmethod

@@ -1005,6 +1005,7 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     ("OPTINFACE_ALLOWED_FORMATS", "[]"),  # every image refused
     ("OPTINFACE_ALLOWED_FORMATS", '["jpeg"]'),  # Pillow says JPEG: every image refused
     ("OPTINFACE_PROVIDERS", "[]"),  # reads as none, ran on the CPU
+    ("OPTINFACE_PROVIDERS", '["CUDAExecutionProvidr"]'),  # dropped: the CPU, nothing said
     ("OPTINFACE_PUBLIC_URL", "javascript:alert(1)"),  # handed to people as their link
     ("OPTINFACE_PUBLIC_URL", "https://portal.example/#x"),  # the links add their own fragment
     ("OPTINFACE_PASSKEY_ORIGINS", '["x"]'),  # no browser sends it: every passkey refused
