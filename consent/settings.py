@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from optinface.consent.identifiers import SHA256_PATTERN, CountryCode, OneLine, Words
-from optinface.consent.web_addresses import require_base_url, require_origin
+from optinface.consent.web_addresses import require_base_url, require_origin, require_within
 from optinface.engine.settings import EngineSettings
 
 ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
@@ -294,6 +294,12 @@ class ConsentSettings(EngineSettings):
     @classmethod
     def _browser_origins(cls, origins: list[str]) -> list[str]:
         return [require_origin(origin) for origin in origins]
+
+    @model_validator(mode="after")
+    def _origins_of_the_relying_party(self) -> ConsentSettings:
+        for origin in self.passkey_origins:
+            require_within(origin, self.passkey_rp_id)
+        return self
 
     @model_validator(mode="after")
     def _token_outlives_consent(self) -> ConsentSettings:

@@ -59,3 +59,15 @@ def require_origin(origin: str) -> str:
         raise ValueError("not an origin as a browser sends it: scheme://host[:port], lower"
                          " case, no path, no default port")
     return origin
+
+
+def require_within(origin: str, rp_id: str) -> str:
+    """``origin`` if its host is ``rp_id`` or a subdomain of it: a browser creates and uses a
+    passkey for a relying party id only from such a page (WebAuthn's registrable domain
+    suffix rule), so an origin outside it is one no passkey could ever sign from."""
+    host = urlsplit(origin).hostname or ""
+    if host != rp_id and not host.endswith(f".{rp_id}"):
+        raise ValueError("an origin's host is neither the passkey relying party id"
+                         " (OPTINFACE_PASSKEY_RP_ID) nor a subdomain of it: no browser would"
+                         " sign from it for that id")
+    return origin

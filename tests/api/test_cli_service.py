@@ -1023,6 +1023,22 @@ def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     assert lines[0].startswith(f"error: invalid_settings: {variable}: "), lines
 
 
+def test_passkey_origins_outside_the_relying_party_id_are_refused_at_start(
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A browser signs for a relying party id only from its domain or a subdomain: an origin
+    elsewhere (here beside the default id, localhost) would refuse every passkey unexplained."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    monkeypatch.setenv("OPTINFACE_PASSKEY_ORIGINS", '["https://portal.example"]')
+    code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(made_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid_settings: "), lines
+    assert "OPTINFACE_PASSKEY_RP_ID" in lines[0] and "subdomain" in lines[0], lines
+    monkeypatch.setenv("OPTINFACE_PASSKEY_RP_ID", "example")
+    code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(made_dir))
+    assert code == 0, lines
+
+
 @pytest.mark.parametrize(("variable", "folder", "said"), [
     ("OPTINFACE_MODEL_DIR", False, "error: model_integrity: model folder {path}"
                                    " (OPTINFACE_MODEL_DIR) is not a folder"),
