@@ -85,8 +85,9 @@ class ApiSettings(ConsentSettings):
     cookie_secure: bool | None = Field(
         default=None,
         description=(
-            "Mark portal and dashboard cookies Secure. Unset: Secure unless the server listens"
-            " on a loopback address (off loopback the pages must be served over HTTPS)."
+            "Mark portal and dashboard cookies Secure. Unset: Secure where the server speaks"
+            " TLS itself or listens off a loopback address (there the pages must be served over"
+            " HTTPS)."
         ),
     )
     session_hours: int = Field(default=8, ge=1, le=24 * 30,
@@ -160,11 +161,12 @@ class ApiSettings(ConsentSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        """Whether session cookies carry ``Secure``: a session id must never cross a network
-        in clear, and only a loopback listener keeps it on the machine."""
+        """Whether the pages' cookies carry ``Secure``: a session id must never cross a network
+        in clear, and only a loopback listener keeps it on the machine; where this server
+        speaks TLS itself, its pages are https and their cookies Secure wherever it listens."""
         if self.cookie_secure is not None:
             return self.cookie_secure
-        return not is_loopback(self.host)
+        return self.tls_cert is not None or not is_loopback(self.host)
 
     @property
     def checks_client_certificates(self) -> bool:

@@ -116,7 +116,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         status_code=status_code,
     )
     if request.query_params.get("lang") == words.language:
-        response.set_cookie(LANGUAGE_COOKIE, words.language, samesite="lax", httponly=True)
+        response.set_cookie(LANGUAGE_COOKIE, words.language, samesite="lax", httponly=True,
+                            secure=request.app.state.settings.secure_cookies)
     return response
 
 

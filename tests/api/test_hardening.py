@@ -4,6 +4,7 @@ cookies off loopback."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -85,6 +86,21 @@ def test_page_cookies_are_secure_off_loopback(
     with TestClient(create_app(settings, service=service)) as client:
         cookie = client.get("/portal").headers["set-cookie"]
     assert ("Secure" in cookie) is secure
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_page_cookies_are_secure_where_this_server_speaks_tls_even_on_loopback(
+    api_settings: ApiSettings, service: OptinFace, tmp_path: Path, tls: bool
+) -> None:
+    """Its pages are https then, whatever address it listens on; the language a ``?lang=``
+    chose is remembered in a cookie marked alike."""
+    files = {"tls_cert": tmp_path / "cert.pem", "tls_key": tmp_path / "key.pem"} if tls else {}
+    settings = api_settings.model_copy(update={"host": "127.0.0.1", **files})
+    with TestClient(create_app(settings, service=service)) as client:
+        cookies = [client.get("/portal").headers["set-cookie"],
+                   client.get("/privacy", params={"lang": "fr"}).headers["set-cookie"]]
+    assert "optinface_lang=fr" in cookies[1]
+    assert [("Secure" in cookie) for cookie in cookies] == [tls, tls]
 
 
 def _audit_total(world: World) -> int:
