@@ -60,8 +60,9 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, p
     )
 
 
-def login_page(request: Request, login: Login, *, error: str | None = None) -> HTMLResponse:
-    """The area's login form (401 when it shows ``error``).
+def login_page(request: Request, login: Login, *, error: str | None = None,
+               status_code: int = 401) -> HTMLResponse:
+    """The area's login form (``status_code`` when it shows ``error``).
 
     Before login there is no session to hold a CSRF token, so the form's token is also set as a
     cookie scoped to the area (double submit): :func:`log_in` accepts only a post that echoes it.
@@ -70,7 +71,7 @@ def login_page(request: Request, login: Login, *, error: str | None = None) -> H
     response = render(
         request,
         "login.html",
-        status_code=401 if error else 200,
+        status_code=status_code if error else 200,
         area=login.area,
         label=login.secret_label,
         csrf=token,
@@ -85,14 +86,23 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
 
     The secret must authenticate and hold the area's permission; the session keeps it server
     side and the browser gets only the HttpOnly cookie. Every refusal shows the form again with
-    the same words, so the page does not tell an unknown secret from one without permission.
+    the same words, so the page does not tell an unknown secret from one without permission;
+    but a client throttled for failing too often (no secret was tried) is told so, 429 with
+    ``Retry-After`` as the API answers it, rather than that its secret is wrong.
     """
     if not login_csrf_matches(request, csrf):
         return login_page(request, login, error=N_("The form expired; please try again."))
     try:
         actor = authenticate(request, service, secret.strip())
         admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
-    except (ConsentError, ApiError):
+    except ApiError as error:
+        if error.code is not ApiErrorCode.RATE_LIMITED:
+            return login_page(request, login, error=N_("That secret does not open this area."))
+        throttled = login_page(request, login, status_code=429, error=N_(
+            "Too many requests. Please wait a minute and try again."))
+        throttled.headers.update(error.headers)
+        return throttled
+    except ConsentError:
         return login_page(request, login, error=N_("That secret does not open this area."))
     session_id, _ = sessions(request).create(
         login.area, secret.strip(), now=service.clock.now(), subject=actor.subject

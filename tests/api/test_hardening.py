@@ -307,15 +307,19 @@ def test_failed_page_logins_are_throttled_per_client_too(
     app = _throttling_app(api_settings, service, burst=2)
     before = _failures_logged(service, world)
     with TestClient(app, client=("192.0.2.9", 4000)) as guesser:
-        for n in range(4):
+        answers = []
+        for secret in [*(f"key_{n:016x}.guess" for n in range(3)), world.keys.reviewer]:
             form = guesser.get("/review")
             csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-            answer = guesser.post(
-                "/review/login", data={"token": f"key_{n:016x}.guess", "csrf": csrf}
-            )
-            assert "does not open this area" in answer.text
+            answers.append(guesser.post("/review/login", data={"token": secret, "csrf": csrf},
+                                        follow_redirects=False))
     after = _failures_logged(service, world)
     assert after - before == 2  # the last two never reached the consent core
+    assert [a.status_code for a in answers] == [401, 401, 429, 429]
+    assert all("does not open this area" in a.text for a in answers[:2])
+    # Throttled, even the right key is told to wait, not that it is wrong.
+    assert all("Please wait a minute" in a.text and int(a.headers["Retry-After"]) >= 1
+               for a in answers[2:])
 
 
 BEYOND_THE_LEDGER = 2**63  # one past the largest integer a ledger column holds
