@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from tests.support.console import commands_data_dir, console, printed_secret
 from tests.support.files import file_bytes
+from tests.support.postgres import PostgresServer
 from tests.support.server import free_port
 
 NOT_UTF8 = os.fsdecode(b"caf\xe9\xff")
@@ -216,3 +217,27 @@ def test_a_ledger_url_naming_no_ledger_makes_no_file_there(
         "error: witness_unusable: " if command[0] == "serve"
         else f"error: data_dir_unusable: no ledger at {elsewhere}"), lines
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_on_postgresql_the_shared_key_store_is_what_marks_a_deployment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, optinface: Console,
+    postgres: PostgresServer,
+) -> None:
+    """A new worker's data directory is empty on purpose (its index is rebuilt from the shared
+    ledger): there the key store the workers share marks the deployment
+    (:mod:`consent.deployment`). Empty, a command is refused and makes nothing; once a worker
+    has made the deployment, the same empty folder of another worker answers."""
+    commands_data_dir(tmp_path, monkeypatch)
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL", postgres.new_database())
+    monkeypatch.setenv("OPTINFACE_KEY_DIR", str(tmp_path / "shared-keys"))
+    monkeypatch.setenv("OPTINFACE_AUDIT_WITNESS_DIR", str(tmp_path / "shared-witness"))
+    worker_a, worker_b = tmp_path / "worker-a", tmp_path / "worker-b"
+    worker_b.mkdir()
+    before = sorted(path.name for path in tmp_path.iterdir())
+    code, lines = optinface("register", "--data-dir", str(worker_b))
+    assert (code, len(lines)) == (1, 1), lines
+    assert lines[0].startswith("error: data_dir_unusable: the key store holds no epoch key"), lines
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    assert list(worker_b.iterdir()) == []
+    _output("keys", "create", "--role", "admin", "--name", "ops", "--data-dir", str(worker_a))
+    assert optinface("register", "--data-dir", str(worker_b)) == (0, [])
