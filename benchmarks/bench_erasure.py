@@ -31,9 +31,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 from sqlalchemy import insert
 
+from benchmarks.plots import labelled_figure
 from optinface.consent import consent_form, ledger, retention_policy
 from optinface.consent.crypto import canonical_json, new_key, seal
 from optinface.consent.keys import KeyRing, destroy_index_file_keys, template_binding
@@ -232,17 +232,13 @@ def _summary(values: list[float]) -> dict[str, float]:
 def plot(result: dict[str, object], path: Path) -> None:
     samples = result["samples"]
     assert isinstance(samples, dict)
-    figure = Figure(figsize=(6.4, 4.8), dpi=120)
-    axes = figure.add_subplot()
-    axes.boxplot([samples["unsearchable_ms"], samples["gone_ms"], samples["saved_again_ms"]])
-    axes.set_xticks([1, 2, 3], ["unsearchable", "physically gone", "index saved again"])
-    axes.set_yscale("log")
-    axes.axhline(1000, color="red", linestyle="--", label="target 1 s")
-    axes.set_ylabel("ms from erase request")
-    axes.set_title(f"Erasure latency, {result['n_subjects']:,} subjects "
-                   f"({result['erasures']} erasures)")
-    axes.legend()
-    figure.savefig(path)
+    title = f"Erasure latency, {result['n_subjects']:,} subjects ({result['erasures']} erasures)"
+    with labelled_figure(path, title=title, xlabel="", ylabel="ms from erase request") as axes:
+        axes.boxplot([samples["unsearchable_ms"], samples["gone_ms"], samples["saved_again_ms"]])
+        axes.set_xticks([1, 2, 3], ["unsearchable", "physically gone", "index saved again"])
+        axes.set_yscale("log")
+        axes.axhline(1000, color="red", linestyle="--", label="target 1 s")
+        axes.legend()
 
 
 def main() -> None:

@@ -31,10 +31,10 @@ from pathlib import Path
 from statistics import median
 from unittest.mock import patch
 
-from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from benchmarks.plots import labelled_figure
 from optinface.api.cli.bench import machine
 from optinface.consent import retention
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -123,21 +123,20 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
 def plot(result: dict[str, object], path: Path) -> None:
     samples = result["samples"]
     assert isinstance(samples, dict)
-    figure = Figure(figsize=(6.4, 4.8), dpi=120)
-    axes = figure.add_subplot()
     parts = (("write_transaction_s", "write transaction"),
              ("read_pass_longest_read_s", "read pass: its longest read"),
              ("read_pass_reads_s", "read pass: all its reads"))
     width = 0.8 / len(parts)
-    for offset, (key, label) in enumerate(parts):
-        axes.bar([position + offset * width for position in range(len(MODES))],
-                 [median(s[key] for s in samples[mode]) for mode in MODES], width, label=label)
-    axes.set_xticks([position + width for position in range(len(MODES))], MODES)
-    axes.set_ylabel("seconds (median of the rounds)")
-    axes.set_title(f"First sweep of a process, {result['n_consents']:,} consents in force "
-                   f"({result['rounds']} rounds)")
-    axes.legend()
-    figure.savefig(path)
+    title = (f"First sweep of a process, {result['n_consents']:,} consents in force "
+             f"({result['rounds']} rounds)")
+    with labelled_figure(path, title=title, xlabel="",
+                         ylabel="seconds (median of the rounds)") as axes:
+        for offset, (key, label) in enumerate(parts):
+            axes.bar([position + offset * width for position in range(len(MODES))],
+                     [median(s[key] for s in samples[mode]) for mode in MODES], width,
+                     label=label)
+        axes.set_xticks([position + width for position in range(len(MODES))], MODES)
+        axes.legend()
 
 
 def main() -> None:

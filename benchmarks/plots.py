@@ -115,7 +115,7 @@ def plot_score_histograms(
     low = min(genuine_values.min(), impostor_values.min())
     high = max(genuine_values.max(), impostor_values.max())
     edges = np.linspace(low, high, bins + 1)
-    with _figure(path, title=title, xlabel="score", ylabel="density") as ax:
+    with labelled_figure(path, title=title, xlabel="score", ylabel="density") as ax:
         for label, values in (("impostor", impostor_values), ("genuine", genuine_values)):
             density, _ = np.histogram(values, bins=edges, density=True)
             ax.stairs(density, edges, fill=True, alpha=0.5, label=label)
@@ -148,7 +148,7 @@ def plot_bars(
     """
     labels = list(values)
     yerr = [errors[label] for label in labels] if errors else None
-    with _figure(path, title=title, xlabel="", ylabel=ylabel) as ax:
+    with labelled_figure(path, title=title, xlabel="", ylabel=ylabel) as ax:
         bars = ax.bar(labels, [values[label] for label in labels], yerr=yerr, capsize=4)
         ax.bar_label(bars, fmt="%.3g")
         ax.tick_params(axis="x", labelrotation=30)
@@ -249,7 +249,7 @@ def _plot_lines(
     log_y: bool,
 ) -> Path:
     """One line per labelled ``(x, y)`` series: the shape shared by ROC, DET and CMC."""
-    with _figure(path, title=title, xlabel=xlabel, ylabel=ylabel) as ax:
+    with labelled_figure(path, title=title, xlabel=xlabel, ylabel=ylabel) as ax:
         for label, (x, y) in series.items():
             ax.plot(x, y, label=label)
         # Log axes drop the zero rates at the curve ends instead of failing on them.
@@ -263,8 +263,9 @@ def _plot_lines(
 
 
 @contextmanager
-def _figure(path: Path, *, title: str, xlabel: str, ylabel: str) -> Iterator[Axes]:
-    """Yield labelled axes, then write the figure as a PNG to ``path``."""
+def labelled_figure(path: Path, *, title: str, xlabel: str, ylabel: str) -> Iterator[Axes]:
+    """Yield labelled axes, then write the figure as a PNG to ``path``: every benchmark's
+    one-panel figure, so they share size, resolution and layout."""
     figure = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="tight")
     ax = figure.subplots()
     ax.set_title(title)
