@@ -140,13 +140,24 @@ def _primary(language: str) -> str:
     return language.split("-")[0].lower()
 
 
+def _kept(session: Session, language: str) -> list[OperatorText]:
+    """The table's translations into ``language`` (a primary subtag)."""
+    return list(session.scalars(select(OperatorText).where(OperatorText.language == language)))
+
+
+def _translated(settings: ConsentSettings, language: str,
+                kept: Iterable[OperatorText]) -> dict[str, str]:
+    """English text -> translation: ``kept`` rows of ``language``, else the settings' French."""
+    given = given_in_settings(settings) if language == TranslationLanguage.FR else {}
+    return {**given, **{row.source: row.text for row in kept}}
+
+
 def translations(session: Session, settings: ConsentSettings, language: str) -> dict[str, str]:
     """English text -> its translation into ``language`` (its primary subtag: ``fr-CA`` reads
     ``fr``): the table's, else the settings' French (:func:`given_in_settings`); none for
     English, the texts' own language."""
     primary = _primary(language)
-    given = given_in_settings(settings) if primary == TranslationLanguage.FR else {}
-    return {**given, **all_translations(session).get(primary, {})}
+    return _translated(settings, primary, _kept(session, primary))
 
 
 class Shown:
@@ -202,9 +213,9 @@ def listing(session: Session, settings: ConsentSettings,
             language: TranslationLanguage) -> list[OperatorTextPublic]:
     """Every text in use with its translation into ``language`` (null: none yet; one the
     settings give has no ``updated_at``)."""
-    rows = {row.source_sha256: row for row in session.scalars(
-        select(OperatorText).where(OperatorText.language == language))}
-    known = translations(session, settings, language)
+    kept = _kept(session, language)
+    rows = {row.source_sha256: row for row in kept}
+    known = _translated(settings, language, kept)
     listed = []
     for source, where in in_use(session, settings).items():
         key = source_sha256(source)

@@ -21,7 +21,7 @@ from optinface.api.deps import admit, authenticate, certificate_checked
 from optinface.api.errors import ApiError, ApiErrorCode, error_response, status_for
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
-from optinface.api.web.rendering import attempt, render, words_for
+from optinface.api.web.rendering import advice, attempt, render, words_for
 from optinface.api.web.sessions import Area, SessionStore, WebSession, tokens_match
 from optinface.consent.errors import ConsentError, SubjectErased
 from optinface.consent.roles import Actor, Permission
@@ -95,14 +95,11 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
     try:
         actor = authenticate(request, service, secret.strip())
         admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
-    except ApiError as error:
-        if error.code is not ApiErrorCode.RATE_LIMITED:
-            return login_page(request, login, error=N_("That secret does not open this area."))
-        throttled = login_page(request, login, status_code=429, error=N_(
-            "Too many requests. Please wait a minute and try again."))
-        throttled.headers.update(error.headers)
-        return throttled
-    except ConsentError:
+    except (ConsentError, ApiError) as error:
+        if isinstance(error, ApiError) and error.code is ApiErrorCode.RATE_LIMITED:
+            throttled = login_page(request, login, status_code=429, error=advice(error))
+            throttled.headers.update(error.headers)
+            return throttled
         return login_page(request, login, error=N_("That secret does not open this area."))
     session_id, _ = sessions(request).create(
         login.area, secret.strip(), now=service.clock.now(), subject=actor.subject

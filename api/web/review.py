@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from optinface.api.access_log import route_template
 from optinface.api.attachments import download
-from optinface.api.auditfiles import all_events, audit_csv, audit_json
+from optinface.api.auditfiles import all_events, audit_csv, audit_json, exported
 from optinface.api.csvfiles import csv_text
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
@@ -286,9 +286,7 @@ def review_subject(request: Request, service: ServiceDep, pseudonym: str) -> Res
 def review_log_csv(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         filters = LogQuery.from_request(request).audit_filter(words_for(request))
-        with service.reading(actor=actor, view=route_template(request.scope),
-                             filters=filters) as reads:
-            events = list(all_events(service, actor, filters, reads=reads))
+        events = exported(service, actor, filters, view=route_template(request.scope))
         return download(audit_csv(events), "audit.csv", "text/csv")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
