@@ -100,18 +100,16 @@ def during_a_sweep(service: OptinFace, *, mode: str) -> dict[str, Any]:
         sweeper.join()
     if failed:
         raise failed[0]
-    writes = spans
-
-    def overlaps(call: Span) -> bool:
-        return any(call[0] < end and start < call[1] for start, end in writes)
-
-    during = [end - start for start, end in calls if overlaps((start, end))]
-    beside = [end - start for start, end in calls if not overlaps((start, end))]
+    during: list[float] = []
+    beside: list[float] = []
+    for start, end in calls:  # a call overlapping a write transaction ran during it
+        overlapped = any(start < until and since < end for since, until in spans)
+        (during if overlapped else beside).append(end - start)
     return {"during_write": percentiles_ms(during), "beside_write": percentiles_ms(beside),
-            "longest_write_transaction_s": round(max(e - s for s, e in writes), 3),
+            "longest_write_transaction_s": round(max(e - s for s, e in spans), 3),
             "sweep_s": round(time.perf_counter() - began, 3),
             "calls": [(round(s - began, 4), round((e - s) * 1000, 3)) for s, e in calls],
-            "writes": [(round(s - began, 4), round(e - began, 4)) for s, e in writes]}
+            "writes": [(round(s - began, 4), round(e - began, 4)) for s, e in spans]}
 
 
 def run(*, n: int, folder: Path) -> dict[str, object]:

@@ -48,6 +48,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from optinface.consent.errors import DataDirUnusable
+from optinface.consent.settings import is_in_memory
 from optinface.engine.files import PRIVATE_MODE
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class WriteInReading(RuntimeError):
 def sqlite_file(url: str) -> Path | None:
     """The database file a SQLite ``url`` names; None for PostgreSQL (or SQLite in memory)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(url) or parsed.database is None:
         return None
     return Path(parsed.database)
 
@@ -226,11 +227,10 @@ def read_only_engine(url: str) -> Engine:
     Raises:
         FileNotFoundError: The SQLite file does not exist.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    if make_url(url).get_backend_name() != "sqlite":
         return _engine(url, pool_pre_ping=True)
-    path = Path(parsed.database or "")
-    if not path.is_file():
+    path = sqlite_file(url)
+    if path is None or not path.is_file():
         raise FileNotFoundError(path)
     wal = path.with_name(f"{path.name}-wal")
     uri = f"{read_only_uri(path)}{'' if wal.exists() else '&immutable=1'}"

@@ -49,6 +49,7 @@ from sqlalchemy import delete, event, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
+    activity,
     after_erasure,
     audit_seals,
     changefeed,
@@ -556,8 +557,7 @@ def erase_requested(
         return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor)
     except SubjectErased:
         with runtime.db.transaction() as session:
-            tombstone = session.scalar(select(Tombstone).where(
-                Tombstone.subject_hash == tombstone_hash(runtime.keys, pseudonym)))
+            tombstone = activity.tombstone(session, tombstone_hash(runtime.keys, pseudonym))
             if (tombstone is None or tombstone.receipt is None
                     or tombstone.receipt_signature is None):  # its proof deleted since
                 raise

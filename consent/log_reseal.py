@@ -77,9 +77,8 @@ def reseal(runtime: Runtime, *, reason: str, dry_run: bool = False) -> LogReseal
         witnessed = runtime.log.witness.latest_size()
         key = runtime.keys.hmac_key
         rows = session.execute(select(AuditEvent.seq, AuditEvent.hash, AuditEvent.keyed_seal)
-                               .where(AuditEvent.seq <= witnessed)).all()
-        unsealed = sorted((row for row in rows if failure(key, row) is not None),
-                          key=lambda row: row.seq)
+                               .where(AuditEvent.seq <= witnessed).order_by(AuditEvent.seq))
+        unsealed = [row for row in rows if failure(key, row) is not None]
         done = LogResealed(sealed=[row.seq for row in unsealed], witnessed=witnessed)
         if unsealed and not dry_run:
             session.execute(update(AuditEvent), [

@@ -179,7 +179,7 @@ from optinface.consent.tables import Consent
 from optinface.consent.wording import Say, english
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
-from optinface.engine.manifest import search_dirs
+from optinface.engine.manifest import require_model_dir
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from optinface.engine.thresholds import load_thresholds
@@ -344,7 +344,7 @@ class OptinFace:
             ManifestUnreadable: The thresholds file is not one (before anything is made): else
                 the service would start only to refuse every match.
         """
-        search_dirs(settings.model_dir)
+        require_model_dir(settings.model_dir)
         load_thresholds(settings.thresholds_path)
         try:
             # Only the service's user may even list what the data directory holds.

@@ -85,18 +85,23 @@ def package_model_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-def search_dirs(model_dir: Path | None) -> list[Path]:
-    """Folders searched for model files, the operator's first.
+def require_model_dir(model_dir: Path | None) -> None:
+    """Refuse a ``model_dir`` given but no folder (missing, or a file).
 
     Raises:
-        ModelIntegrityError: ``model_dir`` is given but is no folder (missing, or a file):
-            searching it would find nothing and quietly take the package's files instead.
+        ModelIntegrityError: searching it would find nothing and quietly take the package's
+            files instead.
     """
     if model_dir is not None and not model_dir.is_dir():
         raise ModelIntegrityError(
             f"model folder {model_dir} (OPTINFACE_MODEL_DIR) is not a folder",
             details={"model_dir": str(model_dir)},
         )
+
+
+def search_dirs(model_dir: Path | None) -> list[Path]:
+    """Folders searched for model files, the operator's first (:func:`require_model_dir`)."""
+    require_model_dir(model_dir)
     dirs = [model_dir] if model_dir is not None else []
     packaged = package_model_dir()
     if packaged is not None:

@@ -859,7 +859,7 @@ def test_a_backup_of_a_ledger_that_is_not_a_database_is_one_line_leaving_nothing
 @pytest.mark.parametrize("command", [("register",), ("sweep",),
                                      ("serve", "--port", str(free_port()))])
 def test_a_database_file_that_cannot_be_made_is_one_line(
-    tmp_path: Path, made_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], command: tuple[str, ...],
 ) -> None:
     """``sqlite:////etc/passwd/x.db``: a file where the database's folder should be. Only
@@ -868,7 +868,8 @@ def test_a_database_file_that_cannot_be_made_is_one_line(
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("not a folder")
     monkeypatch.setenv("OPTINFACE_DATABASE_URL", f"sqlite:///{in_the_way}/optinface.db")
-    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(made_dir))
+    data_dir.mkdir()
+    code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(data_dir))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith(
         f"error: data_dir_unusable: the ledger's database {in_the_way}/optinface.db cannot be"

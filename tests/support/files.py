@@ -100,10 +100,12 @@ def left_of(service: OptinFace, *, subject_id: int, template_id: int,
     decrypted). Empty once the erasure finished there."""
     from optinface.consent.tables import SubjectKey, Template
 
+    service.settle()  # once, before every look: the index, its file and the follower at rest
     with service.runtime.db.transaction() as session:
         left = [name for name, row in (("template row", session.get(Template, template_id)),
                                        ("subject key", session.get(SubjectKey, subject_id)))
                 if row is not None]
     if template_id in service.runtime.index.labels():
         left.append("index entry")
-    return left + [path for needle in needles for path in readable_occurrences(service, needle)]
+    return left + [path for needle in needles
+                   for path in readable_occurrences_now(service, needle)]
