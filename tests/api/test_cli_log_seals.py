@@ -31,6 +31,7 @@ from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AgeCategory, AuditEventPublic, ErasureReason, SubjectCreate
 from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
 from tests.support.api import auth, thresholds_for_tests
 from tests.support.backends import both_backends
 from tests.support.forgery import append_by_sql
@@ -43,18 +44,19 @@ runner = CliRunner()
 class Deployed:
     settings: ApiSettings
     reviewer: str  # a reviewer key's secret: the audit log's export over HTTP
+    pipeline: FacePipeline  # the session's engine: opening the service loads no model again
 
 
 @pytest.fixture
 def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             database_url: str | None) -> Deployed:
+             database_url: str | None, pipeline: FacePipeline) -> Deployed:
     """A closed deployment whose log names a subject erased since, on this test's backend."""
     monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
     monkeypatch.setenv("OPTINFACE_MATCH_FMR", "0.0001")
     if database_url is not None:
         monkeypatch.setenv("OPTINFACE_DATABASE_URL", database_url)
     settings = load_settings(data_dir=tmp_path / "var")
-    service = OptinFace.open(settings)
+    service = OptinFace.open(settings, pipeline=pipeline)
     try:
         admin = service.authenticate(
             service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret)
@@ -64,7 +66,7 @@ def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         reviewer = service.create_api_key(actor=admin, role=Role.REVIEWER, name="auditor")
     finally:
         service.close()
-    return Deployed(settings=settings, reviewer=reviewer.secret)
+    return Deployed(settings=settings, reviewer=reviewer.secret, pipeline=pipeline)
 
 
 @pytest.fixture
@@ -119,7 +121,7 @@ def exported(deployed: Deployed, path: Path) -> Events:
     """The whole log as ``GET /v1/audit/export?format=json`` answers a reviewer, kept at
     ``path``; the service opened for it and closed again."""
     settings = deployed.settings
-    service = OptinFace.open(settings)
+    service = OptinFace.open(settings, pipeline=deployed.pipeline)
     try:
         with TestClient(create_app(settings, service=service)) as client:
             answer = client.get("/v1/audit/export", params={"format": "json"},
@@ -331,13 +333,14 @@ def test_reseal_dry_run_names_what_it_would_seal_and_seals_and_chains_nothing(
     assert _chained(settings, "log_seals_resealed") == 1
 
 
-def test_reseal_seals_no_event_past_the_witness_newest_checkpoint(settings: ApiSettings) -> None:
+def test_reseal_seals_no_event_past_the_witness_newest_checkpoint(deployed: Deployed) -> None:
     """After the round trip, events appended with the database alone past the witness's newest
     checkpoint, while the service runs (no start has seen them yet): the reseal seals the
     witnessed events and leaves these without a seal, and verify with the key store names
     exactly them."""
+    settings = deployed.settings
     round_trip(settings)
-    service = OptinFace.open(settings)
+    service = OptinFace.open(settings, pipeline=deployed.pipeline)
     try:
         writer = create_engine(settings.url)
         try:
