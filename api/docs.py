@@ -3,7 +3,8 @@
 FastAPI's defaults load both from a public CDN: a blank page offline, and a third party told
 each time an administrator opens the documentation. The assets come from the ``fastapi-offline``
 wheel instead, mounted under ``/docs/assets``, and the one inline start-up script carries the
-nonce that :mod:`api.security_headers` allows. Swagger UI's online validator is turned off.
+nonce that :mod:`api.security_headers` allows. Swagger UI's online validator is turned off, and
+ReDoc's bundle is served without the address of its vendor's logo (see :func:`redoc_bundle`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from optinface.api.security_headers import NONCE_STATE_KEY
@@ -27,6 +28,11 @@ ASSETS = Path(str(files("fastapi_offline") / "static"))
 # Swagger UI would otherwise send the schema's URL to validator.swagger.io for its badge: a third
 # party told each time the page opens (refused by the CSP, but asked all the same).
 NO_VALIDATOR = {"validatorUrl": "none"}
+REDOC_URL = "/docs/redoc.js"
+# ReDoc's footer shows an image from its vendor's CDN, in every page, with no option to turn it
+# off: refused by the CSP, but asked all the same (a console error on each visit). An empty
+# address fails at once without a request, and the bundle's own error handler hides the image.
+VENDOR_LOGO = b'"https://cdn.redoc.ly/redoc/logo-mini.svg"'
 
 
 def install_docs(app: FastAPI) -> None:
@@ -60,11 +66,23 @@ def install_docs(app: FastAPI) -> None:
         page = get_redoc_html(
             openapi_url=openapi_url,
             title=f"{app.title} - API",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_js_url=REDOC_URL,
             redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
         return _with_nonce(page, request)
+
+    bundle = redoc_bundle()
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    def redoc_script() -> Response:
+        return Response(bundle, media_type="text/javascript")
+
+
+def redoc_bundle() -> bytes:
+    """The ``fastapi-offline`` ReDoc bundle, its vendor's logo address emptied (a new version
+    that moves it is caught by ``tests/api/test_offline_pages.py``, not at start)."""
+    return (ASSETS / "redoc.standalone.js").read_bytes().replace(VENDOR_LOGO, b'""')
 
 
 def _with_nonce(page: HTMLResponse, request: Request) -> HTMLResponse:
