@@ -6,6 +6,7 @@ Nothing reads the environment at import time: callers build settings with
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -153,6 +154,23 @@ class EngineSettings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index" / "templates.hnsw"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8_only(cls, value: object) -> object:
+        """Refuse a setting holding bytes that are not UTF-8, whatever its type.
+
+        Python hands them on as lone surrogates (``d\\udcff``), which no SQL query, printed
+        line or JSON can encode: a data directory spelt so made a deployment, then ended the
+        next command in a traceback. The command line's arguments are refused likewise
+        (``api.cli.common.require_utf8``). The refusal names the variable, never the value.
+        """
+        try:
+            json.dumps(value, ensure_ascii=False, default=str).encode()
+        except UnicodeEncodeError:
+            raise ValueError("not UTF-8 text: paths, addresses and names are taken as UTF-8"
+                             ) from None
+        return value
 
     @field_validator("intra_op_threads")
     @classmethod

@@ -87,6 +87,28 @@ def test_an_argument_that_is_not_utf8_is_one_line_before_any_work(
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(("variable", "value", "command"), [
+    pytest.param("DATA_DIR", "{tmp}/" + NOT_UTF8, ("keys", "create", "--role", "admin",
+                                                   "--name", "ops"), id="a-new-deployment"),
+    pytest.param("CONTROLLER_NAME", NOT_UTF8, ("register", "--data-dir", "{data_dir}"),
+                 id="a-name"),
+    pytest.param("PROVIDERS", f'["{NOT_UTF8}"]', ("models",), id="in-a-json-list"),
+])
+def test_a_setting_that_is_not_utf8_is_one_line_naming_the_variable(
+    data_dir: Path, admin: str, tmp_path: Path, optinface: Console,
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, command: tuple[str, ...],
+) -> None:
+    """A traceback before: a data directory spelt so made a deployment, then the next command
+    ended in UnicodeEncodeError. Now refused as settings are, naming the variable only."""
+    before = _keys_and_acts(data_dir), sorted(tmp_path.iterdir())
+    monkeypatch.setenv(f"OPTINFACE_{variable}", value.format(tmp=tmp_path))
+    code, lines = optinface(*(part.format(data_dir=data_dir) for part in command))
+    assert (code, lines) == (1, [f"error: invalid_settings: OPTINFACE_{variable}: Value error,"
+                                 " not UTF-8 text: paths, addresses and names are taken as"
+                                 " UTF-8"])
+    assert (_keys_and_acts(data_dir), sorted(tmp_path.iterdir())) == before
+
+
 @contextmanager
 def _read_only(folder: Path) -> Iterator[None]:
     """``folder`` on a read-only bind mount (as root, where mounts are allowed), else skipped."""
