@@ -102,14 +102,17 @@ states each in the reader's language."""
 
 @dataclass(frozen=True, slots=True)
 class Destroyed:
-    """What one step of a destruction removed: template rows, and vectors from the index."""
+    """What one step of a destruction removed: template rows, vectors from the index, and the
+    keys of the index files saved before it (every copy, wherever it lies)."""
 
     templates: int
     index_entries: int
+    index_file_keys: int = 0
 
     def __add__(self, other: Destroyed) -> Destroyed:
         return Destroyed(templates=self.templates + other.templates,
-                         index_entries=self.index_entries + other.index_entries)
+                         index_entries=self.index_entries + other.index_entries,
+                         index_file_keys=self.index_file_keys + other.index_file_keys)
 
 
 NOTHING = Destroyed(templates=0, index_entries=0)
@@ -124,19 +127,21 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
     present = runtime.index.labels() & set(labels)
     if present:
         runtime.index.remove(present)
-    if labels:
-        runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
-        session.execute(delete(Template).where(Template.id.in_(list(labels))))
-        changefeed.record(session, ChangeOp.REMOVE, labels, now=runtime.clock.now())
-        _shred_index_copies(runtime, session)
-    return Destroyed(templates=len(labels), index_entries=len(present))
+    if not labels:
+        return Destroyed(templates=0, index_entries=len(present))
+    runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
+    session.execute(delete(Template).where(Template.id.in_(list(labels))))
+    changefeed.record(session, ChangeOp.REMOVE, labels, now=runtime.clock.now())
+    return Destroyed(templates=len(labels), index_entries=len(present),
+                     index_file_keys=_shred_index_copies(runtime, session))
 
 
 _SHREDS_AFTER_COMMIT = "optinface.shred_index_copies"
 
 
-def _shred_index_copies(runtime: Runtime, session: Session) -> None:
-    """No index file saved before this destruction opens once it commits, wherever it lies.
+def _shred_index_copies(runtime: Runtime, session: Session) -> int:
+    """No index file saved before this destruction opens once it commits, wherever it lies;
+    how many files' keys this destroyed before the commit (what the receipt states).
 
     Every index file (this worker's, a stopped worker's, a CLI run's, a backup's copy) holds
     its data key wrapped under a key-store key of its own, and scrubbing reaches only the
@@ -151,11 +156,11 @@ def _shred_index_copies(runtime: Runtime, session: Session) -> None:
     destroys keys for nothing: it costs saves (this worker's at its next save) or a rebuild,
     never an erasure.
     """
-    destroy_index_file_keys(runtime.keys.store)
-    if session.info.get(_SHREDS_AFTER_COMMIT):
-        return
-    session.info[_SHREDS_AFTER_COMMIT] = True
-    event.listen(session, "after_commit", lambda _: _after_commit(runtime), once=True)
+    destroyed = destroy_index_file_keys(runtime.keys.store)
+    if not session.info.get(_SHREDS_AFTER_COMMIT):
+        session.info[_SHREDS_AFTER_COMMIT] = True
+        event.listen(session, "after_commit", lambda _: _after_commit(runtime), once=True)
+    return destroyed
 
 
 def _after_commit(runtime: Runtime) -> None:
@@ -277,6 +282,9 @@ def _erase(
             "destroyed": {
                 "templates": destroyed.templates,
                 "indexEntries": destroyed.index_entries,
+                # Index files saved before (this worker's, others', backups' copies): their
+                # keys are gone, so none of them opens again.
+                "indexFileKeys": destroyed.index_file_keys,
                 "subjectKey": key_destroyed,
                 "logPseudonyms": log_events,
             },
@@ -302,6 +310,7 @@ def _erase(
         reason=reason,
         templates_destroyed=destroyed.templates,
         index_entries_removed=destroyed.index_entries,
+        index_file_keys_destroyed=destroyed.index_file_keys,
         key_destroyed=key_destroyed,
         unsearchable_ms=unsearchable_ms,
         gone_ms=gone_ms,
@@ -582,6 +591,7 @@ def _receipt_of(receipt: dict[str, Any], signature: str) -> ErasureReceipt:
         reason=ErasureReason(receipt["reason"]),
         templates_destroyed=destroyed["templates"],
         index_entries_removed=destroyed["indexEntries"],
+        index_file_keys_destroyed=destroyed.get("indexFileKeys"),
         key_destroyed=destroyed["subjectKey"],
         unsearchable_ms=since_requested("unsearchableAt"),
         gone_ms=since_requested("destroyedAt"),

@@ -781,6 +781,10 @@ class ErasureReceipt(BaseModel):
     reason: ErasureReason
     templates_destroyed: int
     index_entries_removed: int
+    index_file_keys_destroyed: int | None = Field(
+        description="Index files saved before the erasure (this worker's, other workers', the"
+        " copies in backups) whose keys were destroyed, so that none of them opens again; null"
+        " on a receipt signed before receipts stated it.")
     key_destroyed: bool
     unsearchable_ms: float
     gone_ms: float

@@ -451,6 +451,11 @@ FRENCH: dict[str, str] = {
         "Les copies faites avant l'effacement (sauvegardes, instantanés) ne peuvent plus être"
         " déchiffrées à partir du {when} : la clé qui y chiffre vos données est alors détruite."
     ),
+    "Copies of the search index saved before the erasure ({n}) no longer open: their keys are"
+    " destroyed.": (
+        "Les copies de l'index de recherche enregistrées avant l'effacement ({n}) ne s'ouvrent"
+        " plus : leurs clés sont détruites."
+    ),
     "After the destruction: {statement}.": "Après la destruction : {statement}.",
     "Those your data were disclosed to are told of the erasure: {recipients}.": (
         "Ceux à qui vos données ont été communiquées sont informés de l'effacement :"

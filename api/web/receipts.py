@@ -198,6 +198,15 @@ def _told(words: Words, recipients: list[str]) -> list[str]:
                   recipients="; ".join(recipients))]
 
 
+def _index_copies(words: Words, keys: int | None) -> list[str]:
+    """The copies of the search index the erasure made unreadable, when its receipt counts any
+    (one signed before receipts stated it says nothing)."""
+    if not keys:
+        return []
+    return [words("Copies of the search index saved before the erasure ({n}) no longer open:"
+                  " their keys are destroyed.", n=words.number(keys))]
+
+
 def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summary:
     """An erasure in plain words, stating what its signed receipt states, in the reader's
     language: what was destroyed and when, when copies made before become undecryptable, what
@@ -218,6 +227,7 @@ def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summ
             words("Copies made before the erasure (backups, snapshots) can no longer be"
                   " decrypted from {when}: the key that encrypts your data there is destroyed"
                   " then.", when=words.when(signed["copiesUndecryptableAt"])),
+            *_index_copies(words, destroyed.get("indexFileKeys")),
             words("After the destruction: {statement}.",
                   statement=words.reword(signed["afterDestroyedAt"])),
             *_told(words, signed.get("recipientsToNotify", [])),

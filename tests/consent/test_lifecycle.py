@@ -52,6 +52,8 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     assert readable_occurrences(service, plaintext)  # the scans below can fail
     assert occurrences(service.settings.data_dir, plaintext) == []  # encrypted at rest
     assert occurrences(service.settings.data_dir, ciphertext)
+    index_files = service.runtime.keys.store.index_file_keys()
+    assert index_files  # the file saved above, at least
 
     withdrawn = world.withdraw(pseudonym, consent_id)
     assert withdrawn.subject_erased and withdrawn.templates_erased == 1
@@ -63,6 +65,9 @@ def test_life_of_a_subject_from_notice_to_tombstone(
     # one proof kept after the withdrawal's, still counts it.
     assert (destroyed["templates"], destroyed["indexEntries"]) == (1, 1)
     assert (erasure.templates_destroyed, erasure.index_entries_removed) == (1, 1)
+    # Every index file saved before, wherever a copy lies, lost its key: the receipt says how many.
+    assert destroyed["indexFileKeys"] == erasure.index_file_keys_destroyed == len(index_files)
+    assert not set(index_files) & set(service.runtime.keys.store.index_file_keys())
     assert verify_receipt(erasure.signed.receipt, erasure.signed.signature,
                           erasure.signed.public_key)
 
