@@ -37,6 +37,7 @@ TABLES: dict[str, DataCategory] = {
     "passkey_credentials": DataCategory.PERSONAL,
     "subject_tokens": DataCategory.PERSONAL,
     "one_time_links": DataCategory.PERSONAL,
+    "page_sessions": DataCategory.PERSONAL,
     "ceremonies": DataCategory.PERSONAL,
     "probe_consents": DataCategory.PERSONAL,
     "match_reviews": DataCategory.PERSONAL,

@@ -55,6 +55,7 @@ from optinface.consent import (
     changefeed,
     disclosures,
     erasure_journal,
+    page_sessions,
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
@@ -232,6 +233,7 @@ def _erase(
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)
         _anonymise_records(session, pseudonym=pseudonym, subject_hash=subject_hash,
                            now=unsearchable_at)
+        page_sessions.end_for_subject(session, subject_hash)
         credentials = after_erasure.credential_hashes(session, runtime.keys,
                                                       subject_id=subject.id)
         session.delete(subject)

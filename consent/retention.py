@@ -14,7 +14,8 @@ order that a crash interrupted (:func:`consent.declaration.finish_destruction`).
 The same sweep prunes the access log
 (:mod:`consent.log_retention`), deletes spent one-time links and challenges (photo approvals
 excepted: they are proof), forgets what people in probes left
-(:func:`consent.probe_consent.forget_spent`) and deletes proof whose five years are over
+(:func:`consent.probe_consent.forget_spent`), deletes expired page sessions
+(:mod:`consent.page_sessions`) and deletes proof whose five years are over
 (:mod:`consent.proof_retention`).
 
 A consent ends at its row's end, or sooner when its signed receipt says so: a row whose expiry
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, defer, selectinload, undefer
 from optinface.consent import (
     authority,
     log_retention,
+    page_sessions,
     passkeys,
     probe_consent,
     proof_retention,
@@ -188,6 +190,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
                                                          keep_used=(subject_acts.CAPTURE,))
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
         old_proof = proof_retention.forget_old_proof(session, now=now)
+        page_rows = page_sessions.forget_expired(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures.receipts),
                                               "erasures_unfinished": erasures.unfinished,
@@ -197,7 +200,8 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
                                               "log_events_pruned": pruned,
                                               "one_time_rows_deleted": one_time_rows,
                                               "probe_rows_deleted": probe_rows,
-                                              "proof_rows_deleted": old_proof}))
+                                              "proof_rows_deleted": old_proof,
+                                              "page_sessions_deleted": page_rows}))
     if destroyed or runtime.db.checkpoint_owed:  # owed: one a long read held off
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,

@@ -44,6 +44,7 @@ from optinface.consent import (
     matching,
     operating_point,
     operator_texts,
+    page_sessions,
     policies,
     probe_consent,
     purpose_withdrawal,
@@ -84,7 +85,6 @@ from optinface.consent.key_check import (
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import IndexKeyWrap, KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
-from optinface.consent.ledger import tombstone_hash
 from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -872,12 +872,33 @@ class OptinFace:
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
                                 purpose_withdrawal=narrowed)
 
-    def is_erased(self, pseudonym: str) -> bool:
-        """Whether ``pseudonym`` has a tombstone: the portal tells a volunteer whose session
-        outlived their record, instead of asking them to log in again. Says nothing else."""
-        with self._read() as session:
-            found = activity.tombstone(session, tombstone_hash(self.runtime.keys, pseudonym))
-            return found is not None
+    # The pages' sessions (consent.page_sessions) ----------------------------------------------
+    def open_page_session(self, *, area: str, secret: str, subject: str | None,
+                          lifetime: timedelta) -> str:
+        """A signed-in page session carrying ``secret`` (which the caller authenticated), kept
+        where every worker finds it; its id, for the cookie alone. ``subject``: the person's
+        pseudonym, so their erasure ends it."""
+        return page_sessions.open_session(self.runtime, area=area, secret=secret,
+                                          subject=subject, lifetime=lifetime)
+
+    def page_session(self, session_id: str, area: str) -> page_sessions.OpenSession | None:
+        """The live session of ``area`` that ``session_id`` opens, on any worker, or None.
+
+        Raises:
+            SubjectErased: its subject was erased since (said once; the session is gone).
+        """
+        return page_sessions.find(self.runtime, session_id, area)
+
+    def end_page_session(self, session_id: str) -> None:
+        page_sessions.end(self.runtime, session_id)
+
+    def sign_in_token(self, area: str) -> str:
+        """A sign-in form's CSRF token, MACed under the key store's key (never the ledger's)."""
+        return page_sessions.sign_in_token(self.runtime.keys, area=area, now=self.clock.now())
+
+    def sign_in_token_valid(self, token: str, area: str) -> bool:
+        return page_sessions.sign_in_token_valid(self.runtime.keys, token, area=area,
+                                                 now=self.clock.now())
 
     def keep_erasure_receipt(self, erasure: ErasureReceipt) -> str:
         """A one-time code that fetches ``erasure``'s signed receipt again (a day, twice), for

@@ -485,6 +485,25 @@ class ErasureReceiptCode(Base):
     fetches_left: Mapped[int] = mapped_column(Integer)
 
 
+class PageSession(Base):
+    """A signed-in page session (:mod:`consent.page_sessions`), kept where every worker reads
+    it. No column opens it: the row is found by the SHA-256 of the cookie's session id, and
+    what the session carries is sealed under a key derived from that id, which only the
+    browser holds. The subject, for erasure, by tombstone hash; none for a reviewer."""
+
+    __tablename__ = "page_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    area: Mapped[str] = mapped_column(String(20))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    subject_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Set, and the sealed secret and subject hash dropped, by the subject's erasure: the page
+    # says the record was erased, once, instead of asking them to sign in.
+    erased: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class RegisterDeclaration(Base):
     __tablename__ = "register_declarations"
 

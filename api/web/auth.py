@@ -2,15 +2,16 @@
 
 A person signs in to the portal with their passkey (the sign-in issues their own subject token,
 which the session keeps); a reviewer logs in with their key. Either way the session's id lives
-in an HttpOnly, SameSite=Strict cookie scoped to its area's path. Every form post carries a CSRF
-token: the session's own once logged in, a double-submit cookie on the login forms. The secret
-is re-authenticated by the consent core on every request, so revocation and erasure end a
-session at once.
+in an HttpOnly, SameSite=Strict cookie scoped to its area's path; the session itself is in the
+ledger, for every worker (:mod:`consent.page_sessions`). Every form post carries a CSRF token:
+the session's own once logged in; on the login forms a double-submit cookie whose token the
+server MACed under the key store's key, so a cookie planted by a sibling site is refused. The
+secret is re-authenticated by the consent core on every request, so revocation and erasure end
+a session at once.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,9 +66,11 @@ def login_page(request: Request, login: Login, *, error: str | None = None,
     """The area's login form (``status_code`` when it shows ``error``).
 
     Before login there is no session to hold a CSRF token, so the form's token is also set as a
-    cookie scoped to the area (double submit): :func:`log_in` accepts only a post that echoes it.
+    cookie scoped to the area (double submit): :func:`log_in` accepts only a post that echoes it,
+    and only a token the server made for this area, lately (``OptinFace.sign_in_token``).
     """
-    token = secrets.token_urlsafe(32)
+    service: OptinFace = request.app.state.service
+    token = service.sign_in_token(login.area)
     response = render(
         request,
         "login.html",
@@ -101,9 +104,8 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
             throttled.headers.update(error.headers)
             return throttled
         return login_page(request, login, error=N_("That secret does not open this area."))
-    session_id, _ = sessions(request).create(
-        login.area, secret.strip(), now=service.clock.now(), subject=actor.subject
-    )
+    session_id = sessions(request).create(service, login.area, secret.strip(),
+                                          subject=actor.subject)
     response = RedirectResponse(f"/{login.area}", status_code=303)
     set_cookie(request, response, cookie_name(login.area), session_id, path=f"/{login.area}")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"/{login.area}")
@@ -111,8 +113,13 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
 
 
 def login_csrf_matches(request: Request, token: str | None) -> bool:
+    """Whether a sign-in post echoes its cookie's token, and that token is one the server made
+    for the area the post is under (a planted cookie of another's making fails)."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    return bool(expected and token and tokens_match(expected, token))
+    if not (expected and token and tokens_match(expected, token)):
+        return False
+    service: OptinFace = request.app.state.service
+    return service.sign_in_token_valid(token, request.url.path.split("/")[1])
 
 
 def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
@@ -125,8 +132,8 @@ def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
         person = service.sign_in(body)
     except SubjectErased as erased:
         return _erased_at_sign_in(request, erased)
-    session_id, _ = sessions(request).create(Area.PORTAL, person.subject_token,
-                                             now=service.clock.now(), subject=person.subject)
+    session_id = sessions(request).create(service, Area.PORTAL, person.subject_token,
+                                          subject=person.subject)
     response = JSONResponse({"subject": person.subject, "capacity": person.capacity})
     set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
@@ -153,15 +160,13 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
     administrator) gets :class:`SubjectErased`, so the page says so rather than "log in".
     """
     session_id = request.cookies.get(cookie_name(login.area))
-    session = sessions(request).get(session_id, login.area, now=service.clock.now())
+    session = sessions(request).get(service, session_id, login.area)
     if session is None:
         return None
     try:
         actor = certificate_checked(request, service, service.authenticate(session.secret))
     except ConsentError:
-        sessions(request).end(session_id)
-        if session.subject is not None and service.is_erased(session.subject):
-            raise SubjectErased(f"subject {session.subject} is erased") from None
+        sessions(request).end(service, session_id)
         return None
     admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     return session, actor
@@ -201,7 +206,8 @@ def posted(
 
 def end_session(request: Request, response: Response, area: Area) -> None:
     """Forget the area's session here and in the browser."""
-    sessions(request).end(request.cookies.get(cookie_name(area)))
+    service: OptinFace = request.app.state.service
+    sessions(request).end(service, request.cookies.get(cookie_name(area)))
     response.delete_cookie(cookie_name(area), path=f"/{area}")
 
 

@@ -1,19 +1,20 @@
 """Server-side sessions for the pages: the cookie holds only a random id.
 
-The secret (subject token or reviewer key) stays in this process's memory and is
-re-authenticated on every request, so a revoked key or an erased subject is logged out at once.
-Each session carries its own CSRF token, checked on every form post. Callers pass the time from
-the service's injected clock, so session expiry follows the same clock as consent expiry.
+The sessions live in the ledger (:mod:`consent.page_sessions`), so any worker answers any page
+and a session outlives a restart until it expires; the ledger keeps no column that opens one.
+The secret (subject token or reviewer key) is re-authenticated on every request, so a revoked
+key or an erased subject is logged out at once. Each session's CSRF token, derived from its id,
+is checked on every form post. Expiry follows the service's injected clock, like consent's.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from optinface.consent.service import OptinFace
 
 
 class Area(StrEnum):
@@ -29,7 +30,6 @@ class WebSession:
     secret: str
     csrf: str
     expires_at: datetime
-    subject: str | None = None  # a volunteer's pseudonym: to tell them when it was erased
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and tokens_match(self.csrf, token)
@@ -43,50 +43,32 @@ def tokens_match(expected: str, given: str) -> bool:
 
 
 class SessionStore:
-    """Thread-safe map from session id to :class:`WebSession`; sessions end on restart."""
+    """The pages' view of the ledger's sessions, with the deployment's session lifetime."""
 
     def __init__(self, *, lifetime_hours: int) -> None:
         self._lifetime = timedelta(hours=lifetime_hours)
-        self._sessions: dict[str, WebSession] = {}
-        self._lock = threading.Lock()
 
-    def create(
-        self, area: Area, secret: str, *, now: datetime, subject: str | None = None
-    ) -> tuple[str, WebSession]:
-        """A new session of ``area`` and its id, the only thing the cookie will hold; its own
-        CSRF token is random too. Expired sessions are dropped here, so the map does not grow
-        with sessions nobody ends."""
-        session_id = secrets.token_urlsafe(32)
-        session = WebSession(
-            area=area,
-            secret=secret,
-            csrf=secrets.token_urlsafe(32),
-            expires_at=now + self._lifetime,
-            subject=subject,
-        )
-        with self._lock:
-            self._drop_expired(now)
-            self._sessions[session_id] = session
-        return session_id, session
+    def create(self, service: OptinFace, area: Area, secret: str, *,
+               subject: str | None = None) -> str:
+        """A new session of ``area``; its id, the only thing the cookie will hold."""
+        return service.open_page_session(area=area, secret=secret, subject=subject,
+                                         lifetime=self._lifetime)
 
-    def get(self, session_id: str | None, area: Area, *, now: datetime) -> WebSession | None:
-        """The live session behind ``session_id``, or None: unknown, expired (then dropped),
-        or of the other area, so a portal cookie never opens the review pages."""
+    def get(self, service: OptinFace, session_id: str | None, area: Area) -> WebSession | None:
+        """The live session behind ``session_id``, or None: unknown, expired (then deleted),
+        or of the other area, so a portal cookie never opens the review pages.
+
+        Raises:
+            SubjectErased: the person's record was erased since they signed in.
+        """
         if not session_id:
             return None
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None or session.area is not area:
-                return None
-            if session.expires_at <= now:
-                del self._sessions[session_id]
-                return None
-            return session
+        found = service.page_session(session_id, area)
+        if found is None:
+            return None
+        return WebSession(area=area, secret=found.secret, csrf=found.csrf,
+                          expires_at=found.expires_at)
 
-    def end(self, session_id: str | None) -> None:
-        with self._lock:
-            self._sessions.pop(session_id or "", None)
-
-    def _drop_expired(self, now: datetime) -> None:
-        for session_id in [k for k, v in self._sessions.items() if v.expires_at <= now]:
-            del self._sessions[session_id]
+    def end(self, service: OptinFace, session_id: str | None) -> None:
+        if session_id:
+            service.end_page_session(session_id)

@@ -1,0 +1,168 @@
+"""The pages' signed-in sessions, kept in the ledger so that any worker answers any page.
+
+A session lives as long as its lifetime, on every worker and across restarts, and is ended by
+log-out, by its expiry, or by its subject's erasure. The operator holding the database file is
+not trusted with it (the design card's trust model), so no column opens a session:
+
+- the row is found by the SHA-256 of the session id, the cookie's value (256 random bits: the
+  hash gives back no cookie);
+- what the session carries (the person's subject token or the reviewer's key, which every
+  request authenticates again) is sealed with AES-256-GCM under a key derived by HKDF-SHA256
+  from the session id, which only the browser holds: a copied row opens nothing;
+- the session's CSRF token is an HMAC keyed by the session id: nothing stored;
+- the subject is named by its tombstone hash (a keyed hash under the key store's key), so its
+  erasure finds its sessions in its own transaction without the pseudonym in clear.
+
+The sign-in forms' CSRF tokens, before any session exists, are MACed under the key store's
+HMAC key (:func:`sign_in_token`), which is not in the ledger: a cookie planted by a sibling
+site passes only if the server made it, within :data:`SIGN_IN_TOKEN_LIFETIME`, for that area.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+
+from optinface.consent.crypto import KEY_BYTES, open_sealed, seal
+from optinface.consent.db import rows_deleted
+from optinface.consent.errors import SubjectErased
+from optinface.consent.keys import KeyRing
+from optinface.consent.ledger import tombstone_hash
+from optinface.consent.runtime import Runtime
+from optinface.consent.tables import PageSession
+
+SIGN_IN_TOKEN_LIFETIME = timedelta(hours=2)
+"""How long a sign-in form's token is accepted: a form left open longer is refused as expired
+(the person reloads it), and a token an attacker fetched to plant is usable no longer."""
+_SEAL_INFO = b"optinface page session: sealed secret"
+_CSRF_INFO = b"optinface page session: csrf"
+_SIGN_IN_DOMAIN = "page-sign-in-csrf"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSession:
+    """What a live session carries, once its id opened it: never stored in this form."""
+
+    area: str
+    secret: str
+    csrf: str
+    expires_at: datetime
+
+
+def id_hash(session_id: str) -> str:
+    """The row's key: SHA-256 of the session id (a plain hash suffices for 256 random bits)."""
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _derived(session_id: str, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=info).derive(session_id.encode("utf-8", "surrogatepass"))
+
+
+def csrf_token(session_id: str) -> str:
+    """The session's CSRF token, derived from its id: the same on every worker, never stored,
+    and telling nothing of the id it came from."""
+    mac = hmac.new(_derived(session_id, _CSRF_INFO), b"csrf", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def _bound(digest: str, area: str) -> bytes:
+    """What the seal is bound to: its row and area, so a row's ciphertext opens in no other."""
+    return f"{digest}:{area}".encode()
+
+
+def open_session(runtime: Runtime, *, area: str, secret: str, subject: str | None,
+                 lifetime: timedelta) -> str:
+    """A new session of ``area`` carrying ``secret``; its id, the only thing the cookie holds.
+    Expired sessions are deleted in the same transaction, so the table stays small between
+    sweeps."""
+    session_id = secrets.token_urlsafe(32)
+    digest = id_hash(session_id)
+    now = runtime.clock.now()
+    nonce, sealed = seal(_derived(session_id, _SEAL_INFO), secret.encode(),
+                         associated=_bound(digest, area))
+    with runtime.db.transaction() as session:
+        forget_expired(session, now=now)
+        session.add(PageSession(
+            id_hash=digest, area=area, expires_at=now + lifetime, nonce=nonce, sealed=sealed,
+            subject_hash=None if subject is None else tombstone_hash(runtime.keys, subject),
+            erased=False))
+    return session_id
+
+
+def find(runtime: Runtime, session_id: str, area: str) -> OpenSession | None:
+    """The live session behind ``session_id``, or None: unknown, of the other area (a portal
+    cookie never opens the review pages), expired (then deleted), or not opened by this id.
+
+    Raises:
+        SubjectErased: the session's subject was erased since; the row is deleted, so the
+            page says so once and the next one asks to sign in.
+    """
+    digest = id_hash(session_id)
+    now = runtime.clock.now()
+    with runtime.db.reading() as session:
+        row = session.get(PageSession, digest)
+        if row is None or row.area != area:
+            return None
+    if row.erased or row.expires_at <= now:
+        end(runtime, session_id)
+        if row.erased:
+            raise SubjectErased("the record this session belonged to was erased")
+        return None
+    if row.nonce is None or row.sealed is None:
+        return None
+    try:
+        secret = open_sealed(_derived(session_id, _SEAL_INFO), row.nonce, row.sealed,
+                             associated=_bound(digest, area)).decode()
+    except ValueError:  # a row written or swapped in the database alone: it opens nothing
+        return None
+    return OpenSession(area=area, secret=secret, csrf=csrf_token(session_id),
+                       expires_at=row.expires_at)
+
+
+def end(runtime: Runtime, session_id: str) -> None:
+    """Delete the session: log-out, expiry, or a secret that no longer authenticates."""
+    with runtime.db.transaction() as session:
+        session.execute(delete(PageSession).where(PageSession.id_hash == id_hash(session_id)))
+
+
+def end_for_subject(session: Session, subject_hash: str) -> None:
+    """In the erasure's transaction: the subject's sessions carry nothing more (their sealed
+    token and the tombstone hash go); each row is left marked ``erased`` until its page has
+    said so once or it expires."""
+    session.execute(update(PageSession).where(PageSession.subject_hash == subject_hash)
+                    .values(nonce=None, sealed=None, subject_hash=None, erased=True))
+
+
+def forget_expired(session: Session, *, now: datetime) -> int:
+    """Delete every expired session; how many went (run at each sign-in and by the sweep)."""
+    return rows_deleted(session, delete(PageSession).where(PageSession.expires_at <= now))
+
+
+def sign_in_token(keys: KeyRing, *, area: str, now: datetime) -> str:
+    """A sign-in form's CSRF token for ``area``: when it was made, a nonce, and their MAC
+    under the key store's HMAC key. The form and a cookie both carry it (double submit)."""
+    made = f"{int(now.timestamp())}.{secrets.token_urlsafe(16)}"
+    return f"{made}.{keys.keyed_hash(f'{area}:{made}', domain=_SIGN_IN_DOMAIN)}"
+
+
+def sign_in_token_valid(keys: KeyRing, token: str, *, area: str, now: datetime) -> bool:
+    """Whether ``token`` is one :func:`sign_in_token` made for ``area`` and is not expired.
+    Any text is only refused, never raised on."""
+    made, _, mac = token.rpartition(".")
+    stamp = made.partition(".")[0]
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
+        return False
+    expected = keys.keyed_hash(f"{area}:{made}", domain=_SIGN_IN_DOMAIN)
+    age = now.timestamp() - int(stamp)
+    return (hmac.compare_digest(expected.encode(), mac.encode("utf-8", "surrogatepass"))
+            and 0 <= age <= SIGN_IN_TOKEN_LIFETIME.total_seconds())

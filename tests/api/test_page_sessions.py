@@ -1,0 +1,112 @@
+"""The pages' sessions live in the ledger: any worker answers a signed-in page, a restart keeps
+the session, log-out ends it everywhere, the database file opens none, and a sign-in form's
+CSRF cookie must be one the server made (consent.page_sessions, api/web/auth.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from optinface.api.app import create_app
+from optinface.api.settings import ApiSettings
+from optinface.api.web.auth import LOGIN_CSRF_COOKIE
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import PageSession
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import World, page_login, portal_session
+from tests.support.backends import both_backends
+from tests.support.files import occurrences
+
+SIGNED_OUT = {"review": 'id="token"', "portal": 'id="passkey-sign-in"'}
+"""What each area's sign-in form holds and its signed-in pages do not."""
+
+
+def _signed_in(client: TestClient, area: str) -> bool:
+    answer = client.get(f"/{area}")
+    assert answer.status_code == 200, answer.text
+    return SIGNED_OUT[area] not in answer.text
+
+
+def _same_browser(source: TestClient, target: TestClient) -> None:
+    """``target`` sends the cookies ``source`` holds, as a browser does behind a balancer."""
+    target.cookies.clear()
+    for cookie in source.cookies.jar:
+        target.cookies.set(cookie.name, cookie.value or "", domain=cookie.domain,
+                           path=cookie.path)
+
+
+@pytest.fixture
+def worker_b(api_settings: ApiSettings, service: OptinFace, pipeline: FacePipeline,
+             database_url: str | None) -> Iterator[TestClient]:
+    """A second worker on the ledger at ``database_url``: on PostgreSQL its own service and
+    data directory; on SQLite, which one process serves, a second app on the service (nothing
+    held by the app, everything by the ledger)."""
+    with ExitStack() as stack:
+        other = service
+        if service.runtime.db.shared:
+            second = api_settings.model_copy(
+                update={"data_dir": api_settings.data_dir.with_name("worker-b")})
+            other = stack.enter_context(closing(OptinFace.open(second, pipeline=pipeline)))
+        yield stack.enter_context(TestClient(create_app(api_settings, service=other)))
+
+
+@both_backends
+def test_a_dashboard_session_opened_on_one_worker_is_honoured_and_logged_out_on_another(
+    world: World, worker_b: TestClient
+) -> None:
+    page_login(world.client, "review", world.keys.reviewer)
+    _same_browser(world.client, worker_b)
+    assert _signed_in(worker_b, "review")
+    csrf = worker_b.get("/review").text.split('name="csrf" value="')[1].split('"')[0]
+    out = worker_b.post("/review/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303, out.text
+    assert not _signed_in(world.client, "review")  # worker A's cookie: that session is over
+
+
+def test_a_volunteers_portal_session_survives_a_restart(
+    world: World, service: OptinFace, api_settings: ApiSettings, pipeline: FacePipeline
+) -> None:
+    portal_session(world.client, world.people[world.subject])
+    service.close()
+    with (closing(OptinFace.open(api_settings, pipeline=pipeline)) as restarted,
+          TestClient(create_app(api_settings, service=restarted)) as after):
+        _same_browser(world.client, after)
+        assert _signed_in(after, "portal")
+
+
+def test_the_ledger_file_holds_neither_cookie_nor_key_and_its_row_opens_no_session(
+    world: World, service: OptinFace, api_settings: ApiSettings
+) -> None:
+    page_login(world.client, "review", world.keys.reviewer)
+    cookie = world.client.cookies["optinface_review"]
+    assert occurrences(api_settings.data_dir, cookie.encode()) == []
+    assert occurrences(api_settings.data_dir, world.keys.reviewer.encode()) == []
+    with service.runtime.db.reading() as session:
+        [stored] = session.scalars(select(PageSession.id_hash))
+    world.client.cookies.set("optinface_review", stored, path="/review")
+    assert not _signed_in(world.client, "review")
+
+
+def _planted(client: TestClient, token: str, *, area: str) -> None:
+    """The cookie a sibling site set in the victim's browser, for ``area``'s sign-in."""
+    client.cookies.clear()
+    client.cookies.set(LOGIN_CSRF_COOKIE, token, path=f"/{area}")
+
+
+def test_a_planted_sign_in_cookie_not_made_by_the_server_is_refused(
+    world: World, service: OptinFace
+) -> None:
+    for token in ("attackers-own-token", service.sign_in_token("portal")):
+        _planted(world.client, token, area="review")
+        answer = world.client.post("/review/login", data={
+            "token": world.keys.reviewer, "csrf": token}, follow_redirects=False)
+        assert answer.status_code == 401 and "The form expired" in answer.text, answer.text
+    _planted(world.client, "attackers-own-token", area="portal")
+    asked = world.client.post("/portal/passkey/options",
+                              headers={"X-CSRF-Token": "attackers-own-token"})
+    assert asked.status_code == 403 and "forbidden" in asked.text, asked.text
+    page_login(world.client, "review", world.keys.reviewer)  # the server's own token passes
