@@ -172,6 +172,7 @@ def _after_commit(runtime: Runtime) -> None:
 def erase_subject(
     runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
     journaled: bool = False, destroyed_before: Destroyed = NOTHING,
+    signed_by: dict[str, str] | None = None,
 ) -> ErasureReceipt:
     """Erase everything biometric about ``pseudonym`` and return the signed receipt.
 
@@ -179,9 +180,13 @@ def erase_subject(
         journaled: The erasure journal already names it (a replay after a restore).
         destroyed_before: What the act that led here destroyed in its own transaction (a
             withdrawal's templates, gone at once): the receipt, the one proof kept, counts it.
+        signed_by: The person's signature of this erasure, as
+            :func:`consent.subject_acts.signed_right` checked it: the ``erase`` event and the
+            receipt name it (``signed``, ``personSignature``), so the chain shows their act.
     """
     receipt = _erase(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
-                     journaled=journaled, destroyed_before=destroyed_before, unless_kept=False)
+                     journaled=journaled, destroyed_before=destroyed_before, unless_kept=False,
+                     signed_by=signed_by)
     assert receipt is not None  # only an erasure unless kept may keep its subject
     return receipt
 
@@ -195,12 +200,13 @@ def erase_unless_kept(
     that excludes them, finds one: a consent given since the caller looked, through another
     worker between the caller's transaction and this one. None then, and nothing is changed."""
     return _erase(runtime, pseudonym=pseudonym, reason=reason, actor=actor, journaled=False,
-                  destroyed_before=destroyed_before, unless_kept=True)
+                  destroyed_before=destroyed_before, unless_kept=True, signed_by=None)
 
 
 def _erase(
     runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
     journaled: bool, destroyed_before: Destroyed, unless_kept: bool,
+    signed_by: dict[str, str] | None,
 ) -> ErasureReceipt | None:
     started = time.perf_counter()
     requested_at = runtime.clock.now()
@@ -252,6 +258,7 @@ def _erase(
                     # Chained before they are forgotten: the verification tells this from an
                     # edit that hides who was searched.
                     audit_seals.FORGOTTEN: found.seals,
+                    **_signed(signed_by),
                 },
             ),
         )
@@ -292,6 +299,11 @@ def _erase(
             },
             # Those the subject's data were disclosed to: the controller tells them.
             "recipientsToNotify": recipients,
+            # The person's own passkey signed it: the credential's keyed hash (never its id,
+            # which would lead back to them) and the SHA-256 of the statement they signed.
+            **({} if signed_by is None else {"personSignature": {
+                "credentialHash": signed_by["credential_hash"],
+                "statementSha256": signed_by["statement_sha256"]}}),
             "kept": [KEPT_TOMBSTONE, KEPT_CONSENTS,
                      *([KEPT_DISCLOSURES] if recipients else []),
                      KEPT_AUDIT_CHAIN if not unsealed
@@ -545,8 +557,14 @@ def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> Erasures:
             + erase_each(runtime, [e for e in excluded if e not in journaled], actor=actor))
 
 
+def _signed(signed_by: dict[str, str] | None) -> dict[str, dict[str, str]]:
+    """An erasure event's ``signed`` detail: the person's signature, where they signed it."""
+    return {} if signed_by is None else {"signed": signed_by}
+
+
 def erase_requested(
     runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    signed_by: dict[str, str] | None = None,
 ) -> ErasureReceipt:
     """A request's erasure (``DELETE /v1/subjects/{s}``): :func:`erase_subject`, but a request
     that found the subject still there and lost the race to another erasure of them (a sweep,
@@ -565,7 +583,8 @@ def erase_requested(
     with runtime.db.reading() as session:  # waits for no writer
         get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
     try:
-        return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor)
+        return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
+                             signed_by=signed_by)
     except SubjectErased:
         with runtime.db.transaction() as session:
             tombstone = activity.tombstone(session, tombstone_hash(runtime.keys, pseudonym))
@@ -575,7 +594,8 @@ def erase_requested(
             runtime.audit(session, Entry(
                 action=AuditAction.ERASE_ALREADY_DONE, actor=actor,
                 subjects=after_erasure.log_names(runtime, session, [pseudonym]),
-                details={"reason": str(reason), "receipt_id": tombstone.receipt["receiptID"]}))
+                details={"reason": str(reason), "receipt_id": tombstone.receipt["receiptID"],
+                         **_signed(signed_by)}))
             return _receipt_of(tombstone.receipt, tombstone.receipt_signature)
 
 

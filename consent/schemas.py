@@ -536,8 +536,22 @@ class DiscloseAct(DisclosureTerms):
     act: Literal["disclose"] = "disclose"
 
 
-SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct | DiscloseAct,
-                       Field(discriminator="act")]
+class EraseAct(BaseModel):
+    """The person erases everything held about them (GDPR art. 17): signed like a consent, so
+    a session or a token alone never erases them."""
+
+    act: Literal["erase"] = "erase"
+
+
+class TemplateCopyAct(BaseModel):
+    """The person takes a copy of their own templates as vectors (GDPR art. 15(3), 20): whoever
+    holds it can recognise them, so it is their signed act, never a session's."""
+
+    act: Literal["template_copy"] = "template_copy"
+
+
+SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct | DiscloseAct
+                       | EraseAct | TemplateCopyAct, Field(discriminator="act")]
 
 
 class ProbeConsentRequest(BaseModel):

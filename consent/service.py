@@ -188,7 +188,9 @@ from optinface.engine.types import VectorIndex
 logger = logging.getLogger(__name__)
 _ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.WITHDRAW_CONSENT,
                     "searchable": Permission.UPDATE_SUBJECT,
-                    subject_acts.DISCLOSE: Permission.AUTHORISE_DISCLOSURE}
+                    subject_acts.DISCLOSE: Permission.AUTHORISE_DISCLOSURE,
+                    subject_acts.ERASE: Permission.ERASE,
+                    subject_acts.TEMPLATE_COPY: Permission.EXPORT_VECTORS}
 
 
 def _open_index(settings: ConsentSettings, *, dim: int, key: bytes,
@@ -1020,26 +1022,44 @@ class OptinFace:
             probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 
     # Erasure, access, retention ---------------------------------------------------------------
-    def erase(self, *, actor: Actor, subject: str, reason: ErasureReason) -> ErasureReceipt:
-        """Destroy the subject's templates, keys and identifying data; signed receipt."""
-        authorize(actor, Permission.ERASE, subject=subject)
-        return erase_requested(self.runtime, pseudonym=subject, reason=reason, actor=actor)
+    def erase(self, *, actor: Actor, subject: str, reason: ErasureReason,
+              signed: PasskeyResponse | None = None) -> ErasureReceipt:
+        """Destroy the subject's templates, keys and identifying data; signed receipt.
 
-    def export(self, *, actor: Actor, subject: str, vectors: bool = False) -> AccessExport:
+        With ``signed``, the person's own erasure signed with their passkey (an ``erase``
+        act; the portal's always is): checked and spent before anything is destroyed, then
+        named in the ``erase`` event and the receipt (:func:`subject_acts.signed_right`)."""
+        authorize(actor, Permission.ERASE, subject=subject)
+        signature = None if signed is None else audited(
+            self.runtime,
+            lambda: subject_acts.sign_right(self.runtime, actor=actor, pseudonym=subject,
+                                            act=subject_acts.ERASE, response=signed),
+            actor=actor, action=AuditAction.ERASE, subjects=[subject])
+        return erase_requested(self.runtime, pseudonym=subject, reason=reason, actor=actor,
+                               signed_by=signature)
+
+    def export(self, *, actor: Actor, subject: str, vectors: bool = False,
+               signed: PasskeyResponse | None = None) -> AccessExport:
         """Everything held about the subject (right of access); the export itself is audited.
 
         With ``vectors``, the person's own copy of their templates too: their own sign-in (or
         their guardian's) only, an operator key is refused ``subject_credential_required``; the
-        event names the templates copied, never a vector."""
+        event names the templates copied, never a vector. With ``signed`` (the portal's copy
+        always), the person's passkey signed this copy (a ``template_copy`` act), checked in
+        the export's transaction and named in its event."""
         authorize(actor, Permission.EXPORT, subject=subject)
         if vectors:
             authorize(actor, Permission.EXPORT_VECTORS, subject=subject)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
             row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            signature = {} if signed is None or not vectors else {
+                "signed": subject_acts.signed_right(session, self.runtime, row, signed,
+                                                    act=subject_acts.TEMPLATE_COPY,
+                                                    actor=actor, now=now)}
             copies = access.template_vectors(self.runtime, session, row) if vectors else None
             copied = {} if copies is None else {
-                "template_vectors": [copy.template_id for copy in copies]}
+                "template_vectors": [copy.template_id for copy in copies], **signature}
             self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
                                               subjects=[subject], details=copied))
             # Built after the export event, so its own inclusion proof is among the proofs.

@@ -41,7 +41,12 @@ from optinface.consent import (
 from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
-from optinface.consent.errors import CapacityNotHeld, ChallengeInvalid, InvalidRequest
+from optinface.consent.errors import (
+    CapacityNotHeld,
+    ChallengeInvalid,
+    InvalidRequest,
+    SubjectCredentialRequired,
+)
 from optinface.consent.keys import KeyRing
 from optinface.consent.passkeys import Signed
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, stated_recipients
@@ -53,12 +58,14 @@ from optinface.consent.schemas import (
     ConsentAct,
     ConsentCapacity,
     DiscloseAct,
+    EraseAct,
     PasskeyChallenge,
     PasskeyResponse,
     PendingCapture,
     SearchableAct,
     SubjectAct,
     SubjectPublic,
+    TemplateCopyAct,
     WithdrawAct,
 )
 from optinface.consent.settings import ConsentSettings, Jurisdiction
@@ -70,7 +77,15 @@ CAPTURE = "enrol"
 enrols: the ceremony keeps the approval's evidence after it is used (:func:`open_capture`)."""
 DISCLOSE = "disclose"
 """The act by which the person authorises one disclosure (:mod:`consent.disclosures`)."""
-ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE, DISCLOSE)
+ERASE = "erase"
+"""The person's own erasure, signed (:func:`signed_right`): a session or token alone never
+erases them."""
+TEMPLATE_COPY = "template_copy"
+"""The person's own copy of their templates as vectors, signed (:func:`signed_right`)."""
+RIGHTS = (ERASE, TEMPLATE_COPY)
+"""The rights whose every use the person signs, though none creates or ends a legal basis:
+each hands over or destroys their face, so the session that carries it is not proof enough."""
+ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE, DISCLOSE, *RIGHTS)
 
 
 def _base(act: str, subject: Subject, settings: ConsentSettings, now: datetime) -> dict[str, Any]:
@@ -144,6 +159,11 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
                 "purposeId": act.purpose_id}
     if isinstance(act, SearchableAct):
         return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
+    if isinstance(act, EraseAct | TemplateCopyAct):
+        _require_the_person(actor, act.act)
+        # Its end signed too: the statement says how long the signature may be used.
+        return {**_base(act.act, subject, settings, now),
+                "validUntil": (now + timedelta(seconds=settings.challenge_seconds)).isoformat()}
     if isinstance(act, DiscloseAct):
         disclosures.require_signature_fits(act.legal_basis, signed=True)
         disclosures.area_left(act, Jurisdiction(subject.jurisdiction))
@@ -208,6 +228,28 @@ def signed_act(runtime: Runtime, pseudonym: str, response: PasskeyResponse, *, a
                                          keys=runtime.keys, settings=runtime.settings, now=now)
 
 
+def _require_the_person(actor: Actor, act: str) -> None:
+    """A right in :data:`RIGHTS` is asked and signed by the person's own sign-in only: an
+    operator's key that may erase (the controller's erasure) never opens the person's."""
+    if actor.role is not Role.SUBJECT:
+        raise SubjectCredentialRequired(f"only the person signs their own {act}")
+
+
+def signed_right(session: Session, runtime: Runtime, subject: Subject,
+                 response: PasskeyResponse, *, act: str, actor: Actor,
+                 now: datetime) -> dict[str, str]:
+    """The person's signature of one use of a right in :data:`RIGHTS` (an erasure, a copy of
+    their templates), checked as every signed act's (:func:`complete`: this subject's
+    challenge for this very act, unused and unexpired, signed by one of the signer's sealed
+    passkeys), and what the audit log and the receipt keep of it
+    (:func:`signature_reference`). Only the person asks: an operator's key is refused
+    (``subject_credential_required``)."""
+    _require_the_person(actor, act)
+    signed = complete(session, subject, response, act=act, actor=actor, keys=runtime.keys,
+                      settings=runtime.settings, now=now)
+    return signature_reference(runtime, signed)
+
+
 def open_capture(session: Session, subject: Subject, capture_id: str, *,
                  now: datetime) -> Ceremony:
     """An approved, unconsumed, unexpired capture session of ``subject``."""
@@ -248,6 +290,16 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
         "piiPrincipalId": subject.pseudonym, "withdrawnAt": now.isoformat(),
         "publicKey": runtime.keys.public_key, "subjectSignature": signed.evidence}
     consent.withdrawal_signature = runtime.keys.sign(canonical_json(consent.withdrawal_receipt))
+
+
+def sign_right(runtime: Runtime, *, actor: Actor, pseudonym: str, act: str,
+               response: PasskeyResponse) -> dict[str, str]:
+    """:func:`signed_right` in a transaction of its own, spent once it commits: for an act that
+    runs in transactions of its own after it (an erasure)."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        return signed_right(session, runtime, subject, response, act=act, actor=actor, now=now)
 
 
 def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,

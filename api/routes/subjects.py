@@ -98,7 +98,8 @@ def challenge(
 ) -> PasskeyChallenge:
     """The statement to sign for an act, and the WebAuthn options whose challenge is its
     SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
-    ``consent``, ``withdraw``, ``searchable`` and ``disclose`` only by the subject's own token.
+    ``consent``, ``withdraw``, ``searchable``, ``disclose``, ``erase`` and ``template_copy``
+    only by the subject's own token.
     An ``enrol`` naming a template it ``replaces`` rectifies it: 409 ``template_not_replaceable``
     unless the template is the subject's under that consent. A ``consent``'s statement carries
     the consent form's wording in the notice's language (French for ``fr``, ``fr-CA``; a
@@ -149,10 +150,18 @@ def choose_alternative(
 
 @router.delete("/{subject}")
 def erase(
-    subject: Identifier, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)]
+    subject: Identifier, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)],
+    body: PasskeyResponse | None = None,
 ) -> ErasureReceipt:
-    """Erase the subject at once: unsearchable, templates and key destroyed; a signed receipt."""
-    return service.erase(actor=actor, subject=subject, reason=ErasureReason.REQUEST)
+    """Erase the subject at once: unsearchable, templates and key destroyed; a signed receipt.
+    The person's own token may send, as the body, their passkey's answer to an ``erase``
+    challenge: checked before anything is destroyed (403 ``challenge_invalid`` for a used,
+    expired or other act's challenge, ``passkey_invalid`` for a passkey not theirs), then
+    named in the ``erase`` event and the receipt (``personSignature``). Without a body the
+    token alone erases, as before (the portal always signs); an operator's key never sends one
+    (403 ``subject_credential_required``): its erasure is the controller's."""
+    return service.erase(actor=actor, subject=subject, reason=ErasureReason.REQUEST,
+                         signed=body)
 
 
 @router.post("/{subject}/consents", status_code=status.HTTP_201_CREATED)

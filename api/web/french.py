@@ -461,6 +461,11 @@ FRENCH: dict[str, str] = {
         "Ceux à qui vos données ont été communiquées sont informés de l'effacement :"
         " {recipients}."
     ),
+    "You asked for it with your passkey: the receipt names the passkey that signed, by a keyed"
+    " hash.": (
+        "Vous l'avez demandé avec votre clé d'accès : le reçu désigne la clé d'accès qui l'a"
+        " signé, par un hachage à clé."
+    ),
     "This signed receipt names you only by a keyed hash of your pseudonym.": (
         "Ce reçu signé ne vous désigne que par un hachage à clé de votre pseudonyme."
     ),

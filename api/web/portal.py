@@ -7,7 +7,8 @@ receipt page (:mod:`.receipts`). Each form calls the same service method, with t
 permission checks, as the JSON API.
 
 The person signs in with their passkey, and every act that creates or ends a legal basis
-(consent, withdrawal, opting in to search, approving a photo) is signed on their device by
+(consent, withdrawal, opting in to search, approving a photo), and each erasure and copy of
+their templates, is signed on their device by
 ``static/passkey.js``: it asks ``/portal/challenge`` for the act's statement, has the
 authenticator sign it, and posts the form with the signature in its ``signed`` field. Also
 here: the landing pages of one-time links (``/passkey`` to create a passkey, ``/probe`` for the
@@ -500,8 +501,10 @@ def portal_erase(
     service: ServiceDep,
     csrf: Annotated[str, Form()],
     confirm: Annotated[bool, Form()] = False,
+    signed: Signed = "",
 ) -> Response:
-    """The person's own erasure, once they ticked the confirmation: everything of theirs is
+    """The person's own erasure, once they ticked the confirmation and signed it with their
+    passkey (an ``erase`` act: the session alone erases no one): everything of theirs is
     destroyed, the page shows the erasure receipt (and the code to fetch it later), and the
     session ends, since there is no longer a subject to sign in to."""
 
@@ -509,8 +512,8 @@ def portal_erase(
         if not confirm:
             raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_ERASURE)
         erasure = service.erase(
-            actor=actor, subject=actor.subject or "", reason=ErasureReason.REQUEST
-        )
+            actor=actor, subject=actor.subject or "", reason=ErasureReason.REQUEST,
+            signed=_signed(signed))
         return _erased(request, service, erasure)
 
     return _form(request, service, csrf, act, field="erase", typed={})
@@ -562,20 +565,27 @@ def portal_data_with_templates(
     service: ServiceDep,
     csrf: Annotated[str, Form()],
     confirm: Annotated[bool, Form()] = False,
+    signed: Signed = "",
 ) -> Response:
     """The access export with the person's templates as vectors, a copy they choose on "My
     data" after its warning (ticked: they understand that whoever holds it can recognise
-    them). Unticked, no copy is made: the page again, the advice beside the box."""
+    them) and sign with their passkey (a ``template_copy`` act: the session alone copies
+    nothing). Unticked, unsigned or signed wrong, no copy is made: the page again, the advice
+    beside the box."""
 
     def action() -> Response:
         session, actor = posted(request, service, PORTAL, csrf)
         subject = actor.subject or ""
-        if not confirm:
+        try:
+            if not confirm:
+                raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_TEMPLATE_COPY)
+            export = service.export(actor=actor, subject=subject, vectors=True,
+                                    signed=_signed(signed))
+        except (ConsentError, ApiError) as error:
+            if error.code in {"unauthenticated", "forbidden"}:
+                raise
             return _data_page(request, service, session,
-                              service.export(actor=actor, subject=subject),
-                              refused=ApiError(ApiErrorCode.VALIDATION_ERROR,
-                                               vocabulary.CONFIRM_TEMPLATE_COPY))
-        export = service.export(actor=actor, subject=subject, vectors=True)
+                              service.export(actor=actor, subject=subject), refused=error)
         return download(export.model_dump_json(indent=2), "my-data-with-templates.json",
                         "application/json")
 

@@ -231,6 +231,8 @@ def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summ
             words("After the destruction: {statement}.",
                   statement=words.reword(signed["afterDestroyedAt"])),
             *_told(words, signed.get("recipientsToNotify", [])),
+            *([words("You asked for it with your passkey: the receipt names the passkey that"
+                     " signed, by a keyed hash.")] if "personSignature" in signed else []),
             words("This signed receipt names you only by a keyed hash of your pseudonym."),
             words("Download it now: this page is the last one of your session."),
         ],

@@ -14,7 +14,13 @@ from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import deployment, portal_session, set_up_world, settings_for_tests
+from tests.support.api import (
+    deployment,
+    portal_session,
+    set_up_world,
+    settings_for_tests,
+    signed_erasure,
+)
 
 
 def test_the_erasure_receipt_code_still_works_after_a_restart_then_is_used_up(
@@ -23,7 +29,7 @@ def test_the_erasure_receipt_code_still_works_after_a_restart_then_is_used_up(
     with deployment(tmp_path, pipeline) as (_, _, client, keys):
         world = set_up_world(client, keys)
         csrf = portal_session(client, world.people[world.subject])
-        erased = client.post("/portal/erase", data={"csrf": csrf, "confirm": "true"})
+        erased = signed_erasure(client, csrf, world.people[world.subject])
         assert erased.status_code == 200, erased.text
         code = erased.text.split('<p class="code">')[1].split("<")[0]
     settings = settings_for_tests(tmp_path)  # a new process on the same data

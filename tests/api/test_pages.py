@@ -35,6 +35,7 @@ from tests.support.api import (
     portal_session,
     publish_purpose,
     set_up_world,
+    signed_erasure,
 )
 from tests.support.server import running
 
@@ -365,7 +366,7 @@ def test_a_page_answering_a_form_offers_no_language_switch_that_would_lose_it(
     person, _ = world.new_person()
     csrf = portal_session(client, person)
     assert _switch(client.get("/portal?lang=fr").text)
-    erased = client.post("/portal/erase", data={"csrf": csrf, "confirm": "true"})
+    erased = signed_erasure(client, csrf, person)
     assert erased.status_code == 200, erased.text
     assert 'id="one-time-code"' in erased.text and '<html lang="fr">' in erased.text
     assert not _switch(erased.text)
@@ -387,7 +388,7 @@ def test_the_erasure_receipt_page_states_what_the_signed_receipt_states(
     person, _ = world.new_person()
     csrf = portal_session(client, person)
     client.get("/portal", params={"lang": language})
-    erased = client.post("/portal/erase", data={"csrf": csrf, "confirm": "true"})
+    erased = signed_erasure(client, csrf, person)
     assert erased.status_code == 200, erased.text
     receipt = json.loads(unescape(erased.text.split('<pre id="receipt">')[1].split("</pre>")[0]))
     signed = receipt["receipt"]

@@ -8,6 +8,7 @@ MobileFaceNet, but a test fixture, not a calibration).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -290,6 +291,23 @@ def portal_session(client: TestClient, person: SoftHttpPerson) -> str:
         "credential": person.authenticator.get(challenge.json()["options"])})
     assert signed.status_code == 200, signed.text
     return client.get("/portal").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def portal_signature(client: TestClient, csrf: str, person: SoftHttpPerson,
+                     act: dict[str, object]) -> str:
+    """A portal form's ``signed`` field as ``passkey.js`` fills it: the act's challenge from
+    ``/portal/challenge`` signed by ``person``'s passkey."""
+    challenge = client.post("/portal/challenge", headers={"X-CSRF-Token": csrf}, json=act)
+    assert challenge.status_code == 200, challenge.text
+    return json.dumps({"ceremony_id": challenge.json()["ceremony_id"],
+                       "credential": person.authenticator.get(challenge.json()["options"])})
+
+
+def signed_erasure(client: TestClient, csrf: str, person: SoftHttpPerson) -> httpx.Response:
+    """The portal's erasure, confirmed and signed by ``person`` as their browser would."""
+    return client.post("/portal/erase", data={
+        "csrf": csrf, "confirm": "true",
+        "signed": portal_signature(client, csrf, person, {"act": "erase"})})
 
 
 def in_a_year() -> str:

@@ -1,5 +1,5 @@
 // Passkeys in the portal: the person's own device signs every act that creates or ends a legal
-// basis. Served by the app (no CDN) and loaded with <script src> only, so the pages run under
+// basis, and each erasure and copy of their templates. Served by the app (no CDN) and loaded with <script src> only, so the pages run under
 // Content-Security-Policy script-src 'self'. Everything is wired through data- attributes.
 "use strict";
 
@@ -136,6 +136,9 @@
       return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file),
                replaces: replaces && replaces.value ? Number(replaces.value) : null };
     }
+    if (kind === "erase" || kind === "template_copy") {
+      return { act: kind };  // the statement names the person, a nonce and its end
+    }
     if (kind === "disclose") {
       return { act: "disclose", recipient: field("recipient").value,
                recipient_country: field("recipient_country").value,
@@ -156,9 +159,10 @@
       form.submit();  // nothing to sign: the server shows its advice beside the field
       return;
     }
-    // The last use, its box left unticked: nothing to sign yet, the server asks to confirm.
+    // A confirmation left unticked (the last use, an erasure, a copy of the templates):
+    // nothing to sign yet, the server asks to confirm.
     const confirm = form.querySelector("input[type=checkbox][name=confirm]");
-    if (form.dataset.act === "withdraw" && confirm && !confirm.checked) {
+    if (confirm && !confirm.checked) {
       form.submit();
       return;
     }
