@@ -27,7 +27,7 @@ from sqlalchemy import (
     String,
     cast,
     func,
-    literal,
+    literal_column,
     select,
     union_all,
 )
@@ -38,10 +38,16 @@ _NULL = "\x1e"  # a NULL column, told apart from an empty string
 _BETWEEN = "\x1f"  # between two columns
 
 
+def _constant(text: str) -> ColumnElement[str]:
+    """``text`` written into the statement, not bound: a statement with no parameters is
+    executed as it is, with none to process on each call."""
+    return literal_column(f"'{text}'", String)
+
+
 def _row_text(table: FromClause) -> ColumnElement[str]:
-    columns = [func.coalesce(cast(column, String), _NULL) for column in table.columns]
-    return reduce(lambda text, column: text + _BETWEEN + column, columns,
-                  literal(table.description, String))
+    columns = [func.coalesce(cast(column, String), _constant(_NULL)) for column in table.columns]
+    return reduce(lambda text, column: text + _constant(_BETWEEN) + column, columns,
+                  _constant(str(table.description)))
 
 
 def statement(tables: Sequence[FromClause]) -> CompoundSelect:
