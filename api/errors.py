@@ -77,6 +77,8 @@ assessment_outdated          409     outside demo mode, the privacy impact asses
                                      cover the register as it stands: assess it, then set
                                      OPTINFACE_PIA_MATERIAL_SHA256
 suspended_by_regulator       409     a regulator's order suspends enrolment and matching
+regulator_orders_altered     409     the regulator's orders in the database are not those the
+                                     audit log chained: apply each again under its reference
 eu_representative_required   409     an EU data subject, while the controller has no EU
                                      establishment and names no EU representative (GDPR art. 27):
                                      set OPTINFACE_EU_REPRESENTATIVE (or OPTINFACE_EU_ESTABLISHMENT)
@@ -249,6 +251,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "declaration_unsealed": 409,
     "assessment_outdated": 409,
     "suspended_by_regulator": 409,
+    "regulator_orders_altered": 409,
     "eu_representative_required": 409,
     "transfer_assessment_required": 409,
     "wording_changed": 409,

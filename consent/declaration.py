@@ -17,12 +17,16 @@ match:
 
 Every match checks the first two twice (before the face is processed, and in the transaction
 that commits its audit event): :class:`RegisterReads` keeps the register's rows between
-requests until one of its tables is written, so a check reads no table when nothing changed.
+requests while a digest of them, read in the checking transaction, is unchanged
+(:mod:`consent.table_fingerprint`), so a check loads and checks no row when nothing changed,
+whoever writes the database. The orders in force are also set against the chained log's
+(:mod:`consent.order_anchor`): an order deleted or edited in the database refuses matching.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -31,10 +35,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import operating_point, operator_texts, retention_policy, row_seals
+from optinface.consent import (
+    operating_point,
+    operator_texts,
+    order_anchor,
+    retention_policy,
+    row_seals,
+    table_fingerprint,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
-from optinface.consent.db import Database
 from optinface.consent.erasure import Erasures, erase_each
 from optinface.consent.errors import (
     AssessmentOutdated,
@@ -44,6 +54,7 @@ from optinface.consent.errors import (
     NotDeclared,
     OrderInForce,
     RedeclarationRequired,
+    RegulatorOrdersAltered,
     SuspendedByRegulator,
 )
 from optinface.consent.identifiers import require_reference
@@ -54,7 +65,6 @@ from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, OperatingPoint
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.table_writes import TableWrites
 from optinface.consent.tables import (
     OperatorText,
     Purpose,
@@ -65,6 +75,8 @@ from optinface.consent.tables import (
 from optinface.engine.errors import EngineError
 from optinface.engine.manifest import ModelSpec
 from optinface.engine.thresholds import Threshold
+
+logger = logging.getLogger(__name__)
 
 BIOMETRIC_CHARACTERISTIC = (
     "face: 512-dimensional ArcFace templates, protected by a secret rotation and encrypted;"
@@ -185,59 +197,70 @@ def order_in_force(session: Session) -> RegulatorOrder | None:
     return session.scalars(_ORDER_IN_FORCE).first()
 
 
-REGISTER_TABLES = (Purpose.__tablename__, RegisterDeclaration.__tablename__,
-                   RegulatorOrder.__tablename__, OperatorText.__tablename__)
-"""The tables the gate reads; any write to one of them is a new version of the register."""
+REGISTER_TABLES = (Purpose.__table__, RegisterDeclaration.__table__, RegulatorOrder.__table__,
+                   OperatorText.__table__)
+"""The tables the gate reads; any change to a row of one of them is a new version of the
+register."""
+_REGISTER_FINGERPRINT = table_fingerprint.statement(REGISTER_TABLES)
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterRows:
     """What the gate reads from the ledger: the purposes' material, the operator's
-    translations, the latest declaration (and whether its seal holds: :mod:`consent.row_seals`)
-    and the order in force. Kept between requests by :class:`RegisterReads` (read-only use)."""
+    translations, the latest declaration (and whether its seal holds: :mod:`consent.row_seals`),
+    the order in force, and the references of the orders whose rows are not what the chained
+    log says (:mod:`consent.order_anchor`). Kept between requests by :class:`RegisterReads`
+    (read-only use)."""
 
     purposes: list[dict[str, Any]]
     translations: dict[str, dict[str, str]]
     declaration: RegisterDeclaration | None
     order: RegulatorOrder | None
     sealed: bool
+    orders_altered: list[str]
 
     @classmethod
     def read(cls, session: Session, keys: KeyRing) -> RegisterRows:
         declaration = latest_declaration(session)
+        altered = order_anchor.altered(session, keys.hmac_key, orders(session))
+        if altered:
+            logger.error("the regulator's orders in the database are not those the audit log"
+                         " chained (%s): enrolment and matching are refused until the orders"
+                         " are applied again", ", ".join(altered))
         return cls(purposes=_purposes_material(session),
                    translations=operator_texts.all_translations(session),
                    declaration=declaration,
                    order=order_in_force(session),
-                   sealed=declaration is None or row_seals.declaration_sealed(keys, declaration))
+                   sealed=declaration is None or row_seals.declaration_sealed(keys, declaration),
+                   orders_altered=altered)
 
 
 class RegisterReads:
-    """The register's rows, read once per version of the register instead of twice a match.
+    """The register's rows, loaded and checked once per version of the register instead of
+    twice a match.
 
-    A version ends at any write to :data:`REGISTER_TABLES` through this process's engine
-    (:class:`consent.table_writes.TableWrites`): a new purpose, declaration or order, an order
-    lifted, whatever issues it. The settings, models and operating point, the other half of
-    the material, are not kept: they are hashed again on every check (microseconds), so an
-    operator's changed setting or a new calibration is seen at once too. With other processes
-    writing the ledger (PostgreSQL workers), nothing is kept: every check reads.
+    A version is the digest of the rows of :data:`REGISTER_TABLES`, read by one statement in
+    the checking transaction (:mod:`consent.table_fingerprint`): any change to a row, whoever
+    makes it (this process, another worker, a ``sqlite3`` shell on the file, with or without
+    triggers), is a new version, read and checked again, so the copy is valid on PostgreSQL
+    with several workers too. The settings, models and operating point, the other half of the
+    material, are not kept: they are hashed again on every check (microseconds), so an
+    operator's changed setting or a new calibration is seen at once too.
     """
 
-    def __init__(self, db: Database, keys: KeyRing) -> None:
-        self._writes = None if db.shared else TableWrites(db.engine, REGISTER_TABLES)
+    def __init__(self, keys: KeyRing) -> None:
         self._keys = keys
-        self._kept: tuple[int, RegisterRows] | None = None
+        # Replaced whole, never mutated: a reader on another thread sees the old pair or the new.
+        self._kept: tuple[str, RegisterRows] | None = None
 
     def rows(self, session: Session) -> RegisterRows:
-        """The rows as of this transaction (read again if the register was written since)."""
-        if self._writes is None:
-            return RegisterRows.read(session, self._keys)
-        generation = self._writes.generation  # before reading: a write meanwhile moves it
+        """The rows as of this transaction (loaded again if they changed since)."""
+        version = table_fingerprint.fingerprint(session, _REGISTER_FINGERPRINT)
         kept = self._kept
-        if kept is not None and kept[0] == generation:
+        if kept is not None and kept[0] == version:
             return kept[1]
         rows = RegisterRows.read(session, self._keys)
-        self._kept = (generation, rows)
+        self._kept = (version, rows)
         return rows
 
 
@@ -258,7 +281,12 @@ UNASSESSED = ("the privacy impact assessment {reference} does not cover the regi
               " stands (purposes, models, operating point, hosting, retention, security,"
               " recipients or transfer safeguards): matching is refused until an assessment of"
               " it is in force")
-REFUSALS = (SUSPENDED, UNASSESSED, UNDECLARED, UNSEALED, REDECLARE, PERIOD_RUNNING)
+ORDERS_ALTERED = ("the regulator's orders in the database are not those the audit log chained"
+                  " ({references}: deleted, lifted or changed from outside the service):"
+                  " enrolment and matching are refused until each order the log holds in force"
+                  " is applied again under its reference")
+REFUSALS = (ORDERS_ALTERED, SUSPENDED, UNASSESSED, UNDECLARED, UNSEALED, REDECLARE,
+            PERIOD_RUNNING)
 
 
 def state(
@@ -266,7 +294,8 @@ def state(
 ) -> DeclarationState:
     """Whether the database is in service ``today``, and the first reason it is not.
 
-    The reasons are checked in order of precedence: a regulator's order in force, no threshold
+    The reasons are checked in order of precedence: orders whose rows are not what the log
+    chained (:mod:`consent.order_anchor`), a regulator's order in force, no threshold
     calibrated at the configured false-match rate (the engine's own refusal, before the
     material it changes), outside demo mode a privacy impact assessment of other material
     (``pia_material_sha256``), no declaration, a declaration whose seal does not hold (edited
@@ -282,7 +311,9 @@ def state(
     declaration, order = rows.declaration, rows.order
     in_service_from = service_start(declaration, settings=settings) if declaration else None
     refusal: NotDeclared | EngineError | None = None
-    if order is not None:
+    if rows.orders_altered:
+        refusal = orders_altered(rows.orders_altered)
+    elif order is not None:
         refusal = SuspendedByRegulator(
             SUSPENDED.format(reference=order.reference, kind=order.kind),
             details={"order": order.reference, "kind": order.kind})
@@ -359,10 +390,18 @@ def reference_database(in_service: DeclarationState) -> dict[str, str]:
             "material_sha256": in_service.current_sha256}
 
 
-def require_not_suspended(session: Session) -> None:
+def orders_altered(references: list[str]) -> RegulatorOrdersAltered:
+    return RegulatorOrdersAltered(ORDERS_ALTERED.format(references=", ".join(references)),
+                                  details={"orders": references})
+
+
+def require_not_suspended(rows: RegisterRows) -> None:
     """Enrolment stops under an order too (it does not wait for a declaration: consent and
-    enrolment may precede service, matching may not)."""
-    order = order_in_force(session)
+    enrolment may precede service, matching may not), and while the orders' rows are not what
+    the log chained."""
+    if rows.orders_altered:
+        raise orders_altered(rows.orders_altered)
+    order = rows.order
     if order is not None:
         raise SuspendedByRegulator(
             f"suspended by the regulator's order {order.reference}: enrolment is refused",

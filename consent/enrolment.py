@@ -43,7 +43,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     """The subject, the consent and the template the photo replaces (if the subject approved
     a rectification), once the approved capture session is shown to name this photo and its
     consent to authorise enrolment now."""
-    declaration.require_not_suspended(session)
+    declaration.require_not_suspended(runtime.register_reads.rows(session))
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
     alternative.require_biometrics_accepted(subject)
     capture = subject_acts.open_capture(session, subject, capture_id, now=runtime.clock.now())

@@ -100,6 +100,13 @@ class SuspendedByRegulator(NotDeclared):
     code = "suspended_by_regulator"
 
 
+class RegulatorOrdersAltered(NotDeclared):
+    """The regulator's orders in the database are not those the chained audit log holds in
+    force (:mod:`consent.order_anchor`): one deleted, lifted or changed from outside."""
+
+    code = "regulator_orders_altered"
+
+
 class OperationNotAllowed(ConsentError):
     """The purpose does not include this operation."""
 

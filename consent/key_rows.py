@@ -13,6 +13,12 @@ on every request.
 
 With other processes writing the ledger (PostgreSQL workers, :attr:`consent.db.Database.shared`)
 a revocation by another worker would go unseen: nothing is kept, every authentication reads.
+On SQLite one process serves a data folder (:mod:`consent.lock`); a write to ``api_keys`` from
+outside it (a ``sqlite3`` shell) goes unseen here, unlike the register's rows, whose gate reads a
+digest in its transaction (:mod:`consent.table_fingerprint`): a kept row answers on the event
+loop, with no read to compare. Such a write has no key store, so it breaks the row's seal: a key
+revoked, widened or un-revoked from outside is refused once read, and the kept row only goes on
+saying what the service last wrote (``tests/consent/test_outside_writes.py``).
 Subject tokens are always read too: their row says nothing without the subject's pseudonym,
 which an erasure ends, and their expiry.
 """

@@ -271,7 +271,7 @@ def _wire(
                                          key_wrap=IndexKeyWrap(keys.store)))
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=protector, log=log, register_reads=RegisterReads(db, keys),
+                      protector=protector, log=log, register_reads=RegisterReads(keys),
                       key_rows=KeyRows(db), journal_ends=JournalEnds(settings.witness_dir),
                       receipt_ends=ReceiptEnds(), auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))

@@ -1,0 +1,157 @@
+"""What the matching gate's read of the register costs, per check (twice a match), before and
+after its kept rows were checked against a digest of those rows.
+
+A service with ``--purposes`` purposes and a declaration; each mode runs ``CALLS`` checks, each
+in its own read transaction (:meth:`consent.db.Database.reading`), as a match's gate does:
+
+- *select_1*: the transaction and one trivial statement (the floor every mode stands on: a
+  match's transaction has begun before its gate reads);
+- *generation*: the gate before, on SQLite: the rows kept while this process's engine wrote
+  none of the register's tables (:class:`consent.table_writes.TableWrites`), blind to any other
+  writer;
+- *digest*: the gate now (:class:`consent.declaration.RegisterReads`): one statement reads the
+  digest of the register's rows, and the kept rows are served while it is unchanged, whoever
+  writes;
+- *uncached*: the rows loaded and checked on every call (the orders set against the log, the
+  declaration's seal): what the gate did before on PostgreSQL, and does now after any change.
+
+The figures to read are the ratios, in the same run: *digest* over *uncached* and over
+*select_1*.
+
+    python -m benchmarks.bench_gate [--purposes 10] [--database-url postgresql+psycopg://...]
+
+Writes benchmarks/results/bench_gate_<backend>.json and a PNG next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from optinface.api.cli.bench import machine
+from optinface.consent.declaration import (
+    REGISTER_TABLES,
+    RegisterReads,
+    RegisterRows,
+    declared_long_enough_ago,
+)
+from optinface.consent.roles import Role
+from optinface.consent.schemas import Operation, PurposeCreate
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.table_writes import TableWrites
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CALLS = 2000
+MODES = ("select_1", "generation", "digest", "uncached")
+
+Check = Callable[[Session], object]
+
+
+def checks(service: OptinFace) -> dict[str, Check]:
+    """Each mode's check of the register, as the gate calls it in a transaction."""
+    runtime = service.runtime
+    writes = TableWrites(runtime.db.engine, [str(table.description) for table in REGISTER_TABLES])
+    kept: dict[str, Any] = {}
+
+    def generation(session: Session) -> object:
+        if kept.get("generation") != writes.generation:
+            kept.update(generation=writes.generation,
+                        rows=RegisterRows.read(session, runtime.keys))
+        return kept["rows"]
+
+    return {"select_1": lambda session: session.execute(text("SELECT 1")), "generation": generation,
+            "digest": RegisterReads(runtime.keys).rows,
+            "uncached": lambda session: RegisterRows.read(session, runtime.keys)}
+
+
+def timed_us(service: OptinFace, check: Check) -> list[float]:
+    latencies = []
+    for _ in range(CALLS):
+        began = time.perf_counter()
+        with service.runtime.db.reading() as session:
+            check(session)
+        latencies.append((time.perf_counter() - began) * 1e6)
+    return latencies
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    p50, p99 = np.percentile(latencies, [50, 99])
+    return {"p50_us": round(float(p50), 1), "p99_us": round(float(p99), 1)}
+
+
+def declared(service: OptinFace, *, purposes: int) -> None:
+    admin = service.authenticate(
+        service.create_api_key(actor=None, role=Role.ADMIN, name="bench").secret)
+    for n in range(purposes):
+        service.create_purpose(actor=admin, body=PurposeCreate(
+            name=f"bench {n}", description="benchmark purpose", legal_basis="consent",
+            operations={Operation.ENROL, Operation.IDENTIFY}, retention_days=3650))
+    service.declare(actor=admin, reference="BENCH-1",
+                    date=declared_long_enough_ago(service.clock.now().date(), service.settings))
+
+
+def run(*, purposes: int, folder: Path, database_url: str | None) -> dict[str, Any]:
+    settings = ConsentSettings(data_dir=folder, database_url=database_url)
+    service = OptinFace.open(settings)
+    try:
+        declared(service, purposes=purposes)
+        latencies = {mode: timed_us(service, check) for mode, check in checks(service).items()}
+    finally:
+        service.close()
+    found = {mode: summary(latencies[mode]) for mode in MODES}
+    return {
+        "backend": "postgresql" if database_url else "sqlite",
+        "purposes": purposes,
+        "calls": CALLS,
+        "summary": found,
+        "ratios": {f"digest_over_{mode}_p50": round(
+            found["digest"]["p50_us"] / found[mode]["p50_us"], 2)
+            for mode in ("select_1", "generation", "uncached")},
+        "latencies_us": {mode: [round(x, 1) for x in latencies[mode]] for mode in MODES},
+        "machine": machine(),
+        "measured_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    figure = Figure(figsize=(7, 4), dpi=120)
+    axes = figure.subplots()
+    axes.boxplot([result["latencies_us"][mode] for mode in MODES], showfliers=False)
+    axes.set_xticks(range(1, len(MODES) + 1), MODES)
+    axes.set_yscale("log")
+    axes.set_ylabel("µs per check (read transaction included)")
+    figure.suptitle(f"The gate's register check, {result['backend']},"
+                    f" {result['purposes']} purposes, {result['calls']} calls each")
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--purposes", type=int, default=10)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_gate_") as temporary:
+        result = run(purposes=args.purposes, folder=Path(temporary),
+                     database_url=args.database_url)
+    name = f"bench_gate_{result['backend']}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"{name}.png")
+    print(json.dumps({k: result[k] for k in ("backend", "purposes", "summary", "ratios")},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Writes made outside the service's process (a ``sqlite3`` connection of another process on
+the file, another PostgreSQL client), as the red team made them: what the service keeps between
+requests must not outlive them (red-team findings 3 and 4)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import Unauthenticated
+from optinface.consent.roles import Role
+from tests.support.backends import both_backends
+from tests.support.consent import World, refused
+
+_SQLITE_WRITER = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); " \
+    "c.execute(sys.argv[2]); c.commit()"
+
+
+def outside(world: World, sql: str) -> None:
+    """Run ``sql`` as another writer of the ledger: on SQLite, another process's connection to
+    the file; on PostgreSQL, another client's connection. The service's engine sees nothing."""
+    url = make_url(world.service.settings.url)
+    if url.get_backend_name() == "sqlite":
+        subprocess.run([sys.executable, "-c", _SQLITE_WRITER, str(url.database), sql],
+                       check=True, timeout=60)
+        return
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as connection:
+        connection.execute(sql)
+
+
+@both_backends
+def test_a_purpose_edited_from_outside_is_seen_by_the_next_identify(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    world.identify(portrait_jpegs[0])  # the register's rows are read and kept
+    world.identify(portrait_jpegs[0])  # and used
+    outside(world, "UPDATE purposes SET retention_days = 3650,"
+                   " description = description || ' (and marketing)'")
+    refused("redeclaration_required", lambda: world.identify(portrait_jpegs[0]))
+
+
+@both_backends
+def test_an_order_deleted_from_outside_keeps_matching_refused(
+    world: World, portrait_jpegs: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The order stays in force as the chained log says: matching and enrolment refused, the
+    register warns, a log line says so; applying the order again is the way back."""
+    pseudonym, consent = world.subject()
+    world.identify(portrait_jpegs[0])
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+    outside(world, "DELETE FROM regulator_orders")
+    with caplog.at_level(logging.ERROR, logger="optinface.consent.declaration"):
+        refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+    assert "CAI-ORDER-9" in caplog.text
+    refused("regulator_orders_altered",
+            lambda: world.enrol(pseudonym, consent, portrait_jpegs[1]))
+    register = world.service.register()
+    assert not register.in_service and register.orders == []
+    assert any("CAI-ORDER-9" in warning and "audit log" in warning
+               for warning in register.warnings)
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+    world.service.lift_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    world.identify(portrait_jpegs[0])
+
+
+@both_backends
+@pytest.mark.parametrize("edit", [
+    "UPDATE regulator_orders SET lifted_at = recorded_at",
+    "UPDATE regulator_orders SET kind = 'suspend'",
+    "UPDATE regulator_orders SET reference = 'CAI-OTHER'",
+])
+def test_an_order_edited_from_outside_keeps_matching_refused(
+    world: World, portrait_jpegs: list[bytes], edit: str
+) -> None:
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-1", destroy=True)
+    outside(world, edit)
+    refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+
+
+@both_backends
+def test_an_order_event_edited_in_the_log_lifts_nothing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """An order's event rewritten as its lift, and its row deleted: the event's chain hash is
+    no longer its content's, so it lifts nothing and is itself a finding."""
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-1")
+    world.service.lift_regulator_order(actor=world.admin, reference="CAI-1")
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-2")
+    outside(world, f"UPDATE audit_events SET action = '{AuditAction.REGULATOR_ORDER_LIFTED}'"
+                   " WHERE seq = (SELECT max(seq) FROM audit_events"
+                   f" WHERE action = '{AuditAction.REGULATOR_ORDER}')")
+    outside(world, "DELETE FROM regulator_orders WHERE reference = 'CAI-2'")
+    refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+
+
+@both_backends
+def test_a_key_un_revoked_from_outside_stays_refused(world: World) -> None:
+    """Whatever the key rows kept (consent.key_rows): a revoked key whose row another writer
+    un-revokes authenticates no one, kept or read."""
+    secret = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk").secret
+    actor = world.service.authenticate(secret)
+    world.service.authenticate(secret)  # kept, on SQLite
+    world.service.revoke_api_key(actor=world.admin, key_id=actor.key_id)
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(secret)  # the revoked row read, and kept
+    outside(world, f"UPDATE api_keys SET revoked_at = NULL WHERE id = '{actor.key_id}'")
+    assert world.service.authenticate_kept(secret) is None
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(secret)
