@@ -3,9 +3,10 @@
 The operator creates the shell (an age bracket, a jurisdiction, a pseudonym) and receives only
 one-time, short-lived links to hand over, with their QR code; never a credential. The person
 opens the link on their own device and registers a passkey; from then on they sign in with it,
-and the subject API token they may want is issued to them there. For a minor under the age of
-consent a second link is for the holder of parental authority, whose own passkey is linked to
-the minor with that capacity.
+and the subject API token they may want is issued to them there (that sign-in is itself a fresh
+assertion); another, from the portal, only with their passkey's signature of that act. For a
+minor under the age of consent a second link is for the holder of parental authority, whose own
+passkey is linked to the minor with that capacity.
 
 The link's secret travels in the URL's fragment (after ``#``), which browsers never send to the
 server, so it appears in no access log.
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from optinface.consent import after_erasure, apikeys, ledger, passkeys, policies
+from optinface.consent import after_erasure, apikeys, ledger, passkeys, policies, subject_acts
 from optinface.consent.accountability import require_accepted, require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import (
@@ -215,17 +216,24 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
                         token_expires_at=now + timedelta(days=settings.subject_token_days))
 
 
-def issue_token(runtime: Runtime, *, actor: Actor) -> SignedIn:
-    """Another API token for the signed-in person, in their capacity (shown to them once)."""
+def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:
+    """Another API token for the signed-in person, in their capacity (shown to them once),
+    only with their passkey's signature of a ``subject_token`` act
+    (:func:`subject_acts.signed_right`), spent in the transaction that issues the token and
+    named in its event: the session that asks is not proof enough."""
     now = runtime.clock.now()
     settings = runtime.settings
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, actor.subject or "", keys=runtime.keys)
+        signature = subject_acts.signed_right(session, runtime, subject, signed,
+                                              act=subject_acts.SUBJECT_TOKEN, actor=actor,
+                                              now=now)
         token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
                                             now=now, days=settings.subject_token_days,
                                             capacity=actor.capacity)
         runtime.audit(session, Entry(action=AuditAction.SUBJECT_TOKEN_ISSUED, actor=actor,
-                                     subjects=[subject.pseudonym]))
+                                     subjects=[subject.pseudonym],
+                                     details={"signed": signature}))
         return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(actor.capacity),
                         subject_token=token,
                         token_expires_at=now + timedelta(days=settings.subject_token_days))

@@ -550,8 +550,16 @@ class TemplateCopyAct(BaseModel):
     act: Literal["template_copy"] = "template_copy"
 
 
+class TokenAct(BaseModel):
+    """The person takes an API token from the portal: that bearer credential then acts as them
+    (erases them, copies their templates) for its lifetime, so it is their signed act, never a
+    session's."""
+
+    act: Literal["subject_token"] = "subject_token"
+
+
 SubjectAct = Annotated[ConsentAct | WithdrawAct | SearchableAct | CaptureAct | DiscloseAct
-                       | EraseAct | TemplateCopyAct, Field(discriminator="act")]
+                       | EraseAct | TemplateCopyAct | TokenAct, Field(discriminator="act")]
 
 
 class ProbeConsentRequest(BaseModel):

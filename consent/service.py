@@ -190,7 +190,8 @@ _ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.W
                     "searchable": Permission.UPDATE_SUBJECT,
                     subject_acts.DISCLOSE: Permission.AUTHORISE_DISCLOSURE,
                     subject_acts.ERASE: Permission.ERASE,
-                    subject_acts.TEMPLATE_COPY: Permission.EXPORT_VECTORS}
+                    subject_acts.TEMPLATE_COPY: Permission.EXPORT_VECTORS,
+                    subject_acts.SUBJECT_TOKEN: Permission.UPDATE_SUBJECT}
 
 
 def _open_index(settings: ConsentSettings, *, dim: int, key: bytes,
@@ -697,10 +698,16 @@ class OptinFace:
                      action=AuditAction.PASSKEY_SIGN_IN):
             return enrolment_links.sign_in(self.runtime, body)
 
-    def issue_subject_token(self, *, actor: Actor) -> SignedIn:
-        """Another API token for the signed-in subject (the portal shows it to them once)."""
+    def issue_subject_token(self, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:
+        """Another API token for the signed-in subject (the portal shows it to them once),
+        signed with their passkey (a ``subject_token`` act): a bearer credential that erases
+        them or copies their templates is never the session's alone. A refusal is chained."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=actor.subject)
-        return enrolment_links.issue_token(self.runtime, actor=actor)
+        return audited(self.runtime,
+                       lambda: enrolment_links.issue_token(self.runtime, actor=actor,
+                                                           signed=signed),
+                       actor=actor, action=AuditAction.SUBJECT_TOKEN_ISSUED,
+                       subjects=[actor.subject] if actor.subject else [])
 
     def challenge(self, *, actor: Actor, subject: str, act: SubjectAct,
                   say: Say = english) -> PasskeyChallenge:

@@ -66,6 +66,7 @@ from optinface.consent.schemas import (
     SubjectAct,
     SubjectPublic,
     TemplateCopyAct,
+    TokenAct,
     WithdrawAct,
 )
 from optinface.consent.settings import ConsentSettings, Jurisdiction
@@ -82,9 +83,13 @@ ERASE = "erase"
 erases them."""
 TEMPLATE_COPY = "template_copy"
 """The person's own copy of their templates as vectors, signed (:func:`signed_right`)."""
-RIGHTS = (ERASE, TEMPLATE_COPY)
-"""The rights whose every use the person signs, though none creates or ends a legal basis:
-each hands over or destroys their face, so the session that carries it is not proof enough."""
+SUBJECT_TOKEN = "subject_token"  # noqa: S105 (an act's name)
+"""An API token issued to the person from the portal, signed (:func:`signed_right`): it then
+erases them or copies their templates over the API, unsigned, for its lifetime."""
+RIGHTS = (ERASE, TEMPLATE_COPY, SUBJECT_TOKEN)
+"""The person's acts whose every use they sign, though none creates or ends a legal basis:
+each hands over or destroys their face, or (a token) a credential that can, so the session
+that carries it is not proof enough."""
 ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE, DISCLOSE, *RIGHTS)
 
 
@@ -159,7 +164,7 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
                 "purposeId": act.purpose_id}
     if isinstance(act, SearchableAct):
         return {**_base("searchable", subject, settings, now), "searchable": act.searchable}
-    if isinstance(act, EraseAct | TemplateCopyAct):
+    if isinstance(act, EraseAct | TemplateCopyAct | TokenAct):
         _require_the_person(actor, act.act)
         # Its end signed too: the statement says how long the signature may be used.
         return {**_base(act.act, subject, settings, now),
@@ -239,9 +244,9 @@ def signed_right(session: Session, runtime: Runtime, subject: Subject,
                  response: PasskeyResponse, *, act: str, actor: Actor,
                  now: datetime) -> dict[str, str]:
     """The person's signature of one use of a right in :data:`RIGHTS` (an erasure, a copy of
-    their templates), checked as every signed act's (:func:`complete`: this subject's
-    challenge for this very act, unused and unexpired, signed by one of the signer's sealed
-    passkeys), and what the audit log and the receipt keep of it
+    their templates, an API token from the portal), checked as every signed act's
+    (:func:`complete`: this subject's challenge for this very act, unused and unexpired, signed
+    by one of the signer's sealed passkeys), and what the audit log and the receipt keep of it
     (:func:`signature_reference`). Only the person asks: an operator's key is refused
     (``subject_credential_required``)."""
     _require_the_person(actor, act)

@@ -98,8 +98,9 @@ def challenge(
 ) -> PasskeyChallenge:
     """The statement to sign for an act, and the WebAuthn options whose challenge is its
     SHA-256. ``enrol`` (a capture session for one photo's SHA-256) may be opened by the desk;
-    ``consent``, ``withdraw``, ``searchable``, ``disclose``, ``erase`` and ``template_copy``
-    only by the subject's own token.
+    ``consent``, ``withdraw``, ``searchable``, ``disclose``, ``erase``, ``template_copy`` and
+    ``subject_token`` (signed for the portal's token form only) only by the subject's own
+    token.
     An ``enrol`` naming a template it ``replaces`` rectifies it: 409 ``template_not_replaceable``
     unless the template is the subject's under that consent. A ``consent``'s statement carries
     the consent form's wording in the notice's language (French for ``fr``, ``fr-CA``; a

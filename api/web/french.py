@@ -869,6 +869,11 @@ FRENCH: dict[str, str] = {
     'Consent asked of a searched person': 'Consentement demandé à une personne recherchée',
     'Continue': 'Continuer',
     'Create an API token for my own use': "Créer un jeton d'API pour mon propre usage",
+    'Your passkey signs it. Whoever holds the token can erase you and copy your face templates'
+    ' until it expires: keep it as you keep your passkey.': (
+        "Votre clé d'accès le signe. Quiconque détient ce jeton peut vous effacer et copier vos"
+        " gabarits de visage jusqu'à son expiration : gardez-le comme votre clé d'accès."
+    ),
     'Create my passkey': "Créer ma clé d'accès",
     'Create your passkey': "Créez votre clé d'accès",
     'Created': 'Créée',

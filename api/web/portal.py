@@ -7,8 +7,8 @@ receipt page (:mod:`.receipts`). Each form calls the same service method, with t
 permission checks, as the JSON API.
 
 The person signs in with their passkey, and every act that creates or ends a legal basis
-(consent, withdrawal, opting in to search, approving a photo), and each erasure and copy of
-their templates, is signed on their device by
+(consent, withdrawal, opting in to search, approving a photo), and each erasure, copy of
+their templates and API token, is signed on their device by
 ``static/passkey.js``: it asks ``/portal/challenge`` for the act's statement, has the
 authenticator sign it, and posts the form with the signature in its ``signed`` field. Also
 here: the landing pages of one-time links (``/passkey`` to create a passkey, ``/probe`` for the
@@ -462,11 +462,14 @@ def portal_capture_approval(request: Request, service: ServiceDep,
 
 
 @router.post("/portal/token")
-def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
-    """An API token for the person's own use, shown to them once, on this page."""
+def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
+                 signed: Signed = "") -> Response:
+    """An API token for the person's own use, shown to them once, on this page, once they
+    signed it with their passkey (a ``subject_token`` act: the token erases them and copies
+    their templates over the API for its lifetime, so the session alone issues none)."""
 
     def act(actor: Actor) -> Response:
-        issued = service.issue_subject_token(actor=actor)
+        issued = service.issue_subject_token(actor=actor, signed=_signed(signed))
         return render(request, "portal_token.html", token=issued.subject_token,
                       expires_at=issued.token_expires_at)
 

@@ -1,17 +1,20 @@
-"""The portal's erasure and copy of the templates are the person's signed acts, in Chromium.
+"""The portal's erasure, copy of the templates and API token are the person's signed acts, in
+Chromium.
 
 Each asks the person's own passkey (a DevTools virtual authenticator holding it) for a fresh
 assertion whose challenge is the hash of a statement naming the act, the subject, a server
-nonce and its end; the session alone does neither. Refused, and nothing done: no signature, a
-signature used before, one for the other act, one made with another person's passkey. The
-audit chain names the passkey that signed (by its keyed hash), as it does for the person's
-other signed acts, and so does the erasure receipt.
+nonce and its end; the session alone does none of them (a token erases and copies over the
+API, so issuing one is signed too). Refused, and nothing done: no signature, a signature used
+before, one for another act, one made with another person's passkey. The audit chain names the
+passkey that signed (by its keyed hash), as it does for the person's other signed acts, and so
+does the erasure receipt.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +22,7 @@ import pytest
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
+from optinface.consent.crypto import canonical_json
 from optinface.consent.service import OptinFace
 from tests.api.browser import PHONE, chromium_page, localhost, passkey_log_in
 from tests.support.api import World, auth
@@ -28,6 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.shared_deployment]
 
 ERASE = ("/portal/erase", "#erase")
 COPY = ("/portal/data-with-templates.json", "#template-copy")
+TOKEN = ("/portal/token", "#token")
 
 
 @pytest.fixture
@@ -42,6 +47,12 @@ def _events(world: World, **filters: str) -> list[dict[str, Any]]:
     assert found.status_code == 200, found.text
     events: list[dict[str, Any]] = found.json()["events"]
     return events
+
+
+def _tokens(world: World, pseudonym: str) -> list[dict[str, Any]]:
+    """The API tokens issued to the person from the portal (a refusal is chained as
+    ``refused``, not as an issuance)."""
+    return _events(world, subject=pseudonym, action="subject_token_issued")
 
 
 def _copies(world: World, pseudonym: str) -> list[dict[str, Any]]:
@@ -76,7 +87,9 @@ def _signature_held_back(page: Any, form: tuple[str, str]) -> str:
         route.abort()
 
     page.route(f"**{action}", hold)
-    page.check(f"{section} input[name=confirm]")
+    confirm = page.locator(f"{section} input[name=confirm]")
+    if confirm.count():  # an erasure and a copy are confirmed first; a token is not
+        confirm.check()
     page.click(f"{section} button[type=submit]")
     for _ in range(100):
         if posted:
@@ -84,6 +97,39 @@ def _signature_held_back(page: Any, form: tuple[str, str]) -> str:
         page.wait_for_timeout(100)
     page.unroute(f"**{action}")
     return parse_qs(posted[0])["signed"][0]
+
+
+def _signature_sent(page: Any, form: tuple[str, str], submit: Callable[[], None]) -> str:
+    """What the ``signed`` field held when ``submit`` posted ``form`` through: a signature the
+    server has spent."""
+    posted: list[str] = []
+    page.route(f"**{form[0]}", lambda route: (
+        posted.append(route.request.post_data or ""), route.continue_()))
+    submit()
+    page.unroute(f"**{form[0]}")
+    return parse_qs(posted[0])["signed"][0]
+
+
+def _forged(page: Any, world: World, csrf: str, act: str, signer: str) -> str:
+    """This person's challenge for ``act``, signed with ``signer``'s passkey: a ``signed``
+    field that names the right ceremony but another person's credential."""
+    challenge = page.request.post("/portal/challenge", data={"act": act},
+                                  headers={"X-CSRF-Token": csrf}).json()
+    forged = world.people[signer].authenticator.get(
+        {**challenge["options"], "allowCredentials": []})
+    return json.dumps({"ceremony_id": challenge["ceremony_id"], "credential": forged})
+
+
+def _swapped(page: Any, csrf: str, *forms: tuple[tuple[str, str], str]) -> None:
+    """Two forms (each with the page it is on) signed and held back, each signature then sent
+    to the other form: refused (``challenge_invalid``), a signature holding for its act only."""
+    held: list[str] = []
+    for form, path in forms:
+        page.goto(path)
+        held.append(_signature_held_back(page, form))
+    (first, _), (second, _) = forms
+    _refused(_post(page, second, csrf, held[0]), 403, "challenge_invalid")
+    _refused(_post(page, first, csrf, held[1]), 403, "challenge_invalid")
 
 
 def _post(page: Any, form: tuple[str, str], csrf: str, signed: str | None) -> Any:
@@ -150,38 +196,24 @@ def test_no_signature_a_used_one_another_acts_or_another_persons_erases_and_copi
     with chromium_page(base_url, PHONE) as page:
         csrf = _signed_in(page, world, subject, "/portal/data")
         # A copy signed and made, then its very signature sent again: used.
-        page.check("#template-copy-confirm")
-        with page.expect_download():
-            page.click("#template-copy button[type=submit]")
-        posted: list[str] = []
-        page.route(f"**{COPY[0]}", lambda route: (
-            posted.append(route.request.post_data or ""), route.continue_()))
-        page.check("#template-copy-confirm")
-        with page.expect_download():
-            page.click("#template-copy button[type=submit]")
-        page.unroute(f"**{COPY[0]}")
-        used = parse_qs(posted[0])["signed"][0]
+        def copy() -> None:
+            page.check("#template-copy-confirm")
+            with page.expect_download():
+                page.click("#template-copy button[type=submit]")
+
+        copy()
+        used = _signature_sent(page, COPY, copy)
         _refused(_post(page, COPY, csrf, used), 403, "challenge_invalid")
         _refused(_post(page, ERASE, csrf, used), 403, "challenge_invalid")
         # Signed for the other act, never sent: each refused where it does not belong.
-        page.goto("/portal/data")
-        copy_signed = _signature_held_back(page, COPY)
-        page.goto("/portal")
-        erase_signed = _signature_held_back(page, ERASE)
-        _refused(_post(page, ERASE, csrf, copy_signed), 403, "challenge_invalid")
-        _refused(_post(page, COPY, csrf, erase_signed), 403, "challenge_invalid")
+        _swapped(page, csrf, (COPY, "/portal/data"), (ERASE, "/portal"))
         # None at all: the session alone.
         _refused(_post(page, ERASE, csrf, None), 422, "validation_error")
         _refused(_post(page, COPY, csrf, None), 422, "validation_error")
         # This person's challenge signed with another person's passkey.
         for form, act in ((ERASE, "erase"), (COPY, "template_copy")):
-            challenge = page.request.post("/portal/challenge", data={"act": act},
-                                          headers={"X-CSRF-Token": csrf}).json()
-            forged = world.people[other].authenticator.get(
-                {**challenge["options"], "allowCredentials": []})
-            _refused(_post(page, form, csrf, json.dumps(
-                {"ceremony_id": challenge["ceremony_id"], "credential": forged})),
-                403, "passkey_invalid")
+            _refused(_post(page, form, csrf, _forged(page, world, csrf, act, other)),
+                     403, "passkey_invalid")
     # Nothing happened: two copies made, none since; the subject and their template still here.
     assert len(_copies(world, subject)) == copies_before + 2
     person = world.people[subject]
@@ -208,3 +240,67 @@ def test_the_apis_erasure_with_a_subject_token_takes_the_persons_signature(
                                   json=person.sign({"act": "erase"}), headers=person.headers)
     assert erased.status_code == 200, erased.text
     assert erased.json()["signed"]["receipt"]["personSignature"]["credentialHash"]
+
+
+def test_an_api_token_from_the_portal_is_signed_by_the_persons_passkey_and_the_chain_shows_it(
+    base_url: str, world: World
+) -> None:
+    """The token erases and copies over the API for its lifetime: issuing it is the person's
+    signed ``subject_token`` act, and its event names the passkey and the statement signed."""
+    subject, _ = world.new_subject()
+    passkey = _their_passkey(world, subject)
+    with chromium_page(base_url, PHONE) as page:
+        _signed_in(page, world, subject, "/portal")
+        statements: list[dict[str, Any]] = []
+
+        def read(route: Any) -> None:  # the statement the device signs, read on its way
+            answer = route.fetch()
+            statements.append(answer.json()["statement"])
+            route.fulfill(response=answer)
+
+        page.route("**/portal/challenge", read)
+        page.click("#token button[type=submit]")
+        page.wait_for_selector("#subject-token")
+        token = page.inner_text("#subject-token").strip()
+    [statement] = statements
+    assert statement["act"] == "subject_token" and statement["subject"] == subject
+    assert len(statement["nonce"]) == 32 and statement["validUntil"] > statement["issuedAt"]
+    [event] = _tokens(world, subject)
+    assert event["actor_role"] == "subject"
+    assert event["details"]["signed"] == {
+        "credential_hash": passkey,
+        "statement_sha256": hashlib.sha256(canonical_json(statement)).hexdigest()}
+    own = world.client.get(f"/v1/subjects/{subject}", headers=auth(token))
+    assert own.status_code == 200 and own.json()["pseudonym"] == subject, own.text
+    verified = world.client.get("/v1/audit/verify", headers=auth(world.keys.reviewer))
+    assert verified.status_code == 200 and verified.json()["ok"], verified.text
+
+
+def test_no_signature_a_used_one_another_acts_or_another_persons_issues_no_token(
+    base_url: str, world: World
+) -> None:
+    subject, _ = world.new_subject()
+    other, _ = world.new_subject()
+    with chromium_page(base_url, PHONE) as page:
+        csrf = _signed_in(page, world, subject, "/portal")
+        # A token signed and issued, then its very signature sent again: used.
+        def issue() -> None:
+            page.click("#token button[type=submit]")
+            page.wait_for_selector("#subject-token")
+
+        used = _signature_sent(page, TOKEN, issue)
+        _refused(_post(page, TOKEN, csrf, used), 403, "challenge_invalid")
+        # Signed for another act, never sent: each refused where it does not belong.
+        _swapped(page, csrf, (TOKEN, "/portal"), (ERASE, "/portal"))
+        # None at all: the session alone.
+        _refused(_post(page, TOKEN, csrf, None), 422, "validation_error")
+        # This person's challenge signed with another person's passkey.
+        _refused(_post(page, TOKEN, csrf, _forged(page, world, csrf, "subject_token", other)),
+                 403, "passkey_invalid")
+    # One token issued, none since; each refusal chained; the person not erased.
+    assert len(_tokens(world, subject)) == 1
+    refused = [e for e in _events(world, subject=subject, action="refused")
+               if e["details"].get("attempted") == "subject_token_issued"]
+    assert len(refused) == 3  # used, another act's, another person's: none unsigned
+    person = world.people[subject]
+    assert world.client.get(f"/v1/subjects/{subject}", headers=person.headers).status_code == 200

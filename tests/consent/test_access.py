@@ -19,6 +19,7 @@ from optinface.consent.schemas import (
     RightKind,
     RightsRequestAnswer,
     RightsRequestCreate,
+    TokenAct,
 )
 from optinface.consent.settings import ConsentSettings
 from tests.support.api import AS_TYPED, ENGLISH
@@ -207,7 +208,8 @@ def test_a_refusal_without_its_ground_and_written_reasons_is_refused(
 def test_a_subject_token_outlives_the_longest_consent(world: World, tmp_path: Path) -> None:
     settings = world.service.settings
     person = world.person()  # the token is issued to the person at their passkey sign-in
-    issued = world.service.issue_subject_token(actor=person.actor)
+    issued = world.service.issue_subject_token(actor=person.actor,
+                                               signed=person.sign(TokenAct()))
     lifetime = issued.token_expires_at - world.clock.now()
     assert lifetime >= timedelta(days=settings.max_consent_days)
     with pytest.raises(ValidationError):

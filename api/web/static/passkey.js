@@ -1,6 +1,7 @@
 // Passkeys in the portal: the person's own device signs every act that creates or ends a legal
-// basis, and each erasure and copy of their templates. Served by the app (no CDN) and loaded with <script src> only, so the pages run under
-// Content-Security-Policy script-src 'self'. Everything is wired through data- attributes.
+// basis, and each erasure, copy of their templates and API token. Served by the app (no CDN) and
+// loaded with <script src> only, so the pages run under Content-Security-Policy
+// script-src 'self'. Everything is wired through data- attributes.
 "use strict";
 
 (function () {
@@ -136,7 +137,7 @@
       return { act: "enrol", consent_id: field("consent_id").value, photo_sha256: await digest(file),
                replaces: replaces && replaces.value ? Number(replaces.value) : null };
     }
-    if (kind === "erase" || kind === "template_copy") {
+    if (kind === "erase" || kind === "template_copy" || kind === "subject_token") {
       return { act: kind };  // the statement names the person, a nonce and its end
     }
     if (kind === "disclose") {
