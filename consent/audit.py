@@ -113,6 +113,8 @@ class AuditAction(StrEnum):
     LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"
     LOG_EVENTS_UNSEALED = "log_events_unsealed"  # events past the witness without a keyed seal
     LOG_SEALS_RESEALED = "log_seals_resealed"  # by the operator, on a log as witnessed (reseal)
+    LOG_PRUNED = "log_pruned"  # the access events a retention run emptied (prune_records)
+    LOG_PRUNES_ADOPTED = "log_prunes_adopted"  # once: those emptied before prune records
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left
@@ -141,6 +143,8 @@ class LoggedEvent(Protocol):
 
     @property
     def seq(self) -> int: ...
+    @property
+    def at(self) -> str: ...
     @property
     def action(self) -> str: ...
     @property

@@ -9,7 +9,9 @@ read-only connection. What is checked, and what each failure means:
   of a pseudonym, which the hash covers only through its seal: :mod:`consent.audit_seals`), a
   seal without its salt that no erasure's event lists, or whose ``prev_hash`` is not its
   predecessor's hash (an insertion, a reordering, or an edit whose own hash was
-  recomputed);
+  recomputed); on the whole log, an event carrying a pruned leaf that no retention run's
+  record names (``pruned_without_record``: emptied by someone else, a young search hidden;
+  :mod:`consent.prune_records`);
 - every checkpoint row: signed by the pinned key as a C2SP note, and its root equal to the root
   recomputed over the events it covers (a consistent rewrite of the chain);
 - every known checkpoint (the witness folder, files a reviewer kept): signed by the pinned key,
@@ -46,7 +48,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import audit_seals, log_retention
+from optinface.consent import audit_seals, log_retention, prune_records
 from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_bytes
 from optinface.consent.crypto import canonical_json
 from optinface.consent.identifiers import is_sha256
@@ -107,6 +109,7 @@ class _Walk:
         self._last = (0, GENESIS)  # the sequence number and hash of the event before
         self._unexplained: dict[str, int] = {}  # a seal without its salt -> the event holding it
         self._forgotten: set[str] = set()  # the seals the erasures' events say they forgot
+        self._prunes = prune_records.PruneCovers()  # emptied events, and the runs' records
 
     def add(self, event: LoggedEvent) -> None:
         body = event_bytes(event)  # once: both the chain hash and the leaf are over it
@@ -122,6 +125,7 @@ class _Walk:
                                                    event.seq))
         if event.action == AuditAction.LOG_ROLLED_BACK:
             self.rollbacks.append((event.seq, event.details))
+        self._prunes.add(event)
         self.leaves.append(bytes.fromhex(kept) if kept and is_sha256(kept)
                            else leaf_hash(body))
         self.hashes[event.seq] = event.hash
@@ -151,13 +155,16 @@ class _Walk:
         return None
 
     def finish(self) -> list[Problem]:
-        """Every problem found; on the whole log, with the salts removed by no erasure."""
-        if not self.whole:  # the erasure that forgot a seal may be filtered out
+        """Every problem found; on the whole log, with the salts removed by no erasure and the
+        events emptied by no retention run (:mod:`consent.prune_records`)."""
+        if not self.whole:  # the erasure that forgot a seal, or the record, may be filtered out
             return self.problems
         return self.problems + [
             Problem(seq, f"event {seq} lost a subject's pseudonym that no erasure forgot"
                          " (edited)")
-            for seal, seq in self._unexplained.items() if seal not in self._forgotten]
+            for seal, seq in self._unexplained.items() if seal not in self._forgotten] + [
+            Problem(seq, prune_records.message(seq), reason=prune_records.PRUNED_WITHOUT_RECORD)
+            for seq in self._prunes.uncovered()]
 
 
 def against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str, *,

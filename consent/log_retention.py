@@ -10,20 +10,29 @@ its Merkle leaf hash (``pruned_leaf``), which the verifier uses in place of the 
 Only events already covered by a signed checkpoint are pruned, so the leaves kept are the ones
 a signature committed to: rewriting one still breaks the signed root, and the next event's
 ``prev_hash`` still pins its chain hash. The edit check of a pruned event is what is given up.
+Each run chains which events it emptied (``log_pruned``, :mod:`consent.prune_records`), so an
+event emptied by anyone else, a young one above all, fails the verification.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, LoggedEvent, event_leaf, log_time
+from optinface.consent import prune_records
+from optinface.consent.audit import AuditAction, Entry, LoggedEvent, event_leaf, log_time
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
+
+if TYPE_CHECKING:  # the record is chained through the runtime
+    from optinface.consent.roles import Actor
+    from optinface.consent.runtime import Runtime
 
 ACCESS_ACTIONS = (AuditAction.VERIFY, AuditAction.IDENTIFY, AuditAction.REFUSED,
                   AuditAction.EXPORT, AuditAction.AUDIT_READ, AuditAction.LOGIN_FAILURE)
+ACTIONS = tuple(str(action) for action in ACCESS_ACTIONS)  # as the table holds them
 
 
 def emptied(event: LoggedEvent) -> bool:
@@ -35,23 +44,36 @@ def emptied(event: LoggedEvent) -> bool:
             and event.probe_sha256 is None and not event.details)
 
 
-def prune(session: Session, *, retention_days: int | None, now: datetime) -> int:
-    """Remove the content of access events older than the retention; how many were pruned."""
+def empty(event: AuditEvent) -> None:
+    """Remove ``event``'s content, keeping the Merkle leaf it had in ``pruned_leaf``."""
+    event.pruned_leaf = event_leaf(event).hex()  # before the content goes
+    event.actor_key_id = None
+    event.purpose = None
+    event.subjects = []
+    event.subject_seals = []
+    event.probe_sha256 = None
+    event.details = {}
+
+
+def prune(runtime: Runtime, session: Session, *, now: datetime, actor: Actor | None) -> int:
+    """Remove the content of access events older than the retention, and chain which in one
+    ``log_pruned`` event (:mod:`consent.prune_records`), in the same transaction: the verifier
+    accepts an emptied event only where such a record names it. How many were pruned."""
+    retention_days = runtime.settings.access_log_retention_days
     if retention_days is None:
         return 0
     signed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
     cutoff = log_time(now - timedelta(days=retention_days))
-    rows = session.scalars(select(AuditEvent).where(
+    rows = list(session.scalars(select(AuditEvent).where(
         AuditEvent.seq <= signed, AuditEvent.at < cutoff, AuditEvent.pruned_leaf.is_(None),
-        AuditEvent.action.in_([str(a) for a in ACCESS_ACTIONS])))
-    count = 0
+        AuditEvent.action.in_(ACTIONS)).order_by(AuditEvent.seq)))
     for event in rows:
-        event.pruned_leaf = event_leaf(event).hex()  # before the content goes
-        event.actor_key_id = None
-        event.purpose = None
-        event.subjects = []
-        event.subject_seals = []
-        event.probe_sha256 = None
-        event.details = {}
-        count += 1
-    return count
+        empty(event)
+    if rows:
+        seqs = [event.seq for event in rows]
+        details = prune_records.record_details(
+            seqs, prune_records.access_between(session, seqs, ACTIONS), cutoff=cutoff,
+            checkpoint=signed)
+        runtime.audit(session, Entry(action=AuditAction.LOG_PRUNED, actor=actor,
+                                     details={**details, "retention_days": retention_days}))
+    return len(rows)

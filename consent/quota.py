@@ -5,7 +5,9 @@ all keys, may make at most ``limit`` matching attempts per UTC day. An attempt i
 identify or verify: a search, or a refusal of one by a gate or the engine (``refused`` with
 ``attempted: identify|verify``); refusals by the quota itself (outcome ``rate_limited``) do not
 count, so a spent key stays spent, no more, nor do unexpected failures (``internal_error``),
-which are the server's, not the caller's.
+which are the server's, not the caller's. A matching event or refusal of the day emptied of
+its key and purpose counts against every key and purpose (``_EMPTIED_TODAY``): retention never
+empties one so young, so whoever did so must not win the key its attempts back.
 
 The check runs inside the write transaction that appends the attempt's audit event. Write
 transactions are serialised (``BEGIN IMMEDIATE``, the same guarantee that keeps the hash chain
@@ -27,6 +29,18 @@ from optinface.consent.tables import AuditEvent
 MATCHING = (str(AuditAction.IDENTIFY), str(AuditAction.VERIFY))
 
 
+_EMPTIED_TODAY = select(func.count()).where(
+    AuditEvent.actor_key_id.is_(None),
+    AuditEvent.action.in_((*MATCHING, str(AuditAction.REFUSED))),
+    AuditEvent.at >= bindparam("start"), AuditEvent.at < bindparam("end"),
+    AuditEvent.pruned_leaf.is_not(None)).scalar_subquery()
+"""The day's matching events and refusals emptied as retention empties (their key, purpose and
+what they refused removed), counted against every key and purpose: retention empties nothing
+younger than half a year (:mod:`consent.prune_records`), so one of today's was emptied with the
+database alone, and must not give its key its attempts back. Read from the key index's rows
+without a key, the day's range."""
+
+
 def _attempts(owner: Mapped[str | None], name: str) -> ColumnElement[int]:
     """The attempts of one owner (a key, or a purpose whichever keys made them) on one day, as
     a scalar subquery. ``at`` is the event's UTC ISO text (the clock is UTC by contract), so a
@@ -34,7 +48,8 @@ def _attempts(owner: Mapped[str | None], name: str) -> ColumnElement[int]:
     attempts: a 1:1 comparison run against every subject in turn is a search too.
 
     Two counts, so that searches, nearly all of the rows, are counted from the index on
-    (owner, action, at) alone; only refusals read their row for what they refused."""
+    (owner, action, at) alone; only refusals read their row for what they refused. Plus the
+    day's emptied events (``_EMPTIED_TODAY``), from the same index's rows without a key."""
     day = (owner == bindparam(name), AuditEvent.at >= bindparam("start"),
            AuditEvent.at < bindparam("end"))
     searches = select(func.count()).where(*day, AuditEvent.action.in_(MATCHING))
@@ -42,7 +57,7 @@ def _attempts(owner: Mapped[str | None], name: str) -> ColumnElement[int]:
         *day, AuditEvent.action == str(AuditAction.REFUSED),
         AuditEvent.details["attempted"].as_string().in_(MATCHING),
         AuditEvent.outcome.not_in((QuotaExceeded.code, UNEXPECTED_FAILURE)))
-    return searches.scalar_subquery() + refusals.scalar_subquery()
+    return searches.scalar_subquery() + refusals.scalar_subquery() + _EMPTIED_TODAY
 
 
 _BY_KEY = _attempts(AuditEvent.actor_key_id, "key")

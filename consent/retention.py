@@ -184,8 +184,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     with runtime.db.transaction() as session:
         destroyed = destroy_ended_templates(runtime, session, now=now, actor=actor)
         asked = request_own_consent(runtime, session, actor=actor)
-        pruned = log_retention.prune(
-            session, retention_days=runtime.settings.access_log_retention_days, now=now)
+        pruned = log_retention.prune(runtime, session, now=now, actor=actor)
         one_time_rows = passkeys.forget_spent_challenges(session, now=now,
                                                          keep_used=(subject_acts.CAPTURE,))
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)

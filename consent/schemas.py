@@ -974,7 +974,9 @@ class ChainStatus(BaseModel):
     reason: str | None = Field(
         default=None, description="A stable code for the first inconsistency, where it has one:"
         " keyed_seal_missing, keyed_seal_invalid (an event past the adoption point that the"
-        " service did not append; the chain's other problems are told in words only).")
+        " service did not append), pruned_without_record (an access event emptied that no"
+        " retention run's log_pruned event names; the chain's other problems are told in words"
+        " only).")
     keyed_seals_checked: bool = Field(
         default=False, description="Each event's keyed seal was checked with the key store's"
         " HMAC key (the server's own check, and `optinface audit verify` where the key store"

@@ -40,6 +40,7 @@ from optinface.consent import (
     incidents,
     ledger,
     log_reseal,
+    log_retention,
     log_seals,
     matching,
     operating_point,
@@ -47,6 +48,7 @@ from optinface.consent import (
     page_sessions,
     policies,
     probe_consent,
+    prune_records,
     purpose_withdrawal,
     retention_policy,
     review,
@@ -286,6 +288,9 @@ def _wire(
         logger.info("audit log seals adopted (once), through event %d", through)
     with db.transaction() as session:  # events appended since the witness last signed
         not_as_witnessed.append(log_seals.record_unsealed(runtime, session))
+    if (adopted_prunes := prune_records.adopt_once(runtime,
+                                                   actions=log_retention.ACTIONS)) is not None:
+        logger.info("emptied audit events adopted as pruned (once): %d", adopted_prunes)
     # Before any row is used.
     if (adopted := row_seals.adopt_once(runtime,
                                         log_sound=not any(not_as_witnessed))) is not None:

@@ -18,6 +18,7 @@ from optinface.consent.web_addresses import require_base_url, require_origin, re
 from optinface.engine.settings import EngineSettings
 
 ACCESS_LOG_MAX_DAYS = 365  # the longest an access log keeps its content without a hold
+ACCESS_LOG_MIN_DAYS = 183  # the shortest (AI Act arts. 19, 26(6)): what a prune record obeys
 
 
 class Jurisdiction(StrEnum):
@@ -217,7 +218,8 @@ class ConsentSettings(EngineSettings):
     # Access-log events lose their content after this many days (consent.log_retention): 6 to
     # 12 months (CNIL deliberation 2021-122; the AI Act, arts. 19 and 26(6), asks at least 6).
     # Longer, or unset (kept whole), only under an investigation hold, stated in the policy.
-    access_log_retention_days: int | None = Field(default=ACCESS_LOG_MAX_DAYS, ge=183,
+    access_log_retention_days: int | None = Field(default=ACCESS_LOG_MAX_DAYS,
+                                                  ge=ACCESS_LOG_MIN_DAYS,
                                                   le=LONGEST_DAYS)
     access_log_hold: OneLine | None = Field(
         default=None, max_length=500,

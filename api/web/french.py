@@ -716,6 +716,14 @@ FRENCH: dict[str, str] = {
         "Événements du journal attestés par le témoin scellés de nouveau par l'exploitant, avec"
         " le magasin de clés"
     ),
+    "Access events emptied by the retention period (which, and why)": (
+        "Événements d'accès vidés au terme de leur durée de conservation (lesquels, et"
+        " pourquoi)"
+    ),
+    "Access events emptied before prune records vouched for (once, after an upgrade)": (
+        "Événements d'accès vidés avant les relevés d'élagage reconnus (une fois, après une"
+        " mise à jour)"
+    ),
     "Erasure asked, already done by another (answered with its receipt)": (
         "Effacement demandé, déjà effectué par un autre (réponse avec son reçu)"
     ),

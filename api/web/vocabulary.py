@@ -73,6 +73,9 @@ ACTIONS: dict[str, str] = {
                            " database alone)",
     "log_seals_resealed": "Witnessed log events sealed again by the operator, with the key"
                           " store",
+    "log_pruned": "Access events emptied by the retention period (which, and why)",
+    "log_prunes_adopted": "Access events emptied before prune records vouched for (once, after"
+                          " an upgrade)",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",

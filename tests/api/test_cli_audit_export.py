@@ -327,6 +327,10 @@ def test_an_export_with_pruned_access_events_verifies_by_their_kept_leaves(
     code, output = verify_export(saved, saved.pruned, "--data-dir", str(saved.data_dir))
     assert code == 0 and output.endswith("keyed seals: every event's checked with the key"
                                          " store\n"), output  # an emptied event keeps its seal
+    # Each emptied event is named by the run's record (consent.prune_records), after it.
+    [record] = [e for e in events if e["action"] == "log_pruned"]
+    assert all(any(a <= e["seq"] <= b for a, b in record["details"]["ranges"])
+               and e["seq"] < record["seq"] for e in pruned)
     pruned[0]["pruned_leaf"] = "00" * 32  # the leaf the signed checkpoint committed to, edited
     code, output = verify_export(saved, written(tmp_path, events), "--against", str(saved.later))
     assert code == 1 and "(rewritten)" in output, output

@@ -1,6 +1,7 @@
 """What whoever writes the database, without the key store, can do to the audit log: append an
 event at its tail in plain SQL, chained and hashed with the log's own code, as the service
-would, so the chain and the witness's checkpoints find nothing wrong with it."""
+would, so the chain and the witness's checkpoints find nothing wrong with it; or empty an access
+event as retention does, whatever its age (the red team's ``prune_one.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import JSON, Engine, bindparam, text
+from sqlalchemy.orm import Session
 
-from optinface.consent import audit_seals
+from optinface.consent import audit_seals, log_retention
 from optinface.consent.audit import event_hash
+from optinface.consent.tables import AuditEvent
 
 _INSERT = text(
     "INSERT INTO audit_events (seq, at, actor_key_id, actor_role, action, purpose, subjects,"
@@ -46,3 +49,13 @@ def keyed_seal_of(engine: Engine, seq: int) -> str:
                                    {"seq": seq}).scalar_one()
     assert isinstance(found, str)
     return found
+
+
+def empty_by_sql(engine: Engine, seq: int) -> None:
+    """Empty access event ``seq`` as retention would, with the ledger alone (its own
+    connection, the service running or not) and no age limit: ``prune_one.py``."""
+    with Session(engine) as session:
+        event = session.get(AuditEvent, seq)
+        assert event is not None and event.action in log_retention.ACTIONS
+        log_retention.empty(event)  # what retention does, with no age limit
+        session.commit()
