@@ -21,7 +21,18 @@ held back by signatures the copy cannot make:
 - a new admin key is made only on the command line while ``admin_mfa`` is on;
 - the passkey routes are closed while it is off, so nothing is bound before the operator
   turns it on;
-- each binding is journaled in the witness folder, so a restored copy binds it again.
+- each binding is journaled in the witness folder, so a restored copy binds it again;
+- the binding row, with its step-up's keyed hash and expiry, carries a seal only the service
+  makes (:func:`consent.row_seals.seal_admin_passkey`, at every write) and names a passkey
+  registered as an admin's (its sealed capacity): a row written by SQL, binding a person's
+  passkey or moving a step-up's expiry, grants nothing (``passkey_unsealed``), so neither a
+  planted passkey nor a captured token revived in the database steps a key up.
+
+The step-up's lifetime is sealed with the binding rather than written into a self-describing
+token: the token stays a random secret kept as a keyed hash, one per key, and the one seal
+already checked at every use covers its hash and expiry, so an expiry moved by SQL breaks the
+seal (the binding then grants nothing until the key registers again on the operator's link) and
+a row copied back from earlier carries its own, earlier, expiry.
 
 What it does not cover, on purpose: a break-glass key (:func:`consent.break_glass.is_break_glass`),
 whose controls are its expiry and the witness; the command line, which acts in process with the
@@ -32,6 +43,7 @@ lasts, the other admin-only acts a copied key and token do (keys revoked, purpos
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -54,6 +66,7 @@ from optinface.consent.errors import (
     SecondFactorRequired,
 )
 from optinface.consent.identifiers import is_identifier
+from optinface.consent.keys import KeyRing
 from optinface.consent.roles import PERMISSIONS, Actor, Permission, Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
@@ -76,7 +89,9 @@ from optinface.consent.tables import (
     PasskeyCredential,
 )
 
-ADMIN_PASSKEY = "admin-passkey"
+logger = logging.getLogger(__name__)
+
+ADMIN_PASSKEY = row_seals.ADMIN_CAPACITY
 """The kind of the one-time link a registration rides on, and the passkey's capacity."""
 STEP_UP = "admin_step_up"
 """The ceremony kind, and the act its statement names."""
@@ -103,6 +118,7 @@ class Problem(StrEnum):
     STEP_UP_WRONG = "step_up_wrong"
     STEP_UP_EXPIRED = "step_up_expired"
     NO_APPROVAL = "no_approval"
+    PASSKEY_UNSEALED = "passkey_unsealed"
 
 
 def needs_step_up(settings: ConsentSettings, actor: Actor, permission: Permission) -> bool:
@@ -129,11 +145,34 @@ def require_operator_for_admin_key(settings: ConsentSettings, role: Role) -> Non
                         " command line (optinface keys create --role admin), not over the API")
 
 
+def _unsealed(runtime: Runtime, factor: AdminPasskey) -> bool:
+    """Whether ``factor`` carries no valid seal (written or edited without the key store): it
+    grants nothing, and is said once (:func:`_say_once`)."""
+    if row_seals.admin_passkey_sealed(runtime.keys, factor):
+        return False
+    _say_once(runtime, factor, "carries no valid seal (written or edited in the database"
+                               " without the key store)")
+    return True
+
+
+def _say_once(runtime: Runtime, factor: AdminPasskey, why: str) -> None:
+    """Log as an error, once per process for each such row, a binding that grants nothing."""
+    said = (factor.api_key_id, factor.seal)
+    if said not in runtime.unsealed_bindings:
+        runtime.unsealed_bindings.add(said)
+        logger.error("admin key %s: its passkey binding %s: it grants no second factor; the key"
+                     " registers its passkey again on the operator's link", factor.api_key_id,
+                     why)
+
+
 def _problem(factor: AdminPasskey | None, token: str | None, *, runtime: Runtime,
              now: datetime) -> Problem | None:
-    """Why ``token`` does not stand for the key of ``factor`` now, or None when it does."""
+    """Why ``token`` does not stand for the key of ``factor`` now, or None when it does: the
+    binding's seal first, since it covers the step-up's hash and expiry."""
     if factor is None:
         return Problem.NO_PASSKEY
+    if _unsealed(runtime, factor):
+        return Problem.PASSKEY_UNSEALED
     if not token:
         return Problem.NO_STEP_UP
     digest = runtime.keys.keyed_hash(token, domain=STEP_UP_HASH_DOMAIN)
@@ -149,6 +188,9 @@ _ADVICE = {
                         " admin-passkey-link KEY_ID), register it, then step up",
     Problem.NO_APPROVAL: "sign the approval of POST /v1/admin/passkey/options with this key's"
                          " current passkey, or ask the operator for a link",
+    Problem.PASSKEY_UNSEALED: "this key's passkey was not bound by this service; ask the"
+                              " operator for this key's passkey link (optinface keys"
+                              " admin-passkey-link KEY_ID) and register it again",
 }
 _STEP_UP_ADVICE = ("step up with this key's passkey (POST /v1/admin/step-up) and send the token"
                    " in X-OptinFace-Step-Up")
@@ -235,7 +277,7 @@ def registration_options(runtime: Runtime, *, actor: Actor,
             if _key_of(link) != actor.key_id:
                 raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
         else:
-            _, approver = _passkey_of(session, actor)
+            _, approver = _passkey_of(session, runtime, actor)
             link, _ = _new_link(session, runtime, key_id=actor.key_id,
                                 created_by=actor.key_id, now=now)
         ceremony, options = passkeys.registration_options(
@@ -265,7 +307,7 @@ def _approve(session: Session, runtime: Runtime, actor: Actor, body: AdminPasske
              now: datetime) -> None:
     """Refuse a replacement on the key's own link that its current passkey did not approve,
     by signing a statement naming this act, this key and this registration's ceremony."""
-    _, current = _passkey_of(session, actor)
+    _, current = _passkey_of(session, runtime, actor)
     if body.approval is None:
         raise _refuse(Problem.NO_APPROVAL)
     ceremony = passkeys.take_ceremony(session, body.approval.ceremony_id, kind=REPLACE, now=now)
@@ -297,7 +339,8 @@ def register(runtime: Runtime, *, actor: Actor,
         credential, _ = passkeys.register(session, body.ceremony_id, body.credential,
                                           kind=ADMIN_PASSKEY, keys=runtime.keys,
                                           settings=runtime.settings, now=now)
-        replaced = _bind(session, key_id=actor.key_id, credential=credential, now=now)
+        replaced = _bind(session, runtime.keys, key_id=actor.key_id, credential=credential,
+                         now=now)
         erasure_journal.record(runtime.settings.witness_dir, erasure_journal.AdminPasskeyBound(
             key_id=actor.key_id, credential_id=credential.id,
             public_key=passkeys.b64url(credential.public_key), at=now))
@@ -309,20 +352,24 @@ def register(runtime: Runtime, *, actor: Actor,
                                       registered_at=now, replaced=replaced)
 
 
-def _bind(session: Session, *, key_id: str, credential: PasskeyCredential,
+def _bind(session: Session, keys: KeyRing, *, key_id: str, credential: PasskeyCredential,
           now: datetime) -> bool:
-    """Make ``credential`` the key's one passkey, its earlier one and step-up gone; whether it
-    replaced one."""
+    """Make ``credential`` the key's one passkey, its earlier one and step-up gone, sealed;
+    whether it replaced one."""
     factor = session.get(AdminPasskey, key_id)
     if factor is None:
-        session.add(AdminPasskey(api_key_id=key_id, credential_id=credential.id,
-                                 registered_at=now))
+        factor = AdminPasskey(api_key_id=key_id, credential_id=credential.id, registered_at=now)
+        row_seals.seal_admin_passkey(keys, factor)
+        session.add(factor)
         return False
     earlier = factor.credential_id
     factor.credential_id, factor.registered_at = credential.id, now
     factor.step_up_hash = factor.step_up_expires_at = None
+    row_seals.seal_admin_passkey(keys, factor)
     session.flush()
-    session.execute(delete(PasskeyCredential).where(PasskeyCredential.id == earlier))
+    session.execute(delete(PasskeyCredential).where(  # never a person's, bound by SQL
+        PasskeyCredential.id == earlier, PasskeyCredential.capacity == ADMIN_PASSKEY,
+        PasskeyCredential.subject_id.is_(None)))
     return True
 
 
@@ -358,16 +405,25 @@ def bind_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
             row_seals.seal_passkey(runtime.keys, session, credential)  # the journal's, witnessed
             session.add(credential)
             session.flush()
-        _bind(session, key_id=key_id, credential=credential, now=entry.at)
+        _bind(session, runtime.keys, key_id=key_id, credential=credential, now=entry.at)
         bound += 1
     return bound
 
 
-def _passkey_of(session: Session, actor: Actor) -> tuple[AdminPasskey, PasskeyCredential]:
+def _passkey_of(session: Session, runtime: Runtime,
+                actor: Actor) -> tuple[AdminPasskey, PasskeyCredential]:
+    """The key's binding and its passkey, to sign with: refused (``passkey_unsealed``) unless
+    the service sealed the binding and the passkey is one registered as an admin's, on its own
+    sealed fields (never a person's)."""
     factor = session.get(AdminPasskey, actor.key_id)
     credential = session.get(PasskeyCredential, factor.credential_id) if factor else None
     if factor is None or credential is None:
         raise _refuse(Problem.NO_PASSKEY)
+    if _unsealed(runtime, factor):
+        raise _refuse(Problem.PASSKEY_UNSEALED)
+    if not row_seals.is_admin_kind(runtime.keys, session, credential):
+        _say_once(runtime, factor, "names a passkey not registered as an admin's")
+        raise _refuse(Problem.PASSKEY_UNSEALED)
     return factor, credential
 
 
@@ -376,7 +432,7 @@ def step_up_options(runtime: Runtime, *, actor: Actor) -> PasskeyChallenge:
     nonce."""
     now = runtime.clock.now()
     with _tallied(runtime, actor), runtime.db.transaction() as session:
-        _, credential = _passkey_of(session, actor)
+        _, credential = _passkey_of(session, runtime, actor)
         statement = {"act": STEP_UP, "key_id": actor.key_id, "nonce": secrets.token_hex(16)}
         ceremony, options = passkeys.assertion_options(
             session, kind=STEP_UP, statement=statement, credentials=[credential],
@@ -393,13 +449,14 @@ def step_up(runtime: Runtime, *, actor: Actor, body: PasskeyResponse) -> StepUp:
         if (ceremony.statement or {}).get("key_id") != actor.key_id:
             raise ChallengeInvalid(f"challenge {body.ceremony_id} is for another key",
                                    details={"ceremony_id": body.ceremony_id})
-        factor, credential = _passkey_of(session, actor)
+        factor, credential = _passkey_of(session, runtime, actor)
         passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],
                                   keys=runtime.keys, settings=runtime.settings)
         token = STEP_UP_PREFIX + secrets.token_urlsafe(32)
         expires_at = now + timedelta(minutes=runtime.settings.step_up_minutes)
         factor.step_up_hash = runtime.keys.keyed_hash(token, domain=STEP_UP_HASH_DOMAIN)
         factor.step_up_expires_at = expires_at
+        row_seals.seal_admin_passkey(runtime.keys, factor)  # the expiry: the service's alone
         runtime.audit(session, Entry(
             action=AuditAction.ADMIN_STEPPED_UP, actor=actor,
             details={"credential_hash": passkeys.audit_reference(runtime.keys, credential),

@@ -108,6 +108,9 @@ class AuditAction(StrEnum):
     # or, once instead, not sealed: that start found the log other than its witness signed it
     ROW_SEALS_NOT_ADOPTED = "row_seals_not_adopted"
     ROW_SEALS_RESEALED = "row_seals_resealed"  # by the operator, with the key store (reseal)
+    # once, on a ledger whose rows were adopted before admin bindings were sealed (0034)
+    ADMIN_PASSKEYS_ADOPTED = "admin_passkeys_adopted"
+    ADMIN_PASSKEYS_NOT_ADOPTED = "admin_passkeys_not_adopted"
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for
     # or, once instead, not vouched for: that start found the log other than its witness signed
     LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"

@@ -9,7 +9,8 @@ the key store, apart from the data (:mod:`consent.keys`), so each such row is se
 service writes it, with HMAC-SHA256 under that key over exactly the fields that grant
 something, and each use checks the seal: a row written or edited without the key store grants
 nothing (:func:`passkey_sealed`, :func:`opted_in`, :func:`declaration_sealed`,
-:func:`template_sealed`, :func:`api_key_sealed`).
+:func:`template_sealed`, :func:`api_key_sealed`, :func:`admin_passkey_sealed`: an admin key's
+binding to its passkey, with its step-up's hash and expiry).
 
 Rows written before the seals existed (migration 0030) are sealed once, at the first start
 after the upgrade, and that adoption is chained with its counts (:func:`adopt_once`): from then
@@ -20,7 +21,9 @@ anything, and a row planted before the upgrade was sealed with the others; an op
 names no time, so a seal copied from an older copy of the same person's row opts them in again
 (the witness journal's opt-outs, replayed at start, undo that), and a revoked key's older row
 copied back whole authenticates again (the journal's revocations, replayed at start, undo
-that): see the README, "Keys, backups and erasure".
+that): see the README, "Keys, backups and erasure". An admin key's bindings, sealed since
+migration 0034, are adopted the same way, once, on a ledger whose rows were adopted before
+(:func:`adopt_bindings_once`), and only those naming a passkey registered as an admin's.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from optinface.consent.errors import PasskeyUnsealed
 from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import KeyRing
 from optinface.consent.tables import (
+    AdminPasskey,
     ApiKey,
     AuditEvent,
     PasskeyCredential,
@@ -69,6 +73,7 @@ class RowKind(StrEnum):
     DECLARATION = "declaration"
     TEMPLATE = "template"
     API_KEY = "api-key"
+    ADMIN_PASSKEY = "admin-passkey"
 
 
 def seal(keys: KeyRing, kind: RowKind, fields: Mapping[str, Any]) -> str:
@@ -242,6 +247,91 @@ def api_key_sealed(keys: KeyRing, key_id: str, row: KeyFields) -> bool:
     return matches(keys, RowKind.API_KEY, _api_key_fields(key_id, row), row.seal)
 
 
+# Admin keys' passkeys ----------------------------------------------------------------------------
+ADMIN_CAPACITY = "admin-passkey"
+"""The capacity of a passkey registered as an admin key's second factor (``consent.admin_mfa``
+names the same): the only kind an admin key's binding may name."""
+
+
+def _admin_passkey_fields(factor: AdminPasskey) -> dict[str, Any]:
+    """What a binding grants: this key, this passkey, since when, and its step-up until when. The
+    step-up's hash and expiry are sealed with it: an expiry moved by SQL, or a token's hash
+    written in, breaks the seal, so the binding then grants nothing."""
+    return {"key": factor.api_key_id, "credential": factor.credential_id,
+            "registeredAt": _when(factor.registered_at), "stepUpHash": factor.step_up_hash,
+            "stepUpExpiresAt": _when(factor.step_up_expires_at)}
+
+
+def seal_admin_passkey(keys: KeyRing, factor: AdminPasskey) -> None:
+    """Seal ``factor`` as it now is: at every write (a binding, a replacement, a step-up)."""
+    factor.seal = seal(keys, RowKind.ADMIN_PASSKEY, _admin_passkey_fields(factor))
+
+
+def admin_passkey_sealed(keys: KeyRing, factor: AdminPasskey) -> bool:
+    return matches(keys, RowKind.ADMIN_PASSKEY, _admin_passkey_fields(factor), factor.seal)
+
+
+def is_admin_kind(keys: KeyRing, session: Session, credential: PasskeyCredential) -> bool:
+    """Whether ``credential`` is one registered as an admin key's passkey, on its sealed fields
+    (no subject, the admin capacity): a person's passkey is never an admin's second factor."""
+    return (credential.subject_id is None and credential.capacity == ADMIN_CAPACITY
+            and passkey_sealed(keys, session, credential))
+
+
+def _bindings_to_seal(keys: KeyRing, session: Session,
+                      factors: list[AdminPasskey]) -> list[AdminPasskey]:
+    """The bindings an adoption or a reseal may seal: those naming an admin passkey. One naming
+    a person's passkey, or none, is left unsealed (it grants nothing) and logged as an error."""
+    fit = [factor for factor in factors if (credential := session.get(
+        PasskeyCredential, factor.credential_id)) is not None
+        and is_admin_kind(keys, session, credential)]
+    if len(fit) < len(factors):
+        logger.error("%d admin key binding(s) name no admin passkey (a person's, or none): left"
+                     " unsealed, they grant no second factor", len(factors) - len(fit))
+    return fit
+
+
+ADMIN_BINDINGS = "admin_passkeys"
+"""The key of a row-seal adoption's details counting the admin bindings: present on an adoption
+(or its refusal) made since bindings are sealed, which is then theirs too."""
+
+
+def adopt_bindings_once(runtime: Runtime, *, log_sound: bool) -> int | None:
+    """At the first start after migration 0034, on a ledger whose rows were adopted before it
+    (:func:`adopt_once` ran with an older version), seal the admin keys' bindings then present,
+    once, as :func:`adopt_once` sealed the other rows, chained as ``admin_passkeys_adopted``
+    with how many were sealed and how many were left: only those naming an admin passkey; none
+    where the log is not as witnessed (``admin_passkeys_not_adopted``, for good). How many, or
+    None when already done: that event, or a row-seal adoption whose details count the
+    bindings (:data:`ADMIN_BINDINGS`: a new ledger's, or one upgraded from before 0030)."""
+    with runtime.db.transaction() as session:
+        for event in session.scalars(select(AuditEvent).where(AuditEvent.action.in_([
+                str(action) for action in _ADOPTIONS]))):
+            if event.action not in _ROW_ADOPTIONS or ADMIN_BINDINGS in (event.details or {}):
+                return None
+        if not log_sound:
+            logger.error("admin passkey bindings NOT adopted: this start found the audit log"
+                         " other than its witness signed it; each admin key registers its"
+                         " passkey again on the operator's link (chained as"
+                         " admin_passkeys_not_adopted)")
+            runtime.audit(session, Entry(action=AuditAction.ADMIN_PASSKEYS_NOT_ADOPTED,
+                                         actor=None, details={"reason": "log_not_as_witnessed"}))
+            return None
+        factors = list(session.scalars(select(AdminPasskey)))
+        fit = _bindings_to_seal(runtime.keys, session, factors)
+        for factor in fit:
+            seal_admin_passkey(runtime.keys, factor)
+        runtime.audit(session, Entry(action=AuditAction.ADMIN_PASSKEYS_ADOPTED, actor=None,
+                                     details={"sealed": len(fit),
+                                              "left": len(factors) - len(fit)}))
+        return len(fit)
+
+
+_ROW_ADOPTIONS = (AuditAction.ROW_SEALS_ADOPTED, AuditAction.ROW_SEALS_NOT_ADOPTED)
+_ADOPTIONS = (*_ROW_ADOPTIONS, AuditAction.ADMIN_PASSKEYS_ADOPTED,
+              AuditAction.ADMIN_PASSKEYS_NOT_ADOPTED)
+
+
 # Adoption, once -------------------------------------------------------------------------------
 def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     """At the first start with seals (after migration 0030, or a new ledger's first), seal
@@ -275,7 +365,8 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
                          " at them (optinface keys reseal --dry-run), seals them again (chained"
                          " as row_seals_not_adopted)")
             runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_NOT_ADOPTED, actor=None,
-                                         details={"reason": "log_not_as_witnessed"}))
+                                         details={"reason": "log_not_as_witnessed",
+                                                  ADMIN_BINDINGS: 0}))
             return None
         counts = _seal_all(keys, session, now=runtime.clock.now())
         runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_ADOPTED, actor=None,
@@ -329,6 +420,7 @@ class _Granting:
     templates: list[Template]
     pseudonyms: dict[int, str]
     api_keys: list[ApiKey]
+    admin_passkeys: list[AdminPasskey]
 
 
 def _granting(session: Session) -> _Granting:
@@ -342,6 +434,7 @@ def _granting(session: Session) -> _Granting:
         pseudonyms={row.id: row.pseudonym for row in session.execute(
             select(Subject.id, Subject.pseudonym))},
         api_keys=list(session.scalars(select(ApiKey))),
+        admin_passkeys=list(session.scalars(select(AdminPasskey))),
     )
 
 
@@ -356,6 +449,8 @@ def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, lis
             keys, template_id=t.id, pseudonym=rows.pseudonyms[t.subject_id],
             consent_id=t.consent_id, model_id=t.model_id, found=t.seal)],
         "api_keys": [k.id for k in rows.api_keys if not api_key_sealed(keys, k.id, k)],
+        ADMIN_BINDINGS: [f.api_key_id for f in rows.admin_passkeys
+                         if not admin_passkey_sealed(keys, f)],
     }
 
 
@@ -375,6 +470,10 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
         seal_template(keys, template, pseudonym=rows.pseudonyms[template.subject_id])
     for key in rows.api_keys:
         seal_api_key(keys, key)
+    session.flush()  # the passkeys' seals, which say which bindings name an admin passkey
+    bindings = _bindings_to_seal(keys, session, rows.admin_passkeys)
+    for factor in bindings:
+        seal_admin_passkey(keys, factor)
     return {"passkeys": len(rows.credentials), "opt_ins": len(rows.opted_in),
             "declarations": len(rows.declarations), "templates": len(rows.templates),
-            "api_keys": len(rows.api_keys)}
+            "api_keys": len(rows.api_keys), ADMIN_BINDINGS: len(bindings)}

@@ -54,6 +54,9 @@ class Runtime:
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )
+    unsealed_bindings: set[tuple[str, str | None]] = field(default_factory=set)
+    """The admin keys' bindings (key, seal) this process found unsealed and logged as an error
+    (:mod:`consent.admin_mfa`): each is logged once, however often the key is refused."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""

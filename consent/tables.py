@@ -389,6 +389,8 @@ class AdminPasskey(Base):
     # One step-up at a time per key: a new one ends the previous.
     step_up_hash: Mapped[str | None] = mapped_column(String(64))
     step_up_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Over all the above, by the service alone (consent.row_seals, migration 0034).
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):

@@ -176,13 +176,15 @@ def reseal(
                           " database is among them) and seal nothing.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Seal every passkey, opt-in, declaration, template and API key again, chained.
+    """Seal every passkey, opt-in, declaration, template, API key and admin binding again.
 
-    Rows that grant something carry a seal made with the key store; a migration below 0030 and
-    back, or an adoption refused because the log differed from its witness, leaves them unsealed,
-    so they grant nothing. This is the operator's own act, where the data directory and the key
-    store are (on SQLite with the server stopped); the log keeps the reason and how many rows of
-    each kind were sealed, for reviewers to compare with what the log registered.
+    Rows that grant something carry a seal made with the key store; a migration below 0030 (or,
+    for admin keys' bindings to their passkeys, 0034) and back, or an adoption refused because
+    the log differed from its witness, leaves them unsealed, so they grant nothing. A binding
+    naming a passkey not registered as an admin's (a person's) is never sealed. This is the
+    operator's own act, where the data directory and the key store are (on SQLite with the
+    server stopped); the log keeps the reason and how many rows of each kind were sealed, for
+    reviewers to compare with what the log registered.
 
     Look first: --dry-run lists, by kind, the rows without a valid seal (opt-ins by pseudonym),
     so that a row someone planted in the database is not sealed with the others.

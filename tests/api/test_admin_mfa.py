@@ -8,23 +8,28 @@ whose answers the ``webauthn`` library checks, over HTTP, on a real ledger.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from optinface.api.deps import STEP_UP_HEADER
+from optinface.api.soft_person import SoftHttpPerson
+from optinface.consent import row_seals
 from optinface.consent.declaration import ADMIN_MFA_MEASURE
 from optinface.consent.errors import SecondFactorOff
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.tables import AdminPasskey
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
     ORIGIN,
@@ -233,6 +238,80 @@ def test_a_copied_key_and_step_up_cannot_replace_the_passkey_only_its_current_pa
     assert replaced.status_code == 201 and replaced.json()["replaced"] is True
     assert _problem(owner.act(step_up=owner.token)) == "step_up_wrong"  # ended with its passkey
     assert owner.act(step_up=owner.step_up()).status_code == 201
+
+
+def _sql(service: OptinFace, statement: str, **values: object) -> None:
+    """One statement written into the ledger by someone who holds the database, not the key
+    store: the red team's operator."""
+    with service.runtime.db.transaction() as session:
+        session.execute(text(statement), values)
+
+
+@both_backends
+def test_a_persons_passkey_bound_to_an_admin_key_by_sql_steps_up_nothing(
+    guarded: tuple[OptinFace, TestClient, Keys], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Red team 2, finding 1: a person's passkey (registered on a subject's link, sealed as
+    theirs) bound to the admin key by an INSERT neither steps the key up nor approves a
+    replacement; the binding is said once in the operator's log, the person keeps their
+    passkey, and the operator's link still binds a real one."""
+    service, client, keys = guarded
+    shell = client.post("/v1/subjects", json={"age_category": "adult"}, headers=auth(keys.portal))
+    person = SoftHttpPerson.take_over(client, shell.json()["enrolment"]["secret"], origin=ORIGIN)
+    admin = Admin(client, keys.admin, device=person.authenticator)  # the tester holds it
+    _sql(service, "INSERT INTO admin_passkeys (api_key_id, credential_id, registered_at)"
+         " SELECT :key, c.id, :now FROM passkey_credentials c JOIN subjects s"
+         " ON s.id = c.subject_id WHERE s.pseudonym = :pseudonym",
+         key=admin.key_id, now=datetime.now(UTC).replace(tzinfo=None),
+         pseudonym=person.pseudonym)
+    with caplog.at_level(logging.ERROR, logger="optinface.consent.admin_mfa"):
+        assert _problem(admin.post("/v1/admin/step-up/options", {})) == "passkey_unsealed"
+        assert _problem(admin.act(step_up="stu_anything")) == "passkey_unsealed"
+        thief = Admin(client, keys.admin)  # a real admin-kind passkey, approved by the plant
+        assert _problem(thief.register(approver=person.authenticator)) == "passkey_unsealed"
+        # Sealed as if the service had bound it (the key store's holder): still a person's.
+        with service.runtime.db.transaction() as session:
+            factor = session.get(AdminPasskey, admin.key_id)
+            assert factor is not None
+            row_seals.seal_admin_passkey(service.runtime.keys, factor)
+        assert _problem(admin.post("/v1/admin/step-up/options", {})) == "passkey_unsealed"
+        assert _problem(thief.register(approver=person.authenticator)) == "passkey_unsealed"
+    said = [r for r in caplog.records if "grants no second factor" in r.getMessage()]
+    assert len(said) == 2, said  # the unsealed row once, the person's passkey once
+    person.sign_in()  # the person's passkey is theirs still
+
+    owner = Admin(client, keys.admin)
+    registered = owner.enrol(service)  # the operator's link replaces the plant
+    assert registered.status_code == 201 and registered.json()["replaced"] is True
+    assert owner.act(step_up=owner.step_up()).status_code == 201
+    person.sign_in()  # the plant's replacement deleted no one's passkey
+    service.flush_auth_failures()
+    tallies = client.get("/v1/audit/events", params={"action": "login_failure"},
+                         headers=auth(keys.reviewer)).json()["events"]
+    assert sum(tally["details"]["reasons"].get("second_factor:passkey_unsealed", 0)
+               for tally in tallies) == 5
+
+
+@both_backends
+def test_an_expired_step_up_revived_by_sql_opens_nothing(
+    guarded: tuple[OptinFace, TestClient, Keys], clock: FakeClock
+) -> None:
+    """Red team 2, finding 2: the step-up's expiry is sealed with the binding, so a captured
+    token whose expiry is moved forward in the database is refused, and so is the binding,
+    until the operator's link binds the key's passkey again."""
+    service, client, keys = guarded
+    admin = Admin(client, keys.admin)
+    assert admin.enrol(service).status_code == 201
+    token = admin.step_up()
+    clock.advance(minutes=service.settings.step_up_minutes, seconds=1)
+    assert _problem(admin.act(step_up=token)) == "step_up_expired"
+    _sql(service, "UPDATE admin_passkeys SET step_up_expires_at = :later WHERE api_key_id = :key",
+         later=(clock.now() + timedelta(days=365)).replace(tzinfo=None), key=admin.key_id)
+    assert _problem(admin.act(step_up=token)) == "passkey_unsealed"
+    assert _problem(admin.post("/v1/admin/step-up/options", {})) == "passkey_unsealed"
+    assert admin.enrol(service).status_code == 201
+    assert _problem(admin.act(step_up=token)) == "step_up_wrong"
+    assert admin.act(step_up=admin.step_up()).status_code == 201
 
 
 def test_a_copied_key_and_step_up_mint_no_admin_key(

@@ -34,10 +34,18 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
-from optinface.consent.tables import ApiKey, AuditEvent
+from optinface.consent.tables import AdminPasskey, ApiKey, AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world, refused, row_count
+from tests.support.consent import (
+    FakeClock,
+    World,
+    admin_step_up,
+    make_world,
+    refused,
+    register_admin_passkey,
+    row_count,
+)
 
 
 def _plant_passkey(service: OptinFace, pseudonym: str | None, *,
@@ -134,11 +142,12 @@ def test_a_planted_admin_passkey_steps_up_no_admin_key(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
 ) -> None:
     """An admin key's passkey lives in the same table (consent.admin_mfa): one planted and
-    bound to the key in SQL gets no step-up, and the refusal is chained."""
+    bound to the key in SQL gets no step-up, nor once the binding is sealed (as only the key
+    store's holder could): the passkey's own seal is not the service's."""
     with closing(OptinFace.open(settings.model_copy(update={"admin_mfa": True}),
                                 pipeline=pipeline, clock=clock)) as service:
         admin = make_world(service, clock).admin
-        device = _plant_passkey(service, None, capacity="admin-passkey")
+        _plant_passkey(service, None, capacity="admin-passkey")
         with service.runtime.db.transaction() as session:
             credential = session.execute(text(
                 "SELECT id FROM passkey_credentials WHERE capacity = 'admin-passkey'")).scalar()
@@ -147,12 +156,12 @@ def test_a_planted_admin_passkey_steps_up_no_admin_key(
                 " VALUES (:key, :credential, :now)"),
                 {"key": admin.key_id, "credential": credential,
                  "now": clock.now().replace(tzinfo=None)})
-        asked = service.step_up_options(actor=admin)
-        refused("passkey_unsealed", lambda: service.step_up(actor=admin, body=PasskeyResponse(
-            ceremony_id=asked.ceremony_id, credential=device.get(asked.options))))
-        [event] = _refusals(service, "passkey_unsealed")
-        assert event.actor_key_id == admin.key_id
-        assert event.details == {"attempted": "admin_stepped_up"}
+        refused("second_factor_required", lambda: service.step_up_options(actor=admin))
+        with service.runtime.db.transaction() as session:  # the binding sealed: not the passkey
+            factor = session.get(AdminPasskey, admin.key_id)
+            assert factor is not None
+            row_seals.seal_admin_passkey(service.runtime.keys, factor)
+        refused("second_factor_required", lambda: service.step_up_options(actor=admin))
 
 
 @both_backends
@@ -284,7 +293,7 @@ def test_rows_from_before_the_seals_are_adopted_once_and_rows_planted_after_are_
             # root, portal, researcher, reviewer keys hold no passkey; the person does
             assert adopted.details == {"passkeys": 1, "opt_ins": 1, "declarations": 1,
                                        "templates": 1,
-                                       "api_keys": api_keys}
+                                       "api_keys": api_keys, "admin_passkeys": 0}
         assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
         assert _sign_in(service, world.people[pseudonym].authenticator) == pseudonym
         device = _plant_passkey(service, pseudonym)
@@ -355,3 +364,56 @@ def test_a_start_on_a_new_witness_folder_adopts_nothing(
             service, world.people[pseudonym].authenticator))
         with pytest.raises(Unauthenticated):
             service.authenticate(lab.secret)
+
+
+@both_backends
+def test_admin_bindings_from_before_their_seal_are_adopted_once_a_persons_passkey_never(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ledger whose rows were sealed before migration 0034: its admin bindings carry no seal.
+    The first start after it seals, once, the binding of a passkey registered as an admin's,
+    never one of a person's passkey bound in SQL; a seal stripped after it is never made
+    again by a start."""
+    on = settings.model_copy(update={"admin_mfa": True})
+
+    def older_seal_all(*args: object, **kwargs: object) -> dict[str, int]:
+        counts = sealing(*args, **kwargs)  # type: ignore[arg-type]
+        del counts[row_seals.ADMIN_BINDINGS]  # the version before: no bindings in its counts
+        return counts
+
+    sealing = row_seals._seal_all
+    with monkeypatch.context() as older:
+        older.setattr(row_seals, "_seal_all", older_seal_all)
+        older.setattr(row_seals, "adopt_bindings_once", lambda runtime, **_: None)
+        with closing(OptinFace.open(on, pipeline=pipeline, clock=clock)) as service:
+            world = make_world(service, clock)
+            device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+            register_admin_passkey(service, world.admin, device, link=service.
+                                   issue_admin_passkey_link(key_id=world.admin.key_id).secret)
+            second = service.authenticate(service.create_api_key(
+                actor=world.admin, role=Role.ADMIN, name="second admin").secret)
+            person = world.person()
+            with service.runtime.db.transaction() as session:
+                session.execute(text(
+                    "INSERT INTO admin_passkeys (api_key_id, credential_id, registered_at)"
+                    " SELECT :key, c.id, :now FROM passkey_credentials c JOIN subjects s"
+                    " ON s.id = c.subject_id WHERE s.pseudonym = :pseudonym"),
+                    {"key": second.key_id, "now": clock.now().replace(tzinfo=None),
+                     "pseudonym": person.pseudonym})
+                session.execute(text("UPDATE admin_passkeys SET seal = NULL"))  # before 0034
+    for _ in range(2):
+        with closing(OptinFace.open(on, pipeline=pipeline, clock=clock)) as service:
+            with service.runtime.db.transaction() as session:
+                [adopted] = session.scalars(select(AuditEvent).where(
+                    AuditEvent.action == "admin_passkeys_adopted")).all()
+                assert adopted.details == {"sealed": 1, "left": 1}
+            assert admin_step_up(service, world.admin, device).startswith("stu_")
+            refused("second_factor_required", lambda: service.step_up_options(actor=second))
+    with closing(OptinFace.open(on, pipeline=pipeline, clock=clock)) as service:
+        with service.runtime.db.transaction() as session:
+            session.execute(text("UPDATE admin_passkeys SET seal = NULL"))
+    with closing(OptinFace.open(on, pipeline=pipeline, clock=clock)) as service:
+        assert row_count(service, AuditEvent,
+                         AuditEvent.action == "admin_passkeys_adopted") == 1
+        refused("second_factor_required", lambda: service.step_up_options(actor=world.admin))
