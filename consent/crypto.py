@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from typing import Any
@@ -31,6 +32,13 @@ def open_sealed(key: bytes, nonce: bytes, ciphertext: bytes, *, associated: byte
         return AESGCM(key).decrypt(nonce, ciphertext, associated)
     except InvalidTag as error:
         raise ValueError("ciphertext failed authentication") from error
+
+
+def tokens_match(expected: str, given: str) -> bool:
+    """Compare in constant time as UTF-8 bytes: ``compare_digest`` raises TypeError on a str
+    with any non-ASCII character, and a form field or a cookie may hold one (a 500)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"),
+                               given.encode("utf-8", "surrogatepass"))
 
 
 def canonical_json(payload: Any) -> bytes:

@@ -125,11 +125,11 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
 
     The caller commits and then checkpoints the WAL.
     """
+    if not labels:
+        return NOTHING
     present = runtime.index.labels() & set(labels)
     if present:
         runtime.index.remove(present)
-    if not labels:
-        return Destroyed(templates=0, index_entries=len(present))
     runtime.index.flush_removals()  # also when scrubbed in memory: the file has them
     session.execute(delete(Template).where(Template.id.in_(list(labels))))
     changefeed.record(session, ChangeOp.REMOVE, labels, now=runtime.clock.now())

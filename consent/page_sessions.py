@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from optinface.consent.crypto import KEY_BYTES, open_sealed, seal
+from optinface.consent.crypto import KEY_BYTES, open_sealed, seal, tokens_match
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import SubjectErased
 from optinface.consent.keys import KeyRing
@@ -164,5 +164,4 @@ def sign_in_token_valid(keys: KeyRing, token: str, *, area: str, now: datetime) 
         return False
     expected = keys.keyed_hash(f"{area}:{made}", domain=_SIGN_IN_DOMAIN)
     age = now.timestamp() - int(stamp)
-    return (hmac.compare_digest(expected.encode(), mac.encode("utf-8", "surrogatepass"))
-            and 0 <= age <= SIGN_IN_TOKEN_LIFETIME.total_seconds())
+    return tokens_match(expected, mac) and 0 <= age <= SIGN_IN_TOKEN_LIFETIME.total_seconds()

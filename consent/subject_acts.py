@@ -301,10 +301,10 @@ def sign_right(runtime: Runtime, *, actor: Actor, pseudonym: str, act: str,
                response: PasskeyResponse) -> dict[str, str]:
     """:func:`signed_right` in a transaction of its own, spent once it commits: for an act that
     runs in transactions of its own after it (an erasure)."""
-    now = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        return signed_right(session, runtime, subject, response, act=act, actor=actor, now=now)
+    _require_the_person(actor, act)
+    with signed_act(runtime, pseudonym, response, act=act, actor=actor,
+                    now=runtime.clock.now()) as (_, _, signed):
+        return signature_reference(runtime, signed)
 
 
 def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,

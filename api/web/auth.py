@@ -23,7 +23,8 @@ from optinface.api.errors import ApiError, ApiErrorCode, error_response, status_
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
 from optinface.api.web.rendering import advice, attempt, render, words_for
-from optinface.api.web.sessions import Area, SessionStore, WebSession, tokens_match
+from optinface.api.web.sessions import Area, SessionStore, WebSession
+from optinface.consent.crypto import tokens_match
 from optinface.consent.errors import ConsentError, SubjectErased
 from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import PasskeyResponse
@@ -93,7 +94,7 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
     but a client throttled for failing too often (no secret was tried) is told so, 429 with
     ``Retry-After`` as the API answers it, rather than that its secret is wrong.
     """
-    if not login_csrf_matches(request, csrf):
+    if not login_csrf_matches(request, service, login.area, csrf):
         return login_page(request, login, error=N_("The form expired; please try again."))
     try:
         actor = authenticate(request, service, secret.strip())
@@ -112,21 +113,21 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
     return response
 
 
-def login_csrf_matches(request: Request, token: str | None) -> bool:
+def login_csrf_matches(request: Request, service: OptinFace, area: Area,
+                       token: str | None) -> bool:
     """Whether a sign-in post echoes its cookie's token, and that token is one the server made
-    for the area the post is under (a planted cookie of another's making fails)."""
+    for ``area`` (a planted cookie of another's making fails)."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not (expected and token and tokens_match(expected, token)):
         return False
-    service: OptinFace = request.app.state.service
-    return service.sign_in_token_valid(token, request.url.path.split("/")[1])
+    return service.sign_in_token_valid(token, area)
 
 
 def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
                    csrf: str | None) -> Response:
     """The portal's sign-in: the passkey is verified by the consent core, which issues the
     person's own subject token; the session keeps it, the browser only gets the cookie."""
-    if not login_csrf_matches(request, csrf):
+    if not login_csrf_matches(request, service, Area.PORTAL, csrf):
         raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
     try:
         person = service.sign_in(body)

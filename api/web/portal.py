@@ -159,16 +159,21 @@ def _home(
     )
 
 
+Refused = Callable[[WebSession, Actor, Refusal], Response]
+
+
 def _form(
     request: Request,
     service: OptinFace,
     csrf: str,
     act: Any,
     *,
-    field: str,
-    typed: dict[str, Any],
+    field: str = "",
+    typed: dict[str, Any] | None = None,
+    refused: Refused | None = None,
 ) -> Response:
-    """Run a portal form; a domain refusal re-renders the page with the error at ``field``."""
+    """Run a portal form; a domain refusal re-renders the page: ``refused``'s, or the home page
+    with the error at ``field``. A lost session or a bad CSRF token is raised as it is."""
 
     def action() -> Response:
         session, actor = posted(request, service, PORTAL, csrf)
@@ -178,6 +183,8 @@ def _form(
         except (ConsentError, EngineError, ApiError) as error:
             if error.code in {"unauthenticated", "forbidden"}:
                 raise
+            if refused is not None:
+                return refused(session, actor, error)
             return _home(request, service, session, actor, errors={field: error}, typed=typed)
 
     return attempt(request, action)
@@ -195,7 +202,7 @@ def portal(request: Request, service: ServiceDep) -> Response:
 def portal_sign_in_options(request: Request, service: ServiceDep,
                            csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: a sign-in challenge (the login page's CSRF cookie must match)."""
-    if not login_csrf_matches(request, csrf):
+    if not login_csrf_matches(request, service, Area.PORTAL, csrf):
         raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
     return service.sign_in_options()
 
@@ -576,20 +583,17 @@ def portal_data_with_templates(
     nothing). Unticked, unsigned or signed wrong, no copy is made: the page again, the advice
     beside the box."""
 
-    def action() -> Response:
-        session, actor = posted(request, service, PORTAL, csrf)
-        subject = actor.subject or ""
-        try:
-            if not confirm:
-                raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_TEMPLATE_COPY)
-            export = service.export(actor=actor, subject=subject, vectors=True,
-                                    signed=_signed(signed))
-        except (ConsentError, ApiError) as error:
-            if error.code in {"unauthenticated", "forbidden"}:
-                raise
-            return _data_page(request, service, session,
-                              service.export(actor=actor, subject=subject), refused=error)
+    def act(actor: Actor) -> Response:
+        if not confirm:
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_TEMPLATE_COPY)
+        export = service.export(actor=actor, subject=actor.subject or "", vectors=True,
+                                signed=_signed(signed))
         return download(export.model_dump_json(indent=2), "my-data-with-templates.json",
                         "application/json")
 
-    return attempt(request, action)
+    def on_data_page(session: WebSession, actor: Actor, error: Refusal) -> Response:
+        return _data_page(request, service, session,
+                          service.export(actor=actor, subject=actor.subject or ""),
+                          refused=error)
+
+    return _form(request, service, csrf, act, refused=on_data_page)

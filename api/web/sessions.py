@@ -9,11 +9,11 @@ is checked on every form post. Expiry follows the service's injected clock, like
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
+from optinface.consent.crypto import tokens_match
 from optinface.consent.service import OptinFace
 
 
@@ -26,20 +26,13 @@ class Area(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class WebSession:
-    area: Area
+    """What a page needs of its session: the secret it authenticates with, the CSRF token."""
+
     secret: str
     csrf: str
-    expires_at: datetime
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and tokens_match(self.csrf, token)
-
-
-def tokens_match(expected: str, given: str) -> bool:
-    """Compare in constant time as UTF-8 bytes: ``compare_digest`` raises TypeError on a str
-    with any non-ASCII character, and a form field or a cookie may hold one (a 500)."""
-    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"),
-                               given.encode("utf-8", "surrogatepass"))
 
 
 class SessionStore:
@@ -66,8 +59,7 @@ class SessionStore:
         found = service.page_session(session_id, area)
         if found is None:
             return None
-        return WebSession(area=area, secret=found.secret, csrf=found.csrf,
-                          expires_at=found.expires_at)
+        return WebSession(secret=found.secret, csrf=found.csrf)
 
     def end(self, service: OptinFace, session_id: str | None) -> None:
         if session_id:
