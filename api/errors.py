@@ -130,8 +130,10 @@ key_file_exposed             503     (CLI only) a key file or the key folder is 
 key_unavailable              503     a subject key's epoch key is destroyed (a restored old copy)
 witness_unusable             503     the audit witness folder cannot be written (at start, or its
                                      journal before an act that must be journaled: nothing is
-                                     changed), its pinned key cannot be read, or it pins another
-                                     checkpoint key
+                                     changed), its pinned key cannot be read, it pins another
+                                     checkpoint key, or (at start) it is not the witness the key
+                                     store recorded: no or another witness.id, a shorter or
+                                     edited erasure journal (details.adopt names the recovery)
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already

@@ -341,7 +341,7 @@ def register(runtime: Runtime, *, actor: Actor,
                                           settings=runtime.settings, now=now)
         replaced = _bind(session, runtime.keys, key_id=actor.key_id, credential=credential,
                          now=now)
-        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.AdminPasskeyBound(
+        erasure_journal.record(runtime, erasure_journal.AdminPasskeyBound(
             key_id=actor.key_id, credential_id=credential.id,
             public_key=passkeys.b64url(credential.public_key), at=now))
         runtime.audit(session, Entry(

@@ -35,7 +35,7 @@ def choose_alternative(
     subject.last_interaction_at = now
     labels = set(session.scalars(select(Template.id).where(Template.subject_id == subject.id)))
     # A restored copy makes the choice again and destroys the templates again.
-    erasure_journal.record(runtime.settings.witness_dir, erasure_journal.AlternativeTaken(
+    erasure_journal.record(runtime, erasure_journal.AlternativeTaken(
         subject_hash=tombstone_hash(runtime.keys, subject.pseudonym), at=now))
     erasure_journal.record_templates(runtime, session, labels)
     return destroy_templates(runtime, session, labels)

@@ -269,7 +269,7 @@ def revoke_audited(runtime: Runtime, *, actor: Actor | None, key_id: str) -> Non
     with runtime.db.transaction() as session:
         if revoke_api_key(session, key_id=key_id, keys=runtime.keys,
                           now=now).revoked_at == now:  # by this call
-            erasure_journal.record(runtime.settings.witness_dir,
+            erasure_journal.record(runtime,
                                    erasure_journal.KeyRevoked(key_id=key_id, at=now))
         runtime.audit(session, Entry(action=AuditAction.KEY_REVOKED, actor=actor,
                                      details={"key_id": key_id}))

@@ -23,9 +23,11 @@ key, but it is loud, short-lived and attributable, and it fails closed:
 What this does not stop: an operator who also controls the witness folder can rewrite both,
 and one who can read it can open break-glass against a copy (which holds the newest checkpoint
 too), whose checkpoint and journal then reach no folder a reviewer keeps; so can one who first
-starts the service on a scratch folder (chained as ``witness_adopted``, which truncating the log
-below it removes too) or fills one with the checkpoint notes the ledger keeps. The guarantee is that
-the sanctioned path, taken where the deployment's witness is, cannot be hidden afterwards; an
+takes a scratch folder up with ``optinface audit adopt-witness`` (chained as
+``witness_adopted``, which truncating the log below it removes too; a plain start there is
+refused, :mod:`consent.witness_binding`) or fills one with the checkpoint notes the ledger
+keeps. The guarantee is that the sanctioned path, taken where the deployment's witness is,
+cannot be hidden afterwards; an
 operator holding the data directory and the key store can always act outside it (a raw edit of
 the database). The witness is meant for a mount the operator can neither rewrite nor stand in
 for (README, "Audit log").
@@ -144,7 +146,7 @@ def open_audited(runtime: Runtime, *, reason: str, hours: int) -> ApiKeyCreated:
             details={"key_id": row.id, "reason": reason, "expires_at": log_time(expires_at)}))
         checkpoint = runtime.log.checkpoint(session, now=now)
         size, note = checkpoint.seq, checkpoint.note
-        erasure_journal.record(folder, erasure_journal.BreakGlassOpened(
+        erasure_journal.record(runtime, erasure_journal.BreakGlassOpened(
             key_id=row.id, reason=reason, expires_at=expires_at, at=now))
         made = ApiKeyCreated(**key_public(row).model_dump(), secret=secret)
     if not holds(folder, size=size, note=note):

@@ -131,7 +131,7 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
             subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
                                          response=response, now=now)
             # Journaled before it commits, so a restored copy of the data withdraws it again.
-            erasure_journal.record(runtime.settings.witness_dir,
+            erasure_journal.record(runtime,
                                    erasure_journal.Withdrawal(consent_id=consent_id, at=now))
             consent.status = ConsentStatus.WITHDRAWN
             consent.withdrawn_at = now

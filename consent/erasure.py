@@ -220,7 +220,7 @@ def _erase(
 
     subject_hash = tombstone_hash(runtime.keys, pseudonym)
     if not journaled:  # before the destruction commits: a restore must never undo it
-        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.JournalEntry(
+        erasure_journal.record(runtime, erasure_journal.JournalEntry(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)

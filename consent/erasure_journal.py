@@ -163,7 +163,7 @@ def template_ref(keys: KeyRing, nonce: bytes) -> str:
 def record_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> None:
     """Journal the templates ``labels`` before their destruction commits."""
     now = runtime.clock.now()
-    record(runtime.settings.witness_dir, *(
+    record(runtime, *(
         TemplateDestroyed(template_ref=template_ref(runtime.keys, nonce), at=now)
         for nonce in session.scalars(select(Template.nonce).where(Template.id.in_(list(labels))))))
 
@@ -172,17 +172,29 @@ def journal_path(witness_dir: Path) -> Path:
     return witness_dir / JOURNAL_NAME
 
 
-def record(witness_dir: Path, *entries: Entry) -> None:
+def journal_size(path: Path) -> int:
+    """The journal's size; 0 before its first line (one stat, no separate existence check)."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def record(runtime: Runtime, *entries: Entry) -> None:
     """Append ``entries`` durably (O_APPEND, one write and one fsync for all of them) before
-    the destruction commits.
+    the destruction commits, then tell the key store how far the journal reaches now
+    (:mod:`consent.witness_binding`), so no start takes up a folder whose journal lacks them.
 
     Raises:
         WitnessUnusable: the journal cannot be written, so the act it precedes does not commit:
             a refusal with its stable code, not a crash (an erasure already begun leaves the
             person unsearchable, and a retry or the next start finishes it).
+        KeyStoreUnusable: the key store's record cannot be written; the act is not committed
+            either (the line written is replayed at the next start).
     """
     if not entries:
         return
+    witness_dir = runtime.settings.witness_dir
     try:
         _append(witness_dir, "".join(
             json.dumps({**_fields(entry), "at": entry.at.isoformat()}, sort_keys=True) + "\n"
@@ -193,6 +205,7 @@ def record(witness_dir: Path, *entries: Entry) -> None:
             f" ({error.strerror or type(error).__name__}); the act it precedes was not"
             " committed",
             details={"path": str(journal_path(witness_dir))}) from error
+    runtime.witness_binding.advance()
 
 
 def _fields(entry: Entry) -> dict[str, str]:

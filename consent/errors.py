@@ -235,7 +235,8 @@ class DataDirUnusable(ConsentError):
 
 
 class WitnessUnusable(ConsentError):
-    """The witness folder cannot be created or written, or pins another checkpoint key.
+    """The witness folder cannot be created or written, pins another checkpoint key, or is not
+    the witness the key store recorded (:mod:`consent.witness_binding`).
 
     Refused at start: a log whose checkpoints go nowhere outside the data directory, or that
     another key signs, is no longer checkable by an outsider.

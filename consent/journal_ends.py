@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +31,7 @@ from optinface.consent.erasure_journal import (
     PurposeWithdrawn,
     Withdrawal,
     journal_path,
+    journal_size,
     parse_line,
 )
 from optinface.consent.keys import KeyRing
@@ -103,7 +103,7 @@ class JournalEnds:
         while the journal cannot be written (``witness_unusable``)."""
         with self._lock:
             try:
-                size = _size(self._path)
+                size = journal_size(self._path)
                 if size < self._ended.read_up_to:
                     self._ended = _Ended()
                 if size > self._ended.read_up_to:
@@ -140,11 +140,3 @@ class JournalEnds:
                 ended.opted_out[entry.subject_hash] = max(
                     entry.at, ended.opted_out.get(entry.subject_hash, entry.at))
         ended.read_up_to += len(whole)
-
-
-def _size(path: Path) -> int:
-    """The journal's size; 0 before its first line (one stat, no separate existence check)."""
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0

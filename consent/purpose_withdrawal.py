@@ -75,7 +75,7 @@ def narrow(
         if (statement.get("consentId"), statement.get("purposeId")) != (consent_id, purpose_id):
             raise ChallengeInvalid("this signature withdraws something else")
         # Journaled before it commits, so a restored copy of the data takes it out again.
-        erasure_journal.record(runtime.settings.witness_dir, erasure_journal.PurposeWithdrawn(
+        erasure_journal.record(runtime, erasure_journal.PurposeWithdrawn(
             consent_id=consent_id, purpose_id=purpose_id, at=now))
         _take_out(consent, purpose)
         subject.last_interaction_at = now

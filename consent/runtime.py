@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # consent.declaration's, .erasure_journal's and .authority's 
     from optinface.consent.declaration import RegisterReads
     from optinface.consent.journal_ends import JournalEnds
     from optinface.consent.receipt_ends import ReceiptEnds
+    from optinface.consent.witness_binding import Binding
 
 
 @dataclass(slots=True)
@@ -51,6 +52,8 @@ class Runtime:
     """What the erasure journal ended, which a search asks for each face it finds."""
     receipt_ends: ReceiptEnds
     """The receipts' ends the last sweep read, kept so the next verifies only what changed."""
+    witness_binding: Binding
+    """The key store's record of its witness, moved on at each journal append."""
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )

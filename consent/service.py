@@ -59,6 +59,7 @@ from optinface.consent import (
     transfers,
     transparency,
     witness,
+    witness_binding,
 )
 from optinface.consent.accountability import accountability, notice_public
 from optinface.consent.audit import AuditAction, AuditLog, Entry
@@ -219,10 +220,13 @@ def _open_index(settings: ConsentSettings, *, dim: int, key: bytes,
                 str(error))
 
 
-def _open_keys(settings: ConsentSettings, db: Database, *,
-               require_witness: bool) -> tuple[KeyRing, TemplateProtector, AuditLog]:
+def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool,
+               adopt_witness: str | None,
+               ) -> tuple[KeyRing, TemplateProtector, AuditLog, witness_binding.Binding]:
     """The keys, checked against the ledger, which is migrated meanwhile; keys are made for a
-    new ledger only (:mod:`consent.key_check`). ``require_witness``: see :meth:`OptinFace.open`.
+    new ledger only (:mod:`consent.key_check`); the witness the key store knows, or the one
+    the operator adopts (:mod:`consent.witness_binding`). ``require_witness``,
+    ``adopt_witness``: see :meth:`OptinFace.open`.
     """
     witnessed = witness.latest_witnessed(settings.witness_dir)  # first: a worker may commit now
     newest = newest_signed_checkpoint(db)
@@ -234,6 +238,7 @@ def _open_keys(settings: ConsentSettings, db: Database, *,
         break_glass.require_the_witness_at_start(settings.witness_dir, found)
     store = open_key_store(settings, create=not needed)
     try:
+        found = witness_binding.admit(store, settings.witness_dir, found, adopt=adopt_witness)
         keys = KeyRing.open(store, needed=needed)
         db.open()
         held = store.epochs()  # listed once: each listing searches a PKCS#11 token
@@ -245,7 +250,9 @@ def _open_keys(settings: ConsentSettings, db: Database, *,
             protector = load_protector(store)
             refuse_foreign_keys(session, keys, held, check_values(keys.hmac_key, protector),
                                 new_ledger=not needed)
-        return keys, protector, transparency.open_audit_log(settings, keys, found=found)  # pins
+        log = transparency.open_audit_log(settings, keys, found=found)  # pins
+        return keys, protector, log, witness_binding.Binding(
+            store, settings.witness_dir, adopted=found.act is not None)
     except BaseException:
         store.close()
         raise
@@ -258,12 +265,15 @@ def _wire(
     clock: Clock | None,
     index: VectorIndex | None,
     require_witness: bool,
+    adopt_witness: str | None,
 ) -> tuple[Runtime, str | None]:
     """The runtime on an open data folder, and why the saved index was discarded (if it was)."""
     db = Database(settings.url)
     try:
         with db.first_use():  # several workers on one ledger: one creates the shared keys
-            keys, protector, log = _open_keys(settings, db, require_witness=require_witness)
+            keys, protector, log, binding = _open_keys(settings, db,
+                                                       require_witness=require_witness,
+                                                       adopt_witness=adopt_witness)
     except BaseException:
         db.close_refused()  # a refused start leaves no -wal or -shm file, nor a ledger it made
         raise
@@ -276,7 +286,8 @@ def _wire(
                       clock=clock or SystemClock(), pipeline=pipeline,
                       protector=protector, log=log, register_reads=RegisterReads(keys),
                       key_rows=KeyRows(db), journal_ends=JournalEnds(settings.witness_dir),
-                      receipt_ends=ReceiptEnds(), auth_failures=FailureTally(
+                      receipt_ends=ReceiptEnds(), witness_binding=binding,
+                      auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
     with db.transaction() as session:
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
@@ -337,6 +348,7 @@ class OptinFace:
         clock: Clock | None = None,
         index: VectorIndex | None = None,
         require_witness: bool = False,
+        adopt_witness: str | None = None,
     ) -> OptinFace:
         """Lock the data folder, create it and the keys on first run, migrate, load the index,
         reconcile.
@@ -345,12 +357,20 @@ class OptinFace:
         key store, a witness folder that does not hold the ledger's newest signed checkpoint
         (:func:`consent.break_glass.require_the_witness_at_start`): break-glass's start, whose
         opening must reach the deployment's own witness. Otherwise such a folder is taken up,
-        and chained as ``witness_adopted`` when it pinned no key.
+        and chained as ``witness_adopted`` when it pinned no key, where the key store knows no
+        witness yet (an upgrade's first start).
+
+        ``adopt_witness``: the operator's reason for taking the witness folder up in place of
+        the deployment's witness, lost for good (``optinface audit adopt-witness``): chained as
+        ``witness_adopted`` with what the key store had seen of the erasure journal. Without
+        it a folder other than the witness the key store recorded is refused
+        (:mod:`consent.witness_binding`).
 
         Raises:
             DataDirInUse: Another process has the data folder open (see :mod:`consent.lock`).
             DataDirUnusable: The data folder cannot be created or written.
-            WitnessUnusable: ``require_witness`` and the folder does not hold it, among others.
+            WitnessUnusable: ``require_witness`` and the folder does not hold it; the folder is
+                not the witness the key store recorded (and no ``adopt_witness``); among others.
             ModelIntegrityError: ``model_dir`` is not a folder (before anything is made).
             ManifestUnreadable: The thresholds file is not one (before anything is made): else
                 the service would start only to refuse every match.
@@ -369,7 +389,8 @@ class OptinFace:
             raise DataDirUnusable(message) from error
         try:
             runtime, discarded = _wire(settings, pipeline=pipeline, clock=clock, index=index,
-                                       require_witness=require_witness)
+                                       require_witness=require_witness,
+                                       adopt_witness=adopt_witness)
             service = cls(runtime=runtime, lock=lock)
             # Several workers on a shared ledger: this one's index is a replica (consent.replica).
             replica = Replica(runtime, model_id=runtime.pipeline.model_id) if runtime.db.shared \

@@ -319,7 +319,7 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         if searchable:  # an opt-in widens the processing, as a new consent would
             require_subject_accepted(subject, runtime.settings)
         else:  # journaled before it commits: a restored copy opts out again
-            erasure_journal.record(runtime.settings.witness_dir, erasure_journal.OptedOut(
+            erasure_journal.record(runtime, erasure_journal.OptedOut(
                 subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=now))
         row_seals.set_opt_in(runtime.keys, subject, searchable, at=now)
         subject.last_interaction_at = now

@@ -98,25 +98,38 @@ def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) ->
 
 
 def record_adoption(runtime: Runtime, session: Session) -> bool:
-    """Chain that this start took up, as the witness, a folder that pinned no key while the
-    ledger had signed checkpoints (:attr:`consent.witness.Found.adopted`): the folder that
-    witnessed them was lost, unmounted or emptied, or the setting names another (a restore drill
-    may do so on purpose). Not refused: the service still has erasures and withdrawals to carry
-    out. The event names the log's size and the newest checkpoint the old witness should hold,
-    so a reviewer whose copy stops there reads why; the new folder's first checkpoint covers it.
+    """Chain that this start took up a folder as the witness (:attr:`consent.witness.Found.
+    adopted`): the operator's act for a witness lost for good (``optinface audit
+    adopt-witness``), with its reason and how much erasure journal the key store had seen
+    against how much the folder holds; or, at an upgrade's first start (the key store knew no
+    witness yet), a folder that pinned no key while the ledger had signed checkpoints. The
+    event names the log's size and the newest checkpoint the old witness should hold, so a
+    reviewer whose copy stops there reads why; the new folder's first checkpoint covers it.
     Whether it did.
     """
     found = runtime.log.witness.found
     if not found.adopted:
         return False
     events = runtime.log.tree.sync(session).size
-    logger.error("witness folder %s pinned no checkpoint key, but the ledger signed checkpoints"
-                 " up to %d events: taken up as the witness from here on and chained as"
-                 " witness_adopted; if it is not the deployment's witness (unmounted? another"
-                 " OPTINFACE_AUDIT_WITNESS_DIR?), stop and point the setting at it",
-                 runtime.log.witness.directory, found.newest)
+    details: dict[str, object] = {"events": events, "checkpoint": found.newest}
+    folder = runtime.log.witness.directory
+    if found.act is None:
+        logger.error("witness folder %s pinned no checkpoint key, but the ledger signed"
+                     " checkpoints up to %d events: taken up as the witness from here on and"
+                     " chained as witness_adopted; if it is not the deployment's witness"
+                     " (unmounted? another OPTINFACE_AUDIT_WITNESS_DIR?), stop and point the"
+                     " setting at it", folder, found.newest)
+    else:
+        details |= {"reason": found.act, "journal_seen": found.journal_seen,
+                    "journal_held": found.journal_held}
+        logger.error("witness folder %s taken up by the operator in place of the lost witness"
+                     " (chained as witness_adopted): the key store had seen %d bytes of erasure"
+                     " journal, the folder holds %d; what the missing part recorded (erasures,"
+                     " withdrawals, revocations since the ledger copy) cannot be replayed, so"
+                     " people erased since may be back in this ledger: erase them again",
+                     folder, found.journal_seen, found.journal_held)
     runtime.audit(session, Entry(action=AuditAction.WITNESS_ADOPTED, actor=None,
-                                 details={"events": events, "checkpoint": found.newest}))
+                                 details=details))
     return True
 
 

@@ -33,7 +33,7 @@ CHECKPOINTS = "checkpoints"
 SUFFIX = ".note"
 
 
-def _write_once(path: Path, text: str) -> bool:
+def write_once(path: Path, text: str) -> bool:
     """Create ``path`` durably with ``text``, whole or not at all; False when it exists.
 
     The text goes to a temporary file first and is hard-linked into place, which fails if the
@@ -120,18 +120,26 @@ class Found:
         pinned: it pinned a checkpoint key.
         newest: the size of the ledger's newest signed checkpoint (0: it signed none).
         held: it held that very checkpoint (True when there is none: nothing tells).
+        act: the operator's reason, where this start is the act that takes the folder up in
+            place of a witness lost for good (:mod:`consent.witness_binding`).
+        journal_seen: then, the bytes of erasure journal the key store had seen.
+        journal_held: then, the bytes of erasure journal the folder holds.
     """
 
     pinned: bool = False
     newest: int = 0
     held: bool = True
+    act: str | None = None
+    journal_seen: int = 0
+    journal_held: int = 0
 
     @property
     def adopted(self) -> bool:
-        """A folder that pinned no key, for a ledger that had signed checkpoints: not the
-        witness that saw them (lost, unmounted, emptied, or another folder named), taken up by
-        this start as the witness from here on."""
-        return not self.pinned and self.newest > 0
+        """A folder taken up by this start as the witness from here on: by the operator's act,
+        or, where the key store knew no witness yet (an upgrade), a folder that pinned no key
+        for a ledger that had signed checkpoints (lost, unmounted, emptied, or another folder
+        named)."""
+        return self.act is not None or (not self.pinned and self.newest > 0)
 
 
 def survey(directory: Path, newest: Signed | None) -> Found:
@@ -189,7 +197,7 @@ class Witness:
         """
         try:
             (self.directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-            _write_once(self.directory / VKEY_FILE, verifier.vkey + "\n")
+            write_once(self.directory / VKEY_FILE, verifier.vkey + "\n")
             pinned = pinned_key(self.directory)
         except (OSError, ValueError) as error:
             raise WitnessUnusable(f"witness folder {self.directory}: {error}") from error
@@ -213,7 +221,7 @@ class Witness:
         """
         path = checkpoint_path(self.directory, size)
         try:
-            _write_once(path, note)
+            write_once(path, note)
         except OSError as error:
             logger.error("audit checkpoint %d not witnessed in %s: %s", size, path.parent,
                          error.strerror)

@@ -314,3 +314,33 @@ def reseal(
     with opened(data_dir) as (_, service):
         done = service.reseal_log(reason=reason, dry_run=dry_run)
     echo_json({**done.summary(), "dry_run": dry_run})
+
+
+@app.command("adopt-witness")
+def adopt_witness(
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why, in one line: the incident or ticket that lost the witness; never"
+                         " a person's name or pseudonym. Chained as witness_adopted.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Take up the folder OPTINFACE_AUDIT_WITNESS_DIR names as the witness, in place of the
+    deployment's own witness, lost for good.
+
+    Every start refuses (witness_unusable) a witness folder other than the one the key store
+    recorded: a new or emptied folder, another one, or one whose erasure journal is shorter
+    than, or differs from, what the key store saw. Its journal is what keeps a restored copy of
+    the ledger from bringing back the people erased since. Point the setting at the newest copy
+    of the witness you still have (its journal is replayed at once), or at a new folder where
+    none is left. Chained as witness_adopted with the reason and how many bytes of journal the
+    key store had seen against how many the folder holds; what is missing cannot be replayed,
+    and the operator's log says so: erase again whoever was erased since the ledger copy.
+    Run it where the data directory and the key store are, with the server stopped.
+
+    Example: optinface audit adopt-witness --reason "INC-12: witness disk lost"
+    """
+    with opened(data_dir, adopt_witness=reason) as (settings, service):
+        found = service.runtime.log.witness.found
+        echo_json({"witness": str(settings.witness_dir), "journal_seen": found.journal_seen,
+                   "journal_held": found.journal_held,
+                   "journal_lost": max(found.journal_seen - found.journal_held, 0),
+                   "reconciled": service.last_reconcile})

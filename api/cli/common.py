@@ -196,22 +196,24 @@ def refusing() -> Iterator[None]:
 @contextmanager
 def opened(data_dir: Path | None, *,
            creates: bool = False,
-           require_witness: bool = False) -> Iterator[tuple[ApiSettings, OptinFace]]:
+           require_witness: bool = False,
+           adopt_witness: str | None = None) -> Iterator[tuple[ApiSettings, OptinFace]]:
     """The service on the data dir; a domain refusal ends the command with its code.
 
     Only ``serve`` and the bootstrap ``keys create`` (no ``--api-key``) make a deployment
     (``creates``): any other command where no deployment is there
     (:func:`consent.deployment.require_deployment`: a mistyped path, an empty mount point) is
     refused before any file is made, so it is one line instead of a new, empty deployment that
-    answers as if all were well. ``require_witness``: as :meth:`OptinFace.open` has it
-    (break-glass).
+    answers as if all were well. ``require_witness``, ``adopt_witness``: as
+    :meth:`OptinFace.open` has them (break-glass, ``audit adopt-witness``).
     """
     settings = load_settings(data_dir=data_dir)
     with refusing():
         if not creates:
             require_deployment(settings)
         # refused while a server has the data dir open
-        service = OptinFace.open(settings, require_witness=require_witness)
+        service = OptinFace.open(settings, require_witness=require_witness,
+                                 adopt_witness=adopt_witness)
         try:
             yield settings, service
         finally:

@@ -688,8 +688,11 @@ FRENCH: dict[str, str] = {
         "Journal des accès réécrit : il ne contient plus les événements signés auprès de son"
         " témoin"
     ),
-    "New witness folder taken up for a signed log (the previous one lost?)":
-        "Nouveau dossier témoin pour un journal déjà signé (l'ancien perdu ?)",
+    "Witness folder taken up in place of the lost one: erasures it did not hold cannot be"
+    " replayed": (
+        "Dossier témoin repris à la place de celui perdu : les effacements qu'il ne contenait"
+        " pas ne peuvent être rejoués"
+    ),
     "Passkeys, opt-ins, declarations, templates and keys sealed (once, after an upgrade)": (
         "Clés d'accès, inscriptions aux recherches, déclarations, gabarits et clés d'API"
         " scellés (une fois, après une mise à jour)"

@@ -59,7 +59,8 @@ ACTIONS: dict[str, str] = {
     "reconciled": "Index reconciled",
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "log_rewritten": "Access log rewritten: it no longer holds the events its witness signed",
-    "witness_adopted": "New witness folder taken up for a signed log (the previous one lost?)",
+    "witness_adopted": ("Witness folder taken up in place of the lost one: erasures it did not"
+                        " hold cannot be replayed"),
     "row_seals_adopted": "Passkeys, opt-ins, declarations, templates and keys sealed (once,"
                          " after an upgrade)",
     "row_seals_not_adopted": "Rows NOT sealed after an upgrade: the log differs from its"

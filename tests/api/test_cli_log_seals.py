@@ -273,7 +273,11 @@ def _appended_by_sql(settings: ApiSettings) -> None:
 
 
 def _witness_emptied(settings: ApiSettings) -> None:
+    """Emptied, and taken up by the operator's act (a plain start is refused)."""
     shutil.rmtree(settings.witness_dir)
+    result = runner.invoke(app, ["audit", "adopt-witness", "--reason", "INC-4: witness lost",
+                                 "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(("tampering", "finding"), [

@@ -241,6 +241,33 @@ def test_a_ledger_url_naming_no_ledger_makes_no_file_there(
     assert not (tmp_path / "nonexistent").exists()
 
 
+def test_serve_on_a_new_witness_folder_is_refused_until_the_operator_adopts_it(
+    data_dir: Path, admin: str, tmp_path: Path, optinface: Console,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Red team, finding 5: ``OPTINFACE_AUDIT_WITNESS_DIR`` pointed at a new, empty folder
+    with the same key store. ``serve`` is refused in one line with the code, naming the act,
+    serving nothing and writing nothing in the folder; ``audit adopt-witness`` takes it up,
+    chained, and then ``serve``'s start (here ``register``, the same start) goes through."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    new = tmp_path / "new-witness"
+    monkeypatch.setenv("OPTINFACE_AUDIT_WITNESS_DIR", str(new))
+    port = free_port()
+    code, lines = optinface("serve", "--port", str(port), "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: witness_unusable: witness folder {new} holds no"
+                               " witness id"), lines
+    assert "optinface audit adopt-witness --reason TEXT" in lines[0]
+    assert not new.exists() and _keys_and_acts(data_dir)[1][-1] != "witness_adopted"
+    assert optinface("audit", "adopt-witness", "--reason", "two\nlines", "--data-dir",
+                     str(data_dir))[0] == 1
+    adopted = json.loads(_output("audit", "adopt-witness", "--reason", "INC-12: disk lost",
+                                 "--data-dir", str(data_dir)))
+    assert adopted["witness"] == str(new) and adopted["journal_held"] == 0
+    assert _keys_and_acts(data_dir)[1].count("witness_adopted") == 1
+    assert optinface("register", "--data-dir", str(data_dir)) == (0, [])
+
+
 def test_on_postgresql_the_shared_key_store_is_what_marks_a_deployment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, optinface: Console,
     postgres: PostgresServer,

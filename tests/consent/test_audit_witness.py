@@ -89,14 +89,15 @@ def test_a_ledger_with_no_event_beside_a_witnessed_log_is_refused(
 
 
 @both_backends
-def test_a_signed_log_started_on_a_folder_that_pins_no_key_chains_its_adoption_once(
+def test_a_folder_that_pins_no_key_is_refused_and_its_adoption_by_the_operator_chained_once(
     settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],
     pipeline: FacePipeline,
 ) -> None:
-    """The witness lost, unmounted or named wrong: the start is not refused (erasures and
-    withdrawals are still due), but the log says once that a folder that pinned no key was
-    taken up for a log already signed, naming the newest checkpoint the old witness should
-    hold; the new folder's first checkpoint covers that event, and the old folder gets nothing."""
+    """The witness lost, unmounted or named wrong: a plain start is refused, the folder left
+    as it was (consent.witness_binding); the operator's act takes it up and the log says once
+    that a folder that pinned no key was taken up for a log already signed, with the reason,
+    naming the newest checkpoint the old witness should hold; the new folder's first checkpoint
+    covers that event, and the old folder gets nothing."""
     with closing(open_service()) as service:
         make_world(service, clock).subject()
         events = service.verify_audit().events
@@ -104,11 +105,17 @@ def test_a_signed_log_started_on_a_folder_that_pins_no_key_chains_its_adoption_o
     moved = settings.model_copy(
         update={"audit_witness_dir": settings.data_dir.parent / "new-witness"})
     start = functools.partial(OptinFace.open, moved, pipeline=pipeline, clock=clock)
-    for _ in range(2):
-        with closing(start()) as service, service.runtime.db.transaction() as session:
+    with pytest.raises(WitnessUnusable, match="adopt-witness"):
+        start()
+    assert not moved.witness_dir.exists()
+    for act in ("INC-3: witness disk lost", None):
+        with closing(start(adopt_witness=act)) as service, \
+                service.runtime.db.transaction() as session:
             adoptions = [(event.seq, event.details) for event in session.scalars(
                 select(AuditEvent).where(AuditEvent.action == AuditAction.WITNESS_ADOPTED))]
-        assert adoptions == [(events + 1, {"events": events, "checkpoint": events})]
+        assert adoptions == [(events + 1, {
+            "events": events, "checkpoint": events, "reason": "INC-3: witness disk lost",
+            "journal_seen": 0, "journal_held": 0})]
     assert witness_sizes(moved)[0] >= events + 1
     assert pinned_key(moved.witness_dir) == pinned_key(settings.witness_dir)
     assert file_bytes(settings.witness_dir) == before

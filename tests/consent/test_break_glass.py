@@ -131,13 +131,15 @@ def test_break_glass_is_refused_where_the_witness_folder_is_not_the_deployments(
 def test_a_service_started_on_a_new_witness_folder_opens_no_break_glass(
     world: World, settings: ConsentSettings, pipeline: FacePipeline,
 ) -> None:
-    """Opened without the command line's check, the start took a new folder up: it pinned its
-    key and witnessed the head there, so the folder holds the newest checkpoint now; it did not
-    when the start found it, so the glass stays shut."""
+    """Opened without the command line's check, by the operator's act taking a new folder up
+    (a plain start is refused: consent.witness_binding): it pinned its key and witnessed the
+    head there, so the folder holds the newest checkpoint now; it did not when the start found
+    it, so the glass stays shut."""
     world.service.close()
     scratch = settings.model_copy(
         update={"audit_witness_dir": settings.data_dir.parent / "scratch-witness"})
-    with closing(OptinFace.open(scratch, pipeline=pipeline, clock=world.clock)) as service:
+    with closing(OptinFace.open(scratch, pipeline=pipeline, clock=world.clock,
+                                adopt_witness="INC-9: witness lost")) as service:
         _opens_nothing(service, "witness_unusable")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
+from optinface.consent import witness_binding
 from optinface.consent.db import Database
 from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable, KeyUnavailable
 from optinface.consent.keys import public_key_of
@@ -202,6 +203,7 @@ def test_a_deployment_from_before_the_checkpoint_key_starts_and_gets_one(
     world.enrolled(portrait_jpegs[0])
     world.service.close()
     (settings.keys_dir / "checkpoint.key").unlink()
+    (settings.keys_dir / f"{witness_binding.RECORD_NAME}.key").unlink()  # nor a witness record
     shutil.rmtree(settings.witness_dir)
     with closing(Database(settings.url)) as db, db.transaction() as session:
         session.execute(update(AuditCheckpoint).values(note=None))

@@ -7,6 +7,7 @@ reloads the library, which lists tokens only when it loads.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -19,13 +20,18 @@ import pkcs11
 import pytest
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pydantic import SecretStr
+from sqlalchemy import select
 
-from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
+from optinface.consent import witness_binding
+from optinface.consent.audit import AuditAction
+from optinface.consent.erasure_journal import journal_path
+from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable, WitnessUnusable
 from optinface.consent.keystore import open_key_store
 from optinface.consent.pkcs11_store import Pkcs11KeyStore
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, KeyStoreKind
+from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import Crash, FakeClock, crash, make_world
@@ -123,6 +129,39 @@ def test_the_service_runs_on_a_token_and_an_epoch_rotation_shreds_there(
         service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     finally:
         service.close()
+    assert not hsm_settings.keys_dir.exists()  # nothing written beside the data
+
+
+def test_on_a_token_a_ledger_copy_on_an_empty_witness_is_refused_until_adopted(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], tmp_path: Path,
+) -> None:
+    """Red team, finding 5, with the key store in the token: the token records the witness
+    and how far its journal reached at the erasure, so the ledger copy from before it, started
+    on a new empty folder, is refused; the operator's act takes the folder up, chained."""
+    start = functools.partial(OptinFace.open, pipeline=pipeline, clock=clock)
+    with closing(start(hsm_settings)) as service:
+        world = make_world(service, clock)
+        pseudonym = world.enrolled(portrait_jpegs[0])
+    shutil.copytree(hsm_settings.data_dir, tmp_path / "snapshot")
+    with closing(start(hsm_settings)) as service:
+        service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+        record = witness_binding.read_record(service.runtime.keys.store)
+    journal = journal_path(hsm_settings.witness_dir).read_bytes()
+    assert record is not None and record.journal == len(journal)
+    shutil.rmtree(hsm_settings.data_dir)
+    shutil.copytree(tmp_path / "snapshot", hsm_settings.data_dir)
+    moved = hsm_settings.model_copy(update={"audit_witness_dir": tmp_path / "new-witness"})
+    with pytest.raises(WitnessUnusable, match="adopt-witness"):
+        start(moved)
+    assert not moved.witness_dir.exists()
+    with closing(start(moved, adopt_witness="INC-12: witness disk lost")) as adopted:
+        with adopted.runtime.db.transaction() as session:
+            [details] = session.scalars(select(AuditEvent.details).where(
+                AuditEvent.action == AuditAction.WITNESS_ADOPTED)).all()
+        assert details["journal_seen"] == len(journal) and details["journal_held"] == 0
+    with closing(start(moved)):
+        pass
     assert not hsm_settings.keys_dir.exists()  # nothing written beside the data
 
 

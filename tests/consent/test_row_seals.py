@@ -19,7 +19,7 @@ import cbor2
 import pytest
 from sqlalchemy import select, text
 
-from optinface.consent import row_seals
+from optinface.consent import row_seals, witness_binding
 from optinface.consent.errors import PasskeyUnsealed, Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
@@ -355,6 +355,7 @@ def test_a_start_on_a_new_witness_folder_adopts_nothing(
             _as_before_the_seals(service)
             witness = service.settings.witness_dir
     shutil.rmtree(witness)
+    (service.settings.keys_dir / f"{witness_binding.RECORD_NAME}.key").unlink()  # from before
     with caplog.at_level(logging.ERROR, logger="optinface.consent.row_seals"), \
             closing(open_service()) as service:
         assert _actions(service, "witness_adopted", "row_seals_adopted",

@@ -18,6 +18,7 @@ import pytest
 
 from optinface.consent import erasure_journal
 from optinface.consent.roles import Actor
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, SweepReport
 from optinface.consent.service import OptinFace
 
@@ -56,11 +57,11 @@ class HeldAtJournal:
         self._arrived: queue.Queue[threading.Event] = queue.Queue()
         monkeypatch.setattr(erasure_journal, "record", self)
 
-    def __call__(self, witness_dir: Path, *entries: erasure_journal.Entry) -> None:
+    def __call__(self, runtime: Runtime, *entries: erasure_journal.Entry) -> None:
         release = threading.Event()
         self._arrived.put(release)
         assert release.wait(WAIT_S), "never released"
-        self._record(witness_dir, *entries)
+        self._record(runtime, *entries)
 
     def next_held(self) -> threading.Event:
         """The release of the next erasure to reach its journal line, once it has."""
