@@ -185,16 +185,10 @@ class DeclarationState:
 
 
 _LATEST_DECLARATION = select(RegisterDeclaration).order_by(RegisterDeclaration.id.desc()).limit(1)
-_ORDER_IN_FORCE = (select(RegulatorOrder).where(RegulatorOrder.lifted_at.is_(None))
-                   .order_by(RegulatorOrder.id.desc()).limit(1))
 
 
 def latest_declaration(session: Session) -> RegisterDeclaration | None:
     return session.scalars(_LATEST_DECLARATION).first()
-
-
-def order_in_force(session: Session) -> RegulatorOrder | None:
-    return session.scalars(_ORDER_IN_FORCE).first()
 
 
 REGISTER_TABLES = (Purpose.__table__, RegisterDeclaration.__table__, RegulatorOrder.__table__,
@@ -222,7 +216,8 @@ class RegisterRows:
     @classmethod
     def read(cls, session: Session, keys: KeyRing) -> RegisterRows:
         declaration = latest_declaration(session)
-        altered = order_anchor.altered(session, keys.hmac_key, orders(session))
+        every_order = orders(session)
+        altered = order_anchor.altered(session, keys.hmac_key, every_order)
         if altered:
             logger.error("the regulator's orders in the database are not those the audit log"
                          " chained (%s): enrolment and matching are refused until the orders"
@@ -230,7 +225,8 @@ class RegisterRows:
         return cls(purposes=_purposes_material(session),
                    translations=operator_texts.all_translations(session),
                    declaration=declaration,
-                   order=order_in_force(session),
+                   # The newest unlifted one (they are listed oldest first).
+                   order=next((o for o in reversed(every_order) if o.lifted_at is None), None),
                    sealed=declaration is None or row_seals.declaration_sealed(keys, declaration),
                    orders_altered=altered)
 

@@ -48,6 +48,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry, LoggedEvent, log_time
+from optinface.consent.log_seals import LISTED
 from optinface.consent.settings import ACCESS_LOG_MIN_DAYS
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 
@@ -59,8 +60,6 @@ logger = logging.getLogger(__name__)
 PRUNED_WITHOUT_RECORD = "pruned_without_record"
 """The stable reason code of an emptied event no prune record vouches for."""
 _RECORDS = (str(AuditAction.LOG_PRUNED), str(AuditAction.LOG_PRUNES_ADOPTED))
-_LISTED = 100
-"""The sequence numbers an adoption names of the emptied events it leaves out (it counts all)."""
 
 
 def ranges(access: Iterable[tuple[int, bool]]) -> list[list[int]]:
@@ -169,12 +168,14 @@ def message(seq: int) -> str:
             " the settings allow, so its content was removed by someone else")
 
 
-def adopt_once(runtime: Runtime, *, actions: Sequence[str]) -> int | None:
+def adopt_once(runtime: Runtime, *, actions: Sequence[str], log_sound: bool) -> int | None:
     """At the first start that finds an emptied event no record covers, in a log that holds no
     record nor adoption yet, chain ``log_prunes_adopted`` for the events emptied by earlier
     sweeps past the shortest retention; how many it adopted, or None when it chained nothing.
 
-    ``actions``: the access events' actions, the only ones retention empties."""
+    ``actions``: the access events' actions, the only ones retention empties. ``log_sound``:
+    as for the other adoptions (:func:`consent.row_seals.adopt_once`); otherwise the event is
+    chained adopting none, so no later start adopts, and every verifier goes on reporting them."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         if session.scalar(select(exists().where(AuditEvent.action.in_(_RECORDS)))):
@@ -186,17 +187,19 @@ def adopt_once(runtime: Runtime, *, actions: Sequence[str]) -> int | None:
         signed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
         bound = min(_last_pruning_sweep(session, after=emptied[0].seq), signed + 1)
         cutoff = now - timedelta(days=ACCESS_LOG_MIN_DAYS)
-        chosen = [row.seq for row in emptied
-                  if row.seq < bound and (at := _moment(row.at)) is not None and at < cutoff]
+        chosen = [row.seq for row in emptied if log_sound and row.seq < bound
+                  and (at := _moment(row.at)) is not None and at < cutoff]
         left = sorted({row.seq for row in emptied} - set(chosen))
         details = record_details(chosen, access_between(session, chosen, actions),
                                  cutoff=log_time(cutoff), checkpoint=signed)
-        details["left"] = {"count": len(left), "events": left[:_LISTED]}
+        details["left"] = {"count": len(left), "events": left[:LISTED]}
+        if not log_sound:
+            details["reason"] = "log_not_as_witnessed"
         if left:
             logger.error("%d emptied audit events are NOT adopted as pruned by retention (events"
                          " %s): emptied after the last sweep that pruned, or younger than %d"
                          " days; optinface audit verify reports them (pruned_without_record)",
-                         len(left), left[:_LISTED], ACCESS_LOG_MIN_DAYS)
+                         len(left), left[:LISTED], ACCESS_LOG_MIN_DAYS)
         runtime.audit(session, Entry(action=AuditAction.LOG_PRUNES_ADOPTED, actor=None,
                                      details=details))
         return len(chosen)

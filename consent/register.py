@@ -27,7 +27,6 @@ from optinface.consent import (
     transparency,
 )
 from optinface.consent.accountability import accepts, accountability
-from optinface.consent.keys import KeyRing
 from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
 from optinface.consent.schemas import (
@@ -110,7 +109,7 @@ def build_register(
     session: Session,
     *,
     settings: ConsentSettings,
-    keys: KeyRing,
+    rows: declaration.RegisterRows,
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
@@ -120,11 +119,11 @@ def build_register(
     """The register as it stands at ``now``: settings, purposes, models and counts read live.
 
     Built from the database each time rather than stored, so what the operator declares is
-    what the system does. The warnings say what a reader must know first: demo mode, why
-    matching is refused, templates made by a model other than ``model_id``.
+    what the system does (``rows``: the gate's own reading of this transaction,
+    :meth:`declaration.RegisterReads.rows`). The warnings say what a reader must know first:
+    demo mode, why matching is refused, templates made by a model other than ``model_id``.
     """
-    current = declaration.state(declaration.RegisterRows.read(session, keys), settings=settings,
-                                models=models, today=now.date())
+    current = declaration.state(rows, settings=settings, models=models, today=now.date())
     subjects = session.scalar(
         select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
     )

@@ -293,14 +293,15 @@ def _wire(
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
                             transparency.record_adoption(runtime, session)]
-    # Never on a log its witness does not vouch for (log_seals, row_seals).
+    # Never on a log its witness does not vouch for (log_seals, prune_records, row_seals).
     if (through := log_seals.adopt_once(runtime,
                                         log_sound=not any(not_as_witnessed))) is not None:
         logger.info("audit log seals adopted (once), through event %d", through)
     with db.transaction() as session:  # events appended since the witness last signed
         not_as_witnessed.append(log_seals.record_unsealed(runtime, session))
-    if (adopted_prunes := prune_records.adopt_once(runtime,
-                                                   actions=log_retention.ACTIONS)) is not None:
+    if (adopted_prunes := prune_records.adopt_once(
+            runtime, actions=log_retention.ACTIONS,
+            log_sound=not any(not_as_witnessed))) is not None:
         logger.info("emptied audit events adopted as pruned (once): %d", adopted_prunes)
     # Before any row is used.
     if (adopted := row_seals.adopt_once(runtime,
@@ -1340,7 +1341,8 @@ class OptinFace:
             return self._register(session)
 
     def _register(self, session: Session) -> Register:
-        return build_register(session, settings=self.settings, keys=self.runtime.keys,
+        return build_register(session, settings=self.settings,
+                              rows=self.runtime.register_reads.rows(session),
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,

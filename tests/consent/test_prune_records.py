@@ -9,6 +9,7 @@ start), and what the adoption leaves out are checked on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from contextlib import closing
@@ -23,9 +24,11 @@ from optinface.consent.audit_verify import verify_log
 from optinface.consent.errors import QuotaExceeded
 from optinface.consent.prune_records import PRUNED_WITHOUT_RECORD
 from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from tests.support import forgery
 from tests.support.backends import both_backends
+from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world, row_count
 from tests.support.forgery import append_by_sql
 
@@ -217,3 +220,32 @@ def test_a_log_emptied_before_prune_records_is_adopted_once_and_nothing_young(
         assert row_count(service, AuditEvent,
                          AuditEvent.action == str(AuditAction.LOG_PRUNES_ADOPTED)) == 1
         assert_pruned_without_record(service, young)
+
+
+def test_a_log_found_other_than_its_witness_signed_adopts_no_emptied_event(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], clock: FakeClock,
+    pipeline: FacePipeline, portrait_jpegs: list[bytes],
+) -> None:
+    """Like the other adoptions: on a start whose witness folder was taken up anew (or that
+    found the log rolled back or rewritten), the emptied events are adopted as pruned by none,
+    the event says why, and no later start adopts them: every verifier goes on naming them."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        world.enrolled(portrait_jpegs[0])
+        world.identify(portrait_jpegs[0])
+        old = last_search(service)
+        service.audit_checkpoint(actor=world.reviewer)
+        clock.advance(days=200)
+        assert _prune_as_before_records(service, days=183) >= 1
+    moved = settings.model_copy(
+        update={"audit_witness_dir": settings.data_dir.parent / "new-witness"})
+    start = functools.partial(OptinFace.open, moved, pipeline=pipeline, clock=clock)
+    with closing(start(adopt_witness="INC-4: witness disk lost")) as service:
+        [adopted] = records(service, AuditAction.LOG_PRUNES_ADOPTED)
+        assert adopted["reason"] == "log_not_as_witnessed" and adopted["ranges"] == []
+        assert old in adopted["left"]["events"]
+        assert_pruned_without_record(service, old)
+    with closing(start()) as service:
+        assert row_count(service, AuditEvent,
+                         AuditEvent.action == str(AuditAction.LOG_PRUNES_ADOPTED)) == 1
+        assert_pruned_without_record(service, old)
