@@ -222,6 +222,11 @@ class RegisterRows:
             logger.error("the regulator's orders in the database are not those the audit log"
                          " chained (%s): enrolment and matching are refused until the orders"
                          " are applied again", ", ".join(altered))
+        # Kept past this transaction (RegisterReads): out of its session, so a rollback there
+        # (a match refused after its gates) cannot expire them under another request's feet.
+        for row in (declaration, *every_order):
+            if row is not None:
+                session.expunge(row)
         return cls(purposes=_purposes_material(session),
                    translations=operator_texts.all_translations(session),
                    declaration=declaration,

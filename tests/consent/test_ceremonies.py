@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import update
 
 from optinface.consent.schemas import (
     AgeCategory,
+    ConsentAct,
     ConsentCapacity,
     LinkSecret,
     PasskeyChallenge,
@@ -19,6 +23,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
+from optinface.consent.tables import Ceremony, PasskeyCredential
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused
 
@@ -92,3 +97,23 @@ def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
     refused("already_registered", lambda: world.service.register_passkey(answer(desk)))
     refused("link_invalid", lambda: world.service.passkey_registration_options(
         LinkSecret(link=kept.secret)))
+
+
+def test_a_kept_answer_replayed_with_its_challenge_row_reset_is_refused(world: World) -> None:
+    """Found by an outside tester acting as the operator: a consent's receipt keeps the
+    person's answer; with the database alone they cleared its challenge's use mark, pushed its
+    expiry and zeroed the sign count, and the same answer made a new consent. The statement's
+    signed ``issuedAt`` is what the row cannot move: older than a challenge lives, refused."""
+    person = world.person()
+    act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
+                     expires_at=world.clock.now() + timedelta(days=365))
+    answer = person.sign(act)
+    world.service.give_consent(actor=person.actor, subject=person.pseudonym, signed=answer)
+    world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
+    with world.service.runtime.db.transaction() as session:
+        session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
+            used_at=None, expires_at=world.clock.now() + timedelta(days=1)))
+        session.execute(update(PasskeyCredential).values(sign_count=0))
+    refused("challenge_invalid", lambda: world.service.give_consent(
+        actor=person.actor, subject=person.pseudonym, signed=answer))
+    assert len(world.service.list_consents(actor=world.admin, subject=person.pseudonym)) == 1

@@ -26,9 +26,9 @@ from optinface.consent.prune_records import PRUNED_WITHOUT_RECORD
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
+from optinface.engine.pipeline import FacePipeline
 from tests.support import forgery
 from tests.support.backends import both_backends
-from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world, row_count
 from tests.support.forgery import append_by_sql
 
