@@ -108,6 +108,10 @@ class AuditAction(StrEnum):
     # or, once instead, not sealed: that start found the log other than its witness signed it
     ROW_SEALS_NOT_ADOPTED = "row_seals_not_adopted"
     ROW_SEALS_RESEALED = "row_seals_resealed"  # by the operator, with the key store (reseal)
+    AGE_SEALS_ADOPTED = "age_seals_adopted"  # once: the subjects' declared ages then present
+    # or, once instead, not sealed: the log was found other than its witness signed it
+    AGE_SEALS_NOT_ADOPTED = "age_seals_not_adopted"
+    SUBJECT_STATUS_UNKNOWN = "subject_status_unknown"  # a status the service never writes
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for
     # or, once instead, not vouched for: that start found the log other than its witness signed
     LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"

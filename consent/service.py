@@ -289,6 +289,9 @@ def _wire(
     if (adopted := row_seals.adopt_once(runtime,
                                         log_sound=not any(not_as_witnessed))) is not None:
         logger.info("row seals adopted (once): %s", adopted)
+    if (ages := row_seals.adopt_ages_once(runtime,
+                                          log_sound=not any(not_as_witnessed))) is not None:
+        logger.info("age seals adopted (once): %s", ages)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use

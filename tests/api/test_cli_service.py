@@ -245,7 +245,8 @@ def test_keys_reseal_seals_every_row_again_chained_with_its_reason(
     assert code == 0, output
     done = json.loads(output)
     assert done["sealed"]["api_keys"] == 1 and done["were_unsealed"]["api_keys"] == [] and set(
-        done["sealed"]) == {"passkeys", "opt_ins", "declarations", "templates", "api_keys"}
+        done["sealed"]) == {"passkeys", "opt_ins", "declarations", "templates", "api_keys",
+                            "ages"}
     assert run("keys", "list", "--api-key", admin, *d)[0] == 0  # the key still authenticates
 
 
