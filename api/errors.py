@@ -35,6 +35,9 @@ consent_required             403     no active consent covers this operation (a 
 consent_expired              403     the consent has expired
 consent_withdrawn            403     the consent was withdrawn
 guardian_consent_required    403     a minor needs the holder of parental authority
+age_unsealed                 403     the subject's declared age or jurisdiction carries no valid
+                                     seal (edited in the database): no one may consent for them
+                                     (chained as a refusal, logged as an error)
 purpose_not_consented        403     the subject did not consent to this purpose
 probe_consent_required       403     the person in the probe did not agree to this search
                                      (details.problem: missing, used, expired, other_purpose,
@@ -224,6 +227,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "consent_expired": 403,
     "consent_withdrawn": 403,
     "guardian_consent_required": 403,
+    "age_unsealed": 403,
     "purpose_not_consented": 403,
     "probe_consent_required": 403,
     "operation_not_allowed": 403,

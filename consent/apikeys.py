@@ -191,9 +191,11 @@ def authenticate(
     if token.expires_at <= now:
         raise AuthFailure("expired", key_id=key_id)
     subject = session.get(Subject, token.subject_id)
-    if (subject is not None and token.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY)
-            and not under_age_of_consent(subject, settings, today=now.date())):
-        raise AuthFailure("guardian_of_an_adult", key_id=key_id)
+    if subject is not None and token.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
+        if not row_seals.age_sealed(keys, subject):  # an age edited in the database: no one's
+            raise AuthFailure("age_unsealed", key_id=key_id)
+        if not under_age_of_consent(subject, settings, today=now.date(), keys=keys):
+            raise AuthFailure("guardian_of_an_adult", key_id=key_id)
     return Actor(key_id=key_id, role=Role.SUBJECT,
                  subject=subject.pseudonym if subject is not None else None,
                  capacity=token.capacity)

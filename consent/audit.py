@@ -111,6 +111,10 @@ class AuditAction(StrEnum):
     # once, on a ledger whose rows were adopted before admin bindings were sealed (0034)
     ADMIN_PASSKEYS_ADOPTED = "admin_passkeys_adopted"
     ADMIN_PASSKEYS_NOT_ADOPTED = "admin_passkeys_not_adopted"
+    AGE_SEALS_ADOPTED = "age_seals_adopted"  # once: the subjects' declared ages then present
+    # or, once instead, not sealed: the log was found other than its witness signed it
+    AGE_SEALS_NOT_ADOPTED = "age_seals_not_adopted"
+    SUBJECT_STATUS_UNKNOWN = "subject_status_unknown"  # a status the service never writes
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for
     # or, once instead, not vouched for: that start found the log other than its witness signed
     LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, load_only
 
 from optinface.consent import policies, row_seals
 from optinface.consent.audit import AuditAction, Entry, log_time
+from optinface.consent.errors import AgeUnsealed
 from optinface.consent.keys import KeyRing
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -59,7 +60,10 @@ def _in_force(consents: Iterable[Consent], capacity: ConsentCapacity, *,
 
 def request_own_consent(runtime: Runtime, session: Session, *, actor: Actor | None) -> int:
     """Mark and audit every minor who has come of age under a guardian's consent, with the
-    date their own consent is due by; how many."""
+    date their own consent is due by; how many. A subject whose declared age carries no valid
+    seal is not asked (an error is logged, :func:`row_seals.require_sealed_age`): no capacity
+    is read from an edited row, and the guardian's consent still ends on its own
+    ``guardian_until``, fixed when it was given."""
     now = runtime.clock.now()
     asked = 0
     subjects = session.scalars(select(Subject).where(
@@ -67,8 +71,13 @@ def request_own_consent(runtime: Runtime, session: Session, *, actor: Actor | No
         Subject.age_declared_on.is_not(None)))
     for subject in subjects:
         guardians = _in_force(subject.consents, ConsentCapacity.PARENTAL_AUTHORITY, now=now)
-        if not guardians or policies.under_age_of_consent(subject, runtime.settings,
-                                                          today=now.date()):
+        if not guardians:
+            continue
+        try:
+            if policies.under_age_of_consent(subject, runtime.settings, today=now.date(),
+                                             keys=runtime.keys):
+                continue
+        except AgeUnsealed:
             continue
         minimum = policies.age_of_consent(Jurisdiction(subject.jurisdiction), runtime.settings)
         subject.own_consent_requested_at = now

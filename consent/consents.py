@@ -63,7 +63,8 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                  now=now) as (session, subject, signed):
         statement = signed.ceremony.statement or {}
         capacity = ConsentCapacity(signed.credential.capacity)
-        policies.require_capacity(subject, capacity, settings, today=now.date())
+        policies.require_capacity(subject, capacity, settings, today=now.date(),
+                                  keys=runtime.keys)
         require_subject_accepted(subject, settings)
         policies.require_written_release(subject, ConsentMethod.PASSKEY)
         purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]

@@ -53,7 +53,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
                                details={"capture_id": capture_id})
     consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
-                                   settings=runtime.settings)
+                                   settings=runtime.settings, keys=runtime.keys)
     authority.require_backed(consent, pseudonym=pseudonym, public_key=runtime.keys.public_key)
     replaces = statement.get("replaces")
     if replaces is not None:

@@ -57,7 +57,7 @@ def needs_guardian(subject: Subject, runtime: Runtime) -> bool:
     """Whether a guardian's link is made: only while the declared bracket, aged since it was
     declared, leaves the person below the age of consent."""
     return policies.under_age_of_consent(subject, runtime.settings,
-                                         today=runtime.clock.now().date())
+                                         today=runtime.clock.now().date(), keys=runtime.keys)
 
 
 def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:
@@ -73,7 +73,8 @@ def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> Su
     require_accepted(jurisdiction, runtime.settings)
     require_not_future(body.age_declared_on, now=now, field="age_declared_on")
     with runtime.db.transaction() as session:
-        subject = ledger.create_subject(session, body, jurisdiction=jurisdiction, now=now)
+        subject = ledger.create_subject(session, body, jurisdiction=jurisdiction,
+                                        keys=runtime.keys, now=now)
         links = [ConsentCapacity.SELF]
         if needs_guardian(subject, runtime):
             links.append(ConsentCapacity.PARENTAL_AUTHORITY)
@@ -106,7 +107,8 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
         require_subject_accepted(subject, runtime.settings)
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
-            policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
+            policies.require_guardian_speaks(subject, runtime.settings, today=now.date(),
+                                             keys=runtime.keys)
         if passkeys.holds_passkey(session, subject, capacity=str(capacity), keys=runtime.keys):
             raise AlreadyRegistered(f"{subject.pseudonym} already has a {capacity} passkey",
                                     details={"subject": pseudonym, "capacity": str(capacity)})
@@ -202,7 +204,8 @@ def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
             raise ChallengeInvalid("the subject of this passkey no longer exists")
         ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
         if credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
-            policies.require_guardian_speaks(subject, settings, today=now.date())
+            policies.require_guardian_speaks(subject, settings, today=now.date(),
+                                             keys=runtime.keys)
         token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
                                             now=now, days=settings.subject_token_days,
                                             capacity=credential.capacity)

@@ -66,7 +66,7 @@ from optinface.consent.epochs import next_boundary
 from optinface.consent.errors import ConsentError, NotFound, SubjectErased
 from optinface.consent.keys import destroy_index_file_keys
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
-from optinface.consent.policies import ended_reason, erasure_due, in_force
+from optinface.consent.policies import ended_reason, erasure_due, held_to_its_limits, in_force
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
@@ -469,7 +469,9 @@ def destroy_ended_templates(
     A template's legal basis is the consent it was enrolled under, so that consent's expiry or
     the end of its purposes' retention ends the template as withdrawal does, even while another
     consent keeps its subject. Subjects with no consent left are ``erase_subject``'s (tombstone
-    and receipt); an excluded subject's erasure is under way and counts its own templates.
+    and receipt); an excluded subject's erasure is under way and counts its own templates; any
+    other status, one the service never writes included, is no reason to keep them
+    (:func:`policies.held_to_its_limits`).
     One audit event per consent, naming the subject, so their access export shows it. The
     caller commits, then checkpoints the WAL.
     """
@@ -477,7 +479,7 @@ def destroy_ended_templates(
         select(Template.id, Consent, Subject.pseudonym)
         .join(Consent, Consent.id == Template.consent_id)
         .join(Subject, Subject.id == Template.subject_id)
-        .where(Subject.status == SubjectStatus.ACTIVE, not_(in_force(now)))
+        .where(held_to_its_limits(), not_(in_force(now)))
     ).all()
     ended: dict[str, tuple[Consent, str, list[int]]] = {}
     for label, consent, pseudonym in rows:

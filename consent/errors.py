@@ -53,6 +53,14 @@ class GuardianConsentRequired(ConsentError):
     code = "guardian_consent_required"
 
 
+class AgeUnsealed(ConsentError):
+    """The subject's declared age or jurisdiction carries no valid seal
+    (:func:`consent.row_seals.age_sealed`): written into the database without the key store, it
+    decides no one's capacity to consent, neither the person's nor a guardian's."""
+
+    code = "age_unsealed"
+
+
 class PurposeNotConsented(ConsentError):
     code = "purpose_not_consented"
 

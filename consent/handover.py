@@ -91,7 +91,7 @@ def _authorisation(session: Session, *, runtime: Runtime, subject: Subject,
                                    now=now)
     # Checked again here: the signer's capacity may have ended since the challenge.
     policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
-                              runtime.settings, today=now.date())
+                              runtime.settings, today=now.date(), keys=runtime.keys)
     statement: dict[str, Any] = signed.ceremony.statement or {}
     disclosures.require_signed(statement, body)
     return signed

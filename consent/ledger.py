@@ -152,14 +152,16 @@ def get_notice(session: Session, notice_id: str) -> Notice:
 
 # Subjects -------------------------------------------------------------------------------------
 def create_subject(
-    session: Session, body: SubjectCreate, *, jurisdiction: Jurisdiction, now: datetime
+    session: Session, body: SubjectCreate, *, jurisdiction: Jurisdiction, keys: KeyRing,
+    now: datetime,
 ) -> Subject:
     """A new active subject under a random pseudonym, never searchable until they opt in.
 
     The pseudonym is random so that it carries no personal data and reveals no order; the age
     bracket carries its date, so the age it guarantees grows each year
     (:func:`consent.policies.age_at_least`). ``jurisdiction`` is the one resolved and accepted
-    by the caller (:func:`consent.enrolment_links.create_subject`).
+    by the caller (:func:`consent.enrolment_links.create_subject`). The bracket, its date and
+    the jurisdiction are sealed (:func:`row_seals.seal_age`): they decide who consents.
     """
     subject = Subject(
         pseudonym=PSEUDONYM_PREFIX + secrets.token_hex(12),
@@ -171,6 +173,7 @@ def create_subject(
         created_at=now,
         last_interaction_at=now,
     )
+    row_seals.seal_age(keys, subject)
     return _inserted(session, subject)
 
 

@@ -120,20 +120,26 @@ def require_written_release(subject: Subject, method: ConsentMethod) -> None:
             details={"subject": subject.pseudonym, "method": str(method)})
 
 
-def under_age_of_consent(subject: Subject, settings: ConsentSettings, *, today: date) -> bool:
+def under_age_of_consent(subject: Subject, settings: ConsentSettings, *, today: date,
+                         keys: KeyRing) -> bool:
     """Whether the declared bracket leaves ``subject`` below the age of consent of their
-    jurisdiction today: the one question of who speaks for them, the person or their guardian."""
+    jurisdiction today: the one question of who speaks for them, the person or their guardian.
+    Asked only of a bracket, date and jurisdiction the service sealed
+    (:func:`row_seals.require_sealed_age`, else ``age_unsealed``): a child made an adult in the
+    database, or an adult made a child again for a guardian's passkey, is neither."""
+    row_seals.require_sealed_age(keys, subject)
     minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
     return age_at_least(subject, today=today) < minimum
 
 
 def require_capacity(
-    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings, *, today: date
+    subject: Subject, given_by: ConsentCapacity, settings: ConsentSettings, *, today: date,
+    keys: KeyRing,
 ) -> None:
     """A minor below the age of consent of their jurisdiction needs parental authority, and
     parental authority no longer speaks for a person who reached it."""
     if given_by is not ConsentCapacity.PARENTAL_AUTHORITY:
-        if under_age_of_consent(subject, settings, today=today):
+        if under_age_of_consent(subject, settings, today=today, keys=keys):
             minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
             raise GuardianConsentRequired(
                 f"subject {subject.pseudonym} is under {minimum}: the holder of parental"
@@ -141,16 +147,17 @@ def require_capacity(
                 details={"subject": subject.pseudonym, "age_of_consent": minimum},
             )
         return
-    require_guardian_speaks(subject, settings, today=today)
+    require_guardian_speaks(subject, settings, today=today, keys=keys)
 
 
-def require_guardian_speaks(subject: Subject, settings: ConsentSettings, *, today: date) -> None:
+def require_guardian_speaks(subject: Subject, settings: ConsentSettings, *, today: date,
+                            keys: KeyRing) -> None:
     """Refuse (``capacity_not_held``) an act of the holder of parental authority for a person
     who has reached the age of consent: from that day only the person's own passkey adds to
     what is done with their face. (The guardian's consent already given runs its grace period,
     :func:`guardian_until`, and the person may withdraw it. The guardian's tokens and passkey
     no longer open the person's record at all: :func:`consent.apikeys.authenticate`.)"""
-    if not under_age_of_consent(subject, settings, today=today):
+    if not under_age_of_consent(subject, settings, today=today, keys=keys):
         minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
         raise CapacityNotHeld(
             f"subject {subject.pseudonym} has reached {minimum}: parental authority no longer"
@@ -169,7 +176,8 @@ def require_usable(consent: Consent, *, now: datetime) -> None:
 
 
 def require_enrol_consent(
-    subject: Subject, consent: Consent, *, now: datetime, settings: ConsentSettings
+    subject: Subject, consent: Consent, *, now: datetime, settings: ConsentSettings,
+    keys: KeyRing,
 ) -> None:
     """The consent is the subject's, in force, covers enrolment, names the retention policy its
     person signed (P-39.1 s. 3.2, BIPA s. 15(a): no collection before a published policy), and
@@ -188,7 +196,8 @@ def require_enrol_consent(
             " consent is needed to enrol a photo",
             details={"consent_id": consent.id, "subject": subject.pseudonym},
         )
-    require_capacity(subject, ConsentCapacity(consent.given_by), settings, today=now.date())
+    require_capacity(subject, ConsentCapacity(consent.given_by), settings, today=now.date(),
+                     keys=keys)
 
 
 def require_operation(purpose: Purpose, operation: Operation) -> None:
@@ -296,6 +305,16 @@ def still_a_candidate(session: Session, keys: KeyRing, pseudonym: str, *, purpos
                                   or row_seals.opted_in(keys, found))
 
 
+def held_to_its_limits() -> ColumnElement[bool]:
+    """The subjects whose consents, templates and rows the retention rules end: every one but
+    those whose erasure is under way (``excluded``, finished by
+    :func:`consent.erasure.finish_interrupted`). Not merely ``active``: a status a database
+    writer set to anything else (``dormant``) must not keep a consent past its end, nor its
+    templates and key (BIPA 15(a)); such a status is flagged by the sweep
+    (:func:`consent.retention.flag_unknown_statuses`)."""
+    return Subject.status != SubjectStatus.EXCLUDED
+
+
 def _in_force(now: datetime) -> Select[int | None]:
     return select(Consent.subject_id).where(in_force(now))
 
@@ -374,7 +393,8 @@ def ended_reason(consent: Consent) -> ErasureReason:
 def subjects_with_consent_ended(
     session: Session, *, now: datetime
 ) -> list[tuple[str, ErasureReason]]:
-    """Active subjects who gave consent and have none in force any more, with the reason.
+    """Subjects who gave consent and have none in force any more, with the reason: any status
+    but excluded (:func:`held_to_its_limits`).
 
     Nothing allows keeping them: withdrawal and expiry both mean erasure. A subject who never
     consented yet (created, consent still to come) holds no template and is not one of them.
@@ -382,7 +402,7 @@ def subjects_with_consent_ended(
     """
     subjects = session.scalars(
         select(Subject).where(
-            Subject.status == SubjectStatus.ACTIVE,
+            held_to_its_limits(),
             Subject.id.in_(select(Consent.subject_id)),
             Subject.id.not_in(_in_force(now)),
         )

@@ -289,7 +289,8 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                                            allowed=signers_of(session, ceremony),
                                            keys=runtime.keys, settings=runtime.settings)
         if ceremony.subject_id is not None:  # a verify's: the subject's own act
-            _use_subject_link(session, ceremony, signed, settings=runtime.settings, now=now)
+            _use_subject_link(session, ceremony, signed, settings=runtime.settings,
+                              keys=runtime.keys, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
@@ -313,7 +314,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
 
 
 def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
-                      settings: ConsentSettings, now: datetime) -> None:
+                      settings: ConsentSettings, keys: KeyRing, now: datetime) -> None:
     """The subject's signature uses up their link, once; and like a consent it must come from
     a capacity that may consent for them (a minor below the age of consent: their guardian)."""
     link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
@@ -321,7 +322,7 @@ def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Sig
     subject = session.get(Subject, ceremony.subject_id)
     assert subject is not None  # signers_of found it
     policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity), settings,
-                              today=now.date())
+                              today=now.date(), keys=keys)
 
 
 def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) -> int:

@@ -120,17 +120,20 @@ def consent_receipt(
     expires_at: datetime,
     subject_signature: dict[str, Any],
     wording: dict[str, Any] | None = None,
+    capacity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A Kantara Consent Receipt (v1.1 field names) for one consent to some purposes.
 
     ``subjectSignature`` is the person's own WebAuthn assertion over the statement they signed
     (:func:`consent.passkeys.verify_evidence` checks it offline): the controller's Ed25519
     signature alone would only prove what the operator says. ``wording``: the consent form's,
-    as they signed it (none in a statement from before it was signed).
+    as they signed it (none in a statement from before it was signed). ``capacity``: who gave
+    it and the declared age that let them (none on receipts signed before it was stated).
     """
     return {
         # What the person read, in their language, as their passkey signed it.
         **({"wording": wording} if wording is not None else {}),
+        **({"capacity": capacity} if capacity is not None else {}),
         "subjectSignature": subject_signature,
         "version": CONSENT_RECEIPT_VERSION,
         "jurisdiction": jurisdiction,
@@ -201,7 +204,19 @@ def receipt_for_consent(
         expires_at=consent.expires_at,
         subject_signature=subject_signature,
         wording=(subject_signature.get("statement") or {}).get("wording"),
+        capacity=capacity_stated(consent, subject),
     )
+
+
+def capacity_stated(consent: Consent, subject: Subject) -> dict[str, Any]:
+    """Who gave the consent (the person or the holder of parental authority) and the declared
+    age and jurisdiction that decided it, as the service's seal vouched for them when it was
+    given (:func:`consent.row_seals.require_sealed_age`): so a reader of the receipt alone sees
+    whose consent it is, and a later edit of the subject's row does not change what it says."""
+    declared = subject.age_declared_on
+    return {"givenBy": consent.given_by, "ageCategory": subject.age_category,
+            "ageDeclaredOn": None if declared is None else declared.isoformat(),
+            "jurisdiction": subject.jurisdiction}
 
 
 def _discloses_as_signed(receipt: dict[str, Any], purposes: list[dict[str, Any]],

@@ -26,13 +26,15 @@ at every sweep, nor in the sweep's write transaction: :func:`read_receipts`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, defer, selectinload, undefer
 
 from optinface.consent import (
+    audit_seals,
     authority,
     log_retention,
     page_sessions,
@@ -47,11 +49,13 @@ from optinface.consent.coming_of_age import request_own_consent
 from optinface.consent.declaration import finish_destruction
 from optinface.consent.erasure import destroy_ended_templates, erase_each, finish_interrupted
 from optinface.consent.errors import ConsentExpired
-from optinface.consent.policies import erasure_due, in_force
+from optinface.consent.policies import erasure_due, held_to_its_limits, in_force
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, SweepReport
 from optinface.consent.tables import AuditEvent, Consent, ConsentStatus, Subject, SubjectStatus
+
+logger = logging.getLogger(__name__)
 
 READ_CHUNK = 500
 """Consents read at a time by :func:`read_receipts`. A read waits for no writer and no writer
@@ -85,7 +89,7 @@ def _unread(runtime: Runtime, *, now: datetime) -> Iterator[tuple[Consent, str]]
             chunk = session.execute(
                 select(Consent, Subject.pseudonym)
                 .join(Subject, Consent.subject_id == Subject.id)
-                .where(Subject.status == SubjectStatus.ACTIVE, in_force(now), Consent.id > after)
+                .where(held_to_its_limits(), in_force(now), Consent.id > after)
                 .order_by(Consent.id).limit(READ_CHUNK)
                 .options(*_RECEIPTS_APART, selectinload(Consent.purposes))).all()
             unread = [(consent, pseudonym) for consent, pseudonym in chunk
@@ -113,7 +117,7 @@ def due_for_erasure(
     """
     subjects = list(session.scalars(
         select(Subject)
-        .where(Subject.status == SubjectStatus.ACTIVE)
+        .where(held_to_its_limits())  # whatever status a database writer gave them
         .options(selectinload(Subject.consents).options(  # a receipt: only where verified
             *_RECEIPTS_APART, selectinload(Consent.purposes)))  # (a row changed meanwhile)
     ))
@@ -143,6 +147,31 @@ def due_for_erasure(
 
 RETENTION = "retention"
 """The use a consent ending later than its receipt is reported under by the sweep."""
+
+KNOWN_STATUSES = tuple(str(status) for status in SubjectStatus)
+"""The statuses the service writes; any other was written in the database alone."""
+
+
+def flag_unknown_statuses(runtime: Runtime, session: Session, *, actor: Actor | None) -> int:
+    """How many subjects carry a status the service never writes (``dormant``, set by SQL):
+    each logged as an error at every sweep, and chained once as ``subject_status_unknown``
+    naming the subject (the log's earlier such event naming them found by the subjects'
+    column). Nothing else is done here: the status keeps no one from the retention rules
+    (:func:`consent.policies.held_to_its_limits`), and no search finds them (the galleries
+    take active subjects only). The value itself is logged, never chained: it is whatever the
+    writer typed."""
+    found = session.execute(select(Subject.pseudonym, Subject.status).where(
+        Subject.status.not_in(KNOWN_STATUSES))).all()
+    for pseudonym, status in found:
+        logger.error("subject %s has the status %r, which this service never writes (edited in"
+                     " the database): its consents and templates still end at their limits",
+                     pseudonym, status[:40])
+        if not session.scalar(select(exists().where(
+                AuditEvent.action == str(AuditAction.SUBJECT_STATUS_UNKNOWN),
+                audit_seals.mentions(pseudonym)))):
+            runtime.audit(session, Entry(action=AuditAction.SUBJECT_STATUS_UNKNOWN, actor=actor,
+                                         subjects=[pseudonym]))
+    return len(found)
 
 
 def _said(session: Session, consent_id: str, mismatch: Mismatch) -> bool:
@@ -174,6 +203,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     now = runtime.clock.now()
     read_receipts(runtime, now=now)
     with runtime.db.transaction() as session:
+        unknown = flag_unknown_statuses(runtime, session, actor=actor)  # before it erases them
         due, expired = due_for_erasure(runtime, session, now=now, actor=actor)
     # Erasures begun and interrupted (here, or on a worker that died) are finished first, as
     # at start-up; then a regulator's destruction a crash interrupted: the order covers them.
@@ -200,7 +230,8 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
                                               "one_time_rows_deleted": one_time_rows,
                                               "probe_rows_deleted": probe_rows,
                                               "proof_rows_deleted": old_proof,
-                                              "page_sessions_deleted": page_rows}))
+                                              "page_sessions_deleted": page_rows,
+                                              "subjects_status_unknown": unknown}))
     if destroyed or runtime.db.checkpoint_owed:  # owed: one a long read held off
         runtime.db.checkpoint()
     return SweepReport(ran_at=now, consents_expired=expired, templates_destroyed=destroyed,

@@ -10,13 +10,17 @@ service writes it, with HMAC-SHA256 under that key over exactly the fields that 
 something, and each use checks the seal: a row written or edited without the key store grants
 nothing (:func:`passkey_sealed`, :func:`opted_in`, :func:`declaration_sealed`,
 :func:`template_sealed`, :func:`api_key_sealed`, :func:`admin_passkey_sealed`: an admin key's
-binding to its passkey, with its step-up's hash and expiry).
+binding to its passkey, with its step-up's hash and expiry). A subject's declared age and
+jurisdiction, which decide whether the person or their guardian consents, are sealed the same
+way (:func:`age_sealed`): a child made an adult in the database consents for no one.
 
 Rows written before the seals existed (migration 0030) are sealed once, at the first start
 after the upgrade, and that adoption is chained with its counts (:func:`adopt_once`): from then
-on an unsealed row grants nothing. Only a start that found the log as its witness signed it
-adopts; any other chains that it did not, and no start adopts after that, so that a log edited
-to lose the adoption's event gets nothing planted sealed. Whoever holds the key store can seal
+on an unsealed row grants nothing. The subjects' ages, sealed since migration 0035, are adopted
+once the same way, under an event of their own (:func:`adopt_ages_once`). Only a start that
+found the log as its witness signed it adopts; any other chains that it did not, and no start
+adopts after that, so that a log edited to lose the adoption's event gets nothing planted
+sealed. Whoever holds the key store can seal
 anything, and a row planted before the upgrade was sealed with the others; an opt-in's seal
 names no time, so a seal copied from an older copy of the same person's row opts them in again
 (the witness journal's opt-outs, replayed at start, undo that), and a revoked key's older row
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,7 +45,7 @@ from sqlalchemy.orm import Session, load_only
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
-from optinface.consent.errors import PasskeyUnsealed
+from optinface.consent.errors import AgeUnsealed, PasskeyUnsealed
 from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import KeyRing
 from optinface.consent.tables import (
@@ -74,6 +78,7 @@ class RowKind(StrEnum):
     TEMPLATE = "template"
     API_KEY = "api-key"
     ADMIN_PASSKEY = "admin-passkey"
+    AGE = "age"
 
 
 def seal(keys: KeyRing, kind: RowKind, fields: Mapping[str, Any]) -> str:
@@ -154,6 +159,43 @@ def opted_in(keys: KeyRing, subject: OptIn) -> bool:
     return bool(subject.searchable) and matches(
         keys, RowKind.OPT_IN, _opt_in_fields(subject.pseudonym, subject.searchable_since),
         subject.searchable_seal)
+
+
+# The declared age: who consents for the subject -----------------------------------------------
+def _age_fields(subject: Subject) -> dict[str, Any]:
+    """What the capacity rules read of a subject (:mod:`consent.policies`): the bracket, the
+    day it was declared (it ages from then) and the jurisdiction (its age of consent), with
+    the pseudonym, so that no subject's seal passes for another's."""
+    declared = subject.age_declared_on
+    return {"subject": subject.pseudonym, "ageCategory": subject.age_category,
+            "ageDeclaredOn": None if declared is None else declared.isoformat(),
+            "jurisdiction": subject.jurisdiction}
+
+
+def seal_age(keys: KeyRing, subject: Subject) -> None:
+    """Seal what decides ``subject``'s capacity as it now is: at creation
+    (:func:`consent.ledger.create_subject`), the one write of these fields."""
+    subject.age_seal = seal(keys, RowKind.AGE, _age_fields(subject))
+
+
+def age_sealed(keys: KeyRing, subject: Subject) -> bool:
+    return matches(keys, RowKind.AGE, _age_fields(subject), subject.age_seal)
+
+
+def require_sealed_age(keys: KeyRing, subject: Subject) -> None:
+    """Refuse (:class:`AgeUnsealed`) to decide who consents for a subject whose declared age or
+    jurisdiction the service did not write: the person's own capacity and a guardian's alike,
+    since an edit can make a child an adult or an adult a child again. Logged as an error at
+    each refusal (the caller's refusal is chained): only a database writer causes it."""
+    if not age_sealed(keys, subject):
+        logger.error("subject %s: its declared age or jurisdiction carries no valid seal"
+                     " (written in the database without the key store): no one's capacity to"
+                     " consent is decided from it", subject.pseudonym)
+        raise AgeUnsealed(
+            "this subject's declared age was not written by this service (its record carries"
+            " no valid seal): no one may consent for them until the operator, having checked"
+            " it, seals it again with the key store (optinface keys reseal)",
+            details={"subject": subject.pseudonym})
 
 
 # Register declarations ------------------------------------------------------------------------
@@ -353,24 +395,67 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     workers starting at once adopt once. The one way to seal again is the operator's own,
     with the key store: :func:`reseal`."""
     keys = runtime.keys
+    return _adopt(runtime, adopted=AuditAction.ROW_SEALS_ADOPTED,
+                  refused=AuditAction.ROW_SEALS_NOT_ADOPTED, sound=lambda _: log_sound,
+                  seal_rows=lambda session: _seal_all(keys, session, now=runtime.clock.now()),
+                  refusal=("row seals NOT adopted: this start found the audit log other than"
+                           " its witness signed it, so the rows present were not sealed; those"
+                           " that carry no seal (passkeys, opt-ins, declarations, templates, API"
+                           " keys) grant nothing until made again, or until the operator, having"
+                           " looked at them (optinface keys reseal --dry-run), seals them again"
+                           " (chained as row_seals_not_adopted)"),
+                  marks={ADMIN_BINDINGS: 0})  # and no binding adoption after it either
+
+
+def adopt_ages_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
+    """At the first start with age seals (after migration 0035), seal the declared age of
+    every subject present and chain ``age_seals_adopted`` with how many (``ages``); that count,
+    or None when the log holds that event or ``age_seals_not_adopted`` already.
+
+    As :func:`adopt_once`, and under its rule: nothing is sealed, an error is logged and
+    ``age_seals_not_adopted`` chained, for good, where this start found the log other than its
+    witness signed it, or where the row seals themselves were not adopted (a log found unsound
+    once stays unsound for the rows written before the seals). On a new ledger it chains a
+    count of 0: :func:`adopt_once` sealed its (no) subjects already."""
+
+    def sound(session: Session) -> bool:
+        return log_sound and not session.scalar(select(exists().where(
+            AuditEvent.action == str(AuditAction.ROW_SEALS_NOT_ADOPTED))))
+
+    def seal_ages(session: Session) -> dict[str, int]:
+        subjects = list(session.scalars(select(Subject)))
+        for subject in subjects:
+            seal_age(runtime.keys, subject)
+        return {"ages": len(subjects)}
+
+    return _adopt(runtime, adopted=AuditAction.AGE_SEALS_ADOPTED,
+                  refused=AuditAction.AGE_SEALS_NOT_ADOPTED, sound=sound, seal_rows=seal_ages,
+                  refusal=("age seals NOT adopted: the audit log was found other than its"
+                           " witness signed it, so the subjects present were not sealed; none of"
+                           " them can be consented for until the operator, having looked at them"
+                           " (optinface keys reseal --dry-run), seals them again (chained as"
+                           " age_seals_not_adopted)"))
+
+
+def _adopt(runtime: Runtime, *, adopted: AuditAction, refused: AuditAction,
+           sound: Callable[[Session], bool], seal_rows: Callable[[Session], dict[str, int]],
+           refusal: str, marks: Mapping[str, int] | None = None) -> dict[str, int] | None:
+    """One adoption, once: None where the log holds ``adopted`` or ``refused`` already; else,
+    in the same write transaction (several workers starting at once adopt once), the rows
+    sealed and ``adopted`` chained with their counts, or, where the log is not ``sound``,
+    nothing sealed, ``refusal`` logged as an error and ``refused`` chained (with ``marks``)."""
     with runtime.db.transaction() as session:
         if session.scalar(select(exists().where(AuditEvent.action.in_(
-                [str(AuditAction.ROW_SEALS_ADOPTED), str(AuditAction.ROW_SEALS_NOT_ADOPTED)])))):
+                [str(adopted), str(refused)])))):
             return None
-        if not log_sound:
-            logger.error("row seals NOT adopted: this start found the audit log other than its"
-                         " witness signed it, so the rows present were not sealed; those that"
-                         " carry no seal (passkeys, opt-ins, declarations, templates, API keys)"
-                         " grant nothing until made again, or until the operator, having looked"
-                         " at them (optinface keys reseal --dry-run), seals them again (chained"
-                         " as row_seals_not_adopted)")
-            runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_NOT_ADOPTED, actor=None,
+        if not sound(session):
+            logger.error(refusal)
+            runtime.audit(session, Entry(action=refused, actor=None,
                                          details={"reason": "log_not_as_witnessed",
-                                                  ADMIN_BINDINGS: 0}))
+                                                  **(marks or {})}))
             return None
-        counts = _seal_all(keys, session, now=runtime.clock.now())
-        runtime.audit(session, Entry(action=AuditAction.ROW_SEALS_ADOPTED, actor=None,
-                                     details=counts))
+        counts = seal_rows(session)
+        runtime.audit(session, Entry(action=adopted, actor=None, details=counts))
         return counts
 
 
@@ -421,6 +506,7 @@ class _Granting:
     pseudonyms: dict[int, str]
     api_keys: list[ApiKey]
     admin_passkeys: list[AdminPasskey]
+    subjects: list[Subject]
 
 
 def _granting(session: Session) -> _Granting:
@@ -435,6 +521,7 @@ def _granting(session: Session) -> _Granting:
             select(Subject.id, Subject.pseudonym))},
         api_keys=list(session.scalars(select(ApiKey))),
         admin_passkeys=list(session.scalars(select(AdminPasskey))),
+        subjects=list(session.scalars(select(Subject))),
     )
 
 
@@ -451,6 +538,7 @@ def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, lis
         "api_keys": [k.id for k in rows.api_keys if not api_key_sealed(keys, k.id, k)],
         ADMIN_BINDINGS: [f.api_key_id for f in rows.admin_passkeys
                          if not admin_passkey_sealed(keys, f)],
+        "ages": [s.pseudonym for s in rows.subjects if not age_sealed(keys, s)],
     }
 
 
@@ -470,10 +558,13 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
         seal_template(keys, template, pseudonym=rows.pseudonyms[template.subject_id])
     for key in rows.api_keys:
         seal_api_key(keys, key)
+    for subject in rows.subjects:
+        seal_age(keys, subject)
     session.flush()  # the passkeys' seals, which say which bindings name an admin passkey
     bindings = _bindings_to_seal(keys, session, rows.admin_passkeys)
     for factor in bindings:
         seal_admin_passkey(keys, factor)
     return {"passkeys": len(rows.credentials), "opt_ins": len(rows.opted_in),
             "declarations": len(rows.declarations), "templates": len(rows.templates),
-            "api_keys": len(rows.api_keys), ADMIN_BINDINGS: len(bindings)}
+            "api_keys": len(rows.api_keys), ADMIN_BINDINGS: len(bindings),
+            "ages": len(rows.subjects)}

@@ -310,6 +310,9 @@ def _wire(
     if (bound := row_seals.adopt_bindings_once(runtime,
                                                log_sound=not any(not_as_witnessed))) is not None:
         logger.info("admin passkey bindings adopted (once): %d", bound)
+    if (ages := row_seals.adopt_ages_once(runtime,
+                                          log_sound=not any(not_as_witnessed))) is not None:
+        logger.info("age seals adopted (once): %s", ages)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use

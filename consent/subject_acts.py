@@ -106,7 +106,7 @@ def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCre
 
 
 def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, actor: Actor,
-                      settings: ConsentSettings, now: datetime,
+                      settings: ConsentSettings, keys: KeyRing, now: datetime,
                       say: Say = english) -> dict[str, Any]:
     """The consent statement to sign: purposes, the notice's version and SHA-256, the retention
     policy in force (its whole text and SHA-256, :mod:`consent.retention_policy`), the
@@ -130,7 +130,7 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
         raise CapacityNotHeld(
             f"this passkey signs as {capacity}, not as {act.given_by}",
             details={"subject": subject.pseudonym, "capacity": str(capacity)})
-    policies.require_capacity(subject, capacity, settings, today=now.date())
+    policies.require_capacity(subject, capacity, settings, today=now.date(), keys=keys)
     require_subject_accepted(subject, settings)
     purposes = [ledger.get_purpose(session, p) for p in dict.fromkeys(act.purposes)]
     notice = ledger.get_notice(session, act.notice_id)
@@ -151,13 +151,13 @@ def consent_statement(session: Session, subject: Subject, act: ConsentAct, *, ac
 
 
 def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
-                  settings: ConsentSettings, now: datetime,
+                  settings: ConsentSettings, keys: KeyRing, now: datetime,
                   say: Say = english) -> dict[str, Any]:
     """What the person is asked to sign, after the checks that need no signature; a consent's
     wording in ``say``'s language."""
     if isinstance(act, ConsentAct):
-        return consent_statement(session, subject, act, actor=actor, settings=settings, now=now,
-                                 say=say)
+        return consent_statement(session, subject, act, actor=actor, settings=settings,
+                                 keys=keys, now=now, say=say)
     if isinstance(act, WithdrawAct):
         ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
         return {**_base("withdraw", subject, settings, now), "consentId": act.consent_id,
@@ -174,11 +174,11 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
         disclosures.area_left(act, Jurisdiction(subject.jurisdiction))
         # As for a consent: a child below the age of consent is never asked to sign.
         policies.require_capacity(subject, ConsentCapacity(actor.capacity), settings,
-                                  today=now.date())
+                                  today=now.date(), keys=keys)
         return {**_base(DISCLOSE, subject, settings, now), **disclosures.statement(act)}
     assert isinstance(act, CaptureAct)
     consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
-    policies.require_enrol_consent(subject, consent, now=now, settings=settings)
+    policies.require_enrol_consent(subject, consent, now=now, settings=settings, keys=keys)
     statement = {**_base(CAPTURE, subject, settings, now), "consentId": act.consent_id,
                  "photoSha256": act.photo_sha256}
     if act.replaces is not None:  # the person signs which template goes (consent.rectification)
@@ -188,11 +188,12 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
 
 
 def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
-          settings: ConsentSettings, now: datetime, say: Say = english) -> PasskeyChallenge:
+          settings: ConsentSettings, keys: KeyRing, now: datetime,
+          say: Say = english) -> PasskeyChallenge:
     """Check ``act``, write its statement and open a single-use assertion ceremony whose
     challenge is the statement's hash; refused when no passkey may sign for ``actor``."""
-    statement = statement_for(session, subject, act, actor=actor, settings=settings, now=now,
-                              say=say)
+    statement = statement_for(session, subject, act, actor=actor, settings=settings, keys=keys,
+                              now=now, say=say)
     allowed = signers(session, subject, actor)
     if not allowed:
         raise ChallengeInvalid(f"no passkey is registered to sign for {subject.pseudonym}",
@@ -273,7 +274,8 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        return begin(session, subject, act, actor=actor, settings=runtime.settings, now=now,
+        return begin(session, subject, act, actor=actor, settings=runtime.settings,
+                     keys=runtime.keys, now=now,
                      say=say)
 
 
@@ -314,7 +316,8 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
     with signed_act(runtime, pseudonym, response, act="searchable", actor=actor,
                     now=now) as (session, subject, signed):
         if signed.credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
-            policies.require_guardian_speaks(subject, runtime.settings, today=now.date())
+            policies.require_guardian_speaks(subject, runtime.settings, today=now.date(),
+                                             keys=runtime.keys)
         searchable = bool((signed.ceremony.statement or {})["searchable"])
         if searchable:  # an opt-in widens the processing, as a new consent would
             require_subject_accepted(subject, runtime.settings)
@@ -338,7 +341,7 @@ def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
                     now=now) as (session, subject, signed):
         # A child under the age of consent does not approve their own photo: their guardian does.
         policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
-                                  runtime.settings, today=now.date())
+                                  runtime.settings, today=now.date(), keys=runtime.keys)
         signed.ceremony.evidence = signed.evidence
         runtime.audit(session, Entry(
             action=AuditAction.CAPTURE_APPROVED, actor=actor, subjects=[pseudonym],

@@ -147,6 +147,9 @@ class Subject(Base):
     # The day the age bracket was declared: a bracket ages, and the sweeper reads it to ask a
     # minor for their own consent once they reach the age of consent.
     age_declared_on: Mapped[date | None] = mapped_column(Date)
+    # The seal of what decides who consents for the subject (consent.row_seals, RowKind.AGE):
+    # the bracket, its date and the jurisdiction. Without it the row decides no capacity.
+    age_seal: Mapped[str | None] = mapped_column(String(64))
     own_consent_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")

@@ -703,6 +703,25 @@ FRENCH: dict[str, str] = {
     "Rows sealed again by the operator, with the key store": (
         "Lignes scellées de nouveau par l'exploitant, avec le magasin de clés"
     ),
+    "Admin keys' passkey bindings sealed (once, after an upgrade)": (
+        "Liens entre les clés d'administration et leurs clés d'accès scellés (une fois, après une"
+        " mise à jour)"
+    ),
+    "Admin keys' passkey bindings NOT sealed after an upgrade: the log differs from its"
+    " witness": (
+        "Liens entre les clés d'administration et leurs clés d'accès NON scellés après une mise à"
+        " jour : le journal diffère de son témoin"
+    ),
+    "Subjects' declared ages sealed (once, after an upgrade)": (
+        "Âges déclarés des personnes scellés (une fois, après une mise à jour)"
+    ),
+    "Declared ages NOT sealed after an upgrade: the log differs from its witness": (
+        "Âges déclarés NON scellés après une mise à jour : le journal diffère de son témoin"
+    ),
+    "A subject's status is not one the service writes (edited in the database)": (
+        "Le statut d'une personne n'est pas l'un de ceux que le service écrit (modifié dans la"
+        " base de données)"
+    ),
     "Log events from before keyed seals vouched for (once, after an upgrade)": (
         "Événements du journal antérieurs aux sceaux à clé reconnus (une fois, après une mise à"
         " jour)"
@@ -944,6 +963,11 @@ FRENCH: dict[str, str] = {
     ),
     'The holder of parental authority must do this, with their passkey.': (
         "Le titulaire de l'autorité parentale doit le faire, avec sa clé d'accès."
+    ),
+    "Your declared age was changed outside this service: no one can consent for you until"
+    " the organisation has checked it.": (
+        "Votre âge déclaré a été modifié hors de ce service : personne ne peut consentir pour"
+        " vous tant que l'organisation ne l'a pas vérifié."
     ),
     (
         'This one-time link lets you create a passkey on this device (a phone, a '

@@ -66,6 +66,14 @@ ACTIONS: dict[str, str] = {
     "row_seals_not_adopted": "Rows NOT sealed after an upgrade: the log differs from its"
                              " witness",
     "row_seals_resealed": "Rows sealed again by the operator, with the key store",
+    "admin_passkeys_adopted": "Admin keys' passkey bindings sealed (once, after an upgrade)",
+    "admin_passkeys_not_adopted": "Admin keys' passkey bindings NOT sealed after an upgrade:"
+                                  " the log differs from its witness",
+    "age_seals_adopted": "Subjects' declared ages sealed (once, after an upgrade)",
+    "age_seals_not_adopted": "Declared ages NOT sealed after an upgrade: the log differs from"
+                             " its witness",
+    "subject_status_unknown": "A subject's status is not one the service writes (edited in"
+                              " the database)",
     "log_seals_adopted": "Log events from before keyed seals vouched for (once, after an"
                          " upgrade)",
     "log_seals_not_adopted": "Log events from before keyed seals NOT vouched for: the log"
@@ -188,6 +196,10 @@ ERRORS: dict[str, str] = {
     "challenge_invalid": "This request expired or was already used. Please try again.",
     "guardian_consent_required": (
         "The holder of parental authority must do this, with their passkey."
+    ),
+    "age_unsealed": (
+        "Your declared age was changed outside this service: no one can consent for you until"
+        " the organisation has checked it."
     ),
     "capacity_not_held": "Your passkey does not hold parental authority.",
     "face_mismatch": "This photo is not of the same person as your other photos.",

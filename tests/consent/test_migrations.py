@@ -249,6 +249,8 @@ def test_a_migration_below_0032_drops_the_translations_and_french_receipts_still
     with engine.connect() as connection:
         assert "operator_texts" not in inspect(connection).get_table_names()
     migrate(engine, "head")
+    # Below 0035 the subjects' age seals went too: the operator's way back (keys reseal).
+    world.service.reseal_rows(reason="CHG-9: schema rolled back to 0031")
     with world.service.runtime.db.transaction() as session:
         row = session.get(Consent, given.consent.id)
         assert row is not None and row.receipt is not None
@@ -258,3 +260,27 @@ def test_a_migration_below_0032_drops_the_translations_and_french_receipts_still
     shown = world.service.consent_form(FRENCH)
     assert shown["purposes"][0]["name"] == "study-1" and "study-1" in shown["englishOnly"]
     assert world.service.register().material_sha256 == untranslated
+
+
+@both_backends
+def test_a_migration_below_0035_drops_the_age_seals_and_upgrading_again_seals_nothing(
+    world: World,
+) -> None:
+    """Below 0035 a subject's declared age has no seal, so the column goes. Upgraded again,
+    the adoption, chained once already, is not run again: no one consents for a subject until
+    the operator, with the key store, seals their age again (``optinface keys reseal``)."""
+    person = world.person()
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0035-1", down=True)  # the revision before 0035, whichever it is
+    with engine.connect() as connection:
+        assert "age_seal" not in {c["name"] for c in inspect(connection).get_columns("subjects")}
+    migrate(engine, "head")
+    expires = world.clock.now() + timedelta(days=90)
+    refused("age_unsealed", lambda: person.consent(
+        purposes=[world.purpose], notice_id=world.notice, language="fr-CA", expires_at=expires))
+    looked = world.service.reseal_rows(reason="CHG-8: schema rolled back to 0034", dry_run=True)
+    assert looked.were_unsealed["ages"] == [person.pseudonym]
+    done = world.service.reseal_rows(reason="CHG-8: schema rolled back to 0034")
+    assert done.sealed is not None and done.sealed["ages"] == 1
+    person.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
+                   expires_at=expires)

@@ -13,8 +13,10 @@ from functools import cached_property
 from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, create_engine, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import declared_long_enough_ago
@@ -60,6 +62,17 @@ def row_count(service: OptinFace, table: type, *where: ColumnElement[bool]) -> i
     sweep and the erasure tests watch disappear."""
     with service.runtime.db.transaction() as session:
         return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+
+
+def outside_sql(service: OptinFace, statement: str, **parameters: object) -> None:
+    """A write to the ledger as an operator's SQL console makes it: on a connection of its own
+    (SQLite or PostgreSQL), not the service's, while the service runs."""
+    engine = create_engine(service.settings.url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sql_text(statement), parameters)
+    finally:
+        engine.dispose()
 
 
 def refused(code: str, call: Callable[[], object]) -> None:
