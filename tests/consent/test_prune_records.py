@@ -160,6 +160,19 @@ def test_a_record_appended_with_the_database_alone_vouches_for_nothing_young(
         assert_pruned_without_record(world.service, young)
 
 
+def _a_search_200_days_old(service: OptinFace, clock: FakeClock,
+                           photo: bytes) -> tuple[World, int]:
+    """A world whose one search, under a signed checkpoint, is now 200 days old: the world and
+    the search's sequence number."""
+    world = make_world(service, clock)
+    world.enrolled(photo)
+    world.identify(photo)
+    search = last_search(service)
+    service.audit_checkpoint(actor=world.reviewer)
+    clock.advance(days=200)
+    return world, search
+
+
 def _prune_as_before_records(service: OptinFace, *, days: int) -> int:
     """What a sweep did before prune records: the access events past ``days`` under the
     newest checkpoint emptied, and the sweep's event counting them. How many."""
@@ -185,12 +198,7 @@ def test_a_log_emptied_before_prune_records_is_adopted_once_and_nothing_young(
     verification: one emptied young before that sweep, and one emptied after it (its time
     edited to look old); no later start adopts again."""
     with closing(open_service()) as service:
-        world = make_world(service, clock)
-        world.enrolled(portrait_jpegs[0])
-        world.identify(portrait_jpegs[0])
-        old = last_search(service)
-        service.audit_checkpoint(actor=world.reviewer)
-        clock.advance(days=200)
+        world, old = _a_search_200_days_old(service, clock, portrait_jpegs[0])
         world.identify(portrait_jpegs[0])
         young = last_search(service)
         service.audit_checkpoint(actor=world.reviewer)
@@ -230,12 +238,7 @@ def test_a_log_found_other_than_its_witness_signed_adopts_no_emptied_event(
     found the log rolled back or rewritten), the emptied events are adopted as pruned by none,
     the event says why, and no later start adopts them: every verifier goes on naming them."""
     with closing(open_service()) as service:
-        world = make_world(service, clock)
-        world.enrolled(portrait_jpegs[0])
-        world.identify(portrait_jpegs[0])
-        old = last_search(service)
-        service.audit_checkpoint(actor=world.reviewer)
-        clock.advance(days=200)
+        _, old = _a_search_200_days_old(service, clock, portrait_jpegs[0])
         assert _prune_as_before_records(service, days=183) >= 1
     moved = settings.model_copy(
         update={"audit_witness_dir": settings.data_dir.parent / "new-witness"})
