@@ -78,11 +78,11 @@ def revoke_api_key(session: Session, *, key_id: str, keys: KeyRing, now: datetim
 
 
 def issue_subject_token(
-    session: Session, *, subject: Subject, keys: KeyRing, now: datetime, days: int,
+    session: Session, *, subject: Subject, keys: KeyRing, now: datetime, lifetime: timedelta,
     capacity: str = "self",
 ) -> str:
-    """A new token for ``subject``, valid ``days`` days; its secret, the only time it exists
-    in clear.
+    """A new token for ``subject``, valid for ``lifetime`` (a page session's, or
+    ``OPTINFACE_SUBJECT_TOKEN_DAYS``); its secret, the only time it exists in clear.
 
     The token carries the capacity of the passkey that signed in (the person's own, or
     parental authority); acts it begins can be signed only by passkeys of that capacity
@@ -95,7 +95,7 @@ def issue_subject_token(
             subject_id=subject.id,
             secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
             created_at=now,
-            expires_at=now + timedelta(days=days),
+            expires_at=now + lifetime,
             capacity=capacity,
         )
     )

@@ -17,8 +17,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from optinface.consent import after_erasure, apikeys, ledger, passkeys, policies, subject_acts
+from optinface.consent import (
+    after_erasure,
+    apikeys,
+    ledger,
+    page_sessions,
+    passkeys,
+    policies,
+    subject_acts,
+)
 from optinface.consent.accountability import require_accepted, require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import (
@@ -180,43 +189,62 @@ def sign_in_options(runtime: Runtime) -> PasskeyChallenge:
 
 
 def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
-    """Verify the sign-in and issue the person's own subject token, in their capacity."""
+    """Verify the sign-in and issue the person's own subject token, in their capacity, for
+    ``OPTINFACE_SUBJECT_TOKEN_DAYS`` (the API's sign-in: the person keeps the token)."""
+    with runtime.db.transaction() as session:
+        return _signed_in(runtime, session, body,
+                          lifetime=timedelta(days=runtime.settings.subject_token_days))
+
+
+def sign_in_to_page(runtime: Runtime, body: PasskeyResponse, *,
+                    lifetime: timedelta) -> tuple[SignedIn, str]:
+    """The portal's sign-in: the subject token it issues lives only as long as the page
+    session that carries it, opened in the same transaction with the same expiry, and is
+    revoked when that session ends (:func:`consent.page_sessions.end`); the session's id, for
+    the cookie alone, with the person signed in. The token never leaves the server."""
+    with runtime.db.transaction() as session:
+        person = _signed_in(runtime, session, body, lifetime=lifetime)
+        session_id = page_sessions.add(session, runtime, area=page_sessions.PORTAL,
+                                       secret=person.subject_token, subject=person.subject,
+                                       expires_at=person.token_expires_at, issued=True)
+        return person, session_id
+
+
+def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
+               lifetime: timedelta) -> SignedIn:
+    """In ``session``'s transaction: verify the sign-in and issue the person's own subject
+    token, in their capacity, for ``lifetime``."""
     now = runtime.clock.now()
     settings = runtime.settings
-    with runtime.db.transaction() as session:
-        ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=passkeys.SIGN_IN,
-                                          now=now)
-        credential_id = str(body.credential.get("id", ""))
-        credential = session.scalar(select(PasskeyCredential).where(
-            PasskeyCredential.id == credential_id)) if passkeys.is_credential_id(
-                credential_id) else None
-        if credential is None:
-            erased = after_erasure.erased_by_credential(session, runtime.keys, credential_id)
-            if erased is not None:
-                raise SubjectErased("the record of this passkey was erased",
-                                    details={"erased_at": erased.erased_at.isoformat()})
-        if credential is None or credential.subject_id is None:
-            raise PasskeyInvalid("this passkey opens no subject here")
-        passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],
-                                  keys=runtime.keys, settings=settings)
-        subject = session.get(Subject, credential.subject_id)
-        if subject is None:
-            raise ChallengeInvalid("the subject of this passkey no longer exists")
-        ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
-        if credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
-            policies.require_guardian_speaks(subject, settings, today=now.date(),
-                                             keys=runtime.keys)
-        token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
-                                            now=now, days=settings.subject_token_days,
-                                            capacity=credential.capacity)
-        runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
-                                     subjects=[subject.pseudonym],
-                                     details={"credential_hash": passkeys.audit_reference(
-                                                  runtime.keys, credential),
-                                              "capacity": credential.capacity}))
-        return SignedIn(subject=subject.pseudonym,
-                        capacity=ConsentCapacity(credential.capacity), subject_token=token,
-                        token_expires_at=now + timedelta(days=settings.subject_token_days))
+    ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=passkeys.SIGN_IN, now=now)
+    credential_id = str(body.credential.get("id", ""))
+    credential = session.scalar(select(PasskeyCredential).where(
+        PasskeyCredential.id == credential_id)) if passkeys.is_credential_id(
+            credential_id) else None
+    if credential is None:
+        erased = after_erasure.erased_by_credential(session, runtime.keys, credential_id)
+        if erased is not None:
+            raise SubjectErased("the record of this passkey was erased",
+                                details={"erased_at": erased.erased_at.isoformat()})
+    if credential is None or credential.subject_id is None:
+        raise PasskeyInvalid("this passkey opens no subject here")
+    passkeys.verify_assertion(session, ceremony, body.credential, allowed=[credential],
+                              keys=runtime.keys, settings=settings)
+    subject = session.get(Subject, credential.subject_id)
+    if subject is None:
+        raise ChallengeInvalid("the subject of this passkey no longer exists")
+    ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
+    if credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
+        policies.require_guardian_speaks(subject, settings, today=now.date(), keys=runtime.keys)
+    token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys, now=now,
+                                        lifetime=lifetime, capacity=credential.capacity)
+    runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
+                                 subjects=[subject.pseudonym],
+                                 details={"credential_hash": passkeys.audit_reference(
+                                              runtime.keys, credential),
+                                          "capacity": credential.capacity}))
+    return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(credential.capacity),
+                    subject_token=token, token_expires_at=now + lifetime)
 
 
 def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:
@@ -231,9 +259,9 @@ def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> S
         signature = subject_acts.signed_right(session, runtime, subject, signed,
                                               act=subject_acts.SUBJECT_TOKEN, actor=actor,
                                               now=now)
-        token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys,
-                                            now=now, days=settings.subject_token_days,
-                                            capacity=actor.capacity)
+        token = apikeys.issue_subject_token(
+            session, subject=subject, keys=runtime.keys, now=now,
+            lifetime=timedelta(days=settings.subject_token_days), capacity=actor.capacity)
         runtime.audit(session, Entry(action=AuditAction.SUBJECT_TOKEN_ISSUED, actor=actor,
                                      subjects=[subject.pseudonym],
                                      details={"signed": signature}))

@@ -6,7 +6,8 @@ appends one line to ``erasures.jsonl`` in the witness directory, which lies outs
 directory and is meant for an append-only mount: the tombstone hash (keyed hash of the pseudonym,
 no biometric or personal data), the reason and the time; each withdrawal a line with the consent's
 random public id and the time; each purpose withdrawn from a consent that keeps others the
-consent's and the purpose's random public ids; each API key revoked its public id; each break-glass
+consent's and the purpose's random public ids; each API key revoked, and each subject token a
+portal session's end revoked, its public id; each break-glass
 opening its key's public id, reason and expiry; each admin key's passkey bound the key's and the
 credential's public ids and its public key; each opt-out of 1:N search the subject's tombstone
 hash; each template destroyed while its subject stays (a rectification's replaced template, the

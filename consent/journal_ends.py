@@ -52,7 +52,7 @@ class _Ended:
     subjects: set[str] = field(default_factory=set)  # tombstone hashes, never pseudonyms
     # The latest opt-out of 1:N search (or choice of the alternative) by tombstone hash.
     opted_out: dict[str, datetime] = field(default_factory=dict)
-    keys: set[str] = field(default_factory=set)  # API keys revoked, by public id
+    keys: set[str] = field(default_factory=set)  # keys and tokens revoked, by public id
     read_up_to: int = 0  # bytes of the journal read, whole lines only
 
 
@@ -79,7 +79,8 @@ class JournalEnds:
         return None
 
     def key_revoked(self, key_id: str) -> bool:
-        """Whether the journal revoked the API key ``key_id``."""
+        """Whether the journal revoked the API key or subject token ``key_id`` (a portal
+        session's, at its end)."""
         return key_id in self._current().keys
 
     def opt_out_problem(self, keys: KeyRing, *, pseudonym: str,

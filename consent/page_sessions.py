@@ -2,13 +2,23 @@
 
 A session lives as long as its lifetime, on every worker and across restarts, and is ended by
 log-out, by its expiry, or by its subject's erasure. The operator holding the database file is
-not trusted with it (the design card's trust model), so no column opens a session:
+not trusted with it (the design card's trust model), so no column opens a session, and no
+column edited or row put back makes one live longer:
 
 - the row is found by the SHA-256 of the session id, the cookie's value (256 random bits: the
   hash gives back no cookie);
 - what the session carries (the person's subject token or the reviewer's key, which every
   request authenticates again) is sealed with AES-256-GCM under a key derived by HKDF-SHA256
-  from the session id, which only the browser holds: a copied row opens nothing;
+  from the session id, which only the browser holds: a copied row opens nothing. The seal's
+  associated data binds the row's hash, area and expiry, so an ``expires_at`` pushed out in the
+  database makes the row open nothing (rows sealed before the expiry was bound open nothing
+  either: their person signs in again, sessions being hours long);
+- a portal session carries the subject token its passkey sign-in issued for it alone
+  (:func:`add`, ``issued``), which expires with the session and is revoked when the session
+  ends by its cookie (log-out, expiry met, a token refused): the row deleted and its id journaled
+  as a :class:`erasure_journal.KeyRevoked` before the session's deletion commits, so a session
+  row, or the token's row, put back from a copy carries a token no worker accepts. A reviewer's
+  session carries their own API key, which its log-out never revokes;
 - the session's CSRF token is an HMAC keyed by the session id: nothing stored;
 - the subject is named by its tombstone hash (a keyed hash under the key store's key), so its
   erasure finds its sessions in its own transaction without the pseudonym in clear.
@@ -23,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,13 +43,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_journal
+from optinface.consent.apikeys import SUBJECT_TOKEN_PREFIX
 from optinface.consent.crypto import KEY_BYTES, open_sealed, seal, tokens_match
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import SubjectErased
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
-from optinface.consent.tables import PageSession
+from optinface.consent.tables import PageSession, SubjectToken
 
 SIGN_IN_TOKEN_LIFETIME = timedelta(hours=2)
 """How long a sign-in form's token is accepted: a form left open longer is refused as expired
@@ -46,6 +59,8 @@ SIGN_IN_TOKEN_LIFETIME = timedelta(hours=2)
 _SEAL_INFO = b"optinface page session: sealed secret"
 _CSRF_INFO = b"optinface page session: csrf"
 _SIGN_IN_DOMAIN = "page-sign-in-csrf"
+PORTAL = "portal"
+"""The volunteers' area, whose sessions the consent core opens at their passkey sign-in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,28 +90,74 @@ def csrf_token(session_id: str) -> str:
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def _bound(digest: str, area: str) -> bytes:
-    """What the seal is bound to: its row and area, so a row's ciphertext opens in no other."""
-    return f"{digest}:{area}".encode()
+def _bound(digest: str, area: str, expires_at: datetime) -> bytes:
+    """What the seal is bound to: its row, area and expiry (to the second), so a row's
+    ciphertext opens in no other, of no other area, and not once its expiry was edited."""
+    return f"{digest}:{area}:{int(expires_at.timestamp())}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Carried:
+    """What the seal holds: the secret, and whether it was issued for this session alone."""
+
+    secret: str
+    issued: bool
+
+    def sealed(self) -> bytes:
+        return json.dumps({"secret": self.secret, "issued": self.issued}).encode()
+
+    @classmethod
+    def opened(cls, plain: bytes) -> _Carried:
+        held = json.loads(plain)
+        return cls(secret=str(held["secret"]), issued=held["issued"] is True)
+
+    def own_token(self) -> str | None:
+        """The public id of the subject token issued for this session, or None (a reviewer's
+        key, or a secret the session did not get issued)."""
+        token_id, dot, _ = self.secret.partition(".")
+        return token_id if self.issued and dot and token_id.startswith(
+            SUBJECT_TOKEN_PREFIX) else None
+
+
+def add(session: Session, runtime: Runtime, *, area: str, secret: str, subject: str | None,
+        expires_at: datetime, issued: bool) -> str:
+    """In ``session``'s transaction, a new session of ``area`` carrying ``secret`` until
+    ``expires_at``; its id, the only thing the cookie holds. ``issued``: the secret is a subject
+    token issued for this session alone (the portal's sign-in), revoked when it ends. Expired
+    sessions are deleted in the same transaction, so the table stays small between sweeps."""
+    session_id = secrets.token_urlsafe(32)
+    digest = id_hash(session_id)
+    nonce, sealed = seal(_derived(session_id, _SEAL_INFO),
+                         _Carried(secret=secret, issued=issued).sealed(),
+                         associated=_bound(digest, area, expires_at))
+    forget_expired(session, now=runtime.clock.now())
+    session.add(PageSession(
+        id_hash=digest, area=area, expires_at=expires_at, nonce=nonce, sealed=sealed,
+        subject_hash=None if subject is None else tombstone_hash(runtime.keys, subject),
+        erased=False))
+    return session_id
 
 
 def open_session(runtime: Runtime, *, area: str, secret: str, subject: str | None,
                  lifetime: timedelta) -> str:
-    """A new session of ``area`` carrying ``secret``; its id, the only thing the cookie holds.
-    Expired sessions are deleted in the same transaction, so the table stays small between
-    sweeps."""
-    session_id = secrets.token_urlsafe(32)
-    digest = id_hash(session_id)
-    now = runtime.clock.now()
-    nonce, sealed = seal(_derived(session_id, _SEAL_INFO), secret.encode(),
-                         associated=_bound(digest, area))
+    """A new session of ``area`` carrying ``secret``, a credential of the caller's own that
+    its end leaves as it is (a reviewer's key); its id, for the cookie alone."""
     with runtime.db.transaction() as session:
-        forget_expired(session, now=now)
-        session.add(PageSession(
-            id_hash=digest, area=area, expires_at=now + lifetime, nonce=nonce, sealed=sealed,
-            subject_hash=None if subject is None else tombstone_hash(runtime.keys, subject),
-            erased=False))
-    return session_id
+        return add(session, runtime, area=area, secret=secret, subject=subject,
+                   expires_at=runtime.clock.now() + lifetime, issued=False)
+
+
+def _opened(row: PageSession, session_id: str) -> _Carried | None:
+    """What ``row`` carries, opened by ``session_id``; None when it does not open: a row
+    written, swapped or edited in the database alone, or sealed before the expiry was bound."""
+    if row.nonce is None or row.sealed is None:
+        return None
+    try:
+        plain = open_sealed(_derived(session_id, _SEAL_INFO), row.nonce, row.sealed,
+                            associated=_bound(row.id_hash, row.area, row.expires_at))
+    except ValueError:
+        return None
+    return _Carried.opened(plain)
 
 
 def find(runtime: Runtime, session_id: str, area: str) -> OpenSession | None:
@@ -118,21 +179,28 @@ def find(runtime: Runtime, session_id: str, area: str) -> OpenSession | None:
         if row.erased:
             raise SubjectErased("the record this session belonged to was erased")
         return None
-    if row.nonce is None or row.sealed is None:
+    carried = _opened(row, session_id)
+    if carried is None:
         return None
-    try:
-        secret = open_sealed(_derived(session_id, _SEAL_INFO), row.nonce, row.sealed,
-                             associated=_bound(digest, area)).decode()
-    except ValueError:  # a row written or swapped in the database alone: it opens nothing
-        return None
-    return OpenSession(area=area, secret=secret, csrf=csrf_token(session_id),
+    return OpenSession(area=area, secret=carried.secret, csrf=csrf_token(session_id),
                        expires_at=row.expires_at)
 
 
 def end(runtime: Runtime, session_id: str) -> None:
-    """Delete the session: log-out, expiry, or a secret that no longer authenticates."""
+    """Delete the session (log-out, expiry, or a secret that no longer authenticates) and
+    revoke the subject token issued for it: its row deleted, and its id journaled before this
+    commits, so neither row put back from a copy makes the token act again
+    (:meth:`consent.journal_ends.JournalEnds.key_revoked`, asked at every authentication)."""
+    digest = id_hash(session_id)
     with runtime.db.transaction() as session:
-        session.execute(delete(PageSession).where(PageSession.id_hash == id_hash(session_id)))
+        row = session.get(PageSession, digest)
+        carried = None if row is None else _opened(row, session_id)
+        token_id = None if carried is None else carried.own_token()
+        if token_id is not None:
+            erasure_journal.record(runtime, erasure_journal.KeyRevoked(
+                key_id=token_id, at=runtime.clock.now()))
+            session.execute(delete(SubjectToken).where(SubjectToken.id == token_id))
+        session.execute(delete(PageSession).where(PageSession.id_hash == digest))
 
 
 def end_for_subject(session: Session, subject_hash: str) -> None:
@@ -144,7 +212,10 @@ def end_for_subject(session: Session, subject_hash: str) -> None:
 
 
 def forget_expired(session: Session, *, now: datetime) -> int:
-    """Delete every expired session; how many went (run at each sign-in and by the sweep)."""
+    """Delete every expired session, and every expired subject token (those the portal's
+    sessions carried expire with them, so none outlives its session's row); how many sessions
+    went (run at each sign-in and by the sweep)."""
+    session.execute(delete(SubjectToken).where(SubjectToken.expires_at <= now))
     return rows_deleted(session, delete(PageSession).where(PageSession.expires_at <= now))
 
 

@@ -731,6 +731,15 @@ class OptinFace:
                      action=AuditAction.PASSKEY_SIGN_IN):
             return enrolment_links.sign_in(self.runtime, body)
 
+    def sign_in_to_page(self, body: PasskeyResponse, *,
+                        lifetime: timedelta) -> tuple[SignedIn, str]:
+        """The portal's sign-in, refused and chained as :meth:`sign_in`: the person's token is
+        issued for a page session alone, which expires with it and revokes it when it ends;
+        the session's id, for the cookie alone."""
+        with chained(self.runtime, PasskeyUnsealed, actor=None,
+                     action=AuditAction.PASSKEY_SIGN_IN):
+            return enrolment_links.sign_in_to_page(self.runtime, body, lifetime=lifetime)
+
     def issue_subject_token(self, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:
         """Another API token for the signed-in subject (the portal shows it to them once),
         signed with their passkey (a ``subject_token`` act): a bearer credential that erases
@@ -932,6 +941,7 @@ class OptinFace:
         return page_sessions.find(self.runtime, session_id, area)
 
     def end_page_session(self, session_id: str) -> None:
+        """End the session; the subject token issued for it (the portal's) is revoked."""
         page_sessions.end(self.runtime, session_id)
 
     def sign_in_token(self, area: str) -> str:

@@ -1,7 +1,8 @@
 """Logging in to the pages: secrets traded for server-side sessions, and CSRF on every post.
 
-A person signs in to the portal with their passkey (the sign-in issues their own subject token,
-which the session keeps); a reviewer logs in with their key. Either way the session's id lives
+A person signs in to the portal with their passkey (the sign-in issues their own subject token
+for the session alone: it expires with the session and log-out revokes it); a reviewer logs in
+with their key, which log-out leaves as it is. Either way the session's id lives
 in an HttpOnly, SameSite=Strict cookie scoped to its area's path; the session itself is in the
 ledger, for every worker (:mod:`consent.page_sessions`). Every form post carries a CSRF token:
 the session's own once logged in; on the login forms a double-submit cookie whose token the
@@ -126,15 +127,14 @@ def login_csrf_matches(request: Request, service: OptinFace, area: Area,
 def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
                    csrf: str | None) -> Response:
     """The portal's sign-in: the passkey is verified by the consent core, which issues the
-    person's own subject token; the session keeps it, the browser only gets the cookie."""
+    person's own subject token for the session alone, in the session's transaction: the token
+    expires with the session and is revoked at its log-out; the browser only gets the cookie."""
     if not login_csrf_matches(request, service, Area.PORTAL, csrf):
         raise ApiError(ApiErrorCode.FORBIDDEN, "the page expired; reload it and try again")
     try:
-        person = service.sign_in(body)
+        person, session_id = sessions(request).sign_in(service, body)
     except SubjectErased as erased:
         return _erased_at_sign_in(request, erased)
-    session_id = sessions(request).create(service, Area.PORTAL, person.subject_token,
-                                          subject=person.subject)
     response = JSONResponse({"subject": person.subject, "capacity": person.capacity})
     set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")

@@ -3,8 +3,10 @@
 The sessions live in the ledger (:mod:`consent.page_sessions`), so any worker answers any page
 and a session outlives a restart until it expires; the ledger keeps no column that opens one.
 The secret (subject token or reviewer key) is re-authenticated on every request, so a revoked
-key or an erased subject is logged out at once. Each session's CSRF token, derived from its id,
-is checked on every form post. Expiry follows the service's injected clock, like consent's.
+key or an erased subject is logged out at once. A portal session's token is issued for it
+alone, expires with it and is revoked when it ends; a reviewer's key outlives their log-out.
+Each session's CSRF token, derived from its id, is checked on every form post. Expiry follows
+the service's injected clock, like consent's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from optinface.consent.crypto import tokens_match
+from optinface.consent.schemas import PasskeyResponse, SignedIn
 from optinface.consent.service import OptinFace
 
 
@@ -47,6 +50,11 @@ class SessionStore:
         return service.open_page_session(area=area, secret=secret, subject=subject,
                                          lifetime=self._lifetime)
 
+    def sign_in(self, service: OptinFace, body: PasskeyResponse) -> tuple[SignedIn, str]:
+        """The portal's passkey sign-in: the person, and the id of the session that carries the
+        token issued for it alone (which lives as long as the session)."""
+        return service.sign_in_to_page(body, lifetime=self._lifetime)
+
     def get(self, service: OptinFace, session_id: str | None, area: Area) -> WebSession | None:
         """The live session behind ``session_id``, or None: unknown, expired (then deleted),
         or of the other area, so a portal cookie never opens the review pages.
@@ -62,5 +70,6 @@ class SessionStore:
         return WebSession(secret=found.secret, csrf=found.csrf)
 
     def end(self, service: OptinFace, session_id: str | None) -> None:
+        """End the session; a portal session's token goes with it, a reviewer's key stays."""
         if session_id:
             service.end_page_session(session_id)

@@ -1,6 +1,8 @@
 """The pages' sessions live in the ledger: any worker answers a signed-in page, a restart keeps
-the session, log-out ends it everywhere, the database file opens none, and a sign-in form's
-CSRF cookie must be one the server made (consent.page_sessions, api/web/auth.py)."""
+the session, log-out ends it everywhere (a portal session's token with it, never a reviewer's
+key), the database file opens none, a row put back from a copy signs no one in again, and a
+sign-in form's CSRF cookie must be one the server made (consent.page_sessions,
+api/web/auth.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from optinface.consent.tables import PageSession
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import World, page_login, portal_session
 from tests.support.backends import both_backends
+from tests.support.consent import outside_copy, outside_put_back
 from tests.support.files import occurrences
 
 SIGNED_OUT = {"review": 'id="token"', "portal": 'id="passkey-sign-in"'}
@@ -110,3 +113,41 @@ def test_a_planted_sign_in_cookie_not_made_by_the_server_is_refused(
                               headers={"X-CSRF-Token": "attackers-own-token"})
     assert asked.status_code == 403 and "forbidden" in asked.text, asked.text
     page_login(world.client, "review", world.keys.reviewer)  # the server's own token passes
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@both_backends
+def test_portal_log_out_kills_the_sessions_token_and_a_row_put_back_signs_no_one_in(
+    database_url: str | None, world: World, service: OptinFace
+) -> None:
+    csrf = portal_session(world.client, world.people[world.subject])
+    cookie = world.client.cookies["optinface_portal"]
+    opened = service.page_session(cookie, "portal")  # the cookie and a copy open the token
+    assert opened is not None
+    token, copy = opened.secret, outside_copy(service, "page_sessions")
+    export = f"/v1/subjects/{world.subject}/export?vectors=true"
+    assert world.client.get(export, headers=_bearer(token)).status_code == 200
+    out = world.client.post("/portal/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303, out.text
+    outside_put_back(service, "page_sessions", copy)
+    world.client.cookies.set("optinface_portal", cookie, path="/portal")
+    assert not _signed_in(world.client, "portal")
+    refused = world.client.get(export, headers=_bearer(token))
+    assert refused.status_code == 401, refused.text
+    assert world.client.get(export, headers=_bearer(world.subject_token)).status_code == 200
+
+
+@both_backends
+def test_a_reviewers_key_still_works_after_their_dashboard_log_out(
+    database_url: str | None, world: World
+) -> None:
+    page_login(world.client, "review", world.keys.reviewer)
+    csrf = world.client.get("/review").text.split('name="csrf" value="')[1].split('"')[0]
+    out = world.client.post("/review/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303, out.text
+    assert not _signed_in(world.client, "review")
+    verified = world.client.get("/v1/audit/verify", headers=_bearer(world.keys.reviewer))
+    assert verified.status_code == 200, verified.text

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import ColumnElement, create_engine, func, select
+from sqlalchemy import ColumnElement, Connection, create_engine, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -64,15 +65,40 @@ def row_count(service: OptinFace, table: type, *where: ColumnElement[bool]) -> i
         return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
 
 
-def outside_sql(service: OptinFace, statement: str, **parameters: object) -> None:
-    """A write to the ledger as an operator's SQL console makes it: on a connection of its own
-    (SQLite or PostgreSQL), not the service's, while the service runs."""
+@contextmanager
+def _outside(service: OptinFace) -> Iterator[Connection]:
+    """A transaction on a connection of the operator's own (SQLite or PostgreSQL), not the
+    service's, while the service runs."""
     engine = create_engine(service.settings.url, poolclass=NullPool)
     try:
         with engine.begin() as connection:
-            connection.execute(sql_text(statement), parameters)
+            yield connection
     finally:
         engine.dispose()
+
+
+def outside_sql(service: OptinFace, statement: str, **parameters: object) -> None:
+    """A write to the ledger as an operator's SQL console makes it, on a connection of its own."""
+    with _outside(service) as connection:
+        connection.execute(sql_text(statement), parameters)
+
+
+def outside_copy(service: OptinFace, table: str) -> list[dict[str, Any]]:
+    """The rows of ``table`` as a copy of the database holds them (a backup, taken by the
+    operator on a connection of their own): the driver's values, no ledger type in between."""
+    with _outside(service) as connection:
+        return [dict(row) for row in connection.execute(
+            sql_text(f"SELECT * FROM {table}")).mappings()]
+
+
+def outside_put_back(service: OptinFace, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` of :func:`outside_copy` into ``table`` again, as an operator restoring
+    them from the copy while the service runs."""
+    with _outside(service) as connection:
+        for row in rows:
+            connection.execute(sql_text(
+                f"INSERT INTO {table} ({', '.join(row)})"
+                f" VALUES ({', '.join(':' + column for column in row)})"), row)
 
 
 def refused(code: str, call: Callable[[], object]) -> None:
