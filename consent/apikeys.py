@@ -2,12 +2,15 @@
 
 A secret is ``<key id>.<random>``: the id finds the row, the keyed hash of the whole secret is
 compared in constant time. Subject tokens work the same way but are scoped to one subject and
-expire.
+expire. Both rows are sealed (:mod:`consent.row_seals`): a key or token whose row the service
+did not write as it is (a role raised, a token moved to another subject) authenticates no one,
+and is logged once as an error.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -35,6 +38,8 @@ from optinface.consent.tables import ApiKey, Subject, SubjectToken
 API_KEY_PREFIX = "key_"
 SUBJECT_TOKEN_PREFIX = "stk_"  # noqa: S105 (an id prefix, not a secret)
 HASH_DOMAIN = "secret"
+
+logger = logging.getLogger(__name__)
 
 
 def _new_secret(prefix: str) -> tuple[str, str]:
@@ -89,16 +94,16 @@ def issue_subject_token(
     (:func:`consent.subject_acts.signers`).
     """
     token_id, secret = _new_secret(SUBJECT_TOKEN_PREFIX)
-    session.add(
-        SubjectToken(
-            id=token_id,
-            subject_id=subject.id,
-            secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
-            created_at=now,
-            expires_at=now + lifetime,
-            capacity=capacity,
-        )
+    token = SubjectToken(
+        id=token_id,
+        subject_id=subject.id,
+        secret_hash=keys.keyed_hash(secret, domain=HASH_DOMAIN),
+        created_at=now,
+        expires_at=now + lifetime,
+        capacity=capacity,
     )
+    row_seals.seal_subject_token(keys, token, pseudonym=subject.pseudonym)
+    session.add(token)
     return secret
 
 
@@ -188,16 +193,19 @@ def authenticate(
     token = session.get(SubjectToken, key_id)
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise AuthFailure("unknown_or_wrong", key_id=key_id if token else None)
+    subject = session.get(Subject, token.subject_id)
+    # Moved to another subject, given a later expiry or planted: it acts for no one.
+    if subject is None or not row_seals.subject_token_sealed(keys, token,
+                                                             pseudonym=subject.pseudonym):
+        raise AuthFailure(UNSEALED, key_id=key_id)
     if token.expires_at <= now:
         raise AuthFailure("expired", key_id=key_id)
-    subject = session.get(Subject, token.subject_id)
-    if subject is not None and token.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
+    if token.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
         if not row_seals.age_sealed(keys, subject):  # an age edited in the database: no one's
             raise AuthFailure("age_unsealed", key_id=key_id)
         if not under_age_of_consent(subject, settings, today=now.date(), keys=keys):
             raise AuthFailure("guardian_of_an_adult", key_id=key_id)
-    return Actor(key_id=key_id, role=Role.SUBJECT,
-                 subject=subject.pseudonym if subject is not None else None,
+    return Actor(key_id=key_id, role=Role.SUBJECT, subject=subject.pseudonym,
                  capacity=token.capacity)
 
 
@@ -328,7 +336,15 @@ def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:
 def refuse_audited(runtime: Runtime, failure: AuthFailure) -> NoReturn:
     """Tally ``failure`` into the audit log (as one event per window) and raise it: every
     refused credential, whether the secret itself failed or a check after it did (the API's
-    client certificate check)."""
+    client certificate check). One refused for its row's seal is logged as an error too, once
+    per process for each key or token: only a database writer makes such a row."""
+    if (failure.reason == UNSEALED and failure.key_id is not None
+            and failure.key_id not in runtime.unsealed_keys):
+        runtime.unsealed_keys.add(failure.key_id)
+        logger.error("%s %s: its row carries no valid seal (written or edited in the database"
+                     " without the key store): it authenticates no one",
+                     "subject token" if failure.key_id.startswith(SUBJECT_TOKEN_PREFIX)
+                     else "API key", failure.key_id)
     tally_failure(runtime, reason=failure.reason, key_id=failure.key_id)
     raise failure
 

@@ -114,6 +114,10 @@ class AuditAction(StrEnum):
     AGE_SEALS_ADOPTED = "age_seals_adopted"  # once: the subjects' declared ages then present
     # or, once instead, not sealed: the log was found other than its witness signed it
     AGE_SEALS_NOT_ADOPTED = "age_seals_not_adopted"
+    # once: the subject tokens then present (S105: action names, not secrets)
+    TOKEN_SEALS_ADOPTED = "token_seals_adopted"  # noqa: S105
+    # or, once instead, not sealed: the log was found other than its witness signed it
+    TOKEN_SEALS_NOT_ADOPTED = "token_seals_not_adopted"  # noqa: S105
     SUBJECT_STATUS_UNKNOWN = "subject_status_unknown"  # a status the service never writes
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for
     # or, once instead, not vouched for: that start found the log other than its witness signed

@@ -233,7 +233,10 @@ def _erase(
         copies_epoch = key_row.epoch if key_row is not None else runtime.keys.epoch
         copies_undecryptable_at = next_boundary(runtime, session)
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
-        session.execute(delete(SubjectToken).where(SubjectToken.subject_id == subject.id))
+        session.execute(delete(SubjectToken).where(or_(
+            SubjectToken.subject_id == subject.id,
+            # sealed as theirs: a token moved to another subject in the database goes too
+            SubjectToken.owner_hash == subject_hash)))
         # GDPR art. 19: whoever received the subject's data is told of the erasure.
         recipients = disclosures.recipients_of(session, pseudonym)
         _anonymise_consents(session, subject=subject, subject_hash=subject_hash)

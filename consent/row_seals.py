@@ -12,12 +12,17 @@ nothing (:func:`passkey_sealed`, :func:`opted_in`, :func:`declaration_sealed`,
 :func:`template_sealed`, :func:`api_key_sealed`, :func:`admin_passkey_sealed`: an admin key's
 binding to its passkey, with its step-up's hash and expiry). A subject's declared age and
 jurisdiction, which decide whether the person or their guardian consents, are sealed the same
-way (:func:`age_sealed`): a child made an adult in the database consents for no one.
+way (:func:`age_sealed`): a child made an adult in the database consents for no one. A
+subject token, the bearer credential a person's sign-in issues, is sealed over its secret's
+hash, whose it is, its capacity and its expiry (:func:`subject_token_sealed`): one moved to
+another subject in the database acts for no one, and it carries its subject's tombstone hash,
+by which their erasure deletes it wherever it was moved.
 
 Rows written before the seals existed (migration 0030) are sealed once, at the first start
 after the upgrade, and that adoption is chained with its counts (:func:`adopt_once`): from then
 on an unsealed row grants nothing. The subjects' ages, sealed since migration 0035, are adopted
-once the same way, under an event of their own (:func:`adopt_ages_once`). Only a start that
+once the same way, under an event of their own (:func:`adopt_ages_once`), and the subject
+tokens, sealed since migration 0036, likewise (:func:`adopt_tokens_once`). Only a start that
 found the log as its witness signed it adopts; any other chains that it did not, and no start
 adopts after that, so that a log edited to lose the adoption's event gets nothing planted
 sealed. Whoever holds the key store can seal
@@ -55,6 +60,7 @@ from optinface.consent.tables import (
     PasskeyCredential,
     RegisterDeclaration,
     Subject,
+    SubjectToken,
     Template,
 )
 
@@ -79,6 +85,7 @@ class RowKind(StrEnum):
     API_KEY = "api-key"
     ADMIN_PASSKEY = "admin-passkey"
     AGE = "age"
+    SUBJECT_TOKEN = "subject-token"  # noqa: S105 (a seal's kind, not a secret)
 
 
 def seal(keys: KeyRing, kind: RowKind, fields: Mapping[str, Any]) -> str:
@@ -196,6 +203,31 @@ def require_sealed_age(keys: KeyRing, subject: Subject) -> None:
             " no valid seal): no one may consent for them until the operator, having checked"
             " it, seals it again with the key store (optinface keys reseal)",
             details={"subject": subject.pseudonym})
+
+
+# Subject tokens -------------------------------------------------------------------------------
+def _token_fields(token: SubjectToken, pseudonym: str | None) -> dict[str, Any]:
+    """What a token grants: to whoever holds the secret of this hash, acting for this subject
+    (by pseudonym: a row moved to another subject's id is another subject's), in this capacity,
+    until then. A token is revoked by deleting its row (an erasure), so it has no revocation
+    to seal."""
+    return {"id": token.id, "subject": pseudonym, "capacity": token.capacity,
+            "secretHash": token.secret_hash, "expiresAt": _when(token.expires_at)}
+
+
+def seal_subject_token(keys: KeyRing, token: SubjectToken, *, pseudonym: str) -> None:
+    """Seal ``token`` as ``pseudonym``'s, as it now is: when issued, the one write of these
+    fields. Its owner hash lets their erasure find it wherever its ``subject_id`` points."""
+    token.seal = seal(keys, RowKind.SUBJECT_TOKEN, _token_fields(token, pseudonym))
+    token.owner_hash = owner_hash(keys, pseudonym)
+
+
+def subject_token_sealed(keys: KeyRing, token: SubjectToken, *, pseudonym: str | None) -> bool:
+    """Whether ``token`` is the row the service issued to ``pseudonym`` (the subject its
+    ``subject_id`` names now; None where it names none): a row moved, planted, given another
+    capacity or a later expiry is not."""
+    return pseudonym is not None and matches(
+        keys, RowKind.SUBJECT_TOKEN, _token_fields(token, pseudonym), token.seal)
 
 
 # Register declarations ------------------------------------------------------------------------
@@ -418,10 +450,6 @@ def adopt_ages_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | No
     once stays unsound for the rows written before the seals). On a new ledger it chains a
     count of 0: :func:`adopt_once` sealed its (no) subjects already."""
 
-    def sound(session: Session) -> bool:
-        return log_sound and not session.scalar(select(exists().where(
-            AuditEvent.action == str(AuditAction.ROW_SEALS_NOT_ADOPTED))))
-
     def seal_ages(session: Session) -> dict[str, int]:
         subjects = list(session.scalars(select(Subject)))
         for subject in subjects:
@@ -429,12 +457,58 @@ def adopt_ages_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | No
         return {"ages": len(subjects)}
 
     return _adopt(runtime, adopted=AuditAction.AGE_SEALS_ADOPTED,
-                  refused=AuditAction.AGE_SEALS_NOT_ADOPTED, sound=sound, seal_rows=seal_ages,
+                  refused=AuditAction.AGE_SEALS_NOT_ADOPTED,
+                  sound=_rows_adopted_and(log_sound), seal_rows=seal_ages,
                   refusal=("age seals NOT adopted: the audit log was found other than its"
                            " witness signed it, so the subjects present were not sealed; none of"
                            " them can be consented for until the operator, having looked at them"
                            " (optinface keys reseal --dry-run), seals them again (chained as"
                            " age_seals_not_adopted)"))
+
+
+def adopt_tokens_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
+    """At the first start with token seals (after migration 0036), seal every subject token
+    present as its subject's and chain ``token_seals_adopted`` with how many
+    (``subject_tokens``); that count, or None when the log holds that event or
+    ``token_seals_not_adopted`` already. Under :func:`adopt_ages_once`'s rule: nothing is
+    sealed, for good, where this start found the log other than its witness signed it or the
+    row seals themselves were not adopted. A token moved to another subject before the
+    upgrade is sealed as that subject's, as any row planted before the seals was."""
+
+    def seal_tokens(session: Session) -> dict[str, int]:
+        tokens = _tokens_of_subjects(session)
+        for token, pseudonym in tokens:
+            seal_subject_token(runtime.keys, token, pseudonym=pseudonym)
+        return {"subject_tokens": len(tokens)}
+
+    return _adopt(runtime, adopted=AuditAction.TOKEN_SEALS_ADOPTED,
+                  refused=AuditAction.TOKEN_SEALS_NOT_ADOPTED,
+                  sound=_rows_adopted_and(log_sound), seal_rows=seal_tokens,
+                  refusal=("subject token seals NOT adopted: the audit log was found other than"
+                           " its witness signed it, so the tokens present were not sealed; none"
+                           " of them authenticates until its person signs in again, or until the"
+                           " operator, having looked at them (optinface keys reseal --dry-run),"
+                           " seals them again (chained as token_seals_not_adopted)"))
+
+
+def _rows_adopted_and(log_sound: bool) -> Callable[[Session], bool]:
+    """The rule of the adoptions after the row seals': this start found the log as its witness
+    signed it, and the row seals were not refused adoption (a log found unsound once stays
+    unsound for the rows written before the seals)."""
+
+    def sound(session: Session) -> bool:
+        return log_sound and not session.scalar(select(exists().where(
+            AuditEvent.action == str(AuditAction.ROW_SEALS_NOT_ADOPTED))))
+
+    return sound
+
+
+def _tokens_of_subjects(session: Session) -> list[tuple[SubjectToken, str]]:
+    """Every subject token whose ``subject_id`` names a subject, with that subject's pseudonym
+    (one naming none acts for no one and is left unsealed)."""
+    return [(token, pseudonym) for token, pseudonym in session.execute(
+        select(SubjectToken, Subject.pseudonym).join(
+            Subject, Subject.id == SubjectToken.subject_id))]
 
 
 def _adopt(runtime: Runtime, *, adopted: AuditAction, refused: AuditAction,
@@ -507,6 +581,7 @@ class _Granting:
     api_keys: list[ApiKey]
     admin_passkeys: list[AdminPasskey]
     subjects: list[Subject]
+    tokens: list[SubjectToken]
 
 
 def _granting(session: Session) -> _Granting:
@@ -522,6 +597,7 @@ def _granting(session: Session) -> _Granting:
         api_keys=list(session.scalars(select(ApiKey))),
         admin_passkeys=list(session.scalars(select(AdminPasskey))),
         subjects=list(session.scalars(select(Subject))),
+        tokens=list(session.scalars(select(SubjectToken))),
     )
 
 
@@ -539,6 +615,8 @@ def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, lis
         ADMIN_BINDINGS: [f.api_key_id for f in rows.admin_passkeys
                          if not admin_passkey_sealed(keys, f)],
         "ages": [s.pseudonym for s in rows.subjects if not age_sealed(keys, s)],
+        "subject_tokens": [t.id for t in rows.tokens if not subject_token_sealed(
+            keys, t, pseudonym=rows.pseudonyms.get(t.subject_id))],
     }
 
 
@@ -560,6 +638,10 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
         seal_api_key(keys, key)
     for subject in rows.subjects:
         seal_age(keys, subject)
+    tokens = [(t, rows.pseudonyms[t.subject_id]) for t in rows.tokens
+              if t.subject_id in rows.pseudonyms]  # one naming no subject acts for no one
+    for token, pseudonym in tokens:
+        seal_subject_token(keys, token, pseudonym=pseudonym)
     session.flush()  # the passkeys' seals, which say which bindings name an admin passkey
     bindings = _bindings_to_seal(keys, session, rows.admin_passkeys)
     for factor in bindings:
@@ -567,4 +649,4 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
     return {"passkeys": len(rows.credentials), "opt_ins": len(rows.opted_in),
             "declarations": len(rows.declarations), "templates": len(rows.templates),
             "api_keys": len(rows.api_keys), ADMIN_BINDINGS: len(bindings),
-            "ages": len(rows.subjects)}
+            "ages": len(rows.subjects), "subject_tokens": len(tokens)}

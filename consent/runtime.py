@@ -60,6 +60,9 @@ class Runtime:
     unsealed_bindings: set[tuple[str, str | None]] = field(default_factory=set)
     """The admin keys' bindings (key, seal) this process found unsealed and logged as an error
     (:mod:`consent.admin_mfa`): each is logged once, however often the key is refused."""
+    unsealed_keys: set[str] = field(default_factory=set)
+    """The API keys and subject tokens this process refused for their rows' seals, each logged
+    as an error once however often it is presented (:func:`consent.apikeys.refuse_audited`)."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""

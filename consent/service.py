@@ -313,6 +313,9 @@ def _wire(
     if (ages := row_seals.adopt_ages_once(runtime,
                                           log_sound=not any(not_as_witnessed))) is not None:
         logger.info("age seals adopted (once): %s", ages)
+    if (tokens := row_seals.adopt_tokens_once(runtime,
+                                              log_sound=not any(not_as_witnessed))) is not None:
+        logger.info("subject token seals adopted (once): %s", tokens)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use

@@ -165,6 +165,13 @@ class SubjectToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Whose passkey sign-in issued it: the subject (self) or their guardian.
     capacity: Mapped[str] = mapped_column(String(30), default="self")
+    # The seal of what the token grants (consent.row_seals, RowKind.SUBJECT_TOKEN): its secret's
+    # hash, whose it is (by pseudonym), the capacity and the expiry. Without it, it acts for no
+    # one; a row moved to another subject is no longer the row sealed.
+    seal: Mapped[str | None] = mapped_column(String(64))
+    # The tombstone hash of the subject it was issued for (row_seals.owner_hash): their erasure
+    # deletes it even where its subject_id was moved to someone else.
+    owner_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Consent(Base):

@@ -718,6 +718,13 @@ FRENCH: dict[str, str] = {
     "Declared ages NOT sealed after an upgrade: the log differs from its witness": (
         "Âges déclarés NON scellés après une mise à jour : le journal diffère de son témoin"
     ),
+    "People's API tokens sealed (once, after an upgrade)": (
+        "Jetons d'API des personnes scellés (une fois, après une mise à jour)"
+    ),
+    "People's API tokens NOT sealed after an upgrade: the log differs from its witness": (
+        "Jetons d'API des personnes NON scellés après une mise à jour : le journal diffère de"
+        " son témoin"
+    ),
     "A subject's status is not one the service writes (edited in the database)": (
         "Le statut d'une personne n'est pas l'un de ceux que le service écrit (modifié dans la"
         " base de données)"

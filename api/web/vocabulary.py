@@ -72,6 +72,9 @@ ACTIONS: dict[str, str] = {
     "age_seals_adopted": "Subjects' declared ages sealed (once, after an upgrade)",
     "age_seals_not_adopted": "Declared ages NOT sealed after an upgrade: the log differs from"
                              " its witness",
+    "token_seals_adopted": "People's API tokens sealed (once, after an upgrade)",
+    "token_seals_not_adopted": "People's API tokens NOT sealed after an upgrade: the log"
+                               " differs from its witness",
     "subject_status_unknown": "A subject's status is not one the service writes (edited in"
                               " the database)",
     "log_seals_adopted": "Log events from before keyed seals vouched for (once, after an"

@@ -3,13 +3,12 @@ cookies off loopback."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
@@ -19,8 +18,14 @@ from optinface.consent.identifiers import require_identifiers
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
-from optinface.consent.tables import SubjectToken
-from tests.support.api import World, auth, consent_act, page_login, portal_session
+from tests.support.api import (
+    World,
+    auth,
+    consent_act,
+    expire_subject_token,
+    page_login,
+    portal_session,
+)
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -273,12 +278,7 @@ def test_every_refused_credential_gets_the_same_401(world: World, service: Optin
         world.client.delete(f"/v1/keys/{made.json()['key_id']}", headers=admin).status_code == 204
     )
     other, expired = world.new_subject()
-    with service.runtime.db.transaction() as session:
-        session.execute(
-            update(SubjectToken)
-            .where(SubjectToken.id == expired.split(".")[0])
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+    expire_subject_token(service, expired, pseudonym=other)
     unknown = "key_0123456789abcdef.not-a-secret"
     wrong = world.keys.researcher[:-4] + "AAAA"
     answers = [

@@ -16,7 +16,7 @@ from optinface.consent.errors import SecondFactorRequired, Unauthenticated
 from optinface.consent.incidents import Audience
 from optinface.consent.receipts import subject_signature_problem
 from optinface.consent.roles import Permission, Role
-from optinface.consent.schemas import AuditFilter, IncidentCreate
+from optinface.consent.schemas import AuditFilter, IncidentCreate, PasskeyResponse
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
@@ -284,3 +284,29 @@ def test_a_migration_below_0035_drops_the_age_seals_and_upgrading_again_seals_no
     assert done.sealed is not None and done.sealed["ages"] == 1
     person.consent(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                    expires_at=expires)
+
+
+@both_backends
+def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_nothing(
+    world: World,
+) -> None:
+    """Below 0036 a subject token has no seal and no owner hash, so the columns go. Upgraded
+    again, the adoption, chained once already, is not run again: the token authenticates no
+    one until the operator, with the key store, seals it again (``optinface keys reseal``)."""
+    person = world.person()
+    challenge = world.service.sign_in_options()
+    token = world.service.sign_in(PasskeyResponse(
+        ceremony_id=challenge.ceremony_id,
+        credential=person.authenticator.get(challenge.options))).subject_token
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0036-1", down=True)  # the revision before 0036, whichever it is
+    with engine.connect() as connection:
+        assert not {"seal", "owner_hash"} & {
+            c["name"] for c in inspect(connection).get_columns("subject_tokens")}
+    migrate(engine, "head")
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(token)
+    looked = world.service.reseal_rows(reason="CHG-13: schema rolled back to 0035", dry_run=True)
+    assert token.split(".")[0] in looked.were_unsealed["subject_tokens"]
+    world.service.reseal_rows(reason="CHG-13: schema rolled back to 0035")
+    assert world.service.authenticate(token).subject == person.pseudonym

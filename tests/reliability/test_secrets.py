@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
-from optinface.consent.tables import SubjectToken
-from tests.support.api import World, auth
+from tests.support.api import World, auth, expire_subject_token
+from tests.support.consent import outside_sql
 from tests.support.files import template_bytes
 from tests.support.reliability import record
 
@@ -92,9 +91,7 @@ def test_revoked_key_and_expired_token_are_refused_and_audited(
     assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
 
     other, token = world.new_subject()
-    with service.runtime.db.transaction() as session:
-        session.execute(update(SubjectToken).where(SubjectToken.id == token.split(".")[0])
-                        .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    expire_subject_token(service, token, pseudonym=other)
     expired = world.client.get(f"/v1/subjects/{other}", headers=auth(token))
     assert expired.status_code == 401 and expired.json()["code"] == "unauthenticated"
 
@@ -103,6 +100,25 @@ def test_revoked_key_and_expired_token_are_refused_and_audited(
     assert any(made["key_id"] in details and "revoked" in details for _, details in failures)
     assert any(token.split(".")[0] in details and "expired" in details for _, details in failures)
     assert not [d for _, d in failures if made["secret"] in d or token in d]
+
+
+def test_a_subject_token_moved_to_another_subject_by_sql_opens_nothing(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes],
+) -> None:
+    """Red team 3, finding 1 (tokmove.py), over HTTP: the operator's own token, its row moved
+    to alice by SQL, gets no copy of her template's vectors (401, as any refused credential);
+    hers still does."""
+    alice, hers = world.new_subject()
+    world.enrol(alice, world.consent(alice), portrait_jpegs[0])
+    _, mine = world.new_subject()
+    url = f"/v1/subjects/{alice}/export?vectors=true"
+    assert world.client.get(url, headers=auth(mine)).status_code == 403
+    outside_sql(service, "UPDATE subject_tokens SET subject_id = (SELECT id FROM subjects"
+                " WHERE pseudonym = :p) WHERE id = :t", p=alice, t=mine.split(".")[0])
+    moved = world.client.get(url, headers=auth(mine))
+    assert moved.status_code == 401 and moved.json()["code"] == "unauthenticated"
+    own = world.client.get(url, headers=auth(hers))
+    assert own.status_code == 200 and own.json()["template_vectors"]
 
 
 def test_a_subject_token_opens_only_its_own_subject(world: World) -> None:

@@ -26,11 +26,13 @@ from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.api.web.i18n import Language, Words
+from optinface.consent import row_seals
 from optinface.consent.clock import Clock
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.operator_texts import Shown
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
+from optinface.consent.tables import SubjectToken
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import DEFAULT_THRESHOLDS
 from tests.support.thresholds import TEST_FMR, write_test_thresholds
@@ -103,6 +105,17 @@ class Keys:
 
 def auth(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def expire_subject_token(service: OptinFace, secret: str, *, pseudonym: str) -> None:
+    """The token behind ``secret`` as the service would have issued it with an expiry just
+    past, sealed as such (an expiry edited alone is refused as unsealed, not as expired): how
+    a test sees a token expire without waiting years."""
+    with service.runtime.db.transaction() as session:
+        token = session.get(SubjectToken, secret.split(".")[0])
+        assert token is not None
+        token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        row_seals.seal_subject_token(service.runtime.keys, token, pseudonym=pseudonym)
 
 
 def make_keys(service: OptinFace) -> Keys:
