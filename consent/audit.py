@@ -103,6 +103,8 @@ class AuditAction(StrEnum):
     RECONCILED = "reconciled"
     LOG_ROLLED_BACK = "log_rolled_back"  # shorter than witnessed: a restore lost events
     LOG_REWRITTEN = "log_rewritten"  # not the events the witness holds a checkpoint of
+    LOG_TRUNCATED = "log_truncated"  # the running service's own tail deleted (.log_tail)
+    CLOCK_BEHIND = "clock_behind"  # the host clock before the newest event (.log_clock)
     WITNESS_ADOPTED = "witness_adopted"  # a signed log started on a folder that pinned no key
     ROW_SEALS_ADOPTED = "row_seals_adopted"  # once: the rows then present sealed (row_seals)
     # or, once instead, not sealed: that start found the log other than its witness signed it

@@ -53,6 +53,7 @@ from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_byt
 from optinface.consent.crypto import canonical_json
 from optinface.consent.identifiers import is_sha256
 from optinface.consent.log_seals import SealWalk, Unsealed
+from optinface.consent.log_tail import Divergence, divergence
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.schemas import AuditEventPublic
@@ -125,6 +126,8 @@ class _Walk:
                                                    event.seq))
         if event.action == AuditAction.LOG_ROLLED_BACK:
             self.rollbacks.append((event.seq, event.details))
+        elif event.action == AuditAction.LOG_TRUNCATED:
+            self.problems.append(_truncation(event))
         self._prunes.add(event)
         self.leaves.append(bytes.fromhex(kept) if kept and is_sha256(kept)
                            else leaf_hash(body))
@@ -167,14 +170,38 @@ class _Walk:
             for seq in self._prunes.uncovered()]
 
 
+TRUNCATED = "log_truncated"
+"""The reason a verification gives for the running service's finding that its own tail was
+deleted or rewritten (:mod:`consent.log_tail`)."""
+
+
+def _truncation(event: LoggedEvent) -> Problem:
+    """The running service's finding at ``event``, as a problem at the first event it lost.
+
+    Always one, whoever chained it: the events are gone for good (no checkpoint covered them),
+    and a finding written by SQL is false only in saying so, which the keyed seals tell."""
+    details = event.details
+    known, held = details.get("known"), details.get("events")
+    if not isinstance(known, int) or not isinstance(held, int):
+        return Problem(event.seq, f"event {event.seq} says the log was truncated, without the"
+                                  " sizes (edited)", reason=TRUNCATED)
+    first = held + 1 if held < known else known
+    return Problem(first, f"events {first}-{known}, which the running service had appended or"
+                          f" read, were deleted or rewritten behind it (the table held {held}"
+                          f" events); chained at event {event.seq}", reason=TRUNCATED)
+
+
 def against_tree(checkpoint: Checkpoint, tree: MerkleTree, source: str, *,
                  holder: str) -> Problem | None:
     """What is wrong with ``tree`` against a signed ``checkpoint`` of it: fewer events, or
-    other ones; None when it extends the checkpoint."""
-    if checkpoint.size > tree.size:
+    other ones; None when it extends the checkpoint. The comparison is the running service's
+    with its own tail (:func:`consent.log_tail.divergence`)."""
+    found = divergence(checkpoint.size, tree.size,
+                       lambda: tree.root(checkpoint.size) == checkpoint.root)
+    if found is Divergence.SHORTER:
         return Problem(tree.size + 1, f"{source} covers {checkpoint.size} events but {holder}"
                                       f" holds {tree.size} (truncated or emptied)")
-    if tree.root(checkpoint.size) != checkpoint.root:
+    if found is Divergence.OTHER:
         return Problem(checkpoint.size, f"events 1-{checkpoint.size} are not those signed in"
                                         f" {source} (rewritten)")
     return None

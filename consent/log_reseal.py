@@ -37,7 +37,8 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.tables import AuditEvent
 
 FINDINGS = (AuditAction.LOG_ROLLED_BACK, AuditAction.LOG_REWRITTEN, AuditAction.WITNESS_ADOPTED,
-            AuditAction.LOG_EVENTS_UNSEALED, AuditAction.LOG_SEALS_NOT_ADOPTED)
+            AuditAction.LOG_EVENTS_UNSEALED, AuditAction.LOG_SEALS_NOT_ADOPTED,
+            AuditAction.LOG_TRUNCATED)
 """What a start chains when it finds the log other than its witness signed it, or appended to
 without the key store: any of them in the log, and nothing is resealed, for good."""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import log_seals
+from optinface.consent import log_clock, log_seals, log_tail
 from optinface.consent.audit import AuditLog, Entry, append, last_details
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
@@ -63,6 +63,9 @@ class Runtime:
     unsealed_keys: set[str] = field(default_factory=set)
     """The API keys and subject tokens this process refused for their rows' seals, each logged
     as an error once however often it is presented (:func:`consent.apikeys.refuse_audited`)."""
+    tail: log_tail.Tail = field(default_factory=log_tail.Tail)
+    """The newest event this process read or appended (:mod:`consent.log_tail`), checked
+    before each append."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""
@@ -86,7 +89,16 @@ class Runtime:
         return event
 
     def chain(self, session: Session, entry: Entry, *, now: datetime | None = None) -> AuditEvent:
-        """Chain ``entry`` at ``now`` (the clock's, if not given), sealed with the key store's
-        HMAC key (:mod:`consent.log_seals`), and sign no checkpoint: :meth:`audit` does, and
-        what it checks first chains here."""
-        return append(session, entry, now=now or self.clock.now(), seal_key=self.keys.hmac_key)
+        """Chain ``entry`` at ``now`` (the clock's, if not given; never before the event it
+        follows: :mod:`consent.log_clock`), sealed with the key store's HMAC key
+        (:mod:`consent.log_seals`), and sign no checkpoint: :meth:`audit` does, and what it
+        checks first chains here. The log's tail is checked first (:func:`consent.log_tail.
+        vet`): a loss, or a clock set back, is chained before ``entry``."""
+        now = now or self.clock.now()
+        last = log_tail.vet(self, session)
+        latest = None if last is None else last.at
+        log_clock.flag(self, session, now, latest)
+        event = append(session, entry, now=log_clock.dated(now, latest),
+                       seal_key=self.keys.hmac_key)
+        self.tail.remember(session, log_tail.Link(event.seq, event.hash, event.at))
+        return event

@@ -39,9 +39,11 @@ from optinface.consent import (
     handover,
     incidents,
     ledger,
+    log_clock,
     log_reseal,
     log_retention,
     log_seals,
+    log_tail,
     matching,
     operating_point,
     operator_texts,
@@ -293,6 +295,8 @@ def _wire(
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
                             transparency.record_adoption(runtime, session)]
+        last = log_tail.newest(session)
+        log_clock.check_at_start(runtime.clock.now(), None if last is None else last.at)
     # Never on a log its witness does not vouch for (log_seals, prune_records, row_seals).
     if (through := log_seals.adopt_once(runtime,
                                         log_sound=not any(not_as_witnessed))) is not None:
@@ -423,6 +427,7 @@ class OptinFace:
         try:
             self.flush_auth_failures()
             self.witness_audit()  # after the last events: the witness holds the whole log
+            self.runtime.tail.forget()  # and the log is no longer this service's to append to
             self.runtime.index.settle()  # a save an erasure left running uses the key store
             if self.replica is not None:
                 self.replica.close()  # stops following; saves the index and its feed position
@@ -464,6 +469,8 @@ class OptinFace:
         witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
         with self.runtime.db.transaction() as session:
             transparency.record_rollback(self.runtime, session)
+            if (last := log_tail.vet(self.runtime, session)) is not None:  # before it signs
+                self.runtime.tail.remember(session, last)  # what it read: the tail from here
             log_seals.record_unsealed(self.runtime, session)  # before they are witnessed
             self.runtime.log.witness_head(session, now=self.clock.now())
 

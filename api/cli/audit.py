@@ -301,10 +301,11 @@ def reseal(
     again, so `audit verify` with the key store names them all. This is the operator's own act,
     where the data directory and the key store are (on SQLite with the server stopped), and
     only on a log that is the one its witness signed, now and at every start: one where a start
-    chained log_rolled_back, log_rewritten, witness_adopted, log_events_unsealed or
-    log_seals_not_adopted is refused (log_not_as_witnessed) and nothing is sealed. No event
-    past the witness's newest checkpoint is sealed. Chained as log_seals_resealed with the
-    reason, how many, the first and the last.
+    chained log_rolled_back, log_rewritten, witness_adopted, log_events_unsealed,
+    log_seals_not_adopted, or where the running service chained log_truncated, is refused
+    (log_not_as_witnessed) and nothing is sealed. No event past the witness's newest
+    checkpoint is sealed. Chained as log_seals_resealed with the reason, how many, the first
+    and the last.
 
     Look first: --dry-run makes the same checks, refuses alike, and lists how many events it
     would seal, the first and the last, sealing nothing and chaining nothing.

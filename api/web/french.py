@@ -737,6 +737,11 @@ FRENCH: dict[str, str] = {
         "Événements du journal antérieurs aux sceaux à clé NON reconnus : le journal diffère de"
         " son témoin"
     ),
+    "Access log cut behind the running service: events it wrote are gone": (
+        "Journal d'accès tronqué derrière le service en marche : des événements qu'il a écrits"
+        " ont disparu"),
+    "Host clock set back: events dated no earlier than the newest": (
+        "Horloge de l'hôte reculée : événements datés au plus tôt du plus récent"),
     "Log events without the service's keyed seal (written with the database alone)": (
         "Événements du journal sans le sceau à clé du service (écrits par la seule base de"
         " données)"

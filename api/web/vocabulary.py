@@ -59,6 +59,8 @@ ACTIONS: dict[str, str] = {
     "reconciled": "Index reconciled",
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "log_rewritten": "Access log rewritten: it no longer holds the events its witness signed",
+    "log_truncated": "Access log cut behind the running service: events it wrote are gone",
+    "clock_behind": "Host clock set back: events dated no earlier than the newest",
     "witness_adopted": ("Witness folder taken up in place of the lost one: erasures it did not"
                         " hold cannot be replayed"),
     "row_seals_adopted": "Passkeys, opt-ins, declarations, templates and keys sealed (once,"

@@ -1,0 +1,150 @@
+"""The running service's own tail (consent.log_tail) and the clock rule (consent.log_clock).
+
+Red team 3: events deleted past the last checkpoint, while the service runs, were filled in
+by its next event and signed by the witness unseen (finding 3); a clock set back dated events
+before earlier ones, unseen (finding 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent
+from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import both_backends
+from tests.support.consent import FakeClock, World, make_world, outside_sql
+from tests.support.postgres import PostgresServer
+
+
+def _events(service: OptinFace, action: AuditAction) -> list[AuditEvent]:
+    with service.runtime.db.transaction() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                    .order_by(AuditEvent.seq)))
+
+
+def _newest(service: OptinFace) -> AuditEvent:
+    with service.runtime.db.transaction() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert event is not None
+        return event
+
+
+def _cut_past_the_witness(world: World) -> int:
+    """Log a subject's events, then delete from the newest on, with a connection of its own
+    as the red team did; the first sequence number deleted (past the witness's newest)."""
+    world.subject()
+    newest = _newest(world.service).seq
+    assert world.service.runtime.log.witness.latest_size() < newest
+    outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=newest)
+    return newest
+
+
+@both_backends
+def test_the_red_teams_truncation_is_chained_at_the_next_append_and_fails_verify(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    cut = _cut_past_the_witness(world)
+    with caplog.at_level(logging.ERROR):
+        world.subject()  # the next append: the red team's server chained it in the gap
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert finding.seq == cut and finding.details == {
+        "known": cut, "known_hash": finding.details["known_hash"], "events": cut - 1,
+        "found": "shorter"}
+    assert f"no longer holds event {cut}" in caplog.text
+    status = world.service.verify_audit()
+    assert not status.ok and (status.first_bad_sequence, status.reason) == (cut, "log_truncated")
+    world.subject()
+    assert len(_events(world.service, AuditAction.LOG_TRUNCATED)) == 1  # once: the tail moved on
+
+
+@both_backends
+def test_no_checkpoint_signs_a_cut_tail_without_the_finding(world: World) -> None:
+    """The periodic (and closing) checkpoint appends nothing of its own: it checks first."""
+    cut = _cut_past_the_witness(world)
+    world.service.witness_audit()
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert finding.seq == cut <= world.service.runtime.log.witness.latest_size()
+
+
+def test_a_tail_rewritten_in_place_is_chained_as_other(world: World) -> None:
+    world.subject()
+    newest = _newest(world.service).seq
+    outside_sql(world.service, "UPDATE audit_events SET hash = :forged WHERE seq = :seq",
+                forged="f" * 64, seq=newest)
+    world.subject()
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert (finding.details["known"], finding.details["found"]) == (newest, "other")
+    assert world.service.verify_audit().first_bad_sequence == newest  # its hash, edited
+
+
+@pytest.fixture
+def two_workers(
+    settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
+    clock: FakeClock,
+) -> Iterator[tuple[World, World]]:
+    """Worker A and worker B on one PostgreSQL ledger (as tests/consent/test_workers.py)."""
+    first = settings.model_copy(update={"database_url": postgres.new_database()})
+    second = first.model_copy(update={"data_dir": first.data_dir.with_name("worker-b")})
+    with (closing(OptinFace.open(first, pipeline=pipeline, clock=clock)) as a,
+          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b):
+        world = make_world(a, clock)
+        yield world, replace(world, service=b)
+
+
+def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
+    two_workers: tuple[World, World],
+) -> None:
+    a, b = two_workers
+    for _ in range(3):  # each worker's tail is passed by the other's appends
+        a.subject()
+        b.subject()
+    assert not _events(a.service, AuditAction.LOG_TRUNCATED)
+    assert a.service.verify_audit().ok
+    # What B appended last is deleted; A, which never knew it, chains in the gap unaware...
+    cut = _newest(b.service).seq
+    outside_sql(b.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
+    a.subject()
+    assert not _events(a.service, AuditAction.LOG_TRUNCATED)
+    # ...and B, at its next append, finds another event where its own was.
+    b.subject()
+    [finding] = _events(b.service, AuditAction.LOG_TRUNCATED)
+    assert (finding.details["known"], finding.details["found"]) == (cut, "other")
+    assert b.service.verify_audit().reason == "log_truncated"
+
+
+def test_a_clock_set_back_never_dates_an_event_before_the_last_and_is_chained_once(
+    open_service: Callable[[], OptinFace], clock: FakeClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = open_service()
+    world = make_world(service, clock)
+    world.subject()
+    latest = _newest(service).at
+    clock.current -= timedelta(seconds=2)  # within the workers' tolerance: no finding
+    world.subject()
+    assert not _events(service, AuditAction.CLOCK_BEHIND)
+    assert _newest(service).at == latest
+    clock.current -= timedelta(days=400)  # the red team's operator
+    with caplog.at_level(logging.ERROR):
+        world.subject()
+        world.subject()
+    [flagged] = _events(service, AuditAction.CLOCK_BEHIND)
+    assert flagged.details["latest"] == latest and flagged.at == latest
+    assert "before the newest audit event" in caplog.text
+    with service.runtime.db.transaction() as session:
+        times = list(session.scalars(select(AuditEvent.at).order_by(AuditEvent.seq)))
+    assert times == sorted(times) and times[-1] == latest
+    assert service.verify_audit().ok  # dated as the rule says: nothing was lost
+    service.close()
+    caplog.clear()
+    with caplog.at_level(logging.ERROR), closing(open_service()):
+        assert "was it set back?" in caplog.text
