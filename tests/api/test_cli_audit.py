@@ -85,9 +85,12 @@ def vkey(settings: ApiSettings) -> str:
 
 
 def test_an_untouched_log_verifies(settings: ApiSettings, saved: Path) -> None:
+    with sqlite3.connect(settings.data_dir / "optinface.db") as db:
+        events, signed = db.execute("SELECT (SELECT count(*) FROM audit_events),"
+                                    " (SELECT count(*) FROM audit_checkpoints)").fetchone()
     code, output = verify(settings, "--against", str(saved))
     assert code == 0, output
-    assert "audit log OK: 17 events, 4 signed checkpoints, 5 outside" in output
+    assert f"audit log OK: {events} events, {signed} signed checkpoints, 5 outside" in output
     assert "keyed seals: every event's checked with the key store" in output
 
 

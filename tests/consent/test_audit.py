@@ -25,6 +25,13 @@ def chain(world: World) -> OptinFace:
     return world.service
 
 
+def checkpoints(service: OptinFace) -> list[int]:
+    """The sequence numbers the signed checkpoints cover, oldest first: the first one was
+    signed at start, over the start-up events (reconciliation, the seals' adoptions...)."""
+    with service.runtime.db.transaction() as session:
+        return list(session.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)))
+
+
 def raw(service: OptinFace, sql: str) -> None:
     """Tamper as someone with file access would: straight SQL, no service."""
     with service.runtime.db.engine.begin() as connection:
@@ -46,21 +53,22 @@ def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace) -> 
     # The forger even computes a valid hash for the inserted row; the row after it still
     # names the old predecessor, so the chain breaks right after the insertion. With the key
     # store the inserted row itself is named first: it carries no keyed seal (log_seals).
-    raw(chain, "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 7")
-    raw(chain, "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1007")
+    at = checkpoints(chain)[0] + 1  # past what the start's checkpoint signed
+    raw(chain, f"UPDATE audit_events SET seq = seq + 1000 WHERE seq >= {at}")
+    raw(chain, f"UPDATE audit_events SET seq = seq - 999 WHERE seq >= {at + 1000}")
     with chain.runtime.db.transaction() as session:
-        previous = session.get(AuditEvent, 6)
+        previous = session.get(AuditEvent, at - 1)
         assert previous is not None
-        forged = AuditEvent(seq=7, at=previous.at, actor_key_id=None, actor_role=None,
+        forged = AuditEvent(seq=at, at=previous.at, actor_key_id=None, actor_role=None,
                             action="export", purpose=None, subjects=[], outcome="ok",
                             probe_sha256=None, details={}, prev_hash=previous.hash, hash="")
         forged.hash = event_hash(forged)
         session.add(forged)
     status = chain.verify_audit()
-    assert (status.first_bad_sequence, status.reason) == (7, "keyed_seal_missing")
+    assert (status.first_bad_sequence, status.reason) == (at, "keyed_seal_missing")
     with chain.runtime.db.transaction() as session:  # the chain alone, as an outsider checks it
         outsider = verify_log(session, verifier=chain.runtime.log.signer.verifier)
-    assert outsider.problem is not None and outsider.problem.sequence == 8
+    assert outsider.problem is not None and outsider.problem.sequence == at + 1
 
 
 def test_reordered_events_are_reported_at_the_first_moved(chain: OptinFace) -> None:
@@ -74,9 +82,10 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
     chain: OptinFace, world: World
 ) -> None:
     checkpoint = chain.audit_checkpoint(actor=world.reviewer)
-    # After the start-up events (reconciliation, the seals' adoptions, retention policy,
-    # assessment), which the checkpoint signed at start covers.
-    raw(chain, "UPDATE audit_events SET outcome = 'rewritten' WHERE seq = 6")
+    # After the start-up events, which the checkpoint signed at start covers.
+    signed = checkpoints(chain)
+    edited = signed[0] + 1
+    raw(chain, f"UPDATE audit_events SET outcome = 'rewritten' WHERE seq = {edited}")
     with chain.runtime.db.transaction() as session:  # the forger re-hashes the whole chain
         previous = "0" * 64
         for seq in range(1, checkpoint.seq + 1):
@@ -86,11 +95,13 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(
             event.hash = previous = event_hash(event)
     # The chain alone: caught at the first signed checkpoint after the edit (one every 10 events
     # here). With the key store: at the edit itself, whose recomputed hash its seal does not fit.
+    first_after = min(seq for seq in signed if seq >= edited)
     with chain.runtime.db.transaction() as session:
         outsider = verify_log(session, verifier=chain.runtime.log.signer.verifier)
-    assert outsider.problem is not None and outsider.problem.sequence == 10 < checkpoint.seq
+    assert outsider.problem is not None
+    assert outsider.problem.sequence == first_after < checkpoint.seq
     status = chain.verify_audit()
-    assert (status.first_bad_sequence, status.reason) == (6, "keyed_seal_invalid")
+    assert (status.first_bad_sequence, status.reason) == (edited, "keyed_seal_invalid")
 
 
 def test_checkpoints_are_signed_every_n_events(chain: OptinFace) -> None:
