@@ -491,6 +491,17 @@ def adopt_tokens_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | 
                            " seals them again (chained as token_seals_not_adopted)"))
 
 
+def adopt_all(runtime: Runtime, *, log_sound: bool) -> None:
+    """Each kind's adoption, once, in order (the rows', then those sealed since), logged: what
+    a start runs before any row is used (``log_sound`` as :func:`adopt_once` takes it)."""
+    adoptions: tuple[tuple[str, Callable[..., object]], ...] = (
+        ("row seals", adopt_once), ("admin passkey bindings", adopt_bindings_once),
+        ("age seals", adopt_ages_once), ("subject token seals", adopt_tokens_once))
+    for name, adopt in adoptions:
+        if (adopted := adopt(runtime, log_sound=log_sound)) is not None:
+            logger.info("%s adopted (once): %s", name, adopted)
+
+
 def _rows_adopted_and(log_sound: bool) -> Callable[[Session], bool]:
     """The rule of the adoptions after the row seals': this start found the log as its witness
     signed it, and the row seals were not refused adoption (a log found unsound once stays

@@ -307,19 +307,7 @@ def _wire(
             runtime, actions=log_retention.ACTIONS,
             log_sound=not any(not_as_witnessed))) is not None:
         logger.info("emptied audit events adopted as pruned (once): %d", adopted_prunes)
-    # Before any row is used.
-    if (adopted := row_seals.adopt_once(runtime,
-                                        log_sound=not any(not_as_witnessed))) is not None:
-        logger.info("row seals adopted (once): %s", adopted)
-    if (bound := row_seals.adopt_bindings_once(runtime,
-                                               log_sound=not any(not_as_witnessed))) is not None:
-        logger.info("admin passkey bindings adopted (once): %d", bound)
-    if (ages := row_seals.adopt_ages_once(runtime,
-                                          log_sound=not any(not_as_witnessed))) is not None:
-        logger.info("age seals adopted (once): %s", ages)
-    if (tokens := row_seals.adopt_tokens_once(runtime,
-                                              log_sound=not any(not_as_witnessed))) is not None:
-        logger.info("subject token seals adopted (once): %s", tokens)
+    row_seals.adopt_all(runtime, log_sound=not any(not_as_witnessed))  # before any row's use
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
         epochs.record_current(runtime, session)  # the epoch's clock starts on first use
