@@ -9,6 +9,7 @@ ReDoc's bundle is served without the address of its vendor's logo (see :func:`re
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -29,10 +30,11 @@ ASSETS = Path(str(files("fastapi_offline") / "static"))
 # party told each time the page opens (refused by the CSP, but asked all the same).
 NO_VALIDATOR = {"validatorUrl": "none"}
 REDOC_URL = "/docs/redoc.js"
-# ReDoc's footer shows an image from its vendor's CDN, in every page, with no option to turn it
-# off: refused by the CSP, but asked all the same (a console error on each visit). An empty
-# address fails at once without a request, and the bundle's own error handler hides the image.
-VENDOR_LOGO = b'"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+# ReDoc's footer shows its vendor's logo from another origin, in every page, with no option to
+# turn it off: refused by the CSP, but asked all the same (a console error on each visit). Every
+# image address of the bundle that names another origin is emptied: an empty address fails at
+# once without a request, and the bundle's own error handler hides the image.
+OTHER_ORIGIN_IMAGE = re.compile(rb'src:"https?://[^"]*"')
 
 
 def install_docs(app: FastAPI) -> None:
@@ -80,9 +82,9 @@ def install_docs(app: FastAPI) -> None:
 
 
 def redoc_bundle() -> bytes:
-    """The ``fastapi-offline`` ReDoc bundle, its vendor's logo address emptied (a new version
-    that moves it is caught by ``tests/api/test_offline_pages.py``, not at start)."""
-    return (ASSETS / "redoc.standalone.js").read_bytes().replace(VENDOR_LOGO, b'""')
+    """The ``fastapi-offline`` ReDoc bundle with no image address on another origin (a new
+    version that asks one some other way is caught by ``tests/api/test_offline_pages.py``)."""
+    return OTHER_ORIGIN_IMAGE.sub(b'src:""', (ASSETS / "redoc.standalone.js").read_bytes())
 
 
 def _with_nonce(page: HTMLResponse, request: Request) -> HTMLResponse:
