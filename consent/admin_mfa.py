@@ -157,12 +157,10 @@ def _unsealed(runtime: Runtime, factor: AdminPasskey) -> bool:
 
 def _say_once(runtime: Runtime, factor: AdminPasskey, why: str) -> None:
     """Log as an error, once per process for each such row, a binding that grants nothing."""
-    said = (factor.api_key_id, factor.seal)
-    if said not in runtime.unsealed_bindings:
-        runtime.unsealed_bindings.add(said)
-        logger.error("admin key %s: its passkey binding %s: it grants no second factor; the key"
-                     " registers its passkey again on the operator's link", factor.api_key_id,
-                     why)
+    runtime.error_once(logger, ("admin binding", factor.api_key_id, factor.seal),
+                       "admin key %s: its passkey binding %s: it grants no second factor; the"
+                       " key registers its passkey again on the operator's link",
+                       factor.api_key_id, why)
 
 
 def _problem(factor: AdminPasskey | None, token: str | None, *, runtime: Runtime,

@@ -338,13 +338,12 @@ def refuse_audited(runtime: Runtime, failure: AuthFailure) -> NoReturn:
     refused credential, whether the secret itself failed or a check after it did (the API's
     client certificate check). One refused for its row's seal is logged as an error too, once
     per process for each key or token: only a database writer makes such a row."""
-    if (failure.reason == UNSEALED and failure.key_id is not None
-            and failure.key_id not in runtime.unsealed_keys):
-        runtime.unsealed_keys.add(failure.key_id)
-        logger.error("%s %s: its row carries no valid seal (written or edited in the database"
-                     " without the key store): it authenticates no one",
-                     "subject token" if failure.key_id.startswith(SUBJECT_TOKEN_PREFIX)
-                     else "API key", failure.key_id)
+    if failure.reason == UNSEALED and failure.key_id is not None:
+        runtime.error_once(logger, ("key", failure.key_id),
+                           "%s %s: its row carries no valid seal (written or edited in the"
+                           " database without the key store): it authenticates no one",
+                           "subject token" if failure.key_id.startswith(SUBJECT_TOKEN_PREFIX)
+                           else "API key", failure.key_id)
     tally_failure(runtime, reason=failure.reason, key_id=failure.key_id)
     raise failure
 

@@ -65,12 +65,14 @@ PORTAL = "portal"
 
 @dataclass(frozen=True, slots=True)
 class OpenSession:
-    """What a live session carries, once its id opened it: never stored in this form."""
+    """What a page needs of a live session, once its id opened it (never stored in this
+    form): the secret it authenticates with, and its CSRF token."""
 
-    area: str
     secret: str
     csrf: str
-    expires_at: datetime
+
+    def csrf_matches(self, token: str | None) -> bool:
+        return token is not None and tokens_match(self.csrf, token)
 
 
 def id_hash(session_id: str) -> str:
@@ -182,8 +184,7 @@ def find(runtime: Runtime, session_id: str, area: str) -> OpenSession | None:
     carried = _opened(row, session_id)
     if carried is None:
         return None
-    return OpenSession(area=area, secret=carried.secret, csrf=csrf_token(session_id),
-                       expires_at=row.expires_at)
+    return OpenSession(secret=carried.secret, csrf=csrf_token(session_id))
 
 
 def end(runtime: Runtime, session_id: str) -> None:

@@ -6,6 +6,8 @@ the runtime rather than the service, and key rotation swaps its index and protec
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -57,12 +59,8 @@ class Runtime:
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )
-    unsealed_bindings: set[tuple[str, str | None]] = field(default_factory=set)
-    """The admin keys' bindings (key, seal) this process found unsealed and logged as an error
-    (:mod:`consent.admin_mfa`): each is logged once, however often the key is refused."""
-    unsealed_keys: set[str] = field(default_factory=set)
-    """The API keys and subject tokens this process refused for their rows' seals, each logged
-    as an error once however often it is presented (:func:`consent.apikeys.refuse_audited`)."""
+    errors_said: set[Hashable] = field(default_factory=set)
+    """What :meth:`error_once` has logged in this process."""
     tail: log_tail.Tail = field(default_factory=log_tail.Tail)
     """The newest event this process read or appended (:mod:`consent.log_tail`), checked
     before each append."""
@@ -87,6 +85,14 @@ class Runtime:
             log_seals.record_unsealed(self, session)
             self.log.checkpoint(session, now=now)
         return event
+
+    def error_once(self, logger: logging.Logger, said: Hashable, message: str,
+                   *args: object) -> None:
+        """Log ``message`` as an error once per process for ``said`` (a row found unsealed: an
+        admin key's binding, an API key or token), however often it is presented again."""
+        if said not in self.errors_said:
+            self.errors_said.add(said)
+            logger.error(message, *args)
 
     def chain(self, session: Session, entry: Entry, *, now: datetime | None = None) -> AuditEvent:
         """Chain ``entry`` at ``now`` (the clock's, if not given; never before the event it

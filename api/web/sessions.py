@@ -11,11 +11,10 @@ the service's injected clock, like consent's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from optinface.consent.crypto import tokens_match
+from optinface.consent.page_sessions import OpenSession
 from optinface.consent.schemas import PasskeyResponse, SignedIn
 from optinface.consent.service import OptinFace
 
@@ -27,15 +26,8 @@ class Area(StrEnum):
     REVIEW = "review"
 
 
-@dataclass(frozen=True, slots=True)
-class WebSession:
-    """What a page needs of its session: the secret it authenticates with, the CSRF token."""
-
-    secret: str
-    csrf: str
-
-    def csrf_matches(self, token: str | None) -> bool:
-        return token is not None and tokens_match(self.csrf, token)
+WebSession = OpenSession
+"""What a page needs of its session (:class:`consent.page_sessions.OpenSession`)."""
 
 
 class SessionStore:
@@ -64,10 +56,7 @@ class SessionStore:
         """
         if not session_id:
             return None
-        found = service.page_session(session_id, area)
-        if found is None:
-            return None
-        return WebSession(secret=found.secret, csrf=found.csrf)
+        return service.page_session(session_id, area)
 
     def end(self, service: OptinFace, session_id: str | None) -> None:
         """End the session; a portal session's token goes with it, a reviewer's key stays."""
