@@ -370,35 +370,34 @@ ADMIN_BINDINGS = "admin_passkeys"
 (or its refusal) made since bindings are sealed, which is then theirs too."""
 
 
-def adopt_bindings_once(runtime: Runtime, *, log_sound: bool) -> int | None:
+def adopt_bindings_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     """At the first start after migration 0034, on a ledger whose rows were adopted before it
     (:func:`adopt_once` ran with an older version), seal the admin keys' bindings then present,
     once, as :func:`adopt_once` sealed the other rows, chained as ``admin_passkeys_adopted``
     with how many were sealed and how many were left: only those naming an admin passkey; none
-    where the log is not as witnessed (``admin_passkeys_not_adopted``, for good). How many, or
-    None when already done: that event, or a row-seal adoption whose details count the
+    where the log is not as witnessed (``admin_passkeys_not_adopted``, for good). The counts,
+    or None when already done: that event, or a row-seal adoption whose details count the
     bindings (:data:`ADMIN_BINDINGS`: a new ledger's, or one upgraded from before 0030)."""
-    with runtime.db.transaction() as session:
-        for event in session.scalars(select(AuditEvent).where(AuditEvent.action.in_([
-                str(action) for action in _ADOPTIONS]))):
-            if event.action not in _ROW_ADOPTIONS or ADMIN_BINDINGS in (event.details or {}):
-                return None
-        if not log_sound:
-            logger.error("admin passkey bindings NOT adopted: this start found the audit log"
-                         " other than its witness signed it; each admin key registers its"
-                         " passkey again on the operator's link (chained as"
-                         " admin_passkeys_not_adopted)")
-            runtime.audit(session, Entry(action=AuditAction.ADMIN_PASSKEYS_NOT_ADOPTED,
-                                         actor=None, details={"reason": "log_not_as_witnessed"}))
-            return None
+
+    def done(session: Session) -> bool:
+        return any(event.action not in _ROW_ADOPTIONS or ADMIN_BINDINGS in (event.details or {})
+                   for event in session.scalars(select(AuditEvent).where(
+                       AuditEvent.action.in_([str(action) for action in _ADOPTIONS]))))
+
+    def seal_bindings(session: Session) -> dict[str, int]:
         factors = list(session.scalars(select(AdminPasskey)))
         fit = _bindings_to_seal(runtime.keys, session, factors)
         for factor in fit:
             seal_admin_passkey(runtime.keys, factor)
-        runtime.audit(session, Entry(action=AuditAction.ADMIN_PASSKEYS_ADOPTED, actor=None,
-                                     details={"sealed": len(fit),
-                                              "left": len(factors) - len(fit)}))
-        return len(fit)
+        return {"sealed": len(fit), "left": len(factors) - len(fit)}
+
+    return _adopt(runtime, adopted=AuditAction.ADMIN_PASSKEYS_ADOPTED,
+                  refused=AuditAction.ADMIN_PASSKEYS_NOT_ADOPTED, sound=lambda _: log_sound,
+                  seal_rows=seal_bindings, done=done,
+                  refusal=("admin passkey bindings NOT adopted: this start found the audit log"
+                           " other than its witness signed it; each admin key registers its"
+                           " passkey again on the operator's link (chained as"
+                           " admin_passkeys_not_adopted)"))
 
 
 _ROW_ADOPTIONS = (AuditAction.ROW_SEALS_ADOPTED, AuditAction.ROW_SEALS_NOT_ADOPTED)
@@ -524,14 +523,16 @@ def _tokens_of_subjects(session: Session) -> list[tuple[SubjectToken, str]]:
 
 def _adopt(runtime: Runtime, *, adopted: AuditAction, refused: AuditAction,
            sound: Callable[[Session], bool], seal_rows: Callable[[Session], dict[str, int]],
-           refusal: str, marks: Mapping[str, int] | None = None) -> dict[str, int] | None:
-    """One adoption, once: None where the log holds ``adopted`` or ``refused`` already; else,
+           refusal: str, marks: Mapping[str, int] | None = None,
+           done: Callable[[Session], bool] | None = None) -> dict[str, int] | None:
+    """One adoption, once: None where it is ``done`` (by default: the log holds ``adopted`` or
+    ``refused`` already); else,
     in the same write transaction (several workers starting at once adopt once), the rows
     sealed and ``adopted`` chained with their counts, or, where the log is not ``sound``,
     nothing sealed, ``refusal`` logged as an error and ``refused`` chained (with ``marks``)."""
     with runtime.db.transaction() as session:
-        if session.scalar(select(exists().where(AuditEvent.action.in_(
-                [str(adopted), str(refused)])))):
+        if (done(session) if done is not None else session.scalar(select(exists().where(
+                AuditEvent.action.in_([str(adopted), str(refused)]))))):
             return None
         if not sound(session):
             logger.error(refusal)
@@ -596,18 +597,18 @@ class _Granting:
 
 
 def _granting(session: Session) -> _Granting:
+    subjects = list(session.scalars(select(Subject)))  # read once: ages, opt-ins, pseudonyms
     return _Granting(
         credentials=list(session.scalars(select(PasskeyCredential))),
-        opted_in=list(session.scalars(select(Subject).where(Subject.searchable.is_(True)))),
+        opted_in=[subject for subject in subjects if subject.searchable],
         declarations=list(session.scalars(select(RegisterDeclaration))),
         templates=list(session.scalars(select(Template).options(load_only(  # no ciphertext
             Template.id, Template.subject_id, Template.consent_id, Template.model_id,
             Template.seal, Template.owner_hash)))),
-        pseudonyms={row.id: row.pseudonym for row in session.execute(
-            select(Subject.id, Subject.pseudonym))},
+        pseudonyms={subject.id: subject.pseudonym for subject in subjects},
         api_keys=list(session.scalars(select(ApiKey))),
         admin_passkeys=list(session.scalars(select(AdminPasskey))),
-        subjects=list(session.scalars(select(Subject))),
+        subjects=subjects,
         tokens=list(session.scalars(select(SubjectToken))),
     )
 
