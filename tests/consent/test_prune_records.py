@@ -160,6 +160,36 @@ def test_a_record_appended_with_the_database_alone_vouches_for_nothing_young(
         assert_pruned_without_record(world.service, young)
 
 
+def test_a_record_vouches_only_for_events_under_its_checkpoint(
+    service: OptinFace, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """A retention run empties only events a signed checkpoint covers, so a record vouches for
+    an event only where its ``checkpoint`` is at or past it and before the record: one naming
+    an earlier checkpoint, or a later one than itself, covers nothing; the same record with the
+    checkpoint that covered the search does (then only its missing keyed seal is named)."""
+    world, search = _a_search_200_days_old(service, clock, portrait_jpegs[0])
+    covering = service.audit_checkpoint(actor=world.reviewer).seq  # dated now, as the records
+    empty_by_sql(service, search)
+    engine = service.runtime.db.engine
+
+    def append_record(checkpoint: int) -> int:
+        return append_by_sql(engine, action=str(AuditAction.LOG_PRUNED),
+                             details={"ranges": [[search, search]], "count": 1,
+                                      "cutoff": log_time(clock.now() - timedelta(days=183)),
+                                      "checkpoint": checkpoint, "retention_days": 183})
+
+    for checkpoint in (search - 1, covering + 100):  # before the event; after the record
+        append_record(checkpoint)
+        assert_pruned_without_record(service, search)
+    append_record(covering)
+    status = service.verify_audit()
+    assert status.reason != PRUNED_WITHOUT_RECORD and status.first_bad_sequence != search, status
+    assert status.first_bad_sequence is not None and status.first_bad_sequence > covering
+    with service.runtime.db.transaction() as session:
+        outsider = verify_log(session, verifier=service.runtime.log.signer.verifier)
+    assert outsider.problem is None, outsider.problem
+
+
 def _a_search_200_days_old(service: OptinFace, clock: FakeClock,
                            photo: bytes) -> tuple[World, int]:
     """A world whose one search, under a signed checkpoint, is now 200 days old: the world and
