@@ -65,6 +65,7 @@ from optinface.consent import (
 )
 from optinface.consent.accountability import accountability, notice_public
 from optinface.consent.audit import AuditAction, AuditLog, Entry
+from optinface.consent.audit import newest as newest_event
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
@@ -295,7 +296,7 @@ def _wire(
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
                             transparency.record_adoption(runtime, session)]
-        last = log_tail.newest(session)
+        last = newest_event(session)
         log_clock.check_at_start(runtime.clock.now(), None if last is None else last.at)
     # Never on a log its witness does not vouch for (log_seals, prune_records, row_seals).
     if (through := log_seals.adopt_once(runtime,
