@@ -241,7 +241,8 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
         break_glass.require_the_witness_at_start(settings.witness_dir, found)
     store = open_key_store(settings, create=not needed)
     try:
-        found = witness_binding.admit(store, settings.witness_dir, found, adopt=adopt_witness)
+        found, hashed = witness_binding.admit(store, settings.witness_dir, found,
+                                              adopt=adopt_witness)
         keys = KeyRing.open(store, needed=needed)
         db.open()
         held = store.epochs()  # listed once: each listing searches a PKCS#11 token
@@ -255,7 +256,7 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
                                 new_ledger=not needed)
         log = transparency.open_audit_log(settings, keys, found=found)  # pins
         return keys, protector, log, witness_binding.Binding(
-            store, settings.witness_dir, adopted=found.act is not None)
+            store, settings.witness_dir, adopted=found.act is not None, hashed=hashed)
     except BaseException:
         store.close()
         raise
