@@ -28,7 +28,7 @@ from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import get_row
-from optinface.consent.policies import under_age_of_consent
+from optinface.consent.policies import below_age_of_consent
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ApiKeyCreated, ApiKeyPublic, ConsentCapacity
@@ -184,7 +184,8 @@ def authenticate(
     """The actor behind ``secret`` or :class:`AuthFailure` (the caller audits it); an API key's
     row is read through ``rows``, which keeps it where it may. A guardian's token opens
     nothing once the person reached the age of consent: from then on only the person's own
-    credential acts for them (:func:`consent.policies.under_age_of_consent`)."""
+    credential acts for them (:func:`consent.policies.under_age_of_consent`, its age seal
+    checked once, here)."""
     key_id = _key_id(secret)
     digest = keys.keyed_hash(secret, domain=HASH_DOMAIN)
     if key_id.startswith(API_KEY_PREFIX):
@@ -203,7 +204,7 @@ def authenticate(
     if token.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
         if not row_seals.age_sealed(keys, subject):  # an age edited in the database: no one's
             raise AuthFailure("age_unsealed", key_id=key_id)
-        if not under_age_of_consent(subject, settings, today=now.date(), keys=keys):
+        if not below_age_of_consent(subject, settings, today=now.date()):  # seal checked above
             raise AuthFailure("guardian_of_an_adult", key_id=key_id)
     return Actor(key_id=key_id, role=Role.SUBJECT, subject=subject.pseudonym,
                  capacity=token.capacity)

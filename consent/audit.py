@@ -232,8 +232,29 @@ def event_leaf(event: Any) -> bytes:
     return bytes.fromhex(kept) if kept else leaf_hash(event_bytes(event))
 
 
-_LAST_LINK = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-"""The chain's last link: only what the next event needs, not the whole row (its JSON)."""
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One event of the chain as the next event and the tail check need it (not the whole
+    row, its JSON)."""
+
+    seq: int
+    hash: str
+    at: str
+
+
+_NEWEST = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at) \
+    .order_by(AuditEvent.seq.desc()).limit(1)
+
+
+def newest(session: Session) -> Link | None:
+    """The log's newest event as ``session`` sees it, if any."""
+    row = session.execute(_NEWEST).first()
+    return None if row is None else Link(row.seq, row.hash, row.at)
+
+
+def link(event: AuditEvent) -> Link:
+    """``event`` as the link the next one follows."""
+    return Link(event.seq, event.hash, event.at)
 
 
 def log_time(moment: datetime) -> str:
@@ -243,10 +264,12 @@ def log_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def append(session: Session, entry: Entry, *, now: datetime, seal_key: bytes) -> AuditEvent:
-    """Add ``entry`` at the end of the chain (within the caller's write transaction), sealed
-    with ``seal_key``, the key store's HMAC key (:func:`keyed_seal`)."""
-    last = session.execute(_LAST_LINK).first()
+def append(session: Session, entry: Entry, *, last: Link | None, now: datetime,
+           seal_key: bytes) -> AuditEvent:
+    """Add ``entry`` at the end of the chain (within the caller's write transaction), after
+    ``last``, the chain's newest event as the caller just read it in that transaction
+    (:func:`newest`, or what it appended since: one read serves the tail check and the
+    append), sealed with ``seal_key``, the key store's HMAC key (:func:`keyed_seal`)."""
     seals = {pseudonym: audit_seals.seal(pseudonym) for pseudonym in sorted(entry.subjects)}
     event = AuditEvent(
         seq=1 if last is None else last.seq + 1,

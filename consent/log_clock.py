@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, append, last_details, log_time
+from optinface.consent.audit import (
+    AuditAction,
+    Entry,
+    Link,
+    append,
+    last_details,
+    link,
+    log_time,
+)
 
 if TYPE_CHECKING:  # the runtime chains through flag
     from optinface.consent.runtime import Runtime
@@ -57,20 +65,22 @@ def behind(now: datetime, latest: str | None) -> bool:
     return floor is not None and floor - now > TOLERANCE
 
 
-def flag(runtime: Runtime, session: Session, now: datetime, latest: str | None) -> None:
-    """Chain ``clock_behind`` once when the clock is behind the newest event (dated ``latest``):
-    once for each time it went back, since every event chained meanwhile keeps ``latest``."""
+def flag(runtime: Runtime, session: Session, now: datetime, last: Link | None) -> Link | None:
+    """Chain ``clock_behind`` once when the clock is behind the newest event, ``last``: once for
+    each time it went back, since every event chained meanwhile keeps its date. The chain's
+    newest event after this: the one chained, else ``last``."""
+    latest = None if last is None else last.at
     if not behind(now, latest):
-        return
+        return last
     found = last_details(session, AuditAction.CLOCK_BEHIND)
     if found is not None and found.get("latest") == latest:
-        return
+        return last
     logger.error("the host clock says %s, before the newest audit event (%s): the clock was set"
                  " back; events are dated no earlier than the newest until it catches up;"
                  " chained as clock_behind", log_time(now), latest)
-    append(session, Entry(action=AuditAction.CLOCK_BEHIND, actor=None,
-                          details={"clock": log_time(now), "latest": latest}),
-           now=dated(now, latest), seal_key=runtime.keys.hmac_key)
+    return link(append(session, Entry(action=AuditAction.CLOCK_BEHIND, actor=None,
+                                      details={"clock": log_time(now), "latest": latest}),
+                       last=last, now=dated(now, latest), seal_key=runtime.keys.hmac_key))
 
 
 def check_at_start(now: datetime, latest: str | None) -> bool:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, append
+from optinface.consent.audit import AuditAction, Entry, Link, append, link, newest
 from optinface.consent.log_clock import dated
 from optinface.consent.tables import AuditEvent
 
@@ -64,25 +63,6 @@ def divergence(known: int, held: int, same: Callable[[], bool]) -> Divergence | 
     if known and not same():
         return Divergence.OTHER
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One event of the chain as the tail check needs it."""
-
-    seq: int
-    hash: str
-    at: str
-
-
-_NEWEST = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at) \
-    .order_by(AuditEvent.seq.desc()).limit(1)
-
-
-def newest(session: Session) -> Link | None:
-    """The log's newest event as ``session`` sees it, if any."""
-    row = session.execute(_NEWEST).first()
-    return None if row is None else Link(row.seq, row.hash, row.at)
 
 
 _PENDING = "log_tail"
@@ -125,7 +105,8 @@ class Tail:
 
 def vet(runtime: Runtime, session: Session) -> Link | None:
     """The log's newest event, once checked against this process's tail: a loss is chained
-    as ``log_truncated`` (and logged as an error) first, and that event is returned."""
+    as ``log_truncated`` (and logged as an error) first, and that event is returned. The one
+    read of the newest event before an append: the append follows what this returns."""
     found = newest(session)
     known = runtime.tail.known(session)
     if known is None:
@@ -140,9 +121,9 @@ def vet(runtime: Runtime, session: Session) -> Link | None:
                  " service; chained as log_truncated, and optinface audit verify will report it",
                  known.seq, loss, held)
     event = append(session, Entry(action=AuditAction.LOG_TRUNCATED, actor=None, details=details),
-                   now=dated(runtime.clock.now(), None if found is None else found.at),
+                   last=found, now=dated(runtime.clock.now(), None if found is None else found.at),
                    seal_key=runtime.keys.hmac_key)
-    chained = Link(event.seq, event.hash, event.at)
+    chained = link(event)
     runtime.tail.remember(session, chained, replace=True)
     return chained
 

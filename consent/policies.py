@@ -128,6 +128,13 @@ def under_age_of_consent(subject: Subject, settings: ConsentSettings, *, today: 
     (:func:`row_seals.require_sealed_age`, else ``age_unsealed``): a child made an adult in the
     database, or an adult made a child again for a guardian's passkey, is neither."""
     row_seals.require_sealed_age(keys, subject)
+    return below_age_of_consent(subject, settings, today=today)
+
+
+def below_age_of_consent(subject: Subject, settings: ConsentSettings, *, today: date) -> bool:
+    """:func:`under_age_of_consent` for a caller that has just checked the row's age seal
+    itself (:func:`consent.apikeys.authenticate`, which refuses an unsealed row in its own
+    terms): the seal is not checked twice."""
     minimum = age_of_consent(Jurisdiction(subject.jurisdiction), settings)
     return age_at_least(subject, today=today) < minimum
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from optinface.consent import log_clock, log_seals, log_tail
-from optinface.consent.audit import AuditLog, Entry, append, last_details
+from optinface.consent.audit import AuditLog, Entry, append, last_details, link
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock
 from optinface.consent.db import Database
@@ -101,10 +101,10 @@ class Runtime:
         checks first chains here. The log's tail is checked first (:func:`consent.log_tail.
         vet`): a loss, or a clock set back, is chained before ``entry``."""
         now = now or self.clock.now()
-        last = log_tail.vet(self, session)
-        latest = None if last is None else last.at
-        log_clock.flag(self, session, now, latest)
-        event = append(session, entry, now=log_clock.dated(now, latest),
+        newest = log_tail.vet(self, session)  # the one read of the chain's newest event
+        latest = None if newest is None else newest.at
+        last = log_clock.flag(self, session, now, newest)
+        event = append(session, entry, last=last, now=log_clock.dated(now, latest),
                        seal_key=self.keys.hmac_key)
-        self.tail.remember(session, log_tail.Link(event.seq, event.hash, event.at))
+        self.tail.remember(session, link(event))
         return event

@@ -65,6 +65,7 @@ from optinface.consent import (
 )
 from optinface.consent.accountability import accountability, notice_public
 from optinface.consent.audit import AuditAction, AuditLog, Entry
+from optinface.consent.audit import newest as newest_event
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
 from optinface.consent.db import Database
@@ -240,7 +241,8 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
         break_glass.require_the_witness_at_start(settings.witness_dir, found)
     store = open_key_store(settings, create=not needed)
     try:
-        found = witness_binding.admit(store, settings.witness_dir, found, adopt=adopt_witness)
+        found, hashed = witness_binding.admit(store, settings.witness_dir, found,
+                                              adopt=adopt_witness)
         keys = KeyRing.open(store, needed=needed)
         db.open()
         held = store.epochs()  # listed once: each listing searches a PKCS#11 token
@@ -254,7 +256,7 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
                                 new_ledger=not needed)
         log = transparency.open_audit_log(settings, keys, found=found)  # pins
         return keys, protector, log, witness_binding.Binding(
-            store, settings.witness_dir, adopted=found.act is not None)
+            store, settings.witness_dir, adopted=found.act is not None, hashed=hashed)
     except BaseException:
         store.close()
         raise
@@ -295,7 +297,7 @@ def _wire(
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
                             transparency.record_adoption(runtime, session)]
-        last = log_tail.newest(session)
+        last = newest_event(session)
         log_clock.check_at_start(runtime.clock.now(), None if last is None else last.at)
     # Never on a log its witness does not vouch for (log_seals, prune_records, row_seals).
     if (through := log_seals.adopt_once(runtime,

@@ -31,7 +31,7 @@ import hashlib
 import json
 import secrets
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,28 +117,40 @@ def _hash_on(journal: Path, digest: Any, *, start: int, end: int) -> int:
     return at
 
 
-def problem(record: Record, witness_dir: Path) -> str | None:
-    """Why ``witness_dir`` is not the witness ``record`` names, or None (read-only)."""
+@dataclass(slots=True)
+class Hashed:
+    """The journal's first ``length`` bytes fed to ``digest``: what :func:`admit` hashed,
+    carried on by :class:`Binding` from where it ended, so a start hashes each byte once."""
+
+    digest: Any = field(default_factory=hashlib.sha256)
+    length: int = 0
+
+
+def problem(record: Record, witness_dir: Path, hashed: Hashed) -> str | None:
+    """Why ``witness_dir`` is not the witness ``record`` names, or None (read-only); the
+    journal's bytes it read are fed to ``hashed``."""
     found = folder_id(witness_dir)
     if found is None:
         return "holds no witness id (a new or emptied folder)"
     if found != record.witness:
         return "is another witness folder (its witness id is not the key store's)"
-    digest = hashlib.sha256()
-    length = _hash_on(journal_path(witness_dir), digest, start=0, end=record.journal)
-    if length < record.journal:
-        return (f"holds {length} bytes of erasure journal where the key store saw"
+    hashed.length = _hash_on(journal_path(witness_dir), hashed.digest, start=0,
+                             end=record.journal)
+    if hashed.length < record.journal:
+        return (f"holds {hashed.length} bytes of erasure journal where the key store saw"
                 f" {record.journal} (an older copy?)")
-    if digest.hexdigest() != record.sha256:
+    if hashed.digest.hexdigest() != record.sha256:
         return "holds an erasure journal whose first bytes are not those the key store saw"
     return None
 
 
-def admit(store: KeyStore, witness_dir: Path, found: Found, *, adopt: str | None) -> Found:
+def admit(store: KeyStore, witness_dir: Path, found: Found, *,
+          adopt: str | None) -> tuple[Found, Hashed]:
     """Let a start use ``witness_dir``, before anything is written there: the witness the key
     store recorded (anything, before the first record: a new deployment, an upgrade), or,
     with ``adopt`` (the operator's reason), any folder, taken up in place of a witness lost
-    for good; what the start found, with the act where there is one.
+    for good; what the start found, with the act where there is one, and the journal's bytes
+    checked, hashed (for :class:`Binding`).
 
     Raises:
         WitnessUnusable: without ``adopt``, the folder is not that witness; the message names
@@ -146,12 +158,13 @@ def admit(store: KeyStore, witness_dir: Path, found: Found, *, adopt: str | None
         InvalidRequest: ``adopt`` is not one printable line naming no subject.
     """
     record = read_record(store)
+    hashed = Hashed()
     if adopt is not None:
         require_reason(adopt)
         return replace(found, act=adopt, journal_seen=record.journal if record else 0,
-                       journal_held=journal_size(journal_path(witness_dir)))
-    if record is None or (why := problem(record, witness_dir)) is None:
-        return found
+                       journal_held=journal_size(journal_path(witness_dir))), hashed
+    if record is None or (why := problem(record, witness_dir, hashed)) is None:
+        return found, hashed
     raise WitnessUnusable(
         f"witness folder {witness_dir} {why}: it is not the witness the key store knows, and"
         " its erasure journal would not replay the erasures made since; set"
@@ -163,15 +176,19 @@ def admit(store: KeyStore, witness_dir: Path, found: Found, *, adopt: str | None
 class Binding:
     """This process's record of the witness in the key store, moved on as the journal grows.
 
-    The journal is hashed once at start and then only from where it was read up to; workers
-    sharing the store and the folder each move the record on, never back.
+    The journal is hashed once at start (on from what :func:`admit` hashed) and then only from
+    where it was read up to; workers sharing the store and the folder each move the record on,
+    never back.
     """
 
-    def __init__(self, store: KeyStore, witness_dir: Path, *, adopted: bool) -> None:
+    def __init__(self, store: KeyStore, witness_dir: Path, *, adopted: bool,
+                 hashed: Hashed) -> None:
         """Bind ``witness_dir`` (its id written if it has none) and record it at once, unless
         the key store's record is this folder's already (or a worker's, further on).
         ``adopted``: the operator's act took the folder up; its record replaces the store's
-        whatever that says (an older copy of the same witness holds less).
+        whatever that says (an older copy of the same witness holds less). ``hashed``: the
+        journal's first bytes as :func:`admit` hashed them, carried on from there (the
+        journal only grows by appending).
 
         Raises:
             WitnessUnusable: the id cannot be written, or the folder read.
@@ -190,8 +207,8 @@ class Binding:
             witness = folder_id(witness_dir)
         assert witness is not None
         self.witness = witness
-        self._digest = hashlib.sha256()
-        self._length = 0
+        self._digest = hashed.digest
+        self._length = hashed.length
         self._move_on(replace=adopted)
 
     def advance(self) -> None:

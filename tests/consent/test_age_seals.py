@@ -86,6 +86,23 @@ def test_a_child_made_an_adult_in_the_database_consents_for_no_one(
     assert service.verify_audit().ok
 
 
+def test_a_guardians_token_opens_nothing_once_the_age_is_edited_even_left_a_minor(
+    world: World,
+) -> None:
+    """The guardian's token's own seal check (apikeys.authenticate; the capacity rule it asks
+    next does not check it again): an edit that leaves the person a minor, their bracket's date
+    moved a day, decides nothing either, and the token opens nothing."""
+    service = world.service
+    child = world.person(age=AgeCategory.MINOR_13)
+    world.consent(child.pseudonym)
+    token = _sign_in(service, world.guardians[child.pseudonym].authenticator).subject_token
+    assert service.authenticate(token).capacity == ConsentCapacity.PARENTAL_AUTHORITY
+    outside_sql(service, "UPDATE subjects SET age_declared_on = :d WHERE pseudonym = :p",
+                d=world.clock.now().date() - timedelta(days=1), p=child.pseudonym)
+    with pytest.raises(Unauthenticated):
+        service.authenticate(token)
+
+
 @both_backends
 def test_an_adult_made_a_child_again_in_the_database_consents_for_no_one(world: World) -> None:
     """The other way round: a person who came of age made 13 again today, as someone would

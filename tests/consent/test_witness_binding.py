@@ -4,6 +4,7 @@ refused until the operator's chained act takes one up (red team, finding 5)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import shutil
@@ -82,6 +83,28 @@ def test_a_new_deployment_binds_its_witness_and_each_journal_line_moves_the_reco
     world.service.close()
     with closing(open_service()) as again:
         assert _adoptions(again) == [] and _record(settings) == after
+
+
+def test_a_start_carries_on_the_hash_it_checked_and_records_the_whole_journal(
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """A start hashes the journal the key store saw once, to check it (witness_binding.admit),
+    and the binding carries that hash on: a line appended after such a start is recorded as
+    the SHA-256 of the whole journal, and the next start is not refused."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        first, second = (world.enrolled(jpeg) for jpeg in portrait_jpegs[:2])
+        service.erase(actor=world.admin, subject=first, reason=ErasureReason.REQUEST)
+    with closing(open_service()) as service:  # checks the journal's first line
+        world.service = service
+        service.erase(actor=world.admin, subject=second, reason=ErasureReason.REQUEST)
+        journal = journal_path(settings.witness_dir).read_bytes()
+        assert _record(settings) == Record(witness=(settings.witness_dir / ID_FILE).read_text()
+                                           .strip(), journal=len(journal),
+                                           sha256=hashlib.sha256(journal).hexdigest())
+    with closing(open_service()) as again:
+        assert _adoptions(again) == []
 
 
 def test_the_red_teams_restore_on_an_empty_witness_is_refused_until_the_operator_adopts_it(
