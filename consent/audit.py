@@ -131,6 +131,7 @@ class AuditAction(StrEnum):
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left
+    KEY_EPOCH_MISDATED = "key_epoch_misdated"  # its row dated after its sealed rotation (.epochs)
     SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
     DISCLOSURE = "disclosure"  # the subject's record handed to a recipient (consent.disclosures)

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent import epoch_start
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -72,12 +73,16 @@ def next_boundary(runtime: Runtime, session: Session) -> datetime:
     """When the current epoch key is due to be destroyed: copies made now are readable until.
 
     The newest epoch the ledger records counts, not only this process's: another worker on a
-    shared ledger may have rotated since this one loaded its keys.
+    shared ledger may have rotated since this one loaded its keys. Its start is the sealed
+    log's (:func:`consent.epoch_start.started`), never a later date its row was given by SQL;
+    an earlier one makes the epoch due at once, and the bound is then now, never a past time
+    a receipt would state as already reached.
     """
     current = record_current(runtime, session)
     newest = session.scalars(select(KeyEpoch).order_by(KeyEpoch.id.desc()).limit(1)).first()
-    started = (newest or current).created_at
-    return started + timedelta(hours=runtime.settings.key_epoch_hours)
+    due = (epoch_start.started(runtime, session, newest or current)
+           + timedelta(hours=runtime.settings.key_epoch_hours))
+    return max(due, runtime.clock.now())
 
 
 def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:

@@ -769,6 +769,9 @@ FRENCH: dict[str, str] = {
         "Époque de clés renouvelée (copies antérieures illisibles)",
     "Old key epochs destroyed (a rotation finished at start)":
         "Anciennes époques de clés détruites (renouvellement achevé au démarrage)",
+    "Key epoch dated after its sealed rotation (edited?): rotated on the sealed schedule":
+        "Époque de clés datée après son renouvellement scellé (modifiée ?) : renouvelée selon"
+        " le calendrier scellé",
     "Subject keys lost (a copy restored from before a rotation)":
         "Clés de personnes perdues (copie restaurée d'avant un renouvellement)",
     "Passkey challenge issued": "Défi de clé d'accès émis",

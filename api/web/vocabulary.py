@@ -93,6 +93,8 @@ ACTIONS: dict[str, str] = {
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",
+    "key_epoch_misdated": "Key epoch dated after its sealed rotation (edited?): rotated on"
+                          " the sealed schedule",
     "subject_keys_lost": "Subject keys lost (a copy restored from before a rotation)",
     "challenge": "Passkey challenge issued",
     "templates_rekeyed": "Templates re-keyed",
