@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     alternative,
     authority,
+    captures,
     changefeed,
     declaration,
     ledger,
     policies,
     rectification,
-    subject_acts,
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -46,7 +46,8 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     declaration.require_not_suspended(runtime.register_reads.rows(session))
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
     alternative.require_biometrics_accepted(subject)
-    capture = subject_acts.open_capture(session, subject, capture_id, now=runtime.clock.now())
+    capture = captures.open_capture(runtime, session, subject, capture_id,
+                                   now=runtime.clock.now())
     statement = capture.statement or {}
     if statement.get("photoSha256") != photo_sha256:
         raise ChallengeInvalid("this is not the photo the subject approved",
@@ -79,7 +80,7 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
                             threshold=threshold(runtime).threshold,
                             max_templates=runtime.settings.max_templates_per_subject,
                             replacing=replaces)
-        subject_acts.open_capture(session, subject, capture_id, now=now).consumed_at = now
+        captures.open_capture(runtime, session, subject, capture_id, now=now).consumed_at = now
         template = ledger.add_template(
             session, subject=subject, consent=consent, protected=protected,
             model_id=embedding.model_id, quality=embedding.face.score, key=key,

@@ -380,7 +380,8 @@ def verify_assertion(
     except (InvalidAuthenticationResponse, *_MALFORMED) as error:
         raise PasskeyInvalid(f"the passkey assertion does not verify: {error}") from error
     credential.sign_count = verified.new_sign_count
-    _require_signed_recently(ceremony, settings)
+    require_signed_recently(ceremony.statement, at=ceremony.used_at, ceremony_id=ceremony.id,
+                            settings=settings)
     evidence = {
         "statement": ceremony.statement,
         "assertion": response,
@@ -393,26 +394,29 @@ def verify_assertion(
     return Signed(ceremony=ceremony, credential=credential, evidence=evidence)
 
 
-def _require_signed_recently(ceremony: Ceremony, settings: ConsentSettings) -> None:
-    """Refuse a statement signed longer ago than a challenge lives (``challenge_seconds``).
+def require_signed_recently(statement: dict[str, Any] | None, *, at: datetime | None,
+                            ceremony_id: str, settings: ConsentSettings) -> None:
+    """Refuse a statement signed longer before ``at`` than a challenge lives
+    (``challenge_seconds``).
 
     The challenge row's use mark, its expiry and the passkey's sign count are the database's:
     whoever writes it alone can clear them, then post again a person's answer that a receipt
-    keeps (a consent withdrawn since comes back). The statement's ``issuedAt`` is not theirs to
-    move: its hash is the challenge the person's device signed. So a stored answer is
-    refused once its statement is older than any challenge may be, whatever the row says.
-    ``used_at`` is the time :func:`take_ceremony` took it, now."""
-    issued = (ceremony.statement or {}).get("issuedAt")
-    if not isinstance(issued, str) or ceremony.used_at is None:
+    keeps (a consent withdrawn since comes back), or use again a photo the person approved
+    (:mod:`consent.captures`). The statement's ``issuedAt`` is not theirs to move: its hash is
+    the challenge the person's device signed. So a stored answer is refused once its statement
+    is older than any challenge may be, whatever the row says. ``at``: when
+    :func:`take_ceremony` took the challenge (now), or when an approved capture is used."""
+    issued = (statement or {}).get("issuedAt")
+    if not isinstance(issued, str) or at is None:
         return  # a sign-in's random challenge: its answer is kept nowhere
     try:
-        age = ceremony.used_at - datetime.fromisoformat(issued)
+        age = at - datetime.fromisoformat(issued)
     except (ValueError, TypeError):
         age = timedelta.max
     if age > timedelta(seconds=settings.challenge_seconds):  # a worker's clock a little behind
         # another's makes the age negative: harmless, no one can sign a statement to come
-        raise ChallengeInvalid(f"challenge {ceremony.id} was signed {issued}: longer ago than a"
-                               " challenge lives", details={"ceremony_id": ceremony.id})
+        raise ChallengeInvalid(f"challenge {ceremony_id} was signed {issued}: longer ago than a"
+                               " challenge lives", details={"ceremony_id": ceremony_id})
 
 
 def audit_reference(keys: KeyRing, credential: PasskeyCredential | str) -> str:

@@ -17,16 +17,25 @@ years after it was answered. The erasure journal keeps its line (a keyed hash, o
 directory): a restored copy that still holds the subject is erased again at start-up, with a
 new tombstone. After the deletion, the pseudonym is simply unknown (``not_found``) and
 a sign-in with the erased passkey is refused like any unknown one.
+
+An erasure is dated by its receipt, signed by the service's key (``requestedAt``), never by
+the tombstone's ``erased_at`` alone: that column is the database's, and set back by a writer it
+deleted the proof years early (red team 4, finding 7). A tombstone whose column says its five
+years are over but whose signed receipt does not (another date, an edited or missing receipt)
+is kept, with its consents and disclosures, and logged as an error once per process.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent.db import rows_deleted
+from optinface.consent.receipts import verify_receipt
 from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import (
@@ -39,14 +48,19 @@ from optinface.consent.tables import (
     Tombstone,
 )
 
+if TYPE_CHECKING:
+    from optinface.consent.runtime import Runtime
 
-def forget_old_proof(session: Session, *, now: datetime) -> int:
+logger = logging.getLogger(__name__)
+
+
+def forget_old_proof(runtime: Runtime, session: Session, *, now: datetime) -> int:
     """Delete the proof whose five years are over (see the module docstring); how many
     tombstones, consents, withdrawal receipts, photo approvals, disclosures and answered requests
     went. Run
     by the sweep."""
     cutoff = receipts_expired(now)
-    erased_long_ago = select(Tombstone.subject_hash).where(Tombstone.erased_at < cutoff)
+    erased_long_ago = _erased_before(runtime, session, cutoff)
     ended_long_ago = select(Consent.id).where(
         or_(Consent.subject_ref.in_(erased_long_ago) & Consent.subject_id.is_(None),
             (Consent.status != ConsentStatus.ACTIVE)
@@ -60,6 +74,37 @@ def forget_old_proof(session: Session, *, now: datetime) -> int:
         delete(Consent).where(Consent.id.in_(ended_long_ago)),  # their purposes by cascade
         # The erased subject's disclosures (consent.disclosures), before their tombstone goes.
         delete(Disclosure).where(Disclosure.subject_ref.in_(erased_long_ago)),
-        delete(Tombstone).where(Tombstone.erased_at < cutoff),  # hashes, codes by cascade
+        delete(Tombstone).where(Tombstone.subject_hash.in_(erased_long_ago)),  # and by cascade,
+        # the erased credentials' hashes and the receipt's codes
         # A request or complaint, with its answer: proof that it was answered, and when.
         delete(RightsRequest).where(RightsRequest.answered_at < cutoff))
+
+
+def _erased_before(runtime: Runtime, session: Session, cutoff: datetime) -> list[str]:
+    """The subject hashes of the tombstones whose signed receipt dates the erasure before
+    ``cutoff``: those the column dates so are read, each kept unless its receipt agrees."""
+    found = session.execute(select(Tombstone.id, Tombstone.subject_hash, Tombstone.receipt,
+                                   Tombstone.receipt_signature)
+                            .where(Tombstone.erased_at < cutoff))
+    old = []
+    for tombstone_id, subject_hash, receipt, signature in found:
+        if _signed_before(receipt, signature, cutoff, runtime.keys.public_key):
+            old.append(subject_hash)
+        else:
+            runtime.error_once(logger, ("tombstone misdated", tombstone_id),
+                               "tombstone %s: its erased_at is more than the proof's years ago,"
+                               " its signed receipt does not say so: kept", tombstone_id)
+    return old
+
+
+def _signed_before(receipt: dict[str, Any] | None, signature: str | None, cutoff: datetime,
+                   public_key: str) -> bool:
+    """Whether ``receipt`` is the service's signed erasure receipt of a request before
+    ``cutoff``."""
+    if receipt is None or signature is None or not verify_receipt(receipt, signature,
+                                                                  public_key):
+        return False
+    try:
+        return datetime.fromisoformat(str(receipt.get("requestedAt"))) < cutoff
+    except ValueError:
+        return False

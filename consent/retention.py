@@ -218,7 +218,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         one_time_rows = passkeys.forget_spent_challenges(session, now=now,
                                                          keep_used=(subject_acts.CAPTURE,))
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
-        old_proof = proof_retention.forget_old_proof(session, now=now)
+        old_proof = proof_retention.forget_old_proof(runtime, session, now=now)
         page_rows = page_sessions.forget_expired(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures.receipts),

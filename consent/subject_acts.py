@@ -75,7 +75,8 @@ from optinface.consent.wording import Say, english
 
 CAPTURE = "enrol"
 """The act, and the kind of its ceremony, by which a subject approves the photo a capture session
-enrols: the ceremony keeps the approval's evidence after it is used (:func:`open_capture`)."""
+enrols: the ceremony keeps the approval's evidence after it is used
+(:func:`consent.captures.open_capture`)."""
 DISCLOSE = "disclose"
 """The act by which the person authorises one disclosure (:mod:`consent.disclosures`)."""
 ERASE = "erase"
@@ -254,18 +255,6 @@ def signed_right(session: Session, runtime: Runtime, subject: Subject,
     signed = complete(session, subject, response, act=act, actor=actor, keys=runtime.keys,
                       settings=runtime.settings, now=now)
     return signature_reference(runtime, signed)
-
-
-def open_capture(session: Session, subject: Subject, capture_id: str, *,
-                 now: datetime) -> Ceremony:
-    """An approved, unconsumed, unexpired capture session of ``subject``."""
-    row = session.get(Ceremony, capture_id)
-    if (row is None or row.kind != CAPTURE or row.subject_id != subject.id
-            or row.evidence is None or row.consumed_at is not None or row.expires_at <= now):
-        raise ChallengeInvalid(
-            f"capture session {capture_id} is unknown, not approved by the subject, used or "
-            "expired", details={"capture_id": capture_id})
-    return row
 
 
 # Use cases (each in its own transaction, its audit event chained in it) -----------------------

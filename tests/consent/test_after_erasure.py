@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import closing
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from optinface.consent.tables import (
     Tombstone,
 )
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, make_world, row_count
+from tests.support.consent import FakeClock, make_world, outside_sql, row_count
 
 pytestmark = both_backends
 
@@ -132,6 +133,13 @@ def test_the_audit_log_names_a_passkey_by_a_keyed_hash_never_by_its_credential_i
     assert signed[(AuditAction.PROBE_CONSENT_CREATED, False)] not in theirs
 
 
+def _proof_kept(service: OptinFace) -> list[int]:
+    """The rows of an erasure's proof: tombstone with receipt, credential hashes, receipt
+    codes, consent rows."""
+    return [row_count(service, table)
+            for table in (Tombstone, ErasedCredential, ErasureReceiptCode, Consent)]
+
+
 def test_the_proof_of_an_erasure_is_deleted_five_years_after_it(
     open_service: Callable[[], OptinFace], clock: FakeClock
 ) -> None:
@@ -141,8 +149,7 @@ def test_the_proof_of_an_erasure_is_deleted_five_years_after_it(
         _, _, authenticator = _erase_one(service, clock)
 
         def kept() -> list[int]:
-            return [row_count(service, table)
-                    for table in (Tombstone, ErasedCredential, ErasureReceiptCode, Consent)]
+            return _proof_kept(service)
 
         def sign_in() -> None:
             challenge = service.sign_in_options()
@@ -159,4 +166,24 @@ def test_the_proof_of_an_erasure_is_deleted_five_years_after_it(
         assert kept() == [0, 0, 0, 0]
         with pytest.raises(PasskeyInvalid):  # now a passkey like any unknown one
             sign_in()
+        assert service.verify_audit().ok
+
+
+def test_a_tombstone_dated_back_in_the_database_keeps_its_proof_till_its_receipt_says(
+    open_service: Callable[[], OptinFace], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Red team 4, finding 7: ``erased_at`` set to 2019 no longer deletes the proof years early.
+    The signed receipt dates the erasure; the row that disagrees is kept, the error said once."""
+    with closing(open_service()) as service:
+        _erase_one(service, clock)
+        outside_sql(service, "UPDATE tombstones SET erased_at = :at", at=datetime(2019, 1, 1))
+        for _ in range(2):
+            service.sweep()
+            assert _proof_kept(service) == [1, 1, 1, 1]
+        said = [r for r in caplog.records
+                if r.levelname == "ERROR" and "signed receipt does not say so" in r.message]
+        assert len(said) == 1
+        clock.advance(days=365 * RECEIPT_YEARS + 3)  # the receipt's five years: now it goes
+        service.sweep()
+        assert _proof_kept(service) == [0, 0, 0, 0]
         assert service.verify_audit().ok
