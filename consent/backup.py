@@ -10,7 +10,8 @@ not as a gallery (subjects then enrol again, see ``reconcile``).
 Restoring replaces the data directory's database by the backup (the files it replaces are
 shredded, the index with them); the next start replays the erasure journal before it serves,
 so a subject erased after the backup was taken never comes back, nor a consent or purpose
-withdrawn, an API key revoked or an opt-out of 1:N search made since. What the copy holds
+withdrawn, an API key revoked, an opt-out of 1:N search made or a regulator's order placed or
+lifted since. What the copy holds
 single-use and unused is voided: probe consents, one-time links, open challenges and approved
 captures (a use after the backup is journaled nowhere). A backup
 of another deployment is refused before anything is shredded: its own events must be those a

@@ -36,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
+    erasure_journal,
     operating_point,
     operator_texts,
     order_anchor,
@@ -487,15 +488,30 @@ def record_order(
 
 def apply_order(runtime: Runtime, *, actor: Actor, reference: str, destroy: bool) -> None:
     """Record a regulator's order (audited); with ``destroy``, erase every subject, each with
-    its signed receipt (:func:`finish_destruction`)."""
+    its signed receipt (:func:`finish_destruction`). Journaled before it commits (a refused
+    repeat is not), so a copy of the ledger restored from before is placed under it again
+    (:mod:`consent.order_replay`): a restore must not lift it."""
     kind = OrderKind.DESTROY if destroy else OrderKind.SUSPEND
+    now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        record_order(session, reference=reference, kind=kind, now=runtime.clock.now(),
-                     recorded_by=actor.key_id)
+        record_order(session, reference=reference, kind=kind, now=now, recorded_by=actor.key_id)
+        erasure_journal.record(runtime, erasure_journal.OrderPlaced(
+            reference=reference, destroy=destroy, at=now))
         runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER, actor=actor,
                                      details={"order": reference, "kind": str(kind)}))
     if destroy:
         finish_destruction(runtime, actor=actor)
+
+
+def lift_audited(runtime: Runtime, *, actor: Actor, reference: str) -> None:
+    """Lift the order in force under ``reference`` (:func:`lift_order`, audited), journaled
+    before it commits, so a copy restored from before the lift lifts it again."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        lift_order(session, reference=reference, now=now)
+        erasure_journal.record(runtime, erasure_journal.OrderLifted(reference=reference, at=now))
+        runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER_LIFTED, actor=actor,
+                                     details={"order": reference}))
 
 
 def finish_destruction(runtime: Runtime, *, actor: Actor | None) -> Erasures:

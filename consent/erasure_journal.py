@@ -7,23 +7,24 @@ directory and is meant for an append-only mount: the tombstone hash (keyed hash 
 no biometric or personal data), the reason and the time; each withdrawal a line with the consent's
 random public id and the time; each purpose withdrawn from a consent that keeps others the
 consent's and the purpose's random public ids; each API key revoked, and each subject token a
-portal session's end revoked, its public id; each break-glass
-opening its key's public id, reason and expiry; each admin key's passkey bound the key's and the
-credential's public ids and its public key; each opt-out of 1:N search the subject's tombstone
-hash; each template destroyed while its subject stays (a rectification's replaced template, the
-templates of a person who chose the non-biometric alternative) a line with a keyed hash of its
-random nonce, never its id (a restored copy's AUTOINCREMENT counter is older, so ids taken after it
-can be given again). At every start, before the service answers anything, ``reconcile`` erases
-again every subject whose tombstone hash the journal names but the database does not
-(:func:`pending`), withdraws again every consent the journal names that the database still has in
-force (:func:`pending_withdrawals`), takes purposes out again
-(:func:`consent.purpose_withdrawal.withdraw_again`), revokes keys again
+portal session's end revoked, its public id; each break-glass opening its key's public id, reason
+and expiry; each admin key's passkey bound the key's and the credential's public ids and its public
+key; each regulator's order placed its reference and whether it destroys, and each lift its
+reference; each opt-out of 1:N search the subject's tombstone hash; each template destroyed while
+its subject stays (a rectification's replaced template, the templates of a person who chose the
+non-biometric alternative) a line with a keyed hash of its random nonce, never its id (a restored
+copy's AUTOINCREMENT counter is older, so ids taken after it can be given again). At every start,
+before the service answers anything, ``reconcile`` erases again every subject whose tombstone hash
+the journal names but the database does not (:func:`pending`), withdraws again every consent the
+journal names that the database still has in force (:func:`pending_withdrawals`), takes purposes
+out again (:func:`consent.purpose_withdrawal.withdraw_again`), revokes keys again
 (:func:`consent.apikeys.revoke_again`), makes subjects' opt-outs and choices of the alternative
 again (:func:`choices_again`), destroys again every template the journal names
 (:func:`pending_templates`), chains again every break-glass opening the log lost
 (:func:`consent.break_glass.chain_again`): what the controller did in an emergency stays in
-reviewers' view, and binds again each admin key's last passkey
-(:func:`consent.admin_mfa.bind_again`).
+reviewers' view, binds again each admin key's last passkey (:func:`consent.admin_mfa.bind_again`),
+and places again, or lifts again, each regulator's order the database does not hold as the journal
+last left it (:func:`consent.order_replay.replay`).
 
 The line is written and fsynced before the destruction commits: a crash in between leaves an
 erasure the journal requests and the next start completes, never the reverse.
@@ -131,8 +132,29 @@ class AdminPasskeyBound:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    """A regulator's order recorded (consent.declaration): journaled before it commits, so a
+    copy restored from before is placed under it again (:mod:`consent.order_replay`)."""
+
+    reference: str  # the regulator's reference (identifiers.require_reference), no personal data
+    destroy: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLifted:
+    """A regulator's order lifted: journaled before it commits, so a copy restored from before
+    the lift lifts it again rather than staying suspended."""
+
+    reference: str
+    at: datetime
+
+
 Entry = (JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
-         | AlternativeTaken | BreakGlassOpened | AdminPasskeyBound)
+         | AlternativeTaken | BreakGlassOpened | AdminPasskeyBound | OrderPlaced | OrderLifted)
+_FLAGS: dict[str, bool] = {str(flag): flag for flag in (False, True)}
+"""A flag as :func:`_text` writes it; any other text is a KeyError (the line is skipped)."""
 _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]], ...]]] = {
     JournalEntry: (None, (("subject_hash", "subjectHash", str),
                           ("reason", "reason", ErasureReason))),
@@ -148,6 +170,9 @@ _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]],
     AdminPasskeyBound: ("admin-passkey", (("key_id", "keyId", str),
                                           ("credential_id", "credentialId", str),
                                           ("public_key", "publicKey", str))),
+    OrderPlaced: ("order", (("reference", "reference", str),
+                            ("destroy", "destroy", lambda text: _FLAGS[text]))),
+    OrderLifted: ("order-lifted", (("reference", "reference", str),)),
 }
 """How each entry is written as a line and read back, the one definition of the format: its
 ``kind`` (none for an erasure, the first kind, whose lines have none) and, per field, the

@@ -16,7 +16,8 @@ index or belongs to another model (kept for re-enrolment, see ``indexable_labels
 Before anything else, the erasures the journal in the witness directory records and this
 database does not (a copy restored from before them, see :mod:`consent.erasure_journal`) are
 made again, with the withdrawals of consents and of purposes, the API-key revocations, the
-admin keys' passkeys bound and the opt-outs of 1:N search it records.
+admin keys' passkeys bound, the opt-outs of 1:N search and the regulators' orders placed or
+lifted it records (:mod:`consent.order_replay`).
 
 A template whose seal fails (written, moved to another subject or consent, in the database
 without the key store: :mod:`consent.row_seals`) or whose ciphertext does not open under its
@@ -46,6 +47,7 @@ from optinface.consent import (
     apikeys,
     break_glass,
     erasure_journal,
+    order_replay,
     purpose_withdrawal,
 )
 from optinface.consent.audit import AuditAction, Entry
@@ -90,6 +92,7 @@ def reconcile(
         admin_passkeys_replayed = admin_mfa.bind_again(runtime, journal, session)
         opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
             runtime, journal, session)
+        orders_replayed, order_lifts_replayed = order_replay.replay(runtime, journal, session)
         templates_replayed = destroy_templates(
             runtime, session, erasure_journal.pending_templates(runtime, journal, session)
         ).templates
@@ -133,6 +136,8 @@ def reconcile(
             admin_passkeys_replayed=admin_passkeys_replayed,
             opt_outs_replayed=opt_outs_replayed,
             alternatives_replayed=alternatives_replayed,
+            orders_replayed=orders_replayed,
+            order_lifts_replayed=order_lifts_replayed,
             index_discarded=index_discarded,
         )
         runtime.audit(

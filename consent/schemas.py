@@ -874,6 +874,8 @@ class ReconcileReport(BaseModel):
     admin_passkeys_replayed: int = 0  # admin keys' passkeys bound after it: bound again
     opt_outs_replayed: int = 0  # opted out of 1:N search after it: opted out again
     alternatives_replayed: int = 0  # chose the non-biometric alternative after it: again
+    orders_replayed: int = 0  # regulators' orders placed after it: placed again, chained
+    order_lifts_replayed: int = 0  # orders lifted after it: lifted again, chained
     index_discarded: str | None = None  # why the saved file was unusable and rebuilt
     templates_left_out: int = 0  # seal failed or ciphertext unreadable: chained, not indexed
     erasures_unfinished: int = 0  # raised: kept unsearchable, reported, left for the sweep

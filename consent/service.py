@@ -1410,10 +1410,7 @@ class OptinFace:
         back. ``invalid_request`` when no order under it is in force (nothing recorded).
         Returns the register as it now stands."""
         authorize(actor, Permission.DECLARE)
-        with self.runtime.db.transaction() as session:
-            declaration.lift_order(session, reference=reference, now=self.clock.now())
-            self.runtime.audit(session, Entry(action=AuditAction.REGULATOR_ORDER_LIFTED,
-                                              actor=actor, details={"order": reference}))
+        declaration.lift_audited(self.runtime, actor=actor, reference=reference)
         return self.register(actor=None)
 
     def health(self) -> dict[str, Any]:

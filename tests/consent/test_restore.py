@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from optinface.api.cli.main import app as cli
-from optinface.consent.audit import AuditAction
+from optinface.consent.audit import AuditAction, log_time
 from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
 from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import (
@@ -61,6 +62,7 @@ from tests.support.consent import (
     register_admin_passkey,
 )
 from tests.support.files import template_bytes
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -548,6 +550,129 @@ def test_an_opt_out_followed_by_an_opt_in_before_the_backup_is_not_replayed(
         assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
         assert restored.get_subject(actor=world.portal, subject=subject).searchable
     assert report["opt_outs_replayed"] == 0
+
+
+def test_a_restore_keeps_in_force_a_regulators_order_made_since_the_backup(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Red team 4, #1: the order is journaled, so a copy from before places it again (and
+    chains it: the rows and the log agree, so the refusal is the order's own)."""
+    service = open_service()
+    world = make_world(service, clock)
+    world.enrolled(portrait_jpegs[0])
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: service.apply_regulator_order(actor=world.admin,
+                                                                reference="CAI-ORDER-9"))
+    with closing(open_service()) as restored:
+        world.service = restored
+        refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+        register = restored.register()
+        replayed = restored.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.REGULATOR_ORDER)).events
+    assert [(o.reference, o.kind, o.recorded_at, o.lifted_at) for o in register.orders] == [
+        ("CAI-ORDER-9", "suspend", clock.now(), None)]
+    assert not register.in_service
+    assert [e.details for e in replayed] == [
+        {"order": "CAI-ORDER-9", "kind": "suspend", "at": log_time(clock.now()),
+         "replayed": True}]
+    assert report["orders_replayed"] == 1 and report["order_lifts_replayed"] == 0
+
+
+def test_a_restore_keeps_lifted_an_order_lifted_since_the_backup(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    service = open_service()
+    world = make_world(service, clock)
+    subject = world.enrolled(portrait_jpegs[0])
+    service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: service.lift_regulator_order(actor=world.admin,
+                                                               reference="CAI-ORDER-9"))
+    with closing(open_service()) as restored:
+        world.service = restored
+        assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
+        [order] = restored.register().orders
+    assert order.lifted_at == clock.now()
+    assert report["order_lifts_replayed"] == 1 and report["orders_replayed"] == 0
+
+
+def test_a_restore_keeps_a_destroy_order_made_since_the_backup_and_what_it_destroyed(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """The order's erasures are journaled one by one, and the order itself: the copy erases
+    its subjects again and stays under the order."""
+    service = open_service()
+    world = make_world(service, clock)
+    subject = world.enrolled(portrait_jpegs[0])
+    report = _backup_then(optinface, tmp_path / "backup", service, clock,
+                          lambda: service.apply_regulator_order(
+                              actor=world.admin, reference="CAI-ORDER-10", destroy=True))
+    with closing(open_service()) as restored:
+        world.service = restored
+        with pytest.raises(SubjectErased):
+            restored.get_subject(actor=world.portal, subject=subject)
+        assert restored.index.count() == 0
+        with restored.runtime.db.transaction() as session:
+            assert list(session.scalars(select(Template.id))) == []
+        refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+        [order] = restored.register().orders
+    assert (order.reference, order.kind, order.lifted_at) == ("CAI-ORDER-10", "destroy", None)
+    assert report["orders_replayed"] == 1 and report["erasures_replayed"] == 1
+
+
+def test_a_restore_lifts_the_copys_order_and_places_again_the_one_that_replaced_it(
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """The copy holds a suspension the regulator lifted and then replaced by a destruction
+    under the same reference: the journal's last word stands, and the rows and the log agree
+    on it (refused as suspended, not as altered)."""
+    service = open_service()
+    world = make_world(service, clock)
+    world.enrolled(portrait_jpegs[0])
+    service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    lifted_at: list[datetime] = []
+
+    def lift_then_destroy() -> None:
+        service.lift_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+        lifted_at.append(clock.now())
+        clock.advance(minutes=1)
+        service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9", destroy=True)
+
+    report = _backup_then(optinface, tmp_path / "backup", service, clock, lift_then_destroy)
+    with closing(open_service()) as restored:
+        world.service = restored
+        refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+        orders = restored.register().orders
+    assert [(o.kind, o.lifted_at) for o in orders] == [("suspend", lifted_at[0]),
+                                                       ("destroy", None)]
+    assert (report["order_lifts_replayed"], report["orders_replayed"]) == (1, 1)
+
+
+def test_a_pg_dump_from_before_an_order_restored_is_placed_under_it_again(
+    settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
+    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+) -> None:
+    """PostgreSQL's copy is the operator's ``pg_dump``, loaded into the database the service
+    is then started on: the same start places the order again."""
+    url = postgres.new_database()
+    on_postgres = settings.model_copy(update={"database_url": url})
+    service = OptinFace.open(on_postgres, pipeline=pipeline, clock=clock)
+    world = make_world(service, clock)
+    world.enrolled(portrait_jpegs[0])
+    dump = postgres.dump(url, tmp_path / "before-order.sql")
+    service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    service.close()
+    copy = on_postgres.model_copy(update={"database_url": postgres.restore(dump)})
+    with closing(OptinFace.open(copy, pipeline=pipeline, clock=clock)) as restored:
+        world.service = restored
+        refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+        assert [o.reference for o in restored.register().orders] == ["CAI-ORDER-9"]
+        assert restored.last_reconcile is not None
+        assert restored.last_reconcile.orders_replayed == 1
 
 
 def test_a_probe_consent_used_since_the_backup_cannot_be_used_again_after_a_restore(
