@@ -124,6 +124,7 @@ data_dir_unusable            503     (CLI only) the data directory cannot be cre
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
                                      outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable
+                                     (thresholds: figures no calibration gives, too)
 key_store_unusable           503     (CLI only) the key store is inside the data directory or
                                      unusable; or, while the ledger holds data, it lacks one of
                                      the deployment's keys (none is made again: details.missing),

@@ -61,14 +61,6 @@ class ApiSettings(ConsentSettings):
     # on the serialised ledger, until the sweep): a person asks one per try, a script thousands.
     sign_in_challenges_per_minute: float = Field(default=10.0, gt=0)
     sign_in_challenge_burst: int = Field(default=10, ge=1)
-    identify_daily_quota: int = Field(
-        default=200,
-        ge=1,
-        description=(
-            "1:N search attempts per API key per UTC day, counted from the audit log:"
-            " mass searching is the harm to prevent."
-        ),
-    )
 
     server_timing: bool = Field(
         default=False,

@@ -21,7 +21,8 @@ on a rollback. Not refused: erasures and withdrawals are still due.
 
 What is not covered: a process that dies unclean (its tail with it) before the next checkpoint;
 a clean close signs one (:meth:`consent.service.OptinFace.close`), and the start compares the
-log with the witness.
+log with the witness. That window is bounded by two settings capped at start (at most 1000
+events, 600 s: :mod:`consent.settings`) and stated in the register.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from optinface.consent.schemas import (
     DisclosureBasis,
     ModelInfo,
     Operation,
+    PromiseBound,
     PublishedKey,
     PurposePublic,
     Register,
@@ -70,13 +71,34 @@ OWN_WORDS = ("privacy_officer_name", "privacy_officer_title", "pia_reference",
 placeholder, or the operator's French for its own text (the translations a French document is
 given); the other fields (names, addresses, links) are shown as written."""
 
+BOUNDS = {
+    "key_epoch_hours": "hours a copy made before an erasure (a backup, the database's journal)"
+    " stays decryptable at most: the key epoch's length",
+    "audit_witness_interval_seconds": "seconds the checkpoints kept outside the database lag"
+    " the log at most while events happen (600 at most)",
+    "audit_checkpoint_every": "events the checkpoints kept outside the database lag the log at"
+    " most (1000 at most)",
+    "identify_daily_quota": "1:N searches one API key may attempt per UTC day",
+}
+"""The settings that bound a promise, by field, each with what it bounds (English source
+strings): the register states their values so a reviewer sees them (red team 4, finding 3).
+Not declared material (:func:`consent.declaration.material_fields`): stating them asks no
+deployment to declare again; the two log settings are capped at start (:mod:`consent.settings`)."""
+
+
+def promise_bounds(settings: ConsentSettings) -> list[PromiseBound]:
+    """:data:`BOUNDS`, each named by its environment variable, with its value in force."""
+    return [PromiseBound(setting=f"OPTINFACE_{field.upper()}", value=getattr(settings, field),
+                         bounds=bounds) for field, bounds in BOUNDS.items()]
+
+
 PROSE: tuple[str, ...] = (
     *PERSONS, *classification.TABLED.values(), declaration.BIOMETRIC_CHARACTERISTIC,
     *declaration.MEASURES, declaration.ADMIN_MFA_MEASURE, residue.SQLITE_MEASURE,
     residue.POSTGRESQL_MEASURE, *receipts.SIGNS, transparency.SIGNS,
     *(str(role) for role in ModelRole), *(str(op) for op in Operation),
     *(str(outcome) for outcome in SearchOutcome), *(str(kind) for kind in declaration.OrderKind),
-    *(str(basis) for basis in DisclosureBasis),
+    *(str(basis) for basis in DisclosureBasis), *BOUNDS.values(),
 )
 """The English source strings the register's data carry, and the record of processing's
 grounds of disclosure (the retention rules, the disclosure rule, the warnings and the
@@ -182,6 +204,7 @@ def build_register(
         material_sha256=current.current_sha256,
         orders=[RegulatorOrderPublic.model_validate(o) for o in declaration.orders(session)],
         confirmed_identifications=review.confirmed_identifications(session),
+        promise_bounds=promise_bounds(settings),
         warnings=warnings,
     )
 
@@ -294,6 +317,11 @@ def render_register(register: Register, say: Say = english) -> str:
         "## " + say("Security measures"),
         *[f"- {say.reword(m)}" for m in register.security_measures],
         say("- rotation fingerprint {fingerprint}", fingerprint=register.rotation_fingerprint),
+        "",
+        "## " + say("Settings that bound a promise"),
+        *[say("- `{setting}` = {value}: {bounds}", setting=b.setting,
+              value=say.number(b.value), bounds=say(b.bounds))
+          for b in register.promise_bounds],
         "",
         "## " + say("Regulator's orders"),
         *([say("- **{reference}** ({kind}) recorded {when}, {n} templates destroyed",

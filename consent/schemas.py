@@ -1457,6 +1457,15 @@ class Transfer(BaseModel):
                                    " (OPTINFACE_TRANSFER_SAFEGUARDS); null when none is stated.")
 
 
+class PromiseBound(BaseModel):
+    """A setting that bounds one of the service's promises, as in force (see
+    :func:`consent.register.promise_bounds`): stated for a reviewer, not declared material."""
+
+    setting: str = Field(description="Its environment variable, e.g. OPTINFACE_KEY_EPOCH_HOURS.")
+    value: int | float = Field(description="Its value in force.")
+    bounds: str = Field(description="The promise it bounds, in English.")
+
+
 class Register(BaseModel):
     generated_at: datetime
     controller_name: str
@@ -1506,6 +1515,10 @@ class Register(BaseModel):
     orders: list[RegulatorOrderPublic]
     confirmed_identifications: int = Field(
         description="Candidates verifiers confirmed: the only count of identifications.")
+    promise_bounds: list[PromiseBound] = Field(
+        description="The settings that bound a promise (how long a copy stays decryptable, how"
+        " far the witnessed checkpoints lag the log, the daily search quota), with their values;"
+        " not part of the declared material, so an upgrade needs no new declaration.")
     biometric_data_sold_or_traded: Literal[False] = Field(
         default=False, description="Never: no sale, lease, trade or profit (BIPA s. 15(c)).")
     warnings: list[str]

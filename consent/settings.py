@@ -90,7 +90,19 @@ MAX_STEP_UP_MINUTES = 60
 """An admin's step-up lasts an hour at most: a second factor asked once a day is no longer one."""
 
 LONGEST_INTERVAL_SECONDS = 24 * 3600
-"""The periodic tasks (audit witness, sweep) run at least daily."""
+"""The periodic tasks (the sweep, the failed-authentication tally) run at least daily."""
+
+LONGEST_WITNESS_INTERVAL_SECONDS = 600
+"""The witness folder lags the log by ten minutes at most while events happen. The events after
+the newest witnessed checkpoint are signed by nothing outside the database: a process killed
+unclean then, and those rows deleted, goes unseen (:mod:`consent.log_tail`). A day would make
+that window a day's searches (red team 4, finding 3); ten minutes keeps it ten times the
+default's, and a checkpoint is a small file."""
+
+MOST_EVENTS_PER_CHECKPOINT = 1000
+"""A checkpoint is signed every 1000 events at most, for the same reason: the unsigned tail is
+bounded by a count too, so a burst of searches does not wait for the interval (red team 4,
+finding 3)."""
 
 
 class Hosting(BaseModel):
@@ -228,12 +240,25 @@ class ConsentSettings(EngineSettings):
         " retention policy, so each hold and its lifting are dated in the log.")
     # Fewer candidates leak less about the gallery (and each needs a human to review it).
     max_candidates: int = Field(default=10, ge=1, le=50)
+    # Applied by the API (consent.quota counts it), held here so the register states it.
+    identify_daily_quota: int = Field(
+        default=200,
+        ge=1,
+        description=(
+            "1:N search attempts per API key per UTC day, counted from the audit log:"
+            " mass searching is the harm to prevent."
+        ),
+    )
     # A subject's credential must outlive their longest consent, or they could not withdraw it.
     subject_token_days: int = Field(default=3 * 365 + 30, ge=1, le=LONGEST_DAYS)
-    audit_checkpoint_every: int = Field(default=100, ge=1)
+    # The two bounds on the unsigned tail of the log (events no witnessed checkpoint covers
+    # yet, lost unseen with a process killed unclean): capped, so no setting widens that window
+    # to a day (MOST_EVENTS_PER_CHECKPOINT, LONGEST_WITNESS_INTERVAL_SECONDS), and stated in
+    # the register (consent.register.promise_bounds).
+    audit_checkpoint_every: int = Field(default=100, ge=1, le=MOST_EVENTS_PER_CHECKPOINT)
     # While events happen, the witness folder is never more than this far behind the log.
     audit_witness_interval_seconds: float = Field(default=60, gt=0,
-                                                  le=LONGEST_INTERVAL_SECONDS)
+                                                  le=LONGEST_WITNESS_INTERVAL_SECONDS)
     auth_failure_audit_seconds: int = Field(
         default=60,
         ge=1,

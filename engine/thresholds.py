@@ -8,7 +8,9 @@ there. A model with no entry has no honest threshold, so matching with it is ref
 from __future__ import annotations
 
 import functools
+import itertools
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -47,7 +49,8 @@ def load_thresholds(path: Path) -> list[Threshold]:
 
     Raises:
         ManifestUnreadable: the path holds something that is not a thresholds file (a folder,
-            a device, a file that is not TOML or not shaped as calibrate.py writes it).
+            a device, a file that is not TOML or not shaped as calibrate.py writes it), or
+            figures no calibration gives (:func:`calibration_problem`).
     """
     try:
         status = path.stat()
@@ -67,7 +70,7 @@ def _parsed(path: Path, _inode: int, _size: int, _mtime_ns: int) -> tuple[Thresh
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ManifestUnreadable(f"thresholds file {path} cannot be read: {error}") from error
     try:
-        return tuple(
+        thresholds = tuple(
             Threshold(
                 model_id=model_id,
                 fmr=float(point["fmr"]),
@@ -82,6 +85,36 @@ def _parsed(path: Path, _inode: int, _size: int, _mtime_ns: int) -> tuple[Thresh
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise ManifestUnreadable(f"thresholds file {path} is not shaped as calibrate.py writes"
                                  f" it: {type(error).__name__} {error}") from error
+    problem = calibration_problem(thresholds)
+    if problem is not None:
+        raise ManifestUnreadable(f"thresholds file {path} is not a calibration: {problem}")
+    return thresholds
+
+
+def calibration_problem(thresholds: Sequence[Threshold]) -> str | None:
+    """Why ``thresholds`` cannot be a calibration of cosine scores, or None.
+
+    A threshold is a cosine similarity, in [-1, 1]; a false-match rate is in (0, 1) and a false
+    non-match rate in [0, 1]; and a lower false-match rate needs a strictly higher threshold,
+    per model. Without this, a file stating ``fmr = 0.0001, threshold = -0.5`` started fine and,
+    once declared, made every stranger a candidate under a rate it never had (red team 4,
+    finding 4). NaN fails every range.
+    """
+    for t in thresholds:
+        if not -1.0 <= t.threshold <= 1.0:
+            return f"model {t.model_id}: threshold {t.threshold} is not a cosine in [-1, 1]"
+        if not 0.0 < t.fmr < 1.0:
+            return f"model {t.model_id}: false-match rate {t.fmr} is not in (0, 1)"
+        if not 0.0 <= t.fnmr <= 1.0:
+            return f"model {t.model_id}: false non-match rate {t.fnmr} is not in [0, 1]"
+    for model_id in {t.model_id for t in thresholds}:
+        ordered = sorted((t for t in thresholds if t.model_id == model_id),
+                         key=lambda t: -t.fmr)
+        for looser, stricter in itertools.pairwise(ordered):
+            if not (stricter.fmr < looser.fmr and stricter.threshold > looser.threshold):
+                return (f"model {model_id}: threshold {stricter.threshold} at false-match rate"
+                        f" {stricter.fmr} is not above {looser.threshold} at {looser.fmr}")
+    return None
 
 
 def threshold_for(path: Path, *, model_id: str, fmr: float) -> Threshold:

@@ -1862,6 +1862,26 @@ FRENCH: dict[str, str] = {
         " d'accès propre à la clé d'administrateur (WebAuthn)"
     ),
     "- rotation fingerprint {fingerprint}": "- empreinte de la rotation {fingerprint}",
+    "Settings that bound a promise": "Paramètres qui bornent un engagement",
+    "- `{setting}` = {value}: {bounds}": "- `{setting}` = {value} : {bounds}",
+    "hours a copy made before an erasure (a backup, the database's journal) stays decryptable"
+    " at most: the key epoch's length": (
+        "heures pendant lesquelles une copie faite avant un effacement (une sauvegarde, le"
+        " journal de la base de données) reste déchiffrable, au plus : la durée d'une époque de"
+        " clés"
+    ),
+    "seconds the checkpoints kept outside the database lag the log at most while events"
+    " happen (600 at most)": (
+        "secondes de retard, au plus, des points de contrôle gardés hors de la base de données"
+        " sur le journal tant que des événements s'y ajoutent (600 au plus)"
+    ),
+    "events the checkpoints kept outside the database lag the log at most (1000 at most)": (
+        "événements de retard, au plus, des points de contrôle gardés hors de la base de"
+        " données sur le journal (1000 au plus)"
+    ),
+    "1:N searches one API key may attempt per UTC day": (
+        "recherches 1:N qu'une clé d'API peut tenter par jour UTC"
+    ),
     "- **{reference}** ({kind}) recorded {when}, {n} templates destroyed": (
         "- **{reference}** ({kind}) enregistrée le {when}, {n} gabarits détruits"
     ),

@@ -1025,6 +1025,29 @@ def test_a_setting_that_would_fail_later_is_refused_at_start_in_one_line(
     assert lines[0].startswith(f"error: invalid_settings: {variable}: "), lines
 
 
+@pytest.mark.parametrize(("variable", "widest"), [
+    ("OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS", 600),
+    ("OPTINFACE_AUDIT_CHECKPOINT_EVERY", 1000),
+])
+def test_the_unsigned_tail_of_the_log_is_bounded_at_start(
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    variable: str, widest: int,
+) -> None:
+    """Red team 4, finding 3: a day between witnessed checkpoints (86400 s, a million events)
+    let a kill -9 and a DELETE of the newest events go unseen for a day's searches. Past ten
+    minutes or a thousand events the start is refused in one line naming the variable; the
+    bound itself starts."""
+    monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
+    for value in ("86400" if "SECONDS" in variable else "1000000", str(widest + 1)):
+        monkeypatch.setenv(variable, value)
+        code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(made_dir))
+        assert (code, lines) == (1, [f"error: invalid_settings: {variable}: Input should be"
+                                     f" less than or equal to {widest}"]), value
+    monkeypatch.setenv(variable, str(widest))
+    code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(made_dir))
+    assert code == 0, lines
+
+
 def test_passkey_origins_outside_the_relying_party_id_are_refused_at_start(
     made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -1041,27 +1064,39 @@ def test_passkey_origins_outside_the_relying_party_id_are_refused_at_start(
     assert code == 0, lines
 
 
-@pytest.mark.parametrize(("variable", "folder", "said"), [
-    ("OPTINFACE_MODEL_DIR", False, "error: model_integrity: model folder {path}"
-                                   " (OPTINFACE_MODEL_DIR) is not a folder"),
-    ("OPTINFACE_THRESHOLDS_PATH", False, "error: manifest_unreadable: thresholds file {path}"
-                                         " cannot be read: Expected '=' after a key"),
-    ("OPTINFACE_THRESHOLDS_PATH", True, "error: manifest_unreadable: thresholds file {path} is"
+PASSWD = "root:x:0:0:root:/root:/bin/bash\n"
+FORGED_CALIBRATION = ("[models.w600k_mbf]\ndataset = \"LFW\"\ndate = \"2026-11-23\"\npoints = ["
+                      "{ fmr = 0.001, threshold = 0.2332, fnmr = 0.0007 },"
+                      " { fmr = 0.0001, threshold = -0.5, fnmr = 0.0016 }]\n")
+"""Red team 4, finding 4: the packaged calibration with its 1e-4 point's threshold forged to
+-0.5, below the 1e-3 point's: declared, it made every stranger a candidate."""
+
+
+@pytest.mark.parametrize(("variable", "written", "said"), [
+    ("OPTINFACE_MODEL_DIR", PASSWD, "error: model_integrity: model folder {path}"
+                                    " (OPTINFACE_MODEL_DIR) is not a folder"),
+    ("OPTINFACE_THRESHOLDS_PATH", PASSWD, "error: manifest_unreadable: thresholds file {path}"
+                                          " cannot be read: Expected '=' after a key"),
+    ("OPTINFACE_THRESHOLDS_PATH", None, "error: manifest_unreadable: thresholds file {path} is"
                                         " not a file"),
+    ("OPTINFACE_THRESHOLDS_PATH", FORGED_CALIBRATION,
+     "error: manifest_unreadable: thresholds file {path} is not a calibration: model w600k_mbf:"
+     " threshold -0.5 at false-match rate 0.0001 is not above 0.2332 at 0.001"),
 ])
 def test_a_model_folder_or_thresholds_file_that_is_none_is_refused_before_anything_is_made(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], variable: str, folder: bool, said: str,
+    capsys: pytest.CaptureFixture[str], variable: str, written: str | None, said: str,
 ) -> None:
     """/etc/passwd as the model folder was ignored (the package's models taken instead); as the
-    thresholds file, the server started only to refuse every match with it. ``keys create``
-    opens the service as serve does (``OptinFace.open``), and ends where a regression would
-    leave serve serving."""
+    thresholds file, the server started only to refuse every match with it; a forged
+    calibration started, and matched every stranger once declared. ``keys create`` opens the
+    service as serve does (``OptinFace.open``), and ends where a regression would leave serve
+    serving."""
     path = tmp_path / "named"
-    if folder:
+    if written is None:
         path.mkdir()
     else:
-        path.write_text("root:x:0:0:root:/root:/bin/bash\n")
+        path.write_text(written)
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
     monkeypatch.setenv(variable, str(path))
     code, lines = console(monkeypatch, capsys, "keys", "create", "--role", "admin", "--name",

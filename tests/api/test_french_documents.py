@@ -35,6 +35,7 @@ ENGLISH_LEFT = (
     "hosted in", "outside", "safeguards", "Signing keys", "Receipts and checkpoints",
     "signs", "receipts", "Categories", "adults", "minors", "Retention", "Security measures",
     "encryption", "rotation fingerprint", "Regulator's orders", "Warnings", "- none",
+    "Settings that bound a promise",
 )
 """English labels and words of the register's Markdown that no French reader should meet
 (none of them is in what the test deployment's operator typed)."""
@@ -85,6 +86,8 @@ def test_the_register_is_french_for_a_french_reader(world: World) -> None:
         "## Mesures de sécurité\n",
         "- **EU** : vers le pays CA (Québec), hors de l'EEE; garanties : aucune indiquée\n",
         "MODE DÉMONSTRATION : les paramètres de responsabilité peuvent être provisoires",
+        "## Paramètres qui bornent un engagement\n- `OPTINFACE_KEY_EPOCH_HOURS` = 24 : heures"
+        " pendant lesquelles une copie faite avant un effacement",
     ):
         assert sentence in french, sentence
     [purpose] = [line for line in french.splitlines() if "; conservation 365 jours" in line]
@@ -94,7 +97,8 @@ def test_the_register_is_french_for_a_french_reader(world: World) -> None:
     assert f"seuil {threshold} (un score égal ou supérieur fait un candidat)" in french
     english_prose = [data["biometric_characteristic"], data["disclosure_rule"],
                      *data["categories_of_persons"], *data["categories_of_data"],
-                     *data["security_measures"], *data["retention_rules"], *data["warnings"]]
+                     *data["security_measures"], *data["retention_rules"], *data["warnings"],
+                     *(bound["bounds"] for bound in data["promise_bounds"])]
     assert not _left_over(french, [*ENGLISH_LEFT, *english_prose])
 
 

@@ -40,6 +40,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.client_certificates import REFUSAL_REASON, certificate_sha256
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
+from optinface.consent.settings import LONGEST_WITNESS_INTERVAL_SECONDS
 from optinface.consent.transparency import witness_checkpoints
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
@@ -403,7 +404,8 @@ def test_keys_create_binds_a_researcher_key_to_its_client_certificate(
 
 
 START_SECONDS = 180  # imports and models on a loaded two-core machine
-QUIET_WITNESS = str(24 * 3600)  # no periodic checkpoint: only start and close write one
+# The longest interval allowed, longer than a test: only start and close write a checkpoint.
+QUIET_WITNESS = str(LONGEST_WITNESS_INTERVAL_SECONDS)
 
 
 @dataclass

@@ -132,6 +132,38 @@ def test_the_register_holds_every_item_of_article_30(world: World) -> None:
     assert f"material sha256 now {register.material_sha256})" in markdown
 
 
+def test_the_register_states_the_settings_that_bound_a_promise_outside_the_material(
+    world: World,
+) -> None:
+    """Red team 4, finding 3: how long a copy made before an erasure stays decryptable, how far
+    the checkpoints kept outside the database may lag the log, and the daily search quota were
+    settings no reviewer saw (a year's epoch, a billion searches a day went unstated). The
+    register states each with its value, in the JSON and the Markdown; not as declared
+    material, so an upgrade asks no deployment to declare again."""
+    settings = world.service.settings
+    before = world.service.register(actor=world.reviewer)
+    assert before.in_service
+    settings.key_epoch_hours, settings.audit_witness_interval_seconds = 8784, 600
+    settings.audit_checkpoint_every, settings.identify_daily_quota = 1000, 10**9
+    register = world.service.register(actor=world.reviewer)
+    assert [(b.setting, b.value) for b in register.promise_bounds] == [
+        ("OPTINFACE_KEY_EPOCH_HOURS", 8784), ("OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS", 600),
+        ("OPTINFACE_AUDIT_CHECKPOINT_EVERY", 1000), ("OPTINFACE_IDENTIFY_DAILY_QUOTA", 10**9)]
+    assert register.material_sha256 == before.material_sha256 and register.in_service
+    markdown = world.service.render_register(register)
+    section = markdown.split("\n## Settings that bound a promise\n")[1].split("\n\n")[0]
+    assert section.splitlines() == [
+        "- `OPTINFACE_KEY_EPOCH_HOURS` = 8784: hours a copy made before an erasure (a backup,"
+        " the database's journal) stays decryptable at most: the key epoch's length",
+        "- `OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS` = 600: seconds the checkpoints kept outside"
+        " the database lag the log at most while events happen (600 at most)",
+        "- `OPTINFACE_AUDIT_CHECKPOINT_EVERY` = 1000: events the checkpoints kept outside the"
+        " database lag the log at most (1000 at most)",
+        "- `OPTINFACE_IDENTIFY_DAILY_QUOTA` = 1000000000: 1:N searches one API key may attempt"
+        " per UTC day",
+    ]
+
+
 def test_transfers_follow_the_hosting_and_the_persons_accepted(world: World) -> None:
     """Derived from the live settings: kept within a jurisdiction is "none", kept outside is a
     transfer under the configured safeguards; EU persons count only once accepted (G-16)."""

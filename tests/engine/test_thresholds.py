@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from optinface.engine.errors import ManifestUnreadable
+from optinface.engine.settings import DEFAULT_THRESHOLDS
 from optinface.engine.thresholds import NotCalibrated, load_thresholds, threshold_for
 
 CALIBRATION = """
@@ -68,3 +69,54 @@ def test_what_is_not_a_thresholds_file_is_unreadable_not_uncalibrated(
         path.write_text(written)
     with pytest.raises(ManifestUnreadable, match=f"^thresholds file {path} is not"):
         load_thresholds(path)
+
+
+def _points(*points: str) -> str:
+    return ('[models.w600k_mbf]\ndataset = "x"\ndate = "2026-11-23"\n'
+            f"points = [{', '.join(points)}]\n")
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    pytest.param(_points("{ fmr = 1e-3, threshold = 0.233, fnmr = 0.001 }",
+                         "{ fmr = 1e-4, threshold = -0.5, fnmr = 0.002 }"),
+                 "threshold -0.5 at false-match rate 0.0001 is not above 0.233 at 0.001",
+                 id="red-team-4-not-monotone"),
+    pytest.param(_points("{ fmr = 1e-3, threshold = 0.3, fnmr = 0.001 }",
+                         "{ fmr = 1e-4, threshold = 0.3, fnmr = 0.002 }"),
+                 "threshold 0.3 at false-match rate 0.0001 is not above 0.3 at 0.001",
+                 id="equal-thresholds"),
+    pytest.param(_points("{ fmr = 1e-4, threshold = 0.3, fnmr = 0.001 }",
+                         "{ fmr = 1e-4, threshold = 0.4, fnmr = 0.002 }"),
+                 "threshold 0.4 at false-match rate 0.0001 is not above 0.3 at 0.0001",
+                 id="one-rate-twice"),
+    pytest.param(_points("{ fmr = 1e-4, threshold = -1.5, fnmr = 0.001 }"),
+                 "threshold -1.5 is not a cosine in [-1, 1]", id="below-any-cosine"),
+    pytest.param(_points("{ fmr = 1e-4, threshold = 1.01, fnmr = 0.001 }"),
+                 "threshold 1.01 is not a cosine in [-1, 1]", id="above-any-cosine"),
+    pytest.param(_points("{ fmr = 1e-4, threshold = nan, fnmr = 0.001 }"),
+                 "threshold nan is not a cosine in [-1, 1]", id="nan"),
+    pytest.param(_points("{ fmr = 0.0, threshold = 0.3, fnmr = 0.001 }"),
+                 "false-match rate 0.0 is not in (0, 1)", id="no-false-match-ever"),
+    pytest.param(_points("{ fmr = 1.0, threshold = 0.3, fnmr = 0.001 }"),
+                 "false-match rate 1.0 is not in (0, 1)", id="every-stranger"),
+    pytest.param(_points("{ fmr = 1e-4, threshold = 0.3, fnmr = 1.5 }"),
+                 "false non-match rate 1.5 is not in [0, 1]", id="fnmr-over-one"),
+])
+def test_figures_no_calibration_gives_are_unreadable(
+        tmp_path: Path, written: str, said: str) -> None:
+    """Red team 4, finding 4: a threshold is a cosine, a false-match rate a rate strictly
+    between 0 and 1, and a lower rate needs a strictly higher threshold; a file stating
+    otherwise is refused as the file's problem, as an unreadable one is, never used."""
+    path = tmp_path / "thresholds.toml"
+    path.write_text(written)
+    with pytest.raises(ManifestUnreadable) as refused:
+        load_thresholds(path)
+    assert str(refused.value) == (f"thresholds file {path} is not a calibration: model"
+                                  f" w600k_mbf: {said}")
+    assert refused.value.code == "manifest_unreadable"
+
+
+def test_the_packaged_calibration_is_one() -> None:
+    """The LFW calibration the package ships passes the loader's checks, both its points."""
+    points = load_thresholds(DEFAULT_THRESHOLDS)
+    assert [(p.fmr, p.threshold > 0) for p in points] == [(1e-3, True), (1e-4, True)]
