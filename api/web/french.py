@@ -1863,6 +1863,9 @@ FRENCH: dict[str, str] = {
     ),
     "- rotation fingerprint {fingerprint}": "- empreinte de la rotation {fingerprint}",
     "Settings that bound a promise": "Paramètres qui bornent un engagement",
+    "Setting": "Paramètre",
+    "Value in force": "Valeur en vigueur",
+    "What it bounds": "Ce qu'il borne",
     "- `{setting}` = {value}: {bounds}": "- `{setting}` = {value} : {bounds}",
     "hours a copy made before an erasure (a backup, the database's journal) stays decryptable"
     " at most: the key epoch's length": (

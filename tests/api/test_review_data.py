@@ -354,6 +354,30 @@ def test_the_dashboards_researcher_keys_say_when_they_were_made_in_the_deploymen
         assert event["at"][:16] not in row
 
 
+def test_the_regulators_side_states_the_settings_that_bound_a_promise(
+    client: TestClient, world: World
+) -> None:
+    """The register's promise bounds (red team 4, #3) on the dashboard too, each setting with
+    its value in force and what it bounds, in the reader's language."""
+    page_login(client, "review", world.keys.reviewer)
+    register = client.get("/v1/register", headers=auth(world.keys.reviewer)).json()
+    stated = {bound["setting"]: bound["value"] for bound in register["promise_bounds"]}
+
+    def bounds(language: str, label: str) -> dict[str, str]:
+        page = client.get("/review", headers={"Accept-Language": language}).text
+        return dict(re.findall(rf'<td data-label="[^"]+"><code>(OPTINFACE_[A-Z_]+)</code></td>'
+                               rf'<td data-label="{label}">([^<]*)</td>', page))
+
+    english = bounds("en", "Value in force")
+    assert set(english) == {"OPTINFACE_KEY_EPOCH_HOURS", "OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS",
+                            "OPTINFACE_AUDIT_CHECKPOINT_EVERY", "OPTINFACE_IDENTIFY_DAILY_QUOTA"}
+    assert english["OPTINFACE_AUDIT_CHECKPOINT_EVERY"] == str(
+        stated["OPTINFACE_AUDIT_CHECKPOINT_EVERY"])
+    assert set(bounds("fr", "Valeur en vigueur")) == set(english)
+    french = client.get("/review", headers={"Accept-Language": "fr"}).text
+    assert "Paramètres qui bornent un engagement" in french
+
+
 def test_a_regulators_order_reads_its_kind_in_the_readers_language(
     tmp_path: Path, pipeline: FacePipeline
 ) -> None:
