@@ -23,10 +23,12 @@ from optinface.consent import (
     residue,
     retention_policy,
     review,
+    row_seals,
     transfers,
     transparency,
 )
 from optinface.consent.accountability import accepts, accountability
+from optinface.consent.keys import KeyRing
 from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
 from optinface.consent.schemas import (
@@ -42,7 +44,7 @@ from optinface.consent.schemas import (
     SearchOutcome,
 )
 from optinface.consent.settings import ConsentSettings, Jurisdiction
-from optinface.consent.tables import Purpose, Subject, SubjectStatus, Template
+from optinface.consent.tables import Purpose, Subject, SubjectStatus
 from optinface.consent.wording import Say, english
 from optinface.engine.manifest import ModelRole, ModelSpec
 
@@ -50,6 +52,12 @@ from optinface.engine.manifest import ModelRole, ModelSpec
 DEMO_WARNING = "DEMO MODE: accountability settings may be placeholders; not for real people."
 REFUSED_WARNING = "Matching refused: {reason}."
 STALE_WARNING = "{n} templates were made by another model: re-enrolment needed."
+UNSEALED_TEMPLATES_WARNING = ("{n} template rows do not carry this service's seal (written in the"
+                              " database from outside the service): no search finds them, and"
+                              " they are not counted.")
+REVIEWS_WARNING = ("{n} human reviews are not, in the database, as the audit log chained their"
+                   " decisions (written from outside the service): the confirmed"
+                   " identifications are counted from the log.")
 UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deployment no longer"
                       " accepts them (an EU representative is owed): they get no new consent,"
                       " link or photo until it is named; their rights still work.")
@@ -132,6 +140,8 @@ def build_register(
     *,
     settings: ConsentSettings,
     rows: declaration.RegisterRows,
+    keys: KeyRing,
+    templates: row_seals.SealedTemplates,
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
@@ -143,16 +153,17 @@ def build_register(
     Built from the database each time rather than stored, so what the operator declares is
     what the system does (``rows``: the gate's own reading of this transaction,
     :meth:`declaration.RegisterReads.rows`). The warnings say what a reader must know first:
-    demo mode, why matching is refused, templates made by a model other than ``model_id``.
+    demo mode, why matching is refused, templates made by a model other than ``model_id``,
+    and rows the figures leave out because the database says what the service did not write:
+    templates counted by their seals (:class:`row_seals.SealedTemplates`), identifications by
+    the chained decisions (:func:`review.confirmed_identifications`).
     """
     current = declaration.state(rows, settings=settings, models=models, today=now.date())
     subjects = session.scalar(
         select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
     )
-    templates = session.scalar(select(func.count()).select_from(Template))
-    stale = session.scalar(
-        select(func.count()).select_from(Template).where(Template.model_id != model_id)
-    )
+    tally = templates.tally(keys, session, model_id=model_id)
+    identifications = review.confirmed_identifications(session, keys.hmac_key)
     held = {Jurisdiction(j) for j in session.scalars(
         select(Subject.jurisdiction).where(Subject.status == SubjectStatus.ACTIVE).distinct())}
     warnings = []
@@ -160,8 +171,12 @@ def build_register(
         warnings.append(DEMO_WARNING)
     if current.refusal is not None:
         warnings.append(REFUSED_WARNING.format(reason=current.refusal.message))
-    if stale:
-        warnings.append(STALE_WARNING.format(n=stale))
+    if tally.stale:
+        warnings.append(STALE_WARNING.format(n=tally.stale))
+    if tally.unsealed:
+        warnings.append(UNSEALED_TEMPLATES_WARNING.format(n=tally.unsealed))
+    if identifications.disagreeing:
+        warnings.append(REVIEWS_WARNING.format(n=identifications.disagreeing))
     warnings.extend(UNACCEPTED_WARNING.format(jurisdiction=j) for j in sorted(held)
                     if not accepts(j, settings))
     return Register(
@@ -186,8 +201,8 @@ def build_register(
         active_model_id=model_id,
         accuracy=current.accuracy.stated,
         subjects=subjects or 0,
-        templates=templates or 0,
-        templates_needing_reenrolment=stale or 0,
+        templates=tally.sealed,
+        templates_needing_reenrolment=tally.stale,
         database_location=database_location(settings.url),
         hosting=settings.hosting,
         retention_rules=retention_policy.retention_rules(settings),
@@ -203,7 +218,7 @@ def build_register(
         in_service=current.in_service,
         material_sha256=current.current_sha256,
         orders=[RegulatorOrderPublic.model_validate(o) for o in declaration.orders(session)],
-        confirmed_identifications=review.confirmed_identifications(session),
+        confirmed_identifications=identifications.confirmed,
         promise_bounds=promise_bounds(settings),
         warnings=warnings,
     )

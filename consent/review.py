@@ -19,13 +19,14 @@ is refused; an erasure closes its subject's open reviews at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import policies
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent import log_seals, policies
+from optinface.consent.audit import AuditAction, Entry, event_hash
 from optinface.consent.errors import Forbidden, InvalidRequest, ReviewLapsed
 from optinface.consent.ledger import get_row, new_id
 from optinface.consent.roles import Actor
@@ -37,7 +38,7 @@ from optinface.consent.schemas import (
     ReviewPublic,
     ReviewStatus,
 )
-from optinface.consent.tables import MatchReview, ReviewVote, Subject
+from optinface.consent.tables import AuditEvent, MatchReview, ReviewVote, Subject
 
 CONFIRMATIONS = {Operation.VERIFY: 1, Operation.IDENTIFY: 2}  # AI Act art. 14(5) for 1:N
 
@@ -166,7 +167,31 @@ def of_candidate(session: Session, pseudonym: str) -> list[ReviewPublic]:
     return [public(session, r) for r in rows]
 
 
-def confirmed_identifications(session: Session) -> int:
-    """The only figure of identifications: reviews people confirmed."""
-    return session.scalar(select(func.count()).select_from(MatchReview).where(
-        MatchReview.status == str(ReviewStatus.CONFIRMED))) or 0
+@dataclass(frozen=True, slots=True)
+class Identifications:
+    """The register's figure of identifications and how many review rows contradict it."""
+
+    confirmed: int  # reviews whose confirmation the audit log chained
+    disagreeing: int  # reviews whose row and chained decision differ (written from outside)
+
+
+def confirmed_identifications(session: Session, seal_key: bytes) -> Identifications:
+    """The only figure of identifications: reviews people confirmed, as the audit log chained
+    their confirmations, not as the rows say, which whoever holds the database can set.
+
+    A ``review_decided`` event counts when it matches its hash and carries its keyed seal
+    (:mod:`consent.log_seals`; before the seals' adoption point, the hash alone), which the
+    database alone cannot make; a review whose row says ``confirmed`` with no such event, or
+    the reverse, is counted as disagreeing, for the register's warning. Only the confirmations
+    are read (one per confirmed review), never the whole log; whether the chain itself holds
+    is the log's verification's to say."""
+    point = log_seals.adoption_point(session, seal_key)
+    events = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == str(AuditAction.REVIEW_DECIDED),
+        AuditEvent.outcome == str(ReviewStatus.CONFIRMED)))
+    chained = {event.details.get("review_id") for event in events
+               if isinstance(event.details, dict) and event_hash(event) == event.hash
+               and (event.seq <= point or log_seals.failure(seal_key, event) is None)}
+    rows = set(session.scalars(select(MatchReview.id).where(
+        MatchReview.status == str(ReviewStatus.CONFIRMED))))
+    return Identifications(confirmed=len(chained), disagreeing=len(chained ^ rows))

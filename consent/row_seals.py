@@ -37,6 +37,7 @@ migration 0034, are adopted the same way, once, on a ledger whose rows were adop
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping
@@ -278,6 +279,50 @@ def template_sealed(keys: KeyRing, *, template_id: int, pseudonym: str, consent_
     a row moved to another subject or consent, or planted, is not."""
     return matches(keys, RowKind.TEMPLATE, _template_fields(
         template_id, pseudonym=pseudonym, consent_id=consent_id, model_id=model_id), found)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateTally:
+    """The templates the register counts: those sealed (of which ``stale`` were made by a
+    model other than the active one), and those whose seal fails, which grant nothing."""
+
+    sealed: int
+    stale: int
+    unsealed: int
+
+
+class SealedTemplates:
+    """The templates the register counts, by their seals, as a search and the start's
+    reconciliation admit them (:func:`template_sealed`): a row planted or moved in the
+    database alone is not one of the register's templates.
+
+    Every row's granting fields are read at each count (no writer's edit goes unseen), but a
+    row's keyed hash is computed again only when those fields changed since it was last found
+    sealed: a short digest of them is kept per template (16 bytes), the set replaced whole at
+    each count, so the rows gone are forgotten and a reader on another thread sees one set."""
+
+    def __init__(self) -> None:
+        self._sealed: dict[int, bytes] = {}
+
+    def tally(self, keys: KeyRing, session: Session, *, model_id: str) -> TemplateTally:
+        """The templates as of ``session``'s transaction: one narrow read, no ciphertext."""
+        rows = session.execute(select(
+            Template.id, Template.consent_id, Template.model_id, Template.seal,
+            Subject.pseudonym).outerjoin(Subject, Subject.id == Template.subject_id))
+        known, sealed = self._sealed, {}
+        stale = unsealed = 0
+        for template_id, consent_id, model, found, pseudonym in rows:
+            fields = hashlib.blake2b(canonical_json(
+                [consent_id, model, found, pseudonym]), digest_size=16).digest()
+            if known.get(template_id) == fields or (pseudonym is not None and template_sealed(
+                    keys, template_id=template_id, pseudonym=pseudonym, consent_id=consent_id,
+                    model_id=model, found=found)):
+                sealed[template_id] = fields
+                stale += model != model_id
+            else:
+                unsealed += 1
+        self._sealed = sealed
+        return TemplateTally(sealed=len(sealed), stale=stale, unsealed=unsealed)
 
 
 # API keys -------------------------------------------------------------------------------------

@@ -1356,6 +1356,8 @@ class OptinFace:
     def _register(self, session: Session) -> Register:
         return build_register(session, settings=self.settings,
                               rows=self.runtime.register_reads.rows(session),
+                              keys=self.runtime.keys,
+                              templates=self.runtime.sealed_templates,
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,

@@ -1594,6 +1594,18 @@ FRENCH: dict[str, str] = {
     "{n} templates were made by another model: re-enrolment needed.": (
         "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."
     ),
+    "{n} template rows do not carry this service's seal (written in the database from outside"
+    " the service): no search finds them, and they are not counted.": (
+        "{n} lignes de gabarits ne portent pas le sceau de ce service (écrites dans la base hors"
+        " du service) : aucune recherche ne les trouve, et elles ne sont pas comptées."
+    ),
+    "{n} human reviews are not, in the database, as the audit log chained their decisions"
+    " (written from outside the service): the confirmed identifications are counted from the"
+    " log.": (
+        "{n} vérifications humaines ne sont pas, dans la base, telles que le journal d'audit a"
+        " chaîné leurs décisions (écrites hors du service) : les identifications confirmées sont"
+        " comptées d'après le journal."
+    ),
     "Persons of {jurisdiction} are held although the deployment no longer accepts them (an EU"
     " representative is owed): they get no new consent, link or photo until it is named; their"
     " rights still work.": (

@@ -175,13 +175,16 @@ def test_a_consent_longer_than_allowed_is_refused(world: World) -> None:
 def test_templates_of_another_model_are_not_compared(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    from sqlalchemy import update
+    from sqlalchemy import select
 
+    from optinface.consent.row_seals import seal_template
     from optinface.consent.tables import Template
 
     pseudonym = world.enrolled(portrait_jpegs[0])
-    with world.service.runtime.db.transaction() as session:
-        session.execute(update(Template).values(model_id="w600k_r50"))
+    with world.service.runtime.db.transaction() as session:  # made by the service then
+        template = session.scalars(select(Template)).one()
+        template.model_id = "w600k_r50"
+        seal_template(world.service.runtime.keys, template, pseudonym=pseudonym)
     refused("model_mismatch", lambda: world.verify(pseudonym, portrait_jpegs[0]))
     assert world.service.health()["templates_needing_reenrolment"] == 1
 
