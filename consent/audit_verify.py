@@ -30,7 +30,10 @@ each event: the whole log from event 1 as the rows are, and against the checkpoi
 kept; a filtered export event by event, each link where both events are in it, and no
 checkpoint (no root can be recomputed over part of the log). The export carries each event's
 keyed seal (never the key): whoever holds the key store checks them as the rows' are; an export
-made before they were exported carries none, and is checked without them.
+made before they were exported carries none, and is checked without them. The export carries
+the newest signed checkpoint covering it, on the event it ends at (:func:`carried_checkpoints`),
+checked as a kept one; a check that held the events to no signed checkpoint and no keyed seal is
+not :attr:`ExportReport.anchored`: a rewritten export, chained again, would pass it.
 
 The first inconsistency, the one at the lowest sequence number, is named.
 """
@@ -56,7 +59,7 @@ from optinface.consent.log_seals import SealWalk, Unsealed
 from optinface.consent.log_tail import Divergence, divergence
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
-from optinface.consent.schemas import AuditEventPublic
+from optinface.consent.schemas import AuditEventPublic, ExportedEvent
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 
 
@@ -310,11 +313,28 @@ class ExportReport:
     unsealed: list[Unsealed] = field(default_factory=list)  # past the adoption point
     unjudged: int = 0  # a filtered export without the adoption's event: events with no seal
 
+    @property
+    def anchored(self) -> bool:
+        """Whether the check held the events to something a forger cannot make: a signed
+        checkpoint (kept apart, or carried by the export) or the key store's keyed seals. A
+        chain alone is not: an export rewritten and chained again reads the same."""
+        return self.known > 0 or self.seals_checked
+
 
 def carries_keyed_seals(events: Sequence[AuditEventPublic]) -> bool:
     """Whether an export carries the events' keyed seals: one made before they were exported
     has no ``keyed_seal`` field at all (a ``null`` one is an event without a seal)."""
     return any("keyed_seal" in event.model_fields_set for event in events)
+
+
+def carried_checkpoints(events: Sequence[Any],
+                        known: Sequence[KnownCheckpoint] = ()) -> list[KnownCheckpoint]:
+    """The signed notes the export's events carry (:class:`ExportedEvent`), but those also
+    among ``known``: checked as checkpoints kept apart are, against the export's own root."""
+    given = {checkpoint.note for checkpoint in known}
+    return [KnownCheckpoint(source=f"the checkpoint the export carries at event {event.seq}",
+                            note=note) for event in events
+            if (note := getattr(event, "checkpoint", None)) and note not in given]
 
 
 def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
@@ -328,7 +348,9 @@ def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
     predecessor where the export holds it: no root can be recomputed, so no checkpoint checked.
     An export lists its events by sequence number: one listed out of order is reported.
     ``seal_key`` (the key store's HMAC key, for an export that carries the keyed seals): each
-    event's keyed seal too, as :func:`verify_log` checks the rows'.
+    event's keyed seal too, as :func:`verify_log` checks the rows'. The checkpoint notes the
+    export carries are checked with ``known`` (:func:`carried_checkpoints`); a report that
+    checked none and no keyed seal is not :attr:`ExportReport.anchored`.
     """
     walk = _Walk(whole=whole, missing="deleted, or the export was filtered")
     seals = None if seal_key is None else SealWalk(seal_key)
@@ -345,6 +367,7 @@ def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
     root, checked = None, 0
     if whole:
         tree = MerkleTree(walk.leaves)
+        known = [*known, *carried_checkpoints(events, known)]
         problems.extend(found for outside in known if (found := _outside_problem(
             outside, verifier=verifier, walk=walk, tree=tree, holder="the export")) is not None)
         root, checked = tree.root(), len(known)
@@ -353,10 +376,10 @@ def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
                         unjudged=0 if seals is None else seals.unjudged(whole=whole))
 
 
-_EXPORT = TypeAdapter(list[AuditEventPublic])
+_EXPORT = TypeAdapter(list[ExportedEvent])
 
 
-def read_export(text: str) -> list[AuditEventPublic]:
+def read_export(text: str) -> list[ExportedEvent]:
     """The events of a JSON export of the log, read strictly: the values that are hashed as
     they were written (a number in quotes is not a number).
 

@@ -908,6 +908,18 @@ class AuditEventPublic(_Public):
         " alone). Absent from exports made before it was exported.")
 
 
+class ExportedEvent(AuditEventPublic):
+    """An event of the log's JSON export (``GET /v1/audit/export``, ``optinface audit
+    export``, the dashboard's ``audit.json``)."""
+
+    checkpoint: str | None = Field(
+        default=None, description="Only on the event the newest signed checkpoint covering the"
+        " export ends at (its tree size is this event's seq): that checkpoint's C2SP signed"
+        " note, so that whoever holds the export and the published key holds the log to"
+        " something the deployment signed (`optinface audit verify-export`). Absent from every"
+        " other event, and from exports made before it was carried.")
+
+
 class AuditFilter(BaseModel):
     action: AuditAction | None = None
     subject: Identifier | None = None

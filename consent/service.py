@@ -1285,6 +1285,16 @@ class OptinFace:
                     offset=offset, subjects=[filters.subject] if filters.subject else [])
         return page
 
+    def newest_checkpoint_through(self, *, actor: Actor | None,
+                                  seq: int) -> tuple[int, str] | None:
+        """The newest signed checkpoint whose tree ends at or before event ``seq``, as (size,
+        signed note): what an export of the log up to ``seq`` carries. Read as the log is
+        read; a note is public (no personal data), so the read is not chained."""
+        if actor is not None:
+            authorize(actor, Permission.READ_AUDIT)
+        with self._read() as session:
+            return transparency.newest_note_through(session, seq)
+
     def anomaly_alerts(self, *, actor: Actor) -> list[AnomalyAlert]:
         """Researcher keys whose last 24 hours of searches form an enumeration pattern (see
         :mod:`consent.anomalies`); keys and counts only, like the search counts."""

@@ -242,18 +242,37 @@ Filtered = Annotated[
 ]
 
 
+NOT_ANCHORED = 3
+"""``verify-export``'s exit status when every event matches its hash and link but nothing
+signed holds them: no checkpoint (kept apart or carried) and no keyed seal was checked."""
+
+
+def _not_anchored(report: ExportReport, seals: str) -> typer.Exit:
+    """The verdict that the export is consistent but holds to nothing signed (exit 3): a
+    rewritten export, chained again with the project's own hash, reads the same."""
+    say_error(f"audit export NOT ANCHORED: {report.events} events match their hashes and"
+              " links, but no signed checkpoint covers them (none carried, none given with"
+              " --against) and no keyed seal was checked: an export rewritten and chained"
+              " again reads the same; check it against a checkpoint you kept, or with the key"
+              " store")
+    say_error(seals)
+    return typer.Exit(code=NOT_ANCHORED)
+
+
 @app.command("verify-export")
 def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Against = None,
                        filtered: Filtered = False, data_dir: DataDir = None) -> None:
     """Check an exported audit log with no data directory, writing nothing: exit 0 if every
     event matches its hash, the seals rule and its predecessor's hash, and the whole log's root
-    matches every --against checkpoint signed by --public-key; else 1 and the first problem (2:
-    a file or key that cannot be used). Without --filtered the file must hold the whole log
-    from event 1: a missing event is a deletion. Only the JSON export is verified: the CSV is
-    for reading in a spreadsheet (cells that would read as formulas are neutralised), not the
-    bytes the chain hashed. Where the key store is (found as `audit verify` finds it), each
-    event's keyed seal is checked too, and one without a valid seal named by sequence number;
-    elsewhere the verdict says the keyed seals were NOT checked.
+    matches every checkpoint signed by --public-key, those given with --against and the one the
+    export carries; else 1 and the first problem (2: a file or key that cannot be used; 3: NOT
+    ANCHORED, the events are consistent but no signed checkpoint and no keyed seal was checked,
+    so a rewritten, re-chained export would read the same). Without --filtered the file must
+    hold the whole log from event 1: a missing event is a deletion. Only the JSON export is
+    verified: the CSV is for reading in a spreadsheet (cells that would read as formulas are
+    neutralised), not the bytes the chain hashed. Where the key store is (found as `audit
+    verify` finds it), each event's keyed seal is checked too, and one without a valid seal
+    named by sequence number; elsewhere the verdict says the keyed seals were NOT checked.
 
     Example: optinface audit verify-export audit.json --public-key VKEY --against kept.json
     """
@@ -274,6 +293,9 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
         where = _broken_line("audit export", problem.sequence, problem.message)
         raise _broken(where + (f" [{problem.reason}]" if problem.reason else ""),
                       *_unsealed(report.unsealed, len(report.unsealed)))
+    seals = _seals_verdict(report, carried=carried, settings=settings)
+    if not report.anchored:
+        raise _not_anchored(report, seals)
     if report.root is None:
         typer.echo(f"audit export OK (filtered): {report.events} events each match their hash,"
                    " and their predecessor's where the export holds it; checkpoints cannot be"
@@ -282,7 +304,7 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
         typer.echo(f"audit export OK: {report.events} events, the whole log from event 1,"
                    f" {report.known} checkpoints covered; root"
                    f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
-    typer.echo(_seals_verdict(report, carried=carried, settings=settings))
+    typer.echo(seals)
 
 
 @app.command("reseal")

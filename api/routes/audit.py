@@ -36,7 +36,6 @@ from optinface.consent.roles import Actor, Permission
 from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import (
     AnomalyAlert,
-    AuditEventPublic,
     AuditFilter,
     AuditPage,
     BreakGlassPublic,
@@ -44,6 +43,7 @@ from optinface.consent.schemas import (
     CheckpointPublic,
     ConsentLedger,
     ConsistencyProof,
+    ExportedEvent,
     Register,
     RightsRequestAnswer,
     RightsRequestPublic,
@@ -158,7 +158,7 @@ def audit_checkpoint(
 
 @router.get(
     "/audit/export",
-    response_model=list[AuditEventPublic],
+    response_model=list[ExportedEvent],
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_audit(
@@ -169,7 +169,8 @@ def export_audit(
     export_format: Annotated[AuditExportFormat, Query(alias="format")] = AuditExportFormat.JSON,
 ) -> Response:
     """Every matching event at once, as a JSON array or CSV (details as a JSON column); the
-    export is chained as one ``audit_read``."""
+    export is chained as one ``audit_read``. The JSON's event that the newest signed checkpoint
+    covering it ends at carries that checkpoint's note (``checkpoint``)."""
     events = exported(service, actor, filters, view=route_template(request.scope))
     if export_format is AuditExportFormat.CSV:
         return download(audit_csv(events), "audit.csv", "text/csv")

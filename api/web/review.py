@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from optinface.api.access_log import route_template
 from optinface.api.attachments import download
-from optinface.api.auditfiles import all_events, audit_csv, audit_json, exported
+from optinface.api.auditfiles import all_events, anchored, audit_csv, audit_json, exported
 from optinface.api.csvfiles import csv_text
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
@@ -509,7 +509,8 @@ def _produce(service: OptinFace, actor: Actor, name: str, reads: Reads, say: Say
             "text/csv",
         ),
         "audit.json": lambda: (
-            audit_json(list(all_events(service, actor, AuditFilter(), reads=reads))),
+            audit_json(anchored(service, actor, list(all_events(service, actor, AuditFilter(),
+                                                                reads=reads)))),
             "application/json",
         ),
         "register.json": lambda: (

@@ -119,6 +119,13 @@ def test_a_whole_export_verifies_against_a_checkpoint_and_writes_nothing(
     code, output = verify_export(saved, saved.whole, "--against", str(saved.checkpoint))
     events = saved.events()
     assert code == 0, output
+    # It carries the newest checkpoint covering it, on the event that checkpoint ends at: the
+    # one kept (counted once), which the export and the published key alone then check.
+    [carrier] = [event for event in events if "checkpoint" in event]
+    assert carrier["checkpoint"] == json.loads(saved.checkpoint.read_text())["note"]
+    assert verify_export(saved, saved.whole)[1].startswith(
+        f"audit export OK: {len(events)} events, the whole log from event 1, 1 checkpoints"
+        " covered; root ")
     assert output.startswith(f"audit export OK: {len(events)} events, the whole log from event"
                              " 1, 1 checkpoints covered; root "), output
     verdict, seals = output.splitlines()
@@ -214,18 +221,46 @@ def test_a_tampered_export_is_broken_at_its_first_problem(
     assert output.count("\n") == 1
 
 
-def test_a_rewritten_chain_with_every_hash_recomputed_is_caught_by_the_checkpoint(
-    saved: Saved, tmp_path: Path
-) -> None:
-    events = saved.events()
+def _rechained(events: Events) -> Events:
+    """An edit, and every event chained again with the project's own hash, as a forger would:
+    the links all hold."""
     _edit(events)
     previous = GENESIS
-    for event in events:  # the forger re-chains every event: the links all hold
+    for event in events:
         event["prev_hash"] = previous
         rehashed(event)
         previous = event["hash"]
+    return events
+
+
+def test_an_export_alone_is_held_by_the_checkpoint_it_carries_and_never_ok_unanchored(
+    saved: Saved, tmp_path: Path
+) -> None:
+    """Red team 4, #8: a forger re-chains the export. The note the export carries catches it;
+    stripped of that note, with no checkpoint given and no key store, the export is NOT
+    ANCHORED (exit 3), never OK as it was."""
+    events = _rechained(saved.events())
+    [carrier] = [event for event in events if "checkpoint" in event]
+    code, output = verify_export(saved, written(tmp_path, events))
+    assert (code, output) == (1, f"audit export BROKEN at sequence {carrier['seq']}: events"
+                                 f" 1-{carrier['seq']} are not those signed in the checkpoint"
+                                 f" the export carries at event {carrier['seq']} (rewritten)\n")
+    del carrier["checkpoint"]
+    code, output = verify_export(saved, written(tmp_path, events))
+    assert code == 3, output  # nothing signed to hold it to: consistent, but not anchored
+    verdict, seals = output.splitlines()
+    assert verdict.startswith(f"audit export NOT ANCHORED: {len(events)} events match their"
+                              " hashes and links, but no signed checkpoint covers them"), output
+    assert seals.startswith("keyed seals: NOT checked, no key store at "), output
+
+
+def test_a_rewritten_chain_with_every_hash_recomputed_is_caught_by_the_checkpoint(
+    saved: Saved, tmp_path: Path
+) -> None:
+    events = _rechained(saved.events())
+    for event in events:  # the note it carries stripped: a checkpoint kept apart catches it
+        event.pop("checkpoint", None)
     path = written(tmp_path, events)
-    assert verify_export(saved, path)[0] == 0  # nothing signed to hold it to: it agrees
     size = int(json.loads(saved.checkpoint.read_text())["seq"])
     code, output = verify_export(saved, path, "--against", str(saved.checkpoint))
     assert (code, output) == (1, f"audit export BROKEN at sequence {size}: events 1-{size} are"
@@ -266,11 +301,17 @@ def test_a_filtered_export_is_checked_event_by_event_and_says_checkpoints_were_n
     events = saved.events(saved.filtered)
     assert {e["action"] for e in events} == {"key_created"} and events[0]["seq"] > 1
     code, output = verify_export(saved, saved.filtered, "--filtered",
-                                 "--against", str(saved.checkpoint))
+                                 "--against", str(saved.checkpoint), "--data-dir",
+                                 str(saved.data_dir))
     assert (code, output.splitlines()[0]) == (
         0, f"audit export OK (filtered): {len(events)} events each match their hash, and their"
            " predecessor's where the export holds it; checkpoints cannot be checked on a"
            " filtered export (1 given, not checked)"), output
+    # Without the key store nothing signed holds a filtered export: not anchored (red team 4,
+    # #8), whatever checkpoints were given.
+    code, output = verify_export(saved, saved.filtered, "--filtered",
+                                 "--against", str(saved.checkpoint))
+    assert code == 3 and output.startswith("audit export NOT ANCHORED: "), output
     # Taken for the whole log, its gaps are deletions.
     code, output = verify_export(saved, saved.filtered)
     assert code == 1 and "BROKEN at sequence 1: event 1 is missing (deleted, or the export was"\
