@@ -7,6 +7,7 @@ record of processing. When matching is allowed is :mod:`consent.declaration`'s r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from optinface.consent.schemas import (
     SearchOutcome,
 )
 from optinface.consent.settings import ConsentSettings, Jurisdiction
-from optinface.consent.tables import Purpose, Subject, SubjectStatus
+from optinface.consent.tables import Purpose, Subject, SubjectStatus, Template
 from optinface.consent.wording import Say, english
 from optinface.engine.manifest import ModelRole, ModelSpec
 
@@ -135,6 +136,38 @@ def database_location(url: str) -> str:
     return parsed.set(query=kept).render_as_string(hide_password=True)
 
 
+def _active_subjects(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Subject)
+                          .where(Subject.status == SubjectStatus.ACTIVE)) or 0
+
+
+@dataclass(frozen=True, slots=True)
+class Vitals:
+    """What ``/healthz`` states of the register (:func:`vitals`)."""
+
+    subjects: int
+    template_rows: int
+    stale_rows: int  # rows made by a model other than the active one
+    declared: bool
+    in_service: bool
+
+
+def vitals(session: Session, *, settings: ConsentSettings, rows: declaration.RegisterRows,
+           models: dict[str, ModelSpec], model_id: str, now: datetime) -> Vitals:
+    """The register's figures a probe anyone may call, and often, is given: the gate's state
+    and the template rows as counted by SQL. Not the seals' tally :func:`build_register` makes
+    (every template read and, where it changed, its seal checked: over a second at 100k), which
+    no unauthenticated caller should make the service do at will; the register, for those who
+    may read it, counts what the seals vouch for and warns of the rest, and ``/healthz``'s
+    ``index_entries`` counts what a search can find."""
+    current = declaration.state(rows, settings=settings, models=models, today=now.date())
+    held, stale = session.execute(select(
+        func.count(), func.count().filter(Template.model_id != model_id))
+        .select_from(Template)).one()
+    return Vitals(subjects=_active_subjects(session), template_rows=held, stale_rows=stale,
+                  declared=rows.declaration is not None, in_service=current.in_service)
+
+
 def build_register(
     session: Session,
     *,
@@ -159,9 +192,7 @@ def build_register(
     the chained decisions (:func:`review.confirmed_identifications`).
     """
     current = declaration.state(rows, settings=settings, models=models, today=now.date())
-    subjects = session.scalar(
-        select(func.count()).select_from(Subject).where(Subject.status == SubjectStatus.ACTIVE)
-    )
+    subjects = _active_subjects(session)
     tally = templates.tally(keys, session, model_id=model_id)
     identifications = review.confirmed_identifications(session, keys.hmac_key)
     held = {Jurisdiction(j) for j in session.scalars(
@@ -200,7 +231,7 @@ def build_register(
         ],
         active_model_id=model_id,
         accuracy=current.accuracy.stated,
-        subjects=subjects or 0,
+        subjects=subjects,
         templates=tally.sealed,
         templates_needing_reenrolment=tally.stale,
         database_location=database_location(settings.url),

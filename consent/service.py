@@ -97,7 +97,7 @@ from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited, chained
-from optinface.consent.register import build_register, render_register
+from optinface.consent.register import build_register, render_register, vitals
 from optinface.consent.replica import Replica
 from optinface.consent.retention import next_consent_end, sweep
 from optinface.consent.roles import Actor, Permission, Role, authorize
@@ -1426,19 +1426,24 @@ class OptinFace:
         return self.register(actor=None)
 
     def health(self) -> dict[str, Any]:
-        """What ``/healthz`` reports: models, providers, counts, declaration."""
-        register = self.register()
+        """What ``/healthz`` reports: models, providers, counts, declaration (the register's
+        cheap figures, :func:`consent.register.vitals`)."""
+        with self._read() as session:
+            vital = vitals(session, settings=self.settings,
+                           rows=self.runtime.register_reads.rows(session),
+                           models=self.runtime.pipeline.models,
+                           model_id=self.runtime.pipeline.model_id, now=self.clock.now())
         return {
             "status": "ok",
-            "models": {m.id: m.sha256 for m in register.models},
+            "models": {m.id: m.sha256 for m in self.runtime.pipeline.models.values()},
             "model_id": self.runtime.pipeline.model_id,
             "active_providers": self.runtime.pipeline.active_providers,
-            "subjects": register.subjects,
-            "templates": register.templates,
-            "templates_needing_reenrolment": register.templates_needing_reenrolment,
+            "subjects": vital.subjects,
+            "templates": vital.template_rows,
+            "templates_needing_reenrolment": vital.stale_rows,
             "index_entries": self.runtime.index.count(),
-            "declared": register.declaration is not None,
-            "in_service": register.in_service,
+            "declared": vital.declared,
+            "in_service": vital.in_service,
             "demo_mode": self.settings.demo_mode,
             "replica_seq": self.replica.seq if self.replica is not None else None,
         }
