@@ -41,7 +41,6 @@ The first inconsistency, the one at the lowest sequence number, is named.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -61,6 +60,7 @@ from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.schemas import AuditEventPublic, ExportedEvent
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
+from optinface.engine.documents import json_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,9 +387,9 @@ def read_export(text: str) -> list[ExportedEvent]:
         ValueError: Not JSON (the CSV export, say), not a list of events, or no event.
     """
     try:
-        document = json.loads(text)
+        document = json_from(text)
         canonical_json(document)  # text the hash cannot cover (a lone surrogate escape)
-    except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than parsed
+    except (ValueError, RecursionError) as error:  # RecursionError: canonical_json's encoder
         raise ValueError(f"not a JSON export of the audit log ({error}); only the JSON export"
                          " is verified, the CSV is for reading") from error
     try:

@@ -52,6 +52,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import AuditEvent, Ceremony, OneTimeLink, ProbeConsent
 from optinface.consent.witness import pinned_key
+from optinface.engine.documents import json_from
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
 
 DATABASE_NAME = "optinface.db"
@@ -202,9 +203,9 @@ def _require_this_deployments(settings: ConsentSettings, backup_file: Path) -> N
 def _manifest_sha256(manifest_file: Path) -> object:
     """The checksum the manifest states, or a refusal: a damaged one names no backup."""
     try:
-        manifest = json.loads(manifest_file.read_bytes())
+        manifest = json_from(manifest_file.read_bytes())
         return manifest["sha256"]
-    except (ValueError, TypeError, KeyError, RecursionError) as error:  # JSON and UTF-8 errors
+    except (ValueError, TypeError, KeyError) as error:  # not JSON (json_from), not a manifest
         raise InvalidRequest(f"{manifest_file.parent} holds no optinface backup: its"
                              f" {MANIFEST_NAME} is unreadable") from error
 

@@ -202,6 +202,27 @@ def unreachable(error: BaseException) -> bool:
     return original.pgconn is None or original.pgconn.status == psycopg.pq.ConnStatus.BAD
 
 
+DAMAGED_SQLSTATES = ("XX001", "XX002")
+"""PostgreSQL's data_corrupted and index_corrupted."""
+DAMAGED_SQLITE_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+"""SQLite's "database disk image is malformed" and "file is not a database"."""
+
+
+def damaged(error: BaseException) -> bool:
+    """Whether ``error`` says the ledger's own storage is damaged (bad-input test 18, #5: 8 kB
+    of noise in the middle of the SQLite file, met by the sweep, not the start). Neither for now
+    (:func:`unreachable`) nor the code's fault: nothing but a backup mends it, so a command
+    refuses it in one line, ``data_dir_unusable``; every other database failure stays one to
+    fix, with its traceback."""
+    if not isinstance(error, DBAPIError):
+        return False
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        # An extended code (SQLITE_CORRUPT_INDEX...) keeps its primary code in the low byte.
+        return (getattr(original, "sqlite_errorcode", 0) & 0xFF) in DAMAGED_SQLITE_CODES
+    return getattr(original, "sqlstate", None) in DAMAGED_SQLSTATES
+
+
 def unreachable_summary(error: BaseException) -> str:
     """What of an :func:`unreachable` failure the log and a command may say: never values."""
     if isinstance(error, DBAPIError):

@@ -269,11 +269,26 @@ def entries(witness_dir: Path) -> list[Entry]:
     path = journal_path(witness_dir)
     if not path.exists():
         return []
+    return parse_lines(path.read_bytes())
+
+
+def parse_lines(data: bytes) -> list[Entry]:
+    """The entries of the journal's bytes ``data``, line by line. A line that holds none (not
+    UTF-8, not JSON, not an entry: a torn last line, a damaged one) is skipped with a warning,
+    each line on its own, so one damaged byte never stops a start or a search.
+
+    Skipping is safe for the bytes the key store saw (:mod:`consent.witness_binding`): a
+    journal whose first bytes changed since is refused at start (``witness_unusable``), before
+    this reads it. What can be skipped lies past them: a line torn by a crash before its act
+    committed, or one written into the folder by another hand. The act a skipped line records
+    is not replayed on a copy restored from before it (the database it was written for holds
+    it, or, torn before its commit, never did); the warning tells the operator a line was lost.
+    """
     found: list[Entry] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in data.splitlines():
         try:
-            found.append(parse_line(json.loads(line)))
-        except (ValueError, KeyError, TypeError):
+            found.append(parse_line(json.loads(line.decode("utf-8"))))
+        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
             logger.warning("erasure journal: skipped an unreadable line")
     return found
 

@@ -16,7 +16,6 @@ same file, so each sees the others' ends.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from optinface.consent.erasure_journal import (
     Withdrawal,
     journal_path,
     journal_size,
-    parse_line,
+    parse_lines,
 )
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
@@ -123,12 +122,7 @@ class JournalEnds:
             journal.seek(ended.read_up_to)
             appended = journal.read()
         whole = appended[: appended.rfind(b"\n") + 1]  # a line being appended waits
-        for line in whole.decode("utf-8", errors="replace").splitlines():
-            try:
-                entry = parse_line(json.loads(line))
-            except (ValueError, KeyError, TypeError):
-                logger.warning("erasure journal: skipped an unreadable line")
-                continue
+        for entry in parse_lines(whole):
             if isinstance(entry, Withdrawal):
                 ended.consents.add(entry.consent_id)
             elif isinstance(entry, PurposeWithdrawn):

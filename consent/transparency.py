@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from optinface.consent.schemas import (
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
 from optinface.consent.witness import Found, Witness, checkpoint_path, witnessed
+from optinface.engine.documents import json_from
 
 logger = logging.getLogger(__name__)
 UNSEALED_SHOWN = 1000
@@ -294,8 +294,8 @@ def read_checkpoint_file(path: Path) -> KnownCheckpoint:
         raise ValueError(f"{path}: no signed checkpoint in this file (not UTF-8 text: byte"
                          f" {error.start})") from error
     try:
-        note = _note_in(json.loads(text))
-    except (json.JSONDecodeError, RecursionError):  # nested deeper than the parser recurses
+        note = _note_in(json_from(text))
+    except ValueError:  # not JSON (json_from)
         note = text  # a bare C2SP note, as in the witness folder
     if note is None:
         raise ValueError(f"{path}: no signed checkpoint in this file (a receipt is not one)")

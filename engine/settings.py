@@ -10,12 +10,20 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import onnxruntime as ort
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from optinface.engine.documents import UNREADABLE, unreadable_reason
 
 # The folder that holds engine/ and models/: the installed ``optinface`` package in a wheel, the
 # repository in a checkout (the package's symlinks resolve there), so no path setting is needed.
@@ -36,8 +44,35 @@ MAX_FIRST_CAPACITY = 1_000_000
 doubles itself when full, so a larger start gains nothing, and 10^14 was a std::bad_alloc."""
 
 
+class SettingNotJson(ValueError):
+    """A list setting whose value is not JSON, named by its variable, never by its value."""
+
+
+class _Environment(EnvSettingsSource):
+    """The ``OPTINFACE_*`` variables as pydantic-settings reads them, but a list that is not
+    JSON is named by its variable: pydantic-settings names the field alone, and let a
+    RecursionError (``'['*5000``) through as a traceback (bad-input test 18, #4)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except UNREADABLE as error:
+            raise SettingNotJson(f"{self.env_prefix.upper()}{field_name.upper()}: not JSON"
+                                 f" ({unreadable_reason(error)})") from error
+
+
 class EngineSettings(BaseSettings):
     """Everything the engine needs to know; the consent core and the API extend this class."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, in its order; the environment read by
+        :class:`_Environment`."""
+        return init_settings, _Environment(settings_cls), dotenv_settings, file_secret_settings
 
     # No infinity or NaN: every number is compared, added to a time or slept on somewhere.
     model_config = SettingsConfigDict(env_prefix="OPTINFACE_", extra="ignore",

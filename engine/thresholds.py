@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import itertools
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
+from optinface.engine.documents import toml_file
 from optinface.engine.errors import EngineError, ManifestUnreadable
 
 NOT_CALIBRATED = ("model {model_id} has no calibrated threshold at FMR {fmr};"
@@ -64,11 +64,7 @@ def load_thresholds(path: Path) -> list[Threshold]:
 @functools.lru_cache(maxsize=8)
 def _parsed(path: Path, _inode: int, _size: int, _mtime_ns: int) -> tuple[Threshold, ...]:
     """The file's thresholds; the stat fields only key the cache."""
-    try:
-        with path.open("rb") as stream:
-            raw = tomllib.load(stream)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ManifestUnreadable(f"thresholds file {path} cannot be read: {error}") from error
+    raw = toml_file(path, "thresholds file")
     try:
         thresholds = tuple(
             Threshold(

@@ -30,9 +30,10 @@ from optinface.api.cli.common import refused, require_utf8
 from optinface.api.errors import ApiErrorCode, CliErrorCode
 from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
-from optinface.consent.db import unreachable, unreachable_summary
-from optinface.consent.errors import ConsentError
+from optinface.consent.db import damaged, unreachable, unreachable_summary
+from optinface.consent.errors import ConsentError, DataDirUnusable
 from optinface.engine.errors import EngineError
+from optinface.engine.settings import SettingNotJson
 
 app = typer.Typer(
     help="optinface: consent-first face matching. Every command has --help with an example.",
@@ -70,7 +71,8 @@ def run() -> None:
     Commands that open the service already print their own refusals; this catches what happens
     before (an unreadable manifest, a missing model file, a data directory that cannot be made,
     an ``OPTINFACE_*`` setting that is not valid, a TLS file serve or ``keys create`` cannot
-    use, a PostgreSQL ledger that cannot be reached), and an argument that is not UTF-8
+    use, a PostgreSQL ledger that cannot be reached, a ledger damaged where only the command
+    reads), and an argument that is not UTF-8
     (:func:`common.require_utf8`), checked before any command runs.
     """
     try:
@@ -83,12 +85,18 @@ def run() -> None:
             raise
         ended = refused(CliErrorCode.INVALID_SETTINGS, settings_problems(error))
     except (SettingsError, SettingsRefused, TlsFileRefused) as error:
-        # A list not even JSON; the settings load_settings refused; a TLS file.
-        ended = refused(CliErrorCode.INVALID_SETTINGS, str(error))
+        # A list not even JSON (pydantic-settings' error naming a field; the variable in its
+        # cause); the settings load_settings refused; a TLS file.
+        named = error.__cause__ if isinstance(error.__cause__, SettingNotJson) else error
+        ended = refused(CliErrorCode.INVALID_SETTINGS, str(named))
     except (DBAPIError, SQLAlchemyTimeoutError) as error:
-        if not unreachable(error):
+        if unreachable(error):
+            ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, unreachable_summary(error))
+        elif damaged(error):  # met past the start's reads (key_check's refusal)
+            ended = refused(DataDirUnusable.code, "the ledger cannot be read:"
+                            f" {unreachable_summary(error)}")
+        else:
             raise
-        ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, unreachable_summary(error))
     else:
         return
     sys.exit(ended.exit_code)

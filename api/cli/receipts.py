@@ -10,7 +10,6 @@ the controller's signature binds it to them).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +26,7 @@ from optinface.consent.receipts import (
     verify_receipt,
 )
 from optinface.consent.settings import KeyStoreKind
+from optinface.engine.documents import json_from
 from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
@@ -91,9 +91,8 @@ def verify(
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
     try:
-        found = signed_receipts(json.loads(file.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        # RecursionError: JSON nested deeper than Python's parser recurses.
+        found = signed_receipts(json_from(file.read_text(encoding="utf-8")))
+    except (ValueError, OSError) as error:  # not UTF-8 text, not JSON (json_from), not read
         raise refused(UnreadableFile.code, f"{file}: not a JSON receipt ({error})",
                       exit_code=2) from error
     if not found:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from optinface.api.errors import ApiError, status_for
+from optinface.api.errors import ApiError, error_response, status_for
 from optinface.api.settings import ApiSettings
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
@@ -130,13 +130,20 @@ def advice(error: Refusal) -> str:
     return vocabulary.ERRORS.get(error.code, vocabulary.UNEXPLAINED)
 
 
-def refusal(request: Request, error: Refusal) -> HTMLResponse:
+def refusal(request: Request, error: Refusal) -> Response:
     """The refusal page: what to do in the reader's language, the stable code as a detail,
-    and the status the JSON API answers for that code, with a link back to the area."""
+    and the status the JSON API answers for that code, with a link back to the area.
+
+    A JSON file fetched (``GET /review/erasures.json``, whose reader is a program) is refused
+    as the API refuses, in its JSON shape, not with a page (bad-input test 18, observation 6).
+    """
+    status = status_for(error.code, default=400)
+    if request.method == "GET" and request.url.path.endswith(".json"):
+        return error_response(error.code, error.message, status=status, details=error.details)
     return render(
         request,
         "refused.html",
-        status_code=status_for(error.code, default=400),
+        status_code=status,
         code=error.code,
         advice=advice(error),
         message=error.message,

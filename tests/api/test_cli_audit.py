@@ -222,10 +222,11 @@ def test_a_checkpoint_is_not_a_receipt_and_a_receipt_is_not_a_checkpoint(
 
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON parser recurses
+LONG_INTEGER = '{"a": ' + "1" * 5000 + "}"  # past Python's 4,300 digits: a plain ValueError
 
 
 @pytest.mark.parametrize("content", ["not json", "", "line one\n\nnot a signature line\n",
-                                     DEEP_JSON])
+                                     DEEP_JSON, LONG_INTEGER])
 def test_a_file_that_holds_no_note_is_unreadable_not_tampering(
     settings: ApiSettings, saved: Path, tmp_path: Path, content: str
 ) -> None:
@@ -281,6 +282,21 @@ def test_a_receipt_file_nested_too_deep_is_unreadable_in_one_line(
     answer = runner.invoke(app, ["receipt", "verify", str(deep), "--public-key", "AAAA"])
     assert answer.exit_code == 2, answer.output
     assert answer.output.startswith("refused: unreadable_file: "), answer.output
+
+
+def test_a_receipt_file_holding_an_integer_past_the_digit_limit_is_unreadable_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad-input test 18, #2: a ValueError traceback (``Exceeds the limit (4300 digits)``), the
+    command catching the JSON errors it listed but that one; every parser's refusal is now one
+    ValueError (``engine.documents.json_from``)."""
+    given = tmp_path / "long.json"
+    given.write_text(LONG_INTEGER)
+    code, lines = console(monkeypatch, capsys, "receipt", "verify", str(given),
+                          "--public-key", "AAAA")
+    assert (code, lines) == (2, [f"refused: unreadable_file: {given}: not a JSON receipt"
+                                 " (Exceeds the limit (4300 digits) for integer string"
+                                 " conversion: value has 5000 digits)"])
 
 
 @pytest.mark.parametrize("key", ["not base64!", "AAAA"])

@@ -109,6 +109,44 @@ def test_a_setting_that_is_not_utf8_is_one_line_naming_the_variable(
     assert (_keys_and_acts(data_dir), sorted(tmp_path.iterdir())) == before
 
 
+@pytest.mark.parametrize("variable", ["DET_SIZES", "CORS_ORIGINS"])
+@pytest.mark.parametrize(("value", "why"), [
+    pytest.param("[" * 5000 + "]" * 5000, "maximum recursion depth exceeded", id="too-deep"),
+    pytest.param("[", "Expecting value", id="not-json"),
+])
+def test_a_list_setting_that_is_not_json_is_one_line_naming_the_variable(
+    data_dir: Path, optinface: Console, monkeypatch: pytest.MonkeyPatch, variable: str,
+    value: str, why: str,
+) -> None:
+    """Bad-input test 18, #4: nested deeper than the parser recurses, a RecursionError
+    traceback from load_settings; not JSON, a line naming the field (``det_sizes``), not the
+    variable. Both are now the variable's one line."""
+    monkeypatch.setenv(f"OPTINFACE_{variable}", value)
+    code, lines = optinface("sweep", "--data-dir", str(data_dir))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: invalid_settings: OPTINFACE_{variable}: not JSON ({why}")
+    assert not data_dir.exists()
+
+
+def test_a_ledger_damaged_where_only_the_sweep_reads_is_one_line(
+    data_dir: Path, admin: str, optinface: Console,
+) -> None:
+    """Bad-input test 18, #5: noise over a page of the ledger the start does not read (the
+    one-time links, which the sweep deletes) ended the sweep in sqlalchemy's DatabaseError
+    traceback, "database disk image is malformed". One line now, as a ledger the start cannot
+    read is (``consent.key_check``)."""
+    ledger = data_dir / "optinface.db"
+    with closing(sqlite3.connect(ledger)) as db:
+        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'one_time_links'")
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    with ledger.open("r+b") as stream:
+        stream.seek((page - 1) * size)
+        stream.write(bytes(range(256)) * (size // 256))
+    code, lines = optinface("sweep", "--data-dir", str(data_dir))
+    assert (code, lines) == (1, ["error: data_dir_unusable: the ledger cannot be read:"
+                                 " DatabaseError: database disk image is malformed"])
+
+
 @contextmanager
 def _read_only(folder: Path) -> Iterator[None]:
     """``folder`` on a read-only bind mount (as root, where mounts are allowed), else skipped."""

@@ -980,7 +980,8 @@ def test_a_setting_that_is_not_even_json_is_one_line(
     monkeypatch.setenv("OPTINFACE_RECIPIENTS", "not json")
     code, lines = console(monkeypatch, capsys, "register", "--data-dir", str(data_dir))
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith("error: invalid_settings:") and '"recipients"' in lines[0]
+    assert lines[0].startswith("error: invalid_settings: OPTINFACE_RECIPIENTS: not JSON ("), (
+        lines)  # the variable, no longer pydantic-settings' field name (bad-input test 18, #4)
 
 
 @pytest.mark.parametrize(("variable", "value"), [

@@ -66,3 +66,16 @@ def test_the_last_and_first_days_of_the_span_are_answered(world: World) -> None:
                  "/review/searches?since=2999-12-01&until=2999-12-30",
                  "/review/erasures?month=1970-02", "/review/erasures?month=2999-12"):
         assert world.client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("path", ["/review/erasures.json?month=-1",
+                                  "/review/erasures.json?month=9999-12"])
+def test_a_json_download_is_refused_in_the_apis_json_shape(world: World, path: str) -> None:
+    """Bad-input test 18, observation 6: the JSON download's refusal was the HTML page; its
+    reader is a program, so it is answered as the API answers, {code, message, details}."""
+    page_login(world.client, "review", world.keys.reviewer)
+    answer = world.client.get(path)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert sorted(body) == ["code", "details", "message"] and body["code"] == "validation_error"

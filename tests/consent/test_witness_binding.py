@@ -207,6 +207,30 @@ def test_a_journal_edited_in_place_is_refused(
         open_service()
 
 
+def test_a_line_past_the_record_that_is_not_utf8_is_skipped_and_the_rest_replayed(
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    open_service: Callable[[], OptinFace], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bad-input test 18, #1: one byte that is not UTF-8 in a line appended past what the key
+    store saw stopped every start (serve, sweep, export) with a UnicodeDecodeError, the journal
+    read as one text. Each line is read on its own now: that one is skipped like any unreadable
+    line, and a copy restored from before the erasure still loses the person. The same byte in
+    the lines the key store saw is refused (``test_a_journal_edited_in_place_is_refused``)."""
+    world, erased = _erased_since_a_snapshot(settings, clock, portrait_jpegs, open_service,
+                                              tmp_path / "snapshot")
+    with journal_path(settings.witness_dir).open("ab") as journal:
+        journal.write(b'{"x":"\xff\xfe"}\n')
+    _restore(tmp_path / "snapshot", settings)
+    with caplog.at_level(logging.WARNING, logger="optinface.consent"), \
+            closing(open_service()) as restored:
+        report = restored.last_reconcile
+        assert report is not None and report.erasures_replayed == 1
+        world.service = restored
+        with pytest.raises(SubjectErased):
+            restored.get_subject(actor=world.portal, subject=erased)
+    assert any("skipped an unreadable line" in r.getMessage() for r in caplog.records)
+
+
 def test_an_upgrade_binds_the_witness_it_finds_without_refusing(
     settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
     open_service: Callable[[], OptinFace],

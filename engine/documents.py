@@ -1,0 +1,54 @@
+"""Reading the JSON and TOML someone hands over: every way it can be broken, one exception.
+
+A file from a user (a receipt, an export of the log, a checkpoint kept) or an operator's file
+named by a setting (the model manifest, the thresholds) can hold anything. Python's parsers
+refuse it in several ways that share no class: a syntax error, bytes that are not UTF-8, an
+integer of more than 4,300 digits (``ValueError``), nesting deeper than they recurse
+(``RecursionError``). Each caller listing them would forget one and end in a traceback
+(bad-input test 18, #2 and #3), so they are listed here once.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from optinface.engine.errors import ManifestUnreadable
+
+UNREADABLE = (ValueError, RecursionError)
+"""What a parser raises for input it cannot read: ``ValueError`` covers ``JSONDecodeError``,
+``TOMLDecodeError``, ``UnicodeDecodeError`` and the integer-digit limit."""
+
+
+def json_from(text: str | bytes) -> Any:
+    """``text`` parsed as JSON.
+
+    Raises:
+        ValueError: ``text`` is not JSON this process can read, in one line.
+    """
+    try:
+        return json.loads(text)
+    except UNREADABLE as error:
+        raise ValueError(unreadable_reason(error)) from error
+
+
+def toml_file(path: Path, what: str) -> dict[str, Any]:
+    """The TOML file ``path``, ``what`` naming it in a refusal (``model manifest``).
+
+    Raises:
+        ManifestUnreadable: the file cannot be read, or is not UTF-8 TOML this process can read.
+    """
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except (OSError, *UNREADABLE) as error:
+        raise ManifestUnreadable(
+            f"{what} {path} cannot be read: {unreadable_reason(error)}") from error
+
+
+def unreadable_reason(error: Exception) -> str:
+    """The parser's reason, without the advice meant for a programmer (the digit limit's
+    ``; use sys.set_int_max_str_digits() to increase the limit``)."""
+    return str(error).split(";", 1)[0]
