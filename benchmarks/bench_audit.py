@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append
+from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
 from optinface.consent.notes import Signer
@@ -85,7 +85,7 @@ def _measure(url: str, log: AuditLog, db: Database) -> dict[str, float]:
     proofs_ms = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
     with db.transaction() as session:
-        append(session, _entry(0), now=NOW, seal_key=SEAL_KEY)
+        append(session, _entry(0), last=newest(session), now=NOW, seal_key=SEAL_KEY)
         log.checkpoint(session, now=NOW)
     checkpoint_ms = (time.perf_counter() - start) * 1000
     return {**timed, "tree_at_start_seconds": round(start_s, 3),
@@ -116,12 +116,12 @@ def _append_costs(db: Database) -> dict[str, float]:
     for seq in range(APPEND_COMMITS):
         start = time.perf_counter()
         with db.transaction() as session:
-            append(session, _entry(seq), now=NOW, seal_key=SEAL_KEY)
+            append(session, _entry(seq), last=newest(session), now=NOW, seal_key=SEAL_KEY)
         timings.append(time.perf_counter() - start)
     with db.transaction() as session:
         start = time.perf_counter()
         for seq in range(APPEND_BATCH):
-            append(session, _entry(seq), now=NOW, seal_key=SEAL_KEY)
+            append(session, _entry(seq), last=newest(session), now=NOW, seal_key=SEAL_KEY)
         batch = time.perf_counter() - start
     return {"append_commit_ms": round(statistics.median(timings) * 1000, 3),
             "append_in_transaction_us": round(batch / APPEND_BATCH * 1e6, 1)}
@@ -143,7 +143,8 @@ def run(*, n: int, folder: Path) -> dict[str, object]:
         while appended < size:
             with db.transaction() as session:
                 for _ in range(min(BATCH, size - appended)):
-                    event = append(session, _entry(appended), now=NOW, seal_key=SEAL_KEY)
+                    event = append(session, _entry(appended), last=newest(session),
+                                   now=NOW, seal_key=SEAL_KEY)
                     appended += 1
                     if event.seq % CHECKPOINT_EVERY == 0:
                         log.checkpoint(session, now=NOW)

@@ -158,13 +158,18 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0) -> float:
 def replica_lag(deployment: Deployment, faces: list[bytes], *, samples: int) -> dict[str, Any]:
     a, b = deployment.workers
     searchable, scrubbed = [], []
+
+    def holds(entries: int) -> Callable[[], bool]:
+        """Whether worker B's index holds ``entries`` vectors, to poll."""
+        return lambda: deployment.index_entries(b) == entries
+
     for i in range(samples):
         subject = deployment.consenting_subject(0, faces[i % len(faces)])
         before = deployment.index_entries(b)
         assert deployment.enrol(a, subject, faces[i % len(faces)]).status_code == 201
-        searchable.append(wait_for(lambda n=before + 1: deployment.index_entries(b) == n))
+        searchable.append(wait_for(holds(before + 1)))
         assert deployment.erase(a, subject[0]).status_code == 200
-        scrubbed.append(wait_for(lambda n=before: deployment.index_entries(b) == n))
+        scrubbed.append(wait_for(holds(before)))
     return {"enrol_to_searchable_elsewhere": _summary(searchable),
             "erase_to_scrubbed_elsewhere": _summary(scrubbed),
             "poll_ms": POLL_SECONDS * 1000,

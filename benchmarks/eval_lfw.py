@@ -146,14 +146,16 @@ class Protocol:
 
 def identification_protocol(corpus: Corpus) -> Protocol:
     """Split the corpus as the LFW identification protocol of this benchmark does."""
-    enrolled, probes, distractors = [], [], []
+    enrolled: list[int] = []
+    probes: list[int] = []
+    distractors: list[int] = []
     starts = np.flatnonzero(np.r_[True, corpus.identities[1:] != corpus.identities[:-1]])
     stops = np.r_[starts[1:], len(corpus.identities)]
     for start, stop in zip(starts, stops, strict=True):
         if stop - start == 1:
-            distractors.append(start)
+            distractors.append(int(start))
         else:
-            enrolled.append(start)
+            enrolled.append(int(start))
             probes.extend(range(start + 1, stop))
     return Protocol(*(np.asarray(part, dtype=np.int64) for part in (enrolled, probes, distractors)))
 
