@@ -1367,7 +1367,6 @@ class OptinFace:
         return build_register(session, settings=self.settings,
                               rows=self.runtime.register_reads.rows(session),
                               keys=self.runtime.keys,
-                              templates=self.runtime.sealed_templates,
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,
