@@ -103,10 +103,19 @@ def _newest_signed(connection: Connection) -> witness.Signed | None:
     if not tables.has_table(AuditCheckpoint.__tablename__) or "note" not in {
             column["name"] for column in tables.get_columns(AuditCheckpoint.__tablename__)}:
         return None
-    row = connection.execute(
-        select(AuditCheckpoint.seq, AuditCheckpoint.note)
-        .where(AuditCheckpoint.note.is_not(None))
-        .order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    return newest_signed(connection)
+
+
+def newest_signed(reader: Connection | Session, *,
+                  through: int | None = None) -> witness.Signed | None:
+    """The newest checkpoint signed as a note, of those whose tree ends at or before event
+    ``through`` where given (what an export of the log up to ``through`` carries); None when
+    none is. On a migrated ledger: :func:`newest_signed_checkpoint` checks the table first."""
+    query = select(AuditCheckpoint.seq, AuditCheckpoint.note).where(
+        AuditCheckpoint.note.is_not(None))
+    if through is not None:
+        query = query.where(AuditCheckpoint.seq <= through)
+    row = reader.execute(query.order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
     return None if row is None else witness.Signed(size=row.seq, note=row.note)
 
 
