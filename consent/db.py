@@ -35,7 +35,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import psycopg
@@ -208,7 +208,7 @@ DAMAGED_SQLITE_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 """SQLite's "database disk image is malformed" and "file is not a database"."""
 
 
-def damaged(error: BaseException) -> bool:
+def damaged(error: BaseException) -> TypeGuard[DBAPIError]:
     """Whether ``error`` says the ledger's own storage is damaged (bad-input test 18, #5: 8 kB
     of noise in the middle of the SQLite file, met by the sweep, not the start). Neither for now
     (:func:`unreachable`) nor the code's fault: nothing but a backup mends it, so a command

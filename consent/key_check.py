@@ -77,10 +77,17 @@ def keys_needed(db: Database, *, witness_dir: Path, signed: bool) -> frozenset[s
                     select(AuditEvent.seq).limit(1)).first() is None:
                 return frozenset()
     except DBAPIError as error:
-        raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
+        raise ledger_unreadable(error) from error
     if signed or witness.pinned_key(witness_dir) is not None:
         return LEDGER_KEYS | {CHECKPOINT_KEY_NAME}
     return LEDGER_KEYS
+
+
+def ledger_unreadable(error: DBAPIError) -> DataDirUnusable:
+    """The refusal of a ledger that cannot be read (``error`` as the log may say it): here,
+    before migrating, and where a command meets its damaged storage later
+    (:func:`consent.db.damaged`)."""
+    return DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}")
 
 
 def newest_signed_checkpoint(db: Database) -> witness.Signed | None:
@@ -95,7 +102,7 @@ def newest_signed_checkpoint(db: Database) -> witness.Signed | None:
         with db.engine.connect() as connection:
             return _newest_signed(connection)
     except DBAPIError as error:
-        raise DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}") from error
+        raise ledger_unreadable(error) from error
 
 
 def _newest_signed(connection: Connection) -> witness.Signed | None:
@@ -103,10 +110,19 @@ def _newest_signed(connection: Connection) -> witness.Signed | None:
     if not tables.has_table(AuditCheckpoint.__tablename__) or "note" not in {
             column["name"] for column in tables.get_columns(AuditCheckpoint.__tablename__)}:
         return None
-    row = connection.execute(
-        select(AuditCheckpoint.seq, AuditCheckpoint.note)
-        .where(AuditCheckpoint.note.is_not(None))
-        .order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    return newest_signed(connection)
+
+
+def newest_signed(reader: Connection | Session, *,
+                  through: int | None = None) -> witness.Signed | None:
+    """The newest checkpoint signed as a note, of those whose tree ends at or before event
+    ``through`` where given (what an export of the log up to ``through`` carries); None when
+    none is. On a migrated ledger: :func:`newest_signed_checkpoint` checks the table first."""
+    query = select(AuditCheckpoint.seq, AuditCheckpoint.note).where(
+        AuditCheckpoint.note.is_not(None))
+    if through is not None:
+        query = query.where(AuditCheckpoint.seq <= through)
+    row = reader.execute(query.order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
     return None if row is None else witness.Signed(size=row.seq, note=row.note)
 
 

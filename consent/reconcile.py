@@ -61,7 +61,7 @@ from optinface.consent.erasure import (
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.policies import indexable_labels, subjects_with_consent_ended
-from optinface.consent.row_seals import template_sealed
+from optinface.consent.row_seals import template_row_sealed, template_seal_rows
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ReconcileReport
 from optinface.consent.tables import AuditEvent, Subject, SubjectKey, Template
@@ -172,15 +172,12 @@ def index_templates(runtime: Runtime, session: Session, labels: Collection[int])
 
 def unsealed_labels(keys: KeyRing, session: Session, labels: Collection[int]) -> set[int]:
     """Those of ``labels`` whose template is not sealed as its subject's under its consent
-    (:func:`row_seals.template_sealed`): one keyed hash each, no ciphertext read."""
-    found = select(Template.id, Template.consent_id, Template.model_id, Template.seal,
-                   Subject.pseudonym).join(Subject, Subject.id == Template.subject_id)
+    (:func:`row_seals.template_row_sealed`): one keyed hash each, no ciphertext read."""
+    found = template_seal_rows()
     wanted = sorted(labels)
     return {row.id for start in range(0, len(wanted), _CHUNK)
             for row in session.execute(found.where(Template.id.in_(wanted[start:start + _CHUNK])))
-            if not template_sealed(keys, template_id=row.id, pseudonym=row.pseudonym,
-                                   consent_id=row.consent_id, model_id=row.model_id,
-                                   found=row.seal)}
+            if not template_row_sealed(keys, row)}
 
 
 _CHUNK = 500  # ids per query: within every database's limit on bound parameters

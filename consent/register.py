@@ -174,7 +174,6 @@ def build_register(
     settings: ConsentSettings,
     rows: declaration.RegisterRows,
     keys: KeyRing,
-    templates: row_seals.SealedTemplates,
     models: dict[str, ModelSpec],
     model_id: str,
     rotation_fingerprint: str,
@@ -188,12 +187,12 @@ def build_register(
     :meth:`declaration.RegisterReads.rows`). The warnings say what a reader must know first:
     demo mode, why matching is refused, templates made by a model other than ``model_id``,
     and rows the figures leave out because the database says what the service did not write:
-    templates counted by their seals (:class:`row_seals.SealedTemplates`), identifications by
+    templates counted by their seals (:func:`row_seals.tally_templates`), identifications by
     the chained decisions (:func:`review.confirmed_identifications`).
     """
     current = declaration.state(rows, settings=settings, models=models, today=now.date())
     subjects = _active_subjects(session)
-    tally = templates.tally(keys, session, model_id=model_id)
+    tally = row_seals.tally_templates(keys, session, model_id=model_id)
     identifications = review.confirmed_identifications(session, keys.hmac_key)
     held = {Jurisdiction(j) for j in session.scalars(
         select(Subject.jurisdiction).where(Subject.status == SubjectStatus.ACTIVE).distinct())}

@@ -37,7 +37,6 @@ migration 0034, are adopted the same way, once, on a ledger whose rows were adop
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping
@@ -46,7 +45,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session, load_only
 
 from optinface.consent.audit import AuditAction, Entry
@@ -291,38 +290,50 @@ class TemplateTally:
     unsealed: int
 
 
-class SealedTemplates:
-    """The templates the register counts, by their seals, as a search and the start's
-    reconciliation admit them (:func:`template_sealed`): a row planted or moved in the
-    database alone is not one of the register's templates.
+def template_seal_rows() -> Select[int, str, str, str | None, str]:
+    """What each template's seal covers, with its subject's pseudonym (None where its
+    ``subject_id`` names no subject): one narrow read, no ciphertext. The rows
+    :func:`template_row_sealed` checks (the register's count, the start's reconciliation)."""
+    return select(Template.id, Template.consent_id, Template.model_id, Template.seal,
+                  Subject.pseudonym).outerjoin(Subject, Subject.id == Template.subject_id)
 
-    Every row's granting fields are read at each count (no writer's edit goes unseen), but a
-    row's keyed hash is computed again only when those fields changed since it was last found
-    sealed: a short digest of them is kept per template (16 bytes), the set replaced whole at
-    each count, so the rows gone are forgotten and a reader on another thread sees one set."""
 
-    def __init__(self) -> None:
-        self._sealed: dict[int, bytes] = {}
+class TemplateRow(Protocol):
+    """A row of :func:`template_seal_rows`."""
 
-    def tally(self, keys: KeyRing, session: Session, *, model_id: str) -> TemplateTally:
-        """The templates as of ``session``'s transaction: one narrow read, no ciphertext."""
-        rows = session.execute(select(
-            Template.id, Template.consent_id, Template.model_id, Template.seal,
-            Subject.pseudonym).outerjoin(Subject, Subject.id == Template.subject_id))
-        known, sealed = self._sealed, {}
-        stale = unsealed = 0
-        for template_id, consent_id, model, found, pseudonym in rows:
-            fields = hashlib.blake2b(canonical_json(
-                [consent_id, model, found, pseudonym]), digest_size=16).digest()
-            if known.get(template_id) == fields or (pseudonym is not None and template_sealed(
-                    keys, template_id=template_id, pseudonym=pseudonym, consent_id=consent_id,
-                    model_id=model, found=found)):
-                sealed[template_id] = fields
-                stale += model != model_id
-            else:
-                unsealed += 1
-        self._sealed = sealed
-        return TemplateTally(sealed=len(sealed), stale=stale, unsealed=unsealed)
+    @property
+    def id(self) -> int: ...
+    @property
+    def consent_id(self) -> str: ...
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def seal(self) -> str | None: ...
+    @property
+    def pseudonym(self) -> str | None: ...
+
+
+def template_row_sealed(keys: KeyRing, row: TemplateRow) -> bool:
+    """Whether ``row`` is sealed as its subject's template (:func:`template_sealed`); one
+    whose subject is gone is not."""
+    return row.pseudonym is not None and template_sealed(
+        keys, template_id=row.id, pseudonym=row.pseudonym, consent_id=row.consent_id,
+        model_id=row.model_id, found=row.seal)
+
+
+def tally_templates(keys: KeyRing, session: Session, *, model_id: str) -> TemplateTally:
+    """The templates the register counts, as of ``session``'s transaction, by their seals, as
+    a search and the start's reconciliation admit them: a row planted or moved in the database
+    alone is not one of the register's templates. Every row is checked at each count (one
+    keyed hash each, cheaper than reading the row), so no writer's edit goes unseen."""
+    sealed = stale = unsealed = 0
+    for row in session.execute(template_seal_rows()):
+        if template_row_sealed(keys, row):
+            sealed += 1
+            stale += row.model_id != model_id
+        else:
+            unsealed += 1
+    return TemplateTally(sealed=sealed, stale=stale, unsealed=unsealed)
 
 
 # API keys -------------------------------------------------------------------------------------

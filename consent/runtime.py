@@ -21,7 +21,6 @@ from optinface.consent.clock import Clock
 from optinface.consent.db import Database
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing
-from optinface.consent.row_seals import SealedTemplates
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.pipeline import FacePipeline
@@ -65,8 +64,6 @@ class Runtime:
     tail: log_tail.Tail = field(default_factory=log_tail.Tail)
     """The newest event this process read or appended (:mod:`consent.log_tail`), checked
     before each append."""
-    sealed_templates: SealedTemplates = field(default_factory=SealedTemplates)
-    """The templates the register last found sealed (:mod:`consent.row_seals`)."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""

@@ -84,6 +84,7 @@ from optinface.consent.journal_ends import JournalEnds
 from optinface.consent.key_check import (
     check_values,
     keys_needed,
+    newest_signed,
     newest_signed_checkpoint,
     refuse_a_store_behind,
     refuse_foreign_keys,
@@ -1276,24 +1277,35 @@ class OptinFace:
         ``actor`` None: the operator's own read where the data directory and the key store are
         (``optinface audit export``), chained with no key, as the reseals are.
         """
+        page, _ = self._audit_page(actor, filters, offset=offset, limit=limit,
+                                   newest_first=newest_first, reads=reads)
+        return page
+
+    def audit_export_page(self, *, actor: Actor | None, filters: AuditFilter, offset: int,
+                          limit: int, reads: Reads,
+                          signed: bool) -> tuple[AuditPage, witness.Signed | None]:
+        """One page of an export of the log, oldest first, noted in ``reads`` as
+        :meth:`audit_events` notes it; with ``signed``, on the export's last page, the newest
+        checkpoint signed as a note whose tree ends at or before its last event, read in the
+        page's transaction: what the JSON export carries. A note is public (no personal data),
+        so reading it is not noted."""
+        return self._audit_page(actor, filters, offset=offset, limit=limit,
+                                newest_first=False, reads=reads, signed=signed)
+
+    def _audit_page(self, actor: Actor | None, filters: AuditFilter, *, offset: int,
+                    limit: int, newest_first: bool, reads: Reads | None,
+                    signed: bool = False) -> tuple[AuditPage, witness.Signed | None]:
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             page = activity.audit_page(session, filters, offset=offset, limit=limit,
                                        newest_first=newest_first)
+            last = bool(page.events) and offset + len(page.events) >= page.total
+            note = (newest_signed(session, through=page.events[-1].seq)
+                    if signed and last else None)
         self._noted(actor, reads, "audit_events", len(page.events), filters=filters,
                     offset=offset, subjects=[filters.subject] if filters.subject else [])
-        return page
-
-    def newest_checkpoint_through(self, *, actor: Actor | None,
-                                  seq: int) -> tuple[int, str] | None:
-        """The newest signed checkpoint whose tree ends at or before event ``seq``, as (size,
-        signed note): what an export of the log up to ``seq`` carries. Read as the log is
-        read; a note is public (no personal data), so the read is not chained."""
-        if actor is not None:
-            authorize(actor, Permission.READ_AUDIT)
-        with self._read() as session:
-            return transparency.newest_note_through(session, seq)
+        return page, note
 
     def anomaly_alerts(self, *, actor: Actor) -> list[AnomalyAlert]:
         """Researcher keys whose last 24 hours of searches form an enumeration pattern (see
@@ -1367,7 +1379,6 @@ class OptinFace:
         return build_register(session, settings=self.settings,
                               rows=self.runtime.register_reads.rows(session),
                               keys=self.runtime.keys,
-                              templates=self.runtime.sealed_templates,
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,

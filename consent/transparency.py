@@ -162,15 +162,6 @@ def published_checkpoint_key(log: AuditLog) -> PublishedKey:
     )
 
 
-def newest_note_through(session: Session, seq: int) -> tuple[int, str] | None:
-    """The newest checkpoint signed as a note whose tree ends at or before event ``seq``: its
-    size and note (what an export of the log up to ``seq`` carries); None when none does."""
-    row = session.scalars(select(AuditCheckpoint).where(
-        AuditCheckpoint.seq <= seq, AuditCheckpoint.note.is_not(None))
-        .order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
-    return None if row is None or row.note is None else (row.seq, row.note)
-
-
 def checkpoint_public(session: Session, row: AuditCheckpoint, log: AuditLog) -> CheckpointPublic:
     """The checkpoint as the API shows it, with its signed note for the reader to keep.
 

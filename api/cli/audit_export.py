@@ -112,8 +112,9 @@ def export(out: Out, export_format: Format = AuditExportFormat.JSON, action: Act
                             purpose=purpose, outcome=outcome, since=since, until=until)
     require_writable(out, force=force)
     with opened(data_dir) as (_, service):
-        events = exported(service, None, filters, view=VIEW)
-    text = audit_csv(events) if export_format is AuditExportFormat.CSV else audit_json(events)
+        events, note = exported(service, None, filters, view=VIEW,
+                                signed=export_format is AuditExportFormat.JSON)
+    text = audit_csv(events) if export_format is AuditExportFormat.CSV else audit_json(events, note)
     try:
         write_private_atomic(out, text.encode())
     except OSError as error:

@@ -31,7 +31,8 @@ from optinface.api.errors import ApiErrorCode, CliErrorCode
 from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
 from optinface.consent.db import damaged, unreachable, unreachable_summary
-from optinface.consent.errors import ConsentError, DataDirUnusable
+from optinface.consent.errors import ConsentError
+from optinface.consent.key_check import ledger_unreadable
 from optinface.engine.errors import EngineError
 from optinface.engine.settings import SettingNotJson
 
@@ -92,9 +93,9 @@ def run() -> None:
     except (DBAPIError, SQLAlchemyTimeoutError) as error:
         if unreachable(error):
             ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, unreachable_summary(error))
-        elif damaged(error):  # met past the start's reads (key_check's refusal)
-            ended = refused(DataDirUnusable.code, "the ledger cannot be read:"
-                            f" {unreachable_summary(error)}")
+        elif damaged(error):  # met past the start's reads: the start's refusal
+            unusable = ledger_unreadable(error)
+            ended = refused(unusable.code, unusable.message)
         else:
             raise
     else:

@@ -171,10 +171,12 @@ def export_audit(
     """Every matching event at once, as a JSON array or CSV (details as a JSON column); the
     export is chained as one ``audit_read``. The JSON's event that the newest signed checkpoint
     covering it ends at carries that checkpoint's note (``checkpoint``)."""
-    events = exported(service, actor, filters, view=route_template(request.scope))
-    if export_format is AuditExportFormat.CSV:
-        return download(audit_csv(events), "audit.csv", "text/csv")
-    return download(audit_json(events), "audit.json", "application/json")
+    json_format = export_format is AuditExportFormat.JSON
+    events, note = exported(service, actor, filters, view=route_template(request.scope),
+                            signed=json_format)
+    if json_format:
+        return download(audit_json(events, note), "audit.json", "application/json")
+    return download(audit_csv(events), "audit.csv", "text/csv")
 
 
 @router.get("/ledger")

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from optinface.api.access_log import route_template
 from optinface.api.attachments import download
-from optinface.api.auditfiles import all_events, anchored, audit_csv, audit_json, exported
+from optinface.api.auditfiles import all_events, audit_csv, audit_json, exported
 from optinface.api.csvfiles import csv_text
 from optinface.api.deps import ServiceDep
 from optinface.api.errors import ApiError, ApiErrorCode
@@ -215,7 +215,7 @@ def _researcher_keys(service: OptinFace, actor: Actor, names: _Names,
     as able to), and that minting keys cannot multiply searches (the quota also holds per
     purpose)."""
     created = all_events(service, actor, AuditFilter(action=AuditAction.KEY_CREATED),
-                         reads=reads)
+                         reads=reads).events
     return [{"at": e.at, "key_id": e.details.get("key_id"), "name": e.details.get("name"),
              "by": e.actor_key_id,
              "revoked_at": getattr(names.keys.get(str(e.details.get("key_id"))), "revoked_at",
@@ -286,7 +286,7 @@ def review_subject(request: Request, service: ServiceDep, pseudonym: str) -> Res
 def review_log_csv(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         filters = LogQuery.from_request(request).audit_filter(words_for(request))
-        events = exported(service, actor, filters, view=route_template(request.scope))
+        events = exported(service, actor, filters, view=route_template(request.scope)).events
         return download(audit_csv(events), "audit.csv", "text/csv")
 
     return signed_in(request, service, REVIEW, build, login_form=True)
@@ -505,12 +505,11 @@ def _produce(service: OptinFace, actor: Actor, name: str, reads: Reads, say: Say
     words ``say`` gives."""
     producers: dict[str, Callable[[], tuple[str, str]]] = {
         "audit.csv": lambda: (
-            audit_csv(list(all_events(service, actor, AuditFilter(), reads=reads))),
+            audit_csv(all_events(service, actor, AuditFilter(), reads=reads).events),
             "text/csv",
         ),
         "audit.json": lambda: (
-            audit_json(anchored(service, actor, list(all_events(service, actor, AuditFilter(),
-                                                                reads=reads)))),
+            audit_json(*all_events(service, actor, AuditFilter(), reads=reads, signed=True)),
             "application/json",
         ),
         "register.json": lambda: (

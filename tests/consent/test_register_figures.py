@@ -28,8 +28,8 @@ def test_template_rows_planted_in_sql_are_not_counted_and_are_warned_of(
 ) -> None:
     """Round 4's A: three templates enrolled, two rows copied in SQL under new ids; the
     register said 5 while the index held 3. It says 3, and warns of the 2; a row it counted
-    before, moved in SQL afterwards, is not counted at the next reading (the kept verdicts
-    follow the rows' fields)."""
+    before, moved in SQL afterwards, is not counted at the next reading (each row's seal is
+    checked at each reading)."""
     for jpeg in portrait_jpegs[:3]:
         world.enrolled(jpeg)
     assert world.service.register().templates == 3
