@@ -168,7 +168,9 @@ def test_an_export_carries_the_keyed_seals_which_verify_export_checks_with_the_k
     """Every event of the export carries its keyed seal, never the key; with the key store the
     export verifies and says the seals were checked; an event edited after the export and
     rehashed as a forger would (the last: no successor's link betrays it) is named by its
-    sequence number, which the chain alone does not see."""
+    sequence number, which the chain alone does not see. The checkpoint note the export carries
+    is dropped from the tampered copy (it may sign the last event: it would name the edit
+    itself), so that without the key store nothing signed holds it: NOT ANCHORED, exit 3."""
     settings = deployed.settings
     events = exported(deployed, tmp_path / "audit.json")
     assert all(isinstance(event["keyed_seal"], str) for event in events)
@@ -181,9 +183,10 @@ def test_an_export_carries_the_keyed_seals_which_verify_export_checks_with_the_k
     last = events[-1]
     last["outcome"] = "nothing happened"
     last["hash"] = event_hash(AuditEventPublic.model_validate(last))
-    tampered = written(tmp_path / "tampered.json", events)
+    tampered = written(tmp_path / "tampered.json", _uncarried(events))
     code, output = verify_export(tampered, data_dir=tmp_path / "elsewhere")  # no key store
-    assert code == 0 and "keyed seals: NOT checked, no key store at" in output, output
+    assert code == 3 and output.startswith("audit export NOT ANCHORED"), output
+    assert "keyed seals: NOT checked, no key store at" in output, output
     code, output = verify_export(tampered, data_dir=settings.data_dir)
     assert code == 1, output
     assert output.startswith(f"audit export BROKEN at sequence {last['seq']}: event"
