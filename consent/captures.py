@@ -70,8 +70,9 @@ def open_capture(runtime: Runtime, session: Session, subject: Subject, capture_i
 def _approved(runtime: Runtime, session: Session, subject: Subject,
               row: Ceremony) -> dict[str, Any]:
     """The statement the row names, once its evidence shows the subject signed it with a
-    passkey of theirs the service sealed; else refused."""
-    evidence = row.evidence or {}
+    passkey of theirs the service sealed; else refused. Evidence that is not a JSON object (a
+    writer's list or string) approves nothing."""
+    evidence = row.evidence if isinstance(row.evidence, dict) else {}
     statement = evidence.get("statement")
     credential = session.get(PasskeyCredential, str(evidence.get("credentialId", "")))
     if (not isinstance(statement, dict) or row.statement is None
