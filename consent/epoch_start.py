@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, event_hash, log_time, seal_holds
+from optinface.consent.audit import AuditAction, Entry, log_time
+from optinface.consent.log_seals import vouched
 from optinface.consent.tables import AuditEvent, KeyEpoch
 
 if TYPE_CHECKING:  # the runtime holds the HMAC key and chains the finding
@@ -38,9 +39,9 @@ sealed time (one the writer forged is skipped; beyond these, the clock's now is 
 
 
 def _sound(runtime: Runtime, event: AuditEvent) -> bool:
-    """Whether ``event`` is as the service chained it: its hash is its content's (so its
-    ``at`` is what was sealed) and its keyed seal holds."""
-    return event.hash == event_hash(event) and seal_holds(runtime.keys.hmac_key, event)
+    """Whether ``event`` is as the service chained it (so its ``at`` is what was sealed), with
+    its keyed seal, whatever the seals' adoption point: an epoch's start rests on a seal."""
+    return vouched(runtime.keys.hmac_key, event, adopted=0)
 
 
 def rotated_at(runtime: Runtime, session: Session, epoch: int) -> datetime | None:
