@@ -67,6 +67,9 @@ class Runtime:
     before each append."""
     sealed_templates: SealedTemplates = field(default_factory=SealedTemplates)
     """The templates the register last found sealed (:mod:`consent.row_seals`)."""
+    sealed_rotations: dict[int, datetime] = field(default_factory=dict)
+    """Epoch -> the time of the sealed rotation that made it, once found
+    (:mod:`consent.epoch_start`): what an epoch's start rests on, never changed once chained."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""
