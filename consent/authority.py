@@ -66,20 +66,21 @@ class Mismatch(StrEnum):
     UNREADABLE = "template_unreadable"  # its ciphertext does not open under its subject's key
 
 
-def _own_receipt(row: Consent | ProbeConsent, *, names_it: str,
-                 public_key: str) -> dict[str, Any] | Mismatch:
-    """The row's receipt, signed by the service's key and naming this row in its ``names_it``
-    field, or why not."""
-    if row.receipt is None or row.receipt_signature is None:
+def own_receipt(receipt: dict[str, Any] | None, signature: str | None, *, names_it: str,
+                own: object, public_key: str) -> dict[str, Any] | Mismatch:
+    """A row's ``receipt``, signed by the service's key and naming the row (``own``, its id or
+    its hash) in its ``names_it`` field, or why not: a receipt copied from another row is not
+    this one's."""
+    if receipt is None or signature is None:
         return Mismatch.NO_RECEIPT
-    if not verify_receipt(row.receipt, row.receipt_signature, public_key):
+    if not verify_receipt(receipt, signature, public_key):
         return Mismatch.SIGNATURE
-    if row.receipt.get(names_it) != row.id:
+    if receipt.get(names_it) != own:
         return Mismatch.OTHER_ROW
-    return row.receipt
+    return receipt
 
 
-def _stated(moment: object) -> datetime | None:
+def stated_time(moment: object) -> datetime | None:
     """A time the receipt states (one without an offset is UTC, as the ledger keeps every
     time), or None when it cannot be read as one: it backs nothing."""
     try:
@@ -91,7 +92,7 @@ def _stated(moment: object) -> datetime | None:
 
 def _not_before(end: datetime, stated: object) -> bool:
     """``end`` is no later than the receipt's ``stated`` time (unreadable: not backed)."""
-    limit = _stated(stated)
+    limit = stated_time(stated)
     return limit is not None and end <= limit
 
 
@@ -99,7 +100,8 @@ def _terminations(consent: Consent, *, pseudonym: str,
                   public_key: str) -> dict[object, object] | Mismatch:
     """Each purpose's termination as the consent's own receipt states it, or why no receipt of
     this row and this subject is there to state any."""
-    receipt = _own_receipt(consent, names_it="consentReceiptID", public_key=public_key)
+    receipt = own_receipt(consent.receipt, consent.receipt_signature, names_it="consentReceiptID",
+                          own=consent.id, public_key=public_key)
     if isinstance(receipt, Mismatch):
         return receipt
     if receipt.get("piiPrincipalId") != pseudonym:
@@ -139,7 +141,7 @@ def receipt_end(consent: Consent, *, pseudonym: str, public_key: str) -> datetim
     terminations = _terminations(consent, pseudonym=pseudonym, public_key=public_key)
     if isinstance(terminations, Mismatch):
         return terminations
-    named = [_stated(terminations[p.id]) for p in consent.purposes if p.id in terminations]
+    named = [stated_time(terminations[p.id]) for p in consent.purposes if p.id in terminations]
     if not named:
         return Mismatch.PURPOSE
     ends = [end for end in named if end is not None]
@@ -151,7 +153,8 @@ def probe_problem(probe: ProbeConsent, *, subject: str | None,
     """Why the probe consent row is not what its person signed, or None when it is: the
     service's signature over a receipt naming this row, its purpose, image, researcher key and
     (a verify's) subject, ending no later than the row."""
-    receipt = _own_receipt(probe, names_it="probeConsentID", public_key=public_key)
+    receipt = own_receipt(probe.receipt, probe.receipt_signature, names_it="probeConsentID",
+                          own=probe.id, public_key=public_key)
     if isinstance(receipt, Mismatch):
         return receipt
     if receipt.get("subject") != subject:

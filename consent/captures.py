@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import passkeys, row_seals
-from optinface.consent.audit import AuditAction
+from optinface.consent.audit import AuditAction, log_time
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ChallengeInvalid
 from optinface.consent.runtime import Runtime
@@ -35,9 +35,6 @@ from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import AuditEvent, Ceremony, PasskeyCredential, Subject
 
 logger = logging.getLogger(__name__)
-
-_TAIL_PAGE = 64
-"""Enrol events read at a time, newest first, while looking for an earlier use."""
 
 
 def _refused(capture_id: str, why: str) -> ChallengeInvalid:
@@ -70,8 +67,9 @@ def open_capture(runtime: Runtime, session: Session, subject: Subject, capture_i
 def _approved(runtime: Runtime, session: Session, subject: Subject,
               row: Ceremony) -> dict[str, Any]:
     """The statement the row names, once its evidence shows the subject signed it with a
-    passkey of theirs the service sealed; else refused."""
-    evidence = row.evidence or {}
+    passkey of theirs the service sealed; else refused. Evidence that is not a JSON object (a
+    writer's list or string) approves nothing."""
+    evidence = row.evidence if isinstance(row.evidence, dict) else {}
     statement = evidence.get("statement")
     credential = session.get(PasskeyCredential, str(evidence.get("credentialId", "")))
     if (not isinstance(statement, dict) or row.statement is None
@@ -86,21 +84,9 @@ def _approved(runtime: Runtime, session: Session, subject: Subject,
 
 
 def _enrolled_from(session: Session, capture_id: str, *, since: datetime) -> bool:
-    """Whether an ``enrol`` event chained at ``since`` or later names ``capture_id``: read
-    from the newest back, a page at a time, stopping at ``since`` (events are dated in chain
-    order, :mod:`consent.log_clock`)."""
-    before: int | None = None
-    while True:
-        query = select(AuditEvent.seq, AuditEvent.at, AuditEvent.details).where(
-            AuditEvent.action == AuditAction.ENROL)
-        if before is not None:
-            query = query.where(AuditEvent.seq < before)
-        page = session.execute(query.order_by(AuditEvent.seq.desc()).limit(_TAIL_PAGE)).all()
-        for seq, at, details in page:
-            if datetime.fromisoformat(at) < since:
-                return False
-            if (details or {}).get("capture_id") == capture_id:
-                return True
-            before = seq
-        if len(page) < _TAIL_PAGE:
-            return False
+    """Whether an ``enrol`` event chained at ``since`` or later names ``capture_id``: the log's
+    ``at`` text sorts in time order (:func:`audit.log_time`), so only that window is read."""
+    found = session.scalars(select(AuditEvent.details).where(
+        AuditEvent.action == AuditAction.ENROL, AuditEvent.at >= log_time(since)))
+    return any(isinstance(details, dict) and details.get("capture_id") == capture_id
+               for details in found)

@@ -35,14 +35,15 @@ from optinface.consent.one_person import require_same_person
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import TemplatePublic
-from optinface.consent.tables import Consent, Subject
+from optinface.consent.tables import Ceremony, Consent, Subject
 
 
 def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: str,
-               photo_sha256: str) -> tuple[Subject, Consent, int | None]:
-    """The subject, the consent and the template the photo replaces (if the subject approved
-    a rectification), once the approved capture session is shown to name this photo and its
-    consent to authorise enrolment now."""
+               photo_sha256: str) -> tuple[Subject, Consent, int | None, Ceremony]:
+    """The subject, the consent, the template the photo replaces (if the subject approved
+    a rectification) and the capture session's row, once the approved capture session is shown
+    to name this photo and its consent to authorise enrolment now (opening a capture checks a
+    passkey signature, a seal and the log: done once per transaction)."""
     declaration.require_not_suspended(runtime.register_reads.rows(session))
     subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
     alternative.require_biometrics_accepted(subject)
@@ -59,7 +60,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     replaces = statement.get("replaces")
     if replaces is not None:
         rectification.require_replaceable(session, subject, consent, replaces)
-    return subject, consent, replaces
+    return subject, consent, replaces, capture
 
 
 def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
@@ -73,14 +74,14 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     protected = runtime.protector.protect(embedding.vector[None, :])[0]
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject, consent, replaces = _consented(runtime, session, pseudonym, capture_id,
-                                                photo_sha256)
+        subject, consent, replaces, capture = _consented(runtime, session, pseudonym,
+                                                         capture_id, photo_sha256)
         key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
         require_same_person(session, subject, protected, model_id=embedding.model_id, key=key,
                             threshold=threshold(runtime).threshold,
                             max_templates=runtime.settings.max_templates_per_subject,
                             replacing=replaces)
-        captures.open_capture(runtime, session, subject, capture_id, now=now).consumed_at = now
+        capture.consumed_at = now
         template = ledger.add_template(
             session, subject=subject, consent=consent, protected=protected,
             model_id=embedding.model_id, quality=embedding.face.score, key=key,

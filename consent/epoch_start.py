@@ -10,9 +10,10 @@ carrying its keyed seal (:mod:`consent.log_seals`), whose ``at`` its chain hash 
 So an epoch starts no later than that event, and, for an epoch no sealed rotation made (the
 ledger's first, a restored copy's new one, one rotated before the log's seals), no later than
 the log's first sealed event: the database's row counts only where it is earlier, which can
-only bring the rotation forward. A row dated after the rotation that made it (or after now,
-where none did) is a finding: logged as an error once per process and chained once per epoch as
-``key_epoch_misdated`` (:func:`flag_misdated`), and the rotation keeps to the sealed schedule.
+only bring the rotation forward. A row dated after the rotation that made it (or, where none
+did, after now and the workers' clock tolerance) is a finding: logged as an error once per
+process and chained once per epoch as ``key_epoch_misdated`` (:func:`_flag_misdated`), and the
+rotation keeps to the sealed schedule.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, event_hash, log_time, seal_holds
+from optinface.consent import log_clock
+from optinface.consent.audit import AuditAction, Entry, log_time
+from optinface.consent.log_seals import vouched
 from optinface.consent.tables import AuditEvent, KeyEpoch
 
 if TYPE_CHECKING:  # the runtime holds the HMAC key and chains the finding
@@ -38,18 +41,24 @@ sealed time (one the writer forged is skipped; beyond these, the clock's now is 
 
 
 def _sound(runtime: Runtime, event: AuditEvent) -> bool:
-    """Whether ``event`` is as the service chained it: its hash is its content's (so its
-    ``at`` is what was sealed) and its keyed seal holds."""
-    return event.hash == event_hash(event) and seal_holds(runtime.keys.hmac_key, event)
+    """Whether ``event`` is as the service chained it (so its ``at`` is what was sealed), with
+    its keyed seal, whatever the seals' adoption point: an epoch's start rests on a seal."""
+    return vouched(runtime.keys.hmac_key, event, adopted=0)
 
 
-def rotated_at(runtime: Runtime, session: Session, epoch: int) -> datetime | None:
-    """The time of the newest sealed ``key_epoch_rotated`` event that made ``epoch``."""
+def _rotated_at(runtime: Runtime, session: Session, epoch: int) -> datetime | None:
+    """The time of the newest sealed ``key_epoch_rotated`` event that made ``epoch``, kept on
+    the runtime once found: a committed, sealed event never changes (one edited in the database
+    fails its hash), so the log is not scanned again at each erasure a destroy order makes."""
+    known = runtime.sealed_rotations.get(epoch)
+    if known is not None:
+        return known
     for event in session.scalars(select(AuditEvent)
                                  .where(AuditEvent.action == str(AuditAction.KEY_EPOCH_ROTATED))
                                  .order_by(AuditEvent.seq.desc())):
         if event.details.get("epoch") == epoch and _sound(runtime, event):
-            return datetime.fromisoformat(event.at)
+            runtime.sealed_rotations[epoch] = datetime.fromisoformat(event.at)
+            return runtime.sealed_rotations[epoch]
     return None
 
 
@@ -65,11 +74,13 @@ def _first_sealed_at(runtime: Runtime, session: Session) -> datetime | None:
 
 def started(runtime: Runtime, session: Session, row: KeyEpoch) -> datetime:
     """When ``row``'s epoch began, for counting its end: its row's date only where it is no
-    later than what the sealed log allows; a later one flagged (:func:`flag_misdated`)."""
+    later than what the sealed log allows; a later one flagged (:func:`_flag_misdated`). With
+    no sealed rotation, only a row dated past now and the workers' clock tolerance is: another
+    worker whose clock is a second ahead of this one's dates its rows so legitimately."""
     now = runtime.clock.now()
-    rotated = rotated_at(runtime, session, row.id)
-    if row.created_at > (now if rotated is None else rotated):
-        flag_misdated(runtime, session, row, rotated)
+    rotated = _rotated_at(runtime, session, row.id)
+    if row.created_at > (now + log_clock.TOLERANCE if rotated is None else rotated):
+        _flag_misdated(runtime, session, row, rotated)
     floor = rotated if rotated is not None else _first_sealed_at(runtime, session)
     return min(row.created_at, now if floor is None else floor)
 
@@ -81,11 +92,12 @@ def _chained(session: Session, epoch: int) -> bool:
                    AuditEvent.action == str(AuditAction.KEY_EPOCH_MISDATED))))
 
 
-def flag_misdated(runtime: Runtime, session: Session, row: KeyEpoch,
-                  rotated: datetime | None) -> None:
+def _flag_misdated(runtime: Runtime, session: Session, row: KeyEpoch,
+                   rotated: datetime | None) -> None:
     """Log (once per process) and chain (once per epoch) an epoch row dated after the sealed
-    rotation that made it, or after now: written by SQL, since the service dates it at the
-    rotation. The dates are chained, never anything else the writer typed."""
+    rotation that made it, or after now and the clocks' tolerance: written by SQL, since the
+    service dates it at the rotation. The dates are chained, never anything else the writer
+    typed."""
     runtime.error_once(
         logger, ("key_epoch_misdated", row.id),
         "key epoch %d: its row says it was created at %s, after %s (edited in the database): the"

@@ -51,6 +51,7 @@ from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.tables import Consent, ConsentStatus, Subject, Template, Tombstone
+from optinface.engine.documents import json_from
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory
 
 logger = logging.getLogger(__name__)
@@ -286,10 +287,15 @@ def parse_lines(data: bytes) -> list[Entry]:
     """
     found: list[Entry] = []
     for line in data.splitlines():
-        try:
-            found.append(parse_line(json.loads(line.decode("utf-8"))))
-        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+        try:  # json_from: every way JSON can be unreadable (nesting too deep too) a ValueError
+            raw = json_from(line)
+            entry = parse_line(raw) if isinstance(raw, dict) else None  # null, 1, []: none
+        except (ValueError, KeyError, TypeError):
+            entry = None
+        if entry is None:
             logger.warning("erasure journal: skipped an unreadable line")
+        else:
+            found.append(entry)
     return found
 
 

@@ -43,7 +43,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, last_details, seal_holds
+from optinface.consent.audit import AuditAction, Entry, event_hash, last_details, seal_holds
 from optinface.consent.tables import AuditEvent
 
 if TYPE_CHECKING:  # the runtime chains the findings, and calls record_unsealed
@@ -74,6 +74,14 @@ def failure(seal_key: bytes, event: Any) -> SealFailure | None:
     if event.keyed_seal is None:
         return SealFailure.MISSING
     return None if seal_holds(seal_key, event) else SealFailure.INVALID
+
+
+def vouched(seal_key: bytes, event: AuditEvent, *, adopted: int) -> bool:
+    """Whether ``event`` is as the service chained it: its hash is its content's, and, past
+    ``adopted`` (the seals' :func:`adoption_point`; 0 where every event must be sealed), its
+    keyed seal holds. What the database alone cannot make: an event planted or edited fails."""
+    return event.hash == event_hash(event) and (event.seq <= adopted
+                                                or failure(seal_key, event) is None)
 
 
 def _through(details: Mapping[str, Any], seq: int) -> int:

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, event_hash
-from optinface.consent.log_seals import adoption_point, failure
+from optinface.consent.audit import AuditAction
+from optinface.consent.log_seals import adoption_point, vouched
 from optinface.consent.tables import AuditEvent, RegulatorOrder
 
 _ORDER_EVENTS = (select(AuditEvent)
@@ -44,8 +44,7 @@ def in_force_per_log(session: Session, seal_key: bytes) -> tuple[dict[str, str],
     unvouched: list[int] = []
     for event in session.scalars(_ORDER_EVENTS):
         reference = event.details.get("order")
-        if not (event.hash == event_hash(event) and isinstance(reference, str)
-                and (event.seq <= adopted or failure(seal_key, event) is None)):
+        if not (isinstance(reference, str) and vouched(seal_key, event, adopted=adopted)):
             unvouched.append(event.seq)
         elif event.action == AuditAction.REGULATOR_ORDER:
             in_force[reference] = str(event.details.get("kind"))

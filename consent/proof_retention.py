@@ -31,11 +31,11 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
+from optinface.consent.authority import Mismatch, own_receipt, stated_time
 from optinface.consent.db import rows_deleted
-from optinface.consent.receipts import verify_receipt
 from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import (
@@ -80,31 +80,32 @@ def forget_old_proof(runtime: Runtime, session: Session, *, now: datetime) -> in
         delete(RightsRequest).where(RightsRequest.answered_at < cutoff))
 
 
-def _erased_before(runtime: Runtime, session: Session, cutoff: datetime) -> list[str]:
+def _erased_before(runtime: Runtime, session: Session, cutoff: datetime) -> Select[str]:
     """The subject hashes of the tombstones whose signed receipt dates the erasure before
-    ``cutoff``: those the column dates so are read, each kept unless its receipt agrees."""
+    ``cutoff``, as a subquery: those the column dates so are read, each kept unless its receipt
+    agrees (rare, so those few are the query's only bound values, however long the backlog)."""
+    erased_then = Tombstone.erased_at < cutoff
     found = session.execute(select(Tombstone.id, Tombstone.subject_hash, Tombstone.receipt,
-                                   Tombstone.receipt_signature)
-                            .where(Tombstone.erased_at < cutoff))
-    old = []
+                                   Tombstone.receipt_signature).where(erased_then))
+    kept = []
     for tombstone_id, subject_hash, receipt, signature in found:
-        if _signed_before(receipt, signature, cutoff, runtime.keys.public_key):
-            old.append(subject_hash)
-        else:
+        if not _signed_before(receipt, signature, subject_hash, cutoff,
+                              runtime.keys.public_key):
+            kept.append(subject_hash)
             runtime.error_once(logger, ("tombstone misdated", tombstone_id),
                                "tombstone %s: its erased_at is more than the proof's years ago,"
                                " its signed receipt does not say so: kept", tombstone_id)
-    return old
+    return select(Tombstone.subject_hash).where(erased_then, Tombstone.subject_hash.not_in(kept))
 
 
-def _signed_before(receipt: dict[str, Any] | None, signature: str | None, cutoff: datetime,
-                   public_key: str) -> bool:
-    """Whether ``receipt`` is the service's signed erasure receipt of a request before
+def _signed_before(receipt: dict[str, Any] | None, signature: str | None, subject_hash: str,
+                   cutoff: datetime, public_key: str) -> bool:
+    """Whether ``receipt`` is the service's signed erasure receipt of the tombstone of
+    ``subject_hash`` (one copied from another tombstone is not) for a request before
     ``cutoff``."""
-    if receipt is None or signature is None or not verify_receipt(receipt, signature,
-                                                                  public_key):
+    own = own_receipt(receipt, signature, names_it="subjectHash", own=subject_hash,
+                      public_key=public_key)
+    if isinstance(own, Mismatch):
         return False
-    try:
-        return datetime.fromisoformat(str(receipt.get("requestedAt"))) < cutoff
-    except ValueError:
-        return False
+    requested = stated_time(own.get("requestedAt"))
+    return requested is not None and requested < cutoff

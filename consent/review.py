@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import log_seals, policies
-from optinface.consent.audit import AuditAction, Entry, event_hash
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import Forbidden, InvalidRequest, ReviewLapsed
 from optinface.consent.ledger import get_row, new_id
 from optinface.consent.roles import Actor
@@ -189,9 +189,10 @@ def confirmed_identifications(session: Session, seal_key: bytes) -> Identificati
     events = session.scalars(select(AuditEvent).where(
         AuditEvent.action == str(AuditAction.REVIEW_DECIDED),
         AuditEvent.outcome == str(ReviewStatus.CONFIRMED)))
-    chained = {event.details.get("review_id") for event in events
-               if isinstance(event.details, dict) and event_hash(event) == event.hash
-               and (event.seq <= point or log_seals.failure(seal_key, event) is None)}
+    chained = {event.details["review_id"] for event in events
+               if isinstance(event.details, dict)
+               and isinstance(event.details.get("review_id"), str)  # None would count a review
+               and log_seals.vouched(seal_key, event, adopted=point)}
     rows = set(session.scalars(select(MatchReview.id).where(
         MatchReview.status == str(ReviewStatus.CONFIRMED))))
     return Identifications(confirmed=len(chained), disagreeing=len(chained ^ rows))

@@ -64,6 +64,9 @@ class Runtime:
     tail: log_tail.Tail = field(default_factory=log_tail.Tail)
     """The newest event this process read or appended (:mod:`consent.log_tail`), checked
     before each append."""
+    sealed_rotations: dict[int, datetime] = field(default_factory=dict)
+    """Epoch -> the time of the sealed rotation that made it, once found
+    (:mod:`consent.epoch_start`): what an epoch's start rests on, never changed once chained."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""

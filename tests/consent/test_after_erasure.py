@@ -187,3 +187,32 @@ def test_a_tombstone_dated_back_in_the_database_keeps_its_proof_till_its_receipt
         service.sweep()
         assert _proof_kept(service) == [0, 0, 0, 0]
         assert service.verify_audit().ok
+
+
+def test_an_old_receipt_copied_onto_a_recent_tombstone_deletes_nothing_early(
+    open_service: Callable[[], OptinFace], clock: FakeClock
+) -> None:
+    """A receipt dates its own tombstone only: an old erasure's signed receipt copied onto a
+    recent tombstone, its ``erased_at`` set back to match, leaves the recent proof in place
+    while the old one goes at its time."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        people = [world.subject()[0] for _ in range(2)]
+
+        def erase(pseudonym: str) -> str:
+            erasure = service.erase(actor=world.people[pseudonym].actor, subject=pseudonym,
+                                    reason=ErasureReason.REQUEST)
+            return str(erasure.signed.receipt["subjectHash"])
+
+        old = erase(people[0])
+        clock.advance(days=365 * RECEIPT_YEARS + 3)
+        recent = erase(people[1])
+        outside_sql(service, "UPDATE tombstones SET"
+                    " receipt = (SELECT receipt FROM tombstones WHERE subject_hash = :old),"
+                    " receipt_signature = (SELECT receipt_signature FROM tombstones"
+                    " WHERE subject_hash = :old),"
+                    " erased_at = (SELECT erased_at FROM tombstones WHERE subject_hash = :old)"
+                    " WHERE subject_hash = :recent", old=old, recent=recent)
+        service.sweep()
+        assert row_count(service, Tombstone, Tombstone.subject_hash == old) == 0
+        assert row_count(service, Tombstone, Tombstone.subject_hash == recent) == 1

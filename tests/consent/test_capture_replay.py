@@ -71,3 +71,19 @@ def test_an_approval_copied_onto_another_capture_enrols_nothing(
     with service.runtime.db.transaction() as session:
         assert not list(session.scalars(select(AuditEvent.seq).where(
             AuditEvent.action == "enrol")))
+
+
+def test_evidence_that_is_not_an_object_approves_nothing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Review: a list written into a capture's evidence column was read with ``.get`` (a 500);
+    it is no approval (``challenge_invalid``)."""
+    service = world.service
+    pseudonym, consent_id = world.subject()
+    capture = world.signer(pseudonym).approve_capture(consent_id, portrait_jpegs[0],
+                                                      desk=world.portal)
+    outside_sql(service, "UPDATE ceremonies SET evidence = '[1, 2]' WHERE id = :id",
+                id=capture.id)
+    refused("challenge_invalid", lambda: service.enrol(
+        actor=world.portal, subject=pseudonym, capture_id=capture.id, image=portrait_jpegs[0]))
+    assert row_count(service, Template) == 0

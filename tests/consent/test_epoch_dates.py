@@ -17,6 +17,7 @@ import pytest
 
 from optinface.api.sweeper import Sweeper
 from optinface.consent.audit import AuditAction
+from optinface.consent.log_clock import TOLERANCE
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -98,3 +99,43 @@ def test_an_epoch_dated_in_the_past_by_sql_only_rotates_early(
     assert service.runtime.keys.epoch == 3
     assert service.seconds_to_epoch_boundary() == pytest.approx(EPOCH.total_seconds())
     assert _misdated(service, world) == []  # an earlier date is no finding: it only shortens
+
+
+@both_backends
+def test_a_first_epoch_row_within_the_clock_tolerance_is_no_finding(
+    world: World, service: OptinFace,
+) -> None:
+    """Review: with no sealed rotation, a row dated after this worker's now was flagged, but a
+    worker whose clock is a second or two ahead dates its rows so legitimately: within
+    ``log_clock.TOLERANCE`` no finding; an hour ahead still one."""
+    def erase_with_epoch_dated(ahead: timedelta) -> None:
+        when = world.clock.now() + ahead
+        _date_epoch(service, 1, when.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        erased, _ = world.subject()
+        service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
+
+    erase_with_epoch_dated(TOLERANCE - timedelta(seconds=1))
+    assert _misdated(service, world) == []
+    erase_with_epoch_dated(timedelta(hours=1))
+    assert [details["epoch"] for details in _misdated(service, world)] == [1]
+
+
+@both_backends
+def test_an_epoch_start_once_read_from_its_sealed_rotation_is_kept(
+    world: World, service: OptinFace,
+) -> None:
+    """The sealed rotation is read from the log once per epoch, not at every erasure (a
+    destroy order erases many): kept on the runtime, it still dates the boundary after the
+    log's copy of it is edited (which the log's verification reports)."""
+    world.clock.advance(hours=2)  # the log's first sealed event, two hours before the rotation
+    service.rotate_epoch(actor=world.admin)
+    started = world.clock.now()
+    people = [world.subject()[0] for _ in range(2)]
+    first = service.erase(actor=world.admin, subject=people[0], reason=ErasureReason.REQUEST)
+    assert first.copies_undecryptable_at == started + EPOCH
+    assert service.runtime.sealed_rotations == {2: started}
+    outside_sql(service, "UPDATE audit_events SET at = '2000-01-01T00:00:00+00:00'"
+                " WHERE action = 'key_epoch_rotated'")
+    world.clock.advance(hours=1)
+    second = service.erase(actor=world.admin, subject=people[1], reason=ErasureReason.REQUEST)
+    assert second.copies_undecryptable_at == started + EPOCH

@@ -10,8 +10,9 @@ finding 5): a malicious operator with a SQL console on the ledger, the service r
 
 from __future__ import annotations
 
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.register import REVIEWS_WARNING, UNSEALED_TEMPLATES_WARNING
-from optinface.consent.schemas import ReviewDecision, ReviewDecisionCreate
+from optinface.consent.schemas import ReviewDecision, ReviewDecisionCreate, ReviewStatus
 from tests.support.backends import both_backends
 from tests.support.consent import World, outside_sql
 
@@ -74,3 +75,18 @@ def test_a_review_row_rewritten_in_sql_moves_no_figure_and_is_warned_of(
     register = world.service.register()
     assert register.confirmed_identifications == 1
     assert REVIEWS_WARNING.format(n=2) in register.warnings
+
+
+@both_backends
+def test_a_sealed_confirmation_that_names_no_review_counts_nothing(world: World) -> None:
+    """Review: a chained, sealed ``review_decided`` confirmation without a review id was
+    counted as the review ``None``: one identification too many, and one row said to
+    disagree with the log."""
+    runtime = world.service.runtime
+    with runtime.db.transaction() as session:
+        runtime.audit(session, Entry(action=AuditAction.REVIEW_DECIDED, actor=None,
+                                     outcome=str(ReviewStatus.CONFIRMED),
+                                     details={"decision": str(ReviewDecision.CONFIRM)}))
+    register = world.service.register()
+    assert register.confirmed_identifications == 0
+    assert not [w for w in register.warnings if "reviews" in w]

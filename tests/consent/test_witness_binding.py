@@ -207,19 +207,23 @@ def test_a_journal_edited_in_place_is_refused(
         open_service()
 
 
-def test_a_line_past_the_record_that_is_not_utf8_is_skipped_and_the_rest_replayed(
+@pytest.mark.parametrize("line", [b'{"x":"\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000, b"null"],
+                         ids=["not-utf8", "nested-too-deep", "not-an-object"])
+def test_a_line_past_the_record_that_is_unreadable_is_skipped_and_the_rest_replayed(
     settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
-    open_service: Callable[[], OptinFace], caplog: pytest.LogCaptureFixture,
+    open_service: Callable[[], OptinFace], caplog: pytest.LogCaptureFixture, line: bytes,
 ) -> None:
     """Bad-input test 18, #1: one byte that is not UTF-8 in a line appended past what the key
     store saw stopped every start (serve, sweep, export) with a UnicodeDecodeError, the journal
     read as one text. Each line is read on its own now: that one is skipped like any unreadable
-    line, and a copy restored from before the erasure still loses the person. The same byte in
-    the lines the key store saw is refused (``test_a_journal_edited_in_place_is_refused``)."""
+    line, and a copy restored from before the erasure still loses the person. So is a line
+    nested deeper than the parser recurses, or JSON that is not an object (review: a
+    RecursionError, an AttributeError). The same byte in the lines the key store saw is refused
+    (``test_a_journal_edited_in_place_is_refused``)."""
     world, erased = _erased_since_a_snapshot(settings, clock, portrait_jpegs, open_service,
                                               tmp_path / "snapshot")
     with journal_path(settings.witness_dir).open("ab") as journal:
-        journal.write(b'{"x":"\xff\xfe"}\n')
+        journal.write(line + b"\n")
     _restore(tmp_path / "snapshot", settings)
     with caplog.at_level(logging.WARNING, logger="optinface.consent"), \
             closing(open_service()) as restored:
