@@ -49,8 +49,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+class JsonObject(TypeDecorator[dict[str, Any]]):
+    """A JSON object out, whatever the column holds: a writer of the database may store a list
+    or a number where the service writes objects, and the code that reads them (``.get``)
+    must get a refusal or a finding from it, not fail. Anything else is handed back wrapped,
+    ``{"not_an_object": value}``, so a hash or a signature over the row still fails on it."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
+        if value is None or isinstance(value, dict):
+            return value
+        return {"not_an_object": value}
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime,
+                                                     dict[str, Any]: JsonObject}
 
 
 class SubjectStatus(StrEnum):
@@ -207,10 +223,10 @@ class Consent(Base):
     # covers every purpose of this one.
     guardian_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(20), default=ConsentStatus.ACTIVE)
-    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
     # The withdrawal's own signed evidence (the person's assertion), kept with the consent.
-    withdrawal_receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    withdrawal_receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     withdrawal_signature: Mapped[str | None] = mapped_column(String(200))
 
     subject: Mapped[Subject | None] = relationship(back_populates="consents")
@@ -301,7 +317,7 @@ class ProbeConsent(Base):
     # For a verify: the tombstone hash of the subject who signed it with their own passkey
     # (never the pseudonym, so an erasure leaves nothing here that names them).
     subject_ref: Mapped[str | None] = mapped_column(String(64))
-    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -337,7 +353,7 @@ class OneTimeLink(Base):
     )
     capacity: Mapped[str] = mapped_column(String(30))
     secret_hash: Mapped[str] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonObject)
     created_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -357,12 +373,12 @@ class Ceremony(Base):
     )
     link_id: Mapped[str | None] = mapped_column(String(40))
     challenge: Mapped[str] = mapped_column(String(200))  # base64url
-    statement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    statement: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # A capture session is approved first and consumed by the upload that matches its hash.
-    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -422,7 +438,7 @@ class AuditEvent(Base):
     subject_seals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     outcome: Mapped[str] = mapped_column(String(40))
     probe_sha256: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonObject)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     # Set when retention removed the content (consent.log_retention): the Merkle leaf it had.
@@ -466,7 +482,7 @@ class Tombstone(Base):
     subject_hash: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(20))
     erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     receipt_signature: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -546,7 +562,7 @@ class PurposeWithdrawal(Base):
     consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
     purpose_id: Mapped[str] = mapped_column(ForeignKey("purposes.id"))
     withdrawn_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JsonObject)
     receipt_signature: Mapped[str] = mapped_column(String(200))
 
 
@@ -625,7 +641,7 @@ class Disclosure(Base):
     # On the person's own grounds, their signature of the disclose statement (the WebAuthn
     # assertion, verifiable offline); NULL on the controller's and once the subject is erased
     # (the statement names the pseudonym).
-    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
 
 
 class Incident(Base):

@@ -103,6 +103,19 @@ def test_an_order_event_edited_in_the_log_lifts_nothing(
 
 
 @both_backends
+def test_an_order_event_whose_details_are_no_object_is_a_finding_not_a_failure(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """An order event's details replaced by a JSON list, and its row deleted: the gate names
+    the event (not vouched for) instead of failing every match on reading it."""
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-1")
+    outside(world, "UPDATE audit_events SET details = '[]' WHERE seq = (SELECT max(seq) FROM"
+                   f" audit_events WHERE action = '{AuditAction.REGULATOR_ORDER}')")
+    outside(world, "DELETE FROM regulator_orders")  # the register's rows read again
+    refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+
+
+@both_backends
 def test_a_key_un_revoked_from_outside_stays_refused(world: World) -> None:
     """Whatever the key rows kept (consent.key_rows): a revoked key whose row another writer
     un-revokes authenticates no one, kept or read."""
