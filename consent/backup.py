@@ -50,7 +50,7 @@ from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import NoteError, open_checkpoint
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.subject_acts import CAPTURE
-from optinface.consent.tables import AuditEvent, Ceremony, OneTimeLink, ProbeConsent
+from optinface.consent.tables import AuditEvent, Ceremony, JsonObject, OneTimeLink, ProbeConsent
 from optinface.consent.witness import pinned_key
 from optinface.engine.documents import json_from
 from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
@@ -150,7 +150,7 @@ def _require_outside(settings: ConsentSettings, destination: Path) -> None:
 
 
 _JSON_COLUMNS = frozenset(column.name for column in AuditEvent.__table__.columns
-                          if isinstance(column.type, JSON))
+                          if isinstance(column.type, JSON | JsonObject))
 
 
 def _backup_events(copy: sqlite3.Connection, size: int) -> Iterator[SimpleNamespace]:
