@@ -118,9 +118,10 @@ file_exists                  409     (CLI only) audit export --out names a file 
 log_not_as_witnessed         409     (CLI only) audit reseal: the log is not, or was at a start
                                      not, the one its witness signed (details.found: the action
                                      and event that say so): nothing is sealed
-data_dir_unusable            503     (CLI only) the data directory cannot be created or written,
-                                     or its ledger cannot be read (a file that is not a database),
-                                     or it does not exist (every command but serve and keys create)
+data_dir_unusable            503     the CLI: the data directory cannot be created or written, or
+                                     its ledger cannot be read (a file that is not a database), or
+                                     it does not exist (every command but serve and keys create);
+                                     the server: a request met the ledger's storage damaged
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
                                      outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable
@@ -177,8 +178,9 @@ from optinface.api.access_log import route_template
 from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
-from optinface.consent.db import unreachable, unreachable_summary
+from optinface.consent.db import damaged, unreachable, unreachable_summary
 from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
+from optinface.consent.key_check import ledger_unreadable
 from optinface.engine.errors import EngineBusy, EngineError
 
 logger = logging.getLogger(__name__)
@@ -404,6 +406,13 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(code, str(exc.detail), status=status,
                               headers=dict(exc.headers or {}))
     # The route's template, never the path: the log outlives an erasure (api.access_log).
+    if damaged(exc):  # nothing but a backup mends it: the operator's, not the caller's, fault
+        refusal = ledger_unreadable(exc)
+        logger.error("ledger damaged on %s %s: %s", request.method,
+                     route_template(request.scope), refusal.message)
+        return error_response(
+            refusal.code, "the ledger's storage is damaged; the operator can find it in the log",
+            status=STATUS_BY_CODE[refusal.code], headers=security_headers(request.scope))
     if unreachable(exc):
         logger.error("ledger unreachable on %s %s: %s", request.method,
                      route_template(request.scope), unreachable_summary(exc))

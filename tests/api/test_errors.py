@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 
 import optinface.api.errors
 import optinface.consent.errors
@@ -34,7 +36,16 @@ from optinface.consent.passkeys import b64url, from_b64url
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.corpus.generate import THIN_SHAPES, thin_png
-from tests.support.api import Keys, World, auth, consent_act, deployment, set_up_world
+from tests.support.api import (
+    Keys,
+    World,
+    auth,
+    consent_act,
+    deployment,
+    make_keys,
+    set_up_world,
+    settings_for_tests,
+)
 from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.server import free_port
 
@@ -610,3 +621,36 @@ def test_an_erasure_whose_journal_cannot_be_written_is_a_503_and_a_retry_finishe
         finished = client.delete(url, headers=admin)
         assert finished.status_code == 200, finished.text
         assert finished.json()["signed"]["signature"]
+
+
+def test_a_ledger_damaged_where_a_request_reads_is_a_503_with_its_code_and_a_log_line(
+    tmp_path: Path, pipeline: FacePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bad-input test 18, #5, met by the server: noise over the page of the one-time links,
+    which the start does not read, and a desk creating a shell (which writes one) got the bare
+    500 ``internal_error``. A damaged ledger is the operator's to restore from a backup: 503
+    ``data_dir_unusable``, the database's words in the log, not in the answer."""
+    settings = settings_for_tests(tmp_path)
+    service = OptinFace.open(settings, pipeline=pipeline)
+    keys = make_keys(service)
+    service.close()
+    ledger = settings.data_dir / "optinface.db"
+    with closing(sqlite3.connect(ledger)) as db:
+        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'one_time_links'")
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    with ledger.open("r+b") as stream:
+        stream.seek((page - 1) * size)
+        stream.write(bytes(range(256)) * (size // 256))
+    service = OptinFace.open(settings, pipeline=pipeline)
+    try:
+        with TestClient(create_app(settings, service=service)) as client, \
+                caplog.at_level(logging.ERROR, logger="optinface.api.errors"):
+            answer = client.post("/v1/subjects", json={"age_category": "adult"},
+                                 headers=auth(keys.portal))
+    finally:
+        with suppress(DatabaseError):  # closing may meet the damage too
+            service.close()
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "data_dir_unusable"
+    assert "malformed" not in answer.text
+    assert "the ledger cannot be read" in caplog.text and "malformed" in caplog.text
