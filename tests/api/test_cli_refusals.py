@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from optinface.api.cli.main import app
 from tests.support.console import commands_data_dir, console, printed_secret
 from tests.support.files import file_bytes
+from tests.support.forgery import damage_root_page
 from tests.support.postgres import PostgresServer
 from tests.support.server import free_port
 
@@ -136,12 +137,7 @@ def test_a_ledger_damaged_where_only_the_sweep_reads_is_one_line(
     traceback, "database disk image is malformed". One line now, as a ledger the start cannot
     read is (``consent.key_check``)."""
     ledger = data_dir / "optinface.db"
-    with closing(sqlite3.connect(ledger)) as db:
-        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'one_time_links'")
-        size = db.execute("PRAGMA page_size").fetchone()[0]
-    with ledger.open("r+b") as stream:
-        stream.seek((page - 1) * size)
-        stream.write(bytes(range(256)) * (size // 256))
+    damage_root_page(ledger, "one_time_links")
     code, lines = optinface("sweep", "--data-dir", str(data_dir))
     assert (code, lines) == (1, ["error: data_dir_unusable: the ledger cannot be read:"
                                  " DatabaseError: database disk image is malformed"])

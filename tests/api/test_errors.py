@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +45,7 @@ from tests.support.api import (
     set_up_world,
     settings_for_tests,
 )
+from tests.support.forgery import damage_root_page
 from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.server import free_port
 
@@ -635,12 +635,7 @@ def test_a_ledger_damaged_where_a_request_reads_is_a_503_with_its_code_and_a_log
     keys = make_keys(service)
     service.close()
     ledger = settings.data_dir / "optinface.db"
-    with closing(sqlite3.connect(ledger)) as db:
-        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'one_time_links'")
-        size = db.execute("PRAGMA page_size").fetchone()[0]
-    with ledger.open("r+b") as stream:
-        stream.seek((page - 1) * size)
-        stream.write(bytes(range(256)) * (size // 256))
+    damage_root_page(ledger, "one_time_links")
     service = OptinFace.open(settings, pipeline=pipeline)
     try:
         with TestClient(create_app(settings, service=service)) as client, \

@@ -5,6 +5,9 @@ event as retention does, whatever its age (the red team's ``prune_one.py``)."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -59,3 +62,14 @@ def empty_by_sql(engine: Engine, seq: int) -> None:
         assert event is not None and event.action in log_retention.ACTIONS
         log_retention.empty(event)  # what retention does, with no age limit
         session.commit()
+
+
+def damage_root_page(ledger: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` in the SQLite file ``ledger`` with noise, as damaged
+    storage would (bad-input test 18, #5: a page the start does not read)."""
+    with closing(sqlite3.connect(ledger)) as db:
+        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,))
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    with ledger.open("r+b") as stream:
+        stream.seek((page - 1) * size)
+        stream.write(bytes(range(256)) * (size // 256))
