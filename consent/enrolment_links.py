@@ -64,9 +64,10 @@ def _enrolment_link(runtime: Runtime, link: OneTimeLink, secret: str) -> Enrolme
 
 def needs_guardian(subject: Subject, runtime: Runtime) -> bool:
     """Whether a guardian's link is made: only while the declared bracket, aged since it was
-    declared, leaves the person below the age of consent."""
-    return policies.under_age_of_consent(subject, runtime.settings,
-                                         today=runtime.clock.now().date(), keys=runtime.keys)
+    declared, leaves the person below the age of consent (the row was sealed just now, by
+    :func:`consent.ledger.create_subject`: no seal to check again)."""
+    return policies.below_age_of_consent(subject, runtime.settings,
+                                         today=runtime.clock.now().date())
 
 
 def create_subject(runtime: Runtime, *, actor: Actor, body: SubjectCreate) -> SubjectCreated:

@@ -220,6 +220,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
         probe_rows = probe_consent.forget_spent(session, settings=runtime.settings, now=now)
         old_proof = proof_retention.forget_old_proof(runtime, session, now=now)
         page_rows = page_sessions.forget_expired(session, now=now)
+        page_sessions.forget_expired_tokens(session, now=now)
         runtime.audit(session, Entry(action=AuditAction.SWEEP, actor=actor,
                                      details={"erased": len(erasures.receipts),
                                               "erasures_unfinished": erasures.unfinished,
