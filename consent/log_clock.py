@@ -83,11 +83,9 @@ def flag(runtime: Runtime, session: Session, now: datetime, last: Link | None) -
                        last=last, now=dated(now, latest), seal_key=runtime.keys.hmac_key))
 
 
-def check_at_start(now: datetime, latest: str | None) -> bool:
-    """Log an error when the start finds the clock behind the newest event; whether it is."""
-    if not behind(now, latest):
-        return False
-    logger.error("the host clock says %s, before the newest audit event (%s): was it set back?"
-                 " The log dates events no earlier than its newest, and chains clock_behind at"
-                 " the next", log_time(now), latest)
-    return True
+def check_at_start(now: datetime, latest: str | None) -> None:
+    """Log an error when the start finds the clock behind the newest event."""
+    if behind(now, latest):
+        logger.error("the host clock says %s, before the newest audit event (%s): was it set"
+                     " back? The log dates events no earlier than its newest, and chains"
+                     " clock_behind at the next", log_time(now), latest)

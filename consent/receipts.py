@@ -37,6 +37,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from optinface.consent import row_seals
 from optinface.consent.accountability import accountability
 from optinface.consent.consent_form import wording_problem
 from optinface.consent.crypto import canonical_json
@@ -213,10 +214,7 @@ def capacity_stated(consent: Consent, subject: Subject) -> dict[str, Any]:
     age and jurisdiction that decided it, as the service's seal vouched for them when it was
     given (:func:`consent.row_seals.require_sealed_age`): so a reader of the receipt alone sees
     whose consent it is, and a later edit of the subject's row does not change what it says."""
-    declared = subject.age_declared_on
-    return {"givenBy": consent.given_by, "ageCategory": subject.age_category,
-            "ageDeclaredOn": None if declared is None else declared.isoformat(),
-            "jurisdiction": subject.jurisdiction}
+    return {"givenBy": consent.given_by, **row_seals.declared_age(subject)}
 
 
 def _discloses_as_signed(receipt: dict[str, Any], purposes: list[dict[str, Any]],

@@ -169,14 +169,19 @@ def opted_in(keys: KeyRing, subject: OptIn) -> bool:
 
 
 # The declared age: who consents for the subject -----------------------------------------------
-def _age_fields(subject: Subject) -> dict[str, Any]:
+def declared_age(subject: Subject) -> dict[str, Any]:
     """What the capacity rules read of a subject (:mod:`consent.policies`): the bracket, the
-    day it was declared (it ages from then) and the jurisdiction (its age of consent), with
-    the pseudonym, so that no subject's seal passes for another's."""
+    day it was declared (it ages from then) and the jurisdiction (its age of consent); what
+    its seal covers and a consent receipt states (``consent.receipts.capacity_stated``)."""
     declared = subject.age_declared_on
-    return {"subject": subject.pseudonym, "ageCategory": subject.age_category,
+    return {"ageCategory": subject.age_category,
             "ageDeclaredOn": None if declared is None else declared.isoformat(),
             "jurisdiction": subject.jurisdiction}
+
+
+def _age_fields(subject: Subject) -> dict[str, Any]:
+    """The declared age with the pseudonym, so that no subject's seal passes for another's."""
+    return {"subject": subject.pseudonym, **declared_age(subject)}
 
 
 def seal_age(keys: KeyRing, subject: Subject) -> None:
