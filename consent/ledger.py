@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 from sqlalchemy import func, select
@@ -327,7 +327,23 @@ def add_template(
     return template
 
 
-def decrypt_template(template: Template, *, key: bytes) -> Vector:
+class SealedTemplate(Protocol):
+    """What opening a template reads: a :class:`Template`, or a row of those columns (the
+    start's rebuild reads rows, not objects: :func:`consent.reconcile.index_templates`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def subject_id(self) -> int: ...
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def nonce(self) -> bytes: ...
+    @property
+    def ciphertext(self) -> bytes: ...
+
+
+def decrypt_template(template: SealedTemplate, *, key: bytes) -> Vector:
     """The protected vector of ``template``, opened with the subject's data key.
 
     The ciphertext is bound to the template id, subject and model, so a row copied to another

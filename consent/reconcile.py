@@ -21,10 +21,10 @@ lifted it records (:mod:`consent.order_replay`).
 
 A template whose seal fails (written, moved to another subject or consent, in the database
 without the key store: :mod:`consent.row_seals`) or whose ciphertext does not open under its
-subject's key is left out of the index, the service starts, and the rows left out are chained
-(``authority_mismatch``, by template id only) and logged as an error, once for as long as they
-stay the same; the row itself is kept for the operator to look at (an erasure of the subject it
-was sealed for still destroys it).
+subject's key (or whose subject's wrapped key does not open) is left out of the index, the
+service starts, and the rows left out are chained (``authority_mismatch``, by template id
+only) and logged as an error, once for as long as they stay the same; the row itself is kept
+for the operator to look at (an erasure of the subject it was sealed for still destroys it).
 
 Subject keys wrapped under an epoch key that no longer exists (a copy of the data restored
 from before an epoch rotation) can never be unwrapped again: their templates are destroyed and
@@ -37,9 +37,11 @@ checkpoint left the deleted pages' old copies there, and its receipt says they g
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import Row, Select, delete, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -65,7 +67,6 @@ from optinface.consent.row_seals import template_row_sealed, template_seal_rows
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ReconcileReport
 from optinface.consent.tables import AuditEvent, Subject, SubjectKey, Template
-from optinface.engine.types import Vector
 
 
 def reconcile(
@@ -104,24 +105,26 @@ def reconcile(
         lost = _destroy_unreadable(runtime, session)
         templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
         indexable = indexable_labels(session, model_id=model_id, now=now)
-        unsealed = unsealed_labels(runtime.keys, session, indexable)
-        allowed = indexable - unsealed
         present = runtime.index.labels()
-        extra = present - allowed
-        missing = sorted(allowed - present)
+        # Each seal checked once: the entries kept here, the templates added by index_templates.
+        unsealed = unsealed_labels(runtime.keys, session, present & indexable)
+        extra = (present - indexable) | unsealed
+        missing = indexable - present
         if extra:
             runtime.index.remove(extra)
-        unreadable = index_templates(runtime, session, missing) if missing else set()
-        if extra or missing:
+        left_out = index_templates(runtime, session, missing)
+        unsealed |= left_out.unsealed
+        re_added = len(missing) - len(left_out.unsealed) - len(left_out.unreadable)
+        if extra or re_added:
             runtime.index.save()
         _report_left_out(runtime, session, Mismatch.TEMPLATE, unsealed)
-        _report_left_out(runtime, session, Mismatch.UNREADABLE, unreadable)
+        _report_left_out(runtime, session, Mismatch.UNREADABLE, left_out.unreadable)
         report = ReconcileReport(
-            ledger_templates=len(allowed),
+            ledger_templates=len(indexable - unsealed),
             index_entries=runtime.index.count(),
             removed=len(extra),
-            re_added=len(missing) - len(unreadable),
-            templates_left_out=len(unsealed) + len(unreadable),
+            re_added=re_added,
+            templates_left_out=len(unsealed) + len(left_out.unreadable),
             erasures_completed=len(interrupted.receipts),
             erasures_unfinished=erased.unfinished,
             consents_ended_erased=len(ended),
@@ -149,25 +152,74 @@ def reconcile(
     return report
 
 
-def index_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> set[int]:
-    """Decrypt the templates ``labels`` names (those still in the ledger) and add them to the
-    index, but those whose seal fails or whose ciphertext does not open (a row written in the
-    database, not by the service): those left out, which the caller reports. Start-up
-    reconciliation and the replicas' change feed use it."""
-    unsealed = unsealed_labels(runtime.keys, session, labels)
-    templates = list(session.scalars(select(Template).where(
-        Template.id.in_([label for label in labels if label not in unsealed]))))
-    keys = _data_keys(session, runtime.keys, {t.subject_id for t in templates})
-    readable: dict[int, Vector] = {}
-    unreadable = set()
-    for template in templates:
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """The templates :func:`index_templates` left out of the index, by why."""
+
+    unsealed: set[int] = field(default_factory=set)  # the seal fails
+    unreadable: set[int] = field(default_factory=set)  # the subject key or ciphertext does not open
+
+
+def index_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> LeftOut:
+    """Add to the index the templates ``labels`` names (those still in the ledger), each only
+    once its seal is checked and its ciphertext opened under its subject's key; those whose
+    seal fails or whose subject key or ciphertext does not open are left out, for the caller
+    to report. Start-up reconciliation (a whole rebuild, when the index file did not open) and
+    the replicas' change feed use it.
+
+    :data:`CHUNK` templates at a time: one query reads their seals' fields, ciphertexts and
+    wrapped subject keys; each subject's key is unwrapped once; the chunk goes into the index
+    in one insertion (hnswlib's threads), and its plaintext is zeroed after.
+    """
+    left_out = LeftOut()
+    data_keys: dict[int, bytes] = {}
+    wanted = sorted(labels)
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(_template_rows().where(
+            Template.id.in_(wanted[start:start + CHUNK]))).all()
+        added: list[int] = []
+        vectors = np.zeros((len(rows), runtime.index.dim), dtype=np.float32)
         try:
-            readable[template.id] = decrypt_template(template, key=keys[template.subject_id])
-        except (KeyError, ValueError):  # no key, or bound to another id, subject or model
-            unreadable.add(template.id)
-    if readable:
-        runtime.index.add(list(readable), np.stack(list(readable.values())))
-    return unsealed | unreadable
+            for row in rows:
+                if not template_row_sealed(runtime.keys, row):
+                    left_out.unsealed.add(row.id)
+                    continue
+                try:
+                    vectors[len(added)] = decrypt_template(
+                        row, key=_data_key(runtime.keys, row, data_keys))
+                except ValueError:  # no key, a forged one, or bound to another id, subject or model
+                    left_out.unreadable.add(row.id)
+                    continue
+                added.append(row.id)
+            if added:
+                runtime.index.add(added, vectors[:len(added)])
+        finally:
+            vectors.fill(0)
+    return left_out
+
+
+def _template_rows() -> Select[Any]:
+    """What each template's seal covers (:func:`row_seals.template_seal_rows`), with what
+    opens it: its ciphertext and its subject's wrapped key (None where there is none)."""
+    return template_seal_rows().add_columns(
+        Template.subject_id, Template.nonce, Template.ciphertext, SubjectKey.wrapped,
+        SubjectKey.epoch).outerjoin(SubjectKey, SubjectKey.subject_id == Template.subject_id)
+
+
+def _data_key(keyring: KeyRing, row: Row[Any], unwrapped: dict[int, bytes]) -> bytes:
+    """The data key of ``row``'s subject, unwrapped at its first template (kept in
+    ``unwrapped``).
+
+    Raises:
+        ValueError: The subject has no key, or its wrapped key does not open.
+    """
+    key = unwrapped.get(row.subject_id)
+    if key is None:
+        if row.wrapped is None:
+            raise ValueError(f"subject {row.subject_id} has no key")
+        key = unwrapped[row.subject_id] = keyring.unwrap(
+            row.wrapped, subject_id=row.subject_id, epoch=row.epoch)
+    return key
 
 
 def unsealed_labels(keys: KeyRing, session: Session, labels: Collection[int]) -> set[int]:
@@ -175,12 +227,14 @@ def unsealed_labels(keys: KeyRing, session: Session, labels: Collection[int]) ->
     (:func:`row_seals.template_row_sealed`): one keyed hash each, no ciphertext read."""
     found = template_seal_rows()
     wanted = sorted(labels)
-    return {row.id for start in range(0, len(wanted), _CHUNK)
-            for row in session.execute(found.where(Template.id.in_(wanted[start:start + _CHUNK])))
+    return {row.id for start in range(0, len(wanted), CHUNK)
+            for row in session.execute(found.where(Template.id.in_(wanted[start:start + CHUNK])))
             if not template_row_sealed(keys, row)}
 
 
-_CHUNK = 500  # ids per query: within every database's limit on bound parameters
+CHUNK = 500
+"""Templates per query (within every database's limit on bound parameters) and, when they are
+added to the index, per insertion."""
 
 
 def _report_left_out(runtime: Runtime, session: Session, problem: Mismatch,
@@ -222,9 +276,3 @@ def _destroy_unreadable(runtime: Runtime, session: Session) -> int:
                                  subjects=pseudonyms,
                                  details={"subject_keys": len(rows), "templates": len(labels)}))
     return len(rows)
-
-
-def _data_keys(session: Session, keyring: KeyRing, subject_ids: set[int]) -> dict[int, bytes]:
-    rows = session.scalars(select(SubjectKey).where(SubjectKey.subject_id.in_(subject_ids)))
-    return {row.subject_id: keyring.unwrap(row.wrapped, subject_id=row.subject_id,
-                                           epoch=row.epoch) for row in rows}
