@@ -16,13 +16,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from optinface.consent.audit import AuditAction
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world, outside_sql
+from tests.support.consent import Crash, FakeClock, World, make_world, outside_sql
 from tests.support.postgres import PostgresServer
 
 
@@ -85,6 +85,56 @@ def test_a_tail_rewritten_in_place_is_chained_as_other(world: World) -> None:
     [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
     assert (finding.details["known"], finding.details["found"]) == (newest, "other")
     assert world.service.verify_audit().first_bad_sequence == newest  # its hash, edited
+
+
+def _chain_in_one_transaction(service: OptinFace, count: int, *, then: Exception | None = None
+                              ) -> list[int]:
+    """Chain ``count`` events in one transaction, then raise ``then`` in it (a rollback) if
+    given; their sequence numbers."""
+    with service.runtime.db.transaction() as session:
+        chained = [service.runtime.chain(session, Entry(action=AuditAction.SWEEP, actor=None,
+                                                        details={"n": n})).seq
+                   for n in range(count)]
+        if then is not None:
+            raise then
+    return chained
+
+
+@both_backends
+def test_appends_rolled_back_leave_the_tail_where_it_was(world: World) -> None:
+    """A rolled-back append's number is used again: taken for the tail, the next append would
+    find the log shorter than the tail and chain a loss that never was."""
+    world.subject()
+    with pytest.raises(Crash):
+        _chain_in_one_transaction(world.service, 2, then=Crash())
+    world.subject()
+    assert not _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert world.service.verify_audit().ok
+
+
+@both_backends
+def test_the_tail_is_the_last_of_several_appends_in_one_transaction(world: World) -> None:
+    world.subject()
+    last = _chain_in_one_transaction(world.service, 3)[-1]
+    outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=last)
+    world.subject()
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert (finding.seq, finding.details["known"]) == (last, last)
+
+
+def test_after_a_loss_the_tail_is_its_transactions_last_append_though_below_the_lost(
+    world: World,
+) -> None:
+    """Three events cut, then one transaction chains the loss and one event, both below the
+    tail it knew: that event is the tail now, so the next append finds no loss again."""
+    world.subject()
+    cut = _newest(world.service).seq - 2
+    assert world.service.runtime.log.witness.latest_size() < cut
+    outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
+    assert _chain_in_one_transaction(world.service, 1) == [cut + 1]  # after log_truncated
+    world.subject()
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert finding.seq == cut
 
 
 @pytest.fixture
