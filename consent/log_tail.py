@@ -135,14 +135,16 @@ def _pending(session: Session) -> _Pending | None:
 def vet(runtime: Runtime, session: Session) -> Link | None:
     """The log's newest event, once checked against this process's tail: a loss is chained
     as ``log_truncated`` (and logged as an error) first, and that event is returned. The one
-    read of the newest event before an append: the append follows what this returns."""
+    read of the newest event before an append: the append follows what this returns, and it
+    is the tail once ``session`` commits (:meth:`Tail.remember`; an append's own moves it on)."""
     found = newest(session)
     known = runtime.tail.known(session)
-    if known is None:
-        return found
     held = 0 if found is None else found.seq
-    loss = divergence(known.seq, held, lambda: _hash_at(session, known.seq, found) == known.hash)
-    if loss is None:
+    loss = None if known is None else divergence(
+        known.seq, held, lambda: _hash_at(session, known.seq, found) == known.hash)
+    if known is None or loss is None:
+        if found is not None:
+            runtime.tail.remember(session, found)  # what it read: the tail from here
         return found
     details = {"known": known.seq, "known_hash": known.hash, "events": held, "found": str(loss)}
     logger.error("the audit log no longer holds event %d as this process appended or read it"

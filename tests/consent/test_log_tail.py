@@ -172,6 +172,22 @@ def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
     assert b.service.verify_audit().reason == "log_truncated"
 
 
+def test_a_workers_tail_is_also_the_newest_event_its_checkpoint_read(
+    two_workers: tuple[World, World],
+) -> None:
+    """B appended nothing since A did, but read A's events before signing: a cut of them is a
+    loss at B's next append."""
+    a, b = two_workers
+    a.subject()
+    b.service.witness_audit()
+    cut = _newest(a.service).seq
+    outside_sql(b.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
+    b.subject()
+    [finding] = _events(b.service, AuditAction.LOG_TRUNCATED)
+    assert (finding.seq, finding.details["known"], finding.details["found"]) == (
+        cut, cut, "shorter")
+
+
 def test_a_clock_set_back_never_dates_an_event_before_the_last_and_is_chained_once(
     open_service: Callable[[], OptinFace], clock: FakeClock, caplog: pytest.LogCaptureFixture,
 ) -> None:
