@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
@@ -214,3 +214,30 @@ def test_a_clock_set_back_never_dates_an_event_before_the_last_and_is_chained_on
     caplog.clear()
     with caplog.at_level(logging.ERROR), closing(open_service()):
         assert "was it set back?" in caplog.text
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    (log_time(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), datetime(2027, 3, 1, 12, 0, tzinfo=UTC)),
+    ("2027-03-01T07:00:00-05:00", datetime(2027, 3, 1, 12, 0, tzinfo=UTC)),
+    ("2027-03-01T12:00:00", None),  # without an offset: never written by the service, an edit
+    ("", None), ("yesterday", None), (None, None), (20270301, None),
+])
+def test_a_logged_time_is_read_only_as_the_log_writes_it(text: object, read: datetime | None
+                                                         ) -> None:
+    assert parse_log_time(text) == read
+
+
+def test_a_newest_time_edited_without_its_offset_is_no_floor_but_an_edit(
+    world: World, clock: FakeClock,
+) -> None:
+    """Read as the host's local time, the edited time would pass as valid: every event after it
+    dated in 2999 and the clock flagged as behind. It is an edit: the chain names it, and the
+    next events are dated by the clock."""
+    world.subject()
+    edited = _newest(world.service).seq
+    outside_sql(world.service, "UPDATE audit_events SET at = :at WHERE seq = :seq",
+                at="2999-01-01T00:00:00", seq=edited)
+    world.subject()
+    assert not _events(world.service, AuditAction.CLOCK_BEHIND)
+    assert _newest(world.service).at == log_time(clock.now())
+    assert world.service.verify_audit().first_bad_sequence == edited
