@@ -123,11 +123,19 @@ class AuthFailure(Unauthenticated):
         self.key_id = key_id
 
 
-def _key_id(secret: str) -> str:
-    """The public id before the secret's dot, or ``malformed``: read before any hashing, so a
-    string that is no key of ours is refused without a lookup, and its text never logged."""
+def parse_key_id(secret: str) -> str | None:
+    """The public id before the secret's dot (an API key's or a subject token's), or None when
+    ``secret`` is no credential of ours: the one reading of a secret's parts, for
+    authentication and the pages' sessions (:mod:`consent.page_sessions`)."""
     key_id, dot, _ = secret.partition(".")
-    if not dot or not key_id.startswith((API_KEY_PREFIX, SUBJECT_TOKEN_PREFIX)):
+    return key_id if dot and key_id.startswith((API_KEY_PREFIX, SUBJECT_TOKEN_PREFIX)) else None
+
+
+def _key_id(secret: str) -> str:
+    """The public id of ``secret``, or ``malformed``: read before any hashing, so a string that
+    is no key of ours is refused without a lookup, and its text never logged."""
+    key_id = parse_key_id(secret)
+    if key_id is None:
         raise AuthFailure("malformed", key_id=None)
     return key_id
 

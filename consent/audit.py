@@ -265,6 +265,19 @@ def log_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def parse_log_time(text: object) -> datetime | None:
+    """A time as the log writes it (:func:`log_time`: an event's ``at``, a time in its
+    details), read back; None when it is not one: not text (absent), not ISO 8601 (emptied, or
+    edited past reading) or without an offset. The service never writes a time without one, so
+    such a time is an edit, and passes for no instant (read as the host's local time, it
+    would)."""
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
 def append(session: Session, entry: Entry, *, last: Link | None, now: datetime,
            seal_key: bytes) -> AuditEvent:
     """Add ``entry`` at the end of the chain (within the caller's write transaction), after

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import erasure_journal, row_seals
 from optinface.consent.activity import filtered
 from optinface.consent.apikeys import create_api_key, key_public, revoke_audited
-from optinface.consent.audit import AuditAction, Entry, log_time
+from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
 from optinface.consent.errors import InvalidRequest, WitnessUnusable
 from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import KeyRing
@@ -191,13 +191,12 @@ def openings(session: Session, *, since: datetime) -> list[BreakGlassPublic]:
 
 def _opening(session: Session, event: AuditEvent) -> BreakGlassPublic:
     details = event.details if isinstance(event.details, dict) else {}
-    try:
-        key_id = str(details["key_id"])
-        reason = str(details["reason"])
-        expires_at = datetime.fromisoformat(str(details["expires_at"]))
-        opened_at = datetime.fromisoformat(str(details.get("opened_at", event.at)))
-    except (KeyError, ValueError):
+    expires_at = parse_log_time(details.get("expires_at"))
+    opened_at = parse_log_time(details.get("opened_at", event.at))
+    if "key_id" not in details or "reason" not in details or expires_at is None \
+            or opened_at is None:
         return BreakGlassPublic(seq=event.seq, readable=False)
+    key_id, reason = str(details["key_id"]), str(details["reason"])
     under_key = AuditEvent.actor_key_id == key_id
     created = session.scalars(select(AuditEvent.details).where(
         under_key, AuditEvent.action == str(AuditAction.KEY_CREATED)))

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import log_clock
-from optinface.consent.audit import AuditAction, Entry, log_time
+from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
 from optinface.consent.log_seals import vouched
 from optinface.consent.tables import AuditEvent, KeyEpoch
 
@@ -56,9 +56,10 @@ def _rotated_at(runtime: Runtime, session: Session, epoch: int) -> datetime | No
     for event in session.scalars(select(AuditEvent)
                                  .where(AuditEvent.action == str(AuditAction.KEY_EPOCH_ROTATED))
                                  .order_by(AuditEvent.seq.desc())):
-        if event.details.get("epoch") == epoch and _sound(runtime, event):
-            runtime.sealed_rotations[epoch] = datetime.fromisoformat(event.at)
-            return runtime.sealed_rotations[epoch]
+        if (event.details.get("epoch") == epoch and _sound(runtime, event)
+                and (at := parse_log_time(event.at)) is not None):
+            runtime.sealed_rotations[epoch] = at
+            return at
     return None
 
 
@@ -67,8 +68,8 @@ def _first_sealed_at(runtime: Runtime, session: Session) -> datetime | None:
     its first start, which chains before any rotation."""
     for event in session.scalars(select(AuditEvent).where(AuditEvent.keyed_seal.is_not(None))
                                  .order_by(AuditEvent.seq).limit(FIRST_LOOKED)):
-        if _sound(runtime, event):
-            return datetime.fromisoformat(event.at)
+        if _sound(runtime, event) and (at := parse_log_time(event.at)) is not None:
+            return at
     return None
 
 

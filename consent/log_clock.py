@@ -20,7 +20,7 @@ host clock is trusted within this rule, as the README says.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from optinface.consent.audit import (
     last_details,
     link,
     log_time,
+    parse_log_time,
 )
 
 if TYPE_CHECKING:  # the runtime chains through flag
@@ -45,23 +46,17 @@ TOLERANCE = timedelta(seconds=5)
 kept by NTP differ by far less; an event within it is still dated at the newest event's time."""
 
 
-def _time(at: str | None) -> datetime | None:
-    """An event's time as a datetime; None for none, or a pruned event's emptied time."""
-    try:
-        return None if not at else datetime.fromisoformat(at).astimezone(UTC)
-    except ValueError:
-        return None
-
-
 def dated(now: datetime, latest: str | None) -> datetime:
-    """When an event chained after one dated ``latest`` is dated: ``now``, never earlier."""
-    floor = _time(latest)
+    """When an event chained after one dated ``latest`` is dated: ``now``, never earlier. A
+    ``latest`` that is not a time as the log writes it (:func:`consent.audit.parse_log_time`:
+    emptied, or edited, which the chain reports at that event) sets no floor."""
+    floor = parse_log_time(latest)
     return now if floor is None or now >= floor else floor
 
 
 def behind(now: datetime, latest: str | None) -> bool:
     """Whether ``now`` is more than :data:`TOLERANCE` before ``latest``."""
-    floor = _time(latest)
+    floor = parse_log_time(latest)
     return floor is not None and floor - now > TOLERANCE
 
 

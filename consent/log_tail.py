@@ -30,12 +30,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event as orm_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from optinface.consent.audit import AuditAction, Entry, Link, append, link, newest
 from optinface.consent.log_clock import dated
@@ -70,6 +71,17 @@ _PENDING = "log_tail"
 """Where a session keeps, with its transaction, the last event it appended."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """What a transaction appended so far, kept in its session until it commits."""
+
+    transaction: SessionTransaction | None
+    last: Link
+    lost: bool
+    """A loss was chained in it: the table is shorter now, so its last append is the tail
+    whatever was known."""
+
+
 class Tail:
     """The newest event this process read or appended, once committed (thread-safe: requests
     commit on several threads, in any order)."""
@@ -81,10 +93,8 @@ class Tail:
     def known(self, session: Session) -> Link | None:
         """The tail ``session`` is to find: the last event it appended in its transaction,
         else the last this process committed."""
-        pending = session.info.get(_PENDING)
-        if pending is not None and pending[0] is session.get_transaction():
-            return pending[1]
-        return self._known
+        pending = _pending(session)
+        return self._known if pending is None else pending.last
 
     def forget(self) -> None:
         """Know no tail (at close, once its checkpoint is signed: whatever comes next, a
@@ -95,26 +105,46 @@ class Tail:
     def remember(self, session: Session, link: Link, *, replace: bool = False) -> None:
         """Move on to ``link`` once ``session`` commits, if it is further than known; ``replace``
         (a loss just chained): whatever is known, since the table is shorter now. Until
-        then, the tail of ``session``'s own later appends (:meth:`known`)."""
-        session.info[_PENDING] = (session.get_transaction(), link)
-        def moved(_session: Session) -> None:
-            with self._lock:
-                if replace or self._known is None or link.seq > self._known.seq:
-                    self._known = link
-        orm_event.listen(session, "after_commit", moved, once=True)
+        then, the tail of ``session``'s own later appends (:meth:`known`), which take its
+        place. One listener per session moves the tail at commit, to the transaction's last
+        append, never at a rollback."""
+        pending = _pending(session)
+        session.info[_PENDING] = _Pending(session.get_transaction(), link,
+                                          replace or (pending is not None and pending.lost))
+        if not orm_event.contains(session, "after_commit", self._committed):
+            orm_event.listen(session, "after_commit", self._committed)
+
+    def _committed(self, session: Session) -> None:
+        pending = _pending(session)  # None: nothing remembered since this transaction began
+        session.info.pop(_PENDING, None)
+        if pending is None:
+            return
+        with self._lock:
+            if pending.lost or self._known is None or pending.last.seq > self._known.seq:
+                self._known = pending.last
+
+
+def _pending(session: Session) -> _Pending | None:
+    """What ``session``'s current transaction appended, if anything (not a transaction's of
+    the session before, rolled back)."""
+    pending: _Pending | None = session.info.get(_PENDING)
+    return pending if pending is not None and pending.transaction is session.get_transaction() \
+        else None
 
 
 def vet(runtime: Runtime, session: Session) -> Link | None:
     """The log's newest event, once checked against this process's tail: a loss is chained
     as ``log_truncated`` (and logged as an error) first, and that event is returned. The one
-    read of the newest event before an append: the append follows what this returns."""
+    read of the newest event before an append: the append follows what this returns, and it
+    is the tail once ``session`` commits (:meth:`Tail.remember`; an append's own moves it on)."""
     found = newest(session)
     known = runtime.tail.known(session)
-    if known is None:
-        return found
     held = 0 if found is None else found.seq
-    loss = divergence(known.seq, held, lambda: _hash_at(session, known.seq, found) == known.hash)
-    if loss is None:
+    loss = None if known is None else divergence(
+        known.seq, held, lambda: _hash_at(session, known.seq, found) == known.hash)
+    if known is None or loss is None:
+        if found is not None:
+            runtime.tail.remember(session, found)  # what it read: the tail from here
         return found
     details = {"known": known.seq, "known_hash": known.hash, "events": held, "found": str(loss)}
     logger.error("the audit log no longer holds event %d as this process appended or read it"

@@ -44,7 +44,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from optinface.consent import erasure_journal
-from optinface.consent.apikeys import SUBJECT_TOKEN_PREFIX
+from optinface.consent.apikeys import SUBJECT_TOKEN_PREFIX, parse_key_id
 from optinface.consent.crypto import KEY_BYTES, open_sealed, seal, tokens_match
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import SubjectErased
@@ -116,8 +116,8 @@ class _Carried:
     def own_token(self) -> str | None:
         """The public id of the subject token issued for this session, or None (a reviewer's
         key, or a secret the session did not get issued)."""
-        token_id, dot, _ = self.secret.partition(".")
-        return token_id if self.issued and dot and token_id.startswith(
+        token_id = parse_key_id(self.secret)
+        return token_id if self.issued and token_id is not None and token_id.startswith(
             SUBJECT_TOKEN_PREFIX) else None
 
 

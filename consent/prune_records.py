@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent.audit import AuditAction, Entry, LoggedEvent, log_time
+from optinface.consent.audit import AuditAction, Entry, LoggedEvent, log_time, parse_log_time
 from optinface.consent.log_seals import LISTED
 from optinface.consent.settings import ACCESS_LOG_MIN_DAYS
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -95,15 +95,6 @@ def access_between(session: Session, emptied: Sequence[int],
         .order_by(AuditEvent.seq)))
 
 
-def _moment(text: object) -> datetime | None:
-    """A time as the log writes it, or None (not text, not ISO 8601, no offset)."""
-    try:
-        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
-    except ValueError:
-        return None
-    return moment if moment is not None and moment.tzinfo is not None else None
-
-
 @dataclass(frozen=True, slots=True)
 class _Cover:
     first: int
@@ -121,7 +112,7 @@ def _covers(record: LoggedEvent) -> list[_Cover]:
     """The ranges ``record`` vouches for; none where it breaks the rule a record obeys (a
     cut-off later than the shortest retention before its own time) or is not one."""
     details: Mapping[str, Any] = record.details or {}
-    cutoff, written = _moment(details.get("cutoff")), _moment(record.at)
+    cutoff, written = parse_log_time(details.get("cutoff")), parse_log_time(record.at)
     checkpoint, listed = details.get("checkpoint"), details.get("ranges")
     if (cutoff is None or written is None or cutoff > written - timedelta(days=ACCESS_LOG_MIN_DAYS)
             or not isinstance(checkpoint, int) or not isinstance(listed, list)):
@@ -156,7 +147,7 @@ class PruneCovers:
         found = []
         for seq, at in self._emptied:
             where = bisect_right(firsts, seq) - 1
-            if where < 0 or not covers[where].covers(seq, _moment(at)):
+            if where < 0 or not covers[where].covers(seq, parse_log_time(at)):
                 found.append(seq)
         return found
 
@@ -188,7 +179,7 @@ def adopt_once(runtime: Runtime, *, actions: Sequence[str], log_sound: bool) -> 
         bound = min(_last_pruning_sweep(session, after=emptied[0].seq), signed + 1)
         cutoff = now - timedelta(days=ACCESS_LOG_MIN_DAYS)
         chosen = [row.seq for row in emptied if log_sound and row.seq < bound
-                  and (at := _moment(row.at)) is not None and at < cutoff]
+                  and (at := parse_log_time(row.at)) is not None and at < cutoff]
         left = sorted({row.seq for row in emptied} - set(chosen))
         details = record_details(chosen, access_between(session, chosen, actions),
                                  cutoff=log_time(cutoff), checkpoint=signed)

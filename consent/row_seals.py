@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -536,10 +536,7 @@ def adopt_tokens_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | 
     upgrade is sealed as that subject's, as any row planted before the seals was."""
 
     def seal_tokens(session: Session) -> dict[str, int]:
-        tokens = _tokens_of_subjects(session)
-        for token, pseudonym in tokens:
-            seal_subject_token(runtime.keys, token, pseudonym=pseudonym)
-        return {"subject_tokens": len(tokens)}
+        return {"subject_tokens": _seal_tokens(runtime.keys, _subject_tokens(session))}
 
     return _adopt(runtime, adopted=AuditAction.TOKEN_SEALS_ADOPTED,
                   refused=AuditAction.TOKEN_SEALS_NOT_ADOPTED,
@@ -574,12 +571,22 @@ def _rows_adopted_and(log_sound: bool) -> Callable[[Session], bool]:
     return sound
 
 
-def _tokens_of_subjects(session: Session) -> list[tuple[SubjectToken, str]]:
-    """Every subject token whose ``subject_id`` names a subject, with that subject's pseudonym
-    (one naming none acts for no one and is left unsealed)."""
+def _subject_tokens(session: Session) -> list[tuple[SubjectToken, str | None]]:
+    """Every subject token, with the pseudonym of the subject its ``subject_id`` names, or None
+    where it names none (a row written with the foreign keys off): what the adoption and the
+    reseal seal, and the reseal's dry run lists."""
     return [(token, pseudonym) for token, pseudonym in session.execute(
-        select(SubjectToken, Subject.pseudonym).join(
+        select(SubjectToken, Subject.pseudonym).outerjoin(
             Subject, Subject.id == SubjectToken.subject_id))]
+
+
+def _seal_tokens(keys: KeyRing, tokens: Iterable[tuple[SubjectToken, str | None]]) -> int:
+    """Seal each of ``tokens`` as its subject's; how many. One naming no subject acts for no one
+    and is left unsealed."""
+    named = [(token, pseudonym) for token, pseudonym in tokens if pseudonym is not None]
+    for token, pseudonym in named:
+        seal_subject_token(keys, token, pseudonym=pseudonym)
+    return len(named)
 
 
 def _adopt(runtime: Runtime, *, adopted: AuditAction, refused: AuditAction,
@@ -654,7 +661,7 @@ class _Granting:
     api_keys: list[ApiKey]
     admin_passkeys: list[AdminPasskey]
     subjects: list[Subject]
-    tokens: list[SubjectToken]
+    tokens: list[tuple[SubjectToken, str | None]]
 
 
 def _granting(session: Session) -> _Granting:
@@ -670,7 +677,7 @@ def _granting(session: Session) -> _Granting:
         api_keys=list(session.scalars(select(ApiKey))),
         admin_passkeys=list(session.scalars(select(AdminPasskey))),
         subjects=subjects,
-        tokens=list(session.scalars(select(SubjectToken))),
+        tokens=_subject_tokens(session),
     )
 
 
@@ -688,8 +695,8 @@ def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, lis
         ADMIN_BINDINGS: [f.api_key_id for f in rows.admin_passkeys
                          if not admin_passkey_sealed(keys, f)],
         "ages": [s.pseudonym for s in rows.subjects if not age_sealed(keys, s)],
-        "subject_tokens": [t.id for t in rows.tokens if not subject_token_sealed(
-            keys, t, pseudonym=rows.pseudonyms.get(t.subject_id))],
+        "subject_tokens": [t.id for t, pseudonym in rows.tokens
+                           if not subject_token_sealed(keys, t, pseudonym=pseudonym)],
     }
 
 
@@ -711,10 +718,7 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
         seal_api_key(keys, key)
     for subject in rows.subjects:
         seal_age(keys, subject)
-    tokens = [(t, rows.pseudonyms[t.subject_id]) for t in rows.tokens
-              if t.subject_id in rows.pseudonyms]  # one naming no subject acts for no one
-    for token, pseudonym in tokens:
-        seal_subject_token(keys, token, pseudonym=pseudonym)
+    tokens = _seal_tokens(keys, rows.tokens)
     session.flush()  # the passkeys' seals, which say which bindings name an admin passkey
     bindings = _bindings_to_seal(keys, session, rows.admin_passkeys)
     for factor in bindings:
@@ -722,4 +726,4 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
     return {"passkeys": len(rows.credentials), "opt_ins": len(rows.opted_in),
             "declarations": len(rows.declarations), "templates": len(rows.templates),
             "api_keys": len(rows.api_keys), ADMIN_BINDINGS: len(bindings),
-            "ages": len(rows.subjects), "subject_tokens": len(tokens)}
+            "ages": len(rows.subjects), "subject_tokens": tokens}

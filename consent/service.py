@@ -460,8 +460,7 @@ class OptinFace:
         witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
         with self.runtime.db.transaction() as session:
             transparency.record_rollback(self.runtime, session)
-            if (last := log_tail.vet(self.runtime, session)) is not None:  # before it signs
-                self.runtime.tail.remember(session, last)  # what it read: the tail from here
+            log_tail.vet(self.runtime, session)  # before it signs; what it read: the tail
             log_seals.record_unsealed(self.runtime, session)  # before they are witnessed
             self.runtime.log.witness_head(session, now=self.clock.now())
 

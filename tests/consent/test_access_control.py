@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from sqlalchemy import text
 
@@ -164,6 +166,20 @@ def test_a_wrong_secret_for_a_used_key_is_refused_and_audited_with_its_key_id(
         actor=world.reviewer, filters=AuditFilter(action=AuditAction.LOGIN_FAILURE)).events[-1]
     assert last.details["failures"] == 1 and last.details["key_ids"] == [actor.key_id]
     assert last.details["reasons"] == {"unknown_or_wrong": 1}
+
+
+def test_a_secret_that_is_no_credential_of_ours_is_refused_as_malformed(world: World) -> None:
+    """No dot, or no API key's nor subject token's prefix before it: refused before any lookup,
+    tallied as malformed and naming no key."""
+    for secret in ("malformed", "key_0123456789abcdef", "lnk_0123456789abcdef.secret",
+                   "0123456789abcdef.secret", ".key_0123456789abcdef"):
+        with pytest.raises(Unauthenticated):
+            world.service.authenticate(secret)
+    world.service.flush_auth_failures()
+    tallies = [event.details for event in world.service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.LOGIN_FAILURE)).events]
+    assert sum((Counter(tally["reasons"]) for tally in tallies), Counter()) == {"malformed": 5}
+    assert all(tally["key_ids"] == [] for tally in tallies)
 
 
 def test_bootstrap_works_only_on_an_empty_system(world: World) -> None:

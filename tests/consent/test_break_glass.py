@@ -7,7 +7,7 @@ from contextlib import closing
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from optinface.consent.audit import AuditAction
 from optinface.consent.break_glass import KEY_NAME
@@ -180,3 +180,20 @@ def test_a_break_glass_key_whose_row_was_edited_to_outlive_its_expiry_acts_no_mo
         service.authenticate(opened.secret)
     [seen] = service.break_glass_openings(actor=world.reviewer)
     assert (seen.acts, seen.acts_after_expiry) == (0, 0)
+
+
+def test_an_opening_whose_expiry_was_edited_without_its_offset_is_listed_as_unreadable(
+    world: World,
+) -> None:
+    """The service writes every logged time with its offset (consent.audit.parse_log_time): one
+    without is an edit, never read as the host's local time to count acts after an expiry the
+    log never held."""
+    service = world.service
+    service.open_break_glass(reason=REASON, hours=1)
+    with service.runtime.db.transaction() as session:
+        event = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == AuditAction.BREAK_GLASS_OPENED)).one()
+        event.details = {**event.details, "expires_at": "2027-03-01T13:00:00"}
+        edited = event.seq
+    [seen] = service.break_glass_openings(actor=world.reviewer)
+    assert (seen.seq, seen.readable) == (edited, False)

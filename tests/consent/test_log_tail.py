@@ -11,18 +11,18 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from optinface.consent.audit import AuditAction
+from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world, outside_sql
+from tests.support.consent import Crash, FakeClock, World, make_world, outside_sql
 from tests.support.postgres import PostgresServer
 
 
@@ -87,6 +87,56 @@ def test_a_tail_rewritten_in_place_is_chained_as_other(world: World) -> None:
     assert world.service.verify_audit().first_bad_sequence == newest  # its hash, edited
 
 
+def _chain_in_one_transaction(service: OptinFace, count: int, *, then: Exception | None = None
+                              ) -> list[int]:
+    """Chain ``count`` events in one transaction, then raise ``then`` in it (a rollback) if
+    given; their sequence numbers."""
+    with service.runtime.db.transaction() as session:
+        chained = [service.runtime.chain(session, Entry(action=AuditAction.SWEEP, actor=None,
+                                                        details={"n": n})).seq
+                   for n in range(count)]
+        if then is not None:
+            raise then
+    return chained
+
+
+@both_backends
+def test_appends_rolled_back_leave_the_tail_where_it_was(world: World) -> None:
+    """A rolled-back append's number is used again: taken for the tail, the next append would
+    find the log shorter than the tail and chain a loss that never was."""
+    world.subject()
+    with pytest.raises(Crash):
+        _chain_in_one_transaction(world.service, 2, then=Crash())
+    world.subject()
+    assert not _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert world.service.verify_audit().ok
+
+
+@both_backends
+def test_the_tail_is_the_last_of_several_appends_in_one_transaction(world: World) -> None:
+    world.subject()
+    last = _chain_in_one_transaction(world.service, 3)[-1]
+    outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=last)
+    world.subject()
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert (finding.seq, finding.details["known"]) == (last, last)
+
+
+def test_after_a_loss_the_tail_is_its_transactions_last_append_though_below_the_lost(
+    world: World,
+) -> None:
+    """Three events cut, then one transaction chains the loss and one event, both below the
+    tail it knew: that event is the tail now, so the next append finds no loss again."""
+    world.subject()
+    cut = _newest(world.service).seq - 2
+    assert world.service.runtime.log.witness.latest_size() < cut
+    outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
+    assert _chain_in_one_transaction(world.service, 1) == [cut + 1]  # after log_truncated
+    world.subject()
+    [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
+    assert finding.seq == cut
+
+
 @pytest.fixture
 def two_workers(
     settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
@@ -122,6 +172,22 @@ def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
     assert b.service.verify_audit().reason == "log_truncated"
 
 
+def test_a_workers_tail_is_also_the_newest_event_its_checkpoint_read(
+    two_workers: tuple[World, World],
+) -> None:
+    """B appended nothing since A did, but read A's events before signing: a cut of them is a
+    loss at B's next append."""
+    a, b = two_workers
+    a.subject()
+    b.service.witness_audit()
+    cut = _newest(a.service).seq
+    outside_sql(b.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
+    b.subject()
+    [finding] = _events(b.service, AuditAction.LOG_TRUNCATED)
+    assert (finding.seq, finding.details["known"], finding.details["found"]) == (
+        cut, cut, "shorter")
+
+
 def test_a_clock_set_back_never_dates_an_event_before_the_last_and_is_chained_once(
     open_service: Callable[[], OptinFace], clock: FakeClock, caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -148,3 +214,30 @@ def test_a_clock_set_back_never_dates_an_event_before_the_last_and_is_chained_on
     caplog.clear()
     with caplog.at_level(logging.ERROR), closing(open_service()):
         assert "was it set back?" in caplog.text
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    (log_time(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), datetime(2027, 3, 1, 12, 0, tzinfo=UTC)),
+    ("2027-03-01T07:00:00-05:00", datetime(2027, 3, 1, 12, 0, tzinfo=UTC)),
+    ("2027-03-01T12:00:00", None),  # without an offset: never written by the service, an edit
+    ("", None), ("yesterday", None), (None, None), (20270301, None),
+])
+def test_a_logged_time_is_read_only_as_the_log_writes_it(text: object, read: datetime | None
+                                                         ) -> None:
+    assert parse_log_time(text) == read
+
+
+def test_a_newest_time_edited_without_its_offset_is_no_floor_but_an_edit(
+    world: World, clock: FakeClock,
+) -> None:
+    """Read as the host's local time, the edited time would pass as valid: every event after it
+    dated in 2999 and the clock flagged as behind. It is an edit: the chain names it, and the
+    next events are dated by the clock."""
+    world.subject()
+    edited = _newest(world.service).seq
+    outside_sql(world.service, "UPDATE audit_events SET at = :at WHERE seq = :seq",
+                at="2999-01-01T00:00:00", seq=edited)
+    world.subject()
+    assert not _events(world.service, AuditAction.CLOCK_BEHIND)
+    assert _newest(world.service).at == log_time(clock.now())
+    assert world.service.verify_audit().first_bad_sequence == edited

@@ -163,6 +163,38 @@ def test_tokens_from_before_token_seals_are_adopted_once_and_one_moved_after_is_
         assert service.authenticate(token).subject == alice
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL refuses it
+def test_a_token_naming_no_subject_is_sealed_by_neither_the_adoption_nor_the_reseal(
+    open_service: Callable[[], OptinFace], clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A token row planted with a subject id no subject has (a console with the foreign keys
+    off) acts for no one: the adoption and the reseal take the same tokens, those naming a
+    subject, and the dry run lists the planted one for the operator, before and after."""
+    with monkeypatch.context() as older:  # the version before: no token adoption
+        older.setattr(row_seals, "adopt_tokens_once", lambda runtime, **_: None)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            _token(service, world.person())
+            planted = _token(service, world.person()).split(".")[0]
+            outside_sql(service, "UPDATE subject_tokens SET subject_id = 999999 WHERE id = :t",
+                        t=planted)
+            _as_before_token_seals(service)
+            named = row_count(service, SubjectToken) - 1
+    with closing(open_service()) as service:  # the first start after the upgrade
+        with service.runtime.db.transaction() as session:
+            [adopted] = session.scalars(select(AuditEvent.details).where(
+                AuditEvent.action == "token_seals_adopted")).all()
+        assert adopted == {"subject_tokens": named}
+        _as_before_token_seals(service)
+        looked = service.reseal_rows(reason="CHG-12: tokens checked", dry_run=True)
+        assert planted in looked.were_unsealed["subject_tokens"]
+        done = service.reseal_rows(reason="CHG-12: tokens checked")
+        assert done.sealed is not None and done.sealed["subject_tokens"] == named
+        assert done.were_unsealed["subject_tokens"] == looked.were_unsealed["subject_tokens"]
+        again = service.reseal_rows(reason="CHG-12: tokens checked", dry_run=True)
+        assert again.were_unsealed["subject_tokens"] == [planted]
+
+
 def test_reseal_seals_the_subject_tokens_the_operator_looked_at(world: World) -> None:
     """``optinface keys reseal``: its dry run names the unsealed token (by its public id), and
     the reseal makes it the named subject's again, chained with the count."""
