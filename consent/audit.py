@@ -267,15 +267,18 @@ def log_time(moment: datetime) -> str:
 
 def parse_log_time(text: object) -> datetime | None:
     """A time as the log writes it (:func:`log_time`: an event's ``at``, a time in its
-    details), read back; None when it is not one: not text (absent), not ISO 8601 (emptied, or
-    edited past reading) or without an offset. The service never writes a time without one, so
-    such a time is an edit, and passes for no instant (read as the host's local time, it
-    would)."""
+    details), read back in UTC; None when it is not one: not text (absent), not ISO 8601
+    (emptied, or edited past reading), without an offset, or with no instant in UTC. The
+    service never writes a time without one, so such a time is an edit, and passes for no
+    instant (read as the host's local time, it would). Nor does it write one past year 9999 in
+    UTC (``9999-12-31T23:00:00-05:00``): kept as read, it would date every later event past
+    what a time can hold, and every append would fail."""
     try:
         moment = datetime.fromisoformat(text) if isinstance(text, str) else None
-    except ValueError:
+        return moment.astimezone(UTC) if moment is not None and moment.tzinfo is not None \
+            else None
+    except (ValueError, OverflowError):
         return None
-    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def append(session: Session, entry: Entry, *, last: Link | None, now: datetime,

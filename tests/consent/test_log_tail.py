@@ -220,6 +220,7 @@ def test_a_clock_set_back_never_dates_an_event_before_the_last_and_is_chained_on
     (log_time(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), datetime(2027, 3, 1, 12, 0, tzinfo=UTC)),
     ("2027-03-01T07:00:00-05:00", datetime(2027, 3, 1, 12, 0, tzinfo=UTC)),
     ("2027-03-01T12:00:00", None),  # without an offset: never written by the service, an edit
+    ("9999-12-31T23:00:00-05:00", None),  # no instant in UTC: never written, an edit
     ("", None), ("yesterday", None), (None, None), (20270301, None),
 ])
 def test_a_logged_time_is_read_only_as_the_log_writes_it(text: object, read: datetime | None
@@ -239,5 +240,19 @@ def test_a_newest_time_edited_without_its_offset_is_no_floor_but_an_edit(
                 at="2999-01-01T00:00:00", seq=edited)
     world.subject()
     assert not _events(world.service, AuditAction.CLOCK_BEHIND)
+    assert _newest(world.service).at == log_time(clock.now())
+    assert world.service.verify_audit().first_bad_sequence == edited
+
+
+def test_a_newest_time_edited_past_what_utc_holds_is_no_floor_and_appends_go_on(
+    world: World, clock: FakeClock,
+) -> None:
+    """A newest time whose offset puts it past year 9999 in UTC, taken as the floor, made
+    every later append fail converting it; it is an edit like any other."""
+    world.subject()
+    edited = _newest(world.service).seq
+    outside_sql(world.service, "UPDATE audit_events SET at = :at WHERE seq = :seq",
+                at="9999-12-31T23:00:00-05:00", seq=edited)
+    world.subject()
     assert _newest(world.service).at == log_time(clock.now())
     assert world.service.verify_audit().first_bad_sequence == edited
