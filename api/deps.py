@@ -122,7 +122,10 @@ def _rate_limited(message: str, wait: float) -> ApiError:
 
 
 def client_address(request: Request) -> str:
-    """Whom the per-client limits count: the address the server saw."""
+    """Whom the per-client limits count: the connection's peer, or, where that peer is a proxy
+    ``OPTINFACE_TRUSTED_PROXIES`` names, the client its ``X-Forwarded-For`` names (uvicorn
+    rewrites the scope before the app: :func:`api.cli.serve.proxy_options`). Nobody else
+    chooses the address their failures are counted under."""
     return request.client.host if request.client else "unknown"
 
 

@@ -10,11 +10,11 @@ import ipaddress
 import re
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from optinface.api.web.i18n import Language
 from optinface.consent.settings import ConsentSettings
@@ -61,6 +61,14 @@ class ApiSettings(ConsentSettings):
     # on the serialised ledger, until the sweep): a person asks one per try, a script thousands.
     sign_in_challenges_per_minute: float = Field(default=10.0, gt=0)
     sign_in_challenge_burst: int = Field(default=10, ge=1)
+    # Those limits count the connection's peer; only a proxy named here may say otherwise.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "The reverse proxies (IP addresses or CIDR networks, comma-separated) whose"
+            " X-Forwarded-For and X-Forwarded-Proto are believed: the client address the"
+            " per-client throttles count is then the one they forwarded. Empty (the default):"
+            " the connection's own peer, and those headers are ignored from anyone."))
 
     server_timing: bool = Field(
         default=False,
@@ -133,6 +141,32 @@ class ApiSettings(ConsentSettings):
             raise ValueError("is the main port (OPTINFACE_PORT or --port): the client port"
                              " must be another")
         return port
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, proxies: object) -> object:
+        """The variable as uvicorn's ``--forwarded-allow-ips`` writes it: ``10.0.0.5,
+        10.1.0.0/16``; blank is none."""
+        if isinstance(proxies, str):
+            return [item.strip() for item in proxies.split(",")] if proxies.strip() else []
+        return proxies
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, proxies: list[str]) -> list[str]:
+        """Each an IP address or a CIDR network without host bits, written as ``ipaddress``
+        writes it. uvicorn takes anything else as a literal that no peer address ever equals
+        (a typo would trust no one, and say nothing), and ``*`` as every peer, which would let
+        any client choose the address its failures are counted under."""
+        networks: list[str] = []
+        for place, item in enumerate(proxies, start=1):
+            try:
+                networks.append(str(ipaddress.ip_network(item)))
+            except ValueError:
+                raise ValueError(
+                    f"item {place} of {len(proxies)} is not an IP address or a CIDR network"
+                    " without host bits (10.0.0.5, 10.0.0.0/24, fd00::/8; never *)") from None
+        return networks
 
     @field_validator("timezone")
     @classmethod

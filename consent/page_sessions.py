@@ -24,8 +24,10 @@ column edited or row put back makes one live longer:
   erasure finds its sessions in its own transaction without the pseudonym in clear.
 
 The sign-in forms' CSRF tokens, before any session exists, are MACed under the key store's
-HMAC key (:func:`sign_in_token`), which is not in the ledger: a cookie planted by a sibling
-site passes only if the server made it, within :data:`SIGN_IN_TOKEN_LIFETIME`, for that area.
+HMAC key (:func:`sign_in_token`), which is not in the ledger: a token made up elsewhere fails,
+and one the server made passes only within :data:`SIGN_IN_TOKEN_LIFETIME`, for its area. What
+keeps a site from planting a token it fetched itself is the cookie's integrity, the pages'
+concern (``api.web.auth``: ``__Host-`` cookies over HTTPS).
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ def serve(
     HTTPS: OPTINFACE_TLS_CERT and OPTINFACE_TLS_KEY (PEM files; TLS 1.2 or later only).
     Relying parties' client certificates: OPTINFACE_TLS_CLIENT_CA (a CA bundle), and
     OPTINFACE_TLS_CLIENT_PORT for a second port, the only one that asks for them. The files
-    are checked before anything is made.
+    are checked before anything is made. Behind a reverse proxy or load balancer:
+    OPTINFACE_TRUSTED_PROXIES (its addresses), whose X-Forwarded-For then names the client the
+    per-client throttles count; from anyone else the header is ignored.
 
     Example: optinface serve --host 127.0.0.1 --port 8000 --data-dir /srv/optinface
     """
@@ -138,21 +140,37 @@ def url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
-def server_config(app: FastAPI, tls: ssl.SSLContext | None, *,
+def server_config(app: FastAPI, tls: ssl.SSLContext | None, *, proxies: Sequence[str],
                   lifespan: bool = True) -> uvicorn.Config:
     """How uvicorn serves ``app``: plain HTTP, or HTTPS with the context ``tls``
     (:func:`api.tls.contexts_for`) and the protocol that gives requests their TLS extension
-    (:mod:`api.tls_scope`); without its ``lifespan`` where another server of the same app
+    (:mod:`api.tls_scope`), believing forwarded headers from ``proxies`` only
+    (:func:`proxy_options`); without its ``lifespan`` where another server of the same app
     runs it (the background tasks start once).
 
     The context goes to ``uvicorn.Config`` itself: a uvicorn without ``ssl_context_factory``
     (before 0.47) refuses the argument rather than serve plain HTTP."""
     common: dict[str, Any] = {"log_level": "info", "log_config": uvicorn_log_config(),
-                              "lifespan": "auto" if lifespan else "off"}
+                              "lifespan": "auto" if lifespan else "off",
+                              **proxy_options(proxies)}
     if tls is None:
         return uvicorn.Config(app, **common)
     return uvicorn.Config(app, **common, http=TlsH11Protocol,
                           ssl_context_factory=lambda _config, _default: tls)
+
+
+def proxy_options(proxies: Sequence[str]) -> dict[str, Any]:
+    """uvicorn's handling of ``X-Forwarded-For`` and ``X-Forwarded-Proto``: off, unless
+    ``OPTINFACE_TRUSTED_PROXIES`` names the proxies whose headers it believes.
+
+    uvicorn's default believes them from 127.0.0.1 (and ``FORWARDED_ALLOW_IPS``, an environment
+    variable of its own), and rewrites the request's client before the app sees it: every
+    process on the machine, and every client behind a TCP forwarder (stunnel, an SSH tunnel,
+    ``kubectl port-forward``), chose the address the per-client throttles counted
+    (:func:`api.deps.client_address`), a new one per request (red team 6, finding 3)."""
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(proxies)}
 
 
 def loaded_scheme(config: uvicorn.Config, tls: ssl.SSLContext | None) -> str:
@@ -257,7 +275,8 @@ def _listen(settings: ApiSettings, service: OptinFace, contexts: dict[int, ssl.S
     """Build the app and its servers, say where they listen, and serve until stopped (not at
     all when a stop was asked for while the service opened)."""
     app = create_app(settings, service=service)
-    servers = {number: Server(server_config(app, tls, lifespan=number == settings.port))
+    servers = {number: Server(server_config(app, tls, proxies=settings.trusted_proxies,
+                                            lifespan=number == settings.port))
                for number, tls in contexts.items()}
     schemes = {number: loaded_scheme(server.config, contexts[number])
                for number, server in servers.items()}

@@ -2,19 +2,31 @@
 
 A person signs in to the portal with their passkey (the sign-in issues their own subject token
 for the session alone: it expires with the session and log-out revokes it); a reviewer logs in
-with their key, which log-out leaves as it is. Either way the session's id lives
-in an HttpOnly, SameSite=Strict cookie scoped to its area's path; the session itself is in the
-ledger, for every worker (:mod:`consent.page_sessions`). Every form post carries a CSRF token:
+with their key, which log-out leaves as it is. Either way the session's id lives in an
+HttpOnly, SameSite=Strict cookie of its area (:func:`session_cookie`); the session itself is in
+the ledger, for every worker (:mod:`consent.page_sessions`). Every form post carries a CSRF token:
 the session's own once logged in; on the login forms a double-submit cookie whose token the
-server MACed under the key store's key, so a cookie planted by a sibling site is refused. The
+server MACed under the key store's key, so a token another site made up is refused. The
 secret is re-authenticated by the consent core on every request, so revocation and erasure end
 a session at once.
+
+A sibling site (another host under the same registrable domain, whose posts are same-site)
+could set cookies for this host through its parent domain: plant a sign-in token it fetched
+from this server itself, or the id of a session of its own, and sign a visitor in as someone
+else. Binding the form's token to a random cookie it MACs would not stop that (the sibling
+fetches a matching pair), so what stops it is the cookie's integrity: wherever the pages'
+cookies are Secure (served over HTTPS), both cookies are ``__Host-`` cookies, which a browser
+takes only from this very host, with ``Secure``, ``Path=/`` and no ``Domain`` (RFC 6265bis), so
+no other host can set or replace them (:func:`page_cookie`). Where they are not Secure (plain
+HTTP on loopback, a developer's machine), nothing keeps another site of the host, on any port,
+from setting them: cookies do not tell ports apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -31,7 +43,7 @@ from optinface.consent.roles import Actor, Permission
 from optinface.consent.schemas import PasskeyResponse
 from optinface.consent.service import OptinFace
 
-LOGIN_CSRF_COOKIE = "optinface_login_csrf"
+HOST_ONLY_PREFIX = "__Host-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +59,33 @@ PORTAL = Login(Area.PORTAL, Permission.READ_SUBJECT, N_("Your passkey"))
 REVIEW = Login(Area.REVIEW, Permission.READ_AUDIT, N_("Your reviewer API key"))
 
 
-def cookie_name(area: Area) -> str:
-    return f"optinface_{area}"
+@dataclass(frozen=True, slots=True)
+class PageCookie:
+    """Where one of an area's cookies lives in the browser: its name and its path."""
+
+    name: str
+    path: str
+
+
+def page_cookie(request: Request, name: str, area: Area) -> PageCookie:
+    """The cookie ``name`` of ``area``: a ``__Host-`` cookie for the whole host wherever the
+    pages' cookies are Secure, so no sibling host can plant it (the module's docstring; the
+    name tells the areas apart, a ``__Host-`` cookie having ``Path=/``); else scoped to the
+    area's path, the only place a plain-HTTP loopback server can keep it."""
+    settings: ApiSettings = request.app.state.settings
+    if settings.secure_cookies:
+        return PageCookie(HOST_ONLY_PREFIX + name, "/")
+    return PageCookie(name, f"/{area}")
+
+
+def session_cookie(request: Request, area: Area) -> PageCookie:
+    """The cookie holding the id of the area's session."""
+    return page_cookie(request, f"optinface_{area}", area)
+
+
+def login_cookie(request: Request, area: Area) -> PageCookie:
+    """The cookie holding the area's sign-in form's token (double submit)."""
+    return page_cookie(request, f"optinface_login_csrf_{area}", area)
 
 
 def sessions(request: Request) -> SessionStore:
@@ -56,20 +93,29 @@ def sessions(request: Request) -> SessionStore:
     return store
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, *, path: str) -> None:
+def set_cookie(request: Request, response: Response, cookie: PageCookie, value: str) -> None:
+    response.set_cookie(cookie.name, value, path=cookie.path, **_attributes(request))
+
+
+def delete_cookie(request: Request, response: Response, cookie: PageCookie) -> None:
+    """Expire ``cookie`` in the browser, with the attributes it was set with (a browser
+    ignores a ``__Host-`` cookie's deletion without ``Secure``)."""
+    response.delete_cookie(cookie.name, path=cookie.path, **_attributes(request))
+
+
+def _attributes(request: Request) -> dict[str, Any]:
     settings: ApiSettings = request.app.state.settings
-    response.set_cookie(
-        name, value, path=path, httponly=True, samesite="strict", secure=settings.secure_cookies
-    )
+    return {"httponly": True, "samesite": "strict", "secure": settings.secure_cookies}
 
 
 def login_page(request: Request, login: Login, *, error: str | None = None,
                status_code: int = 401) -> HTMLResponse:
     """The area's login form (``status_code`` when it shows ``error``).
 
-    Before login there is no session to hold a CSRF token, so the form's token is also set as a
-    cookie scoped to the area (double submit): :func:`log_in` accepts only a post that echoes it,
-    and only a token the server made for this area, lately (``OptinFace.sign_in_token``).
+    Before login there is no session to hold a CSRF token, so the form's token is also set as
+    the area's cookie (double submit, :func:`login_cookie`): :func:`log_in` accepts only a post
+    that echoes it, and only a token the server made for this area, lately
+    (``OptinFace.sign_in_token``).
     """
     service: OptinFace = request.app.state.service
     token = service.sign_in_token(login.area)
@@ -82,7 +128,7 @@ def login_page(request: Request, login: Login, *, error: str | None = None,
         csrf=token,
         error=error,
     )
-    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, path=f"/{login.area}")
+    set_cookie(request, response, login_cookie(request, login.area), token)
     return response
 
 
@@ -109,8 +155,8 @@ def log_in(request: Request, service: OptinFace, login: Login, secret: str, csrf
     session_id = sessions(request).create(service, login.area, secret.strip(),
                                           subject=actor.subject)
     response = RedirectResponse(f"/{login.area}", status_code=303)
-    set_cookie(request, response, cookie_name(login.area), session_id, path=f"/{login.area}")
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"/{login.area}")
+    set_cookie(request, response, session_cookie(request, login.area), session_id)
+    delete_cookie(request, response, login_cookie(request, login.area))
     return response
 
 
@@ -118,7 +164,7 @@ def login_csrf_matches(request: Request, service: OptinFace, area: Area,
                        token: str | None) -> bool:
     """Whether a sign-in post echoes its cookie's token, and that token is one the server made
     for ``area`` (a planted cookie of another's making fails)."""
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    expected = request.cookies.get(login_cookie(request, area).name)
     if not (expected and token and tokens_match(expected, token)):
         return False
     return service.sign_in_token_valid(token, area)
@@ -136,8 +182,8 @@ def passkey_log_in(request: Request, service: OptinFace, body: PasskeyResponse,
     except SubjectErased as erased:
         return _erased_at_sign_in(request, erased)
     response = JSONResponse({"subject": person.subject, "capacity": person.capacity})
-    set_cookie(request, response, cookie_name(Area.PORTAL), session_id, path="/portal")
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
+    set_cookie(request, response, session_cookie(request, Area.PORTAL), session_id)
+    delete_cookie(request, response, login_cookie(request, Area.PORTAL))
     return response
 
 
@@ -160,7 +206,7 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
     A volunteer whose record was erased meanwhile (by a withdrawal elsewhere, the sweeper, an
     administrator) gets :class:`SubjectErased`, so the page says so rather than "log in".
     """
-    session_id = request.cookies.get(cookie_name(login.area))
+    session_id = request.cookies.get(session_cookie(request, login.area).name)
     session = sessions(request).get(service, session_id, login.area)
     if session is None:
         return None
@@ -208,8 +254,9 @@ def posted(
 def end_session(request: Request, response: Response, area: Area) -> None:
     """Forget the area's session here and in the browser."""
     service: OptinFace = request.app.state.service
-    sessions(request).end(service, request.cookies.get(cookie_name(area)))
-    response.delete_cookie(cookie_name(area), path=f"/{area}")
+    cookie = session_cookie(request, area)
+    sessions(request).end(service, request.cookies.get(cookie.name))
+    delete_cookie(request, response, cookie)
 
 
 def log_out(request: Request, service: OptinFace, login: Login, csrf: str) -> Response:

@@ -657,7 +657,7 @@ def test_the_servers_connections_send_without_waiting_for_the_clients_ack() -> N
 
 
 def _two_servers() -> list[tuple[Server, list[socket.socket]]]:
-    return [(Server(server_config(FastAPI(), None, lifespan=False)),
+    return [(Server(server_config(FastAPI(), None, proxies=(), lifespan=False)),
              listening_sockets("127.0.0.1", 0)) for _ in range(2)]
 
 

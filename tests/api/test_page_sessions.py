@@ -1,8 +1,8 @@
 """The pages' sessions live in the ledger: any worker answers a signed-in page, a restart keeps
 the session, log-out ends it everywhere (a portal session's token with it, never a reviewer's
-key), the database file opens none, a row put back from a copy signs no one in again, and a
-sign-in form's CSRF cookie must be one the server made (consent.page_sessions,
-api/web/auth.py)."""
+key), the database file opens none, a row put back from a copy signs no one in again, a
+sign-in form's CSRF cookie must be one the server made, and over HTTPS both cookies are
+``__Host-`` cookies no sibling host can plant (consent.page_sessions, api/web/auth.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from sqlalchemy import select
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
-from optinface.api.web.auth import LOGIN_CSRF_COOKIE
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import PageSession
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, page_login, portal_session
+from tests.support.api import Keys, World, page_login, portal_session
 from tests.support.backends import both_backends
 from tests.support.consent import outside_copy, outside_put_back
 from tests.support.files import occurrences
@@ -95,9 +94,10 @@ def test_the_ledger_file_holds_neither_cookie_nor_key_and_its_row_opens_no_sessi
 
 
 def _planted(client: TestClient, token: str, *, area: str) -> None:
-    """The cookie a sibling site set in the victim's browser, for ``area``'s sign-in."""
+    """The cookie a sibling site set in the victim's browser, for ``area``'s sign-in (a
+    plain-HTTP server's name: no ``__Host-`` cookie there)."""
     client.cookies.clear()
-    client.cookies.set(LOGIN_CSRF_COOKIE, token, path=f"/{area}")
+    client.cookies.set(f"optinface_login_csrf_{area}", token, path=f"/{area}")
 
 
 def test_a_planted_sign_in_cookie_not_made_by_the_server_is_refused(
@@ -113,6 +113,42 @@ def test_a_planted_sign_in_cookie_not_made_by_the_server_is_refused(
                               headers={"X-CSRF-Token": "attackers-own-token"})
     assert asked.status_code == 403 and "forbidden" in asked.text, asked.text
     page_login(world.client, "review", world.keys.reviewer)  # the server's own token passes
+
+
+def _form_token(answer_text: str) -> str:
+    return answer_text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_over_https_a_sibling_host_can_plant_neither_a_fetched_sign_in_token_nor_a_session(
+    api_settings: ApiSettings, service: OptinFace, keys: Keys
+) -> None:
+    """Red team 6 (informational): a sign-in token fetched by one client signed another in,
+    given the token's cookie, which a sibling host sets through the parent domain. Over HTTPS
+    the server sets and reads only ``__Host-`` cookies, which a browser takes from no other
+    host, so what a sibling can plant (the same names without the prefix, scoped to the area)
+    signs no one in: neither the attacker's fetched token nor the attacker's own session."""
+    secure = api_settings.model_copy(update={"cookie_secure": True})
+    app = create_app(secure, service=service)
+    with (TestClient(app, base_url="https://testserver") as attacker,
+          TestClient(app, base_url="https://testserver") as victim):
+        form = attacker.get("/review")
+        fetched = _form_token(form.text)
+        [set_cookie] = form.headers.get_list("set-cookie")
+        page_login(attacker, "review", keys.reviewer)
+        attackers_session = attacker.cookies["__Host-optinface_review"]
+        victim.cookies.set("optinface_login_csrf_review", fetched, path="/review")
+        forced = victim.post("/review/login", data={"token": keys.reviewer, "csrf": fetched},
+                             follow_redirects=False)
+        victim.cookies.clear()
+        victim.cookies.set("optinface_review", attackers_session, path="/review")
+        fixed = _signed_in(victim, "review")
+        page_login(victim, "review", keys.reviewer)  # the server's own pair, as a browser keeps it
+        own = _signed_in(victim, "review")
+    assert set_cookie.startswith(f"__Host-optinface_login_csrf_review={fetched};"), set_cookie
+    assert "Path=/;" in set_cookie and "Secure" in set_cookie and "Domain" not in set_cookie
+    assert forced.status_code == 401 and "The form expired" in forced.text, forced.text
+    assert not fixed
+    assert own
 
 
 def _bearer(secret: str) -> dict[str, str]:

@@ -83,7 +83,8 @@ def tls_server(data_root: Path, pipeline: FacePipeline, pki: Pki, *,
     try:
         keys = make_keys(service)
         tls = contexts_for(settings)[settings.port]
-        server = uvicorn.Server(server_config(create_app(settings, service=service), tls))
+        server = uvicorn.Server(server_config(create_app(settings, service=service), tls,
+                                              proxies=settings.trusted_proxies))
         assert loaded_scheme(server.config, tls) == "https"
         with started(server, listeners):
             port = listeners[0].getsockname()[1]
@@ -172,7 +173,7 @@ def test_serve_says_the_scheme_uvicorn_loaded_and_refuses_tls_it_did_not_load(
     server's did, in the fixture): a uvicorn that left it out would serve plain HTTP, so serve
     refuses to start rather than print a scheme it does not speak."""
     app, tls = tls_only.config.app, tls_only.config.ssl
-    assert loaded_scheme(server_config(app, None), None) == "http"
+    assert loaded_scheme(server_config(app, None, proxies=()), None) == "http"
     without_the_context = uvicorn.Config(app, log_config=None)  # as a uvicorn ignoring it loads
     with pytest.raises(typer.Exit):
         loaded_scheme(without_the_context, tls)
