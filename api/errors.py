@@ -59,6 +59,9 @@ capacity_not_held            403     the signer's passkey does not hold the capa
                                      minor's own passkey is never parental authority)
 face_mismatch                403     the face does not match the subject's templates (one person per
                                      subject)
+reenrol_at_desk              403     the subject was enrolled before and holds no template this face
+                                     can be compared with (all destroyed, or of another model):
+                                     only a capture session the desk opened enrols them again
 template_limit               409     the subject already has as many templates as allowed
 template_not_replaceable     409     the template a capture replaces is not the subject's under the
                                      capture's consent (details.problem: unknown, other_consent)
@@ -242,6 +245,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "challenge_invalid": 403,
     "capacity_not_held": 403,
     "face_mismatch": 403,
+    "reenrol_at_desk": 403,
     "template_limit": 409,
     "template_not_replaceable": 409,
     "already_registered": 409,

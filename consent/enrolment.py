@@ -7,8 +7,9 @@ the embedding is computed. The photo and its raw embedding live only in this cal
 capture session holds the photo's hash, never the photo (the desk uploads it only once
 approved). The consent is asked of its signed receipt too (:mod:`consent.authority`): a row
 widened with the database alone enrols nothing. One person per subject: see
-:mod:`consent.one_person`. A capture may replace a template (rectification): see
-:mod:`consent.rectification`.
+:mod:`consent.one_person` (a subject left with no template to compare with enrols again only
+from a capture session the desk opened, as its signed statement says). A capture may replace a
+template (rectification): see :mod:`consent.rectification`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from optinface.consent import (
     ledger,
     policies,
     rectification,
+    subject_acts,
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -80,6 +82,7 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
         require_same_person(session, subject, protected, model_id=embedding.model_id, key=key,
                             threshold=threshold(runtime).threshold,
                             max_templates=runtime.settings.max_templates_per_subject,
+                            opened_at_desk=subject_acts.opened_at_desk(capture.statement),
                             replacing=replaces)
         capture.consumed_at = now
         template = ledger.add_template(

@@ -346,6 +346,15 @@ class FaceMismatch(ConsentError):
     code = "face_mismatch"
 
 
+class ReenrolAtDesk(ConsentError):
+    """A subject enrolled before holds no template this face could be compared with (all
+    destroyed, or all of another model): only a capture the desk opened, where a person checks
+    who stands there, enrols them again. Otherwise one token could enrol another face as "the
+    first" once its own templates are gone (red team 6, finding 1)."""
+
+    code = "reenrol_at_desk"
+
+
 class TemplateLimit(ConsentError):
     """The subject has as many templates as allowed."""
 

@@ -304,7 +304,11 @@ def add_template(
     now: datetime,
 ) -> Template:
     """Store one protected vector encrypted under the subject's key, sealed as theirs under
-    ``consent`` (:func:`row_seals.seal_template`); its id is the index label."""
+    ``consent`` (:func:`row_seals.seal_template`); its id is the index label. The subject's
+    first template ever dates ``first_enrolled_at``, which nothing clears: losing every template
+    later does not make the next enrolment a first one (:mod:`consent.one_person`)."""
+    if subject.first_enrolled_at is None:
+        subject.first_enrolled_at = now
     template = Template(
         subject_id=subject.id,
         consent_id=consent.id,

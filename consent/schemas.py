@@ -322,6 +322,10 @@ class SubjectPublic(_Public):
     own_consent_requested_at: datetime | None = Field(
         default=None, description="When a minor who came of age was asked to consent in "
         "their own name.")
+    first_enrolled_at: datetime | None = Field(
+        default=None, description="When the subject's first template was stored (kept while "
+        "the subject exists): from then on, a photo with no template of theirs to compare it "
+        "with is enrolled only from a capture session the desk opened (reenrol_at_desk).")
 
 
 class AlternativeChosenResult(BaseModel):

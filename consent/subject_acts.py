@@ -12,7 +12,9 @@ Credentials allowed to sign:
 * a subject token acts with the credentials of the capacity its sign-in had (the subject's own,
   or the guardian's);
 * a capture session opened at the desk (portal key) may be approved by any credential of the
-  subject, self or guardian, but only through a subject token: the desk never signs.
+  subject, self or guardian, but only through a subject token: the desk never signs. Its
+  statement says who opened it (:data:`OPENED_BY`): a subject left with no template to compare
+  a face with enrols again only from one the desk opened (:mod:`consent.one_person`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from optinface.consent import (
     disclosures,
     erasure_journal,
     ledger,
+    one_person,
     passkeys,
     policies,
     rectification,
@@ -77,6 +80,11 @@ CAPTURE = "enrol"
 """The act, and the kind of its ceremony, by which a subject approves the photo a capture session
 enrols: the ceremony keeps the approval's evidence after it is used
 (:func:`consent.captures.open_capture`)."""
+OPENED_BY = "openedBy"
+"""The field of a capture statement that names who opened the session: the desk (its role,
+``portal``) or the subject's own token (``subject``). The person signs it with the rest, so no
+database writer, nor the subject, makes a session they opened themselves pass for the desk's
+(:func:`opened_at_desk`)."""
 DISCLOSE = "disclose"
 """The act by which the person authorises one disclosure (:mod:`consent.disclosures`)."""
 ERASE = "erase"
@@ -181,11 +189,18 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
     consent = ledger.get_consent(session, subject=subject, consent_id=act.consent_id)
     policies.require_enrol_consent(subject, consent, now=now, settings=settings, keys=keys)
     statement = {**_base(CAPTURE, subject, settings, now), "consentId": act.consent_id,
-                 "photoSha256": act.photo_sha256}
+                 "photoSha256": act.photo_sha256, OPENED_BY: str(actor.role)}
     if act.replaces is not None:  # the person signs which template goes (consent.rectification)
         rectification.require_replaceable(session, subject, consent, act.replaces)
         statement["replaces"] = act.replaces
     return statement
+
+
+def opened_at_desk(statement: dict[str, Any] | None) -> bool:
+    """Whether the desk opened the capture session of ``statement`` (:data:`OPENED_BY`): where
+    a person checks who stands there, what re-enrols a subject left with no template to compare
+    a face with (:mod:`consent.one_person`). A statement from before the field: not the desk."""
+    return (statement or {}).get(OPENED_BY) == str(Role.PORTAL)
 
 
 def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
@@ -263,9 +278,13 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
-        return begin(session, subject, act, actor=actor, settings=runtime.settings,
-                     keys=runtime.keys, now=now,
-                     say=say)
+        asked = begin(session, subject, act, actor=actor, settings=runtime.settings,
+                      keys=runtime.keys, now=now, say=say)
+        if isinstance(act, CaptureAct):  # refused before the person signs what cannot enrol
+            one_person.require_enrolment_route(
+                session, subject, model_id=runtime.pipeline.model_id,
+                opened_at_desk=opened_at_desk(asked.statement), replacing=act.replaces)
+        return asked
 
 
 def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consent: Consent, *,

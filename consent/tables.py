@@ -167,6 +167,10 @@ class Subject(Base):
     # the bracket, its date and the jurisdiction. Without it the row decides no capacity.
     age_seal: Mapped[str | None] = mapped_column(String(64))
     own_consent_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the subject's first template was stored: set once (ledger.add_template), never
+    # cleared while the subject exists. Once set, a subject with nothing to compare a face with
+    # enrols again only at the desk (consent.one_person).
+    first_enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 

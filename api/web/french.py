@@ -999,6 +999,12 @@ FRENCH: dict[str, str] = {
     'This photo is not of the same person as your other photos.': (
         "Cette photo n'est pas de la même personne que vos autres photos."
     ),
+    "A photo of you was enrolled before and none is left to compare a new one with: a new"
+    " photo of you is enrolled at the enrolment desk, where your identity is checked.": (
+        "Une photo de vous a déjà été enregistrée et il n'en reste aucune à laquelle comparer la"
+        " nouvelle : une nouvelle photo de vous est enregistrée au comptoir d'inscription, où"
+        " votre identité est vérifiée."
+    ),
     'This request expired or was already used. Please try again.': (
         'Cette demande a expiré ou a déjà servi. Veuillez réessayer.'
     ),

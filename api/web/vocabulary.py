@@ -210,6 +210,10 @@ ERRORS: dict[str, str] = {
     ),
     "capacity_not_held": "Your passkey does not hold parental authority.",
     "face_mismatch": "This photo is not of the same person as your other photos.",
+    "reenrol_at_desk": (
+        "A photo of you was enrolled before and none is left to compare a new one with: a new"
+        " photo of you is enrolled at the enrolment desk, where your identity is checked."
+    ),
     "template_limit": "You already have as many photos as allowed.",
     "template_not_replaceable": (
         "The photo this one was to replace is not yours under this consent any more."

@@ -33,6 +33,7 @@ from tests.support.api import (
     deployment,
     in_a_year,
     portal_session,
+    portal_signature,
     publish_purpose,
     set_up_world,
     signed_erasure,
@@ -423,6 +424,40 @@ def test_a_used_link_is_refused_with_advice_in_the_readers_language(
                       headers={"Accept-Language": language})
     assert cut.status_code == 422 and cut.json()["details"]["errors"]
     assert cut.json()["details"]["advice"] != cut.json()["message"]
+
+
+def test_a_photo_only_the_desk_may_enrol_is_refused_on_the_portal_in_the_readers_language(
+    client: TestClient, world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """A person whose only photo went with a withdrawn consent is told, before signing and
+    after an upload signed earlier, that a new photo is enrolled at the desk."""
+    person = world.people[world.subject]
+    person.enrol(world.consent_id, portrait_jpegs[0])
+    second = world.consent(world.subject)
+    csrf = portal_session(client, person)
+    # Signed in this order (a passkey's signature count only goes up): the withdrawal, then,
+    # while the photo is still there, the capture; posted in that order.
+    withdrawal = person.sign({"act": "withdraw", "consent_id": world.consent_id})
+    act = {"act": "enrol", "consent_id": second,
+           "photo_sha256": hashlib.sha256(portrait_jpegs[1]).hexdigest()}
+    signed = portal_signature(client, csrf, person, act)
+    withdrawn = world.client.post(
+        f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw", json=withdrawal,
+        headers=person.headers)
+    assert withdrawn.status_code == 200, withdrawn.text
+    french = {"Accept-Language": "fr-CA"}
+    told = "Une photo de vous a déjà été enregistrée et il n'en reste aucune"
+
+    asked = client.post("/portal/challenge", json=act, headers={"X-CSRF-Token": csrf, **french})
+    assert_refused(asked, 403, "reenrol_at_desk")
+    assert asked.json()["details"]["advice"].startswith(told), asked.text
+    page = client.post("/portal/enrol", headers=french, data={
+        "csrf": csrf, "consent_id": second, "signed": signed},
+        files={"image": ("me.jpg", portrait_jpegs[1], "image/jpeg")})
+    assert page.status_code == 403 and told in unescape(page.text), page.text
+    assert "reenrol_at_desk" in page.text
+    faces = client.get(f"/v1/subjects/{world.subject}/faces", headers=auth(world.keys.portal))
+    assert faces.json() == []
 
 
 def test_a_sharing_form_typed_wrong_is_refused_naming_the_field_in_the_readers_language(

@@ -197,6 +197,32 @@ def test_a_second_persons_face_is_refused_for_a_subject(
     assert_refused(refused.value.response, 403, "face_mismatch")
 
 
+def test_a_subject_whose_face_went_with_a_withdrawal_enrols_another_only_at_the_desk(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Red team 6, finding 1: the subject enrols their face, signs a second consent, withdraws
+    the first (their face goes with it), then opens a capture with their own token for
+    someone else's photo. Refused; the desk's capture enrols them again."""
+    person = world.people[world.subject]
+    person.enrol(world.consent_id, portrait_jpegs[3])  # the first: their own to do
+    second = world.consent(world.subject)
+    person.withdraw(world.consent_id)
+    url = f"/v1/subjects/{world.subject}"
+    act = {"act": "enrol", "consent_id": second,
+           "photo_sha256": hashlib.sha256(portrait_jpegs[2]).hexdigest()}
+    assert_refused(world.client.post(f"{url}/challenges", json=act, headers=person.headers),
+                   403, "reenrol_at_desk")
+    assert world.client.get(f"{url}/faces", headers=person.headers).json() == []
+    enrolled_on = world.client.get(url, headers=person.headers).json()["first_enrolled_at"]
+    assert enrolled_on is not None
+
+    again = person.enrol(second, portrait_jpegs[3], desk=world.keys.portal)
+    assert [f["id"] for f in world.client.get(f"{url}/faces", headers=person.headers).json()
+            ] == [again["id"]]
+    assert world.client.get(url, headers=person.headers).json()["first_enrolled_at"] == (
+        enrolled_on)
+
+
 def test_templates_per_subject_are_capped(
     tmp_path: Path, pipeline: FacePipeline, flipped_jpegs: list[bytes]
 ) -> None:

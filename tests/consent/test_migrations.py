@@ -310,3 +310,41 @@ def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_
     assert token.split(".")[0] in looked.were_unsealed["subject_tokens"]
     world.service.reseal_rows(reason="CHG-13: schema rolled back to 0035")
     assert world.service.authenticate(token).subject == person.pseudonym
+
+
+@both_backends
+def test_0037_dates_each_subject_enrolled_before_from_its_templates_or_the_log(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    """Below 0037 a subject has no ``first_enrolled_at``. Upgraded, one holding templates is
+    dated by the oldest, one whose templates were all destroyed by its oldest chained
+    ``enrol`` event (the earlier of the two wins), one never enrolled stays undated: the
+    subject the withdrawal left with nothing enrols again only at the desk, after the upgrade
+    too."""
+    kept = world.enrolled(portrait_jpegs[0])
+    dates: dict[str, datetime | None] = {kept: clock.now()}
+    clock.advance(hours=1)
+    back, first = world.subject()
+    second = world.consent(back).consent.id
+    world.enrol(back, first, portrait_jpegs[1])
+    dates[back] = clock.now()
+    world.withdraw(back, first)
+    clock.advance(hours=1)
+    world.enrol(back, second, portrait_jpegs[1])  # at the desk: a template dated later
+    gone, first = world.subject()
+    second = world.consent(gone).consent.id
+    clock.advance(hours=1)
+    world.enrol(gone, first, portrait_jpegs[2])
+    dates[gone] = clock.now()
+    world.withdraw(gone, first)
+    never = world.person().pseudonym
+    dates[never] = None
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0037-1", down=True)  # the revision before 0037, whichever it is
+    with engine.connect() as connection:
+        assert "first_enrolled_at" not in {
+            c["name"] for c in inspect(connection).get_columns("subjects")}
+    migrate(engine, "head")
+    assert {p: world.service.get_subject(actor=world.portal, subject=p).first_enrolled_at
+            for p in dates} == dates
+    refused("reenrol_at_desk", lambda: world.people[gone].enrol(second, portrait_jpegs[2]))
