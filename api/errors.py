@@ -38,7 +38,10 @@ guardian_consent_required    403     a minor needs the holder of parental author
 age_unsealed                 403     the subject's declared age or jurisdiction carries no valid
                                      seal (edited in the database): no one may consent for them
                                      (chained as a refusal, logged as an error)
-purpose_not_consented        403     the subject did not consent to this purpose
+purpose_not_consented        403     the subject did not consent to this purpose; also a verify's
+                                     probe link opened or signed for a subject who may not sign
+                                     it (never made, erased, no consent in force to its purpose:
+                                     one answer for all, the link's holder learns no more)
 probe_consent_required       403     the person in the probe did not agree to this search
                                      (details.problem: missing, used, expired, other_purpose,
                                      other_image, other_key, not_signed_by_the_person; a verify's:

@@ -3,7 +3,9 @@
 Each search keeps the rules: a probe consent, the gates, the daily quota. A pattern of searches
 can still be what the rules exist to stop. A researcher who holds probe links could sign them
 and search with faces that are not in the gallery, or walk the pseudonyms with verifies, or
-keep trying what the gates refuse. The compliance matrix asks for alerts on such patterns (CNIL
+keep trying what the gates refuse, or keep asking for verify links naming pseudonyms to open
+them and see who can still sign (:mod:`consent.probe_consent`: only the subject can sign one,
+so such links stay unsigned). The compliance matrix asks for alerts on such patterns (CNIL
 delib. 2021-122 on logging; AI Act art. 26(5), monitoring by the deployer).
 
 The alerts are read from the last :data:`WINDOW` of the chained log when asked for. Nothing new
@@ -34,16 +36,19 @@ MIN_SEARCHES = 20  # fewer searches than this say too little about a key's patte
 NO_CANDIDATE_SHARE = 0.8  # of a key's searches finding no one: fishing with absent faces
 REFUSALS = 10  # refused searches or probe consent requests by one key: probing the gates
 VERIFIED_SUBJECTS = 10  # distinct subjects one key verified against: walking the pseudonyms
+UNSIGNED_VERIFY_LINKS = 10  # verify links one key asked for that no subject signed: probing
 
-# Refused attempts that count: searches, and asks for a probe consent (a verify's names a
-# subject, so asking whether a pseudonym exists is a search of its own).
+# Refused attempts that count: searches, and asks for a probe consent.
 _PROBING = (*SEARCH_ACTIONS, str(AuditAction.PROBE_CONSENT_REQUESTED))
+_READ = (*SEARCH_ACTIONS, AuditAction.REFUSED, AuditAction.PROBE_CONSENT_REQUESTED,
+         AuditAction.PROBE_CONSENT_CREATED)
 
 
 class AlertKind(StrEnum):
     NO_CANDIDATE_SWEEP = "no_candidate_sweep"
     REPEATED_REFUSALS = "repeated_refusals"
     MANY_SUBJECTS_VERIFIED = "many_subjects_verified"
+    UNSIGNED_VERIFY_LINKS = "unsigned_verify_links"
 
 
 @dataclass
@@ -54,8 +59,10 @@ class _KeyActivity:
     no_candidate: int = 0
     refused: int = 0
     verified: set[str] = field(default_factory=set)
+    verify_links: set[str] = field(default_factory=set)  # the requests' ids
 
-    def alerts(self, key_id: str, since: datetime) -> list[AnomalyAlert]:
+    def alerts(self, key_id: str, since: datetime, *, signed: set[str]) -> list[AnomalyAlert]:
+        """``signed``: the requests whose link someone signed, any key's."""
         found = []
         sweeping = self.no_candidate >= NO_CANDIDATE_SHARE * self.searches
         if self.searches >= MIN_SEARCHES and sweeping:
@@ -68,6 +75,10 @@ class _KeyActivity:
         if len(self.verified) >= VERIFIED_SUBJECTS:
             found.append(AnomalyAlert(key_id=key_id, kind=AlertKind.MANY_SUBJECTS_VERIFIED,
                                       count=len(self.verified), of=self.searches, since=since))
+        unsigned = len(self.verify_links - signed)
+        if unsigned >= UNSIGNED_VERIFY_LINKS:
+            found.append(AnomalyAlert(key_id=key_id, kind=AlertKind.UNSIGNED_VERIFY_LINKS,
+                                      count=unsigned, of=len(self.verify_links), since=since))
         return found
 
 
@@ -77,11 +88,20 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
     rows = session.execute(
         select(AuditEvent.actor_key_id, AuditEvent.action, AuditEvent.outcome,
                AuditEvent.subjects, AuditEvent.details)
-        .where(AuditEvent.at >= log_time(since), AuditEvent.actor_key_id.is_not(None),
-               AuditEvent.action.in_([*SEARCH_ACTIONS, AuditAction.REFUSED])))
+        .where(AuditEvent.at >= log_time(since), AuditEvent.action.in_(_READ)))
     activity: dict[str, _KeyActivity] = defaultdict(_KeyActivity)
+    signed: set[str] = set()  # signed by the person, who holds no key: matched by request
     for key_id, action, outcome, subjects, details in rows:
         details = details or {}
+        if action == AuditAction.PROBE_CONSENT_CREATED:
+            signed.add(str(details.get("request_id")))
+            continue
+        if key_id is None:
+            continue
+        if action == AuditAction.PROBE_CONSENT_REQUESTED:
+            if details.get("for_a_verify"):
+                activity[key_id].verify_links.add(str(details.get("request_id")))
+            continue
         if action == AuditAction.REFUSED:
             if details.get("attempted") in _PROBING and outcome != UNEXPECTED_FAILURE:
                 activity[key_id].refused += 1
@@ -92,4 +112,4 @@ def alerts(session: Session, *, now: datetime) -> list[AnomalyAlert]:
         if action == Operation.VERIFY:
             key.verified.update(subjects)  # the claimed subject, whatever the outcome
     return [alert for key_id in sorted(activity)
-            for alert in activity[key_id].alerts(key_id, since)]
+            for alert in activity[key_id].alerts(key_id, since, signed=signed)]

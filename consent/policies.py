@@ -246,6 +246,14 @@ def _usable_for(purpose_id: str | BindParameter[str],
     )
 
 
+def consents_to(session: Session, subject: Subject, purpose: Purpose, *, now: datetime) -> bool:
+    """Whether a consent of ``subject`` to ``purpose`` is in force now: what a verify against
+    them needs, and what signing a verify's probe consent needs."""
+    return session.scalar(
+        _active_consents_for(purpose.id, now).where(Consent.subject_id == subject.id).limit(1)
+    ) is not None
+
+
 def require_verify_consent(
     session: Session, subject: Subject, purpose: Purpose, *, now: datetime
 ) -> None:
@@ -254,10 +262,7 @@ def require_verify_consent(
     Refused with :class:`PurposeNotConsented` rather than searched against no templates, so
     the caller learns that consent is missing instead of reading a non-match.
     """
-    covered = session.scalar(
-        _active_consents_for(purpose.id, now).where(Consent.subject_id == subject.id).limit(1)
-    )
-    if covered is None:
+    if not consents_to(session, subject, purpose, now=now):
         raise PurposeNotConsented(
             f"subject {subject.pseudonym} has no active consent to purpose {purpose.id}",
             details={"subject": subject.pseudonym, "purpose_id": purpose.id},

@@ -19,6 +19,16 @@ included, cannot sign in the subject's name; a verify refuses any other probe co
 a subject (``for_a_verify``): agreeing to be compared with one's own record is not agreeing to
 a search among everyone.
 
+Asking for a verify's link tells the researcher nothing of the subject it names: the answer,
+its link and the work behind it are the same whether the pseudonym is active, erased, never
+existed or never consented to the purpose, and the request's event names no one (it would
+otherwise land in the person's log and export for a purpose they never chose; they see the
+probe consent they sign). Whether the subject may sign (active, a consent in force to the
+purpose) is asked when they sign, at the challenge and again with their signature, and refused
+with one code for every case (:func:`signing_subject`). The link keeps no pseudonym and no
+foreign key to the subject (:func:`naming`): it outlives an erasure, so a link whose subject
+was erased since it was made is refused as one for a pseudonym erased before, or never made.
+
 The row is only the ledger's copy of what was signed: it is used only when its receipt, signed
 by the service's key, names the same purpose, image, researcher key and subject, and ends no
 later (``receipt_mismatch`` otherwise: a row inserted or retargeted without the key store,
@@ -40,7 +50,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import authority, ledger, operator_texts, passkeys, policies
@@ -48,7 +58,12 @@ from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
-from optinface.consent.errors import RECEIPT_MISMATCH, ChallengeInvalid, ProbeConsentRequired
+from optinface.consent.errors import (
+    RECEIPT_MISMATCH,
+    ChallengeInvalid,
+    ProbeConsentRequired,
+    PurposeNotConsented,
+)
 from optinface.consent.keys import KeyRing
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
@@ -77,6 +92,7 @@ from optinface.consent.tables import (
     ProbeConsent,
     Purpose,
     Subject,
+    SubjectStatus,
 )
 from optinface.consent.wording import Say
 
@@ -94,14 +110,51 @@ def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, ke
     """
     purpose = ledger.get_purpose(session, body.purpose_id)
     notice = ledger.get_notice(session, body.notice_id)
-    subject = None if body.subject is None else ledger.get_subject(session, body.subject,
-                                                                     keys=keys)
+    named = {} if body.subject is None else naming(session, body.subject, keys=keys)
     return passkeys.new_link(
-        session, kind=PROBE if subject is None else SUBJECT_PROBE, subject=subject,
+        session, kind=PROBE if body.subject is None else SUBJECT_PROBE, subject=None,
         capacity=PROBE,
         details={"purpose_id": purpose.id, "notice_id": notice.id,
-                 "probe_sha256": body.probe_sha256, "researcher_key_id": key_id},
+                 "probe_sha256": body.probe_sha256, "researcher_key_id": key_id, **named},
         created_by=key_id, keys=keys, now=now, minutes=settings.enrolment_link_minutes)
+
+
+def naming(session: Session, pseudonym: str, *, keys: KeyRing) -> dict[str, Any]:
+    """How a verify's link names its subject, whatever the pseudonym is: the id of the row that
+    holds it, if one does (active or not: whether they may sign is asked when they sign), and
+    its keyed hash, which only that pseudonym has (:func:`consent.ledger.tombstone_hash`).
+
+    One indexed read, whatever it finds, and never the pseudonym itself, nor a foreign key:
+    a link naming an erased or unknown pseudonym writes nothing of it back into the ledger, and
+    an erasure deletes none (a link gone would tell its holder that its subject was erased).
+    The hash also stops a row id reused by a later subject, or a link moved to another subject
+    in the database, from naming anyone (:func:`signing_subject`)."""
+    row = session.scalar(select(Subject.id).where(Subject.pseudonym == pseudonym))
+    return {"subject_row": row, "subject_ref": ledger.tombstone_hash(keys, pseudonym)}
+
+
+def signing_subject(session: Session, link: OneTimeLink, *, keys: KeyRing,
+                    now: datetime) -> Subject:
+    """The subject a verify's link names, if they may sign it now: the row it found, still that
+    pseudonym's (:func:`naming`) and active, with a consent in force to the link's purpose.
+
+    Otherwise one refusal, ``purpose_not_consented``, with the same message and details for
+    every case: a pseudonym never made, erased (before the link or since), excluded while its
+    erasure runs, or one that never consented to the purpose or no longer does. The link
+    passes through the researcher's hands, and its refusal must not tell them which.
+    """
+    details = link.details
+    row = details.get("subject_row")
+    subject = session.get(Subject, row) if isinstance(row, int) else None
+    purpose = ledger.get_purpose(session, details["purpose_id"])
+    if (subject is not None and subject.status == SubjectStatus.ACTIVE
+            and secrets.compare_digest(ledger.tombstone_hash(keys, subject.pseudonym),
+                                       str(details.get("subject_ref")))
+            and policies.consents_to(session, subject, purpose, now=now)):
+        return subject
+    raise PurposeNotConsented(
+        "the subject this link names cannot sign it: no subject of that pseudonym holds a"
+        " consent in force to its purpose", details={"purpose_id": purpose.id})
 
 
 def statement(session: Session, link: OneTimeLink, signer: PasskeyCredential | Subject, *,
@@ -209,10 +262,13 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
     with runtime.db.transaction() as session:
         link, secret = request_link(session, body, key_id=actor.key_id, keys=runtime.keys,
                                     settings=runtime.settings, now=now)
-        runtime.audit(session, Entry(  # a verify's names its subject: in their access export
+        # Naming no one, even for a verify: the subject's log shows what they sign, not who
+        # asked about them (a researcher could otherwise write into anyone's export).
+        runtime.audit(session, Entry(
             action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
-            subjects=[] if body.subject is None else [body.subject],
-            probe_sha256=body.probe_sha256, details={"request_id": link.id}))
+            probe_sha256=body.probe_sha256,
+            details={"request_id": link.id,
+                     **({} if body.subject is None else {"for_a_verify": True})}))
         # The page asks the subject of a verify for their own passkey, anyone else for a new one.
         page = "probe" if body.subject is None else "probe?signer=subject"
         url = passkeys.link_url(runtime.settings, page, secret)
@@ -259,7 +315,8 @@ def challenge(runtime: Runtime, credential: PasskeyCredential,
 
 def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     """A verify's link, opened by its subject: the statement for them to sign with a passkey
-    they registered (the link is used up by the signature: one link, one probe consent).
+    they registered (the link is used up by the signature: one link, one probe consent), if
+    they may sign it (:func:`signing_subject`, else its one refusal).
 
     The options name no passkey: the link passes through the researcher's hands, and the
     subject's credential ids are what a sign-in presents (an erased one is told its erasure
@@ -270,9 +327,7 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=SUBJECT_PROBE, keys=runtime.keys,
                                   now=now)
-        subject = session.get(Subject, link.subject_id)
-        assert subject is not None  # its links go with it (cascade)
-        ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erasing: refused
+        subject = signing_subject(session, link, keys=runtime.keys, now=now)
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
             session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
@@ -306,6 +361,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             action=AuditAction.PROBE_CONSENT_CREATED, actor=None, purpose=probe.purpose_id,
             probe_sha256=probe.probe_sha256, subjects=[] if subject is None else [subject],
             details={"probe_consent_id": probe.id, "researcher_key_id": probe.researcher_key_id,
+                     "request_id": ceremony.link_id,  # the enumeration alerts match it
                      "credential_hash": passkeys.audit_reference(
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
@@ -315,12 +371,14 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
 
 def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
                       settings: ConsentSettings, keys: KeyRing, now: datetime) -> None:
-    """The subject's signature uses up their link, once; and like a consent it must come from
+    """The subject's signature uses up their link, once, if they may still sign it (asked
+    again: a consent may have ended since the challenge); and like a consent it must come from
     a capacity that may consent for them (a minor below the age of consent: their guardian)."""
     link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
     link.used_at = now
-    subject = session.get(Subject, ceremony.subject_id)
-    assert subject is not None  # signers_of found it
+    subject = signing_subject(session, link, keys=keys, now=now)
+    if subject.id != ceremony.subject_id:  # the challenge's row moved to another subject
+        raise ChallengeInvalid("this challenge is not for the subject its link names")
     policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity), settings,
                               today=now.date(), keys=keys)
 

@@ -939,11 +939,12 @@ class AnomalyAlert(BaseModel):
     :mod:`consent.anomalies`): for a reviewer to look into, not a verdict."""
 
     key_id: str
-    kind: str = Field(description="no_candidate_sweep, repeated_refusals or"
-                      " many_subjects_verified.")
-    count: int = Field(description="Searches that found no one, refused searches, or"
-                       " distinct subjects verified against.")
-    of: int = Field(description="Out of how many searches by the key in the window.")
+    kind: str = Field(description="no_candidate_sweep, repeated_refusals,"
+                      " many_subjects_verified or unsigned_verify_links.")
+    count: int = Field(description="Searches that found no one, refused searches, distinct"
+                       " subjects verified against, or verify links no subject signed.")
+    of: int = Field(description="Out of how many searches by the key in the window (for"
+                    " unsigned_verify_links: verify links it asked for).")
     since: datetime
 
 

@@ -976,15 +976,16 @@ class OptinFace:
                               body: ProbeConsentRequest) -> ProbeConsentLink:
         """A one-time link for the person in the probe: one image, one purpose, this key.
 
-        A refusal is chained into the log like a search's (a verify's link names a subject, so
-        asking is a way to learn whether a pseudonym exists): the enumeration alerts count it.
+        A verify's link names a subject, but its answer is the same whatever that pseudonym is
+        (see :mod:`consent.probe_consent`); a refusal (an unknown purpose or notice) is chained
+        like a search's, naming no one, and the enumeration alerts count it, and the verify
+        links that no subject signed (:mod:`consent.anomalies`).
         """
         authorize(actor, Permission.CREATE_PROBE_CONSENT)
         return audited(self.runtime,
                        lambda: probe_consent.request(self.runtime, actor=actor, body=body),
                        actor=actor, action=AuditAction.PROBE_CONSENT_REQUESTED,
-                       purpose=body.purpose_id, probe_sha256=body.probe_sha256,
-                       subjects=[] if body.subject is None else [body.subject])
+                       purpose=body.purpose_id, probe_sha256=body.probe_sha256)
 
     def probe_link_request(self, body: LinkSecret, say: Say = english) -> ProbeLinkRequest:
         """What a probe link asks, for its page to show before the person agrees or declines
@@ -999,7 +1000,8 @@ class OptinFace:
 
     def probe_subject_challenge(self, body: LinkSecret) -> PasskeyChallenge:
         """A verify's link, opened by the subject compared with: the statement to sign with a
-        passkey they registered (the link is the key; see :mod:`consent.probe_consent`)."""
+        passkey they registered (the link is the key; see :mod:`consent.probe_consent`), or
+        ``purpose_not_consented`` for every subject who may not sign it, whatever the reason."""
         return probe_consent.subject_challenge(self.runtime, body)
 
     def register_probe_passkey(self, body: PasskeyResponse) -> PasskeyChallenge:

@@ -369,6 +369,11 @@ FRENCH: dict[str, str] = {
     "verified against {count} different subjects: walking the pseudonyms?": (
         "vérification contre {count} personnes différentes : un parcours des pseudonymes ?"
     ),
+    "{count} of {of} verify links asked for were never signed: asking which pseudonyms can"
+    " still sign?": (
+        "{count} liens de vérification demandés sur {of} n'ont jamais été signés : une recherche"
+        " des pseudonymes qui peuvent encore signer ?"
+    ),
     "Tick the box to confirm: this cannot be undone.": (
         "Cochez la case pour confirmer : c'est irréversible."
     ),
@@ -830,6 +835,11 @@ FRENCH: dict[str, str] = {
     "No active consent covers this.": "Aucun consentement actif ne couvre ceci.",
     "This consent has expired.": "Ce consentement a expiré.",
     "This consent was already withdrawn.": "Ce consentement a déjà été retiré.",
+    "No consent in force covers this purpose: this record cannot be compared with a photo"
+    " for it.": (
+        "Aucun consentement en vigueur ne couvre cette fin : ce dossier ne peut pas être comparé"
+        " à une photo pour elle."
+    ),
     "We could not find what you asked for.": "Nous n'avons pas trouvé ce que vous demandez.",
     "This record was erased. Nothing about it can be used again.": (
         "Ce dossier a été effacé. Rien de ce qui le concerne ne peut plus servir."

@@ -133,6 +133,8 @@ ALERTS: dict[str, str] = {  # consent.anomalies.AlertKind
     "repeated_refusals": "{count} of {of} searches refused: probing the gates?",
     "many_subjects_verified": "verified against {count} different subjects: walking the"
                               " pseudonyms?",
+    "unsigned_verify_links": "{count} of {of} verify links asked for were never signed: asking"
+                             " which pseudonyms can still sign?",
 }
 
 ORDER_KINDS: dict[str, str] = {  # consent.declaration.OrderKind, also quoted in warnings
@@ -192,6 +194,10 @@ ERRORS: dict[str, str] = {
     "consent_required": "No active consent covers this.",
     "consent_expired": "This consent has expired.",
     "consent_withdrawn": "This consent was already withdrawn.",
+    "purpose_not_consented": (
+        "No consent in force covers this purpose: this record cannot be compared with a photo"
+        " for it."
+    ),
     "not_found": "We could not find what you asked for.",
     "subject_erased": "This record was erased. Nothing about it can be used again.",
     "rate_limited": "Too many requests. Please wait a minute and try again.",

@@ -331,6 +331,47 @@ def test_a_probe_consent_comes_from_the_person_in_the_probe_and_binds_image_and_
                    "probe_consent_required")
 
 
+def test_a_verify_link_is_asked_for_alike_whatever_its_subject_and_only_they_may_sign(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Red team 6, #2: the researcher's request names a subject and learns nothing of them (no
+    face, no signature, no quota is needed to ask); whoever opens the link of a subject who may
+    not sign it reads one refusal, whether the pseudonym was never made, is erased or never
+    consented to the purpose."""
+    image = portrait_jpegs[0]
+    world.enrol(world.subject, world.consent_id, image)
+    never_consented, _ = world.new_subject()
+    erased, _ = world.new_subject()
+    world.consent(erased)
+    assert world.client.delete(f"/v1/subjects/{erased}",
+                               headers=auth(world.keys.admin)).status_code == 200
+    unknown = "subj_" + "0" * 24
+
+    def ask(subject: str) -> httpx.Response:
+        return world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher),
+                                 json={"purpose_id": world.purpose_id,
+                                       "notice_id": world.notice_id, "subject": subject,
+                                       "probe_sha256": hashlib.sha256(image).hexdigest()})
+
+    asked = {subject: ask(subject) for subject in (world.subject, never_consented, erased,
+                                                   unknown)}
+    assert {answer.status_code for answer in asked.values()} == {201}
+    assert len({(tuple(sorted(answer.json())), answer.json()["link_url"].split("#")[0])
+                for answer in asked.values()}) == 1
+    refusals = [world.client.post("/v1/probe-links/subject-challenge",
+                                  json={"link": asked[subject].json()["secret"]})
+                for subject in (never_consented, erased, unknown)]
+    assert_refused(refusals[0], 403, "purpose_not_consented")
+    assert [r.json() for r in refusals] == [refusals[0].json()] * 3
+    signed = world.people[world.subject].sign_probe(asked[world.subject].json()["secret"])
+    verified = world.client.post(
+        "/v1/verify", data={"subject": world.subject, "purpose_id": world.purpose_id,
+                            "probe_consent_id": signed["id"]},
+        files={"image": ("p.jpg", image, "image/jpeg")}, headers=auth(world.keys.researcher))
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["candidates"][0]["subject"] == world.subject
+
+
 def test_consent_and_probe_receipts_verify_offline_with_the_persons_passkey(
     world: World, service: OptinFace, portrait_jpegs: list[bytes], tmp_path: Path
 ) -> None:

@@ -46,18 +46,26 @@ def test_repeated_refusals_and_verifies_against_many_subjects_are_flagged(
     ]
 
 
-def test_asking_whether_pseudonyms_exist_counts_as_probing(
+def test_verify_links_no_subject_signed_are_flagged(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
-    """A verify's probe consent request names a subject: an unknown one is refused, logged,
-    and counted like a refused search."""
+    """A verify's link names a subject, and asking is answered alike whatever that pseudonym
+    is; only the subject can sign it, so links asked to see who can still sign stay unsigned.
+    One the subject signed does not count."""
     prober = world.service.authenticate(world.service.create_api_key(
         actor=world.admin, role=Role.RESEARCHER, name="prober").secret)
-    for unknown in [f"subj_{n:020x}" for n in range(anomalies.REFUSALS)]:
-        refused("not_found", lambda: world.probe_link(
-            image=portrait_jpegs[0], researcher=prober, subject=unknown))  # noqa: B023
-    assert _kinds(world) == [(prober.key_id, AlertKind.REPEATED_REFUSALS, anomalies.REFUSALS,
-                              anomalies.REFUSALS)]
+    image = portrait_jpegs[0]
+    subject = world.subject()[0]
+    world.signer(subject).sign_probe(world.probe_link(image=image, researcher=prober,
+                                                      subject=subject))
+    unknown = [f"subj_{n:024x}" for n in range(anomalies.UNSIGNED_VERIFY_LINKS)]
+    for pseudonym in unknown[:-1]:
+        world.probe_link(image=image, researcher=prober, subject=pseudonym)
+    assert _kinds(world) == []  # 9 of 10 unsigned
+    world.probe_link(image=image, researcher=prober, subject=unknown[-1])
+    assert _kinds(world) == [(prober.key_id, AlertKind.UNSIGNED_VERIFY_LINKS,
+                              anomalies.UNSIGNED_VERIFY_LINKS,
+                              anomalies.UNSIGNED_VERIFY_LINKS + 1)]
 
 
 def test_searches_the_server_failed_are_not_probing(

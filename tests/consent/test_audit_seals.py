@@ -52,9 +52,13 @@ def test_after_an_erasure_the_log_names_the_subject_by_a_salted_hash_only(
     receipt = world.service.erase(actor=world.people[mine].actor, subject=mine,
                                   reason=ErasureReason.REQUEST)
 
-    # Acts naming them afterwards: a reviewer's filter, a refused request, the letter answered.
+    # Acts naming them afterwards: a reviewer's filter, a refused verify, a verify link asked
+    # for (answered as for anyone, naming no one), the letter answered.
     world.service.audit_events(actor=world.reviewer, filters=AuditFilter(subject=mine))
-    refused("subject_erased", lambda: world.probe_link(image=flipped_jpegs[0], subject=mine))
+    refused("probe_consent_required", lambda: world.service.verify(
+        actor=world.researcher, subject=mine, purpose_id=world.purpose,
+        probe_consent_id="prb_none", image=flipped_jpegs[0]))
+    world.probe_link(image=flipped_jpegs[0], subject=mine)
     [letter] = world.service.rights_requests(actor=world.reviewer)
     world.service.answer_right(actor=world.reviewer, request_id=letter.id,
                                body=RightsRequestAnswer(answer="erased"))
