@@ -87,7 +87,8 @@ assessment_outdated          409     outside demo mode, the privacy impact asses
                                      OPTINFACE_PIA_MATERIAL_SHA256
 suspended_by_regulator       409     a regulator's order suspends enrolment and matching
 regulator_orders_altered     409     the regulator's orders in the database are not those the
-                                     audit log chained: apply each again under its reference
+                                     audit log chained or the witness journal recorded: apply
+                                     each again under its reference
 eu_representative_required   409     an EU data subject, while the controller has no EU
                                      establishment and names no EU representative (GDPR art. 27):
                                      set OPTINFACE_EU_REPRESENTATIVE (or OPTINFACE_EU_ESTABLISHMENT)

@@ -22,7 +22,10 @@ read-only connection. What is checked, and what each failure means:
   verify`` where the key store is), every event's keyed seal past the adoption point
   (:mod:`consent.log_seals`): an event appended with the database alone, however well chained,
   carries none (``keyed_seal_missing``) or one the key did not make (``keyed_seal_invalid``),
-  each named by its sequence number.
+  each named by its sequence number; and, on a log that passes every check above, the
+  regulator's orders in the database set against the ones its order and lift events leave in
+  force (``regulator_orders_altered``, :mod:`consent.order_anchor`): an order's row deleted or
+  changed (by SQL, or by a trigger as it was inserted), named at the event the rows contradict.
 
 An export of the log (``GET /v1/audit/export?format=json``) is checked the same way from its
 events alone (:func:`verify_export`, ``optinface audit verify-export``), by the same checks of
@@ -50,16 +53,17 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import audit_seals, log_retention, prune_records
+from optinface.consent import audit_seals, log_retention, order_anchor, prune_records
 from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_bytes
 from optinface.consent.crypto import canonical_json
+from optinface.consent.errors import RegulatorOrdersAltered
 from optinface.consent.identifiers import is_sha256
 from optinface.consent.log_seals import SealWalk, Unsealed
 from optinface.consent.log_tail import Divergence, divergence
 from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
 from optinface.consent.schemas import AuditEventPublic, ExportedEvent
-from optinface.consent.tables import AuditCheckpoint, AuditEvent
+from optinface.consent.tables import AuditCheckpoint, AuditEvent, RegulatorOrder
 from optinface.engine.documents import json_from
 
 
@@ -265,7 +269,8 @@ def verify_log(
     seal_key: bytes | None = None,
 ) -> LogReport:
     """Check the chain, the checkpoint rows and ``known`` checkpoints against ``verifier``, and
-    with ``seal_key`` (the key store's HMAC key) each event's keyed seal."""
+    with ``seal_key`` (the key store's HMAC key) each event's keyed seal, then, if all of that
+    holds, the regulator's orders' rows against the log (:func:`_orders_problem`)."""
     walk = _Walk(whole=True)
     seals = None if seal_key is None else SealWalk(seal_key)
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
@@ -298,9 +303,26 @@ def verify_log(
     problems.extend(found for outside in known if (found := _outside_problem(
         outside, verifier=verifier, walk=walk, tree=tree, holder="the log", rows=in_rows))
         is not None)
+    if seal_key is not None and not problems and (
+            found := _orders_problem(session, seal_key, newest=tree.size)) is not None:
+        problems.append(found)
     return LogReport(events=tree.size, checkpoints=len(rows) - legacy, legacy_checkpoints=legacy,
                      known=len(known), root=tree.root(), problem=_first(problems),
                      seals_checked=seals is not None, unsealed=unsealed)
+
+
+def _orders_problem(session: Session, seal_key: bytes, *, newest: int) -> Problem | None:
+    """The regulator's orders in the database where they are not what the log, verified, leaves
+    in force (:mod:`consent.order_anchor`): what the gate refuses matching by
+    (``regulator_orders_altered``), said where the log is read. Named at the earliest event the
+    rows contradict (the newest event for a row the log never chained)."""
+    found = order_anchor.disagreements(session, seal_key, session.scalars(select(RegulatorOrder)))
+    if not found:
+        return None
+    return Problem(min(newest if each.seq is None else each.seq for each in found),
+                   "the regulator's orders in the database are not those the log leaves in"
+                   " force: " + "; ".join(each.what for each in found),
+                   reason=RegulatorOrdersAltered.code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,20 +17,23 @@ match:
 
 Every match checks the first two twice (before the face is processed, and in the transaction
 that commits its audit event): :class:`RegisterReads` keeps the register's rows between
-requests while a digest of them, read in the checking transaction, is unchanged
-(:mod:`consent.table_fingerprint`), so a check loads and checks no row when nothing changed,
-whoever writes the database. The orders in force are also set against the chained log's
-(:mod:`consent.order_anchor`): an order deleted or edited in the database refuses matching.
+requests while a digest of them and of the log's order events, read in the checking
+transaction, is unchanged (:mod:`consent.table_fingerprint`), so a check loads and checks no row
+when nothing changed, whoever writes the database. The orders in force are also set against the
+chained log's (:mod:`consent.order_anchor`) and, at every check, the witness journal's
+(:mod:`consent.journal_ends`): an order deleted or edited in the database, or whose row never
+committed, refuses matching.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +50,7 @@ from optinface.consent import (
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import Erasures, erase_each
+from optinface.consent.erasure_journal import OrderLifted, OrderPlaced
 from optinface.consent.errors import (
     AssessmentOutdated,
     DeclarationPeriodRunning,
@@ -67,6 +71,7 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, OperatingPoint
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import (
+    AuditEvent,
     OperatorText,
     Purpose,
     RegisterDeclaration,
@@ -76,6 +81,9 @@ from optinface.consent.tables import (
 from optinface.engine.errors import EngineError
 from optinface.engine.manifest import ModelSpec
 from optinface.engine.thresholds import Threshold
+
+if TYPE_CHECKING:
+    from optinface.consent.journal_ends import JournalEnds
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +112,13 @@ def security_measures(settings: ConsentSettings) -> list[str]:
 class OrderKind(StrEnum):
     SUSPEND = "suspend"  # enrolment and matching stop
     DESTROY = "destroy"  # the same, and every template is destroyed
+
+
+def journaled_kind(entry: OrderPlaced | OrderLifted) -> OrderKind | None:
+    """The kind of order the journal's line leaves in force under its reference; None: none."""
+    if isinstance(entry, OrderLifted):
+        return None
+    return OrderKind.DESTROY if entry.destroy else OrderKind.SUSPEND
 
 
 def _purpose_material(purpose: Purpose) -> dict[str, Any]:
@@ -196,16 +211,23 @@ REGISTER_TABLES = (Purpose.__table__, RegisterDeclaration.__table__, RegulatorOr
                    OperatorText.__table__)
 """The tables the gate reads; any change to a row of one of them is a new version of the
 register."""
-_REGISTER_FINGERPRINT = table_fingerprint.statement(REGISTER_TABLES)
+ORDER_EVENTS = table_fingerprint.rows_where(AuditEvent.__table__, "action",
+                                            order_anchor.ACTIONS_READ, name="order_events")
+"""The log's events the gate sets the orders against (:mod:`consent.order_anchor`), found by
+the action's index: any change to one of them (an order or a lift chained, one deleted or
+edited) is a new version too, even where the register's rows are back as they were before it
+(an order's row deleted, by SQL or by a trigger as it is inserted)."""
+_REGISTER_FINGERPRINT = table_fingerprint.statement((*REGISTER_TABLES, ORDER_EVENTS))
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterRows:
     """What the gate reads from the ledger: the purposes' material, the operator's
     translations, the latest declaration (and whether its seal holds: :mod:`consent.row_seals`),
-    the order in force, and the references of the orders whose rows are not what the chained
-    log says (:mod:`consent.order_anchor`). Kept between requests by :class:`RegisterReads`
-    (read-only use)."""
+    the order in force, the reference and kind of each order whose row is in force, and the
+    references of the orders whose rows are not what the chained log says
+    (:mod:`consent.order_anchor`) or the journal (:meth:`RegisterReads.rows`). Kept between
+    requests by :class:`RegisterReads` (read-only use)."""
 
     purposes: list[dict[str, Any]]
     translations: dict[str, dict[str, str]]
@@ -213,6 +235,15 @@ class RegisterRows:
     order: RegulatorOrder | None
     sealed: bool
     orders_altered: list[str]
+    in_force: frozenset[tuple[str, str]]
+
+    def unlike_journal(self, journal: Mapping[str, OrderPlaced | OrderLifted]) -> list[str]:
+        """The references the journal leaves in force (its last line an order placed) that
+        no row in force holds as that kind: deleted, or never committed, or changed. An order
+        the journal lifted whose row is still in force is not one: that row refuses anyway."""
+        return sorted(reference for reference, entry in journal.items()
+                      if (kind := journaled_kind(entry)) is not None
+                      and (reference, str(kind)) not in self.in_force)
 
     @classmethod
     def read(cls, session: Session, keys: KeyRing) -> RegisterRows:
@@ -234,36 +265,65 @@ class RegisterRows:
                    # The newest unlifted one (they are listed oldest first).
                    order=next((o for o in reversed(every_order) if o.lifted_at is None), None),
                    sealed=declaration is None or row_seals.declaration_sealed(keys, declaration),
-                   orders_altered=altered)
+                   orders_altered=altered,
+                   in_force=frozenset((o.reference, o.kind) for o in every_order
+                                      if o.lifted_at is None))
 
 
 class RegisterReads:
     """The register's rows, loaded and checked once per version of the register instead of
     twice a match.
 
-    A version is the digest of the rows of :data:`REGISTER_TABLES`, read by one statement in
-    the checking transaction (:mod:`consent.table_fingerprint`): any change to a row, whoever
-    makes it (this process, another worker, a ``sqlite3`` shell on the file, with or without
-    triggers), is a new version, read and checked again, so the copy is valid on PostgreSQL
-    with several workers too. The settings, models and operating point, the other half of the
-    material, are not kept: they are hashed again on every check (microseconds), so an
-    operator's changed setting or a new calibration is seen at once too.
+    A version is the digest of the rows of :data:`REGISTER_TABLES` and of the log's
+    :data:`ORDER_EVENTS`, read by one statement in the checking transaction
+    (:mod:`consent.table_fingerprint`): any change to a row, whoever makes it (this process,
+    another worker, a ``sqlite3`` shell on the file, with or without triggers), is a new
+    version, read and checked again, so the copy is valid on PostgreSQL with several workers
+    too. The events are part of it because the rows alone can come back to a version kept
+    before an order: its row deleted, or removed by a trigger in the very transaction that
+    inserted it, while its event stays chained (red team 5, F1). The settings, models and
+    operating point, the other half of the material, are not kept: they are hashed again on
+    every check (microseconds), so an operator's changed setting or a new calibration is seen
+    at once too.
+
+    Every check also sets the rows in force against the witness journal's orders (``journal``,
+    followed as it grows, a ``stat`` when it did not): an order journaled before it commits
+    whose row and event are both gone (a rewritten log, a copy restored from before it under a
+    running worker), or never committed, is still in force, as the next start would place it
+    again (:mod:`consent.order_replay`).
     """
 
-    def __init__(self, keys: KeyRing) -> None:
+    def __init__(self, keys: KeyRing, journal: JournalEnds) -> None:
         self._keys = keys
+        self._journal = journal
         # Replaced whole, never mutated: a reader on another thread sees the old pair or the new.
         self._kept: tuple[str, RegisterRows] | None = None
+        self._said: tuple[str, ...] = ()  # the journal's orders last logged as missing
 
     def rows(self, session: Session) -> RegisterRows:
-        """The rows as of this transaction (loaded again if they changed since)."""
+        """The rows as of this transaction (loaded again if they changed since), their
+        ``orders_altered`` naming the journal's orders in force that no row holds too."""
         version = table_fingerprint.fingerprint(session, _REGISTER_FINGERPRINT)
         kept = self._kept
         if kept is not None and kept[0] == version:
-            return kept[1]
-        rows = RegisterRows.read(session, self._keys)
-        self._kept = (version, rows)
-        return rows
+            rows = kept[1]
+        else:
+            rows = RegisterRows.read(session, self._keys)
+            self._kept = (version, rows)
+        missing = [reference for reference in rows.unlike_journal(self._journal.orders())
+                   if reference not in rows.orders_altered]
+        self._say(missing)
+        return replace(rows, orders_altered=[*missing, *rows.orders_altered]) if missing else rows
+
+    def _say(self, missing: list[str]) -> None:
+        """An error line when the journal's orders the rows lack change (not at every check)."""
+        said = tuple(missing)
+        if said != self._said and missing:
+            logger.error("the witness journal keeps regulator's orders in force that no row in"
+                         " force holds (%s: deleted with their events, never committed, or"
+                         " committing at this moment): enrolment and matching are refused until"
+                         " each is applied again", ", ".join(missing))
+        self._said = said
 
 
 # Why matching is refused: English source strings (the dashboard shows them in the reader's
@@ -284,9 +344,10 @@ UNASSESSED = ("the privacy impact assessment {reference} does not cover the regi
               " recipients or transfer safeguards): matching is refused until an assessment of"
               " it is in force")
 ORDERS_ALTERED = ("the regulator's orders in the database are not those the audit log chained"
-                  " ({references}: deleted, lifted or changed from outside the service):"
-                  " enrolment and matching are refused until each order the log holds in force"
-                  " is applied again under its reference")
+                  " or the witness journal recorded ({references}: deleted, lifted or changed"
+                  " from outside the service, or never committed): enrolment and matching are"
+                  " refused until each order they hold in force is applied again under its"
+                  " reference")
 REFUSALS = (ORDERS_ALTERED, SUSPENDED, UNASSESSED, UNDECLARED, UNSEALED, REDECLARE,
             PERIOD_RUNNING)
 

@@ -110,7 +110,8 @@ class SuspendedByRegulator(NotDeclared):
 
 class RegulatorOrdersAltered(NotDeclared):
     """The regulator's orders in the database are not those the chained audit log holds in
-    force (:mod:`consent.order_anchor`): one deleted, lifted or changed from outside."""
+    force (:mod:`consent.order_anchor`) or the witness journal (:mod:`consent.journal_ends`):
+    one deleted, lifted or changed from outside, or one whose row never committed."""
 
     code = "regulator_orders_altered"
 

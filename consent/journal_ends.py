@@ -2,22 +2,24 @@
 
 The journal (:mod:`consent.erasure_journal`) lies in the witness folder, apart from the
 database, and says for good which consents were withdrawn, which purposes were taken out of a
-consent and which subjects were erased, and when each subject last opted out of 1:N search.
-Each start makes the database agree with it again (:mod:`consent.reconcile`). While the service
-runs, though, whoever can write the database (a database administrator on PostgreSQL) could set
-a withdrawn consent back to active, put a withdrawn purpose back, insert an erased subject's rows
-again, copy back an older opted-in row (sealed, but with the time of an opt-in an opt-out came
-after) or a revoked API key's older row, and every check that reads rows would grant them until
-the next start. So a search asks the journal too, for each template it finds, and an
-authentication for its key: a few set lookups. The journal is read again
-only when it grew, from where it was read up to; each worker of a shared ledger appends to the
-same file, so each sees the others' ends.
+consent and which subjects were erased, and when each subject last opted out of 1:N search; also
+which regulator's orders were placed and lifted. Each start makes the database agree with it
+again (:mod:`consent.reconcile`). While the service runs, though, whoever can write the database
+(a database administrator on PostgreSQL) could set a withdrawn consent back to active, put a
+withdrawn purpose back, insert an erased subject's rows again, copy back an older opted-in row
+(sealed, but with the time of an opt-in an opt-out came after) or a revoked API key's older row,
+and every check that reads rows would grant them until the next start. So a search asks the
+journal too, for each template it finds, an authentication for its key, and every match's and
+enrolment's gate for the orders it leaves in force (a deleted order row would otherwise lift its
+order): a few lookups. The journal is read again only when it grew, from where it was read up
+to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +29,8 @@ from optinface.consent.erasure_journal import (
     JournalEntry,
     KeyRevoked,
     OptedOut,
+    OrderLifted,
+    OrderPlaced,
     PurposeWithdrawn,
     Withdrawal,
     journal_path,
@@ -52,6 +56,9 @@ class _Ended:
     # The latest opt-out of 1:N search (or choice of the alternative) by tombstone hash.
     opted_out: dict[str, datetime] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)  # keys and tokens revoked, by public id
+    # The journal's last line on each regulator's order by reference: replaced whole, never
+    # changed, since the gate goes through it outside the lock.
+    orders: dict[str, OrderPlaced | OrderLifted] = field(default_factory=dict)
     read_up_to: int = 0  # bytes of the journal read, whole lines only
 
 
@@ -81,6 +88,13 @@ class JournalEnds:
         """Whether the journal revoked the API key or subject token ``key_id`` (a portal
         session's, at its end)."""
         return key_id in self._current().keys
+
+    def orders(self) -> Mapping[str, OrderPlaced | OrderLifted]:
+        """The journal's last word on each regulator's order it names, by reference: an order
+        placed (in force) or lifted. The gate sets it against the rows in force
+        (:class:`consent.declaration.RegisterReads`), so an order whose row is gone, or never
+        committed, is still in force on every worker that shares the witness folder."""
+        return self._current().orders
 
     def opt_out_problem(self, keys: KeyRing, *, pseudonym: str,
                         opted_in_at: datetime | None) -> str | None:
@@ -122,6 +136,7 @@ class JournalEnds:
             journal.seek(ended.read_up_to)
             appended = journal.read()
         whole = appended[: appended.rfind(b"\n") + 1]  # a line being appended waits
+        orders = dict(ended.orders)
         for entry in parse_lines(whole):
             if isinstance(entry, Withdrawal):
                 ended.consents.add(entry.consent_id)
@@ -134,4 +149,7 @@ class JournalEnds:
             elif isinstance(entry, OptedOut | AlternativeTaken):
                 ended.opted_out[entry.subject_hash] = max(
                     entry.at, ended.opted_out.get(entry.subject_hash, entry.at))
+            elif isinstance(entry, OrderPlaced | OrderLifted):
+                orders[entry.reference] = entry
+        ended.orders = orders
         ended.read_up_to += len(whole)

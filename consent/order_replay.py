@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry, log_time
-from optinface.consent.declaration import OrderKind, lift_order, record_order
+from optinface.consent.declaration import journaled_kind, lift_order, record_order
 from optinface.consent.erasure_journal import Entry as JournalLine
 from optinface.consent.erasure_journal import OrderLifted, OrderPlaced
 from optinface.consent.runtime import Runtime
@@ -54,7 +54,7 @@ def replay(runtime: Runtime, journal: Sequence[JournalLine], session: Session) -
         in_force.setdefault(row.reference, set()).add(row.kind)
     placed = lifted = 0
     for reference, entry in last.items():
-        kind = _kind(entry)
+        kind = journaled_kind(entry)
         held = in_force.get(reference, set())
         if held == ({str(kind)} if kind else set()):
             continue
@@ -74,9 +74,3 @@ def replay(runtime: Runtime, journal: Sequence[JournalLine], session: Session) -
             placed += 1
     return placed, lifted
 
-
-def _kind(entry: OrderPlaced | OrderLifted) -> OrderKind | None:
-    """The kind of order the journal leaves in force under the entry's reference; None: none."""
-    if isinstance(entry, OrderLifted):
-        return None
-    return OrderKind.DESTROY if entry.destroy else OrderKind.SUSPEND

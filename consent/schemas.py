@@ -994,8 +994,10 @@ class ChainStatus(BaseModel):
         default=None, description="A stable code for the first inconsistency, where it has one:"
         " keyed_seal_missing, keyed_seal_invalid (an event past the adoption point that the"
         " service did not append), pruned_without_record (an access event emptied that no"
-        " retention run's log_pruned event names; the chain's other problems are told in words"
-        " only).")
+        " retention run's log_pruned event names), regulator_orders_altered (the log verifies,"
+        " but the regulator's orders in the database are not those its order and lift events"
+        " leave in force: checked with the key store only; the chain's other problems are told"
+        " in words only).")
     keyed_seals_checked: bool = Field(
         default=False, description="Each event's keyed seal was checked with the key store's"
         " HMAC key (the server's own check, and `optinface audit verify` where the key store"

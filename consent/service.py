@@ -287,10 +287,12 @@ def _wire(
                         else _open_index(settings, dim=pipeline.embedding_size,
                                          key=keys.index_file_key(protector),
                                          key_wrap=IndexKeyWrap(keys.store)))
+    journal_ends = JournalEnds(settings.witness_dir)
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
                       clock=clock or SystemClock(), pipeline=pipeline,
-                      protector=protector, log=log, register_reads=RegisterReads(keys),
-                      key_rows=KeyRows(db), journal_ends=JournalEnds(settings.witness_dir),
+                      protector=protector, log=log,
+                      register_reads=RegisterReads(keys, journal_ends),
+                      key_rows=KeyRows(db), journal_ends=journal_ends,
                       receipt_ends=ReceiptEnds(), witness_binding=binding,
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))

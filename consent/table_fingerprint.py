@@ -10,8 +10,9 @@ copy, misses no writer: the copy is served only if the rows it was read from are
 byte, what the database holds now.
 
 It costs one statement, a ``UNION ALL`` of each row's columns as text: meant for small tables
-(the register's few purposes, declarations, orders and translations), far cheaper than loading
-them into objects and checking their seals, which it spares when nothing changed.
+(the register's few purposes, declarations, orders and translations) and for the few rows of a
+large one that an index finds (:func:`rows_where`: the log's order events), far cheaper than
+loading them into objects and checking their seals, which it spares when nothing changed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def _row_text(table: FromClause) -> ColumnElement[str]:
     columns = [func.coalesce(cast(column, String), _constant(_NULL)) for column in table.columns]
     return reduce(lambda text, column: text + _constant(_BETWEEN) + column, columns,
                   _constant(str(table.description)))
+
+
+def rows_where(table: FromClause, column: str, values: Sequence[str], *, name: str) -> FromClause:
+    """The rows of ``table`` whose ``column`` holds one of ``values``, named ``name``, for
+    :func:`statement`: the values written into the statement, as :func:`_constant` writes."""
+    assert not any("'" in value for value in values), "a value quoted into the statement"
+    return select(table).where(table.c[column].in_([_constant(value) for value in values])) \
+        .subquery(name)
 
 
 def statement(tables: Sequence[FromClause]) -> CompoundSelect:

@@ -1575,13 +1575,15 @@ FRENCH: dict[str, str] = {
         " transferts) : toute nouvelle recherche est refusée jusqu'à ce qu'une nouvelle"
         " déclaration ait couru son délai"
     ),
-    "the regulator's orders in the database are not those the audit log chained ({references}:"
-    " deleted, lifted or changed from outside the service): enrolment and matching are refused"
-    " until each order the log holds in force is applied again under its reference": (
+    "the regulator's orders in the database are not those the audit log chained or the witness"
+    " journal recorded ({references}: deleted, lifted or changed from outside the service, or"
+    " never committed): enrolment and matching are refused until each order they hold in force"
+    " is applied again under its reference": (
         "les ordonnances de l'autorité de contrôle dans la base de données ne sont pas celles que"
-        " le journal d'audit a enchaînées ({references} : supprimées, levées ou modifiées hors du"
-        " service) : inscription et recherches refusées jusqu'à ce que chaque ordonnance que le"
-        " journal tient en vigueur soit appliquée de nouveau sous sa référence"
+        " le journal d'audit a enchaînées ou que le journal du dossier témoin a consignées"
+        " ({references} : supprimées, levées ou modifiées hors du service, ou jamais validées) :"
+        " inscription et recherches refusées jusqu'à ce que chaque ordonnance qu'ils tiennent en"
+        " vigueur soit appliquée de nouveau sous sa référence"
     ),
     "the declaration of {declared_on} does not carry this service's seal (its material hash or"
     " dates were written into the database from outside): it does not count, and matching is"

@@ -11,10 +11,13 @@ import sys
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
+from optinface.api.cli.main import app
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Role
+from optinface.consent.schemas import AuditFilter
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused
 
@@ -69,6 +72,81 @@ def test_an_order_deleted_from_outside_keeps_matching_refused(
     world.service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
     refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
     world.service.lift_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
+    world.identify(portrait_jpegs[0])
+
+
+def _drop_each_order_as_it_is_inserted(world: World) -> str:
+    """The red team's trigger (red team 5, F1): each order's row deleted in the transaction that
+    inserts it, so no reader ever sees it; the statement that drops the trigger again."""
+    if make_url(world.service.settings.url).get_backend_name() == "sqlite":
+        outside(world, "CREATE TRIGGER drop_order AFTER INSERT ON regulator_orders"
+                       " BEGIN DELETE FROM regulator_orders WHERE id = NEW.id; END")
+        return "DROP TRIGGER drop_order"
+    outside(world, "CREATE FUNCTION drop_order() RETURNS trigger LANGUAGE plpgsql AS"
+                   " $$ BEGIN DELETE FROM regulator_orders WHERE id = NEW.id; RETURN NULL; END $$")
+    outside(world, "CREATE TRIGGER drop_order AFTER INSERT ON regulator_orders"
+                   " FOR EACH ROW EXECUTE FUNCTION drop_order()")
+    return "DROP TRIGGER drop_order ON regulator_orders"
+
+
+@both_backends
+def test_an_order_a_trigger_deletes_as_it_is_inserted_is_in_force_and_audit_verify_says_why(
+    world: World, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The register's rows never change (the row is gone before anyone reads it), so the rows'
+    digest is the one kept before the order: the order's event, part of the gate's version,
+    makes the gate read the orders again and set them against the log. ``audit verify`` (the
+    running service's and the command line's, no restart) names the order, at its event."""
+    pseudonym, consent = world.subject()
+    world.identify(portrait_jpegs[0])  # the register as it stands, kept
+    drop_trigger = _drop_each_order_as_it_is_inserted(world)
+    register = world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-2")
+    assert register.orders == [] and not register.in_service  # no row, and refused all the same
+    refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+    refused("regulator_orders_altered",
+            lambda: world.enrol(pseudonym, consent, portrait_jpegs[1]))
+    [order] = world.service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.REGULATOR_ORDER)).events
+    status = world.service.verify_audit()
+    assert (status.ok, status.reason, status.first_bad_sequence) == (
+        False, "regulator_orders_altered", order.seq), status
+    assert f"order CAI-RT5-2: in force as suspend since event {order.seq} in the log, no row" \
+        in str(status.problem)
+    if world.service.settings.database_url:  # the command line finds the same ledger
+        monkeypatch.setenv("OPTINFACE_DATABASE_URL", world.service.settings.database_url)
+    verified = CliRunner().invoke(
+        app, ["audit", "verify", "--data-dir", str(world.service.settings.data_dir)])
+    assert verified.exit_code == 1, verified.output
+    assert f"BROKEN at sequence {order.seq}" in verified.output
+    assert "CAI-RT5-2" in verified.output and "[regulator_orders_altered]" in verified.output
+    outside(world, drop_trigger)
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-2")  # the way back
+    refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
+    world.service.lift_regulator_order(actor=world.admin, reference="CAI-RT5-2")
+    world.identify(portrait_jpegs[0])
+    assert world.service.verify_audit().ok
+
+
+@both_backends
+def test_an_order_whose_row_and_event_are_both_deleted_stays_in_force_by_the_journal(
+    world: World, portrait_jpegs: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows and log agree on no order (as in a copy restored from before it, under a running
+    worker): the witness journal, which the order was written to before it committed, keeps it
+    in force at the next check, as the next start would place it again."""
+    world.identify(portrait_jpegs[0])
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-3")
+    outside(world, "DELETE FROM regulator_orders")
+    outside(world, f"DELETE FROM audit_events WHERE action = '{AuditAction.REGULATOR_ORDER}'")
+    with caplog.at_level(logging.ERROR, logger="optinface.consent.declaration"):
+        refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+    assert "witness journal" in caplog.text and "CAI-RT5-3" in caplog.text
+    register = world.service.register()
+    assert not register.in_service and register.orders == []
+    assert any("CAI-RT5-3" in warning and "witness journal" in warning
+               for warning in register.warnings)
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-3")
+    world.service.lift_regulator_order(actor=world.admin, reference="CAI-RT5-3")
     world.identify(portrait_jpegs[0])
 
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from optinface.consent.erasure import erase_each
+from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ConsentError, InvalidRequest, Unauthenticated
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.replica import FollowerStuck
@@ -27,7 +28,15 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import Crash, FakeClock, World, crash, make_world
+from tests.support.consent import (
+    Crash,
+    FakeClock,
+    World,
+    crash,
+    make_world,
+    outside_sql,
+    refused,
+)
 from tests.support.files import (
     data_files,
     left_of,
@@ -321,3 +330,36 @@ def test_a_key_revoked_through_one_worker_is_refused_by_the_other_at_once(
     a.service.revoke_api_key(actor=a.admin, key_id=used.key_id)
     with pytest.raises(Unauthenticated):
         b.service.authenticate(secret)
+
+
+@pytest.mark.parametrize("journal", ["shared", "out_of_reach"])
+def test_an_order_row_deleted_in_sql_is_refused_by_the_other_workers_next_match(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], journal: str
+) -> None:
+    """Red team 5, F1: B keeps the register as it was before A's order; the order's row,
+    deleted in SQL, brings the register's rows back to that version. B's next match and
+    enrolment are refused all the same: the order's event is part of B's version of the
+    register (the orders are read again and set against the log), and B reads the journal's
+    order too. Each suffices: with the journal out of B's reach (its witness mount gone, B
+    keeping the ends it read before the order), the log alone refuses."""
+    a, b = workers
+    pseudonym, consent = b.subject()
+    b.identify(portrait_jpegs[0])  # B's register and journal read before the order
+    assert b.service.health()["in_service"]
+    a.service.apply_regulator_order(actor=a.admin, reference="CAI-RT5-1")
+    path = journal_path(b.service.settings.witness_dir)
+    aside = path.with_name("journal-aside")
+    if journal == "out_of_reach":
+        path.rename(aside)
+        path.mkdir()  # read as a folder: an OSError, the ends read before are kept
+    try:
+        outside_sql(a.service, "DELETE FROM regulator_orders WHERE reference = 'CAI-RT5-1'")
+        refused("regulator_orders_altered", lambda: b.identify(portrait_jpegs[0]))
+        refused("regulator_orders_altered",
+                lambda: b.enrol(pseudonym, consent, portrait_jpegs[1]))
+        assert not b.service.health()["in_service"]
+        refused("regulator_orders_altered", lambda: a.identify(portrait_jpegs[0]))
+    finally:
+        if journal == "out_of_reach":
+            path.rmdir()
+            aside.rename(path)
