@@ -140,6 +140,14 @@ key_store_unusable           503     (CLI only) the key store is inside the data
                                      data (another deployment's)
 key_file_exposed             503     (CLI only) a key file or the key folder is group/world-readable
 key_unavailable              503     a subject key's epoch key is destroyed (a restored old copy)
+ledger_altered               503     the ledger's tables carry triggers, rules or row security the
+                                     service did not make (details.found: each by kind and
+                                     table): the server does not start on them (a command says it
+                                     in one line), and an erasure signs no receipt while they are
+                                     there (its subject stays unsearchable; the sweep retries)
+erasure_unfinished           503     the ledger kept rows of the subject that the erasure deleted
+                                     (details.kept: their tables): nothing is signed, the subject
+                                     stays unsearchable and the next sweep tries again
 witness_unusable             503     the audit witness folder cannot be written (at start, or its
                                      journal before an act that must be journaled: nothing is
                                      changed), its pinned key cannot be read, it pins another
@@ -290,6 +298,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "placeholder_accountability": 503,
     "manifest_unreadable": 503,
     "witness_unusable": 503,
+    "ledger_altered": 503,
+    "erasure_unfinished": 503,
     "key_store_unusable": 503,
     "key_file_exposed": 503,
     "key_unavailable": 503,

@@ -10,7 +10,9 @@ alone: :mod:`consent.receipt_ends`). Then
 ``--erasures`` random subjects are erased through :meth:`OptinFace.erase`, and the timings
 the erasure receipt reports are summarised (median, p99), with the time until the index is
 saved again in the background under a new key (every erasure destroys every index file's key:
-``consent.keys.destroy_index_file_keys``). Last, what that costs a worker that was stopped
+``consent.keys.destroy_index_file_keys``). Then one epoch rotation (every subject key left
+re-wrapped; each subject's tombstone hash looked up first, so the key of someone erased is
+never re-wrapped: ``consent.epochs``). Last, what that costs a worker that was stopped
 meanwhile: its start with its file (loaded) against one after an erasure (rebuilt).
 
     python -m benchmarks.bench_erasure --n 10000
@@ -183,6 +185,9 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
             saved_again.append((time.perf_counter() - started) * 1000)
             unsearchable.append(receipt.unsearchable_ms)
             gone.append(receipt.gone_ms)
+        started = time.perf_counter()
+        service.rotate_epoch()
+        rotation_s = time.perf_counter() - started
         sizes = {p.name: p.stat().st_size for p in folder.rglob("*") if p.is_file()}
     finally:
         service.close()
@@ -196,6 +201,7 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
         "unsearchable_ms": _summary(unsearchable),
         "gone_ms": _summary(gone),
         "saved_again_ms": _summary(saved_again),
+        "rotation_seconds": round(rotation_s, 2),
         **starts,
         "samples": {"unsearchable_ms": unsearchable, "gone_ms": gone,
                     "saved_again_ms": saved_again},
@@ -256,7 +262,8 @@ def main() -> None:
     plot(result, RESULTS / f"bench_erasure_{args.n}.png")
     print(json.dumps({k: result[k] for k in ("n_subjects", "populate_seconds", "full_save_seconds",
                                               "unsearchable_ms", "gone_ms", "saved_again_ms",
-                                              "start_loaded_seconds", "start_rebuilt_seconds")},
+                                              "rotation_seconds", "start_loaded_seconds",
+                                              "start_rebuilt_seconds")},
                      indent=2))
 
 

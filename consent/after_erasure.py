@@ -54,8 +54,12 @@ def credential_hashes(session: Session, keys: KeyRing, *, subject_id: int) -> li
 
 
 def remember_credentials(session: Session, tombstone: Tombstone, hashes: list[str]) -> None:
-    """Keep those hashes with the new tombstone."""
-    session.add_all(ErasedCredential(credential_hash=h, tombstone=tombstone) for h in hashes)
+    """Keep those hashes with the tombstone, but those it keeps already (an erasure that
+    finishes an earlier one of the same subject, whose passkeys were kept meanwhile)."""
+    kept = set(session.scalars(select(ErasedCredential.credential_hash).where(
+        ErasedCredential.credential_hash.in_(hashes)))) if hashes else set()
+    session.add_all(ErasedCredential(credential_hash=h, tombstone=tombstone)
+                    for h in hashes if h not in kept)
 
 
 def erased_by_credential(session: Session, keys: KeyRing,

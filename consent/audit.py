@@ -121,6 +121,7 @@ class AuditAction(StrEnum):
     # or, once instead, not sealed: the log was found other than its witness signed it
     TOKEN_SEALS_NOT_ADOPTED = "token_seals_not_adopted"  # noqa: S105
     SUBJECT_STATUS_UNKNOWN = "subject_status_unknown"  # a status the service never writes
+    LEDGER_ALTERED = "ledger_altered"  # triggers, rules, row security found (.ledger_alterations)
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for
     # or, once instead, not vouched for: that start found the log other than its witness signed
     LOG_SEALS_NOT_ADOPTED = "log_seals_not_adopted"

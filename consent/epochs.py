@@ -37,14 +37,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import epoch_start
+from optinface.consent import epoch_start, erasure_journal
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.ledger import tombstone_hash
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.tables import KeyEpoch, SubjectKey
+from optinface.consent.tables import KeyEpoch, Subject, SubjectKey, Tombstone
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,11 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
             new = store.new_epoch()
             # New subject keys wrap under it from now on (the ring is restored on a rollback).
             runtime.keys = dataclasses.replace(old_ring, epoch=new)
+            erased = _keys_of_the_erased(runtime, session)
             rewrapped = 0
             for row in session.scalars(select(SubjectKey).where(SubjectKey.epoch != new)):
+                if row.subject_id in erased:
+                    continue
                 data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
                                            epoch=row.epoch)
                 row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id)
@@ -110,7 +114,8 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
             older = [epoch for epoch in store.epochs() if epoch < new]
             runtime.audit(session, Entry(action=AuditAction.KEY_EPOCH_ROTATED, actor=actor,
                                          details={"epoch": new, "subject_keys": rewrapped,
-                                                  "destroyed_epochs": older}))
+                                                  "destroyed_epochs": older,
+                                                  **_deleted(session, erased)}))
     except BaseException:
         # Rolled back: the new key wraps nothing the ledger keeps (the next start does not wrap
         # under it either), so wrapping under it would lose the subject keys wrapped meanwhile.
@@ -126,6 +131,36 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
                 new, rewrapped, older)
     return EpochReport(new_epoch=new, destroyed_epochs=older, subject_keys_rewrapped=rewrapped,
                        rotated_at=now)
+
+
+def _keys_of_the_erased(runtime: Runtime, session: Session) -> set[int]:
+    """The subject ids of the keys a rotation must not re-wrap: those of a subject with a
+    tombstone or a line in the erasure journal, and those whose subject's row is gone.
+
+    Their erasure deleted them, or was to: one still there was kept by something in the
+    database (a trigger made by hand, red team 5 F3) or put back, or belongs to an erasure
+    under way. Re-wrapped, it would outlive the epoch its erasure receipt says it dies with
+    (``copiesUndecryptableAt``); left under its epoch, it dies with it, whatever keeps the row.
+    Each subject's tombstone hash is one keyed hash, as many as the keys re-wrapped."""
+    erased = (set(session.scalars(select(Tombstone.subject_hash)))
+              | erasure_journal.erased_subjects(runtime.settings.witness_dir))
+    rows = session.execute(select(SubjectKey.subject_id, Subject.pseudonym)
+                           .outerjoin(Subject, Subject.id == SubjectKey.subject_id))
+    return {subject_id for subject_id, pseudonym in rows
+            if pseudonym is None or tombstone_hash(runtime.keys, pseudonym) in erased}
+
+
+def _deleted(session: Session, subject_ids: set[int]) -> dict[str, int]:
+    """Delete the keys of the erased instead of re-wrapping them; the rotation event's
+    ``erased_subject_keys_deleted`` detail, where there were any (each logged as an error:
+    an erasure left its key behind)."""
+    if not subject_ids:
+        return {}
+    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(sorted(subject_ids))))
+    logger.error("%d subject keys of erased subjects were still in the ledger (kept by"
+                 " something in the database, or put back): deleted, not re-wrapped, so none"
+                 " outlives the epoch being destroyed", len(subject_ids))
+    return {"erased_subject_keys_deleted": len(subject_ids)}
 
 
 @dataclass(frozen=True, slots=True)

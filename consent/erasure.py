@@ -11,7 +11,10 @@ index. (2) Their slots in the saved index file are overwritten in place (journal
 and the subject's tokens are deleted (SQLite ``secure_delete`` zeroes the freed bytes) and the
 WAL, which still holds the old pages, is checkpointed and truncated. The signed receipt is
 built and stored in the transaction of step (3), so a destruction never commits without its
-proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``). An
+proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``), and only
+once that transaction has read back that no row of the subject is left and that nothing on the
+ledger's tables can undo its deletes (:func:`_refuse_kept`, :mod:`consent.ledger_alterations`):
+a trigger made by hand once kept every row while the receipt said them destroyed. An
 erasure stopped between (1) and (3) is finished by the next start or sweep
 (:func:`finish_interrupted`).
 
@@ -45,7 +48,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, not_, or_, select, update
+from sqlalchemy import ColumnElement, delete, event, exists, not_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -55,6 +59,7 @@ from optinface.consent import (
     changefeed,
     disclosures,
     erasure_journal,
+    ledger_alterations,
     page_sessions,
 )
 from optinface.consent.accountability import accountability
@@ -63,7 +68,13 @@ from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import unreachable
 from optinface.consent.epochs import next_boundary
-from optinface.consent.errors import ConsentError, NotFound, SubjectErased
+from optinface.consent.errors import (
+    ConsentError,
+    ErasureUnfinished,
+    LedgerAltered,
+    NotFound,
+    SubjectErased,
+)
 from optinface.consent.keys import destroy_index_file_keys
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, erasure_due, held_to_its_limits, in_force
@@ -74,6 +85,7 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ErasureReason, ErasureReceipt, ReviewStatus, SignedReceipt
 from optinface.consent.tables import (
     AuditEvent,
+    Base,
     Consent,
     ConsentStatus,
     MatchReview,
@@ -208,6 +220,25 @@ def _erase(
     journaled: bool, destroyed_before: Destroyed, unless_kept: bool,
     signed_by: dict[str, str] | None,
 ) -> ErasureReceipt | None:
+    """:func:`_excluded_then_destroyed`, but an erasure the ledger would not let finish (rows
+    kept, or triggers, rules or row security on its tables) is reported as unfinished
+    (:func:`_report_unfinished`) whoever asked for it (a request, a withdrawal, a sweep), then
+    raised: its subject stays excluded, and the next sweep tries again."""
+    try:
+        return _excluded_then_destroyed(
+            runtime, pseudonym=pseudonym, reason=reason, actor=actor, journaled=journaled,
+            destroyed_before=destroyed_before, unless_kept=unless_kept, signed_by=signed_by)
+    except (ErasureUnfinished, LedgerAltered) as refusal:
+        _report_unfinished(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
+                           error=refusal)
+        raise
+
+
+def _excluded_then_destroyed(
+    runtime: Runtime, *, pseudonym: str, reason: ErasureReason, actor: Actor | None,
+    journaled: bool, destroyed_before: Destroyed, unless_kept: bool,
+    signed_by: dict[str, str] | None,
+) -> ErasureReceipt | None:
     started = time.perf_counter()
     requested_at = runtime.clock.now()
     excluded = _exclude(runtime, pseudonym=pseudonym, reason=reason, unless_kept=unless_kept)
@@ -224,6 +255,9 @@ def _erase(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
         subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        # A tombstone already there: an erasure signed while something kept its rows (or a
+        # copy of them put back), finished now under a receipt that replaces its own.
+        earlier = session.scalar(select(Tombstone).where(Tombstone.subject_hash == subject_hash))
         # The index lost the vectors in the first step; this one scrubs the file, deletes rows.
         destroyed = destroyed_before + unsearchable + destroy_templates(runtime, session, labels)
         key_row = session.get(SubjectKey, subject.id)
@@ -245,7 +279,13 @@ def _erase(
         page_sessions.end_for_subject(session, subject_hash)
         credentials = after_erasure.credential_hashes(session, runtime.keys,
                                                       subject_id=subject.id)
-        session.delete(subject)
+        # Before anything is signed: what the deletes were to remove is gone (theirs first,
+        # then the subject's row and all that names it), and nothing on the ledger's tables
+        # can undo them or put it back before this commits.
+        _refuse_kept(session, subject_hash, _deleted_first(subject, subject_hash))
+        _delete_subject(session, subject)
+        _refuse_kept(session, subject_hash, _naming(subject))
+        ledger_alterations.refuse(session)
         found = audit_seals.find(session, pseudonym)
         erase_event = runtime.audit(
             session,
@@ -262,6 +302,7 @@ def _erase(
                     # edit that hides who was searched.
                     audit_seals.FORGOTTEN: found.seals,
                     **_signed(signed_by),
+                    **_replacing(earlier),
                 },
             ),
         )
@@ -280,7 +321,8 @@ def _erase(
             ],
             "subjectHash": subject_hash,
             "reason": str(reason),
-            "requestedAt": requested_at.isoformat(),
+            # The first request's, where an earlier erasure of the subject left its tombstone.
+            "requestedAt": (requested_at if earlier is None else earlier.erased_at).isoformat(),
             "unsearchableAt": unsearchable_at.isoformat(),
             # Taken with the index file already scrubbed and the rows deleted, in the
             # transaction that commits them together with this receipt: stored iff they are.
@@ -313,12 +355,22 @@ def _erase(
                      else KEPT_AUDIT_CHAIN_UNSEALED.format(unsealed=unsealed)],
             "accountability": accountability(runtime.settings).model_dump(mode="json"),
             "publicKey": runtime.keys.public_key,
+            # The receipt an earlier erasure signed while the rows were still there: this one
+            # takes its place on the tombstone, and says what that one did not hold.
+            **({} if earlier is None else {"replacesReceipt": _receipt_id(earlier)}),
         }
         signature = runtime.keys.sign(canonical_json(receipt))
-        tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason),
-                              erased_at=requested_at, receipt=receipt,
-                              receipt_signature=signature)
-        session.add(tombstone)
+        if earlier is None:
+            tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason),
+                                  erased_at=requested_at, receipt=receipt,
+                                  receipt_signature=signature)
+            session.add(tombstone)
+        else:
+            tombstone = earlier
+            tombstone.receipt, tombstone.receipt_signature = receipt, signature
+            logger.error("the erasure of subject %s was signed on %s while its rows were still"
+                         " in the ledger: destroyed now, its receipt replaced by one that says"
+                         " so", subject_hash, earlier.erased_at.isoformat())
         after_erasure.remember_credentials(session, tombstone, credentials)
     runtime.db.checkpoint()
     gone_ms = (time.perf_counter() - started) * 1000
@@ -337,6 +389,76 @@ def _erase(
             receipt=receipt, signature=signature, public_key=runtime.keys.public_key
         ),
     )
+
+
+def _delete_subject(session: Session, subject: Subject) -> None:
+    """Delete the subject's row, and with it (their foreign keys) what names it: passkeys,
+    links, challenges; consents and rights requests keep the tombstone hash instead.
+
+    In a savepoint, so that a foreign key refusing the delete leaves the transaction usable on
+    every database for :func:`_refuse_kept` to say what was kept: SQLite's refuses it where a
+    row that names the subject was kept by something in the database (PostgreSQL deletes the
+    subject's row and leaves the kept one naming no one)."""
+    try:
+        with session.begin_nested():
+            session.execute(delete(Subject).where(Subject.id == subject.id))
+    except IntegrityError:
+        return  # the subject's row stays: _refuse_kept finds it with what held it
+    session.expunge(subject)
+
+
+_NAMING_THE_SUBJECT = tuple(
+    foreign_key.parent for table in Base.metadata.sorted_tables
+    for foreign_key in table.foreign_keys if foreign_key.column is Subject.__table__.c.id)
+"""Every column that names a subject by its row id: none may name an erased one."""
+
+_Rows = list[tuple[str, ColumnElement[bool]]]
+"""Rows an erasure must leave none of: (their table, the condition that finds them)."""
+
+
+def _deleted_first(subject: Subject, subject_hash: str) -> _Rows:
+    """The rows an erasure deletes before the subject's own: their templates, key and tokens,
+    those moved to someone else by SQL included (found by the tombstone hash they keep)."""
+    return [(Template.__tablename__, or_(Template.subject_id == subject.id,
+                                         Template.owner_hash == subject_hash)),
+            (SubjectKey.__tablename__, SubjectKey.subject_id == subject.id),
+            (SubjectToken.__tablename__, or_(SubjectToken.subject_id == subject.id,
+                                             SubjectToken.owner_hash == subject_hash))]
+
+
+def _naming(subject: Subject) -> _Rows:
+    """The subject's own row (by id or pseudonym), and every row that names its id."""
+    return [(Subject.__tablename__, or_(Subject.id == subject.id,
+                                        Subject.pseudonym == subject.pseudonym)),
+            *((column.table.name, column == subject.id) for column in _NAMING_THE_SUBJECT)]
+
+
+def _refuse_kept(session: Session, subject_hash: str, rows: _Rows) -> None:
+    """Raise :class:`ErasureUnfinished` where the ledger still holds any of ``rows`` after the
+    erasure deleted them. A trigger, a rule or a row-security policy can make a delete succeed
+    having done nothing: read back in the erasure's transaction before its receipt is signed,
+    no receipt says destroyed what is still there. One query; the tables in ``details.kept``.
+
+    Raises:
+        ErasureUnfinished: rolled back, nothing signed.
+    """
+    held = session.execute(select(*(exists().where(condition) for _, condition in rows))).one()
+    kept = sorted({table for (table, _), found in zip(rows, held, strict=True) if found})
+    if kept:
+        raise ErasureUnfinished(
+            f"the ledger kept rows of subject {subject_hash} that the erasure deleted ("
+            + ", ".join(kept) + "): nothing is signed; the subject stays unsearchable and the"
+            " next sweep tries again", details={"kept": kept})
+
+
+def _replacing(earlier: Tombstone | None) -> dict[str, str]:
+    """An erase event's ``replaces_receipt`` detail: the receipt of an earlier erasure of the
+    subject that this one finishes (:func:`_excluded_then_destroyed`)."""
+    return {} if earlier is None else {"replaces_receipt": _receipt_id(earlier)}
+
+
+def _receipt_id(tombstone: Tombstone) -> str:
+    return str((tombstone.receipt or {}).get("receiptID"))
 
 
 def _exclude(
@@ -374,7 +496,7 @@ class Erasures:
                         unfinished=self.unfinished + other.unfinished)
 
 
-ERASURE_UNFINISHED = "erasure_unfinished"
+ERASURE_UNFINISHED = ErasureUnfinished.code
 """The stable code of the log line (and the audit action) of an erasure that raised in a run
 of them: one subject's failure stops neither the others nor the rest of the run."""
 
@@ -402,6 +524,9 @@ def erase_each(
                        erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
                                      journaled=journaled))
         except SubjectErased:
+            continue
+        except (ErasureUnfinished, LedgerAltered):  # reported by _erase, the subject excluded
+            unfinished += 1
             continue
         except Exception as error:
             if unreachable(error):
@@ -437,6 +562,13 @@ def _left_unfinished(
             _exclude(runtime, pseudonym=pseudonym, reason=reason, unless_kept=False)
         except (SubjectErased, NotFound):
             return  # finished meanwhile by another worker or request: nothing to keep out
+    _report_unfinished(runtime, pseudonym=pseudonym, reason=reason, actor=actor, error=error)
+
+
+def _report_unfinished(runtime: Runtime, *, pseudonym: str, reason: ErasureReason,
+                       actor: Actor | None, error: Exception) -> None:
+    """The log line and, when new, the event of an erasure left unfinished (see
+    :func:`_left_unfinished`)."""
     code = error.code if isinstance(error, ConsentError) else type(error).__name__
     logger.error("%s: the erasure of subject %s (%s) could not be finished (%s); it is kept"
                  " unsearchable and the next sweep tries again", ERASURE_UNFINISHED,

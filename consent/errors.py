@@ -243,6 +243,23 @@ class DataDirUnusable(ConsentError):
     code = "data_dir_unusable"
 
 
+class LedgerAltered(ConsentError):
+    """The ledger's tables carry triggers, rules or row security the service did not make
+    (:mod:`consent.ledger_alterations`): they can undo its writes in silence, so it does not
+    start on them, and signs no erasure receipt while they are there."""
+
+    code = "ledger_altered"
+
+
+class ErasureUnfinished(ConsentError):
+    """An erasure found, in its own transaction before its receipt was signed, rows of the
+    subject its deletes had not removed (kept by something in the database): rolled back,
+    nothing signed, the subject kept unsearchable; the next sweep tries again
+    (:mod:`consent.erasure`)."""
+
+    code = "erasure_unfinished"
+
+
 class WitnessUnusable(ConsentError):
     """The witness folder cannot be created or written, pins another checkpoint key, or is not
     the witness the key store recorded (:mod:`consent.witness_binding`).

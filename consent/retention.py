@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, defer, selectinload, undefer
 from optinface.consent import (
     audit_seals,
     authority,
+    ledger_alterations,
     log_retention,
     page_sessions,
     passkeys,
@@ -203,6 +204,7 @@ def sweep(runtime: Runtime, *, actor: Actor | None) -> SweepReport:
     now = runtime.clock.now()
     read_receipts(runtime, now=now)
     with runtime.db.transaction() as session:
+        ledger_alterations.flag(runtime, session, actor=actor)  # each erasure refuses on them
         unknown = flag_unknown_statuses(runtime, session, actor=actor)  # before it erases them
         due, expired = due_for_erasure(runtime, session, now=now, actor=actor)
     # Erasures begun and interrupted (here, or on a worker that died) are finished first, as

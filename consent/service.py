@@ -39,6 +39,7 @@ from optinface.consent import (
     handover,
     incidents,
     ledger,
+    ledger_alterations,
     log_clock,
     log_reseal,
     log_retention,
@@ -248,6 +249,7 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
         db.open()
         held = store.epochs()  # listed once: each listing searches a PKCS#11 token
         with db.transaction() as session:
+            ledger_alterations.refuse(session)  # before anything is written: see its module
             refuse_a_store_behind(session, held, witnessed=witnessed)
             if recovered := rotation.finish_interrupted_rekey(store, session,
                                                              index_path=settings.index_path):

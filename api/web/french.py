@@ -734,6 +734,11 @@ FRENCH: dict[str, str] = {
         "Le statut d'une personne n'est pas l'un de ceux que le service écrit (modifié dans la"
         " base de données)"
     ),
+    "Triggers, rules or row security on the ledger's tables changed (made by hand: no erasure"
+    " receipt is signed while any is there)": (
+        "Déclencheurs, règles ou sécurité par ligne changés sur les tables du registre (faits à"
+        " la main : aucun reçu d'effacement n'est signé tant qu'il en reste)"
+    ),
     "Log events from before keyed seals vouched for (once, after an upgrade)": (
         "Événements du journal antérieurs aux sceaux à clé reconnus (une fois, après une mise à"
         " jour)"

@@ -79,6 +79,8 @@ ACTIONS: dict[str, str] = {
                                " differs from its witness",
     "subject_status_unknown": "A subject's status is not one the service writes (edited in"
                               " the database)",
+    "ledger_altered": "Triggers, rules or row security on the ledger's tables changed (made by"
+                      " hand: no erasure receipt is signed while any is there)",
     "log_seals_adopted": "Log events from before keyed seals vouched for (once, after an"
                          " upgrade)",
     "log_seals_not_adopted": "Log events from before keyed seals NOT vouched for: the log"

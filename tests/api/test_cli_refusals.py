@@ -324,3 +324,27 @@ def test_on_postgresql_the_shared_key_store_is_what_marks_a_deployment(
     assert list(worker_b.iterdir()) == []
     _output("keys", "create", "--role", "admin", "--name", "ops", "--data-dir", str(worker_a))
     assert optinface("register", "--data-dir", str(worker_b)) == (0, [])
+
+
+def test_a_trigger_made_by_hand_on_the_ledger_stops_every_command_in_one_line(
+    data_dir: Path, admin: str, optinface: Console,
+) -> None:
+    """Red team 5, F3: the CLI's start replayed erasures into a trigger that kept their rows,
+    and its `keys rotate-epoch` re-wrapped the key an erasure had kept. Now the start refuses,
+    naming the trigger by kind and table, before it writes anything; once dropped, it runs."""
+    ledger = data_dir / "optinface.db"
+    with closing(sqlite3.connect(ledger)) as db, db:
+        db.execute("CREATE TRIGGER keep BEFORE DELETE ON subject_keys"
+                   " BEGIN SELECT RAISE(IGNORE); END")
+    before = _keys_and_acts(data_dir)
+    code, lines = optinface("keys", "rotate-epoch", "--api-key", admin, "--data-dir",
+                            str(data_dir))
+    assert (code, lines) == (1, [
+        "error: ledger_altered: the ledger's tables carry triggers, rules or row security that"
+        " the service did not make (trigger on subject_keys): they can undo its writes in"
+        " silence, an erasure's among them; drop them (the log names each), then start again"])
+    assert _keys_and_acts(data_dir) == before
+    with closing(sqlite3.connect(ledger)) as db, db:
+        db.execute("DROP TRIGGER keep")
+    assert optinface("keys", "rotate-epoch", "--api-key", admin, "--data-dir",
+                     str(data_dir)) == (0, [])

@@ -20,6 +20,7 @@ from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, group_photo
 from tests.support.api import World, auth, in_a_year, verify_receipt_file
 from tests.support.backends import on_both_backends
+from tests.support.consent import drop_triggers, keep_deleted_rows
 from tests.support.erasures import HeldAtJournal, held_race
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
@@ -183,6 +184,29 @@ def test_erasure_returns_a_signed_receipt_and_the_subject_is_gone(
     assert world.identify(portrait_jpegs[0]).json()["outcome"] == "no_candidate"
     again = world.client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.portal))
     assert again.status_code in (404, 410)
+
+
+def test_a_delete_whose_rows_a_trigger_keeps_answers_503_and_signs_nothing_until_it_goes(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes]
+) -> None:
+    """Red team 5, F3: the DELETE answered 200 with a receipt saying the template and key were
+    destroyed while a trigger kept them. Now 503 erasure_unfinished, naming the tables that
+    kept rows; the subject is found by no search; once the trigger is dropped the same request
+    finishes the erasure with its receipt."""
+    world.enrol(world.subject, world.consent_id, portrait_jpegs[0])
+    url = f"/v1/subjects/{world.subject}"
+    keep_deleted_rows(service, "templates")
+    try:
+        kept = world.client.delete(url, headers=auth(world.keys.admin))
+        assert kept.status_code == 503, kept.text
+        assert kept.json()["code"] == "erasure_unfinished"
+        assert kept.json()["details"] == {"kept": ["templates"]}
+        assert world.identify(portrait_jpegs[0]).json()["outcome"] == "no_candidate"
+    finally:
+        drop_triggers(service, "templates")
+    erased = world.client.delete(url, headers=auth(world.keys.admin))
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["signed"]["receipt"]["destroyed"]["templates"] == 1
 
 
 def test_a_delete_that_lost_the_race_answers_200_with_the_other_erasures_receipt(

@@ -83,6 +83,28 @@ def outside_sql(service: OptinFace, statement: str, **parameters: object) -> Non
         connection.execute(sql_text(statement), parameters)
 
 
+def keep_deleted_rows(service: OptinFace, *tables: str) -> None:
+    """Red team 5's trigger on each table, made by :func:`outside_sql`: every row a ``DELETE``
+    names stays, and the statement succeeds (PostgreSQL: ``RETURN NULL``; SQLite:
+    ``RAISE(IGNORE)``). :func:`drop_triggers` takes them away."""
+    if service.runtime.db.shared:
+        outside_sql(service, "CREATE OR REPLACE FUNCTION keep_the_row() RETURNS trigger"
+                             " LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$")
+    for table in tables:
+        outside_sql(service, f"CREATE TRIGGER keep_{table} BEFORE DELETE ON {table}"
+                             + (" FOR EACH ROW EXECUTE FUNCTION keep_the_row()"
+                                if service.runtime.db.shared
+                                else " BEGIN SELECT RAISE(IGNORE); END"))
+
+
+def drop_triggers(service: OptinFace, *tables: str) -> None:
+    """Take away the triggers :func:`keep_deleted_rows` made on ``tables``, as the operator
+    would."""
+    for table in tables:
+        outside_sql(service, f"DROP TRIGGER keep_{table}"
+                             + (f" ON {table}" if service.runtime.db.shared else ""))
+
+
 def outside_copy(service: OptinFace, table: str) -> list[dict[str, Any]]:
     """The rows of ``table`` as a copy of the database holds them (a backup, taken by the
     operator on a connection of their own): the driver's values, no ledger type in between."""
