@@ -133,6 +133,8 @@ class AuditAction(StrEnum):
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left
     KEY_EPOCH_MISDATED = "key_epoch_misdated"  # its row dated after its sealed rotation (.epochs)
+    # the setting, raised, would end the epoch after its receipts' promise (.epoch_promise)
+    KEY_EPOCH_HOURS_RAISED = "key_epoch_hours_raised"
     SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
     TEMPLATES_REKEYED = "templates_rekeyed"
     DISCLOSURE = "disclosure"  # the subject's record handed to a recipient (consent.disclosures)

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import epoch_start, erasure_journal
+from optinface.consent import epoch_promise, epoch_start, erasure_journal
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.roles import Actor
@@ -70,6 +70,22 @@ def record_current(runtime: Runtime, session: Session) -> KeyEpoch:
     return row
 
 
+def _boundary(runtime: Runtime, session: Session) -> tuple[int, datetime]:
+    """The ledger's newest epoch and when it is due to be destroyed (:func:`next_boundary`)."""
+    current = record_current(runtime, session)
+    newest = session.scalars(select(KeyEpoch).order_by(KeyEpoch.id.desc()).limit(1)).first()
+    epoch = newest or current
+    due = (epoch_start.started(runtime, session, epoch)
+           + timedelta(hours=runtime.settings.key_epoch_hours))
+    promised = epoch_promise.promised(runtime.keys.store, epoch.id)
+    if promised is not None and promised < due:
+        if promised != epoch_promise.DAMAGED:
+            epoch_promise.flag_raised(runtime, session, epoch=epoch.id, promised_at=promised,
+                                      setting_ends_at=due)
+        due = promised
+    return epoch.id, max(due, runtime.clock.now())
+
+
 def next_boundary(runtime: Runtime, session: Session) -> datetime:
     """When the current epoch key is due to be destroyed: copies made now are readable until.
 
@@ -77,13 +93,30 @@ def next_boundary(runtime: Runtime, session: Session) -> datetime:
     shared ledger may have rotated since this one loaded its keys. Its start is the sealed
     log's (:func:`consent.epoch_start.started`), never a later date its row was given by SQL;
     an earlier one makes the epoch due at once, and the bound is then now, never a past time
-    a receipt would state as already reached.
+    a receipt would state as already reached. Never later than what an erasure receipt
+    promised for the epoch (:func:`promise_boundary`), whatever ``OPTINFACE_KEY_EPOCH_HOURS``
+    says since (:mod:`consent.epoch_promise`).
     """
-    current = record_current(runtime, session)
-    newest = session.scalars(select(KeyEpoch).order_by(KeyEpoch.id.desc()).limit(1)).first()
-    due = (epoch_start.started(runtime, session, newest or current)
-           + timedelta(hours=runtime.settings.key_epoch_hours))
-    return max(due, runtime.clock.now())
+    return _boundary(runtime, session)[1]
+
+
+def promise_boundary(runtime: Runtime, session: Session) -> datetime:
+    """:func:`next_boundary`, as an erasure receipt states it (``copiesUndecryptableAt``):
+    kept in the key store as the epoch's promise, so no later setting moves the rotation
+    past it."""
+    epoch, boundary = _boundary(runtime, session)
+    epoch_promise.keep(runtime.keys.store, epoch, boundary)
+    return boundary
+
+
+def start_epoch(runtime: Runtime, session: Session) -> None:
+    """At start: the current epoch's row (its clock starts on first use), and, where its
+    receipts promised an end, the setting checked against it (:func:`next_boundary` flags a
+    raise), so the register says so before the first sweep."""
+    record_current(runtime, session)
+    epoch = ledger_epoch(session)
+    if epoch is not None and epoch_promise.promised(runtime.keys.store, epoch) is not None:
+        next_boundary(runtime, session)
 
 
 def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
@@ -124,6 +157,7 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
     runtime.db.checkpoint()  # the old wrappings must not linger in the WAL
     for epoch in older:
         store.destroy_epoch(epoch)
+    epoch_promise.forget(store, older)
     with runtime.db.transaction() as session:
         for epoch_row in session.scalars(select(KeyEpoch).where(KeyEpoch.id.in_(older))):
             epoch_row.destroyed_at = now
@@ -254,6 +288,7 @@ def finish_interrupted_rotation(runtime: Runtime) -> None:
         for epoch in found.destroyed:
             store.destroy_epoch(epoch)
         ended = sorted(found.destroyed + found.gone)
+        epoch_promise.forget(store, ended)
         for row in session.scalars(select(KeyEpoch).where(KeyEpoch.id.in_(ended))):
             row.destroyed_at = now
         runtime.audit(session, Entry(action=AuditAction.KEY_EPOCHS_DESTROYED, actor=None,

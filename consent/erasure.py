@@ -67,7 +67,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import unreachable
-from optinface.consent.epochs import next_boundary
+from optinface.consent.epochs import promise_boundary
 from optinface.consent.errors import (
     ConsentError,
     ErasureUnfinished,
@@ -265,7 +265,7 @@ def _excluded_then_destroyed(
         # Copies made before now hold the key wrapped under this epoch (or an older one,
         # destroyed by then): they become undecryptable when the next rotation destroys it.
         copies_epoch = key_row.epoch if key_row is not None else runtime.keys.epoch
-        copies_undecryptable_at = next_boundary(runtime, session)
+        copies_undecryptable_at = promise_boundary(runtime, session)
         session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
         session.execute(delete(SubjectToken).where(or_(
             SubjectToken.subject_id == subject.id,

@@ -19,6 +19,8 @@ from optinface.consent import (
     classification,
     declaration,
     disclosures,
+    epoch_promise,
+    epochs,
     operating_point,
     receipts,
     residue,
@@ -29,6 +31,7 @@ from optinface.consent import (
     transparency,
 )
 from optinface.consent.accountability import accepts, accountability
+from optinface.consent.audit import log_time
 from optinface.consent.keys import KeyRing
 from optinface.consent.markdown import markdown_text
 from optinface.consent.policies import age_of_consent
@@ -59,6 +62,9 @@ UNSEALED_TEMPLATES_WARNING = ("{n} template rows do not carry this service's sea
 REVIEWS_WARNING = ("{n} human reviews are not, in the database, as the audit log chained their"
                    " decisions (written from outside the service): the confirmed"
                    " identifications are counted from the log.")
+EPOCH_PROMISE_WARNING = ("OPTINFACE_KEY_EPOCH_HOURS was raised while erasure receipts promised"
+                         " the destruction of key epoch {epoch} at {at}: that epoch still ends"
+                         " then; the setting ({hours} hours) counts from the next one.")
 UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deployment no longer"
                       " accepts them (an EU representative is owed): they get no new consent,"
                       " link or photo until it is named; their rights still work.")
@@ -188,7 +194,9 @@ def build_register(
     demo mode, why matching is refused, templates made by a model other than ``model_id``,
     and rows the figures leave out because the database says what the service did not write:
     templates counted by their seals (:func:`row_seals.tally_templates`), identifications by
-    the chained decisions (:func:`review.confirmed_identifications`).
+    the chained decisions (:func:`review.confirmed_identifications`), and a key epoch that
+    ends as its erasure receipts promised, before the longer epoch a raised setting would give
+    (:func:`epoch_promise.raised`).
     """
     current = declaration.state(rows, settings=settings, models=models, today=now.date())
     subjects = _active_subjects(session)
@@ -207,6 +215,10 @@ def build_register(
         warnings.append(UNSEALED_TEMPLATES_WARNING.format(n=tally.unsealed))
     if identifications.disagreeing:
         warnings.append(REVIEWS_WARNING.format(n=identifications.disagreeing))
+    epoch = epochs.ledger_epoch(session)
+    if epoch is not None and (promised := epoch_promise.raised(session, epoch)) is not None:
+        warnings.append(EPOCH_PROMISE_WARNING.format(epoch=epoch, at=log_time(promised),
+                                                     hours=f"{settings.key_epoch_hours:g}"))
     warnings.extend(UNACCEPTED_WARNING.format(jurisdiction=j) for j in sorted(held)
                     if not accepts(j, settings))
     return Register(

@@ -317,7 +317,7 @@ def _wire(
     row_seals.adopt_all(runtime, log_sound=not any(not_as_witnessed))  # before any row's use
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     with db.transaction() as session:
-        epochs.record_current(runtime, session)  # the epoch's clock starts on first use
+        epochs.start_epoch(runtime, session)
     return runtime, discarded
 
 

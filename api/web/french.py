@@ -782,6 +782,10 @@ FRENCH: dict[str, str] = {
     "Key epoch dated after its sealed rotation (edited?): rotated on the sealed schedule":
         "Époque de clés datée après son renouvellement scellé (modifiée ?) : renouvelée selon"
         " le calendrier scellé",
+    "Key epoch length raised past what erasure receipts promised: this epoch still ends as"
+    " promised":
+        "Durée des époques de clés allongée au-delà de ce que promettaient des reçus"
+        " d'effacement : cette époque finit comme promis",
     "Subject keys lost (a copy restored from before a rotation)":
         "Clés de personnes perdues (copie restaurée d'avant un renouvellement)",
     "Passkey challenge issued": "Défi de clé d'accès émis",
@@ -1613,6 +1617,13 @@ FRENCH: dict[str, str] = {
     " ({days} days)": (
         "déclarée le {declared_on} : la banque ne peut être mise en service avant le {start}"
         " ({days} jours)"
+    ),
+    "OPTINFACE_KEY_EPOCH_HOURS was raised while erasure receipts promised the destruction of"
+    " key epoch {epoch} at {at}: that epoch still ends then; the setting ({hours} hours) counts"
+    " from the next one.": (
+        "OPTINFACE_KEY_EPOCH_HOURS a été relevé alors que des reçus d'effacement promettaient la"
+        " destruction de l'époque de clés {epoch} à {at} : cette époque finit toujours à cette"
+        " heure ; le réglage ({hours} heures) vaut à partir de la suivante."
     ),
     "{n} templates were made by another model: re-enrolment needed.": (
         "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."

@@ -97,6 +97,8 @@ ACTIONS: dict[str, str] = {
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",
     "key_epoch_misdated": "Key epoch dated after its sealed rotation (edited?): rotated on"
                           " the sealed schedule",
+    "key_epoch_hours_raised": "Key epoch length raised past what erasure receipts promised:"
+                              " this epoch still ends as promised",
     "subject_keys_lost": "Subject keys lost (a copy restored from before a rotation)",
     "challenge": "Passkey challenge issued",
     "templates_rekeyed": "Templates re-keyed",

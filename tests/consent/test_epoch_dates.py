@@ -10,19 +10,17 @@ epoch; a row dated later is flagged, and never moves the boundary out.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 
 import pytest
 
-from optinface.api.sweeper import Sweeper
 from optinface.consent.audit import AuditAction
 from optinface.consent.log_clock import TOLERANCE
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from tests.support.backends import both_backends
-from tests.support.consent import World, outside_sql
+from tests.support.consent import World, outside_sql, rotated_by_the_sweeper
 
 EPOCH = timedelta(hours=24)  # the settings' default OPTINFACE_KEY_EPOCH_HOURS
 
@@ -36,20 +34,6 @@ def _misdated(service: OptinFace, world: World) -> list[dict[str, object]]:
     page = service.audit_events(actor=world.admin, limit=100,
                                 filters=AuditFilter(action=AuditAction.KEY_EPOCH_MISDATED))
     return [event.details for event in page.events]
-
-
-def _rotated_by_the_sweeper(service: OptinFace, settings: ConsentSettings, epoch: int) -> None:
-    """The server's own schedule (the sweeper's thread) rotates past ``epoch`` and destroys
-    its key file."""
-    sweeper = Sweeper(service, interval=3600)
-    sweeper.start()
-    try:
-        deadline = time.monotonic() + 20
-        while (settings.keys_dir / f"epoch-{epoch}.key").exists() \
-                and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        sweeper.stop()
 
 
 @both_backends
@@ -73,7 +57,7 @@ def test_an_epoch_dated_in_2999_by_sql_still_rotates_on_time(
                                                                 .total_seconds())
 
     world.clock.advance(hours=23, seconds=1)
-    _rotated_by_the_sweeper(service, settings, 2)
+    rotated_by_the_sweeper(service, settings.keys_dir, 2)
     assert service.runtime.keys.epoch == 3
     assert not (settings.keys_dir / "epoch-2.key").exists()
     assert service.seconds_to_epoch_boundary() == pytest.approx(EPOCH.total_seconds())
@@ -95,7 +79,7 @@ def test_an_epoch_dated_in_the_past_by_sql_only_rotates_early(
     assert receipt.copies_undecryptable_at == world.clock.now()
     assert service.seconds_to_epoch_boundary() == 0
 
-    _rotated_by_the_sweeper(service, settings, 2)
+    rotated_by_the_sweeper(service, settings.keys_dir, 2)
     assert service.runtime.keys.epoch == 3
     assert service.seconds_to_epoch_boundary() == pytest.approx(EPOCH.total_seconds())
     assert _misdated(service, world) == []  # an earlier date is no finding: it only shortens

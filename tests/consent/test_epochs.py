@@ -16,14 +16,12 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from optinface.api.sweeper import Sweeper
 from optinface.consent.audit import AuditAction
-from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import KeyUnavailable
-from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.keys import KeyRing
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -36,33 +34,11 @@ from tests.support.consent import (
     make_world,
 )
 from tests.support.files import (
+    copy_database,
+    decrypt_from_copy,
     occurrences,
     template_bytes,
 )
-
-
-def _copy_database(settings: ConsentSettings, destination: Path) -> Path:
-    """A consistent copy of the live database, as a backup tool would take it."""
-    copy = destination / "copy.db"
-    with sqlite3.connect(settings.data_dir / "optinface.db") as live, \
-            sqlite3.connect(copy) as target:
-        live.backup(target)
-    return copy
-
-
-def _decrypt_from_copy(service: OptinFace, copy: Path, template_id: int) -> np.ndarray:
-    """What an attacker holding the copy and today's key store gets for ``template_id``."""
-    with sqlite3.connect(copy) as db:
-        subject_id, model_id, nonce, ciphertext = db.execute(
-            "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
-            (template_id,)).fetchone()
-        wrapped, epoch = db.execute(
-            "SELECT wrapped, epoch FROM subject_keys WHERE subject_id = ?",
-            (subject_id,)).fetchone()
-    key = service.runtime.keys.unwrap(wrapped, subject_id=subject_id, epoch=epoch)
-    plain = open_sealed(key, nonce, ciphertext, associated=template_binding(
-        template_id=template_id, subject_id=subject_id, model_id=model_id))
-    return np.frombuffer(plain, dtype=np.float32)
 
 
 def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
@@ -74,15 +50,15 @@ def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
     template = world.enrol(erased, consent, portrait_jpegs[0])
     world.enrol(kept, kept_consent, portrait_jpegs[1])
     _, protected = template_bytes(service, template.id)
-    copy = _copy_database(settings, tmp_path)
+    copy = copy_database(settings, tmp_path)
     service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
 
     # Before the rotation the promise is not kept yet: the copy decrypts with today's keys.
-    assert _decrypt_from_copy(service, copy, template.id).tobytes() == protected
+    assert decrypt_from_copy(service, copy, template.id).tobytes() == protected
     report = service.rotate_epoch(actor=world.admin)
     assert report.subject_keys_rewrapped == 1  # the kept subject only
     with pytest.raises(KeyUnavailable):
-        _decrypt_from_copy(service, copy, template.id)
+        decrypt_from_copy(service, copy, template.id)
     # The kept subject is still served from the live database.
     assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
 
@@ -227,7 +203,7 @@ def test_a_rotation_killed_after_it_committed_has_its_old_epoch_destroyed_at_the
     erased, consent = world.subject()
     template = world.enrol(erased, consent, portrait_jpegs[0])
     kept = world.enrolled(portrait_jpegs[1])
-    copy = _copy_database(settings, tmp_path)
+    copy = copy_database(settings, tmp_path)
     service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
     clock.advance(hours=24)
     store = service.runtime.keys.store
@@ -255,7 +231,7 @@ def test_a_rotation_killed_after_it_committed_has_its_old_epoch_destroyed_at_the
         assert (first.destroyed_at, second.destroyed_at) == (clock.now(), None)
         assert _epoch_files(settings) == ["epoch-2.key"]
         with pytest.raises(KeyUnavailable):
-            _decrypt_from_copy(reopened, copy, template.id)
+            decrypt_from_copy(reopened, copy, template.id)
         assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
         assert _finished_at_start(reopened, world) == [{"epoch": 2, "destroyed_epochs": [1]}]
         assert reopened.verify_audit().ok

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from optinface.api.sweeper import Sweeper
 from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.errors import ConsentError
@@ -158,6 +161,19 @@ class Killed(BaseException):
     """The process is killed here, in a run of erasures that reports and skips a subject whose
     erasure raises (``erasure.erase_each``): no ``except Exception`` stops it, as none stops
     a kill."""
+
+
+def rotated_by_the_sweeper(service: OptinFace, keys_dir: Path, epoch: int) -> None:
+    """The server's own schedule (the sweeper's thread) rotates past ``epoch`` and destroys
+    its key file in ``keys_dir`` (within 20 s)."""
+    sweeper = Sweeper(service, interval=3600)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (keys_dir / f"epoch-{epoch}.key").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
 
 
 class FakeClock:

@@ -3,13 +3,16 @@ holder would read them, and a template's stored bytes."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from optinface.consent.keys import IndexKeyWrap
+from optinface.consent.crypto import open_sealed
+from optinface.consent.keys import IndexKeyWrap, template_binding
 from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
 from optinface.engine import index_file
 from optinface.engine.index import HnswIndex
 
@@ -109,3 +112,27 @@ def left_of(service: OptinFace, *, subject_id: int, template_id: int,
         left.append("index entry")
     return left + [path for needle in needles
                    for path in readable_occurrences_now(service, needle)]
+
+
+def copy_database(settings: ConsentSettings, destination: Path) -> Path:
+    """A consistent copy of the live database, as a backup tool would take it."""
+    copy = destination / "copy.db"
+    with sqlite3.connect(settings.data_dir / "optinface.db") as live, \
+            sqlite3.connect(copy) as target:
+        live.backup(target)
+    return copy
+
+
+def decrypt_from_copy(service: OptinFace, copy: Path, template_id: int) -> np.ndarray:
+    """What an attacker holding the copy and today's key store gets for ``template_id``."""
+    with sqlite3.connect(copy) as db:
+        subject_id, model_id, nonce, ciphertext = db.execute(
+            "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
+            (template_id,)).fetchone()
+        wrapped, epoch = db.execute(
+            "SELECT wrapped, epoch FROM subject_keys WHERE subject_id = ?",
+            (subject_id,)).fetchone()
+    key = service.runtime.keys.unwrap(wrapped, subject_id=subject_id, epoch=epoch)
+    plain = open_sealed(key, nonce, ciphertext, associated=template_binding(
+        template_id=template_id, subject_id=subject_id, model_id=model_id))
+    return np.frombuffer(plain, dtype=np.float32)
