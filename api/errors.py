@@ -98,6 +98,9 @@ transfer_assessment_required 409     a disclosure to a recipient outside the are
 wording_changed              409     the consent form's wording (purposes, recipients, safeguards,
                                      retention rules in the reader's language) changed since the
                                      page showed it (its wording_sha256): read it again, then sign
+consent_narrowed             409     a purpose withdrawal on a consent whose row covers fewer
+                                     purposes than its signed receipt less the person's signed
+                                     withdrawals (edited without the key): nothing withdrawn
 model_mismatch               409     templates from two models cannot be compared
 rate_limited                 429     per-key rate, the daily matching quota (key or purpose), the
                                      client's failed authentications or its anonymous sign-in
@@ -280,6 +283,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "eu_representative_required": 409,
     "transfer_assessment_required": 409,
     "wording_changed": 409,
+    "consent_narrowed": 409,
     "model_mismatch": 409,
     "rate_limited": 429,
     "not_calibrated": 503,

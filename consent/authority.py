@@ -39,14 +39,20 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import RECEIPT_MISMATCH, ConsentError, ConsentRequired
+from optinface.consent.errors import (
+    RECEIPT_MISMATCH,
+    ConsentError,
+    ConsentNarrowed,
+    ConsentRequired,
+)
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.tables import Consent, ProbeConsent
+from optinface.consent.tables import Consent, ProbeConsent, PurposeWithdrawal
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +152,39 @@ def receipt_end(consent: Consent, *, pseudonym: str, public_key: str) -> datetim
         return Mismatch.PURPOSE
     ends = [end for end in named if end is not None]
     return min(ends) if len(ends) == len(named) else Mismatch.LATER_END
+
+
+def purposes_signed(session: Session, consent: Consent, *, pseudonym: str,
+                    public_key: str) -> list[str]:
+    """The purposes ``consent`` still covers by its person's signatures: those its own receipt
+    names, less those each of their purpose withdrawals took out (a withdrawal's receipt
+    signed by the service and naming this consent and purpose; a row of another, or none,
+    takes nothing out), sorted; what a purpose withdrawal decides what remains from.
+
+    Raises:
+        ConsentNarrowed: The row covers fewer (a purpose deleted by SQL), or no receipt of this
+            row and subject backs it: the row alone would decide.
+    """
+    terminations = _terminations(consent, pseudonym=pseudonym, public_key=public_key)
+    if isinstance(terminations, Mismatch):
+        raise ConsentNarrowed(f"consent {consent.id} has no signed receipt to withdraw from",
+                              details={"consent_id": consent.id, "mismatch": str(terminations)})
+    withdrawn = set()
+    for row in session.scalars(select(PurposeWithdrawal).where(
+            PurposeWithdrawal.consent_id == consent.id)):
+        receipt = own_receipt(row.receipt, row.receipt_signature, names_it="receiptID",
+                              own=row.id, public_key=public_key)
+        if not isinstance(receipt, Mismatch) and (
+                receipt.get("withdrawnConsentID"), receipt.get("withdrawnPurposeID")) == (
+                consent.id, row.purpose_id):
+            withdrawn.add(row.purpose_id)
+    signed = sorted(str(p) for p in terminations if p not in withdrawn)
+    missing = sorted(set(signed) - {p.id for p in consent.purposes})
+    if missing:
+        raise ConsentNarrowed(
+            f"consent {consent.id} covers fewer purposes than its person signed",
+            details={"consent_id": consent.id, "missing_purposes": missing})
+    return signed
 
 
 def probe_problem(probe: ProbeConsent, *, subject: str | None,

@@ -25,6 +25,7 @@ and the register name it): the wording names that version beside the rules as th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from optinface.consent import ledger, operator_texts, retention_policy, transfer
 from optinface.consent.crypto import sha256_problem, with_sha256
 from optinface.consent.errors import WordingChanged
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Purpose
 from optinface.consent.wording import Say
 
 CONSENT_SENTENCE = "I consent to the ticked uses"
@@ -50,9 +52,7 @@ def wording(session: Session, settings: ConsentSettings, say: Say) -> dict[str, 
     body: dict[str, Any] = {
         "language": say.language,
         "consent": say(CONSENT_SENTENCE),
-        "purposes": [{"purposeId": p.id, "name": shown(p.name),
-                      "description": shown(p.description), "legalBasis": shown(p.legal_basis),
-                      "retentionDays": p.retention_days} for p in ledger.purposes(session)],
+        "purposes": [purpose_as_shown(p, shown) for p in ledger.purposes(session)],
         "recipients": [{"name": shown(r.name), "purpose": shown(r.purpose),
                         "legalBasis": shown(r.legal_basis)} for r in settings.recipients],
         # One setting states them for every area the data leave; none left, or none stated: null.
@@ -64,6 +64,32 @@ def wording(session: Session, settings: ConsentSettings, say: Say) -> dict[str, 
     }
     body["englishOnly"] = list(shown.english_only)
     return with_sha256(body)
+
+
+def purpose_as_shown(purpose: Purpose, shown: Callable[[str], str]) -> dict[str, Any]:
+    """A use as the consent form words it for a reader (``shown``: their translations of the
+    operator's texts): what their passkey signs of it."""
+    return {"purposeId": purpose.id, "name": shown(purpose.name),
+            "description": shown(purpose.description), "legalBasis": shown(purpose.legal_basis),
+            "retentionDays": purpose.retention_days}
+
+
+def require_purposes_as_signed(session: Session, settings: ConsentSettings,
+                               signed: dict[str, Any] | None, purposes: list[Purpose]) -> None:
+    """Refuse (``wording_changed``) to record a consent to ``purposes`` when their rows, as the
+    signed wording's reader is shown them now, are not the uses the person signed: the receipt
+    states each row's texts and days (the Kantara fields, in the operator's English), so a
+    row edited between the challenge and the consent would otherwise be stated as agreed to.
+    A statement from before the wording was signed (None) has nothing to compare."""
+    if signed is None:
+        return
+    shown = operator_texts.shown_in(session, settings, str(signed.get("language")))
+    read = {p.get("purposeId"): p for p in signed.get("purposes", []) if isinstance(p, dict)}
+    for purpose in purposes:
+        if read.get(purpose.id) != purpose_as_shown(purpose, shown):
+            raise WordingChanged(
+                "a use's wording changed since it was signed; read it again, then sign",
+                details={"purpose_id": purpose.id, "wording_sha256": signed.get("sha256")})
 
 
 def require_shown(signed: dict[str, Any], shown_sha256: str | None) -> None:

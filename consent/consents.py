@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from optinface.consent import (
     coming_of_age,
+    consent_form,
     erasure_journal,
     ledger,
     passkeys,
@@ -68,6 +69,9 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
         require_subject_accepted(subject, settings)
         policies.require_written_release(subject, ConsentMethod.PASSKEY)
         purposes = [ledger.get_purpose(session, p) for p in statement["purposes"]]
+        # The receipt states the rows' texts: they must be the uses the person read and signed.
+        consent_form.require_purposes_as_signed(session, settings, statement.get("wording"),
+                                                purposes)
         notice = ledger.get_notice(session, statement["notice"]["id"])
         if notice.sha256 != statement["notice"]["sha256"]:
             raise ChallengeInvalid("the notice changed since the challenge; sign again")

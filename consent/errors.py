@@ -331,6 +331,14 @@ class WordingChanged(ConsentError):
     code = "wording_changed"
 
 
+class ConsentNarrowed(ConsentError):
+    """A consent's row covers fewer purposes than its signed receipt less the purposes its
+    person withdrew (written without the signing key): a purpose withdrawal is refused, so
+    what remains is never decided from the row alone (:mod:`consent.authority`)."""
+
+    code = "consent_narrowed"
+
+
 class LinkInvalid(ConsentError):
     """The one-time link is unknown, already used or expired."""
 

@@ -140,6 +140,11 @@ def _primary(language: str) -> str:
     return language.split("-")[0].lower()
 
 
+def read_in_english(language: str) -> bool:
+    """Whether a reader of ``language`` (a BCP 47 tag) is shown the operator's texts as typed."""
+    return _primary(language) == SOURCE_LANGUAGE
+
+
 def _kept(session: Session, language: str) -> list[OperatorText]:
     """The table's translations into ``language`` (a primary subtag)."""
     return list(session.scalars(select(OperatorText).where(OperatorText.language == language)))
@@ -191,11 +196,20 @@ class Shown:
 def shown(session: Session, settings: ConsentSettings, say: Say) -> Shown:
     """The operator's texts for ``say``'s reader: the translations kept (:func:`translations`)
     and, for a demonstration's placeholders, the pages' own words."""
-    if _primary(say.language) == SOURCE_LANGUAGE:
+    if read_in_english(say.language):
         return Shown(None)
     pages = {text: say(text) for text in map(_placeholder, GIVEN_IN_FRENCH)}
     return Shown({**{text: said for text, said in pages.items() if said != text},
                   **translations(session, settings, say.language)})
+
+
+def shown_in(session: Session, settings: ConsentSettings, language: str) -> Shown:
+    """The operator's own texts (a purpose's, a recipient's) for a reader of ``language``, with
+    no ``Say`` at hand: none of them is a placeholder of the pages' words, so they read as
+    :func:`shown` shows them (what a consent checks its signed wording against)."""
+    if read_in_english(language):
+        return Shown(None)
+    return Shown(translations(session, settings, language))
 
 
 def material(sources: Iterable[str],

@@ -10,8 +10,13 @@ it can only come sooner.
 
 Withdrawing the consent's last purpose is withdrawing the consent: :func:`narrow` refuses to
 empty a consent and the service withdraws it whole instead (templates destroyed, and the
-subject erased if it was their last consent). When the subject remains, :func:`record_ended`
-then gives that withdrawal its signed receipt too (purposes kept: none).
+subject erased if it was their last consent); its withdrawal receipt names the purpose the
+person's signature names (``withdrawnPurposeID``). When the subject remains,
+:func:`record_ended` then gives that withdrawal its signed receipt too (purposes kept: none).
+Which purpose is the last is decided from what the person signed (the consent's receipt less
+their purpose withdrawals, :func:`consent.authority.purposes_signed`), never from the row
+alone: a row narrowed by SQL would turn "stop this use" into "erase me", so it is refused
+(``consent_narrowed``).
 
 The erasure journal names each purpose taken out (the consent's and the purpose's random ids)
 before it commits, so a copy of the ledger restored from before loses it again at start-up
@@ -27,7 +32,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from optinface.consent import erasure_journal, ledger, passkeys, policies, subject_acts
+from optinface.consent import (
+    authority,
+    erasure_journal,
+    ledger,
+    passkeys,
+    policies,
+    subject_acts,
+)
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
@@ -63,12 +75,16 @@ def narrow(
             if earlier is not None:
                 # Withdrawing again changes nothing: the first withdrawal stays the record.
                 return public(earlier, public_key=runtime.keys.public_key)
-            raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
-                           details={"consent_id": consent_id, "purpose_id": purpose_id})
-        if len(consent.purposes) == 1:
-            return None
         subject = consent.subject
         assert subject is not None  # an active consent has its subject
+        # What remains is what the person signed less what they withdrew, never the row alone.
+        signed_for = authority.purposes_signed(session, consent, pseudonym=pseudonym,
+                                               public_key=runtime.keys.public_key)
+        if purpose is None:
+            raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
+                           details={"consent_id": consent_id, "purpose_id": purpose_id})
+        if signed_for == [purpose_id]:
+            return None
         signed = subject_acts.complete(session, subject, response, act="withdraw", actor=actor,
                                        keys=runtime.keys, settings=runtime.settings, now=now)
         statement = signed.ceremony.statement or {}

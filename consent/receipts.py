@@ -37,7 +37,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from optinface.consent import row_seals
+from optinface.consent import operator_texts, row_seals
 from optinface.consent.accountability import accountability
 from optinface.consent.consent_form import wording_problem
 from optinface.consent.crypto import canonical_json
@@ -231,6 +231,37 @@ def _discloses_as_signed(receipt: dict[str, Any], purposes: list[dict[str, Any]]
         for p in purposes)
 
 
+KANTARA_WORDED = (("purpose", "name"), ("description", "description"),
+                  ("legalBasis", "legalBasis"), ("retentionDays", "retentionDays"))
+"""Each Kantara purpose field a consent receipt states (in the operator's English) beside the
+field of the signed wording's use that says the same to the reader."""
+
+
+def _stated_as_worded(stated: list[dict[str, Any]], wording: Any) -> bool:
+    """Each purpose the receipt states is a use the signed wording offered, with its days and,
+    where its reader read the operator's English (an English form, or a text listed in
+    ``englishOnly`` for want of a translation), its name, description and legal basis, word for
+    word: so the receipt never states a use other than the one signed. A translated text is the
+    reader's, which only the service's translations relate to the English (checked when the
+    consent is recorded: :func:`consent.consent_form.require_purposes_as_signed`)."""
+    if wording is None:  # a receipt from before the wording was signed: nothing to compare
+        return True
+    try:
+        read = {use["purposeId"]: use for use in wording["purposes"]}
+        english = operator_texts.read_in_english(str(wording["language"]))
+        untranslated = set(wording.get("englishOnly", []))
+        for purpose in stated:
+            use = read[purpose["purposeId"]]
+            for field, worded in KANTARA_WORDED:
+                checkable = (english or field == "retentionDays"
+                             or {purpose[field], use[worded]} & untranslated)
+                if checkable and purpose[field] != use[worded]:
+                    return False
+    except (KeyError, TypeError, AttributeError):  # a wording not of our shape, or a use not in it
+        return False
+    return True
+
+
 def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bool:
     """The person signed what this receipt says, not something else."""
     act = statement.get("act")
@@ -244,10 +275,16 @@ def _statement_matches(receipt: dict[str, Any], statement: dict[str, Any]) -> bo
                 and statement.get("purposes") == sorted(p["purposeId"] for p in stated)
                 and _discloses_as_signed(receipt, stated, statement.get("recipients", []))
                 and statement.get("wording") == receipt.get("wording")
+                and _stated_as_worded(stated, receipt.get("wording"))
                 and statement.get("expiresAt") == receipt.get("expiresISO"))
     if act == "withdraw":
+        # A signature naming one purpose stands only for a receipt stating that purpose
+        # withdrawn. A consent withdrawal receipt made before it named the purpose (its last)
+        # has no ``withdrawnPurposeID`` and verifies as it always did.
         return (statement.get("subject") == receipt.get("piiPrincipalId")
-                and statement.get("consentId") == receipt.get("withdrawnConsentID"))
+                and statement.get("consentId") == receipt.get("withdrawnConsentID")
+                and ("withdrawnPurposeID" not in receipt
+                     or statement.get("purposeId") == receipt["withdrawnPurposeID"]))
     if act == "probe":
         return (statement.get("probeSha256") == receipt.get("probeSha256")
                 and statement.get("purposeId") == receipt.get("purposeId")

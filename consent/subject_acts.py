@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
+    authority,
     consent_form,
     disclosures,
     erasure_journal,
@@ -296,12 +297,17 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
     statement = signed.ceremony.statement or {}
     if statement.get("consentId") != consent.id:
         raise ChallengeInvalid("this signature withdraws another consent")
-    # A signature that stops one use never ends a consent that covers others too.
+    # A signature that stops one use never ends a consent that covers others too: others by
+    # what the person signed (its receipt less their withdrawals), not by the row alone.
     named = statement.get("purposeId")
-    if named is not None and [p.id for p in consent.purposes] != [named]:
+    if named is not None and authority.purposes_signed(
+            session, consent, pseudonym=subject.pseudonym,
+            public_key=runtime.keys.public_key) != [named]:
         raise ChallengeInvalid("this signature withdraws one purpose, not the whole consent")
     consent.withdrawal_receipt = {
         "version": CONSENT_RECEIPT_VERSION, "withdrawnConsentID": consent.id,
+        # Withdrawn with its last purpose: the receipt names the purpose the person signed.
+        **({"withdrawnPurposeID": named} if named is not None else {}),
         "piiPrincipalId": subject.pseudonym, "withdrawnAt": now.isoformat(),
         "publicKey": runtime.keys.public_key, "subjectSignature": signed.evidence}
     consent.withdrawal_signature = runtime.keys.sign(canonical_json(consent.withdrawal_receipt))

@@ -11,7 +11,11 @@ import copy
 import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import select, text
 
 from optinface.api.web.i18n import Words
 from optinface.consent import authority, retention_policy
@@ -27,7 +31,8 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import Recipient
 from optinface.consent.tables import Consent
-from tests.support.api import ENGLISH, FRENCH
+from tests.support.api import ENGLISH, FRENCH, verify_receipt_file
+from tests.support.backends import both_backends
 from tests.support.consent import World, refused
 
 FR = TranslationLanguage.FR
@@ -244,3 +249,88 @@ def test_a_translation_is_refused_unless_it_is_one_of_a_text_in_use(world: World
     refused("invalid_request", translate(name.source_sha256, "   "))
     refused("forbidden", translate(name.source_sha256, "étude", actor=world.reviewer))
     assert _texts(world)[f"purpose {world.purpose} name"].text is None  # nothing kept
+
+
+POLICE = "Shared with police forces for any investigation"
+
+
+def _sql(world: World, statement: str, **values: object) -> None:
+    """As the database's writer: plain SQL, no key."""
+    with world.service.runtime.db.transaction() as session:
+        session.execute(text(statement), values)
+
+
+@both_backends
+@pytest.mark.parametrize("say", [ENGLISH, FRENCH], ids=["en", "fr"])
+def test_a_use_edited_by_sql_after_it_was_signed_is_not_recorded_as_consented(
+    world: World, say: Words
+) -> None:
+    """Red team 7, #6: the receipt states the purpose rows; a row edited between the signed
+    challenge and the consent (police, twenty years) is refused, whether the person read it in
+    English or in its French translation, and nothing is recorded."""
+    world.translate_purpose(PURPOSE_FR)
+    person = world.person()
+    signed = person.sign(ConsentAct(purposes=[world.purpose], notice_id=world.notice,
+                                    language="fr-CA",
+                                    expires_at=world.clock.now() + timedelta(days=90)), say=say)
+    _sql(world, "UPDATE purposes SET description = :d, retention_days = 7300 WHERE id = :p",
+         d=POLICE, p=world.purpose)
+    refused("wording_changed", lambda: world.service.give_consent(
+        actor=person.actor, subject=person.pseudonym, signed=signed))
+    with world.service.runtime.db.transaction() as session:
+        assert session.scalars(select(Consent)).all() == []
+
+
+def test_days_edited_alone_are_refused_too(world: World) -> None:
+    person = world.person()
+    signed = person.sign(ConsentAct(purposes=[world.purpose], notice_id=world.notice,
+                                    language="fr-CA",
+                                    expires_at=world.clock.now() + timedelta(days=90)))
+    _sql(world, "UPDATE purposes SET retention_days = 7300 WHERE id = :p", p=world.purpose)
+    refused("wording_changed", lambda: world.service.give_consent(
+        actor=person.actor, subject=person.pseudonym, signed=signed))
+
+
+def _restated(world: World, receipt: dict[str, Any], **fields: object) -> tuple[
+        dict[str, Any], str]:
+    """``receipt`` with its Kantara purpose stating ``fields``, signed by the controller's key
+    (as a service fooled by a row, or whoever holds the key store, would sign it): the
+    person's signature and statement untouched."""
+    restated = copy.deepcopy(receipt)
+    restated["services"][0]["purposes"][0].update(fields)
+    return restated, world.service.runtime.keys.sign(canonical_json(restated))
+
+
+def test_a_receipt_stating_other_uses_than_its_signed_wording_is_invalid_offline(
+    world: World, tmp_path: Path
+) -> None:
+    """``receipt verify`` holds each Kantara purpose to the use the person signed: its name,
+    description, legal basis and days (in English, the language the person read)."""
+    _, _, receipt = _consent(world, ENGLISH)
+    path = tmp_path / "consent.json"
+    key = world.service.public_key
+    for fields in ({"description": POLICE}, {"retentionDays": 7300},
+                   {"purpose": "study-9"}, {"legalBasis": "legitimate interest"}):
+        restated, signature = _restated(world, receipt, **fields)
+        assert verify_receipt(restated, signature, key)  # the controller's signature holds
+        assert subject_signature_problem(restated) == DIFFERENT, fields
+        path.write_text(json.dumps({"receipt": restated, "signature": signature}))
+        result = verify_receipt_file(path, key)
+        assert result.exit_code == 1 and DIFFERENT in result.output, result.output
+    path.write_text(json.dumps({"receipt": receipt, "signature": world.service.runtime.keys.sign(
+        canonical_json(receipt))}))
+    assert verify_receipt_file(path, key).exit_code == 0
+
+
+def test_a_french_receipt_keeps_its_english_kantara_texts_and_is_held_to_its_days(
+    world: World
+) -> None:
+    """Read in French, the uses' texts are the operator's translations, which a verifier
+    cannot relate to the English the Kantara fields state (the service did, when it recorded
+    the consent); the days it can, and a text shown in English for want of a translation."""
+    world.translate_purpose({"description": PURPOSE_FR["description"]})
+    _, _, receipt = _consent(world, FRENCH)
+    assert subject_signature_problem(receipt) is None
+    assert receipt["wording"]["englishOnly"]  # the name and legal basis, shown in English
+    assert subject_signature_problem(_restated(world, receipt, retentionDays=7300)[0]) == DIFFERENT
+    assert subject_signature_problem(_restated(world, receipt, purpose="study-9")[0]) == DIFFERENT
