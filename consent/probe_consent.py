@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import authority, ledger, operator_texts, passkeys, policies
 from optinface.consent.accountability import notice_public
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import (
@@ -268,7 +268,10 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
             action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
             probe_sha256=body.probe_sha256,
             details={"request_id": link.id,
-                     **({} if body.subject is None else {"for_a_verify": True})}))
+                     **({} if body.subject is None else {
+                         "for_a_verify": True,
+                         # the enumeration alerts count it unsigned only once it expired
+                         "expires_at": log_time(link.expires_at)})}))
         # The page asks the subject of a verify for their own passkey, anyone else for a new one.
         page = "probe" if body.subject is None else "probe?signer=subject"
         url = passkeys.link_url(runtime.settings, page, secret)
