@@ -67,8 +67,9 @@ class ApiSettings(ConsentSettings):
         description=(
             "The reverse proxies (IP addresses or CIDR networks, comma-separated) whose"
             " X-Forwarded-For and X-Forwarded-Proto are believed: the client address the"
-            " per-client throttles count is then the one they forwarded. Empty (the default):"
-            " the connection's own peer, and those headers are ignored from anyone."))
+            " per-client throttles count is then the one they forwarded, and the pages'"
+            " cookies are Secure (the proxy ends TLS). Empty (the default): the connection's"
+            " own peer, and those headers are ignored from anyone."))
 
     server_timing: bool = Field(
         default=False,
@@ -86,8 +87,8 @@ class ApiSettings(ConsentSettings):
         default=None,
         description=(
             "Mark portal and dashboard cookies Secure. Unset: Secure where the server speaks"
-            " TLS itself or listens off a loopback address (there the pages must be served over"
-            " HTTPS)."
+            " TLS itself, listens off a loopback address or trusts a reverse proxy"
+            " (OPTINFACE_TRUSTED_PROXIES): there the pages must be served over HTTPS."
         ),
     )
     session_hours: int = Field(default=8, ge=1, le=24 * 30,
@@ -189,10 +190,16 @@ class ApiSettings(ConsentSettings):
     def secure_cookies(self) -> bool:
         """Whether the pages' cookies carry ``Secure``: a session id must never cross a network
         in clear, and only a loopback listener keeps it on the machine; where this server
-        speaks TLS itself, its pages are https and their cookies Secure wherever it listens."""
+        speaks TLS itself, its pages are https and their cookies Secure wherever it listens.
+        Where it trusts a reverse proxy, that proxy is there to end TLS in front of it (on the
+        same host too, listening on loopback): the browser is on https, so the cookies are
+        Secure (and ``__Host-``, :func:`api.web.auth.page_cookie`), whether or not the proxy
+        also sends ``X-Forwarded-Proto``. A proxy serving plain HTTP is told with
+        ``OPTINFACE_COOKIE_SECURE=false``."""
         if self.cookie_secure is not None:
             return self.cookie_secure
-        return self.tls_cert is not None or not is_loopback(self.host)
+        return (self.tls_cert is not None or bool(self.trusted_proxies)
+                or not is_loopback(self.host))
 
     @property
     def checks_client_certificates(self) -> bool:

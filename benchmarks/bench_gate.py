@@ -88,7 +88,7 @@ def checks(service: OptinFace) -> dict[str, Check]:
 
     return {"select_1": lambda session: session.execute(text("SELECT 1")), "generation": generation,
             "rows_digest": rows_digest,
-            "digest": RegisterReads(runtime.keys, runtime.journal_ends).rows,
+            "digest": RegisterReads(runtime.keys, runtime.journal_ends, runtime.clock).rows,
             "uncached": lambda session: RegisterRows.read(session, runtime.keys)}
 
 

@@ -83,6 +83,7 @@ from optinface.engine.manifest import ModelSpec
 from optinface.engine.thresholds import Threshold
 
 if TYPE_CHECKING:
+    from optinface.consent.clock import Clock
     from optinface.consent.journal_ends import JournalEnds
 
 logger = logging.getLogger(__name__)
@@ -291,14 +292,21 @@ class RegisterReads:
     whose row and event are both gone (a rewritten log, a copy restored from before it under a
     running worker), or never committed, is still in force, as the next start would place it
     again (:mod:`consent.order_replay`).
+
+    An order being applied is journaled before its transaction commits, so a check in that
+    window (on any worker, or another thread of this one) finds it missing too: logged as a
+    warning when first seen, as an error only when the same orders are still missing at a check
+    :data:`MISSING_PERSISTS` or more later (:meth:`_say`), so an order applied under traffic
+    pages no one.
     """
 
-    def __init__(self, keys: KeyRing, journal: JournalEnds) -> None:
+    def __init__(self, keys: KeyRing, journal: JournalEnds, clock: Clock) -> None:
         self._keys = keys
         self._journal = journal
+        self._clock = clock
         # Replaced whole, never mutated: a reader on another thread sees the old pair or the new.
         self._kept: tuple[str, RegisterRows] | None = None
-        self._said: tuple[str, ...] = ()  # the journal's orders last logged as missing
+        self._missing: _Missing | None = None  # the journal's orders last found missing
 
     def rows(self, session: Session) -> RegisterRows:
         """The rows as of this transaction (loaded again if they changed since), their
@@ -316,14 +324,38 @@ class RegisterReads:
         return replace(rows, orders_altered=[*missing, *rows.orders_altered]) if missing else rows
 
     def _say(self, missing: list[str]) -> None:
-        """An error line when the journal's orders the rows lack change (not at every check)."""
-        said = tuple(missing)
-        if said != self._said and missing:
+        """A warning when the journal's orders the rows lack change (not at every check), an
+        error once when the same ones are still missing :data:`MISSING_PERSISTS` later."""
+        now, seen, references = self._clock.now(), self._missing, tuple(missing)
+        if not references:
+            self._missing = None
+        elif seen is None or seen.references != references:
+            logger.warning("the witness journal keeps regulator's orders in force that no row in"
+                           " force holds (%s: committing at this moment, or deleted with their"
+                           " events, or never committed): enrolment and matching are refused"
+                           " meanwhile", ", ".join(missing))
+            self._missing = _Missing(references, since=now)
+        elif not seen.said_as_error and now - seen.since >= MISSING_PERSISTS:
             logger.error("the witness journal keeps regulator's orders in force that no row in"
-                         " force holds (%s: deleted with their events, never committed, or"
-                         " committing at this moment): enrolment and matching are refused until"
-                         " each is applied again", ", ".join(missing))
-        self._said = said
+                         " force holds, still after %d s (%s: deleted with their events, or"
+                         " never committed): enrolment and matching are refused until each is"
+                         " applied again", (now - seen.since).total_seconds(), ", ".join(missing))
+            self._missing = replace(seen, said_as_error=True)
+
+
+MISSING_PERSISTS = timedelta(seconds=1)
+"""How long the journal's orders may be missing from the rows before it is an error: far longer
+than an order's commit takes, which the rows lack meanwhile."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    """The journal's orders a check found no row in force for, since when, and whether an
+    error said so already."""
+
+    references: tuple[str, ...]
+    since: datetime
+    said_as_error: bool = False
 
 
 # Why matching is refused: English source strings (the dashboard shows them in the reader's

@@ -12,6 +12,9 @@ consent that holds their face and enrol anyone's under another with their own to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,22 +25,34 @@ from optinface.consent.tables import Subject, Template
 from optinface.engine.types import Vector
 
 
+class _Named(Protocol):
+    """What choosing the templates to compare with reads of each: a row, or only its ids."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_Named)
+
+
 def _templates(session: Session, subject: Subject) -> list[Template]:
     return list(session.scalars(select(Template).where(Template.subject_id == subject.id)))
 
 
-def _kept(templates: list[Template], replacing: int | None) -> list[Template]:
+def _kept(templates: Sequence[_T], replacing: int | None) -> list[_T]:
     return [t for t in templates if t.id != replacing]
 
 
-def _comparable(templates: list[Template], *, model_id: str,
-                replacing: int | None) -> list[Template]:
+def _comparable(templates: Sequence[_T], *, model_id: str, replacing: int | None) -> list[_T]:
     """The templates a new face of ``model_id`` is compared with: those kept, or the one being
     replaced when it is the last (see :func:`require_same_person`); never another model's."""
     return [t for t in _kept(templates, replacing) or templates if t.model_id == model_id]
 
 
-def _require_desk_if_nothing_to_compare(subject: Subject, comparable: list[Template], *,
+def _require_desk_if_nothing_to_compare(subject: Subject, comparable: Sequence[_Named], *,
                                         opened_at_desk: bool) -> None:
     if not comparable and subject.first_enrolled_at is not None and not opened_at_desk:
         raise ReenrolAtDesk(
@@ -50,12 +65,13 @@ def require_enrolment_route(session: Session, subject: Subject, *, model_id: str
                             opened_at_desk: bool, replacing: int | None = None) -> None:
     """Refuse, before anyone signs, a capture session the subject opened themselves that the
     enrolment would refuse for want of a template to compare with (``reenrol_at_desk``). The
-    enrolment asks again (:func:`require_same_person`): templates may go meanwhile."""
-    if opened_at_desk or subject.first_enrolled_at is None:
-        return
+    enrolment asks again (:func:`require_same_person`): templates may go meanwhile. Only the
+    templates' ids and models are read, never their ciphertexts."""
+    named = session.execute(select(Template.id, Template.model_id)
+                            .where(Template.subject_id == subject.id)).all()
     _require_desk_if_nothing_to_compare(
-        subject, _comparable(_templates(session, subject), model_id=model_id,
-                             replacing=replacing), opened_at_desk=False)
+        subject, _comparable(named, model_id=model_id, replacing=replacing),
+        opened_at_desk=opened_at_desk)
 
 
 def require_same_person(

@@ -25,9 +25,10 @@ existed or never consented to the purpose, and the request's event names no one 
 otherwise land in the person's log and export for a purpose they never chose; they see the
 probe consent they sign). Whether the subject may sign (active, a consent in force to the
 purpose) is asked when they sign, at the challenge and again with their signature, and refused
-with one code for every case (:func:`signing_subject`). The link keeps no pseudonym and no
-foreign key to the subject (:func:`naming`): it outlives an erasure, so a link whose subject
-was erased since it was made is refused as one for a pseudonym erased before, or never made.
+with one code for every case (:func:`require_signing_subject`). The link keeps no pseudonym
+and no foreign key to the subject (:func:`name_subject`): it outlives an erasure, so a link whose
+subject was erased since it was made is refused as one for a pseudonym erased before, or never
+made.
 
 The row is only the ledger's copy of what was signed: it is used only when its receipt, signed
 by the service's key, names the same purpose, image, researcher key and subject, and ends no
@@ -55,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import authority, ledger, operator_texts, passkeys, policies
 from optinface.consent.accountability import notice_public
-from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import (
@@ -110,7 +111,7 @@ def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, ke
     """
     purpose = ledger.get_purpose(session, body.purpose_id)
     notice = ledger.get_notice(session, body.notice_id)
-    named = {} if body.subject is None else naming(session, body.subject, keys=keys)
+    named = {} if body.subject is None else name_subject(session, body.subject, keys=keys)
     return passkeys.new_link(
         session, kind=PROBE if body.subject is None else SUBJECT_PROBE, subject=None,
         capacity=PROBE,
@@ -119,7 +120,7 @@ def request_link(session: Session, body: ProbeConsentRequest, *, key_id: str, ke
         created_by=key_id, keys=keys, now=now, minutes=settings.enrolment_link_minutes)
 
 
-def naming(session: Session, pseudonym: str, *, keys: KeyRing) -> dict[str, Any]:
+def name_subject(session: Session, pseudonym: str, *, keys: KeyRing) -> dict[str, Any]:
     """How a verify's link names its subject, whatever the pseudonym is: the id of the row that
     holds it, if one does (active or not: whether they may sign is asked when they sign), and
     its keyed hash, which only that pseudonym has (:func:`consent.ledger.tombstone_hash`).
@@ -128,15 +129,16 @@ def naming(session: Session, pseudonym: str, *, keys: KeyRing) -> dict[str, Any]
     a link naming an erased or unknown pseudonym writes nothing of it back into the ledger, and
     an erasure deletes none (a link gone would tell its holder that its subject was erased).
     The hash also stops a row id reused by a later subject, or a link moved to another subject
-    in the database, from naming anyone (:func:`signing_subject`)."""
+    in the database, from naming anyone (:func:`require_signing_subject`)."""
     row = session.scalar(select(Subject.id).where(Subject.pseudonym == pseudonym))
     return {"subject_row": row, "subject_ref": ledger.tombstone_hash(keys, pseudonym)}
 
 
-def signing_subject(session: Session, link: OneTimeLink, *, keys: KeyRing,
+def require_signing_subject(session: Session, link: OneTimeLink, *, keys: KeyRing,
                     now: datetime) -> Subject:
     """The subject a verify's link names, if they may sign it now: the row it found, still that
-    pseudonym's (:func:`naming`) and active, with a consent in force to the link's purpose.
+    pseudonym's (:func:`name_subject`) and active, with a consent in force to the link's
+    purpose.
 
     Otherwise one refusal, ``purpose_not_consented``, with the same message and details for
     every case: a pseudonym never made, erased (before the link or since), excluded while its
@@ -268,7 +270,10 @@ def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> Pro
             action=AuditAction.PROBE_CONSENT_REQUESTED, actor=actor, purpose=body.purpose_id,
             probe_sha256=body.probe_sha256,
             details={"request_id": link.id,
-                     **({} if body.subject is None else {"for_a_verify": True})}))
+                     **({} if body.subject is None else {
+                         "for_a_verify": True,
+                         # the enumeration alerts count it unsigned only once it expired
+                         "expires_at": log_time(link.expires_at)})}))
         # The page asks the subject of a verify for their own passkey, anyone else for a new one.
         page = "probe" if body.subject is None else "probe?signer=subject"
         url = passkeys.link_url(runtime.settings, page, secret)
@@ -316,7 +321,7 @@ def challenge(runtime: Runtime, credential: PasskeyCredential,
 def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     """A verify's link, opened by its subject: the statement for them to sign with a passkey
     they registered (the link is used up by the signature: one link, one probe consent), if
-    they may sign it (:func:`signing_subject`, else its one refusal).
+    they may sign it (:func:`require_signing_subject`, else its one refusal).
 
     The options name no passkey: the link passes through the researcher's hands, and the
     subject's credential ids are what a sign-in presents (an erased one is told its erasure
@@ -327,7 +332,7 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=SUBJECT_PROBE, keys=runtime.keys,
                                   now=now)
-        subject = signing_subject(session, link, keys=runtime.keys, now=now)
+        subject = require_signing_subject(session, link, keys=runtime.keys, now=now)
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
             session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
@@ -376,7 +381,7 @@ def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Sig
     a capacity that may consent for them (a minor below the age of consent: their guardian)."""
     link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
     link.used_at = now
-    subject = signing_subject(session, link, keys=keys, now=now)
+    subject = require_signing_subject(session, link, keys=keys, now=now)
     if subject.id != ceremony.subject_id:  # the challenge's row moved to another subject
         raise ChallengeInvalid("this challenge is not for the subject its link names")
     policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity), settings,

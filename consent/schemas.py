@@ -942,7 +942,8 @@ class AnomalyAlert(BaseModel):
     kind: str = Field(description="no_candidate_sweep, repeated_refusals,"
                       " many_subjects_verified or unsigned_verify_links.")
     count: int = Field(description="Searches that found no one, refused searches, distinct"
-                       " subjects verified against, or verify links no subject signed.")
+                       " subjects verified against, or verify links that expired with no"
+                       " subject's signature.")
     of: int = Field(description="Out of how many searches by the key in the window (for"
                     " unsigned_verify_links: verify links it asked for).")
     since: datetime

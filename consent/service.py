@@ -289,11 +289,11 @@ def _wire(
                         else _open_index(settings, dim=pipeline.embedding_size,
                                          key=keys.index_file_key(protector),
                                          key_wrap=IndexKeyWrap(keys.store)))
-    journal_ends = JournalEnds(settings.witness_dir)
+    journal_ends, clock = JournalEnds(settings.witness_dir), clock or SystemClock()
     runtime = Runtime(settings=settings, db=db, keys=keys, index=index,
-                      clock=clock or SystemClock(), pipeline=pipeline,
+                      clock=clock, pipeline=pipeline,
                       protector=protector, log=log,
-                      register_reads=RegisterReads(keys, journal_ends),
+                      register_reads=RegisterReads(keys, journal_ends, clock),
                       key_rows=KeyRows(db), journal_ends=journal_ends,
                       receipt_ends=ReceiptEnds(), witness_binding=binding,
                       auth_failures=FailureTally(

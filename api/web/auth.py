@@ -15,11 +15,13 @@ could set cookies for this host through its parent domain: plant a sign-in token
 from this server itself, or the id of a session of its own, and sign a visitor in as someone
 else. Binding the form's token to a random cookie it MACs would not stop that (the sibling
 fetches a matching pair), so what stops it is the cookie's integrity: wherever the pages'
-cookies are Secure (served over HTTPS), both cookies are ``__Host-`` cookies, which a browser
-takes only from this very host, with ``Secure``, ``Path=/`` and no ``Domain`` (RFC 6265bis), so
-no other host can set or replace them (:func:`page_cookie`). Where they are not Secure (plain
-HTTP on loopback, a developer's machine), nothing keeps another site of the host, on any port,
-from setting them: cookies do not tell ports apart.
+cookies are Secure (:attr:`api.settings.ApiSettings.secure_cookies`: this server speaks TLS,
+listens off loopback, or trusts a reverse proxy, which ends TLS in front of it), both cookies
+are ``__Host-`` cookies, which a browser takes only from this very host, with ``Secure``,
+``Path=/`` and no ``Domain`` (RFC 6265bis), so no other host can set or replace them
+(:func:`page_cookie`). Where they are not Secure (a loopback server with no trusted proxy, a
+developer's machine on plain HTTP, or ``OPTINFACE_COOKIE_SECURE=false``), nothing keeps another
+site of the host, on any port, from setting them: cookies do not tell ports apart.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def page_cookie(request: Request, name: str, area: Area) -> PageCookie:
     """The cookie ``name`` of ``area``: a ``__Host-`` cookie for the whole host wherever the
     pages' cookies are Secure, so no sibling host can plant it (the module's docstring; the
     name tells the areas apart, a ``__Host-`` cookie having ``Path=/``); else scoped to the
-    area's path, the only place a plain-HTTP loopback server can keep it."""
+    area's path, the only place a plain-HTTP server can keep it."""
     settings: ApiSettings = request.app.state.settings
     if settings.secure_cookies:
         return PageCookie(HOST_ONLY_PREFIX + name, "/")

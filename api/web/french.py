@@ -369,10 +369,10 @@ FRENCH: dict[str, str] = {
     "verified against {count} different subjects: walking the pseudonyms?": (
         "vérification contre {count} personnes différentes : un parcours des pseudonymes ?"
     ),
-    "{count} of {of} verify links asked for were never signed: asking which pseudonyms can"
+    "{count} of {of} verify links asked for expired unsigned: asking which pseudonyms can"
     " still sign?": (
-        "{count} liens de vérification demandés sur {of} n'ont jamais été signés : une recherche"
-        " des pseudonymes qui peuvent encore signer ?"
+        "{count} liens de vérification demandés sur {of} ont expiré sans être signés : une"
+        " recherche des pseudonymes qui peuvent encore signer ?"
     ),
     "Tick the box to confirm: this cannot be undone.": (
         "Cochez la case pour confirmer : c'est irréversible."

@@ -137,7 +137,7 @@ ALERTS: dict[str, str] = {  # consent.anomalies.AlertKind
     "repeated_refusals": "{count} of {of} searches refused: probing the gates?",
     "many_subjects_verified": "verified against {count} different subjects: walking the"
                               " pseudonyms?",
-    "unsigned_verify_links": "{count} of {of} verify links asked for were never signed: asking"
+    "unsigned_verify_links": "{count} of {of} verify links asked for expired unsigned: asking"
                              " which pseudonyms can still sign?",
 }
 

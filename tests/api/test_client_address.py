@@ -94,6 +94,25 @@ def test_a_trusted_proxys_forwarded_address_is_the_one_counted(tmp_path: Path) -
     assert not_a_proxy == [401] * BURST + [429]
 
 
+def test_behind_a_trusted_proxy_on_the_same_host_the_pages_cookies_are_secure_host_cookies(
+    tmp_path: Path,
+) -> None:
+    """Review 19a, 1.2: a server on loopback behind a proxy that ends TLS on the same host
+    served its browsers on https with cookies neither Secure nor ``__Host-``, so a sibling host
+    could plant them. Naming the proxy says TLS ends there: the sign-in form's cookie is a
+    Secure ``__Host-`` cookie for the whole host, whether or not the proxy forwards the scheme."""
+    with (served(tmp_path, trusted_proxies=PROXY) as worker,
+          httpx.Client(base_url=worker.url, timeout=30,
+                       transport=httpx.HTTPTransport(local_address=PROXY)) as proxy):
+        forwarded = proxy.get("/review", headers=_forwarded("198.51.100.4"))
+        bare = proxy.get("/review", headers={"X-Forwarded-For": "198.51.100.5"})
+    for form in (forwarded, bare):
+        assert form.status_code == 200, form.text
+        [cookie] = form.headers.get_list("set-cookie")
+        assert cookie.startswith("__Host-optinface_login_csrf_review="), cookie
+        assert "Path=/;" in cookie and "Secure" in cookie and "Domain" not in cookie, cookie
+
+
 @pytest.mark.parametrize("value", ["*", "localhost", "10.0.0.5/8", "10.0.0.5,,10.0.0.6",
                                    '["10.0.0.5"]'])
 def test_trusted_proxies_that_are_not_addresses_or_networks_are_refused_before_serving(

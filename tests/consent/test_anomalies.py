@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from optinface.consent import anomalies
 from optinface.consent.anomalies import AlertKind
 from optinface.consent.roles import Role
@@ -46,26 +48,42 @@ def test_repeated_refusals_and_verifies_against_many_subjects_are_flagged(
     ]
 
 
-def test_verify_links_no_subject_signed_are_flagged(
-    world: World, portrait_jpegs: list[bytes]
+def test_verify_links_whose_lifetime_passed_unsigned_are_flagged_and_live_ones_are_not(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
 ) -> None:
     """A verify's link names a subject, and asking is answered alike whatever that pseudonym
     is; only the subject can sign it, so links asked to see who can still sign stay unsigned.
-    One the subject signed does not count."""
+    One the subject signed does not count, nor one still live (review 19a, 1.4: ten
+    appointments booked at once were flagged before anyone could sign)."""
     prober = world.service.authenticate(world.service.create_api_key(
         actor=world.admin, role=Role.RESEARCHER, name="prober").secret)
+    lifetime = timedelta(minutes=world.service.runtime.settings.enrolment_link_minutes)
     image = portrait_jpegs[0]
     subject = world.subject()[0]
     world.signer(subject).sign_probe(world.probe_link(image=image, researcher=prober,
                                                       subject=subject))
     unknown = [f"subj_{n:024x}" for n in range(anomalies.UNSIGNED_VERIFY_LINKS)]
-    for pseudonym in unknown[:-1]:
+    for pseudonym in unknown:
         world.probe_link(image=image, researcher=prober, subject=pseudonym)
-    assert _kinds(world) == []  # 9 of 10 unsigned
-    world.probe_link(image=image, researcher=prober, subject=unknown[-1])
+    assert _kinds(world) == []  # 10 unsigned, all still live
+    clock.advance(seconds=lifetime.total_seconds() - 1)
+    assert _kinds(world) == []
+    clock.advance(seconds=1)
     assert _kinds(world) == [(prober.key_id, AlertKind.UNSIGNED_VERIFY_LINKS,
                               anomalies.UNSIGNED_VERIFY_LINKS,
                               anomalies.UNSIGNED_VERIFY_LINKS + 1)]
+
+
+def test_nine_verify_links_expired_unsigned_are_not_a_pattern(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes]
+) -> None:
+    prober = world.service.authenticate(world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="prober").secret)
+    lifetime = timedelta(minutes=world.service.runtime.settings.enrolment_link_minutes)
+    for n in range(anomalies.UNSIGNED_VERIFY_LINKS - 1):
+        world.probe_link(image=portrait_jpegs[0], researcher=prober, subject=f"subj_{n:024x}")
+    clock.advance(seconds=lifetime.total_seconds())
+    assert _kinds(world) == []
 
 
 def test_searches_the_server_failed_are_not_probing(

@@ -21,7 +21,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
-from optinface.consent.tables import Base, Consent
+from optinface.consent.tables import AuditEvent, Base, Consent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import FRENCH
 from tests.support.backends import both_backends
@@ -31,6 +31,7 @@ from tests.support.consent import (
     World,
     admin_step_up,
     make_world,
+    outside_sql,
     refused,
     register_admin_passkey,
 )
@@ -320,7 +321,9 @@ def test_0037_dates_each_subject_enrolled_before_from_its_templates_or_the_log(
     dated by the oldest, one whose templates were all destroyed by its oldest chained
     ``enrol`` event (the earlier of the two wins), one never enrolled stays undated: the
     subject the withdrawal left with nothing enrols again only at the desk, after the upgrade
-    too."""
+    too. An event's time edited to no instant (past year 9999 in UTC: review 19a, 1.3, it
+    aborted the upgrade) or to none without an offset (the host's local time) dates no one,
+    as ``audit.parse_log_time`` reads them."""
     kept = world.enrolled(portrait_jpegs[0])
     dates: dict[str, datetime | None] = {kept: clock.now()}
     clock.advance(hours=1)
@@ -339,6 +342,14 @@ def test_0037_dates_each_subject_enrolled_before_from_its_templates_or_the_log(
     world.withdraw(gone, first)
     never = world.person().pseudonym
     dates[never] = None
+    with world.service.runtime.db.reading() as session:
+        enrolments = session.execute(select(AuditEvent.seq, AuditEvent.subjects).where(
+            AuditEvent.action == AuditAction.ENROL).order_by(AuditEvent.seq)).all()
+    edits = {next(seq for seq, named in enrolments if kept in named): "9999-12-31T23:00:00-05:00",
+             [seq for seq, named in enrolments if back in named][-1]: "2000-01-01T00:00:00"}
+    for seq, at in edits.items():
+        outside_sql(world.service, "UPDATE audit_events SET at = :at WHERE seq = :seq",
+                    at=at, seq=seq)
     engine = world.service.runtime.db.engine
     migrate(engine, "0037-1", down=True)  # the revision before 0037, whichever it is
     with engine.connect() as connection:

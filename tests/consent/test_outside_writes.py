@@ -19,7 +19,7 @@ from optinface.consent.errors import Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from tests.support.backends import both_backends
-from tests.support.consent import World, refused
+from tests.support.consent import FakeClock, World, refused
 
 _SQLITE_WRITER = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); " \
     "c.execute(sys.argv[2]); c.commit()"
@@ -138,7 +138,7 @@ def test_an_order_whose_row_and_event_are_both_deleted_stays_in_force_by_the_jou
     world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-3")
     outside(world, "DELETE FROM regulator_orders")
     outside(world, f"DELETE FROM audit_events WHERE action = '{AuditAction.REGULATOR_ORDER}'")
-    with caplog.at_level(logging.ERROR, logger="optinface.consent.declaration"):
+    with caplog.at_level(logging.WARNING, logger="optinface.consent.declaration"):
         refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
     assert "witness journal" in caplog.text and "CAI-RT5-3" in caplog.text
     register = world.service.register()
@@ -148,6 +148,35 @@ def test_an_order_whose_row_and_event_are_both_deleted_stays_in_force_by_the_jou
     world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-3")
     world.service.lift_regulator_order(actor=world.admin, reference="CAI-RT5-3")
     world.identify(portrait_jpegs[0])
+
+
+def test_an_order_the_rows_lack_is_a_warning_first_and_an_error_only_a_second_later(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An order is journaled before it commits, so a check in between finds it missing as a
+    deleted one is: an error line each time paged someone for every order applied under
+    traffic (review 19a, 1.6). The first check says it as a warning, a check at least a second
+    later finding the same orders missing as an error, once."""
+    world.identify(portrait_jpegs[0])
+    world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-4")
+    outside(world, "DELETE FROM regulator_orders")
+    outside(world, f"DELETE FROM audit_events WHERE action = '{AuditAction.REGULATOR_ORDER}'")
+
+    def said() -> list[int]:
+        refused("regulator_orders_altered", lambda: world.identify(portrait_jpegs[0]))
+        levels = [r.levelno for r in caplog.records if "witness journal" in r.getMessage()]
+        caplog.clear()
+        return levels
+
+    with caplog.at_level(logging.WARNING, logger="optinface.consent.declaration"):
+        first, again = said(), said()
+        clock.advance(seconds=0.9)
+        not_yet = said()
+        clock.advance(seconds=0.1)
+        persisting, after = said(), said()
+    assert (first, again, not_yet) == ([logging.WARNING], [], [])
+    assert (persisting, after) == ([logging.ERROR], [])
 
 
 @both_backends

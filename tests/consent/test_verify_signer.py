@@ -160,7 +160,7 @@ def test_a_verify_link_tells_its_asker_nothing_of_the_subject_and_only_they_may_
     assert len(set(answers.values())) == 1, answers
     events = _events_since(world, seq)
     assert [e.action for e in events] == ["probe_consent_requested"] * 4
-    assert all(e.subjects == [] and set(e.details) == {"request_id", "for_a_verify"}
+    assert all(e.subjects == [] and set(e.details) == {"request_id", "for_a_verify", "expires_at"}
                for e in events)
     with service.runtime.db.transaction() as session:
         links = session.scalars(select(OneTimeLink).where(

@@ -35,16 +35,30 @@ _events = sa.table('audit_events', sa.column('at', sa.String), sa.column('action
                    sa.column('subjects', sa.JSON))
 
 
+def _utc(at: object) -> datetime | None:
+    """An event's ``at`` as the ledger's DateTime columns store UTC (naive), or None where it
+    is no instant: the rule of ``consent.audit.parse_log_time`` as it stood at this revision,
+    copied so this migration stays as it is while that function changes. Not ISO 8601 text,
+    without an offset (the service never writes one, and read as the host's local time it
+    would date someone by the machine migrating), or with no instant in UTC
+    (``9999-12-31T23:00:00-05:00``: ``OverflowError``, which would abort the upgrade)."""
+    try:
+        moment = datetime.fromisoformat(at) if isinstance(at, str) else None
+        if moment is None or moment.tzinfo is None:
+            return None
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _oldest_enrol_events(bind: sa.Connection) -> dict[str, datetime]:
-    """Each pseudonym the chained ``enrol`` events name, with the time of the oldest (as the
-    ledger's DateTime columns store UTC: naive). What a database writer left in another shape
-    names no one."""
+    """Each pseudonym the chained ``enrol`` events name, with the time of the oldest (:func:`_utc`).
+    What a database writer left in another shape names no one."""
     oldest: dict[str, datetime] = {}
     for at, subjects in bind.execute(sa.select(_events.c.at, _events.c.subjects).where(
             _events.c.action == 'enrol')):
-        try:
-            when = datetime.fromisoformat(at).astimezone(UTC).replace(tzinfo=None)
-        except (TypeError, ValueError):
+        when = _utc(at)
+        if when is None:
             continue
         for pseudonym in subjects if isinstance(subjects, list) else []:
             if isinstance(pseudonym, str):
