@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent import log_seals, log_tail
 from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, last_details
 from optinface.consent.audit_verify import KnownCheckpoint, LogReport, against_tree, verify_log
 from optinface.consent.errors import InvalidRequest
+from optinface.consent.key_check import newest_signed
 from optinface.consent.keys import KeyRing
 from optinface.consent.merkle import MerkleTree
 from optinface.consent.notes import Checkpoint, NoteError, Signer, open_checkpoint, signed_parts
@@ -193,6 +195,22 @@ def with_inclusion_proofs(
     ]
     return export.model_copy(update={"checkpoint": checkpoint_public(session, row, log),
                                      "inclusion_proofs": proofs})
+
+
+def signed_head(runtime: Runtime, session: Session, *, now: datetime) -> int:
+    """The log's head, signed: a checkpoint ending at its newest event, signed here unless the
+    newest signed one ends there already, after the checks every signature makes first (the
+    tail still the table's, :func:`consent.log_tail.vet`; the keyed seals of the events it is
+    the first to sign, :func:`consent.log_seals.record_unsealed`). Its size: where an export
+    of the whole log ends, carrying that note, so no event of it rests on its chain alone
+    (red team 7, #1). 0 for an empty log, which nothing signs."""
+    log_tail.vet(runtime, session)
+    log_seals.record_unsealed(runtime, session)
+    size = runtime.log.tree.head(session).size
+    newest = newest_signed(session)
+    if size and (newest is None or newest.size != size):
+        runtime.log.checkpoint(session, now=now)
+    return size
 
 
 def _tree(session: Session, size: int | None = None) -> MerkleTree:

@@ -43,7 +43,7 @@ from optinface.consent.keys import HMAC_KEY_NAME
 from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.log_seals import Unsealed
 from optinface.consent.notes import NoteError, Verifier
-from optinface.consent.schemas import UnsealedEvent
+from optinface.consent.schemas import ExportedEvent, UnsealedEvent
 from optinface.consent.transparency import (
     chain_status,
     read_checkpoint_file,
@@ -70,6 +70,12 @@ PublicKey = Annotated[
     typer.Option("--public-key", help="The published checkpoint verifier key"
                                       " (name+keyhash+key), if not the witness folder's."),
 ]
+
+
+NOT_ANCHORED = 3
+"""``verify-export``'s exit status when every event matches its hash and link but not every
+one is held to something a forger cannot make: events lie past the newest signed checkpoint it
+checked (all of them, where none) and no keyed seal was checked."""
 
 
 def _broken(line: str, *more: str) -> typer.Exit:
@@ -242,21 +248,53 @@ Filtered = Annotated[
 ]
 
 
-NOT_ANCHORED = 3
-"""``verify-export``'s exit status when every event matches its hash and link but nothing
-signed holds them: no checkpoint (kept apart or carried) and no keyed seal was checked."""
-
-
-def _not_anchored(report: ExportReport, seals: str) -> typer.Exit:
-    """The verdict that the export is consistent but holds to nothing signed (exit 3): a
-    rewritten export, chained again with the project's own hash, reads the same."""
-    say_error(f"audit export NOT ANCHORED: {report.events} events match their hashes and"
-              " links, but no signed checkpoint covers them (none carried, none given with"
-              " --against) and no keyed seal was checked: an export rewritten and chained"
-              " again reads the same; check it against a checkpoint you kept, or with the key"
-              " store")
+def _not_anchored(report: ExportReport, signed: str, seals: str) -> typer.Exit:
+    """The verdict that the export is consistent but its last events, or all of them, hold to
+    nothing signed (exit 3): a rewritten export, chained again with the project's own hash
+    past the newest checkpoint it holds, reads the same (red team 7, #1)."""
+    if report.signed is None:
+        say_error(f"audit export NOT ANCHORED: {report.events} events match their hashes and"
+                  " links, but no signed checkpoint covers them (none carried, none given with"
+                  " --against) and no keyed seal was checked: an export rewritten and chained"
+                  " again reads the same; check it against a checkpoint you kept, or with the"
+                  " key store")
+    else:
+        first, last = report.signed.size + 1, report.events
+        lie = "lies" if first == last else "lie"
+        say_error(f"audit export NOT ANCHORED: {_events(first, last)} {lie} past the newest"
+                  f" signed checkpoint (at event {report.signed.size}) and no keyed seal was"
+                  " checked:"
+                  f" an export rewritten from event {first} and chained again reads the same;"
+                  f" check it against a checkpoint you kept that covers event {last}"
+                  " (--against), or with the key store, or take a new export (each signs a"
+                  " checkpoint at its last event)")
+    say_error(signed)
     say_error(seals)
     return typer.Exit(code=NOT_ANCHORED)
+
+
+def _events(first: int, last: int) -> str:
+    """A range of events in words: ``events 8-44``, or ``event 82`` alone."""
+    return f"event {first}" if first == last else f"events {first}-{last}"
+
+
+def _signed_line(report: ExportReport, events: Sequence[ExportedEvent]) -> str:
+    """What holds which events, with the time the last of each range says it was logged:
+    ``signed: events 1-S (to T) by <checkpoint>; events S+1-N (to T) by their chain only``
+    (or their keyed seals, where the key store checked them; a lone event's, its)."""
+    at = {event.seq: event.at for event in events}
+    rest = "keyed seals (the key store)" if report.seals_checked else "chain only"
+    if report.root is None:
+        return (f"signed: no checkpoint on a filtered export; its {report.events} events by"
+                f" their {rest}")
+    parts = [] if report.signed is None else [
+        f"{_events(1, report.signed.size)} (to {at.get(report.signed.size)}) by"
+        f" {report.signed.source}"]
+    if report.unsigned:
+        first, last = report.events - report.unsigned + 1, report.events
+        their = "its" if first == last else "their"
+        parts.append(f"{_events(first, last)} (to {at.get(last)}) by {their} {rest}")
+    return "signed: " + "; ".join(parts)
 
 
 @app.command("verify-export")
@@ -266,8 +304,11 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
     event matches its hash, the seals rule and its predecessor's hash, and the whole log's root
     matches every checkpoint signed by --public-key, those given with --against and the one the
     export carries; else 1 and the first problem (2: a file or key that cannot be used; 3: NOT
-    ANCHORED, the events are consistent but no signed checkpoint and no keyed seal was checked,
-    so a rewritten, re-chained export would read the same). Without --filtered the file must
+    ANCHORED, the events are consistent but some lie past the newest signed checkpoint checked,
+    or none is, and no keyed seal was checked, so an export rewritten past it and re-chained
+    would read the same). A line says which events which checkpoint signed and which rest on
+    their chain (or keyed seals) alone; an export signs a checkpoint at its last event, so a
+    true one is signed throughout. Without --filtered the file must
     hold the whole log from event 1: a missing event is a deletion. Only the JSON export is
     verified: the CSV is for reading in a spreadsheet (cells that would read as formulas are
     neutralised), not the bytes the chain hashed. Where the key store is (found as `audit
@@ -294,8 +335,9 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
         raise _broken(where + (f" [{problem.reason}]" if problem.reason else ""),
                       *_unsealed(report.unsealed, len(report.unsealed)))
     seals = _seals_verdict(report, carried=carried, settings=settings)
+    signed = _signed_line(report, events)
     if not report.anchored:
-        raise _not_anchored(report, seals)
+        raise _not_anchored(report, signed, seals)
     if report.root is None:
         typer.echo(f"audit export OK (filtered): {report.events} events each match their hash,"
                    " and their predecessor's where the export holds it; checkpoints cannot be"
@@ -304,6 +346,7 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
         typer.echo(f"audit export OK: {report.events} events, the whole log from event 1,"
                    f" {report.known} checkpoints covered; root"
                    f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
+    typer.echo(signed)
     typer.echo(seals)
 
 
