@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,9 +22,17 @@ from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, la
 from optinface.consent.audit_verify import KnownCheckpoint, LogReport, against_tree, verify_log
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.key_check import newest_signed
-from optinface.consent.keys import KeyRing
+from optinface.consent.keys import CHECKPOINT_KEY_NAME, KeyRing
+from optinface.consent.keystore import KeyStore, read_key
 from optinface.consent.merkle import MerkleTree
-from optinface.consent.notes import Checkpoint, NoteError, Signer, open_checkpoint, signed_parts
+from optinface.consent.notes import (
+    Checkpoint,
+    NoteError,
+    Signer,
+    Verifier,
+    open_checkpoint,
+    signed_parts,
+)
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
@@ -147,6 +156,19 @@ def open_audit_log(settings: ConsentSettings, keys: KeyRing, *, found: Found) ->
     witness = Witness(settings.witness_dir, found=found)
     witness.pin(signer.verifier)
     return AuditLog(signer=signer, witness=witness)
+
+
+def stored_checkpoint_key(store: KeyStore) -> Verifier | None:
+    """The verifier of the checkpoint key ``store`` holds (read, never made), None if it holds
+    none: what ``optinface audit verify`` sets the witness folder's pin against where the key
+    store is (red team 7, #9).
+
+    Raises:
+        KeyStoreUnusable: a damaged key.
+    """
+    secret = read_key(store, CHECKPOINT_KEY_NAME)
+    return None if secret is None else Signer.for_log(
+        Ed25519PrivateKey.from_private_bytes(secret)).verifier
 
 
 SIGNS = "audit checkpoints (C2SP signed notes)"

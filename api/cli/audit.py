@@ -7,7 +7,10 @@ from the data directory, and every checkpoint of the witness folder and of ``--a
 must still be covered by the log. Where the key store is (``OPTINFACE_KEY_DIR``, or the PKCS#11
 token), its HMAC key is read, only read, to check each event's keyed seal too
 (:mod:`consent.log_seals`); without it the chain is checked as an outsider would, and the
-verdict says that an event appended with the database alone is not told apart.
+verdict says that an event appended with the database alone is not told apart. The witness's
+pin is whatever whoever writes that folder put there: it vouches for nothing unless the key
+store's checkpoint key is the same, or a checkpoint the reviewer kept verifies under it; else
+the verdict is NOT ANCHORED (exit 3) until ``--public-key`` names the published key.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,10 +46,11 @@ from optinface.consent.keys import HMAC_KEY_NAME
 from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.log_seals import Unsealed
 from optinface.consent.notes import NoteError, Verifier
-from optinface.consent.schemas import ExportedEvent, UnsealedEvent
+from optinface.consent.schemas import ChainStatus, ExportedEvent, UnsealedEvent
 from optinface.consent.transparency import (
     chain_status,
     read_checkpoint_file,
+    stored_checkpoint_key,
     witness_checkpoints,
 )
 from optinface.consent.witness import pinned_key
@@ -73,9 +77,11 @@ PublicKey = Annotated[
 
 
 NOT_ANCHORED = 3
-"""``verify-export``'s exit status when every event matches its hash and link but not every
-one is held to something a forger cannot make: events lie past the newest signed checkpoint it
-checked (all of them, where none) and no keyed seal was checked."""
+"""The verifiers' exit status when the log or export holds together but not to something a
+forger cannot make: ``verify-export``, when events lie past the newest signed checkpoint it
+checked (all of them, where none) and no keyed seal was checked; ``verify``, when the key the
+checkpoints were checked with is only the one the witness folder pins (no --public-key, no
+--against checkpoint, no key store)."""
 
 
 def _broken(line: str, *more: str) -> typer.Exit:
@@ -108,7 +114,29 @@ def _checkpoint_files(against: list[Path] | None) -> list[KnownCheckpoint]:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
 
 
-def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
+class StoreKeys(NamedTuple):
+    """What ``audit verify`` reads of the key store, where it is (read, never made)."""
+
+    seal_key: bytes | None  # the HMAC key: each event's keyed seal
+    checkpoint: Verifier | None  # the checkpoint key's verifier: the pin set against it
+
+
+NO_STORE = StoreKeys(seal_key=None, checkpoint=None)
+
+
+class TrustedKey(NamedTuple):
+    """The key checkpoints are checked with, and what vouches for it (None: the witness
+    folder's pin alone, which whoever writes that folder chose: red team 7, #9)."""
+
+    verifier: Verifier
+    vouched: str | None
+
+
+def _trusted_key(witness: Path, public_key: str | None, *, stored: Verifier | None,
+                 kept: bool) -> TrustedKey:
+    """The key given, else the one ``witness`` pins, vouched for by the key store's own
+    checkpoint key (``stored``) or by checkpoints the reviewer kept (``kept``: they are checked
+    with it, so a pin of another key fails them)."""
     try:
         pinned = pinned_key(witness)
     except WitnessUnusable as error:
@@ -117,37 +145,68 @@ def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
     if pinned and given and pinned != given:
         raise _broken(_broken_line("audit log", None, f"the witness folder {witness} pins"
                                    " another key than --public-key"))
-    trusted = given or pinned
-    if trusted is None:
+    if pinned and not given and stored and pinned != stored:
+        raise _broken(_broken_line("audit log", None, f"the witness folder {witness} pins"
+                                   " another key than the key store's checkpoint key"))
+    if given is not None:
+        return TrustedKey(given, "given with --public-key")
+    if pinned is None:
         raise refused(InvalidRequest.code,
                       f"no checkpoint key: {witness} pins none; pass the published --public-key",
                       exit_code=2)
-    return trusted
+    if stored:
+        return TrustedKey(pinned, "pinned by the witness folder, the key store's checkpoint key")
+    if kept:
+        return TrustedKey(pinned, "pinned by the witness folder, which signed the checkpoints"
+                                  " you kept (--against)")
+    return TrustedKey(pinned, None)
 
 
 @app.command("verify")
 def verify(data_dir: DataDir = None, against: Against = None,
            public_key: PublicKey = None) -> None:
     """Exit 0 if the log is intact and covers every known checkpoint, else 1 and the first
-    inconsistency (2: a file or key that cannot be used). Read-only.
+    inconsistency (2: a file or key that cannot be used; 3: NOT ANCHORED, the log holds
+    together but only under the key the witness folder pins, with no --public-key, no
+    --against checkpoint and no key store to vouch for it). Read-only.
 
     Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
     settings = load_settings(data_dir=data_dir)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise refused(DataDirUnusable.code, f"data directory {settings.data_dir} is not a folder")
-    verifier = _trusted_key(settings.witness_dir, public_key)
+    kept = _checkpoint_files(against)
+    stored = _store_keys(settings)
+    trusted = _trusted_key(settings.witness_dir, public_key, stored=stored.checkpoint,
+                           kept=bool(kept))
     try:
         known = witness_checkpoints(settings.witness_dir)
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
-    known += _checkpoint_files(against)
-    seal_key = _seal_key(settings)
-    failure = _check(settings.url, verifier, known, seal_key=seal_key)
-    if failure is None:
-        typer.echo(SEALS_CHECKED if seal_key else _no_key_store(settings))
-        return
-    raise _broken(*failure)
+    status = _check(settings.url, trusted.verifier, known + kept, seal_key=stored.seal_key)
+    seals = SEALS_CHECKED if stored.seal_key else _no_key_store(settings)
+    if trusted.vouched is None:
+        raise _log_not_anchored(status, trusted.verifier, settings.witness_dir, seals)
+    typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
+               f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
+               f" key {trusted.verifier.vkey}")
+    typer.echo(f"checkpoint key: {trusted.vouched}")
+    typer.echo(seals)
+
+
+def _log_not_anchored(status: ChainStatus, verifier: Verifier, witness: Path,
+                      seals: str) -> typer.Exit:
+    """The verdict that the log holds together under a key nothing vouches for (exit 3):
+    whoever writes the data and the witness folder can re-sign every checkpoint with a key of
+    their own and pin it there (red team 7, #9)."""
+    say_error(f"audit log NOT ANCHORED: {status.events} events and {status.checkpoints} signed"
+              f" checkpoints hold together, but only under the key the witness folder {witness}"
+              f" pins ({verifier.vkey}), not a published one: a copy re-signed with another key"
+              " and pinned there reads the same; pass the deployment's published --public-key"
+              " (/.well-known/optinface-keys.json) or --against a checkpoint you kept, or run"
+              " it beside the key store")
+    say_error(seals)
+    return typer.Exit(code=NOT_ANCHORED)
 
 
 SEALS_CHECKED = "keyed seals: every event's checked with the key store"
@@ -158,9 +217,10 @@ def _no_key_store(settings: ApiSettings) -> str:
             " with the database alone is not told apart")
 
 
-def _seal_key(settings: ApiSettings) -> bytes | None:
-    """The key store's HMAC key, which checks each event's keyed seal; None where no key store
-    is here (the key folder does not exist, or holds no HMAC key): the chain alone is checked.
+def _store_keys(settings: ApiSettings) -> StoreKeys:
+    """The key store's HMAC key, which checks each event's keyed seal, and its checkpoint
+    key's verifier; each None where no key store is here (the key folder does not exist) or it
+    holds no such key: the chain alone is checked, and the witness's pin stands alone.
 
     Raises:
         typer.Exit: a key store that is here but cannot be used (exit 2).
@@ -168,9 +228,10 @@ def _seal_key(settings: ApiSettings) -> bytes | None:
     try:
         store = open_key_store_to_read(settings)
         if store is None:
-            return None
+            return NO_STORE
         try:
-            return read_key(store, HMAC_KEY_NAME)
+            return StoreKeys(seal_key=read_key(store, HMAC_KEY_NAME),
+                             checkpoint=stored_checkpoint_key(store))
         finally:
             store.close()
     except (KeyStoreUnusable, KeyFileExposed) as error:
@@ -178,31 +239,32 @@ def _seal_key(settings: ApiSettings) -> bytes | None:
 
 
 def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
-           seal_key: bytes | None) -> list[str] | None:
-    """None when the log verifies (the summary is printed), else the failure line and, after
-    it, the events without a valid keyed seal by sequence number."""
+           seal_key: bytes | None) -> ChainStatus:
+    """The log's status when it verifies.
+
+    Raises:
+        typer.Exit: it does not (exit 1): the failure line and, after it, the events without a
+            valid keyed seal by sequence number.
+    """
     try:
         engine = read_only_engine(url)
     except FileNotFoundError as error:
-        return [_broken_line("audit log", None,
-                             f"no database at {error} ({len(known)} checkpoints known)")]
+        raise _broken(_broken_line("audit log", None, f"no database at {error}"
+                                   f" ({len(known)} checkpoints known)")) from error
     try:
         with Session(engine) as session:
             status = chain_status(verify_log(session, verifier=verifier, known=known,
                                              seal_key=seal_key))
     except SQLAlchemyError as error:
-        return [_broken_line("audit log", None,
-                             f"the audit tables cannot be read ({error.__class__.__name__})")]
+        raise _broken(_broken_line("audit log", None, "the audit tables cannot be read"
+                                   f" ({error.__class__.__name__})")) from error
     finally:
         engine.dispose()
     if not status.ok:
         where = _broken_line("audit log", status.first_bad_sequence, str(status.problem))
-        return [where + (f" [{status.reason}]" if status.reason else ""),
-                *_unsealed(status.unsealed, status.unsealed_count)]
-    typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
-               f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
-               f" key {verifier.vkey}")
-    return None
+        raise _broken(where + (f" [{status.reason}]" if status.reason else ""),
+                      *_unsealed(status.unsealed, status.unsealed_count))
+    return status
 
 
 def _unsealed(listed: Sequence[UnsealedEvent | Unsealed], count: int) -> list[str]:
@@ -329,7 +391,7 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
     settings = load_settings(data_dir=data_dir)
     carried = carries_keyed_seals(events)
     report = verify_export(events, verifier=verifier, known=known, whole=not filtered,
-                           seal_key=_seal_key(settings) if carried else None)
+                           seal_key=_store_keys(settings).seal_key if carried else None)
     if (problem := report.problem) is not None:
         where = _broken_line("audit export", problem.sequence, problem.message)
         raise _broken(where + (f" [{problem.reason}]" if problem.reason else ""),
