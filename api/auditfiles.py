@@ -34,12 +34,17 @@ def all_events(service: OptinFace, actor: Actor | None, filters: AuditFilter, *,
     """Every event matching ``filters``, fetched a page at a time; the pages are noted in
     ``reads``, so a whole file is one ``audit_read`` event however many pages it took. With
     ``signed`` (the JSON export), the newest signed checkpoint whose tree ends at or before
-    the last event, read with the last page (:meth:`OptinFace.audit_export_page`)."""
+    the last event, read with the last page (:meth:`OptinFace.audit_export_page`); for the
+    whole log, the head is signed first (:meth:`OptinFace.sign_audit_head`) and the export
+    ends there, so that checkpoint ends at its last event: no event of it rests on its chain
+    alone (red team 7, #1). A filtered export signs nothing: no root is checked over part of
+    the log."""
+    through = service.sign_audit_head(actor=actor) if signed and filters.whole else None
     events: list[AuditEventPublic] = []
     while True:
         page, note = service.audit_export_page(actor=actor, filters=filters,
                                                offset=len(events), limit=MAX_PAGE,
-                                               reads=reads, signed=signed)
+                                               reads=reads, signed=signed, through=through)
         events.extend(page.events)
         if not page.events or len(events) >= page.total:
             return Export(events, note)
@@ -69,10 +74,10 @@ def audit_csv(events: Sequence[AuditEventPublic]) -> str:
 
 def audit_json(events: Sequence[AuditEventPublic], note: witness.Signed | None) -> str:
     """The export verify-export checks (:class:`ExportedEvent`): every event's fields, and the
-    event ``note``'s checkpoint ends at carrying that note (``checkpoint``), an export and the
-    published key then holding the log to what the deployment signed, with no checkpoint kept
-    apart. A filtered export that leaves that event out carries none (no root is recomputed
-    over part of the log)."""
+    event ``note``'s checkpoint ends at carrying that note (``checkpoint``; for the whole log,
+    its last event: :func:`all_events`), an export and the published key then holding the log
+    to what the deployment signed, with no checkpoint kept apart. A filtered export that
+    leaves that event out carries none (no root is recomputed over part of the log)."""
     rows = []
     for event in events:
         row = event.model_dump(mode="json")

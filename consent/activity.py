@@ -57,9 +57,13 @@ def filtered(filters: AuditFilter) -> Select[AuditEvent]:
 
 
 def audit_page(session: Session, filters: AuditFilter, *, offset: int, limit: int,
-               newest_first: bool) -> AuditPage:
-    """One page of the events matching ``filters``, with the total count, both in SQL."""
+               newest_first: bool, through: int | None = None) -> AuditPage:
+    """One page of the events matching ``filters``, with the total count, both in SQL;
+    ``through``: none past that event (an export of the whole log ends at the checkpoint it
+    signed, whatever was appended while it was read)."""
     query = filtered(filters)
+    if through is not None:
+        query = query.where(AuditEvent.seq <= through)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
     rows = session.scalars(query.order_by(order).offset(offset).limit(limit))

@@ -34,9 +34,11 @@ kept; a filtered export event by event, each link where both events are in it, a
 checkpoint (no root can be recomputed over part of the log). The export carries each event's
 keyed seal (never the key): whoever holds the key store checks them as the rows' are; an export
 made before they were exported carries none, and is checked without them. The export carries
-the newest signed checkpoint covering it, on the event it ends at (:func:`carried_checkpoints`),
-checked as a kept one; a check that held the events to no signed checkpoint and no keyed seal is
-not :attr:`ExportReport.anchored`: a rewritten export, chained again, would pass it.
+a signed checkpoint ending at its last event (an export of the whole log signs the head first),
+on that event (:func:`carried_checkpoints`), checked as a kept one; a check that held events to
+no signed checkpoint and no keyed seal is not :attr:`ExportReport.anchored`, nor one whose newest
+checkpoint ends before its last events (:attr:`ExportReport.unsigned`): a rewritten export,
+chained again past an old note, would pass it (red team 7, #1).
 
 The first inconsistency, the one at the lowest sequence number, is named.
 """
@@ -326,6 +328,15 @@ def _orders_problem(session: Session, seal_key: bytes, *, newest: int) -> Proble
 
 
 @dataclass(frozen=True, slots=True)
+class Signed:
+    """The newest checkpoint an export's check held it to: its size (events 1 to ``size`` are
+    those it signed) and where it came from (for the verdict)."""
+
+    size: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExportReport:
     events: int
     known: int  # checkpoints checked (none on a filtered export)
@@ -334,13 +345,22 @@ class ExportReport:
     seals_checked: bool = False  # with the key store's HMAC key: each event's keyed seal
     unsealed: list[Unsealed] = field(default_factory=list)  # past the adoption point
     unjudged: int = 0  # a filtered export without the adoption's event: events with no seal
+    signed: Signed | None = None  # the newest checkpoint checked (a whole export's only)
+
+    @property
+    def unsigned(self) -> int:
+        """How many of a whole export's last events no checked checkpoint covers: those its
+        chain alone holds (all of a filtered export's)."""
+        return self.events - (0 if self.signed is None else self.signed.size)
 
     @property
     def anchored(self) -> bool:
-        """Whether the check held the events to something a forger cannot make: a signed
-        checkpoint (kept apart, or carried by the export) or the key store's keyed seals. A
-        chain alone is not: an export rewritten and chained again reads the same."""
-        return self.known > 0 or self.seals_checked
+        """Whether the check held every event to something a forger cannot make: a signed
+        checkpoint (kept apart, or carried by the export) ending at its last event, or the key
+        store's keyed seals. A chain alone is not, nor a checkpoint that ends before the last
+        events: an export rewritten past it and chained again reads the same (red team 7,
+        #1)."""
+        return self.unsigned == 0 or self.seals_checked
 
 
 def carries_keyed_seals(events: Sequence[AuditEventPublic]) -> bool:
@@ -386,16 +406,31 @@ def verify_export(events: Sequence[LoggedEvent], *, verifier: Verifier,
         for before, after in pairwise(events) if after.seq < before.seq]
     unsealed = _unsealed(seals, whole=whole)
     problems += _seal_problems(seals, unsealed)
-    root, checked = None, 0
+    root, checked, signed = None, 0, None
     if whole:
         tree = MerkleTree(walk.leaves)
         known = [*known, *carried_checkpoints(events, known)]
         problems.extend(found for outside in known if (found := _outside_problem(
             outside, verifier=verifier, walk=walk, tree=tree, holder="the export")) is not None)
-        root, checked = tree.root(), len(known)
+        root, checked, signed = tree.root(), len(known), _newest(known, verifier)
     return ExportReport(events=len(events), known=checked, root=root, problem=_first(problems),
                         seals_checked=seals is not None, unsealed=unsealed,
-                        unjudged=0 if seals is None else seals.unjudged(whole=whole))
+                        unjudged=0 if seals is None else seals.unjudged(whole=whole),
+                        signed=signed)
+
+
+def _newest(known: Sequence[KnownCheckpoint], verifier: Verifier) -> Signed | None:
+    """The checkpoint of ``known`` signed by ``verifier`` that covers the most events (the
+    first given of equals: a kept one before the carried one), None if none is."""
+    newest: Signed | None = None
+    for outside in known:
+        try:
+            size = open_checkpoint(outside.note, verifier).size
+        except NoteError:
+            continue  # a problem of its own (:func:`_outside_problem`)
+        if newest is None or size > newest.size:
+            newest = Signed(size=size, source=outside.source)
+    return newest
 
 
 _EXPORT = TypeAdapter(list[ExportedEvent])

@@ -933,6 +933,11 @@ class AuditFilter(BaseModel):
     since: Moment | None = Field(default=None, description="ISO time with its offset, inclusive.")
     until: Moment | None = Field(default=None, description="ISO time with its offset, exclusive.")
 
+    @property
+    def whole(self) -> bool:
+        """Whether no filter is set: the whole log, whose export is checked against its root."""
+        return self == AuditFilter()
+
 
 class AnomalyAlert(BaseModel):
     """A researcher key whose searches in the last 24 hours form an enumeration pattern (see

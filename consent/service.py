@@ -1286,25 +1286,37 @@ class OptinFace:
                                    newest_first=newest_first, reads=reads)
         return page
 
+    def sign_audit_head(self, *, actor: Actor | None) -> int:
+        """Sign the log's head for an export of the whole log, unless a checkpoint ends there
+        already (:func:`consent.transparency.signed_head`); the size signed, which the export
+        reads up to (:meth:`audit_export_page`'s ``through``) and whose note it carries on its
+        last event, as the access export carries the checkpoint it signs."""
+        if actor is not None:
+            authorize(actor, Permission.READ_AUDIT)
+        with self.runtime.db.transaction() as session:
+            return transparency.signed_head(self.runtime, session, now=self.clock.now())
+
     def audit_export_page(self, *, actor: Actor | None, filters: AuditFilter, offset: int,
-                          limit: int, reads: Reads,
-                          signed: bool) -> tuple[AuditPage, witness.Signed | None]:
+                          limit: int, reads: Reads, signed: bool,
+                          through: int | None = None) -> tuple[AuditPage, witness.Signed | None]:
         """One page of an export of the log, oldest first, noted in ``reads`` as
-        :meth:`audit_events` notes it; with ``signed``, on the export's last page, the newest
+        :meth:`audit_events` notes it, none past event ``through`` where given (the head
+        :meth:`sign_audit_head` signed); with ``signed``, on the export's last page, the newest
         checkpoint signed as a note whose tree ends at or before its last event, read in the
         page's transaction: what the JSON export carries. A note is public (no personal data),
         so reading it is not noted."""
         return self._audit_page(actor, filters, offset=offset, limit=limit,
-                                newest_first=False, reads=reads, signed=signed)
+                                newest_first=False, reads=reads, signed=signed, through=through)
 
     def _audit_page(self, actor: Actor | None, filters: AuditFilter, *, offset: int,
                     limit: int, newest_first: bool, reads: Reads | None,
-                    signed: bool = False) -> tuple[AuditPage, witness.Signed | None]:
+                    signed: bool = False,
+                    through: int | None = None) -> tuple[AuditPage, witness.Signed | None]:
         if actor is not None:
             authorize(actor, Permission.READ_AUDIT)
         with self._read() as session:
             page = activity.audit_page(session, filters, offset=offset, limit=limit,
-                                       newest_first=newest_first)
+                                       newest_first=newest_first, through=through)
             last = bool(page.events) and offset + len(page.events) >= page.total
             note = (newest_signed(session, through=page.events[-1].seq)
                     if signed and last else None)

@@ -13,15 +13,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optinface.consent import log_seals, log_tail
 from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, last_details
 from optinface.consent.audit_verify import KnownCheckpoint, LogReport, against_tree, verify_log
 from optinface.consent.errors import InvalidRequest
-from optinface.consent.keys import KeyRing
+from optinface.consent.key_check import newest_signed
+from optinface.consent.keys import CHECKPOINT_KEY_NAME, KeyRing
+from optinface.consent.keystore import KeyStore, read_key
 from optinface.consent.merkle import MerkleTree
-from optinface.consent.notes import Checkpoint, NoteError, Signer, open_checkpoint, signed_parts
+from optinface.consent.notes import (
+    Checkpoint,
+    NoteError,
+    Signer,
+    Verifier,
+    open_checkpoint,
+    signed_parts,
+)
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessExport,
@@ -147,6 +158,19 @@ def open_audit_log(settings: ConsentSettings, keys: KeyRing, *, found: Found) ->
     return AuditLog(signer=signer, witness=witness)
 
 
+def stored_checkpoint_key(store: KeyStore) -> Verifier | None:
+    """The verifier of the checkpoint key ``store`` holds (read, never made), None if it holds
+    none: what ``optinface audit verify`` sets the witness folder's pin against where the key
+    store is (red team 7, #9).
+
+    Raises:
+        KeyStoreUnusable: a damaged key.
+    """
+    secret = read_key(store, CHECKPOINT_KEY_NAME)
+    return None if secret is None else Signer.for_log(
+        Ed25519PrivateKey.from_private_bytes(secret)).verifier
+
+
 SIGNS = "audit checkpoints (C2SP signed notes)"
 """What the checkpoint key signs, as the register says (an English source string)."""
 
@@ -193,6 +217,22 @@ def with_inclusion_proofs(
     ]
     return export.model_copy(update={"checkpoint": checkpoint_public(session, row, log),
                                      "inclusion_proofs": proofs})
+
+
+def signed_head(runtime: Runtime, session: Session, *, now: datetime) -> int:
+    """The log's head, signed: a checkpoint ending at its newest event, signed here unless the
+    newest signed one ends there already, after the checks every signature makes first (the
+    tail still the table's, :func:`consent.log_tail.vet`; the keyed seals of the events it is
+    the first to sign, :func:`consent.log_seals.record_unsealed`). Its size: where an export
+    of the whole log ends, carrying that note, so no event of it rests on its chain alone
+    (red team 7, #1). 0 for an empty log, which nothing signs."""
+    log_tail.vet(runtime, session)
+    log_seals.record_unsealed(runtime, session)
+    size = runtime.log.tree.head(session).size
+    newest = newest_signed(session)
+    if size and (newest is None or newest.size != size):
+        runtime.log.checkpoint(session, now=now)
+    return size
 
 
 def _tree(session: Session, size: int | None = None) -> MerkleTree:

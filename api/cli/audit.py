@@ -7,7 +7,10 @@ from the data directory, and every checkpoint of the witness folder and of ``--a
 must still be covered by the log. Where the key store is (``OPTINFACE_KEY_DIR``, or the PKCS#11
 token), its HMAC key is read, only read, to check each event's keyed seal too
 (:mod:`consent.log_seals`); without it the chain is checked as an outsider would, and the
-verdict says that an event appended with the database alone is not told apart.
+verdict says that an event appended with the database alone is not told apart. The witness's
+pin is whatever whoever writes that folder put there: it vouches for nothing unless the key
+store's checkpoint key is the same, or a checkpoint the reviewer kept verifies under it; else
+the verdict is NOT ANCHORED (exit 3) until ``--public-key`` names the published key.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,10 +46,11 @@ from optinface.consent.keys import HMAC_KEY_NAME
 from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.log_seals import Unsealed
 from optinface.consent.notes import NoteError, Verifier
-from optinface.consent.schemas import UnsealedEvent
+from optinface.consent.schemas import ChainStatus, ExportedEvent, UnsealedEvent
 from optinface.consent.transparency import (
     chain_status,
     read_checkpoint_file,
+    stored_checkpoint_key,
     witness_checkpoints,
 )
 from optinface.consent.witness import pinned_key
@@ -70,6 +74,14 @@ PublicKey = Annotated[
     typer.Option("--public-key", help="The published checkpoint verifier key"
                                       " (name+keyhash+key), if not the witness folder's."),
 ]
+
+
+NOT_ANCHORED = 3
+"""The verifiers' exit status when the log or export holds together but not to something a
+forger cannot make: ``verify-export``, when events lie past the newest signed checkpoint it
+checked (all of them, where none) and no keyed seal was checked; ``verify``, when the key the
+checkpoints were checked with is only the one the witness folder pins (no --public-key, no
+--against checkpoint, no key store)."""
 
 
 def _broken(line: str, *more: str) -> typer.Exit:
@@ -102,7 +114,29 @@ def _checkpoint_files(against: list[Path] | None) -> list[KnownCheckpoint]:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
 
 
-def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
+class StoreKeys(NamedTuple):
+    """What ``audit verify`` reads of the key store, where it is (read, never made)."""
+
+    seal_key: bytes | None  # the HMAC key: each event's keyed seal
+    checkpoint: Verifier | None  # the checkpoint key's verifier: the pin set against it
+
+
+NO_STORE = StoreKeys(seal_key=None, checkpoint=None)
+
+
+class TrustedKey(NamedTuple):
+    """The key checkpoints are checked with, and what vouches for it (None: the witness
+    folder's pin alone, which whoever writes that folder chose: red team 7, #9)."""
+
+    verifier: Verifier
+    vouched: str | None
+
+
+def _trusted_key(witness: Path, public_key: str | None, *, stored: Verifier | None,
+                 kept: bool) -> TrustedKey:
+    """The key given, else the one ``witness`` pins, vouched for by the key store's own
+    checkpoint key (``stored``) or by checkpoints the reviewer kept (``kept``: they are checked
+    with it, so a pin of another key fails them)."""
     try:
         pinned = pinned_key(witness)
     except WitnessUnusable as error:
@@ -111,37 +145,68 @@ def _trusted_key(witness: Path, public_key: str | None) -> Verifier:
     if pinned and given and pinned != given:
         raise _broken(_broken_line("audit log", None, f"the witness folder {witness} pins"
                                    " another key than --public-key"))
-    trusted = given or pinned
-    if trusted is None:
+    if pinned and not given and stored and pinned != stored:
+        raise _broken(_broken_line("audit log", None, f"the witness folder {witness} pins"
+                                   " another key than the key store's checkpoint key"))
+    if given is not None:
+        return TrustedKey(given, "given with --public-key")
+    if pinned is None:
         raise refused(InvalidRequest.code,
                       f"no checkpoint key: {witness} pins none; pass the published --public-key",
                       exit_code=2)
-    return trusted
+    if stored:
+        return TrustedKey(pinned, "pinned by the witness folder, the key store's checkpoint key")
+    if kept:
+        return TrustedKey(pinned, "pinned by the witness folder, which signed the checkpoints"
+                                  " you kept (--against)")
+    return TrustedKey(pinned, None)
 
 
 @app.command("verify")
 def verify(data_dir: DataDir = None, against: Against = None,
            public_key: PublicKey = None) -> None:
     """Exit 0 if the log is intact and covers every known checkpoint, else 1 and the first
-    inconsistency (2: a file or key that cannot be used). Read-only.
+    inconsistency (2: a file or key that cannot be used; 3: NOT ANCHORED, the log holds
+    together but only under the key the witness folder pins, with no --public-key, no
+    --against checkpoint and no key store to vouch for it). Read-only.
 
     Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
     settings = load_settings(data_dir=data_dir)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise refused(DataDirUnusable.code, f"data directory {settings.data_dir} is not a folder")
-    verifier = _trusted_key(settings.witness_dir, public_key)
+    kept = _checkpoint_files(against)
+    stored = _store_keys(settings)
+    trusted = _trusted_key(settings.witness_dir, public_key, stored=stored.checkpoint,
+                           kept=bool(kept))
     try:
         known = witness_checkpoints(settings.witness_dir)
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
-    known += _checkpoint_files(against)
-    seal_key = _seal_key(settings)
-    failure = _check(settings.url, verifier, known, seal_key=seal_key)
-    if failure is None:
-        typer.echo(SEALS_CHECKED if seal_key else _no_key_store(settings))
-        return
-    raise _broken(*failure)
+    status = _check(settings.url, trusted.verifier, known + kept, seal_key=stored.seal_key)
+    seals = SEALS_CHECKED if stored.seal_key else _no_key_store(settings)
+    if trusted.vouched is None:
+        raise _log_not_anchored(status, trusted.verifier, settings.witness_dir, seals)
+    typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
+               f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
+               f" key {trusted.verifier.vkey}")
+    typer.echo(f"checkpoint key: {trusted.vouched}")
+    typer.echo(seals)
+
+
+def _log_not_anchored(status: ChainStatus, verifier: Verifier, witness: Path,
+                      seals: str) -> typer.Exit:
+    """The verdict that the log holds together under a key nothing vouches for (exit 3):
+    whoever writes the data and the witness folder can re-sign every checkpoint with a key of
+    their own and pin it there (red team 7, #9)."""
+    say_error(f"audit log NOT ANCHORED: {status.events} events and {status.checkpoints} signed"
+              f" checkpoints hold together, but only under the key the witness folder {witness}"
+              f" pins ({verifier.vkey}), not a published one: a copy re-signed with another key"
+              " and pinned there reads the same; pass the deployment's published --public-key"
+              " (/.well-known/optinface-keys.json) or --against a checkpoint you kept, or run"
+              " it beside the key store")
+    say_error(seals)
+    return typer.Exit(code=NOT_ANCHORED)
 
 
 SEALS_CHECKED = "keyed seals: every event's checked with the key store"
@@ -152,9 +217,10 @@ def _no_key_store(settings: ApiSettings) -> str:
             " with the database alone is not told apart")
 
 
-def _seal_key(settings: ApiSettings) -> bytes | None:
-    """The key store's HMAC key, which checks each event's keyed seal; None where no key store
-    is here (the key folder does not exist, or holds no HMAC key): the chain alone is checked.
+def _store_keys(settings: ApiSettings) -> StoreKeys:
+    """The key store's HMAC key, which checks each event's keyed seal, and its checkpoint
+    key's verifier; each None where no key store is here (the key folder does not exist) or it
+    holds no such key: the chain alone is checked, and the witness's pin stands alone.
 
     Raises:
         typer.Exit: a key store that is here but cannot be used (exit 2).
@@ -162,9 +228,10 @@ def _seal_key(settings: ApiSettings) -> bytes | None:
     try:
         store = open_key_store_to_read(settings)
         if store is None:
-            return None
+            return NO_STORE
         try:
-            return read_key(store, HMAC_KEY_NAME)
+            return StoreKeys(seal_key=read_key(store, HMAC_KEY_NAME),
+                             checkpoint=stored_checkpoint_key(store))
         finally:
             store.close()
     except (KeyStoreUnusable, KeyFileExposed) as error:
@@ -172,31 +239,32 @@ def _seal_key(settings: ApiSettings) -> bytes | None:
 
 
 def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
-           seal_key: bytes | None) -> list[str] | None:
-    """None when the log verifies (the summary is printed), else the failure line and, after
-    it, the events without a valid keyed seal by sequence number."""
+           seal_key: bytes | None) -> ChainStatus:
+    """The log's status when it verifies.
+
+    Raises:
+        typer.Exit: it does not (exit 1): the failure line and, after it, the events without a
+            valid keyed seal by sequence number.
+    """
     try:
         engine = read_only_engine(url)
     except FileNotFoundError as error:
-        return [_broken_line("audit log", None,
-                             f"no database at {error} ({len(known)} checkpoints known)")]
+        raise _broken(_broken_line("audit log", None, f"no database at {error}"
+                                   f" ({len(known)} checkpoints known)")) from error
     try:
         with Session(engine) as session:
             status = chain_status(verify_log(session, verifier=verifier, known=known,
                                              seal_key=seal_key))
     except SQLAlchemyError as error:
-        return [_broken_line("audit log", None,
-                             f"the audit tables cannot be read ({error.__class__.__name__})")]
+        raise _broken(_broken_line("audit log", None, "the audit tables cannot be read"
+                                   f" ({error.__class__.__name__})")) from error
     finally:
         engine.dispose()
     if not status.ok:
         where = _broken_line("audit log", status.first_bad_sequence, str(status.problem))
-        return [where + (f" [{status.reason}]" if status.reason else ""),
-                *_unsealed(status.unsealed, status.unsealed_count)]
-    typer.echo(f"audit log OK: {status.events} events, {status.checkpoints} signed checkpoints,"
-               f" {status.witnessed} outside checkpoints covered; root {status.root_hash};"
-               f" key {verifier.vkey}")
-    return None
+        raise _broken(where + (f" [{status.reason}]" if status.reason else ""),
+                      *_unsealed(status.unsealed, status.unsealed_count))
+    return status
 
 
 def _unsealed(listed: Sequence[UnsealedEvent | Unsealed], count: int) -> list[str]:
@@ -242,21 +310,53 @@ Filtered = Annotated[
 ]
 
 
-NOT_ANCHORED = 3
-"""``verify-export``'s exit status when every event matches its hash and link but nothing
-signed holds them: no checkpoint (kept apart or carried) and no keyed seal was checked."""
-
-
-def _not_anchored(report: ExportReport, seals: str) -> typer.Exit:
-    """The verdict that the export is consistent but holds to nothing signed (exit 3): a
-    rewritten export, chained again with the project's own hash, reads the same."""
-    say_error(f"audit export NOT ANCHORED: {report.events} events match their hashes and"
-              " links, but no signed checkpoint covers them (none carried, none given with"
-              " --against) and no keyed seal was checked: an export rewritten and chained"
-              " again reads the same; check it against a checkpoint you kept, or with the key"
-              " store")
+def _not_anchored(report: ExportReport, signed: str, seals: str) -> typer.Exit:
+    """The verdict that the export is consistent but its last events, or all of them, hold to
+    nothing signed (exit 3): a rewritten export, chained again with the project's own hash
+    past the newest checkpoint it holds, reads the same (red team 7, #1)."""
+    if report.signed is None:
+        say_error(f"audit export NOT ANCHORED: {report.events} events match their hashes and"
+                  " links, but no signed checkpoint covers them (none carried, none given with"
+                  " --against) and no keyed seal was checked: an export rewritten and chained"
+                  " again reads the same; check it against a checkpoint you kept, or with the"
+                  " key store")
+    else:
+        first, last = report.signed.size + 1, report.events
+        lie = "lies" if first == last else "lie"
+        say_error(f"audit export NOT ANCHORED: {_events(first, last)} {lie} past the newest"
+                  f" signed checkpoint (at event {report.signed.size}) and no keyed seal was"
+                  " checked:"
+                  f" an export rewritten from event {first} and chained again reads the same;"
+                  f" check it against a checkpoint you kept that covers event {last}"
+                  " (--against), or with the key store, or take a new export (each signs a"
+                  " checkpoint at its last event)")
+    say_error(signed)
     say_error(seals)
     return typer.Exit(code=NOT_ANCHORED)
+
+
+def _events(first: int, last: int) -> str:
+    """A range of events in words: ``events 8-44``, or ``event 82`` alone."""
+    return f"event {first}" if first == last else f"events {first}-{last}"
+
+
+def _signed_line(report: ExportReport, events: Sequence[ExportedEvent]) -> str:
+    """What holds which events, with the time the last of each range says it was logged:
+    ``signed: events 1-S (to T) by <checkpoint>; events S+1-N (to T) by their chain only``
+    (or their keyed seals, where the key store checked them; a lone event's, its)."""
+    at = {event.seq: event.at for event in events}
+    rest = "keyed seals (the key store)" if report.seals_checked else "chain only"
+    if report.root is None:
+        return (f"signed: no checkpoint on a filtered export; its {report.events} events by"
+                f" their {rest}")
+    parts = [] if report.signed is None else [
+        f"{_events(1, report.signed.size)} (to {at.get(report.signed.size)}) by"
+        f" {report.signed.source}"]
+    if report.unsigned:
+        first, last = report.events - report.unsigned + 1, report.events
+        their = "its" if first == last else "their"
+        parts.append(f"{_events(first, last)} (to {at.get(last)}) by {their} {rest}")
+    return "signed: " + "; ".join(parts)
 
 
 @app.command("verify-export")
@@ -266,8 +366,11 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
     event matches its hash, the seals rule and its predecessor's hash, and the whole log's root
     matches every checkpoint signed by --public-key, those given with --against and the one the
     export carries; else 1 and the first problem (2: a file or key that cannot be used; 3: NOT
-    ANCHORED, the events are consistent but no signed checkpoint and no keyed seal was checked,
-    so a rewritten, re-chained export would read the same). Without --filtered the file must
+    ANCHORED, the events are consistent but some lie past the newest signed checkpoint checked,
+    or none is, and no keyed seal was checked, so an export rewritten past it and re-chained
+    would read the same). A line says which events which checkpoint signed and which rest on
+    their chain (or keyed seals) alone; an export signs a checkpoint at its last event, so a
+    true one is signed throughout. Without --filtered the file must
     hold the whole log from event 1: a missing event is a deletion. Only the JSON export is
     verified: the CSV is for reading in a spreadsheet (cells that would read as formulas are
     neutralised), not the bytes the chain hashed. Where the key store is (found as `audit
@@ -288,14 +391,15 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
     settings = load_settings(data_dir=data_dir)
     carried = carries_keyed_seals(events)
     report = verify_export(events, verifier=verifier, known=known, whole=not filtered,
-                           seal_key=_seal_key(settings) if carried else None)
+                           seal_key=_store_keys(settings).seal_key if carried else None)
     if (problem := report.problem) is not None:
         where = _broken_line("audit export", problem.sequence, problem.message)
         raise _broken(where + (f" [{problem.reason}]" if problem.reason else ""),
                       *_unsealed(report.unsealed, len(report.unsealed)))
     seals = _seals_verdict(report, carried=carried, settings=settings)
+    signed = _signed_line(report, events)
     if not report.anchored:
-        raise _not_anchored(report, seals)
+        raise _not_anchored(report, signed, seals)
     if report.root is None:
         typer.echo(f"audit export OK (filtered): {report.events} events each match their hash,"
                    " and their predecessor's where the export holds it; checkpoints cannot be"
@@ -304,6 +408,7 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
         typer.echo(f"audit export OK: {report.events} events, the whole log from event 1,"
                    f" {report.known} checkpoints covered; root"
                    f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
+    typer.echo(signed)
     typer.echo(seals)
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,10 +26,10 @@ from optinface.api.cli.main import app
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit import GENESIS, event_bytes
 from optinface.consent.merkle import MerkleTree, leaf_hash
-from optinface.consent.notes import Signer
+from optinface.consent.notes import Checkpoint, Signer
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
-from optinface.consent.witness import pinned_key
+from optinface.consent.witness import checkpoint_path, pinned_key
 from tests.support.api import thresholds_for_tests
 from tests.support.console import console
 from tests.support.files import file_bytes
@@ -178,6 +179,69 @@ def test_a_consistent_rewrite_fails_on_the_checkpoint_signatures(
     shutil.rmtree(settings.key_dir)  # the chain alone, as an outsider checks it
     code, output = verify(settings, "--public-key", key)
     assert code == 1 and "not signed by the pinned key" in output, output
+
+
+def _resigned_and_pinned(settings: ApiSettings) -> str:
+    """Red team 7, #9 (``forge_copy.py``): the operator's copy for an auditor, the log
+    rewritten and chained again, every checkpoint row and witness note signed again with a key
+    of the operator's own, which the copy's witness folder pins. That key."""
+    _rewrite_consistently(settings)
+    signer = Signer.for_log(Ed25519PrivateKey.generate())
+    with sqlite3.connect(settings.data_dir / "optinface.db") as db:
+        db.row_factory = sqlite3.Row
+        tree = MerkleTree([leaf_hash(_hashed(dict(row))) for row in
+                           db.execute("SELECT * FROM audit_events ORDER BY seq")])
+        for seq, in db.execute("SELECT DISTINCT seq FROM audit_checkpoints").fetchall():
+            note = signer.sign(Checkpoint(origin=signer.name, size=seq,
+                                          root=tree.root(seq)).text())
+            db.execute("UPDATE audit_checkpoints SET note = ? WHERE seq = ?", (note, seq))
+            checkpoint_path(settings.witness_dir, seq).write_text(note)
+    (settings.witness_dir / "checkpoint.vkey").write_text(signer.verifier.vkey + "\n")
+    return signer.verifier.vkey
+
+
+def test_a_pinned_key_nothing_vouches_for_is_not_anchored(
+    settings: ApiSettings, saved: Path
+) -> None:
+    """Red team 7, #9: with no --public-key, the verdict rested on whatever key the witness
+    folder pins, and said OK. Beside the key store the pin is set against its checkpoint key;
+    elsewhere a kept checkpoint or the published key vouches for it, or the verdict is NOT
+    ANCHORED (exit 3)."""
+    published = vkey(settings)
+    code, output = verify(settings)
+    assert code == 0, output
+    assert ("checkpoint key: pinned by the witness folder, the key store's checkpoint key"
+            in output.splitlines()), output
+    assert settings.key_dir is not None
+    keys = settings.key_dir.rename(settings.key_dir.with_name("kept-apart"))  # a copy
+    code, output = verify(settings)
+    assert code == 3 and output.startswith(
+        f"audit log NOT ANCHORED: {event_count(settings)} events and 4 signed checkpoints hold"
+        f" together, but only under the key the witness folder {settings.witness_dir} pins"
+        f" ({published}), not a published one"), output
+    code, output = verify(settings, "--against", str(saved))
+    assert code == 0 and ("checkpoint key: pinned by the witness folder, which signed the"
+                          " checkpoints you kept (--against)") in output, output
+    code, output = verify(settings, "--public-key", published)
+    assert code == 0 and "checkpoint key: given with --public-key" in output, output
+    ours = _resigned_and_pinned(settings)
+    code, output = verify(settings)  # it said OK (exit 0)
+    assert code == 3 and f"pins ({ours}), not a published one" in output, output
+    code, output = verify(settings, "--public-key", published)
+    assert (code, output) == (1, f"audit log BROKEN: the witness folder {settings.witness_dir}"
+                                 " pins another key than --public-key\n")
+    code, output = verify(settings, "--against", str(saved))
+    assert code == 1 and f"{saved} is not a checkpoint signed by the pinned key" in output, output
+    keys.rename(settings.key_dir)
+    code, output = verify(settings)
+    assert (code, output) == (1, f"audit log BROKEN: the witness folder {settings.witness_dir}"
+                                 " pins another key than the key store's checkpoint key\n")
+
+
+def event_count(settings: ApiSettings) -> int:
+    with closing(sqlite3.connect(settings.data_dir / "optinface.db")) as db:
+        counted: int = db.execute("SELECT count(*) FROM audit_events").fetchone()[0]
+        return counted
 
 
 def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(

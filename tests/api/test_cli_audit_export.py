@@ -12,7 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +51,7 @@ class Saved:
     checkpoint: Path  # kept after the subjects and keys were made, before the exports
     whole: Path  # the unfiltered JSON export, after the checkpoint
     later: Path  # a checkpoint taken after the export: it covers more events
+    again: Path  # the unfiltered JSON export, right after that checkpoint
     filtered: Path  # ?action=key_created
     csv: Path
     pruned: Path  # an export half a year on, once retention emptied the access events
@@ -77,10 +82,14 @@ def saved(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline) -> I
                             headers=auth(keys.portal)).json()["pseudonym"] for _ in range(3)]
         assert client.delete(f"/v1/subjects/{made[0]}", headers=admin).status_code == 200
         checkpoint = keep("checkpoint.json", "/v1/audit/checkpoints", "POST")
-        service.create_api_key(actor=service.authenticate(keys.admin), role=Role.REVIEWER,
-                               name="after the checkpoint")
+        for number in range(3):
+            service.create_api_key(actor=service.authenticate(keys.admin), role=Role.REVIEWER,
+                                   name=f"after the checkpoint {number}")
         whole = keep("audit.json", "/v1/audit/export", format="json")
         later = keep("later.json", "/v1/audit/checkpoints", "POST")
+        signed = checkpoint_rows(settings.data_dir)
+        again = keep("again.json", "/v1/audit/export", format="json")
+        assert checkpoint_rows(settings.data_dir) == signed, "the head was signed already"
         filtered = keep("filtered.json", "/v1/audit/export", format="json",
                         action="key_created")
         csv = keep("audit.csv", "/v1/audit/export", format="csv")
@@ -91,7 +100,13 @@ def saved(tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline) -> I
                   client.get("/.well-known/optinface-keys.json").json()["keys"]
                   if key["verifier_key"]]
     yield Saved(folder=folder, vkey=vkey, checkpoint=checkpoint, whole=whole, later=later,
-                filtered=filtered, csv=csv, pruned=pruned, data_dir=settings.data_dir)
+                again=again, filtered=filtered, csv=csv, pruned=pruned, data_dir=settings.data_dir)
+
+
+def checkpoint_rows(data_dir: Path) -> int:
+    with closing(sqlite3.connect(data_dir / "optinface.db")) as db:
+        counted: int = db.execute("SELECT count(*) FROM audit_checkpoints").fetchone()[0]
+        return counted
 
 
 def verify_export(saved: Saved, file: Path, *extra: str) -> tuple[int, str]:
@@ -119,17 +134,21 @@ def test_a_whole_export_verifies_against_a_checkpoint_and_writes_nothing(
     code, output = verify_export(saved, saved.whole, "--against", str(saved.checkpoint))
     events = saved.events()
     assert code == 0, output
-    # It carries the newest checkpoint covering it, on the event that checkpoint ends at: the
-    # one kept (counted once), which the export and the published key alone then check.
+    # It carries a checkpoint signed at its own last event (red team 7, #1: it carried the
+    # newest one existing, the events after it resting on their chain alone), which the export
+    # and the published key alone then check, and which signs every event of it.
     [carrier] = [event for event in events if "checkpoint" in event]
-    assert carrier["checkpoint"] == json.loads(saved.checkpoint.read_text())["note"]
+    assert carrier is events[-1]
+    assert carrier["checkpoint"] != json.loads(saved.checkpoint.read_text())["note"]
     assert verify_export(saved, saved.whole)[1].startswith(
         f"audit export OK: {len(events)} events, the whole log from event 1, 1 checkpoints"
         " covered; root ")
     assert output.startswith(f"audit export OK: {len(events)} events, the whole log from event"
-                             " 1, 1 checkpoints covered; root "), output
-    verdict, seals = output.splitlines()
+                             " 1, 2 checkpoints covered; root "), output
+    verdict, signed, seals = output.splitlines()
     assert verdict.endswith(f"; key {saved.vkey}"), output
+    assert signed == (f"signed: events 1-{len(events)} (to {carrier['at']}) by the checkpoint"
+                      f" the export carries at event {len(events)}"), output
     assert seals.startswith("keyed seals: NOT checked, no key store at "), output
     assert file_bytes(saved.folder, tmp_path) == before and not list(tmp_path.iterdir())
     # The export holds an erasure, its seals forgotten, and events naming living subjects.
@@ -248,10 +267,93 @@ def test_an_export_alone_is_held_by_the_checkpoint_it_carries_and_never_ok_unanc
     del carrier["checkpoint"]
     code, output = verify_export(saved, written(tmp_path, events))
     assert code == 3, output  # nothing signed to hold it to: consistent, but not anchored
-    verdict, seals = output.splitlines()
+    verdict, signed, seals = output.splitlines()
     assert verdict.startswith(f"audit export NOT ANCHORED: {len(events)} events match their"
                               " hashes and links, but no signed checkpoint covers them"), output
+    assert signed == (f"signed: events 1-{len(events)} (to {events[-1]['at']}) by their chain"
+                      " only"), output
     assert seals.startswith("keyed seals: NOT checked, no key store at "), output
+
+
+def test_an_export_ends_at_the_checkpoint_it_signed_or_at_one_already_there(
+    saved: Saved) -> None:
+    """Red team 7, #1: the export carried the checkpoint at 41 of its 45 events. Taken right
+    after a checkpoint was signed at the log's head, it carries that one and signs no other
+    (the fixture counts the rows)."""
+    later = json.loads(saved.later.read_text())
+    events = saved.events(saved.again)
+    assert (events[-1]["seq"], events[-1]["checkpoint"]) == (later["seq"], later["note"])
+    assert [event["seq"] for event in events if "checkpoint" in event] == [later["seq"]]
+    code, output = verify_export(saved, saved.again)
+    assert code == 0 and f"signed: events 1-{later['seq']} (to " in output, output
+
+
+def _old_note_on_a_rechained_export(saved: Saved) -> tuple[Events, int]:
+    """The red team's forge (``forge_export.py``): the note the export carries dropped, an
+    older checkpoint's (the one kept, at event ``size``) put on its event, an event after it
+    deleted, a key renamed and every event after ``size`` numbered and chained again with the
+    project's own hash. The forged events and ``size``."""
+    note = json.loads(saved.checkpoint.read_text())
+    size = int(note["seq"])
+    events = saved.events()
+    for event in events:
+        event.pop("checkpoint", None)
+    events[size - 1]["checkpoint"] = note["note"]
+    del events[size + 1]
+    renamed = next(e for e in events[size:] if e["action"] == "key_created")
+    renamed["details"]["name"] = "ethics board audit key"
+    for number, event in enumerate(events[size:], size + 1):
+        event["seq"], event["prev_hash"] = number, events[number - 2]["hash"]
+        rehashed(event)
+    return events, size
+
+
+def test_an_old_note_on_a_rechained_export_is_not_anchored_and_names_the_unsigned_events(
+    saved: Saved, tmp_path: Path
+) -> None:
+    """Red team 7, #1: it said ``audit export OK`` (exit 0): the old note holds the events up
+    to it, and those after it rested on their chain alone, which a forger makes. Now exit 3,
+    naming which events a checkpoint signed and which only their chain holds; beside the key
+    store, the first rewritten event's keyed seal names the forgery."""
+    events, size = _old_note_on_a_rechained_export(saved)
+    forged = written(tmp_path, events)
+    last = len(events)
+    code, output = verify_export(saved, forged)
+    assert code == 3, output
+    verdict, signed, seals = output.splitlines()
+    assert verdict.startswith(f"audit export NOT ANCHORED: events {size + 1}-{last} lie past the"
+                              f" newest signed checkpoint (at event {size}) and no keyed seal"
+                              f" was checked: an export rewritten from event {size + 1}"), output
+    assert signed == (f"signed: events 1-{size} (to {events[size - 1]['at']}) by the checkpoint"
+                      f" the export carries at event {size}; events {size + 1}-{last} (to"
+                      f" {events[-1]['at']}) by their chain only"), output
+    assert seals.startswith("keyed seals: NOT checked, no key store at "), output
+    # The kept checkpoint the note came from changes nothing: it is as old.
+    assert verify_export(saved, forged, "--against", str(saved.checkpoint))[0] == 3
+    code, output = verify_export(saved, forged, "--data-dir", str(saved.data_dir))
+    assert code == 1 and output.startswith(f"audit export BROKEN at sequence {size + 1}: "), output
+    assert "[keyed_seal_invalid]" in output
+
+
+def test_the_console_script_exits_3_on_the_forge_and_0_on_the_true_export(
+    saved: Saved, tmp_path: Path
+) -> None:
+    """The command an auditor runs, as a process of its own (no data directory where it runs)."""
+    events, size = _old_note_on_a_rechained_export(saved)
+
+    def run(file: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "audit",
+                               "verify-export", str(file), "--public-key", saved.vkey],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                              check=False)
+
+    forged = run(written(tmp_path, events))
+    assert forged.returncode == 3 and forged.stdout == "", forged
+    assert f"events {size + 1}-{len(events)} lie past the newest signed checkpoint" in (
+        forged.stderr), forged
+    true = run(saved.whole)
+    assert true.returncode == 0 and true.stderr == "", true
+    assert f"\nsigned: events 1-{len(saved.events())} (to " in true.stdout, true
 
 
 def test_a_rewritten_chain_with_every_hash_recomputed_is_caught_by_the_checkpoint(
@@ -364,7 +466,7 @@ def test_an_export_with_pruned_access_events_verifies_by_their_kept_leaves(
     assert pruned[0]["seq"] <= json.loads(saved.later.read_text())["seq"]
     code, output = verify_export(saved, saved.pruned, "--against", str(saved.checkpoint),
                                  "--against", str(saved.later))
-    assert code == 0 and "2 checkpoints covered" in output, output
+    assert code == 0 and "3 checkpoints covered" in output, output  # and the one it carries
     code, output = verify_export(saved, saved.pruned, "--data-dir", str(saved.data_dir))
     assert code == 0 and output.endswith("keyed seals: every event's checked with the key"
                                          " store\n"), output  # an emptied event keeps its seal

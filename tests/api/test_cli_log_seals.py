@@ -31,6 +31,7 @@ from optinface.consent.keystore import open_key_store_to_read, read_key
 from optinface.consent.roles import Role
 from optinface.consent.schemas import AgeCategory, AuditEventPublic, ErasureReason, SubjectCreate
 from optinface.consent.service import OptinFace
+from optinface.consent.witness import pinned_key
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import auth, thresholds_for_tests
 from tests.support.backends import both_backends
@@ -74,8 +75,9 @@ def settings(deployed: Deployed) -> ApiSettings:
     return deployed.settings
 
 
-def verify(settings: ApiSettings) -> tuple[int, str]:
-    result = runner.invoke(app, ["audit", "verify", "--data-dir", str(settings.data_dir)])
+def verify(settings: ApiSettings, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "verify", "--data-dir", str(settings.data_dir),
+                                 *extra])
     return result.exit_code, result.output
 
 
@@ -98,8 +100,10 @@ def test_an_event_appended_by_sql_is_named_where_the_key_store_is(
     assert "[keyed_seal_missing]" in output
     assert f"events without a valid keyed seal (1): {forged} keyed_seal_missing" in output
     assert settings.key_dir is not None
+    published = pinned_key(settings.witness_dir)
+    assert published is not None
     shutil.rmtree(settings.key_dir)  # an outsider's copy: the chain and the witness agree
-    code, output = verify(settings)
+    code, output = verify(settings, "--public-key", published.vkey)
     assert code == 0 and "keyed seals: NOT checked, no key store at" in output, output
 
 
