@@ -72,6 +72,10 @@ already_registered           409     a passkey of that capacity exists; no new e
                                      no older link registers another
 link_invalid                 410     the one-time link is unknown, used or expired
 receipt_code_invalid         410     the erasure receipt's one-time code is unknown, expired or used
+erasure_receipt_altered      409     the erasure receipt a tombstone keeps (fetched by its one-time
+                                     code, or a DELETE's answer for a subject erased meanwhile) does
+                                     not verify under this deployment's receipt key or names another
+                                     tombstone: not served; chained as erasure_receipt_altered
 alternative_chosen           409     the person chose the non-biometric alternative: no enrolment
 not_found                    404     no such subject, consent, purpose, key or route
 method_not_allowed           405     the route exists, the method does not
@@ -266,6 +270,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_registered": 409,
     "link_invalid": 410,
     "receipt_code_invalid": 410,
+    "erasure_receipt_altered": 409,
     "not_found": 404,
     "purpose_exists": 409,
     "notice_exists": 409,

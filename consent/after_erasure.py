@@ -25,11 +25,12 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from optinface.consent import erasure_receipts
 from optinface.consent.errors import ReceiptCodeInvalid
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import SignedReceipt
+from optinface.consent.schemas import SignedErasureReceipt
 from optinface.consent.tables import (
     ErasedCredential,
     ErasureReceiptCode,
@@ -92,13 +93,17 @@ def issue_code(runtime: Runtime, *, subject_hash: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
-def fetch(runtime: Runtime, code: str) -> SignedReceipt:
-    """The signed erasure receipt for ``code``, spending one of its fetches.
+def fetch(runtime: Runtime, code: str) -> SignedErasureReceipt:
+    """The signed erasure receipt for ``code``, spending one of its fetches, once checked: the
+    row's receipt is the database's word (:mod:`consent.erasure_receipts`).
 
-    One conditional UPDATE spends the fetch, so two workers never both spend the last one.
+    One conditional UPDATE spends the fetch, so two workers never both spend the last one; a
+    fetch that finds the receipt altered is spent and chained with the refusal.
 
     Raises:
         ReceiptCodeInvalid: the code is unknown, expired or used up.
+        ErasureReceiptAltered: the kept receipt is not this deployment's signed receipt of
+            this erasure.
     """
     digest = runtime.keys.keyed_hash(normalise(code), domain=_CODE_DOMAIN)
     with runtime.db.transaction() as session:
@@ -113,8 +118,11 @@ def fetch(runtime: Runtime, code: str) -> SignedReceipt:
         tombstone = session.get(Tombstone, tombstone_id) if tombstone_id is not None else None
         if tombstone is None or tombstone.receipt is None or tombstone.receipt_signature is None:
             raise ReceiptCodeInvalid("this code is wrong, expired or already used")
-        return SignedReceipt(receipt=tombstone.receipt, signature=tombstone.receipt_signature,
-                             public_key=str(tombstone.receipt["publicKey"]))
+        refused = erasure_receipts.refusal(runtime, session, tombstone, asked="receipt_code")
+        signed = erasure_receipts.served(runtime, tombstone)
+    if refused is not None:
+        raise refused
+    return signed
 
 
 def log_names(runtime: Runtime, session: Session, pseudonyms: list[str]) -> list[str]:

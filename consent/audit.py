@@ -139,6 +139,9 @@ class AuditAction(StrEnum):
     TEMPLATES_REKEYED = "templates_rekeyed"
     DISCLOSURE = "disclosure"  # the subject's record handed to a recipient (consent.disclosures)
     AUTHORITY_MISMATCH = "authority_mismatch"  # a row wider than its signed receipt (.authority)
+    # A tombstone's receipt the service would not serve: not its signature, or another
+    # subject's (consent.erasure_receipts).
+    ERASURE_RECEIPT_ALTERED = "erasure_receipt_altered"
 
 
 @dataclass(frozen=True, slots=True)

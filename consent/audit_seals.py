@@ -50,14 +50,20 @@ class Seal(TypedDict):
     salt: str | None  # None once the subject is erased
 
 
-def _sealed(salt: str, pseudonym: str) -> str:
+def salted_hash(salt: str, pseudonym: str) -> str:
+    """``SHA-256(salt || pseudonym)``, the salt given in hex: a seal's hash, and the erasure
+    receipt's commitment to its pseudonym (:mod:`consent.erasure_receipts`).
+
+    Raises:
+        ValueError: ``salt`` is not hex.
+    """
     return hashlib.sha256(bytes.fromhex(salt) + pseudonym.encode()).hexdigest()
 
 
 def seal(pseudonym: str) -> Seal:
     """A new seal of ``pseudonym``: its own random salt, so two events' seals never match."""
     salt = secrets.token_bytes(SALT_BYTES).hex()
-    return Seal(hash=_sealed(salt, pseudonym), salt=salt)
+    return Seal(hash=salted_hash(salt, pseudonym), salt=salt)
 
 
 def sealed_details(details: Mapping[str, Any], seals: Mapping[str, Seal]) -> dict[str, Any]:
@@ -70,7 +76,7 @@ def sealed_details(details: Mapping[str, Any], seals: Mapping[str, Seal]) -> dic
         elif name in SUBJECT_SEALED_DETAILS:
             (only,) = seals.values()  # one subject's own data: an event about them alone
             assert only["salt"] is not None  # a new seal keeps its salt
-            sealed[SUBJECT_SEALED_DETAILS[name]] = _sealed(only["salt"], value)
+            sealed[SUBJECT_SEALED_DETAILS[name]] = salted_hash(only["salt"], value)
         else:
             sealed[name] = value
     return sealed
@@ -82,7 +88,7 @@ def seal_of(event: Any, pseudonym: str) -> str | None:
     if event.subject_seals is None:
         return pseudonym if pseudonym in event.subjects else None
     return next((s["hash"] for s in event.subject_seals
-                 if s["salt"] is not None and _sealed(s["salt"], pseudonym) == s["hash"]), None)
+                 if s["salt"] is not None and salted_hash(s["salt"], pseudonym) == s["hash"]), None)
 
 
 def problem(subjects: Sequence[str], seals: Sequence[Mapping[str, Any]] | None) -> str | None:
@@ -96,7 +102,7 @@ def problem(subjects: Sequence[str], seals: Sequence[Mapping[str, Any]] | None) 
         return None  # before seals: the pseudonyms themselves are hashed
     salted = [s for s in seals if s["salt"] is not None]
     try:
-        opened = [[p for p in subjects if _sealed(s["salt"], p) == s["hash"]] for s in salted]
+        opened = [[p for p in subjects if salted_hash(s["salt"], p) == s["hash"]] for s in salted]
     except ValueError:  # a salt that is not hex opens no pseudonym
         return _NOT_COMMITTED
     if (len(set(subjects)) != len(subjects) or len(salted) != len(subjects)

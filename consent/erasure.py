@@ -46,7 +46,6 @@ import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, delete, event, exists, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +58,7 @@ from optinface.consent import (
     changefeed,
     disclosures,
     erasure_journal,
+    erasure_receipts,
     ledger_alterations,
     page_sessions,
 )
@@ -82,7 +82,12 @@ from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import ErasureReason, ErasureReceipt, ReviewStatus, SignedReceipt
+from optinface.consent.schemas import (
+    ErasureReason,
+    ErasureReceipt,
+    ReviewStatus,
+    SignedErasureReceipt,
+)
 from optinface.consent.tables import (
     AuditEvent,
     Base,
@@ -320,6 +325,9 @@ def _excluded_then_destroyed(
                 }
             ],
             "subjectHash": subject_hash,
+            # Whose it is, for whoever holds the salt handed out beside it (and the pseudonym).
+            **erasure_receipts.commitment(runtime.keys, pseudonym=pseudonym,
+                                          subject_hash=subject_hash),
             "reason": str(reason),
             # The first request's, where an earlier erasure of the subject left its tombstone.
             "requestedAt": (requested_at if earlier is None else earlier.erased_at).isoformat(),
@@ -385,9 +393,7 @@ def _excluded_then_destroyed(
         gone_ms=gone_ms,
         copies_undecryptable_at=copies_undecryptable_at,
         recipients_to_notify=recipients,
-        signed=SignedReceipt(
-            receipt=receipt, signature=signature, public_key=runtime.keys.public_key
-        ),
+        signed=erasure_receipts.served(runtime, tombstone),
     )
 
 
@@ -716,7 +722,9 @@ def erase_requested(
     as every event after their erasure does, by the tombstone hash
     (:func:`after_erasure.log_names`: the erasure took the pseudonym out of the log, and this
     event must not write it back), and the receipt it answered with, in the transaction that
-    reads that receipt."""
+    reads that receipt. That receipt is served only if it is this deployment's signed receipt
+    of this erasure; else ``erasure_receipt_altered``, chained with the request (its
+    ``receipt_id`` null) in that transaction."""
     with runtime.db.reading() as session:  # waits for no writer
         get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
     try:
@@ -728,17 +736,25 @@ def erase_requested(
             if (tombstone is None or tombstone.receipt is None
                     or tombstone.receipt_signature is None):  # its proof deleted since
                 raise
+            refused = erasure_receipts.refusal(runtime, session, tombstone,
+                                               asked="erase_request", actor=actor)
             runtime.audit(session, Entry(
                 action=AuditAction.ERASE_ALREADY_DONE, actor=actor,
                 subjects=after_erasure.log_names(runtime, session, [pseudonym]),
-                details={"reason": str(reason), "receipt_id": tombstone.receipt["receiptID"],
+                details={"reason": str(reason),
+                         "receipt_id": None if refused else tombstone.receipt["receiptID"],
                          **_signed(signed_by)}))
-            return _receipt_of(tombstone.receipt, tombstone.receipt_signature)
+            signed = erasure_receipts.served(runtime, tombstone)
+        if refused is not None:  # once the transaction committed the refusal's event
+            raise refused from None
+        return _receipt_of(signed)
 
 
-def _receipt_of(receipt: dict[str, Any], signature: str) -> ErasureReceipt:
-    """The answer :func:`_erase` gave, read back from the receipt it signed; the times it
-    measured are the receipt's own, from the request to unsearchable and to destroyed."""
+def _receipt_of(signed: SignedErasureReceipt) -> ErasureReceipt:
+    """The answer :func:`_erase` gave, read back from the receipt it signed (checked by
+    :func:`erasure_receipts.refusal`); the times it measured are the receipt's own, from the
+    request to unsearchable and to destroyed."""
+    receipt = signed.receipt
     destroyed = receipt["destroyed"]
     requested = datetime.fromisoformat(receipt["requestedAt"])
 
@@ -756,6 +772,5 @@ def _receipt_of(receipt: dict[str, Any], signature: str) -> ErasureReceipt:
         gone_ms=since_requested("destroyedAt"),
         copies_undecryptable_at=datetime.fromisoformat(receipt["copiesUndecryptableAt"]),
         recipients_to_notify=receipt["recipientsToNotify"],
-        signed=SignedReceipt(receipt=receipt, signature=signature,
-                             public_key=receipt["publicKey"]),
+        signed=signed,
     )

@@ -352,6 +352,15 @@ class ReceiptCodeInvalid(ConsentError):
     code = "receipt_code_invalid"
 
 
+class ErasureReceiptAltered(ConsentError):
+    """The signed erasure receipt a tombstone keeps does not verify under this deployment's
+    receipt key, or names another subject hash than its tombstone (written in the database,
+    re-signed with another key): it is not served as this erasure's proof, the refusal is
+    chained (``erasure_receipt_altered``) and logged (:mod:`consent.erasure_receipts`)."""
+
+    code = "erasure_receipt_altered"
+
+
 class AlreadyRegistered(ConsentError):
     """A passkey of this capacity is registered already: no new enrolment link is issued, and
     no link issued before registers another."""

@@ -584,6 +584,17 @@ class SignedReceipt(BaseModel):
     public_key: str = Field(description="Ed25519 public key, base64 of the raw 32 bytes.")
 
 
+class SignedErasureReceipt(SignedReceipt):
+    """An erasure receipt as the service hands it out: with the deployment's receipt key, never
+    the key its stored row names, and the salt that opens its commitment to the pseudonym."""
+
+    pseudonym_salt: str | None = Field(
+        default=None, description="Hex salt: SHA-256(salt || pseudonym) is the receipt's"
+        " pseudonymCommitment (`optinface receipt verify --pseudonym` checks it). Not in the"
+        " signed receipt, nor kept in the database: the key store derives it. Null for a"
+        " receipt signed before receipts carried the commitment.")
+
+
 class ConsentPublic(BaseModel):
     id: str
     subject: str = Field(description="The pseudonym, or the tombstone hash once erased.")
@@ -820,7 +831,7 @@ class ErasureReceipt(BaseModel):
     recipients_to_notify: list[str] = Field(
         default=[], description="Those the subject's data were disclosed to: the controller"
         " tells each of the erasure (GDPR art. 19).")
-    signed: SignedReceipt
+    signed: SignedErasureReceipt
 
 
 class PurposeWithdrawalPublic(BaseModel):

@@ -169,8 +169,8 @@ from optinface.consent.schemas import (
     RightsRequestPublic,
     Ropa,
     SearchCount,
+    SignedErasureReceipt,
     SignedIn,
-    SignedReceipt,
     StepUp,
     SubjectAct,
     SubjectCreate,
@@ -961,8 +961,10 @@ class OptinFace:
         the person whose session the erasure ended (consent.after_erasure)."""
         return after_erasure.issue_code(self.runtime, subject_hash=erasure.subject_hash)
 
-    def erasure_receipt_by_code(self, code: str) -> SignedReceipt:
-        """The signed erasure receipt a one-time code opens; no credential, the person is gone."""
+    def erasure_receipt_by_code(self, code: str) -> SignedErasureReceipt:
+        """The signed erasure receipt a one-time code opens; no credential, the person is gone.
+        Served only once checked against the live receipt key and its tombstone, else
+        ``erasure_receipt_altered`` (chained)."""
         return after_erasure.fetch(self.runtime, code)
 
     def purpose_withdrawals(self, *, actor: Actor, subject: str) -> list[PurposeWithdrawalPublic]:

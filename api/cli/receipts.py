@@ -6,16 +6,22 @@ carries, since anyone can sign with their own; and, on a receipt of the person's
 passkey's WebAuthn assertion over the statement whose SHA-256 was the challenge, against the
 credential public key registered when they enrolled (carried in the receipt: it is theirs, and
 the controller's signature binds it to them).
+
+Every receipt in the file is checked, and the verdict says what it did not check
+(:mod:`api.cli.receipt_contents`): a signature vouches for its receipt only, never for what the
+file holds around it. It also says what each receipt states, since a valid signature of some
+receipt proves nothing about whose it is or what it grants until the reader sees it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import DataDir, refused, say_error
+from optinface.api.cli.common import DataDir, one_line, refused, say_error
+from optinface.api.cli.receipt_contents import Contents, contents, not_whose, stated
 from optinface.api.settings import load_settings
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
@@ -33,23 +39,6 @@ app = typer.Typer(
     help="Signed consent and erasure receipts: verify checks their signatures offline.\n\n"
          "Example: optinface receipt verify erasure-receipt.json --public-key KEY",
     no_args_is_help=True)
-
-
-def signed_receipts(document: Any) -> list[tuple[dict[str, Any], str]]:
-    """Every signed receipt in a file, however it is wrapped.
-
-    A receipt is an object with a ``receipt`` object beside its ``signature`` (consent,
-    withdrawal and erasure receipts, the access export) or its ``receipt_signature`` (the
-    tombstones of ``erasures.json``); lists such as ``erasures.json`` hold several.
-    """
-    if isinstance(document, list):
-        return [found for item in document for found in signed_receipts(item)]
-    if not isinstance(document, dict):
-        return []
-    signature = document.get("signature", document.get("receipt_signature"))
-    if isinstance(document.get("receipt"), dict) and isinstance(signature, str):
-        return [(document["receipt"], signature)]
-    return [found for value in document.values() for found in signed_receipts(value)]
 
 
 def _published_key(data_dir: Path | None) -> str:
@@ -81,21 +70,31 @@ def verify(
         str | None,
         typer.Option("--public-key", help="The deployment's published Ed25519 key (base64)."),
     ] = None,
+    pseudonym: Annotated[
+        str | None,
+        typer.Option("--pseudonym", help="Also check that every receipt is this person's."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Check every receipt in the file offline: exit 0 if all are signed, else 1.
 
-    Signed by the deployment's key and, for a consent, a withdrawal or a probe consent, by the
-    person's passkey; exit 2: a file that holds no receipt, or no key to check it with.
+    Every receipt in the file is checked, however nested: signed by the deployment's key and,
+    for a consent, a withdrawal or a probe consent, by the person's passkey; one with no
+    signature beside it is INVALID. The verdict says what each receipt states (type, whose,
+    purposes, dates) and names the parts of the file no signature covers, which it did not
+    check (an access export's templates and events, say). --pseudonym: each receipt must also
+    name that person (an erasure receipt, by its commitment opened with the salt beside it).
+    Exit 2: a file that holds no receipt, is not JSON (or names a key twice in one object),
+    or no key to check it with.
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
     try:
-        found = signed_receipts(json_from(file.read_text(encoding="utf-8")))
-    except (ValueError, OSError) as error:  # not UTF-8 text, not JSON (json_from), not read
+        found = contents(json_from(file.read_bytes()))
+    except (ValueError, OSError) as error:  # not UTF-8 JSON, a key twice (json_from), not read
         raise refused(UnreadableFile.code, f"{file}: not a JSON receipt ({error})",
                       exit_code=2) from error
-    if not found:
+    if not found.signed and not found.unsigned:
         raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)
     trusted = public_key or _published_key(data_dir)
     try:
@@ -103,27 +102,63 @@ def verify(
     except ValueError as error:  # no key to check with: not the receipt's fault
         raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
                       exit_code=2) from error
-    bad = [
-        n for n, (receipt, sig) in enumerate(found, 1) if not verify_receipt(receipt, sig, trusted)
-    ]
-    if bad:
-        say_error(f"{file}: INVALID signature for key {trusted} (receipt"
-                  f" {', '.join(map(str, bad))} of {len(found)})")
+    problems = _problems(found, trusted, pseudonym)
+    if problems:
+        for problem in problems:
+            say_error(f"{file}: {problem}")
         raise typer.Exit(code=1)
-    for n, (receipt, _) in enumerate(found, 1):
-        problem = subject_signature_problem(receipt)
-        if problem is not None:
-            say_error(f"{file}: INVALID: receipt {n}: {problem}")
-            raise typer.Exit(code=1)
-    typer.echo(f"{file}: {len(found)} valid signature(s) by {trusted}")
-    people = [receipt["subjectSignature"].get("capacity") for receipt, _ in found
+    _report(file, found, trusted, pseudonym)
+
+
+def _problems(found: Contents, trusted: str, pseudonym: str | None) -> list[str]:
+    """Every reason the file's receipts do not hold, in the verdict's words; none: they do."""
+    numbered = list(enumerate(found.signed, 1))
+    bad = [(n, signed) for n, signed in numbered if not (
+        isinstance(signed.receipt, dict) and isinstance(signed.signature, str)
+        and verify_receipt(signed.receipt, signed.signature, trusted))]
+    problems = [f"INVALID signature for key {trusted} (receipt"
+                f" {', '.join(str(n) for n, _ in bad)} of {len(numbered)}:"
+                f" {', '.join(signed.path for _, signed in bad)})"] if bad else []
+    problems += [f"INVALID: {path} reads as a receipt and carries no signature: nothing vouches"
+                 " for it" for path in found.unsigned]
+    failed = {n for n, _ in bad}
+    for n, signed in numbered:
+        if n in failed:
+            continue
+        if (problem := subject_signature_problem(signed.receipt)) is not None:
+            problems.append(f"INVALID: receipt {n} ({signed.path}): {problem}")
+        elif pseudonym is not None and (other := not_whose(signed, pseudonym)) is not None:
+            problems.append(f"NOT {pseudonym}'s: receipt {n} ({signed.path}): {other}")
+    return problems
+
+
+def _report(file: Path, found: Contents, trusted: str, pseudonym: str | None) -> None:
+    """The verdict on a file whose receipts all hold: what was checked, what each receipt
+    states, and what nothing signs."""
+    receipts = [signed.receipt for signed in found.signed]
+    lines = [f"{len(receipts)} valid signature(s) by {trusted}"]
+    for n, signed in enumerate(found.signed, 1):
+        lines.append(f"receipt {n} ({signed.path}): {stated(signed.receipt)}")
+        named = {str(key) for key in (signed.holder.get("public_key"),
+                                      signed.receipt.get("publicKey")) if key is not None}
+        if named - {trusted}:
+            lines.append(f"receipt {n} ({signed.path}) names the key"
+                         f" {', '.join(sorted(named - {trusted}))}, not the one it was checked"
+                         " with: that name is ignored")
+    people = [receipt["subjectSignature"].get("capacity") for receipt in receipts
               if "subjectSignature" in receipt]
     if people:
-        typer.echo(f"{file}: {len(people)} valid passkey signature(s) by the person "
-                   f"({', '.join(sorted(set(map(str, people))))})")
+        lines.append(f"{len(people)} valid passkey signature(s) by the person "
+                     f"({', '.join(sorted(set(map(str, people))))})")
     # Each one checked above: inside the person's signed statement, its text matching its hash.
-    policies = sorted({receipt["retentionPolicy"]["sha256"] for receipt, _ in found
+    policies = sorted({receipt["retentionPolicy"]["sha256"] for receipt in receipts
                        if "retentionPolicy" in receipt})
     if policies:
-        typer.echo(f"{file}: the person signed retention policy {', '.join(policies)}"
-                   " (its text matches; /privacy/policy/SHA256 shows it)")
+        lines.append(f"the person signed retention policy {', '.join(policies)}"
+                     " (its text matches; /privacy/policy/SHA256 shows it)")
+    if pseudonym is not None:
+        lines.append(f"every receipt is {pseudonym}'s")
+    if found.unchecked:
+        lines.append("not checked, no signature covers them: " + ", ".join(found.unchecked))
+    for line in lines:
+        typer.echo(one_line(f"{file}: {line}"))

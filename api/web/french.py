@@ -474,6 +474,13 @@ FRENCH: dict[str, str] = {
     "This signed receipt names you only by a keyed hash of your pseudonym.": (
         "Ce reçu signé ne vous désigne que par un hachage à clé de votre pseudonyme."
     ),
+    "This signed receipt names you by a keyed hash of your pseudonym, and by a salted hash"
+    " whose salt comes with the file you download: with your pseudonym, it shows the receipt is"
+    " yours (optinface receipt verify --pseudonym).": (
+        "Ce reçu signé vous désigne par un hachage à clé de votre pseudonyme, et par un hachage"
+        " salé dont le sel accompagne le fichier que vous téléchargez : avec votre pseudonyme,"
+        " il montre que le reçu est le vôtre (optinface receipt verify --pseudonym)."
+    ),
     "Kept on purpose, as the signed receipt states it: nothing of your face, only what proves"
     " that the erasure happened.": (
         "Conservé à dessein, comme l'indique le reçu signé : rien de votre visage, seulement ce"
@@ -540,6 +547,15 @@ FRENCH: dict[str, str] = {
     "The code shown when you were erased": "Le code affiché lors de votre effacement",
     "This code is wrong, expired or already used twice.": (
         "Ce code est erroné, expiré ou déjà utilisé deux fois."
+    ),
+    "The receipt kept for this code is not the one this service signed: it was changed"
+    " after your erasure. It is not given to you, and this refusal is recorded in the audit"
+    " log. Keep the receipt you downloaded when you were erased; you may complain to the"
+    " regulator.": (
+        "Le reçu conservé pour ce code n'est pas celui que ce service a signé : il a été"
+        " modifié après votre effacement. Il ne vous est pas remis, et ce refus est consigné"
+        " dans le journal d'audit. Gardez le reçu téléchargé lors de votre effacement ; vous"
+        " pouvez porter plainte auprès de l'autorité de contrôle."
     ),
     # My data, privacy page
     "Everything we hold about you": "Tout ce que nous détenons sur vous",
@@ -793,6 +809,8 @@ FRENCH: dict[str, str] = {
     "Data disclosed to a recipient": "Données communiquées à un destinataire",
     "Use refused: a consent wider than its signed receipt (edited?)":
         "Utilisation refusée : un consentement plus large que son reçu signé (modifié ?)",
+    "Erasure receipt not served: not the one signed (edited?)":
+        "Reçu d'effacement non remis : ce n'est pas celui qui fut signé (modifié ?)",
     # Vocabulary: outcomes, reasons, statuses, roles
     "done": "effectué",
     "candidates for review": "candidats à examiner",

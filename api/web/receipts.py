@@ -25,7 +25,8 @@ from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
 from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import WebSession
-from optinface.consent.errors import ReceiptCodeInvalid
+from optinface.consent.erasure_receipts import COMMITMENT
+from optinface.consent.errors import ErasureReceiptAltered, ReceiptCodeInvalid
 from optinface.consent.roles import Actor
 from optinface.consent.schemas import (
     ConsentCapacity,
@@ -207,6 +208,16 @@ def _index_copies(words: Words, keys: int | None) -> list[str]:
                   " their keys are destroyed.", n=words.number(keys))]
 
 
+NAMED = {
+    False: N_("This signed receipt names you only by a keyed hash of your pseudonym."),
+    True: N_("This signed receipt names you by a keyed hash of your pseudonym, and by a salted"
+             " hash whose salt comes with the file you download: with your pseudonym, it shows"
+             " the receipt is yours (optinface receipt verify --pseudonym)."),
+}
+"""How the receipt names the person: whether it commits to the pseudonym
+(:mod:`consent.erasure_receipts`; not one signed before it did)."""
+
+
 def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summary:
     """An erasure in plain words, stating what its signed receipt states, in the reader's
     language: what was destroyed and when, when copies made before become undecryptable, what
@@ -233,7 +244,7 @@ def erasure_summary(words: Words, erasure: ErasureReceipt, *, code: str) -> Summ
             *_told(words, signed.get("recipientsToNotify", [])),
             *([words("You asked for it with your passkey: the receipt names the passkey that"
                      " signed, by a keyed hash.")] if "personSignature" in signed else []),
-            words("This signed receipt names you only by a keyed hash of your pseudonym."),
+            words(NAMED[COMMITMENT in signed]),
             words("Download it now: this page is the last one of your session."),
         ],
         receipt_id=erasure.subject_hash[:16],
@@ -303,6 +314,17 @@ def portal_receipt(request: Request, service: ServiceDep, receipt_id: str) -> Re
     return signed_in(request, service, PORTAL, build)
 
 
+_CODE_REFUSALS = {
+    ReceiptCodeInvalid.code: N_("This code is wrong, expired or already used twice."),
+    ErasureReceiptAltered.code: N_(
+        "The receipt kept for this code is not the one this service signed: it was changed"
+        " after your erasure. It is not given to you, and this refusal is recorded in the audit"
+        " log. Keep the receipt you downloaded when you were erased; you may complain to the"
+        " regulator."),
+}
+"""What the code's page tells the person of each refusal, in their words."""
+
+
 @router.get("/portal/erasure-receipt")
 def erasure_receipt_form(request: Request) -> Response:
     return render(request, "erasure_code.html", error=None, code="")
@@ -314,18 +336,19 @@ def erasure_receipt(
 ) -> Response:
     """The erasure receipt for its one-time code: no session, the person is gone. A wrong code
     counts as a failed authentication of its client, so guessing meets the same limit as keys
-    (a client past it gets the 429 refusal page before its code is looked up)."""
+    (a client past it gets the 429 refusal page before its code is looked up). A receipt the
+    database altered is not served (409 ``erasure_receipt_altered``): the person is told so."""
 
     def action() -> Response:
         try:
             with failures_throttled(request, ReceiptCodeInvalid):
                 signed = service.erasure_receipt_by_code(code)
-        except ReceiptCodeInvalid as error:
+        except (ReceiptCodeInvalid, ErasureReceiptAltered) as error:
             return render(
                 request,
                 "erasure_code.html",
                 status_code=status_for(error.code, default=410),
-                error=N_("This code is wrong, expired or already used twice."),
+                error=_CODE_REFUSALS[error.code],
                 code=code,
             )
         return download(signed_json(signed), "erasure-receipt.json", "application/json")

@@ -38,6 +38,7 @@ from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
 from optinface.api.web.rendering import document_words, render, untranslated, words_for
 from optinface.api.web.sessions import WebSession
+from optinface.consent import erasure_receipts
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.audit import AuditAction
 from optinface.consent.break_glass import REVIEW_DAYS
@@ -45,7 +46,6 @@ from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
 from optinface.consent.moments import require_in_span
 from optinface.consent.reads import Reads
-from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import AuditFilter, TombstonePublic
@@ -410,10 +410,14 @@ def _month_erasures(
 
 
 def _verified(tomb: TombstonePublic, public_key: str) -> bool:
+    """Whether the tombstone's receipt is the deployment's signed receipt of this erasure, as
+    the service asks before serving it (:mod:`consent.erasure_receipts`)."""
     return bool(
         tomb.receipt
         and tomb.receipt_signature
-        and verify_receipt(tomb.receipt, tomb.receipt_signature, public_key)
+        and erasure_receipts.problem(tomb.receipt, tomb.receipt_signature,
+                                     subject_hash=tomb.subject_hash, public_key=public_key)
+        is None
     )
 
 

@@ -104,6 +104,7 @@ ACTIONS: dict[str, str] = {
     "templates_rekeyed": "Templates re-keyed",
     "disclosure": "Data disclosed to a recipient",
     "authority_mismatch": "Use refused: a consent wider than its signed receipt (edited?)",
+    "erasure_receipt_altered": "Erasure receipt not served: not the one signed (edited?)",
 }
 
 OUTCOMES: dict[str, str] = {

@@ -7,6 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from optinface.api.app import create_app
@@ -15,12 +16,15 @@ from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import (
+    auth,
     deployment,
+    page_login,
     portal_session,
     set_up_world,
     settings_for_tests,
     signed_erasure,
 )
+from tests.support.forgery import resign_tombstone_receipt
 
 
 def test_the_erasure_receipt_code_still_works_after_a_restart_then_is_used_up(
@@ -60,3 +64,39 @@ def test_wrong_erasure_receipt_codes_meet_the_failed_authentication_limit(
                    for n in range(3)]
     assert [a.status_code for a in answers] == [410, 410, 429], answers[-1].text
     assert "rate_limited" in answers[-1].text
+
+
+def test_a_receipt_resigned_in_the_database_is_not_given_and_the_person_is_told(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    """Red team 7, #5: K erases in the portal; the database's writer replaces the receipt with
+    one re-signed by another deployment's key, the disclosure to the police dropped. The code
+    fetched it, naming that other key. Now the person is told the receipt kept is not the one
+    signed (409 ``erasure_receipt_altered``), the log chains the refusal, and the reviewers'
+    erasures page flags the tombstone."""
+    with deployment(tmp_path, pipeline) as (settings, _, client, keys):
+        world = set_up_world(client, keys)
+        world.disclose_to_the_police()
+        csrf = portal_session(client, world.people[world.subject])
+        erased = signed_erasure(client, csrf, world.people[world.subject])
+        assert erased.status_code == 200, erased.text
+        code = erased.text.split('<p class="code">')[1].split("<")[0]
+        [tombstone] = [t for t in client.get("/v1/erasures",
+                                       headers=auth(keys.reviewer)).json()
+                       if t["receipt"]["recipientsToNotify"]]  # the police: K's
+        writer = create_engine(settings.url)
+        try:
+            resign_tombstone_receipt(writer, tombstone["subject_hash"], recipientsToNotify=[])
+        finally:
+            writer.dispose()
+        refused = client.post("/portal/erasure-receipt", data={"code": code})
+        assert refused.status_code == 409, refused.text
+        assert "is not the one this service signed" in refused.text
+        assert "attachment" not in refused.headers.get("content-disposition", "")
+        events = client.get("/v1/audit/events", params={"action": "erasure_receipt_altered"},
+                            headers=auth(keys.reviewer)).json()["events"]
+        assert [e["subjects"] for e in events] == [[tombstone["subject_hash"]]]
+        page_login(client, "review", keys.reviewer)
+        flagged = client.get("/review/erasures")
+        assert flagged.status_code == 200
+        assert "receipts do NOT verify with the published key." in flagged.text

@@ -49,3 +49,30 @@ def test_a_toml_file_not_utf8_or_nested_too_deep_is_unreadable_in_one_line(
 def test_json_that_cannot_be_read_is_one_value_error(text: str | bytes, said: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(said)}"):
         json_from(text)
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param('{"a": 1, "a": 2}', id="top-level"),
+    pytest.param('[{"receipt": {"piiPrincipalId": "x", "piiPrincipalId": "y"}}]', id="nested"),
+    pytest.param(b'{"b": {"a": 1, "a": 1}}', id="same-value-bytes"),
+])
+def test_an_object_naming_a_key_twice_is_refused_at_any_depth(text: str | bytes) -> None:
+    """Python keeps the last value, another reader the first (red team 7, #8 (c)): such a file
+    says two things, and no file optinface writes is one."""
+    with pytest.raises(ValueError, match=r'^an object names the key "(a|piiPrincipalId)" twice$'):
+        json_from(text)
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param(b'\xef\xbb\xbf{"a": [1]}', id="bytes"),
+    pytest.param('\ufeff{"a": [1]}', id="text"),
+])
+def test_a_byte_order_mark_before_the_json_is_skipped(text: str | bytes) -> None:
+    """What an older Notepad saves (red team 7, #11) is the same document."""
+    assert json_from(text) == {"a": [1]}
+
+
+def test_bytes_in_another_encoding_than_utf8_are_refused() -> None:
+    """A UTF-16 file (``json.loads`` would guess its encoding) is not the UTF-8 asked for."""
+    with pytest.raises(ValueError, match="'utf-8' codec can't decode"):
+        json_from('{"a": 1}'.encode("utf-16"))

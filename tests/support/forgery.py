@@ -1,21 +1,26 @@
 """What whoever writes the database, without the key store, can do to the audit log: append an
 event at its tail in plain SQL, chained and hashed with the log's own code, as the service
 would, so the chain and the witness's checkpoints find nothing wrong with it; or empty an access
-event as retention does, whatever its age (the red team's ``prune_one.py``)."""
+event as retention does, whatever its age (the red team's ``prune_one.py``). And to the proof
+of an erasure: its receipt re-signed with another key (red team 7's ``forge_tomb.py``)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import JSON, Engine, bindparam, text
 from sqlalchemy.orm import Session
 
 from optinface.consent import audit_seals, log_retention
 from optinface.consent.audit import event_hash
+from optinface.consent.crypto import canonical_json
 from optinface.consent.tables import AuditEvent
 
 _INSERT = text(
@@ -62,6 +67,29 @@ def empty_by_sql(engine: Engine, seq: int) -> None:
         assert event is not None and event.action in log_retention.ACTIONS
         log_retention.empty(event)  # what retention does, with no age limit
         session.commit()
+
+
+_RECEIPT = text(
+    "UPDATE tombstones SET receipt = :receipt, receipt_signature = :signature"
+    " WHERE subject_hash = :subject_hash").bindparams(bindparam("receipt", type_=JSON))
+
+
+def resign_tombstone_receipt(engine: Engine, subject_hash: str, **changes: Any) -> str:
+    """Red team 7's ``forge_tomb.py``: the tombstone's receipt with ``changes``, signed with a
+    key of the writer's own (another deployment's), which the row then names as its
+    ``publicKey``; that key (base64)."""
+    other = Ed25519PrivateKey.generate()
+    public_key = base64.b64encode(other.public_key().public_bytes_raw()).decode()
+    with engine.begin() as connection:
+        receipt = connection.execute(
+            text("SELECT receipt FROM tombstones WHERE subject_hash = :subject_hash"),
+            {"subject_hash": subject_hash}).scalar_one()
+        receipt = {**(json.loads(receipt) if isinstance(receipt, str) else receipt),
+                   **changes, "publicKey": public_key}
+        signature = base64.b64encode(other.sign(canonical_json(receipt))).decode()
+        connection.execute(_RECEIPT, {"receipt": receipt, "signature": signature,
+                                      "subject_hash": subject_hash})
+    return public_key
 
 
 def damage_root_page(ledger: Path, table: str) -> None:
