@@ -254,7 +254,7 @@ def _excluded_then_destroyed(
         erasure_journal.record(runtime, erasure_journal.JournalEntry(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
-        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        subject = get_subject(session, pseudonym, runtime=runtime, include_excluded=True)
         # A tombstone already there: an erasure signed while something kept its rows (or a
         # copy of them put back), finished now under a receipt that replaces its own.
         earlier = session.scalar(select(Tombstone).where(Tombstone.subject_hash == subject_hash))
@@ -468,7 +468,7 @@ def _exclude(
     the ids of its templates and how many vectors left the index, or None where
     ``unless_kept`` found a basis to keep the subject (nothing is changed then)."""
     with runtime.db.transaction() as session:
-        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        subject = get_subject(session, pseudonym, runtime=runtime, include_excluded=True)
         if unless_kept and erasure_due(subject, runtime.settings,
                                        now=runtime.clock.now()) is None:
             return None
@@ -718,7 +718,7 @@ def erase_requested(
     event must not write it back), and the receipt it answered with, in the transaction that
     reads that receipt."""
     with runtime.db.reading() as session:  # waits for no writer
-        get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        get_subject(session, pseudonym, runtime=runtime, include_excluded=True)
     try:
         return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
                              signed_by=signed_by)

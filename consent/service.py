@@ -833,7 +833,7 @@ class OptinFace:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             found = SubjectPublic.model_validate(
-                ledger.get_subject(session, subject, keys=self.runtime.keys)
+                ledger.get_subject(session, subject, runtime=self.runtime)
             )
         self._noted(actor, None, "subject", 1, subjects=[subject])
         return found
@@ -843,7 +843,7 @@ class OptinFace:
         portal offers no duration that the signature would then be refused for."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            found = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            found = ledger.get_subject(session, subject, runtime=self.runtime)
             return policies.max_consent_days(found, self.settings,
                                              today=self.runtime.clock.now().date())
 
@@ -852,7 +852,7 @@ class OptinFace:
         An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = ledger.templates_public(session, row)
         self._noted(actor, None, "templates", len(found), subjects=[subject])
         return found
@@ -887,7 +887,7 @@ class OptinFace:
         is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = consents.all_public(row, public_key=self.runtime.keys.public_key,
                                         now=self.clock.now())
         self._noted(actor, None, "consents", len(found), subjects=[subject])
@@ -970,7 +970,7 @@ class OptinFace:
         operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
         self._noted(actor, None, "purpose_withdrawals", len(found), subjects=[subject])
         return found
@@ -1108,7 +1108,7 @@ class OptinFace:
             authorize(actor, Permission.EXPORT_VECTORS, subject=subject)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             signature = {} if signed is None or not vectors else {
                 "signed": subject_acts.signed_right(session, self.runtime, row, signed,
                                                     act=subject_acts.TEMPLATE_COPY,
@@ -1142,7 +1142,7 @@ class OptinFace:
         these, which it lists too. An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.EXPORT, subject=subject)
         with self._read() as session:
-            ledger.get_subject(session, subject, keys=self.runtime.keys)
+            ledger.get_subject(session, subject, runtime=self.runtime)
             found = disclosures.of_subject(session, subject)
         self._noted(actor, None, "disclosures", len(found), subjects=[subject])
         return found
@@ -1166,7 +1166,7 @@ class OptinFace:
         An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = rights_requests.of_subject(session, row, now=self.clock.now())
         self._noted(actor, None, "subject_requests", len(found), subjects=[subject])
         return found
