@@ -72,6 +72,7 @@ from optinface.consent.errors import (
     ConsentError,
     ErasureUnfinished,
     LedgerAltered,
+    LedgerRestored,
     NotFound,
     SubjectErased,
 )
@@ -513,7 +514,9 @@ def erase_each(
     that one is skipped, its receipt is the other's. An erasure that raises (a journal that
     cannot be written, anything else) is reported (:func:`_left_unfinished`) and the next
     subject erased: the subject stays excluded, so the next sweep's :func:`finish_interrupted`
-    tries again. A ledger out of reach is no one subject's failure: it is raised.
+    tries again. A ledger out of reach, or found restored behind the running service (the
+    journal's replay comes first: :mod:`consent.live_replay`), is no one subject's failure: it
+    is raised.
     """
     receipts: list[ErasureReceipt] = []
     unfinished = 0
@@ -529,7 +532,7 @@ def erase_each(
             unfinished += 1
             continue
         except Exception as error:
-            if unreachable(error):
+            if unreachable(error) or isinstance(error, LedgerRestored):
                 raise
             _left_unfinished(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
                              error=error, unless_kept=unless_kept)

@@ -93,6 +93,7 @@ from optinface.consent.key_check import (
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import IndexKeyWrap, KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
+from optinface.consent.live_replay import LiveReplay
 from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -296,8 +297,10 @@ def _wire(
                       register_reads=RegisterReads(keys, journal_ends, clock),
                       key_rows=KeyRows(db), journal_ends=journal_ends,
                       receipt_ends=ReceiptEnds(), witness_binding=binding,
+                      live_replay=LiveReplay(),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
+    db.admit = runtime.live_replay.admit
     with db.transaction() as session:
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
@@ -414,12 +417,14 @@ class OptinFace:
             lock.release()
             raise
         logger.info("optinface open: %s", service.last_reconcile)
+        service.runtime.live_replay.go_live()  # a restore found from here is replayed at once
         service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
+            self.runtime.live_replay.close()  # a restore found from here: the next start's
             self.flush_auth_failures()
             self.witness_audit()  # after the last events: the witness holds the whole log
             self.runtime.tail.forget()  # and the log is no longer this service's to append to
@@ -446,9 +451,14 @@ class OptinFace:
         check, a copy of the folder) must meet neither a temporary file renamed away nor an
         index file whose key was just destroyed, nor miss a removal still on its way.
 
+        A replay of the erasure journal owed to a restore found while running
+        (:mod:`consent.live_replay`) is waited for first: it changes both.
+
         Raises:
             FollowerStuck: The follower did not get there within ``within`` seconds.
+            LedgerRestored: That replay had not ended within ``within`` seconds.
         """
+        self.runtime.live_replay.settle(within=within)
         # First: while that save is owed the file's key is gone, which the follower saves for.
         self.runtime.index.settle()
         if self.replica is not None:
