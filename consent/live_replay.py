@@ -55,8 +55,9 @@ from optinface.consent.schemas import ReconcileReport
 logger = logging.getLogger(__name__)
 
 WAIT_SECONDS = 30.0
-"""How long a session waits for the replay before it is refused (a replay at 100,000 templates
-takes seconds: ``benchmarks/README.md``)."""
+"""How long a session waits for the replay before it is refused (50 erasures replayed at 10,000
+subjects took 3.6 s on a loaded 2-core machine, about what a start on the copy takes:
+``benchmarks/bench_live_replay.py``)."""
 RETRY_SECONDS = 5.0
 """How long after a replay that failed the next try begins."""
 
