@@ -164,6 +164,7 @@ def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answer
     withdrawn = world.consent(withdrawing).consent.id
     key = service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="rt5-before")
     spent = world.probe(image=flipped_jpegs[0])  # signed before the dump, used after it
+    verify = world.probe_link(image=flipped_jpegs[0], subject=erased)  # theirs to sign
     load_back = older_copy()  # the nightly dump
     world.clock.advance(minutes=1)
     service.identify(actor=world.researcher, purpose_id=world.purpose, probe_consent_id=spent,
@@ -179,6 +180,7 @@ def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answer
     _no_way_into(world, erased)
     refused("subject_erased", lambda: service.passkey_registration_options(
         LinkSecret(link=handed.enrolment.secret)))
+    refused("purpose_not_consented", lambda: world.people[erased].sign_probe(verify))
     # Their token's refusal is tallied into the log: that append finds the restore, and is
     # refused as such; the replay runs at once, and what follows waits for it.
     refused("ledger_restored", lambda: service.authenticate(token))
