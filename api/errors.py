@@ -171,6 +171,10 @@ review_lapsed                409     the candidate's consent to the search's pur
                                      the review was decided: the review is closed as ``lapsed``
 ledger_unavailable           503     the ledger's database cannot be reached for now (PostgreSQL
                                      down or restarting); retry after ``Retry-After`` seconds
+ledger_restored              503     the running service found the ledger restored (or its log cut)
+                                     behind it: the work that found it was not committed, and the
+                                     erasure journal is replayed before anything else is answered;
+                                     retry after ``Retry-After`` seconds
 engine_busy                  503     too many uploads wait for a decode slot (four per slot): retry
                                      after ``Retry-After`` seconds; an identify or verify so
                                      answered has spent its probe consent, like any refusal
@@ -201,7 +205,12 @@ from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
 from optinface.consent.db import damaged, unreachable, unreachable_summary
-from optinface.consent.errors import UNEXPECTED_FAILURE, ConsentError, QuotaExceeded
+from optinface.consent.errors import (
+    UNEXPECTED_FAILURE,
+    ConsentError,
+    LedgerRestored,
+    QuotaExceeded,
+)
 from optinface.consent.key_check import ledger_unreadable
 from optinface.engine.errors import EngineBusy, EngineError
 
@@ -313,6 +322,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "key_file_exposed": 503,
     "key_unavailable": 503,
     "ledger_unavailable": 503,
+    "ledger_restored": 503,
     "engine_busy": 503,
     "internal_error": 500,
 }
@@ -404,7 +414,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         default = 422 if isinstance(exc, EngineError) else 400
         headers = (
             retry_after_header(exc.retry_after_seconds)
-            if isinstance(exc, QuotaExceeded | EngineBusy) else None
+            if isinstance(exc, QuotaExceeded | EngineBusy | LedgerRestored) else None
         )
         return error_response(
             exc.code,

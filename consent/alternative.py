@@ -44,7 +44,7 @@ def choose_alternative(
 def choose(runtime: Runtime, *, actor: Actor, pseudonym: str) -> AlternativeChosenResult:
     """Record the choice now, destroy the templates, audit it; the WAL is checkpointed after."""
     with runtime.db.transaction() as session:
-        row = get_subject(session, pseudonym, keys=runtime.keys)
+        row = get_subject(session, pseudonym, runtime=runtime)
         destroyed = choose_alternative(runtime, session, subject=row, now=runtime.clock.now())
         runtime.audit(session, Entry(action=AuditAction.ALTERNATIVE_CHOSEN, actor=actor,
                                      subjects=[pseudonym],

@@ -111,6 +111,9 @@ CREDENTIALS_REFUSED = "missing, invalid, revoked or expired credentials"
 """The one message of every refused credential: the caller never learns which of these it was."""
 UNSEALED = "unsealed"
 """Why a key whose row fails its seal was refused, in the ``login_failure`` tally."""
+ERASED = "subject_erased"
+"""Why a subject token was refused whose subject the erasure journal erased (rows a restored
+copy holds), in the ``login_failure`` tally."""
 
 
 class AuthFailure(Unauthenticated):
@@ -229,14 +232,18 @@ def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:
                       digest=runtime.keys.keyed_hash(secret, domain=HASH_DOMAIN))
 
 
-def _unless_revoked_in_journal(runtime: Runtime, actor: Actor) -> Actor:
-    """``actor``, unless the erasure journal, apart from the database, revoked its key: a
-    revoked key's older row written back while the service runs (on PostgreSQL, where no row
-    is kept) authenticates no one (:mod:`consent.journal_ends`). Not asked for a kept row: the
-    API's guard reads those on its event loop, which must not wait on a file, and any write to
-    the keys drops every kept row, so one written back is read again, and asked, here."""
+def _unless_ended_in_journal(runtime: Runtime, actor: Actor) -> Actor:
+    """``actor``, unless the erasure journal, apart from the database, revoked its key or
+    erased the subject its token acts for: a revoked key's older row written back while the
+    service runs (on PostgreSQL, where no row is kept), or an erased subject's token in a copy
+    restored behind it, authenticates no one (:mod:`consent.journal_ends`). Not asked for a
+    kept row: the API's guard reads those on its event loop, which must not wait on a file, and
+    any write to the keys drops every kept row, so one written back is read again, and asked,
+    here; a subject token is never kept."""
     if runtime.journal_ends.key_revoked(actor.key_id):
         raise AuthFailure("revoked", key_id=actor.key_id)
+    if actor.subject is not None and runtime.journal_ends.erased(runtime.keys, actor.subject):
+        raise AuthFailure(ERASED, key_id=actor.key_id)
     return actor
 
 
@@ -325,7 +332,7 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
         if kept is not None:
             return kept
         with runtime.db.reading() as session:
-            return _unless_revoked_in_journal(runtime, authenticate(
+            return _unless_ended_in_journal(runtime, authenticate(
                 session, secret, keys=runtime.keys, now=runtime.clock.now(),
                 settings=runtime.settings, rows=runtime.key_rows))
     except AuthFailure as failure:

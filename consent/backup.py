@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, create_engine, update
+from sqlalchemy import JSON, Connection, create_engine, update
 
 from optinface.consent.audit import event_leaf
 from optinface.consent.db import read_only_uri, sqlite_file
@@ -276,15 +276,27 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[s
 
 
 def _void_single_use(database: Path, *, now: datetime) -> dict[str, int]:
-    """Mark used, at ``now``, everything of the copy meant to be used once and not yet used;
-    how many of each kind.
+    """:func:`void_single_use` in the staged copy ``database``, before it takes the ledger's
+    place."""
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(database))
+    try:
+        with engine.begin() as connection:
+            return void_single_use(connection, now=now)
+    finally:
+        engine.dispose()
+
+
+def void_single_use(connection: Connection, *, now: datetime) -> dict[str, int]:
+    """Mark used, at ``now``, everything of a restored copy meant to be used once and not yet
+    used; how many of each kind. Here before the copy takes the ledger's place, and by the
+    running service that finds a copy restored behind it (:mod:`consent.live_replay`).
 
     Their uses are not journaled (a probe consent's would add an fsync to every search): one
-    used after the backup was taken is unused again in the copy. Voiding them all, before the
-    copy takes the ledger's place, costs little, since they live minutes or hours: the person
-    in a probe signs again, the desk hands a new enrolment link and opens a new capture. Each is
-    then refused as a used one is (a probe consent: ``probe_consent_required``, problem
-    ``used``; a link: ``link_invalid``; a challenge or a capture: ``challenge_invalid``).
+    used after the backup was taken is unused again in the copy. Voiding them all costs
+    little, since they live minutes or hours: the person in a probe signs again, the desk hands
+    a new enrolment link and opens a new capture. Each is then refused as a used one is (a
+    probe consent: ``probe_consent_required``, problem ``used``; a link: ``link_invalid``; a
+    challenge or a capture: ``challenge_invalid``).
     """
     statements = {
         "probe_consents_voided": update(ProbeConsent).where(ProbeConsent.used_at.is_(None))
@@ -299,10 +311,5 @@ def _void_single_use(database: Path, *, now: datetime) -> dict[str, int]:
                                                   Ceremony.evidence.is_not(None))
         .values(consumed_at=now),
     }
-    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(database))
-    try:
-        with engine.begin() as connection:
-            return {name: connection.execute(statement).rowcount
-                    for name, statement in statements.items()}
-    finally:
-        engine.dispose()
+    return {name: connection.execute(statement).rowcount
+            for name, statement in statements.items()}

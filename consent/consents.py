@@ -126,7 +126,7 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        row = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        row = ledger.get_subject(session, pseudonym, runtime=runtime)
         consent = ledger.get_consent(session, subject=row, consent_id=consent_id)
         repeated = consent.withdrawn_at is not None
         if repeated:

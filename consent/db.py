@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -338,6 +338,10 @@ def _refuse_write(state: ORMExecuteState) -> None:
                              " (write in Database.transaction)")
 
 
+def _every_session() -> None:
+    """Admit every session: a ledger no running service holds back (a start's, a command's)."""
+
+
 class Database:
     """Engine + session factories: one way to run a write transaction, one to read."""
 
@@ -358,6 +362,11 @@ class Database:
         self.checkpoint_owed = False
         """True while the last checkpoint left the WAL unemptied: the next sweep checkpoints
         again, whatever it deleted."""
+        self.admit: Callable[[], None] = _every_session
+        """Asked before each session, read or write, begins: the running service's
+        (:meth:`consent.live_replay.LiveReplay.admit`) holds sessions back while it replays the
+        erasure journal on a ledger found restored behind it, so nothing is read or written on
+        the copy before that."""
 
     def open(self) -> None:
         self._migrated = True  # from here the file is a ledger, even if migrating fails
@@ -403,6 +412,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together or not at all, serialised with every other
         transaction on the ledger (see the module docstring)."""
+        self.admit()
         with self._sessions() as session, session.begin():
             if self.shared:
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
@@ -414,6 +424,7 @@ class Database:
         (see the module docstring). It writes nothing: a flush, an insert, an update or a
         delete raises :class:`WriteInReading`, and so does an object changed but not flushed
         when the block ends, which closing the session would otherwise drop in silence."""
+        self.admit()
         with self._readers() as session, session.begin():  # its commit flushes: see above
             yield session
 

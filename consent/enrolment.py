@@ -47,7 +47,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     to name this photo and its consent to authorise enrolment now (opening a capture checks a
     passkey signature, a seal and the log: done once per transaction)."""
     declaration.require_not_suspended(runtime.register_reads.rows(session))
-    subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+    subject = ledger.get_subject(session, pseudonym, runtime=runtime)
     alternative.require_biometrics_accepted(subject)
     capture = captures.open_capture(runtime, session, subject, capture_id,
                                    now=runtime.clock.now())

@@ -114,7 +114,7 @@ def new_enrolment_link(runtime: Runtime, *, actor: Actor, pseudonym: str,
     asked for before the person registered is void once they did."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         require_subject_accepted(subject, runtime.settings)
         if capacity is ConsentCapacity.PARENTAL_AUTHORITY:
             policies.require_guardian_speaks(subject, runtime.settings, today=now.date(),
@@ -142,7 +142,7 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
-        subject = session.get(Subject, link.subject_id) if link.subject_id else None
+        subject = _linked_subject(runtime, session, link)
         name = subject.pseudonym if subject is not None else f"probe {link.id}"
         if link.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
             name = f"guardian of {name}"
@@ -160,7 +160,7 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
         credential, link = passkeys.register(session, body.ceremony_id, body.credential,
                                              kind=kind, keys=runtime.keys,
                                              settings=runtime.settings, now=now)
-        subject = session.get(Subject, link.subject_id) if link.subject_id else None
+        subject = _linked_subject(runtime, session, link)
         pseudonym = subject.pseudonym if subject is not None else None
         if subject is not None:  # their person is here: the wait for a first consent restarts
             subject.last_interaction_at = now
@@ -172,6 +172,16 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
         session.expunge(credential)
         session.expunge(link)
         return credential, link, pseudonym
+
+
+def _linked_subject(runtime: Runtime, session: Session, link: OneTimeLink) -> Subject | None:
+    """The subject ``link`` was made for (none for a probe's), refused as
+    :func:`ledger.get_subject` refuses it: an erased subject's link restored with a copy of the
+    ledger registers no passkey for them."""
+    subject = session.get(Subject, link.subject_id) if link.subject_id else None
+    if subject is not None:
+        ledger.get_subject(session, subject.pseudonym, runtime=runtime)
+    return subject
 
 
 def registered(credential: PasskeyCredential, pseudonym: str | None) -> PasskeyRegistered:
@@ -234,7 +244,7 @@ def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
     subject = session.get(Subject, credential.subject_id)
     if subject is None:
         raise ChallengeInvalid("the subject of this passkey no longer exists")
-    ledger.get_subject(session, subject.pseudonym, keys=runtime.keys)  # erased: refused
+    ledger.get_subject(session, subject.pseudonym, runtime=runtime)  # erased: refused
     if credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
         policies.require_guardian_speaks(subject, settings, today=now.date(), keys=runtime.keys)
     token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys, now=now,
@@ -256,7 +266,7 @@ def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> S
     now = runtime.clock.now()
     settings = runtime.settings
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, actor.subject or "", keys=runtime.keys)
+        subject = ledger.get_subject(session, actor.subject or "", runtime=runtime)
         signature = subject_acts.signed_right(session, runtime, subject, signed,
                                               act=subject_acts.SUBJECT_TOKEN, actor=actor,
                                               now=now)

@@ -72,6 +72,7 @@ from optinface.consent.errors import (
     ConsentError,
     ErasureUnfinished,
     LedgerAltered,
+    LedgerRestored,
     NotFound,
     SubjectErased,
 )
@@ -259,7 +260,7 @@ def _excluded_then_destroyed(
         erasure_journal.record(runtime, erasure_journal.JournalEntry(
             subject_hash=subject_hash, reason=reason, at=requested_at))
     with runtime.db.transaction() as session:
-        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        subject = get_subject(session, pseudonym, runtime=runtime, include_excluded=True)
         # A tombstone already there: an erasure signed while something kept its rows (or a
         # copy of them put back), finished now under a receipt that replaces its own.
         earlier = session.scalar(select(Tombstone).where(Tombstone.subject_hash == subject_hash))
@@ -474,7 +475,7 @@ def _exclude(
     the ids of its templates and how many vectors left the index, or None where
     ``unless_kept`` found a basis to keep the subject (nothing is changed then)."""
     with runtime.db.transaction() as session:
-        subject = get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        subject = get_subject(session, pseudonym, runtime=runtime, include_excluded=True)
         if unless_kept and erasure_due(subject, runtime.settings,
                                        now=runtime.clock.now()) is None:
             return None
@@ -519,7 +520,9 @@ def erase_each(
     that one is skipped, its receipt is the other's. An erasure that raises (a journal that
     cannot be written, anything else) is reported (:func:`_left_unfinished`) and the next
     subject erased: the subject stays excluded, so the next sweep's :func:`finish_interrupted`
-    tries again. A ledger out of reach is no one subject's failure: it is raised.
+    tries again. A ledger out of reach, or found restored behind the running service (the
+    journal's replay comes first: :mod:`consent.live_replay`), is no one subject's failure: it
+    is raised.
     """
     receipts: list[ErasureReceipt] = []
     unfinished = 0
@@ -535,7 +538,7 @@ def erase_each(
             unfinished += 1
             continue
         except Exception as error:
-            if unreachable(error):
+            if unreachable(error) or isinstance(error, LedgerRestored):
                 raise
             _left_unfinished(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
                              error=error, unless_kept=unless_kept)
@@ -726,7 +729,7 @@ def erase_requested(
     of this erasure; else ``erasure_receipt_altered``, chained with the request (its
     ``receipt_id`` null) in that transaction."""
     with runtime.db.reading() as session:  # waits for no writer
-        get_subject(session, pseudonym, keys=runtime.keys, include_excluded=True)
+        get_subject(session, pseudonym, runtime=runtime, include_excluded=True)
     try:
         return erase_subject(runtime, pseudonym=pseudonym, reason=reason, actor=actor,
                              signed_by=signed_by)

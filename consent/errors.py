@@ -271,6 +271,16 @@ class WitnessUnusable(ConsentError):
     code = "witness_unusable"
 
 
+class LedgerRestored(ConsentError):
+    """The running service found the ledger restored behind it (the log shorter than, or other
+    than, what it appended or read, or than the witness signed): nothing is answered from the
+    restored copy until the start's replay of the erasure journal has made it agree again
+    (:mod:`consent.live_replay`). The work that found it is not committed; retry."""
+
+    code = "ledger_restored"
+    retry_after_seconds = 1.0
+
+
 class LogNotAsWitnessed(ConsentError):
     """The audit log is not, or was not at some start, the one its witness signed (events lost
     or rewritten, a new witness folder taken up, events appended without the key store, or the

@@ -42,7 +42,7 @@ def disclose(runtime: Runtime, *, actor: Actor, pseudonym: str,
     (:func:`consent.disclosures.permission_for`)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         left = disclosures.area_left(body, Jurisdiction(subject.jurisdiction))
         signed = _authorisation(session, runtime=runtime, subject=subject, body=body,
                                 actor=actor, now=now)

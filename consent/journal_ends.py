@@ -9,9 +9,10 @@ again (:mod:`consent.reconcile`). While the service runs, though, whoever can wr
 withdrawn purpose back, insert an erased subject's rows again, copy back an older opted-in row
 (sealed, but with the time of an opt-in an opt-out came after) or a revoked API key's older row,
 and every check that reads rows would grant them until the next start. So a search asks the
-journal too, for each template it finds, an authentication for its key, and every match's and
-enrolment's gate for the orders it leaves in force (a deleted order row would otherwise lift its
-order): a few lookups. The journal is read again only when it grew, from where it was read up
+journal too, for each template it finds, an authentication for its key and its subject, every
+lookup of a subject by its pseudonym whether it was erased, and every match's and enrolment's
+gate for the orders it leaves in force (a deleted order row would otherwise lift its order): a
+few lookups. The journal is read again only when it grew, from where it was read up
 to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
 """
 
@@ -80,9 +81,17 @@ class JournalEnds:
             return WITHDRAWN
         if (consent_id, purpose_id) in ended.purposes:
             return PURPOSE_WITHDRAWN
-        if ended.subjects and tombstone_hash(keys, pseudonym) in ended.subjects:
+        if self.erased(keys, pseudonym):
             return ERASED
         return None
+
+    def erased(self, keys: KeyRing, pseudonym: str) -> bool:
+        """Whether the journal erased the subject ``pseudonym``: asked on every way into a
+        subject (:func:`consent.ledger.get_subject`, a subject token's authentication), so
+        rows a restored copy holds, or put back by SQL, open nothing before the replay
+        erases them again. One keyed hash and a set lookup, none while nobody was erased."""
+        subjects = self._current().subjects
+        return bool(subjects) and tombstone_hash(keys, pseudonym) in subjects
 
     def key_revoked(self, key_id: str) -> bool:
         """Whether the journal revoked the API key or subject token ``key_id`` (a portal

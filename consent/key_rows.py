@@ -18,7 +18,9 @@ outside it (a ``sqlite3`` shell) goes unseen here, unlike the register's rows, w
 digest in its transaction (:mod:`consent.table_fingerprint`): a kept row answers on the event
 loop, with no read to compare. Such a write has no key store, so it breaks the row's seal: a key
 revoked, widened or un-revoked from outside is refused once read, and the kept row only goes on
-saying what the service last wrote (``tests/consent/test_outside_writes.py``).
+saying what the service last wrote (``tests/consent/test_outside_writes.py``). A whole ledger
+restored behind the service (SQLite's ``.restore``) drops every kept row once the running
+service finds it (:meth:`KeyRows.forget`, from :mod:`consent.live_replay`).
 Subject tokens are always read too: their row says nothing without the subject's pseudonym,
 which an erasure ends, and their expiry.
 """
@@ -74,6 +76,11 @@ class KeyRows:
             return None
         generation, rows = self._kept
         return rows.get(key_id) if generation == self._writes.generation else None
+
+    def forget(self) -> None:
+        """Keep no row from here: the ledger was found restored behind the service, a write
+        to ``api_keys`` this engine never saw (:mod:`consent.live_replay`)."""
+        self._kept = (-1, {})
 
     def read(self, session: Session, key_id: str) -> KeyRow | None:
         """``key_id``'s row as of ``session``'s transaction (None if there is none), kept for

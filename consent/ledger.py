@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 from sqlalchemy import func, select
@@ -49,6 +49,9 @@ from optinface.consent.tables import (
     Tombstone,
 )
 from optinface.engine.types import Vector
+
+if TYPE_CHECKING:  # the use cases hand their runtime in: its keys and the journal's ends
+    from optinface.consent.runtime import Runtime
 
 TOMBSTONE_DOMAIN = row_seals.TOMBSTONE_DOMAIN
 """How every pseudonym begins: what a text that must name no subject is checked for."""
@@ -178,14 +181,27 @@ def create_subject(
 
 
 def get_subject(
-    session: Session, pseudonym: str, *, keys: KeyRing, include_excluded: bool = False
+    session: Session, pseudonym: str, *, runtime: Runtime, include_excluded: bool = False
 ) -> Subject:
-    """The subject, or :class:`SubjectErased` for a tombstoned pseudonym, or :class:`NotFound`."""
+    """The subject, or :class:`SubjectErased` for a tombstoned pseudonym, or :class:`NotFound`.
+
+    The one way into a subject by its pseudonym (a token's is
+    :func:`consent.apikeys.authenticate_audited`): a subject the erasure journal erased is
+    refused too, whatever rows the ledger holds (a copy restored from before the erasure,
+    behind the running service, or rows put back by SQL), until the journal's replay erases
+    them again (:mod:`consent.journal_ends`, :mod:`consent.live_replay`).
+
+    ``include_excluded``: the erasure's own reads, which find a subject whose erasure is
+    under way, or due again from the journal, to finish it.
+    """
     subject = session.scalar(select(Subject).where(Subject.pseudonym == pseudonym))
-    if subject is not None and (include_excluded or subject.status == SubjectStatus.ACTIVE):
+    if subject is not None and (include_excluded or (
+            subject.status == SubjectStatus.ACTIVE
+            and not runtime.journal_ends.erased(runtime.keys, pseudonym))):
         return subject
     erased = session.scalar(
-        select(Tombstone.id).where(Tombstone.subject_hash == tombstone_hash(keys, pseudonym))
+        select(Tombstone.id).where(
+            Tombstone.subject_hash == tombstone_hash(runtime.keys, pseudonym))
     )
     if erased is not None or subject is not None:
         raise SubjectErased(f"subject {pseudonym} is erased", details={"subject": pseudonym})

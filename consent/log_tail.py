@@ -17,7 +17,11 @@ checkpoint signs the edited log without it (each checkpoint the service signs fo
 append in its transaction, or :func:`vet` in :meth:`consent.service.OptinFace.witness_audit`);
 it names the event this process knew, its hash, and how many events the table held; an error
 is logged, and ``audit verify`` fails on it (:class:`consent.audit_verify._Walk`), for good, as
-on a rollback. Not refused: erasures and withdrawals are still due.
+on a rollback. A loss is also what a restore of an older copy behind the running service looks
+like (red team 5, F2): while the service is live, the transaction that finds it is refused
+(``ledger_restored``) and the loss handed to :mod:`consent.live_replay`, which chains it first
+and then replays the erasure journal, as a start does, before anything else is answered; the
+erasures and withdrawals an act refused so had journaled are made by that replay.
 
 What is not covered: a process that dies unclean (its tail with it) before the next checkpoint;
 a clean close signs one (:meth:`consent.service.OptinFace.close`), and the start compares the
@@ -136,7 +140,12 @@ def vet(runtime: Runtime, session: Session) -> Link | None:
     """The log's newest event, once checked against this process's tail: a loss is chained
     as ``log_truncated`` (and logged as an error) first, and that event is returned. The one
     read of the newest event before an append: the append follows what this returns, and it
-    is the tail once ``session`` commits (:meth:`Tail.remember`; an append's own moves it on)."""
+    is the tail once ``session`` commits (:meth:`Tail.remember`; an append's own moves it on).
+
+    Raises:
+        LedgerRestored: while the service is live, a loss is a restore's sign: the replay of
+            the erasure journal takes it over, and chains it first (:mod:`consent.live_replay`).
+    """
     found = newest(session)
     known = runtime.tail.known(session)
     held = 0 if found is None else found.seq
@@ -146,6 +155,7 @@ def vet(runtime: Runtime, session: Session) -> Link | None:
         if found is not None:
             runtime.tail.remember(session, found)  # what it read: the tail from here
         return found
+    runtime.live_replay.found(runtime, str(AuditAction.LOG_TRUNCATED))  # raises while live
     details = {"known": known.seq, "known_hash": known.hash, "events": held, "found": str(loss)}
     logger.error("the audit log no longer holds event %d as this process appended or read it"
                  " (%s: the table's newest is %d): events were deleted or rewritten behind the"

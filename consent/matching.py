@@ -92,7 +92,7 @@ def _gallery(runtime: Runtime, session: Session, purpose: Purpose, *, subject: s
     model_id = runtime.pipeline.model_id
     if subject is None:
         return policies.gallery_labels(session, purpose, model_id=model_id, now=now)
-    row = ledger.get_subject(session, subject, keys=runtime.keys)
+    row = ledger.get_subject(session, subject, runtime=runtime)
     policies.require_verify_consent(session, row, purpose, now=now)
     models = policies.claimed_templates(session, row, purpose, now=now)
     usable = {label for label, model in models.items() if model == model_id}

@@ -134,11 +134,12 @@ def name_subject(session: Session, pseudonym: str, *, keys: KeyRing) -> dict[str
     return {"subject_row": row, "subject_ref": ledger.tombstone_hash(keys, pseudonym)}
 
 
-def require_signing_subject(session: Session, link: OneTimeLink, *, keys: KeyRing,
-                    now: datetime) -> Subject:
+def require_signing_subject(session: Session, link: OneTimeLink, *, runtime: Runtime,
+                            now: datetime) -> Subject:
     """The subject a verify's link names, if they may sign it now: the row it found, still that
-    pseudonym's (:func:`name_subject`) and active, with a consent in force to the link's
-    purpose.
+    pseudonym's (:func:`name_subject`) and active, not erased in the erasure journal (a copy
+    restored behind the service: :meth:`consent.journal_ends.JournalEnds.erased`), with a
+    consent in force to the link's purpose.
 
     Otherwise one refusal, ``purpose_not_consented``, with the same message and details for
     every case: a pseudonym never made, erased (before the link or since), excluded while its
@@ -150,8 +151,9 @@ def require_signing_subject(session: Session, link: OneTimeLink, *, keys: KeyRin
     subject = session.get(Subject, row) if isinstance(row, int) else None
     purpose = ledger.get_purpose(session, details["purpose_id"])
     if (subject is not None and subject.status == SubjectStatus.ACTIVE
-            and secrets.compare_digest(ledger.tombstone_hash(keys, subject.pseudonym),
+            and secrets.compare_digest(ledger.tombstone_hash(runtime.keys, subject.pseudonym),
                                        str(details.get("subject_ref")))
+            and not runtime.journal_ends.erased(runtime.keys, subject.pseudonym)
             and policies.consents_to(session, subject, purpose, now=now)):
         return subject
     raise PurposeNotConsented(
@@ -332,7 +334,7 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=SUBJECT_PROBE, keys=runtime.keys,
                                   now=now)
-        subject = require_signing_subject(session, link, keys=runtime.keys, now=now)
+        subject = require_signing_subject(session, link, runtime=runtime, now=now)
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
             session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
@@ -349,8 +351,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                                            allowed=signers_of(session, ceremony),
                                            keys=runtime.keys, settings=runtime.settings)
         if ceremony.subject_id is not None:  # a verify's: the subject's own act
-            _use_subject_link(session, ceremony, signed, settings=runtime.settings,
-                              keys=runtime.keys, now=now)
+            _use_subject_link(session, runtime, ceremony, signed, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
@@ -374,18 +375,18 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
         return probe_public(probe, public_key=runtime.keys.public_key)
 
 
-def _use_subject_link(session: Session, ceremony: Ceremony, signed: passkeys.Signed, *,
-                      settings: ConsentSettings, keys: KeyRing, now: datetime) -> None:
+def _use_subject_link(session: Session, runtime: Runtime, ceremony: Ceremony,
+                      signed: passkeys.Signed, *, now: datetime) -> None:
     """The subject's signature uses up their link, once, if they may still sign it (asked
     again: a consent may have ended since the challenge); and like a consent it must come from
     a capacity that may consent for them (a minor below the age of consent: their guardian)."""
     link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
     link.used_at = now
-    subject = require_signing_subject(session, link, keys=keys, now=now)
+    subject = require_signing_subject(session, link, runtime=runtime, now=now)
     if subject.id != ceremony.subject_id:  # the challenge's row moved to another subject
         raise ChallengeInvalid("this challenge is not for the subject its link names")
-    policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity), settings,
-                              today=now.date(), keys=keys)
+    policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
+                              runtime.settings, today=now.date(), keys=runtime.keys)
 
 
 def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) -> int:

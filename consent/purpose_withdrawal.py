@@ -154,7 +154,7 @@ def record_ended(
 ) -> PurposeWithdrawalPublic:
     """The signed receipt of a consent withdrawn with its last purpose, its subject kept."""
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
         purpose = ledger.get_purpose(session, purpose_id)
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
@@ -186,7 +186,7 @@ def public(row: PurposeWithdrawal, *, public_key: str) -> PurposeWithdrawalPubli
 def _active_consent(
     session: Session, runtime: Runtime, pseudonym: str, consent_id: str, *, now: datetime
 ) -> Consent:
-    subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+    subject = ledger.get_subject(session, pseudonym, runtime=runtime)
     consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
     if policies.consent_status(consent, now=now) is not ConsentStatus.ACTIVE:
         raise ConsentWithdrawn(f"consent {consent_id} is no longer active",

@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from optinface.consent import changefeed
 from optinface.consent.changefeed import ChangeOp
+from optinface.consent.errors import LedgerRestored
 from optinface.consent.reconcile import index_templates
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Template
@@ -232,9 +233,11 @@ class Replica:
                         self.catch_up()  # also what committed before LISTEN took effect
                         for _ in connection.notifies(timeout=POLL_SECONDS, stop_after=1):
                             pass
-            except (psycopg.Error, SQLAlchemyError, EngineError, OSError) as error:
-                # The database is away (restart, network): searches fail meanwhile, and the
-                # feed is replayed from self.seq once it is back.
+            except (psycopg.Error, SQLAlchemyError, EngineError, OSError,
+                    LedgerRestored) as error:
+                # The database is away (restart, network), or found restored and its journal
+                # replay not done yet: searches fail meanwhile, and the feed is replayed from
+                # self.seq once it is back.
                 logger.warning("replica: change feed unavailable, retrying: %s", error)
                 self._stop.wait(POLL_SECONDS)
 

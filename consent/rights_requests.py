@@ -52,7 +52,7 @@ def request(runtime: Runtime, *, actor: Actor, pseudonym: str,
     """Record a request and its audit event in one transaction."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject = get_subject(session, pseudonym, keys=runtime.keys)
+        subject = get_subject(session, pseudonym, runtime=runtime)
         row = record_request(session, subject=subject, body=body, now=now)
         runtime.audit(session, Entry(action=AuditAction.RIGHTS_REQUESTED, actor=actor,
                                      subjects=[pseudonym],

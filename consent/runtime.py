@@ -30,6 +30,7 @@ from optinface.engine.types import VectorIndex
 if TYPE_CHECKING:  # consent.declaration's, .erasure_journal's and .authority's use cases take one
     from optinface.consent.declaration import RegisterReads
     from optinface.consent.journal_ends import JournalEnds
+    from optinface.consent.live_replay import LiveReplay
     from optinface.consent.receipt_ends import ReceiptEnds
     from optinface.consent.witness_binding import Binding
 
@@ -56,6 +57,9 @@ class Runtime:
     """The receipts' ends the last sweep read, kept so the next verifies only what changed."""
     witness_binding: Binding
     """The key store's record of its witness, moved on at each journal append."""
+    live_replay: LiveReplay
+    """The replay of the erasure journal owed to a restore found while the service runs,
+    which every session of :attr:`db` waits for."""
     auth_failures: FailureTally = field(
         default_factory=lambda: FailureTally(window=timedelta(seconds=60))
     )

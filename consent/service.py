@@ -93,6 +93,7 @@ from optinface.consent.key_check import (
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import IndexKeyWrap, KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
+from optinface.consent.live_replay import LiveReplay
 from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -296,8 +297,10 @@ def _wire(
                       register_reads=RegisterReads(keys, journal_ends, clock),
                       key_rows=KeyRows(db), journal_ends=journal_ends,
                       receipt_ends=ReceiptEnds(), witness_binding=binding,
+                      live_replay=LiveReplay(),
                       auth_failures=FailureTally(
                           window=timedelta(seconds=settings.auth_failure_audit_seconds)))
+    db.admit = runtime.live_replay.admit
     with db.transaction() as session:
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
@@ -414,12 +417,14 @@ class OptinFace:
             lock.release()
             raise
         logger.info("optinface open: %s", service.last_reconcile)
+        service.runtime.live_replay.go_live()  # a restore found from here is replayed at once
         service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
+            self.runtime.live_replay.close()  # a restore found from here: the next start's
             self.flush_auth_failures()
             self.witness_audit()  # after the last events: the witness holds the whole log
             self.runtime.tail.forget()  # and the log is no longer this service's to append to
@@ -446,9 +451,14 @@ class OptinFace:
         check, a copy of the folder) must meet neither a temporary file renamed away nor an
         index file whose key was just destroyed, nor miss a removal still on its way.
 
+        A replay of the erasure journal owed to a restore found while running
+        (:mod:`consent.live_replay`) is waited for first: it changes both.
+
         Raises:
             FollowerStuck: The follower did not get there within ``within`` seconds.
+            LedgerRestored: That replay had not ended within ``within`` seconds.
         """
+        self.runtime.live_replay.settle(within=within)
         # First: while that save is owed the file's key is gone, which the follower saves for.
         self.runtime.index.settle()
         if self.replica is not None:
@@ -833,7 +843,7 @@ class OptinFace:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             found = SubjectPublic.model_validate(
-                ledger.get_subject(session, subject, keys=self.runtime.keys)
+                ledger.get_subject(session, subject, runtime=self.runtime)
             )
         self._noted(actor, None, "subject", 1, subjects=[subject])
         return found
@@ -843,7 +853,7 @@ class OptinFace:
         portal offers no duration that the signature would then be refused for."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            found = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            found = ledger.get_subject(session, subject, runtime=self.runtime)
             return policies.max_consent_days(found, self.settings,
                                              today=self.runtime.clock.now().date())
 
@@ -852,7 +862,7 @@ class OptinFace:
         An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = ledger.templates_public(session, row)
         self._noted(actor, None, "templates", len(found), subjects=[subject])
         return found
@@ -887,7 +897,7 @@ class OptinFace:
         is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = consents.all_public(row, public_key=self.runtime.keys.public_key,
                                         now=self.clock.now())
         self._noted(actor, None, "consents", len(found), subjects=[subject])
@@ -972,7 +982,7 @@ class OptinFace:
         operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
         self._noted(actor, None, "purpose_withdrawals", len(found), subjects=[subject])
         return found
@@ -1110,7 +1120,7 @@ class OptinFace:
             authorize(actor, Permission.EXPORT_VECTORS, subject=subject)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             signature = {} if signed is None or not vectors else {
                 "signed": subject_acts.signed_right(session, self.runtime, row, signed,
                                                     act=subject_acts.TEMPLATE_COPY,
@@ -1144,7 +1154,7 @@ class OptinFace:
         these, which it lists too. An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.EXPORT, subject=subject)
         with self._read() as session:
-            ledger.get_subject(session, subject, keys=self.runtime.keys)
+            ledger.get_subject(session, subject, runtime=self.runtime)
             found = disclosures.of_subject(session, subject)
         self._noted(actor, None, "disclosures", len(found), subjects=[subject])
         return found
@@ -1168,7 +1178,7 @@ class OptinFace:
         An operator's read is chained like :meth:`get_subject`'s."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
-            row = ledger.get_subject(session, subject, keys=self.runtime.keys)
+            row = ledger.get_subject(session, subject, runtime=self.runtime)
             found = rights_requests.of_subject(session, row, now=self.clock.now())
         self._noted(actor, None, "subject_requests", len(found), subjects=[subject])
         return found

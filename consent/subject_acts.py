@@ -246,7 +246,7 @@ def signed_act(runtime: Runtime, pseudonym: str, response: PasskeyResponse, *, a
     """A transaction in which the subject's signature of ``act`` is verified (:func:`complete`):
     the session, the subject, and the signature."""
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         yield session, subject, complete(session, subject, response, act=act, actor=actor,
                                          keys=runtime.keys, settings=runtime.settings, now=now)
 
@@ -278,7 +278,7 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct
               say: Say = english) -> PasskeyChallenge:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         asked = begin(session, subject, act, actor=actor, settings=runtime.settings,
                       keys=runtime.keys, now=now, say=say)
         if isinstance(act, CaptureAct):  # refused before the person signs what cannot enrol
@@ -379,7 +379,7 @@ def pending_captures(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[
     their device signs (the challenge is the statement's hash, fixed when the desk opened it)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        subject = ledger.get_subject(session, pseudonym, keys=runtime.keys)
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         rows = session.scalars(select(Ceremony).where(
             Ceremony.subject_id == subject.id, Ceremony.kind == CAPTURE,
             Ceremony.used_at.is_(None), Ceremony.expires_at > now))

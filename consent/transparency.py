@@ -60,6 +60,11 @@ def record_rollback(runtime: Runtime, session: Session, *, chain: bool = True) -
     checkpoints the log no longer matches (it still fails: the lost events are gone for good).
     Whether events were lost, chained now or before (what the start's seal adoption asks).
     ``chain`` False only asks, chaining and logging nothing (a dry run's check).
+
+    Raises:
+        LedgerRestored: a loss found while the service is live (at a periodic checkpoint: a
+            copy restored behind it): the replay of the erasure journal takes it over, and
+            chains it first (:mod:`consent.live_replay`).
     """
     events, witnessed = runtime.log.tree.sync(session).size, runtime.log.witness.latest_size()
     if events >= witnessed:
@@ -67,6 +72,7 @@ def record_rollback(runtime: Runtime, session: Session, *, chain: bool = True) -
     last = last_details(session, AuditAction.LOG_ROLLED_BACK)
     if (last is not None and last.get("witnessed") == witnessed) or not chain:
         return True  # chained already, at an earlier start since the loss; or only asked
+    runtime.live_replay.found(runtime, str(AuditAction.LOG_ROLLED_BACK))  # raises while live
     logger.error("the audit log holds %d events but %d were witnessed: events were lost (a"
                  " restored copy?); chained as log_rolled_back, and optinface audit verify"
                  " will report it", events, witnessed)

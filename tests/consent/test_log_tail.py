@@ -2,7 +2,9 @@
 
 Red team 3: events deleted past the last checkpoint, while the service runs, were filled in
 by its next event and signed by the witness unseen (finding 3); a clock set back dated events
-before earlier ones, unseen (finding 5).
+before earlier ones, unseen (finding 5). Since red team 5 (F2) such a loss is also taken for a
+restore behind the running service: the append that finds it is refused, and the replay of the
+erasure journal chains it (tests/consent/test_live_replay.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import Crash, FakeClock, World, make_world, outside_sql
+from tests.support.consent import Crash, FakeClock, World, make_world, outside_sql, refused
 from tests.support.postgres import PostgresServer
 
 
@@ -49,13 +51,21 @@ def _cut_past_the_witness(world: World) -> int:
     return newest
 
 
+def _found_at_the_next_append(world: World) -> None:
+    """The next append finds the loss: its work is refused, not done in the gap (the red team's
+    server chained it there), and the replay of the erasure journal chains the finding first
+    (consent.live_replay); waited for."""
+    refused("ledger_restored", world.subject)
+    world.service.settle()
+
+
 @both_backends
 def test_the_red_teams_truncation_is_chained_at_the_next_append_and_fails_verify(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     cut = _cut_past_the_witness(world)
     with caplog.at_level(logging.ERROR):
-        world.subject()  # the next append: the red team's server chained it in the gap
+        _found_at_the_next_append(world)
     [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
     assert finding.seq == cut and finding.details == {
         "known": cut, "known_hash": finding.details["known_hash"], "events": cut - 1,
@@ -71,6 +81,8 @@ def test_the_red_teams_truncation_is_chained_at_the_next_append_and_fails_verify
 def test_no_checkpoint_signs_a_cut_tail_without_the_finding(world: World) -> None:
     """The periodic (and closing) checkpoint appends nothing of its own: it checks first."""
     cut = _cut_past_the_witness(world)
+    refused("ledger_restored", world.service.witness_audit)
+    world.service.settle()
     world.service.witness_audit()
     [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
     assert finding.seq == cut <= world.service.runtime.log.witness.latest_size()
@@ -81,7 +93,7 @@ def test_a_tail_rewritten_in_place_is_chained_as_other(world: World) -> None:
     newest = _newest(world.service).seq
     outside_sql(world.service, "UPDATE audit_events SET hash = :forged WHERE seq = :seq",
                 forged="f" * 64, seq=newest)
-    world.subject()
+    _found_at_the_next_append(world)
     [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
     assert (finding.details["known"], finding.details["found"]) == (newest, "other")
     assert world.service.verify_audit().first_bad_sequence == newest  # its hash, edited
@@ -117,7 +129,7 @@ def test_the_tail_is_the_last_of_several_appends_in_one_transaction(world: World
     world.subject()
     last = _chain_in_one_transaction(world.service, 3)[-1]
     outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=last)
-    world.subject()
+    _found_at_the_next_append(world)
     [finding] = _events(world.service, AuditAction.LOG_TRUNCATED)
     assert (finding.seq, finding.details["known"]) == (last, last)
 
@@ -126,7 +138,10 @@ def test_after_a_loss_the_tail_is_its_transactions_last_append_though_below_the_
     world: World,
 ) -> None:
     """Three events cut, then one transaction chains the loss and one event, both below the
-    tail it knew: that event is the tail now, so the next append finds no loss again."""
+    tail it knew: that event is the tail now, so the next append finds no loss again. As a
+    service no longer live chains it (closing; the live replay's own transaction chains the
+    same way, then appends what it replays)."""
+    world.service.runtime.live_replay.close()
     world.subject()
     cut = _newest(world.service).seq - 2
     assert world.service.runtime.log.witness.latest_size() < cut
@@ -166,7 +181,7 @@ def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
     a.subject()
     assert not _events(a.service, AuditAction.LOG_TRUNCATED)
     # ...and B, at its next append, finds another event where its own was.
-    b.subject()
+    _found_at_the_next_append(b)
     [finding] = _events(b.service, AuditAction.LOG_TRUNCATED)
     assert (finding.details["known"], finding.details["found"]) == (cut, "other")
     assert b.service.verify_audit().reason == "log_truncated"
@@ -182,7 +197,7 @@ def test_a_workers_tail_is_also_the_newest_event_its_checkpoint_read(
     b.service.witness_audit()
     cut = _newest(a.service).seq
     outside_sql(b.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
-    b.subject()
+    _found_at_the_next_append(b)
     [finding] = _events(b.service, AuditAction.LOG_TRUNCATED)
     assert (finding.seq, finding.details["known"], finding.details["found"]) == (
         cut, cut, "shorter")

@@ -1,0 +1,256 @@
+"""A restored copy erases the subject again before it serves, with no restart (red team 5, F2).
+
+The red team loaded an older ``pg_dump`` behind two running workers: the erased person's old
+token read their record and exported their decrypted template, a new enrolment link and passkey
+made the operator them, and matching resumed under an order placed after the dump, until the
+next start. Every way into a subject now asks the erasure journal (consent.journal_ends,
+through ``ledger.get_subject`` and the token's authentication), and the running service that
+finds the restore (its log's tail gone, or the log shorter than its witness) replays the
+journal before it answers anything else (consent.live_replay). Reproduced as the red team did it
+on PostgreSQL (``pg_dump --clean`` loaded with ``psql`` behind the service), on SQLite with the
+``.restore`` of a copy into the live file, and, for the journal alone, with the erased rows put
+back by SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.db import sqlite_file
+from optinface.consent.roles import Role
+from optinface.consent.schemas import (
+    AgeCategory,
+    ConsentCapacity,
+    ErasureReason,
+    LinkSecret,
+    PasskeyResponse,
+    SubjectCreate,
+)
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import AuditEvent, Subject
+from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import both_backends
+from tests.support.consent import (
+    FakeClock,
+    World,
+    make_world,
+    outside_copy,
+    outside_put_back,
+    refused,
+    row_count,
+)
+from tests.support.postgres import PostgresServer
+
+ORDER = "CAI-RT5-3"
+
+
+def _token(world: World, pseudonym: str) -> str:
+    """The person's own subject token from a passkey sign-in (the red team's T)."""
+    person = world.people[pseudonym]
+    challenge = world.service.sign_in_options()
+    return world.service.sign_in(PasskeyResponse(
+        ceremony_id=challenge.ceremony_id,
+        credential=person.authenticator.get(challenge.options))).subject_token
+
+
+def _erase(world: World, *pseudonyms: str) -> None:
+    for pseudonym in pseudonyms:
+        world.service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+
+
+def _events(service: OptinFace, action: AuditAction) -> list[dict[str, Any]]:
+    with service.runtime.db.transaction() as session:
+        return [details for details in session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == str(action))
+            .order_by(AuditEvent.seq))]
+
+
+def _no_way_into(world: World, pseudonym: str) -> None:
+    """Every way into the erased subject that chains nothing when refused is refused as for an
+    erased subject: a read or an export by an operator, the person's own copy of their
+    templates, a new enrolment link, a sign-in with their passkey."""
+    service, person = world.service, world.people[pseudonym]
+    refused("subject_erased", lambda: service.get_subject(actor=world.admin, subject=pseudonym))
+    refused("subject_erased", lambda: service.export(actor=world.admin, subject=pseudonym))
+    refused("subject_erased", lambda: service.export(actor=person.actor, subject=pseudonym,
+                                                     vectors=True))
+    refused("subject_erased", lambda: service.new_enrolment_link(
+        actor=world.portal, subject=pseudonym, capacity=ConsentCapacity.SELF))
+    refused("subject_erased", lambda: _token(world, pseudonym))
+
+
+def _signed_acts(world: World, pseudonym: str, consent_id: str, portrait: bytes) -> None:
+    """The erased subject's signed acts are refused (a capture the desk opens for them, their
+    opt-out), each refusal chained."""
+    person = world.people[pseudonym]
+    refused("subject_erased", lambda: person.approve_capture(consent_id, portrait,
+                                                             desk=world.portal))
+    refused("subject_erased", lambda: person.set_searchable(False))
+
+
+@both_backends
+def test_an_erased_subjects_rows_put_back_by_sql_open_no_way_into_them(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """No replay involved: the log is untouched, so nothing finds a restore; the journal
+    alone keeps the rows from acting."""
+    erased, consent_id = world.subject()
+    world.enrol(erased, consent_id, portrait_jpegs[0])
+    token = _token(world, erased)
+    tables = ("subjects", "subject_keys", "templates", "passkey_credentials", "subject_tokens")
+    copied = {table: outside_copy(world.service, table) for table in tables}
+    [subject_id] = [row["id"] for row in copied["subjects"] if row["pseudonym"] == erased]
+    _erase(world, erased)
+    for table in tables:  # the operator puts the erased person's rows back, the service running
+        outside_put_back(world.service, table, [
+            row for row in copied[table]
+            if row.get("subject_id", row["id"] if table == "subjects" else None) == subject_id])
+    assert row_count(world.service, Subject, Subject.pseudonym == erased) == 1
+    refused("unauthenticated", lambda: world.service.authenticate(token))
+    _no_way_into(world, erased)
+    _signed_acts(world, erased, consent_id, portrait_jpegs[1])
+    assert world.identify(flipped_jpegs[0]).candidates == []
+    assert not _events(world.service, AuditAction.LOG_TRUNCATED)  # the journal alone held
+
+
+@pytest.fixture
+def older_copy(settings: ConsentSettings, request: pytest.FixtureRequest,
+               tmp_path: Path) -> Callable[[], Callable[[], None]]:
+    """Takes a copy of the live ledger, and gives the call that loads it back behind the
+    running service as its operator would: a ``pg_dump --clean`` loaded with ``psql`` (red
+    team 5), or SQLite's online ``.restore`` of a copy into the live file."""
+    copy = tmp_path / "ledger-copy"
+
+    def take() -> Callable[[], None]:
+        live = sqlite_file(settings.url)
+        if live is not None:
+            _sqlite_copy(live, copy)
+            return lambda: _sqlite_copy(copy, live)
+        server: PostgresServer = request.getfixturevalue("postgres")
+        server.dump(settings.url, copy, clean=True)
+        return lambda: server.load(copy, settings.url)
+
+    return take
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    with closing(sqlite3.connect(source)) as read, closing(sqlite3.connect(target)) as write:
+        read.backup(write)
+
+
+@both_backends
+def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answers(
+    world: World, older_copy: Callable[[], Callable[[], None]], portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    service = world.service
+    erased, consent_id = world.subject()
+    world.enrol(erased, consent_id, portrait_jpegs[0])
+    token = _token(world, erased)
+    handed = service.create_subject(actor=world.portal,  # a link handed over, unused yet
+                                    body=SubjectCreate(age_category=AgeCategory.ADULT))
+    opted, _ = world.subject()
+    withdrawing, kept_consent = world.subject()
+    withdrawn = world.consent(withdrawing).consent.id
+    key = service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="rt5-before")
+    spent = world.probe(image=flipped_jpegs[0])  # signed before the dump, used after it
+    verify = world.probe_link(image=flipped_jpegs[0], subject=erased)  # theirs to sign
+    load_back = older_copy()  # the nightly dump
+    world.clock.advance(minutes=1)
+    service.identify(actor=world.researcher, purpose_id=world.purpose, probe_consent_id=spent,
+                     image=flipped_jpegs[0])
+    _erase(world, erased, handed.pseudonym)
+    service.revoke_api_key(actor=world.admin, key_id=key.key_id)
+    world.people[opted].set_searchable(False)
+    world.withdraw(withdrawing, withdrawn)
+    service.apply_regulator_order(actor=world.admin, reference=ORDER)
+    load_back()  # behind the running service: no restart from here on
+    assert row_count(service, Subject, Subject.pseudonym == erased) == 1  # the copy's row
+    # Before anything found the restore, the journal keeps the erased out.
+    _no_way_into(world, erased)
+    refused("subject_erased", lambda: service.passkey_registration_options(
+        LinkSecret(link=handed.enrolment.secret)))
+    refused("purpose_not_consented", lambda: world.people[erased].sign_probe(verify))
+    # Their token's refusal is tallied into the log: that append finds the restore, and is
+    # refused as such; the replay runs at once, and what follows waits for it.
+    refused("ledger_restored", lambda: service.authenticate(token))
+    service.settle()
+    refused("unauthenticated", lambda: service.authenticate(token))
+    _signed_acts(world, erased, consent_id, portrait_jpegs[1])
+    _no_way_into(world, erased)
+    refused("suspended_by_regulator", lambda: world.identify(flipped_jpegs[1]))
+    refused("probe_consent_required", lambda: service.identify(  # voided: used once already
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=spent,
+        image=flipped_jpegs[0]))
+    refused("unauthenticated", lambda: service.authenticate(key.secret))
+    assert not service.get_subject(actor=world.admin, subject=opted).searchable
+    statuses = {c.id: c.status for c in service.list_consents(actor=world.admin,
+                                                               subject=withdrawing)}
+    assert (statuses[withdrawn], statuses[kept_consent]) == ("withdrawn", "active")
+    assert row_count(service, Subject, Subject.pseudonym.in_([erased, handed.pseudonym])) == 0
+    [replayed] = _events(service, AuditAction.RECONCILED)[-1:]
+    assert {name: replayed[name] for name in (
+        "erasures_replayed", "revocations_replayed", "opt_outs_replayed",
+        "withdrawals_replayed", "orders_replayed")} == {
+        "erasures_replayed": 2, "revocations_replayed": 1, "opt_outs_replayed": 1,
+        "withdrawals_replayed": 1, "orders_replayed": 1}
+    [finding] = _events(service, AuditAction.LOG_TRUNCATED)
+    assert finding["found"] == "shorter"
+    assert service.verify_audit().reason in {"log_truncated", "witness"}
+
+
+@pytest.fixture
+def two_workers(
+    settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
+    clock: FakeClock,
+) -> Iterator[tuple[World, World]]:
+    """Worker A and worker B on one PostgreSQL ledger (as tests/consent/test_log_tail.py)."""
+    first = settings.model_copy(update={"database_url": postgres.new_database()})
+    second = first.model_copy(update={"data_dir": first.data_dir.with_name("worker-b")})
+    with (closing(OptinFace.open(first, pipeline=pipeline, clock=clock)) as a,
+          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b):
+        world = make_world(a, clock)
+        yield world, replace(world, service=b)
+
+
+def _finds_the_restore(worker: World, erased: str, probe: bytes) -> None:
+    """Before it replays, ``worker`` keeps the erased out; its next append finds the restore
+    and is refused; once it replayed, the order placed after the copy is in force again."""
+    refused("subject_erased", lambda: worker.service.export(actor=worker.admin, subject=erased))
+    refused("ledger_restored", lambda: worker.identify(probe))
+    worker.service.settle()
+    refused("suspended_by_regulator", lambda: worker.identify(probe))
+
+
+def test_each_worker_finds_the_restore_itself_and_replays_before_it_answers(
+    two_workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """Red team 5's two workers: A erased the person and B placed the order after the dump.
+    Each finds its own tail gone at its next append and replays; the second finds done what
+    the first made again."""
+    a, b = two_workers
+    url = a.service.settings.url
+    erased, consent_id = a.subject()
+    a.enrol(erased, consent_id, portrait_jpegs[0])
+    dump = postgres.dump(url, tmp_path / "dump.sql", clean=True)
+    _erase(a, erased)
+    b.service.apply_regulator_order(actor=b.admin, reference=ORDER)
+    postgres.load(dump, url)  # behind both
+    for worker in (b, a):
+        _finds_the_restore(worker, erased, flipped_jpegs[1])
+    assert row_count(a.service, Subject, Subject.pseudonym == erased) == 0
+    by_b, by_a = _events(a.service, AuditAction.RECONCILED)[-2:]
+    assert (by_b["erasures_replayed"], by_b["orders_replayed"]) == (1, 1)
+    assert (by_a["erasures_replayed"], by_a["orders_replayed"]) == (0, 0)
+    assert len(_events(a.service, AuditAction.LOG_TRUNCATED)) == 2
