@@ -102,17 +102,25 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def dump(self, url: str, target: Path) -> Path:
-        """``pg_dump`` of the database at ``url``, as an operator's nightly backup takes it."""
-        subprocess.run([str(BIN / "pg_dump"), "--format=plain", "--file", str(target),
+    def dump(self, url: str, target: Path, *, clean: bool = False) -> Path:
+        """``pg_dump`` of the database at ``url``, as an operator's nightly backup takes it;
+        ``clean``: one that drops each object before making it again, for :meth:`load` over the
+        live database (``--clean --if-exists``, as red team 5 took it)."""
+        subprocess.run([str(BIN / "pg_dump"), "--format=plain",
+                        *(["--clean", "--if-exists"] if clean else []), "--file", str(target),
                         _libpq(url)], check=True, capture_output=True)
         return target
+
+    def load(self, dump: Path, url: str) -> None:
+        """Load ``dump`` into the database at ``url`` (``psql``): over the live ledger, behind
+        the workers that keep running, when the dump is a ``clean`` one."""
+        subprocess.run([str(BIN / "psql"), "--quiet", "--set", "ON_ERROR_STOP=1",
+                        "--file", str(dump), _libpq(url)], check=True, capture_output=True)
 
     def restore(self, dump: Path) -> str:
         """The dump loaded into a fresh database (``psql``); its URL."""
         url = self.new_database()
-        subprocess.run([str(BIN / "psql"), "--quiet", "--set", "ON_ERROR_STOP=1",
-                        "--file", str(dump), _libpq(url)], check=True, capture_output=True)
+        self.load(dump, url)
         return url
 
 
