@@ -30,11 +30,12 @@ be there as it was, and the numbers after it, which must follow one another. A n
 below the head (:attr:`Cause.GAP`) or a row it applied gone or replaced, with the head behind it
 or not (:attr:`Cause.REWOUND`), has it reconcile its whole index with the ledger
 (:meth:`Replica._reconcile`) instead of applying the feed, chain ``replica_reconciled`` once
-with what it found and did, log it, and go on from the feed's head. After a rewind the labels
-alone are not trusted either: a restored ledger hands out its template ids again, so the
-vectors the index holds under the ledger's ids are compared with the ledger's
-(:meth:`engine.index.HnswIndex.differing`) and replaced where they differ. And since a removal
-that was the feed's last row leaves no gap to see, every
+with what it found and did, log it, and go on from the feed's head. The labels alone are not
+trusted then either: a ledger gone back hands its template ids out again, so the vectors the
+index holds under the ledger's ids are compared with the ledger's templates
+(:meth:`engine.index.HnswIndex.differing`) and replaced where they differ; so is the vector of
+every template the feed adds that the index already holds (this worker's own enrolments, one
+comparison each). And since a removal that was the feed's last row leaves no gap to see, every
 ``audit_witness_interval_seconds`` (the witness's interval: 60 s by default) the follower's
 own loop compares ``index.labels()`` with the ledger's template ids in one query
 (:attr:`Cause.DIFFERED`), repairing and chaining only what differs. Each reconciliation finds
@@ -69,8 +70,8 @@ from sqlalchemy.orm import Session
 from optinface.consent import changefeed
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import Change, ChangeOp
-from optinface.consent.policies import indexable_labels, templates_of_model
-from optinface.consent.reconcile import LeftOut, decrypted_templates, index_templates
+from optinface.consent.policies import templates_of_model
+from optinface.consent.reconcile import LeftOut, decrypted_templates
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Template
 from optinface.engine.errors import EngineError
@@ -203,18 +204,22 @@ class Replica:
             changes = [row for row in rows if row.seq > self.seq]
             if not changes:
                 return 0
-            removed = {row.template_id for row in changes if row.op == ChangeOp.REMOVE}
-            added = {row.template_id for row in changes if row.op == ChangeOp.ADD} - removed
+            last = {row.template_id: row.op for row in changes}  # a template's last change wins
+            removed = {label for label, op in last.items() if op == ChangeOp.REMOVE}
+            added = {label for label, op in last.items() if op == ChangeOp.ADD}
             present = index.labels()
             if removed & present:
                 index.remove(removed & present)
+            replaced = False
+            if added:  # only this worker's model: another's templates wait for re-enrolment
+                ours = set(session.scalars(select(Template.id).where(
+                    Template.id.in_(added), Template.model_id == self.model_id)))
+                # Those held already too (this worker's own enrolments, mostly): a template
+                # id the ledger handed out again must not keep the old template's vector.
+                _, _, replaced = self._add_differing(session, ours)
+            if removed & present or replaced:
                 index.flush_removals()
                 self._scrubbed = True
-            missing = added - present
-            if missing:  # only this worker's model: another's templates wait for re-enrolment
-                ours = set(session.scalars(select(Template.id).where(
-                    Template.id.in_(missing), Template.model_id == self.model_id)))
-                index_templates(self.runtime, session, ours)
         self._moved_to(changes[-1])
         return len(changes)
 
@@ -250,7 +255,7 @@ class Replica:
         First, in a read (no lock), what may differ, from one query of the ledger: labels the
         index holds that are no template of this worker's model, and templates the index may
         hold (:func:`policies.indexable_labels`) that it does not (less, for the periodic
-        comparison, those left out before: their seal or ciphertext failed); after a rewind,
+        comparison, those left out before: their seal or ciphertext failed); after an anomaly,
         also every label whose vector is not its template's. Then, only if anything may,
         under the ledger's write lock, where no write of any worker is half done, those labels
         again: removed from memory and scrubbed from the file unless the index may hold them,
@@ -271,7 +276,7 @@ class Replica:
             suspects = (present - every) | (allowed - present)
             if anomaly is None:
                 suspects -= self._left_out
-            elif anomaly.cause is Cause.REWOUND:
+            else:  # the ids too: a ledger gone back hands them out again
                 suspects |= self._differing(session, present & every)
         if anomaly is None and not suspects:
             return True
@@ -308,29 +313,44 @@ class Replica:
         """Bring ``suspects`` in line with the ledger as ``session`` reads it; how many vectors
         were removed and how many added or replaced."""
         index = self.runtime.index
-        allowed = indexable_labels(session, model_id=self.model_id,
-                                   now=self.runtime.clock.now()) & suspects
+        _, allowed = templates_of_model(session, model_id=self.model_id,
+                                        now=self.runtime.clock.now())
+        allowed &= suspects
         extra = (index.labels() & suspects) - allowed
         if extra:
             index.remove(extra)
-        left_out = LeftOut()
-        re_added = 0
-        for ids, vectors in decrypted_templates(self.runtime, session, allowed,
-                                                left_out=left_out):
-            changed = set(index.differing(ids, vectors))
-            rows = [row for row, label in enumerate(ids) if label in changed]
-            if rows:
-                picked = vectors[rows]
-                try:
-                    index.add([ids[row] for row in rows], picked)
-                finally:
-                    picked.fill(0)
-                re_added += len(rows)
+        left_out, re_added, replaced = self._add_differing(session, allowed)
         self._left_out = (self._left_out - suspects) | left_out.unsealed | left_out.unreadable
-        if extra or re_added:
+        if extra or replaced:
             index.flush_removals()  # a replaced vector's slot too
             self._scrubbed = True
         return len(extra), re_added
+
+    def _add_differing(self, session: Session,
+                       labels: set[int]) -> tuple[LeftOut, int, bool]:
+        """Add the templates ``labels`` names that the index does not hold with their vector
+        (absent, or another vector under the id), decrypted from the ledger: what was left out
+        (seal or ciphertext failed), how many were added, and whether a vector the index held
+        was replaced (its slot in the file is then to be scrubbed)."""
+        index = self.runtime.index
+        held = index.labels() & labels
+        left_out = LeftOut()
+        added = 0
+        replaced = False
+        for ids, vectors in decrypted_templates(self.runtime, session, labels,
+                                                left_out=left_out):
+            changed = set(index.differing(ids, vectors))
+            rows = [row for row, label in enumerate(ids) if label in changed]
+            if not rows:
+                continue
+            picked = vectors[rows]
+            try:
+                index.add([ids[row] for row in rows], picked)
+            finally:
+                picked.fill(0)
+            added += len(rows)
+            replaced = replaced or bool(changed & held)
+        return left_out, added, replaced
 
     def _report(self, session: Session, anomaly: Anomaly | None, *, newest: Change | None,
                 removed: int, re_added: int) -> None:

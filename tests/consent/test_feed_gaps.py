@@ -135,6 +135,33 @@ def test_while_a_dump_is_loading_the_follower_waits_then_reconciles(
     assert [event["cause"] for event in _reconciled(b)] == ["feed_gap"]
 
 
+def test_a_template_id_handed_out_again_replaces_the_vector_the_other_worker_held(
+    workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """The feed intact, the ledger's template ids set back in SQL: while B was paused, A
+    erased a subject and enrolled another, whose template took the erased one's id. B then
+    applies a removal and an addition of the same id in one batch: the last one wins, and the
+    vector it adds replaces the erased one's in memory and file."""
+    a, b = workers
+    assert b.service.replica is not None
+    erased_subject, erased = enrolled_seen_by(a, b, portrait_jpegs[0])
+    _, erased_vector = template_bytes(a.service, erased.id)
+    b.service.replica.stop()
+    a.service.erase(actor=a.admin, subject=erased_subject, reason=ErasureReason.REQUEST)
+    outside_sql(a.service, "SELECT setval(pg_get_serial_sequence('templates', 'id'), :id,"
+                " false)", id=erased.id)
+    pseudonym, consent_id = a.subject()
+    added = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
+    _, vector = template_bytes(a.service, added.id)
+    assert added.id == erased.id
+    b.service.replica.follow()
+    b.service.settle()
+    assert not b.service.index.holds(_row(erased_vector))
+    assert readable_occurrences_now(b.service, erased_vector) == []
+    assert b.service.index.differing([added.id], _row(vector)) == []
+    assert [c.subject for c in b.identify(flipped_jpegs[1]).candidates] == [pseudonym]
+
+
 @pytest.mark.parametrize("paused", [False, True], ids=["following", "paused"])
 def test_after_an_older_dump_is_restored_the_other_worker_holds_what_the_ledger_holds(
     workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path, clock: FakeClock,
