@@ -101,6 +101,9 @@ class AuditAction(StrEnum):
     OWN_CONSENT_REQUESTED = "own_consent_requested"
     REFUSED = "refused"
     RECONCILED = "reconciled"
+    # A worker's index reconciled with the ledger, its change feed aside (.replica): a number
+    # missing, the feed gone back, or the periodic comparison found the index other.
+    REPLICA_RECONCILED = "replica_reconciled"
     LOG_ROLLED_BACK = "log_rolled_back"  # shorter than witnessed: a restore lost events
     LOG_REWRITTEN = "log_rewritten"  # not the events the witness holds a checkpoint of
     LOG_TRUNCATED = "log_truncated"  # the running service's own tail deleted (.log_tail)

@@ -11,6 +11,12 @@ whether it was woken, polled, or down for a week.
 
 Only a shared ledger records changes: the embedded SQLite default has one process and one
 index, and nothing would ever read the feed.
+
+The feed is also a table the database's owner can write. A replica therefore never trusts it
+alone (:mod:`consent.replica`): a number missing below the head (a row deleted, by an outside
+trigger say, or a change rolled back after it took its number) or a head behind the replica's
+position, or a row at that position other than the one it applied (an older dump restored), has
+it reconcile its whole index with the ledger instead.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from optinface.consent.tables import IndexChange
+from optinface.consent.tables import Base, IndexChange
 
 CHANNEL = "optinface_index"
 
@@ -30,6 +37,16 @@ CHANNEL = "optinface_index"
 class ChangeOp(StrEnum):
     ADD = "add"
     REMOVE = "remove"
+
+
+class Change(NamedTuple):
+    """One row of the feed, as a replica compares it with the one it applied last: a restored
+    dump's row at the same number names another template or was written at another time."""
+
+    seq: int
+    op: str  # a ChangeOp as the service writes it; anything else is an edit
+    template_id: int
+    at: datetime
 
 
 def shared(session: Session) -> bool:
@@ -51,9 +68,32 @@ def head(session: Session) -> int:
     return session.scalar(select(func.max(IndexChange.seq))) or 0
 
 
-def changes_after(session: Session, seq: int, *, limit: int) -> list[tuple[int, ChangeOp, int]]:
-    """Up to ``limit`` changes after ``seq``, oldest first: (seq, op, template id)."""
-    rows = session.execute(
-        select(IndexChange.seq, IndexChange.op, IndexChange.template_id)
-        .where(IndexChange.seq > seq).order_by(IndexChange.seq).limit(limit))
-    return [(s, ChangeOp(op), label) for s, op, label in rows]
+_ROWS = select(IndexChange.seq, IndexChange.op, IndexChange.template_id, IndexChange.at)
+
+
+def changes_from(session: Session, seq: int, *, limit: int) -> list[Change]:
+    """Up to ``limit`` changes from ``seq`` on, that one included, oldest first."""
+    rows = session.execute(_ROWS.where(IndexChange.seq >= seq).order_by(IndexChange.seq)
+                           .limit(limit))
+    return [Change(*row) for row in rows]
+
+
+def newest(session: Session) -> Change | None:
+    """The feed's last row (None for an empty feed)."""
+    row = session.execute(_ROWS.order_by(IndexChange.seq.desc()).limit(1)).first()
+    return None if row is None else Change(*row)
+
+
+def loading(session: Session) -> bool:
+    """Whether a plain dump is being loaded over the ledger: some table of the ledger lacks
+    its primary key (or is not there). ``psql -f`` of a ``pg_dump`` (``pg_restore`` too, but
+    for ``--single-transaction``) creates each table, copies every table's rows, and only then
+    adds the keys; until then the tables a replica would reconcile with are half there, and a
+    row it wrote (its ``replica_reconciled`` event) could take a number the dump's rows then
+    repeat, so that the key, and the rest of the restore, fail."""
+    names = sorted(Base.metadata.tables)
+    keyed = session.scalar(text(
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid = ANY("
+        "SELECT to_regclass(name) FROM unnest(CAST(:names AS text[])) AS name)"),
+        {"names": names})
+    return (keyed or 0) < len(names)

@@ -7,6 +7,7 @@ who may be found by a search is a policy, not a storage detail.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -331,6 +332,9 @@ def _in_force(now: datetime) -> Select[int | None]:
     return select(Consent.subject_id).where(in_force(now))
 
 
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
+
+
 def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[int]:
     """Templates allowed in the index at all: an active subject, the template's own consent in
     force (not merely some consent of the subject's).
@@ -339,17 +343,34 @@ def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[i
     still allows storing it, it cannot be compared with today's model, and the register counts
     it as needing re-enrolment.
     """
-    query = (
-        select(Template.id)
-        .join(Subject, Subject.id == Template.subject_id)
-        .join(Consent, Consent.id == Template.consent_id)
-        .where(
-            Subject.status == SubjectStatus.ACTIVE,
-            Template.model_id == model_id,
-            in_force(now),
-        )
-    )
-    return set(session.scalars(query))
+    return set(session.scalars(_of_model(select(Template.id), model_id).where(_indexable(now))))
+
+
+def templates_of_model(session: Session, *, model_id: str,
+                       now: datetime) -> tuple[set[int], set[int]]:
+    """In one query, the ids of every template of ``model_id`` and those of them
+    :func:`indexable_labels` allows: what a replica compares its index with
+    (:mod:`consent.replica`), where the first says what must go and the second what must be
+    there."""
+    every: set[int] = set()
+    allowed: set[int] = set()
+    for label, indexable in session.execute(
+            _of_model(select(Template.id, _indexable(now)), model_id)):
+        every.add(label)
+        if indexable:
+            allowed.add(label)
+    return every, allowed
+
+
+def _of_model(query: _Query, model_id: str) -> _Query:
+    """``query`` over the templates of ``model_id``, with their subjects and consents."""
+    return (query.join(Subject, Subject.id == Template.subject_id)
+            .join(Consent, Consent.id == Template.consent_id)
+            .where(Template.model_id == model_id))
+
+
+def _indexable(now: datetime) -> ColumnElement[bool]:
+    return and_(Subject.status == SubjectStatus.ACTIVE, in_force(now))
 
 
 def limit_reason(consent: Consent) -> ErasureReason:

@@ -36,11 +36,12 @@ checkpoint left the deleted pages' old copies there, and its receipt says they g
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Row, Select, delete, select
 from sqlalchemy.orm import Session
 
@@ -167,17 +168,31 @@ def index_templates(runtime: Runtime, session: Session, labels: Collection[int])
     to report. Start-up reconciliation (a whole rebuild, when the index file did not open) and
     the replicas' change feed use it.
 
-    :data:`CHUNK` templates at a time: one query reads their seals' fields, ciphertexts and
-    wrapped subject keys; each subject's key is unwrapped once; the chunk goes into the index
-    in one insertion (hnswlib's threads), and its plaintext is zeroed after.
+    :data:`CHUNK` templates at a time (:func:`decrypted_templates`), each chunk going into the
+    index in one insertion (hnswlib's threads).
     """
     left_out = LeftOut()
+    for added, vectors in decrypted_templates(runtime, session, labels, left_out=left_out):
+        runtime.index.add(added, vectors)
+    return left_out
+
+
+def decrypted_templates(
+    runtime: Runtime, session: Session, labels: Collection[int], *, left_out: LeftOut
+) -> Iterator[tuple[list[int], NDArray[np.float32]]]:
+    """The protected vectors of the templates ``labels`` names (those still in the ledger),
+    :data:`CHUNK` at a time: their ids and one row each, only once the template's seal is
+    checked and its ciphertext opened under its subject's key; those that fail go into
+    ``left_out``. One query a chunk reads the seals' fields, ciphertexts and wrapped subject
+    keys; each subject's key is unwrapped once; each chunk's plaintext is zeroed when the
+    caller asks for the next (or stops).
+    """
     data_keys: dict[int, bytes] = {}
     wanted = sorted(labels)
     for start in range(0, len(wanted), CHUNK):
         rows = session.execute(_template_rows().where(
             Template.id.in_(wanted[start:start + CHUNK]))).all()
-        added: list[int] = []
+        opened: list[int] = []
         vectors = np.zeros((len(rows), runtime.index.dim), dtype=np.float32)
         try:
             for row in rows:
@@ -185,17 +200,16 @@ def index_templates(runtime: Runtime, session: Session, labels: Collection[int])
                     left_out.unsealed.add(row.id)
                     continue
                 try:
-                    vectors[len(added)] = decrypt_template(
+                    vectors[len(opened)] = decrypt_template(
                         row, key=_data_key(runtime.keys, row, data_keys))
                 except ValueError:  # no key, a forged one, or bound to another id, subject or model
                     left_out.unreadable.add(row.id)
                     continue
-                added.append(row.id)
-            if added:
-                runtime.index.add(added, vectors[:len(added)])
+                opened.append(row.id)
+            if opened:
+                yield opened, vectors[:len(opened)]
         finally:
             vectors.fill(0)
-    return left_out
 
 
 def _template_rows() -> Select[Any]:

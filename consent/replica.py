@@ -22,11 +22,33 @@ once the follower has applied the feed up to its head at the call and saved what
 whoever reads the data directory next (an erasure check, a copy of the folder) meets neither a
 save's temporary file nor an index file whose key was just destroyed.
 
-Restarts: the sequence number is saved beside the index file each time this module saves the
-index, so a worker that was down replays the feed from there (cheap: template ids only). It
-is a lower bound, never trusted alone: start-up reconciliation (:mod:`consent.reconcile`) then
-compares the index with the ledger as it does on a single node, so a lost or stale number
-costs time, never correctness. A fresh replica skips the feed and is filled by reconciliation.
+Never trusting the feed alone: the feed is a table the database's owner can write (a trigger
+that deletes each removal as it is recorded, an older dump restored behind running workers),
+and a removal never applied would leave an erased face in this worker's memory and file. So the
+follower checks what it reads: each pass reads again the row it applied last, which must still
+be there as it was, and the numbers after it, which must follow one another. A number missing
+below the head (:attr:`Cause.GAP`) or a row it applied gone or replaced, with the head behind it
+or not (:attr:`Cause.REWOUND`), has it reconcile its whole index with the ledger
+(:meth:`Replica._reconcile`) instead of applying the feed, chain ``replica_reconciled`` once
+with what it found and did, log it, and go on from the feed's head. The labels alone are not
+trusted then either: a ledger gone back hands its template ids out again, so the vectors the
+index holds under the ledger's ids are compared with the ledger's templates
+(:meth:`engine.index.HnswIndex.differing`) and replaced where they differ; so is the vector of
+every template the feed adds that the index already holds (this worker's own enrolments, one
+comparison each). And since a removal that was the feed's last row leaves no gap to see, every
+``audit_witness_interval_seconds`` (the witness's interval: 60 s by default) the follower's
+own loop compares ``index.labels()`` with the ledger's template ids in one query
+(:attr:`Cause.DIFFERED`), repairing and chaining only what differs. Each reconciliation finds
+what may differ in a read (no lock), then checks and repairs only that under the ledger's write
+lock, where no worker's write is half done: a change in flight is never taken for a difference.
+``benchmarks/bench_replica.py`` measures both.
+
+Restarts: the sequence number, with the row it names, is saved beside the index file each time
+this module saves the index, so a worker that was down replays the feed from there (cheap:
+template ids only), after the same check of that row. It is a lower bound, never trusted alone:
+start-up reconciliation (:mod:`consent.reconcile`) then compares the index with the ledger as it
+does on a single node, so a lost or stale number costs time, never correctness. A fresh replica
+skips the feed and is filled by reconciliation.
 """
 
 from __future__ import annotations
@@ -35,16 +57,22 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
 import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from optinface.consent import changefeed
-from optinface.consent.changefeed import ChangeOp
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.changefeed import Change, ChangeOp
 from optinface.consent.errors import LedgerRestored
-from optinface.consent.reconcile import index_templates
+from optinface.consent.policies import templates_of_model
+from optinface.consent.reconcile import LeftOut, decrypted_templates
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Template
 from optinface.engine.errors import EngineError
@@ -64,6 +92,22 @@ class FollowerStuck(TimeoutError):
     rather than wait for ever."""
 
 
+class Cause(StrEnum):
+    """Why a replica reconciled its index with the ledger: the ``cause`` it chains."""
+
+    GAP = "feed_gap"  # a number missing below the head, or a change the service never writes
+    REWOUND = "feed_rewound"  # the change applied last gone or replaced: an older dump restored
+    DIFFERED = "index_differed"  # the periodic comparison found the labels other than the ledger
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """What a pass found wrong with the feed, in words for the log."""
+
+    cause: Cause
+    found: str
+
+
 class Replica:
     """The change-feed follower of one worker, on a shared ledger (``Database.shared``)."""
 
@@ -71,44 +115,73 @@ class Replica:
         self.runtime = runtime
         self.model_id = model_id
         self._state = runtime.settings.index_path.with_name(STATE_FILE)
-        self.seq: int | None = self._saved_seq()
+        # The number of the change applied last, and its row as applied (None: no change yet,
+        # or a number saved before rows were).
+        self.seq, self._mark = self._saved_position()
         self._lock = threading.Lock()  # held for a whole catch-up, its save included
-        # Catch-ups finished, counted under their lock and announced: what settle() waits on,
-        # never holding the lock a catch-up stuck in the database holds.
+        # Catch-ups begun and finished, counted under their lock and announced: what settle()
+        # waits on, never holding the lock a catch-up stuck in the database holds.
+        self._began = 0
+        self._completed = 0  # the number of the last catch-up that ran to its end
         self._passes = 0
         self._passed = threading.Condition()
-        self._scrubbed = False  # the last catch-up removed vectors the index held
+        self._scrubbed = False  # the last catch-up removed or replaced vectors the index held
+        self._left_out: set[int] = set()  # templates whose seal or ciphertext failed: not retried
+        self._waited = False  # this catch-up waited for a dump being loaded over the ledger
+        self._said_loading = False
+        self._next_comparison = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _saved_seq(self) -> int | None:
+    def _saved_position(self) -> tuple[int | None, Change | None]:
+        """The number saved with the index, and the row it names where the file says (a file
+        written before it did names none: the row found there is taken as the one applied)."""
         if not self.runtime.settings.index_path.is_file():
-            return None  # no saved index: the number would describe nothing
+            return None, None  # no saved index: the number would describe nothing
         try:
-            return int(self._state.read_text().strip())
-        except (OSError, ValueError):
-            return None
+            fields = self._state.read_text().split()
+            seq = int(fields[0])
+        except (OSError, ValueError, IndexError):
+            return None, None
+        try:
+            op, label, at = fields[1:]
+            return seq, Change(seq, op, int(label), datetime.fromisoformat(at))
+        except ValueError:
+            return seq, None
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, compare: bool = False) -> int:
         """Apply every change after :attr:`seq`; how many. A replica with no saved number
-        starts at the feed's head (start-up reconciliation fills it from the ledger)."""
+        starts at the feed's head (start-up reconciliation fills it from the ledger).
+        ``compare``: then compare the index's labels with the ledger's (:meth:`_reconcile`)."""
         with self._lock:
+            self._began += 1
+            self._waited = False
             try:
-                return self._catch_up()
+                applied = self._catch_up(compare=compare)
+                if not self._waited:  # not waiting for a dump to load: the pass is done
+                    self._completed = self._began
+                    self._said_loading = False
+                return applied
             finally:
                 with self._passed:
                     self._passes += 1
                     self._passed.notify_all()
 
-    def _catch_up(self) -> int:
+    def _catch_up(self, *, compare: bool) -> int:
         if self.seq is None:
             with self.runtime.db.reading() as session:
-                self.seq = changefeed.head(session)
+                self._moved_to(changefeed.newest(session))
             return 0
         applied = 0
         self._scrubbed = False
         while batch := self._apply_next():
-            applied += batch
+            if isinstance(batch, Anomaly):
+                if not self._reconcile(batch):
+                    break  # a dump still loading: the next pass looks again
+            else:
+                applied += batch
+        if compare:
+            self._reconcile(None)
         index = self.runtime.index
         # An erasure on any worker destroys every index file's key (consent.keys): saved
         # again at once, under a new key, so a restart loads it instead of rebuilding. A
@@ -120,44 +193,202 @@ class Replica:
             self._save()
         return applied
 
-    def _apply_next(self) -> int:
+    def _apply_next(self) -> int | Anomaly:
+        """Apply the next batch of changes, or say what is wrong with the feed instead."""
         assert self.seq is not None
         index = self.runtime.index
         with self.runtime.db.reading() as session:
-            changes = changefeed.changes_after(session, self.seq, limit=BATCH)
+            rows = changefeed.changes_from(session, self.seq, limit=BATCH + 1)
+            anomaly = self._unsound(session, rows)
+            if anomaly is not None:
+                return anomaly
+            changes = [row for row in rows if row.seq > self.seq]
             if not changes:
                 return 0
-            removed = {label for _, op, label in changes if op is ChangeOp.REMOVE}
-            added = {label for _, op, label in changes if op is ChangeOp.ADD} - removed
+            last = {row.template_id: row.op for row in changes}  # a template's last change wins
+            removed = {label for label, op in last.items() if op == ChangeOp.REMOVE}
+            added = {label for label, op in last.items() if op == ChangeOp.ADD}
             present = index.labels()
             if removed & present:
                 index.remove(removed & present)
+            replaced = False
+            if added:  # only this worker's model: another's templates wait for re-enrolment
+                ours = set(session.scalars(select(Template.id).where(
+                    Template.id.in_(added), Template.model_id == self.model_id)))
+                # Those held already too (this worker's own enrolments, mostly): a template
+                # id the ledger handed out again must not keep the old template's vector.
+                _, _, replaced = self._add_differing(session, ours)
+            if removed & present or replaced:
                 index.flush_removals()
                 self._scrubbed = True
-            missing = added - present
-            if missing:  # only this worker's model: another's templates wait for re-enrolment
-                ours = set(session.scalars(select(Template.id).where(
-                    Template.id.in_(missing), Template.model_id == self.model_id)))
-                index_templates(self.runtime, session, ours)
-        self.seq = changes[-1][0]
+        self._moved_to(changes[-1])
         return len(changes)
 
+    def _unsound(self, session: Session, rows: list[Change]) -> Anomaly | None:
+        """Whether ``rows`` (from :attr:`seq` on) are not the feed this replica followed: the
+        row it applied last gone or another, or a number missing after it."""
+        assert self.seq is not None
+        if self.seq:
+            if not rows or rows[0].seq != self.seq:
+                head = changefeed.head(session)
+                if head < self.seq:
+                    return Anomaly(Cause.REWOUND, f"feed head {head} behind change {self.seq}")
+                return Anomaly(Cause.GAP, f"change {self.seq}, applied last, gone")
+            if self._mark is None:
+                self._mark = rows[0]  # a position saved before rows were: taken as found
+            elif rows[0] != self._mark:
+                return Anomaly(Cause.REWOUND, f"change {self.seq} is not the one applied")
+            rows = rows[1:]
+        for expected, row in enumerate(rows, start=self.seq + 1):
+            if row.seq != expected:
+                return Anomaly(Cause.GAP, f"changes {expected} to {row.seq - 1} missing")
+            if row.op not in (ChangeOp.ADD, ChangeOp.REMOVE):
+                return Anomaly(Cause.GAP, f"change {row.seq} unreadable")
+        return None
+
+    def _moved_to(self, change: Change | None) -> None:
+        self.seq, self._mark = (0, None) if change is None else (change.seq, change)
+
+    def _reconcile(self, anomaly: Anomaly | None) -> bool:
+        """Bring the whole index in line with the ledger, the feed aside; after an ``anomaly``,
+        move on to the feed's head.
+
+        First, in a read (no lock), what may differ, from one query of the ledger: labels the
+        index holds that are no template of this worker's model, and templates the index may
+        hold (:func:`policies.indexable_labels`) that it does not (less, for the periodic
+        comparison, those left out before: their seal or ciphertext failed); after an anomaly,
+        also every label whose vector is not its template's. Then, only if anything may,
+        under the ledger's write lock, where no write of any worker is half done, those labels
+        again: removed from memory and scrubbed from the file unless the index may hold them,
+        else decrypted from the ledger and added, replacing another vector under the label.
+        A label the index may not hold but whose template is there (its subject's erasure
+        under way, its consent ended before the sweep) is left to the feed, as before.
+        Chained as ``replica_reconciled`` and logged once: after an anomaly always, after a
+        comparison only where something was repaired. Nothing is done while a dump is being
+        loaded over the ledger (:func:`changefeed.loading`; False then, and the anomaly stands
+        for the next pass): the ledger is half there, and a write could break the restore.
+        """
+        index = self.runtime.index
+        with self.runtime.db.reading() as session:
+            newest = changefeed.newest(session)
+            every, allowed = templates_of_model(session, model_id=self.model_id,
+                                                now=self.runtime.clock.now())
+            present = index.labels()
+            suspects = (present - every) | (allowed - present)
+            if anomaly is None:
+                suspects -= self._left_out
+            else:  # the ids too: a ledger gone back hands them out again
+                suspects |= self._differing(session, present & every)
+        if anomaly is None and not suspects:
+            return True
+        with self.runtime.db.transaction() as session:
+            if self._loading(session):
+                return False
+            removed, re_added = self._repair(session, suspects)
+            if anomaly is not None or removed or re_added:
+                self._report(session, anomaly, newest=newest, removed=removed,
+                             re_added=re_added)
+        if anomaly is not None:
+            self._moved_to(newest)  # the rows after it are applied as usual
+        return True
+
+    def _loading(self, session: Session) -> bool:
+        """Whether a dump is being loaded over the ledger (said once while it lasts); then
+        this pass waited."""
+        if not changefeed.loading(session):
+            return False
+        if not self._said_loading:
+            self._said_loading = True
+            logger.warning("replica: a dump is being loaded over the ledger (tables without"
+                           " their keys): the index is reconciled with it once it is done")
+        self._waited = True
+        return True
+
+    def _differing(self, session: Session, labels: set[int]) -> set[int]:
+        """Those of ``labels`` the index does not hold with their template's vector."""
+        return {label for ids, vectors in decrypted_templates(
+            self.runtime, session, labels, left_out=LeftOut())
+            for label in self.runtime.index.differing(ids, vectors)}
+
+    def _repair(self, session: Session, suspects: set[int]) -> tuple[int, int]:
+        """Bring ``suspects`` in line with the ledger as ``session`` reads it; how many vectors
+        were removed and how many added or replaced."""
+        index = self.runtime.index
+        _, allowed = templates_of_model(session, model_id=self.model_id,
+                                        now=self.runtime.clock.now())
+        allowed &= suspects
+        extra = (index.labels() & suspects) - allowed
+        if extra:
+            index.remove(extra)
+        left_out, re_added, replaced = self._add_differing(session, allowed)
+        self._left_out = (self._left_out - suspects) | left_out.unsealed | left_out.unreadable
+        if extra or replaced:
+            index.flush_removals()  # a replaced vector's slot too
+            self._scrubbed = True
+        return len(extra), re_added
+
+    def _add_differing(self, session: Session,
+                       labels: set[int]) -> tuple[LeftOut, int, bool]:
+        """Add the templates ``labels`` names that the index does not hold with their vector
+        (absent, or another vector under the id), decrypted from the ledger: what was left out
+        (seal or ciphertext failed), how many were added, and whether a vector the index held
+        was replaced (its slot in the file is then to be scrubbed)."""
+        index = self.runtime.index
+        held = index.labels() & labels
+        left_out = LeftOut()
+        added = 0
+        replaced = False
+        for ids, vectors in decrypted_templates(self.runtime, session, labels,
+                                                left_out=left_out):
+            changed = set(index.differing(ids, vectors))
+            rows = [row for row, label in enumerate(ids) if label in changed]
+            if not rows:
+                continue
+            picked = vectors[rows]
+            try:
+                index.add([ids[row] for row in rows], picked)
+            finally:
+                picked.fill(0)
+            added += len(rows)
+            replaced = replaced or bool(changed & held)
+        return left_out, added, replaced
+
+    def _report(self, session: Session, anomaly: Anomaly | None, *, newest: Change | None,
+                removed: int, re_added: int) -> None:
+        cause = Cause.DIFFERED if anomaly is None else anomaly.cause
+        found = "the index's labels differ from the ledger's" if anomaly is None \
+            else anomaly.found
+        head = 0 if newest is None else newest.seq
+        logger.error("replica: %s (%s): index reconciled with the ledger, %d vectors removed,"
+                     " %d added or replaced; applied up to change %s, feed head %d", cause,
+                     found, removed, re_added, self.seq, head)
+        self.runtime.audit(session, Entry(
+            action=AuditAction.REPLICA_RECONCILED, actor=None,
+            details={"cause": str(cause), "found": found, "applied_up_to": self.seq,
+                     "feed_head": head, "removed": removed, "re_added": re_added,
+                     "worker": str(self.runtime.settings.data_dir)}))
+
     def _save(self, *, whole: bool = False) -> None:
-        """Save the index, then the number of the last change it holds (never ahead of it)."""
-        seq = self.seq
+        """Save the index, then the number of the last change it holds (never ahead of it)
+        and that change's row."""
+        seq, mark = self.seq, self._mark
         self.runtime.index.save(whole=whole)
         if seq is None:
             return
+        line = f"{seq}" if mark is None else \
+            f"{seq} {mark.op} {mark.template_id} {mark.at.isoformat()}"
         temporary = self._state.with_suffix(".tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
         with os.fdopen(descriptor, "w") as stream:
-            stream.write(f"{seq}\n")
+            stream.write(f"{line}\n")
         os.replace(temporary, self._state)
 
     # Following ------------------------------------------------------------------------------
     def follow(self) -> None:
-        """Start applying changes in the background as they commit."""
+        """Start applying changes in the background as they commit, and comparing the index
+        with the ledger every ``audit_witness_interval_seconds``."""
         self._stop.clear()
+        self._next_comparison = time.monotonic() + self._comparison_interval
         self._thread = threading.Thread(target=self._run, name="optinface-replica", daemon=True)
         self._thread.start()
 
@@ -183,29 +414,33 @@ class Replica:
         catch-up is under way nor owes a save: the index file was saved again if those changes
         (or an erasure on any worker, which destroys every index file's key) required it.
 
-        The follower's own thread does the work; this only watches its state (:attr:`seq`
-        against the feed's head, and :meth:`HnswIndex.key_destroyed`) between two of its
-        catch-ups, woken at the end of each. A stopped follower (:meth:`stop`) applies
-        nothing: only a catch-up under way is waited for.
+        The follower's own thread does the work; this only watches its state between two of
+        its catch-ups, woken at the end of each: there once the row it applied last is the
+        feed's newest at the call (nothing new; the number alone would not do, a restored
+        feed's may be the same or lower) or once a catch-up begun after the call has run to
+        its end (which applied the feed to its head, or reconciled the index with the ledger),
+        and :meth:`HnswIndex.key_destroyed` owes no save. A stopped follower (:meth:`stop`)
+        applies nothing: only a catch-up under way is waited for.
 
         Raises:
             FollowerStuck: Not there within ``within`` seconds.
         """
         deadline = time.monotonic() + within
         with self.runtime.db.reading() as session:
-            head = changefeed.head(session)
+            newest = changefeed.newest(session)
+        began = self._began  # a catch-up numbered above began after the read
         while True:
             if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
-                raise self._stuck(head, within, "in a catch-up")
+                raise self._stuck(newest, within, "in a catch-up")
             try:
-                if self._thread is None or self._at_rest(head):  # stopped, or there
+                if self._thread is None or self._at_rest(newest, began):  # stopped, or there
                     return
                 with self._passed:
                     seen = self._passes
             finally:
                 self._lock.release()
             if not self._a_pass_after(seen, deadline=deadline):
-                raise self._stuck(head, within, "between catch-ups")
+                raise self._stuck(newest, within, "between catch-ups")
 
     def _a_pass_after(self, seen: int, *, deadline: float) -> bool:
         """Wait until a catch-up after the ``seen``-th has finished; False at ``deadline``."""
@@ -213,15 +448,29 @@ class Replica:
             return self._passed.wait_for(lambda: self._passes > seen,
                                          timeout=deadline - time.monotonic())
 
-    def _at_rest(self, head: int) -> bool:
-        """Whether the feed up to ``head`` is applied and the follower's next catch-up would
+    def _at_rest(self, newest: Change | None, began: int) -> bool:
+        """Whether the feed up to ``newest`` is applied (the row applied last is it, or a
+        catch-up after the ``began``-th ran to its end) and the follower's next catch-up would
         save nothing it must (asked under the lock, so no catch-up is half done)."""
-        return self.seq is not None and self.seq >= head and not self.runtime.index.key_destroyed()
+        return ((self.seq is not None and self._mark == newest) or self._completed > began) \
+            and not self.runtime.index.key_destroyed()
 
-    def _stuck(self, head: int, within: float, where: str) -> FollowerStuck:
+    def _stuck(self, newest: Change | None, within: float, where: str) -> FollowerStuck:
         return FollowerStuck(
             f"change-feed follower {where} after {within} s: applied up to {self.seq}, feed "
-            f"head {head}, thread alive: {self.following}")
+            f"head {0 if newest is None else newest.seq}, thread alive: {self.following}")
+
+    @property
+    def _comparison_interval(self) -> float:
+        return self.runtime.settings.audit_witness_interval_seconds
+
+    def _comparison_due(self) -> bool:
+        """Whether the periodic comparison with the ledger is due (then counted from now)."""
+        now = time.monotonic()
+        if now < self._next_comparison:
+            return False
+        self._next_comparison = now + self._comparison_interval
+        return True
 
     def _run(self) -> None:
         conninfo = _conninfo(self.runtime.settings.url)
@@ -230,7 +479,8 @@ class Replica:
                 with psycopg.connect(conninfo, autocommit=True) as connection:
                     connection.execute(f"LISTEN {changefeed.CHANNEL}")
                     while not self._stop.is_set():
-                        self.catch_up()  # also what committed before LISTEN took effect
+                        # Also what committed before LISTEN took effect.
+                        self.catch_up(compare=self._comparison_due())
                         for _ in connection.notifies(timeout=POLL_SECONDS, stop_after=1):
                             pass
             except (psycopg.Error, SQLAlchemyError, EngineError, OSError,

@@ -242,6 +242,24 @@ class HnswIndex:
                     return True
             return self._store.holds(row)
 
+    def differing(self, labels: Sequence[int], vectors: Vector) -> list[int]:
+        """Those of ``labels`` not held with exactly these vectors: absent, or holding another.
+
+        What a reconciliation that cannot trust the labels alone asks (a replica's, after its
+        change feed went back: the ledger may have given a label it holds to a new template).
+        One comparison a vector with the exact copy; the graph is not read.
+
+        Raises:
+            ValueError: A count or dimension mismatch, or a row that is zero or not finite.
+        """
+        rows = self._unit_rows(vectors)
+        try:
+            with self._lock:
+                same = self._store.same(labels, rows)
+        finally:
+            rows.fill(0)
+        return [label for label, kept in zip(labels, same, strict=True) if not kept]
+
     # Mutations ----------------------------------------------------------------------------------
     def add(self, labels: Sequence[int], vectors: Vector) -> None:
         """Insert the vectors, replacing (and overwriting) those of labels already present.

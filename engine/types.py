@@ -84,6 +84,9 @@ class VectorIndex(Protocol):
     def remove(self, labels: Collection[int]) -> None:
         """Erase the vectors: never searchable again, and their bytes overwritten in memory."""
 
+    def differing(self, labels: Sequence[int], vectors: Vector) -> list[int]:
+        """Those of ``labels`` not held with exactly these vectors (absent, or another)."""
+
     def search(
         self, vector: Vector, k: int, allowed: Collection[int] | None = None
     ) -> list[SearchHit]:

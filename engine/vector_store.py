@@ -50,6 +50,13 @@ class VectorStore:
         """Whether any row, live or freed, still holds these exact bytes (an erasure audit)."""
         return bool((self._matrix == row).all(axis=1).any())
 
+    def same(self, labels: Sequence[int], rows: NDArray[np.float32]) -> list[bool]:
+        """For each label, whether it is live and holds exactly that row (compared in place,
+        one view at a time: no gathered copy of the vectors is left behind)."""
+        row_of, matrix = self._row_of, self._matrix
+        return [label in row_of and bool(np.array_equal(matrix[row_of[label]], row))
+                for label, row in zip(labels, rows, strict=True)]
+
     def put(self, labels: Sequence[int], vectors: NDArray[np.float32]) -> None:
         rows = np.fromiter((self._row_for(label) for label in labels), dtype=np.int64,
                            count=len(labels))

@@ -703,6 +703,10 @@ FRENCH: dict[str, str] = {
     "Consent of a searched person": "Consentement d'une personne recherchée",
     "Refused": "Refusé",
     "Index reconciled": "Index réconcilié",
+    "A worker's index reconciled with the ledger: its change feed had a gap or went back, or"
+    " its index differed": (
+        "Index d'un processus réconcilié avec le registre : son flux de changements avait un"
+        " trou ou est revenu en arrière, ou son index différait"),
     "Access log rolled back (events lost: a restore?)":
         "Journal des accès ramené en arrière (événements perdus : une restauration ?)",
     "Access log rewritten: it no longer holds the events its witness signed": (

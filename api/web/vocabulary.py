@@ -57,6 +57,8 @@ ACTIONS: dict[str, str] = {
     "own_consent_requested": "Asked for their own consent (came of age)",
     "refused": "Refused",
     "reconciled": "Index reconciled",
+    "replica_reconciled": "A worker's index reconciled with the ledger: its change feed had a"
+                          " gap or went back, or its index differed",
     "log_rolled_back": "Access log rolled back (events lost: a restore?)",
     "log_rewritten": "Access log rewritten: it no longer holds the events its witness signed",
     "log_truncated": "Access log cut behind the running service: events it wrote are gone",

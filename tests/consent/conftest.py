@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import pytest
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, second_worker
+from tests.support.postgres import PostgresServer
 from tests.support.thresholds import TEST_FMR, write_test_thresholds
 
 
@@ -59,3 +62,22 @@ def service(open_service: Callable[[], OptinFace]) -> Iterator[OptinFace]:
 @pytest.fixture
 def world(service: OptinFace, clock: FakeClock) -> World:
     return make_world(service, clock)
+
+
+@pytest.fixture
+def pg_settings(settings: ConsentSettings, postgres: PostgresServer) -> ConsentSettings:
+    """This test's deployment on a fresh database of the session's PostgreSQL server."""
+    return settings.model_copy(update={"database_url": postgres.new_database()})
+
+
+@pytest.fixture
+def workers(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+) -> Iterator[tuple[World, World]]:
+    """Worker A (which made the keys) and worker B on one PostgreSQL ledger, each with its
+    own data directory and index replica; the usual world set up through A."""
+    with (closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as a,
+          closing(OptinFace.open(second_worker(pg_settings), pipeline=pipeline,
+                                 clock=clock)) as b):
+        world = make_world(a, clock)
+        yield world, replace(world, service=b)

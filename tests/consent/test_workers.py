@@ -8,7 +8,6 @@ not the replica, keeps an erased face from being served.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import replace
@@ -23,7 +22,7 @@ from optinface.consent.errors import ConsentError, InvalidRequest, Unauthenticat
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.replica import FollowerStuck
 from optinface.consent.roles import Role
-from optinface.consent.schemas import ErasureReason, SearchOutcome, TemplatePublic
+from optinface.consent.schemas import ErasureReason, SearchOutcome
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject
@@ -33,9 +32,11 @@ from tests.support.consent import (
     FakeClock,
     World,
     crash,
+    enrolled_seen_by,
     make_world,
     outside_sql,
     refused,
+    second_worker,
 )
 from tests.support.files import (
     data_files,
@@ -46,46 +47,13 @@ from tests.support.files import (
     readable_occurrences_now,
     template_bytes,
 )
-from tests.support.postgres import PostgresServer
-
-
-def second_worker(settings: ConsentSettings) -> ConsentSettings:
-    """The same ledger, key store and witness folder; its own data directory (its index
-    replica and its lock)."""
-    return settings.model_copy(update={"data_dir": settings.data_dir.with_name("worker-b")})
-
-
-@pytest.fixture
-def pg_settings(settings: ConsentSettings, postgres: PostgresServer) -> ConsentSettings:
-    return settings.model_copy(update={"database_url": postgres.new_database()})
-
-
-@pytest.fixture
-def workers(
-    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
-) -> Iterator[tuple[World, World]]:
-    """Worker A (which made the keys) and worker B, with the usual world set up through A."""
-    second = second_worker(pg_settings)
-    with (closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as a,
-          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b):
-        world = make_world(a, clock)
-        yield world, replace(world, service=b)
-
-
-def _enrolled_through_a_seen_by_b(a: World, b: World, image: bytes) -> tuple[str, TemplatePublic]:
-    """A new subject enrolled through worker A, once B's replica holds the template."""
-    pseudonym, consent_id = a.subject()
-    template = a.enrol(pseudonym, consent_id, image)
-    b.service.settle()
-    assert template.id in b.service.index.labels()
-    return pseudonym, template
 
 
 def test_an_enrolment_through_one_worker_is_searchable_through_the_other(
     workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
     a, b = workers
-    pseudonym, _ = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[0])
+    pseudonym, _ = enrolled_seen_by(a, b, portrait_jpegs[0])
     found = b.identify(flipped_jpegs[0])
     assert found.outcome is SearchOutcome.CANDIDATES and [c.subject for c in found.candidates] == [
         pseudonym]
@@ -95,7 +63,7 @@ def test_an_erasure_holds_on_every_worker_the_moment_it_commits(
     workers: tuple[World, World], portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:
     a, b = workers
-    pseudonym, template = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[1])
+    pseudonym, template = enrolled_seen_by(a, b, portrait_jpegs[1])
     assert b.service.replica is not None
     b.service.replica.stop()  # B's replica now lags: only the ledger stands between
     b.service.index.save()
@@ -119,7 +87,7 @@ def test_once_settled_a_worker_holds_no_trace_of_another_workers_erasure(
     old one), and B's data directory holds nothing of the template, read with no further
     wait (no polling, no save's temporary file)."""
     a, b = workers
-    pseudonym, template = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[2])
+    pseudonym, template = enrolled_seen_by(a, b, portrait_jpegs[2])
     assert b.service.replica is not None
     b.service.index.save()
     path = b.service.settings.index_path
@@ -284,7 +252,7 @@ def test_an_erasure_whose_worker_died_is_finished_by_the_other_workers_sweep(
             pg_settings, pipeline=pipeline, clock=clock)))
         a = make_world(service_a, clock)
         b = replace(a, service=service_b)
-        pseudonym, template = _enrolled_through_a_seen_by_b(a, b, portrait_jpegs[0])
+        pseudonym, template = enrolled_seen_by(a, b, portrait_jpegs[0])
         service_b.index.save()  # B's index file holds the vector: the sweep must scrub it
         needles = template_bytes(service_b, template.id)
         with service_b.runtime.db.transaction() as session:

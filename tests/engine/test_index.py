@@ -74,6 +74,17 @@ def test_stored_bytes_are_the_bytes_given(tmp_path: Path) -> None:
     assert not index.holds(_unit_rows(1, seed=1234)[0])
 
 
+def test_differing_names_the_labels_absent_or_holding_another_vector() -> None:
+    """What a replica's reconciliation after a rewind asks: a label the ledger gave to a new
+    template differs though the index holds it; a removed label differs; the rest do not."""
+    index, vectors = _index(20)
+    index.remove([7])
+    other = _unit_rows(1, seed=99)
+    asked = np.vstack([vectors[:10], other, other])
+    assert index.differing([*range(10), 10, 25], asked) == [7, 10, 25]
+    assert asked.any(axis=1).all()  # the caller's rows are its own, untouched
+
+
 def test_removed_vector_bytes_do_not_occur_in_saved_file(tmp_path: Path) -> None:
     index, vectors = _index(300)
     path = tmp_path / "templates.hnsw"

@@ -44,7 +44,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.service import OptinFace
-from optinface.consent.settings import Jurisdiction
+from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.soft_authenticator import SoftAuthenticator, b64url
 from optinface.consent.soft_person import SoftPerson, probe_consent
 from optinface.consent.tables import AuditEvent
@@ -359,6 +359,21 @@ class World:
             date=declared_long_enough_ago(self.clock.now().date(), self.service.settings),
             reference="CAI-2026-001",
         )
+
+
+def second_worker(settings: ConsentSettings) -> ConsentSettings:
+    """The same ledger, key store and witness folder; its own data directory (its index
+    replica and its lock)."""
+    return settings.model_copy(update={"data_dir": settings.data_dir.with_name("worker-b")})
+
+
+def enrolled_seen_by(a: World, b: World, image: bytes) -> tuple[str, TemplatePublic]:
+    """A new subject enrolled through worker A, once B's replica holds the template."""
+    pseudonym, consent_id = a.subject()
+    template = a.enrol(pseudonym, consent_id, image)
+    b.service.settle()
+    assert template.id in b.service.index.labels()
+    return pseudonym, template
 
 
 def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) -> World:
