@@ -2,7 +2,7 @@
 ledger instead of trusting the feed (red team 5: F4, and F2's feed part; consent.replica).
 
 Two services on one PostgreSQL ledger in this process, as in test_workers.py; the database's
-owner edits the feed with a trigger, or restores an older dump behind both.
+owner deletes rows of the feed, or restores an older dump behind both.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.errors import LedgerRestored
 from optinface.consent.replica import FollowerStuck
 from optinface.consent.schemas import AuditFilter, ErasureReason, SearchOutcome
 from optinface.consent.service import OptinFace
@@ -33,14 +34,22 @@ from tests.support.consent import (
 from tests.support.files import readable_occurrences_now, template_bytes
 from tests.support.postgres import PostgresServer
 
-# The tester's trigger (/tmp/rt5-work/t5_feed.py): each removal deleted as it is recorded.
-DROP_REMOVALS = (
-    "CREATE FUNCTION drop_removals() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-    " IF NEW.op = 'remove' THEN DELETE FROM index_changes WHERE seq = NEW.seq; END IF;"
-    " RETURN NULL; END $$",
-    "CREATE TRIGGER drop_removals AFTER INSERT ON index_changes FOR EACH ROW"
-    " EXECUTE FUNCTION drop_removals()",
-)
+# The tester's trigger (/tmp/rt5-work/t5_feed.py) deleted each removal as it was recorded; a
+# trigger on the ledger now stops the erasure itself (consent.ledger_alterations), so the
+# removal is deleted by the database's owner while B is paused, before B could read it.
+DROP_REMOVALS = "DELETE FROM index_changes WHERE op = 'remove'"
+
+
+def _subject_after_the_restore(world: World) -> tuple[str, str]:
+    """A new subject through ``world``'s worker once it has found the ledger restored behind
+    it: its first write after the load finds it (refused, ``ledger_restored``) unless another
+    of its writes already did, then it replays the journal before anything else
+    (consent.live_replay)."""
+    try:
+        return world.subject()
+    except LedgerRestored:
+        world.service.settle()
+        return world.subject()
 
 
 def _reconciled(world: World) -> list[dict[str, Any]]:
@@ -58,14 +67,17 @@ def _row(vector: bytes) -> np.ndarray:
 
 def _erased_behind_the_feed(a: World, b: World, image: bytes) -> tuple[int, bytes]:
     """A subject enrolled through A and held by B (in memory and in its saved file), then
-    erased through A with every removal deleted from the feed: the template's id and vector."""
+    erased through A with every removal deleted from the feed before B, paused, read it: the
+    template's id and vector."""
     pseudonym, template = enrolled_seen_by(a, b, image)
     b.service.index.save()
     _, vector = template_bytes(a.service, template.id)
     assert readable_occurrences_now(b.service, vector)  # the scan below can fail
-    for statement in DROP_REMOVALS:
-        outside_sql(a.service, statement)
+    assert b.service.replica is not None
+    b.service.replica.stop()
     a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+    outside_sql(a.service, DROP_REMOVALS)
+    b.service.replica.follow()
     return template.id, vector
 
 
@@ -188,7 +200,7 @@ def test_after_an_older_dump_is_restored_the_other_worker_holds_what_the_ledger_
         b.service.settle()
         assert gone.id not in b.service.index.labels()
     clock.advance(seconds=1)  # the new row is written after the one it replaces
-    pseudonym, consent_id = a.subject()
+    pseudonym, consent_id = _subject_after_the_restore(a)
     added = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
     _, vector = template_bytes(a.service, added.id)
     assert added.id == gone.id  # the restored ledger handed the id out again
@@ -226,7 +238,7 @@ def test_a_worker_stopped_across_a_restore_finds_the_feed_gone_back_at_its_start
         service_b.close()  # its index file, and the change it applied last
         postgres.load(dump, url)
         clock.advance(seconds=1)
-        pseudonym, consent_id = a.subject()
+        pseudonym, consent_id = _subject_after_the_restore(a)
         added = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
         _, vector = template_bytes(service_a, added.id)
         assert added.id == gone.id
