@@ -131,11 +131,14 @@ def test_an_order_a_trigger_deletes_as_it_is_inserted_is_in_force_and_audit_veri
 def test_an_order_whose_row_and_event_are_both_deleted_stays_in_force_by_the_journal(
     world: World, portrait_jpegs: list[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Rows and log agree on no order (as in a copy restored from before it, under a running
-    worker): the witness journal, which the order was written to before it committed, keeps it
-    in force at the next check, as the next start would place it again."""
+    """Rows and log agree on no order (as in a copy restored from before it, under a worker
+    that has not found the restore: the log's tail is not cut here): the witness journal, which
+    the order was written to before it committed, keeps it in force at the next check, as the
+    next start would place it again."""
     world.identify(portrait_jpegs[0])
     world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-3")
+    world.subject()  # the order's event no longer the newest: no cut of the log's tail, which
+    # a worker takes for a restore and replays at once (consent.live_replay)
     outside(world, "DELETE FROM regulator_orders")
     outside(world, f"DELETE FROM audit_events WHERE action = '{AuditAction.REGULATOR_ORDER}'")
     with caplog.at_level(logging.WARNING, logger="optinface.consent.declaration"):
@@ -160,6 +163,8 @@ def test_an_order_the_rows_lack_is_a_warning_first_and_an_error_only_a_second_la
     later finding the same orders missing as an error, once."""
     world.identify(portrait_jpegs[0])
     world.service.apply_regulator_order(actor=world.admin, reference="CAI-RT5-4")
+    world.subject()  # the order's event no longer the newest: no cut of the log's tail, which
+    # a worker takes for a restore and replays at once (consent.live_replay)
     outside(world, "DELETE FROM regulator_orders")
     outside(world, f"DELETE FROM audit_events WHERE action = '{AuditAction.REGULATOR_ORDER}'")
 
