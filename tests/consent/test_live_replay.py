@@ -15,9 +15,8 @@ back by SQL.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,9 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Subject
-from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import (
-    FakeClock,
     World,
-    make_world,
     outside_copy,
     outside_put_back,
     refused,
@@ -209,20 +205,6 @@ def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answer
     assert service.verify_audit().reason in {"log_truncated", "witness"}
 
 
-@pytest.fixture
-def two_workers(
-    settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
-    clock: FakeClock,
-) -> Iterator[tuple[World, World]]:
-    """Worker A and worker B on one PostgreSQL ledger (as tests/consent/test_log_tail.py)."""
-    first = settings.model_copy(update={"database_url": postgres.new_database()})
-    second = first.model_copy(update={"data_dir": first.data_dir.with_name("worker-b")})
-    with (closing(OptinFace.open(first, pipeline=pipeline, clock=clock)) as a,
-          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b):
-        world = make_world(a, clock)
-        yield world, replace(world, service=b)
-
-
 def _finds_the_restore(worker: World, erased: str, probe: bytes) -> None:
     """Before it replays, ``worker`` keeps the erased out; its next append finds the restore
     and is refused; once it replayed, the order placed after the copy is in force again."""
@@ -233,13 +215,13 @@ def _finds_the_restore(worker: World, erased: str, probe: bytes) -> None:
 
 
 def test_each_worker_finds_the_restore_itself_and_replays_before_it_answers(
-    two_workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
+    workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
 ) -> None:
     """Red team 5's two workers: A erased the person and B placed the order after the dump.
     Each finds its own tail gone at its next append and replays; the second finds done what
     the first made again."""
-    a, b = two_workers
+    a, b = workers
     url = a.service.settings.url
     erased, consent_id = a.subject()
     a.enrol(erased, consent_id, portrait_jpegs[0])

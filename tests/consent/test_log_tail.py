@@ -10,9 +10,8 @@ erasure journal chains it (tests/consent/test_live_replay.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,12 +19,9 @@ from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
 from optinface.consent.service import OptinFace
-from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
-from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import Crash, FakeClock, World, make_world, outside_sql, refused
-from tests.support.postgres import PostgresServer
 
 
 def _events(service: OptinFace, action: AuditAction) -> list[AuditEvent]:
@@ -152,24 +148,10 @@ def test_after_a_loss_the_tail_is_its_transactions_last_append_though_below_the_
     assert finding.seq == cut
 
 
-@pytest.fixture
-def two_workers(
-    settings: ConsentSettings, postgres: PostgresServer, pipeline: FacePipeline,
-    clock: FakeClock,
-) -> Iterator[tuple[World, World]]:
-    """Worker A and worker B on one PostgreSQL ledger (as tests/consent/test_workers.py)."""
-    first = settings.model_copy(update={"database_url": postgres.new_database()})
-    second = first.model_copy(update={"data_dir": first.data_dir.with_name("worker-b")})
-    with (closing(OptinFace.open(first, pipeline=pipeline, clock=clock)) as a,
-          closing(OptinFace.open(second, pipeline=pipeline, clock=clock)) as b):
-        world = make_world(a, clock)
-        yield world, replace(world, service=b)
-
-
 def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
-    two_workers: tuple[World, World],
+    workers: tuple[World, World],
 ) -> None:
-    a, b = two_workers
+    a, b = workers
     for _ in range(3):  # each worker's tail is passed by the other's appends
         a.subject()
         b.subject()
@@ -188,11 +170,11 @@ def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
 
 
 def test_a_workers_tail_is_also_the_newest_event_its_checkpoint_read(
-    two_workers: tuple[World, World],
+    workers: tuple[World, World],
 ) -> None:
     """B appended nothing since A did, but read A's events before signing: a cut of them is a
     loss at B's next append."""
-    a, b = two_workers
+    a, b = workers
     a.subject()
     b.service.witness_audit()
     cut = _newest(a.service).seq
