@@ -697,7 +697,10 @@ def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> Erasures:
                         .where(Subject.status == SubjectStatus.EXCLUDED))]
     if not excluded:
         return Erasures()
-    named = erasure_journal.erased_subjects(runtime.settings.witness_dir)
+    try:
+        named = erasure_journal.erased_subjects(runtime.settings.witness_dir)
+    except OSError:  # their erasures write their lines again, refused if the folder is unusable
+        named = set()
     journaled = [(p, r) for p, r in excluded if tombstone_hash(runtime.keys, p) in named]
     return (erase_each(runtime, journaled, actor=actor, journaled=True)
             + erase_each(runtime, [e for e in excluded if e not in journaled], actor=actor))

@@ -300,13 +300,14 @@ def parse_lines(data: bytes) -> list[Entry]:
 
 
 def erased_subjects(witness_dir: Path) -> set[str]:
-    """The tombstone hashes of the erasures the journal records; none where it cannot be read
-    (their erasures then write their lines again, refused too if the folder is unusable)."""
-    try:
-        journal = entries(witness_dir)
-    except OSError:
-        return set()
-    return {entry.subject_hash for entry in journal if isinstance(entry, JournalEntry)}
+    """The tombstone hashes of the erasures the journal records.
+
+    Raises:
+        OSError: The journal cannot be read: each caller decides what that means (an epoch
+            rotation must not take it for "nobody erased").
+    """
+    return {entry.subject_hash for entry in entries(witness_dir)
+            if isinstance(entry, JournalEntry)}
 
 
 def parse_line(raw: dict[str, str]) -> Entry:

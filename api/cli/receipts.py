@@ -146,7 +146,7 @@ def _report(file: Path, found: Contents, trusted: str, pseudonym: str | None) ->
                          f" {', '.join(sorted(named - {trusted}))}, not the one it was checked"
                          " with: that name is ignored")
     people = [receipt["subjectSignature"].get("capacity") for receipt in receipts
-              if "subjectSignature" in receipt]
+              if isinstance(receipt.get("subjectSignature"), dict)]
     if people:
         lines.append(f"{len(people)} valid passkey signature(s) by the person "
                      f"({', '.join(sorted(set(map(str, people))))})")

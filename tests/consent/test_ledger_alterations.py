@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from optinface.consent import ledger_alterations
 from optinface.consent.audit import AuditAction
 from optinface.consent.erasure import ERASURE_UNFINISHED
+from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ConsentError, ErasureUnfinished, KeyUnavailable, LedgerAltered
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.receipts import verify_receipt
@@ -253,6 +254,25 @@ def test_a_rotation_deletes_the_key_of_someone_erased_instead_of_re_wrapping_it(
     assert rotated["erased_subject_keys_deleted"] == 1
     assert any("1 subject keys of erased subjects" in r.getMessage() for r in caplog.records)
     assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
+
+
+def test_a_rotation_that_cannot_read_the_erasure_journal_re_wraps_nothing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The journal is what names an erased subject whose tombstone SQL deleted: unreadable,
+    it is no "nobody erased", so the rotation stops before it re-wraps a key (review 19b, 5);
+    the epoch key stays until a rotation can read it."""
+    service = world.service
+    _, _, epoch = _erased_with_rows_put_back(world, portrait_jpegs[0], status="active")
+    outside_sql(service, "DELETE FROM erased_credentials")
+    outside_sql(service, "DELETE FROM tombstones")
+    journal = journal_path(service.settings.witness_dir)
+    journal.rename(journal.with_name("moved-aside"))
+    journal.mkdir()  # reading it raises, as an unreadable file does
+    with pytest.raises(OSError):
+        service.rotate_epoch(actor=world.admin)
+    with service.runtime.db.transaction() as session:
+        assert set(session.scalars(select(SubjectKey.epoch))) == {epoch}
 
 
 @both_backends

@@ -187,3 +187,24 @@ def test_a_recorded_withdrawal_deleted_by_sql_does_not_let_the_row_decide(world:
     world.withdraw_purpose(subject, consent, other)
     _sql(world, "DELETE FROM purpose_withdrawals WHERE consent_id = :c", c=consent)
     refused("consent_narrowed", lambda: world.withdraw_purpose(subject, consent, third))
+
+
+def test_a_receipt_with_no_signature_of_the_person_is_verified_not_a_traceback(
+    world: World, tmp_path: Path
+) -> None:
+    """A consent ended without the person's signature leaves ``subjectSignature`` null in the
+    receipts that follow it (``purpose_withdrawal.record_ended``): ``receipt verify`` checks
+    such a receipt like any other, where reading the person's capacity from it raised."""
+    other = world.purpose_with(Operation.ENROL, name="study-9")
+    subject, consent = world.subject(purposes=[world.purpose, other])
+    signed = world.withdraw_purpose(subject, consent, other).purpose_withdrawal
+    assert signed is not None
+    unsigned = {**signed.receipt.receipt, "subjectSignature": None}
+    keys = world.service.runtime.keys
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps({"receipt": unsigned,
+                                "signature": keys.sign(canonical_json(unsigned))}))
+    result = verify_receipt_file(path, world.service.public_key)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "valid passkey signature" not in result.output
+
