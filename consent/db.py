@@ -274,9 +274,37 @@ def alembic_config(connection: Connection) -> Config:
     return config
 
 
+@contextmanager
+def migrating(engine: Engine) -> Iterator[Connection]:
+    """One transaction in which to move the schema, every step committing or none.
+
+    On SQLite foreign keys are off for it, as SQLite's own procedure for rebuilding a table
+    asks (https://sqlite.org/lang_altertable.html, "other kinds of table schema changes"): a
+    rebuild (migration 0038) drops the old table, and with them on, that drop deletes every
+    row that references it through ``ON DELETE CASCADE``, and renaming a table rewrites the
+    references of the others to its new name. The pragma is a no-op inside a transaction, so
+    it is set on the driver's connection before the transaction begins, and on again after.
+    """
+    with engine.connect() as connection:
+        sqlite = is_sqlite(engine)
+        if sqlite:
+            _driver(connection).execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                _driver(connection).execute("PRAGMA foreign_keys=ON")
+
+
+def _driver(connection: Connection) -> Any:
+    """The DB-API connection under ``connection``, reached without beginning a transaction."""
+    return connection.connection.driver_connection
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the head revision (see consent/migrations/versions)."""
-    with engine.begin() as connection:
+    with migrating(engine) as connection:
         if is_postgresql(engine):  # workers starting together: one migrates, the others wait
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
         command.upgrade(alembic_config(connection), "head")

@@ -144,6 +144,9 @@ class RetentionPolicy(Base):
 
 class Subject(Base):
     __tablename__ = "subjects"
+    # AUTOINCREMENT: an erased subject's id is never given to another (migration 0038): what
+    # is keyed by it (a wrapped data key put back by SQL, a seal) never passes to a newcomer.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)

@@ -326,3 +326,31 @@ def test_an_erasure_whose_tombstone_is_there_already_is_finished_under_a_new_rec
     erase_events = events(service, world, AuditAction.ERASE)
     assert erase_events[-1][1]["replaces_receipt"] == first["receiptID"]
     assert service.verify_audit().ok
+
+
+@both_backends
+def test_an_erased_subjects_id_is_never_given_to_a_newcomer_so_its_key_put_back_is_no_ones(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Red team 7, 3: the subject with the highest id erased, SQLite without ``AUTOINCREMENT``
+    gave the next subject that id, and the erased person's wrapped key put back under it was
+    the newcomer's, re-wrapped by every rotation. The id is never given again (migration 0038;
+    PostgreSQL's sequence), so the key put back names no subject, and the rotation deletes it
+    instead of re-wrapping it."""
+    service = world.service
+    erased = world.enrolled(portrait_jpegs[0])
+    [subject] = [r for r in outside_copy(service, "subjects") if r["pseudonym"] == erased]
+    assert subject["id"] == max(r["id"] for r in outside_copy(service, "subjects"))
+    key = [r for r in outside_copy(service, "subject_keys") if r["subject_id"] == subject["id"]]
+    service.erase(actor=world.admin, subject=erased, reason=REQUEST)
+    newcomer, consent = world.subject()
+    [new] = [r for r in outside_copy(service, "subjects") if r["pseudonym"] == newcomer]
+    assert new["id"] > subject["id"]
+    if not service.runtime.db.shared:  # PostgreSQL's foreign key refuses a key of no subject
+        outside_put_back(service, "subject_keys", key)
+    world.enrol(newcomer, consent, portrait_jpegs[1])
+    report = service.rotate_epoch(actor=world.admin)
+    assert report.subject_keys_rewrapped == 1  # the newcomer's own key only
+    with service.runtime.db.transaction() as session:
+        assert list(session.scalars(select(SubjectKey.subject_id))) == [new["id"]]
+    assert world.verify(newcomer, portrait_jpegs[1]).outcome == "candidates_for_review"

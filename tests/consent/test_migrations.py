@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,7 +17,12 @@ from optinface.consent.errors import SecondFactorRequired, Unauthenticated
 from optinface.consent.incidents import Audience
 from optinface.consent.receipts import subject_signature_problem
 from optinface.consent.roles import Permission, Role
-from optinface.consent.schemas import AuditFilter, IncidentCreate, PasskeyResponse
+from optinface.consent.schemas import (
+    AuditFilter,
+    ErasureReason,
+    IncidentCreate,
+    PasskeyResponse,
+)
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
@@ -359,3 +365,43 @@ def test_0037_dates_each_subject_enrolled_before_from_its_templates_or_the_log(
     assert {p: world.service.get_subject(actor=world.portal, subject=p).first_enrolled_at
             for p in dates} == dates
     refused("reenrol_at_desk", lambda: world.people[gone].enrol(second, portrait_jpegs[2]))
+
+
+def test_0038_keeps_every_subject_row_id_and_reference_and_gives_no_id_twice(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """SQLite's subjects table is rebuilt with ``AUTOINCREMENT`` (red team 7, 3): every row,
+    id, index and row referencing a subject is as it was (a rebuild with foreign keys on would
+    have cascaded the old table's drop to them), and from then on the id of the subject erased
+    last is given to no one."""
+    for image in portrait_jpegs[:3]:
+        world.enrolled(image)
+    engine = world.service.runtime.db.engine
+    referencing = ("consents", "templates", "subject_keys", "passkey_credentials",
+                   "subject_tokens")
+
+    def ledger() -> dict[str, Any]:
+        with engine.connect() as connection:
+            return {table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+                    for table in ("subjects", *referencing)} | {
+                "indexes": sorted(map(str, inspect(connection).get_indexes("subjects"))),
+                "unique": inspect(connection).get_unique_constraints("subjects")}
+
+    def table_sql() -> str:
+        with engine.connect() as connection:
+            return str(connection.execute(text(
+                "SELECT sql FROM sqlite_master WHERE name = 'subjects'")).scalar())
+
+    migrate(engine, "0037", down=True)
+    before = ledger()
+    assert "AUTOINCREMENT" not in table_sql() and all(before[t] for t in referencing[:4])
+    migrate(engine, "head")
+    assert "AUTOINCREMENT" in table_sql()
+    assert ledger() == before
+    ids = {row.pseudonym: row.id for row in before["subjects"]}
+    highest = max(ids, key=ids.__getitem__)
+    world.service.erase(actor=world.admin, subject=highest, reason=ErasureReason.REQUEST)
+    with engine.connect() as connection:
+        new_id = connection.execute(text("SELECT id FROM subjects WHERE pseudonym = :p"),
+                                    {"p": world.person().pseudonym}).scalar()
+    assert new_id == ids[highest] + 1

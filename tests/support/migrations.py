@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from alembic import command
 from sqlalchemy import Engine
 
-from optinface.consent.db import alembic_config
+from optinface.consent.db import alembic_config, migrating
 
 
 def migrate(engine: Engine, revision: str, *, down: bool = False, x: Sequence[str] = ()) -> None:
     """Upgrade the ledger behind ``engine`` to ``revision``, or downgrade it (``down``), with
     the operator's ``-x`` arguments ``x`` (``name=value``)."""
-    with engine.begin() as connection:
+    with migrating(engine) as connection:
         config = alembic_config(connection)
         config.cmd_opts = Namespace(x=list(x))
         (command.downgrade if down else command.upgrade)(config, revision)
