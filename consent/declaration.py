@@ -10,8 +10,12 @@ match:
 - A declaration covers what it described: it records the SHA-256 of the register's material
   fields (purposes, characteristic, models and their hashes, the accuracy operating point,
   hosting location, retention, security measures, recipients, and the transfer safeguards once
-  stated). When any of them changes, the hash differs and new matching is refused until a new
-  declaration has run its own period.
+  stated) and, since material version 2, of the deployment it describes: the controller and
+  the public keys that sign its receipts and checkpoints, as ``/.well-known`` publishes them, so
+  another deployment with the same purposes has another hash (red team 7, #10). When any of
+  them changes, the hash differs and new matching is refused until a new declaration has run
+  its own period. A declaration recorded before version 2 is still checked against the material
+  it hashed (version 1: no deployment), and the register says that it binds neither.
 - A regulator's order in force suspends enrolment and matching; a destruction order also
   destroys every template (one signed erasure receipt per subject, see :mod:`consent.erasure`).
 
@@ -27,6 +31,7 @@ committed, refuses matching.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -132,22 +137,50 @@ def _purposes_material(session: Session) -> list[dict[str, Any]]:
     return [_purpose_material(p) for p in session.scalars(select(Purpose).order_by(Purpose.id))]
 
 
+MATERIAL_VERSION = 2
+"""The material a new declaration hashes: 2 binds the deployment (:func:`deployment`); 1, what
+declarations recorded before hashed, does not, and is still what those are checked against."""
+
+
+def signing_keys(keys: KeyRing) -> dict[str, str]:
+    """The deployment's public signing keys, base64, as ``/.well-known/optinface-keys.json``
+    publishes them: the receipts' and the checkpoints'."""
+    checkpoint = keys.checkpoint.public_key().public_bytes_raw()
+    return {"receipts": keys.public_key, "checkpoints": base64.b64encode(checkpoint).decode()}
+
+
+def deployment(settings: ConsentSettings, keys: dict[str, str]) -> dict[str, Any]:
+    """What material version 2 adds: which deployment is declared, its controller and the
+    public keys anyone checks its receipts and checkpoints with (:func:`signing_keys`). Changing
+    either is a material change: a declaration covers the keys it named, no others."""
+    return {"material_version": MATERIAL_VERSION,
+            "controller": {"name": settings.controller_name,
+                           "contact": settings.controller_contact},
+            "signing_keys": keys}
+
+
 def material_fields(
-    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec]
+    session: Session, *, settings: ConsentSettings, models: dict[str, ModelSpec],
+    keys: KeyRing,
 ) -> dict[str, Any]:
-    """What the declaration describes: a change to any of it needs a new declaration.
+    """What a declaration made now describes: a change to any of it needs a new declaration.
 
     Live counts and the rotation's fingerprint are left out on purpose: enrolling people or
-    rotating keys changes no declared characteristic of the database.
+    rotating keys changes no declared characteristic of the database (the epoch and rotation
+    keys are not published; the signing keys are, and are material).
     """
     return _material(_purposes_material(session), settings=settings, models=models,
                      accuracy=operating_point.in_force(settings, models).stated,
-                     translations=operator_texts.all_translations(session))
+                     translations=operator_texts.all_translations(session),
+                     deployed=deployment(settings, signing_keys(keys)))
 
 
 def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
               models: dict[str, ModelSpec], accuracy: OperatingPoint,
-              translations: dict[str, dict[str, str]]) -> dict[str, Any]:
+              translations: dict[str, dict[str, str]],
+              deployed: dict[str, Any] | None) -> dict[str, Any]:
+    """The material, of version 2 with ``deployed`` (:func:`deployment`), of version 1
+    without it (the older declarations' hash)."""
     # What readers of another language are told of the purposes, recipients and safeguards,
     # only once a translation is stated (consent.operator_texts): a deployment that never
     # translated keeps the hash it declared and assessed.
@@ -171,6 +204,7 @@ def _material(purposes: list[dict[str, Any]], *, settings: ConsentSettings,
         **({"transfer_safeguards": settings.transfer_safeguards}
            if settings.transfer_safeguards else {}),
         **({"translations": stated} if stated else {}),
+        **(deployed or {}),
     }
 
 
@@ -184,6 +218,14 @@ class DeclarationState:
 
     declaration: RegisterDeclaration | None
     current_sha256: str
+    """The material's hash now, in the version the declaration in force hashed (version 2
+    where there is none, or it covers neither version)."""
+    material_version: int
+    """The version of ``current_sha256``: 1 where the declaration in force covers the material
+    of before (:data:`MATERIAL_VERSION`), which binds neither the deployment nor its keys."""
+    bound_sha256: str
+    """The material's hash now in version 2 (:data:`MATERIAL_VERSION`): what a new
+    declaration would record."""
     in_service_from: date | None
     order: RegulatorOrder | None
     accuracy: operating_point.InForce
@@ -237,6 +279,8 @@ class RegisterRows:
     sealed: bool
     orders_altered: list[str]
     in_force: frozenset[tuple[str, str]]
+    signing_keys: dict[str, str]
+    """The deployment's public signing keys (:func:`signing_keys`), part of the material."""
 
     def unlike_journal(self, journal: Mapping[str, OrderPlaced | OrderLifted]) -> list[str]:
         """The references the journal leaves in force (its last line an order placed) that
@@ -268,7 +312,8 @@ class RegisterRows:
                    sealed=declaration is None or row_seals.declaration_sealed(keys, declaration),
                    orders_altered=altered,
                    in_force=frozenset((o.reference, o.kind) for o in every_order
-                                      if o.lifted_at is None))
+                                      if o.lifted_at is None),
+                   signing_keys=signing_keys(keys))
 
 
 class RegisterReads:
@@ -364,8 +409,9 @@ SUSPENDED = ("suspended by the regulator's order {reference} ({kind}):"
              " enrolment and matching are refused")
 UNDECLARED = "the biometric database has not been declared; matching is refused until it is"
 REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
-             " operating point, hosting, retention, security, recipients or transfer"
-             " safeguards): new matching is refused until a new declaration has run its period")
+             " operating point, hosting, retention, security, recipients, transfer"
+             " safeguards, the controller or the signing keys): new matching is refused until a"
+             " new declaration has run its period")
 UNSEALED = ("the declaration of {declared_on} does not carry this service's seal (its material"
             " hash or dates were written into the database from outside): it does not count, and"
             " matching is refused until the register is declared again")
@@ -398,12 +444,23 @@ def state(
     longer matches the declared one, then a declaration period still running. The hash is
     recomputed from the live settings, models and thresholds file on every call, so a changed
     setting or a new calibration closes matching at once.
+
+    A declaration, and an assessment, of the material of version 1 (recorded before the
+    deployment was material) is checked against the material of that version; any other, and
+    the hash a new one would record, against the version 2 material, so a key or controller
+    changed after a version 2 declaration is a material change.
     """
     accuracy = operating_point.in_force(settings, models)
-    current = material_sha256(_material(rows.purposes, settings=settings, models=models,
-                                        accuracy=accuracy.stated,
-                                        translations=rows.translations))
+    hashes = {version: material_sha256(_material(
+        rows.purposes, settings=settings, models=models, accuracy=accuracy.stated,
+        translations=rows.translations,
+        deployed=deployment(settings, rows.signing_keys) if version > 1 else None))
+        for version in (1, MATERIAL_VERSION)}
     declaration, order = rows.declaration, rows.order
+    version = next((v for v, digest in hashes.items()
+                    if declaration is not None and declaration.material_sha256 == digest),
+                   MATERIAL_VERSION)
+    current = hashes[version]
     in_service_from = service_start(declaration, settings=settings) if declaration else None
     refusal: NotDeclared | EngineError | None = None
     if rows.orders_altered:
@@ -414,7 +471,7 @@ def state(
             details={"order": order.reference, "kind": order.kind})
     elif isinstance(accuracy.calibrated, EngineError):
         refusal = accuracy.calibrated
-    elif not settings.demo_mode and settings.pia_material_sha256 != current:
+    elif not settings.demo_mode and settings.pia_material_sha256 not in hashes.values():
         refusal = AssessmentOutdated(
             UNASSESSED.format(reference=settings.pia_reference),
             details={"assessed_sha256": settings.pia_material_sha256, "current_sha256": current})
@@ -433,6 +490,7 @@ def state(
                                   days=declaration.period_days),
             details={"in_service_from": in_service_from.isoformat()})
     return DeclarationState(declaration=declaration, current_sha256=current,
+                            material_version=version, bound_sha256=hashes[MATERIAL_VERSION],
                             in_service_from=in_service_from, order=order, accuracy=accuracy,
                             refusal=refusal)
 
@@ -537,7 +595,7 @@ def record_declaration(
     row = RegisterDeclaration(
         declared_on=declared_on, reference=reference, recorded_at=now, recorded_by=recorded_by,
         material_sha256=material_sha256(
-            material_fields(session, settings=settings, models=models)),
+            material_fields(session, settings=settings, models=models, keys=keys)),
         period_days=settings.declaration_period_days,
     )
     session.add(row)

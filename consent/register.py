@@ -65,6 +65,12 @@ REVIEWS_WARNING = ("{n} human reviews are not, in the database, as the audit log
 EPOCH_PROMISE_WARNING = ("OPTINFACE_KEY_EPOCH_HOURS was raised while erasure receipts promised"
                          " the destruction of key epoch {epoch} at {at}: that epoch still ends"
                          " then; the setting ({hours} hours) counts from the next one.")
+UNBOUND_WARNING = ("The declaration in force ({reference}, of {declared_on}) hashed the"
+                   " register's material as it was before the deployment was part of it: it"
+                   " binds neither this deployment's signing keys nor its controller, and"
+                   " another deployment with the same purposes has the same hash. A new"
+                   " declaration would bind them (material sha256 {sha256}), and matching"
+                   " would wait for its period.")
 UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deployment no longer"
                       " accepts them (an EU representative is owed): they get no new consent,"
                       " link or photo until it is named; their rights still work.")
@@ -209,6 +215,10 @@ def build_register(
         warnings.append(DEMO_WARNING)
     if current.refusal is not None:
         warnings.append(REFUSED_WARNING.format(reason=current.refusal.message))
+    if (found := current.declaration) is not None and current.material_version == 1:
+        warnings.append(UNBOUND_WARNING.format(
+            reference=found.reference, declared_on=found.declared_on,
+            sha256=current.bound_sha256))
     if tally.stale:
         warnings.append(STALE_WARNING.format(n=tally.stale))
     if tally.unsealed:
@@ -259,6 +269,7 @@ def build_register(
         in_service_from=current.in_service_from,
         in_service=current.in_service,
         material_sha256=current.current_sha256,
+        material_version=current.material_version,
         orders=[RegulatorOrderPublic.model_validate(o) for o in declaration.orders(session)],
         confirmed_identifications=identifications.confirmed,
         promise_bounds=promise_bounds(settings),

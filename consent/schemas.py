@@ -1548,6 +1548,10 @@ class Register(BaseModel):
         description="SHA-256 of the register's material fields now; a declaration covers the"
         " register only while its own hash equals this one."
     )
+    material_version: int = Field(
+        default=2, description="The material `material_sha256` hashes: 2 binds the deployment"
+        " (its controller and the signing keys above); 1, that of a declaration recorded"
+        " before, binds neither (the warnings say so): a new declaration records version 2.")
     orders: list[RegulatorOrderPublic]
     confirmed_identifications: int = Field(
         description="Candidates verifiers confirmed: the only count of identifications.")

@@ -1443,6 +1443,8 @@ class OptinFace:
                                        details={"declared_on": date.isoformat(),
                                                 "reference": reference,
                                                 "material_sha256": row.material_sha256,
+                                                "material_version":
+                                                    declaration.MATERIAL_VERSION,
                                                 "period_days": row.period_days}))
         return self.register(actor=None)
 

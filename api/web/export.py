@@ -62,7 +62,7 @@ CORE_TEXTS: tuple[str, ...] = (
     *(text for row in RIGHTS for text in row),
     register.DEMO_WARNING, register.REFUSED_WARNING, register.STALE_WARNING,
     register.UNACCEPTED_WARNING, register.UNSEALED_TEMPLATES_WARNING, register.REVIEWS_WARNING,
-    register.EPOCH_PROMISE_WARNING,
+    register.EPOCH_PROMISE_WARNING, register.UNBOUND_WARNING,
     *declaration.REFUSALS, thresholds.NOT_CALIBRATED, *transfers.AREAS.values(),
     *erasure.KEPT, residue.SQLITE_AFTER_DESTROYED, residue.POSTGRESQL_AFTER_DESTROYED,
     consent_form.CONSENT_SENTENCE,

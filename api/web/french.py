@@ -1599,12 +1599,12 @@ FRENCH: dict[str, str] = {
         " refusées jusqu'à sa déclaration"
     ),
     "the register changed since the declaration of {declared_on} (purposes, models, operating"
-    " point, hosting, retention, security, recipients or transfer safeguards): new matching is"
-    " refused until a new declaration has run its period": (
+    " point, hosting, retention, security, recipients, transfer safeguards, the controller or"
+    " the signing keys): new matching is refused until a new declaration has run its period": (
         "le registre a changé depuis la déclaration du {declared_on} (finalités, modèles, point"
-        " de fonctionnement, hébergement, conservation, sécurité, destinataires ou garanties des"
-        " transferts) : toute nouvelle recherche est refusée jusqu'à ce qu'une nouvelle"
-        " déclaration ait couru son délai"
+        " de fonctionnement, hébergement, conservation, sécurité, destinataires, garanties des"
+        " transferts, responsable ou clés de signature) : toute nouvelle recherche est refusée"
+        " jusqu'à ce qu'une nouvelle déclaration ait couru son délai"
     ),
     "the regulator's orders in the database are not those the audit log chained or the witness"
     " journal recorded ({references}: deleted, lifted or changed from outside the service, or"
@@ -1646,6 +1646,17 @@ FRENCH: dict[str, str] = {
         "OPTINFACE_KEY_EPOCH_HOURS a été relevé alors que des reçus d'effacement promettaient la"
         " destruction de l'époque de clés {epoch} à {at} : cette époque finit toujours à cette"
         " heure ; le réglage ({hours} heures) vaut à partir de la suivante."
+    ),
+    "The declaration in force ({reference}, of {declared_on}) hashed the register's material"
+    " as it was before the deployment was part of it: it binds neither this deployment's"
+    " signing keys nor its controller, and another deployment with the same purposes has the"
+    " same hash. A new declaration would bind them (material sha256 {sha256}), and matching"
+    " would wait for its period.": (
+        "La déclaration en vigueur ({reference}, du {declared_on}) a haché les éléments du"
+        " registre tels qu'ils étaient avant que le déploiement en fasse partie : elle ne lie ni"
+        " les clés de signature de ce déploiement ni son responsable, et un autre déploiement aux"
+        " mêmes finalités a la même empreinte. Une nouvelle déclaration les lierait (empreinte"
+        " sha256 {sha256}), et les recherches attendraient la fin de son délai."
     ),
     "{n} templates were made by another model: re-enrolment needed.": (
         "{n} gabarits ont été créés par un autre modèle : une nouvelle inscription est requise."

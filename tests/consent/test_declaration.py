@@ -14,15 +14,21 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select, text
 
-from optinface.consent import erasure, review
+from optinface.consent import declaration, erasure, review, row_seals
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
 from optinface.consent.receipts import verify_receipt
-from optinface.consent.register import render_pia_skeleton
+from optinface.consent.register import UNBOUND_WARNING, render_pia_skeleton
 from optinface.consent.schemas import AuditFilter, ErasureReceipt, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Purpose, RegulatorOrder, Template, Tombstone
+from optinface.consent.tables import (
+    Purpose,
+    RegisterDeclaration,
+    RegulatorOrder,
+    Template,
+    Tombstone,
+)
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, Killed, World, make_world, refused, row_count
@@ -191,6 +197,7 @@ def test_each_search_logs_the_declared_reference_database_it_checked(
     ("hosting_country", "US"),
     ("max_consent_days", 30),  # a retention rule
     ("transfer_safeguards", "standard contractual clauses"),
+    ("controller_name", "another controller"),  # material version 2: the deployment
 ])
 def test_a_material_change_of_the_register_needs_a_new_declaration(
     world: World, portrait_jpegs: list[bytes], field: str, value: object
@@ -473,3 +480,89 @@ def test_the_kept_register_outlives_the_transaction_that_read_it(
             image=portrait_jpegs[1]))
         world = dataclasses.replace(world, service=service)
         assert world.identify(portrait_jpegs[0]).candidates
+
+
+DEPLOYMENT = ("material_version", "controller", "signing_keys")
+
+
+def _material(service: OptinFace) -> dict[str, Any]:
+    """The material a declaration made now hashes (version 2)."""
+    with service.runtime.db.reading() as session:
+        return declaration.material_fields(session, settings=service.settings,
+                                           models=service.pipeline.models,
+                                           keys=service.runtime.keys)
+
+
+def _before_the_deployment(material: dict[str, Any]) -> dict[str, Any]:
+    """The same material as version 1 hashed it: without the deployment."""
+    return {k: v for k, v in material.items() if k not in DEPLOYMENT}
+
+
+def test_two_deployments_with_the_same_purposes_declare_two_hashes_binding_their_keys(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+) -> None:
+    """Red team 7, 10: a second deployment given the same purposes (ids set by SQL) had the
+    declared hash of the first, with other receipt and checkpoint keys. The material now names
+    the controller and the keys ``/.well-known`` publishes, so the two hashes differ, and each
+    declaration records its own."""
+    service = world.service
+    material = _material(service)
+    published = {key.signs[0]: key.public_key for key in service.published_keys()}
+    assert material["material_version"] == declaration.MATERIAL_VERSION == 2
+    assert material["signing_keys"] == {"receipts": published["consent receipts"],
+                                        "checkpoints": published[
+                                            "audit checkpoints (C2SP signed notes)"]}
+    assert material["controller"] == {"name": settings.controller_name,
+                                      "contact": settings.controller_contact}
+    register = service.register(actor=world.reviewer)
+    assert register.declaration is not None and register.in_service
+    assert register.declaration.material_sha256 == register.material_sha256 == (
+        declaration.material_sha256(material))
+    assert register.material_version == 2
+    assert not any(w.startswith(UNBOUND_WARNING[:40]) for w in register.warnings)
+
+    elsewhere = ConsentSettings.model_validate({  # its own ledger, key store and witness
+        **settings.model_dump(), "data_dir": settings.data_dir.with_name("var2"),
+        "database_url": None, "key_dir": None, "audit_witness_dir": None})
+    other = OptinFace.open(elsewhere, pipeline=pipeline, clock=clock)
+    with closing(other):
+        make_world(other, clock)
+        [ours] = service.list_purposes(actor=world.admin)
+        with other.runtime.db.transaction() as session:
+            session.execute(text("UPDATE purposes SET id = :id"), {"id": ours.id})
+        theirs = _material(other)
+        assert _before_the_deployment(theirs) == _before_the_deployment(material)
+        assert declaration.material_sha256(theirs) != declaration.material_sha256(material)
+        assert other.register().material_sha256 != register.material_sha256
+
+
+def test_a_declaration_of_the_old_material_still_counts_and_the_register_says_it_binds_no_keys(
+    world: World, portrait_jpegs: list[bytes],
+) -> None:
+    """A declaration recorded before the deployment was material (its hash of version 1, sealed
+    by the service of then) keeps the database in service: no deployment declares again and
+    waits 60 days for an upgrade. The register checks it against that material, says so
+    (``material_version`` 1), and warns that it binds neither the keys nor the controller, naming
+    the hash a new declaration would record; a new declaration binds them."""
+    service = world.service
+    world.enrolled(portrait_jpegs[0])
+    material = _material(service)
+    old = declaration.material_sha256(_before_the_deployment(material))
+    with service.runtime.db.transaction() as session:
+        row = session.scalars(select(RegisterDeclaration)).one()
+        row.material_sha256 = old
+        row_seals.seal_declaration(service.runtime.keys, row)
+        reference, declared_on = row.reference, row.declared_on
+    register = service.register(actor=world.reviewer)
+    assert register.in_service and register.material_version == 1
+    assert register.material_sha256 == old
+    assert UNBOUND_WARNING.format(reference=reference, declared_on=declared_on,
+                                  sha256=declaration.material_sha256(material)
+                                  ) in register.warnings
+    assert world.identify(portrait_jpegs[0]).outcome == "candidates_for_review"
+
+    world.declare()
+    register = service.register(actor=world.reviewer)
+    assert register.material_version == 2
+    assert register.material_sha256 == declaration.material_sha256(material)
+    assert not any(w.startswith(UNBOUND_WARNING[:40]) for w in register.warnings)

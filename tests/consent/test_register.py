@@ -61,7 +61,8 @@ def test_the_register_states_the_operating_point_the_service_applies(
     assert point.searcher_may_confirm is False
     with world.service.runtime.db.transaction() as session:
         material = declaration.material_fields(session, settings=world.service.settings,
-                                               models=world.service.pipeline.models)
+                                               models=world.service.pipeline.models,
+                                               keys=world.service.runtime.keys)
     assert material["accuracy"] == point.model_dump(mode="json")
     section = world.service.render_register(register).split(
         "\n## Accuracy (operating point, declared and assessed)\n")[1].split("\n\n")[0]
