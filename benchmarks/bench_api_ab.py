@@ -35,6 +35,7 @@ import httpx
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.output import write_results
 from optinface.api.cli.bench import (
     CALLS_PER_KEY,
     Api,
@@ -47,7 +48,6 @@ from optinface.api.cli.bench import (
 from optinface.api.cli.bench import local_server as start_server
 from optinface.engine.settings import EngineSettings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 AUTH_STAGE = "auth"
 SIDES = ("before", "after")
 
@@ -173,10 +173,8 @@ def main() -> None:
     settings = dict(item.split("=", 1) for item in args.after_setting)
     result = run(before=args.before, after=args.after, calls=args.requests, rounds=args.rounds,
                  after_first=args.after_first, after_settings=settings)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.name or ("bench_api_ab_after_first" if args.after_first else "bench_api_ab")
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(result, RESULTS / f"{name}.png")
+    write_results(name, result, lambda path: plot(result, path))
 
 
 if __name__ == "__main__":

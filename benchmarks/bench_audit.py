@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
+from benchmarks.output import write_results
+from benchmarks.plots import labelled_figure
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
@@ -38,7 +39,6 @@ from optinface.consent.quota import require_identify_quota
 from optinface.consent.transparency import witness_checkpoints
 from optinface.consent.witness import Witness
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (1_000, 10_000, 100_000)
 BATCH = 1_000
 CHECKPOINT_EVERY = 100
@@ -163,39 +163,33 @@ def run(*, n: int, folder: Path) -> dict[str, object]:
 def plot(result: dict[str, object], path: Path) -> None:
     rows = result["rows"]
     assert isinstance(rows, list)
-    figure = Figure(figsize=(6.4, 4.8), dpi=120)
-    axes = figure.add_subplot()
     events = [r["events"] for r in rows]
-    axes.plot(events, [r["verify_seconds"] for r in rows], marker="o",
-              label="audit verify, keyed seals too (s)")
-    axes.plot(events, [r["verify_without_key_seconds"] for r in rows], marker="o",
-              label="audit verify, no key store (s)")
-    axes.plot(events, [r["tree_at_start_seconds"] for r in rows], marker="o",
-              label="tree built at server start (s)")
-    axes.plot(events, [r["export_proofs_ms"] / 1000 for r in rows], marker="o",
-              label="an export's inclusion proofs (s)")
-    axes.plot(events, [r["checkpoint_ms"] / 1000 for r in rows], marker="o",
-              label="one checkpoint (s)")
-    axes.plot(events, [r["quota_check_ms"] / 1000 for r in rows], marker="o",
-              label="a search's quota check, the next day (s)")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("events in the log")
-    axes.set_ylabel("seconds")
-    axes.set_title("Witnessed audit log: cost against size (shared 2-core machine)")
-    axes.legend()
-    figure.savefig(path)
+    with labelled_figure(path, title="Witnessed audit log: cost against size (shared 2-core "
+                         "machine)", xlabel="events in the log", ylabel="seconds") as axes:
+        axes.plot(events, [r["verify_seconds"] for r in rows], marker="o",
+                  label="audit verify, keyed seals too (s)")
+        axes.plot(events, [r["verify_without_key_seconds"] for r in rows], marker="o",
+                  label="audit verify, no key store (s)")
+        axes.plot(events, [r["tree_at_start_seconds"] for r in rows], marker="o",
+                  label="tree built at server start (s)")
+        axes.plot(events, [r["export_proofs_ms"] / 1000 for r in rows], marker="o",
+                  label="an export's inclusion proofs (s)")
+        axes.plot(events, [r["checkpoint_ms"] / 1000 for r in rows], marker="o",
+                  label="one checkpoint (s)")
+        axes.plot(events, [r["quota_check_ms"] / 1000 for r in rows], marker="o",
+                  label="a search's quota check, the next day (s)")
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.legend()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="events in the largest log")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
         result = run(n=args.n, folder=Path(temporary))
-    (RESULTS / "bench_audit.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / "bench_audit.png")
+    write_results("bench_audit", result, lambda path: plot(result, path))
 
 
 if __name__ == "__main__":

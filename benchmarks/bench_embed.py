@@ -8,7 +8,8 @@ Usage::
 
     python -m benchmarks.bench_embed [--lfw PATH] [--images 512] [--out benchmarks/results]
 
-Writes ``bench_embed.json`` (every figure) and ``bench_embed.png`` (images/s per system).
+Writes ``bench_embed_<tag>.json`` (every figure) and ``bench_embed_<tag>.png`` (images/s per
+system).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +28,7 @@ import onnxruntime as ort
 from insightface.app import FaceAnalysis
 
 from benchmarks.lfw import DEFAULT_LFW, people
+from benchmarks.output import RESULTS, measured, write_results
 from benchmarks.plots import plot_bars
 from optinface.engine.decode import BgrImage
 from optinface.engine.manifest import load_manifest, verified_model_path
@@ -134,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
     parser.add_argument("--images", type=int, default=512)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default="cpu", help="Suffix of the output files (cpu, gpu...)")
     args = parser.parse_args()
 
@@ -165,7 +166,7 @@ def main() -> None:
         "source": source,
         "images": len(images),
         "mean_image_shape": [int(v) for v in np.mean([i.shape for i in images], axis=0)],
-        "machine": {"platform": platform.platform(), "cpus": _cpu_count()},
+        **measured(),
         "providers": pipeline.active_providers,
         "onnxruntime": ort.__version__,
         "systems": {name: tally.as_dict() for name, tally in tallies.items()},
@@ -175,26 +176,17 @@ def main() -> None:
         },
         "embedding_agreement": {f"{a} vs {b}": agreement(tallies[a], tallies[b]) for a, b in pairs},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"bench_embed_{args.tag}.json").write_text(json.dumps(report, indent=2))
-    plot_bars(
-        {name: _rate(t) for name, t in tallies.items()},
-        path=args.out / f"bench_embed_{args.tag}.png",
+    write_results(f"bench_embed_{args.tag}", report, lambda path: plot_bars(
+        {name: _rate(t) for name, t in tallies.items()}, path=path,
         title=f"Images/s on {source} ({args.tag}; higher is better)",
         ylabel="images per second",
-    )
+    ), folder=args.out)
     print(json.dumps({k: report[k] for k in ("systems", "speedup_images_per_s",
                                               "embedding_agreement")}, indent=2))
 
 
 def _rate(tally: Tally) -> float:
     return tally.images / tally.seconds
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import secrets
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import insert
 
+from benchmarks.output import measured, write_json, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import consent_form, ledger, retention_policy
 from optinface.consent.crypto import canonical_json, new_key, seal
@@ -49,7 +49,6 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent, Subject, SubjectKey, Template, consent_purposes
 from optinface.consent.wording import english
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 20270301
 BATCH = 5000
 
@@ -206,8 +205,7 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
         "samples": {"unsearchable_ms": unsearchable, "gone_ms": gone,
                     "saved_again_ms": saved_again},
         "file_bytes": sizes,
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(),
     }
 
 
@@ -254,12 +252,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="data folder to keep (default: a temporary one, deleted)")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_erasure_") as temporary:
         result = run(n=args.n, erasures=args.erasures, folder=args.keep or Path(temporary))
-    for name in ("bench_erasure.json", f"bench_erasure_{args.n}.json"):
-        (RESULTS / name).write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"bench_erasure_{args.n}.png")
+    write_json("bench_erasure", result)  # the latest run, whatever its size
+    write_results(f"bench_erasure_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: result[k] for k in ("n_subjects", "populate_seconds", "full_save_seconds",
                                               "unsearchable_ms", "gone_ms", "saved_again_ms",
                                               "rotation_seconds", "start_loaded_seconds",

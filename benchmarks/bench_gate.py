@@ -37,16 +37,15 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from optinface.api.cli.bench import machine
+from benchmarks.output import measured, write_results
+from benchmarks.plots import labelled_figure
 from optinface.consent import table_fingerprint
 from optinface.consent.declaration import (
     REGISTER_TABLES,
@@ -60,7 +59,6 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.table_writes import TableWrites
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CALLS = 2000
 MODES = ("select_1", "generation", "rows_digest", "digest", "uncached")
 
@@ -150,22 +148,18 @@ def run(*, purposes: int, orders: int, folder: Path,
             found["digest"]["p50_us"] / found[mode]["p50_us"], 2)
             for mode in ("select_1", "generation", "rows_digest", "uncached")},
         "latencies_us": {mode: [round(x, 1) for x in latencies[mode]] for mode in MODES},
-        "machine": machine(),
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(),
     }
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    figure = Figure(figsize=(7, 4), dpi=120)
-    axes = figure.subplots()
-    axes.boxplot([result["latencies_us"][mode] for mode in MODES], showfliers=False)
-    axes.set_xticks(range(1, len(MODES) + 1), MODES)
-    axes.set_yscale("log")
-    axes.set_ylabel("µs per check (read transaction included)")
-    figure.suptitle(f"The gate's register check, {result['backend']},"
-                    f" {result['purposes']} purposes, {result['orders']} orders,"
-                    f" {result['calls']} calls each")
-    figure.savefig(path)
+    title = (f"The gate's register check, {result['backend']}\n{result['purposes']} purposes,"
+             f" {result['orders']} orders, {result['calls']} calls each")
+    with labelled_figure(path, title=title, xlabel="",
+                         ylabel="µs per check (read transaction included)") as axes:
+        axes.boxplot([result["latencies_us"][mode] for mode in MODES], showfliers=False)
+        axes.set_xticks(range(1, len(MODES) + 1), MODES)
+        axes.set_yscale("log")
 
 
 def main() -> None:
@@ -174,13 +168,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=3)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_gate_") as temporary:
         result = run(purposes=args.purposes, orders=args.orders, folder=Path(temporary),
                      database_url=args.database_url)
-    name = f"bench_gate_{result['backend']}"
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"{name}.png")
+    write_results(f"bench_gate_{result['backend']}", result, lambda path: plot(result, path))
     print(json.dumps({k: result[k] for k in ("backend", "purposes", "orders", "summary",
                                              "ratios")},
                      indent=2))

@@ -47,6 +47,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from numpy.typing import NDArray
 
+from benchmarks.output import RESULTS, write_results
 from optinface.engine.index import HnswIndex
 
 SEED = 20261123
@@ -420,7 +421,6 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("recall@10")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
 
 
@@ -429,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--with-1m", action="store_true", help="also N=1,000,000 (~1 hour)")
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = [*args.sizes, *([1_000_000] if args.with_1m else [])]
     rng = np.random.default_rng(SEED)
@@ -441,9 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "defaults": DEFAULTS,
         "sizes": [bench_size(size, args.queries, rng) for size in sizes],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_index.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(report, args.out / "bench_index.png")
+    write_results("bench_index", report, lambda path: plot(report, path), folder=args.out)
     print(json.dumps([r["fastest_at_target_recall"] for r in report["sizes"]], indent=2))
 
 

@@ -53,7 +53,6 @@ Writes ``bench_index_variants_<size>.json`` and ``.png`` (match recall against p
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -70,6 +69,7 @@ from numpy.typing import NDArray
 
 from benchmarks.bench_index import MATCH_SCORE, clustered, exact_top, rss_mib, unit
 from benchmarks.lfw import DEFAULT_LFW, embed_paths, people
+from benchmarks.output import RESULTS, write_results
 from optinface.engine.index import HnswIndex
 
 SEED = 20261130
@@ -516,25 +516,22 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="search list sizes of the graph variants")
     parser.add_argument("--scaling", action="store_true", help="time 1 vs 2 build threads")
     parser.add_argument("--scaling-rows", type=int, default=SCALING_ROWS)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(SEED)
     reports: list[dict[str, Any]] = []
-    args.out.mkdir(parents=True, exist_ok=True)
     kinds = "" if set(args.data) == {"synthetic", "lfw"} else "_" + "_".join(args.data)
-    stem = args.out / f"bench_index_variants_{args.size}{kinds}"
 
     def save(current: dict[str, Any]) -> None:
         done = [*reports, current]
-        stem.with_suffix(".json").write_text(json.dumps({
+        write_results(f"bench_index_variants_{args.size}{kinds}", {
             "seed": SEED, "k": K, "rerank": RERANK, "match_score": MATCH_SCORE,
             "targets": TARGETS, "strict_thresholds": STRICT_THRESHOLDS,
             "machine": platform.platform(),
             "cpus": len(os.sched_getaffinity(0)),
             "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "numpy default"),
             "note": "2 cores shared with other agents: compare variants within this run",
-            "reports": done}, indent=2) + "\n")
-        plot(done, stem.with_suffix(".png"))
+            "reports": done}, lambda path: plot(done, path), folder=args.out)
 
     for name in args.data:
         data = (synthetic(args.size, args.queries, rng) if name == "synthetic"

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
 from optinface.engine.documents import json_from
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (1_000, 10_000, 100_000)
 REPEATS = 7
 
@@ -84,9 +84,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="events in the largest export")
     args = parser.parse_args()
     result = run(args.n)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_json_reader.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / "bench_json_reader.png")
+    write_results("bench_json_reader", result, lambda path: plot(result, path))
 
 
 if __name__ == "__main__":

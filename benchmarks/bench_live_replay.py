@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sqlite3
 import tempfile
 import threading
 import time
 from contextlib import closing
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
-from benchmarks.bench_erasure import RESULTS, SEED, populated
+from benchmarks.bench_erasure import SEED, populated
+from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import ledger
 from optinface.consent.audit import AuditAction
@@ -139,9 +138,7 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
         "start_on_the_copy_seconds": round(start_s, 3),
         "samples": {"journal_empty": _rounded(baseline["lookup"]),  # the lookups, for the PNG
                     "journal_with_erasures": _rounded(with_journal["lookup"])},
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_1min": round(os.getloadavg()[0], 1)},
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(load_average_1min=round(os.getloadavg()[0], 1)),
     }
 
 
@@ -171,11 +168,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="subjects in the ledger")
     parser.add_argument("--erasures", type=int, default=50)
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_live_replay_") as temporary:
         result = run(n=args.n, erasures=args.erasures, folder=Path(temporary))
-    (RESULTS / f"bench_live_replay_{args.n}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"bench_live_replay_{args.n}.png")
+    write_results(f"bench_live_replay_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "machine")},
                      indent=2))
 

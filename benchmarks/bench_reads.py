@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -37,12 +36,11 @@ from matplotlib.figure import Figure
 
 from benchmarks.bench_erasure import SEED, populated
 from benchmarks.bench_sweep import timed_sessions
-from optinface.api.cli.bench import machine
+from benchmarks.output import measured, write_results
 from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("now", "locked")
 IDLE_CALLS = 200
 PAUSE_S = 0.01
@@ -134,8 +132,7 @@ def run(*, n: int, folder: Path) -> dict[str, object]:
                            if key not in ("calls", "writes")} for mode in MODES},
         "ratios": ratios,
         "modes": modes,
-        "machine": machine(),
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(),
     }
 
 
@@ -163,11 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="consents in force")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_reads_") as temporary:
         result = run(n=args.n, folder=Path(temporary))
-    (RESULTS / f"bench_reads_{args.n}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"bench_reads_{args.n}.png")
+    write_results(f"bench_reads_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: result[k] for k in ("n_consents", "populate_seconds", "idle",
                                              "summary", "ratios")}, indent=2))
 

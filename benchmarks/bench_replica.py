@@ -29,25 +29,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import text
 
 from benchmarks.bench_erasure import populated
+from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from tests.support.postgres import postgres_server
 from tests.support.server import free_port
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _timed(action: Callable[[], object], *, rounds: int,
@@ -94,8 +91,7 @@ def run(*, n: int, rounds: int, folder: Path, pg_port: int) -> dict[str, object]
         "populate_seconds": round(populate_s, 1),
         **{name: _summary(values) for name, values in samples.items()},
         "samples": samples,
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(),
     }
 
 
@@ -139,12 +135,10 @@ def main() -> None:
     parser.add_argument("--pg-port", type=int, default=None,
                         help="port of the PostgreSQL it starts (default: a free one)")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_replica_") as temporary:
         result = run(n=args.n, rounds=args.rounds, folder=Path(temporary),
                      pg_port=args.pg_port or free_port())
-    (RESULTS / f"bench_replica_{args.n}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"bench_replica_{args.n}.png")
+    write_results(f"bench_replica_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "machine")},
                      indent=2))
 

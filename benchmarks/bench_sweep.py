@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from statistics import median
 from unittest.mock import patch
@@ -34,15 +34,14 @@ from unittest.mock import patch
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
-from optinface.api.cli.bench import machine
 from optinface.consent import retention
 from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.runtime import Runtime
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("before", "after")
 
 
@@ -115,8 +114,7 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
         "median_s": {mode: {key: round(median(s[key] for s in samples[mode]), 3)
                             for key in samples[mode][0]} for mode in MODES},
         "samples": samples,
-        "machine": machine(),
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(),
     }
 
 
@@ -144,11 +142,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="consents in force")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as temporary:
         result = run(n=args.n, rounds=args.rounds, folder=Path(temporary))
-    (RESULTS / f"bench_sweep_{args.n}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"bench_sweep_{args.n}.png")
+    write_results(f"bench_sweep_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: result[k] for k in ("n_consents", "populate_seconds", "median_s")},
                      indent=2))
 

@@ -45,6 +45,7 @@ import httpx
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.output import RESULTS, write_results
 from optinface.api.cli.bench import machine, run_level, sample_faces
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
@@ -53,7 +54,6 @@ from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.server import free_port
 from tests.support.workers import Secrets, Worker, cluster_settings, declare_ledger, environment
 
-RESULTS = Path(__file__).resolve().parent / "results"
 POLL_SECONDS = 0.005
 THRESHOLDS = EngineSettings().thresholds_path
 
@@ -261,9 +261,7 @@ def main() -> None:
                     print("replica lag", json.dumps(
                         {k: v for k, v in results["replica_lag"].items() if k != "samples_ms"}))
     results["machine"]["load_average_after"] = list(os.getloadavg())
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_workers.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, args.out / "bench_workers.png")
+    write_results("bench_workers", results, lambda path: plot(results, path), folder=args.out)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Writes (merges) the entry of the pipeline's recognizer in ``--thresholds`` and
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 import tomllib
@@ -33,6 +32,7 @@ import tomli_w
 
 from benchmarks.lfw import CITATION, lfw_parser
 from benchmarks.metrics import fmr_at_threshold, fnmr_at_threshold, threshold_for_fmr
+from benchmarks.output import RESULTS, write_json
 from benchmarks.scores import Corpus, PairScores, all_pair_scores, load_corpus
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import DEFAULT_THRESHOLDS, EngineSettings
@@ -40,7 +40,6 @@ from optinface.engine.settings import DEFAULT_THRESHOLDS, EngineSettings
 logger = logging.getLogger(__name__)
 
 FMRS = (1e-3, 1e-4)
-RESULTS = Path(__file__).resolve().parent / "results"
 HEADER = (
     "# Calibrated match thresholds (score >= threshold means match), per recognizer model.\n"
     "# Written by `python -m benchmarks.calibrate`; do not edit by hand: re-run it.\n\n"
@@ -183,9 +182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = calibrate(
         pipeline, args.lfw, thresholds_path=args.thresholds, use_cache=not args.no_cache
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
-    logger.info("wrote %s and %s", args.thresholds, args.out / "calibration.json")
+    written = write_json("calibration", report, folder=args.out)
+    logger.info("wrote %s and %s", args.thresholds, written)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ a model without a calibrated threshold: ``error: not_calibrated: ...``).
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import platform
 import sys
@@ -52,6 +51,7 @@ from benchmarks.differential import RESAMPLES, SEED, Z95, minimum_comparisons
 from benchmarks.group_labels import DifferentialRefused, RefusalCode, read_group_labels
 from benchmarks.group_tally import OperatingPoint, PointRates, Tally, rates_at
 from benchmarks.lfw import CITATION, lfw_parser, people
+from benchmarks.output import RESULTS, write_results
 from benchmarks.plots import RatePanel, plot_group_rates
 from benchmarks.scores import Corpus, load_corpus, pair_blocks
 from optinface.engine.errors import EngineError
@@ -61,7 +61,6 @@ from optinface.engine.thresholds import NotCalibrated, Threshold, load_threshold
 
 logger = logging.getLogger(__name__)
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_BINS = 3
 METHOD = {
     "comparisons": "every unordered pair of images of the folder in which a face was found "
@@ -334,13 +333,6 @@ def evaluate(
                for tally in tallies]
     require_comparisons(groupings, results)
 
-    plot_group_rates(
-        [panel for grouping, per_point in zip(groupings, results, strict=True)
-         for panel in panels(grouping, per_point)],
-        path=out / f"{name}.png",
-        title=f"Error rates per group at the calibrated thresholds, {pipeline.model_id}, "
-              f"{root.name}: 95 % Wilson intervals, and (thin, right) resampling people",
-    )
     report = {
         "benchmark": "eval_differential",
         "date": datetime.date.today().isoformat(),
@@ -369,7 +361,13 @@ def evaluate(
         ],
         "seconds_total": round(time.perf_counter() - started, 1),
     }
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_results(name, report, lambda path: plot_group_rates(
+        [panel for grouping, per_point in zip(groupings, results, strict=True)
+         for panel in panels(grouping, per_point)],
+        path=path,
+        title=f"Error rates per group at the calibrated thresholds, {pipeline.model_id}, "
+              f"{root.name}: 95 % Wilson intervals, and (thin, right) resampling people",
+    ), folder=out)
     return report
 
 

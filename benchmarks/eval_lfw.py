@@ -31,7 +31,6 @@ Writes ``eval_lfw.json`` (every figure), ``eval_lfw.md`` (summary) and the plots
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import platform
 import time
@@ -56,6 +55,7 @@ from benchmarks.metrics import (
     roc_curve,
     tar_at_far,
 )
+from benchmarks.output import RESULTS, write_json
 from benchmarks.plots import plot_cmc, plot_det, plot_roc, plot_score_histograms
 from benchmarks.scores import FAILED_SCORE, Corpus, all_pair_scores, load_corpus, pair_scores
 from optinface.engine.index import HnswIndex
@@ -64,7 +64,6 @@ from optinface.engine.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
-RESULTS = Path(__file__).resolve().parent / "results"
 # InsightFace model zoo, buffalo_s recognizer (MBF trained on WebFace600K): LFW 99.70 %.
 PUBLISHED_ACCURACY = 0.9970
 PUBLISHED_SOURCE = "InsightFace model zoo, buffalo_s (MBF@WebFace600K): LFW 99.70%"
@@ -407,7 +406,7 @@ def evaluate(
         "identification": ident,
         "seconds_total": round(time.perf_counter() - started, 1),
     }
-    (out / "eval_lfw.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json("eval_lfw", report, folder=out)
     (out / "eval_lfw.md").write_text(render_markdown(report))
     return report
 

@@ -1,0 +1,74 @@
+"""Where a benchmark's results go and how they are written: ``NAME.json`` and ``NAME.png`` side
+by side in ``benchmarks/results/`` (or the folder a bench's ``--out`` names).
+
+One definition for every bench, because the files are read from outside the code: the README's
+figures cite them by name, and a reader compares two runs' JSON field by field, so each run
+must say on what machine and when it was measured (:func:`measured`) to let its ratios be
+judged. The JSON is written before the figure is drawn: a plot that fails leaves the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+"""The results folder of this checkout, wherever the bench is started from."""
+
+
+def write_json(name: str, result: Mapping[str, Any], *, folder: Path = RESULTS) -> Path:
+    """Write ``result`` to ``folder/NAME.json`` (indented, newline-terminated), creating the
+    folder.
+
+    Args:
+        name: The file's stem, e.g. ``"bench_sweep_10000"``.
+        result: The bench's result, JSON-serialisable.
+        folder: Where to write it.
+
+    Returns:
+        The path written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def write_results(
+    name: str,
+    result: Mapping[str, Any],
+    figure: Callable[[Path], object],
+    *,
+    folder: Path = RESULTS,
+) -> tuple[Path, Path]:
+    """Write ``result`` as ``NAME.json`` (:func:`write_json`), then have ``figure`` draw the
+    same run as ``NAME.png`` beside it.
+
+    Args:
+        name: The stem both files share.
+        result: The bench's result, JSON-serialisable.
+        figure: Draws the PNG at the path it is given (a bench's ``plot``, bound to ``result``).
+        folder: Where to write both.
+
+    Returns:
+        The JSON's path and the PNG's.
+    """
+    written = write_json(name, result, folder=folder)
+    png = folder / f"{name}.png"
+    figure(png)
+    return written, png
+
+
+def measured(**machine_facts: object) -> dict[str, Any]:
+    """What a result says of its run besides the figures: ``machine`` (the CPU, its cores, the
+    load average: :func:`optinface.api.cli.bench.machine`, with any ``machine_facts`` a bench
+    adds) and ``measured_at`` (UTC, ISO 8601)."""
+    # Imported here: the CLI module loads the server's stack (seconds), which a bench that only
+    # needs RESULTS (the LFW evaluations) should not pay for.
+    from optinface.api.cli.bench import machine
+
+    return {"machine": {**machine(), **machine_facts},
+            "measured_at": datetime.now(UTC).isoformat()}
