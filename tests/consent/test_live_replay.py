@@ -31,6 +31,7 @@ from optinface.consent.schemas import (
     ConsentCapacity,
     ErasureReason,
     LinkSecret,
+    Operation,
     PasskeyResponse,
     SubjectCreate,
 )
@@ -203,6 +204,28 @@ def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answer
     [finding] = _events(service, AuditAction.LOG_TRUNCATED)
     assert finding["found"] == "shorter"
     assert service.verify_audit().reason in {"log_truncated", "witness"}
+
+
+@both_backends
+def test_a_purpose_withdrawn_since_the_copy_leaves_the_others_to_withdraw_after_the_replay(
+    world: World, older_copy: Callable[[], Callable[[], None]],
+) -> None:
+    """Review 19b, #1, while the service runs: the replay takes A out of the copy's row again
+    and signs A's receipt again from the journal's sealed line, so withdrawing B afterwards is
+    not refused as a narrowed consent."""
+    first = world.purpose_with(Operation.ENROL, name="study-a")
+    second = world.purpose_with(Operation.ENROL, name="study-b")
+    subject, consent = world.subject(purposes=[world.purpose, first, second])
+    load_back = older_copy()
+    world.clock.advance(minutes=1)
+    world.withdraw_purpose(subject, consent, first)
+    load_back()
+    refused("ledger_restored", lambda: world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="finds-the-restore"))
+    world.service.settle()
+    after = world.withdraw_purpose(subject, consent, second)
+    assert after.purpose_withdrawal is not None and after.consent.purposes == [world.purpose]
+    assert _events(world.service, AuditAction.RECONCILED)[-1]["purpose_withdrawals_replayed"] == 1
 
 
 def _finds_the_restore(worker: World, erased: str, probe: bytes) -> None:
