@@ -399,11 +399,13 @@ class Replica:
             self._thread.join()
             self._thread = None
 
-    def close(self) -> None:
-        """Stop following and save the index with its sequence number."""
+    def close(self, *, save: bool = True) -> None:
+        """Stop following and save the index with its sequence number, unless not to ``save``
+        (a replay of the journal may still be changing it: the next start catches up)."""
         self.stop()
-        with self._lock:
-            self._save()
+        if save:
+            with self._lock:
+                self._save()
 
     @property
     def following(self) -> bool:
