@@ -6,7 +6,8 @@ appends one line to ``erasures.jsonl`` in the witness directory, which lies outs
 directory and is meant for an append-only mount: the tombstone hash (keyed hash of the pseudonym,
 no biometric or personal data), the reason and the time; each withdrawal a line with the consent's
 random public id and the time; each purpose withdrawn from a consent that keeps others the
-consent's and the purpose's random public ids; each API key revoked, and each subject token a
+consent's, the purpose's and its signed receipt's random public ids, sealed with the key store's
+HMAC key; each API key revoked, and each subject token a
 portal session's end revoked, its public id; each break-glass opening its key's public id, reason
 and expiry; each admin key's passkey bound the key's and the credential's public ids and its public
 key; each regulator's order placed its reference and whether it destroys, and each lift its
@@ -84,6 +85,11 @@ class PurposeWithdrawn:
     consent_id: str
     purpose_id: str
     at: datetime
+    # The signed receipt's random id, and the key store's seal over the line: what lets a
+    # restored copy have that receipt back (consent.purpose_withdrawal.withdraw_again). None on
+    # a line written before them.
+    receipt_id: str | None = None
+    seal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +168,8 @@ _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]],
     Withdrawal: ("withdrawal", (("consent_id", "consentId", str),)),
     TemplateDestroyed: ("template", (("template_ref", "templateRef", str),)),
     PurposeWithdrawn: ("purpose", (("consent_id", "consentId", str),
-                                   ("purpose_id", "purposeId", str))),
+                                   ("purpose_id", "purposeId", str),
+                                   ("receipt_id", "receiptId", str), ("seal", "seal", str))),
     KeyRevoked: ("key", (("key_id", "keyId", str),)),
     OptedOut: ("unsearchable", (("subject_hash", "subjectHash", str),)),
     AlternativeTaken: ("alternative", (("subject_hash", "subjectHash", str),)),
@@ -178,6 +185,9 @@ _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]],
 """How each entry is written as a line and read back, the one definition of the format: its
 ``kind`` (none for an erasure, the first kind, whose lines have none) and, per field, the
 attribute, the JSON key and how the text is read back."""
+_OPTIONAL = frozenset({"receiptId", "seal"})
+"""The keys a line may lack, read back as None: a line written before they existed (and a
+field None is written without its key)."""
 _BY_KIND = {kind: cls for cls, (kind, _) in _WIRE.items()}
 TEMPLATE_DOMAIN = "journal-template"
 
@@ -238,7 +248,8 @@ def record(runtime: Runtime, *entries: Entry) -> None:
 def _fields(entry: Entry) -> dict[str, str]:
     """The line :func:`parse_line` reads back, but its time."""
     kind, fields = _WIRE[type(entry)]
-    line = {key: _text(getattr(entry, attribute)) for attribute, key, _ in fields}
+    line = {key: _text(value) for attribute, key, _ in fields
+            if (value := getattr(entry, attribute)) is not None}
     return line if kind is None else {"kind": kind, **line}
 
 
@@ -318,7 +329,8 @@ def parse_line(raw: dict[str, str]) -> Entry:
     """
     cls = _BY_KIND[raw.get("kind")]
     _, fields = _WIRE[cls]
-    return cls(**{attribute: read(raw[key]) for attribute, key, read in fields},
+    return cls(**{attribute: read(raw[key]) for attribute, key, read in fields
+                  if key in raw or key not in _OPTIONAL},
                at=datetime.fromisoformat(raw["at"]))
 
 

@@ -60,12 +60,18 @@ subjects took 3.6 s on a loaded 2-core machine, about what a start on the copy t
 ``benchmarks/bench_live_replay.py``)."""
 RETRY_SECONDS = 5.0
 """How long after a replay that failed the next try begins."""
+CLOSE_WAIT_SECONDS = 10.0
+"""How long the service's close waits for a replay still running (stuck in the database: a
+lock another worker's hung transaction holds, a statement with no timeout) before it goes on
+without it, so that a SIGTERM still saves what it can and releases the data folder."""
 
 
-def replay(runtime: Runtime) -> ReconcileReport:
+def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> ReconcileReport | None:
     """Chain what found the restore, forget what this process read of the ledger before it,
     void what the copy holds single-use and unused, as ``optinface restore`` does, and
-    reconcile as a start does; the report, also chained as ``reconciled``."""
+    reconcile as a start does; the report, also chained as ``reconciled``. None when
+    ``stopped`` was set before the reconciliation: the service closed meanwhile, and the
+    reconciliation, which changes the index the close leaves unsaved, is the next start's."""
     runtime.key_rows.forget()  # rows kept from the ledger as it was (SQLite)
     runtime.seals_checked = 0  # events numbered so far are other events now
     with runtime.db.transaction() as session:
@@ -73,6 +79,10 @@ def replay(runtime: Runtime) -> ReconcileReport:
         log_tail.vet(runtime, session)  # the loss chained, or the newest read: the tail from here
         voided = void_single_use(session.connection(), now=runtime.clock.now())
     logger.warning("single-use rows of the restored ledger voided: %s", voided)
+    if stopped is not None and stopped.is_set():
+        logger.error("the service closed during the replay of the erasure journal: the next"
+                     " start reconciles the restored ledger and the index")
+        return None
     return reconcile(runtime, model_id=runtime.pipeline.model_id)
 
 
@@ -140,16 +150,27 @@ class LiveReplay:
             raise LedgerRestored("the erasure journal is still being replayed on the restored"
                                  " ledger")
 
-    def close(self) -> None:
+    def close(self) -> bool:
         """Take no finding over from here (the next start replays what is found at close),
-        after the replay running, if any, has ended; sessions are let in again."""
+        once the replay running, if any, has ended or :data:`CLOSE_WAIT_SECONDS` have passed;
+        sessions are let in again. Whether no replay runs any more: False when one still
+        does (logged as an error), and the caller must then not save the index, which that
+        replay may still be changing; it stops before its reconciliation once through
+        (:func:`replay`), and the next start reconciles."""
         with self._lock:
             self._live = False
             thread = self._thread
         self._stopped.set()
+        ended = True
         if thread is not None:
-            thread.join()
+            thread.join(CLOSE_WAIT_SECONDS)
+            ended = not thread.is_alive()
+        if not ended:
+            logger.error("the replay of the erasure journal still runs %.0f s after the close"
+                         " began (stuck in the database): the index is left unsaved, and the"
+                         " next start replays and reconciles", CLOSE_WAIT_SECONDS)
         self._clear.set()
+        return ended
 
     def _replaying(self) -> bool:
         thread = self._thread
@@ -166,13 +187,15 @@ class LiveReplay:
                     self._clear.set()
                     return
             try:
-                report = replay(runtime)
+                report = replay(runtime, stopped=self._stopped)
             except Exception as error:  # the ledger out of reach, anything: tried again
                 logger.error("the replay of the erasure journal on the restored ledger failed"
                              " (%s); tried again in %.0f s, every request refused until it"
                              " succeeds", unreachable_summary(error), RETRY_SECONDS)
                 self._stopped.wait(RETRY_SECONDS)
                 continue
+            if report is None:  # closed meanwhile
+                return
             logger.warning("erasure journal replayed on the restored ledger: %s", report)
             with self._lock:
                 self._answered = target

@@ -20,12 +20,20 @@ alone: a row narrowed by SQL would turn "stop this use" into "erase me", so it i
 
 The erasure journal names each purpose taken out (the consent's and the purpose's random ids)
 before it commits, so a copy of the ledger restored from before loses it again at start-up
-(:func:`withdraw_again`).
+(:func:`withdraw_again`). The copy lacks the signed withdrawal too, and what remains is decided
+from the signed withdrawals: so the line also names the receipt's id and carries the key
+store's seal over all of it (:func:`_journaled`), made only once the person's signature was
+verified, and the replay of a line whose seal holds signs that receipt again for the copy
+(``rebuiltFromJournal``). A line without a seal that holds (written before the seal, or by
+whoever can write the witness folder but has not the key store) still takes the purpose out of
+the row, erring on the side of the person, but backs no withdrawal: a later one on that consent
+is then refused (``consent_narrowed``), as a row narrowed by SQL is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +46,7 @@ from optinface.consent import (
     ledger,
     passkeys,
     policies,
+    row_seals,
     subject_acts,
 )
 from optinface.consent.audit import AuditAction, Entry
@@ -90,13 +99,14 @@ def narrow(
         statement = signed.ceremony.statement or {}
         if (statement.get("consentId"), statement.get("purposeId")) != (consent_id, purpose_id):
             raise ChallengeInvalid("this signature withdraws something else")
+        receipt_id = ledger.new_id("pwd")
         # Journaled before it commits, so a restored copy of the data takes it out again.
-        erasure_journal.record(runtime, erasure_journal.PurposeWithdrawn(
-            consent_id=consent_id, purpose_id=purpose_id, at=now))
+        erasure_journal.record(runtime, _journaled(runtime, erasure_journal.PurposeWithdrawn(
+            consent_id=consent_id, purpose_id=purpose_id, at=now, receipt_id=receipt_id)))
         _take_out(consent, purpose)
         subject.last_interaction_at = now
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now,
-                                    evidence=signed.evidence)
+                                    receipt_id=receipt_id, evidence=signed.evidence)
         session.add(withdrawal)
         runtime.audit(session, Entry(
             action=AuditAction.CONSENT_WITHDRAWN, actor=actor, purpose=purpose.id,
@@ -108,15 +118,19 @@ def narrow(
         return public(withdrawal, public_key=runtime.keys.public_key)
 
 
-def withdraw_again(journal: Sequence[erasure_journal.Entry], session: Session) -> int:
+def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
+                   session: Session) -> int:
     """Take out again, in ``session``, the purposes the journal took out of consents the
     database still has in force with them (a copy restored from before); how many.
 
     As :func:`narrow` did: the purpose leaves the consent, its templates stay for the purposes
-    kept. A purpose that is the consent's last in this copy withdraws the consent, as the
-    service does (its templates, and its subject if no consent remains, then go with the
-    rest of the start-up reconciliation). The person's signed receipt is theirs; this copy
-    holds none of it.
+    kept, and, where the line's seal holds (:func:`_sealed_receipt`), the withdrawal's receipt is
+    signed again under the id the person's copy names, so what remains is still decided from
+    what the person signed (:func:`consent.authority.purposes_signed`). This copy holds none
+    of the person's signature, which their own receipt keeps: the journal names no one. A
+    purpose that is the consent's last in this copy withdraws the consent, as the service does
+    (its templates, and its subject if no consent remains, then go with the rest of the
+    start-up reconciliation).
     """
     entries = [e for e in journal if isinstance(e, erasure_journal.PurposeWithdrawn)]
     if not entries:
@@ -137,8 +151,34 @@ def withdraw_again(journal: Sequence[erasure_journal.Entry], session: Session) -
             erasure_journal.withdraw_again(consent, at=entry.at)
         else:
             _take_out(consent, purpose)
+            receipt_id = _sealed_receipt(runtime, entry)
+            if receipt_id is not None and session.get(PurposeWithdrawal, receipt_id) is None:
+                assert consent.subject is not None  # a consent in force has its subject
+                session.add(_signed_record(runtime, consent.subject, consent, purpose.id,
+                                           purpose.name, entry.at, receipt_id=receipt_id,
+                                           evidence=None, rebuilt=True))
         replayed += 1
     return replayed
+
+
+def _seal_fields(entry: erasure_journal.PurposeWithdrawn) -> dict[str, str | None]:
+    return {"consentId": entry.consent_id, "purposeId": entry.purpose_id,
+            "receiptId": entry.receipt_id, "at": entry.at.isoformat()}
+
+
+def _journaled(runtime: Runtime,
+               entry: erasure_journal.PurposeWithdrawn) -> erasure_journal.PurposeWithdrawn:
+    """``entry`` sealed with the key store's HMAC key: what the person's verified signature
+    lets the replay sign again; whoever writes the witness folder alone cannot make one."""
+    return replace(entry, seal=row_seals.seal(runtime.keys, row_seals.RowKind.PURPOSE_WITHDRAWN,
+                                              _seal_fields(entry)))
+
+
+def _sealed_receipt(runtime: Runtime, entry: erasure_journal.PurposeWithdrawn) -> str | None:
+    """The receipt id ``entry`` names when :func:`_journaled` sealed it, else None."""
+    sealed = row_seals.matches(runtime.keys, row_seals.RowKind.PURPOSE_WITHDRAWN,
+                               _seal_fields(entry), entry.seal)
+    return entry.receipt_id if sealed else None
 
 
 def _take_out(consent: Consent, purpose: Purpose) -> None:
@@ -159,6 +199,7 @@ def record_ended(
         purpose = ledger.get_purpose(session, purpose_id)
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
                                     consent.withdrawn_at or runtime.clock.now(),
+                                    receipt_id=ledger.new_id("pwd"),
                                     evidence=(consent.withdrawal_receipt or {}).get(
                                         "subjectSignature"))
         session.add(withdrawal)
@@ -195,11 +236,12 @@ def _active_consent(
 
 
 def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose_id: str,
-                   purpose_name: str, now: datetime, *,
-                   evidence: dict[str, Any] | None) -> PurposeWithdrawal:
+                   purpose_name: str, now: datetime, *, receipt_id: str,
+                   evidence: dict[str, Any] | None, rebuilt: bool = False) -> PurposeWithdrawal:
     """The controller's signed receipt, embedding the person's signed act (``evidence``) so
-    anyone can check offline that the person, not the operator, stopped this use."""
-    receipt_id = ledger.new_id("pwd")
+    anyone can check offline that the person, not the operator, stopped this use; ``rebuilt``:
+    signed again from the journal's sealed line for a restored copy, which lacks the act (the
+    person's own copy of the first receipt holds it)."""
     receipt = {
         "version": CONSENT_RECEIPT_VERSION,
         "receiptType": "purpose withdrawal",
@@ -214,7 +256,7 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
         "withdrawnAt": now.isoformat(),
         "publicKey": runtime.keys.public_key,
         "subjectSignature": evidence,
-    }
+    } | ({"rebuiltFromJournal": True} if rebuilt else {})
     return PurposeWithdrawal(
         id=receipt_id, subject_id=subject.id, consent_id=consent.id, purpose_id=purpose_id,
         withdrawn_at=now, receipt=receipt,

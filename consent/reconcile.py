@@ -88,7 +88,7 @@ def reconcile(
     erased = erase_each(runtime, replayed, actor=None, journaled=True)
     with runtime.db.transaction() as session:
         withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
-        purposes_replayed = purpose_withdrawal.withdraw_again(journal, session)
+        purposes_replayed = purpose_withdrawal.withdraw_again(runtime, journal, session)
         revocations_replayed = apikeys.revoke_again(journal, session, keys=runtime.keys)
         break_glass_replayed = break_glass.chain_again(runtime, journal, session)
         admin_passkeys_replayed = admin_mfa.bind_again(runtime, journal, session)

@@ -67,7 +67,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from optinface.consent import changefeed
+from optinface.consent import changefeed, log_tail
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import Change, ChangeOp
 from optinface.consent.errors import LedgerRestored
@@ -284,6 +284,9 @@ class Replica:
         with self.runtime.db.transaction() as session:
             if self._loading(session):
                 return False
+            # A restore found here is refused before anything of the copy enters the index:
+            # the rollback would leave an index change in place (review 19b, #3).
+            log_tail.vet(self.runtime, session)
             removed, re_added = self._repair(session, suspects)
             if anomaly is not None or removed or re_added:
                 self._report(session, anomaly, newest=newest, removed=removed,
@@ -399,11 +402,13 @@ class Replica:
             self._thread.join()
             self._thread = None
 
-    def close(self) -> None:
-        """Stop following and save the index with its sequence number."""
+    def close(self, *, save: bool = True) -> None:
+        """Stop following and save the index with its sequence number, unless not to ``save``
+        (a replay of the journal may still be changing it: the next start catches up)."""
         self.stop()
-        with self._lock:
-            self._save()
+        if save:
+            with self._lock:
+                self._save()
 
     @property
     def following(self) -> bool:

@@ -86,6 +86,7 @@ class RowKind(StrEnum):
     ADMIN_PASSKEY = "admin-passkey"
     AGE = "age"
     SUBJECT_TOKEN = "subject-token"  # noqa: S105 (a seal's kind, not a secret)
+    PURPOSE_WITHDRAWN = "purpose-withdrawn"  # a journal line (consent.purpose_withdrawal)
 
 
 def seal(keys: KeyRing, kind: RowKind, fields: Mapping[str, Any]) -> str:

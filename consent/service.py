@@ -424,14 +424,17 @@ class OptinFace:
     def close(self) -> None:
         """Save the index (it is a cache of the ledger) and release the data folder."""
         try:
-            self.runtime.live_replay.close()  # a restore found from here: the next start's
+            # A restore found from here: the next start's. A replay stuck in the database is
+            # not waited for past a bound; the index it may be changing is then not saved.
+            replay_ended = self.runtime.live_replay.close()
             self.flush_auth_failures()
             self.witness_audit()  # after the last events: the witness holds the whole log
             self.runtime.tail.forget()  # and the log is no longer this service's to append to
             self.runtime.index.settle()  # a save an erasure left running uses the key store
             if self.replica is not None:
-                self.replica.close()  # stops following; saves the index and its feed position
-            else:
+                # Stops following; saves the index and its feed position.
+                self.replica.close(save=replay_ended)
+            elif replay_ended:
                 self.runtime.index.save()
             self.runtime.db.close()
             self.runtime.keys.store.close()

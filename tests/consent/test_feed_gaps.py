@@ -126,6 +126,32 @@ def test_a_removal_that_was_the_feeds_last_row_is_scrubbed_within_the_comparison
         assert (event["cause"], event["removed"]) == ("index_differed", 1)
 
 
+def test_a_replica_pass_that_finds_the_restore_puts_nothing_of_the_copy_in_the_index(
+    workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """Review 19b, #3: B's pass over a dump loaded behind it repaired its index from the copy
+    (the erased template back in memory) before its event's append found the restore and
+    rolled the transaction back, the index change left in place. The restore is vetted first
+    now: the pass is refused before it touches the index, and the replay erases again."""
+    a, b = workers
+    url = a.service.settings.url
+    erased, template = enrolled_seen_by(a, b, portrait_jpegs[0])
+    dump = postgres.dump(url, tmp_path / "dump.sql", clean=True)
+    a.service.erase(actor=a.admin, subject=erased, reason=ErasureReason.REQUEST)
+    b.service.settle()  # B's follower scrubbed it
+    b.subject()  # B's tail is past the copy
+    assert b.service.replica is not None and template.id not in b.service.index.labels()
+    b.service.replica.stop()
+    postgres.load(dump, url)  # behind both
+    with pytest.raises(LedgerRestored):
+        b.service.replica.catch_up(compare=True)  # the feed gone back: a whole comparison
+    assert template.id not in b.service.index.labels()
+    b.service.settle()
+    assert template.id not in b.service.index.labels()
+    assert _reconciled(b) == []
+
+
 def test_while_a_dump_is_loading_the_follower_waits_then_reconciles(
     workers: tuple[World, World], portrait_jpegs: list[bytes]
 ) -> None:

@@ -14,15 +14,20 @@ back by SQL.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.pool import NullPool
 
+from optinface.consent import live_replay
 from optinface.consent.audit import AuditAction
 from optinface.consent.db import sqlite_file
 from optinface.consent.roles import Role
@@ -31,17 +36,22 @@ from optinface.consent.schemas import (
     ConsentCapacity,
     ErasureReason,
     LinkSecret,
+    Operation,
     PasskeyResponse,
     SubjectCreate,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Subject
+from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import (
+    FakeClock,
     World,
+    make_world,
     outside_copy,
     outside_put_back,
+    outside_sql,
     refused,
     row_count,
 )
@@ -203,6 +213,61 @@ def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answer
     [finding] = _events(service, AuditAction.LOG_TRUNCATED)
     assert finding["found"] == "shorter"
     assert service.verify_audit().reason in {"log_truncated", "witness"}
+
+
+@both_backends
+def test_a_purpose_withdrawn_since_the_copy_leaves_the_others_to_withdraw_after_the_replay(
+    world: World, older_copy: Callable[[], Callable[[], None]],
+) -> None:
+    """Review 19b, #1, while the service runs: the replay takes A out of the copy's row again
+    and signs A's receipt again from the journal's sealed line, so withdrawing B afterwards is
+    not refused as a narrowed consent."""
+    first = world.purpose_with(Operation.ENROL, name="study-a")
+    second = world.purpose_with(Operation.ENROL, name="study-b")
+    subject, consent = world.subject(purposes=[world.purpose, first, second])
+    load_back = older_copy()
+    world.clock.advance(minutes=1)
+    world.withdraw_purpose(subject, consent, first)
+    load_back()
+    refused("ledger_restored", lambda: world.service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="finds-the-restore"))
+    world.service.settle()
+    after = world.withdraw_purpose(subject, consent, second)
+    assert after.purpose_withdrawal is not None and after.consent.purposes == [world.purpose]
+    assert _events(world.service, AuditAction.RECONCILED)[-1]["purpose_withdrawals_replayed"] == 1
+
+
+def test_a_replay_stuck_in_the_database_does_not_hold_the_close_back(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review 19b, #2: the close joined the replay's thread with no bound, so a replay waiting
+    in the database kept a SIGTERM from saving, checkpointing and releasing the data folder.
+    Here an operator's transaction locks a table the replay voids rows of: the close waits
+    :data:`CLOSE_WAIT_SECONDS`, says so, leaves the index unsaved, and the replay, let through
+    after, stops before its reconciliation (the index's); the next start reconciles."""
+    monkeypatch.setattr(live_replay, "CLOSE_WAIT_SECONDS", 0.5)
+    service = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
+    world = make_world(service, clock)
+    world.subject()
+    outside_sql(service, "DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM"
+                         " audit_events)")  # the tail gone: a restore, found at the next append
+    blocker = create_engine(pg_settings.url, poolclass=NullPool).connect()
+    blocker.execute(sql_text("LOCK TABLE one_time_links IN ACCESS EXCLUSIVE MODE"))
+    release = threading.Timer(2.0, blocker.close)  # the operator's transaction ends, later
+    refused("ledger_restored", lambda: service.create_api_key(
+        actor=world.admin, role=Role.RESEARCHER, name="finds-the-restore"))
+    release.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="optinface.consent.live_replay"):
+            service.close()
+    finally:
+        release.join()
+    assert any("still runs" in r.getMessage() for r in caplog.records)
+    assert any("closed during the replay" in r.getMessage() for r in caplog.records)
+    with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as restarted:
+        reconciled = _events(restarted, AuditAction.RECONCILED)
+        assert len(reconciled) == 2  # the first start's and this one's: none by the replay
 
 
 def _finds_the_restore(worker: World, erased: str, probe: bytes) -> None:

@@ -43,6 +43,7 @@ from optinface.consent.schemas import (
     LinkSecret,
     Operation,
     SubjectCreate,
+    WithdrawalResult,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -428,6 +429,74 @@ def test_a_restore_takes_out_again_a_purpose_withdrawn_since_the_backup(
         [kept] = restored.list_consents(actor=world.portal, subject=subject)
         assert kept.status == "active" and kept.purposes == [world.purpose]
     assert report["purpose_withdrawals_replayed"] == 1
+
+
+def test_a_purpose_withdrawn_before_a_restore_leaves_the_others_to_withdraw(
+    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Review 19b, #1: the copy lacks the signed withdrawal of A, so once the replay had taken A
+    out of the row again, the row was narrower than the receipt less the signed withdrawals and
+    every later withdrawal was refused (``consent_narrowed``). The journal's sealed line has
+    the withdrawal's receipt signed again, under the id the person's copy names: B goes."""
+    service = open_service()
+    world = make_world(service, clock)
+    first = world.purpose_with(Operation.ENROL, name="study-a")
+    second = world.purpose_with(Operation.ENROL, name="study-b")
+    subject, consent = world.subject(purposes=[world.purpose, first, second])
+    withdrawn: list[WithdrawalResult] = []
+    _backup_then(optinface, tmp_path / "backup", service, clock, lambda: withdrawn.append(
+        world.withdraw_purpose(subject, consent, first)))
+    with closing(open_service()) as restored:
+        world.service = restored
+        [again] = restored.purpose_withdrawals(actor=world.portal, subject=subject)
+        original = withdrawn[0].purpose_withdrawal
+        assert original is not None and again.id == original.id
+        assert (again.receipt.receipt["rebuiltFromJournal"], again.withdrawn_at) == (
+            True, original.withdrawn_at)
+        after = world.withdraw_purpose(subject, consent, second)
+        assert after.purpose_withdrawal is not None
+        assert after.consent.status == "active" and after.consent.purposes == [world.purpose]
+
+
+def _purpose_line(witness_dir: Path, consent_id: str) -> dict[str, str]:
+    [line] = [json.loads(text) for text in (witness_dir / "erasures.jsonl").read_text().splitlines()
+              if json.loads(text).get("consentId") == consent_id]
+    return line
+
+
+@pytest.mark.parametrize("forgery", ["as_before_the_seal", "unsealed", "seal_of_another_line"])
+def test_a_journal_line_without_its_seal_backs_no_withdrawal(
+    clock: FakeClock, settings: ConsentSettings, open_service: Callable[[], OptinFace],
+    forgery: str,
+) -> None:
+    """Whoever writes the witness folder but holds no key store appends a purpose withdrawal:
+    the start takes the purpose out of the row (erring on the person's side, as a line written
+    before the seal is replayed), but no receipt is signed for it, so the row is narrower than
+    what the person signed and their next withdrawal is refused, never taken for the consent's
+    last (an erasure). A genuine line's seal copied onto another consent holds for none."""
+    service = open_service()
+    world = make_world(service, clock)
+    first = world.purpose_with(Operation.ENROL, name="study-a")
+    second = world.purpose_with(Operation.ENROL, name="study-b")
+    subject, consent = world.subject(purposes=[world.purpose, first, second])
+    other, other_consent = world.subject(purposes=[world.purpose, first])
+    world.withdraw_purpose(other, other_consent, first)
+    service.close()
+    genuine = _purpose_line(settings.witness_dir, other_consent)
+    forged = {**genuine, "consentId": consent, "receiptId": "pwd_forged"}
+    if forgery != "seal_of_another_line":
+        del forged["seal"]
+    if forgery == "as_before_the_seal":
+        del forged["receiptId"]
+    with (settings.witness_dir / "erasures.jsonl").open("a") as journal:
+        journal.write(json.dumps(forged, sort_keys=True) + "\n")
+    with closing(open_service()) as restarted:
+        world.service = restarted
+        [narrowed] = restarted.list_consents(actor=world.portal, subject=subject)
+        assert sorted(narrowed.purposes) == sorted([world.purpose, second])
+        assert restarted.purpose_withdrawals(actor=world.portal, subject=subject) == []
+        refused("consent_narrowed", lambda: world.withdraw_purpose(subject, consent, second))
 
 
 def test_a_restore_revokes_again_an_api_key_revoked_since_the_backup(
