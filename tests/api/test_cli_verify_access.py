@@ -18,9 +18,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit_verify import NOT_CHECKABLE
 from optinface.consent.notes import Checkpoint, Signer, Verifier
+from optinface.consent.service import OptinFace
 from tests.support.api import World, auth
 from tests.support.backends import on_both_backends
+from tests.support.consent import chain_before_commitments
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
@@ -126,3 +130,18 @@ def test_an_export_without_its_checkpoint_is_not_anchored_and_a_non_json_file_un
     unreadable = _verify(world, tmp_path, "seq,at\n1,2026")
     assert unreadable.returncode == 2 and "refused: unreadable_file" in unreadable.stderr, \
         unreadable
+
+
+def test_a_log_of_both_hash_forms_verifies_and_the_old_search_is_named_not_checkable(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    """An identify chained as before commitments, then one with its commitment, on this
+    backend: the log verifies end to end, and the person's export says what holds of each."""
+    before = chain_before_commitments(service.runtime, Entry(
+        action=AuditAction.IDENTIFY, actor=None, outcome="candidates", subjects=[world.subject],
+        details={"k": 5, "gallery_size": 1, "decision_use": False}))
+    export = _searched_export(world, portrait_jpegs)
+    assert service.verify_audit().ok
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 0 and done.stderr == "", done
+    assert f"event {before}: NOT CHECKED: {NOT_CHECKABLE}" in done.stdout, done

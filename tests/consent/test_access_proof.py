@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from optinface.consent import audit_redaction
-from optinface.consent.audit import AuditAction, Entry, event_hash, keyed_seal, link
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.audit_verify import (
     NOT_CHECKABLE,
     read_access_export,
@@ -19,7 +19,7 @@ from optinface.consent.audit_verify import (
 )
 from optinface.consent.schemas import AccessExport, ExportedEvent
 from optinface.consent.tables import AuditEvent
-from tests.support.consent import World
+from tests.support.consent import World, chain_before_commitments
 
 
 def _checked(world: World, export: AccessExport) -> dict[int, tuple[bool | None, str]]:
@@ -55,15 +55,9 @@ def test_a_log_of_events_chained_before_and_after_commitments_verifies_end_to_en
     a commitment: the log, the whole export and the person's export each say what holds."""
     mine = world.enrolled(portrait_jpegs[0])
     runtime = world.service.runtime
-    with runtime.db.transaction() as session:
-        old = runtime.chain(session, Entry(
-            action=AuditAction.IDENTIFY, actor=world.researcher, outcome="candidates",
-            subjects=[mine], details={"k": 5, "gallery_size": 1, "decision_use": False}))
-        old.details = {k: v for k, v in old.details.items() if k != audit_redaction.SALT}
-        old.hash = event_hash(old)  # the hash rule before commitments
-        old.keyed_seal = keyed_seal(runtime.keys.hmac_key, old.hash)
-        runtime.tail.remember(session, link(old))
-        before = old.seq
+    before = chain_before_commitments(runtime, Entry(
+        action=AuditAction.IDENTIFY, actor=world.researcher, outcome="candidates",
+        subjects=[mine], details={"k": 5, "gallery_size": 1, "decision_use": False}))
     world.identify(flipped_jpegs[0])
     assert world.service.verify_audit().ok
     with runtime.db.reading() as session:
