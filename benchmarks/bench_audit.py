@@ -12,7 +12,10 @@ builds once at start, one checkpoint (the cached tree extended, signed, committe
 ten inclusion proofs of an access export from the cached tree, and the daily quota's check of
 the next day's first search (it must read that day's rows only, not the log), and what an
 append costs: one event in its own transaction, committed (median of ``APPEND_COMMITS``), and
-the append call alone inside a transaction (mean of ``APPEND_BATCH``). Writes
+the append call alone inside a transaction (mean of ``APPEND_BATCH``), for an identify whose
+redacted details are committed (:mod:`consent.audit_redaction`) and, alternated with it, the
+same event in the hash form from before commitments, with their ratio and the load average.
+Writes
 ``results/bench_audit.json`` and ``.png``.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -47,16 +51,34 @@ PURPOSE = "pur_0123456789abcdef01234567"
 QUOTA_CHECKS = 21
 APPEND_COMMITS = 51
 APPEND_BATCH = 1_000
-APPENDED_BY_MEASURE = 1 + APPEND_COMMITS + APPEND_BATCH
+APPENDED_BY_MEASURE = 1 + 2 * (APPEND_COMMITS + APPEND_BATCH)
 """Events :func:`_measure` appends: the measured checkpoint's own, and the timed appends."""
 SEAL_KEY = bytes(range(32))
 """The HMAC key the events are sealed with (the key store's, on a server)."""
 
 
-def _entry(seq: int) -> Entry:
-    """An identify event as the server writes one: a purpose, a subject, a probe hash."""
+def _details(seq: int, *, committed: bool) -> dict[str, object]:
+    """An identify's details as the server writes them (a query of 5, scores and review ids
+    of its 5 candidates, :func:`_found`); ``committed=False``: the same under names no
+    commitment covers, so the event is chained in the hash form from before commitments
+    (:mod:`consent.audit_redaction`) with the same bytes to hash."""
+    seals = _found(seq)
+    details = {"k": 5, "gallery_size": 10_000, "decision_use": False,
+               "scores": {h: 0.5 + n / 100 for n, h in enumerate(seals)},
+               "review_ids": {h: f"rev_{n:024x}" for n, h in enumerate(seals)}}
+    return details if committed else {f"{name}_": value for name, value in details.items()}
+
+
+def _found(seq: int) -> list[str]:
+    """The pseudonyms of the 5 candidates an identify found."""
+    return [f"{seq:027x}{n:05x}" for n in range(5)]
+
+
+def _entry(seq: int, *, committed: bool = True) -> Entry:
+    """An identify event as the server writes one: a purpose, its candidates, a probe hash."""
     return Entry(action=AuditAction.IDENTIFY, actor=None, purpose=PURPOSE,
-                 subjects=[f"{seq:032x}"], probe_sha256=f"{seq:064x}", details={"k": 3})
+                 subjects=_found(seq), probe_sha256=f"{seq:064x}",
+                 details=_details(seq, committed=committed))
 
 
 def _measure(url: str, log: AuditLog, db: Database) -> dict[str, float]:
@@ -111,20 +133,30 @@ def _quota_check_ms(db: Database) -> float:
 
 def _append_costs(db: Database) -> dict[str, float]:
     """One event appended and committed in its own transaction, as a use case's event commits
-    with its work (median), and the append call alone in an open transaction (mean)."""
-    timings = []
+    with its work (median), and the append call alone in an open transaction (mean): each of
+    the two hash forms, alternated event by event so both meet the same load (``_old``: the
+    form from before commitments), with the load average they ran under."""
+    timings: dict[bool, list[float]] = {True: [], False: []}
     for seq in range(APPEND_COMMITS):
-        start = time.perf_counter()
-        with db.transaction() as session:
-            append(session, _entry(seq), last=newest(session), now=NOW, seal_key=SEAL_KEY)
-        timings.append(time.perf_counter() - start)
+        for committed in (True, False):
+            start = time.perf_counter()
+            with db.transaction() as session:
+                append(session, _entry(seq, committed=committed), last=newest(session),
+                       now=NOW, seal_key=SEAL_KEY)
+            timings[committed].append(time.perf_counter() - start)
+    batch = {True: 0.0, False: 0.0}
     with db.transaction() as session:
-        start = time.perf_counter()
         for seq in range(APPEND_BATCH):
-            append(session, _entry(seq), last=newest(session), now=NOW, seal_key=SEAL_KEY)
-        batch = time.perf_counter() - start
-    return {"append_commit_ms": round(statistics.median(timings) * 1000, 3),
-            "append_in_transaction_us": round(batch / APPEND_BATCH * 1e6, 1)}
+            for committed in (True, False):
+                start = time.perf_counter()
+                append(session, _entry(seq, committed=committed), last=newest(session),
+                       now=NOW, seal_key=SEAL_KEY)
+                batch[committed] += time.perf_counter() - start
+    new, old = (round(batch[form] / APPEND_BATCH * 1e6, 1) for form in (True, False))
+    return {"append_commit_ms": round(statistics.median(timings[True]) * 1000, 3),
+            "append_commit_ms_old": round(statistics.median(timings[False]) * 1000, 3),
+            "append_in_transaction_us": new, "append_in_transaction_us_old": old,
+            "commitment_ratio": round(new / old, 3), "load_average": os.getloadavg()[0]}
 
 
 def run(*, n: int, folder: Path) -> dict[str, object]:
@@ -178,9 +210,13 @@ def plot(result: dict[str, object], path: Path) -> None:
                   label="one checkpoint (s)")
         axes.plot(events, [r["quota_check_ms"] / 1000 for r in rows], marker="o",
                   label="a search's quota check, the next day (s)")
+        axes.plot(events, [r["append_in_transaction_us"] / 1e6 for r in rows], marker="o",
+                  label="an append, redacted details committed (s)")
+        axes.plot(events, [r["append_in_transaction_us_old"] / 1e6 for r in rows], marker="x",
+                  linestyle="--", label="an append, the form before commitments (s)")
         axes.set_xscale("log")
         axes.set_yscale("log")
-        axes.legend()
+        axes.legend(fontsize="small")
 
 
 def main() -> None:

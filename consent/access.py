@@ -25,15 +25,25 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import consents, disclosures, ledger, passkeys, review, rights_requests
+from optinface.consent import (
+    audit_redaction,
+    consents,
+    disclosures,
+    ledger,
+    passkeys,
+    review,
+    rights_requests,
+)
 from optinface.consent.accountability import accountability
-from optinface.consent.audit_seals import mentions, seal_of
+from optinface.consent.audit import event_bytes
+from optinface.consent.audit_seals import Seal, mentions, seal_of
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
     inactivity_limit,
 )
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
+    AccessEvent,
     AccessExport,
     AuditEventPublic,
     ConsentCapacity,
@@ -86,20 +96,26 @@ def refusal_code(outcome: str) -> str | None:
 
 
 SEARCHES = {"verify", "identify"}
-# Details that describe other people or the gallery: never in someone's export.
-_NOT_YOURS = {"gallery_size", "scores", "k", "review_ids"}
 
 
-def own_view(event: AuditEvent, pseudonym: str) -> AuditEventPublic:
-    """The event as its subject may see it: their own pseudonym only, no gallery size, no
-    other candidate's score (the chain hashes stay, so the event can still be checked)."""
+def own_view(event: AuditEvent, pseudonym: str) -> AccessEvent:
+    """The event as its subject may see it: their own pseudonym only, the other subjects'
+    seals without their salts (hashes no one can link to them), no gallery size, no query, no
+    other candidate's score (:data:`audit_redaction.REDACTED_DETAILS`). An event chained with a
+    commitment to those details shows it in their place, so it still matches its hash and its
+    Merkle leaf (:mod:`consent.audit_redaction`); one chained before, whose hashed bytes the
+    view changes, says it cannot be checked."""
     public = AuditEventPublic.model_validate(event)
-    details = {k: v for k, v in public.details.items() if k not in _NOT_YOURS}
     mine = seal_of(event, pseudonym)
     seals = None if public.subject_seals is None else [
-        s for s in public.subject_seals if s["hash"] == mine]
-    return public.model_copy(update={"subjects": [pseudonym], "subject_seals": seals,
-                                     "details": details})
+        s if s["hash"] == mine else Seal(hash=s["hash"], salt=None) for s in public.subject_seals]
+    view = AccessEvent(**{
+        **public.model_dump(), "subjects": [pseudonym], "subject_seals": seals,
+        "details": audit_redaction.public_details(public.details),
+        "redacted": (audit_redaction.commitment(event.details)
+                     if audit_redaction.committed(event.details) else None)})
+    return view.model_copy(update={
+        "redacted_before_commitments": event_bytes(view) != event_bytes(event)})
 
 
 def _involvement(event: AuditEvent, pseudonym: str,

@@ -45,13 +45,14 @@ The first inconsistency, the one at the lowest sequence number, is named.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -62,9 +63,15 @@ from optinface.consent.errors import RegulatorOrdersAltered
 from optinface.consent.identifiers import is_sha256
 from optinface.consent.log_seals import SealWalk, Unsealed
 from optinface.consent.log_tail import Divergence, divergence
-from optinface.consent.merkle import MerkleTree, leaf_hash
+from optinface.consent.merkle import MerkleTree, leaf_hash, verify_inclusion
 from optinface.consent.notes import Checkpoint, NoteError, Verifier, open_checkpoint
-from optinface.consent.schemas import AuditEventPublic, ExportedEvent
+from optinface.consent.schemas import (
+    AccessEvent,
+    AuditEventPublic,
+    CheckpointPublic,
+    ExportedEvent,
+    InclusionProof,
+)
 from optinface.consent.tables import AuditCheckpoint, AuditEvent, RegulatorOrder
 from optinface.engine.documents import json_from
 
@@ -459,3 +466,135 @@ def read_export(text: str) -> list[ExportedEvent]:
     if not events:
         raise ValueError("the export holds no event")
     return events
+
+
+NOT_CHECKABLE = "redacted before commitments: not checkable"
+"""What an access export's event chained before commitments, with details or pseudonyms left
+out of it, holds (:attr:`consent.schemas.AccessEvent.redacted_before_commitments`)."""
+
+
+class AccessProofs(BaseModel):
+    """What ``optinface audit verify-access`` reads of a person's access export: its events as
+    they were hashed, the checkpoint it carries and each event's inclusion proof."""
+
+    events: list[AccessEvent]
+    checkpoint: CheckpointPublic | None = None
+    inclusion_proofs: list[InclusionProof] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EventVerdict:
+    """What holds of one event of an access export: ``holds`` True (its hash and its
+    inclusion proof), False (``what`` says the first thing that does not), None (nothing could
+    be checked, or only its hash: ``what`` says which)."""
+
+    seq: int
+    holds: bool | None
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReport:
+    events: list[EventVerdict]
+    signed: int | None  # the tree size of the carried checkpoint, checked; None: none held
+    problem: Problem | None  # the checkpoint's own (not signed by the key), or the first event's
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def anchored(self) -> bool:
+        """Whether every event that could be checked was held to the signed checkpoint by its
+        inclusion proof: an event on its hash alone, as an export without a checkpoint, holds
+        to nothing a forger cannot make."""
+        return self.signed is not None and all(v.holds is not None or v.what == NOT_CHECKABLE
+                                               for v in self.events)
+
+
+_ACCESS = TypeAdapter(AccessProofs)
+
+
+def read_access_export(text: str) -> AccessProofs:
+    """A person's access export (``GET /v1/subjects/{pseudonym}/export``, the portal's "My
+    data" JSON), its events read strictly as :func:`read_export` reads the log's.
+
+    Raises:
+        ValueError: Not JSON, not an access export, or one without events.
+    """
+    try:
+        document = json_from(text)
+        canonical_json(document)
+        proofs = _ACCESS.validate_python(document, strict=True)
+    except (ValueError, RecursionError) as error:
+        if isinstance(error, ValidationError):
+            first = error.errors()[0]
+            where = " ".join(str(part) for part in first["loc"])
+            raise ValueError(f"not an access export: at {where or 'the top'}:"
+                             f" {first['msg']}") from error
+        raise ValueError(f"not an access export ({error})") from error
+    if not proofs.events:
+        raise ValueError("the access export holds no event")
+    return proofs
+
+
+def verify_access(export: AccessProofs, *, verifier: Verifier) -> AccessReport:
+    """Check a person's access export with the published checkpoint key alone: the checkpoint
+    it carries signed by ``verifier``; each event against its hash, the seals rule and its
+    predecessor where the export holds it (the walk every verifier shares, on part of the
+    log); each event's inclusion proof (RFC 9162) against that checkpoint's root. An event
+    chained before commitments that the export shows redacted is named, not checked
+    (:data:`NOT_CHECKABLE`); one so marked after an event with a commitment is an edit, since
+    every event chained since commitments commits to what it leaves out."""
+    checkpoint, problem = None, None
+    if export.checkpoint is not None:
+        try:
+            checkpoint = open_checkpoint(export.checkpoint.note, verifier)
+        except NoteError as error:
+            problem = Problem(None, "the checkpoint the export carries is not signed by the"
+                                    f" given key ({error})")
+    proofs = {proof.seq: proof for proof in export.inclusion_proofs}
+    first_committed = min((e.seq for e in export.events if e.redacted is not None),
+                          default=None)
+    walk = _Walk(whole=False, missing="not in the export")
+    verdicts: list[EventVerdict] = []
+    for event in sorted(export.events, key=lambda e: e.seq):
+        if event.redacted_before_commitments:
+            late = first_committed is not None and event.seq > first_committed
+            verdicts.append(EventVerdict(event.seq, False, "marked redacted before commitments,"
+                                         f" after event {first_committed}, which commits"
+                                         " (edited)") if late
+                            else EventVerdict(event.seq, None, NOT_CHECKABLE))
+            continue
+        found = len(walk.problems)
+        walk.add(event)
+        if len(walk.problems) > found:
+            verdicts.append(EventVerdict(event.seq, False, walk.problems[-1].message))
+            continue
+        verdicts.append(_proof_verdict(event.seq, walk.leaves[-1], proofs.get(event.seq),
+                                       checkpoint, redacted=event.redacted is not None))
+    failed = [Problem(v.seq, v.what) for v in verdicts if v.holds is False]
+    return AccessReport(events=verdicts, signed=None if checkpoint is None else checkpoint.size,
+                        problem=problem or _first(failed))
+
+
+def _proof_verdict(seq: int, leaf: bytes, proof: InclusionProof | None,
+                   checkpoint: Checkpoint | None, *, redacted: bool) -> EventVerdict:
+    """An event that matches its hash, held to ``checkpoint`` by ``proof``, or not."""
+    hashed = "its hash holds" + (" (its redacted details by their commitment)" if redacted
+                                 else "")
+    if checkpoint is None or proof is None:
+        return EventVerdict(seq, None, f"{hashed}; no inclusion proof checked"
+                            + ("" if checkpoint is not None else " (no signed checkpoint)"))
+    try:
+        path = [base64.b64decode(h, validate=True) for h in proof.audit_path]
+    except ValueError:
+        path = None
+    if (path is None or proof.leaf_index != seq - 1 or proof.tree_size != checkpoint.size
+            or not verify_inclusion(leaf, proof.leaf_index, proof.tree_size, path,
+                                    checkpoint.root)):
+        return EventVerdict(seq, False, f"event {seq} is not in the signed checkpoint's tree"
+                                        f" (size {checkpoint.size}) by its inclusion proof"
+                                        " (edited)")
+    return EventVerdict(seq, True, f"{hashed}; in the signed checkpoint (size"
+                                   f" {checkpoint.size})")

@@ -935,6 +935,22 @@ class ExportedEvent(AuditEventPublic):
         " other event, and from exports made before it was carried.")
 
 
+class AccessEvent(AuditEventPublic):
+    """An event of a person's access export, as they may see it (:func:`consent.access.own_view`):
+    their own pseudonym, the other subjects' seals without their salts, and none of the details
+    that describe other people or the gallery (:mod:`consent.audit_redaction`)."""
+
+    redacted: str | None = Field(
+        default=None, description="The commitment (hex SHA-256 over a salt and the details left"
+        " out) that the event's hash covers in their place: with it, the event as shown matches"
+        " its hash and its inclusion proof. None: nothing was left out, or the event was"
+        " chained before commitments.")
+    redacted_before_commitments: bool = Field(
+        default=False, description="True: details or pseudonyms were left out of an event"
+        " chained before commitments, whose hash covered them as they were: it cannot be"
+        " checked against its hash or its proof (`optinface audit verify-access` says so).")
+
+
 class AuditFilter(BaseModel):
     action: AuditAction | None = None
     subject: Identifier | None = None
@@ -1402,7 +1418,7 @@ class AccessExport(BaseModel):
     template_vectors: list[TemplateVector] | None = Field(default=None, description=(
         "The templates themselves, only when the person asked for them with their own sign-in"
         " (`vectors=true`); null otherwise."))
-    events: list[AuditEventPublic]
+    events: list[AccessEvent]
     checkpoint: CheckpointPublic | None = Field(
         default=None, description="The signed tree head the inclusion proofs lead to.")
     inclusion_proofs: list[InclusionProof] = Field(

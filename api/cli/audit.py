@@ -1,5 +1,6 @@
 """``optinface audit verify``: check the audit log as an outsider would, changing nothing;
-``verify-export``: check an exported log (JSON) with the published key alone.
+``verify-export``: check an exported log (JSON) with the published key alone;
+``verify-access``: check a person's access export (each event and its inclusion proof) alike.
 
 The database is opened read-only (nothing is created, migrated or written, no key is made), the
 verifying key is the one pinned in the witness folder or given with ``--public-key``, never one
@@ -27,10 +28,13 @@ from sqlalchemy.orm import Session
 from optinface.api.cli.common import DataDir, echo_json, opened, refused, say_error
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
+    NOT_CHECKABLE,
     ExportReport,
     KnownCheckpoint,
     carries_keyed_seals,
+    read_access_export,
     read_export,
+    verify_access,
     verify_export,
     verify_log,
 )
@@ -58,7 +62,8 @@ from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
     help="The hash-chained, witnessed audit log: verify (read-only, as an outsider would),"
-         " export (to a file, chained), verify-export (without the data directory), reseal"
+         " export (to a file, chained), verify-export (without the data directory),"
+         " verify-access (a person's access export, with the published key), reseal"
          " (keyed seals after a migration round trip).\n\n"
          "Example: optinface audit verify --data-dir /srv/optinface",
     no_args_is_help=True)
@@ -410,6 +415,61 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
                    f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
     typer.echo(signed)
     typer.echo(seals)
+
+
+AccessFile = Annotated[
+    Path,
+    typer.Argument(exists=True, dir_okay=False,
+                   help="A person's access export (JSON): GET /v1/subjects/{pseudonym}/export,"
+                        " or the portal's My data JSON."),
+]
+
+
+_VERDICT = {True: "OK", False: "FAILS", None: "NOT CHECKED"}
+
+
+@app.command("verify-access")
+def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
+    """Check a person's access export with the published key alone, writing nothing: the
+    checkpoint it carries signed by --public-key, each event against its hash (an event whose
+    details about others were left out, by the commitment it shows in their place) and its
+    inclusion proof (RFC 9162) against that checkpoint. One line per event says what holds;
+    an event chained before commitments whose details were left out is named, "redacted
+    before commitments: not checkable". Exit 0 if every other event holds, 1 if one does not
+    or the checkpoint is not signed by --public-key (a checkpoint of another deployment, or
+    forged), 2 for a file or key that cannot be used, 3 NOT ANCHORED: no checkpoint carried,
+    or an event without its proof, so those events rest on their hashes alone.
+
+    Example: optinface audit verify-access my-data.json --public-key VKEY
+    """
+    verifier = _given_key(public_key)
+    try:
+        export = read_access_export(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise refused(UnreadableFile.code, f"{file}: not an access export (not UTF-8 text:"
+                      f" byte {error.start})", exit_code=2) from error
+    except (ValueError, OSError) as error:
+        raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
+    report = verify_access(export, verifier=verifier)
+    lines = [f"event {v.seq}: {_VERDICT[v.holds]}: {v.what}" for v in report.events]
+    if (problem := report.problem) is not None:
+        raise _broken(_broken_line("access export", problem.sequence, problem.message), *lines)
+    unchecked = sum(v.what == NOT_CHECKABLE for v in report.events)
+    if not report.anchored:
+        say_error(f"access export NOT ANCHORED: {len(report.events)} events,"
+                  + (" no signed checkpoint carried" if report.signed is None
+                     else " some without an inclusion proof")
+                  + ": those events rest on their hashes alone, which whoever edits the export"
+                    " can recompute")
+        for line in lines:
+            say_error(line)
+        raise typer.Exit(code=NOT_ANCHORED)
+    typer.echo(f"access export OK: {len(report.events) - unchecked} events hold to the"
+               f" checkpoint signed at size {report.signed}"
+               + (f"; {unchecked} {NOT_CHECKABLE}" if unchecked else "")
+               + f"; key {verifier.vkey}")
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command("reseal")

@@ -22,11 +22,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from optinface.api.sweeper import Sweeper
+from optinface.consent import audit_redaction
+from optinface.consent.audit import Entry, event_hash, keyed_seal, link
 from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import declared_long_enough_ago
 from optinface.consent.errors import ConsentError
 from optinface.consent.passkeys import challenge_for
 from optinface.consent.roles import Actor, Role
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AdminPasskeyAsk,
     AdminPasskeyResponse,
@@ -430,3 +433,17 @@ def admin_step_up(service: OptinFace, admin: Actor, device: SoftAuthenticator) -
     return service.step_up(actor=admin, body=PasskeyResponse(
         ceremony_id=asked.ceremony_id,
         credential=device.get({**asked.options, "allowCredentials": []}))).step_up_token
+
+
+def chain_before_commitments(runtime: Runtime, entry: Entry) -> int:
+    """Chain ``entry`` as the service did before redacted details were committed
+    (:mod:`consent.audit_redaction`): its details hashed as they are, no salt, keyed-sealed as
+    the service seals; its sequence number. A log of both forms, as an upgraded deployment
+    holds."""
+    with runtime.db.transaction() as session:
+        event = runtime.chain(session, entry)
+        event.details = {k: v for k, v in event.details.items() if k != audit_redaction.SALT}
+        event.hash = event_hash(event)
+        event.keyed_seal = keyed_seal(runtime.keys.hmac_key, event.hash)
+        runtime.tail.remember(session, link(event))
+        return event.seq

@@ -1,0 +1,147 @@
+"""``optinface audit verify-access``: a person checks their access export with the published
+key alone, the searches that named them included (red team 7, #4), on SQLite and PostgreSQL.
+
+The command runs as a process of its own, where no data directory is. An altered public field
+of a redacted event, an altered commitment or an altered proof fails (exit 1), and so does a
+checkpoint signed by another key; an export without its checkpoint is NOT ANCHORED (exit 3);
+a file that is not JSON is unreadable (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.audit_verify import NOT_CHECKABLE
+from optinface.consent.notes import Checkpoint, Signer, Verifier
+from optinface.consent.service import OptinFace
+from tests.support.api import World, auth
+from tests.support.backends import on_both_backends
+from tests.support.consent import chain_before_commitments
+
+pytestmark = [pytest.mark.shared_deployment, on_both_backends]
+
+Export = dict[str, Any]
+
+
+def _published(world: World) -> str:
+    [vkey] = [key["verifier_key"] for key in
+              world.client.get("/.well-known/optinface-keys.json").json()["keys"]
+              if key["verifier_key"]]
+    return str(vkey)
+
+
+def _searched_export(world: World, portrait_jpegs: list[bytes]) -> Export:
+    """The person's own export after a 1:N search that named them."""
+    world.enrolled_and_identified(portrait_jpegs[0])
+    answer = world.client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token))
+    assert answer.status_code == 200, answer.text
+    export: Export = answer.json()
+    return export
+
+
+def _verify(world: World, tmp_path: Path, export: Export | str,
+            key: str | None = None) -> subprocess.CompletedProcess[str]:
+    file = tmp_path / "my-data.json"
+    file.write_text(export if isinstance(export, str) else json.dumps(export))
+    return subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "audit",
+                           "verify-access", str(file), "--public-key", key or _published(world)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+
+
+def _identify(export: Export) -> Export:
+    [search] = [e for e in export["events"] if e["action"] == "identify"]
+    return search
+
+
+def test_an_export_with_the_identify_naming_the_person_verifies(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    export = _searched_export(world, portrait_jpegs)
+    search = _identify(export)
+    assert search["redacted"] and "scores" not in search["details"]
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 0 and done.stderr == "", done
+    assert done.stdout.startswith(f"access export OK: {len(export['events'])} events hold"), done
+    assert (f"event {search['seq']}: OK: its hash holds (its redacted details by their"
+            " commitment); in the signed checkpoint") in done.stdout, done
+
+
+def _public_field(export: Export) -> None:
+    _identify(export)["details"]["decision_use"] = True
+
+
+def _commitment(export: Export) -> None:
+    search = _identify(export)
+    search["redacted"] = search["redacted"][::-1]
+
+
+def _proof(export: Export) -> None:
+    seq = _identify(export)["seq"]
+    [proof] = [p for p in export["inclusion_proofs"] if p["seq"] == seq]
+    proof["audit_path"] = proof["audit_path"][::-1] if len(proof["audit_path"]) > 1 else []
+
+
+@pytest.mark.parametrize("alter", [_public_field, _commitment, _proof])
+def test_an_altered_redacted_event_or_its_proof_fails(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path, alter: Callable[[Export], None]
+) -> None:
+    export = _searched_export(world, portrait_jpegs)
+    alter(export)
+    done = _verify(world, tmp_path, export)
+    seq = _identify(export)["seq"]
+    assert done.returncode == 1 and done.stdout == "", done
+    assert done.stderr.startswith(f"access export BROKEN at sequence {seq}: event {seq} "), done
+    assert f"\nevent {seq}: FAILS: " in done.stderr, done
+
+
+def test_a_checkpoint_signed_by_another_key_fails(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    """The forger signs the export's true tree head with a key of their own, under the
+    deployment's name: not the published key's signature (exit 1)."""
+    export = _searched_export(world, portrait_jpegs)
+    ours = Verifier.parse(_published(world))
+    body = export["checkpoint"]["note"].split("\n\n")[0] + "\n"
+    checkpoint = Checkpoint.parse(body)
+    forger = Signer(name=ours.name, key=Ed25519PrivateKey.generate())
+    export["checkpoint"]["note"] = forger.sign(Checkpoint(
+        origin=checkpoint.origin, size=checkpoint.size, root=checkpoint.root).text())
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("access export BROKEN: the checkpoint the export carries is"
+                                  " not signed by the given key"), done
+
+
+def test_an_export_without_its_checkpoint_is_not_anchored_and_a_non_json_file_unreadable(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    export = _searched_export(world, portrait_jpegs)
+    done = _verify(world, tmp_path, {**export, "checkpoint": None})
+    assert done.returncode == 3 and done.stderr.startswith("access export NOT ANCHORED: "), done
+    unreadable = _verify(world, tmp_path, "seq,at\n1,2026")
+    assert unreadable.returncode == 2 and "refused: unreadable_file" in unreadable.stderr, \
+        unreadable
+
+
+def test_a_log_of_both_hash_forms_verifies_and_the_old_search_is_named_not_checkable(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    """An identify chained as before commitments, then one with its commitment, on this
+    backend: the log verifies end to end, and the person's export says what holds of each."""
+    before = chain_before_commitments(service.runtime, Entry(
+        action=AuditAction.IDENTIFY, actor=None, outcome="candidates", subjects=[world.subject],
+        details={"k": 5, "gallery_size": 1, "decision_use": False}))
+    export = _searched_export(world, portrait_jpegs)
+    assert service.verify_audit().ok
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 0 and done.stderr == "", done
+    assert f"event {before}: NOT CHECKED: {NOT_CHECKABLE}" in done.stdout, done
