@@ -5,6 +5,15 @@ consented template out of the index. Here index entries the ledger does not allo
 and allowed templates missing from the index are decrypted and added back. Nothing is rebuilt
 from scratch, so start-up stays fast at scale.
 
+Where the index must be filled (a saved file that did not open: every template goes back in),
+the hnswlib graph build takes minutes at 50,000 templates; it runs with no write lock, from
+short read snapshots (:func:`build_from_snapshot`), so other workers' writes, erasures
+included, go on meanwhile. Then, under the write lock, the index is compared with the ledger
+again and only the difference applied (:func:`_bring_in_line`): what an erasure or a
+withdrawal committed during the build removed, what was enrolled meanwhile added, every kept
+entry's seal checked again, and the index saved. So once the start answers the index holds
+exactly the sealed, decryptable templates the ledger allows, as if built under the lock.
+
 Erasures come first, and not only those a crash interrupted (subject already excluded): a
 subject whose last consent ended without the erasure that must follow is erased here too. A
 withdrawal committed just before a crash, or a consent that expired while the sweep was killed
@@ -36,8 +45,9 @@ checkpoint left the deleted pages' old copies there, and its receipt says they g
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -56,6 +66,7 @@ from optinface.consent import (
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.authority import Mismatch, report
 from optinface.consent.erasure import (
+    Erasures,
     destroy_ended_templates,
     destroy_templates,
     erase_each,
@@ -75,87 +86,158 @@ def reconcile(
 ) -> ReconcileReport:
     """Bring the index in line with the ledger and record what changed in the audit log.
 
+    In named steps: the erasure journal replayed (:func:`_replay_journal`), the consents
+    ended erased (:func:`_erase_ended`), what can no longer be indexed destroyed
+    (:func:`_destroy_unindexable`), the index built from a read snapshot with no lock held
+    (:func:`build_from_snapshot`), then brought in line under the write lock
+    (:func:`_bring_in_line`), where the ``reconciled`` event is chained.
+
     Args:
         index_discarded: Why the saved index file was unusable and deleted, if it was; the
             index then starts empty and every allowed template is re-added.
     """
     now = runtime.clock.now()
     runtime.db.checkpoint()
-    # A restored copy first loses every subject erased after it was taken.
-    journal = erasure_journal.entries(runtime.settings.witness_dir)  # read once
-    replayed = erasure_journal.pending(runtime, journal)
-    # One erasure that raises stops none of the others, nor the start (erasure.erase_each).
-    erased = erase_each(runtime, replayed, actor=None, journaled=True)
+    replayed = _replay_journal(runtime)
+    ended = _erase_ended(runtime, now=now)
+    destroyed = _destroy_unindexable(runtime, now=now)
+    built = build_from_snapshot(runtime, model_id=model_id, now=now)
     with runtime.db.transaction() as session:
-        withdrawals_replayed = erasure_journal.pending_withdrawals(journal, session)
-        purposes_replayed = purpose_withdrawal.withdraw_again(runtime, journal, session)
-        revocations_replayed = apikeys.revoke_again(journal, session, keys=runtime.keys)
-        break_glass_replayed = break_glass.chain_again(runtime, journal, session)
-        admin_passkeys_replayed = admin_mfa.bind_again(runtime, journal, session)
-        opt_outs_replayed, alternatives_replayed = erasure_journal.choices_again(
-            runtime, journal, session)
-        orders_replayed, order_lifts_replayed = order_replay.replay(runtime, journal, session)
-        templates_replayed = destroy_templates(
-            runtime, session, erasure_journal.pending_templates(runtime, journal, session)
-        ).templates
-    interrupted = finish_interrupted(runtime, actor=None)
-    with runtime.db.transaction() as session:
-        ended = subjects_with_consent_ended(session, now=now)
-    erased += interrupted + erase_each(runtime, ended, actor=None)
-    with runtime.db.transaction() as session:
-        lost = _destroy_unreadable(runtime, session)
-        templates_destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
-        indexable = indexable_labels(session, model_id=model_id, now=now)
-        present = runtime.index.labels()
-        # Each seal checked once: the entries kept here, the templates added by index_templates.
-        unsealed = unsealed_labels(runtime.keys, session, present & indexable)
-        extra = (present - indexable) | unsealed
-        missing = indexable - present
-        if extra:
-            runtime.index.remove(extra)
-        left_out = index_templates(runtime, session, missing)
-        unsealed |= left_out.unsealed
-        re_added = len(missing) - len(left_out.unsealed) - len(left_out.unreadable)
-        if extra or re_added:
-            runtime.index.save()
-        _report_left_out(runtime, session, Mismatch.TEMPLATE, unsealed)
-        _report_left_out(runtime, session, Mismatch.UNREADABLE, left_out.unreadable)
+        indexed = _bring_in_line(runtime, session, model_id=model_id, now=now, built=built)
         report = ReconcileReport(
-            ledger_templates=len(indexable - unsealed),
-            index_entries=runtime.index.count(),
-            removed=len(extra),
-            re_added=re_added,
-            templates_left_out=len(unsealed) + len(left_out.unreadable),
-            erasures_completed=len(interrupted.receipts),
-            erasures_unfinished=erased.unfinished,
-            consents_ended_erased=len(ended),
-            templates_destroyed=templates_destroyed,
-            subject_keys_lost=lost,
-            erasures_replayed=len(replayed),
-            withdrawals_replayed=len(withdrawals_replayed),
-            templates_replayed=templates_replayed,
-            purpose_withdrawals_replayed=purposes_replayed,
-            revocations_replayed=revocations_replayed,
-            break_glass_replayed=break_glass_replayed,
-            admin_passkeys_replayed=admin_passkeys_replayed,
-            opt_outs_replayed=opt_outs_replayed,
-            alternatives_replayed=alternatives_replayed,
-            orders_replayed=orders_replayed,
-            order_lifts_replayed=order_lifts_replayed,
-            index_discarded=index_discarded,
-        )
+            **indexed, **replayed.counts, **ended.counts, **destroyed.counts,
+            erasures_unfinished=(replayed.erased + ended.erased).unfinished,
+            index_discarded=index_discarded)
         runtime.audit(
             session,
             Entry(action=AuditAction.RECONCILED, actor=None, details=report.model_dump()),
         )
-    if templates_destroyed or lost or templates_replayed:
+    if report.templates_destroyed or report.subject_keys_lost or report.templates_replayed:
         runtime.db.checkpoint()
     return report
 
 
 @dataclass(frozen=True, slots=True)
+class _Step:
+    """What a step of :func:`reconcile` did: its erasures, and its fields of the report."""
+
+    counts: dict[str, int]
+    erased: Erasures = field(default_factory=Erasures)
+
+
+def _replay_journal(runtime: Runtime) -> _Step:
+    """A restored copy first loses every subject erased after it was taken, then what else the
+    journal ended since (withdrawals, revocations, opt-outs, orders...) is ended again."""
+    journal = erasure_journal.entries(runtime.settings.witness_dir)  # read once
+    replayed = erasure_journal.pending(runtime, journal)
+    # One erasure that raises stops none of the others, nor the start (erasure.erase_each).
+    erased = erase_each(runtime, replayed, actor=None, journaled=True)
+    with runtime.db.transaction() as session:
+        withdrawals = erasure_journal.pending_withdrawals(journal, session)
+        purposes = purpose_withdrawal.withdraw_again(runtime, journal, session)
+        revocations = apikeys.revoke_again(journal, session, keys=runtime.keys)
+        break_glass_openings = break_glass.chain_again(runtime, journal, session)
+        admin_passkeys = admin_mfa.bind_again(runtime, journal, session)
+        opt_outs, alternatives = erasure_journal.choices_again(runtime, journal, session)
+        orders, order_lifts = order_replay.replay(runtime, journal, session)
+        templates = destroy_templates(
+            runtime, session, erasure_journal.pending_templates(runtime, journal, session)
+        ).templates
+    return _Step(erased=erased, counts={
+        "erasures_replayed": len(replayed), "withdrawals_replayed": len(withdrawals),
+        "templates_replayed": templates, "purpose_withdrawals_replayed": purposes,
+        "revocations_replayed": revocations, "break_glass_replayed": break_glass_openings,
+        "admin_passkeys_replayed": admin_passkeys, "opt_outs_replayed": opt_outs,
+        "alternatives_replayed": alternatives, "orders_replayed": orders,
+        "order_lifts_replayed": order_lifts})
+
+
+def _erase_ended(runtime: Runtime, *, now: datetime) -> _Step:
+    """Finish the erasures a crash interrupted, then erase every subject whose last consent
+    ended without the erasure that must follow."""
+    interrupted = finish_interrupted(runtime, actor=None)
+    with runtime.db.transaction() as session:
+        ended = subjects_with_consent_ended(session, now=now)
+    return _Step(erased=interrupted + erase_each(runtime, ended, actor=None), counts={
+        "erasures_completed": len(interrupted.receipts), "consents_ended_erased": len(ended)})
+
+
+def _destroy_unindexable(runtime: Runtime, *, now: datetime) -> _Step:
+    """Destroy the templates whose subject key's epoch is gone and those whose own consent
+    ended while another keeps their subject: before the build, which so never reads them."""
+    with runtime.db.transaction() as session:
+        lost = _destroy_unreadable(runtime, session)
+        destroyed = destroy_ended_templates(runtime, session, now=now, actor=None)
+    return _Step(counts={"subject_keys_lost": lost, "templates_destroyed": destroyed})
+
+
+def build_from_snapshot(runtime: Runtime, *, model_id: str, now: datetime) -> set[int]:
+    """Add to the index the templates the ledger allows and the index lacks, as read snapshots
+    of the ledger hold them, with no write lock: the labels it added.
+
+    A whole rebuild (an index file that did not open) is an hnswlib graph build of every
+    template, minutes at 50,000: under the write lock, every other worker's write would wait
+    for it, erasures included. Here the labels are read once, then each :data:`CHUNK` is read,
+    checked and added (:func:`index_templates`) in a short read of its own, so no snapshot is
+    held for the whole build either. What commits meanwhile (an erasure, a withdrawal, an
+    enrolment through another worker) is left to :func:`_bring_in_line`, which compares the
+    index with the ledger again under the lock. After each chunk, :data:`between_chunks`.
+    """
+    with runtime.db.reading() as session:
+        wanted = sorted(indexable_labels(session, model_id=model_id, now=now)
+                        - runtime.index.labels())
+    for start in range(0, len(wanted), CHUNK):
+        with runtime.db.reading() as session:
+            index_templates(runtime, session, wanted[start:start + CHUNK])
+        between_chunks(runtime)
+    return runtime.index.labels() & set(wanted)
+
+
+def _no_pause(runtime: Runtime) -> None:
+    """Nothing between two chunks of the build."""
+
+
+between_chunks: Callable[[Runtime], None] = _no_pause
+"""Called by :func:`build_from_snapshot` after each chunk it added, no transaction open: the
+seam through which a test has another worker commit an erasure or an enrolment while a start's
+build runs (``tests/consent/test_rebuild_snapshot.py``). The service never sets it."""
+
+
+def _bring_in_line(runtime: Runtime, session: Session, *, model_id: str, now: datetime,
+                   built: set[int]) -> dict[str, int]:
+    """Under the write lock (``session``), make the index hold exactly the sealed, decryptable
+    templates the ledger allows now, and save it: remove what it may not hold (erased,
+    withdrawn or no longer sealed since the build, or never allowed), add what it lacks
+    (enrolled since the build; a start that did not rebuild: what a crash kept out). Every
+    kept entry's seal is checked again here (one keyed hash each, no ciphertext read), so a
+    row changed during the build is judged as it is now. Saved here, under the lock, so no
+    file saved holds what an erasure committed during the build. The report's index fields.
+    """
+    indexable = indexable_labels(session, model_id=model_id, now=now)
+    present = runtime.index.labels()
+    # Each seal checked here once: the entries kept, the templates added by index_templates.
+    unsealed = unsealed_labels(runtime.keys, session, present & indexable)
+    extra = (present - indexable) | unsealed
+    missing = indexable - present
+    if extra:
+        runtime.index.remove(extra)
+    left_out = index_templates(runtime, session, missing)
+    unsealed |= left_out.unsealed
+    re_added = (len(built - extra) + len(missing) - len(left_out.unsealed)
+                - len(left_out.unreadable))
+    if extra or re_added:
+        runtime.index.save()
+    _report_left_out(runtime, session, Mismatch.TEMPLATE, unsealed)
+    _report_left_out(runtime, session, Mismatch.UNREADABLE, left_out.unreadable)
+    return {"ledger_templates": len(indexable - unsealed), "index_entries": runtime.index.count(),
+            "removed": len(extra - built), "re_added": re_added,
+            "templates_left_out": len(unsealed) + len(left_out.unreadable)}
+
+
+@dataclass(slots=True)
 class LeftOut:
-    """The templates :func:`index_templates` left out of the index, by why."""
+    """The templates :func:`index_templates` left out of the index, by why: filled in as the
+    templates are read (:func:`decrypted_templates`), so not frozen."""
 
     unsealed: set[int] = field(default_factory=set)  # the seal fails
     unreadable: set[int] = field(default_factory=set)  # the subject key or ciphertext does not open
