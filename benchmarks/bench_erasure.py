@@ -81,7 +81,8 @@ def populate(service: OptinFace, *, n: int, purpose: str, notice: str, seed: int
                            retained_until=now + timedelta(days=3650), status="active")
             consents.append(signer.signed(consent, subject=subjects[-1]))
             links.append(dict(consent_id=consent_id, purpose_id=purpose))
-            epoch, wrapped = runtime.keys.wrap(data_key, subject_id=subject_id)
+            epoch, wrapped = runtime.keys.wrap(data_key, subject_id=subject_id,
+                                               pseudonym=pseudonym)
             keys.append(dict(subject_id=subject_id, created_at=now, epoch=epoch, wrapped=wrapped))
             nonce, ciphertext = seal(data_key, vectors[row].tobytes(), associated=template_binding(
                 template_id=subject_id, subject_id=subject_id, model_id=model_id))

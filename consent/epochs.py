@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import epoch_promise, epoch_start, erasure_journal
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -135,20 +136,14 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
             # New subject keys wrap under it from now on (the ring is restored on a rollback).
             runtime.keys = dataclasses.replace(old_ring, epoch=new)
             erased = _keys_of_the_erased(runtime, session)
-            rewrapped = 0
-            for row in session.scalars(select(SubjectKey).where(SubjectKey.epoch != new)):
-                if row.subject_id in erased:
-                    continue
-                data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
-                                           epoch=row.epoch)
-                row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id)
-                rewrapped += 1
+            rewrapped, unreadable = _rewrap(runtime, session, old_ring, new, erased)
             session.add(KeyEpoch(id=new, created_at=now))
             older = [epoch for epoch in store.epochs() if epoch < new]
             runtime.audit(session, Entry(action=AuditAction.KEY_EPOCH_ROTATED, actor=actor,
                                          details={"epoch": new, "subject_keys": rewrapped,
                                                   "destroyed_epochs": older,
-                                                  **_deleted(session, erased)}))
+                                                  **_deleted(session, erased),
+                                                  **_unreadable_deleted(session, unreadable)}))
     except BaseException:
         # Rolled back: the new key wraps nothing the ledger keeps (the next start does not wrap
         # under it either), so wrapping under it would lose the subject keys wrapped meanwhile.
@@ -182,6 +177,48 @@ def _keys_of_the_erased(runtime: Runtime, session: Session) -> set[int]:
                            .outerjoin(Subject, Subject.id == SubjectKey.subject_id))
     return {subject_id for subject_id, pseudonym in rows
             if pseudonym is None or tombstone_hash(runtime.keys, pseudonym) in erased}
+
+
+def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
+            erased: set[int]) -> tuple[int, set[int]]:
+    """Re-wrap every subject key but the ``erased`` ones under the epoch ``new``, in the
+    current form (bound to the subject's id and pseudonym, :meth:`KeyRing.wrap`), those of the
+    first form included: once the older epochs are destroyed, no key of that form opens.
+    How many were re-wrapped, and the subjects whose key does not open (bound to another
+    person: moved by SQL, or put back under an id given again; or forged)."""
+    rewrapped = 0
+    unreadable: set[int] = set()
+    rows = session.execute(select(SubjectKey, Subject.pseudonym)
+                           .join(Subject, Subject.id == SubjectKey.subject_id)
+                           .where(SubjectKey.epoch != new)).all()
+    for row, pseudonym in rows:
+        if row.subject_id in erased:
+            continue
+        try:
+            data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
+                                       pseudonym=pseudonym, epoch=row.epoch)
+        except ValueError:
+            unreadable.add(row.subject_id)
+            continue
+        row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id,
+                                                   pseudonym=pseudonym)
+        rewrapped += 1
+    return rewrapped, unreadable
+
+
+def _unreadable_deleted(session: Session, subject_ids: set[int]) -> dict[str, int]:
+    """Delete the keys that do not open for their subject instead of keeping them under an
+    epoch being destroyed (they open nothing any more); the rotation event's
+    ``unreadable_subject_keys_deleted`` detail, where there were any (logged as an error). The
+    subject's templates stay, left out of the index (the start reports them), until their
+    erasure; an enrolment gives them a new key."""
+    if not subject_ids:
+        return {}
+    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(sorted(subject_ids))))
+    logger.error("%d subject keys do not open for their subject (bound to another person:"
+                 " moved or put back by SQL, or forged): deleted, not re-wrapped",
+                 len(subject_ids))
+    return {"unreadable_subject_keys_deleted": len(subject_ids)}
 
 
 def _deleted(session: Session, subject_ids: set[int]) -> dict[str, int]:

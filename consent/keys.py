@@ -1,6 +1,7 @@
 """The server's secrets, held by the key store (:mod:`consent.keystore`), never in the data.
 
-- *epoch keys* wrap every subject's data key. Destroying a subject's wrapped key makes their
+- *epoch keys* wrap every subject's data key, bound to the subject's id and pseudonym
+  (:meth:`KeyRing.wrap`). Destroying a subject's wrapped key makes their
   templates unreadable in the live database at once; a copy made before (a backup, a snapshot,
   the WAL) still holds the wrapped key, and becomes unreadable only when the epoch key that
   wrapped it is destroyed, at the next epoch rotation (:mod:`consent.epochs`, every
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
 from optinface.consent.keystore import KeyStore, load_or_create_secret
 from optinface.engine.errors import IndexCorrupt
@@ -53,6 +55,12 @@ EPOCH_KEYS = "epoch"
 """How :func:`consent.key_check.keys_needed` names the epoch keys, beside the secrets."""
 _INDEX_FILE_BINDING = b"index-file"
 """Associated data of an index file's wrapped data key."""
+SUBJECT_KEY_FORM = 2
+"""The first byte of a subject key wrapped by this version (:meth:`KeyRing.wrap`)."""
+_FIRST_FORM_BYTES = NONCE_BYTES + KEY_BYTES + 16
+"""The length of a subject key wrapped before it (nonce, key, GCM tag), bound to the id alone:
+both key stores write this layout, so it is told from the current form, one byte longer, by its
+length, and no wrap is ever taken for the other form."""
 LEDGER_KEYS = frozenset({EPOCH_KEYS, SIGNING_KEY_NAME, HMAC_KEY_NAME, ROTATION_KEY_NAME})
 """The keys every ledger in use needs: refused when missing once it holds data. Not the index
 key: it protects only the saved index, a cache of the ledger that is discarded and rebuilt when
@@ -123,14 +131,31 @@ class KeyRing:
         return bytes.fromhex(keyed_hash(self.index_key, rotation.fingerprint,
                                         domain="index-file"))
 
-    def wrap(self, data_key: bytes, *, subject_id: int) -> tuple[int, bytes]:
-        """``data_key`` wrapped under the current epoch: (epoch, wrapped bytes)."""
-        return self.epoch, self.store.wrap(self.epoch, data_key,
-                                           associated=_key_binding(subject_id))
+    def wrap(self, data_key: bytes, *, subject_id: int, pseudonym: str) -> tuple[int, bytes]:
+        """``data_key`` wrapped under the current epoch: (epoch, wrapped bytes), bound to the
+        subject's id and pseudonym (:func:`_key_binding`) and marked :data:`SUBJECT_KEY_FORM`."""
+        return self.epoch, bytes([SUBJECT_KEY_FORM]) + self.store.wrap(
+            self.epoch, data_key, associated=_key_binding(subject_id, pseudonym))
 
-    def unwrap(self, blob: bytes, *, subject_id: int, epoch: int) -> bytes:
-        """Raises :class:`KeyUnavailable` once ``epoch`` is destroyed."""
-        return self.store.unwrap(epoch, blob, associated=_key_binding(subject_id))
+    def unwrap(self, blob: bytes, *, subject_id: int, pseudonym: str, epoch: int) -> bytes:
+        """The data key ``blob`` wraps for the subject ``subject_id`` whose pseudonym is
+        ``pseudonym``.
+
+        A wrap of the first form (bound to the id alone, made before this version) still opens
+        under the epoch it was made in; no wrap of that form is made any more, and the next
+        rotation re-wraps every key in the current form and destroys that epoch, so from then on
+        none opens (:func:`consent.epochs.rotate_epoch`).
+
+        Raises:
+            KeyUnavailable: ``epoch`` is destroyed.
+            ValueError: ``blob`` is forged, of an unknown form, or bound to another subject
+                (a key moved by SQL, or put back under an id given again after a restore).
+        """
+        if len(blob) == _FIRST_FORM_BYTES:
+            return self.store.unwrap(epoch, blob, associated=_first_form_binding(subject_id))
+        if not blob or blob[0] != SUBJECT_KEY_FORM:
+            raise ValueError(f"subject {subject_id}'s wrapped key is of no known form")
+        return self.store.unwrap(epoch, blob[1:], associated=_key_binding(subject_id, pseudonym))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +265,15 @@ def protector_of(raw: bytes, *, name: str) -> TemplateProtector:
                                " matrix): restore it from the key store's backup") from error
 
 
-def _key_binding(subject_id: int) -> bytes:
+def _key_binding(subject_id: int, pseudonym: str) -> bytes:
+    """Associated data of a subject's wrapped key: their id and their pseudonym, random and
+    never given to anyone else, so a wrapped key opens for no other person, even one given
+    the same id again (a restored copy resets the id counter: red team 7, #3)."""
+    return f"subject-key:{SUBJECT_KEY_FORM}:{subject_id}:{pseudonym}".encode()
+
+
+def _first_form_binding(subject_id: int) -> bytes:
+    """What wraps made before :data:`SUBJECT_KEY_FORM` were bound to: the id alone."""
     return f"subject-key:{subject_id}".encode()
 
 

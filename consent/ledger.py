@@ -294,7 +294,8 @@ def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime
     """The subject's data key, created and stored wrapped under the current epoch on first use."""
     row = session.get(SubjectKey, subject.id)
     if row is not None:
-        return keys.unwrap(row.wrapped, subject_id=subject.id, epoch=row.epoch)
+        return keys.unwrap(row.wrapped, subject_id=subject.id, pseudonym=subject.pseudonym,
+                           epoch=row.epoch)
     key = new_key()
     # Another worker on a shared ledger may have rotated since this one loaded its ring: wrap
     # under the newest epoch the ledger records (read inside the serialised transaction, so a
@@ -302,7 +303,7 @@ def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime
     newest = session.scalar(select(func.max(KeyEpoch.id)))
     if newest is not None and newest > keys.epoch:
         keys = dataclasses.replace(keys, epoch=newest)
-    epoch, wrapped = keys.wrap(key, subject_id=subject.id)
+    epoch, wrapped = keys.wrap(key, subject_id=subject.id, pseudonym=subject.pseudonym)
     session.add(SubjectKey(subject_id=subject.id, wrapped=wrapped, epoch=epoch, created_at=now))
     return key
 

@@ -314,7 +314,7 @@ def _data_key(keyring: KeyRing, row: Row[Any], unwrapped: dict[int, bytes]) -> b
         if row.wrapped is None:
             raise ValueError(f"subject {row.subject_id} has no key")
         key = unwrapped[row.subject_id] = keyring.unwrap(
-            row.wrapped, subject_id=row.subject_id, epoch=row.epoch)
+            row.wrapped, subject_id=row.subject_id, pseudonym=row.pseudonym, epoch=row.epoch)
     return key
 
 

@@ -33,7 +33,7 @@ from optinface.consent.keystore import KeyStore
 from optinface.consent.ledger import decrypt_template
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
-from optinface.consent.tables import SubjectKey, Template
+from optinface.consent.tables import Subject, SubjectKey, Template
 from optinface.engine.files import shred_path
 from optinface.engine.index import HnswIndex
 from optinface.engine.protection import TemplateProtector
@@ -78,9 +78,12 @@ def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
         for template in templates:
             if template.subject_id not in keys:
                 wrapped = session.get(SubjectKey, template.subject_id)
-                assert wrapped is not None, "a template without its subject key"
+                subject = session.get(Subject, template.subject_id)
+                assert wrapped is not None and subject is not None, \
+                    "a template without its subject or its key"
                 keys[template.subject_id] = runtime.keys.unwrap(
-                    wrapped.wrapped, subject_id=template.subject_id, epoch=wrapped.epoch)
+                    wrapped.wrapped, subject_id=subject.id, pseudonym=subject.pseudonym,
+                    epoch=wrapped.epoch)
             key = keys[template.subject_id]
             vector = old.reprotect(decrypt_template(template, key=key)[None, :], new)[0]
             template.nonce, template.ciphertext = seal(

@@ -294,7 +294,8 @@ def test_a_key_a_trigger_keeps_through_a_rotation_dies_with_its_epoch(
         (r["subject_id"], r["wrapped"], r["epoch"]) for r in outside_copy(service, "subject_keys")]
     assert kept_epoch == epoch
     with pytest.raises(KeyUnavailable):
-        service.runtime.keys.unwrap(bytes(wrapped), subject_id=subject_id, epoch=kept_epoch)
+        service.runtime.keys.unwrap(bytes(wrapped), subject_id=subject_id, pseudonym=erased,
+                                    epoch=kept_epoch)
 
 
 @both_backends

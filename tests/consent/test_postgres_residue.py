@@ -35,9 +35,12 @@ def decrypt_from_dump(service: OptinFace, restored_url: str, template_id: int) -
                          "WHERE id = %s", (template_id,)).fetchone()
         assert row is not None
         subject_id, model_id, nonce, ciphertext = row
-        wrapped, epoch = db.execute("SELECT wrapped, epoch FROM subject_keys "
-                                    "WHERE subject_id = %s", (subject_id,)).fetchone() or (b"", 0)
-    key = service.runtime.keys.unwrap(bytes(wrapped), subject_id=subject_id, epoch=epoch)
+        wrapped, epoch, pseudonym = db.execute(
+            "SELECT wrapped, epoch, pseudonym FROM subject_keys JOIN subjects"
+            " ON subjects.id = subject_id WHERE subject_id = %s",
+            (subject_id,)).fetchone() or (b"", 0, "")
+    key = service.runtime.keys.unwrap(bytes(wrapped), subject_id=subject_id,
+                                      pseudonym=pseudonym, epoch=epoch)
     plain = open_sealed(key, bytes(nonce), bytes(ciphertext), associated=template_binding(
         template_id=template_id, subject_id=subject_id, model_id=model_id))
     return np.frombuffer(plain, dtype=np.float32).tobytes()

@@ -100,12 +100,13 @@ def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
         subject_id, model_id, nonce, ciphertext = db.execute(
             "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
             (template_id,)).fetchone()
-        wrapped, epoch = db.execute("SELECT wrapped, epoch FROM subject_keys "
-                                    "WHERE subject_id = ?", (subject_id,)).fetchone()
+        wrapped, epoch, pseudonym = db.execute(
+            "SELECT wrapped, epoch, pseudonym FROM subject_keys JOIN subjects"
+            " ON subjects.id = subject_id WHERE subject_id = ?", (subject_id,)).fetchone()
     store = open_key_store(settings, create=False)
     try:
         key = KeyRing.open(store, needed=LEDGER_KEYS).unwrap(
-            wrapped, subject_id=subject_id, epoch=epoch)
+            wrapped, subject_id=subject_id, pseudonym=pseudonym, epoch=epoch)
     finally:
         store.close()
     return open_sealed(key, nonce, ciphertext, associated=template_binding(

@@ -26,7 +26,7 @@ from optinface.consent.keystore import open_key_store
 from optinface.consent.rotation import STAGED_SUFFIX
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
-from optinface.consent.tables import SubjectKey
+from optinface.consent.tables import Subject, SubjectKey
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from tests.support.consent import FakeClock, World, make_world
@@ -72,7 +72,8 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     rotation_key = api_settings.keys_dir / ROTATION_KEY_FILE
     old_rotation = rotation_key.read_bytes()
     with service.runtime.db.transaction() as session:
-        old_wrapped = [(row.subject_id, row.wrapped) for row in session.scalars(select(SubjectKey))]
+        old_wrapped = session.execute(select(SubjectKey.subject_id, SubjectKey.wrapped,
+                                             Subject.pseudonym).join(Subject)).all()
 
     epoch = service.rotate_epoch(actor=world.admin)
     rekey = service.rekey_templates(actor=world.admin)
@@ -85,9 +86,10 @@ def test_rotation_keeps_every_match_and_the_old_keys_open_nothing(
     with service.runtime.db.transaction() as session:
         wrapped = list(session.scalars(select(SubjectKey)))
     assert len(wrapped) == 4 and {row.epoch for row in wrapped} == {epoch.new_epoch}
-    for subject_id, blob in old_wrapped:  # what a backup from before the rotation holds
+    for subject_id, blob, pseudonym in old_wrapped:  # what a backup from before it holds
         with pytest.raises(KeyUnavailable):
-            service.runtime.keys.unwrap(blob, subject_id=subject_id, epoch=old_epoch)
+            service.runtime.keys.unwrap(blob, subject_id=subject_id, pseudonym=pseudonym,
+                                        epoch=old_epoch)
     # Neither old key's bytes survive anywhere in the key store (shredded, not renamed).
     for path in api_settings.keys_dir.rglob("*"):
         if path.is_file():

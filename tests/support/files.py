@@ -83,16 +83,17 @@ def protected_probe(service: OptinFace, jpeg: bytes) -> np.ndarray:
 def template_bytes(service: OptinFace, template_id: int) -> tuple[bytes, bytes]:
     """The stored ciphertext and the protected float32 vector of one template (test-only peek)."""
     from optinface.consent.ledger import decrypt_template
-    from optinface.consent.tables import SubjectKey, Template
+    from optinface.consent.tables import Subject, SubjectKey, Template
 
     runtime = service.runtime
     with runtime.db.transaction() as session:
         row = session.get(Template, template_id)
         assert row is not None
         wrapped = session.get(SubjectKey, row.subject_id)
-        assert wrapped is not None
+        subject = session.get(Subject, row.subject_id)
+        assert wrapped is not None and subject is not None
         key = runtime.keys.unwrap(wrapped.wrapped, subject_id=row.subject_id,
-                                  epoch=wrapped.epoch)
+                                  pseudonym=subject.pseudonym, epoch=wrapped.epoch)
         return row.ciphertext, decrypt_template(row, key=key).tobytes()
 
 
@@ -129,10 +130,11 @@ def decrypt_from_copy(service: OptinFace, copy: Path, template_id: int) -> np.nd
         subject_id, model_id, nonce, ciphertext = db.execute(
             "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
             (template_id,)).fetchone()
-        wrapped, epoch = db.execute(
-            "SELECT wrapped, epoch FROM subject_keys WHERE subject_id = ?",
-            (subject_id,)).fetchone()
-    key = service.runtime.keys.unwrap(wrapped, subject_id=subject_id, epoch=epoch)
+        wrapped, epoch, pseudonym = db.execute(
+            "SELECT wrapped, epoch, pseudonym FROM subject_keys JOIN subjects"
+            " ON subjects.id = subject_id WHERE subject_id = ?", (subject_id,)).fetchone()
+    key = service.runtime.keys.unwrap(wrapped, subject_id=subject_id, pseudonym=pseudonym,
+                                      epoch=epoch)
     plain = open_sealed(key, nonce, ciphertext, associated=template_binding(
         template_id=template_id, subject_id=subject_id, model_id=model_id))
     return np.frombuffer(plain, dtype=np.float32)
