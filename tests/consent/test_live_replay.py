@@ -45,6 +45,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Subject
+from optinface.consent.witness import latest_witnessed
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import (
@@ -321,17 +322,33 @@ def _ticks_of(service: OptinFace) -> tuple[list[str], Callable[[], None]]:
     return outcomes, tick
 
 
-@pytest.mark.parametrize("written_since", [False, True], ids=["shorter", "written-since"])
+def _written_past_the_folder(world: World, *, sign: bool) -> None:
+    """``world``'s worker writes to the copy until its log is longer than the newest
+    checkpoint in the witness folder; ``sign``: then signs the copy's log there (a checkpoint
+    its appends signed), which agrees with the log."""
+    service = world.service
+    witnessed = latest_witnessed(service.settings.witness_dir)
+    while row_count(service, AuditEvent) <= witnessed:
+        service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="after-the-copy")
+    if sign:
+        with service.runtime.db.transaction() as session:
+            service.runtime.log.checkpoint(session, now=world.clock.now())
+    assert latest_witnessed(service.settings.witness_dir) > witnessed or not sign
+
+
+@pytest.mark.parametrize(("written_since", "signed_since"), [
+    (False, False), (True, False), (True, True)], ids=["shorter", "written-since", "signed-since"])
 def test_an_idle_worker_finds_a_restore_within_one_witness_interval(
     workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
-    flipped_jpegs: list[bytes], written_since: bool,
+    flipped_jpegs: list[bytes], written_since: bool, signed_since: bool,
 ) -> None:
     """Worker A spends a probe consent and signs its checkpoint (its periodic check, or its
     close); a dump from before is loaded behind both; B, idle since before the copy, knows no
     event past it: its own tail is inside the copy. Its first periodic round compares the log
     with the checkpoints A signed into the shared witness folder: shorter, or, where B wrote
-    to the copy since, other events at A's checkpoint. It finds the restore, replays, and the
-    spent probe consent is refused on B too."""
+    to the copy since, other events at A's checkpoint, even behind a newer checkpoint of the
+    copy's log. It finds the restore, replays, and the spent probe consent is refused on B
+    too."""
     a, b = workers
     url = a.service.settings.url
     spent = a.probe(image=flipped_jpegs[0])
@@ -340,8 +357,8 @@ def test_an_idle_worker_finds_a_restore_within_one_witness_interval(
                        image=flipped_jpegs[0])
     a.service.witness_audit()  # A's round: the spend is in the folder
     postgres.load(dump, url)
-    if written_since:  # B's tail is the copy's: its own append finds nothing
-        b.service.create_api_key(actor=b.admin, role=Role.RESEARCHER, name="after-the-copy")
+    if written_since:  # B's tail is the copy's: its own appends find nothing
+        _written_past_the_folder(b, sign=signed_since)
     replays = len(_events(b.service, AuditAction.RECONCILED))
     outcomes, tick = _ticks_of(b.service)
     witnessing = Periodic("audit witness", tick, interval=0.2)
