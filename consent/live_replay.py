@@ -10,8 +10,10 @@ a subject token's authentication: :mod:`consent.journal_ends`); the rest is this
 
 What finds a restore is what already found a loss of events: the log's tail check before each
 append and each checkpoint (:func:`consent.log_tail.vet`: the table no longer holds the newest
-event this process appended or read) and the checkpoint's own check against the witness
-(:func:`consent.transparency.record_rollback`: fewer events than the witness signed). While
+event this process appended or read) and the periodic checkpoint's own check against the
+witness folder, which every worker of the ledger signs into (:func:`consent.transparency.
+record_departures`, :func:`consent.transparency.record_rollback`: fewer events than a
+checkpoint there, or other ones). While
 the service is live, either hands its finding here
 (:meth:`LiveReplay.found`) instead of chaining it into the transaction that found it, and that
 transaction is refused (``ledger_restored``, 503): nothing decided on the copy commits or is
@@ -35,8 +37,11 @@ start the reconciliation is the start's own, and from its close on a finding is 
 before, for the next start to replay. Other workers of a shared ledger find the restore at
 their own next append or checkpoint (their tail is gone, or another event stands where it was)
 and replay too, finding done what the first one made again. A worker whose tail is older than
-the copy (idle since before it) finds nothing by itself: the worker whose act the copy lacks
-does, while it runs.
+the copy (idle since before it) finds it at its next periodic check by the checkpoints the
+others signed since into the shared folder: what the copy lacks was signed there by the worker
+that appended it, at its own periodic check or its close (while it runs, its tail finds the
+copy anyway). Only events no worker signed before the copy was loaded, by a worker that died
+unclean since, leave no sign.
 """
 
 from __future__ import annotations
@@ -75,7 +80,8 @@ def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> Recon
     runtime.key_rows.forget()  # rows kept from the ledger as it was (SQLite)
     runtime.seals_checked = 0  # events numbered so far are other events now
     with runtime.db.transaction() as session:
-        transparency.record_rollback(runtime, session)  # its event is vetted first
+        transparency.record_departures(runtime, session)  # each finding's event vetted first
+        transparency.record_rollback(runtime, session)
         log_tail.vet(runtime, session)  # the loss chained, or the newest read: the tail from here
         voided = void_single_use(session.connection(), now=runtime.clock.now())
     logger.warning("single-use rows of the restored ledger voided: %s", voided)

@@ -474,8 +474,13 @@ class OptinFace:
 
     def witness_audit(self) -> None:
         """Sign the log's head and copy it to the witness folder, if it moved since the last
-        witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``."""
+        witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``.
+        Each time, the log is first compared with the checkpoints any worker signed into the
+        folder since (a worker idle since before a restored copy finds it so within an
+        interval: :func:`consent.transparency.record_departures`), then with this process's
+        tail."""
         with self.runtime.db.transaction() as session:
+            transparency.record_departures(self.runtime, session)  # the folder looked at again
             transparency.record_rollback(self.runtime, session)
             log_tail.vet(self.runtime, session)  # before it signs; what it read: the tail
             log_seals.record_unsealed(self.runtime, session)  # before they are witnessed

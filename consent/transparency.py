@@ -89,28 +89,84 @@ def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) ->
     start, not only when ``audit verify`` runs, and the event names the witnessed size.
     Whether the log is not (or cannot be shown to be) what the witness signed. ``chain``
     False only asks, chaining and logging nothing (a dry run's check).
+
+    Raises:
+        LedgerRestored: found while the service is live (:func:`record_departures`).
     """
-    witness = runtime.log.witness
-    size = witness.latest_size()
+    size = runtime.log.witness.latest_size()
     tree = runtime.log.tree.sync(session)
     if size == 0 or tree.size < size:  # nothing witnessed yet, or lost events: record_rollback
         return False
-    source = checkpoint_path(witness.directory, size)
-    try:
-        checkpoint = open_checkpoint(source.read_text(encoding="utf-8"),
-                                     runtime.log.signer.verifier)
-    except (OSError, UnicodeDecodeError, NoteError):
+    checkpoint = _witnessed(runtime.log, size)
+    if checkpoint is None:
         return True  # a witness file past reading: audit verify names it
+    return _rewritten(runtime, session, checkpoint, tree, chain=chain)
+
+
+def record_departures(runtime: Runtime, session: Session) -> bool:
+    """Chain, once, that a checkpoint signed into the witness folder since this process last
+    looked, by any worker of the ledger, is not of the log's first events: a copy restored
+    behind the workers, written to since (the periodic check, :meth:`consent.service.OptinFace.
+    witness_audit`). Whether one is not.
+
+    Why the folder and not only this process's tail (:func:`consent.log_tail.vet`): a worker
+    idle since before the copy read nothing past it, so its tail is inside the copy and still
+    there; what the copy lacks was read and appended by the others, and they sign it into the
+    shared folder within an interval (or at their close). A checkpoint past the log's end is
+    :func:`record_rollback`'s (the newest size read here is its witnessed size from here);
+    one the copy's own history signed since agrees with the log and hides nothing, since every
+    checkpoint new since the last look is compared, not only the newest. What it cannot see:
+    the events no worker signed into the folder before the copy was loaded; a live worker that
+    appended them finds the copy by its own tail at its next check.
+
+    Raises:
+        LedgerRestored: found while the service is live: the replay takes it over and chains
+            it (:mod:`consent.live_replay`), and the sizes stay unchecked until then.
+    """
+    witness = runtime.log.witness
+    sizes = witness.unchecked()
+    tree = runtime.log.tree.sync(session)
+    departed = False
+    for size in (size for size in sizes if size <= tree.size):
+        checkpoint = _witnessed(runtime.log, size)
+        if checkpoint is not None and _rewritten(runtime, session, checkpoint, tree):
+            departed = True  # found (raised while live) or chained: nor are later ones the log's
+            break
+    if sizes:
+        witness.checked(sizes[-1])
+    return departed
+
+
+def _witnessed(log: AuditLog, size: int) -> Checkpoint | None:
+    """The witness folder's checkpoint of ``size``, signed by the log's key; None when it is
+    past reading or not so signed (``audit verify`` names it)."""
+    try:
+        return open_checkpoint(checkpoint_path(log.witness.directory, size)
+                               .read_text(encoding="utf-8"), log.signer.verifier)
+    except (OSError, UnicodeDecodeError, NoteError):
+        return None
+
+
+def _rewritten(runtime: Runtime, session: Session, checkpoint: Checkpoint, tree: MerkleTree,
+               *, chain: bool = True) -> bool:
+    """Chain as ``log_rewritten``, once for the checkpoint's size, that ``tree`` is not an
+    extension of ``checkpoint``; whether it is not. ``chain`` False only asks.
+
+    Raises:
+        LedgerRestored: it is not, found while the service is live (:mod:`consent.live_replay`).
+    """
+    source = checkpoint_path(runtime.log.witness.directory, checkpoint.size)
     problem = against_tree(checkpoint, tree, str(source), holder="the log")
     if problem is None:
         return False
     last = last_details(session, AuditAction.LOG_REWRITTEN)
-    if (last is not None and last.get("witnessed") == size) or not chain:
-        return True  # chained already, at an earlier start; or only asked
+    if (last is not None and last.get("witnessed") == checkpoint.size) or not chain:
+        return True  # chained already, at an earlier start or by another worker; or only asked
+    runtime.live_replay.found(runtime, str(AuditAction.LOG_REWRITTEN))  # raises while live
     logger.error("the audit log does not hold the events its witness signed: %s; chained as"
                  " log_rewritten, and optinface audit verify will report it", problem.message)
     runtime.audit(session, Entry(action=AuditAction.LOG_REWRITTEN, actor=None,
-                                 details={"events": tree.size, "witnessed": size}))
+                                 details={"events": tree.size, "witnessed": checkpoint.size}))
     return True
 
 

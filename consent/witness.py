@@ -102,6 +102,20 @@ def latest_witnessed(directory: Path) -> int:
     return int(files[-1].stem) if files else 0
 
 
+def witnessed_after(directory: Path, size: int) -> list[int]:
+    """The sizes of the checkpoints ``directory`` holds past ``size``, smallest first
+    (read-only): one pass over the folder's names, none opened."""
+    try:
+        with os.scandir(directory / CHECKPOINTS) as entries:
+            names = [entry.name for entry in entries]
+    except FileNotFoundError:
+        return []
+    return sorted(found for name in names
+                  if name.endswith(SUFFIX) and not name.startswith(".")
+                  and (stem := name.removesuffix(SUFFIX)).isdigit()
+                  and (found := int(stem)) > size)
+
+
 @dataclass(frozen=True, slots=True)
 class Signed:
     """A checkpoint the ledger signed as a note: the size of the log it covers, and the note."""
@@ -182,12 +196,17 @@ class Witness:
 
     ``found``: what the folder held when this process started (:func:`survey`), before it wrote
     there; break-glass reads it (:mod:`consent.break_glass`).
+
+    Several workers of one ledger share the folder: this process knows the newest checkpoint
+    as it last looked (its own since, and the folder at start), until :meth:`unchecked` looks
+    again for the others' (:func:`consent.transparency.record_departures`).
     """
 
     def __init__(self, directory: Path, *, found: Found | None = None) -> None:
         self.directory = directory
         self.found = found or Found()
         self._latest: int | None = None
+        self._checked: int | None = None
 
     def pin(self, verifier: Verifier) -> None:
         """Pin ``verifier`` at first start; refuse a folder that pins another key.
@@ -211,7 +230,24 @@ class Witness:
         """The largest tree size witnessed so far."""
         if self._latest is None:
             self._latest = latest_witnessed(self.directory)
+        if self._checked is None:  # what the start compares the log with
+            self._checked = self._latest
         return self._latest
+
+    def unchecked(self) -> list[int]:
+        """The sizes of the checkpoints signed into the folder, by any worker, since the
+        newest this process compared with the log (at first, the newest when it started,
+        which the start compares: :func:`consent.transparency.record_rewrite`), smallest
+        first; the newest of them is :meth:`latest_size` from here."""
+        sizes = witnessed_after(self.directory, self._checked or self.latest_size())
+        if sizes:
+            self._latest = max(self.latest_size(), sizes[-1])
+        return sizes
+
+    def checked(self, size: int) -> None:
+        """The log was compared with the checkpoint of ``size`` and those before it (or its
+        difference handed over): :meth:`unchecked` lists only newer ones from here."""
+        self._checked = max(self._checked or 0, size)
 
     def record(self, note: str, *, size: int) -> None:
         """Append a committed checkpoint; one per tree size (the first one is kept).

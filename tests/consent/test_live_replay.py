@@ -27,9 +27,11 @@ from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.pool import NullPool
 
+from optinface.api.periodic import Periodic
 from optinface.consent import live_replay
 from optinface.consent.audit import AuditAction
 from optinface.consent.db import sqlite_file
+from optinface.consent.errors import ConsentError
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -43,6 +45,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Subject
+from optinface.consent.witness import latest_witnessed
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import (
@@ -55,6 +58,7 @@ from tests.support.consent import (
     refused,
     row_count,
 )
+from tests.support.polling import eventually
 from tests.support.postgres import PostgresServer
 
 ORDER = "CAI-RT5-3"
@@ -313,3 +317,72 @@ def test_each_worker_finds_the_restore_itself_and_replays_before_it_answers(
     assert (by_b["erasures_replayed"], by_b["orders_replayed"]) == (1, 1)
     assert (by_a["erasures_replayed"], by_a["orders_replayed"]) == (0, 0)
     assert len(_events(a.service, AuditAction.LOG_TRUNCATED)) == 2
+
+
+def _ticks_of(service: OptinFace) -> tuple[list[str], Callable[[], None]]:
+    """The server's periodic witness check of ``service``, and what each of its rounds
+    came to ("ledger_restored" where it found a restore)."""
+    outcomes: list[str] = []
+
+    def tick() -> None:
+        try:
+            service.witness_audit()
+        except ConsentError as error:
+            outcomes.append(error.code)
+            raise
+        outcomes.append("ok")
+    return outcomes, tick
+
+
+def _written_past_the_folder(world: World, *, sign: bool) -> None:
+    """``world``'s worker writes to the copy until its log is longer than the newest
+    checkpoint in the witness folder; ``sign``: then signs the copy's log there (a checkpoint
+    its appends signed), which agrees with the log."""
+    service = world.service
+    witnessed = latest_witnessed(service.settings.witness_dir)
+    while row_count(service, AuditEvent) <= witnessed:
+        service.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="after-the-copy")
+    if sign:
+        with service.runtime.db.transaction() as session:
+            service.runtime.log.checkpoint(session, now=world.clock.now())
+    assert latest_witnessed(service.settings.witness_dir) > witnessed or not sign
+
+
+@pytest.mark.parametrize(("written_since", "signed_since"), [
+    (False, False), (True, False), (True, True)], ids=["shorter", "written-since", "signed-since"])
+def test_an_idle_worker_finds_a_restore_within_one_witness_interval(
+    workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
+    flipped_jpegs: list[bytes], written_since: bool, signed_since: bool,
+) -> None:
+    """Worker A spends a probe consent and signs its checkpoint (its periodic check, or its
+    close); a dump from before is loaded behind both; B, idle since before the copy, knows no
+    event past it: its own tail is inside the copy. Its first periodic round compares the log
+    with the checkpoints A signed into the shared witness folder: shorter, or, where B wrote
+    to the copy since, other events at A's checkpoint, even behind a newer checkpoint of the
+    copy's log. It finds the restore, replays, and the spent probe consent is refused on B
+    too."""
+    a, b = workers
+    url = a.service.settings.url
+    spent = a.probe(image=flipped_jpegs[0])
+    dump = postgres.dump(url, tmp_path / "dump.sql", clean=True)
+    a.service.identify(actor=a.researcher, purpose_id=a.purpose, probe_consent_id=spent,
+                       image=flipped_jpegs[0])
+    a.service.witness_audit()  # A's round: the spend is in the folder
+    postgres.load(dump, url)
+    if written_since:  # B's tail is the copy's: its own appends find nothing
+        _written_past_the_folder(b, sign=signed_since)
+    replays = len(_events(b.service, AuditAction.RECONCILED))
+    outcomes, tick = _ticks_of(b.service)
+    witnessing = Periodic("audit witness", tick, interval=0.2)
+    witnessing.start()
+    try:
+        assert eventually(lambda: len(_events(b.service, AuditAction.RECONCILED)) > replays)
+    finally:
+        witnessing.stop()
+    assert outcomes[0] == "ledger_restored"  # its first round
+    finding = AuditAction.LOG_REWRITTEN if written_since else AuditAction.LOG_ROLLED_BACK
+    assert len(_events(b.service, finding)) == 1
+    refused("probe_consent_required", lambda: b.service.identify(
+        actor=b.researcher, purpose_id=b.purpose, probe_consent_id=spent,
+        image=flipped_jpegs[0]))
+    assert "ledger_restored" not in outcomes[1:]  # found once: the replay answered it
