@@ -66,6 +66,9 @@ reenrol_at_desk              403     the subject was enrolled before and holds n
                                      can be compared with (all destroyed, or of another model):
                                      only a capture session the desk opened enrols them again
 template_limit               409     the subject already has as many templates as allowed
+subject_data_unreadable      409     the subject's stored data key or one of their templates does
+                                     not open for them (changed in the database without the key
+                                     store): nothing enrolled, compared or exported from it
 template_not_replaceable     409     the template a capture replaces is not the subject's under the
                                      capture's consent (details.problem: unknown, other_consent)
 already_registered           409     a passkey of that capacity exists; no new enrolment link, and
@@ -275,6 +278,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "face_mismatch": 403,
     "reenrol_at_desk": 403,
     "template_limit": 409,
+    "subject_data_unreadable": 409,
     "template_not_replaceable": 409,
     "already_registered": 409,
     "link_invalid": 410,

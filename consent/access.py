@@ -171,7 +171,7 @@ def template_vectors(runtime: Runtime, session: Session, subject: Subject) -> li
         return []  # and no data key is made for a subject who has no template
     key = ledger.data_key(session, subject, keys=runtime.keys, now=runtime.clock.now())
     raw = runtime.protector.unprotect(
-        np.stack([ledger.decrypt_template(row, key=key) for row in rows]))
+        np.stack([ledger.open_template(row, subject, key=key) for row in rows]))
     models = runtime.pipeline.models
     return [TemplateVector(template_id=row.id, model_id=row.model_id,
                            model_sha256=spec.sha256 if (spec := models.get(row.model_id)) else None,

@@ -391,6 +391,17 @@ class FaceMismatch(ConsentError):
     code = "face_mismatch"
 
 
+class SubjectDataUnreadable(ConsentError):
+    """The subject's wrapped data key, or one of their templates, does not open for them
+    (written in the database without the key store: moved from another subject's row, or
+    bound to another person, see :meth:`consent.keys.KeyRing.unwrap`): nothing is enrolled,
+    compared or exported from it. The start leaves such templates out of the index and says so;
+    the next epoch rotation deletes a key that does not open; an erasure still destroys it all.
+    """
+
+    code = "subject_data_unreadable"
+
+
 class ReenrolAtDesk(ConsentError):
     """A subject enrolled before holds no template this face could be compared with (all
     destroyed, or all of another model): only a capture the desk opened, where a person checks

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -22,6 +23,7 @@ from optinface.consent.errors import (
     NotFound,
     NoticeExists,
     PurposeExists,
+    SubjectDataUnreadable,
     SubjectErased,
 )
 from optinface.consent.identifiers import PSEUDONYM_PREFIX
@@ -55,6 +57,8 @@ if TYPE_CHECKING:  # the use cases hand their runtime in: its keys and the journ
 
 TOMBSTONE_DOMAIN = row_seals.TOMBSTONE_DOMAIN
 """How every pseudonym begins: what a text that must name no subject is checked for."""
+
+logger = logging.getLogger(__name__)
 
 
 def new_id(prefix: str) -> str:
@@ -291,11 +295,18 @@ def consent_public(consent: Consent, *, public_key: str, status: str) -> Consent
 
 # Templates ------------------------------------------------------------------------------------
 def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime) -> bytes:
-    """The subject's data key, created and stored wrapped under the current epoch on first use."""
+    """The subject's data key, created and stored wrapped under the current epoch on first use.
+
+    Raises:
+        SubjectDataUnreadable: The stored wrapped key does not open for this subject.
+    """
     row = session.get(SubjectKey, subject.id)
     if row is not None:
-        return keys.unwrap(row.wrapped, subject_id=subject.id, pseudonym=subject.pseudonym,
-                           epoch=row.epoch)
+        try:
+            return keys.unwrap(row.wrapped, subject_id=subject.id, pseudonym=subject.pseudonym,
+                               epoch=row.epoch)
+        except ValueError as error:
+            raise _unreadable(subject, "key") from error
     key = new_key()
     # Another worker on a shared ledger may have rotated since this one loaded its ring: wrap
     # under the newest epoch the ledger records (read inside the serialised transaction, so a
@@ -380,6 +391,27 @@ def decrypt_template(template: SealedTemplate, *, key: bytes) -> Vector:
         ),
     )
     return np.frombuffer(plaintext, dtype=np.float32).copy()
+
+
+def open_template(template: Template, subject: Subject, *, key: bytes) -> Vector:
+    """:func:`decrypt_template` for a use of the subject's own data (comparing a new face with
+    theirs, exporting it).
+
+    Raises:
+        SubjectDataUnreadable: The template does not open under their key.
+    """
+    try:
+        return decrypt_template(template, key=key)
+    except ValueError as error:
+        raise _unreadable(subject, "template") from error
+
+
+def _unreadable(subject: Subject, what: str) -> SubjectDataUnreadable:
+    logger.error("subject id %d: a stored %s does not open for them (changed in the database)",
+                 subject.id, what)
+    return SubjectDataUnreadable(
+        f"a stored {what} of subject {subject.pseudonym} does not open for them (changed in the"
+        " database without the key store)", details={"subject": subject.pseudonym, "what": what})
 
 
 def templates_public(session: Session, subject: Subject) -> list[TemplatePublic]:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.errors import FaceMismatch, ReenrolAtDesk, TemplateLimit
-from optinface.consent.ledger import decrypt_template
+from optinface.consent.ledger import open_template
 from optinface.consent.tables import Subject, Template
 from optinface.engine.types import Vector
 
@@ -102,7 +102,7 @@ def require_same_person(
     probe = probe / (np.linalg.norm(probe) or 1.0)
     best = -1.0
     for template in comparable:
-        vector = decrypt_template(template, key=key)
+        vector = open_template(template, subject, key=key)
         best = max(best, float(vector @ probe / (np.linalg.norm(vector) or 1.0)))
     if best < threshold:
         raise FaceMismatch(

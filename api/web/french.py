@@ -1037,6 +1037,12 @@ FRENCH: dict[str, str] = {
         "ou approuver une photo de vous : personne d'autre, personnel compris, ne peut le"
         ' faire en votre nom.'
     ),
+    "Your record was changed outside this service and cannot be used now. Please tell the"
+    " organisation; you can still withdraw your consent or have your data erased.": (
+        "Votre dossier a été modifié en dehors de ce service et ne peut pas être utilisé pour"
+        " l'instant. Veuillez le signaler à l'organisation ; vous pouvez toujours retirer votre"
+        " consentement ou faire effacer vos données."
+    ),
     'This photo is not of the same person as your other photos.': (
         "Cette photo n'est pas de la même personne que vos autres photos."
     ),

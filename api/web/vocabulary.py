@@ -228,6 +228,10 @@ ERRORS: dict[str, str] = {
         " photo of you is enrolled at the enrolment desk, where your identity is checked."
     ),
     "template_limit": "You already have as many photos as allowed.",
+    "subject_data_unreadable": (
+        "Your record was changed outside this service and cannot be used now. Please tell the"
+        " organisation; you can still withdraw your consent or have your data erased."
+    ),
     "template_not_replaceable": (
         "The photo this one was to replace is not yours under this consent any more."
     ),

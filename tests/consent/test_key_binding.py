@@ -22,7 +22,7 @@ from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, make_world, outside_copy, outside_sql
+from tests.support.consent import FakeClock, make_world, outside_copy, outside_sql, refused
 
 
 def _keys(service: OptinFace) -> dict[str, tuple[int, bytes, int]]:
@@ -112,3 +112,26 @@ def test_a_first_form_wrap_opens_until_the_rotation_rewraps_it_in_the_current_fo
         with pytest.raises(KeyUnavailable):
             ring.unwrap(first_form, subject_id=subject_id, pseudonym=subject, epoch=epoch)
         assert service.rekey_templates(actor=world.admin).templates_reprotected == 1
+
+
+@both_backends
+def test_a_key_that_opens_for_no_one_refuses_the_persons_enrolment_and_copy_with_a_code(
+    clock: FakeClock, portrait_jpegs: list[bytes], open_service: Callable[[], OptinFace],
+) -> None:
+    """A wrapped key moved by SQL onto the person's row (or a template that does not open under
+    their key) is refused with its stable code wherever the person's own data is opened (a new
+    enrolment compares the face with theirs; their own copy of their templates), never an
+    unexpected failure."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        victim, consent_id = world.subject()
+        world.enrol(victim, consent_id, portrait_jpegs[0])
+        other = world.enrolled(portrait_jpegs[1])
+        keys = _keys(service)
+        outside_sql(service, "UPDATE subject_keys SET wrapped = :w WHERE subject_id = :s",
+                    w=keys[other][1], s=keys[victim][0])
+        refused("subject_data_unreadable",
+                lambda: world.enrol(victim, consent_id, portrait_jpegs[0]))
+        refused("subject_data_unreadable", lambda: service.export(
+            actor=world.people[victim].actor, subject=victim, vectors=True))
+        assert service.export(actor=world.admin, subject=victim).subject.pseudonym == victim
