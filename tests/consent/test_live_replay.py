@@ -33,6 +33,7 @@ from optinface.consent import live_replay
 from optinface.consent.audit import AuditAction
 from optinface.consent.db import sqlite_file
 from optinface.consent.errors import ConsentError
+from optinface.consent.reconcile import ReconcileStopped, reconcile
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -286,6 +287,30 @@ def test_a_replay_stuck_in_the_database_does_not_hold_the_close_back(
     with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as restarted:
         reconciled = _events(restarted, AuditAction.RECONCILED)
         assert len(reconciled) == 2  # the first start's and this one's: none by the replay
+
+
+@both_backends
+def test_a_replay_stops_between_the_steps_of_its_reconciliation_once_the_service_closed(
+    world: World,
+) -> None:
+    """Review 20a, #4: a replay already past its check when the close gave up on it went
+    through the whole reconciliation after the close had closed the database and the key
+    store (erasures signing receipts, the index changed and saved). It is asked again before
+    each step (``stopped``, the replay's stop flag): here the service closes during the first
+    step, and no step after it runs, nor is ``reconciled`` chained."""
+    runtime = world.service.runtime
+    before = _events(world.service, AuditAction.RECONCILED)
+    asked: list[bool] = []
+
+    def closed_after_the_first_check() -> bool:
+        asked.append(bool(asked))
+        return asked[-1]
+
+    with pytest.raises(ReconcileStopped):
+        reconcile(runtime, model_id=runtime.pipeline.model_id,
+                  stopped=closed_after_the_first_check)
+    assert asked == [False, True]
+    assert _events(world.service, AuditAction.RECONCILED) == before
 
 
 def _logged(caplog: pytest.LogCaptureFixture, words: str) -> bool:
