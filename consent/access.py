@@ -111,7 +111,7 @@ def own_view(event: AuditEvent, pseudonym: str) -> AccessEvent:
         s if s["hash"] == mine else Seal(hash=s["hash"], salt=None) for s in public.subject_seals]
     view = AccessEvent(**{
         **public.model_dump(), "subjects": [pseudonym], "subject_seals": seals,
-        "details": audit_redaction.public_details(public.details),
+        "details": audit_redaction.shown_details(public.details),
         "redacted": (audit_redaction.commitment(event.details)
                      if audit_redaction.committed(event.details) else None)})
     return view.model_copy(update={

@@ -19,7 +19,9 @@ guessing (``k`` and a gallery's size are small numbers).
 The salt's presence is the hash form: an event without it (every event from before, and every
 event that has none of those details) hashes its details as they are. Changing
 :data:`REDACTED_DETAILS` would change the form of events already chained: another set is
-another form, under another salt's name.
+another form, under another salt's name. (``probe_consent_id`` and ``dropped`` joined it before
+any release wrote the committed form; :data:`BEFORE_COMMITMENTS` keeps how a person's view of
+an older event is made.)
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ from typing import Any
 
 from optinface.consent.crypto import canonical_json
 
-REDACTED_DETAILS = frozenset({"gallery_size", "scores", "k", "review_ids"})
-"""Details that describe other people or the gallery searched: never in a person's export."""
+REDACTED_DETAILS = frozenset({"gallery_size", "scores", "k", "review_ids", "probe_consent_id",
+                              "dropped"})
+"""Details that describe other people or the gallery searched: never in a person's export (a
+search's probe consent is another person's, the one photographed; ``dropped`` counts the
+gallery's templates the search passed over)."""
+BEFORE_COMMITMENTS = frozenset({"gallery_size", "scores", "k", "review_ids"})
+"""What a person's view left out of an event chained before commitments (no salt), as it did
+then: one that had none of them (a probe consent's own event, naming its own id) is shown
+whole and still matches its hash; one that had some cannot be checked anyway
+(:func:`shown_details`)."""
 SALT = "redaction_salt"
 """The detail that holds the commitment's salt (hex); present: the event's hash form commits
 to :data:`REDACTED_DETAILS`."""
@@ -65,6 +75,15 @@ def commitment(details: Mapping[str, Any]) -> str:
         salt_bytes = str(salt).encode()
     part = {name: value for name, value in details.items() if name in REDACTED_DETAILS}
     return hashlib.sha256(salt_bytes + canonical_json(part)).hexdigest()
+
+
+def shown_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """What a person's view shows of an event's ``details``: a committed event's public ones
+    (:func:`public_details`); of one chained before commitments, all of them unless it holds
+    any of :data:`BEFORE_COMMITMENTS`, and then none of :data:`REDACTED_DETAILS`."""
+    if committed(details) or not BEFORE_COMMITMENTS.isdisjoint(details):
+        return public_details(details)
+    return dict(details)
 
 
 def public_details(details: Mapping[str, Any]) -> dict[str, Any]:

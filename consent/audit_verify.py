@@ -504,12 +504,18 @@ class AccessReport:
         return self.problem is None
 
     @property
+    def unchecked(self) -> int:
+        """How many events were named :data:`NOT_CHECKABLE`, checked neither against their hash
+        nor their proof."""
+        return sum(v.what == NOT_CHECKABLE for v in self.events)
+
+    @property
     def anchored(self) -> bool:
-        """Whether every event that could be checked was held to the signed checkpoint by its
-        inclusion proof: an event on its hash alone, as an export without a checkpoint, holds
-        to nothing a forger cannot make."""
-        return self.signed is not None and all(v.holds is not None or v.what == NOT_CHECKABLE
-                                               for v in self.events)
+        """Whether every event was held to the signed checkpoint by its inclusion proof: an
+        event on its hash alone, as an export without a checkpoint, holds to nothing a forger
+        cannot make, and one marked redacted before commitments (the mark is whatever the
+        export says: whoever edits the export can set it) to nothing at all."""
+        return self.signed is not None and all(v.holds is not None for v in self.events)
 
 
 _ACCESS = TypeAdapter(AccessProofs)

@@ -445,10 +445,13 @@ def state(
     recomputed from the live settings, models and thresholds file on every call, so a changed
     setting or a new calibration closes matching at once.
 
-    A declaration, and an assessment, of the material of version 1 (recorded before the
-    deployment was material) is checked against the material of that version; any other, and
-    the hash a new one would record, against the version 2 material, so a key or controller
-    changed after a version 2 declaration is a material change.
+    A declaration of the material of version 1 (recorded before the deployment was material)
+    is checked against the material of that version; any other, and the hash a new one would
+    record, against the version 2 material, so a key or controller changed after a version 2
+    declaration is a material change. An assessment counts if it assessed the bound (version
+    2) material, or the material of the declaration in force: one of version 1 only while a
+    version 1 declaration is, since it assessed neither the controller nor the keys. Its
+    refusal names the bound material's hash, the one to assess.
     """
     accuracy = operating_point.in_force(settings, models)
     hashes = {version: material_sha256(_material(
@@ -471,10 +474,12 @@ def state(
             details={"order": order.reference, "kind": order.kind})
     elif isinstance(accuracy.calibrated, EngineError):
         refusal = accuracy.calibrated
-    elif not settings.demo_mode and settings.pia_material_sha256 not in hashes.values():
+    elif not settings.demo_mode and settings.pia_material_sha256 not in {
+            current, hashes[MATERIAL_VERSION]}:
         refusal = AssessmentOutdated(
             UNASSESSED.format(reference=settings.pia_reference),
-            details={"assessed_sha256": settings.pia_material_sha256, "current_sha256": current})
+            details={"assessed_sha256": settings.pia_material_sha256,
+                     "current_sha256": hashes[MATERIAL_VERSION]})
     elif declaration is None:
         refusal = NotDeclared(UNDECLARED)
     elif not rows.sealed:

@@ -53,7 +53,7 @@ from optinface.consent import log_tail, transparency
 from optinface.consent.backup import void_single_use
 from optinface.consent.db import unreachable_summary
 from optinface.consent.errors import LedgerRestored
-from optinface.consent.reconcile import reconcile
+from optinface.consent.reconcile import ReconcileStopped, reconcile
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ReconcileReport
 
@@ -75,8 +75,10 @@ def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> Recon
     """Chain what found the restore, forget what this process read of the ledger before it,
     void what the copy holds single-use and unused, as ``optinface restore`` does, and
     reconcile as a start does; the report, also chained as ``reconciled``. None when
-    ``stopped`` was set before the reconciliation: the service closed meanwhile, and the
-    reconciliation, which changes the index the close leaves unsaved, is the next start's."""
+    ``stopped`` was set before the reconciliation or between two of its steps: the service
+    closed meanwhile (its database and key store with it), and the rest of the
+    reconciliation, which changes the index the close leaves unsaved, is the next start's. A
+    step under way when it is set runs to its end."""
     runtime.key_rows.forget()  # rows kept from the ledger as it was (SQLite)
     runtime.seals_checked = 0  # events numbered so far are other events now
     with runtime.db.transaction() as session:
@@ -85,11 +87,13 @@ def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> Recon
         log_tail.vet(runtime, session)  # the loss chained, or the newest read: the tail from here
         voided = void_single_use(session.connection(), now=runtime.clock.now())
     logger.warning("single-use rows of the restored ledger voided: %s", voided)
-    if stopped is not None and stopped.is_set():
+    try:
+        return reconcile(runtime, model_id=runtime.pipeline.model_id,
+                         stopped=(lambda: False) if stopped is None else stopped.is_set)
+    except ReconcileStopped:
         logger.error("the service closed during the replay of the erasure journal: the next"
                      " start reconciles the restored ledger and the index")
         return None
-    return reconcile(runtime, model_id=runtime.pipeline.model_id)
 
 
 class LiveReplay:

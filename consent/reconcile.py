@@ -81,8 +81,14 @@ from optinface.consent.schemas import ReconcileReport
 from optinface.consent.tables import AuditEvent, Subject, SubjectKey, Template
 
 
+class ReconcileStopped(Exception):
+    """``stopped`` said so between two steps of :func:`reconcile`: the service closed, and
+    the rest (each step is one or more transactions of its own) is the next start's."""
+
+
 def reconcile(
-    runtime: Runtime, *, model_id: str, index_discarded: str | None = None
+    runtime: Runtime, *, model_id: str, index_discarded: str | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> ReconcileReport:
     """Bring the index in line with the ledger and record what changed in the audit log.
 
@@ -95,13 +101,24 @@ def reconcile(
     Args:
         index_discarded: Why the saved index file was unusable and deleted, if it was; the
             index then starts empty and every allowed template is re-added.
+        stopped: Asked before each step: a replay of the journal while the service runs
+            (:mod:`consent.live_replay`) stops there once the service has closed its
+            database and key store, rather than sign receipts or change the index after.
+
+    Raises:
+        ReconcileStopped: ``stopped`` said so before a step.
     """
+    _go_on(stopped)
     now = runtime.clock.now()
     runtime.db.checkpoint()
     replayed = _replay_journal(runtime)
+    _go_on(stopped)
     ended = _erase_ended(runtime, now=now)
+    _go_on(stopped)
     destroyed = _destroy_unindexable(runtime, now=now)
+    _go_on(stopped)
     built = build_from_snapshot(runtime, model_id=model_id, now=now)
+    _go_on(stopped)
     with runtime.db.transaction() as session:
         indexed = _bring_in_line(runtime, session, model_id=model_id, now=now, built=built)
         report = ReconcileReport(
@@ -115,6 +132,16 @@ def reconcile(
     if report.templates_destroyed or report.subject_keys_lost or report.templates_replayed:
         runtime.db.checkpoint()
     return report
+
+
+def _go_on(stopped: Callable[[], bool]) -> None:
+    """Between two steps of :func:`reconcile`.
+
+    Raises:
+        ReconcileStopped: ``stopped`` says so.
+    """
+    if stopped():
+        raise ReconcileStopped
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,10 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 """Longest wait between two reads of the feed when no notification arrives."""
+STOP_WAIT_SECONDS = 10.0
+"""How long :meth:`Replica.stop` waits for the follower's thread, so that a close (a SIGTERM)
+goes on without one stuck in the database, as it does without a stuck replay
+(:data:`consent.live_replay.CLOSE_WAIT_SECONDS`)."""
 BATCH = 1000
 STATE_FILE = "replica.seq"
 
@@ -395,18 +399,27 @@ class Replica:
         self._thread = threading.Thread(target=self._run, name="optinface-replica", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop following (within :data:`POLL_SECONDS`); :meth:`catch_up` still works."""
+    def stop(self) -> bool:
+        """Stop following (within :data:`POLL_SECONDS`); :meth:`catch_up` still works. Whether
+        the follower stopped: False when it still ran :data:`STOP_WAIT_SECONDS` after the
+        call (stuck in the database: a pass waiting for the ledger's write lock a hung
+        transaction holds), logged as an error; it stops at its next turn."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(STOP_WAIT_SECONDS)
+            if self._thread.is_alive():
+                logger.error("the index replica's follower still runs %.0f s after it was"
+                             " told to stop (stuck in the database): it is left behind, and"
+                             " the index it may be changing is not saved", STOP_WAIT_SECONDS)
+                return False
             self._thread = None
+        return True
 
     def close(self, *, save: bool = True) -> None:
         """Stop following and save the index with its sequence number, unless not to ``save``
-        (a replay of the journal may still be changing it: the next start catches up)."""
-        self.stop()
-        if save:
+        (a replay of the journal may still be changing it: the next start catches up) or the
+        follower did not stop (:meth:`stop`)."""
+        if self.stop() and save:
             with self._lock:
                 self._save()
 

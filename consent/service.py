@@ -427,8 +427,13 @@ class OptinFace:
             # A restore found from here: the next start's. A replay stuck in the database is
             # not waited for past a bound; the index it may be changing is then not saved.
             replay_ended = self.runtime.live_replay.close()
-            self.flush_auth_failures()
-            self.witness_audit()  # after the last events: the witness holds the whole log
+            if replay_ended:
+                self.flush_auth_failures()
+                self.witness_audit()  # after the last events: the witness holds the whole log
+            else:  # its transaction holds the ledger's write lock: each write would wait for it
+                logger.error("the close writes nothing to the ledger while the replay holds its"
+                             " write lock: the failed logins tallied since the last flush are"
+                             " not chained, and the next start witnesses the log")
             self.runtime.tail.forget()  # and the log is no longer this service's to append to
             self.runtime.index.settle()  # a save an erasure left running uses the key store
             if self.replica is not None:

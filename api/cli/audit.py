@@ -86,7 +86,8 @@ NOT_ANCHORED = 3
 forger cannot make: ``verify-export``, when events lie past the newest signed checkpoint it
 checked (all of them, where none) and no keyed seal was checked; ``verify``, when the key the
 checkpoints were checked with is only the one the witness folder pins (no --public-key, no
---against checkpoint, no key store)."""
+--against checkpoint, no key store); ``verify-access``, when an event is not held to the signed
+checkpoint by its proof (:attr:`consent.audit_verify.AccessReport.anchored`)."""
 
 
 def _broken(line: str, *more: str) -> typer.Exit:
@@ -435,10 +436,11 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
     details about others were left out, by the commitment it shows in their place) and its
     inclusion proof (RFC 9162) against that checkpoint. One line per event says what holds;
     an event chained before commitments whose details were left out is named, "redacted
-    before commitments: not checkable". Exit 0 if every other event holds, 1 if one does not
+    before commitments: not checkable". Exit 0 only if every event holds, 1 if one does not
     or the checkpoint is not signed by --public-key (a checkpoint of another deployment, or
     forged), 2 for a file or key that cannot be used, 3 NOT ANCHORED: no checkpoint carried,
-    or an event without its proof, so those events rest on their hashes alone.
+    an event without its proof (it rests on its hash alone), or an event not checkable (the
+    mark is the export's word, which whoever edits the export can set).
 
     Example: optinface audit verify-access my-data.json --public-key VKEY
     """
@@ -454,20 +456,19 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
     lines = [f"event {v.seq}: {_VERDICT[v.holds]}: {v.what}" for v in report.events]
     if (problem := report.problem) is not None:
         raise _broken(_broken_line("access export", problem.sequence, problem.message), *lines)
-    unchecked = sum(v.what == NOT_CHECKABLE for v in report.events)
     if not report.anchored:
-        say_error(f"access export NOT ANCHORED: {len(report.events)} events,"
-                  + (" no signed checkpoint carried" if report.signed is None
-                     else " some without an inclusion proof")
-                  + ": those events rest on their hashes alone, which whoever edits the export"
-                    " can recompute")
+        unproven = sum(v.holds is None and v.what != NOT_CHECKABLE for v in report.events)
+        say_error(f"access export NOT ANCHORED: {len(report.events)} events"
+                  + (", no signed checkpoint carried" if report.signed is None else "")
+                  + (f"; {unproven} rest on their hashes alone, which whoever edits the export"
+                     " can recompute" if unproven else "")
+                  + (f"; {report.unchecked} not checked at all, marked {NOT_CHECKABLE} (a mark"
+                     " whoever edits the export can set)" if report.unchecked else ""))
         for line in lines:
             say_error(line)
         raise typer.Exit(code=NOT_ANCHORED)
-    typer.echo(f"access export OK: {len(report.events) - unchecked} events hold to the"
-               f" checkpoint signed at size {report.signed}"
-               + (f"; {unchecked} {NOT_CHECKABLE}" if unchecked else "")
-               + f"; key {verifier.vkey}")
+    typer.echo(f"access export OK: {len(report.events)} events hold to the checkpoint signed"
+               f" at size {report.signed}; key {verifier.vkey}")
     for line in lines:
         typer.echo(line)
 

@@ -3,8 +3,8 @@ key alone, the searches that named them included (red team 7, #4), on SQLite and
 
 The command runs as a process of its own, where no data directory is. An altered public field
 of a redacted event, an altered commitment or an altered proof fails (exit 1), and so does a
-checkpoint signed by another key; an export without its checkpoint is NOT ANCHORED (exit 3);
-a file that is not JSON is unreadable (exit 2)."""
+checkpoint signed by another key; an export without its checkpoint, or with an event it marks
+not checkable, is NOT ANCHORED (exit 3); a file that is not JSON is unreadable (exit 2)."""
 
 from __future__ import annotations
 
@@ -143,5 +143,29 @@ def test_a_log_of_both_hash_forms_verifies_and_the_old_search_is_named_not_check
     export = _searched_export(world, portrait_jpegs)
     assert service.verify_audit().ok
     done = _verify(world, tmp_path, export)
-    assert done.returncode == 0 and done.stderr == "", done
-    assert f"event {before}: NOT CHECKED: {NOT_CHECKABLE}" in done.stdout, done
+    assert done.returncode == 3 and done.stdout == "", done
+    assert done.stderr.startswith("access export NOT ANCHORED: "), done
+    assert f"; 1 not checked at all, marked {NOT_CHECKABLE}" in done.stderr, done
+    assert f"event {before}: NOT CHECKED: {NOT_CHECKABLE}" in done.stderr, done
+    assert f"event {_identify_seq(export)}: OK: " in done.stderr, done
+
+
+def _identify_seq(export: Export) -> int:
+    return max(int(e["seq"]) for e in export["events"] if e["action"] == "identify")
+
+
+def test_an_event_edited_and_marked_redacted_before_commitments_is_never_ok(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    """The mark is the export's word: whoever edits an event and marks it so, before the first
+    committed event where the walk cannot tell it is late, gets NOT ANCHORED (exit 3), never
+    OK."""
+    export = _searched_export(world, portrait_jpegs)
+    edited = min(export["events"], key=lambda e: e["seq"])
+    assert edited["seq"] < _identify(export)["seq"]
+    edited["outcome"] = "refused"
+    edited["redacted_before_commitments"] = True
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 3 and done.stdout == "", done
+    assert f"; 1 not checked at all, marked {NOT_CHECKABLE}" in done.stderr, done
+    assert f"event {edited['seq']}: NOT CHECKED: {NOT_CHECKABLE}" in done.stderr, done

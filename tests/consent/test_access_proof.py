@@ -26,7 +26,7 @@ def _checked(world: World, export: AccessExport) -> dict[int, tuple[bool | None,
     """Each event's verdict, the export read back from its JSON as the person holds it."""
     report = verify_access(read_access_export(export.model_dump_json()),
                            verifier=world.service.runtime.log.signer.verifier)
-    assert report.ok and report.anchored, report
+    assert report.ok and report.anchored == (report.unchecked == 0), report
     return {v.seq: (v.holds, v.what) for v in report.events}
 
 
@@ -43,6 +43,10 @@ def test_an_identify_naming_the_person_holds_to_its_hash_and_proof_without_the_o
     assert audit_redaction.SALT not in search.details
     text = export.model_dump_json()
     assert other not in text and "gallery_size" not in text
+    with world.service.runtime.db.reading() as session:
+        row = session.scalars(select(AuditEvent).where(AuditEvent.seq == search.seq)).one()
+    assert row.details["probe_consent_id"] not in text  # the probe's, another person's
+    assert {"probe_consent_id", "dropped"} <= audit_redaction.REDACTED_DETAILS
     verdicts = _checked(world, export)
     assert all(holds for holds, _ in verdicts.values()), verdicts
     assert "by their commitment" in verdicts[search.seq][1]
@@ -58,6 +62,9 @@ def test_a_log_of_events_chained_before_and_after_commitments_verifies_end_to_en
     before = chain_before_commitments(runtime, Entry(
         action=AuditAction.IDENTIFY, actor=world.researcher, outcome="candidates",
         subjects=[mine], details={"k": 5, "gallery_size": 1, "decision_use": False}))
+    own = chain_before_commitments(runtime, Entry(  # none of the details left out then
+        action=AuditAction.PROBE_CONSENT_CREATED, actor=None, subjects=[mine],
+        details={"probe_consent_id": "their-own-probe-consent", "researcher_key_id": "key"}))
     world.identify(flipped_jpegs[0])
     assert world.service.verify_audit().ok
     with runtime.db.reading() as session:
@@ -69,6 +76,9 @@ def test_a_log_of_events_chained_before_and_after_commitments_verifies_end_to_en
     export = world.service.export(actor=world.reviewer, subject=mine)
     verdicts = _checked(world, export)
     assert verdicts[before] == (None, NOT_CHECKABLE)
+    assert verdicts[own][0] is True, verdicts  # shown whole, as before: it still holds
+    [shown] = [e for e in export.events if e.seq == own]
+    assert shown.details["probe_consent_id"] == "their-own-probe-consent"
     [after] = [e.seq for e in export.events if e.action == AuditAction.IDENTIFY
                and e.seq != before]
     assert verdicts[after][0] is True, verdicts

@@ -566,3 +566,42 @@ def test_a_declaration_of_the_old_material_still_counts_and_the_register_says_it
     assert register.material_version == 2
     assert register.material_sha256 == declaration.material_sha256(material)
     assert not any(w.startswith(UNBOUND_WARNING[:40]) for w in register.warnings)
+
+
+def _assessment_refused(world: World, probe: bytes) -> dict[str, Any]:
+    """The details of the ``assessment_outdated`` refusal of a search."""
+    with pytest.raises(ConsentError) as error:
+        world.identify(probe)
+    assert error.value.code == "assessment_outdated", error.value
+    return error.value.details
+
+
+def test_an_assessment_of_the_old_material_counts_only_while_an_old_declaration_is_in_force(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """Review 20a, 3: a PIA of the version 1 material assessed neither the controller nor the
+    keys. It counts only while a version 1 declaration is in force; under none, or under a
+    version 2 declaration, matching is refused, naming the bound material's hash to assess."""
+    with closing(OptinFace.open(_outside_demo_mode(settings), pipeline=pipeline,
+                                clock=clock)) as service:
+        world = make_world(service, clock, declare=False)
+        material = _material(service)
+    bound = declaration.material_sha256(material)
+    old = declaration.material_sha256(_before_the_deployment(material))
+    assessed = _outside_demo_mode(settings, pia_material_sha256=old)
+    with closing(OptinFace.open(assessed, pipeline=pipeline, clock=clock)) as service:
+        world = dataclasses.replace(world, service=service)
+        probe = portrait_jpegs[0]
+        world.enrolled(probe)
+        assert _assessment_refused(world, probe) == {"assessed_sha256": old,
+                                                      "current_sha256": bound}
+        world.declare()
+        assert _assessment_refused(world, probe)["current_sha256"] == bound
+        with service.runtime.db.transaction() as session:
+            row = session.scalars(select(RegisterDeclaration)).one()
+            row.material_sha256 = old
+            row_seals.seal_declaration(service.runtime.keys, row)
+        assert service.register().material_version == 1
+        clock.advance(days=60)  # outside demo mode, a backdated declaration opens nothing early
+        assert world.identify(probe).outcome == "candidates_for_review"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -32,6 +33,7 @@ from optinface.consent import live_replay
 from optinface.consent.audit import AuditAction
 from optinface.consent.db import sqlite_file
 from optinface.consent.errors import ConsentError
+from optinface.consent.reconcile import ReconcileStopped, reconcile
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
     AgeCategory,
@@ -247,11 +249,14 @@ def test_a_replay_stuck_in_the_database_does_not_hold_the_close_back(
     pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Review 19b, #2: the close joined the replay's thread with no bound, so a replay waiting
-    in the database kept a SIGTERM from saving, checkpointing and releasing the data folder.
-    Here an operator's transaction locks a table the replay voids rows of: the close waits
-    :data:`CLOSE_WAIT_SECONDS`, says so, leaves the index unsaved, and the replay, let through
-    after, stops before its reconciliation (the index's); the next start reconciles."""
+    """Review 19b, #2, and 20a, #1: the close joined the replay's thread with no bound, then
+    wrote to the ledger (the failed-login tally, the closing checkpoint) under the write lock
+    that same replay's transaction holds, so a replay waiting in the database kept a SIGTERM
+    from saving, checkpointing and releasing the data folder. Here an operator's transaction
+    locks a table the replay voids rows of, and holds it past the close: the close waits
+    :data:`CLOSE_WAIT_SECONDS`, says so, writes nothing to the ledger, leaves the index unsaved
+    and returns while the operator still holds the lock. The replay, let through after, stops
+    before its reconciliation (the index's); the next start reconciles."""
     monkeypatch.setattr(live_replay, "CLOSE_WAIT_SECONDS", 0.5)
     service = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
     world = make_world(service, clock)
@@ -260,20 +265,56 @@ def test_a_replay_stuck_in_the_database_does_not_hold_the_close_back(
                          " audit_events)")  # the tail gone: a restore, found at the next append
     blocker = create_engine(pg_settings.url, poolclass=NullPool).connect()
     blocker.execute(sql_text("LOCK TABLE one_time_links IN ACCESS EXCLUSIVE MODE"))
-    release = threading.Timer(2.0, blocker.close)  # the operator's transaction ends, later
+    release = threading.Timer(30.0, blocker.close)  # far past the bound: only if the close hangs
     refused("ledger_restored", lambda: service.create_api_key(
         actor=world.admin, role=Role.RESEARCHER, name="finds-the-restore"))
     release.start()
     try:
-        with caplog.at_level(logging.ERROR, logger="optinface.consent.live_replay"):
+        with caplog.at_level(logging.ERROR):
             service.close()
+            assert not blocker.closed, "the close returned only once the lock was let go"
+            release.cancel()
+            blocker.close()  # the operator's transaction ends: the replay goes on, and stops
+            deadline = time.monotonic() + 60
+            while not _logged(caplog, "closed during the replay") and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
-        release.join()
-    assert any("still runs" in r.getMessage() for r in caplog.records)
-    assert any("closed during the replay" in r.getMessage() for r in caplog.records)
+        release.cancel()
+        blocker.close()
+    assert _logged(caplog, "still runs")
+    assert _logged(caplog, "the close writes nothing to the ledger")
+    assert _logged(caplog, "closed during the replay")
     with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as restarted:
         reconciled = _events(restarted, AuditAction.RECONCILED)
         assert len(reconciled) == 2  # the first start's and this one's: none by the replay
+
+
+@both_backends
+def test_a_replay_stops_between_the_steps_of_its_reconciliation_once_the_service_closed(
+    world: World,
+) -> None:
+    """Review 20a, #4: a replay already past its check when the close gave up on it went
+    through the whole reconciliation after the close had closed the database and the key
+    store (erasures signing receipts, the index changed and saved). It is asked again before
+    each step (``stopped``, the replay's stop flag): here the service closes during the first
+    step, and no step after it runs, nor is ``reconciled`` chained."""
+    runtime = world.service.runtime
+    before = _events(world.service, AuditAction.RECONCILED)
+    asked: list[bool] = []
+
+    def closed_after_the_first_check() -> bool:
+        asked.append(bool(asked))
+        return asked[-1]
+
+    with pytest.raises(ReconcileStopped):
+        reconcile(runtime, model_id=runtime.pipeline.model_id,
+                  stopped=closed_after_the_first_check)
+    assert asked == [False, True]
+    assert _events(world.service, AuditAction.RECONCILED) == before
+
+
+def _logged(caplog: pytest.LogCaptureFixture, words: str) -> bool:
+    return any(words in record.getMessage() for record in caplog.records)
 
 
 def _only_requests_find_it(*worlds: World) -> None:
