@@ -42,6 +42,8 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import epoch_promise, epoch_start, erasure_journal
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import new_key
+from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.roles import Actor
@@ -187,7 +189,8 @@ def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
     How many were re-wrapped, and the subjects whose key does not open (bound to another
     person: moved by SQL, or put back under an id given again; or forged)."""
     rewrapped = 0
-    unreadable: set[int] = set()
+    unreadable: dict[int, int] = {}
+    opened: set[int] = set()
     rows = session.execute(select(SubjectKey, Subject.pseudonym)
                            .join(Subject, Subject.id == SubjectKey.subject_id)
                            .where(SubjectKey.epoch != new)).all()
@@ -198,12 +201,43 @@ def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
             data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
                                        pseudonym=pseudonym, epoch=row.epoch)
         except ValueError:
-            unreadable.add(row.subject_id)
+            unreadable[row.subject_id] = row.epoch
             continue
+        opened.add(row.epoch)
         row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id,
                                                    pseudonym=pseudonym)
         rewrapped += 1
-    return rewrapped, unreadable
+    for epoch in sorted(set(unreadable.values())):
+        _refuse_a_failing_epoch(old_ring, epoch, opened_any=epoch in opened)
+    return rewrapped, set(unreadable)
+
+
+_PROBE_BINDING = b"epoch-probe"
+"""What a probe key is wrapped for (:func:`_refuse_a_failing_epoch`): no subject's binding."""
+
+
+def _refuse_a_failing_epoch(ring: KeyRing, epoch: int, *, opened_any: bool) -> None:
+    """Refuse to delete the subject keys ``epoch`` did not open when the fault may be the
+    epoch key's or the store's rather than the keys': a fresh key wrapped and unwrapped under
+    it does not come back (a token fault its store reads as a failed check), or it opened none
+    of its keys (another deployment's key put in its place: the start refuses such a store,
+    :func:`consent.key_check.refuse_foreign_keys`). The rotation then rolls back, deleting
+    nothing, and the sweeper tries it again.
+
+    Raises:
+        KeyStoreUnusable: as above, naming the epoch.
+    """
+    probe = new_key()
+    try:
+        works = ring.store.unwrap(epoch, ring.store.wrap(epoch, probe, associated=_PROBE_BINDING),
+                                  associated=_PROBE_BINDING) == probe
+    except ValueError:
+        works = False
+    if not works or not opened_any:
+        raise KeyStoreUnusable(
+            f"epoch key {epoch} " + ("opens none of the subject keys wrapped under it"
+                                     if works else "does not open what it wraps")
+            + ": the rotation stopped, no key deleted", details={"epoch": epoch})
 
 
 def _unreadable_deleted(session: Session, subject_ids: set[int]) -> dict[str, int]:

@@ -15,6 +15,7 @@ from contextlib import closing
 import pytest
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.crypto import new_key
 from optinface.consent.errors import KeyUnavailable
 from optinface.consent.keys import SUBJECT_KEY_FORM, destroy_index_file_keys
 from optinface.consent.keystore import open_key_store
@@ -135,3 +136,29 @@ def test_a_key_that_opens_for_no_one_refuses_the_persons_enrolment_and_copy_with
         refused("subject_data_unreadable", lambda: service.export(
             actor=world.people[victim].actor, subject=victim, vectors=True))
         assert service.export(actor=world.admin, subject=victim).subject.pseudonym == victim
+
+
+@both_backends
+def test_an_epoch_key_that_opens_none_of_its_keys_stops_the_rotation_and_deletes_nothing(
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Another key put in the epoch key's place while the service runs (a wrong backup of the
+    key folder restored): no subject key opens, yet none is deleted as unreadable; the rotation
+    stops with the store's code, rolled back, and once the right key is back it re-wraps them
+    all."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        for jpeg in portrait_jpegs[:2]:
+            world.enrolled(jpeg)
+        before = _keys(service)
+        store, epoch = service.runtime.keys.store, service.runtime.keys.epoch
+        key_file = settings.keys_dir / f"epoch-{epoch}.key"
+        right = key_file.read_bytes()
+        store.import_epoch(epoch, new_key())
+        refused("key_store_unusable", lambda: service.rotate_epoch(actor=world.admin))
+        assert _keys(service) == before and service.runtime.keys.epoch == epoch
+
+        store.import_epoch(epoch, right)
+        rotated = service.rotate_epoch(actor=world.admin)
+        assert rotated.subject_keys_rewrapped == 2 and set(_keys(service)) == set(before)
