@@ -139,13 +139,13 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
             runtime.keys = dataclasses.replace(old_ring, epoch=new)
             erased = _keys_of_the_erased(runtime, session)
             rewrapped, unreadable = _rewrap(runtime, session, old_ring, new, erased)
+            lost = _unreadable_deleted(runtime, session, unreadable)
             session.add(KeyEpoch(id=new, created_at=now))
             older = [epoch for epoch in store.epochs() if epoch < new]
             runtime.audit(session, Entry(action=AuditAction.KEY_EPOCH_ROTATED, actor=actor,
                                          details={"epoch": new, "subject_keys": rewrapped,
                                                   "destroyed_epochs": older,
-                                                  **_deleted(session, erased),
-                                                  **_unreadable_deleted(session, unreadable)}))
+                                                  **_deleted(session, erased), **lost}))
     except BaseException:
         # Rolled back: the new key wraps nothing the ledger keeps (the next start does not wrap
         # under it either), so wrapping under it would lose the subject keys wrapped meanwhile.
@@ -240,18 +240,24 @@ def _refuse_a_failing_epoch(ring: KeyRing, epoch: int, *, opened_any: bool) -> N
             + ": the rotation stopped, no key deleted", details={"epoch": epoch})
 
 
-def _unreadable_deleted(session: Session, subject_ids: set[int]) -> dict[str, int]:
+def _unreadable_deleted(runtime: Runtime, session: Session,
+                        subject_ids: set[int]) -> dict[str, int]:
     """Delete the keys that do not open for their subject instead of keeping them under an
-    epoch being destroyed (they open nothing any more); the rotation event's
-    ``unreadable_subject_keys_deleted`` detail, where there were any (logged as an error). The
-    subject's templates stay, left out of the index (the start reports them), until their
-    erasure; an enrolment gives them a new key."""
+    epoch being destroyed (they open nothing any more), and destroy their subjects' templates,
+    which nothing opens again once it is, as a start does for keys of a destroyed epoch
+    (:func:`consent.erasure.destroy_lost_keys`): the subject stays, and enrols again at the
+    desk. The rotation event's ``unreadable_subject_keys_deleted`` detail, where there were any
+    (logged as an error)."""
     if not subject_ids:
         return {}
-    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(sorted(subject_ids))))
+    # Here, not at the top: consent.erasure imports this module (an erasure's receipt states
+    # the epoch's boundary).
+    from optinface.consent.erasure import destroy_lost_keys
+
+    destroy_lost_keys(runtime, session, subject_ids)
     logger.error("%d subject keys do not open for their subject (bound to another person:"
-                 " moved or put back by SQL, or forged): deleted, not re-wrapped",
-                 len(subject_ids))
+                 " moved or put back by SQL, or forged): deleted with their templates, not"
+                 " re-wrapped", len(subject_ids))
     return {"unreadable_subject_keys_deleted": len(subject_ids)}
 
 

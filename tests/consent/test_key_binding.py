@@ -41,8 +41,9 @@ def test_a_wrapped_key_opens_for_no_one_else_not_even_under_the_same_id(
     """Under the erased person's id, another pseudonym (the id given again after a restore)
     does not open their key. A key moved by SQL onto another subject's row opens for nobody:
     the next start still starts, leaves that subject's template out of the index it rebuilds and
-    says so; the rotation deletes the key instead of re-wrapping it; the erasure still destroys
-    the subject's template."""
+    says so; the rotation deletes the key instead of re-wrapping it, and the template nothing
+    opens again with it (chained as ``subject_keys_lost``), so the protection-key rotation
+    re-protects every other template; the subject stays, to be erased or enrol again."""
     with closing(open_service()) as service:
         world = make_world(service, clock)
         victim, moved, kept = (world.enrolled(jpeg) for jpeg in portrait_jpegs[:3])
@@ -71,8 +72,13 @@ def test_a_wrapped_key_opens_for_no_one_else_not_even_under_the_same_id(
             action=AuditAction.KEY_EPOCH_ROTATED)).events
         assert event.details["unreadable_subject_keys_deleted"] == 1
         assert set(_keys(service)) == {moved, kept}
+        [lost] = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.SUBJECT_KEYS_LOST)).events
+        assert lost.details == {"subject_keys": 1, "templates": 1}
+        assert len(outside_copy(service, "templates")) == 2
+        assert service.rekey_templates(actor=world.admin).templates_reprotected == 2
         erased = service.erase(actor=world.admin, subject=victim, reason=ErasureReason.REQUEST)
-        assert erased.templates_destroyed == 1
+        assert erased.templates_destroyed == 0
 
 
 @both_backends
@@ -122,7 +128,8 @@ def test_a_key_that_opens_for_no_one_refuses_the_persons_enrolment_and_copy_with
     """A wrapped key moved by SQL onto the person's row (or a template that does not open under
     their key) is refused with its stable code wherever the person's own data is opened (a new
     enrolment compares the face with theirs; their own copy of their templates), never an
-    unexpected failure."""
+    unexpected failure. Once the rotation deleted the key with the templates nothing opens
+    again, the person enrols again at the desk and has their copy."""
     with closing(open_service()) as service:
         world = make_world(service, clock)
         victim, consent_id = world.subject()
@@ -136,6 +143,10 @@ def test_a_key_that_opens_for_no_one_refuses_the_persons_enrolment_and_copy_with
         refused("subject_data_unreadable", lambda: service.export(
             actor=world.people[victim].actor, subject=victim, vectors=True))
         assert service.export(actor=world.admin, subject=victim).subject.pseudonym == victim
+        service.rotate_epoch(actor=world.admin)
+        world.enrol(victim, consent_id, portrait_jpegs[0])
+        assert len(service.export(actor=world.people[victim].actor, subject=victim,
+                                  vectors=True).template_vectors) == 1
 
 
 @both_backends
