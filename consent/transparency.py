@@ -132,6 +132,10 @@ def record_departures(runtime: Runtime, session: Session) -> bool:
         if checkpoint is not None and _rewritten(runtime, session, checkpoint, tree):
             departed = True  # found (raised while live) or chained: nor are later ones the log's
             break
+    if sizes and sizes[-1] > tree.size:
+        # Events lost, met here once: record_rollback chains it once, whoever comes first,
+        # but every worker replays (raises while live, even where another chained it).
+        runtime.live_replay.found(runtime, str(AuditAction.LOG_ROLLED_BACK))
     if sizes:
         witness.checked(sizes[-1])
     return departed
@@ -159,10 +163,14 @@ def _rewritten(runtime: Runtime, session: Session, checkpoint: Checkpoint, tree:
     problem = against_tree(checkpoint, tree, str(source), holder="the log")
     if problem is None:
         return False
+    if not chain:
+        return True  # only asked
+    # Raises while live, chained already or not: another worker chained it, and this one, which
+    # meets the checkpoint once (record_departures marks it checked), replays all the same.
+    runtime.live_replay.found(runtime, str(AuditAction.LOG_REWRITTEN))
     last = last_details(session, AuditAction.LOG_REWRITTEN)
-    if (last is not None and last.get("witnessed") == checkpoint.size) or not chain:
-        return True  # chained already, at an earlier start or by another worker; or only asked
-    runtime.live_replay.found(runtime, str(AuditAction.LOG_REWRITTEN))  # raises while live
+    if last is not None and last.get("witnessed") == checkpoint.size:
+        return True  # chained already, at an earlier start, by another worker or its replay
     logger.error("the audit log does not hold the events its witness signed: %s; chained as"
                  " log_rewritten, and optinface audit verify will report it", problem.message)
     runtime.audit(session, Entry(action=AuditAction.LOG_REWRITTEN, actor=None,
