@@ -103,11 +103,16 @@ def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) ->
     return _rewritten(runtime, session, checkpoint, tree, chain=chain)
 
 
-def record_departures(runtime: Runtime, session: Session) -> bool:
+def record_departures(runtime: Runtime, session: Session, sizes: list[int]) -> bool:
     """Chain, once, that a checkpoint signed into the witness folder since this process last
     looked, by any worker of the ledger, is not of the log's first events: a copy restored
     behind the workers, written to since (the periodic check, :meth:`consent.service.OptinFace.
     witness_audit`). Whether one is not.
+
+    ``sizes``: :meth:`consent.witness.Witness.unchecked`, listed before the caller's
+    transaction, so that no worker passes over the folder's names holding the ledger's write
+    lock. Sound: a checkpoint file is written once its events committed, so the transaction
+    sees every event a listed size covers.
 
     Why the folder and not only this process's tail (:func:`consent.log_tail.vet`): a worker
     idle since before the copy read nothing past it, so its tail is inside the copy and still
@@ -123,8 +128,6 @@ def record_departures(runtime: Runtime, session: Session) -> bool:
         LedgerRestored: found while the service is live: the replay takes it over and chains
             it (:mod:`consent.live_replay`), and the sizes stay unchecked until then.
     """
-    witness = runtime.log.witness
-    sizes = witness.unchecked()
     tree = runtime.log.tree.sync(session)
     departed = False
     for size in (size for size in sizes if size <= tree.size):
@@ -137,7 +140,7 @@ def record_departures(runtime: Runtime, session: Session) -> bool:
         # but every worker replays (raises while live, even where another chained it).
         runtime.live_replay.found(runtime, str(AuditAction.LOG_ROLLED_BACK))
     if sizes:
-        witness.checked(sizes[-1])
+        runtime.log.witness.checked(sizes[-1])
     return departed
 
 
