@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -24,7 +25,7 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
-from optinface.consent.witness import CHECKPOINTS, pinned_key, witnessed
+from optinface.consent.witness import CHECKPOINTS, Witness, checkpoint_path, pinned_key, witnessed
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world
@@ -68,6 +69,20 @@ def test_the_periodic_witness_signs_the_head_only_when_it_moved(
     world.subject()
     service.witness_audit()
     assert witness_sizes(settings)[-1] == service.verify_audit().events > files[-1]
+
+
+def test_a_worker_started_on_an_empty_folder_compares_every_checkpoint_signed_since(
+    tmp_path: Path,
+) -> None:
+    """A first start (or a wiped folder) found nothing to compare: every checkpoint signed
+    since, by other workers too, is compared, not only those past this worker's own newest
+    (0 is a size compared, not none; review 20b #5)."""
+    witness = Witness(tmp_path)
+    (tmp_path / CHECKPOINTS).mkdir()
+    assert witness.latest_size() == 0
+    witness.record("this worker's", size=5)
+    checkpoint_path(tmp_path, 3).write_text("another worker's", encoding="utf-8")
+    assert witness.unchecked() == [3, 5]
 
 
 _FOLDERS_LISTED: list[str] = []
