@@ -42,6 +42,8 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import epoch_promise, epoch_start, erasure_journal
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import new_key
+from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.roles import Actor
@@ -137,13 +139,13 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
             runtime.keys = dataclasses.replace(old_ring, epoch=new)
             erased = _keys_of_the_erased(runtime, session)
             rewrapped, unreadable = _rewrap(runtime, session, old_ring, new, erased)
+            lost = _unreadable_deleted(runtime, session, unreadable)
             session.add(KeyEpoch(id=new, created_at=now))
             older = [epoch for epoch in store.epochs() if epoch < new]
             runtime.audit(session, Entry(action=AuditAction.KEY_EPOCH_ROTATED, actor=actor,
                                          details={"epoch": new, "subject_keys": rewrapped,
                                                   "destroyed_epochs": older,
-                                                  **_deleted(session, erased),
-                                                  **_unreadable_deleted(session, unreadable)}))
+                                                  **_deleted(session, erased), **lost}))
     except BaseException:
         # Rolled back: the new key wraps nothing the ledger keeps (the next start does not wrap
         # under it either), so wrapping under it would lose the subject keys wrapped meanwhile.
@@ -187,7 +189,8 @@ def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
     How many were re-wrapped, and the subjects whose key does not open (bound to another
     person: moved by SQL, or put back under an id given again; or forged)."""
     rewrapped = 0
-    unreadable: set[int] = set()
+    unreadable: dict[int, int] = {}
+    opened: set[int] = set()
     rows = session.execute(select(SubjectKey, Subject.pseudonym)
                            .join(Subject, Subject.id == SubjectKey.subject_id)
                            .where(SubjectKey.epoch != new)).all()
@@ -198,26 +201,63 @@ def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
             data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
                                        pseudonym=pseudonym, epoch=row.epoch)
         except ValueError:
-            unreadable.add(row.subject_id)
+            unreadable[row.subject_id] = row.epoch
             continue
+        opened.add(row.epoch)
         row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id,
                                                    pseudonym=pseudonym)
         rewrapped += 1
-    return rewrapped, unreadable
+    for epoch in sorted(set(unreadable.values())):
+        _refuse_a_failing_epoch(old_ring, epoch, opened_any=epoch in opened)
+    return rewrapped, set(unreadable)
 
 
-def _unreadable_deleted(session: Session, subject_ids: set[int]) -> dict[str, int]:
+_PROBE_BINDING = b"epoch-probe"
+"""What a probe key is wrapped for (:func:`_refuse_a_failing_epoch`): no subject's binding."""
+
+
+def _refuse_a_failing_epoch(ring: KeyRing, epoch: int, *, opened_any: bool) -> None:
+    """Refuse to delete the subject keys ``epoch`` did not open when the fault may be the
+    epoch key's or the store's rather than the keys': a fresh key wrapped and unwrapped under
+    it does not come back (a token fault its store reads as a failed check), or it opened none
+    of its keys (another deployment's key put in its place: the start refuses such a store,
+    :func:`consent.key_check.refuse_foreign_keys`). The rotation then rolls back, deleting
+    nothing, and the sweeper tries it again.
+
+    Raises:
+        KeyStoreUnusable: as above, naming the epoch.
+    """
+    probe = new_key()
+    try:
+        works = ring.store.unwrap(epoch, ring.store.wrap(epoch, probe, associated=_PROBE_BINDING),
+                                  associated=_PROBE_BINDING) == probe
+    except ValueError:
+        works = False
+    if not works or not opened_any:
+        raise KeyStoreUnusable(
+            f"epoch key {epoch} " + ("opens none of the subject keys wrapped under it"
+                                     if works else "does not open what it wraps")
+            + ": the rotation stopped, no key deleted", details={"epoch": epoch})
+
+
+def _unreadable_deleted(runtime: Runtime, session: Session,
+                        subject_ids: set[int]) -> dict[str, int]:
     """Delete the keys that do not open for their subject instead of keeping them under an
-    epoch being destroyed (they open nothing any more); the rotation event's
-    ``unreadable_subject_keys_deleted`` detail, where there were any (logged as an error). The
-    subject's templates stay, left out of the index (the start reports them), until their
-    erasure; an enrolment gives them a new key."""
+    epoch being destroyed (they open nothing any more), and destroy their subjects' templates,
+    which nothing opens again once it is, as a start does for keys of a destroyed epoch
+    (:func:`consent.erasure.destroy_lost_keys`): the subject stays, and enrols again at the
+    desk. The rotation event's ``unreadable_subject_keys_deleted`` detail, where there were any
+    (logged as an error)."""
     if not subject_ids:
         return {}
-    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(sorted(subject_ids))))
+    # Here, not at the top: consent.erasure imports this module (an erasure's receipt states
+    # the epoch's boundary).
+    from optinface.consent.erasure import destroy_lost_keys
+
+    destroy_lost_keys(runtime, session, subject_ids)
     logger.error("%d subject keys do not open for their subject (bound to another person:"
-                 " moved or put back by SQL, or forged): deleted, not re-wrapped",
-                 len(subject_ids))
+                 " moved or put back by SQL, or forged): deleted with their templates, not"
+                 " re-wrapped", len(subject_ids))
     return {"unreadable_subject_keys_deleted": len(subject_ids)}
 
 

@@ -155,6 +155,26 @@ def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int
                      index_file_keys=_shred_index_copies(runtime, session))
 
 
+def destroy_lost_keys(runtime: Runtime, session: Session, subject_ids: Collection[int]) -> int:
+    """Delete the subject keys of ``subject_ids``, which open nothing any more (their epoch key
+    destroyed, or bound to another person: :mod:`consent.reconcile`, :mod:`consent.epochs`), and
+    destroy the templates under them, which no key opens again (:func:`destroy_templates`),
+    chained as ``subject_keys_lost``; how many keys. The subjects stay: with no template to
+    compare a face with, each enrols again at the desk (``reenrol_at_desk``,
+    :mod:`consent.one_person`), rather than being refused as unreadable for good."""
+    ids = sorted(subject_ids)
+    if not ids:
+        return 0
+    labels = list(session.scalars(select(Template.id).where(Template.subject_id.in_(ids))))
+    destroy_templates(runtime, session, labels)
+    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids)))
+    pseudonyms = list(session.scalars(select(Subject.pseudonym).where(Subject.id.in_(ids))))
+    runtime.audit(session, Entry(action=AuditAction.SUBJECT_KEYS_LOST, actor=None,
+                                 subjects=pseudonyms,
+                                 details={"subject_keys": len(ids), "templates": len(labels)}))
+    return len(ids)
+
+
 _SHREDS_AFTER_COMMIT = "optinface.shred_index_copies"
 
 

@@ -81,8 +81,9 @@ def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> Recon
     step under way when it is set runs to its end."""
     runtime.key_rows.forget()  # rows kept from the ledger as it was (SQLite)
     runtime.seals_checked = 0  # events numbered so far are other events now
+    new_sizes = runtime.log.witness.unchecked()  # the folder's names, outside the lock
     with runtime.db.transaction() as session:
-        transparency.record_departures(runtime, session)  # each finding's event vetted first
+        transparency.record_departures(runtime, session, new_sizes)  # each finding vetted first
         transparency.record_rollback(runtime, session)
         log_tail.vet(runtime, session)  # the loss chained, or the newest read: the tail from here
         voided = void_single_use(session.connection(), now=runtime.clock.now())

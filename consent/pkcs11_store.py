@@ -20,7 +20,15 @@ from typing import Any, NamedTuple
 
 import pkcs11
 from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import NoSuchKey, NoSuchToken, PKCS11Error
+from pkcs11.exceptions import (
+    EncryptedDataInvalid,
+    EncryptedDataLenRange,
+    GeneralError,
+    NoSuchKey,
+    NoSuchToken,
+    ObjectHandleInvalid,
+    PKCS11Error,
+)
 
 from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
@@ -30,6 +38,11 @@ from optinface.consent.settings import ConsentSettings
 _PREFIX = "optinface-"
 _EPOCH_PREFIX = f"{_PREFIX}epoch-"
 _INDEX_FILE_PREFIX = f"{_PREFIX}index-file-"
+_FAILED_CHECK = (EncryptedDataInvalid, EncryptedDataLenRange, GeneralError)
+"""The token's answers to a ciphertext that fails its GCM check: SoftHSM2 reports a failed
+tag as ``CKR_GENERAL_ERROR``, so a fault the token reports that way reads as one too, which
+is why a rotation checks the epoch key itself before deleting what it does not open
+(:func:`consent.epochs.rotate_epoch`)."""
 
 
 class _KeyRef(NamedTuple):
@@ -142,15 +155,23 @@ class Pkcs11KeyStore:
 
     def _unwrap(self, ref: _KeyRef, blob: bytes, *, associated: bytes) -> bytes:
         """The data key in ``blob``, decrypted by the token. As with the file store, a destroyed
-        key raises :class:`KeyUnavailable` and a forged or rebound blob ``ValueError``."""
+        key raises :class:`KeyUnavailable` and a forged or rebound blob ``ValueError``; any
+        other fault of the token (device, session, login) :class:`KeyStoreUnusable`, never
+        ``ValueError``: a caller deletes what fails its check (an epoch rotation), never what a
+        hiccup of the token left unread."""
         with self._lock:
-            key = self._aes_key(ref)
             try:
-                return bytes(key.decrypt(blob[NONCE_BYTES:], mechanism=Mechanism.AES_GCM,
-                                         mechanism_param=GCMParams(blob[:NONCE_BYTES],
-                                                                   associated)))
-            except PKCS11Error as error:
+                return bytes(self._aes_key(ref).decrypt(
+                    blob[NONCE_BYTES:], mechanism=Mechanism.AES_GCM,
+                    mechanism_param=GCMParams(blob[:NONCE_BYTES], associated)))
+            except _FAILED_CHECK as error:
                 raise ValueError("wrapped key failed authentication") from error
+            except ObjectHandleInvalid as error:
+                raise KeyUnavailable(f"{ref.what} is destroyed", details=ref.details) from error
+            except PKCS11Error as error:
+                raise KeyStoreUnusable(f"the token failed to unwrap under {ref.what} "
+                                       f"({type(error).__name__})",
+                                       details=ref.details) from error
 
     def _destroy(self, prefix: str, number: int, *, base: int) -> None:
         with self._lock:

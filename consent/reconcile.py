@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Row, Select, delete, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -68,6 +68,7 @@ from optinface.consent.authority import Mismatch, report
 from optinface.consent.erasure import (
     Erasures,
     destroy_ended_templates,
+    destroy_lost_keys,
     destroy_templates,
     erase_each,
     finish_interrupted,
@@ -78,7 +79,7 @@ from optinface.consent.policies import indexable_labels, subjects_with_consent_e
 from optinface.consent.row_seals import template_row_sealed, template_seal_rows
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ReconcileReport
-from optinface.consent.tables import AuditEvent, Subject, SubjectKey, Template
+from optinface.consent.tables import AuditEvent, SubjectKey, Template
 
 
 class ReconcileStopped(Exception):
@@ -385,17 +386,5 @@ LEFT_OUT = "index"
 def _destroy_unreadable(runtime: Runtime, session: Session) -> int:
     """Destroy templates whose subject key's epoch key is gone; return how many keys were."""
     epochs = runtime.keys.store.epochs()
-    rows = list(session.scalars(select(SubjectKey).where(SubjectKey.epoch.not_in(epochs))))
-    if not rows:
-        return 0
-    subject_ids = [row.subject_id for row in rows]
-    labels = list(session.scalars(select(Template.id).where(
-        Template.subject_id.in_(subject_ids))))
-    destroy_templates(runtime, session, labels)
-    session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(subject_ids)))
-    pseudonyms = list(session.scalars(select(Subject.pseudonym).where(
-        Subject.id.in_(subject_ids))))
-    runtime.audit(session, Entry(action=AuditAction.SUBJECT_KEYS_LOST, actor=None,
-                                 subjects=pseudonyms,
-                                 details={"subject_keys": len(rows), "templates": len(labels)}))
-    return len(rows)
+    return destroy_lost_keys(runtime, session, set(session.scalars(
+        select(SubjectKey.subject_id).where(SubjectKey.epoch.not_in(epochs)))))

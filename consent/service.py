@@ -484,8 +484,9 @@ class OptinFace:
         folder since (a worker idle since before a restored copy finds it so within an
         interval: :func:`consent.transparency.record_departures`), then with this process's
         tail."""
+        new_sizes = self.runtime.log.witness.unchecked()  # the folder's names, outside the lock
         with self.runtime.db.transaction() as session:
-            transparency.record_departures(self.runtime, session)  # the folder looked at again
+            transparency.record_departures(self.runtime, session, new_sizes)
             transparency.record_rollback(self.runtime, session)
             log_tail.vet(self.runtime, session)  # before it signs; what it read: the tail
             log_seals.record_unsealed(self.runtime, session)  # before they are witnessed

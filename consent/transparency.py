@@ -103,11 +103,16 @@ def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) ->
     return _rewritten(runtime, session, checkpoint, tree, chain=chain)
 
 
-def record_departures(runtime: Runtime, session: Session) -> bool:
+def record_departures(runtime: Runtime, session: Session, sizes: list[int]) -> bool:
     """Chain, once, that a checkpoint signed into the witness folder since this process last
     looked, by any worker of the ledger, is not of the log's first events: a copy restored
     behind the workers, written to since (the periodic check, :meth:`consent.service.OptinFace.
     witness_audit`). Whether one is not.
+
+    ``sizes``: :meth:`consent.witness.Witness.unchecked`, listed before the caller's
+    transaction, so that no worker passes over the folder's names holding the ledger's write
+    lock. Sound: a checkpoint file is written once its events committed, so the transaction
+    sees every event a listed size covers.
 
     Why the folder and not only this process's tail (:func:`consent.log_tail.vet`): a worker
     idle since before the copy read nothing past it, so its tail is inside the copy and still
@@ -123,8 +128,6 @@ def record_departures(runtime: Runtime, session: Session) -> bool:
         LedgerRestored: found while the service is live: the replay takes it over and chains
             it (:mod:`consent.live_replay`), and the sizes stay unchecked until then.
     """
-    witness = runtime.log.witness
-    sizes = witness.unchecked()
     tree = runtime.log.tree.sync(session)
     departed = False
     for size in (size for size in sizes if size <= tree.size):
@@ -132,8 +135,12 @@ def record_departures(runtime: Runtime, session: Session) -> bool:
         if checkpoint is not None and _rewritten(runtime, session, checkpoint, tree):
             departed = True  # found (raised while live) or chained: nor are later ones the log's
             break
+    if sizes and sizes[-1] > tree.size:
+        # Events lost, met here once: record_rollback chains it once, whoever comes first,
+        # but every worker replays (raises while live, even where another chained it).
+        runtime.live_replay.found(runtime, str(AuditAction.LOG_ROLLED_BACK))
     if sizes:
-        witness.checked(sizes[-1])
+        runtime.log.witness.checked(sizes[-1])
     return departed
 
 
@@ -159,10 +166,14 @@ def _rewritten(runtime: Runtime, session: Session, checkpoint: Checkpoint, tree:
     problem = against_tree(checkpoint, tree, str(source), holder="the log")
     if problem is None:
         return False
+    if not chain:
+        return True  # only asked
+    # Raises while live, chained already or not: another worker chained it, and this one, which
+    # meets the checkpoint once (record_departures marks it checked), replays all the same.
+    runtime.live_replay.found(runtime, str(AuditAction.LOG_REWRITTEN))
     last = last_details(session, AuditAction.LOG_REWRITTEN)
-    if (last is not None and last.get("witnessed") == checkpoint.size) or not chain:
-        return True  # chained already, at an earlier start or by another worker; or only asked
-    runtime.live_replay.found(runtime, str(AuditAction.LOG_REWRITTEN))  # raises while live
+    if last is not None and last.get("witnessed") == checkpoint.size:
+        return True  # chained already, at an earlier start, by another worker or its replay
     logger.error("the audit log does not hold the events its witness signed: %s; chained as"
                  " log_rewritten, and optinface audit verify will report it", problem.message)
     runtime.audit(session, Entry(action=AuditAction.LOG_REWRITTEN, actor=None,

@@ -5,14 +5,19 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import sys
+import threading
 from collections.abc import Callable
 from contextlib import closing
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.pool import NullPool
 
 from optinface.consent.audit import GENESIS, AuditAction, Entry, event_hash, event_leaf
-from optinface.consent.db import Database
+from optinface.consent.db import LEDGER_LOCK, Database
 from optinface.consent.errors import WitnessUnusable
 from optinface.consent.merkle import MerkleTree, verify_consistency, verify_inclusion
 from optinface.consent.notes import Verifier, open_checkpoint
@@ -20,11 +25,12 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
-from optinface.consent.witness import pinned_key, witnessed
+from optinface.consent.witness import CHECKPOINTS, Witness, checkpoint_path, pinned_key, witnessed
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world
 from tests.support.files import file_bytes
+from tests.support.polling import eventually
 
 
 def witness_sizes(settings: ConsentSettings) -> list[int]:
@@ -63,6 +69,60 @@ def test_the_periodic_witness_signs_the_head_only_when_it_moved(
     world.subject()
     service.witness_audit()
     assert witness_sizes(settings)[-1] == service.verify_audit().events > files[-1]
+
+
+def test_a_worker_started_on_an_empty_folder_compares_every_checkpoint_signed_since(
+    tmp_path: Path,
+) -> None:
+    """A first start (or a wiped folder) found nothing to compare: every checkpoint signed
+    since, by other workers too, is compared, not only those past this worker's own newest
+    (0 is a size compared, not none; review 20b #5)."""
+    witness = Witness(tmp_path)
+    (tmp_path / CHECKPOINTS).mkdir()
+    assert witness.latest_size() == 0
+    witness.record("this worker's", size=5)
+    checkpoint_path(tmp_path, 3).write_text("another worker's", encoding="utf-8")
+    assert witness.unchecked() == [3, 5]
+
+
+_FOLDERS_LISTED: list[str] = []
+_NOTING = threading.Event()
+
+
+def _note_listings(event: str, args: tuple[object, ...]) -> None:
+    """A Python audit hook, which cannot be removed: it notes only while a test sets
+    :data:`_NOTING`."""
+    if event == "os.scandir" and _NOTING.is_set() and args and \
+            str(args[0]).endswith(CHECKPOINTS):
+        _FOLDERS_LISTED.append(str(args[0]))
+
+
+sys.addaudithook(_note_listings)
+
+
+def test_the_periodic_check_lists_the_witness_folder_before_it_takes_the_ledgers_lock(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+) -> None:
+    """Another writer holds the ledger's write lock (PostgreSQL's advisory lock, which a
+    transaction takes as it opens; SQLite's is taken at its first statement): the check has
+    already listed the folder's new checkpoints while it waits for the lock, so no worker
+    passes over the folder's names holding it (review 20b #4)."""
+    holder = create_engine(pg_settings.url, poolclass=NullPool)
+    with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as service, \
+            holder.begin() as held:
+        held.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
+        _FOLDERS_LISTED.clear()
+        _NOTING.set()
+        waiting = threading.Thread(target=service.witness_audit)
+        try:
+            waiting.start()
+            listed = eventually(lambda: bool(_FOLDERS_LISTED), within=2.0)
+        finally:
+            _NOTING.clear()
+            held.rollback()
+            waiting.join()
+    holder.dispose()
+    assert listed
 
 
 @pytest.mark.parametrize("ledger", ["deleted", "another"])

@@ -15,6 +15,7 @@ from contextlib import closing
 import pytest
 
 from optinface.consent.audit import AuditAction
+from optinface.consent.crypto import new_key
 from optinface.consent.errors import KeyUnavailable
 from optinface.consent.keys import SUBJECT_KEY_FORM, destroy_index_file_keys
 from optinface.consent.keystore import open_key_store
@@ -40,8 +41,9 @@ def test_a_wrapped_key_opens_for_no_one_else_not_even_under_the_same_id(
     """Under the erased person's id, another pseudonym (the id given again after a restore)
     does not open their key. A key moved by SQL onto another subject's row opens for nobody:
     the next start still starts, leaves that subject's template out of the index it rebuilds and
-    says so; the rotation deletes the key instead of re-wrapping it; the erasure still destroys
-    the subject's template."""
+    says so; the rotation deletes the key instead of re-wrapping it, and the template nothing
+    opens again with it (chained as ``subject_keys_lost``), so the protection-key rotation
+    re-protects every other template; the subject stays, to be erased or enrol again."""
     with closing(open_service()) as service:
         world = make_world(service, clock)
         victim, moved, kept = (world.enrolled(jpeg) for jpeg in portrait_jpegs[:3])
@@ -70,8 +72,13 @@ def test_a_wrapped_key_opens_for_no_one_else_not_even_under_the_same_id(
             action=AuditAction.KEY_EPOCH_ROTATED)).events
         assert event.details["unreadable_subject_keys_deleted"] == 1
         assert set(_keys(service)) == {moved, kept}
+        [lost] = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.SUBJECT_KEYS_LOST)).events
+        assert lost.details == {"subject_keys": 1, "templates": 1}
+        assert len(outside_copy(service, "templates")) == 2
+        assert service.rekey_templates(actor=world.admin).templates_reprotected == 2
         erased = service.erase(actor=world.admin, subject=victim, reason=ErasureReason.REQUEST)
-        assert erased.templates_destroyed == 1
+        assert erased.templates_destroyed == 0
 
 
 @both_backends
@@ -121,7 +128,8 @@ def test_a_key_that_opens_for_no_one_refuses_the_persons_enrolment_and_copy_with
     """A wrapped key moved by SQL onto the person's row (or a template that does not open under
     their key) is refused with its stable code wherever the person's own data is opened (a new
     enrolment compares the face with theirs; their own copy of their templates), never an
-    unexpected failure."""
+    unexpected failure. Once the rotation deleted the key with the templates nothing opens
+    again, the person enrols again at the desk and has their copy."""
     with closing(open_service()) as service:
         world = make_world(service, clock)
         victim, consent_id = world.subject()
@@ -135,3 +143,33 @@ def test_a_key_that_opens_for_no_one_refuses_the_persons_enrolment_and_copy_with
         refused("subject_data_unreadable", lambda: service.export(
             actor=world.people[victim].actor, subject=victim, vectors=True))
         assert service.export(actor=world.admin, subject=victim).subject.pseudonym == victim
+        service.rotate_epoch(actor=world.admin)
+        world.enrol(victim, consent_id, portrait_jpegs[0])
+        assert len(service.export(actor=world.people[victim].actor, subject=victim,
+                                  vectors=True).template_vectors) == 1
+
+
+@both_backends
+def test_an_epoch_key_that_opens_none_of_its_keys_stops_the_rotation_and_deletes_nothing(
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Another key put in the epoch key's place while the service runs (a wrong backup of the
+    key folder restored): no subject key opens, yet none is deleted as unreadable; the rotation
+    stops with the store's code, rolled back, and once the right key is back it re-wraps them
+    all."""
+    with closing(open_service()) as service:
+        world = make_world(service, clock)
+        for jpeg in portrait_jpegs[:2]:
+            world.enrolled(jpeg)
+        before = _keys(service)
+        store, epoch = service.runtime.keys.store, service.runtime.keys.epoch
+        key_file = settings.keys_dir / f"epoch-{epoch}.key"
+        right = key_file.read_bytes()
+        store.import_epoch(epoch, new_key())
+        refused("key_store_unusable", lambda: service.rotate_epoch(actor=world.admin))
+        assert _keys(service) == before and service.runtime.keys.epoch == epoch
+
+        store.import_epoch(epoch, right)
+        rotated = service.rotate_epoch(actor=world.admin)
+        assert rotated.subject_keys_rewrapped == 2 and set(_keys(service)) == set(before)

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,37 @@ def test_an_idle_worker_finds_a_restore_within_one_witness_interval(
         actor=b.researcher, purpose_id=b.purpose, probe_consent_id=spent,
         image=flipped_jpegs[0]))
     assert "ledger_restored" not in outcomes[1:]  # found once: the replay answered it
+
+
+@pytest.mark.parametrize("written_since", [False, True], ids=["shorter", "written-since"])
+def test_a_second_idle_worker_replays_a_restore_another_worker_chained_first(
+    workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
+    pipeline: FacePipeline, clock: FakeClock, flipped_jpegs: list[bytes], written_since: bool,
+) -> None:
+    """Two workers idle since before the copy, B and C: B's periodic round finds the restore
+    and chains it; C's round meets the same checkpoint with the finding chained already, and
+    still replays before it answers (the finding chained once, replayed on every worker)."""
+    a, b = workers
+    settings = a.service.settings
+    third = settings.model_copy(update={"data_dir": settings.data_dir.with_name("worker-c")})
+    with closing(OptinFace.open(third, pipeline=pipeline, clock=clock)) as service:
+        c = replace(a, service=service)
+        _only_requests_find_it(b, c)  # their periodic rounds find it, not their followers
+        spent = a.probe(image=flipped_jpegs[0])
+        dump = postgres.dump(settings.url, tmp_path / "dump.sql", clean=True)
+        a.service.identify(actor=a.researcher, purpose_id=a.purpose, probe_consent_id=spent,
+                           image=flipped_jpegs[0])
+        a.service.witness_audit()  # A's round: the spend is in the folder
+        postgres.load(dump, settings.url)
+        if written_since:
+            _written_past_the_folder(b, sign=False)
+        replays = len(_events(a.service, AuditAction.RECONCILED))
+        for worker in (b, c):
+            refused("ledger_restored", worker.service.witness_audit)
+            worker.service.settle()
+        assert len(_events(a.service, AuditAction.RECONCILED)) == replays + 2
+        finding = AuditAction.LOG_REWRITTEN if written_since else AuditAction.LOG_ROLLED_BACK
+        assert len(_events(a.service, finding)) == 1
+        refused("probe_consent_required", lambda: c.service.identify(
+            actor=c.researcher, purpose_id=c.purpose, probe_consent_id=spent,
+            image=flipped_jpegs[0]))

@@ -20,7 +20,7 @@ import pkcs11
 import pytest
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from optinface.consent import witness_binding
 from optinface.consent.audit import AuditAction
@@ -104,6 +104,36 @@ def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
             store.unwrap(epoch, wrapped, associated=b"subject-key:7")
     finally:
         store.close()
+
+
+def test_a_token_fault_mid_rotation_stops_it_with_a_code_and_deletes_no_key(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """The token's session ends after the rotation made its new epoch key, as it reads the
+    subject keys: a fault of the token, not a key failing its check. The rotation is refused
+    with the store's code and rolled back; no key is deleted, and the next start re-wraps it."""
+    service = OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)
+    world = make_world(service, clock)
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    store = service.runtime.keys.store
+
+    def session_ends(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "subject_keys.epoch !=" in statement:
+            store.close()
+
+    event.listen(service.runtime.db.engine, "before_cursor_execute", session_ends)
+    with pytest.raises(KeyStoreUnusable):
+        service.rotate_epoch(actor=world.admin)
+    event.remove(service.runtime.db.engine, "before_cursor_execute", session_ends)
+    with pytest.raises(pkcs11.exceptions.SessionHandleInvalid):  # the index's save, on close
+        service.close()
+    service.runtime.db.close()
+    with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as reopened:
+        world.service = reopened
+        rotated = reopened.rotate_epoch(actor=world.admin)
+        assert rotated.subject_keys_rewrapped == 1
+        assert world.verify(pseudonym, flipped_jpegs[0]).outcome == "candidates_for_review"
 
 
 def test_a_wrong_pin_is_refused_with_a_code(hsm_settings: ConsentSettings) -> None:
