@@ -268,6 +268,14 @@ class WriteUnfinished(ConsentError):
 
     code = "write_unfinished"
 
+    @classmethod
+    def kept(cls, tables: list[str]) -> WriteUnfinished:
+        """The refusal naming the ``tables`` that kept what the write changed."""
+        return cls("the ledger did not keep what this request changed (" + ", ".join(tables)
+                   + "): something on its tables undid it; nothing is signed or changed, the"
+                   " request was journaled and the next start makes it again once that is"
+                   " dropped", details={"kept": tables})
+
 
 class WitnessUnusable(ConsentError):
     """The witness folder cannot be created or written, pins another checkpoint key, or is not

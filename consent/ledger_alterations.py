@@ -143,7 +143,7 @@ def require_held(session: Session, left: Left, *,
     """
     tables = kept(session, left)
     if tables:
-        error = (refusal or _unfinished)(tables)
+        error = (refusal or WriteUnfinished.kept)(tables)
         logger.error("%s: the ledger kept rows a write changed or deleted (%s): rolled back,"
                      " nothing signed", error.code, ", ".join(tables))
         raise error
@@ -153,14 +153,6 @@ def require_held(session: Session, left: Left, *,
 UNDONE: tuple[type[ConsentError], ...] = (WriteUnfinished, LedgerAltered)
 """What :func:`require_held` raises for a write other than an erasure: the service chains it
 (:func:`consent.refusals.chained`) where the write chains no other refusal."""
-
-
-def _unfinished(tables: list[str]) -> WriteUnfinished:
-    return WriteUnfinished(
-        "the ledger did not keep what this request changed (" + ", ".join(tables) + "):"
-        " something on its tables undid it; nothing is signed or changed, the request was"
-        " journaled and the next start makes it again once that is dropped",
-        details={"kept": tables})
 
 
 def flag(runtime: Runtime, session: Session, *, actor: Actor | None) -> int:

@@ -22,6 +22,7 @@ from tests.support.consent import (
     drop_triggers,
     keep_deleted_rows,
     keep_updated_rows,
+    outside_sql,
     row_count,
 )
 
@@ -76,6 +77,30 @@ def test_a_withdrawal_a_trigger_undoes_is_refused_and_the_person_told(
     drop_triggers(service, "consents")
     withdrawn = world.withdraw(pseudonym, consent_id)
     assert withdrawn.subject_erased and withdrawn.templates_erased == 1
+
+
+@both_backends
+def test_a_withdrawal_whose_update_a_trigger_skips_is_refused_not_an_unexpected_failure(
+    world: World,
+) -> None:
+    """A trigger that skips the row (PostgreSQL: ``BEFORE UPDATE`` returning ``NULL``;
+    SQLite: ``RAISE(IGNORE)``): the statement changes nothing, which the session finds at
+    its flush, before any read-back: the same refusal, the table named."""
+    service = world.service
+    pseudonym, consent_id = world.subject()
+    if service.runtime.db.shared:
+        outside_sql(service, "CREATE FUNCTION skip_the_row() RETURNS trigger LANGUAGE plpgsql"
+                             " AS $$ BEGIN RETURN NULL; END $$")
+        outside_sql(service, "CREATE TRIGGER keep_consents BEFORE UPDATE ON consents"
+                             " FOR EACH ROW EXECUTE FUNCTION skip_the_row()")
+    else:
+        outside_sql(service, "CREATE TRIGGER keep_consents BEFORE UPDATE ON consents"
+                             " BEGIN SELECT RAISE(IGNORE); END")
+    undone = refusal(lambda: world.withdraw(pseudonym, consent_id))
+    assert isinstance(undone, WriteUnfinished) and undone.details == {"kept": ["consents"]}
+    assert consent_row(world, consent_id) == (ConsentStatus.ACTIVE, False)
+    assert refusals_chained(world, AuditAction.CONSENT_WITHDRAWN) == [
+        ("write_unfinished", "consent_withdrawn")]
 
 
 @both_backends
