@@ -60,6 +60,7 @@ def test_a_withdrawal_a_trigger_undoes_is_refused_and_the_person_told(
     service = world.service
     pseudonym, consent_id = world.subject()
     world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
     keep_updated_rows(service, "consents", "status", "withdrawn_at")
 
     undone = refusal(lambda: world.withdraw(pseudonym, consent_id))
@@ -73,6 +74,8 @@ def test_a_withdrawal_a_trigger_undoes_is_refused_and_the_person_told(
     assert refusals_chained(world, AuditAction.CONSENT_WITHDRAWN) == [
         ("write_unfinished", "consent_withdrawn")]
     assert consent_id in journal_path(service.settings.witness_dir).read_text()
+    # the journal's line is asked at each search, as for a restored copy: none finds them
+    assert world.identify(portrait_jpegs[0]).outcome == "no_candidate"
 
     drop_triggers(service, "consents")
     withdrawn = world.withdraw(pseudonym, consent_id)
