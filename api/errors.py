@@ -158,6 +158,12 @@ ledger_altered               503     the ledger's tables carry triggers, rules o
 erasure_unfinished           503     the ledger kept rows of the subject that the erasure deleted
                                      (details.kept: their tables): nothing is signed, the subject
                                      stays unsearchable and the next sweep tries again
+write_unfinished             503     a withdrawal (of a consent or a purpose), a template's
+                                     destruction (a rectification, the non-biometric
+                                     alternative), a key's revocation or a log-out found the
+                                     ledger had not kept what it changed (details.kept: their
+                                     tables): rolled back, nothing signed, not done; journaled,
+                                     so the next start makes it again once the cause is gone
 witness_unusable             503     the audit witness folder cannot be written (at start, or its
                                      journal before an act that must be journaled: nothing is
                                      changed), its pinned key cannot be read, it pins another
@@ -322,6 +328,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "witness_unusable": 503,
     "ledger_altered": 503,
     "erasure_unfinished": 503,
+    "write_unfinished": 503,
     "key_store_unusable": 503,
     "key_file_exposed": 503,
     "key_unavailable": 503,

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal, row_seals
+from optinface.consent import erasure_journal, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.erasure import Destroyed, destroy_templates
+from optinface.consent.erasure import Destroyed, destroy_templates, templates_gone
 from optinface.consent.errors import AlternativeChosen
 from optinface.consent.ledger import get_subject, tombstone_hash
 from optinface.consent.roles import Actor
@@ -38,7 +38,13 @@ def choose_alternative(
     erasure_journal.record(runtime, erasure_journal.AlternativeTaken(
         subject_hash=tombstone_hash(runtime.keys, subject.pseudonym), at=now))
     erasure_journal.record_templates(runtime, session, labels)
-    return destroy_templates(runtime, session, labels)
+    destroyed = destroy_templates(runtime, session, labels)
+    # Before the answer: the choice is recorded and the templates gone, as the ledger holds
+    # them, and nothing on its tables can undo that at the commit.
+    ledger_alterations.require_held(session, [
+        (Subject.__tablename__, (Subject.id == subject.id)
+         & Subject.alternative_chosen_at.is_(None)), *templates_gone(labels)])
+    return destroyed
 
 
 def choose(runtime: Runtime, *, actor: Actor, pseudonym: str) -> AlternativeChosenResult:

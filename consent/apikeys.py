@@ -19,7 +19,7 @@ from typing import NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal, row_seals
+from optinface.consent import erasure_journal, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
@@ -299,6 +299,9 @@ def revoke_audited(runtime: Runtime, *, actor: Actor | None, key_id: str) -> Non
                                    erasure_journal.KeyRevoked(key_id=key_id, at=now))
         runtime.audit(session, Entry(action=AuditAction.KEY_REVOKED, actor=actor,
                                      details={"key_id": key_id}))
+        # Before it is answered: the ledger holds the key revoked, and nothing can undo it.
+        ledger_alterations.require_held(session, [
+            (ApiKey.__tablename__, (ApiKey.id == key_id) & ApiKey.revoked_at.is_(None))])
 
 
 def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session, *,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from optinface.consent import (
     coming_of_age,
     consent_form,
     erasure_journal,
     ledger,
+    ledger_alterations,
     passkeys,
     policies,
     retention_policy,
@@ -23,7 +24,12 @@ from optinface.consent import (
 from optinface.consent.accountability import require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
-from optinface.consent.erasure import NOTHING, destroy_templates, erase_unless_kept
+from optinface.consent.erasure import (
+    NOTHING,
+    destroy_templates,
+    erase_unless_kept,
+    templates_gone,
+)
 from optinface.consent.errors import ChallengeInvalid
 from optinface.consent.receipts import receipt_for_consent, stated_recipients
 from optinface.consent.roles import Actor
@@ -148,6 +154,12 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
                                          subjects=[pseudonym],
                                          details={"consent_id": consent_id,
                                                   "templates_erased": destroyed.templates}))
+            # Before the person is told: the consent is withdrawn and its templates gone, as
+            # the ledger holds them, and nothing on its tables can undo that at the commit.
+            ledger_alterations.require_held(session, [
+                (Consent.__tablename__, (Consent.id == consent_id) & or_(
+                    Consent.status != ConsentStatus.WITHDRAWN, Consent.withdrawn_at.is_(None))),
+                *templates_gone(labels)])
         withdrawn = public(runtime, consent)
         # A consent still in force keeps the subject; only another withdrawal can end it, and
         # that one erases. None left: the erasure asks again in its own transaction.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,8 +47,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from optinface.consent.errors import DataDirUnusable
+from optinface.consent.errors import DataDirUnusable, WriteUnfinished
 from optinface.consent.settings import is_in_memory
 from optinface.engine.files import PRIVATE_MODE
 
@@ -58,6 +60,8 @@ BUSY_TIMEOUT_MS = 30_000
 LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger write takes
 FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
 READING = "optinface_reading"
+_STALE_TABLE = re.compile(r"on table '(\w+)'")
+"""The table a :class:`StaleDataError` names (SQLAlchemy's message, its only record of it)."""
 """The execution option of :meth:`Database.reading`'s engine: its transactions begin as reads."""
 READ_ONLY_PG = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
@@ -441,10 +445,17 @@ class Database:
         """A session whose work commits together or not at all, serialised with every other
         transaction on the ledger (see the module docstring)."""
         self.admit()
-        with self._sessions() as session, session.begin():
-            if self.shared:
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
-            yield session
+        try:
+            with self._sessions() as session, session.begin():
+                if self.shared:
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                    {"key": LEDGER_LOCK})
+                yield session
+        except StaleDataError as undone:
+            # A row the session changed or deleted was not there to change: a trigger that
+            # skipped it (RETURN NULL, RAISE(IGNORE)), a rule or row security; the rows are
+            # read back after the writes that need it (ledger_alterations.require_held).
+            raise WriteUnfinished.kept(_STALE_TABLE.findall(str(undone))[:1]) from undone
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

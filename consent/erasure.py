@@ -13,7 +13,7 @@ WAL, which still holds the old pages, is checkpointed and truncated. The signed 
 built and stored in the transaction of step (3), so a destruction never commits without its
 proof (a crash before the checkpoint is caught up at start-up, see ``reconcile``), and only
 once that transaction has read back that no row of the subject is left and that nothing on the
-ledger's tables can undo its deletes (:func:`_refuse_kept`, :mod:`consent.ledger_alterations`):
+ledger's tables can undo its deletes (:func:`consent.ledger_alterations.require_held`):
 a trigger made by hand once kept every row while the receipt said them destroyed. An
 erasure stopped between (1) and (3) is finished by the next start or sweep
 (:func:`finish_interrupted`).
@@ -43,11 +43,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, event, exists, not_, or_, select, update
+from sqlalchemy import ColumnElement, delete, event, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -173,6 +173,12 @@ def destroy_lost_keys(runtime: Runtime, session: Session, subject_ids: Collectio
                                  subjects=pseudonyms,
                                  details={"subject_keys": len(ids), "templates": len(labels)}))
     return len(ids)
+
+
+def templates_gone(labels: Collection[int]) -> ledger_alterations.Left:
+    """What :func:`destroy_templates` must have left none of, for the read-back of a
+    destruction that keeps the subject (:func:`ledger_alterations.require_held`)."""
+    return [(Template.__tablename__, Template.id.in_(list(labels)))] if labels else []
 
 
 _SHREDS_AFTER_COMMIT = "optinface.shred_index_copies"
@@ -308,10 +314,11 @@ def _excluded_then_destroyed(
         # Before anything is signed: what the deletes were to remove is gone (theirs first,
         # then the subject's row and all that names it), and nothing on the ledger's tables
         # can undo them or put it back before this commits.
-        _refuse_kept(session, subject_hash, _deleted_first(subject, subject_hash))
+        kept = _kept_rows(subject_hash)
+        if tables := ledger_alterations.kept(session, _deleted_first(subject, subject_hash)):
+            raise kept(tables)
         _delete_subject(session, subject)
-        _refuse_kept(session, subject_hash, _naming(subject))
-        ledger_alterations.refuse(session)
+        ledger_alterations.require_held(session, _naming(subject), refusal=kept)
         found = audit_seals.find(session, pseudonym)
         erase_event = runtime.audit(
             session,
@@ -423,14 +430,14 @@ def _delete_subject(session: Session, subject: Subject) -> None:
     links, challenges; consents and rights requests keep the tombstone hash instead.
 
     In a savepoint, so that a foreign key refusing the delete leaves the transaction usable on
-    every database for :func:`_refuse_kept` to say what was kept: SQLite's refuses it where a
+    every database for the read-back to say what was kept: SQLite's refuses it where a
     row that names the subject was kept by something in the database (PostgreSQL deletes the
     subject's row and leaves the kept one naming no one)."""
     try:
         with session.begin_nested():
             session.execute(delete(Subject).where(Subject.id == subject.id))
     except IntegrityError:
-        return  # the subject's row stays: _refuse_kept finds it with what held it
+        return  # the subject's row stays: the read-back finds it with what held it
     session.expunge(subject)
 
 
@@ -440,7 +447,7 @@ _NAMING_THE_SUBJECT = tuple(
 """Every column that names a subject by its row id: none may name an erased one."""
 
 _Rows = list[tuple[str, ColumnElement[bool]]]
-"""Rows an erasure must leave none of: (their table, the condition that finds them)."""
+"""Rows an erasure must leave none of (:data:`ledger_alterations.Left`)."""
 
 
 def _deleted_first(subject: Subject, subject_hash: str) -> _Rows:
@@ -460,22 +467,17 @@ def _naming(subject: Subject) -> _Rows:
             *((column.table.name, column == subject.id) for column in _NAMING_THE_SUBJECT)]
 
 
-def _refuse_kept(session: Session, subject_hash: str, rows: _Rows) -> None:
-    """Raise :class:`ErasureUnfinished` where the ledger still holds any of ``rows`` after the
-    erasure deleted them. A trigger, a rule or a row-security policy can make a delete succeed
-    having done nothing: read back in the erasure's transaction before its receipt is signed,
-    no receipt says destroyed what is still there. One query; the tables in ``details.kept``.
-
-    Raises:
-        ErasureUnfinished: rolled back, nothing signed.
-    """
-    held = session.execute(select(*(exists().where(condition) for _, condition in rows))).one()
-    kept = sorted({table for (table, _), found in zip(rows, held, strict=True) if found})
-    if kept:
-        raise ErasureUnfinished(
+def _kept_rows(subject_hash: str) -> Callable[[list[str]], ErasureUnfinished]:
+    """The erasure's refusal where the ledger still holds rows of the subject it deleted
+    (:func:`ledger_alterations.require_held`, read back in its transaction before its receipt
+    is signed: a trigger once kept every row while the receipt said them destroyed); the
+    tables in ``details.kept``, rolled back, nothing signed."""
+    def refusal(kept: list[str]) -> ErasureUnfinished:
+        return ErasureUnfinished(
             f"the ledger kept rows of subject {subject_hash} that the erasure deleted ("
             + ", ".join(kept) + "): nothing is signed; the subject stays unsearchable and the"
             " next sweep tries again", details={"kept": kept})
+    return refusal
 
 
 def _replacing(earlier: Tombstone | None) -> dict[str, str]:

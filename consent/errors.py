@@ -260,6 +260,23 @@ class ErasureUnfinished(ConsentError):
     code = "erasure_unfinished"
 
 
+class WriteUnfinished(ConsentError):
+    """A withdrawal, a template's destruction or a revocation found, in its own transaction
+    before anything was signed or answered, that the ledger did not keep what it changed
+    (:func:`consent.ledger_alterations.require_held`): rolled back, the person told; its
+    journal line makes the next start make it again."""
+
+    code = "write_unfinished"
+
+    @classmethod
+    def kept(cls, tables: list[str]) -> WriteUnfinished:
+        """The refusal naming the ``tables`` that kept what the write changed."""
+        return cls("the ledger did not keep what this request changed (" + ", ".join(tables)
+                   + "): something on its tables undid it; nothing is signed or changed, the"
+                   " request was journaled and the next start makes it again once that is"
+                   " dropped", details={"kept": tables})
+
+
 class WitnessUnusable(ConsentError):
     """The witness folder cannot be created or written, pins another checkpoint key, or is not
     the witness the key store recorded (:mod:`consent.witness_binding`).

@@ -13,10 +13,15 @@ counted), so each one found was made by hand. Not every write can read back what
 the service does not start on such a ledger: :func:`refuse`, at start (``ledger_altered``)
 before it writes anything. A worker already running when one is made finds it:
 
-- in every erasure's transaction, after its deletes and before its receipt is signed
-  (:mod:`consent.erasure`): no receipt is signed while one is there, the erasure is left
-  unfinished, its subject unsearchable, and the next sweep tries again; by then the tables
-  the erasure wrote are locked until its commit, so none can be added to them in between;
+- in the transaction of every write that must take effect at once, after its writes and
+  before its receipt is signed or its answer given (:func:`require_held`: an erasure, a
+  withdrawal of a consent or of a purpose, a template destroyed while its subject stays, an
+  API key revoked, a subject token revoked): what it changed is read back, then what is found
+  refused; by then the tables the write changed are locked until its commit (PostgreSQL's
+  ``CREATE TRIGGER`` waits for the write's lock; SQLite's write transaction holds the file),
+  so none can be added to them in between. An erasure is then left unfinished, its subject
+  unsearchable, and the next sweep tries again; any other write is refused and rolled back
+  (its journal line, written before, makes the next start, once allowed, make it again);
 - at every sweep (:func:`flag`): an error line each time, and a ``ledger_altered`` event when
   what is found changes (its going included), naming each by its kind and table only: their
   names and bodies are whatever their writer typed, so only the log line quotes a name.
@@ -28,13 +33,14 @@ triggers, rules and row security of the ledger's tables as its connection finds 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, exists, select, text
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import LedgerAltered
+from optinface.consent.errors import ConsentError, LedgerAltered, WriteUnfinished
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import AuditEvent, Base
@@ -102,6 +108,51 @@ def refuse(session: Session) -> None:
         "the ledger's tables carry triggers, rules or row security that the service did not"
         f" make ({', '.join(said)}): they can undo its writes in silence, an erasure's among"
         " them; drop them (the log names each), then start again", details={"found": said})
+
+
+Left = Sequence[tuple[str, ColumnElement[bool]]]
+"""What a write must have left none of: (the table, the condition that finds such a row): the
+rows it deleted, or those it changed as they were before it (a consent still in force)."""
+
+
+def kept(session: Session, left: Left) -> list[str]:
+    """The tables of ``left`` where the ledger still holds a row its condition finds, sorted:
+    one query, in ``session``'s transaction (after its writes, which the session flushes)."""
+    if not left:
+        return []
+    held = session.execute(select(*(exists().where(condition) for _, condition in left))).one()
+    return sorted({table for (table, _), found in zip(left, held, strict=True) if found})
+
+
+def require_held(session: Session, left: Left, *,
+                 refusal: Callable[[list[str]], ConsentError] | None = None) -> None:
+    """Read back, in the write's own transaction and before anything is signed or answered,
+    that what it changed holds: none of ``left`` is found (:func:`kept`), and nothing on the
+    ledger's tables can undo it at the commit or copy what it deleted (:func:`refuse`). A
+    trigger, a rule or a row-security policy can make a ``DELETE`` or an ``UPDATE`` succeed
+    having done nothing; the transaction is then rolled back by the caller's raise.
+
+    Args:
+        left: What the write must have left none of.
+        refusal: Builds the refusal from the tables that kept rows: an erasure's own
+            (``erasure_unfinished``); :class:`WriteUnfinished` by default.
+
+    Raises:
+        ConsentError: ``refusal``'s, naming the tables (``details.kept``); else
+            :class:`LedgerAltered` where :func:`found` finds anything.
+    """
+    tables = kept(session, left)
+    if tables:
+        error = (refusal or WriteUnfinished.kept)(tables)
+        logger.error("%s: the ledger kept rows a write changed or deleted (%s): rolled back,"
+                     " nothing signed", error.code, ", ".join(tables))
+        raise error
+    refuse(session)
+
+
+UNDONE: tuple[type[ConsentError], ...] = (WriteUnfinished, LedgerAltered)
+"""What :func:`require_held` raises for a write other than an erasure: the service chains it
+(:func:`consent.refusals.chained`) where the write chains no other refusal."""
 
 
 def flag(runtime: Runtime, session: Session, *, actor: Actor | None) -> int:

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal
+from optinface.consent import erasure_journal, ledger_alterations
 from optinface.consent.apikeys import SUBJECT_TOKEN_PREFIX, parse_key_id
 from optinface.consent.crypto import KEY_BYTES, open_sealed, seal, tokens_match
 from optinface.consent.db import rows_deleted
@@ -204,6 +204,12 @@ def end(runtime: Runtime, session_id: str) -> None:
                 key_id=token_id, at=runtime.clock.now()))
             session.execute(delete(SubjectToken).where(SubjectToken.id == token_id))
         session.execute(delete(PageSession).where(PageSession.id_hash == digest))
+        # Before the log-out is answered: the token and the session are gone as the ledger
+        # holds them, and nothing on its tables can put them back at the commit.
+        ledger_alterations.require_held(session, [
+            (PageSession.__tablename__, PageSession.id_hash == digest),
+            *([] if token_id is None else [(SubjectToken.__tablename__,
+                                            SubjectToken.id == token_id)])])
 
 
 def end_for_subject(session: Session, subject_hash: str) -> None:

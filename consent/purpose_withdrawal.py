@@ -44,6 +44,7 @@ from optinface.consent import (
     authority,
     erasure_journal,
     ledger,
+    ledger_alterations,
     passkeys,
     policies,
     row_seals,
@@ -62,6 +63,7 @@ from optinface.consent.tables import (
     Purpose,
     PurposeWithdrawal,
     Subject,
+    consent_purposes,
 )
 
 
@@ -105,6 +107,13 @@ def narrow(
             consent_id=consent_id, purpose_id=purpose_id, at=now, receipt_id=receipt_id)))
         _take_out(consent, purpose)
         subject.last_interaction_at = now
+        # Before the receipt is signed: the purpose is out of the consent and its end no later
+        # than recomputed, as the ledger holds them, and nothing can undo that at the commit.
+        ledger_alterations.require_held(session, [
+            (consent_purposes.name, (consent_purposes.c.consent_id == consent_id)
+             & (consent_purposes.c.purpose_id == purpose_id)),
+            (Consent.__tablename__, (Consent.id == consent_id)
+             & (Consent.retained_until > consent.retained_until))])
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now,
                                     receipt_id=receipt_id, evidence=signed.evidence)
         session.add(withdrawal)

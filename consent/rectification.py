@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal
+from optinface.consent import erasure_journal, ledger_alterations
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.erasure import destroy_templates
+from optinface.consent.erasure import destroy_templates, templates_gone
 from optinface.consent.errors import TemplateNotReplaceable
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -51,6 +51,7 @@ def replace(runtime: Runtime, session: Session, *, actor: Actor, pseudonym: str,
     then checkpoints the WAL, as every destruction does."""
     erasure_journal.record_templates(runtime, session, [replaced])
     destroy_templates(runtime, session, [replaced])
+    ledger_alterations.require_held(session, templates_gone([replaced]))
     runtime.audit(session, Entry(action=AuditAction.TEMPLATE_REPLACED, actor=actor,
                                  subjects=[pseudonym],
                                  details={"template_id": replaced, "replaced_by": replacement,

@@ -95,8 +95,8 @@ def audited(
 
 
 @contextmanager
-def chained(runtime: Runtime, refused: type[ConsentError], *, actor: Actor | None,
-            action: AuditAction) -> Iterator[None]:
+def chained(runtime: Runtime, refused: type[ConsentError] | tuple[type[ConsentError], ...], *,
+            actor: Actor | None, action: AuditAction) -> Iterator[None]:
     """Chain a ``refused`` raised in the block as :func:`audited` chains every refusal, then
     raise it unchanged: for work that chains none of its other refusals (a failed sign-in,
     which anyone can cause, would let anyone grow the log) but must chain this one. The event

@@ -564,7 +564,9 @@ class OptinFace:
     def revoke_api_key(self, *, actor: Actor, key_id: str) -> None:
         """Revoke a key at once; its later uses are refused and audited."""
         authorize(actor, Permission.MANAGE_KEYS)
-        apikeys.revoke_audited(self.runtime, actor=actor, key_id=key_id)
+        with chained(self.runtime, ledger_alterations.UNDONE, actor=actor,
+                     action=AuditAction.KEY_REVOKED):
+            apikeys.revoke_audited(self.runtime, actor=actor, key_id=key_id)
 
     def open_break_glass(self, *, reason: str,
                          hours: int = break_glass.DEFAULT_HOURS) -> ApiKeyCreated:
@@ -894,7 +896,9 @@ class OptinFace:
         """The person chooses the non-biometric alternative instead (see
         :mod:`consent.alternative`): their templates go now, enrolment is refused from then."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        return alternative.choose(self.runtime, actor=actor, pseudonym=subject)
+        with chained(self.runtime, ledger_alterations.UNDONE, actor=actor,
+                     action=AuditAction.ALTERNATIVE_CHOSEN):
+            return alternative.choose(self.runtime, actor=actor, pseudonym=subject)
 
     def give_consent(self, *, actor: Actor, subject: str,
                      signed: PasskeyResponse) -> ConsentGiven:
@@ -933,7 +937,7 @@ class OptinFace:
         (a ``withdraw`` act naming the purpose); its last purpose withdraws the consent itself,
         like :meth:`withdraw_consent`."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        with chained(self.runtime, PasskeyUnsealed, actor=actor,
+        with chained(self.runtime, (PasskeyUnsealed, *ledger_alterations.UNDONE), actor=actor,
                      action=AuditAction.CONSENT_WITHDRAWN):
             narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
                                                  consent_id=consent_id, purpose_id=purpose_id,

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -35,6 +35,7 @@ from optinface.consent import (
     disclosures,
     erasure_journal,
     ledger,
+    ledger_alterations,
     one_person,
     passkeys,
     policies,
@@ -343,6 +344,10 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
         runtime.audit(session, Entry(
             action=AuditAction.SUBJECT_UPDATED, actor=actor, subjects=[pseudonym],
             details={"searchable": searchable, **signature_reference(runtime, signed)}))
+        if not searchable:  # an opt-out takes effect at once: read back before it is answered
+            ledger_alterations.require_held(session, [
+                (Subject.__tablename__, (Subject.id == subject.id) & or_(
+                    Subject.searchable.is_(True), Subject.searchable_seal.is_not(None)))])
         session.flush()
         return SubjectPublic.model_validate(subject)
 

@@ -20,7 +20,7 @@ from optinface.consent.service import OptinFace
 from optinface.engine.samples import encode, group_photo
 from tests.support.api import World, auth, in_a_year, verify_receipt_file
 from tests.support.backends import on_both_backends
-from tests.support.consent import drop_triggers, keep_deleted_rows
+from tests.support.consent import drop_triggers, keep_deleted_rows, keep_updated_rows
 from tests.support.erasures import HeldAtJournal, held_race
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
@@ -207,6 +207,26 @@ def test_a_delete_whose_rows_a_trigger_keeps_answers_503_and_signs_nothing_until
     erased = world.client.delete(url, headers=auth(world.keys.admin))
     assert erased.status_code == 200, erased.text
     assert erased.json()["signed"]["receipt"]["destroyed"]["templates"] == 1
+
+
+def test_a_withdrawal_a_trigger_undoes_answers_503_and_not_withdrawn_until_it_goes(
+    world: World, service: OptinFace
+) -> None:
+    """A trigger that keeps the consent's row as it was: the person's signed withdrawal is
+    answered 503 write_unfinished (the table named), never 200 with a receipt; once the
+    trigger is dropped the same withdrawal holds."""
+    person = world.people[world.subject]
+    url = f"/v1/subjects/{world.subject}/consents/{world.consent_id}/withdraw"
+    keep_updated_rows(service, "consents", "status", "withdrawn_at")
+    try:
+        signed = person.sign({"act": "withdraw", "consent_id": world.consent_id})
+        undone = world.client.post(url, json=signed, headers=person.headers)
+        assert undone.status_code == 503, undone.text
+        assert undone.json()["code"] == "write_unfinished"
+        assert undone.json()["details"] == {"kept": ["consents"]}
+    finally:
+        drop_triggers(service, "consents")
+    assert person.withdraw(world.consent_id)["subject_erased"]
 
 
 def test_a_delete_that_lost_the_race_answers_200_with_the_other_erasures_receipt(

@@ -103,6 +103,22 @@ def keep_deleted_rows(service: OptinFace, *tables: str) -> None:
                                 else " BEGIN SELECT RAISE(IGNORE); END"))
 
 
+def keep_updated_rows(service: OptinFace, table: str, *columns: str) -> None:
+    """A trigger made by :func:`outside_sql` that undoes every ``UPDATE`` of ``table``, the
+    statement succeeding (PostgreSQL: ``BEFORE UPDATE`` returning ``OLD``; SQLite, whose
+    triggers cannot return a row: an ``AFTER UPDATE`` one that sets ``columns`` back).
+    :func:`drop_triggers` takes it away."""
+    if service.runtime.db.shared:
+        outside_sql(service, "CREATE OR REPLACE FUNCTION keep_the_old_row() RETURNS trigger"
+                             " LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$")
+        outside_sql(service, f"CREATE TRIGGER keep_{table} BEFORE UPDATE ON {table}"
+                             " FOR EACH ROW EXECUTE FUNCTION keep_the_old_row()")
+        return
+    back = ", ".join(f"{column} = OLD.{column}" for column in columns)
+    outside_sql(service, f"CREATE TRIGGER keep_{table} AFTER UPDATE ON {table} BEGIN"
+                         f" UPDATE {table} SET {back} WHERE rowid = OLD.rowid; END")
+
+
 def drop_triggers(service: OptinFace, *tables: str) -> None:
     """Take away the triggers :func:`keep_deleted_rows` made on ``tables``, as the operator
     would."""
