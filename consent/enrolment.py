@@ -97,13 +97,15 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
                                               "capture_id": capture_id,
                                               "photo_sha256": photo_sha256,
                                               "model_id": template.model_id}))
-        # Inside the transaction: if the index write fails, the ledger row is rolled back.
-        runtime.index.add([template.id], protected[None, :])
-        changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
         if replaces is not None:
             rectification.replace(runtime, session, actor=actor, pseudonym=pseudonym,
                                   replaced=replaces, replacement=template.id,
                                   capture_id=capture_id)
+        # Last, after the ledger's writes and their read-back: a refused replacement leaves no
+        # vector the ledger does not hold. Inside the transaction: if the index write fails,
+        # the ledger row is rolled back.
+        runtime.index.add([template.id], protected[None, :])
+        changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
         public = ledger.template_public(template, pseudonym=pseudonym)
     if replaces is not None:
         runtime.db.checkpoint()  # the replaced row's old pages must not linger in the WAL

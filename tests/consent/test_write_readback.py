@@ -143,7 +143,8 @@ def test_a_rectification_whose_replaced_template_a_trigger_keeps_is_refused(
     world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
 ) -> None:
     """A ``BEFORE DELETE`` trigger on the templates: the replacement is refused, the old
-    template stays the only one, the new photo is not stored."""
+    template stays the only one, the new photo is not stored, and its vector is not left in
+    the index (review 20c #5: the index is written after the ledger's read-back)."""
     service = world.service
     pseudonym, consent_id = world.subject()
     old = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
@@ -153,6 +154,7 @@ def test_a_rectification_whose_replaced_template_a_trigger_keeps_is_refused(
     assert isinstance(undone, WriteUnfinished) and undone.details == {"kept": ["templates"]}
     with service.runtime.db.transaction() as session:
         assert list(session.scalars(select(Template.id))) == [old.id]
+    assert service.runtime.index.labels() <= {old.id}
 
 
 @both_backends
