@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 class Sweeper(BackgroundThread):
     """Call ``service.sweep()`` every ``interval`` seconds and as each consent ends, and
-    ``service.rotate_epoch()`` at each epoch boundary, until :meth:`stop`."""
+    ``service.rotate_epoch()`` at each epoch boundary (a refused one again ``interval`` seconds
+    later), until :meth:`stop`."""
 
     def __init__(
         self, service: OptinFace, *, interval: float, flush_interval: float = 60.0
@@ -38,6 +39,7 @@ class Sweeper(BackgroundThread):
     def _run(self) -> None:
         # Sweep once at start-up: anything that expired while the server was down goes first.
         next_sweep = time.monotonic()
+        next_rotation = next_sweep  # a refused rotation is tried again a sweep interval later
         while not self._stopped.is_set():
             guarded("failed-authentication audit", self._service.flush_auth_failures)
             if time.monotonic() >= next_sweep:
@@ -48,10 +50,17 @@ class Sweeper(BackgroundThread):
             if to_end is not None:  # past ends wait a second: a sweep just ran for them
                 next_sweep = min(next_sweep, time.monotonic() + max(to_end, 1.0))
             to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)
+            if to_epoch is not None:
+                to_epoch = max(to_epoch, next_rotation - time.monotonic())
             if to_epoch is not None and to_epoch <= 0:
                 rotated = guarded("key epoch rotation", self._service.rotate_epoch)
                 logger.info("key epoch rotation: %s", rotated)
-                continue
+                if rotated is not None:
+                    continue
+                # Refused (its epoch stays due): waits, rather than a write transaction and an
+                # error line on every pass while the refusal's cause holds.
+                next_rotation = time.monotonic() + self._interval
+                to_epoch = self._interval
             wait = min(next_sweep - time.monotonic(), self._flush_interval)
             if to_epoch is not None:
                 wait = min(wait, to_epoch)

@@ -132,13 +132,16 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
     old_ring = runtime.keys
     try:
         with runtime.db.transaction() as session:
+            erased = _keys_of_the_erased(runtime, session)
+            # Every key opened (or the rotation refused) before the new epoch key is made: a
+            # refused rotation, which the sweeper tries again, leaves no key behind it.
+            opened, unreadable = _opened(session, old_ring, erased)
             # Created inside the ledger's lock: workers sharing a key store never both take the
             # same next epoch number (consent.db serialises their transactions).
             new = store.new_epoch()
             # New subject keys wrap under it from now on (the ring is restored on a rollback).
             runtime.keys = dataclasses.replace(old_ring, epoch=new)
-            erased = _keys_of_the_erased(runtime, session)
-            rewrapped, unreadable = _rewrap(runtime, session, old_ring, new, erased)
+            rewrapped = _rewrap(runtime, opened)
             lost = _unreadable_deleted(runtime, session, unreadable)
             session.add(KeyEpoch(id=new, created_at=now))
             older = [epoch for epoch in store.epochs() if epoch < new]
@@ -181,19 +184,20 @@ def _keys_of_the_erased(runtime: Runtime, session: Session) -> set[int]:
             if pseudonym is None or tombstone_hash(runtime.keys, pseudonym) in erased}
 
 
-def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
-            erased: set[int]) -> tuple[int, set[int]]:
-    """Re-wrap every subject key but the ``erased`` ones under the epoch ``new``, in the
-    current form (bound to the subject's id and pseudonym, :meth:`KeyRing.wrap`), those of the
-    first form included: once the older epochs are destroyed, no key of that form opens.
-    How many were re-wrapped, and the subjects whose key does not open (bound to another
-    person: moved by SQL, or put back under an id given again; or forged)."""
-    rewrapped = 0
+def _opened(session: Session, old_ring: KeyRing,
+            erased: set[int]) -> tuple[list[tuple[SubjectKey, str, bytes]], set[int]]:
+    """Open every subject key but the ``erased`` ones: each row with its pseudonym and data
+    key, and the subjects whose key does not open (bound to another person: moved by SQL, or
+    put back under an id given again; or forged).
+
+    Raises:
+        KeyStoreUnusable: an epoch whose failures may be its key's or the store's
+            (:func:`_refuse_a_failing_epoch`).
+    """
+    opened: list[tuple[SubjectKey, str, bytes]] = []
     unreadable: dict[int, int] = {}
-    opened: set[int] = set()
     rows = session.execute(select(SubjectKey, Subject.pseudonym)
-                           .join(Subject, Subject.id == SubjectKey.subject_id)
-                           .where(SubjectKey.epoch != new)).all()
+                           .join(Subject, Subject.id == SubjectKey.subject_id)).all()
     for row, pseudonym in rows:
         if row.subject_id in erased:
             continue
@@ -203,13 +207,21 @@ def _rewrap(runtime: Runtime, session: Session, old_ring: KeyRing, new: int,
         except ValueError:
             unreadable[row.subject_id] = row.epoch
             continue
-        opened.add(row.epoch)
+        opened.append((row, pseudonym, data_key))
+    opened_epochs = {row.epoch for row, _, _ in opened}
+    for epoch in sorted(set(unreadable.values())):
+        _refuse_a_failing_epoch(old_ring, epoch, opened_any=epoch in opened_epochs)
+    return opened, set(unreadable)
+
+
+def _rewrap(runtime: Runtime, opened: list[tuple[SubjectKey, str, bytes]]) -> int:
+    """Re-wrap the ``opened`` subject keys under the ring's new epoch, in the current form
+    (bound to the subject's id and pseudonym, :meth:`KeyRing.wrap`), those of the first form
+    included: once the older epochs are destroyed, no key of that form opens. How many."""
+    for row, pseudonym, data_key in opened:
         row.epoch, row.wrapped = runtime.keys.wrap(data_key, subject_id=row.subject_id,
                                                    pseudonym=pseudonym)
-        rewrapped += 1
-    for epoch in sorted(set(unreadable.values())):
-        _refuse_a_failing_epoch(old_ring, epoch, opened_any=epoch in opened)
-    return rewrapped, set(unreadable)
+    return len(opened)
 
 
 _PROBE_BINDING = b"epoch-probe"

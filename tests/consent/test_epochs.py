@@ -20,6 +20,7 @@ import pytest
 
 from optinface.api.sweeper import Sweeper
 from optinface.consent.audit import AuditAction
+from optinface.consent.crypto import new_key
 from optinface.consent.errors import KeyUnavailable
 from optinface.consent.keys import KeyRing
 from optinface.consent.schemas import AuditFilter, ErasureReason
@@ -32,6 +33,7 @@ from tests.support.consent import (
     assert_witness_sees_the_restore,
     crash,
     make_world,
+    refused,
 )
 from tests.support.files import (
     copy_database,
@@ -118,6 +120,44 @@ def test_the_server_rotates_the_epoch_by_itself_when_due(
     assert service.runtime.keys.epoch == first + 1
     assert not (settings.keys_dir / f"epoch-{first}.key").exists()
     assert service.seconds_to_epoch_boundary() == pytest.approx(24 * 3600)
+
+
+def test_a_refused_rotation_makes_no_epoch_key_and_the_sweeper_waits_before_the_next(
+    world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another key in the epoch key's place (it opens none of the subject keys): each rotation
+    is refused before a new epoch key is made, so refusals leave no growing set of keys, and
+    the sweeper, finding the epoch still due, tries again a sweep interval later, not at once
+    (review 20c #1: a write transaction, a new key and an error line on every pass)."""
+    world.enrolled(portrait_jpegs[0])
+    store, epoch = service.runtime.keys.store, service.runtime.keys.epoch
+    store.import_epoch(epoch, new_key())
+    for _ in range(2):
+        refused("key_store_unusable", lambda: service.rotate_epoch(actor=world.admin))
+    assert store.epochs() == [epoch] and _epoch_files(settings) == [f"epoch-{epoch}.key"]
+
+    world.clock.advance(hours=24, seconds=1)
+    passes: list[int] = []  # the sweeper's passes, counted by the call each one makes first
+    flush = service.flush_auth_failures
+    monkeypatch.setattr(service, "flush_auth_failures",
+                        lambda: (passes.append(_refusals(caplog)), flush())[1])
+    sweeper = Sweeper(service, interval=3600, flush_interval=0.1)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 30
+        while sum(1 for seen in passes if seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+    assert sum(1 for seen in passes if seen) >= 3  # three passes after the refusal
+    assert _refusals(caplog) == 1
+    assert store.epochs() == [epoch]
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(record.getMessage() == "key epoch rotation refused: key_store_unusable"
+               for record in caplog.records)
 
 
 def _restored_from_before(settings: ConsentSettings, clock: FakeClock, jpeg: bytes,

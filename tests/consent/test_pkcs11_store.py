@@ -110,8 +110,8 @@ def test_a_token_fault_mid_rotation_stops_it_with_a_code_and_deletes_no_key(
     hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
 ) -> None:
-    """The token's session ends after the rotation made its new epoch key, as it reads the
-    subject keys: a fault of the token, not a key failing its check. The rotation is refused
+    """The token's session ends as the rotation reads the subject keys to open them: a fault
+    of the token, not a key failing its check. The rotation is refused
     with the store's code and rolled back; no key is deleted, and the next start re-wraps it."""
     service = OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)
     world = make_world(service, clock)
@@ -119,7 +119,7 @@ def test_a_token_fault_mid_rotation_stops_it_with_a_code_and_deletes_no_key(
     store = service.runtime.keys.store
 
     def session_ends(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if "subject_keys.epoch !=" in statement:
+        if "FROM subject_keys JOIN subjects" in statement:
             store.close()
 
     event.listen(service.runtime.db.engine, "before_cursor_execute", session_ends)
