@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+TAG_BYTES = 16
+"""AES-GCM's authentication tag: a wrapped key is at least nonce and tag long."""
 
 
 def new_key() -> bytes:

@@ -188,30 +188,46 @@ def _opened(session: Session, old_ring: KeyRing,
             erased: set[int]) -> tuple[list[tuple[SubjectKey, str, bytes]], set[int]]:
     """Open every subject key but the ``erased`` ones: each row with its pseudonym and data
     key, and the subjects whose key does not open (bound to another person: moved by SQL, or
-    put back under an id given again; or forged).
+    put back under an id given again; or forged). A key that fails is tried once more once its
+    epoch is shown to work: a token reports a passing fault as it reports a failed check
+    (:data:`consent.pkcs11_store._FAILED_CHECK`), and a key deleted here is gone for good.
 
     Raises:
         KeyStoreUnusable: an epoch whose failures may be its key's or the store's
             (:func:`_refuse_a_failing_epoch`).
     """
     opened: list[tuple[SubjectKey, str, bytes]] = []
-    unreadable: dict[int, int] = {}
+    failed: list[tuple[SubjectKey, str]] = []
     rows = session.execute(select(SubjectKey, Subject.pseudonym)
                            .join(Subject, Subject.id == SubjectKey.subject_id)).all()
     for row, pseudonym in rows:
         if row.subject_id in erased:
             continue
-        try:
-            data_key = old_ring.unwrap(row.wrapped, subject_id=row.subject_id,
-                                       pseudonym=pseudonym, epoch=row.epoch)
-        except ValueError:
-            unreadable[row.subject_id] = row.epoch
-            continue
-        opened.append((row, pseudonym, data_key))
+        data_key = _open(old_ring, row, pseudonym)
+        if data_key is None:
+            failed.append((row, pseudonym))
+        else:
+            opened.append((row, pseudonym, data_key))
     opened_epochs = {row.epoch for row, _, _ in opened}
-    for epoch in sorted(set(unreadable.values())):
+    for epoch in sorted({row.epoch for row, _ in failed}):
         _refuse_a_failing_epoch(old_ring, epoch, opened_any=epoch in opened_epochs)
-    return opened, set(unreadable)
+    unreadable: set[int] = set()
+    for row, pseudonym in failed:
+        data_key = _open(old_ring, row, pseudonym)
+        if data_key is None:
+            unreadable.add(row.subject_id)
+        else:
+            opened.append((row, pseudonym, data_key))
+    return opened, unreadable
+
+
+def _open(ring: KeyRing, row: SubjectKey, pseudonym: str) -> bytes | None:
+    """``row``'s data key, or None where it fails its check."""
+    try:
+        return ring.unwrap(row.wrapped, subject_id=row.subject_id, pseudonym=pseudonym,
+                           epoch=row.epoch)
+    except ValueError:
+        return None
 
 
 def _rewrap(runtime: Runtime, opened: list[tuple[SubjectKey, str, bytes]]) -> int:

@@ -30,7 +30,7 @@ from pkcs11.exceptions import (
     PKCS11Error,
 )
 
-from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
+from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES, TAG_BYTES
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
 from optinface.consent.keystore import new_key_id
 from optinface.consent.settings import ConsentSettings
@@ -41,8 +41,8 @@ _INDEX_FILE_PREFIX = f"{_PREFIX}index-file-"
 _FAILED_CHECK = (EncryptedDataInvalid, EncryptedDataLenRange, GeneralError)
 """The token's answers to a ciphertext that fails its GCM check: SoftHSM2 reports a failed
 tag as ``CKR_GENERAL_ERROR``, so a fault the token reports that way reads as one too, which
-is why a rotation checks the epoch key itself before deleting what it does not open
-(:func:`consent.epochs.rotate_epoch`)."""
+is why a rotation checks the epoch key itself, and tries each key that failed once more,
+before deleting what it does not open (:func:`consent.epochs.rotate_epoch`)."""
 
 
 class _KeyRef(NamedTuple):
@@ -158,7 +158,11 @@ class Pkcs11KeyStore:
         key raises :class:`KeyUnavailable` and a forged or rebound blob ``ValueError``; any
         other fault of the token (device, session, login) :class:`KeyStoreUnusable`, never
         ``ValueError``: a caller deletes what fails its check (an epoch rotation), never what a
-        hiccup of the token left unread."""
+        hiccup of the token left unread. A blob too short to hold a nonce and a tag is
+        ``ValueError`` before the token sees it (a token rejects its IV or length as a bad
+        argument, which would read as a fault of the token)."""
+        if len(blob) < NONCE_BYTES + TAG_BYTES:
+            raise ValueError("wrapped key too short to hold a nonce and a tag")
         with self._lock:
             try:
                 return bytes(self._aes_key(ref).decrypt(

@@ -24,6 +24,7 @@ from sqlalchemy import event, select
 
 from optinface.consent import witness_binding
 from optinface.consent.audit import AuditAction
+from optinface.consent.crypto import NONCE_BYTES, TAG_BYTES
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable, WitnessUnusable
 from optinface.consent.keystore import open_key_store
@@ -134,6 +135,65 @@ def test_a_token_fault_mid_rotation_stops_it_with_a_code_and_deletes_no_key(
         rotated = reopened.rotate_epoch(actor=world.admin)
         assert rotated.subject_keys_rewrapped == 1
         assert world.verify(pseudonym, flipped_jpegs[0]).outcome == "candidates_for_review"
+
+
+def test_a_passing_token_fault_on_one_key_mid_rotation_deletes_no_key(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token answers one unwrap with ``CKR_GENERAL_ERROR`` (SoftHSM2's answer to a failed
+    tag, so read as one), then works again: the epoch opens its other key and a probe, and the
+    key that failed, tried once more, opens; it is re-wrapped, not deleted with its template
+    (review 20c #3)."""
+    with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        enrolled = [world.enrolled(jpeg) for jpeg in portrait_jpegs[:2]]
+        store = service.runtime.keys.store
+        assert isinstance(store, Pkcs11KeyStore)
+        token_key = store._aes_key
+        faults: list[str] = []
+
+        class FaultsOnce:
+            """The token's key, whose first decryption fails as a passing fault would."""
+
+            def __init__(self, key: object) -> None:
+                self._key = key
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self._key, name)
+
+            def decrypt(self, *args: object, **kwargs: object) -> object:
+                if not faults:
+                    faults.append("CKR_GENERAL_ERROR")
+                    raise pkcs11.exceptions.GeneralError()
+                return self._key.decrypt(*args, **kwargs)
+
+        monkeypatch.setattr(store, "_aes_key", lambda ref: FaultsOnce(token_key(ref)))
+        rotated = service.rotate_epoch(actor=world.admin)
+        monkeypatch.undo()
+        assert faults and rotated.subject_keys_rewrapped == 2
+        for pseudonym, jpeg in zip(enrolled, flipped_jpegs, strict=False):
+            assert world.verify(pseudonym, jpeg).outcome == "candidates_for_review"
+
+
+def test_on_a_token_a_wrapped_key_too_short_to_hold_a_nonce_and_tag_is_forged_not_a_fault(
+    hsm_settings: ConsentSettings,
+) -> None:
+    """An empty or short blob (a row or an index file cut short) fails as a forged one does,
+    ``ValueError`` (409, or an index rebuilt at start), before the token is asked: a token may
+    reject its IV or length as a bad argument (``ArgumentsBad``; SoftHSM2 answers
+    ``CKR_GENERAL_ERROR``), which would read as a fault of the token (review 20c #4). Shown
+    with the store's session ended, so that any call to the token is a fault."""
+    store = open_key_store(hsm_settings, create=True)
+    epoch, key_id = store.new_epoch(), store.new_index_file_key()
+    store.close()
+    with pytest.raises(KeyStoreUnusable):  # a blob of a right length reaches the token
+        store.unwrap(epoch, b"\x00" * (NONCE_BYTES + TAG_BYTES), associated=b"subject-key:7")
+    for blob in (b"", b"\x02" * 5, b"\x00" * (NONCE_BYTES + TAG_BYTES - 1)):
+        with pytest.raises(ValueError):
+            store.unwrap(epoch, blob, associated=b"subject-key:7")
+        with pytest.raises(ValueError):
+            store.unwrap_index_file(key_id, blob, associated=b"index-file")
 
 
 def test_a_wrong_pin_is_refused_with_a_code(hsm_settings: ConsentSettings) -> None:
