@@ -179,7 +179,7 @@ def find(runtime: Runtime, session_id: str, area: str) -> OpenSession | None:
         if row is None or row.area != area:
             return None
     if row.erased or row.expires_at <= now:
-        end(runtime, session_id)
+        end(runtime, session_id, logged_out=False)
         if row.erased:
             raise SubjectErased("the record this session belonged to was erased")
         return None
@@ -189,11 +189,17 @@ def find(runtime: Runtime, session_id: str, area: str) -> OpenSession | None:
     return OpenSession(secret=carried.secret, csrf=csrf_token(session_id))
 
 
-def end(runtime: Runtime, session_id: str) -> None:
+def end(runtime: Runtime, session_id: str, *, logged_out: bool) -> None:
     """Delete the session (log-out, expiry, or a secret that no longer authenticates) and
     revoke the subject token issued for it: its row deleted, and its id journaled before this
     commits, so neither row put back from a copy makes the token act again
-    (:meth:`consent.journal_ends.JournalEnds.key_revoked`, asked at every authentication)."""
+    (:meth:`consent.journal_ends.JournalEnds.key_revoked`, asked at every authentication).
+
+    Only a log-out the person asked for (``logged_out``) is answered as done, so only it reads
+    back that the rows are gone (:func:`consent.ledger_alterations.require_held`); an expired or
+    erased subject's session ended on a visit is not, so a trigger on the ledger does not turn
+    every page, the sign-in form included, into a 503 the cookie is never cleared from
+    (review 20c #6). A row kept then is still refused: expired, or its token journaled."""
     digest = id_hash(session_id)
     with runtime.db.transaction() as session:
         row = session.get(PageSession, digest)
@@ -204,6 +210,8 @@ def end(runtime: Runtime, session_id: str) -> None:
                 key_id=token_id, at=runtime.clock.now()))
             session.execute(delete(SubjectToken).where(SubjectToken.id == token_id))
         session.execute(delete(PageSession).where(PageSession.id_hash == digest))
+        if not logged_out:
+            return
         # Before the log-out is answered: the token and the session are gone as the ledger
         # holds them, and nothing on its tables can put them back at the commit.
         ledger_alterations.require_held(session, [

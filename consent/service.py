@@ -972,9 +972,11 @@ class OptinFace:
         """
         return page_sessions.find(self.runtime, session_id, area)
 
-    def end_page_session(self, session_id: str) -> None:
-        """End the session; the subject token issued for it (the portal's) is revoked."""
-        page_sessions.end(self.runtime, session_id)
+    def end_page_session(self, session_id: str, *, logged_out: bool = True) -> None:
+        """End the session; the subject token issued for it (the portal's) is revoked. Only a
+        log-out (``logged_out``) reads back that the ledger kept the end
+        (:func:`consent.page_sessions.end`)."""
+        page_sessions.end(self.runtime, session_id, logged_out=logged_out)
 
     def sign_in_token(self, area: str) -> str:
         """A sign-in form's CSRF token, MACed under the key store's key (never the ledger's)."""

@@ -215,7 +215,7 @@ def current(request: Request, service: OptinFace, login: Login) -> tuple[WebSess
     try:
         actor = certificate_checked(request, service, service.authenticate(session.secret))
     except ConsentError:
-        sessions(request).end(service, session_id)
+        sessions(request).end(service, session_id, logged_out=False)
         return None
     admit(actor, login.permission, subject=actor.subject, limiter=request.app.state.limiter)
     return session, actor

@@ -58,7 +58,9 @@ class SessionStore:
             return None
         return service.page_session(session_id, area)
 
-    def end(self, service: OptinFace, session_id: str | None) -> None:
-        """End the session; a portal session's token goes with it, a reviewer's key stays."""
+    def end(self, service: OptinFace, session_id: str | None, *,
+            logged_out: bool = True) -> None:
+        """End the session; a portal session's token goes with it, a reviewer's key stays.
+        ``logged_out``: the person asked to (read back before it is answered as done)."""
         if session_id:
-            service.end_page_session(session_id)
+            service.end_page_session(session_id, logged_out=logged_out)

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import PageSession
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import Keys, World, page_login, portal_session
+from tests.support.api import Keys, World, auth, page_login, portal_session
 from tests.support.backends import both_backends
-from tests.support.consent import outside_copy, outside_put_back
+from tests.support.consent import (
+    drop_triggers,
+    keep_deleted_rows,
+    outside_copy,
+    outside_put_back,
+    row_count,
+)
 from tests.support.files import occurrences
 
 SIGNED_OUT = {"review": 'id="token"', "portal": 'id="passkey-sign-in"'}
@@ -187,3 +194,34 @@ def test_a_reviewers_key_still_works_after_their_dashboard_log_out(
     assert not _signed_in(world.client, "review")
     verified = world.client.get("/v1/audit/verify", headers=_bearer(world.keys.reviewer))
     assert verified.status_code == 200, verified.text
+
+
+@both_backends
+def test_an_expired_or_erased_session_on_a_ledger_with_a_trigger_still_ends_on_a_visit(
+    database_url: str | None, world: World, service: OptinFace
+) -> None:
+    """A trigger made by hand on one of the ledger's tables (here the templates'): a visit with
+    an expired session's cookie still gets the sign-in form and the row goes, and an erased
+    subject's session is still said once (410) and then asks to sign in, never a 503
+    ``ledger_altered`` on every page, the sign-in form included (review 20c #6). Only an
+    explicit log-out reads its end back."""
+    keep_deleted_rows(service, "templates")
+    try:
+        portal_session(world.client, world.people[world.subject])
+        with service.runtime.db.transaction() as session:
+            session.execute(update(PageSession).values(
+                expires_at=service.clock.now() - timedelta(minutes=1)))
+        assert not _signed_in(world.client, "portal")
+        assert row_count(service, PageSession) == 0
+
+        portal_session(world.client, world.people[world.subject])
+        drop_triggers(service, "templates")
+        erased = world.client.delete(f"/v1/subjects/{world.subject}",
+                                     headers=auth(world.keys.admin))
+        assert erased.status_code == 200, erased.text
+        keep_deleted_rows(service, "templates")
+        told = world.client.get("/portal")
+        assert told.status_code == 410, told.text
+        assert not _signed_in(world.client, "portal")
+    finally:
+        drop_triggers(service, "templates")
