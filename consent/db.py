@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -204,6 +205,16 @@ def unreachable(error: BaseException) -> bool:
     # No connection at all: none was made (its host name not resolved, the connect timeout
     # run out), so no server could have answered with a SQLSTATE.
     return original.pgconn is None or original.pgconn.status == psycopg.pq.ConnStatus.BAD
+
+
+LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's lock_not_available: a wait :meth:`Database.bounded_lock_waits` bounds ended."""
+
+
+def lock_wait_ended(error: BaseException) -> bool:
+    """Whether ``error`` is a lock wait that ``lock_timeout`` ended (:data:`LOCK_NOT_AVAILABLE`)."""
+    return (isinstance(error, DBAPIError)
+            and getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE)
 
 
 DAMAGED_SQLSTATES = ("XX001", "XX002")
@@ -391,6 +402,8 @@ class Database:
         """True when other processes may write the same ledger (PostgreSQL)."""
         self.checkpoint_wait_ms = BUSY_TIMEOUT_MS
         """How long a checkpoint waits for reads (see :func:`checkpoint_wal`)."""
+        self._lock_waits = threading.local()
+        """This thread's bound on a transaction's lock waits (:meth:`bounded_lock_waits`)."""
         self.checkpoint_owed = False
         """True while the last checkpoint left the WAL unemptied: the next sweep checkpoints
         again, whatever it deleted."""
@@ -448,6 +461,10 @@ class Database:
         try:
             with self._sessions() as session, session.begin():
                 if self.shared:
+                    bound = getattr(self._lock_waits, "seconds", None)
+                    if bound is not None:  # SET LOCAL: this transaction's waits alone
+                        session.execute(text("SELECT set_config('lock_timeout', :wait, true)"),
+                                        {"wait": f"{round(bound * 1000)}ms"})
                     session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                     {"key": LEDGER_LOCK})
                 yield session
@@ -456,6 +473,19 @@ class Database:
             # skipped it (RETURN NULL, RAISE(IGNORE)), a rule or row security; the rows are
             # read back after the writes that need it (ledger_alterations.require_held).
             raise WriteUnfinished.kept(_STALE_TABLE.findall(str(undone))[:1]) from undone
+
+    @contextmanager
+    def bounded_lock_waits(self, seconds: float) -> Iterator[None]:
+        """The write transactions this thread begins inside wait at most ``seconds`` for a lock
+        on PostgreSQL, the ledger's advisory lock included (``lock_timeout``, set for each
+        alone), then raise an error :func:`lock_wait_ended` recognises. Why: the close's own
+        writes must not hang a SIGTERM behind another worker's hung transaction. Nothing on
+        SQLite, where the data directory's lock allows one process."""
+        self._lock_waits.seconds = seconds
+        try:
+            yield
+        finally:
+            self._lock_waits.seconds = None
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

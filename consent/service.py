@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from optinface.consent import (
@@ -69,7 +70,7 @@ from optinface.consent.audit import AuditAction, AuditLog, Entry
 from optinface.consent.audit import newest as newest_event
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
-from optinface.consent.db import Database
+from optinface.consent.db import Database, lock_wait_ended
 from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_requested
@@ -327,6 +328,10 @@ def _wire(
 SETTLE_SECONDS = 60.0
 """How long :meth:`OptinFace.settle` waits for the change-feed follower by default: a poll
 (``replica.POLL_SECONDS``) and a whole save (1.5 s at 100k vectors), with room for a slow disk."""
+CLOSE_LOCK_WAIT_SECONDS = 10.0
+"""How long each of the close's own writes waits for the ledger's write lock on PostgreSQL
+(:meth:`OptinFace._close_writes`), as long as it waits for a stuck replay
+(``live_replay.CLOSE_WAIT_SECONDS``) or follower (``replica.STOP_WAIT_SECONDS``)."""
 
 
 class OptinFace:
@@ -428,8 +433,7 @@ class OptinFace:
             # not waited for past a bound; the index it may be changing is then not saved.
             replay_ended = self.runtime.live_replay.close()
             if replay_ended:
-                self.flush_auth_failures()
-                self.witness_audit()  # after the last events: the witness holds the whole log
+                self._close_writes()
             else:  # its transaction holds the ledger's write lock: each write would wait for it
                 logger.error("the close writes nothing to the ledger while the replay holds its"
                              " write lock: the failed logins tallied since the last flush are"
@@ -445,6 +449,24 @@ class OptinFace:
             self.runtime.keys.store.close()
         finally:
             self.lock.release()
+
+    def _close_writes(self) -> None:
+        """The close's own writes: the failed logins tallied since the last flush, then the
+        witness (after the last events: it holds the whole log). Each waits at most
+        :data:`CLOSE_LOCK_WAIT_SECONDS` for the ledger's write lock, which another worker's hung
+        transaction may hold; past that they are skipped, said in an error line, and the close
+        goes on (the tally is lost; the next start witnesses the log)."""
+        try:
+            with self.runtime.db.bounded_lock_waits(CLOSE_LOCK_WAIT_SECONDS):
+                self.flush_auth_failures()
+                self.witness_audit()
+        except DBAPIError as error:
+            if not lock_wait_ended(error):
+                raise
+            logger.error("the close wrote nothing more to the ledger: its write lock was held"
+                         " past %.0f s; the failed logins tallied since the last flush are not"
+                         " chained, and the next start witnesses the log",
+                         CLOSE_LOCK_WAIT_SECONDS)
 
     def settle(self, *, within: float = SETTLE_SECONDS) -> None:
         """Return once this service's index and its file are at rest: no background save of

@@ -31,8 +31,9 @@ from sqlalchemy.pool import NullPool
 
 from optinface.api.periodic import Periodic
 from optinface.consent import live_replay
+from optinface.consent import service as service_module
 from optinface.consent.audit import AuditAction
-from optinface.consent.db import sqlite_file
+from optinface.consent.db import LEDGER_LOCK, sqlite_file
 from optinface.consent.errors import ConsentError
 from optinface.consent.reconcile import ReconcileStopped, reconcile
 from optinface.consent.roles import Role
@@ -288,6 +289,34 @@ def test_a_replay_stuck_in_the_database_does_not_hold_the_close_back(
     with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as restarted:
         reconciled = _events(restarted, AuditAction.RECONCILED)
         assert len(reconciled) == 2  # the first start's and this one's: none by the replay
+
+
+def test_the_close_skips_its_own_writes_while_another_worker_holds_the_ledgers_lock(
+    pg_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review 20c, #2: with no replay at all, the close's own writes (the failed-login tally,
+    the closing checkpoint) waited with no bound for the ledger's write lock, which another
+    worker's hung transaction holds, so a SIGTERM hung behind it. Each now waits
+    :data:`CLOSE_LOCK_WAIT_SECONDS`, is skipped with an error line, and the close returns while
+    the other connection still holds the lock; the next start witnesses the log."""
+    monkeypatch.setattr(service_module, "CLOSE_LOCK_WAIT_SECONDS", 0.5)
+    service = OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)
+    make_world(service, clock).subject()
+    blocker = create_engine(pg_settings.url, poolclass=NullPool).connect()
+    blocker.execute(sql_text("SELECT pg_advisory_lock(:key)"), {"key": LEDGER_LOCK})
+    release = threading.Timer(30.0, blocker.close)  # far past the bound: only if the close hangs
+    release.start()
+    try:
+        with caplog.at_level(logging.ERROR):
+            service.close()
+            assert not blocker.closed, "the close returned only once the lock was let go"
+    finally:
+        release.cancel()
+        blocker.close()
+    assert _logged(caplog, "the close wrote nothing more to the ledger")
+    with closing(OptinFace.open(pg_settings, pipeline=pipeline, clock=clock)) as restarted:
+        assert restarted.runtime.db.shared  # starts, and witnesses the log at once
 
 
 @both_backends
