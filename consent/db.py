@@ -61,9 +61,9 @@ BUSY_TIMEOUT_MS = 30_000
 LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger write takes
 FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
 READING = "optinface_reading"
+"""The execution option of :meth:`Database.reading`'s engine: its transactions begin as reads."""
 _STALE_TABLE = re.compile(r"on table '(\w+)'")
 """The table a :class:`StaleDataError` names (SQLAlchemy's message, its only record of it)."""
-"""The execution option of :meth:`Database.reading`'s engine: its transactions begin as reads."""
 READ_ONLY_PG = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
