@@ -27,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -36,8 +35,8 @@ from unittest.mock import patch
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
-from benchmarks.plots import labelled_figure
-from optinface.api.cli.bench import machine
+from benchmarks.output import measured, write_results
+from benchmarks.plots import plot_mode_bars
 from optinface.consent import reconcile, service
 from optinface.consent.db import Database
 from optinface.consent.keys import destroy_index_file_keys
@@ -46,7 +45,6 @@ from optinface.consent.schemas import ReconcileReport
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("before", "after")
 
 
@@ -114,26 +112,17 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
         "median_s": {mode: {key: round(median(s[key] for s in samples[mode]), 3)
                             for key in samples[mode][0]} for mode in MODES},
         "samples": samples,
-        "machine": machine(),
-        "measured_at": datetime.now(UTC).isoformat(),
+        **measured(),
     }
 
 
 def plot(result: dict[str, object], path: Path) -> None:
     samples = result["samples"]
     assert isinstance(samples, dict)
-    parts = (("lock_held_s", "write lock held"), ("reconcile_s", "reconciliation"))
-    width = 0.8 / len(parts)
-    title = (f"A start rebuilding its index, {result['n_templates']:,} templates "
-             f"({result['rounds']} rounds)")
-    with labelled_figure(path, title=title, xlabel="",
-                         ylabel="seconds (median of the rounds)") as axes:
-        for offset, (key, label) in enumerate(parts):
-            axes.bar([position + offset * width for position in range(len(MODES))],
-                     [median(s[key] for s in samples[mode]) for mode in MODES], width,
-                     label=label)
-        axes.set_xticks([position + width / 2 for position in range(len(MODES))], MODES)
-        axes.legend()
+    plot_mode_bars(samples, path=path, parts=(
+        ("lock_held_s", "write lock held"), ("reconcile_s", "reconciliation")),
+        title=f"A start rebuilding its index, {result['n_templates']:,} templates "
+              f"({result['rounds']} rounds)")
 
 
 def main() -> None:
@@ -141,11 +130,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="templates in the ledger")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_start_rebuild_") as temporary:
         result = run(n=args.n, rounds=args.rounds, folder=Path(temporary))
-    (RESULTS / f"bench_start_rebuild_{args.n}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"bench_start_rebuild_{args.n}.png")
+    write_results(f"bench_start_rebuild_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: result[k] for k in ("n_templates", "populate_seconds", "median_s",
                                              "machine")}, indent=2))
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
 from benchmarks.output import measured, write_results
-from benchmarks.plots import labelled_figure
+from benchmarks.plots import plot_mode_bars
 from optinface.consent import retention
 from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.runtime import Runtime
@@ -121,20 +121,12 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
 def plot(result: dict[str, object], path: Path) -> None:
     samples = result["samples"]
     assert isinstance(samples, dict)
-    parts = (("write_transaction_s", "write transaction"),
-             ("read_pass_longest_read_s", "read pass: its longest read"),
-             ("read_pass_reads_s", "read pass: all its reads"))
-    width = 0.8 / len(parts)
-    title = (f"First sweep of a process, {result['n_consents']:,} consents in force "
-             f"({result['rounds']} rounds)")
-    with labelled_figure(path, title=title, xlabel="",
-                         ylabel="seconds (median of the rounds)") as axes:
-        for offset, (key, label) in enumerate(parts):
-            axes.bar([position + offset * width for position in range(len(MODES))],
-                     [median(s[key] for s in samples[mode]) for mode in MODES], width,
-                     label=label)
-        axes.set_xticks([position + width for position in range(len(MODES))], MODES)
-        axes.legend()
+    plot_mode_bars(samples, path=path, parts=(
+        ("write_transaction_s", "write transaction"),
+        ("read_pass_longest_read_s", "read pass: its longest read"),
+        ("read_pass_reads_s", "read pass: all its reads")),
+        title=f"First sweep of a process, {result['n_consents']:,} consents in force "
+              f"({result['rounds']} rounds)")
 
 
 def main() -> None:

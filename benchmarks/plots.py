@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -153,6 +154,27 @@ def plot_bars(
         ax.bar_label(bars, fmt="%.3g")
         ax.tick_params(axis="x", labelrotation=30)
     return path
+
+
+def plot_mode_bars(
+    samples: Mapping[str, Sequence[Mapping[str, float]]],
+    *,
+    parts: Sequence[tuple[str, str]],
+    path: Path,
+    title: str,
+) -> None:
+    """Bars grouped by mode (a change measured before and after, in one run): for each mode,
+    the median over its rounds of each of ``parts`` (the sample's key, its label)."""
+    width = 0.8 / len(parts)
+    with labelled_figure(path, title=title, xlabel="",
+                         ylabel="seconds (median of the rounds)") as axes:
+        for offset, (key, label) in enumerate(parts):
+            axes.bar([position + offset * width for position in range(len(samples))],
+                     [median(sample[key] for sample in samples[mode]) for mode in samples],
+                     width, label=label)
+        axes.set_xticks([position + width * (len(parts) - 1) / 2
+                         for position in range(len(samples))], list(samples))
+        axes.legend()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ the verdict is NOT ANCHORED (exit 3) until ``--public-key`` names the published 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, NamedTuple, TypeVar
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -386,13 +386,7 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
     Example: optinface audit verify-export audit.json --public-key VKEY --against kept.json
     """
     verifier = _given_key(public_key)
-    try:
-        events = read_export(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise refused(UnreadableFile.code, f"{file}: not a JSON export of the audit log (not"
-                      f" UTF-8 text: byte {error.start})", exit_code=2) from error
-    except (ValueError, OSError) as error:
-        raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
+    events = _read_file(file, read_export, what="a JSON export of the audit log")
     known = _checkpoint_files(against)
     settings = load_settings(data_dir=data_dir)
     carried = carries_keyed_seals(events)
@@ -416,6 +410,21 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
                    f" {base64.b64encode(report.root).decode()}; key {verifier.vkey}")
     typer.echo(signed)
     typer.echo(seals)
+
+
+Read = TypeVar("Read")
+
+
+def _read_file(file: Path, read: Callable[[str], Read], *, what: str) -> Read:
+    """``read`` of ``file``'s text; a file that is not ``what`` (not UTF-8, not its JSON, not
+    readable) is refused in one line, exit 2."""
+    try:
+        return read(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise refused(UnreadableFile.code, f"{file}: not {what} (not UTF-8 text: byte"
+                      f" {error.start})", exit_code=2) from error
+    except (ValueError, OSError) as error:
+        raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
 
 
 AccessFile = Annotated[
@@ -445,13 +454,7 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
     Example: optinface audit verify-access my-data.json --public-key VKEY
     """
     verifier = _given_key(public_key)
-    try:
-        export = read_access_export(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise refused(UnreadableFile.code, f"{file}: not an access export (not UTF-8 text:"
-                      f" byte {error.start})", exit_code=2) from error
-    except (ValueError, OSError) as error:
-        raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
+    export = _read_file(file, read_access_export, what="an access export")
     report = verify_access(export, verifier=verifier)
     lines = [f"event {v.seq}: {_VERDICT[v.holds]}: {v.what}" for v in report.events]
     if (problem := report.problem) is not None:
