@@ -22,24 +22,34 @@ from optinface.consent.service import OptinFace
 
 logger = logging.getLogger(__name__)
 
+ROTATION_RETRY_SECONDS = 5.0
+"""The wait after a refused epoch rotation, doubled at each refusal in a row up to the sweep
+interval: a passing fault (the token's, the ledger's) delays the end an erasure receipt promised
+by seconds, while a lasting one costs a write transaction and an error line once an interval,
+not on every pass."""
+
 
 class Sweeper(BackgroundThread):
     """Call ``service.sweep()`` every ``interval`` seconds and as each consent ends, and
-    ``service.rotate_epoch()`` at each epoch boundary (a refused one again ``interval`` seconds
-    later), until :meth:`stop`."""
+    ``service.rotate_epoch()`` at each epoch boundary (a refused one again after
+    ``rotation_retry`` seconds, doubled at each refusal in a row up to ``interval``), until
+    :meth:`stop`."""
 
     def __init__(
-        self, service: OptinFace, *, interval: float, flush_interval: float = 60.0
+        self, service: OptinFace, *, interval: float, flush_interval: float = 60.0,
+        rotation_retry: float = ROTATION_RETRY_SECONDS,
     ) -> None:
         super().__init__("sweeper")
         self._service = service
         self._interval = interval
         self._flush_interval = flush_interval
+        self._rotation_retry = rotation_retry
 
     def _run(self) -> None:
         # Sweep once at start-up: anything that expired while the server was down goes first.
         next_sweep = time.monotonic()
-        next_rotation = next_sweep  # a refused rotation is tried again a sweep interval later
+        next_rotation = next_sweep  # a refused rotation is tried again after retry_wait
+        retry_wait = self._rotation_retry
         while not self._stopped.is_set():
             guarded("failed-authentication audit", self._service.flush_auth_failures)
             if time.monotonic() >= next_sweep:
@@ -56,11 +66,13 @@ class Sweeper(BackgroundThread):
                 rotated = guarded("key epoch rotation", self._service.rotate_epoch)
                 logger.info("key epoch rotation: %s", rotated)
                 if rotated is not None:
+                    retry_wait = self._rotation_retry
                     continue
                 # Refused (its epoch stays due): waits, rather than a write transaction and an
                 # error line on every pass while the refusal's cause holds.
-                next_rotation = time.monotonic() + self._interval
-                to_epoch = self._interval
+                next_rotation = time.monotonic() + retry_wait
+                to_epoch = retry_wait
+                retry_wait = min(retry_wait * 2, max(self._interval, self._rotation_retry))
             wait = min(next_sweep - time.monotonic(), self._flush_interval)
             if to_epoch is not None:
                 wait = min(wait, to_epoch)

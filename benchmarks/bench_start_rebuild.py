@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from statistics import median
 from typing import Any
 from unittest.mock import patch
 
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from benchmarks.modes import alternated, medians
 from benchmarks.output import measured, write_results
 from benchmarks.plots import plot_mode_bars
 from optinface.consent import reconcile, service
@@ -100,17 +100,14 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
     settings = ConsentSettings(data_dir=folder, index_max_elements=n + 1024)
     with closing(OptinFace.open(settings)) as opened:
         _, populate_s = populated(opened, n=n)
-    samples: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
-    for _ in range(rounds):
-        for mode in MODES:
-            samples[mode].append(start_rebuilding(settings, mode=mode))
+    samples = alternated(MODES, rounds=rounds,
+                         measure=lambda mode: start_rebuilding(settings, mode=mode))
     return {
         "n_templates": n,
         "rounds": rounds,
         "seed": SEED,
         "populate_seconds": round(populate_s, 1),
-        "median_s": {mode: {key: round(median(s[key] for s in samples[mode]), 3)
-                            for key in samples[mode][0]} for mode in MODES},
+        "median_s": medians(samples),
         "samples": samples,
         **measured(),
     }

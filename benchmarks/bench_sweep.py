@@ -28,12 +28,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from statistics import median
 from unittest.mock import patch
 
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from benchmarks.modes import alternated, medians
 from benchmarks.output import measured, write_results
 from benchmarks.plots import plot_mode_bars
 from optinface.consent import retention
@@ -100,10 +100,8 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
     service = OptinFace.open(settings)
     try:
         _, populate_s = populated(service, n=n)
-        samples: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
-        for _ in range(rounds):
-            for mode in MODES:
-                samples[mode].append(first_sweep(service, mode=mode))
+        samples = alternated(MODES, rounds=rounds,
+                             measure=lambda mode: first_sweep(service, mode=mode))
     finally:
         service.close()
     return {
@@ -111,8 +109,7 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
         "rounds": rounds,
         "seed": SEED,
         "populate_seconds": round(populate_s, 1),
-        "median_s": {mode: {key: round(median(s[key] for s in samples[mode]), 3)
-                            for key in samples[mode][0]} for mode in MODES},
+        "median_s": medians(samples),
         "samples": samples,
         **measured(),
     }

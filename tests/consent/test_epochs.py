@@ -155,6 +155,34 @@ def test_a_refused_rotation_makes_no_epoch_key_and_the_sweeper_waits_before_the_
     assert store.epochs() == [epoch]
 
 
+def test_a_rotation_refused_by_a_passing_fault_is_tried_again_within_seconds(
+    world: World, service: OptinFace, settings: ConsentSettings, portrait_jpegs: list[bytes],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sweeper's wait after a refused rotation starts short and doubles (review 20d #1): a
+    fault that passes (here the epoch key file replaced, then put back) delays the rotation an
+    erasure receipt promised by seconds, not by a sweep interval (an hour by default)."""
+    world.enrolled(portrait_jpegs[0])
+    store, epoch = service.runtime.keys.store, service.runtime.keys.epoch
+    key_file = settings.keys_dir / f"epoch-{epoch}.key"
+    kept = key_file.read_bytes()
+    store.import_epoch(epoch, new_key())  # the fault
+    world.clock.advance(hours=24, seconds=1)
+    sweeper = Sweeper(service, interval=3600, rotation_retry=0.5)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 30
+        while _refusals(caplog) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _refusals(caplog) >= 1
+        key_file.write_bytes(kept)  # the fault passes
+        while epoch in store.epochs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+    assert epoch not in store.epochs() and len(store.epochs()) == 1
+
+
 def _refusals(caplog: pytest.LogCaptureFixture) -> int:
     return sum(record.getMessage() == "key epoch rotation refused: key_store_unusable"
                for record in caplog.records)
