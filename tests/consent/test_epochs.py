@@ -128,8 +128,8 @@ def test_a_refused_rotation_makes_no_epoch_key_and_the_sweeper_waits_before_the_
 ) -> None:
     """Another key in the epoch key's place (it opens none of the subject keys): each rotation
     is refused before a new epoch key is made, so refusals leave no growing set of keys, and
-    the sweeper, finding the epoch still due, tries again a sweep interval later, not at once
-    (review 20c #1: a write transaction, a new key and an error line on every pass)."""
+    the sweeper, finding the epoch still due, tries again after a wait, not at once (review
+    20c #1: a write transaction, a new key and an error line on every pass)."""
     world.enrolled(portrait_jpegs[0])
     store, epoch = service.runtime.keys.store, service.runtime.keys.epoch
     store.import_epoch(epoch, new_key())
@@ -142,7 +142,7 @@ def test_a_refused_rotation_makes_no_epoch_key_and_the_sweeper_waits_before_the_
     flush = service.flush_auth_failures
     monkeypatch.setattr(service, "flush_auth_failures",
                         lambda: (passes.append(_refusals(caplog)), flush())[1])
-    sweeper = Sweeper(service, interval=3600, flush_interval=0.1)
+    sweeper = Sweeper(service, interval=3600, flush_interval=0.1, rotation_retry=60)
     sweeper.start()
     try:
         deadline = time.monotonic() + 30
