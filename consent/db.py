@@ -481,11 +481,12 @@ class Database:
         alone), then raise an error :func:`lock_wait_ended` recognises. Why: the close's own
         writes must not hang a SIGTERM behind another worker's hung transaction. Nothing on
         SQLite, where the data directory's lock allows one process."""
+        outer = getattr(self._lock_waits, "seconds", None)
         self._lock_waits.seconds = seconds
         try:
             yield
         finally:
-            self._lock_waits.seconds = None
+            self._lock_waits.seconds = outer
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
