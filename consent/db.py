@@ -212,9 +212,15 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 
 def lock_wait_ended(error: BaseException) -> bool:
-    """Whether ``error`` is a lock wait that ``lock_timeout`` ended (:data:`LOCK_NOT_AVAILABLE`)."""
-    return (isinstance(error, DBAPIError)
-            and getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE)
+    """Whether ``error`` is a lock wait that ended unserved: PostgreSQL's ``lock_timeout``
+    (:data:`LOCK_NOT_AVAILABLE`), or SQLite's busy timeout (``database is locked``: another
+    thread of this process holding the write lock past it)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    original = error.orig
+    if isinstance(original, sqlite3.Error):  # an extended code keeps its primary one low
+        return getattr(original, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+    return getattr(original, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 DAMAGED_SQLSTATES = ("XX001", "XX002")

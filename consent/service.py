@@ -464,7 +464,8 @@ class OptinFace:
             if not lock_wait_ended(error):
                 raise
             logger.error("the close wrote nothing more to the ledger: its write lock was held"
-                         " past %.0f s; the failed logins tallied since the last flush are not"
+                         " past the wait allowed (%.0f s on PostgreSQL, the busy timeout on"
+                         " SQLite); the failed logins tallied since the last flush are not"
                          " chained, and the next start witnesses the log",
                          CLOSE_LOCK_WAIT_SECONDS)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.exc import DBAPIError
 
-from optinface.consent.db import make_engine
+from optinface.consent.db import lock_wait_ended, make_engine
 
 
 def test_secure_delete_is_on_even_for_a_connection_that_starts_with_it_off(
@@ -27,3 +31,26 @@ def test_secure_delete_is_on_even_for_a_connection_that_starts_with_it_off(
             assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_write_lock_held_past_sqlites_busy_timeout_is_a_lock_wait_that_ended(
+    tmp_path: Path,
+) -> None:
+    """Review 20d #3: the close skips its own writes when another thread holds the ledger's
+    write lock past the wait allowed; on SQLite that is "database is locked" (SQLITE_BUSY), met
+    here for real with two connections, the second waiting not at all."""
+    path = tmp_path / "ledger.db"
+    waiter = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    try:
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("CREATE TABLE t (x INTEGER)")
+            holder.execute("BEGIN IMMEDIATE")
+            with waiter.connect() as blocked, pytest.raises(DBAPIError) as error:
+                blocked.exec_driver_sql("INSERT INTO t VALUES (1)")
+            holder.execute("ROLLBACK")
+        assert lock_wait_ended(error.value)
+        with waiter.connect() as connection, pytest.raises(DBAPIError) as other:
+            connection.exec_driver_sql("INSERT INTO missing VALUES (1)")
+        assert not lock_wait_ended(other.value)
+    finally:
+        waiter.dispose()
