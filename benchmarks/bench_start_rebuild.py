@@ -34,8 +34,8 @@ from unittest.mock import patch
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
-from benchmarks.modes import alternated, medians
-from benchmarks.output import measured, write_results
+from benchmarks.modes import alternated, summary
+from benchmarks.output import write_results
 from benchmarks.plots import plot_mode_bars
 from optinface.consent import reconcile, service
 from optinface.consent.db import Database
@@ -102,15 +102,8 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
         _, populate_s = populated(opened, n=n)
     samples = alternated(MODES, rounds=rounds,
                          measure=lambda mode: start_rebuilding(settings, mode=mode))
-    return {
-        "n_templates": n,
-        "rounds": rounds,
-        "seed": SEED,
-        "populate_seconds": round(populate_s, 1),
-        "median_s": medians(samples),
-        "samples": samples,
-        **measured(),
-    }
+    return {"n_templates": n,
+            **summary(samples, rounds=rounds, seed=SEED, populate_seconds=populate_s)}
 
 
 def plot(result: dict[str, object], path: Path) -> None:

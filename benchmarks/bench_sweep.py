@@ -33,8 +33,8 @@ from unittest.mock import patch
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
-from benchmarks.modes import alternated, medians
-from benchmarks.output import measured, write_results
+from benchmarks.modes import alternated, summary
+from benchmarks.output import write_results
 from benchmarks.plots import plot_mode_bars
 from optinface.consent import retention
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -104,15 +104,8 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
                              measure=lambda mode: first_sweep(service, mode=mode))
     finally:
         service.close()
-    return {
-        "n_consents": n,
-        "rounds": rounds,
-        "seed": SEED,
-        "populate_seconds": round(populate_s, 1),
-        "median_s": medians(samples),
-        "samples": samples,
-        **measured(),
-    }
+    return {"n_consents": n,
+            **summary(samples, rounds=rounds, seed=SEED, populate_seconds=populate_s)}
 
 
 def plot(result: dict[str, object], path: Path) -> None:

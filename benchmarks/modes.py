@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from statistics import median
 
+from benchmarks.output import measured
+
 Samples = dict[str, list[dict[str, float]]]
 """Per mode, one sample a round: the sample's figures by name."""
 
@@ -27,3 +29,11 @@ def medians(samples: Samples) -> dict[str, dict[str, float]]:
     """Per mode, each figure's median over the rounds (to the millisecond, for seconds)."""
     return {mode: {key: round(median(sample[key] for sample in taken), 3)
                    for key in taken[0]} for mode, taken in samples.items()}
+
+
+def summary(samples: Samples, *, rounds: int, seed: int,
+            populate_seconds: float) -> dict[str, object]:
+    """What a before/after result holds beside its size: the rounds, the population's seed and
+    how long it took to make, each mode's medians and samples, and the machine (measured)."""
+    return {"rounds": rounds, "seed": seed, "populate_seconds": round(populate_seconds, 1),
+            "median_s": medians(samples), "samples": samples, **measured()}

@@ -90,14 +90,15 @@ def test_a_restart_with_a_longer_epoch_still_destroys_the_epoch_key_when_receipt
             > promised + timedelta(hours=LONG_HOURS - 1)
         assert _warned(reopened) == [EPOCH_PROMISE_WARNING.format(
             epoch=epoch, at=promised.isoformat(), hours="24")]
-        assert len(decrypt_from_copy(reopened, copy, template.id)) > 0  # not yet: still open
+        # Not yet: still open.
+        assert len(decrypt_from_copy(reopened.runtime.keys, copy, template.id)) > 0
 
         clock.current = promised + timedelta(seconds=1)
         rotated_by_the_sweeper(reopened, settings.keys_dir, epoch)
         assert not (settings.keys_dir / f"epoch-{epoch}.key").exists()
         assert not (settings.keys_dir / f"epoch-{epoch}-promise.key").exists()
         with pytest.raises(KeyUnavailable):
-            decrypt_from_copy(reopened, copy, template.id)
+            decrypt_from_copy(reopened.runtime.keys, copy, template.id)
         destroyed = {e.id: e.destroyed_at for e in reopened.key_epochs(actor=world.admin)}
         assert destroyed[epoch] == clock.now()
         # From the next epoch the setting in force counts, and the register has nothing to say.

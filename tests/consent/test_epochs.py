@@ -56,11 +56,11 @@ def test_a_copy_from_before_an_erasure_is_undecryptable_after_the_next_epoch(
     service.erase(actor=world.admin, subject=erased, reason=ErasureReason.REQUEST)
 
     # Before the rotation the promise is not kept yet: the copy decrypts with today's keys.
-    assert decrypt_from_copy(service, copy, template.id).tobytes() == protected
+    assert decrypt_from_copy(service.runtime.keys, copy, template.id).tobytes() == protected
     report = service.rotate_epoch(actor=world.admin)
     assert report.subject_keys_rewrapped == 1  # the kept subject only
     with pytest.raises(KeyUnavailable):
-        decrypt_from_copy(service, copy, template.id)
+        decrypt_from_copy(service.runtime.keys, copy, template.id)
     # The kept subject is still served from the live database.
     assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
 
@@ -299,7 +299,7 @@ def test_a_rotation_killed_after_it_committed_has_its_old_epoch_destroyed_at_the
         assert (first.destroyed_at, second.destroyed_at) == (clock.now(), None)
         assert _epoch_files(settings) == ["epoch-2.key"]
         with pytest.raises(KeyUnavailable):
-            decrypt_from_copy(reopened, copy, template.id)
+            decrypt_from_copy(reopened.runtime.keys, copy, template.id)
         assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
         assert _finished_at_start(reopened, world) == [{"epoch": 2, "destroyed_epochs": [1]}]
         assert reopened.verify_audit().ok

@@ -25,14 +25,13 @@ from typer.testing import CliRunner, Result
 from optinface.api.cli.main import app as cli
 from optinface.consent.audit import AuditAction, log_time
 from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
-from optinface.consent.crypto import open_sealed
 from optinface.consent.errors import (
     AlternativeChosen,
     KeyUnavailable,
     ProbeConsentRequired,
     SubjectErased,
 )
-from optinface.consent.keys import LEDGER_KEYS, KeyRing, template_binding
+from optinface.consent.keys import LEDGER_KEYS, KeyRing
 from optinface.consent.keystore import open_key_store
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
@@ -62,7 +61,7 @@ from tests.support.consent import (
     refused,
     register_admin_passkey,
 )
-from tests.support.files import template_bytes
+from tests.support.files import decrypt_from_copy, template_bytes
 from tests.support.postgres import PostgresServer
 
 
@@ -96,21 +95,12 @@ def _two_enrolled(service: OptinFace, clock: FakeClock,
 def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
                                template_id: int) -> bytes:
     """What the holder of a copy of ``database`` and today's key store gets."""
-    with sqlite3.connect(database) as db:
-        subject_id, model_id, nonce, ciphertext = db.execute(
-            "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
-            (template_id,)).fetchone()
-        wrapped, epoch, pseudonym = db.execute(
-            "SELECT wrapped, epoch, pseudonym FROM subject_keys JOIN subjects"
-            " ON subjects.id = subject_id WHERE subject_id = ?", (subject_id,)).fetchone()
     store = open_key_store(settings, create=False)
     try:
-        key = KeyRing.open(store, needed=LEDGER_KEYS).unwrap(
-            wrapped, subject_id=subject_id, pseudonym=pseudonym, epoch=epoch)
+        return decrypt_from_copy(KeyRing.open(store, needed=LEDGER_KEYS), database,
+                                 template_id).tobytes()
     finally:
         store.close()
-    return open_sealed(key, nonce, ciphertext, associated=template_binding(
-        template_id=template_id, subject_id=subject_id, model_id=model_id))
 
 
 def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_erased(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from optinface.consent.crypto import open_sealed
-from optinface.consent.keys import IndexKeyWrap, template_binding
+from optinface.consent.keys import IndexKeyWrap, KeyRing, template_binding
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine import index_file
@@ -124,8 +124,9 @@ def copy_database(settings: ConsentSettings, destination: Path) -> Path:
     return copy
 
 
-def decrypt_from_copy(service: OptinFace, copy: Path, template_id: int) -> np.ndarray:
-    """What an attacker holding the copy and today's key store gets for ``template_id``."""
+def decrypt_from_copy(keys: KeyRing, copy: Path, template_id: int) -> np.ndarray:
+    """What an attacker holding the copy and today's key store (``keys``) gets for
+    ``template_id``."""
     with sqlite3.connect(copy) as db:
         subject_id, model_id, nonce, ciphertext = db.execute(
             "SELECT subject_id, model_id, nonce, ciphertext FROM templates WHERE id = ?",
@@ -133,8 +134,7 @@ def decrypt_from_copy(service: OptinFace, copy: Path, template_id: int) -> np.nd
         wrapped, epoch, pseudonym = db.execute(
             "SELECT wrapped, epoch, pseudonym FROM subject_keys JOIN subjects"
             " ON subjects.id = subject_id WHERE subject_id = ?", (subject_id,)).fetchone()
-    key = service.runtime.keys.unwrap(wrapped, subject_id=subject_id, pseudonym=pseudonym,
-                                      epoch=epoch)
+    key = keys.unwrap(wrapped, subject_id=subject_id, pseudonym=pseudonym, epoch=epoch)
     plain = open_sealed(key, nonce, ciphertext, associated=template_binding(
         template_id=template_id, subject_id=subject_id, model_id=model_id))
     return np.frombuffer(plain, dtype=np.float32)
