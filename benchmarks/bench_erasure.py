@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert
 
-from benchmarks.output import measured, write_json, write_results
+from benchmarks.output import measured, spread, write_json, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import consent_form, ledger, retention_policy
 from optinface.consent.crypto import canonical_json, new_key, seal
@@ -228,10 +228,7 @@ def time_starts(settings: ConsentSettings) -> dict[str, float]:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values)
-    return {"median": round(float(np.median(array)), 2),
-            "p99": round(float(np.percentile(array, 99)), 2),
-            "max": round(float(array.max()), 2)}
+    return spread(values, {"median": 50, "p99": 99, "max": 100}, digits=2)
 
 
 def plot(result: dict[str, object], path: Path) -> None:

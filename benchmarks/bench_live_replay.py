@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy import select
 
 from benchmarks.bench_erasure import SEED, populated
-from benchmarks.output import measured, write_results
+from benchmarks.output import measured, spread, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import ledger
 from optinface.consent.audit import AuditAction
@@ -147,9 +147,7 @@ def _rounded(values: list[float]) -> list[float]:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values)
-    return {"median": round(float(np.median(array)), 2),
-            "p99": round(float(np.percentile(array, 99)), 2)}
+    return spread(values, {"median": 50, "p99": 99}, digits=2)
 
 
 def plot(result: dict[str, object], path: Path) -> None:

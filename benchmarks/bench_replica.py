@@ -35,11 +35,10 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import text
 
 from benchmarks.bench_erasure import populated
-from benchmarks.output import measured, write_results
+from benchmarks.output import measured, spread, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -109,10 +108,7 @@ def _edit_newest(service: OptinFace) -> None:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values)
-    return {"median": round(float(np.median(array)), 1),
-            "p90": round(float(np.percentile(array, 90)), 1),
-            "max": round(float(array.max()), 1)}
+    return spread(values, {"median": 50, "p90": 90, "max": 100}, digits=1)
 
 
 def plot(result: dict[str, object], path: Path) -> None:

@@ -45,7 +45,7 @@ import httpx
 import numpy as np
 from matplotlib.figure import Figure
 
-from benchmarks.output import RESULTS, write_results
+from benchmarks.output import RESULTS, spread, write_results
 from optinface.api.cli.bench import machine, run_level, sample_faces
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.engine.pipeline import FacePipeline
@@ -178,10 +178,8 @@ def replica_lag(deployment: Deployment, faces: list[bytes], *, samples: int) -> 
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
-    ms = np.asarray(seconds) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p95_ms": round(float(np.percentile(ms, 95)), 1),
-            "max_ms": round(float(ms.max()), 1)}
+    return spread([second * 1000 for second in seconds],
+                  {"p50_ms": 50, "p95_ms": 95, "max_ms": 100}, digits=1)
 
 
 @contextmanager

@@ -10,10 +10,12 @@ judged. The JSON is written before the figure is drawn: a plot that fails leaves
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 """The results folder of this checkout, wherever the bench is started from."""
@@ -72,3 +74,11 @@ def measured(**machine_facts: object) -> dict[str, Any]:
 
     return {"machine": {**machine(), **machine_facts},
             "measured_at": datetime.now(UTC).isoformat()}
+
+
+def spread(values: Sequence[float], points: Mapping[str, float], *,
+           digits: int) -> dict[str, float]:
+    """A sample's spread as a result reports it: each of ``points`` (the field's name, its
+    percentile: 50 the median, 100 the maximum) rounded to ``digits``."""
+    array = np.asarray(values, dtype=float)
+    return {name: round(float(np.percentile(array, q)), digits) for name, q in points.items()}
