@@ -504,6 +504,12 @@ class AccessReport:
         return self.problem is None
 
     @property
+    def unproven(self) -> int:
+        """How many events hold by their hash alone (no inclusion proof checked), short of those
+        :attr:`unchecked`: whoever edits the export can recompute such a hash."""
+        return sum(v.holds is None and v.what != NOT_CHECKABLE for v in self.events)
+
+    @property
     def unchecked(self) -> int:
         """How many events were named :data:`NOT_CHECKABLE`, checked neither against their hash
         nor their proof."""

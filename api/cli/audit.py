@@ -460,11 +460,10 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
     if (problem := report.problem) is not None:
         raise _broken(_broken_line("access export", problem.sequence, problem.message), *lines)
     if not report.anchored:
-        unproven = sum(v.holds is None and v.what != NOT_CHECKABLE for v in report.events)
         say_error(f"access export NOT ANCHORED: {len(report.events)} events"
                   + (", no signed checkpoint carried" if report.signed is None else "")
-                  + (f"; {unproven} rest on their hashes alone, which whoever edits the export"
-                     " can recompute" if unproven else "")
+                  + (f"; {report.unproven} rest on their hashes alone, which whoever edits the"
+                     " export can recompute" if report.unproven else "")
                   + (f"; {report.unchecked} not checked at all, marked {NOT_CHECKABLE} (a mark"
                      " whoever edits the export can set)" if report.unchecked else ""))
         for line in lines:
