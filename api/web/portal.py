@@ -18,9 +18,10 @@ person in a probe).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -85,6 +86,23 @@ def _signed(text: str) -> PasskeyResponse:
         raise ApiError(ApiErrorCode.VALIDATION_ERROR,
                        "this form must be signed with your passkey (JavaScript is needed)"
                        ) from error
+
+
+@dataclass
+class TickedForm:
+    """The fields of a form whose box must be ticked before it is signed: erasing oneself and
+    copying one's templates, each warned of beside its box."""
+
+    csrf: Annotated[str, Form()]
+    confirm: Annotated[bool, Form()] = False
+    signed: Signed = ""
+
+    def ticked_and_signed(self, advice: str) -> PasskeyResponse:
+        """The passkey's answer, once the box is ticked; unticked, refused with ``advice``
+        (shown beside the box) before the signature is read."""
+        if not self.confirm:
+            raise ApiError(ApiErrorCode.VALIDATION_ERROR, advice)
+        return _signed(self.signed)
 
 
 def _notice(notices: list[NoticePublic], words: Words) -> NoticePublic | None:
@@ -507,11 +525,7 @@ def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Re
 
 @router.post("/portal/erase")
 def portal_erase(
-    request: Request,
-    service: ServiceDep,
-    csrf: Annotated[str, Form()],
-    confirm: Annotated[bool, Form()] = False,
-    signed: Signed = "",
+    request: Request, service: ServiceDep, form: Annotated[TickedForm, Depends()],
 ) -> Response:
     """The person's own erasure, once they ticked the confirmation and signed it with their
     passkey (an ``erase`` act: the session alone erases no one): everything of theirs is
@@ -519,14 +533,12 @@ def portal_erase(
     session ends, since there is no longer a subject to sign in to."""
 
     def act(actor: Actor) -> Response:
-        if not confirm:
-            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_ERASURE)
         erasure = service.erase(
             actor=actor, subject=actor.subject or "", reason=ErasureReason.REQUEST,
-            signed=_signed(signed))
+            signed=form.ticked_and_signed(vocabulary.CONFIRM_ERASURE))
         return _erased(request, service, erasure)
 
-    return _form(request, service, csrf, act, field="erase", typed={})
+    return _form(request, service, form.csrf, act, field="erase", typed={})
 
 
 def _own_export(
@@ -571,11 +583,7 @@ def portal_data_json(request: Request, service: ServiceDep) -> Response:
 
 @router.post("/portal/data-with-templates.json")
 def portal_data_with_templates(
-    request: Request,
-    service: ServiceDep,
-    csrf: Annotated[str, Form()],
-    confirm: Annotated[bool, Form()] = False,
-    signed: Signed = "",
+    request: Request, service: ServiceDep, form: Annotated[TickedForm, Depends()],
 ) -> Response:
     """The access export with the person's templates as vectors, a copy they choose on "My
     data" after its warning (ticked: they understand that whoever holds it can recognise
@@ -584,10 +592,9 @@ def portal_data_with_templates(
     beside the box."""
 
     def act(actor: Actor) -> Response:
-        if not confirm:
-            raise ApiError(ApiErrorCode.VALIDATION_ERROR, vocabulary.CONFIRM_TEMPLATE_COPY)
-        export = service.export(actor=actor, subject=actor.subject or "", vectors=True,
-                                signed=_signed(signed))
+        export = service.export(
+            actor=actor, subject=actor.subject or "", vectors=True,
+            signed=form.ticked_and_signed(vocabulary.CONFIRM_TEMPLATE_COPY))
         return download(export.model_dump_json(indent=2), "my-data-with-templates.json",
                         "application/json")
 
@@ -596,4 +603,4 @@ def portal_data_with_templates(
                           service.export(actor=actor, subject=actor.subject or ""),
                           refused=error)
 
-    return _form(request, service, csrf, act, refused=on_data_page)
+    return _form(request, service, form.csrf, act, refused=on_data_page)

@@ -13,8 +13,9 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -376,21 +377,50 @@ def _backup_then(optinface: Callable[..., str], destination: Path,
     return report
 
 
+@dataclass
+class RoundTrip:
+    """A deployment's service and world, and the round trip each replay test makes of it:
+    back up, ``act`` (:func:`_backup_then`), then start the restored copy again."""
+
+    service: OptinFace
+    world: World
+    clock: FakeClock
+    backup: Path
+    optinface: Callable[..., str]
+    open_service: Callable[[], OptinFace]
+
+    def restore_after(self, act: Callable[[], object]) -> dict[str, int]:
+        """What the restore reports, once ``act`` was done after the backup."""
+        return _backup_then(self.optinface, self.backup, self.service, self.clock, act)
+
+    @contextmanager
+    def restored(self) -> Iterator[OptinFace]:
+        """The restored copy, started, the world acting on it; closed after."""
+        with closing(self.open_service()) as restored:
+            self.world.service = restored
+            yield restored
+
+
+@pytest.fixture
+def round_trip(clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
+               open_service: Callable[[], OptinFace]) -> RoundTrip:
+    service = open_service()
+    return RoundTrip(service, make_world(service, clock), clock, tmp_path / "backup", optinface,
+                     open_service)
+
+
 def test_a_restore_is_chained_once_as_a_rollback_that_verify_names(
-    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip,
 ) -> None:
     """Events made after the backup are gone; the first start after the restore chains that
     once, with both sizes, however often the server starts before the log is as long again,
     and verify reports each witnessed checkpoint the log lost by that rollback."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     backed_up = service.verify_audit().events
-    _backup_then(optinface, tmp_path / "backup", service, clock,
-                 lambda: [world.subject() for _ in range(4)])
+    round_trip.restore_after(lambda: [world.subject() for _ in range(4)])
     witnessed = latest_witnessed(world.service.settings.witness_dir)
     for _ in range(2):
-        with closing(open_service()) as restored:
+        with round_trip.restored() as restored:
             status = restored.verify_audit()
             rollbacks = restored.audit_events(actor=world.reviewer, filters=AuditFilter(
                 action=AuditAction.LOG_ROLLED_BACK)).events
@@ -402,19 +432,15 @@ def test_a_restore_is_chained_once_as_a_rollback_that_verify_names(
 
 
 def test_a_restore_takes_out_again_a_purpose_withdrawn_since_the_backup(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, portrait_jpegs: list[bytes],
 ) -> None:
     """The consent keeps its other purpose; under the withdrawn one nobody is found again."""
-    service = open_service()
-    world = make_world(service, clock)
+    world = round_trip.world
     other = world.purpose_with(Operation.ENROL, Operation.IDENTIFY, name="study-2")
     subject, consent = world.subject(purposes=[world.purpose, other])
     world.enrol(subject, consent, portrait_jpegs[0])
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: world.withdraw_purpose(subject, consent, other))
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(lambda: world.withdraw_purpose(subject, consent, other))
+    with round_trip.restored() as restored:
         assert world.identify(portrait_jpegs[0], purpose=other).candidates == []
         assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
         [kept] = restored.list_consents(actor=world.portal, subject=subject)
@@ -423,23 +449,20 @@ def test_a_restore_takes_out_again_a_purpose_withdrawn_since_the_backup(
 
 
 def test_a_purpose_withdrawn_before_a_restore_leaves_the_others_to_withdraw(
-    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip,
 ) -> None:
     """Review 19b, #1: the copy lacks the signed withdrawal of A, so once the replay had taken A
     out of the row again, the row was narrower than the receipt less the signed withdrawals and
     every later withdrawal was refused (``consent_narrowed``). The journal's sealed line has
     the withdrawal's receipt signed again, under the id the person's copy names: B goes."""
-    service = open_service()
-    world = make_world(service, clock)
+    world = round_trip.world
     first = world.purpose_with(Operation.ENROL, name="study-a")
     second = world.purpose_with(Operation.ENROL, name="study-b")
     subject, consent = world.subject(purposes=[world.purpose, first, second])
     withdrawn: list[WithdrawalResult] = []
-    _backup_then(optinface, tmp_path / "backup", service, clock, lambda: withdrawn.append(
+    round_trip.restore_after(lambda: withdrawn.append(
         world.withdraw_purpose(subject, consent, first)))
-    with closing(open_service()) as restored:
-        world.service = restored
+    with round_trip.restored() as restored:
         [again] = restored.purpose_withdrawals(actor=world.portal, subject=subject)
         original = withdrawn[0].purpose_withdrawal
         assert original is not None and again.id == original.id
@@ -491,18 +514,15 @@ def test_a_journal_line_without_its_seal_backs_no_withdrawal(
 
 
 def test_a_restore_revokes_again_an_api_key_revoked_since_the_backup(
-    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, clock: FakeClock,
 ) -> None:
     """A leaked key revoked after the backup stays refused, at the revocation's own time."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     leaked = service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     service.authenticate(leaked.secret)
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: service.revoke_api_key(actor=world.admin,
-                                                         key_id=leaked.key_id))
-    with closing(open_service()) as restored:
+    report = round_trip.restore_after(
+        lambda: service.revoke_api_key(actor=world.admin, key_id=leaked.key_id))
+    with round_trip.restored() as restored:
         refused("unauthenticated", lambda: restored.authenticate(leaked.secret))
         assert restored.authenticate_kept(leaked.secret) is None
         assert [k.revoked_at for k in restored.list_api_keys(actor=world.admin)
@@ -511,17 +531,15 @@ def test_a_restore_revokes_again_an_api_key_revoked_since_the_backup(
 
 
 def test_a_restore_chains_again_a_break_glass_opening_made_since_the_backup(
-    clock: FakeClock, tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip,
 ) -> None:
     """An emergency key opened after the backup: the restored copy never held the key, but
     reviewers still see the opening, its reason and expiry, from the witness folder's journal."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     opened: list[ApiKeyCreated] = []
-    report = _backup_then(optinface, tmp_path / "backup", service, clock, lambda: opened.append(
+    report = round_trip.restore_after(lambda: opened.append(
         service.open_break_glass(reason="INC-3: the root key holder is away", hours=2)))
-    with closing(open_service()) as restored:
+    with round_trip.restored() as restored:
         [seen] = restored.break_glass_openings(actor=world.reviewer)
         refused("unauthenticated", lambda: restored.authenticate(opened[0].secret))
     assert (seen.key_id, seen.reason, seen.replayed) == (
@@ -553,16 +571,12 @@ def test_a_restore_binds_again_an_admin_passkey_replaced_since_the_backup(
 
 
 def test_a_restore_opts_out_again_a_subject_who_opted_out_of_search_since_the_backup(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, portrait_jpegs: list[bytes],
 ) -> None:
-    service = open_service()
-    world = make_world(service, clock)
+    world = round_trip.world
     subject = world.enrolled(portrait_jpegs[0])
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: world.people[subject].set_searchable(False))
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(lambda: world.people[subject].set_searchable(False))
+    with round_trip.restored() as restored:
         assert world.identify(portrait_jpegs[0]).candidates == []
         assert not restored.get_subject(actor=world.portal, subject=subject).searchable
     assert report["opt_outs_replayed"] == 1
@@ -571,20 +585,16 @@ def test_a_restore_opts_out_again_a_subject_who_opted_out_of_search_since_the_ba
 
 
 def test_a_restore_makes_again_the_choice_of_the_alternative_made_since_the_backup(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, portrait_jpegs: list[bytes],
 ) -> None:
     """Choosing the alternative is final: after a restore the person is neither found nor
     enrolled again, not only rid of the templates."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     subject, consent = world.subject()
     world.enrol(subject, consent, portrait_jpegs[0])
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: service.choose_alternative(actor=world.people[subject].actor,
-                                                             subject=subject))
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(
+        lambda: service.choose_alternative(actor=world.people[subject].actor, subject=subject))
+    with round_trip.restored() as restored:
         held = restored.get_subject(actor=world.portal, subject=subject)
         assert held.alternative_chosen_at is not None and not held.searchable
         with pytest.raises(AlternativeChosen):
@@ -593,39 +603,32 @@ def test_a_restore_makes_again_the_choice_of_the_alternative_made_since_the_back
 
 
 def test_an_opt_out_followed_by_an_opt_in_before_the_backup_is_not_replayed(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, clock: FakeClock, portrait_jpegs: list[bytes],
 ) -> None:
     """The journal keeps opt-outs only: one the backup already holds, with the person's later
     opt-in, must not undo that opt-in."""
-    service = open_service()
-    world = make_world(service, clock)
+    world = round_trip.world
     subject = world.enrolled(portrait_jpegs[0])
     world.people[subject].set_searchable(False)
     clock.advance(minutes=1)
     world.people[subject].set_searchable(True)
-    report = _backup_then(optinface, tmp_path / "backup", service, clock, lambda: None)
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(lambda: None)
+    with round_trip.restored() as restored:
         assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
         assert restored.get_subject(actor=world.portal, subject=subject).searchable
     assert report["opt_outs_replayed"] == 0
 
 
 def test_a_restore_keeps_in_force_a_regulators_order_made_since_the_backup(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, clock: FakeClock, portrait_jpegs: list[bytes],
 ) -> None:
     """Red team 4, #1: the order is journaled, so a copy from before places it again (and
     chains it: the rows and the log agree, so the refusal is the order's own)."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     world.enrolled(portrait_jpegs[0])
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: service.apply_regulator_order(actor=world.admin,
-                                                                reference="CAI-ORDER-9"))
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(
+        lambda: service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9"))
+    with round_trip.restored() as restored:
         refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
         register = restored.register()
         replayed = restored.audit_events(actor=world.reviewer, filters=AuditFilter(
@@ -640,18 +643,14 @@ def test_a_restore_keeps_in_force_a_regulators_order_made_since_the_backup(
 
 
 def test_a_restore_keeps_lifted_an_order_lifted_since_the_backup(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, clock: FakeClock, portrait_jpegs: list[bytes],
 ) -> None:
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     subject = world.enrolled(portrait_jpegs[0])
     service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: service.lift_regulator_order(actor=world.admin,
-                                                               reference="CAI-ORDER-9"))
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(
+        lambda: service.lift_regulator_order(actor=world.admin, reference="CAI-ORDER-9"))
+    with round_trip.restored() as restored:
         assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [subject]
         [order] = restored.register().orders
     assert order.lifted_at == clock.now()
@@ -659,19 +658,15 @@ def test_a_restore_keeps_lifted_an_order_lifted_since_the_backup(
 
 
 def test_a_restore_keeps_a_destroy_order_made_since_the_backup_and_what_it_destroyed(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, portrait_jpegs: list[bytes],
 ) -> None:
     """The order's erasures are journaled one by one, and the order itself: the copy erases
     its subjects again and stays under the order."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     subject = world.enrolled(portrait_jpegs[0])
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: service.apply_regulator_order(
-                              actor=world.admin, reference="CAI-ORDER-10", destroy=True))
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(lambda: service.apply_regulator_order(
+        actor=world.admin, reference="CAI-ORDER-10", destroy=True))
+    with round_trip.restored() as restored:
         with pytest.raises(SubjectErased):
             restored.get_subject(actor=world.portal, subject=subject)
         assert restored.index.count() == 0
@@ -684,14 +679,12 @@ def test_a_restore_keeps_a_destroy_order_made_since_the_backup_and_what_it_destr
 
 
 def test_a_restore_lifts_the_copys_order_and_places_again_the_one_that_replaced_it(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, clock: FakeClock, portrait_jpegs: list[bytes],
 ) -> None:
     """The copy holds a suspension the regulator lifted and then replaced by a destruction
     under the same reference: the journal's last word stands, and the rows and the log agree
     on it (refused as suspended, not as altered)."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     world.enrolled(portrait_jpegs[0])
     service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9")
     lifted_at: list[datetime] = []
@@ -702,9 +695,8 @@ def test_a_restore_lifts_the_copys_order_and_places_again_the_one_that_replaced_
         clock.advance(minutes=1)
         service.apply_regulator_order(actor=world.admin, reference="CAI-ORDER-9", destroy=True)
 
-    report = _backup_then(optinface, tmp_path / "backup", service, clock, lift_then_destroy)
-    with closing(open_service()) as restored:
-        world.service = restored
+    report = round_trip.restore_after(lift_then_destroy)
+    with round_trip.restored() as restored:
         refused("suspended_by_regulator", lambda: world.identify(portrait_jpegs[0]))
         orders = restored.register().orders
     assert [(o.kind, o.lifted_at) for o in orders] == [("suspend", lifted_at[0]),
@@ -736,11 +728,9 @@ def test_a_pg_dump_from_before_an_order_restored_is_placed_under_it_again(
 
 
 def test_a_probe_consent_used_since_the_backup_cannot_be_used_again_after_a_restore(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, portrait_jpegs: list[bytes],
 ) -> None:
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     world.enrolled(portrait_jpegs[0])
     probe = world.probe(image=portrait_jpegs[0])
 
@@ -748,28 +738,25 @@ def test_a_probe_consent_used_since_the_backup_cannot_be_used_again_after_a_rest
         return under.identify(actor=world.researcher, purpose_id=world.purpose,
                               probe_consent_id=probe, image=portrait_jpegs[0])
 
-    report = _backup_then(optinface, tmp_path / "backup", service, clock,
-                          lambda: search(service))
-    with closing(open_service()) as restored, pytest.raises(ProbeConsentRequired) as error:
+    report = round_trip.restore_after(lambda: search(service))
+    with round_trip.restored() as restored, pytest.raises(ProbeConsentRequired) as error:
         search(restored)
     assert error.value.details["problem"] == "used"
     assert report["probe_consents_voided"] == 1
 
 
 def test_a_restore_voids_the_links_and_the_approved_captures_the_copy_holds_unused(
-    clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path, optinface: Callable[..., str],
-    open_service: Callable[[], OptinFace],
+    round_trip: RoundTrip, portrait_jpegs: list[bytes],
 ) -> None:
     """A link or a capture used after the backup is unused again in the copy: each must not
     serve twice, so the desk hands a new link and opens a new capture."""
-    service = open_service()
-    world = make_world(service, clock)
+    service, world = round_trip.service, round_trip.world
     subject, consent = world.subject()
     capture = world.signer(subject).approve_capture(consent, portrait_jpegs[0], desk=world.portal)
     link = service.create_subject(actor=world.portal, body=SubjectCreate(
         age_category=AgeCategory.ADULT)).enrolment.secret
-    report = _backup_then(optinface, tmp_path / "backup", service, clock, lambda: None)
-    with closing(open_service()) as restored:
+    report = round_trip.restore_after(lambda: None)
+    with round_trip.restored() as restored:
         refused("link_invalid", lambda: restored.passkey_registration_options(
             LinkSecret(link=link)))
         refused("challenge_invalid", lambda: restored.enrol(
