@@ -294,8 +294,8 @@ def spend_witness(*, rounds: int, folder: Path,
 def plot_spend(result: dict[str, object], path: Path) -> None:
     samples = result["samples"]
     assert isinstance(samples, dict)
-    with labelled_figure(path, title="identify on SQLite, without and with the spent probe"
-                         " consent's checkpoint", xlabel="", ylabel="ms per identify") as axes:
+    with labelled_figure(path, title="identify on SQLite: the spend's checkpoint",
+                         xlabel="", ylabel="ms per identify") as axes:
         axes.boxplot([[s["identify_seconds"] * 1000 for s in samples[mode]]
                       for mode in SPEND_MODES])
         axes.set_xticks([1, 2], ["before: no checkpoint", "after: checkpoint witnessed"])
