@@ -17,31 +17,49 @@ redacted details are committed (:mod:`consent.audit_redaction`) and, alternated 
 same event in the hash form from before commitments, with their ratio and the load average.
 Writes
 ``results/bench_audit.json`` and ``.png``.
+
+With ``--identify-rounds N`` (0: skipped) it also times an identification through the service
+(the real engine, a SQLite ledger, a gallery of six, the probe consent signed before the clock
+starts) with the checkpoint its spent probe consent signs into the witness folder before it
+answers (``after``: :mod:`consent.spent_rights`) and with that call replaced by nothing
+(``before``), the modes alternated round by round (:mod:`benchmarks.modes`), with their
+ratio. Writes ``results/bench_audit_identify.json`` and ``.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
 import tempfile
 import time
+from contextlib import closing, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
+from benchmarks.modes import alternated, summary
 from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
+from optinface.consent import transparency
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
 from optinface.consent.notes import Signer
 from optinface.consent.quota import require_identify_quota
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.transparency import witness_checkpoints
-from optinface.consent.witness import Witness
+from optinface.consent.witness import Witness, latest_witnessed
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import encode, portraits
+from tests.support.consent import FakeClock, make_world
+from tests.support.thresholds import TEST_FMR, write_test_thresholds
 
 SIZES = (1_000, 10_000, 100_000)
 BATCH = 1_000
@@ -219,13 +237,85 @@ def plot(result: dict[str, object], path: Path) -> None:
         axes.legend(fontsize="small")
 
 
+SPEND_MODES = ("before", "after")
+"""Identify without (``before``) and with (``after``) the spent probe consent's checkpoint."""
+SPEND_SEED = 0
+"""No population is drawn at random: the six sample portraits, recorded as the seed 0."""
+
+
+def spend_witness(*, rounds: int, folder: Path,
+                  pipeline: FacePipeline | None = None) -> dict[str, object]:
+    """An identification's latency through the service on SQLite, each mode's median over
+    ``rounds`` alternated rounds, and their ratio (after over before); how many checkpoints
+    the ``after`` rounds added to the witness folder (one each: the log moved by the search's
+    event). The checkpoint every ``audit_checkpoint_every`` events is put past the run, so
+    only the spend's is signed; the signature of the person in the probe is made before the
+    clock starts."""
+    settings = ConsentSettings(
+        data_dir=folder / "var", demo_mode=True, match_fmr=TEST_FMR, index_max_elements=64,
+        thresholds_path=write_test_thresholds(folder / "thresholds.toml"),
+        audit_checkpoint_every=1000)
+    clock = FakeClock(NOW)
+    pipeline = pipeline or FacePipeline.from_settings(settings)
+    images = [encode(image) for image in portraits(pipeline.detector)]
+    witnessed = {mode: 0 for mode in SPEND_MODES}
+    turns = itertools.count()
+    started = time.perf_counter()
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        for image in images:
+            world.enrolled(image)
+        populate = time.perf_counter() - started
+
+        def measure(mode: str) -> dict[str, float]:
+            image = images[next(turns) % len(images)]
+            probe = world.probe(image=image)
+            skipped = (mock.patch.object(transparency, "witness", lambda *_: None)
+                       if mode == "before" else nullcontext())
+            before = latest_witnessed(settings.witness_dir)
+            with skipped:
+                start = time.perf_counter()
+                service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                 probe_consent_id=probe, image=image)
+                seconds = time.perf_counter() - start
+            witnessed[mode] += latest_witnessed(settings.witness_dir) > before
+            return {"identify_seconds": seconds}
+
+        samples = alternated(SPEND_MODES, rounds=rounds, measure=measure)
+    result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
+    medians = result["median_s"]
+    assert isinstance(medians, dict)
+    return {"backend": "sqlite", "gallery": len(images), **result,
+            "checkpoints_witnessed": witnessed,
+            "ratio_after_before": round(medians["after"]["identify_seconds"]
+                                        / medians["before"]["identify_seconds"], 3)}
+
+
+def plot_spend(result: dict[str, object], path: Path) -> None:
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    with labelled_figure(path, title="identify on SQLite: the spend's checkpoint",
+                         xlabel="", ylabel="ms per identify") as axes:
+        axes.boxplot([[s["identify_seconds"] * 1000 for s in samples[mode]]
+                      for mode in SPEND_MODES])
+        axes.set_xticks([1, 2], ["before: no checkpoint", "after: checkpoint witnessed"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="events in the largest log")
+    parser.add_argument("--identify-rounds", type=int, default=0,
+                        help="also identify with and without the spend's checkpoint (0: not)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
         result = run(n=args.n, folder=Path(temporary))
     write_results("bench_audit", result, lambda path: plot(result, path))
+    if args.identify_rounds:
+        with tempfile.TemporaryDirectory(prefix="bench_audit_identify_") as temporary:
+            spend = spend_witness(rounds=args.identify_rounds, folder=Path(temporary))
+        write_results("bench_audit_identify", spend, lambda path: plot_spend(spend, path))
+        print(json.dumps({key: spend[key] for key in ("median_s", "ratio_after_before",
+                                                      "checkpoints_witnessed")}))
 
 
 if __name__ == "__main__":

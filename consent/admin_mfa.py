@@ -53,7 +53,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import apikeys, erasure_journal, passkeys, row_seals
+from optinface.consent import apikeys, erasure_journal, passkeys, row_seals, transparency
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.break_glass import is_break_glass
 from optinface.consent.errors import (
@@ -346,8 +346,10 @@ def register(runtime: Runtime, *, actor: Actor,
             action=AuditAction.ADMIN_PASSKEY_REGISTERED, actor=actor,
             details={"credential_hash": passkeys.audit_reference(runtime.keys, credential),
                      "replaced": replaced}))
-        return AdminPasskeyRegistered(key_id=actor.key_id, credential_id=credential.id,
-                                      registered_at=now, replaced=replaced)
+        registered = AdminPasskeyRegistered(key_id=actor.key_id, credential_id=credential.id,
+                                            registered_at=now, replaced=replaced)
+    transparency.witness(runtime)  # the link spent, signed before it answers: spent_rights
+    return registered
 
 
 def _bind(session: Session, keys: KeyRing, *, key_id: str, credential: PasskeyCredential,

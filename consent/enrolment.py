@@ -28,6 +28,7 @@ from optinface.consent import (
     policies,
     rectification,
     subject_acts,
+    transparency,
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -111,4 +112,5 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
         runtime.db.checkpoint()  # the replaced row's old pages must not linger in the WAL
     if runtime.index.additions_since_save() >= runtime.settings.index_save_every:
         runtime.index.save()  # bounds what start-up reconciliation has to re-add
+    transparency.witness(runtime)  # the capture spent, signed before it answers: spent_rights
     return public

@@ -27,6 +27,7 @@ from optinface.consent import (
     passkeys,
     policies,
     subject_acts,
+    transparency,
 )
 from optinface.consent.accountability import require_accepted, require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
@@ -171,7 +172,8 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
                      "capacity": credential.capacity, "link_id": link.id}))
         session.expunge(credential)
         session.expunge(link)
-        return credential, link, pseudonym
+    transparency.witness(runtime)  # the link spent, signed before it answers: spent_rights
+    return credential, link, pseudonym
 
 
 def _linked_subject(runtime: Runtime, session: Session, link: OneTimeLink) -> Subject | None:

@@ -49,6 +49,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy.orm import Session
+
 from optinface.consent import log_tail, transparency
 from optinface.consent.backup import void_single_use
 from optinface.consent.db import unreachable_summary
@@ -86,8 +88,7 @@ def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> Recon
         transparency.record_departures(runtime, session, new_sizes)  # each finding vetted first
         transparency.record_rollback(runtime, session)
         log_tail.vet(runtime, session)  # the loss chained, or the newest read: the tail from here
-        voided = void_single_use(session.connection(), now=runtime.clock.now())
-    logger.warning("single-use rows of the restored ledger voided: %s", voided)
+        void_spent(runtime, session)
     try:
         return reconcile(runtime, model_id=runtime.pipeline.model_id,
                          stopped=(lambda: False) if stopped is None else stopped.is_set)
@@ -95,6 +96,16 @@ def replay(runtime: Runtime, *, stopped: threading.Event | None = None) -> Recon
         logger.error("the service closed during the replay of the erasure journal: the next"
                      " start reconciles the restored ledger and the index")
         return None
+
+
+def void_spent(runtime: Runtime, session: Session) -> None:
+    """Void, in ``session``'s transaction, what a restored copy holds single-use and unused
+    (:func:`consent.backup.void_single_use`): those spent since the copy was taken are unused
+    again in it, and their spends were signed into the witness folder before their acts
+    answered (:mod:`consent.spent_rights`), which is how the copy was found. By the replay, and
+    by a start that chained the copy's finding (:meth:`LiveReplay.found_at_start`)."""
+    voided = void_single_use(session.connection(), now=runtime.clock.now())
+    logger.warning("single-use rows of the restored ledger voided: %s", voided)
 
 
 class LiveReplay:
@@ -110,6 +121,7 @@ class LiveReplay:
         self._thread: threading.Thread | None = None
         self._found = 0  # findings handed over, and how many of them a replay answered
         self._answered = 0
+        self._at_start = False
 
     def go_live(self) -> None:
         """Take findings over from here: the start's own reconciliation is done."""
@@ -119,12 +131,15 @@ class LiveReplay:
     def found(self, runtime: Runtime, finding: str) -> None:
         """Take over ``finding``, a sign of a restore found in a transaction, and replay once
         that transaction has rolled back: it is refused. Returns (the finder chains the finding
-        itself) only on the replay's own thread, before the start ends or after :meth:`close`.
+        itself) only on the replay's own thread, before the start ends (noted for
+        :meth:`found_at_start`) or after :meth:`close`.
 
         Raises:
             LedgerRestored: the finding is the replay's; the finder's work must not commit.
         """
         with self._lock:
+            if not self._live and not self._stopped.is_set():
+                self._at_start = True
             if not self._live or self._replaying():
                 return
             self._found += 1
@@ -138,6 +153,13 @@ class LiveReplay:
         raise LedgerRestored("the ledger was found restored behind the service: what the"
                              " erasure journal ended is made again first; retry",
                              details={"finding": finding})
+
+    def found_at_start(self) -> bool:
+        """Whether the start found a restore, chained as it found it (events lost, or other
+        than a witnessed checkpoint): the start voids the copy's single-use rows then
+        (:func:`void_spent`), as the replay does, before anything is served."""
+        with self._lock:
+            return self._at_start
 
     def admit(self) -> None:
         """Let a session begin once no replay is owed (the replay's own at once).

@@ -10,7 +10,7 @@ nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
@@ -220,9 +220,13 @@ def _nearest_backed(runtime: Runtime, backing: _Backing, vector: Vector, *, k: i
 
 def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: str,
           probe_consent_id: str, image: bytes, subject: str | None, k: int,
-          daily_quota: int | None, decision_use: bool) -> MatchResult:
+          daily_quota: int | None, decision_use: bool,
+          spent: Callable[[], None] = lambda: None) -> MatchResult:
     """Search ``image`` against the gallery (``subject`` set: that subject only); audited, with
     the use's start beside the event's own time, its end (AI Act art. 12(3)(a)).
+
+    ``spent``: called once the probe consent's use committed, so that the caller signs it
+    into the witness folder before it answers (:mod:`consent.spent_rights`).
 
     ``decision_use``: the caller declared it will base a decision about the person on the
     answer; the answer then carries the notice it must relay (:mod:`consent.automated_decisions`)
@@ -248,11 +252,14 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
                 session, probe_consent_id, purpose=purpose, operation=operation,
                 probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
                 subject=subject, keys=runtime.keys)
+            spends = refusal is None or refusal.details["problem"] not in probe_consent.UNSPENT
             if refusal is None:
                 try:
                     _gates(runtime, session, purpose, operation=operation)
                 except (ConsentError, EngineError) as gate:
                     refusal = gate
+        if spends:
+            spent()
         if refusal is not None:
             raise refusal
 

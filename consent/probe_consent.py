@@ -54,7 +54,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import authority, ledger, operator_texts, passkeys, policies
+from optinface.consent import (
+    authority,
+    ledger,
+    operator_texts,
+    passkeys,
+    policies,
+    transparency,
+)
 from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.crypto import canonical_json
@@ -209,6 +216,11 @@ def signers_of(session: Session, ceremony: Ceremony) -> list[PasskeyCredential]:
     if credential is None:
         raise ChallengeInvalid("no passkey was registered for this probe consent")
     return [credential]
+
+
+UNSPENT = frozenset({"missing", "used"})
+"""The problems of an attempt under a probe consent that spends nothing: there is none to
+spend, or it was spent before (every other problem is found once the row is marked used)."""
 
 
 def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
@@ -372,7 +384,11 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
-        return probe_public(probe, public_key=runtime.keys.public_key)
+        public = probe_public(probe, public_key=runtime.keys.public_key)
+        link_spent = ceremony.subject_id is not None  # a verify's
+    if link_spent:  # signed before it answers (consent.spent_rights)
+        transparency.witness(runtime)
+    return public
 
 
 def _use_subject_link(session: Session, runtime: Runtime, ceremony: Ceremony,

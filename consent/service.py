@@ -45,7 +45,6 @@ from optinface.consent import (
     log_reseal,
     log_retention,
     log_seals,
-    log_tail,
     matching,
     operating_point,
     operator_texts,
@@ -59,6 +58,7 @@ from optinface.consent import (
     rights_requests,
     rotation,
     row_seals,
+    spent_rights,
     subject_acts,
     transfers,
     transparency,
@@ -94,7 +94,7 @@ from optinface.consent.key_check import (
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import IndexKeyWrap, KeyRing, load_protector
 from optinface.consent.keystore import open_key_store
-from optinface.consent.live_replay import LiveReplay
+from optinface.consent.live_replay import LiveReplay, void_spent
 from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -306,6 +306,8 @@ def _wire(
         not_as_witnessed = [transparency.record_rollback(runtime, session),  # before the rest
                             transparency.record_rewrite(runtime, session),
                             transparency.record_adoption(runtime, session)]
+        if runtime.live_replay.found_at_start():  # a copy loaded behind the last worker
+            void_spent(runtime, session)  # its rights spent since: signed when spent
         last = newest_event(session)
         log_clock.check_at_start(runtime.clock.now(), None if last is None else last.at)
     # Never on a log its witness does not vouch for (log_seals, prune_records, row_seals).
@@ -506,14 +508,9 @@ class OptinFace:
         Each time, the log is first compared with the checkpoints any worker signed into the
         folder since (a worker idle since before a restored copy finds it so within an
         interval: :func:`consent.transparency.record_departures`), then with this process's
-        tail."""
-        new_sizes = self.runtime.log.witness.unchecked()  # the folder's names, outside the lock
-        with self.runtime.db.transaction() as session:
-            transparency.record_departures(self.runtime, session, new_sizes)
-            transparency.record_rollback(self.runtime, session)
-            log_tail.vet(self.runtime, session)  # before it signs; what it read: the tail
-            log_seals.record_unsealed(self.runtime, session)  # before they are witnessed
-            self.runtime.log.witness_head(session, now=self.clock.now())
+        tail (:func:`consent.transparency.witness`, also called as a single-use right is
+        spent: :mod:`consent.spent_rights`)."""
+        transparency.witness(self.runtime)
 
     @property
     def index(self) -> VectorIndex:
@@ -1100,14 +1097,16 @@ class OptinFace:
         ``decision_use``: as for :meth:`identify`.
         """
         authorize(actor, Permission.VERIFY)
-        return audited(
-            self.runtime,
-            lambda: matching.match(self.runtime, actor=actor, operation=Operation.VERIFY,
-                                   purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                   image=image, subject=subject, k=1, daily_quota=daily_quota,
-                                   decision_use=decision_use),
-            actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
-            probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
+        with spent_rights.witnessed(self.runtime) as spent:  # before it answers
+            return audited(
+                self.runtime,
+                lambda: matching.match(self.runtime, actor=actor, operation=Operation.VERIFY,
+                                       purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+                                       image=image, subject=subject, k=1,
+                                       daily_quota=daily_quota, decision_use=decision_use,
+                                       spent=spent),
+                actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
+                probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 
     def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
                  k: int = 5, daily_quota: int | None = None,
@@ -1123,14 +1122,16 @@ class OptinFace:
         (P-39.1 s. 12.1, :mod:`consent.automated_decisions`).
         """
         authorize(actor, Permission.IDENTIFY)
-        return audited(
-            self.runtime,
-            lambda: matching.match(self.runtime, actor=actor, operation=Operation.IDENTIFY,
-                                   purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                   image=image, subject=None, k=k, daily_quota=daily_quota,
-                                   decision_use=decision_use),
-            actor=actor, action=AuditAction.IDENTIFY, purpose=purpose_id,
-            probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
+        with spent_rights.witnessed(self.runtime) as spent:  # before it answers
+            return audited(
+                self.runtime,
+                lambda: matching.match(self.runtime, actor=actor, operation=Operation.IDENTIFY,
+                                       purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+                                       image=image, subject=None, k=k,
+                                       daily_quota=daily_quota, decision_use=decision_use,
+                                       spent=spent),
+                actor=actor, action=AuditAction.IDENTIFY, purpose=purpose_id,
+                probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 
     # Erasure, access, retention ---------------------------------------------------------------
     def erase(self, *, actor: Actor, subject: str, reason: ErasureReason,

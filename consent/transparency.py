@@ -103,6 +103,27 @@ def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) ->
     return _rewritten(runtime, session, checkpoint, tree, chain=chain)
 
 
+def witness(runtime: Runtime) -> None:
+    """Sign the log's head and copy it to the witness folder, if it moved since the last
+    witnessed checkpoint, after comparing the log with the checkpoints any worker signed into
+    the folder since this process last looked (:func:`record_departures`), with the witness's
+    newest (:func:`record_rollback`) and with this process's tail (:func:`consent.log_tail.
+    vet`). The one witness call: the start's, the periodic check's and the close's
+    (:meth:`consent.service.OptinFace.witness_audit`), and a spent single-use right's before
+    its act answers (:mod:`consent.spent_rights`).
+
+    Raises:
+        LedgerRestored: a restore found while the service is live (:mod:`consent.live_replay`).
+    """
+    new_sizes = runtime.log.witness.unchecked()  # the folder's names, outside the lock
+    with runtime.db.transaction() as session:
+        record_departures(runtime, session, new_sizes)
+        record_rollback(runtime, session)
+        log_tail.vet(runtime, session)  # before it signs; what it read: the tail
+        log_seals.record_unsealed(runtime, session)  # before they are witnessed
+        runtime.log.witness_head(session, now=runtime.clock.now())
+
+
 def record_departures(runtime: Runtime, session: Session, sizes: list[int]) -> bool:
     """Chain, once, that a checkpoint signed into the witness folder since this process last
     looked, by any worker of the ledger, is not of the log's first events: a copy restored

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.bench_audit import plot, run
+from benchmarks.bench_audit import plot, plot_spend, run, spend_witness
+from optinface.engine.pipeline import FacePipeline
 
 
 def test_audit_benchmark_verifies_a_witnessed_log_and_reports_each_cost(tmp_path: Path) -> None:
@@ -18,3 +19,16 @@ def test_audit_benchmark_verifies_a_witnessed_log_and_reports_each_cost(tmp_path
     assert row["append_commit_ms_old"] > 0 and row["commitment_ratio"] > 0
     plot(result, tmp_path / "audit.png")
     assert (tmp_path / "audit.png").stat().st_size > 0
+
+
+def test_the_spend_witness_benchmark_signs_one_checkpoint_per_identify_after_and_none_before(
+    tmp_path: Path, pipeline: FacePipeline,
+) -> None:
+    result = spend_witness(rounds=2, folder=tmp_path, pipeline=pipeline)
+    assert result["checkpoints_witnessed"] == {"before": 0, "after": 2}
+    medians = result["median_s"]
+    assert isinstance(medians, dict)
+    assert all(medians[mode]["identify_seconds"] > 0 for mode in ("before", "after"))
+    assert float(result["ratio_after_before"]) > 0  # type: ignore[arg-type]
+    plot_spend(result, tmp_path / "identify.png")
+    assert (tmp_path / "identify.png").stat().st_size > 0

@@ -48,7 +48,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
-from optinface.consent.soft_person import DEFAULT_ORIGIN
+from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
 from optinface.consent.tables import Template
 from optinface.consent.witness import latest_witnessed
 from optinface.engine.pipeline import FacePipeline
@@ -62,7 +62,7 @@ from tests.support.consent import (
     refused,
     register_admin_passkey,
 )
-from tests.support.files import decrypt_from_copy, template_bytes
+from tests.support.files import copy_database, decrypt_from_copy, template_bytes
 from tests.support.postgres import PostgresServer
 
 
@@ -762,6 +762,53 @@ def test_a_restore_voids_the_links_and_the_approved_captures_the_copy_holds_unus
         refused("challenge_invalid", lambda: restored.enrol(
             actor=world.portal, subject=subject, capture_id=capture.id, image=portrait_jpegs[0]))
     assert report["links_voided"] >= 1 and report["captures_voided"] == 1
+
+
+def _died_unclean_then_put_back(service: OptinFace, copy: Path) -> None:
+    """``service``'s process dies: no close, so no closing checkpoint, and no periodic check
+    ran since the copy was taken; then the copy is put back in the live file, as SQLite's
+    ``.restore`` does."""
+    service.runtime.db.close()
+    service.lock.release()
+    with closing(sqlite3.connect(copy)) as read, \
+            closing(sqlite3.connect(service.settings.data_dir / DATABASE_NAME)) as write:
+        read.backup(write)
+
+
+@pytest.mark.parametrize("right", ["probe-consent", "enrolment-link"])
+def test_a_right_spent_by_a_worker_that_died_unclean_is_refused_on_a_copy_from_before(
+    settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline,
+    portrait_jpegs: list[bytes], tmp_path: Path, right: str,
+) -> None:
+    """Red team 5, F2: a probe consent's use (an enrolment link's) is not journaled, so a copy
+    of the ledger from before it holds it unused. Its spend is signed into the witness folder
+    before the identification (the registration) answers, so the worker that spent it, dying
+    before any periodic check or close, still leaves the copy shorter than a witnessed
+    checkpoint: the next start finds it and voids the copy's single-use rows."""
+    rare = settings.model_copy(update={"audit_checkpoint_every": 1000})  # no checkpoint by
+    service = OptinFace.open(rare, pipeline=pipeline, clock=clock)  # count: only the spend's
+    world = make_world(service, clock)
+    world.enrolled(portrait_jpegs[0])
+    probe = world.probe(image=portrait_jpegs[0])
+    link = service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT)).enrolment.secret
+    copy = copy_database(settings, tmp_path)
+    clock.advance(minutes=1)
+    if right == "probe-consent":
+        service.identify(actor=world.researcher, purpose_id=world.purpose,
+                         probe_consent_id=probe, image=portrait_jpegs[0])
+    else:
+        SoftPerson.take_over(service, link)
+    _died_unclean_then_put_back(service, copy)
+    with closing(OptinFace.open(rare, pipeline=pipeline, clock=clock)) as restarted:
+        if right == "probe-consent":
+            with pytest.raises(ProbeConsentRequired) as error:
+                restarted.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=probe, image=portrait_jpegs[0])
+            assert error.value.details["problem"] == "used"
+        else:
+            refused("link_invalid", lambda: restarted.passkey_registration_options(
+                LinkSecret(link=link)))
 
 
 @pytest.mark.parametrize("inside", ["data_dir", "keys_dir", "witness_dir"])

@@ -1,0 +1,57 @@
+"""A single-use right, once spent, is signed into the witness folder before its act answers.
+
+A probe consent's use by an identification or a verification, a one-time link's use (an
+enrolment, a probe, a verify's or an admin passkey's link) and an approved capture's enrolment
+are spent by marking their row used. Those marks are not journaled (a probe consent's would add
+an fsync to every search): a copy of the ledger loaded later holds them unused again, and what
+voids them there is a replay of the journal (:func:`consent.backup.void_single_use`), which runs
+once something finds the copy: a start, or a worker's periodic check, on the log shorter than
+or other than a checkpoint in the shared witness folder (:mod:`consent.live_replay`). Signed
+only at the next periodic check or close, the spend's events left no sign where the worker
+that spent it died unclean before either, and the right could be used again without end (red
+team 5, F2). Signing a checkpoint of the log, with the spend's event chained and committed,
+before the act answers makes every copy loaded afterwards older than a witnessed checkpoint.
+
+The checkpoint is the one the periodic check signs (:func:`consent.transparency.witness`,
+whose checks come first), on this process's thread: its cost is the act's
+(``benchmarks/bench_audit.py``, identify with and without it). A write the witness folder
+refuses is logged as an error and not raised (:meth:`consent.witness.Witness.record`): the act
+has committed, and the next checkpoint covers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from optinface.consent import transparency
+from optinface.consent.runtime import Runtime
+
+
+class Spend:
+    """Whether an act spent its single-use right: called once the spend committed."""
+
+    def __init__(self) -> None:
+        self.made = False
+
+    def __call__(self) -> None:
+        self.made = True
+
+
+@contextmanager
+def witnessed(runtime: Runtime) -> Iterator[Spend]:
+    """Sign the log's head into the witness folder as the block ends, once its act called the
+    :class:`Spend` it is given (a refusal after the spend included: the spend stays, and the
+    refusal's event is chained by then), before the act's answer or refusal leaves.
+
+    Raises:
+        LedgerRestored: the check before the signature found a copy restored behind the
+            service (:mod:`consent.live_replay`): the act is refused rather than answered.
+    """
+    spend = Spend()
+    try:
+        yield spend
+    finally:
+        if spend.made:
+            transparency.witness(runtime)
+
