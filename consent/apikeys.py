@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import erasure_journal, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
+from optinface.consent.db import rows_deleted
 from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
@@ -84,10 +85,12 @@ def revoke_api_key(session: Session, *, key_id: str, keys: KeyRing, now: datetim
 
 def issue_subject_token(
     session: Session, *, subject: Subject, keys: KeyRing, now: datetime, lifetime: timedelta,
-    capacity: str = "self",
+    credential_hash: str, capacity: str = "self",
 ) -> str:
     """A new token for ``subject``, valid for ``lifetime`` (a page session's, or
-    ``OPTINFACE_SUBJECT_TOKEN_DAYS``); its secret, the only time it exists in clear.
+    ``OPTINFACE_SUBJECT_TOKEN_DAYS``), issued by the passkey whose keyed hash is
+    ``credential_hash`` (:func:`consent.passkeys.audit_reference`, shown to its person beside
+    it); its secret, the only time it exists in clear.
 
     The token carries the capacity of the passkey that signed in (the person's own, or
     parental authority); acts it begins can be signed only by passkeys of that capacity
@@ -101,6 +104,7 @@ def issue_subject_token(
         created_at=now,
         expires_at=now + lifetime,
         capacity=capacity,
+        credential_hash=credential_hash,
     )
     row_seals.seal_subject_token(keys, token, pseudonym=subject.pseudonym)
     session.add(token)
@@ -307,8 +311,9 @@ def revoke_audited(runtime: Runtime, *, actor: Actor | None, key_id: str) -> Non
 def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session, *,
                  keys: KeyRing) -> int:
     """Revoke again, in ``session``, the keys the journal revoked that the database still
-    accepts (a copy restored from before), at the journal's time; how many. At start-up,
-    through the engine, so no row kept for authentication outlives it
+    accepts (a copy restored from before), at the journal's time, and delete again the subject
+    tokens it revoked (a page session's at its end, the person's own revocation); how many. At
+    start-up, through the engine, so no row kept for authentication outlives it
     (:class:`consent.key_rows.KeyRows`)."""
     revoked = {entry.key_id: entry.at for entry in journal
                if isinstance(entry, erasure_journal.KeyRevoked)}
@@ -318,7 +323,10 @@ def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session, *,
                                                      ApiKey.revoked_at.is_(None))))
     for row in rows:
         revoke_api_key(session, key_id=row.id, keys=keys, now=revoked[row.id])
-    return len(rows)
+    tokens = rows_deleted(session, delete(SubjectToken).where(
+        SubjectToken.id.in_([key_id for key_id in revoked
+                             if key_id.startswith(SUBJECT_TOKEN_PREFIX)])))
+    return len(rows) + tokens
 
 
 def authenticate_audited(runtime: Runtime, secret: str) -> Actor:

@@ -98,6 +98,7 @@ class AuditAction(StrEnum):
     CAPTURE_APPROVED = "capture_approved"
     CHALLENGE = "challenge"
     SUBJECT_TOKEN_ISSUED = "subject_token_issued"  # noqa: S105 (an action name)
+    SUBJECT_TOKEN_REVOKED = "subject_token_revoked"  # noqa: S105 (an action name)
     OWN_CONSENT_REQUESTED = "own_consent_requested"
     REFUSED = "refused"
     RECONCILED = "reconciled"

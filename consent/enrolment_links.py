@@ -249,12 +249,13 @@ def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
     ledger.get_subject(session, subject.pseudonym, runtime=runtime)  # erased: refused
     if credential.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
         policies.require_guardian_speaks(subject, settings, today=now.date(), keys=runtime.keys)
+    credential_hash = passkeys.audit_reference(runtime.keys, credential)
     token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys, now=now,
-                                        lifetime=lifetime, capacity=credential.capacity)
+                                        lifetime=lifetime, capacity=credential.capacity,
+                                        credential_hash=credential_hash)
     runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
                                  subjects=[subject.pseudonym],
-                                 details={"credential_hash": passkeys.audit_reference(
-                                              runtime.keys, credential),
+                                 details={"credential_hash": credential_hash,
                                           "capacity": credential.capacity}))
     return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(credential.capacity),
                     subject_token=token, token_expires_at=now + lifetime)
@@ -274,7 +275,8 @@ def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> S
                                               now=now)
         token = apikeys.issue_subject_token(
             session, subject=subject, keys=runtime.keys, now=now,
-            lifetime=timedelta(days=settings.subject_token_days), capacity=actor.capacity)
+            lifetime=timedelta(days=settings.subject_token_days), capacity=actor.capacity,
+            credential_hash=signature["credential_hash"])
         runtime.audit(session, Entry(action=AuditAction.SUBJECT_TOKEN_ISSUED, actor=actor,
                                      subjects=[subject.pseudonym],
                                      details={"signed": signature}))

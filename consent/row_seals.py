@@ -215,10 +215,13 @@ def require_sealed_age(keys: KeyRing, subject: Subject) -> None:
 def _token_fields(token: SubjectToken, pseudonym: str | None) -> dict[str, Any]:
     """What a token grants: to whoever holds the secret of this hash, acting for this subject
     (by pseudonym: a row moved to another subject's id is another subject's), in this capacity,
-    until then. A token is revoked by deleting its row (an erasure), so it has no revocation
-    to seal."""
+    until then. A token is revoked by deleting its row (an erasure, its page session's end,
+    its person's revocation: :mod:`consent.subject_tokens`), so it has no revocation to seal.
+    The passkey that issued it is sealed where it was recorded (from migration 0039 on), so a
+    token sealed before keeps its seal."""
+    issued_by = {} if token.credential_hash is None else {"issuedBy": token.credential_hash}
     return {"id": token.id, "subject": pseudonym, "capacity": token.capacity,
-            "secretHash": token.secret_hash, "expiresAt": _when(token.expires_at)}
+            "secretHash": token.secret_hash, "expiresAt": _when(token.expires_at), **issued_by}
 
 
 def seal_subject_token(keys: KeyRing, token: SubjectToken, *, pseudonym: str) -> None:

@@ -462,6 +462,25 @@ class SignedIn(BaseModel):
     token_expires_at: datetime
 
 
+class SubjectTokenPublic(BaseModel):
+    """One of the person's live API tokens as they see it: never its secret or hash."""
+
+    token_id: str = Field(description="The public id before the secret's dot (``stk_...``).")
+    capacity: ConsentCapacity
+    created_at: datetime
+    expires_at: datetime
+    issued_by: str | None = Field(
+        description="The keyed hash of the passkey that issued it, as the log and the receipts"
+                    " name passkeys; null for a token issued before this was recorded.")
+    current: bool = Field(description="Whether this is the token (or page session) asking.")
+
+
+class SubjectTokensRevoked(BaseModel):
+    """What a revocation ended: the ids of the tokens revoked (none where none was live)."""
+
+    revoked: list[str]
+
+
 class ConsentAct(BaseModel):
     """Ask to sign a consent: the statement commits to the notice's SHA-256, the purposes, the
     expiry and the pseudonym."""

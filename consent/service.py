@@ -60,6 +60,7 @@ from optinface.consent import (
     row_seals,
     spent_rights,
     subject_acts,
+    subject_tokens,
     transfers,
     transparency,
     witness,
@@ -178,6 +179,7 @@ from optinface.consent.schemas import (
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
+    SubjectTokenPublic,
     SweepReport,
     TemplatePublic,
     TombstonePublic,
@@ -800,6 +802,25 @@ class OptinFace:
                                                            signed=signed),
                        actor=actor, action=AuditAction.SUBJECT_TOKEN_ISSUED,
                        subjects=[actor.subject] if actor.subject else [])
+
+    def subject_tokens(self, *, actor: Actor, subject: str) -> list[SubjectTokenPublic]:
+        """The person's live API tokens of their capacity, never a secret: their own token (or
+        page session) only, an operator's key is refused ``subject_credential_required``."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return subject_tokens.listed(self.runtime, actor=actor, pseudonym=subject)
+
+    def revoke_subject_tokens(self, *, actor: Actor, subject: str, token_id: str | None,
+                              keep_current: bool = False) -> list[str]:
+        """Revoke the person's token ``token_id``, or every live one (but the asking one, with
+        ``keep_current``), refused at once by every worker and journaled; the ids revoked. A
+        refusal is chained."""
+        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        return audited(self.runtime,
+                       lambda: subject_tokens.revoke(self.runtime, actor=actor,
+                                                     pseudonym=subject, token_id=token_id,
+                                                     keep_current=keep_current),
+                       actor=actor, action=AuditAction.SUBJECT_TOKEN_REVOKED,
+                       subjects=[subject])
 
     def challenge(self, *, actor: Actor, subject: str, act: SubjectAct,
                   say: Say = english) -> PasskeyChallenge:

@@ -195,6 +195,9 @@ class SubjectToken(Base):
     # The tombstone hash of the subject it was issued for (row_seals.owner_hash): their erasure
     # deletes it even where its subject_id was moved to someone else.
     owner_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The keyed hash of the passkey whose sign-in or signed act issued it
+    # (passkeys.audit_reference), shown to its person beside it; NULL: issued before 0039.
+    credential_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Consent(Base):

@@ -200,3 +200,18 @@ def world(request: pytest.FixtureRequest, client: TestClient, keys: Keys) -> Ite
     yield world
     for subject in world.created:
         client.delete(f"/v1/subjects/{subject}", headers=auth(world.keys.admin))
+
+
+@pytest.fixture
+def worker_b(api_settings: ApiSettings, service: OptinFace, pipeline: FacePipeline,
+             database_url: str | None) -> Iterator[TestClient]:
+    """A second worker on the ledger at ``database_url``: on PostgreSQL its own service and
+    data directory; on SQLite, which one process serves, a second app on the service (nothing
+    held by the app, everything by the ledger)."""
+    with ExitStack() as stack:
+        other = service
+        if service.runtime.db.shared:
+            second = api_settings.model_copy(
+                update={"data_dir": api_settings.data_dir.with_name("worker-b")})
+            other = stack.enter_context(closing(OptinFace.open(second, pipeline=pipeline)))
+        yield stack.enter_context(TestClient(create_app(api_settings, service=other)))

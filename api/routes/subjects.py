@@ -54,6 +54,8 @@ from optinface.consent.schemas import (
     SubjectCreate,
     SubjectCreated,
     SubjectPublic,
+    SubjectTokenPublic,
+    SubjectTokensRevoked,
     TemplatePublic,
     WithdrawalResult,
 )
@@ -163,6 +165,35 @@ def erase(
     (403 ``subject_credential_required``): its erasure is the controller's."""
     return service.erase(actor=actor, subject=subject, reason=ErasureReason.REQUEST,
                          signed=body)
+
+
+@router.get("/{subject}/tokens")
+def list_tokens(subject: Identifier, service: ServiceDep,
+                actor: SubjectUpdater) -> list[SubjectTokenPublic]:
+    """The person's live API tokens of their capacity, oldest first: created, expires, the
+    keyed hash of the passkey that issued each, the asking one marked ``current``; never a
+    secret. Another subject's token: 403 ``forbidden``; an operator's key: 403
+    ``subject_credential_required``."""
+    return service.subject_tokens(actor=actor, subject=subject)
+
+
+@router.delete("/{subject}/tokens")
+def revoke_tokens(subject: Identifier, service: ServiceDep,
+                  actor: SubjectUpdater) -> SubjectTokensRevoked:
+    """Revoke every live token of the person's capacity, the asking one included: each is
+    refused at once by every worker (401 ``unauthenticated``), journaled, and named in one
+    ``subject_token_revoked`` event."""
+    return SubjectTokensRevoked(revoked=service.revoke_subject_tokens(
+        actor=actor, subject=subject, token_id=None))
+
+
+@router.delete("/{subject}/tokens/{token_id}")
+def revoke_token(subject: Identifier, token_id: Identifier, service: ServiceDep,
+                 actor: SubjectUpdater) -> SubjectTokensRevoked:
+    """Revoke one token, as :func:`revoke_tokens`; no live token of this subject by that id:
+    404 ``not_found``."""
+    return SubjectTokensRevoked(revoked=service.revoke_subject_tokens(
+        actor=actor, subject=subject, token_id=token_id))
 
 
 @router.post("/{subject}/consents", status_code=status.HTTP_201_CREATED)

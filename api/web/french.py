@@ -936,6 +936,7 @@ FRENCH: dict[str, str] = {
     ),
     'A search with your photo': 'Une recherche avec votre photo',
     'API token issued to the person': "Jeton d'API remis à la personne",
+    'API token revoked by the person': "Jeton d'API révoqué par la personne",
     'Approve this photo': 'Approuver cette photo',
     'Your other photos': 'Vos autres photos',
     'Keep them all: add this photo': 'Les garder toutes : ajouter cette photo',
@@ -955,6 +956,19 @@ FRENCH: dict[str, str] = {
     'Consent asked of a searched person': 'Consentement demandé à une personne recherchée',
     'Continue': 'Continuer',
     'Create an API token for my own use': "Créer un jeton d'API pour mon propre usage",
+    'Your API tokens': "Vos jetons d'API",
+    'Revoked: no one can use it any more.': "Révoqué : personne ne peut plus s'en servir.",
+    'Each token that can act for you now, and the passkey that issued it. Revoke any you did'
+    ' not make or no longer use: it stops working at once.': (
+        "Chaque jeton qui peut agir pour vous maintenant, et la clé d'accès qui l'a remis."
+        " Révoquez ceux que vous n'avez pas créés ou dont vous ne vous servez plus : ils"
+        " cessent aussitôt de fonctionner."),
+    'this session (log out to end it)': 'cette session (déconnectez-vous pour y mettre fin)',
+    'Created {when}, expires {until}.': 'Créé le {when}, expire le {until}.',
+    'Issued by your passkey {name}.': "Remis par votre clé d'accès {name}.",
+    'Issued before the passkey was recorded.': "Remis avant que la clé d'accès ne soit notée.",
+    'Revoke this token': 'Révoquer ce jeton',
+    'Revoke all my tokens but this session': 'Révoquer tous mes jetons sauf cette session',
     'Your passkey signs it. Whoever holds the token can erase you and copy your face templates'
     ' until it expires: keep it as you keep your passkey.': (
         "Votre clé d'accès le signe. Quiconque détient ce jeton peut vous effacer et copier vos"

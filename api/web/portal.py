@@ -166,6 +166,7 @@ def _home(
         durations=_durations(service.longest_consent_days(actor=actor, subject=subject),
                              privacy.purposes),
         requests=service.requests_of(actor=actor, subject=subject),
+        tokens=service.subject_tokens(actor=actor, subject=subject),
         request_kinds=PORTAL_REQUEST_KINDS,
         request_days=RIGHTS_REQUEST_DAYS,
         complaint=_complaint(privacy),
@@ -499,6 +500,21 @@ def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, For
                       expires_at=issued.token_expires_at)
 
     return _form(request, service, csrf, act, field="token", typed={})
+
+
+@router.post("/portal/tokens/revoke")
+def portal_revoke_tokens(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
+                         token_id: Annotated[str, Form()] = "") -> Response:
+    """Revoke one of the person's API tokens, or (no ``token_id``) all of them but this
+    session's, which log-out ends: refused at once by every worker. Not signed with the
+    passkey: it takes power away and destroys nothing (:mod:`consent.subject_tokens`)."""
+
+    def act(actor: Actor) -> Response:
+        service.revoke_subject_tokens(actor=actor, subject=actor.subject or "",
+                                      token_id=token_id or None, keep_current=True)
+        return RedirectResponse("/portal?done=revoked#tokens", status_code=303)
+
+    return _form(request, service, csrf, act, field="tokens", typed={})
 
 
 @router.get("/passkey")

@@ -54,6 +54,7 @@ ACTIONS: dict[str, str] = {
     "passkey_sign_in": "Signed in with a passkey",
     "capture_approved": "Photo approved by the person",
     "subject_token_issued": "API token issued to the person",
+    "subject_token_revoked": "API token revoked by the person",
     "own_consent_requested": "Asked for their own consent (came of age)",
     "refused": "Refused",
     "reconciled": "Index reconciled",

@@ -6,11 +6,9 @@ sign-in form's CSRF cookie must be one the server made, and over HTTPS both cook
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, closing
+from contextlib import closing
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -46,21 +44,6 @@ def _same_browser(source: TestClient, target: TestClient) -> None:
     for cookie in source.cookies.jar:
         target.cookies.set(cookie.name, cookie.value or "", domain=cookie.domain,
                            path=cookie.path)
-
-
-@pytest.fixture
-def worker_b(api_settings: ApiSettings, service: OptinFace, pipeline: FacePipeline,
-             database_url: str | None) -> Iterator[TestClient]:
-    """A second worker on the ledger at ``database_url``: on PostgreSQL its own service and
-    data directory; on SQLite, which one process serves, a second app on the service (nothing
-    held by the app, everything by the ledger)."""
-    with ExitStack() as stack:
-        other = service
-        if service.runtime.db.shared:
-            second = api_settings.model_copy(
-                update={"data_dir": api_settings.data_dir.with_name("worker-b")})
-            other = stack.enter_context(closing(OptinFace.open(second, pipeline=pipeline)))
-        yield stack.enter_context(TestClient(create_app(api_settings, service=other)))
 
 
 @both_backends

@@ -65,7 +65,8 @@ def _url(path: str, world: World) -> str:
     return path.format(subject=world.subject, consent_id=world.consent_id, key_id="key_0.x",
                        reference="CAI-NONE", request_id="req_none",
                        incident_id="inc_none", review_id="rev_none",
-                       purpose_id="pur_none", language="fr", source_sha256="0" * 64)
+                       purpose_id="pur_none", token_id="stk_none", language="fr",
+                       source_sha256="0" * 64)
 
 
 def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+from optinface.consent import row_seals
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import SecondFactorRequired, Unauthenticated
 from optinface.consent.incidents import Audience
@@ -27,7 +28,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
-from optinface.consent.tables import AuditEvent, Base, Consent
+from optinface.consent.tables import AuditEvent, Base, Consent, SubjectToken
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import FRENCH
 from tests.support.backends import both_backends
@@ -395,9 +396,10 @@ def test_0038_keeps_every_subject_row_id_and_reference_and_gives_no_id_twice(
     migrate(engine, "0037", down=True)
     before = ledger()
     assert "AUTOINCREMENT" not in table_sql() and all(before[t] for t in referencing[:4])
-    migrate(engine, "head")
+    migrate(engine, "0038")  # compared at 0038: a later revision may add columns
     assert "AUTOINCREMENT" in table_sql()
     assert ledger() == before
+    migrate(engine, "head")
     ids = {row.pseudonym: row.id for row in before["subjects"]}
     highest = max(ids, key=ids.__getitem__)
     world.service.erase(actor=world.admin, subject=highest, reason=ErasureReason.REQUEST)
@@ -405,3 +407,36 @@ def test_0038_keeps_every_subject_row_id_and_reference_and_gives_no_id_twice(
         new_id = connection.execute(text("SELECT id FROM subjects WHERE pseudonym = :p"),
                                     {"p": world.person().pseudonym}).scalar()
     assert new_id == ids[highest] + 1
+
+
+def test_a_migration_below_0039_drops_the_issuing_passkey_and_older_tokens_keep_their_seal(
+    world: World,
+) -> None:
+    """Below 0039 a subject token does not say which passkey issued it, so the column goes: a
+    token issued since, sealed with it, authenticates no one until it is sealed again
+    (``optinface keys reseal``). Upgraded again, the column is back, empty; a token issued
+    before 0039, sealed without it, still authenticates."""
+    person = world.person()
+
+    def signed_in() -> str:
+        challenge = world.service.sign_in_options()
+        return world.service.sign_in(PasskeyResponse(
+            ceremony_id=challenge.ceremony_id,
+            credential=person.authenticator.get(challenge.options))).subject_token
+
+    issued_since, issued_before = signed_in(), signed_in()
+    with world.service.runtime.db.transaction() as session:  # sealed as before 0039
+        token = session.get(SubjectToken, issued_before.split(".")[0])
+        assert token is not None and token.credential_hash is not None
+        token.credential_hash = None
+        row_seals.seal_subject_token(world.service.runtime.keys, token,
+                                     pseudonym=person.pseudonym)
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0038", down=True)
+    with engine.connect() as connection:
+        assert "credential_hash" not in {
+            c["name"] for c in inspect(connection).get_columns("subject_tokens")}
+    migrate(engine, "head")
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(issued_since)
+    assert world.service.authenticate(issued_before).subject == person.pseudonym

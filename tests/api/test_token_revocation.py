@@ -1,0 +1,155 @@
+"""The person lists and revokes their own API tokens, over the API and in the portal.
+
+A revoked token is refused at once, by every worker, and a row put back from a copy of the
+ledger acts for no one (its id is journaled); the person's other tokens keep working; another
+subject's token can neither list nor revoke them; the log names the ids, never a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from optinface.consent import apikeys, erasure_journal
+from optinface.consent.service import OptinFace
+from tests.support.api import World, assert_refused, auth, portal_session
+from tests.support.backends import on_both_backends
+from tests.support.consent import outside_copy, outside_put_back
+
+pytestmark = [pytest.mark.shared_deployment, on_both_backends]
+
+
+def _id(secret: str) -> str:
+    return secret.split(".")[0]
+
+
+def _works(client: TestClient, subject: str, secret: str) -> int:
+    """The status of reading the subject's record with ``secret``."""
+    return client.get(f"/v1/subjects/{subject}", headers=auth(secret)).status_code
+
+
+def _second_token(world: World) -> str:
+    """Another API token of the world's person, from a fresh passkey sign-in."""
+    return str(world.people[world.subject].sign_in()["subject_token"])
+
+
+def _events(world: World, action: str) -> list[dict[str, Any]]:
+    found = world.client.get("/v1/audit/events", headers=auth(world.keys.reviewer),
+                             params={"subject": world.subject, "action": action})
+    assert found.status_code == 200, found.text
+    events: list[dict[str, Any]] = found.json()["events"]
+    return events
+
+
+def test_the_person_lists_their_tokens_with_the_passkey_that_issued_each_never_a_secret(
+    world: World,
+) -> None:
+    first, second = world.subject_token, _second_token(world)
+    listed = world.client.get(f"/v1/subjects/{world.subject}/tokens", headers=auth(second))
+    assert listed.status_code == 200, listed.text
+    tokens = {t["token_id"]: t for t in listed.json()}
+    assert set(tokens) == {_id(first), _id(second)}
+    assert [tokens[_id(first)]["current"], tokens[_id(second)]["current"]] == [False, True]
+    [signed_in, *_] = _events(world, "passkey_sign_in")
+    assert {t["issued_by"] for t in tokens.values()} == {signed_in["details"]["credential_hash"]}
+    assert first not in listed.text and second not in listed.text
+
+
+def test_a_revoked_token_is_refused_at_once_and_the_others_still_erase_and_copy(
+    world: World,
+) -> None:
+    first, second = world.subject_token, _second_token(world)
+    revoked = world.client.delete(f"/v1/subjects/{world.subject}/tokens/{_id(first)}",
+                                  headers=auth(second))
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json() == {"revoked": [_id(first)]}
+    assert_refused(world.client.get(f"/v1/subjects/{world.subject}", headers=auth(first)),
+                   401, "unauthenticated")
+    copied = world.client.get(f"/v1/subjects/{world.subject}/export?vectors=true",
+                              headers=auth(second))
+    assert copied.status_code == 200, copied.text
+    [event] = _events(world, "subject_token_revoked")
+    assert event["details"] == {"token_ids": [_id(first)]}
+    assert first.split(".")[1] not in str(event)
+    erased = world.client.delete(f"/v1/subjects/{world.subject}", headers=auth(second))
+    assert erased.status_code == 200, erased.text
+
+
+def test_revoking_all_ends_every_token_the_asking_one_included(world: World) -> None:
+    first, second = world.subject_token, _second_token(world)
+    revoked = world.client.delete(f"/v1/subjects/{world.subject}/tokens",
+                                  headers=auth(second))
+    assert revoked.status_code == 200, revoked.text
+    assert sorted(revoked.json()["revoked"]) == sorted([_id(first), _id(second)])
+    assert [_works(world.client, world.subject, t) for t in (first, second)] == [401, 401]
+    third = _second_token(world)  # the passkey signs the person in again
+    assert _works(world.client, world.subject, third) == 200
+
+
+def test_another_subjects_token_neither_lists_nor_revokes_and_no_operator_key_does(
+    world: World,
+) -> None:
+    mine = world.subject_token
+    other, other_token = world.new_subject()
+    tokens = f"/v1/subjects/{world.subject}/tokens"
+    for answer in (world.client.get(tokens, headers=auth(other_token)),
+                   world.client.delete(tokens, headers=auth(other_token)),
+                   world.client.delete(f"{tokens}/{_id(mine)}", headers=auth(other_token))):
+        assert_refused(answer, 403, "forbidden")
+    # Under their own pseudonym, the id of someone else's token is no token of theirs.
+    assert_refused(world.client.delete(f"/v1/subjects/{other}/tokens/{_id(mine)}",
+                                       headers=auth(other_token)), 404, "not_found")
+    assert_refused(world.client.get(tokens, headers=auth(world.keys.admin)),
+                   403, "subject_credential_required")
+    assert _works(world.client, world.subject, mine) == 200
+
+
+def test_a_token_revoked_on_one_worker_is_refused_by_another_and_a_row_put_back_too(
+    world: World, service: OptinFace, worker_b: TestClient,
+) -> None:
+    first, second = world.subject_token, _second_token(world)
+    copy = [row for row in outside_copy(service, "subject_tokens") if row["id"] == _id(first)]
+    assert _works(worker_b, world.subject, first) == 200
+    revoked = world.client.delete(f"/v1/subjects/{world.subject}/tokens/{_id(first)}",
+                                  headers=auth(second))
+    assert revoked.status_code == 200, revoked.text
+    assert _works(worker_b, world.subject, first) == 401
+    outside_put_back(service, "subject_tokens", copy)  # a copy of the ledger restored
+    assert [_works(c, world.subject, first) for c in (world.client, worker_b)] == [401, 401]
+    listed = worker_b.get(f"/v1/subjects/{world.subject}/tokens", headers=auth(second))
+    assert [t["token_id"] for t in listed.json()] == [_id(second)]
+    assert _works(worker_b, world.subject, second) == 200
+    runtime = service.runtime  # what the next start replays: the row put back goes again
+    with runtime.db.transaction() as session:
+        apikeys.revoke_again(erasure_journal.entries(runtime.settings.witness_dir), session,
+                             keys=runtime.keys)
+    assert not [row for row in outside_copy(service, "subject_tokens") if row["id"] == _id(first)]
+
+
+def test_the_portal_lists_the_tokens_and_revokes_one_or_all_but_its_own_session(
+    world: World,
+) -> None:
+    person = world.people[world.subject]
+    first, second = world.subject_token, _second_token(world)
+    csrf = portal_session(world.client, person)
+    page = world.client.get("/portal").text
+    assert f'id="token-{_id(first)}"' in page and f'id="token-{_id(second)}"' in page
+    assert first not in page and second not in page
+    forged = world.client.post("/portal/tokens/revoke", data={
+        "csrf": "not-the-session's", "token_id": _id(first)}, follow_redirects=False)
+    assert forged.status_code == 403, forged.text
+    assert _works(world.client, world.subject, first) == 200
+    one = world.client.post("/portal/tokens/revoke", data={"csrf": csrf, "token_id": _id(first)},
+                            follow_redirects=False)
+    assert one.status_code == 303, one.text
+    assert _works(world.client, world.subject, first) == 401
+    assert _works(world.client, world.subject, second) == 200
+    everything = world.client.post("/portal/tokens/revoke", data={"csrf": csrf},
+                                   follow_redirects=False)
+    assert everything.status_code == 303, everything.text
+    assert _works(world.client, world.subject, second) == 401
+    page = world.client.get("/portal?done=revoked")
+    assert 'id="tokens-revoked"' in page.text  # still signed in: its session's token stays
+    assert f'id="token-{_id(second)}"' not in page.text
