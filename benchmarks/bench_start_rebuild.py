@@ -107,9 +107,9 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
-    plot_mode_bars(samples, path=path, parts=(
+    medians = result["median_s"]
+    assert isinstance(medians, dict)
+    plot_mode_bars(medians, path=path, parts=(
         ("lock_held_s", "write lock held"), ("reconcile_s", "reconciliation")),
         title=f"A start rebuilding its index, {result['n_templates']:,} templates "
               f"({result['rounds']} rounds)")

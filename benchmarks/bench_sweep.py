@@ -109,9 +109,9 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
-    plot_mode_bars(samples, path=path, parts=(
+    medians = result["median_s"]
+    assert isinstance(medians, dict)
+    plot_mode_bars(medians, path=path, parts=(
         ("write_transaction_s", "write transaction"),
         ("read_pass_longest_read_s", "read pass: its longest read"),
         ("read_pass_reads_s", "read pass: all its reads")),

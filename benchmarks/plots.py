@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import median
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -157,23 +156,23 @@ def plot_bars(
 
 
 def plot_mode_bars(
-    samples: Mapping[str, Sequence[Mapping[str, float]]],
+    medians: Mapping[str, Mapping[str, float]],
     *,
     parts: Sequence[tuple[str, str]],
     path: Path,
     title: str,
 ) -> None:
     """Bars grouped by mode (a change measured before and after, in one run): for each mode,
-    the median over its rounds of each of ``parts`` (the sample's key, its label)."""
+    its median over the rounds of each of ``parts`` (the key, its label), as the result
+    states them (:func:`benchmarks.modes.medians`)."""
     width = 0.8 / len(parts)
     with labelled_figure(path, title=title, xlabel="",
                          ylabel="seconds (median of the rounds)") as axes:
         for offset, (key, label) in enumerate(parts):
-            axes.bar([position + offset * width for position in range(len(samples))],
-                     [median(sample[key] for sample in samples[mode]) for mode in samples],
-                     width, label=label)
+            axes.bar([position + offset * width for position in range(len(medians))],
+                     [medians[mode][key] for mode in medians], width, label=label)
         axes.set_xticks([position + width * (len(parts) - 1) / 2
-                         for position in range(len(samples))], list(samples))
+                         for position in range(len(medians))], list(medians))
         axes.legend()
 
 

@@ -109,13 +109,17 @@ def own_view(event: AuditEvent, pseudonym: str) -> AccessEvent:
     mine = seal_of(event, pseudonym)
     seals = None if public.subject_seals is None else [
         s if s["hash"] == mine else Seal(hash=s["hash"], salt=None) for s in public.subject_seals]
+    redacted = (audit_redaction.commitment(event.details)
+                if audit_redaction.committed(event.details) else None)
     view = AccessEvent(**{
         **public.model_dump(), "subjects": [pseudonym], "subject_seals": seals,
-        "details": audit_redaction.shown_details(public.details),
-        "redacted": (audit_redaction.commitment(event.details)
-                     if audit_redaction.committed(event.details) else None)})
-    return view.model_copy(update={
-        "redacted_before_commitments": event_bytes(view) != event_bytes(event)})
+        "details": audit_redaction.shown_details(public.details), "redacted": redacted})
+    # A committed and sealed event (every one the service chains since commitments) hashes
+    # its seals' hashes and ``redacted``, both shown as they are: its view matches it, and is
+    # not serialised twice to say so. One unsealed (by SQL) hashes the pseudonyms the view
+    # replaces, so it is compared like those from before commitments.
+    differs = (redacted is None or seals is None) and event_bytes(view) != event_bytes(event)
+    return view.model_copy(update={"redacted_before_commitments": differs})
 
 
 def _involvement(event: AuditEvent, pseudonym: str,

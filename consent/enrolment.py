@@ -10,11 +10,17 @@ widened with the database alone enrols nothing. One person per subject: see
 :mod:`consent.one_person` (a subject left with no template to compare with enrols again only
 from a capture session the desk opened, as its signed statement says). A capture may replace a
 template (rectification): see :mod:`consent.rectification`.
+
+The index changes with the ledger or not at all: when the writing transaction fails once the
+index was touched (the replaced template removed, or the new one added), the labels it touched
+are brought back in line with what the ledger holds (:func:`_index_as_in_ledger`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Collection
 
 from sqlalchemy.orm import Session
 
@@ -35,10 +41,13 @@ from optinface.consent.changefeed import ChangeOp
 from optinface.consent.errors import ChallengeInvalid
 from optinface.consent.matching import threshold
 from optinface.consent.one_person import require_same_person
+from optinface.consent.reconcile import index_templates
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import TemplatePublic
 from optinface.consent.tables import Ceremony, Consent, Subject
+
+logger = logging.getLogger(__name__)
 
 
 def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: str,
@@ -76,41 +85,70 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     embedding = runtime.pipeline.embed_single(image)
     protected = runtime.protector.protect(embedding.vector[None, :])[0]
     now = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        subject, consent, replaces, capture = _consented(runtime, session, pseudonym,
-                                                         capture_id, photo_sha256)
-        key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
-        require_same_person(session, subject, protected, model_id=embedding.model_id, key=key,
-                            threshold=threshold(runtime).threshold,
-                            max_templates=runtime.settings.max_templates_per_subject,
-                            opened_at_desk=subject_acts.opened_at_desk(capture.statement),
-                            replacing=replaces)
-        capture.consumed_at = now
-        template = ledger.add_template(
-            session, subject=subject, consent=consent, protected=protected,
-            model_id=embedding.model_id, quality=embedding.face.score, key=key,
-            keys=runtime.keys, now=now,
-        )
-        subject.last_interaction_at = now
-        runtime.audit(session, Entry(action=AuditAction.ENROL, actor=actor, subjects=[pseudonym],
-                                     details={"template_id": template.id,
-                                              "consent_id": consent.id,
-                                              "capture_id": capture_id,
-                                              "photo_sha256": photo_sha256,
-                                              "model_id": template.model_id}))
-        if replaces is not None:
-            rectification.replace(runtime, session, actor=actor, pseudonym=pseudonym,
-                                  replaced=replaces, replacement=template.id,
-                                  capture_id=capture_id)
-        # Last, after the ledger's writes and their read-back: a refused replacement leaves no
-        # vector the ledger does not hold. Inside the transaction: if the index write fails,
-        # the ledger row is rolled back.
-        runtime.index.add([template.id], protected[None, :])
-        changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
-        public = ledger.template_public(template, pseudonym=pseudonym)
+    touched: list[int] = []  # the index labels changed before the commit
+    try:
+        with runtime.db.transaction() as session:
+            subject, consent, replaces, capture = _consented(runtime, session, pseudonym,
+                                                             capture_id, photo_sha256)
+            key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
+            require_same_person(session, subject, protected, model_id=embedding.model_id,
+                                key=key, threshold=threshold(runtime).threshold,
+                                max_templates=runtime.settings.max_templates_per_subject,
+                                opened_at_desk=subject_acts.opened_at_desk(capture.statement),
+                                replacing=replaces)
+            capture.consumed_at = now
+            template = ledger.add_template(
+                session, subject=subject, consent=consent, protected=protected,
+                model_id=embedding.model_id, quality=embedding.face.score, key=key,
+                keys=runtime.keys, now=now,
+            )
+            subject.last_interaction_at = now
+            runtime.audit(session, Entry(action=AuditAction.ENROL, actor=actor,
+                                         subjects=[pseudonym],
+                                         details={"template_id": template.id,
+                                                  "consent_id": consent.id,
+                                                  "capture_id": capture_id,
+                                                  "photo_sha256": photo_sha256,
+                                                  "model_id": template.model_id}))
+            touched = [template.id] if replaces is None else [replaces, template.id]
+            if replaces is not None:
+                rectification.replace(runtime, session, actor=actor, pseudonym=pseudonym,
+                                      replaced=replaces, replacement=template.id,
+                                      capture_id=capture_id)
+            # Last, after the ledger's writes and their read-back: a refused replacement
+            # leaves no vector the ledger does not hold.
+            runtime.index.add([template.id], protected[None, :])
+            changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
+            public = ledger.template_public(template, pseudonym=pseudonym)
+    except Exception:
+        if touched:
+            _index_as_in_ledger(runtime, touched)
+        raise
     if replaces is not None:
         runtime.db.checkpoint()  # the replaced row's old pages must not linger in the WAL
     if runtime.index.additions_since_save() >= runtime.settings.index_save_every:
         runtime.index.save()  # bounds what start-up reconciliation has to re-add
     transparency.witness(runtime)  # the capture spent, signed before it answers: spent_rights
     return public
+
+
+def _index_as_in_ledger(runtime: Runtime, labels: Collection[int]) -> None:
+    """After a writing transaction that changed the index failed (rolled back, or its commit
+    refused), make the index hold of ``labels`` what the ledger holds: a replaced template
+    whose destruction was rolled back is found again at once, not at the next start's
+    reconciliation, and a new one the ledger did not keep is not found.
+
+    In a writing transaction of its own, so serialised with every other write: an erasure of
+    the replaced template, or an enrolment handed the same id again, is either seen here or
+    comes after. Each label is removed, then added again from the ledger only if its row is
+    there, sealed and opens (:func:`consent.reconcile.index_templates`). If even that fails
+    (the ledger unreachable), it is logged and the start's reconciliation does it.
+    """
+    try:
+        with runtime.db.transaction() as session:
+            runtime.index.remove(labels)
+            index_templates(runtime, session, labels)
+    except Exception:
+        logger.exception("the index could not be brought back in line with the ledger for"
+                         " templates %s after a failed enrolment: the next start does it",
+                         sorted(labels))

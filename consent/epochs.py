@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,14 +74,20 @@ def record_current(runtime: Runtime, session: Session) -> KeyEpoch:
     return row
 
 
-def _boundary(runtime: Runtime, session: Session) -> tuple[int, datetime]:
-    """The ledger's newest epoch and when it is due to be destroyed (:func:`next_boundary`)."""
+def _boundary(runtime: Runtime, session: Session, *,
+              read: tuple[int, datetime] | None = None) -> tuple[int, datetime]:
+    """The ledger's newest epoch and when it is due to be destroyed (:func:`next_boundary`).
+
+    ``read``: an epoch and the promise already read for it from the key store, used when that
+    epoch is the one due (the store is not asked twice, nor a damaged record logged twice).
+    """
     current = record_current(runtime, session)
     newest = session.scalars(select(KeyEpoch).order_by(KeyEpoch.id.desc()).limit(1)).first()
     epoch = newest or current
     due = (epoch_start.started(runtime, session, epoch)
            + timedelta(hours=runtime.settings.key_epoch_hours))
-    promised = epoch_promise.promised(runtime.keys.store, epoch.id)
+    promised = (read[1] if read is not None and read[0] == epoch.id
+                else epoch_promise.promised(runtime.keys.store, epoch.id))
     if promised is not None and promised < due:
         if promised != epoch_promise.DAMAGED:
             epoch_promise.flag_raised(runtime, session, epoch=epoch.id, promised_at=promised,
@@ -116,10 +123,13 @@ def start_epoch(runtime: Runtime, session: Session) -> None:
     """At start: the current epoch's row (its clock starts on first use), and, where its
     receipts promised an end, the setting checked against it (:func:`next_boundary` flags a
     raise), so the register says so before the first sweep."""
-    record_current(runtime, session)
+    record_current(runtime, session)  # first: on a new ledger, the epoch ledger_epoch finds
     epoch = ledger_epoch(session)
-    if epoch is not None and epoch_promise.promised(runtime.keys.store, epoch) is not None:
-        next_boundary(runtime, session)
+    if epoch is None:
+        return
+    promised = epoch_promise.promised(runtime.keys.store, epoch)
+    if promised is not None:
+        _boundary(runtime, session, read=(epoch, promised))
 
 
 def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
@@ -132,10 +142,11 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
     old_ring = runtime.keys
     try:
         with runtime.db.transaction() as session:
-            erased = _keys_of_the_erased(runtime, session)
+            keys = _subject_keys(session)
+            erased = _keys_of_the_erased(runtime, session, keys)
             # Every key opened (or the rotation refused) before the new epoch key is made: a
             # refused rotation, which the sweeper tries again, leaves no key behind it.
-            opened, unreadable = _opened(session, old_ring, erased)
+            opened, unreadable = _opened(old_ring, keys, erased)
             # Created inside the ledger's lock: workers sharing a key store never both take the
             # same next epoch number (consent.db serialises their transactions).
             new = store.new_epoch()
@@ -167,8 +178,20 @@ def rotate_epoch(runtime: Runtime, *, actor: Actor | None) -> EpochReport:
                        rotated_at=now)
 
 
-def _keys_of_the_erased(runtime: Runtime, session: Session) -> set[int]:
-    """The subject ids of the keys a rotation must not re-wrap: those of a subject with a
+_KeyRows = Sequence[tuple[SubjectKey, str | None]]
+"""Every subject key with its subject's pseudonym (None: the subject's row is gone)."""
+
+
+def _subject_keys(session: Session) -> _KeyRows:
+    """The subject keys a rotation looks at, read once for :func:`_keys_of_the_erased` and
+    :func:`_opened`."""
+    return [(row, pseudonym) for row, pseudonym in session.execute(
+        select(SubjectKey, Subject.pseudonym)
+        .outerjoin(Subject, Subject.id == SubjectKey.subject_id))]
+
+
+def _keys_of_the_erased(runtime: Runtime, session: Session, keys: _KeyRows) -> set[int]:
+    """The subject ids of the ``keys`` a rotation must not re-wrap: those of a subject with a
     tombstone or a line in the erasure journal, and those whose subject's row is gone.
 
     Their erasure deleted them, or was to: one still there was kept by something in the
@@ -178,15 +201,14 @@ def _keys_of_the_erased(runtime: Runtime, session: Session) -> set[int]:
     Each subject's tombstone hash is one keyed hash, as many as the keys re-wrapped."""
     erased = (set(session.scalars(select(Tombstone.subject_hash)))
               | erasure_journal.erased_subjects(runtime.settings.witness_dir))
-    rows = session.execute(select(SubjectKey.subject_id, Subject.pseudonym)
-                           .outerjoin(Subject, Subject.id == SubjectKey.subject_id))
-    return {subject_id for subject_id, pseudonym in rows
+    return {row.subject_id for row, pseudonym in keys
             if pseudonym is None or tombstone_hash(runtime.keys, pseudonym) in erased}
 
 
-def _opened(session: Session, old_ring: KeyRing,
+def _opened(old_ring: KeyRing, keys: _KeyRows,
             erased: set[int]) -> tuple[list[tuple[SubjectKey, str, bytes]], set[int]]:
-    """Open every subject key but the ``erased`` ones: each row with its pseudonym and data
+    """Open every one of ``keys`` but the ``erased`` ones (those whose subject's row is gone
+    among them): each row with its pseudonym and data
     key, and the subjects whose key does not open (bound to another person: moved by SQL, or
     put back under an id given again; or forged). A key that fails is tried once more once its
     epoch is shown to work: a token reports a passing fault as it reports a failed check
@@ -198,10 +220,8 @@ def _opened(session: Session, old_ring: KeyRing,
     """
     opened: list[tuple[SubjectKey, str, bytes]] = []
     failed: list[tuple[SubjectKey, str]] = []
-    rows = session.execute(select(SubjectKey, Subject.pseudonym)
-                           .join(Subject, Subject.id == SubjectKey.subject_id)).all()
-    for row, pseudonym in rows:
-        if row.subject_id in erased:
+    for row, pseudonym in keys:
+        if row.subject_id in erased or pseudonym is None:  # no row: in ``erased`` already
             continue
         data_key = _open(old_ring, row, pseudonym)
         if data_key is None:

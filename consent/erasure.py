@@ -290,6 +290,7 @@ def _excluded_then_destroyed(
         # A tombstone already there: an erasure signed while something kept its rows (or a
         # copy of them put back), finished now under a receipt that replaces its own.
         earlier = session.scalar(select(Tombstone).where(Tombstone.subject_hash == subject_hash))
+        replaced = None if earlier is None else str((earlier.receipt or {}).get("receiptID"))
         # The index lost the vectors in the first step; this one scrubs the file, deletes rows.
         destroyed = destroyed_before + unsearchable + destroy_templates(runtime, session, labels)
         key_row = session.get(SubjectKey, subject.id)
@@ -335,7 +336,7 @@ def _excluded_then_destroyed(
                     # edit that hides who was searched.
                     audit_seals.FORGOTTEN: found.seals,
                     **_signed(signed_by),
-                    **_replacing(earlier),
+                    **({} if replaced is None else {"replaces_receipt": replaced}),
                 },
             ),
         )
@@ -393,7 +394,7 @@ def _excluded_then_destroyed(
             "publicKey": runtime.keys.public_key,
             # The receipt an earlier erasure signed while the rows were still there: this one
             # takes its place on the tombstone, and says what that one did not hold.
-            **({} if earlier is None else {"replacesReceipt": _receipt_id(earlier)}),
+            **({} if replaced is None else {"replacesReceipt": replaced}),
         }
         signature = runtime.keys.sign(canonical_json(receipt))
         if earlier is None:
@@ -478,16 +479,6 @@ def _kept_rows(subject_hash: str) -> Callable[[list[str]], ErasureUnfinished]:
             + ", ".join(kept) + "): nothing is signed; the subject stays unsearchable and the"
             " next sweep tries again", details={"kept": kept})
     return refusal
-
-
-def _replacing(earlier: Tombstone | None) -> dict[str, str]:
-    """An erase event's ``replaces_receipt`` detail: the receipt of an earlier erasure of the
-    subject that this one finishes (:func:`_excluded_then_destroyed`)."""
-    return {} if earlier is None else {"replaces_receipt": _receipt_id(earlier)}
-
-
-def _receipt_id(tombstone: Tombstone) -> str:
-    return str((tombstone.receipt or {}).get("receiptID"))
 
 
 def _exclude(

@@ -71,7 +71,7 @@ from optinface.consent import changefeed, log_tail
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import Change, ChangeOp
 from optinface.consent.errors import LedgerRestored
-from optinface.consent.policies import templates_of_model
+from optinface.consent.policies import indexable_labels, templates_of_model
 from optinface.consent.reconcile import LeftOut, decrypted_templates
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Template
@@ -321,9 +321,8 @@ class Replica:
         """Bring ``suspects`` in line with the ledger as ``session`` reads it; how many vectors
         were removed and how many added or replaced."""
         index = self.runtime.index
-        _, allowed = templates_of_model(session, model_id=self.model_id,
-                                        now=self.runtime.clock.now())
-        allowed &= suspects
+        allowed = indexable_labels(session, model_id=self.model_id,
+                                   now=self.runtime.clock.now()) & suspects
         extra = (index.labels() & suspects) - allowed
         if extra:
             index.remove(extra)

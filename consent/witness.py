@@ -239,8 +239,9 @@ class Witness:
         newest this process compared with the log (at first, the newest when it started,
         which the start compares: :func:`consent.transparency.record_rewrite`), smallest
         first; the newest of them is :meth:`latest_size` from here."""
-        sizes = witnessed_after(self.directory, self._checked if self._checked is not None
-                                else self.latest_size())
+        self.latest_size()  # at first, where the start's comparison left off
+        assert self._checked is not None  # set by latest_size
+        sizes = witnessed_after(self.directory, self._checked)
         if sizes:
             self._latest = max(self.latest_size(), sizes[-1])
         return sizes

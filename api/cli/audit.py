@@ -127,9 +127,6 @@ class StoreKeys(NamedTuple):
     checkpoint: Verifier | None  # the checkpoint key's verifier: the pin set against it
 
 
-NO_STORE = StoreKeys(seal_key=None, checkpoint=None)
-
-
 class TrustedKey(NamedTuple):
     """The key checkpoints are checked with, and what vouches for it (None: the witness
     folder's pin alone, which whoever writes that folder chose: red team 7, #9)."""
@@ -234,7 +231,7 @@ def _store_keys(settings: ApiSettings) -> StoreKeys:
     try:
         store = open_key_store_to_read(settings)
         if store is None:
-            return NO_STORE
+            return StoreKeys(seal_key=None, checkpoint=None)
         try:
             return StoreKeys(seal_key=read_key(store, HMAC_KEY_NAME),
                              checkpoint=stored_checkpoint_key(store))

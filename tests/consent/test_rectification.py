@@ -14,9 +14,10 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Template
 from optinface.engine.decode import BgrImage
+from optinface.engine.index import RESERVED_LABELS
 from optinface.engine.samples import Variant, encode, variant
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, refused, row_count
+from tests.support.consent import FakeClock, World, outside_sql, refused, row_count
 from tests.support.files import occurrences, readable_occurrences, template_bytes
 
 CAP = 2
@@ -149,3 +150,24 @@ def test_a_template_replaced_meanwhile_is_not_replaced_twice(
     refused("template_not_replaceable", lambda: world.service.enrol(
         actor=world.portal, subject=pseudonym, capture_id=captures[1].id, image=darker))
     assert _state(world.service) == before == ({new.id}, {new.id}, 1)
+
+
+def test_a_replacement_the_index_refuses_leaves_the_old_template_found(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """The index refuses the new vector after the old one was removed from it (the ledger hands
+    out an id past the index's labels; SQLite's sequence set by SQL, as an operator could):
+    the ledger rolls back, and the index puts the old template back at once, so its person is
+    still found, not only after the next start's reconciliation (review 20d #2)."""
+    service = world.service
+    pseudonym, consent_id = world.subject()
+    old = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    before = _state(service)
+    outside_sql(service, "UPDATE sqlite_sequence SET seq = :seq WHERE name = 'templates'",
+                seq=RESERVED_LABELS - 1)
+
+    with pytest.raises(ValueError, match="labels must be in"):
+        world.enrol(pseudonym, consent_id, flipped_jpegs[0], replaces=old.id)
+
+    assert _state(service) == before == ({old.id}, {old.id}, 0)
+    assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
