@@ -1849,6 +1849,11 @@ FRENCH: dict[str, str] = {
     "- **{key_id}** ({algorithm}): `{public_key}`; signs {signs}": (
         "- **{key_id}** ({algorithm}) : `{public_key}`; signe {signs}"
     ),
+    "This register's JSON is signed by the key {key_id}: `optinface register verify FILE"
+    " --public-key KEY` checks it and prints its material sha256.": (
+        "Le JSON de ce registre est signé par la clé {key_id} : `optinface register verify FILE"
+        " --public-key KEY` le vérifie et affiche le SHA-256 de ses éléments déclarés."
+    ),
     "consent receipts": "les reçus de consentement",
     "withdrawal receipts": "les reçus de retrait",
     "erasure receipts": "les reçus d'effacement",
