@@ -1857,6 +1857,8 @@ FRENCH: dict[str, str] = {
     "consent receipts": "les reçus de consentement",
     "withdrawal receipts": "les reçus de retrait",
     "erasure receipts": "les reçus d'effacement",
+    "the register and its record of processing": "le registre et son registre des activités de"
+    " traitement",
     "audit checkpoints (C2SP signed notes)": (
         "les points de contrôle du journal d'audit (notes signées C2SP)"
     ),
