@@ -142,11 +142,15 @@ MATERIAL_VERSION = 2
 declarations recorded before hashed, does not, and is still what those are checked against."""
 
 
+RECEIPT_KEY = "receipts"
+"""Under which name the material's ``signing_keys`` holds the receipt key."""
+
+
 def signing_keys(keys: KeyRing) -> dict[str, str]:
     """The deployment's public signing keys, base64, as ``/.well-known/optinface-keys.json``
     publishes them: the receipts' and the checkpoints'."""
     checkpoint = keys.checkpoint.public_key().public_bytes_raw()
-    return {"receipts": keys.public_key, "checkpoints": base64.b64encode(checkpoint).decode()}
+    return {RECEIPT_KEY: keys.public_key, "checkpoints": base64.b64encode(checkpoint).decode()}
 
 
 def deployment(settings: ConsentSettings, keys: dict[str, str]) -> dict[str, Any]:
@@ -157,6 +161,15 @@ def deployment(settings: ConsentSettings, keys: dict[str, str]) -> dict[str, Any
             "controller": {"name": settings.controller_name,
                            "contact": settings.controller_contact},
             "signing_keys": keys}
+
+
+def named_signing_key(material: Mapping[str, Any]) -> str | None:
+    """The receipt key a material names (:func:`deployment`), the one that signs the register
+    (:mod:`consent.signed_documents`); None for a material of version 1, which names no key,
+    or one not of this shape."""
+    keys = material.get("signing_keys")
+    named = keys.get(RECEIPT_KEY) if isinstance(keys, dict) else None
+    return named if isinstance(named, str) else None
 
 
 def material_fields(
@@ -220,6 +233,9 @@ class DeclarationState:
     current_sha256: str
     """The material's hash now, in the version the declaration in force hashed (version 2
     where there is none, or it covers neither version)."""
+    material: dict[str, Any]
+    """The material ``current_sha256`` hashes (:func:`material_sha256`), as the register
+    states it for a reader to hash again."""
     material_version: int
     """The version of ``current_sha256``: 1 where the declaration in force covers the material
     of before (:data:`MATERIAL_VERSION`), which binds neither the deployment nor its keys."""
@@ -454,11 +470,12 @@ def state(
     refusal names the bound material's hash, the one to assess.
     """
     accuracy = operating_point.in_force(settings, models)
-    hashes = {version: material_sha256(_material(
+    materials = {version: _material(
         rows.purposes, settings=settings, models=models, accuracy=accuracy.stated,
         translations=rows.translations,
-        deployed=deployment(settings, rows.signing_keys) if version > 1 else None))
+        deployed=deployment(settings, rows.signing_keys) if version > 1 else None)
         for version in (1, MATERIAL_VERSION)}
+    hashes = {version: material_sha256(material) for version, material in materials.items()}
     declaration, order = rows.declaration, rows.order
     version = next((v for v, digest in hashes.items()
                     if declaration is not None and declaration.material_sha256 == digest),
@@ -495,6 +512,7 @@ def state(
                                   days=declaration.period_days),
             details={"in_service_from": in_service_from.isoformat()})
     return DeclarationState(declaration=declaration, current_sha256=current,
+                            material=materials[version],
                             material_version=version, bound_sha256=hashes[MATERIAL_VERSION],
                             in_service_from=in_service_from, order=order, accuracy=accuracy,
                             refusal=refusal)

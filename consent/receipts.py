@@ -72,7 +72,8 @@ def verify_receipt(receipt: dict[str, Any], signature: str, public_key: str) -> 
     return True
 
 
-SIGNS = ("consent receipts", "withdrawal receipts", "erasure receipts")
+SIGNS = ("consent receipts", "withdrawal receipts", "erasure receipts",
+         "the register and its record of processing")
 """What the receipt key signs, as the register and ``/.well-known/optinface-keys.json`` say
 (English source strings: the register's French reader gets them in French)."""
 

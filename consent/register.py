@@ -270,6 +270,7 @@ def build_register(
         in_service=current.in_service,
         material_sha256=current.current_sha256,
         material_version=current.material_version,
+        material=current.material,
         orders=[RegulatorOrderPublic.model_validate(o) for o in declaration.orders(session)],
         confirmed_identifications=identifications.confirmed,
         promise_bounds=promise_bounds(settings),
@@ -372,6 +373,9 @@ def render_register(register: Register, say: Say = english) -> str:
               algorithm=k.algorithm, public_key=k.public_key,
               signs=", ".join(say(s) for s in k.signs))
           for k in register.signing_keys],
+        *([say("This register's JSON is signed by the key {key_id}: `optinface register verify"
+               " FILE --public-key KEY` checks it and prints its material sha256.",
+               key_id=register.signature.kid)] if register.signature else []),
         "",
         "## " + say("Categories of persons"),
         *[f"- {say.reword(c)}" for c in register.categories_of_persons],

@@ -1515,6 +1515,17 @@ class PublishedKey(BaseModel):
         " (name+keyhash+key), what `optinface audit verify --public-key` and tlog tools take.")
 
 
+class DocumentSignature(BaseModel):
+    """The deployment's detached signature of a document it serves (the register, its record of
+    processing): Ed25519 by the receipt key over the canonical JSON of the whole document less
+    this field (:mod:`consent.signed_documents`)."""
+
+    alg: Literal["Ed25519"] = "Ed25519"
+    kid: str = Field(description="The signing key's id, as published (ed25519: and the first 16"
+                     " hex digits of the key's SHA-256): the receipt key.")
+    value: str = Field(description="The signature, base64.")
+
+
 class Transfer(BaseModel):
     """Where one jurisdiction's persons' data are kept (see :mod:`consent.transfers`)."""
 
@@ -1587,6 +1598,10 @@ class Register(BaseModel):
         default=2, description="The material `material_sha256` hashes: 2 binds the deployment"
         " (its controller and the signing keys above); 1, that of a declaration recorded"
         " before, binds neither (the warnings say so): a new declaration records version 2.")
+    material: dict[str, Any] = Field(
+        description="The material itself, of `material_version`:"
+        " `material_sha256` is the SHA-256 of its canonical JSON, so a reader holding the signed"
+        " register recomputes it (`optinface register verify`).")
     orders: list[RegulatorOrderPublic]
     confirmed_identifications: int = Field(
         description="Candidates verifiers confirmed: the only count of identifications.")
@@ -1597,6 +1612,9 @@ class Register(BaseModel):
     biometric_data_sold_or_traded: Literal[False] = Field(
         default=False, description="Never: no sale, lease, trade or profit (BIPA s. 15(c)).")
     warnings: list[str]
+    signature: DocumentSignature | None = Field(
+        default=None, description="The deployment's signature of this register (every served"
+        " one carries it): outside what it signs, and not material.")
 
 
 class RopaEntry(BaseModel):
@@ -1621,6 +1639,9 @@ class Ropa(BaseModel):
         description="The register's warnings of that instant (demo mode's placeholders first):"
         " what a reader must know before trusting any entry.")
     entries: list[RopaEntry]
+    signature: DocumentSignature | None = Field(
+        default=None, description="The deployment's signature of this record (every served one"
+        " carries it): outside what it signs.")
 
 
 class TombstonePublic(_Public):

@@ -187,6 +187,7 @@ from optinface.consent.schemas import (
     WithdrawalResult,
 )
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.signed_documents import signed
 from optinface.consent.tables import Consent
 from optinface.consent.wording import Say, english
 from optinface.engine.errors import IndexCorrupt
@@ -1463,11 +1464,12 @@ class OptinFace:
             return transparency.checkpoint_public(session, row, self.runtime.log)
 
     def register(self, *, actor: Actor | None = None) -> Register:
-        """The register of the biometric database, generated from the live system."""
+        """The register of the biometric database, generated from the live system and signed
+        by the receipt key (:mod:`consent.signed_documents`)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
         with self._read() as session:
-            return self._register(session)
+            return signed(self.runtime.keys, self._register(session))
 
     def _register(self, session: Session) -> Register:
         return build_register(session, settings=self.settings,
@@ -1481,15 +1483,15 @@ class OptinFace:
 
     def ropa(self, *, actor: Actor | None = None, say: Say = english) -> Ropa:
         """The record of processing activities (GDPR art. 30(1)), built from the register of
-        the same reading, so it names the material SHA-256 it describes; whoever may read the
-        register may read it. Its statements are in the words ``say`` gives (the core's
-        English for the JSON)."""
+        the same reading, so it names the material SHA-256 it describes, signed as the register
+        is; whoever may read the register may read it. Its statements are in the words ``say``
+        gives (the core's English for the JSON)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
         with self._read() as session:
-            return build_ropa(self._register(session),
-                              joint_controller=self.settings.joint_controller,
-                              disclosed=disclosures.recipients_and_grounds(session), say=say)
+            return signed(self.runtime.keys, build_ropa(
+                self._register(session), joint_controller=self.settings.joint_controller,
+                disclosed=disclosures.recipients_and_grounds(session), say=say))
 
     def render_register(self, register: Register, say: Say = english) -> str:
         """The register as Markdown, for the regulator, in the words ``say`` gives."""

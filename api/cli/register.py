@@ -1,18 +1,34 @@
-"""``optinface register`` (show, ropa, pia, declare, suspend, lift): the declared biometric
-database."""
+"""``optinface register`` (show, ropa, pia, declare, suspend, lift, verify): the declared
+biometric database."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from optinface.api.cli.common import ApiKey, DataDir, Lang, opened, operator
+from optinface.api.cli.common import (
+    ApiKey,
+    DataDir,
+    Lang,
+    one_line,
+    opened,
+    operator,
+    refused,
+    say_error,
+)
 from optinface.api.schemas import RegisterFormat
 from optinface.api.web.rendering import document_words, words_in
+from optinface.consent.declaration import material_sha256, named_signing_key
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.receipts import parse_public_key, published_key
 from optinface.consent.register import render_pia_skeleton
 from optinface.consent.ropa import render_ropa
+from optinface.consent.signed_documents import signature_problem
+from optinface.engine.documents import json_from
+from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
 Format = Annotated[RegisterFormat, typer.Option("--format", help="md (readable) or json.")]
@@ -146,3 +162,94 @@ def lift(
     with opened(data_dir) as (_, service):
         service.lift_regulator_order(actor=operator(service, api_key), reference=order)
     typer.echo(f"order {order} lifted")
+
+
+@app.command("verify")
+def verify(
+    file: Annotated[Path, typer.Argument(
+        exists=True, dir_okay=False,
+        help="A register or record of processing, JSON, as served (GET /v1/register,"
+             " /v1/register/ropa, optinface register --format json).")],
+    public_key: Annotated[str, typer.Option(
+        "--public-key", help="The deployment's published receipt key (base64), from"
+                             " /.well-known/optinface-keys.json.")],
+) -> None:
+    """Check a register's (or a record of processing's) signature offline, with no data
+    directory: exit 0 if --public-key signed the whole document as it is, else 1.
+
+    On a register it also hashes the material the file states again, as a declaration hashed
+    it, and prints that SHA-256 for the reader to compare with the one declared; on a
+    material of version 2 it says whether the receipt key the material names is the key that
+    signed (not: exit 1). A record of processing carries no material: its register of the same
+    time does. A valid signature proves that this key signed this document, with its figures
+    and the time it names; not that the figures are true. Exit 2: a file that is not JSON (or
+    names a key twice), not a register or a record of processing, or a key that is not one.
+
+    Example: optinface register verify register.json --public-key 3q2+7w...=
+    """
+    try:
+        document = json_from(file.read_bytes())
+    except (ValueError, OSError) as error:  # not UTF-8 JSON, a key twice (json_from), not read
+        raise refused(UnreadableFile.code, f"{file}: not a JSON register ({error})",
+                      exit_code=2) from error
+    register = isinstance(document, dict) and "material_sha256" in document
+    if not register and not (isinstance(document, dict)
+                             and "register_material_sha256" in document):
+        raise refused(UnreadableFile.code, f"{file}: neither a register nor a record of"
+                      " processing (no material_sha256, no register_material_sha256)",
+                      exit_code=2)
+    try:
+        parse_public_key(public_key)
+        signer = published_key(public_key).key_id
+    except ValueError as error:  # no key to check with: not the document's fault
+        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
+                      exit_code=2) from error
+    if (problem := signature_problem(document, public_key)) is not None:
+        raise _invalid(file, problem)
+    what = "register" if register else "record of processing"
+    lines = [f"{what} of {document.get('generated_at')} signed by {public_key} ({signer})"]
+    lines += (_material_lines(file, document, public_key) if register else [
+        f"register material sha256 {document['register_material_sha256']}, as the record"
+        " states it (a record carries no material: its register of the same time recomputes"
+        " it)"])
+    for line in lines:
+        typer.echo(one_line(f"{file}: {line}"))
+
+
+def _invalid(file: Path, problem: str) -> typer.Exit:
+    """The verdict that the document does not hold (exit 1), one line."""
+    say_error(f"{file}: {problem}")
+    return typer.Exit(code=1)
+
+
+def _material_lines(file: Path, register: dict[str, Any], public_key: str) -> list[str]:
+    """What a signed register's material says: its SHA-256 computed again, as the declaration
+    it states recorded its own, and the key a version 2 material names. A material that does
+    not hash to the ``material_sha256`` the register states, or that names another receipt
+    key than the one that signed, ends the command (exit 1)."""
+    material = register.get("material")
+    if not isinstance(material, dict):
+        raise _invalid(file, "INVALID: the register states no material to hash")
+    digest, stated = material_sha256(material), register["material_sha256"]
+    if digest != stated:
+        raise _invalid(file, f"INVALID: its material hashes to {digest}, not to the"
+                             f" material_sha256 it states ({stated})")
+    version = material.get("material_version", 1)
+    lines = [f"material sha256 {digest} (material version {version}), computed from the"
+             " register's material: compare it with the one declared"]
+    declared = register.get("declaration")
+    if isinstance(declared, dict):
+        same = "the same" if declared.get("material_sha256") == digest else "NOT the same"
+        lines.append(f"the declaration it states ({declared.get('reference')} of"
+                     f" {declared.get('declared_on')}) recorded"
+                     f" {declared.get('material_sha256')}: {same}")
+    named = named_signing_key(material)
+    if version == 1 or named is None:
+        lines.append("its material (version 1) names no key: nothing in the declared hash ties"
+                     " it to the key that signed")
+    elif named != public_key:
+        raise _invalid(file, f"NOT BOUND: its material names the receipt key {named}, not"
+                             f" the key that signed ({public_key})")
+    else:
+        lines.append(f"its material names the receipt key {named}: the key that signed")
+    return lines

@@ -1863,9 +1863,16 @@ FRENCH: dict[str, str] = {
     "- **{key_id}** ({algorithm}): `{public_key}`; signs {signs}": (
         "- **{key_id}** ({algorithm}) : `{public_key}`; signe {signs}"
     ),
+    "This register's JSON is signed by the key {key_id}: `optinface register verify FILE"
+    " --public-key KEY` checks it and prints its material sha256.": (
+        "Le JSON de ce registre est signé par la clé {key_id} : `optinface register verify FILE"
+        " --public-key KEY` le vérifie et affiche le SHA-256 de ses éléments déclarés."
+    ),
     "consent receipts": "les reçus de consentement",
     "withdrawal receipts": "les reçus de retrait",
     "erasure receipts": "les reçus d'effacement",
+    "the register and its record of processing": "le registre et son registre des activités de"
+    " traitement",
     "audit checkpoints (C2SP signed notes)": (
         "les points de contrôle du journal d'audit (notes signées C2SP)"
     ),

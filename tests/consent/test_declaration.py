@@ -17,11 +17,12 @@ from sqlalchemy import func, select, text
 from optinface.consent import declaration, erasure, review, row_seals
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentError
-from optinface.consent.receipts import verify_receipt
+from optinface.consent.receipts import published_key, verify_receipt
 from optinface.consent.register import UNBOUND_WARNING, render_pia_skeleton
 from optinface.consent.schemas import AuditFilter, ErasureReceipt, Operation, PurposeCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.signed_documents import signature_problem
 from optinface.consent.tables import (
     Purpose,
     RegisterDeclaration,
@@ -566,6 +567,45 @@ def test_a_declaration_of_the_old_material_still_counts_and_the_register_says_it
     assert register.material_version == 2
     assert register.material_sha256 == declaration.material_sha256(material)
     assert not any(w.startswith(UNBOUND_WARNING[:40]) for w in register.warnings)
+
+
+def test_a_signed_register_states_the_material_it_hashes_and_leaves_each_declaration_in_force(
+    world: World,
+) -> None:
+    """The register carries the receipt key's signature and the material itself; neither
+    is material: the declaration recorded before any register was signed stays in force under
+    its hash, of version 2 and of version 1 alike, and the register's material hashes to it."""
+    service = world.service
+    material = _material(service)
+    with service.runtime.db.reading() as session:
+        declared = session.scalars(select(RegisterDeclaration)).one().material_sha256
+    assert declared == declaration.material_sha256(material)
+    register = service.register(actor=world.reviewer)
+    assert register.in_service and register.material == material
+    assert register.material_sha256 == declared == declaration.material_sha256(register.material)
+    assert register.signature is not None
+    assert signature_problem(register.model_dump(mode="json"), service.public_key) is None
+    assert register.signature.kid == published_key(service.public_key).key_id
+
+    old = declaration.material_sha256(_before_the_deployment(material))
+    with service.runtime.db.transaction() as session:
+        row = session.scalars(select(RegisterDeclaration)).one()
+        row.material_sha256 = old
+        row_seals.seal_declaration(service.runtime.keys, row)
+    register = service.register(actor=world.reviewer)
+    assert register.in_service and register.material_version == 1
+    assert register.material == _before_the_deployment(material)
+    assert declaration.material_sha256(register.material) == register.material_sha256 == old
+    assert declaration.named_signing_key(register.material) is None
+    assert signature_problem(register.model_dump(mode="json"), service.public_key) is None
+
+
+def test_the_record_of_processing_is_signed_as_the_register(world: World) -> None:
+    service = world.service
+    ropa = service.ropa(actor=world.reviewer).model_dump(mode="json")
+    assert signature_problem(ropa, service.public_key) is None
+    ropa["entries"][0]["items"][0] += "."
+    assert "INVALID signature" in (signature_problem(ropa, service.public_key) or "")
 
 
 def _assessment_refused(world: World, probe: bytes) -> dict[str, Any]:
