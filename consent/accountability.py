@@ -97,10 +97,11 @@ def representative_owed(settings: ConsentSettings) -> bool:
 
 
 def accepts(jurisdiction: Jurisdiction, settings: ConsentSettings) -> bool:
-    """Whether this deployment may take subjects of ``jurisdiction``: EU ones only once their
-    representative is named (or none is owed). Demo mode, never for real people, is excused
-    as it is for every placeholder (:func:`require_accountable`)."""
-    return (jurisdiction is not Jurisdiction.EU or settings.demo_mode
+    """Whether this deployment may take subjects of ``jurisdiction``: EU ones (plain ``EU`` or
+    a member state's) only once their representative is named (or none is owed). Demo mode,
+    never for real people, is excused as it is for every placeholder
+    (:func:`require_accountable`)."""
+    return (jurisdiction.regime is not Jurisdiction.EU or settings.demo_mode
             or not representative_owed(settings))
 
 
@@ -137,7 +138,7 @@ def placeholders(settings: ConsentSettings) -> list[str]:
         "non_biometric_alternative": settings.non_biometric_alternative,
     }
     found = [name for name, value in fields.items() if _placeholder(value)]
-    if settings.jurisdiction is Jurisdiction.EU and representative_owed(settings):
+    if settings.jurisdiction.regime is Jurisdiction.EU and representative_owed(settings):
         found.append("eu_representative")
     if not is_sha256(settings.pia_sha256):
         found.append("pia_sha256")

@@ -6,7 +6,9 @@ who may be found by a search is a policy, not a storage detail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, select
@@ -55,10 +57,54 @@ def consent_status(consent: Consent, *, now: datetime) -> ConsentStatus:
 ILLINOIS_AGE_OF_MAJORITY = 18  # below it, BIPA's release is the legal representative's
 
 
+AGES_OF_DIGITAL_CONSENT: Mapping[Jurisdiction, int] = MappingProxyType({
+    # GDPR art. 8(1): 16 unless national law sets 13 to 15; each value as the national law
+    # adopted it.
+    Jurisdiction.EU_AT: 14,  # Datenschutzgesetz s. 4(4)
+    Jurisdiction.EU_BE: 13,  # Law of 30 July 2018, art. 7
+    Jurisdiction.EU_BG: 14,  # Personal Data Protection Act, art. 25c
+    Jurisdiction.EU_CY: 14,  # Law 125(I)/2018, s. 8
+    Jurisdiction.EU_CZ: 15,  # Act 110/2019 Coll., s. 7
+    Jurisdiction.EU_DE: 16,  # no derogation: art. 8(1)'s 16
+    Jurisdiction.EU_DK: 13,  # Databeskyttelsesloven s. 6(2)
+    Jurisdiction.EU_EE: 13,  # Isikuandmete kaitse seadus s. 8
+    Jurisdiction.EU_ES: 14,  # Ley Orgánica 3/2018 (LOPDGDD), art. 7
+    Jurisdiction.EU_FI: 13,  # Tietosuojalaki 1050/2018, s. 5
+    Jurisdiction.EU_FR: 15,  # Loi 78-17 Informatique et libertés, art. 45
+    Jurisdiction.EU_GR: 15,  # Law 4624/2019, art. 21
+    Jurisdiction.EU_HR: 16,  # Act implementing the GDPR (NN 42/2018), art. 19
+    Jurisdiction.EU_HU: 16,  # no derogation: art. 8(1)'s 16
+    Jurisdiction.EU_IE: 16,  # Data Protection Act 2018, s. 31
+    Jurisdiction.EU_IT: 14,  # Codice privacy (d.lgs. 196/2003), art. 2-quinquies
+    Jurisdiction.EU_LT: 14,  # Law on the Legal Protection of Personal Data, art. 6
+    Jurisdiction.EU_LU: 16,  # no derogation: art. 8(1)'s 16
+    Jurisdiction.EU_LV: 13,  # Personal Data Processing Law, s. 33
+    Jurisdiction.EU_MT: 13,  # Data Protection Act (Cap. 586), S.L. 586.11
+    Jurisdiction.EU_NL: 16,  # UAVG, art. 5
+    Jurisdiction.EU_PL: 16,  # no derogation: art. 8(1)'s 16
+    Jurisdiction.EU_PT: 13,  # Lei 58/2019, art. 16
+    Jurisdiction.EU_RO: 16,  # no derogation: art. 8(1)'s 16
+    Jurisdiction.EU_SE: 13,  # Lag (2018:218), ch. 2 s. 4
+    Jurisdiction.EU_SI: 15,  # ZVOP-2, art. 8
+    Jurisdiction.EU_SK: 16,  # Act 18/2018 Coll., s. 15
+    Jurisdiction.UK: 13,  # UK GDPR art. 8 as the Data Protection Act 2018, s. 9, reads it
+})
+"""The age of digital consent of each jurisdiction the law fixes: below it the holder of
+parental responsibility consents. Québec, plain ``EU`` (the deployment's one age) and Illinois
+are read by :func:`age_of_consent` instead."""
+
+
 def age_of_consent(jurisdiction: Jurisdiction, settings: ConsentSettings) -> int:
+    """The age from which a person of ``jurisdiction`` consents alone: Illinois's majority,
+    Québec's and plain ``EU``'s settings (``quebec_min_age``, ``gdpr_min_age``), else the
+    national law's (:data:`AGES_OF_DIGITAL_CONSENT`)."""
     if jurisdiction is Jurisdiction.IL:
         return ILLINOIS_AGE_OF_MAJORITY
-    return settings.quebec_min_age if jurisdiction is Jurisdiction.QC else settings.gdpr_min_age
+    if jurisdiction is Jurisdiction.QC:
+        return settings.quebec_min_age
+    if jurisdiction is Jurisdiction.EU:
+        return settings.gdpr_min_age
+    return AGES_OF_DIGITAL_CONSENT[jurisdiction]
 
 
 def age_at_least(subject: Subject, *, today: date) -> int:

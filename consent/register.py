@@ -77,7 +77,8 @@ UNACCEPTED_WARNING = ("Persons of {jurisdiction} are held although the deploymen
 
 PERSONS = (
     "adults who gave express consent",
-    "minors from {quebec} (Québec) or {gdpr} (GDPR) with their own consent",
+    "minors from {quebec} (Québec), {gdpr} (GDPR, no member state named) or the age of digital"
+    " consent their EU member state or the UK sets (13 to 16) with their own consent",
     "younger minors with the consent of the holder of parental authority",
     "Illinois: adults with a written release; minors (under 18) with the written release of"
     " their legally authorized representative",
@@ -208,7 +209,7 @@ def build_register(
     subjects = _active_subjects(session)
     tally = row_seals.tally_templates(keys, session, model_id=model_id)
     identifications = review.confirmed_identifications(session, keys.hmac_key)
-    held = {Jurisdiction(j) for j in session.scalars(
+    held = {Jurisdiction(j).regime for j in session.scalars(
         select(Subject.jurisdiction).where(Subject.status == SubjectStatus.ACTIVE).distinct())}
     warnings = []
     if settings.demo_mode:

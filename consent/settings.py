@@ -25,9 +25,46 @@ class Jurisdiction(StrEnum):
     """Where a subject's consent is governed: decides the age of digital consent."""
 
     QC = "QC"  # Québec: Law 25 / LCCJTI, consent alone from 14
-    EU = "EU"  # GDPR art. 8: member states choose 13 to 16
+    EU = "EU"  # GDPR art. 8: the deployment's gdpr_min_age (member states choose 13 to 16)
     IL = "IL"  # Illinois BIPA s. 15: a written release, by the legally authorized
     # representative for a minor (under 18)
+    # One EU member state each (ISO 3166-1 alpha-2, Greece EU-GR): the GDPR's rules, at the
+    # age of digital consent its national law chose (policies.AGES_OF_DIGITAL_CONSENT).
+    EU_AT = "EU-AT"
+    EU_BE = "EU-BE"
+    EU_BG = "EU-BG"
+    EU_CY = "EU-CY"
+    EU_CZ = "EU-CZ"
+    EU_DE = "EU-DE"
+    EU_DK = "EU-DK"
+    EU_EE = "EU-EE"
+    EU_ES = "EU-ES"
+    EU_FI = "EU-FI"
+    EU_FR = "EU-FR"
+    EU_GR = "EU-GR"
+    EU_HR = "EU-HR"
+    EU_HU = "EU-HU"
+    EU_IE = "EU-IE"
+    EU_IT = "EU-IT"
+    EU_LT = "EU-LT"
+    EU_LU = "EU-LU"
+    EU_LV = "EU-LV"
+    EU_MT = "EU-MT"
+    EU_NL = "EU-NL"
+    EU_PL = "EU-PL"
+    EU_PT = "EU-PT"
+    EU_RO = "EU-RO"
+    EU_SE = "EU-SE"
+    EU_SI = "EU-SI"
+    EU_SK = "EU-SK"
+    UK = "UK"  # UK GDPR and the Data Protection Act 2018
+
+    @property
+    def regime(self) -> Jurisdiction:
+        """The rules beyond the age of consent: a member state's persons are the GDPR's
+        (``EU``: its representative, art. 27, and its transfer area, chapter V); every other
+        value is its own."""
+        return Jurisdiction.EU if self.value.startswith("EU-") else self
 
 
 class Recipient(BaseModel):

@@ -41,11 +41,12 @@ pages translate these names)."""
 
 def within(jurisdiction: Jurisdiction, *, country: str, in_quebec: bool) -> bool:
     """Whether a place (a country code, and whether its region is Québec) lies in the area
-    whose law protects ``jurisdiction``'s persons: Québec, or the EEA. A jurisdiction with no
-    transfer rule (Illinois) has no area to leave, so every place is within."""
+    whose law protects ``jurisdiction``'s persons: Québec, or the EEA (for plain ``EU`` and
+    each member state alike). A jurisdiction with no transfer rule here (Illinois, the UK) has
+    no area to leave, so every place is within."""
     if jurisdiction is Jurisdiction.QC:
         return country.strip().upper() == "CA" and in_quebec
-    if jurisdiction is Jurisdiction.EU:
+    if jurisdiction.regime is Jurisdiction.EU:
         return country.strip().upper() in EEA
     return True
 
@@ -57,7 +58,7 @@ def area_left(jurisdiction: Jurisdiction, *, country: str, region: str | None) -
     in_quebec = bool(_QUEBEC_BY_NAME.fullmatch(region or ""))
     if within(jurisdiction, country=country, in_quebec=in_quebec):
         return None
-    return AREAS[jurisdiction]
+    return AREAS[jurisdiction.regime]
 
 
 def _transfer(jurisdiction: Jurisdiction, settings: ConsentSettings) -> Transfer:

@@ -232,7 +232,7 @@ def sections(export: AccessExport, words: Words, shown: Shown) -> list[Section]:
         Section("you", words("You"), [
             (words("Status"), _word(words, vocabulary.STATUSES, s.status)),
             (words("Age bracket"), _word(words, vocabulary.AGE_CATEGORIES, s.age_category)),
-            (words("Rules that apply"), str(s.jurisdiction)),
+            (words("Rules that apply"), _word(words, vocabulary.JURISDICTIONS, s.jurisdiction)),
             (words("Searches among everyone can find you"), _yes_no(words, s.searchable)),
             (words("Registered on"), words.when(s.created_at)),
             (words("Last interaction"), words.when(s.last_interaction_at)),

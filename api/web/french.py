@@ -1136,6 +1136,37 @@ FRENCH: dict[str, str] = {
     "Status": "État",
     "Age bracket": "Tranche d'âge",
     "Rules that apply": "Règles applicables",
+    "Québec (Law 25)": "Québec (Loi 25)",
+    "European Union (GDPR)": "Union européenne (RGPD)",
+    "Illinois (BIPA)": "Illinois (BIPA)",
+    "Austria (GDPR)": "Autriche (RGPD)",
+    "Belgium (GDPR)": "Belgique (RGPD)",
+    "Bulgaria (GDPR)": "Bulgarie (RGPD)",
+    "Cyprus (GDPR)": "Chypre (RGPD)",
+    "Czechia (GDPR)": "Tchéquie (RGPD)",
+    "Germany (GDPR)": "Allemagne (RGPD)",
+    "Denmark (GDPR)": "Danemark (RGPD)",
+    "Estonia (GDPR)": "Estonie (RGPD)",
+    "Spain (GDPR)": "Espagne (RGPD)",
+    "Finland (GDPR)": "Finlande (RGPD)",
+    "France (GDPR)": "France (RGPD)",
+    "Greece (GDPR)": "Grèce (RGPD)",
+    "Croatia (GDPR)": "Croatie (RGPD)",
+    "Hungary (GDPR)": "Hongrie (RGPD)",
+    "Ireland (GDPR)": "Irlande (RGPD)",
+    "Italy (GDPR)": "Italie (RGPD)",
+    "Lithuania (GDPR)": "Lituanie (RGPD)",
+    "Luxembourg (GDPR)": "Luxembourg (RGPD)",
+    "Latvia (GDPR)": "Lettonie (RGPD)",
+    "Malta (GDPR)": "Malte (RGPD)",
+    "Netherlands (GDPR)": "Pays-Bas (RGPD)",
+    "Poland (GDPR)": "Pologne (RGPD)",
+    "Portugal (GDPR)": "Portugal (RGPD)",
+    "Romania (GDPR)": "Roumanie (RGPD)",
+    "Sweden (GDPR)": "Suède (RGPD)",
+    "Slovenia (GDPR)": "Slovénie (RGPD)",
+    "Slovakia (GDPR)": "Slovaquie (RGPD)",
+    "United Kingdom (UK GDPR)": "Royaume-Uni (UK GDPR)",
     "Searches among everyone can find you": (
         "Les recherches parmi toutes les personnes peuvent vous trouver"
     ),
@@ -1878,9 +1909,11 @@ FRENCH: dict[str, str] = {
     ),
     "Categories of persons": "Catégories de personnes",
     "adults who gave express consent": "adultes ayant donné un consentement exprès",
-    "minors from {quebec} (Québec) or {gdpr} (GDPR) with their own consent": (
-        "mineurs à partir de {quebec} ans (Québec) ou de {gdpr} ans (RGPD), avec leur propre"
-        " consentement"
+    "minors from {quebec} (Québec), {gdpr} (GDPR, no member state named) or the age of digital"
+    " consent their EU member state or the UK sets (13 to 16) with their own consent": (
+        "mineurs à partir de {quebec} ans (Québec), de {gdpr} ans (RGPD, sans État membre"
+        " précisé) ou de l'âge du consentement numérique que fixe leur État membre de l'UE ou le"
+        " Royaume-Uni (13 à 16 ans), avec leur propre consentement"
     ),
     "younger minors with the consent of the holder of parental authority": (
         "mineurs plus jeunes, avec le consentement du titulaire de l'autorité parentale"

@@ -47,7 +47,7 @@ def source_strings() -> set[str]:
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES,
                   vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
                   vocabulary.DISCLOSURE_BASES, vocabulary.DISCLOSE_FIELDS,
-                  vocabulary.AGE_CATEGORIES, vocabulary.ORDER_KINDS,
+                  vocabulary.AGE_CATEGORIES, vocabulary.JURISDICTIONS, vocabulary.ORDER_KINDS,
                   vocabulary.ALERTS, vocabulary.CAPACITIES, vocabulary.LANGUAGES):
         found.update(table.values())
     found.update(vocabulary.PAGE_MESSAGES)
