@@ -124,6 +124,10 @@ class AuditAction(StrEnum):
     TOKEN_SEALS_ADOPTED = "token_seals_adopted"  # noqa: S105
     # or, once instead, not sealed: the log was found other than its witness signed it
     TOKEN_SEALS_NOT_ADOPTED = "token_seals_not_adopted"  # noqa: S105
+    # once: the subjects' enrolment states then present (whether enrolled before: 0040)
+    ENROLMENT_SEALS_ADOPTED = "enrolment_seals_adopted"
+    # or, once instead, not sealed: the log was found other than its witness signed it
+    ENROLMENT_SEALS_NOT_ADOPTED = "enrolment_seals_not_adopted"
     SUBJECT_STATUS_UNKNOWN = "subject_status_unknown"  # a status the service never writes
     LEDGER_ALTERED = "ledger_altered"  # triggers, rules, row security found (.ledger_alterations)
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for

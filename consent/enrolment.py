@@ -92,7 +92,8 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
                                                              capture_id, photo_sha256)
             key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
             require_same_person(session, subject, protected, model_id=embedding.model_id,
-                                key=key, threshold=threshold(runtime).threshold,
+                                key=key, keys=runtime.keys,
+                                threshold=threshold(runtime).threshold,
                                 max_templates=runtime.settings.max_templates_per_subject,
                                 opened_at_desk=subject_acts.opened_at_desk(capture.statement),
                                 replacing=replaces)

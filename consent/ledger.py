@@ -168,7 +168,9 @@ def create_subject(
     bracket carries its date, so the age it guarantees grows each year
     (:func:`consent.policies.age_at_least`). ``jurisdiction`` is the one resolved and accepted
     by the caller (:func:`consent.enrolment_links.create_subject`). The bracket, its date and
-    the jurisdiction are sealed (:func:`row_seals.seal_age`): they decide who consents.
+    the jurisdiction are sealed (:func:`row_seals.seal_age`): they decide who consents; and
+    so is "never enrolled" (:func:`row_seals.seal_enrolment`): a first enrolment is the
+    person's own only while that seal holds (:mod:`consent.one_person`).
     """
     subject = Subject(
         pseudonym=PSEUDONYM_PREFIX + secrets.token_hex(12),
@@ -181,6 +183,7 @@ def create_subject(
         last_interaction_at=now,
     )
     row_seals.seal_age(keys, subject)
+    row_seals.seal_enrolment(keys, subject)
     return _inserted(session, subject)
 
 
@@ -333,10 +336,12 @@ def add_template(
 ) -> Template:
     """Store one protected vector encrypted under the subject's key, sealed as theirs under
     ``consent`` (:func:`row_seals.seal_template`); its id is the index label. The subject's
-    first template ever dates ``first_enrolled_at``, which nothing clears: losing every template
-    later does not make the next enrolment a first one (:mod:`consent.one_person`)."""
+    first template ever dates ``first_enrolled_at``, which nothing clears, sealed
+    (:func:`row_seals.seal_enrolment`): losing every template later, or the column cleared in
+    the database, does not make the next enrolment a first one (:mod:`consent.one_person`)."""
     if subject.first_enrolled_at is None:
         subject.first_enrolled_at = now
+        row_seals.seal_enrolment(keys, subject)
     template = Template(
         subject_id=subject.id,
         consent_id=consent.id,

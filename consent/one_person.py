@@ -8,21 +8,45 @@ no one's templates, so only a capture session the desk opened (a person at the d
 stands there) enrols them again (``reenrol_at_desk``). Otherwise a subject could withdraw the
 consent that holds their face and enrol anyone's under another with their own token (red team
 6, finding 1).
+
+"Enrolled before" is not the column alone, which a database writer can clear (and delete the
+template rows with it): the service seals the subject's enrolment state with the key store's
+HMAC key, "never enrolled" at creation and the first enrolment's time after it
+(:func:`consent.row_seals.enrolment_sealed`). A self-service enrolment with nothing to compare
+with counts the subject as enrolled before where the column says so, where column and seal
+disagree (or the seal is missing), or where a chained ``enrol`` event names the subject
+(:func:`_enrolled_before`, cheapest first). The refusal is chained as every refusal is; the
+last two are a database writer's doing, also logged as an error (never with the pseudonym: the
+operator's log outlives an erasure).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from optinface.consent.audit import AuditAction
+from optinface.consent.audit_seals import mentions
 from optinface.consent.errors import FaceMismatch, ReenrolAtDesk, TemplateLimit
+from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import open_template
-from optinface.consent.tables import Subject, Template
+from optinface.consent.row_seals import enrolment_sealed
+from optinface.consent.tables import AuditEvent, Subject, Template
 from optinface.engine.types import Vector
+
+logger = logging.getLogger(__name__)
+
+ENROLLED = "first_enrolled_at"
+"""The subject's row says they were enrolled before: the one evidence the service writes."""
+UNSEALED = "enrolment_unsealed"
+"""``first_enrolled_at`` is not the one the service sealed (or the seal is gone)."""
+IN_THE_LOG = "enrol_events"
+"""The row says "never enrolled", sealed, but a chained ``enrol`` event names the subject."""
 
 
 class _Named(Protocol):
@@ -52,17 +76,45 @@ def _comparable(templates: Sequence[_T], *, model_id: str, replacing: int | None
     return [t for t in _kept(templates, replacing) or templates if t.model_id == model_id]
 
 
-def _require_desk_if_nothing_to_compare(subject: Subject, comparable: Sequence[_Named], *,
+def _enrolled_before(session: Session, keys: KeyRing, subject: Subject) -> str | None:
+    """What shows ``subject`` was enrolled before, cheapest check first (:data:`ENROLLED`,
+    :data:`UNSEALED`, :data:`IN_THE_LOG`), or None for a subject never enrolled. The log is
+    read last, over the ``enrol`` events alone (``action`` is indexed): only where a first
+    enrolment is about to be the person's own."""
+    if subject.first_enrolled_at is not None:
+        return ENROLLED
+    if not enrolment_sealed(keys, subject):
+        return UNSEALED
+    if session.scalar(select(exists().where(AuditEvent.action == str(AuditAction.ENROL),
+                                            mentions(subject.pseudonym)))):
+        return IN_THE_LOG
+    return None
+
+
+def _require_desk_if_nothing_to_compare(session: Session, keys: KeyRing, subject: Subject,
+                                        comparable: Sequence[_Named], *,
                                         opened_at_desk: bool) -> None:
-    if not comparable and subject.first_enrolled_at is not None and not opened_at_desk:
-        raise ReenrolAtDesk(
-            f"subject {subject.pseudonym} was enrolled before and holds no template to compare"
-            " this face with: only a capture session the desk opens enrols them again",
-            details={"subject": subject.pseudonym})
+    if comparable or opened_at_desk:
+        return
+    evidence = _enrolled_before(session, keys, subject)
+    if evidence is None:
+        return
+    if evidence != ENROLLED:  # a database writer's: said, never the pseudonym in the line
+        logger.error("a subject's record says it was never enrolled, but %s: its"
+                     " first_enrolled_at was written in the database without the key store (or"
+                     " never sealed: optinface keys reseal --dry-run lists it); its enrolment"
+                     " from its own capture is refused (reenrol_at_desk)",
+                     "its enrolment seal does not hold" if evidence == UNSEALED
+                     else "the chained enrol events name it")
+    raise ReenrolAtDesk(
+        f"subject {subject.pseudonym} was enrolled before and holds no template to compare"
+        " this face with: only a capture session the desk opens enrols them again",
+        details={"subject": subject.pseudonym})
 
 
-def require_enrolment_route(session: Session, subject: Subject, *, model_id: str,
-                            opened_at_desk: bool, replacing: int | None = None) -> None:
+def require_enrolment_route(session: Session, keys: KeyRing, subject: Subject, *,
+                            model_id: str, opened_at_desk: bool,
+                            replacing: int | None = None) -> None:
     """Refuse, before anyone signs, a capture session the subject opened themselves that the
     enrolment would refuse for want of a template to compare with (``reenrol_at_desk``). The
     enrolment asks again (:func:`require_same_person`): templates may go meanwhile. Only the
@@ -70,17 +122,19 @@ def require_enrolment_route(session: Session, subject: Subject, *, model_id: str
     named = session.execute(select(Template.id, Template.model_id)
                             .where(Template.subject_id == subject.id)).all()
     _require_desk_if_nothing_to_compare(
-        subject, _comparable(named, model_id=model_id, replacing=replacing),
+        session, keys, subject, _comparable(named, model_id=model_id, replacing=replacing),
         opened_at_desk=opened_at_desk)
 
 
 def require_same_person(
     session: Session, subject: Subject, protected: Vector, *, model_id: str, key: bytes,
-    threshold: float, max_templates: int, opened_at_desk: bool, replacing: int | None = None,
+    keys: KeyRing, threshold: float, max_templates: int, opened_at_desk: bool,
+    replacing: int | None = None,
 ) -> None:
     """Refuse a template past the cap, or one that matches none of the subject's templates, or,
     when there is none to compare with and the subject was enrolled before, one whose capture
-    session the desk did not open (``opened_at_desk``: see the module docstring).
+    session the desk did not open (``opened_at_desk``: see the module docstring; ``keys``
+    checks the enrolment state's seal, ``key`` is the subject's data key).
 
     Compared in the protected space (the rotation keeps cosine similarity); templates of
     another model cannot be compared and are not counted as evidence either way. A template
@@ -95,7 +149,8 @@ def require_same_person(
             f"subject {subject.pseudonym} already has {len(kept)} templates",
             details={"subject": subject.pseudonym, "max_templates": max_templates})
     comparable = _comparable(templates, model_id=model_id, replacing=replacing)
-    _require_desk_if_nothing_to_compare(subject, comparable, opened_at_desk=opened_at_desk)
+    _require_desk_if_nothing_to_compare(session, keys, subject, comparable,
+                                        opened_at_desk=opened_at_desk)
     if not comparable:
         return
     probe = np.asarray(protected, dtype=np.float32)

@@ -16,13 +16,17 @@ way (:func:`age_sealed`): a child made an adult in the database consents for no 
 subject token, the bearer credential a person's sign-in issues, is sealed over its secret's
 hash, whose it is, its capacity and its expiry (:func:`subject_token_sealed`): one moved to
 another subject in the database acts for no one, and it carries its subject's tombstone hash,
-by which their erasure deletes it wherever it was moved.
+by which their erasure deletes it wherever it was moved. Whether a subject was enrolled before
+(``first_enrolled_at``, which keeps a subject with no template to compare with away from a
+self-service enrolment) is sealed too (:func:`enrolment_sealed`): cleared in the database, it
+makes no enrolment a first one.
 
 Rows written before the seals existed (migration 0030) are sealed once, at the first start
 after the upgrade, and that adoption is chained with its counts (:func:`adopt_once`): from then
 on an unsealed row grants nothing. The subjects' ages, sealed since migration 0035, are adopted
-once the same way, under an event of their own (:func:`adopt_ages_once`), and the subject
-tokens, sealed since migration 0036, likewise (:func:`adopt_tokens_once`). Only a start that
+once the same way, under an event of their own (:func:`adopt_ages_once`), the subject
+tokens, sealed since migration 0036, likewise (:func:`adopt_tokens_once`), and the subjects'
+enrolment states, sealed since migration 0040 (:func:`adopt_enrolments_once`). Only a start that
 found the log as its witness signed it adopts; any other chains that it did not, and no start
 adopts after that, so that a log edited to lose the adoption's event gets nothing planted
 sealed. Whoever holds the key store can seal
@@ -87,6 +91,7 @@ class RowKind(StrEnum):
     AGE = "age"
     SUBJECT_TOKEN = "subject-token"  # noqa: S105 (a seal's kind, not a secret)
     PURPOSE_WITHDRAWN = "purpose-withdrawn"  # a journal line (consent.purpose_withdrawal)
+    ENROLMENT = "enrolment"  # whether, and since when, a subject was enrolled (one_person)
 
 
 def seal(keys: KeyRing, kind: RowKind, fields: Mapping[str, Any]) -> str:
@@ -209,6 +214,26 @@ def require_sealed_age(keys: KeyRing, subject: Subject) -> None:
             " no valid seal): no one may consent for them until the operator, having checked"
             " it, seals it again with the key store (optinface keys reseal)",
             details={"subject": subject.pseudonym})
+
+
+# The enrolment state: whether a subject was enrolled before ---------------------------------
+def _enrolment_fields(subject: Subject) -> dict[str, Any]:
+    """Whose row, and when their first template was stored (None: never enrolled)."""
+    return {"subject": subject.pseudonym, "firstEnrolledAt": _when(subject.first_enrolled_at)}
+
+
+def seal_enrolment(keys: KeyRing, subject: Subject) -> None:
+    """Seal ``subject``'s enrolment state as it now is: at creation ("never enrolled",
+    :func:`consent.ledger.create_subject`) and at the first enrolment
+    (:func:`consent.ledger.add_template`), the two writes of ``first_enrolled_at``."""
+    subject.enrolment_seal = seal(keys, RowKind.ENROLMENT, _enrolment_fields(subject))
+
+
+def enrolment_sealed(keys: KeyRing, subject: Subject) -> bool:
+    """Whether ``subject``'s ``first_enrolled_at`` is the one the service sealed: a column
+    cleared or moved in the database, or a seal removed, is not (:mod:`consent.one_person`
+    then counts the subject as enrolled before)."""
+    return matches(keys, RowKind.ENROLMENT, _enrolment_fields(subject), subject.enrolment_seal)
 
 
 # Subject tokens -------------------------------------------------------------------------------
@@ -552,12 +577,41 @@ def adopt_tokens_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | 
                            " seals them again (chained as token_seals_not_adopted)"))
 
 
+def adopt_enrolments_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
+    """At the first start with enrolment seals (after migration 0040), seal the enrolment state
+    of every subject present as its ``first_enrolled_at`` says and chain
+    ``enrolment_seals_adopted`` with how many (``enrolments``); that count, or None when the
+    log holds that event or ``enrolment_seals_not_adopted`` already. Under
+    :func:`adopt_ages_once`'s rule: nothing is sealed, for good, where this start found the log
+    other than its witness signed it or the row seals themselves were not adopted; a subject
+    then left unsealed counts as enrolled before (:mod:`consent.one_person`). A column cleared
+    before the upgrade is sealed as cleared, as any row planted before the seals was: the
+    chained ``enrol`` events, which the enrolment asks too, still name that subject."""
+
+    def seal_enrolments(session: Session) -> dict[str, int]:
+        subjects = list(session.scalars(select(Subject)))
+        for subject in subjects:
+            seal_enrolment(runtime.keys, subject)
+        return {"enrolments": len(subjects)}
+
+    return _adopt(runtime, adopted=AuditAction.ENROLMENT_SEALS_ADOPTED,
+                  refused=AuditAction.ENROLMENT_SEALS_NOT_ADOPTED,
+                  sound=_rows_adopted_and(log_sound), seal_rows=seal_enrolments,
+                  refusal=("enrolment seals NOT adopted: the audit log was found other than its"
+                           " witness signed it, so the subjects present were not sealed; each of"
+                           " them with no template to compare a face with enrols only at the"
+                           " desk until the operator, having looked at them (optinface keys"
+                           " reseal --dry-run), seals them again (chained as"
+                           " enrolment_seals_not_adopted)"))
+
+
 def adopt_all(runtime: Runtime, *, log_sound: bool) -> None:
     """Each kind's adoption, once, in order (the rows', then those sealed since), logged: what
     a start runs before any row is used (``log_sound`` as :func:`adopt_once` takes it)."""
     adoptions: tuple[tuple[str, Callable[..., object]], ...] = (
         ("row seals", adopt_once), ("admin passkey bindings", adopt_bindings_once),
-        ("age seals", adopt_ages_once), ("subject token seals", adopt_tokens_once))
+        ("age seals", adopt_ages_once), ("subject token seals", adopt_tokens_once),
+        ("enrolment seals", adopt_enrolments_once))
     for name, adopt in adoptions:
         if (adopted := adopt(runtime, log_sound=log_sound)) is not None:
             logger.info("%s adopted (once): %s", name, adopted)
@@ -701,6 +755,7 @@ def _unsealed(keys: KeyRing, session: Session, rows: _Granting) -> dict[str, lis
         "ages": [s.pseudonym for s in rows.subjects if not age_sealed(keys, s)],
         "subject_tokens": [t.id for t, pseudonym in rows.tokens
                            if not subject_token_sealed(keys, t, pseudonym=pseudonym)],
+        "enrolments": [s.pseudonym for s in rows.subjects if not enrolment_sealed(keys, s)],
     }
 
 
@@ -722,6 +777,7 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
         seal_api_key(keys, key)
     for subject in rows.subjects:
         seal_age(keys, subject)
+        seal_enrolment(keys, subject)
     tokens = _seal_tokens(keys, rows.tokens)
     session.flush()  # the passkeys' seals, which say which bindings name an admin passkey
     bindings = _bindings_to_seal(keys, session, rows.admin_passkeys)
@@ -730,4 +786,5 @@ def _seal_all(keys: KeyRing, session: Session, *, now: datetime,
     return {"passkeys": len(rows.credentials), "opt_ins": len(rows.opted_in),
             "declarations": len(rows.declarations), "templates": len(rows.templates),
             "api_keys": len(rows.api_keys), ADMIN_BINDINGS: len(bindings),
-            "ages": len(rows.subjects), "subject_tokens": tokens}
+            "ages": len(rows.subjects), "subject_tokens": tokens,
+            "enrolments": len(rows.subjects)}

@@ -174,6 +174,10 @@ class Subject(Base):
     # cleared while the subject exists. Once set, a subject with nothing to compare a face with
     # enrols again only at the desk (consent.one_person).
     first_enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The seal of the enrolment state (consent.row_seals, RowKind.ENROLMENT): made at creation
+    # over "never enrolled", replaced at the first enrolment by the sealed first_enrolled_at.
+    # A column cleared (or a seal removed) in the database makes no enrolment a first one.
+    enrolment_seal: Mapped[str | None] = mapped_column(String(64))
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject")
 

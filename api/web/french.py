@@ -750,6 +750,14 @@ FRENCH: dict[str, str] = {
         "Jetons d'API des personnes NON scellés après une mise à jour : le journal diffère de"
         " son témoin"
     ),
+    "Whether each subject was enrolled before sealed (once, after an upgrade)": (
+        "Inscription antérieure de chaque personne scellée (une fois, après une mise à jour)"
+    ),
+    "Whether subjects were enrolled before NOT sealed after an upgrade: the log differs from"
+    " its witness": (
+        "Inscription antérieure des personnes NON scellée après une mise à jour : le journal"
+        " diffère de son témoin"
+    ),
     "A subject's status is not one the service writes (edited in the database)": (
         "Le statut d'une personne n'est pas l'un de ceux que le service écrit (modifié dans la"
         " base de données)"

@@ -80,6 +80,10 @@ ACTIONS: dict[str, str] = {
     "token_seals_adopted": "People's API tokens sealed (once, after an upgrade)",
     "token_seals_not_adopted": "People's API tokens NOT sealed after an upgrade: the log"
                                " differs from its witness",
+    "enrolment_seals_adopted": "Whether each subject was enrolled before sealed (once, after"
+                               " an upgrade)",
+    "enrolment_seals_not_adopted": "Whether subjects were enrolled before NOT sealed after an"
+                                   " upgrade: the log differs from its witness",
     "subject_status_unknown": "A subject's status is not one the service writes (edited in"
                               " the database)",
     "ledger_altered": "Triggers, rules or row security on the ledger's tables changed (made by"

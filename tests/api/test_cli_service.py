@@ -246,7 +246,7 @@ def test_keys_reseal_seals_every_row_again_chained_with_its_reason(
     done = json.loads(output)
     assert done["sealed"]["api_keys"] == 1 and done["were_unsealed"]["api_keys"] == [] and set(
         done["sealed"]) == {"passkeys", "opt_ins", "declarations", "templates", "api_keys",
-                            "admin_passkeys", "ages", "subject_tokens"}
+                            "admin_passkeys", "ages", "subject_tokens", "enrolments"}
     assert run("keys", "list", "--api-key", admin, *d)[0] == 0  # the key still authenticates
 
 

@@ -440,3 +440,27 @@ def test_a_migration_below_0039_drops_the_issuing_passkey_and_older_tokens_keep_
     with pytest.raises(Unauthenticated):
         world.service.authenticate(issued_since)
     assert world.service.authenticate(issued_before).subject == person.pseudonym
+
+
+@both_backends
+def test_a_migration_below_0040_drops_the_enrolment_seals_and_upgrading_again_seals_nothing(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """Below 0040 a subject's enrolment state has no seal, so the column goes. Upgraded again,
+    the adoption, chained once already, is not run again: a subject never enrolled makes no
+    first enrolment of their own (it could be a cleared one) until the operator, with the key
+    store, seals them again (``optinface keys reseal``)."""
+    person = world.person()
+    consent_id = world.consent(person.pseudonym).consent.id
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0039", down=True)
+    with engine.connect() as connection:
+        assert "enrolment_seal" not in {
+            c["name"] for c in inspect(connection).get_columns("subjects")}
+    migrate(engine, "head")
+    refused("reenrol_at_desk", lambda: person.enrol(consent_id, portrait_jpegs[0]))
+    looked = world.service.reseal_rows(reason="CHG-14: schema rolled back to 0039", dry_run=True)
+    assert looked.were_unsealed["enrolments"] == [person.pseudonym]
+    done = world.service.reseal_rows(reason="CHG-14: schema rolled back to 0039")
+    assert done.sealed is not None and done.sealed["enrolments"] == 1
+    person.enrol(consent_id, portrait_jpegs[0])  # a first enrolment, the person's own

@@ -294,7 +294,8 @@ def test_rows_from_before_the_seals_are_adopted_once_and_rows_planted_after_are_
             assert adopted.details == {"passkeys": 1, "opt_ins": 1, "declarations": 1,
                                        "templates": 1,
                                        "api_keys": api_keys, "admin_passkeys": 0,
-                                       "ages": 1, "subject_tokens": 1}
+                                       "ages": 1, "subject_tokens": 1,
+                                       "enrolments": 1}
         assert world.identify(portrait_jpegs[0]).candidates[0].subject == pseudonym
         assert _sign_in(service, world.people[pseudonym].authenticator) == pseudonym
         device = _plant_passkey(service, pseudonym)
