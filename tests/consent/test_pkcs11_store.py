@@ -120,7 +120,7 @@ def test_a_token_fault_mid_rotation_stops_it_with_a_code_and_deletes_no_key(
     store = service.runtime.keys.store
 
     def session_ends(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if "FROM subject_keys JOIN subjects" in statement:
+        if "FROM subject_keys LEFT OUTER JOIN subjects" in statement:
             store.close()
 
     event.listen(service.runtime.db.engine, "before_cursor_execute", session_ends)
