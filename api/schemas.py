@@ -60,6 +60,10 @@ class PublishedKeys(BaseModel):
 
     controller: str
     keys: list[PublishedKey]
+    retired_keys: list[PublishedKey] = Field(
+        default_factory=list, description="Receipt keys replaced by a rotation, each with its"
+        " retired_at: a receipt whose publicKey names one checks against it if it states it was"
+        " signed no later. Apart from keys, so a reader of keys alone sees the keys in force.")
 
 
 class Health(BaseModel):

@@ -41,6 +41,7 @@ from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
     inactivity_limit,
 )
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessEvent,
@@ -188,7 +189,7 @@ def build_export(
     *,
     subject: Subject,
     settings: ConsentSettings,
-    public_key: str,
+    public_key: ReceiptKeys,
     logic: MatchingLogic,
     now: datetime,
     vectors: list[TemplateVector] | None = None,

@@ -18,8 +18,9 @@ the gates read first). Wider is tampering: a purpose the receipt does not name, 
 (:attr:`Consent.ends_at`) later than the receipt's ``termination`` for that purpose.
 
 Older receipts: every consent row ever written got its receipt in the transaction that wrote
-it (``consent.consents.give``, and the service's consent call before it), under the same
-signing key, which is never replaced (a new one would disown every receipt). Receipts made
+it (``consent.consents.give``, and the service's consent call before it), under the receipt
+key then in force: one replaced since (``optinface keys rotate-receipt-key``) still checks the
+receipts it signed before its retirement (:mod:`consent.receipt_keys`). Receipts made
 before the retention limit and the guardian's end existed state ``termination`` as the expiry
 alone; a row's end is the earliest of its limits, so it is never later than that either. No
 consent row in force lacks a receipt: the only rows without one are those of erased subjects,
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +50,7 @@ from optinface.consent.errors import (
     ConsentNarrowed,
     ConsentRequired,
 )
+from optinface.consent.receipt_keys import ReceiptKeys, stated_time
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -73,7 +75,7 @@ class Mismatch(StrEnum):
 
 
 def own_receipt(receipt: dict[str, Any] | None, signature: str | None, *, names_it: str,
-                own: object, public_key: str) -> dict[str, Any] | Mismatch:
+                own: object, public_key: ReceiptKeys) -> dict[str, Any] | Mismatch:
     """A row's ``receipt``, signed by the service's key and naming the row (``own``, its id or
     its hash) in its ``names_it`` field, or why not: a receipt copied from another row is not
     this one's."""
@@ -86,16 +88,6 @@ def own_receipt(receipt: dict[str, Any] | None, signature: str | None, *, names_
     return receipt
 
 
-def stated_time(moment: object) -> datetime | None:
-    """A time the receipt states (one without an offset is UTC, as the ledger keeps every
-    time), or None when it cannot be read as one: it backs nothing."""
-    try:
-        parsed = datetime.fromisoformat(str(moment))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 def _not_before(end: datetime, stated: object) -> bool:
     """``end`` is no later than the receipt's ``stated`` time (unreadable: not backed)."""
     limit = stated_time(stated)
@@ -103,7 +95,7 @@ def _not_before(end: datetime, stated: object) -> bool:
 
 
 def _terminations(consent: Consent, *, pseudonym: str,
-                  public_key: str) -> dict[object, object] | Mismatch:
+                  public_key: ReceiptKeys) -> dict[object, object] | Mismatch:
     """Each purpose's termination as the consent's own receipt states it, or why no receipt of
     this row and this subject is there to state any."""
     receipt = own_receipt(consent.receipt, consent.receipt_signature, names_it="consentReceiptID",
@@ -117,11 +109,14 @@ def _terminations(consent: Consent, *, pseudonym: str,
             for p in service.get("purposes", [])}
 
 
-def consent_problem(consent: Consent, *, pseudonym: str, public_key: str) -> Mismatch | None:
+def consent_problem(consent: Consent, *, pseudonym: str,
+                    public_key: ReceiptKeys) -> Mismatch | None:
     """Why the consent row grants more than its signed receipt, or None when it is backed.
 
     ``pseudonym`` is the subject the row belongs to (the caller has it from the same query);
-    ``public_key`` is the service's, from the key store, never the key a receipt names.
+    ``public_key``: the service's receipt keys, from the key store (the one the receipt names
+    among them: :meth:`consent.receipt_keys.ReceiptKeys.signer_of`), never a key named outside
+    them.
     """
     terminations = _terminations(consent, pseudonym=pseudonym, public_key=public_key)
     if isinstance(terminations, Mismatch):
@@ -134,7 +129,8 @@ def consent_problem(consent: Consent, *, pseudonym: str, public_key: str) -> Mis
     return None
 
 
-def receipt_end(consent: Consent, *, pseudonym: str, public_key: str) -> datetime | Mismatch:
+def receipt_end(consent: Consent, *, pseudonym: str,
+                public_key: ReceiptKeys) -> datetime | Mismatch:
     """How long the consent's own receipt lets it run: the earliest termination it states for
     the row's purposes it names (a row is never backed past it: :func:`consent_problem`), or
     why no receipt of this row and subject backs any of them, unreadable terminations included
@@ -155,7 +151,7 @@ def receipt_end(consent: Consent, *, pseudonym: str, public_key: str) -> datetim
 
 
 def purposes_signed(session: Session, consent: Consent, *, pseudonym: str,
-                    public_key: str) -> list[str]:
+                    public_key: ReceiptKeys) -> list[str]:
     """The purposes ``consent`` still covers by its person's signatures: those its own receipt
     names, less those each of their purpose withdrawals took out (a withdrawal's receipt
     signed by the service and naming this consent and purpose; a row of another, or none,
@@ -188,7 +184,7 @@ def purposes_signed(session: Session, consent: Consent, *, pseudonym: str,
 
 
 def probe_problem(probe: ProbeConsent, *, subject: str | None,
-                  public_key: str) -> Mismatch | None:
+                  public_key: ReceiptKeys) -> Mismatch | None:
     """Why the probe consent row is not what its person signed, or None when it is: the
     service's signature over a receipt naming this row, its purpose, image, researcher key and
     (a verify's) subject, ending no later than the row."""
@@ -206,7 +202,7 @@ def probe_problem(probe: ProbeConsent, *, subject: str | None,
     return None
 
 
-def require_backed(consent: Consent, *, pseudonym: str, public_key: str) -> None:
+def require_backed(consent: Consent, *, pseudonym: str, public_key: ReceiptKeys) -> None:
     """Refuse (``consent_required``, problem ``receipt_mismatch``; chained and logged by
     :mod:`consent.refusals`) a use of ``consent`` its receipt does not back."""
     problem = consent_problem(consent, pseudonym=pseudonym, public_key=public_key)

@@ -31,6 +31,7 @@ from optinface.consent.erasure import (
     templates_gone,
 )
 from optinface.consent.errors import ChallengeInvalid
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import receipt_for_consent, stated_recipients
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -48,11 +49,11 @@ from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
 
 def public(runtime: Runtime, consent: Consent) -> ConsentPublic:
     """The consent as the API shows it, with its status now and its signed receipt."""
-    return ledger.consent_public(consent, public_key=runtime.keys.public_key,
+    return ledger.consent_public(consent, public_key=runtime.keys.receipt_keys,
                                  status=policies.consent_status(consent, now=runtime.clock.now()))
 
 
-def all_public(subject: Subject, *, public_key: str, now: datetime) -> list[ConsentPublic]:
+def all_public(subject: Subject, *, public_key: ReceiptKeys, now: datetime) -> list[ConsentPublic]:
     """The subject's consents as the API shows them, oldest first, each with its status at
     ``now``: what their list, their access export and a disclosed record show."""
     return [ledger.consent_public(c, public_key=public_key,

@@ -68,7 +68,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
                                    settings=runtime.settings, keys=runtime.keys)
-    authority.require_backed(consent, pseudonym=pseudonym, public_key=runtime.keys.public_key)
+    authority.require_backed(consent, pseudonym=pseudonym, public_key=runtime.keys.receipt_keys)
     replaces = statement.get("replaces")
     if replaces is not None:
         rectification.require_replaceable(session, subject, consent, replaces)

@@ -35,6 +35,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.audit_seals import salted_hash
 from optinface.consent.errors import ErasureReceiptAltered
 from optinface.consent.keys import KeyRing
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -73,7 +74,7 @@ def names(receipt: dict[str, Any], salt: object, pseudonym: str) -> bool | None:
 
 
 def problem(tombstone_receipt: dict[str, Any], signature: str, *, subject_hash: str,
-            public_key: str) -> str | None:
+            public_key: ReceiptKeys) -> str | None:
     """Why a tombstone's receipt is not this deployment's proof of this erasure, or None."""
     if not verify_receipt(tombstone_receipt, signature, public_key):
         return NOT_SIGNED
@@ -88,7 +89,7 @@ def served(runtime: Runtime, tombstone: Tombstone) -> SignedErasureReceipt:
     assert tombstone.receipt is not None and tombstone.receipt_signature is not None
     return SignedErasureReceipt(
         receipt=tombstone.receipt, signature=tombstone.receipt_signature,
-        public_key=runtime.keys.public_key,
+        public_key=runtime.keys.receipt_keys.signer_of(tombstone.receipt),
         pseudonym_salt=(_salt(runtime.keys, tombstone.subject_hash)
                         if COMMITMENT in tombstone.receipt else None))
 
@@ -100,7 +101,8 @@ def refusal(runtime: Runtime, session: Session, tombstone: Tombstone, *, asked: 
     transaction commits (raised inside it, the chained event would be rolled back with it)."""
     assert tombstone.receipt is not None and tombstone.receipt_signature is not None
     found = problem(tombstone.receipt, tombstone.receipt_signature,
-                    subject_hash=tombstone.subject_hash, public_key=runtime.keys.public_key)
+                    subject_hash=tombstone.subject_hash,
+                    public_key=runtime.keys.receipt_keys)
     if found is None:
         return None
     runtime.audit(session, Entry(

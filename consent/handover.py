@@ -73,7 +73,7 @@ def handed_over(session: Session, *, runtime: Runtime, subject: Subject,
         controller_contact=runtime.settings.controller_contact,
         subject=SubjectPublic.model_validate(subject),
         consents=[DisclosedConsent.model_validate(c) for c in consents.all_public(
-            subject, public_key=runtime.keys.public_key, now=now)],
+            subject, public_key=runtime.keys.receipt_keys, now=now)],
         templates=ledger.templates_public(session, subject))
 
 

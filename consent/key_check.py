@@ -197,7 +197,8 @@ def refuse_foreign_keys(session: Session, keys: KeyRing, held: list[int],
     consent = session.scalars(select(Consent).where(
         Consent.receipt.is_not(None), Consent.receipt_signature.is_not(None)).limit(1)).first()
     if consent is not None and consent.receipt is not None and consent.receipt_signature \
-            and not verify_receipt(consent.receipt, consent.receipt_signature, keys.public_key):
+            and not verify_receipt(consent.receipt, consent.receipt_signature,
+                                   keys.receipt_keys):
         raise _foreign("signing", "did not sign the consent receipts this ledger holds")
     note = session.scalars(select(AuditCheckpoint.note).where(AuditCheckpoint.note.is_not(None))
                            .order_by(AuditCheckpoint.id.desc()).limit(1)).first()

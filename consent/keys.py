@@ -6,7 +6,10 @@
   the WAL) still holds the wrapped key, and becomes unreadable only when the epoch key that
   wrapped it is destroyed, at the next epoch rotation (:mod:`consent.epochs`, every
   ``OPTINFACE_KEY_EPOCH_HOURS``). Until then a copy plus the key store can decrypt it.
-- ``signing``: Ed25519, signs consent receipts and erasure receipts.
+- ``signing``: Ed25519, the receipt key: signs consent, withdrawal and erasure receipts, the
+  register and its record of processing. ``optinface keys rotate-receipt-key`` replaces it
+  (:mod:`consent.receipt_rotation`): the old one's private half destroyed, its public half
+  kept as a retired key that still checks what it signed (:mod:`consent.receipt_keys`).
 - ``checkpoint``: Ed25519, signs the audit log's checkpoints (C2SP notes) and nothing else, so a
   receipt signature can never pass for a checkpoint nor the reverse (:mod:`consent.notes`); in
   the key store, so a copy of the data cannot sign one.
@@ -25,7 +28,8 @@
 
 They are made once, for a new deployment. A key missing later is refused, not made again: a new
 epoch key would open no subject key, a new rotation would make every search miss, a new signing
-key would disown every receipt given, a new HMAC key would turn every API key away. The index key
+key made in its place would disown every receipt given (a rotation keeps the old public key
+for that: :mod:`consent.receipt_keys`), a new HMAC key would turn every API key away. The index key
 alone is made again: a new one costs only a rebuild of the index from the ledger.
 """
 
@@ -43,6 +47,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
 from optinface.consent.keystore import KeyStore, load_or_create_secret
+from optinface.consent.receipt_keys import (
+    RETIRED_KEYS_NAME,
+    ReceiptKeys,
+    RetiredKey,
+    retired_from,
+)
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.protection import TemplateProtector
 
@@ -81,6 +91,8 @@ class KeyRing:
     hmac_key: bytes
     checkpoint: Ed25519PrivateKey
     index_key: bytes
+    retired: tuple[RetiredKey, ...] = ()
+    """The receipt keys replaced by a rotation, public halves only (:mod:`consent.receipt_keys`)."""
 
     @classmethod
     def open(cls, store: KeyStore, *, needed: Collection[str]) -> KeyRing:
@@ -107,12 +119,18 @@ class KeyRing:
             checkpoint=Ed25519PrivateKey.from_private_bytes(
                 load_or_create_secret(store, CHECKPOINT_KEY_NAME)),
             index_key=load_or_create_secret(store, INDEX_KEY_NAME),
+            retired=retired_from(store.read_secret(RETIRED_KEYS_NAME)),
         )
 
     @property
     def public_key(self) -> str:
         """The Ed25519 public key, base64 of the 32 raw bytes: all a verifier needs."""
         return _public_key(self.signing)
+
+    @property
+    def receipt_keys(self) -> ReceiptKeys:
+        """What a stored receipt is checked against: the key in force and the retired ones."""
+        return ReceiptKeys(current=self.public_key, retired=self.retired)
 
     def sign(self, message: bytes) -> str:
         return base64.b64encode(self.signing.sign(message)).decode("ascii")

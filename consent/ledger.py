@@ -28,6 +28,7 @@ from optinface.consent.errors import (
 )
 from optinface.consent.identifiers import PSEUDONYM_PREFIX
 from optinface.consent.keys import KeyRing, template_binding
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.schemas import (
     ConsentCapacity,
     ConsentMethod,
@@ -267,7 +268,7 @@ def get_consent(session: Session, *, subject: Subject, consent_id: str) -> Conse
     return consent
 
 
-def consent_public(consent: Consent, *, public_key: str, status: str) -> ConsentPublic:
+def consent_public(consent: Consent, *, public_key: ReceiptKeys, status: str) -> ConsentPublic:
     """The consent as the API shows it, under the subject's pseudonym, with its signed receipts.
 
     ``status`` is passed in rather than computed here: when a consent ends is decided by
@@ -276,11 +277,12 @@ def consent_public(consent: Consent, *, public_key: str, status: str) -> Consent
     receipt = withdrawal = None
     if consent.receipt is not None and consent.receipt_signature is not None:
         receipt = SignedReceipt(
-            receipt=consent.receipt, signature=consent.receipt_signature, public_key=public_key
-        )
+            receipt=consent.receipt, signature=consent.receipt_signature,
+            public_key=public_key.signer_of(consent.receipt))
     if consent.withdrawal_receipt is not None and consent.withdrawal_signature is not None:
         withdrawal = SignedReceipt(receipt=consent.withdrawal_receipt,
-                                   signature=consent.withdrawal_signature, public_key=public_key)
+                                   signature=consent.withdrawal_signature,
+                                   public_key=public_key.signer_of(consent.withdrawal_receipt))
     return ConsentPublic.model_validate(
         {
             **{column: getattr(consent, column) for column in ConsentPublic.model_fields

@@ -165,7 +165,7 @@ class _Backing:
         if consent.id not in self._consents:
             keys = self._runtime.keys
             problem = authority.consent_problem(
-                consent, pseudonym=subject.pseudonym, public_key=keys.public_key
+                consent, pseudonym=subject.pseudonym, public_key=keys.receipt_keys
             ) or self._runtime.journal_ends.problem(
                 keys, consent_id=consent.id, purpose_id=self._purpose_id,
                 pseudonym=subject.pseudonym)

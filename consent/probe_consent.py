@@ -73,6 +73,7 @@ from optinface.consent.errors import (
     PurposeNotConsented,
 )
 from optinface.consent.keys import KeyRing
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.roles import Actor
@@ -260,7 +261,7 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
                        else "not_signed_by_the_subject" if probe.subject_ref is None
                        else "other_subject")
         elif mismatch := authority.probe_problem(probe, subject=subject,
-                                                 public_key=keys.public_key):
+                                                 public_key=keys.receipt_keys):
             problem = RECEIPT_MISMATCH
     if problem is None:
         return None
@@ -384,7 +385,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
-        public = probe_public(probe, public_key=runtime.keys.public_key)
+        public = probe_public(probe, public_key=runtime.keys.receipt_keys)
         link_spent = ceremony.subject_id is not None  # a verify's
     if link_spent:  # signed before it answers (consent.spent_rights)
         transparency.witness(runtime)
@@ -419,12 +420,12 @@ def forget_spent(session: Session, *, settings: ConsentSettings, now: datetime) 
         delete(ProbeConsent).where(ProbeConsent.expires_at < receipts_expired(now)))
 
 
-def probe_public(probe: ProbeConsent, *, public_key: str) -> ProbeConsentPublic:
+def probe_public(probe: ProbeConsent, *, public_key: ReceiptKeys) -> ProbeConsentPublic:
     """The probe consent as the API shows it, with its signed receipt once the person signed."""
     receipt = None
     if probe.receipt is not None and probe.receipt_signature is not None:
         receipt = SignedReceipt(receipt=probe.receipt, signature=probe.receipt_signature,
-                                public_key=public_key)
+                                public_key=public_key.signer_of(probe.receipt))
     return ProbeConsentPublic(
         id=probe.id, purpose_id=probe.purpose_id, notice_id=probe.notice_id,
         method=ConsentMethod(probe.method), evidence_sha256=probe.evidence_sha256,

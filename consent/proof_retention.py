@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.authority import Mismatch, own_receipt, stated_time
 from optinface.consent.db import rows_deleted
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import (
@@ -90,7 +91,7 @@ def _erased_before(runtime: Runtime, session: Session, cutoff: datetime) -> Sele
     kept = []
     for tombstone_id, subject_hash, receipt, signature in found:
         if not _signed_before(receipt, signature, subject_hash, cutoff,
-                              runtime.keys.public_key):
+                              runtime.keys.receipt_keys):
             kept.append(subject_hash)
             runtime.error_once(logger, ("tombstone misdated", tombstone_id),
                                "tombstone %s: its erased_at is more than the proof's years ago,"
@@ -99,7 +100,7 @@ def _erased_before(runtime: Runtime, session: Session, cutoff: datetime) -> Sele
 
 
 def _signed_before(receipt: dict[str, Any] | None, signature: str | None, subject_hash: str,
-                   cutoff: datetime, public_key: str) -> bool:
+                   cutoff: datetime, public_key: ReceiptKeys) -> bool:
     """Whether ``receipt`` is the service's signed erasure receipt of the tombstone of
     ``subject_hash`` (one copied from another tombstone is not) for a request before
     ``cutoff``."""

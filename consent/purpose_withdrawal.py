@@ -53,6 +53,7 @@ from optinface.consent import (
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -85,12 +86,12 @@ def narrow(
                 PurposeWithdrawal.purpose_id == purpose_id))
             if earlier is not None:
                 # Withdrawing again changes nothing: the first withdrawal stays the record.
-                return public(earlier, public_key=runtime.keys.public_key)
+                return public(earlier, public_key=runtime.keys.receipt_keys)
         subject = consent.subject
         assert subject is not None  # an active consent has its subject
         # What remains is what the person signed less what they withdrew, never the row alone.
         signed_for = authority.purposes_signed(session, consent, pseudonym=pseudonym,
-                                               public_key=runtime.keys.public_key)
+                                               public_key=runtime.keys.receipt_keys)
         if purpose is None:
             raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
                            details={"consent_id": consent_id, "purpose_id": purpose_id})
@@ -124,7 +125,7 @@ def narrow(
                      "purposes_kept": [p.id for p in consent.purposes],
                      "receipt_id": withdrawal.id,
                      "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential)}))
-        return public(withdrawal, public_key=runtime.keys.public_key)
+        return public(withdrawal, public_key=runtime.keys.receipt_keys)
 
 
 def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
@@ -212,11 +213,11 @@ def record_ended(
                                     evidence=(consent.withdrawal_receipt or {}).get(
                                         "subjectSignature"))
         session.add(withdrawal)
-        return public(withdrawal, public_key=runtime.keys.public_key)
+        return public(withdrawal, public_key=runtime.keys.receipt_keys)
 
 
 def for_subject(
-    session: Session, subject: Subject, *, public_key: str
+    session: Session, subject: Subject, *, public_key: ReceiptKeys
 ) -> list[PurposeWithdrawalPublic]:
     """Every purpose the subject withdrew from a consent they keep, oldest first."""
     rows = session.scalars(select(PurposeWithdrawal)
@@ -225,12 +226,12 @@ def for_subject(
     return [public(r, public_key=public_key) for r in rows]
 
 
-def public(row: PurposeWithdrawal, *, public_key: str) -> PurposeWithdrawalPublic:
+def public(row: PurposeWithdrawal, *, public_key: ReceiptKeys) -> PurposeWithdrawalPublic:
     return PurposeWithdrawalPublic(
         id=row.id, consent_id=row.consent_id, purpose_id=row.purpose_id,
         withdrawn_at=row.withdrawn_at,
         receipt=SignedReceipt(receipt=row.receipt, signature=row.receipt_signature,
-                              public_key=public_key))
+                              public_key=public_key.signer_of(row.receipt)))
 
 
 def _active_consent(

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from optinface.consent.authority import Mismatch, receipt_end
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.tables import Consent
 
 _Stated = datetime | Mismatch
@@ -87,7 +88,7 @@ class ReceiptEnds:
         kept = self._known.get(consent.id)
         return kept is None or kept[0] != _digest(consent, pseudonym)
 
-    def read(self, consents: Iterable[tuple[Consent, str]], *, public_key: str) -> None:
+    def read(self, consents: Iterable[tuple[Consent, str]], *, public_key: ReceiptKeys) -> None:
         """Verify the receipts of ``consents`` (each in force by its row, with its subject's
         pseudonym) not read before as they are now, outside any transaction: what the next
         :meth:`survey` finds unchanged it takes from here. Decides nothing and reports nothing
@@ -97,7 +98,7 @@ class ReceiptEnds:
         self._known = {**self._known, **read}  # a new mapping: a survey may be reading the old
 
     def _answer(self, consent: Consent, pseudonym: str, *,
-                public_key: str) -> tuple[bytes, _Stated]:
+                public_key: ReceiptKeys) -> tuple[bytes, _Stated]:
         """The row's digest and its receipt's answer: the one kept under that digest, else
         verified now."""
         digest = _digest(consent, pseudonym)
@@ -106,7 +107,7 @@ class ReceiptEnds:
             return kept
         return digest, receipt_end(consent, pseudonym=pseudonym, public_key=public_key)
 
-    def survey(self, consents: Iterable[tuple[Consent, str]], *, public_key: str,
+    def survey(self, consents: Iterable[tuple[Consent, str]], *, public_key: ReceiptKeys,
                now: datetime) -> Survey:
         """Read ``consents`` (each in force by its row, with its subject's pseudonym) against
         their receipts, verifying only those not read before as they are now (by :meth:`read`

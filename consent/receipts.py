@@ -42,6 +42,7 @@ from optinface.consent.accountability import accountability
 from optinface.consent.consent_form import wording_problem
 from optinface.consent.crypto import canonical_json
 from optinface.consent.passkeys import verify_evidence
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.retention_policy import version_problem
 from optinface.consent.schemas import Accountability, PublishedKey
 from optinface.consent.settings import ConsentSettings
@@ -62,8 +63,15 @@ def parse_public_key(public_key: str) -> Ed25519PublicKey:
         raise ValueError("not base64") from error
 
 
-def verify_receipt(receipt: dict[str, Any], signature: str, public_key: str) -> bool:
-    """True when ``signature`` (base64) is the key's signature of this exact receipt."""
+def verify_receipt(receipt: dict[str, Any], signature: str,
+                   public_key: str | ReceiptKeys) -> bool:
+    """True when ``signature`` (base64) is the key's signature of this exact receipt.
+
+    ``public_key``: the one key to check with (a verifier's published key), or the
+    deployment's receipt keys, of which the one the receipt names (:meth:`ReceiptKeys.signer_of`).
+    """
+    if isinstance(public_key, ReceiptKeys):
+        public_key = public_key.signer_of(receipt)
     try:
         key = parse_public_key(public_key)
         key.verify(base64.b64decode(signature, validate=True), canonical_json(receipt))
@@ -78,13 +86,15 @@ SIGNS = ("consent receipts", "withdrawal receipts", "erasure receipts",
 (English source strings: the register's French reader gets them in French)."""
 
 
-def published_key(public_key: str) -> PublishedKey:
-    """How the signing key is published: its id is a fingerprint, so a reader can compare."""
+def published_key(public_key: str, *, retired_at: datetime | None = None) -> PublishedKey:
+    """How the signing key is published: its id is a fingerprint, so a reader can compare;
+    ``retired_at``: a key a rotation replaced (:mod:`consent.receipt_keys`)."""
     fingerprint = hashlib.sha256(base64.b64decode(public_key)).hexdigest()[:16]
     return PublishedKey(
         key_id=f"ed25519:{fingerprint}",
         public_key=public_key,
         signs=list(SIGNS),
+        retired_at=retired_at,
     )
 
 

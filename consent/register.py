@@ -7,6 +7,7 @@ record of processing. When matching is allowed is :mod:`consent.declaration`'s r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -192,6 +193,7 @@ def build_register(
     rotation_fingerprint: str,
     signing_keys: list[PublishedKey],
     now: datetime,
+    retired_keys: Sequence[PublishedKey] = (),
 ) -> Register:
     """The register as it stands at ``now``: settings, purposes, models and counts read live.
 
@@ -265,6 +267,7 @@ def build_register(
         disclosure_rule=disclosures.RULE,
         transfers=transfers.transfers(settings, held=held),
         signing_keys=signing_keys,
+        retired_signing_keys=list(retired_keys),
         declaration=(DeclarationPublic.model_validate(current.declaration)
                      if current.declaration else None),
         in_service_from=current.in_service_from,
@@ -374,6 +377,11 @@ def render_register(register: Register, say: Say = english) -> str:
               algorithm=k.algorithm, public_key=k.public_key,
               signs=", ".join(say(s) for s in k.signs))
           for k in register.signing_keys],
+        *[say("- **{key_id}** ({algorithm}): `{public_key}`; retired {retired_at}: checks only"
+              " the receipts that state they were signed no later", key_id=k.key_id,
+              algorithm=k.algorithm, public_key=k.public_key,
+              retired_at=f"{k.retired_at:%Y-%m-%d %H:%M} UTC")
+          for k in register.retired_signing_keys if k.retired_at is not None],
         *([say("This register's JSON is signed by the key {key_id}: `optinface register verify"
                " FILE --public-key KEY` checks it and prints its material sha256.",
                key_id=register.signature.kid)] if register.signature else []),

@@ -76,7 +76,8 @@ def read_receipts(runtime: Runtime, *, now: datetime) -> None:
     (:meth:`ReceiptEnds.read <consent.receipt_ends.ReceiptEnds.read>`). The slices need not
     agree with each other nor with the write transaction: that judges every row as it finds
     it, and what it finds changed it verifies again."""
-    runtime.receipt_ends.read(_unread(runtime, now=now), public_key=runtime.keys.public_key)
+    runtime.receipt_ends.read(_unread(runtime, now=now),
+                              public_key=runtime.keys.receipt_keys)
 
 
 def _unread(runtime: Runtime, *, now: datetime) -> Iterator[tuple[Consent, str]]:
@@ -125,7 +126,7 @@ def due_for_erasure(
     survey = runtime.receipt_ends.survey(
         ((consent, subject.pseudonym) for subject in subjects for consent in subject.consents
          if consent.status == ConsentStatus.ACTIVE and consent.ends_at > now),
-        public_key=runtime.keys.public_key, now=now)
+        public_key=runtime.keys.receipt_keys, now=now)
     for consent, mismatch in survey.found:
         if not _said(session, consent.id, mismatch):
             authority.report(runtime, session, actor=actor, row_id=consent.id,

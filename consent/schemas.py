@@ -1513,6 +1513,10 @@ class PublishedKey(BaseModel):
     verifier_key: str | None = Field(
         default=None, description="For the checkpoint key: its C2SP note verifier key"
         " (name+keyhash+key), what `optinface audit verify --public-key` and tlog tools take.")
+    retired_at: datetime | None = Field(
+        default=None, description="For a receipt key replaced by `optinface keys"
+        " rotate-receipt-key`: when it stopped signing. It checks only what states it was signed"
+        " no later (a receipt's publicKey names it); null for a key in force.")
 
 
 class DocumentSignature(BaseModel):
@@ -1585,6 +1589,10 @@ class Register(BaseModel):
         description="The keys that sign receipts and checkpoints, also at"
         " /.well-known/optinface-keys.json."
     )
+    retired_signing_keys: list[PublishedKey] = Field(
+        default_factory=list, description="The receipt keys replaced since (each with its"
+        " retired_at), which still check the receipts they signed before; also at"
+        " /.well-known/optinface-keys.json (retired_keys).")
     declaration: DeclarationPublic | None
     in_service_from: date | None = Field(
         description="Declaration date + the notice period (Québec: 60 days before service)."

@@ -53,6 +53,7 @@ from optinface.consent import (
     probe_consent,
     prune_records,
     purpose_withdrawal,
+    receipt_rotation,
     retention_policy,
     review,
     rights_requests,
@@ -99,6 +100,8 @@ from optinface.consent.live_replay import LiveReplay, void_spent
 from optinface.consent.lock import DataDirLock
 from optinface.consent.reads import ReadFilters, Reads, chain_reads
 from optinface.consent.receipt_ends import ReceiptEnds
+from optinface.consent.receipt_keys import ReceiptKeys
+from optinface.consent.receipt_rotation import ReceiptKeyRotated
 from optinface.consent.receipts import published_key
 from optinface.consent.reconcile import reconcile
 from optinface.consent.refusals import audited, chained
@@ -526,10 +529,27 @@ class OptinFace:
         their own key: :meth:`published_keys`)."""
         return self.runtime.keys.public_key
 
+    @property
+    def receipt_keys(self) -> ReceiptKeys:
+        """What a stored receipt is checked against: the receipt key and those it replaced
+        (:mod:`consent.receipt_keys`)."""
+        return self.runtime.keys.receipt_keys
+
     def published_keys(self) -> list[PublishedKey]:
         """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
         return [published_key(self.public_key),
                 transparency.published_checkpoint_key(self.runtime.log)]
+
+    def retired_keys(self) -> list[PublishedKey]:
+        """The receipt keys a rotation replaced, each with its ``retired_at``, oldest first."""
+        return [published_key(key.public_key, retired_at=key.retired_at)
+                for key in self.runtime.keys.retired]
+
+    def rotate_receipt_key(self, *, reason: str) -> ReceiptKeyRotated:
+        """A new receipt key, the old one's private half destroyed and its public half retired:
+        the operator's own act with the key store, every server stopped, chained with
+        ``reason`` (:mod:`consent.receipt_rotation`)."""
+        return receipt_rotation.rotate(self.runtime, reason=reason)
 
     def _read(self) -> AbstractContextManager[Session]:
         """The session of every read method: waits for no writer and writes nothing
@@ -958,7 +978,7 @@ class OptinFace:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             row = ledger.get_subject(session, subject, runtime=self.runtime)
-            found = consents.all_public(row, public_key=self.runtime.keys.public_key,
+            found = consents.all_public(row, public_key=self.runtime.keys.receipt_keys,
                                         now=self.clock.now())
         self._noted(actor, None, "consents", len(found), subjects=[subject])
         return found
@@ -1045,7 +1065,8 @@ class OptinFace:
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
         with self._read() as session:
             row = ledger.get_subject(session, subject, runtime=self.runtime)
-            found = purpose_withdrawal.for_subject(session, row, public_key=self.public_key)
+            found = purpose_withdrawal.for_subject(session, row,
+                                                   public_key=self.runtime.keys.receipt_keys)
         self._noted(actor, None, "purpose_withdrawals", len(found), subjects=[subject])
         return found
 
@@ -1198,7 +1219,7 @@ class OptinFace:
                                               subjects=[subject], details=copied))
             # Built after the export event, so its own inclusion proof is among the proofs.
             export = access.build_export(session, subject=row, settings=self.settings,
-                                         public_key=self.public_key,
+                                         public_key=self.runtime.keys.receipt_keys,
                                          logic=matching.matching_logic(self.runtime), now=now,
                                          vectors=copies)
             return transparency.with_inclusion_proofs(session, export, self.runtime.log,
@@ -1479,6 +1500,7 @@ class OptinFace:
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,
                               signing_keys=self.published_keys(),
+                              retired_keys=self.retired_keys(),
                               now=self.clock.now())
 
     def ropa(self, *, actor: Actor | None = None, say: Say = english) -> Ropa:

@@ -303,7 +303,7 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
     named = statement.get("purposeId")
     if named is not None and authority.purposes_signed(
             session, consent, pseudonym=subject.pseudonym,
-            public_key=runtime.keys.public_key) != [named]:
+            public_key=runtime.keys.receipt_keys) != [named]:
         raise ChallengeInvalid("this signature withdraws one purpose, not the whole consent")
     consent.withdrawal_receipt = {
         "version": CONSENT_RECEIPT_VERSION, "withdrawnConsentID": consent.id,

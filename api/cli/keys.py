@@ -1,6 +1,6 @@
-"""``optinface keys create|list|revoke|break-glass|admin-passkey-link`` (and ``rotate-epoch``,
-``epochs``, from :mod:`api.cli.rotation_commands`): API keys for the roles of the API, and the
-operator's acts on them."""
+"""``optinface keys create|list|revoke|break-glass|admin-passkey-link|rotate-receipt-key`` (and
+``rotate-epoch``, ``epochs``, from :mod:`api.cli.rotation_commands`): API keys for the roles of
+the API, and the operator's acts on them and on the receipt key."""
 
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ from optinface.consent.roles import RELYING_PARTIES, Role
 
 app = typer.Typer(
     help="API keys and epoch keys: create, list, revoke, break-glass, admin-passkey-link,"
-         " rotate-epoch, epochs.\n\n"
+         " rotate-epoch, epochs, rotate-receipt-key.\n\n"
          "create, list and revoke manage the API's keys; break-glass issues an emergency admin"
          " key when none can act; admin-passkey-link issues the link on which an admin key"
          " registers its passkey (OPTINFACE_ADMIN_MFA); rotate-epoch re-wraps every subject key"
-         " under a new epoch key and destroys the old ones, and epochs lists them.\n\n"
+         " under a new epoch key and destroys the old ones, and epochs lists them;"
+         " rotate-receipt-key replaces the key that signs receipts, the old one retired.\n\n"
          "Example: optinface keys list --api-key $ADMIN_KEY",
     no_args_is_help=True)
 
@@ -214,3 +215,43 @@ def admin_passkey_link(
     with opened(data_dir) as (_, service):
         made = service.issue_admin_passkey_link(key_id=key_id)
     echo_json({"key_id": made.key_id, "link": made.secret, "expires_at": made.expires_at})
+
+
+MATERIAL_CHANGE = (
+    "The declaration of {declared_on} (material version 2) names the receipt key: replacing it"
+    " is a material change. The register will warn, and matching will be refused until a new"
+    " declaration has run its period (outside demo mode, until an assessment of the new"
+    " material is configured too).")
+
+
+@app.command("rotate-receipt-key")
+def rotate_receipt_key(
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why, in one line: an incident or ticket reference (a key that leaked),"
+                         " never a person's name or pseudonym. Chained in the audit log.")],
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Go ahead without asking, where the rotation is a material change.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the receipt key: a new key signs from now on, the old one is retired.
+
+    The old key's private half is destroyed in the key store (its file shredded, or its
+    PKCS#11 object destroyed); its public half is kept there with its retirement time, published
+    at /.well-known/optinface-keys.json (retired_keys) and in the register, and still checks
+    every receipt it signed before. Chained as receipt_key_rotated (the key ids and the reason).
+    Runs where the data directory and the key store are, with every server stopped (a running
+    one keeps the old key in memory). Under a version 2 declaration the receipt key is declared
+    material: the command says so and asks first (--yes answers for it).
+
+    Example: optinface keys rotate-receipt-key --reason "INC-7: receipt key copied" --yes
+    """
+    with opened(data_dir) as (_, service):
+        register = service.register()
+        if register.declaration is not None and register.material_version >= 2:
+            typer.echo(MATERIAL_CHANGE.format(declared_on=register.declaration.declared_on),
+                       err=True)
+            if not yes and not typer.confirm("Replace the receipt key?"):
+                raise typer.Exit(code=1)
+        done = service.rotate_receipt_key(reason=reason)
+    echo_json(done)

@@ -1,8 +1,10 @@
 """``optinface receipt verify FILE``: check a receipt's signatures, offline.
 
 Two checks: the controller's Ed25519 signature, with the deployment's published key
-(``--public-key``, or the server's own when run next to its data dir), never the key a receipt
-carries, since anyone can sign with their own; and, on a receipt of the person's own act, their
+(``--public-key``, or the server's own when run next to its data dir: the receipt key in force
+and those a rotation retired, each receipt checked against the one it names among them,
+:mod:`consent.receipt_keys`), never a key a receipt carries from elsewhere, since anyone can
+sign with their own; and, on a receipt of the person's own act, their
 passkey's WebAuthn assertion over the statement whose SHA-256 was the challenge, against the
 credential public key registered when they enrolled (carried in the receipt: it is theirs, and
 the controller's signature binds it to them).
@@ -26,6 +28,7 @@ from optinface.api.settings import load_settings
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.keystore import open_key_store, read_key
+from optinface.consent.receipt_keys import RETIRED_KEYS_NAME, ReceiptKeys, retired_from
 from optinface.consent.receipts import (
     parse_public_key,
     subject_signature_problem,
@@ -41,7 +44,7 @@ app = typer.Typer(
     no_args_is_help=True)
 
 
-def _published_key(data_dir: Path | None) -> str:
+def _published_key(data_dir: Path | None) -> ReceiptKeys:
     settings = load_settings(data_dir=data_dir)
     if settings.key_store is KeyStoreKind.FILE and not settings.keys_dir.exists():
         # Nothing here to check with; whether a ledger holds data is no verifier's question.
@@ -52,6 +55,7 @@ def _published_key(data_dir: Path | None) -> str:
         store = open_key_store(settings, create=False)  # a verifier never makes a key store
         try:
             seed = read_key(store, SIGNING_KEY_NAME)
+            retired = retired_from(store.read_secret(RETIRED_KEYS_NAME))
         finally:
             store.close()
     except KeyStoreUnusable as error:
@@ -60,7 +64,7 @@ def _published_key(data_dir: Path | None) -> str:
     if seed is None:
         raise refused(InvalidRequest.code, f"no signing key in the key store {settings.keys_dir};"
                       " pass the published --public-key", exit_code=2)
-    return public_key_of(seed)
+    return ReceiptKeys(current=public_key_of(seed), retired=retired)
 
 
 @app.command("verify")
@@ -96,9 +100,9 @@ def verify(
                       exit_code=2) from error
     if not found.signed and not found.unsigned:
         raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)
-    trusted = public_key or _published_key(data_dir)
+    trusted = ReceiptKeys(current=public_key) if public_key else _published_key(data_dir)
     try:
-        parse_public_key(trusted)
+        parse_public_key(trusted.current)
     except ValueError as error:  # no key to check with: not the receipt's fault
         raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
                       exit_code=2) from error
@@ -110,13 +114,14 @@ def verify(
     _report(file, found, trusted, pseudonym)
 
 
-def _problems(found: Contents, trusted: str, pseudonym: str | None) -> list[str]:
+def _problems(found: Contents, trusted: ReceiptKeys, pseudonym: str | None) -> list[str]:
     """Every reason the file's receipts do not hold, in the verdict's words; none: they do."""
     numbered = list(enumerate(found.signed, 1))
     bad = [(n, signed) for n, signed in numbered if not (
         isinstance(signed.receipt, dict) and isinstance(signed.signature, str)
         and verify_receipt(signed.receipt, signed.signature, trusted))]
-    problems = [f"INVALID signature for key {trusted} (receipt"
+    retired = " or a retired key it names" if trusted.retired else ""
+    problems = [f"INVALID signature for key {trusted.current}{retired} (receipt"
                 f" {', '.join(str(n) for n, _ in bad)} of {len(numbered)}:"
                 f" {', '.join(signed.path for _, signed in bad)})"] if bad else []
     problems += [f"INVALID: {path} reads as a receipt and carries no signature: nothing vouches"
@@ -132,18 +137,23 @@ def _problems(found: Contents, trusted: str, pseudonym: str | None) -> list[str]
     return problems
 
 
-def _report(file: Path, found: Contents, trusted: str, pseudonym: str | None) -> None:
+def _report(file: Path, found: Contents, trusted: ReceiptKeys, pseudonym: str | None) -> None:
     """The verdict on a file whose receipts all hold: what was checked, what each receipt
     states, and what nothing signs."""
     receipts = [signed.receipt for signed in found.signed]
-    lines = [f"{len(receipts)} valid signature(s) by {trusted}"]
-    for n, signed in enumerate(found.signed, 1):
+    signers = [trusted.signer_of(receipt) for receipt in receipts]
+    lines = [f"{len(receipts)} valid signature(s) by {', '.join(dict.fromkeys(signers))}"]
+    lines += [f"{key} is a retired receipt key (retired {retired.retired_at.isoformat()}):"
+              " it checks only receipts stating they were signed no later"
+              for key in dict.fromkeys(signers) for retired in trusted.retired
+              if retired.public_key == key]
+    for n, (signed, signer) in enumerate(zip(found.signed, signers, strict=True), 1):
         lines.append(f"receipt {n} ({signed.path}): {stated(signed.receipt)}")
         named = {str(key) for key in (signed.holder.get("public_key"),
                                       signed.receipt.get("publicKey")) if key is not None}
-        if named - {trusted}:
+        if named - {signer}:
             lines.append(f"receipt {n} ({signed.path}) names the key"
-                         f" {', '.join(sorted(named - {trusted}))}, not the one it was checked"
+                         f" {', '.join(sorted(named - {signer}))}, not the one it was checked"
                          " with: that name is ignored")
     people = [receipt["subjectSignature"].get("capacity") for receipt in receipts
               if isinstance(receipt.get("subjectSignature"), dict)]

@@ -20,5 +20,7 @@ KEYS_PATH = "/.well-known/optinface-keys.json"
 
 @router.get(KEYS_PATH)
 def published_keys(service: ServiceDep) -> PublishedKeys:
-    """The Ed25519 keys that sign consent, withdrawal and erasure receipts and checkpoints."""
-    return PublishedKeys(controller=service.settings.controller_name, keys=service.published_keys())
+    """The Ed25519 keys that sign consent, withdrawal and erasure receipts and checkpoints, and
+    the receipt keys retired since (``retired_keys``)."""
+    return PublishedKeys(controller=service.settings.controller_name,
+                         keys=service.published_keys(), retired_keys=service.retired_keys())

@@ -805,6 +805,9 @@ FRENCH: dict[str, str] = {
     "Chain checkpoint signed": "Point de contrôle signé",
     "Key epoch rotated (copies made before unreadable)":
         "Époque de clés renouvelée (copies antérieures illisibles)",
+    "Receipt key replaced (the old one retired, still checking what it signed before)":
+        "Clé des reçus remplacée (l'ancienne retirée, vérifiant encore ce qu'elle a signé"
+        " avant)",
     "Old key epochs destroyed (a rotation finished at start)":
         "Anciennes époques de clés détruites (renouvellement achevé au démarrage)",
     "Key epoch dated after its sealed rotation (edited?): rotated on the sealed schedule":
@@ -1901,6 +1904,11 @@ FRENCH: dict[str, str] = {
     ),
     "- **{key_id}** ({algorithm}): `{public_key}`; signs {signs}": (
         "- **{key_id}** ({algorithm}) : `{public_key}`; signe {signs}"
+    ),
+    "- **{key_id}** ({algorithm}): `{public_key}`; retired {retired_at}: checks only the"
+    " receipts that state they were signed no later": (
+        "- **{key_id}** ({algorithm}) : `{public_key}`; retirée le {retired_at} : ne vérifie"
+        " que les reçus qui se disent signés au plus tard à cette date"
     ),
     "This register's JSON is signed by the key {key_id}: `optinface register verify FILE"
     " --public-key KEY` checks it and prints its material sha256.": (

@@ -46,6 +46,7 @@ from optinface.consent.identifiers import MAX_LEDGER_INTEGER
 from optinface.consent.incidents import KEEP_YEARS, NOTIFY_WITHIN
 from optinface.consent.moments import require_in_span
 from optinface.consent.reads import Reads
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.roles import Actor
 from optinface.consent.ropa import render_ropa
 from optinface.consent.schemas import AuditFilter, TombstonePublic
@@ -409,7 +410,7 @@ def _month_erasures(
     return first, service.erasures(actor=actor, since=start, until=end)
 
 
-def _verified(tomb: TombstonePublic, public_key: str) -> bool:
+def _verified(tomb: TombstonePublic, public_key: ReceiptKeys) -> bool:
     """Whether the tombstone's receipt is the deployment's signed receipt of this erasure, as
     the service asks before serving it (:mod:`consent.erasure_receipts`)."""
     return bool(
@@ -434,7 +435,7 @@ def review_erasures(request: Request, service: ServiceDep) -> Response:
             month=first,
             previous=(first - timedelta(days=1)).strftime("%Y-%m"),
             following=_next_month(first).strftime("%Y-%m"),
-            erasures=[(t, _verified(t, service.public_key)) for t in tombs],
+            erasures=[(t, _verified(t, service.receipt_keys)) for t in tombs],
         )
 
     return signed_in(request, service, REVIEW, build, login_form=True)
@@ -464,8 +465,10 @@ def review_erasure(request: Request, service: ServiceDep, subject_hash: str) -> 
             "review_erasure.html",
             csrf=session.csrf,
             tomb=tomb,
-            verified=_verified(tomb, service.public_key),
-            keys=service.published_keys(),
+            verified=_verified(tomb, service.receipt_keys),
+            keys=[*service.published_keys(), *service.retired_keys()],
+            checks_with=(service.receipt_keys.signer_of(tomb.receipt) if tomb.receipt
+                         else service.public_key),
             receipt=json.dumps(tomb.receipt, indent=2, ensure_ascii=False),
         )
 

@@ -101,6 +101,8 @@ ACTIONS: dict[str, str] = {
                           " an upgrade)",
     "checkpoint": "Chain checkpoint signed",
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
+    "receipt_key_rotated": "Receipt key replaced (the old one retired, still checking what it"
+                           " signed before)",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",
     "key_epoch_misdated": "Key epoch dated after its sealed rotation (edited?): rotated on"
                           " the sealed schedule",

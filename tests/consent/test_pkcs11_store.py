@@ -27,6 +27,7 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.crypto import NONCE_BYTES, TAG_BYTES
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable, WitnessUnusable
+from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.keystore import open_key_store
 from optinface.consent.pkcs11_store import Pkcs11KeyStore
 from optinface.consent.schemas import ErasureReason
@@ -35,7 +36,7 @@ from optinface.consent.settings import ConsentSettings, KeyStoreKind
 from optinface.consent.tables import AuditEvent
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import Crash, FakeClock, crash, make_world
+from tests.support.consent import Crash, FakeClock, crash, make_world, served_consent_receipt
 from tests.support.files import open_index_copy, template_bytes
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -346,3 +347,32 @@ def test_on_a_token_the_start_destroys_what_a_killed_rotation_left_and_ignores_a
         assert (first.destroyed_at, second.destroyed_at) == (clock.now(), None)
         world.service = reopened
         assert world.verify(pseudonym, flipped_jpegs[0]).outcome == "candidates_for_review"
+
+
+def test_on_a_token_the_old_receipt_key_object_is_destroyed_and_its_receipts_still_verify(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+) -> None:
+    hsm = hsm_settings
+    with closing(OptinFace.open(hsm, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        pseudonym, _ = world.subject()
+        old_key = service.public_key
+        old_seed = service.runtime.keys.store.read_secret(SIGNING_KEY_NAME)
+        receipt, signature, _ = served_consent_receipt(world, pseudonym)
+        service.rotate_receipt_key(reason="INC-7: receipt key copied")
+        assert _token_values(hsm, SIGNING_KEY_NAME) != [old_seed]
+        assert [public_key_of(v) for v in _token_values(hsm, SIGNING_KEY_NAME)] \
+            == [service.public_key]
+        assert [k.public_key for k in service.retired_keys()] == [old_key]
+        assert served_consent_receipt(world, pseudonym) == (receipt, signature, old_key)
+    with closing(OptinFace.open(hsm, pipeline=pipeline, clock=clock)) as reopened:
+        assert [k.public_key for k in reopened.retired_keys()] == [old_key]
+        assert reopened.published_keys()[0].public_key != old_key
+
+
+def _token_values(settings: ConsentSettings, name: str) -> list[bytes]:
+    """Every data object the token holds under ``name`` (the login is the application's)."""
+    token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=settings.pkcs11_token_label)
+    with token.open() as session:
+        return [bytes(o[Attribute.VALUE]) for o in session.get_objects(
+            {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: f"optinface-{name}"})]

@@ -463,3 +463,10 @@ def chain_before_commitments(runtime: Runtime, entry: Entry) -> int:
         event.keyed_seal = keyed_seal(runtime.keys.hmac_key, event.hash)
         runtime.tail.remember(session, link(event))
         return event.seq
+
+
+def served_consent_receipt(world: World, pseudonym: str) -> tuple[dict[str, Any], str, str]:
+    """The subject's consent receipt as the service serves it: (receipt, signature, key)."""
+    [consent] = world.service.list_consents(actor=world.admin, subject=pseudonym)
+    assert consent.receipt is not None
+    return consent.receipt.receipt, consent.receipt.signature, consent.receipt.public_key

@@ -1,0 +1,79 @@
+"""``optinface keys rotate-receipt-key``: a new receipt key, the old one retired.
+
+A receipt key that leaked can be replaced: a new Ed25519 key signs every receipt, register and
+record of processing from then on; the old key's private half is destroyed in the key store
+(its file shredded, or its token object destroyed) and its public half kept there, with its
+retirement time and the reason, as a retired key (:mod:`consent.receipt_keys`), which
+``/.well-known/optinface-keys.json`` and the register publish and against which every receipt
+it signed before is still checked. The act is chained as ``receipt_key_rotated`` (the old and
+new key ids and the reason, never key material) in the transaction that writes the key store,
+before it commits, so a key store that refuses the write leaves the ledger as it was.
+
+The operator's own act, where the data directory and the key store are, with every server
+stopped: a running server keeps the old key in memory and would go on signing with it.
+
+The material of a version 2 declaration names the receipt key (:func:`consent.declaration.
+deployment`), so under such a declaration the rotation is a material change: the register
+warns, and matching waits for a new declaration, as for any other (the command says so first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.crypto import new_key
+from optinface.consent.declaration import RegisterReads
+from optinface.consent.identifiers import require_reason
+from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
+from optinface.consent.receipt_keys import (
+    RETIRED_KEYS_NAME,
+    RetiredKey,
+    retired_from,
+    with_retired,
+)
+from optinface.consent.receipts import published_key
+from optinface.consent.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptKeyRotated:
+    """What the rotation did: the key ids as published, and when the old key was retired."""
+
+    old_key_id: str
+    new_key_id: str
+    retired_at: str
+    new_public_key: str
+
+
+def rotate(runtime: Runtime, *, reason: str) -> ReceiptKeyRotated:
+    """Replace the receipt key (see the module docstring).
+
+    Raises:
+        InvalidRequest: ``reason`` is not one line naming no subject; nothing is changed.
+        KeyStoreUnusable: the key store refused a write; the ledger is left as it was.
+    """
+    require_reason(reason)
+    keys, now = runtime.keys, runtime.clock.now()
+    seed = new_key()
+    old_id = published_key(keys.public_key).key_id
+    new_public = public_key_of(seed)
+    new_id = published_key(new_public).key_id
+    record = with_retired(keys.retired, RetiredKey(public_key=keys.public_key, retired_at=now,
+                                                   reason=reason))
+    with runtime.db.transaction() as session:
+        runtime.audit(session, Entry(
+            action=AuditAction.RECEIPT_KEY_ROTATED, actor=None,
+            details={"old_key_id": old_id, "new_key_id": new_id, "reason": reason}))
+        # The retired key first: a crash before the new key leaves the old one in force, and
+        # one after, every receipt it signed checked against it.
+        keys.store.put_secret(RETIRED_KEYS_NAME, record)
+        keys.store.put_secret(SIGNING_KEY_NAME, seed)  # the old private half destroyed
+    runtime.keys = replace(keys, signing=Ed25519PrivateKey.from_private_bytes(seed),
+                           retired=retired_from(record))
+    # The register's rows name the receipt key (the declared material): read them again.
+    runtime.register_reads = RegisterReads(runtime.keys, runtime.journal_ends, runtime.clock)
+    return ReceiptKeyRotated(old_key_id=old_id, new_key_id=new_id, retired_at=now.isoformat(),
+                             new_public_key=new_public)

@@ -1,0 +1,130 @@
+"""The receipt key rotates: a new key signs from then on, the old one's private half is
+destroyed in the key store (a file, or a token object), its public half kept as a retired key
+that still checks what it signed before, and nothing after its retirement."""
+
+from __future__ import annotations
+
+import base64
+from contextlib import closing
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from optinface.consent import erasure_receipts
+from optinface.consent.audit import AuditAction
+from optinface.consent.crypto import canonical_json
+from optinface.consent.declaration import REDECLARE
+from optinface.consent.errors import InvalidRequest
+from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
+from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.schemas import AuditFilter, ErasureReason
+from optinface.consent.settings import ConsentSettings
+from tests.support.consent import FakeClock, World, served_consent_receipt
+
+REASON = "INC-7: receipt key copied"
+
+
+def test_a_rotation_retires_the_old_key_which_still_checks_what_it_signed(
+    world: World, open_service: Any, settings: ConsentSettings, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    service = world.service
+    enrolled = world.enrolled(portrait_jpegs[0])
+    erased, _ = world.subject()
+    erasure = service.erase(actor=world.people[erased].actor, subject=erased,
+                            reason=ErasureReason.REQUEST)
+    code = service.keep_erasure_receipt(erasure)
+    old_key = service.public_key
+    old_seed = service.runtime.keys.store.read_secret(SIGNING_KEY_NAME)
+    assert old_seed is not None
+    receipt, signature, _ = served_consent_receipt(world, enrolled)
+
+    clock.advance(minutes=5)
+    done = service.rotate_receipt_key(reason=REASON)
+
+    new_key = service.public_key
+    assert new_key != old_key and done.new_public_key == new_key
+    # The old private half is gone from the store: no key file holds its seed any more.
+    keys_dir = settings.keys_dir
+    assert all(old_seed not in path.read_bytes() for path in keys_dir.iterdir())
+    assert public_key_of(service.runtime.keys.store.read_secret(SIGNING_KEY_NAME) or b"") \
+        == new_key
+    # Published as retired, apart from the keys in force (which stay as they were).
+    [retired] = service.retired_keys()
+    assert (retired.public_key, retired.retired_at) == (old_key, clock.now())
+    assert retired.key_id == done.old_key_id
+    assert service.published_keys()[0].public_key == new_key
+    assert all(k.retired_at is None for k in service.published_keys())
+    assert service.register().retired_signing_keys == [retired]
+    # The receipt signed before is served naming the key that checks it, and verifies offline.
+    served, served_signature, served_key = served_consent_receipt(world, enrolled)
+    assert (served, served_signature, served_key) == (receipt, signature, old_key)
+    assert verify_receipt(receipt, signature, retired.public_key)
+    assert not verify_receipt(receipt, signature, new_key)
+    # The erasure receipt kept in its tombstone is served and checks as the review page asks.
+    kept = service.erasure_receipt_by_code(code)
+    assert kept.public_key == old_key and verify_receipt(kept.receipt, kept.signature, old_key)
+    [tomb] = service.erasures(actor=world.reviewer)
+    assert tomb.receipt is not None and tomb.receipt_signature is not None
+    assert erasure_receipts.problem(tomb.receipt, tomb.receipt_signature,
+                                    subject_hash=tomb.subject_hash,
+                                    public_key=service.receipt_keys) is None
+    # New receipts are the new key's.
+    later, _ = world.subject()
+    new_receipt, new_signature, named = served_consent_receipt(world, later)
+    assert named == new_key == new_receipt["publicKey"]
+    assert verify_receipt(new_receipt, new_signature, new_key)
+    # The key is declared material: the register says so, and matching waits for a declaration.
+    state = service.register()
+    assert not state.in_service
+    assert any(REDECLARE.split("{")[0] in warning for warning in state.warnings)
+    world.declare()
+    # The consent its old receipt backs still grants its search: the retired key checks it.
+    assert world.verify(enrolled, flipped_jpegs[0]).outcome == "candidates_for_review"
+    # Chained with the key ids and the reason, never key material.
+    [event] = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.RECEIPT_KEY_ROTATED)).events
+    assert event.details == {"old_key_id": done.old_key_id, "new_key_id": done.new_key_id,
+                             "reason": REASON}
+    # A restart loads the retired key: the start's key check passes on the old receipts.
+    service.close()
+    with closing(open_service()) as reopened:
+        assert reopened.public_key == new_key
+        assert [k.public_key for k in reopened.retired_keys()] == [old_key]
+        world.service = reopened
+        assert world.verify(enrolled, flipped_jpegs[0]).outcome \
+            == "candidates_for_review"
+
+
+def test_a_retired_key_checks_no_receipt_dated_after_its_retirement(clock: FakeClock) -> None:
+    """Whoever kept the old key cannot sign a receipt of today that the service takes."""
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    old_public, new_public = (base64.b64encode(k.public_key().public_bytes_raw()).decode()
+                              for k in (old, new))
+    keys = ReceiptKeys(current=new_public, retired=(
+        RetiredKey(public_key=old_public, retired_at=clock.now(), reason=REASON),))
+
+    def signed(moment: timedelta) -> tuple[dict[str, Any], str]:
+        receipt = {"publicKey": old_public,
+                   "consentTimestampISO": (clock.now() + moment).isoformat()}
+        return receipt, base64.b64encode(old.sign(canonical_json(receipt))).decode()
+
+    assert verify_receipt(*signed(timedelta(seconds=-1)), keys)
+    assert verify_receipt(*signed(timedelta(0)), keys)
+    assert not verify_receipt(*signed(timedelta(seconds=1)), keys)
+    undated = {"publicKey": old_public}
+    assert not verify_receipt(undated, base64.b64encode(old.sign(canonical_json(undated)))
+                              .decode(), keys)
+
+
+def test_a_rotation_refuses_a_reason_naming_a_subject_and_changes_nothing(
+    world: World,
+) -> None:
+    pseudonym, _ = world.subject()
+    before = world.service.public_key
+    with pytest.raises(InvalidRequest):
+        world.service.rotate_receipt_key(reason=f"asked by {pseudonym}")
+    assert world.service.public_key == before and world.service.retired_keys() == []
