@@ -34,7 +34,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -43,12 +43,13 @@ from urllib.parse import quote
 import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Delete, Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Connection, Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from optinface.consent.errors import DataDirUnusable, WriteUnfinished
 from optinface.consent.settings import is_in_memory
@@ -364,6 +365,25 @@ def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
                      " WAL keeps the pages of what was deleted until a checkpoint empties it",
                      wait_ms, done, frames)
     return not busy
+
+
+IN_CHUNK = 10_000
+"""The most values one ``IN`` list binds (:func:`in_chunks`): SQLite refuses a statement with
+more bound variables than its ``SQLITE_LIMIT_VARIABLE_NUMBER`` (32,766 by default, Debian's
+build 250,000; lowered per connection by ``setlimit``), PostgreSQL's protocol 65,535 (psycopg
+binds on the server)."""
+
+
+def in_chunks(column: SQLCoreOperations[Any], values: Collection[Any]) -> Iterator[
+        ColumnElement[bool]]:
+    """``column IN (...)`` over ``values``, one condition per :data:`IN_CHUNK` of them, none
+    for no value; the caller runs its statement once per condition. For the sets that grow
+    with the erasure journal and nothing compacts (the keys and tokens revoked, every portal
+    log-out adding one; the consents withdrawn, the subjects erased, the purposes withdrawn):
+    in one list they would pass the database's limit one day, and every start would fail."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield column.in_(ordered[start:start + IN_CHUNK])
 
 
 def rows_deleted(session: Session, *statements: Delete) -> int:
