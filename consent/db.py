@@ -59,6 +59,10 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+OWED_RETRY_WAIT_MS = 1_000
+"""How long a retry of an owed checkpoint waits for reads (:attr:`Database.checkpoint_owed`):
+short, since a checkpoint that truncates holds the writers while it waits, and the retry comes
+again on a back-off; the first one, after the deletion, waited :data:`BUSY_TIMEOUT_MS`."""
 LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger write takes
 FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
 READING = "optinface_reading"
@@ -343,7 +347,8 @@ def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
     sweep's). Writers wait meanwhile (a checkpoint that truncates holds the writers' lock), as
     they waited for every read when reads took that lock. Past that bound the WAL is left as it
     is, with the deleted rows' old pages, and an error says so: the caller owes another
-    checkpoint (:attr:`Database.checkpoint_owed`, which the next sweep pays).
+    checkpoint (:attr:`Database.checkpoint_owed`): the server's sweeper tries again within
+    seconds, on a back-off, and the next sweep pays it if those tries did not.
     """
     if not is_sqlite(engine):
         return True
@@ -431,8 +436,10 @@ class Database:
         self._lock_waits = threading.local()
         """This thread's bound on a transaction's lock waits (:meth:`bounded_lock_waits`)."""
         self.checkpoint_owed = False
-        """True while the last checkpoint left the WAL unemptied: the next sweep checkpoints
-        again, whatever it deleted."""
+        """True while the last checkpoint left the WAL unemptied: the server's sweeper tries
+        again within seconds, on a back-off, until one empties it (:mod:`api.sweeper`,
+        :data:`OWED_RETRY_WAIT_MS`), and the next sweep checkpoints again, whatever it
+        deleted."""
         self.admit: Callable[[], None] = _every_session
         """Asked before each session, read or write, begins: the running service's
         (:meth:`consent.live_replay.LiveReplay.admit`) holds sessions back while it replays the
@@ -524,9 +531,12 @@ class Database:
         with self._readers() as session, session.begin():  # its commit flushes: see above
             yield session
 
-    def checkpoint(self) -> bool:
-        """:func:`checkpoint_wal`, noting in :attr:`checkpoint_owed` whether another is owed."""
-        done = checkpoint_wal(self.engine, wait_ms=self.checkpoint_wait_ms)
+    def checkpoint(self, *, wait_ms: int | None = None) -> bool:
+        """:func:`checkpoint_wal`, waiting ``wait_ms`` for reads (default
+        :attr:`checkpoint_wait_ms`), noting in :attr:`checkpoint_owed` whether another is
+        owed."""
+        done = checkpoint_wal(self.engine, wait_ms=self.checkpoint_wait_ms if wait_ms is None
+                              else min(wait_ms, self.checkpoint_wait_ms))
         self.checkpoint_owed = not done
         return done
 
