@@ -6,7 +6,11 @@ moment, not up to an interval later. The epoch rotation (:mod:`consent.epochs`) 
 current epoch is due, so the thread wakes at whichever comes first: the bound an erasure receipt
 states for backups is kept to the second, not to the next sweep. It also wakes every
 ``flush_interval`` seconds to write the failed authentications tallied since
-(:mod:`consent.auth_failures`) as one audit event.
+(:mod:`consent.auth_failures`) as one audit event. And where an erasure's WAL checkpoint was held
+off by a long read (:attr:`consent.db.Database.checkpoint_owed`, SQLite), it tries that
+checkpoint again within seconds, on the refused rotation's back-off (:class:`Backoff`), until
+one empties the WAL: the erased pages leave the files soon after the read ends, not at the
+next sweep, an interval later.
 
 A daemon thread rather than an asyncio task because ``OptinFace.sweep`` is blocking (database
 and index I/O) and must not stall the event loop.
@@ -23,17 +27,44 @@ from optinface.consent.service import OptinFace
 logger = logging.getLogger(__name__)
 
 ROTATION_RETRY_SECONDS = 5.0
-"""The wait after a refused epoch rotation, doubled at each refusal in a row up to the sweep
-interval: a passing fault (the token's, the ledger's) delays the end an erasure receipt promised
-by seconds, while a lasting one costs a write transaction and an error line once an interval,
-not on every pass."""
+"""The wait after a refused epoch rotation or an owed WAL checkpoint, doubled at each refusal in
+a row up to the sweep interval: a passing fault (the token's, the ledger's, a long read) delays
+the end an erasure receipt promised by seconds, while a lasting one costs a write transaction
+and an error line once an interval, not on every pass."""
+
+
+class Backoff:
+    """When an act refused (or left owed) is tried again: ``first`` seconds after the first
+    refusal, the wait doubled at each refusal in a row up to ``most``; from ``first`` again
+    once it succeeds."""
+
+    def __init__(self, first: float, most: float) -> None:
+        self._first = first
+        self._most = max(most, first)
+        self._wait = first
+        self._next_try = time.monotonic()
+
+    def waiting(self) -> float:
+        """Seconds until the next try (none left: 0 or less)."""
+        return self._next_try - time.monotonic()
+
+    def refused(self) -> float:
+        """Note a refusal; the seconds until the next try."""
+        wait = self._wait
+        self._next_try = time.monotonic() + wait
+        self._wait = min(wait * 2, self._most)
+        return wait
+
+    def succeeded(self) -> None:
+        self._wait = self._first
 
 
 class Sweeper(BackgroundThread):
-    """Call ``service.sweep()`` every ``interval`` seconds and as each consent ends, and
-    ``service.rotate_epoch()`` at each epoch boundary (a refused one again after
-    ``rotation_retry`` seconds, doubled at each refusal in a row up to ``interval``), until
-    :meth:`stop`."""
+    """Call ``service.sweep()`` every ``interval`` seconds and as each consent ends,
+    ``service.rotate_epoch()`` at each epoch boundary and ``service.pay_owed_checkpoint()``
+    as soon as a checkpoint is owed (a refused rotation, or a checkpoint still owed, again
+    after ``rotation_retry`` seconds, doubled at each refusal in a row up to ``interval``),
+    until :meth:`stop`."""
 
     def __init__(
         self, service: OptinFace, *, interval: float, flush_interval: float = 60.0,
@@ -48,8 +79,8 @@ class Sweeper(BackgroundThread):
     def _run(self) -> None:
         # Sweep once at start-up: anything that expired while the server was down goes first.
         next_sweep = time.monotonic()
-        next_rotation = next_sweep  # a refused rotation is tried again after retry_wait
-        retry_wait = self._rotation_retry
+        rotation = Backoff(self._rotation_retry, self._interval)
+        checkpoint = Backoff(self._rotation_retry, self._interval)
         while not self._stopped.is_set():
             guarded("failed-authentication audit", self._service.flush_auth_failures)
             if time.monotonic() >= next_sweep:
@@ -61,19 +92,41 @@ class Sweeper(BackgroundThread):
                 next_sweep = min(next_sweep, time.monotonic() + max(to_end, 1.0))
             to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)
             if to_epoch is not None:
-                to_epoch = max(to_epoch, next_rotation - time.monotonic())
+                to_epoch = max(to_epoch, rotation.waiting())
             if to_epoch is not None and to_epoch <= 0:
                 rotated = guarded("key epoch rotation", self._service.rotate_epoch)
                 logger.info("key epoch rotation: %s", rotated)
                 if rotated is not None:
-                    retry_wait = self._rotation_retry
+                    rotation.succeeded()
                     continue
                 # Refused (its epoch stays due): waits, rather than a write transaction and an
                 # error line on every pass while the refusal's cause holds.
-                next_rotation = time.monotonic() + retry_wait
-                to_epoch = retry_wait
-                retry_wait = min(retry_wait * 2, max(self._interval, self._rotation_retry))
+                to_epoch = rotation.refused()
             wait = min(next_sweep - time.monotonic(), self._flush_interval)
-            if to_epoch is not None:
-                wait = min(wait, to_epoch)
-            self._stopped.wait(max(wait, 1.0))
+            for due in (to_epoch, self._owed_checkpoint(checkpoint)):
+                if due is not None:
+                    wait = min(wait, due)
+            self._wait(max(wait, 1.0))
+
+    def _owed_checkpoint(self, backoff: Backoff) -> float | None:
+        """Try the owed WAL checkpoint once its back-off allows; seconds until the next try,
+        None while none is owed."""
+        if not self._service.checkpoint_owed:
+            backoff.succeeded()  # paid meanwhile (by a sweep, or the next erasure's)
+            return None
+        if backoff.waiting() > 0:
+            return backoff.waiting()
+        if guarded("owed WAL checkpoint", self._service.pay_owed_checkpoint):
+            backoff.succeeded()
+            return None
+        return backoff.refused()
+
+    def _wait(self, seconds: float) -> None:
+        """Wait ``seconds``, or less: until :meth:`stop`, or until a checkpoint becomes owed
+        (an attribute looked at each second, no I/O), so its first retry does not wait for
+        the pass an interval away."""
+        until = time.monotonic() + seconds
+        owed = self._service.checkpoint_owed
+        while not self._stopped.wait(min(until - time.monotonic(), 1.0)):
+            if time.monotonic() >= until or (self._service.checkpoint_owed and not owed):
+                return

@@ -23,7 +23,7 @@ from optinface.consent import erasure_journal, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
-from optinface.consent.db import rows_deleted
+from optinface.consent.db import in_chunks, rows_deleted
 from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
@@ -319,13 +319,13 @@ def revoke_again(journal: Sequence[erasure_journal.Entry], session: Session, *,
                if isinstance(entry, erasure_journal.KeyRevoked)}
     if not revoked:
         return 0
-    rows = list(session.scalars(select(ApiKey).where(ApiKey.id.in_(list(revoked)),
-                                                     ApiKey.revoked_at.is_(None))))
+    rows = [row for among in in_chunks(ApiKey.id, revoked.keys())
+            for row in session.scalars(select(ApiKey).where(among, ApiKey.revoked_at.is_(None)))]
     for row in rows:
         revoke_api_key(session, key_id=row.id, keys=keys, now=revoked[row.id])
-    tokens = rows_deleted(session, delete(SubjectToken).where(
-        SubjectToken.id.in_([key_id for key_id in revoked
-                             if key_id.startswith(SUBJECT_TOKEN_PREFIX)])))
+    token_ids = [key_id for key_id in revoked if key_id.startswith(SUBJECT_TOKEN_PREFIX)]
+    tokens = rows_deleted(session, *(delete(SubjectToken).where(among)
+                                     for among in in_chunks(SubjectToken.id, token_ids)))
     return len(rows) + tokens
 
 

@@ -34,7 +34,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -43,12 +43,13 @@ from urllib.parse import quote
 import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Delete, Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Connection, Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from optinface.consent.errors import DataDirUnusable, WriteUnfinished
 from optinface.consent.settings import is_in_memory
@@ -58,6 +59,10 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+OWED_RETRY_WAIT_MS = 1_000
+"""How long a retry of an owed checkpoint waits for reads (:attr:`Database.checkpoint_owed`):
+short, since a checkpoint that truncates holds the writers while it waits, and the retry comes
+again on a back-off; the first one, after the deletion, waited :data:`BUSY_TIMEOUT_MS`."""
 LEDGER_LOCK = 0x6F70_7469_6E66  # "optinf": the one advisory lock every ledger write takes
 FIRST_USE_LOCK = LEDGER_LOCK + 1  # held while a worker creates what all workers share
 READING = "optinface_reading"
@@ -342,7 +347,8 @@ def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
     sweep's). Writers wait meanwhile (a checkpoint that truncates holds the writers' lock), as
     they waited for every read when reads took that lock. Past that bound the WAL is left as it
     is, with the deleted rows' old pages, and an error says so: the caller owes another
-    checkpoint (:attr:`Database.checkpoint_owed`, which the next sweep pays).
+    checkpoint (:attr:`Database.checkpoint_owed`): the server's sweeper tries again within
+    seconds, on a back-off, and the next sweep pays it if those tries did not.
     """
     if not is_sqlite(engine):
         return True
@@ -364,6 +370,25 @@ def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
                      " WAL keeps the pages of what was deleted until a checkpoint empties it",
                      wait_ms, done, frames)
     return not busy
+
+
+IN_CHUNK = 10_000
+"""The most values one ``IN`` list binds (:func:`in_chunks`): SQLite refuses a statement with
+more bound variables than its ``SQLITE_LIMIT_VARIABLE_NUMBER`` (32,766 by default, Debian's
+build 250,000; lowered per connection by ``setlimit``), PostgreSQL's protocol 65,535 (psycopg
+binds on the server)."""
+
+
+def in_chunks(column: SQLCoreOperations[Any], values: Collection[Any]) -> Iterator[
+        ColumnElement[bool]]:
+    """``column IN (...)`` over ``values``, one condition per :data:`IN_CHUNK` of them, none
+    for no value; the caller runs its statement once per condition. For the sets that grow
+    with the erasure journal and nothing compacts (the keys and tokens revoked, every portal
+    log-out adding one; the consents withdrawn, the subjects erased, the purposes withdrawn):
+    in one list they would pass the database's limit one day, and every start would fail."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield column.in_(ordered[start:start + IN_CHUNK])
 
 
 def rows_deleted(session: Session, *statements: Delete) -> int:
@@ -411,8 +436,10 @@ class Database:
         self._lock_waits = threading.local()
         """This thread's bound on a transaction's lock waits (:meth:`bounded_lock_waits`)."""
         self.checkpoint_owed = False
-        """True while the last checkpoint left the WAL unemptied: the next sweep checkpoints
-        again, whatever it deleted."""
+        """True while the last checkpoint left the WAL unemptied: the server's sweeper tries
+        again within seconds, on a back-off, until one empties it (:mod:`api.sweeper`,
+        :data:`OWED_RETRY_WAIT_MS`), and the next sweep checkpoints again, whatever it
+        deleted."""
         self.admit: Callable[[], None] = _every_session
         """Asked before each session, read or write, begins: the running service's
         (:meth:`consent.live_replay.LiveReplay.admit`) holds sessions back while it replays the
@@ -504,9 +531,12 @@ class Database:
         with self._readers() as session, session.begin():  # its commit flushes: see above
             yield session
 
-    def checkpoint(self) -> bool:
-        """:func:`checkpoint_wal`, noting in :attr:`checkpoint_owed` whether another is owed."""
-        done = checkpoint_wal(self.engine, wait_ms=self.checkpoint_wait_ms)
+    def checkpoint(self, *, wait_ms: int | None = None) -> bool:
+        """:func:`checkpoint_wal`, waiting ``wait_ms`` for reads (default
+        :attr:`checkpoint_wait_ms`), noting in :attr:`checkpoint_owed` whether another is
+        owed."""
+        done = checkpoint_wal(self.engine, wait_ms=self.checkpoint_wait_ms if wait_ms is None
+                              else min(wait_ms, self.checkpoint_wait_ms))
         self.checkpoint_owed = not done
         return done
 

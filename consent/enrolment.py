@@ -141,14 +141,21 @@ def _index_as_in_ledger(runtime: Runtime, labels: Collection[int]) -> None:
 
     In a writing transaction of its own, so serialised with every other write: an erasure of
     the replaced template, or an enrolment handed the same id again, is either seen here or
-    comes after. Each label is removed, then added again from the ledger only if its row is
-    there, sealed and opens (:func:`consent.reconcile.index_templates`). If even that fails
-    (the ledger unreachable), it is logged and the start's reconciliation does it.
+    comes after. Each label is removed, then added again from the ledger only if the index may
+    hold it now, by the rule reconciliation and the replicas follow
+    (:func:`consent.policies.indexable_labels`: its subject active, its own consent in force),
+    and its row is sealed and opens (:func:`consent.reconcile.index_templates`). So an
+    erasure's first step (the subject excluded, its vectors removed) or a consent that ended,
+    committed between the failure and this repair, is not undone: the template stays out of
+    the index while its rows wait for the erasure's destroying step. If even that fails (the
+    ledger unreachable), it is logged and the start's reconciliation does it.
     """
     try:
         with runtime.db.transaction() as session:
             runtime.index.remove(labels)
-            index_templates(runtime, session, labels)
+            index_templates(runtime, session, policies.indexable_labels(
+                session, model_id=runtime.pipeline.model_id, now=runtime.clock.now(),
+                among=labels))
     except Exception:
         logger.exception("the index could not be brought back in line with the ledger for"
                          " templates %s after a failed enrolment: the next start does it",

@@ -46,6 +46,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from optinface.consent import row_seals
+from optinface.consent.db import in_chunks
 from optinface.consent.errors import WitnessUnusable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
@@ -348,8 +349,8 @@ def pending_withdrawals(journal: Sequence[Entry], session: Session) -> list[str]
                  if isinstance(entry, Withdrawal)}
     if not withdrawn:
         return []
-    again = list(session.scalars(select(Consent).where(Consent.id.in_(list(withdrawn)),
-                                                       NOT_WITHDRAWN)))
+    again = [consent for among in in_chunks(Consent.id, withdrawn.keys())
+             for consent in session.scalars(select(Consent).where(among, NOT_WITHDRAWN))]
     for consent in again:
         withdraw_again(consent, at=withdrawn[consent.id])
     return [consent.id for consent in again]
@@ -429,8 +430,8 @@ def pending(runtime: Runtime, journal: Sequence[Entry]) -> list[tuple[str, Erasu
     if not erased:
         return []
     with runtime.db.transaction() as session:
-        done = set(session.scalars(select(Tombstone.subject_hash).where(
-            Tombstone.subject_hash.in_(list(erased)))))
+        done = {found for among in in_chunks(Tombstone.subject_hash, erased.keys())
+                for found in session.scalars(select(Tombstone.subject_hash).where(among))}
         missing = {h: entry for h, entry in erased.items() if h not in done}
         if not missing:
             return []

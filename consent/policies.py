@@ -6,7 +6,7 @@ who may be found by a search is a policy, not a storage detail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -381,15 +381,20 @@ def _in_force(now: datetime) -> Select[int | None]:
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
-def indexable_labels(session: Session, *, model_id: str, now: datetime) -> set[int]:
+def indexable_labels(session: Session, *, model_id: str, now: datetime,
+                     among: Collection[int] | None = None) -> set[int]:
     """Templates allowed in the index at all: an active subject, the template's own consent in
-    force (not merely some consent of the subject's).
+    force (not merely some consent of the subject's); only those of ``among``, where given (a
+    few labels to put back, read without a scan of the whole gallery).
 
     A template of another model is the one row kept out of the index on purpose: its consent
     still allows storing it, it cannot be compared with today's model, and the register counts
     it as needing re-enrolment.
     """
-    return set(session.scalars(_of_model(select(Template.id), model_id).where(_indexable(now))))
+    query = _of_model(select(Template.id), model_id).where(_indexable(now))
+    if among is not None:
+        query = query.where(Template.id.in_(sorted(among)))
+    return set(session.scalars(query))
 
 
 def templates_of_model(session: Session, *, model_id: str,

@@ -52,6 +52,7 @@ from optinface.consent import (
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
+from optinface.consent.db import in_chunks
 from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
 from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
@@ -145,10 +146,11 @@ def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
     entries = [e for e in journal if isinstance(e, erasure_journal.PurposeWithdrawn)]
     if not entries:
         return 0
-    in_force = {consent.id: consent for consent in session.scalars(
-        select(Consent).where(Consent.id.in_({e.consent_id for e in entries}),
-                              erasure_journal.NOT_WITHDRAWN)
-        .options(selectinload(Consent.purposes)))}
+    in_force = {consent.id: consent
+                for among in in_chunks(Consent.id, {e.consent_id for e in entries})
+                for consent in session.scalars(
+                    select(Consent).where(among, erasure_journal.NOT_WITHDRAWN)
+                    .options(selectinload(Consent.purposes)))}
     replayed = 0
     for entry in entries:
         consent = in_force.get(entry.consent_id)

@@ -72,7 +72,7 @@ from optinface.consent.audit import AuditAction, AuditLog, Entry
 from optinface.consent.audit import newest as newest_event
 from optinface.consent.auth_failures import FailureTally
 from optinface.consent.clock import Clock, SystemClock
-from optinface.consent.db import Database, lock_wait_ended
+from optinface.consent.db import OWED_RETRY_WAIT_MS, Database, lock_wait_ended
 from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_requested
@@ -1339,6 +1339,20 @@ class OptinFace:
         if actor is not None:
             authorize(actor, Permission.SWEEP)
         return sweep(self.runtime, actor=actor)
+
+    @property
+    def checkpoint_owed(self) -> bool:
+        """Whether the last WAL checkpoint was held off by a read, so the WAL may still hold
+        deleted pages (:attr:`consent.db.Database.checkpoint_owed`; never on PostgreSQL)."""
+        return self.runtime.db.checkpoint_owed
+
+    def pay_owed_checkpoint(self) -> bool:
+        """Checkpoint the WAL again where one is owed, waiting for reads briefly
+        (:data:`consent.db.OWED_RETRY_WAIT_MS`): whether none is owed now. The sweeper calls
+        it on a back-off, so an erasure's pages a long read held in the WAL leave it soon after
+        that read ends, not at the next sweep."""
+        return not self.runtime.db.checkpoint_owed \
+            or self.runtime.db.checkpoint(wait_ms=OWED_RETRY_WAIT_MS)
 
     # Keys of the deployment -------------------------------------------------------------------
     def rotate_epoch(self, *, actor: Actor | None = None) -> EpochReport:

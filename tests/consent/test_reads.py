@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from optinface.api.sweeper import Sweeper
+from optinface.consent.audit import AuditAction
 from optinface.consent.db import Database, WriteInReading
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
@@ -18,6 +20,7 @@ from optinface.consent.tables import ApiKey, AuditEvent, Purpose, Template
 from tests.support.backends import both_backends
 from tests.support.consent import World, row_count
 from tests.support.files import occurrences, readable_occurrences, template_bytes
+from tests.support.polling import eventually
 
 WITHIN_S = 20
 """How long a test waits for what must come: far past a read's milliseconds, short of SQLite's
@@ -171,6 +174,35 @@ def test_a_read_held_past_the_bound_leaves_a_checkpoint_the_sweep_pays(
     assert report.templates_destroyed == 0 and report.erasures == []
     assert not db.checkpoint_owed
     assert occurrences(service.settings.data_dir, ciphertext) == []
+
+
+def test_a_checkpoint_a_long_read_held_off_is_paid_by_the_sweeper_once_the_read_ends(
+    world: World, portrait_jpegs: list[bytes]
+) -> None:
+    """The server's sweeper, its next sweep an hour away, tries an owed checkpoint again on the
+    refused rotation's back-off (here from half a second): the erased pages leave the WAL soon
+    after the read that held them ends, not at that sweep."""
+    service = world.service
+    db = service.runtime.db
+    pseudonym, ciphertext, plaintext = enrolled_bytes(world, portrait_jpegs[0])
+    db.checkpoint_wait_ms = 100  # the bound (30 s in service), short for the test
+    sweeps = AuditEvent.action == AuditAction.SWEEP
+    before = row_count(service, AuditEvent, sweeps)
+    sweeper = Sweeper(service, interval=3600, rotation_retry=0.5)
+    sweeper.start()
+    try:
+        assert eventually(lambda: row_count(service, AuditEvent, sweeps) > before)  # its first
+        with held(holding_a_snapshot(db)):
+            service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
+            assert db.checkpoint_owed
+            assert occurrences(service.settings.data_dir, ciphertext)  # the WAL still holds it
+        assert eventually(lambda: not occurrences(service.settings.data_dir, ciphertext),
+                          within=WITHIN_S)
+    finally:
+        sweeper.stop()
+    assert not db.checkpoint_owed
+    assert readable_occurrences(service, plaintext) == []
+    assert row_count(service, AuditEvent, sweeps) == before + 1  # paid by no sweep
 
 
 def test_a_read_between_a_commit_and_its_landing_keeps_no_key_row(world: World) -> None:

@@ -4,12 +4,17 @@ not theirs under that consent changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from sqlalchemy import select
 
+from optinface.consent import enrolment
 from optinface.consent.audit import AuditAction
-from optinface.consent.schemas import AuditFilter
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent, Template
@@ -18,6 +23,7 @@ from optinface.engine.index import RESERVED_LABELS
 from optinface.engine.samples import Variant, encode, variant
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, outside_sql, refused, row_count
+from tests.support.erasures import WAIT_S, HeldAtJournal
 from tests.support.files import occurrences, readable_occurrences, template_bytes
 
 CAP = 2
@@ -171,3 +177,45 @@ def test_a_replacement_the_index_refuses_leaves_the_old_template_found(
 
     assert _state(service) == before == ({old.id}, {old.id}, 0)
     assert [c.subject for c in world.identify(portrait_jpegs[0]).candidates] == [pseudonym]
+
+
+@pytest.mark.parametrize("meanwhile", ["erasure_begun", "consent_ended"])
+def test_a_failed_replacement_puts_back_no_template_its_subject_may_no_longer_have_found(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch, meanwhile: str,
+) -> None:
+    """Between the refused replacement and the index's repair, the subject's erasure commits
+    its first step (excluded, vectors removed; its destroying step still to come) or the
+    template's consent ends: the repair leaves the old template out of the index, as
+    reconciliation would, rather than find a person whose receipt says unsearchable
+    (review 21a #2)."""
+    service = world.service
+    pseudonym, consent_id = world.subject()
+    old = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
+    outside_sql(service, "UPDATE sqlite_sequence SET seq = :seq WHERE name = 'templates'",
+                seq=RESERVED_LABELS - 1)
+    repair = enrolment._index_as_in_ledger
+    after_repair: list[set[int]] = []
+
+    def meanwhile_then_repair(runtime: Runtime, labels: Collection[int]) -> None:
+        if meanwhile == "consent_ended":
+            world.clock.advance(days=366)  # the consent was given for 365
+            repair(runtime, labels)
+            after_repair.append(service.index.labels())
+            return
+        held = HeldAtJournal(monkeypatch)  # the enrolment's own journal line is behind it
+        with ThreadPoolExecutor(1) as pool:
+            erased = pool.submit(service.erase, actor=world.admin, subject=pseudonym,
+                                 reason=ErasureReason.REQUEST)
+            release = held.next_held()  # excluded and committed, the rows still there
+            repair(runtime, labels)
+            after_repair.append(service.index.labels())
+            release.set()
+            erased.result(timeout=WAIT_S)
+
+    monkeypatch.setattr(enrolment, "_index_as_in_ledger", meanwhile_then_repair)
+    with pytest.raises(ValueError, match="labels must be in"):
+        world.enrol(pseudonym, consent_id, flipped_jpegs[0], replaces=old.id)
+
+    assert after_repair == [set()]
+    assert service.index.labels() == set()
