@@ -13,8 +13,11 @@ ten inclusion proofs of an access export from the cached tree, and the daily quo
 the next day's first search (it must read that day's rows only, not the log), and what an
 append costs: one event in its own transaction, committed (median of ``APPEND_COMMITS``), and
 the append call alone inside a transaction (mean of ``APPEND_BATCH``), for an identify whose
-redacted details are committed (:mod:`consent.audit_redaction`) and, alternated with it, the
-same event in the hash form from before commitments, with their ratio and the load average.
+seals and redacted details are committed (:mod:`consent.audit_seal_tree`,
+:mod:`consent.audit_redaction`) and, alternated with it, the same event in the hash form from
+before seal roots and in the one from before commitments (:data:`FORMS`), with the ratios of
+the first to each and the load average. The log itself is appended in the form of now, so
+its verification and tree include the seal roots' cost.
 Writes
 ``results/bench_audit.json`` and ``.png``.
 
@@ -46,7 +49,7 @@ from sqlalchemy.orm import Session
 from benchmarks.modes import alternated, summary
 from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import transparency
+from optinface.consent import audit_seal_tree, transparency
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
@@ -69,7 +72,7 @@ PURPOSE = "pur_0123456789abcdef01234567"
 QUOTA_CHECKS = 21
 APPEND_COMMITS = 51
 APPEND_BATCH = 1_000
-APPENDED_BY_MEASURE = 1 + 2 * (APPEND_COMMITS + APPEND_BATCH)
+APPENDED_BY_MEASURE = 1 + 3 * (APPEND_COMMITS + APPEND_BATCH)
 """Events :func:`_measure` appends: the measured checkpoint's own, and the timed appends."""
 SEAL_KEY = bytes(range(32))
 """The HMAC key the events are sealed with (the key store's, on a server)."""
@@ -149,32 +152,52 @@ def _quota_check_ms(db: Database) -> float:
     return round(statistics.median(timings) * 1000, 3)
 
 
+FORMS = ("seal_root", "before_seal_roots", "before_commitments")
+"""The hash forms an append is timed in, alternated event by event: the form chained now (a
+search's seals through their root, :mod:`consent.audit_seal_tree`), the one before it (the seal
+list hashed, the redacted details committed) and the one before commitments."""
+
+
+def _appended(session: Session, seq: int, form: str) -> None:
+    """One identify appended in ``form`` with the log's own code: the form before seal roots
+    by :func:`consent.audit_seal_tree.commit` left out, the form before commitments by details
+    under names no commitment covers (:func:`_details`)."""
+    entry = _entry(seq, committed=form != "before_commitments")
+    kept = (mock.patch.object(audit_seal_tree, "commit", dict) if form == "before_seal_roots"
+            else nullcontext())
+    with kept:
+        append(session, entry, last=newest(session), now=NOW, seal_key=SEAL_KEY)
+
+
 def _append_costs(db: Database) -> dict[str, float]:
     """One event appended and committed in its own transaction, as a use case's event commits
     with its work (median), and the append call alone in an open transaction (mean): each of
-    the two hash forms, alternated event by event so both meet the same load (``_old``: the
-    form from before commitments), with the load average they ran under."""
-    timings: dict[bool, list[float]] = {True: [], False: []}
+    the :data:`FORMS`, alternated event by event so all meet the same load (``_old``: the form
+    before commitments, ``_before_seal_roots``: the one before seal roots), with the load
+    average they ran under."""
+    timings: dict[str, list[float]] = {form: [] for form in FORMS}
     for seq in range(APPEND_COMMITS):
-        for committed in (True, False):
+        for form in FORMS:
             start = time.perf_counter()
             with db.transaction() as session:
-                append(session, _entry(seq, committed=committed), last=newest(session),
-                       now=NOW, seal_key=SEAL_KEY)
-            timings[committed].append(time.perf_counter() - start)
-    batch = {True: 0.0, False: 0.0}
+                _appended(session, seq, form)
+            timings[form].append(time.perf_counter() - start)
+    batch = dict.fromkeys(FORMS, 0.0)
     with db.transaction() as session:
         for seq in range(APPEND_BATCH):
-            for committed in (True, False):
+            for form in FORMS:
                 start = time.perf_counter()
-                append(session, _entry(seq, committed=committed), last=newest(session),
-                       now=NOW, seal_key=SEAL_KEY)
-                batch[committed] += time.perf_counter() - start
-    new, old = (round(batch[form] / APPEND_BATCH * 1e6, 1) for form in (True, False))
-    return {"append_commit_ms": round(statistics.median(timings[True]) * 1000, 3),
-            "append_commit_ms_old": round(statistics.median(timings[False]) * 1000, 3),
-            "append_in_transaction_us": new, "append_in_transaction_us_old": old,
-            "commitment_ratio": round(new / old, 3), "load_average": os.getloadavg()[0]}
+                _appended(session, seq, form)
+                batch[form] += time.perf_counter() - start
+    new, between, old = (round(batch[form] / APPEND_BATCH * 1e6, 1) for form in FORMS)
+    commit_ms = {form: round(statistics.median(timings[form]) * 1000, 3) for form in FORMS}
+    return {"append_commit_ms": commit_ms["seal_root"],
+            "append_commit_ms_before_seal_roots": commit_ms["before_seal_roots"],
+            "append_commit_ms_old": commit_ms["before_commitments"],
+            "append_in_transaction_us": new, "append_in_transaction_us_before_seal_roots": between,
+            "append_in_transaction_us_old": old,
+            "seal_root_ratio": round(new / between, 3), "commitment_ratio": round(new / old, 3),
+            "load_average": os.getloadavg()[0]}
 
 
 def run(*, n: int, folder: Path) -> dict[str, object]:
@@ -229,7 +252,9 @@ def plot(result: dict[str, object], path: Path) -> None:
         axes.plot(events, [r["quota_check_ms"] / 1000 for r in rows], marker="o",
                   label="a search's quota check, the next day (s)")
         axes.plot(events, [r["append_in_transaction_us"] / 1e6 for r in rows], marker="o",
-                  label="an append, redacted details committed (s)")
+                  label="an append, seals and redacted details committed (s)")
+        axes.plot(events, [r["append_in_transaction_us_before_seal_roots"] / 1e6 for r in rows],
+                  marker="x", linestyle=":", label="an append, the form before seal roots (s)")
         axes.plot(events, [r["append_in_transaction_us_old"] / 1e6 for r in rows], marker="x",
                   linestyle="--", label="an append, the form before commitments (s)")
         axes.set_xscale("log")

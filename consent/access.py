@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import (
     audit_redaction,
+    audit_seal_tree,
     consents,
     disclosures,
     ledger,
@@ -100,27 +101,50 @@ SEARCHES = {"verify", "identify"}
 
 
 def own_view(event: AuditEvent, pseudonym: str) -> AccessEvent:
-    """The event as its subject may see it: their own pseudonym only, the other subjects'
-    seals without their salts (hashes no one can link to them), no gallery size, no query, no
-    other candidate's score (:data:`audit_redaction.REDACTED_DETAILS`). An event chained with a
-    commitment to those details shows it in their place, so it still matches its hash and its
-    Merkle leaf (:mod:`consent.audit_redaction`); one chained before, whose hashed bytes the
-    view changes, says it cannot be checked."""
+    """The event as its subject may see it: their own pseudonym only, no gallery size, no
+    query, no other candidate's score (:data:`audit_redaction.REDACTED_DETAILS`). An event
+    chained with a commitment to those details shows it in their place, so it still matches
+    its hash and its Merkle leaf (:mod:`consent.audit_redaction`); one chained with a root over
+    its seals shows their own seal alone, the root and the path between them, so no count of
+    the others is left (:mod:`consent.audit_seal_tree`); one chained before seal roots shows
+    the other subjects' seals without their salts (hashes no one can link to them, their
+    number visible); one chained before commitments, whose hashed bytes the view changes, says
+    it cannot be checked."""
     public = AuditEventPublic.model_validate(event)
     mine = seal_of(event, pseudonym)
     seals = None if public.subject_seals is None else [
         s if s["hash"] == mine else Seal(hash=s["hash"], salt=None) for s in public.subject_seals]
+    rooted = _seal_opening(event, mine)
+    seal_root, seal_proof = rooted if rooted is not None else (None, None)
+    if rooted is not None:
+        seals = [s for s in seals or () if s["hash"] == mine]
     redacted = (audit_redaction.commitment(event.details)
                 if audit_redaction.committed(event.details) else None)
     view = AccessEvent(**{
         **public.model_dump(), "subjects": [pseudonym], "subject_seals": seals,
-        "details": audit_redaction.shown_details(public.details), "redacted": redacted})
-    # A committed and sealed event (every one the service chains since commitments) hashes
-    # its seals' hashes and ``redacted``, both shown as they are: its view matches it, and is
-    # not serialised twice to say so. One unsealed (by SQL) hashes the pseudonyms the view
-    # replaces, so it is compared like those from before commitments.
-    differs = (redacted is None or seals is None) and event_bytes(view) != event_bytes(event)
+        "details": audit_seal_tree.public_details(audit_redaction.shown_details(public.details)),
+        "redacted": redacted, "seal_root": seal_root, "seal_proof": seal_proof})
+    # An event chained with a seal root hashes it, and its details less the redacted ones,
+    # both shown as they are; so does a committed and sealed event (every one the service
+    # chained since commitments) hash its seals' hashes and ``redacted``: its view matches
+    # it, and is not serialised twice to say so. One unsealed (by SQL) hashes the pseudonyms
+    # the view replaces, so it is compared like those from before commitments.
+    matches = rooted is not None or (redacted is not None and seals is not None)
+    differs = not matches and event_bytes(view) != event_bytes(event)
     return view.model_copy(update={"redacted_before_commitments": differs})
+
+
+def _seal_opening(event: AuditEvent, mine: str | None) -> tuple[str, list[str]] | None:
+    """The seal root of an event chained with one, and the path to it from ``mine`` (none,
+    from a seal the event does not hold: an edit, which the path then fails to show); None
+    for an event of an earlier form."""
+    if event.subject_seals is None or not audit_seal_tree.committed(event.details):
+        return None
+    hashes = [s["hash"] for s in event.subject_seals]
+    if mine not in hashes:
+        return audit_seal_tree.root(hashes, event.details[audit_seal_tree.SALT]), []
+    return audit_seal_tree.opening(hashes, event.details[audit_seal_tree.SALT],
+                                   hashes.index(mine))
 
 
 def _involvement(event: AuditEvent, pseudonym: str,

@@ -38,7 +38,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import audit_redaction, audit_seals
+from optinface.consent import audit_redaction, audit_seal_tree, audit_seals
 from optinface.consent.crypto import canonical_json
 from optinface.consent.keys import keyed_hash
 from optinface.consent.merkle import MerkleTree, leaf_hash
@@ -202,16 +202,25 @@ EVENT_FIELDS = ("seq", "at", "actor_key_id", "actor_role", "action", "purpose", 
 
 def hashed_fields(event: Any) -> dict[str, Any]:
     """What an event's hash covers. A sealed event (:mod:`consent.audit_seals`) covers its
-    seals' hashes in place of its pseudonyms, so erasing a pseudonym leaves it verifiable. A
-    committed one (:mod:`consent.audit_redaction`) covers its redacted details through their
-    commitment: recomputed from the details and salt a row or the whole log's export holds, or
-    the ``redacted`` commitment a person's view shows in their place."""
+    seals' hashes in place of its pseudonyms, so erasing a pseudonym leaves it verifiable; one
+    appended since seal roots covers them through their root (:mod:`consent.audit_seal_tree`):
+    recomputed from the seals and salt a row or the whole log's export holds, or the
+    ``seal_root`` a person's view shows beside their own seal. A redaction-committed one
+    (:mod:`consent.audit_redaction`) covers its redacted details through their commitment:
+    recomputed from the details and salt a row or the whole log's export holds, or the
+    ``redacted`` commitment a person's view shows in their place."""
     fields = {name: getattr(event, name) for name in EVENT_FIELDS}
     seals = getattr(event, "subject_seals", None)
-    if seals is not None:
+    details = fields["details"]
+    shown_root = getattr(event, "seal_root", None)
+    if shown_root is not None or (seals is not None and audit_seal_tree.committed(details)):
+        del fields["subjects"]
+        fields["seal_root"] = shown_root if shown_root is not None else audit_seal_tree.root(
+            [s["hash"] for s in seals or ()], details[audit_seal_tree.SALT])
+        details = fields["details"] = audit_seal_tree.public_details(details)
+    elif seals is not None:
         del fields["subjects"]
         fields["subject_seals"] = [s["hash"] for s in seals]
-    details = fields["details"]
     shown = getattr(event, "redacted", None)
     if shown is not None or audit_redaction.committed(details):
         fields["details"] = audit_redaction.public_details(details)
@@ -322,7 +331,8 @@ def append(session: Session, entry: Entry, *, last: Link | None, now: datetime,
         subject_seals=list(seals.values()),
         outcome=entry.outcome,
         probe_sha256=entry.probe_sha256,
-        details=audit_redaction.commit(audit_seals.sealed_details(entry.details, seals)),
+        details=audit_seal_tree.commit(audit_redaction.commit(
+            audit_seals.sealed_details(entry.details, seals))),
         prev_hash=GENESIS if last is None else last.hash,
     )
     event.hash = event_hash(event)

@@ -68,13 +68,17 @@ def commitment(details: Mapping[str, Any]) -> str:
     salt's bytes and the canonical JSON of those details present. A salt that is not hex
     commits to nothing anyone can open: it is used as its text's bytes, so the event fails its
     hash rather than the verifier."""
-    salt = details[SALT]
-    try:
-        salt_bytes = bytes.fromhex(salt)
-    except (TypeError, ValueError):
-        salt_bytes = str(salt).encode()
     part = {name: value for name, value in details.items() if name in REDACTED_DETAILS}
-    return hashlib.sha256(salt_bytes + canonical_json(part)).hexdigest()
+    return hashlib.sha256(salt_bytes(details[SALT]) + canonical_json(part)).hexdigest()
+
+
+def salt_bytes(salt: object) -> bytes:
+    """A salt's bytes, read from its hex; one that is not hex (an edit) as its text's bytes,
+    so the event fails its hash rather than the verifier (:mod:`consent.audit_seal_tree` too)."""
+    try:
+        return bytes.fromhex(salt) if isinstance(salt, str) else str(salt).encode()
+    except ValueError:
+        return str(salt).encode()
 
 
 def shown_details(details: Mapping[str, Any]) -> dict[str, Any]:

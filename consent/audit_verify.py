@@ -56,7 +56,13 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import audit_seals, log_retention, order_anchor, prune_records
+from optinface.consent import (
+    audit_seal_tree,
+    audit_seals,
+    log_retention,
+    order_anchor,
+    prune_records,
+)
 from optinface.consent.audit import GENESIS, AuditAction, LoggedEvent, event_bytes
 from optinface.consent.crypto import canonical_json
 from optinface.consent.errors import RegulatorOrdersAltered
@@ -168,6 +174,8 @@ class _Walk:
                                 " event (edited)")
         if (unsealed := audit_seals.problem(event.subjects, event.subject_seals)) is not None:
             return Problem(seq, f"event {seq} {unsealed}")
+        if (unproven := audit_seal_tree.problem(event)) is not None:
+            return Problem(seq, f"event {seq} {unproven}")
         if seq == last + 1 and event.prev_hash != previous:
             return Problem(seq, f"event {seq} does not link to event {last} (inserted,"
                                 " reordered or rewritten)")
@@ -552,8 +560,9 @@ def read_access_export(text: str) -> AccessProofs:
 
 def verify_access(export: AccessProofs, *, verifier: Verifier) -> AccessReport:
     """Check a person's access export with the published checkpoint key alone: the checkpoint
-    it carries signed by ``verifier``; each event against its hash, the seals rule and its
-    predecessor where the export holds it (the walk every verifier shares, on part of the
+    it carries signed by ``verifier``; each event against its hash, the seals rule (an event
+    with a seal root: the person's own seal proven in it, :mod:`consent.audit_seal_tree`) and
+    its predecessor where the export holds it (the walk every verifier shares, on part of the
     log); each event's inclusion proof (RFC 9162) against that checkpoint's root. An event
     chained before commitments that the export shows redacted is named, not checked
     (:data:`NOT_CHECKABLE`); one so marked after an event with a commitment is an edit, since

@@ -964,6 +964,15 @@ class AccessEvent(AuditEventPublic):
         " out) that the event's hash covers in their place: with it, the event as shown matches"
         " its hash and its inclusion proof. None: nothing was left out, or the event was"
         " chained before commitments.")
+    seal_root: str | None = Field(
+        default=None, description="The root (hex) over the seal hashes of every subject the"
+        " event named, which its hash covers in place of their list (consent.audit_seal_tree):"
+        " the export then shows the person's own seal alone, and `seal_proof` proves it is"
+        " among them without saying how many they were. None: the event was chained before"
+        " seal roots, and shows the other subjects' seal hashes.")
+    seal_proof: list[str] | None = Field(
+        default=None, description="The path (hex hashes, leaf first) from the person's own"
+        " seal to `seal_root`: the same length whoever else the event named.")
     redacted_before_commitments: bool = Field(
         default=False, description="True: details or pseudonyms were left out of an event"
         " chained before commitments, whose hash covered them as they were: it cannot be"

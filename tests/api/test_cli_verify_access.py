@@ -1,10 +1,13 @@
 """``optinface audit verify-access``: a person checks their access export with the published
 key alone, the searches that named them included (red team 7, #4), on SQLite and PostgreSQL.
 
-The command runs as a process of its own, where no data directory is. An altered public field
-of a redacted event, an altered commitment or an altered proof fails (exit 1), and so does a
-checkpoint signed by another key; an export without its checkpoint, or with an event it marks
-not checkable, is NOT ANCHORED (exit 3); a file that is not JSON is unreadable (exit 2)."""
+The command runs as a process of its own, where no data directory is. A search with three
+candidates shows the person's seal alone and verifies (exit 0), before and after another
+candidate's erasure. An altered public field of a redacted event, an altered commitment, an
+altered proof, an altered path to the seal root or a seal added beside the person's fails
+(exit 1), and so does a checkpoint signed by another key; an export without its checkpoint, or
+with an event it marks not checkable, is NOT ANCHORED (exit 3); a file that is not JSON is
+unreadable (exit 2)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from optinface.consent import audit_seal_tree
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.audit_verify import NOT_CHECKABLE
 from optinface.consent.notes import Checkpoint, Signer, Verifier
@@ -41,11 +45,7 @@ def _published(world: World) -> str:
 def _searched_export(world: World, portrait_jpegs: list[bytes]) -> Export:
     """The person's own export after a 1:N search that named them."""
     world.enrolled_and_identified(portrait_jpegs[0])
-    answer = world.client.get(f"/v1/subjects/{world.subject}/export",
-                              headers=auth(world.subject_token))
-    assert answer.status_code == 200, answer.text
-    export: Export = answer.json()
-    return export
+    return _own_export(world)
 
 
 def _verify(world: World, tmp_path: Path, export: Export | str,
@@ -101,6 +101,69 @@ def test_an_altered_redacted_event_or_its_proof_fails(
     assert done.returncode == 1 and done.stdout == "", done
     assert done.stderr.startswith(f"access export BROKEN at sequence {seq}: event {seq} "), done
     assert f"\nevent {seq}: FAILS: " in done.stderr, done
+
+
+def _three_candidates(world: World, portrait_jpegs: list[bytes]) -> tuple[list[str], Export]:
+    """Two more people enrolled with the world's subject's face, then one search finding all
+    three: the two others, and the world's subject's own export."""
+    others = []
+    for _ in range(2):
+        other, _token = world.new_subject()
+        world.enrol(other, world.consent(other), portrait_jpegs[0])
+        others.append(other)
+    assert len(world.enrolled_and_identified(portrait_jpegs[0]).json()["candidates"]) == 3
+    return others, _own_export(world)
+
+
+def _own_export(world: World) -> Export:
+    answer = world.client.get(f"/v1/subjects/{world.subject}/export",
+                              headers=auth(world.subject_token))
+    assert answer.status_code == 200, answer.text
+    export: Export = answer.json()
+    return export
+
+
+def test_a_search_with_three_candidates_shows_the_persons_seal_alone_and_verifies(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    others, export = _three_candidates(world, portrait_jpegs)
+    search = _identify(export)
+    assert search["subjects"] == [world.subject] and len(search["subject_seals"]) == 1
+    assert search["seal_root"] and len(search["seal_proof"]) == audit_seal_tree.DEPTH
+    assert not [other for other in others if other in json.dumps(export)]
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 0 and done.stderr == "", done
+    assert f"event {search['seq']}: OK: " in done.stdout, done
+
+
+@pytest.mark.parametrize("alter", ["seal_proof", "subject_seals"])
+def test_an_edit_to_the_path_or_the_shown_seal_fails(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path, alter: str
+) -> None:
+    """The path folds the person's own seal to the root the event's hash covers: another
+    sibling, or another seal shown beside theirs, is an edit (exit 1)."""
+    _, export = _three_candidates(world, portrait_jpegs)
+    search = _identify(export)
+    if alter == "seal_proof":
+        search["seal_proof"][0] = search["seal_proof"][0][::-1]
+    else:
+        search["subject_seals"].append({"hash": "ab" * 32, "salt": None})
+    done = _verify(world, tmp_path, export)
+    seq = search["seq"]
+    assert done.returncode == 1 and done.stdout == "", done
+    assert done.stderr.startswith(f"access export BROKEN at sequence {seq}: event {seq} "), done
+
+
+def test_an_erasure_of_another_candidate_leaves_the_persons_export_verifying(
+    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    (erased, _), before = _three_candidates(world, portrait_jpegs)
+    gone = world.client.delete(f"/v1/subjects/{erased}", headers=auth(world.keys.admin))
+    assert gone.status_code == 200, gone.text
+    export = _own_export(world)
+    assert _identify(export)["seal_root"] == _identify(before)["seal_root"]
+    done = _verify(world, tmp_path, export)
+    assert done.returncode == 0 and done.stderr == "", done
 
 
 def test_a_checkpoint_signed_by_another_key_fails(

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from optinface.api.sweeper import Sweeper
-from optinface.consent import audit_redaction
+from optinface.consent import audit_redaction, audit_seal_tree
 from optinface.consent.audit import Entry, event_hash, keyed_seal, link
 from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import declared_long_enough_ago
@@ -453,12 +453,25 @@ def admin_step_up(service: OptinFace, admin: Actor, device: SoftAuthenticator) -
 
 def chain_before_commitments(runtime: Runtime, entry: Entry) -> int:
     """Chain ``entry`` as the service did before redacted details were committed
-    (:mod:`consent.audit_redaction`): its details hashed as they are, no salt, keyed-sealed as
-    the service seals; its sequence number. A log of both forms, as an upgraded deployment
-    holds."""
+    (:mod:`consent.audit_redaction`), and so before seal roots: its details hashed as they
+    are, no salt, keyed-sealed as the service seals; its sequence number. A log of both forms,
+    as an upgraded deployment holds."""
+    return chain_in_earlier_form(runtime, entry,
+                                 salts=(audit_redaction.SALT, audit_seal_tree.SALT))
+
+
+def chain_before_seal_roots(runtime: Runtime, entry: Entry) -> int:
+    """Chain ``entry`` as the service did between redaction commitments and seal roots
+    (:mod:`consent.audit_seal_tree`): its seal list hashed, its redacted details committed."""
+    return chain_in_earlier_form(runtime, entry, salts=(audit_seal_tree.SALT,))
+
+
+def chain_in_earlier_form(runtime: Runtime, entry: Entry, *, salts: tuple[str, ...]) -> int:
+    """Chain ``entry`` without the details ``salts`` name, each the mark of a later hash form,
+    rehashed and keyed-sealed as the service seals; its sequence number."""
     with runtime.db.transaction() as session:
         event = runtime.chain(session, entry)
-        event.details = {k: v for k, v in event.details.items() if k != audit_redaction.SALT}
+        event.details = {k: v for k, v in event.details.items() if k not in salts}
         event.hash = event_hash(event)
         event.keyed_seal = keyed_seal(runtime.keys.hmac_key, event.hash)
         runtime.tail.remember(session, link(event))
