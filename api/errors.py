@@ -184,6 +184,12 @@ ledger_restored              503     the running service found the ledger restor
                                      behind it: the work that found it was not committed, and the
                                      erasure journal is replayed before anything else is answered;
                                      retry after ``Retry-After`` seconds
+committed_not_served         503     an act that spent a single-use right (a search's probe
+                                     consent, a link, an approved capture) committed, but the
+                                     check before its answer found the ledger restored behind
+                                     the service: not served while the erasure journal is
+                                     replayed; the right is spent, so read what it left (the
+                                     subject's templates, the log) before acting again
 engine_busy                  503     too many uploads wait for a decode slot (four per slot): retry
                                      after ``Retry-After`` seconds; an identify or verify so
                                      answered has spent its probe consent, like any refusal
@@ -216,6 +222,7 @@ from optinface.api.security_headers import security_headers
 from optinface.consent.db import damaged, unreachable, unreachable_summary
 from optinface.consent.errors import (
     UNEXPECTED_FAILURE,
+    CommittedNotServed,
     ConsentError,
     LedgerRestored,
     QuotaExceeded,
@@ -334,6 +341,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "key_unavailable": 503,
     "ledger_unavailable": 503,
     "ledger_restored": 503,
+    "committed_not_served": 503,
     "engine_busy": 503,
     "internal_error": 500,
 }
@@ -425,7 +433,8 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         default = 422 if isinstance(exc, EngineError) else 400
         headers = (
             retry_after_header(exc.retry_after_seconds)
-            if isinstance(exc, QuotaExceeded | EngineBusy | LedgerRestored) else None
+            if isinstance(exc, QuotaExceeded | EngineBusy | LedgerRestored | CommittedNotServed)
+            else None
         )
         return error_response(
             exc.code,

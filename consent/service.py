@@ -1105,10 +1105,12 @@ class OptinFace:
             raise SubjectCredentialRequired(
                 "enrolment needs a capture session approved by the subject's passkey",
                 details={"subject": subject})
-        return audited(self.runtime,
-                       lambda: enrolment.enrol(self.runtime, actor=actor, pseudonym=subject,
-                                               capture_id=capture_id, image=image),
-                       actor=actor, action=AuditAction.ENROL, subjects=[subject])
+        with spent_rights.witnessed(self.runtime) as spent:  # after the act, before it answers
+            return audited(self.runtime,
+                           lambda: enrolment.enrol(self.runtime, actor=actor, pseudonym=subject,
+                                                   capture_id=capture_id, image=image,
+                                                   spent=spent),
+                           actor=actor, action=AuditAction.ENROL, subjects=[subject])
 
     def verify(self, *, actor: Actor, subject: str, purpose_id: str, probe_consent_id: str,
                image: bytes, daily_quota: int | None = None,

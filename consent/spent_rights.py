@@ -14,9 +14,14 @@ before the act answers makes every copy loaded afterwards older than a witnessed
 
 The checkpoint is the one the periodic check signs (:func:`consent.transparency.witness`,
 whose checks come first), on this process's thread: its cost is the act's
-(``benchmarks/bench_audit.py``, identify with and without it). A write the witness folder
-refuses is logged as an error and not raised (:meth:`consent.witness.Witness.record`): the act
-has committed, and the next checkpoint covers it.
+(``benchmarks/bench_audit.py``, identify with and without it). It runs once the act's
+transaction committed and its files were saved (the index, the WAL checkpoint), outside
+:func:`consent.refusals.audited`: what it finds never turns a committed act into a chained
+refusal. Where its checks find the ledger restored behind the service, the act has committed
+all the same and is not served (:class:`~consent.errors.CommittedNotServed`, not
+``ledger_restored``'s "not committed; retry"). A write the witness folder refuses is logged as
+an error and not raised (:meth:`consent.witness.Witness.record`): the act has committed, and
+the next checkpoint covers it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from optinface.consent import transparency
+from optinface.consent.errors import CommittedNotServed, LedgerRestored
 from optinface.consent.runtime import Runtime
 
 
@@ -38,6 +44,26 @@ class Spend:
         self.made = True
 
 
+def witness_spent(runtime: Runtime) -> None:
+    """Sign the log's head into the witness folder once an act that spent a single-use right
+    committed, before it answers: the one call each such act makes (:func:`witnessed`, or
+    directly where the act is one transaction).
+
+    Raises:
+        CommittedNotServed: the check before the signature found a copy restored behind the
+            service (:mod:`consent.live_replay`, which replays it): the act is committed, and
+            not answered.
+    """
+    try:
+        transparency.witness(runtime)
+    except LedgerRestored as found:
+        raise CommittedNotServed(
+            "this act committed and spent its single-use right, but the ledger was then found"
+            " restored behind the service: it is not answered while the erasure journal is"
+            " replayed; read what it left before acting again (the right is spent)",
+            details={"committed": True}) from found
+
+
 @contextmanager
 def witnessed(runtime: Runtime) -> Iterator[Spend]:
     """Sign the log's head into the witness folder as the block ends, once its act called the
@@ -45,13 +71,12 @@ def witnessed(runtime: Runtime) -> Iterator[Spend]:
     refusal's event is chained by then), before the act's answer or refusal leaves.
 
     Raises:
-        LedgerRestored: the check before the signature found a copy restored behind the
-            service (:mod:`consent.live_replay`): the act is refused rather than answered.
+        CommittedNotServed: :func:`witness_spent`'s, in place of the act's answer or refusal.
     """
     spend = Spend()
     try:
         yield spend
     finally:
         if spend.made:
-            transparency.witness(runtime)
+            witness_spent(runtime)
 

@@ -1,0 +1,57 @@
+"""A spent single-use right is signed into the witness folder before its act answers, and what
+that signature's check finds never turns the committed act into something else (review 21a)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import CommittedNotServed
+from optinface.consent.schemas import AuditFilter
+from optinface.consent.tables import Template
+from optinface.consent.witness import Witness
+from tests.support.consent import World
+
+
+def _another_workers_checkpoint_past_the_log(world: World) -> None:
+    """What a copy restored behind the service looks like from here: a checkpoint in the shared
+    witness folder past the log's end, as another worker signed it before the copy was loaded."""
+    service = world.service
+    Witness(service.settings.witness_dir).record(
+        "another worker's", size=service.verify_audit().events + 1000)
+
+
+@pytest.mark.parametrize("act", ["enrol", "identify"])
+def test_an_act_committed_before_a_restore_is_found_says_so_and_chains_no_refusal(
+    world: World, portrait_jpegs: list[bytes], act: str,
+) -> None:
+    """The witness call runs after the act's event is chained and its transaction committed:
+    the restore it finds then is answered ``committed_not_served``, never ``ledger_restored``
+    ("not committed; retry": the right is spent), and no refused event is chained for it."""
+    service, image = world.service, portrait_jpegs[0]
+    pseudonym, consent_id = world.subject()
+    probe = world.probe(image=image) if act == "identify" else None
+    if act == "enrol":
+        capture = world.signer(pseudonym).approve_capture(consent_id, image, desk=world.portal)
+    else:
+        world.enrol(pseudonym, consent_id, image)
+    _another_workers_checkpoint_past_the_log(world)
+    with pytest.raises(CommittedNotServed) as error:
+        if act == "enrol":
+            service.enrol(actor=world.portal, subject=pseudonym, capture_id=capture.id,
+                          image=image)
+        else:
+            assert probe is not None
+            service.identify(actor=world.researcher, purpose_id=world.purpose,
+                             probe_consent_id=probe, image=image)
+    assert error.value.code == "committed_not_served" and error.value.details["committed"]
+    service.settle()
+    committed = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction(act))).events
+    assert committed, f"the {act} event committed"
+    refusals = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.REFUSED)).events
+    assert not [event for event in refusals if event.details.get("attempted") == act]
+    with service.runtime.db.reading() as session:
+        assert session.scalars(select(Template.id)).all(), "the template stays enrolled"
