@@ -428,6 +428,9 @@ class OptinFace:
             raise
         logger.info("optinface open: %s", service.last_reconcile)
         service.runtime.live_replay.go_live()  # a restore found from here is replayed at once
+        if service.runtime.live_replay.found_at_start():  # also by a step after _wire's check
+            with service.runtime.db.transaction() as session:  # (voiding twice costs nothing)
+                void_spent(service.runtime, session)
         service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 

@@ -3,15 +3,22 @@ that signature's check finds never turns the committed act into something else (
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 from sqlalchemy import select
 
+from optinface.consent import retention_policy
 from optinface.consent.audit import AuditAction
-from optinface.consent.errors import CommittedNotServed
+from optinface.consent.errors import CommittedNotServed, ProbeConsentRequired
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import AuditFilter
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
 from optinface.consent.witness import Witness
-from tests.support.consent import World
+from optinface.engine.pipeline import FacePipeline
+from tests.support.consent import FakeClock, World, make_world
 
 
 def _another_workers_checkpoint_past_the_log(world: World) -> None:
@@ -55,3 +62,29 @@ def test_an_act_committed_before_a_restore_is_found_says_so_and_chains_no_refusa
     assert not [event for event in refusals if event.details.get("attempted") == act]
     with service.runtime.db.reading() as session:
         assert session.scalars(select(Template.id)).all(), "the template stays enrolled"
+
+
+def test_a_restore_found_by_a_later_step_of_the_start_voids_the_copys_unused_rights(
+    settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline,
+    portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start voids what a copy holds single-use once it found the copy, whichever of its
+    steps found it: not only the checks ``_wire`` makes first, but any step before the service
+    goes live (a replica's catch-up, the reconciliation: stood for here by the retention
+    policy's publication, which runs after them), review 21a #4."""
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        world.enrolled(portrait_jpegs[0])
+        probe = world.probe(image=portrait_jpegs[0])
+    publish = retention_policy.publish
+
+    def found_then_published(runtime: Runtime) -> object:
+        runtime.live_replay.found(runtime, str(AuditAction.LOG_TRUNCATED))  # at start: noted
+        return publish(runtime)
+
+    monkeypatch.setattr(retention_policy, "publish", found_then_published)
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restarted:
+        with pytest.raises(ProbeConsentRequired) as error:
+            restarted.identify(actor=world.researcher, purpose_id=world.purpose,
+                               probe_consent_id=probe, image=portrait_jpegs[0])
+    assert error.value.details["problem"] == "used"
