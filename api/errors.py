@@ -166,10 +166,12 @@ write_unfinished             503     a withdrawal (of a consent or a purpose), a
                                      so the next start makes it again once the cause is gone
 witness_unusable             503     the audit witness folder cannot be written (at start, or its
                                      journal before an act that must be journaled: nothing is
-                                     changed), its pinned key cannot be read, it pins another
-                                     checkpoint key, or (at start) it is not the witness the key
-                                     store recorded: no or another witness.id, a shorter or
-                                     edited erasure journal (details.adopt names the recovery)
+                                     changed; or the checkpoint of an act that spent a
+                                     single-use right: that act is committed, not answered,
+                                     details.committed), its pinned key cannot be read, it pins
+                                     another checkpoint key, or (at start) it is not the witness
+                                     the key store recorded: no or another witness.id, a shorter
+                                     or edited erasure journal (details.adopt names the recovery)
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already

@@ -19,19 +19,25 @@ transaction committed and its files were saved (the index, the WAL checkpoint), 
 :func:`consent.refusals.audited`: what it finds never turns a committed act into a chained
 refusal. Where its checks find the ledger restored behind the service, the act has committed
 all the same and is not served (:class:`~consent.errors.CommittedNotServed`, not
-``ledger_restored``'s "not committed; retry"). A write the witness folder refuses is logged as
-an error and not raised (:meth:`consent.witness.Witness.record`): the act has committed, and
-the next checkpoint covers it.
+``ledger_restored``'s "not committed; retry"). A checkpoint the witness folder refuses to
+hold (full, read-only, a file where a folder should be) fails the answer closed: the act has
+committed and stays so, but is refused as ``witness_unusable`` (``details.committed``) with an
+error line, since its spend is signed nowhere a restored copy could be set against; every
+other act (the periodic check, the close) only logs it
+(:meth:`consent.witness.Witness.record`), the next checkpoint covering it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from optinface.consent import transparency
-from optinface.consent.errors import CommittedNotServed, LedgerRestored
+from optinface.consent.errors import CommittedNotServed, LedgerRestored, WitnessUnusable
 from optinface.consent.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 
 class Spend:
@@ -53,15 +59,28 @@ def witness_spent(runtime: Runtime) -> None:
         CommittedNotServed: the check before the signature found a copy restored behind the
             service (:mod:`consent.live_replay`, which replays it): the act is committed, and
             not answered.
+        WitnessUnusable: the folder did not take the checkpoint: the act is committed, and
+            not answered.
     """
     try:
-        transparency.witness(runtime)
+        size = transparency.witness(runtime)
     except LedgerRestored as found:
         raise CommittedNotServed(
             "this act committed and spent its single-use right, but the ledger was then found"
             " restored behind the service: it is not answered while the erasure journal is"
             " replayed; read what it left before acting again (the right is spent)",
             details={"committed": True}) from found
+    folder = runtime.log.witness.directory
+    if runtime.log.witness.latest_size() < size:
+        logger.error("a single-use right was spent (log of %d events) but witness folder %s"
+                     " did not take its checkpoint: the act is committed, its answer refused",
+                     size, folder)
+        raise WitnessUnusable(
+            f"this act committed and spent its single-use right, but the witness folder"
+            f" {folder} did not take its checkpoint (see the server's log): it is not"
+            " answered; make the folder writable, then read what the act left before acting"
+            " again (the right is spent)",
+            details={"committed": True, "path": str(folder)})
 
 
 @contextmanager

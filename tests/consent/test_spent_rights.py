@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from optinface.consent import retention_policy
 from optinface.consent.audit import AuditAction
-from optinface.consent.errors import CommittedNotServed, ProbeConsentRequired
+from optinface.consent.errors import CommittedNotServed, ProbeConsentRequired, WitnessUnusable
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
-from optinface.consent.witness import Witness
+from optinface.consent.witness import Witness, checkpoint_path
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world
 
@@ -88,3 +88,28 @@ def test_a_restore_found_by_a_later_step_of_the_start_voids_the_copys_unused_rig
             restarted.identify(actor=world.researcher, purpose_id=world.purpose,
                                probe_consent_id=probe, image=portrait_jpegs[0])
     assert error.value.details["problem"] == "used"
+
+
+def test_a_spend_whose_checkpoint_the_folder_refuses_is_committed_and_not_answered(
+    world: World, portrait_jpegs: list[bytes],
+) -> None:
+    """The folder refuses the write (a file where its subfolder should be: refused to root
+    too): the identification committed (the probe consent is spent, the search chained), but
+    it is refused as ``witness_unusable`` rather than answered unwitnessed (review 21a #5)."""
+    service, image = world.service, portrait_jpegs[0]
+    world.enrolled(image)
+    probe = world.probe(image=image)
+    service.witness_audit()
+    shard = checkpoint_path(service.settings.witness_dir, 0).parent
+    shard.rename(shard.with_name("elsewhere"))
+    shard.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(WitnessUnusable) as error:
+        service.identify(actor=world.researcher, purpose_id=world.purpose,
+                         probe_consent_id=probe, image=image)
+    assert error.value.details["committed"]
+    assert service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.IDENTIFY)).events, "the search committed and is chained"
+    with pytest.raises(ProbeConsentRequired) as spent:
+        service.identify(actor=world.researcher, purpose_id=world.purpose,
+                         probe_consent_id=probe, image=image)
+    assert spent.value.details["problem"] == "used"
