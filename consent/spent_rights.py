@@ -25,6 +25,18 @@ committed and stays so, but is refused as ``witness_unusable`` (``details.commit
 error line, since its spend is signed nowhere a restored copy could be set against; every
 other act (the periodic check, the close) only logs it
 (:meth:`consent.witness.Witness.record`), the next checkpoint covering it.
+
+Left unwitnessed: the passkey challenges, a sign-in's and every signed act's (those
+:func:`consent.subject_acts.signed_right` checks and spends, a capture's approval, an erasure,
+an opt-out, a withdrawal and the ``subject_token`` act of
+:func:`consent.enrolment_links.issue_token` included). A challenge answered since is unused
+again in a copy, but replaying it needs the very assertion the person's device sent for it
+(only their passkey's private key signs one), within the challenge's lifetime
+(``challenge_seconds``, 300 by default), on a copy no worker has found yet; and witnessing them
+would put a checkpoint on every sign-in and signed act. What that replay yields is what the
+person asked for once more, but for one act whose result outlasts the copy: ``subject_token``
+mints a second bearer token of ``OPTINFACE_SUBJECT_TOKEN_DAYS`` (30) days, revocable by its
+person as any other.
 """
 
 from __future__ import annotations
