@@ -166,10 +166,12 @@ write_unfinished             503     a withdrawal (of a consent or a purpose), a
                                      so the next start makes it again once the cause is gone
 witness_unusable             503     the audit witness folder cannot be written (at start, or its
                                      journal before an act that must be journaled: nothing is
-                                     changed), its pinned key cannot be read, it pins another
-                                     checkpoint key, or (at start) it is not the witness the key
-                                     store recorded: no or another witness.id, a shorter or
-                                     edited erasure journal (details.adopt names the recovery)
+                                     changed; or the checkpoint of an act that spent a
+                                     single-use right: that act is committed, not answered,
+                                     details.committed), its pinned key cannot be read, it pins
+                                     another checkpoint key, or (at start) it is not the witness
+                                     the key store recorded: no or another witness.id, a shorter
+                                     or edited erasure journal (details.adopt names the recovery)
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already
@@ -184,6 +186,12 @@ ledger_restored              503     the running service found the ledger restor
                                      behind it: the work that found it was not committed, and the
                                      erasure journal is replayed before anything else is answered;
                                      retry after ``Retry-After`` seconds
+committed_not_served         503     an act that spent a single-use right (a search's probe
+                                     consent, a link, an approved capture) committed, but the
+                                     check before its answer found the ledger restored behind
+                                     the service: not served while the erasure journal is
+                                     replayed; the right is spent, so read what it left (the
+                                     subject's templates, the log) before acting again
 engine_busy                  503     too many uploads wait for a decode slot (four per slot): retry
                                      after ``Retry-After`` seconds; an identify or verify so
                                      answered has spent its probe consent, like any refusal
@@ -216,6 +224,7 @@ from optinface.api.security_headers import security_headers
 from optinface.consent.db import damaged, unreachable, unreachable_summary
 from optinface.consent.errors import (
     UNEXPECTED_FAILURE,
+    CommittedNotServed,
     ConsentError,
     LedgerRestored,
     QuotaExceeded,
@@ -334,6 +343,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "key_unavailable": 503,
     "ledger_unavailable": 503,
     "ledger_restored": 503,
+    "committed_not_served": 503,
     "engine_busy": 503,
     "internal_error": 500,
 }
@@ -425,7 +435,8 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         default = 422 if isinstance(exc, EngineError) else 400
         headers = (
             retry_after_header(exc.retry_after_seconds)
-            if isinstance(exc, QuotaExceeded | EngineBusy | LedgerRestored) else None
+            if isinstance(exc, QuotaExceeded | EngineBusy | LedgerRestored | CommittedNotServed)
+            else None
         )
         return error_response(
             exc.code,

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from benchmarks.modes import alternated, summary
 from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import audit_seal_tree, transparency
+from optinface.consent import audit_seal_tree, spent_rights
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
@@ -295,7 +295,7 @@ def spend_witness(*, rounds: int, folder: Path,
         def measure(mode: str) -> dict[str, float]:
             image = images[next(turns) % len(images)]
             probe = world.probe(image=image)
-            skipped = (mock.patch.object(transparency, "witness", lambda *_: None)
+            skipped = (mock.patch.object(spent_rights, "witness_spent", lambda *_: None)
                        if mode == "before" else nullcontext())
             before = latest_witnessed(settings.witness_dir)
             with skipped:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,6 @@ from optinface.consent import (
     policies,
     rectification,
     subject_acts,
-    transparency,
 )
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.changefeed import ChangeOp
@@ -76,9 +75,11 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
 
 
 def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
-          image: bytes) -> TemplatePublic:
+          image: bytes, spent: Callable[[], None] = lambda: None) -> TemplatePublic:
     """Embed the one face of the approved photo and store it under the capture's consent; the
-    template the capture replaces, if any, is destroyed in the same transaction."""
+    template the capture replaces, if any, is destroyed in the same transaction. ``spent`` is
+    called once that transaction, which spends the capture, committed: the caller signs it
+    into the witness folder before it answers (:func:`consent.spent_rights.witnessed`)."""
     photo_sha256 = hashlib.sha256(image).hexdigest()
     with runtime.db.transaction() as session:
         _consented(runtime, session, pseudonym, capture_id, photo_sha256)
@@ -125,11 +126,11 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
         if touched:
             _index_as_in_ledger(runtime, touched)
         raise
+    spent()
     if replaces is not None:
         runtime.db.checkpoint()  # the replaced row's old pages must not linger in the WAL
     if runtime.index.additions_since_save() >= runtime.settings.index_save_every:
         runtime.index.save()  # bounds what start-up reconciliation has to re-add
-    transparency.witness(runtime)  # the capture spent, signed before it answers: spent_rights
     return public
 
 

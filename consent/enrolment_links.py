@@ -26,8 +26,8 @@ from optinface.consent import (
     page_sessions,
     passkeys,
     policies,
+    spent_rights,
     subject_acts,
-    transparency,
 )
 from optinface.consent.accountability import require_accepted, require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
@@ -172,7 +172,7 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
                      "capacity": credential.capacity, "link_id": link.id}))
         session.expunge(credential)
         session.expunge(link)
-    transparency.witness(runtime)  # the link spent, signed before it answers: spent_rights
+    spent_rights.witness_spent(runtime)  # the link spent, signed before it answers
     return credential, link, pseudonym
 
 

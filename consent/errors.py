@@ -298,6 +298,16 @@ class LedgerRestored(ConsentError):
     retry_after_seconds = 1.0
 
 
+class CommittedNotServed(ConsentError):
+    """An act that spent a single-use right committed, outcome and event, but the check made
+    before it is answered (:mod:`consent.spent_rights`) found the ledger restored behind the
+    service (:class:`LedgerRestored`): its outcome is not served while the erasure journal is
+    replayed. Not to be retried as it was (the right is spent): read what it left first."""
+
+    code = "committed_not_served"
+    retry_after_seconds = 1.0
+
+
 class LogNotAsWitnessed(ConsentError):
     """The audit log is not, or was not at some start, the one its witness signed (events lost
     or rewritten, a new witness folder taken up, events appended without the key store, or the

@@ -60,7 +60,7 @@ from optinface.consent import (
     operator_texts,
     passkeys,
     policies,
-    transparency,
+    spent_rights,
 )
 from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry, log_time
@@ -387,8 +387,8 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             session.delete(signed.credential)  # now made and in the receipt
         public = probe_public(probe, public_key=runtime.keys.receipt_keys)
         link_spent = ceremony.subject_id is not None  # a verify's
-    if link_spent:  # signed before it answers (consent.spent_rights)
-        transparency.witness(runtime)
+    if link_spent:  # signed before it answers
+        spent_rights.witness_spent(runtime)
     return public
 
 

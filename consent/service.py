@@ -431,6 +431,9 @@ class OptinFace:
             raise
         logger.info("optinface open: %s", service.last_reconcile)
         service.runtime.live_replay.go_live()  # a restore found from here is replayed at once
+        if service.runtime.live_replay.found_at_start():  # also by a step after _wire's check
+            with service.runtime.db.transaction() as session:  # (voiding twice costs nothing)
+                void_spent(service.runtime, session)
         service.witness_audit()  # after an upgrade or a crash, the witness catches up at once
         return service
 
@@ -1126,10 +1129,12 @@ class OptinFace:
             raise SubjectCredentialRequired(
                 "enrolment needs a capture session approved by the subject's passkey",
                 details={"subject": subject})
-        return audited(self.runtime,
-                       lambda: enrolment.enrol(self.runtime, actor=actor, pseudonym=subject,
-                                               capture_id=capture_id, image=image),
-                       actor=actor, action=AuditAction.ENROL, subjects=[subject])
+        with spent_rights.witnessed(self.runtime) as spent:  # after the act, before it answers
+            return audited(self.runtime,
+                           lambda: enrolment.enrol(self.runtime, actor=actor, pseudonym=subject,
+                                                   capture_id=capture_id, image=image,
+                                                   spent=spent),
+                           actor=actor, action=AuditAction.ENROL, subjects=[subject])
 
     def verify(self, *, actor: Actor, subject: str, purpose_id: str, probe_consent_id: str,
                image: bytes, daily_quota: int | None = None,

@@ -14,18 +14,42 @@ before the act answers makes every copy loaded afterwards older than a witnessed
 
 The checkpoint is the one the periodic check signs (:func:`consent.transparency.witness`,
 whose checks come first), on this process's thread: its cost is the act's
-(``benchmarks/bench_audit.py``, identify with and without it). A write the witness folder
-refuses is logged as an error and not raised (:meth:`consent.witness.Witness.record`): the act
-has committed, and the next checkpoint covers it.
+(``benchmarks/bench_audit.py``, identify with and without it). It runs once the act's
+transaction committed and its files were saved (the index, the WAL checkpoint), outside
+:func:`consent.refusals.audited`: what it finds never turns a committed act into a chained
+refusal. Where its checks find the ledger restored behind the service, the act has committed
+all the same and is not served (:class:`~consent.errors.CommittedNotServed`, not
+``ledger_restored``'s "not committed; retry"). A checkpoint the witness folder refuses to
+hold (full, read-only, a file where a folder should be) fails the answer closed: the act has
+committed and stays so, but is refused as ``witness_unusable`` (``details.committed``) with an
+error line, since its spend is signed nowhere a restored copy could be set against; every
+other act (the periodic check, the close) only logs it
+(:meth:`consent.witness.Witness.record`), the next checkpoint covering it.
+
+Left unwitnessed: the passkey challenges, a sign-in's and every signed act's (those
+:func:`consent.subject_acts.signed_right` checks and spends, a capture's approval, an erasure,
+an opt-out, a withdrawal and the ``subject_token`` act of
+:func:`consent.enrolment_links.issue_token` included). A challenge answered since is unused
+again in a copy, but replaying it needs the very assertion the person's device sent for it
+(only their passkey's private key signs one), within the challenge's lifetime
+(``challenge_seconds``, 300 by default), on a copy no worker has found yet; and witnessing them
+would put a checkpoint on every sign-in and signed act. What that replay yields is what the
+person asked for once more, but for one act whose result outlasts the copy: ``subject_token``
+mints a second bearer token of ``OPTINFACE_SUBJECT_TOKEN_DAYS`` (30) days, revocable by its
+person as any other.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from optinface.consent import transparency
+from optinface.consent.errors import CommittedNotServed, LedgerRestored, WitnessUnusable
 from optinface.consent.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 
 class Spend:
@@ -38,6 +62,39 @@ class Spend:
         self.made = True
 
 
+def witness_spent(runtime: Runtime) -> None:
+    """Sign the log's head into the witness folder once an act that spent a single-use right
+    committed, before it answers: the one call each such act makes (:func:`witnessed`, or
+    directly where the act is one transaction).
+
+    Raises:
+        CommittedNotServed: the check before the signature found a copy restored behind the
+            service (:mod:`consent.live_replay`, which replays it): the act is committed, and
+            not answered.
+        WitnessUnusable: the folder did not take the checkpoint: the act is committed, and
+            not answered.
+    """
+    try:
+        size = transparency.witness(runtime)
+    except LedgerRestored as found:
+        raise CommittedNotServed(
+            "this act committed and spent its single-use right, but the ledger was then found"
+            " restored behind the service: it is not answered while the erasure journal is"
+            " replayed; read what it left before acting again (the right is spent)",
+            details={"committed": True}) from found
+    folder = runtime.log.witness.directory
+    if runtime.log.witness.latest_size() < size:
+        logger.error("a single-use right was spent (log of %d events) but witness folder %s"
+                     " did not take its checkpoint: the act is committed, its answer refused",
+                     size, folder)
+        raise WitnessUnusable(
+            f"this act committed and spent its single-use right, but the witness folder"
+            f" {folder} did not take its checkpoint (see the server's log): it is not"
+            " answered; make the folder writable, then read what the act left before acting"
+            " again (the right is spent)",
+            details={"committed": True, "path": str(folder)})
+
+
 @contextmanager
 def witnessed(runtime: Runtime) -> Iterator[Spend]:
     """Sign the log's head into the witness folder as the block ends, once its act called the
@@ -45,13 +102,12 @@ def witnessed(runtime: Runtime) -> Iterator[Spend]:
     refusal's event is chained by then), before the act's answer or refusal leaves.
 
     Raises:
-        LedgerRestored: the check before the signature found a copy restored behind the
-            service (:mod:`consent.live_replay`): the act is refused rather than answered.
+        CommittedNotServed: :func:`witness_spent`'s, in place of the act's answer or refusal.
     """
     spend = Spend()
     try:
         yield spend
     finally:
         if spend.made:
-            transparency.witness(runtime)
+            witness_spent(runtime)
 

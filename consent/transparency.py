@@ -103,7 +103,7 @@ def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) ->
     return _rewritten(runtime, session, checkpoint, tree, chain=chain)
 
 
-def witness(runtime: Runtime) -> None:
+def witness(runtime: Runtime) -> int:
     """Sign the log's head and copy it to the witness folder, if it moved since the last
     witnessed checkpoint, after comparing the log with the checkpoints any worker signed into
     the folder since this process last looked (:func:`record_departures`), with the witness's
@@ -111,6 +111,9 @@ def witness(runtime: Runtime) -> None:
     vet`). The one witness call: the start's, the periodic check's and the close's
     (:meth:`consent.service.OptinFace.witness_audit`), and a spent single-use right's before
     its act answers (:mod:`consent.spent_rights`).
+
+    Returns the size of the log it was to cover: the folder holds a checkpoint of it or past
+    it unless the folder refused the write (:meth:`consent.witness.Witness.record`).
 
     Raises:
         LedgerRestored: a restore found while the service is live (:mod:`consent.live_replay`).
@@ -122,6 +125,7 @@ def witness(runtime: Runtime) -> None:
         log_tail.vet(runtime, session)  # before it signs; what it read: the tail
         log_seals.record_unsealed(runtime, session)  # before they are witnessed
         runtime.log.witness_head(session, now=runtime.clock.now())
+        return runtime.log.tree.head(session).size
 
 
 def record_departures(runtime: Runtime, session: Session, sizes: list[int]) -> bool:

@@ -8,10 +8,14 @@ driver...). Every file is written once and never changed:
 - ``checkpoint.vkey``: the checkpoint verifier key, pinned at first start. ``optinface audit
   verify`` trusts this key (or one given on its command line), never one from the data
   directory.
-- ``checkpoints/<size>.note``: one C2SP signed checkpoint per witnessed tree size.
+- ``checkpoints/<size // 10000>/<size>.note``: one C2SP signed checkpoint per witnessed tree
+  size (:func:`checkpoint_path`), in a subfolder per 10,000 sizes (:data:`SHARD`), so that the
+  check every spend makes lists only the newest subfolders, never the folder's whole history;
+  ``checkpoints/<size>.note``, flat, as versions before the subfolders wrote them, stays where
+  it is and is read there.
 
-Files only ever get created (``O_EXCL``), so the folder also works on mounts that refuse any
-rewrite, and a reviewer can copy it with ``rsync`` or ``cp -n`` at any time.
+Files and subfolders only ever get created (``O_EXCL``), so the folder also works on mounts that
+refuse any rewrite, and a reviewer can copy it with ``rsync`` or ``cp -rn`` at any time.
 """
 
 from __future__ import annotations
@@ -75,9 +79,63 @@ def pinned_key(directory: Path) -> Verifier | None:
                               details={"path": str(path)}) from error
 
 
+SHARD = 10_000
+"""Tree sizes per subfolder of ``checkpoints/``: a spend's check lists one or two of them."""
+
+
+def _shard(directory: Path, index: int) -> Path:
+    return directory / CHECKPOINTS / f"{index:08d}"
+
+
+def _name(size: int) -> str:
+    return f"{size:012d}{SUFFIX}"
+
+
 def checkpoint_path(directory: Path, size: int) -> Path:
-    """Where ``directory`` keeps the checkpoint of a log of ``size`` events."""
-    return directory / CHECKPOINTS / f"{size:012d}{SUFFIX}"
+    """Where ``directory`` keeps the checkpoint of a log of ``size`` events: the one layout
+    rule, read and written here only. In the subfolder of ``size // SHARD``; where an earlier
+    version wrote it flat in ``checkpoints/``, there (read there, and no second one written
+    for its size)."""
+    sharded = _shard(directory, size // SHARD) / _name(size)
+    flat = directory / CHECKPOINTS / _name(size)
+    return flat if not sharded.exists() and flat.exists() else sharded
+
+
+def _make_shards(directory: Path, size: int) -> None:
+    """Create the subfolder for ``size`` and any missing below it, lowest first: readers walk
+    the subfolders upward from one they know and stop at the first missing
+    (:func:`_shard_sizes`), so none is ever missing below one that exists. Usually one stat."""
+    index, missing = size // SHARD, []
+    while index >= 0 and not _shard(directory, index).is_dir():
+        missing.append(index)
+        index -= 1
+    for index in reversed(missing):
+        _shard(directory, index).mkdir(exist_ok=True)
+    if missing:
+        fsync_directory(directory / CHECKPOINTS)
+
+
+def _sizes(folder: Path) -> list[tuple[int, Path]]:
+    """The checkpoint files in ``folder`` (one pass over its names, none opened), by size; a
+    temporary file, a subfolder or a name not a size is no checkpoint. Empty when ``folder``
+    is missing or not a folder."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted((int(stem), folder / name) for name in names
+                  if name.endswith(SUFFIX) and not name.startswith(".")
+                  and (stem := name.removesuffix(SUFFIX)).isdigit())
+
+
+def _shard_sizes(directory: Path, index: int) -> list[tuple[int, Path]]:
+    """The checkpoint files of the subfolders from ``index`` upward to the last one, by size."""
+    found: list[tuple[int, Path]] = []
+    while _shard(directory, index).is_dir():
+        found.extend(_sizes(_shard(directory, index)))
+        index += 1
+    return found
 
 
 def holds(directory: Path, *, size: int, note: str | None) -> bool:
@@ -91,29 +149,32 @@ def holds(directory: Path, *, size: int, note: str | None) -> bool:
 
 
 def witnessed(directory: Path) -> list[Path]:
-    """The witnessed checkpoint files, smallest tree first (read-only)."""
-    folder = directory / CHECKPOINTS
-    return sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+    """Every witnessed checkpoint file, flat or in a subfolder, smallest tree first
+    (read-only): what a verification reads, all of them."""
+    return [path for _, path in sorted(_sizes(directory / CHECKPOINTS)
+                                       + _shard_sizes(directory, 0))]
 
 
 def latest_witnessed(directory: Path) -> int:
-    """The largest tree size witnessed in ``directory`` (0: none), read-only."""
-    files = witnessed(directory)
-    return int(files[-1].stem) if files else 0
+    """The largest tree size witnessed in ``directory`` (0: none), read-only: the flat files
+    an earlier version wrote (their number fixed at the upgrade), the subfolders' names, and
+    the files of the newest subfolder that holds any."""
+    flat = _sizes(directory / CHECKPOINTS)
+    last = 0
+    while _shard(directory, last).is_dir():
+        last += 1
+    for index in range(last - 1, -1, -1):
+        if found := _sizes(_shard(directory, index)):
+            return max(found[-1][0], flat[-1][0] if flat else 0)
+    return flat[-1][0] if flat else 0
 
 
 def witnessed_after(directory: Path, size: int) -> list[int]:
     """The sizes of the checkpoints ``directory`` holds past ``size``, smallest first
-    (read-only): one pass over the folder's names, none opened."""
-    try:
-        with os.scandir(directory / CHECKPOINTS) as entries:
-            names = [entry.name for entry in entries]
-    except FileNotFoundError:
-        return []
-    return sorted(found for name in names
-                  if name.endswith(SUFFIX) and not name.startswith(".")
-                  and (stem := name.removesuffix(SUFFIX)).isdigit()
-                  and (found := int(stem)) > size)
+    (read-only): one pass over the names of the subfolders from ``size``'s upward, none opened,
+    whatever the folder's history. Flat files are not listed: only versions before the
+    subfolders wrote them, and :func:`latest_witnessed` read them at start."""
+    return [found for found, _ in _shard_sizes(directory, size // SHARD) if found > size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +320,7 @@ class Witness:
         """
         path = checkpoint_path(self.directory, size)
         try:
+            _make_shards(self.directory, size)
             write_once(path, note)
         except OSError as error:
             logger.error("audit checkpoint %d not witnessed in %s: %s", size, path.parent,

@@ -29,7 +29,7 @@ from optinface.consent.merkle import MerkleTree, leaf_hash
 from optinface.consent.notes import Checkpoint, Signer
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
-from optinface.consent.witness import checkpoint_path, pinned_key
+from optinface.consent.witness import checkpoint_path, pinned_key, witnessed
 from tests.support.api import thresholds_for_tests
 from tests.support.console import console
 from tests.support.files import file_bytes
@@ -319,7 +319,7 @@ def test_another_deployments_checkpoint_is_named_as_such_not_placed_at_a_sequenc
     """It read ``audit log BROKEN at sequence None``: a checkpoint this log's key never signed
     belongs at no sequence of it."""
     OptinFace.open(load_settings(data_dir=tmp_path / "other")).close()
-    [theirs, *_] = sorted((tmp_path / "other-witness" / "checkpoints").iterdir())
+    [theirs, *_] = witnessed(tmp_path / "other-witness")
     code, output = verify(settings, "--against", str(theirs))
     assert code == 1 and output.startswith(
         f"audit log BROKEN: {theirs} is not a checkpoint signed by the pinned key ("), output

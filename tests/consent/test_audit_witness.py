@@ -25,7 +25,18 @@ from optinface.consent.receipts import verify_receipt
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
-from optinface.consent.witness import CHECKPOINTS, Witness, checkpoint_path, pinned_key, witnessed
+from optinface.consent.witness import (
+    CHECKPOINTS,
+    SHARD,
+    SUFFIX,
+    Witness,
+    checkpoint_path,
+    holds,
+    latest_witnessed,
+    pinned_key,
+    witnessed,
+    witnessed_after,
+)
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, make_world
@@ -93,7 +104,7 @@ def _note_listings(event: str, args: tuple[object, ...]) -> None:
     """A Python audit hook, which cannot be removed: it notes only while a test sets
     :data:`_NOTING`."""
     if event == "os.scandir" and _NOTING.is_set() and args and \
-            str(args[0]).endswith(CHECKPOINTS):
+            CHECKPOINTS in str(args[0]):
         _FOLDERS_LISTED.append(str(args[0]))
 
 
@@ -123,6 +134,53 @@ def test_the_periodic_check_lists_the_witness_folder_before_it_takes_the_ledgers
             waiting.join()
     holder.dispose()
     assert listed
+
+
+def test_a_witness_call_lists_only_the_subfolders_at_or_past_the_newest_it_checked(
+    tmp_path: Path,
+) -> None:
+    """Each spend writes a checkpoint and checks the folder: the check lists the subfolders
+    from the newest size it compared upward, never the folder's whole history, flat files an
+    earlier version wrote included (review 21a #1)."""
+    flat = tmp_path / CHECKPOINTS
+    flat.mkdir(parents=True)
+    for size in range(1, 2001):  # an earlier version's folder
+        (flat / f"{size:012d}{SUFFIX}").write_text("old", encoding="utf-8")
+    witness = Witness(tmp_path)
+    for size in (2_005, SHARD + 3, 3 * SHARD + 1):
+        witness.record(f"note {size}", size=size)
+    witness.checked(SHARD + 3)
+    _FOLDERS_LISTED.clear()
+    _NOTING.set()
+    try:
+        assert witness.unchecked() == [3 * SHARD + 1]
+    finally:
+        _NOTING.clear()
+    assert _FOLDERS_LISTED == [str(tmp_path / CHECKPOINTS / f"{index:08d}")
+                               for index in (1, 2, 3)]
+
+
+def test_an_earlier_versions_flat_checkpoints_stay_where_they_are_and_are_read_there(
+    tmp_path: Path,
+) -> None:
+    """Subfolders are new: a deployment's flat ``checkpoints/<size>.note`` files are neither
+    moved nor written again, and every reader finds them beside the new ones."""
+    flat = tmp_path / CHECKPOINTS
+    flat.mkdir(parents=True)
+    old = flat / f"{2 * SHARD + 7:012d}{SUFFIX}"
+    old.write_text("old note", encoding="utf-8")
+    witness = Witness(tmp_path)
+    assert witness.latest_size() == latest_witnessed(tmp_path) == 2 * SHARD + 7
+    assert checkpoint_path(tmp_path, 2 * SHARD + 7) == old
+    assert holds(tmp_path, size=2 * SHARD + 7, note="old note")
+    witness.record("again", size=2 * SHARD + 7)  # one per size: the first is kept
+    witness.record("new note", size=2 * SHARD + 9)
+    assert old.read_text(encoding="utf-8") == "old note"
+    assert witnessed(tmp_path) == [old, checkpoint_path(tmp_path, 2 * SHARD + 9)]
+    assert checkpoint_path(tmp_path, 2 * SHARD + 9).parent.name == "00000002"
+    assert all((flat / f"{index:08d}").is_dir() for index in (0, 1, 2))  # none missing below
+    assert witness.unchecked() == witnessed_after(tmp_path, 0) == [2 * SHARD + 9]
+    assert latest_witnessed(tmp_path) == 2 * SHARD + 9
 
 
 @pytest.mark.parametrize("ledger", ["deleted", "another"])

@@ -19,6 +19,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import ApiKey, AuditEvent
 from optinface.consent.witness import CHECKPOINTS, SUFFIX, checkpoint_path
+from optinface.consent.witness import witnessed as witnessed_checkpoints
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused, row_count
@@ -36,7 +37,7 @@ def test_break_glass_gives_an_admin_key_when_none_is_left_chained_and_witnessed(
     service = world.service
     service.revoke_api_key(actor=world.admin, key_id=world.admin.key_id)
     opened = service.open_break_glass(reason=REASON, hours=2)
-    witnessed = sorted((service.settings.witness_dir / CHECKPOINTS).glob(f"*{SUFFIX}"))
+    witnessed = witnessed_checkpoints(service.settings.witness_dir)
     actor = service.authenticate(opened.secret)
     assert actor.role is Role.ADMIN and actor.key_id == opened.key_id
     listed = [k for k in service.list_api_keys(actor=actor) if k.key_id == opened.key_id]

@@ -50,7 +50,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
 from optinface.consent.tables import Template
-from optinface.consent.witness import latest_witnessed
+from optinface.consent.witness import latest_witnessed, witnessed
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
 from tests.support.consent import (
@@ -300,8 +300,7 @@ def test_a_backup_of_another_deployment_carrying_this_deployments_note_is_refuse
     signed by the pinned key, but the backup's own events do not have the root it signs."""
     with closing(open_service()) as service:
         make_world(service, clock).subject()
-    [*_, latest] = sorted((settings.witness_dir / "checkpoints").glob("*.note"),
-                          key=lambda note: int(note.stem))
+    [*_, latest] = witnessed(settings.witness_dir)
     other = _another_deployment(settings, tmp_path, pipeline, clock)
     foreign = tmp_path / "foreign"
     assert CliRunner().invoke(cli, ["backup", str(foreign),

@@ -1,0 +1,115 @@
+"""A spent single-use right is signed into the witness folder before its act answers, and what
+that signature's check finds never turns the committed act into something else (review 21a)."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+from sqlalchemy import select
+
+from optinface.consent import retention_policy
+from optinface.consent.audit import AuditAction
+from optinface.consent.errors import CommittedNotServed, ProbeConsentRequired, WitnessUnusable
+from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import AuditFilter
+from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
+from optinface.consent.tables import Template
+from optinface.consent.witness import Witness, checkpoint_path
+from optinface.engine.pipeline import FacePipeline
+from tests.support.consent import FakeClock, World, make_world
+
+
+def _another_workers_checkpoint_past_the_log(world: World) -> None:
+    """What a copy restored behind the service looks like from here: a checkpoint in the shared
+    witness folder past the log's end, as another worker signed it before the copy was loaded."""
+    service = world.service
+    Witness(service.settings.witness_dir).record(
+        "another worker's", size=service.verify_audit().events + 1000)
+
+
+@pytest.mark.parametrize("act", ["enrol", "identify"])
+def test_an_act_committed_before_a_restore_is_found_says_so_and_chains_no_refusal(
+    world: World, portrait_jpegs: list[bytes], act: str,
+) -> None:
+    """The witness call runs after the act's event is chained and its transaction committed:
+    the restore it finds then is answered ``committed_not_served``, never ``ledger_restored``
+    ("not committed; retry": the right is spent), and no refused event is chained for it."""
+    service, image = world.service, portrait_jpegs[0]
+    pseudonym, consent_id = world.subject()
+    probe = world.probe(image=image) if act == "identify" else None
+    if act == "enrol":
+        capture = world.signer(pseudonym).approve_capture(consent_id, image, desk=world.portal)
+    else:
+        world.enrol(pseudonym, consent_id, image)
+    _another_workers_checkpoint_past_the_log(world)
+    with pytest.raises(CommittedNotServed) as error:
+        if act == "enrol":
+            service.enrol(actor=world.portal, subject=pseudonym, capture_id=capture.id,
+                          image=image)
+        else:
+            assert probe is not None
+            service.identify(actor=world.researcher, purpose_id=world.purpose,
+                             probe_consent_id=probe, image=image)
+    assert error.value.code == "committed_not_served" and error.value.details["committed"]
+    service.settle()
+    committed = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction(act))).events
+    assert committed, f"the {act} event committed"
+    refusals = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.REFUSED)).events
+    assert not [event for event in refusals if event.details.get("attempted") == act]
+    with service.runtime.db.reading() as session:
+        assert session.scalars(select(Template.id)).all(), "the template stays enrolled"
+
+
+def test_a_restore_found_by_a_later_step_of_the_start_voids_the_copys_unused_rights(
+    settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline,
+    portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start voids what a copy holds single-use once it found the copy, whichever of its
+    steps found it: not only the checks ``_wire`` makes first, but any step before the service
+    goes live (a replica's catch-up, the reconciliation: stood for here by the retention
+    policy's publication, which runs after them), review 21a #4."""
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        world.enrolled(portrait_jpegs[0])
+        probe = world.probe(image=portrait_jpegs[0])
+    publish = retention_policy.publish
+
+    def found_then_published(runtime: Runtime) -> object:
+        runtime.live_replay.found(runtime, str(AuditAction.LOG_TRUNCATED))  # at start: noted
+        return publish(runtime)
+
+    monkeypatch.setattr(retention_policy, "publish", found_then_published)
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as restarted:
+        with pytest.raises(ProbeConsentRequired) as error:
+            restarted.identify(actor=world.researcher, purpose_id=world.purpose,
+                               probe_consent_id=probe, image=portrait_jpegs[0])
+    assert error.value.details["problem"] == "used"
+
+
+def test_a_spend_whose_checkpoint_the_folder_refuses_is_committed_and_not_answered(
+    world: World, portrait_jpegs: list[bytes],
+) -> None:
+    """The folder refuses the write (a file where its subfolder should be: refused to root
+    too): the identification committed (the probe consent is spent, the search chained), but
+    it is refused as ``witness_unusable`` rather than answered unwitnessed (review 21a #5)."""
+    service, image = world.service, portrait_jpegs[0]
+    world.enrolled(image)
+    probe = world.probe(image=image)
+    service.witness_audit()
+    shard = checkpoint_path(service.settings.witness_dir, 0).parent
+    shard.rename(shard.with_name("elsewhere"))
+    shard.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(WitnessUnusable) as error:
+        service.identify(actor=world.researcher, purpose_id=world.purpose,
+                         probe_consent_id=probe, image=image)
+    assert error.value.details["committed"]
+    assert service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.IDENTIFY)).events, "the search committed and is chained"
+    with pytest.raises(ProbeConsentRequired) as spent:
+        service.identify(actor=world.researcher, purpose_id=world.purpose,
+                         probe_consent_id=probe, image=image)
+    assert spent.value.details["problem"] == "used"
