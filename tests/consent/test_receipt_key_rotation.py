@@ -22,11 +22,13 @@ from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings
+from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World, served_consent_receipt
 
 REASON = "INC-7: receipt key copied"
 
 
+@both_backends
 def test_a_rotation_retires_the_old_key_which_still_checks_what_it_signed(
     world: World, open_service: Any, settings: ConsentSettings, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
