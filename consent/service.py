@@ -328,6 +328,7 @@ def _wire(
         logger.info("emptied audit events adopted as pruned (once): %d", adopted_prunes)
     row_seals.adopt_all(runtime, log_sound=not any(not_as_witnessed))  # before any row's use
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
+    receipt_rotation.adopt_unlogged(runtime)  # a rotation whose commit failed: chained now
     with db.transaction() as session:
         epochs.start_epoch(runtime, session)
     return runtime, discarded

@@ -5,12 +5,14 @@ that still checks what it signed before, and nothing after its retirement."""
 from __future__ import annotations
 
 import base64
+import logging
 from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.exc import DBAPIError
 
 from optinface.consent import erasure_receipts
 from optinface.consent.audit import AuditAction
@@ -19,11 +21,11 @@ from optinface.consent.declaration import REDECLARE
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
-from optinface.consent.receipts import verify_receipt
+from optinface.consent.receipts import published_key, verify_receipt
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, served_consent_receipt
+from tests.support.consent import FakeClock, World, outside_sql, served_consent_receipt
 
 REASON = "INC-7: receipt key copied"
 
@@ -99,6 +101,8 @@ def test_a_rotation_retires_the_old_key_which_still_checks_what_it_signed(
         world.service = reopened
         assert world.verify(enrolled, flipped_jpegs[0]).outcome \
             == "candidates_for_review"
+        # The rotation is in the log: the start adopts nothing.
+        assert [action for action, _ in _rotations(world)] == ["receipt_key_rotated"]
 
 
 def test_a_retired_key_checks_no_receipt_dated_after_its_retirement(clock: FakeClock) -> None:
@@ -130,3 +134,48 @@ def test_a_rotation_refuses_a_reason_naming_a_subject_and_changes_nothing(
     with pytest.raises(InvalidRequest):
         world.service.rotate_receipt_key(reason=f"asked by {pseudonym}")
     assert world.service.public_key == before and world.service.retired_keys() == []
+
+
+def _rotations(world: World) -> list[tuple[str, dict[str, object]]]:
+    """The log's events of a rotation: each action with its details."""
+    return [(event.action, event.details) for action in (
+        AuditAction.RECEIPT_KEY_ROTATED, AuditAction.RECEIPT_KEY_ROTATION_ADOPTED)
+        for event in world.service.audit_events(
+            actor=world.reviewer, filters=AuditFilter(action=action)).events]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_rotation_whose_commit_failed_is_chained_once_by_the_next_start(
+    world: World, open_service: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The key store is written before the ledger commits: a commit that fails leaves the key
+    rotated and the log without it. The next start chains it, once. The commit fails for real:
+    a deferred trigger on the log's table raising at COMMIT (PostgreSQL; SQLite has none)."""
+    service = world.service
+    old_key = service.public_key
+    outside_sql(service, "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
+                         " $$ BEGIN RAISE EXCEPTION 'the log is unwritable'; END $$")
+    outside_sql(service, "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON audit_events"
+                         " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                         " EXECUTE FUNCTION refuse_commit()")
+    with pytest.raises(DBAPIError, match="the log is unwritable"):
+        service.rotate_receipt_key(reason=REASON)
+    outside_sql(service, "DROP TRIGGER refuse_commit ON audit_events")
+    outside_sql(service, "DROP FUNCTION refuse_commit()")
+    assert _rotations(world) == []  # the key store rotated, the log holds nothing of it
+    service.close()
+
+    with caplog.at_level(logging.WARNING), closing(open_service()) as reopened:
+        world.service = reopened
+        new_key = reopened.public_key
+        assert new_key != old_key and [k.public_key for k in reopened.retired_keys()] == [old_key]
+        [retired] = reopened.runtime.keys.retired
+        adopted = ("receipt_key_rotation_adopted", {
+            "old_key_id": published_key(old_key).key_id,
+            "new_key_id": published_key(new_key).key_id, "reason": REASON,
+            "retired_at": retired.retired_at.isoformat()})
+        assert _rotations(world) == [adopted]
+    assert "chained now as receipt_key_rotation_adopted" in caplog.text
+    with closing(open_service()) as again:  # once: the next start finds it in the log
+        world.service = again
+        assert _rotations(world) == [adopted]
