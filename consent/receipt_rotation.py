@@ -16,8 +16,9 @@ rotation the key store's retired record holds and the log does not, as
 ``receipt_key_rotation_adopted`` (:func:`adopt_unlogged`, logged as a warning): never the
 other order, which would log a rotation a refusing key store never made.
 
-The operator's own act, where the data directory and the key store are, with every server
-stopped: a running server keeps the old key in memory and would go on signing with it.
+The operator's own act, where the data directory and the key store are: on SQLite with the
+server stopped (the data directory's lock); on PostgreSQL other workers may run, each asking
+the key store for the key in force before it signs or checks (:mod:`consent.receipt_key_in_force`).
 
 The material of a version 2 declaration names the receipt key (:func:`consent.declaration.
 deployment`), so under such a declaration the rotation is a material change: the register
@@ -27,16 +28,15 @@ warns, and matching waits for a new declaration, as for any other (the command s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import new_key
-from optinface.consent.declaration import RegisterReads
 from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
+from optinface.consent.receipt_key_in_force import put_in_force
 from optinface.consent.receipt_keys import (
     RETIRED_KEYS_NAME,
     RetiredKey,
@@ -85,10 +85,7 @@ def rotate(runtime: Runtime, *, reason: str) -> ReceiptKeyRotated:
         # one after, every receipt it signed checked against it.
         keys.store.put_secret(RETIRED_KEYS_NAME, record)
         keys.store.put_secret(SIGNING_KEY_NAME, seed)  # the old private half destroyed
-    runtime.keys = replace(keys, signing=Ed25519PrivateKey.from_private_bytes(seed),
-                           retired=retired_from(record))
-    # The register's rows name the receipt key (the declared material): read them again.
-    runtime.register_reads = RegisterReads(runtime.keys, runtime.journal_ends, runtime.clock)
+    put_in_force(runtime, seed, retired_from(record))
     return ReceiptKeyRotated(old_key_id=old_id, new_key_id=new_id, retired_at=now.isoformat(),
                              new_public_key=new_public)
 

@@ -25,7 +25,13 @@ from optinface.consent.receipts import published_key, verify_receipt
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, outside_sql, served_consent_receipt
+from tests.support.consent import (
+    FakeClock,
+    World,
+    enrolled_seen_by,
+    outside_sql,
+    served_consent_receipt,
+)
 
 REASON = "INC-7: receipt key copied"
 
@@ -179,3 +185,35 @@ def test_a_rotation_whose_commit_failed_is_chained_once_by_the_next_start(
     with closing(open_service()) as again:  # once: the next start finds it in the log
         world.service = again
         assert _rotations(world) == [adopted]
+
+
+def test_a_worker_running_through_anothers_rotation_signs_and_checks_with_the_key_in_force(
+    workers: tuple[World, World], clock: FakeClock, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    """On PostgreSQL nothing stops the other workers while one rotates: each asks the key
+    store, so none signs with the retired key, and each checks what the new key signed."""
+    a, b = workers
+    before, _ = enrolled_seen_by(a, b, portrait_jpegs[0])
+    old_key = b.service.public_key
+    clock.advance(minutes=5)
+    done = a.service.rotate_receipt_key(reason=REASON)
+    new_key = done.new_public_key
+    # B, running since before the rotation, publishes the key in force and the retired one.
+    assert b.service.published_keys()[0].public_key == new_key
+    assert [k.public_key for k in b.service.retired_keys()] == [old_key]
+    # What B signs now, the new key signs: a consent receipt, the register.
+    later, _ = b.subject()
+    receipt, signature, named = served_consent_receipt(b, later)
+    assert named == new_key == receipt["publicKey"]
+    assert verify_receipt(receipt, signature, new_key)
+    register = b.service.register()
+    assert register.signature is not None and register.signature.kid == done.new_key_id
+    # B sees the material change, and once declared again searches with both keys' consents:
+    # the old one's (retired key) and one A signed with the new key.
+    assert not register.in_service
+    a.declare()
+    after, _ = enrolled_seen_by(a, b, portrait_jpegs[1])
+    assert served_consent_receipt(b, after)[2] == new_key
+    assert b.verify(before, flipped_jpegs[0]).outcome == "candidates_for_review"
+    assert b.verify(after, flipped_jpegs[1]).outcome == "candidates_for_review"
