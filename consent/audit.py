@@ -140,6 +140,8 @@ class AuditAction(StrEnum):
     CHECKPOINT = "checkpoint"
     KEY_EPOCH_ROTATED = "key_epoch_rotated"  # subject keys re-wrapped, older epoch keys destroyed
     RECEIPT_KEY_ROTATED = "receipt_key_rotated"  # the old receipt key retired (.receipt_rotation)
+    # at start: a rotation the key store holds and the log does not (its commit failed)
+    RECEIPT_KEY_ROTATION_ADOPTED = "receipt_key_rotation_adopted"
     KEY_EPOCHS_DESTROYED = "key_epochs_destroyed"  # at start: what a killed rotation left
     KEY_EPOCH_MISDATED = "key_epoch_misdated"  # its row dated after its sealed rotation (.epochs)
     # the setting, raised, would end the epoch after its receipts' promise (.epoch_promise)

@@ -18,6 +18,7 @@ from optinface.consent import (
     ledger_alterations,
     passkeys,
     policies,
+    receipt_key_in_force,
     retention_policy,
     subject_acts,
 )
@@ -99,6 +100,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
             consent.guardian_until = policies.guardian_until(subject, settings)
         taken_over = coming_of_age.take_over(session, subject, consent, keys=runtime.keys,
                                                now=now)
+        receipt_key_in_force.in_force(runtime)  # never a key another process retired
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,

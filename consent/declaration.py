@@ -148,9 +148,11 @@ RECEIPT_KEY = "receipts"
 
 def signing_keys(keys: KeyRing) -> dict[str, str]:
     """The deployment's public signing keys, base64, as ``/.well-known/optinface-keys.json``
-    publishes them: the receipts' and the checkpoints'."""
+    publishes them: the receipts' (the one in force in the key store: :attr:`KeyRing.
+    receipt_keys`) and the checkpoints'."""
     checkpoint = keys.checkpoint.public_key().public_bytes_raw()
-    return {RECEIPT_KEY: keys.public_key, "checkpoints": base64.b64encode(checkpoint).decode()}
+    return {RECEIPT_KEY: keys.receipt_keys.current,
+            "checkpoints": base64.b64encode(checkpoint).decode()}
 
 
 def deployment(settings: ConsentSettings, keys: dict[str, str]) -> dict[str, Any]:
@@ -369,6 +371,11 @@ class RegisterReads:
         self._kept: tuple[str, RegisterRows] | None = None
         self._missing: _Missing | None = None  # the journal's orders last found missing
 
+    def with_keys(self, keys: KeyRing) -> RegisterReads:
+        """These reads for a new receipt key (a rotation): the declared material names it, so
+        nothing kept is kept."""
+        return RegisterReads(keys, self._journal, self._clock)
+
     def rows(self, session: Session) -> RegisterRows:
         """The rows as of this transaction (loaded again if they changed since), their
         ``orders_altered`` naming the journal's orders in force that no row holds too."""
@@ -379,6 +386,10 @@ class RegisterReads:
         else:
             rows = RegisterRows.read(session, self._keys)
             self._kept = (version, rows)
+        # Kept rows name the receipt key of when they were read: another worker's rotation
+        # changes no row, so the key in force is asked again (the key store, where shared).
+        if rows.signing_keys != (keys := signing_keys(self._keys)):
+            rows = replace(rows, signing_keys=keys)
         missing = [reference for reference in rows.unlike_journal(self._journal.orders())
                    if reference not in rows.orders_altered]
         self._say(missing)

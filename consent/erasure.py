@@ -61,6 +61,7 @@ from optinface.consent import (
     erasure_receipts,
     ledger_alterations,
     page_sessions,
+    receipt_key_in_force,
 )
 from optinface.consent.accountability import accountability
 from optinface.consent.audit import AuditAction, Entry
@@ -343,6 +344,7 @@ def _excluded_then_destroyed(
         # This event's pseudonym too: from now on the log names the subject by hashes alone.
         log_events = audit_seals.forget([*found.sealed, erase_event], pseudonym)
         unsealed = found.unsealed
+        receipt_key_in_force.in_force(runtime)  # never a key another process retired
         receipt = {
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",

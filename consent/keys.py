@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from optinface.consent.crypto import KEY_BYTES, NONCE_BYTES
 from optinface.consent.errors import KeyStoreUnusable, KeyUnavailable
-from optinface.consent.keystore import KeyStore, load_or_create_secret
+from optinface.consent.keystore import KeyStore, load_or_create_secret, read_key
 from optinface.consent.receipt_keys import (
     RETIRED_KEYS_NAME,
     ReceiptKeys,
@@ -93,6 +93,9 @@ class KeyRing:
     index_key: bytes
     retired: tuple[RetiredKey, ...] = ()
     """The receipt keys replaced by a rotation, public halves only (:mod:`consent.receipt_keys`)."""
+    shared: bool = False
+    """Whether other processes may rotate the receipt key meanwhile (several workers on
+    PostgreSQL): then :attr:`receipt_keys` reads the key store's record at each use."""
 
     @classmethod
     def open(cls, store: KeyStore, *, needed: Collection[str]) -> KeyRing:
@@ -129,7 +132,15 @@ class KeyRing:
 
     @property
     def receipt_keys(self) -> ReceiptKeys:
-        """What a stored receipt is checked against: the key in force and the retired ones."""
+        """What a stored receipt is checked against: the key in force and the retired ones; on
+        a :attr:`shared` ledger, as the key store holds them now (another worker's rotation
+        included: one read of its retired record, and of the key in force when it changed;
+        signing loads them too, :mod:`consent.receipt_key_in_force`)."""
+        if self.shared:
+            retired = retired_from(self.store.read_secret(RETIRED_KEYS_NAME))
+            if retired != self.retired:
+                return ReceiptKeys(current=public_key_of(signing_seed(self.store)),
+                                   retired=retired)
         return ReceiptKeys(current=self.public_key, retired=self.retired)
 
     def sign(self, message: bytes) -> str:
@@ -245,6 +256,19 @@ def _refuse_missing_keys(store: KeyStore, needed: Collection[str]) -> None:
             " that this ledger's data needs: no key is made for a deployment in use (restore"
             " the key store, or point OPTINFACE_KEY_DIR or the PKCS#11 token at this"
             " deployment's)", details={"missing": missing})
+
+
+def signing_seed(store: KeyStore) -> bytes:
+    """The receipt key in force as the key store holds it now (a rotation by another process
+    included).
+
+    Raises:
+        KeyStoreUnusable: the store holds none, or something else under its name.
+    """
+    seed = read_key(store, SIGNING_KEY_NAME)
+    if seed is None:
+        raise KeyStoreUnusable("the key store holds no receipt key: restore it from its backup")
+    return seed
 
 
 def public_key_of(seed: bytes) -> str:

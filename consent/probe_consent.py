@@ -60,6 +60,7 @@ from optinface.consent import (
     operator_texts,
     passkeys,
     policies,
+    receipt_key_in_force,
     spent_rights,
 )
 from optinface.consent.accountability import notice_public
@@ -367,6 +368,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             _use_subject_link(session, runtime, ceremony, signed, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
+        receipt_key_in_force.in_force(runtime)  # never a key another process retired
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
                          "purposeId": probe.purpose_id, "probeSha256": probe.probe_sha256,
                          "researcherKeyId": probe.researcher_key_id,

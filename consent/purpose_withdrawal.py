@@ -47,6 +47,7 @@ from optinface.consent import (
     ledger_alterations,
     passkeys,
     policies,
+    receipt_key_in_force,
     row_seals,
     subject_acts,
 )
@@ -254,6 +255,7 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
     anyone can check offline that the person, not the operator, stopped this use; ``rebuilt``:
     signed again from the journal's sealed line for a restored copy, which lacks the act (the
     person's own copy of the first receipt holds it)."""
+    receipt_key_in_force.in_force(runtime)  # never a key another process retired
     receipt = {
         "version": CONSENT_RECEIPT_VERSION,
         "receiptType": "purpose withdrawal",

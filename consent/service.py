@@ -9,6 +9,7 @@ are audited too (:mod:`consent.refusals`) and then raised unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
@@ -53,6 +54,7 @@ from optinface.consent import (
     probe_consent,
     prune_records,
     purpose_withdrawal,
+    receipt_key_in_force,
     receipt_rotation,
     retention_policy,
     review,
@@ -253,7 +255,8 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
     try:
         found, hashed = witness_binding.admit(store, settings.witness_dir, found,
                                               adopt=adopt_witness)
-        keys = KeyRing.open(store, needed=needed)
+        # Another worker may rotate the receipt key: its checks and signatures ask the store.
+        keys = dataclasses.replace(KeyRing.open(store, needed=needed), shared=db.shared)
         db.open()
         held = store.epochs()  # listed once: each listing searches a PKCS#11 token
         with db.transaction() as session:
@@ -328,6 +331,7 @@ def _wire(
         logger.info("emptied audit events adopted as pruned (once): %d", adopted_prunes)
     row_seals.adopt_all(runtime, log_sound=not any(not_as_witnessed))  # before any row's use
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
+    receipt_rotation.adopt_unlogged(runtime)  # a rotation whose commit failed: chained now
     with db.transaction() as session:
         epochs.start_epoch(runtime, session)
     return runtime, discarded
@@ -540,13 +544,13 @@ class OptinFace:
 
     def published_keys(self) -> list[PublishedKey]:
         """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
-        return [published_key(self.public_key),
+        return [published_key(self.receipt_keys.current),
                 transparency.published_checkpoint_key(self.runtime.log)]
 
     def retired_keys(self) -> list[PublishedKey]:
         """The receipt keys a rotation replaced, each with its ``retired_at``, oldest first."""
         return [published_key(key.public_key, retired_at=key.retired_at)
-                for key in self.runtime.keys.retired]
+                for key in self.receipt_keys.retired]
 
     def rotate_receipt_key(self, *, reason: str) -> ReceiptKeyRotated:
         """A new receipt key, the old one's private half destroyed and its public half retired:
@@ -1508,6 +1512,7 @@ class OptinFace:
         by the receipt key (:mod:`consent.signed_documents`)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
+        receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
         with self._read() as session:
             return signed(self.runtime.keys, self._register(session))
 
@@ -1529,6 +1534,7 @@ class OptinFace:
         gives (the core's English for the JSON)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
+        receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
         with self._read() as session:
             return signed(self.runtime.keys, build_ropa(
                 self._register(session), joint_controller=self.settings.joint_controller,

@@ -39,6 +39,7 @@ from optinface.consent import (
     one_person,
     passkeys,
     policies,
+    receipt_key_in_force,
     rectification,
     retention_policy,
     row_seals,
@@ -305,6 +306,7 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
             session, consent, pseudonym=subject.pseudonym,
             public_key=runtime.keys.receipt_keys) != [named]:
         raise ChallengeInvalid("this signature withdraws one purpose, not the whole consent")
+    receipt_key_in_force.in_force(runtime)  # never a key another process retired
     consent.withdrawal_receipt = {
         "version": CONSENT_RECEIPT_VERSION, "withdrawnConsentID": consent.id,
         # Withdrawn with its last purpose: the receipt names the purpose the person signed.

@@ -240,9 +240,10 @@ def rotate_receipt_key(
     PKCS#11 object destroyed); its public half is kept there with its retirement time, published
     at /.well-known/optinface-keys.json (retired_keys) and in the register, and still checks
     every receipt it signed before. Chained as receipt_key_rotated (the key ids and the reason).
-    Runs where the data directory and the key store are, with every server stopped (a running
-    one keeps the old key in memory). Under a version 2 declaration the receipt key is declared
-    material: the command says so and asks first (--yes answers for it).
+    Runs where the data directory and the key store are: on SQLite with the server stopped; on
+    PostgreSQL other workers may run (each signs and checks with the key the store holds).
+    Under a version 2 declaration the receipt key is declared material: the command says so and
+    asks first (--yes answers for it).
 
     Example: optinface keys rotate-receipt-key --reason "INC-7: receipt key copied" --yes
     """

@@ -808,6 +808,10 @@ FRENCH: dict[str, str] = {
     "Receipt key replaced (the old one retired, still checking what it signed before)":
         "Clé des reçus remplacée (l'ancienne retirée, vérifiant encore ce qu'elle a signé"
         " avant)",
+    "Receipt key replacement found in the key store, not in the log (its commit failed):"
+    " chained at start":
+        "Remplacement de la clé des reçus trouvé dans le magasin de clés, absent du journal"
+        " (sa validation a échoué) : chaîné au démarrage",
     "Old key epochs destroyed (a rotation finished at start)":
         "Anciennes époques de clés détruites (renouvellement achevé au démarrage)",
     "Key epoch dated after its sealed rotation (edited?): rotated on the sealed schedule":

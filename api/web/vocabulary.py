@@ -103,6 +103,8 @@ ACTIONS: dict[str, str] = {
     "key_epoch_rotated": "Key epoch rotated (copies made before unreadable)",
     "receipt_key_rotated": "Receipt key replaced (the old one retired, still checking what it"
                            " signed before)",
+    "receipt_key_rotation_adopted": "Receipt key replacement found in the key store, not in"
+                                    " the log (its commit failed): chained at start",
     "key_epochs_destroyed": "Old key epochs destroyed (a rotation finished at start)",
     "key_epoch_misdated": "Key epoch dated after its sealed rotation (edited?): rotated on"
                           " the sealed schedule",

@@ -516,7 +516,8 @@ def test_commands_are_refused_while_a_server_has_the_data_dir_open(
     service = OptinFace.open(load_settings(data_dir=data_dir))  # as `optinface serve` holds it
     try:
         for command in (["sweep"], ["erase", "subj_00", "--api-key", admin],
-                        ["protect", "rekey", "--api-key", admin]):
+                        ["protect", "rekey", "--api-key", admin],
+                        ["keys", "rotate-receipt-key", "--reason", "INC-7", "--yes"]):
             code, output = run(*command, "--data-dir", str(data_dir))
             assert code == 1 and "refused: data_dir_in_use" in output, command
             assert f"process {os.getpid()}" in output

@@ -5,12 +5,14 @@ that still checks what it signed before, and nothing after its retirement."""
 from __future__ import annotations
 
 import base64
+import logging
 from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.exc import DBAPIError
 
 from optinface.consent import erasure_receipts
 from optinface.consent.audit import AuditAction
@@ -19,14 +21,22 @@ from optinface.consent.declaration import REDECLARE
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
-from optinface.consent.receipts import verify_receipt
+from optinface.consent.receipts import published_key, verify_receipt
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings
-from tests.support.consent import FakeClock, World, served_consent_receipt
+from tests.support.backends import both_backends
+from tests.support.consent import (
+    FakeClock,
+    World,
+    enrolled_seen_by,
+    outside_sql,
+    served_consent_receipt,
+)
 
 REASON = "INC-7: receipt key copied"
 
 
+@both_backends
 def test_a_rotation_retires_the_old_key_which_still_checks_what_it_signed(
     world: World, open_service: Any, settings: ConsentSettings, clock: FakeClock,
     portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
@@ -97,6 +107,8 @@ def test_a_rotation_retires_the_old_key_which_still_checks_what_it_signed(
         world.service = reopened
         assert world.verify(enrolled, flipped_jpegs[0]).outcome \
             == "candidates_for_review"
+        # The rotation is in the log: the start adopts nothing.
+        assert [action for action, _ in _rotations(world)] == ["receipt_key_rotated"]
 
 
 def test_a_retired_key_checks_no_receipt_dated_after_its_retirement(clock: FakeClock) -> None:
@@ -128,3 +140,80 @@ def test_a_rotation_refuses_a_reason_naming_a_subject_and_changes_nothing(
     with pytest.raises(InvalidRequest):
         world.service.rotate_receipt_key(reason=f"asked by {pseudonym}")
     assert world.service.public_key == before and world.service.retired_keys() == []
+
+
+def _rotations(world: World) -> list[tuple[str, dict[str, object]]]:
+    """The log's events of a rotation: each action with its details."""
+    return [(event.action, event.details) for action in (
+        AuditAction.RECEIPT_KEY_ROTATED, AuditAction.RECEIPT_KEY_ROTATION_ADOPTED)
+        for event in world.service.audit_events(
+            actor=world.reviewer, filters=AuditFilter(action=action)).events]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_rotation_whose_commit_failed_is_chained_once_by_the_next_start(
+    world: World, open_service: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The key store is written before the ledger commits: a commit that fails leaves the key
+    rotated and the log without it. The next start chains it, once. The commit fails for real:
+    a deferred trigger on the log's table raising at COMMIT (PostgreSQL; SQLite has none)."""
+    service = world.service
+    old_key = service.public_key
+    outside_sql(service, "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
+                         " $$ BEGIN RAISE EXCEPTION 'the log is unwritable'; END $$")
+    outside_sql(service, "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON audit_events"
+                         " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                         " EXECUTE FUNCTION refuse_commit()")
+    with pytest.raises(DBAPIError, match="the log is unwritable"):
+        service.rotate_receipt_key(reason=REASON)
+    outside_sql(service, "DROP TRIGGER refuse_commit ON audit_events")
+    outside_sql(service, "DROP FUNCTION refuse_commit()")
+    assert _rotations(world) == []  # the key store rotated, the log holds nothing of it
+    service.close()
+
+    with caplog.at_level(logging.WARNING), closing(open_service()) as reopened:
+        world.service = reopened
+        new_key = reopened.public_key
+        assert new_key != old_key and [k.public_key for k in reopened.retired_keys()] == [old_key]
+        [retired] = reopened.runtime.keys.retired
+        adopted = ("receipt_key_rotation_adopted", {
+            "old_key_id": published_key(old_key).key_id,
+            "new_key_id": published_key(new_key).key_id, "reason": REASON,
+            "retired_at": retired.retired_at.isoformat()})
+        assert _rotations(world) == [adopted]
+    assert "chained now as receipt_key_rotation_adopted" in caplog.text
+    with closing(open_service()) as again:  # once: the next start finds it in the log
+        world.service = again
+        assert _rotations(world) == [adopted]
+
+
+def test_a_worker_running_through_anothers_rotation_signs_and_checks_with_the_key_in_force(
+    workers: tuple[World, World], clock: FakeClock, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    """On PostgreSQL nothing stops the other workers while one rotates: each asks the key
+    store, so none signs with the retired key, and each checks what the new key signed."""
+    a, b = workers
+    before, _ = enrolled_seen_by(a, b, portrait_jpegs[0])
+    old_key = b.service.public_key
+    clock.advance(minutes=5)
+    done = a.service.rotate_receipt_key(reason=REASON)
+    new_key = done.new_public_key
+    # B, running since before the rotation, publishes the key in force and the retired one.
+    assert b.service.published_keys()[0].public_key == new_key
+    assert [k.public_key for k in b.service.retired_keys()] == [old_key]
+    # What B signs now, the new key signs: a consent receipt, the register.
+    later, _ = b.subject()
+    receipt, signature, named = served_consent_receipt(b, later)
+    assert named == new_key == receipt["publicKey"]
+    assert verify_receipt(receipt, signature, new_key)
+    register = b.service.register()
+    assert register.signature is not None and register.signature.kid == done.new_key_id
+    # B sees the material change, and once declared again searches with both keys' consents:
+    # the old one's (retired key) and one A signed with the new key.
+    assert not register.in_service
+    a.declare()
+    after, _ = enrolled_seen_by(a, b, portrait_jpegs[1])
+    assert served_consent_receipt(b, after)[2] == new_key
+    assert b.verify(before, flipped_jpegs[0]).outcome == "candidates_for_review"
+    assert b.verify(after, flipped_jpegs[1]).outcome == "candidates_for_review"
