@@ -39,6 +39,7 @@ from optinface.consent.audit_verify import (
     verify_log,
 )
 from optinface.consent.db import read_only_engine
+from optinface.consent.deployment import require_data_dir
 from optinface.consent.errors import (
     DataDirUnusable,
     InvalidRequest,
@@ -169,23 +170,23 @@ def _trusted_key(witness: Path, public_key: str | None, *, stored: Verifier | No
 def verify(data_dir: DataDir = None, against: Against = None,
            public_key: PublicKey = None) -> None:
     """Exit 0 if the log is intact and covers every known checkpoint, else 1 and the first
-    inconsistency (2: a file or key that cannot be used; 3: NOT ANCHORED, the log holds
+    inconsistency (2: a file or key that cannot be used, a data directory that holds no
+    ledger and no checkpoint says one was there; 3: NOT ANCHORED, the log holds
     together but only under the key the witness folder pins, with no --public-key, no
     --against checkpoint and no key store to vouch for it). Read-only.
 
     Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
     settings = load_settings(data_dir=data_dir)
-    if settings.data_dir.exists() and not settings.data_dir.is_dir():
-        raise refused(DataDirUnusable.code, f"data directory {settings.data_dir} is not a folder")
     kept = _checkpoint_files(against)
-    stored = _store_keys(settings)
-    trusted = _trusted_key(settings.witness_dir, public_key, stored=stored.checkpoint,
-                           kept=bool(kept))
     try:
         known = witness_checkpoints(settings.witness_dir)
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    _require_ledger(settings, witnessed=bool(known or kept))
+    stored = _store_keys(settings)
+    trusted = _trusted_key(settings.witness_dir, public_key, stored=stored.checkpoint,
+                           kept=bool(kept))
     status = _check(settings.url, trusted.verifier, known + kept, seal_key=stored.seal_key)
     seals = SEALS_CHECKED if stored.seal_key else _no_key_store(settings)
     if trusted.vouched is None:
@@ -195,6 +196,20 @@ def verify(data_dir: DataDir = None, against: Against = None,
                f" key {trusted.verifier.vkey}")
     typer.echo(f"checkpoint key: {trusted.vouched}")
     typer.echo(seals)
+
+
+def _require_ledger(settings: ApiSettings, *, witnessed: bool) -> None:
+    """Refuse, exit 2, a data directory that is no folder or holds no ledger, by the rule every
+    command asks first (:func:`consent.deployment.require_data_dir`): a mistyped path or an
+    empty mount point is ``data_dir_unusable``, never the verdict BROKEN, which says the log was
+    tampered with. Where a checkpoint is known (``witnessed``: the witness folder's, or one
+    kept), a ledger was there: its file gone is the verdict (a deleted database), not a typo."""
+    try:
+        require_data_dir(settings)
+    except DataDirUnusable as error:
+        if witnessed and (settings.data_dir.is_dir() or not settings.data_dir.exists()):
+            return
+        raise refused(error.code, error.message, exit_code=2) from error
 
 
 def _log_not_anchored(status: ChainStatus, verifier: Verifier, witness: Path,

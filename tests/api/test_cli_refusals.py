@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
+from optinface.consent.witness import pinned_key
 from tests.support.console import commands_data_dir, console, printed_secret
 from tests.support.files import file_bytes
 from tests.support.forgery import damage_root_page
@@ -242,6 +243,34 @@ def test_a_data_dir_missing_or_a_file_is_data_dir_unusable_making_nothing(
     assert (code, len(lines)) == (1, 1), lines
     assert lines[0].startswith(f"error: data_dir_unusable: {said}: `optinface serve`"), lines
     assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("public_key", [False, True], ids=["pinned-key", "public-key"])
+@pytest.mark.parametrize("data_dir_is", ["missing", "empty"])
+def test_audit_verify_on_a_data_dir_holding_no_ledger_is_data_dir_unusable_not_broken(
+    data_dir: Path, admin: str, tmp_path: Path, optinface: Console, data_dir_is: str,
+    public_key: bool,
+) -> None:
+    """Black box 21, #1: a mistyped or empty --data-dir said ``audit log BROKEN: no database``,
+    exit 1 (the verdict of tampering), or, without --public-key, ``invalid_request: no
+    checkpoint key``. It is the refusal every command gives there, exit 2 as the verifiers
+    give for input they cannot use, and nothing is made; a deleted database beside its witness
+    stays BROKEN (tests/api/test_cli_audit.py)."""
+    typo = tmp_path / "vra"
+    if data_dir_is == "empty":
+        typo.mkdir()
+    key = pinned_key(data_dir.with_name("var-witness"))
+    assert key is not None
+    given = ["--public-key", key.vkey] if public_key else []
+    before = sorted(path.name for path in tmp_path.iterdir())
+    code, lines = optinface("audit", "verify", "--data-dir", str(typo), *given)
+    said = (f"no data directory at {typo}" if data_dir_is == "missing"
+            else f"no ledger at {typo}/optinface.db, so no deployment")
+    assert (code, len(lines)) == (2, 1), lines
+    assert lines[0].startswith(f"error: data_dir_unusable: {said}"), lines
+    assert "`optinface serve`" in lines[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    assert not typo.exists() or list(typo.iterdir()) == []
 
 
 def test_a_lock_file_that_cannot_be_opened_is_named(
