@@ -25,7 +25,15 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from optinface.api.cli.common import DataDir, echo_json, opened, refused, say_error
+from optinface.api.cli.common import (
+    DataDir,
+    echo_json,
+    opened,
+    read_input,
+    refused,
+    say_error,
+    unreadable,
+)
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
     NOT_CHECKABLE,
@@ -71,7 +79,7 @@ app = typer.Typer(
 
 Against = Annotated[
     list[Path] | None,
-    typer.Option("--against", exists=True, dir_okay=False,
+    typer.Option("--against",
                  help="A checkpoint you kept (POST /v1/audit/checkpoints, an access export or"
                       " a .note file); repeatable."),
 ]
@@ -115,10 +123,15 @@ def _given_key(public_key: str) -> Verifier:
 
 
 def _checkpoint_files(against: list[Path] | None) -> list[KnownCheckpoint]:
-    try:
-        return [read_checkpoint_file(path) for path in against or []]
-    except (ValueError, OSError) as error:
-        raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    kept = []
+    for path in against or []:
+        try:
+            kept.append(read_checkpoint_file(path))
+        except OSError as error:
+            raise unreadable(path, error) from error
+        except ValueError as error:
+            raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    return kept
 
 
 class StoreKeys(NamedTuple):
@@ -311,8 +324,7 @@ def _seals_verdict(report: ExportReport, *, carried: bool, settings: ApiSettings
 
 ExportFile = Annotated[
     Path,
-    typer.Argument(exists=True, dir_okay=False,
-                   help="The JSON export: GET /v1/audit/export?format=json, or the reviewer"
+    typer.Argument(help="The JSON export: GET /v1/audit/export?format=json, or the reviewer"
                         " dashboard's audit.json (not the CSV, which is for reading)."),
 ]
 PublishedKey = Annotated[
@@ -428,21 +440,21 @@ Read = TypeVar("Read")
 
 
 def _read_file(file: Path, read: Callable[[str], Read], *, what: str) -> Read:
-    """``read`` of ``file``'s text; a file that is not ``what`` (not UTF-8, not its JSON, not
-    readable) is refused in one line, exit 2."""
+    """``read`` of ``file``'s text; a file that is not ``what`` (not UTF-8, not its JSON) or
+    cannot be read (:func:`common.read_input`) is refused in one line, exit 2."""
+    data = read_input(file)
     try:
-        return read(file.read_text(encoding="utf-8"))
+        return read(data.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise refused(UnreadableFile.code, f"{file}: not {what} (not UTF-8 text: byte"
                       f" {error.start})", exit_code=2) from error
-    except (ValueError, OSError) as error:
+    except ValueError as error:
         raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
 
 
 AccessFile = Annotated[
     Path,
-    typer.Argument(exists=True, dir_okay=False,
-                   help="A person's access export (JSON): GET /v1/subjects/{pseudonym}/export,"
+    typer.Argument(help="A person's access export (JSON): GET /v1/subjects/{pseudonym}/export,"
                         " or the portal's My data JSON."),
 ]
 
