@@ -36,20 +36,30 @@ def require_deployment(settings: ConsentSettings) -> None:
         DataDirUnusable: the data directory is missing or not a folder, or holds no deployment.
         KeyStoreUnusable: on PostgreSQL, the key store cannot be read.
     """
+    require_data_dir(settings)
+    if sqlite_file(settings.url) is None and not _keys_held(settings):
+        raise DataDirUnusable("the key store holds no epoch key, so no deployment is there (not"
+                              f" mounted, or another OPTINFACE_KEY_DIR?): {MAKES_ONE}")
+
+
+def require_data_dir(settings: ConsentSettings) -> None:
+    """Refuse unless the data directory is a folder holding, on SQLite, the ledger's file: the
+    part of :func:`require_deployment` that needs no key store, asked alone by ``audit verify``,
+    which reads the ledger as an outsider would, with or without the key store.
+
+    Raises:
+        DataDirUnusable: the data directory is missing or not a folder, or on SQLite holds no
+            ledger.
+    """
     data_dir = settings.data_dir
     if not data_dir.exists():
         raise DataDirUnusable(f"no data directory at {data_dir}: {MAKES_ONE}")
     if not data_dir.is_dir():
         raise DataDirUnusable(f"data directory {data_dir} is not a folder: {MAKES_ONE}")
     ledger = sqlite_file(settings.url)
-    if ledger is not None:
-        if not ledger.is_file():
-            raise DataDirUnusable(f"no ledger at {ledger}, so no deployment in the data directory"
-                                  f" {data_dir} (a volume not mounted?): {MAKES_ONE}")
-        return
-    if not _keys_held(settings):
-        raise DataDirUnusable("the key store holds no epoch key, so no deployment is there (not"
-                              f" mounted, or another OPTINFACE_KEY_DIR?): {MAKES_ONE}")
+    if ledger is not None and not ledger.is_file():
+        raise DataDirUnusable(f"no ledger at {ledger}, so no deployment in the data directory"
+                              f" {data_dir} (a volume not mounted?): {MAKES_ONE}")
 
 
 def _keys_held(settings: ConsentSettings) -> bool:

@@ -50,6 +50,8 @@ class Permission(StrEnum):
     SECOND_FACTOR = "second_factor"
     # A copy of the person's own templates as vectors, in their access export (consent.access).
     EXPORT_VECTORS = "export_vectors"
+    # The person's own sign-ins: the live tokens their passkey issued (consent.subject_tokens).
+    READ_TOKENS = "read_tokens"
 
 
 # Acts that create or end a legal basis: the person's own, signed with their passkey. No
@@ -66,6 +68,10 @@ PERSONAL_ACTS = frozenset({
 # not a reviewer's answering an access request) ever obtains it; only the person's own sign-in,
 # or their guardian's.
 OWN_COPIES = frozenset({Permission.EXPORT_VECTORS})
+# The person's own sign-ins (their live tokens, the passkey that issued each): which devices and
+# when a person signed in is theirs to read, a read, so not update_subject (black box 21, #4),
+# and no operator key's: asking gets subject_credential_required.
+OWN_SIGN_INS = frozenset({Permission.READ_TOKENS})
 # About no one in particular: the purposes and notices a person is asked to consent to. A subject
 # token reads them without naming a subject; everything else it holds is about its own subject.
 ABOUT_NO_SUBJECT = frozenset({Permission.READ_PURPOSES})
@@ -86,6 +92,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         set(Permission)
         - PERSONAL_ACTS
         - OWN_COPIES
+        - OWN_SIGN_INS
         - {Permission.VERIFY, Permission.IDENTIFY, Permission.CREATE_PROBE_CONSENT,
            Permission.ENROL, Permission.OPEN_CAPTURE, Permission.REVIEW_CANDIDATES}
     ),
@@ -114,7 +121,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # The desk opens capture sessions and uploads the approved photo; the subject approves.
     Role.PORTAL: frozenset(_SUBJECT_SIDE | {Permission.CREATE_SUBJECT}),
-    Role.SUBJECT: frozenset(_SUBJECT_SIDE | PERSONAL_ACTS | OWN_COPIES),
+    Role.SUBJECT: frozenset(_SUBJECT_SIDE | PERSONAL_ACTS | OWN_COPIES | OWN_SIGN_INS),
 }
 
 
@@ -125,8 +132,9 @@ RELYING_PARTIES = frozenset({Role.RESEARCHER, Role.VERIFIER})
 
 # Asked by a key that does not hold them, these are refused as the person's own (not as a mere
 # role mismatch): enrolling a face too, which the desk may only do for a photo the person approved,
-# and a copy of their templates.
-FOR_THE_PERSON = PERSONAL_ACTS | OWN_COPIES | {Permission.ENROL, Permission.OPEN_CAPTURE}
+# a copy of their templates, and the list of their sign-ins.
+FOR_THE_PERSON = (PERSONAL_ACTS | OWN_COPIES | OWN_SIGN_INS
+                  | {Permission.ENROL, Permission.OPEN_CAPTURE})
 
 
 @dataclass(frozen=True, slots=True)

@@ -834,7 +834,7 @@ class OptinFace:
     def subject_tokens(self, *, actor: Actor, subject: str) -> list[SubjectTokenPublic]:
         """The person's live API tokens of their capacity, never a secret: their own token (or
         page session) only, an operator's key is refused ``subject_credential_required``."""
-        authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        authorize(actor, Permission.READ_TOKENS, subject=subject)
         return subject_tokens.listed(self.runtime, actor=actor, pseudonym=subject)
 
     def revoke_subject_tokens(self, *, actor: Actor, subject: str, token_id: str | None,

@@ -157,5 +157,5 @@ def test_an_unwritable_data_directory_is_one_line_with_its_code(
         [str(installed / "optinface"), "audit", "verify", "--data-dir", str(tmp_path / "occupied")],
         cwd=tmp_path, env=outside, capture_output=True, text=True,
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # the verifiers' exit 2
     assert "data_dir_unusable:" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -25,7 +25,15 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from optinface.api.cli.common import DataDir, echo_json, opened, refused, say_error
+from optinface.api.cli.common import (
+    DataDir,
+    echo_json,
+    opened,
+    read_input,
+    refused,
+    say_error,
+    unreadable,
+)
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
     NOT_CHECKABLE,
@@ -39,6 +47,7 @@ from optinface.consent.audit_verify import (
     verify_log,
 )
 from optinface.consent.db import read_only_engine
+from optinface.consent.deployment import require_data_dir
 from optinface.consent.errors import (
     DataDirUnusable,
     InvalidRequest,
@@ -70,7 +79,7 @@ app = typer.Typer(
 
 Against = Annotated[
     list[Path] | None,
-    typer.Option("--against", exists=True, dir_okay=False,
+    typer.Option("--against",
                  help="A checkpoint you kept (POST /v1/audit/checkpoints, an access export or"
                       " a .note file); repeatable."),
 ]
@@ -114,10 +123,15 @@ def _given_key(public_key: str) -> Verifier:
 
 
 def _checkpoint_files(against: list[Path] | None) -> list[KnownCheckpoint]:
-    try:
-        return [read_checkpoint_file(path) for path in against or []]
-    except (ValueError, OSError) as error:
-        raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    kept = []
+    for path in against or []:
+        try:
+            kept.append(read_checkpoint_file(path))
+        except OSError as error:
+            raise unreadable(path, error) from error
+        except ValueError as error:
+            raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    return kept
 
 
 class StoreKeys(NamedTuple):
@@ -169,23 +183,23 @@ def _trusted_key(witness: Path, public_key: str | None, *, stored: Verifier | No
 def verify(data_dir: DataDir = None, against: Against = None,
            public_key: PublicKey = None) -> None:
     """Exit 0 if the log is intact and covers every known checkpoint, else 1 and the first
-    inconsistency (2: a file or key that cannot be used; 3: NOT ANCHORED, the log holds
+    inconsistency (2: a file or key that cannot be used, a data directory that holds no
+    ledger and no checkpoint says one was there; 3: NOT ANCHORED, the log holds
     together but only under the key the witness folder pins, with no --public-key, no
     --against checkpoint and no key store to vouch for it). Read-only.
 
     Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
     settings = load_settings(data_dir=data_dir)
-    if settings.data_dir.exists() and not settings.data_dir.is_dir():
-        raise refused(DataDirUnusable.code, f"data directory {settings.data_dir} is not a folder")
     kept = _checkpoint_files(against)
-    stored = _store_keys(settings)
-    trusted = _trusted_key(settings.witness_dir, public_key, stored=stored.checkpoint,
-                           kept=bool(kept))
     try:
         known = witness_checkpoints(settings.witness_dir)
     except (ValueError, OSError) as error:
         raise refused(UnreadableFile.code, str(error), exit_code=2) from error
+    _require_ledger(settings, witnessed=bool(known or kept))
+    stored = _store_keys(settings)
+    trusted = _trusted_key(settings.witness_dir, public_key, stored=stored.checkpoint,
+                           kept=bool(kept))
     status = _check(settings.url, trusted.verifier, known + kept, seal_key=stored.seal_key)
     seals = SEALS_CHECKED if stored.seal_key else _no_key_store(settings)
     if trusted.vouched is None:
@@ -195,6 +209,20 @@ def verify(data_dir: DataDir = None, against: Against = None,
                f" key {trusted.verifier.vkey}")
     typer.echo(f"checkpoint key: {trusted.vouched}")
     typer.echo(seals)
+
+
+def _require_ledger(settings: ApiSettings, *, witnessed: bool) -> None:
+    """Refuse, exit 2, a data directory that is no folder or holds no ledger, by the rule every
+    command asks first (:func:`consent.deployment.require_data_dir`): a mistyped path or an
+    empty mount point is ``data_dir_unusable``, never the verdict BROKEN, which says the log was
+    tampered with. Where a checkpoint is known (``witnessed``: the witness folder's, or one
+    kept), a ledger was there: its file gone is the verdict (a deleted database), not a typo."""
+    try:
+        require_data_dir(settings)
+    except DataDirUnusable as error:
+        if witnessed and (settings.data_dir.is_dir() or not settings.data_dir.exists()):
+            return
+        raise refused(error.code, error.message, exit_code=2) from error
 
 
 def _log_not_anchored(status: ChainStatus, verifier: Verifier, witness: Path,
@@ -296,8 +324,7 @@ def _seals_verdict(report: ExportReport, *, carried: bool, settings: ApiSettings
 
 ExportFile = Annotated[
     Path,
-    typer.Argument(exists=True, dir_okay=False,
-                   help="The JSON export: GET /v1/audit/export?format=json, or the reviewer"
+    typer.Argument(help="The JSON export: GET /v1/audit/export?format=json, or the reviewer"
                         " dashboard's audit.json (not the CSV, which is for reading)."),
 ]
 PublishedKey = Annotated[
@@ -413,21 +440,21 @@ Read = TypeVar("Read")
 
 
 def _read_file(file: Path, read: Callable[[str], Read], *, what: str) -> Read:
-    """``read`` of ``file``'s text; a file that is not ``what`` (not UTF-8, not its JSON, not
-    readable) is refused in one line, exit 2."""
+    """``read`` of ``file``'s text; a file that is not ``what`` (not UTF-8, not its JSON) or
+    cannot be read (:func:`common.read_input`) is refused in one line, exit 2."""
+    data = read_input(file)
     try:
-        return read(file.read_text(encoding="utf-8"))
+        return read(data.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise refused(UnreadableFile.code, f"{file}: not {what} (not UTF-8 text: byte"
                       f" {error.start})", exit_code=2) from error
-    except (ValueError, OSError) as error:
+    except ValueError as error:
         raise refused(UnreadableFile.code, f"{file}: {error}", exit_code=2) from error
 
 
 AccessFile = Annotated[
     Path,
-    typer.Argument(exists=True, dir_okay=False,
-                   help="A person's access export (JSON): GET /v1/subjects/{pseudonym}/export,"
+    typer.Argument(help="A person's access export (JSON): GET /v1/subjects/{pseudonym}/export,"
                         " or the portal's My data JSON."),
 ]
 

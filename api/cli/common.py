@@ -26,7 +26,7 @@ from optinface.consent.deployment import require_deployment
 from optinface.consent.errors import ConsentError, InvalidRequest
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
-from optinface.engine.errors import EngineError
+from optinface.engine.errors import EngineError, UnreadableFile
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -166,6 +166,22 @@ def refused(code: str, message: str, *, exit_code: int = 1) -> typer.Exit:
     prefix = "error" if status_for(code, default=400) >= 500 else "refused"
     say_error(f"{prefix}: {code}: {message}")
     return typer.Exit(code=exit_code)
+
+
+def unreadable(file: Path, error: OSError) -> typer.Exit:
+    """The verifiers' refusal of a file they cannot read (missing, a folder, not allowed):
+    one line, ``unreadable_file``, exit 2, as for every input they cannot use. Typer's
+    ``exists=True`` printed its usage box instead, which is kept for a usage error."""
+    return refused(UnreadableFile.code, f"{file}: cannot be read ({error.strerror or error})",
+                   exit_code=2)
+
+
+def read_input(file: Path) -> bytes:
+    """The bytes of a file handed to a verifier, else :func:`unreadable` ends the command."""
+    try:
+        return file.read_bytes()
+    except OSError as error:
+        raise unreadable(file, error) from error
 
 
 def check_remote(url: str | None, api_key: str | None) -> None:

@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import DataDir, one_line, refused, say_error
+from optinface.api.cli.common import DataDir, one_line, read_input, refused, say_error
 from optinface.api.cli.receipt_contents import Contents, contents, not_whose, stated
 from optinface.api.settings import load_settings
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
@@ -69,7 +69,7 @@ def _published_key(data_dir: Path | None) -> ReceiptKeys:
 
 @app.command("verify")
 def verify(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Receipt JSON.")],
+    file: Annotated[Path, typer.Argument(help="Receipt JSON.")],
     public_key: Annotated[
         str | None,
         typer.Option("--public-key", help="The deployment's published Ed25519 key (base64)."),
@@ -93,9 +93,10 @@ def verify(
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
+    data = read_input(file)
     try:
-        found = contents(json_from(file.read_bytes()))
-    except (ValueError, OSError) as error:  # not UTF-8 JSON, a key twice (json_from), not read
+        found = contents(json_from(data))
+    except ValueError as error:  # not UTF-8 JSON, a key twice (json_from)
         raise refused(UnreadableFile.code, f"{file}: not a JSON receipt ({error})",
                       exit_code=2) from error
     if not found.signed and not found.unsigned:

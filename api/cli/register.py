@@ -16,6 +16,7 @@ from optinface.api.cli.common import (
     one_line,
     opened,
     operator,
+    read_input,
     refused,
     say_error,
 )
@@ -167,7 +168,6 @@ def lift(
 @app.command("verify")
 def verify(
     file: Annotated[Path, typer.Argument(
-        exists=True, dir_okay=False,
         help="A register or record of processing, JSON, as served (GET /v1/register,"
              " /v1/register/ropa, optinface register --format json).")],
     public_key: Annotated[str, typer.Option(
@@ -187,9 +187,10 @@ def verify(
 
     Example: optinface register verify register.json --public-key 3q2+7w...=
     """
+    data = read_input(file)
     try:
-        document = json_from(file.read_bytes())
-    except (ValueError, OSError) as error:  # not UTF-8 JSON, a key twice (json_from), not read
+        document = json_from(data)
+    except ValueError as error:  # not UTF-8 JSON, a key twice (json_from)
         raise refused(UnreadableFile.code, f"{file}: not a JSON register ({error})",
                       exit_code=2) from error
     register = isinstance(document, dict) and "material_sha256" in document

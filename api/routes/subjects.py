@@ -169,7 +169,8 @@ def erase(
 
 @router.get("/{subject}/tokens")
 def list_tokens(subject: Identifier, service: ServiceDep,
-                actor: SubjectUpdater) -> list[SubjectTokenPublic]:
+                actor: Annotated[Actor, require(Permission.READ_TOKENS)],
+                ) -> list[SubjectTokenPublic]:
     """The person's live API tokens of their capacity, oldest first: created, expires, the
     keyed hash of the passkey that issued each, the asking one marked ``current``; never a
     secret. Another subject's token: 403 ``forbidden``; an operator's key: 403

@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
+from optinface.consent.witness import pinned_key
 from tests.support.console import commands_data_dir, console, printed_secret
 from tests.support.files import file_bytes
 from tests.support.forgery import damage_root_page
@@ -242,6 +244,83 @@ def test_a_data_dir_missing_or_a_file_is_data_dir_unusable_making_nothing(
     assert (code, len(lines)) == (1, 1), lines
     assert lines[0].startswith(f"error: data_dir_unusable: {said}: `optinface serve`"), lines
     assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("public_key", [False, True], ids=["pinned-key", "public-key"])
+@pytest.mark.parametrize("data_dir_is", ["missing", "empty"])
+def test_audit_verify_on_a_data_dir_holding_no_ledger_is_data_dir_unusable_not_broken(
+    data_dir: Path, admin: str, tmp_path: Path, optinface: Console, data_dir_is: str,
+    public_key: bool,
+) -> None:
+    """Black box 21, #1: a mistyped or empty --data-dir said ``audit log BROKEN: no database``,
+    exit 1 (the verdict of tampering), or, without --public-key, ``invalid_request: no
+    checkpoint key``. It is the refusal every command gives there, exit 2 as the verifiers
+    give for input they cannot use, and nothing is made; a deleted database beside its witness
+    stays BROKEN (tests/api/test_cli_audit.py)."""
+    typo = tmp_path / "vra"
+    if data_dir_is == "empty":
+        typo.mkdir()
+    key = pinned_key(data_dir.with_name("var-witness"))
+    assert key is not None
+    given = ["--public-key", key.vkey] if public_key else []
+    before = sorted(path.name for path in tmp_path.iterdir())
+    code, lines = optinface("audit", "verify", "--data-dir", str(typo), *given)
+    said = (f"no data directory at {typo}" if data_dir_is == "missing"
+            else f"no ledger at {typo}/optinface.db, so no deployment")
+    assert (code, len(lines)) == (2, 1), lines
+    assert lines[0].startswith(f"error: data_dir_unusable: {said}"), lines
+    assert "`optinface serve`" in lines[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    assert not typo.exists() or list(typo.iterdir()) == []
+
+
+def _shell(*args: str) -> subprocess.CompletedProcess[str]:
+    """``optinface ARGS`` in a process of its own, as an operator's shell runs it."""
+    return subprocess.run([sys.executable, "-m", "optinface.api.cli.main", *args],
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("command", [
+    ("receipt", "verify", "{missing}", "--public-key", "{vkey}"),
+    ("receipt", "verify", "{folder}"),
+    ("register", "verify", "{missing}", "--public-key", "{vkey}"),
+    ("audit", "verify-export", "{missing}", "--public-key", "{vkey}"),
+    ("audit", "verify-export", "{export}", "--public-key", "{vkey}", "--against", "{missing}"),
+    ("audit", "verify", "--against", "{missing}", "--data-dir", "{data_dir}"),
+    ("audit", "verify-access", "{missing}", "--public-key", "{vkey}"),
+], ids=["receipt", "receipt-folder", "register", "export", "export-against", "verify-against",
+        "access"])
+def test_a_file_a_verifier_cannot_read_is_one_line_unreadable_file_not_a_usage_box(
+    data_dir: Path, admin: str, tmp_path: Path, command: tuple[str, ...],
+) -> None:
+    """Black box 21, #3: a missing file printed typer's multi-line usage box ("Invalid value for
+    'file': file ... does not exist"), where the verifiers promise one line and its code, exit
+    2, for input they cannot use."""
+    export = tmp_path / "audit.json"
+    _output("audit", "export", "--out", str(export), "--data-dir", str(data_dir))
+    key = pinned_key(data_dir.with_name("var-witness"))
+    assert key is not None
+    missing, folder = tmp_path / "nonexistent.json", tmp_path / "a-folder"
+    folder.mkdir()
+    args = [part.format(missing=missing, folder=folder, export=export, vkey=key.vkey,
+                        data_dir=data_dir) for part in command]
+    done = _shell(*args)
+    unread, why = (folder, "Is a directory") if "{folder}" in command else (
+        missing, "No such file or directory")
+    assert (done.returncode, done.stderr) == (
+        2, f"refused: unreadable_file: {unread}: cannot be read ({why})\n"), done
+
+
+@pytest.mark.parametrize("command", [
+    ("receipt", "verify"), ("audit", "verify-export", "--public-key", "k"),
+    ("register", "verify", "x.json", "--public-key", "k", "--no-such-option"),
+], ids=["missing-argument", "missing-file-argument", "unknown-option"])
+def test_a_usage_error_of_a_verifier_keeps_typers_own_message(command: tuple[str, ...]) -> None:
+    """Only what the verifier cannot read is its one line: a missing argument or an unknown
+    option is typer's usage message, exit 2, as the README says."""
+    done = _shell(*command)
+    assert done.returncode == 2 and "Usage: " in done.stderr, done
+    assert "unreadable_file" not in done.stderr
 
 
 def test_a_lock_file_that_cannot_be_opened_is_named(

@@ -40,7 +40,7 @@ from optinface.api.cli.serve import (
 from optinface.api.settings import load_settings
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
-from optinface.consent.witness import latest_witnessed
+from optinface.consent.witness import latest_witnessed, pinned_key
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import auth, deployment
 from tests.support.console import commands_data_dir, console, printed_secret
@@ -524,6 +524,55 @@ def test_commands_are_refused_while_a_server_has_the_data_dir_open(
     finally:
         service.close()
     assert run("sweep", "--data-dir", str(data_dir))[0] == 0
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+BESIDE_A_SERVER = {"audit verify", "audit verify-export", "audit verify-access", "receipt verify",
+                   "register verify", "models", "embed", "demo --url", "bench --url"}
+
+
+def _said_to_run_beside_a_server() -> set[str]:
+    """The commands the README names as running while ``optinface serve`` has the data dir."""
+    text = " ".join(README.read_text().split())
+    sentence = text.split("Beside it run only the commands", 1)[1].split(".", 1)[0]
+    return set(re.findall(r"`([^`]+)`", sentence))
+
+
+def test_the_readme_names_the_commands_that_run_beside_a_server_and_they_do(
+    data_dir: Path, admin: str, tmp_path: Path
+) -> None:
+    """Black box 21, #2: the README said every other command is refused beside a server, and
+    ``audit verify`` answered OK there. It names the read-only ones; those that touch the data
+    directory or the key store answer beside an open service, the others are refused."""
+    assert _said_to_run_beside_a_server() == BESIDE_A_SERVER
+    d = ("--data-dir", str(data_dir))
+    exported, printed = tmp_path / "audit.json", tmp_path / "register.json"
+    assert run("audit", "export", "--out", str(exported), *d)[0] == 0
+    code, register = run("register", "--format", "json", *d)
+    assert code == 0, register
+    printed.write_text(register)
+    [key] = [k["public_key"] for k in json.loads(register)["signing_keys"]
+             if "consent receipts" in k["signs"]]
+    settings = load_settings(data_dir=data_dir)
+    pinned = pinned_key(settings.witness_dir)
+    assert pinned is not None
+    service = OptinFace.open(settings)  # as `optinface serve` holds it
+    try:
+        for command in (["audit", "verify", *d],
+                        ["audit", "verify-export", str(exported), "--public-key", pinned.vkey,
+                         *d],
+                        ["register", "verify", str(printed), "--public-key", key]):
+            code, output = run(*command)
+            assert code == 0 and "data_dir_in_use" not in output, (command, output)
+        code, output = run("receipt", "verify", str(printed), *d)  # the key store only read
+        assert (code, output) == (2, f"refused: unreadable_file: {printed}: no signed receipt"
+                                     " in this file\n"), output
+        for command in (["audit", "export", "--out", str(tmp_path / "again.json")],
+                        ["register"]):
+            code, output = run(*command, *d)
+            assert code == 1 and "refused: data_dir_in_use" in output, command
+    finally:
+        service.close()
 
 
 def test_demo_walks_the_whole_life_cycle(data_dir: Path) -> None:

@@ -106,6 +106,23 @@ def test_another_subjects_token_neither_lists_nor_revokes_and_no_operator_key_do
     assert _works(world.client, world.subject, mine) == 200
 
 
+def test_an_operator_reading_a_persons_tokens_is_refused_naming_a_read_permission(
+    world: World,
+) -> None:
+    """Black box 21, #4: the refusal named ``update_subject``, a write, for a read. The list is
+    the person's own (``read_tokens``, held by their token alone); revoking stays a write."""
+    tokens = f"/v1/subjects/{world.subject}/tokens"
+    for key in (world.keys.admin, world.keys.portal):
+        listed = world.client.get(tokens, headers=auth(key))
+        assert_refused(listed, 403, "subject_credential_required")
+        assert listed.json()["details"]["permission"] == "read_tokens", listed.text
+        assert "may not read_tokens: only the person" in listed.json()["message"], listed.text
+        revoked = world.client.delete(tokens, headers=auth(key))
+        assert_refused(revoked, 403, "subject_credential_required")
+        assert revoked.json()["details"]["permission"] == "update_subject", revoked.text
+    assert world.client.get(tokens, headers=auth(world.subject_token)).status_code == 200
+
+
 def test_a_token_revoked_on_one_worker_is_refused_by_another_and_a_row_put_back_too(
     world: World, service: OptinFace, worker_b: TestClient,
 ) -> None:
