@@ -180,15 +180,20 @@ class FileKeyStore:
 
     def put_secret(self, name: str, value: bytes) -> None:
         """Replace the file atomically (a crash leaves the old value or the new one), then
-        overwrite the old content, held open across the rename, so it does not linger on disk."""
+        overwrite the old content, held open across the rename, so it does not linger on disk.
+        A write that fails leaves the old file as it was: shredding it then would zero the key
+        in use (an all-zero Ed25519 seed, which anyone can sign with)."""
         path = self._path(name)
         with _written(path):
             replaced = open_if_exists(path)  # kept open to overwrite the old content once renamed
             try:
                 write_private_atomic(path, value)
-            finally:
+            except BaseException:
                 if replaced is not None:
-                    shred(replaced)
+                    os.close(replaced)
+                raise
+            if replaced is not None:
+                shred(replaced)
 
     def destroy_secret(self, name: str) -> None:
         _destroy(self._path(name))

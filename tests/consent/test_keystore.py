@@ -90,6 +90,20 @@ def test_a_replaced_or_destroyed_secret_is_overwritten_not_only_unlinked(tmp_pat
     assert (tmp_path / "newer-inode").read_bytes() == bytes(64)
 
 
+def test_a_replacement_that_fails_to_write_leaves_the_key_in_use_as_it_was(
+    tmp_path: Path
+) -> None:
+    """The write of the new value fails before its rename (here the temporary file's name is
+    taken by a folder, as a full disk or an I/O error would fail it): the old file is still the
+    key in use, so it must not be shredded (zeros would make a signing key anyone holds)."""
+    store = FileKeyStore(tmp_path / "keys", create=True)
+    store.put_secret("signing", b"A" * 32)
+    (tmp_path / "keys" / f".signing.key.{os.getpid()}.tmp").mkdir()
+    with pytest.raises(KeyStoreUnusable):
+        store.put_secret("signing", b"B" * 32)
+    assert store.read_secret("signing") == b"A" * 32
+
+
 def test_an_index_file_key_is_private_and_overwritten_when_destroyed(tmp_path: Path) -> None:
     """What an erasure destroys to make every index file saved before it unreadable."""
     store = FileKeyStore(tmp_path / "keys", create=True)
