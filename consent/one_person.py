@@ -106,9 +106,12 @@ def _require_desk_if_nothing_to_compare(session: Session, keys: KeyRing, subject
                      " from its own capture is refused (reenrol_at_desk)",
                      "its enrolment seal does not hold" if evidence == UNSEALED
                      else "the chained enrol events name it")
+    shown = ("carries an enrolment state this service did not seal (never sealed since an"
+             " upgrade, or written in the database), so it may have been enrolled before,"
+             if evidence == UNSEALED else "was enrolled before")
     raise ReenrolAtDesk(
-        f"subject {subject.pseudonym} was enrolled before and holds no template to compare"
-        " this face with: only a capture session the desk opens enrols them again",
+        f"subject {subject.pseudonym} {shown} and holds no template to compare this face with:"
+        " only a capture session the desk opens enrols them",
         details={"subject": subject.pseudonym})
 
 

@@ -162,12 +162,12 @@ def flag_unknown_statuses(runtime: Runtime, session: Session, *, actor: Actor | 
     (:func:`consent.policies.held_to_its_limits`), and no search finds them (the galleries
     take active subjects only). The value itself is logged, never chained: it is whatever the
     writer typed."""
-    found = session.execute(select(Subject.pseudonym, Subject.status).where(
+    found = session.execute(select(Subject.id, Subject.pseudonym, Subject.status).where(
         Subject.status.not_in(KNOWN_STATUSES))).all()
-    for pseudonym, status in found:
-        logger.error("subject %s has the status %r, which this service never writes (edited in"
-                     " the database): its consents and templates still end at their limits",
-                     pseudonym, status[:40])
+    for subject_id, pseudonym, status in found:
+        logger.error("subject id %s has the status %r, which this service never writes (edited"
+                     " in the database): its consents and templates still end at their limits",
+                     subject_id, status[:40])  # never the pseudonym: a log outlives an erasure
         if not session.scalar(select(exists().where(
                 AuditEvent.action == str(AuditAction.SUBJECT_STATUS_UNKNOWN),
                 audit_seals.mentions(pseudonym)))):

@@ -206,9 +206,10 @@ def require_sealed_age(keys: KeyRing, subject: Subject) -> None:
     since an edit can make a child an adult or an adult a child again. Logged as an error at
     each refusal (the caller's refusal is chained): only a database writer causes it."""
     if not age_sealed(keys, subject):
-        logger.error("subject %s: its declared age or jurisdiction carries no valid seal"
+        logger.error("subject id %s: its declared age or jurisdiction carries no valid seal"
                      " (written in the database without the key store): no one's capacity to"
-                     " consent is decided from it", subject.pseudonym)
+                     " consent is decided from it", subject.id)  # never the pseudonym: a log
+        # outlives an erasure
         raise AgeUnsealed(
             "this subject's declared age was not written by this service (its record carries"
             " no valid seal): no one may consent for them until the operator, having checked"
