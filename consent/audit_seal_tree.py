@@ -13,7 +13,9 @@ person's view shows their own seal, that root and the path from their seal to it
 count:
 
 - a Merkle tree of fixed depth :data:`DEPTH` (deeper only for more than ``2**DEPTH`` subjects)
-  whose leaves are ``SHA-256(0x00 || canonical JSON of the seal hash)``, in the row's order;
+  whose leaves are ``SHA-256(0x00 || canonical JSON of the seal hash)``, placed in the row's
+  order; the root does not fix that order (pairs are sorted), so it commits to the set of seals,
+  not their sequence: nothing reads an order from a search's seals;
 - an inner node is ``SHA-256(0x01 || min(a, b) || max(a, b))``: the pair is sorted, so a path is
   its siblings alone, with no left-or-right bits, and says nothing of the seal's position (a
   position would bound how many came before it);
@@ -80,7 +82,8 @@ def public_details(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def root(hashes: Sequence[object], salt: object) -> str:
-    """The root (hex) over an event's seal hashes, in the row's order, padded with ``salt``."""
+    """The root (hex) over an event's seal hashes (as a set: see the module), padded with
+    ``salt``."""
     return _levels(hashes, salt)[-1][0].hex()
 
 
