@@ -217,3 +217,21 @@ def test_a_worker_running_through_anothers_rotation_signs_and_checks_with_the_ke
     assert served_consent_receipt(b, after)[2] == new_key
     assert b.verify(before, flipped_jpegs[0]).outcome == "candidates_for_review"
     assert b.verify(after, flipped_jpegs[1]).outcome == "candidates_for_review"
+
+
+def test_a_rotation_by_a_worker_loaded_before_anothers_keeps_that_rotation(
+    workers: tuple[World, World], clock: FakeClock,
+) -> None:
+    """The key in force and the retired record are read under the ledger's lock: a worker
+    that loaded them before another's rotation retires the key in force, not the one it
+    loaded, and keeps the other's retirement in the record."""
+    a, b = workers
+    first = a.service.public_key
+    clock.advance(minutes=5)
+    second = a.service.rotate_receipt_key(reason=REASON).new_public_key
+    clock.advance(minutes=5)
+    done = b.service.rotate_receipt_key(reason=REASON)  # B still holds the first key
+    assert done.old_key_id == published_key(second).key_id
+    for world in (a, b):
+        assert [k.public_key for k in world.service.retired_keys()] == [first, second]
+        assert world.service.published_keys()[0].public_key == done.new_public_key
