@@ -45,6 +45,18 @@ is why a rotation checks the epoch key itself, and tries each key that failed on
 before deleting what it does not open (:func:`consent.epochs.rotate_epoch`)."""
 
 
+_GENERATION = "optinface generation "
+"""A named secret's ``CKA_APPLICATION``: its generation, one above the object it replaces (an
+object written before generations has none: 0)."""
+
+
+def _generation(obj: Any) -> int:
+    """The generation a data object states (0 for none, or one this module did not write)."""
+    stated = str(obj[Attribute.APPLICATION] or "")
+    number = stated.removeprefix(_GENERATION)
+    return int(number) if stated.startswith(_GENERATION) and number.isdigit() else 0
+
+
 class _KeyRef(NamedTuple):
     """A token key's label, and how a refusal names it."""
 
@@ -92,10 +104,27 @@ class Pkcs11KeyStore:
         return cls(session)
 
     # Named secrets: private data objects --------------------------------------------------------
+    def _versions(self, name: str) -> list[tuple[int, Any]]:
+        """Every object the token holds under ``name``, with its generation, oldest first."""
+        found = self._session.get_objects({Attribute.CLASS: ObjectClass.DATA,
+                                           Attribute.LABEL: _PREFIX + name})
+        return sorted(((_generation(obj), obj) for obj in found), key=lambda pair: pair[0])
+
     def _data(self, name: str) -> Any | None:
-        found = list(self._session.get_objects({Attribute.CLASS: ObjectClass.DATA,
-                                                 Attribute.LABEL: _PREFIX + name}))
-        return found[0] if found else None
+        """The object in force under ``name``: the newest generation. Two of the newest (the
+        leftover of a write by a version before generations) are refused, never one picked
+        in token order: it could be a retired receipt key.
+
+        Raises:
+            KeyStoreUnusable: two objects of the newest generation.
+        """
+        versions = self._versions(name)
+        if len(versions) > 1 and versions[-1][0] == versions[-2][0]:
+            raise KeyStoreUnusable(
+                f"the token holds several {name!r} objects and none is newest: destroy the"
+                " ones not in force (the receipt key in force is not in the retired record)",
+                details={"secret": name})
+        return versions[-1][1] if versions else None
 
     def read_secret(self, name: str) -> bytes | None:
         with self._lock:
@@ -103,25 +132,29 @@ class Pkcs11KeyStore:
             return None if found is None else bytes(found[Attribute.VALUE])
 
     def put_secret(self, name: str, value: bytes) -> None:
-        """Store ``value`` as a private, unmodifiable token object named ``name``.
+        """Store ``value`` as a private, unmodifiable token object named ``name``, one
+        generation above every object under that name, then destroy those.
 
-        The new object is created before the old one is destroyed, so a failure in between
-        never leaves ``name`` without a value.
+        The new object is created before the old ones are destroyed, so a failure in between
+        never leaves ``name`` without a value, and the newest generation is the one read: an
+        old object left (a receipt key's retired private half) is never read, and the next
+        write destroys it.
         """
         with self._lock:
-            old = self._data(name)
+            old = self._versions(name)
+            generation = old[-1][0] + 1 if old else 1
             self._session.create_object({
                 Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: True,
                 Attribute.PRIVATE: True, Attribute.MODIFIABLE: False,
-                Attribute.LABEL: _PREFIX + name, Attribute.VALUE: value})
-            if old is not None:
-                old.destroy()
+                Attribute.LABEL: _PREFIX + name, Attribute.VALUE: value,
+                Attribute.APPLICATION: f"{_GENERATION}{generation}"})
+            for _, obj in old:
+                obj.destroy()
 
     def destroy_secret(self, name: str) -> None:
         with self._lock:
-            found = self._data(name)
-            if found is not None:
-                found.destroy()
+            for _, obj in self._versions(name):
+                obj.destroy()
 
     # Epoch keys and index-file keys: AES keys generated in the token, never extractable -------
     def _aes_keys(self, prefix: str, *, base: int) -> dict[int, Any]:

@@ -53,8 +53,18 @@ def in_force(runtime: Runtime) -> None:
     Raises:
         KeyStoreUnusable: the record is damaged, or the key store holds no receipt key.
     """
-    if not runtime.db.shared:
-        return
+    if runtime.db.shared:
+        reload(runtime)
+
+
+def reload(runtime: Runtime) -> None:
+    """Load the receipt key in force and the retired record from the key store if the record
+    differs from the one this process holds (:func:`in_force` on a shared ledger; a rotation,
+    which must retire the key in force and keep every earlier retirement, on any).
+
+    Raises:
+        KeyStoreUnusable: the record is damaged, or the key store holds no receipt key.
+    """
     store = runtime.keys.store
     retired = retired_from(store.read_secret(RETIRED_KEYS_NAME))
     if retired == runtime.keys.retired:

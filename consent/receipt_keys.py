@@ -34,7 +34,8 @@ RETIRED_KEYS_NAME = "signing-retired"
 STATED_TIMES = ("destroyedAt", "withdrawnAt", "consentTimestampISO", "generated_at")
 """Where each kind of receipt states when it was signed: an erasure receipt, a withdrawal's
 (of a consent or of one purpose), a consent or probe consent receipt, a register or record of
-processing; the first present is the one read."""
+processing. A receipt stating several is taken as signed at the latest (one unreadable, at
+none): a holder of a retired key cannot add an old date to a receipt of today."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,12 @@ def stated_time(moment: object) -> datetime | None:
 
 
 def signed_at(receipt: Mapping[str, Any]) -> datetime | None:
-    """When ``receipt`` says it was signed (:data:`STATED_TIMES`), or None."""
-    return next((stated_time(receipt[field]) for field in STATED_TIMES if field in receipt), None)
+    """When ``receipt`` says it was signed: the latest of the :data:`STATED_TIMES` it states,
+    or None when it states none or one that is no time."""
+    times = [stated_time(receipt[field]) for field in STATED_TIMES if field in receipt]
+    if not times or None in times:
+        return None
+    return max(time for time in times if time is not None)
 
 
 @dataclass(frozen=True, slots=True)

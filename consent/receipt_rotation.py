@@ -36,7 +36,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import new_key
 from optinface.consent.identifiers import require_reason
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
-from optinface.consent.receipt_key_in_force import put_in_force
+from optinface.consent.receipt_key_in_force import put_in_force, reload
 from optinface.consent.receipt_keys import (
     RETIRED_KEYS_NAME,
     RetiredKey,
@@ -71,14 +71,19 @@ def rotate(runtime: Runtime, *, reason: str) -> ReceiptKeyRotated:
         KeyStoreUnusable: the key store refused a write; the ledger is left as it was.
     """
     require_reason(reason)
-    keys, now = runtime.keys, runtime.clock.now()
     seed = new_key()
-    old_id = published_key(keys.public_key).key_id
     new_public = public_key_of(seed)
     new_id = published_key(new_public).key_id
-    record = with_retired(keys.retired, RetiredKey(public_key=keys.public_key, retired_at=now,
-                                                   reason=reason))
     with runtime.db.transaction() as session:
+        # Under the ledger's lock: the key in force and the record as the key store holds them
+        # now (another process may have rotated since this one loaded them: a stale record
+        # would drop that rotation), and a retirement time no receipt signed before it, under
+        # this lock, is dated after.
+        reload(runtime)
+        keys, now = runtime.keys, runtime.clock.now()
+        old_id = published_key(keys.public_key).key_id
+        record = with_retired(keys.retired, RetiredKey(public_key=keys.public_key,
+                                                       retired_at=now, reason=reason))
         runtime.audit(session, Entry(action=AuditAction.RECEIPT_KEY_ROTATED, actor=None,
                                      details=_details(keys.public_key, new_public, reason)))
         # The retired key first: a crash before the new key leaves the old one in force, and

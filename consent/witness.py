@@ -102,9 +102,11 @@ def checkpoint_path(directory: Path, size: int) -> Path:
 
 
 def _make_shards(directory: Path, size: int) -> None:
-    """Create the subfolder for ``size`` and any missing below it, lowest first: readers walk
-    the subfolders upward from one they know and stop at the first missing
-    (:func:`_shard_sizes`), so none is ever missing below one that exists. Usually one stat."""
+    """Create the subfolder for ``size`` and any missing below it, lowest first: the periodic
+    check walks the subfolders past the newest size it knows upward and stops at the first
+    missing (:func:`_shard_sizes`), so none this writes is missing below one that exists (one
+    removed later is passed over below that size, and listed by the start and the
+    verification: :func:`_shard_indexes`). Usually one stat."""
     index, missing = size // SHARD, []
     while index >= 0 and not _shard(directory, index).is_dir():
         missing.append(index)
@@ -129,10 +131,24 @@ def _sizes(folder: Path) -> list[tuple[int, Path]]:
                   and (stem := name.removesuffix(SUFFIX)).isdigit())
 
 
-def _shard_sizes(directory: Path, index: int) -> list[tuple[int, Path]]:
-    """The checkpoint files of the subfolders from ``index`` upward to the last one, by size."""
+def _shard_indexes(directory: Path) -> list[int]:
+    """The subfolders of ``checkpoints/``, by index: one pass over its names, none assumed
+    contiguous (an empty low subfolder removed by a clean-up hides no later one)."""
+    try:
+        with os.scandir(directory / CHECKPOINTS) as entries:
+            return sorted(int(entry.name) for entry in entries
+                          if entry.name.isdigit() and entry.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _shard_sizes(directory: Path, index: int, *, through: int = -1) -> list[tuple[int, Path]]:
+    """The checkpoint files of the subfolders from ``index`` upward, by size: every one up to
+    ``through`` that exists (a missing one skipped), then upward to the last one. Per call,
+    one stat per subfolder and one listing per subfolder that exists, never ``checkpoints/``
+    (which may hold an earlier version's many flat files)."""
     found: list[tuple[int, Path]] = []
-    while _shard(directory, index).is_dir():
+    while index <= through or _shard(directory, index).is_dir():
         found.extend(_sizes(_shard(directory, index)))
         index += 1
     return found
@@ -151,8 +167,10 @@ def holds(directory: Path, *, size: int, note: str | None) -> bool:
 def witnessed(directory: Path) -> list[Path]:
     """Every witnessed checkpoint file, flat or in a subfolder, smallest tree first
     (read-only): what a verification reads, all of them."""
-    return [path for _, path in sorted(_sizes(directory / CHECKPOINTS)
-                                       + _shard_sizes(directory, 0))]
+    return [path for _, path in sorted(
+        _sizes(directory / CHECKPOINTS)
+        + [found for index in _shard_indexes(directory)
+           for found in _sizes(_shard(directory, index))])]
 
 
 def latest_witnessed(directory: Path) -> int:
@@ -160,21 +178,22 @@ def latest_witnessed(directory: Path) -> int:
     an earlier version wrote (their number fixed at the upgrade), the subfolders' names, and
     the files of the newest subfolder that holds any."""
     flat = _sizes(directory / CHECKPOINTS)
-    last = 0
-    while _shard(directory, last).is_dir():
-        last += 1
-    for index in range(last - 1, -1, -1):
+    for index in reversed(_shard_indexes(directory)):
         if found := _sizes(_shard(directory, index)):
             return max(found[-1][0], flat[-1][0] if flat else 0)
     return flat[-1][0] if flat else 0
 
 
-def witnessed_after(directory: Path, size: int) -> list[int]:
+def witnessed_after(directory: Path, size: int, *, known: int = 0) -> list[int]:
     """The sizes of the checkpoints ``directory`` holds past ``size``, smallest first
     (read-only): one pass over the names of the subfolders from ``size``'s upward, none opened,
-    whatever the folder's history. Flat files are not listed: only versions before the
-    subfolders wrote them, and :func:`latest_witnessed` read them at start."""
-    return [found for found, _ in _shard_sizes(directory, size // SHARD) if found > size]
+    whatever the folder's history; a missing subfolder up to that of ``known`` (the newest
+    size the caller knows witnessed) is passed over, not taken as the last. Flat files are not
+    listed: only versions before the subfolders wrote them, and :func:`latest_witnessed` read
+    them at start (a worker of such a version still running is not seen: README's upgrade
+    notes)."""
+    return [found for found, _ in _shard_sizes(directory, size // SHARD, through=known // SHARD)
+            if found > size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +321,7 @@ class Witness:
         first; the newest of them is :meth:`latest_size` from here."""
         self.latest_size()  # at first, where the start's comparison left off
         assert self._checked is not None  # set by latest_size
-        sizes = witnessed_after(self.directory, self._checked)
+        sizes = witnessed_after(self.directory, self._checked, known=self.latest_size())
         if sizes:
             self._latest = max(self.latest_size(), sizes[-1])
         return sizes

@@ -183,6 +183,24 @@ def test_an_earlier_versions_flat_checkpoints_stay_where_they_are_and_are_read_t
     assert latest_witnessed(tmp_path) == 2 * SHARD + 9
 
 
+def test_an_empty_low_subfolder_removed_hides_no_later_checkpoint(tmp_path: Path) -> None:
+    """Subfolders made empty at a jump of the log's size (or an upgrade) and removed by a
+    clean-up: the verification, the start and the periodic check still see every checkpoint
+    above them."""
+    (tmp_path / CHECKPOINTS).mkdir()
+    writer = Witness(tmp_path)
+    for size in (5, 2 * SHARD + 1, 4 * SHARD + 3):
+        writer.record(f"note {size}", size=size)
+    for index in (1, 3):  # empty: no checkpoint fell in them
+        (tmp_path / CHECKPOINTS / f"{index:08d}").rmdir()
+    assert [int(path.stem) for path in witnessed(tmp_path)] == [5, 2 * SHARD + 1, 4 * SHARD + 3]
+    assert latest_witnessed(tmp_path) == 4 * SHARD + 3
+    reader = Witness(tmp_path)
+    assert reader.latest_size() == 4 * SHARD + 3
+    assert witnessed_after(tmp_path, 5, known=reader.latest_size()) \
+        == [2 * SHARD + 1, 4 * SHARD + 3]
+
+
 @pytest.mark.parametrize("ledger", ["deleted", "another"])
 def test_a_ledger_with_no_event_beside_a_witnessed_log_is_refused(
     settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],

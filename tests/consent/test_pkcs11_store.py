@@ -370,6 +370,49 @@ def test_on_a_token_the_old_receipt_key_object_is_destroyed_and_its_receipts_sti
         assert reopened.published_keys()[0].public_key != old_key
 
 
+def test_on_a_token_a_replaced_secret_left_behind_is_never_read_and_the_next_write_destroys_it(
+    hsm_settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+) -> None:
+    """A rotation whose destroy of the old object failed leaves two receipt-key objects: the
+    newest one written is the key in force, whatever the token's order, and two of one
+    generation are refused, never one picked at random."""
+    hsm = hsm_settings
+    with closing(OptinFace.open(hsm, pipeline=pipeline, clock=clock)) as service:
+        old_seed = service.runtime.keys.store.read_secret(SIGNING_KEY_NAME)
+        assert old_seed is not None
+        service.rotate_receipt_key(reason="INC-7: receipt key copied")
+        new_key = service.public_key
+    # What a failed destroy leaves: the old object, one generation below, next to the new.
+    assert _leave_object(hsm, SIGNING_KEY_NAME, old_seed, "optinface generation 1") == 2
+    with closing(OptinFace.open(hsm, pipeline=pipeline, clock=clock)) as reopened:
+        assert reopened.public_key == new_key
+        reopened.rotate_receipt_key(reason="INC-8: second rotation")
+        assert [public_key_of(v) for v in _token_values(hsm, SIGNING_KEY_NAME)] \
+            == [reopened.public_key]
+    _leave_object(hsm, "twice", b"one", "")
+    _leave_object(hsm, "twice", b"two", "")
+    store = open_key_store(hsm, create=False)
+    try:
+        with pytest.raises(KeyStoreUnusable):
+            store.read_secret("twice")
+    finally:
+        store.close()
+
+
+def _leave_object(settings: ConsentSettings, name: str, value: bytes, application: str) -> int:
+    """Write a data object under ``name`` stating ``application`` outside the store (none
+    open); returns how many objects the token then holds under ``name``."""
+    token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=settings.pkcs11_token_label)
+    label = f"optinface-{name}"
+    with token.open(rw=True, user_pin=PIN) as session:
+        session.create_object({
+            Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: True, Attribute.PRIVATE: True,
+            Attribute.MODIFIABLE: False, Attribute.LABEL: label, Attribute.VALUE: value,
+            Attribute.APPLICATION: application})
+        return len(list(session.get_objects({Attribute.CLASS: ObjectClass.DATA,
+                                             Attribute.LABEL: label})))
+
+
 def _token_values(settings: ConsentSettings, name: str) -> list[bytes]:
     """Every data object the token holds under ``name`` (the login is the application's)."""
     token = pkcs11.lib(str(SOFTHSM)).get_token(token_label=settings.pkcs11_token_label)

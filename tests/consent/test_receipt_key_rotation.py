@@ -132,6 +132,27 @@ def test_a_retired_key_checks_no_receipt_dated_after_its_retirement(clock: FakeC
                               .decode(), keys)
 
 
+def test_a_receipt_stating_several_times_is_signed_at_the_latest(clock: FakeClock) -> None:
+    """An old ``destroyedAt`` added to a receipt of today does not bring it under the retired
+    key; an unreadable one brings it under none."""
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    old_public, new_public = (base64.b64encode(k.public_key().public_bytes_raw()).decode()
+                              for k in (old, new))
+    keys = ReceiptKeys(current=new_public, retired=(
+        RetiredKey(public_key=old_public, retired_at=clock.now(), reason=REASON),))
+    before = (clock.now() - timedelta(days=1)).isoformat()
+
+    def verifies(**times: str) -> bool:
+        receipt = {"publicKey": old_public, **times}
+        return verify_receipt(receipt, base64.b64encode(old.sign(canonical_json(receipt)))
+                              .decode(), keys)
+
+    assert verifies(destroyedAt=before, consentTimestampISO=before)
+    assert not verifies(destroyedAt="2000-01-01T00:00:00+00:00",
+                        consentTimestampISO=(clock.now() + timedelta(seconds=1)).isoformat())
+    assert not verifies(destroyedAt="not a time", consentTimestampISO=before)
+
+
 def test_a_rotation_refuses_a_reason_naming_a_subject_and_changes_nothing(
     world: World,
 ) -> None:
@@ -217,3 +238,21 @@ def test_a_worker_running_through_anothers_rotation_signs_and_checks_with_the_ke
     assert served_consent_receipt(b, after)[2] == new_key
     assert b.verify(before, flipped_jpegs[0]).outcome == "candidates_for_review"
     assert b.verify(after, flipped_jpegs[1]).outcome == "candidates_for_review"
+
+
+def test_a_rotation_by_a_worker_loaded_before_anothers_keeps_that_rotation(
+    workers: tuple[World, World], clock: FakeClock,
+) -> None:
+    """The key in force and the retired record are read under the ledger's lock: a worker
+    that loaded them before another's rotation retires the key in force, not the one it
+    loaded, and keeps the other's retirement in the record."""
+    a, b = workers
+    first = a.service.public_key
+    clock.advance(minutes=5)
+    second = a.service.rotate_receipt_key(reason=REASON).new_public_key
+    clock.advance(minutes=5)
+    done = b.service.rotate_receipt_key(reason=REASON)  # B still holds the first key
+    assert done.old_key_id == published_key(second).key_id
+    for world in (a, b):
+        assert [k.public_key for k in world.service.retired_keys()] == [first, second]
+        assert world.service.published_keys()[0].public_key == done.new_public_key
