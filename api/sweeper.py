@@ -56,7 +56,9 @@ class Backoff:
         return wait
 
     def succeeded(self) -> None:
+        """Note a success: the next refusal waits ``first`` again, and nothing waits now."""
         self._wait = self._first
+        self._next_try = time.monotonic()
 
 
 class Sweeper(BackgroundThread):

@@ -548,9 +548,12 @@ class OptinFace:
                 transparency.published_checkpoint_key(self.runtime.log)]
 
     def retired_keys(self) -> list[PublishedKey]:
-        """The receipt keys a rotation replaced, each with its ``retired_at``, oldest first."""
+        """The receipt keys a rotation replaced, each with its ``retired_at``, oldest first;
+        never the key in force (a rotation stopped halfway retired it and still signs with it:
+        :func:`consent.receipt_rotation.adopt_unlogged` skips it too)."""
+        keys = self.receipt_keys
         return [published_key(key.public_key, retired_at=key.retired_at)
-                for key in self.receipt_keys.retired]
+                for key in keys.retired if key.public_key != keys.current]
 
     def rotate_receipt_key(self, *, reason: str) -> ReceiptKeyRotated:
         """A new receipt key, the old one's private half destroyed and its public half retired:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from optinface.api.sweeper import Sweeper
+from optinface.api.sweeper import Backoff, Sweeper
 from optinface.consent.audit import AuditAction
 from optinface.consent.db import Database, WriteInReading
 from optinface.consent.schemas import ErasureReason
@@ -239,3 +239,15 @@ def test_a_read_between_a_commit_and_its_landing_keeps_no_key_row(world: World) 
     assert landing.wait(WITHIN_S)
     kept = rows.kept(key_id)
     assert kept is None or kept.revoked_at is not None
+
+
+def test_an_owed_act_that_succeeded_waits_for_no_earlier_back_off() -> None:
+    """After refusals pushed the next try out, a success lets the next owed act (a checkpoint
+    owed again by another erasure) be tried at once, its first refusal waiting ``first``."""
+    backoff = Backoff(first=5.0, most=60.0)
+    backoff.refused()
+    backoff.refused()
+    assert backoff.waiting() > 5.0
+    backoff.succeeded()
+    assert backoff.waiting() <= 0
+    assert backoff.refused() == 5.0

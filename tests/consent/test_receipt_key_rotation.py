@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 from contextlib import closing
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from optinface.consent import erasure_receipts
 from optinface.consent.audit import AuditAction
 from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import REDECLARE
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
 from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
 from optinface.consent.receipts import published_key, verify_receipt
@@ -161,6 +162,27 @@ def test_a_rotation_refuses_a_reason_naming_a_subject_and_changes_nothing(
     with pytest.raises(InvalidRequest):
         world.service.rotate_receipt_key(reason=f"asked by {pseudonym}")
     assert world.service.public_key == before and world.service.retired_keys() == []
+
+
+def test_a_rotation_stopped_between_its_two_writes_keeps_the_key_in_force_and_unretired(
+    world: World, open_service: Any,
+) -> None:
+    """The key store takes the retired-keys record, then refuses the new key (its temporary
+    file's name taken by a folder, as a full disk would refuse it): the key in force is still
+    the old one, whole (not shredded), and neither this worker nor the next start publishes it
+    as retired while it signs."""
+    service = world.service
+    before = service.public_key
+    key_dir = service.settings.key_dir
+    assert key_dir is not None
+    (key_dir / f".{SIGNING_KEY_NAME}.key.{os.getpid()}.tmp").mkdir()
+    with pytest.raises(KeyStoreUnusable):
+        service.rotate_receipt_key(reason=REASON)
+    assert public_key_of((key_dir / f"{SIGNING_KEY_NAME}.key").read_bytes()) == before
+    assert service.public_key == before and service.retired_keys() == []
+    service.close()
+    with closing(open_service()) as reopened:  # the store's record names the key in force
+        assert reopened.public_key == before and reopened.retired_keys() == []
 
 
 def _rotations(world: World) -> list[tuple[str, dict[str, object]]]:
