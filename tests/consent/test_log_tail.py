@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
+from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditEvent
 from tests.support.backends import both_backends
@@ -37,12 +38,23 @@ def _newest(service: OptinFace) -> AuditEvent:
         return event
 
 
-def _cut_past_the_witness(world: World) -> int:
-    """Log a subject's events, then delete from the newest on, with a connection of its own
-    as the red team did; the first sequence number deleted (past the witness's newest)."""
+def _past_the_witness(world: World, events: int = 1) -> int:
+    """Log a subject's events, and API keys made until at least ``events`` events lie past the
+    witness's newest checkpoint (one is signed every ``audit_checkpoint_every`` events, and at
+    each single-use right spent, so where the subject's events end is no guide); the newest
+    sequence number."""
     world.subject()
-    newest = _newest(world.service).seq
-    assert world.service.runtime.log.witness.latest_size() < newest
+    while (newest := _newest(world.service).seq) - events < (
+            world.service.runtime.log.witness.latest_size()):
+        world.service.create_api_key(actor=world.admin, role=Role.RESEARCHER,
+                                     name=f"past-the-witness-{newest}")
+    return newest
+
+
+def _cut_past_the_witness(world: World) -> int:
+    """Delete from the newest event past the witness on, with a connection of its own as the
+    red team did; the first sequence number deleted."""
+    newest = _past_the_witness(world)
     outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=newest)
     return newest
 
@@ -138,9 +150,7 @@ def test_after_a_loss_the_tail_is_its_transactions_last_append_though_below_the_
     service no longer live chains it (closing; the live replay's own transaction chains the
     same way, then appends what it replays)."""
     world.service.runtime.live_replay.close()
-    world.subject()
-    cut = _newest(world.service).seq - 2
-    assert world.service.runtime.log.witness.latest_size() < cut
+    cut = _past_the_witness(world, events=3) - 2
     outside_sql(world.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
     assert _chain_in_one_transaction(world.service, 1) == [cut + 1]  # after log_truncated
     world.subject()
