@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
 
+from optinface.api.cli.main import app
 from optinface.consent.declaration import RECEIPT_KEY, material_sha256
 from optinface.consent.receipts import SIGNS
 from optinface.consent.schemas import Register
@@ -44,12 +46,20 @@ def _served(world: World, path: str = "/v1/register") -> str:
     return answer.text
 
 
-def _verify(tmp_path: Path, text: str, key: str) -> subprocess.CompletedProcess[str]:
+def _verify(tmp_path: Path, text: str, key: str, *,
+            own_process: bool = False) -> subprocess.CompletedProcess[str]:
+    """``register verify`` on ``text``: in this process (the same command, its exit code and
+    streams), or, ``own_process``, as a regulator runs it, a process of its own where no data
+    directory is (a few seconds each, so once per backend)."""
     file = tmp_path / "register.json"
     file.write_text(text, encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "register", "verify",
-                           str(file), "--public-key", key],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    arguments = ["register", "verify", str(file), "--public-key", key]
+    if own_process:
+        return subprocess.run([sys.executable, "-m", "optinface.api.cli.main", *arguments],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                              check=False)
+    result = CliRunner().invoke(app, arguments)
+    return subprocess.CompletedProcess(arguments, result.exit_code, result.stdout, result.stderr)
 
 
 def test_a_served_register_verifies_with_the_published_key_and_prints_the_declared_hash(
@@ -59,7 +69,7 @@ def test_a_served_register_verifies_with_the_published_key_and_prints_the_declar
     register, key = json.loads(served), _receipt_key(world)
     declared = register["declaration"]["material_sha256"]
     assert register["in_service"] and register["material_sha256"] == declared
-    done = _verify(tmp_path, served, key)
+    done = _verify(tmp_path, served, key, own_process=True)
     assert done.returncode == 0 and done.stderr == "", done
     assert (f"register of {register['generated_at']} signed by {key}"
             f" ({register['signature']['kid']})") in done.stdout, done
@@ -136,10 +146,10 @@ def test_an_unreadable_file_or_one_no_register_exits_2(world: World, tmp_path: P
         assert done.returncode == 2, (text, done)
         assert len(done.stderr.splitlines()) == 1, done
         assert done.stderr.startswith("refused: unreadable_file: "), done
-    missing = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "register",
-                              "verify", str(tmp_path / "absent.json"), "--public-key", key],
-                             capture_output=True, text=True, timeout=120, check=False)
-    assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing
+    missing = CliRunner().invoke(app, ["register", "verify", str(tmp_path / "absent.json"),
+                                       "--public-key", key])
+    assert missing.exit_code == 2 and missing.stderr.startswith("refused: unreadable_file: "), (
+        missing.stderr)
     unsigned = json.loads(_served(world))
     del unsigned["signature"]
     done = _verify(tmp_path, json.dumps(unsigned), key)
