@@ -30,6 +30,7 @@ from optinface.consent import (
 )
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.errors import ConsentError
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.refusals import check_quota
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -140,6 +141,7 @@ class _Backing:
         self.owners: dict[int, str | None] = {}
         """Each template asked about: its owner's pseudonym, or None when dropped."""
         self._consents: dict[str, bool] = {}  # by consent id: backed by its receipt
+        self._receipt_keys: ReceiptKeys | None = None  # read once a search, when first needed
         self._opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
 
     def ask(self, labels: list[int]) -> None:
@@ -164,8 +166,10 @@ class _Backing:
     def _consent_backed(self, consent: Consent, subject: Subject) -> bool:
         if consent.id not in self._consents:
             keys = self._runtime.keys
+            if self._receipt_keys is None:  # on a shared ledger a key-store read: not per consent
+                self._receipt_keys = keys.receipt_keys
             problem = authority.consent_problem(
-                consent, pseudonym=subject.pseudonym, public_key=keys.receipt_keys
+                consent, pseudonym=subject.pseudonym, public_key=self._receipt_keys
             ) or self._runtime.journal_ends.problem(
                 keys, consent_id=consent.id, purpose_id=self._purpose_id,
                 pseudonym=subject.pseudonym)

@@ -178,10 +178,11 @@ def latest_witnessed(directory: Path) -> int:
     an earlier version wrote (their number fixed at the upgrade), the subfolders' names, and
     the files of the newest subfolder that holds any."""
     flat = _sizes(directory / CHECKPOINTS)
+    newest_flat = flat[-1][0] if flat else 0
     for index in reversed(_shard_indexes(directory)):
         if found := _sizes(_shard(directory, index)):
-            return max(found[-1][0], flat[-1][0] if flat else 0)
-    return flat[-1][0] if flat else 0
+            return max(found[-1][0], newest_flat)
+    return newest_flat
 
 
 def witnessed_after(directory: Path, size: int, *, known: int = 0) -> list[int]:
@@ -319,11 +320,11 @@ class Witness:
         newest this process compared with the log (at first, the newest when it started,
         which the start compares: :func:`consent.transparency.record_rewrite`), smallest
         first; the newest of them is :meth:`latest_size` from here."""
-        self.latest_size()  # at first, where the start's comparison left off
+        latest = self.latest_size()  # at first, where the start's comparison left off
         assert self._checked is not None  # set by latest_size
-        sizes = witnessed_after(self.directory, self._checked, known=self.latest_size())
+        sizes = witnessed_after(self.directory, self._checked, known=latest)
         if sizes:
-            self._latest = max(self.latest_size(), sizes[-1])
+            self._latest = max(latest, sizes[-1])
         return sizes
 
     def checked(self, size: int) -> None:

@@ -428,6 +428,7 @@ def review_erasures(request: Request, service: ServiceDep) -> Response:
     marked by whether its signed receipt verifies under the published key."""
     def build(session: WebSession, actor: Actor) -> Response:
         first, tombs = _month_erasures(request, service, actor)
+        keys = service.receipt_keys  # once a page: on a shared ledger a key-store read
         return render(
             request,
             "review_erasures.html",
@@ -435,7 +436,7 @@ def review_erasures(request: Request, service: ServiceDep) -> Response:
             month=first,
             previous=(first - timedelta(days=1)).strftime("%Y-%m"),
             following=_next_month(first).strftime("%Y-%m"),
-            erasures=[(t, _verified(t, service.receipt_keys)) for t in tombs],
+            erasures=[(t, _verified(t, keys)) for t in tombs],
         )
 
     return signed_in(request, service, REVIEW, build, login_form=True)
