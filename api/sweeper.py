@@ -2,15 +2,16 @@
 
 The sweep erases whatever expired, every ``interval`` seconds, and also when the next consent in
 force ends (its expiry, retention or a guardian's end): what that end takes away goes at that
-moment, not up to an interval later. The epoch rotation (:mod:`consent.epochs`) runs when the
-current epoch is due, so the thread wakes at whichever comes first: the bound an erasure receipt
-states for backups is kept to the second, not to the next sweep. It also wakes every
-``flush_interval`` seconds to write the failed authentications tallied since
-(:mod:`consent.auth_failures`) as one audit event. And where an erasure's WAL checkpoint was held
-off by a long read (:attr:`consent.db.Database.checkpoint_owed`, SQLite), it tries that
-checkpoint again within seconds, on the refused rotation's back-off (:class:`Backoff`), until
-one empties the WAL: the erased pages leave the files soon after the read ends, not at the
-next sweep, an interval later.
+moment, not up to an interval later (an end that passed while a long sweep or rotation kept the
+thread busy is still after the last sweep, and is swept at once). The epoch rotation
+(:mod:`consent.epochs`) runs when the current epoch is due, so the thread wakes at whichever comes
+first: the bound an erasure receipt states for backups is kept to the second, not to the next
+sweep. It also wakes every ``flush_interval`` seconds to write the failed authentications tallied
+since (:mod:`consent.auth_failures`) as one audit event. And where an erasure's WAL checkpoint was
+held off by a long read (:attr:`consent.db.Database.checkpoint_owed`, SQLite), it tries that
+checkpoint again within seconds, on the refused rotation's back-off (:class:`Backoff`), until one
+empties the WAL: the erased pages leave the files soon after the read ends, not at the next sweep,
+an interval later.
 
 A daemon thread rather than an asyncio task because ``OptinFace.sweep`` is blocking (database
 and index I/O) and must not stall the event loop.
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
+from functools import partial
 
 from optinface.api.periodic import BackgroundThread, guarded
 from optinface.consent.service import OptinFace
@@ -83,13 +86,16 @@ class Sweeper(BackgroundThread):
         next_sweep = time.monotonic()
         rotation = Backoff(self._rotation_retry, self._interval)
         checkpoint = Backoff(self._rotation_retry, self._interval)
+        swept_at: datetime | None = None  # the service clock's, at the last sweep that ran
         while not self._stopped.is_set():
             guarded("failed-authentication audit", self._service.flush_auth_failures)
             if time.monotonic() >= next_sweep:
                 swept = guarded("retention sweep", self._service.sweep)
                 logger.info("retention sweep: %s", swept)
                 next_sweep = time.monotonic() + self._interval
-            to_end = guarded("next consent end", self._service.seconds_to_next_consent_end)
+                swept_at = swept.ran_at if swept is not None else swept_at
+            to_end = guarded("next consent end", partial(
+                self._service.seconds_to_next_consent_end, swept_at=swept_at))
             if to_end is not None:  # past ends wait a second: a sweep just ran for them
                 next_sweep = min(next_sweep, time.monotonic() + max(to_end, 1.0))
             to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)

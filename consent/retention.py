@@ -187,14 +187,17 @@ def _said(session: Session, consent_id: str, mismatch: Mismatch) -> bool:
                and details.get("mismatch") == str(mismatch) for details in reported)
 
 
-def next_consent_end(runtime: Runtime) -> datetime | None:
-    """When the next consent in force ends (its expiry, its purposes' retention, a guardian's
-    end, or its receipt's end where the last sweep found it sooner than its row's), or None:
-    the sweeper wakes then, so that what the end takes away goes at that moment rather than at
-    the next periodic sweep (the gates refuse it from that moment already)."""
+def next_consent_end(runtime: Runtime, *, after: datetime) -> datetime | None:
+    """When the next consent still active ends after ``after`` (its expiry, its purposes'
+    retention, a guardian's end, or its receipt's end where the last sweep found it sooner than
+    its row's), or None: the sweeper wakes then, so that what the end takes away goes at that
+    moment rather than at the next periodic sweep (the gates refuse it from that moment
+    already). ``after`` is the last sweep's time, not now: an end that passed while the sweeper
+    was busy (a long sweep or rotation) is still ahead of that sweep, and is swept at once
+    rather than an interval later."""
     with runtime.db.reading() as session:
         row_end = session.scalar(select(func.min(Consent.ends_at))
-                                 .where(in_force(runtime.clock.now())))
+                                 .where(in_force(after)))
     ends = [end for end in (row_end, runtime.receipt_ends.next_end()) if end is not None]
     return min(ends, default=None)
 

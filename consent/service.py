@@ -1378,10 +1378,13 @@ class OptinFace:
         """Seconds until the current epoch is due for rotation (the scheduler waits this)."""
         return epochs.seconds_to_boundary(self.runtime)
 
-    def seconds_to_next_consent_end(self) -> float | None:
-        """Seconds until the next consent in force ends, or None (the scheduler sweeps then)."""
-        ends = next_consent_end(self.runtime)
-        return None if ends is None else (ends - self.clock.now()).total_seconds()
+    def seconds_to_next_consent_end(self, *, swept_at: datetime | None = None) -> float | None:
+        """Seconds until the next consent ends that was in force at the last sweep
+        (``swept_at``; now when unknown), negative when that end has passed unswept; None when
+        there is none (the scheduler sweeps at the next end)."""
+        now = self.clock.now()
+        ends = next_consent_end(self.runtime, after=swept_at or now)
+        return None if ends is None else (ends - now).total_seconds()
 
     def key_epochs(self, *, actor: Actor) -> list[KeyEpochPublic]:
         """Every epoch with its creation and destruction time: where an erasure receipt's

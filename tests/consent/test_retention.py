@@ -7,11 +7,13 @@ goes when no consent is left in force.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 from sqlalchemy import select
 
+from optinface.api import sweeper as sweeper_module
 from optinface.api.sweeper import Sweeper
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import ConsentExpired, SubjectErased
@@ -79,6 +81,36 @@ def test_the_server_sweeps_a_consent_away_when_it_ends_not_an_interval_later(
     assert world.service.index.count() == 0
     with pytest.raises(SubjectErased):
         world.service.get_subject(actor=world.portal, subject=expiring)
+
+
+def test_an_end_that_passes_while_the_sweeper_is_busy_is_swept_at_once_not_an_interval_later(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sweeper never saw this end ahead (its clock jumps past it after the start-up sweep,
+    as a long sweep or rotation on a loaded server lets an end pass unseen): the end is still
+    after the last sweep, so it wakes for it at once rather than at the next interval, an hour
+    here."""
+    expiring, consent_id = world.subject(days=1)
+    world.enrol(expiring, consent_id, portrait_jpegs[0])
+    caplog.set_level(logging.INFO, logger=sweeper_module.__name__)
+    sweeper = Sweeper(world.service, interval=3600, flush_interval=1.0)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not _swept_once(caplog) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _swept_once(caplog)  # the start-up sweep ran before the end passed
+        clock.advance(days=1, seconds=1)
+        while world.service.index.count() and time.monotonic() < deadline + 20:
+            time.sleep(0.1)
+    finally:
+        sweeper.stop()
+    assert world.service.index.count() == 0
+
+
+def _swept_once(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(record.getMessage().startswith("retention sweep: ran_at")
+               for record in caplog.records)
 
 
 def test_a_purpose_retention_shorter_than_the_consent_wins(
