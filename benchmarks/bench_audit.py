@@ -1,6 +1,6 @@
 """Cost of the witnessed audit log: verifying it, signing a checkpoint, proving an export.
 
-Usage: python -m benchmarks.bench_audit [--n 100000]
+Usage: python -m benchmarks.bench_audit [--n 100000] [--identify-rounds N] [--challenge-rounds N]
 
 Events are appended with the log's own code (:func:`consent.audit.append`, each sealed with an
 HMAC key as the server's are: :mod:`consent.log_seals`) into a real SQLite file, 1,000 per
@@ -27,6 +27,11 @@ starts) with the checkpoint its spent probe consent signs into the witness folde
 answers (``after``: :mod:`consent.spent_rights`) and with that call replaced by nothing
 (``before``), the modes alternated round by round (:mod:`benchmarks.modes`), with their
 ratio. Writes ``results/bench_audit_identify.json`` and ``.png``.
+
+With ``--challenge-rounds N`` (0: skipped) it times, the same way, a passkey sign-in and a
+signed act (the person's opt-out or opt-in of search) with the checkpoint their answered
+challenge signs before they answer and without it. Writes
+``results/bench_audit_challenge.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import os
 import statistics
 import tempfile
 import time
-from contextlib import closing, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -55,6 +60,7 @@ from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
 from optinface.consent.notes import Signer
 from optinface.consent.quota import require_identify_quota
+from optinface.consent.schemas import PasskeyResponse, SearchableAct
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.transparency import witness_checkpoints
@@ -268,6 +274,21 @@ SPEND_SEED = 0
 """No population is drawn at random: the six sample portraits, recorded as the seed 0."""
 
 
+def _spend_settings(folder: Path) -> ConsentSettings:
+    """A SQLite deployment in ``folder`` whose checkpoint every ``audit_checkpoint_every``
+    events falls past the run, so only a spend's is signed."""
+    return ConsentSettings(
+        data_dir=folder / "var", demo_mode=True, match_fmr=TEST_FMR, index_max_elements=64,
+        thresholds_path=write_test_thresholds(folder / "thresholds.toml"),
+        audit_checkpoint_every=1000)
+
+
+def _unwitnessed(mode: str) -> AbstractContextManager[object]:
+    """``before``: the spend's checkpoint call replaced by nothing; ``after``: as served."""
+    return (mock.patch.object(spent_rights, "witness_spent", lambda *_: None)
+            if mode == "before" else nullcontext())
+
+
 def spend_witness(*, rounds: int, folder: Path,
                   pipeline: FacePipeline | None = None) -> dict[str, object]:
     """An identification's latency through the service on SQLite, each mode's median over
@@ -276,10 +297,7 @@ def spend_witness(*, rounds: int, folder: Path,
     event). The checkpoint every ``audit_checkpoint_every`` events is put past the run, so
     only the spend's is signed; the signature of the person in the probe is made before the
     clock starts."""
-    settings = ConsentSettings(
-        data_dir=folder / "var", demo_mode=True, match_fmr=TEST_FMR, index_max_elements=64,
-        thresholds_path=write_test_thresholds(folder / "thresholds.toml"),
-        audit_checkpoint_every=1000)
+    settings = _spend_settings(folder)
     clock = FakeClock(NOW)
     pipeline = pipeline or FacePipeline.from_settings(settings)
     images = [encode(image) for image in portraits(pipeline.detector)]
@@ -295,10 +313,8 @@ def spend_witness(*, rounds: int, folder: Path,
         def measure(mode: str) -> dict[str, float]:
             image = images[next(turns) % len(images)]
             probe = world.probe(image=image)
-            skipped = (mock.patch.object(spent_rights, "witness_spent", lambda *_: None)
-                       if mode == "before" else nullcontext())
             before = latest_witnessed(settings.witness_dir)
-            with skipped:
+            with _unwitnessed(mode):
                 start = time.perf_counter()
                 service.identify(actor=world.researcher, purpose_id=world.purpose,
                                  probe_consent_id=probe, image=image)
@@ -326,21 +342,90 @@ def plot_spend(result: dict[str, object], path: Path) -> None:
         axes.set_xticks([1, 2], ["before: no checkpoint", "after: checkpoint witnessed"])
 
 
+def challenge_witness(*, rounds: int, folder: Path,
+                      pipeline: FacePipeline | None = None) -> dict[str, object]:
+    """A passkey sign-in's and a signed act's latency through the service on SQLite (the
+    person's opt-out then opt-in, ``searchable`` acts: their mean), each mode's median over
+    ``rounds`` alternated rounds, with and without the checkpoint their spent challenge signs
+    into the witness folder before they answer, and the ratios; how many checkpoints each
+    mode added. The challenges are asked and signed before the clock starts."""
+    settings = _spend_settings(folder)
+    clock = FakeClock(NOW)
+    witnessed = {mode: 0 for mode in SPEND_MODES}
+    started = time.perf_counter()
+    with closing(OptinFace.open(settings, pipeline=pipeline or FacePipeline.from_settings(
+            settings), clock=clock)) as service:
+        world = make_world(service, clock)
+        pseudonym, _ = world.subject()
+        person = world.signer(pseudonym)
+        populate = time.perf_counter() - started
+
+        def measure(mode: str) -> dict[str, float]:
+            asked = service.sign_in_options()
+            sign_in = PasskeyResponse(ceremony_id=asked.ceremony_id,
+                                      credential=person.authenticator.get(asked.options))
+            choices = [person.sign(SearchableAct(searchable=searchable))
+                       for searchable in (False, True)]
+            before = latest_witnessed(settings.witness_dir)
+            with _unwitnessed(mode):
+                start = time.perf_counter()
+                service.sign_in(sign_in)
+                signed_in = time.perf_counter()
+                for choice in choices:
+                    service.set_searchable(actor=person.actor, subject=pseudonym, signed=choice)
+                acted = time.perf_counter()
+            witnessed[mode] += latest_witnessed(settings.witness_dir) > before
+            return {"sign_in_seconds": signed_in - start,
+                    "signed_act_seconds": (acted - signed_in) / len(choices)}
+
+        samples = alternated(SPEND_MODES, rounds=rounds, measure=measure)
+    result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
+    medians = result["median_s"]
+    assert isinstance(medians, dict)
+    return {"backend": "sqlite", **result, "checkpoints_witnessed": witnessed,
+            "ratio_after_before": {
+                stage: round(medians["after"][stage] / medians["before"][stage], 3)
+                for stage in ("sign_in_seconds", "signed_act_seconds")}}
+
+
+def plot_challenge(result: dict[str, object], path: Path) -> None:
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    with labelled_figure(path, title="sign-in and signed act on SQLite: the challenge's checkpoint",
+                         xlabel="", ylabel="ms per call") as axes:
+        stages = (("sign_in_seconds", "sign-in"), ("signed_act_seconds", "signed act"))
+        axes.boxplot([[s[stage] * 1000 for s in samples[mode]]
+                      for stage, _ in stages for mode in SPEND_MODES])
+        axes.set_xticks([1, 2, 3, 4], [f"{name}, {mode}" for _, name in stages
+                                       for mode in SPEND_MODES])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="events in the largest log")
+    parser.add_argument("--n", type=int, default=100_000,
+                        help="events in the largest log (0: the log's costs not timed)")
     parser.add_argument("--identify-rounds", type=int, default=0,
                         help="also identify with and without the spend's checkpoint (0: not)")
+    parser.add_argument("--challenge-rounds", type=int, default=0,
+                        help="also sign in and sign an act with and without the challenge's"
+                             " checkpoint (0: not)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
-        result = run(n=args.n, folder=Path(temporary))
-    write_results("bench_audit", result, lambda path: plot(result, path))
+    if args.n:
+        with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
+            result = run(n=args.n, folder=Path(temporary))
+        write_results("bench_audit", result, lambda path: plot(result, path))
     if args.identify_rounds:
         with tempfile.TemporaryDirectory(prefix="bench_audit_identify_") as temporary:
             spend = spend_witness(rounds=args.identify_rounds, folder=Path(temporary))
         write_results("bench_audit_identify", spend, lambda path: plot_spend(spend, path))
         print(json.dumps({key: spend[key] for key in ("median_s", "ratio_after_before",
                                                       "checkpoints_witnessed")}))
+    if args.challenge_rounds:
+        with tempfile.TemporaryDirectory(prefix="bench_audit_challenge_") as temporary:
+            signed = challenge_witness(rounds=args.challenge_rounds, folder=Path(temporary))
+        write_results("bench_audit_challenge", signed, lambda path: plot_challenge(signed, path))
+        print(json.dumps({key: signed[key] for key in ("median_s", "ratio_after_before",
+                                                       "checkpoints_witnessed")}))
 
 
 if __name__ == "__main__":

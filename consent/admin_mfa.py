@@ -53,7 +53,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import apikeys, erasure_journal, passkeys, row_seals, spent_rights
+from optinface.consent import apikeys, erasure_journal, passkeys, row_seals
 from optinface.consent.audit import AuditAction, Entry, log_time
 from optinface.consent.break_glass import is_break_glass
 from optinface.consent.errors import (
@@ -348,7 +348,6 @@ def register(runtime: Runtime, *, actor: Actor,
                      "replaced": replaced}))
         registered = AdminPasskeyRegistered(key_id=actor.key_id, credential_id=credential.id,
                                             registered_at=now, replaced=replaced)
-    spent_rights.witness_spent(runtime)  # the link spent, signed before it answers
     return registered
 
 

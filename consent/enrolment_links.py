@@ -26,7 +26,6 @@ from optinface.consent import (
     page_sessions,
     passkeys,
     policies,
-    spent_rights,
     subject_acts,
 )
 from optinface.consent.accountability import require_accepted, require_subject_accepted
@@ -172,7 +171,6 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
                      "capacity": credential.capacity, "link_id": link.id}))
         session.expunge(credential)
         session.expunge(link)
-    spent_rights.witness_spent(runtime)  # the link spent, signed before it answers
     return credential, link, pseudonym
 
 

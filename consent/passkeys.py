@@ -46,7 +46,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from optinface.consent import row_seals
+from optinface.consent import row_seals, spends
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.errors import (
@@ -168,13 +168,17 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
     that takes it commits. A refusal later in that transaction rolls the mark back with
     everything else, so the same challenge may be answered again until it expires
     (``challenge_seconds``): a retry gains nothing, since only the passkey's private key can
-    sign it."""
+    sign it. Once it commits, the act under way signs the log's head into the witness folder
+    before it answers (:func:`consent.spends.spent_on_commit`), as every single-use
+    right's: a copy of the ledger loaded later, holding the challenge unused, is then found
+    and voided before the same assertion can act again."""
     row = session.get(Ceremony, ceremony_id)
     if (row is None or row.kind != kind or row.used_at is not None or row.expires_at <= now
             or (subject_id is not None and row.subject_id != subject_id)):
         raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
+    spends.spent_on_commit(session)
     return row
 
 

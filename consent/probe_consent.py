@@ -61,7 +61,6 @@ from optinface.consent import (
     passkeys,
     policies,
     receipt_key_in_force,
-    spent_rights,
 )
 from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry, log_time
@@ -387,11 +386,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
-        public = probe_public(probe, public_key=runtime.keys.receipt_keys)
-        link_spent = ceremony.subject_id is not None  # a verify's
-    if link_spent:  # signed before it answers
-        spent_rights.witness_spent(runtime)
-    return public
+        return probe_public(probe, public_key=runtime.keys.receipt_keys)
 
 
 def _use_subject_link(session: Session, runtime: Runtime, ceremony: Ceremony,

@@ -688,9 +688,10 @@ class OptinFace:
         """Bind the verified passkey to the admin key (replacing its earlier one on the
         operator's link or with its approval); journaled and audited."""
         self._second_factor(actor)
-        with chained(self.runtime, PasskeyUnsealed, actor=actor,
-                     action=AuditAction.ADMIN_PASSKEY_REGISTERED):
-            return admin_mfa.register(self.runtime, actor=actor, body=body)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            with chained(self.runtime, PasskeyUnsealed, actor=actor,
+                         action=AuditAction.ADMIN_PASSKEY_REGISTERED):
+                return admin_mfa.register(self.runtime, actor=actor, body=body)
 
     def step_up_options(self, *, actor: Actor) -> PasskeyChallenge:
         """A challenge for the admin key's own passkey."""
@@ -700,9 +701,10 @@ class OptinFace:
     def step_up(self, *, actor: Actor, body: PasskeyResponse) -> StepUp:
         """The admin key's step-up token, once its passkey signed the challenge; audited."""
         self._second_factor(actor)
-        with chained(self.runtime, PasskeyUnsealed, actor=actor,
-                     action=AuditAction.ADMIN_STEPPED_UP):
-            return admin_mfa.step_up(self.runtime, actor=actor, body=body)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            with chained(self.runtime, PasskeyUnsealed, actor=actor,
+                         action=AuditAction.ADMIN_STEPPED_UP):
+                return admin_mfa.step_up(self.runtime, actor=actor, body=body)
 
     def _second_factor(self, actor: Actor) -> None:
         """The passkey's own acts: an admin's, and only while ``admin_mfa`` is on."""
@@ -798,9 +800,10 @@ class OptinFace:
 
     def register_passkey(self, body: PasskeyResponse) -> PasskeyRegistered:
         """Store the person's new passkey; the link is used up."""
-        credential, _, pseudonym = enrolment_links.register(self.runtime, body,
-                                                            kind=enrolment_links.ENROLMENT)
-        return enrolment_links.registered(credential, pseudonym)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            credential, _, pseudonym = enrolment_links.register(self.runtime, body,
+                                                                kind=enrolment_links.ENROLMENT)
+            return enrolment_links.registered(credential, pseudonym)
 
     def sign_in_options(self) -> PasskeyChallenge:
         """A sign-in challenge for ``navigator.credentials.get``."""
@@ -810,29 +813,32 @@ class OptinFace:
         """The person's passkey opens their subject; their own token is issued to them. Of its
         refusals only a passkey the service never registered is chained: anyone can fail a
         sign-in, only whoever wrote the database can present that one."""
-        with chained(self.runtime, PasskeyUnsealed, actor=None,
-                     action=AuditAction.PASSKEY_SIGN_IN):
-            return enrolment_links.sign_in(self.runtime, body)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            with chained(self.runtime, PasskeyUnsealed, actor=None,
+                         action=AuditAction.PASSKEY_SIGN_IN):
+                return enrolment_links.sign_in(self.runtime, body)
 
     def sign_in_to_page(self, body: PasskeyResponse, *,
                         lifetime: timedelta) -> tuple[SignedIn, str]:
         """The portal's sign-in, refused and chained as :meth:`sign_in`: the person's token is
         issued for a page session alone, which expires with it and revokes it when it ends;
         the session's id, for the cookie alone."""
-        with chained(self.runtime, PasskeyUnsealed, actor=None,
-                     action=AuditAction.PASSKEY_SIGN_IN):
-            return enrolment_links.sign_in_to_page(self.runtime, body, lifetime=lifetime)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            with chained(self.runtime, PasskeyUnsealed, actor=None,
+                         action=AuditAction.PASSKEY_SIGN_IN):
+                return enrolment_links.sign_in_to_page(self.runtime, body, lifetime=lifetime)
 
     def issue_subject_token(self, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:
         """Another API token for the signed-in subject (the portal shows it to them once),
         signed with their passkey (a ``subject_token`` act): a bearer credential that erases
         them or copies their templates is never the session's alone. A refusal is chained."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=actor.subject)
-        return audited(self.runtime,
-                       lambda: enrolment_links.issue_token(self.runtime, actor=actor,
-                                                           signed=signed),
-                       actor=actor, action=AuditAction.SUBJECT_TOKEN_ISSUED,
-                       subjects=[actor.subject] if actor.subject else [])
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            return audited(self.runtime,
+                           lambda: enrolment_links.issue_token(self.runtime, actor=actor,
+                                                               signed=signed),
+                           actor=actor, action=AuditAction.SUBJECT_TOKEN_ISSUED,
+                           subjects=[actor.subject] if actor.subject else [])
 
     def subject_tokens(self, *, actor: Actor, subject: str) -> list[SubjectTokenPublic]:
         """The person's live API tokens of their capacity, never a secret: their own token (or
@@ -915,10 +921,11 @@ class OptinFace:
                         signed: PasskeyResponse) -> CapturePublic:
         """The subject approves, with their passkey, enrolling one photo (by its SHA-256)."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        return audited(self.runtime,
-                       lambda: subject_acts.approve_capture(self.runtime, actor=actor,
-                                                            pseudonym=subject, response=signed),
-                       actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            return audited(self.runtime,
+                           lambda: subject_acts.approve_capture(self.runtime, actor=actor,
+                                                                pseudonym=subject, response=signed),
+                           actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
 
     def pending_captures(self, *, actor: Actor, subject: str) -> list[PendingCapture]:
         """Capture sessions the desk opened for ``subject``, waiting for their approval."""
@@ -959,10 +966,11 @@ class OptinFace:
                        signed: PasskeyResponse) -> SubjectPublic:
         """Opt in to or out of 1:N galleries: the subject's signed choice, audited."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        return audited(self.runtime,
-                       lambda: subject_acts.set_searchable(self.runtime, actor=actor,
-                                                           pseudonym=subject, response=signed),
-                       actor=actor, action=AuditAction.SUBJECT_UPDATED, subjects=[subject])
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            return audited(self.runtime,
+                           lambda: subject_acts.set_searchable(self.runtime, actor=actor,
+                                                               pseudonym=subject, response=signed),
+                           actor=actor, action=AuditAction.SUBJECT_UPDATED, subjects=[subject])
 
     def choose_alternative(self, *, actor: Actor, subject: str) -> AlternativeChosenResult:
         """The person chooses the non-biometric alternative instead (see
@@ -977,10 +985,11 @@ class OptinFace:
         """Record the consent the person signed with their passkey; the receipt embeds their
         signature."""
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
-        return audited(self.runtime,
-                       lambda: consents.give(self.runtime, actor=actor, pseudonym=subject,
-                                             response=signed),
-                       actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            return audited(self.runtime,
+                           lambda: consents.give(self.runtime, actor=actor, pseudonym=subject,
+                                                 response=signed),
+                           actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
 
     def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
         """The subject's consents, oldest first, each with its status now. An operator's read
@@ -998,10 +1007,11 @@ class OptinFace:
         """Withdraw at once, signed like the consent; templates enrolled under it go now; no
         consent left: erase all."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        return audited(self.runtime,
-                       lambda: consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
-                                                 consent_id=consent_id, response=signed),
-                       actor=actor, action=AuditAction.CONSENT_WITHDRAWN, subjects=[subject])
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            return audited(self.runtime,
+                           lambda: consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
+                                                     consent_id=consent_id, response=signed),
+                           actor=actor, action=AuditAction.CONSENT_WITHDRAWN, subjects=[subject])
 
     def withdraw_purpose(self, *, actor: Actor, subject: str, consent_id: str,
                          purpose_id: str, signed: PasskeyResponse) -> WithdrawalResult:
@@ -1009,8 +1019,9 @@ class OptinFace:
         (a ``withdraw`` act naming the purpose); its last purpose withdraws the consent itself,
         like :meth:`withdraw_consent`."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        with chained(self.runtime, (PasskeyUnsealed, *ledger_alterations.UNDONE), actor=actor,
-                     action=AuditAction.CONSENT_WITHDRAWN):
+        with spent_rights.witnessed(self.runtime), chained(  # its challenge, signed first
+                self.runtime, (PasskeyUnsealed, *ledger_alterations.UNDONE), actor=actor,
+                action=AuditAction.CONSENT_WITHDRAWN):
             narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
                                                  consent_id=consent_id, purpose_id=purpose_id,
                                                  response=signed)
@@ -1115,15 +1126,17 @@ class OptinFace:
 
     def register_probe_passkey(self, body: PasskeyResponse) -> PasskeyChallenge:
         """The person in the probe registered a passkey: here is the statement to sign."""
-        credential, link, _ = enrolment_links.register(self.runtime, body,
-                                                       kind=probe_consent.PROBE)
-        return probe_consent.challenge(self.runtime, credential, link)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            credential, link, _ = enrolment_links.register(self.runtime, body,
+                                                           kind=probe_consent.PROBE)
+            return probe_consent.challenge(self.runtime, credential, link)
 
     def sign_probe_consent(self, body: PasskeyResponse) -> ProbeConsentPublic:
         """The probe consent the person signed; single use, this image, purpose and key."""
-        with chained(self.runtime, PasskeyUnsealed, actor=None,
-                     action=AuditAction.PROBE_CONSENT_CREATED):
-            return probe_consent.sign(self.runtime, body)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            with chained(self.runtime, PasskeyUnsealed, actor=None,
+                         action=AuditAction.PROBE_CONSENT_CREATED):
+                return probe_consent.sign(self.runtime, body)
 
     # Enrolment and matching -------------------------------------------------------------------
     def enrol(self, *, actor: Actor, subject: str, capture_id: str | None,
@@ -1197,13 +1210,14 @@ class OptinFace:
         act; the portal's always is): checked and spent before anything is destroyed, then
         named in the ``erase`` event and the receipt (:func:`subject_acts.signed_right`)."""
         authorize(actor, Permission.ERASE, subject=subject)
-        signature = None if signed is None else audited(
-            self.runtime,
-            lambda: subject_acts.sign_right(self.runtime, actor=actor, pseudonym=subject,
-                                            act=subject_acts.ERASE, response=signed),
-            actor=actor, action=AuditAction.ERASE, subjects=[subject])
-        return erase_requested(self.runtime, pseudonym=subject, reason=reason, actor=actor,
-                               signed_by=signature)
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            signature = None if signed is None else audited(
+                self.runtime,
+                lambda: subject_acts.sign_right(self.runtime, actor=actor, pseudonym=subject,
+                                                act=subject_acts.ERASE, response=signed),
+                actor=actor, action=AuditAction.ERASE, subjects=[subject])
+            return erase_requested(self.runtime, pseudonym=subject, reason=reason, actor=actor,
+                                   signed_by=signature)
 
     def export(self, *, actor: Actor, subject: str, vectors: bool = False,
                signed: PasskeyResponse | None = None) -> AccessExport:
@@ -1218,7 +1232,8 @@ class OptinFace:
         if vectors:
             authorize(actor, Permission.EXPORT_VECTORS, subject=subject)
         now = self.clock.now()
-        with self.runtime.db.transaction() as session:
+        # Its challenge spent, signed once the transaction committed, before it answers.
+        with spent_rights.witnessed(self.runtime), self.runtime.db.transaction() as session:
             row = ledger.get_subject(session, subject, runtime=self.runtime)
             signature = {} if signed is None or not vectors else {
                 "signed": subject_acts.signed_right(session, self.runtime, row, signed,
@@ -1243,10 +1258,11 @@ class OptinFace:
         the controller's, under law or a warrant (an administrator); recorded, audited and
         listed in the export (:mod:`consent.disclosures`)."""
         authorize(actor, disclosures.permission_for(body.legal_basis), subject=subject)
-        return audited(self.runtime,
-                       lambda: handover.disclose(self.runtime, actor=actor, pseudonym=subject,
-                                                 body=body),
-                       actor=actor, action=AuditAction.DISCLOSURE, subjects=[subject])
+        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
+            return audited(self.runtime,
+                           lambda: handover.disclose(self.runtime, actor=actor, pseudonym=subject,
+                                                     body=body),
+                           actor=actor, action=AuditAction.DISCLOSURE, subjects=[subject])
 
     def list_disclosures(self, *, actor: Actor, subject: str) -> list[DisclosurePublic]:
         """The subject's disclosures, oldest first: whoever may read their export may read

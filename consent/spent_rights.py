@@ -1,16 +1,23 @@
 """A single-use right, once spent, is signed into the witness folder before its act answers.
 
 A probe consent's use by an identification or a verification, a one-time link's use (an
-enrolment, a probe, a verify's or an admin passkey's link) and an approved capture's enrolment
-are spent by marking their row used. Those marks are not journaled (a probe consent's would add
+enrolment, a probe, a verify's or an admin passkey's link), an approved capture's enrolment and
+every answered passkey challenge (a sign-in's, an admin step-up's, and every signed act's:
+those :func:`consent.subject_acts.complete` checks, a capture's approval, a consent, an
+erasure, an opt-out, a withdrawal, a disclosure, a copy of the templates and the
+``subject_token`` act of :func:`consent.enrolment_links.issue_token` included) are spent by
+marking their row used. Those marks are not journaled (a probe consent's would add
 an fsync to every search): a copy of the ledger loaded later holds them unused again, and what
-voids them there is a replay of the journal (:func:`consent.backup.void_single_use`), which runs
+voids them there is a replay of the journal (:func:`consent.backup.void_single_use`, the
+challenges among them), which runs
 once something finds the copy: a start, or a worker's periodic check, on the log shorter than
 or other than a checkpoint in the shared witness folder (:mod:`consent.live_replay`). Signed
 only at the next periodic check or close, the spend's events left no sign where the worker
 that spent it died unclean before either, and the right could be used again without end (red
-team 5, F2). Signing a checkpoint of the log, with the spend's event chained and committed,
-before the act answers makes every copy loaded afterwards older than a witnessed checkpoint.
+team 5, F2); a challenge, within its lifetime, by the very assertion the person's device sent
+(for ``subject_token``, a second bearer token that outlives the copy). Signing a checkpoint of
+the log, with the spend's event chained and committed, before the act answers makes every
+copy loaded afterwards older than a witnessed checkpoint.
 
 The checkpoint is the one the periodic check signs (:func:`consent.transparency.witness`,
 whose checks come first), on this process's thread: its cost is the act's
@@ -26,17 +33,15 @@ error line, since its spend is signed nowhere a restored copy could be set again
 other act (the periodic check, the close) only logs it
 (:meth:`consent.witness.Witness.record`), the next checkpoint covering it.
 
-Left unwitnessed: the passkey challenges, a sign-in's and every signed act's (those
-:func:`consent.subject_acts.signed_right` checks and spends, a capture's approval, an erasure,
-an opt-out, a withdrawal and the ``subject_token`` act of
-:func:`consent.enrolment_links.issue_token` included). A challenge answered since is unused
-again in a copy, but replaying it needs the very assertion the person's device sent for it
-(only their passkey's private key signs one), within the challenge's lifetime
-(``challenge_seconds``, 300 by default), on a copy no worker has found yet; and witnessing them
-would put a checkpoint on every sign-in and signed act. What that replay yields is what the
-person asked for once more, but for one act whose result outlasts the copy: ``subject_token``
-mints a second bearer token of ``OPTINFACE_SUBJECT_TOKEN_DAYS`` (30) days, revocable by its
-person as any other.
+Each act that may spend one runs in a :func:`witnessed` block (the service's methods), and a
+challenge is spent in one place, :func:`consent.passkeys.take_ceremony`, which marks the
+block's :class:`~consent.spends.Spend` once its transaction commits
+(:func:`consent.spends.spent_on_commit`; taken outside any block, the transaction fails
+before it commits): no act that answers a challenge has a call of its own to forget. A copy
+loaded behind running workers that no check has found yet still takes a replayed assertion:
+its act commits there (what its person asked once more), but its own signature's check finds
+the copy first, so it is answered ``committed_not_served``, never with what it made (a sign-in's
+or a ``subject_token``'s token is not shown).
 """
 
 from __future__ import annotations
@@ -48,18 +53,9 @@ from contextlib import contextmanager
 from optinface.consent import transparency
 from optinface.consent.errors import CommittedNotServed, LedgerRestored, WitnessUnusable
 from optinface.consent.runtime import Runtime
+from optinface.consent.spends import Spend, under_way
 
 logger = logging.getLogger(__name__)
-
-
-class Spend:
-    """Whether an act spent its single-use right: called once the spend committed."""
-
-    def __init__(self) -> None:
-        self.made = False
-
-    def __call__(self) -> None:
-        self.made = True
 
 
 def witness_spent(runtime: Runtime) -> None:
@@ -98,16 +94,18 @@ def witness_spent(runtime: Runtime) -> None:
 @contextmanager
 def witnessed(runtime: Runtime) -> Iterator[Spend]:
     """Sign the log's head into the witness folder as the block ends, once its act called the
-    :class:`Spend` it is given (a refusal after the spend included: the spend stays, and the
-    refusal's event is chained by then), before the act's answer or refusal leaves.
+    :class:`Spend` it is given, or a passkey challenge taken in the block committed
+    (:func:`consent.spends.spent_on_commit`), a refusal after the spend included (the spend
+    stays, and the refusal's event is chained by then), before the act's answer or refusal
+    leaves.
 
     Raises:
         CommittedNotServed: :func:`witness_spent`'s, in place of the act's answer or refusal.
     """
     spend = Spend()
     try:
-        yield spend
+        with under_way(spend):
+            yield spend
     finally:
         if spend.made:
             witness_spent(runtime)
-

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.bench_audit import plot, plot_spend, run, spend_witness
+from benchmarks.bench_audit import (
+    challenge_witness,
+    plot,
+    plot_challenge,
+    plot_spend,
+    run,
+    spend_witness,
+)
 from optinface.engine.pipeline import FacePipeline
 
 
@@ -33,3 +40,14 @@ def test_the_spend_witness_benchmark_signs_one_checkpoint_per_identify_after_and
     assert float(result["ratio_after_before"]) > 0  # type: ignore[arg-type]
     plot_spend(result, tmp_path / "identify.png")
     assert (tmp_path / "identify.png").stat().st_size > 0
+
+
+def test_the_challenge_witness_benchmark_signs_one_checkpoint_per_round_after_and_none_before(
+    tmp_path: Path, pipeline: FacePipeline,
+) -> None:
+    result = challenge_witness(rounds=2, folder=tmp_path, pipeline=pipeline)
+    assert result["checkpoints_witnessed"] == {"before": 0, "after": 2}
+    ratios = result["ratio_after_before"]
+    assert isinstance(ratios, dict) and all(ratio > 0 for ratio in ratios.values())
+    plot_challenge(result, tmp_path / "challenge.png")
+    assert (tmp_path / "challenge.png").stat().st_size > 0

@@ -42,7 +42,9 @@ from optinface.consent.schemas import (
     ErasureReason,
     LinkSecret,
     Operation,
+    PasskeyResponse,
     SubjectCreate,
+    TokenAct,
     WithdrawalResult,
 )
 from optinface.consent.service import OptinFace
@@ -808,6 +810,45 @@ def test_a_right_spent_by_a_worker_that_died_unclean_is_refused_on_a_copy_from_b
         else:
             refused("link_invalid", lambda: restarted.passkey_registration_options(
                 LinkSecret(link=link)))
+
+
+def _answered_then_replayed(service: OptinFace, person: SoftPerson,
+                            act: str) -> Callable[[OptinFace], object]:
+    """Ask ``person``'s passkey to sign ``act``'s challenge (a sign-in, or a portal token's
+    ``subject_token`` act), and the act that answers that assertion on a service: the same
+    assertion each time it is called."""
+    if act == "sign-in":
+        challenge = service.sign_in_options()
+        signed = PasskeyResponse(ceremony_id=challenge.ceremony_id,
+                                 credential=person.authenticator.get(challenge.options))
+        return lambda on: on.sign_in(signed)
+    signed = person.sign(TokenAct())
+    return lambda on: on.issue_subject_token(actor=person.actor, signed=signed)
+
+
+@pytest.mark.parametrize("act", ["sign-in", "subject-token"])
+def test_a_challenge_answered_by_a_worker_that_died_unclean_is_refused_on_a_copy_from_before(
+    settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline, tmp_path: Path,
+    act: str,
+) -> None:
+    """A passkey challenge is spent by marking its row used, which is not journaled: a copy of
+    the ledger from before the answer holds it unused, and within its lifetime the assertion
+    the person's device sent would act again there (a ``subject_token`` act: a second bearer
+    token, which outlives the copy). Its spend is signed into the witness folder before the
+    act answers, so the worker that answered it, dying before any periodic check or close,
+    still leaves the copy shorter than a witnessed checkpoint: the copy's start voids the
+    challenge and the replayed assertion is refused."""
+    rare = settings.model_copy(update={"audit_checkpoint_every": 1000})  # no checkpoint by
+    service = OptinFace.open(rare, pipeline=pipeline, clock=clock)  # count: only the spend's
+    world = make_world(service, clock)
+    pseudonym, _ = world.subject()
+    answer = _answered_then_replayed(service, world.signer(pseudonym), act)
+    copy = copy_database(settings, tmp_path)  # the challenge asked, not yet answered
+    clock.advance(minutes=1)  # well within challenge_seconds
+    answer(service)
+    _died_unclean_then_put_back(service, copy)
+    with closing(OptinFace.open(rare, pipeline=pipeline, clock=clock)) as restarted:
+        refused("challenge_invalid", lambda: answer(restarted))
 
 
 @pytest.mark.parametrize("inside", ["data_dir", "keys_dir", "witness_dir"])

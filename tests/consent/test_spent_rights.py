@@ -12,13 +12,13 @@ from optinface.consent import retention_policy
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import CommittedNotServed, ProbeConsentRequired, WitnessUnusable
 from optinface.consent.runtime import Runtime
-from optinface.consent.schemas import AuditFilter
+from optinface.consent.schemas import AuditFilter, PasskeyResponse, SearchableAct, TokenAct
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
 from optinface.consent.witness import Witness, checkpoint_path
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, refused
 
 
 def _another_workers_checkpoint_past_the_log(world: World) -> None:
@@ -113,3 +113,52 @@ def test_a_spend_whose_checkpoint_the_folder_refuses_is_committed_and_not_answer
         service.identify(actor=world.researcher, purpose_id=world.purpose,
                          probe_consent_id=probe, image=image)
     assert spent.value.details["problem"] == "used"
+
+
+def test_a_signed_act_whose_checkpoint_the_folder_refuses_is_committed_and_not_answered(
+    world: World,
+) -> None:
+    """A passkey challenge is a single-use right too: the person's signed opt-out of search
+    committed (the challenge spent, the subject out of the galleries), but while the witness
+    folder refuses its checkpoint it is refused as ``witness_unusable``, never answered
+    unwitnessed; the same assertion sent again is refused as a spent challenge."""
+    service = world.service
+    pseudonym, _ = world.subject()
+    person = world.signer(pseudonym)
+    signed = person.sign(SearchableAct(searchable=False))
+    service.witness_audit()
+    shard = checkpoint_path(service.settings.witness_dir, 0).parent
+    shard.rename(shard.with_name("elsewhere"))
+    shard.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(WitnessUnusable) as error:
+        service.set_searchable(actor=person.actor, subject=pseudonym, signed=signed)
+    assert error.value.details["committed"]
+    assert not service.get_subject(actor=person.actor, subject=pseudonym).searchable
+    refused("challenge_invalid", lambda: service.set_searchable(
+        actor=person.actor, subject=pseudonym, signed=signed))
+
+
+@pytest.mark.parametrize("act", ["sign-in", "subject-token"])
+def test_a_challenge_answered_on_a_copy_no_check_found_yet_commits_and_shows_no_token(
+    world: World, act: str,
+) -> None:
+    """A sign-in, or the portal's ``subject_token`` act, answered on a copy loaded behind the
+    service before any check found it: the act commits there, but its challenge's signature
+    checks the folder first, finds the copy, and it is answered ``committed_not_served``
+    rather than with the token it made."""
+    service = world.service
+    pseudonym, _ = world.subject()
+    person = world.signer(pseudonym)
+    if act == "sign-in":
+        asked = service.sign_in_options()
+        signed = PasskeyResponse(ceremony_id=asked.ceremony_id,
+                                 credential=person.authenticator.get(asked.options))
+    else:
+        signed = person.sign(TokenAct())
+    _another_workers_checkpoint_past_the_log(world)
+    with pytest.raises(CommittedNotServed) as error:
+        if act == "sign-in":
+            service.sign_in(signed)
+        else:
+            service.issue_subject_token(actor=person.actor, signed=signed)
+    assert error.value.details["committed"]

@@ -1,0 +1,61 @@
+"""Which act a single-use right spent deep inside a transaction belongs to, so that act signs
+the spend into the witness folder before it answers (:mod:`consent.spent_rights`, which this
+module serves and whose imports it must not need: :mod:`consent.passkeys`, below the
+transparency log, spends every passkey challenge).
+
+An act that may spend one opens a :func:`consent.spent_rights.witnessed` block; a spend made
+in a transaction the act does not end itself (:func:`consent.passkeys.take_ceremony`, reached
+from a sign-in, a step-up and every signed act) calls :func:`spent_on_commit`, which marks the
+innermost block's :class:`Spend` once that transaction commits, and never when it rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+
+class Spend:
+    """Whether an act spent its single-use right: called once the spend committed."""
+
+    def __init__(self) -> None:
+        self.made = False
+
+    def __call__(self) -> None:
+        self.made = True
+
+
+# The act under way on this thread (a request's worker thread; a copied context elsewhere).
+_UNDER_WAY: ContextVar[Spend | None] = ContextVar("spend_under_way", default=None)
+
+
+@contextmanager
+def under_way(spend: Spend) -> Iterator[None]:
+    """Make ``spend`` the one :func:`spent_on_commit` marks while the block runs (an inner
+    block's own while it runs)."""
+    token = _UNDER_WAY.set(spend)
+    try:
+        yield
+    finally:
+        _UNDER_WAY.reset(token)
+
+
+def spent_on_commit(session: Session) -> None:
+    """Mark the :class:`Spend` of the act under way once ``session``'s transaction commits: a
+    transaction rolled back (a refusal after the right was taken) spent nothing, and signs
+    nothing.
+
+    Raises:
+        RuntimeError: no act is under way (:func:`under_way`): a programming error, raised
+            before the transaction commits, so nothing is spent unwitnessed (the act fails
+            whole).
+    """
+    spend = _UNDER_WAY.get()
+    if spend is None:
+        raise RuntimeError("a single-use right was spent outside spent_rights.witnessed: its"
+                           " act would answer before the spend is signed")
+    event.listen(session, "after_commit", lambda _committed: spend(), once=True)
