@@ -19,8 +19,10 @@ so whoever edits it in the database opens no token and refuses none; they can on
 person's list say something false about its use, which they could as well by deleting rows.
 
 Best effort: the record is not the authentication. A write that fails (a read-only replica, the
-database gone between the read and the write) leaves the authentication as it was decided,
-and is logged once per process.
+database gone between the read and the write, on PostgreSQL a ledger lock held by another
+writer past :data:`LOCK_WAIT_SECONDS`) leaves the authentication as it was decided, is logged
+once per process, and is tried again at the token's next use. On SQLite a token's first use
+of the day waits for a writer holding the lock as any write does (one process writes there).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from optinface.consent.runtime import Runtime
 from optinface.consent.tables import SubjectToken
 
 logger = logging.getLogger(__name__)
+LOCK_WAIT_SECONDS = 2.0
+"""How long, on PostgreSQL, a last use waits for the ledger's lock: a request must not queue
+behind another worker's long write (a sweep, an erasure) for a date."""
 
 
 def today(runtime: Runtime) -> date:
@@ -51,7 +56,7 @@ def note_use(runtime: Runtime, token_id: str, *, last_used_on: date | None) -> N
     if last_used_on == day:
         return
     try:
-        with runtime.db.transaction() as session:
+        with runtime.db.bounded_lock_waits(LOCK_WAIT_SECONDS), runtime.db.transaction() as session:
             session.execute(update(SubjectToken).where(
                 SubjectToken.id == token_id,
                 SubjectToken.last_used_on.is_distinct_from(day)).values(last_used_on=day))

@@ -10,6 +10,7 @@ Each token shows the day it was last used, written once a day at most, best effo
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -304,3 +305,33 @@ def test_a_last_use_that_cannot_be_written_leaves_authentication_as_it_was_logge
     said = [r for r in caplog.records if r.name == "optinface.consent.token_use"]
     assert len(said) == 1 and "could not be recorded" in said[0].getMessage()
     assert _listed(world, fresh)[_id(fresh)]["last_used_on"] == clock.now().date().isoformat()
+
+
+def test_on_postgresql_a_last_use_waits_for_no_long_writer_and_the_token_still_works(
+    clocked: tuple[World, FakeClock, OptinFace],
+) -> None:
+    """Another worker's long write holds the ledger's lock: the token's first use of the day
+    answers while it is still held (an event, not a timing), its day left for a later use."""
+    world, _, service = clocked
+    if not service.runtime.db.shared:
+        pytest.skip("SQLite: one process writes, and a write waits its busy timeout")
+    fresh = _second_token(world)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with service.runtime.db.transaction():
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(60)
+        assert _works(world.client, world.subject, fresh) == 200
+        still_held = holder.is_alive()
+    finally:
+        release.set()
+        holder.join(60)
+    assert still_held
+    [row] = [r for r in outside_copy(service, "subject_tokens") if r["id"] == _id(fresh)]
+    assert row["last_used_on"] is None
