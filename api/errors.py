@@ -51,6 +51,9 @@ probe_consent_required       403     the person in the probe did not agree to th
 operation_not_allowed        403     the purpose does not include this operation
 subject_credential_required  403     only the person (or their guardian), signing with their own
                                      passkey, may do this: an operator key never acts for them
+revoke_other_in_portal       403     over the API a subject token revokes itself or all the
+                                     person's tokens, never one other alone: the person picks
+                                     which to keep in the portal (passkey sign-in)
 passkey_invalid              403     the WebAuthn response does not verify (signature, challenge,
                                      origin, or a passkey not allowed to sign this act)
 passkey_unsealed             403     the passkey's record carries no valid seal: written into the
@@ -286,6 +289,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "written_release_required": 403,
     "alternative_chosen": 409,
     "subject_credential_required": 403,
+    "revoke_other_in_portal": 403,
     "passkey_invalid": 403,
     "passkey_unsealed": 403,
     "challenge_invalid": 403,

@@ -19,7 +19,7 @@ from typing import NoReturn
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import erasure_journal, ledger_alterations, row_seals
+from optinface.consent import erasure_journal, ledger_alterations, row_seals, token_use
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
@@ -337,17 +337,27 @@ def authenticate_audited(runtime: Runtime, secret: str) -> Actor:
     transaction. Otherwise a read, which takes no lock (:meth:`consent.db.Database.reading`),
     so no request (on PostgreSQL, no worker's) waits for a write to learn who is calling. A
     key revoked by a transaction committed before the read is refused; one revoked while it
-    reads counts as revoked just after it."""
+    reads counts as revoked just after it.
+
+    A subject token that authenticated has its day of use recorded after the read, at most
+    once a day and best effort (:func:`consent.token_use.note_use`): the answer stays this
+    one whether that write succeeds or not."""
     try:
         kept = _from_kept_row(runtime, secret)
         if kept is not None:
             return kept
         with runtime.db.reading() as session:
-            return _unless_ended_in_journal(runtime, authenticate(
+            actor = _unless_ended_in_journal(runtime, authenticate(
                 session, secret, keys=runtime.keys, now=runtime.clock.now(),
                 settings=runtime.settings, rows=runtime.key_rows))
+            # The token's row read above (no query again); an API key's is no token's.
+            token = (session.get(SubjectToken, actor.key_id)
+                     if actor.key_id.startswith(SUBJECT_TOKEN_PREFIX) else None)
     except AuthFailure as failure:
         refuse_audited(runtime, failure)
+    if token is not None:
+        token_use.note_use(runtime, token.id, last_used_on=token.last_used_on)
+    return actor
 
 
 def authenticate_kept(runtime: Runtime, secret: str) -> Actor | None:

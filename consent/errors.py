@@ -341,6 +341,14 @@ class SubjectCredentialRequired(ConsentError):
     code = "subject_credential_required"
 
 
+class RevokeOtherInPortal(ConsentError):
+    """A subject token asked, over the API, to revoke one other token of its person: a token
+    revokes itself or all of them; which to keep is picked in the portal, where the person's
+    passkey signed them in, so a stolen token cannot cut the person off and stay live."""
+
+    code = "revoke_other_in_portal"
+
+
 class PasskeyInvalid(ConsentError):
     """The WebAuthn response does not verify (signature, challenge, origin or credential)."""
 

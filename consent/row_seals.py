@@ -244,7 +244,9 @@ def _token_fields(token: SubjectToken, pseudonym: str | None) -> dict[str, Any]:
     until then. A token is revoked by deleting its row (an erasure, its page session's end,
     its person's revocation: :mod:`consent.subject_tokens`), so it has no revocation to seal.
     The passkey that issued it is sealed where it was recorded (from migration 0039 on), so a
-    token sealed before keeps its seal."""
+    token sealed before keeps its seal. The day it was last used (``last_used_on``,
+    :mod:`consent.token_use`) is not sealed: it grants nothing, and is written at a use, never
+    by a sealing."""
     issued_by = {} if token.credential_hash is None else {"issuedBy": token.credential_hash}
     return {"id": token.id, "subject": pseudonym, "capacity": token.capacity,
             "secretHash": token.secret_hash, "expiresAt": _when(token.expires_at), **issued_by}

@@ -473,6 +473,9 @@ class SubjectTokenPublic(BaseModel):
         description="The keyed hash of the passkey that issued it, as the log and the receipts"
                     " name passkeys; null for a token issued before this was recorded.")
     current: bool = Field(description="Whether this is the token (or page session) asking.")
+    last_used_on: date | None = Field(
+        description="The day (UTC) it last authenticated, recorded at most once a day; never a"
+                    " time, an address or a route; null when not used since it was recorded.")
 
 
 class SubjectTokensRevoked(BaseModel):

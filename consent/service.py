@@ -847,15 +847,17 @@ class OptinFace:
         return subject_tokens.listed(self.runtime, actor=actor, pseudonym=subject)
 
     def revoke_subject_tokens(self, *, actor: Actor, subject: str, token_id: str | None,
-                              keep_current: bool = False) -> list[str]:
-        """Revoke the person's token ``token_id``, or every live one (but the asking one, with
-        ``keep_current``), refused at once by every worker and journaled; the ids revoked. A
-        refusal is chained."""
+                              in_portal: bool = False) -> list[str]:
+        """Revoke the person's token ``token_id``, or every live one, refused at once by every
+        worker and journaled; the ids revoked. Outside the portal (``in_portal``: its page
+        session, a passkey sign-in, which keeps its own token when it revokes all) a token
+        revokes itself or all, never one other (``revoke_other_in_portal``). A refusal is
+        chained."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
         return audited(self.runtime,
                        lambda: subject_tokens.revoke(self.runtime, actor=actor,
                                                      pseudonym=subject, token_id=token_id,
-                                                     keep_current=keep_current),
+                                                     in_portal=in_portal),
                        actor=actor, action=AuditAction.SUBJECT_TOKEN_REVOKED,
                        subjects=[subject])
 

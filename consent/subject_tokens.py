@@ -14,8 +14,14 @@ only the tokens of its own capacity (the person's own, or their guardian's), as 
 with the passkeys of that capacity (:func:`consent.subject_acts.signers`).
 
 Revoking takes power away and destroys nothing of the person's, so, like a log-out, it is not a
-signed act: a stolen session or token could at worst revoke the person's other tokens, which
-their passkey replaces at the next sign-in.
+signed act. But which tokens to keep is the person's choice, made where their passkey signed
+them in: over the API a token revokes itself, or all of the person's tokens at once (the panic
+button, which ends the asking token too), never one other token alone (``revoke_other_in_portal``,
+:class:`consent.errors.RevokeOtherInPortal`). Otherwise a thief holding one token would cut the
+person's other tokens off and keep the stolen one; now the worst a thief can do is end them all,
+their own included. The portal's page session (a passkey sign-in) picks one, or all but itself.
+Each token's list entry says the day it was last used (:mod:`consent.token_use`), so the person
+can spot one they did not use.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import erasure_journal, ledger, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.errors import NotFound
+from optinface.consent.errors import NotFound, RevokeOtherInPortal
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ConsentCapacity, SubjectTokenPublic
@@ -50,7 +56,8 @@ def _live(session: Session, runtime: Runtime, subject: Subject, actor: Actor
 def _public(row: SubjectToken, actor: Actor) -> SubjectTokenPublic:
     return SubjectTokenPublic(token_id=row.id, capacity=ConsentCapacity(row.capacity),
                               created_at=row.created_at, expires_at=row.expires_at,
-                              issued_by=row.credential_hash, current=row.id == actor.key_id)
+                              issued_by=row.credential_hash, current=row.id == actor.key_id,
+                              last_used_on=row.last_used_on)
 
 
 def listed(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[SubjectTokenPublic]:
@@ -62,22 +69,29 @@ def listed(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[SubjectTok
 
 
 def revoke(runtime: Runtime, *, actor: Actor, pseudonym: str, token_id: str | None,
-           keep_current: bool = False) -> list[str]:
-    """Revoke the person's token ``token_id``, or with None every live one (but the one
-    asking, with ``keep_current``: the portal's page session); the ids revoked.
+           in_portal: bool = False) -> list[str]:
+    """Revoke the person's token ``token_id``, or with None every live one; the ids revoked.
+    ``in_portal``: asked from the portal's page session, the person's passkey sign-in, which
+    may pick one other token, and whose "all" keeps its own session's token.
 
     Raises:
         NotFound: ``token_id`` is no live token of this subject in ``actor``'s capacity (another
             subject's, expired, or revoked already), so nothing tells whose another id is.
+        RevokeOtherInPortal: outside the portal, ``token_id`` is a live token other than the
+            one asking: nothing revoked.
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         live = _live(session, runtime, subject, actor)
         ids = [row.id for row in live if row.id == token_id or (
-            token_id is None and not (keep_current and row.id == actor.key_id))]
+            token_id is None and not (in_portal and row.id == actor.key_id))]
         if token_id is not None and not ids:
             raise NotFound(f"no live API token {token_id}", details={"token_id": token_id})
+        if token_id is not None and token_id != actor.key_id and not in_portal:
+            raise RevokeOtherInPortal(
+                f"token {token_id} is revoked in the portal, or with all the person's tokens:"
+                " a token revokes itself alone", details={"token_id": token_id})
         if not ids:
             return []
         # Journaled before the deletion commits: a copy restored from before revokes them again.

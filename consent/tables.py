@@ -202,6 +202,10 @@ class SubjectToken(Base):
     # The keyed hash of the passkey whose sign-in or signed act issued it
     # (passkeys.audit_reference), shown to its person beside it; NULL: issued before 0039.
     credential_hash: Mapped[str | None] = mapped_column(String(64))
+    # The UTC day it last authenticated (consent.token_use), for its person to spot a token
+    # used where they did not use it: a day, never a time, an address or a route; NULL: not
+    # since 0041. No seal covers it (it grants nothing), so editing it opens nothing.
+    last_used_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Consent(Base):

@@ -172,7 +172,8 @@ def list_tokens(subject: Identifier, service: ServiceDep,
                 actor: Annotated[Actor, require(Permission.READ_TOKENS)],
                 ) -> list[SubjectTokenPublic]:
     """The person's live API tokens of their capacity, oldest first: created, expires, the
-    keyed hash of the passkey that issued each, the asking one marked ``current``; never a
+    keyed hash of the passkey that issued each, the UTC day each last authenticated
+    (``last_used_on``, null when not yet recorded), the asking one marked ``current``; never a
     secret. Another subject's token: 403 ``forbidden``; an operator's key: 403
     ``subject_credential_required``."""
     return service.subject_tokens(actor=actor, subject=subject)
@@ -181,9 +182,9 @@ def list_tokens(subject: Identifier, service: ServiceDep,
 @router.delete("/{subject}/tokens")
 def revoke_tokens(subject: Identifier, service: ServiceDep,
                   actor: SubjectUpdater) -> SubjectTokensRevoked:
-    """Revoke every live token of the person's capacity, the asking one included: each is
-    refused at once by every worker (401 ``unauthenticated``), journaled, and named in one
-    ``subject_token_revoked`` event."""
+    """Revoke every live token of the person's capacity, the asking one included (the panic
+    button): each is refused at once by every worker (401 ``unauthenticated``), journaled, and
+    named in one ``subject_token_revoked`` event."""
     return SubjectTokensRevoked(revoked=service.revoke_subject_tokens(
         actor=actor, subject=subject, token_id=None))
 
@@ -191,8 +192,10 @@ def revoke_tokens(subject: Identifier, service: ServiceDep,
 @router.delete("/{subject}/tokens/{token_id}")
 def revoke_token(subject: Identifier, token_id: Identifier, service: ServiceDep,
                  actor: SubjectUpdater) -> SubjectTokensRevoked:
-    """Revoke one token, as :func:`revoke_tokens`; no live token of this subject by that id:
-    404 ``not_found``."""
+    """Revoke the asking token itself, as :func:`revoke_tokens`; no live token of this subject
+    by that id: 404 ``not_found``; one of the person's other live tokens: 403
+    ``revoke_other_in_portal``, nothing revoked (a stolen token must not cut the person's
+    others off and stay live: one other is picked in the portal, which their passkey opens)."""
     return SubjectTokensRevoked(revoked=service.revoke_subject_tokens(
         actor=actor, subject=subject, token_id=token_id))
 

@@ -973,15 +973,19 @@ FRENCH: dict[str, str] = {
     'Create an API token for my own use': "Créer un jeton d'API pour mon propre usage",
     'Your API tokens': "Vos jetons d'API",
     'Revoked: no one can use it any more.': "Révoqué : personne ne peut plus s'en servir.",
-    'Each token that can act for you now, and the passkey that issued it. Revoke any you did'
-    ' not make or no longer use: it stops working at once.': (
-        "Chaque jeton qui peut agir pour vous maintenant, et la clé d'accès qui l'a remis."
-        " Révoquez ceux que vous n'avez pas créés ou dont vous ne vous servez plus : ils"
-        " cessent aussitôt de fonctionner."),
+    'Each token that can act for you now, the passkey that issued it and the last day it was'
+    ' used. Revoke any you did not make, no longer use, or see used on a day you did not use'
+    ' it: it stops working at once.': (
+        "Chaque jeton qui peut agir pour vous maintenant, la clé d'accès qui l'a remis et le"
+        " dernier jour où il a servi. Révoquez ceux que vous n'avez pas créés, dont vous ne vous"
+        " servez plus, ou qui ont servi un jour où vous ne vous en êtes pas servi : ils cessent"
+        " aussitôt de fonctionner."),
     'this session (log out to end it)': 'cette session (déconnectez-vous pour y mettre fin)',
     'Created {when}, expires {until}.': 'Créé le {when}, expire le {until}.',
     'Issued by your passkey {name}.': "Remis par votre clé d'accès {name}.",
     'Issued before the passkey was recorded.': "Remis avant que la clé d'accès ne soit notée.",
+    'Last used on {day} (UTC).': 'Dernière utilisation le {day} (UTC).',
+    'No use recorded yet.': "Aucune utilisation notée pour l'instant.",
     'Revoke this token': 'Révoquer ce jeton',
     'Revoke all my tokens but this session': 'Révoquer tous mes jetons sauf cette session',
     'Your passkey signs it. Whoever holds the token can erase you and copy your face templates'

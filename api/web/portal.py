@@ -507,11 +507,13 @@ def portal_revoke_tokens(request: Request, service: ServiceDep, csrf: Annotated[
                          token_id: Annotated[str, Form()] = "") -> Response:
     """Revoke one of the person's API tokens, or (no ``token_id``) all of them but this
     session's, which log-out ends: refused at once by every worker. Not signed with the
-    passkey: it takes power away and destroys nothing (:mod:`consent.subject_tokens`)."""
+    passkey: it takes power away and destroys nothing (:mod:`consent.subject_tokens`). Here
+    alone, where the passkey signed the person in, is one token picked among theirs: over the
+    API a token revokes only itself or all."""
 
     def act(actor: Actor) -> Response:
         service.revoke_subject_tokens(actor=actor, subject=actor.subject or "",
-                                      token_id=token_id or None, keep_current=True)
+                                      token_id=token_id or None, in_portal=True)
         return RedirectResponse("/portal?done=revoked#tokens", status_code=303)
 
     return _form(request, service, csrf, act, field="tokens", typed={})

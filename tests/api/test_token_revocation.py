@@ -2,21 +2,44 @@
 
 A revoked token is refused at once, by every worker, and a row put back from a copy of the
 ledger acts for no one (its id is journaled); the person's other tokens keep working; another
-subject's token can neither list nor revoke them; the log names the ids, never a secret.
+subject's token can neither list nor revoke them; the log names the ids, never a secret. Over
+the API a token revokes itself or all, never one other alone: the portal picks which to keep.
+Each token shows the day it was last used, written once a day at most, best effort.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from optinface.consent import apikeys, erasure_journal
 from optinface.consent.service import OptinFace
-from tests.support.api import World, assert_refused, auth, portal_session
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import (
+    World,
+    assert_refused,
+    auth,
+    deployment,
+    portal_session,
+    set_up_world,
+)
 from tests.support.backends import on_both_backends
-from tests.support.consent import outside_copy, outside_put_back
+from tests.support.consent import (
+    FakeClock,
+    drop_triggers,
+    outside_copy,
+    outside_put_back,
+    refuse_updates,
+)
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
@@ -33,6 +56,45 @@ def _works(client: TestClient, subject: str, secret: str) -> int:
 def _second_token(world: World) -> str:
     """Another API token of the world's person, from a fresh passkey sign-in."""
     return str(world.people[world.subject].sign_in()["subject_token"])
+
+
+def _listed(world: World, secret: str) -> dict[str, dict[str, Any]]:
+    """The person's tokens as the API lists them to ``secret``, by id."""
+    listed = world.client.get(f"/v1/subjects/{world.subject}/tokens", headers=auth(secret))
+    assert listed.status_code == 200, listed.text
+    return {t["token_id"]: t for t in listed.json()}
+
+
+@contextmanager
+def _token_updates(service: OptinFace) -> Iterator[list[str]]:
+    """The ``UPDATE subject_tokens`` statements the service sends its database meanwhile."""
+    sent: list[str] = []
+
+    def seen(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE SUBJECT_TOKENS"):
+            sent.append(statement)
+
+    engine = service.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+@pytest.fixture
+def clocked(request: pytest.FixtureRequest, module_deployment: object, tmp_path: Path,
+            pipeline: FacePipeline) -> Iterator[tuple[World, FakeClock, OptinFace]]:
+    """A deployment of the test's own, on the backend of this run of the module (the
+    parameter of ``module_deployment``, left unopened), on a clock that moves only when told:
+    the shared deployment's is the system's, and days must pass."""
+    del module_deployment  # asked for its parameter alone
+    backend = request.node.callspec.params["module_deployment"]
+    url = None if backend == "sqlite" else request.getfixturevalue("postgres").new_database()
+    clock = FakeClock(datetime.now(UTC))
+    with deployment(tmp_path, pipeline, clock=clock, database_url=url) as (_, service, client,
+                                                                            keys):
+        yield set_up_world(client, keys), clock, service
 
 
 def _events(world: World, action: str) -> list[dict[str, Any]]:
@@ -57,12 +119,12 @@ def test_the_person_lists_their_tokens_with_the_passkey_that_issued_each_never_a
     assert first not in listed.text and second not in listed.text
 
 
-def test_a_revoked_token_is_refused_at_once_and_the_others_still_erase_and_copy(
+def test_a_token_revokes_itself_at_once_and_the_others_still_erase_and_copy(
     world: World,
 ) -> None:
     first, second = world.subject_token, _second_token(world)
     revoked = world.client.delete(f"/v1/subjects/{world.subject}/tokens/{_id(first)}",
-                                  headers=auth(second))
+                                  headers=auth(first))
     assert revoked.status_code == 200, revoked.text
     assert revoked.json() == {"revoked": [_id(first)]}
     assert_refused(world.client.get(f"/v1/subjects/{world.subject}", headers=auth(first)),
@@ -86,6 +148,22 @@ def test_revoking_all_ends_every_token_the_asking_one_included(world: World) -> 
     assert [_works(world.client, world.subject, t) for t in (first, second)] == [401, 401]
     third = _second_token(world)  # the passkey signs the person in again
     assert _works(world.client, world.subject, third) == 200
+
+
+def test_a_token_revoking_one_other_alone_is_refused_and_both_still_work(world: World) -> None:
+    """A thief holding one token must not cut the person's others off and keep it: over the
+    API a token revokes itself or all, and which to keep is picked in the portal."""
+    first, second = world.subject_token, _second_token(world)
+    refused = world.client.delete(f"/v1/subjects/{world.subject}/tokens/{_id(first)}",
+                                  headers=auth(second))
+    assert_refused(refused, 403, "revoke_other_in_portal")
+    assert refused.json()["details"] == {"token_id": _id(first)}
+    assert [_works(world.client, world.subject, t) for t in (first, second)] == [200, 200]
+    assert set(_listed(world, second)) == {_id(first), _id(second)}
+    assert _events(world, "subject_token_revoked") == []
+    [chained] = [e for e in _events(world, "refused")
+                 if e["details"]["attempted"] == "subject_token_revoked"]
+    assert chained["outcome"] == "revoke_other_in_portal", chained
 
 
 def test_another_subjects_token_neither_lists_nor_revokes_and_no_operator_key_does(
@@ -130,7 +208,7 @@ def test_a_token_revoked_on_one_worker_is_refused_by_another_and_a_row_put_back_
     copy = [row for row in outside_copy(service, "subject_tokens") if row["id"] == _id(first)]
     assert _works(worker_b, world.subject, first) == 200
     revoked = world.client.delete(f"/v1/subjects/{world.subject}/tokens/{_id(first)}",
-                                  headers=auth(second))
+                                  headers=auth(first))
     assert revoked.status_code == 200, revoked.text
     assert _works(worker_b, world.subject, first) == 401
     outside_put_back(service, "subject_tokens", copy)  # a copy of the ledger restored
@@ -170,3 +248,90 @@ def test_the_portal_lists_the_tokens_and_revokes_one_or_all_but_its_own_session(
     page = world.client.get("/portal?done=revoked")
     assert 'id="tokens-revoked"' in page.text  # still signed in: its session's token stays
     assert f'id="token-{_id(second)}"' not in page.text
+
+
+def test_the_portal_shows_the_day_each_token_was_last_used(world: World) -> None:
+    person = world.people[world.subject]
+    used, fresh = world.subject_token, _second_token(world)
+    assert _works(world.client, world.subject, used) == 200
+    portal_session(world.client, person)
+    page = world.client.get("/portal").text
+    day = _listed(world, used)[_id(used)]["last_used_on"]
+    shown = page.split(f'id="token-{_id(used)}-used">')[1].split("</span>")[0]
+    assert shown == f"Last used on {datetime.fromisoformat(day).strftime('%a %-d %b %Y')} (UTC)."
+    assert "No use recorded yet." in page.split(f'id="token-{_id(fresh)}-used">')[1]
+
+
+def test_a_tokens_last_use_is_its_day_written_once_that_day_and_again_the_next(
+    clocked: tuple[World, FakeClock, OptinFace],
+) -> None:
+    world, clock, service = clocked
+    fresh = _second_token(world)  # issued by a sign-in, used by no request yet
+    assert _listed(world, world.subject_token)[_id(fresh)]["last_used_on"] is None
+    with _token_updates(service) as first_use:
+        assert _works(world.client, world.subject, fresh) == 200
+    assert len(first_use) == 1
+    today = clock.now().date().isoformat()
+    assert _listed(world, world.subject_token)[_id(fresh)]["last_used_on"] == today
+    clock.advance(hours=1)  # the same day
+    with _token_updates(service) as same_day:
+        assert _works(world.client, world.subject, fresh) == 200
+    assert same_day == []
+    [row] = [r for r in outside_copy(service, "subject_tokens") if r["id"] == _id(fresh)]
+    assert str(row["last_used_on"]) == today  # a day, nothing finer
+    clock.advance(days=1)
+    with _token_updates(service) as next_day:
+        assert _works(world.client, world.subject, fresh) == 200
+    assert len(next_day) == 1
+    assert _listed(world, fresh)[_id(fresh)]["last_used_on"] == clock.now().date().isoformat()
+
+
+def test_a_last_use_that_cannot_be_written_leaves_authentication_as_it_was_logged_once(
+    clocked: tuple[World, FakeClock, OptinFace], caplog: pytest.LogCaptureFixture,
+) -> None:
+    world, clock, service = clocked
+    fresh = _second_token(world)
+    refuse_updates(service, "subject_tokens")  # as a read-only replica refuses every write
+    try:
+        with caplog.at_level(logging.ERROR, logger="optinface.consent.token_use"):
+            assert _works(world.client, world.subject, fresh) == 200
+            clock.advance(days=1)
+            assert _works(world.client, world.subject, fresh) == 200
+            assert _works(world.client, world.subject, f"{_id(fresh)}.not-its-secret") == 401
+        [row] = [r for r in outside_copy(service, "subject_tokens") if r["id"] == _id(fresh)]
+        assert row["last_used_on"] is None
+    finally:
+        drop_triggers(service, "subject_tokens")
+    said = [r for r in caplog.records if r.name == "optinface.consent.token_use"]
+    assert len(said) == 1 and "could not be recorded" in said[0].getMessage()
+    assert _listed(world, fresh)[_id(fresh)]["last_used_on"] == clock.now().date().isoformat()
+
+
+def test_on_postgresql_a_last_use_waits_for_no_long_writer_and_the_token_still_works(
+    clocked: tuple[World, FakeClock, OptinFace],
+) -> None:
+    """Another worker's long write holds the ledger's lock: the token's first use of the day
+    answers while it is still held (an event, not a timing), its day left for a later use."""
+    world, _, service = clocked
+    if not service.runtime.db.shared:
+        pytest.skip("SQLite: one process writes, and a write waits its busy timeout")
+    fresh = _second_token(world)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with service.runtime.db.transaction():
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(60)
+        assert _works(world.client, world.subject, fresh) == 200
+        still_held = holder.is_alive()
+    finally:
+        release.set()
+        holder.join(60)
+    assert still_held
+    [row] = [r for r in outside_copy(service, "subject_tokens") if r["id"] == _id(fresh)]
+    assert row["last_used_on"] is None

@@ -464,3 +464,33 @@ def test_a_migration_below_0040_drops_the_enrolment_seals_and_upgrading_again_se
     done = world.service.reseal_rows(reason="CHG-14: schema rolled back to 0039")
     assert done.sealed is not None and done.sealed["enrolments"] == 1
     person.enrol(consent_id, portrait_jpegs[0])  # a first enrolment, the person's own
+
+
+def test_a_migration_below_0041_forgets_each_tokens_last_use_and_every_token_still_works(
+    world: World,
+) -> None:
+    """Below 0041 a subject token does not say when it was last used, so the column goes; no
+    seal covers it, so every token authenticates as before, and upgraded again its last use is
+    recorded anew at its next use."""
+    person = world.person()
+    challenge = world.service.sign_in_options()
+    token = world.service.sign_in(PasskeyResponse(
+        ceremony_id=challenge.ceremony_id,
+        credential=person.authenticator.get(challenge.options))).subject_token
+    actor = world.service.authenticate(token)
+    [listed] = [t for t in world.service.subject_tokens(actor=actor, subject=person.pseudonym)
+                if t.current]
+    assert listed.last_used_on == world.clock.now().date()
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0040", down=True)
+    with engine.connect() as connection:
+        assert "last_used_on" not in {
+            c["name"] for c in inspect(connection).get_columns("subject_tokens")}
+    migrate(engine, "head")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT last_used_on FROM subject_tokens WHERE id = :id"),
+                                  {"id": actor.key_id}).scalar_one() is None
+    assert world.service.authenticate(token).subject == person.pseudonym
+    [listed] = [t for t in world.service.subject_tokens(actor=actor, subject=person.pseudonym)
+                if t.current]
+    assert listed.last_used_on == world.clock.now().date()

@@ -119,9 +119,25 @@ def keep_updated_rows(service: OptinFace, table: str, *columns: str) -> None:
                          f" UPDATE {table} SET {back} WHERE rowid = OLD.rowid; END")
 
 
+def refuse_updates(service: OptinFace, table: str) -> None:
+    """A trigger made by :func:`outside_sql` that fails every ``UPDATE`` of ``table`` as a
+    read-only replica fails a write (PostgreSQL: SQLSTATE 25006, read_only_sql_transaction;
+    SQLite: ``RAISE(ABORT)``). :func:`drop_triggers` takes it away."""
+    if service.runtime.db.shared:
+        outside_sql(service, "CREATE OR REPLACE FUNCTION refuse_the_update() RETURNS trigger"
+                             " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION"
+                             " 'cannot execute UPDATE in a read-only transaction'"
+                             " USING ERRCODE = '25006'; END $$")
+        outside_sql(service, f"CREATE TRIGGER keep_{table} BEFORE UPDATE ON {table}"
+                             " FOR EACH ROW EXECUTE FUNCTION refuse_the_update()")
+        return
+    outside_sql(service, f"CREATE TRIGGER keep_{table} BEFORE UPDATE ON {table} BEGIN"
+                         " SELECT RAISE(ABORT, 'attempt to write a readonly database'); END")
+
+
 def drop_triggers(service: OptinFace, *tables: str) -> None:
-    """Take away the triggers :func:`keep_deleted_rows` made on ``tables``, as the operator
-    would."""
+    """Take away the triggers :func:`keep_deleted_rows`, :func:`keep_updated_rows` or
+    :func:`refuse_updates` made on ``tables``, as the operator would."""
     for table in tables:
         outside_sql(service, f"DROP TRIGGER keep_{table}"
                              + (f" ON {table}" if service.runtime.db.shared else ""))
