@@ -426,8 +426,8 @@ def probe_public(probe: ProbeConsent, *, public_key: ReceiptKeys) -> ProbeConsen
     """The probe consent as the API shows it, with its signed receipt once the person signed."""
     receipt = None
     if probe.receipt is not None and probe.receipt_signature is not None:
-        receipt = SignedReceipt(receipt=probe.receipt, signature=probe.receipt_signature,
-                                public_key=public_key.signer_of(probe.receipt))
+        receipt = SignedReceipt.served(probe.receipt, probe.receipt_signature,
+                                       keys=public_key)
     return ProbeConsentPublic(
         id=probe.id, purpose_id=probe.purpose_id, notice_id=probe.notice_id,
         method=ConsentMethod(probe.method), evidence_sha256=probe.evidence_sha256,

@@ -233,8 +233,7 @@ def public(row: PurposeWithdrawal, *, public_key: ReceiptKeys) -> PurposeWithdra
     return PurposeWithdrawalPublic(
         id=row.id, consent_id=row.consent_id, purpose_id=row.purpose_id,
         withdrawn_at=row.withdrawn_at,
-        receipt=SignedReceipt(receipt=row.receipt, signature=row.receipt_signature,
-                              public_key=public_key.signer_of(row.receipt)))
+        receipt=SignedReceipt.served(row.receipt, row.receipt_signature, keys=public_key))
 
 
 def _active_consent(
