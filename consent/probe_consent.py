@@ -368,7 +368,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             _use_subject_link(session, runtime, ceremony, signed, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
-        receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
                          "purposeId": probe.purpose_id, "probeSha256": probe.probe_sha256,
                          "researcherKeyId": probe.researcher_key_id,
@@ -387,7 +387,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
-        public = probe_public(probe, public_key=runtime.keys.receipt_keys)
+        public = probe_public(probe, public_key=keys)
         link_spent = ceremony.subject_id is not None  # a verify's
     if link_spent:  # signed before it answers
         spent_rights.witness_spent(runtime)

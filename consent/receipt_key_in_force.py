@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from optinface.consent.keys import signing_seed
-from optinface.consent.receipt_keys import RETIRED_KEYS_NAME, RetiredKey, retired_from
+from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
 
 if TYPE_CHECKING:
     from optinface.consent.runtime import Runtime
@@ -45,16 +45,19 @@ def put_in_force(runtime: Runtime, seed: bytes, retired: tuple[RetiredKey, ...])
     runtime.register_reads = runtime.register_reads.with_keys(runtime.keys)
 
 
-def in_force(runtime: Runtime) -> None:
+def in_force(runtime: Runtime) -> ReceiptKeys:
     """Before a receipt is built and signed: on a shared ledger, load the receipt key in force
     if a rotation (by another process) changed the key store's retired record since this
-    worker read it (see the module docstring).
+    worker read it (see the module docstring). Returns the receipt keys now loaded, for the
+    checks of the same act: the record is read once, not again by :attr:`consent.keys.KeyRing.
+    receipt_keys`.
 
     Raises:
         KeyStoreUnusable: the record is damaged, or the key store holds no receipt key.
     """
     if runtime.db.shared:
         reload(runtime)
+    return runtime.keys.loaded_receipt_keys
 
 
 def reload(runtime: Runtime) -> None:
@@ -65,12 +68,11 @@ def reload(runtime: Runtime) -> None:
     Raises:
         KeyStoreUnusable: the record is damaged, or the key store holds no receipt key.
     """
-    store = runtime.keys.store
-    retired = retired_from(store.read_secret(RETIRED_KEYS_NAME))
+    retired = runtime.keys.stored_retired()
     if retired == runtime.keys.retired:
         return
     old = runtime.keys.public_key
-    put_in_force(runtime, signing_seed(store), retired)
+    put_in_force(runtime, signing_seed(runtime.keys.store), retired)
     if runtime.keys.public_key != old:
         logger.warning("the receipt key was rotated by another process: signing with the key in"
                        " force from now on (the one loaded at start is retired)")
