@@ -13,11 +13,15 @@ all, and one before it signs a receipt dated before the retirement. A record oth
 one the worker loaded means a rotation: the worker loads the key in force and the record, and
 logs it. Checks of stored receipts ask the store the same way (:attr:`consent.keys.KeyRing.
 receipt_keys`), so a worker also takes what the new key signed. The cost is one read of one
-small record from the key store per signature and per check (a file read, about 17 µs, or a
-token lookup; ``benchmarks/bench_receipt_key_in_force.py``). On SQLite nothing is read: no
-other process can rotate while this one holds the data directory. A register signed outside
-the ledger's lock may still, in the instant of a rotation, be signed by the retired key and
-dated after its retirement: it then fails its check, never passes a false one.
+small record from the key store per act or request, its signature and checks sharing it
+(:func:`in_force` returns what it read; a file read, about 17 µs, or a token lookup;
+``benchmarks/bench_receipt_key_in_force.py``). A worker that signs nothing asks at each witness
+round (:meth:`consent.service.OptinFace.witness_audit`), so a retired private half leaves its
+memory within ``audit_witness_interval_seconds`` of another worker's rotation. On SQLite
+nothing is read: no other process can rotate while this one holds the data directory. A
+register signed outside the ledger's lock may still, in the instant of a rotation, be signed by
+the retired key and dated after its retirement: it then fails its check, never passes a false
+one.
 """
 
 from __future__ import annotations

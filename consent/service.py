@@ -522,8 +522,18 @@ class OptinFace:
         folder since (a worker idle since before a restored copy finds it so within an
         interval: :func:`consent.transparency.record_departures`), then with this process's
         tail (:func:`consent.transparency.witness`, also called as a single-use right is
-        spent: :mod:`consent.spent_rights`)."""
+        spent: :mod:`consent.spent_rights`).
+
+        Then, on a shared ledger, the key store's retired record is asked (one small read,
+        :func:`consent.receipt_key_in_force.in_force`): a worker that signs nothing loads the
+        key in force, dropping a receipt key another worker's rotation retired, within an
+        interval of it rather than at its next signature. The witness's round and not the
+        sweep's: both run on every worker, but this one every ``audit_witness_interval_seconds``
+        (a minute by default, at most ten, a bound the register states), the sweep an hour by
+        default and up to a day. After the witness, so a key store that cannot be read
+        delays no checkpoint."""
         transparency.witness(self.runtime)
+        receipt_key_in_force.in_force(self.runtime)
 
     @property
     def index(self) -> VectorIndex:
