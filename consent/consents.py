@@ -48,9 +48,11 @@ from optinface.consent.schemas import (
 from optinface.consent.tables import Consent, ConsentStatus, Subject, Template
 
 
-def public(runtime: Runtime, consent: Consent) -> ConsentPublic:
-    """The consent as the API shows it, with its status now and its signed receipt."""
-    return ledger.consent_public(consent, public_key=runtime.keys.receipt_keys,
+def public(runtime: Runtime, consent: Consent, *, keys: ReceiptKeys) -> ConsentPublic:
+    """The consent as the API shows it, with its status now and its signed receipt, served
+    with the receipt ``keys`` the caller read once (on a shared ledger, each read of them is
+    a key-store read)."""
+    return ledger.consent_public(consent, public_key=keys,
                                  status=policies.consent_status(consent, now=runtime.clock.now()))
 
 
@@ -100,7 +102,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
             consent.guardian_until = policies.guardian_until(subject, settings)
         taken_over = coming_of_age.take_over(session, subject, consent, keys=runtime.keys,
                                                now=now)
-        receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,
@@ -118,7 +120,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                               "templates_taken_over": taken_over.templates,
                                               "credential_hash": passkeys.audit_reference(
                                                   runtime.keys, signed.credential)}))
-        given = public(runtime, consent)
+        given = public(runtime, consent, keys=keys)
     assert given.receipt is not None
     return ConsentGiven(consent=given, receipt=given.receipt)
 
@@ -141,9 +143,10 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
         if repeated:
             # Withdrawing again changes nothing: the first withdrawal's time stays the record.
             destroyed = NOTHING
+            keys = runtime.keys.receipt_keys
         else:
-            subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
-                                         response=response, now=now)
+            keys = subject_acts.sign_withdrawal(session, runtime, row, consent, actor=actor,
+                                                response=response, now=now)
             # Journaled before it commits, so a restored copy of the data withdraws it again.
             erasure_journal.record(runtime,
                                    erasure_journal.Withdrawal(consent_id=consent_id, at=now))
@@ -163,7 +166,7 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
                 (Consent.__tablename__, (Consent.id == consent_id) & or_(
                     Consent.status != ConsentStatus.WITHDRAWN, Consent.withdrawn_at.is_(None))),
                 *templates_gone(labels)])
-        withdrawn = public(runtime, consent)
+        withdrawn = public(runtime, consent, keys=keys)
         # A consent still in force keeps the subject; only another withdrawal can end it, and
         # that one erases. None left: the erasure asks again in its own transaction.
         due = policies.erasure_due(row, runtime.settings, now=now) is not None

@@ -70,6 +70,7 @@ from optinface.consent.errors import (
 from optinface.consent.identifiers import require_reference
 from optinface.consent.keys import KeyRing
 from optinface.consent.moments import require_day_in_span
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.residue import storage_measure
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -146,12 +147,13 @@ RECEIPT_KEY = "receipts"
 """Under which name the material's ``signing_keys`` holds the receipt key."""
 
 
-def signing_keys(keys: KeyRing) -> dict[str, str]:
+def signing_keys(keys: KeyRing, receipt_keys: ReceiptKeys | None = None) -> dict[str, str]:
     """The deployment's public signing keys, base64, as ``/.well-known/optinface-keys.json``
-    publishes them: the receipts' (the one in force in the key store: :attr:`KeyRing.
-    receipt_keys`) and the checkpoints'."""
+    publishes them: the receipts' (the one in force in the key store: ``receipt_keys`` as the
+    caller read them for its request, else :attr:`KeyRing.receipt_keys`, a read of its own)
+    and the checkpoints'."""
     checkpoint = keys.checkpoint.public_key().public_bytes_raw()
-    return {RECEIPT_KEY: keys.receipt_keys.current,
+    return {RECEIPT_KEY: (keys.receipt_keys if receipt_keys is None else receipt_keys).current,
             "checkpoints": base64.b64encode(checkpoint).decode()}
 
 
@@ -309,7 +311,9 @@ class RegisterRows:
                       and (reference, str(kind)) not in self.in_force)
 
     @classmethod
-    def read(cls, session: Session, keys: KeyRing) -> RegisterRows:
+    def read(cls, session: Session, keys: KeyRing,
+             receipt_keys: ReceiptKeys | None = None) -> RegisterRows:
+        """The rows as this transaction holds them; ``receipt_keys`` as :func:`signing_keys`'s."""
         declaration = latest_declaration(session)
         every_order = orders(session)
         altered = order_anchor.altered(session, keys.hmac_key, every_order)
@@ -331,7 +335,7 @@ class RegisterRows:
                    orders_altered=altered,
                    in_force=frozenset((o.reference, o.kind) for o in every_order
                                       if o.lifted_at is None),
-                   signing_keys=signing_keys(keys))
+                   signing_keys=signing_keys(keys, receipt_keys))
 
 
 class RegisterReads:
@@ -376,19 +380,22 @@ class RegisterReads:
         nothing kept is kept."""
         return RegisterReads(keys, self._journal, self._clock)
 
-    def rows(self, session: Session) -> RegisterRows:
+    def rows(self, session: Session, *, receipt_keys: ReceiptKeys | None = None) -> RegisterRows:
         """The rows as of this transaction (loaded again if they changed since), their
-        ``orders_altered`` naming the journal's orders in force that no row holds too."""
+        ``orders_altered`` naming the journal's orders in force that no row holds too;
+        ``receipt_keys``: as the caller read them for its request (else read here, once)."""
+        if receipt_keys is None:
+            receipt_keys = self._keys.receipt_keys
         version = table_fingerprint.fingerprint(session, _REGISTER_FINGERPRINT)
         kept = self._kept
         if kept is not None and kept[0] == version:
             rows = kept[1]
         else:
-            rows = RegisterRows.read(session, self._keys)
+            rows = RegisterRows.read(session, self._keys, receipt_keys)
             self._kept = (version, rows)
         # Kept rows name the receipt key of when they were read: another worker's rotation
         # changes no row, so the key in force is asked again (the key store, where shared).
-        if rows.signing_keys != (keys := signing_keys(self._keys)):
+        if rows.signing_keys != (keys := signing_keys(self._keys, receipt_keys)):
             rows = replace(rows, signing_keys=keys)
         missing = [reference for reference in rows.unlike_journal(self._journal.orders())
                    if reference not in rows.orders_altered]

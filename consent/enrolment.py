@@ -40,6 +40,7 @@ from optinface.consent.changefeed import ChangeOp
 from optinface.consent.errors import ChallengeInvalid
 from optinface.consent.matching import threshold
 from optinface.consent.one_person import require_same_person
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.reconcile import index_templates
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -50,12 +51,15 @@ logger = logging.getLogger(__name__)
 
 
 def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: str,
-               photo_sha256: str) -> tuple[Subject, Consent, int | None, Ceremony]:
+               photo_sha256: str, *, keys: ReceiptKeys,
+               ) -> tuple[Subject, Consent, int | None, Ceremony]:
     """The subject, the consent, the template the photo replaces (if the subject approved
     a rectification) and the capture session's row, once the approved capture session is shown
     to name this photo and its consent to authorise enrolment now (opening a capture checks a
-    passkey signature, a seal and the log: done once per transaction)."""
-    declaration.require_not_suspended(runtime.register_reads.rows(session))
+    passkey signature, a seal and the log: done once per transaction); ``keys``: the receipt
+    keys the enrolment read once (the consent's receipt is checked against them, the register
+    names them)."""
+    declaration.require_not_suspended(runtime.register_reads.rows(session, receipt_keys=keys))
     subject = ledger.get_subject(session, pseudonym, runtime=runtime)
     alternative.require_biometrics_accepted(subject)
     capture = captures.open_capture(runtime, session, subject, capture_id,
@@ -67,7 +71,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     consent = ledger.get_consent(session, subject=subject, consent_id=statement["consentId"])
     policies.require_enrol_consent(subject, consent, now=runtime.clock.now(),
                                    settings=runtime.settings, keys=runtime.keys)
-    authority.require_backed(consent, pseudonym=pseudonym, public_key=runtime.keys.receipt_keys)
+    authority.require_backed(consent, pseudonym=pseudonym, public_key=keys)
     replaces = statement.get("replaces")
     if replaces is not None:
         rectification.require_replaceable(session, subject, consent, replaces)
@@ -81,8 +85,12 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     called once that transaction, which spends the capture, committed: the caller signs it
     into the witness folder before it answers (:func:`consent.spent_rights.witnessed`)."""
     photo_sha256 = hashlib.sha256(image).hexdigest()
+    # Once an enrolment, for both checks: on a shared ledger each read is a key-store read. A
+    # rotation in between can only refuse this consent's receipt (the new key is not among
+    # these), never pass one the keys in force would not.
+    keys = runtime.keys.receipt_keys
     with runtime.db.transaction() as session:
-        _consented(runtime, session, pseudonym, capture_id, photo_sha256)
+        _consented(runtime, session, pseudonym, capture_id, photo_sha256, keys=keys)
     embedding = runtime.pipeline.embed_single(image)
     protected = runtime.protector.protect(embedding.vector[None, :])[0]
     now = runtime.clock.now()
@@ -90,7 +98,7 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     try:
         with runtime.db.transaction() as session:
             subject, consent, replaces, capture = _consented(runtime, session, pseudonym,
-                                                             capture_id, photo_sha256)
+                                                             capture_id, photo_sha256, keys=keys)
             key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
             require_same_person(session, subject, protected, model_id=embedding.model_id,
                                 key=key, keys=runtime.keys,

@@ -87,9 +87,8 @@ def served(runtime: Runtime, tombstone: Tombstone) -> SignedErasureReceipt:
     """The tombstone's receipt as the service hands it out: the live key, and the salt that
     opens its commitment (none for a receipt signed before it)."""
     assert tombstone.receipt is not None and tombstone.receipt_signature is not None
-    return SignedErasureReceipt(
-        receipt=tombstone.receipt, signature=tombstone.receipt_signature,
-        public_key=runtime.keys.receipt_keys.signer_of(tombstone.receipt),
+    return SignedErasureReceipt.served(
+        tombstone.receipt, tombstone.receipt_signature, keys=runtime.keys.receipt_keys,
         pseudonym_salt=(_salt(runtime.keys, tombstone.subject_hash)
                         if COMMITMENT in tombstone.receipt else None))
 

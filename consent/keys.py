@@ -135,13 +135,27 @@ class KeyRing:
         """What a stored receipt is checked against: the key in force and the retired ones; on
         a :attr:`shared` ledger, as the key store holds them now (another worker's rotation
         included: one read of its retired record, and of the key in force when it changed;
-        signing loads them too, :mod:`consent.receipt_key_in_force`)."""
-        if self.shared:
-            retired = retired_from(self.store.read_secret(RETIRED_KEYS_NAME))
-            if retired != self.retired:
-                return ReceiptKeys(current=public_key_of(signing_seed(self.store)),
-                                   retired=retired)
+        signing loads them too, :mod:`consent.receipt_key_in_force`). Each use is a read
+        there: a request reads them once and passes them on."""
+        if self.shared and (retired := self.stored_retired()) != self.retired:
+            return ReceiptKeys(current=public_key_of(signing_seed(self.store)), retired=retired)
+        return self.loaded_receipt_keys
+
+    @property
+    def loaded_receipt_keys(self) -> ReceiptKeys:
+        """The receipt key and the retired ones this process loaded, reading nothing: on a
+        shared ledger, current only as of the last :func:`consent.receipt_key_in_force.
+        in_force` (which returns them)."""
         return ReceiptKeys(current=self.public_key, retired=self.retired)
+
+    def stored_retired(self) -> tuple[RetiredKey, ...]:
+        """The key store's record of retired receipt keys as it stands: one read of one small
+        record, the one such read (:attr:`receipt_keys`, :mod:`consent.receipt_key_in_force`).
+
+        Raises:
+            KeyStoreUnusable: the record is damaged.
+        """
+        return retired_from(self.store.read_secret(RETIRED_KEYS_NAME))
 
     def sign(self, message: bytes) -> str:
         return base64.b64encode(self.signing.sign(message)).decode("ascii")

@@ -276,13 +276,11 @@ def consent_public(consent: Consent, *, public_key: ReceiptKeys, status: str) ->
     """
     receipt = withdrawal = None
     if consent.receipt is not None and consent.receipt_signature is not None:
-        receipt = SignedReceipt(
-            receipt=consent.receipt, signature=consent.receipt_signature,
-            public_key=public_key.signer_of(consent.receipt))
+        receipt = SignedReceipt.served(consent.receipt, consent.receipt_signature,
+                                       keys=public_key)
     if consent.withdrawal_receipt is not None and consent.withdrawal_signature is not None:
-        withdrawal = SignedReceipt(receipt=consent.withdrawal_receipt,
-                                   signature=consent.withdrawal_signature,
-                                   public_key=public_key.signer_of(consent.withdrawal_receipt))
+        withdrawal = SignedReceipt.served(consent.withdrawal_receipt,
+                                          consent.withdrawal_signature, keys=public_key)
     return ConsentPublic.model_validate(
         {
             **{column: getattr(consent, column) for column in ConsentPublic.model_fields

@@ -367,7 +367,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             _use_subject_link(session, runtime, ceremony, signed, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
-        receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
                          "purposeId": probe.purpose_id, "probeSha256": probe.probe_sha256,
                          "researcherKeyId": probe.researcher_key_id,
@@ -386,7 +386,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
-        return probe_public(probe, public_key=runtime.keys.receipt_keys)
+        return probe_public(probe, public_key=keys)
 
 
 def _use_subject_link(session: Session, runtime: Runtime, ceremony: Ceremony,
@@ -421,8 +421,8 @@ def probe_public(probe: ProbeConsent, *, public_key: ReceiptKeys) -> ProbeConsen
     """The probe consent as the API shows it, with its signed receipt once the person signed."""
     receipt = None
     if probe.receipt is not None and probe.receipt_signature is not None:
-        receipt = SignedReceipt(receipt=probe.receipt, signature=probe.receipt_signature,
-                                public_key=public_key.signer_of(probe.receipt))
+        receipt = SignedReceipt.served(probe.receipt, probe.receipt_signature,
+                                       keys=public_key)
     return ProbeConsentPublic(
         id=probe.id, purpose_id=probe.purpose_id, notice_id=probe.notice_id,
         method=ConsentMethod(probe.method), evidence_sha256=probe.evidence_sha256,

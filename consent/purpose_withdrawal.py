@@ -81,6 +81,9 @@ def narrow(
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
+        # Read once for the act: its checks, its signature (never a key another process
+        # retired) and the receipt served.
+        keys = receipt_key_in_force.in_force(runtime)
         purpose = next((p for p in consent.purposes if p.id == purpose_id), None)
         if purpose is None:
             earlier = session.scalar(select(PurposeWithdrawal).where(
@@ -88,12 +91,12 @@ def narrow(
                 PurposeWithdrawal.purpose_id == purpose_id))
             if earlier is not None:
                 # Withdrawing again changes nothing: the first withdrawal stays the record.
-                return public(earlier, public_key=runtime.keys.receipt_keys)
+                return public(earlier, public_key=keys)
         subject = consent.subject
         assert subject is not None  # an active consent has its subject
         # What remains is what the person signed less what they withdrew, never the row alone.
         signed_for = authority.purposes_signed(session, consent, pseudonym=pseudonym,
-                                               public_key=runtime.keys.receipt_keys)
+                                               public_key=keys)
         if purpose is None:
             raise NotFound(f"consent {consent_id} does not cover purpose {purpose_id}",
                            details={"consent_id": consent_id, "purpose_id": purpose_id})
@@ -127,7 +130,7 @@ def narrow(
                      "purposes_kept": [p.id for p in consent.purposes],
                      "receipt_id": withdrawal.id,
                      "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential)}))
-        return public(withdrawal, public_key=runtime.keys.receipt_keys)
+        return public(withdrawal, public_key=keys)
 
 
 def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
@@ -152,6 +155,7 @@ def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
                 for consent in session.scalars(
                     select(Consent).where(among, erasure_journal.NOT_WITHDRAWN)
                     .options(selectinload(Consent.purposes)))}
+    receipt_key_in_force.in_force(runtime)  # what it signs again: never a retired key
     replayed = 0
     for entry in entries:
         consent = in_force.get(entry.consent_id)
@@ -210,13 +214,14 @@ def record_ended(
         subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
         purpose = ledger.get_purpose(session, purpose_id)
+        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
         withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
                                     consent.withdrawn_at or runtime.clock.now(),
                                     receipt_id=ledger.new_id("pwd"),
                                     evidence=(consent.withdrawal_receipt or {}).get(
                                         "subjectSignature"))
         session.add(withdrawal)
-        return public(withdrawal, public_key=runtime.keys.receipt_keys)
+        return public(withdrawal, public_key=keys)
 
 
 def for_subject(
@@ -233,8 +238,7 @@ def public(row: PurposeWithdrawal, *, public_key: ReceiptKeys) -> PurposeWithdra
     return PurposeWithdrawalPublic(
         id=row.id, consent_id=row.consent_id, purpose_id=row.purpose_id,
         withdrawn_at=row.withdrawn_at,
-        receipt=SignedReceipt(receipt=row.receipt, signature=row.receipt_signature,
-                              public_key=public_key.signer_of(row.receipt)))
+        receipt=SignedReceipt.served(row.receipt, row.receipt_signature, keys=public_key))
 
 
 def _active_consent(
@@ -254,8 +258,8 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
     """The controller's signed receipt, embedding the person's signed act (``evidence``) so
     anyone can check offline that the person, not the operator, stopped this use; ``rebuilt``:
     signed again from the journal's sealed line for a restored copy, which lacks the act (the
-    person's own copy of the first receipt holds it)."""
-    receipt_key_in_force.in_force(runtime)  # never a key another process retired
+    person's own copy of the first receipt holds it). Signed with the key the caller put in
+    force in this transaction (:func:`consent.receipt_key_in_force.in_force`, once an act)."""
     receipt = {
         "version": CONSENT_RECEIPT_VERSION,
         "receiptType": "purpose withdrawal",

@@ -36,6 +36,7 @@ from optinface.consent.identifiers import (
 )
 from optinface.consent.log_seals import SealFailure
 from optinface.consent.moments import Day, Moment
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.roles import Role
 from optinface.consent.settings import Hosting, Jurisdiction, Recipient
 
@@ -604,6 +605,17 @@ class SignedReceipt(BaseModel):
     receipt: dict[str, Any]
     signature: str = Field(description="Ed25519 over the canonical JSON of receipt, base64.")
     public_key: str = Field(description="Ed25519 public key, base64 of the raw 32 bytes.")
+
+    @classmethod
+    def served(cls, receipt: dict[str, Any], signature: str, *, keys: ReceiptKeys,
+               **fields: Any) -> Self:
+        """A stored receipt as the service hands it out: naming the key among the
+        deployment's ``keys`` that checks it (:meth:`ReceiptKeys.signer_of`: the key in force,
+        or the retired one it names and dates), never the key its row names. The one place
+        every served receipt gets its key (``fields``: a subclass's own, the salt of
+        :class:`SignedErasureReceipt`)."""
+        return cls(receipt=receipt, signature=signature, public_key=keys.signer_of(receipt),
+                   **fields)
 
 
 class SignedErasureReceipt(SignedReceipt):

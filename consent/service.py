@@ -522,8 +522,18 @@ class OptinFace:
         folder since (a worker idle since before a restored copy finds it so within an
         interval: :func:`consent.transparency.record_departures`), then with this process's
         tail (:func:`consent.transparency.witness`, also called as a single-use right is
-        spent: :mod:`consent.spent_rights`)."""
+        spent: :mod:`consent.spent_rights`).
+
+        Then, on a shared ledger, the key store's retired record is asked (one small read,
+        :func:`consent.receipt_key_in_force.in_force`): a worker that signs nothing loads the
+        key in force, dropping a receipt key another worker's rotation retired, within an
+        interval of it rather than at its next signature. The witness's round and not the
+        sweep's: both run on every worker, but this one every ``audit_witness_interval_seconds``
+        (a minute by default, at most ten, a bound the register states), the sweep an hour by
+        default and up to a day. After the witness, so a key store that cannot be read
+        delays no checkpoint."""
         transparency.witness(self.runtime)
+        receipt_key_in_force.in_force(self.runtime)
 
     @property
     def index(self) -> VectorIndex:
@@ -542,16 +552,20 @@ class OptinFace:
         (:mod:`consent.receipt_keys`)."""
         return self.runtime.keys.receipt_keys
 
-    def published_keys(self) -> list[PublishedKey]:
-        """The keys anyone may check receipts and checkpoints with; public, nothing personal."""
-        return [published_key(self.receipt_keys.current),
+    def published_keys(self, keys: ReceiptKeys | None = None) -> list[PublishedKey]:
+        """The keys anyone may check receipts and checkpoints with; public, nothing personal.
+        ``keys``: the receipt keys as the caller read them for its request (else read here:
+        on a shared ledger each read is a key-store read)."""
+        keys = self.receipt_keys if keys is None else keys
+        return [published_key(keys.current),
                 transparency.published_checkpoint_key(self.runtime.log)]
 
-    def retired_keys(self) -> list[PublishedKey]:
+    def retired_keys(self, keys: ReceiptKeys | None = None) -> list[PublishedKey]:
         """The receipt keys a rotation replaced, each with its ``retired_at``, oldest first;
         never the key in force (a rotation stopped halfway retired it and still signs with it:
-        :func:`consent.receipt_rotation.adopt_unlogged` skips it too)."""
-        keys = self.receipt_keys
+        :func:`consent.receipt_rotation.adopt_unlogged` skips it too). ``keys``: as
+        :meth:`published_keys`'s."""
+        keys = self.receipt_keys if keys is None else keys
         return [published_key(key.public_key, retired_at=key.retired_at)
                 for key in keys.retired if key.public_key != keys.current]
 
@@ -1536,19 +1550,21 @@ class OptinFace:
         by the receipt key (:mod:`consent.signed_documents`)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
-        receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
+        keys = receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
         with self._read() as session:
-            return signed(self.runtime.keys, self._register(session))
+            return signed(self.runtime.keys, self._register(session, keys))
 
-    def _register(self, session: Session) -> Register:
+    def _register(self, session: Session, keys: ReceiptKeys) -> Register:
+        """The register, naming the receipt ``keys`` its caller read once for the request (on
+        a shared ledger each read is a key-store read)."""
         return build_register(session, settings=self.settings,
-                              rows=self.runtime.register_reads.rows(session),
+                              rows=self.runtime.register_reads.rows(session, receipt_keys=keys),
                               keys=self.runtime.keys,
                               models=self.runtime.pipeline.models,
                               model_id=self.runtime.pipeline.model_id,
                               rotation_fingerprint=self.runtime.protector.fingerprint,
-                              signing_keys=self.published_keys(),
-                              retired_keys=self.retired_keys(),
+                              signing_keys=self.published_keys(keys),
+                              retired_keys=self.retired_keys(keys),
                               now=self.clock.now())
 
     def ropa(self, *, actor: Actor | None = None, say: Say = english) -> Ropa:
@@ -1558,11 +1574,20 @@ class OptinFace:
         gives (the core's English for the JSON)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
-        receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
+        keys = receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
         with self._read() as session:
             return signed(self.runtime.keys, build_ropa(
-                self._register(session), joint_controller=self.settings.joint_controller,
+                self._register(session, keys), joint_controller=self.settings.joint_controller,
                 disclosed=disclosures.recipients_and_grounds(session), say=say))
+
+    def declaration_state(self) -> declaration.DeclarationState:
+        """The declaration in force and the material version it binds, as the gate reads them:
+        no figure counted (every template's seal, in the register), nothing signed. What
+        ``optinface keys rotate-receipt-key`` states before it asks."""
+        with self._read() as session:
+            rows = self.runtime.register_reads.rows(session)
+        return declaration.state(rows, settings=self.settings, models=self.pipeline.models,
+                                 today=self.clock.now().date())
 
     def render_register(self, register: Register, say: Say = english) -> str:
         """The register as Markdown, for the regulator, in the words ``say`` gives."""
@@ -1634,8 +1659,9 @@ class OptinFace:
         authorize(actor, Permission.READ_LEDGER)
         with self._read() as session:
             rows = session.scalars(select(Consent).order_by(Consent.obtained_at))
+            keys = self.receipt_keys  # once a list: on a shared ledger a key-store read
             found = activity.ledger_summary(
-                [consents.public(self.runtime, c) for c in rows],
+                [consents.public(self.runtime, c, keys=keys) for c in rows],
                 purpose_withdrawal.withdrawn_purposes(session))
         self._noted(actor, reads, "consent_ledger", len(found.consents))
         return found

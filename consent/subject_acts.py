@@ -55,6 +55,7 @@ from optinface.consent.errors import (
 )
 from optinface.consent.keys import KeyRing
 from optinface.consent.passkeys import Signed
+from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, stated_recipients
 from optinface.consent.roles import Actor, Role
 from optinface.consent.runtime import Runtime
@@ -291,9 +292,10 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct
 
 
 def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consent: Consent, *,
-                    actor: Actor, response: PasskeyResponse, now: datetime) -> None:
+                    actor: Actor, response: PasskeyResponse, now: datetime) -> ReceiptKeys:
     """Check the person's signature of this withdrawal and keep it, signed by the controller
-    too, with the consent."""
+    too, with the consent. Returns the receipt keys it signed and checked with (read once:
+    :func:`consent.receipt_key_in_force.in_force`), for the caller to serve the receipts."""
     signed = complete(session, subject, response, act="withdraw", actor=actor,
                       keys=runtime.keys, settings=runtime.settings, now=now)
     statement = signed.ceremony.statement or {}
@@ -302,11 +304,10 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
     # A signature that stops one use never ends a consent that covers others too: others by
     # what the person signed (its receipt less their withdrawals), not by the row alone.
     named = statement.get("purposeId")
+    keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
     if named is not None and authority.purposes_signed(
-            session, consent, pseudonym=subject.pseudonym,
-            public_key=runtime.keys.receipt_keys) != [named]:
+            session, consent, pseudonym=subject.pseudonym, public_key=keys) != [named]:
         raise ChallengeInvalid("this signature withdraws one purpose, not the whole consent")
-    receipt_key_in_force.in_force(runtime)  # never a key another process retired
     consent.withdrawal_receipt = {
         "version": CONSENT_RECEIPT_VERSION, "withdrawnConsentID": consent.id,
         # Withdrawn with its last purpose: the receipt names the purpose the person signed.
@@ -314,6 +315,7 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
         "piiPrincipalId": subject.pseudonym, "withdrawnAt": now.isoformat(),
         "publicKey": runtime.keys.public_key, "subjectSignature": signed.evidence}
     consent.withdrawal_signature = runtime.keys.sign(canonical_json(consent.withdrawal_receipt))
+    return keys
 
 
 def sign_right(runtime: Runtime, *, actor: Actor, pseudonym: str, act: str,

@@ -24,8 +24,10 @@ from optinface.api.settings import ApiSettings, load_settings
 from optinface.api.web.i18n import Language
 from optinface.consent.deployment import require_deployment
 from optinface.consent.errors import ConsentError, InvalidRequest
+from optinface.consent.receipts import parse_public_key
 from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
+from optinface.engine.documents import json_from
 from optinface.engine.errors import EngineError, UnreadableFile
 
 if TYPE_CHECKING:
@@ -182,6 +184,31 @@ def read_input(file: Path) -> bytes:
         return file.read_bytes()
     except OSError as error:
         raise unreadable(file, error) from error
+
+
+def json_input(file: Path, *, what: str) -> Any:
+    """The JSON of a file handed to a verifier (``what`` it should hold: "receipt",
+    "register"), parsed by :func:`engine.documents.json_from`: a file it cannot read ends the
+    command as :func:`read_input` does, and one that is not UTF-8 JSON or names a key twice in
+    an object as ``unreadable_file``, exit 2: the verifiers' one parse (``receipt verify``,
+    ``register verify``)."""
+    data = read_input(file)
+    try:
+        return json_from(data)
+    except ValueError as error:
+        raise refused(UnreadableFile.code, f"{file}: not a JSON {what} ({error})",
+                      exit_code=2) from error
+
+
+def usable_public_key(public_key: str) -> str:
+    """``public_key`` (``--public-key``, base64 Ed25519) once it is one, else the command ends
+    with ``invalid_request``, exit 2: no key to check with is not the document's fault."""
+    try:
+        parse_public_key(public_key)
+    except ValueError as error:
+        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
+                      exit_code=2) from error
+    return public_key
 
 
 def check_remote(url: str | None, api_key: str | None) -> None:

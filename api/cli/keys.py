@@ -248,9 +248,10 @@ def rotate_receipt_key(
     Example: optinface keys rotate-receipt-key --reason "INC-7: receipt key copied" --yes
     """
     with opened(data_dir) as (_, service):
-        register = service.register()
-        if register.declaration is not None and register.material_version >= 2:
-            typer.echo(MATERIAL_CHANGE.format(declared_on=register.declaration.declared_on),
+        # The declaration alone, not the register: its figures count every template's seal.
+        declared = service.declaration_state()
+        if declared.declaration is not None and declared.material_version >= 2:
+            typer.echo(MATERIAL_CHANGE.format(declared_on=declared.declaration.declared_on),
                        err=True)
             if not yes and not typer.confirm("Replace the receipt key?"):
                 raise typer.Exit(code=1)

@@ -22,7 +22,14 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import DataDir, one_line, read_input, refused, say_error
+from optinface.api.cli.common import (
+    DataDir,
+    json_input,
+    one_line,
+    refused,
+    say_error,
+    usable_public_key,
+)
 from optinface.api.cli.receipt_contents import Contents, contents, not_whose, stated
 from optinface.api.settings import load_settings
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
@@ -30,12 +37,10 @@ from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
 from optinface.consent.keystore import open_key_store, read_key
 from optinface.consent.receipt_keys import RETIRED_KEYS_NAME, ReceiptKeys, retired_from
 from optinface.consent.receipts import (
-    parse_public_key,
     subject_signature_problem,
     verify_receipt,
 )
 from optinface.consent.settings import KeyStoreKind
-from optinface.engine.documents import json_from
 from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer(
@@ -93,20 +98,11 @@ def verify(
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
-    data = read_input(file)
-    try:
-        found = contents(json_from(data))
-    except ValueError as error:  # not UTF-8 JSON, a key twice (json_from)
-        raise refused(UnreadableFile.code, f"{file}: not a JSON receipt ({error})",
-                      exit_code=2) from error
+    found = contents(json_input(file, what="receipt"))
     if not found.signed and not found.unsigned:
         raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)
-    trusted = ReceiptKeys(current=public_key) if public_key else _published_key(data_dir)
-    try:
-        parse_public_key(trusted.current)
-    except ValueError as error:  # no key to check with: not the receipt's fault
-        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
-                      exit_code=2) from error
+    trusted = (ReceiptKeys(current=usable_public_key(public_key)) if public_key
+               else _published_key(data_dir))
     problems = _problems(found, trusted, pseudonym)
     if problems:
         for problem in problems:

@@ -13,22 +13,21 @@ from optinface.api.cli.common import (
     ApiKey,
     DataDir,
     Lang,
+    json_input,
     one_line,
     opened,
     operator,
-    read_input,
     refused,
     say_error,
+    usable_public_key,
 )
 from optinface.api.schemas import RegisterFormat
 from optinface.api.web.rendering import document_words, words_in
 from optinface.consent.declaration import material_sha256, named_signing_key
-from optinface.consent.errors import InvalidRequest
-from optinface.consent.receipts import parse_public_key, published_key
+from optinface.consent.receipts import published_key
 from optinface.consent.register import render_pia_skeleton
 from optinface.consent.ropa import render_ropa
 from optinface.consent.signed_documents import signature_problem
-from optinface.engine.documents import json_from
 from optinface.engine.errors import UnreadableFile
 
 app = typer.Typer()  # help comes from the callback docstring, with its example
@@ -187,24 +186,14 @@ def verify(
 
     Example: optinface register verify register.json --public-key 3q2+7w...=
     """
-    data = read_input(file)
-    try:
-        document = json_from(data)
-    except ValueError as error:  # not UTF-8 JSON, a key twice (json_from)
-        raise refused(UnreadableFile.code, f"{file}: not a JSON register ({error})",
-                      exit_code=2) from error
+    document = json_input(file, what="register")
     register = isinstance(document, dict) and "material_sha256" in document
     if not register and not (isinstance(document, dict)
                              and "register_material_sha256" in document):
         raise refused(UnreadableFile.code, f"{file}: neither a register nor a record of"
                       " processing (no material_sha256, no register_material_sha256)",
                       exit_code=2)
-    try:
-        parse_public_key(public_key)
-        signer = published_key(public_key).key_id
-    except ValueError as error:  # no key to check with: not the document's fault
-        raise refused(InvalidRequest.code, f"unusable --public-key: {error}",
-                      exit_code=2) from error
+    signer = published_key(usable_public_key(public_key)).key_id
     if (problem := signature_problem(document, public_key)) is not None:
         raise _invalid(file, problem)
     what = "register" if register else "record of processing"

@@ -21,6 +21,9 @@ KEYS_PATH = "/.well-known/optinface-keys.json"
 @router.get(KEYS_PATH)
 def published_keys(service: ServiceDep) -> PublishedKeys:
     """The Ed25519 keys that sign consent, withdrawal and erasure receipts and checkpoints, and
-    the receipt keys retired since (``retired_keys``)."""
+    the receipt keys retired since (``retired_keys``), both from one read of the receipt keys
+    (on a shared ledger, a key-store read)."""
+    receipt_keys = service.receipt_keys
     return PublishedKeys(controller=service.settings.controller_name,
-                         keys=service.published_keys(), retired_keys=service.retired_keys())
+                         keys=service.published_keys(receipt_keys),
+                         retired_keys=service.retired_keys(receipt_keys))

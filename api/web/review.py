@@ -461,15 +461,15 @@ def review_erasure(request: Request, service: ServiceDep, subject_hash: str) -> 
         if subject_hash.endswith(".json"):
             text = tomb.model_dump_json(indent=2)
             return download(text, f"erasure-{tomb.subject_hash[:16]}.json", "application/json")
+        keys = service.receipt_keys  # once a page: on a shared ledger a key-store read
         return render(
             request,
             "review_erasure.html",
             csrf=session.csrf,
             tomb=tomb,
-            verified=_verified(tomb, service.receipt_keys),
-            keys=[*service.published_keys(), *service.retired_keys()],
-            checks_with=(service.receipt_keys.signer_of(tomb.receipt) if tomb.receipt
-                         else service.public_key),
+            verified=_verified(tomb, keys),
+            keys=[*service.published_keys(keys), *service.retired_keys(keys)],
+            checks_with=keys.signer_of(tomb.receipt) if tomb.receipt else keys.current,
             receipt=json.dumps(tomb.receipt, indent=2, ensure_ascii=False),
         )
 

@@ -262,6 +262,23 @@ def test_a_worker_running_through_anothers_rotation_signs_and_checks_with_the_ke
     assert b.verify(after, flipped_jpegs[1]).outcome == "candidates_for_review"
 
 
+def test_an_idle_worker_drops_the_retired_private_half_at_its_next_periodic_check(
+    workers: tuple[World, World], clock: FakeClock,
+) -> None:
+    """B signs and checks nothing after A's rotation: its next witness round, the periodic
+    check every worker runs, asks the key store's record and loads the key in force, so the
+    retired key's private half leaves B's memory within one interval, not at its next
+    signature."""
+    a, b = workers
+    old_key = b.service.public_key
+    clock.advance(minutes=5)
+    done = a.service.rotate_receipt_key(reason=REASON)
+    assert b.service.runtime.keys.public_key == old_key  # idle: still holding the old one
+    b.service.witness_audit()  # what the server's Periodic calls every interval
+    assert b.service.runtime.keys.public_key == done.new_public_key
+    assert [k.public_key for k in b.service.runtime.keys.retired] == [old_key]
+
+
 def test_a_rotation_by_a_worker_loaded_before_anothers_keeps_that_rotation(
     workers: tuple[World, World], clock: FakeClock,
 ) -> None:
