@@ -169,8 +169,8 @@ def _appended(session: Session, seq: int, form: str) -> None:
     by :func:`consent.audit_seal_tree.commit` left out, the form before commitments by details
     under names no commitment covers (:func:`_details`)."""
     entry = _entry(seq, committed=form != "before_commitments")
-    kept = (mock.patch.object(audit_seal_tree, "commit", dict) if form == "before_seal_roots"
-            else nullcontext())
+    kept = (mock.patch.object(audit_seal_tree, "commit", lambda details, **_: dict(details))
+            if form == "before_seal_roots" else nullcontext())
     with kept:
         append(session, entry, last=newest(session), now=NOW, seal_key=SEAL_KEY)
 

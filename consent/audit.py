@@ -334,7 +334,8 @@ def append(session: Session, entry: Entry, *, last: Link | None, now: datetime,
         outcome=entry.outcome,
         probe_sha256=entry.probe_sha256,
         details=audit_seal_tree.commit(audit_redaction.commit(
-            audit_seals.sealed_details(entry.details, seals))),
+            audit_seals.sealed_details(entry.details, seals)), action=entry.action,
+            subjects=len(seals)),
         prev_hash=GENESIS if last is None else last.hash,
     )
     event.hash = event_hash(event)

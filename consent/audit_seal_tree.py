@@ -1,21 +1,22 @@
-"""A search's seals committed as one root, so a person's export shows their own seal alone.
+"""An event's seals committed as one root, so a person's export shows their own seal alone.
 
 An event's hash covered the list of its subjects' seal hashes (:mod:`consent.audit_seals`), so
 the person's access export had to show every seal hash of a search that named them: how many
-other people were candidates, the very figure the redacted ``k`` hides (red team 7, #4).
+other people were candidates, the very figure the redacted ``k`` hides (red team 7, #4); and of
+an operator's read naming several people, how many others the reader named.
 
 So an event appended with details a person's export leaves out (a search's: those
-:mod:`consent.audit_redaction` commits to) also covers its seal hashes through a root
-(:func:`consent.audit.hashed_fields`: ``seal_root`` in place of ``subject_seals``), and the
-person's view shows their own seal, that root and the path from their seal to it
-(:func:`consent.access.own_view`), which ``optinface audit verify-access`` folds
-(:func:`problem`). The construction, the simplest found that proves membership and hides the
-count:
+:mod:`consent.audit_redaction` commits to), or of a kind whose subjects may be several
+(:data:`SEVERAL`), also covers its seal hashes through a root (:func:`consent.audit.hashed_fields`:
+``seal_root`` in place of ``subject_seals``), and the person's view shows their own seal, that
+root and the path from their seal to it (:func:`consent.access.own_view`), which
+``optinface audit verify-access`` folds (:func:`problem`). The construction, the simplest found
+that proves membership and hides the count:
 
-- a Merkle tree of fixed depth :data:`DEPTH` (deeper only for more than ``2**DEPTH`` subjects)
-  whose leaves are ``SHA-256(0x00 || canonical JSON of the seal hash)``, placed in the row's
-  order; the root does not fix that order (pairs are sorted), so it commits to the set of seals,
-  not their sequence: nothing reads an order from a search's seals;
+- a Merkle tree of fixed depth :data:`DEPTH` whose leaves are
+  ``SHA-256(0x00 || canonical JSON of the seal hash)``, placed in the row's order; the root does
+  not fix that order (pairs are sorted), so it commits to the set of seals, not their sequence:
+  nothing reads an order from an event's seals;
 - an inner node is ``SHA-256(0x01 || min(a, b) || max(a, b))``: the pair is sorted, so a path is
   its siblings alone, with no left-or-right bits, and says nothing of the seal's position (a
   position would bound how many came before it);
@@ -26,17 +27,21 @@ count:
 - the three prefixes keep leaves, nodes and padding apart, so a path that folds to the root
   from a seal not in the list, or of another length, is a SHA-256 collision.
 
-So every path is :data:`DEPTH` hashes, one subject or fifty; a set larger than ``2**DEPTH``
-shows only the power of two above its size. The row and the whole log's export keep every seal
-and the salt, and the root is recomputed from them; an erasure removes a pseudonym and its seal's
+So every path is :data:`DEPTH` hashes, one subject or sixty-four: no event of this form names
+more than :data:`PLACES` (:func:`commit` refuses it; a search names at most
+``ConsentSettings.max_candidates``, at most 50, an operator's read the few people it looked up,
+and ``subject_keys_lost`` is chained one person an event). The row and the whole log's export
+keep every seal and the salt, and the root is recomputed from them (a row edited to hold more
+seals gets a deeper tree, and fails its hash); an erasure removes a pseudonym and its seal's
 salt as before, keeping the seal hash (:func:`consent.audit_seals.forget`), so the root, the
 chain and every other candidate's path are unchanged.
 
 The salt's presence is the hash form, as the redaction salt's is (:mod:`consent.audit_redaction`):
 events appended before it hash the seal list and keep doing so, and a person's view of one still
-shows the other seals' hashes. So do the events of this form's time that leave nothing out of a
-person's view (a consent, an enrolment, an operator's read naming several people): their hash
-covers the seal list, and the view shows its hashes without the others' salts.
+shows the other seals' hashes (a search chained before seal roots, a read naming several people
+chained before :data:`SEVERAL` took this form). Events of other kinds name one subject at most
+(a consent, an enrolment, a refusal): their hash covers the seal list, and the view shows their
+own seal's hash, the only one.
 """
 
 from __future__ import annotations
@@ -50,8 +55,17 @@ from optinface.consent import audit_redaction
 from optinface.consent.crypto import canonical_json
 
 DEPTH = 6
-"""The tree's depth: up to 64 subjects, above the API's 50 candidates a search may return
-(``api.routes.matching.MAX_CANDIDATES``), all show a path of the same length."""
+"""The tree's depth: every path is this long, whoever else the event named."""
+PLACES = 2 ** DEPTH
+"""The most subjects an event of this form names (:func:`commit`): 64, above the 50 candidates
+a search may name at most (``ConsentSettings.max_candidates``, ``api.routes.matching.
+MAX_CANDIDATES``)."""
+SEVERAL = frozenset({"audit_read", "authority_mismatch"})
+"""The kinds of event (``AuditAction`` values) that hide nothing else from a person but may
+name several people: an operator's read (the subject filtered on and those looked up), a row
+found wider than its receipt. They take this form whatever their count (one subject too), so
+the form does not say whether others were named. A search takes it through its redacted
+details."""
 SALT = "seal_salt"
 """The detail that holds the padding's salt (hex); present: the event's hash covers its seals
 through their root."""
@@ -60,13 +74,22 @@ _LEAF, _NODE, _PAD = b"\x00", b"\x01", b"\x02"
 _NOT_HELD = "shows a seal its seal root does not hold (edited)"
 
 
-def commit(details: Mapping[str, Any]) -> dict[str, Any]:
-    """``details`` as an event appended now stores them: where its redacted details are
-    committed (:func:`consent.audit_redaction.commit`: a search's, whose other candidates a
-    person's export must not count), with a fresh salt, so its hash covers its seals through
-    their root; any other event keeps the form it had, its seal list hashed."""
-    if not audit_redaction.committed(details):
+def commit(details: Mapping[str, Any], *, action: str, subjects: int) -> dict[str, Any]:
+    """``details`` of an ``action`` naming ``subjects`` people as an event appended now stores
+    them: where its redacted details are committed (:func:`consent.audit_redaction.commit`: a
+    search's, whose other candidates a person's export must not count) or its kind may name
+    several people (:data:`SEVERAL`), with a fresh salt, so its hash covers its seals through
+    their root; any other event keeps the form it had, its seal list hashed.
+
+    Raises:
+        ValueError: such an event names more than :data:`PLACES` people, whose path would be
+            longer and say so; no caller of the service does (see the module).
+    """
+    if not (audit_redaction.committed(details) or action in SEVERAL):
         return dict(details)
+    if subjects > PLACES:
+        raise ValueError(f"an event with a seal root names at most {PLACES} subjects, "
+                         f"not {subjects}")
     return {**details, SALT: secrets.token_bytes(SALT_BYTES).hex()}
 
 

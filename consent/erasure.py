@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,19 +161,28 @@ def destroy_lost_keys(runtime: Runtime, session: Session, subject_ids: Collectio
     """Delete the subject keys of ``subject_ids``, which open nothing any more (their epoch key
     destroyed, or bound to another person: :mod:`consent.reconcile`, :mod:`consent.epochs`), and
     destroy the templates under them, which no key opens again (:func:`destroy_templates`),
-    chained as ``subject_keys_lost``; how many keys. The subjects stay: with no template to
+    chained as ``subject_keys_lost``, one event a subject (each names its person alone, with
+    their own count, so no one's access export says how many others lost theirs:
+    :mod:`consent.audit_seal_tree`); how many keys. The subjects stay: with no template to
     compare a face with, each enrols again at the desk (``reenrol_at_desk``,
     :mod:`consent.one_person`), rather than being refused as unreadable for good."""
     ids = sorted(subject_ids)
     if not ids:
         return 0
-    labels = list(session.scalars(select(Template.id).where(Template.subject_id.in_(ids))))
-    destroy_templates(runtime, session, labels)
+    held = session.execute(select(Template.id, Template.subject_id)
+                           .where(Template.subject_id.in_(ids))).all()
+    destroy_templates(runtime, session, [label for label, _ in held])
     session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids)))
-    pseudonyms = list(session.scalars(select(Subject.pseudonym).where(Subject.id.in_(ids))))
-    runtime.audit(session, Entry(action=AuditAction.SUBJECT_KEYS_LOST, actor=None,
-                                 subjects=pseudonyms,
-                                 details={"subject_keys": len(ids), "templates": len(labels)}))
+    pseudonyms: dict[int, str] = {
+        subject_id: pseudonym for subject_id, pseudonym in session.execute(
+            select(Subject.id, Subject.pseudonym).where(Subject.id.in_(ids)))}
+    templates = Counter(subject_id for _, subject_id in held)
+    for subject_id in ids:
+        pseudonym = pseudonyms.get(subject_id)
+        runtime.audit(session, Entry(
+            action=AuditAction.SUBJECT_KEYS_LOST, actor=None,
+            subjects=[] if pseudonym is None else [pseudonym],
+            details={"subject_keys": 1, "templates": templates[subject_id]}))
     return len(ids)
 
 

@@ -984,7 +984,8 @@ class AccessEvent(AuditEventPublic):
         " event named, which its hash covers in place of their list (consent.audit_seal_tree):"
         " the export then shows the person's own seal alone, and `seal_proof` proves it is"
         " among them without saying how many they were. None: the event was chained before"
-        " seal roots, and shows the other subjects' seal hashes.")
+        " its kind took seal roots, and shows the other subjects' seal hashes, or its kind"
+        " names one person (a consent, an enrolment), whose own seal it shows.")
     seal_proof: list[str] | None = Field(
         default=None, description="The path (hex hashes, leaf first) from the person's own"
         " seal to `seal_root`: the same length whoever else the event named.")

@@ -25,6 +25,7 @@ from optinface.api.app import create_app
 from optinface.api.cli.audit_export import VIEW
 from optinface.api.cli.main import app
 from optinface.api.settings import ApiSettings, load_settings
+from optinface.consent import audit_seal_tree
 from optinface.consent.audit import event_hash
 from optinface.consent.keys import HMAC_KEY_NAME
 from optinface.consent.keystore import open_key_store_to_read, read_key
@@ -416,8 +417,10 @@ def test_audit_export_writes_the_apis_json_which_verify_export_accepts_chained_a
     [read] = _reads_of_the_command(api)
     assert read["seq"] > len(mine), read
     assert (read["actor_key_id"], read["actor_role"]) == (None, None)
-    assert read["details"] == {"view": VIEW, "filters": {}, "lists": {"audit_events": len(mine)},
-                               "returned": len(mine)}
+    # A read's seals are covered through their root: the whole log keeps the tree's salt.
+    assert audit_seal_tree.committed(read["details"])
+    assert audit_seal_tree.public_details(read["details"]) == {
+        "view": VIEW, "filters": {}, "lists": {"audit_events": len(mine)}, "returned": len(mine)}
     code, output = verify_export(out, data_dir=settings.data_dir)
     assert code == 0 and output.startswith("audit export OK: "), output
     assert output.endswith("keyed seals: every event's checked with the key store\n"), output

@@ -3,11 +3,11 @@ key alone, the searches that named them included (red team 7, #4), on SQLite and
 
 The command runs as a process of its own, where no data directory is. A search with three
 candidates shows the person's seal alone and verifies (exit 0), before and after another
-candidate's erasure. An altered public field of a redacted event, an altered commitment, an
-altered proof, an altered path to the seal root or a seal added beside the person's fails
-(exit 1), and so does a checkpoint signed by another key; an export without its checkpoint, or
-with an event it marks not checkable, is NOT ANCHORED (exit 3); a file that is not JSON is
-unreadable (exit 2)."""
+candidate's erasure, and so does a reviewer's read naming three people. An altered public field
+of a redacted event, an altered commitment, an altered proof, an altered path to the seal root
+(a search's or a read's) or a seal added beside the person's fails (exit 1), and so does a
+checkpoint signed by another key; an export without its checkpoint, or with an event it marks
+not checkable, is NOT ANCHORED (exit 3); a file that is not JSON is unreadable (exit 2)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from optinface.consent import audit_seal_tree
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.audit_verify import NOT_CHECKABLE
 from optinface.consent.notes import Checkpoint, Signer, Verifier
+from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from tests.support.api import World, auth
 from tests.support.backends import on_both_backends
@@ -164,6 +165,37 @@ def test_an_erasure_of_another_candidate_leaves_the_persons_export_verifying(
     assert _identify(export)["seal_root"] == _identify(before)["seal_root"]
     done = _verify(world, tmp_path, export)
     assert done.returncode == 0 and done.stderr == "", done
+
+
+@pytest.mark.parametrize("alter", [None, "seal_proof"])
+def test_a_read_naming_three_people_shows_the_persons_seal_alone_and_verifies(
+    world: World, service: OptinFace, tmp_path: Path, alter: str | None
+) -> None:
+    """One reviewer's page reading the events of the person and two others: one
+    ``audit_read`` naming the three, which the person's export shows with their own seal and
+    its path alone (exit 0); another sibling on the path is an edit (exit 1)."""
+    others = [world.new_subject()[0] for _ in range(2)]
+    reviewer = service.authenticate(world.keys.reviewer)
+    with service.reading(actor=reviewer, view="/review/subjects") as reads:
+        for subject in (world.subject, *others):
+            service.audit_events(actor=reviewer, filters=AuditFilter(subject=subject),
+                                 reads=reads)
+    export = _own_export(world)
+    [read] = [e for e in export["events"] if e["action"] == "audit_read"
+              and e["details"].get("view") == "/review/subjects"][-1:]
+    assert read["subjects"] == [world.subject] and len(read["subject_seals"]) == 1
+    assert read["seal_root"] and len(read["seal_proof"]) == audit_seal_tree.DEPTH
+    assert not [other for other in others if other in json.dumps(export)]
+    if alter is not None:
+        read[alter][0] = read[alter][0][::-1]
+    done = _verify(world, tmp_path, export)
+    seq = read["seq"]
+    if alter is None:
+        assert done.returncode == 0 and done.stderr == "", done
+        assert f"event {seq}: OK: " in done.stdout, done
+    else:
+        assert done.returncode == 1 and done.stdout == "", done
+        assert done.stderr.startswith(f"access export BROKEN at sequence {seq}: "), done
 
 
 def test_a_checkpoint_signed_by_another_key_fails(

@@ -28,6 +28,7 @@ from optinface.api.errors import (
     CliErrorCode,
 )
 from optinface.api.periodic import guarded
+from optinface.api.routes.matching import MAX_CANDIDATES
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftPersonFailed
 from optinface.consent.erasure_journal import journal_path
@@ -331,6 +332,22 @@ def test_withdrawn_consent_cannot_enrol(world: World, portrait_jpegs: list[bytes
     """Withdrawing the only consent erases the subject, so the pseudonym is gone for good."""
     world.people[world.subject].withdraw(world.consent_id)
     _assert_error(_enrol(world, portrait_jpegs[0]), 410, "subject_erased")
+
+
+@pytest.mark.parametrize("k", [0, MAX_CANDIDATES + 1])
+def test_a_k_outside_1_to_50_is_a_422_before_any_search(
+    world: World, portrait_jpegs: list[bytes], k: int
+) -> None:
+    """A search names at most 50 people (the seal root's 64 places hide that count,
+    :mod:`consent.audit_seal_tree`): a ``k`` outside the API's bounds is refused as a request,
+    nothing searched or chained; the core caps it again at ``OPTINFACE_MAX_CANDIDATES``."""
+    def searches() -> int:
+        return int(world.client.get("/v1/audit/events", params={"action": "identify"},
+                                    headers=auth(world.keys.reviewer)).json()["total"])
+
+    before = searches()
+    _assert_error(world.identify(portrait_jpegs[0], k=k), 422, "validation_error")
+    assert searches() == before
 
 
 def test_a_probe_consent_is_single_use(world: World, portrait_jpegs: list[bytes]) -> None:

@@ -2,12 +2,16 @@
 covers the other candidates' seals through a root (:mod:`consent.audit_seal_tree`), so nothing
 in the export says how many others there were, and the event still matches its hash and proof.
 An edit to the hidden seal list, a redacted detail or the shown path fails; an erasure of
-another candidate leaves the export verifying; a search of the form before stays as it was."""
+another candidate leaves the export verifying; a search of the form before stays as it was.
+An operator's read naming several people takes the same form; the path has one length for
+every count an event of the form may name (a search of the largest ``k`` as of ``k`` 1)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import annotated_types
+import pytest
 from sqlalchemy import select
 
 from optinface.api.routes.matching import MAX_CANDIDATES
@@ -19,7 +23,14 @@ from optinface.consent.audit_verify import (
     verify_access,
     verify_export,
 )
-from optinface.consent.schemas import AccessEvent, AccessExport, ErasureReason, ExportedEvent
+from optinface.consent.schemas import (
+    AccessEvent,
+    AccessExport,
+    AuditFilter,
+    ErasureReason,
+    ExportedEvent,
+)
+from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditEvent
 from tests.support.backends import both_backends
 from tests.support.consent import World, chain_before_seal_roots
@@ -81,8 +92,130 @@ def test_the_export_of_a_search_with_three_candidates_shows_no_count_of_the_othe
     assert all(v.holds for v in report.events), report
 
 
-def test_the_tree_hides_every_count_the_api_lets_a_search_return() -> None:
-    assert 2 ** audit_seal_tree.DEPTH >= MAX_CANDIDATES
+def _largest_k() -> int:
+    """The most candidates the consent core lets a search name: ``max_candidates``'s bound."""
+    [bound] = [m.le for m in ConsentSettings.model_fields["max_candidates"].metadata
+               if isinstance(m, annotated_types.Le)]
+    assert isinstance(bound, int)
+    return bound
+
+
+def test_the_tree_hides_every_count_the_core_and_the_api_let_a_search_return() -> None:
+    assert audit_seal_tree.PLACES == 2 ** audit_seal_tree.DEPTH
+    assert audit_seal_tree.PLACES >= max(_largest_k(), MAX_CANDIDATES)
+    assert audit_seal_tree.SEVERAL <= set(AuditAction)
+
+
+def test_a_search_with_the_largest_k_shows_the_path_of_a_search_with_k_1(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
+) -> None:
+    """A search naming the person alone (``k`` 1), and one naming as many people as the core
+    lets a search name, chained by the log's own code: the same path length."""
+    mine = world.enrolled(portrait_jpegs[0])
+    found = world.service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                   probe_consent_id=world.probe(image=flipped_jpegs[0]),
+                                   image=flipped_jpegs[0], k=1)
+    assert [c.subject for c in found.candidates] == [mine]
+    most = _largest_k()
+    runtime = world.service.runtime
+    with runtime.db.transaction() as session:
+        widest = runtime.audit(session, Entry(
+            action=AuditAction.IDENTIFY, actor=world.researcher, outcome="candidates",
+            purpose=world.purpose, subjects=[mine, *(f"{n:032x}" for n in range(1, most))],
+            details={"k": most, "gallery_size": most, "decision_use": False})).seq
+    export = world.service.export(actor=world.reviewer, subject=mine)
+    searches = {e.seq: e for e in export.events if e.action == AuditAction.IDENTIFY}
+    [one] = [e for seq, e in searches.items() if seq != widest]
+    assert len(_row(world, widest).subject_seals or ()) == most
+    assert len(searches[widest].subject_seals or ()) == len(one.subject_seals or ()) == 1
+    assert len(searches[widest].seal_proof or ()) == len(one.seal_proof or ()) \
+        == audit_seal_tree.DEPTH
+    report = _verdict(world, export)
+    assert report.ok and report.anchored and all(v.holds for v in report.events), report
+
+
+def test_an_event_of_the_form_naming_more_than_the_trees_places_is_refused(
+    world: World,
+) -> None:
+    """No caller names more (see the module); were one to, its path would say so: refused."""
+    runtime = world.service.runtime
+    names = [f"{n:032x}" for n in range(audit_seal_tree.PLACES + 1)]
+    with pytest.raises(ValueError, match="at most 64 subjects"), \
+            runtime.db.transaction() as session:
+        runtime.audit(session, Entry(action=AuditAction.AUDIT_READ, actor=world.reviewer,
+                                     subjects=names, details={"view": "bench"}))
+    assert world.service.verify_audit().ok
+
+
+def _read_of(world: World, *subjects: str) -> int:
+    """A reviewer's read of ``subjects``' events in one page (one ``audit_read`` naming them
+    all, as the dashboard chains one): its sequence number."""
+    with world.service.reading(actor=world.reviewer, view="/review/subjects") as reads:
+        for subject in subjects:
+            world.service.audit_events(actor=world.reviewer,
+                                       filters=AuditFilter(subject=subject), reads=reads)
+    with world.service.runtime.db.reading() as session:
+        return int(session.scalars(select(AuditEvent.seq).where(
+            AuditEvent.action == AuditAction.AUDIT_READ).order_by(AuditEvent.seq.desc()))
+            .first() or 0)
+
+
+def _read_shown(export: AccessExport, seq: int) -> AccessEvent:
+    [shown] = [e for e in export.events if e.seq == seq]
+    return shown
+
+
+@both_backends
+def test_a_read_naming_three_people_shows_the_persons_seal_alone_and_verifies(
+    world: World,
+) -> None:
+    (mine, _), *others = (world.subject() for _ in range(3))
+    alone = _read_of(world, mine)
+    several = _read_of(world, mine, *(other for other, _ in others))
+    row = _row(world, several)
+    assert len(row.subject_seals or ()) == 3 and audit_seal_tree.committed(row.details)
+    export = world.service.export(actor=world.reviewer, subject=mine)
+    shown, by_itself = _read_shown(export, several), _read_shown(export, alone)
+    assert shown.subjects == [mine] and len(shown.subject_seals or ()) == 1
+    assert shown.seal_root and len(shown.seal_proof or ()) == audit_seal_tree.DEPTH
+    # A read of the person alone has the same form: it does not tell them apart.
+    assert by_itself.seal_root and len(by_itself.seal_proof or ()) == audit_seal_tree.DEPTH
+    assert len(by_itself.subject_seals or ()) == 1
+    text = export.model_dump_json()
+    hidden = [s["hash"] for s in row.subject_seals or ()
+              if s["hash"] != (shown.subject_seals or ())[0]["hash"]]
+    assert len(hidden) == 2 and not [h for h in hidden if h in text]
+    assert not [other for other, _ in others if other in text]
+    assert row.details[audit_seal_tree.SALT] not in text
+    report = _verdict(world, export)
+    assert report.ok and report.anchored and all(v.holds for v in report.events), report
+    assert world.service.verify_audit().ok
+
+
+def test_an_edit_to_the_path_of_a_read_fails_the_export(world: World) -> None:
+    (mine, _), *others = (world.subject() for _ in range(3))
+    seq = _read_of(world, mine, *(other for other, _ in others))
+    export = world.service.export(actor=world.reviewer, subject=mine).model_dump(mode="json")
+    [event] = [e for e in export["events"] if e["seq"] == seq]
+    event["seal_proof"] = [event["seal_proof"][0][::-1], *event["seal_proof"][1:]]
+    report = _verdict(world, export)
+    assert report.problem is not None and report.problem.sequence == seq, report
+
+
+def test_a_read_of_the_form_before_keeps_its_seal_list_and_verifies(world: World) -> None:
+    """A read naming several people chained before reads took the root form hashes its seal
+    list, and the person's view of it still shows the others' hashes: it verifies."""
+    (mine, _), (other, _) = world.subject(), world.subject()
+    old = chain_before_seal_roots(world.service.runtime, Entry(
+        action=AuditAction.AUDIT_READ, actor=world.reviewer, subjects=[mine, other],
+        details={"view": "/review/subjects", "filters": {}, "lists": {"audit_events": 0},
+                 "returned": 0}))
+    assert world.service.verify_audit().ok
+    export = world.service.export(actor=world.reviewer, subject=mine)
+    shown = _read_shown(export, old)
+    assert shown.seal_root is None and len(shown.subject_seals or ()) == 2
+    report = _verdict(world, export)
+    assert report.ok and report.anchored and all(v.holds for v in report.events), report
 
 
 def test_an_edit_to_the_hidden_seal_list_or_a_redacted_detail_fails_the_log(

@@ -190,12 +190,15 @@ def _refusals(caplog: pytest.LogCaptureFixture) -> int:
 
 def _restored_from_before(settings: ConsentSettings, clock: FakeClock, jpeg: bytes,
                           tmp_path: Path, open_service: Callable[[], OptinFace],
-                          since: Callable[[OptinFace, World], object]) -> World:
-    """One subject enrolled, the data folder copied, ``since`` done on the service (rotations),
-    then the copy put back in place of the data folder, as a restore from a snapshot does."""
+                          since: Callable[[OptinFace, World], object],
+                          *more: bytes) -> World:
+    """One subject enrolled (one more for each of ``more``), the data folder copied, ``since``
+    done on the service (rotations), then the copy put back in place of the data folder, as a
+    restore from a snapshot does."""
     with closing(open_service()) as service:
         world = make_world(service, clock)
-        world.enrolled(jpeg)
+        for image in (jpeg, *more):
+            world.enrolled(image)
     snapshot = tmp_path / "snapshot"
     shutil.copytree(settings.data_dir, snapshot)
     with closing(open_service()) as service:
@@ -203,6 +206,25 @@ def _restored_from_before(settings: ConsentSettings, clock: FakeClock, jpeg: byt
     shutil.rmtree(settings.data_dir)
     shutil.copytree(snapshot, settings.data_dir)
     return world
+
+
+def test_keys_lost_by_several_people_are_chained_one_event_a_person(
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    open_service: Callable[[], OptinFace],
+) -> None:
+    """Each ``subject_keys_lost`` names one person with their own counts: no one's access
+    export says how many others lost theirs (:mod:`consent.audit_seal_tree`)."""
+    world = _restored_from_before(settings, clock, portrait_jpegs[0], tmp_path, open_service,
+                                  lambda service, world: service.rotate_epoch(actor=world.admin),
+                                  portrait_jpegs[1])
+    with closing(open_service()) as restored:
+        assert restored.last_reconcile is not None
+        assert restored.last_reconcile.subject_keys_lost == 2
+        lost = restored.audit_events(actor=world.reviewer, filters=AuditFilter(
+            action=AuditAction.SUBJECT_KEYS_LOST)).events
+        assert sorted(len(e.subjects) for e in lost) == [1, 1]
+        assert len({e.subjects[0] for e in lost}) == 2
+        assert [e.details for e in lost] == [{"subject_keys": 1, "templates": 1}] * 2
 
 
 def test_a_copy_restored_after_the_rotation_starts_and_drops_what_it_cannot_decrypt(
