@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from optinface.consent import (
     captures,
     changefeed,
     declaration,
+    erasure_journal,
     ledger,
     policies,
     rectification,
@@ -101,12 +103,13 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
                                                              capture_id, photo_sha256, keys=keys)
             key = ledger.data_key(session, subject, keys=runtime.keys, now=now)
             require_same_person(session, subject, protected, model_id=embedding.model_id,
-                                key=key, keys=runtime.keys,
+                                key=key, keys=runtime.keys, journal=runtime.journal_ends,
                                 threshold=threshold(runtime).threshold,
                                 max_templates=runtime.settings.max_templates_per_subject,
                                 opened_at_desk=subject_acts.opened_at_desk(capture.statement),
                                 replacing=replaces)
             capture.consumed_at = now
+            first = subject.first_enrolled_at is None
             template = ledger.add_template(
                 session, subject=subject, consent=consent, protected=protected,
                 model_id=embedding.model_id, quality=embedding.face.score, key=key,
@@ -129,6 +132,8 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
             # leaves no vector the ledger does not hold.
             runtime.index.add([template.id], protected[None, :])
             changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
+            if first:  # last before the commit: a line whose act then fails errs to the desk
+                _journal_first_enrolment(runtime, pseudonym, at=now)
             public = ledger.template_public(template, pseudonym=pseudonym)
     except Exception:
         if touched:
@@ -140,6 +145,18 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     if runtime.index.additions_since_save() >= runtime.settings.index_save_every:
         runtime.index.save()  # bounds what start-up reconciliation has to re-add
     return public
+
+
+def _journal_first_enrolment(runtime: Runtime, pseudonym: str, *, at: datetime) -> None:
+    """Journal the subject's first enrolment in the witness folder before it commits, by the
+    pseudonym's keyed hash alone (:class:`consent.erasure_journal.Enrolled`): the row's
+    "never enrolled", and its seal, put back from a copy taken before now, then make no
+    self-service enrolment a first one (:mod:`consent.one_person`). A line written for an
+    enrolment that does not commit after it (a refused commit, a crash) sends the person's
+    next enrolment with nothing to compare to the desk: the safe side. A journal that cannot
+    be written refuses the enrolment (``witness_unusable``)."""
+    erasure_journal.record(runtime, erasure_journal.Enrolled(
+        subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=at))
 
 
 def _index_as_in_ledger(runtime: Runtime, labels: Collection[int]) -> None:

@@ -11,7 +11,9 @@ HMAC key; each API key revoked, and each subject token a
 portal session's end revoked, its public id; each break-glass opening its key's public id, reason
 and expiry; each admin key's passkey bound the key's and the credential's public ids and its public
 key; each regulator's order placed its reference and whether it destroys, and each lift its
-reference; each opt-out of 1:N search the subject's tombstone hash; each template destroyed while
+reference; each opt-out of 1:N search the subject's tombstone hash; each subject's first enrolment
+its tombstone hash (asked by every self-service enrolment, not replayed: :mod:`consent.one_person`);
+each template destroyed while
 its subject stays (a rectification's replaced template, the templates of a person who chose the
 non-biometric alternative) a line with a keyed hash of its random nonce, never its id (a restored
 copy's AUTOINCREMENT counter is older, so ids taken after it can be given again). At every start,
@@ -118,6 +120,17 @@ class AlternativeTaken:
 
 
 @dataclass(frozen=True, slots=True)
+class Enrolled:
+    """The subject's first enrolment (consent.enrolment): journaled before it commits, so a row
+    and seal put back from a copy taken before it ("never enrolled"), with the log's ``enrol``
+    events edited, still make no self-service enrolment a first one (:mod:`consent.one_person`).
+    Asked, never replayed: nothing in the database is changed from it."""
+
+    subject_hash: str  # ledger.tombstone_hash, never the pseudonym; no biometric
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class BreakGlassOpened:
     """An admin key issued without a key (consent.break_glass): journaled before it commits,
     so a copy restored from before still shows reviewers the opening, and an opening whose
@@ -160,7 +173,8 @@ class OrderLifted:
 
 
 Entry = (JournalEntry | Withdrawal | TemplateDestroyed | PurposeWithdrawn | KeyRevoked | OptedOut
-         | AlternativeTaken | BreakGlassOpened | AdminPasskeyBound | OrderPlaced | OrderLifted)
+         | AlternativeTaken | Enrolled | BreakGlassOpened | AdminPasskeyBound | OrderPlaced
+         | OrderLifted)
 _FLAGS: dict[str, bool] = {str(flag): flag for flag in (False, True)}
 """A flag as :func:`_text` writes it; any other text is a KeyError (the line is skipped)."""
 _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]], ...]]] = {
@@ -174,6 +188,7 @@ _WIRE: dict[type, tuple[str | None, tuple[tuple[str, str, Callable[[str], Any]],
     KeyRevoked: ("key", (("key_id", "keyId", str),)),
     OptedOut: ("unsearchable", (("subject_hash", "subjectHash", str),)),
     AlternativeTaken: ("alternative", (("subject_hash", "subjectHash", str),)),
+    Enrolled: ("enrolled", (("subject_hash", "subjectHash", str),)),
     BreakGlassOpened: ("break-glass", (("key_id", "keyId", str), ("reason", "reason", str),
                                        ("expires_at", "expiresAt", datetime.fromisoformat))),
     AdminPasskeyBound: ("admin-passkey", (("key_id", "keyId", str),

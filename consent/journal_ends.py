@@ -3,17 +3,22 @@
 The journal (:mod:`consent.erasure_journal`) lies in the witness folder, apart from the
 database, and says for good which consents were withdrawn, which purposes were taken out of a
 consent and which subjects were erased, and when each subject last opted out of 1:N search; also
-which regulator's orders were placed and lifted. Each start makes the database agree with it
-again (:mod:`consent.reconcile`). While the service runs, though, whoever can write the database
+which regulator's orders were placed and lifted, and which subjects were enrolled (a first
+enrolment is the one line here that ends no processing: it ends the person's own route to
+enrolling a face with nothing to compare it with, :mod:`consent.one_person`). Each start makes
+the database agree with it again (:mod:`consent.reconcile`; the enrolments are asked, not
+replayed). While the service runs, though, whoever can write the database
 (a database administrator on PostgreSQL) could set a withdrawn consent back to active, put a
 withdrawn purpose back, insert an erased subject's rows again, copy back an older opted-in row
-(sealed, but with the time of an opt-in an opt-out came after) or a revoked API key's older row,
-and every check that reads rows would grant them until the next start. So a search asks the
+(sealed, but with the time of an opt-in an opt-out came after), a revoked API key's older row or
+a subject's "never enrolled" row and seal, and every check that reads rows would grant them until
+the next start (the last for good: no start makes an enrolment again). So a search asks the
 journal too, for each template it finds, an authentication for its key and its subject, every
 lookup of a subject by its pseudonym whether it was erased, and every match's and enrolment's
-gate for the orders it leaves in force (a deleted order row would otherwise lift its order): a
-few lookups. The journal is read again only when it grew, from where it was read up
-to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
+gate for the orders it leaves in force (a deleted order row would otherwise lift its order),
+and a self-service enrolment with nothing to compare the face with whether the subject was
+enrolled before: a few lookups. The journal is read again only when it grew, from where it was
+read up to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 
 from optinface.consent.erasure_journal import (
     AlternativeTaken,
+    Enrolled,
     JournalEntry,
     KeyRevoked,
     OptedOut,
@@ -60,6 +66,9 @@ class _Ended:
     # The journal's last line on each regulator's order by reference: replaced whole, never
     # changed, since the gate goes through it outside the lock.
     orders: dict[str, OrderPlaced | OrderLifted] = field(default_factory=dict)
+    # The subjects enrolled (first enrolments), by tombstone hash, less those erased since: an
+    # erasure line refuses the pseudonym for good (erased), and a pseudonym is never given again.
+    enrolled: set[str] = field(default_factory=set)
     read_up_to: int = 0  # bytes of the journal read, whole lines only
 
 
@@ -92,6 +101,14 @@ class JournalEnds:
         erases them again. One keyed hash and a set lookup, none while nobody was erased."""
         subjects = self._current().subjects
         return bool(subjects) and tombstone_hash(keys, pseudonym) in subjects
+
+    def enrolled(self, keys: KeyRing, pseudonym: str) -> bool:
+        """Whether the journal records a first enrolment of the subject ``pseudonym``: asked by
+        a self-service enrolment with no template to compare the face with
+        (:mod:`consent.one_person`), whatever the row and its seal say. One keyed hash and a
+        set lookup, none while the journal records no enrolment."""
+        enrolled = self._current().enrolled
+        return bool(enrolled) and tombstone_hash(keys, pseudonym) in enrolled
 
     def key_revoked(self, key_id: str) -> bool:
         """Whether the journal revoked the API key or subject token ``key_id`` (a portal
@@ -153,6 +170,10 @@ class JournalEnds:
                 ended.purposes.add((entry.consent_id, entry.purpose_id))
             elif isinstance(entry, JournalEntry):
                 ended.subjects.add(entry.subject_hash)
+                ended.enrolled.discard(entry.subject_hash)
+            elif isinstance(entry, Enrolled):
+                if entry.subject_hash not in ended.subjects:
+                    ended.enrolled.add(entry.subject_hash)
             elif isinstance(entry, KeyRevoked):
                 ended.keys.add(entry.key_id)
             elif isinstance(entry, OptedOut | AlternativeTaken):

@@ -12,19 +12,25 @@ consent that holds their face and enrol anyone's under another with their own to
 "Enrolled before" is not the column alone, which a database writer can clear (and delete the
 template rows with it): the service seals the subject's enrolment state with the key store's
 HMAC key, "never enrolled" at creation and the first enrolment's time after it
-(:func:`consent.row_seals.enrolment_sealed`). A self-service enrolment with nothing to compare
-with counts the subject as enrolled before where the column says so, where column and seal
-disagree (or the seal is missing), or where a chained ``enrol`` event names the subject
-(:func:`_enrolled_before`, cheapest first). The refusal is chained as every refusal is; the
-last two are a database writer's doing, also logged as an error (never with the pseudonym: the
-operator's log outlives an erasure).
+(:func:`consent.row_seals.enrolment_sealed`). Nor is it the row and its seal together: a writer
+can put back both as a copy taken before the first enrolment held them, and edit the subjects
+the log's ``enrol`` events name. So the first enrolment is also journaled in the witness folder,
+outside the database writer's reach, before it commits (:class:`consent.erasure_journal.Enrolled`,
+naming the subject by its keyed tombstone hash). A self-service enrolment with nothing to
+compare with counts the subject as enrolled before where the column says so, where column and
+seal disagree (or the seal is missing), where the journal records their enrolment, or where a
+chained ``enrol`` event names the subject (:func:`_enrolled_before`, cheapest first; the log
+stays for subjects first enrolled before the journal's line existed: a start adopts no line for
+them). The refusal is chained as every refusal is; the last three are a database writer's
+doing, also logged as an error (never with the pseudonym: the operator's log outlives an
+erasure).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 from sqlalchemy import exists, select
@@ -39,14 +45,24 @@ from optinface.consent.row_seals import enrolment_sealed
 from optinface.consent.tables import AuditEvent, Subject, Template
 from optinface.engine.types import Vector
 
+if TYPE_CHECKING:
+    from optinface.consent.journal_ends import JournalEnds
+
 logger = logging.getLogger(__name__)
 
 ENROLLED = "first_enrolled_at"
 """The subject's row says they were enrolled before: the one evidence the service writes."""
 UNSEALED = "enrolment_unsealed"
 """``first_enrolled_at`` is not the one the service sealed (or the seal is gone)."""
+IN_THE_JOURNAL = "enrolled_in_journal"
+"""The row says "never enrolled", sealed, but the witness folder's journal records the subject's
+first enrolment (a row and seal put back from a copy taken before it)."""
 IN_THE_LOG = "enrol_events"
 """The row says "never enrolled", sealed, but a chained ``enrol`` event names the subject."""
+_SAID = {UNSEALED: "its enrolment seal does not hold",
+         IN_THE_JOURNAL: "the witness folder's journal records its first enrolment",
+         IN_THE_LOG: "the chained enrol events name it"}
+"""How the operator's log says each database writer's evidence (never the pseudonym)."""
 
 
 class _Named(Protocol):
@@ -76,36 +92,39 @@ def _comparable(templates: Sequence[_T], *, model_id: str, replacing: int | None
     return [t for t in _kept(templates, replacing) or templates if t.model_id == model_id]
 
 
-def _enrolled_before(session: Session, keys: KeyRing, subject: Subject) -> str | None:
+def _enrolled_before(session: Session, keys: KeyRing, journal: JournalEnds,
+                     subject: Subject) -> str | None:
     """What shows ``subject`` was enrolled before, cheapest check first (:data:`ENROLLED`,
-    :data:`UNSEALED`, :data:`IN_THE_LOG`), or None for a subject never enrolled. The log is
-    read last, over the ``enrol`` events alone (``action`` is indexed): only where a first
-    enrolment is about to be the person's own."""
+    :data:`UNSEALED`, :data:`IN_THE_JOURNAL`, :data:`IN_THE_LOG`), or None for a subject never
+    enrolled. The log is read last, over the ``enrol`` events alone (``action`` is indexed):
+    only where a first enrolment is about to be the person's own."""
     if subject.first_enrolled_at is not None:
         return ENROLLED
     if not enrolment_sealed(keys, subject):
         return UNSEALED
+    if journal.enrolled(keys, subject.pseudonym):
+        return IN_THE_JOURNAL
     if session.scalar(select(exists().where(AuditEvent.action == str(AuditAction.ENROL),
                                             mentions(subject.pseudonym)))):
         return IN_THE_LOG
     return None
 
 
-def _require_desk_if_nothing_to_compare(session: Session, keys: KeyRing, subject: Subject,
-                                        comparable: Sequence[_Named], *,
+def _require_desk_if_nothing_to_compare(session: Session, keys: KeyRing, journal: JournalEnds,
+                                        subject: Subject, comparable: Sequence[_Named], *,
                                         opened_at_desk: bool) -> None:
     if comparable or opened_at_desk:
         return
-    evidence = _enrolled_before(session, keys, subject)
+    evidence = _enrolled_before(session, keys, journal, subject)
     if evidence is None:
         return
     if evidence != ENROLLED:  # a database writer's: said, never the pseudonym in the line
         logger.error("a subject's record says it was never enrolled, but %s: its"
-                     " first_enrolled_at was written in the database without the key store (or"
-                     " never sealed: optinface keys reseal --dry-run lists it); its enrolment"
+                     " first_enrolled_at was written in the database without the key store or"
+                     " put back from a copy (or never sealed: optinface keys reseal --dry-run"
+                     " lists it); its enrolment"
                      " from its own capture is refused (reenrol_at_desk)",
-                     "its enrolment seal does not hold" if evidence == UNSEALED
-                     else "the chained enrol events name it")
+                     _SAID[evidence])
     shown = ("carries an enrolment state this service did not seal (never sealed since an"
              " upgrade, or written in the database), so it may have been enrolled before,"
              if evidence == UNSEALED else "was enrolled before")
@@ -116,7 +135,7 @@ def _require_desk_if_nothing_to_compare(session: Session, keys: KeyRing, subject
 
 
 def require_enrolment_route(session: Session, keys: KeyRing, subject: Subject, *,
-                            model_id: str, opened_at_desk: bool,
+                            journal: JournalEnds, model_id: str, opened_at_desk: bool,
                             replacing: int | None = None) -> None:
     """Refuse, before anyone signs, a capture session the subject opened themselves that the
     enrolment would refuse for want of a template to compare with (``reenrol_at_desk``). The
@@ -125,19 +144,21 @@ def require_enrolment_route(session: Session, keys: KeyRing, subject: Subject, *
     named = session.execute(select(Template.id, Template.model_id)
                             .where(Template.subject_id == subject.id)).all()
     _require_desk_if_nothing_to_compare(
-        session, keys, subject, _comparable(named, model_id=model_id, replacing=replacing),
+        session, keys, journal, subject,
+        _comparable(named, model_id=model_id, replacing=replacing),
         opened_at_desk=opened_at_desk)
 
 
 def require_same_person(
     session: Session, subject: Subject, protected: Vector, *, model_id: str, key: bytes,
-    keys: KeyRing, threshold: float, max_templates: int, opened_at_desk: bool,
-    replacing: int | None = None,
+    keys: KeyRing, journal: JournalEnds, threshold: float, max_templates: int,
+    opened_at_desk: bool, replacing: int | None = None,
 ) -> None:
     """Refuse a template past the cap, or one that matches none of the subject's templates, or,
     when there is none to compare with and the subject was enrolled before, one whose capture
     session the desk did not open (``opened_at_desk``: see the module docstring; ``keys``
-    checks the enrolment state's seal, ``key`` is the subject's data key).
+    checks the enrolment state's seal, ``journal`` is the witness folder's record of first
+    enrolments, ``key`` is the subject's data key).
 
     Compared in the protected space (the rotation keeps cosine similarity); templates of
     another model cannot be compared and are not counted as evidence either way. A template
@@ -152,7 +173,7 @@ def require_same_person(
             f"subject {subject.pseudonym} already has {len(kept)} templates",
             details={"subject": subject.pseudonym, "max_templates": max_templates})
     comparable = _comparable(templates, model_id=model_id, replacing=replacing)
-    _require_desk_if_nothing_to_compare(session, keys, subject, comparable,
+    _require_desk_if_nothing_to_compare(session, keys, journal, subject, comparable,
                                         opened_at_desk=opened_at_desk)
     if not comparable:
         return

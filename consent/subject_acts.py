@@ -286,7 +286,8 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct
                       keys=runtime.keys, now=now, say=say)
         if isinstance(act, CaptureAct):  # refused before the person signs what cannot enrol
             one_person.require_enrolment_route(
-                session, runtime.keys, subject, model_id=runtime.pipeline.model_id,
+                session, runtime.keys, subject, journal=runtime.journal_ends,
+                model_id=runtime.pipeline.model_id,
                 opened_at_desk=opened_at_desk(asked.statement), replacing=act.replaces)
         return asked
 

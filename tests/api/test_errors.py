@@ -46,6 +46,7 @@ from tests.support.api import (
     set_up_world,
     settings_for_tests,
 )
+from tests.support.erasures import folder_in_place
 from tests.support.forgery import damage_root_page
 from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.server import free_port
@@ -629,12 +630,10 @@ def test_an_erasure_whose_journal_cannot_be_written_is_a_503_and_a_retry_finishe
     and a retry once the folder is mended finishes the erasure with its receipt."""
     with deployment(tmp_path, pipeline) as (settings, _, client, keys):
         world = set_up_world(client, keys)
-        journal = journal_path(settings.witness_dir)
-        journal.mkdir(parents=True)
         url, admin = f"/v1/subjects/{world.subject}", auth(keys.admin)
-        _assert_error(client.delete(url, headers=admin), 503, "witness_unusable")
-        _assert_error(client.get(url, headers=admin), 410, "subject_erased")  # unsearchable
-        journal.rmdir()
+        with folder_in_place(journal_path(settings.witness_dir)):
+            _assert_error(client.delete(url, headers=admin), 503, "witness_unusable")
+            _assert_error(client.get(url, headers=admin), 410, "subject_erased")  # unsearchable
         finished = client.delete(url, headers=admin)
         assert finished.status_code == 200, finished.text
         assert finished.json()["signed"]["signature"]

@@ -3,7 +3,10 @@ service, so a database writer cannot make a subject's next self-service enrolmen
 
 The attack is the one red team 6 (finding 1) left open: the subject's own token enrolled their
 face; a writer clears ``subjects.first_enrolled_at`` and deletes the template rows by SQL; the
-same token then opens a capture for someone else's photo, which nothing compares with.
+same token then opens a capture for someone else's photo, which nothing compares with. Then
+its sequel: the writer puts back the row and its "never enrolled" seal from a copy taken before
+the first enrolment and edits the subjects the log's ``enrol`` events name; the first enrolment
+was journaled in the witness folder (``erasure_journal.Enrolled``), out of that writer's reach.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from contextlib import closing
 import pytest
 from sqlalchemy import select
 
-from optinface.consent import row_seals
+from optinface.consent import enrolment, erasure_journal, row_seals
+from optinface.consent.audit_seals import mentions
+from optinface.consent.ledger import tombstone_hash
 from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_person import SoftPerson
@@ -109,8 +114,8 @@ def test_a_never_enrolled_seal_put_back_from_an_old_copy_still_loses_to_the_log(
 ) -> None:
     """A writer who also removes the seal, or puts back the "never enrolled" seal the row
     carried before the first enrolment (from a copy of the database), makes no first
-    enrolment either: a missing seal counts as enrolled before, and the chained ``enrol``
-    events still name the subject."""
+    enrolment either: a missing seal counts as enrolled before, and the witness folder's
+    journal records the first enrolment (the chained ``enrol`` events name the subject too)."""
     service = world.service
     person = world.person()
     consent_id = world.consent(person.pseudonym).consent.id
@@ -127,21 +132,86 @@ def test_a_never_enrolled_seal_put_back_from_an_old_copy_still_loses_to_the_log(
         assert _enrolment_state(service, person.pseudonym)[2]  # the old seal holds again
         refused("reenrol_at_desk", lambda: person.enrol(consent_id, portrait_jpegs[1]))
     assert _errors(caplog, person.pseudonym, "its enrolment seal does not hold") == 1
-    assert _errors(caplog, person.pseudonym, "the chained enrol events name it") == 1
+    assert _errors(caplog, person.pseudonym, "journal records its first enrolment") == 1
     assert _refusals(service) == 2
+
+
+def _journaled_enrolments(service: OptinFace) -> list[erasure_journal.Enrolled]:
+    return [entry for entry in erasure_journal.entries(service.settings.witness_dir)
+            if isinstance(entry, erasure_journal.Enrolled)]
+
+
+def _journal_bytes(service: OptinFace) -> bytes:
+    path = erasure_journal.journal_path(service.settings.witness_dir)
+    return path.read_bytes() if path.exists() else b""
 
 
 def test_a_first_enrolment_is_still_the_persons_own_on_the_sealed_row(
     world: World, portrait_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The legitimate path: created "never enrolled", sealed; the person's own first capture
-    enrols, logging nothing, and their next one is compared with it."""
+    enrols, logging nothing, and their next one is compared with it. The first enrolment, and
+    it alone, is journaled by the pseudonym's keyed hash, never the pseudonym in clear."""
     service = world.service
     with caplog.at_level(logging.ERROR, logger=ONE_PERSON_LOG):
         person, consent_id = _enrolled_on_their_own(world, portrait_jpegs[0])
     assert not [r for r in caplog.records if r.name == ONE_PERSON_LOG]
     assert len(service.templates(actor=world.portal, subject=person.pseudonym)) == 1
     refused("face_mismatch", lambda: person.enrol(consent_id, portrait_jpegs[1]))
+    [line] = _journaled_enrolments(service)
+    assert line.subject_hash == tombstone_hash(service.runtime.keys, person.pseudonym)
+    assert person.pseudonym.encode() not in _journal_bytes(service)
+
+
+def _put_back_as_never_enrolled(service: OptinFace, pseudonym: str,
+                                never_seal: str | None) -> None:
+    """The writer's move with a copy taken before the first enrolment: the template rows
+    deleted, the row and its "never enrolled" seal put back, and the log's ``enrol`` events
+    made to name no one, so no evidence in the database is left."""
+    _cleared_by_sql(service, pseudonym, seal=never_seal)
+    outside_sql(service, "UPDATE audit_events SET subjects = '[]' WHERE action = 'enrol'"
+                         " AND CAST(subjects AS TEXT) LIKE :p", p=f'%"{pseudonym}"%')
+
+
+@both_backends
+def test_a_never_enrolled_row_put_back_with_the_log_edited_still_loses_to_the_journal(
+    world: World, portrait_jpegs: list[bytes], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Row, seal and log say "never enrolled": the witness folder's journal still records the
+    first enrolment, so the subject's own capture is refused ``reenrol_at_desk`` (logged
+    without the pseudonym) and ``audit verify`` fails on the edited log; the desk still
+    enrols them again."""
+    service = world.service
+    person = world.person()
+    consent_id = world.consent(person.pseudonym).consent.id
+    never_seal = _enrolment_state(service, person.pseudonym)[1]
+    person.enrol(consent_id, portrait_jpegs[0])
+    _put_back_as_never_enrolled(service, person.pseudonym, never_seal)
+    first, _, sealed = _enrolment_state(service, person.pseudonym)
+    assert first is None and sealed  # the row proves nothing any more
+    assert row_count(service, AuditEvent, AuditEvent.action == "enrol",
+                     mentions(person.pseudonym)) == 0  # nor does the log
+    with caplog.at_level(logging.ERROR, logger=ONE_PERSON_LOG):
+        refused("reenrol_at_desk", lambda: person.enrol(consent_id, portrait_jpegs[1]))
+    assert _errors(caplog, person.pseudonym, "journal records its first enrolment") == 1
+    assert _refusals(service) == 1
+    assert not service.verify_audit().ok
+    world.enrol(person.pseudonym, consent_id, portrait_jpegs[0])  # the desk's path
+    assert len(_journaled_enrolments(service)) == 2  # the row said "first": journaled again
+
+
+def test_an_erased_subjects_enrolment_line_keeps_no_one_else_from_enrolling(
+    world: World, portrait_jpegs: list[bytes],
+) -> None:
+    """The journal keeps an erased subject's enrolment line (it is append-only), but asks it
+    no more: the erasure line refuses that pseudonym for good, and a subject created after is
+    given a fresh one, whose first enrolment is their own."""
+    service = world.service
+    person, _ = _enrolled_on_their_own(world, portrait_jpegs[0])
+    service.erase(actor=world.admin, subject=person.pseudonym, reason=ErasureReason.REQUEST)
+    assert len(_journaled_enrolments(service)) == 1
+    assert not service.runtime.journal_ends.enrolled(service.runtime.keys, person.pseudonym)
+    _enrolled_on_their_own(world, portrait_jpegs[0])  # the same face, a new subject
 
 
 def _as_before_enrolment_seals(service: OptinFace) -> None:
@@ -188,6 +258,38 @@ def test_subjects_from_before_enrolment_seals_are_adopted_once_and_a_clearing_af
                          AuditEvent.action == "enrolment_seals_adopted") == 1
         assert not _enrolment_state(service, enrolled.pseudonym)[2]
         refused("reenrol_at_desk", lambda: enrolled.enrol(enrolled_consent, portrait_jpegs[2]))
+
+
+def test_a_journal_from_before_its_enrolment_lines_adopts_none_and_the_log_still_decides(
+    open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Subjects enrolled by a version that journaled no first enrolment: the first start after
+    the upgrade writes no line for them (the journal's bytes are as it found them), a "never
+    enrolled" seal put back is refused by the log as before, and a newcomer's first
+    enrolment is their own, and journaled."""
+    with monkeypatch.context() as older:  # the version before: no enrolment line
+        older.setattr(enrolment, "_journal_first_enrolment", lambda *_, **__: None)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            enrolled = world.person()
+            enrolled_consent = world.consent(enrolled.pseudonym).consent.id
+            never_seal = _enrolment_state(service, enrolled.pseudonym)[1]
+            enrolled.enrol(enrolled_consent, portrait_jpegs[0])
+            newcomer = world.person()
+            newcomer_consent = world.consent(newcomer.pseudonym).consent.id
+            journal = _journal_bytes(service)
+    with closing(open_service()) as service:  # the first start after the upgrade
+        _reopened(world, service)
+        assert _journal_bytes(service) == journal and not _journaled_enrolments(service)
+        _cleared_by_sql(service, enrolled.pseudonym, seal=never_seal)
+        with caplog.at_level(logging.ERROR, logger=ONE_PERSON_LOG):
+            refused("reenrol_at_desk",
+                    lambda: enrolled.enrol(enrolled_consent, portrait_jpegs[1]))
+        assert _errors(caplog, enrolled.pseudonym, "the chained enrol events name it") == 1
+        newcomer.enrol(newcomer_consent, portrait_jpegs[1])
+        [line] = _journaled_enrolments(service)
+        assert line.subject_hash == tombstone_hash(service.runtime.keys, newcomer.pseudonym)
 
 
 @both_backends

@@ -27,6 +27,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Subject, SubjectStatus, Template
 from tests.support.backends import both_backends
 from tests.support.consent import Crash, FakeClock, World, crash
+from tests.support.erasures import folder_in_place
 from tests.support.files import left_of, readable_occurrences, template_bytes
 
 
@@ -145,11 +146,8 @@ def test_an_erasure_interrupted_in_a_process_that_lives_on_is_finished_by_the_ne
     service.index.save()  # the index file holds the vector: the sweep must scrub it
     needles = template_bytes(service, template.id)
     subject_id = _subject_id(service, pseudonym)
-    journal = journal_path(settings.witness_dir)
-    journal.mkdir(parents=True)
-    with pytest.raises(WitnessUnusable):
+    with folder_in_place(journal_path(settings.witness_dir)), pytest.raises(WitnessUnusable):
         service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
-    journal.rmdir()
     left = left_of(service, subject_id=subject_id, template_id=template.id, needles=needles)
     assert left[:2] == ["template row", "subject key"] and len(left) > 2  # the file too
 

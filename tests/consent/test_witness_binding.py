@@ -199,9 +199,10 @@ def test_a_journal_edited_in_place_is_refused(
     world.service.erase(actor=world.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
     world.service.close()
     path = journal_path(settings.witness_dir)
-    line = json.loads(path.read_text())
-    forged = json.dumps({**line, "subjectHash": "0" * len(line["subjectHash"])},
-                        sort_keys=True) + "\n"
+    *enrolled, erasure = path.read_text().splitlines(keepends=True)  # the erasure's line last
+    line = json.loads(erasure)
+    forged = "".join(enrolled) + json.dumps(
+        {**line, "subjectHash": "0" * len(line["subjectHash"])}, sort_keys=True) + "\n"
     path.write_text(forged if edit == "rewritten" else forged + forged)
     with pytest.raises(WitnessUnusable, match="first bytes are not those"):
         open_service()

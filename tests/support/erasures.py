@@ -28,6 +28,23 @@ B = TypeVar("B")
 
 
 @contextmanager
+def folder_in_place(path: Path) -> Iterator[None]:
+    """A folder where the file ``path`` goes (nothing can write it as a file), the file moved
+    aside meanwhile, if there is one (a first enrolment wrote the journal), and put back after."""
+    aside = path.with_name(path.name + ".aside")
+    there = path.exists()
+    if there:
+        path.rename(aside)
+    path.mkdir(parents=True)
+    try:
+        yield
+    finally:
+        path.rmdir()
+        if there:
+            aside.rename(path)
+
+
+@contextmanager
 def unwritable(path: Path) -> Iterator[None]:
     """``path`` (an existing file) refuses to open for writing, as on a mount gone read-only:
     made read-only, or for root, whom permissions do not stop, immutable (``chattr +i``)."""
