@@ -30,10 +30,10 @@ from optinface.consent.service import OptinFace
 logger = logging.getLogger(__name__)
 
 ROTATION_RETRY_SECONDS = 5.0
-"""The wait after a refused epoch rotation or an owed WAL checkpoint, doubled at each refusal in
-a row up to the sweep interval: a passing fault (the token's, the ledger's, a long read) delays
-the end an erasure receipt promised by seconds, while a lasting one costs a write transaction
-and an error line once an interval, not on every pass."""
+"""The wait after a refused epoch rotation, an owed WAL checkpoint or a failed sweep, doubled
+at each refusal in a row up to the sweep interval: a passing fault (the token's, the ledger's, a
+long read) delays the end an erasure receipt promised by seconds, while a lasting one costs a
+write transaction and an error line once an interval, not on every pass."""
 
 
 class Backoff:
@@ -67,9 +67,9 @@ class Backoff:
 class Sweeper(BackgroundThread):
     """Call ``service.sweep()`` every ``interval`` seconds and as each consent ends,
     ``service.rotate_epoch()`` at each epoch boundary and ``service.pay_owed_checkpoint()``
-    as soon as a checkpoint is owed (a refused rotation, or a checkpoint still owed, again
-    after ``rotation_retry`` seconds, doubled at each refusal in a row up to ``interval``),
-    until :meth:`stop`."""
+    as soon as a checkpoint is owed (a refused rotation, a checkpoint still owed, or a failed
+    sweep with an end past, again after ``rotation_retry`` seconds, doubled at each refusal in
+    a row up to ``interval``), until :meth:`stop`."""
 
     def __init__(
         self, service: OptinFace, *, interval: float, flush_interval: float = 60.0,
@@ -86,6 +86,7 @@ class Sweeper(BackgroundThread):
         next_sweep = time.monotonic()
         rotation = Backoff(self._rotation_retry, self._interval)
         checkpoint = Backoff(self._rotation_retry, self._interval)
+        sweep = Backoff(self._rotation_retry, self._interval)
         swept_at: datetime | None = None  # the service clock's, at the last sweep that ran
         while not self._stopped.is_set():
             guarded("failed-authentication audit", self._service.flush_auth_failures)
@@ -93,11 +94,17 @@ class Sweeper(BackgroundThread):
                 swept = guarded("retention sweep", self._service.sweep)
                 logger.info("retention sweep: %s", swept)
                 next_sweep = time.monotonic() + self._interval
-                swept_at = swept.ran_at if swept is not None else swept_at
+                if swept is None:
+                    sweep.refused()
+                else:
+                    sweep.succeeded()
+                    swept_at = swept.ran_at
             to_end = guarded("next consent end", partial(
                 self._service.seconds_to_next_consent_end, swept_at=swept_at))
-            if to_end is not None:  # past ends wait a second: a sweep just ran for them
-                next_sweep = min(next_sweep, time.monotonic() + max(to_end, 1.0))
+            if to_end is not None:  # a past end waits a second (a sweep just ran for it), or
+                # the failed sweep's back-off: not a sweep, and an error line, every second
+                next_sweep = min(next_sweep,
+                                 time.monotonic() + max(to_end, 1.0, sweep.waiting()))
             to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)
             if to_epoch is not None:
                 to_epoch = max(to_epoch, rotation.waiting())

@@ -474,7 +474,10 @@ class OptinFace:
         try:
             with self.runtime.db.bounded_lock_waits(CLOSE_LOCK_WAIT_SECONDS):
                 self.flush_auth_failures()
-                self.witness_audit()
+                # The witness alone: the periodic round's key check loads a key for signatures
+                # no one will ask of a closing service, and a key store that cannot be read
+                # then must not skip the index's save and the stores' close below.
+                transparency.witness(self.runtime)
         except DBAPIError as error:
             if not lock_wait_ended(error):
                 raise
@@ -517,7 +520,8 @@ class OptinFace:
 
     def witness_audit(self) -> None:
         """Sign the log's head and copy it to the witness folder, if it moved since the last
-        witnessed checkpoint: at start, at close and every ``audit_witness_interval_seconds``.
+        witnessed checkpoint: at start and every ``audit_witness_interval_seconds`` (the close
+        calls the witness alone).
         Each time, the log is first compared with the checkpoints any worker signed into the
         folder since (a worker idle since before a restored copy finds it so within an
         interval: :func:`consent.transparency.record_departures`), then with this process's

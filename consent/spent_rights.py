@@ -60,8 +60,7 @@ logger = logging.getLogger(__name__)
 
 def witness_spent(runtime: Runtime) -> None:
     """Sign the log's head into the witness folder once an act that spent a single-use right
-    committed, before it answers: the one call each such act makes (:func:`witnessed`, or
-    directly where the act is one transaction).
+    committed, before it answers: the one call each such act makes, through :func:`witnessed`.
 
     Raises:
         CommittedNotServed: the check before the signature found a copy restored behind the

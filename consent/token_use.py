@@ -20,7 +20,8 @@ person's list say something false about its use, which they could as well by del
 
 Best effort: the record is not the authentication. A write that fails (a read-only replica, the
 database gone between the read and the write, on PostgreSQL a ledger lock held by another
-writer past :data:`LOCK_WAIT_SECONDS`) leaves the authentication as it was decided, is logged
+writer past :data:`LOCK_WAIT_SECONDS`, a restored copy's replay still running past the wait every
+transaction makes for it) leaves the authentication as it was decided, is logged
 once per process, and is tried again at the token's next use. On SQLite a token's first use
 of the day waits for a writer holding the lock as any write does (one process writes there).
 """
@@ -34,6 +35,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from optinface.consent.db import failure_summary
+from optinface.consent.errors import LedgerRestored
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import SubjectToken
 
@@ -60,7 +62,7 @@ def note_use(runtime: Runtime, token_id: str, *, last_used_on: date | None) -> N
             session.execute(update(SubjectToken).where(
                 SubjectToken.id == token_id,
                 SubjectToken.last_used_on.is_distinct_from(day)).values(last_used_on=day))
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, LedgerRestored) as error:
         runtime.error_once(logger, ("token_use",),
                            "a subject token's last use could not be recorded (%s): tokens"
                            " authenticate as before, their list shows an older day",

@@ -33,6 +33,7 @@ from optinface.consent.schemas import (
     SearchOutcome,
     SubjectCreate,
     SubjectCreated,
+    SweepReport,
 )
 from optinface.consent.soft_person import SoftPerson
 from optinface.consent.subject_acts import CAPTURE
@@ -106,6 +107,38 @@ def test_an_end_that_passes_while_the_sweeper_is_busy_is_swept_at_once_not_an_in
     finally:
         sweeper.stop()
     assert world.service.index.count() == 0
+
+
+def test_a_failing_sweep_with_an_end_past_is_tried_again_on_its_back_off_not_every_second(
+    world: World, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep that fails (a full disk, a read-only ledger) leaves the end it was for still
+    after the last sweep that ran: tried again after ``rotation_retry`` seconds (doubling),
+    not on every one-second pass, each a read of every consent in force and an error line."""
+    world.subject(days=1)
+    calls: list[float] = []
+    sweep = world.service.sweep
+
+    def sweeping_once_then_failing() -> SweepReport:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return sweep()
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(world.service, "sweep", sweeping_once_then_failing)
+    sweeper = Sweeper(world.service, interval=3600, flush_interval=1.0, rotation_retry=30)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.1)
+        clock.advance(days=1, seconds=1)  # the end passes after the start-up sweep
+        while len(calls) < 2 and time.monotonic() < deadline + 20:
+            time.sleep(0.1)
+        time.sleep(5)  # five passes of the loop
+    finally:
+        sweeper.stop()
+    assert len(calls) == 2  # the start-up sweep, the failed one for the end; then 30 s
 
 
 def _swept_once(caplog: pytest.LogCaptureFixture) -> bool:
