@@ -3,7 +3,7 @@ token's last use, written by the first request of each day; and what the journal
 lines cost every start.
 
 Usage: python -m benchmarks.bench_first_use [--rounds 21] [--lines 0 10000 100000]
-       [--token-rounds 41] [--database-url URL]
+       [--token-rounds 41] [--pg-port PORT]
 
 Three parts, each on the real engine and a SQLite ledger in a temporary folder, each with its
 baseline taken in the same run (modes alternated round by round: :mod:`benchmarks.modes`):
@@ -28,7 +28,7 @@ baseline taken in the same run (modes alternated round by round: :mod:`benchmark
   ``GET /v1/subjects/{s}``), ``first_of_day`` after the injected clock moved a day (its
   authentication writes ``last_used_on``: :func:`consent.token_use.note_use`) and ``same_day``
   after it moved a minute (no write), with the ``UPDATE subject_tokens`` statements each mode
-  sent. On PostgreSQL with ``--database-url`` (an empty database).
+  sent; with ``--pg-port``, on PostgreSQL too (a durable cluster started for the run).
   Writes ``results/bench_first_use_token[_postgresql].json`` and ``.png``.
 """
 
@@ -51,6 +51,7 @@ from unittest import mock
 from sqlalchemy import event
 
 from benchmarks.bench_audit import NOW, SPEND_SEED, service_settings
+from benchmarks.bench_readback import database
 from benchmarks.modes import Samples, alternated, medians
 from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
@@ -324,8 +325,9 @@ def main() -> None:
                         help="enrolled lines in the journal read (none: not timed)")
     parser.add_argument("--token-rounds", type=int, default=41,
                         help="token requests per mode (0: not timed)")
-    parser.add_argument("--database-url", default=None,
-                        help="the token part on this (empty) database instead of SQLite")
+    parser.add_argument("--pg-port", type=int, default=None,
+                        help="the token part on PostgreSQL too, a durable cluster started on"
+                             " this port for the run")
     args = parser.parse_args()
     pipeline = FacePipeline.from_settings(EngineSettings())
     if args.rounds:
@@ -337,12 +339,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench_first_use_journal_") as temporary:
             result = journal_lines(lines=args.lines, folder=Path(temporary), pipeline=pipeline)
         _written("journal", result, plot_journal)
-    if args.token_rounds:
-        with tempfile.TemporaryDirectory(prefix="bench_first_use_token_") as temporary:
+    backends = ["sqlite", *(["postgresql"] if args.pg_port else [])] if args.token_rounds else []
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="bench_first_use_token_") as temporary, \
+                database(backend, args.pg_port) as url:
             result = token_use(rounds=args.token_rounds, folder=Path(temporary),
-                               pipeline=pipeline, database_url=args.database_url)
-        _written("token" if args.database_url is None else "token_postgresql", result,
-                 plot_token)
+                               pipeline=pipeline, database_url=url)
+        _written("token" if url is None else "token_postgresql", result, plot_token)
 
 
 if __name__ == "__main__":
