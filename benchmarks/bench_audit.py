@@ -274,11 +274,13 @@ SPEND_SEED = 0
 """No population is drawn at random: the six sample portraits, recorded as the seed 0."""
 
 
-def _spend_settings(folder: Path) -> ConsentSettings:
+def service_settings(folder: Path, *, templates: int = 64) -> ConsentSettings:
     """A SQLite deployment in ``folder`` whose checkpoint every ``audit_checkpoint_every``
-    events falls past the run, so only a spend's is signed."""
+    events falls past the run, so only a spend's is signed; its index room for ``templates``
+    (``bench_first_use`` enrols more than the six portraits)."""
     return ConsentSettings(
-        data_dir=folder / "var", demo_mode=True, match_fmr=TEST_FMR, index_max_elements=64,
+        data_dir=folder / "var", demo_mode=True, match_fmr=TEST_FMR,
+        index_max_elements=templates,
         thresholds_path=write_test_thresholds(folder / "thresholds.toml"),
         audit_checkpoint_every=1000)
 
@@ -297,7 +299,7 @@ def spend_witness(*, rounds: int, folder: Path,
     event). The checkpoint every ``audit_checkpoint_every`` events is put past the run, so
     only the spend's is signed; the signature of the person in the probe is made before the
     clock starts."""
-    settings = _spend_settings(folder)
+    settings = service_settings(folder)
     clock = FakeClock(NOW)
     pipeline = pipeline or FacePipeline.from_settings(settings)
     images = [encode(image) for image in portraits(pipeline.detector)]
@@ -349,7 +351,7 @@ def challenge_witness(*, rounds: int, folder: Path,
     ``rounds`` alternated rounds, with and without the checkpoint their spent challenge signs
     into the witness folder before they answer, and the ratios; how many checkpoints each
     mode added. The challenges are asked and signed before the clock starts."""
-    settings = _spend_settings(folder)
+    settings = service_settings(folder)
     clock = FakeClock(NOW)
     witnessed = {mode: 0 for mode in SPEND_MODES}
     started = time.perf_counter()

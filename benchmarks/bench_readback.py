@@ -79,7 +79,9 @@ def _withdrawals_ms(service: OptinFace, clock: FakeClock, n: int) -> dict[str, l
 
 
 @contextmanager
-def _database(backend: str, pg_port: int | None) -> Iterator[str | None]:
+def database(backend: str, pg_port: int | None) -> Iterator[str | None]:
+    """No URL (SQLite in the data folder), or a fresh database on a durable PostgreSQL cluster
+    started on ``pg_port`` for the block (also ``bench_first_use``'s)."""
     if backend == "sqlite":
         yield None
         return
@@ -90,7 +92,7 @@ def _database(backend: str, pg_port: int | None) -> Iterator[str | None]:
 
 def run_backend(backend: str, *, withdrawals: int, rounds: int,
                 pg_port: int | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder, _database(backend, pg_port) as url:
+    with tempfile.TemporaryDirectory() as folder, database(backend, pg_port) as url:
         settings = ConsentSettings(
             data_dir=Path(folder) / "var", database_url=url, demo_mode=True,
             thresholds_path=write_test_thresholds(Path(folder) / "thresholds.toml"),

@@ -1,0 +1,352 @@
+"""Cost of two records written once: a subject's first enrolment's journal line, and a subject
+token's last use, written by the first request of each day; and what the journal's ``enrolled``
+lines cost every start.
+
+Usage: python -m benchmarks.bench_first_use [--rounds 21] [--lines 0 10000 100000]
+       [--token-rounds 41] [--pg-port PORT]
+
+Three parts, each on the real engine and a SQLite ledger in a temporary folder, each with its
+baseline taken in the same run (modes alternated round by round: :mod:`benchmarks.modes`):
+
+- ``enrolment``: a subject's first enrolment through the service (the photo uploaded to a
+  capture the desk opened and the person approved before the clock starts), ``after`` as
+  served, ``before`` with its journal line (``enrolment._journal_first_enrolment``, one
+  :class:`consent.erasure_journal.Enrolled` appended and fsynced before the commit) replaced by
+  nothing, and ``line``: that line's write alone (:func:`consent.erasure_journal.record`). The
+  baseline is the same first enrolment without the line, not a second enrolment of the same
+  subject: a second one compares the face with the subject's template and finds the subject
+  enrolled, work a first one does not do, so its difference would not be the line's.
+  Writes ``results/bench_first_use_enrolment.json`` and ``.png``.
+- ``journal``: a start's reads of a journal holding 0, 10k, 100k ``enrolled`` lines, written
+  with the journal's own writer in batches (no face enrolled): the first read of a fresh
+  :class:`consent.journal_ends.JournalEnds` (what the first check after a start pays), the
+  whole journal parsed as reconciliation reads it once (:func:`consent.erasure_journal.entries`),
+  the memory the kept ends hold (``tracemalloc``: what the ends object keeps, and the peak while
+  reading), per subject against the empty journal, and one ``enrolled`` lookup after the read.
+  Writes ``results/bench_first_use_journal.json`` and ``.png``.
+- ``token``: a request authenticated by a subject token over the API (``TestClient``,
+  ``GET /v1/subjects/{s}``), ``first_of_day`` after the injected clock moved a day (its
+  authentication writes ``last_used_on``: :func:`consent.token_use.note_use`) and ``same_day``
+  after it moved a minute (no write), with the ``UPDATE subject_tokens`` statements each mode
+  sent; with ``--pg-port``, on PostgreSQL too (a durable cluster started for the run).
+  Writes ``results/bench_first_use_token[_postgresql].json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from sqlalchemy import event
+
+from benchmarks.bench_audit import NOW, SPEND_SEED, service_settings
+from benchmarks.bench_readback import database
+from benchmarks.modes import Samples, alternated, medians
+from benchmarks.output import measured, write_results
+from benchmarks.plots import labelled_figure
+from optinface.consent import enrolment, erasure_journal
+from optinface.consent.erasure_journal import Enrolled
+from optinface.consent.journal_ends import JournalEnds
+from optinface.consent.ledger import tombstone_hash
+from optinface.consent.runtime import Runtime
+from optinface.consent.service import OptinFace
+from optinface.engine.pipeline import FacePipeline
+from optinface.engine.samples import encode, portraits
+from optinface.engine.settings import EngineSettings
+from tests.support.api import auth, deployment, set_up_world
+from tests.support.consent import FakeClock, make_world
+
+ENROL_MODES = ("before", "after", "line")
+"""A first enrolment without its journal line, as served, and the line written alone."""
+TOKEN_MODES = ("first_of_day", "same_day")
+LINES = (0, 10_000, 100_000)
+BATCH = 1_000
+"""Lines appended per write (one fsync each) while the journal is filled."""
+READS = 5
+"""Fresh reads of the whole journal timed at each size (median)."""
+LOOKUPS = 1_000
+"""``enrolled`` lookups timed after the read (mean)."""
+
+
+def _line_left_out(mode: str) -> AbstractContextManager[object]:
+    """``before``: the first enrolment's journal line replaced by nothing; else as served."""
+    return (mock.patch.object(enrolment, "_journal_first_enrolment", lambda *_, **__: None)
+            if mode == "before" else nullcontext())
+
+
+def _enrolled_line(runtime: Runtime, n: int) -> Enrolled:
+    """The line a first enrolment of the ``n``-th synthetic subject writes."""
+    return Enrolled(subject_hash=tombstone_hash(runtime.keys, f"bench-subject-{n}"),
+                    at=runtime.clock.now())
+
+
+def enrolment_line(*, rounds: int, folder: Path, pipeline: FacePipeline) -> dict[str, object]:
+    """Each mode's median seconds over ``rounds`` alternated rounds, the ratio of a first
+    enrolment with its line to one without, and the ``enrolled`` lines each mode wrote."""
+    settings = service_settings(folder, templates=2 * rounds + 64)
+    clock = FakeClock(NOW)
+    images = [encode(image) for image in portraits(pipeline.detector)]
+    written = dict.fromkeys(ENROL_MODES, 0)
+    turns = itertools.count()
+    started = time.perf_counter()
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
+        world = make_world(service, clock)
+        runtime = service.runtime
+        populate = time.perf_counter() - started
+
+        def measure(mode: str) -> dict[str, float]:
+            turn = next(turns)
+            before = _enrolled_lines(runtime)
+            if mode == "line":
+                line = _enrolled_line(runtime, turn)
+                start = time.perf_counter()
+                erasure_journal.record(runtime, line)
+                seconds = time.perf_counter() - start
+            else:
+                image = images[turn % len(images)]
+                pseudonym, consent_id = world.subject()
+                capture = world.signer(pseudonym).approve_capture(consent_id, image,
+                                                                  desk=world.portal)
+                with _line_left_out(mode):
+                    start = time.perf_counter()
+                    service.enrol(actor=world.portal, subject=pseudonym,
+                                  capture_id=capture.id, image=image)
+                    seconds = time.perf_counter() - start
+            written[mode] += _enrolled_lines(runtime) - before
+            return {"ms": seconds * 1000}
+
+        samples = alternated(ENROL_MODES, rounds=rounds, measure=measure)
+    result = _summary(samples, rounds=rounds, populate=populate)
+    after, before = result["median_ms"]["after"], result["median_ms"]["before"]
+    return {"backend": "sqlite", **result, "enrolled_lines_written": written,
+            "ratio_after_before": round(after / before, 3),
+            "difference_ms": round(after - before, 3)}
+
+
+def _summary(samples: Samples, *, rounds: int, populate: float) -> dict[str, Any]:
+    """The rounds, how long the set-up took, each mode's median milliseconds (to the
+    microsecond: :func:`benchmarks.modes.medians`) and samples, and the machine; no population
+    is drawn at random (the seed 0)."""
+    return {"rounds": rounds, "seed": SPEND_SEED, "populate_seconds": round(populate, 1),
+            "median_ms": {mode: figures["ms"] for mode, figures in medians(samples).items()},
+            "samples": samples, **measured()}
+
+
+def _enrolled_lines(runtime: Runtime) -> int:
+    return sum(isinstance(entry, Enrolled)
+               for entry in erasure_journal.entries(runtime.settings.witness_dir))
+
+
+def plot_enrolment(result: dict[str, object], path: Path) -> None:
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    with labelled_figure(path, title="a first enrolment on SQLite: its journal line",
+                         xlabel="", ylabel="ms") as axes:
+        axes.boxplot([[s["ms"] for s in samples[mode]] for mode in ENROL_MODES])
+        axes.set_xticks([1, 2, 3], ["before: no line", "after: line written",
+                                    "the line alone"])
+
+
+def _first_read(witness_dir: Path, probe: str, runtime: Runtime) -> JournalEnds:
+    """A fresh process's ends, after its first check (the whole journal read)."""
+    ends = JournalEnds(witness_dir)
+    ends.enrolled(runtime.keys, probe)
+    return ends
+
+
+def _kept_bytes(witness_dir: Path, probe: str, runtime: Runtime) -> tuple[int, int]:
+    """What the ends hold once read (bytes traced while the object lives) and the peak while
+    reading, by ``tracemalloc`` (timed apart: tracing slows the read)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        ends = _first_read(witness_dir, probe, runtime)
+        gc.collect()
+        kept, peak = tracemalloc.get_traced_memory()
+        del ends
+    finally:
+        tracemalloc.stop()
+    return kept, peak
+
+
+def _journal_row(runtime: Runtime, lines: int) -> dict[str, float]:
+    """The reads of a journal of ``lines`` lines: the first read of fresh ends, the start's
+    parse, one lookup after the read, and the memory the ends keep."""
+    witness_dir = runtime.settings.witness_dir
+    probe = "bench-subject-0"  # journaled when lines > 0: a lookup that finds its subject
+    reads, parses = [], []
+    for _ in range(READS):
+        start = time.perf_counter()
+        ends = _first_read(witness_dir, probe, runtime)
+        reads.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        erasure_journal.entries(witness_dir)
+        parses.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(LOOKUPS):
+        ends.enrolled(runtime.keys, probe)
+    lookup = (time.perf_counter() - start) / LOOKUPS
+    kept, peak = _kept_bytes(witness_dir, probe, runtime)
+    size = erasure_journal.journal_size(erasure_journal.journal_path(witness_dir))
+    return {"lines": lines, "journal_bytes": size,
+            "first_read_ms": round(statistics.median(reads) * 1000, 3),
+            "start_parse_ms": round(statistics.median(parses) * 1000, 3),
+            "lookup_us": round(lookup * 1e6, 2),
+            "kept_bytes": kept, "peak_bytes": peak}
+
+
+def journal_lines(*, lines: list[int], folder: Path, pipeline: FacePipeline) -> dict[str, object]:
+    """:func:`_journal_row` at each number of ``enrolled`` lines (ascending; the journal grows
+    from one to the next), with what each line adds against the first row's journal (the
+    empty one, by default): read time and memory kept, per subject."""
+    settings = service_settings(folder)
+    rows: list[dict[str, float]] = []
+    populate = 0.0
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=FakeClock(NOW))) as service:
+        runtime = service.runtime
+        written = 0
+        for target in sorted(lines):
+            start = time.perf_counter()
+            while written < target:
+                batch = range(written, min(target, written + BATCH))
+                erasure_journal.record(runtime, *(_enrolled_line(runtime, n) for n in batch))
+                written = batch.stop
+            populate += time.perf_counter() - start
+            rows.append(_journal_row(runtime, target))
+            print(json.dumps(rows[-1]))
+    base = rows[0]
+    for row in rows[1:]:
+        added = row["lines"] - base["lines"]
+        row["kept_bytes_per_subject"] = round((row["kept_bytes"] - base["kept_bytes"]) / added, 1)
+        row["first_read_us_per_line"] = round(
+            (row["first_read_ms"] - base["first_read_ms"]) * 1000 / added, 3)
+    return {"backend": "sqlite", "batch": BATCH, "reads": READS, "lookups": LOOKUPS,
+            "populate_seconds": round(populate, 1), "rows": rows, **measured()}
+
+
+def plot_journal(result: dict[str, object], path: Path) -> None:
+    rows = result["rows"]
+    assert isinstance(rows, list)
+    lines = [row["lines"] for row in rows]
+    with labelled_figure(path, title="a start's reads of the journal's enrolled lines",
+                         xlabel="enrolled lines in the journal",
+                         ylabel="ms (read) / MB (kept)") as axes:
+        axes.plot(lines, [row["first_read_ms"] for row in rows], marker="o",
+                  label="ends' first read (ms)")
+        axes.plot(lines, [row["start_parse_ms"] for row in rows], marker="o",
+                  label="reconciliation's parse (ms)")
+        axes.plot(lines, [row["kept_bytes"] / 1e6 for row in rows], marker="x",
+                  linestyle="--", label="kept by the ends (MB)")
+        axes.legend()
+
+
+@contextmanager
+def _token_updates(service: OptinFace) -> Iterator[list[str]]:
+    """The ``UPDATE subject_tokens`` statements the service sends meanwhile."""
+    sent: list[str] = []
+
+    def seen(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE SUBJECT_TOKENS"):
+            sent.append(statement)
+
+    engine = service.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def token_use(*, rounds: int, folder: Path, pipeline: FacePipeline,
+              database_url: str | None = None) -> dict[str, object]:
+    """A subject token's request over the API, each mode's median seconds over ``rounds``
+    alternated rounds, their ratio and difference, and the ``UPDATE`` each mode sent."""
+    clock = FakeClock(NOW)
+    updates = dict.fromkeys(TOKEN_MODES, 0)
+    started = time.perf_counter()
+    with deployment(folder, pipeline, clock=clock, database_url=database_url) as (
+            _, service, client, keys):
+        world = set_up_world(client, keys)
+        path, headers = f"/v1/subjects/{world.subject}", auth(world.subject_token)
+        assert client.get(path, headers=headers).status_code == 200  # its first use, untimed
+        populate = time.perf_counter() - started
+
+        def measure(mode: str) -> dict[str, float]:
+            clock.advance(**({"days": 1} if mode == "first_of_day" else {"minutes": 1}))
+            with _token_updates(service) as sent:
+                start = time.perf_counter()
+                answer = client.get(path, headers=headers)
+                seconds = time.perf_counter() - start
+            assert answer.status_code == 200, answer.text
+            updates[mode] += len(sent)
+            return {"ms": seconds * 1000}
+
+        samples = alternated(TOKEN_MODES, rounds=rounds, measure=measure)
+    result = _summary(samples, rounds=rounds, populate=populate)
+    first, same = result["median_ms"]["first_of_day"], result["median_ms"]["same_day"]
+    return {"backend": "sqlite" if database_url is None else "postgresql", **result,
+            "updates_sent": updates, "ratio_first_same": round(first / same, 3),
+            "difference_ms": round(first - same, 3)}
+
+
+def plot_token(result: dict[str, object], path: Path) -> None:
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    with labelled_figure(path, title=f"a subject token's request: its last use recorded"
+                         f" ({result['backend']})", xlabel="", ylabel="ms") as axes:
+        axes.boxplot([[s["ms"] for s in samples[mode]] for mode in TOKEN_MODES])
+        axes.set_xticks([1, 2], ["first of the day: UPDATE", "same day: no write"])
+
+
+def _written(part: str, result: dict[str, object],
+             plot: Callable[[dict[str, object], Path], None]) -> None:
+    """``results/bench_first_use_PART.json`` and ``.png``, and the figures on stdout."""
+    write_results(f"bench_first_use_{part}", result, lambda path: plot(result, path))
+    print(json.dumps({key: value for key, value in result.items()
+                      if key not in ("samples", "machine")}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=21,
+                        help="first enrolments per mode (0: not timed)")
+    parser.add_argument("--lines", type=int, nargs="*", default=list(LINES),
+                        help="enrolled lines in the journal read (none: not timed)")
+    parser.add_argument("--token-rounds", type=int, default=41,
+                        help="token requests per mode (0: not timed)")
+    parser.add_argument("--pg-port", type=int, default=None,
+                        help="the token part on PostgreSQL too, a durable cluster started on"
+                             " this port for the run")
+    args = parser.parse_args()
+    pipeline = FacePipeline.from_settings(EngineSettings())
+    if args.rounds:
+        with tempfile.TemporaryDirectory(prefix="bench_first_use_enrolment_") as temporary:
+            result = enrolment_line(rounds=args.rounds, folder=Path(temporary),
+                                    pipeline=pipeline)
+        _written("enrolment", result, plot_enrolment)
+    if args.lines:
+        with tempfile.TemporaryDirectory(prefix="bench_first_use_journal_") as temporary:
+            result = journal_lines(lines=args.lines, folder=Path(temporary), pipeline=pipeline)
+        _written("journal", result, plot_journal)
+    backends = ["sqlite", *(["postgresql"] if args.pg_port else [])] if args.token_rounds else []
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="bench_first_use_token_") as temporary, \
+                database(backend, args.pg_port) as url:
+            result = token_use(rounds=args.token_rounds, folder=Path(temporary),
+                               pipeline=pipeline, database_url=url)
+        _written("token" if url is None else "token_postgresql", result, plot_token)
+
+
+if __name__ == "__main__":
+    main()
