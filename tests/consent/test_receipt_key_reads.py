@@ -15,7 +15,7 @@ import pytest
 from optinface.api.routes.wellknown import published_keys
 from optinface.consent.keystore import FileKeyStore
 from optinface.consent.receipt_keys import RETIRED_KEYS_NAME
-from optinface.consent.schemas import MatchResult, Operation
+from optinface.consent.schemas import ErasureReason, MatchResult, Operation
 from optinface.consent.service import OptinFace
 from tests.support.consent import World
 
@@ -108,3 +108,12 @@ def test_an_identify_and_a_verify_read_the_record_once_each(
         actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
         probe_consent_id=probe_id, image=flipped_jpegs[0]))) == 1
     assert [[c.subject for c in s.candidates] for s in searches] == [[pseudonym]] * 2
+
+
+def test_an_erasure_reads_the_record_once_for_its_signature_and_the_receipt_served(
+    world: World,
+) -> None:
+    service = world.service
+    pseudonym = world.person().pseudonym
+    assert record_reads(service, lambda: service.erase(
+        actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)) == 1
