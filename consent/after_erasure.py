@@ -118,8 +118,10 @@ def fetch(runtime: Runtime, code: str) -> SignedErasureReceipt:
         tombstone = session.get(Tombstone, tombstone_id) if tombstone_id is not None else None
         if tombstone is None or tombstone.receipt is None or tombstone.receipt_signature is None:
             raise ReceiptCodeInvalid("this code is wrong, expired or already used")
-        refused = erasure_receipts.refusal(runtime, session, tombstone, asked="receipt_code")
-        signed = erasure_receipts.served(runtime, tombstone)
+        keys = runtime.keys.receipt_keys  # once, for the check and the receipt served
+        refused = erasure_receipts.refusal(runtime, session, tombstone, asked="receipt_code",
+                                           keys=keys)
+        signed = erasure_receipts.served(runtime, tombstone, keys=keys)
     if refused is not None:
         raise refused
     return signed

@@ -354,7 +354,8 @@ def _excluded_then_destroyed(
         # This event's pseudonym too: from now on the log names the subject by hashes alone.
         log_events = audit_seals.forget([*found.sealed, erase_event], pseudonym)
         unsealed = found.unsealed
-        receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        # Never a key another process retired; read once, for the receipt served too.
+        keys = receipt_key_in_force.in_force(runtime)
         receipt = {
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",
@@ -434,7 +435,7 @@ def _excluded_then_destroyed(
         gone_ms=gone_ms,
         copies_undecryptable_at=copies_undecryptable_at,
         recipients_to_notify=recipients,
-        signed=erasure_receipts.served(runtime, tombstone),
+        signed=erasure_receipts.served(runtime, tombstone, keys=keys),
     )
 
 
@@ -767,15 +768,16 @@ def erase_requested(
             if (tombstone is None or tombstone.receipt is None
                     or tombstone.receipt_signature is None):  # its proof deleted since
                 raise
+            keys = runtime.keys.receipt_keys  # once, for the check and the receipt served
             refused = erasure_receipts.refusal(runtime, session, tombstone,
-                                               asked="erase_request", actor=actor)
+                                               asked="erase_request", keys=keys, actor=actor)
             runtime.audit(session, Entry(
                 action=AuditAction.ERASE_ALREADY_DONE, actor=actor,
                 subjects=after_erasure.log_names(runtime, session, [pseudonym]),
                 details={"reason": str(reason),
                          "receipt_id": None if refused else tombstone.receipt["receiptID"],
                          **_signed(signed_by)}))
-            signed = erasure_receipts.served(runtime, tombstone)
+            signed = erasure_receipts.served(runtime, tombstone, keys=keys)
         if refused is not None:  # once the transaction committed the refusal's event
             raise refused from None
         return _receipt_of(signed)

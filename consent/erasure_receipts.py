@@ -83,25 +83,27 @@ def problem(tombstone_receipt: dict[str, Any], signature: str, *, subject_hash: 
     return None
 
 
-def served(runtime: Runtime, tombstone: Tombstone) -> SignedErasureReceipt:
-    """The tombstone's receipt as the service hands it out: the live key, and the salt that
-    opens its commitment (none for a receipt signed before it)."""
+def served(runtime: Runtime, tombstone: Tombstone, *, keys: ReceiptKeys) -> SignedErasureReceipt:
+    """The tombstone's receipt as the service hands it out: the key among ``keys`` (as the
+    caller read them for its act, once: on a shared ledger a key-store read) that checks it,
+    and the salt that opens its commitment (none for a receipt signed before it)."""
     assert tombstone.receipt is not None and tombstone.receipt_signature is not None
     return SignedErasureReceipt.served(
-        tombstone.receipt, tombstone.receipt_signature, keys=runtime.keys.receipt_keys,
+        tombstone.receipt, tombstone.receipt_signature, keys=keys,
         pseudonym_salt=(_salt(runtime.keys, tombstone.subject_hash)
                         if COMMITMENT in tombstone.receipt else None))
 
 
 def refusal(runtime: Runtime, session: Session, tombstone: Tombstone, *, asked: str,
-            actor: Actor | None = None) -> ErasureReceiptAltered | None:
+            keys: ReceiptKeys, actor: Actor | None = None) -> ErasureReceiptAltered | None:
     """None when the tombstone's receipt may be served; else the refusal, chained in
     ``session`` (``asked``: how it was asked for) and logged, for the caller to raise once that
-    transaction commits (raised inside it, the chained event would be rolled back with it)."""
+    transaction commits (raised inside it, the chained event would be rolled back with it).
+    ``keys``: what the receipt is checked against, as for :func:`served`."""
     assert tombstone.receipt is not None and tombstone.receipt_signature is not None
     found = problem(tombstone.receipt, tombstone.receipt_signature,
                     subject_hash=tombstone.subject_hash,
-                    public_key=runtime.keys.receipt_keys)
+                    public_key=keys)
     if found is None:
         return None
     runtime.audit(session, Entry(

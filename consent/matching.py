@@ -75,11 +75,13 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
         description=MATCHING_DESCRIPTION)
 
 
-def _gates(runtime: Runtime, session: Session, purpose: Purpose, *,
-           operation: Operation) -> tuple[Threshold, declaration.DeclarationState]:
+def _gates(runtime: Runtime, session: Session, purpose: Purpose, *, operation: Operation,
+           receipt_keys: ReceiptKeys) -> tuple[Threshold, declaration.DeclarationState]:
     """The threshold to match at and the declaration in force, or the gate's refusal: the
-    threshold the checked material hashed, so a match applies only a declared one."""
-    in_service = declaration.require_in_service(runtime.register_reads.rows(session),
+    threshold the checked material hashed, so a match applies only a declared one; the
+    register's rows name ``receipt_keys``, the key in force as the search read it."""
+    in_service = declaration.require_in_service(runtime.register_reads.rows(
+                                                    session, receipt_keys=receipt_keys),
                                                 settings=runtime.settings,
                                                 models=runtime.pipeline.models,
                                                 today=runtime.clock.now().date())
@@ -135,13 +137,13 @@ class _Backing:
     """
 
     def __init__(self, runtime: Runtime, session: Session, *, actor: Actor, use: str,
-                 purpose_id: str, opt_in: bool) -> None:
+                 purpose_id: str, opt_in: bool, receipt_keys: ReceiptKeys) -> None:
         self._runtime, self._session = runtime, session
         self._actor, self._use, self._purpose_id, self._opt_in = actor, use, purpose_id, opt_in
+        self._receipt_keys = receipt_keys  # as the search read them, once
         self.owners: dict[int, str | None] = {}
         """Each template asked about: its owner's pseudonym, or None when dropped."""
         self._consents: dict[str, bool] = {}  # by consent id: backed by its receipt
-        self._receipt_keys: ReceiptKeys | None = None  # read once a search, when first needed
         self._opted_in: dict[str, bool] = {}  # by pseudonym: the opt-in sealed
 
     def ask(self, labels: list[int]) -> None:
@@ -166,8 +168,6 @@ class _Backing:
     def _consent_backed(self, consent: Consent, subject: Subject) -> bool:
         if consent.id not in self._consents:
             keys = self._runtime.keys
-            if self._receipt_keys is None:  # on a shared ledger a key-store read: not per consent
-                self._receipt_keys = keys.receipt_keys
             problem = authority.consent_problem(
                 consent, pseudonym=subject.pseudonym, public_key=self._receipt_keys
             ) or self._runtime.journal_ends.problem(
@@ -242,6 +242,11 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         # Early and cheap: a spent key is refused before the upload is taken in.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         ledger.get_purpose(session, purpose_id)
+    # Once a search, for the probe consent's receipt, both gates and the gallery's receipts:
+    # on a shared ledger each read is a key-store read. A rotation while the probe is embedded
+    # is seen by the next request; within this one it can only refuse a receipt the new key
+    # signed (that key is not among these), never pass one the keys in force would not.
+    receipt_keys = runtime.keys.receipt_keys
 
     def spend() -> None:
         """Use the probe consent, once the engine admitted the image and read its header and
@@ -255,11 +260,12 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             refusal = probe_consent.consume(
                 session, probe_consent_id, purpose=purpose, operation=operation,
                 probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
-                subject=subject, keys=runtime.keys)
+                subject=subject, keys=runtime.keys, receipt_keys=receipt_keys)
             spends = refusal is None or refusal.details["problem"] not in probe_consent.UNSPENT
             if refusal is None:
                 try:
-                    _gates(runtime, session, purpose, operation=operation)
+                    _gates(runtime, session, purpose, operation=operation,
+                           receipt_keys=receipt_keys)
                 except (ConsentError, EngineError) as gate:
                     refusal = gate
         if spends:
@@ -278,11 +284,13 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         purpose = ledger.get_purpose(session, purpose_id)
-        calibrated, in_service = _gates(runtime, session, purpose, operation=operation)
+        calibrated, in_service = _gates(runtime, session, purpose, operation=operation,
+                                        receipt_keys=receipt_keys)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
         backing = _Backing(runtime, session, actor=actor, use=str(operation),
-                           purpose_id=purpose_id, opt_in=subject is None)
+                           purpose_id=purpose_id, opt_in=subject is None,
+                           receipt_keys=receipt_keys)
         hits, dropped = _nearest_backed(runtime, backing, vector, k=k, allowed=allowed)
         best: dict[str, float] = {}
         for hit in hits:

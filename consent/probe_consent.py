@@ -226,7 +226,8 @@ spend, or it was spent before (every other problem is found once the row is mark
 
 def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             operation: Operation, probe_sha256: str, key_id: str, subject: str | None,
-            keys: KeyRing, now: datetime) -> ProbeConsentRequired | None:
+            keys: KeyRing, receipt_keys: ReceiptKeys, now: datetime,
+            ) -> ProbeConsentRequired | None:
     """Use the probe consent once: the caller commits this even when the attempt is refused,
     right before the face is first processed (see the module docstring).
 
@@ -235,7 +236,8 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
     when it is missing, used, expired, for another purpose, another image, another key or
     another subject, not signed by the subject, or when the row is not what its receipt, signed
     by the service's key, says the person signed (``receipt_mismatch``: a row written without
-    the key, :func:`consent.authority.probe_problem`).
+    the key, :func:`consent.authority.probe_problem`). ``receipt_keys``: what the receipt is
+    checked against, as the search read them (once: on a shared ledger a key-store read).
     """
     subject_ref = None if subject is None else ledger.tombstone_hash(keys, subject)
     probe = session.get(ProbeConsent, probe_consent_id)
@@ -261,7 +263,7 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
                        else "not_signed_by_the_subject" if probe.subject_ref is None
                        else "other_subject")
         elif mismatch := authority.probe_problem(probe, subject=subject,
-                                                 public_key=keys.receipt_keys):
+                                                 public_key=receipt_keys):
             problem = RECEIPT_MISMATCH
     if problem is None:
         return None

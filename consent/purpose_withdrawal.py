@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -70,10 +70,18 @@ from optinface.consent.tables import (
 )
 
 
+class Narrowed(NamedTuple):
+    """A purpose withdrawn from a consent that keeps others, and the receipt keys the act read
+    (once: on a shared ledger a key-store read), which the caller checks what it shows with."""
+
+    withdrawal: PurposeWithdrawalPublic
+    keys: ReceiptKeys
+
+
 def narrow(
     runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str, purpose_id: str,
     response: PasskeyResponse,
-) -> PurposeWithdrawalPublic | None:
+) -> Narrowed | None:
     """Take ``purpose_id`` out of the consent, as the person signed it (a ``withdraw`` act
     naming the purpose); None when it is the consent's only purpose (the caller withdraws the
     whole consent with the same signature). A purpose already withdrawn from it answers that
@@ -82,7 +90,7 @@ def narrow(
     with runtime.db.transaction() as session:
         consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
         # Read once for the act: its checks, its signature (never a key another process
-        # retired) and the receipt served.
+        # retired), the receipt served and the consent kept, listed after (Narrowed.keys).
         keys = receipt_key_in_force.in_force(runtime)
         purpose = next((p for p in consent.purposes if p.id == purpose_id), None)
         if purpose is None:
@@ -91,7 +99,7 @@ def narrow(
                 PurposeWithdrawal.purpose_id == purpose_id))
             if earlier is not None:
                 # Withdrawing again changes nothing: the first withdrawal stays the record.
-                return public(earlier, public_key=keys)
+                return Narrowed(public(earlier, public_key=keys), keys)
         subject = consent.subject
         assert subject is not None  # an active consent has its subject
         # What remains is what the person signed less what they withdrew, never the row alone.
@@ -130,7 +138,7 @@ def narrow(
                      "purposes_kept": [p.id for p in consent.purposes],
                      "receipt_id": withdrawal.id,
                      "credential_hash": passkeys.audit_reference(runtime.keys, signed.credential)}))
-        return public(withdrawal, public_key=keys)
+        return Narrowed(public(withdrawal, public_key=keys), keys)
 
 
 def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],

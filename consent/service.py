@@ -1011,14 +1011,16 @@ class OptinFace:
                                                  response=signed),
                            actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
 
-    def list_consents(self, *, actor: Actor, subject: str) -> list[ConsentPublic]:
+    def list_consents(self, *, actor: Actor, subject: str,
+                      keys: ReceiptKeys | None = None) -> list[ConsentPublic]:
         """The subject's consents, oldest first, each with its status now. An operator's read
-        is chained like :meth:`get_subject`'s."""
+        is chained like :meth:`get_subject`'s. ``keys``: the receipt keys as the caller read
+        them for its act (else read here: on a shared ledger each read is a key-store read)."""
         authorize(actor, Permission.READ_SUBJECT, subject=subject)
+        keys = self.receipt_keys if keys is None else keys
         with self._read() as session:
             row = ledger.get_subject(session, subject, runtime=self.runtime)
-            found = consents.all_public(row, public_key=self.runtime.keys.receipt_keys,
-                                        now=self.clock.now())
+            found = consents.all_public(row, public_key=keys, now=self.clock.now())
         self._noted(actor, None, "consents", len(found), subjects=[subject])
         return found
 
@@ -1053,10 +1055,12 @@ class OptinFace:
             receipt = purpose_withdrawal.record_ended(self.runtime, pseudonym=subject,
                                                       consent_id=consent_id, purpose_id=purpose_id)
             return ended.model_copy(update={"purpose_withdrawal": receipt})
-        consent = next(c for c in self.list_consents(actor=actor, subject=subject)
+        # Listed with the keys the narrowing read: the act reads them once.
+        consent = next(c for c in self.list_consents(actor=actor, subject=subject,
+                                                     keys=narrowed.keys)
                        if c.id == consent_id)
         return WithdrawalResult(consent=consent, templates_erased=0, subject_erased=False,
-                                purpose_withdrawal=narrowed)
+                                purpose_withdrawal=narrowed.withdrawal)
 
     # The pages' sessions (consent.page_sessions) ----------------------------------------------
     def open_page_session(self, *, area: str, secret: str, subject: str | None,

@@ -15,7 +15,7 @@ import pytest
 from optinface.api.routes.wellknown import published_keys
 from optinface.consent.keystore import FileKeyStore
 from optinface.consent.receipt_keys import RETIRED_KEYS_NAME
-from optinface.consent.schemas import Operation
+from optinface.consent.schemas import ErasureReason, MatchResult, Operation
 from optinface.consent.service import OptinFace
 from tests.support.consent import World
 
@@ -82,9 +82,38 @@ def test_a_signed_act_reads_the_record_once_for_its_signature_and_its_checks(
     given = world.consent(pseudonym, purposes=[world.purpose, other])
     assert record_reads(service, lambda: world.consent(pseudonym)) == 1
     consent_id = given.consent.id
-    # Two: the narrowing's transaction (its checks and signature), then the consent kept,
-    # listed by a read method of its own (OptinFace.list_consents).
+    # Once: the narrowing's transaction (its checks and signature) and the consent kept,
+    # listed after it with the keys it read.
     assert record_reads(service, lambda: world.withdraw_purpose(pseudonym, consent_id,
-                                                                other)) == 2
+                                                                other)) == 1
     assert record_reads(service, lambda: world.withdraw(pseudonym, consent_id)) == 1
     assert record_reads(service, lambda: service.consent_ledger(actor=world.reviewer)) == 1
+
+
+def test_an_identify_and_a_verify_read_the_record_once_each(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """The probe consent spent and the gates checked, then the consent of each template found
+    backed by its receipt: one read for the whole search (which does find the person, so the
+    gallery's consents were checked)."""
+    service = world.service
+    pseudonym = world.enrolled(portrait_jpegs[0])
+    searches: list[MatchResult] = []
+    probe_id = world.probe(image=flipped_jpegs[0])
+    assert record_reads(service, lambda: searches.append(service.identify(
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=probe_id,
+        image=flipped_jpegs[0]))) == 1
+    probe_id = world.probe(image=flipped_jpegs[0], subject=pseudonym)
+    assert record_reads(service, lambda: searches.append(service.verify(
+        actor=world.researcher, subject=pseudonym, purpose_id=world.purpose,
+        probe_consent_id=probe_id, image=flipped_jpegs[0]))) == 1
+    assert [[c.subject for c in s.candidates] for s in searches] == [[pseudonym]] * 2
+
+
+def test_an_erasure_reads_the_record_once_for_its_signature_and_the_receipt_served(
+    world: World,
+) -> None:
+    service = world.service
+    pseudonym = world.person().pseudonym
+    assert record_reads(service, lambda: service.erase(
+        actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)) == 1

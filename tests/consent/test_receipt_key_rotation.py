@@ -31,6 +31,7 @@ from tests.support.consent import (
     World,
     enrolled_seen_by,
     outside_sql,
+    refused,
     served_consent_receipt,
 )
 
@@ -239,9 +240,15 @@ def test_a_worker_running_through_anothers_rotation_signs_and_checks_with_the_ke
     a, b = workers
     before, _ = enrolled_seen_by(a, b, portrait_jpegs[0])
     old_key = b.service.public_key
+    probe_id = b.probe(image=flipped_jpegs[0], subject=before)
     clock.advance(minutes=5)
     done = a.service.rotate_receipt_key(reason=REASON)
     new_key = done.new_public_key
+    # B's first act after it, a search, reads the key store once for the whole request (never
+    # the key B loaded): it sees the material change and waits for a new declaration.
+    refused("redeclaration_required", lambda: b.service.verify(
+        actor=b.researcher, subject=before, purpose_id=b.purpose, probe_consent_id=probe_id,
+        image=flipped_jpegs[0]))
     # B, running since before the rotation, publishes the key in force and the retired one.
     assert b.service.published_keys()[0].public_key == new_key
     assert [k.public_key for k in b.service.retired_keys()] == [old_key]
