@@ -42,13 +42,11 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, closing, nullcontext
 from pathlib import Path
 from typing import Any
 from unittest import mock
-
-from sqlalchemy import event
 
 from benchmarks.bench_audit import NOW, SPEND_SEED, service_settings
 from benchmarks.bench_readback import database
@@ -66,6 +64,7 @@ from optinface.engine.samples import encode, portraits
 from optinface.engine.settings import EngineSettings
 from tests.support.api import auth, deployment, set_up_world
 from tests.support.consent import FakeClock, make_world
+from tests.support.statements import token_updates
 
 ENROL_MODES = ("before", "after", "line")
 """A first enrolment without its journal line, as served, and the line written alone."""
@@ -251,22 +250,6 @@ def plot_journal(result: dict[str, object], path: Path) -> None:
         axes.legend()
 
 
-@contextmanager
-def _token_updates(service: OptinFace) -> Iterator[list[str]]:
-    """The ``UPDATE subject_tokens`` statements the service sends meanwhile."""
-    sent: list[str] = []
-
-    def seen(_connection: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE SUBJECT_TOKENS"):
-            sent.append(statement)
-
-    engine = service.runtime.db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
 
 def token_use(*, rounds: int, folder: Path, pipeline: FacePipeline,
               database_url: str | None = None) -> dict[str, object]:
@@ -284,7 +267,7 @@ def token_use(*, rounds: int, folder: Path, pipeline: FacePipeline,
 
         def measure(mode: str) -> dict[str, float]:
             clock.advance(**({"days": 1} if mode == "first_of_day" else {"minutes": 1}))
-            with _token_updates(service) as sent:
+            with token_updates(service) as sent:
                 start = time.perf_counter()
                 answer = client.get(path, headers=headers)
                 seconds = time.perf_counter() - start

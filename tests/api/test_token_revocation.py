@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from optinface.consent import apikeys, erasure_journal
 from optinface.consent.service import OptinFace
@@ -40,6 +38,7 @@ from tests.support.consent import (
     outside_put_back,
     refuse_updates,
 )
+from tests.support.statements import token_updates
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
@@ -64,22 +63,6 @@ def _listed(world: World, secret: str) -> dict[str, dict[str, Any]]:
     assert listed.status_code == 200, listed.text
     return {t["token_id"]: t for t in listed.json()}
 
-
-@contextmanager
-def _token_updates(service: OptinFace) -> Iterator[list[str]]:
-    """The ``UPDATE subject_tokens`` statements the service sends its database meanwhile."""
-    sent: list[str] = []
-
-    def seen(_connection: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE SUBJECT_TOKENS"):
-            sent.append(statement)
-
-    engine = service.runtime.db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 @pytest.fixture
@@ -268,19 +251,19 @@ def test_a_tokens_last_use_is_its_day_written_once_that_day_and_again_the_next(
     world, clock, service = clocked
     fresh = _second_token(world)  # issued by a sign-in, used by no request yet
     assert _listed(world, world.subject_token)[_id(fresh)]["last_used_on"] is None
-    with _token_updates(service) as first_use:
+    with token_updates(service) as first_use:
         assert _works(world.client, world.subject, fresh) == 200
     assert len(first_use) == 1
     today = clock.now().date().isoformat()
     assert _listed(world, world.subject_token)[_id(fresh)]["last_used_on"] == today
     clock.advance(hours=1)  # the same day
-    with _token_updates(service) as same_day:
+    with token_updates(service) as same_day:
         assert _works(world.client, world.subject, fresh) == 200
     assert same_day == []
     [row] = [r for r in outside_copy(service, "subject_tokens") if r["id"] == _id(fresh)]
     assert str(row["last_used_on"]) == today  # a day, nothing finer
     clock.advance(days=1)
-    with _token_updates(service) as next_day:
+    with token_updates(service) as next_day:
         assert _works(world.client, world.subject, fresh) == 200
     assert len(next_day) == 1
     assert _listed(world, fresh)[_id(fresh)]["last_used_on"] == clock.now().date().isoformat()
