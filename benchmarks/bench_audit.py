@@ -45,6 +45,7 @@ import tempfile
 import time
 from contextlib import AbstractContextManager, closing, nullcontext
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -416,18 +417,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
             result = run(n=args.n, folder=Path(temporary))
         write_results("bench_audit", result, lambda path: plot(result, path))
-    if args.identify_rounds:
-        with tempfile.TemporaryDirectory(prefix="bench_audit_identify_") as temporary:
-            spend = spend_witness(rounds=args.identify_rounds, folder=Path(temporary))
-        write_results("bench_audit_identify", spend, lambda path: plot_spend(spend, path))
-        print(json.dumps({key: spend[key] for key in ("median_s", "ratio_after_before",
-                                                      "checkpoints_witnessed")}))
-    if args.challenge_rounds:
-        with tempfile.TemporaryDirectory(prefix="bench_audit_challenge_") as temporary:
-            signed = challenge_witness(rounds=args.challenge_rounds, folder=Path(temporary))
-        write_results("bench_audit_challenge", signed, lambda path: plot_challenge(signed, path))
-        print(json.dumps({key: signed[key] for key in ("median_s", "ratio_after_before",
-                                                       "checkpoints_witnessed")}))
+    witnessed = (("identify", args.identify_rounds, spend_witness, plot_spend),
+                 ("challenge", args.challenge_rounds, challenge_witness, plot_challenge))
+    for name, rounds, measure, draw in witnessed:  # each with and without its checkpoint
+        if rounds:
+            with tempfile.TemporaryDirectory(prefix=f"bench_audit_{name}_") as temporary:
+                timed = measure(rounds=rounds, folder=Path(temporary))
+            write_results(f"bench_audit_{name}", timed, partial(draw, timed))
+            print(json.dumps({key: timed[key] for key in ("median_s", "ratio_after_before",
+                                                          "checkpoints_witnessed")}))
 
 
 if __name__ == "__main__":
