@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from benchmarks.bench_audit import (
     challenge_witness,
@@ -29,25 +32,21 @@ def test_audit_benchmark_verifies_a_witnessed_log_and_reports_each_cost(tmp_path
     assert (tmp_path / "audit.png").stat().st_size > 0
 
 
-def test_the_spend_witness_benchmark_signs_one_checkpoint_per_identify_after_and_none_before(
-    tmp_path: Path, pipeline: FacePipeline,
+@pytest.mark.parametrize(("measure", "draw", "timed"), [
+    (spend_witness, plot_spend, ("identify_seconds",)),
+    (challenge_witness, plot_challenge, ("sign_in_seconds", "signed_act_seconds")),
+], ids=["identify", "challenge"])
+def test_each_witness_benchmark_signs_one_checkpoint_per_round_after_and_none_before(
+    tmp_path: Path, pipeline: FacePipeline, measure: Callable[..., dict[str, object]],
+    draw: Callable[[dict[str, object], Path], None], timed: tuple[str, ...],
 ) -> None:
-    result = spend_witness(rounds=2, folder=tmp_path, pipeline=pipeline)
+    result = measure(rounds=2, folder=tmp_path, pipeline=pipeline)
     assert result["checkpoints_witnessed"] == {"before": 0, "after": 2}
     medians = result["median_s"]
     assert isinstance(medians, dict)
-    assert all(medians[mode]["identify_seconds"] > 0 for mode in ("before", "after"))
-    assert float(result["ratio_after_before"]) > 0  # type: ignore[arg-type]
-    plot_spend(result, tmp_path / "identify.png")
-    assert (tmp_path / "identify.png").stat().st_size > 0
-
-
-def test_the_challenge_witness_benchmark_signs_one_checkpoint_per_round_after_and_none_before(
-    tmp_path: Path, pipeline: FacePipeline,
-) -> None:
-    result = challenge_witness(rounds=2, folder=tmp_path, pipeline=pipeline)
-    assert result["checkpoints_witnessed"] == {"before": 0, "after": 2}
+    assert all(medians[mode][what] > 0 for mode in ("before", "after") for what in timed)
     ratios = result["ratio_after_before"]
-    assert isinstance(ratios, dict) and all(ratio > 0 for ratio in ratios.values())
-    plot_challenge(result, tmp_path / "challenge.png")
-    assert (tmp_path / "challenge.png").stat().st_size > 0
+    values = list(ratios.values()) if isinstance(ratios, dict) else [ratios]
+    assert all(isinstance(ratio, float) and ratio > 0 for ratio in values)
+    draw(result, tmp_path / "witness.png")
+    assert (tmp_path / "witness.png").stat().st_size > 0
