@@ -42,7 +42,7 @@ from tests.support.consent import (
     refused,
     register_admin_passkey,
 )
-from tests.support.migrations import migrate
+from tests.support.migrations import columns, migrate
 
 
 def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:
@@ -178,9 +178,9 @@ def test_the_reasons_for_a_late_notification_come_back_after_a_migration_below_0
                                   audience=Audience.REGULATOR, delay_reason=reason)
     engine = service.runtime.db.engine
     migrate(engine, "0028", down=True)
-    with engine.connect() as connection:
-        columns = {column["name"] for column in inspect(connection).get_columns("incidents")}
-    assert "regulator_delay_reason" not in columns and "regulator_notified_at" in columns
+    incident_columns = columns(engine, "incidents")
+    assert ("regulator_delay_reason" not in incident_columns
+            and "regulator_notified_at" in incident_columns)
     migrate(engine, "head")
     reasons = {i.id: i.regulator_delay_reason for i in service.incidents(actor=world.reviewer)}
     assert reasons == {late.id: "the reason given again", in_time.id: None}
@@ -205,7 +205,7 @@ def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothin
     migrate(engine, "0029", down=True)
     with engine.connect() as connection:
         for table, column in sealed:
-            assert column not in {c["name"] for c in inspect(connection).get_columns(table)}
+            assert column not in columns(engine, table)
         assert "ix_templates_owner_hash" not in {
             i["name"] for i in inspect(connection).get_indexes("templates")}
     migrate(engine, "head")
@@ -280,8 +280,7 @@ def test_a_migration_below_0035_drops_the_age_seals_and_upgrading_again_seals_no
     person = world.person()
     engine = world.service.runtime.db.engine
     migrate(engine, "0035-1", down=True)  # the revision before 0035, whichever it is
-    with engine.connect() as connection:
-        assert "age_seal" not in {c["name"] for c in inspect(connection).get_columns("subjects")}
+    assert "age_seal" not in columns(engine, "subjects")
     migrate(engine, "head")
     expires = world.clock.now() + timedelta(days=90)
     refused("age_unsealed", lambda: person.consent(
@@ -308,9 +307,7 @@ def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_
         credential=person.authenticator.get(challenge.options))).subject_token
     engine = world.service.runtime.db.engine
     migrate(engine, "0036-1", down=True)  # the revision before 0036, whichever it is
-    with engine.connect() as connection:
-        assert not {"seal", "owner_hash"} & {
-            c["name"] for c in inspect(connection).get_columns("subject_tokens")}
+    assert not {"seal", "owner_hash"} & columns(engine, "subject_tokens")
     migrate(engine, "head")
     with pytest.raises(Unauthenticated):
         world.service.authenticate(token)
@@ -359,9 +356,7 @@ def test_0037_dates_each_subject_enrolled_before_from_its_templates_or_the_log(
                     at=at, seq=seq)
     engine = world.service.runtime.db.engine
     migrate(engine, "0037-1", down=True)  # the revision before 0037, whichever it is
-    with engine.connect() as connection:
-        assert "first_enrolled_at" not in {
-            c["name"] for c in inspect(connection).get_columns("subjects")}
+    assert "first_enrolled_at" not in columns(engine, "subjects")
     migrate(engine, "head")
     assert {p: world.service.get_subject(actor=world.portal, subject=p).first_enrolled_at
             for p in dates} == dates
@@ -433,9 +428,7 @@ def test_a_migration_below_0039_drops_the_issuing_passkey_and_older_tokens_keep_
                                      pseudonym=person.pseudonym)
     engine = world.service.runtime.db.engine
     migrate(engine, "0038", down=True)
-    with engine.connect() as connection:
-        assert "credential_hash" not in {
-            c["name"] for c in inspect(connection).get_columns("subject_tokens")}
+    assert "credential_hash" not in columns(engine, "subject_tokens")
     migrate(engine, "head")
     with pytest.raises(Unauthenticated):
         world.service.authenticate(issued_since)
@@ -454,9 +447,7 @@ def test_a_migration_below_0040_drops_the_enrolment_seals_and_upgrading_again_se
     consent_id = world.consent(person.pseudonym).consent.id
     engine = world.service.runtime.db.engine
     migrate(engine, "0039", down=True)
-    with engine.connect() as connection:
-        assert "enrolment_seal" not in {
-            c["name"] for c in inspect(connection).get_columns("subjects")}
+    assert "enrolment_seal" not in columns(engine, "subjects")
     migrate(engine, "head")
     refused("reenrol_at_desk", lambda: person.enrol(consent_id, portrait_jpegs[0]))
     looked = world.service.reseal_rows(reason="CHG-14: schema rolled back to 0039", dry_run=True)
@@ -483,9 +474,7 @@ def test_a_migration_below_0041_forgets_each_tokens_last_use_and_every_token_sti
     assert listed.last_used_on == world.clock.now().date()
     engine = world.service.runtime.db.engine
     migrate(engine, "0040", down=True)
-    with engine.connect() as connection:
-        assert "last_used_on" not in {
-            c["name"] for c in inspect(connection).get_columns("subject_tokens")}
+    assert "last_used_on" not in columns(engine, "subject_tokens")
     migrate(engine, "head")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT last_used_on FROM subject_tokens WHERE id = :id"),

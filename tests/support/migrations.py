@@ -6,7 +6,7 @@ from argparse import Namespace
 from collections.abc import Sequence
 
 from alembic import command
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from optinface.consent.db import alembic_config, migrating
 
@@ -18,3 +18,9 @@ def migrate(engine: Engine, revision: str, *, down: bool = False, x: Sequence[st
         config = alembic_config(connection)
         config.cmd_opts = Namespace(x=list(x))
         (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def columns(engine: Engine, table: str) -> set[str]:
+    """The names of ``table``'s columns as the database has them now (after a migration)."""
+    with engine.connect() as connection:
+        return {column["name"] for column in inspect(connection).get_columns(table)}
