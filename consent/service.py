@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -204,6 +204,7 @@ from optinface.engine.thresholds import load_thresholds
 from optinface.engine.types import VectorIndex
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 _ACT_PERMISSIONS = {"consent": Permission.GIVE_CONSENT, "withdraw": Permission.WITHDRAW_CONSENT,
                     "searchable": Permission.UPDATE_SUBJECT,
                     subject_acts.DISCLOSE: Permission.AUTHORISE_DISCLOSURE,
@@ -706,10 +707,8 @@ class OptinFace:
         """Bind the verified passkey to the admin key (replacing its earlier one on the
         operator's link or with its approval); journaled and audited."""
         self._second_factor(actor)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            with chained(self.runtime, PasskeyUnsealed, actor=actor,
-                         action=AuditAction.ADMIN_PASSKEY_REGISTERED):
-                return admin_mfa.register(self.runtime, actor=actor, body=body)
+        with self._passkey_act(actor=actor, action=AuditAction.ADMIN_PASSKEY_REGISTERED):
+            return admin_mfa.register(self.runtime, actor=actor, body=body)
 
     def step_up_options(self, *, actor: Actor) -> PasskeyChallenge:
         """A challenge for the admin key's own passkey."""
@@ -719,10 +718,27 @@ class OptinFace:
     def step_up(self, *, actor: Actor, body: PasskeyResponse) -> StepUp:
         """The admin key's step-up token, once its passkey signed the challenge; audited."""
         self._second_factor(actor)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            with chained(self.runtime, PasskeyUnsealed, actor=actor,
-                         action=AuditAction.ADMIN_STEPPED_UP):
-                return admin_mfa.step_up(self.runtime, actor=actor, body=body)
+        with self._passkey_act(actor=actor, action=AuditAction.ADMIN_STEPPED_UP):
+            return admin_mfa.step_up(self.runtime, actor=actor, body=body)
+
+    def _signed(self, work: Callable[[], T], *, actor: Actor, action: AuditAction,
+                subjects: list[str]) -> T:
+        """A person's passkey-signed act: its refusals chained (:func:`audited`), and its
+        challenge, a spent single-use right, signed into the witness folder before it answers
+        (:func:`spent_rights.witnessed`, outside the audit so a committed act is never chained
+        as refused)."""
+        with spent_rights.witnessed(self.runtime):
+            return audited(self.runtime, work, actor=actor, action=action, subjects=subjects)
+
+    @contextmanager
+    def _passkey_act(self, *, actor: Actor | None, action: AuditAction) -> Iterator[None]:
+        """A passkey act that chains one refusal alone, a passkey the service never sealed
+        (:func:`chained`: anyone can fail a sign-in, only a database writer can present that
+        one), its challenge signed into the witness folder before it answers, as
+        :meth:`_signed`'s."""
+        with spent_rights.witnessed(self.runtime), chained(self.runtime, PasskeyUnsealed,
+                                                           actor=actor, action=action):
+            yield
 
     def _second_factor(self, actor: Actor) -> None:
         """The passkey's own acts: an admin's, and only while ``admin_mfa`` is on."""
@@ -831,32 +847,26 @@ class OptinFace:
         """The person's passkey opens their subject; their own token is issued to them. Of its
         refusals only a passkey the service never registered is chained: anyone can fail a
         sign-in, only whoever wrote the database can present that one."""
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            with chained(self.runtime, PasskeyUnsealed, actor=None,
-                         action=AuditAction.PASSKEY_SIGN_IN):
-                return enrolment_links.sign_in(self.runtime, body)
+        with self._passkey_act(actor=None, action=AuditAction.PASSKEY_SIGN_IN):
+            return enrolment_links.sign_in(self.runtime, body)
 
     def sign_in_to_page(self, body: PasskeyResponse, *,
                         lifetime: timedelta) -> tuple[SignedIn, str]:
         """The portal's sign-in, refused and chained as :meth:`sign_in`: the person's token is
         issued for a page session alone, which expires with it and revokes it when it ends;
         the session's id, for the cookie alone."""
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            with chained(self.runtime, PasskeyUnsealed, actor=None,
-                         action=AuditAction.PASSKEY_SIGN_IN):
-                return enrolment_links.sign_in_to_page(self.runtime, body, lifetime=lifetime)
+        with self._passkey_act(actor=None, action=AuditAction.PASSKEY_SIGN_IN):
+            return enrolment_links.sign_in_to_page(self.runtime, body, lifetime=lifetime)
 
     def issue_subject_token(self, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:
         """Another API token for the signed-in subject (the portal shows it to them once),
         signed with their passkey (a ``subject_token`` act): a bearer credential that erases
         them or copies their templates is never the session's alone. A refusal is chained."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=actor.subject)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            return audited(self.runtime,
-                           lambda: enrolment_links.issue_token(self.runtime, actor=actor,
-                                                               signed=signed),
-                           actor=actor, action=AuditAction.SUBJECT_TOKEN_ISSUED,
-                           subjects=[actor.subject] if actor.subject else [])
+        return self._signed(
+            lambda: enrolment_links.issue_token(self.runtime, actor=actor, signed=signed),
+            actor=actor, action=AuditAction.SUBJECT_TOKEN_ISSUED,
+            subjects=[actor.subject] if actor.subject else [])
 
     def subject_tokens(self, *, actor: Actor, subject: str) -> list[SubjectTokenPublic]:
         """The person's live API tokens of their capacity, never a secret: their own token (or
@@ -941,11 +951,10 @@ class OptinFace:
                         signed: PasskeyResponse) -> CapturePublic:
         """The subject approves, with their passkey, enrolling one photo (by its SHA-256)."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            return audited(self.runtime,
-                           lambda: subject_acts.approve_capture(self.runtime, actor=actor,
-                                                                pseudonym=subject, response=signed),
-                           actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
+        return self._signed(
+            lambda: subject_acts.approve_capture(self.runtime, actor=actor, pseudonym=subject,
+                                                 response=signed),
+            actor=actor, action=AuditAction.CAPTURE_APPROVED, subjects=[subject])
 
     def pending_captures(self, *, actor: Actor, subject: str) -> list[PendingCapture]:
         """Capture sessions the desk opened for ``subject``, waiting for their approval."""
@@ -986,11 +995,10 @@ class OptinFace:
                        signed: PasskeyResponse) -> SubjectPublic:
         """Opt in to or out of 1:N galleries: the subject's signed choice, audited."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            return audited(self.runtime,
-                           lambda: subject_acts.set_searchable(self.runtime, actor=actor,
-                                                               pseudonym=subject, response=signed),
-                           actor=actor, action=AuditAction.SUBJECT_UPDATED, subjects=[subject])
+        return self._signed(
+            lambda: subject_acts.set_searchable(self.runtime, actor=actor, pseudonym=subject,
+                                                response=signed),
+            actor=actor, action=AuditAction.SUBJECT_UPDATED, subjects=[subject])
 
     def choose_alternative(self, *, actor: Actor, subject: str) -> AlternativeChosenResult:
         """The person chooses the non-biometric alternative instead (see
@@ -1005,11 +1013,9 @@ class OptinFace:
         """Record the consent the person signed with their passkey; the receipt embeds their
         signature."""
         authorize(actor, Permission.GIVE_CONSENT, subject=subject)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            return audited(self.runtime,
-                           lambda: consents.give(self.runtime, actor=actor, pseudonym=subject,
-                                                 response=signed),
-                           actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
+        return self._signed(
+            lambda: consents.give(self.runtime, actor=actor, pseudonym=subject, response=signed),
+            actor=actor, action=AuditAction.CONSENT_GIVEN, subjects=[subject])
 
     def list_consents(self, *, actor: Actor, subject: str,
                       keys: ReceiptKeys | None = None) -> list[ConsentPublic]:
@@ -1029,11 +1035,10 @@ class OptinFace:
         """Withdraw at once, signed like the consent; templates enrolled under it go now; no
         consent left: erase all."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            return audited(self.runtime,
-                           lambda: consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
-                                                     consent_id=consent_id, response=signed),
-                           actor=actor, action=AuditAction.CONSENT_WITHDRAWN, subjects=[subject])
+        return self._signed(
+            lambda: consents.withdraw(self.runtime, actor=actor, pseudonym=subject,
+                                      consent_id=consent_id, response=signed),
+            actor=actor, action=AuditAction.CONSENT_WITHDRAWN, subjects=[subject])
 
     def withdraw_purpose(self, *, actor: Actor, subject: str, consent_id: str,
                          purpose_id: str, signed: PasskeyResponse) -> WithdrawalResult:
@@ -1157,10 +1162,8 @@ class OptinFace:
 
     def sign_probe_consent(self, body: PasskeyResponse) -> ProbeConsentPublic:
         """The probe consent the person signed; single use, this image, purpose and key."""
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            with chained(self.runtime, PasskeyUnsealed, actor=None,
-                         action=AuditAction.PROBE_CONSENT_CREATED):
-                return probe_consent.sign(self.runtime, body)
+        with self._passkey_act(actor=None, action=AuditAction.PROBE_CONSENT_CREATED):
+            return probe_consent.sign(self.runtime, body)
 
     # Enrolment and matching -------------------------------------------------------------------
     def enrol(self, *, actor: Actor, subject: str, capture_id: str | None,
@@ -1282,11 +1285,9 @@ class OptinFace:
         the controller's, under law or a warrant (an administrator); recorded, audited and
         listed in the export (:mod:`consent.disclosures`)."""
         authorize(actor, disclosures.permission_for(body.legal_basis), subject=subject)
-        with spent_rights.witnessed(self.runtime):  # its challenge spent, signed before it answers
-            return audited(self.runtime,
-                           lambda: handover.disclose(self.runtime, actor=actor, pseudonym=subject,
-                                                     body=body),
-                           actor=actor, action=AuditAction.DISCLOSURE, subjects=[subject])
+        return self._signed(
+            lambda: handover.disclose(self.runtime, actor=actor, pseudonym=subject, body=body),
+            actor=actor, action=AuditAction.DISCLOSURE, subjects=[subject])
 
     def list_disclosures(self, *, actor: Actor, subject: str) -> list[DisclosurePublic]:
         """The subject's disclosures, oldest first: whoever may read their export may read
