@@ -102,14 +102,14 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
             consent.guardian_until = policies.guardian_until(subject, settings)
         taken_over = coming_of_age.take_over(session, subject, consent, keys=runtime.keys,
                                                now=now)
-        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        ring = receipt_key_in_force.in_force(runtime)  # never a key another process retired
         consent.receipt = receipt_for_consent(consent, subject=subject, purposes=purposes,
                                               notice=notice, settings=settings,
                                               retention_policy=policy,
                                               recipients=recipients,
-                                              public_key=runtime.keys.public_key,
+                                              public_key=ring.public_key,
                                               subject_signature=signed.evidence)
-        consent.receipt_signature = runtime.keys.sign(canonical_json(consent.receipt))
+        consent.receipt_signature = ring.sign(canonical_json(consent.receipt))
         subject.last_interaction_at = now
         runtime.audit(session, Entry(action=AuditAction.CONSENT_GIVEN, actor=actor,
                                      subjects=[pseudonym],
@@ -120,7 +120,7 @@ def give(runtime: Runtime, *, actor: Actor, pseudonym: str,
                                               "templates_taken_over": taken_over.templates,
                                               "credential_hash": passkeys.audit_reference(
                                                   runtime.keys, signed.credential)}))
-        given = public(runtime, consent, keys=keys)
+        given = public(runtime, consent, keys=ring.loaded_receipt_keys)
     assert given.receipt is not None
     return ConsentGiven(consent=given, receipt=given.receipt)
 

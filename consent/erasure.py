@@ -355,7 +355,7 @@ def _excluded_then_destroyed(
         log_events = audit_seals.forget([*found.sealed, erase_event], pseudonym)
         unsealed = found.unsealed
         # Never a key another process retired; read once, for the receipt served too.
-        keys = receipt_key_in_force.in_force(runtime)
+        ring = receipt_key_in_force.in_force(runtime)
         receipt = {
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",
@@ -368,7 +368,7 @@ def _excluded_then_destroyed(
             ],
             "subjectHash": subject_hash,
             # Whose it is, for whoever holds the salt handed out beside it (and the pseudonym).
-            **erasure_receipts.commitment(runtime.keys, pseudonym=pseudonym,
+            **erasure_receipts.commitment(ring, pseudonym=pseudonym,
                                           subject_hash=subject_hash),
             "reason": str(reason),
             # The first request's, where an earlier erasure of the subject left its tombstone.
@@ -404,12 +404,12 @@ def _excluded_then_destroyed(
                      KEPT_AUDIT_CHAIN if not unsealed
                      else KEPT_AUDIT_CHAIN_UNSEALED.format(unsealed=unsealed)],
             "accountability": accountability(runtime.settings).model_dump(mode="json"),
-            "publicKey": runtime.keys.public_key,
+            "publicKey": ring.public_key,
             # The receipt an earlier erasure signed while the rows were still there: this one
             # takes its place on the tombstone, and says what that one did not hold.
             **({} if replaced is None else {"replacesReceipt": replaced}),
         }
-        signature = runtime.keys.sign(canonical_json(receipt))
+        signature = ring.sign(canonical_json(receipt))
         if earlier is None:
             tombstone = Tombstone(subject_hash=subject_hash, reason=str(reason),
                                   erased_at=requested_at, receipt=receipt,
@@ -435,7 +435,7 @@ def _excluded_then_destroyed(
         gone_ms=gone_ms,
         copies_undecryptable_at=copies_undecryptable_at,
         recipients_to_notify=recipients,
-        signed=erasure_receipts.served(runtime, tombstone, keys=keys),
+        signed=erasure_receipts.served(runtime, tombstone, keys=ring.loaded_receipt_keys),
     )
 
 

@@ -143,9 +143,9 @@ class KeyRing:
 
     @property
     def loaded_receipt_keys(self) -> ReceiptKeys:
-        """The receipt key and the retired ones this process loaded, reading nothing: on a
-        shared ledger, current only as of the last :func:`consent.receipt_key_in_force.
-        in_force` (which returns them)."""
+        """The receipt key and the retired ones of this ring, reading nothing: on a shared
+        ledger, current only as of the :func:`consent.receipt_key_in_force.in_force` that
+        returned the ring (an act checks with its ring's, as it signs with it)."""
         return ReceiptKeys(current=self.public_key, retired=self.retired)
 
     def stored_retired(self) -> tuple[RetiredKey, ...]:

@@ -369,16 +369,16 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
             _use_subject_link(session, runtime, ceremony, signed, now=now)
         probe = record(session, ceremony, signed, keys=runtime.keys, now=now)
         subject = (signed.ceremony.statement or {}).get("subject")
-        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        ring = receipt_key_in_force.in_force(runtime)  # never a key another process retired
         probe.receipt = {"version": CONSENT_RECEIPT_VERSION, "probeConsentID": probe.id,
                          "purposeId": probe.purpose_id, "probeSha256": probe.probe_sha256,
                          "researcherKeyId": probe.researcher_key_id,
                          "consentTimestampISO": now.isoformat(),
                          "expiresISO": probe.expires_at.isoformat(),
-                         "publicKey": runtime.keys.public_key,
+                         "publicKey": ring.public_key,
                          "subjectSignature": signed.evidence,
                          **({} if subject is None else {"subject": subject})}
-        probe.receipt_signature = runtime.keys.sign(canonical_json(probe.receipt))
+        probe.receipt_signature = ring.sign(canonical_json(probe.receipt))
         runtime.audit(session, Entry(
             action=AuditAction.PROBE_CONSENT_CREATED, actor=None, purpose=probe.purpose_id,
             probe_sha256=probe.probe_sha256, subjects=[] if subject is None else [subject],
@@ -388,7 +388,7 @@ def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
                          runtime.keys, signed.credential)}))
         if signed.credential.capacity == PROBE:  # made on the link for this one signature,
             session.delete(signed.credential)  # now made and in the receipt
-        return probe_public(probe, public_key=keys)
+        return probe_public(probe, public_key=ring.loaded_receipt_keys)
 
 
 def _use_subject_link(session: Session, runtime: Runtime, ceremony: Ceremony,

@@ -55,6 +55,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import in_chunks
 from optinface.consent.errors import ChallengeInvalid, ConsentWithdrawn, NotFound
+from optinface.consent.keys import KeyRing
 from optinface.consent.receipt_keys import ReceiptKeys
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.roles import Actor
@@ -91,7 +92,8 @@ def narrow(
         consent = _active_consent(session, runtime, pseudonym, consent_id, now=now)
         # Read once for the act: its checks, its signature (never a key another process
         # retired), the receipt served and the consent kept, listed after (Narrowed.keys).
-        keys = receipt_key_in_force.in_force(runtime)
+        ring = receipt_key_in_force.in_force(runtime)
+        keys = ring.loaded_receipt_keys
         purpose = next((p for p in consent.purposes if p.id == purpose_id), None)
         if purpose is None:
             earlier = session.scalar(select(PurposeWithdrawal).where(
@@ -128,7 +130,7 @@ def narrow(
              & (consent_purposes.c.purpose_id == purpose_id)),
             (Consent.__tablename__, (Consent.id == consent_id)
              & (Consent.retained_until > consent.retained_until))])
-        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name, now,
+        withdrawal = _signed_record(ring, subject, consent, purpose.id, purpose.name, now,
                                     receipt_id=receipt_id, evidence=signed.evidence)
         session.add(withdrawal)
         runtime.audit(session, Entry(
@@ -163,7 +165,7 @@ def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
                 for consent in session.scalars(
                     select(Consent).where(among, erasure_journal.NOT_WITHDRAWN)
                     .options(selectinload(Consent.purposes)))}
-    receipt_key_in_force.in_force(runtime)  # what it signs again: never a retired key
+    ring = receipt_key_in_force.in_force(runtime)  # what it signs again: never a retired key
     replayed = 0
     for entry in entries:
         consent = in_force.get(entry.consent_id)
@@ -179,7 +181,7 @@ def withdraw_again(runtime: Runtime, journal: Sequence[erasure_journal.Entry],
             receipt_id = _sealed_receipt(runtime, entry)
             if receipt_id is not None and session.get(PurposeWithdrawal, receipt_id) is None:
                 assert consent.subject is not None  # a consent in force has its subject
-                session.add(_signed_record(runtime, consent.subject, consent, purpose.id,
+                session.add(_signed_record(ring, consent.subject, consent, purpose.id,
                                            purpose.name, entry.at, receipt_id=receipt_id,
                                            evidence=None, rebuilt=True))
         replayed += 1
@@ -222,14 +224,14 @@ def record_ended(
         subject = ledger.get_subject(session, pseudonym, runtime=runtime)
         consent = ledger.get_consent(session, subject=subject, consent_id=consent_id)
         purpose = ledger.get_purpose(session, purpose_id)
-        keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
-        withdrawal = _signed_record(runtime, subject, consent, purpose.id, purpose.name,
+        ring = receipt_key_in_force.in_force(runtime)  # never a key another process retired
+        withdrawal = _signed_record(ring, subject, consent, purpose.id, purpose.name,
                                     consent.withdrawn_at or runtime.clock.now(),
                                     receipt_id=ledger.new_id("pwd"),
                                     evidence=(consent.withdrawal_receipt or {}).get(
                                         "subjectSignature"))
         session.add(withdrawal)
-        return public(withdrawal, public_key=keys)
+        return public(withdrawal, public_key=ring.loaded_receipt_keys)
 
 
 def for_subject(
@@ -260,14 +262,15 @@ def _active_consent(
     return consent
 
 
-def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose_id: str,
+def _signed_record(ring: KeyRing, subject: Subject, consent: Consent, purpose_id: str,
                    purpose_name: str, now: datetime, *, receipt_id: str,
                    evidence: dict[str, Any] | None, rebuilt: bool = False) -> PurposeWithdrawal:
     """The controller's signed receipt, embedding the person's signed act (``evidence``) so
     anyone can check offline that the person, not the operator, stopped this use; ``rebuilt``:
     signed again from the journal's sealed line for a restored copy, which lacks the act (the
-    person's own copy of the first receipt holds it). Signed with the key the caller put in
-    force in this transaction (:func:`consent.receipt_key_in_force.in_force`, once an act)."""
+    person's own copy of the first receipt holds it). Signed with, and naming, the ``ring`` the
+    caller's :func:`consent.receipt_key_in_force.in_force` returned in this transaction (once an
+    act)."""
     receipt = {
         "version": CONSENT_RECEIPT_VERSION,
         "receiptType": "purpose withdrawal",
@@ -280,13 +283,13 @@ def _signed_record(runtime: Runtime, subject: Subject, consent: Consent, purpose
         "consentWithdrawn": consent.withdrawn_at is not None,
         "piiPrincipalId": subject.pseudonym,
         "withdrawnAt": now.isoformat(),
-        "publicKey": runtime.keys.public_key,
+        "publicKey": ring.public_key,
         "subjectSignature": evidence,
     } | ({"rebuiltFromJournal": True} if rebuilt else {})
     return PurposeWithdrawal(
         id=receipt_id, subject_id=subject.id, consent_id=consent.id, purpose_id=purpose_id,
         withdrawn_at=now, receipt=receipt,
-        receipt_signature=runtime.keys.sign(canonical_json(receipt)))
+        receipt_signature=ring.sign(canonical_json(receipt)))
 
 
 def withdrawn_purposes(session: Session) -> list[str]:

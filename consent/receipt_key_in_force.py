@@ -14,8 +14,14 @@ one the worker loaded means a rotation: the worker loads the key in force and th
 logs it. Checks of stored receipts ask the store the same way (:attr:`consent.keys.KeyRing.
 receipt_keys`), so a worker also takes what the new key signed. The cost is one read of one
 small record from the key store per act or request, its signature and checks sharing it
-(:func:`in_force` returns what it read; a file read, about 17 µs, or a token lookup;
-``benchmarks/bench_receipt_key_in_force.py``). A worker that signs nothing asks at each witness
+(a file read, about 17 µs, or a token lookup;
+``benchmarks/bench_receipt_key_in_force.py``).
+
+:func:`in_force` returns the key ring it loaded, and the act signs, names the key and checks
+with that one snapshot, never ``runtime.keys`` again: the worker's ring is replaced whole, at
+any moment, by another request's :func:`in_force` or the witness round's, so an act that read
+it twice could store a receipt naming the retired key beside the new key's signature, which
+never checks again (review 23, finding 2). A worker that signs nothing asks at each witness
 round (:meth:`consent.service.OptinFace.witness_audit`), so a retired private half leaves its
 memory within ``audit_witness_interval_seconds`` of another worker's rotation. On SQLite
 nothing is read: no other process can rotate while this one holds the data directory. A
@@ -33,50 +39,56 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from optinface.consent.keys import signing_seed
-from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
+from optinface.consent.receipt_keys import RetiredKey
 
 if TYPE_CHECKING:
+    from optinface.consent.keys import KeyRing
     from optinface.consent.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 
-def put_in_force(runtime: Runtime, seed: bytes, retired: tuple[RetiredKey, ...]) -> None:
+def put_in_force(runtime: Runtime, seed: bytes, retired: tuple[RetiredKey, ...]) -> KeyRing:
     """Sign with ``seed`` from now on, checking stored receipts against ``retired`` too; the
-    register's rows, which name the receipt key (the declared material), are read again."""
-    runtime.keys = replace(runtime.keys, signing=Ed25519PrivateKey.from_private_bytes(seed),
-                           retired=retired)
-    runtime.register_reads = runtime.register_reads.with_keys(runtime.keys)
+    register's rows, which name the receipt key (the declared material), are read again.
+    Returns the ring put in force."""
+    keys = replace(runtime.keys, signing=Ed25519PrivateKey.from_private_bytes(seed),
+                   retired=retired)
+    runtime.keys = keys
+    runtime.register_reads = runtime.register_reads.with_keys(keys)
+    return keys
 
 
-def in_force(runtime: Runtime) -> ReceiptKeys:
+def in_force(runtime: Runtime) -> KeyRing:
     """Before a receipt is built and signed: on a shared ledger, load the receipt key in force
     if a rotation (by another process) changed the key store's retired record since this
-    worker read it (see the module docstring). Returns the receipt keys now loaded, for the
-    checks of the same act: the record is read once, not again by :attr:`consent.keys.KeyRing.
-    receipt_keys`.
+    worker read it (see the module docstring). Returns the key ring now loaded: the act's one
+    snapshot, which signs (:meth:`~consent.keys.KeyRing.sign`), names the key
+    (:attr:`~consent.keys.KeyRing.public_key`) and checks (:attr:`~consent.keys.KeyRing.
+    loaded_receipt_keys`) for the whole act, whatever replaces ``runtime.keys`` meanwhile; the
+    record is read once, not again by :attr:`consent.keys.KeyRing.receipt_keys`.
 
     Raises:
         KeyStoreUnusable: the record is damaged, or the key store holds no receipt key.
     """
-    if runtime.db.shared:
-        reload(runtime)
-    return runtime.keys.loaded_receipt_keys
+    return reload(runtime) if runtime.db.shared else runtime.keys
 
 
-def reload(runtime: Runtime) -> None:
+def reload(runtime: Runtime) -> KeyRing:
     """Load the receipt key in force and the retired record from the key store if the record
     differs from the one this process holds (:func:`in_force` on a shared ledger; a rotation,
-    which must retire the key in force and keep every earlier retirement, on any).
+    which must retire the key in force and keep every earlier retirement, on any). Returns the
+    ring it compared, or the one it loaded.
 
     Raises:
         KeyStoreUnusable: the record is damaged, or the key store holds no receipt key.
     """
-    retired = runtime.keys.stored_retired()
-    if retired == runtime.keys.retired:
-        return
-    old = runtime.keys.public_key
-    put_in_force(runtime, signing_seed(runtime.keys.store), retired)
-    if runtime.keys.public_key != old:
+    held = runtime.keys
+    retired = held.stored_retired()
+    if retired == held.retired:
+        return held
+    loaded = put_in_force(runtime, signing_seed(held.store), retired)
+    if loaded.public_key != held.public_key:
         logger.warning("the receipt key was rotated by another process: signing with the key in"
                        " force from now on (the one loaded at start is retired)")
+    return loaded

@@ -79,8 +79,7 @@ def rotate(runtime: Runtime, *, reason: str) -> ReceiptKeyRotated:
         # now (another process may have rotated since this one loaded them: a stale record
         # would drop that rotation), and a retirement time no receipt signed before it, under
         # this lock, is dated after.
-        reload(runtime)
-        keys, now = runtime.keys, runtime.clock.now()
+        keys, now = reload(runtime), runtime.clock.now()
         old_id = published_key(keys.public_key).key_id
         record = with_retired(keys.retired, RetiredKey(public_key=keys.public_key,
                                                        retired_at=now, reason=reason))

@@ -1559,13 +1559,13 @@ class OptinFace:
         by the receipt key (:mod:`consent.signed_documents`)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
-        keys = receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
+        ring = receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
         with self._read() as session:
-            return signed(self.runtime.keys, self._register(session, keys))
+            return signed(ring, self._register(session, ring.loaded_receipt_keys))
 
     def _register(self, session: Session, keys: ReceiptKeys) -> Register:
         """The register, naming the receipt ``keys`` its caller read once for the request (on
-        a shared ledger each read is a key-store read)."""
+        a shared ledger each read is a key-store read): those of the ring that signs it."""
         return build_register(session, settings=self.settings,
                               rows=self.runtime.register_reads.rows(session, receipt_keys=keys),
                               keys=self.runtime.keys,
@@ -1583,10 +1583,11 @@ class OptinFace:
         gives (the core's English for the JSON)."""
         if actor is not None:
             authorize(actor, Permission.READ_REGISTER)
-        keys = receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
+        ring = receipt_key_in_force.in_force(self.runtime)  # signed with the key in force
         with self._read() as session:
-            return signed(self.runtime.keys, build_ropa(
-                self._register(session, keys), joint_controller=self.settings.joint_controller,
+            return signed(ring, build_ropa(
+                self._register(session, ring.loaded_receipt_keys),
+                joint_controller=self.settings.joint_controller,
                 disclosed=disclosures.recipients_and_grounds(session), say=say))
 
     def declaration_state(self) -> declaration.DeclarationState:

@@ -305,7 +305,8 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
     # A signature that stops one use never ends a consent that covers others too: others by
     # what the person signed (its receipt less their withdrawals), not by the row alone.
     named = statement.get("purposeId")
-    keys = receipt_key_in_force.in_force(runtime)  # never a key another process retired
+    ring = receipt_key_in_force.in_force(runtime)  # never a key another process retired
+    keys = ring.loaded_receipt_keys
     if named is not None and authority.purposes_signed(
             session, consent, pseudonym=subject.pseudonym, public_key=keys) != [named]:
         raise ChallengeInvalid("this signature withdraws one purpose, not the whole consent")
@@ -314,8 +315,8 @@ def sign_withdrawal(session: Session, runtime: Runtime, subject: Subject, consen
         # Withdrawn with its last purpose: the receipt names the purpose the person signed.
         **({"withdrawnPurposeID": named} if named is not None else {}),
         "piiPrincipalId": subject.pseudonym, "withdrawnAt": now.isoformat(),
-        "publicKey": runtime.keys.public_key, "subjectSignature": signed.evidence}
-    consent.withdrawal_signature = runtime.keys.sign(canonical_json(consent.withdrawal_receipt))
+        "publicKey": ring.public_key, "subjectSignature": signed.evidence}
+    consent.withdrawal_signature = ring.sign(canonical_json(consent.withdrawal_receipt))
     return keys
 
 
