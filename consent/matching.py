@@ -25,6 +25,7 @@ from optinface.consent import (
     operating_point,
     policies,
     probe_consent,
+    receipt_key_in_force,
     review,
     row_seals,
 )
@@ -134,13 +135,22 @@ class _Backing:
     alone can widen; each template, consent or opt-in found that its person did not sign is
     dropped and reported once, whether or not its template scored above the threshold, so the
     report does not tell a match.
+
+    On a shared ledger the receipt keys the search read before the probe was embedded may be
+    stale: another worker may rotate the receipt key meanwhile and sign a consent with the new
+    one, whose receipt then fails these keys as :attr:`authority.Mismatch.SIGNATURE`. So the
+    first receipt that fails so reads the keys in force again
+    (:func:`receipt_key_in_force.in_force`) and is checked once more; only one that still fails
+    is dropped and reported, a false tamper report otherwise. One extra read per search at most
+    (a forged signature costs it, once); on SQLite none: no other process can rotate.
     """
 
     def __init__(self, runtime: Runtime, session: Session, *, actor: Actor, use: str,
                  purpose_id: str, opt_in: bool, receipt_keys: ReceiptKeys) -> None:
         self._runtime, self._session = runtime, session
         self._actor, self._use, self._purpose_id, self._opt_in = actor, use, purpose_id, opt_in
-        self._receipt_keys = receipt_keys  # as the search read them, once
+        self._receipt_keys = receipt_keys  # as the search read them, or read again once
+        self._may_read_again = runtime.db.shared
         self.owners: dict[int, str | None] = {}
         """Each template asked about: its owner's pseudonym, or None when dropped."""
         self._consents: dict[str, bool] = {}  # by consent id: backed by its receipt
@@ -168,15 +178,25 @@ class _Backing:
     def _consent_backed(self, consent: Consent, subject: Subject) -> bool:
         if consent.id not in self._consents:
             keys = self._runtime.keys
-            problem = authority.consent_problem(
-                consent, pseudonym=subject.pseudonym, public_key=self._receipt_keys
-            ) or self._runtime.journal_ends.problem(
+            problem = self._receipt_problem(
+                consent, subject) or self._runtime.journal_ends.problem(
                 keys, consent_id=consent.id, purpose_id=self._purpose_id,
                 pseudonym=subject.pseudonym)
             self._consents[consent.id] = problem is None
             if problem is not None:
                 self._report(row_id=consent.id, problem=str(problem))
         return self._consents[consent.id]
+
+    def _receipt_problem(self, consent: Consent, subject: Subject) -> authority.Mismatch | None:
+        """Why the consent's signed receipt does not back it, checked again with the keys in
+        force for the first signature that fails on a shared ledger (see the class)."""
+        problem = authority.consent_problem(consent, pseudonym=subject.pseudonym,
+                                            public_key=self._receipt_keys)
+        if problem is not authority.Mismatch.SIGNATURE or not self._may_read_again:
+            return problem
+        self._may_read_again = False
+        self._receipt_keys = receipt_key_in_force.in_force(self._runtime).loaded_receipt_keys
+        return self._receipt_problem(consent, subject)
 
     def _opted_in_now(self, subject: Subject) -> bool:
         if subject.pseudonym not in self._opted_in:
@@ -245,8 +265,9 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
     # Once a search, for the probe consent's receipt, both gates and the gallery's receipts:
     # on a shared ledger each read is a key-store read. A rotation while the probe is embedded
     # is seen by the next request; within this one it can only refuse a receipt the new key
-    # signed (that key is not among these), never pass one the keys in force would not.
-    receipt_keys = runtime.keys.receipt_keys
+    # signed (that key is not among these), never pass one the keys in force would not, and a
+    # gallery receipt so refused is checked once more with the keys read again (_Backing).
+    receipt_keys = receipt_key_in_force.in_force(runtime).loaded_receipt_keys
 
     def spend() -> None:
         """Use the probe consent, once the engine admitted the image and read its header and

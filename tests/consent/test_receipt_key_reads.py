@@ -5,19 +5,22 @@ is asked, put in place of the service's own over the same folder."""
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from optinface.api.routes.wellknown import published_keys
+from optinface.consent.audit import AuditAction
 from optinface.consent.keystore import FileKeyStore
 from optinface.consent.receipt_keys import RETIRED_KEYS_NAME
-from optinface.consent.schemas import ErasureReason, MatchResult, Operation
+from optinface.consent.schemas import AuditFilter, ErasureReason, MatchResult, Operation
 from optinface.consent.service import OptinFace
-from tests.support.consent import World
+from tests.support.consent import World, outside_sql
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -117,3 +120,30 @@ def test_an_erasure_reads_the_record_once_for_its_signature_and_the_receipt_serv
     pseudonym = world.person().pseudonym
     assert record_reads(service, lambda: service.erase(
         actor=world.portal, subject=pseudonym, reason=ErasureReason.REQUEST)) == 1
+
+
+def test_a_forged_gallery_receipt_costs_a_search_one_read_more_and_is_still_dropped(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """A receipt whose signature fails the keys the search read may be one another worker
+    signed with a key rotated meanwhile: the search reads the keys in force again, once for all
+    the receipts it checks, and drops and chains each one that still fails."""
+    service = world.service
+    forged = []
+    for image in portrait_jpegs[:2]:
+        pseudonym, consent_id = world.subject()
+        world.enrol(pseudonym, consent_id, image)
+        signature = Ed25519PrivateKey.generate().sign(b"not this receipt")
+        outside_sql(service, "UPDATE consents SET receipt_signature = :signature WHERE id = :id",
+                    signature=base64.b64encode(signature).decode(), id=consent_id)
+        forged.append(consent_id)
+    probe_id = world.probe(image=flipped_jpegs[0])
+    searches: list[MatchResult] = []
+    assert record_reads(service, lambda: searches.append(service.identify(
+        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=probe_id,
+        image=flipped_jpegs[0]))) == 2
+    assert searches[0].candidates == []
+    reported = service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.AUTHORITY_MISMATCH)).events
+    assert sorted((e.details["mismatch"], e.details["consent_id"]) for e in reported) \
+        == sorted(("signature_invalid", consent_id) for consent_id in forged)

@@ -15,14 +15,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import DBAPIError
 
-from optinface.consent import erasure_receipts
+from optinface.consent import erasure_receipts, receipt_key_in_force
 from optinface.consent.audit import AuditAction
 from optinface.consent.crypto import canonical_json
 from optinface.consent.declaration import REDECLARE
 from optinface.consent.errors import InvalidRequest, KeyStoreUnusable
-from optinface.consent.keys import SIGNING_KEY_NAME, public_key_of
+from optinface.consent.keys import SIGNING_KEY_NAME, KeyRing, public_key_of
 from optinface.consent.receipt_keys import ReceiptKeys, RetiredKey
 from optinface.consent.receipts import published_key, verify_receipt
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import AuditFilter, ErasureReason
 from optinface.consent.settings import ConsentSettings
 from tests.support.backends import both_backends
@@ -302,3 +303,36 @@ def test_a_rotation_by_a_worker_loaded_before_anothers_keeps_that_rotation(
     for world in (a, b):
         assert [k.public_key for k in world.service.retired_keys()] == [first, second]
         assert world.service.published_keys()[0].public_key == done.new_public_key
+
+
+def test_a_search_finds_a_consent_signed_under_a_key_rotated_while_it_ran_and_reports_nothing(
+    workers: tuple[World, World], monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """B's search reads the receipt keys before it embeds the probe; right after that read, A
+    rotates the key and a new subject consents (a receipt A signs with the new key) and is
+    enrolled. B finds the template: its receipt fails the keys B read, so B reads them again,
+    once, and the consent is backed: found, and no false ``authority_mismatch`` chained."""
+    a, b = workers
+    probe_id = b.probe(image=flipped_jpegs[0])
+    unwrapped = receipt_key_in_force.in_force
+    enrolled: list[str] = []
+    read: list[str] = []  # the key in force as the search read it
+
+    def read_then_rotated(runtime: Runtime) -> KeyRing:
+        ring = unwrapped(runtime)
+        if runtime is b.service.runtime and not enrolled:  # the search's read, once
+            read.append(ring.public_key)
+            clock.advance(minutes=5)
+            a.service.rotate_receipt_key(reason=REASON)
+            enrolled.append(enrolled_seen_by(a, b, portrait_jpegs[0])[0])
+        return ring
+
+    monkeypatch.setattr(receipt_key_in_force, "in_force", read_then_rotated)
+    found = b.service.identify(actor=b.researcher, purpose_id=b.purpose,
+                               probe_consent_id=probe_id, image=flipped_jpegs[0])
+    [after], [stale] = enrolled, read
+    assert served_consent_receipt(b, after)[2] == a.service.public_key != stale
+    assert [candidate.subject for candidate in found.candidates] == [after]
+    assert b.service.audit_events(actor=b.reviewer, filters=AuditFilter(
+        action=AuditAction.AUTHORITY_MISMATCH)).events == []
