@@ -22,7 +22,9 @@ baseline taken in the same run (modes alternated round by round: :mod:`benchmark
   :class:`consent.journal_ends.JournalEnds` (what the first check after a start pays), the
   whole journal parsed as reconciliation reads it once (:func:`consent.erasure_journal.entries`),
   the memory the kept ends hold (``tracemalloc``: what the ends object keeps, and the peak while
-  reading), per subject against the empty journal, and one ``enrolled`` lookup after the read.
+  reading), per subject against the empty journal, one ``enrolled`` lookup after the read, and
+  a start on that journal (``OptinFace.open``, median of 3, then its first check): how long
+  each takes and how many times the journal's bytes were parsed between them (1: once).
   Writes ``results/bench_first_use_journal.json`` and ``.png``.
 - ``token``: a request authenticated by a subject token over the API (``TestClient``,
   ``GET /v1/subjects/{s}``), ``first_of_day`` after the injected clock moved a day (its
@@ -53,12 +55,13 @@ from benchmarks.bench_readback import database
 from benchmarks.modes import Samples, alternated, medians
 from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import enrolment, erasure_journal
+from optinface.consent import enrolment, erasure_journal, journal_ends
 from optinface.consent.erasure_journal import Enrolled
 from optinface.consent.journal_ends import JournalEnds
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.runtime import Runtime
 from optinface.consent.service import OptinFace
+from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import encode, portraits
 from optinface.engine.settings import EngineSettings
@@ -74,6 +77,8 @@ BATCH = 1_000
 """Lines appended per write (one fsync each) while the journal is filled."""
 READS = 5
 """Fresh reads of the whole journal timed at each size (median)."""
+STARTS = 3
+"""Starts timed at each size (median)."""
 LOOKUPS = 1_000
 """``enrolled`` lookups timed after the read (mean)."""
 
@@ -158,7 +163,8 @@ def plot_enrolment(result: dict[str, object], path: Path) -> None:
 
 
 def _first_read(witness_dir: Path, probe: str, runtime: Runtime) -> JournalEnds:
-    """A fresh process's ends, after its first check (the whole journal read)."""
+    """Ends nothing handed a parse to, after their first check (the whole journal read; a
+    start's are handed reconciliation's: :func:`_start_row`)."""
     ends = JournalEnds(witness_dir)
     ends.enrolled(runtime.keys, probe)
     return ends
@@ -206,32 +212,72 @@ def _journal_row(runtime: Runtime, lines: int) -> dict[str, float]:
 
 
 def journal_lines(*, lines: list[int], folder: Path, pipeline: FacePipeline) -> dict[str, object]:
-    """:func:`_journal_row` at each number of ``enrolled`` lines (ascending; the journal grows
-    from one to the next), with what each line adds against the first row's journal (the
-    empty one, by default): read time and memory kept, per subject."""
+    """:func:`_journal_row` and :func:`_start_row` at each number of ``enrolled`` lines
+    (ascending; the journal grows from one to the next), with what each line adds against the
+    first row's journal (the empty one, by default): read time and memory kept, per subject."""
     settings = service_settings(folder)
     rows: list[dict[str, float]] = []
     populate = 0.0
-    with closing(OptinFace.open(settings, pipeline=pipeline, clock=FakeClock(NOW))) as service:
-        runtime = service.runtime
+    service = OptinFace.open(settings, pipeline=pipeline, clock=FakeClock(NOW))
+    try:
         written = 0
         for target in sorted(lines):
             start = time.perf_counter()
             while written < target:
                 batch = range(written, min(target, written + BATCH))
-                erasure_journal.record(runtime, *(_enrolled_line(runtime, n) for n in batch))
+                erasure_journal.record(service.runtime,
+                                       *(_enrolled_line(service.runtime, n) for n in batch))
                 written = batch.stop
             populate += time.perf_counter() - start
-            rows.append(_journal_row(runtime, target))
+            row = _journal_row(service.runtime, target)
+            service.close()
+            service, row["start"] = _start_row(settings, pipeline)
+            rows.append(row)
             print(json.dumps(rows[-1]))
+    finally:
+        service.close()
     base = rows[0]
     for row in rows[1:]:
         added = row["lines"] - base["lines"]
         row["kept_bytes_per_subject"] = round((row["kept_bytes"] - base["kept_bytes"]) / added, 1)
         row["first_read_us_per_line"] = round(
             (row["first_read_ms"] - base["first_read_ms"]) * 1000 / added, 3)
-    return {"backend": "sqlite", "batch": BATCH, "reads": READS, "lookups": LOOKUPS,
-            "populate_seconds": round(populate, 1), "rows": rows, **measured()}
+    return {"backend": "sqlite", "batch": BATCH, "reads": READS, "starts": STARTS,
+            "lookups": LOOKUPS, "populate_seconds": round(populate, 1), "rows": rows,
+            **measured()}
+
+
+def _start_row(settings: ConsentSettings, pipeline: FacePipeline) -> tuple[OptinFace, Any]:
+    """:data:`STARTS` starts (``OptinFace.open``, then the first ``enrolled`` check) on the
+    journal as it stands: the median of each, and the journal's bytes parsed from the open to
+    the check over its size (1: parsed whole once; counted by a wrapper around the real
+    ``parse_lines``, the one parser every read goes through); the last start, left open."""
+    parsed: list[int] = []
+    real = erasure_journal.parse_lines
+
+    def counting(data: bytes) -> list[erasure_journal.Entry]:
+        parsed.append(len(data))
+        return real(data)
+
+    opens, checks = [], []
+    service: OptinFace | None = None
+    for turn in range(STARTS):
+        if service is not None:
+            service.close()
+        parsed.clear()
+        with mock.patch.object(erasure_journal, "parse_lines", counting), \
+                mock.patch.object(journal_ends, "parse_lines", counting):
+            start = time.perf_counter()
+            service = OptinFace.open(settings, pipeline=pipeline, clock=FakeClock(NOW))
+            opens.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            service.runtime.journal_ends.enrolled(service.runtime.keys, f"bench-start-{turn}")
+            checks.append(time.perf_counter() - start)
+    assert service is not None
+    size = erasure_journal.journal_size(erasure_journal.journal_path(settings.witness_dir))
+    return service, {"open_ms": round(statistics.median(opens) * 1000, 1),
+                     "first_check_ms": round(statistics.median(checks) * 1000, 3),
+                     "journals_parsed": round(sum(parsed) / size, 3) if size else 0}
 
 
 def plot_journal(result: dict[str, object], path: Path) -> None:
@@ -245,6 +291,8 @@ def plot_journal(result: dict[str, object], path: Path) -> None:
                   label="ends' first read (ms)")
         axes.plot(lines, [row["start_parse_ms"] for row in rows], marker="o",
                   label="reconciliation's parse (ms)")
+        axes.plot(lines, [row["start"]["open_ms"] for row in rows], marker="s",
+                  label="OptinFace.open (ms)")
         axes.plot(lines, [row["kept_bytes"] / 1e6 for row in rows], marker="x",
                   linestyle="--", label="kept by the ends (MB)")
         axes.legend()

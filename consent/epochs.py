@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import epoch_promise, epoch_start, erasure_journal
+from optinface.consent import epoch_promise, epoch_start
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import new_key
 from optinface.consent.errors import KeyStoreUnusable
@@ -200,7 +200,7 @@ def _keys_of_the_erased(runtime: Runtime, session: Session, keys: _KeyRows) -> s
     (``copiesUndecryptableAt``); left under its epoch, it dies with it, whatever keeps the row.
     Each subject's tombstone hash is one keyed hash, as many as the keys re-wrapped."""
     erased = (set(session.scalars(select(Tombstone.subject_hash)))
-              | erasure_journal.erased_subjects(runtime.settings.witness_dir))
+              | runtime.journal_ends.erased_subjects())
     return {row.subject_id for row, pseudonym in keys
             if pseudonym is None or tombstone_hash(runtime.keys, pseudonym) in erased}
 

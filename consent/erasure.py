@@ -724,9 +724,9 @@ def finish_interrupted(runtime: Runtime, *, actor: Actor | None) -> Erasures:
     if not excluded:
         return Erasures()
     try:
-        named = erasure_journal.erased_subjects(runtime.settings.witness_dir)
+        named = runtime.journal_ends.erased_subjects()
     except OSError:  # their erasures write their lines again, refused if the folder is unusable
-        named = set()
+        named = frozenset()
     journaled = [(p, r) for p, r in excluded if tombstone_hash(runtime.keys, p) in named]
     return (erase_each(runtime, journaled, actor=actor, journaled=True)
             + erase_each(runtime, [e for e in excluded if e not in journaled], actor=actor))

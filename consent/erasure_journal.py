@@ -227,10 +227,25 @@ def journal_path(witness_dir: Path) -> Path:
 
 def journal_size(path: Path) -> int:
     """The journal's size; 0 before its first line (one stat, no separate existence check)."""
+    stat = journal_stat(path)
+    return 0 if stat is None else stat.st_size
+
+
+def journal_stat(path: Path) -> os.stat_result | None:
+    """The journal's ``stat``; None before its first line."""
     try:
-        return os.stat(path).st_size
+        return os.stat(path)
     except FileNotFoundError:
-        return 0
+        return None
+
+
+FileIdentity = tuple[int, int]
+"""A file's device and inode: another file put in the journal's place (a copy renamed over it)
+has another, whatever its length."""
+
+
+def identity(stat: os.stat_result) -> FileIdentity:
+    return stat.st_dev, stat.st_ino
 
 
 def record(runtime: Runtime, *entries: Entry) -> None:
@@ -292,12 +307,39 @@ def _append(witness_dir: Path, lines: str) -> None:
         fsync_directory(witness_dir)
 
 
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The journal as one whole read found it: the entries of its lines up to the last newline
+    (``whole``, the first ``up_to`` bytes), the bytes after it (``tail``: a line torn by a
+    crash mid-append, or one being appended), and the file read (None: no journal yet)."""
+
+    whole: list[Entry]
+    up_to: int
+    tail: bytes
+    file: FileIdentity | None
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every entry, the tail's too where it holds one (:func:`entries`)."""
+        return [*self.whole, *parse_lines(self.tail)] if self.tail else self.whole
+
+
+def read(witness_dir: Path) -> Read:
+    """The journal read and parsed whole, once (the start's reconciliation, through
+    :meth:`consent.journal_ends.JournalEnds.entries`, which keeps ``whole`` and ``up_to``)."""
+    try:
+        with open(journal_path(witness_dir), "rb") as journal:
+            file = identity(os.fstat(journal.fileno()))
+            data = journal.read()
+    except FileNotFoundError:
+        return Read(whole=[], up_to=0, tail=b"", file=None)
+    up_to = data.rfind(b"\n") + 1
+    return Read(whole=parse_lines(data[:up_to]), up_to=up_to, tail=data[up_to:], file=file)
+
+
 def entries(witness_dir: Path) -> list[Entry]:
     """Every complete line; a torn last line (a crash mid-append) is skipped."""
-    path = journal_path(witness_dir)
-    if not path.exists():
-        return []
-    return parse_lines(path.read_bytes())
+    return read(witness_dir).entries
 
 
 def parse_lines(data: bytes) -> list[Entry]:
@@ -324,17 +366,6 @@ def parse_lines(data: bytes) -> list[Entry]:
         else:
             found.append(entry)
     return found
-
-
-def erased_subjects(witness_dir: Path) -> set[str]:
-    """The tombstone hashes of the erasures the journal records.
-
-    Raises:
-        OSError: The journal cannot be read: each caller decides what that means (an epoch
-            rotation must not take it for "nobody erased").
-    """
-    return {entry.subject_hash for entry in entries(witness_dir)
-            if isinstance(entry, JournalEntry)}
 
 
 def parse_line(raw: dict[str, str]) -> Entry:

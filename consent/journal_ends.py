@@ -19,13 +19,16 @@ gate for the orders it leaves in force (a deleted order row would otherwise lift
 and a self-service enrolment with nothing to compare the face with whether the subject was
 enrolled before: a few lookups. The journal is read again only when it grew, from where it was
 read up to; each worker of a shared ledger appends to the same file, so each sees the others' ends.
+A start parses it whole once: reconciliation reads it through :meth:`JournalEnds.entries`, which
+the ends take up, and the other whole-journal questions (:meth:`JournalEnds.erased_subjects`: an
+epoch rotation, erasures left half done) are answered from the ends, read on from where they were.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +36,8 @@ from pathlib import Path
 from optinface.consent.erasure_journal import (
     AlternativeTaken,
     Enrolled,
+    Entry,
+    FileIdentity,
     JournalEntry,
     KeyRevoked,
     OptedOut,
@@ -40,9 +45,11 @@ from optinface.consent.erasure_journal import (
     OrderPlaced,
     PurposeWithdrawn,
     Withdrawal,
+    identity,
     journal_path,
-    journal_size,
+    journal_stat,
     parse_lines,
+    read,
 )
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import tombstone_hash
@@ -70,16 +77,21 @@ class _Ended:
     # erasure line refuses the pseudonym for good (erased), and a pseudonym is never given again.
     enrolled: set[str] = field(default_factory=set)
     read_up_to: int = 0  # bytes of the journal read, whole lines only
+    tail: bytes = b""  # what follows them: a line torn, or being appended
 
 
 class JournalEnds:
     """The ends the journal in ``witness_dir`` records, kept up to date with the file."""
 
     def __init__(self, witness_dir: Path) -> None:
+        self._witness_dir = witness_dir
         self._path = journal_path(witness_dir)
         self._ended = _Ended()
         self._lock = threading.Lock()
         self._unreadable: str | None = None  # the last read's error, logged once
+        # The file :meth:`entries` parsed for these ends, until their first check: another in
+        # its place then is read whole, as their own first read would have read it.
+        self._primed: FileIdentity | None = None
 
     def problem(self, keys: KeyRing, *, consent_id: str, purpose_id: str,
                 pseudonym: str) -> str | None:
@@ -134,52 +146,105 @@ class JournalEnds:
         return OPTED_OUT if out is not None and (opted_in_at is None or out >= opted_in_at) \
             else None
 
-    def _current(self) -> _Ended:
-        """The ends, with the lines appended since the last read; a journal shorter than what
-        was read (replaced by another file) is read again whole. A journal that cannot be read
-        (the witness folder unmounted, something else in its place) leaves the ends read so far,
-        said once in the operator's log: refusing every search and every key over it would stop
-        the erasures and withdrawals too, and an act that must be journaled is refused anyway
-        while the journal cannot be written (``witness_unusable``)."""
+    def entries(self) -> list[Entry]:
+        """Every entry of the journal, read and parsed whole (:func:`erasure_journal.read`):
+        reconciliation's, at each start and each live replay. Ends that have read nothing yet (a
+        start's: reconciliation comes before the first check) take up the lines it parsed, up to
+        the byte it parsed to, so a start parses the journal once and their first check reads
+        only what was appended since (another file in its place, or a shorter journal, is read
+        again whole, as at every check)."""
+        whole = read(self._witness_dir)
         with self._lock:
-            try:
-                size = journal_size(self._path)
-                if size < self._ended.read_up_to:
-                    self._ended = _Ended()
-                if size > self._ended.read_up_to:
-                    self._read_from(self._ended)
-                self._unreadable = None
-            except OSError as error:
-                if self._unreadable != error.strerror:
-                    logger.error("erasure journal %s cannot be read (%s): searches and keys are"
-                                 " checked against the ends read before", self._path,
-                                 error.strerror)
-                self._unreadable = error.strerror
+            if self._ended.read_up_to == 0:
+                ended = _Ended(read_up_to=whole.up_to, tail=whole.tail)
+                _take_up(ended, whole.whole)
+                self._ended, self._primed = ended, whole.file
+        return whole.entries
+
+    def erased_subjects(self) -> frozenset[str]:
+        """The tombstone hashes of every erasure the journal records, a last line without its
+        newline's too, as a whole read finds them: those an epoch rotation must not re-wrap the
+        keys of (:mod:`consent.epochs`), and those whose interrupted erasure is journaled
+        already (:func:`consent.erasure.finish_interrupted`). From the ends, read on from where
+        they were, not parsed whole again.
+
+        Raises:
+            OSError: the journal cannot be read: each caller decides what that means (an epoch
+                rotation must not take it for "nobody erased").
+        """
+        with self._lock:
+            self._refresh(strict=True)
+            ended = self._ended
+            return frozenset(ended.subjects).union(
+                entry.subject_hash for entry in parse_lines(ended.tail)
+                if isinstance(entry, JournalEntry))
+
+    def _current(self) -> _Ended:
+        """The ends, with the lines appended since the last read (:meth:`_refresh`)."""
+        with self._lock:
+            self._refresh(strict=False)
             return self._ended
 
-    def _read_from(self, ended: _Ended) -> None:
+    def _refresh(self, *, strict: bool) -> None:
+        """Read the lines appended since the last read (the lock held); a journal shorter than
+        what was read is read again whole, and so is, at the first check after
+        :meth:`entries`, another file than the one it parsed (a copy renamed over it). A
+        journal that cannot be read (the witness folder unmounted, something else in its place)
+        leaves the ends read so far, said once in the operator's log: refusing every search and
+        every key over it would stop the erasures and withdrawals too, and an act that must be
+        journaled is refused anyway while the journal cannot be written (``witness_unusable``).
+        ``strict``: raise that OSError too, once logged."""
+        try:
+            stat = journal_stat(self._path)
+            size = 0 if stat is None else stat.st_size
+            replaced = self._primed is not None and (stat is None
+                                                     or identity(stat) != self._primed)
+            if size < self._ended.read_up_to or replaced:
+                self._ended = _Ended()
+            self._primed = None
+            if size > self._ended.read_up_to:
+                self._read_on()
+            self._unreadable = None
+        except OSError as error:
+            if self._unreadable != error.strerror:
+                logger.error("erasure journal %s cannot be read (%s): searches and keys are"
+                             " checked against the ends read before", self._path,
+                             error.strerror)
+            self._unreadable = error.strerror
+            if strict:
+                raise
+
+    def _read_on(self) -> None:
+        """Read the whole lines appended since the ends were read, and what follows them."""
+        ended = self._ended
         with open(self._path, "rb") as journal:
             journal.seek(ended.read_up_to)
             appended = journal.read()
         whole = appended[: appended.rfind(b"\n") + 1]  # a line being appended waits
-        orders = dict(ended.orders)
-        for entry in parse_lines(whole):
-            if isinstance(entry, Withdrawal):
-                ended.consents.add(entry.consent_id)
-            elif isinstance(entry, PurposeWithdrawn):
-                ended.purposes.add((entry.consent_id, entry.purpose_id))
-            elif isinstance(entry, JournalEntry):
-                ended.subjects.add(entry.subject_hash)
-                ended.enrolled.discard(entry.subject_hash)
-            elif isinstance(entry, Enrolled):
-                if entry.subject_hash not in ended.subjects:
-                    ended.enrolled.add(entry.subject_hash)
-            elif isinstance(entry, KeyRevoked):
-                ended.keys.add(entry.key_id)
-            elif isinstance(entry, OptedOut | AlternativeTaken):
-                ended.opted_out[entry.subject_hash] = max(
-                    entry.at, ended.opted_out.get(entry.subject_hash, entry.at))
-            elif isinstance(entry, OrderPlaced | OrderLifted):
-                orders[entry.reference] = entry
-        ended.orders = orders
+        _take_up(ended, parse_lines(whole))
         ended.read_up_to += len(whole)
+        ended.tail = appended[len(whole):]
+
+
+def _take_up(ended: _Ended, entries: Iterable[Entry]) -> None:
+    """Add to ``ended`` what ``entries``, read in the journal's order, end."""
+    orders = dict(ended.orders)
+    for entry in entries:
+        if isinstance(entry, Withdrawal):
+            ended.consents.add(entry.consent_id)
+        elif isinstance(entry, PurposeWithdrawn):
+            ended.purposes.add((entry.consent_id, entry.purpose_id))
+        elif isinstance(entry, JournalEntry):
+            ended.subjects.add(entry.subject_hash)
+            ended.enrolled.discard(entry.subject_hash)
+        elif isinstance(entry, Enrolled):
+            if entry.subject_hash not in ended.subjects:
+                ended.enrolled.add(entry.subject_hash)
+        elif isinstance(entry, KeyRevoked):
+            ended.keys.add(entry.key_id)
+        elif isinstance(entry, OptedOut | AlternativeTaken):
+            ended.opted_out[entry.subject_hash] = max(
+                entry.at, ended.opted_out.get(entry.subject_hash, entry.at))
+        elif isinstance(entry, OrderPlaced | OrderLifted):
+            orders[entry.reference] = entry
+    ended.orders = orders

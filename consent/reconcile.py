@@ -156,7 +156,7 @@ class _Step:
 def _replay_journal(runtime: Runtime) -> _Step:
     """A restored copy first loses every subject erased after it was taken, then what else the
     journal ended since (withdrawals, revocations, opt-outs, orders...) is ended again."""
-    journal = erasure_journal.entries(runtime.settings.witness_dir)  # read once
+    journal = runtime.journal_ends.entries()  # parsed once, taken up by the ends
     replayed = erasure_journal.pending(runtime, journal)
     # One erasure that raises stops none of the others, nor the start (erasure.erase_each).
     erased = erase_each(runtime, replayed, actor=None, journaled=True)

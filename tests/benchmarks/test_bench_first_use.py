@@ -44,6 +44,8 @@ def test_the_journal_benchmark_reads_each_size_and_reports_time_and_memory_per_s
                for row in rows)
     assert all(row["kept_bytes_per_subject"] > 0 and "first_read_us_per_line" in row
                for row in rows[1:])
+    assert all(row["start"]["open_ms"] > 0 and row["start"]["journals_parsed"] == 1
+               for row in rows[1:])  # a start parses the journal once
     plot_journal(result, tmp_path / "journal.png")
     assert (tmp_path / "journal.png").stat().st_size > 0
 
