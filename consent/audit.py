@@ -128,6 +128,10 @@ class AuditAction(StrEnum):
     ENROLMENT_SEALS_ADOPTED = "enrolment_seals_adopted"
     # or, once instead, not sealed: the log was found other than its witness signed it
     ENROLMENT_SEALS_NOT_ADOPTED = "enrolment_seals_not_adopted"
+    # once: an ``enrolled`` journal line for each subject enrolled before the lines existed
+    ENROLMENT_LINES_ADOPTED = "enrolment_lines_adopted"
+    # or, once instead, no line: the log was found other than its witness signed it
+    ENROLMENT_LINES_NOT_ADOPTED = "enrolment_lines_not_adopted"
     SUBJECT_STATUS_UNKNOWN = "subject_status_unknown"  # a status the service never writes
     LEDGER_ALTERED = "ledger_altered"  # triggers, rules, row security found (.ledger_alterations)
     LOG_SEALS_ADOPTED = "log_seals_adopted"  # once: the events then unsealed vouched for

@@ -19,11 +19,12 @@ outside the database writer's reach, before it commits (:class:`consent.erasure_
 naming the subject by its keyed tombstone hash). A self-service enrolment with nothing to
 compare with counts the subject as enrolled before where the column says so, where column and
 seal disagree (or the seal is missing), where the journal records their enrolment, or where a
-chained ``enrol`` event names the subject (:func:`_enrolled_before`, cheapest first; the log
-stays for subjects first enrolled before the journal's line existed: a start adopts no line for
-them). The refusal is chained as every refusal is; the last three are a database writer's
-doing, also logged as an error (never with the pseudonym: the operator's log outlives an
-erasure).
+chained ``enrol`` event names the subject (:func:`_enrolled_before`, cheapest first; subjects first
+enrolled before the journal's line existed get theirs once at start,
+:mod:`consent.enrolment_lines`, as their sealed column says: the log stays for those whose
+column was cleared before that). The refusal is chained as every refusal is; the last three
+are a database writer's doing, also logged as an error (never with the pseudonym: the
+operator's log outlives an erasure).
 """
 
 from __future__ import annotations

@@ -484,7 +484,7 @@ def adopt_bindings_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] 
             seal_admin_passkey(runtime.keys, factor)
         return {"sealed": len(fit), "left": len(factors) - len(fit)}
 
-    return _adopt(runtime, adopted=AuditAction.ADMIN_PASSKEYS_ADOPTED,
+    return adopt(runtime, adopted=AuditAction.ADMIN_PASSKEYS_ADOPTED,
                   refused=AuditAction.ADMIN_PASSKEYS_NOT_ADOPTED, sound=lambda _: log_sound,
                   seal_rows=seal_bindings, done=done,
                   refusal=("admin passkey bindings NOT adopted: this start found the audit log"
@@ -519,7 +519,7 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     workers starting at once adopt once. The one way to seal again is the operator's own,
     with the key store: :func:`reseal`."""
     keys = runtime.keys
-    return _adopt(runtime, adopted=AuditAction.ROW_SEALS_ADOPTED,
+    return adopt(runtime, adopted=AuditAction.ROW_SEALS_ADOPTED,
                   refused=AuditAction.ROW_SEALS_NOT_ADOPTED, sound=lambda _: log_sound,
                   seal_rows=lambda session: _seal_all(keys, session, now=runtime.clock.now()),
                   refusal=("row seals NOT adopted: this start found the audit log other than"
@@ -548,7 +548,7 @@ def adopt_ages_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | No
             seal_age(runtime.keys, subject)
         return {"ages": len(subjects)}
 
-    return _adopt(runtime, adopted=AuditAction.AGE_SEALS_ADOPTED,
+    return adopt(runtime, adopted=AuditAction.AGE_SEALS_ADOPTED,
                   refused=AuditAction.AGE_SEALS_NOT_ADOPTED,
                   sound=_rows_adopted_and(log_sound), seal_rows=seal_ages,
                   refusal=("age seals NOT adopted: the audit log was found other than its"
@@ -570,7 +570,7 @@ def adopt_tokens_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | 
     def seal_tokens(session: Session) -> dict[str, int]:
         return {"subject_tokens": _seal_tokens(runtime.keys, _subject_tokens(session))}
 
-    return _adopt(runtime, adopted=AuditAction.TOKEN_SEALS_ADOPTED,
+    return adopt(runtime, adopted=AuditAction.TOKEN_SEALS_ADOPTED,
                   refused=AuditAction.TOKEN_SEALS_NOT_ADOPTED,
                   sound=_rows_adopted_and(log_sound), seal_rows=seal_tokens,
                   refusal=("subject token seals NOT adopted: the audit log was found other than"
@@ -589,7 +589,9 @@ def adopt_enrolments_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int
     other than its witness signed it or the row seals themselves were not adopted; a subject
     then left unsealed counts as enrolled before (:mod:`consent.one_person`). A column cleared
     before the upgrade is sealed as cleared, as any row planted before the seals was: the
-    chained ``enrol`` events, which the enrolment asks too, still name that subject."""
+    chained ``enrol`` events, which the enrolment asks too, still name that subject (and
+    :mod:`consent.enrolment_lines` journals only the subjects whose sealed column says
+    enrolled before)."""
 
     def seal_enrolments(session: Session) -> dict[str, int]:
         subjects = list(session.scalars(select(Subject)))
@@ -597,7 +599,7 @@ def adopt_enrolments_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int
             seal_enrolment(runtime.keys, subject)
         return {"enrolments": len(subjects)}
 
-    return _adopt(runtime, adopted=AuditAction.ENROLMENT_SEALS_ADOPTED,
+    return adopt(runtime, adopted=AuditAction.ENROLMENT_SEALS_ADOPTED,
                   refused=AuditAction.ENROLMENT_SEALS_NOT_ADOPTED,
                   sound=_rows_adopted_and(log_sound), seal_rows=seal_enrolments,
                   refusal=("enrolment seals NOT adopted: the audit log was found other than its"
@@ -650,15 +652,17 @@ def _seal_tokens(keys: KeyRing, tokens: Iterable[tuple[SubjectToken, str | None]
     return len(named)
 
 
-def _adopt(runtime: Runtime, *, adopted: AuditAction, refused: AuditAction,
-           sound: Callable[[Session], bool], seal_rows: Callable[[Session], dict[str, int]],
-           refusal: str, marks: Mapping[str, int] | None = None,
-           done: Callable[[Session], bool] | None = None) -> dict[str, int] | None:
+def adopt(runtime: Runtime, *, adopted: AuditAction, refused: AuditAction,
+          sound: Callable[[Session], bool], seal_rows: Callable[[Session], dict[str, int]],
+          refusal: str, marks: Mapping[str, int] | None = None,
+          done: Callable[[Session], bool] | None = None) -> dict[str, int] | None:
     """One adoption, once: None where it is ``done`` (by default: the log holds ``adopted`` or
     ``refused`` already); else,
     in the same write transaction (several workers starting at once adopt once), the rows
     sealed and ``adopted`` chained with their counts, or, where the log is not ``sound``,
-    nothing sealed, ``refusal`` logged as an error and ``refused`` chained (with ``marks``)."""
+    nothing sealed, ``refusal`` logged as an error and ``refused`` chained (with ``marks``).
+    Also the one mark of an adoption that seals no row but is done once all the same
+    (:mod:`consent.enrolment_lines`: ``seal_rows`` appends journal lines, before the commit)."""
     with runtime.db.transaction() as session:
         if (done(session) if done is not None else session.scalar(select(exists().where(
                 AuditEvent.action.in_([str(adopted), str(refused)]))))):

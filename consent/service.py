@@ -36,6 +36,7 @@ from optinface.consent import (
     declaration,
     disclosures,
     enrolment,
+    enrolment_lines,
     enrolment_links,
     epochs,
     handover,
@@ -331,6 +332,9 @@ def _wire(
             log_sound=not any(not_as_witnessed))) is not None:
         logger.info("emptied audit events adopted as pruned (once): %d", adopted_prunes)
     row_seals.adopt_all(runtime, log_sound=not any(not_as_witnessed))  # before any row's use
+    if (lines := enrolment_lines.adopt_once(  # after the enrolment seals it asks
+            runtime, log_sound=not any(not_as_witnessed))) is not None:
+        logger.info("enrolment lines adopted (once): %s", lines)
     epochs.finish_interrupted_rotation(runtime)  # after every refusal: it destroys keys
     receipt_rotation.adopt_unlogged(runtime)  # a rotation whose commit failed: chained now
     with db.transaction() as session:

@@ -758,6 +758,16 @@ FRENCH: dict[str, str] = {
         "Inscription antérieure des personnes NON scellée après une mise à jour : le journal"
         " diffère de son témoin"
     ),
+    "Subjects enrolled before written in the witness folder's journal (once, after an"
+    " upgrade)": (
+        "Personnes déjà inscrites consignées dans le journal du dossier témoin (une fois, après"
+        " une mise à jour)"
+    ),
+    "Subjects enrolled before NOT written in the witness folder's journal after an upgrade:"
+    " the log differs from its witness": (
+        "Personnes déjà inscrites NON consignées dans le journal du dossier témoin après une"
+        " mise à jour : le journal diffère de son témoin"
+    ),
     "A subject's status is not one the service writes (edited in the database)": (
         "Le statut d'une personne n'est pas l'un de ceux que le service écrit (modifié dans la"
         " base de données)"

@@ -84,6 +84,11 @@ ACTIONS: dict[str, str] = {
                                " an upgrade)",
     "enrolment_seals_not_adopted": "Whether subjects were enrolled before NOT sealed after an"
                                    " upgrade: the log differs from its witness",
+    "enrolment_lines_adopted": "Subjects enrolled before written in the witness folder's"
+                               " journal (once, after an upgrade)",
+    "enrolment_lines_not_adopted": "Subjects enrolled before NOT written in the witness"
+                                   " folder's journal after an upgrade: the log differs from"
+                                   " its witness",
     "subject_status_unknown": "A subject's status is not one the service writes (edited in"
                               " the database)",
     "ledger_altered": "Triggers, rules or row security on the ledger's tables changed (made by"

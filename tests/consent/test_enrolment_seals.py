@@ -18,7 +18,7 @@ from contextlib import closing
 import pytest
 from sqlalchemy import select
 
-from optinface.consent import enrolment, erasure_journal, row_seals
+from optinface.consent import enrolment, enrolment_lines, erasure_journal, row_seals
 from optinface.consent.audit_seals import mentions
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.schemas import ErasureReason
@@ -260,16 +260,35 @@ def test_subjects_from_before_enrolment_seals_are_adopted_once_and_a_clearing_af
         refused("reenrol_at_desk", lambda: enrolled.enrol(enrolled_consent, portrait_jpegs[2]))
 
 
-def test_a_journal_from_before_its_enrolment_lines_adopts_none_and_the_log_still_decides(
+def _as_before_enrolment_lines(older: pytest.MonkeyPatch) -> None:
+    """The version before enrolment lines: a first enrolment journals nothing, and no start
+    adopts a line (the old code, with the parts it lacked left out)."""
+    older.setattr(enrolment, "_journal_first_enrolment", lambda *_, **__: None)
+    older.setattr(enrolment_lines, "adopt_once", lambda runtime, **_: None)
+
+
+def _adoptions(service: OptinFace) -> list[tuple[str, object]]:
+    with service.runtime.db.reading() as session:
+        return [tuple(row) for row in session.execute(
+            select(AuditEvent.action, AuditEvent.details).where(AuditEvent.action.in_(
+                ["enrolment_lines_adopted", "enrolment_lines_not_adopted"]))
+            .order_by(AuditEvent.seq))]
+
+
+@both_backends
+def test_subjects_enrolled_before_their_journal_line_get_it_once_and_a_put_back_row_loses(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Subjects enrolled by a version that journaled no first enrolment: the first start after
-    the upgrade writes no line for them (the journal's bytes are as it found them), a "never
-    enrolled" seal put back is refused by the log as before, and a newcomer's first
-    enrolment is their own, and journaled."""
-    with monkeypatch.context() as older:  # the version before: no enrolment line
-        older.setattr(enrolment, "_journal_first_enrolment", lambda *_, **__: None)
+    the upgrade journals each of them (by the keyed hash, never the pseudonym), a newcomer
+    never enrolled gets no line, nor one whose column a writer set without the key store (its
+    seal fails), and one event counts them, naming no one. Then the writer puts
+    back the "never enrolled" row and seal and edits the log's ``enrol`` events: the subject's
+    own capture is refused ``reenrol_at_desk`` on the journal's word. A later start adopts
+    nothing more."""
+    with monkeypatch.context() as older:
+        _as_before_enrolment_lines(older)
         with closing(open_service()) as service:
             world = make_world(service, clock)
             enrolled = world.person()
@@ -278,18 +297,57 @@ def test_a_journal_from_before_its_enrolment_lines_adopts_none_and_the_log_still
             enrolled.enrol(enrolled_consent, portrait_jpegs[0])
             newcomer = world.person()
             newcomer_consent = world.consent(newcomer.pseudonym).consent.id
-            journal = _journal_bytes(service)
+            planted = world.person()  # "enrolled before" written by SQL: not the service's word
+            outside_sql(service, "UPDATE subjects SET first_enrolled_at = CURRENT_TIMESTAMP"
+                                 " WHERE pseudonym = :p", p=planted.pseudonym)
+            assert not _journaled_enrolments(service)
     with closing(open_service()) as service:  # the first start after the upgrade
         _reopened(world, service)
-        assert _journal_bytes(service) == journal and not _journaled_enrolments(service)
-        _cleared_by_sql(service, enrolled.pseudonym, seal=never_seal)
+        keys = service.runtime.keys
+        assert [line.subject_hash for line in _journaled_enrolments(service)] == [
+            tombstone_hash(keys, enrolled.pseudonym)]
+        assert enrolled.pseudonym.encode() not in _journal_bytes(service)
+        assert _adoptions(service) == [("enrolment_lines_adopted", {"enrolment_lines": 1})]
+        _put_back_as_never_enrolled(service, enrolled.pseudonym, never_seal)
         with caplog.at_level(logging.ERROR, logger=ONE_PERSON_LOG):
             refused("reenrol_at_desk",
                     lambda: enrolled.enrol(enrolled_consent, portrait_jpegs[1]))
-        assert _errors(caplog, enrolled.pseudonym, "the chained enrol events name it") == 1
-        newcomer.enrol(newcomer_consent, portrait_jpegs[1])
-        [line] = _journaled_enrolments(service)
-        assert line.subject_hash == tombstone_hash(service.runtime.keys, newcomer.pseudonym)
+        assert _errors(caplog, enrolled.pseudonym, "journal records its first enrolment") == 1
+        newcomer.enrol(newcomer_consent, portrait_jpegs[1])  # a first enrolment, their own
+        assert len(_journaled_enrolments(service)) == 2
+        journal = _journal_bytes(service)
+    with closing(open_service()) as service:  # a later start adopts nothing more
+        _reopened(world, service)
+        assert _adoptions(service) == [("enrolment_lines_adopted", {"enrolment_lines": 1})]
+        assert _journal_bytes(service) == journal
+        refused("reenrol_at_desk", lambda: enrolled.enrol(enrolled_consent, portrait_jpegs[2]))
+
+
+def test_no_enrolment_line_is_adopted_on_a_log_its_witness_does_not_vouch_for(
+    open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A log whose ``enrol`` events were renamed before the upgrade (the witness signed them
+    otherwise, ``log_rewritten``): the first start after it journals no one, says so in the
+    operator's log and chains ``enrolment_lines_not_adopted``, once: no later start adopts
+    either."""
+    with monkeypatch.context() as older:
+        _as_before_enrolment_lines(older)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            enrolled = world.person()
+            enrolled.enrol(world.consent(enrolled.pseudonym).consent.id, portrait_jpegs[0])
+            service.witness_audit()
+            outside_sql(service, "UPDATE audit_events SET action = 'consent_given'"
+                                 " WHERE action = 'enrol'")  # the enrolment hidden
+    for _ in range(2):
+        with caplog.at_level(logging.ERROR, logger="optinface.consent.row_seals"), \
+                closing(open_service()) as service:
+            assert _adoptions(service) == [("enrolment_lines_not_adopted",
+                                            {"reason": "log_not_as_witnessed"})]
+            assert not _journaled_enrolments(service)
+            assert row_count(service, AuditEvent, AuditEvent.action == "log_rewritten") == 1
+    assert sum("enrolment lines NOT adopted" in r.getMessage() for r in caplog.records) == 1
 
 
 @both_backends
