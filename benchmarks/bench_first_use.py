@@ -3,9 +3,9 @@ token's last use, written by the first request of each day; and what the journal
 lines cost every start.
 
 Usage: python -m benchmarks.bench_first_use [--rounds 21] [--lines 0 10000 100000]
-       [--token-rounds 41] [--pg-port PORT]
+       [--token-rounds 41] [--pg-port PORT] [--adopted 1000 10000]
 
-Three parts, each on the real engine and a SQLite ledger in a temporary folder, each with its
+Four parts, each on the real engine and a SQLite ledger in a temporary folder, each with its
 baseline taken in the same run (modes alternated round by round: :mod:`benchmarks.modes`):
 
 - ``enrolment``: a subject's first enrolment through the service (the photo uploaded to a
@@ -32,6 +32,12 @@ baseline taken in the same run (modes alternated round by round: :mod:`benchmark
   after it moved a minute (no write), with the ``UPDATE subject_tokens`` statements each mode
   sent; with ``--pg-port``, on PostgreSQL too (a durable cluster started for the run).
   Writes ``results/bench_first_use_token[_postgresql].json`` and ``.png``.
+- ``adoption``: the first start after the upgrade journals an ``enrolled`` line for every
+  subject enrolled before the lines existed (:func:`consent.enrolment_lines.adopt_once`): that
+  call with 1,000 and 10,000 such subjects (made as the version before left them: the sealed
+  column, no line; a fresh ledger each), against the same call at the next start, which finds
+  its event and adopts nothing (what every later start pays), and the bytes added to the
+  journal. Writes ``results/bench_first_use_adoption.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -55,11 +61,12 @@ from benchmarks.bench_readback import database
 from benchmarks.modes import Samples, alternated, medians
 from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import enrolment, erasure_journal, journal_ends
+from optinface.consent import enrolment, enrolment_lines, erasure_journal, journal_ends, row_seals
 from optinface.consent.erasure_journal import Enrolled
 from optinface.consent.journal_ends import JournalEnds
-from optinface.consent.ledger import tombstone_hash
+from optinface.consent.ledger import create_subject, tombstone_hash
 from optinface.consent.runtime import Runtime
+from optinface.consent.schemas import AgeCategory, SubjectCreate
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
@@ -81,6 +88,8 @@ STARTS = 3
 """Starts timed at each size (median)."""
 LOOKUPS = 1_000
 """``enrolled`` lookups timed after the read (mean)."""
+ADOPTED = (1_000, 10_000)
+"""Subjects enrolled before the journal's lines, one adoption timed for each count."""
 
 
 def _line_left_out(mode: str) -> AbstractContextManager[object]:
@@ -340,6 +349,64 @@ def plot_token(result: dict[str, object], path: Path) -> None:
         axes.set_xticks([1, 2], ["first of the day: UPDATE", "same day: no write"])
 
 
+def _enrolled_before_the_lines(runtime: Runtime, count: int) -> None:
+    """``count`` subjects as a version before the journal's enrolment lines left them: the
+    column says enrolled, under a holding seal, and the journal names none of them."""
+    with runtime.db.transaction() as session:
+        for _ in range(count):
+            subject = create_subject(session, SubjectCreate(age_category=AgeCategory.ADULT),
+                                     jurisdiction=runtime.settings.jurisdiction,
+                                     keys=runtime.keys, now=runtime.clock.now())
+            subject.first_enrolled_at = runtime.clock.now()
+            row_seals.seal_enrolment(runtime.keys, subject)
+
+
+def adoption(*, subjects: list[int], folder: Path, pipeline: FacePipeline) -> dict[str, object]:
+    """For each count of ``subjects`` (a fresh ledger each): the first start's adoption of
+    their lines, the next start's call (its event found: nothing adopted), the journal bytes
+    the lines added, and the ratio of the first to the second."""
+    rows = []
+    for count in subjects:
+        (folder / str(count)).mkdir()
+        settings = service_settings(folder / str(count))
+        journal = erasure_journal.journal_path(settings.witness_dir)
+        with mock.patch.object(enrolment_lines, "adopt_once", lambda *_, **__: None):
+            service = OptinFace.open(settings, pipeline=pipeline,
+                                     clock=FakeClock(NOW))  # the version before the lines
+        try:
+            _enrolled_before_the_lines(service.runtime, count)
+            before = erasure_journal.journal_size(journal)
+            start = time.perf_counter()
+            adopted = enrolment_lines.adopt_once(service.runtime, log_sound=True)
+            first = time.perf_counter() - start
+            start = time.perf_counter()
+            again = enrolment_lines.adopt_once(service.runtime, log_sound=True)
+            later = time.perf_counter() - start
+        finally:
+            service.close()
+        assert adopted == {"enrolment_lines": count} and again is None
+        rows.append({"subjects": count, "adoption_s": round(first, 3),
+                     "later_start_ms": round(later * 1000, 2),
+                     "ratio_adoption_later": round(first / later, 1),
+                     "journal_bytes_added": erasure_journal.journal_size(journal) - before})
+        print(json.dumps(rows[-1]))
+    return {"backend": "sqlite", "rows": rows, **measured()}
+
+
+def plot_adoption(result: dict[str, object], path: Path) -> None:
+    rows = result["rows"]
+    assert isinstance(rows, list)
+    with labelled_figure(path, title="enrolment lines adopted at the first start after upgrade",
+                         xlabel="subjects enrolled before the lines",
+                         ylabel="seconds") as axes:
+        counts = [row["subjects"] for row in rows]
+        axes.plot(counts, [row["adoption_s"] for row in rows], marker="o",
+                  label="first start: adopt_once")
+        axes.plot(counts, [row["later_start_ms"] / 1000 for row in rows], marker="x",
+                  label="later start: event found, nothing adopted")
+        axes.legend()
+
+
 def _written(part: str, result: dict[str, object],
              plot: Callable[[dict[str, object], Path], None]) -> None:
     """``results/bench_first_use_PART.json`` and ``.png``, and the figures on stdout."""
@@ -356,6 +423,8 @@ def main() -> None:
                         help="enrolled lines in the journal read (none: not timed)")
     parser.add_argument("--token-rounds", type=int, default=41,
                         help="token requests per mode (0: not timed)")
+    parser.add_argument("--adopted", type=int, nargs="*", default=list(ADOPTED),
+                        help="subjects enrolled before the lines, adopted (none: not timed)")
     parser.add_argument("--pg-port", type=int, default=None,
                         help="the token part on PostgreSQL too, a durable cluster started on"
                              " this port for the run")
@@ -370,6 +439,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench_first_use_journal_") as temporary:
             result = journal_lines(lines=args.lines, folder=Path(temporary), pipeline=pipeline)
         _written("journal", result, plot_journal)
+    if args.adopted:
+        with tempfile.TemporaryDirectory(prefix="bench_first_use_adoption_") as temporary:
+            result = adoption(subjects=args.adopted, folder=Path(temporary), pipeline=pipeline)
+        _written("adoption", result, plot_adoption)
     backends = ["sqlite", *(["postgresql"] if args.pg_port else [])] if args.token_rounds else []
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="bench_first_use_token_") as temporary, \

@@ -12,6 +12,8 @@ salt handed out beside it. A true file saved with a byte order mark reads as sav
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +187,22 @@ def test_an_erasure_receipt_is_shown_to_be_the_persons_with_the_salt_beside_it(
                        "--pseudonym", world.subject)
     assert unsalted.returncode == 1
     assert "no salt is beside it" in unsalted.stderr
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_verdict_by_sigpipe_never_as_invalid(
+    world: World, tmp_path: Path
+) -> None:
+    """``receipt verify ... | head -1`` on a true receipt: the reader gone, the command ends as
+    ``cat`` does, by SIGPIPE (141 in a shell), never with the exit status 1 that says INVALID."""
+    path = _saved(tmp_path, _consent_receipt(world))
+    key = world.client.get(KEYS_URL).json()["keys"][0]["public_key"]
+    assert _optinface("receipt", "verify", str(path), "--public-key", key).returncode == 0
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the verdict is written
+    try:
+        ended = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "receipt",
+                                "verify", str(path), "--public-key", key], stdout=writer,
+                               stderr=subprocess.PIPE, timeout=120, check=False)
+    finally:
+        os.close(writer)
+    assert ended.returncode == -signal.SIGPIPE, ended.stderr

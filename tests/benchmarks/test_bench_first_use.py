@@ -8,8 +8,10 @@ from pathlib import Path
 from benchmarks.bench_first_use import (
     ENROL_MODES,
     TOKEN_MODES,
+    adoption,
     enrolment_line,
     journal_lines,
+    plot_adoption,
     plot_enrolment,
     plot_journal,
     plot_token,
@@ -63,3 +65,16 @@ def test_the_token_benchmark_writes_the_last_use_on_a_new_day_only(
     assert isinstance(result["ratio_first_same"], float)
     plot_token(result, tmp_path / "token.png")
     assert (tmp_path / "token.png").stat().st_size > 0
+
+
+def test_the_adoption_benchmark_journals_a_line_per_subject_enrolled_before_and_none_later(
+    tmp_path: Path, pipeline: FacePipeline,
+) -> None:
+    result = adoption(subjects=[3, 7], folder=tmp_path, pipeline=pipeline)
+    rows = result["rows"]
+    assert isinstance(rows, list) and [row["subjects"] for row in rows] == [3, 7]
+    line = rows[0]["journal_bytes_added"] / 3
+    assert line > 0 and rows[1]["journal_bytes_added"] == 7 * line  # one line each, no more
+    assert all(row["adoption_s"] > 0 and row["later_start_ms"] > 0 for row in rows)
+    plot_adoption(result, tmp_path / "adoption.png")
+    assert (tmp_path / "adoption.png").stat().st_size > 0
