@@ -101,10 +101,11 @@ class Sweeper(BackgroundThread):
                     swept_at = swept.ran_at
             to_end = guarded("next consent end", partial(
                 self._service.seconds_to_next_consent_end, swept_at=swept_at))
-            if to_end is not None:  # a past end waits a second (a sweep just ran for it), or
-                # the failed sweep's back-off: not a sweep, and an error line, every second
-                next_sweep = min(next_sweep,
-                                 time.monotonic() + max(to_end, 1.0, sweep.waiting()))
+            if to_end is not None:  # an end to come is swept when it comes; one passed since
+                # the last sweep a second on, or after a failed sweep's back-off (not a sweep and
+                # an error line every second while the fault holds)
+                until_end = to_end if to_end > 0 else sweep.waiting()
+                next_sweep = min(next_sweep, time.monotonic() + max(until_end, 1.0))
             to_epoch = guarded("epoch check", self._service.seconds_to_epoch_boundary)
             if to_epoch is not None:
                 to_epoch = max(to_epoch, rotation.waiting())

@@ -141,6 +141,34 @@ def test_a_failing_sweep_with_an_end_past_is_tried_again_on_its_back_off_not_eve
     assert len(calls) == 2  # the start-up sweep, the failed one for the end; then 30 s
 
 
+def test_a_failed_sweep_delays_no_end_still_to_come(
+    world: World, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The back-off after a failed sweep is for the ends it failed to sweep: an end still to
+    come is swept when it comes, not after the back-off (30 s here, up to the interval)."""
+    world.subject(days=1)
+    clock.advance(days=1, seconds=-5)  # the end is 5 s away (this clock moves when told)
+    calls: list[float] = []
+    sweep = world.service.sweep
+
+    def failing_once() -> SweepReport:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise OSError("no space left on device")
+        return sweep()
+
+    monkeypatch.setattr(world.service, "sweep", failing_once)
+    sweeper = Sweeper(world.service, interval=3600, flush_interval=1.0, rotation_retry=30)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        sweeper.stop()
+    assert len(calls) == 2  # the failed start-up sweep, then the end's: not 30 s later
+
+
 def _swept_once(caplog: pytest.LogCaptureFixture) -> bool:
     return any(record.getMessage().startswith("retention sweep: ran_at")
                for record in caplog.records)
