@@ -33,6 +33,7 @@ from optinface.api.cli.common import (
     refused,
     say_error,
     unreadable,
+    verdict_by_exit_status,
 )
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
@@ -190,6 +191,7 @@ def verify(data_dir: DataDir = None, against: Against = None,
 
     Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
+    verdict_by_exit_status()
     settings = load_settings(data_dir=data_dir)
     kept = _checkpoint_files(against)
     try:
@@ -409,6 +411,7 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
 
     Example: optinface audit verify-export audit.json --public-key VKEY --against kept.json
     """
+    verdict_by_exit_status()
     verifier = _given_key(public_key)
     events = _read_file(file, read_export, what="a JSON export of the audit log")
     known = _checkpoint_files(against)
@@ -477,6 +480,7 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
 
     Example: optinface audit verify-access my-data.json --public-key VKEY
     """
+    verdict_by_exit_status()
     verifier = _given_key(public_key)
     export = _read_file(file, read_access_export, what="an access export")
     report = verify_access(export, verifier=verifier)

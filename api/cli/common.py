@@ -8,6 +8,7 @@ sweeping run as the system.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -273,3 +274,13 @@ def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | Dataclas
     definition of how a command prints, so an instant reads ``2027-03-01T10:45:23Z`` from every
     command (``str`` of a datetime, once printed by rotate-epoch, reads ``... +00:00``)."""
     typer.echo(to_json(value, indent=2).decode())
+
+
+def verdict_by_exit_status() -> None:
+    """For a command whose exit status is its verdict (``audit verify*``: 0 OK, 1 BROKEN, 3 NOT
+    ANCHORED; ``receipt verify``, ``register verify``: 0 valid, 1 invalid), read only, whose
+    output scripts pipe on: a reader that closes the pipe early (``| head``) ends it by
+    ``SIGPIPE``, as it ends ``cat`` (status 141 in a shell), never with Click's exit 1 for a
+    broken pipe, which reads as BROKEN or INVALID. Only there: a command that writes, or holds
+    sockets, must not die mid-act because its reader left."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 
 import typer
@@ -57,26 +56,13 @@ rotation_commands.add_commands(app)
 backup_commands.add_commands(app)
 
 
-VERDICT_GROUPS = frozenset({"audit", "receipt", "register"})
-"""The command groups whose exit status is a verdict (``audit verify``: 0 OK, 1 BROKEN, 3 NOT
-ANCHORED; ``receipt verify``, ``register verify``: 0 valid, 1 invalid) and whose output scripts
-pipe on. A reader that closes the pipe early (``| head``) ends them by ``SIGPIPE``, as it ends
-``cat`` (status 141 in a shell), not with Click's exit 1 for a broken pipe, which reads as an
-invalid receipt or a broken log. Not ``serve``, ``demo`` or ``bench``: they hold sockets, where
-a peer gone would then kill the process rather than raise."""
-
-
 @app.callback()
-def main(ctx: typer.Context,
-         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
-    """Configure logging once, here at the entry point, and a closed pipe's end for the
-    verdict commands (:data:`VERDICT_GROUPS`)."""
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+    """Configure logging once, here at the entry point."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if ctx.invoked_subcommand in VERDICT_GROUPS:
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def run() -> None:

@@ -29,6 +29,7 @@ from optinface.api.cli.common import (
     refused,
     say_error,
     usable_public_key,
+    verdict_by_exit_status,
 )
 from optinface.api.cli.receipt_contents import Contents, contents, not_whose, stated
 from optinface.api.settings import load_settings
@@ -98,6 +99,7 @@ def verify(
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
+    verdict_by_exit_status()
     found = contents(json_input(file, what="receipt"))
     if not found.signed and not found.unsigned:
         raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)

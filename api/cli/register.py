@@ -20,6 +20,7 @@ from optinface.api.cli.common import (
     refused,
     say_error,
     usable_public_key,
+    verdict_by_exit_status,
 )
 from optinface.api.schemas import RegisterFormat
 from optinface.api.web.rendering import document_words, words_in
@@ -186,6 +187,7 @@ def verify(
 
     Example: optinface register verify register.json --public-key 3q2+7w...=
     """
+    verdict_by_exit_status()
     document = json_input(file, what="register")
     register = isinstance(document, dict) and "material_sha256" in document
     if not register and not (isinstance(document, dict)
