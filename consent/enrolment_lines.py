@@ -14,8 +14,11 @@ seals' mark). The lines are appended in one write before that event commits, the
 order: a start that dies between them leaves lines the next start finds already there, and
 adopts the rest.
 
-Only a start that found the log as its witness signed it adopts: any other chains
-``enrolment_lines_not_adopted`` instead, for good, as the seals' adoptions do. A line only
+Only a start that found the log as its witness signed it, on a ledger whose row seals were not
+refused adoption, adopts (the rule of the adoptions after the row seals',
+:func:`consent.row_seals.rows_adopted_and`: the enrolment seals it asks were then never made):
+any other chains ``enrolment_lines_not_adopted`` instead, for good, as the seals' adoptions do;
+``optinface keys reseal`` seals the rows again but journals no line. A line only
 ever sends a person to the desk, but a column and seal a writer restored from a copy of an
 edited log are not the service's word. Not covered: a subject whose column was cleared (and
 sealed as cleared) before the upgrade gets no line; the chained ``enrol`` events still name
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session, load_only
 from optinface.consent import erasure_journal
 from optinface.consent.audit import AuditAction
 from optinface.consent.ledger import tombstone_hash
-from optinface.consent.row_seals import adopt, enrolment_sealed
+from optinface.consent.row_seals import adopt, enrolment_sealed, rows_adopted_and
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Subject
 
@@ -57,9 +60,10 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
 
     return adopt(runtime, adopted=AuditAction.ENROLMENT_LINES_ADOPTED,
                  refused=AuditAction.ENROLMENT_LINES_NOT_ADOPTED,
-                 sound=lambda _: log_sound, seal_rows=journal_enrolled,
+                 sound=rows_adopted_and(log_sound), seal_rows=journal_enrolled,
                  refusal=("enrolment lines NOT adopted: this start found the audit log other"
-                          " than its witness signed it, so no subject enrolled before the"
+                          " than its witness signed it, or the row seals were refused adoption"
+                          " before, so no subject enrolled before the"
                           " journal's enrolment lines was journaled; for them the chained enrol"
                           " events alone stand behind the sealed column (chained as"
                           " enrolment_lines_not_adopted)"))

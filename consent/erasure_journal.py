@@ -299,7 +299,9 @@ def _append(witness_dir: Path, lines: str) -> None:
     try:
         size = os.fstat(descriptor).st_size
         torn = size > 0 and os.pread(descriptor, 1, size - 1) != b"\n"
-        os.write(descriptor, ("\n" if torn else "").encode() + lines.encode("utf-8"))
+        left = memoryview(("\n" if torn else "").encode() + lines.encode("utf-8"))
+        while left:  # a write may take only part (a nearly full disk) and raise nothing
+            left = left[os.write(descriptor, left):]
         os.fsync(descriptor)
     finally:
         os.close(descriptor)

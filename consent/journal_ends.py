@@ -22,11 +22,15 @@ read up to; each worker of a shared ledger appends to the same file, so each see
 A start parses it whole once: reconciliation reads it through :meth:`JournalEnds.entries`, which
 the ends take up, and the other whole-journal questions (:meth:`JournalEnds.erased_subjects`: an
 epoch rotation, erasures left half done) are answered from the ends, read on from where they were.
+Twice on the rare start whose earlier steps ask the ends first (the enrolment lines' adoption,
+once after the upgrade; an epoch rotation a crash interrupted): reconciliation then parses again.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -89,9 +93,10 @@ class JournalEnds:
         self._ended = _Ended()
         self._lock = threading.Lock()
         self._unreadable: str | None = None  # the last read's error, logged once
-        # The file :meth:`entries` parsed for these ends, until their first check: another in
-        # its place then is read whole, as their own first read would have read it.
-        self._primed: FileIdentity | None = None
+        # The file the ends were read from (:meth:`entries`' parse, or a check's read): another
+        # in its place (a copy renamed over it) is read whole at the next check, whatever its
+        # length, as a first read would read it.
+        self._file: FileIdentity | None = None
 
     def problem(self, keys: KeyRing, *, consent_id: str, purpose_id: str,
                 pseudonym: str) -> str | None:
@@ -158,7 +163,7 @@ class JournalEnds:
             if self._ended.read_up_to == 0:
                 ended = _Ended(read_up_to=whole.up_to, tail=whole.tail)
                 _take_up(ended, whole.whole)
-                self._ended, self._primed = ended, whole.file
+                self._ended, self._file = ended, whole.file
         return whole.entries
 
     def erased_subjects(self) -> frozenset[str]:
@@ -187,21 +192,24 @@ class JournalEnds:
 
     def _refresh(self, *, strict: bool) -> None:
         """Read the lines appended since the last read (the lock held); a journal shorter than
-        what was read is read again whole, and so is, at the first check after
-        :meth:`entries`, another file than the one it parsed (a copy renamed over it). A
-        journal that cannot be read (the witness folder unmounted, something else in its place)
-        leaves the ends read so far, said once in the operator's log: refusing every search and
-        every key over it would stop the erasures and withdrawals too, and an act that must be
-        journaled is refused anyway while the journal cannot be written (``witness_unusable``).
-        ``strict``: raise that OSError too, once logged."""
+        what was read is read again whole, and so is another file than the one the ends were read
+        from (a copy renamed over it; compared at every check, one stat). A journal that cannot
+        be read (the witness folder unmounted, something else in its place, the file gone after
+        lines were read from it) leaves the ends read so far, said once in the operator's log:
+        refusing every search and every key over it would stop the erasures and withdrawals too,
+        and an act that must be journaled is refused anyway while the journal cannot be written
+        (``witness_unusable``). ``strict``: raise that OSError too, once logged."""
         try:
             stat = journal_stat(self._path)
+            if stat is None and self._ended.read_up_to:  # gone after being read: unmounted,
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # not emptied
             size = 0 if stat is None else stat.st_size
-            replaced = self._primed is not None and (stat is None
-                                                     or identity(stat) != self._primed)
+            replaced = (stat is not None and self._file is not None
+                        and identity(stat) != self._file)
             if size < self._ended.read_up_to or replaced:
                 self._ended = _Ended()
-            self._primed = None
+            if stat is not None:
+                self._file = identity(stat)
             if size > self._ended.read_up_to:
                 self._read_on()
             self._unreadable = None

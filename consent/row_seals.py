@@ -550,7 +550,7 @@ def adopt_ages_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | No
 
     return adopt(runtime, adopted=AuditAction.AGE_SEALS_ADOPTED,
                   refused=AuditAction.AGE_SEALS_NOT_ADOPTED,
-                  sound=_rows_adopted_and(log_sound), seal_rows=seal_ages,
+                  sound=rows_adopted_and(log_sound), seal_rows=seal_ages,
                   refusal=("age seals NOT adopted: the audit log was found other than its"
                            " witness signed it, so the subjects present were not sealed; none of"
                            " them can be consented for until the operator, having looked at them"
@@ -572,7 +572,7 @@ def adopt_tokens_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | 
 
     return adopt(runtime, adopted=AuditAction.TOKEN_SEALS_ADOPTED,
                   refused=AuditAction.TOKEN_SEALS_NOT_ADOPTED,
-                  sound=_rows_adopted_and(log_sound), seal_rows=seal_tokens,
+                  sound=rows_adopted_and(log_sound), seal_rows=seal_tokens,
                   refusal=("subject token seals NOT adopted: the audit log was found other than"
                            " its witness signed it, so the tokens present were not sealed; none"
                            " of them authenticates until its person signs in again, or until the"
@@ -601,7 +601,7 @@ def adopt_enrolments_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int
 
     return adopt(runtime, adopted=AuditAction.ENROLMENT_SEALS_ADOPTED,
                   refused=AuditAction.ENROLMENT_SEALS_NOT_ADOPTED,
-                  sound=_rows_adopted_and(log_sound), seal_rows=seal_enrolments,
+                  sound=rows_adopted_and(log_sound), seal_rows=seal_enrolments,
                   refusal=("enrolment seals NOT adopted: the audit log was found other than its"
                            " witness signed it, so the subjects present were not sealed; each of"
                            " them with no template to compare a face with enrols only at the"
@@ -622,7 +622,7 @@ def adopt_all(runtime: Runtime, *, log_sound: bool) -> None:
             logger.info("%s adopted (once): %s", name, adopted)
 
 
-def _rows_adopted_and(log_sound: bool) -> Callable[[Session], bool]:
+def rows_adopted_and(log_sound: bool) -> Callable[[Session], bool]:
     """The rule of the adoptions after the row seals': this start found the log as its witness
     signed it, and the row seals were not refused adoption (a log found unsound once stays
     unsound for the rows written before the seals)."""

@@ -350,6 +350,31 @@ def test_no_enrolment_line_is_adopted_on_a_log_its_witness_does_not_vouch_for(
     assert sum("enrolment lines NOT adopted" in r.getMessage() for r in caplog.records) == 1
 
 
+def test_no_enrolment_line_is_adopted_on_a_ledger_whose_row_seals_were_refused(
+    open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The row seals' adoption renamed in SQL before the upgrade: a start of the version before
+    refuses the seals (``row_seals_not_adopted``) and signs the edited log from then on, so the
+    first start with enrolment lines finds the log as witnessed, yet adopts no line: the rule of
+    every adoption after the row seals' (``row_seals.rows_adopted_and``), not a count of 0
+    recorded as done."""
+    with monkeypatch.context() as older:
+        _as_before_enrolment_lines(older)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            enrolled = world.person()
+            enrolled.enrol(world.consent(enrolled.pseudonym).consent.id, portrait_jpegs[0])
+            outside_sql(service, "UPDATE audit_events SET action = 'consent_given'"
+                                 " WHERE action = 'row_seals_adopted'")
+        with closing(open_service()) as service:
+            assert row_count(service, AuditEvent,
+                             AuditEvent.action == "row_seals_not_adopted") == 1
+    with closing(open_service()) as service:
+        assert [action for action, _ in _adoptions(service)] == ["enrolment_lines_not_adopted"]
+        assert not _journaled_enrolments(service)
+
+
 @both_backends
 def test_an_erased_subject_leaves_no_enrolment_seal(
     world: World, portrait_jpegs: list[bytes]

@@ -134,3 +134,45 @@ def test_another_file_put_in_the_journals_place_after_the_start_is_read_whole(
         os.replace(copy, path)
         assert service.runtime.journal_ends.key_revoked(new)
         assert parses.sizes == [_journal_size(service)]
+
+
+def test_another_file_put_in_the_journals_place_later_is_read_whole_at_the_next_check(
+    open_service: Callable[[], OptinFace], clock: FakeClock, parses: Parses,
+) -> None:
+    """Not only before the first check: a journal of the same length, one line another, renamed
+    over the one the ends read at any later check, is read whole at the next, and what the
+    rotations and unfinished erasures ask (``erased_subjects``) follows it."""
+    with closing(open_service()) as service:
+        journaled = _journal_lines(service, clock)
+    with closing(open_service()) as service:
+        ends = service.runtime.journal_ends
+        assert ends.key_revoked(journaled.keys[0])  # a first check: the ends read on from here
+        path = journal_path(service.settings.witness_dir)
+        old, new = journaled.erased[0], "0" * 64
+        copy = path.with_name("copy.jsonl")
+        copy.write_bytes(path.read_bytes().replace(old.encode(), new.encode()))
+        os.replace(copy, path)
+        erased = ends.erased_subjects()
+        assert new in erased and old not in erased
+
+
+def test_a_journal_gone_after_it_was_read_leaves_the_ends_and_refuses_the_erased_list(
+    open_service: Callable[[], OptinFace], clock: FakeClock,
+) -> None:
+    """The witness folder unmounted while serving: the journal's file gone is no empty journal;
+    the ends read so far stand, and the list an epoch rotation must not take for "nobody
+    erased" is refused (OSError), not answered empty."""
+    with closing(open_service()) as service:
+        journaled = _journal_lines(service, clock)
+    with closing(open_service()) as service:
+        ends = service.runtime.journal_ends
+        assert ends.key_revoked(journaled.keys[0])
+        path = journal_path(service.settings.witness_dir)
+        aside = path.with_name("aside.jsonl")
+        os.replace(path, aside)
+        try:
+            assert ends.key_revoked(journaled.keys[1])  # still known
+            with pytest.raises(OSError):
+                ends.erased_subjects()
+        finally:
+            os.replace(aside, path)  # mounted again, for the close
