@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,13 @@ def write_once(path: Path, text: str) -> bool:
     """Create ``path`` durably with ``text``, whole or not at all; False when it exists.
 
     The text goes to a temporary file first and is hard-linked into place, which fails if the
-    name exists: a crash never leaves a truncated checkpoint that would fail verification.
+    name exists: a crash never leaves a truncated checkpoint that would fail verification. The
+    temporary name is the call's own: two threads witnessing the same size at once (two spends
+    answered together) must not truncate and unlink each other's.
     """
     if path.exists():
         return False
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
         stream.write(text)

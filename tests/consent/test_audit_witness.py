@@ -379,3 +379,30 @@ def test_a_reviewer_proves_the_log_grew_from_their_old_checkpoint_to_a_new_one(
         service.audit_consistency(actor=world.reviewer, first=new.size + 1)
     with pytest.raises(InvalidRequest, match="between 1 and the second"):
         service.audit_consistency(actor=world.reviewer, first=0, second=new.size)
+
+
+def test_two_spends_witnessing_the_same_size_at_once_both_find_it_in_the_folder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two acts answered together can each sign the same head (the load test's 503
+    ``witness_unusable``): each call's temporary file is its own, so neither truncates nor
+    unlinks the other's, the first checkpoint of the size is kept whole, and both find the
+    folder holding it. Many rounds: the lost race was nearly certain in each."""
+    note = "optinface/audit/test\n{size}\nroot\n\n— optinface/audit/test signature\n"
+    (tmp_path / CHECKPOINTS).mkdir()  # made when the folder is first pinned
+    for size in range(1, 101):
+        witness, barrier = Witness(tmp_path), threading.Barrier(2)
+
+        def record(size: int = size, witness: Witness = witness,
+                   barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            witness.record(note.format(size=size), size=size)
+
+        threads = [threading.Thread(target=record) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert witness.latest_size() == size
+        assert checkpoint_path(tmp_path, size).read_text() == note.format(size=size)
+    assert not [r for r in caplog.records if "not witnessed" in r.getMessage()]
