@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from optinface.consent import log_retention
 from optinface.consent.audit import AuditAction, event_hash, event_leaf
 from optinface.consent.audit_verify import verify_log
+from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -32,6 +33,11 @@ def checkpoints(service: OptinFace) -> list[int]:
         return list(session.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)))
 
 
+def _newest(service: OptinFace) -> int:
+    with service.runtime.db.transaction() as session:
+        return session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
 def raw(service: OptinFace, sql: str) -> None:
     """Tamper as someone with file access would: straight SQL, no service."""
     with service.runtime.db.engine.begin() as connection:
@@ -49,11 +55,13 @@ def test_a_deleted_event_is_reported_at_the_gap(chain: OptinFace) -> None:
     assert not status.ok and status.first_bad_sequence == 6
 
 
-def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace) -> None:
+def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace, world: World) -> None:
     # The forger even computes a valid hash for the inserted row; the row after it still
     # names the old predecessor, so the chain breaks right after the insertion. With the key
     # store the inserted row itself is named first: it carries no keyed seal (log_seals).
-    at = checkpoints(chain)[0] + 1  # past what the start's checkpoint signed
+    while _newest(chain) < checkpoints(chain)[-1] + 2:  # two events no checkpoint signed yet
+        chain.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="past the witness")
+    at = checkpoints(chain)[-1] + 1  # past what every checkpoint signed (each spend signs one)
     raw(chain, f"UPDATE audit_events SET seq = seq + 1000 WHERE seq >= {at}")
     raw(chain, f"UPDATE audit_events SET seq = seq - 999 WHERE seq >= {at + 1000}")
     with chain.runtime.db.transaction() as session:

@@ -167,10 +167,12 @@ def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
         b.subject()
     assert not _events(a.service, AuditAction.LOG_TRUNCATED)
     assert a.service.verify_audit().ok
-    # What B appended last is deleted; A, which never knew it, chains in the gap unaware...
-    cut = _newest(b.service).seq
+    # What B appended last, past every checkpoint (a cut of witnessed events is a restore,
+    # found by the next witness), is deleted; A, which never knew it, chains in the gap
+    # unaware, with an act that spends nothing (no witness before it answers)...
+    cut = _past_the_witness(b)
     outside_sql(b.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
-    a.subject()
+    a.service.create_api_key(actor=a.admin, role=Role.RESEARCHER, name="in the gap")
     assert not _events(a.service, AuditAction.LOG_TRUNCATED)
     # ...and B, at its next append, finds another event where its own was.
     _found_at_the_next_append(b)
