@@ -267,6 +267,23 @@ def _as_before_enrolment_lines(older: pytest.MonkeyPatch) -> None:
     older.setattr(enrolment_lines, "adopt_once", lambda runtime, **_: None)
 
 
+def _enrolled_before_the_lines(open_service: Callable[[], OptinFace], clock: FakeClock,
+                               face: bytes, monkeypatch: pytest.MonkeyPatch, *,
+                               renamed: str) -> None:
+    """A person enrolled under the version before enrolment lines, its log witnessed, then the
+    events of action ``renamed`` renamed in SQL by a database writer (the witness signed them
+    otherwise: the next start finds the log rewritten)."""
+    with monkeypatch.context() as older:
+        _as_before_enrolment_lines(older)
+        with closing(open_service()) as service:
+            world = make_world(service, clock)
+            enrolled = world.person()
+            enrolled.enrol(world.consent(enrolled.pseudonym).consent.id, face)
+            service.witness_audit()
+            outside_sql(service, "UPDATE audit_events SET action = 'consent_given'"
+                                 " WHERE action = :renamed", renamed=renamed)
+
+
 def _adoptions(service: OptinFace) -> list[tuple[str, object]]:
     with service.runtime.db.reading() as session:
         return [tuple(row) for row in session.execute(
@@ -331,15 +348,8 @@ def test_no_enrolment_line_is_adopted_on_a_log_its_witness_does_not_vouch_for(
     otherwise, ``log_rewritten``): the first start after it journals no one, says so in the
     operator's log and chains ``enrolment_lines_not_adopted``, once: no later start adopts
     either."""
-    with monkeypatch.context() as older:
-        _as_before_enrolment_lines(older)
-        with closing(open_service()) as service:
-            world = make_world(service, clock)
-            enrolled = world.person()
-            enrolled.enrol(world.consent(enrolled.pseudonym).consent.id, portrait_jpegs[0])
-            service.witness_audit()
-            outside_sql(service, "UPDATE audit_events SET action = 'consent_given'"
-                                 " WHERE action = 'enrol'")  # the enrolment hidden
+    _enrolled_before_the_lines(open_service, clock, portrait_jpegs[0], monkeypatch,
+                               renamed="enrol")  # the enrolment hidden
     for _ in range(2):
         with caplog.at_level(logging.ERROR, logger="optinface.consent.row_seals"), \
                 closing(open_service()) as service:
@@ -359,14 +369,10 @@ def test_no_enrolment_line_is_adopted_on_a_ledger_whose_row_seals_were_refused(
     first start with enrolment lines finds the log as witnessed, yet adopts no line: the rule of
     every adoption after the row seals' (``row_seals.rows_adopted_and``), not a count of 0
     recorded as done."""
+    _enrolled_before_the_lines(open_service, clock, portrait_jpegs[0], monkeypatch,
+                               renamed="row_seals_adopted")
     with monkeypatch.context() as older:
         _as_before_enrolment_lines(older)
-        with closing(open_service()) as service:
-            world = make_world(service, clock)
-            enrolled = world.person()
-            enrolled.enrol(world.consent(enrolled.pseudonym).consent.id, portrait_jpegs[0])
-            outside_sql(service, "UPDATE audit_events SET action = 'consent_given'"
-                                 " WHERE action = 'row_seals_adopted'")
         with closing(open_service()) as service:
             assert row_count(service, AuditEvent,
                              AuditEvent.action == "row_seals_not_adopted") == 1
