@@ -220,7 +220,8 @@ def _journal_row(runtime: Runtime, lines: int) -> dict[str, float]:
             "kept_bytes": kept, "peak_bytes": peak}
 
 
-def journal_lines(*, lines: list[int], folder: Path, pipeline: FacePipeline) -> dict[str, object]:
+def journal_lines(*, lines: list[int], folder: Path, pipeline: FacePipeline,
+                  starts: int = STARTS) -> dict[str, object]:
     """:func:`_journal_row` and :func:`_start_row` at each number of ``enrolled`` lines
     (ascending; the journal grows from one to the next), with what each line adds against the
     first row's journal (the empty one, by default): read time and memory kept, per subject."""
@@ -240,7 +241,7 @@ def journal_lines(*, lines: list[int], folder: Path, pipeline: FacePipeline) -> 
             populate += time.perf_counter() - start
             row = _journal_row(service.runtime, target)
             service.close()
-            service, row["start"] = _start_row(settings, pipeline)
+            service, row["start"] = _start_row(settings, pipeline, starts)
             rows.append(row)
             print(json.dumps(rows[-1]))
     finally:
@@ -251,13 +252,14 @@ def journal_lines(*, lines: list[int], folder: Path, pipeline: FacePipeline) -> 
         row["kept_bytes_per_subject"] = round((row["kept_bytes"] - base["kept_bytes"]) / added, 1)
         row["first_read_us_per_line"] = round(
             (row["first_read_ms"] - base["first_read_ms"]) * 1000 / added, 3)
-    return {"backend": "sqlite", "batch": BATCH, "reads": READS, "starts": STARTS,
+    return {"backend": "sqlite", "batch": BATCH, "reads": READS, "starts": starts,
             "lookups": LOOKUPS, "populate_seconds": round(populate, 1), "rows": rows,
             **measured()}
 
 
-def _start_row(settings: ConsentSettings, pipeline: FacePipeline) -> tuple[OptinFace, Any]:
-    """:data:`STARTS` starts (``OptinFace.open``, then the first ``enrolled`` check) on the
+def _start_row(settings: ConsentSettings, pipeline: FacePipeline,
+               starts: int) -> tuple[OptinFace, Any]:
+    """``starts`` starts (``OptinFace.open``, then the first ``enrolled`` check) on the
     journal as it stands: the median of each, and the journal's bytes parsed from the open to
     the check over its size (1: parsed whole once; counted by a wrapper around the real
     ``parse_lines``, the one parser every read goes through); the last start, left open."""
@@ -270,7 +272,7 @@ def _start_row(settings: ConsentSettings, pipeline: FacePipeline) -> tuple[Optin
 
     opens, checks = [], []
     service: OptinFace | None = None
-    for turn in range(STARTS):
+    for turn in range(starts):
         if service is not None:
             service.close()
         parsed.clear()

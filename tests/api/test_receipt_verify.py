@@ -194,9 +194,8 @@ def test_a_reader_that_closes_the_pipe_ends_the_verdict_by_sigpipe_never_as_inva
 ) -> None:
     """``receipt verify ... | head -1`` on a true receipt: the reader gone, the command ends as
     ``cat`` does, by SIGPIPE (141 in a shell), never with the exit status 1 that says INVALID."""
-    path = _saved(tmp_path, _consent_receipt(world))
+    path = _saved(tmp_path, _consent_receipt(world))  # verifies: the tests above
     key = world.client.get(KEYS_URL).json()["keys"][0]["public_key"]
-    assert _optinface("receipt", "verify", str(path), "--public-key", key).returncode == 0
     reader, writer = os.pipe()
     os.close(reader)  # gone before the verdict is written
     try:

@@ -135,7 +135,7 @@ def test_a_failing_sweep_with_an_end_past_is_tried_again_on_its_back_off_not_eve
         clock.advance(days=1, seconds=1)  # the end passes after the start-up sweep
         while len(calls) < 2 and time.monotonic() < deadline + 20:
             time.sleep(0.1)
-        time.sleep(5)  # five passes of the loop
+        time.sleep(3)  # three passes of the loop
     finally:
         sweeper.stop()
     assert len(calls) == 2  # the start-up sweep, the failed one for the end; then 30 s
