@@ -48,13 +48,14 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
 
     def journal_enrolled(session: Session) -> dict[str, int]:
         keys, now = runtime.keys, runtime.clock.now()
-        lines = [erasure_journal.Enrolled(subject_hash=tombstone_hash(keys, subject.pseudonym),
-                                          at=now)
-                 for subject in session.scalars(select(Subject).options(load_only(
-                     Subject.pseudonym, Subject.first_enrolled_at, Subject.enrolment_seal))
-                     .where(Subject.first_enrolled_at.is_not(None)))
-                 if enrolment_sealed(keys, subject)
-                 and not runtime.journal_ends.enrolled(keys, subject.pseudonym)]
+        journaled = runtime.journal_ends.enrolled_hashes()
+        sealed = (tombstone_hash(keys, subject.pseudonym)
+                  for subject in session.scalars(select(Subject).options(load_only(
+                      Subject.pseudonym, Subject.first_enrolled_at, Subject.enrolment_seal))
+                      .where(Subject.first_enrolled_at.is_not(None)))
+                  if enrolment_sealed(keys, subject))
+        lines = [erasure_journal.Enrolled(subject_hash=subject_hash, at=now)
+                 for subject_hash in sealed if subject_hash not in journaled]
         erasure_journal.record(runtime, *lines)  # one write, before the event commits
         return {"enrolment_lines": len(lines)}
 

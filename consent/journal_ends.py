@@ -127,6 +127,12 @@ class JournalEnds:
         enrolled = self._current().enrolled
         return bool(enrolled) and tombstone_hash(keys, pseudonym) in enrolled
 
+    def enrolled_hashes(self) -> frozenset[str]:
+        """The keyed tombstone hashes of every first enrolment the journal records, read once:
+        for a pass over many subjects (:mod:`consent.enrolment_lines`), which hashes each once
+        and asks no stat of the journal per subject."""
+        return frozenset(self._current().enrolled)
+
     def key_revoked(self, key_id: str) -> bool:
         """Whether the journal revoked the API key or subject token ``key_id`` (a portal
         session's, at its end)."""

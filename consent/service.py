@@ -80,6 +80,7 @@ from optinface.consent.declaration import RegisterReads
 from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_requested
 from optinface.consent.errors import (
+    ConsentError,
     DataDirUnusable,
     NotFound,
     PasskeyUnsealed,
@@ -735,12 +736,15 @@ class OptinFace:
             return audited(self.runtime, work, actor=actor, action=action, subjects=subjects)
 
     @contextmanager
-    def _passkey_act(self, *, actor: Actor | None, action: AuditAction) -> Iterator[None]:
-        """A passkey act that chains one refusal alone, a passkey the service never sealed
-        (:func:`chained`: anyone can fail a sign-in, only a database writer can present that
-        one), its challenge signed into the witness folder before it answers, as
-        :meth:`_signed`'s."""
-        with spent_rights.witnessed(self.runtime), chained(self.runtime, PasskeyUnsealed,
+    def _passkey_act(
+        self, *, actor: Actor | None, action: AuditAction,
+        refused: tuple[type[ConsentError], ...] = (PasskeyUnsealed,),
+    ) -> Iterator[None]:
+        """A passkey act that chains only the ``refused`` named (by default a passkey the
+        service never sealed, :func:`chained`: anyone can fail a sign-in, only a database
+        writer can present that one), its challenge signed into the witness folder before it
+        answers, as :meth:`_signed`'s."""
+        with spent_rights.witnessed(self.runtime), chained(self.runtime, refused,
                                                            actor=actor, action=action):
             yield
 
@@ -1050,9 +1054,8 @@ class OptinFace:
         (a ``withdraw`` act naming the purpose); its last purpose withdraws the consent itself,
         like :meth:`withdraw_consent`."""
         authorize(actor, Permission.WITHDRAW_CONSENT, subject=subject)
-        with spent_rights.witnessed(self.runtime), chained(  # its challenge, signed first
-                self.runtime, (PasskeyUnsealed, *ledger_alterations.UNDONE), actor=actor,
-                action=AuditAction.CONSENT_WITHDRAWN):
+        with self._passkey_act(actor=actor, action=AuditAction.CONSENT_WITHDRAWN,
+                               refused=(PasskeyUnsealed, *ledger_alterations.UNDONE)):
             narrowed = purpose_withdrawal.narrow(self.runtime, actor=actor, pseudonym=subject,
                                                  consent_id=consent_id, purpose_id=purpose_id,
                                                  response=signed)

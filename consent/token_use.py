@@ -45,7 +45,7 @@ LOCK_WAIT_SECONDS = 2.0
 behind another worker's long write (a sweep, an erasure) for a date."""
 
 
-def today(runtime: Runtime) -> date:
+def _today(runtime: Runtime) -> date:
     """The UTC day on ``runtime``'s clock: the one last use is recorded as."""
     return runtime.clock.now().astimezone(UTC).date()
 
@@ -54,7 +54,7 @@ def note_use(runtime: Runtime, token_id: str, *, last_used_on: date | None) -> N
     """Record that token ``token_id``, whose row said ``last_used_on``, authenticated today;
     nothing when it says today already. Two requests of the same token that both read another
     day write it once: the second's ``UPDATE`` finds today there and changes no row."""
-    day = today(runtime)
+    day = _today(runtime)
     if last_used_on == day:
         return
     try:

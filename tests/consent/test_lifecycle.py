@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from optinface.api.web import export as my_data
 from optinface.consent.crypto import NONCE_BYTES
@@ -15,6 +15,7 @@ from tests.support.api import AS_TYPED, ENGLISH
 from tests.support.backends import both_backends
 from tests.support.consent import World
 from tests.support.files import occurrences, readable_occurrences, template_bytes
+from tests.support.migrations import columns
 
 AES_GCM_TAG_BYTES = 16
 
@@ -165,9 +166,9 @@ def test_a_template_row_holds_no_image(
     payload is exactly one sealed vector: too small to hold any part of an image."""
     service = world.service
     world.enrolled(portrait_jpegs[0])
-    columns = {c["name"] for c in inspect(service.runtime.db.engine).get_columns("templates")}
-    assert columns == {"id", "subject_id", "consent_id", "model_id", "quality", "nonce",
-                       "ciphertext", "created_at", "seal", "owner_hash"}  # 64 hex each
+    assert columns(service.runtime.db.engine, "templates") == {
+        "id", "subject_id", "consent_id", "model_id", "quality", "nonce", "ciphertext",
+        "created_at", "seal", "owner_hash"}  # 64 hex each
     with service.runtime.db.transaction() as session:
         (row,) = session.scalars(select(Template)).all()
     assert len(row.ciphertext) == 4 * pipeline.embedding_size + AES_GCM_TAG_BYTES
