@@ -181,6 +181,7 @@ def _trusted_key(witness: Path, public_key: str | None, *, stored: Verifier | No
 
 
 @app.command("verify")
+@verdict_by_exit_status
 def verify(data_dir: DataDir = None, against: Against = None,
            public_key: PublicKey = None) -> None:
     """Exit 0 if the log is intact and covers every known checkpoint, else 1 and the first
@@ -191,7 +192,6 @@ def verify(data_dir: DataDir = None, against: Against = None,
 
     Example: optinface audit verify --data-dir /srv/optinface --against checkpoint-2027-03.json
     """
-    verdict_by_exit_status()
     settings = load_settings(data_dir=data_dir)
     kept = _checkpoint_files(against)
     try:
@@ -392,6 +392,7 @@ def _signed_line(report: ExportReport, events: Sequence[ExportedEvent]) -> str:
 
 
 @app.command("verify-export")
+@verdict_by_exit_status
 def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Against = None,
                        filtered: Filtered = False, data_dir: DataDir = None) -> None:
     """Check an exported audit log with no data directory, writing nothing: exit 0 if every
@@ -411,7 +412,6 @@ def verify_export_file(file: ExportFile, public_key: PublishedKey, against: Agai
 
     Example: optinface audit verify-export audit.json --public-key VKEY --against kept.json
     """
-    verdict_by_exit_status()
     verifier = _given_key(public_key)
     events = _read_file(file, read_export, what="a JSON export of the audit log")
     known = _checkpoint_files(against)
@@ -466,6 +466,7 @@ _VERDICT = {True: "OK", False: "FAILS", None: "NOT CHECKED"}
 
 
 @app.command("verify-access")
+@verdict_by_exit_status
 def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
     """Check a person's access export with the published key alone, writing nothing: the
     checkpoint it carries signed by --public-key, each event against its hash (an event whose
@@ -480,7 +481,6 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
 
     Example: optinface audit verify-access my-data.json --public-key VKEY
     """
-    verdict_by_exit_status()
     verifier = _given_key(public_key)
     export = _read_file(file, read_access_export, what="an access export")
     report = verify_access(export, verifier=verifier)

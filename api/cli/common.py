@@ -7,12 +7,15 @@ sweeping run as the system.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import signal
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec
 
 import httpx
 import typer
@@ -276,11 +279,38 @@ def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | Dataclas
     typer.echo(to_json(value, indent=2).decode())
 
 
-def verdict_by_exit_status() -> None:
+_Params = ParamSpec("_Params")
+
+
+def verdict_by_exit_status(command: Callable[_Params, None]) -> Callable[_Params, None]:
     """For a command whose exit status is its verdict (``audit verify*``: 0 OK, 1 BROKEN, 3 NOT
     ANCHORED; ``receipt verify``, ``register verify``: 0 valid, 1 invalid), read only, whose
     output scripts pipe on: a reader that closes the pipe early (``| head``) ends it by
     ``SIGPIPE``, as it ends ``cat`` (status 141 in a shell), never with Click's exit 1 for a
     broken pipe, which reads as BROKEN or INVALID. Only there: a command that writes, or holds
-    sockets, must not die mid-act because its reader left."""
+    sockets, must not die mid-act because its reader left.
+
+    The signal's default is restored only once the pipe has broken, never when the command
+    starts: the disposition is the whole process's, and a verdict run in a longer-lived process
+    (a test worker invoking the CLI in place) would leave it to kill that process at its next
+    write to a closed socket or pipe."""
+    @functools.wraps(command)
+    def verdict(*args: _Params.args, **kwargs: _Params.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _end_by_sigpipe()
+    return verdict
+
+
+def _end_by_sigpipe() -> NoReturn:
+    """End this process as ``SIGPIPE`` ends ``cat``, the way Python's documentation advises
+    (the ``signal`` module's note on SIGPIPE): both streams pointed at ``/dev/null`` first, so
+    no flush at exit raises again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    raise SystemExit(128 + signal.SIGPIPE)  # were the signal held back by a mask

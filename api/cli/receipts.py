@@ -74,6 +74,7 @@ def _published_key(data_dir: Path | None) -> ReceiptKeys:
 
 
 @app.command("verify")
+@verdict_by_exit_status
 def verify(
     file: Annotated[Path, typer.Argument(help="Receipt JSON.")],
     public_key: Annotated[
@@ -99,7 +100,6 @@ def verify(
 
     Example: optinface receipt verify consent.json --public-key 3q2+7w...=
     """
-    verdict_by_exit_status()
     found = contents(json_input(file, what="receipt"))
     if not found.signed and not found.unsigned:
         raise refused(UnreadableFile.code, f"{file}: no signed receipt in this file", exit_code=2)

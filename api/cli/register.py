@@ -166,6 +166,7 @@ def lift(
 
 
 @app.command("verify")
+@verdict_by_exit_status
 def verify(
     file: Annotated[Path, typer.Argument(
         help="A register or record of processing, JSON, as served (GET /v1/register,"
@@ -187,7 +188,6 @@ def verify(
 
     Example: optinface register verify register.json --public-key 3q2+7w...=
     """
-    verdict_by_exit_status()
     document = json_input(file, what="register")
     register = isinstance(document, dict) and "material_sha256" in document
     if not register and not (isinstance(document, dict)

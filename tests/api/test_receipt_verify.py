@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from optinface.api.cli.main import app
 from tests.support.api import World, auth
 
 pytestmark = pytest.mark.shared_deployment  # the check is offline: one backend makes the files
@@ -205,3 +207,16 @@ def test_a_reader_that_closes_the_pipe_ends_the_verdict_by_sigpipe_never_as_inva
     finally:
         os.close(writer)
     assert ended.returncode == -signal.SIGPIPE, ended.stderr
+
+
+def test_a_verdict_run_in_place_leaves_the_processs_sigpipe_alone(world: World,
+                                                                   tmp_path: Path) -> None:
+    """The verdict invoked inside a longer-lived process (a script importing the CLI, a test
+    worker) leaves ``SIGPIPE`` as it found it: at its default, that process's next write to a
+    closed socket or pipe would kill it (how two test workers once died mid-run)."""
+    path = _saved(tmp_path, _consent_receipt(world))
+    key = world.client.get(KEYS_URL).json()["keys"][0]["public_key"]
+    before = signal.getsignal(signal.SIGPIPE)
+    verdict = CliRunner().invoke(app, ["receipt", "verify", str(path), "--public-key", key])
+    assert verdict.exit_code == 0, verdict.output
+    assert signal.getsignal(signal.SIGPIPE) == before
