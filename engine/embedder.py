@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from insightface.model_zoo import get_model
-from insightface.utils import face_align
 from numpy.typing import NDArray
 
 from optinface.engine.decode import BgrImage
@@ -34,7 +32,11 @@ class FaceEmbedder:
         options: ort.SessionOptions,
         batch_size: int,
     ) -> None:
+        # Imported where a model loads, as the detector does (its reason there).
+        from insightface.model_zoo import get_model
+        from insightface.utils import face_align
         self._model = get_model(str(model_path), providers=list(providers), sess_options=options)
+        self._norm_crop = face_align.norm_crop
         self.model_id = model_id
         self.dim = int(self._model.output_shape[-1])
         self._batch_size = batch_size
@@ -48,7 +50,7 @@ class FaceEmbedder:
         with warnings.catch_warnings():
             # scikit-image deprecates SimilarityTransform.estimate, which insightface calls.
             warnings.simplefilter("ignore", FutureWarning)
-            crop: AlignedCrop = face_align.norm_crop(
+            crop: AlignedCrop = self._norm_crop(
                 image, landmark=face.landmarks, image_size=self._model.input_size[0]
             )
         return crop
