@@ -43,6 +43,15 @@ from tests.support.lazy import OpenedOnFirstUse
 from tests.support.postgres import PostgresServer, available, postgres_server
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files holding a ``slow`` test run first, in their order, then the others in theirs.
+    ``./dev test`` hands whole files to its workers in collection order, so a long file
+    collected last (the crash, memory and packaging tests are, by their folders' names) kept
+    one worker busy after the others had run out of files."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def pipeline() -> FacePipeline:
     """The real models, hash-checked; shared because loading them is the slow part."""

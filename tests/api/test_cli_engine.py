@@ -205,6 +205,7 @@ def test_embed_refuses_a_file_over_the_limit_without_reading_it_whole(
         [str(huge), "payload_too_large"], ["/dev/zero", "payload_too_large"]]
 
 
+@pytest.mark.slow
 def test_embed_holds_one_decoded_image_at_a_time(tmp_path: Path) -> None:
     """Files were decoded 32 at a time before their faces were looked for: 16 copies of a
     40 Mpx PNG peaked at 2.6 GB (outside test). Six 36 Mpx files take what one takes."""

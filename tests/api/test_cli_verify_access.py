@@ -31,7 +31,8 @@ from tests.support.api import World, auth
 from tests.support.backends import on_both_backends
 from tests.support.consent import chain_before_commitments
 
-pytestmark = [pytest.mark.shared_deployment, on_both_backends]
+# slow: each test a search, an export and a process of its own, the longest file of the suite
+pytestmark = [pytest.mark.shared_deployment, on_both_backends, pytest.mark.slow]
 
 Export = dict[str, Any]
 

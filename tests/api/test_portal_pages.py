@@ -57,6 +57,7 @@ def _verified(page: object, download: object) -> bool:
     return CliRunner().invoke(cli, args).exit_code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
     base_url: str, world: World, second_use: str, width: int

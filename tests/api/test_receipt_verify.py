@@ -165,6 +165,7 @@ def test_a_true_receipt_and_log_export_saved_with_a_byte_order_mark_verify(
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 def test_an_erasure_receipt_is_shown_to_be_the_persons_with_the_salt_beside_it(
     world: World, tmp_path: Path,
 ) -> None:

@@ -45,6 +45,7 @@ def _verify(path: Path, public_key: str) -> int:
     return CliRunner().invoke(cli, args).exit_code
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_reviewer_answers_the_four_questions_from_the_pages(
     base_url: str,

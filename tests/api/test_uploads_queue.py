@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from optinface.api.app import create_app
 from optinface.engine.decode import BUSY_RETRY_SECONDS, WAITING_PER_SLOT
@@ -31,6 +32,7 @@ ADMITTED = 1 + WAITING_PER_SLOT  # one decode slot and its waiting places
 EXPECTED_REFUSALS = UPLOADS - 2 * ADMITTED
 
 
+@pytest.mark.slow
 def test_uploads_past_the_queue_are_refused_at_once_and_other_routes_stay_answerable(
     tmp_path: Path, pipeline: FacePipeline
 ) -> None:

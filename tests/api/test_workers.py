@@ -129,6 +129,7 @@ def cluster(
         made.b.stop()
 
 
+@pytest.mark.slow
 def test_enrol_identify_and_erase_across_workers(
     cluster: Cluster, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes]
 ) -> None:

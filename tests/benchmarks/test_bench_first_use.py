@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.bench_first_use import (
     ENROL_MODES,
     TOKEN_MODES,
@@ -34,6 +36,7 @@ def test_the_enrolment_benchmark_journals_a_line_only_for_enrolments_as_served(
     assert (tmp_path / "enrolment.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_the_journal_benchmark_reads_each_size_and_reports_time_and_memory_per_subject(
     tmp_path: Path, pipeline: FacePipeline,
 ) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
@@ -65,6 +66,7 @@ def _journal_of_many(service: OptinFace, clock: FakeClock) -> None:
           for _ in many))
 
 
+@pytest.mark.slow
 @both_backends
 def test_a_start_replays_a_journal_longer_than_one_statement_may_bind(
     open_service: Callable[[], OptinFace], clock: FakeClock,

@@ -81,6 +81,7 @@ def _send(world: World, route: str, item: CorpusItem, portal_csrf: str):  # type
         "signed": _portal_signed(world, item.data, portal_csrf)})
 
 
+@pytest.mark.slow
 def test_every_corpus_item_gets_its_documented_answer_and_refusals_write_nothing(
     world: World, service: OptinFace, corpus: list[CorpusItem], api_settings: ApiSettings
 ) -> None:

@@ -252,6 +252,7 @@ def _check_invariants(settings: ApiSettings, pipeline: FacePipeline, seen: Seen,
                 "erased_scanned": sum(1 for t in gone_templates if t in ciphertexts)}
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_loses_nothing_acknowledged_and_keeps_erasure(
     tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes],
     zygote_factory: type[Zygote],

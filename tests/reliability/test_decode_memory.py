@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from optinface.engine.decode import decode_bytes
 from tests.corpus.generate import large_16_bit_png, large_rgba_png
 from tests.support.reliability import record
@@ -99,6 +101,7 @@ def test_concurrent_decodes_wait_for_a_slot(tmp_path: Path) -> None:
     assert growth < ONE_DECODE_LIMIT_MIB, f"peak RSS grew by {growth:.0f} MiB"
 
 
+@pytest.mark.slow
 def test_eight_uploads_at_once_stay_within_two_decodes_and_give_their_memory_back(
     tmp_path: Path,
 ) -> None:
