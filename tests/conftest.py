@@ -11,6 +11,7 @@ tests override ``service`` and ``world`` with the consent core's own.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
 from dataclasses import replace
@@ -44,12 +45,14 @@ from tests.support.postgres import PostgresServer, available, postgres_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files holding a ``slow`` test run first, in their order, then the others in theirs.
-    ``./dev test`` hands whole files to its workers in collection order, so a long file
-    collected last (the crash, memory and packaging tests are, by their folders' names) kept
-    one worker busy after the others had run out of files."""
+    """The order in which ``./dev test`` hands whole files to its workers (``--dist loadfile
+    --no-loadscope-reorder``): the files holding a ``slow`` test first, then the others, each
+    group by its number of tests, most first. xdist's own order is the number of tests alone,
+    which put the crash, memory, corpus and packaging files last (three to eight tests each,
+    up to a minute): one worker ran them after the others had nothing left."""
+    tests_in = Counter(item.path for item in items)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    items.sort(key=lambda item: (item.path not in slow_files, -tests_in[item.path]))
 
 
 @pytest.fixture(scope="session")
