@@ -33,9 +33,9 @@ class FaceDetector:
         sizes: Sequence[int],
         threshold: float,
     ) -> None:
-        # Imported where a model loads (insightface brings onnx, scikit-image and SciPy: 0.8 s
-        # of every command's start), so the commands that load none (the verdicts, the audit
-        # and key commands) start without it.
+        # Imported where a model loads (insightface brings onnx, scikit-image and SciPy: 0.7 s
+        # of every command's start, benchmarks/bench_cli_start.py), so the commands that load
+        # none (the verdicts, the audit and key commands) start without it.
         from insightface.model_zoo import get_model
         self._model = get_model(str(model_path), providers=list(providers), sess_options=options)
         self._model.prepare(0, det_thresh=threshold)
