@@ -11,6 +11,7 @@ data directory and the key store are (as the reseals and break-glass are their o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,6 @@ from pydantic import ValidationError, validate_call
 from optinface.api.auditfiles import audit_csv, audit_json, exported
 from optinface.api.cli.common import DataDir, echo_json, opened, refused, refusing
 from optinface.api.errors import ApiErrorCode, CliErrorCode, validation_errors
-from optinface.api.routes.audit import audit_filter
 from optinface.api.schemas import AuditExportFormat
 from optinface.consent.schemas import AuditFilter
 from optinface.engine.files import write_private_atomic
@@ -29,8 +29,14 @@ from optinface.engine.files import write_private_atomic
 VIEW = "optinface audit export"
 """The view its ``audit_read`` event names, where the API's names its route."""
 
-_validated_filter: Callable[..., AuditFilter] = validate_call(audit_filter)
-"""The route's filters, validating text as FastAPI validates a query."""
+
+@functools.cache
+def _validated_filter() -> Callable[..., AuditFilter]:
+    """The route's filters, validating text as FastAPI validates a query. Imported when the
+    command runs: the API's routes are not needed by every CLI start (see serve._listen)."""
+    from optinface.api.routes.audit import audit_filter
+
+    return validate_call(audit_filter)
 
 
 def add_commands(app: typer.Typer) -> None:
@@ -51,7 +57,7 @@ def filters_given(**given: str | None) -> AuditFilter:
     """
     try:
         with refusing():
-            return _validated_filter(**{name: value for name, value in given.items()
+            return _validated_filter()(**{name: value for name, value in given.items()
                                         if value is not None})
     except ValidationError as error:
         problems = "; ".join(f"{_option(problem['loc'][-1])}: {problem['msg']}"

@@ -22,7 +22,6 @@ from rich.panel import Panel
 from rich.rule import Rule
 from starlette.exceptions import StarletteDeprecationWarning
 
-from optinface.api.app import create_app
 from optinface.api.cli.common import RemoteApiKey, check_remote, console, say_error
 from optinface.api.cli.serve import bootstrap_admin
 from optinface.api.settings import load_settings
@@ -56,9 +55,11 @@ def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx.Client, str, Opti
         admin = bootstrap_admin(service)
         if admin is None:
             raise typer.BadParameter("use an empty --data-dir: the demo makes its own admin key")
-        # Imported here: the test client is only needed by this command, not by every CLI start.
+        # Imported here: the app (see serve._listen) and its test client are only needed by
+        # this command, not by every CLI start.
         # Starlette warns, on stderr, that it would rather drive the app with httpx2; httpx
         # drives it as well, and the warning is no part of what the demo shows.
+        from optinface.api.app import create_app
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=StarletteDeprecationWarning,
                                     message="Using `httpx` with `starlette.testclient`")

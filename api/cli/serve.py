@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from optinface.api.access_log import uvicorn_log_config
-from optinface.api.app import create_app
 from optinface.api.cli.common import DataDir, console, refused
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
@@ -274,6 +273,10 @@ def _listen(settings: ApiSettings, service: OptinFace, contexts: dict[int, ssl.S
             out: Console) -> None:
     """Build the app and its servers, say where they listen, and serve until stopped (not at
     all when a stop was asked for while the service opened)."""
+    # Imported here: the app's routes and pages are only needed by the commands that serve or
+    # drive them, not by every CLI start (0.3 s of each, benchmarks/bench_cli_start.py).
+    from optinface.api.app import create_app
+
     app = create_app(settings, service=service)
     servers = {number: Server(server_config(app, tls, proxies=settings.trusted_proxies,
                                             lifespan=number == settings.port))

@@ -222,13 +222,17 @@ def test_embed_holds_one_decoded_image_at_a_time(tmp_path: Path) -> None:
     assert six_peak - one_peak < decoded_image_mib, f"{one_peak:.0f} -> {six_peak:.0f} MiB"
 
 
-def test_the_console_script_starts_without_the_face_libraries() -> None:
+def test_the_console_script_starts_without_the_face_libraries_or_the_web_app() -> None:
     """The verdicts a person runs (``receipt verify``, ``audit verify-access``) load no face
-    model, so the console script's start imports no insightface (with onnx, scikit-image and
-    SciPy, a quarter of every command's start: ``benchmarks/bench_cli_start.py``); a model's
-    loading imports it, and ``embed`` above shows it still does."""
+    model and serve no page, so the console script's start imports no insightface (with onnx,
+    scikit-image and SciPy, a quarter of every command's start) and not the web app, its
+    routes and pages (a sixth: ``benchmarks/bench_cli_start.py``); a model's loading imports
+    the first, ``embed`` above shows it still does, and ``serve``, ``demo`` and ``audit
+    export`` the second, which their own tests run."""
+    unneeded = ("insightface", "onnx", "skimage", "scipy", "optinface.api.app",
+                "optinface.api.routes.audit", "optinface.api.web.pages")
     started = subprocess.run(
         [sys.executable, "-c", "import sys; import optinface.api.cli.main;"
-         " print(sorted({name.split('.')[0] for name in sys.modules} & {'insightface', 'onnx',"
-         " 'skimage', 'scipy'}))"], capture_output=True, text=True, timeout=120, check=True)
+         f" print(sorted(set(sys.modules) & {set(unneeded)!r}))"],
+        capture_output=True, text=True, timeout=120, check=True)
     assert started.stdout.strip() == "[]", started.stdout

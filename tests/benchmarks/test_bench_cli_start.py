@@ -15,6 +15,8 @@ def test_the_start_benchmark_times_every_start_and_the_ratio_against_the_start_b
     assert isinstance(medians, dict) and set(medians) == set(STARTS)
     assert all(seconds > 0 for seconds in medians.values())
     assert result["ratio_console_to_before"] == round(
-        medians["console"] / medians["console_with_insightface"], 3)
+        medians["console"] / medians["console_with_web_app"], 3)
+    assert result["ratio_console_to_before_both"] == round(
+        medians["console"] / medians["console_with_insightface_and_web_app"], 3)
     plot(result, tmp_path / "start.png")
     assert (tmp_path / "start.png").stat().st_size > 0
