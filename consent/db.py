@@ -37,12 +37,10 @@ import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import quote
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import ColumnElement, Connection, Delete, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -54,6 +52,9 @@ from sqlalchemy.sql.elements import SQLCoreOperations
 from optinface.consent.errors import DataDirUnusable, WriteUnfinished
 from optinface.consent.settings import is_in_memory
 from optinface.engine.files import PRIVATE_MODE
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,13 @@ def is_postgresql(engine: Engine) -> bool:
 
 
 def alembic_config(connection: Connection) -> Config:
-    """Alembic's configuration for the ledger's migrations, run on ``connection``."""
+    """Alembic's configuration for the ledger's migrations, run on ``connection``.
+
+    Alembic is imported here and in :func:`migrate`, where it is used: a command that opens no
+    ledger (``receipt verify``) need not pay for it (0.1 s of each start,
+    ``benchmarks/bench_cli_start.py``)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -333,6 +340,8 @@ def migrate(engine: Engine) -> None:
     with migrating(engine) as connection:
         if is_postgresql(engine):  # workers starting together: one migrates, the others wait
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
+        from alembic import command
+
         command.upgrade(alembic_config(connection), "head")
 
 

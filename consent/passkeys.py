@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import segno
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from webauthn import (
@@ -99,7 +98,10 @@ def challenge_for(statement: dict[str, Any]) -> bytes:
 
 
 def qr_svg(url: str) -> str:
-    """The URL as an inline SVG QR code, drawn here: nothing is fetched from elsewhere."""
+    """The URL as an inline SVG QR code, drawn here: nothing is fetched from elsewhere.
+    segno is imported here, where a page draws one, not by every command's start."""
+    import segno
+
     return str(segno.make(url, error="m").svg_inline(scale=4))
 
 

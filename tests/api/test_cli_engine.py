@@ -224,13 +224,14 @@ def test_embed_holds_one_decoded_image_at_a_time(tmp_path: Path) -> None:
 
 def test_the_console_script_starts_without_the_face_libraries_or_the_web_app() -> None:
     """The verdicts a person runs (``receipt verify``, ``audit verify-access``) load no face
-    model and serve no page, so the console script's start imports no insightface (with onnx,
-    scikit-image and SciPy, a quarter of every command's start) and not the web app, its
-    routes and pages (a sixth: ``benchmarks/bench_cli_start.py``); a model's loading imports
-    the first, ``embed`` above shows it still does, and ``serve``, ``demo`` and ``audit
-    export`` the second, which their own tests run."""
+    model, serve no page, migrate no ledger and draw no QR code, so the console script's start
+    imports no insightface (with onnx, scikit-image and SciPy, a quarter of every command's
+    start), not the web app, its routes and pages (a sixth), nor Alembic or segno (a
+    twentieth: ``benchmarks/bench_cli_start.py``); a model's loading imports the first,
+    ``embed`` above shows it still does, ``serve``, ``demo`` and ``audit export`` the second,
+    opening a ledger Alembic and a page's enrolment link segno, which their own tests run."""
     unneeded = ("insightface", "onnx", "skimage", "scipy", "optinface.api.app",
-                "optinface.api.routes.audit", "optinface.api.web.pages")
+                "optinface.api.routes.audit", "optinface.api.web.pages", "alembic", "segno")
     started = subprocess.run(
         [sys.executable, "-c", "import sys; import optinface.api.cli.main;"
          f" print(sorted(set(sys.modules) & {set(unneeded)!r}))"],
