@@ -15,7 +15,10 @@ work is bounded by the pixel count and the upload's size (ancillary PNG text is 
 Pillow's ``MAX_TEXT_MEMORY``, animation is refused).
 
 Pillow's warnings about an upload (corrupt EXIF, odd metadata) are dropped: the image decodes,
-and a Python warning would reach the server's stderr with Pillow's source path and line.
+and a Python warning would reach the server's stderr with Pillow's source path and line. Its
+EXIF orientation is applied to the pixels alone (:func:`_upright`): Pillow's ``exif_transpose``
+also rewrites the EXIF without the tag, and a tag stored with another type than Pillow's table
+gives it (``struct.error``, review 25) made a readable photo a server error.
 
 A JPEG that Pillow opens as MPO (phones append an HDR gain map, a depth map or a second view
 to the photograph) is a JPEG: its first image is the photograph and the only one decoded.
@@ -31,7 +34,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from optinface.engine.allocator import map_large_allocations
 from optinface.engine.errors import EngineBusy, ImageTooLarge, InvalidImage
@@ -228,12 +231,37 @@ def _pillow_warnings() -> Iterator[None]:
         yield
 
 
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""What turns stored pixels upright, by EXIF orientation (TIFF 6.0's Orientation tag); 1 and
+any other value: as stored."""
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The pixels as the EXIF orientation says to show them: the image itself when upright,
+    else a turned copy, the stored pixels then released (``close``), so that the conversion
+    that follows holds one image, as the memory estimate counts. Only the pixels are turned:
+    the metadata is never written back (module docstring)."""
+    method = _UPRIGHT.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+    if method is None:
+        return image
+    turned = image.transpose(method)
+    image.close()
+    return turned
+
+
 def _to_bgr(image: Image.Image) -> BgrImage:
     try:
         with _pillow_warnings():
             image.load()
-            ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
-            pixels = _bgr_pixels(image)
+            pixels = _bgr_pixels(_upright(image))
     except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombWarning) as e:
         raise InvalidImage("the image data is truncated or corrupt") from e
     if pixels.ndim != 3 or pixels.shape[0] < 1 or pixels.shape[1] < 1:

@@ -67,7 +67,10 @@ def build_corpus(portrait: BgrImage, other: BgrImage, *, max_bytes: int) -> list
         CorpusItem("png_16_bit_large", large_16_bit_png(), "no_face", "16bit-36mpx.png"),
         CorpusItem("over_size_limit", jpeg + b"\0" * (max_bytes + 1 - len(jpeg)),
                    "payload_too_large", "huge.jpg"),
-        CorpusItem("exif_rotated", _exif_rotated(rgb), ACCEPTED, "rotated.jpg"),
+        CorpusItem("exif_rotated", exif_rotated(rgb, "JPEG"), ACCEPTED, "rotated.jpg"),
+        *(CorpusItem(f"exif_rotated_mistyped_tag_{fmt.lower()}",
+                     exif_rotated(rgb, fmt, mistyped_tag=True), ACCEPTED,
+                     f"rotated-mistyped.{fmt.lower()}") for fmt in ("JPEG", "PNG", "WEBP")),
         CorpusItem("no_face", _pil_bytes(_gradient(), "PNG"), "no_face", "gradient.png"),
         CorpusItem("non_face_object", encode(_shapes()), "no_face", "shapes.jpg"),
         CorpusItem("two_faces", encode(_side_by_side(portrait, other)), "multiple_faces",
@@ -184,13 +187,23 @@ def _png(header: bytes, pixels: bytes) -> bytes:
     )
 
 
-def _exif_rotated(rgb: Image.Image) -> bytes:
+def exif_rotated(rgb: Image.Image, fmt: str, *, mistyped_tag: bool = False) -> bytes:
     """Pixels stored sideways with EXIF orientation 6: only a decoder that applies it sees
-    an upright face."""
+    an upright face. With ``mistyped_tag`` the EXIF also holds a text under GrayResponseUnit
+    (0x0122), a tag Pillow's table types as a number, as a camera's odd maker data may: a
+    photo that decodes, whose EXIF Pillow cannot write back (``struct.error``, review 25)."""
     exif = Image.Exif()
     exif[0x0112] = 6
+    if mistyped_tag:
+        exif[0x010F] = "CAM"  # Make, a text: its entry renumbered below, its type kept
+    raw = exif.tobytes()
+    if mistyped_tag:
+        order = "<" if raw[6:8] == b"II" else ">"
+        entry = struct.pack(f"{order}HH", 0x010F, 2)
+        assert raw.count(entry) == 1, raw
+        raw = raw.replace(entry, struct.pack(f"{order}HH", 0x0122, 2))
     sideways = rgb.transpose(Image.Transpose.ROTATE_90)
-    return _pil_bytes(sideways, "JPEG", exif=exif.tobytes())
+    return _pil_bytes(sideways, fmt, exif=raw)
 
 
 def _gradient() -> Image.Image:

@@ -54,8 +54,14 @@ def test_the_corpus_covers_every_refusal_code(corpus: list[CorpusItem]) -> None:
     }
 
 
-def test_exif_orientation_is_applied(pipeline: FacePipeline, corpus: list[CorpusItem]) -> None:
-    rotated = next(item for item in corpus if item.name == "exif_rotated")
+@pytest.mark.parametrize("name", ["exif_rotated", *(
+    f"exif_rotated_mistyped_tag_{fmt}" for fmt in ("jpeg", "png", "webp"))])
+def test_exif_orientation_is_applied(
+    pipeline: FacePipeline, corpus: list[CorpusItem], name: str
+) -> None:
+    """Also where the EXIF holds a tag of another type than Pillow's table, which Pillow's
+    own transposition fails to write back (a 500 before review 25)."""
+    rotated = next(item for item in corpus if item.name == name)
     upright = pipeline.decode(rotated.data)
     assert upright.shape[0] > 0
     face = pipeline.embed_single(rotated.data).face
