@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OPTINFACE_DATA_DIR=/data \
     OPTINFACE_KEY_DIR=/keys \
     OPTINFACE_AUDIT_WITNESS_DIR=/witness \
+    OPTINFACE_FIRST_ADMIN_KEY_FILE=/keys/first-admin-key \
     OPENBLAS_NUM_THREADS=1
 
 # The wheel installs one package, optinface, with the model manifest and calibrated thresholds

@@ -30,6 +30,12 @@ class ApiSettings(ConsentSettings):
 
     # HTTPS: which files go together is checked here; the files themselves only by serve,
     # before it makes anything (api.tls.contexts_for), so other commands never read them.
+    first_admin_key_file: Path | None = Field(
+        default=None,
+        description="Where a first run writes the first admin API key (a new 0600 file) instead"
+                    " of printing it: for a server whose output a log keeps (a container, a"
+                    " systemd unit), where a printed key would stay as long as the log.")
+
     tls_cert: Path | None = Field(
         default=None,
         description="PEM certificate (chain) of the server: with OPTINFACE_TLS_KEY, serve speaks"

@@ -20,7 +20,14 @@ import typer
 from pydantic import ValidationError, validate_call
 
 from optinface.api.auditfiles import audit_csv, audit_json, exported
-from optinface.api.cli.common import DataDir, echo_json, opened, refused, refusing
+from optinface.api.cli.common import (
+    DataDir,
+    echo_json,
+    opened,
+    refused,
+    refusing,
+    require_writable,
+)
 from optinface.api.errors import ApiErrorCode, CliErrorCode, validation_errors
 from optinface.api.schemas import AuditExportFormat
 from optinface.consent.schemas import AuditFilter
@@ -63,19 +70,6 @@ def filters_given(**given: str | None) -> AuditFilter:
         problems = "; ".join(f"{_option(problem['loc'][-1])}: {problem['msg']}"
                              for problem in validation_errors(error))
         raise refused(ApiErrorCode.VALIDATION_ERROR, problems) from error
-
-
-def require_writable(out: Path, *, force: bool) -> None:
-    """Refuse, before anything is read or chained, a file that exists (unless ``force``) or a
-    place no file can be written: a folder, or a folder that does not exist."""
-    if out.is_dir():
-        raise refused(CliErrorCode.UNWRITABLE_FILE, f"cannot write {out}: it is a folder")
-    if (out.exists() or out.is_symlink()) and not force:
-        raise refused(CliErrorCode.FILE_EXISTS,
-                      f"{out} exists: choose another --out, or pass --force to replace it")
-    if not out.parent.is_dir():
-        raise refused(CliErrorCode.UNWRITABLE_FILE,
-                      f"cannot write {out}: {out.parent} is not a folder")
 
 
 def _text(flag: str, help_text: str) -> Any:

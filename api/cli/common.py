@@ -314,3 +314,16 @@ def _end_by_sigpipe() -> NoReturn:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGPIPE)
     raise SystemExit(128 + signal.SIGPIPE)  # were the signal held back by a mask
+
+
+def require_writable(out: Path, *, force: bool) -> None:
+    """Refuse, before anything is read or chained, a file that exists (unless ``force``) or a
+    place no file can be written: a folder, or a folder that does not exist."""
+    if out.is_dir():
+        raise refused(CliErrorCode.UNWRITABLE_FILE, f"cannot write {out}: it is a folder")
+    if (out.exists() or out.is_symlink()) and not force:
+        raise refused(CliErrorCode.FILE_EXISTS,
+                      f"{out} exists: choose another --out, or pass --force to replace it")
+    if not out.parent.is_dir():
+        raise refused(CliErrorCode.UNWRITABLE_FILE,
+                      f"cannot write {out}: {out.parent} is not a folder")

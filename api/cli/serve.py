@@ -9,6 +9,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -16,9 +17,10 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
+from rich.markup import escape
 
 from optinface.api.access_log import uvicorn_log_config
-from optinface.api.cli.common import DataDir, console, refused
+from optinface.api.cli.common import DataDir, console, refused, require_writable
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import ApiSettings, load_settings, unbracketed
 from optinface.api.tls import contexts_for
@@ -27,6 +29,7 @@ from optinface.consent.accountability import require_accountable
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
+from optinface.engine.files import write_private_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,26 @@ def bootstrap_admin(service: OptinFace) -> str | None:
         return None
 
 
+def hand_over_first_admin_key(secret: str | None, file: Path | None, out: Console) -> None:
+    """The first admin key's secret printed once, or written to ``file`` (0600) and never
+    printed: a server's output may be kept by a log (``docker logs``, journald) as long as the
+    log is, where the key would be readable by whoever reads logs (review 25). On a later start
+    (``secret`` None) a file still there is named: its key belongs in the operator's own
+    custody, not beside the deployment."""
+    if file is None:
+        if secret is not None:
+            out.print("[bold]First run.[/] Admin API key (shown once, store it now):")
+            out.print(secret, markup=False, highlight=False)
+        return
+    if secret is not None:
+        write_private_atomic(file, f"{secret}\n".encode())
+        out.print(f"[bold]First run.[/] Admin API key written to {escape(str(file))} (0600), not"
+                  " printed: store it, then delete the file.")
+    elif file.exists():
+        out.print(f"The first admin API key's file {escape(str(file))} is still there: store the"
+                  " key elsewhere, then delete the file.")
+
+
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Default 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Default 8000.")] = None,
@@ -54,7 +77,8 @@ def serve(
     """Run the API, the subject portal and the reviewer dashboard.
 
     The data dir (--data-dir, else $OPTINFACE_DATA_DIR, else ./var) is created on first run with
-    its keys, and one admin API key is printed, once.
+    its keys, and one admin API key is printed, once; with OPTINFACE_FIRST_ADMIN_KEY_FILE it is
+    written to that file (0600) instead, never printed: for output a log keeps (a container).
 
     It refuses to start while the accountability settings (person in charge, DPO, PIA, policy,
     hosting, non-biometric alternative...) are placeholders, unless OPTINFACE_DEMO_MODE=true,
@@ -74,6 +98,8 @@ def serve(
     # data dir but still before the admin key and "listening" (loaded_scheme).
     settings = load_settings(data_dir=data_dir, host=host, port=port)
     require_accountable(settings)
+    if settings.first_admin_key_file is not None:
+        require_writable(settings.first_admin_key_file, force=True)
     contexts = contexts_for(settings)
     listeners: dict[int, list[socket.socket]] = {}
     try:
@@ -283,10 +309,7 @@ def _listen(settings: ApiSettings, service: OptinFace, contexts: dict[int, ssl.S
                for number, tls in contexts.items()}
     schemes = {number: loaded_scheme(server.config, contexts[number])
                for number, server in servers.items()}
-    secret = bootstrap_admin(service)
-    if secret is not None:
-        out.print("[bold]First run.[/] Admin API key (shown once, store it now):")
-        out.print(secret, markup=False, highlight=False)
+    hand_over_first_admin_key(bootstrap_admin(service), settings.first_admin_key_file, out)
     out.print(f"data dir: {settings.data_dir.resolve()}")
     for number, scheme in schemes.items():
         out.print(f"listening on {scheme}://{url_host(settings.host)}:{number}  "

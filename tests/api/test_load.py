@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
 from tests.support.api import thresholds_for_tests
-from tests.support.server import free_port, inherited_environment, wait_until_healthy
+from tests.support.server import serve_process
 from tests.support.thresholds import TEST_FMR
 
 CLIENTS = 4
@@ -44,9 +42,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("serve")
-    port = free_port()
     env = {
-        **inherited_environment(),
         "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp)),
         "OPTINFACE_MATCH_FMR": str(TEST_FMR),
         "OPTINFACE_RATE_PER_SECOND": "1000",
@@ -57,32 +53,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "COLUMNS": "200",
         "OPTINFACE_DEMO_MODE": "true",  # placeholder accountability: a test deployment
     }
-    command = [
-        sys.executable,
-        "-m",
-        "optinface.api.cli.main",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp / "var"),
-    ]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(url, seconds=60, interval=0.2, log=lambda: "".join(lines),
-                       alive=lambda: process.poll() is None)
-    output = "".join(lines)
-    admin = re.search(r"^(key_\S+)$", output, re.MULTILINE)
-    assert admin, output
-    try:
-        yield Server(url=url, admin=admin.group(1), first_output=output)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serve_process(tmp / "var", env) as served:
+        output = served.output()
+        admin = re.search(r"^(key_\S+)$", output, re.MULTILINE)
+        assert admin, output
+        yield Server(url=served.url, admin=admin.group(1), first_output=output)
 
 
 def test_first_run_creates_the_data_dir_and_prints_one_admin_key(server: Server) -> None:

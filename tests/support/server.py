@@ -1,16 +1,20 @@
 """Real servers for browser, load, crash and worker tests: a uvicorn server on 127.0.0.1 and a
-free port in a thread, the environment a server process starts with, and the wait for it to
-answer ``/healthz``."""
+free port in a thread, ``optinface serve`` in a process of its own, the environment a server
+process starts with, and the wait for it to answer ``/healthz``."""
 
 from __future__ import annotations
 
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -79,3 +83,36 @@ def started(server: uvicorn.Server, sockets: list[socket.socket] | None = None) 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@dataclass
+class ServeProcess:
+    """An ``optinface serve`` process: its URL and what it printed so far (stdout and stderr)."""
+
+    url: str
+    lines: list[str] = field(default_factory=list)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+@contextmanager
+def serve_process(data_dir: Path, env: Mapping[str, str]) -> Iterator[ServeProcess]:
+    """``optinface serve`` on a free loopback port, its output piped as a log would keep it,
+    healthy before the block runs, stopped (SIGTERM) after it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "optinface.api.cli.main", "serve", "--port", str(port),
+         "--data-dir", str(data_dir)],
+        env={**inherited_environment(), **env}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    served = ServeProcess(url=f"http://127.0.0.1:{port}")
+    threading.Thread(target=lambda: served.lines.extend(process.stdout or []),
+                     daemon=True).start()
+    try:
+        wait_until_healthy(served.url, seconds=60, interval=0.2, log=served.output,
+                           alive=lambda: process.poll() is None)
+        yield served
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
