@@ -199,10 +199,24 @@ def prepare(api: Api, admin: str, faces: Sequence[bytes], *, researcher_keys: in
     return Deployment(purpose_id=purpose, notice_id=notice, people=people, keys=keys)
 
 
+OPERATORS_DEPLOYMENT = (
+    "OPTINFACE_DATA_DIR", "OPTINFACE_DATABASE_URL", "OPTINFACE_KEY_DIR", "OPTINFACE_KEY_STORE",
+    "OPTINFACE_PKCS11_MODULE", "OPTINFACE_PKCS11_TOKEN_LABEL", "OPTINFACE_PKCS11_PIN",
+    "OPTINFACE_AUDIT_WITNESS_DIR", "OPTINFACE_FIRST_ADMIN_KEY_FILE", "OPTINFACE_TLS_CERT",
+    "OPTINFACE_TLS_KEY", "OPTINFACE_TLS_CLIENT_CA", "OPTINFACE_TLS_CLIENT_PORT",
+)
+"""The settings that name the operator's own deployment: where it keeps its ledger, keys,
+witness and first admin key, and how it is reached. The bench's throw-away server takes none of
+them from the environment: in the container they name ``/keys`` and ``/witness``, whose witness
+refused the new ledger (``witness_unusable``), and a first admin key file there would be
+replaced."""
+
+
 @contextmanager
 def local_server(port: int | None = None, *, python_path: str | None = None,
                  settings: Mapping[str, str] | None = None) -> Iterator[tuple[str, str, int]]:
-    """``optinface serve`` on a temporary data dir; yields its URL, first admin key and pid.
+    """``optinface serve`` on a temporary data dir, a deployment of its own (none of
+    :data:`OPERATORS_DEPLOYMENT` inherited); yields its URL, first admin key and pid.
 
     ``python_path``: the ``src`` folder of another checkout, to serve that version;
     ``settings``: ``OPTINFACE_*`` variables for this server only (``benchmarks/bench_api_ab.py``
@@ -211,7 +225,9 @@ def local_server(port: int | None = None, *, python_path: str | None = None,
         port = port or _free_port()
         command = [sys.executable, "-m", "optinface.api.cli.main", "serve",
                    "--port", str(port), "--data-dir", str(Path(root) / "var")]
-        env = {**os.environ, "COLUMNS": "200", **(settings or {})}
+        inherited = {name: value for name, value in os.environ.items()
+                     if name not in OPERATORS_DEPLOYMENT}
+        env = {**inherited, "COLUMNS": "200", **(settings or {})}
         if python_path is not None:
             env["PYTHONPATH"] = python_path
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ./dev run does

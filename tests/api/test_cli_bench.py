@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optinface.api.app import create_app
-from optinface.api.cli.bench import Api, prepare
+from optinface.api.cli.bench import Api, local_server, prepare
 from optinface.api.cli.main import app
 from optinface.api.cli.overhead_split import FRAMEWORK, OUTSIDE
 from optinface.api.settings import ApiSettings
@@ -85,3 +85,29 @@ def test_a_bench_the_server_refuses_ends_in_one_line_with_its_code(
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("error: bench_failed: POST /v1/keys -> 401 "), lines
     assert not (tmp_path / "out").exists()
+
+
+def _files(*folders: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for folder in folders for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
+@pytest.mark.slow
+def test_the_bench_server_is_a_deployment_of_its_own_whatever_the_environment_names(
+    tmp_path: Path, pipeline: FacePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the container the environment names the operator's key store, witness and first
+    key file: the bench's throw-away server uses none of them (it stopped at the witness's
+    ``witness_unusable``), comes up with its own first admin key, and leaves them as they were."""
+    with deployment(tmp_path / "operator", pipeline) as (settings, _, _, _):
+        pass
+    keys, witness = settings.keys_dir, settings.witness_dir
+    first_key = tmp_path / "operator" / "first-admin-key"
+    first_key.write_text("key_operators.own\n")
+    for name, value in (("KEY_DIR", keys), ("AUDIT_WITNESS_DIR", witness),
+                        ("FIRST_ADMIN_KEY_FILE", first_key)):
+        monkeypatch.setenv(f"OPTINFACE_{name}", str(value))
+    before = _files(keys, witness, first_key.parent)
+    with local_server() as (url, admin, _):
+        assert url.startswith("http://127.0.0.1:") and admin.startswith("key_")
+    assert _files(keys, witness, first_key.parent) == before
