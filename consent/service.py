@@ -623,14 +623,19 @@ class OptinFace:
         to a certificate it issued, where the server verifies client certificates against the
         CA bundle ``client_ca_pem`` (:func:`consent.client_certificates.binding_for`).
         ``over_api``: the HTTP API's, which makes no admin key where ``admin_mfa`` is on (the
-        command line does)."""
+        command line does). Answered once witnessed (:func:`consent.spent_rights.
+        witness_committed`): a key no witnessed checkpoint covers is never handed out."""
         if actor is not None:
             authorize(actor, Permission.MANAGE_KEYS)
         if over_api:
             admin_mfa.require_operator_for_admin_key(self.settings, role)
-        return apikeys.create_audited(self.runtime, actor=actor, role=role, name=name,
+        made = apikeys.create_audited(self.runtime, actor=actor, role=role, name=name,
                                       client_cert_pem=client_cert_pem,
                                       client_ca_pem=client_ca_pem)
+        spent_rights.witness_committed(
+            self.runtime, act=f"key {made.key_id} was made",
+            then="revoke it (its secret is shown to no one) and make another")
+        return made
 
     def list_api_keys(self, *, actor: Actor) -> list[ApiKeyPublic]:
         """Every API key ever created, revoked ones included (never their secrets)."""
@@ -1553,13 +1558,17 @@ class OptinFace:
 
     def audit_checkpoint(self, *, actor: Actor) -> CheckpointPublic:
         """A signed checkpoint of the log up to this request, also witnessed: for a reviewer
-        to keep and later check with ``optinface audit verify --against``."""
+        to keep and later check with ``optinface audit verify --against``; never answered
+        unless the witness folder took it."""
         authorize(actor, Permission.CHECKPOINT_AUDIT)
         now = self.clock.now()
         with self.runtime.db.transaction() as session:
             self.runtime.audit(session, Entry(action=AuditAction.CHECKPOINT, actor=actor))
             row = self.runtime.log.checkpoint(session, now=now)
-            return transparency.checkpoint_public(session, row, self.runtime.log)
+            public = transparency.checkpoint_public(session, row, self.runtime.log)
+        spent_rights.require_witnessed(self.runtime, public.tree_size,
+                                       act="the checkpoint was signed", then="ask for one again")
+        return public
 
     def register(self, *, actor: Actor | None = None) -> Register:
         """The register of the biometric database, generated from the live system and signed

@@ -33,6 +33,11 @@ error line, since its spend is signed nowhere a restored copy could be set again
 other act (the periodic check, the close) only logs it
 (:meth:`consent.witness.Witness.record`), the next checkpoint covering it.
 
+Two acts that spend nothing answer only once witnessed too (:func:`witness_committed`): an API
+key's creation, whose event deleted with the events after the last witnessed checkpoint would
+leave a key granting power that no log shows (black box 25, on a folder that took no write), and
+a checkpoint asked over the API, whose answer is what its asker keeps as witnessed.
+
 Each act that may spend one runs in a :func:`witnessed` block (the service's methods), and a
 challenge is spent in one place, :func:`consent.passkeys.take_ceremony`, which marks the
 block's :class:`~consent.spends.Spend` once its transaction commits
@@ -69,24 +74,39 @@ def witness_spent(runtime: Runtime) -> None:
         WitnessUnusable: the folder did not take the checkpoint: the act is committed, and
             not answered.
     """
+    witness_committed(runtime, act="this act committed and spent its single-use right",
+                      then="read what the act left before acting again (the right is spent)")
+
+
+def witness_committed(runtime: Runtime, *, act: str, then: str) -> None:
+    """Sign the log's head into the witness folder once ``act`` (what committed, said as the
+    answer's first words) committed, before it answers; ``then``: what to do next, said last.
+
+    Raises:
+        CommittedNotServed: a copy restored behind the service found first.
+        WitnessUnusable: the folder did not take the checkpoint (:func:`require_witnessed`).
+    """
     try:
         size = transparency.witness(runtime)
     except LedgerRestored as found:
         raise CommittedNotServed(
-            "this act committed and spent its single-use right, but the ledger was then found"
-            " restored behind the service: it is not answered while the erasure journal is"
-            " replayed; read what it left before acting again (the right is spent)",
+            f"{act}, but the ledger was then found restored behind the service: it is not"
+            f" answered while the erasure journal is replayed; {then}",
             details={"committed": True}) from found
+    require_witnessed(runtime, size, act=act, then=then)
+
+
+def require_witnessed(runtime: Runtime, size: int, *, act: str, then: str) -> None:
+    """Refuse to answer ``act``, committed, unless the witness folder holds a checkpoint of
+    ``size`` events or more: an error line, then :class:`WitnessUnusable` with
+    ``details.committed``."""
     folder = runtime.log.witness.directory
     if runtime.log.witness.latest_size() < size:
-        logger.error("a single-use right was spent (log of %d events) but witness folder %s"
-                     " did not take its checkpoint: the act is committed, its answer refused",
-                     size, folder)
+        logger.error("%s (log of %d events) but witness folder %s did not take its checkpoint:"
+                     " the act is committed, its answer refused", act, size, folder)
         raise WitnessUnusable(
-            f"this act committed and spent its single-use right, but the witness folder"
-            f" {folder} did not take its checkpoint (see the server's log): it is not"
-            " answered; make the folder writable, then read what the act left before acting"
-            " again (the right is spent)",
+            f"{act}, but the witness folder {folder} did not take its checkpoint (see the"
+            f" server's log): it is not answered; make the folder writable, then {then}",
             details={"committed": True, "path": str(folder)})
 
 

@@ -35,7 +35,21 @@ logger = logging.getLogger(__name__)
 
 VKEY_FILE = "checkpoint.vkey"
 CHECKPOINTS = "checkpoints"
+WRITE_CHECK = ".write-check"
+"""The file each start writes again in the folder, to learn that it takes a write: a folder
+that takes none (read-only, full) is refused at start, as the folder that pins another key is
+(black box 25: every command ran and the server served on a read-only folder, each checkpoint
+only logged as not witnessed, and the events after the last one could be deleted unseen)."""
 SUFFIX = ".note"
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """``path`` holds ``text``, on disk (a folder that takes no write raises ``OSError``)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 def write_once(path: Path, text: str) -> bool:
@@ -49,11 +63,7 @@ def write_once(path: Path, text: str) -> bool:
     if path.exists():
         return False
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
+    _write_durably(temporary, text)
     try:
         os.link(temporary, path)
     except FileExistsError:
@@ -293,7 +303,8 @@ class Witness:
         self._checked: int | None = None
 
     def pin(self, verifier: Verifier) -> None:
-        """Pin ``verifier`` at first start; refuse a folder that pins another key.
+        """Pin ``verifier`` at first start; refuse a folder that pins another key, or that
+        takes no write (:data:`WRITE_CHECK`).
 
         Raises:
             WitnessUnusable: The folder cannot be written, or pins another key.
@@ -301,6 +312,7 @@ class Witness:
         try:
             (self.directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
             write_once(self.directory / VKEY_FILE, verifier.vkey + "\n")
+            _write_durably(self.directory / WRITE_CHECK, "taken at the last start\n")
             pinned = pinned_key(self.directory)
         except (OSError, ValueError) as error:
             raise WitnessUnusable(f"witness folder {self.directory}: {error}") from error

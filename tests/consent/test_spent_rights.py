@@ -1,5 +1,7 @@
 """A spent single-use right is signed into the witness folder before its act answers, and what
-that signature's check finds never turns the committed act into something else (review 21a)."""
+that signature's check finds never turns the committed act into something else (review 21a).
+So are an API key's creation and a checkpoint asked for, though they spend nothing, and a
+folder that takes no write is refused at start (black box 25)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from sqlalchemy import select
 from optinface.consent import retention_policy
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import CommittedNotServed, ProbeConsentRequired, WitnessUnusable
+from optinface.consent.roles import Role
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import AuditFilter, PasskeyResponse, SearchableAct, TokenAct
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
-from optinface.consent.witness import Witness, checkpoint_path
+from optinface.consent.witness import WRITE_CHECK, Witness, checkpoint_path
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world, refused
 
@@ -162,3 +165,44 @@ def test_a_challenge_answered_on_a_copy_no_check_found_yet_commits_and_shows_no_
         else:
             service.issue_subject_token(actor=person.actor, signed=signed)
     assert error.value.details["committed"]
+
+
+def _folder_refusing_checkpoints(service: OptinFace) -> None:
+    """The witness folder refuses the next checkpoint: a file where its subfolder should be
+    (refused to root too, as a read-only or full folder refuses anyone)."""
+    service.witness_audit()
+    shard = checkpoint_path(service.settings.witness_dir, 0).parent
+    shard.rename(shard.with_name("elsewhere"))
+    shard.write_text("not a folder", encoding="utf-8")
+
+
+def test_a_key_made_while_the_folder_refuses_its_checkpoint_is_never_handed_out(
+    world: World,
+) -> None:
+    """Its event deleted with the events the folder never took, a key handed out would grant
+    power that no log shows: the key commits, listed, but its secret is refused as
+    ``witness_unusable``; so is a checkpoint asked for, never answered unwitnessed."""
+    service = world.service
+    _folder_refusing_checkpoints(service)
+    with pytest.raises(WitnessUnusable) as made:
+        service.create_api_key(actor=world.admin, role=Role.ADMIN, name="shadow")
+    assert made.value.details["committed"]
+    assert [key.name for key in service.list_api_keys(actor=world.admin)
+            if key.name == "shadow"] == ["shadow"]
+    with pytest.raises(WitnessUnusable) as checkpoint:
+        service.audit_checkpoint(actor=world.admin)
+    assert checkpoint.value.details["committed"]
+
+
+def test_a_witness_folder_that_takes_no_write_is_refused_at_start(
+    world: World, settings: ConsentSettings, pipeline: FacePipeline,
+) -> None:
+    """Before, a read-only folder let every command and the server run, each checkpoint only
+    logged as not witnessed. Here the start's write is refused (its file a folder: refused to
+    root too, as a read-only or full folder refuses anyone)."""
+    world.service.close()
+    (settings.witness_dir / WRITE_CHECK).unlink()
+    (settings.witness_dir / WRITE_CHECK).mkdir()
+    with pytest.raises(WitnessUnusable) as refused_start:
+        OptinFace.open(settings, pipeline=pipeline)
+    assert str(settings.witness_dir) in refused_start.value.message
