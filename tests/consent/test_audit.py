@@ -8,7 +8,6 @@ from sqlalchemy import func, select, text
 from optinface.consent import log_retention
 from optinface.consent.audit import AuditAction, event_hash, event_leaf
 from optinface.consent.audit_verify import verify_log
-from optinface.consent.roles import Role
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
@@ -60,7 +59,7 @@ def test_an_inserted_event_breaks_the_link_of_the_next_one(chain: OptinFace, wor
     # names the old predecessor, so the chain breaks right after the insertion. With the key
     # store the inserted row itself is named first: it carries no keyed seal (log_seals).
     while _newest(chain) < checkpoints(chain)[-1] + 2:  # two events no checkpoint signed yet
-        chain.create_api_key(actor=world.admin, role=Role.RESEARCHER, name="past the witness")
+        chain.audit_events(actor=world.reviewer, filters=AuditFilter())  # a read, chained
     at = checkpoints(chain)[-1] + 1  # past what every checkpoint signed (each spend signs one)
     raw(chain, f"UPDATE audit_events SET seq = seq + 1000 WHERE seq >= {at}")
     raw(chain, f"UPDATE audit_events SET seq = seq - 999 WHERE seq >= {at + 1000}")
