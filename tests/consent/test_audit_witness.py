@@ -39,13 +39,9 @@ from optinface.consent.witness import (
 )
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, witness_sizes
 from tests.support.files import file_bytes
 from tests.support.polling import eventually
-
-
-def witness_sizes(settings: ConsentSettings) -> list[int]:
-    return [int(path.stem) for path in witnessed(settings.witness_dir)]
 
 
 def test_the_witness_folder_is_outside_the_data_and_pins_the_checkpoint_key(
