@@ -214,15 +214,22 @@ def _witnessed(log: AuditLog, size: int) -> Checkpoint | None:
 def _rewritten(runtime: Runtime, session: Session, checkpoint: Checkpoint,
                tree: MerkleTree) -> bool:
     """Chain as ``log_rewritten``, once for the checkpoint's size, that ``tree`` is not an
-    extension of ``checkpoint``, unless the checkpoint is of a branch a rollback the log
-    chained abandoned (:func:`_abandoned_at`); whether it is not.
+    extension of ``checkpoint``; whether it is not. A checkpoint of a branch a rollback the log
+    chained abandoned (:func:`_abandoned_at`) is no rewrite: met here, by a worker that was
+    running before that rollback, it is the rollback, which the worker replays as every
+    worker does (another chained it).
 
     Raises:
-        LedgerRestored: it is not, found while the service is live (:mod:`consent.live_replay`).
+        LedgerRestored: it is not, or it is of an abandoned branch, found while the service is
+            live (:mod:`consent.live_replay`).
     """
     source = checkpoint_path(runtime.log.witness.directory, checkpoint.size)
     problem = against_tree(checkpoint, tree, str(source), holder="the log")
-    if problem is None or _abandoned_at(runtime, session, checkpoint.size) is not None:
+    if problem is None:
+        return False
+    if (rollback := _abandoned_at(runtime, session, checkpoint.size)) is not None:
+        runtime.log.witness.abandon(kept=rollback.kept, through=rollback.through)
+        runtime.live_replay.found(runtime, str(AuditAction.LOG_ROLLED_BACK))  # raises while live
         return False
     return _chain_rewrite(runtime, session, checkpoint, tree, problem)
 
@@ -243,7 +250,8 @@ def _abandoned_at(runtime: Runtime, session: Session, size: int) -> Rollback | N
     and ``witnessed`` at or above it, chained past the events it kept (:func:`record_rollback`
     chains it in the transaction that counted them, a ``clock_behind`` perhaps before it),
     and vouched for (:func:`consent.log_seals.vouched`: its hash its content's, its keyed
-    seal, which only the key store's HMAC key makes, holding). One written or edited with
+    seal, which only the key store's HMAC key makes, holding), its ``witnessed`` a size the
+    folder holds (the newest it held then: the folder keeps it). One written or edited with
     the database alone abandons nothing. A checkpoint the witness took after the rollback is
     past ``witnessed`` (:meth:`consent.audit.AuditLog.witness_head` signs only past the
     witness's newest, and :meth:`consent.witness.Witness.record` takes none at or below the
@@ -259,6 +267,7 @@ def _abandoned_at(runtime: Runtime, session: Session, size: int) -> Rollback | N
             "witnessed")
         if (isinstance(kept, int) and isinstance(witnessed, int) and kept < event.seq
                 and kept < size <= witnessed
+                and checkpoint_path(runtime.log.witness.directory, witnessed).is_file()
                 and log_seals.vouched(runtime.keys.hmac_key, event, adopted=adopted)):
             return Rollback(kept=kept, through=witnessed)
     return None

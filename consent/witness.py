@@ -350,16 +350,18 @@ class Witness:
         up to ``through`` are the abandoned branch's. :meth:`record` takes no checkpoint of the
         new branch among them, so every checkpoint of those sizes is from before the rollback
         and every later one is past it (what ``record_rewrite`` relies on), and until the
-        folder holds one past them the log's events are witnessed up to ``kept`` only
-        (:meth:`witnessed_of_the_log`)."""
+        folder holds one past them the log's events are witnessed up to its newest checkpoint
+        of ``kept`` events or fewer only (:meth:`witnessed_of_the_log`)."""
         if through >= self._abandoned:
-            self._abandoned, self._kept = through, kept
+            self._abandoned = through
+            self._kept = latest_witnessed(self.directory, through=kept)
 
     def witnessed_of_the_log(self) -> int:
         """How many of the log's events, as it now stands, the folder witnessed:
         :meth:`latest_size`, or, while that is a size a rollback abandoned (:meth:`abandon`),
-        the events the log kept then. Those past it are the ones the service still checks
-        before it signs them (:func:`consent.log_seals.record_unsealed`)."""
+        the newest checkpoint of the events the log kept then. Those past it are the ones the
+        service still checks before it signs them (:func:`consent.log_seals.record_unsealed`).
+        """
         latest = self.latest_size()
         return self._kept if latest <= self._abandoned else latest
 
