@@ -181,7 +181,7 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> int | None:
                                          details={"reason": "log_not_as_witnessed",
                                                   "through": through}))
             return None
-        witnessed = min(through, runtime.log.witness.latest_size())
+        witnessed = min(through, runtime.log.witness.witnessed_of_the_log())
         runtime.audit(session, Entry(action=AuditAction.LOG_SEALS_ADOPTED, actor=None,
                                      details={"through": through, "witnessed": witnessed}))
         return through
@@ -199,8 +199,10 @@ def adoption_point(session: Session, seal_key: bytes) -> int:
 
 
 def record_unsealed(runtime: Runtime, session: Session) -> bool:
-    """Chain, once, the events past the last witnessed checkpoint (and the adoption point, and
-    what this process checked already) that carry no valid keyed seal: appended by someone who
+    """Chain, once, the events past the last checkpoint witnessed of the log as it stands (not
+    one of the sizes a rollback abandoned: :meth:`consent.witness.Witness.witnessed_of_the_log`;
+    and past the adoption point and what this process checked already) that carry no valid
+    keyed seal: appended by someone who
     writes the database without the key store. Not refused, like a rewrite (erasures and
     withdrawals are still due); the event names them by sequence number, and it is chained
     before the checkpoint that would sign them, so the witness never holds them unremarked.
@@ -210,7 +212,7 @@ def record_unsealed(runtime: Runtime, session: Session) -> bool:
     before it is witnessed; what was checked is remembered once committed (a rolled-back
     transaction's sequence numbers are used again).
     """
-    after = max(runtime.log.witness.latest_size(), runtime.seals_checked,
+    after = max(runtime.log.witness.witnessed_of_the_log(), runtime.seals_checked,
                 adoption_point(session, runtime.keys.hmac_key))
     rows = session.execute(select(AuditEvent.seq, AuditEvent.hash, AuditEvent.keyed_seal)
                            .where(AuditEvent.seq > after).order_by(AuditEvent.seq)).all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import log_seals, log_tail
 from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, last_details
-from optinface.consent.audit_verify import KnownCheckpoint, LogReport, against_tree, verify_log
+from optinface.consent.audit_verify import (
+    KnownCheckpoint,
+    LogReport,
+    Problem,
+    against_tree,
+    verify_log,
+)
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.key_check import newest_signed
 from optinface.consent.keys import CHECKPOINT_KEY_NAME, KeyRing
@@ -45,7 +52,13 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import AuditCheckpoint, AuditEvent
-from optinface.consent.witness import Found, Witness, checkpoint_path, witnessed
+from optinface.consent.witness import (
+    Found,
+    Witness,
+    checkpoint_path,
+    latest_witnessed,
+    witnessed,
+)
 from optinface.engine.documents import json_from
 
 logger = logging.getLogger(__name__)
@@ -69,6 +82,7 @@ def record_rollback(runtime: Runtime, session: Session, *, chain: bool = True) -
     events, witnessed = runtime.log.tree.sync(session).size, runtime.log.witness.latest_size()
     if events >= witnessed:
         return False
+    runtime.log.witness.abandon(kept=events, through=witnessed)  # signed past it from here
     last = last_details(session, AuditAction.LOG_ROLLED_BACK)
     if (last is not None and last.get("witnessed") == witnessed) or not chain:
         return True  # chained already, at an earlier start since the loss; or only asked
@@ -83,24 +97,42 @@ def record_rollback(runtime: Runtime, session: Session, *, chain: bool = True) -
 
 def record_rewrite(runtime: Runtime, session: Session, *, chain: bool = True) -> bool:
     """Chain, once for each witnessed checkpoint, that the log's first events are no longer
-    those the witness's newest checkpoint signed: they were rewritten, their hashes recomputed
-    and the checkpoint rows signed again by someone holding the checkpoint key. Not refused,
-    like a rollback (erasures and withdrawals are still due), but the log says it from the
-    start, not only when ``audit verify`` runs, and the event names the witnessed size.
-    Whether the log is not (or cannot be shown to be) what the witness signed. ``chain``
-    False only asks, chaining and logging nothing (a dry run's check).
+    those the witness signed: they were rewritten, their hashes recomputed and the checkpoint
+    rows signed again by someone holding the checkpoint key. Not refused, like a rollback
+    (erasures and withdrawals are still due), but the log says it from the start, not only
+    when ``audit verify`` runs, and the event names the witnessed size.
+
+    The checkpoint compared: the witness's newest; where the log is shorter (events lost,
+    :func:`record_rollback`'s), the newest it covers, so a rewrite of what a restore kept is
+    found too; and where the newest is of the branch a rollback the log chained abandoned
+    (:func:`_abandoned_at`: the log grew back, with new events, to a size the witness had
+    signed before the rollback), the newest at or below what that rollback kept, since the
+    log chained that loss already and a rewrite it is not. Whether the log is not (or cannot
+    be shown to be) what the witness signed. ``chain`` False only asks, chaining and logging
+    nothing (a dry run's check).
 
     Raises:
         LedgerRestored: found while the service is live (:func:`record_departures`).
     """
+    directory, tree = runtime.log.witness.directory, runtime.log.tree.sync(session)
     size = runtime.log.witness.latest_size()
-    tree = runtime.log.tree.sync(session)
-    if size == 0 or tree.size < size:  # nothing witnessed yet, or lost events: record_rollback
-        return False
-    checkpoint = _witnessed(runtime.log, size)
-    if checkpoint is None:
-        return True  # a witness file past reading: audit verify names it
-    return _rewritten(runtime, session, checkpoint, tree, chain=chain)
+    while size:  # each turn compares a smaller size, or ends
+        if size > tree.size:  # events lost: the newest checkpoint of what is left
+            size = latest_witnessed(directory, through=tree.size)
+            continue
+        checkpoint = _witnessed(runtime.log, size)
+        if checkpoint is None:
+            return True  # a witness file past reading: audit verify names it
+        problem = against_tree(checkpoint, tree, str(checkpoint_path(directory, size)),
+                               holder="the log")
+        if problem is None:
+            return False
+        rollback = _abandoned_at(runtime, session, size)
+        if rollback is None:
+            return _chain_rewrite(runtime, session, checkpoint, tree, problem, chain=chain)
+        runtime.log.witness.abandon(kept=rollback.kept, through=rollback.through)
+        size = latest_witnessed(directory, through=rollback.kept)
+    return False
 
 
 def witness(runtime: Runtime) -> int:
@@ -179,18 +211,76 @@ def _witnessed(log: AuditLog, size: int) -> Checkpoint | None:
         return None
 
 
-def _rewritten(runtime: Runtime, session: Session, checkpoint: Checkpoint, tree: MerkleTree,
-               *, chain: bool = True) -> bool:
+def _rewritten(runtime: Runtime, session: Session, checkpoint: Checkpoint,
+               tree: MerkleTree) -> bool:
     """Chain as ``log_rewritten``, once for the checkpoint's size, that ``tree`` is not an
-    extension of ``checkpoint``; whether it is not. ``chain`` False only asks.
+    extension of ``checkpoint``; whether it is not. A checkpoint of a branch a rollback the log
+    chained abandoned (:func:`_abandoned_at`) is no rewrite: met here, by a worker that was
+    running before that rollback, it is the rollback, which the worker replays as every
+    worker does (another chained it).
 
     Raises:
-        LedgerRestored: it is not, found while the service is live (:mod:`consent.live_replay`).
+        LedgerRestored: it is not, or it is of an abandoned branch, found while the service is
+            live (:mod:`consent.live_replay`).
     """
     source = checkpoint_path(runtime.log.witness.directory, checkpoint.size)
     problem = against_tree(checkpoint, tree, str(source), holder="the log")
     if problem is None:
         return False
+    if (rollback := _abandoned_at(runtime, session, checkpoint.size)) is not None:
+        runtime.log.witness.abandon(kept=rollback.kept, through=rollback.through)
+        runtime.live_replay.found(runtime, str(AuditAction.LOG_ROLLED_BACK))  # raises while live
+        return False
+    return _chain_rewrite(runtime, session, checkpoint, tree, problem)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    """A rollback the log chained: from ``through`` witnessed events to the ``kept`` ones."""
+
+    kept: int
+    through: int
+
+
+def _abandoned_at(runtime: Runtime, session: Session, size: int) -> Rollback | None:
+    """The rollback that abandoned the branch the witness's checkpoint of ``size`` is of;
+    None when none did (a checkpoint the log must extend).
+
+    That rollback: a ``log_rolled_back`` event the log holds naming ``events`` below ``size``
+    and ``witnessed`` at or above it, chained past the events it kept (:func:`record_rollback`
+    chains it in the transaction that counted them, a ``clock_behind`` perhaps before it),
+    and vouched for (:func:`consent.log_seals.vouched`: its hash its content's, its keyed
+    seal, which only the key store's HMAC key makes, holding), its ``witnessed`` a size the
+    folder holds (the newest it held then: the folder keeps it). One written or edited with
+    the database alone abandons nothing. A checkpoint the witness took after the rollback is
+    past ``witnessed`` (:meth:`consent.audit.AuditLog.witness_head` signs only past the
+    witness's newest, and :meth:`consent.witness.Witness.record` takes none at or below the
+    size a rollback it met names), so the new branch's are all compared. What whoever holds
+    the HMAC key can still do: chain a rollback of their own, which the log then states as
+    events lost (``audit verify`` fails on it and names it), in place of a rewrite.
+    """
+    adopted = log_seals.adoption_point(session, runtime.keys.hmac_key)
+    for event in session.scalars(select(AuditEvent)
+                                 .where(AuditEvent.action == AuditAction.LOG_ROLLED_BACK)
+                                 .order_by(AuditEvent.seq.desc())):
+        kept, witnessed = (event.details or {}).get("events"), (event.details or {}).get(
+            "witnessed")
+        if (isinstance(kept, int) and isinstance(witnessed, int) and kept < event.seq
+                and kept < size <= witnessed
+                and checkpoint_path(runtime.log.witness.directory, witnessed).is_file()
+                and log_seals.vouched(runtime.keys.hmac_key, event, adopted=adopted)):
+            return Rollback(kept=kept, through=witnessed)
+    return None
+
+
+def _chain_rewrite(runtime: Runtime, session: Session, checkpoint: Checkpoint,
+                   tree: MerkleTree, problem: Problem, *, chain: bool = True) -> bool:
+    """Chain as ``log_rewritten``, once for the checkpoint's size, ``problem``: ``tree`` is
+    not an extension of ``checkpoint``. True; ``chain`` False only asks.
+
+    Raises:
+        LedgerRestored: found while the service is live (:mod:`consent.live_replay`).
+    """
     if not chain:
         return True  # only asked
     # Raises while live, chained already or not: another worker chained it, and this one, which

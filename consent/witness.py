@@ -186,15 +186,22 @@ def witnessed(directory: Path) -> list[Path]:
            for found in _sizes(_shard(directory, index))])]
 
 
-def latest_witnessed(directory: Path) -> int:
+def latest_witnessed(directory: Path, *, through: int | None = None) -> int:
     """The largest tree size witnessed in ``directory`` (0: none), read-only: the flat files
     an earlier version wrote (their number fixed at the upgrade), the subfolders' names, and
-    the files of the newest subfolder that holds any."""
-    flat = _sizes(directory / CHECKPOINTS)
-    newest_flat = flat[-1][0] if flat else 0
+    the files of the newest subfolder that holds any. ``through``: the largest at most that
+    size (the newest checkpoint a log of that many events can be compared with), from the
+    subfolders at or below its own."""
+    def within(found: list[tuple[int, Path]]) -> list[int]:
+        return [size for size, _ in found if through is None or size <= through]
+
+    flat = within(_sizes(directory / CHECKPOINTS))
+    newest_flat = flat[-1] if flat else 0
     for index in reversed(_shard_indexes(directory)):
-        if found := _sizes(_shard(directory, index)):
-            return max(found[-1][0], newest_flat)
+        if through is not None and index > through // SHARD:
+            continue
+        if found := within(_sizes(_shard(directory, index))):
+            return max(found[-1], newest_flat)
     return newest_flat
 
 
@@ -301,6 +308,7 @@ class Witness:
         self.found = found or Found()
         self._latest: int | None = None
         self._checked: int | None = None
+        self._abandoned = self._kept = 0
 
     def pin(self, verifier: Verifier) -> None:
         """Pin ``verifier`` at first start; refuse a folder that pins another key, or that
@@ -347,12 +355,39 @@ class Witness:
         difference handed over): :meth:`unchecked` lists only newer ones from here."""
         self._checked = max(self._checked or 0, size)
 
+    def abandon(self, *, kept: int, through: int) -> None:
+        """The log was rolled back from ``through`` events, the folder's newest then, to
+        ``kept`` (:func:`consent.transparency.record_rollback` found it shorter, or
+        :func:`consent.transparency.record_rewrite` found the rollback it chained): the sizes
+        up to ``through`` are the abandoned branch's. :meth:`record` takes no checkpoint of the
+        new branch among them, so every checkpoint of those sizes is from before the rollback
+        and every later one is past it (what ``record_rewrite`` relies on), and until the
+        folder holds one past them the log's events are witnessed up to its newest checkpoint
+        of ``kept`` events or fewer only (:meth:`witnessed_of_the_log`)."""
+        if through >= self._abandoned:
+            self._abandoned = through
+            self._kept = latest_witnessed(self.directory, through=kept)
+
+    def witnessed_of_the_log(self) -> int:
+        """How many of the log's events, as it now stands, the folder witnessed:
+        :meth:`latest_size`, or, while that is a size a rollback abandoned (:meth:`abandon`),
+        the newest checkpoint of the events the log kept then. Those past it are the ones the
+        service still checks before it signs them (:func:`consent.log_seals.record_unsealed`).
+        """
+        latest = self.latest_size()
+        return self._kept if latest <= self._abandoned else latest
+
     def record(self, note: str, *, size: int) -> None:
-        """Append a committed checkpoint; one per tree size (the first one is kept).
+        """Append a committed checkpoint; one per tree size (the first one is kept), none at or
+        below the size a rollback abandoned (:meth:`abandon`).
 
         A failure is logged, never raised: the transaction it witnesses has committed, and the
         next checkpoint (at the latest within ``audit_witness_interval_seconds``) covers it.
         """
+        if size <= self._abandoned:
+            logger.info("audit checkpoint %d not witnessed: the witness signed the branch a"
+                        " rollback abandoned up to %d events", size, self._abandoned)
+            return
         path = checkpoint_path(self.directory, size)
         try:
             _make_shards(self.directory, size)

@@ -39,13 +39,9 @@ from optinface.consent.witness import (
 )
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world
+from tests.support.consent import FakeClock, World, make_world, witness_sizes
 from tests.support.files import file_bytes
 from tests.support.polling import eventually
-
-
-def witness_sizes(settings: ConsentSettings) -> list[int]:
-    return [int(path.stem) for path in witnessed(settings.witness_dir)]
 
 
 def test_the_witness_folder_is_outside_the_data_and_pins_the_checkpoint_key(
@@ -199,6 +195,43 @@ def test_an_empty_low_subfolder_removed_hides_no_later_checkpoint(tmp_path: Path
     assert reader.latest_size() == 4 * SHARD + 3
     assert witnessed_after(tmp_path, 5, known=reader.latest_size()) \
         == [2 * SHARD + 1, 4 * SHARD + 3]
+
+
+def test_the_newest_checkpoint_at_or_below_a_size_is_read_from_the_subfolders_and_flat_files(
+    tmp_path: Path,
+) -> None:
+    """What a start compares a restored log's kept events with: the newest checkpoint of at
+    most that many events, wherever it lies (a flat file of an earlier version, a lower
+    subfolder, none)."""
+    (tmp_path / CHECKPOINTS).mkdir()
+    (tmp_path / CHECKPOINTS / f"{7:012d}{SUFFIX}").write_text("old note", encoding="utf-8")
+    writer = Witness(tmp_path)
+    for size in (5, SHARD + 1, 2 * SHARD + 3):
+        writer.record(f"note {size}", size=size)
+    assert latest_witnessed(tmp_path) == 2 * SHARD + 3
+    assert latest_witnessed(tmp_path, through=2 * SHARD + 3) == 2 * SHARD + 3
+    assert latest_witnessed(tmp_path, through=2 * SHARD + 2) == SHARD + 1
+    assert latest_witnessed(tmp_path, through=SHARD) == 7
+    assert latest_witnessed(tmp_path, through=6) == 5
+    assert latest_witnessed(tmp_path, through=4) == 0
+
+
+def test_after_a_rollback_the_witness_takes_no_checkpoint_of_the_sizes_it_abandoned(
+    tmp_path: Path,
+) -> None:
+    """Once a rollback from 30 events to 20 is met, a checkpoint of the new branch at 25 (an
+    export's, where the folder held none of that size) is not copied into the folder, one past
+    30 is, and the log counts as witnessed up to the newest checkpoint of the kept events."""
+    (tmp_path / CHECKPOINTS).mkdir()
+    witness = Witness(tmp_path)
+    for size in (10, 18, 30):
+        witness.record(f"old branch {size}", size=size)
+    witness.abandon(kept=20, through=30)
+    assert witness.witnessed_of_the_log() == 18
+    witness.record("new branch 25", size=25)
+    witness.record("new branch 31", size=31)
+    assert [int(path.stem) for path in witnessed(tmp_path)] == [10, 18, 30, 31]
+    assert witness.witnessed_of_the_log() == witness.latest_size() == 31
 
 
 @pytest.mark.parametrize("ledger", ["deleted", "another"])

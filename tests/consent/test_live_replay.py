@@ -467,7 +467,10 @@ def test_a_second_idle_worker_replays_a_restore_another_worker_chained_first(
 ) -> None:
     """Two workers idle since before the copy, B and C: B's periodic round finds the restore
     and chains it; C's round meets the same checkpoint with the finding chained already, and
-    still replays before it answers (the finding chained once, replayed on every worker)."""
+    still replays before it answers (the finding chained once, replayed on every worker). A
+    copy shorter than the folder, grown back by B's replay past the checkpoint C meets, is a
+    rollback to C too, not a rewrite: that checkpoint is of the branch B's rollback
+    abandoned."""
     a, b = workers
     settings = a.service.settings
     third = settings.model_copy(update={"data_dir": settings.data_dir.with_name("worker-c")})
@@ -489,6 +492,7 @@ def test_a_second_idle_worker_replays_a_restore_another_worker_chained_first(
         assert len(_events(a.service, AuditAction.RECONCILED)) == replays + 2
         finding = AuditAction.LOG_REWRITTEN if written_since else AuditAction.LOG_ROLLED_BACK
         assert len(_events(a.service, finding)) == 1
+        assert written_since or _events(a.service, AuditAction.LOG_REWRITTEN) == []
         refused("probe_consent_required", lambda: c.service.identify(
             actor=c.researcher, purpose_id=c.purpose, probe_consent_id=spent,
             image=flipped_jpegs[0]))

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from optinface.api.cli.main import app as cli
-from optinface.consent.audit import AuditAction, log_time
+from optinface.consent.audit import AuditAction, Entry, event_hash, log_time
 from optinface.consent.backup import DATABASE_NAME, MANIFEST_NAME
+from optinface.consent.db import Database
 from optinface.consent.errors import (
     AlternativeChosen,
     KeyUnavailable,
@@ -51,7 +52,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
-from optinface.consent.tables import Template
+from optinface.consent.tables import AuditEvent, Template
 from optinface.consent.witness import latest_witnessed, witnessed
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
@@ -63,6 +64,7 @@ from tests.support.consent import (
     make_world,
     refused,
     register_admin_passkey,
+    witness_sizes,
 )
 from tests.support.files import copy_database, decrypt_from_copy, template_bytes
 from tests.support.postgres import PostgresServer
@@ -431,6 +433,141 @@ def test_a_restore_is_chained_once_as_a_rollback_that_verify_names(
     assert [e.details for e in rollbacks] == [{"events": backed_up, "witnessed": witnessed}]
     assert (f"rolled back from {witnessed} to {backed_up} events, chained at event"
             f" {rollbacks[0].seq}") in status.problem
+
+
+def _grow_to(service: OptinFace, size: int) -> None:
+    """Chain events (reads of the log) until the log holds ``size`` events: the new branch a
+    restored copy grows as it serves."""
+    runtime = service.runtime
+    with runtime.db.transaction() as session:
+        while runtime.log.tree.sync(session).size < size:
+            runtime.audit(session, Entry(action=AuditAction.AUDIT_READ, actor=None))
+
+
+def _chained(service: OptinFace, action: AuditAction) -> list[dict[str, object]]:
+    with service.runtime.db.transaction() as session:
+        return [dict(event.details) for event in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq))]
+
+
+def _rewrite(settings: ConsentSettings, seq: int, *, rehash_from: int | None) -> None:
+    """Edit event ``seq`` with the service stopped, as whoever holds the ledger alone can:
+    its hash recomputed, and every hash from ``rehash_from`` on (None: only its own)."""
+    ledger = Database(settings.url)
+    ledger.open()
+    with closing(ledger), ledger.transaction() as session:
+        events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        events[seq - 1].outcome = "rewritten"
+        events[seq - 1].hash = event_hash(events[seq - 1])
+        for event in events[(rehash_from or len(events) + 1) - 1:]:
+            event.prev_hash = events[event.seq - 2].hash
+            event.hash = event_hash(event)
+
+
+@dataclass(frozen=True)
+class GrownBack:
+    """A restored copy whose log grew back, with new events, to the size the witness had
+    signed before the restore, and stopped there (blackbox 25, finding 5)."""
+
+    kept: int  # the events the restore kept
+    witnessed: int  # the witness's newest size before the restore
+    abandoned: list[int]  # the witness's sizes between them, before the copy started
+
+
+@pytest.fixture
+def grown_back(round_trip: RoundTrip, settings: ConsentSettings) -> GrownBack:
+    world = round_trip.world
+    round_trip.restore_after(lambda: [world.subject() for _ in range(4)])
+    witnessed, sizes = latest_witnessed(settings.witness_dir), witness_sizes(settings)
+    with round_trip.restored() as restored:
+        kept = _chained(restored, AuditAction.LOG_ROLLED_BACK)[0]["events"]
+        assert isinstance(kept, int) and kept < witnessed
+        gap = min(set(range(restored.verify_audit().events + 2, witnessed)) - set(sizes))
+        _grow_to(restored, gap - 1)
+        assert restored.audit_checkpoint(actor=world.reviewer).tree_size == gap  # not kept
+        _grow_to(restored, witnessed)
+    return GrownBack(kept, witnessed, [size for size in sizes if kept < size <= witnessed])
+
+
+def test_a_restored_log_grown_back_to_a_witnessed_size_raises_no_rewrite_alarm(
+    round_trip: RoundTrip, settings: ConsentSettings, grown_back: GrownBack,
+) -> None:
+    """The checkpoints the witness signed between the backup's size and the restore's are of
+    the branch the chained rollback abandoned: the log growing back to those sizes with new
+    events is no rewrite, at any start, nor when it grows past them (a worker running since
+    before the restore that meets them replays: test_live_replay). The witness takes no
+    checkpoint of the new branch at those sizes (an export's, a reviewer's), and the new
+    branch's from past them."""
+    kept, witnessed, abandoned = grown_back.kept, grown_back.witnessed, grown_back.abandoned
+    assert abandoned and abandoned[-1] == witnessed
+    for _ in range(2):
+        with round_trip.restored() as restored:
+            assert restored.verify_audit().events >= witnessed
+            _grow_to(restored, latest_witnessed(settings.witness_dir) + 3)
+        assert _chained(restored, AuditAction.LOG_REWRITTEN) == []
+        assert _chained(restored, AuditAction.LOG_ROLLED_BACK) == [
+            {"events": kept, "witnessed": witnessed}]
+    assert [size for size in witness_sizes(settings) if kept < size <= witnessed] == abandoned
+    assert latest_witnessed(settings.witness_dir) > witnessed
+
+
+def test_a_rewrite_of_what_a_restore_kept_is_still_found(
+    round_trip: RoundTrip, settings: ConsentSettings, grown_back: GrownBack,
+) -> None:
+    """An event the restore kept edited, its hash alone recomputed (the rollback's event and
+    its keyed seal untouched): the newest checkpoint of the kept events no longer matches,
+    and the next start chains ``log_rewritten`` with that checkpoint's size."""
+    kept = grown_back.kept
+    _rewrite(settings, 3, rehash_from=None)
+    with round_trip.restored() as restored:
+        rewrites = _chained(restored, AuditAction.LOG_REWRITTEN)
+    assert rewrites == [{"events": rewrites[0]["events"],
+                         "witnessed": latest_witnessed(settings.witness_dir, through=kept)}]
+
+
+def test_a_rollback_whose_keyed_seal_fails_abandons_nothing(
+    round_trip: RoundTrip, settings: ConsentSettings, grown_back: GrownBack,
+) -> None:
+    """The whole chain re-hashed after an edit, as the database alone can: the rollback's
+    event no longer carries its keyed seal, so it vouches for no abandoned branch, and the
+    witness's newest checkpoint is compared as on any log."""
+    witnessed = grown_back.witnessed
+    _rewrite(settings, 3, rehash_from=4)
+    with round_trip.restored() as restored:
+        assert _chained(restored, AuditAction.LOG_REWRITTEN) == [
+            {"events": witnessed, "witnessed": witnessed}]
+
+
+def test_the_events_a_restored_log_grew_back_are_checked_for_their_keyed_seals(
+    round_trip: RoundTrip, settings: ConsentSettings, grown_back: GrownBack,
+) -> None:
+    """The new branch's events up to the abandoned sizes were witnessed by no checkpoint of
+    theirs: edited and re-hashed with the database alone (the rollback's event untouched),
+    they are no rewrite of anything witnessed, but the start finds them without their keyed
+    seals, as it finds any event past the witness."""
+    witnessed = grown_back.witnessed
+    _rewrite(settings, witnessed - 1, rehash_from=witnessed)
+    with round_trip.restored() as restored:
+        assert _chained(restored, AuditAction.LOG_REWRITTEN) == []
+        unsealed = _chained(restored, AuditAction.LOG_EVENTS_UNSEALED)
+    assert len(unsealed) == 1 and unsealed[0]["events"] == [witnessed - 1, witnessed]
+
+
+def test_a_rewrite_of_the_branch_witnessed_after_a_restore_is_found(
+    round_trip: RoundTrip, settings: ConsentSettings, grown_back: GrownBack,
+) -> None:
+    """Past the abandoned sizes the new branch is witnessed like any log: one of its events
+    rewritten, every later hash recomputed, is chained at the next start, the rollback's
+    event still vouched for."""
+    witnessed = grown_back.witnessed
+    with round_trip.restored() as restored:
+        _grow_to(restored, witnessed + 3)
+    newest = latest_witnessed(settings.witness_dir)
+    assert newest > witnessed
+    _rewrite(settings, witnessed - 1, rehash_from=witnessed)
+    with round_trip.restored() as restored:
+        rewrites = _chained(restored, AuditAction.LOG_REWRITTEN)
+    assert rewrites == [{"events": rewrites[0]["events"], "witnessed": newest}]
 
 
 def test_a_restore_takes_out_again_a_purpose_withdrawn_since_the_backup(

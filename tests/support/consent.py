@@ -51,7 +51,13 @@ from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.soft_authenticator import SoftAuthenticator, b64url
 from optinface.consent.soft_person import SoftPerson, probe_consent
 from optinface.consent.tables import AuditEvent
+from optinface.consent.witness import witnessed
 from optinface.engine.errors import EngineError
+
+
+def witness_sizes(settings: ConsentSettings) -> list[int]:
+    """The sizes of the checkpoints the deployment's witness folder holds, smallest first."""
+    return [int(path.stem) for path in witnessed(settings.witness_dir)]
 
 
 def assert_witness_sees_the_restore(service: OptinFace) -> None:
