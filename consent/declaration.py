@@ -501,12 +501,8 @@ def state(
     current = hashes[version]
     in_service_from = service_start(declaration, settings=settings) if declaration else None
     refusal: NotDeclared | EngineError | None = None
-    if rows.orders_altered:
-        refusal = orders_altered(rows.orders_altered)
-    elif order is not None:
-        refusal = SuspendedByRegulator(
-            SUSPENDED.format(reference=order.reference, kind=order.kind),
-            details={"order": order.reference, "kind": order.kind})
+    if (stopped := suspension(rows)) is not None:
+        refusal = stopped
     elif isinstance(accuracy.calibrated, EngineError):
         refusal = accuracy.calibrated
     elif not settings.demo_mode and settings.pia_material_sha256 not in {
@@ -589,17 +585,40 @@ def orders_altered(references: list[str]) -> RegulatorOrdersAltered:
                                   details={"orders": references})
 
 
-def require_not_suspended(rows: RegisterRows) -> None:
-    """Enrolment stops under an order too (it does not wait for a declaration: consent and
-    enrolment may precede service, matching may not), and while the orders' rows are not what
-    the log chained."""
+ORDER_REFUSALS = (SuspendedByRegulator, RegulatorOrdersAltered)
+"""What :func:`suspension` refuses with: the codes a route that chains only some of its
+refusals chains (a verifier's confirmation, :func:`consent.refusals.chained`)."""
+
+
+def suspension(rows: RegisterRows) -> SuspendedByRegulator | RegulatorOrdersAltered | None:
+    """The regulator's stop, if one holds: an order in force, or orders whose rows are not what
+    the log chained or the journal recorded. The one definition: the matching gate
+    (:func:`state`) asks it first, and every act that leads to enrolment or matching asks it
+    through :func:`require_not_suspended`."""
     if rows.orders_altered:
-        raise orders_altered(rows.orders_altered)
+        return orders_altered(rows.orders_altered)
     order = rows.order
-    if order is not None:
-        raise SuspendedByRegulator(
-            f"suspended by the regulator's order {order.reference}: enrolment is refused",
-            details={"order": order.reference, "kind": order.kind})
+    if order is None:
+        return None
+    return SuspendedByRegulator(SUSPENDED.format(reference=order.reference, kind=order.kind),
+                                details={"order": order.reference, "kind": order.kind})
+
+
+def require_not_suspended(runtime: Runtime, session: Session, *,
+                          receipt_keys: ReceiptKeys | None = None) -> RegisterRows:
+    """Refuse, in the caller's transaction (so before it spends or stores anything, and an
+    order committed meanwhile is seen), an act that leads to enrolment or matching while the
+    regulator's order suspends them (:func:`suspension`): an enrolment, a capture's approval,
+    a probe consent's link, signature or use, a verifier's confirmation. It does not wait for a
+    declaration (consent and enrolment may precede service, matching may not). What a person
+    does for themselves (a subject shell, a consent, a withdrawal, an erasure, an access
+    export) never asks it: their rights do not wait on an order. ``receipt_keys``: as the
+    caller read them for its request (else read here). Returns the rows it checked, for a
+    caller that asks the matching gate next in the same transaction (read once)."""
+    rows = runtime.register_reads.rows(session, receipt_keys=receipt_keys)
+    if (refusal := suspension(rows)) is not None:
+        raise refusal
+    return rows
 
 
 def declared_long_enough_ago(today: date, settings: ConsentSettings) -> date:

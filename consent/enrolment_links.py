@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     after_erasure,
     apikeys,
+    declaration,
     ledger,
     page_sessions,
     passkeys,
     policies,
+    probe_consent,
     subject_acts,
 )
 from optinface.consent.accountability import require_accepted, require_subject_accepted
@@ -142,6 +144,7 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
+        _require_open(runtime, session, kind=kind)
         subject = _linked_subject(runtime, session, link)
         name = subject.pseudonym if subject is not None else f"probe {link.id}"
         if link.capacity == str(ConsentCapacity.PARENTAL_AUTHORITY):
@@ -157,6 +160,7 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
     any secret; the link is used up."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
+        _require_open(runtime, session, kind=kind)
         credential, link = passkeys.register(session, body.ceremony_id, body.credential,
                                              kind=kind, keys=runtime.keys,
                                              settings=runtime.settings, now=now)
@@ -172,6 +176,15 @@ def register(runtime: Runtime, body: PasskeyResponse, *, kind: str
         session.expunge(credential)
         session.expunge(link)
     return credential, link, pseudonym
+
+
+def _require_open(runtime: Runtime, session: Session, *, kind: str) -> None:
+    """A probe's link asks a person to agree to a search: none is registered on while a
+    regulator's order suspends matching (asked once the link is found valid: a lift cures
+    only the order). A subject's own link (taking over their shell) stays open: what a person
+    does for themselves never waits on an order."""
+    if kind == probe_consent.PROBE:
+        declaration.require_not_suspended(runtime, session)
 
 
 def _linked_subject(runtime: Runtime, session: Session, link: OneTimeLink) -> Subject | None:

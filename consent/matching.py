@@ -76,14 +76,13 @@ def matching_logic(runtime: Runtime) -> MatchingLogic:
         description=MATCHING_DESCRIPTION)
 
 
-def _gates(runtime: Runtime, session: Session, purpose: Purpose, *, operation: Operation,
-           receipt_keys: ReceiptKeys) -> tuple[Threshold, declaration.DeclarationState]:
+def _gates(runtime: Runtime, rows: declaration.RegisterRows, purpose: Purpose, *,
+           operation: Operation) -> tuple[Threshold, declaration.DeclarationState]:
     """The threshold to match at and the declaration in force, or the gate's refusal: the
-    threshold the checked material hashed, so a match applies only a declared one; the
-    register's rows name ``receipt_keys``, the key in force as the search read it."""
-    in_service = declaration.require_in_service(runtime.register_reads.rows(
-                                                    session, receipt_keys=receipt_keys),
-                                                settings=runtime.settings,
+    threshold the checked material hashed, so a match applies only a declared one; ``rows``:
+    the register's as this transaction read them, naming the key in force as the search read
+    it."""
+    in_service = declaration.require_in_service(rows, settings=runtime.settings,
                                                 models=runtime.pipeline.models,
                                                 today=runtime.clock.now().date())
     policies.require_operation(purpose, operation)
@@ -273,10 +272,14 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         """Use the probe consent, once the engine admitted the image and read its header and
         before any pixel of it is decoded (a busy engine or a refused header spends nothing):
         refused or not, the use is committed, then the gates are checked; a refusal keeps it.
+        A regulator's order is asked first and spends nothing: the person's consent was not
+        what stopped the search, so it still serves once the order is lifted.
         Transactions are serialised, so of two attempts under one probe consent only the first
         gets here unrefused, and only it is processed."""
         refusal: ConsentError | EngineError | None
         with stage("consent"), runtime.db.transaction() as session:
+            rows = declaration.require_not_suspended(runtime, session,
+                                                     receipt_keys=receipt_keys)
             purpose = ledger.get_purpose(session, purpose_id)
             refusal = probe_consent.consume(
                 session, probe_consent_id, purpose=purpose, operation=operation,
@@ -285,8 +288,7 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             spends = refusal is None or refusal.details["problem"] not in probe_consent.UNSPENT
             if refusal is None:
                 try:
-                    _gates(runtime, session, purpose, operation=operation,
-                           receipt_keys=receipt_keys)
+                    _gates(runtime, rows, purpose, operation=operation)
                 except (ConsentError, EngineError) as gate:
                     refusal = gate
         if spends:
@@ -305,8 +307,9 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
         # Exact: this transaction also appends the search's audit event.
         check_quota(runtime, session, actor, daily_quota, purpose=purpose_id)
         purpose = ledger.get_purpose(session, purpose_id)
-        calibrated, in_service = _gates(runtime, session, purpose, operation=operation,
-                                        receipt_keys=receipt_keys)
+        calibrated, in_service = _gates(
+            runtime, runtime.register_reads.rows(session, receipt_keys=receipt_keys), purpose,
+            operation=operation)
         allowed = _gallery(runtime, session, purpose, subject=subject, now=now)
         k = min(k, runtime.settings.max_candidates)
         backing = _Backing(runtime, session, actor=actor, use=str(operation),

@@ -7,7 +7,8 @@ key. Identify and verify then refuse another image or another key, and the first
 reaches the face consumes it, a refused one included: once the engine has admitted the upload and
 its header passed the limits, before any pixel is decoded (:func:`consent.matching.match`). An
 attempt refused before that (a spent quota, an unknown purpose, the engine busy, an upload too
-large or whose header is refused) processed nothing of the face and leaves it unused; two
+large or whose header is refused, a regulator's order in force) processed nothing of the face
+and leaves it unused; two
 attempts at once are never both processed, as the use is read and written in one serialised
 transaction.
 
@@ -18,6 +19,10 @@ included, cannot sign in the subject's name; a verify refuses any other probe co
 (``not_signed_by_the_subject``, ``other_subject``), and an identification refuses one bound to
 a subject (``for_a_verify``): agreeing to be compared with one's own record is not agreeing to
 a search among everyone.
+
+While a regulator's order suspends matching, no link is made, registered or signed
+(``suspended_by_regulator``, :func:`consent.declaration.require_not_suspended`): nobody is asked
+to agree to a search that cannot run. Reading what a link asks stays open; it uses nothing up.
 
 Asking for a verify's link tells the researcher nothing of the subject it names: the answer,
 its link and the work behind it are the same whether the pseudonym is active, erased, never
@@ -56,6 +61,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import (
     authority,
+    declaration,
     ledger,
     operator_texts,
     passkeys,
@@ -276,9 +282,12 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
 
 # Use cases ------------------------------------------------------------------------------------
 def request(runtime: Runtime, *, actor: Actor, body: ProbeConsentRequest) -> ProbeConsentLink:
-    """The researcher's request: a one-time link for the person in the probe."""
+    """The researcher's request: a one-time link for the person in the probe; not while a
+    regulator's order suspends matching (nobody is asked to agree to a search that cannot
+    run)."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
+        declaration.require_not_suspended(runtime, session)
         link, secret = request_link(session, body, key_id=actor.key_id, keys=runtime.keys,
                                     settings=runtime.settings, now=now)
         # Naming no one, even for a verify: the subject's log shows what they sign, not who
@@ -350,6 +359,9 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
         link = passkeys.open_link(session, body.link, kind=SUBJECT_PROBE, keys=runtime.keys,
                                   now=now)
         subject = require_signing_subject(session, link, runtime=runtime, now=now)
+        # After what no lift would cure: an order's refusal tells a person who may sign that
+        # they can once it is lifted.
+        declaration.require_not_suspended(runtime, session)
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
             session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
@@ -358,9 +370,12 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
 
 
 def sign(runtime: Runtime, response: PasskeyResponse) -> ProbeConsentPublic:
-    """Record the probe consent the person signed; its receipt embeds their assertion."""
+    """Record the probe consent the person signed; its receipt embeds their assertion. Not
+    while a regulator's order suspends matching: the challenge stays unspent, to sign after
+    the lift."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
+        declaration.require_not_suspended(runtime, session)
         ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=PROBE, now=now)
         signed = passkeys.verify_assertion(session, ceremony, response.credential,
                                            allowed=signers_of(session, ceremony),

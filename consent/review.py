@@ -15,6 +15,13 @@ withdrew the purpose, opted out of 1:N search, let their consent end or was eras
 search is no longer confirmed by anyone (their consent was the only basis, GDPR art. 7(3),
 P-39.1 s. 14). The first vote after that closes the review as ``lapsed`` instead, chained, and
 is refused; an erasure closes its subject's open reviews at once.
+
+While a regulator's order suspends matching, a confirmation is refused
+(``suspended_by_regulator``, chained, no vote kept): confirming a candidate completes an
+identification, the processing the order stops. A rejection is still taken: discarding a
+candidate ends processing, it does not continue it, and leaving the review open would only keep
+the person a pending candidate for the length of the order. A candidate who lapsed is closed as
+lapsed under an order too.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from optinface.consent import log_seals, policies
+from optinface.consent import declaration, log_seals, policies
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.errors import Forbidden, InvalidRequest, ReviewLapsed
 from optinface.consent.ledger import get_row, new_id
@@ -71,6 +78,8 @@ def decide(runtime: Runtime, *, actor: Actor, review_id: str,
     Raises:
         ReviewLapsed: the candidate can no longer be found by the search; the review is then
             closed as ``lapsed`` (committed, chained once) and no vote counts on it again.
+        SuspendedByRegulator: a confirmation while a regulator's order is in force (a
+            rejection is taken: see the module docstring); nothing is kept.
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
@@ -86,6 +95,8 @@ def decide(runtime: Runtime, *, actor: Actor, review_id: str,
         if policies.still_a_candidate(session, runtime.keys, row.candidate,
                                       purpose_id=row.purpose_id,
                                       operation=Operation(row.operation), now=now):
+            if body.decision is ReviewDecision.CONFIRM:
+                declaration.require_not_suspended(runtime, session)
             return _vote(runtime, session, row, actor=actor, body=body, now=now)
         _lapse(runtime, session, row, actor=actor, now=now)  # committed: it stays closed
     raise _lapsed(review_id)

@@ -1358,9 +1358,13 @@ class OptinFace:
 
     def decide_review(self, *, actor: Actor, review_id: str,
                       body: ReviewDecisionCreate) -> ReviewPublic:
-        """A verifier confirms or rejects a candidate (see :mod:`consent.review`)."""
+        """A verifier confirms or rejects a candidate (see :mod:`consent.review`); a
+        confirmation a regulator's order refuses is chained, the route's other refusals are
+        not."""
         authorize(actor, Permission.REVIEW_CANDIDATES)
-        return review.decide(self.runtime, actor=actor, review_id=review_id, body=body)
+        with chained(self.runtime, declaration.ORDER_REFUSALS, actor=actor,
+                     action=AuditAction.REVIEW_DECIDED):
+            return review.decide(self.runtime, actor=actor, review_id=review_id, body=body)
 
     # Incidents --------------------------------------------------------------------------------
     def record_incident(self, *, actor: Actor, body: IncidentCreate) -> IncidentPublic:

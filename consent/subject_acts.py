@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import (
     authority,
     consent_form,
+    declaration,
     disclosures,
     erasure_journal,
     ledger,
@@ -282,6 +283,8 @@ def challenge(runtime: Runtime, *, actor: Actor, pseudonym: str, act: SubjectAct
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         subject = ledger.get_subject(session, pseudonym, runtime=runtime)
+        if isinstance(act, CaptureAct):  # no capture to approve while an order suspends them
+            declaration.require_not_suspended(runtime, session)
         asked = begin(session, subject, act, actor=actor, settings=runtime.settings,
                       keys=runtime.keys, now=now, say=say)
         if isinstance(act, CaptureAct):  # refused before the person signs what cannot enrol
@@ -360,10 +363,13 @@ def set_searchable(runtime: Runtime, *, actor: Actor, pseudonym: str,
 
 def approve_capture(runtime: Runtime, *, actor: Actor, pseudonym: str,
                     response: PasskeyResponse) -> CapturePublic:
-    """The subject approves enrolling the photo whose SHA-256 the capture session names."""
+    """The subject approves enrolling the photo whose SHA-256 the capture session names; not
+    while a regulator's order suspends enrolment (the capture session opened before it stays
+    unspent: its approval is rolled back with the refusal, and may follow the lift)."""
     now = runtime.clock.now()
     with signed_act(runtime, pseudonym, response, act=CAPTURE, actor=actor,
                     now=now) as (session, subject, signed):
+        declaration.require_not_suspended(runtime, session)
         # A child under the age of consent does not approve their own photo: their guardian does.
         policies.require_capacity(subject, ConsentCapacity(signed.credential.capacity),
                                   runtime.settings, today=now.date(), keys=runtime.keys)
