@@ -160,6 +160,24 @@ def test_outside_demo_mode_enrolment_waits_for_the_assessment_then_a_declaration
         refused("declaration_period_running", lambda: world.identify(photo))
 
 
+def test_outside_demo_mode_a_declaration_written_from_outside_creates_no_database(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """The declaration enrolment waits for is one this service recorded: a row edited in the
+    database without the key store does not count for enrolment either, as for matching."""
+    photo = portrait_jpegs[0]
+    with _assessed(settings, pipeline, clock, photo) as world:
+        pseudonym, consent_id = world.subject()
+        world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
+        with world.service.runtime.db.transaction() as session:
+            session.execute(text("UPDATE register_declarations SET period_days = 0"))
+        refused("declaration_unsealed", lambda: world.enrol(pseudonym, consent_id, photo))
+        assert row_count(world.service, Template) == 0
+        world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-2")
+        world.enrol(pseudonym, consent_id, photo)
+
+
 def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:
     refused("invalid_request", lambda: world.service.declare(
         actor=world.admin, date=clock.now().date() + timedelta(days=1), reference="CAI-2"))
