@@ -19,6 +19,13 @@ match:
 - A regulator's order in force suspends enrolment and matching; a destruction order also
   destroys every template (one signed erasure receipt per subject, see :mod:`consent.erasure`).
 
+Outside demo mode, the privacy impact assessment of the register as it stands comes first, for
+enrolment as for matching (collecting a template is the processing it must precede: GDPR art.
+35(1), P-39.1 s. 3.3), and the first template waits for a declaration recorded: storing it
+creates the database whose creation is disclosed (LCCJTI art. 45). One rule each
+(:func:`state`), asked by both gates (:func:`require_in_service`,
+:func:`require_enrolment_open`).
+
 Every match checks the first two twice (before the face is processed, and in the transaction
 that commits its audit event): :class:`RegisterReads` keeps the register's rows between
 requests while a digest of them and of the log's order events, read in the checking
@@ -250,6 +257,14 @@ class DeclarationState:
     order: RegulatorOrder | None
     accuracy: operating_point.InForce
     refusal: NotDeclared | EngineError | None
+    """Why matching is refused today, if it is."""
+    before_enrolment: NotDeclared | None
+    """Why no template may be stored today, beyond the orders (:func:`require_enrolment_open`):
+    outside demo mode, an assessment that does not cover the register (the same refusal
+    matching gives), then no declaration that counts. Collecting a face template is the
+    processing an assessment must precede (GDPR art. 35(1), P-39.1 s. 3.3), and storing the
+    first creates the database whose creation is disclosed (LCCJTI art. 45); the 60 days gate
+    matching only. A demonstration enrols before it declares, as it always did."""
 
     @property
     def in_service(self) -> bool:
@@ -441,20 +456,22 @@ class _Missing:
 # language through the register's warning).
 SUSPENDED = ("suspended by the regulator's order {reference} ({kind}):"
              " enrolment and matching are refused")
-UNDECLARED = "the biometric database has not been declared; matching is refused until it is"
+UNDECLARED = ("the biometric database has not been declared; matching is refused until it is,"
+              " and outside demo mode enrolment too")
 REDECLARE = ("the register changed since the declaration of {declared_on} (purposes, models,"
              " operating point, hosting, retention, security, recipients, transfer"
              " safeguards, the controller or the signing keys): new matching is refused until a"
              " new declaration has run its period")
 UNSEALED = ("the declaration of {declared_on} does not carry this service's seal (its material"
             " hash or dates were written into the database from outside): it does not count, and"
-            " matching is refused until the register is declared again")
+            " matching (outside demo mode, enrolment too) is refused until the register is"
+            " declared again")
 PERIOD_RUNNING = ("declared on {declared_on}: the database may not be put into service before"
                   " {start} ({days} days)")
 UNASSESSED = ("the privacy impact assessment {reference} does not cover the register as it"
               " stands (purposes, models, operating point, hosting, retention, security,"
-              " recipients or transfer safeguards): matching is refused until an assessment of"
-              " it is in force")
+              " recipients or transfer safeguards): enrolment and matching are refused until an"
+              " assessment of it is in force")
 ORDERS_ALTERED = ("the regulator's orders in the database are not those the audit log chained"
                   " or the witness journal recorded ({references}: deleted, lifted or changed"
                   " from outside the service, or never committed): enrolment and matching are"
@@ -500,36 +517,55 @@ def state(
                    MATERIAL_VERSION)
     current = hashes[version]
     in_service_from = service_start(declaration, settings=settings) if declaration else None
+    assessment = _unassessed(settings, assessed=(current, hashes[MATERIAL_VERSION]),
+                             bound=hashes[MATERIAL_VERSION])
+    unrecorded = _unrecorded(rows)
     refusal: NotDeclared | EngineError | None = None
     if (stopped := suspension(rows)) is not None:
         refusal = stopped
     elif isinstance(accuracy.calibrated, EngineError):
         refusal = accuracy.calibrated
-    elif not settings.demo_mode and settings.pia_material_sha256 not in {
-            current, hashes[MATERIAL_VERSION]}:
-        refusal = AssessmentOutdated(
-            UNASSESSED.format(reference=settings.pia_reference),
-            details={"assessed_sha256": settings.pia_material_sha256,
-                     "current_sha256": hashes[MATERIAL_VERSION]})
-    elif declaration is None:
-        refusal = NotDeclared(UNDECLARED)
-    elif not rows.sealed:
-        refusal = DeclarationUnsealed(UNSEALED.format(declared_on=declaration.declared_on),
-                                      details={"declaration_id": declaration.id})
-    elif declaration.material_sha256 != current:
+    elif (unopened := assessment or unrecorded) is not None:
+        refusal = unopened
+    elif declaration is not None and declaration.material_sha256 != current:
         refusal = RedeclarationRequired(
             REDECLARE.format(declared_on=declaration.declared_on),
             details={"declared_sha256": declaration.material_sha256, "current_sha256": current})
-    elif in_service_from is not None and today < in_service_from:
+    elif declaration is not None and in_service_from is not None and today < in_service_from:
         refusal = DeclarationPeriodRunning(
             PERIOD_RUNNING.format(declared_on=declaration.declared_on, start=in_service_from,
                                   days=declaration.period_days),
             details={"in_service_from": in_service_from.isoformat()})
+    before_enrolment = None if settings.demo_mode else assessment or unrecorded
     return DeclarationState(declaration=declaration, current_sha256=current,
                             material=materials[version],
                             material_version=version, bound_sha256=hashes[MATERIAL_VERSION],
                             in_service_from=in_service_from, order=order, accuracy=accuracy,
-                            refusal=refusal)
+                            refusal=refusal, before_enrolment=before_enrolment)
+
+
+def _unassessed(settings: ConsentSettings, *, assessed: tuple[str, str],
+                bound: str) -> AssessmentOutdated | None:
+    """Outside demo mode, the refusal while the privacy impact assessment in force
+    (``pia_material_sha256``) covers none of the ``assessed`` hashes (the material of the
+    declaration in force, the bound one); it names the ``bound`` hash, the one to assess."""
+    if settings.demo_mode or settings.pia_material_sha256 in assessed:
+        return None
+    return AssessmentOutdated(UNASSESSED.format(reference=settings.pia_reference),
+                              details={"assessed_sha256": settings.pia_material_sha256,
+                                       "current_sha256": bound})
+
+
+def _unrecorded(rows: RegisterRows) -> NotDeclared | None:
+    """The refusal while no declaration counts: none recorded, or the latest without this
+    service's seal (edited, or written without the key store)."""
+    declaration = rows.declaration
+    if declaration is None:
+        return NotDeclared(UNDECLARED)
+    if not rows.sealed:
+        return DeclarationUnsealed(UNSEALED.format(declared_on=declaration.declared_on),
+                                   details={"declaration_id": declaration.id})
+    return None
 
 
 def record_assessment(runtime: Runtime) -> None:
@@ -609,8 +645,8 @@ def require_not_suspended(runtime: Runtime, session: Session, *,
     """Refuse, in the caller's transaction (so before it spends or stores anything, and an
     order committed meanwhile is seen), an act that leads to enrolment or matching while the
     regulator's order suspends them (:func:`suspension`): an enrolment, a capture's approval,
-    a probe consent's link, signature or use, a verifier's confirmation. It does not wait for a
-    declaration (consent and enrolment may precede service, matching may not). What a person
+    a probe consent's link, signature or use, a verifier's confirmation. It waits for no
+    declaration (:func:`require_enrolment_open` adds what an enrolment waits for). What a person
     does for themselves (a subject shell, a consent, a withdrawal, an erasure, an access
     export) never asks it: their rights do not wait on an order. ``receipt_keys``: as the
     caller read them for its request (else read here). Returns the rows it checked, for a
@@ -619,6 +655,20 @@ def require_not_suspended(runtime: Runtime, session: Session, *,
     if (refusal := suspension(rows)) is not None:
         raise refusal
     return rows
+
+
+def require_enrolment_open(runtime: Runtime, session: Session, *,
+                           receipt_keys: ReceiptKeys | None = None) -> None:
+    """Raise the reason no template may be stored today, if any: the regulator's stop
+    (:func:`require_not_suspended`), then, outside demo mode, those of
+    :attr:`DeclarationState.before_enrolment` (the assessment matching waits for, then a
+    declaration recorded). Not the declaration period, nor a register changed since its
+    declaration: consent and enrolment may precede service, matching may not."""
+    rows = require_not_suspended(runtime, session, receipt_keys=receipt_keys)
+    refusal = state(rows, settings=runtime.settings, models=runtime.pipeline.models,
+                    today=runtime.clock.now().date()).before_enrolment
+    if refusal is not None:
+        raise refusal
 
 
 def declared_long_enough_ago(today: date, settings: ConsentSettings) -> date:

@@ -61,7 +61,7 @@ def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: s
     passkey signature, a seal and the log: done once per transaction); ``keys``: the receipt
     keys the enrolment read once (the consent's receipt is checked against them, the register
     names them)."""
-    declaration.require_not_suspended(runtime, session, receipt_keys=keys)
+    declaration.require_enrolment_open(runtime, session, receipt_keys=keys)
     subject = ledger.get_subject(session, pseudonym, runtime=runtime)
     alternative.require_biometrics_accepted(subject)
     capture = captures.open_capture(runtime, session, subject, capture_id,

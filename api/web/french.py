@@ -1674,9 +1674,10 @@ FRENCH: dict[str, str] = {
         "suspendu par l'ordonnance {reference} ({kind}) de l'autorité de contrôle : inscription"
         " et recherches refusées"
     ),
-    "the biometric database has not been declared; matching is refused until it is": (
+    "the biometric database has not been declared; matching is refused until it is, and"
+    " outside demo mode enrolment too": (
         "la banque de caractéristiques biométriques n'a pas été déclarée ; les recherches sont"
-        " refusées jusqu'à sa déclaration"
+        " refusées jusqu'à sa déclaration, et hors du mode démonstration les inscriptions aussi"
     ),
     "the register changed since the declaration of {declared_on} (purposes, models, operating"
     " point, hosting, retention, security, recipients, transfer safeguards, the controller or"
@@ -1697,19 +1698,20 @@ FRENCH: dict[str, str] = {
         " vigueur soit appliquée de nouveau sous sa référence"
     ),
     "the declaration of {declared_on} does not carry this service's seal (its material hash or"
-    " dates were written into the database from outside): it does not count, and matching is"
-    " refused until the register is declared again": (
+    " dates were written into the database from outside): it does not count, and matching"
+    " (outside demo mode, enrolment too) is refused until the register is declared again": (
         "la déclaration du {declared_on} ne porte pas le sceau de ce service (son empreinte ou"
         " ses dates ont été écrites dans la base de données de l'extérieur) : elle ne compte"
-        " pas, et les recherches sont refusées jusqu'à une nouvelle déclaration du registre"
+        " pas, et les recherches (hors du mode démonstration, les inscriptions aussi) sont"
+        " refusées jusqu'à une nouvelle déclaration du registre"
     ),
     "the privacy impact assessment {reference} does not cover the register as it stands"
     " (purposes, models, operating point, hosting, retention, security, recipients or transfer"
-    " safeguards): matching is refused until an assessment of it is in force": (
+    " safeguards): enrolment and matching are refused until an assessment of it is in force": (
         "l'évaluation des facteurs relatifs à la vie privée {reference} ne couvre pas le registre"
         " tel qu'il est (finalités, modèles, point de fonctionnement, hébergement, conservation,"
-        " sécurité, destinataires ou garanties des transferts) : toute recherche est refusée"
-        " jusqu'à ce qu'une évaluation le couvre"
+        " sécurité, destinataires ou garanties des transferts) : toute inscription et toute"
+        " recherche sont refusées jusqu'à ce qu'une évaluation le couvre"
     ),
     "model {model_id} has no calibrated threshold at FMR {fmr}; run benchmarks/calibrate.py": (
         "le modèle {model_id} n'a pas de seuil étalonné au taux de fausses correspondances {fmr}"

@@ -41,6 +41,7 @@ def test_matching_is_refused_until_the_database_is_declared(
 ) -> None:
     world = make_world(service, clock, declare=False)
     refused("not_declared", lambda: world.identify(portrait_jpegs[0]))
+    world.enrolled(portrait_jpegs[0])  # a demonstration enrols before it declares
     register = service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
     assert register.in_service_from == clock.now().date() + timedelta(days=60)
     assert not register.in_service
@@ -110,6 +111,71 @@ def test_outside_demo_mode_a_change_of_the_register_needs_a_new_assessment_first
             action=AuditAction.ASSESSMENT_RECORDED)).events
         assert [e.details["material_sha256"] for e in recorded] == [
             None, service.settings.pia_material_sha256]
+
+
+def _refused_enrolments(service: OptinFace, world: World, code: str) -> int:
+    """How many enrolments the log chains as refused with ``code``."""
+    return len([e for e in service.audit_events(actor=world.reviewer, filters=AuditFilter(
+        action=AuditAction.REFUSED, outcome=code)).events
+        if e.details["attempted"] == str(AuditAction.ENROL)])
+
+
+def test_outside_demo_mode_enrolment_waits_for_the_assessment_then_a_declaration_recorded(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """Blackbox 25, 4: collecting a face template is the processing the impact assessment must
+    precede (GDPR art. 35(1), P-39.1 s. 3.3), and the first one creates the database whose
+    creation is disclosed (LCCJTI art. 45). The desk's upload is refused as matching is, with
+    the same code, chained, nothing stored, the capture the person approved left unused; the
+    60 days stay matching's alone."""
+    photo = portrait_jpegs[0]
+    with closing(OptinFace.open(_outside_demo_mode(settings), pipeline=pipeline,
+                                clock=clock)) as service:
+        world = make_world(service, clock, declare=False)
+        pseudonym, consent_id = world.subject()
+        capture = world.signer(pseudonym).approve_capture(consent_id, photo, desk=world.portal)
+        with pytest.raises(ConsentError) as error:
+            service.enrol(actor=world.portal, subject=pseudonym, capture_id=capture.id,
+                          image=photo)
+        assert error.value.code == "assessment_outdated"
+        assert error.value.details == _assessment_refused(world, photo)  # the one rule
+        assert row_count(service, Template) == 0
+        assert _refused_enrolments(service, world, "assessment_outdated") == 1
+        material = service.register().material_sha256
+    assessed = _outside_demo_mode(settings, pia_material_sha256=material)
+    with closing(OptinFace.open(assessed, pipeline=pipeline, clock=clock)) as service:
+        world = dataclasses.replace(world, service=service)
+
+        def upload() -> object:
+            return service.enrol(actor=world.portal, subject=pseudonym, capture_id=capture.id,
+                                 image=photo)
+
+        refused("not_declared", upload)
+        assert row_count(service, Template) == 0
+        assert _refused_enrolments(service, world, "not_declared") == 1
+        service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
+        upload()  # the capture approved while refused is still the person's to use
+        assert row_count(service, Template) == 1
+        refused("declaration_period_running", lambda: world.identify(photo))
+
+
+def test_outside_demo_mode_a_declaration_written_from_outside_creates_no_database(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+    portrait_jpegs: list[bytes],
+) -> None:
+    """The declaration enrolment waits for is one this service recorded: a row edited in the
+    database without the key store does not count for enrolment either, as for matching."""
+    photo = portrait_jpegs[0]
+    with _assessed(settings, pipeline, clock, photo) as world:
+        pseudonym, consent_id = world.subject()
+        world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
+        with world.service.runtime.db.transaction() as session:
+            session.execute(text("UPDATE register_declarations SET period_days = 0"))
+        refused("declaration_unsealed", lambda: world.enrol(pseudonym, consent_id, photo))
+        assert row_count(world.service, Template) == 0
+        world.service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-2")
+        world.enrol(pseudonym, consent_id, photo)
 
 
 def test_a_declaration_cannot_be_dated_in_the_future(world: World, clock: FakeClock) -> None:
@@ -633,7 +699,7 @@ def test_an_assessment_of_the_old_material_counts_only_while_an_old_declaration_
     with closing(OptinFace.open(assessed, pipeline=pipeline, clock=clock)) as service:
         world = dataclasses.replace(world, service=service)
         probe = portrait_jpegs[0]
-        world.enrolled(probe)
+        refused("assessment_outdated", lambda: world.enrolled(probe))  # enrolment waits too
         assert _assessment_refused(world, probe) == {"assessed_sha256": old,
                                                       "current_sha256": bound}
         world.declare()
@@ -643,5 +709,6 @@ def test_an_assessment_of_the_old_material_counts_only_while_an_old_declaration_
             row.material_sha256 = old
             row_seals.seal_declaration(service.runtime.keys, row)
         assert service.register().material_version == 1
+        world.enrolled(probe)
         clock.advance(days=60)  # outside demo mode, a backdated declaration opens nothing early
         assert world.identify(probe).outcome == "candidates_for_review"
