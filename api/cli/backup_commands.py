@@ -12,6 +12,7 @@ from optinface.api.cli.common import DataDir, echo_json, opened, refused, refusi
 from optinface.api.errors import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.consent.backup import backup, restore
+from optinface.engine.errors import UnreadableFile
 
 
 def add_commands(app: typer.Typer) -> None:
@@ -52,6 +53,9 @@ def restore_command(
 
     Example: optinface restore /mnt/backups/optinface-2027-03-01
     """
+    if not source.is_dir():  # a folder to read, as a verifier's file: not an invalid backup
+        raise refused(UnreadableFile.code, f"{source}: cannot be read"
+                      f" ({'not a folder' if source.exists() else 'no such folder'})")
     with refusing():
         voided = restore(load_settings(data_dir=data_dir), source, now=datetime.now(UTC))
     with opened(data_dir) as (_, service):

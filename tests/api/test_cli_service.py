@@ -903,6 +903,22 @@ def test_a_backup_destination_that_cannot_be_written_is_one_line(
                                  " /proc/optinface-nope: No such file or directory"])
 
 
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_restore_from_a_folder_that_cannot_be_read_is_unreadable_file_in_one_line(
+    data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], kind: str,
+) -> None:
+    """A source that is no folder is input that cannot be read, as a verifier's file is
+    (black box 25: it was ``invalid_request``, "holds no optinface backup")."""
+    source = tmp_path / "no-backup"
+    if kind == "file":
+        source.write_text("not a folder")
+    code, lines = console(monkeypatch, capsys, "restore", str(source), "--data-dir",
+                          str(data_dir))
+    reason = "not a folder" if kind == "file" else "no such folder"
+    assert (code, lines) == (1, [f"refused: unreadable_file: {source}: cannot be read ({reason})"])
+
+
 @pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "empty-folder"])
 def test_a_backup_of_a_ledger_that_is_not_a_database_is_one_line_leaving_nothing(
     data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
