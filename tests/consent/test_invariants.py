@@ -28,7 +28,8 @@ def test_erased_subjects_are_nowhere_and_the_chain_verifies(
     folder = tmp_path_factory.mktemp("hypothesis")
     service = OptinFace.open(
         ConsentSettings(data_dir=folder, thresholds_path=thresholds_path, index_max_elements=64,
-                        max_templates_per_subject=10),
+                        max_templates_per_subject=10,
+                        demo_mode=True),  # enrols undeclared, as tests/consent/conftest.py's
         pipeline=pipeline, clock=clock)
     try:
         world = make_world(service, clock)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from optinface.consent.audit import AuditAction, Entry, log_time, parse_log_time
-from optinface.consent.roles import Role
+from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditEvent
 from tests.support.backends import both_backends
@@ -39,15 +39,14 @@ def _newest(service: OptinFace) -> AuditEvent:
 
 
 def _past_the_witness(world: World, events: int = 1) -> int:
-    """Log a subject's events, and API keys made until at least ``events`` events lie past the
-    witness's newest checkpoint (one is signed every ``audit_checkpoint_every`` events, and at
-    each single-use right spent, so where the subject's events end is no guide); the newest
-    sequence number."""
+    """Log a subject's events, and reviewer's reads until at least ``events`` events lie past
+    the witness's newest checkpoint (one is signed every ``audit_checkpoint_every`` events, at
+    each single-use right spent and each API key made, so where the subject's events end is no
+    guide); the newest sequence number."""
     world.subject()
     while (newest := _newest(world.service).seq) - events < (
             world.service.runtime.log.witness.latest_size()):
-        world.service.create_api_key(actor=world.admin, role=Role.RESEARCHER,
-                                     name=f"past-the-witness-{newest}")
+        world.service.audit_events(actor=world.reviewer, filters=AuditFilter())
     return newest
 
 
@@ -169,10 +168,10 @@ def test_workers_appending_in_turn_are_not_a_loss_but_one_cut_behind_another_is(
     assert a.service.verify_audit().ok
     # What B appended last, past every checkpoint (a cut of witnessed events is a restore,
     # found by the next witness), is deleted; A, which never knew it, chains in the gap
-    # unaware, with an act that spends nothing (no witness before it answers)...
+    # unaware, with an act witnessed by nothing before it answers (a read)...
     cut = _past_the_witness(b)
     outside_sql(b.service, "DELETE FROM audit_events WHERE seq >= :seq", seq=cut)
-    a.service.create_api_key(actor=a.admin, role=Role.RESEARCHER, name="in the gap")
+    a.service.audit_events(actor=a.reviewer, filters=AuditFilter())
     assert not _events(a.service, AuditAction.LOG_TRUNCATED)
     # ...and B, at its next append, finds another event where its own was.
     _found_at_the_next_append(b)
