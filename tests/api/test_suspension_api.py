@@ -43,6 +43,14 @@ def ok(response: httpx.Response) -> Any:
     return response.json()
 
 
+def _refused_then_taken(world: World, path: str, body: dict[str, Any]) -> Any:
+    """``POST path`` with ``body`` refused while an order is in force, then the same request
+    taken once it is lifted: its answer."""
+    with suspended(world):
+        assert_refused(world.client.post(path, json=body), 409, SUSPENDED)
+    return ok(world.client.post(path, json=body))
+
+
 def refusals_chained(world: World, attempted: str) -> int:
     """How many ``refused`` events the log holds for ``attempted`` refused by the order."""
     page = ok(world.client.get("/v1/audit/events", params={
@@ -96,23 +104,14 @@ def test_no_probe_link_is_made_registered_or_signed_under_an_order_each_step_aft
     secret = ok(world.client.post("/v1/probe-consents", json=request,
                                   headers=researcher))["secret"]
     authenticator = SoftAuthenticator(origin=ORIGIN)
-    with suspended(world):
-        assert_refused(world.client.post("/v1/probe-links/registration-options",
-                                         json={"link": secret}), 409, SUSPENDED)
-    options = ok(world.client.post("/v1/probe-links/registration-options",
-                                   json={"link": secret}))
+    options = _refused_then_taken(world, "/v1/probe-links/registration-options",
+                                  {"link": secret})
     registration = {"ceremony_id": options["ceremony_id"],
                     "credential": authenticator.create(options["options"])}
-    with suspended(world):
-        assert_refused(world.client.post("/v1/probe-links/registrations", json=registration),
-                       409, SUSPENDED)
-    challenge = ok(world.client.post("/v1/probe-links/registrations", json=registration))
+    challenge = _refused_then_taken(world, "/v1/probe-links/registrations", registration)
     signature = {"ceremony_id": challenge["ceremony_id"],
                  "credential": authenticator.get(challenge["options"])}
-    with suspended(world):
-        assert_refused(world.client.post("/v1/probe-links/signatures", json=signature),
-                       409, SUSPENDED)
-    probe = ok(world.client.post("/v1/probe-links/signatures", json=signature))
+    probe = _refused_then_taken(world, "/v1/probe-links/signatures", signature)
     assert probe["purpose_id"] == world.purpose_id
 
 
