@@ -30,12 +30,13 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.error_codes import ApiErrorCode
+from optinface.api.errors import ApiError
 from optinface.api.limits import RateLimiter, retry_after_header
 from optinface.api.settings import ApiSettings
 from optinface.api.tls_scope import presented_certificate_sha256
 from optinface.api.web.i18n import Language, Words, negotiate
-from optinface.api.web.rendering import words_in
+from optinface.api.web.reader_words import words_in
 from optinface.consent.admin_mfa import STEP_UP_ACTS
 from optinface.consent.apikeys import CREDENTIALS_REFUSED
 from optinface.consent.client_certificates import admits
@@ -124,7 +125,7 @@ def _rate_limited(message: str, wait: float) -> ApiError:
 def client_address(request: Request) -> str:
     """Whom the per-client limits count: the connection's peer, or, where that peer is a proxy
     ``OPTINFACE_TRUSTED_PROXIES`` names, the client its ``X-Forwarded-For`` names (uvicorn
-    rewrites the scope before the app: :func:`api.cli.serve.proxy_options`). Nobody else
+    rewrites the scope before the app: :func:`api.cli.servers.proxy_options`). Nobody else
     chooses the address their failures are counted under."""
     return request.client.host if request.client else "unknown"
 

@@ -27,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from optinface.api.errors import ApiError, ApiErrorCode, error_response
+from optinface.api.error_codes import ApiErrorCode
+from optinface.api.errors import ApiError, error_response
 
 
 class BodyLimitMiddleware:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from optinface.api.app import create_app
-from optinface.api.errors import STATUS_BY_CODE
+from optinface.api.error_codes import STATUS_BY_CODE
 from optinface.api.schemas import Health
 from optinface.api.settings import ApiSettings
 from optinface.consent.roles import Role

@@ -28,7 +28,7 @@ from optinface.api.cli.common import (
     refusing,
     require_writable,
 )
-from optinface.api.errors import ApiErrorCode, CliErrorCode, validation_errors
+from optinface.api.error_codes import ApiErrorCode, CliErrorCode, validation_errors
 from optinface.api.schemas import AuditExportFormat
 from optinface.consent.schemas import AuditFilter
 from optinface.engine.files import write_private_atomic

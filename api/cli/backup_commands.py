@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from optinface.api.cli.common import DataDir, echo_json, opened, refused, refusing
-from optinface.api.errors import CliErrorCode
+from optinface.api.error_codes import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.consent.backup import backup, restore
 from optinface.engine.errors import UnreadableFile

@@ -49,16 +49,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import numpy as np
 import typer
 
 from optinface.api import server_timing
-from optinface.api.cli.common import RemoteApiKey, check_remote, redacted, refused
+from optinface.api.cli.common import check_remote, redacted, refused
 from optinface.api.cli.overhead_split import split
-from optinface.api.errors import CliErrorCode
+from optinface.api.error_codes import CliErrorCode
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent, probe_link
 from optinface.consent.declaration import declared_long_enough_ago
@@ -72,10 +72,6 @@ CALLS_PER_KEY = 10
 """Timed calls per researcher key: with its 10 probe consents, 20 tokens (the default burst)."""
 HTTP_OPERATIONS = ("identify", "verify")
 _ADMIN_KEY_LINE = re.compile(r"^(key_\S+)$", re.MULTILINE)
-
-
-def add_commands(app: typer.Typer) -> None:
-    app.command("bench")(bench)
 
 
 class BenchFailed(Exception):
@@ -593,36 +589,11 @@ def plot_split(axes: Any, parts: dict[str, float], *, in_process_ms: float) -> N
     axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
-# The command ----------------------------------------------------------------------------------
-def bench(
-    url: Annotated[
-        str | None, typer.Option("--url", help="A running server; default: a fresh local one.")
-    ] = None,
-    api_key: RemoteApiKey = None,
-    requests: Annotated[
-        int, typer.Option("--requests", min=2, help="Calls per operation and concurrency.")
-    ] = 40,
-    overhead_rounds: Annotated[
-        int, typer.Option("--overhead-rounds", min=1,
-                          help="Interleaved identify / in-process passes for the overhead ratio.")
-    ] = 3,
-    concurrency: Annotated[
-        list[int] | None, typer.Option("--concurrency", help="Repeat for each level (1 2 4 8).")
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for the JSON and the PNG.")] = Path(
-        "benchmarks/results"
-    ),
-    tag: Annotated[
-        str | None, typer.Option("--tag", help="File name tag; default: cpu or cuda.")
-    ] = None,
-) -> None:
-    """Embed, identify and verify latency (p50/p90/p99) and throughput at 1, 2, 4, 8 clients.
-
-    Run it against a throw-away deployment: it creates keys, a purpose and sample subjects.
-    Writes bench_api_<tag>.json and .png.
-
-    Example: optinface bench --url http://127.0.0.1:8000 --api-key key_... --requests 40
-    """
+# The run, for the command (api/cli/bench_command.py) ---------------------------------------
+def run(*, url: str | None, api_key: str | None, requests: int, overhead_rounds: int,
+        concurrency: list[int] | None, out: Path, tag: str | None) -> None:
+    """``optinface bench`` (:mod:`api.cli.bench_command`, its options): measure, then write
+    ``bench_api_<tag>.json`` and ``.png`` in ``out``."""
     levels = tuple(concurrency or CONCURRENCY)
     server_pid: int | None = None
     check_remote(url, api_key)

@@ -17,13 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec
 
-import httpx
 import typer
 from pydantic import BaseModel
 from pydantic_core import to_json
 from rich.console import Console
 
-from optinface.api.errors import CliErrorCode, status_for
+from optinface.api.error_codes import CliErrorCode, status_for
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.api.web.i18n import Language
 from optinface.consent.deployment import require_deployment
@@ -222,6 +221,8 @@ def check_remote(url: str | None, api_key: str | None) -> None:
         return
     if not api_key:
         raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
+    import httpx  # here: only the commands that drive a server (bench, demo) need it
+
     try:
         httpx.get(f"{url.rstrip('/')}/healthz", timeout=REMOTE_CHECK_SECONDS)
     except (httpx.HTTPError, httpx.InvalidURL) as error:

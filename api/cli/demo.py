@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import typer
@@ -22,7 +22,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 from starlette.exceptions import StarletteDeprecationWarning
 
-from optinface.api.cli.common import RemoteApiKey, check_remote, console, say_error
+from optinface.api.cli.common import check_remote, console, say_error
 from optinface.api.cli.serve import bootstrap_admin
 from optinface.api.settings import load_settings
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
@@ -33,10 +33,6 @@ from optinface.engine.samples import encode, portraits
 HEADING_WIDTH = 80
 """The width of a step's heading when not on a terminal, or its title's if wider (on one, the
 terminal's width)."""
-
-
-def add_commands(app: typer.Typer) -> None:
-    app.command("demo")(demo)
 
 
 class DemoFailed(Exception):
@@ -218,20 +214,9 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
         raise DemoFailed("the audit chain does not verify")
 
 
-def demo(
-    url: Annotated[
-        str | None, typer.Option("--url", help="A running server; default: in-process.")
-    ] = None,
-    api_key: RemoteApiKey = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option("--data-dir", help="An empty, dedicated data dir; default: a temporary one."),
-    ] = None,
-) -> None:
-    """Walk through consent -> enrol -> identify -> export -> withdraw -> erase -> audit verify.
-
-    Example: optinface demo
-    """
+def run(*, url: str | None, api_key: str | None, data_dir: Path | None) -> None:
+    """``optinface demo`` (:mod:`api.cli.demo_command`, its options): the walk-through, in
+    process or against ``url``."""
     console().print(Panel.fit("optinface demo: every step goes through the HTTP API"))
     check_remote(url, api_key)
     with ExitStack() as stack:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from optinface.api.cli.common import console, refused, say_error
-from optinface.api.errors import CliErrorCode
+from optinface.api.error_codes import CliErrorCode
 from optinface.engine.errors import EngineError, ImageTooLarge, UnreadableFile
 from optinface.engine.manifest import inspect_model, load_manifest
 from optinface.engine.pipeline import Cropped, FacePipeline, ImageResult

@@ -15,8 +15,8 @@ from optinface.api.cli import (
     audit,
     audit_export,
     backup_commands,
-    bench,
-    demo,
+    bench_command,
+    demo_command,
     engine_commands,
     keys,
     receipts,
@@ -27,7 +27,7 @@ from optinface.api.cli import (
     texts,
 )
 from optinface.api.cli.common import refused, require_utf8
-from optinface.api.errors import ApiErrorCode, CliErrorCode
+from optinface.api.error_codes import ApiErrorCode, CliErrorCode
 from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
 from optinface.consent.db import damaged, unreachable, unreachable_summary
@@ -43,8 +43,8 @@ app = typer.Typer(
 )
 engine_commands.add_commands(app)
 serve.add_commands(app)
-demo.add_commands(app)
-bench.add_commands(app)
+demo_command.add_commands(app)
+bench_command.add_commands(app)
 rights.add_commands(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

@@ -23,7 +23,7 @@ from optinface.api.cli.common import (
     verdict_by_exit_status,
 )
 from optinface.api.schemas import RegisterFormat
-from optinface.api.web.rendering import document_words, words_in
+from optinface.api.web.reader_words import document_words, words_in
 from optinface.consent.declaration import material_sha256, named_signing_key
 from optinface.consent.receipts import published_key
 from optinface.consent.register import render_pia_skeleton

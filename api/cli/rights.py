@@ -8,7 +8,7 @@ import typer
 
 from optinface.api.cli.common import ApiKey, DataDir, Lang, echo_json, opened, operator
 from optinface.api.web import export as my_data
-from optinface.api.web.rendering import words_in
+from optinface.api.web.reader_words import words_in
 from optinface.consent.schemas import ErasureReason, ExportFormat
 
 Subject = Annotated[str, typer.Argument(help="The subject's pseudonym (subj_...).")]

@@ -22,7 +22,7 @@ from optinface.api.schemas import (
     RegulatorOrderCreate,
 )
 from optinface.api.uploads import InMemoryFormRoute
-from optinface.api.web.rendering import document_words
+from optinface.api.web.reader_words import document_words
 from optinface.consent.audit import AuditAction
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.identifiers import (

@@ -26,7 +26,7 @@ from optinface.api.deps import (
 from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web.i18n import negotiate
-from optinface.api.web.rendering import words_in
+from optinface.api.web.reader_words import words_in
 from optinface.consent.disclosures import permission_for
 from optinface.consent.errors import InvalidRequest
 from optinface.consent.identifiers import Identifier

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 
-from optinface.api.errors import ApiError, ApiErrorCode, schema_mismatch
+from optinface.api.error_codes import ApiErrorCode
+from optinface.api.errors import ApiError, schema_mismatch
 from optinface.api.web import vocabulary
 from optinface.api.web.rendering import advice, words_for
 from optinface.consent.errors import ConsentError

@@ -34,7 +34,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from optinface.api.deps import admit, authenticate, certificate_checked
-from optinface.api.errors import ApiError, ApiErrorCode, error_response, status_for
+from optinface.api.error_codes import ApiErrorCode, status_for
+from optinface.api.errors import ApiError, error_response
 from optinface.api.settings import ApiSettings
 from optinface.api.web.i18n import N_
 from optinface.api.web.rendering import advice, attempt, render, words_for

@@ -28,7 +28,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optinface.api.attachments import download
 from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep, SettingsDep
-from optinface.api.errors import ApiError, ApiErrorCode, schema_mismatch, status_for
+from optinface.api.error_codes import ApiErrorCode, status_for
+from optinface.api.errors import ApiError, schema_mismatch
 from optinface.api.uploads import InMemoryFormRoute, read_image
 from optinface.api.web import export as my_data
 from optinface.api.web import receipts, vocabulary

@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from optinface.api.attachments import download
 from optinface.api.deps import ServiceDep, failures_throttled
-from optinface.api.errors import ApiError, ApiErrorCode, status_for
+from optinface.api.error_codes import ApiErrorCode, status_for
+from optinface.api.errors import ApiError
 from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words

@@ -9,25 +9,24 @@ page that says what to do, keeps its stable code as a detail, and answers the JS
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from optinface.api.errors import ApiError, error_response, status_for
+from optinface.api.error_codes import status_for
+from optinface.api.errors import ApiError, error_response
 from optinface.api.settings import ApiSettings
 from optinface.api.web import vocabulary
 from optinface.api.web.i18n import LANGUAGE_COOKIE, Language, Words, negotiate
+from optinface.api.web.reader_words import words_in
 from optinface.consent.errors import ConsentError
 from optinface.consent.register import DEMO_WARNING
 from optinface.consent.schemas import OperatorTextPublic, TranslationLanguage
 from optinface.consent.service import OptinFace
-from optinface.consent.wording import Say, english
 from optinface.engine.errors import EngineError
 
 HERE = Path(__file__).parent
@@ -49,26 +48,6 @@ def words_for(request: Request) -> Words:
     return words_in(language, settings)
 
 
-def words_in(language: Language | None, settings: ApiSettings) -> Words:
-    """Words in ``language`` (none named: the deployment's default language) with the
-    deployment's time zone. The operator's texts are not among them: a page shows those through
-    :class:`consent.operator_texts.Shown`, which also marks those left in English, and a
-    document the core writes gets their translations from :func:`document_words`."""
-    return Words(language=language or settings.default_language,
-                 zone=ZoneInfo(settings.timezone))
-
-
-def document_words(words: Words, service: OptinFace) -> Say:
-    """The words a document the consent core writes (the register, the record of processing,
-    the PIA skeleton) is rendered with: the reader's French, as the pages write it (its
-    typography, numbers, local times and days), with the operator's texts in the French the
-    deployment keeps for them (``optinface texts set``, else the ``*_FR`` settings: the same
-    translations the pages show); for an English reader, the core's own English, so the
-    English documents stay as they were (times in ISO 8601, figures as Python writes them) for
-    the people and scripts that read them."""
-    if words.language is not Language.FR:
-        return english
-    return replace(words, own=service.translations(TranslationLanguage.FR))
 def untranslated(service: OptinFace, settings: ApiSettings) -> list[OperatorTextPublic]:
     """In a deployment whose default language is French (Québec), the operator's texts consent
     forms show in English to French readers for want of a translation: told in the server's log

@@ -31,12 +31,14 @@ from optinface.api.attachments import download
 from optinface.api.auditfiles import all_events, audit_csv, audit_json, exported
 from optinface.api.csvfiles import csv_text
 from optinface.api.deps import ServiceDep
-from optinface.api.errors import ApiError, ApiErrorCode
+from optinface.api.error_codes import ApiErrorCode
+from optinface.api.errors import ApiError
 from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.auth import REVIEW, log_in, log_out, signed_in
 from optinface.api.web.charts import Series, bar_chart, colour
 from optinface.api.web.i18n import Words
-from optinface.api.web.rendering import document_words, render, untranslated, words_for
+from optinface.api.web.reader_words import document_words
+from optinface.api.web.rendering import render, untranslated, words_for
 from optinface.api.web.sessions import WebSession
 from optinface.consent import erasure_receipts
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS

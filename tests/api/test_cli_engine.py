@@ -226,12 +226,15 @@ def test_the_console_script_starts_without_the_face_libraries_or_the_web_app() -
     """The verdicts a person runs (``receipt verify``, ``audit verify-access``) load no face
     model, serve no page, migrate no ledger and draw no QR code, so the console script's start
     imports no insightface (with onnx, scikit-image and SciPy, a quarter of every command's
-    start), not the web app, its routes and pages (a sixth), nor Alembic or segno (a
-    twentieth: ``benchmarks/bench_cli_start.py``); a model's loading imports the first,
-    ``embed`` above shows it still does, ``serve``, ``demo`` and ``audit export`` the second,
-    opening a ledger Alembic and a page's enrolment link segno, which their own tests run."""
+    start), not the web app, its routes and pages, nor the web framework, its server and its
+    templates (FastAPI, Starlette, uvicorn, Jinja2: with the app, about a third), the HTTP
+    client and the sample faces' OpenCV that only ``bench`` and ``demo`` use, Alembic or
+    segno (``benchmarks/bench_cli_start.py``); a model's loading imports the first, ``embed``
+    above shows it still does, ``serve``, ``demo`` and ``audit export`` the web app, opening a
+    ledger Alembic and a page's enrolment link segno, which their own tests run."""
     unneeded = ("insightface", "onnx", "skimage", "scipy", "optinface.api.app",
-                "optinface.api.routes.audit", "optinface.api.web.pages", "alembic", "segno")
+                "optinface.api.routes.audit", "optinface.api.web.pages", "fastapi", "starlette",
+                "uvicorn", "jinja2", "httpx", "cv2", "alembic", "segno")
     started = subprocess.run(
         [sys.executable, "-c", "import sys; import optinface.api.cli.main;"
          f" print(sorted(set(sys.modules) & {set(unneeded)!r}))"],

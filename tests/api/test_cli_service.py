@@ -29,14 +29,12 @@ from optinface.api.cli.keys import KeyRole
 from optinface.api.cli.main import app
 from optinface.api.cli.serve import (
     STOPPING_SIGNALS,
-    Server,
     Stopping,
     bind_every,
     listening_sockets,
-    serve_together,
-    server_config,
     url_host,
 )
+from optinface.api.cli.servers import Server, serve_together, server_config
 from optinface.api.settings import load_settings
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace

@@ -15,18 +15,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-import optinface.api.errors
+import optinface.api.error_codes
 import optinface.consent.errors
 import optinface.engine.errors
 import optinface.engine.thresholds
 from optinface.api.access_log import ACCESS_LOGGER
 from optinface.api.app import create_app
-from optinface.api.errors import (
-    LEDGER_RETRY_SECONDS,
-    STATUS_BY_CODE,
-    ApiErrorCode,
-    CliErrorCode,
-)
+from optinface.api.error_codes import STATUS_BY_CODE, ApiErrorCode, CliErrorCode
+from optinface.api.errors import LEDGER_RETRY_SECONDS
 from optinface.api.periodic import guarded
 from optinface.api.routes.matching import MAX_CANDIDATES
 from optinface.api.settings import ApiSettings
@@ -77,8 +73,8 @@ def test_every_code_of_the_api_and_the_command_line_has_a_status_in_the_table() 
 
 def test_the_table_is_documented_in_the_module_docstring() -> None:
     for code, status in STATUS_BY_CODE.items():
-        assert f"{code} " in (optinface.api.errors.__doc__ or "") and str(status) in (
-            optinface.api.errors.__doc__ or ""
+        assert f"{code} " in (optinface.api.error_codes.__doc__ or "") and str(status) in (
+            optinface.api.error_codes.__doc__ or ""
         )
 
 

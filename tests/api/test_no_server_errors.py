@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
-from optinface.api.errors import STATUS_BY_CODE
+from optinface.api.error_codes import STATUS_BY_CODE
 from optinface.api.settings import ApiSettings
 from optinface.consent.roles import PERMISSIONS, Permission, Role
 from tests.support.api import World, auth

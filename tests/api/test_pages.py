@@ -19,7 +19,7 @@ from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson
 from optinface.api.web.i18n import Language
-from optinface.api.web.rendering import words_in
+from optinface.api.web.reader_words import words_in
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from optinface.api.csvfiles import FORMULA_STARTS
 from optinface.api.web.i18n import Language
-from optinface.api.web.rendering import words_in
+from optinface.api.web.reader_words import words_in
 from optinface.consent.anomalies import REFUSALS
 from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace

@@ -32,7 +32,8 @@ from typer.testing import CliRunner
 
 from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
-from optinface.api.cli.serve import listening_sockets, loaded_scheme, server_config
+from optinface.api.cli.serve import listening_sockets
+from optinface.api.cli.servers import loaded_scheme, server_config
 from optinface.api.security_headers import HSTS
 from optinface.api.tls import contexts_for
 from optinface.consent.apikeys import CREDENTIALS_REFUSED

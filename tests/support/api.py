@@ -263,7 +263,7 @@ class World:
 
 
 def assert_refused(response: httpx.Response, status: int, code: str) -> None:
-    """The API refused with ``status`` and the stable error ``code`` (``api/errors.py``)."""
+    """The API refused with ``status`` and the stable error ``code`` (``api/error_codes.py``)."""
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
 
