@@ -45,7 +45,7 @@ PASSING = {
     ("POST", "/portal/tokens/revoke"), ("POST", "/portal/erase"),
 }
 """The routes served while the witness is stalled: the probes, the portal's page, and those of
-the person's acts that end processing (README, "The witness folder")."""
+the person's acts that end processing (README, "The audit log an outsider can check")."""
 
 
 def ok(response: httpx.Response) -> Any:
