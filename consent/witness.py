@@ -374,6 +374,7 @@ class Witness:
         sizes = witnessed_after(self.directory, self._checked, known=latest)
         if sizes:
             self._latest = max(latest, sizes[-1])
+            self._taken(sizes[-1])
         return sizes
 
     def checked(self, size: int) -> None:
@@ -449,8 +450,14 @@ class Witness:
                          path.parent, error.strerror)
             return
         self._latest = max(self.latest_size(), size)
+        self._taken(size)
+
+    def _taken(self, size: int) -> None:
+        """The folder holds a checkpoint of ``size`` events, this process's or another
+        worker's (:meth:`unchecked`: a shared folder mended, which another worker's round
+        wrote to first): a stall it covers is over."""
         if self._stall is not None and size >= self._stall.size:
             logger.warning("audit checkpoint %d witnessed in %s: the folder takes checkpoints"
                            " again (stalled since %s), acts are answered again", size,
-                           path.parent, self._stall.since.isoformat(timespec="seconds"))
+                           self.directory, self._stall.since.isoformat(timespec="seconds"))
             self._stall = None

@@ -54,6 +54,23 @@ def test_a_witness_is_stalled_from_a_refused_checkpoint_until_one_is_taken(
     assert checkpoint_path(tmp_path, 6).read_text(encoding="utf-8") == "note 6"
 
 
+def test_a_stall_ends_when_another_worker_has_the_mended_folder_take_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """Workers of a shared ledger share the folder: one whose round, once it is mended, takes
+    a checkpoint covering the log ends the others' stall as they next look at it (their try,
+    their round), though they find nothing left to sign."""
+    (tmp_path / CHECKPOINTS).mkdir()
+    mine, other = Witness(tmp_path), Witness(tmp_path)
+    mine.record("note 1", size=1)
+    with checkpoints_refused(tmp_path):
+        mine.record("note 6", size=6)
+    other.record("note 6", size=6)
+    assert mine.stalled is not None
+    assert mine.unchecked() == [6]
+    assert mine.stalled is None
+
+
 def test_a_stalled_folder_is_handed_the_refused_note_again_not_a_new_checkpoint_each_try(
     world: World,
 ) -> None:
