@@ -124,3 +124,24 @@ def test_while_stalled_a_challenge_is_given_only_for_an_act_that_ends_processing
             assert held.value.details["committed"] is False
             assert row_count(service, AuditEvent) == events
             assert row_count(service, Ceremony) == ceremonies
+
+
+def test_an_opt_in_signed_before_the_stall_waits_and_its_challenge_stays_unspent(
+    world: World,
+) -> None:
+    """The route of the opt-out passes the API's gate, so the core holds the opt-in it also
+    carries: signed before the folder stalled, it is refused before its challenge is taken,
+    nothing chained, and the same signature is taken once the folder is mended."""
+    service = world.service
+    pseudonym, _ = world.subject(searchable=False)
+    person = world.signer(pseudonym)
+    signed = person.sign(SearchableAct(searchable=True))
+    service.witness_audit()
+    with checkpoints_refused(service.settings.witness_dir):
+        _stall(world)
+        events = row_count(service, AuditEvent)
+        with pytest.raises(WitnessStalled):
+            service.set_searchable(actor=person.actor, subject=pseudonym, signed=signed)
+        assert row_count(service, AuditEvent) == events
+    service.witness_audit()
+    assert service.set_searchable(actor=person.actor, subject=pseudonym, signed=signed).searchable
