@@ -22,9 +22,9 @@ and hops to the thread pool only when authentication reads or writes the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -57,8 +57,40 @@ _step_up = APIKeyHeader(
 StepUpDep = Annotated[str | None, Depends(_step_up)]
 
 
+PASSES_WITNESS_GATE = "passes_witness_gate"
+"""The mark :func:`passes_witness_gate` sets on a route's endpoint."""
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def passes_witness_gate(endpoint: Endpoint) -> Endpoint:
+    """Mark a route's endpoint (below its ``@router`` decorator) as one :func:`get_service`
+    serves while the witness folder refuses checkpoints: a probe that commits nothing
+    (``/healthz``, ``/.well-known``), the portal's page that holds the forms below, or a route
+    of the person's acts that end processing (:mod:`consent.ending_acts`: a withdrawal, an
+    erasure, an opt-out, a revocation of their own tokens or session, and the challenge each
+    signed one asks first), where the consent core refuses what else the route carries
+    (:func:`consent.witness_gate.require_witnessing_unless_ending`). Every other route is
+    refused, so one added without thought fails closed."""
+    setattr(endpoint, PASSES_WITNESS_GATE, True)
+    return endpoint
+
+
+def _passes_witness_gate(request: Request) -> bool:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return bool(getattr(endpoint, PASSES_WITNESS_GATE, False))
+
+
 async def get_service(request: Request) -> OptinFace:
+    """The service, once the witness gate let the request through: the one dependency every
+    route that reaches the service goes through, its guard's authentication included (FastAPI
+    runs it once a request), so the gate comes before anything the request does. While the
+    witness folder refuses checkpoints (:meth:`consent.service.OptinFace.witness_stalled`,
+    asked here on the event loop) it refuses the request, 503 ``witness_unusable``, nothing
+    done (:mod:`consent.witness_gate`), unless its route passes (:func:`passes_witness_gate`).
+    """
     service: OptinFace = request.app.state.service
+    if service.witness_stalled and not _passes_witness_gate(request):
+        await run_in_threadpool(service.require_witnessing)
     return service
 
 

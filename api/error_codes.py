@@ -174,7 +174,11 @@ witness_unusable             503     the audit witness folder cannot be written 
                                      details.committed), its pinned key cannot be read, it pins
                                      another checkpoint key, or (at start) it is not the witness
                                      the key store recorded: no or another witness.id, a shorter
-                                     or edited erasure journal (details.adopt names the recovery)
+                                     or edited erasure journal (details.adopt names the recovery);
+                                     or, while the running server's folder refuses checkpoints,
+                                     any request but the probes and the person's acts that end
+                                     processing: nothing done (details.committed false,
+                                     details.path, details.since: consent.witness_gate)
 written_release_required     403     Illinois (BIPA): consent needs an e-signature or signed form
 purpose_exists               409     a purpose of that name exists (subjects tell purposes by name)
 notice_exists                409     that notice version is published in that language already

@@ -420,12 +420,22 @@ class AuditLog:
         return row
 
     def witness_head(self, session: Session, *, now: datetime) -> AuditCheckpoint | None:
-        """Sign and witness the head when the witness is behind it (periodically, at close).
+        """Sign and witness the head when the witness is behind it (periodically, at close, and
+        when the gate tries a stalled folder again: :mod:`consent.witness_gate`).
 
         A log shorter than its witness lost events (:func:`consent.transparency.record_rollback`
         says so): its events are witnessed again once it is longer than it ever was, since the
         witness keeps the first checkpoint of each size.
         """
-        if self.tree.head(session).size <= self.witness.latest_size():
+        head = self.tree.head(session)
+        if head.size <= self.witness.latest_size():
+            return None
+        stall = self.witness.stalled
+        if stall is not None and stall.size == head.size and Checkpoint.parse(
+                self.signer.verifier.open(stall.note)).root == head.root:
+            # The folder refused this very head: hand it the same note again, rather than sign
+            # a row per try while it stays stalled (the gate tries up to once a second).
+            orm_event.listen(session, "after_commit", lambda _session: self.witness.record(
+                stall.note, size=stall.size), once=True)
             return None
         return self.checkpoint(session, now=now)

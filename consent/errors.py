@@ -288,6 +288,13 @@ class WitnessUnusable(ConsentError):
     code = "witness_unusable"
 
 
+class WitnessStalled(WitnessUnusable):
+    """The running service's witness folder refused a checkpoint and refuses it still
+    (:attr:`consent.witness.Witness.stalled`): a new act is refused before it does anything
+    (``details.committed`` false), as the gate decides (:mod:`consent.witness_gate`). Never
+    chained: the log it would join cannot be witnessed."""
+
+
 class LedgerRestored(ConsentError):
     """The running service found the ledger restored behind it (the log shorter than, or other
     than, what it appended or read, or than the witness signed): nothing is answered from the

@@ -48,6 +48,7 @@ from webauthn.helpers.structs import (
 from optinface.consent import row_seals, spends
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
+from optinface.consent.ending_acts import ends_processing
 from optinface.consent.errors import (
     AlreadyRegistered,
     ChallengeInvalid,
@@ -180,7 +181,7 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
         raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
-    spends.spent_on_commit(session)
+    spends.spent_on_commit(session, ends_processing=ends_processing(row.statement))
     return row
 
 

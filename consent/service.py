@@ -69,6 +69,7 @@ from optinface.consent import (
     transparency,
     witness,
     witness_binding,
+    witness_gate,
 )
 from optinface.consent.accountability import accountability, notice_public
 from optinface.consent.audit import AuditAction, AuditLog, Entry
@@ -524,6 +525,23 @@ class OptinFace:
         """The detector and recognizer in use."""
         return self.runtime.pipeline
 
+    @property
+    def witness_stalled(self) -> bool:
+        """Whether the witness folder refuses checkpoints (:attr:`consent.witness.Witness.
+        stalled`): read without a lock, so the API asks it on its event loop and hops to a
+        thread for :meth:`require_witnessing` only then."""
+        return self.runtime.log.witness.stalled is not None
+
+    def require_witnessing(self) -> None:
+        """Refuse a new act while the witness folder refuses checkpoints, after trying it once
+        more at most once a second (:func:`consent.witness_gate.require_witnessing`): what the
+        API asks before every request but those that pass (``api.deps.get_service``).
+
+        Raises:
+            WitnessStalled: the folder still refuses them; nothing was done.
+        """
+        witness_gate.require_witnessing(self.runtime)
+
     def witness_audit(self) -> None:
         """Sign the log's head and copy it to the witness folder, if it moved since the last
         witnessed checkpoint: at start and every ``audit_witness_interval_seconds`` (the close
@@ -914,6 +932,8 @@ class OptinFace:
         permission = (Permission.OPEN_CAPTURE if isinstance(act, CaptureAct)
                       else _ACT_PERMISSIONS[act.act])
         authorize(actor, permission, subject=subject)
+        witness_gate.require_witnessing_unless_ending(self.runtime, act.model_dump,
+                                                      act=f"a challenge for a {act.act} act")
         return audited(self.runtime,
                        lambda: subject_acts.challenge(self.runtime, actor=actor,
                                                       pseudonym=subject, act=act, say=say),
@@ -1006,8 +1026,13 @@ class OptinFace:
 
     def set_searchable(self, *, actor: Actor, subject: str,
                        signed: PasskeyResponse) -> SubjectPublic:
-        """Opt in to or out of 1:N galleries: the subject's signed choice, audited."""
+        """Opt in to or out of 1:N galleries: the subject's signed choice, audited. An opt-out
+        is done while the witness folder refuses checkpoints, an opt-in is not
+        (:mod:`consent.ending_acts`)."""
         authorize(actor, Permission.UPDATE_SUBJECT, subject=subject)
+        witness_gate.require_witnessing_unless_ending(
+            self.runtime, lambda: subject_acts.asked(self.runtime, signed.ceremony_id),
+            act="an opt-in to search")
         return self._signed(
             lambda: subject_acts.set_searchable(self.runtime, actor=actor, pseudonym=subject,
                                                 response=signed),

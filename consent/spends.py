@@ -20,13 +20,18 @@ from sqlalchemy.orm import Session
 
 
 class Spend:
-    """Whether an act spent its single-use right: called once the spend committed."""
+    """Whether an act spent its single-use right: called once the spend committed; and whether
+    every right it spent was for an act that ends processing (:mod:`consent.ending_acts`),
+    which :mod:`consent.spent_rights` answers though the witness folder refuses its
+    checkpoint."""
 
     def __init__(self) -> None:
         self.made = False
+        self.all_ending = True
 
-    def __call__(self) -> None:
+    def __call__(self, *, ends_processing: bool = False) -> None:
         self.made = True
+        self.all_ending = self.all_ending and ends_processing
 
 
 # The act under way on this thread (a request's worker thread; a copied context elsewhere).
@@ -44,10 +49,10 @@ def under_way(spend: Spend) -> Iterator[None]:
         _UNDER_WAY.reset(token)
 
 
-def spent_on_commit(session: Session) -> None:
+def spent_on_commit(session: Session, *, ends_processing: bool = False) -> None:
     """Mark the :class:`Spend` of the act under way once ``session``'s transaction commits: a
     transaction rolled back (a refusal after the right was taken) spent nothing, and signs
-    nothing.
+    nothing. ``ends_processing``: the right was for an act that ends processing.
 
     Raises:
         RuntimeError: no act is under way (:func:`under_way`): a programming error, raised
@@ -58,4 +63,5 @@ def spent_on_commit(session: Session) -> None:
     if spend is None:
         raise RuntimeError("a single-use right was spent outside spent_rights.witnessed: its"
                            " act would answer before the spend is signed")
-    event.listen(session, "after_commit", lambda _committed: spend(), once=True)
+    event.listen(session, "after_commit",
+                 lambda _committed: spend(ends_processing=ends_processing), once=True)

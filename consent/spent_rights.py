@@ -29,9 +29,11 @@ all the same and is not served (:class:`~consent.errors.CommittedNotServed`, not
 ``ledger_restored``'s "not committed; retry"). A checkpoint the witness folder refuses to
 hold (full, read-only, a file where a folder should be) fails the answer closed: the act has
 committed and stays so, but is refused as ``witness_unusable`` (``details.committed``) with an
-error line, since its spend is signed nowhere a restored copy could be set against; every
-other act (the periodic check, the close) only logs it
-(:meth:`consent.witness.Witness.record`), the next checkpoint covering it.
+error line, since its spend is signed nowhere a restored copy could be set against; but for an
+act that ends processing (:mod:`consent.ending_acts`: journaled in the folder before it
+commits, it is answered with an error line, :func:`witness_spent`). The periodic check and the
+close only log it (:meth:`consent.witness.Witness.record`), the next checkpoint covering it,
+and from then on no new act is done until the folder takes one (:mod:`consent.witness_gate`).
 
 Two acts that spend nothing answer only once witnessed too (:func:`witness_committed`): an API
 key's creation, whose event deleted with the events after the last witnessed checkpoint would
@@ -63,19 +65,34 @@ from optinface.consent.spends import Spend, under_way
 logger = logging.getLogger(__name__)
 
 
-def witness_spent(runtime: Runtime) -> None:
+def witness_spent(runtime: Runtime, *, ends_processing: bool = False) -> None:
     """Sign the log's head into the witness folder once an act that spent a single-use right
     committed, before it answers: the one call each such act makes, through :func:`witnessed`.
+
+    ``ends_processing``: every right it spent was for an act that ends processing (a
+    withdrawal, an erasure, an opt-out: :mod:`consent.ending_acts`). Such an act is answered
+    though the folder refuses the checkpoint, with an error line: it was journaled in the
+    folder before it committed, so a copy that holds its challenge unused is made to end the
+    same processing again by its start or live replay, and the same assertion replayed there
+    only ends it once more; what it does not wait on is the operator's disk
+    (:mod:`consent.witness_gate`).
 
     Raises:
         CommittedNotServed: the check before the signature found a copy restored behind the
             service (:mod:`consent.live_replay`, which replays it): the act is committed, and
             not answered.
         WitnessUnusable: the folder did not take the checkpoint: the act is committed, and
-            not answered.
+            not answered (unless it ends processing).
     """
-    witness_committed(runtime, act="this act committed and spent its single-use right",
-                      then="read what the act left before acting again (the right is spent)")
+    act = "this act committed and spent its single-use right"
+    then = "read what the act left before acting again (the right is spent)"
+    size = _signed_head(runtime, act=act, then=then)
+    if not ends_processing:
+        require_witnessed(runtime, size, act=act, then=then)
+    elif runtime.log.witness.latest_size() < size:
+        logger.error("an act that ends processing committed (log of %d events) but witness"
+                     " folder %s did not take its checkpoint: answered, since it is journaled"
+                     " there", size, runtime.log.witness.directory)
 
 
 def witness_committed(runtime: Runtime, *, act: str, then: str) -> None:
@@ -86,14 +103,22 @@ def witness_committed(runtime: Runtime, *, act: str, then: str) -> None:
         CommittedNotServed: a copy restored behind the service found first.
         WitnessUnusable: the folder did not take the checkpoint (:func:`require_witnessed`).
     """
+    require_witnessed(runtime, _signed_head(runtime, act=act, then=then), act=act, then=then)
+
+
+def _signed_head(runtime: Runtime, *, act: str, then: str) -> int:
+    """:func:`consent.transparency.witness`: the size of the log it was to cover.
+
+    Raises:
+        CommittedNotServed: a copy restored behind the service found first.
+    """
     try:
-        size = transparency.witness(runtime)
+        return transparency.witness(runtime)
     except LedgerRestored as found:
         raise CommittedNotServed(
             f"{act}, but the ledger was then found restored behind the service: it is not"
             f" answered while the erasure journal is replayed; {then}",
             details={"committed": True}) from found
-    require_witnessed(runtime, size, act=act, then=then)
 
 
 def require_witnessed(runtime: Runtime, size: int, *, act: str, then: str) -> None:
@@ -127,4 +152,4 @@ def witnessed(runtime: Runtime) -> Iterator[Spend]:
             yield spend
     finally:
         if spend.made:
-            witness_spent(runtime)
+            witness_spent(runtime, ends_processing=spend.all_ending)

@@ -201,6 +201,15 @@ def statement_for(session: Session, subject: Subject, act: SubjectAct, *, actor:
     return statement
 
 
+def asked(runtime: Runtime, ceremony_id: str) -> dict[str, Any] | None:
+    """The statement a challenge asks its person to sign (None: no such challenge, or one
+    that asks none), read only: what an act posted with its signature says it is before it is
+    taken (:func:`consent.witness_gate.require_witnessing_unless_ending`); taking it checks the
+    rest (:func:`complete`)."""
+    with runtime.db.reading() as session:
+        return session.scalar(select(Ceremony.statement).where(Ceremony.id == ceremony_id))
+
+
 def opened_at_desk(statement: dict[str, Any] | None) -> bool:
     """Whether the desk opened the capture session of ``statement`` (:data:`OPENED_BY`): where
     a person checks who stands there, what re-enrols a subject left with no template to compare

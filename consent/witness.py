@@ -23,8 +23,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+import time
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from optinface.consent.errors import WitnessUnusable
@@ -292,6 +295,26 @@ def refuse_for_a_new_ledger(directory: Path, *, witnessed: int) -> None:
             details={"path": str(directory), "witnessed": witnessed})
 
 
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """A checkpoint the folder refused to take (read-only, full, a file where a subfolder
+    should be), and every one since, until the folder takes one again: the one definition of
+    a witness that is stalled (:attr:`Witness.stalled`), which the gate asks before each act
+    (:mod:`consent.witness_gate`).
+
+    Attributes:
+        size: the tree size of the newest checkpoint refused.
+        note: its signed note, handed to the folder again by the next try
+            (:meth:`consent.audit.AuditLog.witness_head`) rather than a new one signed.
+        since: when the folder first refused one (UTC, the system's clock: what the operator's
+            log and the refusal say, never a date the log records).
+    """
+
+    size: int
+    note: str
+    since: datetime
+
+
 class Witness:
     """Appends checkpoints to ``directory``; the server holds one for as long as it runs.
 
@@ -309,6 +332,9 @@ class Witness:
         self._latest: int | None = None
         self._checked: int | None = None
         self._abandoned = self._kept = 0
+        self._stall: Stall | None = None
+        self._tried = 0.0  # time.monotonic() of the last write tried while stalled
+        self._trying = threading.Lock()
 
     def pin(self, verifier: Verifier) -> None:
         """Pin ``verifier`` at first start; refuse a folder that pins another key, or that
@@ -348,6 +374,7 @@ class Witness:
         sizes = witnessed_after(self.directory, self._checked, known=latest)
         if sizes:
             self._latest = max(latest, sizes[-1])
+            self._taken(sizes[-1])
         return sizes
 
     def checked(self, size: int) -> None:
@@ -377,12 +404,34 @@ class Witness:
         latest = self.latest_size()
         return self._kept if latest <= self._abandoned else latest
 
+    @property
+    def stalled(self) -> Stall | None:
+        """The checkpoint the folder last refused, until it takes one again; None while it
+        takes them."""
+        return self._stall
+
+    def try_again_due(self, *, every: float) -> bool:
+        """Whether a caller should try the stalled folder again now: True for one caller at a
+        time, at most once ``every`` seconds since the last write tried (:meth:`record`'s);
+        the caller then tries. False while the folder takes checkpoints (nothing to try)."""
+        if self._stall is None or not self._trying.acquire(blocking=False):
+            return False
+        try:
+            if time.monotonic() - self._tried < every:
+                return False
+            self._tried = time.monotonic()
+            return True
+        finally:
+            self._trying.release()
+
     def record(self, note: str, *, size: int) -> None:
         """Append a committed checkpoint; one per tree size (the first one is kept), none at or
         below the size a rollback abandoned (:meth:`abandon`).
 
         A failure is logged, never raised: the transaction it witnesses has committed, and the
         next checkpoint (at the latest within ``audit_witness_interval_seconds``) covers it.
+        Until one is taken the witness is :attr:`stalled`, and the service refuses new acts
+        (:mod:`consent.witness_gate`).
         """
         if size <= self._abandoned:
             logger.info("audit checkpoint %d not witnessed: the witness signed the branch a"
@@ -393,7 +442,22 @@ class Witness:
             _make_shards(self.directory, size)
             write_once(path, note)
         except OSError as error:
-            logger.error("audit checkpoint %d not witnessed in %s: %s", size, path.parent,
-                         error.strerror)
+            self._tried = time.monotonic()
+            since = datetime.now(UTC) if self._stall is None else self._stall.since
+            self._stall = Stall(size=size, note=note, since=since)
+            logger.error("audit checkpoint %d not witnessed in %s: %s; new acts are refused"
+                         " (witness_unusable) until the folder takes a checkpoint", size,
+                         path.parent, error.strerror)
             return
         self._latest = max(self.latest_size(), size)
+        self._taken(size)
+
+    def _taken(self, size: int) -> None:
+        """The folder holds a checkpoint of ``size`` events, this process's or another
+        worker's (:meth:`unchecked`: a shared folder mended, which another worker's round
+        wrote to first): a stall it covers is over."""
+        if self._stall is not None and size >= self._stall.size:
+            logger.warning("audit checkpoint %d witnessed in %s: the folder takes checkpoints"
+                           " again (stalled since %s), acts are answered again", size,
+                           self.directory, self._stall.since.isoformat(timespec="seconds"))
+            self._stall = None

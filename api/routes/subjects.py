@@ -20,6 +20,7 @@ from optinface.api.deps import (
     ServiceDep,
     SettingsDep,
     StepUpDep,
+    passes_witness_gate,
     require,
     stepped_up,
 )
@@ -91,6 +92,7 @@ def new_enrolment_link(
 
 
 @router.post("/{subject}/challenges")
+@passes_witness_gate
 def challenge(
     subject: Identifier,
     body: SubjectAct,
@@ -119,6 +121,7 @@ def get_subject(subject: Identifier, service: ServiceDep, actor: SubjectReader) 
 
 
 @router.patch("/{subject}")
+@passes_witness_gate
 def set_searchable(
     subject: Identifier,
     body: PasskeyResponse,
@@ -152,6 +155,7 @@ def choose_alternative(
 
 
 @router.delete("/{subject}")
+@passes_witness_gate
 def erase(
     subject: Identifier, service: ServiceDep, actor: Annotated[Actor, require(Permission.ERASE)],
     body: PasskeyResponse | None = None,
@@ -180,6 +184,7 @@ def list_tokens(subject: Identifier, service: ServiceDep,
 
 
 @router.delete("/{subject}/tokens")
+@passes_witness_gate
 def revoke_tokens(subject: Identifier, service: ServiceDep,
                   actor: SubjectUpdater) -> SubjectTokensRevoked:
     """Revoke every live token of the person's capacity, the asking one included (the panic
@@ -190,6 +195,7 @@ def revoke_tokens(subject: Identifier, service: ServiceDep,
 
 
 @router.delete("/{subject}/tokens/{token_id}")
+@passes_witness_gate
 def revoke_token(subject: Identifier, token_id: Identifier, service: ServiceDep,
                  actor: SubjectUpdater) -> SubjectTokensRevoked:
     """Revoke the asking token itself, as :func:`revoke_tokens`; no live token of this subject
@@ -222,6 +228,7 @@ def list_consents(
 
 
 @router.post("/{subject}/consents/{consent_id}/withdraw")
+@passes_witness_gate
 def withdraw_consent(
     subject: Identifier,
     consent_id: Identifier,
@@ -237,6 +244,7 @@ def withdraw_consent(
 
 
 @router.post("/{subject}/consents/{consent_id}/purposes/{purpose_id}/withdraw")
+@passes_witness_gate
 def withdraw_purpose(
     subject: Identifier,
     consent_id: Identifier,

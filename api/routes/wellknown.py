@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from optinface.api.deps import ServiceDep
+from optinface.api.deps import ServiceDep, passes_witness_gate
 from optinface.api.schemas import PublishedKeys
 from optinface.api.uploads import InMemoryFormRoute
 
@@ -19,6 +19,7 @@ KEYS_PATH = "/.well-known/optinface-keys.json"
 
 
 @router.get(KEYS_PATH)
+@passes_witness_gate
 def published_keys(service: ServiceDep) -> PublishedKeys:
     """The Ed25519 keys that sign consent, withdrawal and erasure receipts and checkpoints, and
     the receipt keys retired since (``retired_keys``), both from one read of the receipt keys

@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optinface.api.attachments import download
-from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep, SettingsDep
+from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep, SettingsDep, passes_witness_gate
 from optinface.api.error_codes import ApiErrorCode, status_for
 from optinface.api.errors import ApiError, schema_mismatch
 from optinface.api.uploads import InMemoryFormRoute, read_image
@@ -211,6 +211,7 @@ def _form(
 
 
 @router.get("/portal")
+@passes_witness_gate
 def portal(request: Request, service: ServiceDep) -> Response:
     def build(session: WebSession, actor: Actor) -> Response:
         return _home(request, service, session, actor)
@@ -260,6 +261,7 @@ def _in_the_body(error: ValidationError) -> list[Any]:
 
 
 @router.post("/portal/challenge", dependencies=[ADVISED])
+@passes_witness_gate
 def portal_challenge(request: Request, service: ServiceDep, body: dict[str, Any],
                      csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: the statement of an act and the options to sign it. An act refused
@@ -285,6 +287,7 @@ def _too_long(words: Words, days: object) -> str:
 
 
 @router.post("/portal/logout")
+@passes_witness_gate
 def portal_logout(request: Request, service: ServiceDep, csrf: Annotated[str, Form()]) -> Response:
     return log_out(request, service, PORTAL, csrf)
 
@@ -415,6 +418,7 @@ def portal_request(request: Request, service: ServiceDep,
 
 
 @router.post("/portal/searchable")
+@passes_witness_gate
 def portal_searchable(
     request: Request,
     service: ServiceDep,
@@ -431,6 +435,7 @@ def portal_searchable(
 
 
 @router.post("/portal/withdraw")
+@passes_witness_gate
 def portal_withdraw(
     request: Request,
     service: ServiceDep,
@@ -504,6 +509,7 @@ def portal_token(request: Request, service: ServiceDep, csrf: Annotated[str, For
 
 
 @router.post("/portal/tokens/revoke")
+@passes_witness_gate
 def portal_revoke_tokens(request: Request, service: ServiceDep, csrf: Annotated[str, Form()],
                          token_id: Annotated[str, Form()] = "") -> Response:
     """Revoke one of the person's API tokens, or (no ``token_id``) all of them but this
@@ -543,6 +549,7 @@ def _erased(request: Request, service: OptinFace, erasure: ErasureReceipt) -> Re
 
 
 @router.post("/portal/erase")
+@passes_witness_gate
 def portal_erase(
     request: Request, service: ServiceDep, form: Annotated[TickedForm, Depends()],
 ) -> Response:

@@ -19,9 +19,10 @@ from optinface.consent.schemas import AuditFilter, PasskeyResponse, SearchableAc
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Template
-from optinface.consent.witness import WRITE_CHECK, Witness, checkpoint_path
+from optinface.consent.witness import WRITE_CHECK, Witness
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world, refused
+from tests.support.witness import checkpoints_refused
 
 
 def _another_workers_checkpoint_past_the_log(world: World) -> None:
@@ -103,12 +104,10 @@ def test_a_spend_whose_checkpoint_the_folder_refuses_is_committed_and_not_answer
     world.enrolled(image)
     probe = world.probe(image=image)
     service.witness_audit()
-    shard = checkpoint_path(service.settings.witness_dir, 0).parent
-    shard.rename(shard.with_name("elsewhere"))
-    shard.write_text("not a folder", encoding="utf-8")
-    with pytest.raises(WitnessUnusable) as error:
-        service.identify(actor=world.researcher, purpose_id=world.purpose,
-                         probe_consent_id=probe, image=image)
+    with checkpoints_refused(service.settings.witness_dir):
+        with pytest.raises(WitnessUnusable) as error:
+            service.identify(actor=world.researcher, purpose_id=world.purpose,
+                             probe_consent_id=probe, image=image)
     assert error.value.details["committed"]
     assert service.audit_events(actor=world.reviewer, filters=AuditFilter(
         action=AuditAction.IDENTIFY)).events, "the search committed and is chained"
@@ -121,24 +120,45 @@ def test_a_spend_whose_checkpoint_the_folder_refuses_is_committed_and_not_answer
 def test_a_signed_act_whose_checkpoint_the_folder_refuses_is_committed_and_not_answered(
     world: World,
 ) -> None:
-    """A passkey challenge is a single-use right too: the person's signed opt-out of search
-    committed (the challenge spent, the subject out of the galleries), but while the witness
+    """A passkey challenge is a single-use right too: the person's signed opt-in to search
+    committed (the challenge spent, the subject back in the galleries), but while the witness
     folder refuses its checkpoint it is refused as ``witness_unusable``, never answered
     unwitnessed; the same assertion sent again is refused as a spent challenge."""
     service = world.service
     pseudonym, _ = world.subject()
     person = world.signer(pseudonym)
-    signed = person.sign(SearchableAct(searchable=False))
+    service.set_searchable(actor=person.actor, subject=pseudonym,
+                           signed=person.sign(SearchableAct(searchable=False)))
+    signed = person.sign(SearchableAct(searchable=True))
     service.witness_audit()
-    shard = checkpoint_path(service.settings.witness_dir, 0).parent
-    shard.rename(shard.with_name("elsewhere"))
-    shard.write_text("not a folder", encoding="utf-8")
-    with pytest.raises(WitnessUnusable) as error:
-        service.set_searchable(actor=person.actor, subject=pseudonym, signed=signed)
+    with checkpoints_refused(service.settings.witness_dir):
+        with pytest.raises(WitnessUnusable) as error:
+            service.set_searchable(actor=person.actor, subject=pseudonym, signed=signed)
     assert error.value.details["committed"]
-    assert not service.get_subject(actor=person.actor, subject=pseudonym).searchable
+    assert service.get_subject(actor=person.actor, subject=pseudonym).searchable
+    service.witness_audit()  # the folder mended, its periodic round takes the checkpoint
     refused("challenge_invalid", lambda: service.set_searchable(
         actor=person.actor, subject=pseudonym, signed=signed))
+
+
+def test_an_opt_out_whose_checkpoint_the_folder_refuses_is_answered(
+    world: World, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An act that ends processing does not wait on the operator's disk: the opt-out,
+    journaled in the witness folder before it commits, is answered though the folder refuses
+    its checkpoint, with an error line; its challenge is spent all the same."""
+    service = world.service
+    pseudonym, _ = world.subject()
+    person = world.signer(pseudonym)
+    signed = person.sign(SearchableAct(searchable=False))
+    service.witness_audit()
+    with checkpoints_refused(service.settings.witness_dir):
+        answered = service.set_searchable(actor=person.actor, subject=pseudonym,
+                                          signed=signed)
+        assert not answered.searchable
+        assert "an act that ends processing committed" in caplog.text
+        refused("challenge_invalid", lambda: service.set_searchable(
+            actor=person.actor, subject=pseudonym, signed=signed))
 
 
 @pytest.mark.parametrize("act", ["sign-in", "subject-token"])
@@ -167,15 +187,6 @@ def test_a_challenge_answered_on_a_copy_no_check_found_yet_commits_and_shows_no_
     assert error.value.details["committed"]
 
 
-def _folder_refusing_checkpoints(service: OptinFace) -> None:
-    """The witness folder refuses the next checkpoint: a file where its subfolder should be
-    (refused to root too, as a read-only or full folder refuses anyone)."""
-    service.witness_audit()
-    shard = checkpoint_path(service.settings.witness_dir, 0).parent
-    shard.rename(shard.with_name("elsewhere"))
-    shard.write_text("not a folder", encoding="utf-8")
-
-
 def test_a_key_made_while_the_folder_refuses_its_checkpoint_is_never_handed_out(
     world: World,
 ) -> None:
@@ -183,15 +194,16 @@ def test_a_key_made_while_the_folder_refuses_its_checkpoint_is_never_handed_out(
     power that no log shows: the key commits, listed, but its secret is refused as
     ``witness_unusable``; so is a checkpoint asked for, never answered unwitnessed."""
     service = world.service
-    _folder_refusing_checkpoints(service)
-    with pytest.raises(WitnessUnusable) as made:
-        service.create_api_key(actor=world.admin, role=Role.ADMIN, name="shadow")
-    assert made.value.details["committed"]
-    assert [key.name for key in service.list_api_keys(actor=world.admin)
-            if key.name == "shadow"] == ["shadow"]
-    with pytest.raises(WitnessUnusable) as checkpoint:
-        service.audit_checkpoint(actor=world.admin)
-    assert checkpoint.value.details["committed"]
+    service.witness_audit()
+    with checkpoints_refused(service.settings.witness_dir):
+        with pytest.raises(WitnessUnusable) as made:
+            service.create_api_key(actor=world.admin, role=Role.ADMIN, name="shadow")
+        assert made.value.details["committed"]
+        assert [key.name for key in service.list_api_keys(actor=world.admin)
+                if key.name == "shadow"] == ["shadow"]
+        with pytest.raises(WitnessUnusable) as checkpoint:
+            service.audit_checkpoint(actor=world.admin)
+        assert checkpoint.value.details["committed"]
 
 
 def test_a_witness_folder_that_takes_no_write_is_refused_at_start(

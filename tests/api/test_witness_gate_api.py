@@ -1,0 +1,260 @@
+"""A witness folder that stops taking checkpoints in service holds every new act over HTTP:
+refused 503 ``witness_unusable`` before anything is done (``details.committed`` false), nothing
+chained, so no act lands past the last witnessed checkpoint, where whoever holds the database
+could delete it unseen; the probes stay answered, and the person's acts that end processing go
+through. The folder mended, the next request (or the periodic round) has every event witnessed
+and the service answers again, without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from optinface.api.app import create_app
+from optinface.api.deps import PASSES_WITNESS_GATE, get_service
+from optinface.consent.receipts import verify_receipt
+from optinface.consent.service import OptinFace
+from optinface.consent.tables import AuditEvent
+from optinface.consent.witness import latest_witnessed
+from optinface.engine.pipeline import FacePipeline
+from tests.support.api import World, assert_refused, auth, deployment, set_up_world
+from tests.support.consent import outside_sql, row_count
+from tests.support.polling import eventually
+from tests.support.witness import checkpoints_refused
+
+pytestmark = pytest.mark.shared_deployment
+
+PASSING = {
+    ("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/.well-known/optinface-keys.json"),
+    ("POST", "/v1/subjects/{subject}/challenges"), ("PATCH", "/v1/subjects/{subject}"),
+    ("DELETE", "/v1/subjects/{subject}"), ("DELETE", "/v1/subjects/{subject}/tokens"),
+    ("DELETE", "/v1/subjects/{subject}/tokens/{token_id}"),
+    ("POST", "/v1/subjects/{subject}/consents/{consent_id}/withdraw"),
+    ("POST", "/v1/subjects/{subject}/consents/{consent_id}/purposes/{purpose_id}/withdraw"),
+    ("GET", "/portal"), ("POST", "/portal/challenge"), ("POST", "/portal/logout"),
+    ("POST", "/portal/searchable"), ("POST", "/portal/withdraw"),
+    ("POST", "/portal/tokens/revoke"), ("POST", "/portal/erase"),
+}
+"""The routes served while the witness is stalled: the probes, the portal's page, and those of
+the person's acts that end processing (README, "The audit log an outsider can check")."""
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _stall(world: World, service: OptinFace) -> None:
+    """One event past the witnessed head (a reviewer's read), whose checkpoint the folder,
+    refusing checkpoints, does not take at the periodic round: the witness is stalled."""
+    ok(world.client.get("/v1/audit/events", params={"limit": 1},
+                        headers=auth(world.keys.reviewer)))
+    service.witness_audit()
+    assert service.witness_stalled
+
+
+@contextmanager
+def stalled(world: World, service: OptinFace) -> Iterator[None]:
+    """The witness stalled for the block; then mended, and taken up by the periodic round, for
+    the module's next test."""
+    service.witness_audit()
+    try:
+        with checkpoints_refused(service.settings.witness_dir):
+            _stall(world, service)
+            yield
+    finally:
+        service.witness_audit()
+    assert not service.witness_stalled
+
+
+def assert_held(response: httpx.Response, service: OptinFace) -> None:
+    """Refused by the gate: 503 ``witness_unusable``, nothing done, the folder named."""
+    assert_refused(response, 503, "witness_unusable")
+    details = response.json()["details"]
+    assert details["committed"] is False
+    assert details["path"] == str(service.settings.witness_dir)
+
+
+def test_while_the_witness_is_stalled_no_act_is_done_and_none_is_chained(
+    world: World, service: OptinFace, portrait_jpegs: list[bytes],
+) -> None:
+    """A search, an enrolment, reads, a key's and a subject's creation are refused before they
+    do anything: the log does not grow (nothing a restart after deleting the unwitnessed
+    events could hide), the probe consent and the approved capture stay unused (each is taken
+    once the folder is mended), and the probes answer."""
+    image = portrait_jpegs[0]
+    person = world.people[world.subject]
+    probe = world.probe_consent(image)
+    capture = person.approve_capture(world.consent_id, image, desk=world.keys.portal)
+    identify = {"data": {"purpose_id": world.purpose_id, "probe_consent_id": probe},
+                "files": {"image": ("probe.jpg", image, "image/jpeg")},
+                "headers": auth(world.keys.researcher)}
+    enrol = {"data": {"capture_id": capture},
+             "files": {"image": ("face.jpg", image, "image/jpeg")},
+             "headers": auth(world.keys.portal)}
+    with stalled(world, service):
+        events = row_count(service, AuditEvent)
+        client, admin = world.client, auth(world.keys.admin)
+        for response in (
+            client.post("/v1/identify", **identify),
+            client.post(f"/v1/subjects/{world.subject}/faces", **enrol),
+            client.get(f"/v1/subjects/{world.subject}", headers=admin),
+            client.get("/v1/audit/events", headers=auth(world.keys.reviewer)),
+            client.post("/v1/keys", json={"role": "admin", "name": "shadow"}, headers=admin),
+            client.post("/v1/subjects", json={"age_category": "adult"},
+                        headers=auth(world.keys.portal)),
+            client.get(f"/v1/subjects/{world.subject}", headers=person.headers),
+        ):
+            assert_held(response, service)
+        assert row_count(service, AuditEvent) == events, "nothing was chained"
+        assert ok(client.get("/healthz"))["status"] == "ok"
+        assert ok(client.get("/.well-known/optinface-keys.json"))["keys"]
+    ok(world.client.post(f"/v1/subjects/{world.subject}/faces", **enrol))
+    assert ok(world.client.post("/v1/identify", **identify))["candidates"]
+
+
+def test_while_the_witness_is_stalled_a_persons_withdrawal_and_erasure_go_through(
+    world: World, service: OptinFace,
+) -> None:
+    """The person's acts that end processing do not wait on the operator's disk: a
+    withdrawal, an opt-out and their erasure are answered, the erasure's receipt signed; an
+    opt-in, which widens the processing, is refused at its challenge."""
+    person = world.people[world.subject]
+    other = world.consent(world.subject)
+    with stalled(world, service):
+        withdrawn = person.withdraw(other)
+        assert withdrawn["consent"]["status"] == "withdrawn"
+        assert not person.set_searchable(False)["searchable"]
+        assert_held(world.client.post(f"/v1/subjects/{world.subject}/challenges",
+                                      json={"act": "searchable", "searchable": True},
+                                      headers=person.headers), service)
+        erased = ok(world.client.request(
+            "DELETE", f"/v1/subjects/{world.subject}", json=person.sign({"act": "erase"}),
+            headers=person.headers))
+        signed = erased["signed"]
+        assert verify_receipt(signed["receipt"], signed["signature"], service.receipt_keys)
+
+
+def test_a_mended_folder_is_taken_up_by_the_next_request(
+    world: World, service: OptinFace,
+) -> None:
+    """No restart: once the folder takes writes again, a request (past the gate's pause
+    between tries) has the checkpoint of every event taken and is answered; the log verifies
+    against its witness."""
+    read = {"url": f"/v1/subjects/{world.subject}", "headers": auth(world.keys.admin)}
+    folder = service.settings.witness_dir
+    service.witness_audit()
+    with checkpoints_refused(folder):
+        _stall(world, service)
+        assert_held(world.client.get(**read), service)
+    events = row_count(service, AuditEvent)
+    assert eventually(lambda: world.client.get(**read).status_code == 200, within=10)
+    assert not service.witness_stalled
+    assert latest_witnessed(folder) >= events
+    assert ok(world.client.get("/v1/audit/verify", headers=auth(world.keys.reviewer)))["ok"]
+
+
+def test_a_mended_folder_is_taken_up_by_the_periodic_round(
+    world: World, service: OptinFace,
+) -> None:
+    """The periodic witness round takes a mended folder up too: the next request is answered
+    at once, the log's every event witnessed."""
+    folder = service.settings.witness_dir
+    service.witness_audit()
+    with checkpoints_refused(folder):
+        _stall(world, service)
+    events = row_count(service, AuditEvent)
+    service.witness_audit()
+    assert latest_witnessed(folder) == events
+    ok(world.client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin)))
+
+
+def test_the_attack_on_a_stalled_witness_finds_no_act_to_hide(
+    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes],
+) -> None:
+    """Black box 25's attack, end to end: the folder stops taking checkpoints, searches, reads
+    and an enrolment are asked over HTTP, the server stops, the events past the last witnessed
+    checkpoint are deleted with SQL, the folder is mended and the server started again. The
+    log and the witness agree, as before; but all the deletion took was what the log held when
+    the folder first refused (the read that met it), none of the acts asked after: none was
+    done, and the probe consent the search was to spend is still unused."""
+    image = portrait_jpegs[1]
+    with deployment(tmp_path, pipeline) as (settings, service, client, keys):
+        world = set_up_world(client, keys)
+        person = world.people[world.subject]
+        person.enrol(world.consent_id, image, desk=keys.portal)
+        probe = world.probe_consent(image)
+        capture = person.approve_capture(world.consent_id, image, desk=keys.portal)
+        service.witness_audit()
+        witnessed = latest_witnessed(settings.witness_dir)
+        with checkpoints_refused(settings.witness_dir):
+            _stall(world, service)
+            stalled_at = row_count(service, AuditEvent)
+            for response in (
+                client.post("/v1/identify", data={"purpose_id": world.purpose_id,
+                                                  "probe_consent_id": probe},
+                            files={"image": ("probe.jpg", image, "image/jpeg")},
+                            headers=auth(keys.researcher)),
+                client.get("/v1/audit/events", headers=auth(keys.reviewer)),
+                client.post(f"/v1/subjects/{world.subject}/faces", data={"capture_id": capture},
+                            files={"image": ("face.jpg", image, "image/jpeg")},
+                            headers=auth(keys.portal)),
+            ):
+                assert_held(response, service)
+            assert row_count(service, AuditEvent) == stalled_at == witnessed + 1
+            service.close()
+        outside_sql(service, "DELETE FROM audit_events WHERE seq > :kept", kept=witnessed)
+        outside_sql(service, "DELETE FROM audit_checkpoints WHERE seq > :kept", kept=witnessed)
+    with closing(OptinFace.open(settings, pipeline=pipeline)) as restarted, TestClient(
+            create_app(settings, service=restarted)) as client:
+        assert restarted.verify_audit().ok
+        assert ok(client.post("/v1/identify", data={"purpose_id": world.purpose_id,
+                                                    "probe_consent_id": probe},
+                              files={"image": ("probe.jpg", image, "image/jpeg")},
+                              headers=auth(keys.researcher)))["candidates"]
+
+
+def _reaches_the_service(dependant: Dependant) -> bool:
+    return any(sub.call is get_service or _reaches_the_service(sub)
+               for sub in dependant.dependencies)
+
+
+def _routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and _reaches_the_service(route.dependant):
+            for method in context.methods or ():
+                yield method, str(context.path), route
+
+
+def test_every_route_that_reaches_the_service_is_held_but_those_that_pass(
+    world: World, service: OptinFace,
+) -> None:
+    """No route can forget the gate: every route that reaches the service is refused while
+    the witness is stalled, before its guard or its input is looked at, but the routes marked
+    to pass, which are exactly the probes', the portal page's and those of the acts that end
+    processing."""
+    app = world.client.app
+    assert isinstance(app, FastAPI)
+    routes = list(_routes(app))
+    marked = {(method, path) for method, path, route in routes
+              if getattr(route.endpoint, PASSES_WITNESS_GATE, False)}
+    assert marked == PASSING
+    with stalled(world, service):
+        for method, path, _ in routes:
+            if (method, path) not in PASSING:
+                url = path.replace("{", "").replace("}", "")  # each parameter named as itself
+                answer = world.client.request(method, url, headers=auth("any"))
+                if method == "HEAD":  # no body to read the code in
+                    assert answer.status_code == 503, path
+                else:
+                    assert_held(answer, service)
