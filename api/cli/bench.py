@@ -589,10 +589,10 @@ def plot_split(axes: Any, parts: dict[str, float], *, in_process_ms: float) -> N
     axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
-# The run, for the command (api/cli/bench_command.py) ---------------------------------------
+# The run, for the command (api/cli/drivers.py) ---------------------------------------------
 def run(*, url: str | None, api_key: str | None, requests: int, overhead_rounds: int,
         concurrency: list[int] | None, out: Path, tag: str | None) -> None:
-    """``optinface bench`` (:mod:`api.cli.bench_command`, its options): measure, then write
+    """``optinface bench`` (:mod:`api.cli.drivers`, its options): measure, then write
     ``bench_api_<tag>.json`` and ``.png`` in ``out``."""
     levels = tuple(concurrency or CONCURRENCY)
     server_pid: int | None = None

@@ -65,6 +65,13 @@ Lang = Annotated[
 ]
 """The language of a document a command prints for people, as ``lang`` chooses on the API."""
 
+RemoteUrl = Annotated[
+    str | None,
+    typer.Option("--url", help="A running server, with its admin --api-key; default: a server"
+                 " of the command's own (a local process for bench, in-process for demo)."),
+]
+"""The running server a command that drives one measures or walks through (``bench``, ``demo``):
+either a throw-away deployment, never one holding real people."""
 RemoteApiKey = Annotated[
     str | None,
     typer.Option("--api-key", envvar="OPTINFACE_API_KEY", help="Admin key (with --url)."),

@@ -215,7 +215,7 @@ def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
 
 
 def run(*, url: str | None, api_key: str | None, data_dir: Path | None) -> None:
-    """``optinface demo`` (:mod:`api.cli.demo_command`, its options): the walk-through, in
+    """``optinface demo`` (:mod:`api.cli.drivers`, its options): the walk-through, in
     process or against ``url``."""
     console().print(Panel.fit("optinface demo: every step goes through the HTTP API"))
     check_remote(url, api_key)

@@ -15,8 +15,7 @@ from optinface.api.cli import (
     audit,
     audit_export,
     backup_commands,
-    bench_command,
-    demo_command,
+    drivers,
     engine_commands,
     keys,
     receipts,
@@ -43,8 +42,7 @@ app = typer.Typer(
 )
 engine_commands.add_commands(app)
 serve.add_commands(app)
-demo_command.add_commands(app)
-bench_command.add_commands(app)
+drivers.add_commands(app)
 rights.add_commands(app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

@@ -1,6 +1,7 @@
-"""The ``optinface bench`` command: its options and its help. The bench itself
-(:mod:`api.cli.bench`) is imported when the command runs, so that the other commands start
-without its HTTP client, its sample faces and its plots (``benchmarks/bench_cli_start.py``).
+"""The commands that drive a server through its HTTP API, ``bench`` and ``demo``: their options
+and their help. The work of each (:mod:`api.cli.bench`, :mod:`api.cli.demo`) is imported when
+the command runs, so that the other commands start without their HTTP client, their sample faces
+and their plots (``benchmarks/bench_cli_start.py``).
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from typing import Annotated
 
 import typer
 
-from optinface.api.cli.common import RemoteApiKey
+from optinface.api.cli.common import RemoteApiKey, RemoteUrl
 
 
 def add_commands(app: typer.Typer) -> None:
     app.command("bench")(bench)
+    app.command("demo")(demo)
 
 
 def bench(
-    url: Annotated[
-        str | None, typer.Option("--url", help="A running server; default: a fresh local one.")
-    ] = None,
+    url: RemoteUrl = None,
     api_key: RemoteApiKey = None,
     requests: Annotated[
         int, typer.Option("--requests", min=2, help="Calls per operation and concurrency.")
@@ -50,3 +50,20 @@ def bench(
 
     run(url=url, api_key=api_key, requests=requests, overhead_rounds=overhead_rounds,
         concurrency=concurrency, out=out, tag=tag)
+
+
+def demo(
+    url: RemoteUrl = None,
+    api_key: RemoteApiKey = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="An empty, dedicated data dir; default: a temporary one."),
+    ] = None,
+) -> None:
+    """Walk through consent -> enrol -> identify -> export -> withdraw -> erase -> audit verify.
+
+    Example: optinface demo
+    """
+    from optinface.api.cli.demo import run
+
+    run(url=url, api_key=api_key, data_dir=data_dir)
