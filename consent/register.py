@@ -56,6 +56,10 @@ from optinface.engine.manifest import ModelRole, ModelSpec
 # The register's warnings: English source strings (the dashboard translates them).
 DEMO_WARNING = "DEMO MODE: accountability settings may be placeholders; not for real people."
 REFUSED_WARNING = "Matching refused: {reason}."
+ENROLMENT_REFUSED_WARNING = "Enrolment and matching refused: {reason}."
+"""Where the refusal holds enrolment too (:attr:`consent.declaration.DeclarationState.
+before_enrolment`: outside demo mode, no assessment that covers the register or no declaration
+recorded); a regulator's order says so in its own reason."""
 STALE_WARNING = "{n} templates were made by another model: re-enrolment needed."
 UNSEALED_TEMPLATES_WARNING = ("{n} template rows do not carry this service's seal (written in the"
                               " database from outside the service): no search finds them, and"
@@ -217,7 +221,8 @@ def build_register(
     if settings.demo_mode:
         warnings.append(DEMO_WARNING)
     if current.refusal is not None:
-        warnings.append(REFUSED_WARNING.format(reason=current.refusal.message))
+        refused = REFUSED_WARNING if current.before_enrolment is None else ENROLMENT_REFUSED_WARNING
+        warnings.append(refused.format(reason=current.refusal.message))
     if (found := current.declaration) is not None and current.material_version == 1:
         warnings.append(UNBOUND_WARNING.format(
             reference=found.reference, declared_on=found.declared_on,

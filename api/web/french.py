@@ -1669,6 +1669,7 @@ FRENCH: dict[str, str] = {
         " utiliser avec de vraies personnes."
     ),
     "Matching refused: {reason}.": "Recherches refusées : {reason}.",
+    "Enrolment and matching refused: {reason}.": "Inscription et recherches refusées : {reason}.",
     "suspended by the regulator's order {reference} ({kind}): enrolment and matching are"
     " refused": (
         "suspendu par l'ordonnance {reference} ({kind}) de l'autorité de contrôle : inscription"

@@ -142,7 +142,10 @@ def test_outside_demo_mode_enrolment_waits_for_the_assessment_then_a_declaration
         assert error.value.details == _assessment_refused(world, photo)  # the one rule
         assert row_count(service, Template) == 0
         assert _refused_enrolments(service, world, "assessment_outdated") == 1
-        material = service.register().material_sha256
+        register = service.register()
+        material = register.material_sha256
+        assert (f"Enrolment and matching refused: {error.value.message}."
+                in register.warnings)  # the dashboard and the register say both wait
     assessed = _outside_demo_mode(settings, pia_material_sha256=material)
     with closing(OptinFace.open(assessed, pipeline=pipeline, clock=clock)) as service:
         world = dataclasses.replace(world, service=service)
@@ -154,10 +157,14 @@ def test_outside_demo_mode_enrolment_waits_for_the_assessment_then_a_declaration
         refused("not_declared", upload)
         assert row_count(service, Template) == 0
         assert _refused_enrolments(service, world, "not_declared") == 1
+        assert any(warning.startswith("Enrolment and matching refused: ")
+                   for warning in service.register().warnings)
         service.declare(actor=world.admin, date=clock.now().date(), reference="CAI-1")
         upload()  # the capture approved while refused is still the person's to use
         assert row_count(service, Template) == 1
         refused("declaration_period_running", lambda: world.identify(photo))
+        said = [warning for warning in service.register().warnings if "refused: " in warning]
+        assert len(said) == 1 and said[0].startswith("Matching refused: ")  # the 60 days alone
 
 
 def test_outside_demo_mode_a_declaration_written_from_outside_creates_no_database(
