@@ -288,7 +288,7 @@ def service_settings(folder: Path, *, templates: int = 64) -> ConsentSettings:
 
 def _unwitnessed(mode: str) -> AbstractContextManager[object]:
     """``before``: the spend's checkpoint call replaced by nothing; ``after``: as served."""
-    return (mock.patch.object(spent_rights, "witness_spent", lambda *_: None)
+    return (mock.patch.object(spent_rights, "witness_spent", lambda *_, **__: None)
             if mode == "before" else nullcontext())
 
 
