@@ -113,8 +113,13 @@ def zygote_factory(tmp_path: Path) -> Iterator[type[Zygote]]:
 
 
 def _kill(pid: int, *, timeout: float = 30) -> None:
-    """SIGKILL, then wait until the process has died (a zombie has closed its files and released
-    its data-directory lock; on a loaded host that can take longer than any fixed sleep)."""
+    """SIGKILL, then wait until every thread of the process has exited (on a loaded host that can
+    take longer than any fixed sleep).
+
+    A zombie leader is not enough: the leader of a killed process can be a zombie while its other
+    threads are still exiting, and the process's files (its data-directory lock among them) close
+    only when the last thread has gone, so the leader must be a zombie and alone.
+    """
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -123,11 +128,10 @@ def _kill(pid: int, *, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            state = next(line for line in status.read_text().splitlines()
-                         if line.startswith("State:"))
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
         except (FileNotFoundError, ProcessLookupError):
             return
-        if "Z" in state.split()[1]:
+        if fields["State"].split()[0] == "Z" and fields["Threads"].strip() == "1":
             return
         time.sleep(0.01)
     raise AssertionError(f"process {pid} still alive {timeout} s after SIGKILL")
