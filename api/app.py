@@ -130,6 +130,7 @@ def create_app(settings: ApiSettings, *, service: OptinFace | None = None) -> Fa
     app.include_router(health.router)
     app.include_router(wellknown.router)
     app.include_router(pages.router)
+    pages.install_refusal_pages(app)
     pages.mount_static(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.upload_limit_bytes)
     if settings.cors_origins:

@@ -903,6 +903,14 @@ FRENCH: dict[str, str] = {
     "Too many requests. Please wait a minute and try again.": (
         "Trop de demandes. Attendez une minute, puis réessayez."
     ),
+    "The service has paused: it cannot keep its independent record of what is done here,"
+    " and does nothing until it can. Please try again later. If you are signed in, you can"
+    " still withdraw your consent or have your data erased.": (
+        "Le service est en pause : il ne peut pas tenir le registre indépendant de ce qui s'y"
+        " fait, et ne fait rien tant qu'il ne le peut pas. Réessayez plus tard. Si votre session"
+        " est ouverte, vous pouvez toujours retirer votre consentement ou faire effacer vos"
+        " données."
+    ),
     "This link was already used, has expired or is incomplete. Ask whoever gave it to you"
     " for a new one.": (
         "Ce lien a déjà servi, a expiré ou est incomplet. Demandez-en un nouveau à la personne"

@@ -3,7 +3,9 @@
 Every page is rendered with :class:`~.i18n.Words` for its reader (``_``, ``when``), the link
 that switches language, and the vocabulary for codes. Every page action runs through
 :func:`attempt`, so a domain refusal (consent core, engine or API) is rendered as a readable
-page that says what to do, keeps its stable code as a detail, and answers the JSON API's status.
+page that says what to do, keeps its stable code as a detail, and answers the JSON API's status;
+one raised before the action (by a dependency: the witness gate) is rendered the same way
+(:func:`.pages.install_refusal_pages`).
 """
 
 from __future__ import annotations

@@ -256,6 +256,11 @@ ERRORS: dict[str, str] = {
     "not_found": "We could not find what you asked for.",
     "subject_erased": "This record was erased. Nothing about it can be used again.",
     "rate_limited": "Too many requests. Please wait a minute and try again.",
+    "witness_unusable": (
+        "The service has paused: it cannot keep its independent record of what is done here,"
+        " and does nothing until it can. Please try again later. If you are signed in, you can"
+        " still withdraw your consent or have your data erased."
+    ),
     "passkey_invalid": "Your passkey's answer could not be checked. Please try again.",
     "passkey_unsealed": (
         "This passkey was not registered through this service: it cannot act for anyone here."

@@ -144,6 +144,29 @@ def test_while_the_witness_is_stalled_a_persons_withdrawal_and_erasure_go_throug
         assert verify_receipt(signed["receipt"], signed["signature"], service.receipt_keys)
 
 
+def test_while_the_witness_is_stalled_a_browser_reads_a_page_saying_so(
+    world: World, service: OptinFace,
+) -> None:
+    """A person's browser, asking for a page (``text/html``), reads the refusal page in their
+    language, with its code and the status the API answers, whether it asked for a page or
+    posted a form; ``passkey.js``'s ``fetch`` (asking for anything) keeps the JSON whose code
+    it shows."""
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with stalled(world, service):
+        for language, advice in (("en", "The service has paused"),
+                                 ("fr", "Le service est en pause")):
+            for page in (
+                world.client.get("/review", headers=browser | {"Accept-Language": language}),
+                world.client.post("/portal/consent", data={"csrf": "x"},
+                                  headers=browser | {"Accept-Language": language}),
+            ):
+                assert page.status_code == 503
+                assert page.headers["content-type"].startswith("text/html")
+                assert advice in page.text and "witness_unusable" in page.text
+        assert_held(world.client.post("/portal/passkey/sign-in", json={},
+                                      headers={"Accept": "*/*"}), service)
+
+
 def test_a_mended_folder_is_taken_up_by_the_next_request(
     world: World, service: OptinFace,
 ) -> None:
